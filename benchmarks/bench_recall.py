@@ -1,0 +1,142 @@
+"""Recall latency among many stored facts: what each reply pays to pick the facts for its prompt.
+
+``--facts`` facts (default 100,000) are spread over ``--users`` people (default 100, so 1,000 each), plus one
+heavy user with ``--heavy`` facts (default 10,000), all with 384-dimensional float32 embeddings in the database.
+Measured through the real :class:`memory.facts.FactCache` and :func:`memory.recall.choose`:
+
+* warm: the per-user matrix is cached; each recall still reads the user's fact stamp from the database (one
+  indexed aggregate query) to prove the cache current, then scores every fact and fills the token budget;
+* cold: the first recall for a user (its facts and vectors read and decoded);
+* encoding the message itself with the real model (the part that does not depend on how many facts there are).
+
+Run: python -m benchmarks.bench_recall [--quick] [--facts N] [--users U] [--database-url URL]
+Target: p50 < 5 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import insert
+
+from benchmarks.common import summary_ms, temp_sqlite_url
+from database.models import User, UserFact
+from database.store import Store, reset_schema_for_tests
+from memory.embeddings import SentenceEmbedder
+from memory.facts import FactCache
+from memory.recall import choose
+
+DIM = 384
+WORDS = ("tea", "tides", "boats", "kites", "crabs", "lighthouse", "music", "work", "family", "garden", "books",
+         "running", "bread", "stars", "cats", "dogs", "travel", "football", "painting", "coffee")
+
+
+async def seed(store: Store, facts: int, users: int, heavy: int) -> list[int]:
+    rng = np.random.default_rng(1)
+    now = datetime.now(UTC)
+    ids = [1 + u for u in range(users)] + [999_999]
+    async with store.engine.begin() as conn:
+        await conn.execute(insert(User), [{"id": uid, "name": f"user{uid}", "is_bot": False, "premium": False,
+                                           "first_seen": now, "last_seen": now} for uid in ids])
+    plan = [(1 + i % users) for i in range(facts)] + [999_999] * heavy
+    batch = 10_000
+    for offset in range(0, len(plan), batch):
+        chunk = plan[offset:offset + batch]
+        vectors = rng.standard_normal((len(chunk), DIM)).astype("<f4")
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        rows = [{"user_id": uid, "fact": f"user{uid} likes {WORDS[(offset + i) % len(WORDS)]} number {offset + i}",
+                 "category": "hobbies", "first_mentioned": now - timedelta(days=(offset + i) % 10),
+                 "last_mentioned": now - timedelta(days=(offset + i) % 10), "reference_count": 1 + (offset + i) % 7,
+                 "pinned": (offset + i) % 500 == 0, "private": False, "embedding": vectors[i].tobytes(),
+                 "updated_at": now} for i, uid in enumerate(chunk)]
+        async with store.engine.begin() as conn:
+            await conn.execute(insert(UserFact), rows)
+    return ids
+
+
+async def run(url: str, facts: int, users: int, heavy: int, samples: int) -> None:
+    await reset_schema_for_tests(url)
+    store = await Store(url).open()
+    ids = await seed(store, facts, users, heavy)
+    if store.dialect == "postgresql":  # the steady state autovacuum keeps: index-only scans for the stamp
+        async with store.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql("VACUUM ANALYZE user_facts")
+    cache = FactCache(store)
+    rng = np.random.default_rng(2)
+    pick = random.Random(3)
+    now = datetime.now(UTC)
+
+    async def recall(user_id: int) -> int:
+        query = rng.standard_normal(DIM).astype("<f4")
+        query /= np.linalg.norm(query)
+        index = await cache.get(user_id)
+        return len(choose(index, query, budget=400, private=False, now=now, expiry_days=14))
+
+    cold: list[float] = []
+    for uid in ids[:users]:
+        t0 = time.perf_counter()
+        await recall(uid)
+        cold.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    await recall(ids[-1])
+    heavy_cold = time.perf_counter() - t0
+    warm: list[float] = []
+    chosen = 0
+    for _ in range(samples):
+        uid = pick.choice(ids[:users])
+        t0 = time.perf_counter()
+        chosen = await recall(uid)
+        warm.append(time.perf_counter() - t0)
+    heavy_warm: list[float] = []
+    for _ in range(max(50, samples // 10)):
+        t0 = time.perf_counter()
+        await recall(ids[-1])
+        heavy_warm.append(time.perf_counter() - t0)
+    stamp: list[float] = []
+    for _ in range(200):
+        t0 = time.perf_counter()
+        await store.fact_stamp(pick.choice(ids[:users]))
+        stamp.append(time.perf_counter() - t0)
+    await store.close()
+
+    embedder = SentenceEmbedder()
+    embedder.encode(["warm-up"])
+    encode: list[float] = []
+    for i in range(50):
+        t0 = time.perf_counter()
+        await asyncio.to_thread(embedder.encode, [f"Do you remember what I told you about the {WORDS[i % 20]}?"])
+        encode.append(time.perf_counter() - t0)
+
+    total = facts + heavy
+    print(f"recall among {total:,} facts ({users} users x {facts // users:,} facts + one with {heavy:,}; "
+          f"{url.split(':')[0]}; {chosen} facts fit the 400-token budget)")
+    print(f"  warm (cached matrix, stamp checked): {summary_ms(warm)}   target p50 < 5 ms")
+    print(f"    of which the stamp query: {summary_ms(stamp)}")
+    print(f"  heavy user ({heavy:,} facts), warm: {summary_ms(heavy_warm)}; cold {heavy_cold * 1000:.1f} ms")
+    print(f"  cold (first recall of a user, {facts // users:,} facts read and decoded): {summary_ms(cold)}")
+    print(f"  encoding the message with the model (any number of facts): {summary_ms(encode)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--facts", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--heavy", type=int, default=10_000)
+    parser.add_argument("--samples", type=int, default=1_000)
+    parser.add_argument("--quick", action="store_true", help="10,000 facts over 20 users, a heavy user of 2,000")
+    parser.add_argument("--database-url", default=None,
+                        help="a SCRATCH database (its Kindred tables are dropped); default: a fresh SQLite file")
+    args = parser.parse_args()
+    if args.quick:
+        args.facts, args.users, args.heavy, args.samples = 10_000, 20, 2_000, 300
+    asyncio.run(run(args.database_url or temp_sqlite_url(), args.facts, args.users, args.heavy, args.samples))
+
+
+if __name__ == "__main__":
+    main()

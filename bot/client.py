@@ -1,0 +1,176 @@
+"""The Discord client: one process, one database layer, one Claude client, cogs on top.
+
+``setup_hook`` owns the shared resources (RoboDanny's pattern): it opens the store (running Alembic
+migrations), creates the Claude client and the reply engine, seeds the character's identity, then
+loads the cogs. ``close`` releases them in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+import discord
+import yarl
+from discord.ext import commands
+
+from bot.character import CharacterSource
+from bot.claude import ClaudeClient
+from bot.config import Settings
+from bot.engine import ReplyEngine
+from bot.logmirror import LogMirror
+from database.store import Store
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.events", "cogs.commands", "cogs.settings", "cogs.admin", "cogs.admin_slash",
+              "cogs.memory_tasks", "cogs.memory")
+SHUTDOWN_GRACE_SECONDS = 15.0
+
+
+def configure_endpoints(settings: Settings) -> None:
+    """Point discord.py at Discord, or at a Discord-compatible server / REST proxy (tests use a fake one)."""
+    discord.http.Route.BASE = settings.discord_api_base_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def default_intents() -> discord.Intents:
+    intents = discord.Intents.default()
+    intents.message_content = True  # a persona bot must read what people say
+    return intents
+
+
+class KindredMixin:
+    """Everything Kindred adds to discord.py's Bot; mixed into a Bot or an AutoShardedBot."""
+
+    settings: Settings
+    character: CharacterSource
+    store: Store
+    claude: ClaudeClient
+    engine: ReplyEngine
+    started_at: float
+    exit_code: int
+    mirror: LogMirror  # verbose mode: `await bot.mirror(text)` posts to the log channel
+
+    def _kindred_init(self, settings: Settings, character: CharacterSource) -> None:
+        self.settings = settings
+        self.character = character
+        self.started_at = time.monotonic()
+        self.exit_code = 0
+        self.mirror = LogMirror()
+        self._kindred_closing: asyncio.Future[None] | None = None
+        self.extensions_to_load: list[str] = list(EXTENSIONS)
+
+    async def setup_hook(self) -> None:
+        self.store = await Store(self.settings.resolved_database_url()).open()
+        self.claude = ClaudeClient(self.settings, self.store)
+        self.engine = ReplyEngine(self.settings, self.store, self.claude, self.character)
+        await seed_identity(self.store, self.settings, self.engine.character_key)
+        for name in self.extensions_to_load:
+            await self.load_extension(name)  # type: ignore[attr-defined]
+        await sync_app_commands(self)  # type: ignore[arg-type]
+        log.info("Kindred ready to connect as %s (database %s)", self.engine.persona.name,
+                 self.settings.safe_database_url())
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Kindred has no prefix commands: the Events cog handles every message (this stops discord.py's
+        default command processing from treating "@bot hello" as an unknown command)."""
+
+    async def close(self) -> None:
+        # One close however many callers. bot.run's runner waits for it too (__aexit__), so a close begun
+        # elsewhere (the log channel's shutdown command) releases Claude and the database before the
+        # process exits, instead of being cancelled half-way by asyncio.run's clean-up.
+        if self._kindred_closing is None:
+            self._kindred_closing = asyncio.ensure_future(self._close_everything())
+        await asyncio.shield(self._kindred_closing)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _close_everything(self) -> None:
+        # Let replies in flight finish and be saved before the connection and the database go away.
+        events = self.get_cog("Events")  # type: ignore[attr-defined]
+        if events is not None:
+            try:
+                await asyncio.wait_for(events.drain(), timeout=SHUTDOWN_GRACE_SECONDS)
+            except TimeoutError:
+                log.warning("shutdown: some replies did not finish within %ss", SHUTDOWN_GRACE_SECONDS)
+        await super().close()  # type: ignore[misc]
+        if hasattr(self, "claude"):
+            await self.claude.close()
+        if hasattr(self, "store"):
+            await self.store.close()
+
+
+class KindredBot(KindredMixin, commands.Bot):
+    def __init__(self, settings: Settings, character: CharacterSource, **options: Any) -> None:
+        configure_endpoints(settings)
+        options.setdefault("intents", default_intents())
+        super().__init__(command_prefix=commands.when_mentioned, help_command=None, **options)
+        self._kindred_init(settings, character)
+
+
+class KindredShardedBot(KindredMixin, commands.AutoShardedBot):
+    def __init__(self, settings: Settings, character: CharacterSource, **options: Any) -> None:
+        configure_endpoints(settings)
+        options.setdefault("intents", default_intents())
+        super().__init__(command_prefix=commands.when_mentioned, help_command=None,
+                         shard_count=settings.shard_count, **options)
+        self._kindred_init(settings, character)
+
+
+Kindred = KindredBot | KindredShardedBot
+
+
+def create_bot(settings: Settings, character: CharacterSource, **options: Any) -> Kindred:
+    """A plain Bot for one shard, an AutoShardedBot when ``shard_count`` > 1."""
+    cls = KindredShardedBot if settings.shard_count > 1 else KindredBot
+    return cls(settings, character, **options)
+
+
+APP_COMMANDS_STATE_KEY = "app_commands_hash"
+
+
+def app_commands_digest(bot: Kindred) -> str:
+    """A fingerprint of the global command payload Discord would receive (and of the application it is for)."""
+    tree = bot.tree
+    payload = sorted((c.to_dict(tree) for c in tree.get_commands()), key=lambda c: str(c.get("name")))
+    raw = json.dumps({"application": bot.application_id, "commands": payload}, sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+async def sync_app_commands(bot: Kindred) -> bool:
+    """Upload the slash commands only when they changed since the last upload: Discord rate-limits command
+    creation, and most restarts change nothing. Returns whether a sync happened."""
+    digest = app_commands_digest(bot)
+    if await bot.store.get_state(APP_COMMANDS_STATE_KEY) == digest:
+        log.debug("application commands unchanged; not syncing")
+        return False
+    try:
+        synced = await bot.tree.sync()
+    except discord.HTTPException as exc:  # the bot still runs; the next start tries again
+        log.error("could not sync application commands with Discord: %s", exc)
+        return False
+    await bot.store.set_state(APP_COMMANDS_STATE_KEY, digest)
+    log.info("synced %d application commands with Discord (the command list changed)", len(synced))
+    return True
+
+
+async def seed_identity(store: Store, settings: Settings, character_key: str) -> None:
+    """Seed traits/lore/facts/quirks from the folder's identity.json, once (later edits live in the DB)."""
+    path = settings.character_dir / "identity.json"
+    if not path.is_file():
+        return
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        log.error("%s: cannot read identity seed: %s", path, exc)
+        return
+    added = await store.seed_identity(character_key, {k: [str(i) for i in v] for k, v in data.items()
+                                                      if isinstance(v, list)})
+    if added:
+        log.info("seeded %d identity entries from %s", added, path)

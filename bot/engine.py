@@ -1,0 +1,280 @@
+"""Where a message goes: log it, decide whether to answer, build the prompt, generate, send.
+
+:class:`ReplyEngine` is plain Python: the Discord cog, the console and the tests all drive it the same
+way, handing it an :class:`Incoming` message and an :class:`Outlet` to speak through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.character import CharacterSource
+from bot.claude import ClaudeClient, ClaudeUnavailable, Completion, majority_yes
+from bot.config import Settings
+from bot.persona.model import Persona
+from bot.prompting import Incoming, build_reply_prompt, build_vote_prompt
+from bot.splitting import split_message
+from bot.typing_sim import typing_seconds
+from database.store import SeenMessage, Store, Turn
+
+log = logging.getLogger(__name__)
+
+
+class Outlet(Protocol):
+    """Where a reply goes: a Discord channel, the terminal, a test double."""
+
+    def typing(self) -> AbstractAsyncContextManager[None]: ...
+
+    async def send(self, text: str, *, first: bool) -> int | None:
+        """Post one message; ``first`` is the first part of a reply. Returns its message id if any."""
+        ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    reply: bool
+    reason: str
+    votes: tuple[bool | None, ...] = ()
+
+    def describe(self) -> str:
+        if self.votes:
+            tally = " ".join({True: "yes", False: "no", None: "fail"}[v] for v in self.votes)
+            return f"{'reply' if self.reply else 'stay quiet'} ({self.reason}; votes: {tally})"
+        return f"{'reply' if self.reply else 'stay quiet'} ({self.reason})"
+
+
+@dataclass
+class ReplyResult:
+    text: str
+    parts: list[str]
+    message_ids: list[int | None]
+    ok: bool
+    completion: Completion | None = None
+    turn_ids: list[int] = field(default_factory=list)
+
+
+class BotThrottle:
+    """Keeps bot-to-bot talk from looping: at most ``threshold`` consecutive replies to bots in a
+    channel until a human speaks, and ``cooldown`` seconds between replies to the same bot."""
+
+    def __init__(self, threshold: int, cooldown: float) -> None:
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self._consecutive: dict[int, int] = {}
+        self._last_reply_to: dict[int, float] = {}
+
+    def human_spoke(self, channel_id: int) -> None:
+        self._consecutive.pop(channel_id, None)
+
+    def blocked(self, channel_id: int, bot_id: int) -> str | None:
+        if self._consecutive.get(channel_id, 0) >= self.threshold:
+            return f"bot reply threshold {self.threshold} reached until a human speaks"
+        last = self._last_reply_to.get(bot_id)
+        if last is not None and time.monotonic() - last < self.cooldown:
+            return f"cooldown {self.cooldown:g}s for this bot"
+        return None
+
+    def replied_to_bot(self, channel_id: int, bot_id: int) -> None:
+        self._consecutive[channel_id] = self._consecutive.get(channel_id, 0) + 1
+        self._last_reply_to[bot_id] = time.monotonic()
+
+
+DecisionListener = Callable[[Incoming, Decision], Awaitable[None]]
+TurnListener = Callable[[Incoming, ReplyResult], Awaitable[None]]
+# Returns True when it consumed the message (e.g. an admin command in the log channel): no reply work follows.
+Interceptor = Callable[[Incoming], Awaitable[bool]]
+
+
+class ReplyEngine:
+    def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource) -> None:
+        self.settings = settings
+        self.store = store
+        self.claude = claude
+        self.character = character
+        self.throttle = BotThrottle(settings.bot_reply_threshold, settings.reply_cooldown)
+        self.extra_names: set[str] = set()  # e.g. the bot account's own username
+        self.decision_listeners: list[DecisionListener] = []
+        self.turn_listeners: list[TurnListener] = []
+        self.interceptors: list[Interceptor] = []
+        # Prompt contributors (memory recall, lorebook, evolution...) add context without the engine knowing them.
+        self.context_providers: list[Callable[[Persona, Incoming], Awaitable[str]]] = []
+        # Consent (memory/): when any gate says no, the exchange is answered but not stored in the history.
+        self.memory_gates: list[Callable[[Incoming], Awaitable[bool]]] = []
+        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+
+    @property
+    def persona(self) -> Persona:
+        return self.character.current()
+
+    @property
+    def character_key(self) -> str:
+        """The name conversations and memories are filed under (stable across display-name edits)."""
+        return self.settings.character_name_slug
+
+    # -- 1. observe
+
+    async def observe(self, msg: Incoming) -> bool:
+        """Write the message to the short-term log before anything else. Returns whether the place is active."""
+        active = msg.is_dm or await self.store.is_active(msg.channel_id, msg.guild_id)
+        if active or self.settings.log_inactive_channels:
+            await self.store.log_message(SeenMessage(
+                msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name, msg.author_is_bot,
+                msg.is_dm, msg.content, msg.created_at, msg.reply_to_id))
+        if not msg.author_is_bot and not msg.is_dm:
+            self.throttle.human_spoke(msg.channel_id)
+        return active
+
+    # -- 2. decide
+
+    def names(self) -> set[str]:
+        persona = self.persona
+        names = {persona.name, *self.extra_names}
+        first = persona.name.split()[0] if persona.name.split() else ""
+        if len(first) >= 3:
+            names.add(first)
+        return {n for n in names if n}
+
+    def name_mentioned(self, text: str) -> bool:
+        for name in self.names():
+            if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, flags=re.IGNORECASE):
+                return True
+        return False
+
+    async def decide(self, msg: Incoming) -> Decision:
+        if msg.author_is_bot:
+            blocked = self.throttle.blocked(msg.channel_id, msg.author_id)
+            if blocked:
+                return Decision(False, blocked)
+        if msg.is_dm:
+            return Decision(True, "direct message")
+        if msg.mentions_bot:
+            return Decision(True, "mentioned")
+        if msg.replies_to_bot:
+            return Decision(True, "reply to one of my messages")
+        if self.name_mentioned(msg.content):
+            return Decision(True, "name mentioned")
+        if not msg.content.strip():
+            return Decision(False, "empty message")
+        recent = await self.store.recent_messages(msg.channel_id, limit=10, before_id=msg.message_id)
+        votes = await self.claude.vote(build_vote_prompt(self.persona, recent, msg),
+                                       count=self.settings.yes_no_vote_count, user_id=msg.author_id)
+        return Decision(majority_yes(votes), "majority vote", tuple(votes))
+
+    # -- 3. respond
+
+    async def handle(self, msg: Incoming, outlet: Outlet) -> ReplyResult | None:
+        """The whole pipeline for one message."""
+        active = await self.observe(msg)  # logged first, whoever consumes it
+        for interceptor in list(self.interceptors):  # consulted even where the bot is inactive
+            try:
+                if await interceptor(msg):
+                    return None
+            except Exception:
+                log.exception("message interceptor failed on message %s", msg.message_id)
+        if not active:
+            return None
+        decision = await self.decide(msg)
+        log.info("message %s from %s in %s: %s", msg.message_id, msg.author_name, msg.scope, decision.describe())
+        for listener in list(self.decision_listeners):
+            await _safely(listener(msg, decision))
+        if not decision.reply:
+            return None
+        if msg.author_is_bot and not msg.is_dm:
+            # Counted when decided, not when sent: a bot's next message may arrive before this reply is out.
+            self.throttle.replied_to_bot(msg.channel_id, msg.author_id)
+        return await self.respond(msg, outlet)
+
+    async def respond(self, msg: Incoming, outlet: Outlet) -> ReplyResult:
+        key = (msg.author_id, msg.scope)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:  # one reply at a time per conversation keeps the history in order
+            return await self._respond(msg, outlet)
+
+    async def _respond(self, msg: Incoming, outlet: Outlet) -> ReplyResult:
+        persona = self.persona
+        async with outlet.typing():
+            started = time.monotonic()
+            try:
+                completion = await self.generate(msg, persona)
+                text = completion.text or self.fallback_text(persona)
+                ok = bool(completion.text)
+            except ClaudeUnavailable as exc:
+                log.error("reply to message %s failed, sending the fallback: %s", msg.message_id, exc)
+                completion, text, ok = None, self.fallback_text(persona), False
+            remaining = typing_seconds(text, self.settings) - (time.monotonic() - started)
+            if remaining > 0:
+                await asyncio.sleep(remaining)
+            parts = split_message(text, self.settings.max_message_length)
+            ids = [await outlet.send(part, first=i == 0) for i, part in enumerate(parts)]
+        turns = [Turn("user", f"{msg.content}", discord_message_id=msg.message_id)]
+        if ok:
+            turns.append(Turn("assistant", text, discord_message_id=ids[-1] if ids else None))
+        turn_ids = await self.store.append_turns(self.character_key, msg.author_id, msg.scope, turns) \
+            if await self.may_remember(msg) else []
+        result = ReplyResult(text, parts, ids, ok, completion, turn_ids)
+        for listener in list(self.turn_listeners):
+            await _safely(listener(msg, result))
+        return result
+
+    async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
+                           replace_last_reply: bool = False) -> tuple[object, bool]:
+        data = await self.store.prompt_data(
+            self.character_key, msg.author_id, msg.scope, msg.channel_id,
+            recent_limit=0 if msg.is_dm else self.settings.recent_channel_messages, before_id=msg.message_id,
+            private=msg.is_dm)
+        extra = [await provider(persona, msg) for provider in self.context_providers]
+        prompt = build_reply_prompt(persona, data, msg, extra_context=[e for e in extra if e],
+                                    ooc_context=ooc_context, replace_last_reply=replace_last_reply)
+        return prompt, data.premium
+
+    async def generate(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
+                       replace_last_reply: bool = False) -> Completion:
+        prompt, premium = await self.build_prompt(msg, persona, ooc_context=ooc_context,
+                                                  replace_last_reply=replace_last_reply)
+        model = self.settings.premium_model if premium else self.settings.default_model
+        return await self.claude.generate(
+            prompt, model=model, user_id=msg.author_id, purpose="reply",  # type: ignore[arg-type]
+            max_tokens=persona.max_tokens, temperature=persona.temperature)
+
+    async def may_remember(self, msg: Incoming) -> bool:
+        """Whether this exchange may be kept in the conversation history (every memory gate agrees)."""
+        for gate in list(self.memory_gates):
+            try:
+                if not await gate(msg):
+                    return False
+            except Exception:  # when consent cannot be checked, err on the side of not storing
+                log.exception("memory gate failed for message %s", msg.message_id)
+                return False
+        return True
+
+    def fallback_text(self, persona: Persona) -> str:
+        return self.settings.fallback_reply.replace("{name}", persona.name)
+
+
+async def _safely(awaitable: Awaitable[None]) -> None:
+    try:
+        await awaitable
+    except Exception:
+        log.exception("listener failed")
+
+
+class NullOutlet:
+    """Collects replies in memory (benchmarks, tests of the logic without Discord)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    @asynccontextmanager
+    async def typing(self) -> AsyncIterator[None]:
+        yield
+
+    async def send(self, text: str, *, first: bool) -> int | None:
+        self.sent.append(text)
+        return None

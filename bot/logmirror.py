@@ -1,0 +1,76 @@
+"""Verbose mode: a mirror of what the bot decides and does, posted to the admin log channel.
+
+Any code holding the bot calls ``await bot.mirror("Summarized user 123's conversation in channel:456")``.
+The call returns at once: the line is posted in the background, so a reply never waits on the log channel.
+While verbose mode is off (or no log channel is attached, e.g. in the console) the line is dropped.
+
+Callers must never pass direct-message content: the log channel is a server channel. Say *that* something
+happened in a DM ("DM from user 123: reply"), never what was said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[str], Awaitable[None]]
+STATE_KEY = "verbose"  # global_state key holding "on" / "off"
+MAX_LINE = 1900  # room under Discord's 2000 characters
+
+
+def parse_switch(value: str) -> bool | None:
+    """"on"/"off" (and true/false, yes/no, 1/0) as a bool; None when it is neither."""
+    word = value.strip().lower()
+    if word in {"on", "true", "yes", "1", "enable", "enabled"}:
+        return True
+    if word in {"off", "false", "no", "0", "disable", "disabled"}:
+        return False
+    return None
+
+
+class LogMirror:
+    """Holds the verbose switch and where mirrored lines go. Plain Python; the admin cog attaches the log
+    channel as the sink and keeps ``enabled`` in step with the ``verbose`` global state key."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self._sink: Sink | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def attach(self, sink: Sink) -> None:
+        self._sink = sink
+
+    def detach(self) -> None:
+        self._sink = None
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and self._sink is not None
+
+    async def __call__(self, text: str) -> None:
+        """Mirror one line when verbose mode is on; never raises, never waits for Discord."""
+        self.emit(text)
+
+    def emit(self, text: str) -> None:
+        """The synchronous form of ``mirror(text)`` for callers outside a coroutine."""
+        sink = self._sink
+        if not self.enabled or sink is None or not text.strip():
+            return
+        line = text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
+        task = asyncio.get_running_loop().create_task(self._post(sink, line), name="log-mirror")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _post(self, sink: Sink, line: str) -> None:
+        try:
+            await sink(line)
+        except Exception as exc:  # a lost log line must never break what it describes
+            log.warning("could not mirror a line to the log channel: %s", exc)
+
+    async def drain(self) -> None:
+        """Wait for lines still being posted (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

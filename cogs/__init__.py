@@ -1,0 +1,1 @@
+"""Thin cogs: Discord in, Discord out. The logic lives in bot/ and memory/."""

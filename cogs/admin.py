@@ -1,0 +1,270 @@
+"""The admin log channel: text commands, the verbose mirror and the gateway-latency heartbeat.
+
+In the channel ``log_channel`` an admin (``admin_user_ids`` or the application owner) may type:
+``shutdown? <name>``, ``user data? <id>``, ``list users``, ``premium <id>``, ``verbose [on|off]``, ``status``
+and ``testlog``. The words are caught by a ReplyEngine interceptor, after the message is written to the
+short-term log and before any reply work; from anyone else, or anywhere else, they are ordinary chat.
+The logic lives in :mod:`bot.admin`; this cog only carries Discord in and out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord.ext import commands, tasks
+
+from bot.admin import (
+    USAGE,
+    AdminCommand,
+    AdminTools,
+    Latencies,
+    Page,
+    clip,
+    describe_decision,
+    find_embedder,
+    format_status,
+    parse_command,
+    slow_shards,
+)
+from bot.conversation_tools import InvalidInput
+from bot.engine import Decision
+from bot.permissions import in_log_channel, is_admin
+from bot.prompting import Incoming
+
+if TYPE_CHECKING:
+    from bot.client import Kindred
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 15.0
+PAGE_BUTTON = r"kindred-admin:users:(?P<page>\d+):(?P<direction>prev|next)"
+NO_PINGS = discord.AllowedMentions.none()
+FAILED = "Sorry, that admin command failed; the traceback is in the bot's log."
+
+
+def shard_latencies(bot: commands.Bot) -> Latencies:
+    """(shard id, seconds) per shard; one unnamed entry for an unsharded bot."""
+    if isinstance(bot, commands.AutoShardedBot):
+        return list(bot.latencies)
+    return [(None, bot.latency)]
+
+
+# --------------------------------------------------------------------------- list users pagination
+
+
+class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PAGE_BUTTON):
+    """Previous/Next under a ``list users`` page. The page travels in the custom id, so the buttons work for
+    as long as the message exists, across restarts; only admins may press them."""
+
+    def __init__(self, page: int, direction: str, *, disabled: bool = False) -> None:
+        label = "◀ Previous" if direction == "prev" else "Next ▶"
+        super().__init__(discord.ui.Button(label=label, style=discord.ButtonStyle.secondary, disabled=disabled,
+                                           custom_id=f"kindred-admin:users:{page}:{direction}"))
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any],
+                             match: Any) -> UsersPageButton:
+        return cls(int(match["page"]), match["direction"])
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if await is_admin(interaction.client, interaction.user):  # type: ignore[arg-type]
+            return True
+        await interaction.response.send_message("Only the bot's admins can page through the users.",
+                                                ephemeral=True)
+        return False
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        cog = interaction.client.get_cog("Admin")  # type: ignore[attr-defined]
+        try:
+            if cog is None:
+                raise RuntimeError("the Admin cog is not loaded")
+            page, text = await cog.tools.users_page(self.page)
+            await interaction.response.edit_message(content=text, view=users_view(page),
+                                                    allowed_mentions=NO_PINGS)
+        except Exception:
+            log.exception("list users: turning to page %s failed", self.page)
+            if not interaction.response.is_done():
+                await interaction.response.send_message(FAILED, ephemeral=True)
+
+
+def users_view(page: Page) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(UsersPageButton(max(page.number - 1, 0), "prev", disabled=not page.has_prev))
+    view.add_item(UsersPageButton(min(page.number + 1, page.count - 1), "next", disabled=not page.has_next))
+    return view
+
+
+# --------------------------------------------------------------------------- the cog
+
+
+class Admin(commands.Cog):
+    def __init__(self, bot: Kindred) -> None:
+        self.bot = bot
+        self.tools = AdminTools(bot.store, bot.settings, bot.engine.character_key, bot.mirror,
+                                embedder=lambda: find_embedder(bot))
+        self.shutdown_task: asyncio.Task[None] | None = None
+
+    async def cog_load(self) -> None:
+        await self.tools.load_verbose()
+        self.bot.mirror.attach(self.post)
+        self.bot.engine.interceptors.append(self.intercept)
+        self.bot.engine.decision_listeners.append(self.mirror_decision)
+        self.bot.claude.on_error.append(self.mirror_error)
+        self.bot.add_dynamic_items(UsersPageButton)
+        self.heartbeat.change_interval(seconds=self.bot.settings.heartbeat_interval_seconds)
+        self.heartbeat.start()
+
+    async def cog_unload(self) -> None:
+        # Runs on bot.close() too (discord.py unloads extensions first), which stops the heartbeat.
+        # The shutdown task is left alone: it is the one closing the bot.
+        self.heartbeat.cancel()
+        self.bot.mirror.detach()
+        for hooks, hook in ((self.bot.engine.interceptors, self.intercept),
+                            (self.bot.engine.decision_listeners, self.mirror_decision),
+                            (self.bot.claude.on_error, self.mirror_error)):
+            if hook in hooks:
+                hooks.remove(hook)  # type: ignore[arg-type]
+        self.bot.remove_dynamic_items(UsersPageButton)
+
+    # -- the log channel
+
+    def log_channel(self) -> discord.abc.Messageable | None:
+        channel_id = self.bot.settings.log_channel
+        if not channel_id:
+            return None
+        channel = self.bot.get_channel(channel_id)
+        if isinstance(channel, discord.abc.Messageable):
+            return channel
+        return self.bot.get_partial_messageable(channel_id)
+
+    async def post(self, text: str, **kwargs: Any) -> discord.Message | None:
+        channel = self.log_channel()
+        if channel is None:
+            return None
+        return await channel.send(text[:2000], allowed_mentions=NO_PINGS, **kwargs)
+
+    # -- verbose mirror
+
+    async def mirror_decision(self, msg: Incoming, decision: Decision) -> None:
+        if in_log_channel(self.bot, msg.channel_id):  # chat in the log channel is visible there already
+            return
+        if self.bot.mirror.active:
+            self.bot.mirror.emit(describe_decision(msg, decision))
+
+    async def mirror_error(self, text: str) -> None:
+        self.bot.mirror.emit(f"❗ {text}")
+
+    # -- commands
+
+    async def intercept(self, msg: Incoming) -> bool:
+        """Consume the message when it is an admin command from an admin in the log channel."""
+        if msg.author_is_bot or not in_log_channel(self.bot, msg.channel_id):
+            return False
+        command = parse_command(msg.content)
+        if command is None:
+            return False
+        try:
+            user = self.bot.get_user(msg.author_id) or await self.bot.fetch_user(msg.author_id)
+        except discord.HTTPException:
+            return False
+        if not await is_admin(self.bot, user):
+            return False  # ordinary chat for everyone else
+        log.info("admin %s ran the log-channel command %r", msg.author_id, command.name)
+        try:
+            await self.run(command, msg)
+        except InvalidInput as exc:
+            await self.post(str(exc))
+        except Exception:
+            log.exception("log-channel command %r failed", command.name)
+            try:
+                await self.post(FAILED)
+            except discord.HTTPException:
+                log.exception("could not report the failure in the log channel")
+        return True
+
+    async def run(self, command: AdminCommand, msg: Incoming) -> None:
+        if command.name == "shutdown":
+            await self.shutdown(command.arg, msg)
+        elif command.name == "user_data":
+            await self.post(await self.tools.user_data(command.arg))
+        elif command.name == "list_users":
+            number = 0
+            if command.arg:
+                if not command.arg.isdigit() or int(command.arg) < 1:
+                    raise InvalidInput(f"Usage: `{USAGE['list_users']}` (pages count from 1).")
+                number = int(command.arg) - 1
+            page, text = await self.tools.users_page(number)
+            await self.post(text, view=users_view(page))
+        elif command.name == "premium":
+            await self.post(await self.tools.toggle_premium(command.arg))
+        elif command.name == "verbose":
+            await self.post(await self.tools.verbose(command.arg))
+        elif command.name == "status":
+            await self.post(format_status(
+                self.bot.settings, character_name=self.bot.engine.persona.name,
+                uptime_seconds=time.monotonic() - self.bot.started_at, guild_count=len(self.bot.guilds),
+                latencies=shard_latencies(self.bot), verbose=self.bot.mirror.enabled))
+        elif command.name == "testlog":
+            now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            await self.post(f"🧪 Test log line from {self.bot.engine.persona.name}: this channel receives my "
+                            f"log (asked by {msg.author_name} at {now}).")
+
+    async def shutdown(self, name: str, msg: Incoming) -> None:
+        mine = self.bot.engine.persona.name
+        if not name:
+            raise InvalidInput(f"Usage: `{USAGE['shutdown']}`.")
+        if name != mine:
+            await self.post(f"Not shutting down: {clip(name, 60)!r} is not my exact name ({mine}).")
+            return
+        if self.shutdown_task is not None:
+            await self.post("Already shutting down.")
+            return
+        # Its own task: closing the bot waits for in-flight message tasks, this one among them.
+        self.shutdown_task = asyncio.create_task(self._shut_down(msg), name="admin-shutdown")
+
+    async def _shut_down(self, msg: Incoming) -> None:
+        name = self.bot.engine.persona.name
+        log.warning("shutdown of %s requested in the log channel by admin %s", name, msg.author_id)
+        events: Any = self.bot.get_cog("Events")
+        if events is not None:
+            try:
+                await asyncio.wait_for(events.drain(), timeout=SHUTDOWN_GRACE_SECONDS)
+            except TimeoutError:
+                log.warning("shutdown: some replies did not finish within %ss", SHUTDOWN_GRACE_SECONDS)
+        await self.bot.mirror.drain()
+        await self.bot.store.flush()
+        try:
+            await self.post(f"👋 Goodbye! {name} is shutting down (asked by {msg.author_name}). Replies in "
+                            "flight are finished and everything is saved.")
+        except discord.HTTPException as exc:
+            log.warning("could not post the goodbye line: %s", exc)
+        self.bot.exit_code = 0
+        await self.bot.close()
+        log.info("shutdown complete: Discord connection and database closed")
+
+    # -- heartbeat
+
+    @tasks.loop(seconds=60)  # the interval is heartbeat_interval_seconds, set in cog_load
+    async def heartbeat(self) -> None:
+        threshold = self.bot.settings.latency_warning_ms
+        for slow in slow_shards(shard_latencies(self.bot), threshold):
+            text = slow.describe(threshold)
+            log.warning(text)
+            try:
+                await self.post(text)
+            except Exception as exc:  # a slow gateway often means a slow REST API too; keep checking
+                log.warning("could not post the latency warning to the log channel: %s", exc)
+
+    @heartbeat.before_loop
+    async def before_heartbeat(self) -> None:
+        await self.bot.wait_until_ready()
+
+
+async def setup(bot: Kindred) -> None:
+    await bot.add_cog(Admin(bot))

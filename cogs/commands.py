@@ -1,0 +1,539 @@
+"""User slash commands: /reset_conversation, /forget_last, /reroll, /remember, /status, /help.
+
+Thin Discord glue over :class:`bot.conversation_tools.ConversationTools`. Every command acts on the caller's
+own conversation where it is used (a DM, or this channel). Buttons belong to the person who ran the command
+and expire; the tree-wide error handler installed here turns every failure into an ephemeral answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.conversation_tools import (
+    FORGET_DEFAULT,
+    FORGET_MAX,
+    FORGET_MIN,
+    REMEMBER_MAX_CHARS,
+    ConversationTools,
+    Draft,
+    InvalidInput,
+    Pair,
+    RerollSession,
+    StaleReroll,
+)
+from bot.permissions import NotAdmin
+from bot.splitting import split_message
+
+if TYPE_CHECKING:
+    from bot.client import Kindred
+
+log = logging.getLogger(__name__)
+
+# Every button Kindred's user commands make has a custom id "kindred-ui:<token>:<action>"; the token names
+# one live view, so a click on a button whose view is gone (timed out, restarted bot) can be answered.
+PREFIX = "kindred-ui:"
+CONFIRM_TIMEOUT_SECONDS = 180.0
+EXPIRED_TEXT = "These buttons have expired. Run the command again."
+APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again in a moment."
+PREVIEW_LIMIT = 1700  # room for the header and notes in a 2000-character message
+PAIR_PREVIEW = 70
+
+_live_views: weakref.WeakValueDictionary[str, OwnedView] = weakref.WeakValueDictionary()
+
+
+def scope_of(interaction: discord.Interaction[Any]) -> str:
+    """The conversation a command is about: the DM, or the channel it was used in (as Incoming.scope)."""
+    return "dm" if interaction.guild is None else f"channel:{interaction.channel_id}"
+
+
+def clip(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+async def tell(interaction: discord.Interaction[Any], text: str = "", **kwargs: Any) -> None:
+    """Answer ephemerally whether or not the interaction was already responded to."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True, **kwargs)
+    else:
+        await interaction.response.send_message(text, ephemeral=True, **kwargs)
+
+
+# --------------------------------------------------------------------------- views
+
+
+class OwnedView(discord.ui.View):
+    """Buttons only their owner may press; on timeout they are disabled and say so."""
+
+    def __init__(self, owner_id: int, origin: discord.Interaction[Any], *, timeout: float | None) -> None:
+        super().__init__(timeout=timeout)
+        self.owner_id = owner_id
+        self.token = secrets.token_hex(6)
+        self.content = ""
+        # The newest interaction of the owner on this message: its token can still edit the message.
+        self.last_interaction = origin
+        _live_views[self.token] = self
+
+    def cid(self, action: str) -> str:
+        return f"{PREFIX}{self.token}:{action}"
+
+    def button(self, label: str, action: str, callback: Callable[[discord.Interaction[Any]], Awaitable[None]], *,
+               style: discord.ButtonStyle = discord.ButtonStyle.secondary, disabled: bool = False,
+               row: int | None = None) -> discord.ui.Button[Any]:
+        item: discord.ui.Button[Any] = discord.ui.Button(label=label, style=style, custom_id=self.cid(action),
+                                                         disabled=disabled, row=row)
+        item.callback = callback  # type: ignore[method-assign]
+        self.add_item(item)
+        return item
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if interaction.user.id != self.owner_id:
+            await interaction.response.send_message(
+                "These buttons belong to whoever ran the command; run it yourself to get your own.", ephemeral=True)
+            return False
+        self.last_interaction = interaction
+        return True
+
+    async def on_timeout(self) -> None:
+        for item in self.children:
+            if isinstance(item, discord.ui.Button | discord.ui.Select):
+                item.disabled = True
+        try:
+            await self.last_interaction.edit_original_response(content=f"{self.content}\n\n-# {EXPIRED_TEXT}",
+                                                               view=self)
+        except discord.HTTPException as exc:  # the message may be gone or its token too old
+            log.debug("could not mark view %s expired: %s", self.token, exc)
+
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception,
+                       item: discord.ui.Item[Any]) -> None:
+        log.error("button %s failed", getattr(item, "custom_id", item), exc_info=error)
+        try:
+            await tell(interaction, APOLOGY)
+        except discord.HTTPException:
+            log.exception("could not apologise for a failed button")
+
+    async def finish(self, interaction: discord.Interaction[Any], content: str) -> None:
+        """Show the outcome and retire the buttons (the interaction was deferred or not yet answered)."""
+        self.stop()
+        self.content = content
+        if interaction.response.is_done():
+            await interaction.edit_original_response(content=content, view=None)
+        else:
+            await interaction.response.edit_message(content=content, view=None)
+
+
+class ResetView(OwnedView):
+    def __init__(self, tools: ConversationTools, origin: discord.Interaction[Any], scope: str) -> None:
+        super().__init__(origin.user.id, origin, timeout=CONFIRM_TIMEOUT_SECONDS)
+        self.tools = tools
+        self.scope = scope
+        where = "our direct messages" if scope == "dm" else "this channel"
+        self.content = (f"Reset our conversation in {where}? I will forget what we said here (and its summary). "
+                        "Your core memories stay.")
+        self.button("Yes, reset", "confirm", self.confirm, style=discord.ButtonStyle.danger)
+        self.button("Cancel", "cancel", self.cancel)
+
+    async def confirm(self, interaction: discord.Interaction[Any]) -> None:
+        removed = await self.tools.reset(interaction.user.id, self.scope)
+        log.info("user %s reset their conversation in %s (%d turns)", interaction.user.id, self.scope, removed)
+        await self.finish(interaction, f"Done: our conversation here starts afresh ({removed} messages cleared). "
+                                       "Your core memories are untouched.")
+
+    async def cancel(self, interaction: discord.Interaction[Any]) -> None:
+        await self.finish(interaction, "Cancelled: nothing was changed.")
+
+
+class ForgetView(OwnedView):
+    """Pick exchanges (toggle buttons, ✅ on the chosen ones), then confirm."""
+
+    def __init__(self, tools: ConversationTools, origin: discord.Interaction[Any], scope: str,
+                 pairs: list[Pair], character: str) -> None:
+        super().__init__(origin.user.id, origin, timeout=CONFIRM_TIMEOUT_SECONDS)
+        self.tools = tools
+        self.scope = scope
+        self.pairs = pairs
+        self.character = character
+        self.selected: set[int] = set()
+        self.confirming = False
+        self.render()
+
+    def render(self) -> None:
+        self.clear_items()
+        chosen = [p for p in self.pairs if p.key in self.selected]
+        if self.confirming:
+            self.content = (f"Forget these {len(chosen)} exchange(s) for good?\n" + self.listing(only_selected=True))
+            self.button(f"Yes, forget {len(chosen)}", "confirm", self.confirm, style=discord.ButtonStyle.danger)
+            self.button("Back", "back", self.back)
+            return
+        self.content = ("Choose the exchanges to forget (✅ = will be forgotten), then press Forget selected.\n"
+                        + self.listing(only_selected=False))
+        for number, pair in enumerate(self.pairs, 1):
+            on = pair.key in self.selected
+            self.button(f"{'✅' if on else '⬜'} {number}", f"pair:{pair.key}", self.toggler(pair.key),
+                        style=discord.ButtonStyle.success if on else discord.ButtonStyle.secondary,
+                        row=(number - 1) // 5)
+        self.button("Forget selected", "forget", self.ask, style=discord.ButtonStyle.danger, disabled=not chosen,
+                    row=2)
+        self.button("Cancel", "cancel", self.cancel, row=2)
+
+    def listing(self, *, only_selected: bool) -> str:
+        lines = []
+        for number, pair in enumerate(self.pairs, 1):
+            on = pair.key in self.selected
+            if only_selected and not on:
+                continue
+            you = clip(pair.user_text, PAIR_PREVIEW) if pair.user_text else "(nothing)"
+            me = clip(pair.assistant_text, PAIR_PREVIEW) if pair.assistant_text else "(no answer)"
+            lines.append(f"{'✅' if on else '⬜'} **{number}.** You: {you}\n      {self.character}: {me}")
+        return "\n".join(lines)
+
+    def toggler(self, key: int) -> Callable[[discord.Interaction[Any]], Awaitable[None]]:
+        async def toggle(interaction: discord.Interaction[Any]) -> None:
+            self.selected ^= {key}
+            self.render()
+            await interaction.response.edit_message(content=self.content, view=self)
+
+        return toggle
+
+    async def ask(self, interaction: discord.Interaction[Any]) -> None:
+        if not self.selected:
+            await tell(interaction, "Select at least one exchange first.")
+            return
+        self.confirming = True
+        self.render()
+        await interaction.response.edit_message(content=self.content, view=self)
+
+    async def back(self, interaction: discord.Interaction[Any]) -> None:
+        self.confirming = False
+        self.render()
+        await interaction.response.edit_message(content=self.content, view=self)
+
+    async def confirm(self, interaction: discord.Interaction[Any]) -> None:
+        chosen = [p for p in self.pairs if p.key in self.selected]
+        removed = await self.tools.forget(interaction.user.id, self.scope, chosen)
+        log.info("user %s forgot %d exchanges (%d turns) in %s", interaction.user.id, len(chosen), removed, self.scope)
+        await self.finish(interaction, f"Forgotten: {len(chosen)} exchange(s), {removed} message(s) removed "
+                                       "from my memory of this conversation.")
+
+    async def cancel(self, interaction: discord.Interaction[Any]) -> None:
+        await self.finish(interaction, "Cancelled: nothing was forgotten.")
+
+
+class RerollView(OwnedView):
+    """Accept / Redo / Dismiss for a rerolled answer shown as an ephemeral preview."""
+
+    def __init__(self, cog: UserCommands, origin: discord.Interaction[Any], session: RerollSession) -> None:
+        super().__init__(origin.user.id, origin, timeout=float(cog.bot.settings.reroll_timeout_seconds) or None)
+        self.cog = cog
+        self.session = session
+        self.draft: Draft | None = None
+        # One action at a time: a second click while a draft is generated or posted is told to wait.
+        self.busy = asyncio.Lock()
+        self.accept_button = self.button("Accept", "accept", self.accept, style=discord.ButtonStyle.success)
+        self.redo_button = self.button("Redo", "redo", self.redo, style=discord.ButtonStyle.primary)
+        self.dismiss_button = self.button("Dismiss", "dismiss", self.dismiss)
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.accept_button.disabled = not enabled or not (self.draft and self.draft.ok)
+        self.redo_button.disabled = not enabled
+        self.dismiss_button.disabled = not enabled
+
+    def render(self) -> str:
+        assert self.draft is not None
+        text = self.draft.text
+        if len(text) > PREVIEW_LIMIT:
+            text = text[:PREVIEW_LIMIT].rstrip() + f"… *(+{len(self.draft.text) - PREVIEW_LIMIT} characters)*"
+        note = f" Steered by: *{clip(self.session.ooc_context, 150)}*" if self.session.ooc_context else ""
+        if not self.draft.ok:
+            return f"{text}\n\n-# I could not come up with a new answer just now. Try Redo in a moment, or Dismiss."
+        return (f"{text}\n\n-# Reroll preview (only you see this).{note} Accept posts it here and makes it my "
+                "answer; Redo tries again; Dismiss keeps the old answer.")
+
+    async def show_new_draft(self, interaction: discord.Interaction[Any]) -> None:
+        """Generate a draft and show it on the preview (the interaction was already answered or deferred)."""
+        self.draft = await self.session.draft()
+        self.content = self.render()
+        self.set_enabled(True)
+        await interaction.edit_original_response(content=self.content, view=self)
+
+    async def wait_your_turn(self, interaction: discord.Interaction[Any]) -> bool:
+        if self.busy.locked():
+            await tell(interaction, "Just a moment: I'm still on your previous click.")
+            return True
+        return False
+
+    async def redo(self, interaction: discord.Interaction[Any]) -> None:
+        if await self.wait_your_turn(interaction):
+            return
+        async with self.busy:
+            self.set_enabled(False)
+            await interaction.response.edit_message(content=f"{self.content}\n\n-# Rerolling…", view=self)
+            await self.show_new_draft(interaction)
+
+    async def accept(self, interaction: discord.Interaction[Any]) -> None:
+        if await self.wait_your_turn(interaction):
+            return
+        async with self.busy:
+            await self._accept(interaction)
+
+    async def _accept(self, interaction: discord.Interaction[Any]) -> None:
+        if self.draft is None or not self.draft.ok:
+            await tell(interaction, "There is no answer to accept yet: press Redo.")
+            return
+        await interaction.response.defer()
+        try:
+            await self.session.ensure_current()
+        except StaleReroll:
+            await self.finish(interaction, "The conversation has moved on since this reroll started, so I left it "
+                                           "as it is. Use /reroll again for the newest answer.")
+            return
+        ids = await self.cog.post_publicly(interaction, self.session, self.draft.text)
+        try:
+            await self.session.save(self.draft.text, ids[-1] if ids else None)
+        except StaleReroll:
+            await self.finish(interaction, "Posted, but the conversation moved on meanwhile, so my memory of it "
+                                           "keeps the newer exchange.")
+            return
+        log.info("user %s accepted a reroll in %s", interaction.user.id, self.session.target.scope)
+        await self.finish(interaction, "Posted. That is now my answer in our conversation.")
+
+    async def dismiss(self, interaction: discord.Interaction[Any]) -> None:
+        if await self.wait_your_turn(interaction):
+            return
+        await self.finish(interaction, "Dismissed: my original answer stays.")
+
+
+# --------------------------------------------------------------------------- help
+
+
+def is_admin_command(command: app_commands.Command[Any, ..., Any] | app_commands.Group | app_commands.ContextMenu) -> bool:
+    """Admin commands carry a default permission (set on the top-level command or group) or extras["admin"]."""
+    node: Any = command
+    while node is not None:
+        if getattr(node, "extras", {}).get("admin"):
+            return True
+        if node.default_permissions is not None and node.default_permissions.value:
+            return True
+        node = getattr(node, "parent", None)
+    return False
+
+
+def usage_of(command: app_commands.Command[Any, ..., Any]) -> str:
+    params = " ".join(f"<{p.display_name}>" if p.required else f"[{p.display_name}]" for p in command.parameters)
+    return f"/{command.qualified_name}" + (f" {params}" if params else "")
+
+
+def help_lines(tree: app_commands.CommandTree[Any], guild: discord.abc.Snowflake | None) -> list[str]:
+    """One line per command, from the tree itself (subcommands and context menus included)."""
+    commands_: list[Any] = list(tree.get_commands())
+    if guild is not None:
+        commands_ += tree.get_commands(guild=guild)
+    lines: list[str] = []
+    for top in sorted(commands_, key=lambda c: c.name):
+        if isinstance(top, app_commands.ContextMenu):
+            target = "message" if top.type is discord.AppCommandType.message else "user"
+            entries = [(f"Apps ▸ {top.name}", f"right-click a {target}", top)]
+        elif isinstance(top, app_commands.Group):
+            entries = [(usage_of(c), c.description, c) for c in top.walk_commands()
+                       if isinstance(c, app_commands.Command)]
+        else:
+            entries = [(usage_of(top), top.description, top)]
+        for usage, description, command in entries:
+            mark = " *(admin)*" if is_admin_command(command) else ""
+            lines.append(f"`{usage}`{mark} — {description}")
+    return lines
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def describe_error(error: app_commands.AppCommandError) -> str | None:
+    """The one-line ephemeral explanation for an expected failure; None for an unexpected one."""
+    if isinstance(error, NotAdmin):
+        return str(error)
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command only works in a server channel, not in direct messages."
+    if isinstance(error, app_commands.MissingPermissions | app_commands.MissingRole | app_commands.MissingAnyRole):
+        return "You don't have the permissions this command needs."
+    if isinstance(error, app_commands.BotMissingPermissions):
+        return f"I am missing permissions here: {', '.join(error.missing_permissions)}."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down a little: try again in {error.retry_after:.0f} seconds."
+    if isinstance(error, app_commands.TransformerError):
+        return f"I couldn't use {clip(str(error.value), 80)!r} for that option; check the value and try again."
+    if isinstance(error, app_commands.CheckFailure):
+        return str(error) if str(error) and "check functions" not in str(error) else \
+            "You can't use this command here."
+    if isinstance(error, app_commands.CommandNotFound):
+        return "I don't know that command any more; Discord may still be updating the command list."
+    return None
+
+
+async def on_app_command_error(interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
+    """Tree-wide handler: expected failures get their explanation, anything else an apology and a traceback."""
+    text = describe_error(error)
+    name = interaction.command.qualified_name if interaction.command else "?"
+    if text is None:
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        log.error("/%s failed for user %s", name, interaction.user.id, exc_info=original)
+        text = APOLOGY
+    else:
+        log.info("/%s refused for user %s: %s", name, interaction.user.id, type(error).__name__)
+    try:
+        await tell(interaction, text)
+    except discord.HTTPException:
+        log.exception("could not answer /%s's error", name)
+
+
+# --------------------------------------------------------------------------- the cog
+
+
+class UserCommands(commands.Cog):
+    def __init__(self, bot: Kindred) -> None:
+        self.bot = bot
+        self.tools = ConversationTools(bot.engine)
+        self._previous_error_handler: Any = None
+
+    async def cog_load(self) -> None:
+        self._previous_error_handler = self.bot.tree.on_error
+        self.bot.tree.error(on_app_command_error)
+
+    async def cog_unload(self) -> None:
+        if self._previous_error_handler is not None:
+            self.bot.tree.on_error = self._previous_error_handler  # type: ignore[method-assign]
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Answer clicks on our buttons whose view is gone, instead of letting Discord show a failure."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        if not custom_id.startswith(PREFIX):
+            return
+        view = _live_views.get(custom_id[len(PREFIX):].split(":", 1)[0])
+        if view is not None and not view.is_finished():
+            return  # the view itself handles it
+        if not interaction.response.is_done():
+            try:
+                await interaction.response.send_message(EXPIRED_TEXT, ephemeral=True)
+            except discord.HTTPException as exc:
+                log.debug("could not answer an expired button: %s", exc)
+
+    @property
+    def character_name(self) -> str:
+        return self.bot.engine.persona.name
+
+    # -- commands
+
+    @app_commands.command(name="reset_conversation",
+                          description="Start our conversation here afresh (your core memories stay).")
+    async def reset_conversation(self, interaction: discord.Interaction[Any]) -> None:
+        view = ResetView(self.tools, interaction, scope_of(interaction))
+        await interaction.response.send_message(view.content, view=view, ephemeral=True)
+
+    @app_commands.command(name="forget_last", description="Choose recent exchanges here for me to forget.")
+    @app_commands.describe(count=f"How many recent exchanges to choose from ({FORGET_MIN}-{FORGET_MAX}, "
+                                 f"default {FORGET_DEFAULT})")
+    async def forget_last(self, interaction: discord.Interaction[Any],
+                          count: app_commands.Range[int, FORGET_MIN, FORGET_MAX] = FORGET_DEFAULT) -> None:
+        scope = scope_of(interaction)
+        try:
+            pairs = await self.tools.recent_pairs(interaction.user.id, scope, count)
+        except InvalidInput as exc:  # Discord enforces the range, but a client may send anything
+            await tell(interaction, str(exc))
+            return
+        if not pairs:
+            await tell(interaction, "We have no exchanges here for me to forget.")
+            return
+        view = ForgetView(self.tools, interaction, scope, pairs, self.character_name)
+        await interaction.response.send_message(view.content, view=view, ephemeral=True)
+
+    @app_commands.command(name="reroll", description="Get a different answer to your last message here.")
+    @app_commands.describe(context="Optional out-of-character note to steer the new answer")
+    async def reroll(self, interaction: discord.Interaction[Any], context: str | None = None) -> None:
+        scope = scope_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        target = await self.tools.reroll_target(interaction.user.id, scope)
+        if target is None:
+            await interaction.edit_original_response(content="There is nothing to reroll: you haven't said "
+                                                             "anything to me here yet.")
+            return
+        channel = interaction.channel
+        session = self.tools.reroll(
+            target, author_name=interaction.user.display_name, channel_id=interaction.channel_id or 0,
+            guild_id=interaction.guild_id, guild_name=interaction.guild.name if interaction.guild else "",
+            channel_name=getattr(channel, "name", "") or "", ooc_context=context or "")
+        view = RerollView(self, interaction, session)
+        await view.show_new_draft(interaction)
+
+    async def post_publicly(self, interaction: discord.Interaction[Any], session: RerollSession,
+                            text: str) -> list[int]:
+        """Post an accepted reroll as ordinary channel messages (split when long); in a server the first part
+        replies to the message it answers, like a normal reply."""
+        channel: Any = interaction.channel
+        if not isinstance(channel, discord.abc.Messageable):
+            channel = self.bot.get_partial_messageable(interaction.channel_id or 0)
+        allowed = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
+        answered = session.target.user_turn.discord_message_id
+        ids: list[int] = []
+        for i, part in enumerate(split_message(text, self.bot.settings.max_message_length)):
+            reference = None
+            if i == 0 and answered and interaction.guild is not None:
+                reference = discord.MessageReference(message_id=answered, channel_id=interaction.channel_id or 0,
+                                                     fail_if_not_exists=False)
+            kwargs: dict[str, Any] = {"allowed_mentions": allowed}
+            if reference is not None:
+                kwargs["reference"] = reference
+                kwargs["mention_author"] = False
+            ids.append((await channel.send(part, **kwargs)).id)
+        return ids
+
+    @app_commands.command(name="remember", description="Add something to what I always remember about you.")
+    @app_commands.describe(memory=f"What I should remember (up to {REMEMBER_MAX_CHARS} characters)")
+    async def remember(self, interaction: discord.Interaction[Any], memory: str) -> None:
+        try:
+            await self.tools.remember(interaction.user.id, interaction.user.display_name, memory,
+                                      private=interaction.guild is None)
+        except InvalidInput as exc:
+            await tell(interaction, str(exc))
+            return
+        await tell(interaction, f"I'll remember that: *{clip(memory, 300)}*")
+
+    @app_commands.command(name="status", description="Your usage, plan, and our conversation here in figures.")
+    async def status(self, interaction: discord.Interaction[Any]) -> None:
+        figures = await self.tools.status(interaction.user.id, scope_of(interaction))
+        usage = figures.usage
+        where = "our DMs" if interaction.guild is None else "this channel"
+        embed = discord.Embed(title=f"Your status with {self.character_name}")
+        embed.add_field(name="Plan", value="Premium" if figures.premium else "Standard")
+        embed.add_field(name="Usage (all time)", inline=False, value=(
+            f"{usage.calls} calls · {usage.total_tokens:,} tokens ({usage.input_tokens:,} in, "
+            f"{usage.output_tokens:,} out, {usage.cache_read_tokens:,} cache read, "
+            f"{usage.cache_creation_tokens:,} cache write) · ${usage.cost:.4f}"))
+        embed.add_field(name=f"Conversation in {where}", inline=False, value=(
+            f"{figures.history_messages} messages · {figures.history_tokens:,} tokens"
+            + (" (with a summary of earlier talk)" if figures.has_summary else "")))
+        embed.add_field(name="Core memories", value=str(figures.core_memories))
+        await tell(interaction, embed=embed)
+
+    @app_commands.command(name="help", description="Every command and what it does.")
+    async def help(self, interaction: discord.Interaction[Any]) -> None:
+        lines = help_lines(self.bot.tree, interaction.guild)
+        text = f"**{self.character_name}: commands**\n" + "\n".join(lines)
+        parts = split_message(text, 2000)
+        await tell(interaction, parts[0])
+        for part in parts[1:]:
+            await interaction.followup.send(part, ephemeral=True)
+
+
+async def setup(bot: Kindred) -> None:
+    await bot.add_cog(UserCommands(bot))

@@ -1,0 +1,153 @@
+"""What people can do about what the character remembers of them: ``/memory opt-in | opt-out | map | list``
+and ``/forget_me``. Thin Discord glue over ``bot.memory`` (memory/service.py); every answer is ephemeral.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs.commands import CONFIRM_TIMEOUT_SECONDS, OwnedView, clip, tell
+from database.models import utcnow
+from database.store import FactRow
+from memory.service import MemoryService, get_memory
+from memory.svgmap import days_ago, render_fact_map
+
+if TYPE_CHECKING:
+    from bot.client import Kindred
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 8
+LIST_TIMEOUT_SECONDS = 300.0
+
+
+def fact_line(number: int, fact: FactRow, now: Any) -> str:
+    pin = " 📌" if fact.pinned else ""
+    private = " 🔒" if fact.private else ""
+    return (f"**{number}.** [{fact.category}]{pin}{private} {clip(fact.fact, 130)} "
+            f"· ×{fact.reference_count}, {days_ago(fact.last_mentioned, now)}")
+
+
+class FactPages(OwnedView):
+    """The caller's facts, PAGE_SIZE per page, with Previous / Next buttons."""
+
+    def __init__(self, origin: discord.Interaction[Any], facts: list[FactRow], character: str) -> None:
+        super().__init__(origin.user.id, origin, timeout=LIST_TIMEOUT_SECONDS)
+        self.facts = facts
+        self.character = character
+        self.page = 0
+        self.pages = max(1, -(-len(facts) // PAGE_SIZE))
+        self.render()
+
+    def render(self) -> None:
+        self.clear_items()
+        now = utcnow()
+        start = self.page * PAGE_SIZE
+        lines = [fact_line(start + i + 1, f, now) for i, f in enumerate(self.facts[start:start + PAGE_SIZE])]
+        self.content = (f"**What {self.character} remembers about you** (page {self.page + 1}/{self.pages}, "
+                        f"{len(self.facts)} facts; 📌 pinned, 🔒 from our DMs only)\n" + "\n".join(lines))
+        self.button("◀ Previous", "prev", self.prev, disabled=self.page == 0)
+        self.button("Next ▶", "next", self.next, disabled=self.page >= self.pages - 1)
+
+    async def prev(self, interaction: discord.Interaction[Any]) -> None:
+        self.page = max(0, self.page - 1)
+        self.render()
+        await interaction.response.edit_message(content=self.content, view=self)
+
+    async def next(self, interaction: discord.Interaction[Any]) -> None:
+        self.page = min(self.pages - 1, self.page + 1)
+        self.render()
+        await interaction.response.edit_message(content=self.content, view=self)
+
+
+class ForgetMeView(OwnedView):
+    def __init__(self, memory: MemoryService, origin: discord.Interaction[Any], character: str) -> None:
+        super().__init__(origin.user.id, origin, timeout=CONFIRM_TIMEOUT_SECONDS)
+        self.memory = memory
+        self.content = (f"Delete **everything** {character} has stored about you? Our conversations and their "
+                        "summaries, core memories (and their archived versions), long-term facts, how I feel "
+                        "about you, your logged and archived messages, your usage records and your names. "
+                        "This cannot be undone.")
+        self.button("Yes, delete everything", "confirm", self.confirm, style=discord.ButtonStyle.danger)
+        self.button("Cancel", "cancel", self.cancel)
+
+    async def confirm(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer()
+        counts = await self.memory.forget_user(interaction.user.id)
+        total = sum(counts.values())
+        await self.finish(interaction, f"Done: I deleted {total} record(s) about you. If you talk to me again, "
+                                       "I start from nothing.")
+
+    async def cancel(self, interaction: discord.Interaction[Any]) -> None:
+        await self.finish(interaction, "Cancelled: nothing was deleted.")
+
+
+class MemoryCommands(commands.Cog):
+    group = app_commands.Group(name="memory", description="What I remember about you, and whether I may.")
+
+    def __init__(self, bot: Kindred) -> None:
+        self.bot = bot
+        self.memory = get_memory(bot)
+
+    @property
+    def character(self) -> str:
+        return self.bot.engine.persona.name
+
+    @group.command(name="opt-in", description="Let me remember our conversations and what you tell me.")
+    async def opt_in(self, interaction: discord.Interaction[Any]) -> None:
+        await self.memory.set_consent(interaction.user.id, interaction.user.display_name, True)
+        log.info("user %s opted in to memory", interaction.user.id)
+        await tell(interaction, "Thank you: from now on I remember our conversations and what you tell me "
+                                "about yourself. `/memory opt-out` stops it at any time, and `/forget_me` "
+                                "deletes everything.")
+
+    @group.command(name="opt-out", description="Stop me remembering anything new about you.")
+    async def opt_out(self, interaction: discord.Interaction[Any]) -> None:
+        await self.memory.set_consent(interaction.user.id, interaction.user.display_name, False)
+        log.info("user %s opted out of memory", interaction.user.id)
+        await tell(interaction, "Understood: I no longer keep anything new about you beyond a short-term log, "
+                                "which the next daily clean-up deletes. To erase what I already remember, use "
+                                "`/forget_me`. `/memory opt-in` turns memory back on.")
+
+    @group.command(name="map", description="A picture of what I remember about you, by topic.")
+    async def map(self, interaction: discord.Interaction[Any]) -> None:
+        facts = await self.memory.facts(interaction.user.id)
+        if not facts:
+            await tell(interaction, self._nothing_yet())
+            return
+        svg = render_fact_map(facts, user_name=interaction.user.display_name, character=self.character,
+                              now=utcnow())
+        file = discord.File(io.BytesIO(svg.encode("utf-8")), filename="memory-map.svg")
+        await tell(interaction, f"What I remember about you: {len(facts)} facts by topic (bigger = mentioned more "
+                                "often, greener = more recently). Open the file in a browser to see it.", file=file)
+
+    @group.command(name="list", description="Page through the facts I remember about you.")
+    async def list_facts(self, interaction: discord.Interaction[Any]) -> None:
+        facts = await self.memory.facts(interaction.user.id)
+        if not facts:
+            await tell(interaction, self._nothing_yet())
+            return
+        facts.sort(key=lambda f: (f.category, -f.reference_count, f.id))
+        view = FactPages(interaction, facts, self.character)
+        await interaction.response.send_message(view.content, view=view, ephemeral=True)
+
+    def _nothing_yet(self) -> str:
+        consent = self.memory.consent
+        note = (" I only remember people who ran `/memory opt-in`." if consent.mode == "opt_in" else "")
+        return ("I don't have any long-term facts about you yet: I gather them once a day from our "
+                f"conversations.{note}")
+
+    @app_commands.command(name="forget_me", description="Delete everything I have stored about you.")
+    async def forget_me(self, interaction: discord.Interaction[Any]) -> None:
+        view = ForgetMeView(self.memory, interaction, self.character)
+        await interaction.response.send_message(view.content, view=view, ephemeral=True)
+
+
+async def setup(bot: Kindred) -> None:
+    await bot.add_cog(MemoryCommands(bot))

@@ -1,0 +1,82 @@
+"""Scheduled memory jobs (APScheduler's AsyncIOScheduler, on the bot's event loop):
+
+* the daily consolidation at ``consolidation_hour_utc`` o'clock UTC (facts, relationships, archive, expired
+  facts pruned, daily mood); a run missed while the bot was down happens at start-up (the last run time is
+  kept in global state, so the schedule survives restarts);
+* a sweep every few minutes that summarizes conversations still over the threshold (retrying failed passes).
+
+The work itself is :mod:`memory` (``bot.memory``); this cog only schedules it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from discord.ext import commands
+
+from memory.consolidation import ConsolidationReport, missed_run
+from memory.service import MemoryService, get_memory
+
+if TYPE_CHECKING:
+    from bot.client import Kindred
+
+log = logging.getLogger(__name__)
+
+SWEEP_MINUTES = 10.0
+
+
+class MemoryTasks(commands.Cog):
+    def __init__(self, bot: Kindred) -> None:
+        self.bot = bot
+        self.memory: MemoryService = get_memory(bot)
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._startup: asyncio.Task[None] | None = None
+
+    async def cog_load(self) -> None:
+        hour = self.bot.settings.consolidation_hour_utc
+        self.scheduler.add_job(self.daily, CronTrigger(hour=hour, minute=0, timezone=UTC), id="consolidation",
+                               coalesce=True, max_instances=1, misfire_grace_time=3600)
+        self.scheduler.add_job(self.sweep, IntervalTrigger(minutes=SWEEP_MINUTES, timezone=UTC), id="summary-sweep",
+                               coalesce=True, max_instances=1)
+        self.scheduler.start()
+        if await missed_run(self.bot.store, datetime.now(UTC), hour):
+            log.info("the daily consolidation due at %02d:00 UTC did not run; running it now", hour)
+            self._startup = asyncio.create_task(self.daily(), name="missed-consolidation")
+
+    async def cog_unload(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        if self._startup is not None and not self._startup.done():
+            self._startup.cancel()
+        await self.memory.close()
+
+    async def daily(self) -> ConsolidationReport | None:
+        if self.memory.consolidator.running:
+            log.info("daily consolidation already running; not starting another")
+            return None
+        try:
+            report = await self.memory.consolidator.run()
+        except Exception:
+            log.exception("daily consolidation failed; the log is kept and the next run retries")
+            self.bot.mirror.emit("Daily memory consolidation failed; see the bot's log.")
+            return None
+        self.bot.mirror.emit(f"Daily memory consolidation: {report.describe()}")
+        return report
+
+    async def sweep(self) -> None:
+        try:
+            scheduled = await self.memory.summarizer.sweep()
+        except Exception:
+            log.exception("summary sweep failed")
+            return
+        if scheduled:
+            log.info("summary sweep: %d conversations to summarize", scheduled)
+
+
+async def setup(bot: Kindred) -> None:
+    await bot.add_cog(MemoryTasks(bot))

@@ -1,0 +1,278 @@
+"""SQLAlchemy 2.0 models: everything Kindred keeps. The schema itself is owned by Alembic migrations.
+
+Discord ids are stored as BigInteger. ``character`` columns let one database (and one process) hold
+several characters; a single-character bot uses its own name there.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+TZ = DateTime(timezone=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    premium: Mapped[bool] = mapped_column(Boolean, default=False)
+    # None: never asked; True: opted in; False: opted out (only matters with memory_consent=opt_in).
+    memory_consent: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
+    first_seen: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class Nickname(Base):
+    """Every name a user was seen under, with when it was first and last seen."""
+
+    __tablename__ = "nicknames"
+    __table_args__ = (UniqueConstraint("user_id", "nickname"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    nickname: Mapped[str] = mapped_column(String(100))
+    first_seen: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class ApiCall(Base):
+    """One Claude call: tokens (cache reads and writes included) and cost, attributed to a user when there is one."""
+
+    __tablename__ = "api_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    purpose: Mapped[str] = mapped_column(String(32))  # reply, vote, summary, core_memory, consolidation, ...
+    model: Mapped[str] = mapped_column(String(100))
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_creation_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    error: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class Conversation(Base):
+    """One user's conversation in one scope: a DM (``dm``) or a channel (``channel:<id>``)."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("character", "user_id", "scope"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    character: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class HistoryMessage(Base):
+    __tablename__ = "history_messages"
+    __table_args__ = (Index("ix_history_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(Integer, ForeignKey("conversations.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))  # user | assistant
+    content: Mapped[str] = mapped_column(Text)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    discord_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class CoreMemory(Base):
+    """What the character holds true about a user; rewritten by summarization, added to by /remember."""
+
+    __tablename__ = "core_memories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    character: Mapped[str] = mapped_column(String(100), index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="summary")  # summary | user | admin
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class CoreMemoryVersion(Base):
+    """Every earlier version of a user's core memories (replaces ClaudeMask's pickle dumps)."""
+
+    __tablename__ = "core_memory_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    character: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    snapshot: Mapped[str] = mapped_column(Text)  # JSON list of {content, source}
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class IdentityEntry(Base):
+    """The bot's self-identity: traits, lore, facts and quirks."""
+
+    __tablename__ = "identity_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    character: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # trait | lore | fact | quirk
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class UserFact(Base):
+    """A long-term fact about a user, with its sentence embedding for recall."""
+
+    __tablename__ = "user_facts"
+    # Recall's cache checks a user's newest change at every reply: answered from this index alone (0002_memory).
+    __table_args__ = (Index("ix_user_facts_user_id_updated_at", "user_id", "updated_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    fact: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(50), default="general")
+    first_mentioned: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    last_mentioned: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    reference_count: Mapped[int] = mapped_column(Integer, default=1)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32 little-endian
+    # Learnt from direct messages: recalled only in DMs, never in a channel's prompt (0002_memory).
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set on every insert and update (Core updates apply onupdate): recall's per-user cache compares it.
+    updated_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=utcnow, onupdate=utcnow)
+
+
+class Relationship(Base):
+    """How the character feels about a user. anger/rapport/trust 0..10, formality -5..+5."""
+
+    __tablename__ = "relationships"
+    __table_args__ = (UniqueConstraint("character", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    character: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    anger: Mapped[float] = mapped_column(Float, default=0.0)
+    rapport: Mapped[float] = mapped_column(Float, default=5.0)
+    trust: Mapped[float] = mapped_column(Float, default=5.0)
+    formality: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    # How much the daily consolidation moved each metric on ``consolidated_day`` (UTC date): the daily bound
+    # holds across several runs (and a re-run after a crash) on the same day (0002_memory).
+    consolidated_day: Mapped[str] = mapped_column(String(10), default="")
+    consolidated_change: Mapped[str] = mapped_column(Text, default="{}")  # JSON {metric: summed delta}
+
+
+class GlobalState(Base):
+    """Key-value state shared by the whole bot (daily mood, verbose flag, last consolidation, ...)."""
+
+    __tablename__ = "global_state"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class PlaceSetting(Base):
+    """Per-channel or per-server switches (activation)."""
+
+    __tablename__ = "place_settings"
+    __table_args__ = (UniqueConstraint("place_type", "place_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    place_type: Mapped[str] = mapped_column(String(16))  # channel | guild
+    place_id: Mapped[int] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class _MessageColumns:
+    """Columns shared by the short-term log and the permanent archive."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    channel_id: Mapped[int] = mapped_column(BigInteger)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    author_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    author_name: Mapped[str] = mapped_column(String(100), default="")
+    author_is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_dm: Mapped[bool] = mapped_column(Boolean, default=False)
+    content: Mapped[str] = mapped_column(Text, default="")
+    reply_to_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class LoggedMessage(_MessageColumns, Base):
+    """Short-term log: every message the bot sees, until the daily consolidation archives it."""
+
+    __tablename__ = "message_log"
+    __table_args__ = (Index("ix_message_log_channel_id_id", "channel_id", "id"),)
+
+
+class ArchivedMessage(_MessageColumns, Base):
+    __tablename__ = "message_archive"
+    __table_args__ = (Index("ix_message_archive_channel_id_id", "channel_id", "id"),)
+
+    archived_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class CharacterState(Base):
+    """Per-character growth: interaction count and unlocked evolution stage."""
+
+    __tablename__ = "character_state"
+
+    character: Mapped[str] = mapped_column(String(100), primary_key=True)
+    interaction_count: Mapped[int] = mapped_column(Integer, default=0)
+    stage: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class CharacterAffinity(Base):
+    """How two characters of one bot feel about each other, -10..10."""
+
+    __tablename__ = "character_affinity"
+    __table_args__ = (UniqueConstraint("character_a", "character_b"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    character_a: Mapped[str] = mapped_column(String(100))
+    character_b: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float] = mapped_column(Float, default=0.0)
+    exchanges: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)

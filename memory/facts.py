@@ -1,0 +1,230 @@
+"""Long-term facts: what Claude extracts from a day's messages, and how new facts meet known ones.
+
+A user's facts live in the database with their embeddings. For similarity work (recall at every reply,
+matching during consolidation) they are held as one numpy matrix per user in :class:`FactCache`. The cache is
+safe because it never trusts itself: every lookup first reads the user's *fact stamp* (count, newest id,
+newest ``updated_at``, summed references: one indexed aggregate query), and any change to that user's facts
+(an insert, a mention, an admin's edit, a deletion, from this process or another) changes the stamp and makes
+the next lookup re-read that user's facts. Only the vectors' decoding is saved, which is what costs with
+thousands of facts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from database.store import RELATIONSHIP_RANGES, FactRow, Store
+from memory.embeddings import DTYPE, from_bytes, normalise
+
+CATEGORIES = ("personal", "preferences", "work", "hobbies", "relationships", "health", "plans", "other")
+MAX_FACTS_PER_BATCH = 30
+MAX_FACT_CHARS = 300
+CACHE_USERS = 256  # per-user matrices kept; a thousand 384-d facts take 1.5 MB
+
+
+# --------------------------------------------------------------------------- extraction output
+
+
+class MalformedExtraction(ValueError):
+    """Claude's answer is not the JSON object asked for."""
+
+
+@dataclass(frozen=True)
+class ExtractedFact:
+    fact: str
+    category: str
+
+
+@dataclass(frozen=True)
+class Extraction:
+    facts: tuple[ExtractedFact, ...]
+    relationship: dict[str, float] = field(default_factory=dict)
+
+
+def _json_object(text: str) -> Any:
+    """The JSON object in an answer, tolerating a Markdown fence or a sentence around it."""
+    stripped = re.sub(r"^```(?:json)?\s*|\s*```$", "", text.strip(), flags=re.IGNORECASE)
+    start, end = stripped.find("{"), stripped.rfind("}")
+    if start < 0 or end <= start:
+        raise MalformedExtraction("no JSON object in the answer")
+    try:
+        return json.loads(stripped[start:end + 1])
+    except json.JSONDecodeError as exc:
+        raise MalformedExtraction(f"invalid JSON: {exc.msg} at character {exc.pos}") from None
+
+
+def normalise_category(raw: Any) -> str:
+    value = str(raw or "").strip().lower()
+    return value if value in CATEGORIES else "other"
+
+
+def parse_extraction(text: str, max_change: float) -> Extraction:
+    """Validate ``{"facts": [{"fact", "category"}...], "relationship": {metric: delta}}``.
+
+    Raises MalformedExtraction for anything else. Deltas are clamped to +/-``max_change`` (the daily bound
+    is enforced again when applied); facts are trimmed and de-duplicated.
+    """
+    data = _json_object(text)
+    if not isinstance(data, dict):
+        raise MalformedExtraction("the answer is not a JSON object")
+    raw_facts = data.get("facts")
+    if not isinstance(raw_facts, list):
+        raise MalformedExtraction('"facts" must be a list')
+    facts: list[ExtractedFact] = []
+    seen: set[str] = set()
+    for item in raw_facts:
+        if isinstance(item, str):
+            item = {"fact": item}
+        if not isinstance(item, dict) or not isinstance(item.get("fact"), str):
+            raise MalformedExtraction('each fact must be an object with a "fact" string')
+        fact = " ".join(item["fact"].split())[:MAX_FACT_CHARS]
+        if fact and fact.lower() not in seen:
+            seen.add(fact.lower())
+            facts.append(ExtractedFact(fact, normalise_category(item.get("category"))))
+    relationship: dict[str, float] = {}
+    raw_rel = data.get("relationship", {})
+    if raw_rel is None:
+        raw_rel = {}
+    if not isinstance(raw_rel, dict):
+        raise MalformedExtraction('"relationship" must be an object')
+    for key, value in raw_rel.items():
+        if key not in RELATIONSHIP_RANGES:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # NaN
+            raise MalformedExtraction(f'relationship "{key}" must be a number')
+        relationship[key] = max(-max_change, min(max_change, float(value)))
+    return Extraction(tuple(facts[:MAX_FACTS_PER_BATCH]), relationship)
+
+
+# --------------------------------------------------------------------------- per-user vector index
+
+
+@dataclass
+class FactIndex:
+    """A user's facts, with the embedded ones as a normalised matrix (row i of ``matrix`` is
+    ``rows[positions[i]]``) and per-fact arrays that let recall filter and rank without a Python loop."""
+
+    rows: list[FactRow]
+    matrix: np.ndarray
+    positions: np.ndarray
+    stamp: tuple[Any, ...] = ()
+    pinned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    private: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    last_mentioned: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds
+    by_references: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # most referenced first
+    costs: dict[int, int] = field(default_factory=dict)  # prompt tokens of a fact's line, filled as needed
+
+    @classmethod
+    def build(cls, rows: Sequence[FactRow], stamp: tuple[Any, ...] = (), dim: int | None = None) -> FactIndex:
+        vectors: list[np.ndarray] = []
+        positions: list[int] = []
+        lengths: dict[int, int] = {}
+        decoded = [from_bytes(r.embedding) if r.embedding else None for r in rows]
+        for v in decoded:
+            if v is not None and v.size:
+                lengths[v.size] = lengths.get(v.size, 0) + 1
+        # Vectors from another model (another length) cannot be compared: they count as not embedded.
+        want = dim or (max(lengths, key=lambda k: lengths[k]) if lengths else 0)
+        for i, v in enumerate(decoded):
+            if v is not None and v.size == want:
+                vectors.append(v)
+                positions.append(i)
+        matrix = normalise(np.vstack(vectors)) if vectors else np.zeros((0, want), dtype=DTYPE)
+        last = np.array([r.last_mentioned.timestamp() for r in rows], dtype=np.float64)
+        refs = np.array([r.reference_count for r in rows], dtype=np.int64)
+        order = np.lexsort((-last, -refs)) if len(rows) else np.zeros(0, dtype=np.int64)
+        return cls(list(rows), matrix, np.asarray(positions, dtype=np.int64), stamp,
+                   pinned=np.array([r.pinned for r in rows], dtype=bool),
+                   private=np.array([r.private for r in rows], dtype=bool), last_mentioned=last,
+                   by_references=order.astype(np.int64))
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1]) if self.matrix.ndim == 2 else 0
+
+    def unembedded(self, dim: int) -> list[FactRow]:
+        """Facts without a usable vector for a model of ``dim`` dimensions."""
+        have = set(self.positions.tolist()) if self.dim == dim else set()
+        return [r for i, r in enumerate(self.rows) if i not in have]
+
+    def scores(self, vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of every fact to ``vector`` (-inf where a fact has no usable vector)."""
+        out = np.full(len(self.rows), -np.inf, dtype=np.float32)
+        if len(self.positions) and vector.size == self.dim:
+            out[self.positions] = self.matrix @ vector.astype(DTYPE, copy=False)
+        return out
+
+
+class FactCache:
+    """Per-user :class:`FactIndex`, re-read whenever the user's fact stamp changes (see module docstring)."""
+
+    def __init__(self, store: Store, max_users: int = CACHE_USERS) -> None:
+        self.store = store
+        self.max_users = max_users
+        self._items: OrderedDict[int, FactIndex] = OrderedDict()
+        self.loads = 0  # how many times vectors were (re)read: tests and benchmarks check the cache works
+
+    async def get(self, user_id: int) -> FactIndex:
+        stamp = await self.store.fact_stamp(user_id)
+        cached = self._items.get(user_id)
+        if cached is not None and cached.stamp == stamp:
+            self._items.move_to_end(user_id)
+            return cached
+        # Read after the stamp: a change in between leaves a newer index under an older stamp, which the
+        # next lookup replaces. Never the other way round.
+        rows = await self.store.fact_rows(user_id)
+        index = (await asyncio.to_thread(FactIndex.build, rows, stamp) if len(rows) > 500
+                 else FactIndex.build(rows, stamp))
+        self.loads += 1
+        self._items[user_id] = index
+        self._items.move_to_end(user_id)
+        while len(self._items) > self.max_users:
+            self._items.popitem(last=False)
+        return index
+
+    def invalidate(self, user_id: int | None = None) -> None:
+        if user_id is None:
+            self._items.clear()
+        else:
+            self._items.pop(user_id, None)
+
+
+# --------------------------------------------------------------------------- matching new facts to known ones
+
+
+@dataclass
+class Matched:
+    """Outcome of comparing a batch's extracted facts with the user's known ones."""
+
+    mentioned: dict[int, FactRow] = field(default_factory=dict)  # fact id -> the known fact mentioned again
+    new: list[tuple[ExtractedFact, np.ndarray]] = field(default_factory=list)
+
+
+def match_facts(index: FactIndex, facts: Sequence[ExtractedFact], vectors: np.ndarray,
+                threshold: float) -> Matched:
+    """A fact whose best cosine similarity to a known fact reaches ``threshold`` is that fact mentioned again;
+    otherwise it is new (unless it repeats a new fact earlier in the same batch)."""
+    out = Matched()
+    if len(facts):
+        vectors = normalise(np.asarray(vectors, dtype=DTYPE).reshape(len(facts), -1))
+    pending: list[np.ndarray] = []
+    for fact, vector in zip(facts, vectors, strict=True):
+        scores = index.scores(vector)
+        best = int(np.argmax(scores)) if len(scores) else -1
+        if best >= 0 and scores[best] >= threshold:
+            row = index.rows[best]
+            out.mentioned.setdefault(row.id, row)
+            continue
+        if pending and float(np.max(np.vstack(pending) @ vector)) >= threshold:
+            continue
+        pending.append(vector)
+        out.new.append((fact, vector))
+    return out

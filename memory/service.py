@@ -1,0 +1,116 @@
+"""The memory engine of a running bot: one object (``bot.memory``) holding consent, the embedding model, the
+fact cache, recall, summarization and consolidation, hooked into the reply engine.
+
+It plugs into :class:`bot.engine.ReplyEngine` through the engine's general hooks only: a memory gate (consent,
+before a turn is stored), a context provider (recall) and a turn listener (summarization). The admin slash
+commands find :meth:`MemoryService.embed` through ``bot.memory`` to embed the facts they add or edit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bot.claude import ClaudeClient
+from bot.config import Settings
+from bot.engine import ReplyEngine, ReplyResult
+from bot.persona.model import Persona
+from bot.prompting import Incoming
+from database.store import FactRow, Store
+from memory.consent import Consent
+from memory.consolidation import Consolidator
+from memory.embeddings import Embedder, SentenceEmbedder, encode_async, to_bytes
+from memory.facts import FactCache
+from memory.recall import Recall
+from memory.summarizer import Summarizer
+
+log = logging.getLogger(__name__)
+
+
+class MemoryService:
+    def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, engine: ReplyEngine, *,
+                 embedder: Embedder | None = None, notify: Callable[[str], None] | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.engine = engine
+        self.character_key = engine.character_key
+        self.consent = Consent(store, settings.memory_consent)
+        self.embedder: Embedder = embedder or SentenceEmbedder(settings.embedding_model)
+        self.cache = FactCache(store)
+        self.recall = Recall(self.cache, self.embedder, settings, self.consent)
+
+        def persona() -> Persona:
+            return engine.persona  # read live: character files may change while the bot runs
+
+        self.summarizer = Summarizer(store, claude, settings, self.character_key, persona, self.consent, notify)
+        self.consolidator = Consolidator(store, claude, settings, self.character_key, persona, self.embedder,
+                                         cache=self.cache, consent=self.consent)
+        self.attached = False
+
+    # -- engine hooks
+
+    def attach(self) -> None:
+        if self.attached:
+            return
+        self.engine.memory_gates.append(self._gate)
+        self.engine.context_providers.append(self._provide)
+        self.engine.turn_listeners.append(self._on_turn)
+        self.attached = True
+
+    def detach(self) -> None:
+        for hooks, fn in ((self.engine.memory_gates, self._gate), (self.engine.context_providers, self._provide),
+                          (self.engine.turn_listeners, self._on_turn)):
+            if fn in hooks:
+                hooks.remove(fn)  # type: ignore[arg-type]
+        self.attached = False
+
+    async def close(self) -> None:
+        self.detach()
+        await self.summarizer.close()
+
+    async def _gate(self, msg: Incoming) -> bool:
+        return await self.consent.remembers(msg.author_id)
+
+    async def _provide(self, persona: Persona, msg: Incoming) -> str:
+        try:
+            return await self.recall.provide(persona, msg)
+        except Exception:  # a reply without recalled facts beats no reply
+            log.exception("recall failed for message %s", msg.message_id)
+            return ""
+
+    async def _on_turn(self, msg: Incoming, result: ReplyResult) -> None:
+        await self.summarizer.on_turn(msg, result)
+
+    # -- for commands
+
+    async def embed(self, text: str) -> bytes:
+        """One sentence's embedding as stored in UserFact.embedding (used by the admin fact commands)."""
+        return to_bytes((await encode_async(self.embedder, [text]))[0])
+
+    async def facts(self, user_id: int) -> list[FactRow]:
+        return await self.store.fact_rows(user_id)
+
+    async def set_consent(self, user_id: int, name: str, consent: bool) -> None:
+        await self.store.ensure_user(user_id, name)
+        await self.store.set_memory_consent(user_id, consent)
+
+    async def forget_user(self, user_id: int) -> dict[str, int]:
+        """Delete everything stored about a user (and stop work in flight about them)."""
+        self.summarizer.forget_user(user_id)
+        counts = await self.store.delete_user_data(user_id)
+        self.cache.invalidate(user_id)
+        log.info("deleted all data of user %s on request (%d rows)", user_id, sum(counts.values()))
+        return counts
+
+
+def get_memory(bot: Any) -> MemoryService:
+    """The bot's memory engine, created and hooked into its reply engine on first use."""
+    memory = getattr(bot, "memory", None)
+    if not isinstance(memory, MemoryService):
+        mirror = getattr(bot, "mirror", None)
+        memory = MemoryService(bot.settings, bot.store, bot.claude, bot.engine,
+                               notify=mirror.emit if mirror is not None else None)
+        bot.memory = memory
+    memory.attach()
+    return memory

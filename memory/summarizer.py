@@ -1,0 +1,237 @@
+"""Background summarization of long conversations, and the core memories it keeps up to date.
+
+After every reply (an engine turn listener) the conversation's stored size is checked: once its turns and
+summary pass ``conversation_token_threshold`` tokens, a summarization pass is scheduled as an asyncio task (one
+at a time per conversation; the reply never waits for it):
+
+1. the character, with its own prompt as the system prompt, summarizes the older turns (and any earlier
+   summary) in its own voice, following the persona's ``summarization_prompt``;
+2. with ``core_memory_prompt`` it rewrites its core memories of the user, merging the old ones with what
+   happened (one list, rewritten, not appended to); when they pass ``core_memory_token_threshold`` they are
+   condensed with ``core_memory_dump``;
+3. one transaction replaces the older turns by the summary (the last ``history_keep_messages`` turns stay) and
+   the memories by the new version (the old one is archived; admins can list and restore versions).
+
+Memories drawn from direct messages are stored with the private source and never reach a channel's prompt;
+a channel's summarization never sees them either. When anything fails, nothing is changed and the pass is
+retried on the conversation's next turn and by the periodic sweep (:meth:`Summarizer.sweep`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Sequence
+
+from bot.claude import ClaudeClient, ClaudeUnavailable, Prompt
+from bot.config import Settings
+from bot.engine import ReplyResult
+from bot.persona.model import Persona
+from bot.prompting import Incoming
+from bot.tokens import count_tokens
+from database.store import PRIVATE_SOURCE, History, Store, Turn
+from memory.consent import Consent
+
+log = logging.getLogger(__name__)
+
+CHANNEL_SOURCE = "summary"
+SUMMARY_MAX_TOKENS = 1500
+MEMORY_MAX_TOKENS = 2000
+MAX_MEMORY_CHARS = 2000
+
+
+class SummaryFailed(Exception):
+    """Claude failed or gave nothing usable: the conversation stays as it is."""
+
+
+def fill(template: str, persona: Persona, user_name: str) -> str:
+    """Fill ClaudeMask-style {user_name}/{char_name} and card-style {{user}}/{{char}} placeholders."""
+    text = template.replace("{user_name}", user_name).replace("{char_name}", persona.name)
+    return persona.render(text, user_name)
+
+
+def transcript(turns: Sequence[Turn], persona: Persona, user_name: str) -> str:
+    return "\n".join(f"{user_name if t.role == 'user' else persona.name}: {t.content}" for t in turns)
+
+
+def parse_memories(text: str) -> list[str]:
+    """One memory per "- " / "* " / "1." line; without any list, each paragraph is one memory."""
+    items = [m.group(1).strip() for m in re.finditer(r"(?m)^\s*(?:[-*•]|\d+[.)])\s+(.+)$", text)]
+    if not items:
+        items = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return [" ".join(i.split())[:MAX_MEMORY_CHARS] for i in items if i.strip()]
+
+
+class Summarizer:
+    def __init__(self, store: Store, claude: ClaudeClient, settings: Settings, character_key: str,
+                 persona: Callable[[], Persona], consent: Consent,
+                 notify: Callable[[str], None] | None = None) -> None:
+        self.store = store
+        self.notify = notify  # verbose mode's log-channel mirror: what happened, never what was said
+        self.claude = claude
+        self.settings = settings
+        self.character_key = character_key
+        self.persona = persona
+        self.consent = consent
+        self._tasks: dict[tuple[int, str], asyncio.Task[bool]] = {}
+        self.completed = 0
+        self.failed = 0
+
+    # -- triggering
+
+    async def on_turn(self, msg: Incoming, result: ReplyResult) -> None:
+        """Engine turn listener: schedule a pass when the conversation has grown past the threshold."""
+        if not result.turn_ids:  # nothing was stored (consent), so nothing grew
+            return
+        await self.check(msg.author_id, msg.scope, msg.author_name)
+
+    async def check(self, user_id: int, scope: str, user_name: str) -> asyncio.Task[bool] | None:
+        if self.running(user_id, scope):
+            return None
+        turns, tokens = await self.store.conversation_tokens(self.character_key, user_id, scope)
+        if tokens <= self.settings.conversation_token_threshold or turns <= self.settings.history_keep_messages:
+            return None
+        return self.schedule(user_id, scope, user_name)
+
+    def running(self, user_id: int, scope: str) -> bool:
+        task = self._tasks.get((user_id, scope))
+        return task is not None and not task.done()
+
+    def schedule(self, user_id: int, scope: str, user_name: str) -> asyncio.Task[bool] | None:
+        """Start a pass unless one is already running for this conversation."""
+        key = (user_id, scope)
+        if self.running(user_id, scope):
+            return None
+        task = asyncio.create_task(self._guarded(user_id, scope, user_name), name=f"summarize-{user_id}-{scope}")
+        self._tasks[key] = task
+        task.add_done_callback(lambda t, k=key: self._tasks.pop(k, None) if self._tasks.get(k) is t else None)
+        return task
+
+    async def sweep(self) -> int:
+        """Schedule every conversation over the threshold (retries passes that failed). Returns how many."""
+        scheduled = 0
+        for user_id, scope in await self.store.conversations_over(self.character_key,
+                                                                  self.settings.conversation_token_threshold):
+            if self.running(user_id, scope):
+                continue
+            user = await self.store.get_user(user_id)
+            if await self.check(user_id, scope, user.name if user and user.name else f"user {user_id}"):
+                scheduled += 1
+        return scheduled
+
+    async def wait_idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    def forget_user(self, user_id: int) -> None:
+        """Cancel passes about a user whose data is being deleted."""
+        for (uid, _), task in list(self._tasks.items()):
+            if uid == user_id:
+                task.cancel()
+
+    async def _guarded(self, user_id: int, scope: str, user_name: str) -> bool:
+        try:
+            done = await self.summarize(user_id, scope, user_name)
+        except asyncio.CancelledError:
+            raise
+        except SummaryFailed as exc:
+            self.failed += 1
+            log.warning("summarization of %s/%s failed, history kept (will retry): %s", user_id, scope, exc)
+            return False
+        except Exception:
+            self.failed += 1
+            log.exception("summarization of %s/%s failed, history kept (will retry)", user_id, scope)
+            return False
+        if done:
+            self.completed += 1
+        return done
+
+    # -- the pass
+
+    async def summarize(self, user_id: int, scope: str, user_name: str) -> bool:
+        """One pass. True when the history was compacted; False when there was nothing to do or the
+        conversation changed meanwhile; raises SummaryFailed when Claude failed."""
+        if not await self.consent.remembers(user_id):
+            return False
+        history = await self.store.history(self.character_key, user_id, scope)
+        keep = self.settings.history_keep_messages
+        if history.conversation_id is None or len(history.turns) <= keep:
+            return False
+        dropped = history.turns[:len(history.turns) - keep]
+        persona = self.persona()
+        private = scope == "dm"
+        source = PRIVATE_SOURCE if private else CHANNEL_SOURCE
+        summary = await self._summary(persona, history, dropped, user_id, user_name, private)
+        memories = await self._memories(persona, summary, dropped, user_id, user_name, source, private)
+        done = await self.store.apply_summary(
+            history.conversation_id, summary=summary, previous_summary=history.summary,
+            drop_through_id=dropped[-1].id, expected_dropped=len(dropped), character=self.character_key,
+            user_id=user_id, memories=memories, source=source, reason=f"summarization of {scope}")
+        if done:
+            log.info("summarized %d turns of %s/%s (%d core memories)", len(dropped), user_id, scope, len(memories))
+            if self.notify is not None:
+                where = "their DMs" if private else scope.replace("channel:", "channel ")
+                self.notify(f"Summarized {len(dropped)} messages of user {user_id}'s conversation in {where} "
+                            f"({len(memories)} core memories)")
+        else:
+            log.info("conversation %s/%s changed during summarization; will try again later", user_id, scope)
+        return done
+
+    def _system(self, persona: Persona, user_name: str) -> list[dict[str, object]]:
+        return [{"type": "text", "text": persona.render(persona.system_prompt, user_name)}]
+
+    async def _ask(self, persona: Persona, user_name: str, text: str, user_id: int, purpose: str,
+                   max_tokens: int) -> str:
+        prompt = Prompt(system=self._system(persona, user_name), messages=[{"role": "user", "content": text}])
+        try:
+            completion = await self.claude.summarize(prompt, user_id=user_id, purpose=purpose, max_tokens=max_tokens)
+        except ClaudeUnavailable as exc:
+            raise SummaryFailed(str(exc)) from None
+        if not completion.text.strip():
+            raise SummaryFailed(f"empty {purpose} answer")
+        return completion.text.strip()
+
+    async def _summary(self, persona: Persona, history: History, dropped: Sequence[Turn], user_id: int,
+                       user_name: str, private: bool) -> str:
+        where = f"your private messages with {user_name}" if private else f"a server channel, with {user_name}"
+        parts = []
+        if history.summary:
+            parts.append(f"Your summary of what came before:\n{history.summary}")
+        parts.append(f"The conversation that followed, in {where}:\n{transcript(dropped, persona, user_name)}")
+        parts.append(fill(persona.summarization_prompt, persona, user_name)
+                     + "\nCover the earlier summary too: yours replaces both. Write it as a few short paragraphs.")
+        return await self._ask(persona, user_name, "\n\n".join(parts), user_id, "summary", SUMMARY_MAX_TOKENS)
+
+    async def _memories(self, persona: Persona, summary: str, dropped: Sequence[Turn], user_id: int,
+                        user_name: str, source: str, private: bool) -> list[str]:
+        stored = await self.store.core_memories(self.character_key, user_id)
+        own = [content for _, content, src in stored if src == source]
+        # A channel's pass never sees DM-only memories: its output is shown in channels.
+        others = [content for _, content, src in stored if src != source and (private or src != PRIVATE_SOURCE)]
+        parts = [f"What you remember about {user_name} so far:\n" + ("\n".join(f"- {m}" for m in own) or "(nothing yet)")]
+        if others:
+            parts.append("Also remembered elsewhere (do not repeat these):\n" + "\n".join(f"- {m}" for m in others))
+        parts.append(f"What just happened with {user_name} (your summary):\n{summary}")
+        parts.append(fill(persona.core_memory_prompt, persona, user_name)
+                     + "\nAnswer with the complete, updated list: one memory per line, each line starting with "
+                       "\"- \". Nothing else.")
+        text = await self._ask(persona, user_name, "\n\n".join(parts), user_id, "core_memory", MEMORY_MAX_TOKENS)
+        memories = parse_memories(text)
+        if not memories:
+            raise SummaryFailed("no core memories in the answer")
+        if count_tokens("\n".join(memories)) > self.settings.core_memory_token_threshold:
+            condensed = await self._ask(
+                persona, user_name,
+                f"Your core memories about {user_name}:\n" + "\n".join(f"- {m}" for m in memories) + "\n\n"
+                + fill(persona.core_memory_dump, persona, user_name)
+                + "\nAnswer with the list only: one memory per line, each starting with \"- \".",
+                user_id, "core_memory_dump", MEMORY_MAX_TOKENS)
+            memories = parse_memories(condensed) or memories
+            log.info("condensed the core memories of %s to %d items", user_id, len(memories))
+        return memories

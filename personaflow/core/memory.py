@@ -1,0 +1,243 @@
+"""Memories: what a character has experienced, with trimming, auto-summaries and pluggable storage.
+
+``MemoryManager.memories`` is chronological (oldest first); :meth:`MemoryManager.get_memories` returns
+newest first. When the memories added since the last summary reach ``summary_threshold``, a ``summary``
+memory is appended: written by the configured ``summarizer`` callable (Kindred passes one that asks
+Claude) or, without one (or when it fails), by a deterministic extractive summary.
+
+Storage is pluggable: any object with ``load(character_name) -> list[Memory]`` (oldest first),
+``append(memory)`` and ``replace(memories)`` (the character's complete, non-empty new list) will do;
+the default keeps memories in process memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from personaflow.utils.validators import validate_memory_config, validate_memory_content
+
+log = logging.getLogger(__name__)
+
+SUMMARY_TYPE = "summary"
+MemoryContent = str | dict[str, Any]
+Summarizer = Callable[[list["Memory"]], str]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise ValueError(f"memory timestamp must be an ISO date string, a number or a datetime, got {value!r}")
+
+
+@dataclass
+class Memory:
+    """One remembered thing. ``content`` is text or a dict (e.g. ``{"user": ..., "response": ...}``)."""
+
+    timestamp: datetime
+    type: str
+    content: MemoryContent
+    metadata: dict[str, Any] = field(default_factory=dict)
+    character_name: str = ""
+
+    def text(self) -> str:
+        """The content as one line of text (dict contents read as ``key: value`` pairs)."""
+        if isinstance(self.content, dict):
+            return "\n".join(f"{k}: {v}" for k, v in self.content.items())
+        return str(self.content)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"timestamp": self.timestamp.isoformat(), "type": self.type, "content": self.content,
+                "metadata": dict(self.metadata), "character_name": self.character_name}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Memory:
+        for key in ("timestamp", "type", "content"):
+            if key not in data:
+                raise ValueError(f"memory dict is missing {key!r}")
+        return cls(timestamp=_parse_time(data["timestamp"]), type=str(data["type"]), content=data["content"],
+                   metadata=dict(data.get("metadata") or {}), character_name=str(data.get("character_name") or ""))
+
+
+@dataclass
+class MemoryConfig:
+    max_memories: int = 1000
+    summary_threshold: int = 10
+    auto_summarize: bool = True
+
+    def __post_init__(self) -> None:
+        validate_memory_config(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_memories": self.max_memories, "summary_threshold": self.summary_threshold,
+                "auto_summarize": self.auto_summarize}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MemoryConfig:
+        known = {k: data[k] for k in ("max_memories", "summary_threshold", "auto_summarize") if k in data}
+        return cls(**known)
+
+
+class MemoryStore(Protocol):
+    def load(self, character_name: str) -> list[Memory]: ...
+
+    def append(self, memory: Memory) -> None: ...
+
+    def replace(self, memories: list[Memory]) -> None: ...
+
+
+class InMemoryStore:
+    """The default store: a dict of lists, keyed by character name."""
+
+    def __init__(self) -> None:
+        self._by_character: dict[str, list[Memory]] = {}
+
+    def load(self, character_name: str) -> list[Memory]:
+        return list(self._by_character.get(character_name, []))
+
+    def append(self, memory: Memory) -> None:
+        self._by_character.setdefault(memory.character_name, []).append(memory)
+
+    def replace(self, memories: list[Memory]) -> None:
+        for name in {m.character_name for m in memories}:
+            self._by_character[name] = [m for m in memories if m.character_name == name]
+
+
+# --------------------------------------------------------------------------- extractive summary
+
+_STOPWORDS = frozenset(
+    "a an the and or but if then so of to in on at by for with from as is are was were be been being it its "
+    "this that these those i you he she we they me him her us them my your his our their what which who whom "
+    "do does did have has had not no yes just very can could would should will shall may might must about "
+    "into over under again there here when where why how all any both each few more most other some such "
+    "only own same than too also user response".split())
+
+
+def _sentences(text: str) -> list[str]:
+    parts = re.split(r"(?<=[.!?])\s+|\n+", text)
+    return [p.strip() for p in parts if len(p.strip()) > 1]
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in _STOPWORDS and len(w) > 1]
+
+
+def extractive_summary(memories: Iterable[Memory], max_sentences: int | None = None) -> str:
+    """The most informative sentences (by summed frequency of their content words), in original order.
+
+    Deterministic: ties go to the earlier sentence. Picks about a third of the sentences, 1 to 5.
+    """
+    sentences: list[str] = []
+    for memory in memories:
+        for sentence in _sentences(memory.text()):
+            if sentence not in sentences:
+                sentences.append(sentence)
+    if not sentences:
+        return ""
+    freq = Counter(w for s in sentences for w in _words(s))
+    top = max(freq.values(), default=1)
+
+    def score(sentence: str) -> float:
+        words = _words(sentence)
+        if not words:
+            return 0.0
+        # Normalised frequency, damped by length so one long rambling sentence does not win by size.
+        return sum(freq[w] / top for w in words) / math.sqrt(len(words))
+
+    count = max_sentences or min(5, max(1, math.ceil(len(sentences) / 3)))
+    ranked = sorted(range(len(sentences)), key=lambda i: (-score(sentences[i]), i))[:count]
+    return " ".join(sentences[i] for i in sorted(ranked))
+
+
+# --------------------------------------------------------------------------- manager
+
+
+class MemoryManager:
+    def __init__(self, character_name: str, config: MemoryConfig | None = None, *,
+                 summarizer: Summarizer | None = None, store: MemoryStore | None = None) -> None:
+        self.character_name = character_name
+        self.config = config or MemoryConfig()
+        self.summarizer = summarizer
+        self.store: MemoryStore = store if store is not None else InMemoryStore()
+        self.memories: list[Memory] = self.store.load(character_name)
+
+    def add_memory(self, content: MemoryContent, memory_type: str = "interaction",
+                   metadata: dict[str, Any] | None = None) -> Memory:
+        """Record a memory; may trim the oldest and append an automatic summary."""
+        validate_memory_content(content)
+        if not isinstance(memory_type, str) or not memory_type.strip():
+            raise ValueError("memory_type must be a non-empty string")
+        memory = Memory(_now(), memory_type, content, dict(metadata or {}), self.character_name)
+        self._append(memory)
+        if self.config.auto_summarize and memory_type != SUMMARY_TYPE:
+            pending = self.unsummarized()
+            if len(pending) >= self.config.summary_threshold:
+                self._append(self.summarize(pending))
+        return memory
+
+    def _append(self, memory: Memory) -> None:
+        self.memories.append(memory)
+        self.store.append(memory)
+        if len(self.memories) > self.config.max_memories:
+            self.memories = self.memories[-self.config.max_memories:]  # keep the newest
+            self.store.replace(list(self.memories))
+
+    def unsummarized(self) -> list[Memory]:
+        """Non-summary memories added after the latest summary (chronological)."""
+        last = max((i for i, m in enumerate(self.memories) if m.type == SUMMARY_TYPE), default=-1)
+        return [m for m in self.memories[last + 1:] if m.type != SUMMARY_TYPE]
+
+    def summarize(self, memories: list[Memory]) -> Memory:
+        """A summary memory of ``memories`` (not stored; :meth:`add_memory` appends it)."""
+        method = "extractive"
+        text = ""
+        if self.summarizer is not None:
+            try:
+                text = str(self.summarizer(list(memories)) or "").strip()
+                method = "summarizer"
+            except Exception:  # a failing model call must not lose the interaction being recorded
+                log.exception("summarizer failed for %s; using the extractive summary", self.character_name)
+        if not text:
+            text, method = extractive_summary(memories), "extractive"
+        metadata = {"summarized_count": len(memories), "method": method,
+                    "first": memories[0].timestamp.isoformat() if memories else None,
+                    "last": memories[-1].timestamp.isoformat() if memories else None}
+        return Memory(_now(), SUMMARY_TYPE, text, metadata, self.character_name)
+
+    def get_memories(self, limit: int | None = None, memory_types: Iterable[str] | None = None) -> list[Memory]:
+        """Newest first, optionally only some types, at most ``limit``."""
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+            raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
+        types = set(memory_types) if memory_types is not None else None
+        found = [m for m in reversed(self.memories) if types is None or m.type in types]
+        return found if limit is None else found[:limit]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"character_name": self.character_name, "config": self.config.to_dict(),
+                "memories": [m.to_dict() for m in self.memories]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, summarizer: Summarizer | None = None,
+                  store: MemoryStore | None = None) -> MemoryManager:
+        manager = cls(str(data["character_name"]), MemoryConfig.from_dict(data.get("config") or {}),
+                      summarizer=summarizer, store=store)
+        memories = [Memory.from_dict(m) for m in data.get("memories") or []]
+        if memories:
+            manager.memories = memories
+            manager.store.replace(list(memories))
+        return manager

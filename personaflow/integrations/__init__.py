@@ -1,0 +1,1 @@
+"""Bridges between PersonaFlow and host applications."""

@@ -1,0 +1,574 @@
+"""A fake Anthropic Messages API, served over real HTTP so the real ``anthropic`` SDK drives it in tests.
+
+Why a server rather than a mocked SDK: the bot's retry, timeout, streaming and usage code paths only get
+exercised honestly when the SDK parses real JSON and SSE off a socket.
+
+What it speaks (checked against anthropic 2.12's parsers):
+
+* ``POST /v1/messages``: a JSON Message, or an SSE stream when the body says ``"stream": true``
+  (message_start, content_block_start, ping, content_block_delta*, content_block_stop, message_delta,
+  message_stop). Errors use the API's envelope ``{"type": "error", "error": {"type", "message"}}``.
+* ``POST /v1/messages/count_tokens``: ``{"input_tokens": n}``.
+
+Token counts are an approximation that only needs to be consistent: every content block (a text block,
+a plain-string system prompt or message, a tool definition, a non-text block's canonical JSON) costs
+``len(text) // 4 + 1`` tokens; the reply costs the same of its text.
+
+Prompt caching is simulated closely enough for tests to prove that consecutive turns hit the cache:
+blocks are hashed in the API's order (tools, system, messages; role and model included, ``cache_control``
+itself excluded). Each block carrying ``cache_control`` is a breakpoint whose prefix is written to the
+cache. A request reads from cache the longest earlier-written prefix that ends at or up to
+``CACHE_LOOKBACK`` blocks before one of its breakpoints (the real API's automatic look-back); the rest of
+the prefix up to its last breakpoint is reported as a cache write, and everything after it as plain
+``input_tokens``. Nothing expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import itertools
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["CACHE_LOOKBACK", "ERROR_TYPES", "FakeClaude", "Recorded", "Reply", "Rule", "estimate_tokens"]
+
+CACHE_LOOKBACK = 20
+"""How many block boundaries before a breakpoint a cache read may end at (as in the real API)."""
+
+ERROR_TYPES: dict[int, str] = {
+    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
+    413: "request_too_large", 429: "rate_limit_error", 500: "api_error", 503: "api_error", 504: "timeout_error",
+    529: "overloaded_error",
+}
+_STATUS_FOR_TYPE: dict[str, int] = {"overloaded_error": 529, "api_error": 500, "rate_limit_error": 429,
+                                    "invalid_request_error": 400, "authentication_error": 401,
+                                    "permission_error": 403, "not_found_error": 404, "timeout_error": 504}
+_DEFAULT_MESSAGES: dict[str, str] = {"overloaded_error": "Overloaded", "rate_limit_error": "Rate limited (fake)",
+                                     "api_error": "Internal server error (fake)"}
+
+Match = Callable[[dict[str, Any]], bool]
+
+
+def estimate_tokens(text: str) -> int:
+    """The fake's token estimate for one block or one reply: about four characters per token."""
+    return len(text) // 4 + 1
+
+
+@dataclass
+class Reply:
+    """One answer. ``status`` other than 200 answers with the API's error envelope instead of a message.
+
+    ``retry_after`` (seconds, None: no header) is sent on 429 and 5xx as ``retry-after`` *and*
+    ``retry-after-ms`` (at least 1 ms): the SDK ignores a zero wait and would fall back to its own
+    0.5-8 s backoff, so the millisecond header is what keeps SDK retries instant.
+    ``stream_error`` (an error type such as ``"overloaded_error"``) makes a streamed answer break off with
+    an SSE ``error`` event after ``stream_error_after`` text deltas; a non-streamed request gets the
+    matching HTTP status instead.
+    """
+
+    text: str = ""
+    status: int = 200
+    delay: float = 0.0
+    stream_delay: float = 0.0
+    usage: dict[str, int] | None = None
+    stop_reason: str = "end_turn"
+    error_type: str | None = None
+    error_message: str | None = None
+    retry_after: float | None = 0.0
+    stream_error: str | None = None
+    stream_error_after: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Responder = Callable[[dict[str, Any]], Reply | str | None | Awaitable[Reply | str | None]]
+"""The ``FakeClaude.responder`` hook: request JSON in, answer out (None: fall through to the default)."""
+
+
+@dataclass
+class Rule:
+    """A scripted answer serving the next ``remaining`` matching requests (None: forever)."""
+
+    reply: Reply
+    model: str | None = None
+    match: Match | None = None
+    remaining: int | None = 1
+    served: int = 0
+
+    def applies(self, body: dict[str, Any]) -> bool:
+        return (self.model is None or body.get("model") == self.model) and (self.match is None or self.match(body))
+
+
+@dataclass
+class Recorded:
+    """One request as the fake saw it, and what it answered."""
+
+    path: str
+    model: str
+    body: dict[str, Any]
+    headers: dict[str, str]  # lower-case names
+    stream: bool
+    received_at: float  # time.monotonic()
+    status: int = 200
+    text: str = ""
+    error_type: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    finished_at: float | None = None
+
+    @property
+    def json(self) -> dict[str, Any]:
+        """The request body (alias of ``body``)."""
+        return self.body
+
+    @property
+    def retry_count(self) -> int:
+        """The SDK's own attempt counter (``x-stainless-retry-count``): 0 on a first attempt."""
+        return int(self.headers.get("x-stainless-retry-count", "0") or 0)
+
+    @property
+    def api_key(self) -> str | None:
+        """The key the client sent, as ``x-api-key`` or (anthropic 2.x) ``Authorization: Bearer``."""
+        return _api_key(self.headers)
+
+    def system_text(self) -> str:
+        return FakeClaude.system_text(self)
+
+    def all_text(self) -> str:
+        return FakeClaude.all_text(self)
+
+
+def _api_key(headers: Any) -> str | None:
+    """anthropic 2.x sends ``api_key`` as ``Authorization: Bearer``; older SDKs and curl use ``x-api-key``."""
+    key = headers.get("x-api-key")
+    if key:
+        return str(key)
+    auth = str(headers.get("authorization") or "")
+    return auth[7:] if auth.lower().startswith("bearer ") else None
+
+
+def _texts(content: Any) -> list[str]:
+    """The human-readable text inside a message content / system value (strings, text blocks, tool results)."""
+    if isinstance(content, str):
+        return [content]
+    out: list[str] = []
+    if isinstance(content, list):
+        for block in content:
+            out.extend(_texts(block))
+    elif isinstance(content, dict):
+        if isinstance(content.get("text"), str):
+            out.append(content["text"])
+        elif "content" in content:  # tool_result
+            out.extend(_texts(content["content"]))
+    return out
+
+
+def _block_key(block: Any) -> tuple[str, bool, str | None]:
+    """(canonical text for hashing and counting, carries cache_control, its ttl)."""
+    if isinstance(block, str):
+        return block, False, None
+    if not isinstance(block, dict):
+        return str(block), False, None
+    control = block.get("cache_control")
+    if block.get("type", "text") == "text" and isinstance(block.get("text"), str):
+        text = block["text"]
+    else:
+        text = json.dumps({k: v for k, v in block.items() if k != "cache_control"}, sort_keys=True)
+    ttl = control.get("ttl") if isinstance(control, dict) else None
+    return text, control is not None, ttl
+
+
+def _blocks(body: dict[str, Any]) -> list[tuple[str, str, bool, str | None]]:
+    """Every block of the prompt in cache order: (hash tag, text, is breakpoint, ttl)."""
+    out: list[tuple[str, str, bool, str | None]] = []
+    for tool in body.get("tools") or []:
+        out.append(("tool", *_block_key(tool)))
+    system = body.get("system")
+    if system:
+        for block in [system] if isinstance(system, str) else system:
+            out.append(("system", *_block_key(block)))
+    for message in body.get("messages") or []:
+        content = message.get("content", "") if isinstance(message, dict) else message
+        role = str(message.get("role")) if isinstance(message, dict) else "?"
+        for block in [content] if isinstance(content, str) else content:
+            out.append((role, *_block_key(block)))
+    return out
+
+
+class FakeClaude:
+    """The fake API server. Answer choice per request: ``fail_all`` > scripted rules (in order) >
+    ``responder`` hook > ``default_text``.
+
+    ``zero_latency=True`` is for benchmarks: scripted delays are ignored and a stream is one write with a
+    single text delta and no ping.
+    """
+
+    def __init__(self, *, zero_latency: bool = False, default_text: str = "Hello from fake Claude.",
+                 chunk_size: int = 16, min_cache_tokens: int = 0, api_key: str | None = None) -> None:
+        self.zero_latency = zero_latency
+        self.default_text = default_text
+        self.chunk_size = chunk_size  # characters per text_delta
+        self.min_cache_tokens = min_cache_tokens  # a breakpoint prefix shorter than this is not cached
+        self.api_key = api_key  # when set, any other key (x-api-key or Bearer) gets 401
+        self.validate = True  # 400 for bodies the real API would reject (no model, messages or max_tokens)
+        self.responder: Responder | None = None
+        self.rules: list[Rule] = []
+        self.requests: list[Recorded] = []
+        self.count_requests: list[Recorded] = []
+        self._failing: Reply | None = None
+        self._cache: set[bytes] = set()
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()  # requests/waiters may be read from another thread's loop (benchmarks)
+        self._waiters: list[tuple[int, str | None, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- lifecycle
+
+    async def start(self) -> FakeClaude:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
+        # handler_cancellation: a client that timed out stops its handler, like the real API stops generating
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def close(self) -> None:
+        for task in list(self._tasks):  # slow answers nobody waits for any more must not hold up shutdown
+            task.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeClaude:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- scripting
+
+    def script(self, text: str | Reply | None = None, *, model: str | None = None, status: int | None = None,
+               delay: float = 0.0, stream_delay: float = 0.0, times: int | None = 1, match: Match | None = None,
+               usage: dict[str, int] | None = None, stop_reason: str = "end_turn", retry_after: float | None = 0.0,
+               stream_error: str | None = None, error_type: str | None = None) -> Rule:
+        """Answer the next ``times`` requests (None: all) for ``model`` (None: any) that ``match`` accepts.
+
+        Rules are tried in the order they were added; ``text`` may be a ready :class:`Reply`.
+        """
+        if times is not None and times < 1:
+            raise ValueError("times must be >= 1 or None")
+        if isinstance(text, Reply):
+            reply = text
+        else:
+            reply = Reply(text or "", status or 200, delay, stream_delay, usage, stop_reason, error_type,
+                          text if status not in (None, 200) else None, retry_after, stream_error)
+        rule = Rule(reply, model, match, times)
+        self.rules.append(rule)
+        return rule
+
+    def fail_all(self, status: int = 529, *, retry_after: float | None = 0.0, error_type: str | None = None) -> None:
+        """Answer every request with this error until :meth:`recover` (scripted rules stay queued)."""
+        self._failing = Reply(status=status, retry_after=retry_after, error_type=error_type)
+
+    def recover(self) -> None:
+        self._failing = None
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def reset(self) -> None:
+        """Forget rules, failures, recorded requests and the prompt cache."""
+        self.rules.clear()
+        self._failing = None
+        self.responder = None
+        with self._lock:
+            self.requests.clear()
+            self.count_requests.clear()
+        self._cache.clear()
+
+    async def _choose(self, body: dict[str, Any]) -> Reply:
+        if self._failing is not None:
+            return self._failing
+        for rule in self.rules:
+            if rule.applies(body):
+                rule.served += 1
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                    if rule.remaining <= 0:
+                        self.rules.remove(rule)
+                return rule.reply
+        if self.responder is not None:
+            answer = self.responder(body)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            if isinstance(answer, Reply):
+                return answer
+            if isinstance(answer, str):
+                return Reply(answer)
+        return Reply(self.default_text)
+
+    # -- observation
+
+    def requests_for(self, model: str) -> list[Recorded]:
+        return [r for r in self.requests if r.model == model]
+
+    def last_request(self, model: str | None = None) -> Recorded:
+        found = self.requests if model is None else self.requests_for(model)
+        if not found:
+            raise AssertionError(f"no Claude request{'' if model is None else ' for ' + model} recorded")
+        return found[-1]
+
+    @staticmethod
+    def system_text(req: Recorded | dict[str, Any]) -> str:
+        """All system text, whether ``system`` is a string or a list of blocks."""
+        body = req.body if isinstance(req, Recorded) else req
+        return "\n".join(_texts(body.get("system") or ""))
+
+    @classmethod
+    def all_text(cls, req: Recorded | dict[str, Any]) -> str:
+        """System text plus the text of every message, in order."""
+        body = req.body if isinstance(req, Recorded) else req
+        parts = [cls.system_text(body)]
+        for message in body.get("messages") or []:
+            parts.extend(_texts(message.get("content", "")))
+        return "\n".join(parts)
+
+    async def wait_for_requests(self, n: int, timeout: float = 5.0, *, model: str | None = None) -> list[Recorded]:
+        """Wait until at least ``n`` messages requests (for ``model``, if given) arrived; works from any loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        waiter = (n, model, loop, future)
+        with self._lock:
+            if self._count(model) >= n:
+                return self._matching(model)
+            self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                await future
+        except TimeoutError:
+            raise AssertionError(f"expected {n} Claude requests{'' if model is None else ' for ' + model}, "
+                                 f"got {self._count(model)}") from None
+        finally:
+            with self._lock:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        return self._matching(model)
+
+    def _matching(self, model: str | None) -> list[Recorded]:
+        return list(self.requests) if model is None else self.requests_for(model)
+
+    def _count(self, model: str | None) -> int:
+        return len(self.requests) if model is None else sum(r.model == model for r in self.requests)
+
+    def _record(self, record: Recorded) -> None:
+        with self._lock:
+            self.requests.append(record)
+            for n, model, loop, future in self._waiters:
+                if self._count(model) >= n:
+                    loop.call_soon_threadsafe(_resolve, future)
+
+    # -- prompt caching
+
+    def _usage(self, body: dict[str, Any], output_text: str, *, remember: bool = True) -> dict[str, Any]:
+        """Input tokens split into cache read / cache write / plain, as described in the module docstring."""
+        blocks = _blocks(body)
+        digest = hashlib.blake2b(str(body.get("model")).encode(), digest_size=16)
+        keys: list[bytes] = []
+        totals: list[int] = []  # cumulative tokens up to and including block i
+        total = 0
+        breakpoints: list[int] = []
+        ttl: str | None = None
+        last_break = max((i for i, b in enumerate(blocks) if b[2]), default=-1)
+        for i, (tag, text, is_break, block_ttl) in enumerate(blocks):
+            total += estimate_tokens(text)
+            totals.append(total)
+            if i <= last_break:
+                digest.update(tag.encode() + b"\x1f" + text.encode() + b"\x1e")
+                keys.append(digest.digest())
+            if is_break:
+                if total >= self.min_cache_tokens:
+                    breakpoints.append(i)
+                ttl = block_ttl or ttl
+        read = written = 0
+        if breakpoints:
+            candidates = {i for b in breakpoints for i in range(max(0, b - CACHE_LOOKBACK + 1), b + 1)}
+            hit = max((i for i in candidates if keys[i] in self._cache), default=-1)
+            read = totals[hit] if hit >= 0 else 0
+            written = max(0, totals[breakpoints[-1]] - read)
+            if remember:
+                self._cache.update(keys[b] for b in breakpoints)
+        usage: dict[str, Any] = {
+            "input_tokens": total - read - written,
+            "output_tokens": estimate_tokens(output_text),
+            "cache_creation_input_tokens": written,
+            "cache_read_input_tokens": read,
+            "cache_creation": {"ephemeral_5m_input_tokens": 0 if ttl == "1h" else written,
+                               "ephemeral_1h_input_tokens": written if ttl == "1h" else 0},
+            "service_tier": "standard",
+        }
+        return usage
+
+    # -- handlers
+
+    async def _read_body(self, request: web.Request) -> dict[str, Any] | None:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        return body if isinstance(body, dict) else None
+
+    def _invalid(self, request: web.Request, body: dict[str, Any] | None, *, need_max_tokens: bool) -> Reply | None:
+        """The 4xx the real API would give this request before looking at the prompt, if any."""
+        if self.api_key is not None and _api_key(request.headers) != self.api_key:
+            return Reply(status=401, error_message="invalid x-api-key")
+        if body is None:
+            return Reply(status=400, error_message="Request body is not a valid JSON object")
+        if not self.validate:
+            return None
+        for name in ("model", "messages", *(("max_tokens",) if need_max_tokens else ())):
+            if name not in body:
+                return Reply(status=400, error_message=f"{name}: Field required")
+        if not body["messages"]:
+            return Reply(status=400, error_message="messages: at least one message is required")
+        return None
+
+    async def _count_tokens(self, request: web.Request) -> web.Response:
+        body = await self._read_body(request)
+        record = Recorded(request.path, str((body or {}).get("model")), body or {},
+                          {k.lower(): v for k, v in request.headers.items()}, False, time.monotonic())
+        with self._lock:
+            self.count_requests.append(record)
+        invalid = self._invalid(request, body, need_max_tokens=False)
+        if invalid is not None:
+            return self._error_response(invalid, record)
+        assert body is not None
+        tokens = sum(estimate_tokens(text) for _, text, _, _ in _blocks(body))
+        record.finished_at = time.monotonic()
+        return web.json_response({"input_tokens": tokens})
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            return await self._answer(request)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        received = time.monotonic()
+        body = await self._read_body(request)
+        reply = self._invalid(request, body, need_max_tokens=True)
+        body = body or {}
+        if reply is None:
+            reply = await self._choose(body)
+        stream = bool(body.get("stream"))
+        record = Recorded(request.path, str(body.get("model")), body,
+                          {k.lower(): v for k, v in request.headers.items()}, stream, received)
+        if reply.status == 200 and reply.stream_error and not stream:
+            reply = Reply(status=_STATUS_FOR_TYPE.get(reply.stream_error, 500), error_type=reply.stream_error,
+                          retry_after=reply.retry_after)
+        record.status, record.text = reply.status, reply.text if reply.status == 200 else ""
+        if reply.status == 200:
+            record.usage = self._usage(body, reply.text)
+            if reply.usage:
+                record.usage.update(reply.usage)
+        self._record(record)
+        if reply.delay and not self.zero_latency:
+            await asyncio.sleep(reply.delay)
+        if reply.status != 200:
+            return self._error_response(reply, record)
+        message = {"id": f"msg_fake_{next(self._ids):06d}", "type": "message", "role": "assistant",
+                   "model": body.get("model"), "content": [{"type": "text", "text": reply.text}],
+                   "stop_reason": reply.stop_reason, "stop_sequence": None, "usage": record.usage}
+        if not stream:
+            record.finished_at = time.monotonic()
+            return web.json_response(message, headers={"request-id": f"req_fake_{message['id'][9:]}",
+                                                       **reply.headers})
+        return await self._stream(request, message, reply, record)
+
+    def _error_response(self, reply: Reply, record: Recorded) -> web.Response:
+        error_type = reply.error_type or ERROR_TYPES.get(reply.status, "api_error")
+        record.status, record.error_type, record.finished_at = reply.status, error_type, time.monotonic()
+        headers = {"request-id": f"req_fake_err_{next(self._ids):06d}", **reply.headers}
+        if reply.retry_after is not None and (reply.status == 429 or reply.status >= 500):
+            headers["retry-after"] = f"{reply.retry_after:g}"
+            headers["retry-after-ms"] = str(max(1, round(reply.retry_after * 1000)))
+        message = reply.error_message or _DEFAULT_MESSAGES.get(error_type, f"fake {error_type} ({reply.status})")
+        return web.json_response({"type": "error", "error": {"type": error_type, "message": message}},
+                                 status=reply.status, headers=headers)
+
+    async def _stream(self, request: web.Request, message: dict[str, Any], reply: Reply,
+                      record: Recorded) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
+                                               "Cache-Control": "no-cache",
+                                               "request-id": f"req_fake_{message['id'][9:]}", **reply.headers})
+        await response.prepare(request)
+        usage = message["usage"]
+        text = reply.text
+        size = max(1, len(text)) if self.zero_latency else max(1, self.chunk_size)
+        chunks = [text[i:i + size] for i in range(0, len(text), size)]
+        pace = 0.0 if self.zero_latency else reply.stream_delay
+        pending: list[bytes] = []
+
+        def event(name: str, data: dict[str, Any]) -> None:
+            pending.append(b"event: " + name.encode() + b"\ndata: " + json.dumps(data).encode() + b"\n\n")
+
+        async def flush() -> None:
+            if pending:
+                await response.write(b"".join(pending))
+                pending.clear()
+
+        event("message_start", {"type": "message_start", "message": {
+            **message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}})
+        event("content_block_start", {"type": "content_block_start", "index": 0,
+                                      "content_block": {"type": "text", "text": ""}})
+        if not self.zero_latency:
+            event("ping", {"type": "ping"})
+        for n, chunk in enumerate(chunks):
+            if reply.stream_error and n == reply.stream_error_after:
+                break
+            if pace:
+                await flush()
+                await asyncio.sleep(pace)
+            event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                          "delta": {"type": "text_delta", "text": chunk}})
+        if reply.stream_error:
+            error_type = reply.stream_error
+            event("error", {"type": "error", "error": {
+                "type": error_type, "message": _DEFAULT_MESSAGES.get(error_type, f"fake {error_type}")}})
+            record.status, record.error_type = _STATUS_FOR_TYPE.get(error_type, 500), error_type
+        else:
+            event("content_block_stop", {"type": "content_block_stop", "index": 0})
+            event("message_delta", {"type": "message_delta",
+                                    "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
+                                    "usage": {"output_tokens": usage["output_tokens"]}})
+            event("message_stop", {"type": "message_stop"})
+        await flush()
+        await response.write_eof()
+        record.finished_at = time.monotonic()
+        return response
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -1,0 +1,757 @@
+"""A fake Discord: REST under /api/v10 and the gateway websocket, on 127.0.0.1, for the real discord.py.
+
+It keeps a small world (users, guilds, channels, messages, webhooks, application commands), speaks the
+gateway protocol (HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats, RESUME, dispatches; shards), and
+echoes every message a bot posts back as MESSAGE_CREATE, as Discord does. Tests act as users through
+``user_message`` / ``dm_message`` / ``interaction_*`` and read what the bot did from the records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tests.fakes import serve_local
+
+DISCORD_EPOCH_MS = 1420070400000
+API = "/api/v10"
+ALL_PERMISSIONS = str((1 << 50) - 1)
+MEMBER_PERMISSIONS = str(0x400 | 0x800 | 0x4000 | 0x8000 | 0x10000 | 0x40 | 0x80000000)  # view/send/embed/attach/history
+
+
+@dataclass
+class Session:
+    ws: web.WebSocketResponse
+    session_id: str
+    token: str
+    shard: tuple[int, int]
+    seq: int = 0
+    identified: bool = False
+    sent: list[dict[str, Any]] = field(default_factory=list)  # dispatched payloads, for RESUME replay
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    at: float
+
+
+class FakeDiscord:
+    def __init__(self, *, heartbeat_interval_ms: int = 45_000) -> None:
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.users: dict[int, dict[str, Any]] = {}
+        self.guilds: dict[int, dict[str, Any]] = {}
+        self.channels: dict[int, dict[str, Any]] = {}
+        self.members: dict[int, dict[int, dict[str, Any]]] = {}
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.webhooks: dict[int, dict[str, Any]] = {}
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> payloads
+        self.bots: dict[str, dict[str, Any]] = {}  # token -> bot user
+        self.application_id = 0
+        self.owner_id = 0
+        self.sessions: list[Session] = []
+        self.dead_sessions: dict[str, Session] = {}
+        self.requests: list[Recorded] = []
+        self.gateway_log: list[tuple[str, Any]] = []
+        self.interactions: dict[int, dict[str, Any]] = {}  # id -> {"payload", "callbacks", "followups"}
+        self._typing: dict[int, list[float]] = {}
+        self._snow = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self.add_bot("fake-discord-token", 800_000_000_000_000_001, "Kindred")
+
+    # ------------------------------------------------------------------ world model
+
+    def snowflake(self) -> int:
+        ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        return (ms << 22) | (next(self._snow) & 0x3FFFFF)
+
+    def add_bot(self, token: str, user_id: int, username: str) -> dict[str, Any]:
+        """A bot account; several may connect at once (one process per character)."""
+        user = self.add_user(user_id, username, bot=True)
+        self.bots[token] = user
+        if not self.application_id:
+            self.application_id = user_id
+        return user
+
+    def add_user(self, user_id: int, username: str, *, bot: bool = False) -> dict[str, Any]:
+        user = {"id": str(user_id), "username": username, "global_name": None, "discriminator": "0",
+                "avatar": None, "bot": bot, "public_flags": 0}
+        self.users[user_id] = user
+        return user
+
+    def set_application_owner(self, user_id: int) -> None:
+        self.owner_id = user_id
+
+    def add_guild(self, guild_id: int, name: str, *, channels: list[tuple[int, str]], owner_id: int = 0) -> None:
+        self.guilds[guild_id] = {"id": str(guild_id), "name": name, "owner_id": str(owner_id)}
+        self.members.setdefault(guild_id, {})
+        for position, (cid, cname) in enumerate(channels):
+            self.channels[cid] = {"id": str(cid), "type": 0, "name": cname, "guild_id": str(guild_id),
+                                  "position": position, "permission_overwrites": [], "nsfw": False,
+                                  "topic": None, "last_message_id": None, "rate_limit_per_user": 0,
+                                  "parent_id": None, "flags": 0}
+        for bot in self.bots.values():
+            self.add_member(guild_id, int(bot["id"]), admin=True)
+
+    def add_member(self, guild_id: int, user_id: int, *, admin: bool = False) -> None:
+        self.members[guild_id][user_id] = {"user": self.users[user_id], "roles": [], "nick": None, "avatar": None,
+                                           "joined_at": _iso(), "deaf": False, "mute": False, "flags": 0,
+                                           "pending": False, "premium_since": None, "_admin": admin}
+
+    def _member_payload(self, guild_id: int, user_id: int, *, with_user: bool = True) -> dict[str, Any]:
+        member = dict(self.members[guild_id][user_id])
+        admin = member.pop("_admin")
+        member["permissions"] = ALL_PERMISSIONS if admin else MEMBER_PERMISSIONS
+        if not with_user:
+            member.pop("user")
+        return member
+
+    def _guild_payload(self, guild_id: int) -> dict[str, Any]:
+        guild = self.guilds[guild_id]
+        return {
+            **guild, "unavailable": False, "icon": None, "splash": None, "discovery_splash": None, "features": [],
+            "emojis": [], "stickers": [], "roles": [{"id": guild["id"], "name": "@everyone", "permissions": MEMBER_PERMISSIONS,
+                                                    "position": 0, "color": 0, "hoist": False, "managed": False,
+                                                    "mentionable": False, "flags": 0}],
+            "channels": [c for c in self.channels.values() if c.get("guild_id") == guild["id"]],
+            "members": [self._member_payload(guild_id, uid) for uid in self.members[guild_id]],
+            "member_count": len(self.members[guild_id]), "large": False, "threads": [], "presences": [],
+            "voice_states": [], "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
+            "joined_at": _iso(), "verification_level": 0, "default_message_notifications": 0, "mfa_level": 0,
+            "explicit_content_filter": 0, "premium_tier": 0, "system_channel_flags": 0, "preferred_locale": "en-US",
+            "nsfw_level": 0, "application_id": None, "afk_channel_id": None, "afk_timeout": 300,
+            "system_channel_id": None, "rules_channel_id": None, "public_updates_channel_id": None,
+            "premium_progress_bar_enabled": False, "vanity_url_code": None, "description": None, "banner": None,
+        }
+
+    def dm_channel_for(self, user_id: int, bot_id: int | None = None) -> int:
+        """The DM channel between a user and a bot (created on first use, stable afterwards)."""
+        bot_id = bot_id or int(next(iter(self.bots.values()))["id"])
+        for cid, ch in self.channels.items():
+            if ch["type"] == 1 and {int(r["id"]) for r in ch["recipients"]} == {user_id} and ch["_bot"] == bot_id:
+                return cid
+        cid = self.snowflake()
+        self.channels[cid] = {"id": str(cid), "type": 1, "recipients": [self.users[user_id]],
+                              "last_message_id": None, "_bot": bot_id}
+        return cid
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> FakeDiscord:
+        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway_ws)
+        app.router.add_route("*", API + "/{tail:.*}", self._rest)
+        self._runner, self.port = await serve_local(app)
+        return self
+
+    async def close(self) -> None:
+        for s in list(self.sessions):
+            await s.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    async def wait_for(self, predicate: Callable[[FakeDiscord], Any], timeout: float = 5.0,
+                       what: str = "condition") -> Any:
+        """Poll ``predicate`` until it is truthy (polling keeps this usable from any event loop)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = predicate(self)
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            await asyncio.sleep(0.002)
+
+    # ------------------------------------------------------------------ gateway
+
+    async def _gateway_ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms},
+                                      "s": None, "t": None}))
+        session: Session | None = None
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            payload = json.loads(msg.data)
+            op, data = payload.get("op"), payload.get("d")
+            self.gateway_log.append((str(op), data if op != 2 else {**data, "token": "***"}))
+            if op == 1:
+                await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
+            elif op == 2:
+                session = await self._identify(ws, data)
+            elif op == 6:
+                session = await self._resume(ws, data)
+        if session is not None and session in self.sessions:
+            self.sessions.remove(session)
+            self.dead_sessions[session.session_id] = session
+        return ws
+
+    async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> Session | None:
+        token = str(data.get("token", "")).removeprefix("Bot ")
+        user = self.bots.get(token)
+        if user is None:
+            await ws.close(code=4004, message=b"Authentication failed.")
+            return None
+        shard = tuple(data.get("shard") or (0, 1))
+        session = Session(ws, f"session-{self.snowflake()}", token, (int(shard[0]), int(shard[1])))
+        self.sessions.append(session)
+        guilds = [g for g in self.guilds if self._on_shard(g, session.shard)]
+        await self._send(session, "READY", {
+            "v": 10, "user": {**user, "verified": True, "mfa_enabled": False, "flags": 0},
+            "guilds": [{"id": str(g), "unavailable": True} for g in guilds], "session_id": session.session_id,
+            "resume_gateway_url": self.gateway_url, "shard": list(session.shard),
+            "application": {"id": str(self.application_id), "flags": 0}, "private_channels": [],
+            "relationships": [], "presences": [], "user_settings": {}, "guild_join_requests": [],
+            "geo_ordered_rtc_regions": [], "auth_session_id_hash": "x"})
+        for g in guilds:
+            await self._send(session, "GUILD_CREATE", self._guild_payload(g))
+        session.identified = True
+        return session
+
+    async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> Session | None:
+        old = self.dead_sessions.pop(str(data.get("session_id")), None)
+        if old is None:
+            await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))  # invalid session
+            return None
+        old.ws = ws
+        self.sessions.append(old)
+        for payload in [p for p in old.sent if p["s"] > int(data.get("seq") or 0)]:
+            await ws.send_str(json.dumps(payload))
+        await self._send(old, "RESUMED", {})
+        return old
+
+    @staticmethod
+    def _on_shard(guild_id: int, shard: tuple[int, int]) -> bool:
+        return (guild_id >> 22) % shard[1] == shard[0]
+
+    async def _send(self, session: Session, event: str, data: dict[str, Any]) -> None:
+        session.seq += 1
+        payload = {"op": 0, "t": event, "s": session.seq, "d": data}
+        session.sent.append(payload)
+        if not session.ws.closed:
+            await session.ws.send_str(json.dumps(payload))
+
+    async def dispatch(self, event: str, data: dict[str, Any], *, guild_id: int | None = None,
+                       only_token: str | None = None) -> None:
+        """Send an event to every connected session that should see it (by shard, by bot)."""
+        await self.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=10, what="a gateway session")
+        for session in list(self.sessions):
+            if only_token is not None and session.token != only_token:
+                continue
+            if guild_id is not None and not self._on_shard(guild_id, session.shard):
+                continue
+            if guild_id is None and event == "MESSAGE_CREATE" and not self._sees_dm(session, data):
+                continue
+            await self._send(session, event, data)
+
+    def _sees_dm(self, session: Session, message: dict[str, Any]) -> bool:
+        channel = self.channels.get(int(message["channel_id"]), {})
+        return channel.get("_bot") in (None, int(self.bots[session.token]["id"]))
+
+    async def force_reconnect(self) -> None:
+        """Drop every connection with a resumable close code: clients RESUME and get missed events."""
+        for session in list(self.sessions):
+            await session.ws.close(code=4000, message=b"Unknown error")
+
+    # ------------------------------------------------------------------ messages
+
+    def _message(self, channel_id: int, author: dict[str, Any], content: str, *, mentions: list[int] | None = None,
+                 reply_to: int | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        channel = self.channels[channel_id]
+        mid = self.snowflake()
+        message: dict[str, Any] = {
+            "id": str(mid), "channel_id": str(channel_id), "author": author, "content": content,
+            "timestamp": _iso(), "edited_timestamp": None, "tts": False, "mention_everyone": False,
+            "mentions": [self.users[u] for u in (mentions or []) if u in self.users], "mention_roles": [],
+            "attachments": [], "embeds": [], "pinned": False, "type": 0, "flags": 0, "components": [],
+        }
+        if channel.get("guild_id"):
+            message["guild_id"] = channel["guild_id"]
+            uid = int(author["id"])
+            if uid in self.members.get(int(channel["guild_id"]), {}):
+                message["member"] = self._member_payload(int(channel["guild_id"]), uid, with_user=False)
+        if reply_to is not None:
+            ref = self.messages.get(reply_to)
+            message["type"] = 19
+            message["message_reference"] = {"message_id": str(reply_to), "channel_id": str(channel_id),
+                                            **({"guild_id": channel["guild_id"]} if channel.get("guild_id") else {})}
+            message["referenced_message"] = ref
+        message.update(extra or {})
+        message["_at"] = time.perf_counter()
+        self.messages[mid] = message
+        return message
+
+    @staticmethod
+    def _public(message: dict[str, Any]) -> dict[str, Any]:
+        """The payload as Discord would send it: without the fake's own bookkeeping keys."""
+        out = {k: v for k, v in message.items() if not k.startswith("_")}
+        if out.get("attachments"):
+            out["attachments"] = [{k: v for k, v in a.items() if not k.startswith("_")} for a in out["attachments"]]
+        return out
+
+    async def user_message(self, channel_id: int, author_id: int, content: str, *, mentions: list[int] | None = None,
+                           reply_to: int | None = None) -> dict[str, Any]:
+        """A user (or another bot) posts in a guild channel: MESSAGE_CREATE to the bot(s)."""
+        message = self._message(channel_id, self.users[author_id], content, mentions=mentions, reply_to=reply_to)
+        message["_user"] = True
+        guild_id = self.channels[channel_id].get("guild_id")
+        await self.dispatch("MESSAGE_CREATE", self._public(message), guild_id=int(guild_id) if guild_id else None)
+        return message
+
+    async def dm_message(self, author_id: int, content: str, *, bot_token: str | None = None) -> dict[str, Any]:
+        """A user DMs a bot."""
+        bot = self.bots[bot_token] if bot_token else next(iter(self.bots.values()))
+        cid = self.dm_channel_for(author_id, int(bot["id"]))
+        message = self._message(cid, self.users[author_id], content)
+        message["_user"] = True
+        await self.dispatch("MESSAGE_CREATE", self._public(message))
+        return message
+
+    def posted(self, channel_id: int | None = None) -> list[dict[str, Any]]:
+        """Messages bots (and their webhooks) posted, oldest first; ephemeral replies are not messages."""
+        return [m for m in self.messages.values() if not m.get("_user") and not m.get("_deleted")
+                and (channel_id is None or int(m["channel_id"]) == channel_id)]
+
+    def typing(self, channel_id: int) -> list[float]:
+        return list(self._typing.get(channel_id, []))
+
+    async def wait_for_messages(self, channel_id: int, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        return await self.wait_for(lambda d: len(d.posted(channel_id)) >= count and d.posted(channel_id),
+                                   timeout, what=f"{count} bot message(s) in channel {channel_id}")
+
+    # ------------------------------------------------------------------ interactions
+
+    def _interaction_base(self, itype: int, user_id: int, channel_id: int | None, guild_id: int | None,
+                          data: dict[str, Any] | None, message: dict[str, Any] | None = None) -> dict[str, Any]:
+        iid = self.snowflake()
+        token = f"itoken-{iid}"
+        if channel_id is None:
+            channel_id = self.dm_channel_for(user_id)
+        channel = {k: v for k, v in self.channels[channel_id].items() if not k.startswith("_")}
+        payload: dict[str, Any] = {
+            "id": str(iid), "application_id": str(self.application_id), "type": itype, "token": token, "version": 1,
+            "channel_id": str(channel_id), "channel": channel, "locale": "en-US", "entitlements": [],
+            "authorizing_integration_owners": {"0": str(guild_id)} if guild_id else {"1": str(user_id)},
+            "context": 0 if guild_id else 1, "app_permissions": ALL_PERMISSIONS, "attachment_size_limit": 8_388_608,
+        }
+        if data is not None:
+            payload["data"] = data
+        if guild_id:
+            payload["guild_id"] = str(guild_id)
+            payload["guild_locale"] = "en-US"
+            payload["member"] = self._member_payload(guild_id, user_id)
+        else:
+            payload["user"] = self.users[user_id]
+        if message is not None:
+            payload["message"] = self._public(message)
+        self.interactions[iid] = {"payload": payload, "callbacks": [], "followups": [], "token": token}
+        return payload
+
+    async def interaction_command(self, name: str, options: list[dict[str, Any]], *, user_id: int,
+                                  channel_id: int | None, guild_id: int | None,
+                                  command_type: int = 1) -> Interaction:
+        """Invoke a registered slash command (options as Discord sends them, subcommands included)."""
+        command = self._find_command(name, guild_id)
+        data = {"id": command["id"] if command else str(self.snowflake()), "name": name, "type": command_type,
+                "options": options}
+        if guild_id:
+            data["guild_id"] = str(guild_id)
+        payload = self._interaction_base(2, user_id, channel_id, guild_id, data)
+        await self.dispatch("INTERACTION_CREATE", payload, guild_id=guild_id)
+        return Interaction(self, int(payload["id"]))
+
+    async def interaction_autocomplete(self, name: str, options: list[dict[str, Any]], *, user_id: int,
+                                       channel_id: int | None, guild_id: int | None) -> Interaction:
+        """Options must contain one with ``"focused": True``."""
+        command = self._find_command(name, guild_id)
+        data = {"id": command["id"] if command else "0", "name": name, "type": 1, "options": options}
+        payload = self._interaction_base(4, user_id, channel_id, guild_id, data)
+        await self.dispatch("INTERACTION_CREATE", payload, guild_id=guild_id)
+        return Interaction(self, int(payload["id"]))
+
+    async def interaction_component(self, message: dict[str, Any], custom_id: str, *, user_id: int,
+                                    values: list[str] | None = None) -> Interaction:
+        """Click a button (or choose in a select menu) on a message the bot sent."""
+        current = self.messages.get(int(message["id"]), message)
+        component_type = 2
+        for row in current.get("components", []):
+            for comp in row.get("components", []):
+                if comp.get("custom_id") == custom_id:
+                    component_type = comp.get("type", 2)
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": component_type}
+        if values is not None:
+            data["values"] = values
+        channel = self.channels[int(current["channel_id"])]
+        guild_id = int(channel["guild_id"]) if channel.get("guild_id") else None
+        payload = self._interaction_base(3, user_id, int(current["channel_id"]), guild_id, data, current)
+        await self.dispatch("INTERACTION_CREATE", payload, guild_id=guild_id)
+        return Interaction(self, int(payload["id"]))
+
+    def _find_command(self, name: str, guild_id: int | None) -> dict[str, Any] | None:
+        for scope in ([str(guild_id)] if guild_id else []) + ["global"]:
+            for command in self.commands.get(scope, []):
+                if command["name"] == name:
+                    return command
+        return None
+
+    def registered_commands(self, guild_id: int | None = None) -> list[dict[str, Any]]:
+        return list(self.commands.get(str(guild_id) if guild_id else "global", []))
+
+    # ------------------------------------------------------------------ REST
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        body: Any = None
+        files: list[dict[str, Any]] = []
+        if request.content_type == "application/json":
+            body = await request.json()
+        elif request.content_type.startswith("multipart/"):
+            body, files = await _read_multipart(request)
+        self.requests.append(Recorded(request.method, path, dict(request.query), body, time.perf_counter()))
+        token = request.headers.get("Authorization", "").removeprefix("Bot ")
+        try:
+            result = await self._route(request.method, path, body or {}, files, token, dict(request.query))
+        except KeyError as exc:
+            return _json({"message": f"Unknown {exc}", "code": 10003}, 404)
+        if result is None:
+            return web.Response(status=204)
+        if isinstance(result, web.StreamResponse):
+            return result
+        return _json(result)
+
+    async def _route(self, method: str, path: str, body: dict[str, Any], files: list[dict[str, Any]], token: str,
+                     query: dict[str, str]) -> Any:
+        p = path.strip("/").split("/")
+        bot = self.bots.get(token)
+        match (method, p):
+            case ("GET", ["users", "@me"]):
+                return bot or self._unauthorized()
+            case ("GET", ["gateway"]) | ("GET", ["gateway", "bot"]):
+                return {"url": self.gateway_url, "shards": 1,
+                        "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
+                                                "max_concurrency": 16}}
+            case ("GET", ["oauth2", "applications", "@me"]) | ("GET", ["applications", "@me"]):
+                owner = self.users.get(self.owner_id) or bot
+                return {"id": str(self.application_id), "name": "Kindred", "icon": None, "description": "",
+                        "bot_public": True, "bot_require_code_grant": False, "owner": owner, "team": None,
+                        "verify_key": "0" * 64, "flags": 0, "summary": "", "rpc_origins": []}
+            case ("GET", ["users", uid]):
+                return self.users[int(uid)]
+            case ("POST", ["users", "@me", "channels"]):
+                cid = self.dm_channel_for(int(body["recipient_id"]), int(bot["id"]) if bot else None)
+                return self._public(self.channels[cid])
+            case ("GET", ["channels", cid]):
+                return self._public(self.channels[int(cid)])
+            case ("POST", ["channels", cid, "typing"]):
+                self._typing.setdefault(int(cid), []).append(time.perf_counter())
+                return None
+            case ("POST", ["channels", cid, "messages"]):
+                return await self._bot_post(int(cid), bot or {}, body, files)
+            case ("GET", ["channels", cid, "messages"]):
+                limit = int(query.get("limit", 50))
+                msgs = [self._public(m) for m in self.messages.values()
+                        if int(m["channel_id"]) == int(cid) and not m.get("_deleted")]
+                if "before" in query:
+                    msgs = [m for m in msgs if int(m["id"]) < int(query["before"])]
+                return list(reversed(msgs))[:limit]
+            case ("GET", ["channels", cid, "messages", mid]):
+                return self._public(self.messages[int(mid)])
+            case ("PATCH", ["channels", cid, "messages", mid]):
+                return await self._edit(int(mid), body, files)
+            case ("DELETE", ["channels", cid, "messages", mid]):
+                return await self._delete(int(mid))
+            case ("PUT" | "DELETE", ["channels", cid, "messages", mid, "reactions", *_]):
+                return None
+            case ("GET", ["guilds", gid]):
+                return {k: v for k, v in self._guild_payload(int(gid)).items() if k != "members"}
+            case ("GET", ["guilds", gid, "members", uid]):
+                return self._member_payload(int(gid), int(uid))
+            case ("GET", ["guilds", gid, "channels"]):
+                return self._guild_payload(int(gid))["channels"]
+            case ("PUT", ["applications", _, "commands"]):
+                return self._put_commands("global", body)
+            case ("PUT", ["applications", _, "guilds", gid, "commands"]):
+                return self._put_commands(gid, body)
+            case ("GET", ["applications", _, "commands"]):
+                return self.commands.get("global", [])
+            case ("GET", ["applications", _, "guilds", gid, "commands"]):
+                return self.commands.get(gid, [])
+            case ("POST", ["interactions", iid, _, "callback"]):
+                return self._callback(int(iid), body, files)
+            case ("POST", ["webhooks", _, itoken]) if itoken.startswith("itoken-"):
+                return self._followup(itoken, body, files)
+            case ("GET" | "PATCH" | "DELETE", ["webhooks", _, itoken, "messages", which]) if itoken.startswith("itoken-"):
+                return await self._interaction_message(method, itoken, which, body, files)
+            case ("POST", ["channels", cid, "webhooks"]):
+                return self._create_webhook(int(cid), body, bot or {})
+            case ("GET", ["channels", cid, "webhooks"]):
+                return [w for w in self.webhooks.values() if w["channel_id"] == cid]
+            case ("GET", ["webhooks", wid]):
+                return self.webhooks[int(wid)]
+            case ("POST", ["webhooks", wid, wtoken]):
+                return await self._webhook_execute(int(wid), wtoken, body, files, query)
+            case ("PATCH", ["webhooks", wid, wtoken, "messages", mid]):
+                return await self._edit(int(mid), body, files)
+            case ("DELETE", ["webhooks", wid, wtoken, "messages", mid]):
+                return await self._delete(int(mid))
+        self.requests[-1].body = {"unknown_route": True, "body": body}
+        raise KeyError(f"route {method} {path}")
+
+    @staticmethod
+    def _unauthorized() -> web.Response:
+        return _json({"message": "401: Unauthorized", "code": 0}, 401)
+
+    def _content_fields(self, body: dict[str, Any], files: list[dict[str, Any]]) -> dict[str, Any]:
+        attachments = [{"id": str(self.snowflake()), "filename": f["filename"], "size": len(f["data"]),
+                        "url": f"https://cdn.fake/{f['filename']}", "proxy_url": f"https://cdn.fake/{f['filename']}",
+                        "content_type": f.get("content_type"), "_data": f["data"]} for f in files]
+        return {"content": body.get("content") or "", "embeds": body.get("embeds") or [],
+                "components": body.get("components") or [], "attachments": attachments,
+                "flags": int(body.get("flags") or 0)}
+
+    async def _bot_post(self, channel_id: int, author: dict[str, Any], body: dict[str, Any],
+                        files: list[dict[str, Any]]) -> dict[str, Any]:
+        ref = body.get("message_reference")
+        mentions = [int(m) for m in re.findall(r"<@!?(\d+)>", body.get("content") or "")]
+        message = self._message(channel_id, author, "", mentions=mentions,
+                                reply_to=int(ref["message_id"]) if ref else None,
+                                extra=self._content_fields(body, files))
+        await self._echo(message)
+        return self._public(message)
+
+    async def _echo(self, message: dict[str, Any]) -> None:
+        channel = self.channels[int(message["channel_id"])]
+        guild_id = int(channel["guild_id"]) if channel.get("guild_id") else None
+        await self.dispatch("MESSAGE_CREATE", self._public(message), guild_id=guild_id)
+
+    async def _edit(self, mid: int, body: dict[str, Any], files: list[dict[str, Any]]) -> dict[str, Any]:
+        message = self.messages[mid]
+        for key in ("content", "embeds", "components", "flags"):
+            if key in body:
+                message[key] = body[key]
+        if files:
+            message["attachments"] = self._content_fields({}, files)["attachments"]
+        message["edited_timestamp"] = _iso()
+        if not message.get("_ephemeral"):
+            channel = self.channels[int(message["channel_id"])]
+            await self.dispatch("MESSAGE_UPDATE", self._public(message),
+                                guild_id=int(channel["guild_id"]) if channel.get("guild_id") else None)
+        return self._public(message)
+
+    async def _delete(self, mid: int) -> None:
+        message = self.messages[mid]
+        message["_deleted"] = True
+        channel = self.channels[int(message["channel_id"])]
+        gid = channel.get("guild_id")
+        await self.dispatch("MESSAGE_DELETE", {"id": str(mid), "channel_id": message["channel_id"],
+                                               **({"guild_id": gid} if gid else {})},
+                            guild_id=int(gid) if gid else None)
+
+    def _put_commands(self, scope: str, body: Any) -> list[dict[str, Any]]:
+        existing = {c["name"]: c["id"] for c in self.commands.get(scope, [])}
+        out = []
+        for cmd in body or []:
+            out.append({**cmd, "id": existing.get(cmd["name"], str(self.snowflake())),
+                        "application_id": str(self.application_id), "version": str(self.snowflake()),
+                        "default_member_permissions": cmd.get("default_member_permissions"),
+                        **({"guild_id": scope} if scope != "global" else {})})
+        self.commands[scope] = out
+        return out
+
+    # interaction responses
+
+    def _interaction_for_token(self, token: str) -> dict[str, Any]:
+        for record in self.interactions.values():
+            if record["token"] == token:
+                return record
+        raise KeyError(f"interaction token {token}")
+
+    def _callback(self, iid: int, body: dict[str, Any], files: list[dict[str, Any]]) -> dict[str, Any]:
+        record = self.interactions[iid]
+        payload = record["payload"]
+        rtype = int(body.get("type", 0))
+        data = body.get("data") or {}
+        entry: dict[str, Any] = {"type": rtype, "data": data, "at": time.perf_counter()}
+        result: dict[str, Any] = {"interaction": {"id": str(iid), "type": payload["type"]}}
+        if rtype in (4, 5):  # a (deferred) message response creates the original message
+            fields = self._content_fields(data, files)
+            ephemeral = bool(fields["flags"] & 64)
+            message = self._message(int(payload["channel_id"]), self.users[self.application_id], "",
+                                    extra={**fields, "interaction_metadata": {
+                                        "id": str(iid), "type": payload["type"],
+                                        "user": (payload.get("member") or {}).get("user") or payload.get("user"),
+                                        "authorizing_integration_owners": payload["authorizing_integration_owners"]},
+                                           "webhook_id": str(self.application_id)})
+            message["_ephemeral"] = ephemeral
+            message["_interaction"] = iid
+            message["_user"] = ephemeral  # ephemeral messages are not channel messages
+            record["original"] = int(message["id"])
+            entry["message"] = message
+            result["interaction"].update({"response_message_id": message["id"],
+                                          "response_message_loading": rtype == 5,
+                                          "response_message_ephemeral": ephemeral})
+            result["resource"] = {"type": rtype, "message": self._public(message)}
+        elif rtype == 7:  # update the message the component belongs to
+            mid = int(payload["message"]["id"])
+            record["original"] = mid  # a component interaction's @original is the message it belongs to
+            message = self.messages[mid]
+            fields = self._content_fields(data, files)
+            for key in ("content", "embeds", "components"):
+                if key in data:
+                    message[key] = fields[key]
+            entry["message"] = message
+            result["resource"] = {"type": rtype, "message": self._public(message)}
+        elif rtype == 6 and "message" in payload:  # deferred update: later edits go to the component's message
+            record["original"] = int(payload["message"]["id"])
+        elif rtype == 8:  # autocomplete choices
+            entry["choices"] = data.get("choices", [])
+        record["callbacks"].append(entry)
+        return result
+
+    def _followup(self, token: str, body: dict[str, Any], files: list[dict[str, Any]]) -> dict[str, Any]:
+        record = self._interaction_for_token(token)
+        payload = record["payload"]
+        fields = self._content_fields(body, files)
+        message = self._message(int(payload["channel_id"]), self.users[self.application_id], "",
+                                extra={**fields, "webhook_id": str(self.application_id)})
+        message["_ephemeral"] = bool(fields["flags"] & 64)
+        message["_user"] = message["_ephemeral"]
+        message["_interaction"] = int(payload["id"])
+        record["followups"].append(message)
+        return self._public(message)
+
+    async def _interaction_message(self, method: str, token: str, which: str, body: dict[str, Any],
+                                   files: list[dict[str, Any]]) -> Any:
+        record = self._interaction_for_token(token)
+        mid = record.get("original") if which == "@original" else int(which)
+        if mid is None:
+            raise KeyError("original response")
+        if method == "GET":
+            return self._public(self.messages[mid])
+        if method == "DELETE":
+            self.messages[mid]["_deleted"] = True
+            return None
+        return await self._edit(mid, body, files)
+
+    # channel webhooks
+
+    def _create_webhook(self, channel_id: int, body: dict[str, Any], bot: dict[str, Any]) -> dict[str, Any]:
+        wid = self.snowflake()
+        channel = self.channels[channel_id]
+        hook = {"id": str(wid), "type": 1, "token": f"wtoken-{wid}", "name": body.get("name") or "Webhook",
+                "avatar": "fakeavatarhash" if body.get("avatar") else None, "channel_id": str(channel_id),
+                "guild_id": channel.get("guild_id"), "application_id": None, "user": bot,
+                "_avatar_data": body.get("avatar")}
+        self.webhooks[wid] = hook
+        return {k: v for k, v in hook.items() if not k.startswith("_")}
+
+    async def _webhook_execute(self, wid: int, wtoken: str, body: dict[str, Any], files: list[dict[str, Any]],
+                               query: dict[str, str]) -> Any:
+        hook = self.webhooks[wid]
+        if hook["token"] != wtoken:
+            raise KeyError("webhook token")
+        author = {"id": str(wid), "username": body.get("username") or hook["name"], "avatar": hook["avatar"],
+                  "discriminator": "0000", "bot": True, "global_name": None}
+        message = self._message(int(hook["channel_id"]), author, "",
+                                extra={**self._content_fields(body, files), "webhook_id": str(wid),
+                                       "_avatar_url": body.get("avatar_url")})
+        await self._echo(message)
+        return self._public(message) if query.get("wait") in ("true", "1", "True") else None
+
+
+class Interaction:
+    """What a test holds after firing an interaction: its callbacks and followups as they arrive."""
+
+    def __init__(self, fake: FakeDiscord, interaction_id: int) -> None:
+        self.fake = fake
+        self.id = interaction_id
+
+    @property
+    def record(self) -> dict[str, Any]:
+        return self.fake.interactions[self.id]
+
+    @property
+    def callbacks(self) -> list[dict[str, Any]]:
+        return self.record["callbacks"]
+
+    @property
+    def followups(self) -> list[dict[str, Any]]:
+        return self.record["followups"]
+
+    async def response(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The first callback (type 4 message, 5 defer, 7 update, 8 autocomplete ...)."""
+        await self.fake.wait_for(lambda d: self.callbacks, timeout, what=f"a response to interaction {self.id}")
+        return self.callbacks[0]
+
+    async def message(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The message the response created or updated, as it is now (edits included)."""
+        cb = await self.response(timeout)
+        if "message" not in cb:
+            raise AssertionError(f"interaction response type {cb['type']} has no message")
+        if cb["type"] == 5:  # a deferred "thinking…" placeholder: what the user reads is its first edit
+            await self.fake.wait_for(lambda d: cb["message"].get("edited_timestamp"), timeout,
+                                     what=f"the deferred answer to interaction {self.id}")
+        return cb["message"]
+
+    async def followup(self, n: int = 1, timeout: float = 5.0) -> dict[str, Any]:
+        await self.fake.wait_for(lambda d: len(self.followups) >= n, timeout, what=f"followup {n}")
+        return self.followups[n - 1]
+
+    async def text(self, timeout: float = 5.0) -> str:
+        """All text the bot showed in answer so far: response content/embeds and followups."""
+        cb = await self.response(timeout)
+        parts: list[dict[str, Any]] = [cb.get("message") or cb.get("data") or {}, *self.followups]
+        out = []
+        for part in parts:
+            out.append(part.get("content") or "")
+            for embed in part.get("embeds") or []:
+                out.append(json.dumps(embed))
+        return "\n".join(out)
+
+
+async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    reader = await request.multipart()
+    body: dict[str, Any] = {}
+    files: list[dict[str, Any]] = []
+    while True:
+        part = await reader.next()
+        if part is None:
+            break
+        if part.name == "payload_json":  # type: ignore[union-attr]
+            body = json.loads(await part.text())  # type: ignore[union-attr]
+        else:
+            files.append({"filename": part.filename, "data": await part.read(),  # type: ignore[union-attr]
+                          "content_type": part.headers.get("Content-Type")})  # type: ignore[union-attr]
+    return body, files
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    # discord.py parses a body as JSON only when Content-Type is exactly this (no charset suffix).
+    return web.Response(body=json.dumps(data, default=str).encode(), status=status,
+                        headers={"Content-Type": "application/json"})
+
+
+def _iso() -> str:
+    return datetime.now(UTC).isoformat()

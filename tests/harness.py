@@ -1,0 +1,181 @@
+"""Over-the-wire harness: a fake Discord server, a fake Claude API and a real Kindred bot between them.
+
+The bot is the real ``KindredBot`` (real discord.py client, real anthropic SDK, real database); only the
+far ends of the wires are fakes. Tests speak as users through the fake Discord and read what the bot sent
+back, and what it asked Claude, from the fakes' records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+from typing import Any
+
+from bot.character import CharacterSource
+from bot.client import Kindred, create_bot
+from bot.config import PROJECT_ROOT, Settings, load_settings
+from database.store import Store
+from tests.fakes.claude_server import FakeClaude
+from tests.fakes.discord_lead import FakeDiscord
+
+GUILD_ID = 900_000_000_000_000_001
+CHANNEL_ID = 900_000_000_000_000_010
+OTHER_CHANNEL_ID = 900_000_000_000_000_011
+LOG_CHANNEL_ID = 900_000_000_000_000_012
+ADMIN_ID = 900_000_000_000_000_100
+USER_ID = 900_000_000_000_000_101
+USER2_ID = 900_000_000_000_000_102
+OTHER_BOT_ID = 900_000_000_000_000_200
+OWNER_ID = 900_000_000_000_000_300
+
+# Fast, deterministic defaults for tests; each can be overridden per test.
+TEST_CONFIG: dict[str, str] = {
+    "typing_speed_cpm": "600000",
+    "min_typing_time": "0",
+    "max_typing_time": "0.05",
+    "typing_variance": "0",
+    "reply_cooldown": "0",
+    "llm_timeout": "5",
+    "should_reply_timeout": "3",
+    "summarize_timeout": "5",
+    "default_model": "claude-test-default",
+    "premium_model": "claude-test-premium",
+    "voting_model": "claude-test-voter",
+    "stream_replies": "true",
+}
+
+
+class Harness:
+    _counter = itertools.count()
+
+    def __init__(self, *, db_url: str, tmp_path: Path, config: dict[str, Any] | None = None,
+                 character_dir: Path | None = None, bot_options: dict[str, Any] | None = None) -> None:
+        self.db_url = db_url
+        self.tmp_path = tmp_path
+        self.config = {k: str(v) for k, v in (config or {}).items()}
+        self.bot_options = bot_options or {}
+        self.character_dir = character_dir or PROJECT_ROOT / "characters" / "finn"
+        self.discord = FakeDiscord()
+        self.claude = FakeClaude()
+        self.bot: Kindred | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self.guild_id, self.channel_id, self.other_channel_id = GUILD_ID, CHANNEL_ID, OTHER_CHANNEL_ID
+        self.log_channel_id, self.admin_id, self.user_id, self.user2_id = LOG_CHANNEL_ID, ADMIN_ID, USER_ID, USER2_ID
+        self.other_bot_id, self.owner_id = OTHER_BOT_ID, OWNER_ID
+
+    # -- lifecycle
+
+    def environ(self) -> dict[str, str]:
+        return {
+            "DISCORD_TOKEN": "fake-discord-token",
+            "ANTHROPIC_API_KEY": "fake-anthropic-key",
+            "ANTHROPIC_BASE_URL": self.claude.base_url,
+            "DISCORD_API_BASE_URL": self.discord.api_base,
+            "DISCORD_GATEWAY_URL": self.discord.gateway_url,
+            "DATABASE_URL": self.db_url,
+            "LOG_CHANNEL_ID": str(LOG_CHANNEL_ID),
+            "ADMIN_USER_IDS": str(ADMIN_ID),
+            **TEST_CONFIG,
+            **self.config,
+        }
+
+    def settings(self) -> Settings:
+        return load_settings(self.character_dir, None, environ=self.environ())
+
+    async def start(self) -> Harness:
+        await self.discord.start()
+        await self.claude.start()
+        self._build_world()
+        await self.start_bot()
+        return self
+
+    def _build_world(self) -> None:
+        d = self.discord
+        d.set_application_owner(OWNER_ID)
+        d.add_user(ADMIN_ID, "admin")
+        d.add_user(USER_ID, "alice")
+        d.add_user(USER2_ID, "bob")
+        d.add_user(OTHER_BOT_ID, "otherbot", bot=True)
+        d.add_user(OWNER_ID, "owner")
+        d.add_guild(GUILD_ID, "Tide Pool", channels=[(CHANNEL_ID, "general"), (OTHER_CHANNEL_ID, "random"),
+                                                     (LOG_CHANNEL_ID, "bot-log")], owner_id=OWNER_ID)
+        for uid in (ADMIN_ID, USER_ID, USER2_ID, OTHER_BOT_ID, OWNER_ID):
+            d.add_member(GUILD_ID, uid)
+
+    async def start_bot(self) -> Kindred:
+        settings = self.settings()
+        character = CharacterSource(self.character_dir, None, environ=self.environ())
+        bot = create_bot(settings, character, guild_ready_timeout=0.05, **self.bot_options)
+        self.bot = bot
+        self._runner = asyncio.create_task(bot.start(settings.discord_token), name="kindred-bot")
+        await self.discord.wait_for(lambda d: bot.is_ready() or self._runner.done(), timeout=15)
+        if self._runner.done():
+            self._runner.result()  # surface a start-up failure
+        return bot
+
+    async def stop_bot(self) -> None:
+        if self.bot is not None and not self.bot.is_closed():
+            await self.bot.close()
+        if self._runner is not None:
+            await asyncio.gather(self._runner, return_exceptions=True)
+        self._runner = None
+
+    async def restart(self, **config: Any) -> Kindred:
+        """Stop the bot (closing its database) and start a new one on the same database."""
+        await self.stop_bot()
+        self.config.update({k: str(v) for k, v in config.items()})
+        return await self.start_bot()
+
+    async def close(self) -> None:
+        await self.stop_bot()
+        await self.claude.close()
+        await self.discord.close()
+
+    # -- shortcuts
+
+    @property
+    def store(self) -> Store:
+        assert self.bot is not None
+        return self.bot.store
+
+    @property
+    def bot_user_id(self) -> int:
+        assert self.bot is not None and self.bot.user is not None
+        return self.bot.user.id
+
+    async def say(self, content: str, *, user: int | None = None, channel: int | None = None,
+                  mention: bool = False, reply_to: int | None = None) -> dict[str, Any]:
+        mentions = [self.bot_user_id] if mention else []
+        text = f"<@{self.bot_user_id}> {content}" if mention else content
+        return await self.discord.user_message(channel or CHANNEL_ID, user or USER_ID, text, mentions=mentions,
+                                               reply_to=reply_to)
+
+    async def dm(self, content: str, *, user: int | None = None) -> dict[str, Any]:
+        return await self.discord.dm_message(user or USER_ID, content)
+
+    async def replies(self, channel_id: int, n: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Wait until the bot has posted at least ``n`` messages in the channel; return them all."""
+        return await self.discord.wait_for_messages(channel_id, n, timeout=timeout)
+
+    async def dm_channel_id(self, user: int | None = None) -> int:
+        return self.discord.dm_channel_for(user or USER_ID)
+
+    async def slash(self, name: str, options: list[dict[str, Any]] | None = None, *, user: int | None = None,
+                    channel: int | None = None, dm: bool = False) -> Any:
+        return await self.discord.interaction_command(
+            name, options or [], user_id=user or USER_ID, channel_id=None if dm else (channel or CHANNEL_ID),
+            guild_id=None if dm else GUILD_ID)
+
+    async def click(self, message: dict[str, Any], custom_id: str, *, user: int | None = None,
+                    values: list[str] | None = None) -> Any:
+        return await self.discord.interaction_component(message, custom_id, user_id=user or USER_ID, values=values)
+
+
+def button(message: dict[str, Any], action: str) -> dict[str, Any]:
+    """The component whose custom id ends with ``:<action>``."""
+    for row in message.get("components") or []:
+        for comp in row.get("components") or []:
+            if str(comp.get("custom_id", "")).endswith(":" + action):
+                return comp
+    raise AssertionError(f"no button {action!r} in {message.get('components')}")

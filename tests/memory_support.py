@@ -1,0 +1,112 @@
+"""Helpers shared by the memory tests: a deterministic embedder, settings for driving memory/ directly, the
+real model loaded once per test process, and a fake-Claude responder speaking the consolidation format."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.config import PROJECT_ROOT, Settings, load_settings
+from database.store import SeenMessage
+from memory.embeddings import SentenceEmbedder
+
+FINN = PROJECT_ROOT / "characters" / "finn"
+FACT_LINE = re.compile(r"FACT\[(?P<category>\w+)\]:\s*(?P<fact>[^\n]+)")
+FEEL_LINE = re.compile(r"FEEL\[(?P<metric>\w+)\]:\s*(?P<delta>-?[\d.]+)")
+
+
+class HashEmbedder:
+    """Bag-of-words vectors (hashed into 256 dimensions, normalised): the same words give the same vector, so
+    identical facts match and unrelated ones do not, without loading a model. Counts its calls."""
+
+    dim = 256
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def encode(self, sentences: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(sentences), self.dim), dtype="<f4")
+        for row, sentence in enumerate(sentences):
+            for word in re.findall(r"[a-z0-9']+", sentence.lower()):
+                out[row, int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little") % self.dim] += 1
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1
+        return out / norms
+
+
+_REAL: SentenceEmbedder | None = None
+
+
+def real_embedder() -> SentenceEmbedder:
+    """The bundled all-MiniLM-L6-v2, loaded once per test process (memory.embeddings caches the model)."""
+    global _REAL
+    if _REAL is None:
+        _REAL = SentenceEmbedder()
+    return _REAL
+
+
+def memory_settings(db_url: str, claude_url: str = "http://127.0.0.1:9", **overrides: Any) -> Settings:
+    env = {"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "fake-anthropic-key", "ANTHROPIC_BASE_URL": claude_url,
+           "DATABASE_URL": db_url, "SUMMARIZE_TIMEOUT": "5", "LLM_TIMEOUT": "5", "DEFAULT_MODEL": "claude-test-default",
+           **{k.upper(): str(v) for k, v in overrides.items()}}
+    return load_settings(FINN, None, environ=env)
+
+
+def seen(message_id: int, author: int, text: str, *, channel: int = 10, dm: bool = False, bot: bool = False,
+         name: str | None = None, at: datetime | None = None) -> SeenMessage:
+    return SeenMessage(message_id, channel, None if dm else 1, author, name or f"user{author}", bot, dm, text,
+                       at or datetime.now(UTC))
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    content = body["messages"][-1]["content"]
+    return content if isinstance(content, str) else "\n".join(b.get("text", "") for b in content)
+
+
+def first_user_text(body: dict[str, Any]) -> str:
+    content = body["messages"][0]["content"]
+    return content if isinstance(content, str) else "\n".join(b.get("text", "") for b in content)
+
+
+def extraction_answer(body: dict[str, Any]) -> str:
+    """A well-formed consolidation answer computed from the request: every "FACT[category]: text" in the
+    messages is a fact, every "FEEL[metric]: delta" a relationship change (deterministic, so a re-run gives the
+    same answer)."""
+    text = first_user_text(body)
+    facts = [{"fact": m["fact"].strip(), "category": m["category"]} for m in FACT_LINE.finditer(text)]
+    feel: dict[str, float] = {}
+    for m in FEEL_LINE.finditer(text):
+        feel[m["metric"]] = feel.get(m["metric"], 0.0) + float(m["delta"])
+    return json.dumps({"facts": facts, "relationship": feel})
+
+
+def is_extraction(body: dict[str, Any]) -> bool:
+    return '"facts"' in first_user_text(body)
+
+
+def consolidation_responder(other: Callable[[dict[str, Any]], str | None] | None = None
+                            ) -> Callable[[dict[str, Any]], str | None]:
+    def respond(body: dict[str, Any]) -> str | None:
+        if is_extraction(body):
+            return extraction_answer(body)
+        if "what mood you are in today" in first_user_text(body):
+            return "Bright as a spring tide."
+        return other(body) if other is not None else None
+
+    return respond
+
+
+def fact_texts(rows: Sequence[Any]) -> list[str]:
+    return sorted(r.fact for r in rows)
+
+
+def tmp_db(tmp_path: Path, name: str = "k.db") -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / name}"

@@ -1,0 +1,113 @@
+"""Per-place activation over the wire: /bot activate|deactivate|status-here, who may use them, and what a
+deactivated place gets (no Claude request at all, no reply, no log row unless log_inactive_channels)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+EPHEMERAL = 64
+
+
+async def answer(ix: Any) -> str:
+    message = await ix.message()
+    assert message["flags"] & EPHEMERAL, message
+    return str(message["content"])
+
+
+def scope_option(value: str) -> list[dict[str, Any]]:
+    return [{"name": "scope", "type": 3, "value": value}]
+
+
+async def bot_command(h: Harness, sub: str, scope: str | None = None, *, user: int = ADMIN_ID,
+                      channel: int = CHANNEL_ID, dm: bool = False) -> str:
+    options = [{"name": sub, "type": 1, "options": scope_option(scope) if scope else []}]
+    return await answer(await h.slash("bot", options, user=user, channel=channel, dm=dm))
+
+
+async def logged_ids(h: Harness, channel: int) -> set[int]:
+    return {m.message_id for m in await h.store.recent_messages(channel, limit=100)}
+
+
+async def test_bot_group_is_admin_only_and_guild_only_in_the_payload(harness: Harness) -> None:
+    [group] = [c for c in harness.discord.registered_commands() if c["name"] == "bot"]
+    assert int(group["default_member_permissions"]) == 8  # administrator
+    assert group["contexts"] == [0] and group["dm_permission"] is False  # servers only
+    assert {o["name"] for o in group["options"]} == {"activate", "deactivate", "status-here"}
+    [activate] = [o for o in group["options"] if o["name"] == "activate"]
+    [scope] = activate["options"]
+    assert [c["value"] for c in scope["choices"]] == ["channel", "server"] and scope["required"] is False
+
+
+async def test_non_admins_and_dms_are_refused(harness: Harness) -> None:
+    h = harness
+    text = await bot_command(h, "deactivate", user=USER_ID)
+    assert text == "Only the bot's admins can use this command."
+    assert await h.store.is_active(CHANNEL_ID, GUILD_ID)
+    text = await bot_command(h, "deactivate", dm=True)
+    assert "only works in a server" in text
+    assert await h.store.place_activation(CHANNEL_ID, GUILD_ID) == (None, None)
+
+
+async def test_deactivated_channel_gets_no_claude_request_no_reply_no_log(harness: Harness) -> None:
+    h = harness
+    text = await bot_command(h, "deactivate")
+    assert "inactive in <#" in text and "not logged" in text
+    assert await h.store.place_activation(CHANNEL_ID, GUILD_ID) == (False, None)
+
+    silenced = [await h.say("Finn, are you there?", mention=True),
+                await h.say("what a lovely unaddressed remark")]  # would normally go to a vote
+    await h.say("and here?", mention=True, channel=OTHER_CHANNEL_ID)  # other channels are unaffected
+    await h.replies(OTHER_CHANNEL_ID)
+    await asyncio.sleep(0.3)
+    assert len(h.claude.requests) == 1  # only the other channel's reply: no vote, no reply here
+    assert h.discord.posted(CHANNEL_ID) == []
+    assert not {int(m["id"]) for m in silenced} & await logged_ids(h, CHANNEL_ID)
+
+    text = await bot_command(h, "activate")
+    assert "I'm active in <#" in text
+    await h.say("back again?", mention=True)
+    await h.replies(CHANNEL_ID)
+    # Messages from while it was inactive never enter the prompt's channel context either.
+    assert "lovely unaddressed remark" not in h.claude.all_text(h.claude.requests[-1])
+
+
+async def test_inactive_messages_are_logged_when_configured(make_harness: MakeHarness) -> None:
+    h = await make_harness(log_inactive_channels="true")
+    text = await bot_command(h, "deactivate")
+    assert "still logged" in text
+    sent = await h.say("Finn, log me but stay quiet", mention=True)
+    for _ in range(200):
+        if int(sent["id"]) in await logged_ids(h, CHANNEL_ID):
+            break
+        await asyncio.sleep(0.01)
+    assert int(sent["id"]) in await logged_ids(h, CHANNEL_ID)
+    await asyncio.sleep(0.2)
+    assert h.claude.requests == [] and h.discord.posted(CHANNEL_ID) == []
+
+
+async def test_server_switch_and_channel_override(harness: Harness) -> None:
+    h = harness
+    text = await bot_command(h, "deactivate", "server")
+    assert "inactive in the server Tide Pool" in text
+    status = await bot_command(h, "status-here", channel=OTHER_CHANNEL_ID)
+    assert "**inactive** (channel: not set, server: inactive" in status
+
+    await bot_command(h, "activate", "channel")  # this channel opts back in
+    assert await h.store.is_active(CHANNEL_ID, GUILD_ID)
+    assert not await h.store.is_active(OTHER_CHANNEL_ID, GUILD_ID)
+    await h.say("quiet room?", mention=True, channel=OTHER_CHANNEL_ID)
+    await h.say("lively room?", mention=True)
+    await h.replies(CHANNEL_ID)
+    await asyncio.sleep(0.3)
+    assert h.discord.posted(OTHER_CHANNEL_ID) == [] and len(h.claude.requests) == 1
+    status = await bot_command(h, "status-here")
+    assert "**active** (channel: active, server: inactive" in status
+
+    await bot_command(h, "activate", "server")
+    await h.say("awake now?", mention=True, channel=OTHER_CHANNEL_ID)
+    await h.replies(OTHER_CHANNEL_ID)

@@ -1,0 +1,360 @@
+"""Admin commands in the log channel, over the wire: who may use them and where, what they answer, the
+list-users pages and their buttons, premium, verbose mirroring (DMs never quoted), status, and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from bot.admin import AdminCommand, page_of, parse_command, parse_user_id
+from bot.config import PROJECT_ROOT
+from bot.conversation_tools import InvalidInput
+from bot.logmirror import STATE_KEY
+from bot.prompting import Incoming
+from database.store import Turn
+from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+EPHEMERAL = 64
+VOTER, DEFAULT, PREMIUM = "claude-test-voter", "claude-test-default", "claude-test-premium"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+async def admin_says(h: Harness, text: str, n: int, *, user: int = ADMIN_ID) -> dict[str, Any]:
+    """Post ``text`` in the log channel and return the bot's ``n``-th message there."""
+    await h.say(text, user=user, channel=LOG_CHANNEL_ID)
+    return (await h.replies(LOG_CHANNEL_ID, n))[n - 1]
+
+
+def log_posts(h: Harness) -> list[str]:
+    return [m["content"] for m in h.discord.posted(LOG_CHANNEL_ID)]
+
+
+async def quiet(seconds: float = 0.3) -> None:
+    """Give the bot time to (not) act; used only to prove an absence."""
+    await asyncio.sleep(seconds)
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for row in message.get("components") or [] for c in row.get("components") or []]
+
+
+def button(message: dict[str, Any], direction: str) -> dict[str, Any]:
+    [found] = [b for b in buttons(message) if b["custom_id"].endswith(":" + direction)]
+    return found
+
+
+async def wait_until(h: Harness, predicate: Callable[[], Any], what: str, timeout: float = 5.0) -> Any:
+    return await h.discord.wait_for(lambda _: predicate(), timeout, what=what)
+
+
+# --------------------------------------------------------------------------- the command language
+
+
+def test_parse_command_matches_whole_messages_only() -> None:
+    assert parse_command("shutdown? Finn") == AdminCommand("shutdown", "Finn")
+    assert parse_command("  User Data? 123 ") == AdminCommand("user_data", "123")
+    assert parse_command("list users") == AdminCommand("list_users")
+    assert parse_command("list users 2") == AdminCommand("list_users", "2")
+    assert parse_command("premium 42") == AdminCommand("premium", "42")
+    assert parse_command("verbose") == AdminCommand("verbose")
+    assert parse_command("VERBOSE off") == AdminCommand("verbose", "off")
+    assert parse_command("status") == AdminCommand("status")
+    assert parse_command("testlog") == AdminCommand("testlog")
+    for chat in ("what's the status?  of the tide", "my status is fine", "please list users now", "hello"):
+        assert parse_command(chat) is None, chat
+
+
+def test_user_ids_and_pages() -> None:
+    assert parse_user_id("123") == 123
+    assert parse_user_id("<@!456>") == 456
+    for bad in ("", "alice", "12a", "-5", "0"):
+        with pytest.raises(InvalidInput):
+            parse_user_id(bad)
+    page = page_of(23, 0)
+    assert (page.number, page.count, page.offset, page.has_prev, page.has_next) == (0, 3, 0, False, True)
+    last = page_of(23, 99)
+    assert (last.number, last.offset, last.has_prev, last.has_next) == (2, 20, True, False)
+    empty = page_of(0, 5)
+    assert (empty.number, empty.count, empty.has_prev, empty.has_next) == (0, 1, False, False)
+
+
+# --------------------------------------------------------------------------- who and where
+
+
+async def test_admin_command_is_logged_and_answered_without_reply_work(harness: Harness) -> None:
+    h = harness
+    sent = await h.say("testlog", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
+    [line] = await h.replies(LOG_CHANNEL_ID)
+    assert "Test log line from Finn" in line["content"] and "admin" in line["content"]
+    logged = await h.store.recent_messages(LOG_CHANNEL_ID, limit=10)
+    assert int(sent["id"]) in {m.message_id for m in logged}  # written to the short-term log first
+    await quiet()
+    assert h.claude.requests == []  # no vote, no reply
+    assert len(h.discord.posted(LOG_CHANNEL_ID)) == 1
+
+
+async def test_application_owner_is_an_admin_too(harness: Harness) -> None:
+    line = await admin_says(harness, "testlog", 1, user=harness.owner_id)
+    assert "Test log line" in line["content"]
+
+
+async def test_non_admin_in_the_log_channel_is_ordinary_chat(harness: Harness) -> None:
+    h = harness
+    h.claude.script("yes", model=VOTER, times=3)
+    h.claude.script("Status? Calm waters, friend.", model=DEFAULT)
+    await h.say("status", user=USER_ID, channel=LOG_CHANNEL_ID)
+    [reply] = await h.replies(LOG_CHANNEL_ID)
+    assert reply["content"] == "Status? Calm waters, friend."
+    assert len(h.claude.requests_for(VOTER)) == 3
+    assert "status" in h.claude.all_text(h.claude.requests_for(DEFAULT)[0])
+    assert not any("Models:" in text for text in log_posts(h))
+
+
+async def test_admin_elsewhere_is_ordinary_chat(harness: Harness) -> None:
+    h = harness
+    h.claude.script("yes", model=VOTER, times=3)
+    h.claude.script("Premium kelp, coming up.", model=DEFAULT)
+    await h.say(f"premium {USER_ID}", user=ADMIN_ID, channel=OTHER_CHANNEL_ID)
+    [reply] = await h.replies(OTHER_CHANNEL_ID)
+    assert reply["content"] == "Premium kelp, coming up."
+    await quiet(0.1)
+    user = await h.store.get_user(USER_ID)
+    assert user is None or not user.premium
+    assert h.discord.posted(LOG_CHANNEL_ID) == []
+
+
+async def test_admin_chat_that_is_no_command_goes_to_the_character(harness: Harness) -> None:
+    h = harness
+    h.claude.script("Evening, boss.", model=DEFAULT)
+    await h.say("evening Finn, how are the tides?", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
+    [reply] = await h.replies(LOG_CHANNEL_ID)
+    assert reply["content"] == "Evening, boss."
+
+
+# --------------------------------------------------------------------------- user data, list users, premium
+
+
+async def seed_user(h: Harness, user_id: int, name: str, *, secret: str = "") -> None:
+    await h.store.ensure_user(user_id, name)
+    if secret:
+        await h.store.append_turns(h.bot.engine.character_key, user_id, f"channel:{CHANNEL_ID}",
+                                   [Turn("user", secret), Turn("assistant", "noted")])
+        await h.store.add_core_memory(h.bot.engine.character_key, user_id, "likes " + secret)
+    await h.store.record_api_call(user_id=user_id, purpose="reply", model=DEFAULT, input_tokens=1200,
+                                  output_tokens=300, cache_creation_tokens=0, cache_read_tokens=500, cost=0.0123,
+                                  latency_ms=5, ok=True)
+
+
+async def test_user_data_shows_figures_never_text(harness: Harness) -> None:
+    h = harness
+    await seed_user(h, USER_ID, "alice", secret="secret-kelp-recipe")
+    text = (await admin_says(h, f"user data? {USER_ID}", 1))["content"]
+    assert f"alice (`{USER_ID}`)" in text
+    assert "Plan: standard" in text and DEFAULT in text
+    assert "1 calls · 2,000 tokens (1,200 in, 300 out, 500 cache read" in text and "$0.0123" in text
+    assert "Conversations: 2 messages" in text and "Core memories: 1" in text
+    assert "secret-kelp-recipe" not in text
+
+
+@pytest.mark.parametrize(("arg", "answer"), [
+    ("abc", "is not a user id"),
+    ("424242", "I don't know user 424242"),
+    ("", "Usage: `user data? <user id>`"),
+])
+async def test_user_data_bad_arguments(harness: Harness, arg: str, answer: str) -> None:
+    text = (await admin_says(harness, f"user data? {arg}".strip(), 1))["content"]
+    assert answer in text
+    assert harness.claude.requests == []
+
+
+async def test_premium_toggles_the_reply_model(harness: Harness) -> None:
+    h = harness
+    await seed_user(h, USER_ID, "alice")
+    assert "is now **premium**" in (await admin_says(h, f"premium {USER_ID}", 1))["content"]
+    await h.say("a pot of your finest, please", mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    assert [r.model for r in h.claude.requests] == [PREMIUM]
+
+    assert "no longer premium" in (await admin_says(h, f"premium {USER_ID}", 2))["content"]
+    await h.say("and a cheap one", mention=True)
+    await h.replies(CHANNEL_ID, 2)
+    assert [r.model for r in h.claude.requests] == [PREMIUM, DEFAULT]
+    assert "Usage: `premium <user id>`" in (await admin_says(h, "premium", 3))["content"]
+    assert "I don't know user 77" in (await admin_says(h, "premium 77", 4))["content"]
+
+
+async def test_list_users_pages_with_admin_only_buttons(harness: Harness) -> None:
+    h = harness
+    for i in range(22):  # and the admin, once their command is logged: 23 known users
+        await h.store.ensure_user(700_000_000_000_000_000 + i, f"user{i:02d}")
+    page1 = await admin_says(h, "list users", 1)
+    assert "of 23 (page 1/3)" in page1["content"] and page1["content"].count("\n") == 10
+    assert button(page1, "prev")["disabled"] is True and not button(page1, "next").get("disabled")
+
+    refused = await h.click(page1, button(page1, "next")["custom_id"], user=USER_ID)
+    answer = await refused.message()
+    assert answer["flags"] & EPHEMERAL and "Only the bot's admins" in answer["content"]
+    assert "page 1/3" in h.discord.messages[int(page1["id"])]["content"]
+
+    click = await h.click(page1, button(page1, "next")["custom_id"], user=ADMIN_ID)
+    assert (await click.response())["type"] == 7  # the page message itself changes
+    page2 = h.discord.messages[int(page1["id"])]
+    assert "11–20 of 23 (page 2/3)" in page2["content"]
+    assert not button(page2, "prev").get("disabled") and not button(page2, "next").get("disabled")
+
+    await (await h.click(page2, button(page2, "next")["custom_id"], user=ADMIN_ID)).response()
+    page3 = h.discord.messages[int(page1["id"])]
+    assert "21–23 of 23 (page 3/3)" in page3["content"]
+    assert button(page3, "next")["disabled"] is True and not button(page3, "prev").get("disabled")
+
+    await (await h.click(page3, button(page3, "prev")["custom_id"], user=ADMIN_ID)).response()
+    assert "page 2/3" in h.discord.messages[int(page1["id"])]["content"]
+    assert "page 3/3" in (await admin_says(h, "list users 3", 2))["content"]
+    assert "pages count from 1" in (await admin_says(h, "list users x", 3))["content"]
+
+
+# --------------------------------------------------------------------------- verbose
+
+
+async def test_verbose_mirrors_decisions_errors_and_never_dm_text(harness: Harness) -> None:
+    h = harness
+    assert "Verbose mode is **on**" in (await admin_says(h, "verbose", 1))["content"]
+    assert await h.store.get_state(STATE_KEY) == "on"
+
+    h.claude.script("no", model=VOTER, times=3)
+    await h.say("the tide is turning early today", user=USER2_ID)
+    line = await wait_until(h, lambda: [t for t in log_posts(h) if "tide is turning" in t], "a mirrored decision")
+    assert "stay quiet (majority vote; votes: no no no)" in line[0]
+
+    dm = await h.dm("my secret diary entry about kelp")
+    await h.replies(int(dm["channel_id"]))
+    await wait_until(h, lambda: f"DM from user {USER_ID}: reply" in log_posts(h), "the DM line")
+    assert not any("diary" in text for text in log_posts(h))
+
+    h.claude.fail_all(400)
+    await h.say("hello?", mention=True)
+    await h.replies(CHANNEL_ID)  # the fallback reply
+    await wait_until(h, lambda: any("❗ Claude reply call failed" in t for t in log_posts(h)), "the error line")
+    h.claude.recover()
+
+    await h.bot.mirror.drain()  # every mirrored line is posted: the next posts are the admin's answers
+    before = len(log_posts(h))
+    assert "Verbose mode is **off**" in (await admin_says(h, "verbose off", before + 1))["content"]
+    h.claude.script("no", model=VOTER, times=3)
+    await h.say("quiet now please", user=USER2_ID)
+    await h.claude.wait_for_requests(len(h.claude.requests) + 3)
+    await quiet()
+    assert not any("quiet now please" in t for t in log_posts(h))
+    assert "Usage: `verbose [on|off]`" in (await admin_says(h, "verbose maybe", before + 2))["content"]
+
+
+async def test_verbose_starts_from_the_setting_then_the_saved_state(make_harness: MakeHarness) -> None:
+    h = await make_harness(verbose_logging="true")
+    assert h.bot.mirror.enabled
+    await h.bot.mirror("background work: summarized a conversation")
+    await wait_until(h, lambda: "background work: summarized a conversation" in log_posts(h), "the mirrored line")
+    await admin_says(h, "verbose off", 2)
+    await h.restart()  # the saved state wins over the setting
+    assert not h.bot.mirror.enabled
+    await h.bot.mirror("not shown")
+    await quiet(0.2)
+    assert "not shown" not in log_posts(h)
+
+
+# --------------------------------------------------------------------------- status
+
+
+async def test_status_reports_models_settings_uptime_and_latency(harness: Harness) -> None:
+    text = (await admin_says(harness, "status", 1))["content"]
+    assert f"default `{DEFAULT}` · premium `{PREMIUM}` · voting `{VOTER}`" in text
+    assert "bot reply threshold 3 · 3 votes · cooldown 0s · typing 600000 cpm" in text
+    assert "Uptime: " in text and "servers: 1" in text and "verbose: off" in text
+    assert "Gateway latency: gateway " in text and " ms (warning above 1000 ms)" in text
+
+
+# --------------------------------------------------------------------------- shutdown
+
+
+async def test_shutdown_with_a_wrong_name_does_nothing_but_say_so(harness: Harness) -> None:
+    h = harness
+    text = (await admin_says(h, "shutdown? finn", 1))["content"]
+    assert "Not shutting down" in text and "'finn'" in text
+    assert "Usage: `shutdown? <exact character name>`" in (await admin_says(h, "shutdown?", 2))["content"]
+    assert not h.bot.is_closed()
+    h.claude.script("Still here.", model=DEFAULT)
+    await h.say("still there?", mention=True)
+    assert (await h.replies(CHANNEL_ID))[0]["content"] == "Still here."
+
+
+async def test_shutdown_finishes_replies_saves_and_closes(harness: Harness) -> None:
+    h = harness
+    bot = h.bot
+    h.claude.script("A slow, careful answer.", model=DEFAULT, delay=0.4)
+    await h.say("tell me slowly", mention=True)
+    await h.claude.wait_for_requests(1)  # the reply is in flight
+    cog: Any = bot.get_cog("Admin")
+    await h.say("shutdown? Finn", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
+    await wait_until(h, lambda: cog.shutdown_task is not None, "the shutdown to start")
+    await asyncio.wait_for(cog.shutdown_task, timeout=10)
+    assert bot.is_closed()
+    assert bot.get_cog("Admin") is None  # extensions are unloaded by the close (the heartbeat stops)
+    [reply] = h.discord.posted(CHANNEL_ID)
+    assert reply["content"] == "A slow, careful answer."
+    [goodbye] = h.discord.posted(LOG_CHANNEL_ID)
+    assert "Goodbye! Finn is shutting down" in goodbye["content"]
+    assert reply["_at"] < goodbye["_at"]  # the reply in flight finished first
+    assert bot.exit_code == 0
+    # Everything was saved: a new bot on the same database has the exchange.
+    await h.restart()
+    hist = await h.store.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")
+    assert [t.content for t in hist.turns][-1] == "A slow, careful answer."
+
+
+async def test_main_exits_with_code_0_after_shutdown(db_url: str, tmp_path: Any) -> None:
+    """The real process: main.py against the fakes, shut down from the log channel."""
+    from tests.harness import Harness
+
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    await h.discord.start()
+    await h.claude.start()
+    h._build_world()
+    env = {**os.environ, **h.environ(), "LOG_LEVEL": "INFO"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        await h.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=60, what="main.py")
+        await h.discord.user_message(LOG_CHANNEL_ID, ADMIN_ID, "shutdown? Finn")
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await h.claude.close()
+        await h.discord.close()
+    text = output.decode(errors="replace")
+    assert proc.returncode == 0, text[-3000:]
+    assert "shutdown complete: Discord connection and database closed" in text, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    assert any("Goodbye! Finn is shutting down" in m["content"] for m in h.discord.posted(LOG_CHANNEL_ID))
+
+
+def test_decision_lines_never_quote_a_dm() -> None:
+    from datetime import UTC, datetime
+
+    from bot.admin import describe_decision
+    from bot.engine import Decision
+
+    dm = Incoming(1, 2, 3, "alice", "my secret", datetime.now(UTC), is_dm=True)
+    assert describe_decision(dm, Decision(True, "direct message")) == "DM from user 3: reply"
+    channel = Incoming(1, 2, 3, "alice", "hello all", datetime.now(UTC), is_dm=False, channel_name="general")
+    line = describe_decision(channel, Decision(False, "majority vote", (True, False, None)))
+    assert line == "#general · alice (3): “hello all” → stay quiet (majority vote; votes: yes no fail)"

@@ -1,0 +1,170 @@
+"""Configuration: ClaudeMask files unchanged, case-insensitive keys, environment overrides, clear errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import PROJECT_ROOT, SETTINGS, load_settings, resolve_character_dir
+from bot.errors import ConfigError
+
+CLAUDEMASK_CONFIG = '''# Bot reply settings
+bot_reply_threshold=1
+yes_no_vote_count=5
+voting_model="claude-3-5-haiku-20241022"
+conversation_token_threshold=25000
+core_memory_token_threshold=25000
+user_data_file="user_info.pickle"
+enable_core_memory_pickle_log=true
+core_memory_pickle_dir="./"
+reroll_timeout_seconds=60
+default_max_tokens=1250
+default_temperature=1.0
+cost_per_token_haiku=0.0000008
+cost_per_token_sonnet=0.000003
+max_message_length=2000
+save_interval_minutes=5
+should_reply_timeout=10
+summarize_timeout=30
+llm_timeout=60
+shard_count=1
+enable_api_call_logging=false
+default_model="claude-3-5-sonnet-latest"
+premium_model="claude-3-7-sonnet-latest"
+#Tpyping speed settings
+TYPING_SPEED_CPM = 300
+MIN_TYPING_TIME = 6.0
+MAX_TYPING_TIME = 15
+TYPING_VARIANCE = 0.2
+REPLY_COOLDOWN = 15.0
+'''
+
+CLAUDEMASK_CHARACTER = '''# Character configuration
+ANTHROPIC_API_KEY="sk-test"
+discord_token="discord-test-token"
+bot_usr_id="123"
+default_name="Nyx"
+description="A rogue AI"
+log_channel=555
+
+core_prompt="You are Nyx.\\n\\nYou speak in terse lines."
+summarization_prompt="Nyx, summarize."
+core_memory_prompt="Nyx, update memories about {user_name}."
+core_memory_dump="Nyx, condense."
+'''
+
+
+@pytest.fixture
+def claudemask(tmp_path: Path) -> tuple[Path, Path]:
+    char = tmp_path / "characters" / "nyx"
+    char.mkdir(parents=True)
+    (char / "character.env").write_text(CLAUDEMASK_CHARACTER)
+    config = tmp_path / "config.env"
+    config.write_text(CLAUDEMASK_CONFIG)
+    return char, config
+
+
+def test_claudemask_files_work_unchanged(claudemask: tuple[Path, Path]) -> None:
+    char, config = claudemask
+    s = load_settings(char, config, environ={})
+    assert s.discord_token == "discord-test-token" and s.anthropic_api_key == "sk-test"
+    assert s.log_channel == 555 and s.yes_no_vote_count == 5 and s.bot_reply_threshold == 1
+    assert s.typing_speed_cpm == 300 and s.min_typing_time == 6.0 and s.reply_cooldown == 15.0
+    assert s.voting_model == "claude-3-5-haiku-20241022" and s.premium_model == "claude-3-7-sonnet-latest"
+    assert s.cost_per_token_haiku == 0.0000008
+
+
+def test_environment_overrides_both_files_case_insensitively(claudemask: tuple[Path, Path]) -> None:
+    char, config = claudemask
+    s = load_settings(char, config, environ={"DISCORD_TOKEN": "from-env", "Yes_No_Vote_Count": "7",
+                                             "LOG_CHANNEL_ID": "777", "ADMIN_USER_IDS": "1, 2,3"})
+    assert s.discord_token == "from-env" and s.yes_no_vote_count == 7 and s.log_channel == 777
+    assert s.admin_ids == frozenset({1, 2, 3})
+
+
+def test_non_number_names_file_and_key(claudemask: tuple[Path, Path]) -> None:
+    char, config = claudemask
+    config.write_text(CLAUDEMASK_CONFIG.replace("yes_no_vote_count=5", "yes_no_vote_count=three"))
+    with pytest.raises(ConfigError) as err:
+        load_settings(char, config, environ={})
+    assert err.value.file == str(config) and err.value.key == "yes_no_vote_count"
+    assert "'three'" in str(err.value)
+
+
+def test_missing_token_and_key(claudemask: tuple[Path, Path]) -> None:
+    char, config = claudemask
+    (char / "character.env").write_text(CLAUDEMASK_CHARACTER.replace('discord_token="discord-test-token"',
+                                                                     'discord_token="your_Discord_bot_token"'))
+    with pytest.raises(ConfigError) as err:
+        load_settings(char, config, environ={})
+    assert err.value.key == "discord_token" and err.value.file.endswith("character.env")
+    (char / "character.env").write_text(CLAUDEMASK_CHARACTER.replace('ANTHROPIC_API_KEY="sk-test"', ""))
+    with pytest.raises(ConfigError) as err:
+        load_settings(char, config, environ={})
+    assert err.value.key == "ANTHROPIC_API_KEY"
+    # The console does not need Discord.
+    load_settings(char, config, environ={"DISCORD_TOKEN": "", "ANTHROPIC_API_KEY": "k"}, require_discord=False)
+
+
+def test_bad_ranges_are_rejected(claudemask: tuple[Path, Path]) -> None:
+    char, config = claudemask
+    for key, value in (("max_message_length", "5"), ("min_typing_time", "-1"), ("admin_user_ids", "abc")):
+        with pytest.raises(ConfigError) as err:
+            load_settings(char, config, environ={key.upper(): value})
+        assert err.value.key == key and err.value.file == "environment"
+
+
+def test_every_documented_key_is_in_the_example_and_readme() -> None:
+    example = (PROJECT_ROOT / "config.env.example").read_text() + (PROJECT_ROOT / "character.env.example").read_text()
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for setting in SETTINGS:
+        assert f"{setting.key}=" in example.lower() or f"{setting.key.upper()}=" in example, setting.key
+        assert f"`{setting.key}`" in readme, setting.key
+
+
+def test_character_dir_resolution(tmp_path: Path) -> None:
+    assert resolve_character_dir(None, {}) == PROJECT_ROOT / "characters" / "finn"
+    assert resolve_character_dir(None, {"CHARACTER_DIR": str(tmp_path)}) == tmp_path
+    assert resolve_character_dir(str(tmp_path), {"CHARACTER_DIR": "elsewhere"}) == tmp_path
+
+
+def run_main(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
+    return subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py"), *args], capture_output=True, text=True,
+                          env={**clean, **env}, timeout=60, cwd=PROJECT_ROOT)
+
+
+def test_main_exits_2_with_one_line_and_no_traceback(claudemask: tuple[Path, Path]) -> None:
+    char, config = claudemask
+    config.write_text(CLAUDEMASK_CONFIG.replace("shard_count=1", "shard_count=many"))
+    result = run_main("--character", str(char), "--config", str(config), env={})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(config) in lines[0] and "shard_count" in lines[0]
+
+
+def test_main_rejects_a_character_without_prompt(tmp_path: Path) -> None:
+    char = tmp_path / "empty"
+    char.mkdir()
+    (char / "character.env").write_text('default_name="Nobody"\n')
+    (tmp_path / "config.env").write_text("")
+    result = run_main("--character", str(char), "--config", str(tmp_path / "config.env"),
+                      env={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "character.env" in result.stderr and "core_prompt" in result.stderr
+
+
+def test_shipped_examples_pass_validation() -> None:
+    from bot.character import CharacterSource
+
+    for folder in sorted((PROJECT_ROOT / "characters").iterdir()):
+        if not folder.is_dir():
+            continue
+        load_settings(folder, PROJECT_ROOT / "config.env.example",
+                      environ={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+        CharacterSource(folder, PROJECT_ROOT / "config.env.example", environ={}).load()

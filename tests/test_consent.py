@@ -1,0 +1,137 @@
+"""Consent (``memory_consent``, /memory opt-in | opt-out) over the wire: someone not remembered still gets
+answers, but nothing about them outlives the short-term log, and the consolidation deletes that too."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import func, select
+
+from database.models import (
+    ArchivedMessage,
+    Conversation,
+    CoreMemory,
+    HistoryMessage,
+    LoggedMessage,
+    Relationship,
+    UserFact,
+)
+from database.store import Store
+from memory.consent import Consent
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.memory_support import HashEmbedder, consolidation_responder
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+EPHEMERAL = 64
+
+
+async def memory_rows(store: Store, user_id: int) -> dict[str, int]:
+    """Rows of each kind of memory about a user (the log and the archive included)."""
+    counts: dict[str, int] = {}
+    async with store.engine.connect() as conn:
+        for name, query in {
+            "history": select(func.count()).select_from(HistoryMessage).join(
+                Conversation, HistoryMessage.conversation_id == Conversation.id).where(Conversation.user_id == user_id),
+            "core_memories": select(func.count()).select_from(CoreMemory).where(CoreMemory.user_id == user_id),
+            "facts": select(func.count()).select_from(UserFact).where(UserFact.user_id == user_id),
+            "relationships": select(func.count()).select_from(Relationship).where(Relationship.user_id == user_id),
+            "logged": select(func.count()).select_from(LoggedMessage).where(LoggedMessage.author_id == user_id),
+            "archived": select(func.count()).select_from(ArchivedMessage).where(ArchivedMessage.author_id == user_id),
+        }.items():
+            counts[name] = int((await conn.execute(query)).scalar_one())
+    return counts
+
+
+async def memory_command(h: Harness, name: str, *, user: int = USER_ID) -> str:
+    ix = await h.slash("memory", [{"type": 1, "name": name, "options": []}], user=user)
+    message = await ix.message()
+    assert message["flags"] & EPHEMERAL
+    return str(message["content"])
+
+
+async def exchange(h: Harness, text: str, n: int, *, user: int = USER_ID) -> None:
+    await h.say(text, mention=True, user=user)
+    await h.replies(CHANNEL_ID, n)
+    await h.bot.get_cog("Events").drain()  # the reply's turns are saved after it is posted
+
+
+def use_test_embedder(h: Harness) -> None:
+    """Consolidation facts here need no real model: what is tested is who gets remembered."""
+    embedder = HashEmbedder()
+    h.bot.memory.embedder = h.bot.memory.consolidator.embedder = h.bot.memory.recall.embedder = embedder
+
+
+def test_the_consent_rule() -> None:
+    opt_in = Consent(None, "opt_in")  # type: ignore[arg-type]
+    everyone = Consent(None, "all")  # type: ignore[arg-type]
+    assert [opt_in.allows(v) for v in (None, True, False)] == [False, True, False]
+    assert [everyone.allows(v) for v in (None, True, False)] == [True, True, False]
+
+
+async def test_opt_in_mode_keeps_nothing_about_people_who_did_not_opt_in(make_harness: MakeHarness) -> None:
+    h = await make_harness(memory_consent="opt_in", conversation_token_threshold="30", history_keep_messages="1")
+    use_test_embedder(h)
+    h.claude.responder = consolidation_responder()
+    await exchange(h, "FACT[work]: Alice repairs lobster pots for a living, all week long.", 1)
+    await exchange(h, "FACT[hobbies]: Alice plays the accordion at the harbour festival.", 2)
+    await h.dm("FACT[health]: Alice has a bad knee.\nFEEL[trust]: 1")
+    await h.replies(await h.dm_channel_id(), 1)
+    await h.bot.get_cog("Events").drain()
+    await exchange(h, "FACT[work]: Bob sells sea glass.\nFEEL[rapport]: 1", 3, user=USER2_ID)
+    ix = await h.slash("memory", [{"type": 1, "name": "opt-in", "options": []}], user=USER2_ID)
+    assert "from now on I remember" in (await ix.message())["content"]
+    await exchange(h, "FACT[hobbies]: Bob surfs at dawn.", 4, user=USER2_ID)
+
+    key = h.bot.engine.character_key
+    assert (await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns == []
+    assert (await h.store.history(key, USER_ID, "dm")).turns == []
+    assert len((await h.store.history(key, USER2_ID, f"channel:{CHANNEL_ID}")).turns) == 2  # after opting in
+    assert (await memory_rows(h.store, USER_ID))["logged"] == 3  # only the short-term log holds them
+
+    report = await h.bot.memory.consolidator.run(set_mood=False)
+    assert report.skipped == 0
+    assert await memory_rows(h.store, USER_ID) == {"history": 0, "core_memories": 0, "facts": 0,
+                                                   "relationships": 0, "logged": 0, "archived": 0}
+    dm_channel = await h.dm_channel_id()
+    assert not [m for _, m in await h.store.logged_through(await h.store.log_watermark())
+                if m.channel_id == dm_channel]  # the character's DM answers to them went too
+    assert [r.fact for r in await h.store.fact_rows(USER2_ID)] == ["Bob sells sea glass.", "Bob surfs at dawn."]
+    bob = await memory_rows(h.store, USER2_ID)
+    assert bob["archived"] == 2 and bob["relationships"] == 1  # a message from before the opt-in counts too
+    assert not any("Alice" in r.all_text() for r in h.claude.requests if '"facts"' in r.all_text())
+
+
+async def test_opting_out_stops_new_memories_and_recall(make_harness: MakeHarness) -> None:
+    h = await make_harness()  # memory_consent=all: everyone until they opt out
+    use_test_embedder(h)
+    key = h.bot.engine.character_key
+    await exchange(h, "Hello Finn, one kelp tea please.", 1)
+    assert len((await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns) == 2
+    await h.store.insert_user_fact(USER_ID, "Alice loves kelp tea",
+                                   embedding=HashEmbedder().encode(["Alice loves kelp tea"])[0].tobytes())
+    await exchange(h, "Some kelp tea again?", 2)
+    assert "Alice loves kelp tea" in h.claude.last_request("claude-test-default").all_text()
+
+    text = await memory_command(h, "opt-out")
+    assert "no longer keep anything new" in text and "/forget_me" in text
+    assert (await h.store.get_user(USER_ID)).memory_consent is False  # type: ignore[union-attr]
+    await exchange(h, "Kelp tea, as always?", 3)
+    assert "Alice loves kelp tea" not in h.claude.last_request("claude-test-default").all_text()
+    assert len((await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns) == 4  # nothing new kept
+
+    assert "from now on I remember" in await memory_command(h, "opt-in")
+    await exchange(h, "Back again!", 4)
+    assert len((await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns) == 6
+
+
+async def test_a_failing_consent_check_stores_nothing(make_harness: MakeHarness, caplog: Any) -> None:
+    h = await make_harness()
+
+    async def broken(msg: Any) -> bool:
+        raise RuntimeError("database unavailable")
+
+    h.bot.engine.memory_gates.insert(0, broken)
+    await exchange(h, "hello", 1)
+    assert (await h.store.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")).turns == []
+    assert "memory gate failed" in caplog.text

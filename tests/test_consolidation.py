@@ -1,0 +1,534 @@
+"""The daily consolidation, driven directly (real store on SQLite and PostgreSQL, real anthropic SDK against
+the fake Claude API): facts extracted and matched, relationships bounded per day, messages archived exactly
+once, consent purges, expiry, the schedule's bookkeeping, the CLI with its progress bar, and crash safety
+proven by SIGKILLing a subprocess mid-run."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.character import CharacterSource
+from bot.claude import ClaudeClient
+from database.store import RelationshipRecord, Store, bound_daily_change
+from memory.consolidation import LAST_RUN_KEY, Consolidator, last_due, make_batches, missed_run
+from memory.embeddings import to_bytes
+from memory.facts import MalformedExtraction, parse_extraction
+from memory.mood import MOOD_KEY
+from tests.consolidation_child import consolidate
+from tests.fakes.claude_server import FakeClaude, Reply
+from tests.memory_support import (
+    FINN,
+    HashEmbedder,
+    consolidation_responder,
+    fact_texts,
+    first_user_text,
+    is_extraction,
+    memory_settings,
+    real_embedder,
+    seen,
+)
+
+ALICE, BOB, CAROL, BOT = 5, 6, 7, 99
+CHILD = Path(__file__).with_name("consolidation_child.py")
+
+
+@pytest.fixture
+async def fake_claude() -> AsyncIterator[FakeClaude]:
+    async with FakeClaude() as fc:
+        fc.responder = consolidation_responder()
+        yield fc
+
+
+class Rig:
+    def __init__(self, store: Store, fc: FakeClaude, **overrides: Any) -> None:
+        self.store = store
+        self.fc = fc
+        self.settings = memory_settings(store.url, fc.base_url, **overrides)
+        self.claude = ClaudeClient(self.settings, store)
+        self.persona = CharacterSource(FINN, None, environ={}).current
+        self.key = self.settings.character_name_slug
+
+    def consolidator(self, embedder: Any = None, **kwargs: Any) -> Consolidator:
+        return Consolidator(self.store, self.claude, self.settings, self.key, self.persona,
+                            embedder or HashEmbedder(), **kwargs)
+
+
+@pytest.fixture
+async def rig_factory(store: Store, fake_claude: FakeClaude) -> AsyncIterator[Any]:
+    made: list[Rig] = []
+
+    def make(**overrides: Any) -> Rig:
+        rig = Rig(store, fake_claude, **overrides)
+        made.append(rig)
+        return rig
+
+    yield make
+    for rig in made:
+        await rig.claude.close()
+
+
+async def log_all(store: Store, messages: list[Any]) -> None:
+    for m in messages:
+        await store.log_message(m)
+
+
+async def archived_ids(store: Store) -> list[int]:
+    from sqlalchemy import select
+
+    from database.models import ArchivedMessage
+
+    async with store.engine.connect() as conn:
+        return sorted(int(r[0]) for r in (await conn.execute(select(ArchivedMessage.message_id))).all())
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def test_extraction_parsing_validates_and_bounds() -> None:
+    parsed = parse_extraction('```json\n{"facts": [{"fact": " Alice  keeps bees ", "category": "Hobbies"}, '
+                              '{"fact": "alice keeps bees"}, "Alice is 34", {"fact": "x", "category": "weird"}], '
+                              '"relationship": {"rapport": 4, "trust": -0.25, "mood": 3}}\n```', 1.0)
+    assert [(f.fact, f.category) for f in parsed.facts] == [("Alice keeps bees", "hobbies"), ("Alice is 34", "other"),
+                                                            ("x", "other")]
+    assert parsed.relationship == {"rapport": 1.0, "trust": -0.25}
+    assert parse_extraction('{"facts": []}', 1.0).relationship == {}
+    for bad in ("Sure! Here are the facts.", '{"facts": "none"}', '{"facts": [{"text": "no fact key"}]}',
+                '{"facts": [], "relationship": {"anger": "lots"}}', '[1, 2]', '{"facts": [], "relationship": []}'):
+        with pytest.raises(MalformedExtraction):
+            parse_extraction(bad, 1.0)
+
+
+def test_daily_bound_holds_over_several_steps_and_ranges() -> None:
+    current = RelationshipRecord().__dict__
+    values, used = bound_daily_change(current, {}, {"rapport": 0.7, "anger": -3}, 1.0)
+    assert values["rapport"] == pytest.approx(5.7) and values["anger"] == 0.0  # anger cannot go below 0
+    assert used == {"rapport": pytest.approx(0.7), "anger": 0.0}
+    values, used = bound_daily_change(values, used, {"rapport": 0.7}, 1.0)
+    assert values["rapport"] == pytest.approx(6.0) and used["rapport"] == pytest.approx(1.0)
+    values, used = bound_daily_change(values, used, {"rapport": -0.5}, 1.0)  # back down is still allowed
+    assert values["rapport"] == pytest.approx(5.5)
+
+
+def test_batches_split_per_user_privacy_and_size() -> None:
+    rows = [(i, seen(i, ALICE, "x" * 900)) for i in range(1, 60)]
+    rows += [(100, seen(100, ALICE, "a secret", dm=True)), (101, seen(101, BOT, "hi", bot=True))]
+    batches, rest = make_batches(rows)
+    assert rest == [101]
+    channel = [b for b in batches if not b.private]
+    assert len(channel) == 3 and sum(len(b.messages) for b in channel) == 59  # ~24k characters per batch
+    assert [b.log_ids for b in batches if b.private] == [(100,)]
+
+
+def test_schedule_bookkeeping() -> None:
+    now = datetime(2026, 3, 10, 5, 30, tzinfo=UTC)
+    assert last_due(now, 4) == datetime(2026, 3, 10, 4, tzinfo=UTC)
+    assert last_due(now, 6) == datetime(2026, 3, 9, 6, tzinfo=UTC)
+
+
+async def test_missed_run_detection(store: Store) -> None:
+    now = datetime(2026, 3, 10, 5, 30, tzinfo=UTC)
+    assert not await missed_run(store, now, 4)  # a fresh database starts counting now
+    assert await store.get_state(LAST_RUN_KEY) == now.isoformat()
+    assert not await missed_run(store, now + timedelta(hours=20), 4)  # next run not due before 04:00 tomorrow
+    assert await missed_run(store, now + timedelta(hours=23), 4)  # 04:00 passed without a run
+
+
+# --------------------------------------------------------------------------- a full run
+
+
+async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_factory: Any, caplog: Any) -> None:
+    rig: Rig = rig_factory()
+    store = rig.store
+    embedder = real_embedder()
+    await store.ensure_user(ALICE, "alice")
+    tea = await store.insert_user_fact(ALICE, "Alice loves green tea", category="preferences",
+                                       embedding=to_bytes(embedder.encode(["Alice loves green tea"])[0]))
+    cat = await store.insert_user_fact(ALICE, "Alice has a cat called Miso", category="personal")  # no vector yet
+    old = datetime.now(UTC) - timedelta(days=3)
+    messages = [
+        seen(1, ALICE, "FACT[preferences]: Alice's favourite drink is green tea", name="alice", at=old),
+        seen(2, ALICE, "FACT[work]: Alice works as a night nurse\nFEEL[rapport]: 0.5\n"
+                       "FACT[personal]: alice has a cat called Miso", name="alice"),  # worded as known: no embedding
+        seen(3, ALICE, "FACT[health]: Alice is allergic to shellfish", name="alice", dm=True, channel=77),
+        seen(4, BOT, "Noted, glub.", bot=True, channel=77, dm=True),
+        seen(5, BOB, "FACT[hobbies]: Bob collects sea glass\nFEEL[anger]: 3\nFEEL[trust]: -0.4", name="bob"),
+        seen(6, BOB, "", name="bob"),  # an attachment only: archived, nothing to learn
+        seen(7, 42, "beep", bot=True),
+    ]
+    await log_all(store, messages)
+    steps: list[str] = []
+
+    async def on_step(name: str, detail: dict[str, Any]) -> None:
+        steps.append(name)
+
+    with caplog.at_level(logging.INFO, logger="memory.consolidation"):
+        report = await rig.consolidator(embedder, on_step=on_step).run()
+
+    assert report.skipped == 0 and report.conflicts == 0 and report.messages == 7
+    assert await store.count_logged() == 0 and await archived_ids(store) == [1, 2, 3, 4, 5, 6, 7]
+    alice = {r.fact: r for r in await store.fact_rows(ALICE)}
+    assert set(alice) == {"Alice loves green tea", "Alice has a cat called Miso", "Alice works as a night nurse",
+                          "Alice is allergic to shellfish"}
+    assert alice["Alice loves green tea"].id == tea and alice["Alice loves green tea"].reference_count == 2
+    assert alice["Alice works as a night nurse"].category == "work"
+    assert alice["Alice is allergic to shellfish"].private and not alice["Alice works as a night nurse"].private
+    assert all(r.embedding is not None and len(r.embedding) == 384 * 4 for r in alice.values())
+    assert alice["Alice has a cat called Miso"].id == cat  # backfilled, not duplicated
+    assert alice["Alice has a cat called Miso"].reference_count == 2
+    assert fact_texts(await store.fact_rows(BOB)) == ["Bob collects sea glass"]
+    rel = await store.relationship(rig.key, ALICE)
+    assert rel.rapport == pytest.approx(5.5)
+    bob = await store.relationship(rig.key, BOB)
+    assert bob.anger == pytest.approx(1.0) and bob.trust == pytest.approx(4.6)  # +3 bounded to the daily 1.0
+    assert await store.get_state(MOOD_KEY) == "Bright as a spring tide."
+    assert await store.get_state(LAST_RUN_KEY)
+    assert (report.new_facts, report.mentioned_facts) == (3, 2)
+    assert steps[0] == "snapshot" and steps[-1] == "done" and "committed" in steps
+    extraction = [r for r in rig.fc.requests if is_extraction(r.body)]
+    assert len(extraction) == 3  # alice channel, alice DM, bob (the empty message needs no call)
+    dm_request = next(r for r in extraction if "shellfish" in first_user_text(r.body))
+    assert "night nurse" not in first_user_text(dm_request.body)  # DM and channel messages are never mixed
+    assert "consolidation:" in caplog.text
+
+    # Twice is harmless: nothing left to do, nothing counted again.
+    again = await rig.consolidator(embedder).run()
+    assert again.messages == 0 and again.mood is None
+    assert {r.fact: r.reference_count for r in await store.fact_rows(ALICE)}["Alice loves green tea"] == 2
+
+
+async def test_malformed_answers_are_retried_once_then_skipped_keeping_the_messages(
+        rig_factory: Any, fake_claude: FakeClaude, caplog: Any) -> None:
+    rig: Rig = rig_factory()
+    await log_all(rig.store, [seen(1, ALICE, "FACT[work]: Alice sells kites", name="alice"),
+                              seen(2, BOB, "FACT[work]: Bob fixes boats", name="bob")])
+    alice_calls: list[dict[str, Any]] = []
+    bob_calls: list[dict[str, Any]] = []
+
+    def respond(body: dict[str, Any]) -> str | None:
+        text = first_user_text(body)
+        if "kites" in text:
+            alice_calls.append(body)
+            return "Here you go: facts!" if len(alice_calls) == 1 else '{"facts": [{"fact": "Alice sells kites"}]}'
+        if "boats" in text:
+            bob_calls.append(body)
+            return '{"facts": [{"fact": 12}]}'
+        return consolidation_responder()(body)
+
+    fake_claude.responder = respond
+    with caplog.at_level(logging.INFO, logger="memory.consolidation"):
+        report = await rig.consolidator().run(set_mood=False)
+    assert (report.committed, report.skipped) == (1, 1)
+    assert len(alice_calls) == 2 and len(bob_calls) == 2
+    retry = alice_calls[1]["messages"]
+    assert retry[1]["role"] == "assistant" and "not usable" in retry[2]["content"]
+    assert fact_texts(await rig.store.fact_rows(ALICE)) == ["Alice sells kites"]
+    assert await rig.store.fact_rows(BOB) == []
+    [(_, kept)] = await rig.store.logged_through(10**9)  # Bob's message waits for the next run
+    assert kept.author_id == BOB
+    assert f"malformed answer for user {BOB} twice" in caplog.text
+
+    fake_claude.fail_all(400)  # Claude down: skipped the same way
+    report = await rig.consolidator().run(set_mood=False)
+    assert report.skipped == 1 and await rig.store.count_logged() == 1
+    fake_claude.recover()
+    fake_claude.responder = consolidation_responder()
+    report = await rig.consolidator().run(set_mood=False)
+    assert report.committed == 1 and await rig.store.count_logged() == 0
+    assert fact_texts(await rig.store.fact_rows(BOB)) == ["Bob fixes boats"]
+
+
+async def test_relationship_change_is_bounded_per_day_across_runs(rig_factory: Any) -> None:
+    rig: Rig = rig_factory(relationship_max_daily_change="0.8")
+    day = datetime(2026, 5, 1, 4, tzinfo=UTC)
+    for n in range(3):
+        await log_all(rig.store, [seen(10 + n, ALICE, "FEEL[rapport]: 0.5\nFEEL[anger]: -2", name="alice")])
+        await rig.consolidator().run(now=day + timedelta(hours=n), set_mood=False)
+    rel = await rig.store.relationship(rig.key, ALICE)
+    assert rel.rapport == pytest.approx(5.8) and rel.anger == 0.0
+    await rig.store.set_relationship(rig.key, ALICE, anger=6)  # an admin's change is not undone by the bound
+    await log_all(rig.store, [seen(20, ALICE, "FEEL[rapport]: 0.5\nFEEL[anger]: -0.5", name="alice")])
+    await rig.consolidator().run(now=day + timedelta(hours=5), set_mood=False)
+    rel = await rig.store.relationship(rig.key, ALICE)
+    assert rel.rapport == pytest.approx(5.8) and rel.anger == pytest.approx(5.5)
+    await log_all(rig.store, [seen(21, ALICE, "FEEL[rapport]: 0.5", name="alice")])
+    await rig.consolidator().run(now=day + timedelta(days=1), set_mood=False)  # a new day, a new allowance
+    assert (await rig.store.relationship(rig.key, ALICE)).rapport == pytest.approx(6.3)
+
+
+async def test_opt_in_mode_purges_the_unconsented_and_their_dms(rig_factory: Any, monkeypatch: Any) -> None:
+    import memory.consolidation
+
+    monkeypatch.setattr(memory.consolidation, "WINDOW", 3)  # Bob's DM and the answer in it: two windows
+    rig: Rig = rig_factory(memory_consent="opt_in")
+    await log_all(rig.store, [
+        seen(1, ALICE, "FACT[work]: Alice sells kites", name="alice"),
+        seen(2, BOB, "FACT[work]: Bob fixes boats", name="bob"),
+        seen(3, BOB, "FACT[health]: Bob has asthma", name="bob", dm=True, channel=60),
+        seen(4, BOT, "Take care, Bob.", bot=True, dm=True, channel=60),
+        seen(5, CAROL, "FACT[work]: Carol paints", name="carol"),
+        seen(6, BOT, "Lovely!", bot=True),
+    ])
+    await rig.store.set_memory_consent(ALICE, True)
+    await rig.store.set_memory_consent(CAROL, False)
+    report = await rig.consolidator().run(set_mood=False)
+    assert report.purged == 4
+    assert await archived_ids(rig.store) == [1, 6]
+    assert await rig.store.count_logged() == 0
+    assert fact_texts(await rig.store.fact_rows(ALICE)) == ["Alice sells kites"]
+    for uid in (BOB, CAROL):
+        assert await rig.store.fact_rows(uid) == []
+    assert not any("Bob" in first_user_text(r.body) for r in rig.fc.requests)  # never even sent to Claude
+
+
+async def test_expired_facts_are_pruned_unless_pinned(rig_factory: Any) -> None:
+    rig: Rig = rig_factory(fact_expiry_days="14")
+    await rig.store.ensure_user(ALICE, "alice")
+    for text, pinned in (("old and pinned", True), ("old", False), ("recent", False)):
+        await rig.store.insert_user_fact(ALICE, text, pinned=pinned)
+    from sqlalchemy import update
+
+    from database.models import UserFact
+
+    async with rig.store.engine.begin() as conn:
+        await conn.execute(update(UserFact).where(UserFact.fact.like("old%"))
+                           .values(last_mentioned=datetime.now(UTC) - timedelta(days=15)))
+    report = await rig.consolidator().run(set_mood=False)
+    assert report.pruned_facts == 1
+    assert fact_texts(await rig.store.fact_rows(ALICE)) == ["old and pinned", "recent"]
+
+
+async def test_mood_falls_back_to_the_list_when_claude_fails(rig_factory: Any, fake_claude: FakeClaude) -> None:
+    from memory.mood import FALLBACK_MOODS, fallback_mood
+
+    rig: Rig = rig_factory()
+    fake_claude.script(Reply(status=400), times=1)
+    now = datetime(2026, 7, 1, 4, tzinfo=UTC)
+    report = await rig.consolidator().run(now=now)
+    assert report.mood == fallback_mood(now.date()) and report.mood in FALLBACK_MOODS
+    assert await rig.store.get_state(MOOD_KEY) == report.mood
+
+
+async def test_concurrent_runs_count_every_fact_once(rig_factory: Any) -> None:
+    rig: Rig = rig_factory()
+    await log_all(rig.store, [seen(i, ALICE + i % 3, f"FACT[work]: p{i % 3} owns item{i}", name=f"p{i % 3}")
+                              for i in range(1, 31)])
+    one, two = rig.consolidator(), rig.consolidator()
+    reports = await asyncio.gather(one.run(set_mood=False), two.run(set_mood=False))
+    assert sum(r.committed for r in reports) == 3 and sum(r.conflicts for r in reports) <= 3
+    assert await rig.store.count_logged() == 0 and len(await archived_ids(rig.store)) == 30
+    facts = [r for uid in (ALICE, BOB, CAROL) for r in await rig.store.fact_rows(uid)]
+    assert len(facts) == 30 and all(r.reference_count == 1 for r in facts)
+
+
+# --------------------------------------------------------------------------- the schedule, over the wire
+
+
+async def test_the_daily_job_is_scheduled_and_a_missed_run_happens_at_start_up(make_harness: Any) -> None:
+    h = await make_harness(consolidation_hour_utc="3")
+    job = h.bot.get_cog("MemoryTasks").scheduler.get_job("consolidation")
+    assert "hour='3'" in str(job.trigger) and "minute='0'" in str(job.trigger)
+    started = datetime.fromisoformat(await h.store.get_state(LAST_RUN_KEY))  # a fresh database starts counting
+    h.claude.responder = consolidation_responder()
+    await h.say("FACT[work]: Alice mends fishing nets", mention=True)
+    await h.replies(h.channel_id, 1)
+    await h.bot.get_cog("Events").drain()
+    assert await h.store.count_logged() == 2  # her message and the answer
+    assert await h.store.count_archived() == 0  # no run yet: today's 03:00 run is not missed
+
+    await h.store.set_state(LAST_RUN_KEY, (started - timedelta(days=2)).isoformat())  # down for two days
+    await h.restart()
+    for _ in range(1000):
+        if await h.store.get_state(LAST_RUN_KEY) > started.isoformat():
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the missed consolidation did not run at start-up")
+    assert await h.store.count_logged() == 0 and await h.store.count_archived() == 2
+    assert [r.fact for r in await h.store.fact_rows(h.user_id)] == ["Alice mends fishing nets"]
+    assert await h.store.get_state(MOOD_KEY) == "Bright as a spring tide."
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+CLI_FACTS = ("Bob repairs fishing boats", "Alice flies red kites", "Bob hates mornings", "Alice is learning Portuguese",
+             "Bob plays the cello", "Alice has two daughters", "Bob lives by the harbour", "Alice bakes sourdough")
+
+
+def test_cli_consolidates_with_a_progress_bar(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
+    """`python main.py consolidate --now` as an operator runs it (in-process, so the model loaded by the other
+    tests is shared); the fake Claude runs on a loop of its own in another thread."""
+    import main
+
+    loop = asyncio.new_event_loop()
+    fc = FakeClaude()
+    fc.responder = consolidation_responder()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(fc.start(), loop).result(10)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+
+    async def seed() -> None:
+        store = await Store(url).open()
+        await log_all(store, [seen(i, ALICE + i % 2, f"FACT[other]: {fact}") for i, fact in enumerate(CLI_FACTS, 1)])
+        await store.close()
+
+    asyncio.run(seed())
+    for key, value in {"DATABASE_URL": url, "ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": fc.base_url,
+                       "DEFAULT_MODEL": "claude-test-default", "LOG_LEVEL": "WARNING"}.items():
+        monkeypatch.setenv(key, value)
+    try:
+        code = main.run(["--character", str(FINN), "consolidate", "--now"])
+        fc.fail_all(400)
+        asyncio.run(seed_more(url))
+        failed = main.run(["--character", str(FINN), "consolidate", "--now"])
+    finally:
+        asyncio.run_coroutine_threadsafe(fc.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+    err = capsys.readouterr().err
+    assert code == 0 and failed == 1
+    assert "consolidating" in err and "8/8" in err and "consolidation done: 8 messages" in err
+
+    async def check() -> None:
+        store = await Store(url).open()
+        assert await store.count_logged() == 1 and await store.count_archived() == 8
+        assert len(await store.fact_rows(ALICE)) + len(await store.fact_rows(BOB)) == 8
+        await store.close()
+
+    asyncio.run(check())
+
+
+async def seed_more(url: str) -> None:
+    store = await Store(url).open()
+    await store.log_message(seen(100, ALICE, "FACT[work]: more"))
+    await store.close()
+
+
+# --------------------------------------------------------------------------- crash safety
+
+WORDS = ("kites", "boats", "tea", "crabs", "gulls", "tides", "shells", "kelp", "lanterns")
+STEPS = ("snapshot", "purged", "batch", "extracted", "matched", "committed", "archived", "pruned", "mood")
+
+
+async def seed_crash_log(store: Store) -> int:
+    rng = random.Random(7)
+    messages = []
+    for i in range(1, 121):
+        author = 10 + i % 6
+        dm = i % 11 == 0
+        text = f"FACT[{rng.choice(['work', 'hobbies', 'plans'])}]: p{author} likes {WORDS[i % len(WORDS)]}"
+        if i % 5 == 0:
+            text += "\nFEEL[rapport]: 0.3"
+        messages.append(seen(i, author, text, dm=dm, channel=500 + author if dm else 10, name=f"p{author}"))
+        if i % 4 == 0:
+            messages.append(seen(10_000 + i, BOT, f"answer {i}", bot=True, dm=dm, channel=500 + author if dm else 10))
+    await log_all(store, messages)
+    return len(messages)
+
+
+async def snapshot(store: Store, key: str) -> tuple[list[tuple[int, str, int]], list[tuple[int, float]]]:
+    facts = sorted([(uid, r.fact, r.reference_count) for uid in range(10, 16) for r in await store.fact_rows(uid)])
+    rels = [(uid, round((await store.relationship(key, uid)).rapport, 6)) for uid in range(10, 16)]
+    return facts, rels
+
+
+async def run_child(db_url: str, claude_url: str, pause_at: str | None, *,
+                    kill_after: tuple[int, float] | None = None) -> int:
+    """Run the consolidation in a subprocess; SIGKILL it when it reports ``pause_at``, or (``kill_after``)
+    ``seconds`` after its ``n``-th committed batch, wherever it is then (mid-transaction included)."""
+    env = {**os.environ, "KINDRED_TEST_DB": db_url, "KINDRED_TEST_CLAUDE": claude_url,
+           "KINDRED_TEST_PAUSE_AT": pause_at or ("trace" if kill_after is not None else "")}
+    proc = await asyncio.create_subprocess_exec(sys.executable, str(CHILD), env=env, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE, cwd=str(CHILD.parent.parent))
+    assert proc.stdout is not None
+    if pause_at is None and kill_after is None:
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        return 0
+    try:
+        if pause_at is not None:
+            while True:
+                line = await asyncio.wait_for(proc.stdout.readline(), 120)
+                assert line, f"child ended before step {pause_at}: {(await proc.stderr.read()).decode()[-2000:]}"
+                if line.decode().strip() == f"PAUSED {pause_at}":
+                    break
+        else:  # counted in batches, not seconds: imports and load make the timing of a run vary a lot
+            commits, seconds = kill_after or (0, 0.0)
+            while commits >= 0:
+                line = (await asyncio.wait_for(proc.stdout.readline(), 120)).decode().strip()
+                if not line or line == "STEP done":
+                    break
+                if line in ("STEP snapshot", "STEP committed"):
+                    commits -= 1
+            await asyncio.sleep(seconds)
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+    return proc.returncode or 0
+
+
+_REFERENCE: list[Any] = []
+
+
+async def reference_result(fake_claude: FakeClaude) -> Any:
+    """The crash log consolidated without interruption (a separate SQLite file; computed once per session)."""
+    if not _REFERENCE:
+        import tempfile
+
+        url = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/reference.db"
+        ref = await Store(url).open()
+        total = await seed_crash_log(ref)
+        await ref.close()
+        await consolidate(url, fake_claude.base_url)  # in-process: the same code the child runs
+        ref = await Store(url).open()
+        assert await ref.count_logged() == 0 and await ref.count_archived() == total
+        _REFERENCE.append(await snapshot(ref, memory_settings(url).character_name_slug))
+        await ref.close()
+    return _REFERENCE[0]
+
+
+@pytest.mark.parametrize("mode", ["named-step", "random-moment"])
+async def test_killing_the_process_mid_run_loses_and_duplicates_nothing(db_url: str, fake_claude: FakeClaude,
+                                                                        mode: str) -> None:
+    key = memory_settings(db_url).character_name_slug
+    expected = await reference_result(fake_claude)
+    store = await Store(db_url).open()
+    total = await seed_crash_log(store)
+    await store.close()
+    rng = random.Random()
+    if mode == "named-step":
+        step = rng.choice(STEPS)
+        occurrence = rng.randint(1, 3) if step in ("batch", "extracted", "matched", "committed") else 1
+        code = await run_child(db_url, fake_claude.base_url, f"{step}:{occurrence}")
+    else:
+        code = await run_child(db_url, fake_claude.base_url, None,
+                               kill_after=(rng.randint(0, 9), rng.uniform(0.0, 0.03)))
+    assert code in (-signal.SIGKILL, 0)
+
+    store = await Store(db_url).open()
+    try:
+        logged = [m.message_id for _, m in await store.logged_through(await store.log_watermark())]
+        archived = await archived_ids(store)
+        assert len(logged) + len(archived) == total and not set(logged) & set(archived)
+        await store.close()
+        await run_child(db_url, fake_claude.base_url, None)  # finish the job
+        store = await Store(db_url).open()
+        assert await store.count_logged() == 0 and len(await archived_ids(store)) == total
+        assert await snapshot(store, key) == expected  # every fact counted once, every change applied once
+    finally:
+        await store.close()
+

@@ -1,0 +1,46 @@
+"""Gateway behaviour over the wire: shards, resume, typing refresh."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from bot.client import KindredShardedBot
+from tests.harness import CHANNEL_ID, Harness
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+
+
+async def test_two_shards_connect_and_answer(make_harness: MakeHarness) -> None:
+    h = await make_harness(shard_count=2)
+    assert isinstance(h.bot, KindredShardedBot)
+    identifies = [data for op, data in h.discord.gateway_log if op == "2"]
+    assert sorted(tuple(d["shard"]) for d in identifies) == [(0, 2), (1, 2)]
+    await h.say("hello, shards", mention=True)
+    [reply] = await h.replies(CHANNEL_ID)
+    assert reply["content"]
+    assert set(h.bot.latencies and [s for s, _ in h.bot.latencies]) == {0, 1}
+
+
+async def test_reconnect_resumes_and_keeps_answering(harness: Harness) -> None:
+    await harness.discord.force_reconnect()
+    await harness.discord.wait_for(lambda d: any(op == "6" for op, _ in d.gateway_log), timeout=20,
+                                   what="a RESUME")
+    await harness.say("still there?", mention=True)
+    [reply] = await harness.replies(CHANNEL_ID, timeout=10)
+    assert reply["content"]
+
+
+async def test_typing_is_refreshed_while_a_slow_reply_is_generated(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    # discord.py loads each extension as a fresh module object: patch the globals the running cog uses.
+    assert harness.bot is not None
+    cog_globals = type(harness.bot.get_cog("Events")).__init__.__globals__
+    monkeypatch.setitem(cog_globals, "TYPING_REFRESH_SECONDS", 0.1)  # Discord's cadence is ~8 s
+    harness.claude.script("Sorry, I was steeping the tea.", model="claude-test-default", delay=0.6)
+    sent = await harness.dm("are you typing?")
+    channel = int(sent["channel_id"])
+    [reply] = await harness.replies(channel)
+    typing = harness.discord.typing(channel)
+    assert len(typing) >= 3 and all(t < reply["_at"] for t in typing)

@@ -1,0 +1,214 @@
+"""The reply pipeline end to end, proven by what crosses the wire (fake Discord, fake Claude)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tests.harness import CHANNEL_ID, OTHER_BOT_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+
+
+def reply_requests(h: Harness) -> list[Any]:
+    return [r for r in h.claude.requests if r.model != "claude-test-voter"]
+
+
+def vote_requests(h: Harness) -> list[Any]:
+    return h.claude.requests_for("claude-test-voter")
+
+
+async def quiet(h: Harness, seconds: float = 0.3) -> None:
+    """Give the bot time to (not) act; used only to prove an absence."""
+    await asyncio.sleep(seconds)
+
+
+async def test_dm_gets_typing_then_a_reply(harness: Harness) -> None:
+    harness.claude.script("Glub! Hello there, friend.", model="claude-test-default")
+    sent = await harness.dm("hello finn")
+    channel = int(sent["channel_id"])
+    [reply] = await harness.replies(channel)
+    assert reply["content"] == "Glub! Hello there, friend."
+    typing = harness.discord.typing(channel)
+    assert typing and typing[0] <= reply["_at"]
+    assert vote_requests(harness) == []
+    [request] = reply_requests(harness)
+    assert "hello finn" in harness.claude.all_text(request)
+
+
+async def test_mention_reply_and_name_need_no_votes(harness: Harness) -> None:
+    await harness.say("what's up?", mention=True)
+    [first] = await harness.replies(CHANNEL_ID, 1)
+    await harness.say("and another thing", reply_to=int(first["id"]))
+    await harness.replies(CHANNEL_ID, 2)
+    await harness.say("I bet Finn knows the answer", user=USER2_ID)
+    await harness.replies(CHANNEL_ID, 3)
+    assert vote_requests(harness) == []
+    assert len(reply_requests(harness)) == 3
+
+
+async def test_unaddressed_message_asks_n_votes_and_replies_on_majority(make_harness: MakeHarness) -> None:
+    h = await make_harness(yes_no_vote_count=5)
+    h.claude.script("no", model="claude-test-voter", times=3)
+    h.claude.script("yes", model="claude-test-voter", times=2)
+    await h.say("the weather is nice today")
+    await h.claude.wait_for_requests(5)
+    await quiet(h)
+    assert len(vote_requests(h)) == 5
+    assert reply_requests(h) == [] and h.discord.posted(CHANNEL_ID) == []
+
+    h.claude.script("yes", model="claude-test-voter", times=3)
+    h.claude.script("no", model="claude-test-voter", times=2)
+    h.claude.script("Tea, anyone?", model="claude-test-default")
+    await h.say("anyone fancy some tea?")
+    [reply] = await h.replies(CHANNEL_ID)
+    assert reply["content"] == "Tea, anyone?"
+    assert len(vote_requests(h)) == 10
+
+
+async def test_long_answer_is_split_into_discord_sized_messages(harness: Harness) -> None:
+    long_text = " ".join(f"Sentence number {i} about the tide." for i in range(200))[:5000]
+    harness.claude.script(long_text, model="claude-test-default")
+    sent = await harness.dm("tell me everything")
+    posted = await harness.replies(int(sent["channel_id"]), 3)
+    assert all(len(m["content"]) <= 2000 for m in posted)
+    assert " ".join(m["content"] for m in posted).split() == long_text.split()
+
+
+async def test_overloaded_claude_gets_fallback_then_recovers(harness: Harness) -> None:
+    harness.claude.fail_all(529)
+    sent = await harness.dm("are you there?")
+    channel = int(sent["channel_id"])
+    [fallback] = await harness.replies(channel, timeout=10)
+    assert "lost in thought" in fallback["content"]
+    assert len(harness.claude.requests) > 1  # retried within llm_timeout before giving up
+    harness.claude.recover()
+    harness.claude.script("I'm back, all gills working.", model="claude-test-default")
+    await harness.dm("how about now?")
+    posted = await harness.replies(channel, 2)
+    assert posted[1]["content"] == "I'm back, all gills working."
+
+
+async def test_slow_claude_times_out_to_fallback(make_harness: MakeHarness) -> None:
+    h = await make_harness(llm_timeout=0.5)
+    h.claude.script("too late", model="claude-test-default", delay=3)
+    sent = await h.dm("quick question")
+    [fallback] = await h.replies(int(sent["channel_id"]), timeout=5)
+    assert "lost in thought" in fallback["content"]
+    calls = await h.store.api_calls(user_id=USER_ID)
+    assert any(not c.ok and "timed out" in c.error for c in calls)
+
+
+async def test_restart_keeps_the_conversation(harness: Harness) -> None:
+    harness.claude.script("Nice to meet you, Alice.", model="claude-test-default")
+    sent = await harness.dm("my name is Alice and I love kelp")
+    channel = int(sent["channel_id"])
+    await harness.replies(channel)
+    await harness.restart()
+    harness.claude.script("Of course I remember: kelp!", model="claude-test-default")
+    await harness.dm("do you remember what I love?")
+    await harness.replies(channel, 2)
+    last = reply_requests(harness)[-1]
+    text = harness.claude.all_text(last)
+    assert "my name is Alice and I love kelp" in text and "Nice to meet you, Alice." in text
+
+
+async def test_dm_text_never_reaches_a_channel_prompt(harness: Harness) -> None:
+    sent = await harness.dm("my secret password is swordfish")
+    await harness.replies(int(sent["channel_id"]))
+    await harness.say("hello everyone", mention=True)
+    await harness.replies(CHANNEL_ID)
+    channel_request = reply_requests(harness)[-1]
+    assert "swordfish" not in harness.claude.all_text(channel_request)
+    # ...and channel talk never reaches the DM prompt.
+    await harness.say("public gossip about zeppelins", mention=True, user=USER_ID)
+    await harness.replies(CHANNEL_ID, 2)
+    await harness.dm("back in private")
+    await harness.replies(int(sent["channel_id"]), 2)
+    assert "zeppelins" not in harness.claude.all_text(reply_requests(harness)[-1])
+
+
+async def test_bot_reply_threshold_holds_until_a_human_speaks(make_harness: MakeHarness) -> None:
+    h = await make_harness(bot_reply_threshold=2)
+    for i in range(4):
+        await h.say(f"beep {i}, Finn?", user=OTHER_BOT_ID)
+        await quiet(h, 0.15)
+    await quiet(h)
+    assert len(h.discord.posted(CHANNEL_ID)) == 2
+    await h.say("humans are here", user=USER_ID)
+    await quiet(h)
+    await h.say("beep again, Finn?", user=OTHER_BOT_ID)
+    await h.replies(CHANNEL_ID, 3)
+
+
+async def test_reply_cooldown_per_bot(make_harness: MakeHarness) -> None:
+    h = await make_harness(bot_reply_threshold=10, reply_cooldown=30)
+    await h.say("Finn, ping", user=OTHER_BOT_ID)
+    await h.replies(CHANNEL_ID, 1)
+    await h.say("Finn, ping again", user=OTHER_BOT_ID)
+    await quiet(h)
+    assert len(h.discord.posted(CHANNEL_ID)) == 1
+
+
+async def test_every_message_is_logged_before_the_reply(harness: Harness) -> None:
+    harness.claude.script("hi", model="claude-test-default", delay=0.5)
+    sent = await harness.say("logging check", mention=True)
+    await harness.claude.wait_for_requests(1)
+    # The reply is still being generated, yet the message is already in the short-term log.
+    recent = await harness.store.recent_messages(CHANNEL_ID, limit=5)
+    assert any(m.message_id == int(sent["id"]) for m in recent)
+    await harness.replies(CHANNEL_ID)
+
+
+async def test_prompt_caching_and_usage_per_user(harness: Harness) -> None:
+    sent = await harness.dm("first message")
+    channel = int(sent["channel_id"])
+    await harness.replies(channel)
+    await harness.dm("second message")
+    await harness.replies(channel, 2)
+    first, second = reply_requests(harness)
+    system = first.body["system"]
+    assert system[0]["cache_control"] == {"type": "ephemeral"}  # the character prompt leads and is cached
+    assert "Finn" in system[0]["text"]
+    calls = [c for c in await harness.store.api_calls(user_id=USER_ID) if c.purpose == "reply"]
+    assert len(calls) == 2
+    assert calls[-1].cache_creation_tokens > 0  # the first turn writes the cache...
+    assert calls[0].cache_read_tokens > 0  # ...the next reads it
+    usage = await harness.store.usage(USER_ID)
+    assert usage.cost > 0 and usage.calls == 2
+
+
+async def test_premium_user_gets_the_premium_model(harness: Harness) -> None:
+    await harness.store.ensure_user(USER_ID, "alice")
+    await harness.store.set_premium(USER_ID, True)
+    sent = await harness.dm("am I special?")
+    await harness.replies(int(sent["channel_id"]))
+    assert reply_requests(harness)[-1].model == "claude-test-premium"
+
+
+async def test_prompt_has_place_recent_messages_and_memories(harness: Harness) -> None:
+    await harness.say("the crabs are restless", user=USER2_ID, channel=CHANNEL_ID)
+    await harness.say("quiet in here", user=USER2_ID, channel=OTHER_CHANNEL_ID)
+    await quiet(harness)
+    await harness.store.ensure_user(USER_ID, "alice")
+    await harness.store.add_core_memory("finn", USER_ID, "Alice once rescued a hermit crab.")
+    await harness.say("what do you think?", mention=True)
+    await harness.replies(CHANNEL_ID)
+    request = reply_requests(harness)[-1]
+    text = harness.claude.all_text(request)
+    assert "#general" in text and "Tide Pool" in text
+    assert "bob: the crabs are restless" in text
+    assert "quiet in here" not in text  # another channel's talk stays there
+    assert "Alice once rescued a hermit crab." in harness.claude.system_text(request)
+
+
+async def test_api_call_log_file_records_each_call_without_secrets(make_harness: MakeHarness, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    log_file = tmp_path / "api.log"
+    h = await make_harness(enable_api_call_logging="true", api_log_file=str(log_file))
+    sent = await h.dm("log this call")
+    await h.replies(int(sent["channel_id"]))
+    await h.restart()  # closes the client, flushing the file
+    lines = log_file.read_text().splitlines()
+    assert lines and '"purpose": "reply"' in lines[-1] and '"model": "claude-test-default"' in lines[-1]
+    assert "fake-anthropic-key" not in log_file.read_text() and "log this call" not in log_file.read_text()

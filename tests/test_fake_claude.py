@@ -1,0 +1,212 @@
+"""The fake Messages API against the real anthropic SDK: if the SDK parses it, the suite's fakes are honest."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import anthropic
+import pytest
+
+from tests.fakes.claude_server import FakeClaude, Reply, estimate_tokens
+
+MODEL = "claude-test-sonnet"
+HAIKU = "claude-test-haiku"
+SYSTEM = [{"type": "text", "text": "You are Finn, a fish who runs a tea stall. " * 20,
+           "cache_control": {"type": "ephemeral"}}]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeClaude]:
+    async with FakeClaude() as f:
+        yield f
+
+
+@pytest.fixture
+async def client(fake: FakeClaude) -> AsyncIterator[anthropic.AsyncAnthropic]:
+    c = anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="test-key", max_retries=2, timeout=5.0)
+    yield c
+    await c.close()
+
+
+def user(text: str, *, cache: bool = False) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "text", "text": text}
+    if cache:
+        block["cache_control"] = {"type": "ephemeral"}
+    return {"role": "user", "content": [block]}
+
+
+async def test_create_returns_a_message_and_records_the_request(fake: FakeClaude,
+                                                                client: anthropic.AsyncAnthropic) -> None:
+    fake.script("Glub, hello!", model=MODEL)
+    message = await client.messages.create(model=MODEL, max_tokens=100, system="Be Finn.",
+                                           messages=[{"role": "user", "content": "hi finn"}])
+    assert isinstance(message, anthropic.types.Message)
+    assert message.content[0].type == "text" and message.content[0].text == "Glub, hello!"
+    assert message.model == MODEL and message.stop_reason == "end_turn" and message.id.startswith("msg_")
+    assert message.usage.output_tokens == estimate_tokens("Glub, hello!")
+    assert message.usage.input_tokens == estimate_tokens("Be Finn.") + estimate_tokens("hi finn")
+    assert message.usage.cache_read_input_tokens == message.usage.cache_creation_input_tokens == 0
+
+    req = fake.last_request()
+    assert req.model == MODEL and not req.stream and req.status == 200 and req.text == "Glub, hello!"
+    assert req.api_key == "test-key" and "anthropic-version" in req.headers
+    assert fake.system_text(req) == "Be Finn." and fake.all_text(req) == "Be Finn.\nhi finn"
+    # the next request falls through to the default answer
+    again = await client.messages.create(model=MODEL, max_tokens=10, messages=[user("and?")])
+    assert again.content[0].text == fake.default_text  # type: ignore[union-attr]
+
+
+async def test_stream_yields_chunks_and_a_final_message_with_usage(fake: FakeClaude,
+                                                                   client: anthropic.AsyncAnthropic) -> None:
+    text = "The kettle sings while the kelp tea steeps, slowly, slowly."
+    fake.script(text)
+    chunks: list[str] = []
+    async with client.messages.stream(model=MODEL, max_tokens=200, system=SYSTEM,
+                                      messages=[user("tea?")]) as stream:
+        async for chunk in stream.text_stream:
+            chunks.append(chunk)
+        final = await stream.get_final_message()
+    assert len(chunks) > 1 and "".join(chunks) == text
+    assert final.content[0].text == text and final.stop_reason == "end_turn"  # type: ignore[union-attr]
+    assert final.usage.output_tokens == estimate_tokens(text)
+    assert final.usage.cache_creation_input_tokens == estimate_tokens(SYSTEM[0]["text"])
+    assert final.usage.input_tokens == estimate_tokens("tea?")
+    assert fake.last_request().stream
+
+
+async def test_overloaded_then_success_is_retried_quickly_by_the_sdk(fake: FakeClaude,
+                                                                    client: anthropic.AsyncAnthropic) -> None:
+    fake.script(status=529, times=1)
+    fake.script("made it")
+    started = time.monotonic()
+    message = await client.messages.create(model=MODEL, max_tokens=10, messages=[user("hi")])
+    assert message.content[0].text == "made it"  # type: ignore[union-attr]
+    assert [r.status for r in fake.requests] == [529, 200]
+    assert [r.retry_count for r in fake.requests] == [0, 1]
+    assert time.monotonic() - started < 0.3  # retry-after-ms beat the SDK's 0.5 s minimum backoff
+
+
+async def test_persistent_overload_raises_after_the_sdk_retries(fake: FakeClaude,
+                                                               client: anthropic.AsyncAnthropic) -> None:
+    fake.fail_all(529)
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        await client.messages.create(model=MODEL, max_tokens=10, messages=[user("hi")])
+    error = caught.value
+    assert isinstance(error, anthropic.OverloadedError) and isinstance(error, anthropic.InternalServerError)
+    assert error.status_code == 529 and error.type == "overloaded_error"
+    assert error.response.headers["retry-after"] == "0"
+    assert len(fake.requests) == 3  # first attempt + max_retries
+    fake.recover()
+    assert (await client.messages.create(model=MODEL, max_tokens=10, messages=[user("hi")])).content
+
+
+async def test_bad_request_is_not_retried_and_rate_limit_is(fake: FakeClaude,
+                                                           client: anthropic.AsyncAnthropic) -> None:
+    fake.script("prompt is too long", status=400)
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        await client.messages.create(model=MODEL, max_tokens=10, messages=[user("hi")])
+    assert caught.value.api_message == "prompt is too long" and len(fake.requests) == 1
+    assert "retry-after" not in caught.value.response.headers
+
+    fake.script(status=429, times=None)
+    with pytest.raises(anthropic.RateLimitError):
+        await client.with_options(max_retries=1).messages.create(model=MODEL, max_tokens=10, messages=[user("hi")])
+    assert [r.error_type for r in fake.requests[1:]] == ["rate_limit_error"] * 2
+
+
+async def test_slow_answer_times_out_in_the_client(fake: FakeClaude, client: anthropic.AsyncAnthropic) -> None:
+    fake.script("too late", delay=2.0)
+    started = time.monotonic()
+    with pytest.raises(anthropic.APITimeoutError):
+        await client.with_options(max_retries=0).messages.create(model=MODEL, max_tokens=10,
+                                                                 messages=[user("hi")], timeout=0.2)
+    assert time.monotonic() - started < 1.0
+    assert fake.last_request().finished_at is None  # the handler was cancelled, not left sleeping
+
+
+async def test_identical_prefix_is_read_from_cache_and_turns_build_on_it(fake: FakeClaude,
+                                                                       client: anthropic.AsyncAnthropic) -> None:
+    system_tokens = estimate_tokens(SYSTEM[0]["text"])
+    first = await client.messages.create(model=MODEL, max_tokens=10, system=SYSTEM, messages=[user("one")])
+    second = await client.messages.create(model=MODEL, max_tokens=10, system=SYSTEM, messages=[user("two")])
+    assert (first.usage.cache_creation_input_tokens, first.usage.cache_read_input_tokens) == (system_tokens, 0)
+    assert (second.usage.cache_creation_input_tokens, second.usage.cache_read_input_tokens) == (0, system_tokens)
+    assert second.usage.input_tokens == estimate_tokens("two")
+
+    # a growing conversation with the breakpoint on the newest turn reads the previous turn's prefix
+    turn1 = [user("hello", cache=True)]
+    await client.messages.create(model=MODEL, max_tokens=10, system=SYSTEM, messages=turn1)
+    turn2 = [user("hello"), {"role": "assistant", "content": "hi!"}, user("tea please", cache=True)]
+    later = await client.messages.create(model=MODEL, max_tokens=10, system=SYSTEM, messages=turn2)
+    assert later.usage.cache_read_input_tokens == system_tokens + estimate_tokens("hello")
+    assert later.usage.cache_creation_input_tokens == estimate_tokens("hi!") + estimate_tokens("tea please")
+    assert later.usage.input_tokens == 0
+    # caches are per model
+    other = await client.messages.create(model=HAIKU, max_tokens=10, system=SYSTEM, messages=[user("one")])
+    assert other.usage.cache_read_input_tokens == 0
+
+
+async def test_mid_stream_error_event_raises(fake: FakeClaude, client: anthropic.AsyncAnthropic) -> None:
+    fake.script("a long answer that will never finish", stream_error="overloaded_error")
+    seen: list[str] = []
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        async with client.messages.stream(model=MODEL, max_tokens=50, messages=[user("hi")]) as stream:
+            async for chunk in stream.text_stream:
+                seen.append(chunk)
+    assert caught.value.type == "overloaded_error" and caught.value.status_code == 200  # HTTP 200 already sent
+    assert len(seen) == 1 and fake.last_request().status == 529
+
+
+async def test_rules_match_model_predicate_and_count(fake: FakeClaude, client: anthropic.AsyncAnthropic) -> None:
+    fake.script("yes", model=HAIKU, times=2)
+    fake.script("special", match=lambda body: "secret" in FakeClaude.all_text(body))
+    fake.responder = lambda body: Reply("from the hook") if body["model"] == MODEL else None
+
+    async def ask(model: str, text: str) -> str:
+        message = await client.messages.create(model=model, max_tokens=10, messages=[user(text)])
+        return message.content[0].text  # type: ignore[union-attr]
+
+    assert [await ask(HAIKU, "vote"), await ask(MODEL, "chat"), await ask(HAIKU, "vote")] == \
+        ["yes", "from the hook", "yes"]
+    assert await ask(HAIKU, "vote") == fake.default_text  # rule used up, hook declined
+    assert await ask(MODEL, "the secret word") == "special"
+    assert len(fake.requests_for(HAIKU)) == 3 and fake.rules == []
+
+
+async def test_wait_for_requests_and_count_tokens(fake: FakeClaude, client: anthropic.AsyncAnthropic) -> None:
+    fake.script("slow", delay=0.2)
+    pending = asyncio.create_task(client.messages.create(model=MODEL, max_tokens=10, messages=[user("hi")]))
+    [req] = await fake.wait_for_requests(1, timeout=1.0)
+    assert req.finished_at is None  # recorded on arrival, still being answered
+    await pending
+    with pytest.raises(AssertionError, match="expected 2"):
+        await fake.wait_for_requests(2, timeout=0.05)
+
+    counted = await client.messages.count_tokens(model=MODEL, system="Be Finn.", messages=[user("hi")])
+    assert counted.input_tokens == estimate_tokens("Be Finn.") + estimate_tokens("hi")
+    assert len(fake.requests) == 1 and len(fake.count_requests) == 1
+
+
+async def test_zero_latency_ignores_delays_and_streams_in_one_piece() -> None:
+    async with FakeClaude(zero_latency=True) as fake:
+        client = anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="k", max_retries=0)
+        fake.script("instant " * 20, delay=5.0, stream_delay=1.0)
+        started = time.monotonic()
+        async with client.messages.stream(model=MODEL, max_tokens=10, messages=[user("hi")]) as stream:
+            chunks = [chunk async for chunk in stream.text_stream]
+        assert chunks == ["instant " * 20] and time.monotonic() - started < 1.0
+        await client.close()
+
+
+async def test_requests_the_real_api_would_reject_get_400(fake: FakeClaude) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{fake.base_url}/v1/messages",
+                                json={"model": MODEL, "messages": [user("hi")]}) as response:
+            assert response.status == 400
+            body = await response.json()
+    assert body == {"type": "error", "error": {"type": "invalid_request_error",
+                                               "message": "max_tokens: Field required"}}

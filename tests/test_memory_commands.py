@@ -1,0 +1,147 @@
+"""/forget_me, /memory map, /memory list and the command registration, over the wire."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from database.store import ConsolidationBatch, Turn
+from memory.svgmap import render_fact_map, shade
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, button
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+EPHEMERAL = 64
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+
+async def press(h: Harness, message: dict[str, Any], action: str, *, user: int = USER_ID) -> Any:
+    return await h.click(message, button(message, action)["custom_id"], user=user)
+
+
+async def memory(h: Harness, name: str, *, user: int = USER_ID, dm: bool = False) -> Any:
+    return await h.slash("memory", [{"type": 1, "name": name, "options": []}], user=user, dm=dm)
+
+
+async def remember_everything(h: Harness, user: int, name: str, replies: int) -> None:
+    """Something in every table that can hold data about a user (``replies``: bot messages expected so far)."""
+    key = h.bot.engine.character_key
+    await h.say(f"hello from {name}", user=user, mention=True)
+    await h.replies(CHANNEL_ID, replies)
+    await h.bot.get_cog("Events").drain()
+    await h.store.append_turns(key, user, "dm", [Turn("user", "a secret"), Turn("assistant", "kept")])
+    await h.store.add_core_memory(key, user, f"{name} likes kelp")
+    fact = await h.store.insert_user_fact(user, f"{name} keeps bees", category="hobbies")
+    await h.store.set_relationship(key, user, rapport=8)
+    await h.store.replace_core_memories(key, user, [f"{name} is kind"], reason="test")  # an archived version
+    rows = await h.store.logged_through(await h.store.log_watermark())
+    mine = tuple(i for i, m in rows if m.author_id == user)
+    await h.store.commit_consolidation(ConsolidationBatch(key, user, mine[:1], mentioned=((fact, True),)))
+
+
+async def test_memory_commands_are_registered(harness: Harness) -> None:
+    registered = {c["name"]: c for c in harness.discord.registered_commands()}
+    assert "forget_me" in registered
+    subs = {o["name"] for o in registered["memory"]["options"]}
+    assert subs == {"opt-in", "opt-out", "map", "list"}
+
+
+async def test_forget_me_deletes_everything_after_confirmation(harness: Harness) -> None:
+    h = harness
+    await remember_everything(h, USER_ID, "alice", 1)
+    await remember_everything(h, USER2_ID, "bob", 2)
+    before = await h.store.rows_about_user(USER_ID)
+    assert before >= 10
+    bob_before = await h.store.rows_about_user(USER2_ID)
+
+    prompt = await (await h.slash("forget_me")).message()
+    assert prompt["flags"] & EPHEMERAL and "Delete **everything**" in prompt["content"]
+    await (await press(h, prompt, "cancel")).response()
+    assert "Cancelled" in prompt["content"]
+    assert await h.store.rows_about_user(USER_ID) == before
+
+    prompt = await (await h.slash("forget_me")).message()
+    intruder = await press(h, prompt, "confirm", user=USER2_ID)
+    assert "belong to whoever ran the command" in (await intruder.message())["content"]
+    assert await h.store.rows_about_user(USER_ID) == before
+    await (await press(h, prompt, "confirm")).response()
+    await h.discord.wait_for(lambda d: "Done: I deleted" in (prompt.get("content") or ""), 5, what="the outcome")
+    assert await h.store.rows_about_user(USER_ID) == 0
+    assert await h.store.rows_about_user(USER2_ID) == bob_before
+
+    # They can start again from nothing.
+    await h.say("hello again", mention=True)
+    await h.replies(CHANNEL_ID, 3)
+    await h.bot.get_cog("Events").drain()
+    assert (await h.store.get_user(USER_ID)) is not None
+    assert await h.store.fact_rows(USER_ID) == []
+
+
+async def test_memory_map_is_an_svg_attachment_of_the_callers_facts(harness: Harness) -> None:
+    h = harness
+    await h.store.ensure_user(USER_ID, "alice")
+    await h.store.ensure_user(USER2_ID, "bob")
+    key = h.bot.engine.character_key
+    nasty = "Alice wrote <script>alert('x')</script> & \"quoted\" ]]> things"
+    ids = [await h.store.insert_user_fact(USER_ID, text, category=cat, pinned=pin) for text, cat, pin in (
+        ("Alice keeps bees", "hobbies", False), ("Alice sails on Sundays", "hobbies", False),
+        ("Alice is a nurse", "work", True), (nasty, "other", False))]
+    for _ in range(4):
+        await h.store.commit_consolidation(ConsolidationBatch(key, USER_ID, (), mentioned=((ids[0], True),)))
+    await h.store.insert_user_fact(USER2_ID, "Bob's fact", category="work")
+
+    message = await (await memory(h, "map")).message()
+    assert message["flags"] & EPHEMERAL and "4 facts" in message["content"]
+    [attachment] = message["attachments"]
+    assert attachment["filename"] == "memory-map.svg"
+    root = ET.fromstring(attachment["_data"])
+    assert root.tag == f"{SVG}svg"
+    facts = root.findall(f".//{SVG}g[@class='fact']")
+    assert len(facts) == 4
+    labels = ["".join(g.find(f"{SVG}text").itertext()) for g in facts]  # type: ignore[union-attr]
+    assert any(label.startswith("Alice wrote <script>alert('x')</script> & \"quoted\"") for label in labels)
+    assert not any("Bob" in label for label in labels)
+    categories = [g.get("data-category") for g in root.findall(f".//{SVG}g[@class='category']")]
+    assert categories == ["hobbies", "other", "work"]
+    radii = {int(g.get("data-references")): float(g.find(f"{SVG}circle").get("r")) for g in facts}  # type: ignore[union-attr]
+    assert radii[5] > radii[1]
+    assert b"<script>" not in attachment["_data"]
+
+    empty = await (await memory(h, "map", user=USER2_ID, dm=True)).message()
+    assert empty["attachments"]  # bob has one fact
+    await h.store.delete_user_fact((await h.store.fact_rows(USER2_ID))[0].id)
+    none = await (await memory(h, "map", user=USER2_ID)).message()
+    assert "don't have any long-term facts" in none["content"] and not none["attachments"]
+
+
+def test_the_map_shades_by_recency_and_renders_without_facts() -> None:
+    now = datetime(2026, 1, 31, tzinfo=UTC)
+    assert shade(now, now) == "#2e8b57" and shade(datetime(2025, 1, 1, tzinfo=UTC), now) == "#b0b0b0"
+    root = ET.fromstring(render_fact_map([], user_name="<b>", character="Finn & co", now=now))
+    assert "Nothing remembered yet." in "".join(root.itertext())
+    assert "What Finn & co remembers about <b>" in "".join(root.itertext())
+
+
+async def test_memory_list_pages_through_the_facts(harness: Harness) -> None:
+    h = harness
+    await h.store.ensure_user(USER_ID, "alice")
+    for i in range(1, 20):
+        await h.store.insert_user_fact(USER_ID, f"Alice fact number {i:02d}", category="hobbies" if i % 2 else "work")
+    message = await (await memory(h, "list")).message()
+    assert message["flags"] & EPHEMERAL
+    assert "(page 1/3, 19 facts" in message["content"] and message["content"].count("Alice fact number") == 8
+    assert button(message, "prev")["disabled"] and not button(message, "next").get("disabled")
+    first_page = message["content"]
+    await (await press(h, message, "next")).response()
+    assert "(page 2/3" in message["content"] and message["content"] != first_page
+    await (await press(h, message, "next")).response()
+    assert "(page 3/3" in message["content"] and message["content"].count("Alice fact number") == 3
+    assert button(message, "next")["disabled"]
+    await (await press(h, message, "prev")).response()
+    assert "(page 2/3" in message["content"]
+    assert max(len(line) for line in message["content"].splitlines()) < 250
+
+    nothing = await (await memory(h, "list", user=USER2_ID)).message()
+    assert "don't have any long-term facts" in nothing["content"]

@@ -1,0 +1,281 @@
+"""The personaflow package: systems, characters, memories, utilities and the Kindred bridge."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.config import PROJECT_ROOT
+from personaflow import PersonaSystem as TopLevelSystem
+from personaflow.core import Character as CoreCharacter
+from personaflow.core import PersonaSystem
+from personaflow.core.character import Character
+from personaflow.core.memory import Memory, MemoryConfig, MemoryManager, extractive_summary
+from personaflow.core.system import PersonaSystem as SystemFromModule
+from personaflow.integrations.kindred import load_character_folder
+from personaflow.utils import Logger, PromptManager, PromptTemplate, Serializer, validators
+
+CHARACTERS = PROJECT_ROOT / "characters"
+
+FACTS = [
+    "Sam adopted a grey cat named Miso last week.",
+    "It rained all afternoon.",
+    "Miso the cat knocked a mug of coffee off the desk.",
+    "Sam started learning Rust for a new job.",
+    "Lunch was pasta.",
+    "Sam's sister visits on Friday with her own cat.",
+]
+
+
+def test_layout_and_reexports() -> None:
+    assert TopLevelSystem is PersonaSystem is SystemFromModule
+    assert CoreCharacter is Character
+
+
+def test_create_get_switch_and_unknown_names() -> None:
+    system = PersonaSystem()
+    wizard = system.create_character("wizard", "You are a wise wizard.", background={"age": 900})
+    system.create_character("rogue", "You are a rogue.")
+    assert system.characters["wizard"] is wizard and system.get_character("wizard") is wizard
+    assert system.active_character is None
+    system.switch_active_character("rogue")
+    assert system.active_character == "rogue"
+    with pytest.raises(KeyError, match="ghost"):
+        system.get_character("ghost")
+    with pytest.raises(KeyError):
+        system.switch_active_character("ghost")
+    with pytest.raises(KeyError):
+        system.add_interaction("ghost", "boo")
+    assert system.active_character == "rogue"  # a failed switch changes nothing
+    with pytest.raises(ValueError):
+        system.create_character("wizard", "again")
+    with pytest.raises(ValueError):
+        system.create_character("blank", "   ")
+
+
+def test_interactions_and_context() -> None:
+    system = PersonaSystem()
+    wizard = system.create_character("wizard", "You are a wise wizard.", background={"specialty": "time magic"})
+    system.add_interaction("wizard", {"user": "Favourite spell?", "response": "Stopping time, briefly."})
+    system.add_interaction("wizard", "A storm gathers.", memory_type="event", metadata={"source": "world"})
+    context = wizard.get_context()
+    assert (context["name"], context["prompt"], context["background"]) == (
+        "wizard", "You are a wise wizard.", {"specialty": "time magic"})
+    newest, oldest = context["memories"]
+    assert newest["content"] == "A storm gathers." and newest["type"] == "event" and newest["metadata"] == {"source": "world"}
+    assert oldest["content"] == {"user": "Favourite spell?", "response": "Stopping time, briefly."}
+    assert newest["character_name"] == "wizard"
+    assert "memories" not in wizard.get_context(include_memories=False)
+    assert len(wizard.get_context(memory_limit=1)["memories"]) == 1
+    assert [m["type"] for m in wizard.get_context(memory_types=["interaction"])["memories"]] == ["interaction"]
+
+
+def test_broadcast_to_all_or_some() -> None:
+    system = PersonaSystem()
+    for name in ("a", "b", "c"):
+        system.create_character(name, f"You are {name}.")
+    added = system.broadcast_interaction("The bell tolls.")
+    assert len(added) == 3 and all(m.type == "broadcast" for m in added)
+    system.broadcast_interaction("Only some hear it.", memory_type="event", metadata={"loud": False},
+                                 character_names=["a", "c"])
+    assert system.get_character("a").memory_manager.get_memories(1)[0].content == "Only some hear it."
+    assert system.get_character("b").memory_manager.get_memories(1)[0].content == "The bell tolls."
+    with pytest.raises(KeyError):
+        system.broadcast_interaction("x", character_names=["a", "nobody"])
+    assert len(system.get_character("a").memory_manager.memories) == 2  # nothing added when a name is unknown
+
+
+def test_get_memories_newest_first_and_filters() -> None:
+    manager = MemoryManager("m", MemoryConfig(auto_summarize=False))
+    for i in range(5):
+        manager.add_memory(f"memory {i}", memory_type="odd" if i % 2 else "even")
+    assert [m.content for m in manager.get_memories()] == [f"memory {i}" for i in (4, 3, 2, 1, 0)]
+    assert [m.content for m in manager.get_memories(limit=2)] == ["memory 4", "memory 3"]
+    assert [m.content for m in manager.get_memories(memory_types=["odd"])] == ["memory 3", "memory 1"]
+    assert manager.memories[0].content == "memory 0"  # storage order is chronological
+    with pytest.raises(ValueError):
+        manager.get_memories(limit=-1)
+
+
+def test_trimming_keeps_the_newest() -> None:
+    manager = MemoryManager("t", MemoryConfig(max_memories=3, auto_summarize=False))
+    for i in range(7):
+        manager.add_memory(f"m{i}")
+    assert [m.content for m in manager.memories] == ["m4", "m5", "m6"]
+
+
+def test_auto_summary_extractive() -> None:
+    manager = MemoryManager("s", MemoryConfig(summary_threshold=len(FACTS)))
+    for fact in FACTS[:-1]:
+        manager.add_memory(fact)
+    assert not manager.get_memories(memory_types=["summary"])
+    manager.add_memory(FACTS[-1])
+    (summary,) = manager.get_memories(memory_types=["summary"])
+    assert summary.metadata["method"] == "extractive" and summary.metadata["summarized_count"] == len(FACTS)
+    text = str(summary.content)
+    assert "Miso" in text and "cat" in text and "Lunch was pasta." not in text  # informative sentences win
+    assert text == extractive_summary([Memory(datetime.now(UTC), "interaction", f) for f in FACTS])  # deterministic
+    # The count restarts after a summary.
+    for fact in FACTS[:-1]:
+        manager.add_memory(fact)
+    assert len(manager.get_memories(memory_types=["summary"])) == 1
+    assert len(manager.unsummarized()) == len(FACTS) - 1
+
+
+def test_auto_summary_with_summarizer_and_fallback() -> None:
+    seen: list[list[Memory]] = []
+
+    def summarizer(memories: list[Memory]) -> str:
+        seen.append(memories)
+        return f"{len(memories)} things happened."
+
+    manager = MemoryManager("s", MemoryConfig(summary_threshold=3), summarizer=summarizer)
+    for fact in FACTS[:3]:
+        manager.add_memory(fact)
+    summary = manager.get_memories(1)[0]
+    assert (summary.type, summary.content, summary.metadata["method"]) == ("summary", "3 things happened.", "summarizer")
+    assert [m.content for m in seen[0]] == FACTS[:3]
+
+    def broken(memories: list[Memory]) -> str:
+        raise RuntimeError("model unavailable")
+
+    fallback = MemoryManager("f", MemoryConfig(summary_threshold=2), summarizer=broken)
+    fallback.add_memory(FACTS[0])
+    fallback.add_memory(FACTS[2])
+    summary = fallback.get_memories(1)[0]
+    assert summary.type == "summary" and summary.metadata["method"] == "extractive" and "Miso" in str(summary.content)
+
+
+def test_auto_summarize_off() -> None:
+    manager = MemoryManager("s", MemoryConfig(summary_threshold=2, auto_summarize=False))
+    for fact in FACTS:
+        manager.add_memory(fact)
+    assert not manager.get_memories(memory_types=["summary"])
+
+
+def test_pluggable_store() -> None:
+    class ListStore:
+        def __init__(self) -> None:
+            self.rows: list[Memory] = [Memory(datetime(2024, 1, 1, tzinfo=UTC), "interaction", "old", {}, "p")]
+            self.replaced = 0
+
+        def load(self, character_name: str) -> list[Memory]:
+            return [m for m in self.rows if m.character_name == character_name]
+
+        def append(self, memory: Memory) -> None:
+            self.rows.append(memory)
+
+        def replace(self, memories: list[Memory]) -> None:
+            self.replaced += 1
+            self.rows = list(memories)
+
+    store = ListStore()
+    manager = MemoryManager("p", MemoryConfig(max_memories=2, auto_summarize=False), store=store)
+    assert [m.content for m in manager.memories] == ["old"]
+    manager.add_memory("new")
+    assert [m.content for m in store.rows] == ["old", "new"]
+    manager.add_memory("newer")
+    assert store.replaced == 1 and [m.content for m in store.rows] == ["new", "newer"]
+    system = PersonaSystem(store_factory=lambda name: store)
+    assert system.create_character("p", "prompt").memory_manager.get_memories()[0].content == "newer"
+
+
+def test_serialization_round_trip() -> None:
+    system = PersonaSystem()
+    system.create_character("wizard", "You are a wizard.", {"age": 900}, MemoryConfig(max_memories=50, summary_threshold=4))
+    system.create_character("rogue", "You are a rogue.")
+    system.add_interaction("wizard", {"user": "hi", "response": "hello"}, metadata={"channel": 1})
+    system.broadcast_interaction("Night falls.")
+    system.switch_active_character("wizard")
+    data = system.to_dict()
+    text = Serializer.to_json(data)
+    restored = PersonaSystem.from_dict(Serializer.from_json(text))
+    assert restored.to_dict() == data
+    assert restored.active_character == "wizard"
+    wizard = restored.get_character("wizard")
+    assert wizard.memory_manager.config.max_memories == 50 and wizard.background == {"age": 900}
+    assert wizard.get_context()["memories"][0]["content"] == "Night falls."
+    assert Character.from_dict(wizard.to_dict()).to_dict() == wizard.to_dict()
+    memory = wizard.memory_manager.memories[0]
+    assert Memory.from_dict(memory.to_dict()) == memory
+    assert Serializer.to_json(memory) == Serializer.to_json(memory.to_dict())  # objects with to_dict serialize
+    with pytest.raises(ValueError):
+        Serializer.from_json("{nope")
+    with pytest.raises(ValueError):
+        Memory.from_dict({"type": "x", "content": "y"})
+
+
+def test_serializer_files(tmp_path: Path) -> None:
+    system = PersonaSystem()
+    system.create_character("a", "You are a.")
+    Serializer.save(system, tmp_path / "system.json")
+    assert PersonaSystem.from_dict(Serializer.load(tmp_path / "system.json")).characters.keys() == {"a"}
+
+
+def test_prompt_templates() -> None:
+    tpl = PromptTemplate("You are ${name}, a $role. Costs $$5.", name="intro")
+    assert tpl.variables == ["name", "role"]
+    assert tpl.render(name="Finn", role="fish") == "You are Finn, a fish. Costs $5."
+    assert tpl.render({"name": "Finn"}, role="fish").startswith("You are Finn")
+    with pytest.raises(KeyError, match="role"):
+        tpl.render(name="Finn")
+    with pytest.raises(ValueError, match="invalid placeholder"):
+        PromptTemplate("Broken ${name")
+    manager = PromptManager({"greet": "Hello ${user}"})
+    manager.add_template("bye", "Bye ${user}")
+    assert manager.list_templates() == ["bye", "greet"]
+    assert manager.render("greet", user="Sam") == "Hello Sam" == manager.get_prompt("greet", user="Sam")
+    with pytest.raises(KeyError, match="nope"):
+        manager.get_template("nope")
+    manager.remove_template("bye")
+    assert manager.list_templates() == ["greet"]
+
+
+def test_validators() -> None:
+    assert validators.validate_prompt_template("Hi ${a} and $b") == ["a", "b"]
+    for bad in ("", "   ", 5, "cost: $ 5"):
+        with pytest.raises(ValueError):
+            validators.validate_prompt_template(bad)
+    validators.validate_memory_content("ok")
+    validators.validate_memory_content({"user": "hi"})
+    for bad_content in ("", "  ", {}, {1: "x"}, 3, None):
+        with pytest.raises(ValueError):
+            validators.validate_memory_content(bad_content)
+    validators.validate_memory_config(MemoryConfig())
+    validators.validate_memory_config({"max_memories": 5, "summary_threshold": 2, "auto_summarize": False})
+    with pytest.raises(ValueError, match="max_memories"):
+        MemoryConfig(max_memories=0)
+    with pytest.raises(ValueError, match="summary_threshold"):
+        MemoryConfig(summary_threshold=-1)
+    with pytest.raises(ValueError, match="auto_summarize"):
+        validators.validate_memory_config({"max_memories": 5, "summary_threshold": 2, "auto_summarize": "yes"})
+    with pytest.raises(ValueError):
+        MemoryManager("x").add_memory("")
+
+
+def test_logger_wraps_logging(caplog: pytest.LogCaptureFixture) -> None:
+    logger = Logger("tests", level=logging.DEBUG)
+    assert logger.logger.name == "personaflow.tests"
+    with caplog.at_level(logging.DEBUG, logger="personaflow.tests"):
+        logger.info("hello %s", "world")
+        logger.debug("details")
+    assert [r.getMessage() for r in caplog.records] == ["hello world", "details"]
+
+
+def test_kindred_integration_loads_character_folders() -> None:
+    system = PersonaSystem()
+    finn = load_character_folder(system, CHARACTERS / "finn")
+    atlas = load_character_folder(system, CHARACTERS / "atlas")
+    lumen = load_character_folder(system, CHARACTERS / "lumen")
+    assert set(system.characters) == {"Finn", "Atlas", "Lumen"}
+    assert "walking fish" in finn.prompt and "## How you behave" in atlas.prompt and "Greywick" in lumen.prompt
+    assert finn.background["source_format"] == "claudemask" and finn.background["traits"]
+    assert lumen.background["source_format"] == "card_v3"
+    system.add_interaction("Finn", {"user": "One kelp tea, please.", "response": "Coming right up!"})
+    assert finn.get_context()["memories"][0]["content"]["user"] == "One kelp tea, please."
+    with pytest.raises(ValueError):
+        load_character_folder(system, CHARACTERS / "finn")  # already there
+    assert load_character_folder(system, CHARACTERS / "finn", name="Finn 2").name == "Finn 2"

@@ -1,0 +1,173 @@
+"""Recall of long-term facts into the reply prompt: the selection rules, the per-user vector cache and its
+invalidation, and over the wire with the real embedding model (loaded once per test process)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bot.tokens import count_tokens
+from database.store import ConsolidationBatch, FactRow, Store
+from memory.embeddings import to_bytes
+from memory.facts import ExtractedFact, FactCache, FactIndex, match_facts
+from memory.recall import choose, render
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.memory_support import HashEmbedder
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+def row(i: int, fact: str, *, refs: int = 1, pinned: bool = False, private: bool = False, days: float = 0,
+        embedder: HashEmbedder | None = None, category: str = "other") -> FactRow:
+    vector = to_bytes((embedder or HashEmbedder()).encode([fact])[0])
+    when = NOW - timedelta(days=days)
+    return FactRow(i, fact, category, pinned, private, refs, when, when, vector)
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def test_pinned_then_similar_then_most_referenced_within_the_budget() -> None:
+    e = HashEmbedder()
+    rows = [row(1, "Alice works at the lighthouse", refs=9), row(2, "Alice has a cat named Miso", refs=1),
+            row(3, "Alice is allergic to shellfish", pinned=True, days=100),
+            row(4, "Alice sings in a choir", refs=5), row(5, "Alice hates fog", refs=20, days=30),
+            row(6, "Alice is pregnant", refs=50, private=True)]
+    index = FactIndex.build(rows)
+    query = e.encode(["how is your cat Miso doing"])[0]
+    chosen = choose(index, query, budget=1000, private=False, now=NOW, expiry_days=14)
+    # Pinned first (even when old), then the similar one, then by references; expired and private left out.
+    assert [r.id for r in chosen] == [3, 2, 1, 4]
+    assert [r.id for r in choose(index, query, budget=1000, private=True, now=NOW, expiry_days=14)] == [3, 2, 6, 1, 4]
+    assert 5 in [r.id for r in choose(index, query, budget=1000, private=False, now=NOW, expiry_days=0)]
+    tight = choose(index, query, budget=20, private=False, now=NOW, expiry_days=14)
+    assert [r.id for r in tight] == [3, 2]  # each line costs about 9 tokens
+    assert choose(index, None, budget=0, private=False, now=NOW, expiry_days=14) == []
+    text = render(chosen, "alice")
+    assert text.startswith("[What you remember about alice") and "- Alice has a cat named Miso" in text
+
+
+def test_vectors_of_another_model_are_ignored_not_mixed() -> None:
+    rows = [row(1, "Alice keeps bees"), FactRow(2, "odd", "other", False, False, 1, NOW, NOW,
+                                                 np.ones(3, dtype="<f4").tobytes())]
+    index = FactIndex.build(rows)
+    assert index.dim == HashEmbedder.dim and list(index.positions) == [0]
+    assert [r.id for r in index.unembedded(HashEmbedder.dim)] == [2]
+    scores = index.scores(HashEmbedder().encode(["Alice keeps bees"])[0])
+    assert scores[0] == pytest.approx(1.0) and scores[1] == -np.inf
+
+
+def test_matching_merges_near_duplicates_within_a_batch() -> None:
+    e = HashEmbedder()
+    index = FactIndex.build([row(7, "Alice keeps bees")])
+    facts = [ExtractedFact("Alice keeps bees", "hobbies"), ExtractedFact("Alice sells honey", "work"),
+             ExtractedFact("alice sells honey", "work")]
+    matched = match_facts(index, facts, e.encode([f.fact for f in facts]), 0.8)
+    assert list(matched.mentioned) == [7] and [f.fact for f, _ in matched.new] == ["Alice sells honey"]
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+async def test_the_vector_cache_rereads_a_user_only_after_a_change(store: Store) -> None:
+    e = HashEmbedder()
+    await store.ensure_user(USER_ID, "alice")
+    await store.ensure_user(USER2_ID, "bob")
+    cache = FactCache(store)
+    first = await store.insert_user_fact(USER_ID, "Alice keeps bees", embedding=to_bytes(e.encode(["bees"])[0]))
+    assert len((await cache.get(USER_ID)).rows) == 1 and cache.loads == 1
+    await cache.get(USER_ID)
+    assert cache.loads == 1  # unchanged: no re-read
+    await store.insert_user_fact(USER2_ID, "Bob rows", embedding=None)  # another user's change
+    await cache.get(USER_ID)
+    assert cache.loads == 1
+
+    changes: list[Callable[[], Awaitable[Any]]] = [
+        lambda: store.insert_user_fact(USER_ID, "Alice sings"),
+        lambda: store.edit_user_fact(first, fact="Alice keeps wasps", embedding=None),
+        lambda: store.pin_user_fact(first, True),
+        lambda: store.set_fact_embeddings([(first, to_bytes(e.encode(["wasps"])[0]))]),
+        lambda: store.commit_consolidation(ConsolidationBatch("finn", USER_ID, (), mentioned=((first, True),))),
+        lambda: store.delete_user_fact(first),
+    ]
+    for n, change in enumerate(changes, 2):
+        await change()
+        index = await cache.get(USER_ID)
+        assert cache.loads == n, f"change {n - 2} was not seen"
+    assert [r.fact for r in index.rows] == ["Alice sings"]
+
+
+# --------------------------------------------------------------------------- over the wire
+
+
+async def test_relevant_facts_reach_the_reply_prompt_and_dm_facts_stay_in_dms(make_harness: MakeHarness) -> None:
+    h = await make_harness(recall_token_budget="24")
+    key = h.bot.engine.character_key
+    await h.store.ensure_user(USER_ID, "alice")
+    embed = h.bot.memory.embed  # what the admin fact commands use too
+    facts = {
+        "Alice has a cat called Miso": dict(category="personal"),
+        "Alice works night shifts at the lighthouse": dict(category="work"),
+        "Alice is allergic to shellfish": dict(category="health", pinned=True),
+        "Alice is secretly pregnant": dict(category="health"),
+        "Alice builds model ships": dict(category="hobbies"),
+    }
+    ids = {}
+    for text, extra in facts.items():
+        ids[text] = await h.store.insert_user_fact(USER_ID, text, embedding=await embed(text), **extra)
+    await _make_private(h.store, ids["Alice is secretly pregnant"])
+    for text in ("Alice builds model ships", "Alice works night shifts at the lighthouse"):
+        for _ in range(3):
+            await h.store.commit_consolidation(ConsolidationBatch(key, USER_ID, (), mentioned=((ids[text], True),)))
+    await h.store.set_relationship(key, USER_ID, anger=7, trust=8)
+    await h.store.set_state("daily_mood", "Grumpy about the fog.")
+
+    await h.say("How is your kitty Miso doing these days?", mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    prompt = h.claude.last_request("claude-test-default")
+    recalled = prompt.all_text().split("[What you remember about alice", 1)[1].split("\n\n", 1)[0]
+    lines = [line for line in recalled.splitlines() if line.startswith("- ")]
+    assert lines[:2] == ["- Alice is allergic to shellfish", "- Alice has a cat called Miso"]
+    assert "secretly" not in prompt.all_text()
+    assert sum(count_tokens(line + "\n") for line in lines) <= 24
+    assert "- Alice works night shifts at the lighthouse" not in lines  # over the budget
+    system = prompt.system_text()
+    assert "you are angry with alice" in system and "you trust them" in system
+    assert "## Your mood today\nGrumpy about the fog." in system
+
+    await h.dm("I'm so tired with the pregnancy, is there a tea for that?")
+    await h.replies(await h.dm_channel_id(), 1)
+    dm_prompt = h.claude.last_request("claude-test-default").all_text()
+    assert "- Alice is secretly pregnant" in dm_prompt  # learnt in DMs, recalled in DMs
+
+
+async def _make_private(store: Store, fact_id: int) -> None:
+    from sqlalchemy import update
+
+    from database.models import UserFact
+
+    async with store.engine.begin() as conn:
+        await conn.execute(update(UserFact).where(UserFact.id == fact_id).values(private=True))
+
+
+async def test_a_failing_recall_never_costs_the_reply(make_harness: MakeHarness, caplog: Any) -> None:
+    h = await make_harness()
+
+    class Broken:
+        def encode(self, sentences: Any) -> Any:
+            raise RuntimeError("model file missing")
+
+    h.bot.memory.recall.embedder = Broken()
+    await h.store.ensure_user(USER_ID, "alice")
+    await h.store.insert_user_fact(USER_ID, "Alice keeps bees", embedding=to_bytes(HashEmbedder().encode(["x"])[0]))
+    with caplog.at_level(logging.ERROR):
+        await h.say("hello there", mention=True)
+        [reply] = await h.replies(CHANNEL_ID, 1)
+    assert reply["content"] == "Hello from fake Claude."
+    assert "recall failed" in caplog.text

@@ -1,0 +1,103 @@
+"""Data-access layer on each backend: migrations, the short-term log, conversations, memories, state."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from database.store import PRIVATE_SOURCE, SeenMessage, Store, Turn
+
+
+def seen(i: int, channel: int = 10, author: int = 5, *, dm: bool = False, text: str = "hi") -> SeenMessage:
+    return SeenMessage(i, channel, None if dm else 1, author, f"user{author}", False, dm, text, datetime.now(UTC))
+
+
+async def test_migrations_are_idempotent(db_url: str) -> None:
+    first = await Store(db_url).open()
+    await first.close()
+    second = await Store(db_url).open()  # upgrading an up-to-date database is a no-op
+    assert await second.count_logged() == 0
+    await second.close()
+
+
+async def test_concurrent_log_writes_are_all_kept_once(store: Store) -> None:
+    await asyncio.gather(*(store.log_message(seen(i, author=i % 7 + 1)) for i in range(1, 301)))
+    await store.log_message(seen(1))  # a duplicate delivery changes nothing
+    assert await store.count_logged() == 300
+    assert (await store.get_user(3)) is not None
+    assert len(await store.list_users(limit=100)) == 7
+
+
+async def test_nicknames_keep_first_and_last_seen(store: Store) -> None:
+    await store.log_message(seen(1), "Old Name")
+    await store.log_message(seen(2), "New Name")
+    names = [n for n, _, _ in await store.nicknames(5)]
+    assert "Old Name" in names and "New Name" in names
+
+
+async def test_history_is_per_user_and_scope(store: Store) -> None:
+    await store.ensure_user(5, "a")
+    await store.ensure_user(6, "b")
+    await store.append_turns("finn", 5, "dm", [Turn("user", "secret dm"), Turn("assistant", "ok")])
+    await store.append_turns("finn", 5, "channel:10", [Turn("user", "public"), Turn("assistant", "yo")])
+    await store.append_turns("finn", 6, "dm", [Turn("user", "other user")])
+    dm = await store.history("finn", 5, "dm")
+    channel = await store.history("finn", 5, "channel:10")
+    assert [t.content for t in dm.turns] == ["secret dm", "ok"]
+    assert [t.content for t in channel.turns] == ["public", "yo"]
+    assert await store.reset_conversation("finn", 5, "dm") == 2
+    assert (await store.history("finn", 5, "dm")).turns == []
+    assert len((await store.history("finn", 5, "channel:10")).turns) == 2
+
+
+async def test_private_core_memories_stay_out_of_channel_prompts(store: Store) -> None:
+    await store.ensure_user(5, "a")
+    await store.add_core_memory("finn", 5, "likes herring", source="user")
+    await store.replace_core_memories("finn", 5, ["told me a secret in DMs"], reason="dm summary",
+                                      source=PRIVATE_SOURCE)
+    channel = await store.prompt_data("finn", 5, "channel:10", 10, recent_limit=5, before_id=None, private=False)
+    dm = await store.prompt_data("finn", 5, "dm", 11, recent_limit=0, before_id=None, private=True)
+    assert channel.core_memories == ["likes herring"]
+    assert set(dm.core_memories) == {"likes herring", "told me a secret in DMs"}
+
+
+async def test_core_memory_versions_restore(store: Store) -> None:
+    await store.ensure_user(5, "a")
+    await store.replace_core_memories("finn", 5, ["v1"], reason="first")
+    await store.replace_core_memories("finn", 5, ["v2"], reason="second")
+    versions = await store.core_memory_versions("finn", 5)
+    v1 = next(v for v in versions if v[3] == [{"content": "v1", "source": "summary"}])
+    assert await store.restore_core_memory_version(v1[0])
+    assert [c for _, c, _ in await store.core_memories("finn", 5)] == ["v1"]
+
+
+async def test_relationship_values_are_clamped(store: Store) -> None:
+    await store.ensure_user(5, "a")
+    rel = await store.set_relationship("finn", 5, trust=42, formality=-9, anger=-1)
+    assert (rel.trust, rel.formality, rel.anger) == (10.0, -5.0, 0.0)
+
+
+async def test_recent_messages_come_from_the_channel_only(store: Store) -> None:
+    for i in range(1, 6):
+        await store.log_message(seen(i, channel=10, text=f"c{i}"))
+    await store.log_message(seen(6, channel=99, dm=True, text="dm text"))
+    recent = await store.recent_messages(10, limit=3)
+    assert [m.content for m in recent] == ["c3", "c4", "c5"]
+
+
+async def test_place_activation(store: Store) -> None:
+    assert await store.is_active(10, 1)
+    await store.set_place_active("guild", 1, False)
+    assert not await store.is_active(10, 1)
+    await store.set_place_active("channel", 10, True)
+    assert await store.is_active(10, 1)
+    assert not await store.is_active(11, 1)
+
+
+async def test_usage_sums_per_user(store: Store) -> None:
+    for cost in (0.5, 0.25):
+        await store.record_api_call(user_id=5, purpose="reply", model="m", input_tokens=10, output_tokens=5,
+                                    cache_creation_tokens=100, cache_read_tokens=0, cost=cost, latency_ms=1, ok=True)
+    usage = await store.usage(5)
+    assert (usage.calls, usage.input_tokens, usage.cache_creation_tokens, usage.cost) == (2, 20, 200, 0.75)
+    assert (await store.usage(6)).calls == 0

@@ -1,0 +1,279 @@
+"""Background summarization and core memories: over the wire (a long conversation through the fake Discord,
+the real SDK against the fake Claude), and the summarizer driven directly for the edge cases."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from bot.character import CharacterSource
+from bot.claude import ClaudeClient
+from database.store import PRIVATE_SOURCE, Store, Turn
+from memory.consent import Consent
+from memory.summarizer import CHANNEL_SOURCE, Summarizer, parse_memories
+from tests.fakes.claude_server import FakeClaude, Reply
+from tests.harness import CHANNEL_ID, LOG_CHANNEL_ID, USER_ID, Harness
+from tests.memory_support import FINN, last_user_text, memory_settings
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+SUMMARY_CUE = "look back over this conversation"  # Finn's summarization_prompt
+MEMORY_CUE = "update what you remember about"  # Finn's core_memory_prompt
+DUMP_CUE = "have grown long"  # Finn's core_memory_dump
+CHAT = [
+    "Hi Finn! My cat Miso knocked the whole teapot off the shelf this morning.",
+    "I'm starting a new job at the lighthouse next week, nervous about the night shifts.",
+    "Do you have any kelp tea left? I could really use something calming today.",
+    "Also my sister is visiting from the mainland on Saturday, she loves seafoam chai.",
+    "What time does the tide turn this evening, do you know?",
+]
+SMALL = {"conversation_token_threshold": "60", "history_keep_messages": "2", "recent_channel_messages": "0"}
+
+
+class Script:
+    """Fake Claude answers by request kind; counts them and can fail or slow down summaries."""
+
+    def __init__(self, summary: str = "Alice told me Miso broke the teapot and she starts at the lighthouse.",
+                 memories: str = "- Alice has a cat called Miso.\n- Alice starts night shifts at the lighthouse.") -> None:
+        self.summary = summary
+        self.memories = memories
+        self.dump = "- Alice: cat Miso, lighthouse nights."
+        self.kinds: list[str] = []
+        self.fail_summaries = 0
+        self.summary_delay = 0.0
+        self.replies = 0
+
+    def __call__(self, body: dict[str, Any]) -> Reply | str:
+        text = last_user_text(body)
+        if SUMMARY_CUE in text:
+            self.kinds.append("summary")
+            if self.fail_summaries:
+                self.fail_summaries -= 1
+                return Reply(status=400)
+            return Reply(self.summary, delay=self.summary_delay)
+        if DUMP_CUE in text:
+            self.kinds.append("dump")
+            return self.dump
+        if MEMORY_CUE in text:
+            self.kinds.append("memory")
+            return self.memories
+        self.replies += 1
+        self.kinds.append("reply")
+        return f"Reply number {self.replies}, glub."
+
+
+def reply_requests(h: Harness) -> list[Any]:
+    return [r for r in h.claude.requests
+            if not any(cue in last_user_text(r.body) for cue in (SUMMARY_CUE, MEMORY_CUE, DUMP_CUE))]
+
+
+def requests_with(h: Harness, cue: str) -> list[Any]:
+    return [r for r in h.claude.requests if cue in last_user_text(r.body)]
+
+
+async def summarized(h: Harness, scope: str, user: int = USER_ID, timeout: float = 10.0) -> str:
+    key = h.bot.engine.character_key
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        history = await h.store.history(key, user, scope)
+        if history.summary:
+            await h.bot.memory.summarizer.wait_idle()
+            return history.summary
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{scope} was never summarized")
+
+
+async def chat(h: Harness, lines: list[str], *, start: int = 0, dm: bool = False) -> None:
+    channel = await h.dm_channel_id() if dm else CHANNEL_ID
+    for i, text in enumerate(lines, start + 1):
+        await (h.dm(text) if dm else h.say(text, mention=True))
+        await h.replies(channel, i)
+
+
+# --------------------------------------------------------------------------- over the wire
+
+
+async def test_a_long_conversation_is_summarized_and_the_next_prompt_uses_the_summary(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness(**SMALL)
+    h.bot.mirror.enabled = True  # verbose mode: background work is mirrored to the log channel
+    script = Script()
+    h.claude.responder = script
+    await chat(h, CHAT[:3])  # about 28 tokens an exchange: the third passes the 60-token threshold
+    summary = await summarized(h, f"channel:{CHANNEL_ID}")
+    assert summary == script.summary
+    await h.discord.wait_for(lambda d: any(m["content"].startswith("Summarized") for m in d.posted(LOG_CHANNEL_ID)),
+                             5, what="the mirrored summarization")
+    [mirrored] = [m["content"] for m in h.discord.posted(LOG_CHANNEL_ID) if m["content"].startswith("Summarized")]
+    assert mirrored.startswith(f"Summarized 4 messages of user {USER_ID}'s conversation in channel ")
+    assert CHAT[0] not in mirrored and summary not in mirrored
+
+    key = h.bot.engine.character_key
+    history = await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")
+    assert len(history.turns) <= 4 and CHAT[0] not in [t.content for t in history.turns]
+    memories = await h.store.core_memories(key, USER_ID)
+    assert [(m, s) for _, m, s in memories] == [("Alice has a cat called Miso.", CHANNEL_SOURCE),
+                                                ("Alice starts night shifts at the lighthouse.", CHANNEL_SOURCE)]
+    assert len(await h.store.core_memory_versions(key, USER_ID)) == 1  # the previous (empty) version, archived
+
+    # The summarization spoke as the character: its system prompt is the character prompt.
+    [summary_request] = requests_with(h, SUMMARY_CUE)
+    assert summary_request.system_text().startswith("You are Finn")
+    assert CHAT[0] in last_user_text(summary_request.body)
+    [memory_request] = requests_with(h, MEMORY_CUE)
+    assert "update what you remember about alice" in last_user_text(memory_request.body).lower()
+    assert "{user_name}" not in memory_request.all_text() and summary in memory_request.all_text()
+
+    await chat(h, CHAT[3:4], start=3)
+    last = reply_requests(h)[-1]
+    assert summary in last.system_text() and "Alice has a cat called Miso." in last.system_text()
+    assert CHAT[0] not in last.all_text() and CHAT[1] not in last.all_text()
+    assert CHAT[2] in last.all_text() and CHAT[3] in last.all_text()  # the kept turns, and the new message
+
+
+async def test_replies_never_wait_and_a_failed_pass_keeps_the_history_and_retries(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness(**SMALL)
+    script = Script()
+    script.fail_summaries = 1
+    h.claude.responder = script
+    key = h.bot.engine.character_key
+    scope = f"channel:{CHANNEL_ID}"
+    await chat(h, CHAT[:3])
+    await h.discord.wait_for(lambda d: "summary" in script.kinds, 10, what="a summarization attempt")
+    await h.bot.memory.summarizer.wait_idle()
+    history = await h.store.history(key, USER_ID, scope)
+    assert history.summary == "" and len(history.turns) == 6  # nothing lost
+    assert await h.store.core_memories(key, USER_ID) == []
+
+    script.summary_delay = 3.0  # the retry (on the next turn) is slow: the reply after it must not wait
+    await chat(h, CHAT[3:4], start=3)
+    await h.discord.wait_for(lambda d: script.kinds.count("summary") == 2, 10, what="the retry")
+    started = time.monotonic()
+    await chat(h, CHAT[4:5], start=4)
+    assert time.monotonic() - started < 2.5
+    assert (await h.store.history(key, USER_ID, scope)).summary == ""  # still summarizing
+    assert await summarized(h, scope) == script.summary
+
+
+async def test_dm_memories_stay_private(make_harness: MakeHarness) -> None:
+    h = await make_harness(**SMALL)
+    script = Script(summary="Alice confided that she is moving away in secret.",
+                    memories="- Alice is secretly planning to move to the mainland.")
+    h.claude.responder = script
+    key = h.bot.engine.character_key
+    await chat(h, CHAT[:4], dm=True)
+    await summarized(h, "dm")
+    assert [(m, s) for _, m, s in await h.store.core_memories(key, USER_ID)] == [
+        ("Alice is secretly planning to move to the mainland.", PRIVATE_SOURCE)]
+
+    script.memories = "- Alice talks about her cat Miso a lot."
+    script.summary = "In the channel Alice chatted about tea."
+    await chat(h, CHAT[:4])
+    await summarized(h, f"channel:{CHANNEL_ID}")
+    channel_memory_request = requests_with(h, MEMORY_CUE)[-1]
+    assert "secretly" not in channel_memory_request.all_text()  # the channel's pass never saw the DM memory
+    await chat(h, CHAT[4:], start=4)
+    channel_reply = reply_requests(h)[-1]
+    assert "Alice talks about her cat Miso a lot." in channel_reply.system_text()
+    assert "secretly" not in channel_reply.all_text()
+    sources = sorted(s for _, _, s in await h.store.core_memories(key, USER_ID))
+    assert sources == sorted([CHANNEL_SOURCE, PRIVATE_SOURCE])  # both kept: each pass rewrites its own
+
+
+# --------------------------------------------------------------------------- the summarizer directly
+
+
+@pytest.fixture
+async def fake_claude() -> AsyncIterator[FakeClaude]:
+    async with FakeClaude() as fc:
+        yield fc
+
+
+async def make_summarizer(store: Store, fc: FakeClaude, **overrides: Any) -> tuple[Summarizer, ClaudeClient]:
+    settings = memory_settings(store.url, fc.base_url, **{**SMALL, **overrides})
+    claude = ClaudeClient(settings, store)
+    persona = CharacterSource(FINN, None, environ={}).current
+    return Summarizer(store, claude, settings, settings.character_name_slug, persona,
+                      Consent(store, settings.memory_consent)), claude
+
+
+async def seed_conversation(store: Store, key: str, exchanges: int = 4, scope: str = "channel:1") -> list[int]:
+    await store.ensure_user(USER_ID, "alice")
+    turns = []
+    for i in range(exchanges):
+        turns += [Turn("user", CHAT[i % len(CHAT)]), Turn("assistant", f"answer {i}")]
+    return await store.append_turns(key, USER_ID, scope, turns)
+
+
+async def test_long_memories_are_condensed_and_every_version_is_archived(store: Store,
+                                                                         fake_claude: FakeClaude) -> None:
+    summarizer, claude = await make_summarizer(store, fake_claude, core_memory_token_threshold="12")
+    script = Script(memories="- Alice has a cat called Miso who breaks teapots.\n- Alice starts night shifts at "
+                             "the lighthouse next week and is nervous.\n- Alice's sister loves seafoam chai.")
+    fake_claude.responder = script
+    key = summarizer.character_key
+    await store.ensure_user(USER_ID, "alice")
+    await store.add_core_memory(key, USER_ID, "Likes kelp", source="user")
+    await seed_conversation(store, key)
+    assert await summarizer.summarize(USER_ID, "channel:1", "alice")
+    assert script.kinds == ["summary", "memory", "dump"]
+    memories = await store.core_memories(key, USER_ID)
+    assert [(m, s) for _, m, s in memories] == [("Likes kelp", "user"), ("Alice: cat Miso, lighthouse nights.",
+                                                                         CHANNEL_SOURCE)]
+    dump_request = requests_with_fc(fake_claude, DUMP_CUE)[-1]
+    assert "Alice's sister loves seafoam chai." in last_user_text(dump_request.body)
+    versions = await store.core_memory_versions(key, USER_ID)
+    assert versions[0][3] == [{"content": "Likes kelp", "source": "user"}]  # before the rewrite
+    assert await store.restore_core_memory_version(versions[0][0])  # an admin can roll back
+    assert [m for _, m, _ in await store.core_memories(key, USER_ID)] == ["Likes kelp"]
+    await claude.close()
+
+
+def requests_with_fc(fc: FakeClaude, cue: str) -> list[Any]:
+    return [r for r in fc.requests if cue in last_user_text(r.body)]
+
+
+async def test_a_conversation_changed_during_the_pass_is_left_alone(store: Store, fake_claude: FakeClaude) -> None:
+    summarizer, claude = await make_summarizer(store, fake_claude)
+    key = summarizer.character_key
+    await seed_conversation(store, key)
+
+    async def respond(body: dict[str, Any]) -> str:
+        if SUMMARY_CUE in last_user_text(body):
+            await store.reset_conversation(key, USER_ID, "channel:1")  # /reset_conversation meanwhile
+            return "A summary of things that were since forgotten."
+        return "- a memory"
+
+    fake_claude.responder = respond
+    assert not await summarizer.summarize(USER_ID, "channel:1", "alice")
+    history = await store.history(key, USER_ID, "channel:1")
+    assert history.summary == "" and history.turns == []
+    assert await store.core_memories(key, USER_ID) == []
+    await claude.close()
+
+
+async def test_the_sweep_retries_conversations_still_over_the_threshold(store: Store,
+                                                                         fake_claude: FakeClaude) -> None:
+    summarizer, claude = await make_summarizer(store, fake_claude)
+    key = summarizer.character_key
+    await seed_conversation(store, key, scope="channel:1")
+    await seed_conversation(store, key, exchanges=1, scope="channel:2")  # small: left alone
+    fake_claude.responder = Script()
+    assert await summarizer.sweep() == 1
+    assert await summarizer.sweep() == 0  # already running: not scheduled twice
+    await summarizer.wait_idle()
+    assert summarizer.completed == 1
+    assert (await store.history(key, USER_ID, "channel:1")).summary
+    assert len((await store.history(key, USER_ID, "channel:2")).turns) == 2
+    assert await summarizer.sweep() == 0  # under the threshold now
+    await claude.close()
+
+
+def test_memory_lists_are_parsed_from_bullets_or_paragraphs() -> None:
+    assert parse_memories("Here:\n- one\n* two\n3. three\n") == ["one", "two", "three"]
+    assert parse_memories("First thing.\n\nSecond   thing.") == ["First thing.", "Second thing."]
+    assert parse_memories("   ") == []

@@ -1,0 +1,429 @@
+"""User slash commands over the wire: what the user sees (ephemeral answers, buttons), what is posted, what
+Claude is asked, and what the database holds before and after."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from bot.conversation_tools import ConversationTools, pairs_of
+from database.store import Turn
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, button
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+EPHEMERAL = 64
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for row in message.get("components") or [] for c in row.get("components") or []]
+
+
+async def press(h: Harness, message: dict[str, Any], action: str, *, user: int = USER_ID) -> Any:
+    return await h.click(message, button(message, action)["custom_id"], user=user)
+
+
+async def wait_content(h: Harness, message: dict[str, Any], needle: str, timeout: float = 5.0) -> dict[str, Any]:
+    await h.discord.wait_for(lambda d: needle in (message.get("content") or ""), timeout, what=f"{needle!r}")
+    return message
+
+
+async def ephemeral(ix: Any) -> dict[str, Any]:
+    """The ephemeral message an interaction answered with."""
+    message = await ix.message()
+    assert message["flags"] & EPHEMERAL, message
+    return message
+
+
+async def seed(h: Harness, exchanges: int, *, scope: str = f"channel:{CHANNEL_ID}", user: int = USER_ID) -> list[int]:
+    """Put ``exchanges`` question/answer pairs in a conversation; returns the turn ids."""
+    await h.store.ensure_user(user, "alice")
+    turns = []
+    for i in range(1, exchanges + 1):
+        turns += [Turn("user", f"question {i}"), Turn("assistant", f"answer {i}")]
+    return await h.store.append_turns(h.bot.engine.character_key, user, scope, turns)
+
+
+async def history(h: Harness, scope: str = f"channel:{CHANNEL_ID}", user: int = USER_ID) -> list[tuple[str, str]]:
+    hist = await h.store.history(h.bot.engine.character_key, user, scope)
+    return [(t.role, t.content) for t in hist.turns]
+
+
+def reply_requests(h: Harness) -> list[Any]:
+    return [r for r in h.claude.requests if r.model != "claude-test-voter"]
+
+
+async def chat(h: Harness, text: str, answer: str, n: int) -> dict[str, Any]:
+    """One real exchange in the channel; returns the bot's posted answer."""
+    h.claude.script(answer, model="claude-test-default")
+    await h.say(text, mention=True)
+    posted = await h.replies(CHANNEL_ID, n)
+    return posted[-1]
+
+
+async def settled(h: Harness, turns: int) -> None:
+    """Wait until the conversation holds ``turns`` turns (the engine saves them right after sending)."""
+    for _ in range(500):
+        if len(await history(h)) >= turns:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"conversation never reached {turns} turns")
+
+
+# --------------------------------------------------------------------------- registration
+
+
+async def test_commands_are_synced_once_with_validated_options(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    registered = {c["name"]: c for c in h.discord.registered_commands()}
+    assert {"reset_conversation", "forget_last", "reroll", "remember", "status", "help", "bot"} <= set(registered)
+    [count] = registered["forget_last"]["options"]
+    assert (count["name"], count["type"], count["required"]) == ("count", 4, False)
+    assert (count["min_value"], count["max_value"]) == (1, 10)
+    puts = [r for r in h.discord.requests if r.method == "PUT" and r.path.endswith("/commands")]
+    assert len(puts) == 1
+    await h.restart()  # same commands, same database: no second upload
+    puts = [r for r in h.discord.requests if r.method == "PUT" and r.path.endswith("/commands")]
+    assert len(puts) == 1
+
+
+# --------------------------------------------------------------------------- /reset_conversation
+
+
+async def test_reset_conversation_cancel_then_confirm(harness: Harness) -> None:
+    h = harness
+    key = h.bot.engine.character_key
+    ids = await seed(h, 2)
+    await seed(h, 1, scope="dm")
+    hist = await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")
+    await h.store.compact_history(hist.conversation_id or 0, "They talked about tides.", drop_through_id=ids[0])
+    await h.store.add_core_memory(key, USER_ID, "Alice likes kelp.")
+    before = await history(h)
+
+    prompt = await ephemeral(await h.slash("reset_conversation"))
+    assert "Reset our conversation in this channel" in prompt["content"]
+    await (await press(h, prompt, "cancel")).response()
+    assert "nothing was changed" in prompt["content"] and prompt["components"] == []
+    assert await history(h) == before
+
+    prompt = await ephemeral(await h.slash("reset_conversation"))
+    await (await press(h, prompt, "confirm")).response()
+    assert "starts afresh (3 messages cleared)" in prompt["content"]
+    after = await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")
+    assert after.turns == [] and after.summary == ""
+    assert [m[1] for m in await h.store.core_memories(key, USER_ID)] == ["Alice likes kelp."]
+    assert await history(h, "dm") == [("user", "question 1"), ("assistant", "answer 1")]  # another scope
+
+
+async def test_someone_else_cannot_press_my_buttons(harness: Harness) -> None:
+    h = harness
+    await seed(h, 1)
+    prompt = await ephemeral(await h.slash("reset_conversation"))
+    refusal = await ephemeral(await press(h, prompt, "confirm", user=USER2_ID))
+    assert "belong to whoever ran the command" in refusal["content"]
+    assert len(await history(h)) == 2
+    assert button(prompt, "confirm")["disabled"] is False  # still usable by its owner
+
+
+# --------------------------------------------------------------------------- /forget_last
+
+
+async def test_forget_last_toggles_and_removes_only_the_chosen_pairs(harness: Harness) -> None:
+    h = harness
+    await seed(h, 4)
+    view = await ephemeral(await h.slash("forget_last", [{"name": "count", "type": 4, "value": 3}]))
+    # Exchanges 2..4 are offered, oldest first, none chosen yet.
+    assert "question 1" not in view["content"]
+    assert view["content"].count("⬜") == 3 and "✅ **" not in view["content"]
+    assert button(view, "forget")["disabled"] is True
+    toggles = [c for c in buttons(view) if ":pair:" in c["custom_id"]]
+    assert [c["label"] for c in toggles] == ["⬜ 1", "⬜ 2", "⬜ 3"]
+
+    async def toggle(index: int) -> None:
+        custom_id = [c for c in buttons(view) if ":pair:" in c["custom_id"]][index]["custom_id"]
+        await (await h.click(view, custom_id)).response()
+
+    await toggle(0)
+    assert "✅ **1.** You: question 2" in view["content"]
+    assert [c["label"] for c in buttons(view) if ":pair:" in c["custom_id"]] == ["✅ 1", "⬜ 2", "⬜ 3"]
+    await toggle(1)
+    await toggle(1)  # changed my mind
+    await toggle(2)
+    assert "⬜ **2.** You: question 3" in view["content"] and "✅ **3.** You: question 4" in view["content"]
+
+    await (await press(h, view, "forget")).response()
+    assert "Forget these 2 exchange(s)" in view["content"] and "question 3" not in view["content"]
+    await (await press(h, view, "confirm")).response()
+    assert "Forgotten: 2 exchange(s), 4 message(s)" in view["content"]
+    assert await history(h) == [("user", "question 1"), ("assistant", "answer 1"),
+                                ("user", "question 3"), ("assistant", "answer 3")]
+
+
+async def test_forget_last_default_count_and_out_of_range_values(harness: Harness) -> None:
+    h = harness
+    await seed(h, 6)
+    view = await ephemeral(await h.slash("forget_last"))
+    assert len([c for c in buttons(view) if ":pair:" in c["custom_id"]]) == 5
+    await (await press(h, view, "cancel")).response()
+    assert "nothing was forgotten" in view["content"]
+    # Discord validates the range client-side; a value that arrives anyway is refused by the handler.
+    for bad in (0, 11):
+        answer = await ephemeral(await h.slash("forget_last", [{"name": "count", "type": 4, "value": bad}]))
+        assert "between 1 and 10" in answer["content"] and not answer["components"]
+    assert len(await history(h)) == 12
+
+
+async def test_forget_last_with_nothing_to_forget(harness: Harness) -> None:
+    answer = await ephemeral(await harness.slash("forget_last", dm=True))
+    assert "no exchanges" in answer["content"]
+
+
+# --------------------------------------------------------------------------- /reroll
+
+
+async def test_reroll_accept_posts_publicly_and_replaces_the_last_answer(harness: Harness) -> None:
+    h = harness
+    await chat(h, "tell me about the tide", "The old answer.", 1)
+    await settled(h, 2)
+    h.claude.script("A much better answer.", model="claude-test-default")
+    ix = await h.slash("reroll")
+    preview = await ephemeral(ix)
+    await wait_content(h, preview, "A much better answer.")
+    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["The old answer."]  # preview only
+    # The reroll prompt answers the last user turn without the old answer in it.
+    request = reply_requests(h)[-1]
+    text = h.claude.all_text(request)
+    assert "tell me about the tide" in text and "The old answer." not in text
+    assert request.body["messages"][-1]["role"] == "user"
+
+    await (await press(h, preview, "accept")).response()
+    await wait_content(h, preview, "Posted.")
+    posted = h.discord.posted(CHANNEL_ID)
+    assert [m["content"] for m in posted] == ["The old answer.", "A much better answer."]
+    new = posted[-1]
+    assert not new.get("flags", 0) & EPHEMERAL and new.get("message_reference")  # a public reply
+    hist = await h.store.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")
+    assert [(t.role, t.content) for t in hist.turns][-1] == ("assistant", "A much better answer.")
+    assert len(hist.turns) == 2 and hist.turns[-1].discord_message_id == int(new["id"])
+
+
+async def test_reroll_redo_carries_the_ooc_context_and_dismiss_changes_nothing(harness: Harness) -> None:
+    h = harness
+    await chat(h, "how are you?", "Fine, thanks.", 1)
+    await settled(h, 2)
+    h.claude.script("First reroll.", model="claude-test-default")
+    h.claude.script("Grumpy second reroll.", model="claude-test-default", delay=0.5)
+    preview = await ephemeral(await h.slash("reroll", [{"name": "context", "type": 3, "value": "be grumpy"}]))
+    await wait_content(h, preview, "First reroll.")
+    assert "Steered by: *be grumpy*" in preview["content"]
+    await (await press(h, preview, "redo")).response()
+    impatient = await ephemeral(await press(h, preview, "accept"))  # while the redo is still generating
+    assert "still on your previous click" in impatient["content"]
+    await wait_content(h, preview, "Grumpy second reroll.")
+    redo_request = reply_requests(h)[-1]
+    assert "[Out of character note from alice for this reply: be grumpy]" in h.claude.all_text(redo_request)
+    assert button(preview, "accept")["disabled"] is False
+
+    await (await press(h, preview, "dismiss")).response()
+    assert "original answer stays" in preview["content"] and preview["components"] == []
+    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["Fine, thanks."]
+    assert (await history(h))[-1] == ("assistant", "Fine, thanks.")
+
+
+async def test_reroll_buttons_expire(make_harness: MakeHarness) -> None:
+    h = await make_harness(reroll_timeout_seconds=1)
+    await chat(h, "hello", "Hi there.", 1)
+    await settled(h, 2)
+    h.claude.script("Too late to accept.", model="claude-test-default")
+    preview = await ephemeral(await h.slash("reroll"))
+    await wait_content(h, preview, "Too late to accept.")
+    await wait_content(h, preview, "These buttons have expired", timeout=5)
+    assert all(c["disabled"] for c in buttons(preview))
+    late = await ephemeral(await press(h, preview, "accept"))
+    assert "These buttons have expired" in late["content"]
+    await asyncio.sleep(0.2)
+    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["Hi there."]
+    assert (await history(h))[-1] == ("assistant", "Hi there.")
+
+
+async def test_reroll_refusals_nothing_to_reroll_and_stale_accept(harness: Harness) -> None:
+    h = harness
+    nothing = await ephemeral(await h.slash("reroll"))
+    await wait_content(h, nothing, "nothing to reroll")
+
+    await chat(h, "first question", "First answer.", 1)
+    await settled(h, 2)
+    h.claude.script("Rerolled answer.", model="claude-test-default")
+    preview = await ephemeral(await h.slash("reroll"))
+    await wait_content(h, preview, "Rerolled answer.")
+    refusal = await ephemeral(await press(h, preview, "accept", user=USER2_ID))
+    assert "belong to whoever ran the command" in refusal["content"]
+
+    await chat(h, "second question", "Second answer.", 2)  # the conversation moves on
+    await settled(h, 4)
+    await (await press(h, preview, "accept")).response()
+    await wait_content(h, preview, "moved on")
+    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["First answer.", "Second answer."]
+    assert [c for _, c in await history(h)] == ["@Kindred first question", "First answer.",
+                                                "@Kindred second question", "Second answer."]
+
+
+async def test_reroll_when_claude_fails_shows_the_fallback(harness: Harness,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    h = harness
+    await chat(h, "are you there?", "Yes!", 1)
+    await settled(h, 2)
+    h.claude.fail_all(400)
+    with caplog.at_level(logging.ERROR, logger="bot.conversation_tools"):
+        preview = await ephemeral(await h.slash("reroll"))
+        await wait_content(h, preview, "lost in thought")
+    assert button(preview, "accept")["disabled"] is True and button(preview, "redo")["disabled"] is False
+    assert any("reroll for user" in r.getMessage() for r in caplog.records)
+    assert (await history(h))[-1] == ("assistant", "Yes!")
+
+
+async def test_reroll_in_a_dm_after_a_failed_reply_becomes_the_answer(harness: Harness) -> None:
+    h = harness
+    h.claude.fail_all(400)
+    sent = await h.dm("psst")
+    dm_channel = int(sent["channel_id"])
+    [fallback] = await h.replies(dm_channel)
+    assert "lost in thought" in fallback["content"]
+    for _ in range(200):  # the failed reply keeps only the user turn
+        if await history(h, "dm"):
+            break
+        await asyncio.sleep(0.01)
+    assert await history(h, "dm") == [("user", "psst")]
+    h.claude.recover()
+    h.claude.script("Psst yourself.", model="claude-test-default")
+    preview = await ephemeral(await h.slash("reroll", dm=True))
+    await wait_content(h, preview, "Psst yourself.")
+    await (await press(h, preview, "accept")).response()
+    await wait_content(h, preview, "Posted.")
+    assert [m["content"] for m in h.discord.posted(dm_channel)][-1] == "Psst yourself."
+    assert await history(h, "dm") == [("user", "psst"), ("assistant", "Psst yourself.")]
+    assert await history(h) == []  # the channel conversation is another scope
+
+
+# --------------------------------------------------------------------------- /remember, /status, /help
+
+
+async def test_remember_adds_a_core_memory_and_rejects_bad_input(harness: Harness) -> None:
+    h = harness
+    key = h.bot.engine.character_key
+    ok = await ephemeral(await h.slash("remember", [{"name": "memory", "type": 3, "value": "  I am allergic to shellfish "}]))
+    assert "I'll remember that" in ok["content"]
+    assert [(c, s) for _, c, s in await h.store.core_memories(key, USER_ID)] == [("I am allergic to shellfish", "user")]
+    for bad, why in (("   ", "cannot be empty"), ("x" * 1001, "at most 1000")):
+        answer = await ephemeral(await h.slash("remember", [{"name": "memory", "type": 3, "value": bad}]))
+        assert why in answer["content"]
+    assert len(await h.store.core_memories(key, USER_ID)) == 1
+
+
+async def test_remember_in_a_dm_stays_out_of_channel_prompts(harness: Harness) -> None:
+    h = harness
+    await ephemeral(await h.slash("remember", [{"name": "memory", "type": 3, "value": "my diary code is 4711"}],
+                                  dm=True))
+    await h.say("hello in public", mention=True)
+    await h.replies(h.channel_id)
+    channel_request = [r for r in h.claude.requests if r.model == "claude-test-default"][-1]
+    assert "4711" not in h.claude.all_text(channel_request)
+    sent = await h.dm("and in private?")
+    await h.replies(int(sent["channel_id"]))
+    dm_request = [r for r in h.claude.requests if r.model == "claude-test-default"][-1]
+    assert "my diary code is 4711" in h.claude.system_text(dm_request)
+
+
+async def test_status_shows_usage_plan_conversation_and_memories(harness: Harness) -> None:
+    h = harness
+    await chat(h, "count me", "Counted.", 1)
+    await settled(h, 2)
+    await h.store.add_core_memory(h.bot.engine.character_key, USER_ID, "Alice counts things.")
+    usage = await h.store.usage(USER_ID)
+    answer = await ephemeral(await h.slash("status"))
+    [embed] = answer["embeds"]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Plan"] == "Standard"
+    assert f"{usage.calls} calls" in fields["Usage (all time)"] and f"${usage.cost:.4f}" in fields["Usage (all time)"]
+    hist = await h.store.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")
+    assert fields["Conversation in this channel"] == f"2 messages · {hist.tokens:,} tokens"
+    assert fields["Core memories"] == "1"
+    await h.store.set_premium(USER_ID, True)
+    dm = await ephemeral(await h.slash("status", dm=True))
+    fields = {f["name"]: f["value"] for f in dm["embeds"][0]["fields"]}
+    assert fields["Plan"] == "Premium" and fields["Conversation in our DMs"] == "0 messages · 0 tokens"
+
+
+def _registered_names(commands: list[dict[str, Any]]) -> list[str]:
+    names = []
+    for command in commands:
+        subs = [o for o in command.get("options") or [] if o["type"] in (1, 2)]
+        if not subs:
+            names.append(command["name"])
+        for sub in subs:
+            inner = [o for o in sub.get("options") or [] if o["type"] == 1] if sub["type"] == 2 else []
+            names += [f"{command['name']} {sub['name']} {i['name']}" for i in inner] or [f"{command['name']} {sub['name']}"]
+    return names
+
+
+async def test_help_lists_every_registered_command(harness: Harness) -> None:
+    h = harness
+    names = _registered_names(h.discord.registered_commands())
+    assert "bot activate" in names and "reroll" in names
+    ix = await h.slash("help")
+    await ephemeral(ix)
+    # The list may outgrow one 2000-character message; the rest arrives as followups, so give them time.
+    deadline = asyncio.get_running_loop().time() + 5
+    while True:
+        text = await ix.text()
+        missing = [name for name in names if f"`/{name}" not in text]
+        if not missing or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.02)
+    assert not missing, missing
+    assert "`/bot activate [scope]` *(admin)*" in text
+    assert "`/remember <memory>` — " in text and "`/remember <memory>` *(admin)*" not in text
+
+
+async def test_unexpected_error_gets_an_apology_and_a_traceback(harness: Harness, monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    cog = harness.bot.get_cog("UserCommands")
+
+    async def broken(*_: Any) -> Any:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(cog.tools, "status", broken)
+    with caplog.at_level(logging.ERROR, logger="cogs.commands"):
+        answer = await ephemeral(await harness.slash("status"))
+    assert "Sorry, something went wrong" in answer["content"]
+    [record] = [r for r in caplog.records if "/status failed" in r.getMessage()]
+    assert record.exc_info and "database on fire" in str(record.exc_info[1])
+
+
+# --------------------------------------------------------------------------- plain logic
+
+
+def test_pairs_group_turns_into_exchanges() -> None:
+    turns = [Turn("assistant", "orphan", 1), Turn("user", "q1", 2), Turn("assistant", "a1", 3),
+             Turn("user", "q2 (reply failed)", 4), Turn("user", "q3", 5), Turn("assistant", "a3", 6),
+             Turn("assistant", "a3 more", 7)]
+    pairs = pairs_of(turns)
+    assert [p.turn_ids for p in pairs] == [(1,), (2, 3), (4,), (5, 6, 7)]
+    assert pairs[3].assistant_text == "a3\n\na3 more" and pairs[2].assistant_text == ""
+
+
+async def test_forget_never_touches_turns_outside_the_conversation(harness: Harness) -> None:
+    h = harness
+    await seed(h, 1)
+    other = await seed(h, 1, user=USER2_ID)
+    tools = ConversationTools(h.bot.engine)
+    forged = pairs_of([Turn("user", "x", other[0]), Turn("assistant", "y", other[1])])
+    assert await tools.forget(USER_ID, f"channel:{CHANNEL_ID}", forged) == 0
+    assert len(await history(h, user=USER2_ID)) == 2
