@@ -54,6 +54,8 @@ def _load(args: argparse.Namespace, *, discord: bool) -> tuple[Settings, object]
     settings = load_settings(character_dir, config_file, require_discord=discord)
     character = CharacterSource(character_dir, config_file)
     character.load()  # a folder without a prompt fails here, before anything connects
+    for folder in settings.ensemble_dirs:  # and so does any other character the bot plays
+        CharacterSource(folder, config_file).load()
     return settings, character
 
 

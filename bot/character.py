@@ -24,6 +24,7 @@ class CharacterSource:
         self.folder = folder
         self.config_file = config_file
         self._environ = environ
+        self.environ = environ  # None: the process environment (handed on to the ensemble's other characters)
         self._stamp: tuple[float, ...] = ()
         self._persona: Persona | None = None
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -22,6 +23,7 @@ from bot.character import CharacterSource
 from bot.claude import ClaudeClient
 from bot.config import Settings
 from bot.engine import ReplyEngine
+from bot.ensemble import CastMember, Ensemble
 from bot.logmirror import LogMirror
 from database.store import Store
 
@@ -64,17 +66,39 @@ class KindredMixin:
         self.mirror = LogMirror()
         self._kindred_closing: asyncio.Future[None] | None = None
         self.extensions_to_load: list[str] = list(EXTENSIONS)
+        self.ensemble: Ensemble | None = None  # set in setup_hook when several characters are configured
 
     async def setup_hook(self) -> None:
         self.store = await Store(self.settings.resolved_database_url()).open()
         self.claude = ClaudeClient(self.settings, self.store)
         self.engine = ReplyEngine(self.settings, self.store, self.claude, self.character)
-        await seed_identity(self.store, self.settings, self.engine.character_key)
+        if self.user is not None:  # (logged in by now) our own posts never count as another character's
+            self.engine.own_author_ids.add(self.user.id)
+        await seed_identity(self.store, self.settings.character_dir, self.engine.character_key)
+        self.ensemble = await self._build_ensemble()
         for name in self.extensions_to_load:
             await self.load_extension(name)  # type: ignore[attr-defined]
         await sync_app_commands(self)  # type: ignore[arg-type]
         log.info("Kindred ready to connect as %s (database %s)", self.engine.persona.name,
                  self.settings.safe_database_url())
+
+    async def _build_ensemble(self) -> Ensemble | None:
+        """The other characters this bot plays (``ensemble_characters``), each with its own engine."""
+        folders = self.settings.ensemble_dirs
+        if not folders:
+            return None
+        cast = [CastMember(self.engine.character_key, self.engine)]
+        for folder in folders:
+            source = CharacterSource(folder, self.character.config_file, self.character.environ)
+            source.load()  # a broken folder fails start-up with its file and key named
+            engine = ReplyEngine(self.settings, self.store, self.claude, source, character_key=folder.name)
+            engine.memory_gates = self.engine.memory_gates  # one consent policy for the whole bot
+            await seed_identity(self.store, folder, engine.character_key)
+            cast.append(CastMember(folder.name, engine))
+        ensemble = Ensemble(cast, self.settings, self.store)
+        ensemble.bot_user_id = self.user.id if self.user is not None else None
+        log.info("playing %d characters: %s", len(cast), ", ".join(m.name for m in cast))
+        return ensemble
 
     async def on_message(self, message: discord.Message) -> None:
         """Kindred has no prefix commands: the Events cog handles every message (this stops discord.py's
@@ -160,9 +184,9 @@ async def sync_app_commands(bot: Kindred) -> bool:
     return True
 
 
-async def seed_identity(store: Store, settings: Settings, character_key: str) -> None:
+async def seed_identity(store: Store, character_dir: Path, character_key: str) -> None:
     """Seed traits/lore/facts/quirks from the folder's identity.json, once (later edits live in the DB)."""
-    path = settings.character_dir / "identity.json"
+    path = character_dir / "identity.json"
     if not path.is_file():
         return
     try:

@@ -71,6 +71,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fact_expiry_days", int, 14, "Days after its last mention that an unpinned fact is forgotten (0: never)."),
     Setting("relationship_max_daily_change", float, 1.0, "Largest change of each relationship metric per day from consolidation."),
     Setting("recall_token_budget", int, 400, "Tokens of recalled long-term facts put in each reply's prompt."),
+    # -- Several characters
+    Setting("ensemble_characters", str, "", "Comma-separated character folders this bot also plays in servers, each speaking through a channel webhook (the main character speaks as the bot account)."),
+    Setting("router_sticky_seconds", float, 300.0, "Seconds the character who spoke last in a channel keeps unaddressed conversation (several characters)."),
+    Setting("max_character_turns", int, 3, "Consecutive character-to-character replies in a channel until a human speaks (loop protection)."),
+    Setting("banter_chance", float, 0.3, "Chance one character answers another unprompted; affinity -10..10 scales it from 0 to twice this."),
+    Setting("peer_characters", str, "", "Comma-separated names of characters run by other bots in the same server (bots seen speaking are detected too)."),
+    Setting("turn_wait_after_human", float, 8.0, "Seconds a character named second waits for the first one's answer to a person."),
+    Setting("turn_wait_after_bot", float, 3.0, "Seconds a character named second waits for the first one's answer to a bot."),
     # -- Discord
     Setting("max_message_length", int, 2000, "Longest Discord message; longer replies are split."),
     Setting("shard_count", int, 1, "Gateway shards; above 1 the bot runs as an AutoShardedBot."),
@@ -196,6 +204,13 @@ class Settings:
     fact_expiry_days: int
     relationship_max_daily_change: float
     recall_token_budget: int
+    ensemble_characters: str
+    router_sticky_seconds: float
+    max_character_turns: int
+    banter_chance: float
+    peer_characters: str
+    turn_wait_after_human: float
+    turn_wait_after_bot: float
     max_message_length: int
     shard_count: int
     reroll_timeout_seconds: int
@@ -233,6 +248,11 @@ class Settings:
     @property
     def character_name_slug(self) -> str:
         return self.character_dir.name
+
+    @property
+    def ensemble_dirs(self) -> list[Path]:
+        """The other character folders this bot plays (resolved like ``--character``)."""
+        return [resolve_folder(p) for p in self.ensemble_characters.split(",") if p.strip()]
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -333,6 +353,21 @@ def _validate(
     for part in parsed["admin_user_ids"].replace(" ", "").split(","):
         if part and not part.isdigit():
             raise ConfigError(where("admin_user_ids"), "admin_user_ids", f"expected comma-separated user ids, got {part!r}")
+    for key in ("router_sticky_seconds", "max_character_turns", "turn_wait_after_human", "turn_wait_after_bot"):
+        if parsed[key] < 0:
+            raise ConfigError(where(key), key, f"must not be negative, got {parsed[key]}")
+    if not 0.0 <= parsed["banter_chance"] <= 1.0:
+        raise ConfigError(where("banter_chance"), "banter_chance", "must be between 0 and 1")
+    seen_folders = {character_dir.resolve()}
+    for part in (p.strip() for p in parsed["ensemble_characters"].split(",")):
+        if not part:
+            continue
+        folder = resolve_folder(part)
+        if not folder.is_dir():
+            raise ConfigError(where("ensemble_characters"), "ensemble_characters", f"no such character folder: {part}")
+        if folder.resolve() in seen_folders:
+            raise ConfigError(where("ensemble_characters"), "ensemble_characters", f"{part} is listed twice")
+        seen_folders.add(folder.resolve())
     url = parsed["database_url"]
     if url and "://" not in url:
         raise ConfigError(where("database_url"), "database_url", f"not a database URL: {url!r}")
@@ -344,9 +379,17 @@ def resolve_character_dir(cli_value: str | None, environ: Mapping[str, str] | No
     chosen = cli_value or next((v for k, v in env.items() if k.lower() == "character_dir" and v), None)
     if not chosen:
         return DEFAULT_CHARACTER
-    path = Path(chosen)
-    if not path.is_absolute() and not path.exists() and (PROJECT_ROOT / path).exists():
-        path = PROJECT_ROOT / path
+    return resolve_folder(chosen)
+
+
+def resolve_folder(value: str) -> Path:
+    """A character folder as written: a path (from here or the project), or a bare name under characters/."""
+    path = Path(value.strip()).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    for candidate in (PROJECT_ROOT / path, PROJECT_ROOT / "characters" / path):
+        if candidate.exists():
+            return candidate
     return path
 
 

@@ -44,7 +44,7 @@ async def run_console(settings: Settings, character: CharacterSource) -> int:
     engine = ReplyEngine(settings, store, claude, character)
     user = getpass.getuser() or "you"
     try:
-        await seed_identity(store, settings, engine.character_key)
+        await seed_identity(store, settings.character_dir, engine.character_key)
         persona = engine.persona
         print(f"Chatting with {persona.name}. Ctrl-D or /quit to leave.", file=sys.stderr, flush=True)
         if persona.first_message:

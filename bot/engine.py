@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bot.addressing import addressed_order, name_variants
 from bot.character import CharacterSource
 from bot.claude import ClaudeClient, ClaudeUnavailable, Completion, majority_yes
 from bot.config import Settings
@@ -42,12 +43,16 @@ class Decision:
     reply: bool
     reason: str
     votes: tuple[bool | None, ...] = ()
+    # Other characters (bots in this server) named before this one: they answer first, we wait our turn.
+    after: tuple[str, ...] = ()
 
     def describe(self) -> str:
+        what = f"{'reply' if self.reply else 'stay quiet'} ({self.reason}"
         if self.votes:
-            tally = " ".join({True: "yes", False: "no", None: "fail"}[v] for v in self.votes)
-            return f"{'reply' if self.reply else 'stay quiet'} ({self.reason}; votes: {tally})"
-        return f"{'reply' if self.reply else 'stay quiet'} ({self.reason})"
+            what += "; votes: " + " ".join({True: "yes", False: "no", None: "fail"}[v] for v in self.votes)
+        if self.after:
+            what += "; after " + ", ".join(self.after)
+        return what + ")"
 
 
 @dataclass
@@ -93,11 +98,13 @@ Interceptor = Callable[[Incoming], Awaitable[bool]]
 
 
 class ReplyEngine:
-    def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource) -> None:
+    def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
+                 *, character_key: str | None = None) -> None:
         self.settings = settings
         self.store = store
         self.claude = claude
         self.character = character
+        self._character_key = character_key or settings.character_name_slug
         self.throttle = BotThrottle(settings.bot_reply_threshold, settings.reply_cooldown)
         self.extra_names: set[str] = set()  # e.g. the bot account's own username
         self.decision_listeners: list[DecisionListener] = []
@@ -108,6 +115,12 @@ class ReplyEngine:
         # Consent (memory/): when any gate says no, the exchange is answered but not stored in the history.
         self.memory_gates: list[Callable[[Incoming], Awaitable[bool]]] = []
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+        # Other character bots in the server (separate processes): configured names, plus bots seen speaking
+        # per channel. Our own account and webhooks are listed in own_author_ids so they never count.
+        self.peer_names: set[str] = {n.strip() for n in settings.peer_characters.split(",") if n.strip()}
+        self.own_author_ids: set[int] = set()
+        self._seen_bots: dict[int, dict[int, str]] = {}
+        self._arrivals: list[tuple[Callable[[Incoming], bool], asyncio.Future[None]]] = []
 
     @property
     def persona(self) -> Persona:
@@ -116,7 +129,7 @@ class ReplyEngine:
     @property
     def character_key(self) -> str:
         """The name conversations and memories are filed under (stable across display-name edits)."""
-        return self.settings.character_name_slug
+        return self._character_key
 
     # -- 1. observe
 
@@ -129,7 +142,78 @@ class ReplyEngine:
                 msg.is_dm, msg.content, msg.created_at, msg.reply_to_id))
         if not msg.author_is_bot and not msg.is_dm:
             self.throttle.human_spoke(msg.channel_id)
+        if msg.author_is_bot and not msg.is_dm and msg.author_id not in self.own_author_ids:
+            self.note_peer(msg.channel_id, msg.author_id, msg.author_name)
+        if self._arrivals:
+            self._announce(msg)
         return active
+
+    # -- other characters in the server (one bot process each)
+
+    def note_peer(self, channel_id: int, author_id: int, name: str) -> None:
+        """Remember a bot that speaks in this channel: a message naming it before us means it answers first."""
+        if author_id not in self.own_author_ids and name:
+            self._seen_bots.setdefault(channel_id, {})[author_id] = name
+
+    def peers_in(self, channel_id: int) -> set[str]:
+        return self.peer_names | set(self._seen_bots.get(channel_id, {}).values())
+
+    def characters_before_me(self, msg: Incoming) -> tuple[str, ...]:
+        """The other characters this message names before naming us, in order (entity detection by name)."""
+        peers = {p for p in self.peers_in(msg.channel_id) if p.casefold() != msg.author_name.casefold()}
+        mine = {n.casefold() for n in self.names()}
+        characters: dict[str, set[str]] = {"": self.names()}
+        for peer in peers:
+            if peer.casefold() not in mine:
+                characters[peer] = name_variants(peer)
+        order = addressed_order(msg.content, characters)
+        return tuple(order[:order.index("")]) if "" in order else ()
+
+    def _announce(self, msg: Incoming) -> None:
+        for predicate, future in list(self._arrivals):
+            if not future.done() and predicate(msg):
+                future.set_result(None)
+
+    async def wait_for_arrival(self, predicate: Callable[[Incoming], bool], timeout: float) -> bool:
+        """Wait until the log sees a message ``predicate`` accepts (checked as each message is observed)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (predicate, future)
+        self._arrivals.append(entry)
+        try:
+            await asyncio.wait_for(future, timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._arrivals.remove(entry)
+
+    async def wait_turn(self, msg: Incoming, before_me: tuple[str, ...]) -> bool:
+        """Wait until every character named before us has answered ``msg`` (or the wait runs out).
+
+        Longer after a person's message than after a bot's: people address several characters at once and
+        expect each to answer, while bot chatter should keep moving. Returns whether they all answered.
+        """
+        timeout = self.settings.turn_wait_after_bot if msg.author_is_bot else self.settings.turn_wait_after_human
+        waiting = {w.casefold() for w in before_me}
+
+        def answered(seen: Incoming | SeenMessage) -> bool:
+            if seen.channel_id == msg.channel_id and seen.message_id > msg.message_id:
+                waiting.difference_update({v.casefold() for v in name_variants(seen.author_name)})
+            return not waiting
+
+        waiter = asyncio.ensure_future(self.wait_for_arrival(answered, timeout))
+        await asyncio.sleep(0)  # registered before we look back, so no answer slips between the two
+        # Answers that arrived before we started waiting are already in the log.
+        for seen in await self.store.recent_messages(msg.channel_id, limit=20):
+            answered(seen)
+        if not waiting:
+            waiter.cancel()
+            return True
+        if await waiter:
+            return True
+        log.info("message %s: %s did not answer within %gs; answering anyway", msg.message_id,
+                 ", ".join(sorted(waiting)), timeout)
+        return False
 
     # -- 2. decide
 
@@ -155,11 +239,11 @@ class ReplyEngine:
         if msg.is_dm:
             return Decision(True, "direct message")
         if msg.mentions_bot:
-            return Decision(True, "mentioned")
+            return Decision(True, "mentioned", after=self.characters_before_me(msg))
         if msg.replies_to_bot:
             return Decision(True, "reply to one of my messages")
         if self.name_mentioned(msg.content):
-            return Decision(True, "name mentioned")
+            return Decision(True, "name mentioned", after=self.characters_before_me(msg))
         if not msg.content.strip():
             return Decision(False, "empty message")
         recent = await self.store.recent_messages(msg.channel_id, limit=10, before_id=msg.message_id)
@@ -167,42 +251,53 @@ class ReplyEngine:
                                        count=self.settings.yes_no_vote_count, user_id=msg.author_id)
         return Decision(majority_yes(votes), "majority vote", tuple(votes))
 
-    # -- 3. respond
-
-    async def handle(self, msg: Incoming, outlet: Outlet) -> ReplyResult | None:
-        """The whole pipeline for one message."""
+    async def admit(self, msg: Incoming) -> bool:
+        """Log the message, let interceptors consume it; True when reply work may follow."""
         active = await self.observe(msg)  # logged first, whoever consumes it
         for interceptor in list(self.interceptors):  # consulted even where the bot is inactive
             try:
                 if await interceptor(msg):
-                    return None
+                    return False
             except Exception:
                 log.exception("message interceptor failed on message %s", msg.message_id)
-        if not active:
-            return None
-        decision = await self.decide(msg)
+        return active
+
+    async def announce_decision(self, msg: Incoming, decision: Decision) -> None:
         log.info("message %s from %s in %s: %s", msg.message_id, msg.author_name, msg.scope, decision.describe())
         for listener in list(self.decision_listeners):
             await _safely(listener(msg, decision))
+
+    # -- 3. respond
+
+    async def handle(self, msg: Incoming, outlet: Outlet) -> ReplyResult | None:
+        """The whole pipeline for one message."""
+        if not await self.admit(msg):
+            return None
+        decision = await self.decide(msg)
+        await self.announce_decision(msg, decision)
         if not decision.reply:
             return None
         if msg.author_is_bot and not msg.is_dm:
             # Counted when decided, not when sent: a bot's next message may arrive before this reply is out.
             self.throttle.replied_to_bot(msg.channel_id, msg.author_id)
-        return await self.respond(msg, outlet)
+        if decision.after:
+            await self.wait_turn(msg, decision.after)
+        return await self.respond(msg, outlet, see_later=bool(decision.after))
 
-    async def respond(self, msg: Incoming, outlet: Outlet) -> ReplyResult:
+    async def respond(self, msg: Incoming, outlet: Outlet, *, see_later: bool = False) -> ReplyResult:
+        """Answer ``msg``; ``see_later`` shows the messages posted since (e.g. the answers of characters
+        that spoke first) after it in the prompt."""
         key = (msg.author_id, msg.scope)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # one reply at a time per conversation keeps the history in order
-            return await self._respond(msg, outlet)
+            return await self._respond(msg, outlet, see_later)
 
-    async def _respond(self, msg: Incoming, outlet: Outlet) -> ReplyResult:
+    async def _respond(self, msg: Incoming, outlet: Outlet, see_later: bool = False) -> ReplyResult:
         persona = self.persona
         async with outlet.typing():
             started = time.monotonic()
             try:
-                completion = await self.generate(msg, persona)
+                completion = await self.generate(msg, persona, see_later=see_later)
                 text = completion.text or self.fallback_text(persona)
                 ok = bool(completion.text)
             except ClaudeUnavailable as exc:
@@ -224,20 +319,25 @@ class ReplyEngine:
         return result
 
     async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
-                           replace_last_reply: bool = False) -> tuple[object, bool]:
+                           replace_last_reply: bool = False, see_later: bool = False) -> tuple[object, bool]:
         data = await self.store.prompt_data(
             self.character_key, msg.author_id, msg.scope, msg.channel_id,
             recent_limit=0 if msg.is_dm else self.settings.recent_channel_messages, before_id=msg.message_id,
             private=msg.is_dm)
+        later: list[SeenMessage] = []
+        if see_later and not msg.is_dm:
+            later = [m for m in await self.store.recent_messages(msg.channel_id, limit=10)
+                     if m.message_id > msg.message_id]
         extra = [await provider(persona, msg) for provider in self.context_providers]
         prompt = build_reply_prompt(persona, data, msg, extra_context=[e for e in extra if e],
-                                    ooc_context=ooc_context, replace_last_reply=replace_last_reply)
+                                    ooc_context=ooc_context, replace_last_reply=replace_last_reply,
+                                    since=later)
         return prompt, data.premium
 
     async def generate(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
-                       replace_last_reply: bool = False) -> Completion:
+                       replace_last_reply: bool = False, see_later: bool = False) -> Completion:
         prompt, premium = await self.build_prompt(msg, persona, ooc_context=ooc_context,
-                                                  replace_last_reply=replace_last_reply)
+                                                  replace_last_reply=replace_last_reply, see_later=see_later)
         model = self.settings.premium_model if premium else self.settings.default_model
         return await self.claude.generate(
             prompt, model=model, user_id=msg.author_id, purpose="reply",  # type: ignore[arg-type]

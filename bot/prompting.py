@@ -38,6 +38,8 @@ class Incoming:
     mentions_bot: bool = False
     replies_to_bot: bool = False
     reply_to_id: int | None = None
+    reply_to_author_id: int | None = None  # who wrote the message this one replies to (a webhook's id for its posts)
+    webhook_id: int | None = None  # set when a webhook posted this (how the characters of an ensemble speak)
 
     @property
     def scope(self) -> str:
@@ -91,6 +93,7 @@ def build_reply_prompt(
     extra_context: Sequence[str] = (),
     ooc_context: str = "",
     replace_last_reply: bool = False,
+    since: Sequence[SeenMessage] = (),
 ) -> Prompt:
     user = msg.author_name
     system: list[dict[str, Any]] = [
@@ -137,6 +140,9 @@ def build_reply_prompt(
         # Reroll: the last user turn is already the message being answered.
         last = messages.pop()
         final = "\n\n".join(context) + "\n\n" + _text_of(last)
+    if since:
+        # Other characters answered this message first; the reply should build on what they said.
+        final += "\n\n[Answered since, before your turn]\n" + format_recent(since)
     _append(messages, "user", final)
     return Prompt(system=system, messages=messages)
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
 
+from bot.engine import Outlet
 from bot.prompting import Incoming
 
 if TYPE_CHECKING:
     from bot.client import Kindred
+    from bot.ensemble import Ensemble
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,28 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
         mentions_bot=any(u.id == me.id for u in message.mentions),
         replies_to_bot=replied is not None and replied.author.id == me.id,
         reply_to_id=reference.message_id if reference else None,
+        reply_to_author_id=replied.author.id if replied is not None else None,
+        webhook_id=message.webhook_id,
     )
+
+
+@asynccontextmanager
+async def typing_in(channel: discord.abc.Messageable) -> AsyncIterator[None]:
+    # The indicator runs beside the generation instead of before it (no round trip on the hot path)
+    # and is re-sent before Discord's ten seconds lapse.
+    async def keep_typing() -> None:
+        while True:
+            try:
+                await channel.typing()
+            except discord.HTTPException as exc:
+                log.debug("typing indicator failed: %s", exc)
+            await asyncio.sleep(TYPING_REFRESH_SECONDS)
+
+    task = asyncio.create_task(keep_typing())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 class DiscordOutlet:
@@ -56,23 +79,8 @@ class DiscordOutlet:
     def __init__(self, message: discord.Message) -> None:
         self.message = message
 
-    @asynccontextmanager
-    async def typing(self) -> AsyncIterator[None]:
-        # The indicator runs beside the generation instead of before it (no round trip on the hot path)
-        # and is re-sent before Discord's ten seconds lapse.
-        task = asyncio.create_task(self._keep_typing())
-        try:
-            yield
-        finally:
-            task.cancel()
-
-    async def _keep_typing(self) -> None:
-        while True:
-            try:
-                await self.message.channel.typing()
-            except discord.HTTPException as exc:
-                log.debug("typing indicator failed: %s", exc)
-            await asyncio.sleep(TYPING_REFRESH_SECONDS)
+    def typing(self) -> AbstractAsyncContextManager[None]:
+        return typing_in(self.message.channel)
 
     async def send(self, text: str, *, first: bool) -> int | None:
         allowed = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
@@ -83,10 +91,79 @@ class DiscordOutlet:
         return sent.id
 
 
+def webhook_name(key: str) -> str:
+    """How Kindred finds its own webhook for a character again after a restart."""
+    return f"Kindred {key}"[:80]
+
+
+class WebhookPool:
+    """One webhook per character per channel, created on first use with the character's name and avatar."""
+
+    def __init__(self, bot: Kindred, ensemble: Ensemble) -> None:
+        self.bot = bot
+        self.ensemble = ensemble
+        self._hooks: dict[tuple[int, str], discord.Webhook] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def get(self, channel: discord.abc.Messageable, key: str) -> discord.Webhook | None:
+        """The character's webhook in ``channel``; None where webhooks cannot be used (threads, no permission)."""
+        if not isinstance(channel, discord.TextChannel):
+            return None
+        cached = self._hooks.get((channel.id, key))
+        if cached is not None:
+            return cached
+        async with self._locks.setdefault(channel.id, asyncio.Lock()):  # never create two for one character
+            cached = self._hooks.get((channel.id, key))
+            if cached is not None:
+                return cached
+            me = self.bot.user
+            try:
+                name = webhook_name(key)
+                found = [w for w in await channel.webhooks()
+                         if w.name == name and w.user is not None and me is not None and w.user.id == me.id]
+                if found:
+                    hook = found[0]
+                else:
+                    persona = self.ensemble.member(key).engine.persona
+                    avatar = persona.avatar_path.read_bytes() if persona.avatar_path else None
+                    hook = await channel.create_webhook(name=name, avatar=avatar,
+                                                        reason=f"Kindred: {persona.name} speaks through it")
+            except (discord.HTTPException, OSError) as exc:
+                log.warning("no webhook for %s in channel %s (%s); speaking as the bot account", key, channel.id, exc)
+                return None
+            self._hooks[(channel.id, key)] = hook
+            self.ensemble.register_webhook(hook.id, key)
+            return hook
+
+
+class WebhookOutlet:
+    """Speaks as one character of the ensemble through its channel webhook (its own name and avatar)."""
+
+    def __init__(self, pool: WebhookPool, message: discord.Message, key: str) -> None:
+        self.pool = pool
+        self.message = message
+        self.key = key
+
+    def typing(self) -> AbstractAsyncContextManager[None]:
+        return typing_in(self.message.channel)
+
+    async def send(self, text: str, *, first: bool) -> int | None:
+        allowed = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
+        name = self.pool.ensemble.member(self.key).engine.persona.name  # read now: live name edits apply
+        hook = await self.pool.get(self.message.channel, self.key)
+        if hook is None:  # still say it, marked with who is speaking
+            sent = await self.message.channel.send(f"**{name}:** {text}", allowed_mentions=allowed)
+        else:
+            sent = await hook.send(text, username=name, wait=True, allowed_mentions=allowed)
+        return sent.id
+
+
 class Events(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
         self._tasks: set[asyncio.Task[None]] = set()
+        ensemble = getattr(bot, "ensemble", None)
+        self.webhooks = WebhookPool(bot, ensemble) if ensemble is not None else None
 
     async def cog_unload(self) -> None:
         for task in list(self._tasks):
@@ -98,13 +175,33 @@ class Events(commands.Cog):
         if me is None:
             return
         msg = to_incoming(message, me)
-        if message.author.id == me.id:
+        if self.bot.ensemble is not None and message.guild is not None:
+            # Several characters: the ensemble also hears its own members (they may answer each other).
+            work = self._ensemble(msg, message)
+        elif message.author.id == me.id:
             await self.bot.engine.observe(msg)  # our own words belong in the log and channel context
             return
+        else:
+            for user in message.mentions:  # a bot named in the message is a character that may answer first
+                if user.bot and user.id != me.id:
+                    self.bot.engine.note_peer(message.channel.id, user.id, user.display_name)
+            work = self._handle(msg, message)
         # Reply work runs in its own task so a slow Claude never holds up the gateway.
-        task = asyncio.create_task(self._handle(msg, message), name=f"reply-{message.id}")
+        task = asyncio.create_task(work, name=f"reply-{message.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _ensemble(self, msg: Incoming, message: discord.Message) -> None:
+        ensemble, pool = self.bot.ensemble, self.webhooks
+        assert ensemble is not None and pool is not None
+
+        def outlet_for(key: str) -> Outlet:
+            return DiscordOutlet(message) if key == ensemble.main.key else WebhookOutlet(pool, message, key)
+
+        try:
+            await ensemble.handle(msg, outlet_for)
+        except Exception:
+            log.exception("failed to handle message %s", message.id)
 
     async def _handle(self, msg: Incoming, message: discord.Message) -> None:
         try:

@@ -1,0 +1,244 @@
+"""Several characters in one bot: who answers a message, and characters answering each other.
+
+The main character speaks as the bot account; every other character of the cast speaks through a channel
+webhook with its own name and avatar (the cog supplies those outlets). This module is plain Python:
+
+* :func:`addressed` (entity detection by name, mention or reply) decides first: every character a message
+  names answers, in the order they were named, each seeing the answers before its own;
+* otherwise :class:`CharacterRouter` picks one candidate: topic interests, then whoever spoke last in the
+  channel (sticky for ``router_sticky_seconds``), else the main character; the candidate's yes/no vote
+  decides whether it joins in;
+* a message from one of the cast may draw an answer from another: named characters answer, else banter
+  happens by chance, scaled by the pair's affinity (-10..10, changed by each exchange). At most
+  ``max_character_turns`` such replies in a row per channel until a person speaks.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.addressing import addressed_order, first_position
+from bot.config import Settings
+from bot.engine import Decision, Outlet, ReplyEngine, ReplyResult
+from bot.prompting import Incoming
+from database.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CastMember:
+    key: str  # what its data is filed under (the folder name)
+    engine: ReplyEngine
+
+    @property
+    def name(self) -> str:
+        return self.engine.persona.name
+
+
+class CharacterRouter:
+    """Picks the character for a message nobody addressed by name."""
+
+    def __init__(self, sticky_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.sticky_seconds = sticky_seconds
+        self.clock = clock
+        self._last: dict[int, tuple[str, float]] = {}
+
+    def spoke(self, channel_id: int, key: str) -> None:
+        self._last[channel_id] = (key, self.clock())
+
+    def last_speaker(self, channel_id: int) -> str | None:
+        entry = self._last.get(channel_id)
+        if entry is None or self.clock() - entry[1] > self.sticky_seconds:
+            return None
+        return entry[0]
+
+    def route(self, msg: Incoming, cast: Sequence[CastMember]) -> tuple[str, str]:
+        """``(key, reason)``: topic interests, then the sticky last speaker, then the main character."""
+        best: tuple[int, str, str] | None = None
+        for member in cast:
+            hits = [t for t in member.engine.persona.topic_interests if first_position(msg.content, [t]) is not None]
+            if hits and (best is None or len(hits) > best[0]):
+                best = (len(hits), member.key, hits[0])
+        if best is not None:
+            return best[1], f"topic interest: {best[2]}"
+        last = self.last_speaker(msg.channel_id)
+        if last is not None and any(m.key == last for m in cast):
+            return last, "spoke last here"
+        return cast[0].key, "main character"
+
+
+def banter_probability(base: float, affinity: float) -> float:
+    """Affinity -10 silences banter, 0 keeps the base chance, +10 doubles it (capped at certainty)."""
+    return min(1.0, max(0.0, base * (1.0 + affinity / 10.0)))
+
+
+_WARM = re.compile(r"(?<!\w)(?:thanks?|thank you|love|agree|great|lovely|friend|haha|ha|glad|wonderful|kind|"
+                   r"brilliant|nice|fair point|well said|welcome)(?!\w)", re.IGNORECASE)
+_COLD = re.compile(r"(?<!\w)(?:hate|wrong|stupid|annoying|disagree|ugh|nonsense|ridiculous|shut up|boring|"
+                   r"rude|liar|no way)(?!\w)", re.IGNORECASE)
+
+
+def exchange_delta(text: str) -> float:
+    """How one exchange moves a pair's affinity: familiarity warms a little; the tone of the answer more."""
+    warm, cold = len(_WARM.findall(text)), len(_COLD.findall(text))
+    return max(-2.0, min(2.0, 0.25 + 0.5 * warm - 1.0 * cold))
+
+
+class Ensemble:
+    def __init__(self, cast: Sequence[CastMember], settings: Settings, store: Store,
+                 rng: random.Random | None = None) -> None:
+        if not cast:
+            raise ValueError("an ensemble needs at least one character")
+        self.cast = list(cast)
+        self.settings = settings
+        self.store = store
+        self.rng = rng or random.Random()
+        self.router = CharacterRouter(settings.router_sticky_seconds)
+        self.bot_user_id: int | None = None  # the account the main character speaks as
+        self.webhook_keys: dict[int, str] = {}  # webhook id -> the character it speaks for
+        self._character_turns: dict[int, int] = {}
+        self._chains: dict[int, int] = {}  # channels where several addressed characters are answering in turn
+
+    @property
+    def main(self) -> CastMember:
+        return self.cast[0]
+
+    def member(self, key: str) -> CastMember:
+        return next(m for m in self.cast if m.key == key)
+
+    def register_webhook(self, webhook_id: int, key: str) -> None:
+        self.webhook_keys[webhook_id] = key
+        for member in self.cast:  # the cast's own posts never count as another bot's
+            member.engine.own_author_ids.add(webhook_id)
+
+    def speaker_of(self, msg: Incoming) -> str | None:
+        """Which of the cast wrote ``msg`` (None for people and other bots)."""
+        if msg.webhook_id is not None and msg.webhook_id in self.webhook_keys:
+            return self.webhook_keys[msg.webhook_id]
+        if self.bot_user_id is not None and msg.author_id == self.bot_user_id:
+            return self.main.key
+        return None
+
+    def author_key(self, author_id: int | None) -> str | None:
+        if author_id is None:
+            return None
+        if author_id in self.webhook_keys:
+            return self.webhook_keys[author_id]
+        return self.main.key if author_id == self.bot_user_id else None
+
+    def addressed(self, msg: Incoming, exclude: str | None = None) -> list[str]:
+        """The cast members ``msg`` speaks to: a reply to one of them first, then names/mentions in order."""
+        names = {m.key: m.engine.names() for m in self.cast if m.key != exclude}
+        order = addressed_order(msg.content, names)
+        if msg.mentions_bot and self.main.key != exclude and self.main.key not in order:
+            order.insert(0, self.main.key)
+        replied = self.author_key(msg.reply_to_author_id)
+        if replied is not None and replied != exclude:
+            order = [replied, *[k for k in order if k != replied]]
+        return order
+
+    # -- the whole pipeline for a server message
+
+    async def handle(self, msg: Incoming, outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
+        main = self.main.engine
+        speaker = self.speaker_of(msg)
+        if speaker is not None:  # our own words: logged for context, then maybe another character answers
+            if not await main.observe(msg):
+                return []
+            return await self._after_character(msg, speaker, outlet_for)
+        if not await main.admit(msg):
+            return []
+        if not msg.author_is_bot:
+            self._character_turns.pop(msg.channel_id, None)
+        order = self.addressed(msg)
+        if order:
+            if msg.author_is_bot:
+                blocked = main.throttle.blocked(msg.channel_id, msg.author_id)
+                if blocked:
+                    await main.announce_decision(msg, Decision(False, blocked))
+                    return []
+                main.throttle.replied_to_bot(msg.channel_id, msg.author_id)
+            await main.announce_decision(msg, Decision(True, "addressed: " + ", ".join(
+                self.member(k).name for k in order)))
+            return await self._answer_in_turn(msg, order, outlet_for)
+        key, reason = self.router.route(msg, self.cast)
+        decision = await self.member(key).engine.decide(msg)
+        await main.announce_decision(msg, Decision(decision.reply, f"{self.member(key).name}, {reason}; "
+                                                   f"{decision.reason}", decision.votes))
+        if not decision.reply:
+            return []
+        if msg.author_is_bot:
+            main.throttle.replied_to_bot(msg.channel_id, msg.author_id)
+        return await self._answer_in_turn(msg, [key], outlet_for)
+
+    async def _answer_in_turn(self, msg: Incoming, order: Sequence[str],
+                              outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
+        """Each addressed character answers in turn; the later ones see the earlier answers."""
+        results: list[ReplyResult] = []
+        chain = len(order) > 1
+        if chain:
+            self._chains[msg.channel_id] = self._chains.get(msg.channel_id, 0) + 1
+        try:
+            for position, key in enumerate(order):
+                if position:
+                    await self._wait_logged(msg, results[-1])
+                result = await self.member(key).engine.respond(msg, outlet_for(key), see_later=position > 0)
+                self.router.spoke(msg.channel_id, key)
+                results.append(result)
+        finally:
+            if chain:
+                self._chains[msg.channel_id] -= 1
+        return results
+
+    async def _wait_logged(self, msg: Incoming, previous: ReplyResult) -> None:
+        """The previous answer reaches the log when Discord echoes it back; wait for that (briefly)."""
+        ids = {i for i in previous.message_ids if i is not None}
+        if not ids:
+            return
+        logged = {m.message_id for m in await self.store.recent_messages(msg.channel_id, limit=20)}
+        if ids <= logged:
+            return
+        await self.main.engine.wait_for_arrival(lambda seen: seen.message_id in ids, timeout=5.0)
+
+    async def _after_character(self, msg: Incoming, speaker: str,
+                               outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
+        if msg.is_dm or len(self.cast) < 2 or self._chains.get(msg.channel_id):
+            return []  # (during a chain, the next addressed character answers anyway: no banter on top)
+        turns = self._character_turns.get(msg.channel_id, 0)
+        if turns >= self.settings.max_character_turns:
+            log.info("message %s: %d character turns in a row in channel %s; waiting for a person",
+                     msg.message_id, turns, msg.channel_id)
+            return []
+        named = self.addressed(msg, exclude=speaker)
+        if named:
+            key, reason = named[0], "named by " + self.member(speaker).name
+        else:
+            picked = await self._banter_pick(speaker)
+            if picked is None:
+                return []
+            key, reason = picked
+        self._character_turns[msg.channel_id] = turns + 1
+        await self.main.engine.announce_decision(msg, Decision(True, f"{self.member(key).name} answers "
+                                                               f"{self.member(speaker).name} ({reason})"))
+        result = await self.member(key).engine.respond(msg, outlet_for(key))
+        self.router.spoke(msg.channel_id, key)
+        if result.ok:
+            value = await self.store.adjust_affinity(speaker, key, exchange_delta(result.text))
+            log.info("affinity %s/%s now %+.2f", speaker, key, value)
+        return [result]
+
+    async def _banter_pick(self, speaker: str) -> tuple[str, str] | None:
+        others = [m for m in self.cast if m.key != speaker]
+        self.rng.shuffle(others)
+        for member in others:
+            affinity, _ = await self.store.affinity(speaker, member.key)
+            chance = banter_probability(self.settings.banter_chance, affinity)
+            if self.rng.random() < chance:
+                return member.key, f"banter, chance {chance:.0%} at affinity {affinity:+.1f}"
+        return None

@@ -1,0 +1,220 @@
+"""Several characters in one bot, over the wire: webhooks, the router, banter and its loop cap."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.addressing import addressed_order, name_variants
+from bot.ensemble import CharacterRouter, banter_probability, exchange_delta
+from bot.prompting import Incoming
+from tests.fakes.claude_server import FakeClaude
+from tests.harness import CHANNEL_ID, Harness
+
+VOTER = "claude-test-voter"
+
+
+def speaker(body: dict[str, Any]) -> str:
+    system = FakeClaude.system_text(body)
+    for name in ("Finn", "Atlas", "Lumen"):
+        if system.startswith(f"You are {name}"):
+            return name
+    return "?"
+
+
+def answer_as_speaker(body: dict[str, Any]) -> str | None:
+    """Each character answers with a line that says who it is (votes fall through to the default)."""
+    who = speaker(body)
+    return None if who == "?" else f"{who} here, thanks friend, lovely point."
+
+
+@pytest.fixture
+async def make_ensemble(db_url: str, tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Harness]]]:
+    started: list[Harness] = []
+
+    async def factory(**config: Any) -> Harness:
+        config = {"ensemble_characters": "atlas", "banter_chance": "0", **config}
+        h = Harness(db_url=db_url, tmp_path=tmp_path, config=config)
+        h.claude.responder = answer_as_speaker
+        await h.start()
+        started.append(h)
+        return h
+
+    yield factory
+    for h in started:
+        await h.close()
+
+
+def requests_of(h: Harness, who: str) -> list[Any]:
+    return [r for r in h.claude.requests if r.model != VOTER and speaker(r.body) == who]
+
+
+async def quiet(h: Harness, count: int, seconds: float = 0.4) -> None:
+    """Nothing more than ``count`` messages gets posted in the channel for a while."""
+    await asyncio.sleep(seconds)
+    assert len(h.discord.posted(CHANNEL_ID)) == count, [m["content"] for m in h.discord.posted(CHANNEL_ID)]
+
+
+# -- pure logic
+
+
+def test_addressed_order_follows_the_text() -> None:
+    names = {"finn": name_variants("Finn"), "atlas": name_variants("Atlas the Cartographer")}
+    assert addressed_order("Atlas and Finn, hello", names) == ["atlas", "finn"]
+    assert addressed_order("@Finn what does atlas think?", names) == ["finn", "atlas"]
+    assert addressed_order("Finnish weather and an atlas-like book", names) == ["atlas"]
+    assert addressed_order("nobody here", names) == []
+
+
+def test_router_prefers_topics_then_the_last_speaker_then_the_main_character() -> None:
+    now = [0.0]
+    router = CharacterRouter(sticky_seconds=60, clock=lambda: now[0])
+
+    class _Engine:
+        def __init__(self, interests: tuple[str, ...]) -> None:
+            self.persona = type("P", (), {"topic_interests": interests})()
+
+    from bot.ensemble import CastMember
+
+    cast = [CastMember("finn", _Engine(("tea",))), CastMember("atlas", _Engine(("maps", "hiking routes")))]  # type: ignore[arg-type]
+
+    def msg(text: str) -> Incoming:
+        from datetime import UTC, datetime
+        return Incoming(1, 10, 5, "alice", text, datetime.now(UTC), False, guild_id=1)
+
+    assert router.route(msg("any good hiking routes or maps?"), cast) == ("atlas", "topic interest: maps")
+    assert router.route(msg("what about lunch"), cast)[0] == "finn"
+    router.spoke(10, "atlas")
+    assert router.route(msg("what about lunch"), cast) == ("atlas", "spoke last here")
+    assert router.route(msg("some tea please"), cast)[0] == "finn"  # a topic beats stickiness
+    now[0] = 61
+    assert router.route(msg("what about lunch"), cast) == ("finn", "main character")
+
+
+def test_affinity_scales_banter_and_exchanges_move_it() -> None:
+    assert banter_probability(0.3, 0) == pytest.approx(0.3)
+    assert banter_probability(0.3, 10) == pytest.approx(0.6)
+    assert banter_probability(0.3, -10) == 0.0
+    assert banter_probability(0.8, 10) == 1.0
+    assert exchange_delta("Thanks, lovely point") > exchange_delta("Okay.") > 0 > exchange_delta("That is nonsense, ugh")
+
+
+# -- over the wire
+
+
+async def test_a_named_character_answers_through_its_own_webhook(make_ensemble: Callable[..., Awaitable[Harness]]) -> None:
+    h = await make_ensemble(ensemble_characters="atlas,lumen")
+    await h.say("Atlas, which way is north from here?")
+    [posted] = await h.replies(CHANNEL_ID, 1)
+    assert posted["webhook_id"] and posted["author"]["username"] == "Atlas"
+    assert posted["content"].startswith("Atlas here")
+    hooks = [w for w in h.discord.webhooks.values() if w["channel_id"] == str(CHANNEL_ID)]
+    assert [w["name"] for w in hooks] == ["Kindred atlas"]
+    assert requests_of(h, "Atlas") and not requests_of(h, "Finn")
+
+    await h.say("Lumen, are you there?")
+    posted = (await h.replies(CHANNEL_ID, 2))[-1]
+    assert posted["author"]["username"] == "Lumen"
+    lumen_hook = next(w for w in h.discord.webhooks.values() if w["name"] == "Kindred lumen")
+    assert lumen_hook["_avatar_data"], "Lumen's card image is its webhook avatar"
+
+    await h.say("Finn, a cup of tea please")
+    posted = (await h.replies(CHANNEL_ID, 3))[-1]
+    assert "webhook_id" not in posted or not posted["webhook_id"]
+    assert int(posted["author"]["id"]) == h.bot_user_id and posted["content"].startswith("Finn here")
+    await quiet(h, 3)  # banter_chance 0: nobody answers anybody unprompted
+
+    # After a restart the same webhooks are found again, not created twice.
+    await h.restart()
+    await h.say("Atlas, and south?")
+    posted = (await h.replies(CHANNEL_ID, 4))[-1]
+    assert posted["author"]["username"] == "Atlas"
+    assert len([w for w in h.discord.webhooks.values() if w["name"] == "Kindred atlas"]) == 1
+    # Each character keeps its own conversation history (written just after the reply is sent).
+    scope = f"channel:{CHANNEL_ID}"
+
+    async def said_to(key: str) -> list[str]:
+        return [t.content for t in (await h.store.history(key, h.user_id, scope)).turns if t.role == "user"]
+
+    for _ in range(100):
+        if len(await said_to("atlas")) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert await said_to("atlas") == ["Atlas, which way is north from here?", "Atlas, and south?"]
+    assert await said_to(h.bot.engine.character_key) == ["Finn, a cup of tea please"]  # type: ignore[union-attr]
+
+
+async def test_characters_named_together_answer_in_order_and_the_second_sees_the_first(
+        make_ensemble: Callable[..., Awaitable[Harness]]) -> None:
+    h = await make_ensemble()
+    h.claude.script("Kelp tea, obviously.", match=lambda b: speaker(b) == "Finn", delay=0.3)
+    await h.say("Finn and Atlas, what should I drink before a long hike?")
+    first, second = await h.replies(CHANNEL_ID, 2)
+    assert int(first["author"]["id"]) == h.bot_user_id and first["content"] == "Kelp tea, obviously."
+    assert second["author"]["username"] == "Atlas"
+    [atlas_request] = requests_of(h, "Atlas")
+    text = FakeClaude.all_text(atlas_request)
+    assert "[Answered since, before your turn]" in text and "Kelp tea, obviously." in text
+    await quiet(h, 2)
+
+
+async def test_the_router_picks_by_topic_then_keeps_the_last_speaker(
+        make_ensemble: Callable[..., Awaitable[Harness]]) -> None:
+    h = await make_ensemble()
+    h.claude.script("yes", model=VOTER, times=None)
+    await h.say("what does everyone think about lunch?")
+    [first] = await h.replies(CHANNEL_ID, 1)
+    assert int(first["author"]["id"]) == h.bot_user_id, "nobody addressed, no topic: the main character"
+    await h.say("does anyone know good hiking routes around the ridge?")
+    second = (await h.replies(CHANNEL_ID, 2))[-1]
+    assert second["author"]["username"] == "Atlas", "Atlas's topic interest"
+    await h.say("and is it worth going in the rain?")
+    third = (await h.replies(CHANNEL_ID, 3))[-1]
+    assert third["author"]["username"] == "Atlas", "sticky: Atlas spoke last here"
+    # The vote that let Atlas in was Atlas's own.
+    votes = [r for r in h.claude.requests if r.model == VOTER]
+    assert any("Should Atlas reply" in FakeClaude.all_text(r) for r in votes)
+
+
+async def test_sticky_routing_expires(make_ensemble: Callable[..., Awaitable[Harness]]) -> None:
+    h = await make_ensemble(router_sticky_seconds="0")
+    h.claude.script("yes", model=VOTER, times=None)
+    await h.say("any good maps of the coast?")
+    assert (await h.replies(CHANNEL_ID, 1))[-1]["author"]["username"] == "Atlas"
+    await asyncio.sleep(0.05)
+    await h.say("and is it worth going in the rain?")
+    assert int((await h.replies(CHANNEL_ID, 2))[-1]["author"]["id"]) == h.bot_user_id
+
+
+async def test_banter_stops_at_the_loop_cap_until_a_person_speaks(
+        make_ensemble: Callable[..., Awaitable[Harness]]) -> None:
+    h = await make_ensemble(banter_chance="1", max_character_turns="2")
+    await h.say("Finn, tell me about your day")
+    posts = await h.replies(CHANNEL_ID, 3)
+    await quiet(h, 3)
+    authors = ["Atlas" if p.get("webhook_id") else "Finn" for p in posts]
+    assert authors == ["Finn", "Atlas", "Finn"]
+    # Atlas answered Finn's words, which it saw as a message from Finn.
+    atlas_text = FakeClaude.all_text(requests_of(h, "Atlas")[0])
+    assert "Finn here, thanks friend" in atlas_text
+    value, exchanges = await h.store.affinity("atlas", h.bot.engine.character_key)  # type: ignore[union-attr]
+    assert exchanges == 2 and value > 0  # two warm exchanges
+
+    await h.say("Finn, and tomorrow?")  # a person speaks: the count starts again
+    await h.replies(CHANNEL_ID, 6)
+    await quiet(h, 6)
+
+
+async def test_hostile_affinity_silences_banter(make_ensemble: Callable[..., Awaitable[Harness]]) -> None:
+    h = await make_ensemble(banter_chance="1")
+    finn = h.bot.engine.character_key  # type: ignore[union-attr]
+    for _ in range(5):
+        await h.store.adjust_affinity("atlas", finn, -2.0)
+    assert (await h.store.affinity("atlas", finn))[0] == -10.0
+    await h.say("Finn, tell me about your day")
+    await h.replies(CHANNEL_ID, 1)
+    await quiet(h, 1)
