@@ -71,6 +71,8 @@ class MemoryTasks(commands.Cog):
     async def sweep(self) -> None:
         try:
             scheduled = await self.memory.summarizer.sweep()
+            for summarizer in self.memory.member_summarizers.values():  # an ensemble's other characters
+                scheduled += await summarizer.sweep()
         except Exception:
             log.exception("summary sweep failed")
             return

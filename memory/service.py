@@ -47,8 +47,30 @@ class MemoryService:
         self.consolidator = Consolidator(store, claude, settings, self.character_key, persona, self.embedder,
                                          cache=self.cache, consent=self.consent)
         self.attached = False
+        self._notify = notify
+        self._claude = claude
+        # The other characters of an ensemble: each keeps its own histories, so each has its own summarizer.
+        self.member_summarizers: dict[str, Summarizer] = {}
 
     # -- engine hooks
+
+    def attach_member(self, engine: ReplyEngine) -> None:
+        """Give another character of the same bot recall and summarization (consent is shared already)."""
+        if engine.character_key in self.member_summarizers or engine is self.engine:
+            return
+
+        def persona() -> Persona:
+            return engine.persona
+
+        summarizer = Summarizer(self.store, self._claude, self.settings, engine.character_key, persona,
+                                self.consent, self._notify)
+        self.member_summarizers[engine.character_key] = summarizer
+        engine.context_providers.append(self._provide)
+
+        async def on_turn(msg: Incoming, result: ReplyResult) -> None:
+            await summarizer.on_turn(msg, result)
+
+        engine.turn_listeners.append(on_turn)
 
     def attach(self) -> None:
         if self.attached:
@@ -68,6 +90,8 @@ class MemoryService:
     async def close(self) -> None:
         self.detach()
         await self.summarizer.close()
+        for summarizer in self.member_summarizers.values():
+            await summarizer.close()
 
     async def _gate(self, msg: Incoming) -> bool:
         return await self.consent.remembers(msg.author_id)
@@ -98,6 +122,8 @@ class MemoryService:
     async def forget_user(self, user_id: int) -> dict[str, int]:
         """Delete everything stored about a user (and stop work in flight about them)."""
         self.summarizer.forget_user(user_id)
+        for summarizer in self.member_summarizers.values():
+            summarizer.forget_user(user_id)
         counts = await self.store.delete_user_data(user_id)
         self.cache.invalidate(user_id)
         log.info("deleted all data of user %s on request (%d rows)", user_id, sum(counts.values()))
@@ -113,4 +139,7 @@ def get_memory(bot: Any) -> MemoryService:
                                notify=mirror.emit if mirror is not None else None)
         bot.memory = memory
     memory.attach()
+    ensemble = getattr(bot, "ensemble", None)
+    for member in ensemble.cast[1:] if ensemble is not None else ():
+        memory.attach_member(member.engine)
     return memory

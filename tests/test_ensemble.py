@@ -218,3 +218,38 @@ async def test_hostile_affinity_silences_banter(make_ensemble: Callable[..., Awa
     await h.say("Finn, tell me about your day")
     await h.replies(CHANNEL_ID, 1)
     await quiet(h, 1)
+
+
+async def test_every_character_of_the_ensemble_summarizes_its_own_conversations(
+        make_ensemble: Callable[..., Awaitable[Harness]]) -> None:
+    h = await make_ensemble(conversation_token_threshold="60", history_keep_messages="2", recent_channel_messages="0")
+    summary = "Alice asked me about the ridge and the old north road."
+    atlas = h.bot.ensemble.member("atlas").engine.persona  # type: ignore[union-attr]
+    summary_cue = atlas.summarization_prompt[:40]
+    memory_cue = atlas.core_memory_prompt.split("{")[0]
+
+    def respond(body: dict[str, Any]) -> str | None:
+        text = FakeClaude.all_text(body)
+        if summary_cue in text:
+            return summary
+        if memory_cue in text:
+            return "- Alice is planning a ridge walk."
+        return answer_as_speaker(body)
+
+    h.claude.responder = respond
+    lines = ["Atlas, which ridge is the tallest around here, and how long does it take to climb it?",
+             "Atlas, is the old north road still passable after the spring floods this year?",
+             "Atlas, would you draw me a map of the shortcut past the observatory, please?"]
+    for i, line in enumerate(lines, 1):
+        await h.say(line)
+        await h.replies(CHANNEL_ID, i)
+    scope = f"channel:{CHANNEL_ID}"
+    for _ in range(250):
+        if (await h.store.history("atlas", h.user_id, scope)).summary:
+            break
+        await asyncio.sleep(0.02)
+    assert (await h.store.history("atlas", h.user_id, scope)).summary == summary
+    [summary_request, *_] = [r for r in h.claude.requests if summary_cue in FakeClaude.all_text(r)]
+    assert FakeClaude.system_text(summary_request).startswith("You are Atlas"), "summarized in Atlas's own voice"
+    finn = h.bot.engine.character_key  # type: ignore[union-attr]
+    assert (await h.store.history(finn, h.user_id, scope)).turns == []
