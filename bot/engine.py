@@ -120,7 +120,7 @@ class ReplyEngine:
         self.peer_names: set[str] = {n.strip() for n in settings.peer_characters.split(",") if n.strip()}
         self.own_author_ids: set[int] = set()
         self._seen_bots: dict[int, dict[int, str]] = {}
-        self._arrivals: list[tuple[Callable[[Incoming], bool], asyncio.Future[None]]] = []
+        self._arrivals: list[tuple[Callable[[Incoming | SeenMessage], bool], asyncio.Future[None]]] = []
 
     @property
     def persona(self) -> Persona:
@@ -174,12 +174,21 @@ class ReplyEngine:
             if not future.done() and predicate(msg):
                 future.set_result(None)
 
-    async def wait_for_arrival(self, predicate: Callable[[Incoming], bool], timeout: float) -> bool:
-        """Wait until the log sees a message ``predicate`` accepts (checked as each message is observed)."""
+    async def wait_for_arrival(self, predicate: Callable[[Incoming | SeenMessage], bool], timeout: float, *,
+                               look_back: int | None = None) -> bool:
+        """Wait until the log sees a message ``predicate`` accepts (checked as each message is observed).
+
+        ``look_back``: also check this channel's latest logged messages, after the waiter is registered so
+        that no message slips between the look and the wait.
+        """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (predicate, future)
         self._arrivals.append(entry)
         try:
+            if look_back is not None:
+                for seen in await self.store.recent_messages(look_back, limit=20):
+                    if predicate(seen):
+                        return True
             await asyncio.wait_for(future, timeout)
             return True
         except TimeoutError:
@@ -201,15 +210,7 @@ class ReplyEngine:
                 waiting.difference_update({v.casefold() for v in name_variants(seen.author_name)})
             return not waiting
 
-        waiter = asyncio.ensure_future(self.wait_for_arrival(answered, timeout))
-        await asyncio.sleep(0)  # registered before we look back, so no answer slips between the two
-        # Answers that arrived before we started waiting are already in the log.
-        for seen in await self.store.recent_messages(msg.channel_id, limit=20):
-            answered(seen)
-        if not waiting:
-            waiter.cancel()
-            return True
-        if await waiter:
+        if await self.wait_for_arrival(answered, timeout, look_back=msg.channel_id):
             return True
         log.info("message %s: %s did not answer within %gs; answering anyway", msg.message_id,
                  ", ".join(sorted(waiting)), timeout)

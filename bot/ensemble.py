@@ -188,8 +188,8 @@ class Ensemble:
             for position, key in enumerate(order):
                 if position:
                     await self._wait_logged(msg, results[-1])
+                self.router.spoke(msg.channel_id, key)  # from the moment it takes the turn
                 result = await self.member(key).engine.respond(msg, outlet_for(key), see_later=position > 0)
-                self.router.spoke(msg.channel_id, key)
                 results.append(result)
         finally:
             if chain:
@@ -199,12 +199,9 @@ class Ensemble:
     async def _wait_logged(self, msg: Incoming, previous: ReplyResult) -> None:
         """The previous answer reaches the log when Discord echoes it back; wait for that (briefly)."""
         ids = {i for i in previous.message_ids if i is not None}
-        if not ids:
-            return
-        logged = {m.message_id for m in await self.store.recent_messages(msg.channel_id, limit=20)}
-        if ids <= logged:
-            return
-        await self.main.engine.wait_for_arrival(lambda seen: seen.message_id in ids, timeout=5.0)
+        if ids:
+            await self.main.engine.wait_for_arrival(lambda seen: seen.message_id in ids, timeout=5.0,
+                                                    look_back=msg.channel_id)
 
     async def _after_character(self, msg: Incoming, speaker: str,
                                outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
@@ -226,8 +223,8 @@ class Ensemble:
         self._character_turns[msg.channel_id] = turns + 1
         await self.main.engine.announce_decision(msg, Decision(True, f"{self.member(key).name} answers "
                                                                f"{self.member(speaker).name} ({reason})"))
-        result = await self.member(key).engine.respond(msg, outlet_for(key))
         self.router.spoke(msg.channel_id, key)
+        result = await self.member(key).engine.respond(msg, outlet_for(key))
         if result.ok:
             value = await self.store.adjust_affinity(speaker, key, exchange_delta(result.text))
             log.info("affinity %s/%s now %+.2f", speaker, key, value)
