@@ -23,7 +23,7 @@ from bot.persona.model import Persona
 from bot.prompting import Incoming, build_reply_prompt, build_vote_prompt
 from bot.splitting import split_message
 from bot.typing_sim import typing_seconds
-from database.store import SeenMessage, Store, Turn
+from database.store import PromptData, SeenMessage, Store, Turn
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ DecisionListener = Callable[[Incoming, Decision], Awaitable[None]]
 TurnListener = Callable[[Incoming, ReplyResult], Awaitable[None]]
 # Returns True when it consumed the message (e.g. an admin command in the log channel): no reply work follows.
 Interceptor = Callable[[Incoming], Awaitable[bool]]
+ContextProvider = Callable[[Persona, Incoming, PromptData], Awaitable[str]]
 
 
 class ReplyEngine:
@@ -111,7 +112,8 @@ class ReplyEngine:
         self.turn_listeners: list[TurnListener] = []
         self.interceptors: list[Interceptor] = []
         # Prompt contributors (memory recall, lorebook, evolution...) add context without the engine knowing them.
-        self.context_providers: list[Callable[[Persona, Incoming], Awaitable[str]]] = []
+        # They get the prompt data read for this reply, so they need no trip of their own to the database.
+        self.context_providers: list[ContextProvider] = []
         # Consent (memory/): when any gate says no, the exchange is answered but not stored in the history.
         self.memory_gates: list[Callable[[Incoming], Awaitable[bool]]] = []
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
@@ -329,7 +331,7 @@ class ReplyEngine:
         if see_later and not msg.is_dm:
             later = [m for m in await self.store.recent_messages(msg.channel_id, limit=10)
                      if m.message_id > msg.message_id]
-        extra = [await provider(persona, msg) for provider in self.context_providers]
+        extra = [await provider(persona, msg, data) for provider in self.context_providers]
         prompt = build_reply_prompt(persona, data, msg, extra_context=[e for e in extra if e],
                                     ooc_context=ooc_context, replace_last_reply=replace_last_reply,
                                     since=later)

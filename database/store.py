@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     cast,
     create_engine,
     delete,
@@ -177,6 +178,10 @@ class PromptData:
     premium: bool
     history: History
     recent: list[SeenMessage]
+    # Read in the same go so that nothing else on the reply path needs a trip to the database.
+    memory_consent: bool | None = None  # the user's /memory opt-in (True) / opt-out (False); None: never said
+    interactions: int = 0  # the character's interaction count (evolution stages)
+    stage: str = ""  # the character's stored evolution stage
 
 
 # --------------------------------------------------------------------------- engine set-up
@@ -523,11 +528,14 @@ class Store:
             memories = list(conn.execute(q["memories_private" if private else "memories"], params).scalars())
             rel = conn.execute(q["relationship"], params).first()
             mood = conn.execute(q["mood"]).scalar()
-            premium = conn.execute(q["premium"], params).scalar()
+            user = conn.execute(q["user"], params).first()
+            state = conn.execute(q["character_state"], params).first()
             history = _history(conn, character, user_id, scope)
             recent = _recent(conn, channel_id, recent_limit, before_id) if recent_limit else []
             relationship = RelationshipRecord(rel.anger, rel.rapport, rel.trust, rel.formality) if rel else None
-            return PromptData(identity, memories, relationship, mood or "", bool(premium), history, recent)
+            return PromptData(identity, memories, relationship, mood or "", bool(user and user[0]), history, recent,
+                              memory_consent=user[1] if user else None,
+                              interactions=int(state[0]) if state else 0, stage=str(state[1]) if state else "")
 
         return await self._run(read, write=False)
 
@@ -807,16 +815,18 @@ class Store:
 
     async def adjust_affinity(self, a: str, b: str, delta: float) -> float:
         a, b = sorted((a, b))
-        value, exchanges = await self.affinity(a, b)
-        new = min(10.0, max(-10.0, value + delta))
+        # One atomic upsert: two exchanges of the same pair finishing together must both count.
+        moved = CharacterAffinity.value + delta
+        clamped = case((moved > 10.0, 10.0), (moved < -10.0, -10.0), else_=moved)
         async with self.engine.begin() as conn:
-            ins = self._insert(CharacterAffinity).values(character_a=a, character_b=b, value=new,
-                                                         exchanges=exchanges + 1, updated_at=utcnow())
-            await conn.execute(ins.on_conflict_do_update(
+            ins = self._insert(CharacterAffinity).values(character_a=a, character_b=b,
+                                                         value=min(10.0, max(-10.0, delta)), exchanges=1,
+                                                         updated_at=utcnow())
+            stmt = ins.on_conflict_do_update(
                 index_elements=[CharacterAffinity.character_a, CharacterAffinity.character_b],
-                set_={"value": ins.excluded.value, "exchanges": ins.excluded.exchanges,
-                      "updated_at": ins.excluded.updated_at}))
-        return new
+                set_={"value": clamped, "exchanges": CharacterAffinity.exchanges + 1,
+                      "updated_at": ins.excluded.updated_at}).returning(CharacterAffinity.value)
+            return float((await conn.execute(stmt)).scalar_one())
 
     # -- facts (embeddings are float32 bytes; memory/ does the maths)
 
@@ -1275,7 +1285,9 @@ def _prompt_queries() -> dict[str, Any]:
         "relationship": select(Relationship).where(Relationship.character == character,
                                                    Relationship.user_id == user_id),
         "mood": select(GlobalState.value).where(GlobalState.key == "daily_mood"),
-        "premium": select(User.premium).where(User.id == user_id),
+        "user": select(User.premium, User.memory_consent).where(User.id == user_id),
+        "character_state": select(CharacterState.interaction_count, CharacterState.stage)
+        .where(CharacterState.character == character),
         "conversation": select(Conversation.id, Conversation.summary).where(
             Conversation.character == character, Conversation.user_id == user_id,
             Conversation.scope == bindparam("scope")),

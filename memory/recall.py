@@ -25,7 +25,7 @@ from bot.persona.model import Persona
 from bot.prompting import Incoming
 from bot.tokens import count_tokens
 from database.models import utcnow
-from database.store import FactRow
+from database.store import FactRow, PromptData
 from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async
 from memory.facts import FactCache, FactIndex
@@ -113,11 +113,14 @@ class Recall:
         return choose(index, query, budget=self.settings.recall_token_budget, private=private, now=now,
                       expiry_days=self.settings.fact_expiry_days)
 
-    async def provide(self, persona: Persona, msg: Incoming) -> str:
-        """The context provider: '' when there is nothing to recall (or the user is not remembered)."""
+    async def provide(self, persona: Persona, msg: Incoming, data: PromptData | None = None) -> str:
+        """The context provider: '' when there is nothing to recall (or the user is not remembered).
+        ``data``: the prompt data of this reply, which already holds the user's consent answer."""
         if self.settings.recall_token_budget <= 0 or msg.author_is_bot:
             return ""
-        if not await self.consent.remembers(msg.author_id):
+        remembered = (self.consent.allows(data.memory_consent) if data is not None
+                      else await self.consent.remembers(msg.author_id))
+        if not remembered:
             return ""
         facts = await self.facts_for(msg.author_id, msg.content, private=msg.is_dm)
         return render(facts, msg.author_name)

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.engine import ReplyEngine, ReplyResult
 from bot.persona.model import Persona
 from bot.prompting import Incoming
-from database.store import FactRow, Store
+from database.store import FactRow, PromptData, Store
 from memory.consent import Consent
 from memory.consolidation import Consolidator
 from memory.embeddings import Embedder, SentenceEmbedder, encode_async, to_bytes
@@ -96,9 +96,9 @@ class MemoryService:
     async def _gate(self, msg: Incoming) -> bool:
         return await self.consent.remembers(msg.author_id)
 
-    async def _provide(self, persona: Persona, msg: Incoming) -> str:
+    async def _provide(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         try:
-            return await self.recall.provide(persona, msg)
+            return await self.recall.provide(persona, msg, data)
         except Exception:  # a reply without recalled facts beats no reply
             log.exception("recall failed for message %s", msg.message_id)
             return ""

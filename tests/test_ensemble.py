@@ -201,7 +201,12 @@ async def test_banter_stops_at_the_loop_cap_until_a_person_speaks(
     # Atlas answered Finn's words, which it saw as a message from Finn.
     atlas_text = FakeClaude.all_text(requests_of(h, "Atlas")[0])
     assert "Finn here, thanks friend" in atlas_text
-    value, exchanges = await h.store.affinity("atlas", h.bot.engine.character_key)  # type: ignore[union-attr]
+    finn = h.bot.engine.character_key  # type: ignore[union-attr]
+    for _ in range(100):  # the affinity is written just after each answer is posted
+        value, exchanges = await h.store.affinity("atlas", finn)
+        if exchanges >= 2:
+            break
+        await asyncio.sleep(0.05)
     assert exchanges == 2 and value > 0  # two warm exchanges
 
     await h.say("Finn, and tomorrow?")  # a person speaks: the count starts again
