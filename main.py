@@ -30,9 +30,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+def setup_logging(level: str | None = None) -> None:
+    """The format at once (reading the settings may warn), the configured level once it is known."""
+    logging.basicConfig(format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")  # no-op the second time
+    if level is not None:
+        logging.getLogger().setLevel(level)  # a name load_settings has validated
     logging.getLogger("discord.gateway").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -67,6 +69,7 @@ def run(argv: list[str]) -> int:
         folder = import_card(args.file, PROJECT_ROOT / "characters", args.as_name)
         print(f"imported {args.file} as {folder}")
         return 0
+    setup_logging()
     settings, character = _load(args, discord=not args.console and args.command is None)
     setup_logging(settings.log_level)
     if args.console:

@@ -2,7 +2,7 @@
 
 Messages arrive concurrently like on a busy server (many channels at once); each caller waits for its own
 row to be committed, and the group commit shares one transaction among the ones that arrive together.
-Run: python -m benchmarks.bench_ingest [--messages N] [--concurrency C] [--database-url URL]
+Run: python -m benchmarks.bench_ingest [--quick] [--messages N] [--concurrency C] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -37,16 +37,18 @@ async def run(url: str, messages: int, concurrency: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--quick", action="store_true", help="2,000 messages (as run_all --quick passes it on)")
+    parser.add_argument("--messages", type=int, default=None, help="messages to ingest (default 20,000)")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--database-url", default=None,
                         help="a SCRATCH database (its Kindred tables are dropped); default: a fresh SQLite file")
     args = parser.parse_args()
+    messages = args.messages if args.messages is not None else 2_000 if args.quick else 20_000
     url = args.database_url or temp_sqlite_url()
-    rate = asyncio.run(run(url, args.messages, args.concurrency))
-    print(f"ingest: {rate:,.0f} messages/s ({args.messages} messages, {args.concurrency} concurrent senders, "
+    rate = asyncio.run(run(url, messages, args.concurrency))
+    print(f"ingest: {rate:,.0f} messages/s ({messages} messages, {args.concurrency} concurrent senders, "
           f"{url.split(':')[0]}) target >= 5,000/s on SQLite")
-    sequential = asyncio.run(run(temp_sqlite_url(), min(args.messages, 3000), 1)) if not args.database_url else None
+    sequential = asyncio.run(run(temp_sqlite_url(), min(messages, 3000), 1)) if not args.database_url else None
     if sequential:
         print(f"ingest, one sender at a time: {sequential:,.0f} messages/s")
 

@@ -1,12 +1,15 @@
 """Per-message overhead and vote fan-out, measured over the real wire with zero-latency fakes.
 
 1. Overhead: from the gateway event (the fake Discord sending MESSAGE_CREATE) to the Claude request
-   arriving at the fake Claude, on a database already holding 1M logged and archived messages.
-   Target: p50 < 2 ms, p99 < 10 ms.
+   arriving at the fake Claude, on a database already holding 1M logged and archived messages, for
+   - DMs (history and prompt), and
+   - @mentions in a server channel that holds half of those rows (the active check, the channel's recent
+     messages and the prompt all read from the big tables).
+   Target: p50 < 2 ms, p99 < 10 ms for each.
 2. Votes: wall time of N concurrent yes/no votes vs one, with a fake Claude answering in a fixed time.
    Target: N votes <= 1.2x one vote.
 
-Run: python -m benchmarks.bench_pipeline [--messages 300] [--seed 1000000] [--votes 5]
+Run: python -m benchmarks.bench_pipeline [--quick] [--messages 300] [--seed 1000000] [--votes 5]
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ import logging
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import percentile, seed_messages, summary_ms
 from bot.claude import ClaudeClient, Prompt
 from database.store import Store, reset_schema_for_tests
-from tests.harness import Harness
+from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, Harness
+
+WARMUP = 20  # the first messages of each path warm caches and connections; not measured
 
 
 class FakesThread:
@@ -43,11 +49,15 @@ class FakesThread:
         self.thread.join(timeout=5)
 
 
-async def overhead(messages: int, seed: int, database_url: str | None) -> tuple[list[float], list[float]]:
-    """Returns (kindred, wire) samples in seconds.
+Samples = dict[str, tuple[list[float], list[float]]]
+
+
+async def overhead(messages: int, seed: int, database_url: str | None) -> Samples:
+    """Per path ("dm", "mention"): (kindred, wire) samples in seconds.
 
     kindred: from discord.py receiving the gateway frame to the SDK handing the Claude request to the
-    network (Kindred's own work: parsing, logging, deciding, reading the prompt data, building the request).
+    network (Kindred's own work: parsing, logging, the active check, deciding, reading the prompt data,
+    building the request).
     wire: from the fake Discord sending the event to the fake Claude having read the request.
     """
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
@@ -56,9 +66,13 @@ async def overhead(messages: int, seed: int, database_url: str | None) -> tuple[
         await reset_schema_for_tests(url)  # a scratch database: its Kindred tables are dropped first
     store = await Store(url).open()
     started = time.perf_counter()
-    await seed_messages(store, seed)
+    await seed_messages(store, seed, guild_id=GUILD_ID, hot_channel=CHANNEL_ID, hot_share=0.5)
+    # Place settings for the active check to look through: this channel on, its neighbour off.
+    await store.set_place_active("channel", CHANNEL_ID, True)
+    await store.set_place_active("channel", OTHER_CHANNEL_ID, False)
     await store.close()
-    print(f"seeded {seed:,} messages (half logged, half archived) in {time.perf_counter() - started:.1f} s")
+    print(f"seeded {seed:,} messages (half logged, half archived; half of them in the channel the @mentions "
+          f"go to) in {time.perf_counter() - started:.1f} s")
 
     fakes = FakesThread()
     h = Harness(db_url=url, tmp_path=folder, config={"max_typing_time": "0", "stream_replies": "false"},
@@ -79,22 +93,34 @@ async def overhead(messages: int, seed: int, database_url: str | None) -> tuple[
 
     h.bot.add_listener(on_socket_raw_receive)
     h.bot.claude.sdk._client.event_hooks["request"].append(on_request)
-    try:
+    bot_id = h.bot_user_id
+
+    async def measure(send: Callable[[int], Awaitable[dict[str, Any]]]) -> tuple[list[float], list[float]]:
         kindred: list[float] = []
         wire: list[float] = []
-        for i in range(messages + 20):
+        for i in range(messages + WARMUP):
             before = len(h.claude.requests)
             frames.clear()
             sent_at = time.perf_counter()
-            sent = await fakes.call(h.discord.dm_message(h.user_id, f"benchmark message {i}"))
+            sent = await send(i)
             await fakes.call(h.claude.wait_for_requests(before + 1, timeout=10))
             received_at = h.claude.requests[before].received_at
             await fakes.call(h.discord.wait_for_messages(int(sent["channel_id"]), i + 1, timeout=10))
             await asyncio.sleep(0.02)  # let the reply's bookkeeping finish: measure one message at a time
-            if i >= 20:  # the first messages warm caches and connections
+            if i >= WARMUP:
                 kindred.append(sends[-1] - frames[0])
                 wire.append(received_at - sent_at)
         return kindred, wire
+
+    try:
+        dm = await measure(lambda i: fakes.call(h.discord.dm_message(h.user_id, f"benchmark message {i}")))
+        first_mention = len(h.claude.requests)
+        mention = await measure(lambda i: fakes.call(h.discord.user_message(
+            CHANNEL_ID, h.user_id, f"<@{bot_id}> benchmark message {i}", mentions=[bot_id])))
+        # Not a timing check: proof that the channel path really read the seeded rows into its prompt.
+        if seed and "about tide pools and tea" not in h.claude.all_text(h.claude.requests[first_mention]):
+            raise RuntimeError("the first @mention's prompt lacks the channel's seeded messages")
+        return {"dm": dm, "mention": mention}
     finally:
         await h.stop_bot()
         await fakes.call(h.claude.close())
@@ -133,19 +159,26 @@ async def votes(count: int, latency: float, rounds: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=1_000_000, help="messages pre-loaded into the database")
+    parser.add_argument("--quick", action="store_true",
+                        help="a quick run: 50 messages per path on 20,000 seeded rows, 2 vote rounds")
+    parser.add_argument("--messages", type=int, default=None, help="measured messages per path (default 300)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="messages pre-loaded into the database (default 1,000,000)")
     parser.add_argument("--votes", type=int, default=5)
     parser.add_argument("--database-url", default=None,
                         help="a SCRATCH database (its Kindred tables are dropped); default: a fresh SQLite file")
     parser.add_argument("--vote-latency", type=float, default=0.2, help="seconds the fake Claude takes per vote")
     args = parser.parse_args()
+    messages = args.messages if args.messages is not None else 50 if args.quick else 300
+    seed = args.seed if args.seed is not None else 20_000 if args.quick else 1_000_000
     logging.basicConfig(level=logging.WARNING)
-    kindred, wire = asyncio.run(overhead(args.messages, args.seed, args.database_url))
-    print(f"overhead, gateway frame received -> Claude request sent (Kindred's own work): {summary_ms(kindred)}"
-          "  (target p50 < 2 ms, p99 < 10 ms)")
-    print(f"overhead, fake Discord send -> fake Claude receipt (whole wire): {summary_ms(wire)}")
-    one, many = asyncio.run(votes(args.votes, args.vote_latency, rounds=5))
+    samples = asyncio.run(overhead(messages, seed, args.database_url))
+    for path, label in (("dm", "DM"), ("mention", "@mention in the seeded channel")):
+        kindred, wire = samples[path]
+        print(f"overhead, {label}, gateway frame received -> Claude request sent (Kindred's own work): "
+              f"{summary_ms(kindred)}  (target p50 < 2 ms, p99 < 10 ms)")
+        print(f"overhead, {label}, fake Discord send -> fake Claude receipt (whole wire): {summary_ms(wire)}")
+    one, many = asyncio.run(votes(args.votes, args.vote_latency, rounds=2 if args.quick else 5))
     print(f"votes: 1 vote {one * 1000:.0f} ms, {args.votes} votes {many * 1000:.0f} ms, "
           f"ratio {many / one:.2f}x  (target <= 1.2x)")
 

@@ -34,14 +34,26 @@ def temp_sqlite_url(name: str = "bench.db") -> str:
 
 
 async def seed_messages(store: Store, count: int, *, channels: int = 50, users: int = 1000,
-                        archived_fraction: float = 0.5, batch: int = 20_000) -> None:
-    """Fill the log and the archive with ``count`` messages (half each by default), fast."""
+                        archived_fraction: float = 0.5, batch: int = 20_000, guild_id: int = 1,
+                        hot_channel: int | None = None, hot_share: float = 0.0) -> None:
+    """Fill the log and the archive with ``count`` messages (half each by default), fast.
+
+    ``hot_channel`` (the channel a benchmark then talks in) gets ``hot_share`` of each table's rows; the rest
+    are spread over ``channels`` other channels of the same server.
+    """
     start = datetime.now(UTC) - timedelta(days=30)
     archived = int(count * archived_fraction)
+
+    def channel_of(i: int) -> int:
+        # Every row whose index crosses the next multiple of 1/hot_share goes to the hot channel.
+        if hot_channel is not None and int((i + 1) * hot_share) > int(i * hot_share):
+            return hot_channel
+        return 1000 + i % channels
+
     for table, first, n in ((ArchivedMessage, 10_000_000, archived), (LoggedMessage, 50_000_000, count - archived)):
         for offset in range(0, n, batch):
             rows = [
-                {"message_id": first + i, "channel_id": 1000 + i % channels, "guild_id": 1, "author_id": 1 + i % users,
+                {"message_id": first + i, "channel_id": channel_of(i), "guild_id": guild_id, "author_id": 1 + i % users,
                  "author_name": f"user{i % users}", "author_is_bot": False, "is_dm": False,
                  "content": f"message number {i} about tide pools and tea", "created_at": start + timedelta(seconds=i)}
                 for i in range(offset, min(offset + batch, n))

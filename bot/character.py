@@ -1,7 +1,8 @@
 """The character folder as a live source: edits to its files apply to the next message.
 
 Checking the folder's modification times costs a few microseconds per message, so the persona is
-never a start-up cache: an operator can edit ``character.env`` (or a card) while the bot runs.
+never a start-up cache: an operator can edit ``character.env``, a card, ``frameworks/*.json`` or the
+lorebook (wherever the ``lorebook`` key points) while the bot runs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from bot.persona.model import Persona
 
 log = logging.getLogger(__name__)
 
+# Sub-folders whose files are part of the character (framework JSON); other sub-folders are not watched.
+WATCHED_SUBFOLDERS = ("frameworks",)
+
 
 class CharacterSource:
     def __init__(self, folder: Path, config_file: Path | None, environ: Mapping[str, str] | None = None) -> None:
@@ -25,22 +29,29 @@ class CharacterSource:
         self.config_file = config_file
         self._environ = environ
         self.environ = environ  # None: the process environment (handed on to the ensemble's other characters)
-        self._stamp: tuple[float, ...] = ()
+        self._stamp: tuple[tuple[str, int], ...] = ()
+        self._elsewhere: tuple[Path, ...] = ()  # files the persona reads from outside the folder's top level
         self._persona: Persona | None = None
 
-    def _current_stamp(self) -> tuple[float, ...]:
-        stamps = []
+    def _current_stamp(self) -> tuple[tuple[str, int], ...]:
+        stamps: list[tuple[str, int]] = []
         with os.scandir(self.folder) as entries:
             for entry in entries:
                 if entry.is_file():
-                    stamps.append(entry.stat().st_mtime_ns)
-        if self.config_file is not None and self.config_file.is_file():
-            stamps.append(self.config_file.stat().st_mtime_ns)
+                    stamps.append((entry.name, entry.stat().st_mtime_ns))
+                elif entry.name in WATCHED_SUBFOLDERS and entry.is_dir():
+                    with os.scandir(entry.path) as inner:
+                        stamps.extend((f"{entry.name}/{e.name}", e.stat().st_mtime_ns) for e in inner if e.is_file())
+        for path in (self.config_file, *self._elsewhere):
+            if path is not None and path.is_file():
+                stamps.append((str(path), path.stat().st_mtime_ns))
         return tuple(sorted(stamps))
 
     def load(self) -> Persona:
         """Load (or reload) now; raises ConfigError for a broken folder."""
         env = read_sources(self.config_file, self.folder, self._environ).values
+        lorebook = (env.get("lorebook") or "").strip()
+        self._elsewhere = (self.folder / Path(lorebook).expanduser(),) if lorebook else ()
         self._persona = load_persona(self.folder, env)
         self._stamp = self._current_stamp()
         return self._persona

@@ -1,7 +1,7 @@
 """The one shared, async Claude client: replies (streaming-capable), yes/no votes and summaries.
 
-Every call has a total deadline from config; 429, 529 and 5xx answers are retried inside that
-deadline with backoff (the SDK's own retries are off so the deadline really is the deadline). Each
+Every call has a total deadline from config; 408, 409, 429 and every 5xx (529 included) are retried
+inside that deadline with backoff (the SDK's own retries are off so the deadline really is the deadline). Each
 call's tokens, cache reads/writes and cost are recorded per user.
 """
 
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 OUTPUT_MULTIPLIER = 5.0
 CACHE_WRITE_MULTIPLIER = 1.25
 CACHE_READ_MULTIPLIER = 0.1
-RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+# Besides every 5xx: request timeout, conflict and rate limit are worth another try (as the SDK judges them).
+RETRYABLE_STATUS = {408, 409, 429}
 
 
 class ClaudeUnavailable(Exception):
@@ -282,9 +283,9 @@ def _set_temperature(kwargs: dict[str, Any], temperature: float | None) -> None:
 
 
 def _retryable(exc: anthropic.APIStatusError) -> bool:
-    """429/529/5xx are worth another try; so is an overload reported by an error event in the middle of a
-    stream, which reaches us with the stream's status 200 and the real error only in its type."""
-    if exc.status_code in RETRYABLE_STATUS:
+    """408/409/429 and any 5xx are worth another try; so is an overload reported by an error event in the
+    middle of a stream, which reaches us with the stream's status 200 and the real error only in its type."""
+    if exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500:
         return True
     return exc.status_code == 200 and getattr(exc, "type", None) in {"overloaded_error", "api_error",
                                                                          "rate_limit_error"}

@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.engine import ReplyEngine
 from bot.ensemble import CastMember, Ensemble
 from bot.logmirror import LogMirror
+from bot.persona.identity import IDENTITY_FILE, read_identity_seed
 from database.store import Store
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,10 @@ class KindredMixin:
             except TimeoutError:
                 log.warning("shutdown: some replies did not finish within %ss", SHUTDOWN_GRACE_SECONDS)
         await super().close()  # type: ignore[misc]
+        if events is not None:
+            # Work on messages that arrived after the first drain (our own goodbye, say) was cancelled with
+            # the cog; let it release its database connection before the database closes.
+            await events.drain()
         if hasattr(self, "claude"):
             await self.claude.close()
         if hasattr(self, "store"):
@@ -185,16 +190,11 @@ async def sync_app_commands(bot: Kindred) -> bool:
 
 
 async def seed_identity(store: Store, character_dir: Path, character_key: str) -> None:
-    """Seed traits/lore/facts/quirks from the folder's identity.json, once (later edits live in the DB)."""
-    path = character_dir / "identity.json"
+    """Seed traits/lore/facts/quirks from the folder's identity.json, once (later edits live in the DB).
+    A broken file is a ConfigError naming the file and the field: start-up stops rather than half-seeding."""
+    path = character_dir / IDENTITY_FILE
     if not path.is_file():
         return
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        log.error("%s: cannot read identity seed: %s", path, exc)
-        return
-    added = await store.seed_identity(character_key, {k: [str(i) for i in v] for k, v in data.items()
-                                                      if isinstance(v, list)})
+    added = await store.seed_identity(character_key, read_identity_seed(path))
     if added:
         log.info("seeded %d identity entries from %s", added, path)

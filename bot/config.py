@@ -7,6 +7,8 @@ Every problem is a :class:`~bot.errors.ConfigError` naming the file and the key.
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -20,6 +22,8 @@ from bot.errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHARACTER = PROJECT_ROOT / "characters" / "finn"
 ENVIRONMENT = "environment"
+
+log = logging.getLogger(__name__)
 
 # Values shipped in example files; treated as "not set" so an operator gets a clear error.
 _PLACEHOLDER_PREFIXES = ("your_", "<", "changeme")
@@ -82,7 +86,8 @@ SETTINGS: tuple[Setting, ...] = (
     # -- Discord
     Setting("max_message_length", int, 2000, "Longest Discord message; longer replies are split."),
     Setting("shard_count", int, 1, "Gateway shards; above 1 the bot runs as an AutoShardedBot."),
-    Setting("reroll_timeout_seconds", int, 60, "Seconds the /reroll buttons stay usable."),
+    Setting("reroll_timeout_seconds", int, 60, "Seconds the /reroll buttons stay usable, counted from when the preview appears."),
+    Setting("confirm_timeout_seconds", int, 180, "Seconds the confirmation buttons of /reset_conversation, /forget_last and /forget_me stay usable (0: no limit)."),
     Setting("heartbeat_interval_seconds", float, 60.0, "Seconds between checks of each shard's gateway latency."),
     Setting("latency_warning_ms", float, 1000.0, "Gateway latency (ms) above which a warning goes to the log and the log channel."),
     Setting("discord_api_base_url", str, "https://discord.com/api/v10", "REST base URL (a Discord-compatible server or proxy)."),
@@ -119,6 +124,13 @@ LEGACY_KEYS = {
     "bot_usr_id": "the bot's id comes from Discord at login",
 }
 
+# Keys the persona loaders (bot/persona/) read from character.env, besides SETTINGS; plus ``mode_<name>``.
+CHARACTER_KEYS = frozenset({
+    "default_name", "description", "core_prompt", "first_message", "post_history_instructions",
+    "summarization_prompt", "core_memory_prompt", "core_memory_dump", "modes", "default_mode", "avatar", "lorebook",
+})
+CHARACTER_KEY_PREFIXES = ("mode_",)
+
 _BY_KEY: dict[str, Setting] = {}
 for _s in SETTINGS:
     _BY_KEY[_s.key] = _s
@@ -144,6 +156,7 @@ class Source:
 
     values: dict[str, str] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
+    file_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)  # file -> its keys, lower-cased
 
     def get(self, key: str) -> str | None:
         return self.values.get(key.lower())
@@ -156,6 +169,7 @@ def read_sources(config_file: Path | None, character_dir: Path, environ: Mapping
     """Merge config.env < character.env < environment, keys lower-cased."""
     values: dict[str, str] = {}
     origins: dict[str, str] = {}
+    file_keys: dict[str, tuple[str, ...]] = {}
     layers: list[tuple[str, Mapping[str, str | None]]] = []
     if config_file is not None and config_file.is_file():
         layers.append((str(config_file), dotenv_values(config_file)))
@@ -164,13 +178,15 @@ def read_sources(config_file: Path | None, character_dir: Path, environ: Mapping
         layers.append((str(char_env), dotenv_values(char_env)))
     layers.append((ENVIRONMENT, os.environ if environ is None else environ))
     for origin, layer in layers:
+        if origin != ENVIRONMENT:
+            file_keys[origin] = tuple(k.strip().lower() for k in layer)
         for key, value in layer.items():
             if value is None:
                 continue
             k = key.strip().lower()
             values[k] = value.strip()
             origins[k] = origin
-    return Source(values, origins)
+    return Source(values, origins, file_keys)
 
 
 @dataclass(frozen=True)
@@ -214,6 +230,7 @@ class Settings:
     max_message_length: int
     shard_count: int
     reroll_timeout_seconds: int
+    confirm_timeout_seconds: int
     heartbeat_interval_seconds: float
     latency_warning_ms: float
     discord_api_base_url: str
@@ -300,7 +317,10 @@ def load_settings(
         except ValueError:
             kind = {int: "a whole number", float: "a number", bool: "true or false"}[setting.kind]
             raise ConfigError(source.origin(used_key), used_key, f"expected {kind}, got {raw!r}") from None
+        if setting.kind is float and not math.isfinite(parsed[setting.key]):
+            raise ConfigError(source.origin(used_key), used_key, f"expected a finite number, got {raw!r}")
     _validate(parsed, source, character_dir, require_discord, require_anthropic)
+    warn_unknown_keys(source)
     names = {f.name for f in fields(Settings)}
     kwargs = {k: v for k, v in parsed.items() if k in names}
     return Settings(character_dir=character_dir, config_file=config_file, raw=dict(source.values), **kwargs)
@@ -328,7 +348,7 @@ def _validate(
     non_negative = (
         "bot_reply_threshold", "reply_cooldown", "min_typing_time", "typing_variance", "recent_channel_messages",
         "conversation_token_threshold", "core_memory_token_threshold", "history_keep_messages",
-        "should_reply_timeout", "summarize_timeout", "llm_timeout", "reroll_timeout_seconds",
+        "should_reply_timeout", "summarize_timeout", "llm_timeout", "reroll_timeout_seconds", "confirm_timeout_seconds",
         "latency_warning_ms",
     )
     for key in non_negative:
@@ -368,9 +388,46 @@ def _validate(
         if folder.resolve() in seen_folders:
             raise ConfigError(where("ensemble_characters"), "ensemble_characters", f"{part} is listed twice")
         seen_folders.add(folder.resolve())
+    level = parsed["log_level"].strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(where("log_level"), "log_level",
+                          f"must be one of {', '.join(LOG_LEVELS)}, got {parsed['log_level']!r}")
+    parsed["log_level"] = level
     url = parsed["database_url"]
     if url and "://" not in url:
         raise ConfigError(where("database_url"), "database_url", f"not a database URL: {url!r}")
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def is_known_key(key: str) -> bool:
+    """A key some part of Kindred reads (a setting or alias, a character key) or a ClaudeMask key it retired."""
+    return (key in _BY_KEY or key in LEGACY_KEYS or key in CHARACTER_KEYS
+            or key.startswith(CHARACTER_KEY_PREFIXES))
+
+
+def warn_unknown_keys(source: Source) -> list[tuple[str, str]]:
+    """Log one warning per key in config.env / character.env that nothing reads (a typo, most likely).
+
+    Only the key and the file are named, never the value: these files hold secrets. The environment is not
+    checked (it is full of other programs' variables). Returns the (file, key) pairs warned about.
+    """
+    unknown: list[tuple[str, str]] = []
+    for file, keys in source.file_keys.items():
+        for key in dict.fromkeys(keys):
+            if key in LEGACY_KEYS:
+                log.info("%s: %s is no longer needed (%s)", file, key, LEGACY_KEYS[key])
+                continue
+            if is_known_key(key):
+                continue
+            if key == "character_dir":
+                log.warning("%s: character_dir is read only from the environment or --character; ignored here",
+                            file)
+            else:
+                log.warning("%s: unknown key %s is ignored (a typo?)", file, key)
+            unknown.append((file, key))
+    return unknown
 
 
 def resolve_character_dir(cli_value: str | None, environ: Mapping[str, str] | None = None) -> Path:

@@ -17,8 +17,10 @@ from discord.utils import time_snowflake
 
 from bot.claude import ClaudeUnavailable
 from bot.engine import ReplyEngine
+from bot.persona.runtime import StageStatus, stage_status
 from bot.prompting import Incoming
 from database.store import PRIVATE_SOURCE, History, Store, Turn, Usage
+from memory.consent import Consent
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ class StatusFigures:
     history_tokens: int
     has_summary: bool
     core_memories: int
+    stage: StageStatus | None = None  # the character's evolution (None when it has no stages)
 
 
 @dataclass(frozen=True)
@@ -210,13 +213,23 @@ class ConversationTools:
     # -- memories and figures
 
     async def remember(self, user_id: int, user_name: str, text: str, *, private: bool = False) -> int:
-        """Add a core memory at the user's request. Raises :class:`InvalidInput` for empty or too long text.
-        A memory asked for in a DM (``private``) is DM content: it never reaches a channel's prompt."""
+        """Add a core memory at the user's request. Raises :class:`InvalidInput` for empty or too long text,
+        and when ``memory_consent`` says this user is not remembered (an explicit request does not override
+        their /memory choice). A memory asked for in a DM (``private``) is DM content: it never reaches a
+        channel's prompt."""
         content = text.strip()
         if not content:
             raise InvalidInput("Tell me what to remember: the memory cannot be empty.")
         if len(content) > REMEMBER_MAX_CHARS:
             raise InvalidInput(f"That is {len(content)} characters; a memory can be at most {REMEMBER_MAX_CHARS}.")
+        user = await self.store.get_user(user_id)
+        answer = user.memory_consent if user is not None else None
+        if not Consent(self.store, self.engine.settings.memory_consent).allows(answer):
+            if answer is False:
+                raise InvalidInput("You turned my memory off with `/memory opt-out`, so I keep nothing new about "
+                                   "you. Run `/memory opt-in` first if you want me to remember this.")
+            raise InvalidInput("I only remember people who opted in: run `/memory opt-in` first, then ask me "
+                               "again.")
         await self.store.ensure_user(user_id, user_name)  # core memories reference the user row
         source = PRIVATE_SOURCE if private else "user"
         return await self.store.add_core_memory(self.character_key, user_id, content, source=source)
@@ -225,7 +238,9 @@ class ConversationTools:
         user = await self.store.get_user(user_id)
         history = await self.history(user_id, scope)
         memories = await self.store.core_memories(self.character_key, user_id)
+        interactions, stored_stage = await self.store.character_state(self.character_key)
         return StatusFigures(
             usage=await self.store.usage(user_id), premium=bool(user and user.premium),
             history_messages=len(history.turns), history_tokens=history.tokens,
-            has_summary=bool(history.summary), core_memories=len(memories))
+            has_summary=bool(history.summary), core_memories=len(memories),
+            stage=stage_status(self.engine.persona, interactions, stored_stage))

@@ -20,6 +20,7 @@ from bot.character import CharacterSource
 from bot.claude import ClaudeClient, ClaudeUnavailable, Completion, majority_yes
 from bot.config import Settings
 from bot.persona.model import Persona
+from bot.persona.runtime import PersonaRuntime, open_with_greeting
 from bot.prompting import Incoming, build_reply_prompt, build_vote_prompt
 from bot.splitting import split_message
 from bot.typing_sim import typing_seconds
@@ -114,6 +115,10 @@ class ReplyEngine:
         # Prompt contributors (memory recall, lorebook, evolution...) add context without the engine knowing them.
         # They get the prompt data read for this reply, so they need no trip of their own to the database.
         self.context_providers: list[ContextProvider] = []
+        # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing when unused).
+        self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona)
+        self.context_providers.append(self.persona_runtime.provide)
+        self.turn_listeners.append(self.persona_runtime.on_turn)
         # Consent (memory/): when any gate says no, the exchange is answered but not stored in the history.
         self.memory_gates: list[Callable[[Incoming], Awaitable[bool]]] = []
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
@@ -160,15 +165,20 @@ class ReplyEngine:
     def peers_in(self, channel_id: int) -> set[str]:
         return self.peer_names | set(self._seen_bots.get(channel_id, {}).values())
 
-    def characters_before_me(self, msg: Incoming) -> tuple[str, ...]:
-        """The other characters this message names before naming us, in order (entity detection by name)."""
+    def addressed_characters(self, msg: Incoming) -> list[str]:
+        """The characters this message names (or @mentions), in order; "" stands for us (entity detection by
+        name). The author never counts as addressed by its own message."""
         peers = {p for p in self.peers_in(msg.channel_id) if p.casefold() != msg.author_name.casefold()}
         mine = {n.casefold() for n in self.names()}
         characters: dict[str, set[str]] = {"": self.names()}
         for peer in peers:
             if peer.casefold() not in mine:
                 characters[peer] = name_variants(peer)
-        order = addressed_order(msg.content, characters)
+        return addressed_order(msg.content, characters)
+
+    def characters_before_me(self, msg: Incoming) -> tuple[str, ...]:
+        """The other characters this message names before naming us, in order."""
+        order = self.addressed_characters(msg)
         return tuple(order[:order.index("")]) if "" in order else ()
 
     def _announce(self, msg: Incoming) -> None:
@@ -249,6 +259,10 @@ class ReplyEngine:
             return Decision(True, "name mentioned", after=self.characters_before_me(msg))
         if not msg.content.strip():
             return Decision(False, "empty message")
+        # Name match first: a message naming another character (and not us) is theirs, no vote needed.
+        others = [c for c in self.addressed_characters(msg) if c]
+        if others:
+            return Decision(False, "addressed to " + ", ".join(others))
         recent = await self.store.recent_messages(msg.channel_id, limit=10, before_id=msg.message_id)
         votes = await self.claude.vote(build_vote_prompt(self.persona, recent, msg),
                                        count=self.settings.yes_no_vote_count, user_id=msg.author_id)
@@ -303,6 +317,8 @@ class ReplyEngine:
                 completion = await self.generate(msg, persona, see_later=see_later)
                 text = completion.text or self.fallback_text(persona)
                 ok = bool(completion.text)
+                if not ok:
+                    log.warning("reply to message %s came back empty, sending the fallback", msg.message_id)
             except ClaudeUnavailable as exc:
                 log.error("reply to message %s failed, sending the fallback: %s", msg.message_id, exc)
                 completion, text, ok = None, self.fallback_text(persona), False
@@ -335,6 +351,7 @@ class ReplyEngine:
         prompt = build_reply_prompt(persona, data, msg, extra_context=[e for e in extra if e],
                                     ooc_context=ooc_context, replace_last_reply=replace_last_reply,
                                     since=later)
+        prompt = open_with_greeting(prompt, persona, data, msg)
         return prompt, data.premium
 
     async def generate(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",

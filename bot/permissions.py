@@ -1,5 +1,6 @@
-"""Who may do what. Admin powers need the right person (ADMIN_USER_IDS or the application owner)
-and, for log-channel commands, the right place (LOG_CHANNEL_ID)."""
+"""Who may do what, and where. Admin powers need the right person (ADMIN_USER_IDS or the application owner)
+and the right place: a server for admin slash commands, LOG_CHANNEL_ID for log-channel commands. Commands that
+make the character speak also need a place where it is active (``/bot activate | deactivate``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ class NotAdmin(app_commands.CheckFailure):
 
     def __init__(self) -> None:
         super().__init__("Only the bot's admins can use this command.")
+
+
+class Inactive(app_commands.CheckFailure):
+    """The bot is switched off where the command was used; the message is the user's explanation."""
+
+    def __init__(self) -> None:
+        super().__init__("I'm switched off in this channel (an admin used `/bot deactivate`), so I don't write "
+                         "replies here.")
 
 
 async def is_admin(bot: Kindred, user: discord.abc.User) -> bool:
@@ -47,5 +56,41 @@ def admin_only() -> Any:
         if await is_admin(interaction.client, interaction.user):  # type: ignore[arg-type]
             return True
         raise NotAdmin()
+
+    return app_commands.check(predicate)
+
+
+def require_server(interaction: discord.Interaction[Any]) -> None:
+    """Raise :class:`~discord.app_commands.NoPrivateMessage` outside a server. Discord hides guild-only
+    commands in DMs, but discord.py does not enforce ``guild_only`` for incoming interactions: a client may
+    still send one, and it must be refused, not run."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+
+
+def in_server() -> Any:
+    """App-command check: the command runs in a server (see :func:`require_server`)."""
+
+    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+        require_server(interaction)
+        return True
+
+    return app_commands.check(predicate)
+
+
+async def require_active(bot: Kindred, interaction: discord.Interaction[Any]) -> None:
+    """Raise :class:`Inactive` when the bot is deactivated where ``interaction`` happens (DMs are always on)."""
+    if interaction.guild_id is None:
+        return
+    if not await bot.store.is_active(int(interaction.channel_id or 0), interaction.guild_id):
+        raise Inactive()
+
+
+def active_here() -> Any:
+    """App-command check for commands that produce character replies: refused where the bot is deactivated."""
+
+    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+        await require_active(interaction.client, interaction)  # type: ignore[arg-type]
+        return True
 
     return app_commands.check(predicate)

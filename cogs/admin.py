@@ -232,21 +232,36 @@ class Admin(commands.Cog):
         name = self.bot.engine.persona.name
         log.warning("shutdown of %s requested in the log channel by admin %s", name, msg.author_id)
         events: Any = self.bot.get_cog("Events")
+        finished = True
         if events is not None:
             try:
                 await asyncio.wait_for(events.drain(), timeout=SHUTDOWN_GRACE_SECONDS)
             except TimeoutError:
+                finished = False
                 log.warning("shutdown: some replies did not finish within %ss", SHUTDOWN_GRACE_SECONDS)
         await self.bot.mirror.drain()
         await self.bot.store.flush()
+        done = ("Replies in flight are finished and everything is saved." if finished else
+                f"Some replies did not finish within {SHUTDOWN_GRACE_SECONDS:g}s; everything else is saved.")
         try:
-            await self.post(f"👋 Goodbye! {name} is shutting down (asked by {msg.author_name}). Replies in "
-                            "flight are finished and everything is saved.")
+            await self.post(f"👋 Goodbye! {name} is shutting down (asked by {msg.author_name}). {done}")
         except discord.HTTPException as exc:
             log.warning("could not post the goodbye line: %s", exc)
         self.bot.exit_code = 0
-        await self.bot.close()
-        log.info("shutdown complete: Discord connection and database closed")
+        try:
+            await self.bot.close()
+        except Exception:
+            # Nobody awaits this task: without this, the failure would vanish and the exit code claim success.
+            self.bot.exit_code = 1
+            log.exception("shutdown failed while closing Discord, the Claude client or the database")
+            return
+        # Report what the close achieved rather than what it was asked to do.
+        if self.bot.is_closed() and self.bot.store.closed:
+            log.info("shutdown complete: Discord connection and database closed")
+        else:
+            log.error("shutdown incomplete: Discord connection %s, database %s",
+                      "closed" if self.bot.is_closed() else "still open",
+                      "closed" if self.bot.store.closed else "still open")
 
     # -- heartbeat
 

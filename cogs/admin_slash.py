@@ -1,9 +1,10 @@
 """Admin slash commands: ``/identity``, ``/facts``, ``/memories``, ``/relationship`` and ``/state``.
 
 Every command needs Discord's administrator permission (the groups' default permission) AND to be a Kindred
-admin (``admin_user_ids`` or the application owner; checked here for every command and autocomplete). All
-answers are ephemeral. Each change is read by the very next reply, since prompts are built from the database
-at every message. The reads and edits themselves are :class:`bot.admin.AdminTools`.
+admin (``admin_user_ids`` or the application owner) AND to be used in a server (both checked here for every
+command and autocomplete). All answers are ephemeral. Each change is read by the very next reply, since
+prompts are built from the database at every message. The reads and edits themselves are
+:class:`bot.admin.AdminTools`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from discord.ext import commands
 
 from bot.admin import AdminTools, Choice, find_embedder
 from bot.conversation_tools import InvalidInput
-from bot.permissions import NotAdmin, is_admin
+from bot.permissions import NotAdmin, is_admin, require_server
 from bot.splitting import split_message
 
 if TYPE_CHECKING:
@@ -68,7 +69,9 @@ class AdminSlash(commands.Cog):
                                 embedder=lambda: find_embedder(bot))
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:  # type: ignore[override]
-        """Every command of this cog: Kindred admins only (Discord's permission alone is not enough)."""
+        """Every command of this cog: in a server (the groups are guild-only, but discord.py does not enforce
+        that for incoming interactions), and by a Kindred admin (Discord's permission alone is not enough)."""
+        require_server(interaction)
         if await is_admin(self.bot, interaction.user):
             return True
         raise NotAdmin()
@@ -95,7 +98,7 @@ class AdminSlash(commands.Cog):
 
     async def _choices(self, interaction: discord.Interaction[Any],
                        produce: Callable[[], Awaitable[Sequence[Choice]]]) -> list[app_commands.Choice[Any]]:
-        if not await is_admin(self.bot, interaction.user):
+        if interaction.guild_id is None or not await is_admin(self.bot, interaction.user):
             return []
         try:
             pairs = await produce()

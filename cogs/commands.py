@@ -3,6 +3,10 @@
 Thin Discord glue over :class:`bot.conversation_tools.ConversationTools`. Every command acts on the caller's
 own conversation where it is used (a DM, or this channel). Buttons belong to the person who ran the command
 and expire; the tree-wide error handler installed here turns every failure into an ephemeral answer.
+
+Where an admin used ``/bot deactivate``, /reroll (and its Redo and Accept buttons) refuse: they make the
+character speak there. The other commands keep working, since they are about the caller's own data (their
+history, memories and figures), which stays theirs to see and clean up wherever the bot is silent.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from bot.conversation_tools import (
     RerollSession,
     StaleReroll,
 )
-from bot.permissions import NotAdmin
+from bot.permissions import Inactive, NotAdmin, active_here, require_active
 from bot.splitting import split_message
 
 if TYPE_CHECKING:
@@ -41,13 +45,17 @@ log = logging.getLogger(__name__)
 # Every button Kindred's user commands make has a custom id "kindred-ui:<token>:<action>"; the token names
 # one live view, so a click on a button whose view is gone (timed out, restarted bot) can be answered.
 PREFIX = "kindred-ui:"
-CONFIRM_TIMEOUT_SECONDS = 180.0
 EXPIRED_TEXT = "These buttons have expired. Run the command again."
 APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again in a moment."
 PREVIEW_LIMIT = 1700  # room for the header and notes in a 2000-character message
 PAIR_PREVIEW = 70
 
 _live_views: weakref.WeakValueDictionary[str, OwnedView] = weakref.WeakValueDictionary()
+
+
+def confirm_timeout(interaction: discord.Interaction[Any]) -> float | None:
+    """How long confirmation buttons stay usable (``confirm_timeout_seconds``; 0 means no limit)."""
+    return float(interaction.client.settings.confirm_timeout_seconds) or None  # type: ignore[attr-defined]
 
 
 def scope_of(interaction: discord.Interaction[Any]) -> str:
@@ -133,7 +141,7 @@ class OwnedView(discord.ui.View):
 
 class ResetView(OwnedView):
     def __init__(self, tools: ConversationTools, origin: discord.Interaction[Any], scope: str) -> None:
-        super().__init__(origin.user.id, origin, timeout=CONFIRM_TIMEOUT_SECONDS)
+        super().__init__(origin.user.id, origin, timeout=confirm_timeout(origin))
         self.tools = tools
         self.scope = scope
         where = "our direct messages" if scope == "dm" else "this channel"
@@ -157,7 +165,7 @@ class ForgetView(OwnedView):
 
     def __init__(self, tools: ConversationTools, origin: discord.Interaction[Any], scope: str,
                  pairs: list[Pair], character: str) -> None:
-        super().__init__(origin.user.id, origin, timeout=CONFIRM_TIMEOUT_SECONDS)
+        super().__init__(origin.user.id, origin, timeout=confirm_timeout(origin))
         self.tools = tools
         self.scope = scope
         self.pairs = pairs
@@ -229,13 +237,19 @@ class ForgetView(OwnedView):
 
 
 class RerollView(OwnedView):
-    """Accept / Redo / Dismiss for a rerolled answer shown as an ephemeral preview."""
+    """Accept / Redo / Dismiss for a rerolled answer shown as an ephemeral preview.
+
+    The buttons live ``reroll_timeout_seconds`` from when the preview first appears. discord.py's own view
+    timeout restarts at every click, so a user pressing Redo could keep them alive for ever; the expiry is
+    scheduled here instead."""
 
     def __init__(self, cog: UserCommands, origin: discord.Interaction[Any], session: RerollSession) -> None:
-        super().__init__(origin.user.id, origin, timeout=float(cog.bot.settings.reroll_timeout_seconds) or None)
+        super().__init__(origin.user.id, origin, timeout=None)
         self.cog = cog
         self.session = session
         self.draft: Draft | None = None
+        self.lifetime = float(cog.bot.settings.reroll_timeout_seconds) or None
+        self.expiry: asyncio.Task[None] | None = None
         # One action at a time: a second click while a draft is generated or posted is told to wait.
         self.busy = asyncio.Lock()
         self.accept_button = self.button("Accept", "accept", self.accept, style=discord.ButtonStyle.success)
@@ -262,8 +276,28 @@ class RerollView(OwnedView):
         """Generate a draft and show it on the preview (the interaction was already answered or deferred)."""
         self.draft = await self.session.draft()
         self.content = self.render()
+        if self.is_finished():  # the buttons expired while this draft was generated: show it, disabled
+            await self.on_timeout()
+            return
         self.set_enabled(True)
         await interaction.edit_original_response(content=self.content, view=self)
+        if self.expiry is None and self.lifetime:
+            self.expiry = asyncio.create_task(self.expire_after(self.lifetime), name=f"reroll-expiry-{self.token}")
+
+    async def expire_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if not self.is_finished():
+            self.stop()
+            await self.on_timeout()
+
+    async def refused_here(self, interaction: discord.Interaction[Any]) -> bool:
+        """Tell the user and return True when the bot was deactivated here since the preview appeared."""
+        try:
+            await require_active(self.cog.bot, interaction)
+        except Inactive as exc:
+            await tell(interaction, str(exc))
+            return True
+        return False
 
     async def wait_your_turn(self, interaction: discord.Interaction[Any]) -> bool:
         if self.busy.locked():
@@ -272,7 +306,7 @@ class RerollView(OwnedView):
         return False
 
     async def redo(self, interaction: discord.Interaction[Any]) -> None:
-        if await self.wait_your_turn(interaction):
+        if await self.wait_your_turn(interaction) or await self.refused_here(interaction):
             return
         async with self.busy:
             self.set_enabled(False)
@@ -288,6 +322,8 @@ class RerollView(OwnedView):
     async def _accept(self, interaction: discord.Interaction[Any]) -> None:
         if self.draft is None or not self.draft.ok:
             await tell(interaction, "There is no answer to accept yet: press Redo.")
+            return
+        if await self.refused_here(interaction):
             return
         await interaction.response.defer()
         try:
@@ -459,6 +495,7 @@ class UserCommands(commands.Cog):
 
     @app_commands.command(name="reroll", description="Get a different answer to your last message here.")
     @app_commands.describe(context="Optional out-of-character note to steer the new answer")
+    @active_here()
     async def reroll(self, interaction: discord.Interaction[Any], context: str | None = None) -> None:
         scope = scope_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -523,6 +560,11 @@ class UserCommands(commands.Cog):
             f"{figures.history_messages} messages · {figures.history_tokens:,} tokens"
             + (" (with a summary of earlier talk)" if figures.has_summary else "")))
         embed.add_field(name="Core memories", value=str(figures.core_memories))
+        if figures.stage is not None:
+            stage = figures.stage
+            embed.add_field(name="Stage", inline=False, value=(
+                f"{stage.name or 'not reached yet'} · {stage.interactions:,} interactions"
+                + (f" · next: {stage.next_name} at {stage.next_at:,}" if stage.next_name else "")))
         await tell(interaction, embed=embed)
 
     @app_commands.command(name="help", description="Every command and what it does.")

@@ -179,8 +179,9 @@ class Events(commands.Cog):
             # Several characters: the ensemble also hears its own members (they may answer each other).
             work = self._ensemble(msg, message)
         elif message.author.id == me.id:
-            await self.bot.engine.observe(msg)  # our own words belong in the log and channel context
-            return
+            # Our own words belong in the log and channel context. Tracked like replies: a shutdown must wait
+            # for this write too, or it could hold a database connection open past the close.
+            work = self._observe(msg)
         else:
             for user in message.mentions:  # a bot named in the message is a character that may answer first
                 if user.bot and user.id != me.id:
@@ -202,6 +203,12 @@ class Events(commands.Cog):
             await ensemble.handle(msg, outlet_for)
         except Exception:
             log.exception("failed to handle message %s", message.id)
+
+    async def _observe(self, msg: Incoming) -> None:
+        try:
+            await self.bot.engine.observe(msg)
+        except Exception:
+            log.exception("failed to log our own message %s", msg.message_id)
 
     async def _handle(self, msg: Incoming, message: discord.Message) -> None:
         try:

@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.commands import CONFIRM_TIMEOUT_SECONDS, OwnedView, clip, tell
+from cogs.commands import OwnedView, clip, confirm_timeout, tell
 from database.models import utcnow
 from database.store import FactRow
 from memory.service import MemoryService, get_memory
@@ -68,12 +68,12 @@ class FactPages(OwnedView):
 
 class ForgetMeView(OwnedView):
     def __init__(self, memory: MemoryService, origin: discord.Interaction[Any], character: str) -> None:
-        super().__init__(origin.user.id, origin, timeout=CONFIRM_TIMEOUT_SECONDS)
+        super().__init__(origin.user.id, origin, timeout=confirm_timeout(origin))
         self.memory = memory
         self.content = (f"Delete **everything** {character} has stored about you? Our conversations and their "
                         "summaries, core memories (and their archived versions), long-term facts, how I feel "
-                        "about you, your logged and archived messages, your usage records and your names. "
-                        "This cannot be undone.")
+                        "about you, your logged and archived messages (my answers in our DMs too), your usage "
+                        "records and your names. This cannot be undone.")
         self.button("Yes, delete everything", "confirm", self.confirm, style=discord.ButtonStyle.danger)
         self.button("Cancel", "cancel", self.cancel)
 
@@ -81,6 +81,12 @@ class ForgetMeView(OwnedView):
         await interaction.response.defer()
         counts = await self.memory.forget_user(interaction.user.id)
         total = sum(counts.values())
+        user = await self.memory.store.get_user(interaction.user.id)
+        if user is not None and user.memory_consent is False:
+            await self.finish(interaction, f"Done: I deleted {total} record(s) about you. All I keep is that you "
+                                           "opted out, so I still remember nothing new about you "
+                                           "(`/memory opt-in` changes that).")
+            return
         await self.finish(interaction, f"Done: I deleted {total} record(s) about you. If you talk to me again, "
                                        "I start from nothing.")
 
@@ -94,6 +100,9 @@ class MemoryCommands(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
         self.memory = get_memory(bot)
+
+    async def cog_load(self) -> None:
+        self.memory.start_warm_up()  # in the background: start-up never waits for the model
 
     @property
     def character(self) -> str:

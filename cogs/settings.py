@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.permissions import admin_only
+from bot.permissions import admin_only, in_server
 
 if TYPE_CHECKING:
     from bot.client import Kindred
@@ -23,18 +23,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Scope = Literal["channel", "server"]
-
-
-def in_server() -> Any:
-    """Check: the command runs in a server. Discord hides guild-only commands in DMs, but a client may still
-    send one; this makes that an explanation instead of a crash."""
-
-    async def predicate(interaction: discord.Interaction[Any]) -> bool:
-        if interaction.guild_id is None:
-            raise app_commands.NoPrivateMessage()
-        return True
-
-    return app_commands.check(predicate)
 
 
 def on_off(value: bool | None) -> str:

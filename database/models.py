@@ -7,8 +7,10 @@ several characters; a single-character bot uses its own name there.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -276,3 +278,31 @@ class CharacterAffinity(Base):
     value: Mapped[float] = mapped_column(Float, default=0.0)
     exchanges: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class PersonaFlowCharacter(Base):
+    """A character of the ``personaflow`` library, when a program persists it here (0003_personaflow)."""
+
+    __tablename__ = "personaflow_characters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # creation order
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    prompt: Mapped[str] = mapped_column(Text)
+    background: Mapped[dict[str, Any]] = mapped_column(JSON)
+    memory_config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class PersonaFlowMemory(Base):
+    """One memory of a ``personaflow`` character; ``id`` keeps their order."""
+
+    __tablename__ = "personaflow_memories"
+    __table_args__ = (Index("ix_personaflow_memories_character_id", "character", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    character: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[Any] = mapped_column(JSON)  # text, or a dict such as {"user": ..., "response": ...}
+    # "metadata" is taken on declarative classes, hence the attribute name.
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
+    created_at: Mapped[datetime] = mapped_column(TZ)  # the memory's own timestamp

@@ -54,6 +54,8 @@ from database.models import (
     IdentityEntry,
     LoggedMessage,
     Nickname,
+    PersonaFlowCharacter,
+    PersonaFlowMemory,
     PlaceSetting,
     Relationship,
     User,
@@ -276,6 +278,7 @@ class Store:
         self.dialect = self.engine.dialect.name
         self._log = _GroupCommitLog(self)
         self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
+        self.closed = False
         # aiosqlite pays a thread hop per DBAPI call (several per statement). Hot-path operations on SQLite
         # instead run as one unit of plain sqlite3 work on a dedicated thread: one hop per operation.
         self._sync_engine: Engine | None = None
@@ -312,6 +315,7 @@ class Store:
         if self._sync_engine is not None and self._sqlite_thread is not None:
             await asyncio.get_running_loop().run_in_executor(self._sqlite_thread, self._sync_engine.dispose)
             self._sqlite_thread.shutdown(wait=True)
+        self.closed = True  # every pooled connection released (what shutdown reports)
 
     def _insert(self, table: Any) -> Any:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
@@ -837,10 +841,29 @@ class Store:
                                             .order_by(UserFact.id))).all())
 
     async def delete_user_data(self, user_id: int) -> dict[str, int]:
-        """Delete everything stored about a user, in one transaction. Returns rows deleted per table."""
+        """Delete everything stored about a user, in one transaction. Returns rows deleted per table.
+
+        Their direct-message channels go whole: the character's answers there are about them too. Someone who
+        opted out of memory keeps a bare users row saying only that (no name, none of their dates), so that
+        forgetting them does not start remembering them again."""
+        await self._log.drain()  # their messages already on the way to the log must not outlive this
         counts: dict[str, int] = {}
         self._recent_authors.pop(user_id, None)  # their next message must recreate the user row
         async with self.engine.begin() as conn:
+            consent = (await conn.execute(select(User.memory_consent).where(User.id == user_id))).scalar()
+            # Collected before anything is deleted: their own messages are what identifies their DM channels.
+            dm_channels: set[int] = set()
+            for table in (LoggedMessage, ArchivedMessage):
+                dm_channels.update(int(c) for c in (await conn.execute(
+                    select(table.channel_id).where(table.author_id == user_id, table.is_dm.is_(True))
+                    .distinct())).scalars())
+
+            def theirs(table: Any) -> Any:
+                authored = table.author_id == user_id
+                if not dm_channels:
+                    return authored
+                return or_(authored, and_(table.is_dm.is_(True), table.channel_id.in_(sorted(dm_channels))))
+
             conv_ids = select(Conversation.id).where(Conversation.user_id == user_id)
             plan: list[tuple[str, Any]] = [
                 ("history_messages", delete(HistoryMessage).where(HistoryMessage.conversation_id.in_(conv_ids))),
@@ -849,28 +872,47 @@ class Store:
                 ("core_memory_versions", delete(CoreMemoryVersion).where(CoreMemoryVersion.user_id == user_id)),
                 ("user_facts", delete(UserFact).where(UserFact.user_id == user_id)),
                 ("relationships", delete(Relationship).where(Relationship.user_id == user_id)),
-                ("message_log", delete(LoggedMessage).where(LoggedMessage.author_id == user_id)),
-                ("message_archive", delete(ArchivedMessage).where(ArchivedMessage.author_id == user_id)),
+                ("message_log", delete(LoggedMessage).where(theirs(LoggedMessage))),
+                ("message_archive", delete(ArchivedMessage).where(theirs(ArchivedMessage))),
                 ("api_calls", delete(ApiCall).where(ApiCall.user_id == user_id)),
                 ("nicknames", delete(Nickname).where(Nickname.user_id == user_id)),
                 ("users", delete(User).where(User.id == user_id)),
             ]
             for name, stmt in plan:
                 counts[name] = int((await conn.execute(stmt)).rowcount or 0)
+            if consent is False:
+                now = utcnow()
+                await conn.execute(insert(User).values(id=user_id, name="", is_bot=False, premium=False,
+                                                       memory_consent=False, first_seen=now, last_seen=now))
         return counts
 
-    async def rows_about_user(self, user_id: int) -> int:
-        """How many rows anywhere still mention the user (for /forget_me's proof)."""
-        total = 0
-        async with self.engine.connect() as conn:
-            for table, column in ((User, User.id), (Nickname, Nickname.user_id), (Conversation, Conversation.user_id),
-                                  (CoreMemory, CoreMemory.user_id), (CoreMemoryVersion, CoreMemoryVersion.user_id),
-                                  (UserFact, UserFact.user_id), (Relationship, Relationship.user_id),
-                                  (LoggedMessage, LoggedMessage.author_id), (ArchivedMessage, ArchivedMessage.author_id),
-                                  (ApiCall, ApiCall.user_id)):
-                total += int((await conn.execute(select(func.count()).select_from(table).where(column == user_id)))
-                             .scalar_one())
-        return total
+    async def rows_about_user(self, user_id: int, dm_channel_ids: Iterable[int] = ()) -> dict[str, int]:
+        """Rows still holding something about a user, per table (tables without any left out): /forget_me's
+        proof. Independent of delete_user_data on purpose: the tables come from the schema (the users row,
+        every table with a user_id or author_id column, every table pointing at one of those) and the direct
+        messages from ``dm_channel_ids``, which the caller knows from Discord rather than from this database."""
+        dms = sorted(set(dm_channel_ids))
+        keys = ("user_id", "author_id")
+        queries: dict[str, Any] = {}
+        for table in Base.metadata.sorted_tables:
+            conds: list[Any] = [table.c[k] == user_id for k in keys if k in table.c]
+            if table is User.__table__:
+                conds.append(table.c.id == user_id)
+            for fk in table.foreign_keys:
+                parent = fk.column.table
+                for k in keys:
+                    if k in parent.c:
+                        conds.append(fk.parent.in_(select(fk.column).where(parent.c[k] == user_id)))
+            if dms and "is_dm" in table.c and "channel_id" in table.c:
+                conds.append(and_(table.c.is_dm.is_(True), table.c.channel_id.in_(dms)))
+            if conds:
+                queries[table.name] = select(func.count()).select_from(table).where(or_(*conds))
+
+        def read(conn: Connection) -> dict[str, int]:
+            counts = {name: int(conn.execute(query).scalar_one()) for name, query in queries.items()}
+            return {name: n for name, n in counts.items() if n}
+
+        return await self._run(read, write=False)
 
     async def prune_log(self, older_than: timedelta) -> int:
         cutoff = utcnow() - older_than
@@ -1037,6 +1079,11 @@ class Store:
                          "created_at": now, "updated_at": now} for m in memories])
         return True
 
+    async def has_embedded_facts(self) -> bool:
+        """Whether any user has a fact with an embedding (recall will need the model)."""
+        query = select(UserFact.id).where(UserFact.embedding.is_not(None)).limit(1)
+        return await self._run(lambda conn: conn.execute(query).first(), write=False) is not None
+
     async def fact_stamp(self, user_id: int) -> tuple[Any, ...]:
         """A cheap fingerprint of a user's facts that changes when one is added, edited, mentioned or deleted
         (every insert and update sets ``updated_at``; a deletion changes the count): recall's vector cache
@@ -1051,9 +1098,13 @@ class Store:
         query = select(UserFact.id, UserFact.fact, UserFact.category, UserFact.pinned, UserFact.private,
                        UserFact.reference_count, UserFact.first_mentioned, UserFact.last_mentioned,
                        UserFact.embedding).where(UserFact.user_id == user_id).order_by(UserFact.id)
-        rows = await self._run(lambda conn: conn.execute(query).all(), write=False)
-        return [FactRow(int(r[0]), str(r[1]), str(r[2]), bool(r[3]), bool(r[4]), int(r[5]), as_utc(r[6]),
-                        as_utc(r[7]), bytes(r[8]) if r[8] is not None else None) for r in rows]
+
+        def read(conn: Connection) -> list[FactRow]:  # converted with the read: on SQLite, off the event loop
+            return [FactRow(int(r[0]), str(r[1]), str(r[2]), bool(r[3]), bool(r[4]), int(r[5]), as_utc(r[6]),
+                            as_utc(r[7]), bytes(r[8]) if r[8] is not None else None)
+                    for r in conn.execute(query).all()]
+
+        return await self._run(read, write=False)
 
     async def set_fact_embeddings(self, vectors: Sequence[tuple[int, bytes]]) -> None:
         """Store embeddings of facts that had none (added while no model was loaded)."""
@@ -1091,8 +1142,15 @@ class Store:
         at most ``limit`` of them (a consolidation reads a big backlog window by window)."""
         query = select(LoggedMessage).where(LoggedMessage.id > after_id, LoggedMessage.id <= max_log_id) \
             .order_by(LoggedMessage.id).limit(limit)
+
+        def convert(rows: Sequence[Any]) -> list[tuple[int, SeenMessage]]:
+            return [(int(r.id), _seen(r)) for r in rows]
+
+        # A window holds up to 200k rows: never converted on the event loop.
+        if self._sync_engine is not None:  # SQLite: on the database thread, together with the read
+            return await self._run(lambda conn: convert(conn.execute(query).all()), write=False)
         rows = await self._run(lambda conn: conn.execute(query).all(), write=False)
-        return [(int(r.id), _seen(r)) for r in rows]
+        return await asyncio.to_thread(convert, rows)
 
     async def count_logged_through(self, max_log_id: int) -> int:
         async with self.engine.connect() as conn:
@@ -1174,6 +1232,97 @@ class Store:
             index_elements=[Relationship.character, Relationship.user_id],
             set_={k: getattr(ins.excluded, k) for k in (*values, "consolidated_day", "consolidated_change",
                                                          "updated_at")}))
+
+    # -- the personaflow library's characters and memories (personaflow/integrations/kindred.py)
+
+    async def personaflow_characters(self) -> list[PersonaFlowCharacterRow]:
+        """Every saved character, in creation order."""
+        c = PersonaFlowCharacter
+        query = select(c.name, c.prompt, c.background, c.memory_config).order_by(c.id)
+        rows = await self._run(lambda conn: conn.execute(query).all(), write=False)
+        return [PersonaFlowCharacterRow(name, prompt, dict(background or {}), dict(config or {}))
+                for name, prompt, background, config in rows]
+
+    async def save_personaflow_character(self, character: PersonaFlowCharacterRow) -> None:
+        """Insert the character, or update its prompt, background and memory config (it keeps its place)."""
+        ins = self._insert(PersonaFlowCharacter).values(
+            name=character.name, prompt=character.prompt, background=dict(character.background),
+            memory_config=dict(character.memory_config), created_at=utcnow())
+        stmt = ins.on_conflict_do_update(index_elements=[PersonaFlowCharacter.name], set_={
+            k: getattr(ins.excluded, k) for k in ("prompt", "background", "memory_config")})
+        await self._run(lambda conn: conn.execute(stmt), write=True)
+
+    async def delete_personaflow_character(self, name: str) -> bool:
+        """Delete the character and all its memories; False if it was not saved."""
+
+        def write(conn: Connection) -> bool:
+            conn.execute(delete(PersonaFlowMemory).where(PersonaFlowMemory.character == name))
+            return bool(conn.execute(delete(PersonaFlowCharacter).where(PersonaFlowCharacter.name == name)).rowcount)
+
+        return await self._run(write, write=True)
+
+    async def personaflow_memories(self, character: str) -> list[PersonaFlowMemoryRow]:
+        """A character's memories, oldest first."""
+        m = PersonaFlowMemory
+        query = select(m.character, m.type, m.content, m.meta, m.created_at).where(m.character == character) \
+            .order_by(m.id)
+        rows = await self._run(lambda conn: conn.execute(query).all(), write=False)
+        return [PersonaFlowMemoryRow(name, kind, content, dict(meta or {}), as_utc(at))
+                for name, kind, content, meta, at in rows]
+
+    async def add_personaflow_memories(self, memories: Sequence[PersonaFlowMemoryRow]) -> None:
+        """Append memories (after every memory already stored)."""
+        if not memories:
+            return
+        values = [_personaflow_memory_values(m) for m in memories]
+        await self._run(lambda conn: conn.execute(insert(PersonaFlowMemory), values), write=True)
+
+    async def replace_personaflow_memories(self, character: str, memories: Sequence[PersonaFlowMemoryRow]) -> None:
+        """Make ``memories`` the character's complete list, in one transaction."""
+        values = [_personaflow_memory_values(m) for m in memories]
+
+        def write(conn: Connection) -> None:
+            conn.execute(delete(PersonaFlowMemory).where(PersonaFlowMemory.character == character))
+            if values:
+                conn.execute(insert(PersonaFlowMemory), values)
+
+        await self._run(write, write=True)
+
+    async def trim_personaflow_memories(self, character: str, keep: int) -> int:
+        """Delete all but the character's newest ``keep`` memories; returns how many went."""
+
+        def write(conn: Connection) -> int:
+            # The newest memory past the ``keep`` newest: it and everything older go.
+            cutoff = conn.execute(select(PersonaFlowMemory.id).where(PersonaFlowMemory.character == character)
+                                  .order_by(PersonaFlowMemory.id.desc()).offset(keep).limit(1)).scalar()
+            if cutoff is None:
+                return 0
+            return int(conn.execute(delete(PersonaFlowMemory).where(
+                PersonaFlowMemory.character == character, PersonaFlowMemory.id <= cutoff)).rowcount or 0)
+
+        return await self._run(write, write=True)
+
+
+@dataclass(frozen=True)
+class PersonaFlowCharacterRow:
+    name: str
+    prompt: str
+    background: dict[str, Any]
+    memory_config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PersonaFlowMemoryRow:
+    character: str
+    type: str
+    content: Any  # text, or a JSON object
+    metadata: dict[str, Any]
+    timestamp: datetime
+
+
+def _personaflow_memory_values(m: PersonaFlowMemoryRow) -> dict[str, Any]:
+    return {"character": m.character, "type": m.type, "content": m.content, "metadata": dict(m.metadata),
+            "created_at": m.timestamp}
 
 
 # --------------------------------------------------------------------------- long-term memory value objects

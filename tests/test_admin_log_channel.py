@@ -4,14 +4,18 @@ list-users pages and their buttons, premium, verbose mirroring (DMs never quoted
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from bot.admin import AdminCommand, page_of, parse_command, parse_user_id
+from bot.admin import AdminCommand, format_latency, page_of, parse_command, parse_user_id
 from bot.config import PROJECT_ROOT
 from bot.conversation_tools import InvalidInput
 from bot.logmirror import STATE_KEY
@@ -53,6 +57,38 @@ def button(message: dict[str, Any], direction: str) -> dict[str, Any]:
 
 async def wait_until(h: Harness, predicate: Callable[[], Any], what: str, timeout: float = 5.0) -> Any:
     return await h.discord.wait_for(lambda _: predicate(), timeout, what=what)
+
+
+def sqlite_handles(database: str) -> int:
+    """This process's open file handles on a SQLite database file (and its -wal, -shm)."""
+    path = os.path.realpath(database)
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("counting open SQLite handles needs /proc")
+    targets = []
+    for fd in fds.iterdir():
+        try:
+            targets.append(os.readlink(fd))
+        except OSError:  # closed while listing
+            continue
+    return sum(1 for target in targets if target.startswith(path))
+
+
+async def open_database_connections(db_url: str) -> int:
+    """How many connections to the test database are open, seen from outside the bot's code: PostgreSQL's
+    own list of sessions, or the open file handles on a SQLite file."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        return sqlite_handles(str(url.database))
+    import asyncpg
+
+    conn = await asyncpg.connect(host=url.host or "127.0.0.1", port=url.port or 5432,
+                                 user=url.username or "postgres", password=url.password, database=url.database)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM pg_stat_activity "
+                                       "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    finally:
+        await conn.close()
 
 
 # --------------------------------------------------------------------------- the command language
@@ -120,6 +156,7 @@ async def test_non_admin_in_the_log_channel_is_ordinary_chat(harness: Harness) -
 
 async def test_admin_elsewhere_is_ordinary_chat(harness: Harness) -> None:
     h = harness
+    await seed_user(h, USER_ID, "alice")  # known, so "premium <id>" would have found and flipped them
     h.claude.script("yes", model=VOTER, times=3)
     h.claude.script("Premium kelp, coming up.", model=DEFAULT)
     await h.say(f"premium {USER_ID}", user=ADMIN_ID, channel=OTHER_CHANNEL_ID)
@@ -127,7 +164,7 @@ async def test_admin_elsewhere_is_ordinary_chat(harness: Harness) -> None:
     assert reply["content"] == "Premium kelp, coming up."
     await quiet(0.1)
     user = await h.store.get_user(USER_ID)
-    assert user is None or not user.premium
+    assert user is not None and not user.premium
     assert h.discord.posted(LOG_CHANNEL_ID) == []
 
 
@@ -280,6 +317,19 @@ async def test_status_reports_models_settings_uptime_and_latency(harness: Harnes
     assert "Gateway latency: gateway " in text and " ms (warning above 1000 ms)" in text
 
 
+async def test_status_reports_each_shards_latency(make_harness: MakeHarness) -> None:
+    h = await make_harness(shard_count=2, latency_warning_ms=600_000)  # no heartbeat warnings in the channel
+    bot: Any = h.bot
+    # Each shard heartbeats as soon as it connects; once both are acknowledged the figures stay put until the
+    # next heartbeat (45 s away on the fake), so the status line can be compared with them exactly.
+    await wait_until(h, lambda: len(bot.latencies) == 2 and all(math.isfinite(s) for _, s in bot.latencies),
+                     "both shards' first heartbeat")
+    latency = dict(bot.latencies)
+    text = (await admin_says(h, "status", 1))["content"]
+    assert (f"Gateway latency: shard 0 {format_latency(latency[0])}, shard 1 {format_latency(latency[1])} "
+            "(warning above 600000 ms)") in text
+
+
 # --------------------------------------------------------------------------- shutdown
 
 
@@ -294,17 +344,22 @@ async def test_shutdown_with_a_wrong_name_does_nothing_but_say_so(harness: Harne
     assert (await h.replies(CHANNEL_ID))[0]["content"] == "Still here."
 
 
-async def test_shutdown_finishes_replies_saves_and_closes(harness: Harness) -> None:
+async def test_shutdown_finishes_replies_saves_and_closes(harness: Harness,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
     h = harness
     bot = h.bot
     h.claude.script("A slow, careful answer.", model=DEFAULT, delay=0.4)
     await h.say("tell me slowly", mention=True)
     await h.claude.wait_for_requests(1)  # the reply is in flight
     cog: Any = bot.get_cog("Admin")
-    await h.say("shutdown? Finn", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
-    await wait_until(h, lambda: cog.shutdown_task is not None, "the shutdown to start")
-    await asyncio.wait_for(cog.shutdown_task, timeout=10)
+    assert await open_database_connections(h.db_url) > 0  # the probe sees the bot's pooled connections
+    with caplog.at_level(logging.INFO, logger="cogs.admin"):
+        await h.say("shutdown? Finn", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
+        await wait_until(h, lambda: cog.shutdown_task is not None, "the shutdown to start")
+        await asyncio.wait_for(cog.shutdown_task, timeout=10)
     assert bot.is_closed()
+    assert await open_database_connections(h.db_url) == 0  # the database really is closed
+    assert "shutdown complete: Discord connection and database closed" in caplog.messages
     assert bot.get_cog("Admin") is None  # extensions are unloaded by the close (the heartbeat stops)
     [reply] = h.discord.posted(CHANNEL_ID)
     assert reply["content"] == "A slow, careful answer."

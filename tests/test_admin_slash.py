@@ -11,6 +11,7 @@ import numpy as np
 
 from bot.admin import clamp_metrics
 from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness
+from tests.memory_support import HashEmbedder
 
 MakeHarness = Callable[..., Awaitable[Harness]]
 EPHEMERAL = 64
@@ -95,6 +96,25 @@ async def test_non_admins_are_refused_and_get_no_suggestions(harness: Harness) -
     assert await complete(h, "state", "get", "key", "d", as_user=USER_ID) == []
     assert await complete(h, "memories", "list", "user", "", as_user=USER_ID) == []
     assert [c["value"] for c in await complete(h, "state", "get", "key", "mood")] == ["daily_mood"]
+
+
+async def test_admin_commands_are_refused_in_dms(harness: Harness) -> None:
+    """Discord hides guild-only commands in DMs, but discord.py runs whatever arrives: an admin's client
+    sending /state set from a DM must be refused, not obeyed."""
+    h = harness
+    await h.store.set_state("daily_mood", "sunny")
+    for group, name, options in (("state", "set", {"key": "daily_mood", "value": "stormy"}),
+                                 ("identity", "add", {"kind": "trait", "text": "sneaky"})):
+        ix = await h.slash(group, sub(name, **options), user=ADMIN_ID, dm=True)
+        message = await ix.message()
+        assert message["flags"] & EPHEMERAL
+        assert message["content"] == "This command only works in a server channel, not in direct messages."
+    assert await h.store.get_state("daily_mood") == "sunny"
+    assert "sneaky" not in await run(h, "identity", "list", kind="trait")  # and in the server it still works
+    opts = sub("get")
+    opts[0]["options"].append({"name": "key", "type": 3, "value": "mood", "focused": True})
+    ix = await h.discord.interaction_autocomplete("state", opts, user_id=ADMIN_ID, channel_id=None, guild_id=None)
+    assert (await ix.response())["choices"] == []
 
 
 # --------------------------------------------------------------------------- identity
@@ -229,6 +249,38 @@ async def test_state_commands_and_the_daily_mood(harness: Harness) -> None:
 
 
 # --------------------------------------------------------------------------- facts
+
+
+async def test_fact_changes_reach_the_next_reply(harness: Harness) -> None:
+    h = harness
+    replies = Replies(h)
+    assert "[What you remember about alice" not in await replies.system()  # alice is now a known user
+    embedder = HashEmbedder()  # the real model is not needed: a pinned fact is recalled whatever it says
+    h.bot.memory.embedder = embedder  # type: ignore[attr-defined]
+    h.bot.memory.recall.embedder = embedder  # type: ignore[attr-defined]
+    uid = str(USER_ID)
+
+    text = await run(h, "facts", "add", user=uid, text="Alice keeps a lighthouse cat called Biscuit", pinned=True)
+    fact = int(text.split("#")[1].split()[0].rstrip(":"))
+
+    def recalled(request_text: str) -> list[str]:
+        if "[What you remember about alice" not in request_text:
+            return []
+        block = request_text.split("[What you remember about alice", 1)[1].split("\n\n", 1)[0]
+        return [line[2:] for line in block.splitlines() if line.startswith("- ")]
+
+    def last_reply_text() -> str:
+        return h.claude.all_text([r for r in h.claude.requests if r.model != VOTER][-1])
+
+    await replies.system()
+    assert recalled(last_reply_text()) == ["Alice keeps a lighthouse cat called Biscuit"]
+    await run(h, "facts", "edit", user=uid, fact=fact, text="Alice keeps a lighthouse cat called Crumpet")
+    await replies.system()
+    assert recalled(last_reply_text()) == ["Alice keeps a lighthouse cat called Crumpet"]
+    await run(h, "facts", "delete", user=uid, fact=fact)
+    await replies.system()
+    assert recalled(last_reply_text()) == [] and "lighthouse cat" not in last_reply_text()
+
 
 
 async def test_facts_add_edit_pin_delete_with_and_without_an_embedder(harness: Harness) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.claude import ClaudeClient, ClaudeUnavailable, Prompt, majority_yes, parse_yes_no
 from bot.config import load_settings
 from database.store import Store
-from tests.fakes.claude_server import FakeClaude
+from tests.fakes.claude_server import FakeClaude, Reply
 
 PROMPT = Prompt(system=[{"type": "text", "text": "You are Finn.", "cache_control": {"type": "ephemeral"}}],
                 messages=[{"role": "user", "content": [{"type": "text", "text": "hello"}]}])
@@ -35,13 +37,15 @@ async def client(fake: FakeClaude, store: Store, tmp_path: Path) -> AsyncIterato
     await c.close()
 
 
-@pytest.mark.parametrize("status", [429, 529, 500, 503])
+# Every 5xx (including ones the API does not document, e.g. a proxy's 520) plus 408, 409 and 429.
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 520, 529])
 async def test_retryable_errors_are_retried_within_the_deadline(fake: FakeClaude, client: ClaudeClient,
                                                                 status: int) -> None:
     fake.script(status=status, times=2)
     fake.script("finally")
     completion = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7)
-    assert completion.text == "finally" and len(fake.requests) == 3
+    assert completion.text == "finally"
+    assert [r.status for r in fake.requests] == [status, status, 200]
 
 
 async def test_overload_in_the_middle_of_a_stream_is_retried(fake: FakeClaude, client: ClaudeClient) -> None:
@@ -51,8 +55,9 @@ async def test_overload_in_the_middle_of_a_stream_is_retried(fake: FakeClaude, c
     assert completion.text == "a whole answer" and len(fake.requests) == 2
 
 
-async def test_bad_request_is_not_retried(fake: FakeClaude, client: ClaudeClient) -> None:
-    fake.script(status=400)
+@pytest.mark.parametrize("status", [400, 401, 404, 413])
+async def test_client_errors_are_not_retried(fake: FakeClaude, client: ClaudeClient, status: int) -> None:
+    fake.script(status=status)
     with pytest.raises(ClaudeUnavailable):
         await client.generate(PROMPT, model="claude-sonnet-test", user_id=7)
     assert len(fake.requests) == 1
@@ -80,8 +85,66 @@ async def test_streaming_and_usage_with_cache_and_cost(fake: FakeClaude, client:
     assert second.usage.cost < first.usage.cost
 
 
-async def test_votes_run_concurrently_and_failures_count_as_no(fake: FakeClaude, client: ClaudeClient) -> None:
-    fake.script("Yes.", model="claude-haiku-test", times=2, delay=0.3)
+def expected_cost(price: float, usage: dict[str, int]) -> float:
+    """Anthropic's ratios, written out independently of bot/claude.py: output 5x, cache write 1.25x, read 0.1x."""
+    return price * (usage["input_tokens"] + 5 * usage["output_tokens"]
+                    + 1.25 * usage["cache_creation_input_tokens"] + 0.1 * usage["cache_read_input_tokens"])
+
+
+async def test_recorded_cost_is_exact_for_cache_writes_and_reads(fake: FakeClaude, client: ClaudeClient,
+                                                                 store: Store) -> None:
+    cached = {"type": "ephemeral"}
+    first_turn = Prompt(system=PROMPT.system, messages=[
+        {"role": "user", "content": [{"type": "text", "text": "hello " * 40, "cache_control": cached}]}])
+    # The next turn repeats the first (read from cache) and adds to it (written to cache) and to its tail.
+    second_turn = Prompt(system=PROMPT.system, messages=[
+        {"role": "user", "content": [{"type": "text", "text": "hello " * 40}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "and hello to you " * 10}]},
+        {"role": "user", "content": [{"type": "text", "text": "how are you? " * 20, "cache_control": cached}]}])
+    fake.script("first answer " * 8)
+    fake.script("second answer " * 8)
+    await client.generate(first_turn, model="claude-sonnet-test", user_id=7, stream=False)
+    await client.generate(second_turn, model="claude-sonnet-test", user_id=7, stream=True)
+    writes, reads = (r.usage for r in fake.requests)
+    assert writes["cache_creation_input_tokens"] > 0 and writes["cache_read_input_tokens"] == 0
+    assert reads["cache_read_input_tokens"] > 0 and reads["cache_creation_input_tokens"] > 0
+    price = client.settings.cost_per_token_sonnet
+    calls = list(reversed(await store.api_calls(user_id=7)))  # oldest first, like fake.requests
+    assert len(calls) == 2
+    for call, usage in zip(calls, (writes, reads), strict=True):
+        assert (call.input_tokens, call.output_tokens, call.cache_creation_tokens, call.cache_read_tokens) == (
+            usage["input_tokens"], usage["output_tokens"], usage["cache_creation_input_tokens"],
+            usage["cache_read_input_tokens"])
+        assert call.cost == pytest.approx(expected_cost(price, usage), rel=1e-12)
+    assert (await store.usage(7)).cost == pytest.approx(sum(expected_cost(price, u) for u in (writes, reads)),
+                                                        rel=1e-12)
+
+
+async def test_votes_run_concurrently(fake: FakeClaude, client: ClaudeClient) -> None:
+    # No vote is answered until all of them have arrived: votes asked one after another would never get
+    # past the first, which would time out (should_reply_timeout) and count as no.
+    count, arrived, all_in = 5, 0, asyncio.Event()
+
+    async def answer_when_all_arrived(body: dict[str, Any]) -> Reply:
+        nonlocal arrived
+        arrived += 1
+        if arrived == count:
+            all_in.set()
+        await all_in.wait()
+        return Reply("Yes.")
+
+    fake.responder = answer_when_all_arrived
+    votes = await client.vote(PROMPT, count=count, user_id=None)
+    assert votes == [True] * count
+    requests = fake.requests_for("claude-haiku-test")
+    assert len(requests) == count
+    # The fake's own record says the same: every vote arrived before the first one was answered.
+    assert all(r.finished_at is not None for r in requests)
+    assert max(r.received_at for r in requests) < min(r.finished_at for r in requests)  # type: ignore[type-var]
+
+
+async def test_failed_votes_count_as_no(fake: FakeClaude, client: ClaudeClient) -> None:
+    fake.script("Yes.", model="claude-haiku-test", times=2)
     fake.script(status=400, model="claude-haiku-test", times=1)
     votes = await client.vote(PROMPT, count=3, user_id=None)
     assert sorted(votes, key=str) == sorted([True, True, None], key=str)

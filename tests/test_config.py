@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -126,6 +127,16 @@ def test_every_documented_key_is_in_the_example_and_readme() -> None:
         assert f"`{setting.key}`" in readme, setting.key
 
 
+def test_readme_gives_the_persona_prompt_defaults() -> None:
+    from bot.persona.model import Persona
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    defaults = Persona(name="x", system_prompt="x")
+    for key in ("summarization_prompt", "core_memory_prompt", "core_memory_dump"):
+        assert f"| `{key}` | `{getattr(defaults, key)}` |" in readme, key
+    assert "`CHARACTER_DIR`" in readme
+
+
 def test_character_dir_resolution(tmp_path: Path) -> None:
     assert resolve_character_dir(None, {}) == PROJECT_ROOT / "characters" / "finn"
     assert resolve_character_dir(None, {"CHARACTER_DIR": str(tmp_path)}) == tmp_path
@@ -168,3 +179,78 @@ def test_shipped_examples_pass_validation() -> None:
         load_settings(folder, PROJECT_ROOT / "config.env.example",
                       environ={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
         CharacterSource(folder, PROJECT_ROOT / "config.env.example", environ={}).load()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN", "Infinity"])
+def test_non_finite_numbers_are_rejected(claudemask: tuple[Path, Path], value: str) -> None:
+    char, config = claudemask
+    config.write_text(CLAUDEMASK_CONFIG.replace("REPLY_COOLDOWN = 15.0", f"REPLY_COOLDOWN = {value}"))
+    with pytest.raises(ConfigError) as err:
+        load_settings(char, config, environ={})
+    assert err.value.file == str(config) and err.value.key.lower() == "reply_cooldown"
+    assert "finite" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load_settings(char, config.with_name("absent.env"), environ={"LLM_TIMEOUT": value})
+    assert err.value.file == "environment" and err.value.key.lower() == "llm_timeout"
+
+
+def test_log_level_must_be_a_logging_level(claudemask: tuple[Path, Path]) -> None:
+    char, config = claudemask
+    assert load_settings(char, config, environ={}).log_level == "INFO"
+    assert load_settings(char, config, environ={"LOG_LEVEL": "debug"}).log_level == "DEBUG"
+    config.write_text(CLAUDEMASK_CONFIG + "log_level=verbose\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(char, config, environ={})
+    assert err.value.file == str(config) and err.value.key == "log_level" and "'verbose'" in str(err.value)
+
+
+def test_main_exits_2_on_a_bad_log_level(claudemask: tuple[Path, Path]) -> None:
+    char, config = claudemask
+    config.write_text(CLAUDEMASK_CONFIG + "log_level=verbose\n")
+    result = run_main("--character", str(char), "--config", str(config), env={})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(config) in lines[0] and "log_level" in lines[0]
+
+
+def unknown_key_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "bot.config" and r.levelno == logging.WARNING]
+
+
+def test_unknown_keys_are_warned_about_once_each_without_their_values(
+        claudemask: tuple[Path, Path], caplog: pytest.LogCaptureFixture) -> None:
+    char, config = claudemask
+    config.write_text(CLAUDEMASK_CONFIG + 'typing_sped_cpm=300\nTYPING_SPED_CPM=301\n')
+    (char / "character.env").write_text(CLAUDEMASK_CHARACTER + 'discrod_token="sk-very-secret"\n'
+                                        'modes="calm"\nmode_calm="Speak softly."\nfirst_message="Hi."\n')
+    caplog.set_level(logging.INFO, logger="bot.config")
+    load_settings(char, config, environ={"SOME_OTHER_PROGRAMS_VARIABLE": "1"})
+    warnings = unknown_key_warnings(caplog)
+    assert len(warnings) == 2, warnings  # the case-insensitive duplicate is one key
+    [typo] = [w for w in warnings if "typing_sped_cpm" in w]
+    [secret] = [w for w in warnings if "discrod_token" in w]
+    assert str(config) in typo and str(char / "character.env") in secret
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "sk-very-secret" not in logged and "sk-test" not in logged and "discord-test-token" not in logged
+    # ClaudeMask's retired keys (in CLAUDEMASK_CONFIG) are only noted, at INFO.
+    assert any("user_data_file" in r.getMessage() and r.levelno == logging.INFO for r in caplog.records)
+
+
+def test_shipped_examples_have_no_unknown_keys(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.config")
+    for folder in sorted(p for p in (PROJECT_ROOT / "characters").iterdir() if p.is_dir()):
+        load_settings(folder, PROJECT_ROOT / "config.env.example", environ={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+    assert unknown_key_warnings(caplog) == []
+
+
+def test_main_logs_unknown_keys_to_stderr_without_values(tmp_path: Path) -> None:
+    char = tmp_path / "empty"
+    char.mkdir()
+    (char / "character.env").write_text('default_name="Nobody"\nanthropic_api_kee="sk-secret-value"\n')
+    (tmp_path / "config.env").write_text("")
+    result = run_main("--character", str(char), "--config", str(tmp_path / "config.env"),
+                      env={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr  # no prompt: stops after the warning
+    [warning] = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert "anthropic_api_kee" in warning and str(char / "character.env") in warning
+    assert "sk-secret-value" not in result.stderr

@@ -1,33 +1,99 @@
-"""Console mode: the same pipeline, database and Claude client, driven from a terminal."""
+"""Console mode: the same pipeline, memory, database and Claude client, driven from a terminal."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 from bot.config import PROJECT_ROOT
-from tests.fakes.claude_server import FakeClaude
+from bot.console import CONSOLE_USER_ID
+from database.store import Store
+from tests.fakes.claude_server import FakeClaude, Reply
+from tests.memory_support import last_user_text
+from tests.test_summarization import CHAT, SMALL, SUMMARY_CUE, Script
+
+FINN = PROJECT_ROOT / "characters" / "finn"
 
 
-async def test_console_chats_and_remembers(tmp_path, db_url: str) -> None:  # type: ignore[no-untyped-def]
+async def run_console(claude: FakeClaude, db_url: str, cwd: Path, lines: list[str],
+                      **config: str) -> tuple[str, str]:
+    """``main.py --console`` with Finn, fed ``lines`` on stdin; returns (stdout, stderr) after a clean exit."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
+    env.update({"ANTHROPIC_API_KEY": "fake", "ANTHROPIC_BASE_URL": claude.base_url, "DATABASE_URL": db_url,
+                "DEFAULT_MODEL": "claude-test-default", "MIN_TYPING_TIME": "0", "MAX_TYPING_TIME": "0.01",
+                **{k.upper(): v for k, v in config.items()}})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN), cwd=cwd, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate("".join(f"{line}\n" for line in lines).encode()), timeout=90)
+    assert proc.returncode == 0, err.decode()
+    return out.decode(), err.decode()
+
+
+async def test_console_chats_and_remembers(tmp_path: Path, db_url: str) -> None:
     claude = FakeClaude()
     await claude.start()
     try:
         claude.script("Glub, welcome to my tea stall!", model="claude-test-default")
         claude.script("You said your name was Sam.", model="claude-test-default")
-        env = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
-        env.update({"ANTHROPIC_API_KEY": "fake", "ANTHROPIC_BASE_URL": claude.base_url, "DATABASE_URL": db_url,
-                    "DEFAULT_MODEL": "claude-test-default", "MIN_TYPING_TIME": "0", "MAX_TYPING_TIME": "0.01"})
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character",
-            str(PROJECT_ROOT / "characters" / "finn"), cwd=tmp_path, env=env,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(b"hi, I'm Sam\nwhat's my name?\n/quit\n"), timeout=60)
-        assert proc.returncode == 0, err.decode()
-        text = out.decode()
+        text, _ = await run_console(claude, db_url, tmp_path, ["hi, I'm Sam", "what's my name?", "/quit"])
         assert "Glub, welcome to my tea stall!" in text and "You said your name was Sam." in text
         second = claude.requests_for("claude-test-default")[-1]
         assert "hi, I'm Sam" in claude.all_text(second)  # history came from the database
     finally:
         await claude.close()
+
+
+async def test_console_summarizes_a_long_conversation_without_holding_up_replies(tmp_path: Path,
+                                                                                 db_url: str) -> None:
+    # The third exchange passes the 60-token threshold (as over Discord, see test_summarization). The fake
+    # holds the summary until the reply to the fourth message has been asked for, and that reply until the
+    # summary has been asked for: a console that waited for summarization before reading on would stall.
+    script = Script()
+    summary_asked, fourth_reply_asked = asyncio.Event(), asyncio.Event()
+
+    async def responder(body: dict[str, Any]) -> Reply | str:
+        answer = script(body)
+        kind = script.kinds[-1]
+        if kind == "summary" and not summary_asked.is_set():
+            summary_asked.set()
+            await _within(fourth_reply_asked.wait())
+        elif kind == "reply" and script.replies == 4:
+            fourth_reply_asked.set()
+            await _within(summary_asked.wait())
+        return answer
+
+    claude = FakeClaude()
+    await claude.start()
+    claude.responder = responder
+    try:
+        text, err = await run_console(claude, db_url, tmp_path, CHAT, **SMALL, summarize_timeout="20",
+                                      llm_timeout="20")
+        assert all(f"Reply number {n}, glub." in text for n in range(1, len(CHAT) + 1)), text + err
+        assert script.kinds.count("summary") >= 1 and "memory" in script.kinds
+        summary = next(r for r in claude.requests if SUMMARY_CUE in claude.all_text(r))
+        fourth = [r for r in claude.requests if CHAT[3] in last_user_text(r.body)]
+        assert summary.status == 200 and fourth and fourth[0].received_at < summary.finished_at  # type: ignore[operator]
+        assert CHAT[0] in claude.all_text(summary)
+    finally:
+        await claude.close()
+    # The quit waited for the pass to save: the history now starts with the summary.
+    store = await Store(db_url).open()
+    try:
+        history = await store.history("finn", CONSOLE_USER_ID, "dm")
+        assert history.summary == script.summary
+        assert CHAT[0] not in [t.content for t in history.turns]
+        assert [m for _, m, _ in await store.core_memories("finn", CONSOLE_USER_ID)]
+    finally:
+        await store.close()
+
+
+async def _within(waiting: Any, seconds: float = 10.0) -> None:
+    """Wait, but never hang the fake: on timeout answer anyway and let the test's ordering checks fail."""
+    try:
+        await asyncio.wait_for(waiting, seconds)
+    except TimeoutError:
+        pass

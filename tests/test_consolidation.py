@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import random
 import signal
-import sys
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -26,7 +26,7 @@ from memory.consolidation import LAST_RUN_KEY, Consolidator, last_due, make_batc
 from memory.embeddings import to_bytes
 from memory.facts import MalformedExtraction, parse_extraction
 from memory.mood import MOOD_KEY
-from tests.consolidation_child import consolidate
+from tests.consolidation_child import child_main, consolidate
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.memory_support import (
     FINN,
@@ -41,7 +41,6 @@ from tests.memory_support import (
 )
 
 ALICE, BOB, CAROL, BOT = 5, 6, 7, 99
-CHILD = Path(__file__).with_name("consolidation_child.py")
 
 
 @pytest.fixture
@@ -445,40 +444,52 @@ async def snapshot(store: Store, key: str) -> tuple[list[tuple[int, str, int]], 
     return facts, rels
 
 
-async def run_child(db_url: str, claude_url: str, pause_at: str | None, *,
-                    kill_after: tuple[int, float] | None = None) -> int:
-    """Run the consolidation in a subprocess; SIGKILL it when it reports ``pause_at``, or (``kill_after``)
-    ``seconds`` after its ``n``-th committed batch, wherever it is then (mid-transaction included)."""
-    env = {**os.environ, "KINDRED_TEST_DB": db_url, "KINDRED_TEST_CLAUDE": claude_url,
-           "KINDRED_TEST_PAUSE_AT": pause_at or ("trace" if kill_after is not None else "")}
-    proc = await asyncio.create_subprocess_exec(sys.executable, str(CHILD), env=env, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE, cwd=str(CHILD.parent.parent))
-    assert proc.stdout is not None
-    if pause_at is None and kill_after is None:
-        out, err = await asyncio.wait_for(proc.communicate(), 120)
-        assert proc.returncode == 0, err.decode()[-2000:]
-        return 0
+def forkserver() -> Any:
+    """Children are forked from a server that imported the child module once: no Python start-up per case."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["tests.consolidation_child"])
+    return ctx
+
+
+async def run_child(db_url: str, claude_url: str, pause_at: str | None = None, *,
+                    kill_after: tuple[int, float] | None = None) -> int | None:
+    """Run the consolidation in a child process; SIGKILL it when it reports ``pause_at``, or (``kill_after``)
+    ``seconds`` after its ``n``-th committed batch, wherever it is then (mid-transaction included).
+    Returns its exit code."""
+    ctx = forkserver()
+    receiver, sender = ctx.Pipe(duplex=False)
+    mode = pause_at or ("trace" if kill_after is not None else "")
+    proc = ctx.Process(target=child_main, args=(db_url, claude_url, mode, sender), daemon=True)
+    proc.start()
+    sender.close()  # the child holds the only writing end: its death ends the pipe
+
+    async def receive() -> str:
+        if not await asyncio.to_thread(receiver.poll, 60):
+            raise AssertionError("the child said nothing for 60 seconds")
+        try:
+            return str(receiver.recv())
+        except EOFError:
+            return ""
+
     try:
         if pause_at is not None:
-            while True:
-                line = await asyncio.wait_for(proc.stdout.readline(), 120)
-                assert line, f"child ended before step {pause_at}: {(await proc.stderr.read()).decode()[-2000:]}"
-                if line.decode().strip() == f"PAUSED {pause_at}":
-                    break
-        else:  # counted in batches, not seconds: imports and load make the timing of a run vary a lot
+            while (line := await receive()) != f"PAUSED {pause_at}":
+                assert line and not line.startswith("DONE"), f"the child ended before step {pause_at}: {line!r}"
+        else:  # counted in batches, not seconds: how long a run takes varies a lot
             commits, seconds = kill_after or (0, 0.0)
             while commits >= 0:
-                line = (await asyncio.wait_for(proc.stdout.readline(), 120)).decode().strip()
-                if not line or line == "STEP done":
+                line = await receive()
+                if not line or line.startswith("DONE"):
                     break
                 if line in ("STEP snapshot", "STEP committed"):
                     commits -= 1
             await asyncio.sleep(seconds)
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGKILL)
-        await proc.wait()
-    return proc.returncode or 0
+        if proc.is_alive():
+            proc.kill()
+        await asyncio.to_thread(proc.join, 30)
+        receiver.close()
+    return proc.exitcode
 
 
 _REFERENCE: list[Any] = []
@@ -501,34 +512,57 @@ async def reference_result(fake_claude: FakeClaude) -> Any:
     return _REFERENCE[0]
 
 
-@pytest.mark.parametrize("mode", ["named-step", "random-moment"])
-async def test_killing_the_process_mid_run_loses_and_duplicates_nothing(db_url: str, fake_claude: FakeClaude,
-                                                                        mode: str) -> None:
-    key = memory_settings(db_url).character_name_slug
-    expected = await reference_result(fake_claude)
+async def seeded(db_url: str) -> int:
     store = await Store(db_url).open()
-    total = await seed_crash_log(store)
-    await store.close()
-    rng = random.Random()
-    if mode == "named-step":
-        step = rng.choice(STEPS)
-        occurrence = rng.randint(1, 3) if step in ("batch", "extracted", "matched", "committed") else 1
-        code = await run_child(db_url, fake_claude.base_url, f"{step}:{occurrence}")
-    else:
-        code = await run_child(db_url, fake_claude.base_url, None,
-                               kill_after=(rng.randint(0, 9), rng.uniform(0.0, 0.03)))
-    assert code in (-signal.SIGKILL, 0)
+    try:
+        return await seed_crash_log(store)
+    finally:
+        await store.close()
 
+
+async def assert_recovers(db_url: str, fake_claude: FakeClaude, total: int, expected: Any, note: str) -> None:
+    """After the kill every message is in exactly one of log and archive; a new run then finishes the job
+    with every fact counted once and every relationship change applied once."""
     store = await Store(db_url).open()
     try:
         logged = [m.message_id for _, m in await store.logged_through(await store.log_watermark())]
         archived = await archived_ids(store)
-        assert len(logged) + len(archived) == total and not set(logged) & set(archived)
+        assert len(logged) + len(archived) == total and not set(logged) & set(archived), note
+    finally:
         await store.close()
-        await run_child(db_url, fake_claude.base_url, None)  # finish the job
-        store = await Store(db_url).open()
-        assert await store.count_logged() == 0 and len(await archived_ids(store)) == total
-        assert await snapshot(store, key) == expected  # every fact counted once, every change applied once
+    await consolidate(db_url, fake_claude.base_url)  # the next run, in-process: the same code the child runs
+    store = await Store(db_url).open()
+    try:
+        assert await store.count_logged() == 0 and len(await archived_ids(store)) == total, note
+        assert await snapshot(store, memory_settings(db_url).character_name_slug) == expected, note
     finally:
         await store.close()
 
+
+PER_BATCH = ("batch", "extracted", "matched", "committed")
+# Every step of a run; the per-batch ones at their fourth time, when some of the dozen batches are committed
+# and others are not.
+KILL_POINTS = [f"{step}:{4 if step in PER_BATCH else 1}" for step in STEPS]
+
+
+@pytest.mark.parametrize("pause_at", KILL_POINTS)
+async def test_killing_the_process_at_any_step_loses_and_duplicates_nothing(db_url: str, fake_claude: FakeClaude,
+                                                                            pause_at: str) -> None:
+    expected = await reference_result(fake_claude)
+    total = await seeded(db_url)
+    assert await run_child(db_url, fake_claude.base_url, pause_at) == -signal.SIGKILL
+    await assert_recovers(db_url, fake_claude, total, expected, f"killed at {pause_at}")
+
+
+async def test_killing_the_process_at_a_random_moment_loses_and_duplicates_nothing(
+        db_url: str, fake_claude: FakeClaude) -> None:
+    """Between steps and inside transactions alike. The moment is drawn from a seed that is printed (shown
+    with a failure); ``KINDRED_CRASH_SEED=<seed>`` draws the same one again."""
+    seed = int(os.environ.get("KINDRED_CRASH_SEED") or random.SystemRandom().randrange(2**32))
+    print(f"KINDRED_CRASH_SEED={seed}")
+    rng = random.Random(seed)
+    expected = await reference_result(fake_claude)
+    total = await seeded(db_url)
+    code = await run_child(db_url, fake_claude.base_url, kill_after=(rng.randint(0, 9), rng.uniform(0.0, 0.03)))
+    assert code in (-signal.SIGKILL, 0), f"KINDRED_CRASH_SEED={seed}"
+    await assert_recovers(db_url, fake_claude, total, expected, f"KINDRED_CRASH_SEED={seed}")

@@ -1,8 +1,10 @@
-"""Gateway behaviour over the wire: shards, resume, typing refresh."""
+"""Gateway behaviour over the wire: shards, heartbeats, resume, typing refresh."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,25 @@ async def test_two_shards_connect_and_answer(make_harness: MakeHarness) -> None:
     [reply] = await h.replies(CHANNEL_ID)
     assert reply["content"]
     assert set(h.bot.latencies and [s for s, _ in h.bot.latencies]) == {0, 1}
+
+
+async def test_heartbeats_are_sent_at_the_hello_interval_and_acknowledged(db_url: str, tmp_path: Path) -> None:
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    h.discord.heartbeat_interval_ms = 50  # HELLO tells the client this; Discord says ~41-45 s
+    try:
+        await h.start()
+        await h.discord.wait_for(lambda d: sum(op == "1" for op, _ in d.gateway_log) >= 3, timeout=10,
+                                 what="three heartbeats")
+        beats = [data for op, data in h.discord.gateway_log if op == "1"]
+        # Each heartbeat carries the last sequence number the client saw (READY and GUILD_CREATE came first).
+        assert all(isinstance(seq, int) and seq >= 2 for seq in beats[1:])
+        # discord.py measures latency only from a heartbeat ACK (op 11): a finite latency means acks arrived.
+        assert h.bot is not None and math.isfinite(h.bot.latency)
+        await h.say("still beating?", mention=True)
+        [reply] = await h.replies(CHANNEL_ID)
+        assert reply["content"]
+    finally:
+        await h.close()
 
 
 async def test_reconnect_resumes_and_keeps_answering(harness: Harness) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import pytest
 
 from tests.harness import CHANNEL_ID, OTHER_BOT_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
 
@@ -88,6 +91,17 @@ async def test_overloaded_claude_gets_fallback_then_recovers(harness: Harness) -
     await harness.dm("how about now?")
     posted = await harness.replies(channel, 2)
     assert posted[1]["content"] == "I'm back, all gills working."
+
+
+async def test_empty_answer_gets_fallback_and_a_warning(harness: Harness,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.engine")
+    harness.claude.script("", model="claude-test-default")
+    sent = await harness.dm("say nothing")
+    [fallback] = await harness.replies(int(sent["channel_id"]))
+    assert "lost in thought" in fallback["content"]
+    assert [r.text for r in reply_requests(harness)] == [""]
+    assert any("came back empty" in r.getMessage() for r in caplog.records if r.name == "bot.engine")
 
 
 async def test_slow_claude_times_out_to_fallback(make_harness: MakeHarness) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -25,11 +26,31 @@ async def memory(h: Harness, name: str, *, user: int = USER_ID, dm: bool = False
     return await h.slash("memory", [{"type": 1, "name": name, "options": []}], user=user, dm=dm)
 
 
-async def remember_everything(h: Harness, user: int, name: str, replies: int) -> None:
-    """Something in every table that can hold data about a user (``replies``: bot messages expected so far)."""
+async def logged_from(h: Harness, channel: int, author: int, n: int) -> None:
+    """Wait until the log (or the archive) holds ``n`` messages of ``author`` in ``channel``: the bot logs its
+    own messages when the gateway echoes them back, a moment after they were posted."""
+    for _ in range(500):
+        if sum(m.author_id == author for m in await h.store.recent_messages(channel, limit=100)) >= n:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{n} messages of {author} never reached the log of channel {channel}")
+
+
+async def remember_everything(h: Harness, user: int, name: str, replies: int) -> int:
+    """Something in every table that can hold data about a user (``replies``: channel messages of the bot
+    expected so far), and two DM exchanges over the wire: the first archived, the second still in the log.
+    Returns the user's DM channel."""
     key = h.bot.engine.character_key
     await h.say(f"hello from {name}", user=user, mention=True)
     await h.replies(CHANNEL_ID, replies)
+    for n in (1, 2):
+        await h.dm(f"a secret from {name}, number {n}", user=user)
+        dm = await h.dm_channel_id(user)
+        await h.replies(dm, n)
+        await logged_from(h, dm, h.bot_user_id, n)
+        if n == 1:
+            logged = await h.store.logged_through(await h.store.log_watermark())
+            assert await h.store.archive_logged([i for i, m in logged if m.channel_id == dm]) == 2
     await h.bot.get_cog("Events").drain()
     await h.store.append_turns(key, user, "dm", [Turn("user", "a secret"), Turn("assistant", "kept")])
     await h.store.add_core_memory(key, user, f"{name} likes kelp")
@@ -39,6 +60,15 @@ async def remember_everything(h: Harness, user: int, name: str, replies: int) ->
     rows = await h.store.logged_through(await h.store.log_watermark())
     mine = tuple(i for i, m in rows if m.author_id == user)
     await h.store.commit_consolidation(ConsolidationBatch(key, user, mine[:1], mentioned=((fact, True),)))
+    return dm
+
+
+async def forget(h: Harness) -> str:
+    """Run /forget_me and confirm; the outcome as the caller sees it."""
+    prompt = await (await h.slash("forget_me")).message()
+    await (await press(h, prompt, "confirm")).response()
+    await h.discord.wait_for(lambda d: "Done: I deleted" in (prompt.get("content") or ""), 5, what="the outcome")
+    return str(prompt["content"])
 
 
 async def test_memory_commands_are_registered(harness: Harness) -> None:
@@ -50,26 +80,31 @@ async def test_memory_commands_are_registered(harness: Harness) -> None:
 
 async def test_forget_me_deletes_everything_after_confirmation(harness: Harness) -> None:
     h = harness
-    await remember_everything(h, USER_ID, "alice", 1)
-    await remember_everything(h, USER2_ID, "bob", 2)
-    before = await h.store.rows_about_user(USER_ID)
-    assert before >= 10
-    bob_before = await h.store.rows_about_user(USER2_ID)
+    alice_dm = await remember_everything(h, USER_ID, "alice", 1)
+    bob_dm = await remember_everything(h, USER2_ID, "bob", 2)
+    before = await h.store.rows_about_user(USER_ID, [alice_dm])
+    assert set(before) >= {"users", "nicknames", "conversations", "history_messages", "core_memories",
+                           "core_memory_versions", "user_facts", "relationships", "message_log", "message_archive",
+                           "api_calls"}
+    bot_dm_rows = [m for m in await h.store.recent_messages(alice_dm, limit=100) if m.author_id == h.bot_user_id]
+    assert len(bot_dm_rows) == 2  # the character's answers: one archived, one in the log
+    bob_before = await h.store.rows_about_user(USER2_ID, [bob_dm])
 
     prompt = await (await h.slash("forget_me")).message()
     assert prompt["flags"] & EPHEMERAL and "Delete **everything**" in prompt["content"]
     await (await press(h, prompt, "cancel")).response()
     assert "Cancelled" in prompt["content"]
-    assert await h.store.rows_about_user(USER_ID) == before
+    assert await h.store.rows_about_user(USER_ID, [alice_dm]) == before
 
     prompt = await (await h.slash("forget_me")).message()
     intruder = await press(h, prompt, "confirm", user=USER2_ID)
     assert "belong to whoever ran the command" in (await intruder.message())["content"]
-    assert await h.store.rows_about_user(USER_ID) == before
+    assert await h.store.rows_about_user(USER_ID, [alice_dm]) == before
     await (await press(h, prompt, "confirm")).response()
     await h.discord.wait_for(lambda d: "Done: I deleted" in (prompt.get("content") or ""), 5, what="the outcome")
-    assert await h.store.rows_about_user(USER_ID) == 0
-    assert await h.store.rows_about_user(USER2_ID) == bob_before
+    assert "I start from nothing" in prompt["content"]
+    assert await h.store.rows_about_user(USER_ID, [alice_dm]) == {}
+    assert await h.store.rows_about_user(USER2_ID, [bob_dm]) == bob_before
 
     # They can start again from nothing.
     await h.say("hello again", mention=True)
@@ -77,6 +112,24 @@ async def test_forget_me_deletes_everything_after_confirmation(harness: Harness)
     await h.bot.get_cog("Events").drain()
     assert (await h.store.get_user(USER_ID)) is not None
     assert await h.store.fact_rows(USER_ID) == []
+
+
+async def test_forget_me_keeps_an_opt_out_and_nothing_else(harness: Harness) -> None:
+    h = harness
+    key = h.bot.engine.character_key
+    dm = await remember_everything(h, USER_ID, "alice", 1)
+    assert "no longer keep anything new" in (await (await memory(h, "opt-out")).message())["content"]
+    outcome = await forget(h)
+    assert "you opted out" in outcome and "start from nothing" not in outcome
+    assert await h.store.rows_about_user(USER_ID, [dm]) == {"users": 1}
+    user = await h.store.get_user(USER_ID)
+    assert user is not None and user.memory_consent is False and user.name == ""  # a bare row: the opt-out only
+
+    # Still not remembered: answered, but nothing new is kept.
+    await h.say("hello again", mention=True)
+    await h.replies(CHANNEL_ID, 2)
+    await h.bot.get_cog("Events").drain()
+    assert (await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns == []
 
 
 async def test_memory_map_is_an_svg_attachment_of_the_callers_facts(harness: Harness) -> None:

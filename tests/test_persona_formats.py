@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import runpy
 import shutil
 import struct
@@ -540,3 +541,69 @@ def test_malformed_text_chunk_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         read_card(path)
     assert info.value.key == "png"
+
+
+# --------------------------------------------------------------------------- identity.json and live reloads
+
+
+@pytest.mark.parametrize(("content", "key", "message"), [
+    ('{"traits": "kind"}', "traits", "expected a list of text, got text"),
+    ('{"traits": ["kind", 3]}', "traits[1]", "expected text, got a number"),
+    ('{"skills": ["juggling"]}', "skills", "unknown kind; expected traits, lore, facts or quirks"),
+    ('["kind"]', "json", "expected an object of lists"),
+    ('{"traits": [', "json", "not valid JSON"),
+])
+async def test_a_broken_identity_seed_names_file_and_field(tmp_path: Path, store: Any, content: str, key: str,
+                                                           message: str) -> None:
+    from bot.client import seed_identity
+
+    folder = folder_with(tmp_path, {"identity.json": content})
+    with pytest.raises(ConfigError) as info:  # loading the character already checks it, before anything connects
+        load_persona(folder, {"core_prompt": "You are {{char}}."})
+    assert (info.value.file, info.value.key) == (str(folder / "identity.json"), key)
+    assert message in info.value.message
+    with pytest.raises(ConfigError) as seeding:
+        await seed_identity(store, folder, "char")
+    assert (seeding.value.file, seeding.value.key) == (str(folder / "identity.json"), key)
+    assert await store.identity("char") == []  # nothing half-seeded
+
+
+def test_identity_seed_accepts_every_kind_spelling(tmp_path: Path) -> None:
+    from bot.persona.identity import read_identity_seed
+
+    path = folder_with(tmp_path, {"identity.json": {"trait": ["a"], "traits": ["b", " "], "lore": ["c"],
+                                                    "fact": ["d"], "quirks": ["e"]}}) / "identity.json"
+    assert read_identity_seed(path) == {"trait": ["a", "b"], "lore": ["c"], "fact": ["d"], "quirk": ["e"]}
+
+
+def touch_later(path: Path, seconds: int) -> None:
+    """Move a file's modification time on, so the edit is seen however coarse the filesystem clock is."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + seconds * 1_000_000_000))
+
+
+def test_edits_to_frameworks_and_a_lorebook_elsewhere_reload_the_character(tmp_path: Path) -> None:
+    from bot.character import CharacterSource
+
+    folder = tmp_path / "atlas"
+    shutil.copytree(CHARACTERS / "atlas", folder)
+    (tmp_path / "lore").mkdir()
+    lore = tmp_path / "lore" / "highfold.json"
+    lore.write_text(json.dumps({"entries": [{"keys": ["funicular"], "content": "The funicular opened in 1902."}]}))
+    with (folder / "character.env").open("a") as env:
+        env.write('\nlorebook="../lore/highfold.json"\n')
+    source = CharacterSource(folder, None, environ={})
+    before = source.current()
+    assert before.lorebook is not None and before.lorebook.entries[0].content == "The funicular opened in 1902."
+
+    mentor = folder / "frameworks" / "mentor.json"
+    data = json.loads(mentor.read_text())
+    data["purpose"] = "Teach map reading to anyone who climbs the hill."
+    mentor.write_text(json.dumps(data))
+    touch_later(mentor, 5)
+    assert "Purpose: Teach map reading to anyone who climbs the hill." in source.current().system_prompt
+
+    lore.write_text(json.dumps({"entries": [{"keys": ["funicular"], "content": "The funicular reopened in 2001."}]}))
+    touch_later(lore, 10)
+    after = source.current().lorebook
+    assert after is not None and after.entries[0].content == "The funicular reopened in 2001."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,14 +10,17 @@ from pathlib import Path
 import pytest
 
 from bot.config import PROJECT_ROOT
+from database.store import Store
 from personaflow import PersonaSystem as TopLevelSystem
 from personaflow.core import Character as CoreCharacter
 from personaflow.core import PersonaSystem
 from personaflow.core.character import Character
 from personaflow.core.memory import Memory, MemoryConfig, MemoryManager, extractive_summary
 from personaflow.core.system import PersonaSystem as SystemFromModule
-from personaflow.integrations.kindred import load_character_folder
+from personaflow.integrations.kindred import ClaudeSummarizer, KindredStore, load_character_folder
 from personaflow.utils import Logger, PromptManager, PromptTemplate, Serializer, validators
+from tests.fakes.claude_server import FakeClaude
+from tests.memory_support import memory_settings
 
 CHARACTERS = PROJECT_ROOT / "characters"
 
@@ -183,6 +187,31 @@ def test_pluggable_store() -> None:
     assert system.create_character("p", "prompt").memory_manager.get_memories()[0].content == "newer"
 
 
+def test_memory_config_as_a_dict() -> None:
+    system = PersonaSystem()
+    expert = system.create_character("TechExpert", "You are a technology expert.", background={"years": 10},
+                                     memory_config={"max_memories": 500, "summary_threshold": 50,
+                                                    "auto_summarize": True})
+    assert expert.memory_manager.config == MemoryConfig(max_memories=500, summary_threshold=50)
+    small = system.create_character("Small", "You forget fast.", memory_config={"max_memories": 2,
+                                                                                 "auto_summarize": False})
+    assert small.memory_manager.config.summary_threshold == 10  # unnamed fields keep their defaults
+    for i in range(4):
+        small.add_memory(f"m{i}")
+    assert [m.content for m in small.memory_manager.memories] == ["m2", "m3"]
+    assert Character("c", "p", memory_config={"summary_threshold": 2}).memory_manager.config.summary_threshold == 2
+    assert MemoryManager("m", {"max_memories": 7}).config.max_memories == 7
+    restored = PersonaSystem.from_dict(system.to_dict())
+    assert restored.get_character("Small").memory_manager.config == small.memory_manager.config
+    with pytest.raises(ValueError, match="max_memory"):
+        system.create_character("Typo", "p", memory_config={"max_memory": 5})
+    with pytest.raises(ValueError, match="summary_threshold"):
+        system.create_character("Bad", "p", memory_config={"summary_threshold": 0})
+    with pytest.raises(ValueError, match="MemoryConfig or a dict"):
+        system.create_character("Wrong", "p", memory_config=["max_memories", 5])  # type: ignore[arg-type]
+    assert set(system.characters) == {"TechExpert", "Small"}  # failed creations leave nothing behind
+
+
 def test_serialization_round_trip() -> None:
     system = PersonaSystem()
     system.create_character("wizard", "You are a wizard.", {"age": 900}, MemoryConfig(max_memories=50, summary_threshold=4))
@@ -211,8 +240,20 @@ def test_serialization_round_trip() -> None:
 def test_serializer_files(tmp_path: Path) -> None:
     system = PersonaSystem()
     system.create_character("a", "You are a.")
+    system.add_interaction("a", {"user": "hi", "response": "hello"})
     Serializer.save(system, tmp_path / "system.json")
     assert PersonaSystem.from_dict(Serializer.load(tmp_path / "system.json")).characters.keys() == {"a"}
+    # PersonaFlow's documented usage: keyword arguments, a path given as a plain string.
+    path = str(tmp_path / "system_backup.json")
+    text = Serializer.to_json(data=system.to_dict(), file_path=path)
+    assert Path(path).read_text(encoding="utf-8").strip() == text
+    assert PersonaSystem.from_dict(Serializer.from_json(path)).to_dict() == system.to_dict()
+    assert Serializer.from_json(Path(path)) == Serializer.from_json(text) == system.to_dict()
+    assert Serializer.to_json({"x": 1}, indent=None) == '{"x": 1}'
+    memories = {"memories": system.get_character("a").memory_manager.get_memories()}  # Memory objects serialize
+    assert Serializer.from_json(Serializer.to_json(memories))["memories"][0]["content"]["user"] == "hi"
+    with pytest.raises(ValueError, match="not an existing file"):
+        Serializer.from_json(str(tmp_path / "missing.json"))
 
 
 def test_prompt_templates() -> None:
@@ -235,25 +276,32 @@ def test_prompt_templates() -> None:
 
 
 def test_validators() -> None:
-    assert validators.validate_prompt_template("Hi ${a} and $b") == ["a", "b"]
+    # PersonaFlow's documented usage is ``if validators.validate_...(x):``: True when valid, False when not.
+    assert validators.validate_prompt_template("Hi ${a} and $b") is True
+    assert validators.validate_prompt_template("No placeholders at all.") is True
     for bad in ("", "   ", 5, "cost: $ 5"):
-        with pytest.raises(ValueError):
-            validators.validate_prompt_template(bad)
-    validators.validate_memory_content("ok")
-    validators.validate_memory_content({"user": "hi"})
+        assert validators.validate_prompt_template(bad) is False
+    assert validators.validate_memory_content("ok") is True
+    assert validators.validate_memory_content({"user": "hi", "response": "hello"}) is True
     for bad_content in ("", "  ", {}, {1: "x"}, 3, None):
-        with pytest.raises(ValueError):
-            validators.validate_memory_content(bad_content)
-    validators.validate_memory_config(MemoryConfig())
-    validators.validate_memory_config({"max_memories": 5, "summary_threshold": 2, "auto_summarize": False})
+        assert validators.validate_memory_content(bad_content) is False
+    assert validators.validate_memory_config(MemoryConfig()) is True
+    assert validators.validate_memory_config({"max_memories": 1000, "summary_threshold": 10, "auto_summarize": True})
+    assert validators.validate_memory_config({"max_memories": 5}) is True  # the rest take their defaults
+    for bad_config in ({"max_memories": 0}, {"auto_summarize": "yes"}, {"max_memory": 5}, "big", None):
+        assert validators.validate_memory_config(bad_config) is False
+    # The library's own checks raise, saying what is wrong.
+    assert validators.template_variables("Hi ${a} and $b, $a") == ["a", "b"]
+    with pytest.raises(ValueError, match="invalid placeholder"):
+        validators.template_variables("cost: $ 5")
     with pytest.raises(ValueError, match="max_memories"):
         MemoryConfig(max_memories=0)
     with pytest.raises(ValueError, match="summary_threshold"):
         MemoryConfig(summary_threshold=-1)
     with pytest.raises(ValueError, match="auto_summarize"):
-        validators.validate_memory_config({"max_memories": 5, "summary_threshold": 2, "auto_summarize": "yes"})
-    with pytest.raises(ValueError):
-        MemoryManager("x").add_memory("")
+        validators.check_memory_config({"max_memories": 5, "summary_threshold": 2, "auto_summarize": "yes"})
+    with pytest.raises(ValueError, match="keys must be strings"):
+        MemoryManager("x").add_memory({1: "x"})
 
 
 def test_logger_wraps_logging(caplog: pytest.LogCaptureFixture) -> None:
@@ -263,6 +311,24 @@ def test_logger_wraps_logging(caplog: pytest.LogCaptureFixture) -> None:
         logger.info("hello %s", "world")
         logger.debug("details")
     assert [r.getMessage() for r in caplog.records] == ["hello world", "details"]
+
+
+def test_logger_log_file(tmp_path: Path) -> None:
+    path = tmp_path / "persona_flow.log"
+    logger = Logger(name="PersonaFlow", level="INFO", log_file=str(path))
+    again = Logger("PersonaFlow", log_file=path)  # the same file twice must not double every line
+    try:
+        logger.info("Successfully created new character: %s", "TechBot")
+        logger.debug("below the level")
+        again.warning("memory approaching its limit")
+    finally:
+        logger.close()
+        again.close()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith("personaflow.PersonaFlow - INFO - Successfully created new character: TechBot")
+    assert lines[1].endswith("WARNING - memory approaching its limit")
+    assert not logger.logger.handlers  # closing detaches the file
 
 
 def test_kindred_integration_loads_character_folders() -> None:
@@ -279,3 +345,63 @@ def test_kindred_integration_loads_character_folders() -> None:
     with pytest.raises(ValueError):
         load_character_folder(system, CHARACTERS / "finn")  # already there
     assert load_character_folder(system, CHARACTERS / "finn", name="Finn 2").name == "Finn 2"
+
+
+def test_kindred_store_keeps_characters_and_memories_for_a_new_system(db_url: str) -> None:
+    """Plain synchronous code, as a program using the library is: the store runs its own event loop."""
+    with KindredStore(db_url) as store:
+        system = PersonaSystem(store=store)
+        load_character_folder(system, CHARACTERS / "finn", memory_config={"max_memories": 4, "auto_summarize": False})
+        system.create_character("wizard", "You are a wizard.", {"age": 900, "spells": ["stop time"]})
+        for i in range(6):
+            system.add_interaction("Finn", {"user": f"order {i}", "response": "kelp tea"}, metadata={"n": i})
+        system.add_interaction("wizard", "A storm gathers.", memory_type="event")
+        saved = system.to_dict()["characters"]
+    with KindredStore(db_url) as store:  # a new store and system: nothing carried over but the database
+        fresh = PersonaSystem(store=store)
+        assert list(fresh.characters) == ["Finn", "wizard"]
+        assert {name: c.to_dict() for name, c in fresh.characters.items()} == saved
+        finn = fresh.get_character("Finn")
+        assert [m.content["user"] for m in finn.memory_manager.memories] == ["order 2", "order 3", "order 4", "order 5"]
+        assert finn.background["source_format"] == "claudemask" and "walking fish" in finn.prompt
+        with pytest.raises(ValueError):
+            fresh.create_character("wizard", "again")
+        fresh.add_interaction("Finn", "A new day.", memory_type="event")  # trimming keeps the newest 4
+        fresh.remove_character("wizard")
+        PersonaSystem.from_dict({"characters": {"rogue": {"name": "rogue", "prompt": "You are a rogue.", "memories": [
+            {"timestamp": "2024-01-01T00:00:00+00:00", "type": "event", "content": "Stole a pie."}]}}}, store=store)
+    with KindredStore(db_url) as store:
+        again = PersonaSystem(store=store)
+        assert list(again.characters) == ["Finn", "rogue"]
+        assert [m.text() for m in again.get_character("Finn").memory_manager.get_memories()][:2] == [
+            "A new day.", "user: order 5\nresponse: kelp tea"]
+        assert len(again.get_character("Finn").memory_manager.memories) == 4
+        (pie,) = again.get_character("rogue").memory_manager.memories
+        assert (pie.content, pie.character_name, pie.timestamp) == ("Stole a pie.", "rogue",
+                                                                    datetime(2024, 1, 1, tzinfo=UTC))
+
+
+async def test_claude_summarizer_through_kindreds_client(store: Store) -> None:
+    async with FakeClaude() as fc:
+        fc.script("Sam adopted Miso, a grey cat who knocks mugs off desks, and is learning Rust.")
+        fc.script(status=400)  # the second summary's call fails for good
+        settings = memory_settings(store.url, fc.base_url)
+
+        def program() -> list[Memory]:  # synchronous code; the fake API keeps serving on this test's loop
+            with KindredStore(store.url) as kindred, ClaudeSummarizer(settings, store=kindred) as summarizer:
+                system = PersonaSystem(summarizer=summarizer, store=kindred)
+                system.create_character("Sam", "You are Sam's diary.", memory_config={"summary_threshold": 3})
+                for fact in FACTS:
+                    system.add_interaction("Sam", fact)
+                return system.get_character("Sam").memory_manager.get_memories(memory_types=["summary"])
+
+        later, first = await asyncio.to_thread(program)
+    assert first.content == "Sam adopted Miso, a grey cat who knocks mugs off desks, and is learning Rust."
+    assert first.metadata["method"] == "summarizer" and first.metadata["summarized_count"] == 3
+    request = fc.requests[0]
+    assert "Memories of Sam" in fc.all_text(request) and all(f in fc.all_text(request) for f in FACTS[:3])
+    assert request.body["model"] == settings.default_model
+    assert later.metadata["method"] == "extractive" and "Rust" in str(later.content)  # the fallback
+    assert len(fc.requests) == 2
+    usage = await store.usage(purpose=ClaudeSummarizer.PURPOSE)  # usage recorded in Kindred's database
+    assert usage.calls == 2 and usage.output_tokens > 0

@@ -4,6 +4,8 @@ invalidation, and over the wire with the real embedding model (loaded once per t
 from __future__ import annotations
 
 import logging
+import random
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,12 +14,15 @@ import numpy as np
 import pytest
 
 from bot.tokens import count_tokens
-from database.store import ConsolidationBatch, FactRow, Store
+from database.store import ConsolidationBatch, FactRow, NewFact, Store
+from memory import embeddings
+from memory.consent import Consent
 from memory.embeddings import to_bytes
 from memory.facts import ExtractedFact, FactCache, FactIndex, match_facts
-from memory.recall import choose, render
+from memory.recall import Recall, choose, render
+from memory.recall import line as prompt_line
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
-from tests.memory_support import HashEmbedder
+from tests.memory_support import HashEmbedder, memory_settings
 
 MakeHarness = Callable[..., Awaitable[Harness]]
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -171,3 +176,67 @@ async def test_a_failing_recall_never_costs_the_reply(make_harness: MakeHarness,
         [reply] = await h.replies(CHANNEL_ID, 1)
     assert reply["content"] == "Hello from fake Claude."
     assert "recall failed" in caplog.text
+
+
+# --------------------------------------------------------------------------- thousands of facts
+
+
+class KeyedEmbedder:
+    """A random unit vector per fact number: "... fact 123 ..." is encoded as fact 123's vector, which no other
+    fact's vector resembles (384 random dimensions). Counts its calls."""
+
+    dim = 384
+
+    def __init__(self, n: int) -> None:
+        vectors = np.random.default_rng(7).standard_normal((n, self.dim)).astype("<f4")
+        self.vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        self.calls = 0
+
+    def encode(self, sentences: Any) -> np.ndarray:
+        self.calls += 1
+        return np.vstack([self.vectors[int(re.search(r"fact (\d+)", s)[1])] for s in sentences])  # type: ignore[index]
+
+
+async def test_recall_among_thousands_of_facts_reads_their_vectors_once(store: Store) -> None:
+    n, budget = 3000, 60
+    embedder = KeyedEmbedder(n)
+    await store.ensure_user(USER_ID, "alice")
+    await store.commit_consolidation(ConsolidationBatch("finn", USER_ID, (), new_facts=tuple(
+        NewFact(f"Alice remembers fact {i}", "other", to_bytes(embedder.vectors[i]), private=i % 10 == 0)
+        for i in range(n))))
+    cache = FactCache(store)
+    recall = Recall(cache, embedder, memory_settings(store.url, recall_token_budget=budget), Consent(store, "all"))
+    for i in random.Random(3).sample(range(1, n), 20):
+        in_dm = i % 10 == 0  # a fact learnt in DMs is asked about in DMs
+        chosen = await recall.facts_for(USER_ID, f"Do you remember fact {i}?", private=in_dm)
+        assert chosen[0].fact == f"Alice remembers fact {i}"  # the one fact like the message, out of 3,000
+        assert sum(count_tokens(prompt_line(r)) for r in chosen) <= budget
+        assert in_dm or not any(r.private for r in chosen)
+    assert not [r for r in await recall.facts_for(USER_ID, "Do you remember fact 10?", private=False)
+                if r.fact == "Alice remembers fact 10"]  # a DM fact, asked about in a channel
+    assert cache.loads == 1  # 21 recalls, the vectors read and decoded once
+    assert embedder.calls == 21  # only the messages were encoded
+
+
+# --------------------------------------------------------------------------- the model, warmed at start-up
+
+
+async def test_the_model_is_loaded_in_the_background_at_start_up_when_there_is_something_to_recall(
+        make_harness: MakeHarness, tmp_path: Any, caplog: Any) -> None:
+    h = await make_harness()
+    assert h.bot.memory.warming is not None
+    assert await h.bot.memory.warming is False  # no facts yet: nothing would need the model
+    await h.store.ensure_user(USER_ID, "alice")
+    await h.store.insert_user_fact(USER_ID, "Alice keeps bees", embedding=to_bytes(HashEmbedder().encode(["x"])[0]))
+    await h.restart()
+    assert await h.bot.memory.warming is True
+    assert h.bot.memory.embedder.model_name in embeddings._MODELS
+
+    # A model that cannot be loaded costs a log line, never the bot.
+    with caplog.at_level(logging.WARNING):
+        await h.restart(embedding_model=str(tmp_path / "no-such-model"))
+        assert await h.bot.memory.warming is False
+        await h.say("hello there", mention=True)
+        [reply] = await h.replies(CHANNEL_ID, 1)
+    assert reply["content"] == "Hello from fake Claude."
+    assert "could not load the embedding model" in caplog.text

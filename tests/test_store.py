@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from database.store import PRIVATE_SOURCE, SeenMessage, Store, Turn
 
@@ -101,3 +102,17 @@ async def test_usage_sums_per_user(store: Store) -> None:
     usage = await store.usage(5)
     assert (usage.calls, usage.input_tokens, usage.cache_creation_tokens, usage.cost) == (2, 20, 200, 0.75)
     assert (await store.usage(6)).calls == 0
+
+
+async def test_migrations_match_the_models(store: Store) -> None:
+    """A model changed without its Alembic migration (or a migration that differs from it) shows up here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from database.models import Base
+
+    def differences(conn: Any) -> list[Any]:
+        return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+
+    async with store.engine.connect() as conn:
+        assert await conn.run_sync(differences) == []

@@ -34,7 +34,7 @@ SMALL = {"conversation_token_threshold": "60", "history_keep_messages": "2", "re
 
 
 class Script:
-    """Fake Claude answers by request kind; counts them and can fail or slow down summaries."""
+    """Fake Claude answers by request kind; counts them and can fail, slow down or hold back summaries."""
 
     def __init__(self, summary: str = "Alice told me Miso broke the teapot and she starts at the lighthouse.",
                  memories: str = "- Alice has a cat called Miso.\n- Alice starts night shifts at the lighthouse.") -> None:
@@ -44,6 +44,7 @@ class Script:
         self.kinds: list[str] = []
         self.fail_summaries = 0
         self.summary_delay = 0.0
+        self.hold: asyncio.Event | None = None  # summaries wait for it to be set
         self.replies = 0
 
     def __call__(self, body: dict[str, Any]) -> Reply | str:
@@ -64,6 +65,13 @@ class Script:
         self.kinds.append("reply")
         return f"Reply number {self.replies}, glub."
 
+    async def holding(self, body: dict[str, Any]) -> Reply | str:
+        """The same answers, but a summary waits until ``hold`` is set (when there is one)."""
+        answer = self(body)
+        if self.hold is not None and self.kinds[-1] == "summary":
+            await self.hold.wait()
+        return answer
+
 
 def reply_requests(h: Harness) -> list[Any]:
     return [r for r in h.claude.requests
@@ -74,12 +82,14 @@ def requests_with(h: Harness, cue: str) -> list[Any]:
     return [r for r in h.claude.requests if cue in last_user_text(r.body)]
 
 
-async def summarized(h: Harness, scope: str, user: int = USER_ID, timeout: float = 10.0) -> str:
+async def summarized(h: Harness, scope: str, user: int = USER_ID, timeout: float = 10.0, *,
+                     previous: str = "") -> str:
+    """Wait for the conversation's summary to be there (and to differ from ``previous``); return it."""
     key = h.bot.engine.character_key
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         history = await h.store.history(key, user, scope)
-        if history.summary:
+        if history.summary and history.summary != previous:
             await h.bot.memory.summarizer.wait_idle()
             return history.summary
         await asyncio.sleep(0.02)
@@ -127,19 +137,36 @@ async def test_a_long_conversation_is_summarized_and_the_next_prompt_uses_the_su
     assert "update what you remember about alice" in last_user_text(memory_request.body).lower()
     assert "{user_name}" not in memory_request.all_text() and summary in memory_request.all_text()
 
+    # The next exchange passes the threshold again (summary and kept turns count): a second pass follows.
+    script.summary = "Alice's sister visits on Saturday; before that, Miso broke the teapot."
+    script.memories = ("- Alice has a cat called Miso.\n- Alice works nights at the lighthouse.\n"
+                       "- Alice's sister loves seafoam chai.")
     await chat(h, CHAT[3:4], start=3)
     last = reply_requests(h)[-1]
     assert summary in last.system_text() and "Alice has a cat called Miso." in last.system_text()
     assert CHAT[0] not in last.all_text() and CHAT[1] not in last.all_text()
     assert CHAT[2] in last.all_text() and CHAT[3] in last.all_text()  # the kept turns, and the new message
 
+    assert await summarized(h, f"channel:{CHANNEL_ID}", previous=summary) == script.summary
+    second_summary = requests_with(h, SUMMARY_CUE)[1]
+    assert f"Your summary of what came before:\n{summary}" in last_user_text(second_summary.body)
+    second_memory = last_user_text(requests_with(h, MEMORY_CUE)[1].body)
+    assert ("What you remember about alice so far:\n- Alice has a cat called Miso.\n"
+            "- Alice starts night shifts at the lighthouse.") in second_memory  # the memories being merged
+    assert [(m, s) for _, m, s in await h.store.core_memories(key, USER_ID)] == [
+        ("Alice has a cat called Miso.", CHANNEL_SOURCE), ("Alice works nights at the lighthouse.", CHANNEL_SOURCE),
+        ("Alice's sister loves seafoam chai.", CHANNEL_SOURCE)]  # the new list replaced the old one
+    versions = await h.store.core_memory_versions(key, USER_ID)
+    assert len(versions) == 2 and [m["content"] for m in versions[0][3]] == [
+        "Alice has a cat called Miso.", "Alice starts night shifts at the lighthouse."]  # newest first
 
-async def test_replies_never_wait_and_a_failed_pass_keeps_the_history_and_retries(
+
+async def test_a_failed_pass_keeps_the_history_backs_off_and_the_sweep_retries_without_holding_replies(
         make_harness: MakeHarness) -> None:
     h = await make_harness(**SMALL)
     script = Script()
     script.fail_summaries = 1
-    h.claude.responder = script
+    h.claude.responder = script.holding
     key = h.bot.engine.character_key
     scope = f"channel:{CHANNEL_ID}"
     await chat(h, CHAT[:3])
@@ -149,13 +176,21 @@ async def test_replies_never_wait_and_a_failed_pass_keeps_the_history_and_retrie
     assert history.summary == "" and len(history.turns) == 6  # nothing lost
     assert await h.store.core_memories(key, USER_ID) == []
 
-    script.summary_delay = 3.0  # the retry (on the next turn) is slow: the reply after it must not wait
+    # Right after a failure the conversation's turns start no new pass (while Claude fails, every message
+    # would otherwise cost a full attempt)...
     await chat(h, CHAT[3:4], start=3)
+    await h.bot.get_cog("Events").drain()  # the reply's turn listeners have run
+    await h.bot.memory.summarizer.wait_idle()  # and a pass they started would have asked Claude by now
+    assert script.kinds.count("summary") == 1
+    assert len((await h.store.history(key, USER_ID, scope)).turns) == 8
+
+    # ...the periodic sweep retries. The retry is held back by the fake Claude: a reply meanwhile still comes.
+    script.hold = asyncio.Event()
+    await h.bot.get_cog("MemoryTasks").sweep()
     await h.discord.wait_for(lambda d: script.kinds.count("summary") == 2, 10, what="the retry")
-    started = time.monotonic()
     await chat(h, CHAT[4:5], start=4)
-    assert time.monotonic() - started < 2.5
-    assert (await h.store.history(key, USER_ID, scope)).summary == ""  # still summarizing
+    assert (await h.store.history(key, USER_ID, scope)).summary == ""  # answered while still summarizing
+    script.hold.set()
     assert await summarized(h, scope) == script.summary
 
 
@@ -253,6 +288,30 @@ async def test_a_conversation_changed_during_the_pass_is_left_alone(store: Store
     history = await store.history(key, USER_ID, "channel:1")
     assert history.summary == "" and history.turns == []
     assert await store.core_memories(key, USER_ID) == []
+    await claude.close()
+
+
+async def test_a_pass_that_times_out_keeps_the_history_and_is_retried(store: Store, fake_claude: FakeClaude,
+                                                                     caplog: Any) -> None:
+    summarizer, claude = await make_summarizer(store, fake_claude, summarize_timeout="0.3")
+    script = Script()
+    script.summary_delay = 30.0  # far past summarize_timeout
+    fake_claude.responder = script
+    key = summarizer.character_key
+    await seed_conversation(store, key)
+    before = await store.history(key, USER_ID, "channel:1")
+    task = await summarizer.check(USER_ID, "channel:1", "alice")
+    assert task is not None and await task is False
+    assert summarizer.failed == 1 and "timed out after 0.3s" in caplog.text
+    assert await store.history(key, USER_ID, "channel:1") == before  # the history is intact
+    assert await store.core_memories(key, USER_ID) == [] and script.kinds == ["summary"]
+
+    assert await summarizer.check(USER_ID, "channel:1", "alice", backoff=True) is None  # a turn waits
+    script.summary_delay = 0.0
+    assert await summarizer.sweep() == 1  # the sweep does not
+    await summarizer.wait_idle()
+    assert summarizer.completed == 1
+    assert (await store.history(key, USER_ID, "channel:1")).summary == script.summary
     await claude.close()
 
 

@@ -136,3 +136,30 @@ async def test_the_wait_is_longer_after_a_person_than_after_a_bot(pair: Pair, ca
     await pair.h.discord.wait_for(lambda _: len(pair.posts_by(ATLAS_ACCOUNT)) >= 2, what="Atlas's second answer")
     waits = [r.getMessage() for r in caplog.records if "did not answer within" in r.getMessage()]
     assert len(waits) == 2 and "within 1s" in waits[0] and "within 0.1s" in waits[1], waits
+
+
+async def test_a_message_naming_only_another_character_is_left_to_it_without_a_vote(
+        make_harness: Any, caplog: pytest.LogCaptureFixture) -> None:
+    h: Harness = await make_harness(peer_characters="Atlas")
+    caplog.set_level(logging.INFO, logger="bot.engine")
+    h.claude.script("no", model="claude-test-voter", times=None)
+
+    async def decision(sent: dict[str, Any]) -> str:
+        records = await h.discord.wait_for(
+            lambda _: [r.getMessage() for r in caplog.records if f"message {sent['id']} from" in r.getMessage()],
+            what=f"the decision on message {sent['id']}")
+        return str(records[0])
+
+    # A configured peer named, and a bot seen in the channel @mentioned: theirs, decided by name alone.
+    assert "stay quiet (addressed to Atlas)" in await decision(await h.say("Atlas, which way is north from here?"))
+    assert h.claude.requests == []
+    # A bot speaking here becomes a known character (its own message goes to the vote as usual).
+    assert "majority vote" in await decision(await h.discord.user_message(CHANNEL_ID, OTHER_BOT_ID, "Evening, all."))
+    votes = len(h.claude.requests_for("claude-test-voter"))
+    mention = await h.discord.user_message(CHANNEL_ID, h.user_id, f"<@{OTHER_BOT_ID}> your turn",
+                                           mentions=[OTHER_BOT_ID])
+    assert "stay quiet (addressed to otherbot)" in await decision(mention)
+    assert len(h.claude.requests_for("claude-test-voter")) == votes
+    assert [r for r in h.claude.requests if r.model != "claude-test-voter"] == [] and h.discord.posted(CHANNEL_ID) == []
+    # Only when no known character is named does the voting model decide.
+    assert "majority vote" in await decision(await h.say("which way is north from here?"))

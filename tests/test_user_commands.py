@@ -12,14 +12,13 @@ import pytest
 
 from bot.conversation_tools import ConversationTools, pairs_of
 from database.store import Turn
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, button
+from tests.harness import ADMIN_ID, CHANNEL_ID, USER2_ID, USER_ID, Harness, button
 
 MakeHarness = Callable[..., Awaitable[Harness]]
 EPHEMERAL = 64
 
 
 # --------------------------------------------------------------------------- helpers
-
 
 
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -66,6 +65,11 @@ async def chat(h: Harness, text: str, answer: str, n: int) -> dict[str, Any]:
     await h.say(text, mention=True)
     posted = await h.replies(CHANNEL_ID, n)
     return posted[-1]
+
+
+async def subcommand(h: Harness, group: str, name: str, *, user: int = USER_ID) -> dict[str, Any]:
+    """Run ``/group name`` (no options) in the channel; returns its ephemeral answer."""
+    return await ephemeral(await h.slash(group, [{"type": 1, "name": name, "options": []}], user=user))
 
 
 async def settled(h: Harness, turns: int) -> None:
@@ -124,12 +128,60 @@ async def test_reset_conversation_cancel_then_confirm(harness: Harness) -> None:
 
 async def test_someone_else_cannot_press_my_buttons(harness: Harness) -> None:
     h = harness
+    await seed(h, 2)
+    reset = await ephemeral(await h.slash("reset_conversation"))
+    forget = await ephemeral(await h.slash("forget_last"))
+    first_pair = next(c for c in buttons(forget) if ":pair:" in c["custom_id"])
+    shown = (reset["content"], forget["content"])
+    for message, custom_id in ((reset, button(reset, "confirm")["custom_id"]),
+                               (reset, button(reset, "cancel")["custom_id"]),
+                               (forget, first_pair["custom_id"]), (forget, button(forget, "cancel")["custom_id"])):
+        refusal = await ephemeral(await h.click(message, custom_id, user=USER2_ID))
+        assert "belong to whoever ran the command" in refusal["content"]
+    assert (reset["content"], forget["content"]) == shown  # neither view moved
+    assert len(await history(h)) == 4
+    # Both stay usable by their owner.
+    await (await h.click(forget, first_pair["custom_id"])).response()
+    assert "✅ **1.** You: question 1" in forget["content"]
+    await (await press(h, reset, "confirm")).response()
+    assert "starts afresh (4 messages cleared)" in reset["content"]
+
+
+async def test_confirmations_expire_after_confirm_timeout_seconds(make_harness: MakeHarness) -> None:
+    h = await make_harness(confirm_timeout_seconds=1)
+    await seed(h, 2)
+    reset = await ephemeral(await h.slash("reset_conversation"))
+    forget = await ephemeral(await h.slash("forget_last"))
+    await (await h.click(forget, next(c for c in buttons(forget) if ":pair:" in c["custom_id"])["custom_id"])).response()
+    forget_me = await ephemeral(await h.slash("forget_me"))
+    for view in (reset, forget, forget_me):
+        await wait_content(h, view, "These buttons have expired")
+        assert buttons(view) and all(c["disabled"] for c in buttons(view))
+    for view, action in ((reset, "confirm"), (forget, "forget"), (forget_me, "confirm")):
+        late = await ephemeral(await press(h, view, action))
+        assert late["content"] == "These buttons have expired. Run the command again."
+    assert len(await history(h)) == 4
+    assert await h.store.get_user(USER_ID) is not None  # /forget_me deleted nothing
+
+
+async def test_a_failing_button_gets_an_apology_and_a_traceback(harness: Harness, monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    h = harness
     await seed(h, 1)
+    cog = h.bot.get_cog("UserCommands")
+
+    async def broken(*_: Any) -> Any:
+        raise RuntimeError("disk full of kelp")
+
+    monkeypatch.setattr(cog.tools, "reset", broken)
     prompt = await ephemeral(await h.slash("reset_conversation"))
-    refusal = await ephemeral(await press(h, prompt, "confirm", user=USER2_ID))
-    assert "belong to whoever ran the command" in refusal["content"]
+    with caplog.at_level(logging.ERROR, logger="cogs.commands"):
+        ix = await press(h, prompt, "confirm")
+        answer = await ephemeral(ix)
+    assert answer["content"].startswith("Sorry, something went wrong on my side.")
+    [record] = [r for r in caplog.records if "failed" in r.getMessage() and r.exc_info]
+    assert ":confirm" in record.getMessage() and "disk full of kelp" in str(record.exc_info[1])
     assert len(await history(h)) == 2
-    assert button(prompt, "confirm")["disabled"] is False  # still usable by its owner
 
 
 # --------------------------------------------------------------------------- /forget_last
@@ -253,6 +305,51 @@ async def test_reroll_buttons_expire(make_harness: MakeHarness) -> None:
     assert (await history(h))[-1] == ("assistant", "Hi there.")
 
 
+async def test_reroll_buttons_expire_from_the_preview_even_during_a_redo(make_harness: MakeHarness) -> None:
+    h = await make_harness(reroll_timeout_seconds=1)
+    await chat(h, "hello", "Hi there.", 1)
+    await settled(h, 2)
+    h.claude.script("First draft.", model="claude-test-default")
+    h.claude.script("A draft that arrives too late.", model="claude-test-default", delay=2.0)
+    preview = await ephemeral(await h.slash("reroll"))
+    await wait_content(h, preview, "First draft.")
+    await (await press(h, preview, "redo")).response()  # the deadline passes while this draft is written
+    await wait_content(h, preview, "A draft that arrives too late.")
+    assert "These buttons have expired" in preview["content"]
+    assert all(c["disabled"] for c in buttons(preview))  # shown, but no longer acceptable
+    late = await ephemeral(await press(h, preview, "accept"))
+    assert "These buttons have expired" in late["content"]
+    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["Hi there."]
+
+
+async def test_reroll_is_refused_where_the_bot_is_deactivated(harness: Harness) -> None:
+    h = harness
+    await chat(h, "tell me a secret", "The sea is salty.", 1)
+    await settled(h, 2)
+    h.claude.script("A fresher secret.", model="claude-test-default")
+    preview = await ephemeral(await h.slash("reroll"))
+    await wait_content(h, preview, "A fresher secret.")
+    assert "inactive" in (await subcommand(h, "bot", "deactivate", user=ADMIN_ID))["content"]
+    requests = len(h.claude.requests)
+
+    for action in ("accept", "redo"):  # the preview was made while active; its buttons check again
+        refusal = await ephemeral(await press(h, preview, action))
+        assert "switched off in this channel" in refusal["content"] and "\n" not in refusal["content"]
+    refusal = await ephemeral(await h.slash("reroll"))
+    assert "switched off in this channel" in refusal["content"]
+    assert len(h.claude.requests) == requests  # nothing generated
+    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["The sea is salty."]
+    assert (await history(h))[-1] == ("assistant", "The sea is salty.")
+    # The caller's own data stays theirs to see and clean up where the bot is silent.
+    status = await ephemeral(await h.slash("status"))
+    assert status["embeds"][0]["title"].startswith("Your status with")
+
+    await subcommand(h, "bot", "activate", user=ADMIN_ID)
+    await (await press(h, preview, "accept")).response()
+    await wait_content(h, preview, "Posted.")
+    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["The sea is salty.", "A fresher secret."]
+
+
 async def test_reroll_refusals_nothing_to_reroll_and_stale_accept(harness: Harness) -> None:
     h = harness
     nothing = await ephemeral(await h.slash("reroll"))
@@ -325,6 +422,24 @@ async def test_remember_adds_a_core_memory_and_rejects_bad_input(harness: Harnes
         answer = await ephemeral(await h.slash("remember", [{"name": "memory", "type": 3, "value": bad}]))
         assert why in answer["content"]
     assert len(await h.store.core_memories(key, USER_ID)) == 1
+
+
+async def test_remember_respects_memory_consent(make_harness: MakeHarness) -> None:
+    h = await make_harness(memory_consent="opt_in")
+    key = h.bot.engine.character_key
+
+    async def remember(text: str) -> str:
+        answer = await ephemeral(await h.slash("remember", [{"name": "memory", "type": 3, "value": text}]))
+        return str(answer["content"])
+
+    assert "only remember people who opted in" in await remember("I collect sea glass")
+    assert await h.store.core_memories(key, USER_ID) == []
+    await subcommand(h, "memory", "opt-in")
+    assert "I'll remember that" in await remember("I collect sea glass")
+    await subcommand(h, "memory", "opt-out")
+    text = await remember("I am moving to Lisbon")
+    assert "/memory opt-out" in text and "/memory opt-in" in text
+    assert [content for _, content, _ in await h.store.core_memories(key, USER_ID)] == ["I collect sea glass"]
 
 
 async def test_remember_in_a_dm_stays_out_of_channel_prompts(harness: Harness) -> None:

@@ -9,7 +9,8 @@ Detection, first match wins:
 
 For every format: ``default_name`` / ``description`` and the three memory prompts from the env override
 what the files say; ``avatar`` (a path relative to the folder) or an ``avatar.png`` file sets the avatar;
-``lorebook`` (a path) or a ``lorebook.json`` file adds a SillyTavern world-info lorebook.
+``lorebook`` (a path) or a ``lorebook.json`` file adds a SillyTavern world-info lorebook; an
+``identity.json`` is validated here (it is seeded into the database at start-up).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bot.errors import ConfigError
 from bot.persona.cards import card_to_persona, find_card, read_card
 from bot.persona.claudemask import env_text, load_claudemask
 from bot.persona.framework import load_framework_character
+from bot.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.persona.lorebook import load_lorebook, merge_lorebooks
 from bot.persona.model import Persona
 
@@ -59,6 +61,8 @@ def load_persona(folder: Path, env: Mapping[str, str]) -> Persona:
         persona = load_framework_character(folder, env)
     else:
         persona = load_claudemask(folder, env)
+    if (folder / IDENTITY_FILE).is_file():
+        read_identity_seed(folder / IDENTITY_FILE)  # a broken seed fails here, before anything connects
     avatar = _folder_file(folder, env, "avatar", "avatar.png")
     lore_path = _folder_file(folder, env, "lorebook", "lorebook.json")
     lorebook = persona.lorebook

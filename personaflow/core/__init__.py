@@ -2,6 +2,6 @@
 
 from personaflow.core.character import Character
 from personaflow.core.memory import Memory, MemoryConfig, MemoryManager
-from personaflow.core.system import PersonaSystem
+from personaflow.core.system import PersonaSystem, SystemStore
 
-__all__ = ["Character", "Memory", "MemoryConfig", "MemoryManager", "PersonaSystem"]
+__all__ = ["Character", "Memory", "MemoryConfig", "MemoryManager", "PersonaSystem", "SystemStore"]

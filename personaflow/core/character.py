@@ -7,20 +7,20 @@ from typing import Any
 
 from personaflow.core.memory import (
     Memory,
-    MemoryConfig,
+    MemoryConfigLike,
     MemoryContent,
     MemoryManager,
     MemoryStore,
     Summarizer,
 )
+from personaflow.utils.validators import check_character_name
 
 
 class Character:
     def __init__(self, name: str, prompt: str, background: dict[str, Any] | None = None,
-                 memory_config: MemoryConfig | None = None, *, summarizer: Summarizer | None = None,
+                 memory_config: MemoryConfigLike | None = None, *, summarizer: Summarizer | None = None,
                  store: MemoryStore | None = None) -> None:
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError("character name must be a non-empty string")
+        check_character_name(name)
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError(f"character {name!r} needs a non-empty prompt")
         if background is not None and not isinstance(background, dict):
@@ -57,10 +57,7 @@ class Character:
         for key in ("name", "prompt"):
             if key not in data:
                 raise ValueError(f"character dict is missing {key!r}")
-        character = cls(data["name"], data["prompt"], data.get("background"),
-                        MemoryConfig.from_dict(data.get("memory_config") or {}), summarizer=summarizer, store=store)
-        memories = [Memory.from_dict(m) for m in data.get("memories") or []]
-        if memories:
-            character.memory_manager.memories = memories
-            character.memory_manager.store.replace(list(memories))
+        character = cls(data["name"], data["prompt"], data.get("background"), data.get("memory_config"),
+                        summarizer=summarizer, store=store)
+        character.memory_manager.restore([Memory.from_dict(m) for m in data.get("memories") or []])
         return character

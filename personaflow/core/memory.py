@@ -7,7 +7,8 @@ Claude) or, without one (or when it fails), by a deterministic extractive summar
 
 Storage is pluggable: any object with ``load(character_name) -> list[Memory]`` (oldest first),
 ``append(memory)`` and ``replace(memories)`` (the character's complete, non-empty new list) will do;
-the default keeps memories in process memory.
+the default keeps memories in process memory. A store may also offer ``trim(character_name, keep)``
+(drop all but the newest ``keep``), which trimming then uses instead of rewriting the whole list.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from personaflow.utils.validators import validate_memory_config, validate_memory_content
+from personaflow.utils.validators import check_memory_config, check_memory_content
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class MemoryConfig:
     auto_summarize: bool = True
 
     def __post_init__(self) -> None:
-        validate_memory_config(self)
+        check_memory_config(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {"max_memories": self.max_memories, "summary_threshold": self.summary_threshold,
@@ -89,8 +90,23 @@ class MemoryConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MemoryConfig:
-        known = {k: data[k] for k in ("max_memories", "summary_threshold", "auto_summarize") if k in data}
-        return cls(**known)
+        """Missing fields take their defaults; an unknown key is a ValueError."""
+        check_memory_config(data)
+        return cls(**data)
+
+    @classmethod
+    def coerce(cls, config: MemoryConfig | Mapping[str, Any] | None) -> MemoryConfig:
+        """PersonaFlow's documented usage passes a plain dict wherever a config is taken."""
+        if config is None:
+            return cls()
+        if isinstance(config, MemoryConfig):
+            return config
+        if isinstance(config, Mapping):
+            return cls.from_dict(config)
+        raise ValueError(f"memory_config must be a MemoryConfig or a dict, got {type(config).__name__}")
+
+
+MemoryConfigLike = MemoryConfig | Mapping[str, Any]
 
 
 class MemoryStore(Protocol):
@@ -168,10 +184,10 @@ def extractive_summary(memories: Iterable[Memory], max_sentences: int | None = N
 
 
 class MemoryManager:
-    def __init__(self, character_name: str, config: MemoryConfig | None = None, *,
+    def __init__(self, character_name: str, config: MemoryConfigLike | None = None, *,
                  summarizer: Summarizer | None = None, store: MemoryStore | None = None) -> None:
         self.character_name = character_name
-        self.config = config or MemoryConfig()
+        self.config = MemoryConfig.coerce(config)
         self.summarizer = summarizer
         self.store: MemoryStore = store if store is not None else InMemoryStore()
         self.memories: list[Memory] = self.store.load(character_name)
@@ -179,7 +195,7 @@ class MemoryManager:
     def add_memory(self, content: MemoryContent, memory_type: str = "interaction",
                    metadata: dict[str, Any] | None = None) -> Memory:
         """Record a memory; may trim the oldest and append an automatic summary."""
-        validate_memory_content(content)
+        check_memory_content(content)
         if not isinstance(memory_type, str) or not memory_type.strip():
             raise ValueError("memory_type must be a non-empty string")
         memory = Memory(_now(), memory_type, content, dict(metadata or {}), self.character_name)
@@ -193,9 +209,14 @@ class MemoryManager:
     def _append(self, memory: Memory) -> None:
         self.memories.append(memory)
         self.store.append(memory)
-        if len(self.memories) > self.config.max_memories:
-            self.memories = self.memories[-self.config.max_memories:]  # keep the newest
-            self.store.replace(list(self.memories))
+        keep = self.config.max_memories
+        if len(self.memories) > keep:
+            self.memories = self.memories[-keep:]  # keep the newest
+            trim = getattr(self.store, "trim", None)
+            if trim is not None:
+                trim(self.character_name, keep)
+            else:
+                self.store.replace(list(self.memories))
 
     def unsummarized(self) -> list[Memory]:
         """Non-summary memories added after the latest summary (chronological)."""
@@ -234,10 +255,15 @@ class MemoryManager:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, summarizer: Summarizer | None = None,
                   store: MemoryStore | None = None) -> MemoryManager:
-        manager = cls(str(data["character_name"]), MemoryConfig.from_dict(data.get("config") or {}),
+        manager = cls(str(data["character_name"]), data.get("config"),
                       summarizer=summarizer, store=store)
-        memories = [Memory.from_dict(m) for m in data.get("memories") or []]
-        if memories:
-            manager.memories = memories
-            manager.store.replace(list(memories))
+        manager.restore([Memory.from_dict(m) for m in data.get("memories") or []])
         return manager
+
+    def restore(self, memories: list[Memory]) -> None:
+        """Make ``memories`` (chronological) this character's whole memory; nothing happens when it is empty."""
+        if not memories:
+            return
+        # They are this character's now, whatever name a hand-written dict gave them (or left out).
+        self.memories = [replace(m, character_name=self.character_name) for m in memories]
+        self.store.replace(list(self.memories))

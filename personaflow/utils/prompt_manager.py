@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from string import Template
 from typing import Any
 
-from personaflow.utils.validators import validate_prompt_template
+from personaflow.utils.validators import template_variables
 
 
 class PromptTemplate:
     def __init__(self, template: str, name: str = "") -> None:
-        self.variables: list[str] = validate_prompt_template(template)
+        self.variables: list[str] = template_variables(template)
         self.template = template
         self.name = name
         self._template = Template(template)

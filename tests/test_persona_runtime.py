@@ -1,0 +1,195 @@
+"""Persona features on the real reply path, proven by what the bot asks the fake Claude: lorebook, greeting,
+framework blend by context, evolution stages (with /status and a restart), identity seeding."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.persona.runtime import NEW_CHAT, greetings
+from tests.fakes.claude_server import FakeClaude
+from tests.harness import CHANNEL_ID, USER2_ID, Harness
+from tests.memory_support import last_user_text
+from tests.test_e2e_reply import reply_requests
+from tests.test_user_commands import ephemeral
+
+CHARACTERS = PROJECT_ROOT / "characters"
+FOG = "sounds the foghorn every thirty seconds"  # Lumen's lorebook entry for the keys fog / mist
+LIGHTHOUSE = "Its lens turns once every twelve and a half seconds"  # a constant entry
+MARTA = "Captain Marta Oyelaran runs the evening ferry"  # selective: Marta/ferry plus late/tonight/...
+
+Play = Callable[..., Awaitable[Harness]]
+
+
+@pytest.fixture
+async def play(db_url: str, tmp_path: Path) -> AsyncIterator[Play]:
+    """Factory: ``h = await play(folder, **config)`` starts a bot playing the character in ``folder``."""
+    started: list[Harness] = []
+
+    async def factory(folder: Path, **config: Any) -> Harness:
+        h = Harness(db_url=db_url, tmp_path=tmp_path, config=config, character_dir=folder)
+        await h.start()
+        started.append(h)
+        return h
+
+    try:
+        yield factory
+    finally:
+        for h in started:
+            await h.close()
+
+
+async def dm_exchange(h: Harness, text: str, n: int) -> Any:
+    """DM the bot, wait for its ``n``-th answer there, return the Claude request behind it."""
+    sent = await h.dm(text)
+    await h.replies(int(sent["channel_id"]), n)
+    return reply_requests(h)[-1]
+
+
+async def interactions_reach(h: Harness, count: int) -> tuple[int, str]:
+    """Wait until the character has counted ``count`` interactions (counted right after each reply is sent)."""
+    for _ in range(500):
+        state = await h.store.character_state(h.bot.engine.character_key)
+        if state[0] >= count:
+            return state
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"interaction count never reached {count}")
+
+
+async def status_fields(h: Harness) -> dict[str, str]:
+    answer = await ephemeral(await h.slash("status", dm=True))
+    return {f["name"]: f["value"] for f in answer["embeds"][0]["fields"]}
+
+
+# --------------------------------------------------------------------------- lorebook
+
+
+async def test_a_lore_key_in_the_last_scan_depth_messages_puts_its_entry_in_the_request(play: Play) -> None:
+    h = await play(CHARACTERS / "lumen")
+    without = last_user_text((await dm_exchange(h, "Good evening! How is the lamp?", 1)).body)
+    assert LIGHTHOUSE in without and FOG not in without  # constant entries always apply, keyed ones need a key
+    with_key = last_user_text((await dm_exchange(h, "Is there FOG over the Narrows tonight?", 2)).body)
+    assert "[Lore you know that matters right now]" in with_key and FOG in with_key
+    # Lumen scans 4 messages: the key is still among them one exchange later, and gone the exchange after.
+    assert FOG in last_user_text((await dm_exchange(h, "Thanks, that helps.", 3)).body)
+    assert FOG not in last_user_text((await dm_exchange(h, "Good night!", 4)).body)
+
+
+async def test_keys_in_the_channel_recent_messages_count_too(play: Play) -> None:
+    h = await play(CHARACTERS / "lumen")
+    h.claude.script("no", model="claude-test-voter", times=None)
+    await h.say("Marta's ferry is running late tonight", user=USER2_ID)  # not addressed to Lumen: votes no
+    await h.claude.wait_for_requests(1, model="claude-test-voter")
+    await h.say("should we worry?", mention=True)
+    await h.replies(CHANNEL_ID)
+    [request] = reply_requests(h)
+    assert MARTA in last_user_text(request.body)
+
+
+# --------------------------------------------------------------------------- greeting
+
+
+async def test_a_new_conversation_opens_with_the_greeting(play: Play) -> None:
+    h = await play(CHARACTERS / "lumen")
+    first = await dm_exchange(h, "Hello up there!", 1)
+    persona = h.bot.engine.persona
+    opening = first.body["messages"][:2]
+    assert [m["role"] for m in first.body["messages"]] == ["user", "assistant", "user"]
+    assert opening[0]["content"][0]["text"] == NEW_CHAT
+    greeting = opening[1]["content"][0]["text"]
+    assert greeting in {persona.render(g, "alice") for g in greetings(persona)} and len(greetings(persona)) == 2
+    assert "alice" in greeting and "{{user}}" not in greeting
+    # Once the conversation has turns, they open the prompt instead.
+    second = await dm_exchange(h, "How many ships tonight?", 2)
+    assert second.body["messages"][0]["content"][0]["text"].endswith("Hello up there!")
+    assert greeting not in FakeClaude.all_text(second) and NEW_CHAT not in FakeClaude.all_text(second)
+
+
+# --------------------------------------------------------------------------- framework blending
+
+
+def approach(request: Any) -> str:
+    """The per-message blend block of a request."""
+    text = last_user_text(request.body)
+    start = text.index("[Approach for this message")
+    end = text.find("\n\n", start)
+    return text[start:end if end >= 0 else None]
+
+
+async def test_the_framework_blend_follows_the_kind_of_message(play: Play) -> None:
+    h = await play(CHARACTERS / "atlas")
+    technical = approach(await dm_exchange(h, "My python script throws an exception when it parses the GPS json", 1))
+    casual = approach(await dm_exchange(h, "hey, how was your weekend?", 2))
+    assert technical != casual
+    assert technical.startswith("[Approach for this message: technical conversation]")
+    assert "Lead with Mentor (80%)" in technical and "Companion (20%)" in technical and "Storyteller" not in technical
+    assert casual.startswith("[Approach for this message: casual conversation]")
+    assert "Lead with Companion (70%)" in casual and "Storyteller (30%)" in casual and "Mentor" not in casual
+
+
+# --------------------------------------------------------------------------- evolution
+
+
+def atlas_with_small_milestones(tmp_path: Path) -> Path:
+    folder = tmp_path / "atlas"
+    shutil.copytree(CHARACTERS / "atlas", folder)
+    character = json.loads((folder / "character.json").read_text())
+    character["evolution_stages"] = [
+        {"min_interactions": 0, "name": "Newcomer", "tone": "polite and careful"},
+        {"min_interactions": 2, "name": "Regular", "tone": "relaxed, with dry jokes",
+         "quirks": ["Hums old survey songs."], "knowledge": ["Which trails this person likes."]},
+        {"min_interactions": 100, "name": "Old friend", "tone": "candid"},
+    ]
+    (folder / "character.json").write_text(json.dumps(character))
+    return folder
+
+
+async def test_crossing_a_milestone_changes_the_prompt_shows_in_status_and_survives_a_restart(
+        play: Play, tmp_path: Path) -> None:
+    h = await play(atlas_with_small_milestones(tmp_path))
+    first = last_user_text((await dm_exchange(h, "Hello there.", 1)).body)
+    assert "## How you have grown: Newcomer" in first and "Tone now: polite and careful" in first
+    second = last_user_text((await dm_exchange(h, "Me again.", 2)).body)
+    assert "How you have grown: Newcomer" in second and "Regular" not in second
+    # The second answer crossed the milestone of 2: the next prompt carries the stage's changes.
+    third = last_user_text((await dm_exchange(h, "And again.", 3)).body)
+    assert "## How you have grown: Regular" in third and "Tone now: relaxed, with dry jokes" in third
+    assert "Hums old survey songs." in third and "Which trails this person likes." in third
+    assert await interactions_reach(h, 3) == (3, "Regular")
+    assert (await status_fields(h))["Stage"] == "Regular · 3 interactions · next: Old friend at 100"
+
+    await h.restart()
+    assert (await status_fields(h))["Stage"] == "Regular · 3 interactions · next: Old friend at 100"
+    fourth = last_user_text((await dm_exchange(h, "Back after a restart.", 4)).body)
+    assert "## How you have grown: Regular" in fourth
+
+
+async def test_a_character_without_stages_counts_but_shows_no_stage(play: Play) -> None:
+    h = await play(CHARACTERS / "finn")
+    text = last_user_text((await dm_exchange(h, "hello", 1)).body)
+    assert "How you have grown" not in text and "[Approach for this message" not in text
+    assert await interactions_reach(h, 1) == (1, "")
+    assert "Stage" not in await status_fields(h)
+
+
+# --------------------------------------------------------------------------- identity seeding
+
+
+async def test_identity_json_is_seeded_once_and_reaches_the_prompt(play: Play) -> None:
+    h = await play(CHARACTERS / "finn")
+    seed = json.loads((CHARACTERS / "finn" / "identity.json").read_text())
+    key = h.bot.engine.character_key
+    stored = await h.store.identity(key)
+    assert sorted((kind, text) for _, kind, text in stored) == sorted(
+        (kind.rstrip("s"), text) for kind, items in seed.items() for text in items)
+    system = FakeClaude.system_text(await dm_exchange(h, "hello", 1))
+    assert "Easily flustered by compliments" in system and "Pemberton" in system
+    await h.restart()
+    assert len(await h.store.identity(key)) == len(stored)  # once: later edits live in the database
