@@ -311,10 +311,13 @@ class ReplyEngine:
 
     async def _respond(self, msg: Incoming, outlet: Outlet, see_later: bool = False) -> ReplyResult:
         persona = self.persona
+        started = time.monotonic()
+        prompt, premium = await self.build_prompt(msg, persona, see_later=see_later)
+        # Typing starts with the request, not before the prompt is read: it overlaps the generation (what the
+        # person waits for) without its own round trip competing with the few milliseconds of prompt work.
         async with outlet.typing():
-            started = time.monotonic()
             try:
-                completion = await self.generate(msg, persona, see_later=see_later)
+                completion = await self.complete(msg, persona, prompt, premium)
                 text = completion.text or self.fallback_text(persona)
                 ok = bool(completion.text)
                 if not ok:
@@ -358,6 +361,10 @@ class ReplyEngine:
                        replace_last_reply: bool = False, see_later: bool = False) -> Completion:
         prompt, premium = await self.build_prompt(msg, persona, ooc_context=ooc_context,
                                                   replace_last_reply=replace_last_reply, see_later=see_later)
+        return await self.complete(msg, persona, prompt, premium)
+
+    async def complete(self, msg: Incoming, persona: Persona, prompt: object, premium: bool) -> Completion:
+        """Ask Claude for the reply to ``msg`` with a built prompt (the premium model for premium users)."""
         model = self.settings.premium_model if premium else self.settings.default_model
         return await self.claude.generate(
             prompt, model=model, user_id=msg.author_id, purpose="reply",  # type: ignore[arg-type]

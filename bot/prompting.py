@@ -162,18 +162,22 @@ def history_messages(history: History, *, drop_last_assistant: bool = False) -> 
 
 
 def _append(messages: list[dict[str, Any]], role: str, text: str) -> None:
+    # Plain string content (the API reads it as one text block): a long history is a third of the objects
+    # the SDK walks and serializes for every request. Only the cache breakpoint needs block form.
     if messages and messages[-1]["role"] == role:
-        messages[-1]["content"][0]["text"] += "\n\n" + text
+        last = messages[-1]
+        last["content"] = _text_of(last) + "\n\n" + text
     else:
-        messages.append({"role": role, "content": [{"type": "text", "text": text}]})
+        messages.append({"role": role, "content": text})
 
 
 def _mark_cache(message: dict[str, Any]) -> None:
-    message["content"][-1]["cache_control"] = EPHEMERAL
+    message["content"] = [{"type": "text", "text": _text_of(message), "cache_control": EPHEMERAL}]
 
 
 def _text_of(message: dict[str, Any]) -> str:
-    return "\n\n".join(b.get("text", "") for b in message["content"])
+    content = message["content"]
+    return content if isinstance(content, str) else "\n\n".join(b.get("text", "") for b in content)
 
 
 def format_recent(messages: Sequence[SeenMessage]) -> str:

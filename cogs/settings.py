@@ -82,7 +82,7 @@ class PlaceSettings(commands.Cog):
     async def status_here(self, interaction: discord.Interaction[Any]) -> None:
         channel_id, guild_id = int(interaction.channel_id or 0), interaction.guild_id
         effective = await self.bot.store.is_active(channel_id, guild_id)
-        channel_setting, server_setting = await self.bot.store.place_activation(channel_id, guild_id)
+        channel_setting, server_setting = await self.bot.store.place_activation(channel_id, guild_id, fresh=True)
         logging_note = "logged" if effective or self.bot.settings.log_inactive_channels else "not logged"
         await interaction.response.send_message(
             f"Here I am **{'active' if effective else 'inactive'}** (channel: {on_off(channel_setting)}, "

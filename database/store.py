@@ -7,6 +7,7 @@ async (aiosqlite for SQLite, asyncpg for PostgreSQL) so the event loop never blo
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -66,6 +67,7 @@ from database.models import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 AUTHOR_REFRESH_SECONDS = 60.0
+PLACE_CACHE_SECONDS = 5.0
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 IDENTITY_KINDS = ("trait", "lore", "fact", "quirk")
@@ -103,8 +105,9 @@ class SeenMessage:
     reply_to_id: int | None = None
 
 
-@dataclass(frozen=True)
-class Turn:
+class Turn(NamedTuple):
+    """One history message. A tuple, not a dataclass: every reply reads hundreds of them."""
+
     role: str
     content: str
     id: int = 0
@@ -184,6 +187,7 @@ class PromptData:
     memory_consent: bool | None = None  # the user's /memory opt-in (True) / opt-out (False); None: never said
     interactions: int = 0  # the character's interaction count (evolution stages)
     stage: str = ""  # the character's stored evolution stage
+    fact_stamp: tuple[Any, ...] | None = None  # the user's facts fingerprint (recall's vector cache checks it)
 
 
 # --------------------------------------------------------------------------- engine set-up
@@ -278,6 +282,7 @@ class Store:
         self.dialect = self.engine.dialect.name
         self._log = _GroupCommitLog(self)
         self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
+        self._places: dict[tuple[int, int | None], tuple[tuple[bool | None, bool | None], float]] = {}
         self.closed = False
         # aiosqlite pays a thread hop per DBAPI call (several per statement). Hot-path operations on SQLite
         # instead run as one unit of plain sqlite3 work on a dedicated thread: one hop per operation.
@@ -351,7 +356,7 @@ class Store:
              "is_dm": m.is_dm, "content": m.content, "reply_to_id": m.reply_to_id, "created_at": m.created_at}
             for m, display in batch
         ]
-        user_upsert, nick_upsert, log_insert = self._seen_statements()
+        user_upsert, nick_upsert, log_insert = self._seen_statements
 
         def write(conn: Connection) -> None:
             # executemany with prebuilt statements: compiled once, cached by SQLAlchemy.
@@ -367,8 +372,9 @@ class Store:
                 self._recent_authors.pop(m.author_id, None)
             raise
 
+    @functools.cached_property
     def _seen_statements(self) -> tuple[Any, Any, Any]:
-        """The three upserts of a log write, built per dialect (cheap; SQLAlchemy caches their compilation)."""
+        """The three upserts of a log write, built once: building them costs more than running them."""
         user = self._insert(User)
         nick = self._insert(Nickname)
         return (
@@ -534,12 +540,14 @@ class Store:
             mood = conn.execute(q["mood"]).scalar()
             user = conn.execute(q["user"], params).first()
             state = conn.execute(q["character_state"], params).first()
+            stamp = _fact_stamp(conn.execute(q["fact_stamp"], params).one())
             history = _history(conn, character, user_id, scope)
             recent = _recent(conn, channel_id, recent_limit, before_id) if recent_limit else []
             relationship = RelationshipRecord(rel.anger, rel.rapport, rel.trust, rel.formality) if rel else None
             return PromptData(identity, memories, relationship, mood or "", bool(user and user[0]), history, recent,
                               memory_consent=user[1] if user else None,
-                              interactions=int(state[0]) if state else 0, stage=str(state[1]) if state else "")
+                              interactions=int(state[0]) if state else 0, stage=str(state[1]) if state else "",
+                              fact_stamp=stamp)
 
         return await self._run(read, write=False)
 
@@ -723,6 +731,7 @@ class Store:
     # -- places (activation)
 
     async def set_place_active(self, place_type: str, place_id: int, active: bool) -> None:
+        self._places.clear()  # our own change applies to the very next message
         async with self.engine.begin() as conn:
             ins = self._insert(PlaceSetting).values(place_type=place_type, place_id=place_id, active=active,
                                                     updated_at=utcnow())
@@ -732,14 +741,10 @@ class Store:
 
     async def is_active(self, channel_id: int, guild_id: int | None) -> bool:
         """A channel setting wins over its server's; places without a setting are active."""
-        conds = [and_(PlaceSetting.place_type == "channel", PlaceSetting.place_id == channel_id)]
-        if guild_id is not None:
-            conds.append(and_(PlaceSetting.place_type == "guild", PlaceSetting.place_id == guild_id))
-        query = select(PlaceSetting.place_type, PlaceSetting.active).where(or_(*conds))
-        rows = {r[0]: bool(r[1]) for r in await self._run(lambda conn: conn.execute(query).all(), write=False)}
-        if "channel" in rows:
-            return rows["channel"]
-        return rows.get("guild", True)
+        channel, guild = await self.place_activation(channel_id, guild_id)
+        if channel is not None:
+            return channel
+        return guild if guild is not None else True
 
     # -- usage
 
@@ -922,16 +927,26 @@ class Store:
 
     # -- per-place activation, as set (for /bot status-here; is_active gives the effective answer)
 
-    async def place_activation(self, channel_id: int, guild_id: int | None) -> tuple[bool | None, bool | None]:
-        """(channel setting, server setting); None where nothing was set."""
+    async def place_activation(self, channel_id: int, guild_id: int | None, *,
+                               fresh: bool = False) -> tuple[bool | None, bool | None]:
+        """(channel setting, server setting); None where nothing was set.
+
+        Asked for every message, so answers are kept for PLACE_CACHE_SECONDS: this process's own changes
+        clear them at once; another process's (a shared PostgreSQL) apply within that time."""
+        key = (channel_id, guild_id)
+        cached = self._places.get(key)
+        if cached is not None and not fresh and time.monotonic() - cached[1] < PLACE_CACHE_SECONDS:
+            return cached[0]
         conds = [and_(PlaceSetting.place_type == "channel", PlaceSetting.place_id == channel_id)]
         if guild_id is not None:
             conds.append(and_(PlaceSetting.place_type == "guild", PlaceSetting.place_id == guild_id))
-        async with self.engine.connect() as conn:
-            rows = {r[0]: bool(r[1]) for r in (await conn.execute(
-                select(PlaceSetting.place_type, PlaceSetting.active).where(or_(*conds)))).all()}
-        return rows.get("channel"), rows.get("guild")
-
+        query = select(PlaceSetting.place_type, PlaceSetting.active).where(or_(*conds))
+        rows = {r[0]: bool(r[1]) for r in await self._run(lambda conn: conn.execute(query).all(), write=False)}
+        answer = (rows.get("channel"), rows.get("guild"))
+        if len(self._places) > 10_000:  # bounded: one entry per channel seen
+            self._places.clear()
+        self._places[key] = (answer, time.monotonic())
+        return answer
 
     # -- administration (log-channel commands and admin slash commands; see bot/admin.py)
 
@@ -1088,10 +1103,9 @@ class Store:
         """A cheap fingerprint of a user's facts that changes when one is added, edited, mentioned or deleted
         (every insert and update sets ``updated_at``; a deletion changes the count): recall's vector cache
         compares it instead of re-reading vectors. Answered from ix_user_facts_user_id_updated_at alone."""
-        query = select(func.count(), func.max(UserFact.id), func.max(UserFact.updated_at)).where(
-            UserFact.user_id == user_id)
-        row = await self._run(lambda conn: conn.execute(query).one(), write=False)
-        return (int(row[0]), row[1], str(row[2]))
+        row = await self._run(lambda conn: conn.execute(_PROMPT_QUERIES["fact_stamp"], {"user_id": user_id}).one(),
+                              write=False)
+        return _fact_stamp(row)
 
     async def fact_rows(self, user_id: int) -> list[FactRow]:
         """Every fact of a user with its embedding, oldest first."""
@@ -1402,7 +1416,7 @@ def _history(conn: Connection, character: str, user_id: int, scope: str) -> Hist
     if row is None:
         return History(None, "", [])
     turns = conn.execute(q["turns"], {"conversation_id": row.id}).all()
-    return History(row.id, row.summary, [Turn(t[1], t[2], t[0], t[3], t[4]) for t in turns])
+    return History(row.id, row.summary, [Turn._make(t) for t in turns])
 
 
 def _recent(conn: Connection, channel_id: int, limit: int, before_id: int | None) -> list[SeenMessage]:
@@ -1435,18 +1449,24 @@ def _prompt_queries() -> dict[str, Any]:
                                                    Relationship.user_id == user_id),
         "mood": select(GlobalState.value).where(GlobalState.key == "daily_mood"),
         "user": select(User.premium, User.memory_consent).where(User.id == user_id),
+        "fact_stamp": select(func.count(), func.max(UserFact.id), func.max(UserFact.updated_at))
+        .where(UserFact.user_id == user_id),
         "character_state": select(CharacterState.interaction_count, CharacterState.stage)
         .where(CharacterState.character == character),
         "conversation": select(Conversation.id, Conversation.summary).where(
             Conversation.character == character, Conversation.user_id == user_id,
             Conversation.scope == bindparam("scope")),
-        "turns": select(HistoryMessage.id, HistoryMessage.role, HistoryMessage.content,
+        "turns": select(HistoryMessage.role, HistoryMessage.content, HistoryMessage.id,  # Turn's field order
                         HistoryMessage.discord_message_id, HistoryMessage.tokens)
         .where(HistoryMessage.conversation_id == bindparam("conversation_id")).order_by(HistoryMessage.id),
     }
 
 
 _PROMPT_QUERIES = _prompt_queries()
+
+
+def _fact_stamp(row: Any) -> tuple[Any, ...]:
+    return (int(row[0]), row[1], str(row[2]))
 
 
 def _user_record(u: Any) -> UserRecord:

@@ -172,8 +172,10 @@ class FactCache:
         self._items: OrderedDict[int, FactIndex] = OrderedDict()
         self.loads = 0  # how many times vectors were (re)read: tests and benchmarks check the cache works
 
-    async def get(self, user_id: int) -> FactIndex:
-        stamp = await self.store.fact_stamp(user_id)
+    async def get(self, user_id: int, stamp: tuple[Any, ...] | None = None) -> FactIndex:
+        """``stamp``: the fingerprint when the caller has just read it (a reply reads it with its prompt data)."""
+        if stamp is None:
+            stamp = await self.store.fact_stamp(user_id)
         cached = self._items.get(user_id)
         if cached is not None and cached.stamp == stamp:
             self._items.move_to_end(user_id)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -100,10 +101,10 @@ class Recall:
         self.settings = settings
         self.consent = consent
 
-    async def facts_for(self, user_id: int, text: str, *, private: bool,
-                        now: datetime | None = None) -> list[FactRow]:
+    async def facts_for(self, user_id: int, text: str, *, private: bool, now: datetime | None = None,
+                        stamp: tuple[Any, ...] | None = None) -> list[FactRow]:
         now = now or utcnow()
-        index = await self.cache.get(user_id)
+        index = await self.cache.get(user_id, stamp)
         if not index.rows:
             return []
         query: np.ndarray | None = None
@@ -122,5 +123,6 @@ class Recall:
                       else await self.consent.remembers(msg.author_id))
         if not remembered:
             return ""
-        facts = await self.facts_for(msg.author_id, msg.content, private=msg.is_dm)
+        facts = await self.facts_for(msg.author_id, msg.content, private=msg.is_dm,
+                                     stamp=data.fact_stamp if data is not None else None)
         return render(facts, msg.author_name)

@@ -14,7 +14,7 @@ import pytest
 
 from bot.config import PROJECT_ROOT
 from bot.persona.runtime import NEW_CHAT, greetings
-from tests.fakes.claude_server import FakeClaude
+from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import CHANNEL_ID, USER2_ID, Harness
 from tests.memory_support import last_user_text
 from tests.test_e2e_reply import reply_requests
@@ -102,13 +102,13 @@ async def test_a_new_conversation_opens_with_the_greeting(play: Play) -> None:
     persona = h.bot.engine.persona
     opening = first.body["messages"][:2]
     assert [m["role"] for m in first.body["messages"]] == ["user", "assistant", "user"]
-    assert opening[0]["content"][0]["text"] == NEW_CHAT
-    greeting = opening[1]["content"][0]["text"]
+    assert content_text(opening[0]["content"]) == NEW_CHAT
+    greeting = content_text(opening[1]["content"])
     assert greeting in {persona.render(g, "alice") for g in greetings(persona)} and len(greetings(persona)) == 2
     assert "alice" in greeting and "{{user}}" not in greeting
     # Once the conversation has turns, they open the prompt instead.
     second = await dm_exchange(h, "How many ships tonight?", 2)
-    assert second.body["messages"][0]["content"][0]["text"].endswith("Hello up there!")
+    assert content_text(second.body["messages"][0]["content"]).endswith("Hello up there!")
     assert greeting not in FakeClaude.all_text(second) and NEW_CHAT not in FakeClaude.all_text(second)
 
 

@@ -65,8 +65,8 @@ def open_with_greeting(prompt: Prompt, persona: Persona, data: PromptData, msg: 
     greeting = greeting_for(persona, msg.author_id, msg.scope)
     if not greeting:
         return prompt
-    opening = [{"role": "user", "content": [{"type": "text", "text": NEW_CHAT}]},
-               {"role": "assistant", "content": [{"type": "text", "text": persona.render(greeting, msg.author_name)}]}]
+    opening = [{"role": "user", "content": NEW_CHAT},
+               {"role": "assistant", "content": persona.render(greeting, msg.author_name)}]
     return Prompt(system=prompt.system, messages=[*opening, *prompt.messages])
 
 

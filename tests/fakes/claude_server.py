@@ -153,6 +153,11 @@ def _api_key(headers: Any) -> str | None:
     return auth[7:] if auth.lower().startswith("bearer ") else None
 
 
+def content_text(content: Any) -> str:
+    """One message's content as text, whether a plain string or a list of blocks."""
+    return "\n\n".join(_texts(content))
+
+
 def _texts(content: Any) -> list[str]:
     """The human-readable text inside a message content / system value (strings, text blocks, tool results)."""
     if isinstance(content, str):
