@@ -1419,18 +1419,20 @@ def _history(conn: Connection, character: str, user_id: int, scope: str) -> Hist
     return History(row.id, row.summary, [Turn._make(t) for t in turns])
 
 
+MAX_MESSAGE_ID = 2**63 - 1  # above every Discord snowflake: "no upper bound" as a bound parameter
+
+
 def _recent(conn: Connection, channel_id: int, limit: int, before_id: int | None) -> list[SeenMessage]:
     out: list[SeenMessage] = []
-    for table in (LoggedMessage, ArchivedMessage):
+    before = before_id if before_id is not None else MAX_MESSAGE_ID
+    for name in ("recent_logged", "recent_archived"):  # the archive only when the log has too few
         want = limit - len(out)
         if want <= 0:
             break
-        query = select(table).where(table.channel_id == channel_id)
-        if before_id is not None:
-            query = query.where(table.message_id < before_id)
         if out:
-            query = query.where(table.message_id < min(m.message_id for m in out))
-        out.extend(_seen(r) for r in conn.execute(query.order_by(table.id.desc()).limit(want)).all())
+            before = min(before, min(m.message_id for m in out))
+        rows = conn.execute(_PROMPT_QUERIES[name], {"channel_id": channel_id, "before": before, "limit": want})
+        out.extend(_seen(r) for r in rows.all())
     out.sort(key=lambda m: m.message_id)
     return out
 
@@ -1440,7 +1442,13 @@ def _prompt_queries() -> dict[str, Any]:
     than running it on SQLite, and this runs for every message."""
     character, user_id = bindparam("character"), bindparam("user_id")
     memories = select(CoreMemory.content).where(CoreMemory.character == character, CoreMemory.user_id == user_id)
+    def recent(table: Any) -> Any:
+        return (select(table).where(table.channel_id == bindparam("channel_id"), table.message_id < bindparam("before"))
+                .order_by(table.id.desc()).limit(bindparam("limit")))
+
     return {
+        "recent_logged": recent(LoggedMessage),
+        "recent_archived": recent(ArchivedMessage),
         "identity": select(IdentityEntry.kind, IdentityEntry.content).where(IdentityEntry.character == character)
         .order_by(IdentityEntry.id),
         "memories_private": memories.order_by(CoreMemory.id),
