@@ -71,13 +71,14 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 
 @pytest.fixture
 async def make_harness(db_url: str, tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
-    """Factory: ``h = await make_harness(yes_no_vote_count="5")`` starts a bot with those settings."""
+    """Factory: ``h = await make_harness(yes_no_vote_count="5")`` starts a bot with those settings
+    (``character_dir=`` plays another character folder)."""
     from tests.harness import Harness
 
     started: list[Harness] = []
 
-    async def factory(**config: Any) -> Harness:
-        h = Harness(db_url=db_url, tmp_path=tmp_path, config=config)
+    async def factory(*, character_dir: Path | None = None, **config: Any) -> Harness:
+        h = Harness(db_url=db_url, tmp_path=tmp_path, config=config, character_dir=character_dir)
         await h.start()
         started.append(h)
         return h

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +29,13 @@ Play = Callable[..., Awaitable[Harness]]
 
 
 @pytest.fixture
-async def play(db_url: str, tmp_path: Path) -> AsyncIterator[Play]:
+def play(make_harness: Callable[..., Awaitable[Harness]]) -> Play:
     """Factory: ``h = await play(folder, **config)`` starts a bot playing the character in ``folder``."""
-    started: list[Harness] = []
 
     async def factory(folder: Path, **config: Any) -> Harness:
-        h = Harness(db_url=db_url, tmp_path=tmp_path, config=config, character_dir=folder)
-        await h.start()
-        started.append(h)
-        return h
+        return await make_harness(character_dir=folder, **config)
 
-    try:
-        yield factory
-    finally:
-        for h in started:
-            await h.close()
+    return factory
 
 
 async def dm_exchange(h: Harness, text: str, n: int) -> Any:
