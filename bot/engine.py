@@ -328,8 +328,10 @@ class ReplyEngine:
             remaining = typing_seconds(text, self.settings) - (time.monotonic() - started)
             if remaining > 0:
                 await asyncio.sleep(remaining)
-            parts = split_message(text, self.settings.max_message_length)
-            ids = [await outlet.send(part, first=i == 0) for i, part in enumerate(parts)]
+        # Typing has stopped before the reply goes out: a refresh landing after it would show the character
+        # "typing" for another ten seconds under its own answer.
+        parts = split_message(text, self.settings.max_message_length)
+        ids = [await outlet.send(part, first=i == 0) for i, part in enumerate(parts)]
         turns = [Turn("user", f"{msg.content}", discord_message_id=msg.message_id)]
         if ok:
             turns.append(Turn("assistant", text, discord_message_id=ids[-1] if ids else None))

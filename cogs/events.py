@@ -71,6 +71,8 @@ async def typing_in(channel: discord.abc.Messageable) -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
+        # Wait for it to stop, so no refresh still in flight reaches Discord after what is sent next.
+        await asyncio.gather(task, return_exceptions=True)
 
 
 class DiscordOutlet:
