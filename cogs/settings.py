@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.permissions import admin_only, in_server
+from database.store import effective_activation
 
 if TYPE_CHECKING:
     from bot.client import Kindred
@@ -81,8 +82,9 @@ class PlaceSettings(commands.Cog):
     @admin_only()
     async def status_here(self, interaction: discord.Interaction[Any]) -> None:
         channel_id, guild_id = int(interaction.channel_id or 0), interaction.guild_id
-        effective = await self.bot.store.is_active(channel_id, guild_id)
+        # One fresh read: the answer and the reasons shown come from the same settings.
         channel_setting, server_setting = await self.bot.store.place_activation(channel_id, guild_id, fresh=True)
+        effective = effective_activation(channel_setting, server_setting)
         logging_note = "logged" if effective or self.bot.settings.log_inactive_channels else "not logged"
         await interaction.response.send_message(
             f"Here I am **{'active' if effective else 'inactive'}** (channel: {on_off(channel_setting)}, "

@@ -741,10 +741,7 @@ class Store:
 
     async def is_active(self, channel_id: int, guild_id: int | None) -> bool:
         """A channel setting wins over its server's; places without a setting are active."""
-        channel, guild = await self.place_activation(channel_id, guild_id)
-        if channel is not None:
-            return channel
-        return guild if guild is not None else True
+        return effective_activation(*await self.place_activation(channel_id, guild_id))
 
     # -- usage
 
@@ -1417,6 +1414,13 @@ def _history(conn: Connection, character: str, user_id: int, scope: str) -> Hist
         return History(None, "", [])
     turns = conn.execute(q["turns"], {"conversation_id": row.id}).all()
     return History(row.id, row.summary, [Turn._make(t) for t in turns])
+
+
+def effective_activation(channel: bool | None, guild: bool | None) -> bool:
+    """A channel setting wins over its server's; places without a setting are active."""
+    if channel is not None:
+        return channel
+    return guild if guild is not None else True
 
 
 MAX_MESSAGE_ID = 2**63 - 1  # above every Discord snowflake: "no upper bound" as a bound parameter
