@@ -95,28 +95,32 @@ async def overhead(messages: int, seed: int, database_url: str | None) -> Sample
     h.bot.claude.sdk._client.event_hooks["request"].append(on_request)
     bot_id = h.bot_user_id
 
-    async def measure(send: Callable[[int], Awaitable[dict[str, Any]]]) -> tuple[list[float], list[float]]:
+    async def drive(send: Callable[[int], Awaitable[dict[str, Any]]]) -> tuple[list[float], list[float]]:
+        """Runs on the fakes' loop, like a Discord user and Claude would, so that the bot's loop does
+        nothing but the bot's own work while a message is measured."""
         kindred: list[float] = []
         wire: list[float] = []
         for i in range(messages + WARMUP):
-            before = len(h.claude.requests)
-            frames.clear()
+            before, first_frame = len(h.claude.requests), len(frames)
             sent_at = time.perf_counter()
             sent = await send(i)
-            await fakes.call(h.claude.wait_for_requests(before + 1, timeout=10))
+            await h.claude.wait_for_requests(before + 1, timeout=10)
             received_at = h.claude.requests[before].received_at
-            await fakes.call(h.discord.wait_for_messages(int(sent["channel_id"]), i + 1, timeout=10))
+            await h.discord.wait_for_messages(int(sent["channel_id"]), i + 1, timeout=10)
             await asyncio.sleep(0.02)  # let the reply's bookkeeping finish: measure one message at a time
             if i >= WARMUP:
-                kindred.append(sends[-1] - frames[0])
+                kindred.append(sends[-1] - frames[first_frame])
                 wire.append(received_at - sent_at)
         return kindred, wire
 
+    async def measure(send: Callable[[int], Awaitable[dict[str, Any]]]) -> tuple[list[float], list[float]]:
+        return await fakes.call(drive(send))
+
     try:
-        dm = await measure(lambda i: fakes.call(h.discord.dm_message(h.user_id, f"benchmark message {i}")))
+        dm = await measure(lambda i: h.discord.dm_message(h.user_id, f"benchmark message {i}"))
         first_mention = len(h.claude.requests)
-        mention = await measure(lambda i: fakes.call(h.discord.user_message(
-            CHANNEL_ID, h.user_id, f"<@{bot_id}> benchmark message {i}", mentions=[bot_id])))
+        mention = await measure(lambda i: h.discord.user_message(
+            CHANNEL_ID, h.user_id, f"<@{bot_id}> benchmark message {i}", mentions=[bot_id]))
         # Not a timing check: proof that the channel path really read the seeded rows into its prompt.
         if seed and "about tide pools and tea" not in h.claude.all_text(h.claude.requests[first_mention]):
             raise RuntimeError("the first @mention's prompt lacks the channel's seeded messages")

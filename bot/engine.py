@@ -24,7 +24,7 @@ from bot.persona.runtime import PersonaRuntime, open_with_greeting
 from bot.prompting import Incoming, build_reply_prompt, build_vote_prompt
 from bot.splitting import split_message
 from bot.typing_sim import typing_seconds
-from database.store import PromptData, SeenMessage, Store, Turn
+from database.store import PromptData, PromptRequest, SeenMessage, Store, Turn
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,15 @@ class Decision:
         if self.after:
             what += "; after " + ", ".join(self.after)
         return what + ")"
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """Prompt data read in the same database trip as the message's log write; good while the store's
+    history generation is unchanged (no conversation's history has changed since it was read)."""
+
+    data: PromptData
+    generation: int
 
 
 @dataclass
@@ -142,18 +151,39 @@ class ReplyEngine:
 
     async def observe(self, msg: Incoming) -> bool:
         """Write the message to the short-term log before anything else. Returns whether the place is active."""
+        active, _ = await self._observe(msg, prefetch=False)
+        return active
+
+    async def _observe(self, msg: Incoming, *, prefetch: bool) -> tuple[bool, Prefetched | None]:
+        """observe(); with ``prefetch``, a message that will certainly be answered also has its prompt data
+        read in the same trip to the database as its log write."""
         active = msg.is_dm or await self.store.is_active(msg.channel_id, msg.guild_id)
+        prefetched: Prefetched | None = None
         if active or self.settings.log_inactive_channels:
-            await self.store.log_message(SeenMessage(
+            request = self.prompt_request(msg) if active and prefetch and self.reply_certain(msg) else None
+            generation = self.store.history_generation
+            data = await self.store.log_message(SeenMessage(
                 msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name, msg.author_is_bot,
-                msg.is_dm, msg.content, msg.created_at, msg.reply_to_id))
+                msg.is_dm, msg.content, msg.created_at, msg.reply_to_id), then_read=request)
+            prefetched = Prefetched(data, generation) if data is not None else None
         if not msg.author_is_bot and not msg.is_dm:
             self.throttle.human_spoke(msg.channel_id)
         if msg.author_is_bot and not msg.is_dm and msg.author_id not in self.own_author_ids:
             self.note_peer(msg.channel_id, msg.author_id, msg.author_name)
         if self._arrivals:
             self._announce(msg)
-        return active
+        return active, prefetched
+
+    def reply_certain(self, msg: Incoming) -> bool:
+        """Whether decide() will answer without asking anyone (a person's DM, @mention, reply or our name)."""
+        if msg.author_is_bot:
+            return False  # the bot-to-bot throttle may still say no
+        return msg.is_dm or msg.mentions_bot or msg.replies_to_bot or self.name_mentioned(msg.content)
+
+    def prompt_request(self, msg: Incoming) -> PromptRequest:
+        """What build_prompt() reads for a reply to ``msg``."""
+        return PromptRequest(self.character_key, msg.author_id, msg.scope, msg.channel_id,
+                             0 if msg.is_dm else self.settings.recent_channel_messages, msg.message_id, msg.is_dm)
 
     # -- other characters in the server (one bot process each)
 
@@ -270,14 +300,18 @@ class ReplyEngine:
 
     async def admit(self, msg: Incoming) -> bool:
         """Log the message, let interceptors consume it; True when reply work may follow."""
-        active = await self.observe(msg)  # logged first, whoever consumes it
+        admitted, _ = await self._admit(msg, prefetch=False)
+        return admitted
+
+    async def _admit(self, msg: Incoming, *, prefetch: bool) -> tuple[bool, Prefetched | None]:
+        active, prefetched = await self._observe(msg, prefetch=prefetch)  # logged first, whoever consumes it
         for interceptor in list(self.interceptors):  # consulted even where the bot is inactive
             try:
                 if await interceptor(msg):
-                    return False
+                    return False, None
             except Exception:
                 log.exception("message interceptor failed on message %s", msg.message_id)
-        return active
+        return active, prefetched
 
     async def announce_decision(self, msg: Incoming, decision: Decision) -> None:
         log.info("message %s from %s in %s: %s", msg.message_id, msg.author_name, msg.scope, decision.describe())
@@ -288,7 +322,8 @@ class ReplyEngine:
 
     async def handle(self, msg: Incoming, outlet: Outlet) -> ReplyResult | None:
         """The whole pipeline for one message."""
-        if not await self.admit(msg):
+        admitted, prefetched = await self._admit(msg, prefetch=True)
+        if not admitted:
             return None
         decision = await self.decide(msg)
         await self.announce_decision(msg, decision)
@@ -298,21 +333,26 @@ class ReplyEngine:
             # Counted when decided, not when sent: a bot's next message may arrive before this reply is out.
             self.throttle.replied_to_bot(msg.channel_id, msg.author_id)
         if decision.after:
-            await self.wait_turn(msg, decision.after)
-        return await self.respond(msg, outlet, see_later=bool(decision.after))
+            await self.wait_turn(msg, decision.after)  # seconds may pass: the prompt is read afresh after it
+            prefetched = None
+        return await self.respond(msg, outlet, see_later=bool(decision.after), prefetched=prefetched)
 
-    async def respond(self, msg: Incoming, outlet: Outlet, *, see_later: bool = False) -> ReplyResult:
+    async def respond(self, msg: Incoming, outlet: Outlet, *, see_later: bool = False,
+                      prefetched: Prefetched | None = None) -> ReplyResult:
         """Answer ``msg``; ``see_later`` shows the messages posted since (e.g. the answers of characters
         that spoke first) after it in the prompt."""
         key = (msg.author_id, msg.scope)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # one reply at a time per conversation keeps the history in order
-            return await self._respond(msg, outlet, see_later)
+            return await self._respond(msg, outlet, see_later, prefetched)
 
-    async def _respond(self, msg: Incoming, outlet: Outlet, see_later: bool = False) -> ReplyResult:
+    async def _respond(self, msg: Incoming, outlet: Outlet, see_later: bool = False,
+                       prefetched: Prefetched | None = None) -> ReplyResult:
         persona = self.persona
         started = time.monotonic()
-        prompt, premium = await self.build_prompt(msg, persona, see_later=see_later)
+        # Read with the log write, unless a history has changed since (e.g. the reply before this one).
+        data = prefetched.data if prefetched and prefetched.generation == self.store.history_generation else None
+        prompt, premium = await self.build_prompt(msg, persona, see_later=see_later, data=data)
         # Typing starts with the request, not before the prompt is read: it overlaps the generation (what the
         # person waits for) without its own round trip competing with the few milliseconds of prompt work.
         async with outlet.typing():
@@ -343,11 +383,14 @@ class ReplyEngine:
         return result
 
     async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
-                           replace_last_reply: bool = False, see_later: bool = False) -> tuple[object, bool]:
-        data = await self.store.prompt_data(
-            self.character_key, msg.author_id, msg.scope, msg.channel_id,
-            recent_limit=0 if msg.is_dm else self.settings.recent_channel_messages, before_id=msg.message_id,
-            private=msg.is_dm)
+                           replace_last_reply: bool = False, see_later: bool = False,
+                           data: PromptData | None = None) -> tuple[object, bool]:
+        """The reply prompt for ``msg`` and whether its author is premium; ``data``: its prompt data if
+        already read (see prompt_request)."""
+        if data is None:
+            r = self.prompt_request(msg)
+            data = await self.store.prompt_data(r.character, r.user_id, r.scope, r.channel_id,
+                                                recent_limit=r.recent_limit, before_id=r.before_id, private=r.private)
         later: list[SeenMessage] = []
         if see_later and not msg.is_dm:
             later = [m for m in await self.store.recent_messages(msg.channel_id, limit=10)

@@ -149,15 +149,21 @@ def build_reply_prompt(
 
 def history_messages(history: History, *, drop_last_assistant: bool = False) -> list[dict[str, Any]]:
     """Turns as alternating user/assistant messages starting with a user turn (merging repeats)."""
-    turns = list(history.turns)
+    turns = history.turns
+    end = len(turns)
     if drop_last_assistant:
-        while turns and turns[-1].role == "assistant":
-            turns.pop()
+        while end and turns[end - 1].role == "assistant":
+            end -= 1
+    # One pass with no call per turn: a long history is hundreds of turns on every reply.
     messages: list[dict[str, Any]] = []
-    for turn in turns:
-        if not messages and turn.role != "user":
-            continue
-        _append(messages, turn.role, turn.content)
+    last: dict[str, Any] | None = None
+    for i in range(end):
+        role, content = turns[i][0], turns[i][1]
+        if last is not None and last["role"] == role:
+            last["content"] += "\n\n" + content
+        elif last is not None or role == "user":
+            last = {"role": role, "content": content}
+            messages.append(last)
     return messages
 
 

@@ -11,7 +11,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,7 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from database.models import (
@@ -63,6 +63,7 @@ from database.models import (
     UserFact,
     utcnow,
 )
+from database.prepared import Prepared
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -190,6 +191,19 @@ class PromptData:
     fact_stamp: tuple[Any, ...] | None = None  # the user's facts fingerprint (recall's vector cache checks it)
 
 
+@dataclass(frozen=True)
+class PromptRequest:
+    """What a reply's prompt read is about: whose conversation, where, and how much channel context."""
+
+    character: str
+    user_id: int
+    scope: str
+    channel_id: int
+    recent_limit: int
+    before_id: int | None
+    private: bool  # a DM: may see memories drawn from DMs; a channel prompt never does
+
+
 # --------------------------------------------------------------------------- engine set-up
 
 
@@ -236,43 +250,73 @@ def _upgrade(connection: Connection) -> None:
 # --------------------------------------------------------------------------- the store
 
 
+StoreMethod = TypeVar("StoreMethod", bound=Callable[..., Awaitable[Any]])
+
+
+def _changes_history(method: StoreMethod) -> StoreMethod:
+    """Marks a Store method that changes conversation history: a prompt read taken before it ends is stale."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        finally:  # also after a failure: the change may have been made
+            self.history_generation += 1
+
+    return wrapper  # type: ignore[return-value]
+
+
 class _GroupCommitLog:
     """Writes seen messages (and their authors) in batches.
 
     Each caller awaits its own row being committed, so "logged before any reply work" holds, but
     messages that arrive while a commit is in flight share the next one: this is what lets ingest keep
-    up with a busy server on SQLite.
+    up with a busy server on SQLite. A message that finds the log idle is written at once by its own
+    caller, sparing a quiet server's messages a hop through another task.
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._pending: list[tuple[SeenMessage, str, asyncio.Future[None]]] = []
+        self._pending: list[tuple[SeenMessage, str, PromptRequest | None, asyncio.Future[PromptData | None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
 
-    async def write(self, message: SeenMessage, display_name: str) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((message, display_name, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_loop())
-        await future
+    async def write(self, message: SeenMessage, display_name: str, then_read: PromptRequest | None) -> PromptData | None:
+        if not self._idle.is_set():  # a commit is in flight: join the next batch
+            future: asyncio.Future[PromptData | None] = asyncio.get_running_loop().create_future()
+            self._pending.append((message, display_name, then_read, future))
+            return await future
+        self._idle.clear()
+        try:
+            return (await self._store._write_seen([(message, display_name)], [then_read]))[0]
+        finally:
+            if self._pending:  # what queued meanwhile is flushed by a task of its own: no caller waits for others
+                self._flusher = asyncio.create_task(self._flush_loop())
+            else:
+                self._idle.set()
 
     async def _flush_loop(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                await self._store._write_seen([(m, n) for m, n, _ in batch])
-            except Exception as exc:  # every waiter learns of the failure
-                for _, _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
-            else:
-                for _, _, fut in batch:
-                    if not fut.done():
-                        fut.set_result(None)
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    read = await self._store._write_seen([(m, n) for m, n, _, _ in batch],
+                                                         [r for _, _, r, _ in batch])
+                except Exception as exc:  # every waiter learns of the failure
+                    for _, _, _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                else:
+                    for (_, _, _, fut), data in zip(batch, read, strict=True):
+                        if not fut.done():
+                            fut.set_result(data)
+        finally:
+            self._idle.set()
 
     async def drain(self) -> None:
-        if self._flusher is not None:
-            await asyncio.gather(self._flusher, return_exceptions=True)
+        """Wait until every message handed to the log so far is written."""
+        await self._idle.wait()
 
 
 class Store:
@@ -284,6 +328,8 @@ class Store:
         self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
         self._places: dict[tuple[int, int | None], tuple[tuple[bool | None, bool | None], float]] = {}
         self.closed = False
+        # Bumped whenever a conversation's stored history changes: a prompt read taken earlier is stale.
+        self.history_generation = 0
         # aiosqlite pays a thread hop per DBAPI call (several per statement). Hot-path operations on SQLite
         # instead run as one unit of plain sqlite3 work on a dedicated thread: one hop per operation.
         self._sync_engine: Engine | None = None
@@ -291,6 +337,8 @@ class Store:
         if self.dialect == "sqlite":
             self._sync_engine = make_sync_sqlite_engine(url)
             self._sqlite_thread = ThreadPoolExecutor(1, thread_name_prefix="kindred-sqlite")
+        # The hot path's statements, compiled for the dialect that runs them (the sync engine's on SQLite).
+        self._q = _prepared_queries(self._sync_engine.dialect if self._sync_engine else self.engine.dialect)
 
     async def _run(self, fn: Callable[[Connection], T], *, write: bool) -> T:
         """Run ``fn(connection)`` as one unit: in a transaction when ``write``. On PostgreSQL it runs on the
@@ -305,6 +353,20 @@ class Store:
         assert self._sync_engine is not None
         with (self._sync_engine.begin() if write else self._sync_engine.connect()) as conn:
             return fn(conn)
+
+    async def _run_write_then_read(self, write: Callable[[Connection], None], read: Callable[[Connection], T]) -> T:
+        """Commit ``write``, then run ``read`` on the same connection: on SQLite, one trip to its thread."""
+        if self._sync_engine is not None and self._sqlite_thread is not None:
+            def both(conn: Connection) -> T:
+                with conn.begin():
+                    write(conn)
+                return read(conn)
+
+            return await asyncio.get_running_loop().run_in_executor(self._sqlite_thread, self._run_sync, both, False)
+        async with self.engine.connect() as conn:
+            async with conn.begin():
+                await conn.run_sync(write)
+            return await conn.run_sync(read)
 
     # -- lifecycle
 
@@ -327,11 +389,17 @@ class Store:
 
     # -- users and the short-term log
 
-    async def log_message(self, message: SeenMessage, display_name: str | None = None) -> None:
-        """Write a seen message (and upsert its author and nickname) durably, batched with its neighbours."""
-        await self._log.write(message, display_name or message.author_name)
+    async def log_message(self, message: SeenMessage, display_name: str | None = None, *,
+                          then_read: PromptRequest | None = None) -> PromptData | None:
+        """Write a seen message (and upsert its author and nickname) durably, batched with its neighbours.
 
-    async def _write_seen(self, batch: Sequence[tuple[SeenMessage, str]]) -> None:
+        ``then_read``: once the write is committed, also read that prompt's data in the same trip to the
+        database (a message that will certainly be answered); None when not asked or when the read failed
+        (the write stands either way)."""
+        return await self._log.write(message, display_name or message.author_name, then_read)
+
+    async def _write_seen(self, batch: Sequence[tuple[SeenMessage, str]],
+                          reads: Sequence[PromptRequest | None]) -> list[PromptData | None]:
         now = utcnow()
         clock = time.monotonic()
         users: dict[int, dict[str, Any]] = {}
@@ -356,34 +424,33 @@ class Store:
              "is_dm": m.is_dm, "content": m.content, "reply_to_id": m.reply_to_id, "created_at": m.created_at}
             for m, display in batch
         ]
-        user_upsert, nick_upsert, log_insert = self._seen_statements
+        q = self._q
 
         def write(conn: Connection) -> None:
-            # executemany with prebuilt statements: compiled once, cached by SQLAlchemy.
             if users:
-                conn.execute(user_upsert, list(users.values()))
-                conn.execute(nick_upsert, list(nicks.values()))
-            conn.execute(log_insert, rows)
+                q["user_upsert"].execute_many(conn, list(users.values()))
+                q["nick_upsert"].execute_many(conn, list(nicks.values()))
+            q["log_insert"].execute_many(conn, rows)
+
+        def read(conn: Connection) -> list[PromptData | None]:
+            out: list[PromptData | None] = []
+            for request in reads:
+                try:
+                    out.append(self._read_prompt(conn, request) if request is not None else None)
+                except Exception:  # the reply reads again on its own (and reports a lasting failure there)
+                    log.exception("prompt read after logging message failed")
+                    out.append(None)
+            return out
 
         try:
+            if any(r is not None for r in reads):
+                return await self._run_write_then_read(write, read)
             await self._run(write, write=True)
+            return [None] * len(batch)
         except Exception:
             for m, _ in batch:  # the upsert may not have happened: do it next time
                 self._recent_authors.pop(m.author_id, None)
             raise
-
-    @functools.cached_property
-    def _seen_statements(self) -> tuple[Any, Any, Any]:
-        """The three upserts of a log write, built once: building them costs more than running them."""
-        user = self._insert(User)
-        nick = self._insert(Nickname)
-        return (
-            user.on_conflict_do_update(index_elements=[User.id],
-                                       set_={"name": user.excluded.name, "last_seen": user.excluded.last_seen}),
-            nick.on_conflict_do_update(index_elements=[Nickname.user_id, Nickname.nickname],
-                                       set_={"last_seen": nick.excluded.last_seen}),
-            self._insert(LoggedMessage).on_conflict_do_nothing(index_elements=[LoggedMessage.message_id]),
-        )
 
     async def ensure_user(self, user_id: int, name: str, is_bot: bool = False) -> None:
         now = utcnow()
@@ -426,7 +493,7 @@ class Store:
 
     async def recent_messages(self, channel_id: int, *, limit: int, before_id: int | None = None) -> list[SeenMessage]:
         """The channel's latest messages, oldest first; falls back to the archive after a consolidation."""
-        return await self._run(lambda conn: _recent(conn, channel_id, limit, before_id), write=False)
+        return await self._run(lambda conn: _recent(conn, self._q, channel_id, limit, before_id), write=False)
 
     async def count_logged(self) -> int:
         async with self.engine.connect() as conn:
@@ -451,8 +518,9 @@ class Store:
         return cid
 
     async def history(self, character: str, user_id: int, scope: str) -> History:
-        return await self._run(lambda conn: _history(conn, character, user_id, scope), write=False)
+        return await self._run(lambda conn: _history(conn, self._q, character, user_id, scope), write=False)
 
+    @_changes_history
     async def append_turns(self, character: str, user_id: int, scope: str, turns: Iterable[Turn]) -> list[int]:
         from bot.tokens import count_tokens
 
@@ -476,6 +544,7 @@ class Store:
 
         return await self._run(write, write=True)
 
+    @_changes_history
     async def replace_turn(self, turn_id: int, content: str, discord_message_id: int | None = None) -> None:
         from bot.tokens import count_tokens
 
@@ -485,6 +554,7 @@ class Store:
         async with self.engine.begin() as conn:
             await conn.execute(update(HistoryMessage).where(HistoryMessage.id == turn_id).values(**values))
 
+    @_changes_history
     async def delete_turns(self, turn_ids: Sequence[int]) -> int:
         if not turn_ids:
             return 0
@@ -492,6 +562,7 @@ class Store:
             result = await conn.execute(delete(HistoryMessage).where(HistoryMessage.id.in_(list(turn_ids))))
         return int(result.rowcount or 0)
 
+    @_changes_history
     async def reset_conversation(self, character: str, user_id: int, scope: str) -> int:
         """Clear a conversation's history and summary; core memories stay."""
         async with self.engine.begin() as conn:
@@ -502,6 +573,7 @@ class Store:
             await conn.execute(update(Conversation).where(Conversation.id == cid).values(summary="", updated_at=utcnow()))
         return int(result.rowcount or 0)
 
+    @_changes_history
     async def compact_history(self, conversation_id: int, summary: str, drop_through_id: int) -> None:
         """Replace every turn up to ``drop_through_id`` by ``summary`` (turns after it stay), atomically."""
         async with self.engine.begin() as conn:
@@ -527,29 +599,28 @@ class Store:
                           recent_limit: int, before_id: int | None, private: bool) -> PromptData:
         """Everything a reply's prompt needs, in one read. ``private`` (a DM) may see memories drawn from
         DMs; a channel prompt never does."""
+        request = PromptRequest(character, user_id, scope, channel_id, recent_limit, before_id, private)
+        return await self._run(lambda conn: self._read_prompt(conn, request), write=False)
 
-        params = {"character": character, "user_id": user_id, "scope": scope, "private_source": PRIVATE_SOURCE}
-
-        def read(conn: Connection) -> PromptData:
-            q = _PROMPT_QUERIES
-            identity: dict[str, list[str]] = {k: [] for k in IDENTITY_KINDS}
-            for kind, content in conn.execute(q["identity"], params).all():
-                identity.setdefault(kind, []).append(content)
-            memories = list(conn.execute(q["memories_private" if private else "memories"], params).scalars())
-            rel = conn.execute(q["relationship"], params).first()
-            mood = conn.execute(q["mood"]).scalar()
-            user = conn.execute(q["user"], params).first()
-            state = conn.execute(q["character_state"], params).first()
-            stamp = _fact_stamp(conn.execute(q["fact_stamp"], params).one())
-            history = _history(conn, character, user_id, scope)
-            recent = _recent(conn, channel_id, recent_limit, before_id) if recent_limit else []
-            relationship = RelationshipRecord(rel.anger, rel.rapport, rel.trust, rel.formality) if rel else None
-            return PromptData(identity, memories, relationship, mood or "", bool(user and user[0]), history, recent,
-                              memory_consent=user[1] if user else None,
-                              interactions=int(state[0]) if state else 0, stage=str(state[1]) if state else "",
-                              fact_stamp=stamp)
-
-        return await self._run(read, write=False)
+    def _read_prompt(self, conn: Connection, r: PromptRequest) -> PromptData:
+        q = self._q
+        params = {"character": r.character, "user_id": r.user_id, "scope": r.scope, "private_source": PRIVATE_SOURCE}
+        identity: dict[str, list[str]] = {k: [] for k in IDENTITY_KINDS}
+        for kind, content in q["identity"].all(conn, params):
+            identity.setdefault(kind, []).append(content)
+        memories = [row[0] for row in q["memories_private" if r.private else "memories"].all(conn, params)]
+        rel = q["relationship"].first(conn, params)
+        mood = q["mood"].scalar(conn)
+        user = q["user"].first(conn, params)
+        state = q["character_state"].first(conn, params)
+        stamp = _fact_stamp(q["fact_stamp"].first(conn, params))
+        history = _history(conn, q, r.character, r.user_id, r.scope)
+        recent = _recent(conn, q, r.channel_id, r.recent_limit, r.before_id) if r.recent_limit else []
+        return PromptData(identity, memories, RelationshipRecord(*rel) if rel else None, mood or "",
+                          bool(user and user[0]), history, recent,
+                          memory_consent=user[1] if user else None,
+                          interactions=int(state[0]) if state else 0, stage=str(state[1]) if state else "",
+                          fact_stamp=stamp)
 
     # -- core memories
 
@@ -842,6 +913,7 @@ class Store:
             return list((await conn.execute(select(UserFact).where(UserFact.user_id == user_id)
                                             .order_by(UserFact.id))).all())
 
+    @_changes_history
     async def delete_user_data(self, user_id: int) -> dict[str, int]:
         """Delete everything stored about a user, in one transaction. Returns rows deleted per table.
 
@@ -1060,6 +1132,7 @@ class Store:
         turns, tokens, summary = await self._run(read, write=False)
         return turns, tokens + count_tokens(summary)
 
+    @_changes_history
     async def apply_summary(self, conversation_id: int, *, summary: str, previous_summary: str,
                             drop_through_id: int, expected_dropped: int, character: str, user_id: int,
                             memories: Sequence[str] | None, source: str, reason: str) -> bool:
@@ -1100,8 +1173,7 @@ class Store:
         """A cheap fingerprint of a user's facts that changes when one is added, edited, mentioned or deleted
         (every insert and update sets ``updated_at``; a deletion changes the count): recall's vector cache
         compares it instead of re-reading vectors. Answered from ix_user_facts_user_id_updated_at alone."""
-        row = await self._run(lambda conn: conn.execute(_PROMPT_QUERIES["fact_stamp"], {"user_id": user_id}).one(),
-                              write=False)
+        row = await self._run(lambda conn: self._q["fact_stamp"].first(conn, {"user_id": user_id}), write=False)
         return _fact_stamp(row)
 
     async def fact_rows(self, user_id: int) -> list[FactRow]:
@@ -1407,13 +1479,12 @@ def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[list[int]]:
     for start in range(0, len(ids), size):
         yield list(ids[start:start + size])
 
-def _history(conn: Connection, character: str, user_id: int, scope: str) -> History:
-    q = _PROMPT_QUERIES
-    row = conn.execute(q["conversation"], {"character": character, "user_id": user_id, "scope": scope}).first()
+def _history(conn: Connection, q: dict[str, Prepared], character: str, user_id: int, scope: str) -> History:
+    row = q["conversation"].first(conn, {"character": character, "user_id": user_id, "scope": scope})
     if row is None:
         return History(None, "", [])
-    turns = conn.execute(q["turns"], {"conversation_id": row.id}).all()
-    return History(row.id, row.summary, [Turn._make(t) for t in turns])
+    turns = q["turns"].all(conn, {"conversation_id": row[0]})
+    return History(row[0], row[1], [Turn._make(t) for t in turns])
 
 
 def effective_activation(channel: bool | None, guild: bool | None) -> bool:
@@ -1426,7 +1497,8 @@ def effective_activation(channel: bool | None, guild: bool | None) -> bool:
 MAX_MESSAGE_ID = 2**63 - 1  # above every Discord snowflake: "no upper bound" as a bound parameter
 
 
-def _recent(conn: Connection, channel_id: int, limit: int, before_id: int | None) -> list[SeenMessage]:
+def _recent(conn: Connection, q: dict[str, Prepared], channel_id: int, limit: int,
+            before_id: int | None) -> list[SeenMessage]:
     out: list[SeenMessage] = []
     before = before_id if before_id is not None else MAX_MESSAGE_ID
     for name in ("recent_logged", "recent_archived"):  # the archive only when the log has too few
@@ -1435,46 +1507,61 @@ def _recent(conn: Connection, channel_id: int, limit: int, before_id: int | None
             break
         if out:
             before = min(before, min(m.message_id for m in out))
-        rows = conn.execute(_PROMPT_QUERIES[name], {"channel_id": channel_id, "before": before, "limit": want})
-        out.extend(_seen(r) for r in rows.all())
+        rows = q[name].all(conn, {"channel_id": channel_id, "before": before, "limit": want})
+        out.extend(SeenMessage(*r[:8], as_utc(r[8]), r[9]) for r in rows)
     out.sort(key=lambda m: m.message_id)
     return out
 
 
-def _prompt_queries() -> dict[str, Any]:
-    """Statements of the per-reply read, built once with bound parameters: building a select() costs more
-    than running it on SQLite, and this runs for every message."""
+def _prepared_queries(dialect: Dialect) -> dict[str, Prepared]:
+    """The per-message statements (the log write and the reply's prompt read), built and compiled once:
+    building a select() costs more than running it on SQLite, and these run for every message."""
     character, user_id = bindparam("character"), bindparam("user_id")
     memories = select(CoreMemory.content).where(CoreMemory.character == character, CoreMemory.user_id == user_id)
+
     def recent(table: Any) -> Any:
-        return (select(table).where(table.channel_id == bindparam("channel_id"), table.message_id < bindparam("before"))
+        return (select(table.message_id, table.channel_id, table.guild_id, table.author_id,  # SeenMessage's order
+                       table.author_name, table.author_is_bot, table.is_dm, table.content, table.created_at,
+                       table.reply_to_id)
+                .where(table.channel_id == bindparam("channel_id"), table.message_id < bindparam("before"))
                 .order_by(table.id.desc()).limit(bindparam("limit")))
 
-    return {
-        "recent_logged": recent(LoggedMessage),
-        "recent_archived": recent(ArchivedMessage),
-        "identity": select(IdentityEntry.kind, IdentityEntry.content).where(IdentityEntry.character == character)
-        .order_by(IdentityEntry.id),
-        "memories_private": memories.order_by(CoreMemory.id),
-        "memories": memories.where(CoreMemory.source != bindparam("private_source")).order_by(CoreMemory.id),
-        "relationship": select(Relationship).where(Relationship.character == character,
-                                                   Relationship.user_id == user_id),
-        "mood": select(GlobalState.value).where(GlobalState.key == "daily_mood"),
-        "user": select(User.premium, User.memory_consent).where(User.id == user_id),
-        "fact_stamp": select(func.count(), func.max(UserFact.id), func.max(UserFact.updated_at))
-        .where(UserFact.user_id == user_id),
-        "character_state": select(CharacterState.interaction_count, CharacterState.stage)
-        .where(CharacterState.character == character),
-        "conversation": select(Conversation.id, Conversation.summary).where(
+    insert_for = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    user, nick = insert_for(User), insert_for(Nickname)
+    statements: dict[str, tuple[Any, list[str] | None]] = {
+        "user_upsert": (user.on_conflict_do_update(
+            index_elements=[User.id], set_={"name": user.excluded.name, "last_seen": user.excluded.last_seen}),
+            ["id", "name", "is_bot", "premium", "first_seen", "last_seen"]),
+        "nick_upsert": (nick.on_conflict_do_update(
+            index_elements=[Nickname.user_id, Nickname.nickname], set_={"last_seen": nick.excluded.last_seen}),
+            ["user_id", "nickname", "first_seen", "last_seen"]),
+        "log_insert": (insert_for(LoggedMessage).on_conflict_do_nothing(index_elements=[LoggedMessage.message_id]),
+                       ["message_id", "channel_id", "guild_id", "author_id", "author_name", "author_is_bot", "is_dm",
+                        "content", "reply_to_id", "created_at"]),
+        "recent_logged": (recent(LoggedMessage), None),
+        "recent_archived": (recent(ArchivedMessage), None),
+        "identity": (select(IdentityEntry.kind, IdentityEntry.content).where(IdentityEntry.character == character)
+                     .order_by(IdentityEntry.id), None),
+        "memories_private": (memories.order_by(CoreMemory.id), None),
+        "memories": (memories.where(CoreMemory.source != bindparam("private_source")).order_by(CoreMemory.id), None),
+        "relationship": (select(Relationship.anger, Relationship.rapport, Relationship.trust,  # the record's order
+                                Relationship.formality)
+                         .where(Relationship.character == character, Relationship.user_id == user_id), None),
+        "mood": (select(GlobalState.value).where(GlobalState.key == "daily_mood"), None),
+        "user": (select(User.premium, User.memory_consent).where(User.id == user_id), None),
+        "fact_stamp": (select(func.count(), func.max(UserFact.id), func.max(UserFact.updated_at))
+                       .where(UserFact.user_id == user_id), None),
+        "character_state": (select(CharacterState.interaction_count, CharacterState.stage)
+                            .where(CharacterState.character == character), None),
+        "conversation": (select(Conversation.id, Conversation.summary).where(
             Conversation.character == character, Conversation.user_id == user_id,
-            Conversation.scope == bindparam("scope")),
-        "turns": select(HistoryMessage.role, HistoryMessage.content, HistoryMessage.id,  # Turn's field order
-                        HistoryMessage.discord_message_id, HistoryMessage.tokens)
-        .where(HistoryMessage.conversation_id == bindparam("conversation_id")).order_by(HistoryMessage.id),
+            Conversation.scope == bindparam("scope")), None),
+        "turns": (select(HistoryMessage.role, HistoryMessage.content, HistoryMessage.id,  # Turn's field order
+                         HistoryMessage.discord_message_id, HistoryMessage.tokens)
+                  .where(HistoryMessage.conversation_id == bindparam("conversation_id")).order_by(HistoryMessage.id),
+                  None),
     }
-
-
-_PROMPT_QUERIES = _prompt_queries()
+    return {name: Prepared(stmt, dialect, column_keys=keys) for name, (stmt, keys) in statements.items()}
 
 
 def _fact_stamp(row: Any) -> tuple[Any, ...]:

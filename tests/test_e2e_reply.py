@@ -226,3 +226,19 @@ async def test_api_call_log_file_records_each_call_without_secrets(make_harness:
     lines = log_file.read_text().splitlines()
     assert lines and '"purpose": "reply"' in lines[-1] and '"model": "claude-test-default"' in lines[-1]
     assert "fake-anthropic-key" not in log_file.read_text() and "log this call" not in log_file.read_text()
+
+
+async def test_a_message_sent_while_the_last_reply_is_written_sees_that_exchange(harness: Harness) -> None:
+    # The prompt data is read with the log write, as the message arrives; here the exchange before it is
+    # only stored after that, so the prompt must be read again.
+    harness.claude.script("The tide is out.", model="claude-test-default", delay=0.5)
+    harness.claude.script("Then we can walk to the rocks.", model="claude-test-default")
+    sent = await harness.dm("is the tide in?")
+    channel = int(sent["channel_id"])
+    await harness.claude.wait_for_requests(1)
+    await harness.dm("so can we walk out?")
+    await harness.replies(channel, 2)
+    second = reply_requests(harness)[1]
+    text = harness.claude.all_text(second)
+    assert "is the tide in?" in text and "The tide is out." in text
+    assert text.index("The tide is out.") < text.index("so can we walk out?")

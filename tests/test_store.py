@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from database.store import PRIVATE_SOURCE, SeenMessage, Store, Turn
+from database.store import PRIVATE_SOURCE, PromptRequest, SeenMessage, Store, Turn
 
 
 def seen(i: int, channel: int = 10, author: int = 5, *, dm: bool = False, text: str = "hi") -> SeenMessage:
@@ -116,3 +116,55 @@ async def test_migrations_match_the_models(store: Store) -> None:
 
     async with store.engine.connect() as conn:
         assert await conn.run_sync(differences) == []
+
+
+async def test_hot_path_statements_read_what_sqlalchemy_reads(store: Store) -> None:
+    """The per-message statements run straight on the SQLite cursor; they must hand back exactly what
+    SQLAlchemy's own execution does (booleans, times, NULLs) for every statement, on every backend."""
+    await store.log_message(SeenMessage(1, 10, 1, 5, "alice", False, False, "hello", datetime(2026, 1, 2, 3, 4, 5, 6,
+                                                                                               tzinfo=UTC)))
+    await store.log_message(SeenMessage(2, 10, 1, 6, "crabbot", True, False, "beep", datetime.now(UTC), reply_to_id=1))
+    await store.log_message(SeenMessage(3, 11, None, 5, "alice", False, True, "in a dm", datetime.now(UTC)))
+    await store.archive_logged([1])
+    await store.set_premium(5, True)
+    await store.set_memory_consent(5, False)
+    await store.add_identity("finn", "trait", "curious")
+    await store.add_core_memory("finn", 5, "likes herring")
+    await store.replace_core_memories("finn", 5, ["a dm secret"], reason="dm", source=PRIVATE_SOURCE)
+    await store.set_relationship("finn", 5, trust=7.5, formality=-2)
+    await store.set_state("daily_mood", "sunny")
+    await store.count_interaction("finn")
+    await store.set_character_stage("finn", "friend")
+    await store.insert_user_fact(5, "has a cat")
+    await store.append_turns("finn", 5, "dm", [Turn("user", "hi"), Turn("assistant", "hello", discord_message_id=9)])
+    cid = (await store.history("finn", 5, "dm")).conversation_id
+    values = {"character": "finn", "user_id": 5, "scope": "dm", "private_source": PRIVATE_SOURCE,
+              "channel_id": 10, "before": 2**63 - 1, "limit": 10, "conversation_id": cid}
+
+    def compare(conn: Any) -> list[str]:
+        checked = []
+        for name, prepared in store._q.items():
+            if not hasattr(prepared.statement, "selected_columns"):
+                continue
+            assert prepared.raw == (store.dialect == "sqlite"), name
+            expected = [tuple(r) for r in conn.execute(prepared.statement, values).all()]
+            assert expected, f"{name}: the test data should give it rows"
+            assert [tuple(r) for r in prepared.all(conn, values)] == expected, name
+            checked.append(name)
+        return checked
+
+    checked = await store._run(compare, write=False)
+    assert {"turns", "recent_logged", "recent_archived", "user", "fact_stamp", "relationship"} <= set(checked)
+
+
+async def test_a_failed_read_after_logging_keeps_the_message(store: Store, monkeypatch: Any) -> None:
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("disk hiccup")
+
+    monkeypatch.setattr(store, "_read_prompt", broken)
+    request = PromptRequest("finn", 5, "dm", 11, 0, None, True)
+    assert await store.log_message(seen(1, 11, dm=True), then_read=request) is None
+    assert await store.count_logged() == 1
+    monkeypatch.undo()
+    data = await store.log_message(seen(2, 11, dm=True), then_read=request)
+    assert data is not None and data.history.turns == []

@@ -1,0 +1,82 @@
+"""Statements of the per-message hot path, compiled once and run with little per-call work.
+
+On SQLite, SQLAlchemy's own execution (parameter processing, result set set-up, row objects) costs
+several times what SQLite spends running these small indexed statements: about 70 µs against 10 µs
+here, and every message runs a dozen of them. A :class:`Prepared` statement is still written with
+SQLAlchemy Core and compiled by it for the dialect, with the column types' own bind and result
+processors; only the call goes straight to the pysqlite cursor of the connection SQLAlchemy checked
+out. On every other dialect it is an ordinary ``connection.execute``.
+
+Rows come back as plain tuples (SQLAlchemy ``Row`` objects on other dialects, which index the same way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+
+Processor = Callable[[Any], Any] | None
+
+
+class Prepared:
+    """One statement compiled for one dialect (``column_keys``: the columns an INSERT receives)."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect, *,
+                 column_keys: Sequence[str] | None = None) -> None:
+        self.statement = statement
+        compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
+        self.sql = compiled.string
+        names = tuple(compiled.positiontup or ())
+        # Only plain positional SQL runs raw: anything SQLAlchemy finishes at execution time (expanding IN
+        # lists, literal-rendered parameters) keeps the ordinary path.
+        self.raw = (dialect.driver == "pysqlite" and dialect.paramstyle == "qmark"
+                    and "POSTCOMPILE" not in self.sql)
+        self._names = names
+        # Values written into the statement itself (e.g. ``key == "daily_mood"``, an OFFSET) are binds too.
+        self._fixed = {n: compiled.binds[n].effective_value for n in names}
+        self._bind: tuple[Processor, ...] = tuple(
+            compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
+        columns = getattr(statement, "selected_columns", None)
+        self._result: tuple[Processor, ...] = tuple(
+            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns) if columns is not None else ()
+        self._any_result = any(self._result)
+
+    def _params(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        fixed = self._fixed
+        return tuple([(p(v) if p is not None else v) for p, v in zip(
+            self._bind, [values[n] if n in values else fixed[n] for n in self._names], strict=True)])
+
+    def _convert(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        if not self._any_result:
+            return rows
+        procs = self._result
+        return [tuple([p(v) if p is not None else v for p, v in zip(procs, row, strict=True)]) for row in rows]
+
+    def all(self, conn: Connection, values: Mapping[str, Any] | None = None) -> list[Any]:
+        if not self.raw:
+            return list(conn.execute(self.statement, dict(values or {})).all())
+        cursor = conn.connection.driver_connection.execute(self.sql, self._params(values or {}))  # type: ignore[union-attr]
+        return self._convert(cursor.fetchall())
+
+    def first(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any | None:
+        if not self.raw:
+            return conn.execute(self.statement, dict(values or {})).first()
+        cursor = conn.connection.driver_connection.execute(self.sql, self._params(values or {}))  # type: ignore[union-attr]
+        row = cursor.fetchone()
+        cursor.close()
+        return None if row is None else self._convert([row])[0]
+
+    def scalar(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any:
+        row = self.first(conn, values)
+        return None if row is None else row[0]
+
+    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run a data-changing statement once per row (inside the caller's transaction)."""
+        if not self.raw:
+            conn.execute(self.statement, [dict(r) for r in rows])
+            return
+        conn.connection.driver_connection.executemany(self.sql, [self._params(r) for r in rows])  # type: ignore[union-attr]
