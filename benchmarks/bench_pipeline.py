@@ -49,7 +49,8 @@ class FakesThread:
         self.thread.join(timeout=5)
 
 
-Samples = dict[str, tuple[list[float], list[float]]]
+# Per path: (kindred, wire, sdk) samples in seconds; see overhead().
+Samples = dict[str, tuple[list[float], list[float], list[float]]]
 
 
 async def overhead(messages: int, seed: int, database_url: str | None) -> Samples:
@@ -59,6 +60,8 @@ async def overhead(messages: int, seed: int, database_url: str | None) -> Sample
     network (Kindred's own work: parsing, logging, the active check, deciding, reading the prompt data,
     building the request).
     wire: from the fake Discord sending the event to the fake Claude having read the request.
+    sdk: the part of kindred that is the anthropic SDK's own: the same request bodies sent again through
+    the bot's SDK client, from messages.create() to the request going out.
     """
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
     url = database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
@@ -113,8 +116,23 @@ async def overhead(messages: int, seed: int, database_url: str | None) -> Sample
                 wire.append(received_at - sent_at)
         return kindred, wire
 
-    async def measure(send: Callable[[int], Awaitable[dict[str, Any]]]) -> tuple[list[float], list[float]]:
-        return await fakes.call(drive(send))
+    async def measure(send: Callable[[int], Awaitable[dict[str, Any]]]) -> tuple[list[float], list[float], list[float]]:
+        first = len(h.claude.requests)
+        kindred, wire = await fakes.call(drive(send))
+        return kindred, wire, await sdk_share(h.claude.requests[first + WARMUP:])
+
+    async def sdk_share(requests: list[Any]) -> list[float]:
+        assert h.bot is not None
+        out = []
+        for request in requests:
+            body = dict(request.body)
+            body.pop("stream", None)
+            if "temperature" in body:  # sent the way Kindred sends it (see bot.claude._set_temperature)
+                body["extra_body"] = {"temperature": body.pop("temperature")}
+            started = time.perf_counter()
+            await h.bot.claude.sdk.messages.create(**body)
+            out.append(sends[-1] - started)
+        return out
 
     try:
         dm = await measure(lambda i: h.discord.dm_message(h.user_id, f"benchmark message {i}"))
@@ -178,9 +196,10 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     samples = asyncio.run(overhead(messages, seed, args.database_url))
     for path, label in (("dm", "DM"), ("mention", "@mention in the seeded channel")):
-        kindred, wire = samples[path]
+        kindred, wire, sdk = samples[path]
         print(f"overhead, {label}, gateway frame received -> Claude request sent (Kindred's own work): "
               f"{summary_ms(kindred)}  (target p50 < 2 ms, p99 < 10 ms)")
+        print(f"  of which the anthropic SDK, messages.create() -> request sent, same requests: {summary_ms(sdk)}")
         print(f"overhead, {label}, fake Discord send -> fake Claude receipt (whole wire): {summary_ms(wire)}")
     one, many = asyncio.run(votes(args.votes, args.vote_latency, rounds=2 if args.quick else 5))
     print(f"votes: 1 vote {one * 1000:.0f} ms, {args.votes} votes {many * 1000:.0f} ms, "

@@ -26,6 +26,7 @@ from bot.engine import ReplyEngine
 from bot.ensemble import CastMember, Ensemble
 from bot.logmirror import LogMirror
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
+from bot.tokens import load_encoding
 from database.store import Store
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class KindredMixin:
         self.ensemble: Ensemble | None = None  # set in setup_hook when several characters are configured
 
     async def setup_hook(self) -> None:
+        encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
         self.store = await Store(self.settings.resolved_database_url()).open()
         self.claude = ClaudeClient(self.settings, self.store)
         self.engine = ReplyEngine(self.settings, self.store, self.claude, self.character)
@@ -80,6 +82,7 @@ class KindredMixin:
         for name in self.extensions_to_load:
             await self.load_extension(name)  # type: ignore[attr-defined]
         await sync_app_commands(self)  # type: ignore[arg-type]
+        await encoding
         log.info("Kindred ready to connect as %s (database %s)", self.engine.persona.name,
                  self.settings.safe_database_url())
 

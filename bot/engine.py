@@ -59,10 +59,10 @@ class Decision:
 @dataclass(frozen=True)
 class Prefetched:
     """Prompt data read in the same database trip as the message's log write; good while the store's
-    history generation is unchanged (no conversation's history has changed since it was read)."""
+    history stamp for the conversation is unchanged (its history has not changed since it was read)."""
 
     data: PromptData
-    generation: int
+    stamp: tuple[int, int]
 
 
 @dataclass
@@ -161,11 +161,11 @@ class ReplyEngine:
         prefetched: Prefetched | None = None
         if active or self.settings.log_inactive_channels:
             request = self.prompt_request(msg) if active and prefetch and self.reply_certain(msg) else None
-            generation = self.store.history_generation
+            stamp = self.store.history_stamp(self.character_key, msg.author_id, msg.scope)
             data = await self.store.log_message(SeenMessage(
                 msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name, msg.author_is_bot,
                 msg.is_dm, msg.content, msg.created_at, msg.reply_to_id), then_read=request)
-            prefetched = Prefetched(data, generation) if data is not None else None
+            prefetched = Prefetched(data, stamp) if data is not None else None
         if not msg.author_is_bot and not msg.is_dm:
             self.throttle.human_spoke(msg.channel_id)
         if msg.author_is_bot and not msg.is_dm and msg.author_id not in self.own_author_ids:
@@ -351,7 +351,8 @@ class ReplyEngine:
         persona = self.persona
         started = time.monotonic()
         # Read with the log write, unless a history has changed since (e.g. the reply before this one).
-        data = prefetched.data if prefetched and prefetched.generation == self.store.history_generation else None
+        data = prefetched.data if prefetched and prefetched.stamp == self.store.history_stamp(
+            self.character_key, msg.author_id, msg.scope) else None
         prompt, premium = await self.build_prompt(msg, persona, see_later=see_later, data=data)
         # Typing starts with the request, not before the prompt is read: it overlaps the generation (what the
         # person waits for) without its own round trip competing with the few milliseconds of prompt work.

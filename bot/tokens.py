@@ -19,6 +19,12 @@ def _encoding() -> tiktoken.Encoding:
     return tiktoken.get_encoding(ENCODING_NAME)
 
 
+def load_encoding() -> None:
+    """Load the encoding now (about half a second of CPU): start-up does this in a thread, so the first
+    reply's token count never holds up the event loop."""
+    _encoding()
+
+
 def count_tokens(text: str) -> int:
     """Number of tokens in ``text`` (special-token strings are counted as plain text)."""
     if not text:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
@@ -163,7 +163,7 @@ class WebhookOutlet:
 class Events(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         ensemble = getattr(bot, "ensemble", None)
         self.webhooks = WebhookPool(bot, ensemble) if ensemble is not None else None
 
@@ -189,10 +189,17 @@ class Events(commands.Cog):
                 if user.bot and user.id != me.id:
                     self.bot.engine.note_peer(message.channel.id, user.id, user.display_name)
             work = self._handle(msg, message)
-        # Reply work runs in its own task so a slow Claude never holds up the gateway.
-        task = asyncio.create_task(work, name=f"reply-{message.id}")
+        # discord.py runs each listener call in a task of its own, so a slow Claude never holds up the
+        # gateway: the work is done right here (no second task), and tracked so shutdown can wait for it.
+        task = asyncio.current_task()
+        if task is None:
+            await work
+            return
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        try:
+            await work
+        finally:
+            self._tasks.discard(task)
 
     async def _ensemble(self, msg: Incoming, message: discord.Message) -> None:
         ensemble, pool = self.bot.ensemble, self.webhooks

@@ -105,6 +105,9 @@ class Conversation(Base):
     scope: Mapped[str] = mapped_column(String(64))
     summary: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    # Moved forward by a database trigger (migration 0004) whenever one of its history messages is added,
+    # edited or deleted, however that happens: the store's turn cache trusts nothing else.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class HistoryMessage(Base):

@@ -36,13 +36,15 @@ class Prepared:
         self.raw = (dialect.driver == "pysqlite" and dialect.paramstyle == "qmark"
                     and "POSTCOMPILE" not in self.sql)
         self._names = names
-        # Values written into the statement itself (e.g. ``key == "daily_mood"``, an OFFSET) are binds too.
-        self._fixed = {n: compiled.binds[n].effective_value for n in names}
-        self._bind: tuple[Processor, ...] = tuple(
-            compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
-        columns = getattr(statement, "selected_columns", None)
-        self._result: tuple[Processor, ...] = tuple(
-            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns) if columns is not None else ()
+        self._fixed: dict[str, Any] = {}
+        self._bind: tuple[Processor, ...] = ()
+        self._result: tuple[Processor, ...] = ()
+        if self.raw:
+            # Values written into the statement itself (e.g. ``key == "daily_mood"``, an OFFSET) are binds too.
+            self._fixed = {n: compiled.binds[n].effective_value for n in names}
+            self._bind = tuple(compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
+            columns = getattr(statement, "selected_columns", None) or ()
+            self._result = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
         self._any_result = any(self._result)
 
     def _params(self, values: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -10,7 +10,9 @@ import asyncio
 import functools
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -69,6 +71,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 AUTHOR_REFRESH_SECONDS = 60.0
 PLACE_CACHE_SECONDS = 5.0
+TURN_CACHE_CONVERSATIONS = 500  # conversations whose turns stay in memory between replies
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 IDENTITY_KINDS = ("trait", "lore", "fact", "quirk")
@@ -254,16 +257,63 @@ StoreMethod = TypeVar("StoreMethod", bound=Callable[..., Awaitable[Any]])
 
 
 def _changes_history(method: StoreMethod) -> StoreMethod:
-    """Marks a Store method that changes conversation history: a prompt read taken before it ends is stale."""
+    """Marks a Store method that changes conversation history (other than append_turns, which keeps count
+    per conversation): every prompt read taken before it ends is stale, and the turn cache is emptied."""
 
     @functools.wraps(method)
     async def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
         try:
             return await method(self, *args, **kwargs)
         finally:  # also after a failure: the change may have been made
-            self.history_generation += 1
+            self._history_changes += 1
+            self._turns.clear()
 
     return wrapper  # type: ignore[return-value]
+
+
+class _TurnCache:
+    """The turns of recently active conversations, kept between replies so that a long conversation is
+    not read whole for every message. An entry serves only while its conversation's revision is the one
+    it was read at: a database trigger moves that number on any change to the conversation's history,
+    made by Kindred or by anyone else (migration 0004). Replies extend their entry as they store their
+    turns, so a conversation in progress is read whole once. Touched from the SQLite thread and the event
+    loop, hence the lock."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[int, tuple[int, tuple[Turn, ...]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, conversation_id: int, revision: int) -> list[Turn] | None:
+        with self._lock:
+            entry = self._entries.get(conversation_id)
+            if entry is None or entry[0] != revision:
+                return None
+            self._entries.move_to_end(conversation_id)
+            return list(entry[1])
+
+    def put(self, conversation_id: int, revision: int, turns: Sequence[Turn]) -> None:
+        with self._lock:
+            self._put(conversation_id, revision, tuple(turns))
+
+    def _put(self, conversation_id: int, revision: int, turns: tuple[Turn, ...]) -> None:
+        self._entries[conversation_id] = (revision, turns)
+        self._entries.move_to_end(conversation_id)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def extend(self, conversation_id: int, before: int, after: int, turns: Sequence[Turn]) -> None:
+        """Storing ``turns`` moved the conversation's revision from ``before`` to ``after``."""
+        with self._lock:
+            entry = self._entries.get(conversation_id)
+            if entry is not None and entry[0] == before:
+                self._put(conversation_id, after, entry[1] + tuple(turns))
+            elif entry is not None and entry[0] != after:  # (a read since may already have it whole)
+                del self._entries[conversation_id]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 class _GroupCommitLog:
@@ -328,8 +378,10 @@ class Store:
         self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
         self._places: dict[tuple[int, int | None], tuple[tuple[bool | None, bool | None], float]] = {}
         self.closed = False
-        # Bumped whenever a conversation's stored history changes: a prompt read taken earlier is stale.
-        self.history_generation = 0
+        # Counts of history changes made through this store (see history_stamp).
+        self._history_changes = 0
+        self._appends: dict[tuple[str, int, str], int] = {}
+        self._turns = _TurnCache(TURN_CACHE_CONVERSATIONS)
         # aiosqlite pays a thread hop per DBAPI call (several per statement). Hot-path operations on SQLite
         # instead run as one unit of plain sqlite3 work on a dedicated thread: one hop per operation.
         self._sync_engine: Engine | None = None
@@ -518,31 +570,64 @@ class Store:
         return cid
 
     async def history(self, character: str, user_id: int, scope: str) -> History:
-        return await self._run(lambda conn: _history(conn, self._q, character, user_id, scope), write=False)
+        return await self._run(lambda conn: self._read_history(conn, character, user_id, scope), write=False)
 
-    @_changes_history
+    def _read_history(self, conn: Connection, character: str, user_id: int, scope: str) -> History:
+        row = self._q["conversation"].first(conn, {"character": character, "user_id": user_id, "scope": scope})
+        if row is None:
+            return History(None, "", [])
+        cid, summary, revision = row
+        # The revision is read before the turns: turns read later can only be newer, and a newer state
+        # never carries this revision again, so a mislabelled entry is never served.
+        turns = self._turns.get(cid, revision)
+        if turns is None:
+            turns = [Turn._make(t) for t in self._q["turns"].all(conn, {"conversation_id": cid})]
+            self._turns.put(cid, revision, turns)
+        return History(cid, summary, turns)
+
+    def history_stamp(self, character: str, user_id: int, scope: str) -> tuple[int, int]:
+        """Changes so far to this conversation's history made through this store: a prompt read taken
+        under one stamp is stale once the stamp differs."""
+        return self._history_changes, self._appends.get((character, user_id, scope), 0)
+
     async def append_turns(self, character: str, user_id: int, scope: str, turns: Iterable[Turn]) -> list[int]:
+        try:
+            return await self._append_turns(character, user_id, scope, turns)
+        finally:  # also after a failure: the turns may have been stored
+            key = (character, user_id, scope)
+            self._appends[key] = self._appends.get(key, 0) + 1
+
+    async def _append_turns(self, character: str, user_id: int, scope: str, turns: Iterable[Turn]) -> list[int]:
         from bot.tokens import count_tokens
 
         rows = [(t, t.tokens or count_tokens(t.content)) for t in turns]
 
-        def write(conn: Connection) -> list[int]:
-            query = select(Conversation.id).where(Conversation.character == character,
-                                                  Conversation.user_id == user_id, Conversation.scope == scope)
-            cid = conn.execute(query).scalar()
-            if cid is None:
+        def write(conn: Connection) -> tuple[int, int, int, list[int]]:
+            # Locked (on PostgreSQL; SQLite writes one at a time anyway) so that the revision before and
+            # after are this append's own: the turn cache is extended only across exactly this change.
+            query = select(Conversation.id, Conversation.revision).where(
+                Conversation.character == character, Conversation.user_id == user_id,
+                Conversation.scope == scope).with_for_update()
+            row = conn.execute(query).first()
+            if row is None:
                 conn.execute(self._insert(Conversation).values(
                     character=character, user_id=user_id, scope=scope, summary="", updated_at=utcnow())
                     .on_conflict_do_nothing())
-                cid = conn.execute(query).scalar()
+                row = conn.execute(query).one()
+            cid, before = int(row[0]), int(row[1])
             ids = [int(conn.execute(insert(HistoryMessage).values(
                 conversation_id=cid, role=turn.role, content=turn.content, tokens=tokens,
                 discord_message_id=turn.discord_message_id, created_at=utcnow()).returning(HistoryMessage.id))
                 .scalar_one()) for turn, tokens in rows]
-            conn.execute(update(Conversation).where(Conversation.id == cid).values(updated_at=utcnow()))
-            return ids
+            after = conn.execute(update(Conversation).where(Conversation.id == cid).values(updated_at=utcnow())
+                                 .returning(Conversation.revision)).scalar_one()
+            return cid, before, int(after), ids
 
-        return await self._run(write, write=True)
+        cid, before, after, ids = await self._run(write, write=True)
+        # Committed: the cached turns of this conversation, if current, grow by exactly these.
+        self._turns.extend(cid, before, after, [Turn(t.role, t.content, i, t.discord_message_id, tokens)
+                                                for (t, tokens), i in zip(rows, ids, strict=True)])
+        return ids
 
     @_changes_history
     async def replace_turn(self, turn_id: int, content: str, discord_message_id: int | None = None) -> None:
@@ -614,7 +699,7 @@ class Store:
         user = q["user"].first(conn, params)
         state = q["character_state"].first(conn, params)
         stamp = _fact_stamp(q["fact_stamp"].first(conn, params))
-        history = _history(conn, q, r.character, r.user_id, r.scope)
+        history = self._read_history(conn, r.character, r.user_id, r.scope)
         recent = _recent(conn, q, r.channel_id, r.recent_limit, r.before_id) if r.recent_limit else []
         return PromptData(identity, memories, RelationshipRecord(*rel) if rel else None, mood or "",
                           bool(user and user[0]), history, recent,
@@ -1479,14 +1564,6 @@ def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[list[int]]:
     for start in range(0, len(ids), size):
         yield list(ids[start:start + size])
 
-def _history(conn: Connection, q: dict[str, Prepared], character: str, user_id: int, scope: str) -> History:
-    row = q["conversation"].first(conn, {"character": character, "user_id": user_id, "scope": scope})
-    if row is None:
-        return History(None, "", [])
-    turns = q["turns"].all(conn, {"conversation_id": row[0]})
-    return History(row[0], row[1], [Turn._make(t) for t in turns])
-
-
 def effective_activation(channel: bool | None, guild: bool | None) -> bool:
     """A channel setting wins over its server's; places without a setting are active."""
     if channel is not None:
@@ -1553,7 +1630,7 @@ def _prepared_queries(dialect: Dialect) -> dict[str, Prepared]:
                        .where(UserFact.user_id == user_id), None),
         "character_state": (select(CharacterState.interaction_count, CharacterState.stage)
                             .where(CharacterState.character == character), None),
-        "conversation": (select(Conversation.id, Conversation.summary).where(
+        "conversation": (select(Conversation.id, Conversation.summary, Conversation.revision).where(
             Conversation.character == character, Conversation.user_id == user_id,
             Conversation.scope == bindparam("scope")), None),
         "turns": (select(HistoryMessage.role, HistoryMessage.content, HistoryMessage.id,  # Turn's field order
@@ -1584,4 +1661,6 @@ async def reset_schema_for_tests(url: str) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.drop_all)
         await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        if conn.dialect.name == "postgresql":  # outlives the tables (migration 0004)
+            await conn.exec_driver_sql("DROP FUNCTION IF EXISTS kindred_history_revision()")
     await engine.dispose()

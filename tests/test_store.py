@@ -168,3 +168,52 @@ async def test_a_failed_read_after_logging_keeps_the_message(store: Store, monke
     monkeypatch.undo()
     data = await store.log_message(seen(2, 11, dm=True), then_read=request)
     assert data is not None and data.history.turns == []
+
+
+async def test_history_edited_by_any_means_reaches_the_next_read(store: Store) -> None:
+    """Turns are kept in memory between replies; a trigger-moved revision makes any change to the stored
+    history, even one made past Kindred (an admin's SQL console), show in the very next read."""
+    from sqlalchemy import delete, insert, update
+
+    from database.models import HistoryMessage
+
+    await store.ensure_user(5, "a")
+    await store.append_turns("finn", 5, "dm", [Turn("user", "one"), Turn("assistant", "two")])
+    cid = (await store.history("finn", 5, "dm")).conversation_id
+    await store.append_turns("finn", 5, "dm", [Turn("user", "three")])  # extends the cached turns
+    assert [t.content for t in (await store.history("finn", 5, "dm")).turns] == ["one", "two", "three"]
+
+    async def by_hand(statement: Any) -> None:
+        async with store.engine.begin() as conn:
+            await conn.execute(statement)
+
+    def contents(data: Any) -> list[str]:
+        return [t.content for t in data.history.turns]
+
+    def read() -> Any:
+        return store.prompt_data("finn", 5, "dm", 11, recent_limit=0, before_id=None, private=True)
+
+    await by_hand(update(HistoryMessage).where(HistoryMessage.content == "two").values(content="TWO"))
+    assert contents(await read()) == ["one", "TWO", "three"]
+    await by_hand(delete(HistoryMessage).where(HistoryMessage.content == "one"))
+    assert contents(await read()) == ["TWO", "three"]
+    await by_hand(insert(HistoryMessage).values(conversation_id=cid, role="assistant", content="four", tokens=1,
+                                                created_at=datetime.now(UTC)))
+    assert contents(await read()) == ["TWO", "three", "four"]
+
+
+async def test_a_conversation_made_again_under_its_old_id_never_shows_the_old_turns(store: Store) -> None:
+    from sqlalchemy import delete
+
+    from database.models import Conversation
+
+    await store.ensure_user(5, "a")
+    await store.append_turns("finn", 5, "dm", [Turn("user", "forget this"), Turn("assistant", "ok")])
+    old = await store.history("finn", 5, "dm")  # now in the cache
+    async with store.engine.begin() as conn:  # deleted past the store (its turns go with it)
+        await conn.execute(delete(Conversation).where(Conversation.id == old.conversation_id))
+    await store.append_turns("finn", 5, "dm", [Turn("user", "hello again"), Turn("assistant", "hi")])
+    new = await store.history("finn", 5, "dm")
+    if store.dialect == "sqlite":  # SQLite hands the freed id out again: the case this guards against
+        assert new.conversation_id == old.conversation_id
+    assert [t.content for t in new.turns] == ["hello again", "hi"]
