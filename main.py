@@ -88,7 +88,7 @@ def run_bot(settings: Settings, character: object) -> int:
 
     from bot.client import create_bot
 
-    bot = create_bot(settings, character)  # type: ignore[arg-type]
+    bot = create_bot(settings, character, freeze_after_setup=True)  # type: ignore[arg-type]
     try:
         bot.run(settings.discord_token, log_handler=None)
     except discord.LoginFailure:

@@ -79,7 +79,9 @@ async def overhead(messages: int, seed: int, database_url: str | None) -> Sample
 
     fakes = FakesThread()
     h = Harness(db_url=url, tmp_path=folder, config={"max_typing_time": "0", "stream_replies": "false"},
-                bot_options={"enable_debug_events": True})  # discord.py dispatches raw socket events only then
+                # discord.py dispatches raw socket events only with enable_debug_events; freeze_after_setup
+                # as main.py asks for it
+                bot_options={"enable_debug_events": True, "freeze_after_setup": True})
     await fakes.call(h.discord.start())
     await fakes.call(h.claude.start())
     h._build_world()

@@ -32,9 +32,12 @@ class Prepared:
         self.sql = compiled.string
         names = tuple(compiled.positiontup or ())
         # Only plain positional SQL runs raw: anything SQLAlchemy finishes at execution time (expanding IN
-        # lists, literal-rendered parameters) keeps the ordinary path.
+        # lists, literal-rendered parameters, Python-side column defaults) keeps the ordinary path.
         self.raw = (dialect.driver == "pysqlite" and dialect.paramstyle == "qmark"
-                    and "POSTCOMPILE" not in self.sql)
+                    and "POSTCOMPILE" not in self.sql
+                    # Column defaults computed in Python at execution (a column the caller leaves out)
+                    and not getattr(compiled, "insert_prefetch", None)
+                    and not getattr(compiled, "update_prefetch", None))
         self._names = names
         self._fixed: dict[str, Any] = {}
         self._bind: tuple[Processor, ...] = ()

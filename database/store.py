@@ -72,6 +72,7 @@ T = TypeVar("T")
 AUTHOR_REFRESH_SECONDS = 60.0
 PLACE_CACHE_SECONDS = 5.0
 TURN_CACHE_CONVERSATIONS = 500  # conversations whose turns stay in memory between replies
+CHECKPOINT_SECONDS = 1.0  # how often SQLite's write-ahead log is copied back into the database file
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 IDENTITY_KINDS = ("trait", "lore", "fact", "quirk")
@@ -217,6 +218,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # No checkpoint inside a commit (the one crossing 1,000 WAL pages would copy them back with an fsync
+    # while a message waits on it): Store checkpoints beside the writers instead (Store._checkpoint_loop).
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
@@ -385,6 +389,7 @@ class Store:
         # aiosqlite pays a thread hop per DBAPI call (several per statement). Hot-path operations on SQLite
         # instead run as one unit of plain sqlite3 work on a dedicated thread: one hop per operation.
         self._sync_engine: Engine | None = None
+        self._checkpointer: asyncio.Task[None] | None = None
         self._sqlite_thread: ThreadPoolExecutor | None = None
         if self.dialect == "sqlite":
             self._sync_engine = make_sync_sqlite_engine(url)
@@ -426,10 +431,39 @@ class Store:
         """Bring the schema to the newest migration (Alembic) so an upgrade of Kindred upgrades the data."""
         async with self.engine.begin() as conn:
             await conn.run_sync(_upgrade)
+        if self._sync_engine is not None:
+            self._checkpointer = asyncio.create_task(self._checkpoint_loop(), name="kindred-sqlite-checkpoint")
         return self
+
+    async def _checkpoint_loop(self) -> None:
+        """Copy SQLite's write-ahead log back into the database file every second, in a thread of its own.
+
+        Left to SQLite, the commit that takes the log past 1,000 pages does it, fsync included: now and
+        then a message's log write would wait several milliseconds for it. A PASSIVE checkpoint neither
+        waits for readers nor holds up writers."""
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            try:
+                await asyncio.to_thread(self.checkpoint, "PASSIVE")
+            except Exception:
+                log.warning("SQLite checkpoint failed (tried again in %gs)", CHECKPOINT_SECONDS, exc_info=True)
+
+    def checkpoint(self, mode: str = "PASSIVE") -> tuple[int, int, int]:
+        """Run a WAL checkpoint now (SQLite; blocking): (busy, pages in the log, pages checkpointed)."""
+        assert self._sync_engine is not None and mode in {"PASSIVE", "FULL", "RESTART", "TRUNCATE"}
+        with self._sync_engine.connect() as conn:
+            busy, pages, done = conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})").one()
+        return int(busy), int(pages), int(done)
 
     async def close(self) -> None:
         await self._log.drain()
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            await asyncio.gather(self._checkpointer, return_exceptions=True)
+            try:  # leave the database file whole, the log emptied
+                await asyncio.to_thread(self.checkpoint, "TRUNCATE")
+            except Exception:
+                log.warning("final SQLite checkpoint failed", exc_info=True)
         await self.engine.dispose()
         if self._sync_engine is not None and self._sqlite_thread is not None:
             await asyncio.get_running_loop().run_in_executor(self._sqlite_thread, self._sync_engine.dispose)
@@ -512,8 +546,8 @@ class Store:
             await conn.execute(ins.on_conflict_do_nothing(index_elements=[User.id]))
 
     async def get_user(self, user_id: int) -> UserRecord | None:
-        row = await self._run(lambda conn: conn.execute(select(User).where(User.id == user_id)).first(), write=False)
-        return _user_record(row) if row else None
+        row = await self._run(lambda conn: self._q["user_record"].first(conn, {"user_id": user_id}), write=False)
+        return None if row is None else UserRecord(*row[:5], as_utc(row[5]), as_utc(row[6]))
 
     async def list_users(self, *, offset: int = 0, limit: int = 10, humans_only: bool = True) -> list[UserRecord]:
         query = select(User).order_by(User.last_seen.desc(), User.id).offset(offset).limit(limit)
@@ -602,25 +636,22 @@ class Store:
 
         rows = [(t, t.tokens or count_tokens(t.content)) for t in turns]
 
+        q = self._q
+        key = {"character": character, "user_id": user_id, "scope": scope}
+
         def write(conn: Connection) -> tuple[int, int, int, list[int]]:
             # Locked (on PostgreSQL; SQLite writes one at a time anyway) so that the revision before and
             # after are this append's own: the turn cache is extended only across exactly this change.
-            query = select(Conversation.id, Conversation.revision).where(
-                Conversation.character == character, Conversation.user_id == user_id,
-                Conversation.scope == scope).with_for_update()
-            row = conn.execute(query).first()
+            now = utcnow()
+            row = q["conversation_locked"].first(conn, key)
             if row is None:
-                conn.execute(self._insert(Conversation).values(
-                    character=character, user_id=user_id, scope=scope, summary="", updated_at=utcnow())
-                    .on_conflict_do_nothing())
-                row = conn.execute(query).one()
+                q["conversation_insert"].execute_many(conn, [{**key, "summary": "", "updated_at": now, "revision": 0}])
+                row = q["conversation_locked"].first(conn, key)
             cid, before = int(row[0]), int(row[1])
-            ids = [int(conn.execute(insert(HistoryMessage).values(
-                conversation_id=cid, role=turn.role, content=turn.content, tokens=tokens,
-                discord_message_id=turn.discord_message_id, created_at=utcnow()).returning(HistoryMessage.id))
-                .scalar_one()) for turn, tokens in rows]
-            after = conn.execute(update(Conversation).where(Conversation.id == cid).values(updated_at=utcnow())
-                                 .returning(Conversation.revision)).scalar_one()
+            ids = [int(q["turn_insert"].first(conn, {
+                "conversation_id": cid, "role": turn.role, "content": turn.content, "tokens": tokens,
+                "discord_message_id": turn.discord_message_id, "created_at": now})[0]) for turn, tokens in rows]
+            after = q["conversation_touch"].first(conn, {"conversation_id": cid, "touched_at": now})[0]
             return cid, before, int(after), ids
 
         cid, before, after, ids = await self._run(write, write=True)
@@ -904,11 +935,11 @@ class Store:
     async def record_api_call(self, *, user_id: int | None, purpose: str, model: str, input_tokens: int,
                               output_tokens: int, cache_creation_tokens: int, cache_read_tokens: int, cost: float,
                               latency_ms: float, ok: bool, error: str = "") -> None:
-        stmt = insert(ApiCall).values(
-            user_id=user_id, purpose=purpose, model=model, input_tokens=input_tokens, output_tokens=output_tokens,
-            cache_creation_tokens=cache_creation_tokens, cache_read_tokens=cache_read_tokens, cost=cost,
-            latency_ms=latency_ms, ok=ok, error=error[:300], created_at=utcnow())
-        await self._run(lambda conn: conn.execute(stmt), write=True)
+        row = {"user_id": user_id, "purpose": purpose, "model": model, "input_tokens": input_tokens,
+               "output_tokens": output_tokens, "cache_creation_tokens": cache_creation_tokens,
+               "cache_read_tokens": cache_read_tokens, "cost": cost, "latency_ms": latency_ms, "ok": ok,
+               "error": error[:300], "created_at": utcnow()}
+        await self._run(lambda conn: self._q["api_call_insert"].execute_many(conn, [row]), write=True)
 
     async def usage(self, user_id: int | None = None, *, purpose: str | None = None) -> Usage:
         query = select(func.count(), func.coalesce(func.sum(ApiCall.input_tokens), 0),
@@ -954,14 +985,14 @@ class Store:
         return (int(row[0]), str(row[1])) if row else (0, "")
 
     async def count_interaction(self, character: str) -> int:
-        async with self.engine.begin() as conn:
-            ins = self._insert(CharacterState).values(character=character, interaction_count=1, stage="",
-                                                      updated_at=utcnow())
-            await conn.execute(ins.on_conflict_do_update(
-                index_elements=[CharacterState.character],
-                set_={"interaction_count": CharacterState.interaction_count + 1, "updated_at": ins.excluded.updated_at}))
-            return int((await conn.execute(select(CharacterState.interaction_count)
-                                           .where(CharacterState.character == character))).scalar_one())
+        """One more interaction of the character; returns the new count (one per reply: prepared)."""
+        values = {"character": character, "interaction_count": 1, "stage": "", "updated_at": utcnow()}
+
+        def count(conn: Connection) -> int:
+            self._q["interaction_upsert"].execute_many(conn, [values])
+            return int(self._q["character_state"].first(conn, values)[0])
+
+        return await self._run(count, write=True)
 
     async def set_character_stage(self, character: str, stage: str) -> None:
         async with self.engine.begin() as conn:
@@ -1205,14 +1236,11 @@ class Store:
         from bot.tokens import count_tokens
 
         def read(conn: Connection) -> tuple[int, int, str]:
-            row = conn.execute(select(Conversation.id, Conversation.summary).where(
-                Conversation.character == character, Conversation.user_id == user_id,
-                Conversation.scope == scope)).first()
+            row = self._q["conversation"].first(conn, {"character": character, "user_id": user_id, "scope": scope})
             if row is None:
                 return 0, 0, ""
-            n, tokens = conn.execute(select(func.count(), func.coalesce(func.sum(HistoryMessage.tokens), 0))
-                                     .where(HistoryMessage.conversation_id == row.id)).one()
-            return int(n), int(tokens), str(row.summary or "")
+            n, tokens = self._q["conversation_tokens"].first(conn, {"conversation_id": row[0]})
+            return int(n), int(tokens), str(row[1] or "")
 
         turns, tokens, summary = await self._run(read, write=False)
         return turns, tokens + count_tokens(summary)
@@ -1604,7 +1632,9 @@ def _prepared_queries(dialect: Dialect) -> dict[str, Prepared]:
                 .order_by(table.id.desc()).limit(bindparam("limit")))
 
     insert_for = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
-    user, nick = insert_for(User), insert_for(Nickname)
+    user, nick, state = insert_for(User), insert_for(Nickname), insert_for(CharacterState)
+    conversation_key = and_(Conversation.character == character, Conversation.user_id == user_id,
+                            Conversation.scope == bindparam("scope"))
     statements: dict[str, tuple[Any, list[str] | None]] = {
         "user_upsert": (user.on_conflict_do_update(
             index_elements=[User.id], set_={"name": user.excluded.name, "last_seen": user.excluded.last_seen}),
@@ -1630,9 +1660,28 @@ def _prepared_queries(dialect: Dialect) -> dict[str, Prepared]:
                        .where(UserFact.user_id == user_id), None),
         "character_state": (select(CharacterState.interaction_count, CharacterState.stage)
                             .where(CharacterState.character == character), None),
-        "conversation": (select(Conversation.id, Conversation.summary, Conversation.revision).where(
-            Conversation.character == character, Conversation.user_id == user_id,
-            Conversation.scope == bindparam("scope")), None),
+        "conversation": (select(Conversation.id, Conversation.summary, Conversation.revision)
+                         .where(conversation_key), None),
+        # After a reply (append_turns, usage, the interaction count, the summarization check).
+        "conversation_locked": (select(Conversation.id, Conversation.revision).where(conversation_key)
+                                .with_for_update(), None),
+        "conversation_insert": (insert_for(Conversation).on_conflict_do_nothing(),
+                                ["character", "user_id", "scope", "summary", "updated_at", "revision"]),
+        "turn_insert": (insert(HistoryMessage).returning(HistoryMessage.id),
+                        ["conversation_id", "role", "content", "tokens", "discord_message_id", "created_at"]),
+        "conversation_touch": (update(Conversation).where(Conversation.id == bindparam("conversation_id"))
+                               .values(updated_at=bindparam("touched_at")).returning(Conversation.revision), None),
+        "conversation_tokens": (select(func.count(), func.coalesce(func.sum(HistoryMessage.tokens), 0))
+                                .where(HistoryMessage.conversation_id == bindparam("conversation_id")), None),
+        "api_call_insert": (insert(ApiCall), ["user_id", "purpose", "model", "input_tokens", "output_tokens",
+                                              "cache_creation_tokens", "cache_read_tokens", "cost", "latency_ms",
+                                              "ok", "error", "created_at"]),
+        "interaction_upsert": (state.on_conflict_do_update(
+            index_elements=[CharacterState.character],
+            set_={"interaction_count": CharacterState.interaction_count + 1, "updated_at": state.excluded.updated_at}),
+            ["character", "interaction_count", "stage", "updated_at"]),
+        "user_record": (select(User.id, User.name, User.is_bot, User.premium, User.memory_consent,  # UserRecord's order
+                               User.first_seen, User.last_seen).where(User.id == user_id), None),
         "turns": (select(HistoryMessage.role, HistoryMessage.content, HistoryMessage.id,  # Turn's field order
                          HistoryMessage.discord_message_id, HistoryMessage.tokens)
                   .where(HistoryMessage.conversation_id == bindparam("conversation_id")).order_by(HistoryMessage.id),

@@ -153,6 +153,8 @@ async def test_hot_path_statements_read_what_sqlalchemy_reads(store: Store) -> N
             checked.append(name)
         return checked
 
+    if store.dialect == "sqlite":
+        assert [name for name, prepared in store._q.items() if not prepared.raw] == []
     checked = await store._run(compare, write=False)
     assert {"turns", "recent_logged", "recent_archived", "user", "fact_stamp", "relationship"} <= set(checked)
 
@@ -217,3 +219,41 @@ async def test_a_conversation_made_again_under_its_old_id_never_shows_the_old_tu
     if store.dialect == "sqlite":  # SQLite hands the freed id out again: the case this guards against
         assert new.conversation_id == old.conversation_id
     assert [t.content for t in new.turns] == ["hello again", "hi"]
+
+
+def test_a_statement_that_needs_python_defaults_keeps_sqlalchemy_execution() -> None:
+    from sqlalchemy import insert
+    from sqlalchemy.dialects.sqlite import pysqlite
+
+    from database.models import Conversation
+    from database.prepared import Prepared
+
+    dialect = pysqlite.SQLiteDialect_pysqlite()
+    assert not Prepared(insert(Conversation), dialect, column_keys=["character", "user_id", "scope"]).raw
+    assert Prepared(insert(Conversation), dialect, column_keys=["character", "user_id", "scope", "summary",
+                                                               "updated_at", "revision"]).raw
+
+
+async def test_sqlite_log_is_checkpointed_beside_the_writers(tmp_path: Any) -> None:
+    """Commits never copy the write-ahead log back into the database file themselves (no stall in a
+    message's log write); the store's background checkpoint does, and closing leaves the log empty."""
+    path = tmp_path / "kindred.db"
+    wal = path.with_name(path.name + "-wal")
+    store = await Store(f"sqlite+aiosqlite:///{path}").open()
+    try:
+        async with store.engine.connect() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == 0
+        loop = store._checkpointer
+        assert loop is not None
+        loop.cancel()  # commits alone first
+        await asyncio.gather(loop, return_exceptions=True)
+        before = path.stat().st_size
+        await asyncio.gather(*(store.log_message(seen(i, text="x" * 4000)) for i in range(1, 3001)))
+        assert wal.stat().st_size > 12_000_000
+        assert path.stat().st_size - before < 1_000_000  # SQLite on its own would have copied most back
+        store._checkpointer = asyncio.create_task(store._checkpoint_loop())
+        await asyncio.sleep(2.5)
+        assert path.stat().st_size - before > 12_000_000  # the background checkpoint did
+    finally:
+        await store.close()
+    assert not wal.exists() or wal.stat().st_size == 0
