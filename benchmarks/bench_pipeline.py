@@ -5,7 +5,9 @@
    - DMs (history and prompt), and
    - @mentions in a server channel that holds half of those rows (the active check, the channel's recent
      messages and the prompt all read from the big tables).
-   Target: p50 < 2 ms, p99 < 10 ms for each.
+   Target: p50 < 2 ms, p99 < 10 ms for each. The conversation grows by a turn pair per message (to about
+   600 turns), as a long chat would. Printed beside it: the anthropic SDK's own share, the same request
+   bodies sent again through the SDK alone.
 2. Votes: wall time of N concurrent yes/no votes vs one, with a fake Claude answering in a fixed time.
    Target: N votes <= 1.2x one vote.
 
@@ -54,11 +56,11 @@ Samples = dict[str, tuple[list[float], list[float], list[float]]]
 
 
 async def overhead(messages: int, seed: int, database_url: str | None) -> Samples:
-    """Per path ("dm", "mention"): (kindred, wire) samples in seconds.
+    """Per path ("dm", "mention"): (kindred, wire, sdk) samples in seconds.
 
     kindred: from discord.py receiving the gateway frame to the SDK handing the Claude request to the
-    network (Kindred's own work: parsing, logging, the active check, deciding, reading the prompt data,
-    building the request).
+    network (everything in the bot's process: discord.py parsing, logging, the active check, deciding,
+    reading the prompt data, building the prompt, and the SDK building the request).
     wire: from the fake Discord sending the event to the fake Claude having read the request.
     sdk: the part of kindred that is the anthropic SDK's own: the same request bodies sent again through
     the bot's SDK client, from messages.create() to the request going out.
@@ -199,7 +201,7 @@ def main() -> None:
     samples = asyncio.run(overhead(messages, seed, args.database_url))
     for path, label in (("dm", "DM"), ("mention", "@mention in the seeded channel")):
         kindred, wire, sdk = samples[path]
-        print(f"overhead, {label}, gateway frame received -> Claude request sent (Kindred's own work): "
+        print(f"overhead, {label}, gateway frame received -> Claude request sent (the bot's process): "
               f"{summary_ms(kindred)}  (target p50 < 2 ms, p99 < 10 ms)")
         print(f"  of which the anthropic SDK, messages.create() -> request sent, same requests: {summary_ms(sdk)}")
         print(f"overhead, {label}, fake Discord send -> fake Claude receipt (whole wire): {summary_ms(wire)}")
