@@ -325,52 +325,39 @@ class _GroupCommitLog:
 
     Each caller awaits its own row being committed, so "logged before any reply work" holds, but
     messages that arrive while a commit is in flight share the next one: this is what lets ingest keep
-    up with a busy server on SQLite. A message that finds the log idle is written at once by its own
-    caller, sparing a quiet server's messages a hop through another task.
+    up with a busy server on SQLite. The writing happens in a task of its own, so a caller cancelled
+    while waiting (a shutdown) does not take its message's write down with it.
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._pending: list[tuple[SeenMessage, str, PromptRequest | None, asyncio.Future[PromptData | None]]] = []
         self._flusher: asyncio.Task[None] | None = None
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     async def write(self, message: SeenMessage, display_name: str, then_read: PromptRequest | None) -> PromptData | None:
-        if not self._idle.is_set():  # a commit is in flight: join the next batch
-            future: asyncio.Future[PromptData | None] = asyncio.get_running_loop().create_future()
-            self._pending.append((message, display_name, then_read, future))
-            return await future
-        self._idle.clear()
-        try:
-            return (await self._store._write_seen([(message, display_name)], [then_read]))[0]
-        finally:
-            if self._pending:  # what queued meanwhile is flushed by a task of its own: no caller waits for others
-                self._flusher = asyncio.create_task(self._flush_loop())
-            else:
-                self._idle.set()
+        future: asyncio.Future[PromptData | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((message, display_name, then_read, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop())
+        return await future
 
     async def _flush_loop(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                try:
-                    read = await self._store._write_seen([(m, n) for m, n, _, _ in batch],
-                                                         [r for _, _, r, _ in batch])
-                except Exception as exc:  # every waiter learns of the failure
-                    for _, _, _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                else:
-                    for (_, _, _, fut), data in zip(batch, read, strict=True):
-                        if not fut.done():
-                            fut.set_result(data)
-        finally:
-            self._idle.set()
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                read = await self._store._write_seen([(m, n) for m, n, _, _ in batch], [r for _, _, r, _ in batch])
+            except Exception as exc:  # every waiter learns of the failure
+                for _, _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+            else:
+                for (_, _, _, fut), data in zip(batch, read, strict=True):
+                    if not fut.done():
+                        fut.set_result(data)
 
     async def drain(self) -> None:
-        """Wait until every message handed to the log so far is written."""
-        await self._idle.wait()
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
 
 
 class Store:
