@@ -12,7 +12,13 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.config import PROJECT_ROOT, Settings, load_settings, resolve_character_dir
+from bot.config import (
+    PROJECT_ROOT,
+    Settings,
+    load_settings,
+    resolve_character_dir,
+    warn_unknown_character_keys,
+)
 from bot.errors import ConfigError
 
 
@@ -57,6 +63,7 @@ def _load(args: argparse.Namespace, *, discord: bool) -> tuple[Settings, object]
     character = CharacterSource(character_dir, config_file)
     character.load()  # a folder without a prompt fails here, before anything connects
     for folder in settings.ensemble_dirs:  # and so does any other character the bot plays
+        warn_unknown_character_keys(folder)
         CharacterSource(folder, config_file).load()
     return settings, character
 

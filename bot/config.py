@@ -430,6 +430,12 @@ def warn_unknown_keys(source: Source) -> list[tuple[str, str]]:
     return unknown
 
 
+def warn_unknown_character_keys(folder: Path) -> list[tuple[str, str]]:
+    """warn_unknown_keys for another character the bot plays (ensemble_characters): its own character.env
+    only, since config.env and the environment were checked with the main character."""
+    return warn_unknown_keys(read_sources(None, folder, {}))
+
+
 def resolve_character_dir(cli_value: str | None, environ: Mapping[str, str] | None = None) -> Path:
     """``--character`` wins, then ``CHARACTER_DIR``, then the shipped example."""
     env = os.environ if environ is None else environ

@@ -254,3 +254,18 @@ def test_main_logs_unknown_keys_to_stderr_without_values(tmp_path: Path) -> None
     [warning] = [line for line in result.stderr.splitlines() if "WARNING" in line]
     assert "anthropic_api_kee" in warning and str(char / "character.env") in warning
     assert "sk-secret-value" not in result.stderr
+
+
+def test_main_warns_about_unknown_keys_of_every_character_it_plays(tmp_path: Path) -> None:
+    main, other = tmp_path / "main", tmp_path / "other"
+    for folder in (main, other):
+        folder.mkdir()
+    (main / "character.env").write_text('default_name="Main"\ncore_prompt="You are Main."\n')
+    (other / "character.env").write_text('default_name="Other"\ncore_promt="You are Other."\n')  # a typo
+    (tmp_path / "config.env").write_text(f"ensemble_characters={other}\n")
+    result = run_main("--character", str(main), "--config", str(tmp_path / "config.env"),
+                      env={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr  # the other character has no prompt
+    [warning] = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert "core_promt" in warning and str(other / "character.env") in warning
+    assert "You are Other." not in result.stderr
