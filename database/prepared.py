@@ -35,7 +35,6 @@ class Prepared:
         # lists, literal-rendered parameters, Python-side column defaults) keeps the ordinary path.
         self.raw = (dialect.driver == "pysqlite" and dialect.paramstyle == "qmark"
                     and "POSTCOMPILE" not in self.sql
-                    # Column defaults computed in Python at execution (a column the caller leaves out)
                     and not getattr(compiled, "insert_prefetch", None)
                     and not getattr(compiled, "update_prefetch", None))
         self._names = names
@@ -68,6 +67,7 @@ class Prepared:
         return self._convert(cursor.fetchall())
 
     def first(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any | None:
+        """The first row, or None; also how an INSERT/UPDATE ... RETURNING is run."""
         if not self.raw:
             return conn.execute(self.statement, dict(values or {})).first()
         cursor = conn.connection.driver_connection.execute(self.sql, self._params(values or {}))  # type: ignore[union-attr]
