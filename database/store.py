@@ -377,6 +377,7 @@ class Store:
         # instead run as one unit of plain sqlite3 work on a dedicated thread: one hop per operation.
         self._sync_engine: Engine | None = None
         self._checkpointer: asyncio.Task[None] | None = None
+        self._stop_checkpoints = asyncio.Event()
         self._sqlite_thread: ThreadPoolExecutor | None = None
         if self.dialect == "sqlite":
             self._sync_engine = make_sync_sqlite_engine(url)
@@ -427,9 +428,14 @@ class Store:
 
         Left to SQLite, the commit that takes the log past 1,000 pages does it, fsync included: now and
         then a message's log write would wait several milliseconds for it. A PASSIVE checkpoint neither
-        waits for readers nor holds up writers."""
+        waits for readers nor holds up writers. Stopped by ``_stop_checkpoints``, never cancelled: a
+        checkpoint cut off half-way would still run in its thread and make close()'s final one fail."""
         while True:
-            await asyncio.sleep(CHECKPOINT_SECONDS)
+            try:
+                await asyncio.wait_for(self._stop_checkpoints.wait(), CHECKPOINT_SECONDS)
+                return
+            except TimeoutError:
+                pass
             try:
                 await asyncio.to_thread(self.checkpoint, "PASSIVE")
             except Exception:
@@ -445,7 +451,7 @@ class Store:
     async def close(self) -> None:
         await self._log.drain()
         if self._checkpointer is not None:
-            self._checkpointer.cancel()
+            self._stop_checkpoints.set()
             await asyncio.gather(self._checkpointer, return_exceptions=True)
             try:  # leave the database file whole, the log emptied
                 await asyncio.to_thread(self.checkpoint, "TRUNCATE")
@@ -534,10 +540,10 @@ class Store:
 
     async def get_user(self, user_id: int) -> UserRecord | None:
         row = await self._run(lambda conn: self._q["user_record"].first(conn, {"user_id": user_id}), write=False)
-        return None if row is None else UserRecord(*row[:5], as_utc(row[5]), as_utc(row[6]))
+        return None if row is None else _user_record(row)
 
     async def list_users(self, *, offset: int = 0, limit: int = 10, humans_only: bool = True) -> list[UserRecord]:
-        query = select(User).order_by(User.last_seen.desc(), User.id).offset(offset).limit(limit)
+        query = select(*USER_RECORD_COLUMNS).order_by(User.last_seen.desc(), User.id).offset(offset).limit(limit)
         if humans_only:
             query = query.where(User.is_bot.is_(False))
         async with self.engine.connect() as conn:
@@ -1162,7 +1168,7 @@ class Store:
     async def search_users(self, text: str, *, limit: int = 25) -> list[UserRecord]:
         """Users whose name contains ``text`` or whose id starts with it, most recently seen first
         (autocomplete of user options)."""
-        query = select(User).order_by(User.last_seen.desc(), User.id).limit(limit)
+        query = select(*USER_RECORD_COLUMNS).order_by(User.last_seen.desc(), User.id).limit(limit)
         text = text.strip()
         if text:
             pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -1667,8 +1673,7 @@ def _prepared_queries(dialect: Dialect) -> dict[str, Prepared]:
             index_elements=[CharacterState.character],
             set_={"interaction_count": CharacterState.interaction_count + 1, "updated_at": state.excluded.updated_at}),
             ["character", "interaction_count", "stage", "updated_at"]),
-        "user_record": (select(User.id, User.name, User.is_bot, User.premium, User.memory_consent,  # UserRecord's order
-                               User.first_seen, User.last_seen).where(User.id == user_id), None),
+        "user_record": (select(*USER_RECORD_COLUMNS).where(User.id == user_id), None),
         "turns": (select(HistoryMessage.role, HistoryMessage.content, HistoryMessage.id,  # Turn's field order
                          HistoryMessage.discord_message_id, HistoryMessage.tokens)
                   .where(HistoryMessage.conversation_id == bindparam("conversation_id")).order_by(HistoryMessage.id),
@@ -1681,9 +1686,14 @@ def _fact_stamp(row: Any) -> tuple[Any, ...]:
     return (int(row[0]), row[1], str(row[2]))
 
 
-def _user_record(u: Any) -> UserRecord:
-    """From a Core row of ``select(User)`` (columns as attributes)."""
-    return UserRecord(u.id, u.name, u.is_bot, u.premium, u.memory_consent, as_utc(u.first_seen), as_utc(u.last_seen))
+# UserRecord's field order: every read of users that makes records selects these.
+USER_RECORD_COLUMNS = (User.id, User.name, User.is_bot, User.premium, User.memory_consent, User.first_seen,
+                       User.last_seen)
+
+
+def _user_record(row: Any) -> UserRecord:
+    """From a row of ``select(*USER_RECORD_COLUMNS)``."""
+    return UserRecord(*row[:5], as_utc(row[5]), as_utc(row[6]))
 
 
 def _seen(r: Any) -> SeenMessage:
