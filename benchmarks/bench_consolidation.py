@@ -31,9 +31,10 @@ from bot.character import CharacterSource
 from bot.claude import ClaudeClient
 from bot.config import PROJECT_ROOT, load_settings
 from database.models import LoggedMessage, User
-from database.store import Store, reset_schema_for_tests
+from database.store import Store
 from memory.consolidation import Consolidator
 from memory.embeddings import Embedder, SentenceEmbedder, to_bytes
+from tests.dbtools import reset_schema
 
 HOBBIES = ("sailing", "pottery", "chess", "birdwatching", "baking bread", "running", "knitting", "astronomy",
            "gardening", "rock climbing", "playing the cello", "photography", "fishing", "painting", "surfing")
@@ -94,11 +95,11 @@ async def seed(store: Store, messages: int, users: int, embedder: Embedder) -> N
     for u in range(users):
         name = f"user{1 + u}"
         text = f"{name} lives by the harbour"
-        await store.insert_user_fact(1 + u, text, category="personal", embedding=to_bytes(embedder.encode([text])[0]))
+        await store.facts.add(1 + u, text, category="personal", embedding=to_bytes(embedder.encode([text])[0]))
 
 
 async def run(url: str, messages: int, users: int, concurrency: int) -> None:
-    await reset_schema_for_tests(url)
+    await reset_schema(url)
     store = await Store(url).open()
     settings = load_settings(PROJECT_ROOT / "characters" / "finn", None,
                              environ={"ANTHROPIC_API_KEY": "x", "DATABASE_URL": url, "DISCORD_TOKEN": "x"})
@@ -115,7 +116,7 @@ async def run(url: str, messages: int, users: int, concurrency: int) -> None:
     started = time.perf_counter()
     report = await consolidator.run()
     elapsed = time.perf_counter() - started
-    assert await store.count_logged() == 0 and await store.count_archived() == messages, report.describe()
+    assert await store.log.count_logged() == 0 and await store.log.count_archived() == messages, report.describe()
     await claude.close()
     await store.close()
     kindred = elapsed - sdk.messages.seconds

@@ -13,24 +13,26 @@ import time
 from datetime import UTC, datetime
 
 from benchmarks.common import temp_sqlite_url
-from database.store import SeenMessage, Store, reset_schema_for_tests
+from database.records import SeenMessage
+from database.store import Store
+from tests.dbtools import reset_schema
 
 
 async def run(url: str, messages: int, concurrency: int) -> float:
-    await reset_schema_for_tests(url)  # a scratch database: its Kindred tables are dropped first
+    await reset_schema(url)  # a scratch database: its Kindred tables are dropped first
     store = await Store(url).open()
     now = datetime.now(UTC)
     queue = iter(range(1, messages + 1))
 
     async def worker() -> None:
         for i in queue:
-            await store.log_message(SeenMessage(i, 100 + i % 40, 1, 1 + i % 500, f"user{i % 500}", False, False,
+            await store.log.log_message(SeenMessage(i, 100 + i % 40, 1, 1 + i % 500, f"user{i % 500}", False, False,
                                                 f"hello number {i}", now))
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    assert await store.count_logged() == messages
+    assert await store.log.count_logged() == messages
     await store.close()
     return messages / elapsed
 

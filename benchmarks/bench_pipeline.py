@@ -28,7 +28,8 @@ from typing import Any
 
 from benchmarks.common import percentile, seed_messages, summary_ms
 from bot.claude import ClaudeClient, Prompt
-from database.store import Store, reset_schema_for_tests
+from database.store import Store
+from tests.dbtools import reset_schema
 from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, Harness
 
 WARMUP = 20  # the first messages of each path warm caches and connections; not measured
@@ -68,13 +69,13 @@ async def overhead(messages: int, seed: int, database_url: str | None) -> Sample
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
     url = database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
     if database_url:
-        await reset_schema_for_tests(url)  # a scratch database: its Kindred tables are dropped first
+        await reset_schema(url)  # a scratch database: its Kindred tables are dropped first
     store = await Store(url).open()
     started = time.perf_counter()
     await seed_messages(store, seed, guild_id=GUILD_ID, hot_channel=CHANNEL_ID, hot_share=0.5)
     # Place settings for the active check to look through: this channel on, its neighbour off.
-    await store.set_place_active("channel", CHANNEL_ID, True)
-    await store.set_place_active("channel", OTHER_CHANNEL_ID, False)
+    await store.places.set_active("channel", CHANNEL_ID, True)
+    await store.places.set_active("channel", OTHER_CHANNEL_ID, False)
     await store.close()
     print(f"seeded {seed:,} messages (half logged, half archived; half of them in the channel the @mentions "
           f"go to) in {time.perf_counter() - started:.1f} s")

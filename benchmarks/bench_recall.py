@@ -26,10 +26,11 @@ from sqlalchemy import insert
 
 from benchmarks.common import summary_ms, temp_sqlite_url
 from database.models import User, UserFact
-from database.store import Store, reset_schema_for_tests
+from database.store import Store
 from memory.embeddings import SentenceEmbedder
 from memory.facts import FactCache
 from memory.recall import choose
+from tests.dbtools import reset_schema
 
 DIM = 384
 WORDS = ("tea", "tides", "boats", "kites", "crabs", "lighthouse", "music", "work", "family", "garden", "books",
@@ -60,7 +61,7 @@ async def seed(store: Store, facts: int, users: int, heavy: int) -> list[int]:
 
 
 async def run(url: str, facts: int, users: int, heavy: int, samples: int) -> None:
-    await reset_schema_for_tests(url)
+    await reset_schema(url)
     store = await Store(url).open()
     ids = await seed(store, facts, users, heavy)
     if store.dialect == "postgresql":  # the steady state autovacuum keeps: index-only scans for the stamp
@@ -101,7 +102,7 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int) -> Non
     stamp: list[float] = []
     for _ in range(200):
         t0 = time.perf_counter()
-        await store.fact_stamp(pick.choice(ids[:users]))
+        await store.facts.stamp(pick.choice(ids[:users]))
         stamp.append(time.perf_counter() - t0)
     await store.close()
 

@@ -21,20 +21,14 @@ from typing import Any
 
 from bot.config import Settings
 from bot.conversation_tools import InvalidInput
-from bot.engine import Decision
 from bot.logmirror import STATE_KEY as VERBOSE_KEY
 from bot.logmirror import LogMirror, parse_switch
-from bot.prompting import Incoming, relationship_guidance
-from database.store import (
-    IDENTITY_KINDS,
-    PRIVATE_SOURCE,
-    RELATIONSHIP_RANGES,
-    RelationshipRecord,
-    Store,
-    Usage,
-    UserRecord,
-    UserSummary,
-)
+from bot.pipeline import Decision, Incoming
+from bot.prompting import relationship_guidance
+from database.records import PRIVATE_SOURCE, RelationshipRecord, Usage, UserRecord, UserSummary
+from database.store import Store
+from memory.identity import IDENTITY_KINDS
+from memory.relationships import RELATIONSHIP_RANGES
 
 PAGE_SIZE = 10
 PREVIEW = 80
@@ -340,14 +334,14 @@ class AdminTools:
 
     async def known_user(self, arg: str) -> UserRecord:
         user_id = parse_user_id(arg)
-        user = await self.store.get_user(user_id)
+        user = await self.store.people.get_user(user_id)
         if user is None:
             raise InvalidInput(f"I don't know user {user_id}: they have not talked to me yet "
                                "(or their data was deleted).")
         return user
 
     async def user_choices(self, current: str) -> list[Choice]:
-        users = await self.store.search_users(current, limit=MAX_CHOICES)
+        users = await self.store.people.search_users(current, limit=MAX_CHOICES)
         return [(clip(f"{u.name or 'unnamed'} ({u.id})" + (" [bot]" if u.is_bot else ""), CHOICE_NAME), str(u.id))
                 for u in users]
 
@@ -355,16 +349,16 @@ class AdminTools:
         if not arg:
             raise InvalidInput(f"Usage: `{USAGE['user_data']}`.")
         user = await self.known_user(arg)
-        summary = await self.store.user_summary(self.character, user.id)
+        summary = await self.store.people.user_summary(self.character, user.id)
         assert summary is not None  # the user exists: known_user just read it
         return format_user_data(summary, self.settings)
 
     async def users_page(self, number: int) -> tuple[Page, str]:
         """The people the bot knows (other bots, and the bot itself, are left out: ``user data?`` still
         answers about them)."""
-        total = await self.store.count_users()
+        total = await self.store.people.count_users()
         page = page_of(total, number)
-        summaries = await self.store.user_summaries(self.character, offset=page.offset, limit=page.size)
+        summaries = await self.store.people.user_summaries(self.character, offset=page.offset, limit=page.size)
         return page, render_users_page(page, summaries)
 
     async def toggle_premium(self, arg: str) -> str:
@@ -372,7 +366,7 @@ class AdminTools:
             raise InvalidInput(f"Usage: `{USAGE['premium']}`.")
         user = await self.known_user(arg)
         premium = not user.premium
-        await self.store.set_premium(user.id, premium)
+        await self.store.people.set_premium(user.id, premium)
         if premium:
             return f"{user_label(user)} is now **premium**: their replies use `{self.settings.premium_model}`."
         return f"{user_label(user)} is **no longer premium**: their replies use `{self.settings.default_model}`."
@@ -381,7 +375,7 @@ class AdminTools:
 
     async def load_verbose(self) -> bool:
         """Set the mirror from the ``verbose`` state key; the ``verbose_logging`` setting when it is unset."""
-        parsed = parse_switch(await self.store.get_state(VERBOSE_KEY, ""))
+        parsed = parse_switch(await self.store.state.get(VERBOSE_KEY, ""))
         self.mirror.enabled = self.settings.verbose_logging if parsed is None else parsed
         return self.mirror.enabled
 
@@ -392,7 +386,7 @@ class AdminTools:
                 raise InvalidInput(f"Usage: `{USAGE['verbose']}` (no argument toggles).")
         else:
             wanted = not await self.load_verbose()
-        await self.store.set_state(VERBOSE_KEY, "on" if wanted else "off")
+        await self.store.state.set(VERBOSE_KEY, "on" if wanted else "off")
         self.mirror.enabled = wanted
         if wanted:
             return ("Verbose mode is **on**: reply decisions and votes, background work and errors are mirrored "
@@ -412,7 +406,7 @@ class AdminTools:
 
     async def _identity_entry(self, raw: str | int) -> tuple[int, str, str]:
         entry_id = parse_id(raw, "identity entry")
-        for entry in await self.store.identity(self.character):
+        for entry in await self.store.identity.entries(self.character):
             if entry[0] == entry_id:
                 return entry
         raise InvalidInput(f"There is no identity entry #{entry_id}.")
@@ -420,13 +414,13 @@ class AdminTools:
     async def identity_add(self, kind: str, text: str) -> str:
         if kind not in IDENTITY_KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(IDENTITY_KINDS)}.")
-        entry_id = await self.store.add_identity(self.character, kind, self._text(text, kind))
+        entry_id = await self.store.identity.add(self.character, kind, self._text(text, kind))
         return f"Added {kind} #{entry_id}: {clip(text, 300)}"
 
     async def identity_list(self, kind: str | None = None) -> str:
         if kind is not None and kind not in IDENTITY_KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(IDENTITY_KINDS)}.")
-        entries = await self.store.identity(self.character, kind)
+        entries = await self.store.identity.entries(self.character, kind)
         if not entries:
             return f"No {kind or 'identity'} entries yet."
         return f"**Identity ({kind or 'all kinds'})**\n" + "\n".join(
@@ -435,16 +429,16 @@ class AdminTools:
     async def identity_edit(self, raw: str | int, text: str) -> str:
         entry_id, kind, old = await self._identity_entry(raw)
         new = self._text(text, kind)
-        await self.store.update_identity(entry_id, new)
+        await self.store.identity.update(entry_id, new)
         return f"Changed {kind} #{entry_id}\nwas: {clip(old, 300)}\nnow: {clip(new, 300)}"
 
     async def identity_delete(self, raw: str | int) -> str:
         entry_id, kind, old = await self._identity_entry(raw)
-        await self.store.delete_identity(entry_id)
+        await self.store.identity.delete(entry_id)
         return f"Deleted {kind} #{entry_id}: {clip(old, 300)}"
 
     async def identity_choices(self, current: str) -> list[Choice]:
-        rows = await self.store.identity(self.character)
+        rows = await self.store.identity.entries(self.character)
         return id_choices(((eid, f"#{eid} {kind}: {content}") for eid, kind, content in rows), current)
 
     # -- long-term facts
@@ -469,8 +463,8 @@ class AdminTools:
 
     async def _fact(self, user: UserRecord, raw: str | int) -> Any:
         fact_id = parse_id(raw, "fact")
-        row = await self.store.user_fact(fact_id)
-        if row is None or row.user_id != user.id:
+        row = await self.store.facts.get(user.id, fact_id)
+        if row is None:
             raise InvalidInput(f"{user_label(user)} has no fact #{fact_id}.")
         return row
 
@@ -479,7 +473,7 @@ class AdminTools:
         text = self._text(text, "fact")
         category = (category or "general").strip()[:50] or "general"
         embedding = await self._embed(text)
-        fact_id = await self.store.insert_user_fact(user.id, text, category=category, pinned=pinned,
+        fact_id = await self.store.facts.add(user.id, text, category=category, pinned=pinned,
                                                     embedding=embedding)
         pin = " (pinned)" if pinned else ""
         return f"Added fact #{fact_id} [{category}]{pin} about {user_label(user)}: {clip(text, 300)}" + \
@@ -487,7 +481,7 @@ class AdminTools:
 
     async def facts_list(self, user_arg: str) -> str:
         user = await self.known_user(user_arg)
-        rows = await self.store.facts(user.id)
+        rows = await self.store.facts.rows(user.id)
         if not rows:
             return f"No long-term facts about {user_label(user)}."
         lines = [f"#{r.id} [{r.category}]{' 📌' if r.pinned else ''} {clip(r.fact, 300)}"
@@ -502,7 +496,7 @@ class AdminTools:
         new_text = self._text(text, "fact") if text is not None else None
         new_category = (category.strip()[:50] or "general") if category is not None else None
         embedding = await self._embed(new_text) if new_text is not None else None
-        await self.store.edit_user_fact(row.id, fact=new_text, category=new_category, embedding=embedding)
+        await self.store.facts.edit(user.id, row.id, fact=new_text, category=new_category, embedding=embedding)
         note = self._embedding_note(embedding) if new_text is not None else ""
         return (f"Changed fact #{row.id} about {user_label(user)}\nwas: [{row.category}] {clip(row.fact, 300)}\n"
                 f"now: [{new_category or row.category}] {clip(new_text or row.fact, 300)}" + note)
@@ -510,13 +504,13 @@ class AdminTools:
     async def facts_delete(self, user_arg: str, raw: str | int) -> str:
         user = await self.known_user(user_arg)
         row = await self._fact(user, raw)
-        await self.store.delete_user_fact(row.id)
+        await self.store.facts.delete(user.id, row.id)
         return f"Deleted fact #{row.id} about {user_label(user)}: {clip(row.fact, 300)}"
 
     async def facts_pin(self, user_arg: str, raw: str | int, pinned: bool = True) -> str:
         user = await self.known_user(user_arg)
         row = await self._fact(user, raw)
-        await self.store.pin_user_fact(row.id, pinned)
+        await self.store.facts.pin(user.id, row.id, pinned)
         state = "Pinned" if pinned else "Unpinned"
         return f"{state} fact #{row.id} about {user_label(user)}: {clip(row.fact, 300)}"
 
@@ -525,7 +519,7 @@ class AdminTools:
             user_id = parse_user_id(user_arg)
         except InvalidInput:
             return []
-        rows = await self.store.facts(user_id)
+        rows = await self.store.facts.rows(user_id)
         return id_choices(((r.id, f"#{r.id} [{r.category}]{' 📌' if r.pinned else ''} {r.fact}") for r in rows),
                           current)
 
@@ -533,7 +527,7 @@ class AdminTools:
 
     async def _memory(self, user: UserRecord, raw: str | int) -> tuple[int, str, str]:
         memory_id = parse_id(raw, "memory")
-        for memory in await self.store.core_memories(self.character, user.id):
+        for memory in await self.store.memories.core_memories(self.character, user.id):
             if memory[0] == memory_id:
                 return memory
         raise InvalidInput(f"{user_label(user)} has no core memory #{memory_id}.")
@@ -544,7 +538,7 @@ class AdminTools:
 
     async def memories_list(self, user_arg: str) -> str:
         user = await self.known_user(user_arg)
-        memories = await self.store.core_memories(self.character, user.id)
+        memories = await self.store.memories.core_memories(self.character, user.id)
         if not memories:
             return f"No core memories of {user_label(user)}."
         return f"**Core memories of {user_label(user)}**\n" + "\n".join(
@@ -553,26 +547,26 @@ class AdminTools:
     async def memories_add(self, user_arg: str, text: str) -> str:
         user = await self.known_user(user_arg)
         text = self._text(text, "memory")
-        memory_id = await self.store.add_core_memory(self.character, user.id, text, source="admin")
+        memory_id = await self.store.memories.add_core_memory(self.character, user.id, text, source="admin")
         return f"Added core memory #{memory_id} of {user_label(user)}: {clip(text, 300)}"
 
     async def memories_edit(self, user_arg: str, raw: str | int, text: str) -> str:
         user = await self.known_user(user_arg)
         memory_id, old, _ = await self._memory(user, raw)
         new = self._text(text, "memory")
-        await self.store.update_core_memory(memory_id, new)
+        await self.store.memories.update_core_memory(memory_id, new)
         return (f"Changed core memory #{memory_id} of {user_label(user)} (the old version is archived)\n"
                 f"was: {clip(old, 300)}\nnow: {clip(new, 300)}")
 
     async def memories_delete(self, user_arg: str, raw: str | int) -> str:
         user = await self.known_user(user_arg)
         memory_id, old, _ = await self._memory(user, raw)
-        await self.store.delete_core_memory(memory_id)
+        await self.store.memories.delete_core_memory(memory_id)
         return f"Deleted core memory #{memory_id} of {user_label(user)} (archived first): {clip(old, 300)}"
 
     async def memories_history(self, user_arg: str) -> str:
         user = await self.known_user(user_arg)
-        versions = await self.store.core_memory_versions(self.character, user.id)
+        versions = await self.store.memories.core_memory_versions(self.character, user.id)
         if not versions:
             return f"No archived core-memory versions of {user_label(user)}."
         lines = []
@@ -584,10 +578,10 @@ class AdminTools:
     async def memories_restore(self, user_arg: str, raw: str | int) -> str:
         user = await self.known_user(user_arg)
         version_id = parse_id(raw, "version")
-        versions = {v[0]: v for v in await self.store.core_memory_versions(self.character, user.id)}
+        versions = {v[0]: v for v in await self.store.memories.core_memory_versions(self.character, user.id)}
         if version_id not in versions:
             raise InvalidInput(f"{user_label(user)} has no archived version #{version_id}.")
-        await self.store.restore_core_memory_version(version_id)
+        await self.store.memories.restore_core_memory_version(version_id)
         count = len(versions[version_id][3])
         return (f"Restored version #{version_id} of {user_label(user)}'s core memories ({count} memories); "
                 "the version it replaced is archived too.")
@@ -597,7 +591,7 @@ class AdminTools:
             user_id = parse_user_id(user_arg)
         except InvalidInput:
             return []
-        rows = await self.store.core_memories(self.character, user_id)
+        rows = await self.store.memories.core_memories(self.character, user_id)
         return id_choices(((mid, f"#{mid} ({self._source(source)}) {content}") for mid, content, source in rows),
                           current)
 
@@ -606,7 +600,7 @@ class AdminTools:
             user_id = parse_user_id(user_arg)
         except InvalidInput:
             return []
-        rows = await self.store.core_memory_versions(self.character, user_id)
+        rows = await self.store.memories.core_memory_versions(self.character, user_id)
         return id_choices(((vid, f"#{vid} {_day(when)} {reason} ({len(items)} memories)")
                            for vid, when, reason, items in rows), current)
 
@@ -614,20 +608,20 @@ class AdminTools:
 
     async def relationship_show(self, user_arg: str) -> str:
         user = await self.known_user(user_arg)
-        rel = await self.store.relationship(self.character, user.id)
+        rel = await self.store.people.relationship(self.character, user.id)
         return f"**Relationship with {user_label(user)}**\n" + format_relationship(rel, user)
 
     async def relationship_set(self, user_arg: str, **values: float | None) -> str:
         user = await self.known_user(user_arg)
         clamped, notes = clamp_metrics(values)
-        rel = await self.store.set_relationship(self.character, user.id, **clamped)
+        rel = await self.store.people.set_relationship(self.character, user.id, **clamped)
         head = "\n".join(f"⚠️ {n}" for n in notes)
         body = f"**Relationship with {user_label(user)} updated**\n" + format_relationship(rel, user)
         return f"{head}\n{body}" if head else body
 
     async def relationship_reset(self, user_arg: str) -> str:
         user = await self.known_user(user_arg)
-        existed = await self.store.delete_relationship(self.character, user.id)
+        existed = await self.store.people.delete_relationship(self.character, user.id)
         if not existed:
             return f"The relationship with {user_label(user)} was already at its defaults."
         return (f"Reset the relationship with {user_label(user)}: no tone guidance until it grows again "
@@ -652,14 +646,14 @@ class AdminTools:
         return ""
 
     async def state_list(self) -> str:
-        items = await self.store.list_state()
+        items = await self.store.state.all()
         if not items:
             return "The global state is empty."
         return "**Global state**\n" + "\n".join(f"`{k}` = {clip(v, 120) or '(empty)'}" for k, v in items)
 
     async def state_get(self, key: str) -> str:
         key = self._key(key)
-        items = dict(await self.store.list_state())
+        items = dict(await self.store.state.all())
         if key not in items:
             raise InvalidInput(f"There is no state key `{clip(key, 60)}`.")
         return f"`{key}` = {items[key] or '(empty)'}"
@@ -670,18 +664,18 @@ class AdminTools:
             raise InvalidInput(f"The value is {len(value)} characters long; the limit is {MAX_TEXT}.")
         if key == VERBOSE_KEY and parse_switch(value) is None:
             raise InvalidInput("`verbose` takes on or off.")
-        old = await self.store.get_state(key, "")
-        await self.store.set_state(key, value)
+        old = await self.store.state.get(key, "")
+        await self.store.state.set(key, value)
         was = f" (was: {clip(old, 200)})" if old else ""
         return f"Set `{key}` = {clip(value, 300) or '(empty)'}{was}" + await self._state_changed(key)
 
     async def state_delete(self, key: str) -> str:
         key = self._key(key)
-        if not await self.store.delete_state(key):
+        if not await self.store.state.delete(key):
             raise InvalidInput(f"There is no state key `{clip(key, 60)}`.")
         return f"Deleted `{key}`." + await self._state_changed(key)
 
     async def state_choices(self, current: str) -> list[Choice]:
         needle = current.strip().lower()
-        return [(clip(f"{k} = {v}", CHOICE_NAME), k) for k, v in await self.store.list_state()
+        return [(clip(f"{k} = {v}", CHOICE_NAME), k) for k, v in await self.store.state.all()
                 if needle in k.lower()][:MAX_CHOICES]

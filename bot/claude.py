@@ -250,7 +250,7 @@ class ClaudeClient:
         u = completion.usage
         if self.store is not None:
             try:
-                await self.store.record_api_call(
+                await self.store.usage.record(
                     user_id=user_id, purpose=purpose, model=completion.model, input_tokens=u.input_tokens,
                     output_tokens=u.output_tokens, cache_creation_tokens=u.cache_creation_tokens,
                     cache_read_tokens=u.cache_read_tokens, cost=u.cost, latency_ms=latency_ms, ok=ok, error=error)

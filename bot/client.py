@@ -29,6 +29,7 @@ from bot.logmirror import LogMirror
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.tokens import load_encoding
 from database.store import Store
+from memory.identity import seed_entries
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ async def sync_app_commands(bot: Kindred) -> bool:
     """Upload the slash commands only when they changed since the last upload: Discord rate-limits command
     creation, and most restarts change nothing. Returns whether a sync happened."""
     digest = app_commands_digest(bot)
-    if await bot.store.get_state(APP_COMMANDS_STATE_KEY) == digest:
+    if await bot.store.state.get(APP_COMMANDS_STATE_KEY) == digest:
         log.debug("application commands unchanged; not syncing")
         return False
     try:
@@ -197,7 +198,7 @@ async def sync_app_commands(bot: Kindred) -> bool:
     except discord.HTTPException as exc:  # the bot still runs; the next start tries again
         log.error("could not sync application commands with Discord: %s", exc)
         return False
-    await bot.store.set_state(APP_COMMANDS_STATE_KEY, digest)
+    await bot.store.state.set(APP_COMMANDS_STATE_KEY, digest)
     log.info("synced %d application commands with Discord (the command list changed)", len(synced))
     return True
 
@@ -208,6 +209,6 @@ async def seed_identity(store: Store, character_dir: Path, character_key: str) -
     path = character_dir / IDENTITY_FILE
     if not path.is_file():
         return
-    added = await store.seed_identity(character_key, read_identity_seed(path))
+    added = await store.identity.seed(character_key, seed_entries(read_identity_seed(path)))
     if added:
         log.info("seeded %d identity entries from %s", added, path)

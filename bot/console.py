@@ -19,7 +19,7 @@ from bot.client import seed_identity
 from bot.config import Settings
 from bot.engine import ReplyEngine
 from bot.persona.runtime import greeting_for
-from bot.prompting import Incoming
+from bot.pipeline import Incoming
 from database.store import Store
 from memory.service import MemoryService
 

@@ -18,8 +18,10 @@ from discord.utils import time_snowflake
 from bot.claude import ClaudeUnavailable
 from bot.engine import ReplyEngine
 from bot.persona.runtime import StageStatus, stage_status
-from bot.prompting import Incoming
-from database.store import PRIVATE_SOURCE, History, Store, Turn, Usage
+from bot.pipeline import Incoming
+from bot.tokens import count_tokens, counted, history_tokens
+from database.records import PRIVATE_SOURCE, History, Turn, Usage
+from database.store import Store
 from memory.consent import Consent
 
 log = logging.getLogger(__name__)
@@ -153,11 +155,11 @@ class RerollSession:
         store = self.tools.store
         answers = self.target.answer_turns
         if answers:
-            await store.replace_turn(answers[0].id, text, discord_message_id)
-            await store.delete_turns([t.id for t in answers[1:]])
+            await store.conversations.replace_turn(answers[0].id, text, count_tokens(text), discord_message_id)
+            await store.conversations.delete_turns([t.id for t in answers[1:]])
         else:  # the original reply had failed: the reroll becomes the answer
-            await store.append_turns(self.tools.character_key, self.target.user_id, self.target.scope,
-                                     [Turn("assistant", text, discord_message_id=discord_message_id)])
+            await store.conversations.append_turns(self.tools.character_key, self.target.user_id, self.target.scope,
+                                     [counted(Turn("assistant", text, discord_message_id=discord_message_id))])
 
 
 class ConversationTools:
@@ -173,13 +175,13 @@ class ConversationTools:
         return self.engine.character_key
 
     async def history(self, user_id: int, scope: str) -> History:
-        return await self.store.history(self.character_key, user_id, scope)
+        return await self.store.conversations.history(self.character_key, user_id, scope)
 
     # -- reset and forget
 
     async def reset(self, user_id: int, scope: str) -> int:
         """Clear the conversation's turns and summary (core memories stay). Returns turns removed."""
-        return await self.store.reset_conversation(self.character_key, user_id, scope)
+        return await self.store.conversations.reset_conversation(self.character_key, user_id, scope)
 
     async def recent_pairs(self, user_id: int, scope: str, count: int = FORGET_DEFAULT) -> list[Pair]:
         """The last ``count`` exchanges, oldest first."""
@@ -192,7 +194,7 @@ class ConversationTools:
         stale or forged selection can never reach anyone else's history. Returns turns deleted."""
         current = {t.id for t in (await self.history(user_id, scope)).turns}
         wanted = [tid for pair in pairs for tid in pair.turn_ids if tid in current]
-        return await self.store.delete_turns(wanted)
+        return await self.store.conversations.delete_turns(wanted)
 
     # -- reroll
 
@@ -222,7 +224,7 @@ class ConversationTools:
             raise InvalidInput("Tell me what to remember: the memory cannot be empty.")
         if len(content) > REMEMBER_MAX_CHARS:
             raise InvalidInput(f"That is {len(content)} characters; a memory can be at most {REMEMBER_MAX_CHARS}.")
-        user = await self.store.get_user(user_id)
+        user = await self.store.people.get_user(user_id)
         answer = user.memory_consent if user is not None else None
         if not Consent(self.store, self.engine.settings.memory_consent).allows(answer):
             if answer is False:
@@ -230,17 +232,17 @@ class ConversationTools:
                                    "you. Run `/memory opt-in` first if you want me to remember this.")
             raise InvalidInput("I only remember people who opted in: run `/memory opt-in` first, then ask me "
                                "again.")
-        await self.store.ensure_user(user_id, user_name)  # core memories reference the user row
+        await self.store.people.ensure_user(user_id, user_name)  # core memories reference the user row
         source = PRIVATE_SOURCE if private else "user"
-        return await self.store.add_core_memory(self.character_key, user_id, content, source=source)
+        return await self.store.memories.add_core_memory(self.character_key, user_id, content, source=source)
 
     async def status(self, user_id: int, scope: str) -> StatusFigures:
-        user = await self.store.get_user(user_id)
+        user = await self.store.people.get_user(user_id)
         history = await self.history(user_id, scope)
-        memories = await self.store.core_memories(self.character_key, user_id)
-        interactions, stored_stage = await self.store.character_state(self.character_key)
+        memories = await self.store.memories.core_memories(self.character_key, user_id)
+        interactions, stored_stage = await self.store.characters.character_state(self.character_key)
         return StatusFigures(
-            usage=await self.store.usage(user_id), premium=bool(user and user.premium),
-            history_messages=len(history.turns), history_tokens=history.tokens,
+            usage=await self.store.usage.totals(user_id), premium=bool(user and user.premium),
+            history_messages=len(history.turns), history_tokens=history_tokens(history),
             has_summary=bool(history.summary), core_memories=len(memories),
             stage=stage_status(self.engine.persona, interactions, stored_stage))

@@ -10,10 +10,8 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from bot.addressing import addressed_order, name_variants
 from bot.character import CharacterSource
@@ -21,39 +19,24 @@ from bot.claude import ClaudeClient, ClaudeUnavailable, Completion, majority_yes
 from bot.config import Settings
 from bot.persona.model import Persona
 from bot.persona.runtime import PersonaRuntime, open_with_greeting
-from bot.prompting import Incoming, build_reply_prompt, build_vote_prompt
+from bot.pipeline import (
+    ContextProvider,
+    Decision,
+    DecisionListener,
+    Incoming,
+    Interceptor,
+    Outlet,
+    ReplyResult,
+    TurnListener,
+)
+from bot.prompting import build_reply_prompt, build_vote_prompt
 from bot.splitting import split_message
+from bot.tokens import counted
 from bot.typing_sim import typing_seconds
-from database.store import PromptData, PromptRequest, SeenMessage, Store, Turn
+from database.records import PromptData, PromptRequest, SeenMessage, Turn
+from database.store import Store
 
 log = logging.getLogger(__name__)
-
-
-class Outlet(Protocol):
-    """Where a reply goes: a Discord channel, the terminal, a test double."""
-
-    def typing(self) -> AbstractAsyncContextManager[None]: ...
-
-    async def send(self, text: str, *, first: bool) -> int | None:
-        """Post one message; ``first`` is the first part of a reply. Returns its message id if any."""
-        ...
-
-
-@dataclass(frozen=True)
-class Decision:
-    reply: bool
-    reason: str
-    votes: tuple[bool | None, ...] = ()
-    # Other characters (bots in this server) named before this one: they answer first, we wait our turn.
-    after: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        what = f"{'reply' if self.reply else 'stay quiet'} ({self.reason}"
-        if self.votes:
-            what += "; votes: " + " ".join({True: "yes", False: "no", None: "fail"}[v] for v in self.votes)
-        if self.after:
-            what += "; after " + ", ".join(self.after)
-        return what + ")"
 
 
 @dataclass(frozen=True)
@@ -63,16 +46,6 @@ class Prefetched:
 
     data: PromptData
     stamp: tuple[int, int]
-
-
-@dataclass
-class ReplyResult:
-    text: str
-    parts: list[str]
-    message_ids: list[int | None]
-    ok: bool
-    completion: Completion | None = None
-    turn_ids: list[int] = field(default_factory=list)
 
 
 class BotThrottle:
@@ -99,13 +72,6 @@ class BotThrottle:
     def replied_to_bot(self, channel_id: int, bot_id: int) -> None:
         self._consecutive[channel_id] = self._consecutive.get(channel_id, 0) + 1
         self._last_reply_to[bot_id] = time.monotonic()
-
-
-DecisionListener = Callable[[Incoming, Decision], Awaitable[None]]
-TurnListener = Callable[[Incoming, ReplyResult], Awaitable[None]]
-# Returns True when it consumed the message (e.g. an admin command in the log channel): no reply work follows.
-Interceptor = Callable[[Incoming], Awaitable[bool]]
-ContextProvider = Callable[[Persona, Incoming, PromptData], Awaitable[str]]
 
 
 class ReplyEngine:
@@ -157,12 +123,12 @@ class ReplyEngine:
     async def _observe(self, msg: Incoming, *, prefetch: bool) -> tuple[bool, Prefetched | None]:
         """observe(); with ``prefetch``, a message that will certainly be answered also has its prompt data
         read in the same trip to the database as its log write."""
-        active = msg.is_dm or await self.store.is_active(msg.channel_id, msg.guild_id)
+        active = msg.is_dm or await self.store.places.is_active(msg.channel_id, msg.guild_id)
         prefetched: Prefetched | None = None
         if active or self.settings.log_inactive_channels:
             request = self.prompt_request(msg) if active and prefetch and self.reply_certain(msg) else None
-            stamp = self.store.history_stamp(self.character_key, msg.author_id, msg.scope)
-            data = await self.store.log_message(SeenMessage(
+            stamp = self.store.conversations.history_stamp(self.character_key, msg.author_id, msg.scope)
+            data = await self.store.log.log_message(SeenMessage(
                 msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name, msg.author_is_bot,
                 msg.is_dm, msg.content, msg.created_at, msg.reply_to_id), then_read=request)
             prefetched = Prefetched(data, stamp) if data is not None else None
@@ -228,7 +194,7 @@ class ReplyEngine:
         self._arrivals.append(entry)
         try:
             if look_back is not None:
-                for seen in await self.store.recent_messages(look_back, limit=20):
+                for seen in await self.store.log.recent_messages(look_back, limit=20):
                     if predicate(seen):
                         return True
             await asyncio.wait_for(future, timeout)
@@ -293,7 +259,7 @@ class ReplyEngine:
         others = [c for c in self.addressed_characters(msg) if c]
         if others:
             return Decision(False, "addressed to " + ", ".join(others))
-        recent = await self.store.recent_messages(msg.channel_id, limit=10, before_id=msg.message_id)
+        recent = await self.store.log.recent_messages(msg.channel_id, limit=10, before_id=msg.message_id)
         votes = await self.claude.vote(build_vote_prompt(self.persona, recent, msg),
                                        count=self.settings.yes_no_vote_count, user_id=msg.author_id)
         return Decision(majority_yes(votes), "majority vote", tuple(votes))
@@ -351,7 +317,7 @@ class ReplyEngine:
         persona = self.persona
         started = time.monotonic()
         # Read with the log write, unless a history has changed since (e.g. the reply before this one).
-        data = prefetched.data if prefetched and prefetched.stamp == self.store.history_stamp(
+        data = prefetched.data if prefetched and prefetched.stamp == self.store.conversations.history_stamp(
             self.character_key, msg.author_id, msg.scope) else None
         prompt, premium = await self.build_prompt(msg, persona, see_later=see_later, data=data)
         # Typing starts with the request, not before the prompt is read: it overlaps the generation (what the
@@ -373,10 +339,10 @@ class ReplyEngine:
         # "typing" for another ten seconds under its own answer.
         parts = split_message(text, self.settings.max_message_length)
         ids = [await outlet.send(part, first=i == 0) for i, part in enumerate(parts)]
-        turns = [Turn("user", f"{msg.content}", discord_message_id=msg.message_id)]
+        turns = [counted(Turn("user", f"{msg.content}", discord_message_id=msg.message_id))]
         if ok:
-            turns.append(Turn("assistant", text, discord_message_id=ids[-1] if ids else None))
-        turn_ids = await self.store.append_turns(self.character_key, msg.author_id, msg.scope, turns) \
+            turns.append(counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None)))
+        turn_ids = await self.store.conversations.append_turns(self.character_key, msg.author_id, msg.scope, turns) \
             if await self.may_remember(msg) else []
         result = ReplyResult(text, parts, ids, ok, completion, turn_ids)
         for listener in list(self.turn_listeners):
@@ -390,11 +356,11 @@ class ReplyEngine:
         already read (see prompt_request)."""
         if data is None:
             r = self.prompt_request(msg)
-            data = await self.store.prompt_data(r.character, r.user_id, r.scope, r.channel_id,
+            data = await self.store.conversations.prompt_data(r.character, r.user_id, r.scope, r.channel_id,
                                                 recent_limit=r.recent_limit, before_id=r.before_id, private=r.private)
         later: list[SeenMessage] = []
         if see_later and not msg.is_dm:
-            later = [m for m in await self.store.recent_messages(msg.channel_id, limit=10)
+            later = [m for m in await self.store.log.recent_messages(msg.channel_id, limit=10)
                      if m.message_id > msg.message_id]
         extra = [await provider(persona, msg, data) for provider in self.context_providers]
         prompt = build_reply_prompt(persona, data, msg, extra_context=[e for e in extra if e],
@@ -436,18 +402,3 @@ async def _safely(awaitable: Awaitable[None]) -> None:
         await awaitable
     except Exception:
         log.exception("listener failed")
-
-
-class NullOutlet:
-    """Collects replies in memory (benchmarks, tests of the logic without Discord)."""
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    @asynccontextmanager
-    async def typing(self) -> AsyncIterator[None]:
-        yield
-
-    async def send(self, text: str, *, first: bool) -> int | None:
-        self.sent.append(text)
-        return None

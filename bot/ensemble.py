@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from bot.addressing import addressed_order, first_position
 from bot.config import Settings
-from bot.engine import Decision, Outlet, ReplyEngine, ReplyResult
-from bot.prompting import Incoming
+from bot.engine import ReplyEngine
+from bot.pipeline import Decision, Incoming, Outlet, ReplyResult
 from database.store import Store
 
 log = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ class Ensemble:
         self.router.spoke(msg.channel_id, key)
         result = await self.member(key).engine.respond(msg, outlet_for(key))
         if result.ok:
-            value = await self.store.adjust_affinity(speaker, key, exchange_delta(result.text))
+            value = await self.store.characters.adjust_affinity(speaker, key, exchange_delta(result.text))
             log.info("affinity %s/%s now %+.2f", speaker, key, value)
         return [result]
 
@@ -234,7 +234,7 @@ class Ensemble:
         others = [m for m in self.cast if m.key != speaker]
         self.rng.shuffle(others)
         for member in others:
-            affinity, _ = await self.store.affinity(speaker, member.key)
+            affinity, _ = await self.store.characters.affinity(speaker, member.key)
             chance = banter_probability(self.settings.banter_chance, affinity)
             if self.rng.random() < chance:
                 return member.key, f"banter, chance {chance:.0%} at affinity {affinity:+.1f}"

@@ -82,7 +82,7 @@ async def require_active(bot: Kindred, interaction: discord.Interaction[Any]) ->
     """Raise :class:`Inactive` when the bot is deactivated where ``interaction`` happens (DMs are always on)."""
     if interaction.guild_id is None:
         return
-    if not await bot.store.is_active(int(interaction.channel_id or 0), interaction.guild_id):
+    if not await bot.store.places.is_active(int(interaction.channel_id or 0), interaction.guild_id):
         raise Inactive()
 
 

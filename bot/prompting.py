@@ -9,48 +9,14 @@ turn reads everything before it from cache); only the final user turn holds per-
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from bot.claude import Prompt
 from bot.persona.model import Persona
-from database.store import History, PromptData, RelationshipRecord, SeenMessage
+from bot.pipeline import Incoming
+from database.records import History, PromptData, RelationshipRecord, SeenMessage
 
 EPHEMERAL = {"type": "ephemeral"}
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """One message as the reply logic sees it, whatever brought it (Discord, the console, a test)."""
-
-    message_id: int
-    channel_id: int
-    author_id: int
-    author_name: str
-    content: str
-    created_at: datetime
-    is_dm: bool
-    guild_id: int | None = None
-    guild_name: str = ""
-    channel_name: str = ""
-    author_is_bot: bool = False
-    mentions_bot: bool = False
-    replies_to_bot: bool = False
-    reply_to_id: int | None = None
-    reply_to_author_id: int | None = None  # who wrote the message this one replies to (a webhook's id for its posts)
-    webhook_id: int | None = None  # set when a webhook posted this (how the characters of an ensemble speak)
-
-    @property
-    def scope(self) -> str:
-        """A DM is its own private scope; each channel is another."""
-        return "dm" if self.is_dm else f"channel:{self.channel_id}"
-
-    def place(self) -> str:
-        if self.is_dm:
-            return f"a private direct message with {self.author_name}"
-        where = f"#{self.channel_name}" if self.channel_name else f"channel {self.channel_id}"
-        return f"{where} on the server {self.guild_name}" if self.guild_name else where
 
 
 IDENTITY_TITLES = {"trait": "Traits", "lore": "Lore", "fact": "Facts about yourself", "quirk": "Quirks"}

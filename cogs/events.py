@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
-from bot.engine import Outlet
-from bot.prompting import Incoming
+from bot.pipeline import Incoming, Outlet
 
 if TYPE_CHECKING:
     from bot.client import Kindred

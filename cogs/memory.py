@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from cogs.commands import OwnedView, clip, confirm_timeout, tell
 from database.models import utcnow
-from database.store import FactRow
+from database.records import FactRow
 from memory.service import MemoryService, get_memory
 from memory.svgmap import days_ago, render_fact_map
 
@@ -81,7 +81,7 @@ class ForgetMeView(OwnedView):
         await interaction.response.defer()
         counts = await self.memory.forget_user(interaction.user.id)
         total = sum(counts.values())
-        user = await self.memory.store.get_user(interaction.user.id)
+        user = await self.memory.store.people.get_user(interaction.user.id)
         if user is not None and user.memory_consent is False:
             await self.finish(interaction, f"Done: I deleted {total} record(s) about you. All I keep is that you "
                                            "opted out, so I still remember nothing new about you "

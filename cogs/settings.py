@@ -16,7 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.permissions import admin_only, in_server
-from database.store import effective_activation
+from database.places import effective_activation
 
 if TYPE_CHECKING:
     from bot.client import Kindred
@@ -50,7 +50,7 @@ class PlaceSettings(commands.Cog):
 
     async def _switch(self, interaction: discord.Interaction[Any], scope: Scope, active: bool) -> None:
         place_type, place_id, name = self._place(interaction, scope)
-        await self.bot.store.set_place_active(place_type, place_id, active)
+        await self.bot.store.places.set_active(place_type, place_id, active)
         log.info("admin %s %s %s %s", interaction.user.id, "activated" if active else "deactivated",
                  place_type, place_id)
         if active:
@@ -83,7 +83,7 @@ class PlaceSettings(commands.Cog):
     async def status_here(self, interaction: discord.Interaction[Any]) -> None:
         channel_id, guild_id = int(interaction.channel_id or 0), interaction.guild_id
         # One fresh read: the answer and the reasons shown come from the same settings.
-        channel_setting, server_setting = await self.bot.store.place_activation(channel_id, guild_id, fresh=True)
+        channel_setting, server_setting = await self.bot.store.places.activation(channel_id, guild_id, fresh=True)
         effective = effective_activation(channel_setting, server_setting)
         logging_note = "logged" if effective or self.bot.settings.log_inactive_channels else "not logged"
         await interaction.response.send_message(

@@ -25,9 +25,9 @@ class Consent:
         return consent is True if self.mode == "opt_in" else consent is not False
 
     async def remembers(self, user_id: int) -> bool:
-        user = await self.store.get_user(user_id)
+        user = await self.store.people.get_user(user_id)
         return self.allows(user.memory_consent if user is not None else None)
 
     async def consents(self) -> dict[int, bool]:
         """Every stored answer (for a whole consolidation run: one query, not one per user)."""
-        return await self.store.memory_consents()
+        return await self.store.people.memory_consents()

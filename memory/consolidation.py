@@ -38,12 +38,13 @@ from bot.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.config import Settings
 from bot.persona.model import Persona
 from database.models import utcnow
-from database.store import ConsolidationBatch, NewFact, SeenMessage, Store
+from database.records import ConsolidationBatch, NewFact, SeenMessage
+from database.store import Store
 from memory.consent import Consent
 from memory.embeddings import BatchingEncoder, Embedder, SentenceEmbedder, to_bytes
 from memory.facts import CATEGORIES, Extraction, FactCache, MalformedExtraction, match_facts, parse_extraction
 from memory.mood import ensure_daily_mood
-from memory.relationships import judgement_instructions
+from memory.relationships import daily_update, judgement_instructions
 
 log = logging.getLogger(__name__)
 
@@ -232,8 +233,8 @@ class Consolidator:
     async def _run(self, now: datetime, set_mood: bool) -> ConsolidationReport:
         started = time.perf_counter()
         report = ConsolidationReport()
-        watermark = await self.store.log_watermark()  # messages logged from now on wait for the next run
-        report.messages = await self.store.count_logged_through(watermark)
+        watermark = await self.store.consolidation.log_watermark()  # messages logged from now on wait for the next run
+        report.messages = await self.store.consolidation.count_logged_through(watermark)
         await self._step("snapshot", messages=report.messages, watermark=watermark)
         consents = await self.consent.consents()
         users: set[int] = set()
@@ -241,14 +242,14 @@ class Consolidator:
         progress = Progress(report.messages, self.on_progress)
         after = 0
         while True:  # a window at a time, so a long backlog never has to fit in memory at once
-            rows = await self.store.logged_through(watermark, after_id=after, limit=WINDOW)
+            rows = await self.store.consolidation.logged_through(watermark, after_id=after, limit=WINDOW)
             if not rows:
                 break
             after = rows[-1][0]
             await self._window(rows, consents, now, report, users, refused_dms, progress)
         report.users = len(users)
         if self.settings.fact_expiry_days:
-            report.pruned_facts = await self.store.delete_expired_facts(
+            report.pruned_facts = await self.store.facts.delete_expired(
                 now - timedelta(days=self.settings.fact_expiry_days))
             if report.pruned_facts:
                 self.cache.invalidate()
@@ -257,7 +258,7 @@ class Consolidator:
             report.mood = await ensure_daily_mood(self.store, self.claude, self.persona(), now.date())
             await self._step("mood", mood=report.mood)
         report.seconds = time.perf_counter() - started
-        await self.store.set_state(LAST_RUN_KEY, now.isoformat())
+        await self.store.state.set(LAST_RUN_KEY, now.isoformat())
         await self._step("done", report=report)
         log.info("consolidation: %s", report.describe())
         return report
@@ -270,7 +271,7 @@ class Consolidator:
         refused_dms.update(plan.refused_dms)
         purged = 0
         if plan.purge:
-            purged = await self.store.purge_logged(plan.purge)
+            purged = await self.store.consolidation.purge_logged(plan.purge)
             report.purged += purged
             progress.add(len(plan.purge))
             log.info("consolidation: deleted %d logged messages of %d people not remembered", purged, plan.refused)
@@ -300,7 +301,7 @@ class Consolidator:
         await asyncio.gather(*(one_user(b) for b in plan.by_user))
         for start in range(0, len(rest), ARCHIVE_CHUNK):
             chunk = rest[start:start + ARCHIVE_CHUNK]
-            report.archived += await self.store.archive_logged(chunk)
+            report.archived += await self.store.consolidation.archive_logged(chunk)
             progress.add(len(chunk))
             await self._step("archived", archived=report.archived)
 
@@ -333,10 +334,12 @@ class Consolidator:
                 mentioned += [(fid, not batch.private) for fid in matched.mentioned if fid not in exact]
                 new = [NewFact(f.fact, f.category, to_bytes(v), batch.private) for f, v in matched.new]
         await self._step("matched", user_id=batch.user_id, new=len(new), mentioned=len(mentioned))
-        ok = await self.store.commit_consolidation(ConsolidationBatch(
+        ok = await self.store.consolidation.commit_consolidation(ConsolidationBatch(
             character=self.character_key, user_id=batch.user_id, log_ids=batch.log_ids, new_facts=tuple(new),
-            mentioned=tuple(mentioned), relationship_delta=extraction.relationship or None,
-            max_daily_change=self.settings.relationship_max_daily_change, day=now.date().isoformat(), at=now))
+            mentioned=tuple(mentioned),
+            relationship_update=daily_update(extraction.relationship, self.settings.relationship_max_daily_change)
+            if extraction.relationship else None,
+            day=now.date().isoformat(), at=now))
         self.cache.invalidate(batch.user_id)
         if not ok:
             report.conflicts += 1
@@ -394,7 +397,7 @@ class Consolidator:
         t0 = time.perf_counter()
         vectors = await self._encode([r.fact for r in missing])
         report.embed_seconds += time.perf_counter() - t0
-        await self.store.set_fact_embeddings([(r.id, to_bytes(v)) for r, v in zip(missing, vectors, strict=True)])
+        await self.store.facts.set_embeddings([(r.id, to_bytes(v)) for r, v in zip(missing, vectors, strict=True)])
         self.cache.invalidate(user_id)
 
 
@@ -410,9 +413,9 @@ def last_due(now: datetime, hour: int) -> datetime:
 async def missed_run(store: Store, now: datetime, hour: int) -> bool:
     """Whether the daily run due most recently did not happen (the bot was down at the time). A database
     that never had a run starts counting now, so a fresh install does not consolidate at its first start."""
-    raw = await store.get_state(LAST_RUN_KEY)
+    raw = await store.state.get(LAST_RUN_KEY)
     if not raw:
-        await store.set_state(LAST_RUN_KEY, now.isoformat())
+        await store.state.set(LAST_RUN_KEY, now.isoformat())
         return False
     try:
         last = datetime.fromisoformat(raw)
@@ -461,9 +464,7 @@ async def run_consolidation_cli(settings: Settings, character: Any, *,
     claude = ClaudeClient(settings, store)
     bar = _Bar()
     try:
-        from bot.engine import ReplyEngine
-
-        key = ReplyEngine(settings, store, claude, character).character_key  # the name the bot files data under
+        key = settings.character_name_slug  # the name the bot files data under (ReplyEngine.character_key)
         consolidator = Consolidator(store, claude, settings, key, character.current,
                                     embedder or SentenceEmbedder(settings.embedding_model), on_progress=bar)
         report = await consolidator.run()

@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from database.store import RELATIONSHIP_RANGES, FactRow, Store
+from database.records import FactRow
+from database.store import Store
 from memory.embeddings import DTYPE, from_bytes, normalise
+from memory.relationships import RELATIONSHIP_RANGES
 
 CATEGORIES = ("personal", "preferences", "work", "hobbies", "relationships", "health", "plans", "other")
 MAX_FACTS_PER_BATCH = 30
@@ -175,14 +177,14 @@ class FactCache:
     async def get(self, user_id: int, stamp: tuple[Any, ...] | None = None) -> FactIndex:
         """``stamp``: the fingerprint when the caller has just read it (a reply reads it with its prompt data)."""
         if stamp is None:
-            stamp = await self.store.fact_stamp(user_id)
+            stamp = await self.store.facts.stamp(user_id)
         cached = self._items.get(user_id)
         if cached is not None and cached.stamp == stamp:
             self._items.move_to_end(user_id)
             return cached
         # Read after the stamp: a change in between leaves a newer index under an older stamp, which the
         # next lookup replaces. Never the other way round.
-        rows = await self.store.fact_rows(user_id)
+        rows = await self.store.facts.rows(user_id)
         index = (await asyncio.to_thread(FactIndex.build, rows, stamp) if len(rows) > 500
                  else FactIndex.build(rows, stamp))
         self.loads += 1

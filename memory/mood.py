@@ -61,10 +61,10 @@ async def pick_mood(claude: ClaudeClient, persona: Persona, day: date) -> tuple[
 
 async def ensure_daily_mood(store: Store, claude: ClaudeClient, persona: Persona, day: date) -> str | None:
     """Set today's mood unless it was already set today. Returns the new mood, or None if nothing changed."""
-    if await store.get_state(MOOD_DATE_KEY) == day.isoformat():
+    if await store.state.get(MOOD_DATE_KEY) == day.isoformat():
         return None
     mood, _ = await pick_mood(claude, persona, day)
-    await store.set_state(MOOD_KEY, mood)
-    await store.set_state(MOOD_DATE_KEY, day.isoformat())
+    await store.state.set(MOOD_KEY, mood)
+    await store.state.set(MOOD_DATE_KEY, day.isoformat())
     log.info("daily mood for %s: %s", day.isoformat(), mood)
     return mood

@@ -23,10 +23,10 @@ import numpy as np
 
 from bot.config import Settings
 from bot.persona.model import Persona
-from bot.prompting import Incoming
+from bot.pipeline import Incoming
 from bot.tokens import count_tokens
 from database.models import utcnow
-from database.store import FactRow, PromptData
+from database.records import FactRow, PromptData
 from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async
 from memory.facts import FactCache, FactIndex

@@ -3,14 +3,24 @@
 Claude, asked as part of each user's fact extraction, judges how a day's messages should move the
 character's feelings (see :func:`judgement_instructions`). The judged deltas are bounded twice: each answer to
 +/-``relationship_max_daily_change`` when parsed (memory.facts.parse_extraction), and the day's total per
-metric when applied, in the same transaction that archives the messages (database.store.bound_daily_change),
+metric when applied, in the same transaction that archives the messages (:func:`bound_daily_change`),
 so several runs on one day, or a re-run after a crash, cannot move a metric further. Values stay in range
 (anger, rapport, trust 0..10; formality -5..+5).
 """
 
 from __future__ import annotations
 
-from database.store import RELATIONSHIP_RANGES, RelationshipRecord
+import math
+from collections.abc import Mapping
+
+from database.records import RelationshipRecord, RelationshipUpdate
+
+RELATIONSHIP_RANGES: dict[str, tuple[float, float]] = {
+    "anger": (0.0, 10.0),
+    "rapport": (0.0, 10.0),
+    "trust": (0.0, 10.0),
+    "formality": (-5.0, 5.0),
+}
 
 METRIC_MEANINGS = {
     "anger": "how angry or irritated you are with them (0 calm .. 10 furious)",
@@ -29,3 +39,46 @@ def judgement_instructions(character: str, user: str, max_change: float) -> str:
 
 def describe(record: RelationshipRecord) -> str:
     return ", ".join(f"{k} {getattr(record, k):g}" for k in RELATIONSHIP_RANGES)
+
+
+def clamp_metrics(values: Mapping[str, float | None]) -> tuple[dict[str, float], list[str]]:
+    """Each given metric bounded to its range (None: not given), and a note per value that was moved.
+    Raises ValueError for an unknown metric or a value that is not a finite number."""
+    clamped: dict[str, float] = {}
+    notes: list[str] = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key not in RELATIONSHIP_RANGES:
+            raise ValueError(f"Unknown relationship metric {key!r}.")
+        if not math.isfinite(value):
+            raise ValueError(f"{key} must be a number.")
+        low, high = RELATIONSHIP_RANGES[key]
+        fixed = min(max(float(value), low), high)
+        if fixed != value:
+            notes.append(f"{key} must be within {low:g}..{high:g}; set to {fixed:g}")
+        clamped[key] = fixed
+    return clamped, notes
+
+
+def bound_daily_change(current: dict[str, float], used: dict[str, float], delta: Mapping[str, float],
+                       max_change: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Apply ``delta`` to ``current`` so that the day's total change of each metric (``used`` so far) stays
+    within +/-``max_change`` and each value within its range. Returns (new values, new day totals)."""
+    values = dict(current)
+    totals = dict(used)
+    for key, (low, high) in RELATIONSHIP_RANGES.items():
+        step = float(delta.get(key, 0.0) or 0.0)
+        if not step:
+            continue
+        before = totals.get(key, 0.0)
+        after = min(max(before + step, -max_change), max_change)
+        new = min(max(values[key] + (after - before), low), high)
+        totals[key] = before + (new - values[key])
+        values[key] = new
+    return values, totals
+
+
+def daily_update(delta: Mapping[str, float], max_change: float) -> RelationshipUpdate:
+    """The judged ``delta`` as a consolidation batch applies it, inside its transaction."""
+    return lambda current, used: bound_daily_change(current, used, delta, max_change)

@@ -11,20 +11,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.claude import ClaudeClient
 from bot.config import Settings
-from bot.engine import ReplyEngine, ReplyResult
 from bot.persona.model import Persona
-from bot.prompting import Incoming
-from database.store import FactRow, PromptData, Store
+from bot.pipeline import Incoming, ReplyResult
+from database.records import FactRow, PromptData
+from database.store import Store
 from memory.consent import Consent
 from memory.consolidation import Consolidator
 from memory.embeddings import Embedder, SentenceEmbedder, encode_async, to_bytes
 from memory.facts import FactCache
 from memory.recall import Recall
 from memory.summarizer import Summarizer
+
+if TYPE_CHECKING:  # the engine is handed in; memory only registers its hooks on it
+    from bot.engine import ReplyEngine
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +74,7 @@ class MemoryService:
         if not isinstance(self.embedder, SentenceEmbedder):
             return False
         try:
-            if not await self.store.has_embedded_facts():
+            if not await self.store.facts.has_embedded():
                 return False
             await asyncio.to_thread(self.embedder.load)
         except Exception as exc:
@@ -143,18 +146,18 @@ class MemoryService:
         return to_bytes((await encode_async(self.embedder, [text]))[0])
 
     async def facts(self, user_id: int) -> list[FactRow]:
-        return await self.store.fact_rows(user_id)
+        return await self.store.facts.rows(user_id)
 
     async def set_consent(self, user_id: int, name: str, consent: bool) -> None:
-        await self.store.ensure_user(user_id, name)
-        await self.store.set_memory_consent(user_id, consent)
+        await self.store.people.ensure_user(user_id, name)
+        await self.store.people.set_memory_consent(user_id, consent)
 
     async def forget_user(self, user_id: int) -> dict[str, int]:
         """Delete everything stored about a user (and stop work in flight about them)."""
         self.summarizer.forget_user(user_id)
         for summarizer in self.member_summarizers.values():
             summarizer.forget_user(user_id)
-        counts = await self.store.delete_user_data(user_id)
+        counts = await self.store.privacy.delete_user_data(user_id)
         self.cache.invalidate(user_id)
         log.info("deleted all data of user %s on request (%d rows)", user_id, sum(counts.values()))
         return counts

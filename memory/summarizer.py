@@ -28,11 +28,11 @@ from collections.abc import Callable, Sequence
 
 from bot.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.config import Settings
-from bot.engine import ReplyResult
 from bot.persona.model import Persona
-from bot.prompting import Incoming
+from bot.pipeline import Incoming, ReplyResult
 from bot.tokens import count_tokens
-from database.store import PRIVATE_SOURCE, History, Store, Turn
+from database.records import PRIVATE_SOURCE, History, Turn
+from database.store import Store
 from memory.consent import Consent
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,9 @@ class Summarizer:
         failed less than ``retry_after`` seconds ago (turns pass it; the sweep does not)."""
         if self.running(user_id, scope) or (backoff and self.backing_off(user_id, scope)):
             return None
-        turns, tokens = await self.store.conversation_tokens(self.character_key, user_id, scope)
+        turns, tokens, summary = await self.store.conversations.conversation_tokens(self.character_key, user_id,
+                                                                                    scope)
+        tokens += count_tokens(summary)
         if tokens <= self.settings.conversation_token_threshold or turns <= self.settings.history_keep_messages:
             return None
         return self.schedule(user_id, scope, user_name)
@@ -128,11 +130,11 @@ class Summarizer:
     async def sweep(self) -> int:
         """Schedule every conversation over the threshold (retries passes that failed). Returns how many."""
         scheduled = 0
-        for user_id, scope in await self.store.conversations_over(self.character_key,
+        for user_id, scope in await self.store.conversations.conversations_over(self.character_key,
                                                                   self.settings.conversation_token_threshold):
             if self.running(user_id, scope):
                 continue
-            user = await self.store.get_user(user_id)
+            user = await self.store.people.get_user(user_id)
             if await self.check(user_id, scope, user.name if user and user.name else f"user {user_id}"):
                 scheduled += 1
         return scheduled
@@ -181,7 +183,7 @@ class Summarizer:
         conversation changed meanwhile; raises SummaryFailed when Claude failed."""
         if not await self.consent.remembers(user_id):
             return False
-        history = await self.store.history(self.character_key, user_id, scope)
+        history = await self.store.conversations.history(self.character_key, user_id, scope)
         keep = self.settings.history_keep_messages
         if history.conversation_id is None or len(history.turns) <= keep:
             return False
@@ -191,7 +193,7 @@ class Summarizer:
         source = PRIVATE_SOURCE if private else CHANNEL_SOURCE
         summary = await self._summary(persona, history, dropped, user_id, user_name, private)
         memories = await self._memories(persona, summary, dropped, user_id, user_name, source, private)
-        done = await self.store.apply_summary(
+        done = await self.store.conversations.apply_summary(
             history.conversation_id, summary=summary, previous_summary=history.summary,
             drop_through_id=dropped[-1].id, expected_dropped=len(dropped), character=self.character_key,
             user_id=user_id, memories=memories, source=source, reason=f"summarization of {scope}")
@@ -232,7 +234,7 @@ class Summarizer:
 
     async def _memories(self, persona: Persona, summary: str, dropped: Sequence[Turn], user_id: int,
                         user_name: str, source: str, private: bool) -> list[str]:
-        stored = await self.store.core_memories(self.character_key, user_id)
+        stored = await self.store.memories.core_memories(self.character_key, user_id)
         own = [content for _, content, src in stored if src == source]
         # A channel's pass never sees DM-only memories: its output is shown in channels.
         others = [content for _, content, src in stored if src != source and (private or src != PRIVATE_SOURCE)]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from xml.sax.saxutils import escape, quoteattr
 
-from database.store import FactRow
+from database.records import FactRow
 
 WIDTH = 960
 COLUMNS = 2

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from database.store import Store, reset_schema_for_tests
+from database.store import Store
+from tests.dbtools import reset_schema
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
@@ -56,7 +57,7 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield f"sqlite+aiosqlite:///{tmp_path / 'kindred.db'}"
         return
     url = request.getfixturevalue("postgres_url")
-    await reset_schema_for_tests(url)
+    await reset_schema(url)
     yield url
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from bot.config import PROJECT_ROOT, Settings, load_settings
-from database.store import SeenMessage
+from database.records import SeenMessage
 from memory.embeddings import SentenceEmbedder
 
 FINN = PROJECT_ROOT / "characters" / "finn"

@@ -30,7 +30,7 @@ async def bot_command(h: Harness, sub: str, scope: str | None = None, *, user: i
 
 
 async def logged_ids(h: Harness, channel: int) -> set[int]:
-    return {m.message_id for m in await h.store.recent_messages(channel, limit=100)}
+    return {m.message_id for m in await h.store.log.recent_messages(channel, limit=100)}
 
 
 async def test_bot_group_is_admin_only_and_guild_only_in_the_payload(harness: Harness) -> None:
@@ -47,17 +47,17 @@ async def test_non_admins_and_dms_are_refused(harness: Harness) -> None:
     h = harness
     text = await bot_command(h, "deactivate", user=USER_ID)
     assert text == "Only the bot's admins can use this command."
-    assert await h.store.is_active(CHANNEL_ID, GUILD_ID)
+    assert await h.store.places.is_active(CHANNEL_ID, GUILD_ID)
     text = await bot_command(h, "deactivate", dm=True)
     assert "only works in a server" in text
-    assert await h.store.place_activation(CHANNEL_ID, GUILD_ID) == (None, None)
+    assert await h.store.places.activation(CHANNEL_ID, GUILD_ID) == (None, None)
 
 
 async def test_deactivated_channel_gets_no_claude_request_no_reply_no_log(harness: Harness) -> None:
     h = harness
     text = await bot_command(h, "deactivate")
     assert "inactive in <#" in text and "not logged" in text
-    assert await h.store.place_activation(CHANNEL_ID, GUILD_ID) == (False, None)
+    assert await h.store.places.activation(CHANNEL_ID, GUILD_ID) == (False, None)
 
     silenced = [await h.say("Finn, are you there?", mention=True),
                 await h.say("what a lovely unaddressed remark")]  # would normally go to a vote
@@ -98,8 +98,8 @@ async def test_server_switch_and_channel_override(harness: Harness) -> None:
     assert "**inactive** (channel: not set, server: inactive" in status
 
     await bot_command(h, "activate", "channel")  # this channel opts back in
-    assert await h.store.is_active(CHANNEL_ID, GUILD_ID)
-    assert not await h.store.is_active(OTHER_CHANNEL_ID, GUILD_ID)
+    assert await h.store.places.is_active(CHANNEL_ID, GUILD_ID)
+    assert not await h.store.places.is_active(OTHER_CHANNEL_ID, GUILD_ID)
     await h.say("quiet room?", mention=True, channel=OTHER_CHANNEL_ID)
     await h.say("lively room?", mention=True)
     await h.replies(CHANNEL_ID)

@@ -19,8 +19,9 @@ from bot.admin import AdminCommand, format_latency, page_of, parse_command, pars
 from bot.config import PROJECT_ROOT
 from bot.conversation_tools import InvalidInput
 from bot.logmirror import STATE_KEY
-from bot.prompting import Incoming
-from database.store import Turn
+from bot.pipeline import Incoming
+from bot.tokens import counted
+from database.records import Turn
 from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]
@@ -130,7 +131,7 @@ async def test_admin_command_is_logged_and_answered_without_reply_work(harness: 
     sent = await h.say("testlog", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
     [line] = await h.replies(LOG_CHANNEL_ID)
     assert "Test log line from Finn" in line["content"] and "admin" in line["content"]
-    logged = await h.store.recent_messages(LOG_CHANNEL_ID, limit=10)
+    logged = await h.store.log.recent_messages(LOG_CHANNEL_ID, limit=10)
     assert int(sent["id"]) in {m.message_id for m in logged}  # written to the short-term log first
     await quiet()
     assert h.claude.requests == []  # no vote, no reply
@@ -163,7 +164,7 @@ async def test_admin_elsewhere_is_ordinary_chat(harness: Harness) -> None:
     [reply] = await h.replies(OTHER_CHANNEL_ID)
     assert reply["content"] == "Premium kelp, coming up."
     await quiet(0.1)
-    user = await h.store.get_user(USER_ID)
+    user = await h.store.people.get_user(USER_ID)
     assert user is not None and not user.premium
     assert h.discord.posted(LOG_CHANNEL_ID) == []
 
@@ -180,12 +181,12 @@ async def test_admin_chat_that_is_no_command_goes_to_the_character(harness: Harn
 
 
 async def seed_user(h: Harness, user_id: int, name: str, *, secret: str = "") -> None:
-    await h.store.ensure_user(user_id, name)
+    await h.store.people.ensure_user(user_id, name)
     if secret:
-        await h.store.append_turns(h.bot.engine.character_key, user_id, f"channel:{CHANNEL_ID}",
-                                   [Turn("user", secret), Turn("assistant", "noted")])
-        await h.store.add_core_memory(h.bot.engine.character_key, user_id, "likes " + secret)
-    await h.store.record_api_call(user_id=user_id, purpose="reply", model=DEFAULT, input_tokens=1200,
+        await h.store.conversations.append_turns(h.bot.engine.character_key, user_id, f"channel:{CHANNEL_ID}",
+                                   [counted(Turn("user", secret)), counted(Turn("assistant", "noted"))])
+        await h.store.memories.add_core_memory(h.bot.engine.character_key, user_id, "likes " + secret)
+    await h.store.usage.record(user_id=user_id, purpose="reply", model=DEFAULT, input_tokens=1200,
                                   output_tokens=300, cache_creation_tokens=0, cache_read_tokens=500, cost=0.0123,
                                   latency_ms=5, ok=True)
 
@@ -231,7 +232,7 @@ async def test_premium_toggles_the_reply_model(harness: Harness) -> None:
 async def test_list_users_pages_with_admin_only_buttons(harness: Harness) -> None:
     h = harness
     for i in range(22):  # and the admin, once their command is logged: 23 known users
-        await h.store.ensure_user(700_000_000_000_000_000 + i, f"user{i:02d}")
+        await h.store.people.ensure_user(700_000_000_000_000_000 + i, f"user{i:02d}")
     page1 = await admin_says(h, "list users", 1)
     assert "of 23 (page 1/3)" in page1["content"] and page1["content"].count("\n") == 10
     assert button(page1, "prev")["disabled"] is True and not button(page1, "next").get("disabled")
@@ -264,7 +265,7 @@ async def test_list_users_pages_with_admin_only_buttons(harness: Harness) -> Non
 async def test_verbose_mirrors_decisions_errors_and_never_dm_text(harness: Harness) -> None:
     h = harness
     assert "Verbose mode is **on**" in (await admin_says(h, "verbose", 1))["content"]
-    assert await h.store.get_state(STATE_KEY) == "on"
+    assert await h.store.state.get(STATE_KEY) == "on"
 
     h.claude.script("no", model=VOTER, times=3)
     await h.say("the tide is turning early today", user=USER2_ID)
@@ -369,7 +370,7 @@ async def test_shutdown_finishes_replies_saves_and_closes(harness: Harness,
     assert bot.exit_code == 0
     # Everything was saved: a new bot on the same database has the exchange.
     await h.restart()
-    hist = await h.store.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")
+    hist = await h.store.conversations.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")
     assert [t.content for t in hist.turns][-1] == "A slow, careful answer."
 
 
@@ -406,7 +407,7 @@ def test_decision_lines_never_quote_a_dm() -> None:
     from datetime import UTC, datetime
 
     from bot.admin import describe_decision
-    from bot.engine import Decision
+    from bot.pipeline import Decision
 
     dm = Incoming(1, 2, 3, "alice", "my secret", datetime.now(UTC), is_dm=True)
     assert describe_decision(dm, Decision(True, "direct message")) == "DM from user 3: reply"

@@ -87,12 +87,12 @@ async def test_groups_are_registered_for_administrators(harness: Harness) -> Non
 
 async def test_non_admins_are_refused_and_get_no_suggestions(harness: Harness) -> None:
     h = harness
-    await h.store.set_state("daily_mood", "sunny")
+    await h.store.state.set("daily_mood", "sunny")
     for group, name, options in (("state", "list", {}), ("state", "set", {"key": "daily_mood", "value": "stormy"}),
                                  ("identity", "add", {"kind": "trait", "text": "evil"})):
         text = await run(h, group, name, as_user=USER_ID, **options)
         assert text == "Only the bot's admins can use this command."
-    assert await h.store.get_state("daily_mood") == "sunny"
+    assert await h.store.state.get("daily_mood") == "sunny"
     assert await complete(h, "state", "get", "key", "d", as_user=USER_ID) == []
     assert await complete(h, "memories", "list", "user", "", as_user=USER_ID) == []
     assert [c["value"] for c in await complete(h, "state", "get", "key", "mood")] == ["daily_mood"]
@@ -102,14 +102,14 @@ async def test_admin_commands_are_refused_in_dms(harness: Harness) -> None:
     """Discord hides guild-only commands in DMs, but discord.py runs whatever arrives: an admin's client
     sending /state set from a DM must be refused, not obeyed."""
     h = harness
-    await h.store.set_state("daily_mood", "sunny")
+    await h.store.state.set("daily_mood", "sunny")
     for group, name, options in (("state", "set", {"key": "daily_mood", "value": "stormy"}),
                                  ("identity", "add", {"kind": "trait", "text": "sneaky"})):
         ix = await h.slash(group, sub(name, **options), user=ADMIN_ID, dm=True)
         message = await ix.message()
         assert message["flags"] & EPHEMERAL
         assert message["content"] == "This command only works in a server channel, not in direct messages."
-    assert await h.store.get_state("daily_mood") == "sunny"
+    assert await h.store.state.get("daily_mood") == "sunny"
     assert "sneaky" not in await run(h, "identity", "list", kind="trait")  # and in the server it still works
     opts = sub("get")
     opts[0]["options"].append({"name": "key", "type": 3, "value": "mood", "focused": True})
@@ -186,8 +186,8 @@ async def test_core_memory_edits_reach_the_next_reply_and_versions_restore(harne
 
     assert "I don't know user 424242" in await run(h, "memories", "list", user="424242")
     assert "is not a user id" in await run(h, "memories", "list", user="alice")
-    await h.store.ensure_user(USER2_ID, "bob")
-    bobs = await h.store.add_core_memory(h.bot.engine.character_key, USER2_ID, "Bob fears gulls.", source="admin")
+    await h.store.people.ensure_user(USER2_ID, "bob")
+    bobs = await h.store.memories.add_core_memory(h.bot.engine.character_key, USER2_ID, "Bob fears gulls.", source="admin")
     assert f"has no core memory #{bobs}" in await run(h, "memories", "edit", user=uid, memory=bobs, text="x")
     assert "has no archived version #987654" in await run(h, "memories", "restore", user=uid, version=987654)
 
@@ -285,15 +285,15 @@ async def test_fact_changes_reach_the_next_reply(harness: Harness) -> None:
 
 async def test_facts_add_edit_pin_delete_with_and_without_an_embedder(harness: Harness) -> None:
     h = harness
-    await h.store.ensure_user(USER_ID, "alice")
-    await h.store.ensure_user(USER2_ID, "bob")
+    await h.store.people.ensure_user(USER_ID, "alice")
+    await h.store.people.ensure_user(USER2_ID, "bob")
     uid = str(USER_ID)
     real_memory = getattr(h.bot, "memory", None)
     h.bot.memory = SimpleNamespace()  # type: ignore[attr-defined]  # first: no embedder loaded
 
     text = await run(h, "facts", "add", user=uid, text="Works night shifts at the lighthouse", category="work")
     assert "Added fact #" in text and "Stored without an embedding" in text
-    [row] = await h.store.facts(USER_ID)
+    [row] = await h.store.facts.rows(USER_ID)
     assert (row.fact, row.category, row.pinned, row.embedding) == (
         "Works night shifts at the lighthouse", "work", False, None)
 
@@ -306,14 +306,14 @@ async def test_facts_add_edit_pin_delete_with_and_without_an_embedder(harness: H
     h.bot.memory = SimpleNamespace(embed=embed)  # type: ignore[attr-defined]
     text = await run(h, "facts", "add", user=uid, text="Allergic to shellfish", pinned=True)
     assert "(pinned)" in text and "without an embedding" not in text
-    second = (await h.store.facts(USER_ID))[1]
+    second = (await h.store.facts.rows(USER_ID))[1]
     assert np.frombuffer(second.embedding, dtype="<f4").tolist() == [0.5, 0.25, 21.0]
 
     [choice] = await complete(h, "facts", "edit", "fact", "lighthouse", user=uid)
     assert choice["value"] == row.id
     text = await run(h, "facts", "edit", user=uid, fact=row.id, text="Works days at the harbour")
     assert "now: [work] Works days at the harbour" in text
-    edited = await h.store.user_fact(row.id)
+    edited = await h.store.facts.get(USER_ID, row.id)
     assert edited is not None and np.frombuffer(edited.embedding, dtype="<f4").tolist()[2] == 25.0
     assert seen == ["Allergic to shellfish", "Works days at the harbour"]
 
@@ -322,19 +322,19 @@ async def test_facts_add_edit_pin_delete_with_and_without_an_embedder(harness: H
 
     h.bot.memory = SimpleNamespace(embed=async_embed)  # type: ignore[attr-defined]
     await run(h, "facts", "edit", user=uid, fact=row.id, text="Works days at the old harbour")
-    edited = await h.store.user_fact(row.id)
+    edited = await h.store.facts.get(USER_ID, row.id)
     assert edited is not None and np.frombuffer(edited.embedding, dtype="<f4").tolist() == [1.0]
 
     assert "Pinned fact" in await run(h, "facts", "pin", user=uid, fact=row.id)
     listing = await run(h, "facts", "list", user=uid)
     assert "[work] 📌 Works days at the old harbour" in listing and "Allergic to shellfish" in listing
     assert "Unpinned fact" in await run(h, "facts", "pin", user=uid, fact=row.id, pinned=False)
-    assert (await h.store.user_fact(row.id)).pinned is False  # type: ignore[union-attr]
+    assert (await h.store.facts.get(USER_ID, row.id)).pinned is False  # type: ignore[union-attr]
 
     # Another user's fact id is refused; so is an edit without anything to change.
     assert f"has no fact #{row.id}" in await run(h, "facts", "delete", user=str(USER2_ID), fact=row.id)
     assert "Give a new text, a new category, or both." in await run(h, "facts", "edit", user=uid, fact=row.id)
     assert "Deleted fact" in await run(h, "facts", "delete", user=uid, fact=row.id)
-    assert [r.fact for r in await h.store.facts(USER_ID)] == ["Allergic to shellfish"]
+    assert [r.fact for r in await h.store.facts.rows(USER_ID)] == ["Allergic to shellfish"]
     assert "No long-term facts about bob" in await run(h, "facts", "list", user=str(USER2_ID))
     h.bot.memory = real_memory  # type: ignore[attr-defined]  # the memory service the cogs were given

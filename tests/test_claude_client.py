@@ -12,6 +12,7 @@ import pytest
 from bot.claude import ClaudeClient, ClaudeUnavailable, Prompt, majority_yes, parse_yes_no
 from bot.config import load_settings
 from database.store import Store
+from tests.dbtools import api_calls
 from tests.fakes.claude_server import FakeClaude, Reply
 
 PROMPT = Prompt(system=[{"type": "text", "text": "You are Finn.", "cache_control": {"type": "ephemeral"}}],
@@ -67,7 +68,7 @@ async def test_deadline_bounds_retries(fake: FakeClaude, client: ClaudeClient, s
     fake.fail_all(529)
     with pytest.raises(ClaudeUnavailable, match="timed out"):
         await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, timeout=0.8)
-    [call] = await store.api_calls(user_id=7)
+    [call] = await api_calls(store, user_id=7)
     assert not call.ok and "529" in call.error
 
 
@@ -79,7 +80,7 @@ async def test_streaming_and_usage_with_cache_and_cost(fake: FakeClaude, client:
     assert seen and seen[-1].strip() == first.text and fake.requests[0].stream and not fake.requests[1].stream
     assert first.usage.cache_creation_tokens > 0 and second.usage.cache_read_tokens > 0
     assert fake.requests[0].body["temperature"] == 0.7  # non-default temperature travels in the body
-    usage = await store.usage(7)
+    usage = await store.usage.totals(7)
     assert usage.calls == 2 and usage.cost == pytest.approx(first.usage.cost + second.usage.cost)
     # cache reads cost a tenth of input: the second call is cheaper although it carries the same prompt
     assert second.usage.cost < first.usage.cost
@@ -109,14 +110,14 @@ async def test_recorded_cost_is_exact_for_cache_writes_and_reads(fake: FakeClaud
     assert writes["cache_creation_input_tokens"] > 0 and writes["cache_read_input_tokens"] == 0
     assert reads["cache_read_input_tokens"] > 0 and reads["cache_creation_input_tokens"] > 0
     price = client.settings.cost_per_token_sonnet
-    calls = list(reversed(await store.api_calls(user_id=7)))  # oldest first, like fake.requests
+    calls = list(reversed(await api_calls(store, user_id=7)))  # oldest first, like fake.requests
     assert len(calls) == 2
     for call, usage in zip(calls, (writes, reads), strict=True):
         assert (call.input_tokens, call.output_tokens, call.cache_creation_tokens, call.cache_read_tokens) == (
             usage["input_tokens"], usage["output_tokens"], usage["cache_creation_input_tokens"],
             usage["cache_read_input_tokens"])
         assert call.cost == pytest.approx(expected_cost(price, usage), rel=1e-12)
-    assert (await store.usage(7)).cost == pytest.approx(sum(expected_cost(price, u) for u in (writes, reads)),
+    assert (await store.usage.totals(7)).cost == pytest.approx(sum(expected_cost(price, u) for u in (writes, reads)),
                                                         rel=1e-12)
 
 

@@ -84,9 +84,9 @@ async def test_opt_in_mode_keeps_nothing_about_people_who_did_not_opt_in(make_ha
     await exchange(h, "FACT[hobbies]: Bob surfs at dawn.", 4, user=USER2_ID)
 
     key = h.bot.engine.character_key
-    assert (await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns == []
-    assert (await h.store.history(key, USER_ID, "dm")).turns == []
-    assert len((await h.store.history(key, USER2_ID, f"channel:{CHANNEL_ID}")).turns) == 2  # after opting in
+    assert (await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns == []
+    assert (await h.store.conversations.history(key, USER_ID, "dm")).turns == []
+    assert len((await h.store.conversations.history(key, USER2_ID, f"channel:{CHANNEL_ID}")).turns) == 2  # after opting in
     assert (await memory_rows(h.store, USER_ID))["logged"] == 3  # only the short-term log holds them
 
     report = await h.bot.memory.consolidator.run(set_mood=False)
@@ -94,9 +94,9 @@ async def test_opt_in_mode_keeps_nothing_about_people_who_did_not_opt_in(make_ha
     assert await memory_rows(h.store, USER_ID) == {"history": 0, "core_memories": 0, "facts": 0,
                                                    "relationships": 0, "logged": 0, "archived": 0}
     dm_channel = await h.dm_channel_id()
-    assert not [m for _, m in await h.store.logged_through(await h.store.log_watermark())
+    assert not [m for _, m in await h.store.consolidation.logged_through(await h.store.consolidation.log_watermark())
                 if m.channel_id == dm_channel]  # the character's DM answers to them went too
-    assert [r.fact for r in await h.store.fact_rows(USER2_ID)] == ["Bob sells sea glass.", "Bob surfs at dawn."]
+    assert [r.fact for r in await h.store.facts.rows(USER2_ID)] == ["Bob sells sea glass.", "Bob surfs at dawn."]
     bob = await memory_rows(h.store, USER2_ID)
     assert bob["archived"] == 2 and bob["relationships"] == 1  # a message from before the opt-in counts too
     assert not any("Alice" in r.all_text() for r in h.claude.requests if '"facts"' in r.all_text())
@@ -107,22 +107,22 @@ async def test_opting_out_stops_new_memories_and_recall(make_harness: MakeHarnes
     use_test_embedder(h)
     key = h.bot.engine.character_key
     await exchange(h, "Hello Finn, one kelp tea please.", 1)
-    assert len((await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns) == 2
-    await h.store.insert_user_fact(USER_ID, "Alice loves kelp tea",
+    assert len((await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns) == 2
+    await h.store.facts.add(USER_ID, "Alice loves kelp tea",
                                    embedding=HashEmbedder().encode(["Alice loves kelp tea"])[0].tobytes())
     await exchange(h, "Some kelp tea again?", 2)
     assert "Alice loves kelp tea" in h.claude.last_request("claude-test-default").all_text()
 
     text = await memory_command(h, "opt-out")
     assert "no longer keep anything new" in text and "/forget_me" in text
-    assert (await h.store.get_user(USER_ID)).memory_consent is False  # type: ignore[union-attr]
+    assert (await h.store.people.get_user(USER_ID)).memory_consent is False  # type: ignore[union-attr]
     await exchange(h, "Kelp tea, as always?", 3)
     assert "Alice loves kelp tea" not in h.claude.last_request("claude-test-default").all_text()
-    assert len((await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns) == 4  # nothing new kept
+    assert len((await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns) == 4  # nothing new kept
 
     assert "from now on I remember" in await memory_command(h, "opt-in")
     await exchange(h, "Back again!", 4)
-    assert len((await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns) == 6
+    assert len((await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns) == 6
 
 
 async def test_a_failing_consent_check_stores_nothing(make_harness: MakeHarness, caplog: Any) -> None:
@@ -133,5 +133,5 @@ async def test_a_failing_consent_check_stores_nothing(make_harness: MakeHarness,
 
     h.bot.engine.memory_gates.insert(0, broken)
     await exchange(h, "hello", 1)
-    assert (await h.store.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")).turns == []
+    assert (await h.store.conversations.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")).turns == []
     assert "memory gate failed" in caplog.text

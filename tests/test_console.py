@@ -83,10 +83,10 @@ async def test_console_summarizes_a_long_conversation_without_holding_up_replies
     # The quit waited for the pass to save: the history now starts with the summary.
     store = await Store(db_url).open()
     try:
-        history = await store.history("finn", CONSOLE_USER_ID, "dm")
+        history = await store.conversations.history("finn", CONSOLE_USER_ID, "dm")
         assert history.summary == script.summary
         assert CHAT[0] not in [t.content for t in history.turns]
-        assert [m for _, m, _ in await store.core_memories("finn", CONSOLE_USER_ID)]
+        assert [m for _, m, _ in await store.memories.core_memories("finn", CONSOLE_USER_ID)]
     finally:
         await store.close()
 

@@ -21,11 +21,13 @@ import pytest
 
 from bot.character import CharacterSource
 from bot.claude import ClaudeClient
-from database.store import RelationshipRecord, Store, bound_daily_change
+from database.records import RelationshipRecord
+from database.store import Store
 from memory.consolidation import LAST_RUN_KEY, Consolidator, last_due, make_batches, missed_run
 from memory.embeddings import to_bytes
 from memory.facts import MalformedExtraction, parse_extraction
 from memory.mood import MOOD_KEY
+from memory.relationships import bound_daily_change
 from tests.consolidation_child import child_main, consolidate
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.memory_support import (
@@ -80,7 +82,7 @@ async def rig_factory(store: Store, fake_claude: FakeClaude) -> AsyncIterator[An
 
 async def log_all(store: Store, messages: list[Any]) -> None:
     for m in messages:
-        await store.log_message(m)
+        await store.log.log_message(m)
 
 
 async def archived_ids(store: Store) -> list[int]:
@@ -139,7 +141,7 @@ def test_schedule_bookkeeping() -> None:
 async def test_missed_run_detection(store: Store) -> None:
     now = datetime(2026, 3, 10, 5, 30, tzinfo=UTC)
     assert not await missed_run(store, now, 4)  # a fresh database starts counting now
-    assert await store.get_state(LAST_RUN_KEY) == now.isoformat()
+    assert await store.state.get(LAST_RUN_KEY) == now.isoformat()
     assert not await missed_run(store, now + timedelta(hours=20), 4)  # next run not due before 04:00 tomorrow
     assert await missed_run(store, now + timedelta(hours=23), 4)  # 04:00 passed without a run
 
@@ -151,10 +153,10 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
     rig: Rig = rig_factory()
     store = rig.store
     embedder = real_embedder()
-    await store.ensure_user(ALICE, "alice")
-    tea = await store.insert_user_fact(ALICE, "Alice loves green tea", category="preferences",
+    await store.people.ensure_user(ALICE, "alice")
+    tea = await store.facts.add(ALICE, "Alice loves green tea", category="preferences",
                                        embedding=to_bytes(embedder.encode(["Alice loves green tea"])[0]))
-    cat = await store.insert_user_fact(ALICE, "Alice has a cat called Miso", category="personal")  # no vector yet
+    cat = await store.facts.add(ALICE, "Alice has a cat called Miso", category="personal")  # no vector yet
     old = datetime.now(UTC) - timedelta(days=3)
     messages = [
         seen(1, ALICE, "FACT[preferences]: Alice's favourite drink is green tea", name="alice", at=old),
@@ -176,8 +178,8 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
         report = await rig.consolidator(embedder, on_step=on_step).run()
 
     assert report.skipped == 0 and report.conflicts == 0 and report.messages == 7
-    assert await store.count_logged() == 0 and await archived_ids(store) == [1, 2, 3, 4, 5, 6, 7]
-    alice = {r.fact: r for r in await store.fact_rows(ALICE)}
+    assert await store.log.count_logged() == 0 and await archived_ids(store) == [1, 2, 3, 4, 5, 6, 7]
+    alice = {r.fact: r for r in await store.facts.rows(ALICE)}
     assert set(alice) == {"Alice loves green tea", "Alice has a cat called Miso", "Alice works as a night nurse",
                           "Alice is allergic to shellfish"}
     assert alice["Alice loves green tea"].id == tea and alice["Alice loves green tea"].reference_count == 2
@@ -186,13 +188,13 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
     assert all(r.embedding is not None and len(r.embedding) == 384 * 4 for r in alice.values())
     assert alice["Alice has a cat called Miso"].id == cat  # backfilled, not duplicated
     assert alice["Alice has a cat called Miso"].reference_count == 2
-    assert fact_texts(await store.fact_rows(BOB)) == ["Bob collects sea glass"]
-    rel = await store.relationship(rig.key, ALICE)
+    assert fact_texts(await store.facts.rows(BOB)) == ["Bob collects sea glass"]
+    rel = await store.people.relationship(rig.key, ALICE)
     assert rel.rapport == pytest.approx(5.5)
-    bob = await store.relationship(rig.key, BOB)
+    bob = await store.people.relationship(rig.key, BOB)
     assert bob.anger == pytest.approx(1.0) and bob.trust == pytest.approx(4.6)  # +3 bounded to the daily 1.0
-    assert await store.get_state(MOOD_KEY) == "Bright as a spring tide."
-    assert await store.get_state(LAST_RUN_KEY)
+    assert await store.state.get(MOOD_KEY) == "Bright as a spring tide."
+    assert await store.state.get(LAST_RUN_KEY)
     assert (report.new_facts, report.mentioned_facts) == (3, 2)
     assert steps[0] == "snapshot" and steps[-1] == "done" and "committed" in steps
     extraction = [r for r in rig.fc.requests if is_extraction(r.body)]
@@ -204,7 +206,7 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
     # Twice is harmless: nothing left to do, nothing counted again.
     again = await rig.consolidator(embedder).run()
     assert again.messages == 0 and again.mood is None
-    assert {r.fact: r.reference_count for r in await store.fact_rows(ALICE)}["Alice loves green tea"] == 2
+    assert {r.fact: r.reference_count for r in await store.facts.rows(ALICE)}["Alice loves green tea"] == 2
 
 
 async def test_malformed_answers_are_retried_once_then_skipped_keeping_the_messages(
@@ -232,20 +234,20 @@ async def test_malformed_answers_are_retried_once_then_skipped_keeping_the_messa
     assert len(alice_calls) == 2 and len(bob_calls) == 2
     retry = alice_calls[1]["messages"]
     assert retry[1]["role"] == "assistant" and "not usable" in retry[2]["content"]
-    assert fact_texts(await rig.store.fact_rows(ALICE)) == ["Alice sells kites"]
-    assert await rig.store.fact_rows(BOB) == []
-    [(_, kept)] = await rig.store.logged_through(10**9)  # Bob's message waits for the next run
+    assert fact_texts(await rig.store.facts.rows(ALICE)) == ["Alice sells kites"]
+    assert await rig.store.facts.rows(BOB) == []
+    [(_, kept)] = await rig.store.consolidation.logged_through(10**9)  # Bob's message waits for the next run
     assert kept.author_id == BOB
     assert f"malformed answer for user {BOB} twice" in caplog.text
 
     fake_claude.fail_all(400)  # Claude down: skipped the same way
     report = await rig.consolidator().run(set_mood=False)
-    assert report.skipped == 1 and await rig.store.count_logged() == 1
+    assert report.skipped == 1 and await rig.store.log.count_logged() == 1
     fake_claude.recover()
     fake_claude.responder = consolidation_responder()
     report = await rig.consolidator().run(set_mood=False)
-    assert report.committed == 1 and await rig.store.count_logged() == 0
-    assert fact_texts(await rig.store.fact_rows(BOB)) == ["Bob fixes boats"]
+    assert report.committed == 1 and await rig.store.log.count_logged() == 0
+    assert fact_texts(await rig.store.facts.rows(BOB)) == ["Bob fixes boats"]
 
 
 async def test_relationship_change_is_bounded_per_day_across_runs(rig_factory: Any) -> None:
@@ -254,16 +256,16 @@ async def test_relationship_change_is_bounded_per_day_across_runs(rig_factory: A
     for n in range(3):
         await log_all(rig.store, [seen(10 + n, ALICE, "FEEL[rapport]: 0.5\nFEEL[anger]: -2", name="alice")])
         await rig.consolidator().run(now=day + timedelta(hours=n), set_mood=False)
-    rel = await rig.store.relationship(rig.key, ALICE)
+    rel = await rig.store.people.relationship(rig.key, ALICE)
     assert rel.rapport == pytest.approx(5.8) and rel.anger == 0.0
-    await rig.store.set_relationship(rig.key, ALICE, anger=6)  # an admin's change is not undone by the bound
+    await rig.store.people.set_relationship(rig.key, ALICE, anger=6)  # an admin's change is not undone by the bound
     await log_all(rig.store, [seen(20, ALICE, "FEEL[rapport]: 0.5\nFEEL[anger]: -0.5", name="alice")])
     await rig.consolidator().run(now=day + timedelta(hours=5), set_mood=False)
-    rel = await rig.store.relationship(rig.key, ALICE)
+    rel = await rig.store.people.relationship(rig.key, ALICE)
     assert rel.rapport == pytest.approx(5.8) and rel.anger == pytest.approx(5.5)
     await log_all(rig.store, [seen(21, ALICE, "FEEL[rapport]: 0.5", name="alice")])
     await rig.consolidator().run(now=day + timedelta(days=1), set_mood=False)  # a new day, a new allowance
-    assert (await rig.store.relationship(rig.key, ALICE)).rapport == pytest.approx(6.3)
+    assert (await rig.store.people.relationship(rig.key, ALICE)).rapport == pytest.approx(6.3)
 
 
 async def test_opt_in_mode_purges_the_unconsented_and_their_dms(rig_factory: Any, monkeypatch: Any) -> None:
@@ -279,23 +281,23 @@ async def test_opt_in_mode_purges_the_unconsented_and_their_dms(rig_factory: Any
         seen(5, CAROL, "FACT[work]: Carol paints", name="carol"),
         seen(6, BOT, "Lovely!", bot=True),
     ])
-    await rig.store.set_memory_consent(ALICE, True)
-    await rig.store.set_memory_consent(CAROL, False)
+    await rig.store.people.set_memory_consent(ALICE, True)
+    await rig.store.people.set_memory_consent(CAROL, False)
     report = await rig.consolidator().run(set_mood=False)
     assert report.purged == 4
     assert await archived_ids(rig.store) == [1, 6]
-    assert await rig.store.count_logged() == 0
-    assert fact_texts(await rig.store.fact_rows(ALICE)) == ["Alice sells kites"]
+    assert await rig.store.log.count_logged() == 0
+    assert fact_texts(await rig.store.facts.rows(ALICE)) == ["Alice sells kites"]
     for uid in (BOB, CAROL):
-        assert await rig.store.fact_rows(uid) == []
+        assert await rig.store.facts.rows(uid) == []
     assert not any("Bob" in first_user_text(r.body) for r in rig.fc.requests)  # never even sent to Claude
 
 
 async def test_expired_facts_are_pruned_unless_pinned(rig_factory: Any) -> None:
     rig: Rig = rig_factory(fact_expiry_days="14")
-    await rig.store.ensure_user(ALICE, "alice")
+    await rig.store.people.ensure_user(ALICE, "alice")
     for text, pinned in (("old and pinned", True), ("old", False), ("recent", False)):
-        await rig.store.insert_user_fact(ALICE, text, pinned=pinned)
+        await rig.store.facts.add(ALICE, text, pinned=pinned)
     from sqlalchemy import update
 
     from database.models import UserFact
@@ -305,7 +307,7 @@ async def test_expired_facts_are_pruned_unless_pinned(rig_factory: Any) -> None:
                            .values(last_mentioned=datetime.now(UTC) - timedelta(days=15)))
     report = await rig.consolidator().run(set_mood=False)
     assert report.pruned_facts == 1
-    assert fact_texts(await rig.store.fact_rows(ALICE)) == ["old and pinned", "recent"]
+    assert fact_texts(await rig.store.facts.rows(ALICE)) == ["old and pinned", "recent"]
 
 
 async def test_mood_falls_back_to_the_list_when_claude_fails(rig_factory: Any, fake_claude: FakeClaude) -> None:
@@ -316,7 +318,7 @@ async def test_mood_falls_back_to_the_list_when_claude_fails(rig_factory: Any, f
     now = datetime(2026, 7, 1, 4, tzinfo=UTC)
     report = await rig.consolidator().run(now=now)
     assert report.mood == fallback_mood(now.date()) and report.mood in FALLBACK_MOODS
-    assert await rig.store.get_state(MOOD_KEY) == report.mood
+    assert await rig.store.state.get(MOOD_KEY) == report.mood
 
 
 async def test_concurrent_runs_count_every_fact_once(rig_factory: Any) -> None:
@@ -326,8 +328,8 @@ async def test_concurrent_runs_count_every_fact_once(rig_factory: Any) -> None:
     one, two = rig.consolidator(), rig.consolidator()
     reports = await asyncio.gather(one.run(set_mood=False), two.run(set_mood=False))
     assert sum(r.committed for r in reports) == 3 and sum(r.conflicts for r in reports) <= 3
-    assert await rig.store.count_logged() == 0 and len(await archived_ids(rig.store)) == 30
-    facts = [r for uid in (ALICE, BOB, CAROL) for r in await rig.store.fact_rows(uid)]
+    assert await rig.store.log.count_logged() == 0 and len(await archived_ids(rig.store)) == 30
+    facts = [r for uid in (ALICE, BOB, CAROL) for r in await rig.store.facts.rows(uid)]
     assert len(facts) == 30 and all(r.reference_count == 1 for r in facts)
 
 
@@ -338,25 +340,25 @@ async def test_the_daily_job_is_scheduled_and_a_missed_run_happens_at_start_up(m
     h = await make_harness(consolidation_hour_utc="3")
     job = h.bot.get_cog("MemoryTasks").scheduler.get_job("consolidation")
     assert "hour='3'" in str(job.trigger) and "minute='0'" in str(job.trigger)
-    started = datetime.fromisoformat(await h.store.get_state(LAST_RUN_KEY))  # a fresh database starts counting
+    started = datetime.fromisoformat(await h.store.state.get(LAST_RUN_KEY))  # a fresh database starts counting
     h.claude.responder = consolidation_responder()
     await h.say("FACT[work]: Alice mends fishing nets", mention=True)
     await h.replies(h.channel_id, 1)
     await h.bot.get_cog("Events").drain()
-    assert await h.store.count_logged() == 2  # her message and the answer
-    assert await h.store.count_archived() == 0  # no run yet: today's 03:00 run is not missed
+    assert await h.store.log.count_logged() == 2  # her message and the answer
+    assert await h.store.log.count_archived() == 0  # no run yet: today's 03:00 run is not missed
 
-    await h.store.set_state(LAST_RUN_KEY, (started - timedelta(days=2)).isoformat())  # down for two days
+    await h.store.state.set(LAST_RUN_KEY, (started - timedelta(days=2)).isoformat())  # down for two days
     await h.restart()
     for _ in range(1000):
-        if await h.store.get_state(LAST_RUN_KEY) > started.isoformat():
+        if await h.store.state.get(LAST_RUN_KEY) > started.isoformat():
             break
         await asyncio.sleep(0.02)
     else:
         raise AssertionError("the missed consolidation did not run at start-up")
-    assert await h.store.count_logged() == 0 and await h.store.count_archived() == 2
-    assert [r.fact for r in await h.store.fact_rows(h.user_id)] == ["Alice mends fishing nets"]
-    assert await h.store.get_state(MOOD_KEY) == "Bright as a spring tide."
+    assert await h.store.log.count_logged() == 0 and await h.store.log.count_archived() == 2
+    assert [r.fact for r in await h.store.facts.rows(h.user_id)] == ["Alice mends fishing nets"]
+    assert await h.store.state.get(MOOD_KEY) == "Bright as a spring tide."
 
 
 # --------------------------------------------------------------------------- the CLI
@@ -403,8 +405,8 @@ def test_cli_consolidates_with_a_progress_bar(tmp_path: Path, capsys: Any, monke
 
     async def check() -> None:
         store = await Store(url).open()
-        assert await store.count_logged() == 1 and await store.count_archived() == 8
-        assert len(await store.fact_rows(ALICE)) + len(await store.fact_rows(BOB)) == 8
+        assert await store.log.count_logged() == 1 and await store.log.count_archived() == 8
+        assert len(await store.facts.rows(ALICE)) + len(await store.facts.rows(BOB)) == 8
         await store.close()
 
     asyncio.run(check())
@@ -412,7 +414,7 @@ def test_cli_consolidates_with_a_progress_bar(tmp_path: Path, capsys: Any, monke
 
 async def seed_more(url: str) -> None:
     store = await Store(url).open()
-    await store.log_message(seen(100, ALICE, "FACT[work]: more"))
+    await store.log.log_message(seen(100, ALICE, "FACT[work]: more"))
     await store.close()
 
 
@@ -439,8 +441,8 @@ async def seed_crash_log(store: Store) -> int:
 
 
 async def snapshot(store: Store, key: str) -> tuple[list[tuple[int, str, int]], list[tuple[int, float]]]:
-    facts = sorted([(uid, r.fact, r.reference_count) for uid in range(10, 16) for r in await store.fact_rows(uid)])
-    rels = [(uid, round((await store.relationship(key, uid)).rapport, 6)) for uid in range(10, 16)]
+    facts = sorted([(uid, r.fact, r.reference_count) for uid in range(10, 16) for r in await store.facts.rows(uid)])
+    rels = [(uid, round((await store.people.relationship(key, uid)).rapport, 6)) for uid in range(10, 16)]
     return facts, rels
 
 
@@ -506,7 +508,7 @@ async def reference_result(fake_claude: FakeClaude) -> Any:
         await ref.close()
         await consolidate(url, fake_claude.base_url)  # in-process: the same code the child runs
         ref = await Store(url).open()
-        assert await ref.count_logged() == 0 and await ref.count_archived() == total
+        assert await ref.log.count_logged() == 0 and await ref.log.count_archived() == total
         _REFERENCE.append(await snapshot(ref, memory_settings(url).character_name_slug))
         await ref.close()
     return _REFERENCE[0]
@@ -525,7 +527,7 @@ async def assert_recovers(db_url: str, fake_claude: FakeClaude, total: int, expe
     with every fact counted once and every relationship change applied once."""
     store = await Store(db_url).open()
     try:
-        logged = [m.message_id for _, m in await store.logged_through(await store.log_watermark())]
+        logged = [m.message_id for _, m in await store.consolidation.logged_through(await store.consolidation.log_watermark())]
         archived = await archived_ids(store)
         assert len(logged) + len(archived) == total and not set(logged) & set(archived), note
     finally:
@@ -533,7 +535,7 @@ async def assert_recovers(db_url: str, fake_claude: FakeClaude, total: int, expe
     await consolidate(db_url, fake_claude.base_url)  # the next run, in-process: the same code the child runs
     store = await Store(db_url).open()
     try:
-        assert await store.count_logged() == 0 and len(await archived_ids(store)) == total, note
+        assert await store.log.count_logged() == 0 and len(await archived_ids(store)) == total, note
         assert await snapshot(store, memory_settings(db_url).character_name_slug) == expected, note
     finally:
         await store.close()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.dbtools import api_calls
 from tests.harness import CHANNEL_ID, OTHER_BOT_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]
@@ -110,7 +111,7 @@ async def test_slow_claude_times_out_to_fallback(make_harness: MakeHarness) -> N
     sent = await h.dm("quick question")
     [fallback] = await h.replies(int(sent["channel_id"]), timeout=5)
     assert "lost in thought" in fallback["content"]
-    calls = await h.store.api_calls(user_id=USER_ID)
+    calls = await api_calls(h.store, user_id=USER_ID)
     assert any(not c.ok and "timed out" in c.error for c in calls)
 
 
@@ -170,7 +171,7 @@ async def test_every_message_is_logged_before_the_reply(harness: Harness) -> Non
     sent = await harness.say("logging check", mention=True)
     await harness.claude.wait_for_requests(1)
     # The reply is still being generated, yet the message is already in the short-term log.
-    recent = await harness.store.recent_messages(CHANNEL_ID, limit=5)
+    recent = await harness.store.log.recent_messages(CHANNEL_ID, limit=5)
     assert any(m.message_id == int(sent["id"]) for m in recent)
     await harness.replies(CHANNEL_ID)
 
@@ -185,17 +186,17 @@ async def test_prompt_caching_and_usage_per_user(harness: Harness) -> None:
     system = first.body["system"]
     assert system[0]["cache_control"] == {"type": "ephemeral"}  # the character prompt leads and is cached
     assert "Finn" in system[0]["text"]
-    calls = [c for c in await harness.store.api_calls(user_id=USER_ID) if c.purpose == "reply"]
+    calls = [c for c in await api_calls(harness.store, user_id=USER_ID) if c.purpose == "reply"]
     assert len(calls) == 2
     assert calls[-1].cache_creation_tokens > 0  # the first turn writes the cache...
     assert calls[0].cache_read_tokens > 0  # ...the next reads it
-    usage = await harness.store.usage(USER_ID)
+    usage = await harness.store.usage.totals(USER_ID)
     assert usage.cost > 0 and usage.calls == 2
 
 
 async def test_premium_user_gets_the_premium_model(harness: Harness) -> None:
-    await harness.store.ensure_user(USER_ID, "alice")
-    await harness.store.set_premium(USER_ID, True)
+    await harness.store.people.ensure_user(USER_ID, "alice")
+    await harness.store.people.set_premium(USER_ID, True)
     sent = await harness.dm("am I special?")
     await harness.replies(int(sent["channel_id"]))
     assert reply_requests(harness)[-1].model == "claude-test-premium"
@@ -205,8 +206,8 @@ async def test_prompt_has_place_recent_messages_and_memories(harness: Harness) -
     await harness.say("the crabs are restless", user=USER2_ID, channel=CHANNEL_ID)
     await harness.say("quiet in here", user=USER2_ID, channel=OTHER_CHANNEL_ID)
     await quiet(harness)
-    await harness.store.ensure_user(USER_ID, "alice")
-    await harness.store.add_core_memory("finn", USER_ID, "Alice once rescued a hermit crab.")
+    await harness.store.people.ensure_user(USER_ID, "alice")
+    await harness.store.memories.add_core_memory("finn", USER_ID, "Alice once rescued a hermit crab.")
     await harness.say("what do you think?", mention=True)
     await harness.replies(CHANNEL_ID)
     request = reply_requests(harness)[-1]

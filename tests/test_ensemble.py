@@ -11,7 +11,7 @@ import pytest
 
 from bot.addressing import addressed_order, name_variants
 from bot.ensemble import CharacterRouter, banter_probability, exchange_delta
-from bot.prompting import Incoming
+from bot.pipeline import Incoming
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, Harness
 
@@ -138,7 +138,7 @@ async def test_a_named_character_answers_through_its_own_webhook(make_ensemble: 
     scope = f"channel:{CHANNEL_ID}"
 
     async def said_to(key: str) -> list[str]:
-        return [t.content for t in (await h.store.history(key, h.user_id, scope)).turns if t.role == "user"]
+        return [t.content for t in (await h.store.conversations.history(key, h.user_id, scope)).turns if t.role == "user"]
 
     for _ in range(100):
         if len(await said_to("atlas")) == 2:
@@ -203,7 +203,7 @@ async def test_banter_stops_at_the_loop_cap_until_a_person_speaks(
     assert "Finn here, thanks friend" in atlas_text
     finn = h.bot.engine.character_key  # type: ignore[union-attr]
     for _ in range(100):  # the affinity is written just after each answer is posted
-        value, exchanges = await h.store.affinity("atlas", finn)
+        value, exchanges = await h.store.characters.affinity("atlas", finn)
         if exchanges >= 2:
             break
         await asyncio.sleep(0.05)
@@ -218,8 +218,8 @@ async def test_hostile_affinity_silences_banter(make_ensemble: Callable[..., Awa
     h = await make_ensemble(banter_chance="1")
     finn = h.bot.engine.character_key  # type: ignore[union-attr]
     for _ in range(5):
-        await h.store.adjust_affinity("atlas", finn, -2.0)
-    assert (await h.store.affinity("atlas", finn))[0] == -10.0
+        await h.store.characters.adjust_affinity("atlas", finn, -2.0)
+    assert (await h.store.characters.affinity("atlas", finn))[0] == -10.0
     await h.say("Finn, tell me about your day")
     await h.replies(CHANNEL_ID, 1)
     await quiet(h, 1)
@@ -250,11 +250,11 @@ async def test_every_character_of_the_ensemble_summarizes_its_own_conversations(
         await h.replies(CHANNEL_ID, i)
     scope = f"channel:{CHANNEL_ID}"
     for _ in range(250):
-        if (await h.store.history("atlas", h.user_id, scope)).summary:
+        if (await h.store.conversations.history("atlas", h.user_id, scope)).summary:
             break
         await asyncio.sleep(0.02)
-    assert (await h.store.history("atlas", h.user_id, scope)).summary == summary
+    assert (await h.store.conversations.history("atlas", h.user_id, scope)).summary == summary
     [summary_request, *_] = [r for r in h.claude.requests if summary_cue in FakeClaude.all_text(r)]
     assert FakeClaude.system_text(summary_request).startswith("You are Atlas"), "summarized in Atlas's own voice"
     finn = h.bot.engine.character_key  # type: ignore[union-attr]
-    assert (await h.store.history(finn, h.user_id, scope)).turns == []
+    assert (await h.store.conversations.history(finn, h.user_id, scope)).turns == []

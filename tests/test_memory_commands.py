@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from database.store import ConsolidationBatch, Turn
+from bot.tokens import counted
+from database.records import ConsolidationBatch, Turn
 from memory.svgmap import render_fact_map, shade
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, button
 
@@ -30,7 +31,7 @@ async def logged_from(h: Harness, channel: int, author: int, n: int) -> None:
     """Wait until the log (or the archive) holds ``n`` messages of ``author`` in ``channel``: the bot logs its
     own messages when the gateway echoes them back, a moment after they were posted."""
     for _ in range(500):
-        if sum(m.author_id == author for m in await h.store.recent_messages(channel, limit=100)) >= n:
+        if sum(m.author_id == author for m in await h.store.log.recent_messages(channel, limit=100)) >= n:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"{n} messages of {author} never reached the log of channel {channel}")
@@ -49,17 +50,17 @@ async def remember_everything(h: Harness, user: int, name: str, replies: int) ->
         await h.replies(dm, n)
         await logged_from(h, dm, h.bot_user_id, n)
         if n == 1:
-            logged = await h.store.logged_through(await h.store.log_watermark())
-            assert await h.store.archive_logged([i for i, m in logged if m.channel_id == dm]) == 2
+            logged = await h.store.consolidation.logged_through(await h.store.consolidation.log_watermark())
+            assert await h.store.consolidation.archive_logged([i for i, m in logged if m.channel_id == dm]) == 2
     await h.bot.get_cog("Events").drain()
-    await h.store.append_turns(key, user, "dm", [Turn("user", "a secret"), Turn("assistant", "kept")])
-    await h.store.add_core_memory(key, user, f"{name} likes kelp")
-    fact = await h.store.insert_user_fact(user, f"{name} keeps bees", category="hobbies")
-    await h.store.set_relationship(key, user, rapport=8)
-    await h.store.replace_core_memories(key, user, [f"{name} is kind"], reason="test")  # an archived version
-    rows = await h.store.logged_through(await h.store.log_watermark())
+    await h.store.conversations.append_turns(key, user, "dm", [counted(Turn("user", "a secret")), counted(Turn("assistant", "kept"))])
+    await h.store.memories.add_core_memory(key, user, f"{name} likes kelp")
+    fact = await h.store.facts.add(user, f"{name} keeps bees", category="hobbies")
+    await h.store.people.set_relationship(key, user, rapport=8)
+    await h.store.memories.replace_core_memories(key, user, [f"{name} is kind"], reason="test")  # an archived version
+    rows = await h.store.consolidation.logged_through(await h.store.consolidation.log_watermark())
     mine = tuple(i for i, m in rows if m.author_id == user)
-    await h.store.commit_consolidation(ConsolidationBatch(key, user, mine[:1], mentioned=((fact, True),)))
+    await h.store.consolidation.commit_consolidation(ConsolidationBatch(key, user, mine[:1], mentioned=((fact, True),)))
     return dm
 
 
@@ -82,36 +83,36 @@ async def test_forget_me_deletes_everything_after_confirmation(harness: Harness)
     h = harness
     alice_dm = await remember_everything(h, USER_ID, "alice", 1)
     bob_dm = await remember_everything(h, USER2_ID, "bob", 2)
-    before = await h.store.rows_about_user(USER_ID, [alice_dm])
+    before = await h.store.privacy.rows_about_user(USER_ID, [alice_dm])
     assert set(before) >= {"users", "nicknames", "conversations", "history_messages", "core_memories",
                            "core_memory_versions", "user_facts", "relationships", "message_log", "message_archive",
                            "api_calls"}
-    bot_dm_rows = [m for m in await h.store.recent_messages(alice_dm, limit=100) if m.author_id == h.bot_user_id]
+    bot_dm_rows = [m for m in await h.store.log.recent_messages(alice_dm, limit=100) if m.author_id == h.bot_user_id]
     assert len(bot_dm_rows) == 2  # the character's answers: one archived, one in the log
-    bob_before = await h.store.rows_about_user(USER2_ID, [bob_dm])
+    bob_before = await h.store.privacy.rows_about_user(USER2_ID, [bob_dm])
 
     prompt = await (await h.slash("forget_me")).message()
     assert prompt["flags"] & EPHEMERAL and "Delete **everything**" in prompt["content"]
     await (await press(h, prompt, "cancel")).response()
     assert "Cancelled" in prompt["content"]
-    assert await h.store.rows_about_user(USER_ID, [alice_dm]) == before
+    assert await h.store.privacy.rows_about_user(USER_ID, [alice_dm]) == before
 
     prompt = await (await h.slash("forget_me")).message()
     intruder = await press(h, prompt, "confirm", user=USER2_ID)
     assert "belong to whoever ran the command" in (await intruder.message())["content"]
-    assert await h.store.rows_about_user(USER_ID, [alice_dm]) == before
+    assert await h.store.privacy.rows_about_user(USER_ID, [alice_dm]) == before
     await (await press(h, prompt, "confirm")).response()
     await h.discord.wait_for(lambda d: "Done: I deleted" in (prompt.get("content") or ""), 5, what="the outcome")
     assert "I start from nothing" in prompt["content"]
-    assert await h.store.rows_about_user(USER_ID, [alice_dm]) == {}
-    assert await h.store.rows_about_user(USER2_ID, [bob_dm]) == bob_before
+    assert await h.store.privacy.rows_about_user(USER_ID, [alice_dm]) == {}
+    assert await h.store.privacy.rows_about_user(USER2_ID, [bob_dm]) == bob_before
 
     # They can start again from nothing.
     await h.say("hello again", mention=True)
     await h.replies(CHANNEL_ID, 3)
     await h.bot.get_cog("Events").drain()
-    assert (await h.store.get_user(USER_ID)) is not None
-    assert await h.store.fact_rows(USER_ID) == []
+    assert (await h.store.people.get_user(USER_ID)) is not None
+    assert await h.store.facts.rows(USER_ID) == []
 
 
 async def test_forget_me_keeps_an_opt_out_and_nothing_else(harness: Harness) -> None:
@@ -121,29 +122,29 @@ async def test_forget_me_keeps_an_opt_out_and_nothing_else(harness: Harness) -> 
     assert "no longer keep anything new" in (await (await memory(h, "opt-out")).message())["content"]
     outcome = await forget(h)
     assert "you opted out" in outcome and "start from nothing" not in outcome
-    assert await h.store.rows_about_user(USER_ID, [dm]) == {"users": 1}
-    user = await h.store.get_user(USER_ID)
+    assert await h.store.privacy.rows_about_user(USER_ID, [dm]) == {"users": 1}
+    user = await h.store.people.get_user(USER_ID)
     assert user is not None and user.memory_consent is False and user.name == ""  # a bare row: the opt-out only
 
     # Still not remembered: answered, but nothing new is kept.
     await h.say("hello again", mention=True)
     await h.replies(CHANNEL_ID, 2)
     await h.bot.get_cog("Events").drain()
-    assert (await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns == []
+    assert (await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns == []
 
 
 async def test_memory_map_is_an_svg_attachment_of_the_callers_facts(harness: Harness) -> None:
     h = harness
-    await h.store.ensure_user(USER_ID, "alice")
-    await h.store.ensure_user(USER2_ID, "bob")
+    await h.store.people.ensure_user(USER_ID, "alice")
+    await h.store.people.ensure_user(USER2_ID, "bob")
     key = h.bot.engine.character_key
     nasty = "Alice wrote <script>alert('x')</script> & \"quoted\" ]]> things"
-    ids = [await h.store.insert_user_fact(USER_ID, text, category=cat, pinned=pin) for text, cat, pin in (
+    ids = [await h.store.facts.add(USER_ID, text, category=cat, pinned=pin) for text, cat, pin in (
         ("Alice keeps bees", "hobbies", False), ("Alice sails on Sundays", "hobbies", False),
         ("Alice is a nurse", "work", True), (nasty, "other", False))]
     for _ in range(4):
-        await h.store.commit_consolidation(ConsolidationBatch(key, USER_ID, (), mentioned=((ids[0], True),)))
-    await h.store.insert_user_fact(USER2_ID, "Bob's fact", category="work")
+        await h.store.consolidation.commit_consolidation(ConsolidationBatch(key, USER_ID, (), mentioned=((ids[0], True),)))
+    await h.store.facts.add(USER2_ID, "Bob's fact", category="work")
 
     message = await (await memory(h, "map")).message()
     assert message["flags"] & EPHEMERAL and "4 facts" in message["content"]
@@ -164,7 +165,7 @@ async def test_memory_map_is_an_svg_attachment_of_the_callers_facts(harness: Har
 
     empty = await (await memory(h, "map", user=USER2_ID, dm=True)).message()
     assert empty["attachments"]  # bob has one fact
-    await h.store.delete_user_fact((await h.store.fact_rows(USER2_ID))[0].id)
+    await h.store.facts.delete(USER2_ID, (await h.store.facts.rows(USER2_ID))[0].id)
     none = await (await memory(h, "map", user=USER2_ID)).message()
     assert "don't have any long-term facts" in none["content"] and not none["attachments"]
 
@@ -179,9 +180,9 @@ def test_the_map_shades_by_recency_and_renders_without_facts() -> None:
 
 async def test_memory_list_pages_through_the_facts(harness: Harness) -> None:
     h = harness
-    await h.store.ensure_user(USER_ID, "alice")
+    await h.store.people.ensure_user(USER_ID, "alice")
     for i in range(1, 20):
-        await h.store.insert_user_fact(USER_ID, f"Alice fact number {i:02d}", category="hobbies" if i % 2 else "work")
+        await h.store.facts.add(USER_ID, f"Alice fact number {i:02d}", category="hobbies" if i % 2 else "work")
     message = await (await memory(h, "list")).message()
     assert message["flags"] & EPHEMERAL
     assert "(page 1/3, 19 facts" in message["content"] and message["content"].count("Alice fact number") == 8

@@ -565,7 +565,7 @@ async def test_a_broken_identity_seed_names_file_and_field(tmp_path: Path, store
     with pytest.raises(ConfigError) as seeding:
         await seed_identity(store, folder, "char")
     assert (seeding.value.file, seeding.value.key) == (str(folder / "identity.json"), key)
-    assert await store.identity("char") == []  # nothing half-seeded
+    assert await store.identity.entries("char") == []  # nothing half-seeded
 
 
 def test_identity_seed_accepts_every_kind_spelling(tmp_path: Path) -> None:

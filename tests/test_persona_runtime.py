@@ -48,7 +48,7 @@ async def dm_exchange(h: Harness, text: str, n: int) -> Any:
 async def interactions_reach(h: Harness, count: int) -> tuple[int, str]:
     """Wait until the character has counted ``count`` interactions (counted right after each reply is sent)."""
     for _ in range(500):
-        state = await h.store.character_state(h.bot.engine.character_key)
+        state = await h.store.characters.character_state(h.bot.engine.character_key)
         if state[0] >= count:
             return state
         await asyncio.sleep(0.01)
@@ -178,10 +178,10 @@ async def test_identity_json_is_seeded_once_and_reaches_the_prompt(play: Play) -
     h = await play(CHARACTERS / "finn")
     seed = json.loads((CHARACTERS / "finn" / "identity.json").read_text())
     key = h.bot.engine.character_key
-    stored = await h.store.identity(key)
+    stored = await h.store.identity.entries(key)
     assert sorted((kind, text) for _, kind, text in stored) == sorted(
         (kind.rstrip("s"), text) for kind, items in seed.items() for text in items)
     system = FakeClaude.system_text(await dm_exchange(h, "hello", 1))
     assert "Easily flustered by compliments" in system and "Pemberton" in system
     await h.restart()
-    assert len(await h.store.identity(key)) == len(stored)  # once: later edits live in the database
+    assert len(await h.store.identity.entries(key)) == len(stored)  # once: later edits live in the database

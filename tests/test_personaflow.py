@@ -403,5 +403,5 @@ async def test_claude_summarizer_through_kindreds_client(store: Store) -> None:
     assert request.body["model"] == settings.default_model
     assert later.metadata["method"] == "extractive" and "Rust" in str(later.content)  # the fallback
     assert len(fc.requests) == 2
-    usage = await store.usage(purpose=ClaudeSummarizer.PURPOSE)  # usage recorded in Kindred's database
+    usage = await store.usage.totals(purpose=ClaudeSummarizer.PURPOSE)  # usage recorded in Kindred's database
     assert usage.calls == 2 and usage.output_tokens > 0

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from bot.tokens import count_tokens
-from database.store import ConsolidationBatch, FactRow, NewFact, Store
+from database.records import ConsolidationBatch, FactRow, NewFact
+from database.store import Store
 from memory import embeddings
 from memory.consent import Consent
 from memory.embeddings import to_bytes
@@ -82,24 +83,24 @@ def test_matching_merges_near_duplicates_within_a_batch() -> None:
 
 async def test_the_vector_cache_rereads_a_user_only_after_a_change(store: Store) -> None:
     e = HashEmbedder()
-    await store.ensure_user(USER_ID, "alice")
-    await store.ensure_user(USER2_ID, "bob")
+    await store.people.ensure_user(USER_ID, "alice")
+    await store.people.ensure_user(USER2_ID, "bob")
     cache = FactCache(store)
-    first = await store.insert_user_fact(USER_ID, "Alice keeps bees", embedding=to_bytes(e.encode(["bees"])[0]))
+    first = await store.facts.add(USER_ID, "Alice keeps bees", embedding=to_bytes(e.encode(["bees"])[0]))
     assert len((await cache.get(USER_ID)).rows) == 1 and cache.loads == 1
     await cache.get(USER_ID)
     assert cache.loads == 1  # unchanged: no re-read
-    await store.insert_user_fact(USER2_ID, "Bob rows", embedding=None)  # another user's change
+    await store.facts.add(USER2_ID, "Bob rows", embedding=None)  # another user's change
     await cache.get(USER_ID)
     assert cache.loads == 1
 
     changes: list[Callable[[], Awaitable[Any]]] = [
-        lambda: store.insert_user_fact(USER_ID, "Alice sings"),
-        lambda: store.edit_user_fact(first, fact="Alice keeps wasps", embedding=None),
-        lambda: store.pin_user_fact(first, True),
-        lambda: store.set_fact_embeddings([(first, to_bytes(e.encode(["wasps"])[0]))]),
-        lambda: store.commit_consolidation(ConsolidationBatch("finn", USER_ID, (), mentioned=((first, True),))),
-        lambda: store.delete_user_fact(first),
+        lambda: store.facts.add(USER_ID, "Alice sings"),
+        lambda: store.facts.edit(USER_ID, first, fact="Alice keeps wasps", embedding=None),
+        lambda: store.facts.pin(USER_ID, first, True),
+        lambda: store.facts.set_embeddings([(first, to_bytes(e.encode(["wasps"])[0]))]),
+        lambda: store.consolidation.commit_consolidation(ConsolidationBatch("finn", USER_ID, (), mentioned=((first, True),))),
+        lambda: store.facts.delete(USER_ID, first),
     ]
     for n, change in enumerate(changes, 2):
         await change()
@@ -114,7 +115,7 @@ async def test_the_vector_cache_rereads_a_user_only_after_a_change(store: Store)
 async def test_relevant_facts_reach_the_reply_prompt_and_dm_facts_stay_in_dms(make_harness: MakeHarness) -> None:
     h = await make_harness(recall_token_budget="24")
     key = h.bot.engine.character_key
-    await h.store.ensure_user(USER_ID, "alice")
+    await h.store.people.ensure_user(USER_ID, "alice")
     embed = h.bot.memory.embed  # what the admin fact commands use too
     facts = {
         "Alice has a cat called Miso": dict(category="personal"),
@@ -125,13 +126,13 @@ async def test_relevant_facts_reach_the_reply_prompt_and_dm_facts_stay_in_dms(ma
     }
     ids = {}
     for text, extra in facts.items():
-        ids[text] = await h.store.insert_user_fact(USER_ID, text, embedding=await embed(text), **extra)
+        ids[text] = await h.store.facts.add(USER_ID, text, embedding=await embed(text), **extra)
     await _make_private(h.store, ids["Alice is secretly pregnant"])
     for text in ("Alice builds model ships", "Alice works night shifts at the lighthouse"):
         for _ in range(3):
-            await h.store.commit_consolidation(ConsolidationBatch(key, USER_ID, (), mentioned=((ids[text], True),)))
-    await h.store.set_relationship(key, USER_ID, anger=7, trust=8)
-    await h.store.set_state("daily_mood", "Grumpy about the fog.")
+            await h.store.consolidation.commit_consolidation(ConsolidationBatch(key, USER_ID, (), mentioned=((ids[text], True),)))
+    await h.store.people.set_relationship(key, USER_ID, anger=7, trust=8)
+    await h.store.state.set("daily_mood", "Grumpy about the fog.")
 
     await h.say("How is your kitty Miso doing these days?", mention=True)
     await h.replies(CHANNEL_ID, 1)
@@ -169,8 +170,8 @@ async def test_a_failing_recall_never_costs_the_reply(make_harness: MakeHarness,
             raise RuntimeError("model file missing")
 
     h.bot.memory.recall.embedder = Broken()
-    await h.store.ensure_user(USER_ID, "alice")
-    await h.store.insert_user_fact(USER_ID, "Alice keeps bees", embedding=to_bytes(HashEmbedder().encode(["x"])[0]))
+    await h.store.people.ensure_user(USER_ID, "alice")
+    await h.store.facts.add(USER_ID, "Alice keeps bees", embedding=to_bytes(HashEmbedder().encode(["x"])[0]))
     with caplog.at_level(logging.ERROR):
         await h.say("hello there", mention=True)
         [reply] = await h.replies(CHANNEL_ID, 1)
@@ -200,8 +201,8 @@ class KeyedEmbedder:
 async def test_recall_among_thousands_of_facts_reads_their_vectors_once(store: Store) -> None:
     n, budget = 3000, 60
     embedder = KeyedEmbedder(n)
-    await store.ensure_user(USER_ID, "alice")
-    await store.commit_consolidation(ConsolidationBatch("finn", USER_ID, (), new_facts=tuple(
+    await store.people.ensure_user(USER_ID, "alice")
+    await store.consolidation.commit_consolidation(ConsolidationBatch("finn", USER_ID, (), new_facts=tuple(
         NewFact(f"Alice remembers fact {i}", "other", to_bytes(embedder.vectors[i]), private=i % 10 == 0)
         for i in range(n))))
     cache = FactCache(store)
@@ -226,8 +227,8 @@ async def test_the_model_is_loaded_in_the_background_at_start_up_when_there_is_s
     h = await make_harness()
     assert h.bot.memory.warming is not None
     assert await h.bot.memory.warming is False  # no facts yet: nothing would need the model
-    await h.store.ensure_user(USER_ID, "alice")
-    await h.store.insert_user_fact(USER_ID, "Alice keeps bees", embedding=to_bytes(HashEmbedder().encode(["x"])[0]))
+    await h.store.people.ensure_user(USER_ID, "alice")
+    await h.store.facts.add(USER_ID, "Alice keeps bees", embedding=to_bytes(HashEmbedder().encode(["x"])[0]))
     await h.restart()
     assert await h.bot.memory.warming is True
     assert h.bot.memory.embedder.model_name in embeddings._MODELS

@@ -12,7 +12,9 @@ import pytest
 
 from bot.character import CharacterSource
 from bot.claude import ClaudeClient
-from database.store import PRIVATE_SOURCE, Store, Turn
+from bot.tokens import counted
+from database.records import PRIVATE_SOURCE, Turn
+from database.store import Store
 from memory.consent import Consent
 from memory.summarizer import CHANNEL_SOURCE, Summarizer, parse_memories
 from tests.fakes.claude_server import FakeClaude, Reply
@@ -88,7 +90,7 @@ async def summarized(h: Harness, scope: str, user: int = USER_ID, timeout: float
     key = h.bot.engine.character_key
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        history = await h.store.history(key, user, scope)
+        history = await h.store.conversations.history(key, user, scope)
         if history.summary and history.summary != previous:
             await h.bot.memory.summarizer.wait_idle()
             return history.summary
@@ -122,12 +124,12 @@ async def test_a_long_conversation_is_summarized_and_the_next_prompt_uses_the_su
     assert CHAT[0] not in mirrored and summary not in mirrored
 
     key = h.bot.engine.character_key
-    history = await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")
+    history = await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")
     assert len(history.turns) <= 4 and CHAT[0] not in [t.content for t in history.turns]
-    memories = await h.store.core_memories(key, USER_ID)
+    memories = await h.store.memories.core_memories(key, USER_ID)
     assert [(m, s) for _, m, s in memories] == [("Alice has a cat called Miso.", CHANNEL_SOURCE),
                                                 ("Alice starts night shifts at the lighthouse.", CHANNEL_SOURCE)]
-    assert len(await h.store.core_memory_versions(key, USER_ID)) == 1  # the previous (empty) version, archived
+    assert len(await h.store.memories.core_memory_versions(key, USER_ID)) == 1  # the previous (empty) version, archived
 
     # The summarization spoke as the character: its system prompt is the character prompt.
     [summary_request] = requests_with(h, SUMMARY_CUE)
@@ -153,10 +155,10 @@ async def test_a_long_conversation_is_summarized_and_the_next_prompt_uses_the_su
     second_memory = last_user_text(requests_with(h, MEMORY_CUE)[1].body)
     assert ("What you remember about alice so far:\n- Alice has a cat called Miso.\n"
             "- Alice starts night shifts at the lighthouse.") in second_memory  # the memories being merged
-    assert [(m, s) for _, m, s in await h.store.core_memories(key, USER_ID)] == [
+    assert [(m, s) for _, m, s in await h.store.memories.core_memories(key, USER_ID)] == [
         ("Alice has a cat called Miso.", CHANNEL_SOURCE), ("Alice works nights at the lighthouse.", CHANNEL_SOURCE),
         ("Alice's sister loves seafoam chai.", CHANNEL_SOURCE)]  # the new list replaced the old one
-    versions = await h.store.core_memory_versions(key, USER_ID)
+    versions = await h.store.memories.core_memory_versions(key, USER_ID)
     assert len(versions) == 2 and [m["content"] for m in versions[0][3]] == [
         "Alice has a cat called Miso.", "Alice starts night shifts at the lighthouse."]  # newest first
 
@@ -172,9 +174,9 @@ async def test_a_failed_pass_keeps_the_history_backs_off_and_the_sweep_retries_w
     await chat(h, CHAT[:3])
     await h.discord.wait_for(lambda d: "summary" in script.kinds, 10, what="a summarization attempt")
     await h.bot.memory.summarizer.wait_idle()
-    history = await h.store.history(key, USER_ID, scope)
+    history = await h.store.conversations.history(key, USER_ID, scope)
     assert history.summary == "" and len(history.turns) == 6  # nothing lost
-    assert await h.store.core_memories(key, USER_ID) == []
+    assert await h.store.memories.core_memories(key, USER_ID) == []
 
     # Right after a failure the conversation's turns start no new pass (while Claude fails, every message
     # would otherwise cost a full attempt)...
@@ -182,14 +184,14 @@ async def test_a_failed_pass_keeps_the_history_backs_off_and_the_sweep_retries_w
     await h.bot.get_cog("Events").drain()  # the reply's turn listeners have run
     await h.bot.memory.summarizer.wait_idle()  # and a pass they started would have asked Claude by now
     assert script.kinds.count("summary") == 1
-    assert len((await h.store.history(key, USER_ID, scope)).turns) == 8
+    assert len((await h.store.conversations.history(key, USER_ID, scope)).turns) == 8
 
     # ...the periodic sweep retries. The retry is held back by the fake Claude: a reply meanwhile still comes.
     script.hold = asyncio.Event()
     await h.bot.get_cog("MemoryTasks").sweep()
     await h.discord.wait_for(lambda d: script.kinds.count("summary") == 2, 10, what="the retry")
     await chat(h, CHAT[4:5], start=4)
-    assert (await h.store.history(key, USER_ID, scope)).summary == ""  # answered while still summarizing
+    assert (await h.store.conversations.history(key, USER_ID, scope)).summary == ""  # answered while still summarizing
     script.hold.set()
     assert await summarized(h, scope) == script.summary
 
@@ -202,7 +204,7 @@ async def test_dm_memories_stay_private(make_harness: MakeHarness) -> None:
     key = h.bot.engine.character_key
     await chat(h, CHAT[:4], dm=True)
     await summarized(h, "dm")
-    assert [(m, s) for _, m, s in await h.store.core_memories(key, USER_ID)] == [
+    assert [(m, s) for _, m, s in await h.store.memories.core_memories(key, USER_ID)] == [
         ("Alice is secretly planning to move to the mainland.", PRIVATE_SOURCE)]
 
     script.memories = "- Alice talks about her cat Miso a lot."
@@ -215,7 +217,7 @@ async def test_dm_memories_stay_private(make_harness: MakeHarness) -> None:
     channel_reply = reply_requests(h)[-1]
     assert "Alice talks about her cat Miso a lot." in channel_reply.system_text()
     assert "secretly" not in channel_reply.all_text()
-    sources = sorted(s for _, _, s in await h.store.core_memories(key, USER_ID))
+    sources = sorted(s for _, _, s in await h.store.memories.core_memories(key, USER_ID))
     assert sources == sorted([CHANNEL_SOURCE, PRIVATE_SOURCE])  # both kept: each pass rewrites its own
 
 
@@ -237,11 +239,11 @@ async def make_summarizer(store: Store, fc: FakeClaude, **overrides: Any) -> tup
 
 
 async def seed_conversation(store: Store, key: str, exchanges: int = 4, scope: str = "channel:1") -> list[int]:
-    await store.ensure_user(USER_ID, "alice")
+    await store.people.ensure_user(USER_ID, "alice")
     turns = []
     for i in range(exchanges):
-        turns += [Turn("user", CHAT[i % len(CHAT)]), Turn("assistant", f"answer {i}")]
-    return await store.append_turns(key, USER_ID, scope, turns)
+        turns += [counted(Turn("user", CHAT[i % len(CHAT)])), counted(Turn("assistant", f"answer {i}"))]
+    return await store.conversations.append_turns(key, USER_ID, scope, turns)
 
 
 async def test_long_memories_are_condensed_and_every_version_is_archived(store: Store,
@@ -251,20 +253,20 @@ async def test_long_memories_are_condensed_and_every_version_is_archived(store: 
                              "the lighthouse next week and is nervous.\n- Alice's sister loves seafoam chai.")
     fake_claude.responder = script
     key = summarizer.character_key
-    await store.ensure_user(USER_ID, "alice")
-    await store.add_core_memory(key, USER_ID, "Likes kelp", source="user")
+    await store.people.ensure_user(USER_ID, "alice")
+    await store.memories.add_core_memory(key, USER_ID, "Likes kelp", source="user")
     await seed_conversation(store, key)
     assert await summarizer.summarize(USER_ID, "channel:1", "alice")
     assert script.kinds == ["summary", "memory", "dump"]
-    memories = await store.core_memories(key, USER_ID)
+    memories = await store.memories.core_memories(key, USER_ID)
     assert [(m, s) for _, m, s in memories] == [("Likes kelp", "user"), ("Alice: cat Miso, lighthouse nights.",
                                                                          CHANNEL_SOURCE)]
     dump_request = requests_with_fc(fake_claude, DUMP_CUE)[-1]
     assert "Alice's sister loves seafoam chai." in last_user_text(dump_request.body)
-    versions = await store.core_memory_versions(key, USER_ID)
+    versions = await store.memories.core_memory_versions(key, USER_ID)
     assert versions[0][3] == [{"content": "Likes kelp", "source": "user"}]  # before the rewrite
-    assert await store.restore_core_memory_version(versions[0][0])  # an admin can roll back
-    assert [m for _, m, _ in await store.core_memories(key, USER_ID)] == ["Likes kelp"]
+    assert await store.memories.restore_core_memory_version(versions[0][0])  # an admin can roll back
+    assert [m for _, m, _ in await store.memories.core_memories(key, USER_ID)] == ["Likes kelp"]
     await claude.close()
 
 
@@ -279,15 +281,15 @@ async def test_a_conversation_changed_during_the_pass_is_left_alone(store: Store
 
     async def respond(body: dict[str, Any]) -> str:
         if SUMMARY_CUE in last_user_text(body):
-            await store.reset_conversation(key, USER_ID, "channel:1")  # /reset_conversation meanwhile
+            await store.conversations.reset_conversation(key, USER_ID, "channel:1")  # /reset_conversation meanwhile
             return "A summary of things that were since forgotten."
         return "- a memory"
 
     fake_claude.responder = respond
     assert not await summarizer.summarize(USER_ID, "channel:1", "alice")
-    history = await store.history(key, USER_ID, "channel:1")
+    history = await store.conversations.history(key, USER_ID, "channel:1")
     assert history.summary == "" and history.turns == []
-    assert await store.core_memories(key, USER_ID) == []
+    assert await store.memories.core_memories(key, USER_ID) == []
     await claude.close()
 
 
@@ -299,19 +301,19 @@ async def test_a_pass_that_times_out_keeps_the_history_and_is_retried(store: Sto
     fake_claude.responder = script
     key = summarizer.character_key
     await seed_conversation(store, key)
-    before = await store.history(key, USER_ID, "channel:1")
+    before = await store.conversations.history(key, USER_ID, "channel:1")
     task = await summarizer.check(USER_ID, "channel:1", "alice")
     assert task is not None and await task is False
     assert summarizer.failed == 1 and "timed out after 0.3s" in caplog.text
-    assert await store.history(key, USER_ID, "channel:1") == before  # the history is intact
-    assert await store.core_memories(key, USER_ID) == [] and script.kinds == ["summary"]
+    assert await store.conversations.history(key, USER_ID, "channel:1") == before  # the history is intact
+    assert await store.memories.core_memories(key, USER_ID) == [] and script.kinds == ["summary"]
 
     assert await summarizer.check(USER_ID, "channel:1", "alice", backoff=True) is None  # a turn waits
     script.summary_delay = 0.0
     assert await summarizer.sweep() == 1  # the sweep does not
     await summarizer.wait_idle()
     assert summarizer.completed == 1
-    assert (await store.history(key, USER_ID, "channel:1")).summary == script.summary
+    assert (await store.conversations.history(key, USER_ID, "channel:1")).summary == script.summary
     await claude.close()
 
 
@@ -326,8 +328,8 @@ async def test_the_sweep_retries_conversations_still_over_the_threshold(store: S
     assert await summarizer.sweep() == 0  # already running: not scheduled twice
     await summarizer.wait_idle()
     assert summarizer.completed == 1
-    assert (await store.history(key, USER_ID, "channel:1")).summary
-    assert len((await store.history(key, USER_ID, "channel:2")).turns) == 2
+    assert (await store.conversations.history(key, USER_ID, "channel:1")).summary
+    assert len((await store.conversations.history(key, USER_ID, "channel:2")).turns) == 2
     assert await summarizer.sweep() == 0  # under the threshold now
     await claude.close()
 

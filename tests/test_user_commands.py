@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from bot.conversation_tools import ConversationTools, pairs_of
-from database.store import Turn
+from bot.tokens import counted, history_tokens
+from database.records import Turn
+from tests.dbtools import compact_history
 from tests.harness import ADMIN_ID, CHANNEL_ID, USER2_ID, USER_ID, Harness, button
 
 MakeHarness = Callable[..., Awaitable[Harness]]
@@ -43,15 +45,15 @@ async def ephemeral(ix: Any) -> dict[str, Any]:
 
 async def seed(h: Harness, exchanges: int, *, scope: str = f"channel:{CHANNEL_ID}", user: int = USER_ID) -> list[int]:
     """Put ``exchanges`` question/answer pairs in a conversation; returns the turn ids."""
-    await h.store.ensure_user(user, "alice")
+    await h.store.people.ensure_user(user, "alice")
     turns = []
     for i in range(1, exchanges + 1):
-        turns += [Turn("user", f"question {i}"), Turn("assistant", f"answer {i}")]
-    return await h.store.append_turns(h.bot.engine.character_key, user, scope, turns)
+        turns += [counted(Turn("user", f"question {i}")), counted(Turn("assistant", f"answer {i}"))]
+    return await h.store.conversations.append_turns(h.bot.engine.character_key, user, scope, turns)
 
 
 async def history(h: Harness, scope: str = f"channel:{CHANNEL_ID}", user: int = USER_ID) -> list[tuple[str, str]]:
-    hist = await h.store.history(h.bot.engine.character_key, user, scope)
+    hist = await h.store.conversations.history(h.bot.engine.character_key, user, scope)
     return [(t.role, t.content) for t in hist.turns]
 
 
@@ -106,9 +108,9 @@ async def test_reset_conversation_cancel_then_confirm(harness: Harness) -> None:
     key = h.bot.engine.character_key
     ids = await seed(h, 2)
     await seed(h, 1, scope="dm")
-    hist = await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")
-    await h.store.compact_history(hist.conversation_id or 0, "They talked about tides.", drop_through_id=ids[0])
-    await h.store.add_core_memory(key, USER_ID, "Alice likes kelp.")
+    hist = await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")
+    await compact_history(h.store, hist.conversation_id or 0, "They talked about tides.", drop_through_id=ids[0])
+    await h.store.memories.add_core_memory(key, USER_ID, "Alice likes kelp.")
     before = await history(h)
 
     prompt = await ephemeral(await h.slash("reset_conversation"))
@@ -120,9 +122,9 @@ async def test_reset_conversation_cancel_then_confirm(harness: Harness) -> None:
     prompt = await ephemeral(await h.slash("reset_conversation"))
     await (await press(h, prompt, "confirm")).response()
     assert "starts afresh (3 messages cleared)" in prompt["content"]
-    after = await h.store.history(key, USER_ID, f"channel:{CHANNEL_ID}")
+    after = await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")
     assert after.turns == [] and after.summary == ""
-    assert [m[1] for m in await h.store.core_memories(key, USER_ID)] == ["Alice likes kelp."]
+    assert [m[1] for m in await h.store.memories.core_memories(key, USER_ID)] == ["Alice likes kelp."]
     assert await history(h, "dm") == [("user", "question 1"), ("assistant", "answer 1")]  # another scope
 
 
@@ -161,7 +163,7 @@ async def test_confirmations_expire_after_confirm_timeout_seconds(make_harness: 
         late = await ephemeral(await press(h, view, action))
         assert late["content"] == "These buttons have expired. Run the command again."
     assert len(await history(h)) == 4
-    assert await h.store.get_user(USER_ID) is not None  # /forget_me deleted nothing
+    assert await h.store.people.get_user(USER_ID) is not None  # /forget_me deleted nothing
 
 
 async def test_a_failing_button_gets_an_apology_and_a_traceback(harness: Harness, monkeypatch: pytest.MonkeyPatch,
@@ -261,7 +263,7 @@ async def test_reroll_accept_posts_publicly_and_replaces_the_last_answer(harness
     assert [m["content"] for m in posted] == ["The old answer.", "A much better answer."]
     new = posted[-1]
     assert not new.get("flags", 0) & EPHEMERAL and new.get("message_reference")  # a public reply
-    hist = await h.store.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")
+    hist = await h.store.conversations.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")
     assert [(t.role, t.content) for t in hist.turns][-1] == ("assistant", "A much better answer.")
     assert len(hist.turns) == 2 and hist.turns[-1].discord_message_id == int(new["id"])
 
@@ -417,11 +419,11 @@ async def test_remember_adds_a_core_memory_and_rejects_bad_input(harness: Harnes
     key = h.bot.engine.character_key
     ok = await ephemeral(await h.slash("remember", [{"name": "memory", "type": 3, "value": "  I am allergic to shellfish "}]))
     assert "I'll remember that" in ok["content"]
-    assert [(c, s) for _, c, s in await h.store.core_memories(key, USER_ID)] == [("I am allergic to shellfish", "user")]
+    assert [(c, s) for _, c, s in await h.store.memories.core_memories(key, USER_ID)] == [("I am allergic to shellfish", "user")]
     for bad, why in (("   ", "cannot be empty"), ("x" * 1001, "at most 1000")):
         answer = await ephemeral(await h.slash("remember", [{"name": "memory", "type": 3, "value": bad}]))
         assert why in answer["content"]
-    assert len(await h.store.core_memories(key, USER_ID)) == 1
+    assert len(await h.store.memories.core_memories(key, USER_ID)) == 1
 
 
 async def test_remember_respects_memory_consent(make_harness: MakeHarness) -> None:
@@ -433,13 +435,13 @@ async def test_remember_respects_memory_consent(make_harness: MakeHarness) -> No
         return str(answer["content"])
 
     assert "only remember people who opted in" in await remember("I collect sea glass")
-    assert await h.store.core_memories(key, USER_ID) == []
+    assert await h.store.memories.core_memories(key, USER_ID) == []
     await subcommand(h, "memory", "opt-in")
     assert "I'll remember that" in await remember("I collect sea glass")
     await subcommand(h, "memory", "opt-out")
     text = await remember("I am moving to Lisbon")
     assert "/memory opt-out" in text and "/memory opt-in" in text
-    assert [content for _, content, _ in await h.store.core_memories(key, USER_ID)] == ["I collect sea glass"]
+    assert [content for _, content, _ in await h.store.memories.core_memories(key, USER_ID)] == ["I collect sea glass"]
 
 
 async def test_remember_in_a_dm_stays_out_of_channel_prompts(harness: Harness) -> None:
@@ -460,17 +462,17 @@ async def test_status_shows_usage_plan_conversation_and_memories(harness: Harnes
     h = harness
     await chat(h, "count me", "Counted.", 1)
     await settled(h, 2)
-    await h.store.add_core_memory(h.bot.engine.character_key, USER_ID, "Alice counts things.")
-    usage = await h.store.usage(USER_ID)
+    await h.store.memories.add_core_memory(h.bot.engine.character_key, USER_ID, "Alice counts things.")
+    usage = await h.store.usage.totals(USER_ID)
     answer = await ephemeral(await h.slash("status"))
     [embed] = answer["embeds"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Plan"] == "Standard"
     assert f"{usage.calls} calls" in fields["Usage (all time)"] and f"${usage.cost:.4f}" in fields["Usage (all time)"]
-    hist = await h.store.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")
-    assert fields["Conversation in this channel"] == f"2 messages · {hist.tokens:,} tokens"
+    hist = await h.store.conversations.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")
+    assert fields["Conversation in this channel"] == f"2 messages · {history_tokens(hist):,} tokens"
     assert fields["Core memories"] == "1"
-    await h.store.set_premium(USER_ID, True)
+    await h.store.people.set_premium(USER_ID, True)
     dm = await ephemeral(await h.slash("status", dm=True))
     fields = {f["name"]: f["value"] for f in dm["embeds"][0]["fields"]}
     assert fields["Plan"] == "Premium" and fields["Conversation in our DMs"] == "0 messages · 0 tokens"
@@ -526,7 +528,7 @@ async def test_unexpected_error_gets_an_apology_and_a_traceback(harness: Harness
 
 
 def test_pairs_group_turns_into_exchanges() -> None:
-    turns = [Turn("assistant", "orphan", 1), Turn("user", "q1", 2), Turn("assistant", "a1", 3),
+    turns = [counted(Turn("assistant", "orphan", 1)), counted(Turn("user", "q1", 2)), counted(Turn("assistant", "a1", 3)),
              Turn("user", "q2 (reply failed)", 4), Turn("user", "q3", 5), Turn("assistant", "a3", 6),
              Turn("assistant", "a3 more", 7)]
     pairs = pairs_of(turns)

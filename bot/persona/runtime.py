@@ -23,11 +23,11 @@ from bot.claude import Prompt
 from bot.persona.framework import blend_instructions, current_stage, detect_context, stage_instructions
 from bot.persona.lorebook import persona_lore
 from bot.persona.model import Persona
-from database.store import PromptData, Store
+from database.records import PromptData
+from database.store import Store
 
 if TYPE_CHECKING:
-    from bot.engine import ReplyResult
-    from bot.prompting import Incoming
+    from bot.pipeline import Incoming, ReplyResult
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +121,10 @@ class PersonaRuntime:
             return  # the in-character fallback after a failure is no interaction
         # In order within the process, so a slower earlier turn never writes back an older stage.
         async with self._counting:
-            count = await self.store.count_interaction(self.character_key)
+            count = await self.store.characters.count_interaction(self.character_key)
             name = stage_name(self.persona(), count)
             if name != self._stored_stage:
-                await self.store.set_character_stage(self.character_key, name)
+                await self.store.characters.set_character_stage(self.character_key, name)
                 if name:
                     log.info("%s reached the evolution stage %r after %d interactions", self.character_key,
                              name, count)

@@ -23,7 +23,8 @@ from dotenv import dotenv_values
 from bot.claude import ClaudeClient, Prompt
 from bot.config import Settings
 from bot.persona import load_persona
-from database.store import PersonaFlowCharacterRow, PersonaFlowMemoryRow, Store
+from database.records import PersonaFlowCharacterRow, PersonaFlowMemoryRow
+from database.store import Store
 from personaflow.core.character import Character
 from personaflow.core.memory import Memory, MemoryConfigLike
 from personaflow.core.system import PersonaSystem
@@ -108,36 +109,36 @@ class KindredStore(_PortalUser):
     # -- MemoryStore
 
     def load(self, character_name: str) -> list[Memory]:
-        rows = self.portal.call(self.store.personaflow_memories, character_name)
+        rows = self.portal.call(self.store.personaflow.memories, character_name)
         return [Memory(r.timestamp, r.type, r.content, r.metadata, r.character) for r in rows]
 
     def append(self, memory: Memory) -> None:
-        self.portal.call(self.store.add_personaflow_memories, [_row(memory)])
+        self.portal.call(self.store.personaflow.add_memories, [_row(memory)])
 
     def replace(self, memories: list[Memory]) -> None:
         by_character: dict[str, list[PersonaFlowMemoryRow]] = defaultdict(list)
         for memory in memories:
             by_character[memory.character_name].append(_row(memory))
         for name, rows in by_character.items():
-            self.portal.call(self.store.replace_personaflow_memories, name, rows)
+            self.portal.call(self.store.personaflow.replace_memories, name, rows)
 
     def trim(self, character_name: str, keep: int) -> None:
-        self.portal.call(self.store.trim_personaflow_memories, character_name, keep)
+        self.portal.call(self.store.personaflow.trim_memories, character_name, keep)
 
     # -- SystemStore
 
     def load_characters(self) -> list[dict[str, Any]]:
         return [{"name": c.name, "prompt": c.prompt, "background": c.background, "memory_config": c.memory_config}
-                for c in self.portal.call(self.store.personaflow_characters)]
+                for c in self.portal.call(self.store.personaflow.characters)]
 
     def save_character(self, definition: Mapping[str, Any]) -> None:
         row = PersonaFlowCharacterRow(str(definition["name"]), str(definition["prompt"]),
                                       dict(definition.get("background") or {}),
                                       dict(definition.get("memory_config") or {}))
-        self.portal.call(self.store.save_personaflow_character, row)
+        self.portal.call(self.store.personaflow.save_character, row)
 
     def delete_character(self, name: str) -> None:
-        self.portal.call(self.store.delete_personaflow_character, name)
+        self.portal.call(self.store.personaflow.delete_character, name)
 
 
 async def _open_store(url: str) -> Store:

@@ -1,0 +1,112 @@
+"""The reply pipeline's value types: what flows between Discord (or the console, or a test), the reply
+engine, and the features hooked into it (memory, the persona runtime, the log mirror).
+
+A leaf module: it imports nothing of the engine, so everything may import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from bot.persona.model import Persona
+from database.records import PromptData
+
+if TYPE_CHECKING:
+    from bot.claude import Completion
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message as the reply logic sees it, whatever brought it (Discord, the console, a test)."""
+
+    message_id: int
+    channel_id: int
+    author_id: int
+    author_name: str
+    content: str
+    created_at: datetime
+    is_dm: bool
+    guild_id: int | None = None
+    guild_name: str = ""
+    channel_name: str = ""
+    author_is_bot: bool = False
+    mentions_bot: bool = False
+    replies_to_bot: bool = False
+    reply_to_id: int | None = None
+    reply_to_author_id: int | None = None  # who wrote the message this one replies to (a webhook's id for its posts)
+    webhook_id: int | None = None  # set when a webhook posted this (how the characters of an ensemble speak)
+
+    @property
+    def scope(self) -> str:
+        """A DM is its own private scope; each channel is another."""
+        return "dm" if self.is_dm else f"channel:{self.channel_id}"
+
+    def place(self) -> str:
+        if self.is_dm:
+            return f"a private direct message with {self.author_name}"
+        where = f"#{self.channel_name}" if self.channel_name else f"channel {self.channel_id}"
+        return f"{where} on the server {self.guild_name}" if self.guild_name else where
+
+
+@dataclass(frozen=True)
+class Decision:
+    reply: bool
+    reason: str
+    votes: tuple[bool | None, ...] = ()
+    # Other characters (bots in this server) named before this one: they answer first, we wait our turn.
+    after: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        what = f"{'reply' if self.reply else 'stay quiet'} ({self.reason}"
+        if self.votes:
+            what += "; votes: " + " ".join({True: "yes", False: "no", None: "fail"}[v] for v in self.votes)
+        if self.after:
+            what += "; after " + ", ".join(self.after)
+        return what + ")"
+
+
+@dataclass
+class ReplyResult:
+    text: str
+    parts: list[str]
+    message_ids: list[int | None]
+    ok: bool
+    completion: Completion | None = None
+    turn_ids: list[int] = field(default_factory=list)
+
+
+class Outlet(Protocol):
+    """Where a reply goes: a Discord channel, the terminal, a test double."""
+
+    def typing(self) -> AbstractAsyncContextManager[None]: ...
+
+    async def send(self, text: str, *, first: bool) -> int | None:
+        """Post one message; ``first`` is the first part of a reply. Returns its message id if any."""
+        ...
+
+
+class NullOutlet:
+    """Collects replies in memory (benchmarks, tests of the logic without Discord)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    @asynccontextmanager
+    async def typing(self) -> AsyncIterator[None]:
+        yield
+
+    async def send(self, text: str, *, first: bool) -> int | None:
+        self.sent.append(text)
+        return None
+
+
+# Hooks: how features join the pipeline without the engine knowing them.
+DecisionListener = Callable[[Incoming, Decision], Awaitable[None]]
+TurnListener = Callable[[Incoming, ReplyResult], Awaitable[None]]
+# Returns True when it consumed the message (e.g. an admin command in the log channel): no reply work follows.
+Interceptor = Callable[[Incoming], Awaitable[bool]]
+ContextProvider = Callable[[Persona, Incoming, PromptData], Awaitable[str]]

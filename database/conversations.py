@@ -1,0 +1,267 @@
+"""Conversations: each person's history with the character per place, the turn cache that keeps recent
+ones in memory between replies, and the one read that gathers everything a reply's prompt needs."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from database.engine import Database
+from database.memories import archive_core_memories
+from database.models import Conversation, CoreMemory, HistoryMessage, utcnow
+from database.records import PRIVATE_SOURCE, History, PromptData, PromptRequest, RelationshipRecord, Turn
+from database.statements import Statements, fact_stamp, recent_messages
+
+TURN_CACHE_CONVERSATIONS = 500  # conversations whose turns stay in memory between replies
+Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
+
+
+class TurnCache:
+    """The turns of recently active conversations, kept between replies so that a long conversation is
+    not read whole for every message. An entry serves only while its conversation's revision is the one
+    it was read at: a database trigger moves that number on any change to the conversation's history,
+    made by Kindred or by anyone else (migration 0004). Replies extend their entry as they store their
+    turns, so a conversation in progress is read whole once. Touched from the SQLite thread and the event
+    loop, hence the lock."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[int, tuple[int, tuple[Turn, ...]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, conversation_id: int, revision: int) -> list[Turn] | None:
+        with self._lock:
+            entry = self._entries.get(conversation_id)
+            if entry is None or entry[0] != revision:
+                return None
+            self._entries.move_to_end(conversation_id)
+            return list(entry[1])
+
+    def put(self, conversation_id: int, revision: int, turns: Sequence[Turn]) -> None:
+        with self._lock:
+            self._put(conversation_id, revision, tuple(turns))
+
+    def _put(self, conversation_id: int, revision: int, turns: tuple[Turn, ...]) -> None:
+        self._entries[conversation_id] = (revision, turns)
+        self._entries.move_to_end(conversation_id)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def extend(self, conversation_id: int, before: int, after: int, turns: Sequence[Turn]) -> None:
+        """Storing ``turns`` moved the conversation's revision from ``before`` to ``after``."""
+        with self._lock:
+            entry = self._entries.get(conversation_id)
+            if entry is not None and entry[0] == before:
+                self._put(conversation_id, after, entry[1] + tuple(turns))
+            elif entry is not None and entry[0] != after:  # (a read since may already have it whole)
+                del self._entries[conversation_id]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def changes_history(method: Method) -> Method:
+    """Marks a Conversations method that changes conversation history (other than append_turns, which keeps count per
+    conversation): every prompt read taken before it ends is stale, and the turn cache is emptied."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        finally:  # also after a failure: the change may have been made
+            self.history_changed()
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Conversations:
+    def __init__(self, db: Database, q: Statements) -> None:
+        self.db = db
+        self._q = q
+        # Counts of history changes made through this store (see history_stamp).
+        self._history_changes = 0
+        self._appends: dict[tuple[str, int, str], int] = {}
+        self._turns = TurnCache(TURN_CACHE_CONVERSATIONS)
+
+    def history_changed(self) -> None:
+        self._history_changes += 1
+        self._turns.clear()
+
+    def history_stamp(self, character: str, user_id: int, scope: str) -> tuple[int, int]:
+        """Changes so far to this conversation's history made through this store: a prompt read taken
+        under one stamp is stale once the stamp differs."""
+        return self._history_changes, self._appends.get((character, user_id, scope), 0)
+
+    # -- reads
+
+    async def history(self, character: str, user_id: int, scope: str) -> History:
+        return await self.db.read(lambda conn: self.read_history(conn, character, user_id, scope))
+
+    def read_history(self, conn: Connection, character: str, user_id: int, scope: str) -> History:
+        row = self._q["conversation"].first(conn, {"character": character, "user_id": user_id, "scope": scope})
+        if row is None:
+            return History(None, "", [])
+        cid, summary, revision = row
+        # The revision is read before the turns: turns read later can only be newer, and a newer state
+        # never carries this revision again, so a mislabelled entry is never served.
+        turns = self._turns.get(cid, revision)
+        if turns is None:
+            turns = [Turn._make(t) for t in self._q["turns"].all(conn, {"conversation_id": cid})]
+            self._turns.put(cid, revision, turns)
+        return History(cid, summary, turns)
+
+    async def prompt_data(self, character: str, user_id: int, scope: str, channel_id: int, *,
+                          recent_limit: int, before_id: int | None, private: bool) -> PromptData:
+        """Everything a reply's prompt needs, in one read. ``private`` (a DM) may see memories drawn from
+        DMs; a channel prompt never does."""
+        request = PromptRequest(character, user_id, scope, channel_id, recent_limit, before_id, private)
+        return await self.db.read(lambda conn: self.read_prompt(conn, request))
+
+    def read_prompt(self, conn: Connection, r: PromptRequest) -> PromptData:
+        q = self._q
+        params = {"character": r.character, "user_id": r.user_id, "scope": r.scope,
+                  "private_source": PRIVATE_SOURCE}
+        identity: dict[str, list[str]] = {}
+        for kind, content in q["identity"].all(conn, params):
+            identity.setdefault(kind, []).append(content)
+        memories = [row[0] for row in q["memories_private" if r.private else "memories"].all(conn, params)]
+        rel = q["relationship"].first(conn, params)
+        mood = q["mood"].scalar(conn)
+        user = q["user"].first(conn, params)
+        state = q["character_state"].first(conn, params)
+        stamp = fact_stamp(q["fact_stamp"].first(conn, params))
+        history = self.read_history(conn, r.character, r.user_id, r.scope)
+        recent = recent_messages(conn, q, r.channel_id, r.recent_limit, r.before_id) if r.recent_limit else []
+        return PromptData(identity, memories, RelationshipRecord(*rel) if rel else None, mood or "",
+                          bool(user and user[0]), history, recent,
+                          memory_consent=user[1] if user else None,
+                          interactions=int(state[0]) if state else 0, stage=str(state[1]) if state else "",
+                          fact_stamp=stamp)
+
+    async def conversation_tokens(self, character: str, user_id: int, scope: str) -> tuple[int, int, str]:
+        """(stored turns, their tokens, the summary) of one conversation: is it due for summarization?"""
+        def read(conn: Connection) -> tuple[int, int, str]:
+            row = self._q["conversation"].first(conn, {"character": character, "user_id": user_id, "scope": scope})
+            if row is None:
+                return 0, 0, ""
+            n, tokens = self._q["conversation_tokens"].first(conn, {"conversation_id": row[0]})
+            return int(n), int(tokens), str(row[1] or "")
+
+        return await self.db.read(read)
+
+    async def conversations_over(self, character: str, token_threshold: int) -> list[tuple[int, str]]:
+        """(user_id, scope) of conversations whose stored history is over the threshold."""
+        rows = await self.db.rows(
+            select(Conversation.user_id, Conversation.scope)
+            .join(HistoryMessage, HistoryMessage.conversation_id == Conversation.id)
+            .where(Conversation.character == character)
+            .group_by(Conversation.id, Conversation.user_id, Conversation.scope)
+            .having(func.sum(HistoryMessage.tokens) > token_threshold))
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    # -- writes
+
+    async def append_turns(self, character: str, user_id: int, scope: str, turns: Iterable[Turn]) -> list[int]:
+        """Store turns at the end of the conversation (created if new). Each turn carries its token count:
+        counting is the caller's (bot/tokens.py), the data layer only keeps it."""
+        try:
+            return await self._append_turns(character, user_id, scope, list(turns))
+        finally:  # also after a failure: the turns may have been stored
+            key = (character, user_id, scope)
+            self._appends[key] = self._appends.get(key, 0) + 1
+
+    async def _append_turns(self, character: str, user_id: int, scope: str, turns: list[Turn]) -> list[int]:
+        for t in turns:
+            if t.content and t.tokens <= 0:
+                raise ValueError("a turn's tokens must be counted before it is stored (bot.tokens.counted)")
+        q = self._q
+        key = {"character": character, "user_id": user_id, "scope": scope}
+
+        def write(conn: Connection) -> tuple[int, int, int, list[int]]:
+            # Locked (on PostgreSQL; SQLite writes one at a time anyway) so that the revision before and
+            # after are this append's own: the turn cache is extended only across exactly this change.
+            now = utcnow()
+            row = q["conversation_locked"].first(conn, key)
+            if row is None:
+                q["conversation_insert"].execute_many(conn, [{**key, "summary": "", "updated_at": now,
+                                                              "revision": 0}])
+                row = q["conversation_locked"].first(conn, key)
+            cid, before = int(row[0]), int(row[1])
+            ids = [int(q["turn_insert"].first(conn, {
+                "conversation_id": cid, "role": turn.role, "content": turn.content, "tokens": turn.tokens,
+                "discord_message_id": turn.discord_message_id, "created_at": now})[0]) for turn in turns]
+            after = q["conversation_touch"].first(conn, {"conversation_id": cid, "touched_at": now})[0]
+            return cid, before, int(after), ids
+
+        cid, before, after, ids = await self.db.write(write)
+        # Committed: the cached turns of this conversation, if current, grow by exactly these.
+        self._turns.extend(cid, before, after, [t._replace(id=i) for t, i in zip(turns, ids, strict=True)])
+        return ids
+
+    @changes_history
+    async def replace_turn(self, turn_id: int, content: str, tokens: int,
+                           discord_message_id: int | None = None) -> None:
+        values: dict[str, Any] = {"content": content, "tokens": tokens}
+        if discord_message_id is not None:
+            values["discord_message_id"] = discord_message_id
+        await self.db.change(update(HistoryMessage).where(HistoryMessage.id == turn_id).values(**values))
+
+    @changes_history
+    async def delete_turns(self, turn_ids: Sequence[int]) -> int:
+        if not turn_ids:
+            return 0
+        return await self.db.change(delete(HistoryMessage).where(HistoryMessage.id.in_(list(turn_ids))))
+
+    @changes_history
+    async def reset_conversation(self, character: str, user_id: int, scope: str) -> int:
+        """Clear a conversation's history and summary; core memories stay."""
+        def write(conn: Connection) -> int:
+            cid = conn.execute(select(Conversation.id).where(
+                Conversation.character == character, Conversation.user_id == user_id,
+                Conversation.scope == scope)).scalar()
+            if cid is None:
+                return 0
+            result = conn.execute(delete(HistoryMessage).where(HistoryMessage.conversation_id == cid))
+            conn.execute(update(Conversation).where(Conversation.id == cid).values(summary="", updated_at=utcnow()))
+            return int(result.rowcount or 0)
+
+        return await self.db.write(write)
+
+    @changes_history
+    async def apply_summary(self, conversation_id: int, *, summary: str, previous_summary: str,
+                            drop_through_id: int, expected_dropped: int, character: str, user_id: int,
+                            memories: Sequence[str] | None, source: str, reason: str) -> bool:
+        """Replace the turns up to ``drop_through_id`` by ``summary`` and rewrite the user's core memories of
+        ``source`` (the old version archived), atomically. Nothing changes, and False is returned, when the
+        conversation moved under the summarizer's feet (reset, turns forgotten, another summary)."""
+        def write(conn: Connection) -> bool:
+            current = conn.execute(select(Conversation.summary).where(Conversation.id == conversation_id)).first()
+            if current is None or (current[0] or "") != previous_summary:
+                return False
+            dropped = conn.execute(select(func.count()).select_from(HistoryMessage).where(
+                HistoryMessage.conversation_id == conversation_id,
+                HistoryMessage.id <= drop_through_id)).scalar_one()
+            if int(dropped) != expected_dropped:
+                return False
+            conn.execute(delete(HistoryMessage).where(HistoryMessage.conversation_id == conversation_id,
+                                                      HistoryMessage.id <= drop_through_id))
+            conn.execute(update(Conversation).where(Conversation.id == conversation_id)
+                         .values(summary=summary, updated_at=utcnow()))
+            if memories is not None:
+                archive_core_memories(conn, character, user_id, reason)
+                conn.execute(delete(CoreMemory).where(CoreMemory.character == character,
+                                                      CoreMemory.user_id == user_id, CoreMemory.source == source))
+                now = utcnow()
+                if memories:
+                    conn.execute(insert(CoreMemory), [
+                        {"character": character, "user_id": user_id, "content": m, "source": source,
+                         "created_at": now, "updated_at": now} for m in memories])
+            return True
+
+        return await self.db.write(write)

@@ -1,0 +1,192 @@
+"""The database connection and the one rule for where a statement runs.
+
+**The rule:** every repository runs its statements through :meth:`Database.run` — one unit of work on a
+plain synchronous ``Connection``. On PostgreSQL that unit runs on the async engine (asyncpg, natively
+async). On SQLite it runs on one dedicated thread with a plain pysqlite engine: aiosqlite pays a thread hop
+per DBAPI call (several per statement), this pays one per unit of work, and SQLite writes one at a time
+anyway. The aiosqlite engine (``Database.engine``) stays for what SQLAlchemy's async API needs to be handed
+(tests, the Alembic CLI); Kindred's own statements never use it on SQLite.
+
+Also here: the SQLite pragmas, the background WAL checkpoints and the Alembic upgrade at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CHECKPOINT_SECONDS = 1.0  # how often SQLite's write-ahead log is copied back into the database file
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers and the writer work at once; NORMAL sync is durable across process crashes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    # No checkpoint inside a commit (the one crossing 1,000 WAL pages would copy them back with an fsync
+    # while a message waits on it): Database checkpoints beside the writers instead (_checkpoint_loop).
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
+def make_engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def make_sync_sqlite_engine(url: str) -> Engine:
+    """A plain pysqlite engine on the same file, driven from one dedicated thread (see Database.run)."""
+    sync_url = url.replace("sqlite+aiosqlite", "sqlite", 1)
+    engine = create_engine(sync_url, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def upgrade(connection: Connection) -> None:
+    """Bring the schema to the newest migration (Alembic) on an open connection."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+class Database:
+    """The engines, the SQLite thread and its checkpoints: what every repository runs its work on."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+        self._sync_engine: Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        if self.dialect == "sqlite":
+            self._sync_engine = make_sync_sqlite_engine(url)
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="kindred-sqlite")
+        self._checkpointer: asyncio.Task[None] | None = None
+        self._stop_checkpoints = asyncio.Event()
+
+    @property
+    def statement_dialect(self) -> Dialect:
+        """The dialect statements are compiled for: the one of the engine that runs them."""
+        return self._sync_engine.dialect if self._sync_engine is not None else self.engine.dialect
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self._sync_engine is not None
+
+    def insert(self, table: Any) -> Any:
+        """An INSERT that knows ON CONFLICT (both dialects spell it the same way)."""
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    async def run(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+        """Run ``fn(connection)`` as one unit of work: in a transaction when ``write``."""
+        if self._thread is not None:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, self._run_sync, fn, write)
+        async with (self.engine.begin() if write else self.engine.connect()) as conn:
+            return await conn.run_sync(fn)
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        return await self.run(fn, write=False)
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        return await self.run(fn, write=True)
+
+    async def rows(self, query: Any) -> list[Any]:
+        return await self.read(lambda conn: list(conn.execute(query).all()))
+
+    async def first(self, query: Any) -> Any | None:
+        return await self.read(lambda conn: conn.execute(query).first())
+
+    async def scalar(self, query: Any) -> Any:
+        return await self.read(lambda conn: conn.execute(query).scalar())
+
+    async def change(self, statement: Any) -> int:
+        """Run one data-changing statement in its own transaction; the number of rows it touched."""
+        return await self.write(lambda conn: int(conn.execute(statement).rowcount or 0))
+
+    def _run_sync(self, fn: Callable[[Connection], T], write: bool) -> T:
+        assert self._sync_engine is not None
+        with (self._sync_engine.begin() if write else self._sync_engine.connect()) as conn:
+            return fn(conn)
+
+    async def write_then_read(self, write: Callable[[Connection], None], read: Callable[[Connection], T]) -> T:
+        """Commit ``write``, then run ``read`` on the same connection: on SQLite, one trip to its thread."""
+        if self._thread is not None:
+            def both(conn: Connection) -> T:
+                with conn.begin():
+                    write(conn)
+                return read(conn)
+
+            return await asyncio.get_running_loop().run_in_executor(self._thread, self._run_sync, both, False)
+        async with self.engine.connect() as conn:
+            async with conn.begin():
+                await conn.run_sync(write)
+            return await conn.run_sync(read)
+
+    # -- lifecycle
+
+    async def open(self) -> None:
+        """Upgrade the schema (so an upgrade of Kindred upgrades the data), then start the checkpoints."""
+        await self.write(upgrade)
+        if self._sync_engine is not None:
+            self._checkpointer = asyncio.create_task(self._checkpoint_loop(), name="kindred-sqlite-checkpoint")
+
+    async def _checkpoint_loop(self) -> None:
+        """Copy SQLite's write-ahead log back into the database file every second, in a thread of its own.
+
+        Left to SQLite, the commit that takes the log past 1,000 pages does it, fsync included: now and
+        then a message's log write would wait several milliseconds for it. A PASSIVE checkpoint neither
+        waits for readers nor holds up writers. Stopped by ``_stop_checkpoints``, never cancelled: a
+        checkpoint cut off half-way would still run in its thread and make close()'s final one fail."""
+        while True:
+            try:
+                await asyncio.wait_for(self._stop_checkpoints.wait(), CHECKPOINT_SECONDS)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await asyncio.to_thread(self.checkpoint, "PASSIVE")
+            except Exception:
+                log.warning("SQLite checkpoint failed (tried again in %gs)", CHECKPOINT_SECONDS, exc_info=True)
+
+    def checkpoint(self, mode: str = "PASSIVE") -> tuple[int, int, int]:
+        """Run a WAL checkpoint now (SQLite; blocking): (busy, pages in the log, pages checkpointed)."""
+        assert self._sync_engine is not None and mode in {"PASSIVE", "FULL", "RESTART", "TRUNCATE"}
+        with self._sync_engine.connect() as conn:
+            busy, pages, done = conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})").one()
+        return int(busy), int(pages), int(done)
+
+    async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._stop_checkpoints.set()
+            await asyncio.gather(self._checkpointer, return_exceptions=True)
+            try:  # leave the database file whole, the log emptied
+                await asyncio.to_thread(self.checkpoint, "TRUNCATE")
+            except Exception:
+                log.warning("final SQLite checkpoint failed", exc_info=True)
+        await self.engine.dispose()
+        if self._sync_engine is not None and self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._sync_engine.dispose)
+            self._thread.shutdown(wait=True)

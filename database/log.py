@@ -1,0 +1,158 @@
+"""The short-term log: every message the bot sees, written before any reply work, in batches.
+
+A message that will certainly be answered also has its prompt data read in the same trip to the database
+(``then_read``). The log is emptied by consolidation (database/consolidation.py), which moves what may be
+kept into the permanent archive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from database.engine import Database
+from database.models import ArchivedMessage, LoggedMessage, utcnow
+from database.records import PromptData, PromptRequest, SeenMessage
+from database.statements import Statements, recent_messages
+
+log = logging.getLogger(__name__)
+AUTHOR_REFRESH_SECONDS = 60.0
+PromptReader = Callable[[Connection, PromptRequest], PromptData]
+
+
+class _GroupCommit:
+    """Writes seen messages (and their authors) in batches.
+
+    Each caller awaits its own row being committed, so "logged before any reply work" holds, but
+    messages that arrive while a commit is in flight share the next one: this is what lets ingest keep
+    up with a busy server on SQLite. The writing happens in a task of its own, so a caller cancelled
+    while waiting (a shutdown) does not take its message's write down with it.
+    """
+
+    def __init__(self, write: Callable[[Sequence[tuple[SeenMessage, str]], Sequence[PromptRequest | None]],
+                                       Any]) -> None:
+        self._write = write
+        self._pending: list[tuple[SeenMessage, str, PromptRequest | None, asyncio.Future[PromptData | None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def write(self, message: SeenMessage, display_name: str,
+                    then_read: PromptRequest | None) -> PromptData | None:
+        future: asyncio.Future[PromptData | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((message, display_name, then_read, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop())
+        return await future
+
+    async def _flush_loop(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                read = await self._write([(m, n) for m, n, _, _ in batch], [r for _, _, r, _ in batch])
+            except Exception as exc:  # every waiter learns of the failure
+                for _, _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+            else:
+                for (_, _, _, fut), data in zip(batch, read, strict=True):
+                    if not fut.done():
+                        fut.set_result(data)
+
+    async def drain(self) -> None:
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+
+
+class MessageLog:
+    def __init__(self, db: Database, q: Statements, read_prompt: PromptReader) -> None:
+        self.db = db
+        self._q = q
+        self._read_prompt = read_prompt
+        self._batches = _GroupCommit(self._write_seen)
+        self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
+
+    async def log_message(self, message: SeenMessage, display_name: str | None = None, *,
+                          then_read: PromptRequest | None = None) -> PromptData | None:
+        """Write a seen message (and upsert its author and nickname) durably, batched with its neighbours.
+
+        ``then_read``: once the write is committed, also read that prompt's data in the same trip to the
+        database (a message that will certainly be answered); None when not asked or when the read failed
+        (the write stands either way)."""
+        return await self._batches.write(message, display_name or message.author_name, then_read)
+
+    async def flush(self) -> None:
+        """Wait until every message handed to the log is committed (graceful shutdown, /forget_me)."""
+        await self._batches.drain()
+
+    def forget_author(self, user_id: int) -> None:
+        """Their next message must write their users row again (it was deleted)."""
+        self._recent_authors.pop(user_id, None)
+
+    async def _write_seen(self, batch: Sequence[tuple[SeenMessage, str]],
+                          reads: Sequence[PromptRequest | None]) -> list[PromptData | None]:
+        now = utcnow()
+        clock = time.monotonic()
+        users: dict[int, dict[str, Any]] = {}
+        nicks: dict[tuple[int, str], dict[str, Any]] = {}
+        for m, display in batch:
+            # An author seen under the same names within the last minute needs no upsert: last_seen
+            # is kept to the minute, and most messages come from people who just spoke.
+            key = (display[:100], m.author_name[:100])
+            recent = self._recent_authors.get(m.author_id)
+            if recent is not None and recent[0] == key and clock - recent[1] < AUTHOR_REFRESH_SECONDS:
+                continue
+            self._recent_authors[m.author_id] = (key, clock)
+            users[m.author_id] = {"id": m.author_id, "name": display[:100], "is_bot": m.author_is_bot,
+                                  "premium": False, "first_seen": now, "last_seen": now}
+            for nick in {display[:100], m.author_name[:100]}:
+                if nick:
+                    nicks[(m.author_id, nick)] = {"user_id": m.author_id, "nickname": nick,
+                                                  "first_seen": now, "last_seen": now}
+        rows = [
+            {"message_id": m.message_id, "channel_id": m.channel_id, "guild_id": m.guild_id,
+             "author_id": m.author_id, "author_name": display[:100], "author_is_bot": m.author_is_bot,
+             "is_dm": m.is_dm, "content": m.content, "reply_to_id": m.reply_to_id, "created_at": m.created_at}
+            for m, display in batch
+        ]
+        q = self._q
+
+        def write(conn: Connection) -> None:
+            if users:
+                q["user_upsert"].execute_many(conn, list(users.values()))
+                q["nick_upsert"].execute_many(conn, list(nicks.values()))
+            q["log_insert"].execute_many(conn, rows)
+
+        def read(conn: Connection) -> list[PromptData | None]:
+            out: list[PromptData | None] = []
+            for request in reads:
+                try:
+                    out.append(self._read_prompt(conn, request) if request is not None else None)
+                except Exception:  # the reply reads again on its own (and reports a lasting failure there)
+                    log.exception("prompt read after logging message failed")
+                    out.append(None)
+            return out
+
+        try:
+            if any(r is not None for r in reads):
+                return await self.db.write_then_read(write, read)
+            await self.db.write(write)
+            return [None] * len(batch)
+        except Exception:
+            for m, _ in batch:  # the upsert may not have happened: do it next time
+                self._recent_authors.pop(m.author_id, None)
+            raise
+
+    async def recent_messages(self, channel_id: int, *, limit: int,
+                              before_id: int | None = None) -> list[SeenMessage]:
+        """The channel's latest messages, oldest first; falls back to the archive after a consolidation."""
+        return await self.db.read(lambda conn: recent_messages(conn, self._q, channel_id, limit, before_id))
+
+    async def count_logged(self) -> int:
+        return int(await self.db.scalar(select(func.count()).select_from(LoggedMessage)))
+
+    async def count_archived(self) -> int:
+        return int(await self.db.scalar(select(func.count()).select_from(ArchivedMessage)))

@@ -1,0 +1,102 @@
+"""Core memories: what the character always remembers about a person. Every change first archives the
+whole previous set as a version, which restore brings back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from database.engine import Database
+from database.models import CoreMemory, CoreMemoryVersion, utcnow
+from database.records import as_utc
+
+
+def archive_core_memories(conn: Connection, character: str, user_id: int, reason: str) -> None:
+    """Save the person's current core memories as one version (inside the caller's transaction)."""
+    rows = conn.execute(select(CoreMemory.content, CoreMemory.source).where(
+        CoreMemory.character == character, CoreMemory.user_id == user_id).order_by(CoreMemory.id)).all()
+    snapshot = json.dumps([{"content": r[0], "source": r[1]} for r in rows])
+    conn.execute(insert(CoreMemoryVersion).values(character=character, user_id=user_id, snapshot=snapshot,
+                                                  reason=reason, created_at=utcnow()))
+
+
+def _insert(conn: Connection, character: str, user_id: int, content: str, source: str) -> int:
+    now = utcnow()
+    return int(conn.execute(insert(CoreMemory).values(
+        character=character, user_id=user_id, content=content, source=source, created_at=now,
+        updated_at=now).returning(CoreMemory.id)).scalar_one())
+
+
+class Memories:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def core_memories(self, character: str, user_id: int) -> list[tuple[int, str, str]]:
+        """(id, content, source), oldest first."""
+        rows = await self.db.rows(select(CoreMemory.id, CoreMemory.content, CoreMemory.source).where(
+            CoreMemory.character == character, CoreMemory.user_id == user_id).order_by(CoreMemory.id))
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    async def add_core_memory(self, character: str, user_id: int, content: str, source: str = "user") -> int:
+        def write(conn: Connection) -> int:
+            archive_core_memories(conn, character, user_id, f"before add ({source})")
+            return _insert(conn, character, user_id, content, source)
+
+        return await self.db.write(write)
+
+    async def update_core_memory(self, memory_id: int, content: str) -> bool:
+        return await self._change(memory_id, "before edit", update(CoreMemory).where(CoreMemory.id == memory_id)
+                                  .values(content=content, updated_at=utcnow()))
+
+    async def delete_core_memory(self, memory_id: int) -> bool:
+        return await self._change(memory_id, "before delete", delete(CoreMemory).where(CoreMemory.id == memory_id))
+
+    async def _change(self, memory_id: int, reason: str, statement: object) -> bool:
+        def write(conn: Connection) -> bool:
+            row = conn.execute(select(CoreMemory.character, CoreMemory.user_id)
+                               .where(CoreMemory.id == memory_id)).first()
+            if row is None:
+                return False
+            archive_core_memories(conn, row[0], row[1], reason)
+            conn.execute(statement)  # type: ignore[call-overload]
+            return True
+
+        return await self.db.write(write)
+
+    async def replace_core_memories(self, character: str, user_id: int, contents: Sequence[str], *,
+                                    reason: str, source: str = "summary") -> None:
+        """Rewrite the memories of one ``source`` as a whole (merged by summarization), archiving the old
+        version; memories from other sources (/remember, admins, the other privacy side) stay."""
+        def write(conn: Connection) -> None:
+            archive_core_memories(conn, character, user_id, reason)
+            conn.execute(delete(CoreMemory).where(CoreMemory.character == character,
+                                                  CoreMemory.user_id == user_id, CoreMemory.source == source))
+            for content in contents:
+                _insert(conn, character, user_id, content, source)
+
+        await self.db.write(write)
+
+    async def core_memory_versions(self, character: str,
+                                   user_id: int) -> list[tuple[int, datetime, str, list[dict[str, str]]]]:
+        """(version id, archived at, why, the memories then), newest first."""
+        rows = await self.db.rows(select(CoreMemoryVersion).where(
+            CoreMemoryVersion.character == character, CoreMemoryVersion.user_id == user_id)
+            .order_by(CoreMemoryVersion.id.desc()))
+        return [(r.id, as_utc(r.created_at), r.reason, json.loads(r.snapshot)) for r in rows]
+
+    async def restore_core_memory_version(self, version_id: int) -> bool:
+        def write(conn: Connection) -> bool:
+            row = conn.execute(select(CoreMemoryVersion).where(CoreMemoryVersion.id == version_id)).first()
+            if row is None:
+                return False
+            archive_core_memories(conn, row.character, row.user_id, f"before restore of version {version_id}")
+            conn.execute(delete(CoreMemory).where(CoreMemory.character == row.character,
+                                                  CoreMemory.user_id == row.user_id))
+            for item in json.loads(row.snapshot):
+                _insert(conn, row.character, row.user_id, item["content"], item.get("source", "summary"))
+            return True
+
+        return await self.db.write(write)

@@ -1,0 +1,135 @@
+"""People: the users the character has seen, their plan and memory consent, the figures an admin may see
+about them (never message text), and how the character feels about each of them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import Connection, String, cast, delete, func, or_, select, update
+
+from database.engine import Database
+from database.models import ApiCall, Conversation, CoreMemory, HistoryMessage, Relationship, User, utcnow
+from database.records import RelationshipRecord, Usage, UserRecord, UserSummary
+from database.statements import USER_RECORD_COLUMNS, Statements, user_record
+from database.usage import usage_totals
+
+
+class People:
+    def __init__(self, db: Database, q: Statements) -> None:
+        self.db = db
+        self._q = q
+
+    # -- users
+
+    async def ensure_user(self, user_id: int, name: str, is_bot: bool = False) -> None:
+        now = utcnow()
+        ins = self.db.insert(User).values(id=user_id, name=name[:100], is_bot=is_bot, premium=False,
+                                          first_seen=now, last_seen=now)
+        await self.db.change(ins.on_conflict_do_nothing(index_elements=[User.id]))
+
+    async def get_user(self, user_id: int) -> UserRecord | None:
+        row = await self.db.read(lambda conn: self._q["user_record"].first(conn, {"user_id": user_id}))
+        return None if row is None else user_record(row)
+
+    async def list_users(self, *, offset: int = 0, limit: int = 10, humans_only: bool = True) -> list[UserRecord]:
+        """Most recently seen first."""
+        query = select(*USER_RECORD_COLUMNS).order_by(User.last_seen.desc(), User.id).offset(offset).limit(limit)
+        if humans_only:
+            query = query.where(User.is_bot.is_(False))
+        return [user_record(r) for r in await self.db.rows(query)]
+
+    async def count_users(self, *, humans_only: bool = True) -> int:
+        query = select(func.count()).select_from(User)
+        if humans_only:
+            query = query.where(User.is_bot.is_(False))
+        return int(await self.db.scalar(query))
+
+    async def search_users(self, text: str, *, limit: int = 25) -> list[UserRecord]:
+        """Users whose name contains ``text`` or whose id starts with it, most recently seen first
+        (autocomplete of user options)."""
+        query = select(*USER_RECORD_COLUMNS).order_by(User.last_seen.desc(), User.id).limit(limit)
+        text = text.strip()
+        if text:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conds = [User.name.ilike(pattern, escape="\\")]
+            if text.isdigit():
+                conds.append(cast(User.id, String).like(text + "%"))
+            query = query.where(or_(*conds))
+        return [user_record(r) for r in await self.db.rows(query)]
+
+    async def set_premium(self, user_id: int, premium: bool) -> None:
+        await self.db.change(update(User).where(User.id == user_id).values(premium=premium))
+
+    async def set_memory_consent(self, user_id: int, consent: bool | None) -> None:
+        await self.db.change(update(User).where(User.id == user_id).values(memory_consent=consent))
+
+    async def memory_consents(self) -> dict[int, bool]:
+        """Users who answered /memory opt-in (True) or opt-out (False); everyone else never asked."""
+        rows = await self.db.rows(select(User.id, User.memory_consent).where(User.memory_consent.is_not(None)))
+        return {int(r[0]): bool(r[1]) for r in rows}
+
+    # -- what an admin may see
+
+    async def user_summary(self, character: str, user_id: int) -> UserSummary | None:
+        user = await self.get_user(user_id)
+        if user is None:
+            return None
+        return (await self._summaries(character, [user]))[0]
+
+    async def user_summaries(self, character: str, *, offset: int = 0, limit: int = 10,
+                             humans_only: bool = True) -> list[UserSummary]:
+        """A page of :class:`UserSummary` as ordered by list_users (most recently seen first): one grouped
+        query per figure instead of one user_summary() per user."""
+        users = await self.list_users(offset=offset, limit=limit, humans_only=humans_only)
+        return await self._summaries(character, users) if users else []
+
+    async def _summaries(self, character: str, users: list[UserRecord]) -> list[UserSummary]:
+        ids = [u.id for u in users]
+        usage_query = usage_totals(ApiCall.user_id.in_(ids)).add_columns(ApiCall.user_id).group_by(ApiCall.user_id)
+        history_query = (select(Conversation.user_id, func.count(HistoryMessage.id),
+                                func.coalesce(func.sum(HistoryMessage.tokens), 0))
+                         .join(HistoryMessage, HistoryMessage.conversation_id == Conversation.id)
+                         .where(Conversation.user_id.in_(ids), Conversation.character == character)
+                         .group_by(Conversation.user_id))
+        memory_query = (select(CoreMemory.user_id, func.count())
+                        .where(CoreMemory.user_id.in_(ids), CoreMemory.character == character)
+                        .group_by(CoreMemory.user_id))
+
+        def read(conn: Connection) -> tuple[list[Any], list[Any], list[Any]]:
+            return (conn.execute(usage_query).all(), conn.execute(history_query).all(),
+                    conn.execute(memory_query).all())
+
+        usage_rows, history_rows, memory_rows = await self.db.read(read)
+        usage = {int(r[6]): Usage(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5]))
+                 for r in usage_rows}
+        history = {int(r[0]): (int(r[1]), int(r[2])) for r in history_rows}
+        memories = {int(r[0]): int(r[1]) for r in memory_rows}
+        return [UserSummary(u, usage.get(u.id, Usage()), *history.get(u.id, (0, 0)), memories.get(u.id, 0))
+                for u in users]
+
+    # -- relationships (the ranges and how values are bounded are memory/relationships.py's rule)
+
+    async def relationship(self, character: str, user_id: int) -> RelationshipRecord:
+        rel = await self.db.first(select(Relationship.anger, Relationship.rapport, Relationship.trust,
+                                         Relationship.formality)
+                                  .where(Relationship.character == character, Relationship.user_id == user_id))
+        return RelationshipRecord(*rel) if rel else RelationshipRecord()
+
+    async def set_relationship(self, character: str, user_id: int, **values: float) -> RelationshipRecord:
+        """Set some metrics (already bounded by the caller: memory.relationships.clamp_metrics), keeping the
+        others; returns the relationship as stored."""
+        unknown = set(values) - set(asdict(RelationshipRecord()))
+        if unknown:
+            raise ValueError(f"unknown metric {sorted(unknown)[0]!r}")
+        merged = {**asdict(await self.relationship(character, user_id)), **{k: float(v) for k, v in values.items()}}
+        ins = self.db.insert(Relationship).values(character=character, user_id=user_id, updated_at=utcnow(),
+                                                  **merged)
+        await self.db.change(ins.on_conflict_do_update(
+            index_elements=[Relationship.character, Relationship.user_id],
+            set_={**{k: getattr(ins.excluded, k) for k in merged}, "updated_at": ins.excluded.updated_at}))
+        return RelationshipRecord(**merged)
+
+    async def delete_relationship(self, character: str, user_id: int) -> bool:
+        return bool(await self.db.change(delete(Relationship).where(
+            Relationship.character == character, Relationship.user_id == user_id)))

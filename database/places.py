@@ -1,0 +1,58 @@
+"""Places: where admins switched the character on or off (a channel, or a whole server)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import and_, or_, select
+
+from database.engine import Database
+from database.models import PlaceSetting, utcnow
+
+PLACE_CACHE_SECONDS = 5.0
+
+
+def effective_activation(channel: bool | None, guild: bool | None) -> bool:
+    """A channel setting wins over its server's; places without a setting are active."""
+    if channel is not None:
+        return channel
+    return guild if guild is not None else True
+
+
+class Places:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._cache: dict[tuple[int, int | None], tuple[tuple[bool | None, bool | None], float]] = {}
+
+    async def set_active(self, place_type: str, place_id: int, active: bool) -> None:
+        self._cache.clear()  # our own change applies to the very next message
+        ins = self.db.insert(PlaceSetting).values(place_type=place_type, place_id=place_id, active=active,
+                                                  updated_at=utcnow())
+        await self.db.change(ins.on_conflict_do_update(
+            index_elements=[PlaceSetting.place_type, PlaceSetting.place_id],
+            set_={"active": ins.excluded.active, "updated_at": ins.excluded.updated_at}))
+
+    async def is_active(self, channel_id: int, guild_id: int | None) -> bool:
+        """A channel setting wins over its server's; places without a setting are active."""
+        return effective_activation(*await self.activation(channel_id, guild_id))
+
+    async def activation(self, channel_id: int, guild_id: int | None, *,
+                         fresh: bool = False) -> tuple[bool | None, bool | None]:
+        """(channel setting, server setting); None where nothing was set.
+
+        Asked for every message, so answers are kept for PLACE_CACHE_SECONDS: this process's own changes
+        clear them at once; another process's (a shared PostgreSQL) apply within that time."""
+        key = (channel_id, guild_id)
+        cached = self._cache.get(key)
+        if cached is not None and not fresh and time.monotonic() - cached[1] < PLACE_CACHE_SECONDS:
+            return cached[0]
+        conds = [and_(PlaceSetting.place_type == "channel", PlaceSetting.place_id == channel_id)]
+        if guild_id is not None:
+            conds.append(and_(PlaceSetting.place_type == "guild", PlaceSetting.place_id == guild_id))
+        rows = {r[0]: bool(r[1]) for r in await self.db.rows(
+            select(PlaceSetting.place_type, PlaceSetting.active).where(or_(*conds)))}
+        answer = (rows.get("channel"), rows.get("guild"))
+        if len(self._cache) > 10_000:  # bounded: one entry per channel seen
+            self._cache.clear()
+        self._cache[key] = (answer, time.monotonic())
+        return answer

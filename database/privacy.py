@@ -1,0 +1,111 @@
+"""Privacy: deleting everything stored about a person (/forget_me), and the independent proof of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+
+from database.conversations import Conversations
+from database.engine import Database
+from database.log import MessageLog
+from database.models import (
+    ApiCall,
+    ArchivedMessage,
+    Base,
+    Conversation,
+    CoreMemory,
+    CoreMemoryVersion,
+    HistoryMessage,
+    LoggedMessage,
+    Nickname,
+    Relationship,
+    User,
+    UserFact,
+    utcnow,
+)
+
+
+class Privacy:
+    def __init__(self, db: Database, log: MessageLog, conversations: Conversations) -> None:
+        self.db = db
+        self._log = log
+        self._conversations = conversations
+
+    async def delete_user_data(self, user_id: int) -> dict[str, int]:
+        """Delete everything stored about a person, in one transaction. Returns rows deleted per table.
+
+        Their direct-message channels go whole: the character's answers there are about them too. Someone who
+        opted out of memory keeps a bare users row saying only that (no name, none of their dates), so that
+        forgetting them does not start remembering them again."""
+        await self._log.flush()  # their messages already on the way to the log must not outlive this
+        self._log.forget_author(user_id)
+        try:
+            return await self.db.write(lambda conn: self._delete(conn, user_id))
+        finally:  # also after a failure: the change may have been made
+            self._conversations.history_changed()
+
+    @staticmethod
+    def _delete(conn: Connection, user_id: int) -> dict[str, int]:
+        consent = conn.execute(select(User.memory_consent).where(User.id == user_id)).scalar()
+        # Collected before anything is deleted: their own messages are what identifies their DM channels.
+        dm_channels: set[int] = set()
+        for table in (LoggedMessage, ArchivedMessage):
+            dm_channels.update(int(c) for c in conn.execute(
+                select(table.channel_id).where(table.author_id == user_id, table.is_dm.is_(True)).distinct()).scalars())
+
+        def theirs(table: Any) -> Any:
+            authored = table.author_id == user_id
+            if not dm_channels:
+                return authored
+            return or_(authored, and_(table.is_dm.is_(True), table.channel_id.in_(sorted(dm_channels))))
+
+        conv_ids = select(Conversation.id).where(Conversation.user_id == user_id)
+        plan: list[tuple[str, Any]] = [
+            ("history_messages", delete(HistoryMessage).where(HistoryMessage.conversation_id.in_(conv_ids))),
+            ("conversations", delete(Conversation).where(Conversation.user_id == user_id)),
+            ("core_memories", delete(CoreMemory).where(CoreMemory.user_id == user_id)),
+            ("core_memory_versions", delete(CoreMemoryVersion).where(CoreMemoryVersion.user_id == user_id)),
+            ("user_facts", delete(UserFact).where(UserFact.user_id == user_id)),
+            ("relationships", delete(Relationship).where(Relationship.user_id == user_id)),
+            ("message_log", delete(LoggedMessage).where(theirs(LoggedMessage))),
+            ("message_archive", delete(ArchivedMessage).where(theirs(ArchivedMessage))),
+            ("api_calls", delete(ApiCall).where(ApiCall.user_id == user_id)),
+            ("nicknames", delete(Nickname).where(Nickname.user_id == user_id)),
+            ("users", delete(User).where(User.id == user_id)),
+        ]
+        counts = {name: int(conn.execute(stmt).rowcount or 0) for name, stmt in plan}
+        if consent is False:
+            now = utcnow()
+            conn.execute(insert(User).values(id=user_id, name="", is_bot=False, premium=False,
+                                             memory_consent=False, first_seen=now, last_seen=now))
+        return counts
+
+    async def rows_about_user(self, user_id: int, dm_channel_ids: Iterable[int] = ()) -> dict[str, int]:
+        """Rows still holding something about a person, per table (tables without any left out): /forget_me's
+        proof. Independent of delete_user_data on purpose: the tables come from the schema (the users row,
+        every table with a user_id or author_id column, every table pointing at one of those) and the direct
+        messages from ``dm_channel_ids``, which the caller knows from Discord rather than from this database."""
+        dms = sorted(set(dm_channel_ids))
+        keys = ("user_id", "author_id")
+        queries: dict[str, Any] = {}
+        for table in Base.metadata.sorted_tables:
+            conds: list[Any] = [table.c[k] == user_id for k in keys if k in table.c]
+            if table is User.__table__:
+                conds.append(table.c.id == user_id)
+            for fk in table.foreign_keys:
+                parent = fk.column.table
+                for k in keys:
+                    if k in parent.c:
+                        conds.append(fk.parent.in_(select(fk.column).where(parent.c[k] == user_id)))
+            if dms and "is_dm" in table.c and "channel_id" in table.c:
+                conds.append(and_(table.c.is_dm.is_(True), table.c.channel_id.in_(dms)))
+            if conds:
+                queries[table.name] = select(func.count()).select_from(table).where(or_(*conds))
+
+        def read(conn: Connection) -> dict[str, int]:
+            counts = {name: int(conn.execute(query).scalar_one()) for name, query in queries.items()}
+            return {name: n for name, n in counts.items() if n}
+
+        return await self.db.read(read)

@@ -1,0 +1,192 @@
+"""The value classes the data layer hands out and takes in: plain, frozen, free of SQLAlchemy.
+
+Every repository in this package returns these; the rest of Kindred imports them from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+# Core memories drawn from DM conversations carry this source and never reach a channel's prompt.
+PRIVATE_SOURCE = "summary_dm"
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything in Kindred compares aware UTC times."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class SeenMessage:
+    """A message the bot saw, as written to the short-term log."""
+
+    message_id: int
+    channel_id: int
+    guild_id: int | None
+    author_id: int
+    author_name: str
+    author_is_bot: bool
+    is_dm: bool
+    content: str
+    created_at: datetime
+    reply_to_id: int | None = None
+
+
+class Turn(NamedTuple):
+    """One history message. A tuple, not a dataclass: every reply reads hundreds of them."""
+
+    role: str
+    content: str
+    id: int = 0
+    discord_message_id: int | None = None
+    tokens: int = 0
+
+
+@dataclass(frozen=True)
+class History:
+    conversation_id: int | None
+    summary: str
+    turns: list[Turn]
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    name: str
+    is_bot: bool
+    premium: bool
+    memory_consent: bool | None
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class Usage:
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_read_tokens: int = 0
+    cost: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    """The figures an admin may see about a user: never message text."""
+
+    user: UserRecord
+    usage: Usage
+    history_messages: int
+    history_tokens: int
+    core_memories: int
+
+
+@dataclass(frozen=True)
+class RelationshipRecord:
+    anger: float = 0.0
+    rapport: float = 5.0
+    trust: float = 5.0
+    formality: float = 0.0
+
+
+@dataclass(frozen=True)
+class PromptData:
+    """Everything about the character and the user that a reply's prompt needs, read in one go."""
+
+    identity: dict[str, list[str]]
+    core_memories: list[str]
+    relationship: RelationshipRecord | None
+    mood: str
+    premium: bool
+    history: History
+    recent: list[SeenMessage]
+    # Read in the same go so that nothing else on the reply path needs a trip to the database.
+    memory_consent: bool | None = None  # the user's /memory opt-in (True) / opt-out (False); None: never said
+    interactions: int = 0  # the character's interaction count (evolution stages)
+    stage: str = ""  # the character's stored evolution stage
+    fact_stamp: tuple[Any, ...] | None = None  # the user's facts fingerprint (recall's vector cache checks it)
+
+
+@dataclass(frozen=True)
+class PromptRequest:
+    """What a reply's prompt read is about: whose conversation, where, and how much channel context."""
+
+    character: str
+    user_id: int
+    scope: str
+    channel_id: int
+    recent_limit: int
+    before_id: int | None
+    private: bool  # a DM: may see memories drawn from DMs; a channel prompt never does
+
+
+@dataclass(frozen=True)
+class PersonaFlowCharacterRow:
+    name: str
+    prompt: str
+    background: dict[str, Any]
+    memory_config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PersonaFlowMemoryRow:
+    character: str
+    type: str
+    content: Any  # text, or a JSON object
+    metadata: dict[str, Any]
+    timestamp: datetime
+
+
+# -- long-term memory
+
+
+@dataclass(frozen=True)
+class FactRow:
+    """One long-term fact as memory/ works with it (``embedding``: float32 little-endian bytes or None)."""
+
+    id: int
+    fact: str
+    category: str
+    pinned: bool
+    private: bool
+    reference_count: int
+    first_mentioned: datetime
+    last_mentioned: datetime
+    embedding: bytes | None
+
+
+@dataclass(frozen=True)
+class NewFact:
+    fact: str
+    category: str
+    embedding: bytes | None
+    private: bool = False
+
+
+# (values now, change used so far today) -> (new values, new change used today): memory/relationships.py
+RelationshipUpdate = Callable[[dict[str, float], dict[str, float]], tuple[dict[str, float], dict[str, float]]]
+
+
+@dataclass(frozen=True)
+class ConsolidationBatch:
+    """What one consolidation batch (one user's messages) wrote, applied atomically by commit_consolidation.
+
+    ``mentioned``: (fact id, said in a channel) of known facts mentioned again; ``relationship_update``: the
+    judged change, applied to the relationship as it stands inside the batch's transaction (the bounds are
+    the domain's rule, memory.relationships.bound_daily_change); ``day``: the UTC day its total counts for."""
+
+    character: str
+    user_id: int
+    log_ids: tuple[int, ...]
+    new_facts: tuple[NewFact, ...] = ()
+    mentioned: tuple[tuple[int, bool], ...] = ()
+    relationship_update: RelationshipUpdate | None = None
+    day: str = ""
+    at: datetime | None = None

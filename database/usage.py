@@ -1,0 +1,46 @@
+"""Usage: every model call with its tokens, cost and latency, and the totals /status and admins read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+
+from database.engine import Database
+from database.models import ApiCall, utcnow
+from database.records import Usage
+from database.statements import Statements
+
+
+def usage_totals(*where: ColumnElement[bool]) -> Select[Any]:
+    """(calls, input, output, cache-write, cache-read tokens, cost) of the calls matching ``where``, in
+    :class:`Usage`'s field order."""
+    return select(func.count(), func.coalesce(func.sum(ApiCall.input_tokens), 0),
+                  func.coalesce(func.sum(ApiCall.output_tokens), 0),
+                  func.coalesce(func.sum(ApiCall.cache_creation_tokens), 0),
+                  func.coalesce(func.sum(ApiCall.cache_read_tokens), 0),
+                  func.coalesce(func.sum(ApiCall.cost), 0.0)).where(*where)
+
+
+class UsageLog:
+    def __init__(self, db: Database, q: Statements) -> None:
+        self.db = db
+        self._q = q
+
+    async def record(self, *, user_id: int | None, purpose: str, model: str, input_tokens: int,
+                     output_tokens: int, cache_creation_tokens: int, cache_read_tokens: int, cost: float,
+                     latency_ms: float, ok: bool, error: str = "") -> None:
+        """One model call (after every reply, vote and summary: a prepared statement)."""
+        row = {"user_id": user_id, "purpose": purpose, "model": model, "input_tokens": input_tokens,
+               "output_tokens": output_tokens, "cache_creation_tokens": cache_creation_tokens,
+               "cache_read_tokens": cache_read_tokens, "cost": cost, "latency_ms": latency_ms, "ok": ok,
+               "error": error[:300], "created_at": utcnow()}
+        await self.db.write(lambda conn: self._q["api_call_insert"].execute_many(conn, [row]))
+
+    async def totals(self, user_id: int | None = None, *, purpose: str | None = None) -> Usage:
+        """Everyone's (or one person's) calls, of every purpose (or one)."""
+        where = [c for c in (ApiCall.user_id == user_id if user_id is not None else None,
+                             ApiCall.purpose == purpose if purpose is not None else None) if c is not None]
+        row = await self.db.first(usage_totals(*where))
+        assert row is not None
+        return Usage(int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), float(row[5]))

@@ -1,0 +1,50 @@
+"""Database helpers that only tests and benchmarks need (the product never reads these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from database.engine import make_engine
+from database.models import ApiCall, Base, Conversation, HistoryMessage, Nickname, utcnow
+from database.records import as_utc
+from database.store import Store
+
+
+async def reset_schema(url: str) -> None:
+    """Drop every table: lets each test start from a fresh, migrated database."""
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+        await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        if conn.dialect.name == "postgresql":  # outlives the tables (migration 0004)
+            await conn.exec_driver_sql("DROP FUNCTION IF EXISTS kindred_history_revision()")
+    await engine.dispose()
+
+
+async def api_calls(store: Store, *, user_id: int | None = None, limit: int = 100) -> list[Any]:
+    """Recorded model calls, newest first (rows with ApiCall's columns as attributes)."""
+    query = select(ApiCall).order_by(ApiCall.id.desc()).limit(limit)
+    if user_id is not None:
+        query = query.where(ApiCall.user_id == user_id)
+    return await store.db.rows(query)
+
+
+async def nicknames(store: Store, user_id: int) -> list[tuple[str, datetime, datetime]]:
+    rows = await store.db.rows(select(Nickname.nickname, Nickname.first_seen, Nickname.last_seen)
+                               .where(Nickname.user_id == user_id).order_by(Nickname.first_seen))
+    return [(r[0], as_utc(r[1]), as_utc(r[2])) for r in rows]
+
+
+async def compact_history(store: Store, conversation_id: int, summary: str, drop_through_id: int) -> None:
+    """Replace every turn up to ``drop_through_id`` by ``summary``, as a summarization would."""
+    def write(conn: Any) -> None:
+        conn.execute(delete(HistoryMessage).where(HistoryMessage.conversation_id == conversation_id,
+                                                  HistoryMessage.id <= drop_through_id))
+        conn.execute(update(Conversation).where(Conversation.id == conversation_id)
+                     .values(summary=summary, updated_at=utcnow()))
+
+    await store.db.write(write)
+    store.conversations.history_changed()

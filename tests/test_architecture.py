@@ -1,0 +1,44 @@
+"""The module layout's own rules (issue 10), checked from the code: no import cycle between any two modules
+(whatever package they are in), and the data layer kept in rooms of a readable size. `lint-imports` checks
+which package may import which (pyproject.toml)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import grimp
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("bot", "cogs", "database", "memory", "personaflow")
+MAX_DATABASE_MODULE_LINES = 400
+MAX_METHODS_PER_CLASS = 40
+
+
+def test_no_import_cycle_between_any_two_modules() -> None:
+    graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=True)
+    cycles = []
+    for module in sorted(graph.modules):
+        for imported in sorted(graph.find_modules_directly_imported_by(module)):
+            back = graph.find_shortest_chain(importer=imported, imported=module)
+            if back:
+                cycles.append(" -> ".join((module, *back)))
+    assert cycles == []
+
+
+def test_the_database_package_is_in_rooms_of_a_readable_size() -> None:
+    too_long = {p.name: n for p in (ROOT / "database").glob("*.py")
+                if (n := len(p.read_text().splitlines())) > MAX_DATABASE_MODULE_LINES}
+    assert too_long == {}
+
+
+def test_no_class_has_more_than_forty_methods() -> None:
+    crowded: dict[str, int] = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ClassDef):
+                    methods = [n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+                    if len(methods) > MAX_METHODS_PER_CLASS:
+                        crowded[f"{path.relative_to(ROOT)}:{node.name}"] = len(methods)
+    assert crowded == {}
