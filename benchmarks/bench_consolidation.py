@@ -81,28 +81,55 @@ async def seed(store: Store, messages: int, users: int, embedder: Embedder) -> N
     now = datetime.now(UTC)
     start = now - timedelta(hours=23)
     async with store.engine.begin() as conn:
-        await conn.execute(insert(User), [{"id": 1 + u, "name": f"user{1 + u}", "is_bot": False, "premium": False,
-                                           "first_seen": start, "last_seen": now} for u in range(users)])
+        await conn.execute(
+            insert(User),
+            [
+                {
+                    "id": 1 + u,
+                    "name": f"user{1 + u}",
+                    "is_bot": False,
+                    "premium": False,
+                    "first_seen": start,
+                    "last_seen": now,
+                }
+                for u in range(users)
+            ],
+        )
     batch = 20_000
     for offset in range(0, messages, batch):
-        rows = [{"message_id": 1_000_000 + i, "channel_id": 100 + i % 40, "guild_id": 1, "author_id": 1 + i % users,
-                 "author_name": f"user{1 + i % users}", "author_is_bot": False, "is_dm": False,
-                 "content": f"message {i}: the tide was high today and the tea stall was busy, glub",
-                 "created_at": start + timedelta(seconds=i * 0.8)} for i in range(offset, min(offset + batch, messages))]
+        rows = [
+            {
+                "message_id": 1_000_000 + i,
+                "channel_id": 100 + i % 40,
+                "guild_id": 1,
+                "author_id": 1 + i % users,
+                "author_name": f"user{1 + i % users}",
+                "author_is_bot": False,
+                "is_dm": False,
+                "content": f"message {i}: the tide was high today and the tea stall was busy, glub",
+                "created_at": start + timedelta(seconds=i * 0.8),
+            }
+            for i in range(offset, min(offset + batch, messages))
+        ]
         async with store.engine.begin() as conn:
             await conn.execute(insert(LoggedMessage), rows)
     # Everyone already has one fact the extraction will mention again.
     for u in range(users):
         name = f"user{1 + u}"
         text = f"{name} lives by the harbour"
-        await store.facts.add(1 + u, text, category="personal", embedding=to_bytes(embedder.encode([text])[0]))
+        await store.facts.add(
+            1 + u, text, category="personal", embedding=to_bytes(embedder.encode([text])[0])
+        )
 
 
 async def run(url: str, messages: int, users: int, concurrency: int) -> None:
     await reset_schema(url)
     store = await Store(url).open()
-    settings = load_settings(PROJECT_ROOT / "characters" / "finn", None,
-                             environ={"ANTHROPIC_API_KEY": "x", "DATABASE_URL": url, "DISCORD_TOKEN": "x"})
+    settings = load_settings(
+        PROJECT_ROOT / "characters" / "finn",
+        None,
+        environ={"ANTHROPIC_API_KEY": "x", "DATABASE_URL": url, "DISCORD_TOKEN": "x"},
+    )
     sdk = FakeSDK()
     claude = ClaudeClient(settings, store, sdk=sdk)  # type: ignore[arg-type]
     embedder = SentenceEmbedder(settings.embedding_model)
@@ -110,36 +137,58 @@ async def run(url: str, messages: int, users: int, concurrency: int) -> None:
     embedder.encode(["warm-up"])
     load = time.perf_counter() - t0
     await seed(store, messages, users, embedder)
-    consolidator = Consolidator(store, claude, settings, settings.character_name_slug,
-                                CharacterSource(settings.character_dir, None, environ={}).current, embedder,
-                                concurrency=concurrency)
+    consolidator = Consolidator(
+        store,
+        claude,
+        settings,
+        settings.character_name_slug,
+        CharacterSource(settings.character_dir, None, environ={}).current,
+        embedder,
+        concurrency=concurrency,
+    )
     started = time.perf_counter()
     report = await consolidator.run()
     elapsed = time.perf_counter() - started
-    assert await store.log.count_logged() == 0 and await store.log.count_archived() == messages, report.describe()
+    assert await store.log.count_logged() == 0 and await store.log.count_archived() == messages, (
+        report.describe()
+    )
     await claude.close()
     await store.close()
     kindred = elapsed - sdk.messages.seconds
-    print(f"consolidation: {messages:,} messages from {users:,} users in {elapsed:.1f} s "
-          f"({url.split(':')[0]}, {concurrency} users at a time; model loaded beforehand in {load:.1f} s)")
-    print(f"  throughput excluding Claude time: {messages / kindred:,.0f} messages/s "
-          f"(fake Claude itself: {sdk.messages.seconds * 1000:.0f} ms for {sdk.messages.calls} calls)")
-    print(f"  {report.batches} batches, {report.new_facts:,} new facts, {report.mentioned_facts:,} mentioned again, "
-          f"{report.relationship_updates} relationships; embedding {report.embed_seconds:.1f} s, "
-          f"Claude client round trips {report.claude_seconds:.1f} s summed over concurrent calls")
-    print(f"  target: 100,000 messages <= 60 s plus Claude time -> "
-          f"{'met' if kindred * 100_000 / messages <= 60 else 'NOT met'} "
-          f"(extrapolated {kindred * 100_000 / messages:.1f} s per 100k)")
+    print(
+        f"consolidation: {messages:,} messages from {users:,} users in {elapsed:.1f} s "
+        f"({url.split(':')[0]}, {concurrency} users at a time; model loaded beforehand in {load:.1f} s)"
+    )
+    print(
+        f"  throughput excluding Claude time: {messages / kindred:,.0f} messages/s "
+        f"(fake Claude itself: {sdk.messages.seconds * 1000:.0f} ms for {sdk.messages.calls} calls)"
+    )
+    print(
+        f"  {report.batches} batches, {report.new_facts:,} new facts, "
+        f"{report.mentioned_facts:,} mentioned again, "
+        f"{report.relationship_updates} relationships; embedding {report.embed_seconds:.1f} s, "
+        f"Claude client round trips {report.claude_seconds:.1f} s summed over concurrent calls"
+    )
+    print(
+        f"  target: 100,000 messages <= 60 s plus Claude time -> "
+        f"{'met' if kindred * 100_000 / messages <= 60 else 'NOT met'} "
+        f"(extrapolated {kindred * 100_000 / messages:.1f} s per 100k)"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=1_000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="10,000 messages from 100 users")
-    parser.add_argument("--database-url", default=None,
-                        help="a SCRATCH database (its Kindred tables are dropped); default: a fresh SQLite file")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a SCRATCH database (its Kindred tables are dropped); default: a fresh SQLite file",
+    )
     args = parser.parse_args()
     if args.quick:
         args.messages, args.users = 10_000, 100

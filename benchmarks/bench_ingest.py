@@ -26,8 +26,11 @@ async def run(url: str, messages: int, concurrency: int) -> float:
 
     async def worker() -> None:
         for i in queue:
-            await store.log.log_message(SeenMessage(i, 100 + i % 40, 1, 1 + i % 500, f"user{i % 500}", False, False,
-                                                f"hello number {i}", now))
+            await store.log.log_message(
+                SeenMessage(
+                    i, 100 + i % 40, 1, 1 + i % 500, f"user{i % 500}", False, False, f"hello number {i}", now
+                )
+            )
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -39,18 +42,27 @@ async def run(url: str, messages: int, concurrency: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="2,000 messages (as run_all --quick passes it on)")
+    parser.add_argument(
+        "--quick", action="store_true", help="2,000 messages (as run_all --quick passes it on)"
+    )
     parser.add_argument("--messages", type=int, default=None, help="messages to ingest (default 20,000)")
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--database-url", default=None,
-                        help="a SCRATCH database (its Kindred tables are dropped); default: a fresh SQLite file")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a SCRATCH database (its Kindred tables are dropped); default: a fresh SQLite file",
+    )
     args = parser.parse_args()
     messages = args.messages if args.messages is not None else 2_000 if args.quick else 20_000
     url = args.database_url or temp_sqlite_url()
     rate = asyncio.run(run(url, messages, args.concurrency))
-    print(f"ingest: {rate:,.0f} messages/s ({messages} messages, {args.concurrency} concurrent senders, "
-          f"{url.split(':')[0]}) target >= 5,000/s on SQLite")
-    sequential = asyncio.run(run(temp_sqlite_url(), min(messages, 3000), 1)) if not args.database_url else None
+    print(
+        f"ingest: {rate:,.0f} messages/s ({messages} messages, {args.concurrency} concurrent senders, "
+        f"{url.split(':')[0]}) target >= 5,000/s on SQLite"
+    )
+    sequential = (
+        asyncio.run(run(temp_sqlite_url(), min(messages, 3000), 1)) if not args.database_url else None
+    )
     if sequential:
         print(f"ingest, one sender at a time: {sequential:,.0f} messages/s")
 

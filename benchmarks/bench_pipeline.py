@@ -121,10 +121,12 @@ async def overhead(messages: int, seed: int, database_url: str | None) -> Sample
                 wire.append(received_at - sent_at)
         return kindred, wire
 
-    async def measure(send: Callable[[int], Awaitable[dict[str, Any]]]) -> tuple[list[float], list[float], list[float]]:
+    async def measure(
+        send: Callable[[int], Awaitable[dict[str, Any]]],
+    ) -> tuple[list[float], list[float], list[float]]:
         first = len(h.claude.requests)
         kindred, wire = await fakes.call(drive(send))
-        return kindred, wire, await sdk_share(h.claude.requests[first + WARMUP:])
+        return kindred, wire, await sdk_share(h.claude.requests[first + WARMUP :])
 
     async def sdk_share(requests: list[Any]) -> list[float]:
         assert h.bot is not None
@@ -142,8 +144,11 @@ async def overhead(messages: int, seed: int, database_url: str | None) -> Sample
     try:
         dm = await measure(lambda i: h.discord.dm_message(h.user_id, f"benchmark message {i}"))
         first_mention = len(h.claude.requests)
-        mention = await measure(lambda i: h.discord.user_message(
-            CHANNEL_ID, h.user_id, f"<@{bot_id}> benchmark message {i}", mentions=[bot_id]))
+        mention = await measure(
+            lambda i: h.discord.user_message(
+                CHANNEL_ID, h.user_id, f"<@{bot_id}> benchmark message {i}", mentions=[bot_id]
+            )
+        )
         # Not a timing check: proof that the channel path really read the seeded rows into its prompt.
         if seed and "about tide pools and tea" not in h.claude.all_text(h.claude.requests[first_mention]):
             raise RuntimeError("the first @mention's prompt lacks the channel's seeded messages")
@@ -162,12 +167,22 @@ async def votes(count: int, latency: float, rounds: int) -> tuple[float, float]:
     fake = await FakeClaude().start()
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
     (folder / "character.env").write_text('default_name="Bench"\ncore_prompt="You are Bench."\n')
-    settings = load_settings(folder, None, environ={"ANTHROPIC_API_KEY": "fake", "ANTHROPIC_BASE_URL": fake.base_url,
-                                                   "DISCORD_TOKEN": "unused", "SHOULD_REPLY_TIMEOUT": "30"})
+    settings = load_settings(
+        folder,
+        None,
+        environ={
+            "ANTHROPIC_API_KEY": "fake",
+            "ANTHROPIC_BASE_URL": fake.base_url,
+            "DISCORD_TOKEN": "unused",
+            "SHOULD_REPLY_TIMEOUT": "30",
+        },
+    )
     client = ClaudeClient(settings, None)
     fake.script("yes", delay=latency, times=None)
-    prompt = Prompt(system=[{"type": "text", "text": "Answer yes or no."}],
-                    messages=[{"role": "user", "content": "Should Finn reply?"}])
+    prompt = Prompt(
+        system=[{"type": "text", "text": "Answer yes or no."}],
+        messages=[{"role": "user", "content": "Should Finn reply?"}],
+    )
     try:
         one: list[float] = []
         many: list[float] = []
@@ -185,16 +200,27 @@ async def votes(count: int, latency: float, rounds: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        help="a quick run: 50 messages per path on 20,000 seeded rows, 2 vote rounds")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a quick run: 50 messages per path on 20,000 seeded rows, 2 vote rounds",
+    )
     parser.add_argument("--messages", type=int, default=None, help="measured messages per path (default 300)")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="messages pre-loaded into the database (default 1,000,000)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="messages pre-loaded into the database (default 1,000,000)"
+    )
     parser.add_argument("--votes", type=int, default=5)
-    parser.add_argument("--database-url", default=None,
-                        help="a SCRATCH database (its Kindred tables are dropped); default: a fresh SQLite file")
-    parser.add_argument("--vote-latency", type=float, default=0.2, help="seconds the fake Claude takes per vote")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a SCRATCH database (its Kindred tables are dropped); default: a fresh SQLite file",
+    )
+    parser.add_argument(
+        "--vote-latency", type=float, default=0.2, help="seconds the fake Claude takes per vote"
+    )
     args = parser.parse_args()
     messages = args.messages if args.messages is not None else 50 if args.quick else 300
     seed = args.seed if args.seed is not None else 20_000 if args.quick else 1_000_000
@@ -202,13 +228,20 @@ def main() -> None:
     samples = asyncio.run(overhead(messages, seed, args.database_url))
     for path, label in (("dm", "DM"), ("mention", "@mention in the seeded channel")):
         kindred, wire, sdk = samples[path]
-        print(f"overhead, {label}, gateway frame received -> Claude request sent (the bot's process): "
-              f"{summary_ms(kindred)}  (target p50 < 2 ms, p99 < 10 ms)")
-        print(f"  of which the anthropic SDK, messages.create() -> request sent, same requests: {summary_ms(sdk)}")
+        print(
+            f"overhead, {label}, gateway frame received -> Claude request sent (the bot's process): "
+            f"{summary_ms(kindred)}  (target p50 < 2 ms, p99 < 10 ms)"
+        )
+        print(
+            "  of which the anthropic SDK, messages.create() -> request sent, same requests: "
+            f"{summary_ms(sdk)}"
+        )
         print(f"overhead, {label}, fake Discord send -> fake Claude receipt (whole wire): {summary_ms(wire)}")
     one, many = asyncio.run(votes(args.votes, args.vote_latency, rounds=2 if args.quick else 5))
-    print(f"votes: 1 vote {one * 1000:.0f} ms, {args.votes} votes {many * 1000:.0f} ms, "
-          f"ratio {many / one:.2f}x  (target <= 1.2x)")
+    print(
+        f"votes: 1 vote {one * 1000:.0f} ms, {args.votes} votes {many * 1000:.0f} ms, "
+        f"ratio {many / one:.2f}x  (target <= 1.2x)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Recall latency among many stored facts: what each reply pays to pick the facts for its prompt.
 
 ``--facts`` facts (default 100,000) are spread over ``--users`` people (default 100, so 1,000 each), plus one
-heavy user with ``--heavy`` facts (default 10,000), all with 384-dimensional float32 embeddings in the database.
+heavy user with ``--heavy`` facts (default 10,000), all with 384-dimensional float32 embeddings in the
+database.
 Measured through the real :class:`memory.facts.FactCache` and :func:`memory.recall.choose`:
 
 * warm: the per-user matrix is cached; each recall still reads the user's fact stamp from the database (one
@@ -33,8 +34,28 @@ from memory.recall import choose
 from tests.dbtools import reset_schema
 
 DIM = 384
-WORDS = ("tea", "tides", "boats", "kites", "crabs", "lighthouse", "music", "work", "family", "garden", "books",
-         "running", "bread", "stars", "cats", "dogs", "travel", "football", "painting", "coffee")
+WORDS = (
+    "tea",
+    "tides",
+    "boats",
+    "kites",
+    "crabs",
+    "lighthouse",
+    "music",
+    "work",
+    "family",
+    "garden",
+    "books",
+    "running",
+    "bread",
+    "stars",
+    "cats",
+    "dogs",
+    "travel",
+    "football",
+    "painting",
+    "coffee",
+)
 
 
 async def seed(store: Store, facts: int, users: int, heavy: int) -> list[int]:
@@ -42,19 +63,41 @@ async def seed(store: Store, facts: int, users: int, heavy: int) -> list[int]:
     now = datetime.now(UTC)
     ids = [1 + u for u in range(users)] + [999_999]
     async with store.engine.begin() as conn:
-        await conn.execute(insert(User), [{"id": uid, "name": f"user{uid}", "is_bot": False, "premium": False,
-                                           "first_seen": now, "last_seen": now} for uid in ids])
+        await conn.execute(
+            insert(User),
+            [
+                {
+                    "id": uid,
+                    "name": f"user{uid}",
+                    "is_bot": False,
+                    "premium": False,
+                    "first_seen": now,
+                    "last_seen": now,
+                }
+                for uid in ids
+            ],
+        )
     plan = [(1 + i % users) for i in range(facts)] + [999_999] * heavy
     batch = 10_000
     for offset in range(0, len(plan), batch):
-        chunk = plan[offset:offset + batch]
+        chunk = plan[offset : offset + batch]
         vectors = rng.standard_normal((len(chunk), DIM)).astype("<f4")
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        rows = [{"user_id": uid, "fact": f"user{uid} likes {WORDS[(offset + i) % len(WORDS)]} number {offset + i}",
-                 "category": "hobbies", "first_mentioned": now - timedelta(days=(offset + i) % 10),
-                 "last_mentioned": now - timedelta(days=(offset + i) % 10), "reference_count": 1 + (offset + i) % 7,
-                 "pinned": (offset + i) % 500 == 0, "private": False, "embedding": vectors[i].tobytes(),
-                 "updated_at": now} for i, uid in enumerate(chunk)]
+        rows = [
+            {
+                "user_id": uid,
+                "fact": f"user{uid} likes {WORDS[(offset + i) % len(WORDS)]} number {offset + i}",
+                "category": "hobbies",
+                "first_mentioned": now - timedelta(days=(offset + i) % 10),
+                "last_mentioned": now - timedelta(days=(offset + i) % 10),
+                "reference_count": 1 + (offset + i) % 7,
+                "pinned": (offset + i) % 500 == 0,
+                "private": False,
+                "embedding": vectors[i].tobytes(),
+                "updated_at": now,
+            }
+            for i, uid in enumerate(chunk)
+        ]
         async with store.engine.begin() as conn:
             await conn.execute(insert(UserFact), rows)
     return ids
@@ -111,12 +154,16 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int) -> Non
     encode: list[float] = []
     for i in range(50):
         t0 = time.perf_counter()
-        await asyncio.to_thread(embedder.encode, [f"Do you remember what I told you about the {WORDS[i % 20]}?"])
+        await asyncio.to_thread(
+            embedder.encode, [f"Do you remember what I told you about the {WORDS[i % 20]}?"]
+        )
         encode.append(time.perf_counter() - t0)
 
     total = facts + heavy
-    print(f"recall among {total:,} facts ({users} users x {facts // users:,} facts + one with {heavy:,}; "
-          f"{url.split(':')[0]}; {chosen} facts fit the 400-token budget)")
+    print(
+        f"recall among {total:,} facts ({users} users x {facts // users:,} facts + one with {heavy:,}; "
+        f"{url.split(':')[0]}; {chosen} facts fit the 400-token budget)"
+    )
     print(f"  warm (cached matrix, stamp checked): {summary_ms(warm)}   target p50 < 5 ms")
     print(f"    of which the stamp query: {summary_ms(stamp)}")
     print(f"  heavy user ({heavy:,} facts), warm: {summary_ms(heavy_warm)}; cold {heavy_cold * 1000:.1f} ms")
@@ -125,14 +172,21 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int) -> Non
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--facts", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--heavy", type=int, default=10_000)
     parser.add_argument("--samples", type=int, default=1_000)
-    parser.add_argument("--quick", action="store_true", help="10,000 facts over 20 users, a heavy user of 2,000")
-    parser.add_argument("--database-url", default=None,
-                        help="a SCRATCH database (its Kindred tables are dropped); default: a fresh SQLite file")
+    parser.add_argument(
+        "--quick", action="store_true", help="10,000 facts over 20 users, a heavy user of 2,000"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a SCRATCH database (its Kindred tables are dropped); default: a fresh SQLite file",
+    )
     args = parser.parse_args()
     if args.quick:
         args.facts, args.users, args.heavy, args.samples = 10_000, 20, 2_000, 300

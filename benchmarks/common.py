@@ -50,12 +50,23 @@ async def seed_messages(store: Store, count: int, *, channels: int = 50, users: 
             return hot_channel
         return 1000 + i % channels
 
-    for table, first, n in ((ArchivedMessage, 10_000_000, archived), (LoggedMessage, 50_000_000, count - archived)):
+    for table, first, n in (
+        (ArchivedMessage, 10_000_000, archived),
+        (LoggedMessage, 50_000_000, count - archived),
+    ):
         for offset in range(0, n, batch):
             rows = [
-                {"message_id": first + i, "channel_id": channel_of(i), "guild_id": guild_id, "author_id": 1 + i % users,
-                 "author_name": f"user{i % users}", "author_is_bot": False, "is_dm": False,
-                 "content": f"message number {i} about tide pools and tea", "created_at": start + timedelta(seconds=i)}
+                {
+                    "message_id": first + i,
+                    "channel_id": channel_of(i),
+                    "guild_id": guild_id,
+                    "author_id": 1 + i % users,
+                    "author_name": f"user{i % users}",
+                    "author_is_bot": False,
+                    "is_dm": False,
+                    "content": f"message number {i} about tide pools and tea",
+                    "created_at": start + timedelta(seconds=i),
+                }
                 for i in range(offset, min(offset + batch, n))
             ]
             async with store.engine.begin() as conn:

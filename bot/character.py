@@ -24,7 +24,9 @@ WATCHED_SUBFOLDERS = ("frameworks",)
 
 
 class CharacterSource:
-    def __init__(self, folder: Path, config_file: Path | None, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, folder: Path, config_file: Path | None, environ: Mapping[str, str] | None = None
+    ) -> None:
         self.folder = folder
         self.config_file = config_file
         self._environ = environ
@@ -41,7 +43,9 @@ class CharacterSource:
                     stamps.append((entry.name, entry.stat().st_mtime_ns))
                 elif entry.name in WATCHED_SUBFOLDERS and entry.is_dir():
                     with os.scandir(entry.path) as inner:
-                        stamps.extend((f"{entry.name}/{e.name}", e.stat().st_mtime_ns) for e in inner if e.is_file())
+                        stamps.extend(
+                            (f"{entry.name}/{e.name}", e.stat().st_mtime_ns) for e in inner if e.is_file()
+                        )
         for path in (self.config_file, *self._elsewhere):
             if path is not None and path.is_file():
                 stamps.append((str(path), path.stat().st_mtime_ns))

@@ -62,7 +62,11 @@ class CharacterRouter:
         """``(key, reason)``: topic interests, then the sticky last speaker, then the main character."""
         best: tuple[int, str, str] | None = None
         for member in cast:
-            hits = [t for t in member.engine.persona.topic_interests if first_position(msg.content, [t]) is not None]
+            hits = [
+                t
+                for t in member.engine.persona.topic_interests
+                if first_position(msg.content, [t]) is not None
+            ]
             if hits and (best is None or len(hits) > best[0]):
                 best = (len(hits), member.key, hits[0])
         if best is not None:
@@ -78,10 +82,16 @@ def banter_probability(base: float, affinity: float) -> float:
     return min(1.0, max(0.0, base * (1.0 + affinity / 10.0)))
 
 
-_WARM = re.compile(r"(?<!\w)(?:thanks?|thank you|love|agree|great|lovely|friend|haha|ha|glad|wonderful|kind|"
-                   r"brilliant|nice|fair point|well said|welcome)(?!\w)", re.IGNORECASE)
-_COLD = re.compile(r"(?<!\w)(?:hate|wrong|stupid|annoying|disagree|ugh|nonsense|ridiculous|shut up|boring|"
-                   r"rude|liar|no way)(?!\w)", re.IGNORECASE)
+_WARM = re.compile(
+    r"(?<!\w)(?:thanks?|thank you|love|agree|great|lovely|friend|haha|ha|glad|wonderful|kind|"
+    r"brilliant|nice|fair point|well said|welcome)(?!\w)",
+    re.IGNORECASE,
+)
+_COLD = re.compile(
+    r"(?<!\w)(?:hate|wrong|stupid|annoying|disagree|ugh|nonsense|ridiculous|shut up|boring|"
+    r"rude|liar|no way)(?!\w)",
+    re.IGNORECASE,
+)
 
 
 def exchange_delta(text: str) -> float:
@@ -91,8 +101,9 @@ def exchange_delta(text: str) -> float:
 
 
 class Ensemble:
-    def __init__(self, cast: Sequence[CastMember], settings: Settings, store: Store,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self, cast: Sequence[CastMember], settings: Settings, store: Store, rng: random.Random | None = None
+    ) -> None:
         if not cast:
             raise ValueError("an ensemble needs at least one character")
         self.cast = list(cast)
@@ -164,21 +175,25 @@ class Ensemble:
                     await main.announce_decision(msg, Decision(False, blocked))
                     return []
                 main.throttle.replied_to_bot(msg.channel_id, msg.author_id)
-            await main.announce_decision(msg, Decision(True, "addressed: " + ", ".join(
-                self.member(k).name for k in order)))
+            await main.announce_decision(
+                msg, Decision(True, "addressed: " + ", ".join(self.member(k).name for k in order))
+            )
             return await self._answer_in_turn(msg, order, outlet_for)
         key, reason = self.router.route(msg, self.cast)
         decision = await self.member(key).engine.decide(msg)
-        await main.announce_decision(msg, Decision(decision.reply, f"{self.member(key).name}, {reason}; "
-                                                   f"{decision.reason}", decision.votes))
+        await main.announce_decision(
+            msg,
+            Decision(decision.reply, f"{self.member(key).name}, {reason}; {decision.reason}", decision.votes),
+        )
         if not decision.reply:
             return []
         if msg.author_is_bot:
             main.throttle.replied_to_bot(msg.channel_id, msg.author_id)
         return await self._answer_in_turn(msg, [key], outlet_for)
 
-    async def _answer_in_turn(self, msg: Incoming, order: Sequence[str],
-                              outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
+    async def _answer_in_turn(
+        self, msg: Incoming, order: Sequence[str], outlet_for: Callable[[str], Outlet]
+    ) -> list[ReplyResult]:
         """Each addressed character answers in turn; the later ones see the earlier answers."""
         results: list[ReplyResult] = []
         chain = len(order) > 1
@@ -200,17 +215,23 @@ class Ensemble:
         """The previous answer reaches the log when Discord echoes it back; wait for that (briefly)."""
         ids = {i for i in previous.message_ids if i is not None}
         if ids:
-            await self.main.engine.wait_for_arrival(lambda seen: seen.message_id in ids, timeout=5.0,
-                                                    look_back=msg.channel_id)
+            await self.main.engine.wait_for_arrival(
+                lambda seen: seen.message_id in ids, timeout=5.0, look_back=msg.channel_id
+            )
 
-    async def _after_character(self, msg: Incoming, speaker: str,
-                               outlet_for: Callable[[str], Outlet]) -> list[ReplyResult]:
+    async def _after_character(
+        self, msg: Incoming, speaker: str, outlet_for: Callable[[str], Outlet]
+    ) -> list[ReplyResult]:
         if msg.is_dm or len(self.cast) < 2 or self._chains.get(msg.channel_id):
             return []  # (during a chain, the next addressed character answers anyway: no banter on top)
         turns = self._character_turns.get(msg.channel_id, 0)
         if turns >= self.settings.max_character_turns:
-            log.info("message %s: %d character turns in a row in channel %s; waiting for a person",
-                     msg.message_id, turns, msg.channel_id)
+            log.info(
+                "message %s: %d character turns in a row in channel %s; waiting for a person",
+                msg.message_id,
+                turns,
+                msg.channel_id,
+            )
             return []
         named = self.addressed(msg, exclude=speaker)
         if named:
@@ -221,8 +242,9 @@ class Ensemble:
                 return []
             key, reason = picked
         self._character_turns[msg.channel_id] = turns + 1
-        await self.main.engine.announce_decision(msg, Decision(True, f"{self.member(key).name} answers "
-                                                               f"{self.member(speaker).name} ({reason})"))
+        await self.main.engine.announce_decision(
+            msg, Decision(True, f"{self.member(key).name} answers {self.member(speaker).name} ({reason})")
+        )
         self.router.spoke(msg.channel_id, key)
         result = await self.member(key).engine.respond(msg, outlet_for(key))
         if result.ok:

@@ -37,7 +37,9 @@ class Incoming:
     mentions_bot: bool = False
     replies_to_bot: bool = False
     reply_to_id: int | None = None
-    reply_to_author_id: int | None = None  # who wrote the message this one replies to (a webhook's id for its posts)
+    reply_to_author_id: int | None = (
+        None  # who wrote the message this one replies to (a webhook's id for its posts)
+    )
     webhook_id: int | None = None  # set when a webhook posted this (how the characters of an ensemble speak)
 
     @property

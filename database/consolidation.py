@@ -64,8 +64,10 @@ class ConsolidationLog:
     async def purge_logged(self, log_ids: Sequence[int]) -> int:
         """Delete log rows without archiving them (people whose messages may not be kept)."""
         def write(conn: Connection) -> int:
-            return sum(int(conn.execute(delete(LoggedMessage).where(LoggedMessage.id.in_(chunk))).rowcount or 0)
-                       for chunk in _chunks(log_ids))
+            return sum(
+                int(conn.execute(delete(LoggedMessage).where(LoggedMessage.id.in_(chunk))).rowcount or 0)
+                for chunk in _chunks(log_ids)
+            )
 
         return await self.db.write(write) if log_ids else 0
 
@@ -81,9 +83,14 @@ class ConsolidationLog:
         stamp = literal(now, type_=ArchivedMessage.__table__.c.archived_at.type)
         moved = 0
         for chunk in _chunks(log_ids):
-            source = select(*(LoggedMessage.__table__.c[n] for n in names), stamp).where(LoggedMessage.id.in_(chunk))
-            conn.execute(self.db.insert(ArchivedMessage).from_select([*names, "archived_at"], source)
-                         .on_conflict_do_nothing(index_elements=[ArchivedMessage.message_id]))
+            source = select(*(LoggedMessage.__table__.c[n] for n in names), stamp).where(
+                LoggedMessage.id.in_(chunk)
+            )
+            conn.execute(
+                self.db.insert(ArchivedMessage)
+                .from_select([*names, "archived_at"], source)
+                .on_conflict_do_nothing(index_elements=[ArchivedMessage.message_id])
+            )
             moved += int(conn.execute(delete(LoggedMessage).where(LoggedMessage.id.in_(chunk))).rowcount or 0)
         return moved
 
@@ -97,17 +104,37 @@ class ConsolidationLog:
             if self._move_to_archive(conn, batch.log_ids, now) != len(batch.log_ids):
                 raise _BatchConflict
             if batch.new_facts:
-                conn.execute(insert(UserFact), [
-                    {"user_id": batch.user_id, "fact": f.fact, "category": f.category[:50], "pinned": False,
-                     "private": f.private, "embedding": f.embedding, "first_mentioned": now, "last_mentioned": now,
-                     "reference_count": 1, "updated_at": changed} for f in batch.new_facts])
+                conn.execute(
+                    insert(UserFact),
+                    [
+                        {
+                            "user_id": batch.user_id,
+                            "fact": f.fact,
+                            "category": f.category[:50],
+                            "pinned": False,
+                            "private": f.private,
+                            "embedding": f.embedding,
+                            "first_mentioned": now,
+                            "last_mentioned": now,
+                            "reference_count": 1,
+                            "updated_at": changed,
+                        }
+                        for f in batch.new_facts
+                    ],
+                )
             for fact_id, public in batch.mentioned:
-                values: dict[str, Any] = {"reference_count": UserFact.reference_count + 1, "last_mentioned": now,
-                                          "updated_at": changed}
+                values: dict[str, Any] = {
+                    "reference_count": UserFact.reference_count + 1,
+                    "last_mentioned": now,
+                    "updated_at": changed,
+                }
                 if public:  # now said in a channel: no longer only a DM secret
                     values["private"] = False
-                conn.execute(update(UserFact).where(UserFact.id == fact_id, UserFact.user_id == batch.user_id)
-                             .values(**values))
+                conn.execute(
+                    update(UserFact)
+                    .where(UserFact.id == fact_id, UserFact.user_id == batch.user_id)
+                    .values(**values)
+                )
             if batch.relationship_update is not None:
                 self._update_relationship(conn, batch, now)
 
@@ -120,8 +147,11 @@ class ConsolidationLog:
     def _update_relationship(self, conn: Connection, batch: ConsolidationBatch, now: datetime) -> None:
         assert batch.relationship_update is not None
         metrics = list(asdict(RelationshipRecord()))
-        row = conn.execute(select(Relationship).where(Relationship.character == batch.character,
-                                                      Relationship.user_id == batch.user_id)).first()
+        row = conn.execute(
+            select(Relationship).where(
+                Relationship.character == batch.character, Relationship.user_id == batch.user_id
+            )
+        ).first()
         current = {k: float(getattr(row, k)) for k in metrics} if row else asdict(RelationshipRecord())
         used: dict[str, float] = {}
         if row is not None and row.consolidated_day == batch.day:
@@ -130,10 +160,20 @@ class ConsolidationLog:
             except (ValueError, TypeError, AttributeError):
                 used = {}
         values, used = batch.relationship_update(current, used)
-        ins = self.db.insert(Relationship).values(character=batch.character, user_id=batch.user_id, updated_at=now,
-                                                  consolidated_day=batch.day, consolidated_change=json.dumps(used),
-                                                  **values)
-        conn.execute(ins.on_conflict_do_update(
-            index_elements=[Relationship.character, Relationship.user_id],
-            set_={k: getattr(ins.excluded, k) for k in (*values, "consolidated_day", "consolidated_change",
-                                                         "updated_at")}))
+        ins = self.db.insert(Relationship).values(
+            character=batch.character,
+            user_id=batch.user_id,
+            updated_at=now,
+            consolidated_day=batch.day,
+            consolidated_change=json.dumps(used),
+            **values,
+        )
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=[Relationship.character, Relationship.user_id],
+                set_={
+                    k: getattr(ins.excluded, k)
+                    for k in (*values, "consolidated_day", "consolidated_change", "updated_at")
+                },
+            )
+        )

@@ -67,8 +67,9 @@ class TurnCache:
 
 
 def changes_history(method: Method) -> Method:
-    """Marks a Conversations method that changes conversation history (other than append_turns, which keeps count per
-    conversation): every prompt read taken before it ends is stale, and the turn cache is emptied."""
+    """Marks a Conversations method that changes conversation history (other than append_turns, which
+    keeps count per conversation): every prompt read taken before it ends is stale, and the turn cache is
+    emptied."""
 
     @functools.wraps(method)
     async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -104,7 +105,9 @@ class Conversations:
         return await self.db.read(lambda conn: self.read_history(conn, character, user_id, scope))
 
     def read_history(self, conn: Connection, character: str, user_id: int, scope: str) -> History:
-        row = self._q["conversation"].first(conn, {"character": character, "user_id": user_id, "scope": scope})
+        row = self._q["conversation"].first(
+            conn, {"character": character, "user_id": user_id, "scope": scope}
+        )
         if row is None:
             return History(None, "", [])
         cid, summary, revision = row
@@ -116,8 +119,17 @@ class Conversations:
             self._turns.put(cid, revision, turns)
         return History(cid, summary, turns)
 
-    async def prompt_data(self, character: str, user_id: int, scope: str, channel_id: int, *,
-                          recent_limit: int, before_id: int | None, private: bool) -> PromptData:
+    async def prompt_data(
+        self,
+        character: str,
+        user_id: int,
+        scope: str,
+        channel_id: int,
+        *,
+        recent_limit: int,
+        before_id: int | None,
+        private: bool,
+    ) -> PromptData:
         """Everything a reply's prompt needs, in one read. ``private`` (a DM) may see memories drawn from
         DMs; a channel prompt never does."""
         request = PromptRequest(character, user_id, scope, channel_id, recent_limit, before_id, private)
@@ -125,8 +137,12 @@ class Conversations:
 
     def read_prompt(self, conn: Connection, r: PromptRequest) -> PromptData:
         q = self._q
-        params = {"character": r.character, "user_id": r.user_id, "scope": r.scope,
-                  "private_source": PRIVATE_SOURCE}
+        params = {
+            "character": r.character,
+            "user_id": r.user_id,
+            "scope": r.scope,
+            "private_source": PRIVATE_SOURCE,
+        }
         identity: dict[str, list[str]] = {}
         for kind, content in q["identity"].all(conn, params):
             identity.setdefault(kind, []).append(content)
@@ -138,16 +154,27 @@ class Conversations:
         stamp = fact_stamp(q["fact_stamp"].first(conn, params))
         history = self.read_history(conn, r.character, r.user_id, r.scope)
         recent = recent_messages(conn, q, r.channel_id, r.recent_limit, r.before_id) if r.recent_limit else []
-        return PromptData(identity, memories, RelationshipRecord(*rel) if rel else None, mood or "",
-                          bool(user and user[0]), history, recent,
-                          memory_consent=user[1] if user else None,
-                          interactions=int(state[0]) if state else 0, stage=str(state[1]) if state else "",
-                          fact_stamp=stamp)
+        return PromptData(
+            identity,
+            memories,
+            RelationshipRecord(*rel) if rel else None,
+            mood or "",
+            bool(user and user[0]),
+            history,
+            recent,
+            memory_consent=user[1] if user else None,
+            interactions=int(state[0]) if state else 0,
+            stage=str(state[1]) if state else "",
+            fact_stamp=stamp,
+        )
 
     async def conversation_tokens(self, character: str, user_id: int, scope: str) -> tuple[int, int, str]:
         """(stored turns, their tokens, the summary) of one conversation: is it due for summarization?"""
+
         def read(conn: Connection) -> tuple[int, int, str]:
-            row = self._q["conversation"].first(conn, {"character": character, "user_id": user_id, "scope": scope})
+            row = self._q["conversation"].first(
+                conn, {"character": character, "user_id": user_id, "scope": scope}
+            )
             if row is None:
                 return 0, 0, ""
             n, tokens = self._q["conversation_tokens"].first(conn, {"conversation_id": row[0]})
@@ -162,12 +189,15 @@ class Conversations:
             .join(HistoryMessage, HistoryMessage.conversation_id == Conversation.id)
             .where(Conversation.character == character)
             .group_by(Conversation.id, Conversation.user_id, Conversation.scope)
-            .having(func.sum(HistoryMessage.tokens) > token_threshold))
+            .having(func.sum(HistoryMessage.tokens) > token_threshold)
+        )
         return [(int(r[0]), str(r[1])) for r in rows]
 
     # -- writes
 
-    async def append_turns(self, character: str, user_id: int, scope: str, turns: Iterable[Turn]) -> list[int]:
+    async def append_turns(
+        self, character: str, user_id: int, scope: str, turns: Iterable[Turn]
+    ) -> list[int]:
         """Store turns at the end of the conversation (created if new). Each turn carries its token count:
         counting is the caller's (bot/tokens.py), the data layer only keeps it."""
         try:
@@ -189,13 +219,27 @@ class Conversations:
             now = utcnow()
             row = q["conversation_locked"].first(conn, key)
             if row is None:
-                q["conversation_insert"].execute_many(conn, [{**key, "summary": "", "updated_at": now,
-                                                              "revision": 0}])
+                q["conversation_insert"].execute_many(
+                    conn, [{**key, "summary": "", "updated_at": now, "revision": 0}]
+                )
                 row = q["conversation_locked"].first(conn, key)
             cid, before = int(row[0]), int(row[1])
-            ids = [int(q["turn_insert"].first(conn, {
-                "conversation_id": cid, "role": turn.role, "content": turn.content, "tokens": turn.tokens,
-                "discord_message_id": turn.discord_message_id, "created_at": now})[0]) for turn in turns]
+            ids = [
+                int(
+                    q["turn_insert"].first(
+                        conn,
+                        {
+                            "conversation_id": cid,
+                            "role": turn.role,
+                            "content": turn.content,
+                            "tokens": turn.tokens,
+                            "discord_message_id": turn.discord_message_id,
+                            "created_at": now,
+                        },
+                    )[0]
+                )
+                for turn in turns
+            ]
             after = q["conversation_touch"].first(conn, {"conversation_id": cid, "touched_at": now})[0]
             return cid, before, int(after), ids
 
@@ -205,8 +249,9 @@ class Conversations:
         return ids
 
     @changes_history
-    async def replace_turn(self, turn_id: int, content: str, tokens: int,
-                           discord_message_id: int | None = None) -> None:
+    async def replace_turn(
+        self, turn_id: int, content: str, tokens: int, discord_message_id: int | None = None
+    ) -> None:
         values: dict[str, Any] = {"content": content, "tokens": tokens}
         if discord_message_id is not None:
             values["discord_message_id"] = discord_message_id
@@ -221,47 +266,94 @@ class Conversations:
     @changes_history
     async def reset_conversation(self, character: str, user_id: int, scope: str) -> int:
         """Clear a conversation's history and summary; core memories stay."""
+
         def write(conn: Connection) -> int:
-            cid = conn.execute(select(Conversation.id).where(
-                Conversation.character == character, Conversation.user_id == user_id,
-                Conversation.scope == scope)).scalar()
+            cid = conn.execute(
+                select(Conversation.id).where(
+                    Conversation.character == character,
+                    Conversation.user_id == user_id,
+                    Conversation.scope == scope,
+                )
+            ).scalar()
             if cid is None:
                 return 0
             result = conn.execute(delete(HistoryMessage).where(HistoryMessage.conversation_id == cid))
-            conn.execute(update(Conversation).where(Conversation.id == cid).values(summary="", updated_at=utcnow()))
+            conn.execute(
+                update(Conversation).where(Conversation.id == cid).values(summary="", updated_at=utcnow())
+            )
             return int(result.rowcount or 0)
 
         return await self.db.write(write)
 
     @changes_history
-    async def apply_summary(self, conversation_id: int, *, summary: str, previous_summary: str,
-                            drop_through_id: int, expected_dropped: int, character: str, user_id: int,
-                            memories: Sequence[str] | None, source: str, reason: str) -> bool:
+    async def apply_summary(
+        self,
+        conversation_id: int,
+        *,
+        summary: str,
+        previous_summary: str,
+        drop_through_id: int,
+        expected_dropped: int,
+        character: str,
+        user_id: int,
+        memories: Sequence[str] | None,
+        source: str,
+        reason: str,
+    ) -> bool:
         """Replace the turns up to ``drop_through_id`` by ``summary`` and rewrite the user's core memories of
         ``source`` (the old version archived), atomically. Nothing changes, and False is returned, when the
         conversation moved under the summarizer's feet (reset, turns forgotten, another summary)."""
+
         def write(conn: Connection) -> bool:
-            current = conn.execute(select(Conversation.summary).where(Conversation.id == conversation_id)).first()
+            current = conn.execute(
+                select(Conversation.summary).where(Conversation.id == conversation_id)
+            ).first()
             if current is None or (current[0] or "") != previous_summary:
                 return False
-            dropped = conn.execute(select(func.count()).select_from(HistoryMessage).where(
-                HistoryMessage.conversation_id == conversation_id,
-                HistoryMessage.id <= drop_through_id)).scalar_one()
+            dropped = conn.execute(
+                select(func.count())
+                .select_from(HistoryMessage)
+                .where(
+                    HistoryMessage.conversation_id == conversation_id, HistoryMessage.id <= drop_through_id
+                )
+            ).scalar_one()
             if int(dropped) != expected_dropped:
                 return False
-            conn.execute(delete(HistoryMessage).where(HistoryMessage.conversation_id == conversation_id,
-                                                      HistoryMessage.id <= drop_through_id))
-            conn.execute(update(Conversation).where(Conversation.id == conversation_id)
-                         .values(summary=summary, updated_at=utcnow()))
+            conn.execute(
+                delete(HistoryMessage).where(
+                    HistoryMessage.conversation_id == conversation_id, HistoryMessage.id <= drop_through_id
+                )
+            )
+            conn.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(summary=summary, updated_at=utcnow())
+            )
             if memories is not None:
                 archive_core_memories(conn, character, user_id, reason)
-                conn.execute(delete(CoreMemory).where(CoreMemory.character == character,
-                                                      CoreMemory.user_id == user_id, CoreMemory.source == source))
+                conn.execute(
+                    delete(CoreMemory).where(
+                        CoreMemory.character == character,
+                        CoreMemory.user_id == user_id,
+                        CoreMemory.source == source,
+                    )
+                )
                 now = utcnow()
                 if memories:
-                    conn.execute(insert(CoreMemory), [
-                        {"character": character, "user_id": user_id, "content": m, "source": source,
-                         "created_at": now, "updated_at": now} for m in memories])
+                    conn.execute(
+                        insert(CoreMemory),
+                        [
+                            {
+                                "character": character,
+                                "user_id": user_id,
+                                "content": m,
+                                "source": source,
+                                "created_at": now,
+                                "updated_at": now,
+                            }
+                            for m in memories
+                        ],
+                    )
             return True
 
         return await self.db.write(write)

@@ -131,9 +131,11 @@ class Database:
         with (self._sync_engine.begin() if write else self._sync_engine.connect()) as conn:
             return fn(conn)
 
-    async def write_then_read(self, write: Callable[[Connection], None], read: Callable[[Connection], T]) -> T:
+    async def write_then_read(self, write: Callable[[Connection], None],
+                              read: Callable[[Connection], T]) -> T:
         """Commit ``write``, then run ``read`` on the same connection: on SQLite, one trip to its thread."""
         if self._thread is not None:
+
             def both(conn: Connection) -> T:
                 with conn.begin():
                     write(conn)
@@ -151,7 +153,9 @@ class Database:
         """Upgrade the schema (so an upgrade of Kindred upgrades the data), then start the checkpoints."""
         await self.write(upgrade)
         if self._sync_engine is not None:
-            self._checkpointer = asyncio.create_task(self._checkpoint_loop(), name="kindred-sqlite-checkpoint")
+            self._checkpointer = asyncio.create_task(
+                self._checkpoint_loop(), name="kindred-sqlite-checkpoint"
+            )
 
     async def _checkpoint_loop(self) -> None:
         """Copy SQLite's write-ahead log back into the database file every second, in a thread of its own.
@@ -169,7 +173,9 @@ class Database:
             try:
                 await asyncio.to_thread(self.checkpoint, "PASSIVE")
             except Exception:
-                log.warning("SQLite checkpoint failed (tried again in %gs)", CHECKPOINT_SECONDS, exc_info=True)
+                log.warning(
+                    "SQLite checkpoint failed (tried again in %gs)", CHECKPOINT_SECONDS, exc_info=True
+                )
 
     def checkpoint(self, mode: str = "PASSIVE") -> tuple[int, int, int]:
         """Run a WAL checkpoint now (SQLite; blocking): (busy, pages in the log, pages checkpointed)."""

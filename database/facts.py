@@ -14,13 +14,31 @@ from database.models import UserFact, utcnow
 from database.records import FactRow, as_utc
 from database.statements import Statements, fact_stamp
 
-_COLUMNS = (UserFact.id, UserFact.fact, UserFact.category, UserFact.pinned, UserFact.private,  # FactRow's order
-            UserFact.reference_count, UserFact.first_mentioned, UserFact.last_mentioned, UserFact.embedding)
+_COLUMNS = (
+    UserFact.id,
+    UserFact.fact,
+    UserFact.category,
+    UserFact.pinned,
+    UserFact.private,  # FactRow's order
+    UserFact.reference_count,
+    UserFact.first_mentioned,
+    UserFact.last_mentioned,
+    UserFact.embedding,
+)
 
 
 def _fact(r: Any) -> FactRow:
-    return FactRow(int(r[0]), str(r[1]), str(r[2]), bool(r[3]), bool(r[4]), int(r[5]), as_utc(r[6]),
-                   as_utc(r[7]), bytes(r[8]) if r[8] is not None else None)
+    return FactRow(
+        int(r[0]),
+        str(r[1]),
+        str(r[2]),
+        bool(r[3]),
+        bool(r[4]),
+        int(r[5]),
+        as_utc(r[6]),
+        as_utc(r[7]),
+        bytes(r[8]) if r[8] is not None else None,
+    )
 
 
 class Facts:
@@ -36,19 +54,46 @@ class Facts:
 
     async def get(self, user_id: int, fact_id: int) -> FactRow | None:
         """One fact of this person (None if there is no such fact, or it is someone else's)."""
-        row = await self.db.first(select(*_COLUMNS).where(UserFact.id == fact_id, UserFact.user_id == user_id))
+        row = await self.db.first(
+            select(*_COLUMNS).where(UserFact.id == fact_id, UserFact.user_id == user_id)
+        )
         return None if row is None else _fact(row)
 
-    async def add(self, user_id: int, fact: str, *, category: str = "general", pinned: bool = False,
-                  embedding: bytes | None = None) -> int:
+    async def add(
+        self,
+        user_id: int,
+        fact: str,
+        *,
+        category: str = "general",
+        pinned: bool = False,
+        embedding: bytes | None = None,
+    ) -> int:
         now = utcnow()
-        statement = insert(UserFact).values(
-            user_id=user_id, fact=fact, category=category[:50], pinned=pinned, embedding=embedding,
-            first_mentioned=now, last_mentioned=now, reference_count=1).returning(UserFact.id)
+        statement = (
+            insert(UserFact)
+            .values(
+                user_id=user_id,
+                fact=fact,
+                category=category[:50],
+                pinned=pinned,
+                embedding=embedding,
+                first_mentioned=now,
+                last_mentioned=now,
+                reference_count=1,
+            )
+            .returning(UserFact.id)
+        )
         return await self.db.write(lambda conn: int(conn.execute(statement).scalar_one()))
 
-    async def edit(self, user_id: int, fact_id: int, *, fact: str | None = None, category: str | None = None,
-                   embedding: bytes | None = None) -> bool:
+    async def edit(
+        self,
+        user_id: int,
+        fact_id: int,
+        *,
+        fact: str | None = None,
+        category: str | None = None,
+        embedding: bytes | None = None,
+    ) -> bool:
         """Change a fact's text and/or category. A new text replaces the embedding with ``embedding`` (None
         when no embedder is available: a stale vector of the old text would recall the wrong thing)."""
         values: dict[str, Any] = {}
@@ -58,23 +103,36 @@ class Facts:
             values["category"] = category[:50]
         if not values:
             return await self.get(user_id, fact_id) is not None
-        return bool(await self.db.change(update(UserFact).where(UserFact.id == fact_id, UserFact.user_id == user_id)
-                                         .values(**values)))
+        return bool(
+            await self.db.change(
+                update(UserFact).where(UserFact.id == fact_id, UserFact.user_id == user_id).values(**values)
+            )
+        )
 
     async def pin(self, user_id: int, fact_id: int, pinned: bool) -> bool:
-        return bool(await self.db.change(update(UserFact).where(UserFact.id == fact_id, UserFact.user_id == user_id)
-                                         .values(pinned=pinned)))
+        return bool(
+            await self.db.change(
+                update(UserFact)
+                .where(UserFact.id == fact_id, UserFact.user_id == user_id)
+                .values(pinned=pinned)
+            )
+        )
 
     async def delete(self, user_id: int, fact_id: int) -> bool:
-        return bool(await self.db.change(delete(UserFact).where(UserFact.id == fact_id, UserFact.user_id == user_id)))
+        return bool(
+            await self.db.change(delete(UserFact).where(UserFact.id == fact_id, UserFact.user_id == user_id))
+        )
 
     async def has_embedded(self) -> bool:
         """Whether anyone has a fact with an embedding (recall will need the model)."""
-        return await self.db.first(select(UserFact.id).where(UserFact.embedding.is_not(None)).limit(1)) is not None
+        return (
+            await self.db.first(select(UserFact.id).where(UserFact.embedding.is_not(None)).limit(1))
+            is not None
+        )
 
     async def stamp(self, user_id: int) -> tuple[Any, ...]:
-        """A cheap fingerprint of a person's facts that changes when one is added, edited, mentioned or deleted
-        (every insert and update sets ``updated_at``; a deletion changes the count): recall's vector cache
+        """A cheap fingerprint of a person's facts that changes when one is added, edited, mentioned or
+        deleted (every insert and update sets ``updated_at``; a deletion changes the count): recall's vector cache
         compares it instead of re-reading vectors. Answered from ix_user_facts_user_id_updated_at alone."""
         row = await self.db.read(lambda conn: self._q["fact_stamp"].first(conn, {"user_id": user_id}))
         return fact_stamp(row)
@@ -93,5 +151,8 @@ class Facts:
 
     async def delete_expired(self, last_mentioned_before: datetime) -> int:
         """Forget unpinned facts not mentioned since ``last_mentioned_before``."""
-        return await self.db.change(delete(UserFact).where(UserFact.pinned.is_(False),
-                                                           UserFact.last_mentioned < last_mentioned_before))
+        return await self.db.change(
+            delete(UserFact).where(
+                UserFact.pinned.is_(False), UserFact.last_mentioned < last_mentioned_before
+            )
+        )

@@ -37,11 +37,14 @@ class _GroupCommit:
     def __init__(self, write: Callable[[Sequence[tuple[SeenMessage, str]], Sequence[PromptRequest | None]],
                                        Any]) -> None:
         self._write = write
-        self._pending: list[tuple[SeenMessage, str, PromptRequest | None, asyncio.Future[PromptData | None]]] = []
+        self._pending: list[
+            tuple[SeenMessage, str, PromptRequest | None, asyncio.Future[PromptData | None]]
+        ] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def write(self, message: SeenMessage, display_name: str,
-                    then_read: PromptRequest | None) -> PromptData | None:
+    async def write(
+        self, message: SeenMessage, display_name: str, then_read: PromptRequest | None
+    ) -> PromptData | None:
         future: asyncio.Future[PromptData | None] = asyncio.get_running_loop().create_future()
         self._pending.append((message, display_name, then_read, future))
         if self._flusher is None or self._flusher.done():
@@ -75,8 +78,9 @@ class MessageLog:
         self._batches = _GroupCommit(self._write_seen)
         self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
 
-    async def log_message(self, message: SeenMessage, display_name: str | None = None, *,
-                          then_read: PromptRequest | None = None) -> PromptData | None:
+    async def log_message(
+        self, message: SeenMessage, display_name: str | None = None, *, then_read: PromptRequest | None = None
+    ) -> PromptData | None:
         """Write a seen message (and upsert its author and nickname) durably, batched with its neighbours.
 
         ``then_read``: once the write is committed, also read that prompt's data in the same trip to the
@@ -92,8 +96,9 @@ class MessageLog:
         """Their next message must write their users row again (it was deleted)."""
         self._recent_authors.pop(user_id, None)
 
-    async def _write_seen(self, batch: Sequence[tuple[SeenMessage, str]],
-                          reads: Sequence[PromptRequest | None]) -> list[PromptData | None]:
+    async def _write_seen(
+        self, batch: Sequence[tuple[SeenMessage, str]], reads: Sequence[PromptRequest | None]
+    ) -> list[PromptData | None]:
         now = utcnow()
         clock = time.monotonic()
         users: dict[int, dict[str, Any]] = {}
@@ -106,16 +111,35 @@ class MessageLog:
             if recent is not None and recent[0] == key and clock - recent[1] < AUTHOR_REFRESH_SECONDS:
                 continue
             self._recent_authors[m.author_id] = (key, clock)
-            users[m.author_id] = {"id": m.author_id, "name": display[:100], "is_bot": m.author_is_bot,
-                                  "premium": False, "first_seen": now, "last_seen": now}
+            users[m.author_id] = {
+                "id": m.author_id,
+                "name": display[:100],
+                "is_bot": m.author_is_bot,
+                "premium": False,
+                "first_seen": now,
+                "last_seen": now,
+            }
             for nick in {display[:100], m.author_name[:100]}:
                 if nick:
-                    nicks[(m.author_id, nick)] = {"user_id": m.author_id, "nickname": nick,
-                                                  "first_seen": now, "last_seen": now}
+                    nicks[(m.author_id, nick)] = {
+                        "user_id": m.author_id,
+                        "nickname": nick,
+                        "first_seen": now,
+                        "last_seen": now,
+                    }
         rows = [
-            {"message_id": m.message_id, "channel_id": m.channel_id, "guild_id": m.guild_id,
-             "author_id": m.author_id, "author_name": display[:100], "author_is_bot": m.author_is_bot,
-             "is_dm": m.is_dm, "content": m.content, "reply_to_id": m.reply_to_id, "created_at": m.created_at}
+            {
+                "message_id": m.message_id,
+                "channel_id": m.channel_id,
+                "guild_id": m.guild_id,
+                "author_id": m.author_id,
+                "author_name": display[:100],
+                "author_is_bot": m.author_is_bot,
+                "is_dm": m.is_dm,
+                "content": m.content,
+                "reply_to_id": m.reply_to_id,
+                "created_at": m.created_at,
+            }
             for m, display in batch
         ]
         q = self._q
@@ -146,8 +170,9 @@ class MessageLog:
                 self._recent_authors.pop(m.author_id, None)
             raise
 
-    async def recent_messages(self, channel_id: int, *, limit: int,
-                              before_id: int | None = None) -> list[SeenMessage]:
+    async def recent_messages(
+        self, channel_id: int, *, limit: int, before_id: int | None = None
+    ) -> list[SeenMessage]:
         """The channel's latest messages, oldest first; falls back to the archive after a consolidation."""
         return await self.db.read(lambda conn: recent_messages(conn, self._q, channel_id, limit, before_id))
 

@@ -48,16 +48,22 @@ class Memories:
         return await self.db.write(write)
 
     async def update_core_memory(self, memory_id: int, content: str) -> bool:
-        return await self._change(memory_id, "before edit", update(CoreMemory).where(CoreMemory.id == memory_id)
-                                  .values(content=content, updated_at=utcnow()))
+        return await self._change(
+            memory_id,
+            "before edit",
+            update(CoreMemory).where(CoreMemory.id == memory_id).values(content=content, updated_at=utcnow()),
+        )
 
     async def delete_core_memory(self, memory_id: int) -> bool:
-        return await self._change(memory_id, "before delete", delete(CoreMemory).where(CoreMemory.id == memory_id))
+        return await self._change(
+            memory_id, "before delete", delete(CoreMemory).where(CoreMemory.id == memory_id)
+        )
 
     async def _change(self, memory_id: int, reason: str, statement: object) -> bool:
         def write(conn: Connection) -> bool:
-            row = conn.execute(select(CoreMemory.character, CoreMemory.user_id)
-                               .where(CoreMemory.id == memory_id)).first()
+            row = conn.execute(
+                select(CoreMemory.character, CoreMemory.user_id).where(CoreMemory.id == memory_id)
+            ).first()
             if row is None:
                 return False
             archive_core_memories(conn, row[0], row[1], reason)
@@ -66,25 +72,35 @@ class Memories:
 
         return await self.db.write(write)
 
-    async def replace_core_memories(self, character: str, user_id: int, contents: Sequence[str], *,
-                                    reason: str, source: str = "summary") -> None:
+    async def replace_core_memories(
+        self, character: str, user_id: int, contents: Sequence[str], *, reason: str, source: str = "summary"
+    ) -> None:
         """Rewrite the memories of one ``source`` as a whole (merged by summarization), archiving the old
         version; memories from other sources (/remember, admins, the other privacy side) stay."""
+
         def write(conn: Connection) -> None:
             archive_core_memories(conn, character, user_id, reason)
-            conn.execute(delete(CoreMemory).where(CoreMemory.character == character,
-                                                  CoreMemory.user_id == user_id, CoreMemory.source == source))
+            conn.execute(
+                delete(CoreMemory).where(
+                    CoreMemory.character == character,
+                    CoreMemory.user_id == user_id,
+                    CoreMemory.source == source,
+                )
+            )
             for content in contents:
                 _insert(conn, character, user_id, content, source)
 
         await self.db.write(write)
 
-    async def core_memory_versions(self, character: str,
-                                   user_id: int) -> list[tuple[int, datetime, str, list[dict[str, str]]]]:
+    async def core_memory_versions(
+        self, character: str, user_id: int
+    ) -> list[tuple[int, datetime, str, list[dict[str, str]]]]:
         """(version id, archived at, why, the memories then), newest first."""
-        rows = await self.db.rows(select(CoreMemoryVersion).where(
-            CoreMemoryVersion.character == character, CoreMemoryVersion.user_id == user_id)
-            .order_by(CoreMemoryVersion.id.desc()))
+        rows = await self.db.rows(
+            select(CoreMemoryVersion)
+            .where(CoreMemoryVersion.character == character, CoreMemoryVersion.user_id == user_id)
+            .order_by(CoreMemoryVersion.id.desc())
+        )
         return [(r.id, as_utc(r.created_at), r.reason, json.loads(r.snapshot)) for r in rows]
 
     async def restore_core_memory_version(self, version_id: int) -> bool:
@@ -93,8 +109,11 @@ class Memories:
             if row is None:
                 return False
             archive_core_memories(conn, row.character, row.user_id, f"before restore of version {version_id}")
-            conn.execute(delete(CoreMemory).where(CoreMemory.character == row.character,
-                                                  CoreMemory.user_id == row.user_id))
+            conn.execute(
+                delete(CoreMemory).where(
+                    CoreMemory.character == row.character, CoreMemory.user_id == row.user_id
+                )
+            )
             for item in json.loads(row.snapshot):
                 _insert(conn, row.character, row.user_id, item["content"], item.get("source", "summary"))
             return True

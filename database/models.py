@@ -74,7 +74,8 @@ class Nickname(Base):
 
 
 class ApiCall(Base):
-    """One Claude call: tokens (cache reads and writes included) and cost, attributed to a user when there is one."""
+    """One Claude call: tokens (cache reads and writes included) and cost, attributed to a user when there
+    is one."""
 
     __tablename__ = "api_calls"
 
@@ -167,7 +168,8 @@ class UserFact(Base):
     """A long-term fact about a user, with its sentence embedding for recall."""
 
     __tablename__ = "user_facts"
-    # Recall's cache checks a user's newest change at every reply: answered from this index alone (0002_memory).
+    # Recall's cache checks a user's newest change at every reply: answered from this index alone
+    # (0002_memory).
     __table_args__ = (Index("ix_user_facts_user_id_updated_at", "user_id", "updated_at", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -32,9 +32,13 @@ class People:
         row = await self.db.read(lambda conn: self._q["user_record"].first(conn, {"user_id": user_id}))
         return None if row is None else user_record(row)
 
-    async def list_users(self, *, offset: int = 0, limit: int = 10, humans_only: bool = True) -> list[UserRecord]:
+    async def list_users(
+        self, *, offset: int = 0, limit: int = 10, humans_only: bool = True
+    ) -> list[UserRecord]:
         """Most recently seen first."""
-        query = select(*USER_RECORD_COLUMNS).order_by(User.last_seen.desc(), User.id).offset(offset).limit(limit)
+        query = (
+            select(*USER_RECORD_COLUMNS).order_by(User.last_seen.desc(), User.id).offset(offset).limit(limit)
+        )
         if humans_only:
             query = query.where(User.is_bot.is_(False))
         return [user_record(r) for r in await self.db.rows(query)]
@@ -66,7 +70,9 @@ class People:
 
     async def memory_consents(self) -> dict[int, bool]:
         """Users who answered /memory opt-in (True) or opt-out (False); everyone else never asked."""
-        rows = await self.db.rows(select(User.id, User.memory_consent).where(User.memory_consent.is_not(None)))
+        rows = await self.db.rows(
+            select(User.id, User.memory_consent).where(User.memory_consent.is_not(None))
+        )
         return {int(r[0]): bool(r[1]) for r in rows}
 
     # -- what an admin may see
@@ -77,8 +83,9 @@ class People:
             return None
         return (await self._summaries(character, [user]))[0]
 
-    async def user_summaries(self, character: str, *, offset: int = 0, limit: int = 10,
-                             humans_only: bool = True) -> list[UserSummary]:
+    async def user_summaries(
+        self, character: str, *, offset: int = 0, limit: int = 10, humans_only: bool = True
+    ) -> list[UserSummary]:
         """A page of :class:`UserSummary` as ordered by list_users (most recently seen first): one grouped
         query per figure instead of one user_summary() per user."""
         users = await self.list_users(offset=offset, limit=limit, humans_only=humans_only)
@@ -86,34 +93,52 @@ class People:
 
     async def _summaries(self, character: str, users: list[UserRecord]) -> list[UserSummary]:
         ids = [u.id for u in users]
-        usage_query = usage_totals(ApiCall.user_id.in_(ids)).add_columns(ApiCall.user_id).group_by(ApiCall.user_id)
-        history_query = (select(Conversation.user_id, func.count(HistoryMessage.id),
-                                func.coalesce(func.sum(HistoryMessage.tokens), 0))
-                         .join(HistoryMessage, HistoryMessage.conversation_id == Conversation.id)
-                         .where(Conversation.user_id.in_(ids), Conversation.character == character)
-                         .group_by(Conversation.user_id))
-        memory_query = (select(CoreMemory.user_id, func.count())
-                        .where(CoreMemory.user_id.in_(ids), CoreMemory.character == character)
-                        .group_by(CoreMemory.user_id))
+        usage_query = (
+            usage_totals(ApiCall.user_id.in_(ids)).add_columns(ApiCall.user_id).group_by(ApiCall.user_id)
+        )
+        history_query = (
+            select(
+                Conversation.user_id,
+                func.count(HistoryMessage.id),
+                func.coalesce(func.sum(HistoryMessage.tokens), 0),
+            )
+            .join(HistoryMessage, HistoryMessage.conversation_id == Conversation.id)
+            .where(Conversation.user_id.in_(ids), Conversation.character == character)
+            .group_by(Conversation.user_id)
+        )
+        memory_query = (
+            select(CoreMemory.user_id, func.count())
+            .where(CoreMemory.user_id.in_(ids), CoreMemory.character == character)
+            .group_by(CoreMemory.user_id)
+        )
 
         def read(conn: Connection) -> tuple[list[Any], list[Any], list[Any]]:
-            return (conn.execute(usage_query).all(), conn.execute(history_query).all(),
-                    conn.execute(memory_query).all())
+            return (
+                conn.execute(usage_query).all(),
+                conn.execute(history_query).all(),
+                conn.execute(memory_query).all(),
+            )
 
         usage_rows, history_rows, memory_rows = await self.db.read(read)
-        usage = {int(r[6]): Usage(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5]))
-                 for r in usage_rows}
+        usage = {
+            int(r[6]): Usage(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5]))
+            for r in usage_rows
+        }
         history = {int(r[0]): (int(r[1]), int(r[2])) for r in history_rows}
         memories = {int(r[0]): int(r[1]) for r in memory_rows}
-        return [UserSummary(u, usage.get(u.id, Usage()), *history.get(u.id, (0, 0)), memories.get(u.id, 0))
-                for u in users]
+        return [
+            UserSummary(u, usage.get(u.id, Usage()), *history.get(u.id, (0, 0)), memories.get(u.id, 0))
+            for u in users
+        ]
 
     # -- relationships (the ranges and how values are bounded are memory/relationships.py's rule)
 
     async def relationship(self, character: str, user_id: int) -> RelationshipRecord:
-        rel = await self.db.first(select(Relationship.anger, Relationship.rapport, Relationship.trust,
-                                         Relationship.formality)
-                                  .where(Relationship.character == character, Relationship.user_id == user_id))
+        rel = await self.db.first(
+            select(
+                Relationship.anger, Relationship.rapport, Relationship.trust, Relationship.formality
+            ).where(Relationship.character == character, Relationship.user_id == user_id)
+        )
         return RelationshipRecord(*rel) if rel else RelationshipRecord()
 
     async def set_relationship(self, character: str, user_id: int, **values: float) -> RelationshipRecord:
@@ -122,14 +147,26 @@ class People:
         unknown = set(values) - set(asdict(RelationshipRecord()))
         if unknown:
             raise ValueError(f"unknown metric {sorted(unknown)[0]!r}")
-        merged = {**asdict(await self.relationship(character, user_id)), **{k: float(v) for k, v in values.items()}}
-        ins = self.db.insert(Relationship).values(character=character, user_id=user_id, updated_at=utcnow(),
-                                                  **merged)
-        await self.db.change(ins.on_conflict_do_update(
-            index_elements=[Relationship.character, Relationship.user_id],
-            set_={**{k: getattr(ins.excluded, k) for k in merged}, "updated_at": ins.excluded.updated_at}))
+        merged = {
+            **asdict(await self.relationship(character, user_id)),
+            **{k: float(v) for k, v in values.items()},
+        }
+        ins = self.db.insert(Relationship).values(
+            character=character, user_id=user_id, updated_at=utcnow(), **merged
+        )
+        await self.db.change(
+            ins.on_conflict_do_update(
+                index_elements=[Relationship.character, Relationship.user_id],
+                set_={**{k: getattr(ins.excluded, k) for k in merged}, "updated_at": ins.excluded.updated_at},
+            )
+        )
         return RelationshipRecord(**merged)
 
     async def delete_relationship(self, character: str, user_id: int) -> bool:
-        return bool(await self.db.change(delete(Relationship).where(
-            Relationship.character == character, Relationship.user_id == user_id)))
+        return bool(
+            await self.db.change(
+                delete(Relationship).where(
+                    Relationship.character == character, Relationship.user_id == user_id
+                )
+            )
+        )

@@ -44,18 +44,25 @@ class PersonaFlowRows:
 
         def write(conn: Connection) -> bool:
             conn.execute(delete(PersonaFlowMemory).where(PersonaFlowMemory.character == name))
-            return bool(conn.execute(delete(PersonaFlowCharacter).where(PersonaFlowCharacter.name == name)).rowcount)
+            return bool(
+                conn.execute(delete(PersonaFlowCharacter).where(PersonaFlowCharacter.name == name)).rowcount
+            )
 
         return await self.db.run(write, write=True)
 
     async def memories(self, character: str) -> list[PersonaFlowMemoryRow]:
         """A character's memories, oldest first."""
         m = PersonaFlowMemory
-        query = select(m.character, m.type, m.content, m.meta, m.created_at).where(m.character == character) \
+        query = (
+            select(m.character, m.type, m.content, m.meta, m.created_at)
+            .where(m.character == character)
             .order_by(m.id)
+        )
         rows = await self.db.run(lambda conn: conn.execute(query).all(), write=False)
-        return [PersonaFlowMemoryRow(name, kind, content, dict(meta or {}), as_utc(at))
-                for name, kind, content, meta, at in rows]
+        return [
+            PersonaFlowMemoryRow(name, kind, content, dict(meta or {}), as_utc(at))
+            for name, kind, content, meta, at in rows
+        ]
 
     async def add_memories(self, memories: Sequence[PersonaFlowMemoryRow]) -> None:
         """Append memories (after every memory already stored)."""
@@ -80,11 +87,22 @@ class PersonaFlowRows:
 
         def write(conn: Connection) -> int:
             # The newest memory past the ``keep`` newest: it and everything older go.
-            cutoff = conn.execute(select(PersonaFlowMemory.id).where(PersonaFlowMemory.character == character)
-                                  .order_by(PersonaFlowMemory.id.desc()).offset(keep).limit(1)).scalar()
+            cutoff = conn.execute(
+                select(PersonaFlowMemory.id)
+                .where(PersonaFlowMemory.character == character)
+                .order_by(PersonaFlowMemory.id.desc())
+                .offset(keep)
+                .limit(1)
+            ).scalar()
             if cutoff is None:
                 return 0
-            return int(conn.execute(delete(PersonaFlowMemory).where(
-                PersonaFlowMemory.character == character, PersonaFlowMemory.id <= cutoff)).rowcount or 0)
+            return int(
+                conn.execute(
+                    delete(PersonaFlowMemory).where(
+                        PersonaFlowMemory.character == character, PersonaFlowMemory.id <= cutoff
+                    )
+                ).rowcount
+                or 0
+            )
 
         return await self.db.run(write, write=True)

@@ -42,23 +42,36 @@ class Prepared:
         self._bind: tuple[Processor, ...] = ()
         self._result: tuple[Processor, ...] = ()
         if self.raw:
-            # Values written into the statement itself (e.g. ``key == "daily_mood"``, an OFFSET) are binds too.
+            # Values written into the statement itself (e.g. ``key == "daily_mood"``, an OFFSET) are binds
+            # too.
             self._fixed = {n: compiled.binds[n].effective_value for n in names}
-            self._bind = tuple(compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
+            self._bind = tuple(
+                compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names
+            )
             columns = getattr(statement, "selected_columns", None) or ()
-            self._result = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+            self._result = tuple(
+                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+            )
         self._any_result = any(self._result)
 
     def _params(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         fixed = self._fixed
-        return tuple([(p(v) if p is not None else v) for p, v in zip(
-            self._bind, [values[n] if n in values else fixed[n] for n in self._names], strict=True)])
+        return tuple(
+            [
+                (p(v) if p is not None else v)
+                for p, v in zip(
+                    self._bind, [values[n] if n in values else fixed[n] for n in self._names], strict=True
+                )
+            ]
+        )
 
     def _convert(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         if not self._any_result:
             return rows
         procs = self._result
-        return [tuple([p(v) if p is not None else v for p, v in zip(procs, row, strict=True)]) for row in rows]
+        return [
+            tuple([p(v) if p is not None else v for p, v in zip(procs, row, strict=True)]) for row in rows
+        ]
 
     def all(self, conn: Connection, values: Mapping[str, Any] | None = None) -> list[Any]:
         if not self.raw:

@@ -52,8 +52,14 @@ class Privacy:
         # Collected before anything is deleted: their own messages are what identifies their DM channels.
         dm_channels: set[int] = set()
         for table in (LoggedMessage, ArchivedMessage):
-            dm_channels.update(int(c) for c in conn.execute(
-                select(table.channel_id).where(table.author_id == user_id, table.is_dm.is_(True)).distinct()).scalars())
+            dm_channels.update(
+                int(c)
+                for c in conn.execute(
+                    select(table.channel_id)
+                    .where(table.author_id == user_id, table.is_dm.is_(True))
+                    .distinct()
+                ).scalars()
+            )
 
         def theirs(table: Any) -> Any:
             authored = table.author_id == user_id
@@ -78,15 +84,25 @@ class Privacy:
         counts = {name: int(conn.execute(stmt).rowcount or 0) for name, stmt in plan}
         if consent is False:
             now = utcnow()
-            conn.execute(insert(User).values(id=user_id, name="", is_bot=False, premium=False,
-                                             memory_consent=False, first_seen=now, last_seen=now))
+            conn.execute(
+                insert(User).values(
+                    id=user_id,
+                    name="",
+                    is_bot=False,
+                    premium=False,
+                    memory_consent=False,
+                    first_seen=now,
+                    last_seen=now,
+                )
+            )
         return counts
 
     async def rows_about_user(self, user_id: int, dm_channel_ids: Iterable[int] = ()) -> dict[str, int]:
         """Rows still holding something about a person, per table (tables without any left out): /forget_me's
         proof. Independent of delete_user_data on purpose: the tables come from the schema (the users row,
         every table with a user_id or author_id column, every table pointing at one of those) and the direct
-        messages from ``dm_channel_ids``, which the caller knows from Discord rather than from this database."""
+        messages from ``dm_channel_ids``, which the caller knows from Discord rather than from this
+        database."""
         dms = sorted(set(dm_channel_ids))
         keys = ("user_id", "author_id")
         queries: dict[str, Any] = {}

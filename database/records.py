@@ -111,7 +111,7 @@ class PromptData:
     memory_consent: bool | None = None  # the user's /memory opt-in (True) / opt-out (False); None: never said
     interactions: int = 0  # the character's interaction count (evolution stages)
     stage: str = ""  # the character's stored evolution stage
-    fact_stamp: tuple[Any, ...] | None = None  # the user's facts fingerprint (recall's vector cache checks it)
+    fact_stamp: tuple[Any, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,12 @@ class State:
 
     async def set(self, key: str, value: str) -> None:
         ins = self.db.insert(GlobalState).values(key=key, value=value, updated_at=utcnow())
-        await self.db.change(ins.on_conflict_do_update(
-            index_elements=[GlobalState.key], set_={"value": ins.excluded.value, "updated_at": ins.excluded.updated_at}))
+        await self.db.change(
+            ins.on_conflict_do_update(
+                index_elements=[GlobalState.key],
+                set_={"value": ins.excluded.value, "updated_at": ins.excluded.updated_at},
+            )
+        )
 
     async def delete(self, key: str) -> bool:
         return bool(await self.db.change(delete(GlobalState).where(GlobalState.key == key)))

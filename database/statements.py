@@ -57,69 +57,172 @@ def build_statements(dialect: Dialect) -> dict[str, Prepared]:
     """The per-message statements (the log write and the reply's prompt read), built and compiled once:
     building a select() costs more than running it on SQLite, and these run for every message."""
     character, user_id = bindparam("character"), bindparam("user_id")
-    memories = select(CoreMemory.content).where(CoreMemory.character == character, CoreMemory.user_id == user_id)
+    memories = select(CoreMemory.content).where(
+        CoreMemory.character == character, CoreMemory.user_id == user_id
+    )
 
     def recent(table: Any) -> Any:
-        return (select(table.message_id, table.channel_id, table.guild_id, table.author_id,  # SeenMessage's order
-                       table.author_name, table.author_is_bot, table.is_dm, table.content, table.created_at,
-                       table.reply_to_id)
-                .where(table.channel_id == bindparam("channel_id"), table.message_id < bindparam("before"))
-                .order_by(table.id.desc()).limit(bindparam("limit")))
+        return (
+            select(
+                table.message_id,
+                table.channel_id,
+                table.guild_id,
+                table.author_id,  # SeenMessage's order
+                table.author_name,
+                table.author_is_bot,
+                table.is_dm,
+                table.content,
+                table.created_at,
+                table.reply_to_id,
+            )
+            .where(table.channel_id == bindparam("channel_id"), table.message_id < bindparam("before"))
+            .order_by(table.id.desc())
+            .limit(bindparam("limit"))
+        )
 
     insert_for = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
     user, nick, state = insert_for(User), insert_for(Nickname), insert_for(CharacterState)
-    conversation_key = and_(Conversation.character == character, Conversation.user_id == user_id,
-                            Conversation.scope == bindparam("scope"))
+    conversation_key = and_(
+        Conversation.character == character,
+        Conversation.user_id == user_id,
+        Conversation.scope == bindparam("scope"),
+    )
     statements: dict[str, tuple[Any, list[str] | None]] = {
-        "user_upsert": (user.on_conflict_do_update(
-            index_elements=[User.id], set_={"name": user.excluded.name, "last_seen": user.excluded.last_seen}),
-            ["id", "name", "is_bot", "premium", "first_seen", "last_seen"]),
-        "nick_upsert": (nick.on_conflict_do_update(
-            index_elements=[Nickname.user_id, Nickname.nickname], set_={"last_seen": nick.excluded.last_seen}),
-            ["user_id", "nickname", "first_seen", "last_seen"]),
-        "log_insert": (insert_for(LoggedMessage).on_conflict_do_nothing(index_elements=[LoggedMessage.message_id]),
-                       ["message_id", "channel_id", "guild_id", "author_id", "author_name", "author_is_bot", "is_dm",
-                        "content", "reply_to_id", "created_at"]),
+        "user_upsert": (
+            user.on_conflict_do_update(
+                index_elements=[User.id],
+                set_={"name": user.excluded.name, "last_seen": user.excluded.last_seen},
+            ),
+            ["id", "name", "is_bot", "premium", "first_seen", "last_seen"],
+        ),
+        "nick_upsert": (
+            nick.on_conflict_do_update(
+                index_elements=[Nickname.user_id, Nickname.nickname],
+                set_={"last_seen": nick.excluded.last_seen},
+            ),
+            ["user_id", "nickname", "first_seen", "last_seen"],
+        ),
+        "log_insert": (
+            insert_for(LoggedMessage).on_conflict_do_nothing(index_elements=[LoggedMessage.message_id]),
+            [
+                "message_id",
+                "channel_id",
+                "guild_id",
+                "author_id",
+                "author_name",
+                "author_is_bot",
+                "is_dm",
+                "content",
+                "reply_to_id",
+                "created_at",
+            ],
+        ),
         "recent_logged": (recent(LoggedMessage), None),
         "recent_archived": (recent(ArchivedMessage), None),
-        "identity": (select(IdentityEntry.kind, IdentityEntry.content).where(IdentityEntry.character == character)
-                     .order_by(IdentityEntry.id), None),
+        "identity": (
+            select(IdentityEntry.kind, IdentityEntry.content)
+            .where(IdentityEntry.character == character)
+            .order_by(IdentityEntry.id),
+            None,
+        ),
         "memories_private": (memories.order_by(CoreMemory.id), None),
-        "memories": (memories.where(CoreMemory.source != bindparam("private_source")).order_by(CoreMemory.id), None),
-        "relationship": (select(Relationship.anger, Relationship.rapport, Relationship.trust,  # the record's order
-                                Relationship.formality)
-                         .where(Relationship.character == character, Relationship.user_id == user_id), None),
+        "memories": (
+            memories.where(CoreMemory.source != bindparam("private_source")).order_by(CoreMemory.id),
+            None,
+        ),
+        "relationship": (
+            select(
+                Relationship.anger,
+                Relationship.rapport,
+                Relationship.trust,  # the record's order
+                Relationship.formality,
+            ).where(Relationship.character == character, Relationship.user_id == user_id),
+            None,
+        ),
         "mood": (select(GlobalState.value).where(GlobalState.key == "daily_mood"), None),
         "user": (select(User.premium, User.memory_consent).where(User.id == user_id), None),
-        "fact_stamp": (select(func.count(), func.max(UserFact.id), func.max(UserFact.updated_at))
-                       .where(UserFact.user_id == user_id), None),
-        "character_state": (select(CharacterState.interaction_count, CharacterState.stage)
-                            .where(CharacterState.character == character), None),
-        "conversation": (select(Conversation.id, Conversation.summary, Conversation.revision)
-                         .where(conversation_key), None),
+        "fact_stamp": (
+            select(func.count(), func.max(UserFact.id), func.max(UserFact.updated_at)).where(
+                UserFact.user_id == user_id
+            ),
+            None,
+        ),
+        "character_state": (
+            select(CharacterState.interaction_count, CharacterState.stage).where(
+                CharacterState.character == character
+            ),
+            None,
+        ),
+        "conversation": (
+            select(Conversation.id, Conversation.summary, Conversation.revision).where(conversation_key),
+            None,
+        ),
         # After a reply (append_turns, usage, the interaction count, the summarization check).
-        "conversation_locked": (select(Conversation.id, Conversation.revision).where(conversation_key)
-                                .with_for_update(), None),
-        "conversation_insert": (insert_for(Conversation).on_conflict_do_nothing(),
-                                ["character", "user_id", "scope", "summary", "updated_at", "revision"]),
-        "turn_insert": (insert(HistoryMessage).returning(HistoryMessage.id),
-                        ["conversation_id", "role", "content", "tokens", "discord_message_id", "created_at"]),
-        "conversation_touch": (update(Conversation).where(Conversation.id == bindparam("conversation_id"))
-                               .values(updated_at=bindparam("touched_at")).returning(Conversation.revision), None),
-        "conversation_tokens": (select(func.count(), func.coalesce(func.sum(HistoryMessage.tokens), 0))
-                                .where(HistoryMessage.conversation_id == bindparam("conversation_id")), None),
-        "api_call_insert": (insert(ApiCall), ["user_id", "purpose", "model", "input_tokens", "output_tokens",
-                                              "cache_creation_tokens", "cache_read_tokens", "cost", "latency_ms",
-                                              "ok", "error", "created_at"]),
-        "interaction_upsert": (state.on_conflict_do_update(
-            index_elements=[CharacterState.character],
-            set_={"interaction_count": CharacterState.interaction_count + 1, "updated_at": state.excluded.updated_at}),
-            ["character", "interaction_count", "stage", "updated_at"]),
+        "conversation_locked": (
+            select(Conversation.id, Conversation.revision).where(conversation_key).with_for_update(),
+            None,
+        ),
+        "conversation_insert": (
+            insert_for(Conversation).on_conflict_do_nothing(),
+            ["character", "user_id", "scope", "summary", "updated_at", "revision"],
+        ),
+        "turn_insert": (
+            insert(HistoryMessage).returning(HistoryMessage.id),
+            ["conversation_id", "role", "content", "tokens", "discord_message_id", "created_at"],
+        ),
+        "conversation_touch": (
+            update(Conversation)
+            .where(Conversation.id == bindparam("conversation_id"))
+            .values(updated_at=bindparam("touched_at"))
+            .returning(Conversation.revision),
+            None,
+        ),
+        "conversation_tokens": (
+            select(func.count(), func.coalesce(func.sum(HistoryMessage.tokens), 0)).where(
+                HistoryMessage.conversation_id == bindparam("conversation_id")
+            ),
+            None,
+        ),
+        "api_call_insert": (
+            insert(ApiCall),
+            [
+                "user_id",
+                "purpose",
+                "model",
+                "input_tokens",
+                "output_tokens",
+                "cache_creation_tokens",
+                "cache_read_tokens",
+                "cost",
+                "latency_ms",
+                "ok",
+                "error",
+                "created_at",
+            ],
+        ),
+        "interaction_upsert": (
+            state.on_conflict_do_update(
+                index_elements=[CharacterState.character],
+                set_={
+                    "interaction_count": CharacterState.interaction_count + 1,
+                    "updated_at": state.excluded.updated_at,
+                },
+            ),
+            ["character", "interaction_count", "stage", "updated_at"],
+        ),
         "user_record": (select(*USER_RECORD_COLUMNS).where(User.id == user_id), None),
-        "turns": (select(HistoryMessage.role, HistoryMessage.content, HistoryMessage.id,  # Turn's field order
-                         HistoryMessage.discord_message_id, HistoryMessage.tokens)
-                  .where(HistoryMessage.conversation_id == bindparam("conversation_id")).order_by(HistoryMessage.id),
-                  None),
+        "turns": (
+            select(
+                HistoryMessage.role,
+                HistoryMessage.content,
+                HistoryMessage.id,  # Turn's field order
+                HistoryMessage.discord_message_id,
+                HistoryMessage.tokens,
+            )
+            .where(HistoryMessage.conversation_id == bindparam("conversation_id"))
+            .order_by(HistoryMessage.id),
+            None,
+        ),
     }
     return {name: Prepared(stmt, dialect, column_keys=keys) for name, (stmt, keys) in statements.items()}
 
@@ -129,8 +232,15 @@ def fact_stamp(row: Any) -> tuple[Any, ...]:
 
 
 # UserRecord's field order: every read of users that makes records selects these.
-USER_RECORD_COLUMNS = (User.id, User.name, User.is_bot, User.premium, User.memory_consent, User.first_seen,
-                       User.last_seen)
+USER_RECORD_COLUMNS = (
+    User.id,
+    User.name,
+    User.is_bot,
+    User.premium,
+    User.memory_consent,
+    User.first_seen,
+    User.last_seen,
+)
 
 
 def user_record(row: Any) -> UserRecord:
@@ -139,5 +249,15 @@ def user_record(row: Any) -> UserRecord:
 
 
 def seen_message(r: Any) -> SeenMessage:
-    return SeenMessage(r.message_id, r.channel_id, r.guild_id, r.author_id, r.author_name, r.author_is_bot, r.is_dm,
-                       r.content, as_utc(r.created_at), r.reply_to_id)
+    return SeenMessage(
+        r.message_id,
+        r.channel_id,
+        r.guild_id,
+        r.author_id,
+        r.author_name,
+        r.author_is_bot,
+        r.is_dm,
+        r.content,
+        as_utc(r.created_at),
+        r.reply_to_id,
+    )

@@ -15,5 +15,9 @@ def identity_kind(heading: str) -> str | None:
 
 def seed_entries(seed: Mapping[str, Iterable[str]]) -> list[tuple[str, str]]:
     """(kind, content) of an identity seed ({"traits": [...], "lore": [...]}); unknown headings are skipped."""
-    return [(kind, content) for heading, items in seed.items() if (kind := identity_kind(heading))
-            for content in items]
+    return [
+        (kind, content)
+        for heading, items in seed.items()
+        if (kind := identity_kind(heading))
+        for content in items
+    ]

@@ -24,8 +24,13 @@ async def _admin_sql(url: str, sql: str) -> None:
     import asyncpg
 
     u = make_url(url)
-    conn = await asyncpg.connect(host=u.host or "127.0.0.1", port=u.port or 5432, user=u.username or "postgres",
-                                 password=u.password, database=u.database or "postgres")
+    conn = await asyncpg.connect(
+        host=u.host or "127.0.0.1",
+        port=u.port or 5432,
+        user=u.username or "postgres",
+        password=u.password,
+        database=u.database or "postgres",
+    )
     try:
         await conn.execute(sql)
     finally:

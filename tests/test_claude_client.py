@@ -29,10 +29,20 @@ async def fake() -> AsyncIterator[FakeClaude]:
 @pytest.fixture
 async def client(fake: FakeClaude, store: Store, tmp_path: Path) -> AsyncIterator[ClaudeClient]:
     (tmp_path / "character.env").write_text('core_prompt="x"\n')
-    settings = load_settings(tmp_path, None, environ={
-        "ANTHROPIC_API_KEY": "k", "DISCORD_TOKEN": "t", "ANTHROPIC_BASE_URL": fake.base_url, "LLM_TIMEOUT": "3",
-        "SHOULD_REPLY_TIMEOUT": "2", "DEFAULT_MODEL": "claude-sonnet-test", "VOTING_MODEL": "claude-haiku-test",
-        "DEFAULT_TEMPERATURE": "0.7"})
+    settings = load_settings(
+        tmp_path,
+        None,
+        environ={
+            "ANTHROPIC_API_KEY": "k",
+            "DISCORD_TOKEN": "t",
+            "ANTHROPIC_BASE_URL": fake.base_url,
+            "LLM_TIMEOUT": "3",
+            "SHOULD_REPLY_TIMEOUT": "2",
+            "DEFAULT_MODEL": "claude-sonnet-test",
+            "VOTING_MODEL": "claude-haiku-test",
+            "DEFAULT_TEMPERATURE": "0.7",
+        },
+    )
     c = ClaudeClient(settings, store)
     yield c
     await c.close()
@@ -40,8 +50,9 @@ async def client(fake: FakeClaude, store: Store, tmp_path: Path) -> AsyncIterato
 
 # Every 5xx (including ones the API does not document, e.g. a proxy's 520) plus 408, 409 and 429.
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 520, 529])
-async def test_retryable_errors_are_retried_within_the_deadline(fake: FakeClaude, client: ClaudeClient,
-                                                                status: int) -> None:
+async def test_retryable_errors_are_retried_within_the_deadline(
+    fake: FakeClaude, client: ClaudeClient, status: int
+) -> None:
     fake.script(status=status, times=2)
     fake.script("finally")
     completion = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7)
@@ -72,7 +83,9 @@ async def test_deadline_bounds_retries(fake: FakeClaude, client: ClaudeClient, s
     assert not call.ok and "529" in call.error
 
 
-async def test_streaming_and_usage_with_cache_and_cost(fake: FakeClaude, client: ClaudeClient, store: Store) -> None:
+async def test_streaming_and_usage_with_cache_and_cost(
+    fake: FakeClaude, client: ClaudeClient, store: Store
+) -> None:
     seen: list[str] = []
     fake.script("streamed " * 50)
     first = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, on_text=seen.append)
@@ -87,21 +100,38 @@ async def test_streaming_and_usage_with_cache_and_cost(fake: FakeClaude, client:
 
 
 def expected_cost(price: float, usage: dict[str, int]) -> float:
-    """Anthropic's ratios, written out independently of bot/claude.py: output 5x, cache write 1.25x, read 0.1x."""
-    return price * (usage["input_tokens"] + 5 * usage["output_tokens"]
-                    + 1.25 * usage["cache_creation_input_tokens"] + 0.1 * usage["cache_read_input_tokens"])
+    """Anthropic's ratios, written out independently of bot/claude.py: output 5x, cache write 1.25x, read
+    0.1x."""
+    return price * (
+        usage["input_tokens"]
+        + 5 * usage["output_tokens"]
+        + 1.25 * usage["cache_creation_input_tokens"]
+        + 0.1 * usage["cache_read_input_tokens"]
+    )
 
 
-async def test_recorded_cost_is_exact_for_cache_writes_and_reads(fake: FakeClaude, client: ClaudeClient,
-                                                                 store: Store) -> None:
+async def test_recorded_cost_is_exact_for_cache_writes_and_reads(
+    fake: FakeClaude, client: ClaudeClient, store: Store
+) -> None:
     cached = {"type": "ephemeral"}
-    first_turn = Prompt(system=PROMPT.system, messages=[
-        {"role": "user", "content": [{"type": "text", "text": "hello " * 40, "cache_control": cached}]}])
+    first_turn = Prompt(
+        system=PROMPT.system,
+        messages=[
+            {"role": "user", "content": [{"type": "text", "text": "hello " * 40, "cache_control": cached}]}
+        ],
+    )
     # The next turn repeats the first (read from cache) and adds to it (written to cache) and to its tail.
-    second_turn = Prompt(system=PROMPT.system, messages=[
-        {"role": "user", "content": [{"type": "text", "text": "hello " * 40}]},
-        {"role": "assistant", "content": [{"type": "text", "text": "and hello to you " * 10}]},
-        {"role": "user", "content": [{"type": "text", "text": "how are you? " * 20, "cache_control": cached}]}])
+    second_turn = Prompt(
+        system=PROMPT.system,
+        messages=[
+            {"role": "user", "content": [{"type": "text", "text": "hello " * 40}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "and hello to you " * 10}]},
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "how are you? " * 20, "cache_control": cached}],
+            },
+        ],
+    )
     fake.script("first answer " * 8)
     fake.script("second answer " * 8)
     await client.generate(first_turn, model="claude-sonnet-test", user_id=7, stream=False)
@@ -113,12 +143,21 @@ async def test_recorded_cost_is_exact_for_cache_writes_and_reads(fake: FakeClaud
     calls = list(reversed(await api_calls(store, user_id=7)))  # oldest first, like fake.requests
     assert len(calls) == 2
     for call, usage in zip(calls, (writes, reads), strict=True):
-        assert (call.input_tokens, call.output_tokens, call.cache_creation_tokens, call.cache_read_tokens) == (
-            usage["input_tokens"], usage["output_tokens"], usage["cache_creation_input_tokens"],
-            usage["cache_read_input_tokens"])
+        assert (
+            call.input_tokens,
+            call.output_tokens,
+            call.cache_creation_tokens,
+            call.cache_read_tokens,
+        ) == (
+            usage["input_tokens"],
+            usage["output_tokens"],
+            usage["cache_creation_input_tokens"],
+            usage["cache_read_input_tokens"],
+        )
         assert call.cost == pytest.approx(expected_cost(price, usage), rel=1e-12)
-    assert (await store.usage.totals(7)).cost == pytest.approx(sum(expected_cost(price, u) for u in (writes, reads)),
-                                                        rel=1e-12)
+    assert (await store.usage.totals(7)).cost == pytest.approx(
+        sum(expected_cost(price, u) for u in (writes, reads)), rel=1e-12
+    )
 
 
 async def test_votes_run_concurrently(fake: FakeClaude, client: ClaudeClient) -> None:

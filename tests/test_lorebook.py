@@ -62,7 +62,9 @@ def test_keys_never_match_across_two_messages() -> None:
 
 
 def test_selective_entries_need_a_secondary_key() -> None:
-    lb = book(entry(("bridge",), "The bridge is closed at night.", selective=True, secondary_keys=("night", "dark")))
+    lb = book(
+        entry(("bridge",), "The bridge is closed at night.", selective=True, secondary_keys=("night", "dark"))
+    )
     assert activate(lb, ["crossing the bridge"]) == []
     assert len(activate(lb, ["crossing the bridge after dark"])) == 1
     assert len(activate(lb, ["it's dark", "the bridge"])) == 1  # keys may sit in different scanned messages
@@ -73,8 +75,16 @@ def test_selective_entries_need_a_secondary_key() -> None:
 
 def test_selective_logic_from_extensions() -> None:
     def lb(logic: int) -> Lorebook:
-        return book(entry(("bridge",), "B.", selective=True, secondary_keys=("night", "dark"),
-                          extensions={"selectiveLogic": logic}))
+        return book(
+            entry(
+                ("bridge",),
+                "B.",
+                selective=True,
+                secondary_keys=("night", "dark"),
+                extensions={"selectiveLogic": logic},
+            )
+        )
+
     msg = ["the bridge at night"]
     assert len(activate(lb(0), msg)) == 1  # AND ANY
     assert len(activate(lb(1), msg)) == 1  # NOT ALL (dark is missing)
@@ -89,13 +99,20 @@ def test_constant_entries_always_activate() -> None:
 
 
 def test_disabled_entries_never_activate() -> None:
-    lb = book(entry(("ghost",), "Boo.", enabled=False), entry(("ghost",), "Always boo.", enabled=False, constant=True))
+    lb = book(
+        entry(("ghost",), "Boo.", enabled=False),
+        entry(("ghost",), "Always boo.", enabled=False, constant=True),
+    )
     assert activate(lb, ["a ghost!"]) == []
 
 
 def test_result_is_ordered_by_insertion_order() -> None:
-    lb = book(entry(("a",), "third", insertion_order=30), entry(("a",), "first", insertion_order=10),
-              entry(("a",), "second", insertion_order=20), entry(("a",), "also second", insertion_order=20))
+    lb = book(
+        entry(("a",), "third", insertion_order=30),
+        entry(("a",), "first", insertion_order=10),
+        entry(("a",), "second", insertion_order=20),
+        entry(("a",), "also second", insertion_order=20),
+    )
     assert contents(activate(lb, ["a"])) == ["first", "second", "also second", "third"]
 
 
@@ -106,7 +123,11 @@ def test_token_budget_drops_lowest_priority_whole_entries() -> None:
     e_low = entry(("archive",), "The archive smells of cedar.", priority=1, insertion_order=20)
     lb = book(e_high, e_mid, e_low)
     everything = sum(count_tokens(e.content) for e in (e_high, e_mid, e_low))
-    assert contents(activate(lb, ["the archive"], token_budget=everything)) == [e_mid.content, e_low.content, long]
+    assert contents(activate(lb, ["the archive"], token_budget=everything)) == [
+        e_mid.content,
+        e_low.content,
+        long,
+    ]
     budget = count_tokens(long) + count_tokens(e_mid.content)
     kept = activate(lb, ["the archive"], token_budget=budget)
     assert contents(kept) == [e_mid.content, long]  # lowest priority dropped, order kept
@@ -117,14 +138,19 @@ def test_token_budget_drops_lowest_priority_whole_entries() -> None:
 
 
 def test_lorebook_budget_is_the_default() -> None:
-    lb = book(entry(("k",), "one two three four five six seven eight nine ten", priority=1),
-              entry(("k",), "short", priority=2), token_budget=3)
+    lb = book(
+        entry(("k",), "one two three four five six seven eight nine ten", priority=1),
+        entry(("k",), "short", priority=2),
+        token_budget=3,
+    )
     assert contents(activate(lb, ["k"])) == ["short"]
     assert len(activate(lb, ["k"], token_budget=1000)) == 2
 
 
 def test_regex_and_whole_word_keys() -> None:
-    lb = book(entry(("/colou?r/i",), "Colours."), entry(("cat",), "Cats.", extensions={"match_whole_words": True}))
+    lb = book(
+        entry(("/colou?r/i",), "Colours."), entry(("cat",), "Cats.", extensions={"match_whole_words": True})
+    )
     assert contents(activate(lb, ["What COLOR is it?"])) == ["Colours."]
     assert activate(lb, ["concatenate"]) == []
     assert contents(activate(lb, ["my cat, Miso"])) == ["Cats."]
@@ -135,7 +161,11 @@ def test_world_info_file_with_dict_entries() -> None:
     lb = load_lorebook(DATA / "world_info.json")
     assert lb.name == "Harbour world" and len(lb.entries) == 3
     harbour, lantern, ghost = lb.entries
-    assert harbour.keys == ("harbour", "harbor") and harbour.insertion_order == 50 and harbour.name == "The harbour"
+    assert (
+        harbour.keys == ("harbour", "harbor")
+        and harbour.insertion_order == 50
+        and harbour.name == "The harbour"
+    )
     assert harbour.extensions["uid"] == 0 and harbour.extensions["depth"] == 4  # unmodelled fields kept
     assert lantern.selective and lantern.secondary_keys == ("red", "crimson") and not lantern.case_sensitive
     assert not ghost.enabled
@@ -152,15 +182,21 @@ def test_character_book_list_entries_and_round_trip() -> None:
     assert again == lb
 
 
-@pytest.mark.parametrize(("data", "key"), [
-    ({}, "entries"),
-    ({"entries": 5}, "entries"),
-    ({"entries": [{"keys": ["a"]}]}, "entries[0].content"),
-    ({"entries": [{"keys": "a", "content": "x", "enabled": "yes"}]}, "entries[0].enabled"),
-    ({"entries": [{"keys": ["a"], "content": "x", "insertion_order": 1.5}]}, "entries[0].insertion_order"),
-    ({"entries": {"7": {"key": [3], "content": "x"}}}, "entries.7.key"),
-    ({"entries": [], "scan_depth": -1}, "scan_depth"),
-])
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({}, "entries"),
+        ({"entries": 5}, "entries"),
+        ({"entries": [{"keys": ["a"]}]}, "entries[0].content"),
+        ({"entries": [{"keys": "a", "content": "x", "enabled": "yes"}]}, "entries[0].enabled"),
+        (
+            {"entries": [{"keys": ["a"], "content": "x", "insertion_order": 1.5}]},
+            "entries[0].insertion_order",
+        ),
+        ({"entries": {"7": {"key": [3], "content": "x"}}}, "entries.7.key"),
+        ({"entries": [], "scan_depth": -1}, "scan_depth"),
+    ],
+)
 def test_errors_name_file_and_field(data: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError) as info:
         lorebook_from_dict(data, "lore.json")
@@ -181,7 +217,14 @@ def test_lorebook_file_in_any_character_folder(tmp_path: Path) -> None:
 
 
 def test_v3_use_regex_entries() -> None:
-    lb = lorebook_from_dict({"entries": [{"keys": ["gr[ae]y"], "content": "Grey.", "use_regex": True},
-                                         {"keys": ["/bl(ue)?/"], "content": "Blue.", "use_regex": True}]}, "x.json")
+    lb = lorebook_from_dict(
+        {
+            "entries": [
+                {"keys": ["gr[ae]y"], "content": "Grey.", "use_regex": True},
+                {"keys": ["/bl(ue)?/"], "content": "Blue.", "use_regex": True},
+            ]
+        },
+        "x.json",
+    )
     assert lb.entries[0].keys == ("/gr[ae]y/",) and lb.entries[1].keys == ("/bl(ue)?/",)
     assert contents(activate(lb, ["a GRAY sky"])) == ["Grey."]

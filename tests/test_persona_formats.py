@@ -116,10 +116,19 @@ def test_claudemask_values_are_not_decoded_twice(tmp_path: Path) -> None:
 
 def test_memory_prompts_and_avatar_from_env(tmp_path: Path) -> None:
     folder = folder_with(tmp_path, {"pic.png": png_with()})
-    env = {"core_prompt": "x", "summarization_prompt": "Sum it up, {{char}}-style.", "core_memory_prompt": "cm",
-           "core_memory_dump": "cd", "avatar": "pic.png"}
+    env = {
+        "core_prompt": "x",
+        "summarization_prompt": "Sum it up, {{char}}-style.",
+        "core_memory_prompt": "cm",
+        "core_memory_dump": "cd",
+        "avatar": "pic.png",
+    }
     p = load_persona(folder, env)
-    assert (p.summarization_prompt, p.core_memory_prompt, p.core_memory_dump) == ("Sum it up, {{char}}-style.", "cm", "cd")
+    assert (p.summarization_prompt, p.core_memory_prompt, p.core_memory_dump) == (
+        "Sum it up, {{char}}-style.",
+        "cm",
+        "cd",
+    )
     assert p.avatar_path == folder / "pic.png"
     (folder / "avatar.png").write_bytes(png_with())
     assert load_persona(folder, {"core_prompt": "x"}).avatar_path == folder / "avatar.png"
@@ -134,23 +143,44 @@ def test_plain_avatar_png_is_not_mistaken_for_a_card(tmp_path: Path) -> None:
 
 
 def test_modes_are_compiled_and_tags_parsed(tmp_path: Path) -> None:
-    env = {"core_prompt": "You are Kit.", "modes": "Calm, Wild", "mode_calm": "Speak slowly.",
-           "mode_wild": "SHOUT A LOT.", "default_mode": "calm"}
+    env = {
+        "core_prompt": "You are Kit.",
+        "modes": "Calm, Wild",
+        "mode_calm": "Speak slowly.",
+        "mode_wild": "SHOUT A LOT.",
+        "default_mode": "calm",
+    }
     p = load_persona(folder_with(tmp_path, {}), env)
-    assert ordered(p.system_prompt, "You are Kit.", "## Modes", "[MODE: Calm]", "### Calm", "Speak slowly.",
-                   "### Wild", "SHOUT A LOT.")
+    assert ordered(
+        p.system_prompt,
+        "You are Kit.",
+        "## Modes",
+        "[MODE: Calm]",
+        "### Calm",
+        "Speak slowly.",
+        "### Wild",
+        "SHOUT A LOT.",
+    )
     assert p.extra["modes"] == ["Calm", "Wild"] and p.extra["default_mode"] == "Calm"
     assert split_mode_tag("[MODE: Wild]\nHELLO") == ("Wild", "HELLO")
     assert split_mode_tag("no tag here") == (None, "no tag here")
-    assert current_mode(["[MODE: Wild]\nA", "plain", "[mode: calm] b", "[MODE: Bogus]\nc"], ["Calm", "Wild"], "Calm") == "Calm"
+    assert (
+        current_mode(
+            ["[MODE: Wild]\nA", "plain", "[mode: calm] b", "[MODE: Bogus]\nc"], ["Calm", "Wild"], "Calm"
+        )
+        == "Calm"
+    )
     assert current_mode(["x", "[MODE: Wild]\nA"], ["Calm", "Wild"], "Calm") == "Wild"
 
 
-@pytest.mark.parametrize(("env", "key"), [
-    ({"modes": "Calm, Wild", "mode_calm": "x"}, "mode_wild"),
-    ({"modes": "Calm", "mode_calm": "x", "default_mode": "Loud"}, "default_mode"),
-    ({"modes": "Calm, calm", "mode_calm": "x"}, "modes"),
-])
+@pytest.mark.parametrize(
+    ("env", "key"),
+    [
+        ({"modes": "Calm, Wild", "mode_calm": "x"}, "mode_wild"),
+        ({"modes": "Calm", "mode_calm": "x", "default_mode": "Loud"}, "default_mode"),
+        ({"modes": "Calm, calm", "mode_calm": "x"}, "modes"),
+    ],
+)
 def test_mode_errors_name_the_key(tmp_path: Path, env: dict[str, str], key: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_persona(folder_with(tmp_path, {}), {"core_prompt": "x", **env})
@@ -162,8 +192,12 @@ def test_mode_errors_name_the_key(tmp_path: Path, env: dict[str, str], key: str)
 
 def minimal_character(**over: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "id": "moss", "display_name": "Moss",
-        "identity": {"background": "A moss golem who tends a ruined greenhouse.", "personality": "slow, kind"},
+        "id": "moss",
+        "display_name": "Moss",
+        "identity": {
+            "background": "A moss golem who tends a ruined greenhouse.",
+            "personality": "slow, kind",
+        },
         "framework_blending": {"guide": 1.0},
     }
     base.update(over)
@@ -171,8 +205,12 @@ def minimal_character(**over: Any) -> dict[str, Any]:
 
 
 def guide_framework(**over: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"id": "guide", "purpose": "Guide visitors.", "behavioural_patterns": ["Point the way."],
-                            "prompt_template": "${display_name} guides with a ${tone} voice ({personality})."}
+    base: dict[str, Any] = {
+        "id": "guide",
+        "purpose": "Guide visitors.",
+        "behavioural_patterns": ["Point the way."],
+        "prompt_template": "${display_name} guides with a ${tone} voice ({personality}).",
+    }
     base.update(over)
     return base
 
@@ -182,13 +220,29 @@ def test_atlas_compiles_sections_in_order() -> None:
     p = load_persona(CHARACTERS / "atlas", env)
     assert p.name == "Atlas" and p.source_format == "framework"
     assert (p.temperature, p.max_tokens) == (0.8, 900)
-    assert ordered(p.system_prompt, "You are Atlas.", "## Identity", "Background:", "Personality:", "Appearance:",
-                   "## Knowledge", "## Opinions", "## Voice and tone", "## Quirks", "## Topics",
-                   "## How you behave", "### Companion (50%)", "### Mentor (30%)", "### Storyteller (20%)",
-                   "## Accuracy rules")
+    assert ordered(
+        p.system_prompt,
+        "You are Atlas.",
+        "## Identity",
+        "Background:",
+        "Personality:",
+        "Appearance:",
+        "## Knowledge",
+        "## Opinions",
+        "## Voice and tone",
+        "## Quirks",
+        "## Topics",
+        "## How you behave",
+        "### Companion (50%)",
+        "### Mentor (30%)",
+        "### Storyteller (20%)",
+        "## Accuracy rules",
+    )
     assert "As a companion, Atlas is calm, warm and precise" in p.system_prompt  # {var} template filled
     assert "${" not in p.system_prompt and "{display_name}" not in p.system_prompt
-    assert p.system_prompt.count("Separate what you know from what you are estimating.") == 1  # rules de-duplicated
+    assert (
+        p.system_prompt.count("Separate what you know from what you are estimating.") == 1
+    )  # rules de-duplicated
     assert p.framework_blend == pytest.approx({"companion": 0.5, "mentor": 0.3, "storyteller": 0.2})
     assert [s.min_interactions for s in p.evolution] == [0, 20, 100]
     assert p.topic_interests[0] == "maps" and p.topic_avoidances
@@ -197,40 +251,83 @@ def test_atlas_compiles_sections_in_order() -> None:
 
 
 def test_framework_single_file_and_env_name_override(tmp_path: Path) -> None:
-    folder = folder_with(tmp_path, {
-        "character.json": minimal_character(voice_and_tone={"tone": "mossy"}),
-        "framework.json": guide_framework(),
-    })
+    folder = folder_with(
+        tmp_path,
+        {
+            "character.json": minimal_character(voice_and_tone={"tone": "mossy"}),
+            "framework.json": guide_framework(),
+        },
+    )
     p = load_persona(folder, {"default_name": "Mossy", "description": "Greenhouse golem."})
     assert p.name == "Mossy" and p.description == "Greenhouse golem."
     assert "Moss guides with a mossy voice (slow, kind)." in p.system_prompt
     assert detect_format(folder) == "framework"
 
 
-@pytest.mark.parametrize(("character", "framework", "file", "key"), [
-    (minimal_character(display_name=None), guide_framework(), "character.json", "display_name"),
-    (minimal_character(id="Not A Slug"), guide_framework(), "character.json", "id"),
-    (minimal_character(identity="text"), guide_framework(), "character.json", "identity"),
-    (minimal_character(voice_and_tone={"temperature": 1.5}), guide_framework(), "character.json",
-     "voice_and_tone.temperature"),
-    (minimal_character(voice_and_tone={"max_tokens": "lots"}), guide_framework(), "character.json",
-     "voice_and_tone.max_tokens"),
-    (minimal_character(quirks=["ok", 3]), guide_framework(), "character.json", "quirks[1]"),
-    (minimal_character(framework_blending={"nope": 1}), guide_framework(), "character.json",
-     "framework_blending.nope"),
-    (minimal_character(framework_blending={"sporty": {"guide": 1}}), guide_framework(), "character.json",
-     "framework_blending.sporty"),
-    (minimal_character(framework_blending={"guide": 0}), guide_framework(), "character.json", "framework_blending"),
-    (minimal_character(evolution_stages=[{"min_interactions": 3}]), guide_framework(), "character.json",
-     "evolution_stages[0].name"),
-    (minimal_character(evolution_stages=[{"name": "a", "min_interactions": 1}, {"name": "b", "interactions": 1}]),
-     guide_framework(), "character.json", "evolution_stages[1].interactions"),
-    (minimal_character(), guide_framework(purpose=""), "framework.json", "purpose"),
-    (minimal_character(), guide_framework(contexts=["sporty"]), "framework.json", "contexts[0]"),
-    (minimal_character(), guide_framework(prompt_template="Hi ${nonsense}"), "framework.json", "prompt_template"),
-])
-def test_framework_errors_name_file_and_field(tmp_path: Path, character: dict[str, Any], framework: dict[str, Any],
-                                              file: str, key: str) -> None:
+@pytest.mark.parametrize(
+    ("character", "framework", "file", "key"),
+    [
+        (minimal_character(display_name=None), guide_framework(), "character.json", "display_name"),
+        (minimal_character(id="Not A Slug"), guide_framework(), "character.json", "id"),
+        (minimal_character(identity="text"), guide_framework(), "character.json", "identity"),
+        (
+            minimal_character(voice_and_tone={"temperature": 1.5}),
+            guide_framework(),
+            "character.json",
+            "voice_and_tone.temperature",
+        ),
+        (
+            minimal_character(voice_and_tone={"max_tokens": "lots"}),
+            guide_framework(),
+            "character.json",
+            "voice_and_tone.max_tokens",
+        ),
+        (minimal_character(quirks=["ok", 3]), guide_framework(), "character.json", "quirks[1]"),
+        (
+            minimal_character(framework_blending={"nope": 1}),
+            guide_framework(),
+            "character.json",
+            "framework_blending.nope",
+        ),
+        (
+            minimal_character(framework_blending={"sporty": {"guide": 1}}),
+            guide_framework(),
+            "character.json",
+            "framework_blending.sporty",
+        ),
+        (
+            minimal_character(framework_blending={"guide": 0}),
+            guide_framework(),
+            "character.json",
+            "framework_blending",
+        ),
+        (
+            minimal_character(evolution_stages=[{"min_interactions": 3}]),
+            guide_framework(),
+            "character.json",
+            "evolution_stages[0].name",
+        ),
+        (
+            minimal_character(
+                evolution_stages=[{"name": "a", "min_interactions": 1}, {"name": "b", "interactions": 1}]
+            ),
+            guide_framework(),
+            "character.json",
+            "evolution_stages[1].interactions",
+        ),
+        (minimal_character(), guide_framework(purpose=""), "framework.json", "purpose"),
+        (minimal_character(), guide_framework(contexts=["sporty"]), "framework.json", "contexts[0]"),
+        (
+            minimal_character(),
+            guide_framework(prompt_template="Hi ${nonsense}"),
+            "framework.json",
+            "prompt_template",
+        ),
+    ],
+)
+def test_framework_errors_name_file_and_field(
+    tmp_path: Path, character: dict[str, Any], framework: dict[str, Any], file: str, key: str
+) -> None:
     folder = folder_with(tmp_path, {"character.json": character, "framework.json": framework})
     with pytest.raises(ConfigError) as info:
         load_persona(folder, {})
@@ -239,8 +336,14 @@ def test_framework_errors_name_file_and_field(tmp_path: Path, character: dict[st
 
 
 def test_duplicate_framework_ids_and_bad_json(tmp_path: Path) -> None:
-    folder = folder_with(tmp_path, {"character.json": minimal_character(), "framework.json": guide_framework(),
-                                    "frameworks/again.json": guide_framework()})
+    folder = folder_with(
+        tmp_path,
+        {
+            "character.json": minimal_character(),
+            "framework.json": guide_framework(),
+            "frameworks/again.json": guide_framework(),
+        },
+    )
     with pytest.raises(ConfigError) as info:
         load_persona(folder, {})
     assert info.value.file == str(folder / "frameworks" / "again.json") and info.value.key == "id"
@@ -250,15 +353,18 @@ def test_duplicate_framework_ids_and_bad_json(tmp_path: Path) -> None:
     assert info.value.file == str(folder / "character.json") and info.value.key == "json"
 
 
-@pytest.mark.parametrize(("text", "context"), [
-    ("my python script throws a KeyError, can you debug it?", "technical"),
-    ("```\nprint(1)\n```", "technical"),
-    ("I feel so lonely and sad tonight", "emotional"),
-    ("write me a poem about a dragon", "creative"),
-    ("can you explain how does a compass work", "educational"),
-    ("hey lol how was your weekend", "casual"),
-    ("", "casual"),
-])
+@pytest.mark.parametrize(
+    ("text", "context"),
+    [
+        ("my python script throws a KeyError, can you debug it?", "technical"),
+        ("```\nprint(1)\n```", "technical"),
+        ("I feel so lonely and sad tonight", "emotional"),
+        ("write me a poem about a dragon", "creative"),
+        ("can you explain how does a compass work", "educational"),
+        ("hey lol how was your weekend", "casual"),
+        ("", "casual"),
+    ],
+)
 def test_detect_context(text: str, context: str) -> None:
     assert detect_context(text) == context
 
@@ -279,11 +385,18 @@ def test_blend_instructions_follow_context() -> None:
 
 
 def test_blend_falls_back_to_framework_contexts_then_default(tmp_path: Path) -> None:
-    folder = folder_with(tmp_path, {
-        "character.json": minimal_character(framework_blending={"default": {"guide": 1, "poet": 1}}),
-        "frameworks/guide.json": guide_framework(contexts=["technical"]),
-        "frameworks/poet.json": {"id": "poet", "purpose": "Rhyme.", "behavioural_patterns": ["Rhyme often."]},
-    })
+    folder = folder_with(
+        tmp_path,
+        {
+            "character.json": minimal_character(framework_blending={"default": {"guide": 1, "poet": 1}}),
+            "frameworks/guide.json": guide_framework(contexts=["technical"]),
+            "frameworks/poet.json": {
+                "id": "poet",
+                "purpose": "Rhyme.",
+                "behavioural_patterns": ["Rhyme often."],
+            },
+        },
+    )
     p = load_persona(folder, {})
     assert "Lead with Guide (100%)" in blend_instructions(p, "technical")  # the framework that declares it
     casual = blend_instructions(p, "casual")  # nobody declares casual: the default blend
@@ -307,12 +420,28 @@ def test_v2_json_card_compiles_prompt_and_fields(tmp_path: Path) -> None:
     folder = folder_with(tmp_path, {"card.json": v2_card()})
     p = load_persona(folder, {})
     assert p.name == "Wren" and p.source_format == "card_v2" and detect_format(folder) == "card"
-    assert ordered(p.system_prompt, "Courier rules first.", "You are Wren.", "Never reveal the letter's contents.",
-                   "## About Wren", "canal city of Vell. Wren knows every bridge.", "## Wren's personality",
-                   "## Scenario", "{{user}} has hired Wren", "## Example dialogue", "Nine minutes.")
-    assert "{{original}}" not in p.system_prompt and "{{char}}" not in p.system_prompt and "<BOT>" not in p.system_prompt
+    assert ordered(
+        p.system_prompt,
+        "Courier rules first.",
+        "You are Wren.",
+        "Never reveal the letter's contents.",
+        "## About Wren",
+        "canal city of Vell. Wren knows every bridge.",
+        "## Wren's personality",
+        "## Scenario",
+        "{{user}} has hired Wren",
+        "## Example dialogue",
+        "Nine minutes.",
+    )
+    assert (
+        "{{original}}" not in p.system_prompt
+        and "{{char}}" not in p.system_prompt
+        and "<BOT>" not in p.system_prompt
+    )
     assert p.post_history_instructions == "Reply in under 80 words as Wren."  # {{original}} is empty here
-    assert p.first_message == "*Wren skids to a stop.* Letter for delivery, {{user}}? I'm faster than the tide."
+    assert (
+        p.first_message == "*Wren skids to a stop.* Letter for delivery, {{user}}? I'm faster than the tide."
+    )
     assert p.render(p.first_message, "Ana").endswith("delivery, Ana? I'm faster than the tide.")
     assert p.alternate_greetings == ("*Wren rings the bicycle bell twice.* Another delivery, {{user}}?",)
     assert p.description.startswith("Wren is a courier")
@@ -324,7 +453,10 @@ def test_v3_card_and_env_override(tmp_path: Path) -> None:
     folder = folder_with(tmp_path, {"quill.json": v3_card()})  # any *.json holding a card
     p = load_persona(folder, {"default_name": "Sir Quill", "description": "A fussy pen."})
     assert p.name == "Sir Quill" and p.description == "A fussy pen." and p.source_format == "card_v3"
-    assert p.system_prompt.startswith("You are Sir Quill.") and "Sir Quill is a sentient fountain pen" in p.system_prompt
+    assert (
+        p.system_prompt.startswith("You are Sir Quill.")
+        and "Sir Quill is a sentient fountain pen" in p.system_prompt
+    )
     assert "## Scenario" not in p.system_prompt  # empty sections are left out
     assert p.lorebook is not None and p.lorebook.entries[0].keys == ("ink",)
 
@@ -348,8 +480,11 @@ def test_png_card_in_compressed_itxt_and_ccv3_preferred(tmp_path: Path) -> None:
 def test_png_reading_rejects_garbage(tmp_path: Path) -> None:
     bad_crc = bytearray(png_with(raw_chunk(b"tEXt", b"chara\0" + b64(v2_card()))))
     bad_crc[-20] ^= 0xFF  # inside the tEXt body
-    for name, blob, key in (("nocard.png", png_with(), "chara"), ("crc.png", bytes(bad_crc), "png"),
-                            ("b64.png", png_with(raw_chunk(b"tEXt", b"chara\0!!!not base64!!!")), "chara")):
+    for name, blob, key in (
+        ("nocard.png", png_with(), "chara"),
+        ("crc.png", bytes(bad_crc), "png"),
+        ("b64.png", png_with(raw_chunk(b"tEXt", b"chara\0!!!not base64!!!")), "chara"),
+    ):
         path = tmp_path / name
         path.write_bytes(blob)
         with pytest.raises(ConfigError) as info:
@@ -359,15 +494,24 @@ def test_png_reading_rejects_garbage(tmp_path: Path) -> None:
         read_png_chunks(b"GIF89a")
 
 
-@pytest.mark.parametrize(("mutate", "key"), [
-    (lambda c: c.update(spec="chara_card_v9"), "spec"),
-    (lambda c: c["data"].update(name=""), "data.name"),
-    (lambda c: c["data"].update(description=5), "data.description"),
-    (lambda c: c["data"].update(alternate_greetings="hi"), "data.alternate_greetings"),
-    (lambda c: c["data"].update(extensions=[]), "data.extensions"),
-    (lambda c: c["data"]["character_book"]["entries"][1].update(keys=[1]), "data.character_book.entries[1].keys"),
-    (lambda c: c["data"]["character_book"]["entries"][0].pop("content"), "data.character_book.entries[0].content"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "key"),
+    [
+        (lambda c: c.update(spec="chara_card_v9"), "spec"),
+        (lambda c: c["data"].update(name=""), "data.name"),
+        (lambda c: c["data"].update(description=5), "data.description"),
+        (lambda c: c["data"].update(alternate_greetings="hi"), "data.alternate_greetings"),
+        (lambda c: c["data"].update(extensions=[]), "data.extensions"),
+        (
+            lambda c: c["data"]["character_book"]["entries"][1].update(keys=[1]),
+            "data.character_book.entries[1].keys",
+        ),
+        (
+            lambda c: c["data"]["character_book"]["entries"][0].pop("content"),
+            "data.character_book.entries[0].content",
+        ),
+    ],
+)
 def test_card_errors_name_file_and_field(tmp_path: Path, mutate: Any, key: str) -> None:
     card = v2_card()
     mutate(card)
@@ -378,8 +522,14 @@ def test_card_errors_name_file_and_field(tmp_path: Path, mutate: Any, key: str) 
 
 
 def test_v1_card_is_accepted(tmp_path: Path) -> None:
-    v1 = {"name": "Old", "description": "<BOT> is old-fashioned and greets <USER> formally.", "personality": "stiff",
-          "scenario": "", "first_mes": "Good day, <USER>.", "mes_example": ""}
+    v1 = {
+        "name": "Old",
+        "description": "<BOT> is old-fashioned and greets <USER> formally.",
+        "personality": "stiff",
+        "scenario": "",
+        "first_mes": "Good day, <USER>.",
+        "mes_example": "",
+    }
     p = load_persona(folder_with(tmp_path, {"card.json": v1}), {})
     assert p.name == "Old" and "Old is old-fashioned and greets {{user}} formally." in p.system_prompt
     assert p.first_message == "Good day, {{user}}."
@@ -459,15 +609,21 @@ def test_make_png_is_a_valid_png() -> None:
     chunks = read_png_chunks(blob)
     assert [c for c, _ in chunks] == [b"IHDR", b"IDAT", b"IEND"]
     assert struct.unpack(">II", chunks[0][1][:8]) == (3, 2)
-    assert zlib.decompress(chunks[1][1]) == b"\x00\x00\x00\x07\x50\x00\x07\xa0\x00\x07" \
+    assert (
+        zlib.decompress(chunks[1][1]) == b"\x00\x00\x00\x07\x50\x00\x07\xa0\x00\x07"
         b"\x00\x00\x64\x07\x50\x64\x07\xa0\x64\x07"
+    )
 
 
 # --------------------------------------------------------------------------- shipped examples
 
 
-EXAMPLES = {"finn": ("Finn", "claudemask"), "pixelwright": ("Pixelwright", "claudemask"),
-            "atlas": ("Atlas", "framework"), "lumen": ("Lumen", "card_v3")}
+EXAMPLES = {
+    "finn": ("Finn", "claudemask"),
+    "pixelwright": ("Pixelwright", "claudemask"),
+    "atlas": ("Atlas", "framework"),
+    "lumen": ("Lumen", "card_v3"),
+}
 
 
 def load_example(name: str) -> Persona:
@@ -480,8 +636,11 @@ def test_examples_load_and_keep_secrets_out(name: str) -> None:
     p = load_example(name)
     assert (p.name, p.source_format) == EXAMPLES[name]
     env_file = (CHARACTERS / name / "character.env").read_text()
-    for line in ('discord_token="your_Discord_bot_token"', 'ANTHROPIC_API_KEY="your_Anthropic_API_key"',
-                 "log_channel=0"):
+    for line in (
+        'discord_token="your_Discord_bot_token"',
+        'ANTHROPIC_API_KEY="your_Anthropic_API_key"',
+        "log_channel=0",
+    ):
         assert line in env_file.splitlines()
     others = [n for _, (n, _) in EXAMPLES.items() if n != p.name]
     for other in others:  # nothing from another character leaks into this one's prompt
@@ -515,7 +674,9 @@ def test_lumen_card_matches_its_generator(tmp_path: Path) -> None:
     assert p.lorebook is not None
     active = activate(p.lorebook, ["Is Marta's ferry late tonight?"])
     assert [e.name for e in active] == ["The lighthouse", "Captain Marta"]
-    assert activate(p.lorebook, ["the ferry is here"])[-1].name == "The lighthouse"  # selective needs a 2nd key
+    assert (
+        activate(p.lorebook, ["the ferry is here"])[-1].name == "The lighthouse"
+    )  # selective needs a 2nd key
 
 
 def test_examples_copy_cleanly(tmp_path: Path) -> None:
@@ -546,19 +707,25 @@ def test_malformed_text_chunk_is_a_config_error(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- identity.json and live reloads
 
 
-@pytest.mark.parametrize(("content", "key", "message"), [
-    ('{"traits": "kind"}', "traits", "expected a list of text, got text"),
-    ('{"traits": ["kind", 3]}', "traits[1]", "expected text, got a number"),
-    ('{"skills": ["juggling"]}', "skills", "unknown kind; expected traits, lore, facts or quirks"),
-    ('["kind"]', "json", "expected an object of lists"),
-    ('{"traits": [', "json", "not valid JSON"),
-])
-async def test_a_broken_identity_seed_names_file_and_field(tmp_path: Path, store: Any, content: str, key: str,
-                                                           message: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "key", "message"),
+    [
+        ('{"traits": "kind"}', "traits", "expected a list of text, got text"),
+        ('{"traits": ["kind", 3]}', "traits[1]", "expected text, got a number"),
+        ('{"skills": ["juggling"]}', "skills", "unknown kind; expected traits, lore, facts or quirks"),
+        ('["kind"]', "json", "expected an object of lists"),
+        ('{"traits": [', "json", "not valid JSON"),
+    ],
+)
+async def test_a_broken_identity_seed_names_file_and_field(
+    tmp_path: Path, store: Any, content: str, key: str, message: str
+) -> None:
     from bot.client import seed_identity
 
     folder = folder_with(tmp_path, {"identity.json": content})
-    with pytest.raises(ConfigError) as info:  # loading the character already checks it, before anything connects
+    with pytest.raises(
+        ConfigError
+    ) as info:  # loading the character already checks it, before anything connects
         load_persona(folder, {"core_prompt": "You are {{char}}."})
     assert (info.value.file, info.value.key) == (str(folder / "identity.json"), key)
     assert message in info.value.message
@@ -571,8 +738,21 @@ async def test_a_broken_identity_seed_names_file_and_field(tmp_path: Path, store
 def test_identity_seed_accepts_every_kind_spelling(tmp_path: Path) -> None:
     from bot.persona.identity import read_identity_seed
 
-    path = folder_with(tmp_path, {"identity.json": {"trait": ["a"], "traits": ["b", " "], "lore": ["c"],
-                                                    "fact": ["d"], "quirks": ["e"]}}) / "identity.json"
+    path = (
+        folder_with(
+            tmp_path,
+            {
+                "identity.json": {
+                    "trait": ["a"],
+                    "traits": ["b", " "],
+                    "lore": ["c"],
+                    "fact": ["d"],
+                    "quirks": ["e"],
+                }
+            },
+        )
+        / "identity.json"
+    )
     assert read_identity_seed(path) == {"trait": ["a", "b"], "lore": ["c"], "fact": ["d"], "quirk": ["e"]}
 
 
@@ -589,12 +769,16 @@ def test_edits_to_frameworks_and_a_lorebook_elsewhere_reload_the_character(tmp_p
     shutil.copytree(CHARACTERS / "atlas", folder)
     (tmp_path / "lore").mkdir()
     lore = tmp_path / "lore" / "highfold.json"
-    lore.write_text(json.dumps({"entries": [{"keys": ["funicular"], "content": "The funicular opened in 1902."}]}))
+    lore.write_text(
+        json.dumps({"entries": [{"keys": ["funicular"], "content": "The funicular opened in 1902."}]})
+    )
     with (folder / "character.env").open("a") as env:
         env.write('\nlorebook="../lore/highfold.json"\n')
     source = CharacterSource(folder, None, environ={})
     before = source.current()
-    assert before.lorebook is not None and before.lorebook.entries[0].content == "The funicular opened in 1902."
+    assert (
+        before.lorebook is not None and before.lorebook.entries[0].content == "The funicular opened in 1902."
+    )
 
     mentor = folder / "frameworks" / "mentor.json"
     data = json.loads(mentor.read_text())
@@ -603,7 +787,9 @@ def test_edits_to_frameworks_and_a_lorebook_elsewhere_reload_the_character(tmp_p
     touch_later(mentor, 5)
     assert "Purpose: Teach map reading to anyone who climbs the hill." in source.current().system_prompt
 
-    lore.write_text(json.dumps({"entries": [{"keys": ["funicular"], "content": "The funicular reopened in 2001."}]}))
+    lore.write_text(
+        json.dumps({"entries": [{"keys": ["funicular"], "content": "The funicular reopened in 2001."}]})
+    )
     touch_later(lore, 10)
     after = source.current().lorebook
     assert after is not None and after.entries[0].content == "The funicular reopened in 2001."

@@ -46,7 +46,8 @@ async def dm_exchange(h: Harness, text: str, n: int) -> Any:
 
 
 async def interactions_reach(h: Harness, count: int) -> tuple[int, str]:
-    """Wait until the character has counted ``count`` interactions (counted right after each reply is sent)."""
+    """Wait until the character has counted ``count`` interactions (counted right after each reply is
+    sent)."""
     for _ in range(500):
         state = await h.store.characters.character_state(h.bot.engine.character_key)
         if state[0] >= count:
@@ -66,7 +67,9 @@ async def status_fields(h: Harness) -> dict[str, str]:
 async def test_a_lore_key_in_the_last_scan_depth_messages_puts_its_entry_in_the_request(play: Play) -> None:
     h = await play(CHARACTERS / "lumen")
     without = last_user_text((await dm_exchange(h, "Good evening! How is the lamp?", 1)).body)
-    assert LIGHTHOUSE in without and FOG not in without  # constant entries always apply, keyed ones need a key
+    assert (
+        LIGHTHOUSE in without and FOG not in without
+    )  # constant entries always apply, keyed ones need a key
     with_key = last_user_text((await dm_exchange(h, "Is there FOG over the Narrows tonight?", 2)).body)
     assert "[Lore you know that matters right now]" in with_key and FOG in with_key
     # Lumen scans 4 messages: the key is still among them one exchange later, and gone the exchange after.
@@ -96,7 +99,9 @@ async def test_a_new_conversation_opens_with_the_greeting(play: Play) -> None:
     assert [m["role"] for m in first.body["messages"]] == ["user", "assistant", "user"]
     assert content_text(opening[0]["content"]) == NEW_CHAT
     greeting = content_text(opening[1]["content"])
-    assert greeting in {persona.render(g, "alice") for g in greetings(persona)} and len(greetings(persona)) == 2
+    assert (
+        greeting in {persona.render(g, "alice") for g in greetings(persona)} and len(greetings(persona)) == 2
+    )
     assert "alice" in greeting and "{{user}}" not in greeting
     # Once the conversation has turns, they open the prompt instead.
     second = await dm_exchange(h, "How many ships tonight?", 2)
@@ -112,16 +117,22 @@ def approach(request: Any) -> str:
     text = last_user_text(request.body)
     start = text.index("[Approach for this message")
     end = text.find("\n\n", start)
-    return text[start:end if end >= 0 else None]
+    return text[start : end if end >= 0 else None]
 
 
 async def test_the_framework_blend_follows_the_kind_of_message(play: Play) -> None:
     h = await play(CHARACTERS / "atlas")
-    technical = approach(await dm_exchange(h, "My python script throws an exception when it parses the GPS json", 1))
+    technical = approach(
+        await dm_exchange(h, "My python script throws an exception when it parses the GPS json", 1)
+    )
     casual = approach(await dm_exchange(h, "hey, how was your weekend?", 2))
     assert technical != casual
     assert technical.startswith("[Approach for this message: technical conversation]")
-    assert "Lead with Mentor (80%)" in technical and "Companion (20%)" in technical and "Storyteller" not in technical
+    assert (
+        "Lead with Mentor (80%)" in technical
+        and "Companion (20%)" in technical
+        and "Storyteller" not in technical
+    )
     assert casual.startswith("[Approach for this message: casual conversation]")
     assert "Lead with Companion (70%)" in casual and "Storyteller (30%)" in casual and "Mentor" not in casual
 
@@ -135,8 +146,13 @@ def atlas_with_small_milestones(tmp_path: Path) -> Path:
     character = json.loads((folder / "character.json").read_text())
     character["evolution_stages"] = [
         {"min_interactions": 0, "name": "Newcomer", "tone": "polite and careful"},
-        {"min_interactions": 2, "name": "Regular", "tone": "relaxed, with dry jokes",
-         "quirks": ["Hums old survey songs."], "knowledge": ["Which trails this person likes."]},
+        {
+            "min_interactions": 2,
+            "name": "Regular",
+            "tone": "relaxed, with dry jokes",
+            "quirks": ["Hums old survey songs."],
+            "knowledge": ["Which trails this person likes."],
+        },
         {"min_interactions": 100, "name": "Old friend", "tone": "candid"},
     ]
     (folder / "character.json").write_text(json.dumps(character))
@@ -144,7 +160,8 @@ def atlas_with_small_milestones(tmp_path: Path) -> Path:
 
 
 async def test_crossing_a_milestone_changes_the_prompt_shows_in_status_and_survives_a_restart(
-        play: Play, tmp_path: Path) -> None:
+    play: Play, tmp_path: Path
+) -> None:
     h = await play(atlas_with_small_milestones(tmp_path))
     first = last_user_text((await dm_exchange(h, "Hello there.", 1)).body)
     assert "## How you have grown: Newcomer" in first and "Tone now: polite and careful" in first
@@ -180,7 +197,8 @@ async def test_identity_json_is_seeded_once_and_reaches_the_prompt(play: Play) -
     key = h.bot.engine.character_key
     stored = await h.store.identity.entries(key)
     assert sorted((kind, text) for _, kind, text in stored) == sorted(
-        (kind.rstrip("s"), text) for kind, items in seed.items() for text in items)
+        (kind.rstrip("s"), text) for kind, items in seed.items() for text in items
+    )
     system = FakeClaude.system_text(await dm_exchange(h, "hello", 1))
     assert "Easily flustered by compliments" in system and "Pemberton" in system
     await h.restart()

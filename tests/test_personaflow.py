@@ -62,19 +62,30 @@ def test_create_get_switch_and_unknown_names() -> None:
 
 def test_interactions_and_context() -> None:
     system = PersonaSystem()
-    wizard = system.create_character("wizard", "You are a wise wizard.", background={"specialty": "time magic"})
+    wizard = system.create_character(
+        "wizard", "You are a wise wizard.", background={"specialty": "time magic"}
+    )
     system.add_interaction("wizard", {"user": "Favourite spell?", "response": "Stopping time, briefly."})
     system.add_interaction("wizard", "A storm gathers.", memory_type="event", metadata={"source": "world"})
     context = wizard.get_context()
     assert (context["name"], context["prompt"], context["background"]) == (
-        "wizard", "You are a wise wizard.", {"specialty": "time magic"})
+        "wizard",
+        "You are a wise wizard.",
+        {"specialty": "time magic"},
+    )
     newest, oldest = context["memories"]
-    assert newest["content"] == "A storm gathers." and newest["type"] == "event" and newest["metadata"] == {"source": "world"}
+    assert (
+        newest["content"] == "A storm gathers."
+        and newest["type"] == "event"
+        and newest["metadata"] == {"source": "world"}
+    )
     assert oldest["content"] == {"user": "Favourite spell?", "response": "Stopping time, briefly."}
     assert newest["character_name"] == "wizard"
     assert "memories" not in wizard.get_context(include_memories=False)
     assert len(wizard.get_context(memory_limit=1)["memories"]) == 1
-    assert [m["type"] for m in wizard.get_context(memory_types=["interaction"])["memories"]] == ["interaction"]
+    assert [m["type"] for m in wizard.get_context(memory_types=["interaction"])["memories"]] == [
+        "interaction"
+    ]
 
 
 def test_broadcast_to_all_or_some() -> None:
@@ -83,8 +94,9 @@ def test_broadcast_to_all_or_some() -> None:
         system.create_character(name, f"You are {name}.")
     added = system.broadcast_interaction("The bell tolls.")
     assert len(added) == 3 and all(m.type == "broadcast" for m in added)
-    system.broadcast_interaction("Only some hear it.", memory_type="event", metadata={"loud": False},
-                                 character_names=["a", "c"])
+    system.broadcast_interaction(
+        "Only some hear it.", memory_type="event", metadata={"loud": False}, character_names=["a", "c"]
+    )
     assert system.get_character("a").memory_manager.get_memories(1)[0].content == "Only some hear it."
     assert system.get_character("b").memory_manager.get_memories(1)[0].content == "The bell tolls."
     with pytest.raises(KeyError):
@@ -121,7 +133,9 @@ def test_auto_summary_extractive() -> None:
     assert summary.metadata["method"] == "extractive" and summary.metadata["summarized_count"] == len(FACTS)
     text = str(summary.content)
     assert "Miso" in text and "cat" in text and "Lunch was pasta." not in text  # informative sentences win
-    assert text == extractive_summary([Memory(datetime.now(UTC), "interaction", f) for f in FACTS])  # deterministic
+    assert text == extractive_summary(
+        [Memory(datetime.now(UTC), "interaction", f) for f in FACTS]
+    )  # deterministic
     # The count restarts after a summary.
     for fact in FACTS[:-1]:
         manager.add_memory(fact)
@@ -140,7 +154,11 @@ def test_auto_summary_with_summarizer_and_fallback() -> None:
     for fact in FACTS[:3]:
         manager.add_memory(fact)
     summary = manager.get_memories(1)[0]
-    assert (summary.type, summary.content, summary.metadata["method"]) == ("summary", "3 things happened.", "summarizer")
+    assert (summary.type, summary.content, summary.metadata["method"]) == (
+        "summary",
+        "3 things happened.",
+        "summarizer",
+    )
     assert [m.content for m in seen[0]] == FACTS[:3]
 
     def broken(memories: list[Memory]) -> str:
@@ -150,7 +168,11 @@ def test_auto_summary_with_summarizer_and_fallback() -> None:
     fallback.add_memory(FACTS[0])
     fallback.add_memory(FACTS[2])
     summary = fallback.get_memories(1)[0]
-    assert summary.type == "summary" and summary.metadata["method"] == "extractive" and "Miso" in str(summary.content)
+    assert (
+        summary.type == "summary"
+        and summary.metadata["method"] == "extractive"
+        and "Miso" in str(summary.content)
+    )
 
 
 def test_auto_summarize_off() -> None:
@@ -163,7 +185,9 @@ def test_auto_summarize_off() -> None:
 def test_pluggable_store() -> None:
     class ListStore:
         def __init__(self) -> None:
-            self.rows: list[Memory] = [Memory(datetime(2024, 1, 1, tzinfo=UTC), "interaction", "old", {}, "p")]
+            self.rows: list[Memory] = [
+                Memory(datetime(2024, 1, 1, tzinfo=UTC), "interaction", "old", {}, "p")
+            ]
             self.replaced = 0
 
         def load(self, character_name: str) -> list[Memory]:
@@ -189,17 +213,24 @@ def test_pluggable_store() -> None:
 
 def test_memory_config_as_a_dict() -> None:
     system = PersonaSystem()
-    expert = system.create_character("TechExpert", "You are a technology expert.", background={"years": 10},
-                                     memory_config={"max_memories": 500, "summary_threshold": 50,
-                                                    "auto_summarize": True})
+    expert = system.create_character(
+        "TechExpert",
+        "You are a technology expert.",
+        background={"years": 10},
+        memory_config={"max_memories": 500, "summary_threshold": 50, "auto_summarize": True},
+    )
     assert expert.memory_manager.config == MemoryConfig(max_memories=500, summary_threshold=50)
-    small = system.create_character("Small", "You forget fast.", memory_config={"max_memories": 2,
-                                                                                 "auto_summarize": False})
+    small = system.create_character(
+        "Small", "You forget fast.", memory_config={"max_memories": 2, "auto_summarize": False}
+    )
     assert small.memory_manager.config.summary_threshold == 10  # unnamed fields keep their defaults
     for i in range(4):
         small.add_memory(f"m{i}")
     assert [m.content for m in small.memory_manager.memories] == ["m2", "m3"]
-    assert Character("c", "p", memory_config={"summary_threshold": 2}).memory_manager.config.summary_threshold == 2
+    assert (
+        Character("c", "p", memory_config={"summary_threshold": 2}).memory_manager.config.summary_threshold
+        == 2
+    )
     assert MemoryManager("m", {"max_memories": 7}).config.max_memories == 7
     restored = PersonaSystem.from_dict(system.to_dict())
     assert restored.get_character("Small").memory_manager.config == small.memory_manager.config
@@ -214,7 +245,9 @@ def test_memory_config_as_a_dict() -> None:
 
 def test_serialization_round_trip() -> None:
     system = PersonaSystem()
-    system.create_character("wizard", "You are a wizard.", {"age": 900}, MemoryConfig(max_memories=50, summary_threshold=4))
+    system.create_character(
+        "wizard", "You are a wizard.", {"age": 900}, MemoryConfig(max_memories=50, summary_threshold=4)
+    )
     system.create_character("rogue", "You are a rogue.")
     system.add_interaction("wizard", {"user": "hi", "response": "hello"}, metadata={"channel": 1})
     system.broadcast_interaction("Night falls.")
@@ -230,7 +263,9 @@ def test_serialization_round_trip() -> None:
     assert Character.from_dict(wizard.to_dict()).to_dict() == wizard.to_dict()
     memory = wizard.memory_manager.memories[0]
     assert Memory.from_dict(memory.to_dict()) == memory
-    assert Serializer.to_json(memory) == Serializer.to_json(memory.to_dict())  # objects with to_dict serialize
+    assert Serializer.to_json(memory) == Serializer.to_json(
+        memory.to_dict()
+    )  # objects with to_dict serialize
     with pytest.raises(ValueError):
         Serializer.from_json("{nope")
     with pytest.raises(ValueError):
@@ -250,7 +285,9 @@ def test_serializer_files(tmp_path: Path) -> None:
     assert PersonaSystem.from_dict(Serializer.from_json(path)).to_dict() == system.to_dict()
     assert Serializer.from_json(Path(path)) == Serializer.from_json(text) == system.to_dict()
     assert Serializer.to_json({"x": 1}, indent=None) == '{"x": 1}'
-    memories = {"memories": system.get_character("a").memory_manager.get_memories()}  # Memory objects serialize
+    memories = {
+        "memories": system.get_character("a").memory_manager.get_memories()
+    }  # Memory objects serialize
     assert Serializer.from_json(Serializer.to_json(memories))["memories"][0]["content"]["user"] == "hi"
     with pytest.raises(ValueError, match="not an existing file"):
         Serializer.from_json(str(tmp_path / "missing.json"))
@@ -286,7 +323,9 @@ def test_validators() -> None:
     for bad_content in ("", "  ", {}, {1: "x"}, 3, None):
         assert validators.validate_memory_content(bad_content) is False
     assert validators.validate_memory_config(MemoryConfig()) is True
-    assert validators.validate_memory_config({"max_memories": 1000, "summary_threshold": 10, "auto_summarize": True})
+    assert validators.validate_memory_config(
+        {"max_memories": 1000, "summary_threshold": 10, "auto_summarize": True}
+    )
     assert validators.validate_memory_config({"max_memories": 5}) is True  # the rest take their defaults
     for bad_config in ({"max_memories": 0}, {"auto_summarize": "yes"}, {"max_memory": 5}, "big", None):
         assert validators.validate_memory_config(bad_config) is False
@@ -337,7 +376,9 @@ def test_kindred_integration_loads_character_folders() -> None:
     atlas = load_character_folder(system, CHARACTERS / "atlas")
     lumen = load_character_folder(system, CHARACTERS / "lumen")
     assert set(system.characters) == {"Finn", "Atlas", "Lumen"}
-    assert "walking fish" in finn.prompt and "## How you behave" in atlas.prompt and "Greywick" in lumen.prompt
+    assert (
+        "walking fish" in finn.prompt and "## How you behave" in atlas.prompt and "Greywick" in lumen.prompt
+    )
     assert finn.background["source_format"] == "claudemask" and finn.background["traits"]
     assert lumen.background["source_format"] == "card_v3"
     system.add_interaction("Finn", {"user": "One kelp tea, please.", "response": "Coming right up!"})
@@ -351,7 +392,9 @@ def test_kindred_store_keeps_characters_and_memories_for_a_new_system(db_url: st
     """Plain synchronous code, as a program using the library is: the store runs its own event loop."""
     with KindredStore(db_url) as store:
         system = PersonaSystem(store=store)
-        load_character_folder(system, CHARACTERS / "finn", memory_config={"max_memories": 4, "auto_summarize": False})
+        load_character_folder(
+            system, CHARACTERS / "finn", memory_config={"max_memories": 4, "auto_summarize": False}
+        )
         system.create_character("wizard", "You are a wizard.", {"age": 900, "spells": ["stop time"]})
         for i in range(6):
             system.add_interaction("Finn", {"user": f"order {i}", "response": "kelp tea"}, metadata={"n": i})
@@ -362,23 +405,49 @@ def test_kindred_store_keeps_characters_and_memories_for_a_new_system(db_url: st
         assert list(fresh.characters) == ["Finn", "wizard"]
         assert {name: c.to_dict() for name, c in fresh.characters.items()} == saved
         finn = fresh.get_character("Finn")
-        assert [m.content["user"] for m in finn.memory_manager.memories] == ["order 2", "order 3", "order 4", "order 5"]
+        assert [m.content["user"] for m in finn.memory_manager.memories] == [
+            "order 2",
+            "order 3",
+            "order 4",
+            "order 5",
+        ]
         assert finn.background["source_format"] == "claudemask" and "walking fish" in finn.prompt
         with pytest.raises(ValueError):
             fresh.create_character("wizard", "again")
         fresh.add_interaction("Finn", "A new day.", memory_type="event")  # trimming keeps the newest 4
         fresh.remove_character("wizard")
-        PersonaSystem.from_dict({"characters": {"rogue": {"name": "rogue", "prompt": "You are a rogue.", "memories": [
-            {"timestamp": "2024-01-01T00:00:00+00:00", "type": "event", "content": "Stole a pie."}]}}}, store=store)
+        PersonaSystem.from_dict(
+            {
+                "characters": {
+                    "rogue": {
+                        "name": "rogue",
+                        "prompt": "You are a rogue.",
+                        "memories": [
+                            {
+                                "timestamp": "2024-01-01T00:00:00+00:00",
+                                "type": "event",
+                                "content": "Stole a pie.",
+                            }
+                        ],
+                    }
+                }
+            },
+            store=store,
+        )
     with KindredStore(db_url) as store:
         again = PersonaSystem(store=store)
         assert list(again.characters) == ["Finn", "rogue"]
         assert [m.text() for m in again.get_character("Finn").memory_manager.get_memories()][:2] == [
-            "A new day.", "user: order 5\nresponse: kelp tea"]
+            "A new day.",
+            "user: order 5\nresponse: kelp tea",
+        ]
         assert len(again.get_character("Finn").memory_manager.memories) == 4
         (pie,) = again.get_character("rogue").memory_manager.memories
-        assert (pie.content, pie.character_name, pie.timestamp) == ("Stole a pie.", "rogue",
-                                                                    datetime(2024, 1, 1, tzinfo=UTC))
+        assert (pie.content, pie.character_name, pie.timestamp) == (
+            "Stole a pie.",
+            "rogue",
+            datetime(2024, 1, 1, tzinfo=UTC),
+        )
 
 
 async def test_claude_summarizer_through_kindreds_client(store: Store) -> None:

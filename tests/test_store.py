@@ -16,7 +16,9 @@ from tests.dbtools import nicknames
 
 
 def seen(i: int, channel: int = 10, author: int = 5, *, dm: bool = False, text: str = "hi") -> SeenMessage:
-    return SeenMessage(i, channel, None if dm else 1, author, f"user{author}", False, dm, text, datetime.now(UTC))
+    return SeenMessage(
+        i, channel, None if dm else 1, author, f"user{author}", False, dm, text, datetime.now(UTC)
+    )
 
 
 async def test_migrations_are_idempotent(db_url: str) -> None:
@@ -45,8 +47,12 @@ async def test_nicknames_keep_first_and_last_seen(store: Store) -> None:
 async def test_history_is_per_user_and_scope(store: Store) -> None:
     await store.people.ensure_user(5, "a")
     await store.people.ensure_user(6, "b")
-    await store.conversations.append_turns("finn", 5, "dm", [counted(Turn("user", "secret dm")), counted(Turn("assistant", "ok"))])
-    await store.conversations.append_turns("finn", 5, "channel:10", [counted(Turn("user", "public")), counted(Turn("assistant", "yo"))])
+    await store.conversations.append_turns(
+        "finn", 5, "dm", [counted(Turn("user", "secret dm")), counted(Turn("assistant", "ok"))]
+    )
+    await store.conversations.append_turns(
+        "finn", 5, "channel:10", [counted(Turn("user", "public")), counted(Turn("assistant", "yo"))]
+    )
     await store.conversations.append_turns("finn", 6, "dm", [counted(Turn("user", "other user"))])
     dm = await store.conversations.history("finn", 5, "dm")
     channel = await store.conversations.history("finn", 5, "channel:10")
@@ -60,10 +66,15 @@ async def test_history_is_per_user_and_scope(store: Store) -> None:
 async def test_private_core_memories_stay_out_of_channel_prompts(store: Store) -> None:
     await store.people.ensure_user(5, "a")
     await store.memories.add_core_memory("finn", 5, "likes herring", source="user")
-    await store.memories.replace_core_memories("finn", 5, ["told me a secret in DMs"], reason="dm summary",
-                                      source=PRIVATE_SOURCE)
-    channel = await store.conversations.prompt_data("finn", 5, "channel:10", 10, recent_limit=5, before_id=None, private=False)
-    dm = await store.conversations.prompt_data("finn", 5, "dm", 11, recent_limit=0, before_id=None, private=True)
+    await store.memories.replace_core_memories(
+        "finn", 5, ["told me a secret in DMs"], reason="dm summary", source=PRIVATE_SOURCE
+    )
+    channel = await store.conversations.prompt_data(
+        "finn", 5, "channel:10", 10, recent_limit=5, before_id=None, private=False
+    )
+    dm = await store.conversations.prompt_data(
+        "finn", 5, "dm", 11, recent_limit=0, before_id=None, private=True
+    )
     assert channel.core_memories == ["likes herring"]
     assert set(dm.core_memories) == {"likes herring", "told me a secret in DMs"}
 
@@ -109,8 +120,18 @@ async def test_place_activation(store: Store) -> None:
 
 async def test_usage_sums_per_user(store: Store) -> None:
     for cost in (0.5, 0.25):
-        await store.usage.record(user_id=5, purpose="reply", model="m", input_tokens=10, output_tokens=5,
-                                    cache_creation_tokens=100, cache_read_tokens=0, cost=cost, latency_ms=1, ok=True)
+        await store.usage.record(
+            user_id=5,
+            purpose="reply",
+            model="m",
+            input_tokens=10,
+            output_tokens=5,
+            cache_creation_tokens=100,
+            cache_read_tokens=0,
+            cost=cost,
+            latency_ms=1,
+            ok=True,
+        )
     usage = await store.usage.totals(5)
     assert (usage.calls, usage.input_tokens, usage.cache_creation_tokens, usage.cost) == (2, 20, 200, 0.75)
     assert (await store.usage.totals(6)).calls == 0
@@ -133,10 +154,15 @@ async def test_migrations_match_the_models(store: Store) -> None:
 async def test_hot_path_statements_read_what_sqlalchemy_reads(store: Store) -> None:
     """The per-message statements run straight on the SQLite cursor; they must hand back exactly what
     SQLAlchemy's own execution does (booleans, times, NULLs) for every statement, on every backend."""
-    await store.log.log_message(SeenMessage(1, 10, 1, 5, "alice", False, False, "hello", datetime(2026, 1, 2, 3, 4, 5, 6,
-                                                                                               tzinfo=UTC)))
-    await store.log.log_message(SeenMessage(2, 10, 1, 6, "crabbot", True, False, "beep", datetime.now(UTC), reply_to_id=1))
-    await store.log.log_message(SeenMessage(3, 11, None, 5, "alice", False, True, "in a dm", datetime.now(UTC)))
+    await store.log.log_message(
+        SeenMessage(1, 10, 1, 5, "alice", False, False, "hello", datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC))
+    )
+    await store.log.log_message(
+        SeenMessage(2, 10, 1, 6, "crabbot", True, False, "beep", datetime.now(UTC), reply_to_id=1)
+    )
+    await store.log.log_message(
+        SeenMessage(3, 11, None, 5, "alice", False, True, "in a dm", datetime.now(UTC))
+    )
     await store.consolidation.archive_logged([1])
     await store.people.set_premium(5, True)
     await store.people.set_memory_consent(5, False)
@@ -148,10 +174,23 @@ async def test_hot_path_statements_read_what_sqlalchemy_reads(store: Store) -> N
     await store.characters.count_interaction("finn")
     await store.characters.set_character_stage("finn", "friend")
     await store.facts.add(5, "has a cat")
-    await store.conversations.append_turns("finn", 5, "dm", [counted(Turn("user", "hi")), counted(Turn("assistant", "hello", discord_message_id=9))])
+    await store.conversations.append_turns(
+        "finn",
+        5,
+        "dm",
+        [counted(Turn("user", "hi")), counted(Turn("assistant", "hello", discord_message_id=9))],
+    )
     cid = (await store.conversations.history("finn", 5, "dm")).conversation_id
-    values = {"character": "finn", "user_id": 5, "scope": "dm", "private_source": PRIVATE_SOURCE,
-              "channel_id": 10, "before": 2**63 - 1, "limit": 10, "conversation_id": cid}
+    values = {
+        "character": "finn",
+        "user_id": 5,
+        "scope": "dm",
+        "private_source": PRIVATE_SOURCE,
+        "channel_id": 10,
+        "before": 2**63 - 1,
+        "limit": 10,
+        "conversation_id": cid,
+    }
 
     def compare(conn: Any) -> list[str]:
         checked = []
@@ -192,10 +231,18 @@ async def test_history_edited_by_any_means_reaches_the_next_read(store: Store) -
     from database.models import HistoryMessage
 
     await store.people.ensure_user(5, "a")
-    await store.conversations.append_turns("finn", 5, "dm", [counted(Turn("user", "one")), counted(Turn("assistant", "two"))])
+    await store.conversations.append_turns(
+        "finn", 5, "dm", [counted(Turn("user", "one")), counted(Turn("assistant", "two"))]
+    )
     cid = (await store.conversations.history("finn", 5, "dm")).conversation_id
-    await store.conversations.append_turns("finn", 5, "dm", [counted(Turn("user", "three"))])  # extends the cached turns
-    assert [t.content for t in (await store.conversations.history("finn", 5, "dm")).turns] == ["one", "two", "three"]
+    await store.conversations.append_turns(
+        "finn", 5, "dm", [counted(Turn("user", "three"))]
+    )  # extends the cached turns
+    assert [t.content for t in (await store.conversations.history("finn", 5, "dm")).turns] == [
+        "one",
+        "two",
+        "three",
+    ]
 
     async def by_hand(statement: Any) -> None:
         async with store.engine.begin() as conn:
@@ -205,14 +252,19 @@ async def test_history_edited_by_any_means_reaches_the_next_read(store: Store) -
         return [t.content for t in data.history.turns]
 
     def read() -> Any:
-        return store.conversations.prompt_data("finn", 5, "dm", 11, recent_limit=0, before_id=None, private=True)
+        return store.conversations.prompt_data(
+            "finn", 5, "dm", 11, recent_limit=0, before_id=None, private=True
+        )
 
     await by_hand(update(HistoryMessage).where(HistoryMessage.content == "two").values(content="TWO"))
     assert contents(await read()) == ["one", "TWO", "three"]
     await by_hand(delete(HistoryMessage).where(HistoryMessage.content == "one"))
     assert contents(await read()) == ["TWO", "three"]
-    await by_hand(insert(HistoryMessage).values(conversation_id=cid, role="assistant", content="four", tokens=1,
-                                                created_at=datetime.now(UTC)))
+    await by_hand(
+        insert(HistoryMessage).values(
+            conversation_id=cid, role="assistant", content="four", tokens=1, created_at=datetime.now(UTC)
+        )
+    )
     assert contents(await read()) == ["TWO", "three", "four"]
 
 
@@ -222,11 +274,15 @@ async def test_a_conversation_made_again_under_its_old_id_never_shows_the_old_tu
     from database.models import Conversation
 
     await store.people.ensure_user(5, "a")
-    await store.conversations.append_turns("finn", 5, "dm", [counted(Turn("user", "forget this")), counted(Turn("assistant", "ok"))])
+    await store.conversations.append_turns(
+        "finn", 5, "dm", [counted(Turn("user", "forget this")), counted(Turn("assistant", "ok"))]
+    )
     old = await store.conversations.history("finn", 5, "dm")  # now in the cache
     async with store.engine.begin() as conn:  # deleted past the store (its turns go with it)
         await conn.execute(delete(Conversation).where(Conversation.id == old.conversation_id))
-    await store.conversations.append_turns("finn", 5, "dm", [counted(Turn("user", "hello again")), counted(Turn("assistant", "hi"))])
+    await store.conversations.append_turns(
+        "finn", 5, "dm", [counted(Turn("user", "hello again")), counted(Turn("assistant", "hi"))]
+    )
     new = await store.conversations.history("finn", 5, "dm")
     if store.dialect == "sqlite":  # SQLite hands the freed id out again: the case this guards against
         assert new.conversation_id == old.conversation_id
@@ -242,8 +298,11 @@ def test_a_statement_that_needs_python_defaults_keeps_sqlalchemy_execution() -> 
 
     dialect = pysqlite.SQLiteDialect_pysqlite()
     assert not Prepared(insert(Conversation), dialect, column_keys=["character", "user_id", "scope"]).raw
-    assert Prepared(insert(Conversation), dialect, column_keys=["character", "user_id", "scope", "summary",
-                                                               "updated_at", "revision"]).raw
+    assert Prepared(
+        insert(Conversation),
+        dialect,
+        column_keys=["character", "user_id", "scope", "summary", "updated_at", "revision"],
+    ).raw
 
 
 async def test_sqlite_log_is_checkpointed_beside_the_writers(tmp_path: Any) -> None:

@@ -48,8 +48,11 @@ class Pair:
         # Its own database, as a separate process would have.
         environ = {**self.h.environ(), "DISCORD_TOKEN": ATLAS_TOKEN,
                    "DATABASE_URL": f"sqlite+aiosqlite:///{self.tmp_path / 'atlas.db'}", **config}
-        bot = create_bot(load_settings(folder, None, environ=environ), CharacterSource(folder, None, environ=environ),
-                         guild_ready_timeout=0.05)
+        bot = create_bot(
+            load_settings(folder, None, environ=environ),
+            CharacterSource(folder, None, environ=environ),
+            guild_ready_timeout=0.05,
+        )
         self.atlas = bot
         self._runner = asyncio.create_task(bot.start(ATLAS_TOKEN))
         await d.wait_for(lambda _: bot.is_ready() or self._runner.done(), timeout=15)  # type: ignore[union-attr]
@@ -87,11 +90,16 @@ async def pair(db_url: str, tmp_path: Path) -> AsyncIterator[Pair]:
 async def test_the_character_named_second_waits_for_the_first_and_sees_its_answer(pair: Pair) -> None:
     await pair.start_atlas(peer_characters="Finn", turn_wait_after_human="5")
     # Finn takes a moment to answer; Atlas must not jump in first.
-    pair.h.claude.script("Kelp tea before any hike, trust me.", match=lambda b: speaker(b) == "Finn", delay=0.5)
+    pair.h.claude.script(
+        "Kelp tea before any hike, trust me.", match=lambda b: speaker(b) == "Finn", delay=0.5
+    )
     await pair.h.say("Finn and Atlas, what should I bring on a long hike?")
     await pair.h.discord.wait_for(lambda _: len(pair.posts()) >= 2, what="both characters' answers")
     first, second = pair.posts()
-    assert int(first["author"]["id"]) == FINN_ACCOUNT and first["content"] == "Kelp tea before any hike, trust me."
+    assert (
+        int(first["author"]["id"]) == FINN_ACCOUNT
+        and first["content"] == "Kelp tea before any hike, trust me."
+    )
     assert int(second["author"]["id"]) == ATLAS_ACCOUNT
     [atlas_request] = [r for r in pair.h.claude.requests if speaker(r.body) == "Atlas"]
     text = FakeClaude.all_text(atlas_request)
@@ -103,8 +111,12 @@ async def test_the_character_named_second_waits_for_the_first_and_sees_its_answe
 async def test_a_mentioned_bot_is_known_as_a_character_without_configuration(pair: Pair) -> None:
     await pair.start_atlas(turn_wait_after_human="5")
     pair.h.claude.script("Seafoam chai.", match=lambda b: speaker(b) == "Finn", delay=0.4)
-    await pair.h.discord.user_message(CHANNEL_ID, pair.h.user_id, f"<@{FINN_ACCOUNT}> and Atlas, a drink for the trail?",
-                                      mentions=[FINN_ACCOUNT])
+    await pair.h.discord.user_message(
+        CHANNEL_ID,
+        pair.h.user_id,
+        f"<@{FINN_ACCOUNT}> and Atlas, a drink for the trail?",
+        mentions=[FINN_ACCOUNT],
+    )
     await pair.h.discord.wait_for(lambda _: len(pair.posts()) >= 2, what="both answers")
     assert [int(m["author"]["id"]) for m in pair.posts()] == [FINN_ACCOUNT, ATLAS_ACCOUNT]
     [atlas_request] = [r for r in pair.h.claude.requests if speaker(r.body) == "Atlas"]
@@ -123,43 +135,59 @@ async def test_each_waits_only_for_those_named_before_it(pair: Pair) -> None:
     assert "Atlas answering." in FakeClaude.all_text(finn_request)
 
 
-async def test_the_wait_is_longer_after_a_person_than_after_a_bot(pair: Pair, caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_wait_is_longer_after_a_person_than_after_a_bot(
+    pair: Pair, caplog: pytest.LogCaptureFixture
+) -> None:
     # "Zed" is a character that never answers: Atlas waits its full turn, then speaks anyway.
-    await pair.start_atlas(peer_characters="Zed", turn_wait_after_human="1.0", turn_wait_after_bot="0.1",
-                           reply_cooldown="0")
+    await pair.start_atlas(
+        peer_characters="Zed", turn_wait_after_human="1.0", turn_wait_after_bot="0.1", reply_cooldown="0"
+    )
     caplog.set_level(logging.INFO, logger="bot.engine")
     started = time.monotonic()
     await pair.h.say("Zed and Atlas, what's over the ridge?")
     await pair.h.discord.wait_for(lambda _: pair.posts_by(ATLAS_ACCOUNT), what="Atlas's answer")
     assert time.monotonic() - started >= 1.0
     await pair.h.discord.user_message(CHANNEL_ID, OTHER_BOT_ID, "Zed and Atlas, report in.")
-    await pair.h.discord.wait_for(lambda _: len(pair.posts_by(ATLAS_ACCOUNT)) >= 2, what="Atlas's second answer")
+    await pair.h.discord.wait_for(
+        lambda _: len(pair.posts_by(ATLAS_ACCOUNT)) >= 2, what="Atlas's second answer"
+    )
     waits = [r.getMessage() for r in caplog.records if "did not answer within" in r.getMessage()]
     assert len(waits) == 2 and "within 1s" in waits[0] and "within 0.1s" in waits[1], waits
 
 
 async def test_a_message_naming_only_another_character_is_left_to_it_without_a_vote(
-        make_harness: Any, caplog: pytest.LogCaptureFixture) -> None:
+    make_harness: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     h: Harness = await make_harness(peer_characters="Atlas")
     caplog.set_level(logging.INFO, logger="bot.engine")
     h.claude.script("no", model="claude-test-voter", times=None)
 
     async def decision(sent: dict[str, Any]) -> str:
         records = await h.discord.wait_for(
-            lambda _: [r.getMessage() for r in caplog.records if f"message {sent['id']} from" in r.getMessage()],
-            what=f"the decision on message {sent['id']}")
+            lambda _: [
+                r.getMessage() for r in caplog.records if f"message {sent['id']} from" in r.getMessage()
+            ],
+            what=f"the decision on message {sent['id']}",
+        )
         return str(records[0])
 
     # A configured peer named, and a bot seen in the channel @mentioned: theirs, decided by name alone.
-    assert "stay quiet (addressed to Atlas)" in await decision(await h.say("Atlas, which way is north from here?"))
+    assert "stay quiet (addressed to Atlas)" in await decision(
+        await h.say("Atlas, which way is north from here?")
+    )
     assert h.claude.requests == []
     # A bot speaking here becomes a known character (its own message goes to the vote as usual).
-    assert "majority vote" in await decision(await h.discord.user_message(CHANNEL_ID, OTHER_BOT_ID, "Evening, all."))
+    assert "majority vote" in await decision(
+        await h.discord.user_message(CHANNEL_ID, OTHER_BOT_ID, "Evening, all.")
+    )
     votes = len(h.claude.requests_for("claude-test-voter"))
-    mention = await h.discord.user_message(CHANNEL_ID, h.user_id, f"<@{OTHER_BOT_ID}> your turn",
-                                           mentions=[OTHER_BOT_ID])
+    mention = await h.discord.user_message(
+        CHANNEL_ID, h.user_id, f"<@{OTHER_BOT_ID}> your turn", mentions=[OTHER_BOT_ID]
+    )
     assert "stay quiet (addressed to otherbot)" in await decision(mention)
     assert len(h.claude.requests_for("claude-test-voter")) == votes
-    assert [r for r in h.claude.requests if r.model != "claude-test-voter"] == [] and h.discord.posted(CHANNEL_ID) == []
+    assert [r for r in h.claude.requests if r.model != "claude-test-voter"] == [] and h.discord.posted(
+        CHANNEL_ID
+    ) == []
     # Only when no known character is named does the voting model decide.
     assert "majority vote" in await decision(await h.say("which way is north from here?"))

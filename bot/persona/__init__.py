@@ -3,4 +3,12 @@
 from bot.persona.loader import detect_format, load_persona
 from bot.persona.model import EvolutionStage, Lorebook, LoreEntry, Persona, render_macros
 
-__all__ = ["EvolutionStage", "LoreEntry", "Lorebook", "Persona", "detect_format", "load_persona", "render_macros"]
+__all__ = [
+    "EvolutionStage",
+    "LoreEntry",
+    "Lorebook",
+    "Persona",
+    "detect_format",
+    "load_persona",
+    "render_macros",
+]

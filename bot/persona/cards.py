@@ -197,7 +197,8 @@ def card_payload_from_png(data: bytes, file: str) -> Any:
     for keyword in CARD_KEYWORDS:
         if keyword in texts:
             return _b64_json(texts[keyword], file, keyword)
-    raise ConfigError(file, "chara", "no character card in this PNG (expected a tEXt/iTXt chunk named chara or ccv3)")
+    raise ConfigError(file, "chara",
+                      "no character card in this PNG (expected a tEXt/iTXt chunk named chara or ccv3)")
 
 
 def parse_card(raw: Any, file: str) -> Card:
@@ -212,7 +213,9 @@ def parse_card(raw: Any, file: str) -> Card:
         if not isinstance(data, dict):
             raise ConfigError(file, "data", "missing: a V2/V3 card keeps its fields in a data object")
     else:
-        raise ConfigError(file, "spec", f"unsupported card spec {spec!r} (expected chara_card_v2 or chara_card_v3)")
+        raise ConfigError(
+            file, "spec", f"unsupported card spec {spec!r} (expected chara_card_v2 or chara_card_v3)"
+        )
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(file, "data.name", "missing: the card has no character name")
@@ -301,7 +304,7 @@ def first_sentence(text: str, limit: int = 200) -> str:
     flat = " ".join(text.split())
     match = re.match(r"(.+?[.!?])(\s|$)", flat)
     sentence = match.group(1) if match else flat
-    return sentence if len(sentence) <= limit else sentence[:limit - 1].rstrip() + "…"
+    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
 
 
 def compile_card_prompt(data: Mapping[str, Any], name: str) -> str:
@@ -313,8 +316,10 @@ def compile_card_prompt(data: Mapping[str, Any], name: str) -> str:
         (f"## About {name}", data.get("description") or ""),
         (f"## {name}'s personality", data.get("personality") or ""),
         ("## Scenario", data.get("scenario") or ""),
-        (f"## Example dialogue (how {name} talks; not part of this conversation)",
-         format_examples(data.get("mes_example") or "")),
+        (
+            f"## Example dialogue (how {name} talks; not part of this conversation)",
+            format_examples(data.get("mes_example") or ""),
+        ),
     )
     parts.extend(f"{title}\n{body.strip()}" for title, body in sections if body.strip())
     return _char_macros("\n\n".join(parts), name)
@@ -326,8 +331,11 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
     kindred = (data.get("extensions") or {}).get("kindred") or {}
     kindred = kindred if isinstance(kindred, dict) else {}
     name = (env.get("default_name") or "").strip() or data["name"].strip()
-    description = (env.get("description") or "").strip() or str(kindred.get("description") or "") or \
-        first_sentence(_char_macros(data.get("description") or data.get("creator_notes") or "", name))
+    description = (
+        (env.get("description") or "").strip()
+        or str(kindred.get("description") or "")
+        or first_sentence(_char_macros(data.get("description") or data.get("creator_notes") or "", name))
+    )
     overrides: dict[str, Any] = {}
     for key in ("summarization_prompt", "core_memory_prompt", "core_memory_dump"):
         value = (env.get(key) or "").strip() or kindred.get(key)
@@ -395,23 +403,30 @@ def persona_card_data(persona: Persona) -> dict[str, Any]:
         "tags": [],
         "creator": "Kindred",
         "character_version": "",
-        "extensions": {"kindred": {
-            "source_format": persona.source_format,
-            "description": persona.description,
-            "summarization_prompt": persona.summarization_prompt,
-            "core_memory_prompt": persona.core_memory_prompt,
-            "core_memory_dump": persona.core_memory_dump,
-            **({"temperature": persona.temperature} if persona.temperature is not None else {}),
-            **({"max_tokens": persona.max_tokens} if persona.max_tokens is not None else {}),
-        }},
+        "extensions": {
+            "kindred": {
+                "source_format": persona.source_format,
+                "description": persona.description,
+                "summarization_prompt": persona.summarization_prompt,
+                "core_memory_prompt": persona.core_memory_prompt,
+                "core_memory_dump": persona.core_memory_dump,
+                **({"temperature": persona.temperature} if persona.temperature is not None else {}),
+                **({"max_tokens": persona.max_tokens} if persona.max_tokens is not None else {}),
+            }
+        },
     }
     if persona.lorebook is not None:
         data["character_book"] = lorebook_to_dict(persona.lorebook)
     return data
 
 
-def export_card(persona_or_card: Persona | Card | Mapping[str, Any], path: Path, version: int = 2,
-                png: bool = False, image: bytes | None = None) -> Path:
+def export_card(
+    persona_or_card: Persona | Card | Mapping[str, Any],
+    path: Path,
+    version: int = 2,
+    png: bool = False,
+    image: bytes | None = None,
+) -> Path:
     """Write a V2 or V3 card as JSON, or embedded in a PNG (``image``, else the persona's own PNG, else a
     16×16 placeholder). A V3 PNG also carries a V2 ``chara`` chunk for older readers. Returns ``path``."""
     if version not in (2, 3):
@@ -466,10 +481,14 @@ def import_card(path: Path, characters_dir: Path, as_name: str | None = None) ->
     card = read_card(path)
     folder_name = as_name if as_name is not None else _slug(card.name)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", folder_name) or ".." in folder_name:
-        raise ConfigError(str(path), "--as", f"not a usable folder name: {folder_name!r} (letters, digits, - _ .)")
+        raise ConfigError(
+            str(path), "--as", f"not a usable folder name: {folder_name!r} (letters, digits, - _ .)"
+        )
     target = characters_dir / folder_name
     if target.exists():
-        raise ConfigError(str(target), "--as", "that character folder already exists; choose another name with --as")
+        raise ConfigError(
+            str(target), "--as", "that character folder already exists; choose another name with --as"
+        )
     persona = card_to_persona(card, {})
     target.mkdir(parents=True)
     card_file = target / ("card.png" if card.png is not None else "card.json")

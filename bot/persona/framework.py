@@ -62,13 +62,42 @@ CONTEXTS = ("technical", "creative", "emotional", "educational", "casual")
 DEFAULT_CONTEXT = "casual"
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _IDENTITY_FIRST = ("background", "personality", "appearance")
-_CHARACTER_KEYS = {"id", "display_name", "summary", "identity", "knowledge_domain", "opinions", "voice_and_tone",
-                   "quirks", "topic_interests", "topic_avoidances", "evolution_stages", "framework_blending",
-                   "first_message", "alternate_greetings", "example_messages", "post_history_instructions",
-                   "$schema", "version", "notes"}
-_FRAMEWORK_KEYS = {"id", "name", "purpose", "behavioural_patterns", "behavioral_patterns", "decision_making",
-                   "interaction_style", "anti_hallucination_rules", "contexts", "prompt_template", "$schema",
-                   "version", "notes"}
+_CHARACTER_KEYS = {
+    "id",
+    "display_name",
+    "summary",
+    "identity",
+    "knowledge_domain",
+    "opinions",
+    "voice_and_tone",
+    "quirks",
+    "topic_interests",
+    "topic_avoidances",
+    "evolution_stages",
+    "framework_blending",
+    "first_message",
+    "alternate_greetings",
+    "example_messages",
+    "post_history_instructions",
+    "$schema",
+    "version",
+    "notes",
+}
+_FRAMEWORK_KEYS = {
+    "id",
+    "name",
+    "purpose",
+    "behavioural_patterns",
+    "behavioral_patterns",
+    "decision_making",
+    "interaction_style",
+    "anti_hallucination_rules",
+    "contexts",
+    "prompt_template",
+    "$schema",
+    "version",
+    "notes",
+}
 
 
 @dataclass(frozen=True)
@@ -123,7 +152,9 @@ class _Reader:
                 out.append(item.strip())
         return tuple(out)
 
-    def lines(self, value: Any, path: str, label: str = "{key}: {value}", *, raw_keys: bool = False) -> tuple[str, ...]:
+    def lines(
+        self, value: Any, path: str, label: str = "{key}: {value}", *, raw_keys: bool = False
+    ) -> tuple[str, ...]:
         """Text, a list of text, or an object of text/lists, flattened into prompt lines."""
         if isinstance(value, dict):
             out = []
@@ -136,8 +167,9 @@ class _Reader:
             return tuple(out)
         return self.texts(value, path)
 
-    def number(self, obj: Mapping[str, Any], key: str, path: str, low: float, high: float,
-               *, whole: bool = False) -> float | int | None:
+    def number(
+        self, obj: Mapping[str, Any], key: str, path: str, low: float, high: float, *, whole: bool = False
+    ) -> float | int | None:
         value = obj.get(key)
         if value is None:
             return None
@@ -159,8 +191,14 @@ class _Reader:
 
 
 def _kind(value: Any) -> str:
-    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list",
-            dict: "an object"}.get(type(value), type(value).__name__)
+    return {
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        str: "text",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
 
 
 def _label(key: str) -> str:
@@ -226,7 +264,9 @@ def load_frameworks(folder: Path) -> dict[str, Framework]:
     for path in framework_files(folder):
         fw = parse_framework(_read_json(path), str(path))
         if fw.id in frameworks:
-            raise ConfigError(str(path), "id", f"framework id {fw.id!r} is already used by {frameworks[fw.id].file}")
+            raise ConfigError(
+                str(path), "id", f"framework id {fw.id!r} is already used by {frameworks[fw.id].file}"
+            )
         frameworks[fw.id] = fw
     return frameworks
 
@@ -236,11 +276,15 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|(?<![{$])\{([A-Za-z_]
 
 def fill_template(template: str, values: Mapping[str, str], file: str, key: str = "prompt_template") -> str:
     """Replace ``${var}`` / ``{var}`` (never ``{{macro}}``); an unknown name is a ConfigError."""
+
     def sub(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)
         if name not in values:
-            raise ConfigError(file, key, f"unknown placeholder {name!r}; available: {', '.join(sorted(values))}")
+            raise ConfigError(
+                file, key, f"unknown placeholder {name!r}; available: {', '.join(sorted(values))}"
+            )
         return values[name]
+
     return _PLACEHOLDER.sub(sub, template)
 
 
@@ -264,13 +308,15 @@ def _stages(raw: Any, r: _Reader) -> tuple[EvolutionStage, ...]:
         if threshold in seen:
             raise r.fail(f"{path}.{key}", f"stage {seen[threshold]} already starts at {threshold}")
         seen[threshold] = i
-        stages.append(EvolutionStage(
-            min_interactions=threshold,
-            name=r.text(obj, "name", f"{path}.name", required=True),
-            tone=r.text(obj, "tone", f"{path}.tone"),
-            quirks=r.texts(obj.get("quirks"), f"{path}.quirks"),
-            knowledge=r.texts(obj.get("knowledge"), f"{path}.knowledge"),
-        ))
+        stages.append(
+            EvolutionStage(
+                min_interactions=threshold,
+                name=r.text(obj, "name", f"{path}.name", required=True),
+                tone=r.text(obj, "tone", f"{path}.tone"),
+                quirks=r.texts(obj.get("quirks"), f"{path}.quirks"),
+                knowledge=r.texts(obj.get("knowledge"), f"{path}.knowledge"),
+            )
+        )
     return tuple(sorted(stages, key=lambda s: s.min_interactions))
 
 
@@ -298,18 +344,24 @@ def _blending(raw: Any, frameworks: Mapping[str, Framework], r: _Reader) -> dict
         out = {}
         for context, weights in obj.items():
             if context != "default" and context not in CONTEXTS:
-                raise r.fail(f"framework_blending.{context}",
-                             f"unknown context; expected default or one of {', '.join(CONTEXTS)}")
+                raise r.fail(
+                    f"framework_blending.{context}",
+                    f"unknown context; expected default or one of {', '.join(CONTEXTS)}",
+                )
             out[context] = _weights(weights, f"framework_blending.{context}", frameworks, r)
         return out
     return {"default": _weights(obj, "framework_blending", frameworks, r)}
 
 
-def _ordered(shares: Mapping[str, float], frameworks: Mapping[str, Framework]) -> list[tuple[Framework, float]]:
+def _ordered(
+    shares: Mapping[str, float], frameworks: Mapping[str, Framework]
+) -> list[tuple[Framework, float]]:
     return [(frameworks[f], s) for f, s in sorted(shares.items(), key=lambda p: (-p[1], p[0]))]
 
 
-def _default_shares(blending: Mapping[str, Mapping[str, float]], frameworks: Mapping[str, Framework]) -> dict[str, float]:
+def _default_shares(
+    blending: Mapping[str, Mapping[str, float]], frameworks: Mapping[str, Framework]
+) -> dict[str, float]:
     if "default" in blending:
         shares = dict(blending["default"])
     elif frameworks:
@@ -325,7 +377,9 @@ def _bullets(title: str, items: tuple[str, ...]) -> str:
     return f"{title}:\n" + "\n".join(f"- {i}" for i in items) if items else ""
 
 
-def compile_framework_prompt(character: Mapping[str, Any], frameworks: Mapping[str, Framework], file: str) -> Persona:
+def compile_framework_prompt(
+    character: Mapping[str, Any], frameworks: Mapping[str, Framework], file: str
+) -> Persona:
     """Validate ``character`` (from ``file``) against its ``frameworks`` and build the Persona."""
     r = _Reader(file)
     _warn_unknown(character, _CHARACTER_KEYS, file)
@@ -336,7 +390,10 @@ def compile_framework_prompt(character: Mapping[str, Any], frameworks: Mapping[s
     identity = r.obj(character.get("identity"), "identity", required=True)
     identity_lines: list[str] = []
     identity_values: dict[str, str] = {}
-    for key in [*(k for k in _IDENTITY_FIRST if k in identity), *(k for k in identity if k not in _IDENTITY_FIRST)]:
+    for key in [
+        *(k for k in _IDENTITY_FIRST if k in identity),
+        *(k for k in identity if k not in _IDENTITY_FIRST),
+    ]:
         value = identity[key]
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)
@@ -363,22 +420,41 @@ def compile_framework_prompt(character: Mapping[str, Any], frameworks: Mapping[s
     blending = _blending(character.get("framework_blending"), frameworks, r)
     shares = _default_shares(blending, frameworks)
 
-    values = {**identity_values, "id": cid, "display_name": display, "name": display, "summary": summary,
-              "knowledge_domain": "; ".join(knowledge), "opinions": "; ".join(opinions), "tone": tone,
-              "style_notes": "; ".join(style), "quirks": "; ".join(quirks),
-              "topic_interests": ", ".join(interests), "topic_avoidances": ", ".join(avoidances)}
+    values = {
+        **identity_values,
+        "id": cid,
+        "display_name": display,
+        "name": display,
+        "summary": summary,
+        "knowledge_domain": "; ".join(knowledge),
+        "opinions": "; ".join(opinions),
+        "tone": tone,
+        "style_notes": "; ".join(style),
+        "quirks": "; ".join(quirks),
+        "topic_interests": ", ".join(interests),
+        "topic_avoidances": ", ".join(avoidances),
+    }
 
-    sections = [f"You are {display}." + (f" {summary}" if summary else "")
-                + " Everything below describes who you are and how you behave; stay in character."]
+    sections = [
+        f"You are {display}."
+        + (f" {summary}" if summary else "")
+        + " Everything below describes who you are and how you behave; stay in character."
+    ]
     sections.append("## Identity\n" + "\n".join(identity_lines))
     if knowledge:
         sections.append("## Knowledge\n" + "\n".join(f"- {k}" for k in knowledge))
     if opinions:
         sections.append("## Opinions\n" + "\n".join(f"- {o}" for o in opinions))
     voice_parts = [f"Tone: {tone}"] if tone else []
-    voice_parts += [p for p in (_bullets("Style", style),
-                                "Words you favour: " + ", ".join(vocabulary) if vocabulary else "",
-                                _bullets("Things you might say", phrases)) if p]
+    voice_parts += [
+        p
+        for p in (
+            _bullets("Style", style),
+            "Words you favour: " + ", ".join(vocabulary) if vocabulary else "",
+            _bullets("Things you might say", phrases),
+        )
+        if p
+    ]
     if voice_parts:
         sections.append("## Voice and tone\n" + "\n".join(voice_parts))
     if quirks:
@@ -387,22 +463,36 @@ def compile_framework_prompt(character: Mapping[str, Any], frameworks: Mapping[s
     if interests:
         topic_parts.append("Topics you love and bring up: " + ", ".join(interests) + ".")
     if avoidances:
-        topic_parts.append("Topics you avoid (decline gently and steer elsewhere): " + ", ".join(avoidances) + ".")
+        topic_parts.append(
+            "Topics you avoid (decline gently and steer elsewhere): " + ", ".join(avoidances) + "."
+        )
     if topic_parts:
         sections.append("## Topics\n" + "\n".join(topic_parts))
     if frameworks:
-        blocks = ["## How you behave\nYou blend these behavioural frameworks; the percentage is how strongly each "
-                  "shapes you by default (per message the blend can shift with the kind of conversation)."]
+        blocks = [
+            "## How you behave\nYou blend these behavioural frameworks; the percentage is how strongly each "
+            "shapes you by default (per message the blend can shift with the kind of conversation)."
+        ]
         for fw, share in _ordered(shares, frameworks):
             body = [f"### {fw.name} ({round(share * 100)}%)"]
             if fw.prompt_template:
-                body.append(fill_template(fw.prompt_template,
-                                          {**values, "framework_id": fw.id, "framework_name": fw.name,
-                                           "purpose": fw.purpose}, fw.file))
+                body.append(
+                    fill_template(
+                        fw.prompt_template,
+                        {**values, "framework_id": fw.id, "framework_name": fw.name, "purpose": fw.purpose},
+                        fw.file,
+                    )
+                )
             body.append(f"Purpose: {fw.purpose}")
-            body += [p for p in (_bullets("Behavioural patterns", fw.behavioural_patterns),
-                                 _bullets("Decision making", fw.decision_making),
-                                 _bullets("Interaction style", fw.interaction_style)) if p]
+            body += [
+                p
+                for p in (
+                    _bullets("Behavioural patterns", fw.behavioural_patterns),
+                    _bullets("Decision making", fw.decision_making),
+                    _bullets("Interaction style", fw.interaction_style),
+                )
+                if p
+            ]
             blocks.append("\n".join(body))
         sections.append("\n\n".join(blocks))
         rules: list[str] = []
@@ -412,7 +502,9 @@ def compile_framework_prompt(character: Mapping[str, Any], frameworks: Mapping[s
             sections.append("## Accuracy rules\n" + "\n".join(f"- {rule}" for rule in rules))
     examples = r.text(character, "example_messages", "example_messages")
     if examples:
-        sections.append(f"## Example dialogue (how {display} talks; not part of this conversation)\n{examples}")
+        sections.append(
+            f"## Example dialogue (how {display} talks; not part of this conversation)\n{examples}"
+        )
 
     background = identity_values.get("background", "")
     first_sentence = re.match(r"(.+?[.!?])(\s|$)", background)
@@ -433,9 +525,11 @@ def compile_framework_prompt(character: Mapping[str, Any], frameworks: Mapping[s
         framework_blend={fid: share for fid, share in sorted(shares.items())},
         source_format="framework",
         source_path=Path(file),
-        extra={"character_id": cid,
-               "frameworks": {fid: asdict(fw) for fid, fw in sorted(frameworks.items())},
-               "framework_blending": blending},
+        extra={
+            "character_id": cid,
+            "frameworks": {fid: asdict(fw) for fid, fw in sorted(frameworks.items())},
+            "framework_blending": blending,
+        },
     )
 
 
@@ -452,37 +546,177 @@ def load_framework_character(folder: Path, env: Mapping[str, str]) -> Persona:
         changes["name"] = name
     persona = replace(persona, **changes)
     # {{char}} anywhere in the character's own text follows the (possibly renamed) name.
-    return replace(persona, system_prompt=resolve_char(persona.system_prompt, persona.name),
-                   first_message=resolve_char(persona.first_message, persona.name),
-                   post_history_instructions=resolve_char(persona.post_history_instructions, persona.name))
+    return replace(
+        persona,
+        system_prompt=resolve_char(persona.system_prompt, persona.name),
+        first_message=resolve_char(persona.first_message, persona.name),
+        post_history_instructions=resolve_char(persona.post_history_instructions, persona.name),
+    )
 
 
 # --------------------------------------------------------------------------- per-message context
 
 _CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
-    "emotional": ("sad", "lonely", "anxious", "anxiety", "stressed", "stress", "depressed", "upset", "cry",
-                  "crying", "hurt", "scared", "afraid", "worried", "grief", "grieving", "heartbroken",
-                  "breakup", "broke up", "overwhelmed", "miss", "feel", "feeling", "feelings", "angry",
-                  "exhausted", "panic", "rough day", "bad day", "hate myself", "alone", "comfort"),
-    "technical": ("code", "coding", "python", "javascript", "typescript", "rust", "java", "bug", "error",
-                  "exception", "traceback", "stack trace", "api", "server", "database", "sql", "function",
-                  "compile", "compiler", "install", "linux", "windows", "git", "deploy", "docker", "script",
-                  "algorithm", "regex", "http", "config", "debug", "crash", "cpu", "gpu", "network",
-                  "framework", "library", "variable", "terminal", "command line", "json", "kubernetes"),
-    "creative": ("story", "poem", "poetry", "write me", "draw", "drawing", "paint", "painting", "song",
-                 "lyrics", "imagine", "worldbuilding", "fiction", "art", "artwork", "compose", "sketch",
-                 "design", "invent", "brainstorm", "character idea", "plot", "fantasy", "roleplay", "pixel"),
-    "educational": ("explain", "learn", "learning", "teach", "why does", "how does", "what is", "what are",
-                    "history", "science", "study", "studying", "homework", "lesson", "understand",
-                    "define", "definition", "difference between", "theory", "exam", "research", "fact"),
-    "casual": ("hi", "hello", "hey", "lol", "lmao", "haha", "sup", "weekend", "food", "movie", "game",
-               "gaming", "music", "weather", "coffee", "tea", "good morning", "good night", "how are you"),
+    "emotional": (
+        "sad",
+        "lonely",
+        "anxious",
+        "anxiety",
+        "stressed",
+        "stress",
+        "depressed",
+        "upset",
+        "cry",
+        "crying",
+        "hurt",
+        "scared",
+        "afraid",
+        "worried",
+        "grief",
+        "grieving",
+        "heartbroken",
+        "breakup",
+        "broke up",
+        "overwhelmed",
+        "miss",
+        "feel",
+        "feeling",
+        "feelings",
+        "angry",
+        "exhausted",
+        "panic",
+        "rough day",
+        "bad day",
+        "hate myself",
+        "alone",
+        "comfort",
+    ),
+    "technical": (
+        "code",
+        "coding",
+        "python",
+        "javascript",
+        "typescript",
+        "rust",
+        "java",
+        "bug",
+        "error",
+        "exception",
+        "traceback",
+        "stack trace",
+        "api",
+        "server",
+        "database",
+        "sql",
+        "function",
+        "compile",
+        "compiler",
+        "install",
+        "linux",
+        "windows",
+        "git",
+        "deploy",
+        "docker",
+        "script",
+        "algorithm",
+        "regex",
+        "http",
+        "config",
+        "debug",
+        "crash",
+        "cpu",
+        "gpu",
+        "network",
+        "framework",
+        "library",
+        "variable",
+        "terminal",
+        "command line",
+        "json",
+        "kubernetes",
+    ),
+    "creative": (
+        "story",
+        "poem",
+        "poetry",
+        "write me",
+        "draw",
+        "drawing",
+        "paint",
+        "painting",
+        "song",
+        "lyrics",
+        "imagine",
+        "worldbuilding",
+        "fiction",
+        "art",
+        "artwork",
+        "compose",
+        "sketch",
+        "design",
+        "invent",
+        "brainstorm",
+        "character idea",
+        "plot",
+        "fantasy",
+        "roleplay",
+        "pixel",
+    ),
+    "educational": (
+        "explain",
+        "learn",
+        "learning",
+        "teach",
+        "why does",
+        "how does",
+        "what is",
+        "what are",
+        "history",
+        "science",
+        "study",
+        "studying",
+        "homework",
+        "lesson",
+        "understand",
+        "define",
+        "definition",
+        "difference between",
+        "theory",
+        "exam",
+        "research",
+        "fact",
+    ),
+    "casual": (
+        "hi",
+        "hello",
+        "hey",
+        "lol",
+        "lmao",
+        "haha",
+        "sup",
+        "weekend",
+        "food",
+        "movie",
+        "game",
+        "gaming",
+        "music",
+        "weather",
+        "coffee",
+        "tea",
+        "good morning",
+        "good night",
+        "how are you",
+    ),
 }
 # Ties resolve in this order: a person in distress matters more than a code question, and so on.
 _CONTEXT_PRIORITY = ("emotional", "technical", "creative", "educational", "casual")
-_CONTEXT_PATTERNS = {ctx: re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-                                     + r")(?!\w)", re.IGNORECASE)
-                     for ctx, words in _CONTEXT_WORDS.items()}
+_CONTEXT_PATTERNS = {
+    ctx: re.compile(
+        r"(?<!\w)(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?!\w)",
+        re.IGNORECASE,
+    )
+    for ctx, words in _CONTEXT_WORDS.items()
+}
 
 
 def detect_context(text: str) -> str:
@@ -498,8 +732,10 @@ def detect_context(text: str) -> str:
 
 def _frameworks_of(persona: Persona) -> dict[str, Framework]:
     raw = persona.extra.get("frameworks") or {}
-    return {fid: Framework(**{**data, **{k: tuple(v) for k, v in data.items() if isinstance(v, list)}})
-            for fid, data in raw.items()}
+    return {
+        fid: Framework(**{**data, **{k: tuple(v) for k, v in data.items() if isinstance(v, list)}})
+        for fid, data in raw.items()
+    }
 
 
 def context_shares(persona: Persona, context: str) -> dict[str, float]:
@@ -533,7 +769,9 @@ def blend_instructions(persona: Persona, context: str) -> str:
     for rank, (fw, share) in enumerate(ordered):
         label = "Lead with" if rank == 0 else ("Blend in" if share >= 0.25 else "Add a touch of")
         lines.append(f"{label} {fw.name} ({round(share * 100)}%): {fw.purpose}")
-        count = max(1, math.ceil(len(fw.behavioural_patterns) * share / top)) if fw.behavioural_patterns else 0
+        count = (
+            max(1, math.ceil(len(fw.behavioural_patterns) * share / top)) if fw.behavioural_patterns else 0
+        )
         lines.extend(f"  - {p}" for p in fw.behavioural_patterns[:count])
     return "\n".join(lines)
 

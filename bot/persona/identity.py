@@ -35,7 +35,9 @@ def read_identity_seed(path: Path) -> dict[str, list[str]]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(file, "json", f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ConfigError(file, "json", f"expected an object of lists (traits, lore, facts, quirks), got {_kind_of(data)}")
+        raise ConfigError(
+            file, "json", f"expected an object of lists (traits, lore, facts, quirks), got {_kind_of(data)}"
+        )
     seed: dict[str, list[str]] = {}
     for key, value in data.items():
         if key in _IGNORED:

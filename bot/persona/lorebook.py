@@ -37,17 +37,39 @@ AND_ANY, NOT_ALL, NOT_ANY, AND_ALL = 0, 1, 2, 3
 _BOOK_ENTRY_FIELDS = {"keys", "secondary_keys", "content", "enabled", "insertion_order", "priority",
                       "case_sensitive", "selective", "constant", "name", "extensions"}
 # World-info entry fields that map onto LoreEntry; the rest are kept in ``extensions``.
-_WORLD_INFO_FIELDS = {"key", "keys", "keysecondary", "secondary_keys", "content", "disable", "enabled", "order",
-                      "insertion_order", "priority", "caseSensitive", "case_sensitive", "selective", "constant",
-                      "comment", "name", "extensions"}
+_WORLD_INFO_FIELDS = {
+    "key",
+    "keys",
+    "keysecondary",
+    "secondary_keys",
+    "content",
+    "disable",
+    "enabled",
+    "order",
+    "insertion_order",
+    "priority",
+    "caseSensitive",
+    "case_sensitive",
+    "selective",
+    "constant",
+    "comment",
+    "name",
+    "extensions",
+}
 
 
 # --------------------------------------------------------------------------- parsing
 
 
 def _kind(value: Any) -> str:
-    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list",
-            dict: "an object"}.get(type(value), type(value).__name__)
+    return {
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        str: "text",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
 
 
 def _keys(value: Any, file: str, key: str) -> tuple[str, ...]:
@@ -81,8 +103,13 @@ def _entry(raw: Any, file: str, where: str, *, world_info: bool) -> LoreEntry:
         raise ConfigError(file, where, f"expected an object, got {_kind(raw)}")
     content = raw.get("content")
     if not isinstance(content, str):
-        raise ConfigError(file, f"{where}.content", "missing: every entry needs its text in content"
-                          if content is None else f"expected text, got {_kind(content)}")
+        raise ConfigError(
+            file,
+            f"{where}.content",
+            "missing: every entry needs its text in content"
+            if content is None
+            else f"expected text, got {_kind(content)}",
+        )
     ext = raw.get("extensions", {})
     if ext is None:
         ext = {}
@@ -91,15 +118,23 @@ def _entry(raw: Any, file: str, where: str, *, world_info: bool) -> LoreEntry:
     if world_info:
         key_field = "key" if "key" in raw else "keys"
         second_field = "keysecondary" if "keysecondary" in raw else "secondary_keys"
-        enabled = not _bool(raw.get("disable"), False, file, f"{where}.disable") if "disable" in raw else \
-            _bool(raw.get("enabled"), True, file, f"{where}.enabled")
+        enabled = (
+            not _bool(raw.get("disable"), False, file, f"{where}.disable")
+            if "disable" in raw
+            else _bool(raw.get("enabled"), True, file, f"{where}.enabled")
+        )
         order_field = "order" if "order" in raw else "insertion_order"
         case_field = "caseSensitive" if "caseSensitive" in raw else "case_sensitive"
         name = raw.get("comment") or raw.get("name") or ""
         # Unmodelled world-info fields (uid, depth, probability, ...) survive in extensions.
         extensions = {**{k: v for k, v in raw.items() if k not in _WORLD_INFO_FIELDS}, **ext}
     else:
-        key_field, second_field, order_field, case_field = "keys", "secondary_keys", "insertion_order", "case_sensitive"
+        key_field, second_field, order_field, case_field = (
+            "keys",
+            "secondary_keys",
+            "insertion_order",
+            "case_sensitive",
+        )
         enabled = _bool(raw.get("enabled"), True, file, f"{where}.enabled")
         name = raw.get("name") or raw.get("comment") or ""
         extensions = ext
@@ -126,6 +161,7 @@ def _entry(raw: Any, file: str, where: str, *, world_info: bool) -> LoreEntry:
 
 def lorebook_from_dict(data: Any, file: str, prefix: str = "") -> Lorebook:
     """Parse a ``character_book`` or world-info object; errors name ``file`` and the field path."""
+
     def at(key: str) -> str:
         return f"{prefix}.{key}" if prefix else key
 
@@ -140,7 +176,9 @@ def lorebook_from_dict(data: Any, file: str, prefix: str = "") -> Lorebook:
         world_info = True
     elif isinstance(raw_entries, list):
         items = [(f"{at('entries')}[{i}]", v) for i, v in enumerate(raw_entries)]
-        world_info = any(isinstance(v, dict) and ("key" in v or "disable" in v or "order" in v) for v in raw_entries)
+        world_info = any(
+            isinstance(v, dict) and ("key" in v or "disable" in v or "order" in v) for v in raw_entries
+        )
     else:
         raise ConfigError(file, at("entries"), f"expected a list or an object, got {_kind(raw_entries)}")
     entries = tuple(_entry(v, file, where, world_info=world_info) for where, v in items)
@@ -169,22 +207,43 @@ def load_lorebook(path: Path) -> Lorebook:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(str(path), "lorebook", f"not valid JSON: {exc}") from None
     book = lorebook_from_dict(data, str(path))
-    return book if book.name else Lorebook(book.entries, book.scan_depth, book.token_budget, path.stem,
-                                           book.extensions)
+    return (
+        book
+        if book.name
+        else Lorebook(book.entries, book.scan_depth, book.token_budget, path.stem, book.extensions)
+    )
 
 
 def lorebook_to_dict(book: Lorebook) -> dict[str, Any]:
     """The ``character_book`` form of a lorebook (for card export)."""
     entries = []
     for i, e in enumerate(book.entries):
-        entries.append({
-            "keys": list(e.keys), "content": e.content, "extensions": e.extensions, "enabled": e.enabled,
-            "insertion_order": e.insertion_order, "case_sensitive": e.case_sensitive, "name": e.name,
-            "priority": e.priority, "id": i, "comment": e.name, "selective": e.selective,
-            "secondary_keys": list(e.secondary_keys), "constant": e.constant, "position": "before_char",
-        })
-    out: dict[str, Any] = {"name": book.name, "scan_depth": book.scan_depth, "token_budget": book.token_budget,
-                           "recursive_scanning": False, "extensions": book.extensions, "entries": entries}
+        entries.append(
+            {
+                "keys": list(e.keys),
+                "content": e.content,
+                "extensions": e.extensions,
+                "enabled": e.enabled,
+                "insertion_order": e.insertion_order,
+                "case_sensitive": e.case_sensitive,
+                "name": e.name,
+                "priority": e.priority,
+                "id": i,
+                "comment": e.name,
+                "selective": e.selective,
+                "secondary_keys": list(e.secondary_keys),
+                "constant": e.constant,
+                "position": "before_char",
+            }
+        )
+    out: dict[str, Any] = {
+        "name": book.name,
+        "scan_depth": book.scan_depth,
+        "token_budget": book.token_budget,
+        "recursive_scanning": False,
+        "extensions": book.extensions,
+        "entries": entries,
+    }
     return out
 
 
@@ -234,7 +293,9 @@ def _is_triggered(entry: LoreEntry, text: str) -> bool:
     return any(second)
 
 
-def activate(lorebook: Lorebook, recent_messages: Sequence[str], token_budget: int | None = None) -> list[LoreEntry]:
+def activate(
+    lorebook: Lorebook, recent_messages: Sequence[str], token_budget: int | None = None
+) -> list[LoreEntry]:
     """The entries the last ``scan_depth`` messages trigger, in insertion order, within the token budget.
 
     ``token_budget`` (else the lorebook's own) caps the summed tokens of the entries' content; when they
@@ -272,8 +333,9 @@ def format_lore(entries: Sequence[LoreEntry]) -> str:
     return "[Lore you know that matters right now]\n" + "\n\n".join(e.content.strip() for e in entries)
 
 
-def persona_lore(persona: Persona, recent_messages: Sequence[str], user_name: str = "User",
-                 token_budget: int | None = None) -> str:
+def persona_lore(
+    persona: Persona, recent_messages: Sequence[str], user_name: str = "User", token_budget: int | None = None
+) -> str:
     """The persona's activated lore for these messages, macros resolved ("" without a lorebook)."""
     if persona.lorebook is None:
         return ""
@@ -288,4 +350,3 @@ def merge_lorebooks(books: Sequence[Lorebook | None]) -> Lorebook | None:
     first = present[0]
     entries = tuple(e for b in present for e in b.entries)
     return Lorebook(entries, first.scan_depth, first.token_budget, first.name, first.extensions)
-

@@ -59,7 +59,9 @@ class Persona:
     name: str
     system_prompt: str
     description: str = ""
-    summarization_prompt: str = "Summarize the conversation so far from your own perspective, in your own voice."
+    summarization_prompt: str = (
+        "Summarize the conversation so far from your own perspective, in your own voice."
+    )
     core_memory_prompt: str = (
         "Update your core memories about {user_name}: merge what you already remember with what happened "
         "in this conversation, rewriting rather than only appending."

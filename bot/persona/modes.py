@@ -31,7 +31,8 @@ class Mode:
 
 
 def mode_key(name: str) -> str:
-    """The env key that holds a mode's instructions: ``mode_`` + the lower-cased name, non-alphanumerics → _."""
+    """The env key that holds a mode's instructions: ``mode_`` + the lower-cased name, non-alphanumerics
+    → _."""
     return "mode_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
@@ -84,7 +85,7 @@ def split_mode_tag(reply: str) -> tuple[str | None, str]:
     match = MODE_TAG.match(reply)
     if not match:
         return None, reply
-    return match.group(1).strip(), reply[match.end():]
+    return match.group(1).strip(), reply[match.end() :]
 
 
 def current_mode(replies: Iterable[str], mode_names: Iterable[str], default: str) -> str:

@@ -56,8 +56,10 @@ CARD_DATA: dict[str, Any] = {
         "fav": False,
         "world": "Greywick",
         "depth_prompt": {"prompt": "", "depth": 4, "role": "system"},
-        "x_lantern_tools": {"palette": ["#1b2a41", "#f2c14e", "#d1495b"], "beam": {"period_s": 12.5,
-                                                                                   "pattern": [1, 0, 1, None]}},
+        "x_lantern_tools": {
+            "palette": ["#1b2a41", "#f2c14e", "#d1495b"],
+            "beam": {"period_s": 12.5, "pattern": [1, 0, 1, None]},
+        },
     },
     "character_book": {
         "name": "Greywick Light",
@@ -68,44 +70,97 @@ CARD_DATA: dict[str, Any] = {
         "extensions": {},
         "entries": [
             {
-                "keys": ["Greywick"], "content": (
+                "keys": ["Greywick"],
+                "content": (
                     "Greywick Light is a white-and-red striped tower of forty metres on a basalt headland. "
-                    "Its lens turns once every twelve and a half seconds."),
-                "extensions": {}, "enabled": True, "insertion_order": 10, "constant": True, "priority": 100,
-                "id": 0, "comment": "The lighthouse (always known)", "name": "The lighthouse",
-                "selective": False, "secondary_keys": [], "case_sensitive": False, "position": "before_char",
-            },
-            {
-                "keys": ["fog", "mist"], "content": (
-                    "Fog rolls into the Narrows most autumn evenings. Lumen cannot see through it, but "
-                    "sounds the foghorn every thirty seconds and listens for ships' bells."),
-                "extensions": {}, "enabled": True, "insertion_order": 20, "constant": False, "priority": 20,
-                "id": 1, "comment": "Fog", "name": "Fog", "selective": False, "secondary_keys": [],
-                "case_sensitive": False, "position": "before_char",
-            },
-            {
-                "keys": ["Marta", "ferry"], "content": (
-                    "Captain Marta Oyelaran runs the evening ferry across the Narrows. She flashes her deck "
-                    "lamp twice at Greywick every night, and Lumen always answers."),
-                "extensions": {}, "enabled": True, "insertion_order": 30, "constant": False, "priority": 30,
-                "id": 2, "comment": "The ferry captain", "name": "Captain Marta", "selective": True,
-                "secondary_keys": ["captain", "late", "storm", "tonight"], "case_sensitive": False,
+                    "Its lens turns once every twelve and a half seconds."
+                ),
+                "extensions": {},
+                "enabled": True,
+                "insertion_order": 10,
+                "constant": True,
+                "priority": 100,
+                "id": 0,
+                "comment": "The lighthouse (always known)",
+                "name": "The lighthouse",
+                "selective": False,
+                "secondary_keys": [],
+                "case_sensitive": False,
                 "position": "before_char",
             },
             {
-                "keys": ["logbook", "log book", "keeper"], "content": (
-                    "The last human keeper, Tobias Wren, left in 1974 when the lamp was automated. His "
-                    "logbook still sits on the lamp-room desk, open at his final entry: 'All quiet. Lumen "
-                    "has the watch.'"),
-                "extensions": {}, "enabled": True, "insertion_order": 40, "constant": False, "priority": 10,
-                "id": 3, "comment": "The keeper's logbook", "name": "The logbook", "selective": False,
-                "secondary_keys": [], "case_sensitive": False, "position": "before_char",
+                "keys": ["fog", "mist"],
+                "content": (
+                    "Fog rolls into the Narrows most autumn evenings. Lumen cannot see through it, but "
+                    "sounds the foghorn every thirty seconds and listens for ships' bells."
+                ),
+                "extensions": {},
+                "enabled": True,
+                "insertion_order": 20,
+                "constant": False,
+                "priority": 20,
+                "id": 1,
+                "comment": "Fog",
+                "name": "Fog",
+                "selective": False,
+                "secondary_keys": [],
+                "case_sensitive": False,
+                "position": "before_char",
             },
             {
-                "keys": ["treasure"], "content": "An unfinished rumour about treasure under the tower.",
-                "extensions": {}, "enabled": False, "insertion_order": 50, "constant": False, "priority": 5,
-                "id": 4, "comment": "Disabled draft", "name": "Draft", "selective": False,
-                "secondary_keys": [], "case_sensitive": False, "position": "after_char",
+                "keys": ["Marta", "ferry"],
+                "content": (
+                    "Captain Marta Oyelaran runs the evening ferry across the Narrows. She flashes her deck "
+                    "lamp twice at Greywick every night, and Lumen always answers."
+                ),
+                "extensions": {},
+                "enabled": True,
+                "insertion_order": 30,
+                "constant": False,
+                "priority": 30,
+                "id": 2,
+                "comment": "The ferry captain",
+                "name": "Captain Marta",
+                "selective": True,
+                "secondary_keys": ["captain", "late", "storm", "tonight"],
+                "case_sensitive": False,
+                "position": "before_char",
+            },
+            {
+                "keys": ["logbook", "log book", "keeper"],
+                "content": (
+                    "The last human keeper, Tobias Wren, left in 1974 when the lamp was automated. His "
+                    "logbook still sits on the lamp-room desk, open at his final entry: 'All quiet. Lumen "
+                    "has the watch.'"
+                ),
+                "extensions": {},
+                "enabled": True,
+                "insertion_order": 40,
+                "constant": False,
+                "priority": 10,
+                "id": 3,
+                "comment": "The keeper's logbook",
+                "name": "The logbook",
+                "selective": False,
+                "secondary_keys": [],
+                "case_sensitive": False,
+                "position": "before_char",
+            },
+            {
+                "keys": ["treasure"],
+                "content": "An unfinished rumour about treasure under the tower.",
+                "extensions": {},
+                "enabled": False,
+                "insertion_order": 50,
+                "constant": False,
+                "priority": 5,
+                "id": 4,
+                "comment": "Disabled draft",
+                "name": "Draft",
+                "selective": False,
+                "secondary_keys": [],
+                "case_sensitive": False,
+                "position": "after_char",
             },
         ],
     },

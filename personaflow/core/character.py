@@ -40,24 +40,43 @@ class Character:
     def get_context(self, include_memories: bool = True, memory_limit: int | None = None,
                     memory_types: Iterable[str] | None = None) -> dict[str, Any]:
         """What a prompt needs: name, prompt, background and (optionally) memories, newest first, as dicts."""
-        context: dict[str, Any] = {"name": self.name, "prompt": self.prompt, "background": dict(self.background)}
+        context: dict[str, Any] = {
+            "name": self.name,
+            "prompt": self.prompt,
+            "background": dict(self.background),
+        }
         if include_memories:
             memories = self.memory_manager.get_memories(limit=memory_limit, memory_types=memory_types)
             context["memories"] = [m.to_dict() for m in memories]
         return context
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "prompt": self.prompt, "background": dict(self.background),
-                "memory_config": self.memory_manager.config.to_dict(),
-                "memories": [m.to_dict() for m in self.memory_manager.memories]}
+        return {
+            "name": self.name,
+            "prompt": self.prompt,
+            "background": dict(self.background),
+            "memory_config": self.memory_manager.config.to_dict(),
+            "memories": [m.to_dict() for m in self.memory_manager.memories],
+        }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, summarizer: Summarizer | None = None,
-                  store: MemoryStore | None = None) -> Character:
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        summarizer: Summarizer | None = None,
+        store: MemoryStore | None = None,
+    ) -> Character:
         for key in ("name", "prompt"):
             if key not in data:
                 raise ValueError(f"character dict is missing {key!r}")
-        character = cls(data["name"], data["prompt"], data.get("background"), data.get("memory_config"),
-                        summarizer=summarizer, store=store)
+        character = cls(
+            data["name"],
+            data["prompt"],
+            data.get("background"),
+            data.get("memory_config"),
+            summarizer=summarizer,
+            store=store,
+        )
         character.memory_manager.restore([Memory.from_dict(m) for m in data.get("memories") or []])
         return character

@@ -71,8 +71,13 @@ class Memory:
         for key in ("timestamp", "type", "content"):
             if key not in data:
                 raise ValueError(f"memory dict is missing {key!r}")
-        return cls(timestamp=_parse_time(data["timestamp"]), type=str(data["type"]), content=data["content"],
-                   metadata=dict(data.get("metadata") or {}), character_name=str(data.get("character_name") or ""))
+        return cls(
+            timestamp=_parse_time(data["timestamp"]),
+            type=str(data["type"]),
+            content=data["content"],
+            metadata=dict(data.get("metadata") or {}),
+            character_name=str(data.get("character_name") or ""),
+        )
 
 
 @dataclass
@@ -85,8 +90,11 @@ class MemoryConfig:
         check_memory_config(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"max_memories": self.max_memories, "summary_threshold": self.summary_threshold,
-                "auto_summarize": self.auto_summarize}
+        return {
+            "max_memories": self.max_memories,
+            "summary_threshold": self.summary_threshold,
+            "auto_summarize": self.auto_summarize,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MemoryConfig:
@@ -141,7 +149,8 @@ _STOPWORDS = frozenset(
     "this that these those i you he she we they me him her us them my your his our their what which who whom "
     "do does did have has had not no yes just very can could would should will shall may might must about "
     "into over under again there here when where why how all any both each few more most other some such "
-    "only own same than too also user response".split())
+    "only own same than too also user response".split()
+)
 
 
 def _sentences(text: str) -> list[str]:
@@ -184,16 +193,23 @@ def extractive_summary(memories: Iterable[Memory], max_sentences: int | None = N
 
 
 class MemoryManager:
-    def __init__(self, character_name: str, config: MemoryConfigLike | None = None, *,
-                 summarizer: Summarizer | None = None, store: MemoryStore | None = None) -> None:
+    def __init__(
+        self,
+        character_name: str,
+        config: MemoryConfigLike | None = None,
+        *,
+        summarizer: Summarizer | None = None,
+        store: MemoryStore | None = None,
+    ) -> None:
         self.character_name = character_name
         self.config = MemoryConfig.coerce(config)
         self.summarizer = summarizer
         self.store: MemoryStore = store if store is not None else InMemoryStore()
         self.memories: list[Memory] = self.store.load(character_name)
 
-    def add_memory(self, content: MemoryContent, memory_type: str = "interaction",
-                   metadata: dict[str, Any] | None = None) -> Memory:
+    def add_memory(
+        self, content: MemoryContent, memory_type: str = "interaction", metadata: dict[str, Any] | None = None
+    ) -> Memory:
         """Record a memory; may trim the oldest and append an automatic summary."""
         check_memory_content(content)
         if not isinstance(memory_type, str) or not memory_type.strip():
@@ -221,7 +237,7 @@ class MemoryManager:
     def unsummarized(self) -> list[Memory]:
         """Non-summary memories added after the latest summary (chronological)."""
         last = max((i for i, m in enumerate(self.memories) if m.type == SUMMARY_TYPE), default=-1)
-        return [m for m in self.memories[last + 1:] if m.type != SUMMARY_TYPE]
+        return [m for m in self.memories[last + 1 :] if m.type != SUMMARY_TYPE]
 
     def summarize(self, memories: list[Memory]) -> Memory:
         """A summary memory of ``memories`` (not stored; :meth:`add_memory` appends it)."""
@@ -235,12 +251,17 @@ class MemoryManager:
                 log.exception("summarizer failed for %s; using the extractive summary", self.character_name)
         if not text:
             text, method = extractive_summary(memories), "extractive"
-        metadata = {"summarized_count": len(memories), "method": method,
-                    "first": memories[0].timestamp.isoformat() if memories else None,
-                    "last": memories[-1].timestamp.isoformat() if memories else None}
+        metadata = {
+            "summarized_count": len(memories),
+            "method": method,
+            "first": memories[0].timestamp.isoformat() if memories else None,
+            "last": memories[-1].timestamp.isoformat() if memories else None,
+        }
         return Memory(_now(), SUMMARY_TYPE, text, metadata, self.character_name)
 
-    def get_memories(self, limit: int | None = None, memory_types: Iterable[str] | None = None) -> list[Memory]:
+    def get_memories(
+        self, limit: int | None = None, memory_types: Iterable[str] | None = None
+    ) -> list[Memory]:
         """Newest first, optionally only some types, at most ``limit``."""
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
             raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
@@ -249,19 +270,27 @@ class MemoryManager:
         return found if limit is None else found[:limit]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"character_name": self.character_name, "config": self.config.to_dict(),
-                "memories": [m.to_dict() for m in self.memories]}
+        return {
+            "character_name": self.character_name,
+            "config": self.config.to_dict(),
+            "memories": [m.to_dict() for m in self.memories],
+        }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, summarizer: Summarizer | None = None,
-                  store: MemoryStore | None = None) -> MemoryManager:
-        manager = cls(str(data["character_name"]), data.get("config"),
-                      summarizer=summarizer, store=store)
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        summarizer: Summarizer | None = None,
+        store: MemoryStore | None = None,
+    ) -> MemoryManager:
+        manager = cls(str(data["character_name"]), data.get("config"), summarizer=summarizer, store=store)
         manager.restore([Memory.from_dict(m) for m in data.get("memories") or []])
         return manager
 
     def restore(self, memories: list[Memory]) -> None:
-        """Make ``memories`` (chronological) this character's whole memory; nothing happens when it is empty."""
+        """Make ``memories`` (chronological) this character's whole memory; nothing happens when it is
+        empty."""
         if not memories:
             return
         # They are this character's now, whatever name a hand-written dict gave them (or left out).

@@ -72,7 +72,9 @@ class PersonaSystem:
         try:
             return self.characters[name]
         except KeyError:
-            raise KeyError(f"unknown character {name!r}; known: {', '.join(sorted(self.characters)) or 'none'}") from None
+            raise KeyError(
+                f"unknown character {name!r}; known: {', '.join(sorted(self.characters)) or 'none'}"
+            ) from None
 
     def remove_character(self, name: str) -> None:
         self.get_character(name)
@@ -90,26 +92,43 @@ class PersonaSystem:
     def get_active_character(self) -> Character | None:
         return self.characters.get(self.active_character) if self.active_character else None
 
-    def add_interaction(self, character_name: str, content: MemoryContent, memory_type: str = "interaction",
-                        metadata: dict[str, Any] | None = None) -> Memory:
+    def add_interaction(
+        self,
+        character_name: str,
+        content: MemoryContent,
+        memory_type: str = "interaction",
+        metadata: dict[str, Any] | None = None,
+    ) -> Memory:
         return self.get_character(character_name).add_memory(content, memory_type, metadata)
 
-    def broadcast_interaction(self, content: MemoryContent, memory_type: str = "broadcast",
-                              metadata: dict[str, Any] | None = None,
-                              character_names: Iterable[str] | None = None) -> list[Memory]:
-        """Give every character (or the named ones) the same memory; unknown names fail before any is added."""
+    def broadcast_interaction(
+        self,
+        content: MemoryContent,
+        memory_type: str = "broadcast",
+        metadata: dict[str, Any] | None = None,
+        character_names: Iterable[str] | None = None,
+    ) -> list[Memory]:
+        """Give every character (or the named ones) the same memory; unknown names fail before any is
+        added."""
         names = list(self.characters) if character_names is None else list(character_names)
         targets = [self.get_character(n) for n in names]
         return [c.add_memory(content, memory_type, dict(metadata or {})) for c in targets]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"characters": {name: c.to_dict() for name, c in self.characters.items()},
-                "active_character": self.active_character}
+        return {
+            "characters": {name: c.to_dict() for name, c in self.characters.items()},
+            "active_character": self.active_character,
+        }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, summarizer: Summarizer | None = None,
-                  store_factory: Callable[[str], MemoryStore] | None = None,
-                  store: SystemStore | None = None) -> PersonaSystem:
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        summarizer: Summarizer | None = None,
+        store_factory: Callable[[str], MemoryStore] | None = None,
+        store: SystemStore | None = None,
+    ) -> PersonaSystem:
         system = cls(summarizer=summarizer, store_factory=store_factory, store=store)
         for name, raw in (data.get("characters") or {}).items():
             system._add(Character.from_dict(raw, summarizer=summarizer, store=system._store(name)))

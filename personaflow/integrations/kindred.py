@@ -128,13 +128,18 @@ class KindredStore(_PortalUser):
     # -- SystemStore
 
     def load_characters(self) -> list[dict[str, Any]]:
-        return [{"name": c.name, "prompt": c.prompt, "background": c.background, "memory_config": c.memory_config}
-                for c in self.portal.call(self.store.personaflow.characters)]
+        return [
+            {"name": c.name, "prompt": c.prompt, "background": c.background, "memory_config": c.memory_config}
+            for c in self.portal.call(self.store.personaflow.characters)
+        ]
 
     def save_character(self, definition: Mapping[str, Any]) -> None:
-        row = PersonaFlowCharacterRow(str(definition["name"]), str(definition["prompt"]),
-                                      dict(definition.get("background") or {}),
-                                      dict(definition.get("memory_config") or {}))
+        row = PersonaFlowCharacterRow(
+            str(definition["name"]),
+            str(definition["prompt"]),
+            dict(definition.get("background") or {}),
+            dict(definition.get("memory_config") or {}),
+        )
         self.portal.call(self.store.personaflow.save_character, row)
 
     def delete_character(self, name: str) -> None:
@@ -146,24 +151,30 @@ async def _open_store(url: str) -> Store:
 
 
 def _row(memory: Memory) -> PersonaFlowMemoryRow:
-    return PersonaFlowMemoryRow(memory.character_name, memory.type, memory.content, dict(memory.metadata),
-                                memory.timestamp)
+    return PersonaFlowMemoryRow(
+        memory.character_name, memory.type, memory.content, dict(memory.metadata), memory.timestamp
+    )
 
 
 SUMMARY_INSTRUCTIONS = (
     "You keep the memory of a character in a story or chat. Summarize the memories you are given in a few "
     "sentences, in the third person: keep names, facts, preferences, promises and open questions the "
-    "character will need later; leave out greetings and small talk. Answer with the summary only.")
+    "character will need later; leave out greetings and small talk. Answer with the summary only."
+)
 
 
 def summary_prompt(memories: list[Memory]) -> Prompt:
     """The request a summary is written from: the instructions, then the memories oldest first."""
     name = next((m.character_name for m in memories if m.character_name), "the character")
-    lines = [f"- [{m.timestamp.isoformat(timespec='seconds')}, {m.type}] {m.text()}".replace("\n", "; ")
-             for m in memories]
+    lines = [
+        f"- [{m.timestamp.isoformat(timespec='seconds')}, {m.type}] {m.text()}".replace("\n", "; ")
+        for m in memories
+    ]
     text = f"Memories of {name}, oldest first:\n" + "\n".join(lines)
-    return Prompt(system=[{"type": "text", "text": SUMMARY_INSTRUCTIONS}],
-                  messages=[{"role": "user", "content": [{"type": "text", "text": text}]}])
+    return Prompt(
+        system=[{"type": "text", "text": SUMMARY_INSTRUCTIONS}],
+        messages=[{"role": "user", "content": [{"type": "text", "text": text}]}],
+    )
 
 
 class ClaudeSummarizer(_PortalUser):
@@ -176,16 +187,27 @@ class ClaudeSummarizer(_PortalUser):
 
     PURPOSE = "personaflow_summary"
 
-    def __init__(self, settings: Settings, *, store: KindredStore | None = None, user_id: int | None = None,
-                 max_tokens: int = 500) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: KindredStore | None = None,
+        user_id: int | None = None,
+        max_tokens: int = 500,
+    ) -> None:
         super().__init__(store.portal if store is not None else None, "personaflow-claude")
         self.client = ClaudeClient(settings, store.store if store is not None else None)
         self.user_id = user_id
         self.max_tokens = max_tokens
 
     def __call__(self, memories: list[Memory]) -> str:
-        call = partial(self.client.summarize, summary_prompt(memories), user_id=self.user_id, purpose=self.PURPOSE,
-                       max_tokens=self.max_tokens)
+        call = partial(
+            self.client.summarize,
+            summary_prompt(memories),
+            user_id=self.user_id,
+            purpose=self.PURPOSE,
+            max_tokens=self.max_tokens,
+        )
         return self.portal.call(call).text
 
     def close(self) -> None:

@@ -25,7 +25,9 @@ class PromptTemplate:
         missing = [v for v in self.variables if v not in values]
         if missing:
             where = f"template {self.name!r}" if self.name else "template"
-            raise KeyError(f"{where} needs {', '.join(repr(m) for m in missing)}; got {sorted(values) or 'nothing'}")
+            raise KeyError(
+                f"{where} needs {', '.join(repr(m) for m in missing)}; got {sorted(values) or 'nothing'}"
+            )
         return self._template.substitute(values)
 
     format = render
@@ -48,7 +50,9 @@ class PromptManager:
         try:
             return self.templates[name]
         except KeyError:
-            raise KeyError(f"unknown template {name!r}; known: {', '.join(sorted(self.templates)) or 'none'}") from None
+            raise KeyError(
+                f"unknown template {name!r}; known: {', '.join(sorted(self.templates)) or 'none'}"
+            ) from None
 
     def remove_template(self, name: str) -> None:
         self.get_template(name)

@@ -34,7 +34,8 @@ class Serializer:
 
     @staticmethod
     def from_json(source: Path | str) -> Any:
-        """Parse JSON text, or read the file ``source`` names (a Path, or a string naming an existing file)."""
+        """Parse JSON text, or read the file ``source`` names (a Path, or a string naming an existing
+        file)."""
         if isinstance(source, Path) or (isinstance(source, str) and _is_file(source)):
             text, origin = Path(source).read_text(encoding="utf-8"), f"file {str(source)!r}"
         elif isinstance(source, str):

@@ -30,7 +30,9 @@ def template_variables(template: Any) -> list[str]:
             start = match.start("invalid")
             line = template.count("\n", 0, start) + 1
             snippet = template[start:start + 12].split("\n")[0]
-            raise ValueError(f"invalid placeholder at line {line}: {snippet!r} (use ${{name}}, or $$ for a literal $)")
+            raise ValueError(
+                f"invalid placeholder at line {line}: {snippet!r} (use ${{name}}, or $$ for a literal $)"
+            )
         name = match.group("named") or match.group("braced")
         if name and name not in names:
             names.append(name)
@@ -54,7 +56,8 @@ def check_memory_content(content: Any) -> None:
 
 
 def check_memory_config(config: Any) -> None:
-    """A MemoryConfig, or a mapping with some of its fields (the rest take their defaults); ValueError otherwise.
+    """A MemoryConfig, or a mapping with some of its fields (the rest take their defaults); ValueError
+    otherwise.
 
     ``max_memories`` and ``summary_threshold`` are positive integers, ``auto_summarize`` a bool; a mapping
     with any other key is refused, so a misspelt setting is not silently ignored.
@@ -62,7 +65,9 @@ def check_memory_config(config: Any) -> None:
     if isinstance(config, Mapping):
         unknown = [k for k in config if k not in MEMORY_CONFIG_FIELDS]
         if unknown:
-            raise ValueError(f"unknown memory_config key {unknown[0]!r}; known: {', '.join(MEMORY_CONFIG_FIELDS)}")
+            raise ValueError(
+                f"unknown memory_config key {unknown[0]!r}; known: {', '.join(MEMORY_CONFIG_FIELDS)}"
+            )
         values = dict(config)
     elif all(hasattr(config, k) for k in MEMORY_CONFIG_FIELDS):
         values = {k: getattr(config, k) for k in MEMORY_CONFIG_FIELDS}

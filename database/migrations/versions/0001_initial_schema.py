@@ -130,162 +130,186 @@ def upgrade() -> None:
     sa.Column('last_seen', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users'))
     )
-    op.create_table('conversations',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('character', sa.String(length=100), nullable=False),
-    sa.Column('user_id', sa.BigInteger(), nullable=False),
-    sa.Column('scope', sa.String(length=64), nullable=False),
-    sa.Column('summary', sa.Text(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_conversations_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_conversations')),
-    sa.UniqueConstraint('character', 'user_id', 'scope', name=op.f('uq_conversations_character'))
+    op.create_table(
+        "conversations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("character", sa.String(length=100), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("scope", sa.String(length=64), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_conversations_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversations")),
+        sa.UniqueConstraint("character", "user_id", "scope", name=op.f("uq_conversations_character")),
     )
-    with op.batch_alter_table('conversations', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_conversations_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_conversations_user_id"), ["user_id"], unique=False)
 
-    op.create_table('core_memories',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('character', sa.String(length=100), nullable=False),
-    sa.Column('user_id', sa.BigInteger(), nullable=False),
-    sa.Column('content', sa.Text(), nullable=False),
-    sa.Column('source', sa.String(length=16), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_core_memories_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_core_memories'))
+    op.create_table(
+        "core_memories",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("character", sa.String(length=100), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_core_memories_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_core_memories")),
     )
-    with op.batch_alter_table('core_memories', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_core_memories_character'), ['character'], unique=False)
-        batch_op.create_index(batch_op.f('ix_core_memories_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table("core_memories", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_core_memories_character"), ["character"], unique=False)
+        batch_op.create_index(batch_op.f("ix_core_memories_user_id"), ["user_id"], unique=False)
 
-    op.create_table('core_memory_versions',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('character', sa.String(length=100), nullable=False),
-    sa.Column('user_id', sa.BigInteger(), nullable=False),
-    sa.Column('snapshot', sa.Text(), nullable=False),
-    sa.Column('reason', sa.String(length=64), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_core_memory_versions_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_core_memory_versions'))
+    op.create_table(
+        "core_memory_versions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("character", sa.String(length=100), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("snapshot", sa.Text(), nullable=False),
+        sa.Column("reason", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_core_memory_versions_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_core_memory_versions")),
     )
-    with op.batch_alter_table('core_memory_versions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_core_memory_versions_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table("core_memory_versions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_core_memory_versions_user_id"), ["user_id"], unique=False)
 
-    op.create_table('nicknames',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.BigInteger(), nullable=False),
-    sa.Column('nickname', sa.String(length=100), nullable=False),
-    sa.Column('first_seen', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_seen', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_nicknames_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_nicknames')),
-    sa.UniqueConstraint('user_id', 'nickname', name=op.f('uq_nicknames_user_id'))
+    op.create_table(
+        "nicknames",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("nickname", sa.String(length=100), nullable=False),
+        sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_nicknames_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_nicknames")),
+        sa.UniqueConstraint("user_id", "nickname", name=op.f("uq_nicknames_user_id")),
     )
-    with op.batch_alter_table('nicknames', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_nicknames_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table("nicknames", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_nicknames_user_id"), ["user_id"], unique=False)
 
-    op.create_table('relationships',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('character', sa.String(length=100), nullable=False),
-    sa.Column('user_id', sa.BigInteger(), nullable=False),
-    sa.Column('anger', sa.Float(), nullable=False),
-    sa.Column('rapport', sa.Float(), nullable=False),
-    sa.Column('trust', sa.Float(), nullable=False),
-    sa.Column('formality', sa.Float(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_relationships_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_relationships')),
-    sa.UniqueConstraint('character', 'user_id', name=op.f('uq_relationships_character'))
+    op.create_table(
+        "relationships",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("character", sa.String(length=100), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("anger", sa.Float(), nullable=False),
+        sa.Column("rapport", sa.Float(), nullable=False),
+        sa.Column("trust", sa.Float(), nullable=False),
+        sa.Column("formality", sa.Float(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_relationships_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_relationships")),
+        sa.UniqueConstraint("character", "user_id", name=op.f("uq_relationships_character")),
     )
-    with op.batch_alter_table('relationships', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_relationships_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table("relationships", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_relationships_user_id"), ["user_id"], unique=False)
 
-    op.create_table('user_facts',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.BigInteger(), nullable=False),
-    sa.Column('fact', sa.Text(), nullable=False),
-    sa.Column('category', sa.String(length=50), nullable=False),
-    sa.Column('first_mentioned', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_mentioned', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('reference_count', sa.Integer(), nullable=False),
-    sa.Column('pinned', sa.Boolean(), nullable=False),
-    sa.Column('embedding', sa.LargeBinary(), nullable=True),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_facts_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_user_facts'))
+    op.create_table(
+        "user_facts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("fact", sa.Text(), nullable=False),
+        sa.Column("category", sa.String(length=50), nullable=False),
+        sa.Column("first_mentioned", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_mentioned", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reference_count", sa.Integer(), nullable=False),
+        sa.Column("pinned", sa.Boolean(), nullable=False),
+        sa.Column("embedding", sa.LargeBinary(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_user_facts_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_user_facts")),
     )
-    with op.batch_alter_table('user_facts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_user_facts_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table("user_facts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_user_facts_user_id"), ["user_id"], unique=False)
 
-    op.create_table('history_messages',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('conversation_id', sa.Integer(), nullable=False),
-    sa.Column('role', sa.String(length=16), nullable=False),
-    sa.Column('content', sa.Text(), nullable=False),
-    sa.Column('tokens', sa.Integer(), nullable=False),
-    sa.Column('discord_message_id', sa.BigInteger(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_history_messages_conversation_id_conversations'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_history_messages'))
+    op.create_table(
+        "history_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("tokens", sa.Integer(), nullable=False),
+        sa.Column("discord_message_id", sa.BigInteger(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_history_messages_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_history_messages")),
     )
-    with op.batch_alter_table('history_messages', schema=None) as batch_op:
-        batch_op.create_index('ix_history_conversation_id_id', ['conversation_id', 'id'], unique=False)
+    with op.batch_alter_table("history_messages", schema=None) as batch_op:
+        batch_op.create_index("ix_history_conversation_id_id", ["conversation_id", "id"], unique=False)
 
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table('history_messages', schema=None) as batch_op:
-        batch_op.drop_index('ix_history_conversation_id_id')
+    with op.batch_alter_table("history_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_history_conversation_id_id")
 
-    op.drop_table('history_messages')
-    with op.batch_alter_table('user_facts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_user_facts_user_id'))
+    op.drop_table("history_messages")
+    with op.batch_alter_table("user_facts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_user_facts_user_id"))
 
-    op.drop_table('user_facts')
-    with op.batch_alter_table('relationships', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_relationships_user_id'))
+    op.drop_table("user_facts")
+    with op.batch_alter_table("relationships", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_relationships_user_id"))
 
-    op.drop_table('relationships')
-    with op.batch_alter_table('nicknames', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_nicknames_user_id'))
+    op.drop_table("relationships")
+    with op.batch_alter_table("nicknames", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_nicknames_user_id"))
 
-    op.drop_table('nicknames')
-    with op.batch_alter_table('core_memory_versions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_core_memory_versions_user_id'))
+    op.drop_table("nicknames")
+    with op.batch_alter_table("core_memory_versions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_core_memory_versions_user_id"))
 
-    op.drop_table('core_memory_versions')
-    with op.batch_alter_table('core_memories', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_core_memories_user_id'))
-        batch_op.drop_index(batch_op.f('ix_core_memories_character'))
+    op.drop_table("core_memory_versions")
+    with op.batch_alter_table("core_memories", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_core_memories_user_id"))
+        batch_op.drop_index(batch_op.f("ix_core_memories_character"))
 
-    op.drop_table('core_memories')
-    with op.batch_alter_table('conversations', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_conversations_user_id'))
+    op.drop_table("core_memories")
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_conversations_user_id"))
 
-    op.drop_table('conversations')
-    op.drop_table('users')
-    op.drop_table('place_settings')
-    with op.batch_alter_table('message_log', schema=None) as batch_op:
-        batch_op.drop_index('ix_message_log_channel_id_id')
-        batch_op.drop_index(batch_op.f('ix_message_log_author_id'))
+    op.drop_table("conversations")
+    op.drop_table("users")
+    op.drop_table("place_settings")
+    with op.batch_alter_table("message_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_message_log_channel_id_id")
+        batch_op.drop_index(batch_op.f("ix_message_log_author_id"))
 
-    op.drop_table('message_log')
-    with op.batch_alter_table('message_archive', schema=None) as batch_op:
-        batch_op.drop_index('ix_message_archive_channel_id_id')
-        batch_op.drop_index(batch_op.f('ix_message_archive_author_id'))
+    op.drop_table("message_log")
+    with op.batch_alter_table("message_archive", schema=None) as batch_op:
+        batch_op.drop_index("ix_message_archive_channel_id_id")
+        batch_op.drop_index(batch_op.f("ix_message_archive_author_id"))
 
-    op.drop_table('message_archive')
-    with op.batch_alter_table('identity_entries', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_identity_entries_character'))
+    op.drop_table("message_archive")
+    with op.batch_alter_table("identity_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_identity_entries_character"))
 
-    op.drop_table('identity_entries')
-    op.drop_table('global_state')
-    op.drop_table('character_state')
-    op.drop_table('character_affinity')
-    with op.batch_alter_table('api_calls', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_api_calls_user_id'))
+    op.drop_table("identity_entries")
+    op.drop_table("global_state")
+    op.drop_table("character_state")
+    op.drop_table("character_affinity")
+    with op.batch_alter_table("api_calls", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_api_calls_user_id"))
 
-    op.drop_table('api_calls')
+    op.drop_table("api_calls")
     # ### end Alembic commands ###

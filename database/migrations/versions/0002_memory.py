@@ -26,9 +26,13 @@ def upgrade() -> None:
     with op.batch_alter_table("user_facts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("private", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_index("ix_user_facts_user_id_updated_at", ["user_id", "updated_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_user_facts_user_id_updated_at", ["user_id", "updated_at", "id"], unique=False
+        )
     with op.batch_alter_table("relationships", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("consolidated_day", sa.String(length=10), nullable=False, server_default=""))
+        batch_op.add_column(
+            sa.Column("consolidated_day", sa.String(length=10), nullable=False, server_default="")
+        )
         batch_op.add_column(sa.Column("consolidated_change", sa.Text(), nullable=False, server_default="{}"))
 
 

@@ -38,12 +38,14 @@ def upgrade() -> None:
             BEGIN
                 IF TG_OP <> 'INSERT' THEN
                     UPDATE conversations
-                    SET revision = GREATEST(revision + 1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
+                    SET revision = GREATEST(revision + 1,
+                                            (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
                     WHERE id = OLD.conversation_id;
                 END IF;
                 IF TG_OP <> 'DELETE' THEN
                     UPDATE conversations
-                    SET revision = GREATEST(revision + 1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
+                    SET revision = GREATEST(revision + 1,
+                                            (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
                     WHERE id = NEW.conversation_id;
                 END IF;
                 RETURN NULL;
@@ -58,8 +60,10 @@ def upgrade() -> None:
         return
     for name, (event, rows) in SQLITE_TRIGGERS.items():
         updates = " ".join(
-            f"UPDATE conversations SET revision = max(revision + 1, {SQLITE_NOW_US}) WHERE id = {row}.conversation_id;"
-            for row in rows)
+            f"UPDATE conversations SET revision = max(revision + 1, {SQLITE_NOW_US}) "
+            f"WHERE id = {row}.conversation_id;"
+            for row in rows
+        )
         op.execute(f"CREATE TRIGGER {name} {event} ON history_messages FOR EACH ROW BEGIN {updates} END")
 
 
