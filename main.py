@@ -1,7 +1,9 @@
 """Kindred launcher: `python main.py [--character characters/<name>] [--console]`.
 
-Also: `python main.py consolidate --now` (daily memory consolidation by hand) and
-`python main.py import-card <file> [--as <folder name>]` (a SillyTavern card into a character folder).
+Also: `python main.py consolidate --now` (daily memory consolidation by hand),
+`python main.py import-card <file> [--as <folder name>]` (a SillyTavern card or an acore_bot character file
+into a character folder) and `python main.py export-card <folder> [--png] [--v3] [--out <file>]` (a
+character folder, any format, as a SillyTavern card).
 """
 
 from __future__ import annotations
@@ -15,24 +17,46 @@ from pathlib import Path
 from bot.config import (
     PROJECT_ROOT,
     Settings,
+    choose_character_dir,
     load_settings,
-    resolve_character_dir,
+    read_sources,
+    resolve_folder,
     warn_unknown_character_keys,
 )
 from bot.errors import ConfigError
 
+log = logging.getLogger("kindred")
+
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="main.py", description="Kindred, a Discord persona bot.")
-    parser.add_argument("--character", help="character folder (else CHARACTER_DIR, else characters/finn)")
+    parser.add_argument(
+        "--character",
+        help="character folder (else CHARACTER_DIR, else a character.env in the "
+        "folder main.py runs from, else characters/finn)",
+    )
     parser.add_argument("--config", default=None, help="technical settings file (default: config.env)")
     parser.add_argument("--console", action="store_true", help="chat in the terminal instead of Discord")
     sub = parser.add_subparsers(dest="command")
     cons = sub.add_parser("consolidate", help="run the daily memory consolidation")
     cons.add_argument("--now", action="store_true", required=True, help="run it now, with a progress bar")
-    imp = sub.add_parser("import-card", help="import a SillyTavern card (JSON or PNG) as a character folder")
+    imp = sub.add_parser(
+        "import-card",
+        help="import a SillyTavern card (JSON or PNG) or an acore_bot character file as a character folder",
+    )
     imp.add_argument("file", type=Path)
     imp.add_argument("--as", dest="as_name", default=None, help="folder name under characters/")
+    exp = sub.add_parser(
+        "export-card", help="write a character folder as a SillyTavern card (with its lorebook)"
+    )
+    exp.add_argument("folder", help="character folder (a path, or a name under characters/)")
+    exp.add_argument(
+        "--png", action="store_true", help="a PNG card (the avatar as its picture) instead of JSON"
+    )
+    exp.add_argument("--v3", action="store_true", help="a V3 card (chara_card_v3; a V3 PNG also carries V2)")
+    exp.add_argument(
+        "--out", type=Path, default=None, help="file to write (default: exports/<folder>.json|png)"
+    )
     return parser.parse_args(argv)
 
 
@@ -45,40 +69,47 @@ def setup_logging(level: str | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def _config_file(value: str | None) -> Path:
+def _config_file(value: str | None, root_layout: Path | None = None) -> Path:
     if value:
         path = Path(value)
         if not path.is_file():
             raise ConfigError(value, "--config", "no such file")
         return path
+    if root_layout is not None and (root_layout / "config.env").is_file():
+        return root_layout / "config.env"  # the ClaudeMask layout keeps both files in the folder it runs from
     return PROJECT_ROOT / "config.env"
 
 
-def _load(args: argparse.Namespace, *, discord: bool) -> tuple[Settings, object]:
+def _load(args: argparse.Namespace, *, discord: bool) -> tuple[Settings, object, str]:
+    """The settings, the character and why that character folder (for the start-up log)."""
     from bot.character import CharacterSource
 
-    character_dir = resolve_character_dir(args.character)
-    config_file = _config_file(args.config)
+    choice = choose_character_dir(args.character)
+    character_dir = choice.folder
+    config_file = _config_file(args.config, character_dir if choice.root_layout else None)
     settings = load_settings(character_dir, config_file, require_discord=discord)
     character = CharacterSource(character_dir, config_file)
     character.load()  # a folder without a prompt fails here, before anything connects
     for folder in settings.ensemble_dirs:  # and so does any other character the bot plays
         warn_unknown_character_keys(folder)
-        CharacterSource(folder, config_file).load()
-    return settings, character
+        CharacterSource(folder, config_file).load(report=False)  # the bot's own load reports it
+    return settings, character, choice.why
 
 
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.command == "import-card":
-        from bot.persona.cards import import_card
+        from bot.persona.transfer import import_character
 
-        folder = import_card(args.file, PROJECT_ROOT / "characters", args.as_name)
+        folder = import_character(args.file, PROJECT_ROOT / "characters", args.as_name)
         print(f"imported {args.file} as {folder}")
         return 0
+    if args.command == "export-card":
+        return export(args)
     setup_logging()
-    settings, character = _load(args, discord=not args.console and args.command is None)
+    settings, character, why = _load(args, discord=not args.console and args.command is None)
     setup_logging(settings.log_level)
+    log.info("character folder: %s (%s)", settings.character_dir, why)
     if args.console:
         from bot.console import run_console
 
@@ -90,6 +121,19 @@ def run(argv: list[str]) -> int:
     return run_bot(settings, character)
 
 
+def export(args: argparse.Namespace) -> int:
+    from bot.persona.transfer import default_export_path, export_folder
+
+    folder = resolve_folder(args.folder)
+    if not folder.is_dir():
+        raise ConfigError(args.folder, "folder", "no such character folder")
+    env = read_sources(_config_file(args.config), folder).values
+    out = args.out or default_export_path(folder, PROJECT_ROOT / "exports", args.png)
+    path = export_folder(folder, env, out, png=args.png, version=3 if args.v3 else 2)
+    print(f"exported {folder} as {path}")
+    return 0
+
+
 def run_bot(settings: Settings, character: object) -> int:
     import discord
 
@@ -99,8 +143,9 @@ def run_bot(settings: Settings, character: object) -> int:
     try:
         bot.run(settings.discord_token, log_handler=None)
     except discord.LoginFailure:
-        raise ConfigError(str(settings.character_dir / "character.env"), "discord_token",
-                          "Discord rejected the token") from None
+        raise ConfigError(
+            str(settings.character_dir / "character.env"), "discord_token", "Discord rejected the token"
+        ) from None
     return bot.exit_code
 
 

@@ -34,6 +34,7 @@ class CharacterSource:
         self._stamp: tuple[tuple[str, int], ...] = ()
         self._elsewhere: tuple[Path, ...] = ()  # files the persona reads from outside the folder's top level
         self._persona: Persona | None = None
+        self._reported: tuple[str, ...] = ()  # the unused fields last logged, so each set is logged once
 
     def _current_stamp(self) -> tuple[tuple[str, int], ...]:
         stamps: list[tuple[str, int]] = []
@@ -51,14 +52,19 @@ class CharacterSource:
                 stamps.append((str(path), path.stat().st_mtime_ns))
         return tuple(sorted(stamps))
 
-    def load(self) -> Persona:
-        """Load (or reload) now; raises ConfigError for a broken folder."""
+    def load(self, *, report: bool = True) -> Persona:
+        """Load (or reload) now; raises ConfigError for a broken folder. With ``report``, the fields the
+        files carry that Kindred has no counterpart for are logged in one line (once per change)."""
         env = read_sources(self.config_file, self.folder, self._environ).values
         lorebook = (env.get("lorebook") or "").strip()
         self._elsewhere = (self.folder / Path(lorebook).expanduser(),) if lorebook else ()
-        self._persona = load_persona(self.folder, env)
+        persona = self._persona = load_persona(self.folder, env)
         self._stamp = self._current_stamp()
-        return self._persona
+        if report and persona.unused_fields and persona.unused_fields != self._reported:
+            log.info("%s (%s): read but not used, Kindred has no counterpart: %s", persona.name, self.folder,
+                     "; ".join(persona.unused_fields))
+            self._reported = persona.unused_fields
+        return persona
 
     def current(self) -> Persona:
         """The persona as the files say now; a broken edit keeps the last good persona (and is logged)."""

@@ -80,6 +80,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("router_sticky_seconds", float, 300.0, "Seconds the character who spoke last in a channel keeps unaddressed conversation (several characters)."),
     Setting("max_character_turns", int, 3, "Consecutive character-to-character replies in a channel until a human speaks (loop protection)."),
     Setting("banter_chance", float, 0.3, "Chance one character answers another unprompted; affinity -10..10 scales it from 0 to twice this."),
+    Setting("global_response_chance", float, 1.0,
+            "Chance (0-1) that a server message nobody addressed is considered at all (several characters; "
+            "acore_bot's GLOBAL_RESPONSE_CHANCE)."),
+    Setting("follow_up_cooldown", float, 0.0,
+            "Seconds after a character joined in unaddressed (routed or banter) before it may do so again in "
+            "that channel (0: no cooldown)."),
+    Setting("affinity_decay_days", float, 7.0,
+            "Days in which the affinity between two characters halves toward neutral while they do not talk "
+            "(0: never fades)."),
     Setting("peer_characters", str, "", "Comma-separated names of characters run by other bots in the same server (bots seen speaking are detected too)."),
     Setting("turn_wait_after_human", float, 8.0, "Seconds a character named second waits for the first one's answer to a person."),
     Setting("turn_wait_after_bot", float, 3.0, "Seconds a character named second waits for the first one's answer to a bot."),
@@ -128,6 +137,7 @@ LEGACY_KEYS = {
 CHARACTER_KEYS = frozenset({
     "default_name", "description", "core_prompt", "first_message", "post_history_instructions",
     "summarization_prompt", "core_memory_prompt", "core_memory_dump", "modes", "default_mode", "avatar", "lorebook",
+    "router_weight",
 })
 CHARACTER_KEY_PREFIXES = ("mode_",)
 
@@ -224,6 +234,9 @@ class Settings:
     router_sticky_seconds: float
     max_character_turns: int
     banter_chance: float
+    global_response_chance: float
+    follow_up_cooldown: float
+    affinity_decay_days: float
     peer_characters: str
     turn_wait_after_human: float
     turn_wait_after_bot: float
@@ -376,8 +389,12 @@ def _validate(
     for key in ("router_sticky_seconds", "max_character_turns", "turn_wait_after_human", "turn_wait_after_bot"):
         if parsed[key] < 0:
             raise ConfigError(where(key), key, f"must not be negative, got {parsed[key]}")
-    if not 0.0 <= parsed["banter_chance"] <= 1.0:
-        raise ConfigError(where("banter_chance"), "banter_chance", "must be between 0 and 1")
+    for key in ("banter_chance", "global_response_chance"):
+        if not 0.0 <= parsed[key] <= 1.0:
+            raise ConfigError(where(key), key, "must be between 0 and 1")
+    for key in ("follow_up_cooldown", "affinity_decay_days"):
+        if parsed[key] < 0:
+            raise ConfigError(where(key), key, f"must not be negative, got {parsed[key]}")
     seen_folders = {character_dir.resolve()}
     for part in (p.strip() for p in parsed["ensemble_characters"].split(",")):
         if not part:
@@ -436,13 +453,42 @@ def warn_unknown_character_keys(folder: Path) -> list[tuple[str, str]]:
     return warn_unknown_keys(read_sources(None, folder, {}))
 
 
-def resolve_character_dir(cli_value: str | None, environ: Mapping[str, str] | None = None) -> Path:
-    """``--character`` wins, then ``CHARACTER_DIR``, then the shipped example."""
+def resolve_character_dir(cli_value: str | None, environ: Mapping[str, str] | None = None,
+                          roots: tuple[Path, ...] | None = None) -> Path:
+    """``--character``, then ``CHARACTER_DIR``, then a root holding ``character.env``, then the example."""
+    return choose_character_dir(cli_value, environ, roots).folder
+
+
+@dataclass(frozen=True)
+class CharacterChoice:
+    folder: Path
+    why: str  # for the start-up log
+    root_layout: bool = False  # ClaudeMask's layout: the character.env sits in the folder main.py runs from
+
+
+def choose_character_dir(cli_value: str | None, environ: Mapping[str, str] | None = None,
+                         roots: tuple[Path, ...] | None = None) -> CharacterChoice:
+    """The character folder, and why it was chosen.
+
+    ClaudeMask's set-up copies a character's ``character.env`` to the project root and runs ``main.py``:
+    without ``--character`` or ``CHARACTER_DIR``, a ``character.env`` in the folder main.py runs from (or in
+    the project root) makes that folder the character folder.
+    """
     env = os.environ if environ is None else environ
-    chosen = cli_value or next((v for k, v in env.items() if k.lower() == "character_dir" and v), None)
-    if not chosen:
-        return DEFAULT_CHARACTER
-    return resolve_folder(chosen)
+    roots = (Path.cwd(), PROJECT_ROOT) if roots is None else roots
+    root = next((r for r in roots if (r / "character.env").is_file()), None)
+    from_env = next((v for k, v in env.items() if k.lower() == "character_dir" and v), None)
+    if not cli_value and not from_env:
+        if root is not None:
+            why = f"the character.env in {root}: ClaudeMask layout, no --character or CHARACTER_DIR given"
+            return CharacterChoice(root, why, root_layout=True)
+        return CharacterChoice(DEFAULT_CHARACTER, "the shipped example: no --character, CHARACTER_DIR or "
+                                                  "character.env in the folder main.py runs from")
+    path = resolve_folder(cli_value or from_env or "")
+    why = "from --character" if cli_value else "from CHARACTER_DIR"
+    if root is not None and root.resolve() != path.resolve():
+        why += f"; the character.env in {root} is not used, as --character and CHARACTER_DIR come first"
+    return CharacterChoice(path, why)
 
 
 def resolve_folder(value: str) -> Path:

@@ -5,28 +5,30 @@ webhook with its own name and avatar (the cog supplies those outlets). This modu
 
 * :func:`addressed` (entity detection by name, mention or reply) decides first: every character a message
   names answers, in the order they were named, each seeing the answers before its own;
-* otherwise :class:`CharacterRouter` picks one candidate: topic interests, then whoever spoke last in the
-  channel (sticky for ``router_sticky_seconds``), else the main character; the candidate's yes/no vote
-  decides whether it joins in;
+* otherwise :class:`~bot.router.CharacterRouter` picks one candidate (global response chance, topic
+  avoidances, follow-up cooldown, topic interests, whoever spoke last, weights, else the main character);
+  the candidate's yes/no vote decides whether it joins in;
 * a message from one of the cast may draw an answer from another: named characters answer, else banter
-  happens by chance, scaled by the pair's affinity (-10..10, changed by each exchange). At most
-  ``max_character_turns`` such replies in a row per channel until a person speaks.
+  happens by chance, scaled by the pair's affinity (-10..10, changed by each exchange, fading toward 0 over
+  days). At most ``max_character_turns`` such replies in a row per channel until a person speaks.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from bot.addressing import addressed_order, first_position
+from bot.addressing import addressed_order
 from bot.config import Settings
 from bot.engine import ReplyEngine
 from bot.pipeline import Decision, Incoming, Outlet, ReplyResult
+from bot.router import CharacterRouter, banter_probability, decayed_affinity, exchange_delta
 from database.store import Store
+
+__all__ = ["CastMember", "CharacterRouter", "Ensemble", "banter_probability", "exchange_delta"]
 
 log = logging.getLogger(__name__)
 
@@ -41,65 +43,6 @@ class CastMember:
         return self.engine.persona.name
 
 
-class CharacterRouter:
-    """Picks the character for a message nobody addressed by name."""
-
-    def __init__(self, sticky_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.sticky_seconds = sticky_seconds
-        self.clock = clock
-        self._last: dict[int, tuple[str, float]] = {}
-
-    def spoke(self, channel_id: int, key: str) -> None:
-        self._last[channel_id] = (key, self.clock())
-
-    def last_speaker(self, channel_id: int) -> str | None:
-        entry = self._last.get(channel_id)
-        if entry is None or self.clock() - entry[1] > self.sticky_seconds:
-            return None
-        return entry[0]
-
-    def route(self, msg: Incoming, cast: Sequence[CastMember]) -> tuple[str, str]:
-        """``(key, reason)``: topic interests, then the sticky last speaker, then the main character."""
-        best: tuple[int, str, str] | None = None
-        for member in cast:
-            hits = [
-                t
-                for t in member.engine.persona.topic_interests
-                if first_position(msg.content, [t]) is not None
-            ]
-            if hits and (best is None or len(hits) > best[0]):
-                best = (len(hits), member.key, hits[0])
-        if best is not None:
-            return best[1], f"topic interest: {best[2]}"
-        last = self.last_speaker(msg.channel_id)
-        if last is not None and any(m.key == last for m in cast):
-            return last, "spoke last here"
-        return cast[0].key, "main character"
-
-
-def banter_probability(base: float, affinity: float) -> float:
-    """Affinity -10 silences banter, 0 keeps the base chance, +10 doubles it (capped at certainty)."""
-    return min(1.0, max(0.0, base * (1.0 + affinity / 10.0)))
-
-
-_WARM = re.compile(
-    r"(?<!\w)(?:thanks?|thank you|love|agree|great|lovely|friend|haha|ha|glad|wonderful|kind|"
-    r"brilliant|nice|fair point|well said|welcome)(?!\w)",
-    re.IGNORECASE,
-)
-_COLD = re.compile(
-    r"(?<!\w)(?:hate|wrong|stupid|annoying|disagree|ugh|nonsense|ridiculous|shut up|boring|"
-    r"rude|liar|no way)(?!\w)",
-    re.IGNORECASE,
-)
-
-
-def exchange_delta(text: str) -> float:
-    """How one exchange moves a pair's affinity: familiarity warms a little; the tone of the answer more."""
-    warm, cold = len(_WARM.findall(text)), len(_COLD.findall(text))
-    return max(-2.0, min(2.0, 0.25 + 0.5 * warm - 1.0 * cold))
-
-
 class Ensemble:
     def __init__(
         self, cast: Sequence[CastMember], settings: Settings, store: Store, rng: random.Random | None = None
@@ -110,7 +53,13 @@ class Ensemble:
         self.settings = settings
         self.store = store
         self.rng = rng or random.Random()
-        self.router = CharacterRouter(settings.router_sticky_seconds)
+        self.router = CharacterRouter(
+            settings.router_sticky_seconds,
+            response_chance=settings.global_response_chance,
+            follow_up_cooldown=settings.follow_up_cooldown,
+            rng=self.rng,
+        )
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # affinity fades with the days
         self.bot_user_id: int | None = None  # the account the main character speaks as
         self.webhook_keys: dict[int, str] = {}  # webhook id -> the character it speaks for
         self._character_turns: dict[int, int] = {}
@@ -180,6 +129,9 @@ class Ensemble:
             )
             return await self._answer_in_turn(msg, order, outlet_for)
         key, reason = self.router.route(msg, self.cast)
+        if key is None:
+            await main.announce_decision(msg, Decision(False, reason))
+            return []
         decision = await self.member(key).engine.decide(msg)
         await main.announce_decision(
             msg,
@@ -189,6 +141,7 @@ class Ensemble:
             return []
         if msg.author_is_bot:
             main.throttle.replied_to_bot(msg.channel_id, msg.author_id)
+        self.router.joined_in(msg.channel_id, key)
         return await self._answer_in_turn(msg, [key], outlet_for)
 
     async def _answer_in_turn(
@@ -237,10 +190,11 @@ class Ensemble:
         if named:
             key, reason = named[0], "named by " + self.member(speaker).name
         else:
-            picked = await self._banter_pick(speaker)
+            picked = await self._banter_pick(speaker, msg.channel_id)
             if picked is None:
                 return []
             key, reason = picked
+            self.router.joined_in(msg.channel_id, key)
         self._character_turns[msg.channel_id] = turns + 1
         await self.main.engine.announce_decision(
             msg, Decision(True, f"{self.member(key).name} answers {self.member(speaker).name} ({reason})")
@@ -248,15 +202,27 @@ class Ensemble:
         self.router.spoke(msg.channel_id, key)
         result = await self.member(key).engine.respond(msg, outlet_for(key))
         if result.ok:
-            value = await self.store.characters.adjust_affinity(speaker, key, exchange_delta(result.text))
+            value = await self.store.characters.adjust_affinity(
+                speaker, key, exchange_delta(result.text), decay=self._fade
+            )
             log.info("affinity %s/%s now %+.2f", speaker, key, value)
         return [result]
 
-    async def _banter_pick(self, speaker: str) -> tuple[str, str] | None:
-        others = [m for m in self.cast if m.key != speaker]
+    def _fade(self, value: float, updated_at: datetime | None) -> float:
+        return decayed_affinity(value, updated_at, self.now(), self.settings.affinity_decay_days)
+
+    async def affinity(self, a: str, b: str) -> float:
+        """The pair's affinity now: as stored, faded by the days since they last talked."""
+        value, _, updated_at = await self.store.characters.affinity_since(a, b)
+        return self._fade(value, updated_at)
+
+    async def _banter_pick(self, speaker: str, channel_id: int) -> tuple[str, str] | None:
+        others = [
+            m for m in self.cast if m.key != speaker and not self.router.cooldown_left(channel_id, m.key)
+        ]
         self.rng.shuffle(others)
         for member in others:
-            affinity, _ = await self.store.characters.affinity(speaker, member.key)
+            affinity = await self.affinity(speaker, member.key)
             chance = banter_probability(self.settings.banter_chance, affinity)
             if self.rng.random() < chance:
                 return member.key, f"banter, chance {chance:.0%} at affinity {affinity:+.1f}"

@@ -126,7 +126,7 @@ class WebhookPool:
                     hook = found[0]
                 else:
                     persona = self.ensemble.member(key).engine.persona
-                    avatar = persona.avatar_path.read_bytes() if persona.avatar_path else None
+                    avatar = persona.avatar_bytes()
                     hook = await channel.create_webhook(name=name, avatar=avatar,
                                                         reason=f"Kindred: {persona.name} speaks through it")
             except (discord.HTTPException, OSError) as exc:
@@ -150,12 +150,15 @@ class WebhookOutlet:
 
     async def send(self, text: str, *, first: bool) -> int | None:
         allowed = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
-        name = self.pool.ensemble.member(self.key).engine.persona.name  # read now: live name edits apply
+        persona = self.pool.ensemble.member(self.key).engine.persona  # read now: live edits apply
         hook = await self.pool.get(self.message.channel, self.key)
         if hook is None:  # still say it, marked with who is speaking
-            sent = await self.message.channel.send(f"**{name}:** {text}", allowed_mentions=allowed)
+            sent = await self.message.channel.send(f"**{persona.name}:** {text}", allowed_mentions=allowed)
         else:
-            sent = await hook.send(text, username=name, wait=True, allowed_mentions=allowed)
+            # A picture given as a URL (acore_bot's avatar_url) is fetched by Discord, per message.
+            picture = {"avatar_url": persona.avatar_url} if persona.avatar_url else {}
+            sent = await hook.send(text, username=persona.name, wait=True, allowed_mentions=allowed,
+                                   **picture)
         return sent.id
 
 

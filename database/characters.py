@@ -3,6 +3,9 @@ characters of one ensemble."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from sqlalchemy import Connection, case, select, update
 
 from database.engine import Database
@@ -44,7 +47,18 @@ class Characters:
             CharacterAffinity.character_a == a, CharacterAffinity.character_b == b))
         return (float(row[0]), int(row[1])) if row else (0.0, 0)
 
-    async def adjust_affinity(self, a: str, b: str, delta: float) -> float:
+    async def affinity_since(self, a: str, b: str) -> tuple[float, int, datetime | None]:
+        """(affinity as stored, exchanges, when it last changed: None for a pair that never talked)."""
+        a, b = sorted((a, b))
+        row = await self.db.first(select(CharacterAffinity.value, CharacterAffinity.exchanges,
+                                         CharacterAffinity.updated_at).where(
+            CharacterAffinity.character_a == a, CharacterAffinity.character_b == b))
+        return (float(row[0]), int(row[1]), row[2]) if row else (0.0, 0, None)
+
+    async def adjust_affinity(self, a: str, b: str, delta: float,
+                              decay: Callable[[float, datetime], float] | None = None) -> float:
+        """Move the pair's affinity by ``delta`` (clamped to -10..10); with ``decay``, the stored value is
+        first faded by it (value, last change) -> value, in the same transaction."""
         a, b = sorted((a, b))
         # One atomic upsert: two exchanges of the same pair finishing together must both count.
         moved = CharacterAffinity.value + delta
@@ -57,4 +71,19 @@ class Characters:
             index_elements=[CharacterAffinity.character_a, CharacterAffinity.character_b],
             set_={"value": clamped, "exchanges": CharacterAffinity.exchanges + 1,
                   "updated_at": ins.excluded.updated_at}).returning(CharacterAffinity.value)
-        return await self.db.write(lambda conn: float(conn.execute(stmt).scalar_one()))
+        if decay is None:
+            return await self.db.write(lambda conn: float(conn.execute(stmt).scalar_one()))
+        pair = (CharacterAffinity.character_a == a, CharacterAffinity.character_b == b)
+
+        def faded_then_moved(conn: Connection) -> float:
+            # The row lock (PostgreSQL; SQLite writes from one thread) keeps two exchanges from fading twice.
+            row = conn.execute(select(CharacterAffinity.value, CharacterAffinity.updated_at).where(*pair)
+                               .with_for_update()).first()
+            if row is None:
+                return float(conn.execute(stmt).scalar_one())  # a new pair: nothing to fade yet
+            value = min(AFFINITY_LIMIT, max(-AFFINITY_LIMIT, decay(float(row[0]), row[1]) + delta))
+            conn.execute(update(CharacterAffinity).where(*pair).values(
+                value=value, exchanges=CharacterAffinity.exchanges + 1, updated_at=utcnow()))
+            return value
+
+        return await self.db.write(faded_then_moved)

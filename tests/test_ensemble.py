@@ -11,6 +11,7 @@ import pytest
 
 from bot.addressing import addressed_order, name_variants
 from bot.ensemble import CharacterRouter, banter_probability, exchange_delta
+from bot.persona import Persona
 from bot.pipeline import Incoming
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, Harness
@@ -76,7 +77,7 @@ def test_router_prefers_topics_then_the_last_speaker_then_the_main_character() -
 
     class _Engine:
         def __init__(self, interests: tuple[str, ...]) -> None:
-            self.persona = type("P", (), {"topic_interests": interests})()
+            self.persona = Persona(name="x", system_prompt="", topic_interests=interests)
 
     from bot.ensemble import CastMember
 

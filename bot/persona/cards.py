@@ -415,6 +415,20 @@ def persona_card_data(persona: Persona) -> dict[str, Any]:
             }
         },
     }
+    # What acore_bot (and Kindred, reading it back) takes from a card's extensions.
+    extensions = data["extensions"]
+    if persona.topic_interests:
+        extensions["topic_interests"] = list(persona.topic_interests)
+    if persona.topic_avoidances:
+        extensions["topic_avoidances"] = list(persona.topic_avoidances)
+    if persona.evolution:
+        extensions["evolution_stages"] = [
+            {"milestone": s.min_interactions, "name": s.name,
+             "unlocks": {"tone": s.tone, "quirks": list(s.quirks), "knowledge_expansion": list(s.knowledge)}}
+            for s in persona.evolution
+        ]
+    if persona.avatar_url:
+        data["avatar_url"] = persona.avatar_url
     if persona.lorebook is not None:
         data["character_book"] = lorebook_to_dict(persona.lorebook)
     return data
@@ -475,27 +489,25 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "character"
 
 
-def import_card(path: Path, characters_dir: Path, as_name: str | None = None) -> Path:
-    """Create ``characters_dir/<name>`` from a card file: the card copied in as ``card.png``/``card.json``
-    and a ``character.env`` with the name, a one-line description and commented secret placeholders."""
-    card = read_card(path)
-    folder_name = as_name if as_name is not None else _slug(card.name)
+def new_character_folder(source: Path, characters_dir: Path, name: str, as_name: str | None) -> Path:
+    """``characters_dir/<as_name or slug of name>``, checked to be a usable and unused folder name."""
+    folder_name = as_name if as_name is not None else _slug(name)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", folder_name) or ".." in folder_name:
         raise ConfigError(
-            str(path), "--as", f"not a usable folder name: {folder_name!r} (letters, digits, - _ .)"
+            str(source), "--as", f"not a usable folder name: {folder_name!r} (letters, digits, - _ .)"
         )
     target = characters_dir / folder_name
     if target.exists():
         raise ConfigError(
             str(target), "--as", "that character folder already exists; choose another name with --as"
         )
-    persona = card_to_persona(card, {})
-    target.mkdir(parents=True)
-    card_file = target / ("card.png" if card.png is not None else "card.json")
-    shutil.copyfile(path, card_file)
+    return target
+
+
+def write_character_env(target: Path, persona: Persona, header: list[str]) -> None:
+    """A ``character.env`` with the name, a one-line description and commented secret placeholders."""
     lines = [
-        f"# Kindred character folder imported from {path.name} (character card V{card.version}).",
-        f"# {card_file.name} holds the prompt, greetings and lorebook; the keys below override the card.",
+        *header,
         "",
         "# Secrets: prefer environment variables (DISCORD_TOKEN, ANTHROPIC_API_KEY, LOG_CHANNEL_ID),",
         "# or uncomment these lines and fill them in.",
@@ -513,4 +525,19 @@ def import_card(path: Path, characters_dir: Path, as_name: str | None = None) ->
         "",
     ]
     (target / "character.env").write_text("\n".join(lines), encoding="utf-8")
+
+
+def import_card(path: Path, characters_dir: Path, as_name: str | None = None) -> Path:
+    """Create ``characters_dir/<name>`` from a card file: the card copied in as ``card.png``/``card.json``
+    and a ``character.env`` with the name, a one-line description and commented secret placeholders."""
+    card = read_card(path)
+    target = new_character_folder(path, characters_dir, card.name, as_name)
+    persona = card_to_persona(card, {})
+    target.mkdir(parents=True)
+    card_file = target / ("card.png" if card.png is not None else "card.json")
+    shutil.copyfile(path, card_file)
+    write_character_env(target, persona, [
+        f"# Kindred character folder imported from {path.name} (character card V{card.version}).",
+        f"# {card_file.name} holds the prompt, greetings and lorebook; the keys below override the card.",
+    ])
     return target

@@ -33,7 +33,8 @@ framework JSON
     ``prompt_template``    text with ``${var}`` or ``{var}`` placeholders filled from the character:
                            id, display_name, name, summary, every identity key, knowledge_domain,
                            opinions, tone, style_notes, quirks, topic_interests, topic_avoidances,
-                           framework_id, framework_name, purpose
+                           framework_id, framework_name, purpose; acore_bot's character_name and
+                           identity (the identity lines)
 
 Compiled prompt, always in this order: opening line, Identity, Knowledge, Opinions, Voice and tone,
 Quirks, Topics, How you behave (frameworks by default weight, then id), Accuracy rules, Example dialogue.
@@ -47,7 +48,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,8 @@ class Framework:
     contexts: tuple[str, ...] = ()
     prompt_template: str = ""
     file: str = ""
+    lenient: bool = False  # acore_bot templates: a placeholder Kindred does not know stays as written
+    unused: tuple[str, ...] = ()  # fields of the file Kindred reads but has no counterpart for
 
 
 # --------------------------------------------------------------------------- validation helpers
@@ -274,11 +277,15 @@ def load_frameworks(folder: Path) -> dict[str, Framework]:
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|(?<![{$])\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 
 
-def fill_template(template: str, values: Mapping[str, str], file: str, key: str = "prompt_template") -> str:
-    """Replace ``${var}`` / ``{var}`` (never ``{{macro}}``); an unknown name is a ConfigError."""
+def fill_template(template: str, values: Mapping[str, str], file: str, key: str = "prompt_template",
+                  *, lenient: bool = False) -> str:
+    """Replace ``${var}`` / ``{var}`` (never ``{{macro}}``); an unknown name is a ConfigError, or
+    (``lenient``) stays as written."""
 
     def sub(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)
+        if name not in values and lenient:
+            return match.group(0)
         if name not in values:
             raise ConfigError(
                 file, key, f"unknown placeholder {name!r}; available: {', '.join(sorted(values))}"
@@ -377,6 +384,46 @@ def _bullets(title: str, items: tuple[str, ...]) -> str:
     return f"{title}:\n" + "\n".join(f"- {i}" for i in items) if items else ""
 
 
+def framework_sections(
+    frameworks: Mapping[str, Framework], shares: Mapping[str, float], values: Mapping[str, str]
+) -> list[str]:
+    """"How you behave" (one block per framework, heaviest first) and "Accuracy rules"; ``values`` fill
+    the templates. Empty without frameworks."""
+    if not frameworks:
+        return []
+    blocks = [
+        "## How you behave\nYou blend these behavioural frameworks; the percentage is how strongly each "
+        "shapes you by default (per message the blend can shift with the kind of conversation)."
+    ]
+    for fw, share in _ordered(shares, frameworks):
+        lenient_idle = fw.lenient and not share
+        when = " by default; it leads only when the conversation calls for it" if lenient_idle else ""
+        body = [f"### {fw.name} ({round(share * 100)}%{when})"]
+        if fw.prompt_template:
+            own = {**values, "framework_id": fw.id, "framework_name": fw.name, "purpose": fw.purpose}
+            filled = fill_template(fw.prompt_template, own, fw.file, lenient=fw.lenient)
+            body.append(filled.strip() if fw.lenient else filled)  # acore templates open with blank lines
+        body.append(f"Purpose: {fw.purpose}")
+        body += [
+            p
+            for p in (
+                _bullets("Behavioural patterns", fw.behavioural_patterns),
+                _bullets("Decision making", fw.decision_making),
+                _bullets("Interaction style", fw.interaction_style),
+            )
+            if p
+        ]
+        blocks.append("\n".join(body))
+    sections = ["\n\n".join(blocks)]
+    rules: list[str] = []
+    for fw, share in _ordered(shares, frameworks):
+        if share or not fw.lenient:  # acore's settings of a framework the blend leaves out would contradict
+            rules.extend(rule for rule in fw.anti_hallucination_rules if rule not in rules)
+    if rules:
+        sections.append("## Accuracy rules\n" + "\n".join(f"- {rule}" for rule in rules))
+    return sections
+
+
 def compile_framework_prompt(
     character: Mapping[str, Any], frameworks: Mapping[str, Framework], file: str
 ) -> Persona:
@@ -433,6 +480,8 @@ def compile_framework_prompt(
         "quirks": "; ".join(quirks),
         "topic_interests": ", ".join(interests),
         "topic_avoidances": ", ".join(avoidances),
+        "character_name": display,  # acore_bot's spellings
+        "identity": "; ".join(identity_lines),
     }
 
     sections = [
@@ -468,38 +517,7 @@ def compile_framework_prompt(
         )
     if topic_parts:
         sections.append("## Topics\n" + "\n".join(topic_parts))
-    if frameworks:
-        blocks = [
-            "## How you behave\nYou blend these behavioural frameworks; the percentage is how strongly each "
-            "shapes you by default (per message the blend can shift with the kind of conversation)."
-        ]
-        for fw, share in _ordered(shares, frameworks):
-            body = [f"### {fw.name} ({round(share * 100)}%)"]
-            if fw.prompt_template:
-                body.append(
-                    fill_template(
-                        fw.prompt_template,
-                        {**values, "framework_id": fw.id, "framework_name": fw.name, "purpose": fw.purpose},
-                        fw.file,
-                    )
-                )
-            body.append(f"Purpose: {fw.purpose}")
-            body += [
-                p
-                for p in (
-                    _bullets("Behavioural patterns", fw.behavioural_patterns),
-                    _bullets("Decision making", fw.decision_making),
-                    _bullets("Interaction style", fw.interaction_style),
-                )
-                if p
-            ]
-            blocks.append("\n".join(body))
-        sections.append("\n\n".join(blocks))
-        rules: list[str] = []
-        for fw, _ in _ordered(shares, frameworks):
-            rules.extend(rule for rule in fw.anti_hallucination_rules if rule not in rules)
-        if rules:
-            sections.append("## Accuracy rules\n" + "\n".join(f"- {rule}" for rule in rules))
+    sections.extend(framework_sections(frameworks, shares, values))
     examples = r.text(character, "example_messages", "example_messages")
     if examples:
         sections.append(
@@ -533,11 +551,17 @@ def compile_framework_prompt(
     )
 
 
-def load_framework_character(folder: Path, env: Mapping[str, str]) -> Persona:
-    """``character.json`` + frameworks from ``folder``; env ``default_name``/``description`` and memory
-    prompts override the JSON."""
+def load_framework_character(
+    folder: Path,
+    env: Mapping[str, str],
+    read_frameworks: Callable[[Path], Mapping[str, Framework]] | None = None,
+) -> Persona:
+    """``character.json`` + frameworks from ``folder`` (read by ``read_frameworks``, default
+    :func:`load_frameworks`); env ``default_name``/``description`` and memory prompts override the JSON."""
     path = folder / "character.json"
-    persona = compile_framework_prompt(_read_json(path), load_frameworks(folder), str(path))
+    character = _read_json(path)  # first: a broken character.json is reported before its frameworks
+    frameworks = (read_frameworks or load_frameworks)(folder)
+    persona = compile_framework_prompt(character, frameworks, str(path))
     name = env_text(env, "default_name") or persona.name
     changes: dict[str, Any] = {**memory_prompt_overrides(env)}
     if env_text(env, "description"):

@@ -3,14 +3,19 @@
 Detection, first match wins:
 
 1. a character card: ``card.png`` / ``card.json``, else any ``*.png`` / ``*.json`` holding a
-   ``chara_card_v2`` / ``chara_card_v3`` card (:mod:`bot.persona.cards`);
+   ``chara_card_v2`` / ``chara_card_v3`` card (:mod:`bot.persona.cards`; acore_bot's extensions are
+   honoured, :mod:`bot.persona.acore_cards`);
 2. ``character.json`` with ``framework.json`` and/or ``frameworks/*.json`` (:mod:`bot.persona.framework`);
-3. ClaudeMask keys in the merged env (:mod:`bot.persona.claudemask`); ``core_prompt`` is required.
+3. an acore_bot character JSON: legacy, advanced persona or compiled (:mod:`bot.persona.acore`);
+4. ClaudeMask keys in the merged env (:mod:`bot.persona.claudemask`); ``core_prompt`` is required.
+
+Frameworks (``framework.json``, ``frameworks/*.json``) may be Kindred's or acore_bot's, as they are.
 
 For every format: ``default_name`` / ``description`` and the three memory prompts from the env override
 what the files say; ``avatar`` (a path relative to the folder) or an ``avatar.png`` file sets the avatar;
-``lorebook`` (a path) or a ``lorebook.json`` file adds a SillyTavern world-info lorebook; an
-``identity.json`` is validated here (it is seeded into the database at start-up).
+``lorebook`` (a path) or a ``lorebook.json`` file adds a SillyTavern world-info lorebook; ``router_weight``
+is the character's share of unaddressed messages in an ensemble; an ``identity.json`` is validated here (it
+is seeded into the database at start-up).
 """
 
 from __future__ import annotations
@@ -20,21 +25,57 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.errors import ConfigError
+from bot.persona.acore import acore_kind, find_acore_character, load_acore_character
+from bot.persona.acore_cards import apply_card_extensions
+from bot.persona.acore_frameworks import load_all_frameworks
 from bot.persona.cards import card_to_persona, find_card, read_card
 from bot.persona.claudemask import env_text, load_claudemask
-from bot.persona.framework import load_framework_character
+from bot.persona.framework import _read_json, load_framework_character
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.persona.lorebook import load_lorebook, merge_lorebooks
 from bot.persona.model import Persona
 
 
+def _kindred_character(folder: Path) -> bool:
+    """A ``character.json`` in Kindred's own schema (acore_bot's legacy JSON may carry the same name)."""
+    path = folder / "character.json"
+    return path.is_file() and acore_kind(_read_json(path)) is None
+
+
 def detect_format(folder: Path) -> str:
-    """``card``, ``framework`` or ``claudemask``."""
+    """``card``, ``framework``, ``acore`` or ``claudemask``."""
     if find_card(folder) is not None:
         return "card"
-    if (folder / "character.json").is_file():
+    if _kindred_character(folder):
         return "framework"
+    if find_acore_character(folder) is not None:
+        return "acore"
     return "claudemask"
+
+
+def _router_weight(folder: Path, env: Mapping[str, str]) -> float | None:
+    raw = env_text(env, "router_weight")
+    if not raw:
+        return None
+    try:
+        weight = float(raw)
+    except ValueError:
+        weight = -1.0
+    if not 0 <= weight < float("inf"):
+        raise ConfigError(
+            str(folder / "character.env"), "router_weight", f"expected a number >= 0, got {raw!r}"
+        )
+    return weight
+
+
+def _framework_notes(persona: Persona, folder: Path) -> tuple[str, ...]:
+    """What the character's frameworks read but do not use, each named with its file."""
+    notes = []
+    for fw in (persona.extra.get("frameworks") or {}).values():
+        path = Path(fw.get("file", ""))
+        name = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else str(path)
+        notes.extend(f"{name}: {field}" for field in fw.get("unused") or ())
+    return tuple(notes)
 
 
 def _folder_file(folder: Path, env: Mapping[str, str], key: str, default_name: str) -> Path | None:
@@ -55,10 +96,14 @@ def load_persona(folder: Path, env: Mapping[str, str]) -> Persona:
     if not folder.is_dir():
         raise ConfigError(str(folder), "character_dir", "no such character folder")
     card_path = find_card(folder)
+    acore_path = None if card_path is not None or _kindred_character(folder) else find_acore_character(folder)
     if card_path is not None:
-        persona = card_to_persona(read_card(card_path), env)
+        card = read_card(card_path)
+        persona = apply_card_extensions(card_to_persona(card, env), card, folder)
+    elif acore_path is not None:
+        persona = load_acore_character(acore_path, folder, env)
     elif (folder / "character.json").is_file():
-        persona = load_framework_character(folder, env)
+        persona = load_framework_character(folder, env, load_all_frameworks)
     else:
         persona = load_claudemask(folder, env)
     if (folder / IDENTITY_FILE).is_file():
@@ -68,4 +113,10 @@ def load_persona(folder: Path, env: Mapping[str, str]) -> Persona:
     lorebook = persona.lorebook
     if lore_path is not None:
         lorebook = merge_lorebooks([persona.lorebook, load_lorebook(lore_path)])
-    return replace(persona, avatar_path=avatar or persona.avatar_path, lorebook=lorebook)
+    return replace(
+        persona,
+        avatar_path=avatar or persona.avatar_path,
+        lorebook=lorebook,
+        router_weight=_router_weight(folder, env),
+        unused_fields=(*persona.unused_fields, *_framework_notes(persona, folder)),
+    )

@@ -77,15 +77,26 @@ class Persona:
     temperature: float | None = None
     max_tokens: int | None = None
     avatar_path: Path | None = None
+    avatar_url: str = ""  # an http(s) picture Discord fetches itself for webhook messages (acore avatar_url)
+    avatar_data: bytes | None = None  # a picture carried inside the character file (a base64 data: URI)
     topic_interests: tuple[str, ...] = ()
     topic_avoidances: tuple[str, ...] = ()
     evolution: tuple[EvolutionStage, ...] = ()
     framework_blend: dict[str, float] = field(default_factory=dict)
     lorebook: Lorebook | None = None
+    router_weight: float | None = None  # share of unaddressed messages in an ensemble (None: not set)
+    # Fields of the source files Kindred reads but has no counterpart for (logged once at start-up).
+    unused_fields: tuple[str, ...] = ()
     source_format: str = "claudemask"
     source_path: Path | None = None
     # Format-specific data kept verbatim so an export round-trips (e.g. card ``extensions``).
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def avatar_bytes(self) -> bytes | None:
+        """The picture for a new webhook: the avatar file, else the one carried in the character file."""
+        if self.avatar_path is not None and self.avatar_path.is_file():
+            return self.avatar_path.read_bytes()
+        return self.avatar_data
 
     def render(self, text: str, user_name: str = "User") -> str:
         """Resolve ``{{char}}`` / ``{{user}}`` macros (case-insensitive) in ``text``."""

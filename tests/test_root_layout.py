@@ -1,0 +1,107 @@
+"""ClaudeMask's own layout: a character's ``character.env`` copied to the folder ``python main.py`` runs from
+is the character (no ``--character``, no ``CHARACTER_DIR``); the start-up log says which folder and why."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from bot.config import PROJECT_ROOT, choose_character_dir, resolve_character_dir
+from tests.harness import ADMIN_ID, LOG_CHANNEL_ID, USER_ID, Harness
+
+FINN = PROJECT_ROOT / "characters" / "finn"
+MASK = '''# A ClaudeMask character.env, copied to the root as its README says
+DISCORD_TOKEN="fake-discord-token"
+ANTHROPIC_API_KEY="sk-ant-fake"
+DEFAULT_NAME="Mask"
+CORE_PROMPT="You are Mask, a porcelain theatre mask who speaks only in stage directions."
+'''
+
+
+def test_the_root_character_env_is_used_when_nothing_else_is_given(tmp_path: Path) -> None:
+    assert choose_character_dir(None, {}, roots=(tmp_path,)).folder == FINN
+    (tmp_path / "character.env").write_text(MASK)
+    choice = choose_character_dir(None, {}, roots=(tmp_path,))
+    assert choice.folder == tmp_path and choice.root_layout
+    assert (
+        choice.why
+        == f"the character.env in {tmp_path}: ClaudeMask layout, no --character or CHARACTER_DIR given"
+    )
+    # Both: the explicit choice wins, and the log says the root's character.env is not used.
+    chosen = choose_character_dir(None, {"CHARACTER_DIR": str(FINN)}, roots=(tmp_path,))
+    assert chosen.folder == FINN and not chosen.root_layout
+    assert chosen.why == (
+        f"from CHARACTER_DIR; the character.env in {tmp_path} is not used, as --character and "
+        "CHARACTER_DIR come first"
+    )
+    assert choose_character_dir(str(FINN), {}, roots=(tmp_path,)).why.startswith("from --character; the ")
+    assert resolve_character_dir(None, {}, roots=(tmp_path,)) == tmp_path
+
+
+def environment(**extra: str) -> dict[str, str]:
+    drop = {"discord_token", "anthropic_api_key", "character_dir"}
+    return {**{k: v for k, v in os.environ.items() if k.lower() not in drop}, "LOG_LEVEL": "INFO", **extra}
+
+
+async def test_main_plays_the_character_env_in_the_folder_it_runs_from(db_url: str, tmp_path: Path) -> None:
+    """The real process, run as a ClaudeMask operator would: token and prompt from the root's file."""
+    root = tmp_path / "claudemask"
+    root.mkdir()
+    (root / "character.env").write_text(MASK)
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    await h.discord.start()
+    await h.claude.start()
+    h._build_world()
+    settings = {k: v for k, v in h.environ().items() if k not in {"DISCORD_TOKEN", "ANTHROPIC_API_KEY"}}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(PROJECT_ROOT / "main.py"),
+        cwd=str(root),
+        env=environment(**settings),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        await h.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=60, what="main.py")
+        await h.discord.dm_message(USER_ID, "hello there")
+        await h.discord.wait_for_messages(h.discord.dm_channel_for(USER_ID), 1, timeout=20)
+        await h.discord.user_message(LOG_CHANNEL_ID, ADMIN_ID, "shutdown? Mask")
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await h.claude.close()
+        await h.discord.close()
+    text = output.decode(errors="replace")
+    assert proc.returncode == 0, text[-3000:]
+    assert f"character folder: {root} (the character.env in {root}: ClaudeMask layout" in text, text[-3000:]
+    [request] = h.claude.requests_for("claude-test-default")
+    assert h.claude.system_text(request).startswith("You are Mask, a porcelain theatre mask")
+    assert request.api_key == "sk-ant-fake", "the key came from the root's character.env"
+
+
+async def test_main_says_which_character_it_plays_when_both_are_given(db_url: str, tmp_path: Path) -> None:
+    root = tmp_path / "claudemask"
+    root.mkdir()
+    (root / "character.env").write_text(MASK)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(PROJECT_ROOT / "main.py"),
+        "--console",
+        cwd=str(root),
+        env=environment(CHARACTER_DIR=str(FINN), ANTHROPIC_API_KEY="k", DATABASE_URL=db_url),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(b"/quit\n"), timeout=90)
+    text = err.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert (
+        f"character folder: {FINN} (from CHARACTER_DIR; the character.env in {root} is not used, as "
+        "--character and CHARACTER_DIR come first)"
+    ) in text
+    assert "Chatting with Finn." in text
