@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
+from bot.attachments import NO_TEXT, NOTHING, Carried, message_text
 from bot.claude import Prompt
 from bot.persona.model import Persona
 from database.store import History, PromptData, RelationshipRecord, SeenMessage
@@ -40,6 +42,19 @@ class Incoming:
     reply_to_id: int | None = None
     reply_to_author_id: int | None = None  # who wrote the message this one replies to (a webhook's id for its posts)
     webhook_id: int | None = None  # set when a webhook posted this (how the characters of an ensemble speak)
+    # Files, stickers, embeds: ``content`` is the text as typed (what addressing reads); ``text`` adds these.
+    carried: Carried = NOTHING
+
+    @cached_property
+    def said(self) -> str:
+        """The text and a note of what the message carried (``[image: cat.png]``); "" when it has neither.
+        What the short-term log keeps."""
+        return message_text(self.content, self.carried)
+
+    @cached_property
+    def text(self) -> str:
+        """What the conversation records for this message: :attr:`said`, or a placeholder; never blank."""
+        return self.said or NO_TEXT
 
     @property
     def scope(self) -> str:
@@ -96,8 +111,10 @@ def build_reply_prompt(
     since: Sequence[SeenMessage] = (),
 ) -> Prompt:
     user = msg.author_name
-    system: list[dict[str, Any]] = [
-        {"type": "text", "text": persona.render(persona.system_prompt, user), "cache_control": EPHEMERAL}]
+    system: list[dict[str, Any]] = []
+    character_prompt = persona.render(persona.system_prompt, user)
+    if character_prompt and not character_prompt.isspace():  # the API rejects a blank text block
+        system.append({"type": "text", "text": character_prompt, "cache_control": EPHEMERAL})
 
     stable: list[str] = []
     identity_lines = []
@@ -135,7 +152,7 @@ def build_reply_prompt(
         context.append(f"[Out of character note from {user} for this reply: {ooc_context}]")
     if persona.post_history_instructions:
         context.append("[Instructions] " + persona.render(persona.post_history_instructions, user))
-    final = "\n\n".join(context) + f"\n\n{user}: {msg.content}"
+    final = "\n\n".join(context) + f"\n\n{user}: {msg.text}"
     if replace_last_reply and messages and messages[-1]["role"] == "user":
         # Reroll: the last user turn is already the message being answered.
         last = messages.pop()
@@ -148,7 +165,11 @@ def build_reply_prompt(
 
 
 def history_messages(history: History, *, drop_last_assistant: bool = False) -> list[dict[str, Any]]:
-    """Turns as alternating user/assistant messages starting with a user turn (merging repeats)."""
+    """Turns as alternating user/assistant messages starting with a user turn (merging repeats).
+
+    A blank turn (stored by an older version, or edited to nothing) would make the API reject every request
+    of the conversation: a blank user turn becomes the no-text placeholder, a blank answer is left out.
+    """
     turns = history.turns
     end = len(turns)
     if drop_last_assistant:
@@ -159,6 +180,10 @@ def history_messages(history: History, *, drop_last_assistant: bool = False) -> 
     last: dict[str, Any] | None = None
     for i in range(end):
         role, content = turns[i][0], turns[i][1]
+        if not content or content.isspace():
+            if role != "user":
+                continue
+            content = NO_TEXT
         if last is not None and last["role"] == role:
             last["content"] += "\n\n" + content
         elif last is not None or role == "user":
@@ -200,6 +225,6 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
     )
     lines = format_recent([m for m in recent if m.message_id != msg.message_id][-10:])
     text = (f"Channel: {msg.place()}\n\nRecent messages:\n{lines or '(none)'}\n\n"
-            f"Latest message, from {msg.author_name}: {msg.content}\n\n"
+            f"Latest message, from {msg.author_name}: {msg.text}\n\n"
             f"Should {persona.name} reply to the latest message? Answer yes or no.")
     return Prompt(system=[{"type": "text", "text": system}], messages=[{"role": "user", "content": text}])
