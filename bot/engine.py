@@ -130,7 +130,7 @@ class ReplyEngine:
             stamp = self.store.conversations.history_stamp(self.character_key, msg.author_id, msg.scope)
             data = await self.store.log.log_message(SeenMessage(
                 msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name, msg.author_is_bot,
-                msg.is_dm, msg.content, msg.created_at, msg.reply_to_id), then_read=request)
+                msg.is_dm, msg.said, msg.created_at, msg.reply_to_id), then_read=request)
             prefetched = Prefetched(data, stamp) if data is not None else None
         if not msg.author_is_bot and not msg.is_dm:
             self.throttle.human_spoke(msg.channel_id)
@@ -325,8 +325,9 @@ class ReplyEngine:
         async with outlet.typing():
             try:
                 completion = await self.complete(msg, persona, prompt, premium)
-                text = completion.text or self.fallback_text(persona)
-                ok = bool(completion.text)
+                # A blank answer cannot be posted, nor stored (the API rejects a blank turn in later prompts).
+                ok = bool(completion.text) and not completion.text.isspace()
+                text = completion.text if ok else self.fallback_text(persona)
                 if not ok:
                     log.warning("reply to message %s came back empty, sending the fallback", msg.message_id)
             except ClaudeUnavailable as exc:
@@ -339,7 +340,9 @@ class ReplyEngine:
         # "typing" for another ten seconds under its own answer.
         parts = split_message(text, self.settings.max_message_length)
         ids = [await outlet.send(part, first=i == 0) for i, part in enumerate(parts)]
-        turns = [counted(Turn("user", f"{msg.content}", discord_message_id=msg.message_id))]
+        # The one place an exchange is stored: msg.text is never blank (an image-only message is stored as
+        # "[image: cat.png]"), and a failed or blank answer is not stored at all.
+        turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]
         if ok:
             turns.append(counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None)))
         turn_ids = await self.store.conversations.append_turns(self.character_key, msg.author_id, msg.scope, turns) \

@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
+from bot.attachments import NO_TEXT, NOTHING, Carried, message_text
 from bot.persona.model import Persona
 from database.records import PromptData
 
@@ -41,6 +43,19 @@ class Incoming:
         None  # who wrote the message this one replies to (a webhook's id for its posts)
     )
     webhook_id: int | None = None  # set when a webhook posted this (how the characters of an ensemble speak)
+    # Files, stickers, embeds: ``content`` is the text as typed (what addressing reads); ``text`` adds these.
+    carried: Carried = NOTHING
+
+    @cached_property
+    def said(self) -> str:
+        """The text and a note of what the message carried (``[image: cat.png]``); "" when it has neither.
+        What the short-term log keeps."""
+        return message_text(self.content, self.carried)
+
+    @cached_property
+    def text(self) -> str:
+        """What the conversation records for this message: :attr:`said`, or a placeholder; never blank."""
+        return self.said or NO_TEXT
 
     @property
     def scope(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.attachments import NO_TEXT
 from bot.claude import Prompt
 from bot.persona.model import Persona
 from bot.pipeline import Incoming
@@ -62,8 +63,10 @@ def build_reply_prompt(
     since: Sequence[SeenMessage] = (),
 ) -> Prompt:
     user = msg.author_name
-    system: list[dict[str, Any]] = [
-        {"type": "text", "text": persona.render(persona.system_prompt, user), "cache_control": EPHEMERAL}]
+    system: list[dict[str, Any]] = []
+    character_prompt = persona.render(persona.system_prompt, user)
+    if character_prompt and not character_prompt.isspace():  # the API rejects a blank text block
+        system.append({"type": "text", "text": character_prompt, "cache_control": EPHEMERAL})
 
     stable: list[str] = []
     identity_lines = []
@@ -101,7 +104,7 @@ def build_reply_prompt(
         context.append(f"[Out of character note from {user} for this reply: {ooc_context}]")
     if persona.post_history_instructions:
         context.append("[Instructions] " + persona.render(persona.post_history_instructions, user))
-    final = "\n\n".join(context) + f"\n\n{user}: {msg.content}"
+    final = "\n\n".join(context) + f"\n\n{user}: {msg.text}"
     if replace_last_reply and messages and messages[-1]["role"] == "user":
         # Reroll: the last user turn is already the message being answered.
         last = messages.pop()
@@ -114,7 +117,11 @@ def build_reply_prompt(
 
 
 def history_messages(history: History, *, drop_last_assistant: bool = False) -> list[dict[str, Any]]:
-    """Turns as alternating user/assistant messages starting with a user turn (merging repeats)."""
+    """Turns as alternating user/assistant messages starting with a user turn (merging repeats).
+
+    A blank turn (stored by an older version, or edited to nothing) would make the API reject every request
+    of the conversation: a blank user turn becomes the no-text placeholder, a blank answer is left out.
+    """
     turns = history.turns
     end = len(turns)
     if drop_last_assistant:
@@ -125,6 +132,10 @@ def history_messages(history: History, *, drop_last_assistant: bool = False) -> 
     last: dict[str, Any] | None = None
     for i in range(end):
         role, content = turns[i][0], turns[i][1]
+        if not content or content.isspace():
+            if role != "user":
+                continue
+            content = NO_TEXT
         if last is not None and last["role"] == role:
             last["content"] += "\n\n" + content
         elif last is not None or role == "user":
@@ -166,6 +177,6 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
     )
     lines = format_recent([m for m in recent if m.message_id != msg.message_id][-10:])
     text = (f"Channel: {msg.place()}\n\nRecent messages:\n{lines or '(none)'}\n\n"
-            f"Latest message, from {msg.author_name}: {msg.content}\n\n"
+            f"Latest message, from {msg.author_name}: {msg.text}\n\n"
             f"Should {persona.name} reply to the latest message? Answer yes or no.")
     return Prompt(system=[{"type": "text", "text": system}], messages=[{"role": "user", "content": text}])

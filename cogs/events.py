@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
+from bot.attachments import NOTHING, Attachment, Carried, Embed
 from bot.pipeline import Incoming, Outlet
 
 if TYPE_CHECKING:
@@ -20,6 +21,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TYPING_REFRESH_SECONDS = 8.0  # Discord shows "typing" for 10 s after each request
+
+
+def carried_by(message: discord.Message) -> Carried:
+    """What the message holds besides its text (files, stickers, embeds, a poll, a forward)."""
+    snapshots = message.message_snapshots
+    if not (message.attachments or message.stickers or message.embeds or snapshots or message.poll is not None):
+        return NOTHING  # the common case: plain text, nothing to build
+    # A forward's own files and stickers live in its snapshot, not in the message.
+    attachments = [*message.attachments, *(a for s in snapshots for a in s.attachments)]
+    stickers = [*message.stickers, *(t for s in snapshots for t in s.stickers)]
+    embeds = [*message.embeds, *(e for s in snapshots for e in s.embeds)]
+    return Carried(
+        attachments=tuple(Attachment(a.filename, a.content_type, a.size, a.url) for a in attachments),
+        stickers=tuple(t.name for t in stickers),
+        embeds=tuple(Embed(e.title or e.author.name or e.description or "", e.url or "") for e in embeds),
+        poll=message.poll.question if message.poll is not None else None,
+        forwarded="\n".join(s.content for s in snapshots) if snapshots else None)
 
 
 def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
@@ -50,6 +68,7 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
         reply_to_id=reference.message_id if reference else None,
         reply_to_author_id=replied.author.id if replied is not None else None,
         webhook_id=message.webhook_id,
+        carried=carried_by(message),
     )
 
 

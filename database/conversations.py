@@ -208,7 +208,9 @@ class Conversations:
 
     async def _append_turns(self, character: str, user_id: int, scope: str, turns: list[Turn]) -> list[int]:
         for t in turns:
-            if t.content and t.tokens <= 0:
+            if not t.content.strip():  # the Messages API rejects blank turns: one would poison the conversation
+                raise ValueError("a blank turn is never stored")
+            if t.tokens <= 0:
                 raise ValueError("a turn's tokens must be counted before it is stored (bot.tokens.counted)")
         q = self._q
         key = {"character": character, "user_id": user_id, "scope": scope}
@@ -252,6 +254,8 @@ class Conversations:
     async def replace_turn(
         self, turn_id: int, content: str, tokens: int, discord_message_id: int | None = None
     ) -> None:
+        if not content.strip():
+            raise ValueError("a blank turn is never stored")
         values: dict[str, Any] = {"content": content, "tokens": tokens}
         if discord_message_id is not None:
             values["discord_message_id"] = discord_message_id

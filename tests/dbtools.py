@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
 from database.engine import make_engine
 from database.models import ApiCall, Base, Conversation, HistoryMessage, Nickname, utcnow
@@ -48,3 +48,22 @@ async def compact_history(store: Store, conversation_id: int, summary: str, drop
 
     await store.db.write(write)
     store.conversations.history_changed()
+
+
+async def store_raw_turns(store: Store, character: str, user_id: int, scope: str,
+                          turns: list[tuple[str, str]]) -> list[int]:
+    """Write history rows as they are, blank ones included (as an older version of Kindred could leave
+    them): the store itself refuses to store a blank turn."""
+    def write(conn: Any) -> list[int]:
+        key = {"character": character, "user_id": user_id, "scope": scope}
+        cid = conn.execute(select(Conversation.id).filter_by(**key)).scalar()
+        if cid is None:
+            cid = conn.execute(insert(Conversation).values(**key, summary="", updated_at=utcnow())
+                               .returning(Conversation.id)).scalar_one()
+        return [int(conn.execute(insert(HistoryMessage).values(
+            conversation_id=cid, role=role, content=content, tokens=0, created_at=utcnow())
+            .returning(HistoryMessage.id)).scalar_one()) for role, content in turns]
+
+    ids = await store.db.write(write)
+    store.conversations.history_changed()
+    return ids

@@ -145,14 +145,15 @@ class Harness:
         return self.bot.user.id
 
     async def say(self, content: str, *, user: int | None = None, channel: int | None = None,
-                  mention: bool = False, reply_to: int | None = None) -> dict[str, Any]:
+                  mention: bool = False, reply_to: int | None = None, **carried: Any) -> dict[str, Any]:
+        """Post in a channel; ``carried``: what the message holds besides text (FakeDiscord.user_message)."""
         mentions = [self.bot_user_id] if mention else []
-        text = f"<@{self.bot_user_id}> {content}" if mention else content
+        text = f"<@{self.bot_user_id}> {content}".rstrip() if mention else content
         return await self.discord.user_message(channel or CHANNEL_ID, user or USER_ID, text, mentions=mentions,
-                                               reply_to=reply_to)
+                                               reply_to=reply_to, **carried)
 
-    async def dm(self, content: str, *, user: int | None = None) -> dict[str, Any]:
-        return await self.discord.dm_message(user or USER_ID, content)
+    async def dm(self, content: str, *, user: int | None = None, **carried: Any) -> dict[str, Any]:
+        return await self.discord.dm_message(user or USER_ID, content, **carried)
 
     async def replies(self, channel_id: int, n: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Wait until the bot has posted at least ``n`` messages in the channel; return them all."""

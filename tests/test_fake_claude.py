@@ -210,3 +210,41 @@ async def test_requests_the_real_api_would_reject_get_400(fake: FakeClaude) -> N
             body = await response.json()
     assert body == {"type": "error", "error": {"type": "invalid_request_error",
                                                "message": "max_tokens: Field required"}}
+
+
+async def test_blank_content_gets_400_as_from_the_real_api(fake: FakeClaude,
+                                                            client: anthropic.AsyncAnthropic) -> None:
+    """An empty turn stored in a history broke every later request of that conversation (issue 19): the
+    fake refuses blank content the way the real API does, so such a request cannot pass in the suite."""
+    fine = {"role": "assistant", "content": "Glub."}
+    not_empty = "all messages must have non-empty content except for the optional final assistant message"
+    cases: list[tuple[dict[str, Any], list[dict[str, Any]], str]] = [
+        ({}, [{"role": "user", "content": ""}, fine, user("hi")],
+         f"messages.0: {not_empty}"),
+        ({}, [user("hi"), {"role": "assistant", "content": []}, user("and?")],
+         f"messages.1: {not_empty}"),
+        ({}, [user("hi"), fine, user("")], "messages: text content blocks must be non-empty"),
+        ({}, [user("hi"), fine, {"role": "user", "content": " \n "}],
+         "messages: text content blocks must contain non-whitespace text"),
+        ({"system": [{"type": "text", "text": "", "cache_control": {"type": "ephemeral"}}]}, [user("hi")],
+         "system: text content blocks must be non-empty"),
+        ({"system": [{"type": "text", "text": "Be Finn."}, {"type": "text", "text": "\n"}]}, [user("hi")],
+         "system: text content blocks must contain non-whitespace text"),
+    ]
+    for extra, messages, expected in cases:
+        with pytest.raises(anthropic.BadRequestError) as caught:
+            await client.messages.create(model=MODEL, max_tokens=10,
+                                         messages=messages, **extra)  # type: ignore[arg-type]
+        assert caught.value.api_message == expected
+        assert caught.value.type == "invalid_request_error"
+    assert [r.status for r in fake.requests] == [400] * len(cases)  # a 400 is never retried
+    with pytest.raises(anthropic.BadRequestError):  # token counting checks the same
+        await client.messages.count_tokens(model=MODEL, messages=[{"role": "user", "content": ""}])
+
+    # Allowed: consecutive turns of one role (the API joins them), an empty final assistant message (a
+    # prefill), non-text blocks beside text.
+    ok = await client.messages.create(model=MODEL, max_tokens=10, messages=[
+        user("hi"), user("are you there?"), {"role": "assistant", "content": ""}])
+    assert ok.content[0].text == fake.default_text  # type: ignore[union-attr]
+    fake.validate = False
+    assert (await client.messages.create(model=MODEL, max_tokens=10, messages=[user("")])).content

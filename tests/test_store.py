@@ -332,3 +332,17 @@ async def test_sqlite_log_is_checkpointed_beside_the_writers(tmp_path: Any) -> N
     finally:
         await store.close()
     assert not wal.exists() or wal.stat().st_size == 0
+
+
+async def test_a_blank_or_uncounted_turn_is_never_stored(store: Store) -> None:
+    """A blank turn would make every later request of the conversation fail (the Messages API rejects empty
+    text): the store refuses it, whoever asks."""
+    await store.people.ensure_user(5, "a")
+    for bad in (Turn("user", ""), Turn("user", " \n "), Turn("assistant", "uncounted")):
+        with pytest.raises(ValueError):
+            await store.conversations.append_turns("finn", 5, "dm", [counted(Turn("user", "ok")), bad])
+    assert (await store.conversations.history("finn", 5, "dm")).turns == []  # nothing of a refused batch
+    [turn_id] = await store.conversations.append_turns("finn", 5, "dm", [counted(Turn("user", "hi"))])
+    with pytest.raises(ValueError):
+        await store.conversations.replace_turn(turn_id, "  ", 0)
+    assert [t.content for t in (await store.conversations.history("finn", 5, "dm")).turns] == ["hi"]

@@ -9,6 +9,10 @@ What it speaks (checked against anthropic 2.12's parsers):
   (message_start, content_block_start, ping, content_block_delta*, content_block_stop, message_delta,
   message_stop). Errors use the API's envelope ``{"type": "error", "error": {"type", "message"}}``.
 * ``POST /v1/messages/count_tokens``: ``{"input_tokens": n}``.
+* Both reject with 400 ``invalid_request_error`` what the real API rejects before reading the prompt: a
+  missing field, no messages, a message with empty content (``messages.N: all messages must have non-empty
+  content ...``) and an empty or whitespace-only text block (``messages: text content blocks must be
+  non-empty``, ``system: ...`` for the system prompt). Set ``validate = False`` to let anything through.
 
 Token counts are an approximation that only needs to be consistent: every content block (a text block,
 a plain-string system prompt or message, a tool definition, a non-text block's canonical JSON) costs
@@ -174,6 +178,41 @@ def _texts(content: Any) -> list[str]:
     return out
 
 
+def _blank_text(where: str, blocks: Any) -> str | None:
+    """The API's complaint about an empty or whitespace-only text block among ``blocks``, if any."""
+    for block in blocks if isinstance(blocks, list) else []:
+        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
+            if not block["text"]:
+                return f"{where}: text content blocks must be non-empty"
+            if block["text"].isspace():
+                return f"{where}: text content blocks must contain non-whitespace text"
+    return None
+
+
+def _blank_content(body: dict[str, Any]) -> str | None:
+    """What the real API says of a request with blank content: every message needs some (only a final
+    assistant message, a prefill, may be empty), and no text block, system ones included, may be empty or
+    whitespace only (a plain string content is one text block). Consecutive same-role messages are fine:
+    the API joins them into one turn."""
+    system = body.get("system")
+    problem = _blank_text("system", system) if isinstance(system, list) else None
+    if problem is not None:
+        return problem
+    messages = body["messages"] if isinstance(body["messages"], list) else []
+    for i, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        if content == "" or content == []:
+            if i == len(messages) - 1 and message.get("role") == "assistant":
+                continue
+            return (f"messages.{i}: all messages must have non-empty content except for the optional final "
+                    "assistant message")
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        problem = _blank_text("messages", blocks)
+        if problem is not None:
+            return problem
+    return None
+
+
 def _block_key(block: Any) -> tuple[str, bool, str | None]:
     """(canonical text for hashing and counting, carries cache_control, its ttl)."""
     if isinstance(block, str):
@@ -221,7 +260,8 @@ class FakeClaude:
         self.chunk_size = chunk_size  # characters per text_delta
         self.min_cache_tokens = min_cache_tokens  # a breakpoint prefix shorter than this is not cached
         self.api_key = api_key  # when set, any other key (x-api-key or Bearer) gets 401
-        self.validate = True  # 400 for bodies the real API would reject (no model, messages or max_tokens)
+        # 400 for bodies the real API would reject: no model, messages or max_tokens; blank content
+        self.validate = True
         self.responder: Responder | None = None
         self.rules: list[Rule] = []
         self.requests: list[Recorded] = []
@@ -453,6 +493,9 @@ class FakeClaude:
                 return Reply(status=400, error_message=f"{name}: Field required")
         if not body["messages"]:
             return Reply(status=400, error_message="messages: at least one message is required")
+        blank = _blank_content(body)
+        if blank is not None:
+            return Reply(status=400, error_message=blank)
         return None
 
     async def _count_tokens(self, request: web.Request) -> web.Response:

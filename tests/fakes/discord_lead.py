@@ -311,20 +311,68 @@ class FakeDiscord:
             out["attachments"] = [{k: v for k, v in a.items() if not k.startswith("_")} for a in out["attachments"]]
         return out
 
+    def attachment(self, filename: str, *, content_type: str | None = None,
+                   size: int = 1024) -> dict[str, Any]:
+        """An attachment payload as Discord sends it in MESSAGE_CREATE (for ``attachments=``)."""
+        aid = self.snowflake()
+        url = f"https://cdn.fake/attachments/{aid}/{filename}"
+        payload: dict[str, Any] = {"id": str(aid), "filename": filename, "size": size, "url": url,
+                                   "proxy_url": url.replace("cdn.fake", "media.fake")}
+        if content_type is not None:  # Discord leaves it out when it cannot tell
+            payload["content_type"] = content_type
+        return payload
+
+    def sticker(self, name: str, *, format_type: int = 1) -> dict[str, Any]:
+        """A sticker item as a message carries it (``sticker_items``): format 1 PNG, 2 APNG, 3 Lottie."""
+        return {"id": str(self.snowflake()), "name": name, "format_type": format_type}
+
+    def forward(self, content: str = "", *, attachments: list[dict[str, Any]] | None = None,
+                stickers: list[dict[str, Any]] | None = None,
+                embeds: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """A forwarded message (for ``forwarded=``): Discord sends its copy as a snapshot, and the forwarding
+        message has no content of its own."""
+        return {"message": {"type": 0, "content": content, "embeds": list(embeds or []),
+                            "attachments": list(attachments or []), "sticker_items": list(stickers or []),
+                            "timestamp": _iso(), "edited_timestamp": None, "flags": 0, "mentions": [],
+                            "mention_roles": [], "components": []}}
+
+    def _carried(self, attachments: list[dict[str, Any]] | None, stickers: list[dict[str, Any]] | None,
+                 embeds: list[dict[str, Any]] | None, forwarded: dict[str, Any] | None) -> dict[str, Any]:
+        extra: dict[str, Any] = {"attachments": list(attachments or []), "embeds": list(embeds or [])}
+        if stickers:
+            extra["sticker_items"] = list(stickers)
+        if forwarded is not None:  # a reference of type 1 (forward) to a message elsewhere, and its snapshot
+            extra["message_reference"] = {"type": 1, "message_id": str(self.snowflake()),
+                                          "channel_id": str(self.snowflake())}
+            extra["message_snapshots"] = [forwarded]
+        return extra
+
     async def user_message(self, channel_id: int, author_id: int, content: str, *, mentions: list[int] | None = None,
-                           reply_to: int | None = None) -> dict[str, Any]:
-        """A user (or another bot) posts in a guild channel: MESSAGE_CREATE to the bot(s)."""
-        message = self._message(channel_id, self.users[author_id], content, mentions=mentions, reply_to=reply_to)
+                           reply_to: int | None = None, attachments: list[dict[str, Any]] | None = None,
+                           stickers: list[dict[str, Any]] | None = None,
+                           embeds: list[dict[str, Any]] | None = None,
+                           forwarded: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A user (or another bot) posts in a guild channel: MESSAGE_CREATE to the bot(s). ``attachments``
+        (see :meth:`attachment`), ``stickers`` (see :meth:`sticker`), ``embeds`` (embed objects) and
+        ``forwarded`` (see :meth:`forward`) come with it."""
+        message = self._message(channel_id, self.users[author_id], content, mentions=mentions,
+                                reply_to=reply_to,
+                                extra=self._carried(attachments, stickers, embeds, forwarded))
         message["_user"] = True
         guild_id = self.channels[channel_id].get("guild_id")
         await self.dispatch("MESSAGE_CREATE", self._public(message), guild_id=int(guild_id) if guild_id else None)
         return message
 
-    async def dm_message(self, author_id: int, content: str, *, bot_token: str | None = None) -> dict[str, Any]:
-        """A user DMs a bot."""
+    async def dm_message(self, author_id: int, content: str, *, bot_token: str | None = None,
+                         attachments: list[dict[str, Any]] | None = None,
+                         stickers: list[dict[str, Any]] | None = None,
+                         embeds: list[dict[str, Any]] | None = None,
+                         forwarded: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A user DMs a bot (with what it carries, as in :meth:`user_message`)."""
         bot = self.bots[bot_token] if bot_token else next(iter(self.bots.values()))
         cid = self.dm_channel_for(author_id, int(bot["id"]))
-        message = self._message(cid, self.users[author_id], content)
+        message = self._message(cid, self.users[author_id], content,
+                                extra=self._carried(attachments, stickers, embeds, forwarded))
         message["_user"] = True
         await self.dispatch("MESSAGE_CREATE", self._public(message))
         return message
