@@ -109,7 +109,7 @@ async def run(url: str, messages: int, users: int, concurrency: int) -> None:
     embedder.encode(["warm-up"])
     load = time.perf_counter() - t0
     await seed(store, messages, users, embedder)
-    consolidator = Consolidator(store, claude, settings, settings.character_name_slug,
+    consolidator = Consolidator(store, claude, settings.memory, settings.character_name_slug,
                                 CharacterSource(settings.character_dir, None, environ={}).current, embedder,
                                 concurrency=concurrency)
     started = time.perf_counter()

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.claude import ClaudeClient, ClaudeUnavailable, Prompt
-from bot.config import Settings
+from bot.config import MemorySettings, Settings
 from bot.persona.model import Persona
 from database.models import utcnow
 from database.store import ConsolidationBatch, NewFact, SeenMessage, Store
@@ -193,7 +193,7 @@ class Progress:
 
 
 class Consolidator:
-    def __init__(self, store: Store, claude: ClaudeClient, settings: Settings, character_key: str,
+    def __init__(self, store: Store, claude: ClaudeClient, settings: MemorySettings, character_key: str,
                  persona: Callable[[], Persona], embedder: Embedder, *, cache: FactCache | None = None,
                  consent: Consent | None = None, concurrency: int = 8, on_step: StepHook | None = None,
                  on_progress: ProgressHook | None = None) -> None:
@@ -464,8 +464,9 @@ async def run_consolidation_cli(settings: Settings, character: Any, *,
         from bot.engine import ReplyEngine
 
         key = ReplyEngine(settings, store, claude, character).character_key  # the name the bot files data under
-        consolidator = Consolidator(store, claude, settings, key, character.current,
-                                    embedder or SentenceEmbedder(settings.embedding_model), on_progress=bar)
+        embedder = embedder or SentenceEmbedder(settings.memory.embedding_model)
+        consolidator = Consolidator(store, claude, settings.memory, key, character.current, embedder,
+                                    on_progress=bar)
         report = await consolidator.run()
     except Exception:
         bar.close()

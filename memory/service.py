@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.claude import ClaudeClient
-from bot.config import Settings
+from bot.config import MemorySettings
 from bot.engine import ReplyEngine, ReplyResult
 from bot.persona.model import Persona
 from bot.prompting import Incoming
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 class MemoryService:
-    def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, engine: ReplyEngine, *,
+    def __init__(self, settings: MemorySettings, store: Store, claude: ClaudeClient, engine: ReplyEngine, *,
                  embedder: Embedder | None = None, notify: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.store = store
@@ -165,7 +165,7 @@ def get_memory(bot: Any) -> MemoryService:
     memory = getattr(bot, "memory", None)
     if not isinstance(memory, MemoryService):
         mirror = getattr(bot, "mirror", None)
-        memory = MemoryService(bot.settings, bot.store, bot.claude, bot.engine,
+        memory = MemoryService(bot.settings.memory, bot.store, bot.claude, bot.engine,
                                notify=mirror.emit if mirror is not None else None)
         bot.memory = memory
     memory.attach()
