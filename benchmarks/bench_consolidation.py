@@ -140,7 +140,7 @@ async def run(url: str, messages: int, users: int, concurrency: int) -> None:
     consolidator = Consolidator(
         store,
         claude,
-        settings,
+        settings.memory,
         settings.character_name_slug,
         CharacterSource(settings.character_dir, None, environ={}).current,
         embedder,

@@ -46,7 +46,7 @@ async def run_console(settings: Settings, character: CharacterSource) -> int:
     store = await Store(settings.resolved_database_url()).open()
     claude = ClaudeClient(settings, store)
     engine = ReplyEngine(settings, store, claude, character)
-    memory = MemoryService(settings, store, claude, engine)
+    memory = MemoryService(settings.memory, store, claude, engine)
     memory.attach()
     user = getpass.getuser() or "you"
     try:

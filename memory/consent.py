@@ -8,9 +8,10 @@ and the daily consolidation deletes their logged messages instead of archiving t
 
 from __future__ import annotations
 
+from bot.config import BY_KEY
 from database.store import Store
 
-MODES = ("all", "opt_in")
+MODES = BY_KEY["memory_consent"].choices  # as declared in bot/config/sections.py
 
 
 class Consent:

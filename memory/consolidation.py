@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.claude import ClaudeClient, ClaudeUnavailable, Prompt
-from bot.config import Settings
+from bot.config import MemorySettings, Settings
 from bot.persona.model import Persona
 from database.models import utcnow
 from database.records import ConsolidationBatch, NewFact, SeenMessage
@@ -194,7 +194,7 @@ class Progress:
 
 
 class Consolidator:
-    def __init__(self, store: Store, claude: ClaudeClient, settings: Settings, character_key: str,
+    def __init__(self, store: Store, claude: ClaudeClient, settings: MemorySettings, character_key: str,
                  persona: Callable[[], Persona], embedder: Embedder, *, cache: FactCache | None = None,
                  consent: Consent | None = None, concurrency: int = 8, on_step: StepHook | None = None,
                  on_progress: ProgressHook | None = None) -> None:
@@ -465,8 +465,9 @@ async def run_consolidation_cli(settings: Settings, character: Any, *,
     bar = _Bar()
     try:
         key = settings.character_name_slug  # the name the bot files data under (ReplyEngine.character_key)
-        consolidator = Consolidator(store, claude, settings, key, character.current,
-                                    embedder or SentenceEmbedder(settings.embedding_model), on_progress=bar)
+        embedder = embedder or SentenceEmbedder(settings.memory.embedding_model)
+        consolidator = Consolidator(store, claude, settings.memory, key, character.current, embedder,
+                                    on_progress=bar)
         report = await consolidator.run()
     except Exception:
         bar.close()

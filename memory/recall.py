@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.config import Settings
+from bot.config import MemorySettings
 from bot.persona.model import Persona
 from bot.pipeline import Incoming
 from bot.tokens import count_tokens
@@ -95,7 +95,8 @@ def render(facts: Sequence[FactRow], user: str) -> str:
 
 
 class Recall:
-    def __init__(self, cache: FactCache, embedder: Embedder, settings: Settings, consent: Consent) -> None:
+    def __init__(self, cache: FactCache, embedder: Embedder, settings: MemorySettings,
+                 consent: Consent) -> None:
         self.cache = cache
         self.embedder = embedder
         self.settings = settings

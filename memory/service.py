@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.claude import ClaudeClient
-from bot.config import Settings
+from bot.config import MemorySettings
 from bot.persona.model import Persona
 from bot.pipeline import Incoming, ReplyResult
 from database.records import FactRow, PromptData
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 class MemoryService:
-    def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, engine: ReplyEngine, *,
+    def __init__(self, settings: MemorySettings, store: Store, claude: ClaudeClient, engine: ReplyEngine, *,
                  embedder: Embedder | None = None, notify: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.store = store
@@ -168,7 +168,7 @@ def get_memory(bot: Any) -> MemoryService:
     memory = getattr(bot, "memory", None)
     if not isinstance(memory, MemoryService):
         mirror = getattr(bot, "mirror", None)
-        memory = MemoryService(bot.settings, bot.store, bot.claude, bot.engine,
+        memory = MemoryService(bot.settings.memory, bot.store, bot.claude, bot.engine,
                                notify=mirror.emit if mirror is not None else None)
         bot.memory = memory
     memory.attach()

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from bot.claude import ClaudeClient, ClaudeUnavailable, Prompt
-from bot.config import Settings
+from bot.config import MemorySettings
 from bot.persona.model import Persona
 from bot.pipeline import Incoming, ReplyResult
 from bot.tokens import count_tokens
@@ -67,7 +67,7 @@ def parse_memories(text: str) -> list[str]:
 
 
 class Summarizer:
-    def __init__(self, store: Store, claude: ClaudeClient, settings: Settings, character_key: str,
+    def __init__(self, store: Store, claude: ClaudeClient, settings: MemorySettings, character_key: str,
                  persona: Callable[[], Persona], consent: Consent,
                  notify: Callable[[str], None] | None = None) -> None:
         self.store = store

@@ -26,7 +26,7 @@ async def consolidate(url: str, claude_url: str, on_step: Any = None) -> str:
     settings = memory_settings(url, claude_url)
     claude = ClaudeClient(settings, store)
     try:
-        consolidator = Consolidator(store, claude, settings, settings.character_name_slug,
+        consolidator = Consolidator(store, claude, settings.memory, settings.character_name_slug,
                                     CharacterSource(FINN, None, environ={}).current, HashEmbedder(), on_step=on_step)
         return (await consolidator.run()).describe()
     finally:

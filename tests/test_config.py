@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import PROJECT_ROOT, SETTINGS, load_settings, resolve_character_dir
+from bot.config import (
+    PROJECT_ROOT,
+    SECTIONS,
+    SETTINGS,
+    MemorySettings,
+    Setting,
+    load_settings,
+    resolve_character_dir,
+)
 from bot.errors import ConfigError
 
 CLAUDEMASK_CONFIG = '''# Bot reply settings
@@ -269,3 +277,100 @@ def test_main_warns_about_unknown_keys_of_every_character_it_plays(tmp_path: Pat
     [warning] = [line for line in result.stderr.splitlines() if "WARNING" in line]
     assert "core_promt" in warning and str(other / "character.env") in warning
     assert "You are Other." not in result.stderr
+
+
+def test_docs_are_generated_from_the_declarations() -> None:
+    """config.env.example and the README table are exactly what `python -m bot.config sync-docs` writes."""
+    from bot.config.docs import EXAMPLE, README, render_example, rendered_readme
+
+    assert EXAMPLE.read_text(encoding="utf-8") == render_example(), "run: python -m bot.config sync-docs"
+    readme = README.read_text(encoding="utf-8")
+    assert rendered_readme(readme) == readme, "run: python -m bot.config sync-docs"
+    assert "| `default_temperature` | `1.0` | `0..1` |" in readme  # the bounds column is the declared one
+    drifted = readme.replace("| `shard_count` | `1` |", "| `shard_count` | `2` |")
+    assert rendered_readme(drifted) == readme  # a hand edit inside the table is overwritten, so it is caught
+
+
+def _outside(setting: Setting) -> list[str]:
+    step = 1 if setting.kind is int else 0.001
+    values = []
+    if setting.min is not None:
+        values.append(setting.min - step)
+    if setting.above is not None:
+        values.append(setting.above)
+    if setting.max is not None:
+        values.append(setting.max + step)
+    return [str(setting.kind(v)) if setting.kind is int else repr(v) for v in values]
+
+
+def _edges(setting: Setting) -> list[str]:
+    values = [v for v in (setting.min, setting.max) if v is not None]
+    if setting.above is not None:
+        values.append(setting.above + 1 if setting.max is None else setting.max)
+    return [str(setting.kind(v)) for v in values]
+
+
+BOUNDED = [s for s in SETTINGS if s.min is not None or s.above is not None or s.max is not None]
+
+
+@pytest.mark.parametrize("setting", BOUNDED, ids=[s.key for s in BOUNDED])
+def test_every_declared_bound_is_enforced(claudemask: tuple[Path, Path], setting: Setting) -> None:
+    char, config = claudemask
+    for value in _outside(setting):
+        with pytest.raises(ConfigError) as err:
+            load_settings(char, config, environ={setting.key.upper(): value})
+        assert err.value.key == setting.key and err.value.file == "environment", value
+        assert f"got {setting.kind(value)}" in str(err.value)
+    for value in _edges(setting):
+        loaded = load_settings(char, config, environ={setting.key.upper(): value})
+        assert getattr(getattr(loaded, setting.section), setting.key) == setting.kind(value)
+
+
+def test_sampling_settings_are_bounded(claudemask: tuple[Path, Path]) -> None:
+    char, config = claudemask
+    for key, value, message in (("default_temperature", "1.5", "must be between 0 and 1, got 1.5"),
+                                ("default_temperature", "-0.1", "must be between 0 and 1, got -0.1"),
+                                ("default_max_tokens", "0", "must be between 1 and 64000, got 0"),
+                                ("default_max_tokens", "64001", "must be between 1 and 64000, got 64001")):
+        config.write_text(CLAUDEMASK_CONFIG + f"{key}={value}\n")  # the later line wins
+        with pytest.raises(ConfigError) as err:
+            load_settings(char, config, environ={})
+        assert (err.value.file, err.value.key, err.value.message) == (str(config), key, message)
+    config.write_text(CLAUDEMASK_CONFIG.replace("default_temperature=1.0", "default_temperature=0.7"))
+    assert load_settings(char, config, environ={}).models.default_temperature == 0.7
+
+
+def test_main_exits_2_on_an_out_of_range_temperature(claudemask: tuple[Path, Path]) -> None:
+    char, config = claudemask
+    config.write_text(CLAUDEMASK_CONFIG.replace("default_temperature=1.0", "default_temperature=2"))
+    result = run_main("--character", str(char), "--config", str(config), env={})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(config) in lines[0] and "default_temperature" in lines[0]
+
+
+def test_sections_hold_every_key_and_flat_reads_agree(claudemask: tuple[Path, Path]) -> None:
+    char, config = claudemask
+    s = load_settings(char, config, environ={"RECALL_TOKEN_BUDGET": "123", "MEMORY_CONSENT": "Opt-In"})
+    assert isinstance(s.memory, MemorySettings)
+    assert s.memory.recall_token_budget == 123 and s.memory.memory_consent == "opt_in"
+    assert s.memory.core_memory_token_threshold == 25000 and s.typing.min_typing_time == 6.0
+    assert sorted(SECTIONS) == sorted({x.section for x in SETTINGS})
+    for setting in SETTINGS:
+        assert getattr(s, setting.key) == getattr(getattr(s, setting.section), setting.key), setting.key
+    with pytest.raises(AttributeError):
+        _ = s.recall_token_budgte  # a typo is an error, not None
+    with pytest.raises(ConfigError) as err:
+        load_settings(char, config, environ={"MEMORY_CONSENT": "some"})
+    assert err.value.key == "memory_consent" and "all, opt_in" in str(err.value)
+    assert "'some'" in str(err.value)
+    assert MemorySettings() == load_settings(char, None, environ={"DISCORD_TOKEN": "x"}).memory  # defaults
+
+
+def test_secrets_are_in_no_repr(claudemask: tuple[Path, Path]) -> None:
+    char, config = claudemask
+    s = load_settings(char, config, environ={"DATABASE_URL": "postgresql+asyncpg://kin:pa55word@db/kin"})
+    shown = " ".join(repr(x) for x in (s, *(getattr(s, name) for name in SECTIONS)))
+    for secret in ("discord-test-token", "sk-test", "pa55word"):
+        assert secret not in shown, secret
+    assert "recall_token_budget=400" in shown  # the sections do show their ordinary values

@@ -62,7 +62,7 @@ class Rig:
         self.key = self.settings.character_name_slug
 
     def consolidator(self, embedder: Any = None, **kwargs: Any) -> Consolidator:
-        return Consolidator(self.store, self.claude, self.settings, self.key, self.persona,
+        return Consolidator(self.store, self.claude, self.settings.memory, self.key, self.persona,
                             embedder or HashEmbedder(), **kwargs)
 
 

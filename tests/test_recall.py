@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bot.config import MemorySettings
 from bot.tokens import count_tokens
 from database.records import ConsolidationBatch, FactRow, NewFact
 from database.store import Store
@@ -23,7 +24,7 @@ from memory.facts import ExtractedFact, FactCache, FactIndex, match_facts
 from memory.recall import Recall, choose, render
 from memory.recall import line as prompt_line
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
-from tests.memory_support import HashEmbedder, memory_settings
+from tests.memory_support import HashEmbedder
 
 MakeHarness = Callable[..., Awaitable[Harness]]
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -206,7 +207,7 @@ async def test_recall_among_thousands_of_facts_reads_their_vectors_once(store: S
         NewFact(f"Alice remembers fact {i}", "other", to_bytes(embedder.vectors[i]), private=i % 10 == 0)
         for i in range(n))))
     cache = FactCache(store)
-    recall = Recall(cache, embedder, memory_settings(store.url, recall_token_budget=budget), Consent(store, "all"))
+    recall = Recall(cache, embedder, MemorySettings(recall_token_budget=budget), Consent(store, "all"))
     for i in random.Random(3).sample(range(1, n), 20):
         in_dm = i % 10 == 0  # a fact learnt in DMs is asked about in DMs
         chosen = await recall.facts_for(USER_ID, f"Do you remember fact {i}?", private=in_dm)

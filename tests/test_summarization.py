@@ -234,8 +234,8 @@ async def make_summarizer(store: Store, fc: FakeClaude, **overrides: Any) -> tup
     settings = memory_settings(store.url, fc.base_url, **{**SMALL, **overrides})
     claude = ClaudeClient(settings, store)
     persona = CharacterSource(FINN, None, environ={}).current
-    return Summarizer(store, claude, settings, settings.character_name_slug, persona,
-                      Consent(store, settings.memory_consent)), claude
+    return Summarizer(store, claude, settings.memory, settings.character_name_slug, persona,
+                      Consent(store, settings.memory.memory_consent)), claude
 
 
 async def seed_conversation(store: Store, key: str, exchanges: int = 4, scope: str = "channel:1") -> list[int]:

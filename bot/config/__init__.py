@@ -1,0 +1,57 @@
+"""Configuration: ``config.env`` (technical) + the character folder's ``character.env`` (identity, secrets).
+
+Both are read with python-dotenv; real environment variables override both. Key names are
+case-insensitive, so a ClaudeMask folder (``discord_token``, ``TYPING_SPEED_CPM = 300``) works unchanged.
+Every problem is a :class:`~bot.errors.ConfigError` naming the file and the key.
+
+* ``sections.py``: every setting, declared once, in the section of the code that reads it;
+* ``keys.py``: how a declaration (:func:`key`) reads back as a :class:`Setting`;
+* ``loading.py``: files and environment to a validated :class:`Settings`;
+* ``docs.py``: config.env.example and the README table (``python -m bot.config sync-docs``);
+* ``paths.py``: the project root and character folders.
+"""
+
+from bot.config.keys import Setting, key
+from bot.config.loading import (
+    CHARACTER_KEYS,
+    ENVIRONMENT,
+    LEGACY_KEYS,
+    Source,
+    is_known_key,
+    load_settings,
+    read_sources,
+    warn_unknown_character_keys,
+    warn_unknown_keys,
+)
+from bot.config.paths import (
+    DEFAULT_CHARACTER,
+    PROJECT_ROOT,
+    CharacterChoice,
+    choose_character_dir,
+    resolve_character_dir,
+    resolve_folder,
+)
+from bot.config.sections import (
+    BY_KEY,
+    SECTIONS,
+    SETTINGS,
+    DiscordSettings,
+    EnsembleSettings,
+    MemorySettings,
+    ModelSettings,
+    ReplySettings,
+    SecretSettings,
+    Settings,
+    StorageSettings,
+    TimeoutSettings,
+    TypingSettings,
+)
+
+__all__ = [
+    "BY_KEY", "CHARACTER_KEYS", "DEFAULT_CHARACTER", "ENVIRONMENT", "LEGACY_KEYS", "PROJECT_ROOT", "SECTIONS",
+    "SETTINGS", "DiscordSettings", "EnsembleSettings", "MemorySettings", "ModelSettings", "ReplySettings",
+    "SecretSettings", "Setting", "Settings", "Source", "StorageSettings", "TimeoutSettings", "TypingSettings",
+    "CharacterChoice", "choose_character_dir", "is_known_key", "key", "load_settings", "read_sources",
+    "resolve_character_dir", "resolve_folder",
+    "warn_unknown_character_keys", "warn_unknown_keys",
+]

@@ -1,0 +1,195 @@
+"""Reading ``config.env`` < ``character.env`` < the environment into a validated :class:`Settings`.
+
+Every key's type, default, bounds and choices come from its declaration in ``sections.py``; this module
+adds only what a declaration cannot say: the secrets a run needs, the checks between keys or against the
+file system, and the warnings about keys nothing reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from bot.config.keys import KIND_NAMES
+from bot.config.paths import resolve_folder
+from bot.config.sections import BY_KEY, SECTIONS, SETTINGS, Settings
+from bot.errors import ConfigError
+
+ENVIRONMENT = "environment"
+
+log = logging.getLogger("bot.config")  # the package's name: what operators (and tests) filter on
+
+# Values shipped in example files; treated as "not set" so an operator gets a clear error.
+_PLACEHOLDER_PREFIXES = ("your_", "<", "changeme")
+
+
+def _is_placeholder(value: str) -> bool:
+    return not value.strip() or value.strip().lower().startswith(_PLACEHOLDER_PREFIXES)
+
+
+# ClaudeMask keys that Kindred accepts without complaint but replaces with something better.
+LEGACY_KEYS = {
+    "user_data_file": "user data lives in the database",
+    "enable_core_memory_pickle_log": "core-memory versions are archived in the database",
+    "core_memory_pickle_dir": "core-memory versions are archived in the database",
+    "save_interval_minutes": "every change is written to the database at once",
+    "bot_usr_id": "the bot's id comes from Discord at login",
+}
+
+# Keys the persona loaders (bot/persona/) read from character.env, besides SETTINGS; plus ``mode_<name>``.
+CHARACTER_KEYS = frozenset({
+    "default_name", "description", "core_prompt", "first_message", "post_history_instructions",
+    "summarization_prompt", "core_memory_prompt", "core_memory_dump", "modes", "default_mode", "avatar",
+    "lorebook", "router_weight",
+})
+CHARACTER_KEY_PREFIXES = ("mode_",)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Case-insensitive merged key/value view that remembers which file each key came from."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
+    file_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)  # file -> its keys, lower-cased
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key.lower())
+
+    def origin(self, key: str) -> str:
+        return self.origins.get(key.lower(), ENVIRONMENT)
+
+
+def read_sources(config_file: Path | None, character_dir: Path,
+                 environ: Mapping[str, str] | None = None) -> Source:
+    """Merge config.env < character.env < environment, keys lower-cased."""
+    values: dict[str, str] = {}
+    origins: dict[str, str] = {}
+    file_keys: dict[str, tuple[str, ...]] = {}
+    layers: list[tuple[str, Mapping[str, str | None]]] = []
+    if config_file is not None and config_file.is_file():
+        layers.append((str(config_file), dotenv_values(config_file)))
+    char_env = character_dir / "character.env"
+    if char_env.is_file():
+        layers.append((str(char_env), dotenv_values(char_env)))
+    layers.append((ENVIRONMENT, os.environ if environ is None else environ))
+    for origin, layer in layers:
+        if origin != ENVIRONMENT:
+            file_keys[origin] = tuple(k.strip().lower() for k in layer)
+        for key, value in layer.items():
+            if value is None:
+                continue
+            k = key.strip().lower()
+            values[k] = value.strip()
+            origins[k] = origin
+    return Source(values, origins, file_keys)
+
+
+def load_settings(
+    character_dir: Path,
+    config_file: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    require_discord: bool = True,
+    require_anthropic: bool = True,
+) -> Settings:
+    """Read and validate every setting; raise ConfigError naming the file and key of the first problem."""
+    if not character_dir.is_dir():
+        raise ConfigError(str(character_dir), "character_dir", "no such character folder")
+    source = read_sources(config_file, character_dir, environ)
+    char_env = str(character_dir / "character.env")
+    parsed: dict[str, Any] = {}
+    origin: dict[str, str] = {}  # key -> the file its value came from (unset keys: character.env)
+    for setting in SETTINGS:
+        raw: str | None = None
+        used_key = setting.key
+        for name in (setting.key, *setting.aliases):
+            if source.get(name) is not None:
+                raw, used_key = source.get(name), name
+        origin[setting.key] = source.origin(used_key) if raw is not None else char_env
+        if raw is None or (raw == "" and setting.kind is not str) or (setting.placeholder_unset
+                                                                       and _is_placeholder(raw)):
+            parsed[setting.key] = setting.default
+            continue
+        try:
+            parsed[setting.key] = setting.parse(raw)
+        except ValueError:
+            kind = KIND_NAMES[setting.kind]
+            raise ConfigError(origin[setting.key], used_key, f"expected {kind}, got {raw!r}") from None
+        if setting.kind is float and not math.isfinite(parsed[setting.key]):
+            raise ConfigError(origin[setting.key], used_key, f"expected a finite number, got {raw!r}")
+    _validate(parsed, origin, character_dir, require_discord, require_anthropic)
+    warn_unknown_keys(source)
+    sections = {name: cls(**{s.key: parsed[s.key] for s in SETTINGS if s.section == name})
+                for name, cls in SECTIONS.items()}
+    return Settings(character_dir=character_dir, config_file=config_file, raw=dict(source.values), **sections)
+
+
+def _validate(parsed: dict[str, Any], origin: dict[str, str], character_dir: Path, require_discord: bool,
+              require_anthropic: bool) -> None:
+    if require_discord and _is_placeholder(parsed["discord_token"]):
+        raise ConfigError(origin["discord_token"], "discord_token",
+                          "missing: set the bot token here or in DISCORD_TOKEN")
+    if require_anthropic and _is_placeholder(parsed["anthropic_api_key"]):
+        raise ConfigError(origin["anthropic_api_key"], "ANTHROPIC_API_KEY",
+                          "missing: set the API key here or in the environment")
+    for setting in SETTINGS:  # what each declaration says: bounds, choices, checks
+        problem = setting.problem(parsed[setting.key])
+        if problem is not None:
+            raise ConfigError(origin[setting.key], setting.key, problem)
+    # What no single declaration can say: relations between keys, folders on disk.
+    if parsed["max_typing_time"] < parsed["min_typing_time"]:
+        raise ConfigError(origin["max_typing_time"], "max_typing_time", "must be at least min_typing_time")
+    seen_folders = {character_dir.resolve()}
+    for part in (p.strip() for p in parsed["ensemble_characters"].split(",")):
+        if not part:
+            continue
+        folder = resolve_folder(part)
+        where = origin["ensemble_characters"]
+        if not folder.is_dir():
+            raise ConfigError(where, "ensemble_characters", f"no such character folder: {part}")
+        if folder.resolve() in seen_folders:
+            raise ConfigError(where, "ensemble_characters", f"{part} is listed twice")
+        seen_folders.add(folder.resolve())
+
+
+def is_known_key(key: str) -> bool:
+    """A key some part of Kindred reads (a setting or alias, a character key) or a retired ClaudeMask key."""
+    return (key in BY_KEY or key in LEGACY_KEYS or key in CHARACTER_KEYS
+            or key.startswith(CHARACTER_KEY_PREFIXES))
+
+
+def warn_unknown_keys(source: Source) -> list[tuple[str, str]]:
+    """Log one warning per key in config.env / character.env that nothing reads (a typo, most likely).
+
+    Only the key and the file are named, never the value: these files hold secrets. The environment is not
+    checked (it is full of other programs' variables). Returns the (file, key) pairs warned about.
+    """
+    unknown: list[tuple[str, str]] = []
+    for file, keys in source.file_keys.items():
+        for key in dict.fromkeys(keys):
+            if key in LEGACY_KEYS:
+                log.info("%s: %s is no longer needed (%s)", file, key, LEGACY_KEYS[key])
+                continue
+            if is_known_key(key):
+                continue
+            if key == "character_dir":
+                log.warning("%s: character_dir is read only from the environment or --character; "
+                            "ignored here", file)
+            else:
+                log.warning("%s: unknown key %s is ignored (a typo?)", file, key)
+            unknown.append((file, key))
+    return unknown
+
+
+def warn_unknown_character_keys(folder: Path) -> list[tuple[str, str]]:
+    """warn_unknown_keys for another character the bot plays (ensemble_characters): its own character.env
+    only, since config.env and the environment were checked with the main character."""
+    return warn_unknown_keys(read_sources(None, folder, {}))

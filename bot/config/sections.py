@@ -1,0 +1,282 @@
+"""Every setting Kindred reads, declared once, grouped by the part of Kindred that uses it.
+
+A new setting is one line in the section class of the code that reads it:
+``name: type = key(default, "one-line meaning", min=/above=/max=/choices=/aliases=...)``. Loading and
+validation (bot/config/loading.py), the README table and config.env.example (``python -m bot.config
+sync-docs``; tests/test_config.py fails when they drift) all come from these lines. A new section: a frozen
+dataclass with a TITLE here, plus one field on :class:`Settings`.
+
+Code that needs one concern takes its section (memory/ takes :class:`MemorySettings`); ``settings.<key>``
+reads any key from the whole :class:`Settings` as well.
+"""
+
+# No ``from __future__ import annotations`` here: keys.py reads each field's type as the class itself.
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bot.config.keys import Setting, declared, is_section, key
+from bot.config.paths import PROJECT_ROOT, resolve_folder
+
+
+def _user_ids(value: str) -> str | None:
+    for part in value.replace(" ", "").split(","):
+        if part and not part.isdigit():
+            return f"expected comma-separated user ids, got {part!r}"
+    return None
+
+
+def _database_url(value: str) -> str | None:
+    return f"not a database URL: {value!r}" if value and "://" not in value else None
+
+
+@dataclass(frozen=True)
+class ReplySettings:
+    """Whether and when the character answers (bot/engine.py)."""
+
+    TITLE: ClassVar[str] = "Reply decisions"
+    bot_reply_threshold: int = key(
+        3, "Consecutive replies to other bots allowed until a human speaks.", min=0)
+    yes_no_vote_count: int = key(
+        3, "Yes/no votes asked of the voting model for unaddressed channel messages.", above=0)
+    voting_model: str = key("claude-haiku-4-5", "Model that casts the yes/no reply votes.")
+    reply_cooldown: float = key(10.0, "Seconds between replies to the same bot.", min=0)
+    recent_channel_messages: int = key(
+        15, "Recent channel messages (with author names) put in each prompt.", min=0)
+    log_inactive_channels: bool = key(
+        False, "Still write messages from deactivated channels/servers to the log.")
+    fallback_reply: str = key(
+        "*{name} blinks, lost in thought for a moment.* Sorry, my thoughts scattered. "
+        "Could you say that again?",
+        "In-character reply posted when Claude fails or times out ({name} is the character's name).")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The Claude models, generation parameters and prices (bot/claude.py)."""
+
+    TITLE: ClassVar[str] = "Models and generation"
+    default_model: str = key("claude-sonnet-4-5", "Model for replies to standard users.")
+    premium_model: str = key("claude-opus-4-5", "Model for replies to premium users.")
+    default_max_tokens: int = key(1250, "Max tokens of a reply.", min=1, max=64000)
+    default_temperature: float = key(
+        1.0, "Sampling temperature of replies; sent only when not 1.0 (newer models accept only 1.0).",
+        min=0.0, max=1.0)
+    stream_replies: bool = key(True, "Stream replies from Claude (typing overlaps generation).")
+    cost_per_token_haiku: float = key(
+        0.000001, "USD per input token for Haiku models (output 5x, cache write 1.25x, cache read 0.1x).")
+    cost_per_token_sonnet: float = key(0.000003, "USD per input token for Sonnet models (same multipliers).")
+    cost_per_token_opus: float = key(0.000005, "USD per input token for Opus models (same multipliers).")
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    """What the character keeps about people: summaries, core memories, facts, relationships (memory/)."""
+
+    TITLE: ClassVar[str] = "Memory"
+    conversation_token_threshold: int = key(
+        25000, "History tokens that trigger background summarization.", min=0)
+    core_memory_token_threshold: int = key(
+        8000, "Core-memory tokens that trigger condensing with core_memory_dump.", min=0)
+    history_keep_messages: int = key(
+        10, "Most recent messages kept verbatim after a summarization.", min=0)
+    memory_consent: str = key(
+        "all", "Whose memories are kept: all (everyone except who ran /memory opt-out) or opt_in (only who "
+        "ran /memory opt-in).", choices=("all", "opt_in"))
+    consolidation_hour_utc: int = key(
+        4, "Hour of the day (UTC) of the daily memory consolidation.", min=0, max=23)
+    embedding_model: str = key(
+        "", "Sentence-transformers model (local folder or cached name) for fact embeddings; empty: the "
+        "bundled all-MiniLM-L6-v2.")
+    fact_similarity_threshold: float = key(
+        0.8, "Cosine similarity at which a newly extracted fact counts as one already known.",
+        above=0.0, max=1.0)
+    fact_expiry_days: int = key(
+        14, "Days after its last mention that an unpinned fact is forgotten (0: never).", min=0)
+    relationship_max_daily_change: float = key(
+        1.0, "Largest change of each relationship metric per day from consolidation.", min=0)
+    recall_token_budget: int = key(
+        400, "Tokens of recalled long-term facts put in each reply's prompt.", min=0)
+
+
+@dataclass(frozen=True)
+class EnsembleSettings:
+    """One bot playing several characters, and characters of other bots (bot/ensemble.py, bot/engine.py)."""
+
+    TITLE: ClassVar[str] = "Several characters"
+    ensemble_characters: str = key(
+        "", "Comma-separated character folders this bot also plays in servers, each speaking through a "
+        "channel webhook (the main character speaks as the bot account).")
+    router_sticky_seconds: float = key(
+        300.0, "Seconds the character who spoke last in a channel keeps unaddressed conversation (several "
+        "characters).", min=0)
+    max_character_turns: int = key(
+        3, "Consecutive character-to-character replies in a channel until a human speaks (loop protection).",
+        min=0)
+    banter_chance: float = key(
+        0.3, "Chance one character answers another unprompted; affinity -10..10 scales it from 0 to twice "
+        "this.", min=0.0, max=1.0)
+    global_response_chance: float = key(
+        1.0, "Chance that a server message nobody addressed is considered at all (several characters; "
+        "acore_bot's GLOBAL_RESPONSE_CHANCE).", min=0.0, max=1.0)
+    follow_up_cooldown: float = key(
+        0.0, "Seconds after a character joined in unaddressed (routed or banter) before it may do so again in "
+        "that channel (0: no cooldown).", min=0.0)
+    affinity_decay_days: float = key(
+        7.0, "Days in which the affinity between two characters halves toward neutral while they do not talk "
+        "(0: never fades).", min=0.0)
+    peer_characters: str = key(
+        "", "Comma-separated names of characters run by other bots in the same server (bots seen speaking "
+        "are detected too).")
+    turn_wait_after_human: float = key(
+        8.0, "Seconds a character named second waits for the first one's answer to a person.", min=0)
+    turn_wait_after_bot: float = key(
+        3.0, "Seconds a character named second waits for the first one's answer to a bot.", min=0)
+
+
+@dataclass(frozen=True)
+class DiscordSettings:
+    """The Discord connection, message limits and button lifetimes (bot/client.py, cogs/)."""
+
+    TITLE: ClassVar[str] = "Discord"
+    max_message_length: int = key(
+        2000, "Longest Discord message; longer replies are split.", min=100, max=4000)
+    shard_count: int = key(1, "Gateway shards; above 1 the bot runs as an AutoShardedBot.", above=0)
+    reroll_timeout_seconds: int = key(
+        60, "Seconds the /reroll buttons stay usable, counted from when the preview appears.", min=0)
+    confirm_timeout_seconds: int = key(
+        180, "Seconds the confirmation buttons of /reset_conversation, /forget_last and /forget_me stay "
+        "usable (0: no limit).", min=0)
+    heartbeat_interval_seconds: float = key(
+        60.0, "Seconds between checks of each shard's gateway latency.", above=0)
+    latency_warning_ms: float = key(
+        1000.0, "Gateway latency (ms) above which a warning goes to the log and the log channel.", min=0)
+    discord_api_base_url: str = key(
+        "https://discord.com/api/v10", "REST base URL (a Discord-compatible server or proxy).")
+    discord_gateway_url: str = key("wss://gateway.discord.gg/", "Gateway websocket URL (ws:// allowed).")
+
+
+@dataclass(frozen=True)
+class TypingSettings:
+    """The simulated typing indicator (bot/typing_sim.py)."""
+
+    TITLE: ClassVar[str] = "Typing simulation"
+    typing_speed_cpm: float = key(300.0, "Simulated typing speed, characters per minute.", above=0)
+    min_typing_time: float = key(2.0, "Shortest typing indicator, seconds.", min=0)
+    max_typing_time: float = key(15.0, "Longest typing indicator, seconds (at least min_typing_time).")
+    typing_variance: float = key(0.2, "Random +/- fraction applied to the typing time.", min=0)
+
+
+@dataclass(frozen=True)
+class TimeoutSettings:
+    """How long a Claude call may take (bot/claude.py)."""
+
+    TITLE: ClassVar[str] = "Timeouts"
+    should_reply_timeout: float = key(10.0, "Seconds for the reply vote before deciding 'no'.", min=0)
+    summarize_timeout: float = key(60.0, "Seconds for one summarization call.", min=0)
+    llm_timeout: float = key(60.0, "Seconds for one reply generation, retries included.", min=0)
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """The database and the logs (database/, main.py, bot/claude.py's API call log)."""
+
+    TITLE: ClassVar[str] = "Storage and logging"
+    database_url: str = key(
+        "", "SQLAlchemy URL; empty means a SQLite file data/<character>.db.",
+        check=_database_url, secret=True)  # secret: it may hold a password
+    log_level: str = key(
+        "INFO", "Python logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+    verbose_logging: bool = key(False, "Start with decisions mirrored to the log channel.")
+    enable_api_call_logging: bool = key(
+        False, "Append every Claude call (model, tokens, cost, latency) to api_log_file.")
+    api_log_file: str = key("logs/anthropic_api_calls.log", "File for enable_api_call_logging.")
+
+
+@dataclass(frozen=True)
+class SecretSettings:
+    """Secrets and identity: usually in character.env or the environment, never in config.env.example."""
+
+    TITLE: ClassVar[str] = "Secrets and identity"
+    CHARACTER_ENV: ClassVar[bool] = True  # documented in character.env.example, not config.env.example
+    discord_token: str = key("", "Discord bot token (required to run the bot).", secret=True)
+    anthropic_api_key: str = key("", "Anthropic API key (required).", secret=True)
+    anthropic_base_url: str = key("", "Messages API base URL; empty means the SDK default.")
+    log_channel: int = key(
+        0, "Admin log channel id.", aliases=("log_channel_id",), placeholder_unset=True)
+    admin_user_ids: str = key(
+        "", "Comma-separated Discord user ids allowed to run admin commands.", check=_user_ids)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed, validated configuration: one attribute per section (``settings.memory``), in README order.
+
+    ``settings.<key>`` reads a key of any section too (``settings.recall_token_budget``)."""
+
+    character_dir: Path
+    config_file: Path | None = None
+    replies: ReplySettings = field(default_factory=ReplySettings)
+    models: ModelSettings = field(default_factory=ModelSettings)
+    memory: MemorySettings = field(default_factory=MemorySettings)
+    ensemble: EnsembleSettings = field(default_factory=EnsembleSettings)
+    discord: DiscordSettings = field(default_factory=DiscordSettings)
+    typing: TypingSettings = field(default_factory=TypingSettings)
+    timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    secrets: SecretSettings = field(default_factory=SecretSettings)
+    # The merged raw values, for the persona loader (character prompts and format-specific keys).
+    raw: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def __getattr__(self, name: str) -> Any:
+        """Flat reads (``settings.shard_count``): only called for names that are not attributes."""
+        section = SECTION_OF.get(name)
+        if section is None:
+            raise AttributeError(f"'Settings' object has no attribute {name!r}")
+        return getattr(object.__getattribute__(self, section), name)
+
+    def __repr__(self) -> str:  # secrets never reach a log line
+        return f"Settings(character_dir={self.character_dir!s}, database={self.safe_database_url()})"
+
+    @property
+    def admin_ids(self) -> frozenset[int]:
+        return frozenset(int(p) for p in self.secrets.admin_user_ids.replace(" ", "").split(",") if p)
+
+    @property
+    def character_name_slug(self) -> str:
+        return self.character_dir.name
+
+    @property
+    def ensemble_dirs(self) -> list[Path]:
+        """The other character folders this bot plays (resolved like ``--character``)."""
+        return [resolve_folder(p) for p in self.ensemble.ensemble_characters.split(",") if p.strip()]
+
+    def resolved_database_url(self) -> str:
+        if self.storage.database_url:
+            return self.storage.database_url
+        path = PROJECT_ROOT / "data" / f"{self.character_name_slug}.db"
+        return f"sqlite+aiosqlite:///{path}"
+
+    def safe_database_url(self) -> str:
+        """The database URL with any password masked, for logs."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self.resolved_database_url()).render_as_string(hide_password=True)
+        except Exception:
+            return "<unparseable database url>"
+
+
+# -- derived from the declarations above (nothing below names a key)
+
+SECTIONS: dict[str, type] = {
+    f.name: f.type for f in fields(Settings) if is_section(f.type)}  # type: ignore[misc]
+SETTINGS: tuple[Setting, ...] = tuple(s for name, cls in SECTIONS.items() for s in declared(cls, name))
+SECTION_OF: dict[str, str] = {s.key: s.section for s in SETTINGS}
+BY_KEY: dict[str, Setting] = {}  # every accepted key name: keys and aliases
+for _s in SETTINGS:
+    for _name in (_s.key, *_s.aliases):
+        if _name in BY_KEY or hasattr(Settings, _name) or _name in {f.name for f in fields(Settings)}:
+            raise TypeError(f"setting {_name} is declared twice or hides a Settings attribute")
+        BY_KEY[_name] = _s
