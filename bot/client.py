@@ -1,8 +1,11 @@
 """The Discord client: one process, one database layer, one Claude client, cogs on top.
 
-``setup_hook`` owns the shared resources (RoboDanny's pattern): it opens the store (running Alembic
-migrations), creates the Claude client and the reply engine, seeds the character's identity, then
-loads the cogs. ``close`` releases them in reverse order.
+``setup_hook`` is the composition root and owns the shared resources (RoboDanny's pattern): it opens the
+store (running Alembic migrations), creates the Claude client, the reply engine, the memory service
+(``bot.memory``) and the admin tools (``bot.admin``), seeds the character's identity, then loads the cogs,
+which take what they need from the bot. ``close`` releases them in reverse order. The slash-command error
+handler and the answer to expired buttons are installed by the bot itself, so they work whatever cogs are
+loaded.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import discord
 import yarl
 from discord.ext import commands
 
+from bot.admin.tools import AdminTools
 from bot.character import CharacterSource
 from bot.claude import ClaudeClient
 from bot.config import Settings
+from bot.discord_ui import answer_expired_click, on_app_command_error
 from bot.engine import ReplyEngine
 from bot.ensemble import CastMember, Ensemble
 from bot.logmirror import LogMirror
@@ -30,6 +35,7 @@ from bot.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.tokens import load_encoding
 from database.store import Store
 from memory.identity import seed_entries
+from memory.service import MemoryService
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +64,8 @@ class KindredMixin:
     store: Store
     claude: ClaudeClient
     engine: ReplyEngine
+    memory: MemoryService  # consent, recall, summarization, consolidation (memory/service.py)
+    admin: AdminTools  # every admin read and edit (bot/admin/)
     started_at: float
     exit_code: int
     mirror: LogMirror  # verbose mode: `await bot.mirror(text)` posts to the log channel
@@ -73,6 +81,10 @@ class KindredMixin:
         self.ensemble: Ensemble | None = None  # set in setup_hook when several characters are configured
         # The launcher asks for this (a process of its own); tests, which start many bots in one, do not.
         self.freeze_after_setup = freeze_after_setup
+        # Installed by the bot, not by a cog: every slash command's failure is answered, and every expired
+        # button click, whichever cogs are loaded.
+        self.tree.error(on_app_command_error)  # type: ignore[attr-defined]
+        self.add_listener(answer_expired_click, "on_interaction")  # type: ignore[attr-defined]
 
     async def setup_hook(self) -> None:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
@@ -83,6 +95,14 @@ class KindredMixin:
             self.engine.own_author_ids.add(self.user.id)
         await seed_identity(self.store, self.settings.character_dir, self.engine.character_key)
         self.ensemble = await self._build_ensemble()
+        self.memory = MemoryService(self.settings, self.store, self.claude, self.engine,
+                                    notify=self.mirror.emit)
+        self.memory.attach()
+        for member in self.ensemble.cast[1:] if self.ensemble is not None else ():
+            self.memory.attach_member(member.engine)
+        self.memory.start_warm_up()  # in the background: start-up never waits for the embedding model
+        self.admin = AdminTools(self.store, self.settings, self.engine.character_key, self.mirror,
+                                embed=self.memory.embed)
         for name in self.extensions_to_load:
             await self.load_extension(name)  # type: ignore[attr-defined]
         await sync_app_commands(self)  # type: ignore[arg-type]
@@ -141,6 +161,8 @@ class KindredMixin:
             # Work on messages that arrived after the first drain (our own goodbye, say) was cancelled with
             # the cog; let it release its database connection before the database closes.
             await events.drain()
+        if hasattr(self, "memory"):
+            await self.memory.close()  # background summaries stop before the database goes away
         if hasattr(self, "claude"):
             await self.claude.close()
         if hasattr(self, "store"):

@@ -4,7 +4,9 @@ In the channel ``log_channel`` an admin (``admin_user_ids`` or the application o
 ``shutdown? <name>``, ``user data? <id>``, ``list users``, ``premium <id>``, ``verbose [on|off]``, ``status``
 and ``testlog``. The words are caught by a ReplyEngine interceptor, after the message is written to the
 short-term log and before any reply work; from anyone else, or anywhere else, they are ordinary chat.
-The logic lives in :mod:`bot.admin`; this cog only carries Discord in and out.
+The language and its text live in :mod:`bot.admin.language`, the reads and edits in ``bot.admin`` (the bot's
+:class:`bot.admin.tools.AdminTools`), which latency readings deserve a warning in :mod:`bot.admin.heartbeat`;
+this cog only carries Discord in and out.
 """
 
 from __future__ import annotations
@@ -18,20 +20,18 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands, tasks
 
-from bot.admin import (
+from bot.admin.heartbeat import LatencyWatch
+from bot.admin.language import (
     USAGE,
     AdminCommand,
-    AdminTools,
     Latencies,
-    Page,
-    clip,
     describe_decision,
-    find_embedder,
     format_status,
     parse_command,
-    slow_shards,
+    parse_page_number,
 )
 from bot.conversation_tools import InvalidInput
+from bot.discord_ui import NO_PINGS, Page, clip
 from bot.permissions import in_log_channel, is_admin
 from bot.pipeline import Decision, Incoming
 
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 15.0
 PAGE_BUTTON = r"kindred-admin:users:(?P<page>\d+):(?P<direction>prev|next)"
-NO_PINGS = discord.AllowedMentions.none()
 FAILED = "Sorry, that admin command failed; the traceback is in the bot's log."
 
 
@@ -79,11 +78,8 @@ class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=P
         return False
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        cog = interaction.client.get_cog("Admin")  # type: ignore[attr-defined]
         try:
-            if cog is None:
-                raise RuntimeError("the Admin cog is not loaded")
-            page, text = await cog.tools.users_page(self.page)
+            page, text = await interaction.client.admin.users.page(self.page)  # type: ignore[attr-defined]
             await interaction.response.edit_message(content=text, view=users_view(page),
                                                     allowed_mentions=NO_PINGS)
         except Exception:
@@ -105,12 +101,12 @@ def users_view(page: Page) -> discord.ui.View:
 class Admin(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.tools = AdminTools(bot.store, bot.settings, bot.engine.character_key, bot.mirror,
-                                embedder=lambda: find_embedder(bot))
+        self.tools = bot.admin
         self.shutdown_task: asyncio.Task[None] | None = None
+        self.latency_watch = LatencyWatch()
 
     async def cog_load(self) -> None:
-        await self.tools.load_verbose()
+        await self.tools.verbose.load()
         self.bot.mirror.attach(self.post)
         self.bot.engine.interceptors.append(self.intercept)
         self.bot.engine.decision_listeners.append(self.mirror_decision)
@@ -191,19 +187,14 @@ class Admin(commands.Cog):
         if command.name == "shutdown":
             await self.shutdown(command.arg, msg)
         elif command.name == "user_data":
-            await self.post(await self.tools.user_data(command.arg))
+            await self.post(await self.tools.users.data(command.arg))
         elif command.name == "list_users":
-            number = 0
-            if command.arg:
-                if not command.arg.isdigit() or int(command.arg) < 1:
-                    raise InvalidInput(f"Usage: `{USAGE['list_users']}` (pages count from 1).")
-                number = int(command.arg) - 1
-            page, text = await self.tools.users_page(number)
+            page, text = await self.tools.users.page(parse_page_number(command.arg))
             await self.post(text, view=users_view(page))
         elif command.name == "premium":
-            await self.post(await self.tools.toggle_premium(command.arg))
+            await self.post(await self.tools.users.toggle_premium(command.arg))
         elif command.name == "verbose":
-            await self.post(await self.tools.verbose(command.arg))
+            await self.post(await self.tools.verbose.switch(command.arg))
         elif command.name == "status":
             await self.post(format_status(
                 self.bot.settings, character_name=self.bot.engine.persona.name,
@@ -266,8 +257,12 @@ class Admin(commands.Cog):
 
     @tasks.loop(seconds=60)  # the interval is heartbeat_interval_seconds, set in cog_load
     async def heartbeat(self) -> None:
+        await self.check_latency()
+
+    async def check_latency(self) -> None:
+        """One reading of every shard's latency; warn about those slow on consecutive readings."""
         threshold = self.bot.settings.latency_warning_ms
-        for slow in slow_shards(shard_latencies(self.bot), threshold):
+        for slow in self.latency_watch.check(shard_latencies(self.bot), threshold):
             text = slow.describe(threshold)
             log.warning(text)
             try:

@@ -3,8 +3,8 @@
 Every command needs Discord's administrator permission (the groups' default permission) AND to be a Kindred
 admin (``admin_user_ids`` or the application owner) AND to be used in a server (both checked here for every
 command and autocomplete). All answers are ephemeral. Each change is read by the very next reply, since
-prompts are built from the database at every message. The reads and edits themselves are
-:class:`bot.admin.AdminTools`.
+prompts are built from the database at every message. The reads and edits themselves are ``bot.admin``
+(:class:`bot.admin.tools.AdminTools`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.admin import AdminTools, Choice, find_embedder
+from bot.admin.language import Choice
 from bot.conversation_tools import InvalidInput
+from bot.discord_ui import send_long
 from bot.permissions import NotAdmin, is_admin, require_server
-from bot.splitting import split_message
 
 if TYPE_CHECKING:
     from bot.client import Kindred
@@ -39,20 +39,6 @@ def admin_group(name: str, description: str) -> app_commands.Group:
         default_permissions=discord.Permissions(administrator=True), extras={"admin": True})
 
 
-async def send_long(interaction: discord.Interaction[Any], text: str, *, deferred: bool = False) -> None:
-    """An ephemeral answer, split over follow-ups when longer than one message. After a defer, the first
-    part replaces the "thinking…" placeholder."""
-    parts = split_message(text, 2000) or ["(nothing)"]
-    none = discord.AllowedMentions.none()
-    for i, part in enumerate(parts):
-        if i == 0 and deferred:
-            await interaction.edit_original_response(content=part, allowed_mentions=none)
-        elif i == 0 and not interaction.response.is_done():
-            await interaction.response.send_message(part, ephemeral=True, allowed_mentions=none)
-        else:
-            await interaction.followup.send(part, ephemeral=True, allowed_mentions=none)
-
-
 DEFER_AFTER_SECONDS = 1.5
 
 
@@ -65,8 +51,7 @@ class AdminSlash(commands.Cog):
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.tools = AdminTools(bot.store, bot.settings, bot.engine.character_key, bot.mirror,
-                                embedder=lambda: find_embedder(bot))
+        self.tools = bot.admin
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:  # type: ignore[override]
         """Every command of this cog: in a server (the groups are guild-only, but discord.py does not enforce
@@ -112,50 +97,51 @@ class AdminSlash(commands.Cog):
         return str(getattr(interaction.namespace, "user", "") or "")
 
     async def ac_user(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[Any]]:
-        return await self._choices(interaction, lambda: self.tools.user_choices(current))
+        return await self._choices(interaction, lambda: self.tools.users.choices(current))
 
     async def ac_entry(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[Any]]:
-        return await self._choices(interaction, lambda: self.tools.identity_choices(str(current)))
+        return await self._choices(interaction, lambda: self.tools.identity.choices(str(current)))
 
     async def ac_fact(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[Any]]:
         user = self._user_option(interaction)
-        return await self._choices(interaction, lambda: self.tools.fact_choices(user, str(current)))
+        return await self._choices(interaction, lambda: self.tools.facts.choices(user, str(current)))
 
     async def ac_memory(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[Any]]:
         user = self._user_option(interaction)
-        return await self._choices(interaction, lambda: self.tools.memory_choices(user, str(current)))
+        return await self._choices(interaction, lambda: self.tools.memories.choices(user, str(current)))
 
     async def ac_version(self, interaction: discord.Interaction[Any],
                          current: str) -> list[app_commands.Choice[Any]]:
         user = self._user_option(interaction)
-        return await self._choices(interaction, lambda: self.tools.version_choices(user, str(current)))
+        return await self._choices(interaction,
+                                   lambda: self.tools.memories.version_choices(user, str(current)))
 
     async def ac_key(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[Any]]:
-        return await self._choices(interaction, lambda: self.tools.state_choices(current))
+        return await self._choices(interaction, lambda: self.tools.state.choices(current))
 
     # -- /identity
 
     @identity.command(name="add", description="Add a trait, lore, fact or quirk to the character.")
     @app_commands.describe(kind="What kind of entry", text="The entry, as the character should read it")
     async def identity_add(self, interaction: discord.Interaction[Any], kind: Kind, text: str) -> None:
-        await self.answer(interaction, self.tools.identity_add(kind, text))
+        await self.answer(interaction, self.tools.identity.add(kind, text))
 
     @identity.command(name="list", description="List the character's identity entries with their ids.")
     @app_commands.describe(kind="Only this kind (default: all)")
     async def identity_list(self, interaction: discord.Interaction[Any], kind: Kind | None = None) -> None:
-        await self.answer(interaction, self.tools.identity_list(kind))
+        await self.answer(interaction, self.tools.identity.show(kind))
 
     @identity.command(name="edit", description="Rewrite one identity entry.")
     @app_commands.describe(entry="The entry to change", text="Its new text")
     @app_commands.autocomplete(entry=ac_entry)
     async def identity_edit(self, interaction: discord.Interaction[Any], entry: int, text: str) -> None:
-        await self.answer(interaction, self.tools.identity_edit(entry, text))
+        await self.answer(interaction, self.tools.identity.edit(entry, text))
 
     @identity.command(name="delete", description="Delete one identity entry.")
     @app_commands.describe(entry="The entry to delete")
     @app_commands.autocomplete(entry=ac_entry)
     async def identity_delete(self, interaction: discord.Interaction[Any], entry: int) -> None:
-        await self.answer(interaction, self.tools.identity_delete(entry))
+        await self.answer(interaction, self.tools.identity.delete(entry))
 
     # -- /facts
 
@@ -165,13 +151,13 @@ class AdminSlash(commands.Cog):
     @app_commands.autocomplete(user=ac_user)
     async def facts_add(self, interaction: discord.Interaction[Any], user: str, text: str,
                         category: str = "general", pinned: bool = False) -> None:
-        await self.answer(interaction, self.tools.facts_add(user, text, category, pinned))
+        await self.answer(interaction, self.tools.facts.add(user, text, category, pinned))
 
     @facts.command(name="list", description="List the long-term facts about a user.")
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
     async def facts_list(self, interaction: discord.Interaction[Any], user: str) -> None:
-        await self.answer(interaction, self.tools.facts_list(user))
+        await self.answer(interaction, self.tools.facts.show(user))
 
     @facts.command(name="edit", description="Change a fact's text and/or category.")
     @app_commands.describe(user=USER_HELP, fact="The fact to change", text="Its new text",
@@ -179,20 +165,20 @@ class AdminSlash(commands.Cog):
     @app_commands.autocomplete(user=ac_user, fact=ac_fact)
     async def facts_edit(self, interaction: discord.Interaction[Any], user: str, fact: int,
                          text: str | None = None, category: str | None = None) -> None:
-        await self.answer(interaction, self.tools.facts_edit(user, fact, text, category))
+        await self.answer(interaction, self.tools.facts.edit(user, fact, text, category))
 
     @facts.command(name="delete", description="Delete a fact about a user.")
     @app_commands.describe(user=USER_HELP, fact="The fact to delete")
     @app_commands.autocomplete(user=ac_user, fact=ac_fact)
     async def facts_delete(self, interaction: discord.Interaction[Any], user: str, fact: int) -> None:
-        await self.answer(interaction, self.tools.facts_delete(user, fact))
+        await self.answer(interaction, self.tools.facts.delete(user, fact))
 
     @facts.command(name="pin", description="Pin (or unpin) a fact about a user.")
     @app_commands.describe(user=USER_HELP, fact="The fact", pinned="True pins (default), false unpins")
     @app_commands.autocomplete(user=ac_user, fact=ac_fact)
     async def facts_pin(self, interaction: discord.Interaction[Any], user: str, fact: int,
                         pinned: bool = True) -> None:
-        await self.answer(interaction, self.tools.facts_pin(user, fact, pinned))
+        await self.answer(interaction, self.tools.facts.pin(user, fact, pinned))
 
     # -- /memories
 
@@ -200,38 +186,38 @@ class AdminSlash(commands.Cog):
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
     async def memories_list(self, interaction: discord.Interaction[Any], user: str) -> None:
-        await self.answer(interaction, self.tools.memories_list(user))
+        await self.answer(interaction, self.tools.memories.show(user))
 
     @memories.command(name="add", description="Add a core memory of a user.")
     @app_commands.describe(user=USER_HELP, text="What the character should always remember")
     @app_commands.autocomplete(user=ac_user)
     async def memories_add(self, interaction: discord.Interaction[Any], user: str, text: str) -> None:
-        await self.answer(interaction, self.tools.memories_add(user, text))
+        await self.answer(interaction, self.tools.memories.add(user, text))
 
     @memories.command(name="edit", description="Rewrite a core memory (the old version is archived).")
     @app_commands.describe(user=USER_HELP, memory="The memory to change", text="Its new text")
     @app_commands.autocomplete(user=ac_user, memory=ac_memory)
     async def memories_edit(self, interaction: discord.Interaction[Any], user: str, memory: int,
                             text: str) -> None:
-        await self.answer(interaction, self.tools.memories_edit(user, memory, text))
+        await self.answer(interaction, self.tools.memories.edit(user, memory, text))
 
     @memories.command(name="delete", description="Delete a core memory (the old version is archived).")
     @app_commands.describe(user=USER_HELP, memory="The memory to delete")
     @app_commands.autocomplete(user=ac_user, memory=ac_memory)
     async def memories_delete(self, interaction: discord.Interaction[Any], user: str, memory: int) -> None:
-        await self.answer(interaction, self.tools.memories_delete(user, memory))
+        await self.answer(interaction, self.tools.memories.delete(user, memory))
 
     @memories.command(name="history", description="The archived versions of a user's core memories.")
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
     async def memories_history(self, interaction: discord.Interaction[Any], user: str) -> None:
-        await self.answer(interaction, self.tools.memories_history(user))
+        await self.answer(interaction, self.tools.memories.history(user))
 
     @memories.command(name="restore", description="Bring back an archived version of a user's core memories.")
     @app_commands.describe(user=USER_HELP, version="The archived version to restore")
     @app_commands.autocomplete(user=ac_user, version=ac_version)
     async def memories_restore(self, interaction: discord.Interaction[Any], user: str, version: int) -> None:
-        await self.answer(interaction, self.tools.memories_restore(user, version))
+        await self.answer(interaction, self.tools.memories.restore(user, version))
 
     # -- /relationship
 
@@ -239,7 +225,7 @@ class AdminSlash(commands.Cog):
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
     async def relationship_show(self, interaction: discord.Interaction[Any], user: str) -> None:
-        await self.answer(interaction, self.tools.relationship_show(user))
+        await self.answer(interaction, self.tools.relationship.show(user))
 
     @relationship.command(name="set", description="Set relationship metrics (values outside a range are clamped).")
     @app_commands.describe(user=USER_HELP, anger="0..10", rapport="0..10", trust="0..10", formality="-5..+5")
@@ -247,38 +233,38 @@ class AdminSlash(commands.Cog):
     async def relationship_set(self, interaction: discord.Interaction[Any], user: str, anger: float | None = None,
                                rapport: float | None = None, trust: float | None = None,
                                formality: float | None = None) -> None:
-        await self.answer(interaction, self.tools.relationship_set(
+        await self.answer(interaction, self.tools.relationship.set(
             user, anger=anger, rapport=rapport, trust=trust, formality=formality))
 
     @relationship.command(name="reset", description="Forget the relationship (back to no tone guidance).")
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
     async def relationship_reset(self, interaction: discord.Interaction[Any], user: str) -> None:
-        await self.answer(interaction, self.tools.relationship_reset(user))
+        await self.answer(interaction, self.tools.relationship.reset(user))
 
     # -- /state
 
     @state.command(name="list", description="Every global state key and its value.")
     async def state_list(self, interaction: discord.Interaction[Any]) -> None:
-        await self.answer(interaction, self.tools.state_list())
+        await self.answer(interaction, self.tools.state.show())
 
     @state.command(name="get", description="One global state value.")
     @app_commands.describe(key="The key")
     @app_commands.autocomplete(key=ac_key)
     async def state_get(self, interaction: discord.Interaction[Any], key: str) -> None:
-        await self.answer(interaction, self.tools.state_get(key))
+        await self.answer(interaction, self.tools.state.get(key))
 
     @state.command(name="set", description="Set a global state value (e.g. daily_mood, verbose).")
     @app_commands.describe(key="The key", value="Its new value")
     @app_commands.autocomplete(key=ac_key)
     async def state_set(self, interaction: discord.Interaction[Any], key: str, value: str) -> None:
-        await self.answer(interaction, self.tools.state_set(key, value))
+        await self.answer(interaction, self.tools.state.set(key, value))
 
     @state.command(name="delete", description="Delete a global state key.")
     @app_commands.describe(key="The key")
     @app_commands.autocomplete(key=ac_key)
     async def state_delete(self, interaction: discord.Interaction[Any], key: str) -> None:
-        await self.answer(interaction, self.tools.state_delete(key))
+        await self.answer(interaction, self.tools.state.delete(key))
 
 
 async def setup(bot: Kindred) -> None:

@@ -2,7 +2,7 @@
 
 Thin Discord glue over :class:`bot.conversation_tools.ConversationTools`. Every command acts on the caller's
 own conversation where it is used (a DM, or this channel). Buttons belong to the person who ran the command
-and expire; the tree-wide error handler installed here turns every failure into an ephemeral answer.
+and expire (bot/discord_ui.py); the bot's own error handler turns every failure into an ephemeral answer.
 
 Where an admin used ``/bot deactivate``, /reroll (and its Redo and Accept buttons) refuse: they make the
 character speak there. The other commands keep working, since they are about the caller's own data (their
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +32,8 @@ from bot.conversation_tools import (
     RerollSession,
     StaleReroll,
 )
-from bot.permissions import Inactive, NotAdmin, active_here, require_active
+from bot.discord_ui import OwnedView, clip, confirm_timeout, help_lines, tell
+from bot.permissions import Inactive, active_here, require_active
 from bot.splitting import split_message
 
 if TYPE_CHECKING:
@@ -42,20 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Every button Kindred's user commands make has a custom id "kindred-ui:<token>:<action>"; the token names
-# one live view, so a click on a button whose view is gone (timed out, restarted bot) can be answered.
-PREFIX = "kindred-ui:"
-EXPIRED_TEXT = "These buttons have expired. Run the command again."
-APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again in a moment."
 PREVIEW_LIMIT = 1700  # room for the header and notes in a 2000-character message
 PAIR_PREVIEW = 70
-
-_live_views: weakref.WeakValueDictionary[str, OwnedView] = weakref.WeakValueDictionary()
-
-
-def confirm_timeout(interaction: discord.Interaction[Any]) -> float | None:
-    """How long confirmation buttons stay usable (``confirm_timeout_seconds``; 0 means no limit)."""
-    return float(interaction.client.settings.confirm_timeout_seconds) or None  # type: ignore[attr-defined]
 
 
 def scope_of(interaction: discord.Interaction[Any]) -> str:
@@ -63,80 +50,7 @@ def scope_of(interaction: discord.Interaction[Any]) -> str:
     return "dm" if interaction.guild is None else f"channel:{interaction.channel_id}"
 
 
-def clip(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
-
-
-async def tell(interaction: discord.Interaction[Any], text: str = "", **kwargs: Any) -> None:
-    """Answer ephemerally whether or not the interaction was already responded to."""
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True, **kwargs)
-    else:
-        await interaction.response.send_message(text, ephemeral=True, **kwargs)
-
-
 # --------------------------------------------------------------------------- views
-
-
-class OwnedView(discord.ui.View):
-    """Buttons only their owner may press; on timeout they are disabled and say so."""
-
-    def __init__(self, owner_id: int, origin: discord.Interaction[Any], *, timeout: float | None) -> None:
-        super().__init__(timeout=timeout)
-        self.owner_id = owner_id
-        self.token = secrets.token_hex(6)
-        self.content = ""
-        # The newest interaction of the owner on this message: its token can still edit the message.
-        self.last_interaction = origin
-        _live_views[self.token] = self
-
-    def cid(self, action: str) -> str:
-        return f"{PREFIX}{self.token}:{action}"
-
-    def button(self, label: str, action: str, callback: Callable[[discord.Interaction[Any]], Awaitable[None]], *,
-               style: discord.ButtonStyle = discord.ButtonStyle.secondary, disabled: bool = False,
-               row: int | None = None) -> discord.ui.Button[Any]:
-        item: discord.ui.Button[Any] = discord.ui.Button(label=label, style=style, custom_id=self.cid(action),
-                                                         disabled=disabled, row=row)
-        item.callback = callback  # type: ignore[method-assign]
-        self.add_item(item)
-        return item
-
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        if interaction.user.id != self.owner_id:
-            await interaction.response.send_message(
-                "These buttons belong to whoever ran the command; run it yourself to get your own.", ephemeral=True)
-            return False
-        self.last_interaction = interaction
-        return True
-
-    async def on_timeout(self) -> None:
-        for item in self.children:
-            if isinstance(item, discord.ui.Button | discord.ui.Select):
-                item.disabled = True
-        try:
-            await self.last_interaction.edit_original_response(content=f"{self.content}\n\n-# {EXPIRED_TEXT}",
-                                                               view=self)
-        except discord.HTTPException as exc:  # the message may be gone or its token too old
-            log.debug("could not mark view %s expired: %s", self.token, exc)
-
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception,
-                       item: discord.ui.Item[Any]) -> None:
-        log.error("button %s failed", getattr(item, "custom_id", item), exc_info=error)
-        try:
-            await tell(interaction, APOLOGY)
-        except discord.HTTPException:
-            log.exception("could not apologise for a failed button")
-
-    async def finish(self, interaction: discord.Interaction[Any], content: str) -> None:
-        """Show the outcome and retire the buttons (the interaction was deferred or not yet answered)."""
-        self.stop()
-        self.content = content
-        if interaction.response.is_done():
-            await interaction.edit_original_response(content=content, view=None)
-        else:
-            await interaction.response.edit_message(content=content, view=None)
 
 
 class ResetView(OwnedView):
@@ -348,88 +262,6 @@ class RerollView(OwnedView):
         await self.finish(interaction, "Dismissed: my original answer stays.")
 
 
-# --------------------------------------------------------------------------- help
-
-
-def is_admin_command(command: app_commands.Command[Any, ..., Any] | app_commands.Group | app_commands.ContextMenu) -> bool:
-    """Admin commands carry a default permission (set on the top-level command or group) or extras["admin"]."""
-    node: Any = command
-    while node is not None:
-        if getattr(node, "extras", {}).get("admin"):
-            return True
-        if node.default_permissions is not None and node.default_permissions.value:
-            return True
-        node = getattr(node, "parent", None)
-    return False
-
-
-def usage_of(command: app_commands.Command[Any, ..., Any]) -> str:
-    params = " ".join(f"<{p.display_name}>" if p.required else f"[{p.display_name}]" for p in command.parameters)
-    return f"/{command.qualified_name}" + (f" {params}" if params else "")
-
-
-def help_lines(tree: app_commands.CommandTree[Any], guild: discord.abc.Snowflake | None) -> list[str]:
-    """One line per command, from the tree itself (subcommands and context menus included)."""
-    commands_: list[Any] = list(tree.get_commands())
-    if guild is not None:
-        commands_ += tree.get_commands(guild=guild)
-    lines: list[str] = []
-    for top in sorted(commands_, key=lambda c: c.name):
-        if isinstance(top, app_commands.ContextMenu):
-            target = "message" if top.type is discord.AppCommandType.message else "user"
-            entries = [(f"Apps ▸ {top.name}", f"right-click a {target}", top)]
-        elif isinstance(top, app_commands.Group):
-            entries = [(usage_of(c), c.description, c) for c in top.walk_commands()
-                       if isinstance(c, app_commands.Command)]
-        else:
-            entries = [(usage_of(top), top.description, top)]
-        for usage, description, command in entries:
-            mark = " *(admin)*" if is_admin_command(command) else ""
-            lines.append(f"`{usage}`{mark} — {description}")
-    return lines
-
-
-# --------------------------------------------------------------------------- errors
-
-
-def describe_error(error: app_commands.AppCommandError) -> str | None:
-    """The one-line ephemeral explanation for an expected failure; None for an unexpected one."""
-    if isinstance(error, NotAdmin):
-        return str(error)
-    if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command only works in a server channel, not in direct messages."
-    if isinstance(error, app_commands.MissingPermissions | app_commands.MissingRole | app_commands.MissingAnyRole):
-        return "You don't have the permissions this command needs."
-    if isinstance(error, app_commands.BotMissingPermissions):
-        return f"I am missing permissions here: {', '.join(error.missing_permissions)}."
-    if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down a little: try again in {error.retry_after:.0f} seconds."
-    if isinstance(error, app_commands.TransformerError):
-        return f"I couldn't use {clip(str(error.value), 80)!r} for that option; check the value and try again."
-    if isinstance(error, app_commands.CheckFailure):
-        return str(error) if str(error) and "check functions" not in str(error) else \
-            "You can't use this command here."
-    if isinstance(error, app_commands.CommandNotFound):
-        return "I don't know that command any more; Discord may still be updating the command list."
-    return None
-
-
-async def on_app_command_error(interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
-    """Tree-wide handler: expected failures get their explanation, anything else an apology and a traceback."""
-    text = describe_error(error)
-    name = interaction.command.qualified_name if interaction.command else "?"
-    if text is None:
-        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        log.error("/%s failed for user %s", name, interaction.user.id, exc_info=original)
-        text = APOLOGY
-    else:
-        log.info("/%s refused for user %s: %s", name, interaction.user.id, type(error).__name__)
-    try:
-        await tell(interaction, text)
-    except discord.HTTPException:
-        log.exception("could not answer /%s's error", name)
-
-
 # --------------------------------------------------------------------------- the cog
 
 
@@ -437,32 +269,6 @@ class UserCommands(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
         self.tools = ConversationTools(bot.engine)
-        self._previous_error_handler: Any = None
-
-    async def cog_load(self) -> None:
-        self._previous_error_handler = self.bot.tree.on_error
-        self.bot.tree.error(on_app_command_error)
-
-    async def cog_unload(self) -> None:
-        if self._previous_error_handler is not None:
-            self.bot.tree.on_error = self._previous_error_handler  # type: ignore[method-assign]
-
-    @commands.Cog.listener()
-    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
-        """Answer clicks on our buttons whose view is gone, instead of letting Discord show a failure."""
-        if interaction.type is not discord.InteractionType.component:
-            return
-        custom_id = str((interaction.data or {}).get("custom_id", ""))
-        if not custom_id.startswith(PREFIX):
-            return
-        view = _live_views.get(custom_id[len(PREFIX):].split(":", 1)[0])
-        if view is not None and not view.is_finished():
-            return  # the view itself handles it
-        if not interaction.response.is_done():
-            try:
-                await interaction.response.send_message(EXPIRED_TEXT, ephemeral=True)
-            except discord.HTTPException as exc:
-                log.debug("could not answer an expired button: %s", exc)
 
     @property
     def character_name(self) -> str:

@@ -1,5 +1,6 @@
 """What people can do about what the character remembers of them: ``/memory opt-in | opt-out | map | list``
-and ``/forget_me``. Thin Discord glue over ``bot.memory`` (memory/service.py); every answer is ephemeral.
+and ``/forget_me``. Thin Discord glue over ``bot.memory`` (memory/service.py, created by the bot's
+``setup_hook``); every answer is ephemeral.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.commands import OwnedView, clip, confirm_timeout, tell
+from bot.discord_ui import OwnedView, Page, PagedView, clip, confirm_timeout, tell
 from database.models import utcnow
 from database.records import FactRow
-from memory.service import MemoryService, get_memory
+from memory.service import MemoryService
 from memory.svgmap import days_ago, render_fact_map
 
 if TYPE_CHECKING:
@@ -32,38 +33,6 @@ def fact_line(number: int, fact: FactRow, now: Any) -> str:
     private = " 🔒" if fact.private else ""
     return (f"**{number}.** [{fact.category}]{pin}{private} {clip(fact.fact, 130)} "
             f"· ×{fact.reference_count}, {days_ago(fact.last_mentioned, now)}")
-
-
-class FactPages(OwnedView):
-    """The caller's facts, PAGE_SIZE per page, with Previous / Next buttons."""
-
-    def __init__(self, origin: discord.Interaction[Any], facts: list[FactRow], character: str) -> None:
-        super().__init__(origin.user.id, origin, timeout=LIST_TIMEOUT_SECONDS)
-        self.facts = facts
-        self.character = character
-        self.page = 0
-        self.pages = max(1, -(-len(facts) // PAGE_SIZE))
-        self.render()
-
-    def render(self) -> None:
-        self.clear_items()
-        now = utcnow()
-        start = self.page * PAGE_SIZE
-        lines = [fact_line(start + i + 1, f, now) for i, f in enumerate(self.facts[start:start + PAGE_SIZE])]
-        self.content = (f"**What {self.character} remembers about you** (page {self.page + 1}/{self.pages}, "
-                        f"{len(self.facts)} facts; 📌 pinned, 🔒 from our DMs only)\n" + "\n".join(lines))
-        self.button("◀ Previous", "prev", self.prev, disabled=self.page == 0)
-        self.button("Next ▶", "next", self.next, disabled=self.page >= self.pages - 1)
-
-    async def prev(self, interaction: discord.Interaction[Any]) -> None:
-        self.page = max(0, self.page - 1)
-        self.render()
-        await interaction.response.edit_message(content=self.content, view=self)
-
-    async def next(self, interaction: discord.Interaction[Any]) -> None:
-        self.page = min(self.pages - 1, self.page + 1)
-        self.render()
-        await interaction.response.edit_message(content=self.content, view=self)
 
 
 class ForgetMeView(OwnedView):
@@ -99,10 +68,7 @@ class MemoryCommands(commands.Cog):
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.memory = get_memory(bot)
-
-    async def cog_load(self) -> None:
-        self.memory.start_warm_up()  # in the background: start-up never waits for the model
+        self.memory = bot.memory
 
     @property
     def character(self) -> str:
@@ -143,7 +109,14 @@ class MemoryCommands(commands.Cog):
             await tell(interaction, self._nothing_yet())
             return
         facts.sort(key=lambda f: (f.category, -f.reference_count, f.id))
-        view = FactPages(interaction, facts, self.character)
+        now = utcnow()
+        lines = [fact_line(i, fact, now) for i, fact in enumerate(facts, 1)]
+
+        def heading(page: Page) -> str:
+            return (f"**What {self.character} remembers about you** (page {page.number + 1}/{page.count}, "
+                    f"{page.total} facts; 📌 pinned, 🔒 from our DMs only)")
+
+        view = PagedView(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)
 
     def _nothing_yet(self) -> str:

@@ -5,7 +5,7 @@
   kept in global state, so the schedule survives restarts);
 * a sweep every few minutes that summarizes conversations still over the threshold (retrying failed passes).
 
-The work itself is :mod:`memory` (``bot.memory``); this cog only schedules it.
+The work itself is :mod:`memory` (``bot.memory``, owned by the bot); this cog only schedules it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from discord.ext import commands
 
 from memory.consolidation import ConsolidationReport, missed_run
-from memory.service import MemoryService, get_memory
+from memory.service import MemoryService
 
 if TYPE_CHECKING:
     from bot.client import Kindred
@@ -34,7 +34,7 @@ SWEEP_MINUTES = 10.0
 class MemoryTasks(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.memory: MemoryService = get_memory(bot)
+        self.memory: MemoryService = bot.memory
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._startup: asyncio.Task[None] | None = None
 
@@ -53,7 +53,7 @@ class MemoryTasks(commands.Cog):
         self.scheduler.shutdown(wait=False)
         if self._startup is not None and not self._startup.done():
             self._startup.cancel()
-        await self.memory.close()
+        # The memory service itself belongs to the bot, which closes it (bot/client.py).
 
     async def daily(self) -> ConsolidationReport | None:
         if self.memory.consolidator.running:

@@ -5,7 +5,8 @@ character's feelings (see :func:`judgement_instructions`). The judged deltas are
 +/-``relationship_max_daily_change`` when parsed (memory.facts.parse_extraction), and the day's total per
 metric when applied, in the same transaction that archives the messages (:func:`bound_daily_change`),
 so several runs on one day, or a re-run after a crash, cannot move a metric further. Values stay in range
-(anger, rapport, trust 0..10; formality -5..+5).
+(anger, rapport, trust 0..10; formality -5..+5): a value set directly (an admin's) goes through
+:func:`clamp_metrics` first.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ def describe(record: RelationshipRecord) -> str:
 
 
 def clamp_metrics(values: Mapping[str, float | None]) -> tuple[dict[str, float], list[str]]:
-    """Each given metric bounded to its range (None: not given), and a note per value that was moved.
-    Raises ValueError for an unknown metric or a value that is not a finite number."""
+    """The given metrics (None: not given) clamped to their ranges, and one note per value that had to be
+    clamped. An unknown metric or a value that is not a finite number raises ValueError, whose message
+    names it."""
     clamped: dict[str, float] = {}
     notes: list[str] = []
     for key, value in values.items():

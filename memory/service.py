@@ -1,9 +1,10 @@
 """The memory engine of a running bot: one object (``bot.memory``) holding consent, the embedding model, the
 fact cache, recall, summarization and consolidation, hooked into the reply engine.
 
-It plugs into :class:`bot.engine.ReplyEngine` through the engine's general hooks only: a memory gate (consent,
-before a turn is stored), a context provider (recall) and a turn listener (summarization). The admin slash
-commands find :meth:`MemoryService.embed` through ``bot.memory`` to embed the facts they add or edit.
+The bot's ``setup_hook`` (bot/client.py) creates it once, attaches it and closes it with the bot; the
+console builds its own. It plugs into :class:`bot.engine.ReplyEngine` through the engine's general hooks
+only: a memory gate (consent, before a turn is stored), a context provider (recall) and a turn listener
+(summarization). The admin fact commands embed with :meth:`MemoryService.embed`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.claude import ClaudeClient
 from bot.config import MemorySettings
@@ -161,18 +162,3 @@ class MemoryService:
         self.cache.invalidate(user_id)
         log.info("deleted all data of user %s on request (%d rows)", user_id, sum(counts.values()))
         return counts
-
-
-def get_memory(bot: Any) -> MemoryService:
-    """The bot's memory engine, created and hooked into its reply engine on first use."""
-    memory = getattr(bot, "memory", None)
-    if not isinstance(memory, MemoryService):
-        mirror = getattr(bot, "mirror", None)
-        memory = MemoryService(bot.settings.memory, bot.store, bot.claude, bot.engine,
-                               notify=mirror.emit if mirror is not None else None)
-        bot.memory = memory
-    memory.attach()
-    ensemble = getattr(bot, "ensemble", None)
-    for member in ensemble.cast[1:] if ensemble is not None else ():
-        memory.attach_member(member.engine)
-    return memory

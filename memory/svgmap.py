@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from xml.sax.saxutils import escape, quoteattr
 
+from bot.text import clip
 from database.records import FactRow
 
 WIDTH = 960
@@ -42,11 +43,6 @@ def shade(last_mentioned: datetime, now: datetime) -> str:
     t = min(age / FADE_DAYS, 1.0)
     r, g, b = (round(f + (s - f) * t) for f, s in zip(FRESH, STALE, strict=True))
     return f"#{r:02x}{g:02x}{b:02x}"
-
-
-def clip(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 def days_ago(when: datetime, now: datetime) -> str:

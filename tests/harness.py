@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +51,13 @@ class Harness:
     _counter = itertools.count()
 
     def __init__(self, *, db_url: str, tmp_path: Path, config: dict[str, Any] | None = None,
-                 character_dir: Path | None = None, bot_options: dict[str, Any] | None = None) -> None:
+                 character_dir: Path | None = None, bot_options: dict[str, Any] | None = None,
+                 extensions: Sequence[str] | None = None) -> None:
         self.db_url = db_url
         self.tmp_path = tmp_path
         self.config = {k: str(v) for k, v in (config or {}).items()}
         self.bot_options = bot_options or {}
+        self.extensions = list(extensions) if extensions is not None else None  # None: every cog
         self.character_dir = character_dir or PROJECT_ROOT / "characters" / "finn"
         self.discord = FakeDiscord()
         self.claude = FakeClaude()
@@ -107,6 +110,8 @@ class Harness:
         settings = self.settings()
         character = CharacterSource(self.character_dir, None, environ=self.environ())
         bot = create_bot(settings, character, guild_ready_timeout=0.05, **self.bot_options)
+        if self.extensions is not None:
+            bot.extensions_to_load = list(self.extensions)
         self.bot = bot
         self._runner = asyncio.create_task(bot.start(settings.discord_token), name="kindred-bot")
         await self.discord.wait_for(lambda d: bot.is_ready() or self._runner.done(), timeout=15)

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.admin import AdminCommand, format_latency, page_of, parse_command, parse_user_id
+from bot.admin.language import AdminCommand, format_latency, parse_command, parse_user_id
 from bot.config import PROJECT_ROOT
 from bot.conversation_tools import InvalidInput
+from bot.discord_ui import page_of
 from bot.logmirror import STATE_KEY
 from bot.pipeline import Incoming
 from bot.tokens import counted
@@ -406,7 +407,7 @@ async def test_main_exits_with_code_0_after_shutdown(db_url: str, tmp_path: Any)
 def test_decision_lines_never_quote_a_dm() -> None:
     from datetime import UTC, datetime
 
-    from bot.admin import describe_decision
+    from bot.admin.language import describe_decision
     from bot.pipeline import Decision
 
     dm = Incoming(1, 2, 3, "alice", "my secret", datetime.now(UTC), is_dm=True)

@@ -3,13 +3,15 @@ visible in the very next reply's prompt (what the fake Claude is asked)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from types import SimpleNamespace
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
-from bot.admin import clamp_metrics
+from memory.relationships import clamp_metrics
 from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness
 from tests.memory_support import HashEmbedder
 
@@ -288,8 +290,8 @@ async def test_facts_add_edit_pin_delete_with_and_without_an_embedder(harness: H
     await h.store.people.ensure_user(USER_ID, "alice")
     await h.store.people.ensure_user(USER2_ID, "bob")
     uid = str(USER_ID)
-    real_memory = getattr(h.bot, "memory", None)
-    h.bot.memory = SimpleNamespace()  # type: ignore[attr-defined]  # first: no embedder loaded
+    facts = h.bot.admin.facts
+    facts.embed = None  # first: admin tools without a memory engine to embed with
 
     text = await run(h, "facts", "add", user=uid, text="Works night shifts at the lighthouse", category="work")
     assert "Added fact #" in text and "Stored without an embedding" in text
@@ -299,11 +301,13 @@ async def test_facts_add_edit_pin_delete_with_and_without_an_embedder(harness: H
 
     seen: list[str] = []
 
-    def embed(sentence: str) -> list[float]:
-        seen.append(sentence)
-        return [0.5, 0.25, float(len(sentence))]
+    class Recording:  # the sentence model behind the memory engine's embed
+        def encode(self, sentences: Sequence[str]) -> np.ndarray:
+            seen.extend(sentences)
+            return np.asarray([[0.5, 0.25, float(len(s))] for s in sentences], dtype="<f4")
 
-    h.bot.memory = SimpleNamespace(embed=embed)  # type: ignore[attr-defined]
+    h.bot.memory.embedder = Recording()
+    facts.embed = h.bot.memory.embed
     text = await run(h, "facts", "add", user=uid, text="Allergic to shellfish", pinned=True)
     assert "(pinned)" in text and "without an embedding" not in text
     second = (await h.store.facts.rows(USER_ID))[1]
@@ -317,10 +321,11 @@ async def test_facts_add_edit_pin_delete_with_and_without_an_embedder(harness: H
     assert edited is not None and np.frombuffer(edited.embedding, dtype="<f4").tolist()[2] == 25.0
     assert seen == ["Allergic to shellfish", "Works days at the harbour"]
 
-    async def async_embed(sentence: str) -> bytes:
-        return np.asarray([1.0], dtype="<f4").tobytes()
+    class One:
+        def encode(self, sentences: Sequence[str]) -> np.ndarray:
+            return np.ones((len(sentences), 1), dtype="<f4")
 
-    h.bot.memory = SimpleNamespace(embed=async_embed)  # type: ignore[attr-defined]
+    h.bot.memory.embedder = One()
     await run(h, "facts", "edit", user=uid, fact=row.id, text="Works days at the old harbour")
     edited = await h.store.facts.get(USER_ID, row.id)
     assert edited is not None and np.frombuffer(edited.embedding, dtype="<f4").tolist() == [1.0]
@@ -337,4 +342,33 @@ async def test_facts_add_edit_pin_delete_with_and_without_an_embedder(harness: H
     assert "Deleted fact" in await run(h, "facts", "delete", user=uid, fact=row.id)
     assert [r.fact for r in await h.store.facts.rows(USER_ID)] == ["Allergic to shellfish"]
     assert "No long-term facts about bob" in await run(h, "facts", "list", user=str(USER2_ID))
-    h.bot.memory = real_memory  # type: ignore[attr-defined]  # the memory service the cogs were given
+
+
+# --------------------------------------------------------------------------- failures
+
+
+async def test_an_unexpected_failure_is_answered_even_without_the_user_commands_cog(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The error handler belongs to the bot, not to a cog: with only the admin slash commands loaded, an
+    admin command that breaks still gets the apology (and the traceback is logged)."""
+    h = Harness(db_url=db_url, tmp_path=tmp_path, extensions=["cogs.admin_slash"])
+    try:
+        await h.start()
+        assert h.bot is not None
+        assert h.bot.get_cog("UserCommands") is None and h.bot.get_cog("AdminSlash") is not None
+
+        async def broken(*_: Any) -> str:
+            raise RuntimeError("identity table full of barnacles")
+
+        monkeypatch.setattr(h.bot.admin.identity, "show", broken)
+        with caplog.at_level(logging.ERROR, logger="bot.discord_ui"):
+            text = await run(h, "identity", "list")
+        assert text.startswith("Sorry, something went wrong on my side.")
+        [record] = [r for r in caplog.records if "/identity list failed" in r.getMessage()]
+        assert record.exc_info and "barnacles" in str(record.exc_info[1])
+        # An expected refusal is explained by the same handler.
+        refused = await run(h, "identity", "list", as_user=USER_ID)
+        assert refused == "Only the bot's admins can use this command."
+    finally:
+        await h.close()

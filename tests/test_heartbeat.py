@@ -1,4 +1,5 @@
-"""The latency heartbeat: the check itself, and warnings reaching the log and the log channel over the wire."""
+"""The latency heartbeat: the check itself (a shard is reported only when slow on consecutive readings), and
+warnings reaching the log and the log channel over the wire."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
-from bot.admin import format_duration, format_latency, slow_shards
+from bot.admin.heartbeat import LatencyWatch, slow_shards
+from bot.admin.language import format_duration, format_latency
 from tests.harness import LOG_CHANNEL_ID, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]
@@ -23,6 +26,25 @@ def test_slow_shards_are_those_above_the_threshold() -> None:
     assert slow[0].describe(1000) == "⚠️ Gateway latency warning: shard 1 at 1500 ms (threshold 1000 ms)."
     assert slow_shards([(None, 0.001)], 0)[0].describe(0).startswith("⚠️ Gateway latency warning: gateway at 1 ms")
     assert slow_shards([(None, 0.5)], 500) == []  # at the threshold is not above it
+
+
+def test_a_shard_is_reported_only_when_slow_on_consecutive_readings() -> None:
+    watch = LatencyWatch()
+    # After an invalidated session (op 9) discord.py's first reading includes its 5 s identify wait.
+    assert watch.check([(None, 5.002)], 1000) == []
+    assert watch.check([(None, 0.040)], 1000) == []  # ... and the next one is normal again: nothing said
+    assert watch.check([(None, 1.500)], 1000) == []
+    [slow] = watch.check([(None, 1.600)], 1000)  # slow twice in a row: reported
+    assert slow.describe(1000) == "⚠️ Gateway latency warning: gateway at 1600 ms (threshold 1000 ms)."
+    assert [round(s.latency_ms) for s in watch.check([(None, 1.700)], 1000)] == [1700]  # and while it lasts
+    assert watch.check([(None, 0.500)], 1000) == []
+    assert watch.check([(None, 1.500)], 1000) == []  # a new streak starts from one
+
+    # Each shard has its own count; a reading without a measurement (inf) breaks a streak too.
+    watch = LatencyWatch()
+    assert watch.check([(0, 2.0), (1, 2.0), (2, 0.1)], 1000) == []
+    assert [s.shard_id for s in watch.check([(0, 2.0), (1, math.inf), (2, 2.0)], 1000)] == [0]
+    assert [s.shard_id for s in watch.check([(0, 2.0), (1, 2.0), (2, 2.0)], 1000)] == [0, 2]
 
 
 def test_latency_and_duration_texts() -> None:
@@ -60,3 +82,36 @@ async def test_no_warning_below_the_threshold_and_none_after_close(make_harness:
     await h.bot.close()
     await h.discord.wait_for(lambda d: not cog.heartbeat.is_running(), timeout=2,  # type: ignore[attr-defined]
                              what="the heartbeat to stop")
+
+
+async def test_one_slow_reading_posts_nothing_two_in_a_row_do(make_harness: MakeHarness) -> None:
+    """Over the wire: the fake gateway holds heartbeat ACKs back, as a slow (or just re-identified) gateway
+    does; the test takes the readings itself instead of waiting for the monitor's interval."""
+    h = await make_harness(latency_warning_ms="200")
+    cog: Any = h.bot.get_cog("Admin")
+    cog.heartbeat.cancel()
+    await h.discord.wait_for(lambda d: not cog.heartbeat.is_running(), timeout=2, what="the monitor to stop")
+
+    async def measured(ack_delay: float) -> float:
+        """One new latency measurement, its ACK held back ``ack_delay`` seconds by the gateway."""
+        before = h.bot.latency
+        if ack_delay:
+            h.discord.ack_delays.append(ack_delay)
+        await h.discord.request_heartbeat()
+        await h.discord.wait_for(lambda d: h.bot.latency != before, timeout=5,
+                                 what="a new latency measurement")
+        return h.bot.latency
+
+    assert await measured(0.5) >= 0.5
+    await cog.check_latency()
+    assert h.discord.posted(LOG_CHANNEL_ID) == []  # one slow reading: nothing
+    assert await measured(0) < 0.2
+    await cog.check_latency()
+    assert await measured(0.5) >= 0.5
+    await cog.check_latency()
+    assert h.discord.posted(LOG_CHANNEL_ID) == []  # slow, fast, slow: still nothing
+    assert await measured(0.5) >= 0.5
+    await cog.check_latency()
+    [warning] = h.discord.posted(LOG_CHANNEL_ID)  # slow twice in a row: one warning
+    assert warning["content"].startswith(f"⚠️ {WARNING}: gateway at ")
+    assert warning["content"].endswith("(threshold 200 ms).")

@@ -151,7 +151,8 @@ class DiscordSettings:
     heartbeat_interval_seconds: float = key(
         60.0, "Seconds between checks of each shard's gateway latency.", above=0)
     latency_warning_ms: float = key(
-        1000.0, "Gateway latency (ms) above which a warning goes to the log and the log channel.", min=0)
+        1000.0, "Gateway latency (ms) which, when two readings in a row are above it, sends a warning to the "
+        "log and the log channel.", min=0)
     discord_api_base_url: str = key(
         "https://discord.com/api/v10", "REST base URL (a Discord-compatible server or proxy).")
     discord_gateway_url: str = key("wss://gateway.discord.gg/", "Gateway websocket URL (ws:// allowed).")

@@ -63,6 +63,7 @@ class FakeDiscord:
         self.owner_id = 0
         self.sessions: list[Session] = []
         self.dead_sessions: dict[str, Session] = {}
+        self.ack_delays: list[float] = []  # seconds to hold back each next heartbeat ACK (a slow gateway)
         self.requests: list[Recorded] = []
         self.gateway_log: list[tuple[str, Any]] = []
         self.interactions: dict[int, dict[str, Any]] = {}  # id -> {"payload", "callbacks", "followups"}
@@ -198,6 +199,8 @@ class FakeDiscord:
             op, data = payload.get("op"), payload.get("d")
             self.gateway_log.append((str(op), data if op != 2 else {**data, "token": "***"}))
             if op == 1:
+                if self.ack_delays:
+                    await asyncio.sleep(self.ack_delays.pop(0))
                 await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
             elif op == 2:
                 session = await self._identify(ws, data)
@@ -207,6 +210,12 @@ class FakeDiscord:
             self.sessions.remove(session)
             self.dead_sessions[session.session_id] = session
         return ws
+
+    async def request_heartbeat(self) -> None:
+        """Ask every connected session for a heartbeat now (op 1), as Discord may at any time."""
+        for session in list(self.sessions):
+            if not session.ws.closed:
+                await session.ws.send_str(json.dumps({"op": 1, "d": None, "s": None, "t": None}))
 
     async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> Session | None:
         token = str(data.get("token", "")).removeprefix("Bot ")
