@@ -26,13 +26,21 @@ class Characters:
                                   .where(CharacterState.character == character))
         return (int(row[0]), str(row[1])) if row else (0, "")
 
-    async def count_interaction(self, character: str) -> int:
-        """One more interaction of the character; returns the new count (one per reply: prepared)."""
+    async def count_interaction(self, character: str,
+                                stage_for: Callable[[int], str] | None = None) -> tuple[int, str]:
+        """One more interaction of the character (one per reply: prepared). ``stage_for`` names the
+        evolution stage a count reaches; a new one is stored in the same transaction, so no reader ever
+        sees the new count with the old stage. Returns (the new count, the stage now stored)."""
         values = {"character": character, "interaction_count": 1, "stage": "", "updated_at": utcnow()}
 
-        def count(conn: Connection) -> int:
+        def count(conn: Connection) -> tuple[int, str]:
             self._q["interaction_upsert"].execute_many(conn, [values])
-            return int(self._q["character_state"].first(conn, values)[0])
+            number, stage = self._q["character_state"].first(conn, values)
+            if stage_for is not None and (reached := stage_for(int(number))) != stage:
+                conn.execute(update(CharacterState).where(CharacterState.character == character)
+                             .values(stage=reached))
+                stage = reached
+            return int(number), str(stage)
 
         return await self.db.write(count)
 

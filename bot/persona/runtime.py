@@ -120,11 +120,11 @@ class PersonaRuntime:
         if not result.ok:
             return  # the in-character fallback after a failure is no interaction
         # In order within the process, so a slower earlier turn never writes back an older stage.
+        persona = self.persona()
         async with self._counting:
-            count = await self.store.characters.count_interaction(self.character_key)
-            name = stage_name(self.persona(), count)
+            count, name = await self.store.characters.count_interaction(
+                self.character_key, lambda n: stage_name(persona, n))
             if name != self._stored_stage:
-                await self.store.characters.set_character_stage(self.character_key, name)
                 if name:
                     log.info("%s reached the evolution stage %r after %d interactions", self.character_key,
                              name, count)
