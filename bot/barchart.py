@@ -15,18 +15,65 @@ from collections.abc import Sequence
 
 # Classic 5x7 LCD font: five column bytes per glyph, bit 0 at the top.
 _FONT_HEX = {
-    " ": "0000000000", "!": "00005f0000", '"': "0007000700", "#": "147f147f14", "%": "2313086462",
-    "&": "3649562050", "'": "0000070000", "(": "001c224100", ")": "0041221c00", "*": "2a1c7f1c2a",
-    "+": "08083e0808", ",": "0050300000", "-": "0808080808", ".": "0060600000", "/": "2010080402",
-    "0": "3e5149453e", "1": "00427f4000", "2": "4261514946", "3": "2141454b31", "4": "1814127f10",
-    "5": "2745454539", "6": "3c4a494930", "7": "0171090503", "8": "3649494936", "9": "064949291e",
-    ":": "0036360000", ";": "0056360000", "<": "0814224100", "=": "1414141414", ">": "0041221408",
-    "?": "0201510906", "@": "3249794136", "A": "7c1211127c", "B": "7f49494936", "C": "3e41414122",
-    "D": "7f4141221c", "E": "7f49494941", "F": "7f09090901", "G": "3e4149497a", "H": "7f0808087f",
-    "I": "00417f4100", "J": "2040413f01", "K": "7f08142241", "L": "7f40404040", "M": "7f020c027f",
-    "N": "7f0408107f", "O": "3e4141413e", "P": "7f09090906", "Q": "3e4151215e", "R": "7f09192946",
-    "S": "2649494932", "T": "01017f0101", "U": "3f4040403f", "V": "1f2040201f", "W": "3f4038403f",
-    "X": "6314081463", "Y": "0708700807", "Z": "6151494543", "_": "4040404040",
+    " ": "0000000000",
+    "!": "00005f0000",
+    '"': "0007000700",
+    "#": "147f147f14",
+    "%": "2313086462",
+    "&": "3649562050",
+    "'": "0000070000",
+    "(": "001c224100",
+    ")": "0041221c00",
+    "*": "2a1c7f1c2a",
+    "+": "08083e0808",
+    ",": "0050300000",
+    "-": "0808080808",
+    ".": "0060600000",
+    "/": "2010080402",
+    "0": "3e5149453e",
+    "1": "00427f4000",
+    "2": "4261514946",
+    "3": "2141454b31",
+    "4": "1814127f10",
+    "5": "2745454539",
+    "6": "3c4a494930",
+    "7": "0171090503",
+    "8": "3649494936",
+    "9": "064949291e",
+    ":": "0036360000",
+    ";": "0056360000",
+    "<": "0814224100",
+    "=": "1414141414",
+    ">": "0041221408",
+    "?": "0201510906",
+    "@": "3249794136",
+    "A": "7c1211127c",
+    "B": "7f49494936",
+    "C": "3e41414122",
+    "D": "7f4141221c",
+    "E": "7f49494941",
+    "F": "7f09090901",
+    "G": "3e4149497a",
+    "H": "7f0808087f",
+    "I": "00417f4100",
+    "J": "2040413f01",
+    "K": "7f08142241",
+    "L": "7f40404040",
+    "M": "7f020c027f",
+    "N": "7f0408107f",
+    "O": "3e4141413e",
+    "P": "7f09090906",
+    "Q": "3e4151215e",
+    "R": "7f09192946",
+    "S": "2649494932",
+    "T": "01017f0101",
+    "U": "3f4040403f",
+    "V": "1f2040201f",
+    "W": "3f4038403f",
+    "X": "6314081463",
+    "Y": "0708700807",
+    "Z": "6151494543",
+    "_": "4040404040",
 }
 FONT = {ch: bytes.fromhex(h) for ch, h in _FONT_HEX.items()}
 GLYPH_W, GLYPH_H = 5, 7
@@ -53,7 +100,7 @@ class Canvas:
         row = bytes(color) * (x1 - x0)
         for yy in range(y0, y1):
             start = (yy * self.width + x0) * 3
-            self.pixels[start:start + len(row)] = row
+            self.pixels[start : start + len(row)] = row
 
     def text(self, x: int, y: int, text: str, color: Color, scale: int = 2) -> int:
         """Draw ``text`` (capitals) with its top-left at x, y; returns the x after it."""
@@ -68,7 +115,9 @@ class Canvas:
 
     def png(self) -> bytes:
         stride = self.width * 3
-        raw = b"".join(b"\x00" + bytes(self.pixels[y * stride:(y + 1) * stride]) for y in range(self.height))
+        raw = b"".join(
+            b"\x00" + bytes(self.pixels[y * stride : (y + 1) * stride]) for y in range(self.height)
+        )
         return encode_png(self.width, self.height, raw)
 
 
@@ -76,11 +125,20 @@ def encode_png(width: int, height: int, filtered_rows: bytes) -> bytes:
     """An 8-bit RGB PNG from rows that each start with their filter byte."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(filtered_rows, 9))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(filtered_rows, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def text_width(text: str, scale: int = 2) -> int:
@@ -91,7 +149,7 @@ def fit(text: str, width: int, scale: int = 2) -> str:
     """``text`` cut (with "..") to fit ``width`` pixels."""
     flat = " ".join(text.split())
     limit = max(1, width // ((GLYPH_W + 1) * scale))
-    return flat if len(flat) <= limit else flat[:max(1, limit - 2)].rstrip() + ".."
+    return flat if len(flat) <= limit else flat[: max(1, limit - 2)].rstrip() + ".."
 
 
 WIDTH = 640

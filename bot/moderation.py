@@ -30,8 +30,10 @@ def parse_duration(text: str, *, maximum: timedelta, what: str = "duration") -> 
     """``10m``, ``2h``, ``7d``, ``1h30m``, ``2w`` (s, m, h, d, w) as a timedelta within ``maximum``."""
     raw = re.sub(r"\s+", "", text.strip().lower())
     if not raw or _DURATION.sub("", raw) != "":
-        raise BadInput(f"I don't understand the {what} {text.strip()[:40]!r}: use a number and a unit, "
-                       "like 10m, 2h or 7d.")
+        raise BadInput(
+            f"I don't understand the {what} {text.strip()[:40]!r}: use a number and a unit, "
+            "like 10m, 2h or 7d."
+        )
     seconds = sum(int(n) * UNITS[u] for n, u in _DURATION.findall(raw))
     if seconds <= 0:
         raise BadInput(f"The {what} must be longer than zero.")
@@ -60,16 +62,19 @@ class Action:
     verb: str  # "kick", "time out" ...
 
 
-ACTIONS = {a.name: a for a in (
-    Action("kick", "kick_members", "Kick Members", "kick"),
-    Action("ban", "ban_members", "Ban Members", "ban"),
-    Action("unban", "ban_members", "Ban Members", "unban"),
-    Action("timeout", "moderate_members", "Timeout Members", "time out"),
-    Action("untimeout", "moderate_members", "Timeout Members", "lift the timeout of"),
-    Action("purge", "manage_messages", "Manage Messages", "delete messages of"),
-    Action("warn", "moderate_members", "Timeout Members", "warn"),
-    Action("warnings", "moderate_members", "Timeout Members", "read the warnings of"),
-)}
+ACTIONS = {
+    a.name: a
+    for a in (
+        Action("kick", "kick_members", "Kick Members", "kick"),
+        Action("ban", "ban_members", "Ban Members", "ban"),
+        Action("unban", "ban_members", "Ban Members", "unban"),
+        Action("timeout", "moderate_members", "Timeout Members", "time out"),
+        Action("untimeout", "moderate_members", "Timeout Members", "lift the timeout of"),
+        Action("purge", "manage_messages", "Manage Messages", "delete messages of"),
+        Action("warn", "moderate_members", "Timeout Members", "warn"),
+        Action("warnings", "moderate_members", "Timeout Members", "read the warnings of"),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,9 @@ class Party:
         return "administrator" in self.permissions or permission in self.permissions
 
 
-def refusal(action: Action, caller: Party, bot: Party, target: Party | None, owner_id: int | None) -> str | None:
+def refusal(
+    action: Action, caller: Party, bot: Party, target: Party | None, owner_id: int | None
+) -> str | None:
     """The one line saying which rule forbids ``action``, or None when every rule allows it.
 
     Both sides are checked: the caller's permission and the bot's, then (for an action on a member) nobody
@@ -126,11 +133,17 @@ class PurgePlan:
     too_old: int  # matching messages left alone because they are 14 days old or older
 
     def chunks(self) -> list[list[int]]:
-        return [self.ids[i:i + BULK_MAX] for i in range(0, len(self.ids), BULK_MAX)]
+        return [self.ids[i : i + BULK_MAX] for i in range(0, len(self.ids), BULK_MAX)]
 
 
-def plan_purge(messages: Sequence[Candidate], count: int, now: datetime, *, author_id: int | None = None,
-               skip: frozenset[int] = frozenset()) -> PurgePlan:
+def plan_purge(
+    messages: Sequence[Candidate],
+    count: int,
+    now: datetime,
+    *,
+    author_id: int | None = None,
+    skip: frozenset[int] = frozenset(),
+) -> PurgePlan:
     """The newest ``count`` messages (of ``author_id`` when given) that Discord lets a bot bulk-delete.
 
     ``messages`` come newest first; older than 14 days (less a margin) they are counted, never deleted."""
@@ -189,8 +202,17 @@ def notice(character: str, action: str, guild: str, reason: str, detail: str = "
     return f"{character} here. {text} Reason: {reason or 'none given'}."
 
 
-def log_line(action: str, moderator: str, moderator_id: int, *, target: str = "", target_id: int | None = None,
-             reason: str = "", detail: str = "", channel_id: int | None = None) -> str:
+def log_line(
+    action: str,
+    moderator: str,
+    moderator_id: int,
+    *,
+    target: str = "",
+    target_id: int | None = None,
+    reason: str = "",
+    detail: str = "",
+    channel_id: int | None = None,
+) -> str:
     """One plain line for the server's log channel."""
     parts = [f"**{action}**"]
     if target_id is not None:

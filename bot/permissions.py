@@ -125,7 +125,8 @@ def server_admin_only() -> Any:
 
 
 # What the invite link asks for (README "Commands"): reading and talking (embeds, files, history),
-# webhooks for the characters of an ensemble, and the server tools: kick, ban, time out, purge, ticket threads.
+# webhooks for the characters of an ensemble, and the server tools: kick, ban, time out, purge,
+# ticket threads.
 INVITE_PERMISSIONS = discord.Permissions(
     view_channel=True, send_messages=True, send_messages_in_threads=True, embed_links=True, attach_files=True,
     read_message_history=True, manage_webhooks=True, kick_members=True, ban_members=True,

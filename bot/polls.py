@@ -39,12 +39,16 @@ def parse_poll(question: str, options: str, duration: str | None) -> PollSpec:
         raise BadInput(f"The question is {len(q)} characters; at most {QUESTION_MAX_CHARS}, please.")
     items = [o for o in SEPARATORS.split(options.strip()) if o]
     if len(items) < MIN_OPTIONS:
-        raise BadInput(f"A poll needs at least {MIN_OPTIONS} options, separated by | (you gave {len(items)}).")
+        raise BadInput(
+            f"A poll needs at least {MIN_OPTIONS} options, separated by | (you gave {len(items)})."
+        )
     if len(items) > MAX_OPTIONS:
         raise BadInput(f"A poll can have at most {MAX_OPTIONS} options (you gave {len(items)}).")
     long = [o for o in items if len(o) > OPTION_MAX_CHARS]
     if long:
-        raise BadInput(f"Each option can be at most {OPTION_MAX_CHARS} characters; {long[0][:30]!r}… is longer.")
+        raise BadInput(
+            f"Each option can be at most {OPTION_MAX_CHARS} characters; {long[0][:30]!r}… is longer."
+        )
     lowered = [o.casefold() for o in items]
     if len(set(lowered)) != len(lowered):
         raise BadInput("Two options are the same; each option must be different.")
@@ -67,8 +71,10 @@ def result_lines(options: Sequence[str], counts: Sequence[int]) -> list[str]:
     lines = []
     for i, (option, count) in enumerate(zip(options, counts, strict=True)):
         share = round(100 * count / total) if total else 0
-        lines.append(f"**{i + 1}.** {option}\n`{meter(count, total)}` {count} vote{'s' if count != 1 else ''}"
-                     f" ({share}%)")
+        lines.append(
+            f"**{i + 1}.** {option}\n`{meter(count, total)}` {count} vote{'s' if count != 1 else ''}"
+            f" ({share}%)"
+        )
     return lines
 
 
@@ -92,8 +98,10 @@ def results_text(character: str, question: str, options: Sequence[str], counts: 
         head = f"**{best[0]}** wins"
     else:
         head = "A tie between " + " and ".join(f"**{b}**" for b in best)
-    return (f"*{character} counts the votes.* The poll **{question}** has closed: {head} "
-            f"({total} vote{'s' if total != 1 else ''}).")
+    return (
+        f"*{character} counts the votes.* The poll **{question}** has closed: {head} "
+        f"({total} vote{'s' if total != 1 else ''})."
+    )
 
 
 def describe_span(span: timedelta) -> str:

@@ -34,17 +34,38 @@ class Key:
     choices: tuple[str, ...] = ()
 
 
-KEYS: dict[str, Key] = {k.name: k for k in (
-    Key("reply_mode", "reply_mode", "vote: answer when addressed, and join in when a yes/no vote says so; "
-        "addressed: only when addressed (no votes)", REPLY_MODES),
-    Key("vote_count", "vote_count", f"yes/no votes per unaddressed message (1-{VOTE_COUNT_MAX})",
-        ("1", "3", "5", "7")),
-    Key("proactive", "proactive", "whether the character may start conversations here (on/off)", ("on", "off")),
-    Key("memory_consent", "memory_consent", "all: remember everyone but who opted out; opt_in: only who "
-        "opted in", CONSENT_MODES),
-    Key("log_channel", "log_channel_id", "channel for moderation and ticket notices (#channel or id)"),
-    Key("language", "language", "language the character answers in here (e.g. German)"),
-)}
+KEYS: dict[str, Key] = {
+    k.name: k
+    for k in (
+        Key(
+            "reply_mode",
+            "reply_mode",
+            "vote: answer when addressed, and join in when a yes/no vote says so; "
+            "addressed: only when addressed (no votes)",
+            REPLY_MODES,
+        ),
+        Key(
+            "vote_count",
+            "vote_count",
+            f"yes/no votes per unaddressed message (1-{VOTE_COUNT_MAX})",
+            ("1", "3", "5", "7"),
+        ),
+        Key(
+            "proactive",
+            "proactive",
+            "whether the character may start conversations here (on/off)",
+            ("on", "off"),
+        ),
+        Key(
+            "memory_consent",
+            "memory_consent",
+            "all: remember everyone but who opted out; opt_in: only who opted in",
+            CONSENT_MODES,
+        ),
+        Key("log_channel", "log_channel_id", "channel for moderation and ticket notices (#channel or id)"),
+        Key("language", "language", "language the character answers in here (e.g. German)"),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -63,8 +84,11 @@ class ServerPolicy:
         return self.reply_mode == "vote"
 
 
-def resolve(settings: Settings, config: ServerConfig | None, *, global_log_here: bool = False) -> ServerPolicy:
-    """``global_log_here``: the global LOG_CHANNEL_ID is a channel of this server (its default log channel)."""
+def resolve(
+    settings: Settings, config: ServerConfig | None, *, global_log_here: bool = False
+) -> ServerPolicy:
+    """``global_log_here``: the global LOG_CHANNEL_ID is a channel of this server (its default log
+    channel)."""
     c = config or ServerConfig(0)
     default_log = settings.log_channel if global_log_here and settings.log_channel else None
     return ServerPolicy(
@@ -92,7 +116,9 @@ def parse_value(key: str, raw: str) -> object:
         return low
     if key == "vote_count":
         if not text.isdigit() or not 1 <= int(text) <= VOTE_COUNT_MAX:
-            raise BadValue(f"vote_count must be a whole number from 1 to {VOTE_COUNT_MAX}, not {text[:40]!r}.")
+            raise BadValue(
+                f"vote_count must be a whole number from 1 to {VOTE_COUNT_MAX}, not {text[:40]!r}."
+            )
         return int(text)
     if key == "proactive":
         if low in ("on", "true", "yes", "1"):
@@ -112,8 +138,10 @@ def parse_value(key: str, raw: str) -> object:
 
 def show_value(key: str, policy: ServerPolicy) -> str:
     value = {
-        "reply_mode": policy.reply_mode, "vote_count": str(policy.vote_count),
-        "proactive": "on" if policy.proactive else "off", "memory_consent": policy.memory_consent,
+        "reply_mode": policy.reply_mode,
+        "vote_count": str(policy.vote_count),
+        "proactive": "on" if policy.proactive else "off",
+        "memory_consent": policy.memory_consent,
         "log_channel": f"<#{policy.log_channel_id}>" if policy.log_channel_id else "none",
         "language": policy.language or "not set",
     }[key]
@@ -128,5 +156,7 @@ def language_hint(policy: ServerPolicy) -> str:
     """The per-message prompt line for a server's language, or ""."""
     if not policy.language:
         return ""
-    return (f"[Language: people in this server speak {policy.language}. Answer in {policy.language} unless "
-            "the person writes to you in another language.]")
+    return (
+        f"[Language: people in this server speak {policy.language}. Answer in {policy.language} unless "
+        "the person writes to you in another language.]"
+    )

@@ -19,18 +19,27 @@ def thread_name(ticket_id: int, topic: str, opener: str) -> str:
     return f"ticket-{ticket_id} {' '.join((topic or opener).split())}"[:THREAD_NAME_MAX]
 
 
-def transcript_line(message_id: int, author_id: int, author_name: str, content: str,
-                    attachments: Sequence[str], created_at: datetime) -> TranscriptLine:
+def transcript_line(
+    message_id: int,
+    author_id: int,
+    author_name: str,
+    content: str,
+    attachments: Sequence[str],
+    created_at: datetime,
+) -> TranscriptLine:
     """One archived message: its text, with attachment links after it."""
     text = "\n".join([content, *attachments]).strip()
     return TranscriptLine(message_id, author_id, author_name, text, created_at)
 
 
-def summary(ticket: TicketRecord, closed_by: str, closed_by_id: int, lines: Sequence[TranscriptLine],
-            now: datetime) -> str:
+def summary(
+    ticket: TicketRecord, closed_by: str, closed_by_id: int, lines: Sequence[TranscriptLine], now: datetime
+) -> str:
     """The plain summary for the log channel."""
     people = sorted({line.author_name for line in lines if line.author_name})
     lasted = describe_duration(now - ticket.opened_at)
-    return (f"**ticket #{ticket.id} closed** · opened by <@{ticket.opener_id}> · closed by {closed_by} "
-            f"({closed_by_id}) · topic: {ticket.topic or 'none'} · {len(lines)} message(s) from "
-            f"{', '.join(people) or 'nobody'} · open for {lasted} · transcript archived")
+    return (
+        f"**ticket #{ticket.id} closed** · opened by <@{ticket.opener_id}> · closed by {closed_by} "
+        f"({closed_by_id}) · topic: {ticket.topic or 'none'} · {len(lines)} message(s) from "
+        f"{', '.join(people) or 'nobody'} · open for {lasted} · transcript archived"
+    )

@@ -1,4 +1,5 @@
-"""Moderation: ``/kick``, ``/ban``, ``/unban``, ``/timeout``, ``/untimeout``, ``/purge``, ``/warn``, ``/warnings``.
+"""Moderation: ``/kick``, ``/ban``, ``/unban``, ``/timeout``, ``/untimeout``, ``/purge``, ``/warn``,
+``/warnings``.
 
 Every command checks both sides before doing anything (bot/moderation.py ``refusal``): the caller's Discord
 permission (the command's default permission hides it from others; this runtime check covers the rest),
@@ -71,8 +72,14 @@ class ModerationCog(commands.Cog, name="Moderation"):
 
     # -- the shared steps
 
-    def check(self, interaction: discord.Interaction[Any], action: str, target: discord.abc.User | None, *,
-              member_required: bool) -> discord.Guild:
+    def check(
+        self,
+        interaction: discord.Interaction[Any],
+        action: str,
+        target: discord.abc.User | None,
+        *,
+        member_required: bool,
+    ) -> discord.Guild:
         """Raise :class:`Refused` unless every rule allows ``action`` on ``target``."""
         require_server(interaction)
         guild = interaction.guild
@@ -82,14 +89,16 @@ class ModerationCog(commands.Cog, name="Moderation"):
             raise Refused(f"{target.display_name} is not a member of this server.")
         caller = party_of(interaction.user, interaction.permissions)
         bot = party_of(guild.me, interaction.app_permissions)
-        text = refusal(ACTIONS[action], caller, bot, party_of(target) if target is not None else None,
-                       guild.owner_id)
+        text = refusal(
+            ACTIONS[action], caller, bot, party_of(target) if target is not None else None, guild.owner_id
+        )
         if text:
             raise Refused(text)
         return guild
 
-    async def notify(self, user: discord.abc.User, action: str, guild: discord.Guild, reason: str,
-                     detail: str = "") -> bool:
+    async def notify(
+        self, user: discord.abc.User, action: str, guild: discord.Guild, reason: str, detail: str = ""
+    ) -> bool:
         """DM the person a notice; False when their DMs are closed."""
         try:
             await user.send(notice(self.character, action, guild.name, reason, detail))
@@ -98,31 +107,74 @@ class ModerationCog(commands.Cog, name="Moderation"):
             return False
         return True
 
-    async def record(self, interaction: discord.Interaction[Any], action: str, *,
-                     target: discord.abc.User | None = None, reason: str = "", detail: str = "",
-                     channel_id: int | None = None) -> None:
+    async def record(
+        self,
+        interaction: discord.Interaction[Any],
+        action: str,
+        *,
+        target: discord.abc.User | None = None,
+        reason: str = "",
+        detail: str = "",
+        channel_id: int | None = None,
+    ) -> None:
         """The moderation log: a database row and a plain line in the server's log channel."""
         guild_id = int(interaction.guild_id or 0)
         moderator = interaction.user
-        await self.bot.store.moderation.record(guild_id, action, moderator.id, target_id=target.id if target else None,
-                                               channel_id=channel_id, reason=reason, detail=detail)
-        log.info("moderation in %s: %s of %s by %s (%s)", guild_id, action, target.id if target else "-",
-                 moderator.id, detail)
-        await post_notice(self.bot, guild_id, log_line(
-            action, moderator.display_name, moderator.id, target=target.display_name if target else "",
-            target_id=target.id if target else None, reason=reason, detail=detail, channel_id=channel_id))
+        await self.bot.store.moderation.record(
+            guild_id,
+            action,
+            moderator.id,
+            target_id=target.id if target else None,
+            channel_id=channel_id,
+            reason=reason,
+            detail=detail,
+        )
+        log.info(
+            "moderation in %s: %s of %s by %s (%s)",
+            guild_id,
+            action,
+            target.id if target else "-",
+            moderator.id,
+            detail,
+        )
+        await post_notice(
+            self.bot,
+            guild_id,
+            log_line(
+                action,
+                moderator.display_name,
+                moderator.id,
+                target=target.display_name if target else "",
+                target_id=target.id if target else None,
+                reason=reason,
+                detail=detail,
+                channel_id=channel_id,
+            ),
+        )
 
     @staticmethod
     def discord_refused(exc: discord.HTTPException, verb: str) -> str:
         if isinstance(exc, discord.Forbidden):
-            return f"Discord refused to let me {verb} them (Missing Permissions: check my role and permissions)."
+            return (
+                f"Discord refused to let me {verb} them (Missing Permissions: check my role and permissions)."
+            )
         if isinstance(exc, discord.NotFound):
             return "Discord says they are not there any more."
         return f"Discord refused that: {clip(exc.text or str(exc), 150)}"
 
-    async def run(self, interaction: discord.Interaction[Any], action: str, target: discord.abc.User,
-                  reason: str | None, notify: bool, *, member_required: bool, detail: str = "",
-                  perform: Any, dm_first: bool = False) -> None:
+    async def run(
+        self,
+        interaction: discord.Interaction[Any],
+        action: str,
+        target: discord.abc.User,
+        reason: str | None,
+        notify: bool,
+        *,
+        member_required: bool,
+        detail: str = "",
+        perform: Any,
+        dm_first: bool = False,
+    ) -> None:
         """Check, (notify,) act, log, confirm: the steps every single-person action shares."""
         try:
             guild = self.check(interaction, action, target, member_required=member_required)
@@ -133,14 +185,18 @@ class ModerationCog(commands.Cog, name="Moderation"):
         audit = audit_reason(interaction.user.display_name, interaction.user.id, why)
         dm_note = ""
         if notify and dm_first:  # after a kick or ban the bot shares no server with them: DM first
-            dm_note = "" if await self.notify(target, action, guild, why, detail) else " (their DMs are closed)"
+            dm_note = (
+                "" if await self.notify(target, action, guild, why, detail) else " (their DMs are closed)"
+            )
         try:
             await perform(guild, audit)
         except discord.HTTPException as exc:
             await tell(interaction, self.discord_refused(exc, ACTIONS[action].verb))
             return
         if notify and not dm_first:
-            dm_note = "" if await self.notify(target, action, guild, why, detail) else " (their DMs are closed)"
+            dm_note = (
+                "" if await self.notify(target, action, guild, why, detail) else " (their DMs are closed)"
+            )
         await self.record(interaction, action, target=target, reason=why, detail=detail)
         await tell(interaction, confirmation(self.character, action, target.display_name, detail) + dm_note)
 
@@ -150,34 +206,62 @@ class ModerationCog(commands.Cog, name="Moderation"):
     @app_commands.default_permissions(kick_members=True)
     @app_commands.guild_only()
     @app_commands.describe(member="Who to kick", reason=REASON, notify=NOTIFY)
-    async def kick(self, interaction: discord.Interaction[Any], member: discord.User, reason: str | None = None,
-                   notify: bool = True) -> None:
+    async def kick(
+        self,
+        interaction: discord.Interaction[Any],
+        member: discord.User,
+        reason: str | None = None,
+        notify: bool = True,
+    ) -> None:
         async def perform(guild: discord.Guild, audit: str) -> None:
             await guild.kick(member, reason=audit)
 
-        await self.run(interaction, "kick", member, reason, notify, member_required=True, perform=perform,
-                       dm_first=True)
+        await self.run(
+            interaction, "kick", member, reason, notify, member_required=True, perform=perform, dm_first=True
+        )
 
-    @app_commands.command(name="ban", description="Ban someone from the server, optionally deleting their "
-                                                  "recent messages.")
+    @app_commands.command(
+        name="ban", description="Ban someone from the server, optionally deleting their recent messages."
+    )
     @app_commands.default_permissions(ban_members=True)
     @app_commands.guild_only()
-    @app_commands.describe(user="Who to ban (they need not be in the server)", reason=REASON, notify=NOTIFY,
-                           delete_days="Delete their messages from the last 0-7 days (default 0)")
-    async def ban(self, interaction: discord.Interaction[Any], user: discord.User, reason: str | None = None,
-                  delete_days: app_commands.Range[int, 0, 7] = 0, notify: bool = True) -> None:
+    @app_commands.describe(
+        user="Who to ban (they need not be in the server)",
+        reason=REASON,
+        notify=NOTIFY,
+        delete_days="Delete their messages from the last 0-7 days (default 0)",
+    )
+    async def ban(
+        self,
+        interaction: discord.Interaction[Any],
+        user: discord.User,
+        reason: str | None = None,
+        delete_days: app_commands.Range[int, 0, 7] = 0,
+        notify: bool = True,
+    ) -> None:
         async def perform(guild: discord.Guild, audit: str) -> None:
             await guild.ban(user, reason=audit, delete_message_seconds=int(delete_days) * 86400)
 
         detail = f"messages of the last {delete_days} day(s) deleted" if delete_days else ""
-        await self.run(interaction, "ban", user, reason, notify and isinstance(user, discord.Member),
-                       member_required=False, detail=detail, perform=perform, dm_first=True)
+        await self.run(
+            interaction,
+            "ban",
+            user,
+            reason,
+            notify and isinstance(user, discord.Member),
+            member_required=False,
+            detail=detail,
+            perform=perform,
+            dm_first=True,
+        )
 
     @app_commands.command(name="unban", description="Lift a ban.")
     @app_commands.default_permissions(ban_members=True)
     @app_commands.guild_only()
     @app_commands.describe(user="The banned person's user id (or @mention)", reason=REASON)
-    async def unban(self, interaction: discord.Interaction[Any], user: str, reason: str | None = None) -> None:
+    async def unban(
+        self, interaction: discord.Interaction[Any], user: str, reason: str | None = None
+    ) -> None:
         match = re.fullmatch(r"<@!?(\d+)>|(\d{5,25})", user.strip())
         if match is None:
             await tell(interaction, f"{clip(user, 40)!r} is not a user id; paste the banned person's id.")
@@ -190,8 +274,10 @@ class ModerationCog(commands.Cog, name="Moderation"):
             return
         why = clean_reason(reason)
         try:
-            await guild.unban(discord.Object(uid), reason=audit_reason(interaction.user.display_name,
-                                                                      interaction.user.id, why))
+            await guild.unban(
+                discord.Object(uid),
+                reason=audit_reason(interaction.user.display_name, interaction.user.id, why),
+            )
         except discord.NotFound:
             await tell(interaction, f"User {uid} is not banned here.")
             return
@@ -203,18 +289,40 @@ class ModerationCog(commands.Cog, name="Moderation"):
             name = (self.bot.get_user(uid) or await self.bot.fetch_user(uid)).display_name
         except discord.HTTPException:
             pass
-        await self.bot.store.moderation.record(guild.id, "unban", interaction.user.id, target_id=uid, reason=why)
-        await post_notice(self.bot, guild.id, log_line("unban", interaction.user.display_name, interaction.user.id,
-                                                       target=name, target_id=uid, reason=why))
+        await self.bot.store.moderation.record(
+            guild.id, "unban", interaction.user.id, target_id=uid, reason=why
+        )
+        await post_notice(
+            self.bot,
+            guild.id,
+            log_line(
+                "unban",
+                interaction.user.display_name,
+                interaction.user.id,
+                target=name,
+                target_id=uid,
+                reason=why,
+            ),
+        )
         await tell(interaction, confirmation(self.character, "unban", name))
 
     @app_commands.command(name="timeout", description="Time a member out (they can read but not talk).")
     @app_commands.default_permissions(moderate_members=True)
     @app_commands.guild_only()
-    @app_commands.describe(member="Who to time out", duration="How long: 10m, 2h, 7d ... (at most 28 days)",
-                           reason=REASON, notify=NOTIFY)
-    async def timeout(self, interaction: discord.Interaction[Any], member: discord.User, duration: str,
-                      reason: str | None = None, notify: bool = True) -> None:
+    @app_commands.describe(
+        member="Who to time out",
+        duration="How long: 10m, 2h, 7d ... (at most 28 days)",
+        reason=REASON,
+        notify=NOTIFY,
+    )
+    async def timeout(
+        self,
+        interaction: discord.Interaction[Any],
+        member: discord.User,
+        duration: str,
+        reason: str | None = None,
+        notify: bool = True,
+    ) -> None:
         try:
             span = parse_duration(duration, maximum=MAX_TIMEOUT)
         except BadInput as exc:
@@ -225,15 +333,28 @@ class ModerationCog(commands.Cog, name="Moderation"):
             assert isinstance(member, discord.Member)
             await member.timeout(span, reason=audit)
 
-        await self.run(interaction, "timeout", member, reason, notify, member_required=True,
-                       detail=describe_duration(span), perform=perform)
+        await self.run(
+            interaction,
+            "timeout",
+            member,
+            reason,
+            notify,
+            member_required=True,
+            detail=describe_duration(span),
+            perform=perform,
+        )
 
     @app_commands.command(name="untimeout", description="Lift a member's timeout.")
     @app_commands.default_permissions(moderate_members=True)
     @app_commands.guild_only()
     @app_commands.describe(member="Whose timeout to lift", reason=REASON, notify=NOTIFY)
-    async def untimeout(self, interaction: discord.Interaction[Any], member: discord.User,
-                        reason: str | None = None, notify: bool = True) -> None:
+    async def untimeout(
+        self,
+        interaction: discord.Interaction[Any],
+        member: discord.User,
+        reason: str | None = None,
+        notify: bool = True,
+    ) -> None:
         if isinstance(member, discord.Member) and not member.is_timed_out():
             await tell(interaction, f"{member.display_name} is not timed out.")
             return
@@ -242,14 +363,17 @@ class ModerationCog(commands.Cog, name="Moderation"):
             assert isinstance(member, discord.Member)
             await member.timeout(None, reason=audit)
 
-        await self.run(interaction, "untimeout", member, reason, notify, member_required=True, perform=perform)
+        await self.run(
+            interaction, "untimeout", member, reason, notify, member_required=True, perform=perform
+        )
 
     @app_commands.command(name="warn", description="Give a member a recorded warning.")
     @app_commands.default_permissions(moderate_members=True)
     @app_commands.guild_only()
     @app_commands.describe(member="Who to warn", reason="What the warning is for", notify=NOTIFY)
-    async def warn(self, interaction: discord.Interaction[Any], member: discord.User, reason: str,
-                   notify: bool = True) -> None:
+    async def warn(
+        self, interaction: discord.Interaction[Any], member: discord.User, reason: str, notify: bool = True
+    ) -> None:
         try:
             guild = self.check(interaction, "warn", member, member_required=True)
         except Refused as exc:
@@ -264,9 +388,19 @@ class ModerationCog(commands.Cog, name="Moderation"):
         dm_note = ""
         if notify and not await self.notify(member, "warn", guild, why):
             dm_note = " (their DMs are closed)"
-        await post_notice(self.bot, guild.id, log_line("warn", interaction.user.display_name, interaction.user.id,
-                                                       target=member.display_name, target_id=member.id,
-                                                       reason=why, detail=detail))
+        await post_notice(
+            self.bot,
+            guild.id,
+            log_line(
+                "warn",
+                interaction.user.display_name,
+                interaction.user.id,
+                target=member.display_name,
+                target_id=member.id,
+                reason=why,
+                detail=detail,
+            ),
+        )
         await tell(interaction, confirmation(self.character, "warn", member.display_name, detail) + dm_note)
 
     @app_commands.command(name="warnings", description="A member's warnings in this server.")
@@ -283,19 +417,33 @@ class ModerationCog(commands.Cog, name="Moderation"):
         if not rows:
             await tell(interaction, f"{member.display_name} has no warnings here.")
             return
-        lines = [f"**#{w.id}** <t:{int(w.created_at.timestamp())}:d> by <@{w.moderator_id}>: {clip(w.reason, 150)}"
-                 for w in rows[-20:]]
-        head = f"{member.display_name} has {len(rows)} warning(s) here" + (" (newest 20):" if len(rows) > 20 else ":")
-        await tell(interaction, head + "\n" + "\n".join(lines), allowed_mentions=discord.AllowedMentions.none())
+        lines = [
+            f"**#{w.id}** <t:{int(w.created_at.timestamp())}:d> by <@{w.moderator_id}>: {clip(w.reason, 150)}"
+            for w in rows[-20:]
+        ]
+        head = f"{member.display_name} has {len(rows)} warning(s) here" + (
+            " (newest 20):" if len(rows) > 20 else ":"
+        )
+        await tell(
+            interaction, head + "\n" + "\n".join(lines), allowed_mentions=discord.AllowedMentions.none()
+        )
 
-    @app_commands.command(name="purge", description="Delete recent messages here (only those younger than "
-                                                    "14 days, as Discord allows).")
+    @app_commands.command(
+        name="purge",
+        description="Delete recent messages here (only those younger than 14 days, as Discord allows).",
+    )
     @app_commands.default_permissions(manage_messages=True)
     @app_commands.guild_only()
-    @app_commands.describe(count=f"How many messages (1-{PURGE_MAX})", user="Only this person's messages",
-                           reason=REASON)
-    async def purge(self, interaction: discord.Interaction[Any], count: app_commands.Range[int, 1, PURGE_MAX],
-                    user: discord.User | None = None, reason: str | None = None) -> None:
+    @app_commands.describe(
+        count=f"How many messages (1-{PURGE_MAX})", user="Only this person's messages", reason=REASON
+    )
+    async def purge(
+        self,
+        interaction: discord.Interaction[Any],
+        count: app_commands.Range[int, 1, PURGE_MAX],
+        user: discord.User | None = None,
+        reason: str | None = None,
+    ) -> None:
         try:
             self.check(interaction, "purge", None, member_required=False)
         except Refused as exc:
@@ -324,16 +472,21 @@ class ModerationCog(commands.Cog, name="Moderation"):
                 deleted += len(chunk)
         except discord.HTTPException as exc:
             error = " " + self.discord_refused(exc, "delete messages for")
-        old = (f" {plan.too_old} older than 14 days stayed: Discord doesn't let bots bulk-delete those."
-               if plan.too_old else "")
+        old = (
+            f" {plan.too_old} older than 14 days stayed: Discord doesn't let bots bulk-delete those."
+            if plan.too_old
+            else ""
+        )
         if not deleted:
             await interaction.edit_original_response(
-                content=(error.strip() or "There was nothing here I could delete.") + old)
+                content=(error.strip() or "There was nothing here I could delete.") + old
+            )
             return
         detail = f"{deleted} message{'s' if deleted != 1 else ''}"
         await self.record(interaction, "purge", target=user, reason=why, detail=detail, channel_id=channel.id)
-        await interaction.edit_original_response(content=confirmation(self.character, "purge", "", detail) + old
-                                                 + error)
+        await interaction.edit_original_response(
+            content=confirmation(self.character, "purge", "", detail) + old + error
+        )
 
 
 async def setup(bot: Kindred) -> None:

@@ -24,15 +24,36 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LANGUAGES = ("English", "German", "French", "Spanish", "Italian", "Portuguese", "Dutch", "Polish", "Swedish",
-             "Turkish", "Russian", "Ukrainian", "Japanese", "Korean", "Chinese", "Arabic", "Hindi", "Indonesian")
+LANGUAGES = (
+    "English",
+    "German",
+    "French",
+    "Spanish",
+    "Italian",
+    "Portuguese",
+    "Dutch",
+    "Polish",
+    "Swedish",
+    "Turkish",
+    "Russian",
+    "Ukrainian",
+    "Japanese",
+    "Korean",
+    "Chinese",
+    "Arabic",
+    "Hindi",
+    "Indonesian",
+)
 
 
 class ServerSettingsCog(commands.Cog, name="ServerSettings"):
     group = app_commands.Group(
-        name="settings", description="This server's own settings (server admins).", guild_only=True,
+        name="settings",
+        description="This server's own settings (server admins).",
+        guild_only=True,
         allowed_contexts=app_commands.AppCommandContext(guild=True),
-        default_permissions=discord.Permissions(manage_guild=True))
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
@@ -51,14 +72,23 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
         embed = discord.Embed(title=f"{self.character}'s settings in {name}", colour=discord.Colour.blurple())
         for key, spec in KEYS.items():
             origin = "set here" if is_set(key, config) else "default"
-            embed.add_field(name=key, value=f"**{show_value(key, policy)}** ({origin})\n-# {spec.help}"[:1024])
-        tickets = (f"staff <@&{config.staff_role_id}> in <#{config.ticket_channel_id}>"
-                   if config.staff_role_id and config.ticket_channel_id else "not set up (`/ticket setup`)")
+            embed.add_field(
+                name=key, value=f"**{show_value(key, policy)}** ({origin})\n-# {spec.help}"[:1024]
+            )
+        tickets = (
+            f"staff <@&{config.staff_role_id}> in <#{config.ticket_channel_id}>"
+            if config.staff_role_id and config.ticket_channel_id
+            else "not set up (`/ticket setup`)"
+        )
         embed.add_field(name="tickets", value=tickets, inline=False)
-        embed.set_footer(text="Change one with /settings set; the value 'default' goes back to the global setting.")
+        embed.set_footer(
+            text="Change one with /settings set; the value 'default' goes back to the global setting."
+        )
         await tell(interaction, embed=embed, allowed_mentions=discord.AllowedMentions.none())
 
-    async def ac_value(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
+    async def ac_value(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
         if interaction.guild is None or not await is_server_admin(self.bot, interaction):
             return []
         key = str(getattr(interaction.namespace, "key", "") or "")
@@ -90,16 +120,20 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
                 await tell(interaction, f"{value.strip()[:40]} is not a text channel of this server.")
                 return
             if not channel.permissions_for(guild.me).send_messages:
-                await tell(interaction, f"I can't post in {channel.mention}; give me Send Messages there first.")
+                await tell(
+                    interaction, f"I can't post in {channel.mention}; give me Send Messages there first."
+                )
                 return
         guild_id = int(interaction.guild_id or 0)
         await self.bot.store.servers.update(guild_id, **{KEYS[key].column: parsed})
         policy = await server_policy(self.bot, guild_id)
         log.info("server %s: %s set to %r by %s", guild_id, key, parsed, interaction.user.id)
         default = " (the global default)" if value.strip().lower() in CLEAR_WORDS else ""
-        await tell(interaction, f"*{self.character} makes a note.* Here, {key} is now "
-                                f"**{show_value(key, policy)}**{default}.",
-                   allowed_mentions=discord.AllowedMentions.none())
+        await tell(
+            interaction,
+            f"*{self.character} makes a note.* Here, {key} is now **{show_value(key, policy)}**{default}.",
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
 
 
 async def setup(bot: Kindred) -> None:

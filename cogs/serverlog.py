@@ -30,8 +30,10 @@ async def post_notice(bot: Kindred, guild_id: int, text: str, **kwargs: Any) -> 
     if not channel_id:
         return None
     channel = bot.get_channel(channel_id)
-    if not isinstance(channel, discord.abc.Messageable) or getattr(getattr(channel, "guild", None), "id",
-                                                                     None) != guild_id:
+    if (
+        not isinstance(channel, discord.abc.Messageable)
+        or getattr(getattr(channel, "guild", None), "id", None) != guild_id
+    ):
         log.warning("log channel %s of server %s is not one of its text channels", channel_id, guild_id)
         return None
     try:

@@ -46,12 +46,16 @@ POLL_COLOR = discord.Colour.blurple()
 
 def poll_embed(poll: PollRecord, counts: list[int], *, closed: bool = False) -> discord.Embed:
     total = sum(counts)
-    embed = discord.Embed(title=clip(poll.question, 250), colour=POLL_COLOR,
-                          description="\n".join(result_lines(poll.options, counts))[:4000])
+    embed = discord.Embed(
+        title=clip(poll.question, 250),
+        colour=POLL_COLOR,
+        description="\n".join(result_lines(poll.options, counts))[:4000],
+    )
     embed.add_field(name="Votes", value=str(total))
     embed.add_field(name="Status", value=closing_line(poll.closes_at, closed))
-    embed.set_footer(text="One vote each; press another option to change yours." if not closed
-                     else "This poll has closed.")
+    embed.set_footer(
+        text="One vote each; press another option to change yours." if not closed else "This poll has closed."
+    )
     return embed
 
 
@@ -59,14 +63,20 @@ class PollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM
     """One option's button; works for any poll, before and after a restart."""
 
     def __init__(self, poll_id: int, option: int, label: str = "") -> None:
-        super().__init__(discord.ui.Button(label=label or str(option + 1), style=discord.ButtonStyle.secondary,
-                                           custom_id=CUSTOM_ID.format(poll=poll_id, option=option)))
+        super().__init__(
+            discord.ui.Button(
+                label=label or str(option + 1),
+                style=discord.ButtonStyle.secondary,
+                custom_id=CUSTOM_ID.format(poll=poll_id, option=option),
+            )
+        )
         self.poll_id = poll_id
         self.option = option
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any],
-                             match: re.Match[str], /) -> PollButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any], match: re.Match[str], /
+    ) -> PollButton:
         return cls(int(match["poll"]), int(match["option"]), item.label or "")
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -138,19 +148,29 @@ class Utility(commands.Cog):
         channel = self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
         if poll.message_id is not None:
             try:
-                await channel.get_partial_message(poll.message_id).edit(embed=poll_embed(poll, counts, closed=True),
-                                                                        view=None)
+                await channel.get_partial_message(poll.message_id).edit(
+                    embed=poll_embed(poll, counts, closed=True), view=None
+                )
             except discord.HTTPException as exc:
                 log.warning("could not retire the buttons of poll %s: %s", poll_id, exc)
         chart = await asyncio.to_thread(render_bar_chart, poll.question, poll.options, counts)
         name = f"poll-{poll_id}.png"
         embed = poll_embed(poll, counts, closed=True).set_image(url=f"attachment://{name}")
-        reference = (discord.MessageReference(message_id=poll.message_id, channel_id=poll.channel_id,
-                                              fail_if_not_exists=False) if poll.message_id else None)
+        reference = (
+            discord.MessageReference(
+                message_id=poll.message_id, channel_id=poll.channel_id, fail_if_not_exists=False
+            )
+            if poll.message_id
+            else None
+        )
         kwargs: dict[str, Any] = {"reference": reference} if reference else {}
-        await channel.send(results_text(self.character, poll.question, poll.options, counts), embed=embed,
-                           file=discord.File(io.BytesIO(chart), filename=name),
-                           allowed_mentions=discord.AllowedMentions.none(), **kwargs)
+        await channel.send(
+            results_text(self.character, poll.question, poll.options, counts),
+            embed=embed,
+            file=discord.File(io.BytesIO(chart), filename=name),
+            allowed_mentions=discord.AllowedMentions.none(),
+            **kwargs,
+        )
         log.info("poll %s closed with %d votes", poll_id, sum(counts))
         return True
 
@@ -166,17 +186,27 @@ class Utility(commands.Cog):
         counts = tally(poll.options, await self.bot.store.polls.counts(poll_id))
         await interaction.response.edit_message(embed=poll_embed(poll, counts))  # the live counts
         choice = poll.options[option]
-        text = (f"You already voted for **{choice}**." if before == option
-                else f"Your vote moved to **{choice}**." if before is not None
-                else f"You voted for **{choice}**. Press another option to change it.")
+        text = (
+            f"You already voted for **{choice}**."
+            if before == option
+            else f"Your vote moved to **{choice}**."
+            if before is not None
+            else f"You voted for **{choice}**. Press another option to change it."
+        )
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
 
-    @app_commands.command(name="poll", description="Start a poll with buttons; results with a chart at the end.")
+    @app_commands.command(
+        name="poll", description="Start a poll with buttons; results with a chart at the end."
+    )
     @app_commands.guild_only()
-    @app_commands.describe(question="What to ask", options="2 to 25 options separated by | (e.g. Tea | Coffee)",
-                           duration="How long it stays open: 10m, 2h, 3d ... (default 24h, at most 30 days)")
-    async def poll(self, interaction: discord.Interaction[Any], question: str, options: str,
-                   duration: str | None = None) -> None:
+    @app_commands.describe(
+        question="What to ask",
+        options="2 to 25 options separated by | (e.g. Tea | Coffee)",
+        duration="How long it stays open: 10m, 2h, 3d ... (default 24h, at most 30 days)",
+    )
+    async def poll(
+        self, interaction: discord.Interaction[Any], question: str, options: str, duration: str | None = None
+    ) -> None:
         require_server(interaction)
         try:
             spec = parse_poll(question, options, duration)
@@ -185,59 +215,98 @@ class Utility(commands.Cog):
             return
         closes_at = utcnow() + spec.duration
         store = self.bot.store.polls
-        poll_id = await store.create(int(interaction.guild_id or 0), int(interaction.channel_id or 0),
-                                     interaction.user.id, spec.question, spec.options, closes_at)
+        poll_id = await store.create(
+            int(interaction.guild_id or 0),
+            int(interaction.channel_id or 0),
+            interaction.user.id,
+            spec.question,
+            spec.options,
+            closes_at,
+        )
         poll = await store.get(poll_id)
         assert poll is not None
         try:
             sent = await interaction.response.send_message(
                 f"*{self.character} sets up a ballot box.* Poll by {interaction.user.mention}, open for "
-                f"{describe_span(spec.duration)}:", embed=poll_embed(poll, [0] * len(spec.options)),
-                view=poll_view(poll_id, spec.options), allowed_mentions=discord.AllowedMentions.none())
+                f"{describe_span(spec.duration)}:",
+                embed=poll_embed(poll, [0] * len(spec.options)),
+                view=poll_view(poll_id, spec.options),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
             message_id = sent.message_id or (await interaction.original_response()).id
             await store.set_message(poll_id, message_id)
         except BaseException:
             await store.delete(poll_id)  # no poll without its message
             raise
         self.schedule(poll)
-        log.info("poll %s by %s in %s: %d options, closes %s", poll_id, interaction.user.id,
-                 interaction.channel_id, len(spec.options), closes_at.isoformat())
+        log.info(
+            "poll %s by %s in %s: %d options, closes %s",
+            poll_id,
+            interaction.user.id,
+            interaction.channel_id,
+            len(spec.options),
+            closes_at.isoformat(),
+        )
 
     # -- info
 
     @app_commands.command(name="userinfo", description="About a member: joined, created, roles, boosts.")
     @app_commands.guild_only()
     @app_commands.describe(member="Who (default: you)")
-    async def userinfo(self, interaction: discord.Interaction[Any], member: discord.User | None = None) -> None:
+    async def userinfo(
+        self, interaction: discord.Interaction[Any], member: discord.User | None = None
+    ) -> None:
         require_server(interaction)
         target = member or interaction.user
         if not isinstance(target, discord.Member):
             await tell(interaction, f"{target.display_name} is not a member of this server.")
             return
-        embed = discord.Embed(title=target.display_name, colour=target.colour or POLL_COLOR,
-                              description=f"{target.mention} · `{target.id}`" + (" · bot" if target.bot else ""))
+        embed = discord.Embed(
+            title=target.display_name,
+            colour=target.colour or POLL_COLOR,
+            description=f"{target.mention} · `{target.id}`" + (" · bot" if target.bot else ""),
+        )
         embed.set_thumbnail(url=target.display_avatar.url)
         embed.add_field(name="Account created", value=stamp(target.created_at))
-        embed.add_field(name="Joined this server", value=stamp(target.joined_at) if target.joined_at else "unknown")
+        embed.add_field(
+            name="Joined this server", value=stamp(target.joined_at) if target.joined_at else "unknown"
+        )
         roles = [r.mention for r in reversed(target.roles) if not r.is_default()]
-        embed.add_field(name=f"Roles ({len(roles)})", inline=False,
-                        value=" ".join(roles[:20]) + (" …" if len(roles) > 20 else "") if roles else "none")
-        embed.add_field(name="Boosting", value=f"since {stamp(target.premium_since)}" if target.premium_since
-                        else "no")
+        embed.add_field(
+            name=f"Roles ({len(roles)})",
+            inline=False,
+            value=" ".join(roles[:20]) + (" …" if len(roles) > 20 else "") if roles else "none",
+        )
+        embed.add_field(
+            name="Boosting", value=f"since {stamp(target.premium_since)}" if target.premium_since else "no"
+        )
         if target.is_timed_out() and target.timed_out_until:
             embed.add_field(name="Timed out", value=f"until {stamp(target.timed_out_until)}")
         known = await self.bot.store.people.get_user(target.id)
-        embed.add_field(name=f"Known to {self.character}", inline=False, value=(
-            f"since {stamp(known.first_seen)} ({(utcnow() - as_utc(known.first_seen)).days} days)" if known is not None
-            else "not yet: we haven't talked"))
+        embed.add_field(
+            name=f"Known to {self.character}",
+            inline=False,
+            value=(
+                f"since {stamp(known.first_seen)} ({(utcnow() - as_utc(known.first_seen)).days} days)"
+                if known is not None
+                else "not yet: we haven't talked"
+            ),
+        )
         if known is not None and await is_admin(self.bot, interaction.user):
             rel = await self.bot.store.people.relationship(self.bot.engine.character_key, target.id)
-            embed.add_field(name="Relationship (admins only)", inline=False, value=(
-                f"anger {rel.anger:g}/10 · rapport {rel.rapport:g}/10 · trust {rel.trust:g}/10 · "
-                f"formality {rel.formality:+g}"))
+            embed.add_field(
+                name="Relationship (admins only)",
+                inline=False,
+                value=(
+                    f"anger {rel.anger:g}/10 · rapport {rel.rapport:g}/10 · trust {rel.trust:g}/10 · "
+                    f"formality {rel.formality:+g}"
+                ),
+            )
         await tell(interaction, embed=embed)
 
-    @app_commands.command(name="serverinfo", description="About this server: created, members, roles, boosts.")
+    @app_commands.command(
+        name="serverinfo", description="About this server: created, members, roles, boosts."
+    )
     @app_commands.guild_only()
     async def serverinfo(self, interaction: discord.Interaction[Any]) -> None:
         require_server(interaction)
@@ -253,11 +322,17 @@ class Utility(commands.Cog):
         cached = guild.members
         bots = sum(1 for m in cached if m.bot)
         total = guild.member_count or len(cached)
-        embed.add_field(name="Members", value=f"{total}" + (f" ({total - bots} people, {bots} bots)"
-                                                             if len(cached) >= total else ""))
+        embed.add_field(
+            name="Members",
+            value=f"{total}" + (f" ({total - bots} people, {bots} bots)" if len(cached) >= total else ""),
+        )
         embed.add_field(name="Roles", value=str(len(guild.roles) - 1))
-        embed.add_field(name="Channels", value=f"{len(guild.text_channels)} text · {len(guild.voice_channels)} voice")
-        embed.add_field(name="Boosts", value=f"{guild.premium_subscription_count or 0} (tier {guild.premium_tier})")
+        embed.add_field(
+            name="Channels", value=f"{len(guild.text_channels)} text · {len(guild.voice_channels)} voice"
+        )
+        embed.add_field(
+            name="Boosts", value=f"{guild.premium_subscription_count or 0} (tier {guild.premium_tier})"
+        )
         await tell(interaction, embed=embed, allowed_mentions=discord.AllowedMentions.none())
 
 

@@ -20,13 +20,12 @@ from database.models import (
     HistoryMessage,
     LoggedMessage,
     Nickname,
-    PollVote,
     Relationship,
-    TicketMessage,
     User,
     UserFact,
     utcnow,
 )
+from database.server_models import PollVote, TicketMessage
 
 
 class Privacy:

@@ -273,7 +273,8 @@ class Consolidator:
                       report: ConsolidationReport, users: set[int], refused_dms: set[int],
                       progress: Progress) -> None:
         def remembered(uid: int, guild_id: int | None) -> bool:
-            return self.consent.allows(consents.get(uid), modes.get(guild_id) if guild_id is not None else None)
+            mode = modes.get(guild_id) if guild_id is not None else None  # a server's own, else the global
+            return self.consent.allows(consents.get(uid), mode)
 
         plan = await asyncio.to_thread(plan_window, rows, remembered, set(refused_dms))
         refused_dms.update(plan.refused_dms)

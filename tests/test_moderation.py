@@ -61,13 +61,19 @@ async def test_kick_reaches_discord_with_the_reason_in_the_audit_log(world: Worl
     [entry] = h.discord.audit_entries(GUILD_ID, "kick")
     assert entry["target_id"] == USER_ID and entry["reason"] == f"admin ({MODERATOR_ID}): spamming links"
     # The person was told first (after a kick the bot shares no server with them), in the character's voice.
-    assert await dm_texts(h, USER_ID) == ["Finn here. You were kicked from **Tide Pool**. Reason: spamming links."]
+    assert await dm_texts(h, USER_ID) == [
+        "Finn here. You were kicked from **Tide Pool**. Reason: spamming links."
+    ]
     [line] = log_lines(h, "**kick**")
     assert f"target: alice ({USER_ID})" in line and f"by: admin ({MODERATOR_ID})" in line
     assert "reason: spamming links" in line
     [action] = await h.store.moderation.actions(GUILD_ID)
     assert (action.action, action.target_id, action.moderator_id, action.reason) == (
-        "kick", USER_ID, MODERATOR_ID, "spamming links")
+        "kick",
+        USER_ID,
+        MODERATOR_ID,
+        "spamming links",
+    )
 
 
 async def test_each_kick_refusal_names_its_rule_and_sends_nothing(world: World) -> None:
@@ -77,20 +83,30 @@ async def test_each_kick_refusal_names_its_rule_and_sends_nothing(world: World) 
     await d.give_role(GUILD_ID, USER2_ID, world.senior)  # above the bot
 
     cases = [
-        ({"as_user": USER_ID, "member": ("user", USER2_ID)}, "You need the Kick Members permission to kick people here."),
+        (
+            {"as_user": USER_ID, "member": ("user", USER2_ID)},
+            "You need the Kick Members permission to kick people here.",
+        ),
         ({"member": ("user", MODERATOR_ID)}, "You can't kick yourself."),
         ({"member": ("user", h.bot_user_id)}, "I won't kick myself."),
         ({"member": ("user", OWNER_ID)}, "Nobody can kick the server owner."),
-        ({"member": ("user", CAROL_ID)}, "carol's highest role is at or above yours, so you can't kick them."),
-        ({"as_user": OWNER_ID, "member": ("user", USER2_ID)},
-         "bob's highest role is at or above mine, so I can't kick them."),
+        (
+            {"member": ("user", CAROL_ID)},
+            "carol's highest role is at or above yours, so you can't kick them.",
+        ),
+        (
+            {"as_user": OWNER_ID, "member": ("user", USER2_ID)},
+            "bob's highest role is at or above mine, so I can't kick them.",
+        ),
         ({"member": ("user", STRANGER_ID)}, "stranger is not a member of this server."),
     ]
     for options, expected in cases:
         assert await world.run("kick", **options) == expected, options
     await d.set_role_permissions(GUILD_ID, world.bot_role, INVITE_PERMISSIONS.value & ~KICK_MEMBERS)
-    assert await world.run("kick", member=("user", USER_ID)) == \
-        "I need the Kick Members permission here to kick people."
+    assert (
+        await world.run("kick", member=("user", USER_ID))
+        == "I need the Kick Members permission here to kick people."
+    )
     assert requests(h, "DELETE", "/members/") == []
     assert set(d.members[GUILD_ID]) >= {USER_ID, USER2_ID, CAROL_ID, OWNER_ID}
     assert await h.store.moderation.actions(GUILD_ID) == []
@@ -124,16 +140,20 @@ async def test_ban_deletes_recent_messages_and_unban_lifts_it(world: World) -> N
     assert "stranger has been banned" in await world.run("ban", user=("user", STRANGER_ID), reason="raider")
     assert await dm_texts(h, STRANGER_ID) == []
 
-    assert await world.run("unban", user=str(CAROL_ID), reason="appeal accepted") == \
-        "*Finn unlocks the door again.* carol has been unbanned."
+    assert (
+        await world.run("unban", user=str(CAROL_ID), reason="appeal accepted")
+        == "*Finn unlocks the door again.* carol has been unbanned."
+    )
     assert CAROL_ID not in h.discord.bans[GUILD_ID]
     [unban] = requests(h, "DELETE", f"/bans/{CAROL_ID}")
     assert unquote(unban.headers["X-Audit-Log-Reason"]).endswith(": appeal accepted")
     assert await world.run("unban", user=str(CAROL_ID)) == f"User {CAROL_ID} is not banned here."
     assert await world.run("unban", user="carol") == "'carol' is not a user id; paste the banned person's id."
     assert await world.run("ban", user=("user", OWNER_ID)) == "Nobody can ban the server owner."
-    assert await world.run("unban", user=f"<@{STRANGER_ID}>") == \
-        "*Finn unlocks the door again.* stranger has been unbanned."
+    assert (
+        await world.run("unban", user=f"<@{STRANGER_ID}>")
+        == "*Finn unlocks the door again.* stranger has been unbanned."
+    )
     actions = [a.action for a in await h.store.moderation.actions(GUILD_ID)]
     assert actions.count("ban") == 2 and actions.count("unban") == 2
 
@@ -157,26 +177,42 @@ async def test_timeout_sets_communication_disabled_until_within_28_days(world: W
     assert timedelta(minutes=9) < until - before < timedelta(minutes=11)
     [patch] = requests(h, "PATCH", f"/members/{USER_ID}")
     assert unquote(patch.headers["X-Audit-Log-Reason"]).endswith(": cool off")
-    assert "You are timed out in **Tide Pool** for 10 minutes. Reason: cool off." in (await dm_texts(h, USER_ID))[0]
+    assert (
+        "You are timed out in **Tide Pool** for 10 minutes. Reason: cool off."
+        in (await dm_texts(h, USER_ID))[0]
+    )
 
-    assert await world.run("untimeout", member=("user", USER_ID)) == "*Finn lowers the hand.* alice can talk again."
+    assert (
+        await world.run("untimeout", member=("user", USER_ID))
+        == "*Finn lowers the hand.* alice can talk again."
+    )
     assert h.discord.members[GUILD_ID][USER_ID]["communication_disabled_until"] is None
     assert await world.run("untimeout", member=("user", USER_ID)) == "alice is not timed out."
 
     # Bad durations are refused before anything reaches Discord.
-    assert await world.run("timeout", member=("user", USER_ID), duration="29d") == \
-        "The duration 29d is too long: at most 28 days."
-    assert await world.run("timeout", member=("user", USER_ID), duration="soon") == \
-        "I don't understand the duration 'soon': use a number and a unit, like 10m, 2h or 7d."
+    assert (
+        await world.run("timeout", member=("user", USER_ID), duration="29d")
+        == "The duration 29d is too long: at most 28 days."
+    )
+    assert (
+        await world.run("timeout", member=("user", USER_ID), duration="soon")
+        == "I don't understand the duration 'soon': use a number and a unit, like 10m, 2h or 7d."
+    )
     assert len(requests(h, "PATCH", f"/members/{USER_ID}")) == 2
     # Discord lets nobody time out an administrator.
     admin_role = await h.discord.add_role(GUILD_ID, "Helpers", permissions=ADMINISTRATOR, position=1)
     await h.discord.give_role(GUILD_ID, CAROL_ID, admin_role)
-    assert await world.run("timeout", member=("user", CAROL_ID), duration="1h") == \
-        "Discord doesn't let anyone time out an administrator like carol."
-    await h.discord.set_role_permissions(GUILD_ID, world.bot_role, INVITE_PERMISSIONS.value & ~MODERATE_MEMBERS)
-    assert await world.run("timeout", member=("user", USER2_ID), duration="1h") == \
-        "I need the Timeout Members permission here to time out people."
+    assert (
+        await world.run("timeout", member=("user", CAROL_ID), duration="1h")
+        == "Discord doesn't let anyone time out an administrator like carol."
+    )
+    await h.discord.set_role_permissions(
+        GUILD_ID, world.bot_role, INVITE_PERMISSIONS.value & ~MODERATE_MEMBERS
+    )
+    assert (
+        await world.run("timeout", member=("user", USER2_ID), duration="1h")
+        == "I need the Timeout Members permission here to time out people."
+    )
 
 
 # --------------------------------------------------------------------------- purge
@@ -198,8 +234,10 @@ async def test_purge_deletes_only_what_discord_allows(world: World) -> None:
     assert sorted(str(i) for i in bulk.body["messages"]) == sorted(m["id"] for m in recent[-2:])
 
     text = await world.run("purge", count=10, user=("user", USER_ID))
-    assert text == ("*Finn sweeps up.* 2 messages deleted. 1 older than 14 days stayed: Discord doesn't let "
-                    "bots bulk-delete those.")
+    assert text == (
+        "*Finn sweeps up.* 2 messages deleted. 1 older than 14 days stayed: Discord doesn't let "
+        "bots bulk-delete those."
+    )
     alice_recent = [m for m in recent[:4] if int(m["author"]["id"]) == USER_ID]
     assert all(d.messages[int(m["id"])].get("_deleted") for m in alice_recent)
     assert not any(d.messages[int(m["id"])].get("_deleted") for m in old)
@@ -209,9 +247,12 @@ async def test_purge_deletes_only_what_discord_allows(world: World) -> None:
     # Only old messages left for alice: nothing to do, said plainly.
     assert await world.run("purge", count=5, user=("user", USER_ID)) == (
         "There was nothing here I could delete. 1 older than 14 days stayed: Discord doesn't let bots "
-        "bulk-delete those.")
-    assert await world.run("purge", count=3, as_user=USER2_ID) == \
-        "You need the Manage Messages permission to delete messages of people here."
+        "bulk-delete those."
+    )
+    assert (
+        await world.run("purge", count=3, as_user=USER2_ID)
+        == "You need the Manage Messages permission to delete messages of people here."
+    )
 
 
 async def test_the_fake_enforces_discords_rules_itself(world: World) -> None:
@@ -250,21 +291,32 @@ async def test_the_fake_enforces_discords_rules_itself(world: World) -> None:
 async def test_warnings_are_stored_per_server_and_person(world: World) -> None:
     h = world.h
     assert await world.run("warnings", member=("user", USER_ID)) == "alice has no warnings here."
-    assert await world.run("warn", member=("user", USER_ID), reason="off-topic") == \
-        "*Finn makes a note.* alice has been warned (warning #1, 1 in total)."
-    assert await world.run("warn", member=("user", USER_ID), reason="rude", notify=False) == \
-        "*Finn makes a note.* alice has been warned (warning #2, 2 in total)."
+    assert (
+        await world.run("warn", member=("user", USER_ID), reason="off-topic")
+        == "*Finn makes a note.* alice has been warned (warning #1, 1 in total)."
+    )
+    assert (
+        await world.run("warn", member=("user", USER_ID), reason="rude", notify=False)
+        == "*Finn makes a note.* alice has been warned (warning #2, 2 in total)."
+    )
     assert len(await dm_texts(h, USER_ID)) == 1  # the second was not announced
     listing = await world.run("warnings", member=("user", USER_ID))
     assert listing.startswith("alice has 2 warning(s) here:") and "off-topic" in listing and "rude" in listing
     assert [w.reason for w in await h.store.moderation.warnings(GUILD_ID, USER_ID)] == ["off-topic", "rude"]
     assert await h.store.moderation.warnings(GUILD_ID + 1, USER_ID) == []
     assert len(log_lines(h, "**warn**")) == 2
-    assert [a.action for a in await h.store.moderation.actions(GUILD_ID, target_id=USER_ID)] == ["warn", "warn"]
-    assert await world.run("warn", member=("user", USER2_ID), reason="x", as_user=USER_ID) == \
-        "You need the Timeout Members permission to warn people here."
-    assert await world.run("warn", member=("user", STRANGER_ID), reason="x") == \
-        "stranger is not a member of this server."
+    assert [a.action for a in await h.store.moderation.actions(GUILD_ID, target_id=USER_ID)] == [
+        "warn",
+        "warn",
+    ]
+    assert (
+        await world.run("warn", member=("user", USER2_ID), reason="x", as_user=USER_ID)
+        == "You need the Timeout Members permission to warn people here."
+    )
+    assert (
+        await world.run("warn", member=("user", STRANGER_ID), reason="x")
+        == "stranger is not a member of this server."
+    )
 
 
 # --------------------------------------------------------------------------- rate limits
@@ -277,7 +329,8 @@ async def test_a_429_is_waited_out_and_retried(world: World) -> None:
     h.discord.limit_route("DELETE /guilds/:major/members/:id", 1, 0.6, advertise=False)
     first, second = await asyncio.gather(
         world.run("kick", member=("user", USER_ID), notify=False),
-        world.run("kick", member=("user", CAROL_ID), notify=False))
+        world.run("kick", member=("user", CAROL_ID), notify=False),
+    )
     assert "has been kicked" in first and "has been kicked" in second
     assert USER_ID not in h.discord.members[GUILD_ID] and CAROL_ID not in h.discord.members[GUILD_ID]
     [(method, path, retry_after)] = h.discord.rate_limited
@@ -289,7 +342,9 @@ async def test_advertised_limits_are_respected_without_a_429(world: World) -> No
     h = world.h
     h.discord.limit_route("PATCH /guilds/:major/members/:id", 1, 0.5)
     for target in (USER_ID, CAROL_ID):
-        assert "is timed out" in await world.run("timeout", member=("user", target), duration="5m", notify=False)
+        assert "is timed out" in await world.run(
+            "timeout", member=("user", target), duration="5m", notify=False
+        )
     patches = requests(h, "PATCH", "/members/")
     assert len(patches) == 2 and h.discord.rate_limited == []
     assert patches[1].at - patches[0].at >= 0.4  # discord.py waited for the bucket to reset

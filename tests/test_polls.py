@@ -61,9 +61,12 @@ def decode_png(data: bytes) -> tuple[int, int, bytes]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, size = 8, b"", (0, 0)
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
-        assert zlib.crc32(kind + chunk) & 0xFFFFFFFF == struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])[0]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
+        assert (
+            zlib.crc32(kind + chunk) & 0xFFFFFFFF
+            == struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])[0]
+        )
         if kind == b"IHDR":
             width, height, depth, color = struct.unpack(">IIBB", chunk[:10])
             assert (depth, color) == (8, 2)
@@ -81,7 +84,7 @@ def test_the_bar_chart_is_a_real_png_with_the_leader_drawn_longest() -> None:
 
     def pixel(x: int, y: int) -> tuple[int, ...]:
         start = y * (width * 3 + 1) + 1 + x * 3
-        return tuple(raw[start:start + 3])
+        return tuple(raw[start : start + 3])
 
     row_y = [16 + 36 + i * 30 + 9 for i in range(2)]  # the middle of each bar (see bot/barchart.py)
     bar_end = 640 - 16 - 110 - 1
@@ -107,9 +110,16 @@ async def test_bad_polls_get_one_line_and_leave_nothing(harness: Harness) -> Non
     h = harness
     for options, duration, expected in [
         ("Tea", None, "A poll needs at least 2 options, separated by | (you gave 1)."),
-        (" | ".join(f"option {i}" for i in range(26)), None, "A poll can have at most 25 options (you gave 26)."),
-        ("Tea | Coffee", "someday", "I don't understand the poll duration 'someday': use a number and a unit, "
-                                    "like 10m, 2h or 7d."),
+        (
+            " | ".join(f"option {i}" for i in range(26)),
+            None,
+            "A poll can have at most 25 options (you gave 26).",
+        ),
+        (
+            "Tea | Coffee",
+            "someday",
+            "I don't understand the poll duration 'someday': use a number and a unit, like 10m, 2h or 7d.",
+        ),
     ]:
         ix = await h.slash("poll", opts(question="Drink?", options=options, duration=duration))
         assert await answer(ix) == expected
@@ -121,8 +131,10 @@ async def test_a_poll_whose_message_fails_leaves_no_row(harness: Harness) -> Non
     h = harness
     h.discord.fail_next("POST /interactions/*", 404, 10062, "Unknown interaction")
     ix = await h.slash("poll", opts(question="Drink?", options="Tea | Coffee"))
-    await h.discord.wait_for(lambda d: d.requests and any("/interactions/" in r.path for r in d.requests[1:]),
-                             what="the failed poll answer")
+    await h.discord.wait_for(
+        lambda d: d.requests and any("/interactions/" in r.path for r in d.requests[1:]),
+        what="the failed poll answer",
+    )
     assert "went wrong" in await answer(ix)  # the apology, after the failed first answer
     assert await h.store.polls.open_polls() == []
     assert h.bot.get_cog("Utility").timers == {}
@@ -139,7 +151,10 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
 
     assert await vote(h, message, 0, USER_ID) == "You voted for **Kelp**. Press another option to change it."
     assert "1 vote (100%)" in h.discord.messages[int(message["id"])]["embeds"][0]["description"]
-    assert await vote(h, message, 1, USER2_ID) == "You voted for **Plankton**. Press another option to change it."
+    assert (
+        await vote(h, message, 1, USER2_ID)
+        == "You voted for **Plankton**. Press another option to change it."
+    )
     assert await vote(h, message, 1, USER_ID) == "Your vote moved to **Plankton**."
     assert await vote(h, message, 1, USER_ID) == "You already voted for **Plankton**."
     assert await h.store.polls.counts(poll.id) == {1: 2}  # one vote per person
@@ -147,8 +162,9 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     assert "2 votes (100%)" in live["description"] and live["fields"][0]["value"] == "2"
 
     [posted] = await h.discord.wait_for(lambda d: results(h), timeout=8, what="the poll results")
-    assert posted["content"] == ("*Finn counts the votes.* The poll **Best snack?** has closed: **Plankton** wins "
-                                 "(2 votes).")
+    assert posted["content"] == (
+        "*Finn counts the votes.* The poll **Best snack?** has closed: **Plankton** wins (2 votes)."
+    )
     [chart] = posted["attachments"]
     assert chart["filename"] == f"poll-{poll.id}.png"
     width, _, _ = decode_png(h.discord.messages[int(posted["id"])]["attachments"][0]["_data"])
@@ -181,9 +197,13 @@ async def test_polls_survive_a_restart(harness: Harness) -> None:
     await h.start_bot()
 
     # The buttons of a poll posted before the restart still count votes (and update the message).
-    assert await vote(h, long_poll, 1, USER2_ID) == "You voted for **Sunday**. Press another option to change it."
-    long_id = int(h.discord.messages[int(long_poll["id"])]["components"][0]["components"][0]["custom_id"]
-                  .split(":")[1])
+    assert (
+        await vote(h, long_poll, 1, USER2_ID)
+        == "You voted for **Sunday**. Press another option to change it."
+    )
+    long_id = int(
+        h.discord.messages[int(long_poll["id"])]["components"][0]["components"][0]["custom_id"].split(":")[1]
+    )
     assert await h.store.polls.counts(long_id) == {0: 1, 1: 1}
     # The short poll's timer was rebuilt from its row: it closes after the restart, once.
     [posted] = await h.discord.wait_for(lambda d: results(h), timeout=10, what="the short poll's results")

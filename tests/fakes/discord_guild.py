@@ -1,6 +1,7 @@
 """The fake Discord's guild side: roles and permissions, moderation routes, threads, rate limits, audit log.
 
-Mixed into :class:`tests.fakes.discord_lead.FakeDiscord`. It enforces Discord's own rules on these routes, with
+Mixed into :class:`tests.fakes.discord_lead.FakeDiscord`. It enforces Discord's own rules on these routes,
+with
 the real API's status codes and JSON error shapes: the bot's permissions are computed from its roles (an
 ADMINISTRATOR role grants all; the owner has all), the role hierarchy (no acting on the owner or on someone
 whose highest role is at or above the bot's: 403 50013 Missing Permissions), bulk delete only of 2..100
@@ -15,6 +16,7 @@ import fnmatch
 import hashlib
 import itertools
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ MANAGE_GUILD = 1 << 5
 SEND_MESSAGES = 1 << 11
 MANAGE_MESSAGES = 1 << 13
 READ_MESSAGE_HISTORY = 1 << 16
+MENTION_EVERYONE = 1 << 17
 MANAGE_THREADS = 1 << 34
 CREATE_PRIVATE_THREADS = 1 << 36
 SEND_MESSAGES_IN_THREADS = 1 << 38
@@ -59,7 +62,9 @@ def error(status: int, code: int, message: str, errors: dict[str, Any] | None = 
 
 def json_response(body: Any, status: int) -> web.Response:
     # discord.py reads a body as JSON only when Content-Type is exactly this (no charset suffix).
-    return web.Response(body=json.dumps(body).encode(), status=status, headers={"Content-Type": "application/json"})
+    return web.Response(
+        body=json.dumps(body).encode(), status=status, headers={"Content-Type": "application/json"}
+    )
 
 
 def missing_permissions() -> web.Response:
@@ -86,7 +91,8 @@ DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
 
 
 def route_rule(method: str, parts: list[str]) -> tuple[str, str]:
-    """(rule, major parameter) for a path: '/guilds/1/members/2' -> ('DELETE /guilds/:major/members/:id', '1')."""
+    """(rule, major parameter) for a path:
+    '/guilds/1/members/2' -> ('DELETE /guilds/:major/members/:id', '1')."""
     out, major = [], ""
     for i, part in enumerate(parts):
         if part.isdigit():
@@ -101,7 +107,8 @@ def route_rule(method: str, parts: list[str]) -> tuple[str, str]:
 
 
 class GuildWorld:
-    """Roles, permissions and the moderation/thread routes; state lives on the FakeDiscord it is mixed into."""
+    """Roles, permissions and the moderation/thread routes; the state lives on the FakeDiscord it is
+    mixed into."""
 
     users: dict[int, dict[str, Any]]
     guilds: dict[int, dict[str, Any]]
@@ -115,19 +122,32 @@ class GuildWorld:
         self.roles: dict[int, dict[int, dict[str, Any]]] = {}  # guild -> role id -> role
         self.bans: dict[int, dict[int, str | None]] = {}  # guild -> user -> reason
         self.audit_log: list[dict[str, Any]] = []
-        self.buckets: dict[str, Bucket] = {rule: Bucket(n, per, True) for rule, (n, per) in DEFAULT_LIMITS.items()}
+        self.buckets: dict[str, Bucket] = {
+            rule: Bucket(n, per, True) for rule, (n, per) in DEFAULT_LIMITS.items()
+        }
         self.rate_limited: list[tuple[str, str, float]] = []  # (method, path, retry_after) of every 429 sent
         self._role_ids = itertools.count(1)
         self.faults: list[tuple[str, int, int, str]] = []  # (pattern, status, code, message), each used once
 
     # ------------------------------------------------------------------ world: roles and permissions
 
-    def _make_role(self, guild_id: int, name: str, permissions: int, position: int, *,
-                   bot_id: int | None = None) -> dict[str, Any]:
+    def _make_role(
+        self, guild_id: int, name: str, permissions: int, position: int, *, bot_id: int | None = None
+    ) -> dict[str, Any]:
         rid = guild_id if name == "@everyone" else (guild_id + 1_000 + next(self._role_ids))
-        role = {"id": str(rid), "name": name, "permissions": str(permissions), "position": position, "color": 0,
-                "hoist": False, "managed": bot_id is not None, "mentionable": False, "flags": 0, "icon": None,
-                "unicode_emoji": None}
+        role = {
+            "id": str(rid),
+            "name": name,
+            "permissions": str(permissions),
+            "position": position,
+            "color": 0,
+            "hoist": False,
+            "managed": bot_id is not None,
+            "mentionable": False,
+            "flags": 0,
+            "icon": None,
+            "unicode_emoji": None,
+        }
         if bot_id is not None:
             role["tags"] = {"bot_id": str(bot_id)}
         self.roles.setdefault(guild_id, {})[rid] = role
@@ -162,7 +182,9 @@ class GuildWorld:
     def top_position(self, guild_id: int, user_id: int) -> int:
         member = self.members.get(guild_id, {}).get(user_id) or {}
         roles = self.roles.get(guild_id, {})
-        return max((int(roles[int(r)]["position"]) for r in member.get("roles", []) if int(r) in roles), default=0)
+        return max(
+            (int(roles[int(r)]["position"]) for r in member.get("roles", []) if int(r) in roles), default=0
+        )
 
     def _outranks(self, guild_id: int, actor_id: int, target_id: int) -> bool:
         """Discord's hierarchy: nobody acts on the owner; the actor's top role must be above the target's."""
@@ -177,16 +199,42 @@ class GuildWorld:
         if any(s.identified for s in self.sessions):  # type: ignore[attr-defined]
             await self.dispatch(event, data, guild_id=guild_id)  # type: ignore[attr-defined]
 
-    async def add_role(self, guild_id: int, name: str, *, permissions: int = 0, position: int = 1) -> int:
+    def _mention_into_thread(self, channel_id: int, author: dict[str, Any], body: dict[str, Any]) -> None:
+        """Mentioning a role in a private thread adds that role's members, as in Discord, when the mention
+        may ping (the role is mentionable, or the author has Mention Everyone) and allowed_mentions lets
+        it."""
+        thread = self.channels.get(channel_id, {})
+        if thread.get("type") != 12:
+            return
+        gid = int(thread["guild_id"])
+        allowed = body.get("allowed_mentions") or {"parse": ["roles"]}
+        may_ping = bool(self.permissions_of(gid, int(author.get("id") or 0)) & MENTION_EVERYONE)
+        for rid in (int(r) for r in re.findall(r"<@&(\d+)>", body.get("content") or "")):
+            role = self.roles.get(gid, {}).get(rid)
+            if role is None or not (role["mentionable"] or may_ping):
+                continue
+            if "roles" not in allowed.get("parse", []) and str(rid) not in [
+                str(r) for r in allowed.get("roles", [])
+            ]:
+                continue
+            thread["_members"].update(u for u, m in self.members[gid].items() if str(rid) in m["roles"])
+        thread["member_count"] = len(thread["_members"])
+
+    async def add_role(
+        self, guild_id: int, name: str, *, permissions: int = 0, position: int = 1, mentionable: bool = False
+    ) -> int:
         """A new role (GUILD_ROLE_CREATE); roles at or above ``position`` move up one, as Discord does."""
         for role in self.roles.get(guild_id, {}).values():
             if role["position"] >= position and int(role["id"]) != guild_id:
                 role["position"] += 1
         role = self._make_role(guild_id, name, permissions, position)
+        role["mentionable"] = mentionable
         await self._dispatch_guild("GUILD_ROLE_CREATE", {"guild_id": str(guild_id), "role": role}, guild_id)
         for other in self.roles[guild_id].values():
             if other is not role and int(other["id"]) != guild_id:
-                await self._dispatch_guild("GUILD_ROLE_UPDATE", {"guild_id": str(guild_id), "role": other}, guild_id)
+                await self._dispatch_guild(
+                    "GUILD_ROLE_UPDATE", {"guild_id": str(guild_id), "role": other}, guild_id
+                )
         return int(role["id"])
 
     async def set_role_permissions(self, guild_id: int, role_id: int, permissions: int) -> None:
@@ -202,11 +250,24 @@ class GuildWorld:
 
     async def _member_update(self, guild_id: int, user_id: int) -> None:
         member = self.members[guild_id][user_id]
-        await self._dispatch_guild("GUILD_MEMBER_UPDATE", {
-            "guild_id": str(guild_id), "user": member["user"], "roles": member["roles"], "nick": member["nick"],
-            "avatar": None, "joined_at": member["joined_at"], "premium_since": member["premium_since"],
-            "pending": False, "flags": 0, "deaf": False, "mute": False,
-            "communication_disabled_until": member.get("communication_disabled_until")}, guild_id)
+        await self._dispatch_guild(
+            "GUILD_MEMBER_UPDATE",
+            {
+                "guild_id": str(guild_id),
+                "user": member["user"],
+                "roles": member["roles"],
+                "nick": member["nick"],
+                "avatar": None,
+                "joined_at": member["joined_at"],
+                "premium_since": member["premium_since"],
+                "pending": False,
+                "flags": 0,
+                "deaf": False,
+                "mute": False,
+                "communication_disabled_until": member.get("communication_disabled_until"),
+            },
+            guild_id,
+        )
 
     def old_message(self, channel_id: int, author_id: int, content: str, age: timedelta) -> dict[str, Any]:
         """A message posted ``age`` ago (already in the channel's history; nothing is dispatched)."""
@@ -250,16 +311,22 @@ class GuildWorld:
                 uid = int(value)
                 out.setdefault("users", {})[str(uid)] = self.users[uid]
                 if guild_id and uid in self.members.get(guild_id, {}):
-                    out.setdefault("members", {})[str(uid)] = self._member_payload(  # type: ignore[attr-defined]
-                        guild_id, uid, with_user=False)
+                    payload = self._member_payload  # type: ignore[attr-defined]
+                    out.setdefault("members", {})[str(uid)] = payload(
+                        guild_id, uid, with_user=False
+                    )
             elif opt.get("type") == 8 and guild_id and int(value or 0) in self.roles.get(guild_id, {}):
                 out.setdefault("roles", {})[str(value)] = self.roles[guild_id][int(value)]
             elif opt.get("type") == 7 and int(value or 0) in self.channels:
                 channel = self.channels[int(value)]
                 out.setdefault("channels", {})[str(value)] = {
-                    "id": channel["id"], "name": channel.get("name"), "type": channel["type"],
-                    "permissions": str(ALL), "parent_id": channel.get("parent_id"),
-                    "guild_id": channel.get("guild_id")}
+                    "id": channel["id"],
+                    "name": channel.get("name"),
+                    "type": channel["type"],
+                    "permissions": str(ALL),
+                    "parent_id": channel.get("parent_id"),
+                    "guild_id": channel.get("guild_id"),
+                }
         return out
 
     # ------------------------------------------------------------------ rate limits
@@ -276,37 +343,67 @@ class GuildWorld:
         reset_after = (hits[0] + bucket.per - now) if hits else bucket.per
         headers: dict[str, str] = {}
         if bucket.advertise:
-            headers = {"X-RateLimit-Limit": str(bucket.limit),
-                       "X-RateLimit-Remaining": str(max(0, bucket.limit - len(hits) - 1)),
-                       "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
-                       "X-RateLimit-Reset-After": f"{reset_after:.3f}",
-                       "X-RateLimit-Bucket": hashlib.sha1(rule.encode()).hexdigest()[:16]}
+            headers = {
+                "X-RateLimit-Limit": str(bucket.limit),
+                "X-RateLimit-Remaining": str(max(0, bucket.limit - len(hits) - 1)),
+                "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+                "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+                "X-RateLimit-Bucket": hashlib.sha1(rule.encode()).hexdigest()[:16],
+            }
         if len(hits) >= bucket.limit:
             retry = round(max(reset_after, 0.001), 3)
             self.rate_limited.append((method, path, retry))
-            limited = json_response({"message": "You are being rate limited.", "retry_after": retry,
-                                     "global": False}, 429)
-            limited.headers.update({**headers, "X-RateLimit-Remaining": "0", "Retry-After": str(int(retry) + 1),
-                                    "X-RateLimit-Scope": "user" if bucket.advertise else "shared",
-                                    "Via": "1.1 google"})  # discord.py treats a 429 without Via as a ban
+            limited = json_response(
+                {"message": "You are being rate limited.", "retry_after": retry, "global": False}, 429
+            )
+            limited.headers.update(
+                {
+                    **headers,
+                    "X-RateLimit-Remaining": "0",
+                    "Retry-After": str(int(retry) + 1),
+                    "X-RateLimit-Scope": "user" if bucket.advertise else "shared",
+                    "Via": "1.1 google",
+                }
+            )  # discord.py treats a 429 without Via as a ban
             return limited, headers
         hits.append(now)
         return None, headers
 
     # ------------------------------------------------------------------ routes
 
-    def _audit(self, guild_id: int, action: str, target_id: int | None, actor: dict[str, Any],
-               headers: Mapping[str, str], **extra: Any) -> None:
+    def _audit(
+        self,
+        guild_id: int,
+        action: str,
+        target_id: int | None,
+        actor: dict[str, Any],
+        headers: Mapping[str, str],
+        **extra: Any,
+    ) -> None:
         raw = headers.get("X-Audit-Log-Reason")
-        self.audit_log.append({"guild_id": guild_id, "action": action, "target_id": target_id,
-                               "user_id": int(actor.get("id") or 0), "reason": unquote(raw) if raw else None,
-                               **extra})
+        self.audit_log.append(
+            {
+                "guild_id": guild_id,
+                "action": action,
+                "target_id": target_id,
+                "user_id": int(actor.get("id") or 0),
+                "reason": unquote(raw) if raw else None,
+                **extra,
+            }
+        )
 
     def _may(self, guild_id: int, bot: dict[str, Any], permission: int) -> bool:
         return bool(self.permissions_of(guild_id, int(bot.get("id") or 0)) & permission)
 
-    async def _guild_route(self, method: str, p: list[str], body: dict[str, Any], bot: dict[str, Any] | None,
-                           query: dict[str, str], headers: Mapping[str, str]) -> Any:
+    async def _guild_route(
+        self,
+        method: str,
+        p: list[str],
+        body: dict[str, Any],
+        bot: dict[str, Any] | None,
+        query: dict[str, str],
+        headers: Mapping[str, str],
+    ) -> Any:
         bot = bot or {}
         match (method, p):
             case ("GET", ["guilds", gid, "roles"]):
@@ -342,8 +439,15 @@ class GuildWorld:
                 return None
             case ("GET", ["channels", tid, "thread-members"]):
                 thread = self.channels[int(tid)]
-                return [{"id": tid, "user_id": str(u), "join_timestamp": thread["thread_metadata"]["create_timestamp"],
-                         "flags": 0} for u in sorted(thread["_members"])]
+                return [
+                    {
+                        "id": tid,
+                        "user_id": str(u),
+                        "join_timestamp": thread["thread_metadata"]["create_timestamp"],
+                        "flags": 0,
+                    }
+                    for u in sorted(thread["_members"])
+                ]
             case ("PATCH", ["channels", cid]):
                 return await self._edit_channel(int(cid), body, bot, headers)
             case ("DELETE", ["channels", cid]):
@@ -362,16 +466,30 @@ class GuildWorld:
         await self._dispatch_guild("GUILD_MEMBER_REMOVE", {"guild_id": str(gid), "user": member["user"]}, gid)
         return None
 
-    async def _ban(self, gid: int, uid: int, body: dict[str, Any], bot: dict[str, Any],
-                   headers: Mapping[str, str]) -> Any:
+    async def _ban(
+        self, gid: int, uid: int, body: dict[str, Any], bot: dict[str, Any], headers: Mapping[str, str]
+    ) -> Any:
         if not self._may(gid, bot, BAN_MEMBERS):
             return missing_permissions()
         if uid not in self.users:
             return error(404, 10013, "Unknown User")
         seconds = int(body.get("delete_message_seconds") or 0)
         if not 0 <= seconds <= 604_800:
-            return error(400, 50035, "Invalid Form Body", {"delete_message_seconds": {"_errors": [
-                {"code": "NUMBER_TYPE_MAX", "message": "int value should be less than or equal to 604800."}]}})
+            return error(
+                400,
+                50035,
+                "Invalid Form Body",
+                {
+                    "delete_message_seconds": {
+                        "_errors": [
+                            {
+                                "code": "NUMBER_TYPE_MAX",
+                                "message": "int value should be less than or equal to 604800.",
+                            }
+                        ]
+                    }
+                },
+            )
         if uid in self.members.get(gid, {}) and not self._outranks(gid, int(bot["id"]), uid):
             return missing_permissions()
         if uid == int(self.guilds[gid].get("owner_id") or 0):
@@ -382,12 +500,18 @@ class GuildWorld:
         since = datetime.now(UTC) - timedelta(seconds=seconds)
         for message in self.messages.values():
             channel = self.channels.get(int(message["channel_id"]), {})
-            if (seconds and channel.get("guild_id") == str(gid) and int(message["author"]["id"]) == uid
-                    and snowflake_time(int(message["id"])) >= since):
+            if (
+                seconds
+                and channel.get("guild_id") == str(gid)
+                and int(message["author"]["id"]) == uid
+                and snowflake_time(int(message["id"])) >= since
+            ):
                 message["_deleted"] = True
         member = self.members.get(gid, {}).pop(uid, None)
         if member is not None:
-            await self._dispatch_guild("GUILD_MEMBER_REMOVE", {"guild_id": str(gid), "user": member["user"]}, gid)
+            await self._dispatch_guild(
+                "GUILD_MEMBER_REMOVE", {"guild_id": str(gid), "user": member["user"]}, gid
+            )
         await self._dispatch_guild("GUILD_BAN_ADD", {"guild_id": str(gid), "user": self.users[uid]}, gid)
         return None
 
@@ -401,8 +525,9 @@ class GuildWorld:
         await self._dispatch_guild("GUILD_BAN_REMOVE", {"guild_id": str(gid), "user": self.users[uid]}, gid)
         return None
 
-    async def _edit_member(self, gid: int, uid: int, body: dict[str, Any], bot: dict[str, Any],
-                           headers: Mapping[str, str]) -> Any:
+    async def _edit_member(
+        self, gid: int, uid: int, body: dict[str, Any], bot: dict[str, Any], headers: Mapping[str, str]
+    ) -> Any:
         if uid not in self.members.get(gid, {}):
             return error(404, 10007, "Unknown Member")
         if "communication_disabled_until" in body:
@@ -412,9 +537,21 @@ class GuildWorld:
             if until_raw is not None:
                 until = datetime.fromisoformat(str(until_raw).replace("Z", "+00:00"))
                 if until > datetime.now(UTC) + MAX_TIMEOUT:
-                    return error(400, 50035, "Invalid Form Body", {"communication_disabled_until": {"_errors": [
-                        {"code": "BASE_TYPE_BAD_TIME",
-                         "message": "Timeouts can only be up to 28 days in the future."}]}})
+                    return error(
+                        400,
+                        50035,
+                        "Invalid Form Body",
+                        {
+                            "communication_disabled_until": {
+                                "_errors": [
+                                    {
+                                        "code": "BASE_TYPE_BAD_TIME",
+                                        "message": "Timeouts can only be up to 28 days in the future.",
+                                    }
+                                ]
+                            }
+                        },
+                    )
                 if self.permissions_of(gid, uid) & ADMINISTRATOR:
                     return missing_permissions()  # administrators cannot be timed out
             self.members[gid][uid]["communication_disabled_until"] = until_raw
@@ -422,8 +559,9 @@ class GuildWorld:
         await self._member_update(gid, uid)
         return self._member_payload(gid, uid)  # type: ignore[attr-defined]
 
-    async def _bulk_delete(self, cid: int, body: dict[str, Any], bot: dict[str, Any],
-                           headers: Mapping[str, str]) -> Any:
+    async def _bulk_delete(
+        self, cid: int, body: dict[str, Any], bot: dict[str, Any], headers: Mapping[str, str]
+    ) -> Any:
         channel = self.channels[cid]
         gid = int(channel["guild_id"])
         if not self._may(gid, bot, MANAGE_MESSAGES):
@@ -441,12 +579,16 @@ class GuildWorld:
         for mid in ids:
             self.messages[mid]["_deleted"] = True
         self._audit(gid, "message_bulk_delete", None, bot, headers, channel_id=cid, count=len(ids))
-        await self._dispatch_guild("MESSAGE_DELETE_BULK", {"ids": [str(i) for i in ids], "channel_id": str(cid),
-                                                           "guild_id": str(gid)}, gid)
+        await self._dispatch_guild(
+            "MESSAGE_DELETE_BULK",
+            {"ids": [str(i) for i in ids], "channel_id": str(cid), "guild_id": str(gid)},
+            gid,
+        )
         return None
 
-    async def _create_thread(self, cid: int, body: dict[str, Any], bot: dict[str, Any],
-                             headers: Mapping[str, str]) -> Any:
+    async def _create_thread(
+        self, cid: int, body: dict[str, Any], bot: dict[str, Any], headers: Mapping[str, str]
+    ) -> Any:
         parent = self.channels[cid]
         gid = int(parent["guild_id"])
         private = int(body.get("type") or 11) == 12
@@ -454,26 +596,46 @@ class GuildWorld:
             return missing_permissions()
         tid = self.snowflake()  # type: ignore[attr-defined]
         now = datetime.now(UTC).isoformat()
-        thread = {"id": str(tid), "type": 12 if private else 11, "name": str(body.get("name") or "thread")[:100],
-                  "guild_id": str(gid), "parent_id": str(cid), "owner_id": str(bot.get("id")),
-                  "last_message_id": None, "rate_limit_per_user": 0, "message_count": 0, "member_count": 0,
-                  "total_message_sent": 0, "flags": 0, "_members": set(),
-                  "thread_metadata": {"archived": False, "auto_archive_duration": int(
-                      body.get("auto_archive_duration") or 4320), "archive_timestamp": now, "locked": False,
-                      "invitable": bool(body.get("invitable", True)), "create_timestamp": now}}
+        thread = {
+            "id": str(tid),
+            "type": 12 if private else 11,
+            "name": str(body.get("name") or "thread")[:100],
+            "guild_id": str(gid),
+            "parent_id": str(cid),
+            "owner_id": str(bot.get("id")),
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 0,
+            "total_message_sent": 0,
+            "flags": 0,
+            "_members": set(),
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": int(body.get("auto_archive_duration") or 4320),
+                "archive_timestamp": now,
+                "locked": False,
+                "invitable": bool(body.get("invitable", True)),
+                "create_timestamp": now,
+            },
+        }
         self.channels[tid] = thread
         self._audit(gid, "thread_create", tid, bot, headers)
         public = {k: v for k, v in thread.items() if not k.startswith("_")}
         await self._dispatch_guild("THREAD_CREATE", {**public, "newly_created": True}, gid)
         return public
 
-    async def _edit_channel(self, cid: int, body: dict[str, Any], bot: dict[str, Any],
-                            headers: Mapping[str, str]) -> Any:
+    async def _edit_channel(
+        self, cid: int, body: dict[str, Any], bot: dict[str, Any], headers: Mapping[str, str]
+    ) -> Any:
         channel = self.channels[cid]
         gid = int(channel["guild_id"])
         if channel["type"] in (11, 12):
-            if ("locked" in body or channel["type"] == 12) and not self._may(gid, bot, MANAGE_THREADS) \
-                    and channel.get("owner_id") != bot.get("id"):
+            if (
+                ("locked" in body or channel["type"] == 12)
+                and not self._may(gid, bot, MANAGE_THREADS)
+                and channel.get("owner_id") != bot.get("id")
+            ):
                 return missing_permissions()
             for key in ("archived", "locked", "auto_archive_duration", "invitable"):
                 if key in body:
@@ -482,7 +644,9 @@ class GuildWorld:
             channel["name"] = body["name"]
         self._audit(gid, "channel_update", cid, bot, headers)
         public = {k: v for k, v in channel.items() if not k.startswith("_")}
-        await self._dispatch_guild("THREAD_UPDATE" if channel["type"] in (11, 12) else "CHANNEL_UPDATE", public, gid)
+        await self._dispatch_guild(
+            "THREAD_UPDATE" if channel["type"] in (11, 12) else "CHANNEL_UPDATE", public, gid
+        )
         return public
 
     async def _delete_channel(self, cid: int, bot: dict[str, Any], headers: Mapping[str, str]) -> Any:
@@ -494,7 +658,14 @@ class GuildWorld:
         self._audit(gid, "channel_delete", cid, bot, headers)
         public = {k: v for k, v in channel.items() if not k.startswith("_")}
         if channel["type"] in (11, 12):
-            await self._dispatch_guild("THREAD_DELETE", {"id": str(cid), "guild_id": str(gid),
-                                                         "parent_id": channel["parent_id"],
-                                                         "type": channel["type"]}, gid)
+            await self._dispatch_guild(
+                "THREAD_DELETE",
+                {
+                    "id": str(cid),
+                    "guild_id": str(gid),
+                    "parent_id": channel["parent_id"],
+                    "type": channel["type"],
+                },
+                gid,
+            )
         return public

@@ -109,7 +109,8 @@ class FakeDiscord(GuildWorld):
                                   "parent_id": None, "flags": 0}
         for position, bot in enumerate(self.bots.values(), 1):
             # Each bot gets its managed role (administrator unless a test narrows it), as an invite gives.
-            role = self._make_role(guild_id, str(bot["username"]), ADMINISTRATOR, position, bot_id=int(bot["id"]))
+            role = self._make_role(guild_id, str(bot["username"]), ADMINISTRATOR, position,
+                                   bot_id=int(bot["id"]))
             self.add_member(guild_id, int(bot["id"]))
             self.members[guild_id][int(bot["id"])]["roles"] = [role["id"]]
 
@@ -365,7 +366,8 @@ class FakeDiscord(GuildWorld):
             "channel_id": str(channel_id), "channel": channel, "locale": "en-US", "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild_id)} if guild_id else {"1": str(user_id)},
             "context": 0 if guild_id else 1, "attachment_size_limit": 8_388_608,
-            "app_permissions": str(self.permissions_of(guild_id, self.application_id)) if guild_id else ALL_PERMISSIONS,
+            "app_permissions": (str(self.permissions_of(guild_id, self.application_id)) if guild_id
+                                else ALL_PERMISSIONS),
         }
         if data is not None:
             payload["data"] = data
@@ -444,7 +446,8 @@ class FakeDiscord(GuildWorld):
         elif request.content_type.startswith("multipart/"):
             body, files = await _read_multipart(request)
         headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-")}
-        self.requests.append(Recorded(request.method, path, dict(request.query), body, time.perf_counter(), headers))
+        self.requests.append(Recorded(request.method, path, dict(request.query), body, time.perf_counter(),
+                                      headers))
         token = request.headers.get("Authorization", "").removeprefix("Bot ")
         fault = self._fault(request.method, path)
         if fault is not None:
@@ -570,6 +573,7 @@ class FakeDiscord(GuildWorld):
         message = self._message(channel_id, author, "", mentions=mentions,
                                 reply_to=int(ref["message_id"]) if ref else None,
                                 extra=self._content_fields(body, files))
+        self._mention_into_thread(channel_id, author, body)
         await self._echo(message)
         return self._public(message)
 

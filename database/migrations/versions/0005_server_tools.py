@@ -85,8 +85,9 @@ def upgrade() -> None:
         sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("option", sa.Integer(), nullable=False),
         sa.Column("voted_at", TZ, nullable=False),
-        sa.ForeignKeyConstraint(["poll_id"], ["polls.id"], name=op.f("fk_poll_votes_poll_id_polls"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["poll_id"], ["polls.id"], name=op.f("fk_poll_votes_poll_id_polls"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_poll_votes")),
         sa.UniqueConstraint("poll_id", "user_id", name=op.f("uq_poll_votes_poll_id")),
     )
@@ -115,8 +116,12 @@ def upgrade() -> None:
         sa.Column("author_name", sa.String(length=100), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("created_at", TZ, nullable=False),
-        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], name=op.f("fk_ticket_messages_ticket_id_tickets"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["ticket_id"],
+            ["tickets.id"],
+            name=op.f("fk_ticket_messages_ticket_id_tickets"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_messages")),
     )
     op.create_index("ix_ticket_messages_ticket_id_id", "ticket_messages", ["ticket_id", "id"])
