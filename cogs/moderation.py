@@ -355,6 +355,11 @@ class ModerationCog(commands.Cog, name="Moderation"):
         reason: str | None = None,
         notify: bool = True,
     ) -> None:
+        try:  # the rules first: whether someone is timed out is for moderators to learn
+            self.check(interaction, "untimeout", member, member_required=True)
+        except Refused as exc:
+            await tell(interaction, str(exc))
+            return
         if isinstance(member, discord.Member) and not member.is_timed_out():
             await tell(interaction, f"{member.display_name} is not timed out.")
             return
