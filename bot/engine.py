@@ -30,6 +30,7 @@ from bot.pipeline import (
     TurnListener,
 )
 from bot.prompting import build_reply_prompt, build_vote_prompt
+from bot.server_settings import ServerPolicy, language_hint, resolve
 from bot.splitting import split_message
 from bot.tokens import counted
 from bot.typing_sim import typing_seconds
@@ -93,6 +94,7 @@ class ReplyEngine:
         # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing when unused).
         self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona)
         self.context_providers.append(self.persona_runtime.provide)
+        self.context_providers.append(self._server_context)  # a server's language hint (/settings)
         self.turn_listeners.append(self.persona_runtime.on_turn)
         # Consent (memory/): when any gate says no, the exchange is answered but not stored in the history.
         self.memory_gates: list[Callable[[Incoming], Awaitable[bool]]] = []
@@ -259,10 +261,24 @@ class ReplyEngine:
         others = [c for c in self.addressed_characters(msg) if c]
         if others:
             return Decision(False, "addressed to " + ", ".join(others))
+        policy = await self.server_policy(msg.guild_id)
+        if policy is not None and not policy.votes:
+            return Decision(False, "this server's reply mode is addressed only")
+        count = policy.vote_count if policy is not None else self.settings.yes_no_vote_count
         recent = await self.store.log.recent_messages(msg.channel_id, limit=10, before_id=msg.message_id)
         votes = await self.claude.vote(build_vote_prompt(self.persona, recent, msg),
-                                       count=self.settings.yes_no_vote_count, user_id=msg.author_id)
+                                       count=count, user_id=msg.author_id)
         return Decision(majority_yes(votes), "majority vote", tuple(votes))
+
+    async def server_policy(self, guild_id: int | None) -> ServerPolicy | None:
+        """A server's own settings over the global ones (/settings); None in DMs. Cached by the store."""
+        if guild_id is None:
+            return None
+        return resolve(self.settings, await self.store.servers.get(guild_id))
+
+    async def _server_context(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        policy = await self.server_policy(msg.guild_id)
+        return language_hint(policy) if policy is not None else ""
 
     async def admit(self, msg: Incoming) -> bool:
         """Log the message, let interceptors consume it; True when reply work may follow."""

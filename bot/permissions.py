@@ -94,3 +94,41 @@ def active_here() -> Any:
         return True
 
     return app_commands.check(predicate)
+
+
+class NotServerAdmin(app_commands.CheckFailure):
+    """Raised by :func:`server_admin_only`; answered with an ephemeral explanation."""
+
+    def __init__(self) -> None:
+        super().__init__("Only this server's admins (the Manage Server permission) can use this command.")
+
+
+async def is_server_admin(bot: Kindred, interaction: discord.Interaction[Any]) -> bool:
+    """Who may change a server's own settings: someone with Manage Server there (Discord's administrators
+    have it), or one of the bot's admins."""
+    perms = interaction.permissions
+    if interaction.guild_id is not None and (perms.manage_guild or perms.administrator):
+        return True
+    return await is_admin(bot, interaction.user)
+
+
+def server_admin_only() -> Any:
+    """App-command check: in a server, by one of its admins (see :func:`is_server_admin`)."""
+
+    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+        require_server(interaction)
+        if await is_server_admin(interaction.client, interaction):  # type: ignore[arg-type]
+            return True
+        raise NotServerAdmin()
+
+    return app_commands.check(predicate)
+
+
+# What the invite link asks for (README "Commands"): reading and talking (embeds, files, history),
+# webhooks for the characters of an ensemble, and the server tools: kick, ban, time out, purge,
+# ticket threads.
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True, send_messages=True, send_messages_in_threads=True, embed_links=True, attach_files=True,
+    read_message_history=True, manage_webhooks=True, kick_members=True, ban_members=True,
+    moderate_members=True, manage_messages=True, manage_threads=True, create_private_threads=True)
+INVITE_SCOPES = ("bot", "applications.commands")

@@ -311,3 +311,4 @@ class PersonaFlowMemory(Base):
     # "metadata" is taken on declarative classes, hence the attribute name.
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
     created_at: Mapped[datetime] = mapped_column(TZ)  # the memory's own timestamp
+

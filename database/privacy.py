@@ -25,6 +25,7 @@ from database.models import (
     UserFact,
     utcnow,
 )
+from database.server_models import PollVote, TicketMessage
 
 
 class Privacy:
@@ -79,6 +80,10 @@ class Privacy:
             ("message_archive", delete(ArchivedMessage).where(theirs(ArchivedMessage))),
             ("api_calls", delete(ApiCall).where(ApiCall.user_id == user_id)),
             ("nicknames", delete(Nickname).where(Nickname.user_id == user_id)),
+            # Their poll votes and their lines in ticket transcripts; the server's moderation record
+            # (warnings, actions: target_id / moderator_id) is the server's and stays.
+            ("poll_votes", delete(PollVote).where(PollVote.user_id == user_id)),
+            ("ticket_messages", delete(TicketMessage).where(TicketMessage.author_id == user_id)),
             ("users", delete(User).where(User.id == user_id)),
         ]
         counts = {name: int(conn.execute(stmt).rowcount or 0) for name, stmt in plan}

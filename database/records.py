@@ -190,3 +190,80 @@ class ConsolidationBatch:
     relationship_update: RelationshipUpdate | None = None
     day: str = ""
     at: datetime | None = None
+
+
+# -- server tools (database/servers.py, moderation.py, polls.py, tickets.py)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """A server's own settings as stored; None: not set there (the global setting applies)."""
+
+    guild_id: int
+    reply_mode: str | None = None
+    vote_count: int | None = None
+    proactive: bool | None = None
+    memory_consent: str | None = None
+    log_channel_id: int | None = None
+    language: str | None = None
+    staff_role_id: int | None = None
+    ticket_channel_id: int | None = None
+
+
+@dataclass(frozen=True)
+class WarningRecord:
+    id: int
+    guild_id: int
+    target_id: int
+    moderator_id: int
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ModerationRecord:
+    id: int
+    guild_id: int
+    action: str
+    target_id: int | None
+    moderator_id: int
+    channel_id: int | None
+    reason: str
+    detail: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PollRecord:
+    id: int
+    guild_id: int
+    channel_id: int
+    message_id: int | None
+    author_id: int
+    question: str
+    options: tuple[str, ...]
+    closes_at: datetime
+    closed: bool
+
+
+@dataclass(frozen=True)
+class TicketRecord:
+    id: int
+    guild_id: int
+    channel_id: int
+    thread_id: int | None
+    opener_id: int
+    topic: str
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None = None
+    closed_by: int | None = None
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    message_id: int
+    author_id: int
+    author_name: str
+    content: str
+    created_at: datetime

@@ -17,12 +17,16 @@ from database.facts import Facts
 from database.identity import Identity
 from database.log import MessageLog
 from database.memories import Memories
+from database.moderation import Moderation
 from database.people import People
 from database.personaflow import PersonaFlowRows
 from database.places import Places
+from database.polls import Polls
 from database.privacy import Privacy
+from database.servers import Servers
 from database.state import State
 from database.statements import build_statements
+from database.tickets import Tickets
 from database.usage import UsageLog
 
 
@@ -48,6 +52,11 @@ class Store:
         self.usage = UsageLog(self.db, q)
         self.personaflow = PersonaFlowRows(self.db)
         self.privacy = Privacy(self.db, self.log, self.conversations)
+        # Server tools (issue 13): per-server settings, moderation record, polls, tickets.
+        self.servers = Servers(self.db)
+        self.moderation = Moderation(self.db)
+        self.polls = Polls(self.db)
+        self.tickets = Tickets(self.db)
 
     async def open(self) -> Store:
         """Bring the schema to the newest migration (Alembic) so an upgrade of Kindred upgrades the data."""

@@ -4,6 +4,10 @@
 ``/memory opt-in``. Someone not remembered still gets answers, but nothing about them outlives the short-term
 log: no history turns (the engine's memory gate), no summaries or core memories, no facts, no relationship;
 and the daily consolidation deletes their logged messages instead of archiving them.
+
+A server may choose its own mode (``/settings set memory_consent``): it applies to that server's messages
+(their history turns, recall there, and the consolidation of what was said there); DMs and what spans
+servers (summaries of core memories) follow the global mode.
 """
 
 from __future__ import annotations
@@ -21,13 +25,21 @@ class Consent:
         self.store = store
         self.mode = mode
 
-    def allows(self, consent: bool | None) -> bool:
-        """The rule itself, for a user's stored answer (None: never answered)."""
-        return consent is True if self.mode == "opt_in" else consent is not False
+    def allows(self, consent: bool | None, mode: str | None = None) -> bool:
+        """The rule itself, for a user's stored answer (None: never answered), under ``mode`` (default: the
+        global one)."""
+        return consent is True if (mode or self.mode) == "opt_in" else consent is not False
 
-    async def remembers(self, user_id: int) -> bool:
+    async def mode_for(self, guild_id: int | None) -> str:
+        """The mode for a message in this server (its own, else the global one); DMs use the global one.
+        Cached by the store: asked at every message."""
+        if guild_id is None:
+            return self.mode
+        return (await self.store.servers.get(guild_id)).memory_consent or self.mode
+
+    async def remembers(self, user_id: int, guild_id: int | None = None) -> bool:
         user = await self.store.people.get_user(user_id)
-        return self.allows(user.memory_consent if user is not None else None)
+        return self.allows(user.memory_consent if user is not None else None, await self.mode_for(guild_id))
 
     async def consents(self) -> dict[int, bool]:
         """Every stored answer (for a whole consolidation run: one query, not one per user)."""

@@ -139,13 +139,17 @@ class WindowPlan:
     batches: int
 
 
-def plan_window(rows: Sequence[tuple[int, SeenMessage]], remembered: Callable[[int], bool],
+def plan_window(rows: Sequence[tuple[int, SeenMessage]], remembered: Callable[[int, int | None], bool],
                 refused_dms: set[int]) -> WindowPlan:
-    """Split a window into what is deleted unarchived (consent) and the batches to learn from."""
-    refused = {m.author_id for _, m in rows if not m.author_is_bot and not remembered(m.author_id)}
+    """Split a window into what is deleted unarchived (consent) and the batches to learn from.
+
+    ``remembered(author, guild)``: whether that person may be remembered from what they said there (a
+    server may have its own consent mode; ``guild`` is None in DMs)."""
+    refused_ids = {i for i, m in rows if not m.author_is_bot and not remembered(m.author_id, m.guild_id)}
+    refused = {m.author_id for i, m in rows if i in refused_ids}
     # Their DMs hold the character's answers to them too: those go with them.
-    dms = refused_dms | {m.channel_id for _, m in rows if m.is_dm and m.author_id in refused}
-    purge = [i for i, m in rows if m.author_id in refused or (m.is_dm and m.channel_id in dms)]
+    dms = refused_dms | {m.channel_id for i, m in rows if m.is_dm and i in refused_ids}
+    purge = [i for i, m in rows if i in refused_ids or (m.is_dm and m.channel_id in dms)]
     gone = set(purge)
     batches, rest = make_batches([(i, m) for i, m in rows if i not in gone] if gone else rows)
     by_user: dict[int, list[Batch]] = defaultdict(list)
@@ -237,6 +241,7 @@ class Consolidator:
         report.messages = await self.store.consolidation.count_logged_through(watermark)
         await self._step("snapshot", messages=report.messages, watermark=watermark)
         consents = await self.consent.consents()
+        modes = await self.store.servers.consent_modes()  # servers with a consent mode of their own
         users: set[int] = set()
         refused_dms: set[int] = set()  # DM channels of people not remembered, across windows
         progress = Progress(report.messages, self.on_progress)
@@ -246,7 +251,7 @@ class Consolidator:
             if not rows:
                 break
             after = rows[-1][0]
-            await self._window(rows, consents, now, report, users, refused_dms, progress)
+            await self._window(rows, consents, modes, now, report, users, refused_dms, progress)
         report.users = len(users)
         if self.settings.fact_expiry_days:
             report.pruned_facts = await self.store.facts.delete_expired(
@@ -263,11 +268,15 @@ class Consolidator:
         log.info("consolidation: %s", report.describe())
         return report
 
-    async def _window(self, rows: list[tuple[int, SeenMessage]], consents: dict[int, bool], now: datetime,
+    async def _window(self, rows: list[tuple[int, SeenMessage]], consents: dict[int, bool],
+                      modes: dict[int, str], now: datetime,
                       report: ConsolidationReport, users: set[int], refused_dms: set[int],
                       progress: Progress) -> None:
-        plan = await asyncio.to_thread(plan_window, rows, lambda uid: self.consent.allows(consents.get(uid)),
-                                       set(refused_dms))
+        def remembered(uid: int, guild_id: int | None) -> bool:
+            mode = modes.get(guild_id) if guild_id is not None else None  # a server's own, else the global
+            return self.consent.allows(consents.get(uid), mode)
+
+        plan = await asyncio.to_thread(plan_window, rows, remembered, set(refused_dms))
         refused_dms.update(plan.refused_dms)
         purged = 0
         if plan.purge:

@@ -120,8 +120,8 @@ class Recall:
         ``data``: the prompt data of this reply, which already holds the user's consent answer."""
         if self.settings.recall_token_budget <= 0 or msg.author_is_bot:
             return ""
-        remembered = (self.consent.allows(data.memory_consent) if data is not None
-                      else await self.consent.remembers(msg.author_id))
+        remembered = (self.consent.allows(data.memory_consent, await self.consent.mode_for(msg.guild_id))
+                      if data is not None else await self.consent.remembers(msg.author_id, msg.guild_id))
         if not remembered:
             return ""
         facts = await self.facts_for(msg.author_id, msg.content, private=msg.is_dm,

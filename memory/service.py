@@ -128,7 +128,7 @@ class MemoryService:
             await summarizer.close()
 
     async def _gate(self, msg: Incoming) -> bool:
-        return await self.consent.remembers(msg.author_id)
+        return await self.consent.remembers(msg.author_id, msg.guild_id)
 
     async def _provide(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         try:

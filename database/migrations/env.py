@@ -10,6 +10,7 @@ from alembic import context
 from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import database.server_models  # noqa: F401  (registers the server tools' tables on Base)
 from database.models import Base
 
 config = context.config

@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from tests.fakes import serve_local
+from tests.fakes.discord_guild import ADMINISTRATOR, NOT_MINE, GuildWorld
 
 DISCORD_EPOCH_MS = 1420070400000
 API = "/api/v10"
@@ -46,9 +47,10 @@ class Recorded:
     query: dict[str, str]
     body: Any
     at: float
+    headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeDiscord:
+class FakeDiscord(GuildWorld):
     def __init__(self, *, heartbeat_interval_ms: int = 45_000) -> None:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.users: dict[int, dict[str, Any]] = {}
@@ -71,6 +73,7 @@ class FakeDiscord:
         self._snow = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self._init_guild_world()  # roles, bans, audit log, rate limits (tests/fakes/discord_guild.py)
         self.add_bot("fake-discord-token", 800_000_000_000_000_001, "Kindred")
 
     # ------------------------------------------------------------------ world model
@@ -99,23 +102,29 @@ class FakeDiscord:
     def add_guild(self, guild_id: int, name: str, *, channels: list[tuple[int, str]], owner_id: int = 0) -> None:
         self.guilds[guild_id] = {"id": str(guild_id), "name": name, "owner_id": str(owner_id)}
         self.members.setdefault(guild_id, {})
+        self._make_role(guild_id, "@everyone", int(MEMBER_PERMISSIONS), 0)
         for position, (cid, cname) in enumerate(channels):
             self.channels[cid] = {"id": str(cid), "type": 0, "name": cname, "guild_id": str(guild_id),
                                   "position": position, "permission_overwrites": [], "nsfw": False,
                                   "topic": None, "last_message_id": None, "rate_limit_per_user": 0,
                                   "parent_id": None, "flags": 0}
-        for bot in self.bots.values():
-            self.add_member(guild_id, int(bot["id"]), admin=True)
+        for position, bot in enumerate(self.bots.values(), 1):
+            # Each bot gets its managed role (administrator unless a test narrows it), as an invite gives.
+            role = self._make_role(guild_id, str(bot["username"]), ADMINISTRATOR, position,
+                                   bot_id=int(bot["id"]))
+            self.add_member(guild_id, int(bot["id"]))
+            self.members[guild_id][int(bot["id"])]["roles"] = [role["id"]]
 
     def add_member(self, guild_id: int, user_id: int, *, admin: bool = False) -> None:
         self.members[guild_id][user_id] = {"user": self.users[user_id], "roles": [], "nick": None, "avatar": None,
                                            "joined_at": _iso(), "deaf": False, "mute": False, "flags": 0,
-                                           "pending": False, "premium_since": None, "_admin": admin}
+                                           "pending": False, "premium_since": None, "_admin": admin,
+                                           "communication_disabled_until": None}
 
     def _member_payload(self, guild_id: int, user_id: int, *, with_user: bool = True) -> dict[str, Any]:
         member = dict(self.members[guild_id][user_id])
-        admin = member.pop("_admin")
-        member["permissions"] = ALL_PERMISSIONS if admin else MEMBER_PERMISSIONS
+        member.pop("_admin")
+        member["permissions"] = str(self.permissions_of(guild_id, user_id))
         if not with_user:
             member.pop("user")
         return member
@@ -124,12 +133,14 @@ class FakeDiscord:
         guild = self.guilds[guild_id]
         return {
             **guild, "unavailable": False, "icon": None, "splash": None, "discovery_splash": None, "features": [],
-            "emojis": [], "stickers": [], "roles": [{"id": guild["id"], "name": "@everyone", "permissions": MEMBER_PERMISSIONS,
-                                                    "position": 0, "color": 0, "hoist": False, "managed": False,
-                                                    "mentionable": False, "flags": 0}],
-            "channels": [c for c in self.channels.values() if c.get("guild_id") == guild["id"]],
+            "emojis": [], "stickers": [], "roles": self._guild_roles(guild_id),
+            "channels": [c for c in self.channels.values() if c.get("guild_id") == guild["id"]
+                         and c["type"] not in (11, 12)],
             "members": [self._member_payload(guild_id, uid) for uid in self.members[guild_id]],
-            "member_count": len(self.members[guild_id]), "large": False, "threads": [], "presences": [],
+            "member_count": len(self.members[guild_id]), "large": False, "presences": [],
+            "threads": [{k: v for k, v in c.items() if not k.startswith("_")} for c in self.channels.values()
+                        if c.get("guild_id") == guild["id"] and c["type"] in (11, 12)
+                        and not c["thread_metadata"]["archived"]],
             "voice_states": [], "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
             "joined_at": _iso(), "verification_level": 0, "default_message_notifications": 0, "mfa_level": 0,
             "explicit_content_filter": 0, "premium_tier": 0, "system_channel_flags": 0, "preferred_locale": "en-US",
@@ -411,7 +422,9 @@ class FakeDiscord:
             "id": str(iid), "application_id": str(self.application_id), "type": itype, "token": token, "version": 1,
             "channel_id": str(channel_id), "channel": channel, "locale": "en-US", "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild_id)} if guild_id else {"1": str(user_id)},
-            "context": 0 if guild_id else 1, "app_permissions": ALL_PERMISSIONS, "attachment_size_limit": 8_388_608,
+            "context": 0 if guild_id else 1, "attachment_size_limit": 8_388_608,
+            "app_permissions": (str(self.permissions_of(guild_id, self.application_id)) if guild_id
+                                else ALL_PERMISSIONS),
         }
         if data is not None:
             payload["data"] = data
@@ -435,6 +448,9 @@ class FakeDiscord:
                 "options": options}
         if guild_id:
             data["guild_id"] = str(guild_id)
+        resolved = self._resolved(options, guild_id)  # users, members, roles, channels named in options
+        if resolved:
+            data["resolved"] = resolved
         payload = self._interaction_base(2, user_id, channel_id, guild_id, data)
         await self.dispatch("INTERACTION_CREATE", payload, guild_id=guild_id)
         return Interaction(self, int(payload["id"]))
@@ -486,20 +502,32 @@ class FakeDiscord:
             body = await request.json()
         elif request.content_type.startswith("multipart/"):
             body, files = await _read_multipart(request)
-        self.requests.append(Recorded(request.method, path, dict(request.query), body, time.perf_counter()))
+        headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-")}
+        self.requests.append(Recorded(request.method, path, dict(request.query), body, time.perf_counter(),
+                                      headers))
         token = request.headers.get("Authorization", "").removeprefix("Bot ")
+        fault = self._fault(request.method, path)
+        if fault is not None:
+            return fault
+        limited, limit_headers = self._rate_check(request.method, path)
+        if limited is not None:
+            return limited
         try:
-            result = await self._route(request.method, path, body or {}, files, token, dict(request.query))
+            result = await self._route(request.method, path, body or {}, files, token, dict(request.query),
+                                       request.headers)
         except KeyError as exc:
             return _json({"message": f"Unknown {exc}", "code": 10003}, 404)
         if result is None:
-            return web.Response(status=204)
-        if isinstance(result, web.StreamResponse):
-            return result
-        return _json(result)
+            response: web.StreamResponse = web.Response(status=204)
+        elif isinstance(result, web.StreamResponse):
+            response = result
+        else:
+            response = _json(result)
+        response.headers.update(limit_headers)
+        return response
 
     async def _route(self, method: str, path: str, body: dict[str, Any], files: list[dict[str, Any]], token: str,
-                     query: dict[str, str]) -> Any:
+                     query: dict[str, str], headers: Any = None) -> Any:
         p = path.strip("/").split("/")
         bot = self.bots.get(token)
         match (method, p):
@@ -528,10 +556,14 @@ class FakeDiscord:
                 return await self._bot_post(int(cid), bot or {}, body, files)
             case ("GET", ["channels", cid, "messages"]):
                 limit = int(query.get("limit", 50))
-                msgs = [self._public(m) for m in self.messages.values()
-                        if int(m["channel_id"]) == int(cid) and not m.get("_deleted")]
+                # Ephemeral interaction answers are not channel messages; newest first, as Discord answers.
+                msgs = sorted((self._public(m) for m in self.messages.values()
+                               if int(m["channel_id"]) == int(cid) and not m.get("_deleted")
+                               and not m.get("_ephemeral")), key=lambda m: int(m["id"]))
                 if "before" in query:
                     msgs = [m for m in msgs if int(m["id"]) < int(query["before"])]
+                if "after" in query:  # the oldest ``limit`` after it, still sent newest first
+                    return list(reversed([m for m in msgs if int(m["id"]) > int(query["after"])][:limit]))
                 return list(reversed(msgs))[:limit]
             case ("GET", ["channels", cid, "messages", mid]):
                 return self._public(self.messages[int(mid)])
@@ -573,6 +605,9 @@ class FakeDiscord:
                 return await self._edit(int(mid), body, files)
             case ("DELETE", ["webhooks", wid, wtoken, "messages", mid]):
                 return await self._delete(int(mid))
+        result = await self._guild_route(method, p, body, bot, query, headers or {})
+        if result is not NOT_MINE:
+            return result
         self.requests[-1].body = {"unknown_route": True, "body": body}
         raise KeyError(f"route {method} {path}")
 
@@ -595,6 +630,7 @@ class FakeDiscord:
         message = self._message(channel_id, author, "", mentions=mentions,
                                 reply_to=int(ref["message_id"]) if ref else None,
                                 extra=self._content_fields(body, files))
+        self._mention_into_thread(channel_id, author, body)
         await self._echo(message)
         return self._public(message)
 

@@ -1,0 +1,140 @@
+"""``/settings show`` and ``/settings set``: a server's own settings (server admins; the global settings stay
+the defaults). A separate group from ``/bot`` (cogs/settings.py), which switches the bot on or off by place.
+
+What each key does is bot/server_settings.py; every change applies to the very next message (the store's
+cache of the row is cleared by the change).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.permissions import is_server_admin, server_admin_only
+from bot.server_settings import CLEAR_WORDS, KEYS, BadValue, is_set, parse_value, show_value
+from cogs.commands import tell
+from cogs.serverlog import server_policy
+
+if TYPE_CHECKING:
+    from bot.client import Kindred
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = (
+    "English",
+    "German",
+    "French",
+    "Spanish",
+    "Italian",
+    "Portuguese",
+    "Dutch",
+    "Polish",
+    "Swedish",
+    "Turkish",
+    "Russian",
+    "Ukrainian",
+    "Japanese",
+    "Korean",
+    "Chinese",
+    "Arabic",
+    "Hindi",
+    "Indonesian",
+)
+
+
+class ServerSettingsCog(commands.Cog, name="ServerSettings"):
+    group = app_commands.Group(
+        name="settings",
+        description="This server's own settings (server admins).",
+        guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: Kindred) -> None:
+        self.bot = bot
+
+    @property
+    def character(self) -> str:
+        return self.bot.engine.persona.name
+
+    @group.command(name="show", description="This server's settings, and which ones are the defaults.")
+    @server_admin_only()
+    async def show(self, interaction: discord.Interaction[Any]) -> None:
+        guild_id = int(interaction.guild_id or 0)
+        config = await self.bot.store.servers.get(guild_id, fresh=True)
+        policy = await server_policy(self.bot, guild_id)
+        name = interaction.guild.name if interaction.guild else "this server"
+        embed = discord.Embed(title=f"{self.character}'s settings in {name}", colour=discord.Colour.blurple())
+        for key, spec in KEYS.items():
+            origin = "set here" if is_set(key, config) else "default"
+            embed.add_field(
+                name=key, value=f"**{show_value(key, policy)}** ({origin})\n-# {spec.help}"[:1024]
+            )
+        tickets = (
+            f"staff <@&{config.staff_role_id}> in <#{config.ticket_channel_id}>"
+            if config.staff_role_id and config.ticket_channel_id
+            else "not set up (`/ticket setup`)"
+        )
+        embed.add_field(name="tickets", value=tickets, inline=False)
+        embed.set_footer(
+            text="Change one with /settings set; the value 'default' goes back to the global setting."
+        )
+        await tell(interaction, embed=embed, allowed_mentions=discord.AllowedMentions.none())
+
+    async def ac_value(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild is None or not await is_server_admin(self.bot, interaction):
+            return []
+        key = str(getattr(interaction.namespace, "key", "") or "")
+        typed = current.casefold()
+        if key == "log_channel":
+            options = [(f"#{c.name}", str(c.id)) for c in interaction.guild.text_channels]
+        elif key == "language":
+            options = [(lang, lang) for lang in LANGUAGES]
+        else:
+            options = [(c, c) for c in (KEYS[key].choices if key in KEYS else ())]
+        options.append(("default (the global setting)", "default"))
+        return [app_commands.Choice(name=n, value=v) for n, v in options if typed in n.casefold()][:25]
+
+    @group.command(name="set", description="Change one of this server's settings.")
+    @app_commands.describe(key="Which setting", value="Its new value ('default' for the global setting)")
+    @app_commands.choices(key=[app_commands.Choice(name=k, value=k) for k in KEYS])
+    @app_commands.autocomplete(value=ac_value)
+    @server_admin_only()
+    async def set_value(self, interaction: discord.Interaction[Any], key: str, value: str) -> None:
+        try:
+            parsed = parse_value(key, value)
+        except BadValue as exc:
+            await tell(interaction, str(exc))
+            return
+        guild = interaction.guild
+        if key == "log_channel" and parsed is not None and guild is not None:
+            channel = guild.get_channel(int(parsed))  # type: ignore[call-overload]
+            if not isinstance(channel, discord.TextChannel):
+                await tell(interaction, f"{value.strip()[:40]} is not a text channel of this server.")
+                return
+            if not channel.permissions_for(guild.me).send_messages:
+                await tell(
+                    interaction, f"I can't post in {channel.mention}; give me Send Messages there first."
+                )
+                return
+        guild_id = int(interaction.guild_id or 0)
+        await self.bot.store.servers.update(guild_id, **{KEYS[key].column: parsed})
+        policy = await server_policy(self.bot, guild_id)
+        log.info("server %s: %s set to %r by %s", guild_id, key, parsed, interaction.user.id)
+        default = " (the global default)" if value.strip().lower() in CLEAR_WORDS else ""
+        await tell(
+            interaction,
+            f"*{self.character} makes a note.* Here, {key} is now **{show_value(key, policy)}**{default}.",
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+
+async def setup(bot: Kindred) -> None:
+    await bot.add_cog(ServerSettingsCog(bot))

@@ -1,0 +1,283 @@
+"""Tickets: ``/ticket open [topic]`` makes a private thread between the member and the server's staff role,
+with a Close button; closing archives the transcript in the database and posts a summary to the log
+channel. ``/ticket setup`` (server admins) sets the staff role and the channel the threads live in.
+
+Nothing is left half-done: the ticket's row is written first and dropped again when the thread cannot be
+made (a thread made but not recorded is deleted), so there is never a thread without its row or the reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.moderation import audit_reason
+from bot.permissions import NotServerAdmin, is_server_admin, require_server
+from bot.tickets import (
+    CUSTOM_ID,
+    CUSTOM_ID_PATTERN,
+    TOPIC_MAX,
+    TRANSCRIPT_MAX,
+    summary,
+    thread_name,
+    transcript_line,
+)
+from cogs.commands import clip, tell
+from cogs.serverlog import post_notice
+from database.models import utcnow
+
+if TYPE_CHECKING:
+    from bot.client import Kindred
+
+log = logging.getLogger(__name__)
+
+THREAD_PERMISSIONS = ("create_private_threads", "send_messages_in_threads", "manage_threads")
+NOT_SET_UP = "Tickets aren't set up in this server yet: an admin can run `/ticket setup`."
+
+
+class CloseButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM_ID_PATTERN):
+    """A ticket's Close button; works after a restart too."""
+
+    def __init__(self, ticket_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Close ticket",
+                style=discord.ButtonStyle.danger,
+                emoji="🔒",
+                custom_id=CUSTOM_ID.format(ticket=ticket_id),
+            )
+        )
+        self.ticket_id = ticket_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any], match: re.Match[str], /
+    ) -> CloseButton:
+        return cls(int(match["ticket"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        cog = interaction.client.get_cog("Tickets")
+        if not isinstance(cog, Tickets):
+            await tell(interaction, "Tickets are not available right now.")
+            return
+        await cog.close(interaction, self.ticket_id)
+
+
+class Tickets(commands.Cog):
+    group = app_commands.Group(
+        name="ticket",
+        description="Private help threads with the server's staff.",
+        guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
+    )
+
+    def __init__(self, bot: Kindred) -> None:
+        self.bot = bot
+
+    @property
+    def character(self) -> str:
+        return self.bot.engine.persona.name
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(CloseButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(CloseButton)
+
+    @group.command(
+        name="setup", description="Set the staff role and the channel for tickets (server admins)."
+    )
+    @app_commands.describe(
+        staff_role="The role that handles tickets",
+        channel="Where ticket threads are made (default: this channel)",
+    )
+    async def setup_tickets(
+        self,
+        interaction: discord.Interaction[Any],
+        staff_role: discord.Role,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        require_server(interaction)
+        if not await is_server_admin(self.bot, interaction):
+            await tell(interaction, str(NotServerAdmin()))
+            return
+        guild = interaction.guild
+        target = channel or interaction.channel
+        if guild is None or not isinstance(target, discord.TextChannel) or target.guild.id != guild.id:
+            await tell(interaction, "Tickets need a text channel of this server for their threads.")
+            return
+        if staff_role.is_default():
+            await tell(interaction, "Choose a staff role other than @everyone: tickets are private.")
+            return
+        mine = target.permissions_for(guild.me)
+        missing = [p.replace("_", " ").title() for p in THREAD_PERMISSIONS if not getattr(mine, p)]
+        if missing:
+            await tell(interaction, f"I need {', '.join(missing)} in {target.mention} for tickets.")
+            return
+        await self.bot.store.servers.update(
+            guild.id, staff_role_id=staff_role.id, ticket_channel_id=target.id
+        )
+        log.info("tickets in server %s: staff role %s, channel %s", guild.id, staff_role.id, target.id)
+        # Mentioning the role in a private thread is what brings its members in (the bot seldom knows them
+        # all without the privileged members intent); that mention works only if it may ping the role.
+        note = (
+            ""
+            if staff_role.mentionable or mine.mention_everyone
+            else (
+                f" Note: {staff_role.mention} is not mentionable, so I can only add the staff I know; "
+                "make it "
+                "mentionable (Server Settings, Roles) so every staff member joins each ticket."
+            )
+        )
+        await tell(
+            interaction,
+            f"*{self.character} pins up a sign.* Tickets now open as private threads in "
+            f"{target.mention}, with {staff_role.mention}.{note}",
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @group.command(name="open", description="Open a private thread with the staff.")
+    @app_commands.describe(topic="What it is about (optional)")
+    async def open_ticket(self, interaction: discord.Interaction[Any], topic: str | None = None) -> None:
+        require_server(interaction)
+        guild = interaction.guild
+        config = await self.bot.store.servers.get(int(interaction.guild_id or 0), fresh=True)
+        if guild is None or not config.ticket_channel_id or not config.staff_role_id:
+            await tell(interaction, NOT_SET_UP)
+            return
+        channel = guild.get_channel(config.ticket_channel_id)
+        role = guild.get_role(config.staff_role_id)
+        if not isinstance(channel, discord.TextChannel) or role is None:
+            await tell(
+                interaction,
+                "The ticket channel or staff role is gone: an admin can run `/ticket setup` again.",
+            )
+            return
+        for ticket in await self.bot.store.tickets.open_for(guild.id, interaction.user.id):
+            if ticket.thread_id:
+                await tell(interaction, f"You already have an open ticket: <#{ticket.thread_id}>.")
+                return
+        about = " ".join((topic or "").split())[:TOPIC_MAX]
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        ticket_id = await self.bot.store.tickets.open(guild.id, channel.id, interaction.user.id, about)
+        thread: discord.Thread | None = None
+        try:
+            thread = await channel.create_thread(
+                name=thread_name(ticket_id, about, interaction.user.display_name),
+                type=discord.ChannelType.private_thread,
+                invitable=False,
+                auto_archive_duration=10080,
+                reason=audit_reason(
+                    interaction.user.display_name, interaction.user.id, f"ticket #{ticket_id}"
+                ),
+            )
+            await thread.add_user(interaction.user)
+            for member in role.members[:50]:  # the staff the bot knows; the role mention below adds all
+                if not member.bot and member.id != interaction.user.id:
+                    await thread.add_user(member)
+            view = discord.ui.View(timeout=None)
+            view.add_item(CloseButton(ticket_id))
+            await thread.send(
+                f"{interaction.user.mention} {role.mention}: *{self.character} opens a quiet room.* "
+                f"Ticket #{ticket_id}"
+                + (f" about **{clip(about, 150)}**" if about else "")
+                + ". Staff will be with you here; press Close when it's sorted.",
+                view=view,
+                allowed_mentions=discord.AllowedMentions(users=[interaction.user], roles=[role]),
+            )
+            await self.bot.store.tickets.set_thread(ticket_id, thread.id)
+        except BaseException as exc:
+            await self._undo(ticket_id, thread)
+            if isinstance(exc, discord.HTTPException):
+                await interaction.edit_original_response(
+                    content=(
+                        "I couldn't open the ticket: Discord refused (I need Create Private Threads, "
+                        "Send Messages in "
+                        f"Threads and Manage Threads in {channel.mention})."
+                        if isinstance(exc, discord.Forbidden)
+                        else f"I couldn't open the ticket: {clip(exc.text or str(exc), 150)}"
+                    )
+                )
+                return
+            raise
+        await post_notice(
+            self.bot,
+            guild.id,
+            f"**ticket #{ticket_id} opened** · by {interaction.user.display_name} "
+            f"({interaction.user.id}) · topic: {about or 'none'} · {thread.mention}",
+        )
+        await interaction.edit_original_response(content=f"Your ticket is open: {thread.mention}.")
+
+    async def _undo(self, ticket_id: int, thread: discord.Thread | None) -> None:
+        """A ticket that failed half-way leaves nothing: its thread deleted, its row dropped."""
+        if thread is not None:
+            try:
+                await thread.delete()
+            except discord.HTTPException:
+                log.exception("could not delete the thread of failed ticket %s", ticket_id)
+        await self.bot.store.tickets.discard(ticket_id)
+
+    async def close(self, interaction: discord.Interaction[Any], ticket_id: int) -> None:
+        ticket = await self.bot.store.tickets.get(ticket_id)
+        if ticket is None or ticket.status != "open" or ticket.thread_id is None:
+            await tell(interaction, "This ticket is already closed.")
+            return
+        config = await self.bot.store.servers.get(ticket.guild_id)
+        user = interaction.user
+        staff = config.staff_role_id is not None and any(
+            r.id == config.staff_role_id for r in getattr(user, "roles", [])
+        )
+        if (
+            user.id != ticket.opener_id
+            and not staff
+            and not interaction.permissions.manage_threads
+            and not await is_server_admin(self.bot, interaction)
+        ):
+            await tell(interaction, "Only the person who opened this ticket or the staff can close it.")
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        thread = await self.bot.fetch_channel(ticket.thread_id)
+        if not isinstance(thread, discord.Thread):
+            await interaction.edit_original_response(content="I can't find this ticket's thread any more.")
+            return
+        lines = [
+            transcript_line(
+                m.id,
+                m.author.id,
+                m.author.display_name,
+                m.content,
+                [a.url for a in m.attachments],
+                m.created_at,
+            )
+            async for m in thread.history(limit=TRANSCRIPT_MAX, oldest_first=True)
+        ]
+        if not await self.bot.store.tickets.close(ticket_id, user.id, lines):
+            await interaction.edit_original_response(content="This ticket is already closed.")
+            return
+        await thread.send(
+            f"*{self.character} turns off the light.* Ticket closed by {user.mention}; the "
+            "transcript is archived.",
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        try:
+            await thread.edit(
+                archived=True,
+                locked=True,
+                reason=audit_reason(user.display_name, user.id, f"ticket #{ticket_id} closed"),
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not archive the thread of ticket %s: %s", ticket_id, exc)
+        await post_notice(
+            self.bot, ticket.guild_id, summary(ticket, user.display_name, user.id, lines, utcnow())
+        )
+        log.info("ticket %s closed by %s (%d messages archived)", ticket_id, user.id, len(lines))
+        await interaction.edit_original_response(content="Closed. The transcript is archived.")
+
+
+async def setup(bot: Kindred) -> None:
+    await bot.add_cog(Tickets(bot))

@@ -1,0 +1,346 @@
+"""Utility: ``/poll`` (buttons, live counts, one changeable vote each, results with a bar chart at the closing
+time), ``/userinfo`` and ``/serverinfo``.
+
+Polls survive restarts: each button's custom id carries the poll's id and option (a discord.py DynamicItem
+registered at load, so clicks on any poll's buttons are handled without a view per poll), votes live in
+the database, and every open poll's closing timer is rebuilt from its row when the cog loads (a poll whose
+time passed while the bot was down closes at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.barchart import render_bar_chart
+from bot.moderation import BadInput
+from bot.permissions import is_admin, require_server
+from bot.polls import (
+    CUSTOM_ID,
+    CUSTOM_ID_PATTERN,
+    closing_line,
+    describe_span,
+    parse_poll,
+    result_lines,
+    results_text,
+    tally,
+)
+from cogs.commands import clip, tell
+from database.models import utcnow
+from database.records import PollRecord, as_utc
+
+if TYPE_CHECKING:
+    from bot.client import Kindred
+
+log = logging.getLogger(__name__)
+
+POLL_COLOR = discord.Colour.blurple()
+
+
+def poll_embed(poll: PollRecord, counts: list[int], *, closed: bool = False) -> discord.Embed:
+    total = sum(counts)
+    embed = discord.Embed(
+        title=clip(poll.question, 250),
+        colour=POLL_COLOR,
+        description="\n".join(result_lines(poll.options, counts))[:4000],
+    )
+    embed.add_field(name="Votes", value=str(total))
+    embed.add_field(name="Status", value=closing_line(poll.closes_at, closed))
+    embed.set_footer(
+        text="One vote each; press another option to change yours." if not closed else "This poll has closed."
+    )
+    return embed
+
+
+class PollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM_ID_PATTERN):
+    """One option's button; works for any poll, before and after a restart."""
+
+    def __init__(self, poll_id: int, option: int, label: str = "") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label or str(option + 1),
+                style=discord.ButtonStyle.secondary,
+                custom_id=CUSTOM_ID.format(poll=poll_id, option=option),
+            )
+        )
+        self.poll_id = poll_id
+        self.option = option
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any], match: re.Match[str], /
+    ) -> PollButton:
+        return cls(int(match["poll"]), int(match["option"]), item.label or "")
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        cog = interaction.client.get_cog("Utility")
+        if not isinstance(cog, Utility):
+            await tell(interaction, "Polls are not available right now.")
+            return
+        await cog.vote(interaction, self.poll_id, self.option)
+
+
+def poll_view(poll_id: int, options: list[str] | tuple[str, ...]) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for i, option in enumerate(options):
+        view.add_item(PollButton(poll_id, i, clip(f"{i + 1}. {option}", 80)))
+    return view
+
+
+class Utility(commands.Cog):
+    def __init__(self, bot: Kindred) -> None:
+        self.bot = bot
+        self.timers: dict[int, asyncio.Task[None]] = {}
+
+    @property
+    def character(self) -> str:
+        return self.bot.engine.persona.name
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(PollButton)
+        for poll in await self.bot.store.polls.open_polls():
+            self.schedule(poll)
+        if self.timers:
+            log.info("polls: %d open poll(s) scheduled to close", len(self.timers))
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(PollButton)
+        for task in self.timers.values():
+            task.cancel()
+        await asyncio.gather(*self.timers.values(), return_exceptions=True)
+        self.timers.clear()
+
+    # -- polls
+
+    def schedule(self, poll: PollRecord) -> None:
+        """Close ``poll`` at its closing time (now, if that has passed)."""
+        delay = max(0.0, (poll.closes_at - utcnow()).total_seconds())
+        old = self.timers.pop(poll.id, None)
+        if old is not None:
+            old.cancel()
+        self.timers[poll.id] = asyncio.create_task(self._close_later(poll.id, delay), name=f"poll-{poll.id}")
+
+    async def _close_later(self, poll_id: int, delay: float) -> None:
+        try:
+            await asyncio.sleep(delay)
+            await self.close_poll(poll_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("closing poll %s failed", poll_id)
+        finally:
+            if self.timers.get(poll_id) is asyncio.current_task():
+                self.timers.pop(poll_id, None)
+
+    async def close_poll(self, poll_id: int) -> bool:
+        """Close a poll, retire its buttons and post the results with the chart; False if it was closed."""
+        poll = await self.bot.store.polls.get(poll_id)
+        if poll is None or not await self.bot.store.polls.close(poll_id):
+            return False
+        counts = tally(poll.options, await self.bot.store.polls.counts(poll_id))
+        channel = self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
+        if poll.message_id is not None:
+            try:
+                await channel.get_partial_message(poll.message_id).edit(
+                    embed=poll_embed(poll, counts, closed=True), view=None
+                )
+            except discord.HTTPException as exc:
+                log.warning("could not retire the buttons of poll %s: %s", poll_id, exc)
+        chart = await asyncio.to_thread(render_bar_chart, poll.question, poll.options, counts)
+        name = f"poll-{poll_id}.png"
+        embed = poll_embed(poll, counts, closed=True).set_image(url=f"attachment://{name}")
+        reference = (
+            discord.MessageReference(
+                message_id=poll.message_id, channel_id=poll.channel_id, fail_if_not_exists=False
+            )
+            if poll.message_id
+            else None
+        )
+        kwargs: dict[str, Any] = {"reference": reference} if reference else {}
+        await channel.send(
+            results_text(self.character, poll.question, poll.options, counts),
+            embed=embed,
+            file=discord.File(io.BytesIO(chart), filename=name),
+            allowed_mentions=discord.AllowedMentions.none(),
+            **kwargs,
+        )
+        log.info("poll %s closed with %d votes", poll_id, sum(counts))
+        return True
+
+    async def vote(self, interaction: discord.Interaction[Any], poll_id: int, option: int) -> None:
+        poll = await self.bot.store.polls.get(poll_id)
+        if poll is None or not 0 <= option < len(poll.options):
+            await tell(interaction, "This poll no longer exists.")
+            return
+        before = await self.bot.store.polls.vote_of(poll_id, interaction.user.id)
+        if not await self.bot.store.polls.vote(poll_id, interaction.user.id, option):
+            await tell(interaction, "This poll has closed; votes are no longer counted.")
+            return
+        counts = tally(poll.options, await self.bot.store.polls.counts(poll_id))
+        await interaction.response.edit_message(embed=poll_embed(poll, counts))  # the live counts
+        choice = poll.options[option]
+        text = (
+            f"You already voted for **{choice}**."
+            if before == option
+            else f"Your vote moved to **{choice}**."
+            if before is not None
+            else f"You voted for **{choice}**. Press another option to change it."
+        )
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+
+    @app_commands.command(
+        name="poll", description="Start a poll with buttons; results with a chart at the end."
+    )
+    @app_commands.guild_only()
+    @app_commands.describe(
+        question="What to ask",
+        options="2 to 25 options separated by | (e.g. Tea | Coffee)",
+        duration="How long it stays open: 10m, 2h, 3d ... (default 24h, at most 30 days)",
+    )
+    async def poll(
+        self, interaction: discord.Interaction[Any], question: str, options: str, duration: str | None = None
+    ) -> None:
+        require_server(interaction)
+        try:
+            spec = parse_poll(question, options, duration)
+        except BadInput as exc:
+            await tell(interaction, str(exc))
+            return
+        closes_at = utcnow() + spec.duration
+        store = self.bot.store.polls
+        poll_id = await store.create(
+            int(interaction.guild_id or 0),
+            int(interaction.channel_id or 0),
+            interaction.user.id,
+            spec.question,
+            spec.options,
+            closes_at,
+        )
+        poll = await store.get(poll_id)
+        assert poll is not None
+        try:
+            sent = await interaction.response.send_message(
+                f"*{self.character} sets up a ballot box.* Poll by {interaction.user.mention}, open for "
+                f"{describe_span(spec.duration)}:",
+                embed=poll_embed(poll, [0] * len(spec.options)),
+                view=poll_view(poll_id, spec.options),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            message_id = sent.message_id or (await interaction.original_response()).id
+            await store.set_message(poll_id, message_id)
+        except BaseException:
+            await store.delete(poll_id)  # no poll without its message
+            raise
+        self.schedule(poll)
+        log.info(
+            "poll %s by %s in %s: %d options, closes %s",
+            poll_id,
+            interaction.user.id,
+            interaction.channel_id,
+            len(spec.options),
+            closes_at.isoformat(),
+        )
+
+    # -- info
+
+    @app_commands.command(name="userinfo", description="About a member: joined, created, roles, boosts.")
+    @app_commands.guild_only()
+    @app_commands.describe(member="Who (default: you)")
+    async def userinfo(
+        self, interaction: discord.Interaction[Any], member: discord.User | None = None
+    ) -> None:
+        require_server(interaction)
+        target = member or interaction.user
+        if not isinstance(target, discord.Member):
+            await tell(interaction, f"{target.display_name} is not a member of this server.")
+            return
+        embed = discord.Embed(
+            title=target.display_name,
+            colour=target.colour or POLL_COLOR,
+            description=f"{target.mention} · `{target.id}`" + (" · bot" if target.bot else ""),
+        )
+        embed.set_thumbnail(url=target.display_avatar.url)
+        embed.add_field(name="Account created", value=stamp(target.created_at))
+        embed.add_field(
+            name="Joined this server", value=stamp(target.joined_at) if target.joined_at else "unknown"
+        )
+        roles = [r.mention for r in reversed(target.roles) if not r.is_default()]
+        embed.add_field(
+            name=f"Roles ({len(roles)})",
+            inline=False,
+            value=" ".join(roles[:20]) + (" …" if len(roles) > 20 else "") if roles else "none",
+        )
+        embed.add_field(
+            name="Boosting", value=f"since {stamp(target.premium_since)}" if target.premium_since else "no"
+        )
+        if target.is_timed_out() and target.timed_out_until:
+            embed.add_field(name="Timed out", value=f"until {stamp(target.timed_out_until)}")
+        known = await self.bot.store.people.get_user(target.id)
+        embed.add_field(
+            name=f"Known to {self.character}",
+            inline=False,
+            value=(
+                f"since {stamp(known.first_seen)} ({(utcnow() - as_utc(known.first_seen)).days} days)"
+                if known is not None
+                else "not yet: we haven't talked"
+            ),
+        )
+        if known is not None and await is_admin(self.bot, interaction.user):
+            rel = await self.bot.store.people.relationship(self.bot.engine.character_key, target.id)
+            embed.add_field(
+                name="Relationship (admins only)",
+                inline=False,
+                value=(
+                    f"anger {rel.anger:g}/10 · rapport {rel.rapport:g}/10 · trust {rel.trust:g}/10 · "
+                    f"formality {rel.formality:+g}"
+                ),
+            )
+        await tell(interaction, embed=embed)
+
+    @app_commands.command(
+        name="serverinfo", description="About this server: created, members, roles, boosts."
+    )
+    @app_commands.guild_only()
+    async def serverinfo(self, interaction: discord.Interaction[Any]) -> None:
+        require_server(interaction)
+        guild = interaction.guild
+        if guild is None:
+            await tell(interaction, "I can't see this server right now; try again in a moment.")
+            return
+        embed = discord.Embed(title=guild.name, colour=POLL_COLOR, description=f"`{guild.id}`")
+        if guild.icon is not None:
+            embed.set_thumbnail(url=guild.icon.url)
+        embed.add_field(name="Owner", value=f"<@{guild.owner_id}>")
+        embed.add_field(name="Created", value=stamp(guild.created_at))
+        cached = guild.members
+        bots = sum(1 for m in cached if m.bot)
+        total = guild.member_count or len(cached)
+        embed.add_field(
+            name="Members",
+            value=f"{total}" + (f" ({total - bots} people, {bots} bots)" if len(cached) >= total else ""),
+        )
+        embed.add_field(name="Roles", value=str(len(guild.roles) - 1))
+        embed.add_field(
+            name="Channels", value=f"{len(guild.text_channels)} text · {len(guild.voice_channels)} voice"
+        )
+        embed.add_field(
+            name="Boosts", value=f"{guild.premium_subscription_count or 0} (tier {guild.premium_tier})"
+        )
+        await tell(interaction, embed=embed, allowed_mentions=discord.AllowedMentions.none())
+
+
+def stamp(moment: Any) -> str:
+    """A Discord timestamp: shown in each reader's own time zone, with "x days ago"."""
+    seconds = int(moment.timestamp())
+    return f"<t:{seconds}:D> (<t:{seconds}:R>)"
+
+
+async def setup(bot: Kindred) -> None:
+    await bot.add_cog(Utility(bot))

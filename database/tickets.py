@@ -1,0 +1,130 @@
+"""Support tickets: a row per ticket (created before its thread, so a failed thread leaves nothing behind
+once the row is dropped again) and, when it closes, its transcript."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from database.engine import Database
+from database.models import utcnow
+from database.records import TicketRecord, TranscriptLine, as_utc
+from database.server_models import Ticket, TicketMessage
+
+TICKET_COLUMNS = (
+    Ticket.id,
+    Ticket.guild_id,
+    Ticket.channel_id,
+    Ticket.thread_id,
+    Ticket.opener_id,
+    Ticket.topic,
+    Ticket.status,
+    Ticket.opened_at,
+    Ticket.closed_at,
+    Ticket.closed_by,
+)
+
+
+def _ticket(row: Any) -> TicketRecord:
+    return TicketRecord(
+        int(row[0]),
+        int(row[1]),
+        int(row[2]),
+        None if row[3] is None else int(row[3]),
+        int(row[4]),
+        str(row[5]),
+        str(row[6]),
+        as_utc(row[7]),
+        None if row[8] is None else as_utc(row[8]),
+        None if row[9] is None else int(row[9]),
+    )
+
+
+class Tickets:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def open(self, guild_id: int, channel_id: int, opener_id: int, topic: str) -> int:
+        stmt = (
+            insert(Ticket)
+            .values(
+                guild_id=guild_id,
+                channel_id=channel_id,
+                opener_id=opener_id,
+                topic=topic[:200],
+                status="open",
+                opened_at=utcnow(),
+            )
+            .returning(Ticket.id)
+        )
+        return int(await self.db.write(lambda conn: conn.execute(stmt).scalar_one()))
+
+    async def set_thread(self, ticket_id: int, thread_id: int) -> None:
+        await self.db.change(update(Ticket).where(Ticket.id == ticket_id).values(thread_id=thread_id))
+
+    async def discard(self, ticket_id: int) -> None:
+        """Drop a ticket whose thread could not be made."""
+        await self.db.change(delete(Ticket).where(Ticket.id == ticket_id))
+
+    async def get(self, ticket_id: int) -> TicketRecord | None:
+        row = await self.db.first(select(*TICKET_COLUMNS).where(Ticket.id == ticket_id))
+        return _ticket(row) if row is not None else None
+
+    async def by_thread(self, thread_id: int) -> TicketRecord | None:
+        row = await self.db.first(select(*TICKET_COLUMNS).where(Ticket.thread_id == thread_id))
+        return _ticket(row) if row is not None else None
+
+    async def open_for(self, guild_id: int, opener_id: int) -> list[TicketRecord]:
+        rows = await self.db.rows(
+            select(*TICKET_COLUMNS).where(
+                Ticket.guild_id == guild_id, Ticket.opener_id == opener_id, Ticket.status == "open"
+            )
+        )
+        return [_ticket(r) for r in rows]
+
+    async def close(self, ticket_id: int, closed_by: int, transcript: Sequence[TranscriptLine]) -> bool:
+        """Close a ticket and archive its transcript in one transaction; False when it was already closed."""
+        now = utcnow()
+
+        def work(conn: Any) -> bool:
+            changed = conn.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id, Ticket.status == "open")
+                .values(status="closed", closed_at=now, closed_by=closed_by)
+            ).rowcount
+            if not changed:
+                return False
+            if transcript:
+                conn.execute(
+                    insert(TicketMessage),
+                    [
+                        {
+                            "ticket_id": ticket_id,
+                            "message_id": line.message_id,
+                            "author_id": line.author_id,
+                            "author_name": line.author_name[:100],
+                            "content": line.content,
+                            "created_at": line.created_at,
+                        }
+                        for line in transcript
+                    ],
+                )
+            return True
+
+        return await self.db.write(work)
+
+    async def transcript(self, ticket_id: int) -> list[TranscriptLine]:
+        rows = await self.db.rows(
+            select(
+                TicketMessage.message_id,
+                TicketMessage.author_id,
+                TicketMessage.author_name,
+                TicketMessage.content,
+                TicketMessage.created_at,
+            )
+            .where(TicketMessage.ticket_id == ticket_id)
+            .order_by(TicketMessage.id)
+        )
+        return [TranscriptLine(int(r[0]), int(r[1]), str(r[2]), str(r[3]), as_utc(r[4])) for r in rows]

@@ -1,0 +1,218 @@
+"""/poll over the wire: buttons with live counts, one changeable vote each, results with a PNG bar chart at
+the closing time, bad input refused with nothing left behind, and polls surviving a restart (their buttons
+and their closing timers)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import struct
+import time
+import zlib
+from typing import Any
+
+import pytest
+
+from bot.barchart import WINNER, render_bar_chart
+from bot.moderation import BadInput
+from bot.polls import parse_poll
+from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness
+from tests.server_support import answer, opts
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    return [c["custom_id"] for row in message.get("components") or [] for c in row["components"]]
+
+
+async def start_poll(h: Harness, question: str, options: str, duration: str | None = None) -> dict[str, Any]:
+    ix = await h.slash("poll", opts(question=question, options=options, duration=duration), user=USER_ID)
+    message = await ix.message()
+    assert not message["flags"] & 64  # a poll is for everyone to see
+    return message
+
+
+async def vote(h: Harness, message: dict[str, Any], option: int, user: int) -> str:
+    ix = await h.click(message, buttons(message)[option], user=user)
+    response = await ix.response()
+    assert response["type"] == 7  # the poll message itself is updated: the live counts
+    return (await ix.followup())["content"]
+
+
+async def _with_message(h: Harness, poll_id: int) -> Any:
+    poll = await h.store.polls.get(poll_id)
+    return poll if poll is not None and poll.message_id is not None else None
+
+
+def results(h: Harness) -> list[dict[str, Any]]:
+    return [m for m in h.discord.posted(CHANNEL_ID) if m.get("attachments")]
+
+
+async def eventually(check: Any, what: str, timeout: float = 5.0) -> Any:
+    """Poll an async check until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while not (result := await check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+    return result
+
+
+def decode_png(data: bytes) -> tuple[int, int, bytes]:
+    """(width, height, raw RGB rows with their filter bytes) of an 8-bit RGB PNG."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, size = 8, b"", (0, 0)
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
+        assert (
+            zlib.crc32(kind + chunk) & 0xFFFFFFFF
+            == struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])[0]
+        )
+        if kind == b"IHDR":
+            width, height, depth, color = struct.unpack(">IIBB", chunk[:10])
+            assert (depth, color) == (8, 2)
+            size = (width, height)
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    return size[0], size[1], zlib.decompress(idat)
+
+
+def test_the_bar_chart_is_a_real_png_with_the_leader_drawn_longest() -> None:
+    png = render_bar_chart("Snack?", ["Kelp", "Krill"], [1, 3])
+    width, height, raw = decode_png(png)
+    assert width == 640 and len(raw) == height * (width * 3 + 1)
+
+    def pixel(x: int, y: int) -> tuple[int, ...]:
+        start = y * (width * 3 + 1) + 1 + x * 3
+        return tuple(raw[start : start + 3])
+
+    row_y = [16 + 36 + i * 30 + 9 for i in range(2)]  # the middle of each bar (see bot/barchart.py)
+    bar_end = 640 - 16 - 110 - 1
+    assert pixel(bar_end, row_y[1]) == WINNER  # krill leads: its bar is full length, in green
+    assert pixel(bar_end, row_y[0]) != WINNER  # kelp's bar stops a third of the way
+
+
+def test_poll_input_rules() -> None:
+    assert parse_poll("Tea?", "Green | Black ; Mint", "2h").options == ["Green", "Black", "Mint"]
+    for question, options, duration, problem in [
+        ("Tea?", "Green", None, "at least 2 options"),
+        ("Tea?", " | ".join(f"t{i}" for i in range(26)), None, "at most 25 options (you gave 26)"),
+        ("Tea?", "a | b", "forever", "I don't understand the poll duration 'forever'"),
+        ("Tea?", "a | b", "31d", "too long: at most 30 days"),
+        ("Tea?", "a | A", None, "Two options are the same"),
+        ("  ", "a | b", None, "needs a question"),
+    ]:
+        with pytest.raises(BadInput, match=re.escape(problem)):
+            parse_poll(question, options, duration)
+
+
+async def test_bad_polls_get_one_line_and_leave_nothing(harness: Harness) -> None:
+    h = harness
+    for options, duration, expected in [
+        ("Tea", None, "A poll needs at least 2 options, separated by | (you gave 1)."),
+        (
+            " | ".join(f"option {i}" for i in range(26)),
+            None,
+            "A poll can have at most 25 options (you gave 26).",
+        ),
+        (
+            "Tea | Coffee",
+            "someday",
+            "I don't understand the poll duration 'someday': use a number and a unit, like 10m, 2h or 7d.",
+        ),
+    ]:
+        ix = await h.slash("poll", opts(question="Drink?", options=options, duration=duration))
+        assert await answer(ix) == expected
+    assert await h.store.polls.open_polls() == []
+    assert h.discord.posted(CHANNEL_ID) == []
+
+
+async def test_a_poll_whose_message_fails_leaves_no_row(harness: Harness) -> None:
+    h = harness
+    h.discord.fail_next("POST /interactions/*", 404, 10062, "Unknown interaction")
+    ix = await h.slash("poll", opts(question="Drink?", options="Tea | Coffee"))
+    await h.discord.wait_for(
+        lambda d: d.requests and any("/interactions/" in r.path for r in d.requests[1:]),
+        what="the failed poll answer",
+    )
+    assert "went wrong" in await answer(ix)  # the apology, after the failed first answer
+    assert await h.store.polls.open_polls() == []
+    assert h.bot.get_cog("Utility").timers == {}
+
+
+async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) -> None:
+    h = harness
+    message = await start_poll(h, "Best snack?", "Kelp | Plankton | Krill", "3s")
+    ids = buttons(message)
+    assert len(ids) == 3 and "Best snack?" in message["embeds"][0]["title"]
+    [poll] = await eventually(lambda: h.store.polls.open_polls(), "the poll row")
+    poll = await eventually(lambda: _with_message(h, poll.id), "the poll's message id")
+    assert poll.message_id == int(message["id"]) and poll.options == ("Kelp", "Plankton", "Krill")
+
+    assert await vote(h, message, 0, USER_ID) == "You voted for **Kelp**. Press another option to change it."
+    assert "1 vote (100%)" in h.discord.messages[int(message["id"])]["embeds"][0]["description"]
+    assert (
+        await vote(h, message, 1, USER2_ID)
+        == "You voted for **Plankton**. Press another option to change it."
+    )
+    assert await vote(h, message, 1, USER_ID) == "Your vote moved to **Plankton**."
+    assert await vote(h, message, 1, USER_ID) == "You already voted for **Plankton**."
+    assert await h.store.polls.counts(poll.id) == {1: 2}  # one vote per person
+    live = h.discord.messages[int(message["id"])]["embeds"][0]
+    assert "2 votes (100%)" in live["description"] and live["fields"][0]["value"] == "2"
+
+    [posted] = await h.discord.wait_for(lambda d: results(h), timeout=8, what="the poll results")
+    assert posted["content"] == (
+        "*Finn counts the votes.* The poll **Best snack?** has closed: **Plankton** wins (2 votes)."
+    )
+    [chart] = posted["attachments"]
+    assert chart["filename"] == f"poll-{poll.id}.png"
+    width, _, _ = decode_png(h.discord.messages[int(posted["id"])]["attachments"][0]["_data"])
+    assert width == 640
+    assert posted["embeds"][0]["image"]["url"] == f"attachment://poll-{poll.id}.png"
+    closed = h.discord.messages[int(message["id"])]
+    assert closed["components"] == [] and closed["embeds"][0]["footer"]["text"] == "This poll has closed."
+    assert (await h.store.polls.get(poll.id)).closed
+
+    assert await h.store.polls.counts(poll.id) == {1: 2}
+    assert ids and not buttons(closed)
+
+    # A click that lands after the poll closed in the database, before its buttons were retired, is refused.
+    other = await start_poll(h, "Second?", "Yes | No", "10m")
+    [row] = await eventually(lambda: h.store.polls.open_polls(), "the second poll")
+    assert await h.store.polls.close(row.id)
+    ix = await h.click(other, buttons(other)[0], user=USER2_ID)
+    assert await answer(ix) == "This poll has closed; votes are no longer counted."
+    assert await h.store.polls.counts(row.id) == {}
+
+
+async def test_polls_survive_a_restart(harness: Harness) -> None:
+    h = harness
+    long_poll = await start_poll(h, "Picnic day?", "Saturday | Sunday", "10m")
+    short_poll = await start_poll(h, "Bring crabs?", "Yes | No", "4s")
+    await vote(h, long_poll, 0, USER_ID)
+    await vote(h, short_poll, 1, USER_ID)
+    await h.stop_bot()
+    restarted_at = time.perf_counter()
+    await h.start_bot()
+
+    # The buttons of a poll posted before the restart still count votes (and update the message).
+    assert (
+        await vote(h, long_poll, 1, USER2_ID)
+        == "You voted for **Sunday**. Press another option to change it."
+    )
+    long_id = int(
+        h.discord.messages[int(long_poll["id"])]["components"][0]["components"][0]["custom_id"].split(":")[1]
+    )
+    assert await h.store.polls.counts(long_id) == {0: 1, 1: 1}
+    # The short poll's timer was rebuilt from its row: it closes after the restart, once.
+    [posted] = await h.discord.wait_for(lambda d: results(h), timeout=10, what="the short poll's results")
+    assert posted["_at"] > restarted_at and "**No** wins (1 vote)" in posted["content"]
+    cog = h.bot.get_cog("Utility")
+
+    async def settled() -> bool:
+        return set(cog.timers) == {long_id}
+
+    await eventually(settled, "the closed poll's timer to retire")
+    assert len(results(h)) == 1
+    assert GUILD_ID == (await h.store.polls.get(long_id)).guild_id

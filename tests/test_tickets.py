@@ -1,0 +1,139 @@
+"""Tickets over the wire: setup by server admins, a private thread with the opener and the staff, the Close
+button, the transcript archived and a summary in the log channel; refusals as one line; and a ticket that
+fails half-way leaves neither a thread nor a row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.permissions import INVITE_PERMISSIONS
+from tests.fakes.discord_guild import CREATE_PRIVATE_THREADS
+from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.server_support import answer, sub
+
+CAROL_ID = 900_000_000_000_000_103
+NOT_SET_UP = "Tickets aren't set up in this server yet: an admin can run `/ticket setup`."
+
+
+def threads(h: Harness) -> list[dict[str, Any]]:
+    return [c for c in h.discord.channels.values() if c["type"] == 12]
+
+
+async def setup_staff(h: Harness) -> int:
+    d = h.discord
+    d.add_user(CAROL_ID, "carol")
+    d.add_member(GUILD_ID, CAROL_ID)
+    await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID), INVITE_PERMISSIONS.value)
+    staff = await d.add_role(GUILD_ID, "Staff", position=1, mentionable=True)
+    await d.give_role(GUILD_ID, USER2_ID, staff)  # bob is staff
+    await h.store.servers.update(GUILD_ID, reply_mode="addressed")  # ticket talk is not for the character
+    return staff
+
+
+async def ticket(h: Harness, name: str, *, user: int = USER_ID, **options: Any) -> str:
+    return await answer(await h.slash("ticket", sub(name, **options), user=user))
+
+
+async def test_a_ticket_before_setup_is_one_line_and_nothing_else(harness: Harness) -> None:
+    h = harness
+    assert await ticket(h, "open", topic="help") == NOT_SET_UP
+    assert threads(h) == [] and await h.store.tickets.open_for(GUILD_ID, USER_ID) == []
+
+
+async def test_only_server_admins_set_tickets_up(harness: Harness) -> None:
+    h = harness
+    staff = await setup_staff(h)
+    assert (
+        await ticket(h, "setup", staff_role=("role", staff))
+        == "Only this server's admins (the Manage Server permission) can use this command."
+    )
+    assert (await h.store.servers.get(GUILD_ID, fresh=True)).staff_role_id is None
+    assert (
+        await ticket(h, "setup", user=ADMIN_ID, staff_role=("role", GUILD_ID))
+        == "Choose a staff role other than @everyone: tickets are private."
+    )
+    text = await ticket(
+        h, "setup", user=ADMIN_ID, staff_role=("role", staff), channel=("channel", CHANNEL_ID)
+    )
+    assert (
+        text
+        == f"*Finn pins up a sign.* Tickets now open as private threads in <#{CHANNEL_ID}>, with <@&{staff}>."
+    )
+    config = await h.store.servers.get(GUILD_ID, fresh=True)
+    assert (config.staff_role_id, config.ticket_channel_id) == (staff, CHANNEL_ID)
+    quiet = await h.discord.add_role(GUILD_ID, "Quiet staff", position=1)
+    text = await ticket(h, "setup", user=ADMIN_ID, staff_role=("role", quiet))
+    assert text.endswith(
+        f"Note: <@&{quiet}> is not mentionable, so I can only add the staff I know; make it "
+        "mentionable (Server Settings, Roles) so every staff member joins each ticket."
+    )
+
+
+async def test_open_talk_close_and_archive(harness: Harness) -> None:
+    h = harness
+    d = h.discord
+    staff = await setup_staff(h)
+    await ticket(h, "setup", user=ADMIN_ID, staff_role=("role", staff))
+
+    text = await ticket(h, "open", topic="my shell is stuck")
+    [thread] = threads(h)
+    tid = int(thread["id"])
+    assert text == f"Your ticket is open: <#{tid}>."
+    assert thread["thread_metadata"]["invitable"] is False and thread["parent_id"] == str(CHANNEL_ID)
+    assert thread["_members"] == {USER_ID, USER2_ID}  # the opener and the staff, nobody else
+    [opening] = d.posted(tid)
+    assert (
+        f"<@{USER_ID}> <@&{staff}>" in opening["content"]
+        and "Ticket #1 about **my shell is stuck**" in opening["content"]
+    )
+    [close_id] = [c["custom_id"] for row in opening["components"] for c in row["components"]]
+    [entry] = d.audit_entries(GUILD_ID, "thread_create")
+    assert entry["reason"].endswith("ticket #1")
+    [row] = await h.store.tickets.open_for(GUILD_ID, USER_ID)
+    assert (row.thread_id, row.topic, row.status) == (tid, "my shell is stuck", "open")
+    assert any("**ticket #1 opened**" in m["content"] for m in d.posted(LOG_CHANNEL_ID))
+    assert await ticket(h, "open", topic="again") == f"You already have an open ticket: <#{tid}>."
+
+    await d.user_message(tid, USER_ID, "It won't come off!")
+    await d.user_message(tid, USER2_ID, "Try some warm water.")
+    refused = await h.click(opening, close_id, user=CAROL_ID)
+    assert await answer(refused) == "Only the person who opened this ticket or the staff can close it."
+
+    closing = await h.click(opening, close_id, user=USER2_ID)
+    assert await answer(closing) == "Closed. The transcript is archived."
+    assert thread["thread_metadata"]["archived"] and thread["thread_metadata"]["locked"]
+    closed = await h.store.tickets.get(row.id)
+    assert closed is not None and closed.status == "closed" and closed.closed_by == USER2_ID
+    transcript = await h.store.tickets.transcript(row.id)
+    assert [(line.author_id, line.content) for line in transcript if line.author_id != h.bot_user_id] == [
+        (USER_ID, "It won't come off!"),
+        (USER2_ID, "Try some warm water."),
+    ]
+    [summary] = [m["content"] for m in d.posted(LOG_CHANNEL_ID) if "**ticket #1 closed**" in m["content"]]
+    assert f"opened by <@{USER_ID}>" in summary and f"closed by bob ({USER2_ID})" in summary
+    assert "topic: my shell is stuck" in summary and "alice, bob" in summary
+    again = await h.click(opening, close_id, user=USER_ID)
+    assert await answer(again) == "This ticket is already closed."
+
+
+async def test_a_ticket_that_fails_half_way_leaves_nothing(harness: Harness) -> None:
+    h = harness
+    d = h.discord
+    staff = await setup_staff(h)
+    await ticket(h, "setup", user=ADMIN_ID, staff_role=("role", staff))
+
+    # Discord refuses the thread (the bot lost Create Private Threads): no row is left.
+    await d.set_role_permissions(
+        GUILD_ID, d.bot_role_id(GUILD_ID), INVITE_PERMISSIONS.value & ~CREATE_PRIVATE_THREADS
+    )
+    text = await ticket(h, "open", topic="help")
+    assert text.startswith("I couldn't open the ticket: Discord refused (I need Create Private Threads")
+    assert threads(h) == [] and await h.store.tickets.open_for(GUILD_ID, USER_ID) == []
+
+    # The thread is made but its first message fails: the thread is deleted again and the row dropped.
+    await d.set_role_permissions(GUILD_ID, d.bot_role_id(GUILD_ID), INVITE_PERMISSIONS.value)
+    d.fail_next("POST /channels/*/messages", 403, 50001, "Missing Access")
+    text = await answer(await h.slash("ticket", sub("open", topic="help"), user=USER_ID))
+    assert text.startswith("I couldn't open the ticket")
+    assert threads(h) == [] and await h.store.tickets.open_for(GUILD_ID, USER_ID) == []
+    assert any(e["action"] == "channel_delete" for e in d.audit_entries(GUILD_ID))
