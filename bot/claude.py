@@ -82,12 +82,14 @@ def price_per_input_token(settings: Settings, model: str) -> float:
 def cost_of(settings: Settings, model: str, usage: CallUsage) -> float:
     p = price_per_input_token(settings, model)
     return p * (usage.input_tokens + usage.output_tokens * OUTPUT_MULTIPLIER
-                + usage.cache_creation_tokens * CACHE_WRITE_MULTIPLIER + usage.cache_read_tokens * CACHE_READ_MULTIPLIER)
+                + usage.cache_creation_tokens * CACHE_WRITE_MULTIPLIER
+                + usage.cache_read_tokens * CACHE_READ_MULTIPLIER)
 
 
 def _usage_from(raw: Any) -> tuple[int, int, int, int]:
     return (int(getattr(raw, "input_tokens", 0) or 0), int(getattr(raw, "output_tokens", 0) or 0),
-            int(getattr(raw, "cache_creation_input_tokens", 0) or 0), int(getattr(raw, "cache_read_input_tokens", 0) or 0))
+            int(getattr(raw, "cache_creation_input_tokens", 0) or 0),
+            int(getattr(raw, "cache_read_input_tokens", 0) or 0))
 
 
 class ClaudeClient:
@@ -187,7 +189,8 @@ class ClaudeClient:
         if prompt.system:
             kwargs["system"] = prompt.system
         return await self._call(kwargs, purpose=purpose, user_id=user_id,
-                                timeout=self.settings.summarize_timeout if timeout is None else timeout, stream=False)
+                                timeout=self.settings.summarize_timeout if timeout is None else timeout,
+                                stream=False)
 
     # -- the call loop
 
@@ -209,13 +212,15 @@ class ClaudeClient:
                             raise ClaudeUnavailable(last_error) from exc
                         await asyncio.sleep(_backoff(attempt, exc))
                     # The SDK leaves a read timeout in the middle of a stream unwrapped (httpx2's own error).
-                    except (anthropic.APIConnectionError, anthropic.APITimeoutError, httpx2.TransportError) as exc:
+                    except (anthropic.APIConnectionError, anthropic.APITimeoutError,
+                            httpx2.TransportError) as exc:
                         last_error = f"{type(exc).__name__}: {exc}"
                         await asyncio.sleep(_backoff(attempt, None))
                     else:
                         break
         except TimeoutError:
-            await self._failed(kwargs, purpose, user_id, started, f"timed out after {timeout:g}s ({last_error})")
+            await self._failed(kwargs, purpose, user_id, started,
+                               f"timed out after {timeout:g}s ({last_error})")
             raise ClaudeUnavailable(f"{model} timed out after {timeout:g}s: {last_error}") from None
         except ClaudeUnavailable as exc:
             await self._failed(kwargs, purpose, user_id, started, str(exc))
@@ -243,7 +248,8 @@ class ClaudeClient:
         i, o, cw, cr = _usage_from(message.usage)
         usage = CallUsage(i, o, cw, cr)
         usage = CallUsage(i, o, cw, cr, cost_of(self.settings, message.model, usage))
-        return Completion(text=text.strip(), model=message.model, usage=usage, stop_reason=message.stop_reason)
+        return Completion(text=text.strip(), model=message.model, usage=usage,
+                          stop_reason=message.stop_reason)
 
     async def _record(self, completion: Completion, *, purpose: str, user_id: int | None, latency_ms: float,
                       ok: bool, error: str = "") -> None:
@@ -253,7 +259,8 @@ class ClaudeClient:
                 await self.store.usage.record(
                     user_id=user_id, purpose=purpose, model=completion.model, input_tokens=u.input_tokens,
                     output_tokens=u.output_tokens, cache_creation_tokens=u.cache_creation_tokens,
-                    cache_read_tokens=u.cache_read_tokens, cost=u.cost, latency_ms=latency_ms, ok=ok, error=error)
+                    cache_read_tokens=u.cache_read_tokens, cost=u.cost, latency_ms=latency_ms, ok=ok,
+                    error=error)
             except Exception:  # usage accounting must never break a reply
                 log.exception("could not record API usage")
         if self._api_log is not None:

@@ -203,7 +203,8 @@ APP_COMMANDS_STATE_KEY = "app_commands_hash"
 
 
 def app_commands_digest(bot: Kindred) -> str:
-    """A fingerprint of the global command payload Discord would receive (and of the application it is for)."""
+    """A fingerprint of the global command payload Discord would receive (and of the application it is
+    for)."""
     tree = bot.tree
     payload = sorted((c.to_dict(tree) for c in tree.get_commands()), key=lambda c: str(c.get("name")))
     raw = json.dumps({"application": bot.application_id, "commands": payload}, sort_keys=True, default=str)

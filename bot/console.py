@@ -53,7 +53,8 @@ async def run_console(settings: Settings, character: CharacterSource) -> int:
         await seed_identity(store, settings.character_dir, engine.character_key)
         persona = engine.persona
         print(f"Chatting with {persona.name}. Ctrl-D or /quit to leave.", file=sys.stderr, flush=True)
-        greeting = greeting_for(persona, CONSOLE_USER_ID, "dm")  # the one a new conversation's prompt opens with
+        # The one a new conversation's prompt opens with.
+        greeting = greeting_for(persona, CONSOLE_USER_ID, "dm")
         if greeting:
             print(f"{persona.name}: {persona.render(greeting, user)}", flush=True)
         loop = asyncio.get_running_loop()
@@ -68,7 +69,8 @@ async def run_console(settings: Settings, character: CharacterSource) -> int:
             if not text:
                 continue
             now = datetime.now(UTC)
-            msg = Incoming(message_id=time_snowflake(now), channel_id=CONSOLE_CHANNEL_ID, author_id=CONSOLE_USER_ID,
+            msg = Incoming(message_id=time_snowflake(now), channel_id=CONSOLE_CHANNEL_ID,
+                           author_id=CONSOLE_USER_ID,
                            author_name=user, content=text, created_at=now, is_dm=True)
             await engine.handle(msg, ConsoleOutlet(engine.persona.name))
         if msg is not None:

@@ -119,7 +119,8 @@ class RerollSession:
     """One /reroll: drafts new answers to the last user turn and, when one is accepted, puts it in place of
     the old answer in the history."""
 
-    def __init__(self, tools: ConversationTools, target: RerollTarget, incoming: Incoming, ooc_context: str) -> None:
+    def __init__(self, tools: ConversationTools, target: RerollTarget, incoming: Incoming,
+                 ooc_context: str) -> None:
         self.tools = tools
         self.target = target
         self.incoming = incoming
@@ -155,11 +156,13 @@ class RerollSession:
         store = self.tools.store
         answers = self.target.answer_turns
         if answers:
-            await store.conversations.replace_turn(answers[0].id, text, count_tokens(text), discord_message_id)
+            await store.conversations.replace_turn(answers[0].id, text, count_tokens(text),
+                                                   discord_message_id)
             await store.conversations.delete_turns([t.id for t in answers[1:]])
         else:  # the original reply had failed: the reroll becomes the answer
-            await store.conversations.append_turns(self.tools.character_key, self.target.user_id, self.target.scope,
-                                     [counted(Turn("assistant", text, discord_message_id=discord_message_id))])
+            await store.conversations.append_turns(
+                self.tools.character_key, self.target.user_id, self.target.scope,
+                [counted(Turn("assistant", text, discord_message_id=discord_message_id))])
 
 
 class ConversationTools:
@@ -203,12 +206,14 @@ class ConversationTools:
 
     def reroll(self, target: RerollTarget, *, author_name: str, channel_id: int, guild_id: int | None,
                guild_name: str = "", channel_name: str = "", ooc_context: str = "") -> RerollSession:
-        """A session answering ``target`` again, as if its user turn had just arrived where the command was used."""
+        """A session answering ``target`` again, as if its user turn had just arrived where the command was
+        used."""
         turn = target.user_turn
         incoming = Incoming(
             message_id=turn.discord_message_id or time_snowflake(datetime.now(UTC)),
             channel_id=channel_id, author_id=target.user_id, author_name=author_name, content=turn.content,
-            created_at=datetime.now(UTC), is_dm=target.scope == "dm", guild_id=guild_id, guild_name=guild_name,
+            created_at=datetime.now(UTC), is_dm=target.scope == "dm", guild_id=guild_id,
+            guild_name=guild_name,
             channel_name=channel_name)
         return RerollSession(self, target, incoming, ooc_context)
 
@@ -223,12 +228,14 @@ class ConversationTools:
         if not content:
             raise InvalidInput("Tell me what to remember: the memory cannot be empty.")
         if len(content) > REMEMBER_MAX_CHARS:
-            raise InvalidInput(f"That is {len(content)} characters; a memory can be at most {REMEMBER_MAX_CHARS}.")
+            raise InvalidInput(f"That is {len(content)} characters; a memory can be at most "
+                               f"{REMEMBER_MAX_CHARS}.")
         user = await self.store.people.get_user(user_id)
         answer = user.memory_consent if user is not None else None
         if not Consent(self.store, self.engine.settings.memory_consent).allows(answer):
             if answer is False:
-                raise InvalidInput("You turned my memory off with `/memory opt-out`, so I keep nothing new about "
+                raise InvalidInput("You turned my memory off with `/memory opt-out`, "
+                                   "so I keep nothing new about "
                                    "you. Run `/memory opt-in` first if you want me to remember this.")
             raise InvalidInput("I only remember people who opted in: run `/memory opt-in` first, then ask me "
                                "again.")

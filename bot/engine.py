@@ -88,10 +88,12 @@ class ReplyEngine:
         self.decision_listeners: list[DecisionListener] = []
         self.turn_listeners: list[TurnListener] = []
         self.interceptors: list[Interceptor] = []
-        # Prompt contributors (memory recall, lorebook, evolution...) add context without the engine knowing them.
+        # Prompt contributors (memory recall, lorebook, evolution...) add context without the engine
+        # knowing them.
         # They get the prompt data read for this reply, so they need no trip of their own to the database.
         self.context_providers: list[ContextProvider] = []
-        # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing when unused).
+        # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing
+        # when unused).
         self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona)
         self.context_providers.append(self.persona_runtime.provide)
         self.context_providers.append(self._server_context)  # a server's language hint (/settings)
@@ -118,7 +120,8 @@ class ReplyEngine:
     # -- 1. observe
 
     async def observe(self, msg: Incoming) -> bool:
-        """Write the message to the short-term log before anything else. Returns whether the place is active."""
+        """Write the message to the short-term log before anything else. Returns whether the place is
+        active."""
         active, _ = await self._observe(msg, prefetch=False)
         return active
 
@@ -131,7 +134,8 @@ class ReplyEngine:
             request = self.prompt_request(msg) if active and prefetch and self.reply_certain(msg) else None
             stamp = self.store.conversations.history_stamp(self.character_key, msg.author_id, msg.scope)
             data = await self.store.log.log_message(SeenMessage(
-                msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name, msg.author_is_bot,
+                msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name,
+                msg.author_is_bot,
                 msg.is_dm, msg.said, msg.created_at, msg.reply_to_id), then_read=request)
             prefetched = Prefetched(data, stamp) if data is not None else None
         if not msg.author_is_bot and not msg.is_dm:
@@ -151,12 +155,14 @@ class ReplyEngine:
     def prompt_request(self, msg: Incoming) -> PromptRequest:
         """What build_prompt() reads for a reply to ``msg``."""
         return PromptRequest(self.character_key, msg.author_id, msg.scope, msg.channel_id,
-                             0 if msg.is_dm else self.settings.recent_channel_messages, msg.message_id, msg.is_dm)
+                             0 if msg.is_dm else self.settings.recent_channel_messages, msg.message_id,
+                             msg.is_dm)
 
     # -- other characters in the server (one bot process each)
 
     def note_peer(self, channel_id: int, author_id: int, name: str) -> None:
-        """Remember a bot that speaks in this channel: a message naming it before us means it answers first."""
+        """Remember a bot that speaks in this channel: a message naming it before us means it answers
+        first."""
         if author_id not in self.own_author_ids and name:
             self._seen_bots.setdefault(channel_id, {})[author_id] = name
 
@@ -212,7 +218,8 @@ class ReplyEngine:
         Longer after a person's message than after a bot's: people address several characters at once and
         expect each to answer, while bot chatter should keep moving. Returns whether they all answered.
         """
-        timeout = self.settings.turn_wait_after_bot if msg.author_is_bot else self.settings.turn_wait_after_human
+        timeout = (self.settings.turn_wait_after_bot if msg.author_is_bot
+                   else self.settings.turn_wait_after_human)
         waiting = {w.casefold() for w in before_me}
 
         def answered(seen: Incoming | SeenMessage) -> bool:
@@ -296,7 +303,8 @@ class ReplyEngine:
         return active, prefetched
 
     async def announce_decision(self, msg: Incoming, decision: Decision) -> None:
-        log.info("message %s from %s in %s: %s", msg.message_id, msg.author_name, msg.scope, decision.describe())
+        log.info("message %s from %s in %s: %s", msg.message_id, msg.author_name, msg.scope,
+                 decision.describe())
         for listener in list(self.decision_listeners):
             await _safely(listener(msg, decision))
 
@@ -361,7 +369,8 @@ class ReplyEngine:
         turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]
         if ok:
             turns.append(counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None)))
-        turn_ids = await self.store.conversations.append_turns(self.character_key, msg.author_id, msg.scope, turns) \
+        turn_ids = await self.store.conversations.append_turns(self.character_key, msg.author_id, msg.scope,
+                                                               turns) \
             if await self.may_remember(msg) else []
         result = ReplyResult(text, parts, ids, ok, completion, turn_ids)
         for listener in list(self.turn_listeners):
@@ -376,7 +385,8 @@ class ReplyEngine:
         if data is None:
             r = self.prompt_request(msg)
             data = await self.store.conversations.prompt_data(r.character, r.user_id, r.scope, r.channel_id,
-                                                recent_limit=r.recent_limit, before_id=r.before_id, private=r.private)
+                                                recent_limit=r.recent_limit, before_id=r.before_id,
+                                                private=r.private)
         later: list[SeenMessage] = []
         if see_later and not msg.is_dm:
             later = [m for m in await self.store.log.recent_messages(msg.channel_id, limit=10)

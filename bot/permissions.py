@@ -26,8 +26,8 @@ class Inactive(app_commands.CheckFailure):
     """The bot is switched off where the command was used; the message is the user's explanation."""
 
     def __init__(self) -> None:
-        super().__init__("I'm switched off in this channel (an admin used `/bot deactivate`), so I don't write "
-                         "replies here.")
+        super().__init__("I'm switched off in this channel (an admin used `/bot deactivate`), "
+                         "so I don't write replies here.")
 
 
 async def is_admin(bot: Kindred, user: discord.abc.User) -> bool:
@@ -79,7 +79,8 @@ def in_server() -> Any:
 
 
 async def require_active(bot: Kindred, interaction: discord.Interaction[Any]) -> None:
-    """Raise :class:`Inactive` when the bot is deactivated where ``interaction`` happens (DMs are always on)."""
+    """Raise :class:`Inactive` when the bot is deactivated where ``interaction`` happens (DMs are always
+    on)."""
     if interaction.guild_id is None:
         return
     if not await bot.store.places.is_active(int(interaction.channel_id or 0), interaction.guild_id):

@@ -171,7 +171,8 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
     system = (
         f"You decide whether {persona.name} would naturally join in a group chat. "
         f"{persona.name}: {persona.description or 'a character in this server'}. "
-        "Say yes when the message invites a reply from them, asks something they would answer, or touches what "
+        "Say yes when the message invites a reply from them, asks something they would answer, "
+        "or touches what "
         "they care about; say no for messages addressed to others or small talk that needs no answer. "
         "Answer with exactly one word: yes or no."
     )

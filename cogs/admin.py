@@ -61,7 +61,8 @@ class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=P
 
     def __init__(self, page: int, direction: str, *, disabled: bool = False) -> None:
         label = "◀ Previous" if direction == "prev" else "Next ▶"
-        super().__init__(discord.ui.Button(label=label, style=discord.ButtonStyle.secondary, disabled=disabled,
+        super().__init__(discord.ui.Button(label=label, style=discord.ButtonStyle.secondary,
+                                           disabled=disabled,
                                            custom_id=f"kindred-admin:users:{page}:{direction}"))
         self.page = page
 

@@ -76,7 +76,8 @@ class AdminSlash(commands.Cog):
         else:
             name = interaction.command.qualified_name if interaction.command else "?"
             log.info("admin %s used /%s", interaction.user.id, name)
-            self.bot.mirror.emit(f"Admin {interaction.user.display_name} ({interaction.user.id}) used /{name}")
+            self.bot.mirror.emit(f"Admin {interaction.user.display_name} ({interaction.user.id}) "
+                                 f"used /{name}")
         await send_long(interaction, text, deferred=deferred)
 
     # -- autocomplete (admins only: the choices show user names and stored text)
@@ -96,17 +97,21 @@ class AdminSlash(commands.Cog):
     def _user_option(interaction: discord.Interaction[Any]) -> str:
         return str(getattr(interaction.namespace, "user", "") or "")
 
-    async def ac_user(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[Any]]:
+    async def ac_user(self, interaction: discord.Interaction[Any],
+                      current: str) -> list[app_commands.Choice[Any]]:
         return await self._choices(interaction, lambda: self.tools.users.choices(current))
 
-    async def ac_entry(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[Any]]:
+    async def ac_entry(self, interaction: discord.Interaction[Any],
+                       current: str) -> list[app_commands.Choice[Any]]:
         return await self._choices(interaction, lambda: self.tools.identity.choices(str(current)))
 
-    async def ac_fact(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[Any]]:
+    async def ac_fact(self, interaction: discord.Interaction[Any],
+                      current: str) -> list[app_commands.Choice[Any]]:
         user = self._user_option(interaction)
         return await self._choices(interaction, lambda: self.tools.facts.choices(user, str(current)))
 
-    async def ac_memory(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[Any]]:
+    async def ac_memory(self, interaction: discord.Interaction[Any],
+                        current: str) -> list[app_commands.Choice[Any]]:
         user = self._user_option(interaction)
         return await self._choices(interaction, lambda: self.tools.memories.choices(user, str(current)))
 
@@ -116,7 +121,8 @@ class AdminSlash(commands.Cog):
         return await self._choices(interaction,
                                    lambda: self.tools.memories.version_choices(user, str(current)))
 
-    async def ac_key(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[Any]]:
+    async def ac_key(self, interaction: discord.Interaction[Any],
+                     current: str) -> list[app_commands.Choice[Any]]:
         return await self._choices(interaction, lambda: self.tools.state.choices(current))
 
     # -- /identity
@@ -227,10 +233,12 @@ class AdminSlash(commands.Cog):
     async def relationship_show(self, interaction: discord.Interaction[Any], user: str) -> None:
         await self.answer(interaction, self.tools.relationship.show(user))
 
-    @relationship.command(name="set", description="Set relationship metrics (values outside a range are clamped).")
+    @relationship.command(name="set",
+                          description="Set relationship metrics (values outside a range are clamped).")
     @app_commands.describe(user=USER_HELP, anger="0..10", rapport="0..10", trust="0..10", formality="-5..+5")
     @app_commands.autocomplete(user=ac_user)
-    async def relationship_set(self, interaction: discord.Interaction[Any], user: str, anger: float | None = None,
+    async def relationship_set(self, interaction: discord.Interaction[Any], user: str,
+                               anger: float | None = None,
                                rapport: float | None = None, trust: float | None = None,
                                formality: float | None = None) -> None:
         await self.answer(interaction, self.tools.relationship.set(

@@ -59,15 +59,18 @@ class ResetView(OwnedView):
         self.tools = tools
         self.scope = scope
         where = "our direct messages" if scope == "dm" else "this channel"
-        self.content = (f"Reset our conversation in {where}? I will forget what we said here (and its summary). "
+        self.content = (f"Reset our conversation in {where}? "
+                        "I will forget what we said here (and its summary). "
                         "Your core memories stay.")
         self.button("Yes, reset", "confirm", self.confirm, style=discord.ButtonStyle.danger)
         self.button("Cancel", "cancel", self.cancel)
 
     async def confirm(self, interaction: discord.Interaction[Any]) -> None:
         removed = await self.tools.reset(interaction.user.id, self.scope)
-        log.info("user %s reset their conversation in %s (%d turns)", interaction.user.id, self.scope, removed)
-        await self.finish(interaction, f"Done: our conversation here starts afresh ({removed} messages cleared). "
+        log.info("user %s reset their conversation in %s (%d turns)", interaction.user.id, self.scope,
+                 removed)
+        await self.finish(interaction, f"Done: our conversation here starts afresh "
+                                       f"({removed} messages cleared). "
                                        "Your core memories are untouched.")
 
     async def cancel(self, interaction: discord.Interaction[Any]) -> None:
@@ -92,18 +95,22 @@ class ForgetView(OwnedView):
         self.clear_items()
         chosen = [p for p in self.pairs if p.key in self.selected]
         if self.confirming:
-            self.content = (f"Forget these {len(chosen)} exchange(s) for good?\n" + self.listing(only_selected=True))
-            self.button(f"Yes, forget {len(chosen)}", "confirm", self.confirm, style=discord.ButtonStyle.danger)
+            self.content = (f"Forget these {len(chosen)} exchange(s) for good?\n"
+                            + self.listing(only_selected=True))
+            self.button(f"Yes, forget {len(chosen)}", "confirm", self.confirm,
+                        style=discord.ButtonStyle.danger)
             self.button("Back", "back", self.back)
             return
-        self.content = ("Choose the exchanges to forget (✅ = will be forgotten), then press Forget selected.\n"
+        self.content = ("Choose the exchanges to forget (✅ = will be forgotten), "
+                        "then press Forget selected.\n"
                         + self.listing(only_selected=False))
         for number, pair in enumerate(self.pairs, 1):
             on = pair.key in self.selected
             self.button(f"{'✅' if on else '⬜'} {number}", f"pair:{pair.key}", self.toggler(pair.key),
                         style=discord.ButtonStyle.success if on else discord.ButtonStyle.secondary,
                         row=(number - 1) // 5)
-        self.button("Forget selected", "forget", self.ask, style=discord.ButtonStyle.danger, disabled=not chosen,
+        self.button("Forget selected", "forget", self.ask, style=discord.ButtonStyle.danger,
+                    disabled=not chosen,
                     row=2)
         self.button("Cancel", "cancel", self.cancel, row=2)
 
@@ -142,7 +149,8 @@ class ForgetView(OwnedView):
     async def confirm(self, interaction: discord.Interaction[Any]) -> None:
         chosen = [p for p in self.pairs if p.key in self.selected]
         removed = await self.tools.forget(interaction.user.id, self.scope, chosen)
-        log.info("user %s forgot %d exchanges (%d turns) in %s", interaction.user.id, len(chosen), removed, self.scope)
+        log.info("user %s forgot %d exchanges (%d turns) in %s", interaction.user.id, len(chosen), removed,
+                 self.scope)
         await self.finish(interaction, f"Forgotten: {len(chosen)} exchange(s), {removed} message(s) removed "
                                        "from my memory of this conversation.")
 
@@ -182,8 +190,10 @@ class RerollView(OwnedView):
             text = text[:PREVIEW_LIMIT].rstrip() + f"… *(+{len(self.draft.text) - PREVIEW_LIMIT} characters)*"
         note = f" Steered by: *{clip(self.session.ooc_context, 150)}*" if self.session.ooc_context else ""
         if not self.draft.ok:
-            return f"{text}\n\n-# I could not come up with a new answer just now. Try Redo in a moment, or Dismiss."
-        return (f"{text}\n\n-# Reroll preview (only you see this).{note} Accept posts it here and makes it my "
+            return (f"{text}\n\n-# I could not come up with a new answer just now. "
+                    "Try Redo in a moment, or Dismiss.")
+        return (f"{text}\n\n-# Reroll preview (only you see this).{note} "
+                "Accept posts it here and makes it my "
                 "answer; Redo tries again; Dismiss keeps the old answer.")
 
     async def show_new_draft(self, interaction: discord.Interaction[Any]) -> None:
@@ -196,7 +206,8 @@ class RerollView(OwnedView):
         self.set_enabled(True)
         await interaction.edit_original_response(content=self.content, view=self)
         if self.expiry is None and self.lifetime:
-            self.expiry = asyncio.create_task(self.expire_after(self.lifetime), name=f"reroll-expiry-{self.token}")
+            self.expiry = asyncio.create_task(self.expire_after(self.lifetime),
+                                              name=f"reroll-expiry-{self.token}")
 
     async def expire_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -243,14 +254,16 @@ class RerollView(OwnedView):
         try:
             await self.session.ensure_current()
         except StaleReroll:
-            await self.finish(interaction, "The conversation has moved on since this reroll started, so I left it "
+            await self.finish(interaction, "The conversation has moved on since this reroll started, "
+                                           "so I left it "
                                            "as it is. Use /reroll again for the newest answer.")
             return
         ids = await self.cog.post_publicly(interaction, self.session, self.draft.text)
         try:
             await self.session.save(self.draft.text, ids[-1] if ids else None)
         except StaleReroll:
-            await self.finish(interaction, "Posted, but the conversation moved on meanwhile, so my memory of it "
+            await self.finish(interaction, "Posted, but the conversation moved on meanwhile, "
+                                           "so my memory of it "
                                            "keeps the newer exchange.")
             return
         log.info("user %s accepted a reroll in %s", interaction.user.id, self.session.target.scope)
@@ -331,7 +344,8 @@ class UserCommands(commands.Cog):
         for i, part in enumerate(split_message(text, self.bot.settings.max_message_length)):
             reference = None
             if i == 0 and answered and interaction.guild is not None:
-                reference = discord.MessageReference(message_id=answered, channel_id=interaction.channel_id or 0,
+                reference = discord.MessageReference(message_id=answered,
+                                                     channel_id=interaction.channel_id or 0,
                                                      fail_if_not_exists=False)
             kwargs: dict[str, Any] = {"allowed_mentions": allowed}
             if reference is not None:
@@ -351,7 +365,8 @@ class UserCommands(commands.Cog):
             return
         await tell(interaction, f"I'll remember that: *{clip(memory, 300)}*")
 
-    @app_commands.command(name="status", description="Your usage, plan, and our conversation here in figures.")
+    @app_commands.command(name="status",
+                          description="Your usage, plan, and our conversation here in figures.")
     async def status(self, interaction: discord.Interaction[Any]) -> None:
         figures = await self.tools.status(interaction.user.id, scope_of(interaction))
         usage = figures.usage

@@ -26,7 +26,8 @@ TYPING_REFRESH_SECONDS = 8.0  # Discord shows "typing" for 10 s after each reque
 def carried_by(message: discord.Message) -> Carried:
     """What the message holds besides its text (files, stickers, embeds, a poll, a forward)."""
     snapshots = message.message_snapshots
-    if not (message.attachments or message.stickers or message.embeds or snapshots or message.poll is not None):
+    if not (message.attachments or message.stickers or message.embeds or snapshots
+            or message.poll is not None):
         return NOTHING  # the common case: plain text, nothing to build
     # A forward's own files and stickers live in its snapshot, not in the message.
     attachments = [*message.attachments, *(a for s in snapshots for a in s.attachments)]
@@ -126,7 +127,8 @@ class WebhookPool:
         self._locks: dict[int, asyncio.Lock] = {}
 
     async def get(self, channel: discord.abc.Messageable, key: str) -> discord.Webhook | None:
-        """The character's webhook in ``channel``; None where webhooks cannot be used (threads, no permission)."""
+        """The character's webhook in ``channel``; None where webhooks cannot be used (threads, no
+        permission)."""
         if not isinstance(channel, discord.TextChannel):
             return None
         cached = self._hooks.get((channel.id, key))
@@ -149,7 +151,8 @@ class WebhookPool:
                     hook = await channel.create_webhook(name=name, avatar=avatar,
                                                         reason=f"Kindred: {persona.name} speaks through it")
             except (discord.HTTPException, OSError) as exc:
-                log.warning("no webhook for %s in channel %s (%s); speaking as the bot account", key, channel.id, exc)
+                log.warning("no webhook for %s in channel %s (%s); speaking as the bot account", key,
+                            channel.id, exc)
                 return None
             self._hooks[(channel.id, key)] = hook
             self.ensemble.register_webhook(hook.id, key)

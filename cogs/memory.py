@@ -39,9 +39,11 @@ class ForgetMeView(OwnedView):
     def __init__(self, memory: MemoryService, origin: discord.Interaction[Any], character: str) -> None:
         super().__init__(origin.user.id, origin, timeout=confirm_timeout(origin))
         self.memory = memory
-        self.content = (f"Delete **everything** {character} has stored about you? Our conversations and their "
+        self.content = (f"Delete **everything** {character} has stored about you? "
+                        "Our conversations and their "
                         "summaries, core memories (and their archived versions), long-term facts, how I feel "
-                        "about you, your logged and archived messages (my answers in our DMs too), your usage "
+                        "about you, your logged and archived messages (my answers in our DMs too), "
+                        "your usage "
                         "records and your names. This cannot be undone.")
         self.button("Yes, delete everything", "confirm", self.confirm, style=discord.ButtonStyle.danger)
         self.button("Cancel", "cancel", self.cancel)
@@ -52,11 +54,13 @@ class ForgetMeView(OwnedView):
         total = sum(counts.values())
         user = await self.memory.store.people.get_user(interaction.user.id)
         if user is not None and user.memory_consent is False:
-            await self.finish(interaction, f"Done: I deleted {total} record(s) about you. All I keep is that you "
+            await self.finish(interaction, f"Done: I deleted {total} record(s) about you. "
+                                           "All I keep is that you "
                                            "opted out, so I still remember nothing new about you "
                                            "(`/memory opt-in` changes that).")
             return
-        await self.finish(interaction, f"Done: I deleted {total} record(s) about you. If you talk to me again, "
+        await self.finish(interaction, f"Done: I deleted {total} record(s) about you. "
+                                       "If you talk to me again, "
                                        "I start from nothing.")
 
     async def cancel(self, interaction: discord.Interaction[Any]) -> None:
@@ -86,8 +90,10 @@ class MemoryCommands(commands.Cog):
     async def opt_out(self, interaction: discord.Interaction[Any]) -> None:
         await self.memory.set_consent(interaction.user.id, interaction.user.display_name, False)
         log.info("user %s opted out of memory", interaction.user.id)
-        await tell(interaction, "Understood: I no longer keep anything new about you beyond a short-term log, "
-                                "which the next daily clean-up deletes. To erase what I already remember, use "
+        await tell(interaction, "Understood: I no longer keep anything new about you "
+                                "beyond a short-term log, "
+                                "which the next daily clean-up deletes. "
+                                "To erase what I already remember, use "
                                 "`/forget_me`. `/memory opt-in` turns memory back on.")
 
     @group.command(name="map", description="A picture of what I remember about you, by topic.")
@@ -99,8 +105,10 @@ class MemoryCommands(commands.Cog):
         svg = render_fact_map(facts, user_name=interaction.user.display_name, character=self.character,
                               now=utcnow())
         file = discord.File(io.BytesIO(svg.encode("utf-8")), filename="memory-map.svg")
-        await tell(interaction, f"What I remember about you: {len(facts)} facts by topic (bigger = mentioned more "
-                                "often, greener = more recently). Open the file in a browser to see it.", file=file)
+        await tell(interaction, f"What I remember about you: {len(facts)} facts by topic "
+                                "(bigger = mentioned more "
+                                "often, greener = more recently). Open the file in a browser to see it.",
+                                file=file)
 
     @group.command(name="list", description="Page through the facts I remember about you.")
     async def list_facts(self, interaction: discord.Interaction[Any]) -> None:

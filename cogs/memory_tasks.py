@@ -42,7 +42,8 @@ class MemoryTasks(commands.Cog):
         hour = self.bot.settings.consolidation_hour_utc
         self.scheduler.add_job(self.daily, CronTrigger(hour=hour, minute=0, timezone=UTC), id="consolidation",
                                coalesce=True, max_instances=1, misfire_grace_time=3600)
-        self.scheduler.add_job(self.sweep, IntervalTrigger(minutes=SWEEP_MINUTES, timezone=UTC), id="summary-sweep",
+        self.scheduler.add_job(self.sweep, IntervalTrigger(minutes=SWEEP_MINUTES, timezone=UTC),
+                               id="summary-sweep",
                                coalesce=True, max_instances=1)
         self.scheduler.start()
         if await missed_run(self.bot.store, datetime.now(UTC), hour):

@@ -1,4 +1,5 @@
-"""Per-place activation: ``/bot activate``, ``/bot deactivate`` and ``/bot status-here`` (admins, servers only).
+"""Per-place activation: ``/bot activate``, ``/bot deactivate`` and ``/bot status-here`` (admins,
+servers only).
 
 A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
 log only when ``log_inactive_channels`` is true. The engine enforces this (ReplyEngine.observe reads
@@ -43,7 +44,8 @@ class PlaceSettings(commands.Cog):
         """(place type, place id, how to name it) for the store."""
         if scope == "server":
             guild = interaction.guild
-            return "guild", int(interaction.guild_id or 0), f"the server {guild.name}" if guild else "this server"
+            return ("guild", int(interaction.guild_id or 0),
+                    f"the server {guild.name}" if guild else "this server")
         channel = interaction.channel
         name = getattr(channel, "mention", None) or "this channel"
         return "channel", int(interaction.channel_id or 0), name
@@ -58,7 +60,8 @@ class PlaceSettings(commands.Cog):
         else:
             logged = ("still logged" if self.bot.settings.log_inactive_channels
                       else "not logged (log_inactive_channels is off)")
-            text = f"I'm now inactive in {name}: no replies and no reply votes there. Messages there are {logged}."
+            text = (f"I'm now inactive in {name}: no replies and no reply votes there. "
+                    f"Messages there are {logged}.")
         if scope == "server":
             text += " Channels with their own setting keep it."
         await interaction.response.send_message(text, ephemeral=True)
@@ -83,7 +86,8 @@ class PlaceSettings(commands.Cog):
     async def status_here(self, interaction: discord.Interaction[Any]) -> None:
         channel_id, guild_id = int(interaction.channel_id or 0), interaction.guild_id
         # One fresh read: the answer and the reasons shown come from the same settings.
-        channel_setting, server_setting = await self.bot.store.places.activation(channel_id, guild_id, fresh=True)
+        channel_setting, server_setting = await self.bot.store.places.activation(channel_id, guild_id,
+                                                                                 fresh=True)
         effective = effective_activation(channel_setting, server_setting)
         logging_note = "logged" if effective or self.bot.settings.log_inactive_channels else "not logged"
         await interaction.response.send_message(

@@ -208,7 +208,8 @@ class Conversations:
 
     async def _append_turns(self, character: str, user_id: int, scope: str, turns: list[Turn]) -> list[int]:
         for t in turns:
-            if not t.content.strip():  # the Messages API rejects blank turns: one would poison the conversation
+            # The Messages API rejects blank turns: one would poison the conversation.
+            if not t.content.strip():
                 raise ValueError("a blank turn is never stored")
             if t.tokens <= 0:
                 raise ValueError("a turn's tokens must be counted before it is stored (bot.tokens.counted)")

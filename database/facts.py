@@ -132,7 +132,8 @@ class Facts:
 
     async def stamp(self, user_id: int) -> tuple[Any, ...]:
         """A cheap fingerprint of a person's facts that changes when one is added, edited, mentioned or
-        deleted (every insert and update sets ``updated_at``; a deletion changes the count): recall's vector cache
+        deleted (every insert and update sets ``updated_at``; a deletion changes the count):
+        recall's vector cache
         compares it instead of re-reading vectors. Answered from ix_user_facts_user_id_updated_at alone."""
         row = await self.db.read(lambda conn: self._q["fact_stamp"].first(conn, {"user_id": user_id}))
         return fact_stamp(row)

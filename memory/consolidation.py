@@ -9,7 +9,8 @@ One run (scheduled daily by cogs/memory_tasks.py, or ``python main.py consolidat
    character's feelings, as one JSON object (validated; a malformed answer is retried once, then the batch
    is skipped with a log line and its messages stay in the log for the next run);
 4. embeds the facts (in a worker thread) and compares them with the user's known facts: a known fact at
-   cosine similarity >= ``fact_similarity_threshold`` is mentioned again (last_mentioned, reference_count + 1),
+   cosine similarity >= ``fact_similarity_threshold`` is mentioned again (last_mentioned,
+   reference_count + 1),
    anything else is inserted with its embedding;
 5. commits each batch in ONE transaction: its messages move to the permanent archive (ON CONFLICT DO NOTHING
    on message_id) and leave the log, its facts are applied and the relationship change is applied within the
@@ -96,8 +97,9 @@ class ConsolidationReport:
 
     def describe(self) -> str:
         return (f"{self.messages} messages: {self.archived} archived, {self.purged} deleted (no consent); "
-                f"{self.committed}/{self.batches} batches of {self.users} users committed, {self.skipped} skipped, "
-                f"{self.conflicts} already handled; facts: {self.new_facts} new, {self.mentioned_facts} mentioned "
+                f"{self.committed}/{self.batches} batches of {self.users} users committed, {self.skipped} "
+                f"skipped, {self.conflicts} already handled; facts: {self.new_facts} new, "
+                f"{self.mentioned_facts} mentioned "
                 f"again, {self.pruned_facts} expired; {self.relationship_updates} relationships updated; "
                 f"{self.seconds:.1f}s ({self.claude_seconds:.1f}s waiting for Claude)")
 
@@ -214,7 +216,8 @@ class Consolidator:
         self.concurrency = max(1, concurrency)
         self.on_step = on_step
         self.on_progress = on_progress
-        self._lock = asyncio.Lock()  # one run at a time per process (other processes: see commit_consolidation)
+        # One run at a time per process (other processes: see commit_consolidation).
+        self._lock = asyncio.Lock()
 
     async def _encode(self, sentences: list[str]) -> Any:
         """Embed in a worker thread, batched with the other users' facts being embedded at the same time."""
@@ -237,7 +240,8 @@ class Consolidator:
     async def _run(self, now: datetime, set_mood: bool) -> ConsolidationReport:
         started = time.perf_counter()
         report = ConsolidationReport()
-        watermark = await self.store.consolidation.log_watermark()  # messages logged from now on wait for the next run
+        # Messages logged from now on wait for the next run.
+        watermark = await self.store.consolidation.log_watermark()
         report.messages = await self.store.consolidation.count_logged_through(watermark)
         await self._step("snapshot", messages=report.messages, watermark=watermark)
         consents = await self.consent.consents()
@@ -283,7 +287,8 @@ class Consolidator:
             purged = await self.store.consolidation.purge_logged(plan.purge)
             report.purged += purged
             progress.add(len(plan.purge))
-            log.info("consolidation: deleted %d logged messages of %d people not remembered", purged, plan.refused)
+            log.info("consolidation: deleted %d logged messages of %d people not remembered", purged,
+                     plan.refused)
         await self._step("purged", purged=purged)
 
         rest = plan.rest
@@ -346,7 +351,8 @@ class Consolidator:
         ok = await self.store.consolidation.commit_consolidation(ConsolidationBatch(
             character=self.character_key, user_id=batch.user_id, log_ids=batch.log_ids, new_facts=tuple(new),
             mentioned=tuple(mentioned),
-            relationship_update=daily_update(extraction.relationship, self.settings.relationship_max_daily_change)
+            relationship_update=daily_update(extraction.relationship,
+                                             self.settings.relationship_max_daily_change)
             if extraction.relationship else None,
             day=now.date().isoformat(), at=now))
         self.cache.invalidate(batch.user_id)
@@ -368,10 +374,12 @@ class Consolidator:
         for attempt in (1, 2):
             t0 = time.perf_counter()
             try:
-                completion = await self.claude.complete(prompt, user_id=batch.user_id, purpose="consolidation",
+                completion = await self.claude.complete(prompt, user_id=batch.user_id,
+                                                        purpose="consolidation",
                                                         max_tokens=EXTRACTION_MAX_TOKENS)
             except ClaudeUnavailable as exc:
-                log.warning("consolidation: Claude failed for user %s (%s); their %d messages stay in the log",
+                log.warning("consolidation: Claude failed for user %s (%s); "
+                            "their %d messages stay in the log",
                             batch.user_id, exc, len(batch.messages))
                 return None
             finally:
@@ -387,7 +395,8 @@ class Consolidator:
                 prompt = Prompt(system=prompt.system, messages=[
                     *prompt.messages,
                     {"role": "assistant", "content": completion.text.strip() or "(no answer)"},
-                    {"role": "user", "content": f"That answer was not usable: {exc}. Answer again with only the "
+                    {"role": "user", "content": f"That answer was not usable: {exc}. "
+                                                "Answer again with only the "
                                                 "JSON object described above."}])
         return None
 
@@ -406,7 +415,8 @@ class Consolidator:
         t0 = time.perf_counter()
         vectors = await self._encode([r.fact for r in missing])
         report.embed_seconds += time.perf_counter() - t0
-        await self.store.facts.set_embeddings([(r.id, to_bytes(v)) for r, v in zip(missing, vectors, strict=True)])
+        await self.store.facts.set_embeddings([(r.id, to_bytes(v))
+                                               for r, v in zip(missing, vectors, strict=True)])
         self.cache.invalidate(user_id)
 
 

@@ -116,7 +116,8 @@ class BatchingEncoder:
                 take.append(item)
                 size += len(item[0])
             try:
-                vectors = await asyncio.to_thread(self.embedder.encode, [s for group, _ in take for s in group])
+                vectors = await asyncio.to_thread(self.embedder.encode,
+                                                  [s for group, _ in take for s in group])
             except Exception as exc:
                 for _, future in take:
                     if not future.done():

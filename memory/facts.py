@@ -121,7 +121,8 @@ class FactIndex:
     pinned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     private: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     last_mentioned: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds
-    by_references: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # most referenced first
+    by_references: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, dtype=np.int64))  # most referenced first
     costs: dict[int, int] = field(default_factory=dict)  # prompt tokens of a fact's line, filled as needed
 
     @classmethod
@@ -175,7 +176,8 @@ class FactCache:
         self.loads = 0  # how many times vectors were (re)read: tests and benchmarks check the cache works
 
     async def get(self, user_id: int, stamp: tuple[Any, ...] | None = None) -> FactIndex:
-        """``stamp``: the fingerprint when the caller has just read it (a reply reads it with its prompt data)."""
+        """``stamp``: the fingerprint when the caller has just read it (a reply reads it with its prompt
+        data)."""
         if stamp is None:
             stamp = await self.store.facts.stamp(user_id)
         cached = self._items.get(user_id)

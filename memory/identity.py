@@ -14,7 +14,8 @@ def identity_kind(heading: str) -> str | None:
 
 
 def seed_entries(seed: Mapping[str, Iterable[str]]) -> list[tuple[str, str]]:
-    """(kind, content) of an identity seed ({"traits": [...], "lore": [...]}); unknown headings are skipped."""
+    """(kind, content) of an identity seed ({"traits": [...], "lore": [...]}); unknown headings are
+    skipped."""
     return [
         (kind, content)
         for heading, items in seed.items()

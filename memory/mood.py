@@ -45,8 +45,9 @@ async def pick_mood(claude: ClaudeClient, persona: Persona, day: date) -> tuple[
     prompt = Prompt(
         system=[{"type": "text", "text": persona.render(persona.system_prompt)}],
         messages=[{"role": "user", "content": (
-            f"A new day begins ({day.strftime('%A %d %B')}). In one short sentence, in your own voice, say what "
-            "mood you are in today, so you can let it colour how you talk. Answer with that sentence only.")}])
+            f"A new day begins ({day.strftime('%A %d %B')}). In one short sentence, in your own voice, "
+            "say what mood you are in today, so you can let it colour how you talk. "
+            "Answer with that sentence only.")}])
     try:
         completion = await claude.complete(prompt, purpose="mood", max_tokens=80)
     except ClaudeUnavailable as exc:

@@ -33,7 +33,8 @@ from memory.facts import FactCache, FactIndex
 
 log = logging.getLogger(__name__)
 
-MIN_SIMILARITY = 0.3  # below this a fact is not "about" the message; the most-referenced pass may still add it
+# Below this a fact is not "about" the message; the most-referenced pass may still add it.
+MIN_SIMILARITY = 0.3
 MAX_SIMILAR = 12
 MIN_LINE_TOKENS = 4  # "- x\n": nothing shorter fits in what is left
 MAX_MISSES = 25  # stop looking for a fact short enough for the rest of the budget
@@ -90,7 +91,8 @@ def line(row: FactRow) -> str:
 def render(facts: Sequence[FactRow], user: str) -> str:
     if not facts:
         return ""
-    return (f"[What you remember about {user} from earlier days (bring it up only where it fits; never recite "
+    return (f"[What you remember about {user} from earlier days "
+            "(bring it up only where it fits; never recite "
             "it)]\n" + "".join(line(f) for f in facts).rstrip("\n"))
 
 

@@ -33,7 +33,8 @@ METRIC_MEANINGS = {
 
 def judgement_instructions(character: str, user: str, max_change: float) -> str:
     lines = "\n".join(f'  - "{k}": {v}' for k, v in METRIC_MEANINGS.items())
-    return (f'"relationship": how these messages change {character}\'s feelings toward {user}, one number per '
+    return (f'"relationship": how these messages change {character}\'s feelings toward {user}, '
+            'one number per '
             f"metric between -{max_change:g} and +{max_change:g} (0 when nothing changed; most days change "
             f"little):\n{lines}")
 

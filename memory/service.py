@@ -48,7 +48,8 @@ class MemoryService:
         def persona() -> Persona:
             return engine.persona  # read live: character files may change while the bot runs
 
-        self.summarizer = Summarizer(store, claude, settings, self.character_key, persona, self.consent, notify)
+        self.summarizer = Summarizer(store, claude, settings, self.character_key, persona, self.consent,
+                                     notify)
         self.consolidator = Consolidator(store, claude, settings, self.character_key, persona, self.embedder,
                                          cache=self.cache, consent=self.consent)
         self.attached = False
@@ -113,7 +114,8 @@ class MemoryService:
         self.attached = True
 
     def detach(self) -> None:
-        for hooks, fn in ((self.engine.memory_gates, self._gate), (self.engine.context_providers, self._provide),
+        for hooks, fn in ((self.engine.memory_gates, self._gate),
+                          (self.engine.context_providers, self._provide),
                           (self.engine.turn_listeners, self._on_turn)):
             if fn in hooks:
                 hooks.remove(fn)  # type: ignore[arg-type]

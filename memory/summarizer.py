@@ -1,7 +1,8 @@
 """Background summarization of long conversations, and the core memories it keeps up to date.
 
 After every reply (an engine turn listener) the conversation's stored size is checked: once its turns and
-summary pass ``conversation_token_threshold`` tokens, a summarization pass is scheduled as an asyncio task (one
+summary pass ``conversation_token_threshold`` tokens, a summarization pass is scheduled
+as an asyncio task (one
 at a time per conversation; the reply never waits for it):
 
 1. the character, with its own prompt as the system prompt, summarizes the older turns (and any earlier
@@ -41,7 +42,8 @@ CHANNEL_SOURCE = "summary"
 SUMMARY_MAX_TOKENS = 1500
 MEMORY_MAX_TOKENS = 2000
 MAX_MEMORY_CHARS = 2000
-RETRY_AFTER_SECONDS = 600.0  # after a failed pass, turns wait this long to try again (the sweep retries sooner)
+# After a failed pass, turns wait this long to try again (the sweep retries sooner).
+RETRY_AFTER_SECONDS = 600.0
 
 
 class SummaryFailed(Exception):
@@ -78,7 +80,8 @@ class Summarizer:
         self.persona = persona
         self.consent = consent
         self._tasks: dict[tuple[int, str], asyncio.Task[bool]] = {}
-        self._failed_at: dict[tuple[int, str], float] = {}  # conversation -> time.monotonic() of its last failure
+        # conversation -> time.monotonic() of its last failure
+        self._failed_at: dict[tuple[int, str], float] = {}
         self.retry_after = RETRY_AFTER_SECONDS
         self.completed = 0
         self.failed = 0
@@ -97,10 +100,11 @@ class Summarizer:
         failed less than ``retry_after`` seconds ago (turns pass it; the sweep does not)."""
         if self.running(user_id, scope) or (backoff and self.backing_off(user_id, scope)):
             return None
-        turns, tokens, summary = await self.store.conversations.conversation_tokens(self.character_key, user_id,
-                                                                                    scope)
+        turns, tokens, summary = await self.store.conversations.conversation_tokens(
+            self.character_key, user_id, scope)
         tokens += count_tokens(summary)
-        if tokens <= self.settings.conversation_token_threshold or turns <= self.settings.history_keep_messages:
+        if (tokens <= self.settings.conversation_token_threshold
+                or turns <= self.settings.history_keep_messages):
             return None
         return self.schedule(user_id, scope, user_name)
 
@@ -122,7 +126,8 @@ class Summarizer:
         key = (user_id, scope)
         if self.running(user_id, scope):
             return None
-        task = asyncio.create_task(self._guarded(user_id, scope, user_name), name=f"summarize-{user_id}-{scope}")
+        task = asyncio.create_task(self._guarded(user_id, scope, user_name),
+                                   name=f"summarize-{user_id}-{scope}")
         self._tasks[key] = task
         task.add_done_callback(lambda t, k=key: self._tasks.pop(k, None) if self._tasks.get(k) is t else None)
         return task
@@ -198,7 +203,8 @@ class Summarizer:
             drop_through_id=dropped[-1].id, expected_dropped=len(dropped), character=self.character_key,
             user_id=user_id, memories=memories, source=source, reason=f"summarization of {scope}")
         if done:
-            log.info("summarized %d turns of %s/%s (%d core memories)", len(dropped), user_id, scope, len(memories))
+            log.info("summarized %d turns of %s/%s (%d core memories)", len(dropped), user_id, scope,
+                     len(memories))
             if self.notify is not None:
                 where = "their DMs" if private else scope.replace("channel:", "channel ")
                 self.notify(f"Summarized {len(dropped)} messages of user {user_id}'s conversation in {where} "
@@ -214,7 +220,8 @@ class Summarizer:
                    max_tokens: int) -> str:
         prompt = Prompt(system=self._system(persona, user_name), messages=[{"role": "user", "content": text}])
         try:
-            completion = await self.claude.summarize(prompt, user_id=user_id, purpose=purpose, max_tokens=max_tokens)
+            completion = await self.claude.summarize(prompt, user_id=user_id, purpose=purpose,
+                                                     max_tokens=max_tokens)
         except ClaudeUnavailable as exc:
             raise SummaryFailed(str(exc)) from None
         if not completion.text.strip():
@@ -223,13 +230,16 @@ class Summarizer:
 
     async def _summary(self, persona: Persona, history: History, dropped: Sequence[Turn], user_id: int,
                        user_name: str, private: bool) -> str:
-        where = f"your private messages with {user_name}" if private else f"a server channel, with {user_name}"
+        where = (f"your private messages with {user_name}" if private
+                 else f"a server channel, with {user_name}")
         parts = []
         if history.summary:
             parts.append(f"Your summary of what came before:\n{history.summary}")
-        parts.append(f"The conversation that followed, in {where}:\n{transcript(dropped, persona, user_name)}")
+        parts.append(f"The conversation that followed, in {where}:\n"
+                     f"{transcript(dropped, persona, user_name)}")
         parts.append(fill(persona.summarization_prompt, persona, user_name)
-                     + "\nCover the earlier summary too: yours replaces both. Write it as a few short paragraphs.")
+                     + "\nCover the earlier summary too: yours replaces both. "
+                       "Write it as a few short paragraphs.")
         return await self._ask(persona, user_name, "\n\n".join(parts), user_id, "summary", SUMMARY_MAX_TOKENS)
 
     async def _memories(self, persona: Persona, summary: str, dropped: Sequence[Turn], user_id: int,
@@ -237,15 +247,20 @@ class Summarizer:
         stored = await self.store.memories.core_memories(self.character_key, user_id)
         own = [content for _, content, src in stored if src == source]
         # A channel's pass never sees DM-only memories: its output is shown in channels.
-        others = [content for _, content, src in stored if src != source and (private or src != PRIVATE_SOURCE)]
-        parts = [f"What you remember about {user_name} so far:\n" + ("\n".join(f"- {m}" for m in own) or "(nothing yet)")]
+        others = [content for _, content, src in stored
+                  if src != source and (private or src != PRIVATE_SOURCE)]
+        parts = [f"What you remember about {user_name} so far:\n"
+                 + ("\n".join(f"- {m}" for m in own) or "(nothing yet)")]
         if others:
-            parts.append("Also remembered elsewhere (do not repeat these):\n" + "\n".join(f"- {m}" for m in others))
+            parts.append("Also remembered elsewhere (do not repeat these):\n"
+                         + "\n".join(f"- {m}" for m in others))
         parts.append(f"What just happened with {user_name} (your summary):\n{summary}")
         parts.append(fill(persona.core_memory_prompt, persona, user_name)
-                     + "\nAnswer with the complete, updated list: one memory per line, each line starting with "
+                     + "\nAnswer with the complete, updated list: one memory per line, "
+                       "each line starting with "
                        "\"- \". Nothing else.")
-        text = await self._ask(persona, user_name, "\n\n".join(parts), user_id, "core_memory", MEMORY_MAX_TOKENS)
+        text = await self._ask(persona, user_name, "\n\n".join(parts), user_id, "core_memory",
+                               MEMORY_MAX_TOKENS)
         memories = parse_memories(text)
         if not memories:
             raise SummaryFailed("no core memories in the answer")

@@ -76,12 +76,15 @@ def render_fact_map(facts: Sequence[FactRow], *, user_name: str, character: str,
             cx = x + 14 + MAX_R
             r = radius(fact.reference_count, most)
             outline = ' stroke="#1f3b57" stroke-width="2"' if fact.pinned else ""
-            tip = (f"{fact.fact}\nmentioned {fact.reference_count}×, last {days_ago(fact.last_mentioned, now)}"
+            tip = (f"{fact.fact}\nmentioned {fact.reference_count}×, "
+                   f"last {days_ago(fact.last_mentioned, now)}"
                    + (", pinned" if fact.pinned else ""))
-            body.append(f'<g class="fact" data-references="{fact.reference_count}"><title>{escape(tip)}</title>'
+            body.append(f'<g class="fact" data-references="{fact.reference_count}">'
+                        f'<title>{escape(tip)}</title>'
                         f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" '
                         f'fill="{shade(fact.last_mentioned, now)}"{outline}/>'
-                        f'<text x="{cx + MAX_R + 10:.1f}" y="{cy + 4.5:.1f}">{escape(clip(fact.fact, LABEL_CHARS))}'
+                        f'<text x="{cx + MAX_R + 10:.1f}" y="{cy + 4.5:.1f}">'
+                        f'{escape(clip(fact.fact, LABEL_CHARS))}'
                         "</text></g>")
         body.append("</g>")
         heights[col] += h + PANEL_GAP

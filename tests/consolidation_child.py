@@ -27,7 +27,8 @@ async def consolidate(url: str, claude_url: str, on_step: Any = None) -> str:
     claude = ClaudeClient(settings, store)
     try:
         consolidator = Consolidator(store, claude, settings.memory, settings.character_name_slug,
-                                    CharacterSource(FINN, None, environ={}).current, HashEmbedder(), on_step=on_step)
+                                    CharacterSource(FINN, None, environ={}).current, HashEmbedder(),
+                                    on_step=on_step)
         return (await consolidator.run()).describe()
     finally:
         await claude.close()
@@ -39,7 +40,8 @@ async def _run(url: str, claude_url: str, pause_at: str, conn: Connection) -> No
 
     async def on_step(name: str, detail: dict[str, Any]) -> None:
         seen[name] = seen.get(name, 0) + 1
-        if pause_at == "trace":  # report every step and carry on (the parent kills at a moment of its choosing)
+        # Report every step and carry on (the parent kills at a moment of its choosing).
+        if pause_at == "trace":
             conn.send(f"STEP {name}")
         elif pause_at and f"{name}:{seen[name]}" == pause_at:
             conn.send(f"PAUSED {pause_at}")

@@ -64,7 +64,8 @@ class Harness:
         self.bot: Kindred | None = None
         self._runner: asyncio.Task[None] | None = None
         self.guild_id, self.channel_id, self.other_channel_id = GUILD_ID, CHANNEL_ID, OTHER_CHANNEL_ID
-        self.log_channel_id, self.admin_id, self.user_id, self.user2_id = LOG_CHANNEL_ID, ADMIN_ID, USER_ID, USER2_ID
+        self.log_channel_id, self.admin_id = LOG_CHANNEL_ID, ADMIN_ID
+        self.user_id, self.user2_id = USER_ID, USER2_ID
         self.other_bot_id, self.owner_id = OTHER_BOT_ID, OWNER_ID
 
     # -- lifecycle
@@ -154,7 +155,8 @@ class Harness:
         """Post in a channel; ``carried``: what the message holds besides text (FakeDiscord.user_message)."""
         mentions = [self.bot_user_id] if mention else []
         text = f"<@{self.bot_user_id}> {content}".rstrip() if mention else content
-        return await self.discord.user_message(channel or CHANNEL_ID, user or USER_ID, text, mentions=mentions,
+        return await self.discord.user_message(channel or CHANNEL_ID, user or USER_ID, text,
+                                               mentions=mentions,
                                                reply_to=reply_to, **carried)
 
     async def dm(self, content: str, *, user: int | None = None, **carried: Any) -> dict[str, Any]:
@@ -175,7 +177,8 @@ class Harness:
 
     async def click(self, message: dict[str, Any], custom_id: str, *, user: int | None = None,
                     values: list[str] | None = None) -> Any:
-        return await self.discord.interaction_component(message, custom_id, user_id=user or USER_ID, values=values)
+        return await self.discord.interaction_component(message, custom_id, user_id=user or USER_ID,
+                                                        values=values)
 
 
 def button(message: dict[str, Any], action: str) -> dict[str, Any]:

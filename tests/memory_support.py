@@ -36,7 +36,8 @@ class HashEmbedder:
         out = np.zeros((len(sentences), self.dim), dtype="<f4")
         for row, sentence in enumerate(sentences):
             for word in re.findall(r"[a-z0-9']+", sentence.lower()):
-                out[row, int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little") % self.dim] += 1
+                out[row, int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(),
+                                        "little") % self.dim] += 1
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1
         return out / norms
@@ -55,7 +56,8 @@ def real_embedder() -> SentenceEmbedder:
 
 def memory_settings(db_url: str, claude_url: str = "http://127.0.0.1:9", **overrides: Any) -> Settings:
     env = {"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "fake-anthropic-key", "ANTHROPIC_BASE_URL": claude_url,
-           "DATABASE_URL": db_url, "SUMMARIZE_TIMEOUT": "5", "LLM_TIMEOUT": "5", "DEFAULT_MODEL": "claude-test-default",
+           "DATABASE_URL": db_url, "SUMMARIZE_TIMEOUT": "5", "LLM_TIMEOUT": "5",
+           "DEFAULT_MODEL": "claude-test-default",
            **{k.upper(): str(v) for k, v in overrides.items()}}
     return load_settings(FINN, None, environ=env)
 
@@ -78,7 +80,8 @@ def first_user_text(body: dict[str, Any]) -> str:
 
 def extraction_answer(body: dict[str, Any]) -> str:
     """A well-formed consolidation answer computed from the request: every "FACT[category]: text" in the
-    messages is a fact, every "FEEL[metric]: delta" a relationship change (deterministic, so a re-run gives the
+    messages is a fact, every "FEEL[metric]: delta" a relationship change (deterministic, so a re-run
+    gives the
     same answer)."""
     text = first_user_text(body)
     facts = [{"fact": m["fact"].strip(), "category": m["category"]} for m in FACT_LINE.finditer(text)]

@@ -85,7 +85,8 @@ async def open_database_connections(db_url: str) -> int:
     import asyncpg
 
     conn = await asyncpg.connect(host=url.host or "127.0.0.1", port=url.port or 5432,
-                                 user=url.username or "postgres", password=url.password, database=url.database)
+                                 user=url.username or "postgres", password=url.password,
+                                 database=url.database)
     try:
         return int(await conn.fetchval("SELECT count(*) FROM pg_stat_activity "
                                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
@@ -188,7 +189,8 @@ async def seed_user(h: Harness, user_id: int, name: str, *, secret: str = "") ->
                                    [counted(Turn("user", secret)), counted(Turn("assistant", "noted"))])
         await h.store.memories.add_core_memory(h.bot.engine.character_key, user_id, "likes " + secret)
     await h.store.usage.record(user_id=user_id, purpose="reply", model=DEFAULT, input_tokens=1200,
-                                  output_tokens=300, cache_creation_tokens=0, cache_read_tokens=500, cost=0.0123,
+                                  output_tokens=300, cache_creation_tokens=0, cache_read_tokens=500,
+                                  cost=0.0123,
                                   latency_ms=5, ok=True)
 
 
@@ -270,7 +272,8 @@ async def test_verbose_mirrors_decisions_errors_and_never_dm_text(harness: Harne
 
     h.claude.script("no", model=VOTER, times=3)
     await h.say("the tide is turning early today", user=USER2_ID)
-    line = await wait_until(h, lambda: [t for t in log_posts(h) if "tide is turning" in t], "a mirrored decision")
+    line = await wait_until(h, lambda: [t for t in log_posts(h) if "tide is turning" in t],
+                            "a mirrored decision")
     assert "stay quiet (majority vote; votes: no no no)" in line[0]
 
     dm = await h.dm("my secret diary entry about kelp")
@@ -281,7 +284,8 @@ async def test_verbose_mirrors_decisions_errors_and_never_dm_text(harness: Harne
     h.claude.fail_all(400)
     await h.say("hello?", mention=True)
     await h.replies(CHANNEL_ID)  # the fallback reply
-    await wait_until(h, lambda: any("❗ Claude reply call failed" in t for t in log_posts(h)), "the error line")
+    await wait_until(h, lambda: any("❗ Claude reply call failed" in t for t in log_posts(h)),
+                     "the error line")
     h.claude.recover()
 
     await h.bot.mirror.drain()  # every mirrored line is posted: the next posts are the admin's answers
@@ -299,7 +303,8 @@ async def test_verbose_starts_from_the_setting_then_the_saved_state(make_harness
     h = await make_harness(verbose_logging="true")
     assert h.bot.mirror.enabled
     await h.bot.mirror("background work: summarized a conversation")
-    await wait_until(h, lambda: "background work: summarized a conversation" in log_posts(h), "the mirrored line")
+    await wait_until(h, lambda: "background work: summarized a conversation" in log_posts(h),
+                     "the mirrored line")
     await admin_says(h, "verbose off", 2)
     await h.restart()  # the saved state wins over the setting
     assert not h.bot.mirror.enabled

@@ -34,7 +34,8 @@ def sub(name: str, **options: Any) -> list[dict[str, Any]]:
     """A subcommand's options as Discord sends them."""
     opts = []
     for key, value in options.items():
-        kind = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 10 if isinstance(value, float) else 3
+        kind = (5 if isinstance(value, bool) else 4 if isinstance(value, int)
+                else 10 if isinstance(value, float) else 3)
         opts.append({"name": key, "type": kind, "value": value})
     return [{"type": 1, "name": name, "options": opts}]
 
@@ -90,7 +91,8 @@ async def test_groups_are_registered_for_administrators(harness: Harness) -> Non
 async def test_non_admins_are_refused_and_get_no_suggestions(harness: Harness) -> None:
     h = harness
     await h.store.state.set("daily_mood", "sunny")
-    for group, name, options in (("state", "list", {}), ("state", "set", {"key": "daily_mood", "value": "stormy"}),
+    for group, name, options in (("state", "list", {}),
+                                 ("state", "set", {"key": "daily_mood", "value": "stormy"}),
                                  ("identity", "add", {"kind": "trait", "text": "evil"})):
         text = await run(h, group, name, as_user=USER_ID, **options)
         assert text == "Only the bot's admins can use this command."
@@ -115,7 +117,8 @@ async def test_admin_commands_are_refused_in_dms(harness: Harness) -> None:
     assert "sneaky" not in await run(h, "identity", "list", kind="trait")  # and in the server it still works
     opts = sub("get")
     opts[0]["options"].append({"name": "key", "type": 3, "value": "mood", "focused": True})
-    ix = await h.discord.interaction_autocomplete("state", opts, user_id=ADMIN_ID, channel_id=None, guild_id=None)
+    ix = await h.discord.interaction_autocomplete("state", opts, user_id=ADMIN_ID, channel_id=None,
+                                                  guild_id=None)
     assert (await ix.response())["choices"] == []
 
 
@@ -189,7 +192,8 @@ async def test_core_memory_edits_reach_the_next_reply_and_versions_restore(harne
     assert "I don't know user 424242" in await run(h, "memories", "list", user="424242")
     assert "is not a user id" in await run(h, "memories", "list", user="alice")
     await h.store.people.ensure_user(USER2_ID, "bob")
-    bobs = await h.store.memories.add_core_memory(h.bot.engine.character_key, USER2_ID, "Bob fears gulls.", source="admin")
+    bobs = await h.store.memories.add_core_memory(h.bot.engine.character_key, USER2_ID, "Bob fears gulls.",
+                                                  source="admin")
     assert f"has no core memory #{bobs}" in await run(h, "memories", "edit", user=uid, memory=bobs, text="x")
     assert "has no archived version #987654" in await run(h, "memories", "restore", user=uid, version=987654)
 
@@ -262,7 +266,8 @@ async def test_fact_changes_reach_the_next_reply(harness: Harness) -> None:
     h.bot.memory.recall.embedder = embedder  # type: ignore[attr-defined]
     uid = str(USER_ID)
 
-    text = await run(h, "facts", "add", user=uid, text="Alice keeps a lighthouse cat called Biscuit", pinned=True)
+    text = await run(h, "facts", "add", user=uid, text="Alice keeps a lighthouse cat called Biscuit",
+                     pinned=True)
     fact = int(text.split("#")[1].split()[0].rstrip(":"))
 
     def recalled(request_text: str) -> list[str]:
@@ -293,7 +298,8 @@ async def test_facts_add_edit_pin_delete_with_and_without_an_embedder(harness: H
     facts = h.bot.admin.facts
     facts.embed = None  # first: admin tools without a memory engine to embed with
 
-    text = await run(h, "facts", "add", user=uid, text="Works night shifts at the lighthouse", category="work")
+    text = await run(h, "facts", "add", user=uid, text="Works night shifts at the lighthouse",
+                     category="work")
     assert "Added fact #" in text and "Stored without an embedding" in text
     [row] = await h.store.facts.rows(USER_ID)
     assert (row.fact, row.category, row.pinned, row.embedding) == (

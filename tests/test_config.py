@@ -116,7 +116,8 @@ def test_missing_token_and_key(claudemask: tuple[Path, Path]) -> None:
         load_settings(char, config, environ={})
     assert err.value.key == "ANTHROPIC_API_KEY"
     # The console does not need Discord.
-    load_settings(char, config, environ={"DISCORD_TOKEN": "", "ANTHROPIC_API_KEY": "k"}, require_discord=False)
+    load_settings(char, config, environ={"DISCORD_TOKEN": "", "ANTHROPIC_API_KEY": "k"},
+                  require_discord=False)
 
 
 def test_bad_ranges_are_rejected(claudemask: tuple[Path, Path]) -> None:
@@ -128,7 +129,8 @@ def test_bad_ranges_are_rejected(claudemask: tuple[Path, Path]) -> None:
 
 
 def test_every_documented_key_is_in_the_example_and_readme() -> None:
-    example = (PROJECT_ROOT / "config.env.example").read_text() + (PROJECT_ROOT / "character.env.example").read_text()
+    example = ((PROJECT_ROOT / "config.env.example").read_text()
+               + (PROJECT_ROOT / "character.env.example").read_text())
     readme = (PROJECT_ROOT / "README.md").read_text()
     for setting in SETTINGS:
         assert f"{setting.key}=" in example.lower() or f"{setting.key.upper()}=" in example, setting.key
@@ -153,7 +155,8 @@ def test_character_dir_resolution(tmp_path: Path) -> None:
 
 def run_main(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
-    return subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py"), *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py"), *args], capture_output=True,
+                          text=True,
                           env={**clean, **env}, timeout=60, cwd=PROJECT_ROOT)
 
 
@@ -247,7 +250,8 @@ def test_unknown_keys_are_warned_about_once_each_without_their_values(
 def test_shipped_examples_have_no_unknown_keys(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="bot.config")
     for folder in sorted(p for p in (PROJECT_ROOT / "characters").iterdir() if p.is_dir()):
-        load_settings(folder, PROJECT_ROOT / "config.env.example", environ={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+        load_settings(folder, PROJECT_ROOT / "config.env.example",
+                      environ={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
     assert unknown_key_warnings(caplog) == []
 
 

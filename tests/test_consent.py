@@ -32,12 +32,17 @@ async def memory_rows(store: Store, user_id: int) -> dict[str, int]:
     async with store.engine.connect() as conn:
         for name, query in {
             "history": select(func.count()).select_from(HistoryMessage).join(
-                Conversation, HistoryMessage.conversation_id == Conversation.id).where(Conversation.user_id == user_id),
-            "core_memories": select(func.count()).select_from(CoreMemory).where(CoreMemory.user_id == user_id),
+                Conversation, HistoryMessage.conversation_id == Conversation.id).where(
+                    Conversation.user_id == user_id),
+            "core_memories": select(func.count()).select_from(CoreMemory).where(
+                CoreMemory.user_id == user_id),
             "facts": select(func.count()).select_from(UserFact).where(UserFact.user_id == user_id),
-            "relationships": select(func.count()).select_from(Relationship).where(Relationship.user_id == user_id),
-            "logged": select(func.count()).select_from(LoggedMessage).where(LoggedMessage.author_id == user_id),
-            "archived": select(func.count()).select_from(ArchivedMessage).where(ArchivedMessage.author_id == user_id),
+            "relationships": select(func.count()).select_from(Relationship).where(
+                Relationship.user_id == user_id),
+            "logged": select(func.count()).select_from(LoggedMessage).where(
+                LoggedMessage.author_id == user_id),
+            "archived": select(func.count()).select_from(ArchivedMessage).where(
+                ArchivedMessage.author_id == user_id),
         }.items():
             counts[name] = int((await conn.execute(query)).scalar_one())
     return counts
@@ -70,7 +75,8 @@ def test_the_consent_rule() -> None:
 
 
 async def test_opt_in_mode_keeps_nothing_about_people_who_did_not_opt_in(make_harness: MakeHarness) -> None:
-    h = await make_harness(memory_consent="opt_in", conversation_token_threshold="30", history_keep_messages="1")
+    h = await make_harness(memory_consent="opt_in", conversation_token_threshold="30",
+                           history_keep_messages="1")
     use_test_embedder(h)
     h.claude.responder = consolidation_responder()
     await exchange(h, "FACT[work]: Alice repairs lobster pots for a living, all week long.", 1)
@@ -86,7 +92,8 @@ async def test_opt_in_mode_keeps_nothing_about_people_who_did_not_opt_in(make_ha
     key = h.bot.engine.character_key
     assert (await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns == []
     assert (await h.store.conversations.history(key, USER_ID, "dm")).turns == []
-    assert len((await h.store.conversations.history(key, USER2_ID, f"channel:{CHANNEL_ID}")).turns) == 2  # after opting in
+    # After opting in:
+    assert len((await h.store.conversations.history(key, USER2_ID, f"channel:{CHANNEL_ID}")).turns) == 2
     assert (await memory_rows(h.store, USER_ID))["logged"] == 3  # only the short-term log holds them
 
     report = await h.bot.memory.consolidator.run(set_mood=False)
@@ -94,9 +101,11 @@ async def test_opt_in_mode_keeps_nothing_about_people_who_did_not_opt_in(make_ha
     assert await memory_rows(h.store, USER_ID) == {"history": 0, "core_memories": 0, "facts": 0,
                                                    "relationships": 0, "logged": 0, "archived": 0}
     dm_channel = await h.dm_channel_id()
-    assert not [m for _, m in await h.store.consolidation.logged_through(await h.store.consolidation.log_watermark())
+    assert not [m for _, m in await h.store.consolidation.logged_through(
+                    await h.store.consolidation.log_watermark())
                 if m.channel_id == dm_channel]  # the character's DM answers to them went too
-    assert [r.fact for r in await h.store.facts.rows(USER2_ID)] == ["Bob sells sea glass.", "Bob surfs at dawn."]
+    assert [r.fact for r in await h.store.facts.rows(USER2_ID)] == ["Bob sells sea glass.",
+                                                                    "Bob surfs at dawn."]
     bob = await memory_rows(h.store, USER2_ID)
     assert bob["archived"] == 2 and bob["relationships"] == 1  # a message from before the opt-in counts too
     assert not any("Alice" in r.all_text() for r in h.claude.requests if '"facts"' in r.all_text())
@@ -118,7 +127,8 @@ async def test_opting_out_stops_new_memories_and_recall(make_harness: MakeHarnes
     assert (await h.store.people.get_user(USER_ID)).memory_consent is False  # type: ignore[union-attr]
     await exchange(h, "Kelp tea, as always?", 3)
     assert "Alice loves kelp tea" not in h.claude.last_request("claude-test-default").all_text()
-    assert len((await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns) == 4  # nothing new kept
+    # Nothing new kept.
+    assert len((await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns) == 4
 
     assert "from now on I remember" in await memory_command(h, "opt-in")
     await exchange(h, "Back again!", 4)
@@ -133,5 +143,6 @@ async def test_a_failing_consent_check_stores_nothing(make_harness: MakeHarness,
 
     h.bot.engine.memory_gates.insert(0, broken)
     await exchange(h, "hello", 1)
-    assert (await h.store.conversations.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")).turns == []
+    assert (await h.store.conversations.history(h.bot.engine.character_key, USER_ID,
+                                                f"channel:{CHANNEL_ID}")).turns == []
     assert "memory gate failed" in caplog.text

@@ -20,15 +20,18 @@ FINN = PROJECT_ROOT / "characters" / "finn"
 
 async def run_console(claude: FakeClaude, db_url: str, cwd: Path, lines: list[str],
                       **config: str) -> tuple[str, str]:
-    """``main.py --console`` with Finn, fed ``lines`` on stdin; returns (stdout, stderr) after a clean exit."""
+    """``main.py --console`` with Finn, fed ``lines`` on stdin; returns (stdout, stderr) after a clean
+    exit."""
     env = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
     env.update({"ANTHROPIC_API_KEY": "fake", "ANTHROPIC_BASE_URL": claude.base_url, "DATABASE_URL": db_url,
                 "DEFAULT_MODEL": "claude-test-default", "MIN_TYPING_TIME": "0", "MAX_TYPING_TIME": "0.01",
                 **{k.upper(): v for k, v in config.items()}})
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN), cwd=cwd, env=env,
+        sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN), cwd=cwd,
+        env=env,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate("".join(f"{line}\n" for line in lines).encode()), timeout=90)
+    out, err = await asyncio.wait_for(proc.communicate("".join(f"{line}\n" for line in lines).encode()),
+                                      timeout=90)
     assert proc.returncode == 0, err.decode()
     return out.decode(), err.decode()
 

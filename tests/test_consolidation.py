@@ -99,14 +99,17 @@ async def archived_ids(store: Store) -> list[int]:
 
 def test_extraction_parsing_validates_and_bounds() -> None:
     parsed = parse_extraction('```json\n{"facts": [{"fact": " Alice  keeps bees ", "category": "Hobbies"}, '
-                              '{"fact": "alice keeps bees"}, "Alice is 34", {"fact": "x", "category": "weird"}], '
+                              '{"fact": "alice keeps bees"}, "Alice is 34", '
+                              '{"fact": "x", "category": "weird"}], '
                               '"relationship": {"rapport": 4, "trust": -0.25, "mood": 3}}\n```', 1.0)
-    assert [(f.fact, f.category) for f in parsed.facts] == [("Alice keeps bees", "hobbies"), ("Alice is 34", "other"),
+    assert [(f.fact, f.category) for f in parsed.facts] == [("Alice keeps bees", "hobbies"),
+                                                            ("Alice is 34", "other"),
                                                             ("x", "other")]
     assert parsed.relationship == {"rapport": 1.0, "trust": -0.25}
     assert parse_extraction('{"facts": []}', 1.0).relationship == {}
     for bad in ("Sure! Here are the facts.", '{"facts": "none"}', '{"facts": [{"text": "no fact key"}]}',
-                '{"facts": [], "relationship": {"anger": "lots"}}', '[1, 2]', '{"facts": [], "relationship": []}'):
+                '{"facts": [], "relationship": {"anger": "lots"}}', '[1, 2]',
+                '{"facts": [], "relationship": []}'):
         with pytest.raises(MalformedExtraction):
             parse_extraction(bad, 1.0)
 
@@ -161,7 +164,8 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
     messages = [
         seen(1, ALICE, "FACT[preferences]: Alice's favourite drink is green tea", name="alice", at=old),
         seen(2, ALICE, "FACT[work]: Alice works as a night nurse\nFEEL[rapport]: 0.5\n"
-                       "FACT[personal]: alice has a cat called Miso", name="alice"),  # worded as known: no embedding
+                       "FACT[personal]: alice has a cat called Miso",
+                       name="alice"),  # worded as known: no embedding
         seen(3, ALICE, "FACT[health]: Alice is allergic to shellfish", name="alice", dm=True, channel=77),
         seen(4, BOT, "Noted, glub.", bot=True, channel=77, dm=True),
         seen(5, BOB, "FACT[hobbies]: Bob collects sea glass\nFEEL[anger]: 3\nFEEL[trust]: -0.4", name="bob"),
@@ -180,11 +184,13 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
     assert report.skipped == 0 and report.conflicts == 0 and report.messages == 7
     assert await store.log.count_logged() == 0 and await archived_ids(store) == [1, 2, 3, 4, 5, 6, 7]
     alice = {r.fact: r for r in await store.facts.rows(ALICE)}
-    assert set(alice) == {"Alice loves green tea", "Alice has a cat called Miso", "Alice works as a night nurse",
+    assert set(alice) == {"Alice loves green tea", "Alice has a cat called Miso",
+                          "Alice works as a night nurse",
                           "Alice is allergic to shellfish"}
     assert alice["Alice loves green tea"].id == tea and alice["Alice loves green tea"].reference_count == 2
     assert alice["Alice works as a night nurse"].category == "work"
-    assert alice["Alice is allergic to shellfish"].private and not alice["Alice works as a night nurse"].private
+    assert (alice["Alice is allergic to shellfish"].private
+            and not alice["Alice works as a night nurse"].private)
     assert all(r.embedding is not None and len(r.embedding) == 384 * 4 for r in alice.values())
     assert alice["Alice has a cat called Miso"].id == cat  # backfilled, not duplicated
     assert alice["Alice has a cat called Miso"].reference_count == 2
@@ -221,7 +227,8 @@ async def test_malformed_answers_are_retried_once_then_skipped_keeping_the_messa
         text = first_user_text(body)
         if "kites" in text:
             alice_calls.append(body)
-            return "Here you go: facts!" if len(alice_calls) == 1 else '{"facts": [{"fact": "Alice sells kites"}]}'
+            return ("Here you go: facts!" if len(alice_calls) == 1
+                    else '{"facts": [{"fact": "Alice sells kites"}]}')
         if "boats" in text:
             bob_calls.append(body)
             return '{"facts": [{"fact": 12}]}'
@@ -258,7 +265,8 @@ async def test_relationship_change_is_bounded_per_day_across_runs(rig_factory: A
         await rig.consolidator().run(now=day + timedelta(hours=n), set_mood=False)
     rel = await rig.store.people.relationship(rig.key, ALICE)
     assert rel.rapport == pytest.approx(5.8) and rel.anger == 0.0
-    await rig.store.people.set_relationship(rig.key, ALICE, anger=6)  # an admin's change is not undone by the bound
+    # An admin's change is not undone by the bound.
+    await rig.store.people.set_relationship(rig.key, ALICE, anger=6)
     await log_all(rig.store, [seen(20, ALICE, "FEEL[rapport]: 0.5\nFEEL[anger]: -0.5", name="alice")])
     await rig.consolidator().run(now=day + timedelta(hours=5), set_mood=False)
     rel = await rig.store.people.relationship(rig.key, ALICE)
@@ -310,7 +318,8 @@ async def test_expired_facts_are_pruned_unless_pinned(rig_factory: Any) -> None:
     assert fact_texts(await rig.store.facts.rows(ALICE)) == ["old and pinned", "recent"]
 
 
-async def test_mood_falls_back_to_the_list_when_claude_fails(rig_factory: Any, fake_claude: FakeClaude) -> None:
+async def test_mood_falls_back_to_the_list_when_claude_fails(rig_factory: Any,
+                                                             fake_claude: FakeClaude) -> None:
     from memory.mood import FALLBACK_MOODS, fallback_mood
 
     rig: Rig = rig_factory()
@@ -340,7 +349,8 @@ async def test_the_daily_job_is_scheduled_and_a_missed_run_happens_at_start_up(m
     h = await make_harness(consolidation_hour_utc="3")
     job = h.bot.get_cog("MemoryTasks").scheduler.get_job("consolidation")
     assert "hour='3'" in str(job.trigger) and "minute='0'" in str(job.trigger)
-    started = datetime.fromisoformat(await h.store.state.get(LAST_RUN_KEY))  # a fresh database starts counting
+    # A fresh database starts counting.
+    started = datetime.fromisoformat(await h.store.state.get(LAST_RUN_KEY))
     h.claude.responder = consolidation_responder()
     await h.say("FACT[work]: Alice mends fishing nets", mention=True)
     await h.replies(h.channel_id, 1)
@@ -364,8 +374,9 @@ async def test_the_daily_job_is_scheduled_and_a_missed_run_happens_at_start_up(m
 # --------------------------------------------------------------------------- the CLI
 
 
-CLI_FACTS = ("Bob repairs fishing boats", "Alice flies red kites", "Bob hates mornings", "Alice is learning Portuguese",
-             "Bob plays the cello", "Alice has two daughters", "Bob lives by the harbour", "Alice bakes sourdough")
+CLI_FACTS = ("Bob repairs fishing boats", "Alice flies red kites", "Bob hates mornings",
+             "Alice is learning Portuguese", "Bob plays the cello", "Alice has two daughters",
+             "Bob lives by the harbour", "Alice bakes sourdough")
 
 
 def test_cli_consolidates_with_a_progress_bar(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
@@ -383,7 +394,8 @@ def test_cli_consolidates_with_a_progress_bar(tmp_path: Path, capsys: Any, monke
 
     async def seed() -> None:
         store = await Store(url).open()
-        await log_all(store, [seen(i, ALICE + i % 2, f"FACT[other]: {fact}") for i, fact in enumerate(CLI_FACTS, 1)])
+        await log_all(store, [seen(i, ALICE + i % 2, f"FACT[other]: {fact}")
+                              for i, fact in enumerate(CLI_FACTS, 1)])
         await store.close()
 
     asyncio.run(seed())
@@ -435,13 +447,15 @@ async def seed_crash_log(store: Store) -> int:
             text += "\nFEEL[rapport]: 0.3"
         messages.append(seen(i, author, text, dm=dm, channel=500 + author if dm else 10, name=f"p{author}"))
         if i % 4 == 0:
-            messages.append(seen(10_000 + i, BOT, f"answer {i}", bot=True, dm=dm, channel=500 + author if dm else 10))
+            messages.append(seen(10_000 + i, BOT, f"answer {i}", bot=True, dm=dm,
+                                 channel=500 + author if dm else 10))
     await log_all(store, messages)
     return len(messages)
 
 
 async def snapshot(store: Store, key: str) -> tuple[list[tuple[int, str, int]], list[tuple[int, float]]]:
-    facts = sorted([(uid, r.fact, r.reference_count) for uid in range(10, 16) for r in await store.facts.rows(uid)])
+    facts = sorted([(uid, r.fact, r.reference_count)
+                    for uid in range(10, 16) for r in await store.facts.rows(uid)])
     rels = [(uid, round((await store.people.relationship(key, uid)).rapport, 6)) for uid in range(10, 16)]
     return facts, rels
 
@@ -476,7 +490,8 @@ async def run_child(db_url: str, claude_url: str, pause_at: str | None = None, *
     try:
         if pause_at is not None:
             while (line := await receive()) != f"PAUSED {pause_at}":
-                assert line and not line.startswith("DONE"), f"the child ended before step {pause_at}: {line!r}"
+                assert line and not line.startswith("DONE"), (
+                    f"the child ended before step {pause_at}: {line!r}")
         else:  # counted in batches, not seconds: how long a run takes varies a lot
             commits, seconds = kill_after or (0, 0.0)
             while commits >= 0:
@@ -527,7 +542,8 @@ async def assert_recovers(db_url: str, fake_claude: FakeClaude, total: int, expe
     with every fact counted once and every relationship change applied once."""
     store = await Store(db_url).open()
     try:
-        logged = [m.message_id for _, m in await store.consolidation.logged_through(await store.consolidation.log_watermark())]
+        logged = [m.message_id for _, m in await store.consolidation.logged_through(
+            await store.consolidation.log_watermark())]
         archived = await archived_ids(store)
         assert len(logged) + len(archived) == total and not set(logged) & set(archived), note
     finally:
@@ -548,7 +564,8 @@ KILL_POINTS = [f"{step}:{4 if step in PER_BATCH else 1}" for step in STEPS]
 
 
 @pytest.mark.parametrize("pause_at", KILL_POINTS)
-async def test_killing_the_process_at_any_step_loses_and_duplicates_nothing(db_url: str, fake_claude: FakeClaude,
+async def test_killing_the_process_at_any_step_loses_and_duplicates_nothing(db_url: str,
+                                                                            fake_claude: FakeClaude,
                                                                             pause_at: str) -> None:
     expected = await reference_result(fake_claude)
     total = await seeded(db_url)
@@ -565,6 +582,7 @@ async def test_killing_the_process_at_a_random_moment_loses_and_duplicates_nothi
     rng = random.Random(seed)
     expected = await reference_result(fake_claude)
     total = await seeded(db_url)
-    code = await run_child(db_url, fake_claude.base_url, kill_after=(rng.randint(0, 9), rng.uniform(0.0, 0.03)))
+    code = await run_child(db_url, fake_claude.base_url,
+                           kill_after=(rng.randint(0, 9), rng.uniform(0.0, 0.03)))
     assert code in (-signal.SIGKILL, 0), f"KINDRED_CRASH_SEED={seed}"
     await assert_recovers(db_url, fake_claude, total, expected, f"KINDRED_CRASH_SEED={seed}")

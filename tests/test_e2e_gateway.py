@@ -25,7 +25,8 @@ async def test_two_shards_connect_and_answer(make_harness: MakeHarness) -> None:
     assert set(h.bot.latencies and [s for s, _ in h.bot.latencies]) == {0, 1}
 
 
-async def test_heartbeats_are_sent_at_the_hello_interval_and_acknowledged(db_url: str, tmp_path: Path) -> None:
+async def test_heartbeats_are_sent_at_the_hello_interval_and_acknowledged(db_url: str,
+                                                                          tmp_path: Path) -> None:
     h = Harness(db_url=db_url, tmp_path=tmp_path)
     h.discord.heartbeat_interval_ms = 50  # HELLO tells the client this; Discord says ~41-45 s
     try:

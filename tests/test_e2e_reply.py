@@ -218,7 +218,8 @@ async def test_prompt_has_place_recent_messages_and_memories(harness: Harness) -
     assert "Alice once rescued a hermit crab." in harness.claude.system_text(request)
 
 
-async def test_api_call_log_file_records_each_call_without_secrets(make_harness: MakeHarness, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_api_call_log_file_records_each_call_without_secrets(  # type: ignore[no-untyped-def]
+        make_harness: MakeHarness, tmp_path) -> None:
     log_file = tmp_path / "api.log"
     h = await make_harness(enable_api_call_logging="true", api_log_file=str(log_file))
     sent = await h.dm("log this call")

@@ -101,13 +101,15 @@ def test_affinity_scales_banter_and_exchanges_move_it() -> None:
     assert banter_probability(0.3, 10) == pytest.approx(0.6)
     assert banter_probability(0.3, -10) == 0.0
     assert banter_probability(0.8, 10) == 1.0
-    assert exchange_delta("Thanks, lovely point") > exchange_delta("Okay.") > 0 > exchange_delta("That is nonsense, ugh")
+    assert (exchange_delta("Thanks, lovely point") > exchange_delta("Okay.") > 0
+            > exchange_delta("That is nonsense, ugh"))
 
 
 # -- over the wire
 
 
-async def test_a_named_character_answers_through_its_own_webhook(make_ensemble: Callable[..., Awaitable[Harness]]) -> None:
+async def test_a_named_character_answers_through_its_own_webhook(
+        make_ensemble: Callable[..., Awaitable[Harness]]) -> None:
     h = await make_ensemble(ensemble_characters="atlas,lumen")
     await h.say("Atlas, which way is north from here?")
     [posted] = await h.replies(CHANNEL_ID, 1)
@@ -139,7 +141,8 @@ async def test_a_named_character_answers_through_its_own_webhook(make_ensemble: 
     scope = f"channel:{CHANNEL_ID}"
 
     async def said_to(key: str) -> list[str]:
-        return [t.content for t in (await h.store.conversations.history(key, h.user_id, scope)).turns if t.role == "user"]
+        return [t.content for t in (await h.store.conversations.history(key, h.user_id, scope)).turns
+                if t.role == "user"]
 
     for _ in range(100):
         if len(await said_to("atlas")) == 2:
@@ -228,7 +231,8 @@ async def test_hostile_affinity_silences_banter(make_ensemble: Callable[..., Awa
 
 async def test_every_character_of_the_ensemble_summarizes_its_own_conversations(
         make_ensemble: Callable[..., Awaitable[Harness]]) -> None:
-    h = await make_ensemble(conversation_token_threshold="60", history_keep_messages="2", recent_channel_messages="0")
+    h = await make_ensemble(conversation_token_threshold="60", history_keep_messages="2",
+                            recent_channel_messages="0")
     summary = "Alice asked me about the ridge and the old north road."
     atlas = h.bot.ensemble.member("atlas").engine.persona  # type: ignore[union-attr]
     summary_cue = atlas.summarization_prompt[:40]
@@ -256,6 +260,7 @@ async def test_every_character_of_the_ensemble_summarizes_its_own_conversations(
         await asyncio.sleep(0.02)
     assert (await h.store.conversations.history("atlas", h.user_id, scope)).summary == summary
     [summary_request, *_] = [r for r in h.claude.requests if summary_cue in FakeClaude.all_text(r)]
-    assert FakeClaude.system_text(summary_request).startswith("You are Atlas"), "summarized in Atlas's own voice"
+    assert FakeClaude.system_text(summary_request).startswith("You are Atlas"), (
+        "summarized in Atlas's own voice")
     finn = h.bot.engine.character_key  # type: ignore[union-attr]
     assert (await h.store.conversations.history(finn, h.user_id, scope)).turns == []

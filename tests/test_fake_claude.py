@@ -1,4 +1,5 @@
-"""The fake Messages API against the real anthropic SDK: if the SDK parses it, the suite's fakes are honest."""
+"""The fake Messages API against the real anthropic SDK: if the SDK parses it, the suite's fakes are
+honest."""
 
 from __future__ import annotations
 
@@ -114,11 +115,13 @@ async def test_bad_request_is_not_retried_and_rate_limit_is(fake: FakeClaude,
 
     fake.script(status=429, times=None)
     with pytest.raises(anthropic.RateLimitError):
-        await client.with_options(max_retries=1).messages.create(model=MODEL, max_tokens=10, messages=[user("hi")])
+        await client.with_options(max_retries=1).messages.create(model=MODEL, max_tokens=10,
+                                                                 messages=[user("hi")])
     assert [r.error_type for r in fake.requests[1:]] == ["rate_limit_error"] * 2
 
 
-async def test_slow_answer_times_out_in_the_client(fake: FakeClaude, client: anthropic.AsyncAnthropic) -> None:
+async def test_slow_answer_times_out_in_the_client(fake: FakeClaude,
+                                                   client: anthropic.AsyncAnthropic) -> None:
     fake.script("too late", delay=2.0)
     started = time.monotonic()
     with pytest.raises(anthropic.APITimeoutError):
@@ -128,13 +131,15 @@ async def test_slow_answer_times_out_in_the_client(fake: FakeClaude, client: ant
     assert fake.last_request().finished_at is None  # the handler was cancelled, not left sleeping
 
 
-async def test_identical_prefix_is_read_from_cache_and_turns_build_on_it(fake: FakeClaude,
-                                                                       client: anthropic.AsyncAnthropic) -> None:
+async def test_identical_prefix_is_read_from_cache_and_turns_build_on_it(
+        fake: FakeClaude, client: anthropic.AsyncAnthropic) -> None:
     system_tokens = estimate_tokens(SYSTEM[0]["text"])
     first = await client.messages.create(model=MODEL, max_tokens=10, system=SYSTEM, messages=[user("one")])
     second = await client.messages.create(model=MODEL, max_tokens=10, system=SYSTEM, messages=[user("two")])
-    assert (first.usage.cache_creation_input_tokens, first.usage.cache_read_input_tokens) == (system_tokens, 0)
-    assert (second.usage.cache_creation_input_tokens, second.usage.cache_read_input_tokens) == (0, system_tokens)
+    assert (first.usage.cache_creation_input_tokens,
+            first.usage.cache_read_input_tokens) == (system_tokens, 0)
+    assert (second.usage.cache_creation_input_tokens,
+            second.usage.cache_read_input_tokens) == (0, system_tokens)
     assert second.usage.input_tokens == estimate_tokens("two")
 
     # a growing conversation with the breakpoint on the newest turn reads the previous turn's prefix
@@ -157,11 +162,13 @@ async def test_mid_stream_error_event_raises(fake: FakeClaude, client: anthropic
         async with client.messages.stream(model=MODEL, max_tokens=50, messages=[user("hi")]) as stream:
             async for chunk in stream.text_stream:
                 seen.append(chunk)
-    assert caught.value.type == "overloaded_error" and caught.value.status_code == 200  # HTTP 200 already sent
+    # HTTP 200 already sent:
+    assert caught.value.type == "overloaded_error" and caught.value.status_code == 200
     assert len(seen) == 1 and fake.last_request().status == 529
 
 
-async def test_rules_match_model_predicate_and_count(fake: FakeClaude, client: anthropic.AsyncAnthropic) -> None:
+async def test_rules_match_model_predicate_and_count(fake: FakeClaude,
+                                                     client: anthropic.AsyncAnthropic) -> None:
     fake.script("yes", model=HAIKU, times=2)
     fake.script("special", match=lambda body: "secret" in FakeClaude.all_text(body))
     fake.responder = lambda body: Reply("from the hook") if body["model"] == MODEL else None

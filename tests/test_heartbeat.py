@@ -24,7 +24,8 @@ def test_slow_shards_are_those_above_the_threshold() -> None:
     slow = slow_shards(latencies, 1000)
     assert [(s.shard_id, round(s.latency_ms)) for s in slow] == [(1, 1500)]
     assert slow[0].describe(1000) == "⚠️ Gateway latency warning: shard 1 at 1500 ms (threshold 1000 ms)."
-    assert slow_shards([(None, 0.001)], 0)[0].describe(0).startswith("⚠️ Gateway latency warning: gateway at 1 ms")
+    assert slow_shards([(None, 0.001)], 0)[0].describe(0).startswith(
+        "⚠️ Gateway latency warning: gateway at 1 ms")
     assert slow_shards([(None, 0.5)], 500) == []  # at the threshold is not above it
 
 

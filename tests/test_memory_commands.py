@@ -51,16 +51,20 @@ async def remember_everything(h: Harness, user: int, name: str, replies: int) ->
         await logged_from(h, dm, h.bot_user_id, n)
         if n == 1:
             logged = await h.store.consolidation.logged_through(await h.store.consolidation.log_watermark())
-            assert await h.store.consolidation.archive_logged([i for i, m in logged if m.channel_id == dm]) == 2
+            assert await h.store.consolidation.archive_logged([i for i, m in logged
+                                                               if m.channel_id == dm]) == 2
     await h.bot.get_cog("Events").drain()
-    await h.store.conversations.append_turns(key, user, "dm", [counted(Turn("user", "a secret")), counted(Turn("assistant", "kept"))])
+    await h.store.conversations.append_turns(key, user, "dm", [counted(Turn("user", "a secret")),
+                                                               counted(Turn("assistant", "kept"))])
     await h.store.memories.add_core_memory(key, user, f"{name} likes kelp")
     fact = await h.store.facts.add(user, f"{name} keeps bees", category="hobbies")
     await h.store.people.set_relationship(key, user, rapport=8)
-    await h.store.memories.replace_core_memories(key, user, [f"{name} is kind"], reason="test")  # an archived version
+    # An archived version:
+    await h.store.memories.replace_core_memories(key, user, [f"{name} is kind"], reason="test")
     rows = await h.store.consolidation.logged_through(await h.store.consolidation.log_watermark())
     mine = tuple(i for i, m in rows if m.author_id == user)
-    await h.store.consolidation.commit_consolidation(ConsolidationBatch(key, user, mine[:1], mentioned=((fact, True),)))
+    await h.store.consolidation.commit_consolidation(
+        ConsolidationBatch(key, user, mine[:1], mentioned=((fact, True),)))
     return dm
 
 
@@ -68,7 +72,8 @@ async def forget(h: Harness) -> str:
     """Run /forget_me and confirm; the outcome as the caller sees it."""
     prompt = await (await h.slash("forget_me")).message()
     await (await press(h, prompt, "confirm")).response()
-    await h.discord.wait_for(lambda d: "Done: I deleted" in (prompt.get("content") or ""), 5, what="the outcome")
+    await h.discord.wait_for(lambda d: "Done: I deleted" in (prompt.get("content") or ""), 5,
+                             what="the outcome")
     return str(prompt["content"])
 
 
@@ -85,9 +90,11 @@ async def test_forget_me_deletes_everything_after_confirmation(harness: Harness)
     bob_dm = await remember_everything(h, USER2_ID, "bob", 2)
     before = await h.store.privacy.rows_about_user(USER_ID, [alice_dm])
     assert set(before) >= {"users", "nicknames", "conversations", "history_messages", "core_memories",
-                           "core_memory_versions", "user_facts", "relationships", "message_log", "message_archive",
+                           "core_memory_versions", "user_facts", "relationships", "message_log",
+                           "message_archive",
                            "api_calls"}
-    bot_dm_rows = [m for m in await h.store.log.recent_messages(alice_dm, limit=100) if m.author_id == h.bot_user_id]
+    bot_dm_rows = [m for m in await h.store.log.recent_messages(alice_dm, limit=100)
+                   if m.author_id == h.bot_user_id]
     assert len(bot_dm_rows) == 2  # the character's answers: one archived, one in the log
     bob_before = await h.store.privacy.rows_about_user(USER2_ID, [bob_dm])
 
@@ -102,7 +109,8 @@ async def test_forget_me_deletes_everything_after_confirmation(harness: Harness)
     assert "belong to whoever ran the command" in (await intruder.message())["content"]
     assert await h.store.privacy.rows_about_user(USER_ID, [alice_dm]) == before
     await (await press(h, prompt, "confirm")).response()
-    await h.discord.wait_for(lambda d: "Done: I deleted" in (prompt.get("content") or ""), 5, what="the outcome")
+    await h.discord.wait_for(lambda d: "Done: I deleted" in (prompt.get("content") or ""), 5,
+                             what="the outcome")
     assert "I start from nothing" in prompt["content"]
     assert await h.store.privacy.rows_about_user(USER_ID, [alice_dm]) == {}
     assert await h.store.privacy.rows_about_user(USER2_ID, [bob_dm]) == bob_before
@@ -124,7 +132,8 @@ async def test_forget_me_keeps_an_opt_out_and_nothing_else(harness: Harness) -> 
     assert "you opted out" in outcome and "start from nothing" not in outcome
     assert await h.store.privacy.rows_about_user(USER_ID, [dm]) == {"users": 1}
     user = await h.store.people.get_user(USER_ID)
-    assert user is not None and user.memory_consent is False and user.name == ""  # a bare row: the opt-out only
+    # A bare row: the opt-out only.
+    assert user is not None and user.memory_consent is False and user.name == ""
 
     # Still not remembered: answered, but nothing new is kept.
     await h.say("hello again", mention=True)
@@ -143,7 +152,8 @@ async def test_memory_map_is_an_svg_attachment_of_the_callers_facts(harness: Har
         ("Alice keeps bees", "hobbies", False), ("Alice sails on Sundays", "hobbies", False),
         ("Alice is a nurse", "work", True), (nasty, "other", False))]
     for _ in range(4):
-        await h.store.consolidation.commit_consolidation(ConsolidationBatch(key, USER_ID, (), mentioned=((ids[0], True),)))
+        await h.store.consolidation.commit_consolidation(
+            ConsolidationBatch(key, USER_ID, (), mentioned=((ids[0], True),)))
     await h.store.facts.add(USER2_ID, "Bob's fact", category="work")
 
     message = await (await memory(h, "map")).message()
@@ -182,7 +192,8 @@ async def test_memory_list_pages_through_the_facts(harness: Harness) -> None:
     h = harness
     await h.store.people.ensure_user(USER_ID, "alice")
     for i in range(1, 20):
-        await h.store.facts.add(USER_ID, f"Alice fact number {i:02d}", category="hobbies" if i % 2 else "work")
+        await h.store.facts.add(USER_ID, f"Alice fact number {i:02d}",
+                                category="hobbies" if i % 2 else "work")
     message = await (await memory(h, "list")).message()
     assert message["flags"] & EPHEMERAL
     assert "(page 1/3, 19 facts" in message["content"] and message["content"].count("Alice fact number") == 8

@@ -51,7 +51,8 @@ def test_pinned_then_similar_then_most_referenced_within_the_budget() -> None:
     chosen = choose(index, query, budget=1000, private=False, now=NOW, expiry_days=14)
     # Pinned first (even when old), then the similar one, then by references; expired and private left out.
     assert [r.id for r in chosen] == [3, 2, 1, 4]
-    assert [r.id for r in choose(index, query, budget=1000, private=True, now=NOW, expiry_days=14)] == [3, 2, 6, 1, 4]
+    assert [r.id for r in choose(index, query, budget=1000, private=True, now=NOW,
+                                 expiry_days=14)] == [3, 2, 6, 1, 4]
     assert 5 in [r.id for r in choose(index, query, budget=1000, private=False, now=NOW, expiry_days=0)]
     tight = choose(index, query, budget=20, private=False, now=NOW, expiry_days=14)
     assert [r.id for r in tight] == [3, 2]  # each line costs about 9 tokens
@@ -100,7 +101,8 @@ async def test_the_vector_cache_rereads_a_user_only_after_a_change(store: Store)
         lambda: store.facts.edit(USER_ID, first, fact="Alice keeps wasps", embedding=None),
         lambda: store.facts.pin(USER_ID, first, True),
         lambda: store.facts.set_embeddings([(first, to_bytes(e.encode(["wasps"])[0]))]),
-        lambda: store.consolidation.commit_consolidation(ConsolidationBatch("finn", USER_ID, (), mentioned=((first, True),))),
+        lambda: store.consolidation.commit_consolidation(
+            ConsolidationBatch("finn", USER_ID, (), mentioned=((first, True),))),
         lambda: store.facts.delete(USER_ID, first),
     ]
     for n, change in enumerate(changes, 2):
@@ -113,7 +115,8 @@ async def test_the_vector_cache_rereads_a_user_only_after_a_change(store: Store)
 # --------------------------------------------------------------------------- over the wire
 
 
-async def test_relevant_facts_reach_the_reply_prompt_and_dm_facts_stay_in_dms(make_harness: MakeHarness) -> None:
+async def test_relevant_facts_reach_the_reply_prompt_and_dm_facts_stay_in_dms(
+        make_harness: MakeHarness) -> None:
     h = await make_harness(recall_token_budget="24")
     key = h.bot.engine.character_key
     await h.store.people.ensure_user(USER_ID, "alice")
@@ -131,7 +134,8 @@ async def test_relevant_facts_reach_the_reply_prompt_and_dm_facts_stay_in_dms(ma
     await _make_private(h.store, ids["Alice is secretly pregnant"])
     for text in ("Alice builds model ships", "Alice works night shifts at the lighthouse"):
         for _ in range(3):
-            await h.store.consolidation.commit_consolidation(ConsolidationBatch(key, USER_ID, (), mentioned=((ids[text], True),)))
+            await h.store.consolidation.commit_consolidation(
+                ConsolidationBatch(key, USER_ID, (), mentioned=((ids[text], True),)))
     await h.store.people.set_relationship(key, USER_ID, anger=7, trust=8)
     await h.store.state.set("daily_mood", "Grumpy about the fog.")
 
@@ -184,7 +188,8 @@ async def test_a_failing_recall_never_costs_the_reply(make_harness: MakeHarness,
 
 
 class KeyedEmbedder:
-    """A random unit vector per fact number: "... fact 123 ..." is encoded as fact 123's vector, which no other
+    """A random unit vector per fact number: "... fact 123 ..." is encoded as fact 123's vector,
+    which no other
     fact's vector resembles (384 random dimensions). Counts its calls."""
 
     dim = 384

@@ -50,12 +50,14 @@ def test_five_thousand_characters_fit_in_two_thousand_each() -> None:
 
 def test_typing_time_scales_with_length_and_is_clamped(tmp_path: Path) -> None:
     (tmp_path / "character.env").write_text('default_name="X"\ncore_prompt="p"\n')
-    settings = load_settings(tmp_path, None, environ={**ENV, "typing_speed_cpm": "600", "min_typing_time": "1",
+    settings = load_settings(tmp_path, None, environ={**ENV, "typing_speed_cpm": "600",
+                                                      "min_typing_time": "1",
                                                       "max_typing_time": "5", "typing_variance": "0"})
     assert typing_seconds("x" * 10, settings) == 1.0  # 1 s at 600 cpm... clamped to the minimum
     assert typing_seconds("x" * 30, settings) == 3.0
     assert typing_seconds("x" * 10_000, settings) == 5.0
-    varied = load_settings(tmp_path, None, environ={**ENV, "typing_speed_cpm": "600", "typing_variance": "0.2",
+    varied = load_settings(tmp_path, None, environ={**ENV, "typing_speed_cpm": "600",
+                                                    "typing_variance": "0.2",
                                                     "min_typing_time": "0", "max_typing_time": "100"})
     rng = random.Random(1)
     values = {round(typing_seconds("x" * 300, varied, rng), 3) for _ in range(20)}

@@ -39,7 +39,8 @@ class Script:
     """Fake Claude answers by request kind; counts them and can fail, slow down or hold back summaries."""
 
     def __init__(self, summary: str = "Alice told me Miso broke the teapot and she starts at the lighthouse.",
-                 memories: str = "- Alice has a cat called Miso.\n- Alice starts night shifts at the lighthouse.") -> None:
+                 memories: str = "- Alice has a cat called Miso.\n"
+                                 "- Alice starts night shifts at the lighthouse.") -> None:
         self.summary = summary
         self.memories = memories
         self.dump = "- Alice: cat Miso, lighthouse nights."
@@ -117,9 +118,11 @@ async def test_a_long_conversation_is_summarized_and_the_next_prompt_uses_the_su
     await chat(h, CHAT[:3])  # about 28 tokens an exchange: the third passes the 60-token threshold
     summary = await summarized(h, f"channel:{CHANNEL_ID}")
     assert summary == script.summary
-    await h.discord.wait_for(lambda d: any(m["content"].startswith("Summarized") for m in d.posted(LOG_CHANNEL_ID)),
+    await h.discord.wait_for(lambda d: any(m["content"].startswith("Summarized")
+                                           for m in d.posted(LOG_CHANNEL_ID)),
                              5, what="the mirrored summarization")
-    [mirrored] = [m["content"] for m in h.discord.posted(LOG_CHANNEL_ID) if m["content"].startswith("Summarized")]
+    [mirrored] = [m["content"] for m in h.discord.posted(LOG_CHANNEL_ID)
+                  if m["content"].startswith("Summarized")]
     assert mirrored.startswith(f"Summarized 4 messages of user {USER_ID}'s conversation in channel ")
     assert CHAT[0] not in mirrored and summary not in mirrored
 
@@ -128,8 +131,10 @@ async def test_a_long_conversation_is_summarized_and_the_next_prompt_uses_the_su
     assert len(history.turns) <= 4 and CHAT[0] not in [t.content for t in history.turns]
     memories = await h.store.memories.core_memories(key, USER_ID)
     assert [(m, s) for _, m, s in memories] == [("Alice has a cat called Miso.", CHANNEL_SOURCE),
-                                                ("Alice starts night shifts at the lighthouse.", CHANNEL_SOURCE)]
-    assert len(await h.store.memories.core_memory_versions(key, USER_ID)) == 1  # the previous (empty) version, archived
+                                                ("Alice starts night shifts at the lighthouse.",
+                                                 CHANNEL_SOURCE)]
+    # The previous (empty) version, archived.
+    assert len(await h.store.memories.core_memory_versions(key, USER_ID)) == 1
 
     # The summarization spoke as the character: its system prompt is the character prompt.
     [summary_request] = requests_with(h, SUMMARY_CUE)
@@ -156,7 +161,8 @@ async def test_a_long_conversation_is_summarized_and_the_next_prompt_uses_the_su
     assert ("What you remember about alice so far:\n- Alice has a cat called Miso.\n"
             "- Alice starts night shifts at the lighthouse.") in second_memory  # the memories being merged
     assert [(m, s) for _, m, s in await h.store.memories.core_memories(key, USER_ID)] == [
-        ("Alice has a cat called Miso.", CHANNEL_SOURCE), ("Alice works nights at the lighthouse.", CHANNEL_SOURCE),
+        ("Alice has a cat called Miso.", CHANNEL_SOURCE),
+        ("Alice works nights at the lighthouse.", CHANNEL_SOURCE),
         ("Alice's sister loves seafoam chai.", CHANNEL_SOURCE)]  # the new list replaced the old one
     versions = await h.store.memories.core_memory_versions(key, USER_ID)
     assert len(versions) == 2 and [m["content"] for m in versions[0][3]] == [
@@ -191,7 +197,8 @@ async def test_a_failed_pass_keeps_the_history_backs_off_and_the_sweep_retries_w
     await h.bot.get_cog("MemoryTasks").sweep()
     await h.discord.wait_for(lambda d: script.kinds.count("summary") == 2, 10, what="the retry")
     await chat(h, CHAT[4:5], start=4)
-    assert (await h.store.conversations.history(key, USER_ID, scope)).summary == ""  # answered while still summarizing
+    # Answered while still summarizing.
+    assert (await h.store.conversations.history(key, USER_ID, scope)).summary == ""
     script.hold.set()
     assert await summarized(h, scope) == script.summary
 
@@ -238,7 +245,8 @@ async def make_summarizer(store: Store, fc: FakeClaude, **overrides: Any) -> tup
                       Consent(store, settings.memory.memory_consent)), claude
 
 
-async def seed_conversation(store: Store, key: str, exchanges: int = 4, scope: str = "channel:1") -> list[int]:
+async def seed_conversation(store: Store, key: str, exchanges: int = 4,
+                            scope: str = "channel:1") -> list[int]:
     await store.people.ensure_user(USER_ID, "alice")
     turns = []
     for i in range(exchanges):
@@ -249,7 +257,8 @@ async def seed_conversation(store: Store, key: str, exchanges: int = 4, scope: s
 async def test_long_memories_are_condensed_and_every_version_is_archived(store: Store,
                                                                          fake_claude: FakeClaude) -> None:
     summarizer, claude = await make_summarizer(store, fake_claude, core_memory_token_threshold="12")
-    script = Script(memories="- Alice has a cat called Miso who breaks teapots.\n- Alice starts night shifts at "
+    script = Script(memories="- Alice has a cat called Miso who breaks teapots.\n"
+                             "- Alice starts night shifts at "
                              "the lighthouse next week and is nervous.\n- Alice's sister loves seafoam chai.")
     fake_claude.responder = script
     key = summarizer.character_key
@@ -259,8 +268,8 @@ async def test_long_memories_are_condensed_and_every_version_is_archived(store: 
     assert await summarizer.summarize(USER_ID, "channel:1", "alice")
     assert script.kinds == ["summary", "memory", "dump"]
     memories = await store.memories.core_memories(key, USER_ID)
-    assert [(m, s) for _, m, s in memories] == [("Likes kelp", "user"), ("Alice: cat Miso, lighthouse nights.",
-                                                                         CHANNEL_SOURCE)]
+    assert [(m, s) for _, m, s in memories] == [("Likes kelp", "user"),
+                                                ("Alice: cat Miso, lighthouse nights.", CHANNEL_SOURCE)]
     dump_request = requests_with_fc(fake_claude, DUMP_CUE)[-1]
     assert "Alice's sister loves seafoam chai." in last_user_text(dump_request.body)
     versions = await store.memories.core_memory_versions(key, USER_ID)
@@ -274,14 +283,16 @@ def requests_with_fc(fc: FakeClaude, cue: str) -> list[Any]:
     return [r for r in fc.requests if cue in last_user_text(r.body)]
 
 
-async def test_a_conversation_changed_during_the_pass_is_left_alone(store: Store, fake_claude: FakeClaude) -> None:
+async def test_a_conversation_changed_during_the_pass_is_left_alone(store: Store,
+                                                                    fake_claude: FakeClaude) -> None:
     summarizer, claude = await make_summarizer(store, fake_claude)
     key = summarizer.character_key
     await seed_conversation(store, key)
 
     async def respond(body: dict[str, Any]) -> str:
         if SUMMARY_CUE in last_user_text(body):
-            await store.conversations.reset_conversation(key, USER_ID, "channel:1")  # /reset_conversation meanwhile
+            # /reset_conversation meanwhile
+            await store.conversations.reset_conversation(key, USER_ID, "channel:1")
             return "A summary of things that were since forgotten."
         return "- a memory"
 

@@ -31,7 +31,8 @@ async def press(h: Harness, message: dict[str, Any], action: str, *, user: int =
     return await h.click(message, button(message, action)["custom_id"], user=user)
 
 
-async def wait_content(h: Harness, message: dict[str, Any], needle: str, timeout: float = 5.0) -> dict[str, Any]:
+async def wait_content(h: Harness, message: dict[str, Any], needle: str,
+                       timeout: float = 5.0) -> dict[str, Any]:
     await h.discord.wait_for(lambda d: needle in (message.get("content") or ""), timeout, what=f"{needle!r}")
     return message
 
@@ -43,7 +44,8 @@ async def ephemeral(ix: Any) -> dict[str, Any]:
     return message
 
 
-async def seed(h: Harness, exchanges: int, *, scope: str = f"channel:{CHANNEL_ID}", user: int = USER_ID) -> list[int]:
+async def seed(h: Harness, exchanges: int, *, scope: str = f"channel:{CHANNEL_ID}",
+               user: int = USER_ID) -> list[int]:
     """Put ``exchanges`` question/answer pairs in a conversation; returns the turn ids."""
     await h.store.people.ensure_user(user, "alice")
     turns = []
@@ -52,7 +54,8 @@ async def seed(h: Harness, exchanges: int, *, scope: str = f"channel:{CHANNEL_ID
     return await h.store.conversations.append_turns(h.bot.engine.character_key, user, scope, turns)
 
 
-async def history(h: Harness, scope: str = f"channel:{CHANNEL_ID}", user: int = USER_ID) -> list[tuple[str, str]]:
+async def history(h: Harness, scope: str = f"channel:{CHANNEL_ID}",
+                  user: int = USER_ID) -> list[tuple[str, str]]:
     hist = await h.store.conversations.history(h.bot.engine.character_key, user, scope)
     return [(t.role, t.content) for t in hist.turns]
 
@@ -89,7 +92,8 @@ async def settled(h: Harness, turns: int) -> None:
 async def test_commands_are_synced_once_with_validated_options(make_harness: MakeHarness) -> None:
     h = await make_harness()
     registered = {c["name"]: c for c in h.discord.registered_commands()}
-    assert {"reset_conversation", "forget_last", "reroll", "remember", "status", "help", "bot"} <= set(registered)
+    assert {"reset_conversation", "forget_last", "reroll", "remember", "status", "help",
+            "bot"} <= set(registered)
     [count] = registered["forget_last"]["options"]
     assert (count["name"], count["type"], count["required"]) == ("count", 4, False)
     assert (count["min_value"], count["max_value"]) == (1, 10)
@@ -109,7 +113,8 @@ async def test_reset_conversation_cancel_then_confirm(harness: Harness) -> None:
     ids = await seed(h, 2)
     await seed(h, 1, scope="dm")
     hist = await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")
-    await compact_history(h.store, hist.conversation_id or 0, "They talked about tides.", drop_through_id=ids[0])
+    await compact_history(h.store, hist.conversation_id or 0, "They talked about tides.",
+                          drop_through_id=ids[0])
     await h.store.memories.add_core_memory(key, USER_ID, "Alice likes kelp.")
     before = await history(h)
 
@@ -137,7 +142,8 @@ async def test_someone_else_cannot_press_my_buttons(harness: Harness) -> None:
     shown = (reset["content"], forget["content"])
     for message, custom_id in ((reset, button(reset, "confirm")["custom_id"]),
                                (reset, button(reset, "cancel")["custom_id"]),
-                               (forget, first_pair["custom_id"]), (forget, button(forget, "cancel")["custom_id"])):
+                               (forget, first_pair["custom_id"]),
+                               (forget, button(forget, "cancel")["custom_id"])):
         refusal = await ephemeral(await h.click(message, custom_id, user=USER2_ID))
         assert "belong to whoever ran the command" in refusal["content"]
     assert (reset["content"], forget["content"]) == shown  # neither view moved
@@ -154,7 +160,8 @@ async def test_confirmations_expire_after_confirm_timeout_seconds(make_harness: 
     await seed(h, 2)
     reset = await ephemeral(await h.slash("reset_conversation"))
     forget = await ephemeral(await h.slash("forget_last"))
-    await (await h.click(forget, next(c for c in buttons(forget) if ":pair:" in c["custom_id"])["custom_id"])).response()
+    await (await h.click(forget, next(c for c in buttons(forget)
+                                      if ":pair:" in c["custom_id"])["custom_id"])).response()
     forget_me = await ephemeral(await h.slash("forget_me"))
     for view in (reset, forget, forget_me):
         await wait_content(h, view, "These buttons have expired")
@@ -166,7 +173,8 @@ async def test_confirmations_expire_after_confirm_timeout_seconds(make_harness: 
     assert await h.store.people.get_user(USER_ID) is not None  # /forget_me deleted nothing
 
 
-async def test_a_failing_button_gets_an_apology_and_a_traceback(harness: Harness, monkeypatch: pytest.MonkeyPatch,
+async def test_a_failing_button_gets_an_apology_and_a_traceback(harness: Harness,
+                                                                monkeypatch: pytest.MonkeyPatch,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     h = harness
     await seed(h, 1)
@@ -417,9 +425,11 @@ async def test_reroll_in_a_dm_after_a_failed_reply_becomes_the_answer(harness: H
 async def test_remember_adds_a_core_memory_and_rejects_bad_input(harness: Harness) -> None:
     h = harness
     key = h.bot.engine.character_key
-    ok = await ephemeral(await h.slash("remember", [{"name": "memory", "type": 3, "value": "  I am allergic to shellfish "}]))
+    ok = await ephemeral(await h.slash("remember", [{"name": "memory", "type": 3,
+                                                     "value": "  I am allergic to shellfish "}]))
     assert "I'll remember that" in ok["content"]
-    assert [(c, s) for _, c, s in await h.store.memories.core_memories(key, USER_ID)] == [("I am allergic to shellfish", "user")]
+    assert [(c, s) for _, c, s in await h.store.memories.core_memories(key, USER_ID)] == [
+        ("I am allergic to shellfish", "user")]
     for bad, why in (("   ", "cannot be empty"), ("x" * 1001, "at most 1000")):
         answer = await ephemeral(await h.slash("remember", [{"name": "memory", "type": 3, "value": bad}]))
         assert why in answer["content"]
@@ -441,12 +451,14 @@ async def test_remember_respects_memory_consent(make_harness: MakeHarness) -> No
     await subcommand(h, "memory", "opt-out")
     text = await remember("I am moving to Lisbon")
     assert "/memory opt-out" in text and "/memory opt-in" in text
-    assert [content for _, content, _ in await h.store.memories.core_memories(key, USER_ID)] == ["I collect sea glass"]
+    assert [content for _, content, _ in await h.store.memories.core_memories(key, USER_ID)] == [
+        "I collect sea glass"]
 
 
 async def test_remember_in_a_dm_stays_out_of_channel_prompts(harness: Harness) -> None:
     h = harness
-    await ephemeral(await h.slash("remember", [{"name": "memory", "type": 3, "value": "my diary code is 4711"}],
+    await ephemeral(await h.slash("remember", [{"name": "memory", "type": 3,
+                                                "value": "my diary code is 4711"}],
                                   dm=True))
     await h.say("hello in public", mention=True)
     await h.replies(h.channel_id)
@@ -468,7 +480,8 @@ async def test_status_shows_usage_plan_conversation_and_memories(harness: Harnes
     [embed] = answer["embeds"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Plan"] == "Standard"
-    assert f"{usage.calls} calls" in fields["Usage (all time)"] and f"${usage.cost:.4f}" in fields["Usage (all time)"]
+    assert (f"{usage.calls} calls" in fields["Usage (all time)"]
+            and f"${usage.cost:.4f}" in fields["Usage (all time)"])
     hist = await h.store.conversations.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")
     assert fields["Conversation in this channel"] == f"2 messages · {history_tokens(hist):,} tokens"
     assert fields["Core memories"] == "1"
@@ -486,7 +499,8 @@ def _registered_names(commands: list[dict[str, Any]]) -> list[str]:
             names.append(command["name"])
         for sub in subs:
             inner = [o for o in sub.get("options") or [] if o["type"] == 1] if sub["type"] == 2 else []
-            names += [f"{command['name']} {sub['name']} {i['name']}" for i in inner] or [f"{command['name']} {sub['name']}"]
+            names += ([f"{command['name']} {sub['name']} {i['name']}" for i in inner]
+                      or [f"{command['name']} {sub['name']}"])
     return names
 
 
@@ -509,7 +523,8 @@ async def test_help_lists_every_registered_command(harness: Harness) -> None:
     assert "`/remember <memory>` — " in text and "`/remember <memory>` *(admin)*" not in text
 
 
-async def test_unexpected_error_gets_an_apology_and_a_traceback(harness: Harness, monkeypatch: pytest.MonkeyPatch,
+async def test_unexpected_error_gets_an_apology_and_a_traceback(harness: Harness,
+                                                                monkeypatch: pytest.MonkeyPatch,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     cog = harness.bot.get_cog("UserCommands")
 
@@ -528,7 +543,8 @@ async def test_unexpected_error_gets_an_apology_and_a_traceback(harness: Harness
 
 
 def test_pairs_group_turns_into_exchanges() -> None:
-    turns = [counted(Turn("assistant", "orphan", 1)), counted(Turn("user", "q1", 2)), counted(Turn("assistant", "a1", 3)),
+    turns = [counted(Turn("assistant", "orphan", 1)), counted(Turn("user", "q1", 2)),
+             counted(Turn("assistant", "a1", 3)),
              Turn("user", "q2 (reply failed)", 4), Turn("user", "q3", 5), Turn("assistant", "a3", 6),
              Turn("assistant", "a3 more", 7)]
     pairs = pairs_of(turns)

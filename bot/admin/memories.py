@@ -71,7 +71,8 @@ class FactEdits:
         new_text = checked_text(text, "fact") if text is not None else None
         new_category = _category(category) if category is not None else None
         embedding = await self._embedding(new_text) if new_text is not None else None
-        await self.store.facts.edit(user.id, row.id, fact=new_text, category=new_category, embedding=embedding)
+        await self.store.facts.edit(user.id, row.id, fact=new_text, category=new_category,
+                                    embedding=embedding)
         note = NOT_EMBEDDED if new_text is not None and embedding is None else ""
         return (f"Changed fact #{row.id} about {user_label(user)}\n"
                 f"was: [{row.category}] {clip(row.fact, 300)}\n"

@@ -56,7 +56,8 @@ class Users:
         ``user data?`` still answers about them)."""
         total = await self.store.people.count_users()
         page = page_of(total, number, PAGE_SIZE)
-        summaries = await self.store.people.user_summaries(self.character, offset=page.offset, limit=page.size)
+        summaries = await self.store.people.user_summaries(self.character, offset=page.offset,
+                                                           limit=page.size)
         return page, render_users_page(page, summaries)
 
     async def toggle_premium(self, arg: str) -> str:

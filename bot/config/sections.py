@@ -121,7 +121,8 @@ class EnsembleSettings:
         1.0, "Chance that a server message nobody addressed is considered at all (several characters; "
         "acore_bot's GLOBAL_RESPONSE_CHANCE).", min=0.0, max=1.0)
     follow_up_cooldown: float = key(
-        0.0, "Seconds after a character joined in unaddressed (routed or banter) before it may do so again in "
+        0.0, "Seconds after a character joined in unaddressed (routed or banter) before it may do so "
+        "again in "
         "that channel (0: no cooldown).", min=0.0)
     affinity_decay_days: float = key(
         7.0, "Days in which the affinity between two characters halves toward neutral while they do not talk "

@@ -48,14 +48,16 @@ CACHE_LOOKBACK = 20
 """How many block boundaries before a breakpoint a cache read may end at (as in the real API)."""
 
 ERROR_TYPES: dict[int, str] = {
-    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
-    413: "request_too_large", 429: "rate_limit_error", 500: "api_error", 503: "api_error", 504: "timeout_error",
+    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 500: "api_error",
+    503: "api_error", 504: "timeout_error",
     529: "overloaded_error",
 }
 _STATUS_FOR_TYPE: dict[str, int] = {"overloaded_error": 529, "api_error": 500, "rate_limit_error": 429,
                                     "invalid_request_error": 400, "authentication_error": 401,
                                     "permission_error": 403, "not_found_error": 404, "timeout_error": 504}
-_DEFAULT_MESSAGES: dict[str, str] = {"overloaded_error": "Overloaded", "rate_limit_error": "Rate limited (fake)",
+_DEFAULT_MESSAGES: dict[str, str] = {"overloaded_error": "Overloaded",
+                                     "rate_limit_error": "Rate limited (fake)",
                                      "api_error": "Internal server error (fake)"}
 
 Match = Callable[[dict[str, Any]], bool]
@@ -107,7 +109,8 @@ class Rule:
     served: int = 0
 
     def applies(self, body: dict[str, Any]) -> bool:
-        return (self.model is None or body.get("model") == self.model) and (self.match is None or self.match(body))
+        return ((self.model is None or body.get("model") == self.model)
+                and (self.match is None or self.match(body)))
 
 
 @dataclass
@@ -163,7 +166,8 @@ def content_text(content: Any) -> str:
 
 
 def _texts(content: Any) -> list[str]:
-    """The human-readable text inside a message content / system value (strings, text blocks, tool results)."""
+    """The human-readable text inside a message content / system value (strings, text blocks, tool
+    results)."""
     if isinstance(content, str):
         return [content]
     out: list[str] = []
@@ -311,8 +315,9 @@ class FakeClaude:
     # -- scripting
 
     def script(self, text: str | Reply | None = None, *, model: str | None = None, status: int | None = None,
-               delay: float = 0.0, stream_delay: float = 0.0, times: int | None = 1, match: Match | None = None,
-               usage: dict[str, int] | None = None, stop_reason: str = "end_turn", retry_after: float | None = 0.0,
+               delay: float = 0.0, stream_delay: float = 0.0, times: int | None = 1,
+               match: Match | None = None, usage: dict[str, int] | None = None, stop_reason: str = "end_turn",
+               retry_after: float | None = 0.0,
                stream_error: str | None = None, error_type: str | None = None) -> Rule:
         """Answer the next ``times`` requests (None: all) for ``model`` (None: any) that ``match`` accepts.
 
@@ -329,7 +334,8 @@ class FakeClaude:
         self.rules.append(rule)
         return rule
 
-    def fail_all(self, status: int = 529, *, retry_after: float | None = 0.0, error_type: str | None = None) -> None:
+    def fail_all(self, status: int = 529, *, retry_after: float | None = 0.0,
+                 error_type: str | None = None) -> None:
         """Answer every request with this error until :meth:`recover` (scripted rules stay queued)."""
         self._failing = Reply(status=status, retry_after=retry_after, error_type=error_type)
 
@@ -396,8 +402,10 @@ class FakeClaude:
             parts.extend(_texts(message.get("content", "")))
         return "\n".join(parts)
 
-    async def wait_for_requests(self, n: int, timeout: float = 5.0, *, model: str | None = None) -> list[Recorded]:
-        """Wait until at least ``n`` messages requests (for ``model``, if given) arrived; works from any loop."""
+    async def wait_for_requests(self, n: int, timeout: float = 5.0, *,
+                                model: str | None = None) -> list[Recorded]:
+        """Wait until at least ``n`` messages requests (for ``model``, if given) arrived; works from any
+        loop."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         waiter = (n, model, loop, future)
@@ -480,7 +488,8 @@ class FakeClaude:
             return None
         return body if isinstance(body, dict) else None
 
-    def _invalid(self, request: web.Request, body: dict[str, Any] | None, *, need_max_tokens: bool) -> Reply | None:
+    def _invalid(self, request: web.Request, body: dict[str, Any] | None, *,
+                 need_max_tokens: bool) -> Reply | None:
         """The 4xx the real API would give this request before looking at the prompt, if any."""
         if self.api_key is not None and _api_key(request.headers) != self.api_key:
             return Reply(status=401, error_message="invalid x-api-key")
@@ -561,7 +570,8 @@ class FakeClaude:
         if reply.retry_after is not None and (reply.status == 429 or reply.status >= 500):
             headers["retry-after"] = f"{reply.retry_after:g}"
             headers["retry-after-ms"] = str(max(1, round(reply.retry_after * 1000)))
-        message = reply.error_message or _DEFAULT_MESSAGES.get(error_type, f"fake {error_type} ({reply.status})")
+        message = reply.error_message or _DEFAULT_MESSAGES.get(error_type,
+                                                               f"fake {error_type} ({reply.status})")
         return web.json_response({"type": "error", "error": {"type": error_type, "message": message}},
                                  status=reply.status, headers=headers)
 
@@ -569,7 +579,8 @@ class FakeClaude:
                       record: Recorded) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                                "Cache-Control": "no-cache",
-                                               "request-id": f"req_fake_{message['id'][9:]}", **reply.headers})
+                                               "request-id": f"req_fake_{message['id'][9:]}",
+                                               **reply.headers})
         await response.prepare(request)
         usage = message["usage"]
         text = reply.text

@@ -26,7 +26,8 @@ from tests.fakes.discord_guild import ADMINISTRATOR, NOT_MINE, GuildWorld
 DISCORD_EPOCH_MS = 1420070400000
 API = "/api/v10"
 ALL_PERMISSIONS = str((1 << 50) - 1)
-MEMBER_PERMISSIONS = str(0x400 | 0x800 | 0x4000 | 0x8000 | 0x10000 | 0x40 | 0x80000000)  # view/send/embed/attach/history
+# view/send/embed/attach/history
+MEMBER_PERMISSIONS = str(0x400 | 0x800 | 0x4000 | 0x8000 | 0x10000 | 0x40 | 0x80000000)
 
 
 @dataclass
@@ -99,7 +100,8 @@ class FakeDiscord(GuildWorld):
     def set_application_owner(self, user_id: int) -> None:
         self.owner_id = user_id
 
-    def add_guild(self, guild_id: int, name: str, *, channels: list[tuple[int, str]], owner_id: int = 0) -> None:
+    def add_guild(self, guild_id: int, name: str, *, channels: list[tuple[int, str]],
+                  owner_id: int = 0) -> None:
         self.guilds[guild_id] = {"id": str(guild_id), "name": name, "owner_id": str(owner_id)}
         self.members.setdefault(guild_id, {})
         self._make_role(guild_id, "@everyone", int(MEMBER_PERMISSIONS), 0)
@@ -116,7 +118,8 @@ class FakeDiscord(GuildWorld):
             self.members[guild_id][int(bot["id"])]["roles"] = [role["id"]]
 
     def add_member(self, guild_id: int, user_id: int, *, admin: bool = False) -> None:
-        self.members[guild_id][user_id] = {"user": self.users[user_id], "roles": [], "nick": None, "avatar": None,
+        self.members[guild_id][user_id] = {"user": self.users[user_id], "roles": [], "nick": None,
+                                           "avatar": None,
                                            "joined_at": _iso(), "deaf": False, "mute": False, "flags": 0,
                                            "pending": False, "premium_since": None, "_admin": admin,
                                            "communication_disabled_until": None}
@@ -132,8 +135,8 @@ class FakeDiscord(GuildWorld):
     def _guild_payload(self, guild_id: int) -> dict[str, Any]:
         guild = self.guilds[guild_id]
         return {
-            **guild, "unavailable": False, "icon": None, "splash": None, "discovery_splash": None, "features": [],
-            "emojis": [], "stickers": [], "roles": self._guild_roles(guild_id),
+            **guild, "unavailable": False, "icon": None, "splash": None, "discovery_splash": None,
+            "features": [], "emojis": [], "stickers": [], "roles": self._guild_roles(guild_id),
             "channels": [c for c in self.channels.values() if c.get("guild_id") == guild["id"]
                          and c["type"] not in (11, 12)],
             "members": [self._member_payload(guild_id, uid) for uid in self.members[guild_id]],
@@ -143,17 +146,20 @@ class FakeDiscord(GuildWorld):
                         and not c["thread_metadata"]["archived"]],
             "voice_states": [], "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
             "joined_at": _iso(), "verification_level": 0, "default_message_notifications": 0, "mfa_level": 0,
-            "explicit_content_filter": 0, "premium_tier": 0, "system_channel_flags": 0, "preferred_locale": "en-US",
+            "explicit_content_filter": 0, "premium_tier": 0, "system_channel_flags": 0,
+            "preferred_locale": "en-US",
             "nsfw_level": 0, "application_id": None, "afk_channel_id": None, "afk_timeout": 300,
             "system_channel_id": None, "rules_channel_id": None, "public_updates_channel_id": None,
-            "premium_progress_bar_enabled": False, "vanity_url_code": None, "description": None, "banner": None,
+            "premium_progress_bar_enabled": False, "vanity_url_code": None, "description": None,
+            "banner": None,
         }
 
     def dm_channel_for(self, user_id: int, bot_id: int | None = None) -> int:
         """The DM channel between a user and a bot (created on first use, stable afterwards)."""
         bot_id = bot_id or int(next(iter(self.bots.values()))["id"])
         for cid, ch in self.channels.items():
-            if ch["type"] == 1 and {int(r["id"]) for r in ch["recipients"]} == {user_id} and ch["_bot"] == bot_id:
+            if (ch["type"] == 1 and {int(r["id"]) for r in ch["recipients"]} == {user_id}
+                    and ch["_bot"] == bot_id):
                 return cid
         cid = self.snowflake()
         self.channels[cid] = {"id": str(cid), "type": 1, "recipients": [self.users[user_id]],
@@ -276,7 +282,8 @@ class FakeDiscord(GuildWorld):
     async def dispatch(self, event: str, data: dict[str, Any], *, guild_id: int | None = None,
                        only_token: str | None = None) -> None:
         """Send an event to every connected session that should see it (by shard, by bot)."""
-        await self.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=10, what="a gateway session")
+        await self.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=10,
+                            what="a gateway session")
         for session in list(self.sessions):
             if only_token is not None and session.token != only_token:
                 continue
@@ -297,7 +304,8 @@ class FakeDiscord(GuildWorld):
 
     # ------------------------------------------------------------------ messages
 
-    def _message(self, channel_id: int, author: dict[str, Any], content: str, *, mentions: list[int] | None = None,
+    def _message(self, channel_id: int, author: dict[str, Any], content: str, *,
+                 mentions: list[int] | None = None,
                  reply_to: int | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         channel = self.channels[channel_id]
         mid = self.snowflake()
@@ -316,7 +324,8 @@ class FakeDiscord(GuildWorld):
             ref = self.messages.get(reply_to)
             message["type"] = 19
             message["message_reference"] = {"message_id": str(reply_to), "channel_id": str(channel_id),
-                                            **({"guild_id": channel["guild_id"]} if channel.get("guild_id") else {})}
+                                            **({"guild_id": channel["guild_id"]} if channel.get("guild_id")
+                                               else {})}
             message["referenced_message"] = ref
         message.update(extra or {})
         message["_at"] = time.perf_counter()
@@ -328,7 +337,8 @@ class FakeDiscord(GuildWorld):
         """The payload as Discord would send it: without the fake's own bookkeeping keys."""
         out = {k: v for k, v in message.items() if not k.startswith("_")}
         if out.get("attachments"):
-            out["attachments"] = [{k: v for k, v in a.items() if not k.startswith("_")} for a in out["attachments"]]
+            out["attachments"] = [{k: v for k, v in a.items() if not k.startswith("_")}
+                                  for a in out["attachments"]]
         return out
 
     def attachment(self, filename: str, *, content_type: str | None = None,
@@ -367,7 +377,8 @@ class FakeDiscord(GuildWorld):
             extra["message_snapshots"] = [forwarded]
         return extra
 
-    async def user_message(self, channel_id: int, author_id: int, content: str, *, mentions: list[int] | None = None,
+    async def user_message(self, channel_id: int, author_id: int, content: str, *,
+                           mentions: list[int] | None = None,
                            reply_to: int | None = None, attachments: list[dict[str, Any]] | None = None,
                            stickers: list[dict[str, Any]] | None = None,
                            embeds: list[dict[str, Any]] | None = None,
@@ -380,7 +391,8 @@ class FakeDiscord(GuildWorld):
                                 extra=self._carried(attachments, stickers, embeds, forwarded))
         message["_user"] = True
         guild_id = self.channels[channel_id].get("guild_id")
-        await self.dispatch("MESSAGE_CREATE", self._public(message), guild_id=int(guild_id) if guild_id else None)
+        await self.dispatch("MESSAGE_CREATE", self._public(message),
+                            guild_id=int(guild_id) if guild_id else None)
         return message
 
     async def dm_message(self, author_id: int, content: str, *, bot_token: str | None = None,
@@ -405,21 +417,24 @@ class FakeDiscord(GuildWorld):
     def typing(self, channel_id: int) -> list[float]:
         return list(self._typing.get(channel_id, []))
 
-    async def wait_for_messages(self, channel_id: int, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    async def wait_for_messages(self, channel_id: int, count: int,
+                                timeout: float = 5.0) -> list[dict[str, Any]]:
         return await self.wait_for(lambda d: len(d.posted(channel_id)) >= count and d.posted(channel_id),
                                    timeout, what=f"{count} bot message(s) in channel {channel_id}")
 
     # ------------------------------------------------------------------ interactions
 
     def _interaction_base(self, itype: int, user_id: int, channel_id: int | None, guild_id: int | None,
-                          data: dict[str, Any] | None, message: dict[str, Any] | None = None) -> dict[str, Any]:
+                          data: dict[str, Any] | None,
+                          message: dict[str, Any] | None = None) -> dict[str, Any]:
         iid = self.snowflake()
         token = f"itoken-{iid}"
         if channel_id is None:
             channel_id = self.dm_channel_for(user_id)
         channel = {k: v for k, v in self.channels[channel_id].items() if not k.startswith("_")}
         payload: dict[str, Any] = {
-            "id": str(iid), "application_id": str(self.application_id), "type": itype, "token": token, "version": 1,
+            "id": str(iid), "application_id": str(self.application_id), "type": itype, "token": token,
+            "version": 1,
             "channel_id": str(channel_id), "channel": channel, "locale": "en-US", "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild_id)} if guild_id else {"1": str(user_id)},
             "context": 0 if guild_id else 1, "attachment_size_limit": 8_388_608,
@@ -526,8 +541,8 @@ class FakeDiscord(GuildWorld):
         response.headers.update(limit_headers)
         return response
 
-    async def _route(self, method: str, path: str, body: dict[str, Any], files: list[dict[str, Any]], token: str,
-                     query: dict[str, str], headers: Any = None) -> Any:
+    async def _route(self, method: str, path: str, body: dict[str, Any], files: list[dict[str, Any]],
+                     token: str, query: dict[str, str], headers: Any = None) -> Any:
         p = path.strip("/").split("/")
         bot = self.bots.get(token)
         match (method, p):
@@ -591,7 +606,8 @@ class FakeDiscord(GuildWorld):
                 return self._callback(int(iid), body, files)
             case ("POST", ["webhooks", _, itoken]) if itoken.startswith("itoken-"):
                 return self._followup(itoken, body, files)
-            case ("GET" | "PATCH" | "DELETE", ["webhooks", _, itoken, "messages", which]) if itoken.startswith("itoken-"):
+            case ("GET" | "PATCH" | "DELETE",
+                  ["webhooks", _, itoken, "messages", which]) if itoken.startswith("itoken-"):
                 return await self._interaction_message(method, itoken, which, body, files)
             case ("POST", ["channels", cid, "webhooks"]):
                 return self._create_webhook(int(cid), body, bot or {})
@@ -694,8 +710,10 @@ class FakeDiscord(GuildWorld):
             message = self._message(int(payload["channel_id"]), self.users[self.application_id], "",
                                     extra={**fields, "interaction_metadata": {
                                         "id": str(iid), "type": payload["type"],
-                                        "user": (payload.get("member") or {}).get("user") or payload.get("user"),
-                                        "authorizing_integration_owners": payload["authorizing_integration_owners"]},
+                                        "user": ((payload.get("member") or {}).get("user")
+                                                 or payload.get("user")),
+                                        "authorizing_integration_owners":
+                                            payload["authorizing_integration_owners"]},
                                            "webhook_id": str(self.application_id)})
             message["_ephemeral"] = ephemeral
             message["_interaction"] = iid
@@ -716,7 +734,8 @@ class FakeDiscord(GuildWorld):
                     message[key] = fields[key]
             entry["message"] = message
             result["resource"] = {"type": rtype, "message": self._public(message)}
-        elif rtype == 6 and "message" in payload:  # deferred update: later edits go to the component's message
+        elif rtype == 6 and "message" in payload:
+            # Deferred update: later edits go to the component's message.
             record["original"] = int(payload["message"]["id"])
         elif rtype == 8:  # autocomplete choices
             entry["choices"] = data.get("choices", [])
@@ -795,7 +814,8 @@ class Interaction:
 
     async def response(self, timeout: float = 5.0) -> dict[str, Any]:
         """The first callback (type 4 message, 5 defer, 7 update, 8 autocomplete ...)."""
-        await self.fake.wait_for(lambda d: self.callbacks, timeout, what=f"a response to interaction {self.id}")
+        await self.fake.wait_for(lambda d: self.callbacks, timeout,
+                                 what=f"a response to interaction {self.id}")
         return self.callbacks[0]
 
     async def message(self, timeout: float = 5.0) -> dict[str, Any]:
