@@ -1,7 +1,8 @@
 """Kindred launcher: `python main.py [--character characters/<name>] [--console]`.
 
 Also: `python main.py consolidate --now` (daily memory consolidation by hand) and
-`python main.py import-card <file> [--as <folder name>]` (a SillyTavern card into a character folder).
+`python main.py import-card <file> [--as <folder name>]` (a SillyTavern card into a character folder) and
+`python main.py dashboard [--host H] [--port N]` (the operator's dashboard alone, on the bot's database).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from bot.config import (
 )
 from bot.errors import ConfigError
 
+DASHBOARD_PORT = 8765  # `main.py dashboard` when dashboard_port is 0 (the bot serves none)
+
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="main.py", description="Kindred, a Discord persona bot.")
@@ -33,6 +36,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     imp = sub.add_parser("import-card", help="import a SillyTavern card (JSON or PNG) as a character folder")
     imp.add_argument("file", type=Path)
     imp.add_argument("--as", dest="as_name", default=None, help="folder name under characters/")
+    dash = sub.add_parser("dashboard", help="serve the operator's dashboard alone, on the bot's database")
+    dash.add_argument("--host", default=None, help="address to listen on (default: dashboard_host)")
+    dash.add_argument("--port", type=int, default=None,
+                      help=f"port (default: dashboard_port, or {DASHBOARD_PORT} when that is 0)")
     return parser.parse_args(argv)
 
 
@@ -54,12 +61,14 @@ def _config_file(value: str | None) -> Path:
     return PROJECT_ROOT / "config.env"
 
 
-def _load(args: argparse.Namespace, *, discord: bool) -> tuple[Settings, object]:
+def _load(args: argparse.Namespace, *, discord: bool, dashboard: bool = False) -> tuple[Settings, object]:
     from bot.character import CharacterSource
 
     character_dir = resolve_character_dir(args.character)
     config_file = _config_file(args.config)
-    settings = load_settings(character_dir, config_file, require_discord=discord)
+    # The dashboard alone needs neither Discord nor Claude, but its own token.
+    settings = load_settings(character_dir, config_file, require_discord=discord,
+                             require_anthropic=not dashboard, require_dashboard=dashboard)
     character = CharacterSource(character_dir, config_file)
     character.load()  # a folder without a prompt fails here, before anything connects
     for folder in settings.ensemble_dirs:  # and so does any other character the bot plays
@@ -77,8 +86,11 @@ def run(argv: list[str]) -> int:
         print(f"imported {args.file} as {folder}")
         return 0
     setup_logging()
-    settings, character = _load(args, discord=not args.console and args.command is None)
+    dashboard = args.command == "dashboard"
+    settings, character = _load(args, discord=not args.console and args.command is None, dashboard=dashboard)
     setup_logging(settings.log_level)
+    if dashboard:
+        return run_dashboard(args, settings, character)
     if args.console:
         from bot.console import run_console
 
@@ -88,6 +100,16 @@ def run(argv: list[str]) -> int:
 
         return asyncio.run(run_consolidation_cli(settings, character))  # type: ignore[arg-type]
     return run_bot(settings, character)
+
+
+def run_dashboard(args: argparse.Namespace, settings: Settings, character: object) -> int:
+    from bot.dashboard import serve_alone
+
+    port = args.port if args.port is not None else settings.dashboard_port or DASHBOARD_PORT
+    if not 0 < port < 65536:
+        raise ConfigError("--port", "dashboard_port", f"must be between 1 and 65535, got {port}")
+    host = (args.host or settings.dashboard_host).strip()
+    return asyncio.run(serve_alone(settings, character, host, port))  # type: ignore[arg-type]
 
 
 def run_bot(settings: Settings, character: object) -> int:

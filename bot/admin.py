@@ -318,6 +318,10 @@ def as_float32_bytes(vector: Any) -> bytes:
 Choice = tuple[str, str | int]  # (label shown, value sent back)
 
 
+class EditConflict(InvalidInput):
+    """What was being edited changed since the editor read it; nothing was saved."""
+
+
 class AdminTools:
     """Every admin read and edit, as answers. ``character`` is the name data is filed under
     (ReplyEngine.character_key); ``embedder`` finds the memory engine's embed function, if one is loaded."""
@@ -550,11 +554,17 @@ class AdminTools:
         memory_id = await self.store.memories.add_core_memory(self.character, user.id, text, source="admin")
         return f"Added core memory #{memory_id} of {user_label(user)}: {clip(text, 300)}"
 
-    async def memories_edit(self, user_arg: str, raw: str | int, text: str) -> str:
+    async def memories_edit(self, user_arg: str, raw: str | int, text: str, *,
+                            expected: str | None = None) -> str:
+        """``expected``: the text the editor started from (the dashboard); when the memory no longer reads so,
+        someone else changed it meanwhile and nothing is saved (EditConflict)."""
         user = await self.known_user(user_arg)
         memory_id, old, _ = await self._memory(user, raw)
         new = self._text(text, "memory")
-        await self.store.memories.update_core_memory(memory_id, new)
+        if (expected is not None and old != expected) or not await self.store.memories.update_core_memory(
+                memory_id, new, expected=expected):
+            raise EditConflict(f"Core memory #{memory_id} of {user_label(user)} was changed by someone else "
+                               "after you opened it, so your edit was not saved; its current text is shown.")
         return (f"Changed core memory #{memory_id} of {user_label(user)} (the old version is archived)\n"
                 f"was: {clip(old, 300)}\nnow: {clip(new, 300)}")
 

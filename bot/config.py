@@ -44,6 +44,8 @@ class Setting:
     aliases: tuple[str, ...] = ()
 
 
+MIN_DASHBOARD_TOKEN = 16  # a login token shorter than this could be guessed
+
 # Every key here is read and used somewhere; config.env.example and the README list them all.
 SETTINGS: tuple[Setting, ...] = (
     # -- Reply decisions
@@ -107,6 +109,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("verbose_logging", bool, False, "Start with decisions mirrored to the log channel."),
     Setting("enable_api_call_logging", bool, False, "Append every Claude call (model, tokens, cost, latency) to api_log_file."),
     Setting("api_log_file", str, "logs/anthropic_api_calls.log", "File for enable_api_call_logging."),
+    # -- Operator's dashboard (bot/dashboard/)
+    Setting("dashboard_port", int, 0,
+            "Port of the operator's web dashboard, served by the bot (0: off)."),
+    Setting("dashboard_host", str, "127.0.0.1",
+            "Dashboard address (other than 127.0.0.1 only behind a TLS proxy)."),
+    Setting("dashboard_token", str, "",
+            f"Dashboard login token, {MIN_DASHBOARD_TOKEN}+ characters (required when it runs)."),
     # -- Secrets and identity (usually in character.env or the environment)
     Setting("discord_token", str, "", "Discord bot token (required to run the bot)."),
     Setting("anthropic_api_key", str, "", "Anthropic API key (required)."),
@@ -252,6 +261,9 @@ class Settings:
     anthropic_base_url: str
     log_channel: int
     admin_user_ids: str
+    dashboard_port: int
+    dashboard_host: str
+    dashboard_token: str
     # The merged raw values, for the persona loader (character prompts and format-specific keys).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -294,6 +306,7 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     require_discord: bool = True,
     require_anthropic: bool = True,
+    require_dashboard: bool = False,
 ) -> Settings:
     """Read and validate every setting; raise ConfigError naming the file and key of the first problem."""
     if not character_dir.is_dir():
@@ -320,6 +333,7 @@ def load_settings(
         if setting.kind is float and not math.isfinite(parsed[setting.key]):
             raise ConfigError(source.origin(used_key), used_key, f"expected a finite number, got {raw!r}")
     _validate(parsed, source, character_dir, require_discord, require_anthropic)
+    _validate_dashboard(parsed, source, character_dir, require_dashboard)
     warn_unknown_keys(source)
     names = {f.name for f in fields(Settings)}
     kwargs = {k: v for k, v in parsed.items() if k in names}
@@ -401,6 +415,31 @@ def _validate(
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+def _validate_dashboard(parsed: dict[str, Any], source: Source, character_dir: Path, required: bool) -> None:
+    """The dashboard's port and address; its token only when it is served (``required``: `main.py dashboard`).
+    The token itself is never part of a message."""
+
+    def where(key: str) -> str:
+        return source.origin(key) if source.get(key) is not None else str(character_dir / "character.env")
+
+    if not 0 <= parsed["dashboard_port"] <= 65535:
+        raise ConfigError(where("dashboard_port"), "dashboard_port", "must be between 0 (off) and 65535")
+    parsed["dashboard_host"] = parsed["dashboard_host"].strip()
+    if not parsed["dashboard_host"]:
+        raise ConfigError(where("dashboard_host"), "dashboard_host",
+                          "must not be empty (127.0.0.1 by default)")
+    if not (required or parsed["dashboard_port"]):
+        return
+    token = parsed["dashboard_token"].strip()
+    if _is_placeholder(token):
+        raise ConfigError(where("dashboard_token"), "dashboard_token",
+                          "missing: the dashboard needs a login token here or in DASHBOARD_TOKEN")
+    if len(token) < MIN_DASHBOARD_TOKEN:
+        raise ConfigError(where("dashboard_token"), "dashboard_token",
+                          f"too short: use at least {MIN_DASHBOARD_TOKEN} random characters")
+    parsed["dashboard_token"] = token
+
+
 def is_known_key(key: str) -> bool:
     """A key some part of Kindred reads (a setting or alias, a character key) or a ClaudeMask key it retired."""
     return (key in _BY_KEY or key in LEGACY_KEYS or key in CHARACTER_KEYS
@@ -460,7 +499,8 @@ def resolve_folder(value: str) -> Path:
 # `python -m bot.config example` / `python -m bot.config markdown` regenerate config.env.example and the
 # README table from SETTINGS, so the documentation cannot drift from what the code reads.
 
-SECRET_KEYS = ("discord_token", "anthropic_api_key", "anthropic_base_url", "log_channel", "admin_user_ids")
+SECRET_KEYS = ("discord_token", "anthropic_api_key", "anthropic_base_url", "log_channel", "admin_user_ids",
+               "dashboard_token")
 
 
 def render_example() -> str:

@@ -23,6 +23,7 @@ from database.places import Places
 from database.privacy import Privacy
 from database.state import State
 from database.statements import build_statements
+from database.stats import Stats
 from database.usage import UsageLog
 
 
@@ -47,6 +48,7 @@ class Store:
         self.places = Places(self.db)
         self.usage = UsageLog(self.db, q)
         self.personaflow = PersonaFlowRows(self.db)
+        self.stats = Stats(self.db)
         self.privacy = Privacy(self.db, self.log, self.conversations)
 
     async def open(self) -> Store:
