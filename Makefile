@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run console test lint bench clean
+.PHONY: setup browser run console test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,19 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The dashboard's browser tests drive Debian's chromium (never a browser Playwright would download). Installed
+# with apt when missing and run as root; otherwise those tests skip and say why.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium; } \
+		|| echo "could not install chromium: the dashboard's browser tests will be skipped"; \
+	else \
+		echo "chromium is not installed and this is not root: the dashboard's browser tests will be skipped" \
+		     "(sudo apt-get install chromium)"; \
+	fi
+
 run: setup
 	$(BIN)/python main.py $(ARGS)
 
@@ -26,10 +39,14 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: setup
+test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Retake the README's dashboard screenshots (docs/screenshots/); commit them when the pages changed.
+screenshots: setup browser
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_dashboard_browser.py -k operator
 
 bench: setup
 	$(BIN)/python -m benchmarks.run_all

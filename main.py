@@ -2,8 +2,9 @@
 
 Also: `python main.py consolidate --now` (daily memory consolidation by hand),
 `python main.py import-card <file> [--as <folder name>]` (a SillyTavern card or an acore_bot character file
-into a character folder) and `python main.py export-card <folder> [--png] [--v3] [--out <file>]` (a
-character folder, any format, as a SillyTavern card).
+into a character folder), `python main.py export-card <folder> [--png] [--v3] [--out <file>]` (a
+character folder, any format, as a SillyTavern card) and `python main.py dashboard [--host H] [--port N]`
+(the operator's dashboard alone, on the bot's database).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bot.config import (
 from bot.errors import ConfigError
 
 log = logging.getLogger("kindred")
+DASHBOARD_PORT = 8765  # `main.py dashboard` when dashboard_port is 0 (the bot serves none)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -57,6 +59,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     exp.add_argument(
         "--out", type=Path, default=None, help="file to write (default: exports/<folder>.json|png)"
     )
+    dash = sub.add_parser("dashboard", help="serve the operator's dashboard alone, on the bot's database")
+    dash.add_argument("--host", default=None, help="address to listen on (default: dashboard_host)")
+    dash.add_argument("--port", type=int, default=None,
+                      help=f"port (default: dashboard_port, or {DASHBOARD_PORT} when that is 0)")
     return parser.parse_args(argv)
 
 
@@ -80,14 +86,17 @@ def _config_file(value: str | None, root_layout: Path | None = None) -> Path:
     return PROJECT_ROOT / "config.env"
 
 
-def _load(args: argparse.Namespace, *, discord: bool) -> tuple[Settings, object, str]:
+def _load(args: argparse.Namespace, *, discord: bool,
+          dashboard: bool = False) -> tuple[Settings, object, str]:
     """The settings, the character and why that character folder (for the start-up log)."""
     from bot.character import CharacterSource
 
     choice = choose_character_dir(args.character)
     character_dir = choice.folder
     config_file = _config_file(args.config, character_dir if choice.root_layout else None)
-    settings = load_settings(character_dir, config_file, require_discord=discord)
+    # The dashboard alone needs neither Discord nor Claude, but its own token.
+    settings = load_settings(character_dir, config_file, require_discord=discord,
+                             require_anthropic=not dashboard, require_dashboard=dashboard)
     character = CharacterSource(character_dir, config_file)
     character.load()  # a folder without a prompt fails here, before anything connects
     for folder in settings.ensemble_dirs:  # and so does any other character the bot plays
@@ -107,9 +116,13 @@ def run(argv: list[str]) -> int:
     if args.command == "export-card":
         return export(args)
     setup_logging()
-    settings, character, why = _load(args, discord=not args.console and args.command is None)
+    dashboard = args.command == "dashboard"
+    settings, character, why = _load(args, discord=not args.console and args.command is None,
+                                     dashboard=dashboard)
     setup_logging(settings.log_level)
     log.info("character folder: %s (%s)", settings.character_dir, why)
+    if dashboard:
+        return run_dashboard(args, settings, character)
     if args.console:
         from bot.console import run_console
 
@@ -132,6 +145,14 @@ def export(args: argparse.Namespace) -> int:
     path = export_folder(folder, env, out, png=args.png, version=3 if args.v3 else 2)
     print(f"exported {folder} as {path}")
     return 0
+def run_dashboard(args: argparse.Namespace, settings: Settings, character: object) -> int:
+    from bot.dashboard import serve_alone
+
+    port = args.port if args.port is not None else settings.dashboard_port or DASHBOARD_PORT
+    if not 0 < port < 65536:
+        raise ConfigError("--port", "dashboard_port", f"must be between 1 and 65535, got {port}")
+    host = (args.host or settings.dashboard_host).strip()
+    return asyncio.run(serve_alone(settings, character, host, port))  # type: ignore[arg-type]
 
 
 def run_bot(settings: Settings, character: object) -> int:

@@ -17,12 +17,13 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 import yarl
 from discord.ext import commands
 
+from bot.activity import ActivityRecorder
 from bot.admin.tools import AdminTools
 from bot.character import CharacterSource
 from bot.claude import ClaudeClient
@@ -36,6 +37,9 @@ from bot.tokens import load_encoding
 from database.store import Store
 from memory.identity import seed_entries
 from memory.service import MemoryService
+
+if TYPE_CHECKING:
+    from bot.dashboard import Dashboard
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,8 @@ class KindredMixin:
         self._kindred_closing: asyncio.Future[None] | None = None
         self.extensions_to_load: list[str] = list(EXTENSIONS)
         self.ensemble: Ensemble | None = None  # set in setup_hook when several characters are configured
+        self.counters: ActivityRecorder | None = None  # per-day counters for the dashboard (setup_hook)
+        self.dashboard: Dashboard | None = None  # while dashboard_port serves it (setup_hook)
         # The launcher asks for this (a process of its own); tests, which start many bots in one, do not.
         self.freeze_after_setup = freeze_after_setup
         # Installed by the bot, not by a cog: every slash command's failure is answered, and every expired
@@ -97,7 +103,7 @@ class KindredMixin:
             self.engine.own_author_ids.add(self.user.id)
         await seed_identity(self.store, self.settings.character_dir, self.engine.character_key)
         self.ensemble = await self._build_ensemble()
-        self.memory = MemoryService(self.settings, self.store, self.claude, self.engine,
+        self.memory = MemoryService(self.settings.memory, self.store, self.claude, self.engine,
                                     notify=self.mirror.emit)
         self.memory.attach()
         for member in self.ensemble.cast[1:] if self.ensemble is not None else ():
@@ -105,9 +111,18 @@ class KindredMixin:
         self.memory.start_warm_up()  # in the background: start-up never waits for the embedding model
         self.admin = AdminTools(self.store, self.settings, self.engine.character_key, self.mirror,
                                 embed=self.memory.embed)
+        self.counters = ActivityRecorder(self.store, self.engine.character_key)
+        self.counters.attach(self.engine, [m.engine for m in self.ensemble.cast[1:]] if self.ensemble else ())
+        self.counters.start()
         for name in self.extensions_to_load:
             await self.load_extension(name)  # type: ignore[attr-defined]
         await sync_app_commands(self)  # type: ignore[arg-type]
+        if self.settings.dashboard_port:
+            from bot.dashboard import Dashboard, bot_context  # only when asked for: Jinja2 and the pages
+
+            self.dashboard = Dashboard(bot_context(self),  # type: ignore[arg-type]
+                                       self.settings.dashboard_host, self.settings.dashboard_port)
+            await self.dashboard.start()
         await encoding
         if self.freeze_after_setup:
             # What start-up built (modules, the character, caches) lives as long as the process: frozen,
@@ -151,6 +166,8 @@ class KindredMixin:
         await self.close()
 
     async def _close_everything(self) -> None:
+        if self.dashboard is not None:  # no edit may start while the rest closes
+            await self.dashboard.stop()
         # Let replies in flight finish and be saved before the connection and the database go away.
         events = self.get_cog("Events")  # type: ignore[attr-defined]
         if events is not None:
@@ -165,6 +182,8 @@ class KindredMixin:
             await events.drain()
         if hasattr(self, "memory"):
             await self.memory.close()  # background summaries stop before the database goes away
+        if self.counters is not None:
+            await self.counters.close()  # the last counts, before the database closes
         if hasattr(self, "claude"):
             await self.claude.close()
         if hasattr(self, "store"):

@@ -30,6 +30,10 @@ def _insert(conn: Connection, character: str, user_id: int, content: str, source
         updated_at=now).returning(CoreMemory.id)).scalar_one())
 
 
+class _Unchanged(Exception):
+    """A guarded change found nothing to change (its memory was edited or deleted meanwhile)."""
+
+
 class Memories:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -47,12 +51,15 @@ class Memories:
 
         return await self.db.write(write)
 
-    async def update_core_memory(self, memory_id: int, content: str) -> bool:
-        return await self._change(
-            memory_id,
-            "before edit",
-            update(CoreMemory).where(CoreMemory.id == memory_id).values(content=content, updated_at=utcnow()),
-        )
+    async def update_core_memory(self, memory_id: int, content: str, *, expected: str | None = None) -> bool:
+        """Rewrite one memory (the previous set archived first). ``expected``: the text the editor started
+        from; when the memory no longer reads so (someone else changed it meanwhile), nothing is written and
+        False comes back, as for a memory that does not exist."""
+        statement = update(CoreMemory).where(CoreMemory.id == memory_id)
+        if expected is not None:  # checked by the UPDATE itself: a concurrent edit cannot slip in between
+            statement = statement.where(CoreMemory.content == expected)
+        return await self._change(memory_id, "before edit",
+                                  statement.values(content=content, updated_at=utcnow()))
 
     async def delete_core_memory(self, memory_id: int) -> bool:
         return await self._change(
@@ -67,10 +74,14 @@ class Memories:
             if row is None:
                 return False
             archive_core_memories(conn, row[0], row[1], reason)
-            conn.execute(statement)  # type: ignore[call-overload]
+            if not conn.execute(statement).rowcount:  # type: ignore[call-overload]
+                raise _Unchanged  # rolls the archived version back too: nothing happened
             return True
 
-        return await self.db.write(write)
+        try:
+            return await self.db.write(write)
+        except _Unchanged:
+            return False
 
     async def replace_core_memories(
         self, character: str, user_id: int, contents: Sequence[str], *, reason: str, source: str = "summary"

@@ -78,6 +78,8 @@ class ApiCall(Base):
     is one."""
 
     __tablename__ = "api_calls"
+    # The dashboard's per-day figures read a window of days (0006_dashboard_stats).
+    __table_args__ = (Index("ix_api_calls_created_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
@@ -283,6 +285,18 @@ class CharacterAffinity(Base):
     value: Mapped[float] = mapped_column(Float, default=0.0)
     exchanges: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class DailyCount(Base):
+    """Per-day counters of the reply pipeline that no other table holds: messages considered, answered, put
+    to the vote, votes cast, fallbacks sent (0006_dashboard_stats). Nothing in it is about a person."""
+
+    __tablename__ = "daily_counts"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # UTC, YYYY-MM-DD
+    character: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # seen | answered | voted | votes | ...
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class PersonaFlowCharacter(Base):

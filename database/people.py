@@ -91,6 +91,11 @@ class People:
         users = await self.list_users(offset=offset, limit=limit, humans_only=humans_only)
         return await self._summaries(character, users) if users else []
 
+    async def summaries_of(self, character: str, users: list[UserRecord]) -> list[UserSummary]:
+        """:class:`UserSummary` of the given people, in their order (e.g. search results): one grouped query
+        per figure."""
+        return await self._summaries(character, users) if users else []
+
     async def _summaries(self, character: str, users: list[UserRecord]) -> list[UserSummary]:
         ids = [u.id for u in users]
         usage_query = (

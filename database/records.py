@@ -267,3 +267,30 @@ class TranscriptLine:
     author_name: str
     content: str
     created_at: datetime
+
+
+# -- the operator's dashboard
+
+
+@dataclass(frozen=True)
+class DailyUsage:
+    """One UTC day of Claude calls (``failures``: calls that ended in an error)."""
+
+    day: str  # YYYY-MM-DD
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_read_tokens: int = 0
+    cost: float = 0.0
+    failures: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
+
+    @property
+    def cache_read_share(self) -> float:
+        """The share of prompt tokens read from the prompt cache (0..1; 0 on a day without calls)."""
+        prompt = self.input_tokens + self.cache_creation_tokens + self.cache_read_tokens
+        return self.cache_read_tokens / prompt if prompt else 0.0

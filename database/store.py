@@ -26,6 +26,7 @@ from database.privacy import Privacy
 from database.servers import Servers
 from database.state import State
 from database.statements import build_statements
+from database.stats import Stats
 from database.tickets import Tickets
 from database.usage import UsageLog
 
@@ -51,6 +52,7 @@ class Store:
         self.places = Places(self.db)
         self.usage = UsageLog(self.db, q)
         self.personaflow = PersonaFlowRows(self.db)
+        self.stats = Stats(self.db)
         self.privacy = Privacy(self.db, self.log, self.conversations)
         # Server tools (issue 13): per-server settings, moderation record, polls, tickets.
         self.servers = Servers(self.db)

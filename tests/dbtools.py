@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import random
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -67,3 +68,36 @@ async def store_raw_turns(store: Store, character: str, user_id: int, scope: str
     ids = await store.db.write(write)
     store.conversations.history_changed()
     return ids
+
+
+async def seed_dashboard_history(store: Store, character: str, days: int = 29) -> None:
+    """Claude calls and reply counters for the ``days`` days before today (a test's own traffic is all
+    today; the dashboard charts 30 days). Deterministic, so screenshots only change when the pages do."""
+    rng = random.Random(16)
+    now = utcnow()
+    calls: list[dict[str, Any]] = []
+    counts: dict[tuple[str, str, str], int] = {}
+    for back in range(1, days + 1):
+        when = now - timedelta(days=back)
+        day = when.strftime("%Y-%m-%d")
+        busy = 1.0 + 0.6 * (when.weekday() >= 5) + rng.random() * 0.4
+        seen = int(40 * busy)
+        voted = seen // 2
+        answered = seen - voted + voted // 4
+        fallbacks = 1 if back % 9 == 0 else 0
+        for name, value in (("seen", seen), ("answered", answered), ("voted", voted), ("votes", voted * 3),
+                            ("fallbacks", fallbacks)):
+            counts[(day, character, name)] = value
+        for i in range(answered + voted):
+            reply = i < answered
+            prompt = 1800 + rng.randrange(600)
+            cached = int(prompt * (0.55 + 0.3 * rng.random())) if reply else 0
+            calls.append({"user_id": None, "purpose": "reply" if reply else "vote",
+                          "model": "claude-test-default" if reply else "claude-test-voter",
+                          "input_tokens": prompt - cached, "output_tokens": 120 if reply else 1,
+                          "cache_creation_tokens": 0, "cache_read_tokens": cached,
+                          "cost": (prompt - cached + cached * 0.1 + 600) * 3e-6 if reply else prompt * 1e-6,
+                          "latency_ms": 900.0, "ok": not (reply and i < fallbacks), "error": "",
+                          "created_at": when})
+    await store.db.write(lambda conn: conn.execute(insert(ApiCall), calls))
+    await store.stats.add_counts(counts)

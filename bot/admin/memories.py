@@ -23,6 +23,10 @@ def _category(category: str) -> str:
     return category.strip()[:50] or "general"
 
 
+class EditConflict(InvalidInput):
+    """What was being edited changed since the editor read it; nothing was saved."""
+
+
 class FactEdits:
     """``/facts``: a user's long-term facts. New and edited texts are embedded with ``embed`` (the memory
     engine's), so recall finds them at once; without one they are stored unembedded, and the answer says
@@ -134,11 +138,16 @@ class MemoryEdits:
         memory_id = await self.store.memories.add_core_memory(self.character, user.id, text, source="admin")
         return f"Added core memory #{memory_id} of {user_label(user)}: {clip(text, 300)}"
 
-    async def edit(self, user_arg: str, raw: str | int, text: str) -> str:
+    async def edit(self, user_arg: str, raw: str | int, text: str, *, expected: str | None = None) -> str:
+        """``expected``: the text the editor started from (the dashboard); when the memory no longer reads
+        so, someone else changed it meanwhile and nothing is saved (EditConflict)."""
         user = await self.users.known(user_arg)
         memory_id, old, _ = await self._memory(user, raw)
         new = checked_text(text, "memory")
-        await self.store.memories.update_core_memory(memory_id, new)
+        if (expected is not None and old != expected) or not await self.store.memories.update_core_memory(
+                memory_id, new, expected=expected):
+            raise EditConflict(f"Core memory #{memory_id} of {user_label(user)} was changed by someone else "
+                               "after you opened it, so your edit was not saved; its current text is shown.")
         return (f"Changed core memory #{memory_id} of {user_label(user)} (the old version is archived)\n"
                 f"was: {clip(old, 300)}\nnow: {clip(new, 300)}")
 

@@ -33,8 +33,10 @@ from bot.config.paths import (
 )
 from bot.config.sections import (
     BY_KEY,
+    MIN_DASHBOARD_TOKEN,
     SECTIONS,
     SETTINGS,
+    DashboardSettings,
     DiscordSettings,
     EnsembleSettings,
     MemorySettings,
@@ -48,10 +50,10 @@ from bot.config.sections import (
 )
 
 __all__ = [
-    "BY_KEY", "CHARACTER_KEYS", "DEFAULT_CHARACTER", "ENVIRONMENT", "LEGACY_KEYS", "PROJECT_ROOT", "SECTIONS",
-    "SETTINGS", "DiscordSettings", "EnsembleSettings", "MemorySettings", "ModelSettings", "ReplySettings",
-    "SecretSettings", "Setting", "Settings", "Source", "StorageSettings", "TimeoutSettings", "TypingSettings",
-    "CharacterChoice", "choose_character_dir", "is_known_key", "key", "load_settings", "read_sources",
-    "resolve_character_dir", "resolve_folder",
-    "warn_unknown_character_keys", "warn_unknown_keys",
+    "BY_KEY", "CHARACTER_KEYS", "DEFAULT_CHARACTER", "ENVIRONMENT", "LEGACY_KEYS", "MIN_DASHBOARD_TOKEN",
+    "PROJECT_ROOT", "SECTIONS", "SETTINGS", "CharacterChoice", "choose_character_dir", "DashboardSettings",
+    "DiscordSettings", "EnsembleSettings", "is_known_key", "key", "load_settings", "MemorySettings",
+    "ModelSettings", "read_sources", "ReplySettings", "resolve_character_dir", "resolve_folder",
+    "SecretSettings", "Setting", "Settings", "Source", "StorageSettings", "TimeoutSettings",
+    "TypingSettings", "warn_unknown_character_keys", "warn_unknown_keys",
 ]

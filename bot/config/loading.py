@@ -19,7 +19,7 @@ from dotenv import dotenv_values
 
 from bot.config.keys import KIND_NAMES
 from bot.config.paths import resolve_folder
-from bot.config.sections import BY_KEY, SECTIONS, SETTINGS, Settings
+from bot.config.sections import BY_KEY, MIN_DASHBOARD_TOKEN, SECTIONS, SETTINGS, Settings
 from bot.errors import ConfigError
 
 ENVIRONMENT = "environment"
@@ -99,6 +99,7 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     require_discord: bool = True,
     require_anthropic: bool = True,
+    require_dashboard: bool = False,
 ) -> Settings:
     """Read and validate every setting; raise ConfigError naming the file and key of the first problem."""
     if not character_dir.is_dir():
@@ -126,10 +127,27 @@ def load_settings(
         if setting.kind is float and not math.isfinite(parsed[setting.key]):
             raise ConfigError(origin[setting.key], used_key, f"expected a finite number, got {raw!r}")
     _validate(parsed, origin, character_dir, require_discord, require_anthropic)
+    _validate_dashboard(parsed, origin, require_dashboard)
     warn_unknown_keys(source)
     sections = {name: cls(**{s.key: parsed[s.key] for s in SETTINGS if s.section == name})
                 for name, cls in SECTIONS.items()}
     return Settings(character_dir=character_dir, config_file=config_file, raw=dict(source.values), **sections)
+
+
+def _validate_dashboard(parsed: dict[str, Any], origin: dict[str, str], required: bool) -> None:
+    """The dashboard's token, only when it is served (``required``: `main.py dashboard`); the token itself
+    is never part of a message."""
+    parsed["dashboard_host"] = parsed["dashboard_host"].strip()
+    if not (required or parsed["dashboard_port"]):
+        return
+    token = parsed["dashboard_token"].strip()
+    if _is_placeholder(token):
+        raise ConfigError(origin["dashboard_token"], "dashboard_token",
+                          "missing: the dashboard needs a login token here or in DASHBOARD_TOKEN")
+    if len(token) < MIN_DASHBOARD_TOKEN:
+        raise ConfigError(origin["dashboard_token"], "dashboard_token",
+                          f"too short: use at least {MIN_DASHBOARD_TOKEN} random characters")
+    parsed["dashboard_token"] = token
 
 
 def _validate(parsed: dict[str, Any], origin: dict[str, str], character_dir: Path, require_discord: bool,

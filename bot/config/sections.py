@@ -211,6 +211,26 @@ class SecretSettings:
         "", "Comma-separated Discord user ids allowed to run admin commands.", check=_user_ids)
 
 
+MIN_DASHBOARD_TOKEN = 16  # a login token shorter than this could be guessed
+
+
+def _host(value: str) -> str | None:
+    return None if value.strip() else "must not be empty (127.0.0.1 by default)"
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """The operator's web dashboard (bot/dashboard/)."""
+
+    TITLE: ClassVar[str] = "Operator's dashboard"
+    dashboard_port: int = key(0, "Port of the operator's web dashboard, served by the bot (0: off).",
+                              min=0, max=65535)
+    dashboard_host: str = key(
+        "127.0.0.1", "Dashboard address (other than 127.0.0.1 only behind a TLS proxy).", check=_host)
+    dashboard_token: str = key(
+        "", f"Dashboard login token, {MIN_DASHBOARD_TOKEN}+ characters (required when it runs).", secret=True)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed, validated configuration: one attribute per section (``settings.memory``), in README order.
@@ -228,6 +248,7 @@ class Settings:
     timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     secrets: SecretSettings = field(default_factory=SecretSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     # The merged raw values, for the persona loader (character prompts and format-specific keys).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 

@@ -1,0 +1,92 @@
+"""Figures over time for the operator's dashboard: per-day counters the reply pipeline adds up
+(``daily_counts``), per-day Claude usage from ``api_calls``, and the size of the database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Date, case, cast, func, select, text
+
+from database.engine import Database
+from database.models import ApiCall, DailyCount
+from database.records import DailyUsage
+
+Counter = tuple[str, str, str]  # (UTC day YYYY-MM-DD, character, counter name)
+
+
+class Stats:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add_counts(self, counts: Mapping[Counter, int]) -> None:
+        """Add to the per-day counters (one transaction for all of them; zero counts are skipped)."""
+        rows = [{"day": day, "character": character[:100], "name": name[:32], "value": int(n)}
+                for (day, character, name), n in counts.items() if n]
+        if not rows:
+            return
+        ins = self.db.insert(DailyCount)
+        statement = ins.on_conflict_do_update(
+            index_elements=[DailyCount.day, DailyCount.character, DailyCount.name],
+            set_={"value": DailyCount.value + ins.excluded.value},
+        )
+        await self.db.write(lambda conn: conn.execute(statement, rows))
+
+    async def daily_counts(self, character: str, since_day: str) -> dict[str, dict[str, int]]:
+        """{day: {counter name: value}} for the days from ``since_day`` (YYYY-MM-DD) on."""
+        rows = await self.db.rows(
+            select(DailyCount.day, DailyCount.name, DailyCount.value).where(
+                DailyCount.character == character, DailyCount.day >= since_day
+            )
+        )
+        out: dict[str, dict[str, int]] = {}
+        for day, name, value in rows:
+            out.setdefault(str(day), {})[str(name)] = int(value)
+        return out
+
+    def _day_of(self, column: Any) -> Any:
+        """A timestamp column as its UTC day; SQLite keeps UTC times as text, PostgreSQL as timestamptz."""
+        if self.db.dialect == "postgresql":
+            return cast(func.timezone("UTC", column), Date)
+        return func.date(column)
+
+    async def daily_usage(self, since: datetime) -> list[DailyUsage]:
+        """Every model call since ``since``, added up per UTC day (days without calls left out), oldest
+        first."""
+        day = self._day_of(ApiCall.created_at).label("day")
+        query = (
+            select(
+                day,
+                func.count(),
+                func.coalesce(func.sum(ApiCall.input_tokens), 0),
+                func.coalesce(func.sum(ApiCall.output_tokens), 0),
+                func.coalesce(func.sum(ApiCall.cache_creation_tokens), 0),
+                func.coalesce(func.sum(ApiCall.cache_read_tokens), 0),
+                func.coalesce(func.sum(ApiCall.cost), 0.0),
+                func.coalesce(func.sum(case((ApiCall.ok.is_(False), 1), else_=0)), 0),
+            )
+            .where(ApiCall.created_at >= since)
+            .group_by(day)
+            .order_by(day)
+        )
+        return [
+            DailyUsage(str(r[0])[:10], int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6]),
+                       int(r[7]))
+            for r in await self.db.rows(query)
+        ]
+
+    async def database_size(self) -> int | None:
+        """Bytes the database takes (SQLite: its pages; PostgreSQL: pg_database_size); None if unknown."""
+
+        def read(conn: Connection) -> int | None:
+            if conn.dialect.name == "sqlite":
+                pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+                size = conn.exec_driver_sql("PRAGMA page_size").scalar()
+                return int(pages) * int(size) if pages is not None and size is not None else None
+            if conn.dialect.name == "postgresql":
+                value = conn.execute(text("SELECT pg_database_size(current_database())")).scalar()
+                return int(value) if value is not None else None
+            return None
+
+        return await self.db.read(read)

@@ -1,0 +1,270 @@
+"""The dashboard without a browser: its figures (store.stats, the bot's per-day counters), the charts, the
+sessions, its settings, and the server itself over HTTP, alone on a database as `main.py dashboard` serves
+it. The browser tests (test_dashboard_browser.py) drive the pages as an operator would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.character import CharacterSource
+from bot.config import PROJECT_ROOT, load_settings
+from bot.dashboard import Dashboard, standalone_context
+from bot.dashboard.charts import Series, bar_chart, nice_ceiling
+from bot.dashboard.live import LiveFeed
+from bot.dashboard.sessions import Sessions
+from bot.errors import ConfigError
+from bot.pipeline import Decision, Incoming
+from database.store import Store
+from tests.browser import free_port
+from tests.harness import CHANNEL_ID, USER_ID, Harness
+
+FINN = PROJECT_ROOT / "characters" / "finn"
+TOKEN = "http-test-token-0123456789"
+MakeHarness = Callable[..., Awaitable[Harness]]
+
+
+# --------------------------------------------------------------------------- the figures
+
+
+async def test_day_counters_add_up_and_usage_is_read_per_day(store: Store) -> None:
+    await store.stats.add_counts({("2026-11-20", "finn", "seen"): 3, ("2026-11-20", "finn", "answered"): 0})
+    await store.stats.add_counts({("2026-11-20", "finn", "seen"): 2, ("2026-11-21", "finn", "seen"): 1,
+                                  ("2026-11-21", "lumen", "seen"): 7})
+    assert await store.stats.daily_counts("finn", "2026-11-01") == {"2026-11-20": {"seen": 5},
+                                                                    "2026-11-21": {"seen": 1}}
+    assert await store.stats.daily_counts("finn", "2026-11-21") == {"2026-11-21": {"seen": 1}}
+
+    for ok, cached in ((True, 300), (True, 100), (False, 0)):
+        await store.usage.record(user_id=1, purpose="reply", model="m", input_tokens=100, output_tokens=10,
+                                 cache_creation_tokens=0, cache_read_tokens=cached, cost=0.5, latency_ms=1.0,
+                                 ok=ok)
+    today = datetime.now(UTC)
+    [day] = await store.stats.daily_usage(today - timedelta(days=1))
+    assert day.day == today.strftime("%Y-%m-%d")
+    assert (day.calls, day.failures, day.total_tokens, day.cost) == (3, 1, 730, 1.5)
+    assert day.cache_read_share == pytest.approx(400 / 700)
+    assert await store.stats.daily_usage(today + timedelta(days=1)) == []
+    assert (await store.stats.database_size() or 0) > 0
+
+
+async def test_the_bot_counts_its_decisions_per_day(harness: Harness) -> None:
+    h = harness
+    h.claude.script("no", model="claude-test-voter", times=None)
+    await h.say("hello Finn", mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    await h.say("nobody in particular")  # to the vote
+    await h.claude.wait_for_requests(3, model="claude-test-voter")
+    await h.bot.get_cog("Events").drain()  # type: ignore[union-attr]
+    h.claude.fail_all(400)
+    await h.say("still there?", mention=True)  # the fallback
+    await h.replies(CHANNEL_ID, 2)
+    h.claude.recover()
+    await h.bot.get_cog("Events").drain()  # type: ignore[union-attr]
+    await h.stop_bot()  # the last counts are written at shutdown
+    store = await Store(h.db_url).open()
+    try:
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        counts = await store.stats.daily_counts("finn", today)
+    finally:
+        await store.close()
+    assert counts == {today: {"seen": 3, "answered": 2, "voted": 1, "votes": 3, "fallbacks": 1}}
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def test_charts_are_svg_with_escaped_text_and_honest_bars() -> None:
+    assert [nice_ceiling(v) for v in (0, 0.3, 1, 7, 26, 101)] == [1.0, 0.5, 1.0, 10.0, 50.0, 200.0]
+    svg = str(bar_chart("x", "A <b>chart</b>", ["2026-11-01", "2026-11-02"],
+                        [Series("<script>alert(1)</script>", [2, 4]), Series("other", [1, 0])]))
+    assert svg.startswith("<svg") and "<script>" not in svg and "&lt;script&gt;" in svg
+    assert "<b>" not in svg
+    bars = re.findall(r'height="([\d.]+)" data-day="([\d-]+)" data-value="([\d.]+)"', svg)
+    by_value = {float(v): float(height) for height, _, v in bars}
+    assert by_value[4.0] == pytest.approx(2 * by_value[2.0]) and by_value[0.0] == 0
+    assert "nothing yet" in str(bar_chart("e", "Empty", ["2026-11-01"], [Series("s", [0])]))
+
+
+def test_sessions_end_when_idle_and_the_oldest_go_first() -> None:
+    sessions = Sessions(idle_seconds=60, limit=2)
+    a, b = sessions.create(), sessions.create()
+    assert a.csrf != b.csrf and a.id != b.id
+    assert sessions.get(a.id) is a
+    c = sessions.create()  # b is now the least recently used
+    assert sessions.get(b.id) is None and sessions.get(c.id) is c
+    a.last_used -= 61
+    assert sessions.get(a.id) is None and len(sessions) == 1
+    assert sessions.get(None) is None and sessions.get("") is None
+
+
+async def test_the_live_feed_words_dms_as_the_log_channel_does_and_drops_for_slow_pages() -> None:
+    feed = LiveFeed(keep=3)
+    queue = feed.subscribe()
+    now = datetime.now(UTC)
+    for i in range(105):
+        await feed.on_decision(Incoming(i, 2, 3, "alice", f"secret {i}", now, is_dm=True),
+                               Decision(True, "dm"))
+    assert [e.number for e in feed.recent] == [103, 104, 105]
+    assert all("secret" not in e.text and e.text == "DM from user 3: reply" for e in feed.recent)
+    assert queue.qsize() == 100 and (await queue.get()).number == 6  # the slow page lost its oldest five
+    assert b"event: decision" in feed.recent[-1].sse() and feed.since(104)[0].number == 105
+    feed.close()
+    assert queue.qsize() == 100 and [queue.get_nowait() for _ in range(100)][-1] is None
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def test_dashboard_settings_are_checked_and_the_token_never_shown(tmp_path: Path) -> None:
+    env = {"DISCORD_TOKEN": "d", "ANTHROPIC_API_KEY": "a"}
+    settings = load_settings(FINN, None, environ=env)
+    assert (settings.dashboard_port, settings.dashboard_host) == (0, "127.0.0.1")
+    assert settings.dashboard_token == ""
+    char_env = str(FINN / "character.env")  # where a missing secret belongs
+    for extra, key, file, words in (
+            ({"DASHBOARD_PORT": "8080"}, "dashboard_token", char_env, "missing"),
+            ({"DASHBOARD_PORT": "8080", "DASHBOARD_TOKEN": "short-secret"}, "dashboard_token", "environment",
+             "too short"),
+            ({"DASHBOARD_PORT": "70000"}, "dashboard_port", "environment", "between 0"),
+            ({"DASHBOARD_HOST": " "}, "dashboard_host", "environment", "must not be empty")):
+        with pytest.raises(ConfigError) as err:
+            load_settings(FINN, None, environ={**env, **extra})
+        assert (err.value.key, err.value.file) == (key, file) and words in err.value.message
+        assert "short-secret" not in str(err.value)
+    with pytest.raises(ConfigError) as err:  # `main.py dashboard` needs the token even with the port at 0
+        load_settings(FINN, None, environ=env, require_dashboard=True)
+    assert err.value.key == "dashboard_token"
+    config = tmp_path / "config.env"
+    config.write_text("dashboard_port=8080\ndashboard_token=tiny\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(FINN, config, environ=env)
+    assert err.value.file == str(config) and "tiny" not in str(err.value)
+    on = load_settings(FINN, None, environ={**env, "DASHBOARD_PORT": "8080", "DASHBOARD_TOKEN": TOKEN})
+    assert on.dashboard_port == 8080 and TOKEN not in repr(on)
+
+
+# --------------------------------------------------------------------------- the server alone, over HTTP
+
+
+@pytest.fixture
+async def alone(db_url: str) -> AsyncIterator[tuple[Store, str]]:
+    """The dashboard alone on a database, as `main.py dashboard` serves it."""
+    settings = load_settings(FINN, None, environ={"DATABASE_URL": db_url, "DASHBOARD_TOKEN": TOKEN},
+                             require_discord=False, require_anthropic=False, require_dashboard=True)
+    store = await Store(db_url).open()
+    dashboard = Dashboard(standalone_context(settings, CharacterSource(FINN, None, environ={}), store),
+                          "127.0.0.1", free_port())
+    await dashboard.start()
+    try:
+        yield store, dashboard.url.rstrip("/")
+    finally:
+        await dashboard.stop()
+        await store.close()
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, html[:500]
+    return match.group(1)
+
+
+async def test_alone_it_asks_for_the_token_and_guards_every_edit(alone: tuple[Store, str]) -> None:
+    store, base = alone
+    await store.people.ensure_user(USER_ID, "alice")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # 127.0.0.1 cookies
+        async with http.get(base + "/people", allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/login?next=/people"
+            assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+        async with http.post(f"{base}/people/{USER_ID}/premium", data={"premium": "on"}) as r:
+            assert r.status == 401 and "Log in first" in await r.text()
+        async with http.post(base + "/login", data={"token": TOKEN + "x", "next": "/"}) as r:
+            assert r.status == 401 and "Wrong token" in await r.text() and TOKEN not in await r.text()
+        async with http.post(base + "/login", data={"token": TOKEN, "next": "//evil.example/"},
+                             allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/"  # never off this dashboard
+            cookie = r.headers["Set-Cookie"]
+            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        async with http.get(base + "/") as r:
+            page = await r.text()
+            assert r.status == 200 and "runs without the bot" in page and page.count("<svg") == 7
+        async with http.get(base + "/live") as r:
+            assert "comes from the bot process" in await r.text()
+        async with http.get(base + "/live/events") as r:
+            assert r.status == 404
+        async with http.get(f"{base}/people/{USER_ID}") as r:
+            csrf = csrf_of(await r.text())
+        forged = {"premium": "on", "csrf": "forged"}
+        async with http.post(f"{base}/people/{USER_ID}/premium", data=forged) as r:
+            assert r.status == 403 and "CSRF" in await r.text()
+        assert not (await store.people.get_user(USER_ID)).premium  # type: ignore[union-attr]
+        async with http.post(f"{base}/people/{USER_ID}/premium", data={"premium": "on", "csrf": csrf}) as r:
+            assert r.status == 200 and "is now premium" in await r.text()
+        assert (await store.people.get_user(USER_ID)).premium  # type: ignore[union-attr]
+        async with http.post(f"{base}/people/{USER_ID}/forget", data={"csrf": csrf}) as r:
+            assert "Forgot alice" in await r.text()
+        assert await store.privacy.rows_about_user(USER_ID) == {}
+        async with http.post(base + "/logout", data={"csrf": csrf}, allow_redirects=False) as r:
+            assert r.status == 303
+        async with http.get(base + "/", allow_redirects=False) as r:
+            assert r.status == 303  # the session is gone
+
+
+async def test_a_port_in_use_stops_start_up_naming_the_setting(alone: tuple[Store, str]) -> None:
+    store, base = alone
+    settings = load_settings(FINN, None, environ={"DASHBOARD_TOKEN": TOKEN}, require_discord=False,
+                             require_anthropic=False)
+    port = int(base.rsplit(":", 1)[1])
+    second = Dashboard(standalone_context(settings, CharacterSource(FINN, None, environ={}), store),
+                       "127.0.0.1", port)
+    with pytest.raises(ConfigError) as err:
+        await second.start()
+    assert err.value.key == "dashboard_port" and f"127.0.0.1:{port}" in err.value.message
+
+
+async def test_main_dashboard_serves_the_database_until_stopped(tmp_path: Path) -> None:
+    """The real command: `python main.py dashboard`, logged into over HTTP, then SIGTERM (exit 0)."""
+    port = free_port()
+    env = {**{k: v for k, v in os.environ.items() if k.lower() not in ("discord_token", "anthropic_api_key")},
+           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "DASHBOARD_TOKEN": TOKEN}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "dashboard", "--port", str(port), cwd=str(PROJECT_ROOT), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        assert proc.stdout is not None
+        line = b""
+        while b"Ctrl+C stops it" not in line:
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            assert line, "main.py dashboard ended before serving"
+        assert f"http://127.0.0.1:{port}/".encode() in line
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post(f"http://127.0.0.1:{port}/login", data={"token": TOKEN}) as r:
+                assert r.status == 200 and "Overview" in await r.text()
+        proc.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0 and b"Traceback" not in output and TOKEN.encode() not in output
+
+
+async def test_main_dashboard_refuses_a_short_token(tmp_path: Path) -> None:
+    env: dict[str, Any] = {**os.environ, "DASHBOARD_TOKEN": "tiny"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "dashboard", cwd=str(PROJECT_ROOT), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = err.decode()
+    assert proc.returncode == 2 and "Traceback" not in text
+    assert "environment: dashboard_token: too short" in text and "tiny" not in text
