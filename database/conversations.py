@@ -9,11 +9,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from database.engine import Database
-from database.memories import archive_core_memories
-from database.models import Conversation, CoreMemory, HistoryMessage, utcnow
+from database.memories import replace_source_memories
+from database.models import Conversation, HistoryMessage, utcnow
 from database.records import PRIVATE_SOURCE, History, PromptData, PromptRequest, RelationshipRecord, Turn
 from database.statements import Statements, fact_stamp, recent_messages
 
@@ -335,30 +335,7 @@ class Conversations:
                 .values(summary=summary, updated_at=utcnow())
             )
             if memories is not None:
-                archive_core_memories(conn, character, user_id, reason)
-                conn.execute(
-                    delete(CoreMemory).where(
-                        CoreMemory.character == character,
-                        CoreMemory.user_id == user_id,
-                        CoreMemory.source == source,
-                    )
-                )
-                now = utcnow()
-                if memories:
-                    conn.execute(
-                        insert(CoreMemory),
-                        [
-                            {
-                                "character": character,
-                                "user_id": user_id,
-                                "content": m,
-                                "source": source,
-                                "created_at": now,
-                                "updated_at": now,
-                            }
-                            for m in memories
-                        ],
-                    )
+                replace_source_memories(conn, character, user_id, memories, source=source, reason=reason)
             return True
 
         return await self.db.write(write)

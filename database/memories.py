@@ -23,6 +23,20 @@ def archive_core_memories(conn: Connection, character: str, user_id: int, reason
                                                   reason=reason, created_at=utcnow()))
 
 
+def replace_source_memories(conn: Connection, character: str, user_id: int, contents: Sequence[str], *,
+                            source: str, reason: str) -> None:
+    """Archive the person's memories, then make ``contents`` their whole set of ``source`` memories (inside
+    the caller's transaction)."""
+    archive_core_memories(conn, character, user_id, reason)
+    conn.execute(delete(CoreMemory).where(CoreMemory.character == character, CoreMemory.user_id == user_id,
+                                          CoreMemory.source == source))
+    now = utcnow()
+    if contents:
+        conn.execute(insert(CoreMemory), [{"character": character, "user_id": user_id, "content": c,
+                                           "source": source, "created_at": now, "updated_at": now}
+                                          for c in contents])
+
+
 def _insert(conn: Connection, character: str, user_id: int, content: str, source: str) -> int:
     now = utcnow()
     return int(conn.execute(insert(CoreMemory).values(
@@ -89,19 +103,8 @@ class Memories:
         """Rewrite the memories of one ``source`` as a whole (merged by summarization), archiving the old
         version; memories from other sources (/remember, admins, the other privacy side) stay."""
 
-        def write(conn: Connection) -> None:
-            archive_core_memories(conn, character, user_id, reason)
-            conn.execute(
-                delete(CoreMemory).where(
-                    CoreMemory.character == character,
-                    CoreMemory.user_id == user_id,
-                    CoreMemory.source == source,
-                )
-            )
-            for content in contents:
-                _insert(conn, character, user_id, content, source)
-
-        await self.db.write(write)
+        await self.db.write(lambda conn: replace_source_memories(conn, character, user_id, contents,
+                                                                 source=source, reason=reason))
 
     async def core_memory_versions(
         self, character: str, user_id: int
