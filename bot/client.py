@@ -28,6 +28,7 @@ from bot.ensemble import CastMember, Ensemble
 from bot.logmirror import LogMirror
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.tokens import load_encoding
+from bot.voice import VoiceService
 from database.store import Store
 from memory.identity import seed_entries
 
@@ -57,6 +58,7 @@ class KindredMixin:
     character: CharacterSource
     store: Store
     claude: ClaudeClient
+    voice: VoiceService
     engine: ReplyEngine
     started_at: float
     exit_code: int
@@ -78,6 +80,9 @@ class KindredMixin:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
         self.store = await Store(self.settings.resolved_database_url()).open()
         self.claude = ClaudeClient(self.settings, self.store)
+        self.claude.start_checks()  # an unreachable model server is a warning with its URL, never a crash
+        self.voice = VoiceService(self.settings)
+        self.voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
         self.engine = ReplyEngine(self.settings, self.store, self.claude, self.character)
         if self.user is not None:  # (logged in by now) our own posts never count as another character's
             self.engine.own_author_ids.add(self.user.id)
@@ -143,6 +148,8 @@ class KindredMixin:
             await events.drain()
         if hasattr(self, "claude"):
             await self.claude.close()
+        if hasattr(self, "voice"):
+            await self.voice.close()
         if hasattr(self, "store"):
             await self.store.close()
 

@@ -18,6 +18,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from bot.errors import ConfigError
+from bot.models.base import BACKENDS, parse_model_costs, route
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHARACTER = PROJECT_ROOT / "characters" / "finn"
@@ -64,6 +65,42 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cost_per_token_haiku", float, 0.000001, "USD per input token for Haiku models (output 5x, cache write 1.25x, cache read 0.1x)."),
     Setting("cost_per_token_sonnet", float, 0.000003, "USD per input token for Sonnet models (same multipliers)."),
     Setting("cost_per_token_opus", float, 0.000005, "USD per input token for Opus models (same multipliers)."),
+    # Model backends (bot/models/): one backend for all purposes, or one per model with a prefix.
+    Setting("llm_backend", str, "anthropic",
+            "Backend of every model: anthropic (Claude) or openai (an OpenAI-compatible server at "
+            "openai_base_url: Ollama, llama.cpp, vLLM, LM Studio, OpenRouter); a model written "
+            "openai:NAME or anthropic:NAME uses that backend instead."),
+    Setting("summary_model", str, "",
+            "Model for summaries, core memories, consolidation and the daily mood; empty: default_model."),
+    Setting("openai_base_url", str, "",
+            "Base URL of the OpenAI-compatible server, e.g. http://localhost:11434/v1 (Ollama); empty: "
+            "OpenAI's own."),
+    Setting("model_costs", str, "",
+            "Comma-separated MODEL=USD per input token[/USD per output token]; an unlisted model costs 0 "
+            "on the openai backend (a local model) and its family's price on anthropic."),
+    # -- Voice messages (bot/voice.py)
+    Setting("stt_backend", str, "",
+            "Speech-to-text for received voice messages: openai (an OpenAI-compatible /audio/transcriptions "
+            "server, e.g. a local whisper server) or empty (the character says it cannot listen)."),
+    Setting("stt_base_url", str, "", "Base URL of the transcription server; empty: openai_base_url."),
+    Setting("stt_model", str, "whisper-1", "Transcription model."),
+    Setting("voice_replies", str, "off",
+            "Also send replies as Discord voice messages: off, mirror (only in answer to a voice message) "
+            "or always."),
+    Setting("tts_backend", str, "espeak-ng",
+            "Text-to-speech for voice replies: espeak-ng (local, Debian package) or openai (an "
+            "OpenAI-compatible /audio/speech server)."),
+    Setting("tts_base_url", str, "", "Base URL of the speech server; empty: openai_base_url."),
+    Setting("tts_model", str, "tts-1", "Speech model (openai tts_backend)."),
+    Setting("tts_voice", str, "",
+            "The character's voice (set it in character.env): an openai voice name (empty: alloy) or an "
+            "espeak-ng voice (empty: en)."),
+    Setting("voice_timeout", float, 30.0,
+            "Seconds for one transcription, or one spoken reply (synthesis and conversion)."),
+    Setting("voice_unheard_reply", str,
+            "*{name} tilts their head.* I can't listen to voice messages, sorry. Could you type it?",
+            "What the character says to a voice message it cannot transcribe ({name} is the character's "
+            "name)."),
     # -- Memory
     Setting("conversation_token_threshold", int, 25000, "History tokens that trigger background summarization."),
     Setting("core_memory_token_threshold", int, 8000, "Core-memory tokens that trigger condensing with core_memory_dump."),
@@ -109,8 +146,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("api_log_file", str, "logs/anthropic_api_calls.log", "File for enable_api_call_logging."),
     # -- Secrets and identity (usually in character.env or the environment)
     Setting("discord_token", str, "", "Discord bot token (required to run the bot)."),
-    Setting("anthropic_api_key", str, "", "Anthropic API key (required)."),
+    Setting("anthropic_api_key", str, "", "Anthropic API key (required while any model runs on Claude)."),
     Setting("anthropic_base_url", str, "", "Messages API base URL; empty means the SDK default."),
+    Setting("openai_api_key", str, "",
+            "API key of the openai backend and voice servers (local servers need none)."),
     Setting("log_channel", int, 0, "Admin log channel id.", aliases=("log_channel_id",)),
     Setting("admin_user_ids", str, "", "Comma-separated Discord user ids allowed to run admin commands."),
 )
@@ -210,6 +249,20 @@ class Settings:
     cost_per_token_haiku: float
     cost_per_token_sonnet: float
     cost_per_token_opus: float
+    llm_backend: str
+    summary_model: str
+    openai_base_url: str
+    model_costs: str
+    stt_backend: str
+    stt_base_url: str
+    stt_model: str
+    voice_replies: str
+    tts_backend: str
+    tts_base_url: str
+    tts_model: str
+    tts_voice: str
+    voice_timeout: float
+    voice_unheard_reply: str
     conversation_token_threshold: int
     core_memory_token_threshold: int
     history_keep_messages: int
@@ -250,6 +303,7 @@ class Settings:
     discord_token: str
     anthropic_api_key: str
     anthropic_base_url: str
+    openai_api_key: str
     log_channel: int
     admin_user_ids: str
     # The merged raw values, for the persona loader (character prompts and format-specific keys).
@@ -336,7 +390,8 @@ def _validate(
 
     if require_discord and _is_placeholder(parsed["discord_token"]):
         raise ConfigError(where("discord_token"), "discord_token", "missing: set the bot token here or in DISCORD_TOKEN")
-    if require_anthropic and _is_placeholder(parsed["anthropic_api_key"]):
+    _validate_models(parsed, source, where)
+    if require_anthropic and _uses_anthropic(parsed) and _is_placeholder(parsed["anthropic_api_key"]):
         raise ConfigError(
             where("anthropic_api_key"), "ANTHROPIC_API_KEY", "missing: set the API key here or in the environment"
         )
@@ -399,6 +454,41 @@ def _validate(
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MODEL_KEYS = ("default_model", "premium_model", "voting_model", "summary_model")
+
+
+def _uses_anthropic(parsed: dict[str, Any]) -> bool:
+    """Whether any purpose's model runs on Claude (only then is the Anthropic key required)."""
+    return any(route(parsed[k] or parsed["default_model"], parsed["llm_backend"])[0] == "anthropic"
+               for k in MODEL_KEYS)
+
+
+def _validate_models(parsed: dict[str, Any], source: Source, where: Callable[[str], str]) -> None:
+    """Model backends and voice (bot/models/, bot/voice.py): names from fixed lists, parseable costs. On the
+    openai backend Claude's default model names mean nothing: the reply model must be named, and the
+    premium and voting models follow it unless they are set too."""
+    choices = {"llm_backend": BACKENDS, "stt_backend": ("", "openai"),
+               "voice_replies": ("off", "mirror", "always"), "tts_backend": ("espeak-ng", "openai")}
+    for key, allowed in choices.items():
+        parsed[key] = parsed[key].strip().lower()
+        if parsed[key] not in allowed:
+            names = ", ".join(a or "(empty)" for a in allowed)
+            raise ConfigError(where(key), key, f"must be one of {names}, got {parsed[key]!r}")
+    if parsed["llm_backend"] == "openai":
+        if source.get("default_model") is None:
+            raise ConfigError(where("default_model"), "default_model",
+                              "missing: name the model the openai backend serves (llm_backend=openai), "
+                              "e.g. default_model=llama3.2")
+        for key in ("premium_model", "voting_model"):
+            if source.get(key) is None:
+                parsed[key] = parsed["default_model"]
+    try:
+        parse_model_costs(parsed["model_costs"])
+    except ValueError as exc:
+        raise ConfigError(where("model_costs"), "model_costs", str(exc)) from None
+    if parsed["voice_timeout"] <= 0:
+        raise ConfigError(where("voice_timeout"), "voice_timeout",
+                          f"must be greater than 0, got {parsed['voice_timeout']}")
 
 
 def is_known_key(key: str) -> bool:
@@ -460,7 +550,8 @@ def resolve_folder(value: str) -> Path:
 # `python -m bot.config example` / `python -m bot.config markdown` regenerate config.env.example and the
 # README table from SETTINGS, so the documentation cannot drift from what the code reads.
 
-SECRET_KEYS = ("discord_token", "anthropic_api_key", "anthropic_base_url", "log_channel", "admin_user_ids")
+SECRET_KEYS = ("discord_token", "anthropic_api_key", "anthropic_base_url", "openai_api_key", "log_channel",
+               "admin_user_ids")
 
 
 def render_example() -> str:
