@@ -12,6 +12,7 @@ attachment ``voice-message.ogg`` (Ogg/Opus) carrying ``duration_secs`` and ``wav
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -57,15 +58,17 @@ async def hear(bot: Kindred, msg: Incoming, message: discord.Message, outlet: Ou
     attachment = voice_attachment(message)
     if attachment is None or (bot.user is not None and message.author.id == bot.user.id):
         return msg  # not a voice message, or our own (whose words we know)
+    engine = bot.engine
     if bot.voice.hears:
         try:
-            audio = await attachment.read()
-            kind = attachment.content_type or "audio/ogg"
-            text = await bot.voice.transcribe(audio, attachment.filename, kind)
+            # Listening takes a moment: where an answer is certain (a DM, a reply), the character types.
+            async with outlet.typing() if engine.reply_certain(msg) else contextlib.nullcontext():
+                audio = await attachment.read()
+                kind = attachment.content_type or "audio/ogg"
+                text = await bot.voice.transcribe(audio, attachment.filename, kind)
             return dataclasses.replace(msg, content=transcript_content(text))
         except (discord.HTTPException, VoiceUnavailable) as exc:
             log.warning("voice message %s could not be transcribed: %s", message.id, exc)
-    engine = bot.engine
     if await engine.admit(msg) and engine.reply_certain(msg):
         line = bot.settings.voice_unheard_reply.replace("{name}", engine.persona.name)
         await outlet.send(line, first=True)

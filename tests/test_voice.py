@@ -26,6 +26,7 @@ from cogs.voice import VOICE_MESSAGE_FLAG, send_voice_message
 from tests.fakes.openai_server import tone
 from tests.harness import CHANNEL_ID, USER_ID, Harness
 from tests.memory_support import FINN, last_user_text
+from tests.test_e2e_openai import stored_turns
 
 MakeHarness = Callable[..., Awaitable[Harness]]
 OGG = b"OggS\x00\x02" + bytes(range(256)) * 4  # a user's voice message: passed on, never decoded
@@ -71,9 +72,7 @@ async def test_a_voice_dm_is_transcribed_and_answered_like_text(make_harness: Ma
     assert heard.data == OGG and h.discord.cdn_requests == [int(sent["attachments"][0]["id"])]
     assert last_user_text(h.claude.requests[0].body).endswith("[voice] is the kelp tea ready?")
     assert (await logged(h, channel, 2))[0] == "[voice] is the kelp tea ready?"
-    key = h.bot.engine.character_key  # type: ignore[union-attr]
-    history = await h.store.conversations.history(key, USER_ID, "dm")
-    assert [t.content for t in history.turns][:1] == ["[voice] is the kelp tea ready?"]
+    assert await stored_turns(h, "dm", 2) == ["[voice] is the kelp tea ready?", "Almost! Two more minutes."]
 
 
 async def test_without_speech_to_text_the_character_says_it_cannot_listen(make_harness: MakeHarness) -> None:
