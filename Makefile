@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup browser run console test lint bench screenshots clean
+# Debian packages voice messages need (ffmpeg converts audio, espeak-ng speaks): installed when missing.
+SYSTEM_PACKAGES := ffmpeg espeak-ng
+
+.PHONY: setup system-packages browser run console test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +17,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) system-packages
+
+# Each package is named after its program. Without root (or apt-get) the command to run is printed instead.
+system-packages:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing$$missing (Debian packages, for voice messages)"; \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends$$missing; \
+	else \
+		echo "voice messages need$$missing; not root, so not installed: sudo apt-get install$$missing"; \
+	fi
 
 # The dashboard's browser tests drive Debian's chromium (never a browser Playwright would download). Installed
 # with apt when missing and run as root; otherwise those tests skip and say why.

@@ -1,8 +1,10 @@
-"""The one shared, async Claude client: replies (streaming-capable), yes/no votes and summaries.
+"""The one shared, async model client: replies (streaming-capable), yes/no votes, summaries, and the
+background calls of consolidation and the daily mood.
 
-Every call has a total deadline from config; 408, 409, 429 and every 5xx (529 included) are retried
-inside that deadline with backoff (the SDK's own retries are off so the deadline really is the deadline). Each
-call's tokens, cache reads/writes and cost are recorded per user.
+Each purpose's model picks its backend (bot/models/): ``llm_backend`` for all, or a model written
+``openai:<name>`` / ``anthropic:<name>``. Every call has a total deadline from config; 408, 409, 429 and
+every 5xx (529 included) are retried inside that deadline with backoff (the SDKs' own retries are off so the
+deadline really is the deadline). Each call's tokens, cache reads/writes and cost are recorded per user.
 """
 
 from __future__ import annotations
@@ -13,16 +15,17 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anthropic
-import httpx2
 from anthropic import AsyncAnthropic
 
 from bot.config import PROJECT_ROOT, Settings
+from bot.models.base import Backend, CallUsage, Completion, Prompt, parse_model_costs, route
 from database.store import Store
+
+__all__ = ["CallUsage", "ClaudeClient", "ClaudeUnavailable", "Completion", "ModelClient", "Prompt",
+           "majority_yes", "parse_yes_no"]
 
 log = logging.getLogger(__name__)
 
@@ -30,44 +33,10 @@ log = logging.getLogger(__name__)
 OUTPUT_MULTIPLIER = 5.0
 CACHE_WRITE_MULTIPLIER = 1.25
 CACHE_READ_MULTIPLIER = 0.1
-# Besides every 5xx: request timeout, conflict and rate limit are worth another try (as the SDK judges them).
-RETRYABLE_STATUS = {408, 409, 429}
 
 
 class ClaudeUnavailable(Exception):
-    """A call failed for good (timeout, or non-retryable / persistent error)."""
-
-
-@dataclass(frozen=True)
-class CallUsage:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_tokens: int = 0
-    cache_read_tokens: int = 0
-    cost: float = 0.0
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    model: str
-    usage: CallUsage
-    stop_reason: str | None = None
-
-
-@dataclass
-class Prompt:
-    """A request's content: ``system`` blocks (stable ones first, carrying cache_control) and messages."""
-
-    system: list[dict[str, Any]] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
-
-    def text(self) -> str:
-        parts = [b.get("text", "") for b in self.system]
-        for m in self.messages:
-            content = m["content"]
-            parts.extend([content] if isinstance(content, str) else [b.get("text", "") for b in content])
-        return "\n".join(parts)
+    """A call failed for good (timeout, or non-retryable / persistent error), on whichever backend."""
 
 
 def price_per_input_token(settings: Settings, model: str) -> float:
@@ -86,25 +55,78 @@ def cost_of(settings: Settings, model: str, usage: CallUsage) -> float:
                 + usage.cache_read_tokens * CACHE_READ_MULTIPLIER)
 
 
-def _usage_from(raw: Any) -> tuple[int, int, int, int]:
-    return (int(getattr(raw, "input_tokens", 0) or 0), int(getattr(raw, "output_tokens", 0) or 0),
-            int(getattr(raw, "cache_creation_input_tokens", 0) or 0),
-            int(getattr(raw, "cache_read_input_tokens", 0) or 0))
+def models_in_use(settings: Settings) -> dict[str, list[str]]:
+    """backend -> the configured models (replies, premium replies, votes, background work) it serves."""
+    used: dict[str, list[str]] = {}
+    for model in (settings.default_model, settings.premium_model, settings.voting_model,
+                  settings.summary_model or settings.default_model):
+        backend, name = route(model, settings.llm_backend)
+        if name not in used.setdefault(backend, []):
+            used[backend].append(name)
+    return used
 
 
 class ClaudeClient:
+    """The one model client (also importable as ``ModelClient``), whatever backend each purpose uses."""
+
     def __init__(self, settings: Settings, store: Store | None, *, sdk: AsyncAnthropic | None = None) -> None:
         self.settings = settings
         self.store = store
-        self.sdk = sdk or AsyncAnthropic(
-            api_key=settings.anthropic_api_key or "missing",
-            base_url=settings.anthropic_base_url or None,
-            max_retries=0,  # retries happen here, inside each call's own deadline
-            timeout=max(settings.llm_timeout, settings.summarize_timeout, settings.should_reply_timeout, 1.0),
-        )
+        self._timeout = max(settings.llm_timeout, settings.summarize_timeout, settings.should_reply_timeout,
+                            1.0)
+        self._anthropic_sdk = sdk
+        self._backends: dict[str, Backend] = {}
+        self._costs = parse_model_costs(settings.model_costs)
+        self._in_use = models_in_use(settings)
+        for name in self._in_use:  # made now, so the first reply does not pay for an SDK client
+            self.backend(name)
+        self._checks: asyncio.Task[list[str]] | None = None
         self._api_log = self._make_api_logger()
         # Observers (e.g. the admin log-channel mirror) get one line per failed call.
         self.on_error: list[Callable[[str], Awaitable[None]]] = []
+
+    def backend(self, name: str) -> Backend:
+        """The backend called ``name``, made on first use (a model routed to it explicitly, say)."""
+        found = self._backends.get(name)
+        if found is None:
+            if name == "openai":
+                from bot.models.openai import OpenAIBackend
+
+                found = OpenAIBackend(api_key=self.settings.openai_api_key,
+                                      base_url=self.settings.openai_base_url, timeout=self._timeout)
+            else:
+                from bot.models.anthropic import AnthropicBackend
+
+                found = AnthropicBackend(api_key=self.settings.anthropic_api_key,
+                                         base_url=self.settings.anthropic_base_url, timeout=self._timeout,
+                                         sdk=self._anthropic_sdk)
+            self._backends[name] = found
+        return found
+
+    @property
+    def sdk(self) -> AsyncAnthropic:
+        """The Anthropic SDK client (benchmarks hook into its transport)."""
+        return self.backend("anthropic").sdk  # type: ignore[attr-defined,no-any-return]
+
+    def start_checks(self) -> None:
+        """Check in the background that each non-Claude server answers and serves its models: a model that
+        cannot be reached is a warning naming its URL, not a crash; calls to it fall back like an outage."""
+        self._checks = asyncio.get_running_loop().create_task(self.check_backends(),
+                                                              name="model-backend-check")
+
+    async def check_backends(self) -> list[str]:
+        problems = []
+        for name, models in self._in_use.items():
+            backend = self.backend(name)
+            try:
+                problem = await backend.probe(models)
+            except Exception as exc:  # a check must never stop the bot
+                problem = f"{backend.base_url} could not be checked ({type(exc).__name__}: {exc})"
+            if problem:
+                log.warning("%s backend: %s; replies that need %s fall back in character until it answers",
+                            name, problem, ", ".join(models))
+                problems.append(problem)
+        return problems
 
     def _make_api_logger(self) -> logging.Logger | None:
         if not self.settings.enable_api_call_logging:
@@ -122,7 +144,11 @@ class ClaudeClient:
         return logger
 
     async def close(self) -> None:
-        await self.sdk.close()
+        if self._checks is not None:
+            self._checks.cancel()
+            await asyncio.gather(self._checks, return_exceptions=True)
+        for backend in self._backends.values():
+            await backend.close()
         if self._api_log:
             for h in list(self._api_log.handlers):
                 h.close()
@@ -172,10 +198,15 @@ class ClaudeClient:
 
         return list(await asyncio.gather(*(one() for _ in range(count))))
 
+    @property
+    def background_model(self) -> str:
+        """The model of summaries, consolidation and the daily mood (``summary_model``, else replies')."""
+        return self.settings.summary_model or self.settings.default_model
+
     async def summarize(self, prompt: Prompt, *, user_id: int | None, purpose: str = "summary",
                         max_tokens: int = 2000) -> Completion:
         return await self._call(
-            {"model": self.settings.default_model, "max_tokens": max_tokens,
+            {"model": self.background_model, "max_tokens": max_tokens,
              "system": prompt.system, "messages": prompt.messages},
             purpose=purpose, user_id=user_id, timeout=self.settings.summarize_timeout, stream=False)
 
@@ -183,7 +214,7 @@ class ClaudeClient:
                        purpose: str, max_tokens: int = 1000, temperature: float | None = None,
                        timeout: float | None = None) -> Completion:
         """A plain non-streamed call (structured extraction and other background work)."""
-        kwargs: dict[str, Any] = {"model": model or self.settings.default_model, "max_tokens": max_tokens,
+        kwargs: dict[str, Any] = {"model": model or self.background_model, "max_tokens": max_tokens,
                                   "messages": prompt.messages}
         _set_temperature(kwargs, temperature)
         if prompt.system:
@@ -196,7 +227,10 @@ class ClaudeClient:
 
     async def _call(self, kwargs: dict[str, Any], *, purpose: str, user_id: int | None, timeout: float,
                     stream: bool, on_text: Callable[[str], None] | None = None) -> Completion:
-        model = kwargs["model"]
+        name, model = route(kwargs["model"], self.settings.llm_backend)
+        if model != kwargs["model"]:
+            kwargs = {**kwargs, "model": model}
+        backend = self.backend(name)
         started = time.perf_counter()
         attempt = 0
         last_error = "timeout"
@@ -205,51 +239,42 @@ class ClaudeClient:
                 while True:
                     attempt += 1
                     try:
-                        completion = await (self._stream(kwargs, on_text) if stream else self._create(kwargs))
-                    except anthropic.APIStatusError as exc:
-                        last_error = f"HTTP {exc.status_code}: {_error_message(exc)}"
-                        if not _retryable(exc):
+                        call = backend.stream(kwargs, on_text) if stream else backend.create(kwargs)
+                        completion = await call
+                    except Exception as exc:
+                        failure = backend.failure(exc)
+                        if failure is None:
+                            raise
+                        last_error = failure.message
+                        if not failure.retryable:
                             raise ClaudeUnavailable(last_error) from exc
-                        await asyncio.sleep(_backoff(attempt, exc))
-                    # The SDK leaves a read timeout in the middle of a stream unwrapped (httpx2's own error).
-                    except (anthropic.APIConnectionError, anthropic.APITimeoutError,
-                            httpx2.TransportError) as exc:
-                        last_error = f"{type(exc).__name__}: {exc}"
-                        await asyncio.sleep(_backoff(attempt, None))
+                        await asyncio.sleep(_backoff(attempt, failure.retry_after))
                     else:
                         break
         except TimeoutError:
-            await self._failed(kwargs, purpose, user_id, started,
+            await self._failed(backend, kwargs, purpose, user_id, started,
                                f"timed out after {timeout:g}s ({last_error})")
             raise ClaudeUnavailable(f"{model} timed out after {timeout:g}s: {last_error}") from None
         except ClaudeUnavailable as exc:
-            await self._failed(kwargs, purpose, user_id, started, str(exc))
+            await self._failed(backend, kwargs, purpose, user_id, started, str(exc))
             raise
         latency = (time.perf_counter() - started) * 1000
+        usage = completion.usage
+        priced = CallUsage(usage.input_tokens, usage.output_tokens, usage.cache_creation_tokens,
+                           usage.cache_read_tokens, self._cost(name, model, completion))
+        completion = Completion(completion.text, completion.model, priced, completion.stop_reason)
         await self._record(completion, purpose=purpose, user_id=user_id, latency_ms=latency, ok=True)
         return completion
 
-    async def _create(self, kwargs: dict[str, Any]) -> Completion:
-        message = await self.sdk.messages.create(**kwargs)
-        return self._completion(message)
-
-    async def _stream(self, kwargs: dict[str, Any], on_text: Callable[[str], None] | None) -> Completion:
-        async with self.sdk.messages.stream(**kwargs) as stream:
-            text = ""
-            async for chunk in stream.text_stream:
-                text += chunk
-                if on_text is not None:
-                    on_text(text)
-            message = await stream.get_final_message()
-        return self._completion(message)
-
-    def _completion(self, message: Any) -> Completion:
-        text = "".join(getattr(b, "text", "") for b in message.content if getattr(b, "type", "") == "text")
-        i, o, cw, cr = _usage_from(message.usage)
-        usage = CallUsage(i, o, cw, cr)
-        usage = CallUsage(i, o, cw, cr, cost_of(self.settings, message.model, usage))
-        return Completion(text=text.strip(), model=message.model, usage=usage,
-                          stop_reason=message.stop_reason)
+    def _cost(self, backend: str, model: str, completion: Completion) -> float:
+        """USD of a call: ``model_costs`` for a listed model; Claude's prices by family; else 0 (local)."""
+        prices = self._costs.get(model) or self._costs.get(completion.model)
+        u = completion.usage
+        if prices is None:
+            return cost_of(self.settings, completion.model, u) if backend == "anthropic" else 0.0
+        per_input, per_output = prices
+        return (per_input * (u.input_tokens + u.cache_creation_tokens * CACHE_WRITE_MULTIPLIER
+                             + u.cache_read_tokens * CACHE_READ_MULTIPLIER) + per_output * u.output_tokens)
 
     async def _record(self, completion: Completion, *, purpose: str, user_id: int | None, latency_ms: float,
                       ok: bool, error: str = "") -> None:
@@ -270,16 +295,19 @@ class ClaudeClient:
                 "cache_creation_tokens": u.cache_creation_tokens, "cache_read_tokens": u.cache_read_tokens,
                 "cost": round(u.cost, 8), "latency_ms": round(latency_ms, 1)}))
 
-    async def _failed(self, kwargs: dict[str, Any], purpose: str, user_id: int | None, started: float,
-                      error: str) -> None:
-        log.warning("Claude %s call (%s) failed: %s", purpose, kwargs["model"], error)
+    async def _failed(self, backend: Backend, kwargs: dict[str, Any], purpose: str, user_id: int | None,
+                      started: float, error: str) -> None:
+        log.warning("%s %s call (%s) failed: %s", backend.label, purpose, kwargs["model"], error)
         await self._record(Completion("", kwargs["model"], CallUsage()), purpose=purpose, user_id=user_id,
                            latency_ms=(time.perf_counter() - started) * 1000, ok=False, error=error)
         for observer in list(self.on_error):
             try:
-                await observer(f"Claude {purpose} call failed ({kwargs['model']}): {error}")
+                await observer(f"{backend.label} {purpose} call failed ({kwargs['model']}): {error}")
             except Exception:
                 log.exception("error observer failed")
+
+
+ModelClient = ClaudeClient
 
 
 def _set_temperature(kwargs: dict[str, Any], temperature: float | None) -> None:
@@ -289,32 +317,10 @@ def _set_temperature(kwargs: dict[str, Any], temperature: float | None) -> None:
         kwargs["extra_body"] = {"temperature": temperature}
 
 
-def _retryable(exc: anthropic.APIStatusError) -> bool:
-    """408/409/429 and any 5xx are worth another try; so is an overload reported by an error event in the
-    middle of a stream, which reaches us with the stream's status 200 and the real error only in its type."""
-    if exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500:
-        return True
-    return exc.status_code == 200 and getattr(exc, "type", None) in {"overloaded_error", "api_error",
-                                                                         "rate_limit_error"}
-
-
-def _error_message(exc: anthropic.APIStatusError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    err = body.get("error") if isinstance(body.get("error"), dict) else {}
-    return str(err.get("message") or exc.message)[:200]
-
-
-def _backoff(attempt: int, exc: anthropic.APIStatusError | None) -> float:
+def _backoff(attempt: int, retry_after: float | None) -> float:
     """Exponential backoff with jitter, honouring a short retry-after."""
-    if exc is not None and exc.response is not None:
-        headers = exc.response.headers
-        try:
-            if headers.get("retry-after-ms") is not None:
-                return min(float(headers["retry-after-ms"]) / 1000, 10.0)
-            if headers.get("retry-after") is not None:
-                return min(float(headers["retry-after"]), 10.0)
-        except ValueError:
-            pass
+    if retry_after is not None:
+        return retry_after
     return min(0.25 * 2 ** (attempt - 1), 8.0) * (0.5 + random.random() / 2)
 
 

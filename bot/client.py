@@ -34,6 +34,7 @@ from bot.ensemble import CastMember, Ensemble
 from bot.logmirror import LogMirror
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.tokens import load_encoding
+from bot.voice import VoiceService
 from database.store import Store
 from memory.identity import seed_entries
 from memory.service import MemoryService
@@ -69,6 +70,7 @@ class KindredMixin:
     character: CharacterSource
     store: Store
     claude: ClaudeClient
+    voice: VoiceService
     engine: ReplyEngine
     memory: MemoryService  # consent, recall, summarization, consolidation (memory/service.py)
     admin: AdminTools  # every admin read and edit (bot/admin/)
@@ -98,6 +100,9 @@ class KindredMixin:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
         self.store = await Store(self.settings.resolved_database_url()).open()
         self.claude = ClaudeClient(self.settings, self.store)
+        self.claude.start_checks()  # an unreachable model server is a warning with its URL, never a crash
+        self.voice = VoiceService(self.settings)
+        self.voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
         self.engine = ReplyEngine(self.settings, self.store, self.claude, self.character)
         if self.user is not None:  # (logged in by now) our own posts never count as another character's
             self.engine.own_author_ids.add(self.user.id)
@@ -186,6 +191,8 @@ class KindredMixin:
             await self.counters.close()  # the last counts, before the database closes
         if hasattr(self, "claude"):
             await self.claude.close()
+        if hasattr(self, "voice"):
+            await self.voice.close()
         if hasattr(self, "store"):
             await self.store.close()
 

@@ -45,6 +45,7 @@ class ConsoleOutlet:
 async def run_console(settings: Settings, character: CharacterSource) -> int:
     store = await Store(settings.resolved_database_url()).open()
     claude = ClaudeClient(settings, store)
+    claude.start_checks()  # a local model server that is down is a warning with its URL
     engine = ReplyEngine(settings, store, claude, character)
     memory = MemoryService(settings.memory, store, claude, engine)
     memory.attach()

@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot.attachments import NOTHING, Attachment, Carried, Embed
 from bot.pipeline import Incoming, Outlet
+from cogs.voice import answer, hear, with_voice_placeholder
 
 if TYPE_CHECKING:
     from bot.client import Kindred
@@ -200,7 +201,7 @@ class Events(commands.Cog):
         me = self.bot.user
         if me is None:
             return
-        msg = to_incoming(message, me)
+        msg = with_voice_placeholder(to_incoming(message, me), message)
         if self.bot.ensemble is not None and message.guild is not None:
             # Several characters: the ensemble also hears its own members (they may answer each other).
             work = self._ensemble(msg, message)
@@ -233,7 +234,9 @@ class Events(commands.Cog):
             return DiscordOutlet(message) if key == ensemble.main.key else WebhookOutlet(pool, message, key)
 
         try:
-            await ensemble.handle(msg, outlet_for)
+            heard = await hear(self.bot, msg, message, DiscordOutlet(message))  # a voice message's words
+            if heard is not None:
+                await ensemble.handle(heard, outlet_for)
         except Exception:
             log.exception("failed to handle message %s", message.id)
 
@@ -245,7 +248,7 @@ class Events(commands.Cog):
 
     async def _handle(self, msg: Incoming, message: discord.Message) -> None:
         try:
-            await self.bot.engine.handle(msg, DiscordOutlet(message))
+            await answer(self.bot, msg, message, DiscordOutlet(message))  # engine.handle, voice around it
         except Exception:
             log.exception("failed to handle message %s", message.id)
 

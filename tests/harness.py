@@ -1,4 +1,5 @@
-"""Over-the-wire harness: a fake Discord server, a fake Claude API and a real Kindred bot between them.
+"""Over-the-wire harness: a fake Discord server, a fake Claude API (and a fake OpenAI-compatible server, for
+the openai backend and voice) and a real Kindred bot between them.
 
 The bot is the real ``KindredBot`` (real discord.py client, real anthropic SDK, real database); only the
 far ends of the wires are fakes. Tests speak as users through the fake Discord and read what the bot sent
@@ -19,6 +20,7 @@ from bot.config import PROJECT_ROOT, Settings, load_settings
 from database.store import Store
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_lead import FakeDiscord
+from tests.fakes.openai_server import FakeOpenAI
 
 GUILD_ID = 900_000_000_000_000_001
 CHANNEL_ID = 900_000_000_000_000_010
@@ -61,6 +63,7 @@ class Harness:
         self.character_dir = character_dir or PROJECT_ROOT / "characters" / "finn"
         self.discord = FakeDiscord()
         self.claude = FakeClaude()
+        self.openai = FakeOpenAI()  # serves nothing unless a setting points a model or voice at it
         self.bot: Kindred | None = None
         self._runner: asyncio.Task[None] | None = None
         self.guild_id, self.channel_id, self.other_channel_id = GUILD_ID, CHANNEL_ID, OTHER_CHANNEL_ID
@@ -75,6 +78,7 @@ class Harness:
             "DISCORD_TOKEN": "fake-discord-token",
             "ANTHROPIC_API_KEY": "fake-anthropic-key",
             "ANTHROPIC_BASE_URL": self.claude.base_url,
+            "OPENAI_BASE_URL": self.openai.base_url,
             "DISCORD_API_BASE_URL": self.discord.api_base,
             "DISCORD_GATEWAY_URL": self.discord.gateway_url,
             "DATABASE_URL": self.db_url,
@@ -90,6 +94,7 @@ class Harness:
     async def start(self) -> Harness:
         await self.discord.start()
         await self.claude.start()
+        await self.openai.start()
         self._build_world()
         await self.start_bot()
         return self
@@ -136,6 +141,7 @@ class Harness:
     async def close(self) -> None:
         await self.stop_bot()
         await self.claude.close()
+        await self.openai.close()
         await self.discord.close()
 
     # -- shortcuts

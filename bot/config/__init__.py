@@ -47,6 +47,7 @@ from bot.config.sections import (
     StorageSettings,
     TimeoutSettings,
     TypingSettings,
+    VoiceSettings,
 )
 
 __all__ = [
@@ -55,5 +56,5 @@ __all__ = [
     "DiscordSettings", "EnsembleSettings", "is_known_key", "key", "load_settings", "MemorySettings",
     "ModelSettings", "read_sources", "ReplySettings", "resolve_character_dir", "resolve_folder",
     "SecretSettings", "Setting", "Settings", "Source", "StorageSettings", "TimeoutSettings",
-    "TypingSettings", "warn_unknown_character_keys", "warn_unknown_keys",
+    "TypingSettings", "VoiceSettings", "warn_unknown_character_keys", "warn_unknown_keys",
 ]

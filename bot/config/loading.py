@@ -21,6 +21,7 @@ from bot.config.keys import KIND_NAMES
 from bot.config.paths import resolve_folder
 from bot.config.sections import BY_KEY, MIN_DASHBOARD_TOKEN, SECTIONS, SETTINGS, Settings
 from bot.errors import ConfigError
+from bot.models.base import route
 
 ENVIRONMENT = "environment"
 
@@ -134,6 +135,30 @@ def load_settings(
     return Settings(character_dir=character_dir, config_file=config_file, raw=dict(source.values), **sections)
 
 
+MODEL_KEYS = ("default_model", "premium_model", "voting_model", "summary_model")
+
+
+def _uses_anthropic(parsed: dict[str, Any]) -> bool:
+    """Whether any purpose's model runs on Claude (only then is the Anthropic key required)."""
+    return any(route(parsed[k] or parsed["default_model"], parsed["llm_backend"])[0] == "anthropic"
+               for k in MODEL_KEYS)
+
+
+def _default_models(parsed: dict[str, Any], origin: dict[str, str]) -> None:
+    """On the openai backend Claude's default model names mean nothing: the reply model must be named, and
+    the premium and voting models follow it unless they are set too."""
+    if parsed["llm_backend"] != "openai":
+        return
+    unset = {k for k in ("default_model", "premium_model", "voting_model")
+             if parsed[k] == BY_KEY[k].default}
+    if "default_model" in unset:
+        raise ConfigError(origin["default_model"], "default_model",
+                          "missing: name the model the openai backend serves (llm_backend=openai), "
+                          "e.g. default_model=llama3.2")
+    for k in unset:
+        parsed[k] = parsed["default_model"]
+
+
 def _validate_dashboard(parsed: dict[str, Any], origin: dict[str, str], required: bool) -> None:
     """The dashboard's token, only when it is served (``required``: `main.py dashboard`); the token itself
     is never part of a message."""
@@ -155,7 +180,8 @@ def _validate(parsed: dict[str, Any], origin: dict[str, str], character_dir: Pat
     if require_discord and _is_placeholder(parsed["discord_token"]):
         raise ConfigError(origin["discord_token"], "discord_token",
                           "missing: set the bot token here or in DISCORD_TOKEN")
-    if require_anthropic and _is_placeholder(parsed["anthropic_api_key"]):
+    _default_models(parsed, origin)
+    if require_anthropic and _uses_anthropic(parsed) and _is_placeholder(parsed["anthropic_api_key"]):
         raise ConfigError(origin["anthropic_api_key"], "ANTHROPIC_API_KEY",
                           "missing: set the API key here or in the environment")
     for setting in SETTINGS:  # what each declaration says: bounds, choices, checks

@@ -18,12 +18,21 @@ from typing import Any, ClassVar
 
 from bot.config.keys import Setting, declared, is_section, key
 from bot.config.paths import PROJECT_ROOT, resolve_folder
+from bot.models.base import BACKENDS, parse_model_costs
 
 
 def _user_ids(value: str) -> str | None:
     for part in value.replace(" ", "").split(","):
         if part and not part.isdigit():
             return f"expected comma-separated user ids, got {part!r}"
+    return None
+
+
+def _model_costs(value: str) -> str | None:
+    try:
+        parse_model_costs(value)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -68,6 +77,49 @@ class ModelSettings:
         0.000001, "USD per input token for Haiku models (output 5x, cache write 1.25x, cache read 0.1x).")
     cost_per_token_sonnet: float = key(0.000003, "USD per input token for Sonnet models (same multipliers).")
     cost_per_token_opus: float = key(0.000005, "USD per input token for Opus models (same multipliers).")
+    # Model backends (bot/models/): one backend for all purposes, or one per model with a prefix.
+    llm_backend: str = key(
+        "anthropic", "Backend of every model: anthropic (Claude) or openai (an OpenAI-compatible server at "
+        "openai_base_url: Ollama, llama.cpp, vLLM, LM Studio, OpenRouter); a model written openai:NAME or "
+        "anthropic:NAME uses that backend instead.", choices=BACKENDS)
+    summary_model: str = key(
+        "", "Model for summaries, core memories, consolidation and the daily mood; empty: default_model.")
+    openai_base_url: str = key(
+        "", "Base URL of the OpenAI-compatible server, e.g. http://localhost:11434/v1 (Ollama); empty: "
+        "OpenAI's own.")
+    model_costs: str = key(
+        "", "Comma-separated MODEL=USD per input token[/USD per output token]; an unlisted model costs 0 on "
+        "the openai backend (a local model) and its family's price on anthropic.", check=_model_costs)
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """Voice messages heard and spoken (bot/voice.py, bot/audio.py)."""
+
+    TITLE: ClassVar[str] = "Voice messages"
+    stt_backend: str = key(
+        "", "Speech-to-text for received voice messages: openai (an OpenAI-compatible /audio/transcriptions "
+        "server, e.g. a local whisper server) or empty (the character says it cannot listen).",
+        choices=("", "openai"))
+    stt_base_url: str = key("", "Base URL of the transcription server; empty: openai_base_url.")
+    stt_model: str = key("whisper-1", "Transcription model.")
+    voice_replies: str = key(
+        "off", "Also send replies as Discord voice messages: off, mirror (only in answer to a voice message) "
+        "or always.", choices=("off", "mirror", "always"))
+    tts_backend: str = key(
+        "espeak-ng", "Text-to-speech for voice replies: espeak-ng (local, Debian package) or openai (an "
+        "OpenAI-compatible /audio/speech server).", choices=("espeak-ng", "openai"))
+    tts_base_url: str = key("", "Base URL of the speech server; empty: openai_base_url.")
+    tts_model: str = key("tts-1", "Speech model (openai tts_backend).")
+    tts_voice: str = key(
+        "", "The character's voice (set it in character.env): an openai voice name (empty: alloy) or an "
+        "espeak-ng voice (empty: en).")
+    voice_timeout: float = key(
+        30.0, "Seconds for one transcription, or one spoken reply (synthesis and conversion).", above=0)
+    voice_unheard_reply: str = key(
+        "*{name} tilts their head.* I can't listen to voice messages, sorry. Could you type it?",
+        "What the character says to a voice message it cannot transcribe ({name} is the character's "
+        "name).")
 
 
 @dataclass(frozen=True)
@@ -203,7 +255,10 @@ class SecretSettings:
     TITLE: ClassVar[str] = "Secrets and identity"
     CHARACTER_ENV: ClassVar[bool] = True  # documented in character.env.example, not config.env.example
     discord_token: str = key("", "Discord bot token (required to run the bot).", secret=True)
-    anthropic_api_key: str = key("", "Anthropic API key (required).", secret=True)
+    anthropic_api_key: str = key(
+        "", "Anthropic API key (required while any model runs on Claude).", secret=True)
+    openai_api_key: str = key(
+        "", "API key of the openai backend and voice servers (local servers need none).", secret=True)
     anthropic_base_url: str = key("", "Messages API base URL; empty means the SDK default.")
     log_channel: int = key(
         0, "Admin log channel id.", aliases=("log_channel_id",), placeholder_unset=True)
@@ -247,6 +302,7 @@ class Settings:
     typing: TypingSettings = field(default_factory=TypingSettings)
     timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
     secrets: SecretSettings = field(default_factory=SecretSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     # The merged raw values, for the persona loader (character prompts and format-specific keys).

@@ -1,4 +1,5 @@
-"""Fakes of the far ends of Kindred's wires: a Discord server and the Claude Messages API."""
+"""Fakes of the far ends of Kindred's wires: a Discord server, the Claude Messages API and an
+OpenAI-compatible server (chat completions, models, transcriptions, speech)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ echoes every message a bot posts back as MESSAGE_CREATE, as Discord does. Tests 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import itertools
 import json
 import re
@@ -26,6 +28,7 @@ from tests.fakes.discord_guild import ADMINISTRATOR, NOT_MINE, GuildWorld
 DISCORD_EPOCH_MS = 1420070400000
 API = "/api/v10"
 ALL_PERMISSIONS = str((1 << 50) - 1)
+VOICE_MESSAGE_FLAG = 1 << 13  # IS_VOICE_MESSAGE
 # view/send/embed/attach/history
 MEMBER_PERMISSIONS = str(0x400 | 0x800 | 0x4000 | 0x8000 | 0x10000 | 0x40 | 0x80000000)
 
@@ -70,6 +73,7 @@ class FakeDiscord(GuildWorld):
         self.requests: list[Recorded] = []
         self.gateway_log: list[tuple[str, Any]] = []
         self.interactions: dict[int, dict[str, Any]] = {}  # id -> {"payload", "callbacks", "followups"}
+        self.cdn_requests: list[int] = []  # attachment ids whose files were downloaded
         self._typing: dict[int, list[float]] = {}
         self._snow = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -171,6 +175,7 @@ class FakeDiscord(GuildWorld):
     async def start(self) -> FakeDiscord:
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway_ws)
+        app.router.add_get("/cdn/attachments/{aid}/{filename}", self._cdn)
         app.router.add_route("*", API + "/{tail:.*}", self._rest)
         self._runner, self.port = await serve_local(app)
         return self
@@ -339,6 +344,8 @@ class FakeDiscord(GuildWorld):
         if out.get("attachments"):
             out["attachments"] = [{k: v for k, v in a.items() if not k.startswith("_")}
                                   for a in out["attachments"]]
+        if isinstance(out.get("referenced_message"), dict):  # it may carry attachments (files) too
+            out["referenced_message"] = FakeDiscord._public(out["referenced_message"])
         return out
 
     def attachment(self, filename: str, *, content_type: str | None = None,
@@ -408,6 +415,35 @@ class FakeDiscord(GuildWorld):
         message["_user"] = True
         await self.dispatch("MESSAGE_CREATE", self._public(message))
         return message
+
+    async def voice_message(self, author_id: int, audio: bytes, *, channel_id: int | None = None,
+                            duration: float = 1.5, waveform: bytes = bytes([16, 128, 255, 128, 16]),
+                            reply_to: int | None = None) -> dict[str, Any]:
+        """A user sends a voice message (in ``channel_id``, else a DM to the bot): no content, flag 8192, one
+        Ogg attachment with ``duration_secs`` and ``waveform``, its file served by this fake's CDN."""
+        cid = channel_id if channel_id is not None else self.dm_channel_for(author_id)
+        aid = self.snowflake()
+        url = f"http://127.0.0.1:{self.port}/cdn/attachments/{aid}/voice-message.ogg"
+        attachment = {"id": str(aid), "filename": "voice-message.ogg", "size": len(audio), "url": url,
+                      "proxy_url": url, "content_type": "audio/ogg", "duration_secs": duration,
+                      "waveform": base64.b64encode(waveform).decode(), "_data": audio}
+        message = self._message(cid, self.users[author_id], "", reply_to=reply_to,
+                                extra={"attachments": [attachment], "flags": VOICE_MESSAGE_FLAG})
+        message["_user"] = True
+        guild_id = self.channels[cid].get("guild_id")
+        await self.dispatch("MESSAGE_CREATE", self._public(message),
+                            guild_id=int(guild_id) if guild_id else None)
+        return message
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        aid = int(request.match_info["aid"])
+        for message in self.messages.values():
+            for attachment in message.get("attachments") or []:
+                if int(attachment["id"]) == aid and "_data" in attachment:
+                    self.cdn_requests.append(aid)
+                    kind = attachment.get("content_type") or "application/octet-stream"
+                    return web.Response(body=attachment["_data"], content_type=kind)
+        return web.Response(status=404)
 
     def posted(self, channel_id: int | None = None) -> list[dict[str, Any]]:
         """Messages bots (and their webhooks) posted, oldest first; ephemeral replies are not messages."""
@@ -640,12 +676,18 @@ class FakeDiscord(GuildWorld):
                 "flags": int(body.get("flags") or 0)}
 
     async def _bot_post(self, channel_id: int, author: dict[str, Any], body: dict[str, Any],
-                        files: list[dict[str, Any]]) -> dict[str, Any]:
+                        files: list[dict[str, Any]]) -> dict[str, Any] | web.Response:
         ref = body.get("message_reference")
         mentions = [int(m) for m in re.findall(r"<@!?(\d+)>", body.get("content") or "")]
+        fields = self._content_fields(body, files)
+        if fields["flags"] & VOICE_MESSAGE_FLAG:
+            refused = _voice_refusal(body, files)
+            if refused is not None:
+                return _json({"message": refused[1], "code": refused[0]}, 400)
+            meta = body["attachments"][0]
+            fields["attachments"][0].update(duration_secs=meta["duration_secs"], waveform=meta["waveform"])
         message = self._message(channel_id, author, "", mentions=mentions,
-                                reply_to=int(ref["message_id"]) if ref else None,
-                                extra=self._content_fields(body, files))
+                                reply_to=int(ref["message_id"]) if ref else None, extra=fields)
         self._mention_into_thread(channel_id, author, body)
         await self._echo(message)
         return self._public(message)
@@ -842,6 +884,31 @@ class Interaction:
             for embed in part.get("embeds") or []:
                 out.append(json.dumps(embed))
         return "\n".join(out)
+
+
+def _voice_refusal(body: dict[str, Any], files: list[dict[str, Any]]) -> tuple[int, str] | None:
+    """Discord's rules for a voice message (flag 8192), as (error code, message) when one is broken: no
+    content or embeds, exactly one Ogg audio file, and its ``attachments`` entry with ``duration_secs`` and a
+    base64 ``waveform`` of at most 256 bytes."""
+    if body.get("content") or body.get("embeds") or body.get("sticker_ids") or body.get("poll"):
+        return 50159, "Voice messages do not support additional content."
+    if len(files) != 1:
+        return 50160, "Voice messages must have a single audio attachment."
+    file = files[0]
+    if (not str(file.get("filename", "")).endswith(".ogg") or file.get("content_type") != "audio/ogg"
+            or not bytes(file["data"]).startswith(b"OggS")):
+        return 50160, "Voice messages must have a single audio attachment (Ogg)."
+    meta = body.get("attachments")
+    if not isinstance(meta, list) or len(meta) != 1 or str(meta[0].get("id")) != "0":
+        return 50161, "Voice messages must have supporting metadata."
+    duration = meta[0].get("duration_secs")
+    try:
+        wave = base64.b64decode(str(meta[0].get("waveform")), validate=True)
+    except (binascii.Error, ValueError):
+        wave = b""
+    if not isinstance(duration, int | float) or duration <= 0 or not 1 <= len(wave) <= 256:
+        return 50161, "Voice messages must have supporting metadata."
+    return None
 
 
 async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -1,0 +1,97 @@
+"""Audio for voice messages: any audio in, an Ogg/Opus clip with its duration and waveform out (through
+ffmpeg), and speech from espeak-ng. Both are Debian packages the project's setup installs; nothing here
+assumes them: a missing program is an AudioError naming it.
+
+Discord shows a voice message from its ``duration_secs`` and ``waveform``: up to 256 amplitude bytes, one
+per at least 100 ms of audio, base64-encoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+import shutil
+import tempfile
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+
+ANALYSIS_RATE = 8000  # Hz of the mono PCM the waveform is drawn from (plenty for an outline)
+MAX_WAVEFORM_POINTS = 256
+POINT_SECONDS = 0.1  # Discord's clients sample at most once per 100 ms
+OPUS_BITRATE = "32k"
+
+
+class AudioError(Exception):
+    """Audio could not be made or converted (a missing program, a failing one, unusable input)."""
+
+
+@dataclass(frozen=True)
+class VoiceClip:
+    """A Discord voice message's file and metadata."""
+
+    ogg: bytes
+    duration: float  # seconds
+    waveform: str  # base64 of at most 256 amplitude bytes
+
+
+def missing_programs(*names: str) -> list[str]:
+    return [n for n in names if shutil.which(n) is None]
+
+
+async def _run(argv: list[str], stdin: bytes, what: str) -> bytes:
+    if shutil.which(argv[0]) is None:
+        raise AudioError(f"{argv[0]} is not installed ({what})")
+    pipe = asyncio.subprocess.PIPE
+    process = await asyncio.create_subprocess_exec(*argv, stdin=pipe, stdout=pipe, stderr=pipe)
+    try:
+        out, err = await process.communicate(stdin)
+    except asyncio.CancelledError:  # a deadline ran out: leave no program behind
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
+    if process.returncode != 0:
+        lines = err.decode(errors="replace").strip().splitlines()
+        raise AudioError(f"{argv[0]} failed ({what}): {lines[-1] if lines else f'exit {process.returncode}'}")
+    return out
+
+
+async def espeak(text: str, voice: str) -> bytes:
+    """WAV speech of ``text`` (read from stdin, so no text is ever taken for an option)."""
+    return await _run(["espeak-ng", "-v", voice or "en", "--stdout", "--stdin"], text.encode(), "speech")
+
+
+async def to_voice_clip(audio: bytes) -> VoiceClip:
+    """Any audio ffmpeg reads -> Ogg/Opus (mono, 48 kHz, as Discord's own voice messages) with its
+    duration and waveform, in one ffmpeg run with two outputs."""
+    if not audio:
+        raise AudioError("no audio to convert")
+    with tempfile.TemporaryDirectory(prefix="kindred-voice-") as folder:
+        ogg_path = Path(folder) / "voice-message.ogg"
+        pcm = await _run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", "pipe:0",
+                          "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-c:a", "libopus",
+                          "-b:a", OPUS_BITRATE, "-f", "ogg", str(ogg_path),
+                          "-map", "0:a:0", "-ac", "1", "-ar", str(ANALYSIS_RATE), "-f", "s16le", "pipe:1"],
+                         audio, "conversion to Ogg/Opus")
+        ogg = ogg_path.read_bytes() if ogg_path.exists() else b""
+    samples = array("h")
+    samples.frombytes(pcm[:len(pcm) // 2 * 2])
+    if not ogg or not samples:
+        raise AudioError("ffmpeg produced no audio")
+    duration = len(samples) / ANALYSIS_RATE
+    return VoiceClip(ogg, round(duration, 2), base64.b64encode(waveform(samples, duration)).decode())
+
+
+def waveform(samples: array[int], duration: float) -> bytes:
+    """One byte per slice of the clip (at most 256, each at least 100 ms): its peak, scaled so the loudest
+    slice is 255."""
+    points = max(1, min(MAX_WAVEFORM_POINTS, math.floor(duration / POINT_SECONDS)))
+    size = max(1, len(samples) // points)
+    peaks = []
+    for i in range(points):
+        chunk = samples[i * size:(i + 1) * size]
+        peaks.append(max(max(chunk), -min(chunk)) if chunk else 0)
+    loudest = max(peaks) or 1
+    return bytes(min(255, round(255 * p / loudest)) for p in peaks)

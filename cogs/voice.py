@@ -1,0 +1,113 @@
+"""Discord voice messages in and out, around the reply pipeline (the speech work is bot/voice.py).
+
+In: a message with the voice-message flag (1 << 13) and an audio attachment is transcribed, and its
+transcript (``[voice] ...``) is what the engine sees, logs and keeps. Unheard (no speech-to-text backend, or
+it failed), it is logged as ``[voice message]`` and, where the character would certainly answer, answered
+with one line saying it cannot listen.
+
+Out: with ``voice_replies`` on, the reply also goes out as a voice message. discord.py (2.7) cannot send
+one, so the upload is built here: multipart ``payload_json`` with ``flags`` 8192, no content, and one
+attachment ``voice-message.ogg`` (Ogg/Opus) carrying ``duration_secs`` and ``waveform``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord.http import Route
+
+from bot.attachments import NOTHING
+from bot.pipeline import Incoming, Outlet, ReplyResult
+from bot.voice import UNHEARD_CONTENT, VoiceUnavailable, transcript_content
+
+if TYPE_CHECKING:
+    from bot.audio import VoiceClip
+    from bot.client import Kindred
+
+log = logging.getLogger(__name__)
+
+VOICE_MESSAGE_FLAG = 1 << 13  # IS_VOICE_MESSAGE
+VOICE_FILENAME = "voice-message.ogg"
+
+
+def voice_attachment(message: discord.Message) -> discord.Attachment | None:
+    """The audio of a voice message; None for any other message."""
+    if not message.flags.value & VOICE_MESSAGE_FLAG:
+        return None
+    for attachment in message.attachments:
+        if attachment.is_voice_message() or (attachment.content_type or "").startswith("audio/"):
+            return attachment
+    return None
+
+
+def with_voice_placeholder(msg: Incoming, message: discord.Message) -> Incoming:
+    """A voice message has no text: until it is heard it stands in the log as ``[voice message]``."""
+    if msg.content.strip() or voice_attachment(message) is None:
+        return msg
+    return dataclasses.replace(msg, content=UNHEARD_CONTENT, carried=NOTHING)  # the note says it all
+
+
+async def hear(bot: Kindred, msg: Incoming, message: discord.Message, outlet: Outlet) -> Incoming | None:
+    """``msg`` with its transcript as content (unchanged when not a voice message); None when the voice
+    message could not be heard and has been dealt with (logged, and answered with the unheard line)."""
+    attachment = voice_attachment(message)
+    if attachment is None or (bot.user is not None and message.author.id == bot.user.id):
+        return msg  # not a voice message, or our own (whose words we know)
+    engine = bot.engine
+    if bot.voice.hears:
+        try:
+            # Listening takes a moment: where an answer is certain (a DM, a reply), the character types.
+            async with outlet.typing() if engine.reply_certain(msg) else contextlib.nullcontext():
+                audio = await attachment.read()
+                kind = attachment.content_type or "audio/ogg"
+                text = await bot.voice.transcribe(audio, attachment.filename, kind)
+            return dataclasses.replace(msg, content=transcript_content(text), carried=NOTHING)
+        except (discord.HTTPException, VoiceUnavailable) as exc:
+            log.warning("voice message %s could not be transcribed: %s", message.id, exc)
+    if await engine.admit(msg) and engine.reply_certain(msg):
+        line = bot.settings.voice_unheard_reply.replace("{name}", engine.persona.name)
+        await outlet.send(line, first=True)
+    return None
+
+
+async def answer(bot: Kindred, msg: Incoming, message: discord.Message, outlet: Outlet) -> None:
+    """The reply pipeline for one message: a voice message is heard first, and the reply is also spoken
+    when ``voice_replies`` asks for it."""
+    voice_message = voice_attachment(message) is not None
+    if voice_message:
+        heard = await hear(bot, msg, message, outlet)
+        if heard is None:
+            return
+        msg = heard
+    result = await bot.engine.handle(msg, outlet)
+    if result is not None and bot.voice.speaks_after(voice_message=voice_message):
+        await speak_reply(bot, message.channel.id, message.id, result)
+
+
+async def speak_reply(bot: Kindred, channel_id: int, message_id: int, result: ReplyResult) -> int | None:
+    """Send ``result`` again as a voice message; a failure is logged (the text reply is already out)."""
+    try:
+        clip = await bot.voice.speak(result.text)
+        return await send_voice_message(bot.http, channel_id, clip)
+    except (VoiceUnavailable, discord.HTTPException) as exc:
+        log.warning("the voice reply to message %s was not sent: %s", message_id, exc)
+        return None
+
+
+async def send_voice_message(http: discord.http.HTTPClient, channel_id: int, clip: VoiceClip) -> int:
+    """POST one voice message (Discord's rules: flag 8192, no content, one Ogg attachment with duration and
+    waveform). Returns its message id."""
+    payload = {"content": "", "flags": VOICE_MESSAGE_FLAG, "attachments": [
+        {"id": 0, "filename": VOICE_FILENAME, "duration_secs": clip.duration, "waveform": clip.waveform}]}
+    file = discord.File(io.BytesIO(clip.ogg), filename=VOICE_FILENAME)  # rewound by discord.py on a retry
+    form = [{"name": "payload_json", "value": json.dumps(payload)},
+            {"name": "files[0]", "value": file.fp, "filename": VOICE_FILENAME, "content_type": "audio/ogg"}]
+    route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
+    data = await http.request(route, files=[file], form=form)
+    return int(data["id"])

@@ -1,0 +1,379 @@
+"""A fake OpenAI-compatible API (what Ollama, llama.cpp's server, vLLM, LM Studio and OpenRouter serve),
+over real HTTP so the real ``openai`` SDK drives it in tests. It mirrors tests/fakes/claude_server.py and
+scripts answers with the same :class:`Reply` and :class:`Rule` (and records with the same ``Recorded``).
+
+What it speaks (checked against openai 3.x's parsers):
+
+* ``POST /v1/chat/completions``: a JSON ``chat.completion``, or with ``"stream": true`` SSE
+  ``chat.completion.chunk`` lines (``data: {...}``; the role first, text deltas, the finish reason) then
+  ``data: [DONE]``. With ``stream_options.include_usage`` the last chunk before ``[DONE]`` carries the
+  usage and no choices (as OpenAI sends it); ``stream_usage = False`` plays a server that ignores it. A
+  ``stream_error`` breaks the stream off with a ``data: {"error": ...}`` line. Errors use OpenAI's
+  envelope ``{"error": {"message", "type", "param", "code"}}``; 429 and 5xx carry ``retry-after``.
+  Bodies a strict server would refuse get 400: no model or messages, an unknown role, content parts other
+  than ``text`` and ``image_url``, Anthropic leftovers (``system`` at the top, ``cache_control``,
+  ``image`` blocks), ``stream_options`` without ``stream``.
+* ``GET /v1/models``: ``models`` (ids), as a start-up check reads them.
+* ``POST /v1/audio/transcriptions`` (multipart ``file`` + ``model``): ``{"text": transcript}``.
+* ``POST /v1/audio/speech`` (JSON ``model``, ``input``, ``voice``, ``response_format``): a real WAV tone,
+  longer for longer input, so ffmpeg has something true to convert.
+
+Tokens: every message's text costs ``len(text) // 4 + 1`` (claude_server.estimate_tokens), the answer too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import io
+import itertools
+import json
+import math
+import struct
+import time
+import wave
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.claude_server import Match, Recorded, Reply, Responder, Rule, _texts, estimate_tokens
+
+__all__ = ["FakeOpenAI", "Heard", "Reply", "SPEECH_RATE"]
+
+ERRORS: dict[int, tuple[str, str | None]] = {  # status -> (type, code), as OpenAI names them
+    400: ("invalid_request_error", None), 401: ("invalid_request_error", "invalid_api_key"),
+    404: ("invalid_request_error", "model_not_found"), 429: ("requests", "rate_limit_exceeded"),
+    500: ("server_error", None), 502: ("server_error", None), 503: ("server_error", None)}
+ROLES = {"system", "developer", "user", "assistant", "tool"}
+SPEECH_RATE = 16000  # Hz of the WAV /audio/speech returns
+
+
+@dataclass
+class Heard:
+    """One audio request: a transcription upload or a speech request."""
+
+    path: str
+    model: str
+    fields: dict[str, str]  # the form fields (transcription) or the JSON body (speech)
+    filename: str = ""
+    content_type: str = ""
+    data: bytes = b""
+    status: int = 200
+
+
+class FakeOpenAI:
+    """Answer choice per chat request: ``fail_all`` > scripted rules (in order) > ``responder`` hook >
+    ``default_text``."""
+
+    def __init__(self, *, zero_latency: bool = False, default_text: str = "Hello from the fake model.",
+                 chunk_size: int = 16, api_key: str | None = None) -> None:
+        self.zero_latency = zero_latency
+        self.default_text = default_text
+        self.chunk_size = chunk_size
+        self.api_key = api_key  # when set, any other Bearer key gets 401
+        self.models: list[str] = []  # what GET /v1/models lists
+        self.stream_usage = True  # False: a server that ignores stream_options.include_usage
+        self.transcript = "hello from a voice message"
+        self.audio_errors: list[int] = []  # statuses for the next audio requests, first first
+        self.responder: Responder | None = None
+        self.rules: list[Rule] = []
+        self.requests: list[Recorded] = []
+        self.model_lists = 0
+        self.heard: list[Heard] = []
+        self._failing: Reply | None = None
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self) -> FakeOpenAI:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/audio/transcriptions", self._transcribe)
+        app.router.add_post("/v1/audio/speech", self._speech)
+        # handler_cancellation: a client that timed out stops its handler, as a real server stops generating
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeOpenAI:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        """What ``openai_base_url`` is set to (the SDK appends /chat/completions)."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- scripting and observation (as FakeClaude)
+
+    def script(self, text: str | Reply | None = None, *, model: str | None = None, status: int | None = None,
+               delay: float = 0.0, times: int | None = 1, retry_after: float | None = 0.0,
+               usage: dict[str, Any] | None = None, stream_error: str | None = None,
+               match: Match | None = None) -> Rule:
+        reply = text if isinstance(text, Reply) else Reply(
+            text or "", status or 200, delay, usage=usage, retry_after=retry_after, stream_error=stream_error,
+            error_message=text if status not in (None, 200) else None)
+        rule = Rule(reply, model, match, times)
+        self.rules.append(rule)
+        return rule
+
+    def fail_all(self, status: int = 500, *, retry_after: float | None = 0.0) -> None:
+        self._failing = Reply(status=status, retry_after=retry_after)
+
+    def recover(self) -> None:
+        self._failing = None
+
+    def requests_for(self, model: str) -> list[Recorded]:
+        return [r for r in self.requests if r.model == model]
+
+    @staticmethod
+    def all_text(req: Recorded) -> str:
+        return "\n".join(t for m in req.body.get("messages") or [] for t in _texts(m.get("content", "")))
+
+    async def wait_for_requests(self, n: int, timeout: float = 5.0) -> list[Recorded]:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < n:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {n} chat requests, got {len(self.requests)}")
+            await asyncio.sleep(0.002)
+        return list(self.requests)
+
+    async def _choose(self, body: dict[str, Any]) -> Reply:
+        if self._failing is not None:
+            return self._failing
+        for rule in self.rules:
+            if rule.applies(body):
+                rule.served += 1
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                    if rule.remaining <= 0:
+                        self.rules.remove(rule)
+                return rule.reply
+        if self.responder is not None:
+            answer = self.responder(body)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            if isinstance(answer, Reply | str):
+                return answer if isinstance(answer, Reply) else Reply(answer)
+        return Reply(self.default_text)
+
+    # -- chat completions
+
+    def _invalid(self, request: web.Request, body: Any) -> str | None:
+        """Why a strict server would refuse this body (None: it would not)."""
+        if not isinstance(body, dict):
+            return "Request body is not a valid JSON object"
+        for name in ("model", "messages"):
+            if not body.get(name):
+                return f"'{name}' is a required property"
+        for leftover in ("system", "cache_control"):
+            if leftover in body:
+                return f"Unrecognized request argument supplied: {leftover}"
+        if "stream_options" in body and not body.get("stream"):
+            return "The 'stream_options' parameter is only allowed when 'stream' is enabled."
+        for i, message in enumerate(body["messages"]):
+            if not isinstance(message, dict) or message.get("role") not in ROLES:
+                return f"messages[{i}]: invalid role"
+            content = message.get("content")
+            if isinstance(content, str):
+                continue
+            if not isinstance(content, list):
+                return f"messages[{i}].content must be a string or an array of parts"
+            for part in content:
+                kind = part.get("type") if isinstance(part, dict) else None
+                if kind not in ("text", "image_url") or "cache_control" in part:
+                    return f"messages[{i}].content: invalid part {json.dumps(part)[:80]}"
+                if kind == "image_url" and not str((part.get("image_url") or {}).get("url", "")):
+                    return f"messages[{i}].content: image_url needs a url"
+        return None
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            return await self._answer(request)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        received = time.monotonic()
+        try:
+            body: Any = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        problem = self._invalid(request, body)
+        if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            reply = Reply(status=401, error_message="Incorrect API key provided")
+        elif problem is not None:
+            reply = Reply(status=400, error_message=problem)
+        else:
+            reply = await self._choose(body)
+        body = body if isinstance(body, dict) else {}
+        stream = bool(body.get("stream"))
+        record = Recorded(request.path, str(body.get("model")), body,
+                          {k.lower(): v for k, v in request.headers.items()}, stream, received)
+        record.status, record.text = reply.status, reply.text if reply.status == 200 else ""
+        if reply.status == 200:
+            record.usage = self._usage(body, reply)
+        self.requests.append(record)
+        if reply.delay and not self.zero_latency:
+            await asyncio.sleep(reply.delay)
+        if reply.status != 200:
+            return self._error(reply, record)
+        if not stream:
+            record.finished_at = time.monotonic()
+            return web.json_response({
+                "id": f"chatcmpl-fake{next(self._ids)}", "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body["model"], "system_fingerprint": None, "usage": record.usage,
+                "choices": [{"index": 0, "finish_reason": _finish(reply), "logprobs": None,
+                             "message": {"role": "assistant", "content": reply.text, "refusal": None}}]},
+                headers=reply.headers)
+        return await self._stream(request, body, reply, record)
+
+    def _usage(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        prompt = sum(estimate_tokens(t) for m in body["messages"] for t in _texts(m.get("content", "")))
+        completion = estimate_tokens(reply.text)
+        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                                 "total_tokens": prompt + completion,
+                                 "prompt_tokens_details": {"cached_tokens": 0}}
+        usage.update(reply.usage or {})
+        return usage
+
+    def _error(self, reply: Reply, record: Recorded) -> web.Response:
+        kind, code = ERRORS.get(reply.status, ("server_error", None))
+        record.status, record.error_type, record.finished_at = reply.status, kind, time.monotonic()
+        headers = dict(reply.headers)
+        if reply.retry_after is not None and (reply.status == 429 or reply.status >= 500):
+            headers["retry-after"] = f"{reply.retry_after:g}"
+            headers["retry-after-ms"] = str(max(1, round(reply.retry_after * 1000)))
+        message = reply.error_message or f"fake {kind} ({reply.status})"
+        return web.json_response({"error": {"message": message, "type": kind, "param": None, "code": code}},
+                                 status=reply.status, headers=headers)
+
+    async def _stream(self, request: web.Request, body: dict[str, Any], reply: Reply,
+                      record: Recorded) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
+                                               "Cache-Control": "no-cache", **reply.headers})
+        await response.prepare(request)
+        base = {"id": f"chatcmpl-fake{next(self._ids)}", "object": "chat.completion.chunk",
+                "created": int(time.time()), "model": body["model"], "system_fingerprint": None}
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage")) and self.stream_usage
+        lines: list[bytes] = []
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+            data = {**base, "choices": [choice]}
+            if include_usage:
+                data["usage"] = None
+            lines.append(b"data: " + json.dumps(data).encode() + b"\n\n")
+
+        size = max(1, len(reply.text)) if self.zero_latency else self.chunk_size
+        pieces = [reply.text[i:i + size] for i in range(0, len(reply.text), size)]
+        chunk({"role": "assistant", "content": ""})
+        for n, piece in enumerate(pieces):
+            if reply.stream_error and n == reply.stream_error_after:
+                break
+            chunk({"content": piece})
+        if reply.stream_error:
+            error = {"message": f"fake {reply.stream_error}", "type": reply.stream_error, "param": None,
+                     "code": None}
+            lines.append(b"data: " + json.dumps({"error": error}).encode() + b"\n\n")
+            record.status, record.error_type = 500, reply.stream_error
+        else:
+            chunk({}, _finish(reply))
+            if include_usage:
+                lines.append(b"data: " + json.dumps({**base, "choices": [], "usage": record.usage}).encode()
+                             + b"\n\n")
+            lines.append(b"data: [DONE]\n\n")
+        await response.write(b"".join(lines))
+        await response.write_eof()
+        record.finished_at = time.monotonic()
+        return response
+
+    # -- models and audio
+
+    async def _models(self, request: web.Request) -> web.Response:
+        self.model_lists += 1
+        return web.json_response({"object": "list", "data": [
+            {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]})
+
+    def _audio_error(self, heard: Heard) -> web.Response | None:
+        if not self.audio_errors:
+            return None
+        heard.status = self.audio_errors.pop(0)
+        kind, code = ERRORS.get(heard.status, ("server_error", None))
+        return web.json_response({"error": {"message": f"fake {kind}", "type": kind, "param": None,
+                                            "code": code}}, status=heard.status)
+
+    async def _transcribe(self, request: web.Request) -> web.Response:
+        heard = Heard(request.path, "", {})
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if part.name == "file":  # type: ignore[union-attr]
+                heard.filename = part.filename or ""  # type: ignore[union-attr]
+                heard.content_type = part.headers.get("Content-Type", "")  # type: ignore[union-attr]
+                heard.data = bytes(await part.read())  # type: ignore[union-attr]
+            else:
+                heard.fields[str(part.name)] = await part.text()  # type: ignore[union-attr]
+        heard.model = heard.fields.get("model", "")
+        self.heard.append(heard)
+        failed = self._audio_error(heard)
+        if failed is not None:
+            return failed
+        if not heard.data or not heard.model:
+            heard.status = 400
+            return _invalid_request("file and model are required")
+        return web.json_response({"text": self.transcript})
+
+    async def _speech(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        heard = Heard(request.path, str(body.get("model", "")), body)
+        self.heard.append(heard)
+        failed = self._audio_error(heard)
+        if failed is not None:
+            return failed
+        if not body.get("input") or not body.get("voice") or body.get("response_format", "mp3") != "wav":
+            heard.status = 400
+            return _invalid_request("input and voice are required; this fake speaks wav only")
+        return web.Response(body=tone(0.3 + 0.04 * len(str(body["input"]))), content_type="audio/wav")
+
+
+def tone(seconds: float, frequency: float = 220.0) -> bytes:
+    """A mono 16-bit WAV tone that swells and fades (so its waveform is not flat)."""
+    frames = int(seconds * SPEECH_RATE)
+    step = 2 * math.pi * frequency / SPEECH_RATE
+    samples = (int(12000 * math.sin(math.pi * i / frames) * math.sin(step * i)) for i in range(frames))
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SPEECH_RATE)
+        w.writeframes(struct.pack(f"<{frames}h", *samples))
+    return out.getvalue()
+
+
+def _invalid_request(message: str) -> web.Response:
+    return web.json_response({"error": {"message": message, "type": "invalid_request_error", "param": None,
+                                        "code": None}}, status=400)
+
+
+def _finish(reply: Reply) -> str:
+    return "stop" if reply.stop_reason == "end_turn" else reply.stop_reason
