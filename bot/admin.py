@@ -14,7 +14,7 @@ import asyncio
 import inspect
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -58,7 +58,7 @@ def clip(text: str, limit: int = PREVIEW) -> str:
 @dataclass(frozen=True)
 
 class AdminCommand:
-    name: str  # shutdown | user_data | list_users | premium | verbose | status | testlog
+    name: str  # shutdown | user_data | list_users | premium | verbose | status | refresh_status | testlog
     arg: str = ""
 
 
@@ -71,6 +71,7 @@ _COMMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("premium", re.compile(r"premium(?:\s+(?P<arg>.+))?", re.I | re.S)),
     ("verbose", re.compile(r"verbose(?:\s+(?P<arg>.+))?", re.I | re.S)),
     ("status", re.compile(r"status\??", re.I)),
+    ("refresh_status", re.compile(r"refresh\s+status", re.I)),
     ("testlog", re.compile(r"test\s*log", re.I)),
 )
 
@@ -329,6 +330,8 @@ class AdminTools:
         self.character = character
         self.mirror = mirror
         self.embedder = embedder
+        # Told of every /state set or delete (key) -> a note for the answer, e.g. feelings reloaded.
+        self.state_listeners: list[Callable[[str], Awaitable[str]]] = []
 
     # -- users
 
@@ -643,7 +646,8 @@ class AdminTools:
         if key == VERBOSE_KEY:
             on = await self.load_verbose()
             return f"\n-# Verbose mode is now {'on' if on else 'off'}."
-        return ""
+        notes = [await listener(key) for listener in list(self.state_listeners)]
+        return "".join(notes)
 
     async def state_list(self) -> str:
         items = await self.store.state.all()

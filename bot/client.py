@@ -34,7 +34,7 @@ from memory.identity import seed_entries
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.events", "cogs.commands", "cogs.settings", "cogs.admin", "cogs.admin_slash",
-              "cogs.memory_tasks", "cogs.memory")
+              "cogs.memory_tasks", "cogs.memory", "cogs.alive")
 SHUTDOWN_GRACE_SECONDS = 15.0
 
 

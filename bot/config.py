@@ -18,6 +18,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from bot.errors import ConfigError
+from bot.localtime import load_zone, parse_quiet_hours
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHARACTER = PROJECT_ROOT / "characters" / "finn"
@@ -92,6 +93,40 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("peer_characters", str, "", "Comma-separated names of characters run by other bots in the same server (bots seen speaking are detected too)."),
     Setting("turn_wait_after_human", float, 8.0, "Seconds a character named second waits for the first one's answer to a person."),
     Setting("turn_wait_after_bot", float, 3.0, "Seconds a character named second waits for the first one's answer to a bot."),
+    # -- Alive between messages (bot/proactive.py, bot/status.py, memory/emotions.py, memory/style.py, ...)
+    Setting("proactive_talk", bool, False,
+            "Speak first in channels where no admin used /bot proactive (admins switch it per channel or "
+            "server)."),
+    Setting("proactive_interval_minutes", int, 30,
+            "Minutes between proactive rounds (each channel where it is on rolls once)."),
+    Setting("proactive_chance", float, 0.1,
+            "Chance (0-1) that a proactive round speaks in a channel that passed the checks."),
+    Setting("proactive_max_silence_hours", float, 6.0,
+            "A channel silent for longer gets no proactive message (no talking into an empty room)."),
+    Setting("quiet_hours", str, "",
+            "Local hours (in timezone) when the character never speaks first nor checks in, as start-end "
+            "like 23-7 (empty: none)."),
+    Setting("timezone", str, "UTC",
+            "IANA time zone of quiet_hours, check-ins and the character's daily rhythm (e.g. Europe/Paris)."),
+    Setting("custom_status", bool, True,
+            "Claude writes a one-line custom status once a day after consolidation (and at start-up when "
+            "none is set)."),
+    Setting("emotions", bool, True,
+            "Hormone-like feelings moved by each exchange, shown to Claude as a mood label and tone "
+            "guidance."),
+    Setting("style_mirroring", bool, True,
+            "Learn how each remembered person writes and mirror it (one line of guidance per reply)."),
+    Setting("server_emotes", bool, True,
+            "Tell the character the server's custom emotes; :name: in what it writes becomes the emote."),
+    Setting("emote_reactions", bool, True,
+            "React with an emote to warm messages aimed at the character that its vote would not answer, "
+            "where no admin used /bot reactions."),
+    Setting("reaction_rate_limit", int, 3,
+            "Emote reactions (instead of replies) per channel per hour at most."),
+    Setting("checkins", bool, True,
+            "Allow /checkin: one DM to people who opted in after checkin_after_days of silence."),
+    Setting("checkin_after_days", float, 7.0,
+            "Days of silence after which someone who ran /checkin on gets one check-in DM."),
     # -- Discord
     Setting("max_message_length", int, 2000, "Longest Discord message; longer replies are split."),
     Setting("shard_count", int, 1, "Gateway shards; above 1 the bot runs as an AutoShardedBot."),
@@ -240,6 +275,20 @@ class Settings:
     peer_characters: str
     turn_wait_after_human: float
     turn_wait_after_bot: float
+    proactive_talk: bool
+    proactive_interval_minutes: int
+    proactive_chance: float
+    proactive_max_silence_hours: float
+    quiet_hours: str
+    timezone: str
+    custom_status: bool
+    emotions: bool
+    style_mirroring: bool
+    server_emotes: bool
+    emote_reactions: bool
+    reaction_rate_limit: int
+    checkins: bool
+    checkin_after_days: float
     max_message_length: int
     shard_count: int
     reroll_timeout_seconds: int
@@ -395,6 +444,7 @@ def _validate(
     for key in ("follow_up_cooldown", "affinity_decay_days"):
         if parsed[key] < 0:
             raise ConfigError(where(key), key, f"must not be negative, got {parsed[key]}")
+    _validate_alive(parsed, where)
     seen_folders = {character_dir.resolve()}
     for part in (p.strip() for p in parsed["ensemble_characters"].split(",")):
         if not part:
@@ -416,6 +466,22 @@ def _validate(
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _validate_alive(parsed: dict[str, Any], where: Callable[[str], str]) -> None:
+    """Proactive talk, check-ins and the daily rhythm (bot/localtime.py reads the two time keys)."""
+    for key in ("proactive_interval_minutes", "proactive_max_silence_hours", "checkin_after_days"):
+        if parsed[key] <= 0:
+            raise ConfigError(where(key), key, f"must be greater than 0, got {parsed[key]}")
+    if not 0.0 <= parsed["proactive_chance"] <= 1.0:
+        raise ConfigError(where("proactive_chance"), "proactive_chance", "must be between 0 and 1")
+    if parsed["reaction_rate_limit"] < 0:
+        raise ConfigError(where("reaction_rate_limit"), "reaction_rate_limit", "must not be negative")
+    for key, check in (("quiet_hours", parse_quiet_hours), ("timezone", load_zone)):
+        try:
+            check(parsed[key])
+        except ValueError as exc:
+            raise ConfigError(where(key), key, str(exc)) from None
 
 
 def is_known_key(key: str) -> bool:

@@ -112,6 +112,7 @@ class PromptData:
     interactions: int = 0  # the character's interaction count (evolution stages)
     stage: str = ""  # the character's stored evolution stage
     fact_stamp: tuple[Any, ...] | None = None
+    style_profile: str | None = None  # the user's writing profile as stored (memory/style.py), if any
 
 
 @dataclass(frozen=True)
@@ -190,3 +191,27 @@ class ConsolidationBatch:
     relationship_update: RelationshipUpdate | None = None
     day: str = ""
     at: datetime | None = None
+
+
+# -- alive between messages
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    """A durable job: when it is next due, and when and how it last ran."""
+
+    name: str
+    next_due: datetime
+    last_run: datetime | None
+    last_result: str
+
+
+@dataclass(frozen=True)
+class CheckInDue:
+    """Someone who asked for check-ins and has been silent: their name, when they were last seen, and when
+    the last check-in went out (None: never)."""
+
+    user_id: int
+    name: str
+    last_seen: datetime
+    sent_at: datetime | None
