@@ -111,10 +111,16 @@ class EmotionState:
 
     @classmethod
     def from_json(cls, raw: str) -> EmotionState:
-        """Raises ValueError (or KeyError) on anything but what to_json wrote."""
-        data = json.loads(raw)
-        levels = {h.name: _clamp(float(data["levels"].get(h.name, h.baseline))) for h in HORMONES}
-        state = cls(levels, datetime.fromisoformat(data["at"]), datetime.fromisoformat(data["last_exchange"]))
+        """Raises ValueError on anything but what to_json wrote (an admin may edit it with /state)."""
+        try:
+            data = json.loads(raw)
+            levels = {h.name: _clamp(float(data["levels"].get(h.name, h.baseline))) for h in HORMONES}
+            at, last = datetime.fromisoformat(data["at"]), datetime.fromisoformat(data["last_exchange"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not an emotion state: {exc}") from None
+        if at.tzinfo is None or last.tzinfo is None:
+            raise ValueError("times without a time zone")
+        state = cls(levels, at, last)
         state.label = mood_label(levels)
         return state
 

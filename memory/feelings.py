@@ -43,7 +43,7 @@ class Feelings:
         now = self.clock()
         try:
             self.state = EmotionState.from_json(raw) if raw else EmotionState.at_rest(now, self.time)
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except ValueError:
             log.warning("the stored %s is unreadable; starting from rest", self.key)
             self.state = EmotionState.at_rest(now, self.time)
         return advance(self.state, now, self.time)

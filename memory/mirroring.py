@@ -9,6 +9,7 @@ answer read there too. Learning runs after the reply, in one transaction with th
 from __future__ import annotations
 
 import logging
+import re
 
 from bot.persona.model import Persona
 from bot.pipeline import Incoming, ReplyResult
@@ -20,6 +21,7 @@ from memory.style import StyleProfile, guidance, learn
 log = logging.getLogger(__name__)
 
 PARSED_CACHE = 2_000  # profiles kept parsed, by their stored text
+_MENTION = re.compile(r"(?<!\w)[@#][^\s@#]+")
 
 
 class StyleMirror:
@@ -49,8 +51,9 @@ class StyleMirror:
         return guidance(self.parse(data.style_profile), msg.author_name)
 
     async def on_turn(self, msg: Incoming, result: ReplyResult) -> None:
-        if not msg.author_is_bot and msg.content.strip():
-            await self.learn(msg.author_id, msg.content)
+        text = _MENTION.sub("", msg.content).strip()  # "@Finn" is Discord's doing, not the person's style
+        if not msg.author_is_bot and text:
+            await self.learn(msg.author_id, text)
 
     async def learn(self, user_id: int, text: str) -> StyleProfile | None:
         def update(old: str | None, consent: bool | None) -> str | None:
