@@ -55,10 +55,19 @@ class StyleMirror:
         if not msg.author_is_bot and text:
             await self.learn(msg.author_id, text)
 
+    def learnt(self, old: str | None, text: str) -> str:
+        """The stored form of the profile after ``text``; kept parsed, for the next reply's prompt."""
+        profile = learn(self.parse(old), text)
+        raw = profile.to_json()
+        if len(self._parsed) >= PARSED_CACHE:
+            self._parsed.clear()
+        self._parsed[raw] = profile
+        return raw
+
     async def learn(self, user_id: int, text: str) -> StyleProfile | None:
         def update(old: str | None, consent: bool | None) -> str | None:
             if not self.consent.allows(consent):
                 return None  # not remembered: no profile (and any old one goes)
-            return learn(self.parse(old), text).to_json()
+            return self.learnt(old, text)
 
         return self.parse(await self.store.style.learn(user_id, update))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 
 MIN_MESSAGES = 3  # no guidance before this many messages
 MIN_WEIGHT = 0.1  # the newest message's weight once the running mean has become an average
@@ -31,16 +31,21 @@ _STOPWORDS: dict[str, frozenset[str]] = {code: frozenset(words.split()) for code
     "it": "il che di non è una per sono con come ma anche ciao sei",
     "nl": "de het een en is niet ik je dat van met ook maar wat",
 }.items()}
-_SCRIPTS = (("ru", re.compile("[\u0400-\u04FF]")), ("ja", re.compile("[\u3040-\u30FF]")),
-            ("ko", re.compile("[\uAC00-\uD7AF]")), ("zh", re.compile("[\u4E00-\u9FFF]")),
-            ("ar", re.compile("[\u0600-\u06FF]")), ("he", re.compile("[\u0590-\u05FF]")),
-            ("el", re.compile("[\u0370-\u03FF]")))
+# One pass finds a non-Latin script (the group that matched names the language).
+_SCRIPT = re.compile("(?P<ru>[\u0400-\u04FF])|(?P<ja>[\u3040-\u30FF])|(?P<ko>[\uAC00-\uD7AF])|"
+                     "(?P<zh>[\u4E00-\u9FFF])|(?P<ar>[\u0600-\u06FF])|(?P<he>[\u0590-\u05FF])|"
+                     "(?P<el>[\u0370-\u03FF])")
+_NON_LATIN = re.compile("[\u0370-\u06FF\u3040-\u30FF\u4E00-\u9FFF\uAC00-\uD7AF]")  # any of them
+_STOPWORD_LANGUAGES: dict[str, tuple[str, ...]] = {}
+for _code, _words in _STOPWORDS.items():
+    for _word in _words:
+        _STOPWORD_LANGUAGES[_word] = (*_STOPWORD_LANGUAGES.get(_word, ()), _code)
 LANGUAGES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German", "pt": "Portuguese",
              "it": "Italian", "nl": "Dutch", "ru": "Russian", "ja": "Japanese", "ko": "Korean",
              "zh": "Chinese", "ar": "Arabic", "he": "Hebrew", "el": "Greek"}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is built field by field, slowly (every message)
 class StyleProfile:
     messages: int = 0
     words: float = 0.0  # words per message
@@ -72,16 +77,15 @@ _FIELDS = tuple(f.name for f in fields(StyleProfile))
 
 
 def language_of(lowered: str, words: list[str]) -> str | None:
-    for code, script in _SCRIPTS:
-        if script.search(lowered):
-            return code
-    best, hits = None, 0
-    vocabulary = set(words)
-    for code, stopwords in _STOPWORDS.items():
-        n = len(vocabulary & stopwords)
-        if n > hits:
-            best, hits = code, n
-    return best
+    if _NON_LATIN.search(lowered) is not None:
+        script = _SCRIPT.search(lowered)
+        if script is not None:
+            return script.lastgroup
+    hits: dict[str, int] = {}
+    for word in set(words):
+        for code in _STOPWORD_LANGUAGES.get(word, ()):
+            hits[code] = hits.get(code, 0) + 1
+    return max(hits, key=hits.__getitem__) if hits else None
 
 
 def _mix(old: float, new: float, weight: float) -> float:
@@ -98,12 +102,10 @@ def learn(profile: StyleProfile | None, text: str) -> StyleProfile:
     if not words and not emoji:
         return p
     weight = max(1.0 / (p.messages + 1), MIN_WEIGHT)
-    letters = [c for c in text if c.isalpha()]
-    capitals = sum(c.isupper() for c in letters)
     lowercase, shouting = p.lowercase, p.shouting
-    if letters:
-        lowercase = _mix(p.lowercase, 1.0 if capitals == 0 else 0.0, weight)
-        shouting = _mix(p.shouting, 1.0 if len(letters) >= 4 and capitals / len(letters) > 0.7 else 0.0, weight)
+    if lowered != text.upper():  # it has letters with a case (string methods: no loop in Python)
+        lowercase = _mix(p.lowercase, 1.0 if text == lowered else 0.0, weight)
+        shouting = _mix(p.shouting, 1.0 if text.isupper() and len(words) >= 2 else 0.0, weight)
     tokens = set(words)
     informal, formal = len(tokens & _INFORMAL), len(tokens & _FORMAL)
     formality, formal_seen = p.formality, p.formal_seen
@@ -118,8 +120,8 @@ def learn(profile: StyleProfile | None, text: str) -> StyleProfile:
             languages[code] *= 1 - weight
         languages[language] = languages.get(language, 0.0) + weight
         languages = {k: v for k, v in languages.items() if v >= 0.02}  # a stray word fades out
-    return replace(
-        p, messages=p.messages + 1, words=_mix(p.words, len(words), weight), lowercase=lowercase,
+    return StyleProfile(
+        messages=p.messages + 1, words=_mix(p.words, len(words), weight), lowercase=lowercase,
         shouting=shouting, end_punct=_mix(p.end_punct, 1.0 if text.endswith((".", "!", "?", "…")) else 0.0,
                                           weight),
         exclaim=_mix(p.exclaim, 1.0 if "!" in text else 0.0, weight), emoji=_mix(p.emoji, emoji, weight),
