@@ -59,6 +59,7 @@ class EmoteSet:
             self.by_name.setdefault(e.name, e)
             self.by_id[e.id] = e
         self._folded = {name.casefold(): e for name, e in reversed(list(self.by_name.items()))}
+        self._block: str | None = None
 
     def __bool__(self) -> bool:
         return bool(self.by_name)
@@ -71,12 +72,12 @@ class EmoteSet:
 
     def prompt_block(self) -> str:
         """The stable prompt part naming the emotes the character may use ("" for a server without)."""
-        if not self.by_name:
-            return ""
-        names = [f":{e.name}:" + (" (animated)" if e.animated else "")
-                 for e in list(self.by_name.values())[:MAX_LISTED]]
-        return ("## This server's emotes\nYou may use this server's custom emotes now and then, written as "
-                ":name: exactly: " + ", ".join(names) + ".")
+        if self._block is None:  # built once per set: asked at every reply
+            names = [f":{e.name}:" + (" (animated)" if e.animated else "")
+                     for e in list(self.by_name.values())[:MAX_LISTED]]
+            self._block = ("## This server's emotes\nYou may use this server's custom emotes now and then, "
+                           "written as :name: exactly: " + ", ".join(names) + ".") if names else ""
+        return self._block
 
 
 EMPTY = EmoteSet()

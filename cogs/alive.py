@@ -59,7 +59,7 @@ class AliveCog(commands.Cog, name="Alive"):
         members = [m.engine for m in ensemble.cast] if ensemble is not None else []
         self.alive = Alive(bot.engine, self, members=members, mirror=bot.mirror.emit)
         self.scheduler = AsyncIOScheduler()
-        self._emotes: dict[int, tuple[tuple[Any, ...], EmoteSet]] = {}
+        self._emotes: dict[int, tuple[Sequence[discord.Emoji], EmoteSet]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._status_checked = False
 
@@ -166,10 +166,10 @@ class AliveCog(commands.Cog, name="Alive"):
         guild = self.bot.get_guild(guild_id) if guild_id else None
         if guild is None:
             return EmoteSet()
-        key = tuple((e.id, e.name, e.animated, e.available) for e in guild.emojis)
+        emojis = guild.emojis  # a new tuple whenever they change (GUILD_EMOJIS_UPDATE): compared by identity
         cached = self._emotes.get(guild.id)
-        if cached is None or cached[0] != key:  # the guild's emojis changed (GUILD_EMOJIS_UPDATE)
-            cached = (key, EmoteSet(Emote(e.name, e.id, e.animated) for e in guild.emojis if e.available))
+        if cached is None or cached[0] is not emojis:
+            cached = (emojis, EmoteSet(Emote(e.name, e.id, e.animated) for e in emojis if e.available))
             self._emotes[guild.id] = cached
         return cached[1]
 
