@@ -47,7 +47,8 @@ def hot_path(messages: list[str], users: int = 50) -> tuple[list[float], list[fl
     """(emotion, style, everything) seconds per message, on the objects the bot uses."""
     start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     clock = [start]
-    feelings = Feelings(None, "bench", LocalTime.of("Europe/Paris", "23-7"), lambda: clock[0])  # type: ignore[arg-type]
+    paris = LocalTime.of("Europe/Paris", "23-7")
+    feelings = Feelings(None, "bench", paris, lambda: clock[0])  # type: ignore[arg-type]
     mirror = StyleMirror(None, Consent(None, "all"))  # type: ignore[arg-type]
     stored: dict[int, str] = {}
     emotion_s, style_s, total_s = [], [], []
@@ -93,7 +94,8 @@ async def writes(messages: list[str], users: int = 50) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="2,000 messages (as run_all --quick passes it on)")
+    parser.add_argument("--quick", action="store_true",
+                        help="2,000 messages (as run_all --quick passes it on)")
     parser.add_argument("--messages", type=int, default=None, help="messages (default 20,000)")
     args = parser.parse_args()
     n = args.messages or (2_000 if args.quick else 20_000)

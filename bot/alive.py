@@ -94,7 +94,8 @@ class Alive:
                 hooks += [(engine.system_providers, feelings.system_part),
                           (engine.turn_listeners, feelings.on_turn)]
             if s.style_mirroring:
-                hooks += [(engine.system_providers, self.style.system_part), (engine.turn_listeners, self.learn)]
+                hooks += [(engine.system_providers, self.style.system_part),
+                          (engine.turn_listeners, self.learn)]
             if s.server_emotes:
                 hooks.append((engine.system_providers, self.emote_part))
             hooks.append((engine.decision_listeners, self.react))
@@ -141,11 +142,12 @@ class Alive:
         row = await self.engine.store.schedule.get(proactive.name)
         rounds = (f"next round {row.next_due:%Y-%m-%d %H:%M} UTC, last: {row.last_result or 'none yet'}"
                   if row else "no round yet")
+        s = self.settings
         return "\n".join([
             f"Feeling: {self.feeling_line()}",
-            f"Custom status: {status or ('(none yet)' if self.settings.custom_status else 'off')}",
-            f"Proactive talk: default {'on' if self.settings.proactive_talk else 'off'} · every "
-            f"{self.settings.proactive_interval_minutes} min · chance {self.settings.proactive_chance:g} · {rounds}",
+            f"Custom status: {status or ('(none yet)' if s.custom_status else 'off')}",
+            f"Proactive talk: default {'on' if s.proactive_talk else 'off'} · every "
+            f"{s.proactive_interval_minutes} min · chance {s.proactive_chance:g} · {rounds}",
         ])
 
     async def refresh_status_answer(self) -> str:
@@ -200,7 +202,8 @@ class Alive:
             return
         where = f"#{msg.channel_name}" if msg.channel_name else f"channel {msg.channel_id}"
         if not self.reactions.allow(msg.channel_id, self.clock()):
-            self.mirror(f"No emote reaction in {where}: {self.settings.reaction_rate_limit} per hour reached.")
+            limit = self.settings.reaction_rate_limit
+            self.mirror(f"No emote reaction in {where}: {limit} per hour reached.")
             return
         emote = warm_reaction(self.emotes(msg), stimuli)
         await self.side.react(msg.channel_id, msg.message_id, emote)
@@ -210,5 +213,6 @@ class Alive:
             await feelings.save()
         shown = emote.syntax if isinstance(emote, Emote) else emote
         log.info("reacted %s to message %s instead of replying", shown, msg.message_id)
-        self.mirror(f"Reacted {shown} in {where} to {msg.author_name} instead of replying (warm, vote said no).")
+        self.mirror(f"Reacted {shown} in {where} to {msg.author_name} instead of replying "
+                    "(warm, the vote said no).")
 

@@ -70,7 +70,8 @@ class CheckInRound:
         memories = [m[1] for m in await store.memories.core_memories(engine.character_key, person.user_id)] \
             if remembered else []
         if memories:  # a DM: memories drawn from DMs belong here too
-            system.append({"type": "text", "text": f"## Your core memories of {name}\n" + "\n\n".join(memories)})
+            block = f"## Your core memories of {name}\n" + "\n\n".join(memories)
+            system.append({"type": "text", "text": block})
         days = max(1, int((now - person.last_seen) / timedelta(days=1)))
         try:
             completion = await engine.claude.generate(

@@ -35,7 +35,8 @@ UNICODE: dict[str, str] = {
 
 _NAME = r"[A-Za-z0-9_+\-]{1,32}"
 # Either written syntax (<a:name:id>) or a :name: that is not part of a word or a time (10:30:00).
-_EMOTE = re.compile(rf"<(?P<a>a?):(?P<full>\w{{2,32}}):(?P<id>\d{{1,25}})>|(?<![\w:<]):(?P<name>{_NAME}):(?![\w])")
+_EMOTE = re.compile(rf"<(?P<a>a?):(?P<full>\w{{2,32}}):(?P<id>\d{{1,25}})>"
+                    rf"|(?<![\w:<]):(?P<name>{_NAME}):(?![\w])")
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,8 @@ async def self_portrait(store: Store, character_key: str) -> SelfPortrait:
 def character_system(persona: Persona, portrait: SelfPortrait, feeling: str = "",
                      user_name: str = "everyone") -> list[dict[str, Any]]:
     """The system blocks: the character prompt, then who it is, its mood and how it feels."""
-    system: list[dict[str, Any]] = [
-        {"type": "text", "text": persona.render(persona.system_prompt, user_name), "cache_control": EPHEMERAL}]
+    character = persona.render(persona.system_prompt, user_name)
+    system: list[dict[str, Any]] = [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
     stable: list[str] = []
     lines = portrait.lines()
     if lines:

@@ -85,9 +85,9 @@ def judge(now: datetime, recent: Sequence[SeenMessage], own_ids: set[int], *, ac
     return True, f"roll {drawn:.2f} within the chance {chance:g}"
 
 
-COMMENT = ("Nobody asked you anything: you decide to speak up on your own. Write one short message commenting "
-           "on the recent conversation above, as you naturally would, in character. Do not greet everyone or "
-           "announce yourself; just say it.")
+COMMENT = ("Nobody asked you anything: you decide to speak up on your own. Write one short message "
+           "commenting on the recent conversation above, as you naturally would, in character. Do not greet "
+           "everyone or announce yourself; just say it.")
 THOUGHT = ("Nobody asked you anything: you decide to speak up on your own. Your status currently reads: "
            "\u201c{status}\u201d. Share one short passing thought that expands on it, in character, as if "
            "thinking aloud to the channel.")
@@ -100,7 +100,8 @@ class ProactiveRound:
 
     def __init__(self, engine: ReplyEngine, time: LocalTime, *, places: Callable[[], Sequence[Place]],
                  outlet_for: Callable[[Place], Outlet], status: Callable[[], Awaitable[str]],
-                 feeling: Callable[[], str], mirror: Callable[[str], None], rng: Roller | None = None) -> None:
+                 feeling: Callable[[], str], mirror: Callable[[str], None],
+                 rng: Roller | None = None) -> None:
         self.engine = engine
         self.time = time
         self.places = places
@@ -114,12 +115,14 @@ class ProactiveRound:
     async def run(self, now: datetime) -> str:
         settings, store = self.engine.settings, self.engine.store
         if self.time.is_quiet(now):
-            self.mirror(f"Proactive round skipped: quiet hours ({settings.quiet_hours}, {settings.timezone}).")
+            where = f"{settings.quiet_hours}, {settings.timezone}"
+            self.mirror(f"Proactive round skipped: quiet hours ({where}).")
             self.last = []
             return "quiet hours"
         verdicts: list[Verdict] = []
         for place in self.places():
-            if not await store.switches.is_on(SWITCH, place.channel_id, place.guild_id, settings.proactive_talk):
+            on = await store.switches.is_on(SWITCH, place.channel_id, place.guild_id, settings.proactive_talk)
+            if not on:
                 continue
             active = await store.places.is_active(place.channel_id, place.guild_id)
             recent = await store.log.recent_messages(place.channel_id, limit=RECENT)
@@ -145,9 +148,11 @@ class ProactiveRound:
         engine, settings = self.engine, self.engine.settings
         persona = engine.persona
         portrait = await self_portrait(engine.store, engine.character_key)
-        where = f"[Where: {place.label}" + (f" on the server {place.guild_name}]" if place.guild_name else "]")
+        server = f" on the server {place.guild_name}" if place.guild_name else ""
+        where = f"[Where: {place.label}{server}]"
         if kind == "comment":
-            context = f"{where}\n\n[Recent messages in this channel]\n{format_recent(recent)}\n\n[{COMMENT}]"
+            context = (f"{where}\n\n[Recent messages in this channel]\n{format_recent(recent)}"
+                       f"\n\n[{COMMENT}]")
         else:
             status = await self.status()
             ask = THOUGHT.format(status=status) if status else THOUGHT_NO_STATUS

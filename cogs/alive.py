@@ -51,7 +51,8 @@ class ChannelOutlet:
 
 
 class AliveCog(commands.Cog, name="Alive"):
-    checkin = app_commands.Group(name="checkin", description="Whether I may check on you after a long silence.")
+    checkin = app_commands.Group(name="checkin",
+                                 description="Whether I may check on you after a long silence.")
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
@@ -178,7 +179,8 @@ class AliveCog(commands.Cog, name="Alive"):
             discord.PartialEmoji(name=emote.name, id=emote.id, animated=emote.animated)
             if isinstance(emote, Emote) else emote)
         try:
-            await self.bot.get_partial_messageable(channel_id).get_partial_message(message_id).add_reaction(emoji)
+            channel = self.bot.get_partial_messageable(channel_id)
+            await channel.get_partial_message(message_id).add_reaction(emoji)
         except discord.HTTPException as exc:
             log.warning("could not react to message %s: %s", message_id, exc)
 
@@ -188,7 +190,8 @@ class AliveCog(commands.Cog, name="Alive"):
     async def checkin_on(self, interaction: discord.Interaction[Any]) -> None:
         settings = self.bot.settings
         if not settings.checkins:
-            await interaction.response.send_message("Check-ins are switched off for this bot.", ephemeral=True)
+            await interaction.response.send_message("Check-ins are switched off for this bot.",
+                                                    ephemeral=True)
             return
         await self.bot.store.checkins.set(interaction.user.id, interaction.user.display_name, True)
         days = f"{settings.checkin_after_days:g}"

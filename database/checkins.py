@@ -51,7 +51,8 @@ class CheckIns:
     async def mark_sent(self, user_id: int) -> datetime:
         """Stamp the check-in as sent now (the database's clock, like ``users.last_seen``)."""
         now = utcnow()
-        await self.db.change(update(CheckIn).where(CheckIn.user_id == user_id).values(sent_at=now, updated_at=now))
+        await self.db.change(update(CheckIn).where(CheckIn.user_id == user_id)
+                             .values(sent_at=now, updated_at=now))
         return now
 
     async def unmark(self, user_id: int, previous: datetime | None) -> None:

@@ -29,8 +29,8 @@ class Schedule:
 
     async def ensure(self, name: str, first_due: datetime) -> ScheduleRow:
         """The job's row, created due at ``first_due`` when it has none yet."""
-        ins = self.db.insert(ScheduledJob).values(name=name, next_due=first_due, last_run=None, last_result="",
-                                                  updated_at=utcnow())
+        ins = self.db.insert(ScheduledJob).values(name=name, next_due=first_due, last_run=None,
+                                                  last_result="", updated_at=utcnow())
         await self.db.change(ins.on_conflict_do_nothing(index_elements=[ScheduledJob.name]))
         row = await self.get(name)
         assert row is not None

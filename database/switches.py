@@ -27,13 +27,15 @@ class PlaceSwitches:
             index_elements=[PlaceSwitch.place_type, PlaceSwitch.place_id, PlaceSwitch.switch],
             set_={"enabled": ins.excluded.enabled, "updated_at": ins.excluded.updated_at}))
 
-    async def get(self, switch: str, channel_id: int, guild_id: int | None) -> tuple[bool | None, bool | None]:
+    async def get(self, switch: str, channel_id: int,
+                  guild_id: int | None) -> tuple[bool | None, bool | None]:
         """(the channel's setting, its server's setting); None where nothing was set."""
         conds = [and_(PlaceSwitch.place_type == "channel", PlaceSwitch.place_id == channel_id)]
         if guild_id is not None:
             conds.append(and_(PlaceSwitch.place_type == "guild", PlaceSwitch.place_id == guild_id))
-        rows = {str(r[0]): bool(r[1]) for r in await self.db.rows(
-            select(PlaceSwitch.place_type, PlaceSwitch.enabled).where(PlaceSwitch.switch == switch, or_(*conds)))}
+        query = select(PlaceSwitch.place_type, PlaceSwitch.enabled).where(PlaceSwitch.switch == switch,
+                                                                          or_(*conds))
+        rows = {str(r[0]): bool(r[1]) for r in await self.db.rows(query)}
         return rows.get("channel"), rows.get("guild")
 
     async def is_on(self, switch: str, channel_id: int, guild_id: int | None, default: bool) -> bool:

@@ -48,7 +48,8 @@ async def log_command(h: Harness, text: str, n: int) -> str:
 # --------------------------------------------------------------------------- emotions
 
 
-async def test_exchanges_move_the_feelings_which_decay_and_survive_a_restart(make_harness: MakeHarness) -> None:
+async def test_exchanges_move_the_feelings_which_decay_and_survive_a_restart(
+        make_harness: MakeHarness) -> None:
     h = await make_harness()
     clock = Clock(datetime.now(UTC) + timedelta(minutes=1))
     h.bot.alive.clock = clock
@@ -127,7 +128,8 @@ async def test_emotes_are_made_valid_and_warm_messages_get_a_reaction(make_harne
     for posted in h.discord.posted():
         assert set(re.findall(r"<a?:\w+:(\d+)>", posted["content"])) <= known  # nothing invalid went out
     system = h.claude.system_text(h.claude.last_request(DEFAULT))
-    assert "## This server's emotes" in system and ":blobwave:" in system and ":partyfish: (animated)" in system
+    assert "## This server's emotes" in system and ":blobwave:" in system
+    assert ":partyfish: (animated)" in system
 
     h.claude.script("no", model=VOTER)  # the vote says no, but it is warm and follows the character's words
     warm = await h.say("haha love it, thanks!", user=USER2_ID)
@@ -181,7 +183,8 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
     assert sent["content"] == "Alice! The tide missed you. How are the boats?"
     asked = h.claude.all_text([r for r in h.claude.requests if checkin_request(r.body)][-1])
     assert "Alice restores old boats" in asked and "has not been around for" in asked
-    assert await alive.checkins.run(day + timedelta(hours=2)) == "0 of 0 check-in(s) sent"  # unanswered: no more
+    # Unanswered: no second one.
+    assert await alive.checkins.run(day + timedelta(hours=2)) == "0 of 0 check-in(s) sent"
 
     await h.dm("sorry, I've been busy sanding a hull!")  # she answers: it reads as an answer to the check-in
     await h.replies(dm, 3)

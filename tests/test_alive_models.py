@@ -55,10 +55,11 @@ def test_exchanges_move_the_hormones_and_time_brings_them_back() -> None:
     state, calm = EmotionState.at_rest(NOON, UTC_CLOCK), EmotionState.at_rest(NOON, UTC_CLOCK)
     rest = dict(state.levels)
     for minute in range(3):
-        stimulate(state, signals("thank you, I love you, you're the best <3"), NOON + timedelta(minutes=minute),
-                  UTC_CLOCK)
+        stimulate(state, signals("thank you, I love you, you're the best <3"),
+                  NOON + timedelta(minutes=minute), UTC_CLOCK)
         stimulate(calm, (), NOON + timedelta(minutes=minute), UTC_CLOCK)  # the same company, nothing warm
-    assert state.levels["oxytocin"] > rest["oxytocin"] + 0.2 and state.levels["dopamine"] > rest["dopamine"] + 0.15
+    assert state.levels["oxytocin"] > rest["oxytocin"] + 0.2
+    assert state.levels["dopamine"] > rest["dopamine"] + 0.15
     assert state.label == "affectionate"
     excess = {n: state.levels[n] - calm.levels[n] for n in rest}
     later = NOON + timedelta(minutes=2) + timedelta(hours=7)
@@ -114,7 +115,8 @@ def test_the_prompt_text_changes_only_with_the_label() -> None:
 
 def test_a_profile_is_learnt_incrementally_and_becomes_one_line_of_guidance() -> None:
     profile: StyleProfile | None = None
-    for i, text in enumerate(["hey lol whats up 😂", "idk tbh its fine", "gonna go fishing 🎣", "nah ur right"]):
+    casual = ["hey lol whats up 😂", "idk tbh its fine", "gonna go fishing 🎣", "nah ur right"]
+    for i, text in enumerate(casual):
         profile = learn(profile, text)
         assert profile.messages == i + 1
         assert (style_guidance(profile, "alice") == "") == (i + 1 < MIN_MESSAGES)
@@ -124,11 +126,12 @@ def test_a_profile_is_learnt_incrementally_and_becomes_one_line_of_guidance() ->
     for part in ("very short messages", "all in lowercase", "without final punctuation", "casual"):
         assert part in line, line
     formal: StyleProfile | None = None
-    for text in ("Good evening. Would you kindly tell me about the tides?", "Thank you, that is most helpful.",
+    for text in ("Good evening. Would you kindly tell me about the tides?",
+                 "Thank you, that is most helpful.",
                  "I appreciate your explanation; however, I have another question."):
         formal = learn(formal, text)
-    assert formal is not None and "formal" in style_guidance(formal, "bob") and "in English" in style_guidance(
-        formal, "bob")
+    assert formal is not None
+    assert "formal" in style_guidance(formal, "bob") and "in English" in style_guidance(formal, "bob")
     spanish: StyleProfile | None = None
     for text in ("Hola, ¿cómo estás? Estoy bien", "que hace el pez por la mañana", "es muy bonito el mar"):
         spanish = learn(spanish, text)
@@ -142,7 +145,8 @@ def test_a_profile_is_learnt_incrementally_and_becomes_one_line_of_guidance() ->
 
 def test_emote_names_become_valid_syntax_and_invalid_ones_never_survive() -> None:
     emotes = EmoteSet([Emote("blobwave", 111), Emote("partyfish", 222, animated=True)])
-    text = "hi :blobwave: and :partyfish: :smile: :doesnotexist: ok <:fake:999> <:blobwave:5> <a:partyfish:222>"
+    text = ("hi :blobwave: and :partyfish: :smile: :doesnotexist: ok <:fake:999> <:blobwave:5> "
+            "<a:partyfish:222>")
     assert render(text, emotes) == ("hi <:blobwave:111> and <a:partyfish:222> 😄 ok <:blobwave:111> "
                                     "<a:partyfish:222>")
     assert render(":BlobWave: hi", emotes) == "<:blobwave:111> hi"  # case as Discord's picker would
@@ -185,8 +189,8 @@ def test_the_round_decision_names_each_skip_reason() -> None:
     assert decide([seen(1, 7 * 60, now)]).startswith("silent for 7.0 h")
     assert decide([seen(1, 0.5, now)]) == "busy: someone spoke in the last minute"
     assert decide([seen(1, 5, now)], roll=0.5) == "roll 0.50 missed the chance 0.1"
-    assert judge(now, [seen(1, 5, now)], me, active=True, max_silence=hours, chance=0.1, roll=lambda: 0.05) == (
-        True, "roll 0.05 within the chance 0.1")
+    assert judge(now, [seen(1, 5, now)], me, active=True, max_silence=hours, chance=0.1,
+                 roll=lambda: 0.05) == (True, "roll 0.05 within the chance 0.1")
 
 
 def test_the_durable_grid_runs_a_missed_round_once_and_keeps_its_rhythm() -> None:
@@ -231,8 +235,8 @@ def test_main_exits_2_on_a_malformed_quiet_hours(tmp_path: Path) -> None:
     config = tmp_path / "config.env"
     config.write_text("timezone=Europe/Paris\nquiet_hours=23h-7h\n")
     env = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
-    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py"), "--character", str(FINN), "--config",
-                             str(config)], capture_output=True, text=True, env={**env, **SECRETS}, timeout=60,
+    command = [sys.executable, str(PROJECT_ROOT / "main.py"), "--character", str(FINN), "--config", str(config)]
+    result = subprocess.run(command, capture_output=True, text=True, env={**env, **SECRETS}, timeout=60,
                             cwd=PROJECT_ROOT)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -81,7 +81,8 @@ async def test_a_round_comments_in_character_and_people_can_answer_it(make_harne
 
     assert await alive.proactive.run(sent_at(said) + timedelta(minutes=5)) == "spoke in 1 of 1 channel(s)"
     [spoken] = await h.replies(CHANNEL_ID)
-    assert spoken["content"] == "Kelp is the ocean's finest scarf, honestly." and "message_reference" not in spoken
+    assert spoken["content"] == "Kelp is the ocean's finest scarf, honestly."
+    assert "message_reference" not in spoken  # it speaks on its own: a message, not a reply
     assert h.discord.typing(CHANNEL_ID)  # typed first, like a reply
     request = h.claude.last_request(DEFAULT)
     text = h.claude.all_text(request)
@@ -131,9 +132,11 @@ async def test_each_skip_reason_is_decided_and_mirrored(make_harness: MakeHarnes
         return {v.place.channel_id: v.reason for v in alive.proactive.last}
 
     seen = await reasons(base + timedelta(seconds=20))
-    assert seen == {CHANNEL_ID: "busy: someone spoke in the last minute", OTHER_CHANNEL_ID: "no messages seen here"}
+    assert seen == {CHANNEL_ID: "busy: someone spoke in the last minute",
+                    OTHER_CHANNEL_ID: "no messages seen here"}
     assert (await reasons(base + timedelta(minutes=5), 0.9))[CHANNEL_ID] == "roll 0.90 missed the chance 0.5"
-    assert (await reasons(base + timedelta(hours=7)))[CHANNEL_ID].startswith("silent for 7.0 h, longer than 6 h")
+    silent = (await reasons(base + timedelta(hours=7)))[CHANNEL_ID]
+    assert silent.startswith("silent for 7.0 h, longer than 6 h")
     assert await alive.proactive.run(base + timedelta(hours=12, minutes=30)) == "quiet hours"
     await (await h.slash("bot", [{"name": "deactivate", "type": 1, "options": []}], user=ADMIN_ID)).message()
     assert (await reasons(base + timedelta(minutes=5)))[CHANNEL_ID] == "deactivated here"
@@ -154,15 +157,16 @@ async def test_each_skip_reason_is_decided_and_mirrored(make_harness: MakeHarnes
     assert "Proactive round skipped: quiet hours" in posts and "#general: spoke (comment)" in posts
 
 
-async def test_a_claude_failure_posts_nothing_into_the_quiet_channel(make_harness: MakeHarness,
-                                                                      caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_claude_failure_posts_nothing_into_the_quiet_channel(
+        make_harness: MakeHarness, caplog: pytest.LogCaptureFixture) -> None:
     h = await make_harness(proactive_chance="1", yes_no_vote_count="1", llm_timeout="0.5")
     await bot_switch(h, "proactive", "on")
     said = await unaddressed(h, "so quiet in here")
     h.claude.fail_all(529)
     h.bot.alive.proactive.rng = Rolls(0.0, 0.3)
     with caplog.at_level(logging.WARNING):
-        assert await h.bot.alive.proactive.run(sent_at(said) + timedelta(minutes=5)) == "spoke in 0 of 1 channel(s)"
+        result = await h.bot.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
+    assert result == "spoke in 0 of 1 channel(s)"
     [verdict] = h.bot.alive.proactive.last
     assert not verdict.speak and verdict.reason.startswith("Claude failed")
     assert "proactive message in #general skipped" in caplog.text
@@ -173,7 +177,8 @@ async def test_a_claude_failure_posts_nothing_into_the_quiet_channel(make_harnes
 # --------------------------------------------------------------------------- the durable schedule
 
 
-async def test_the_schedule_survives_a_restart_without_skipping_or_doubling(make_harness: MakeHarness) -> None:
+async def test_the_schedule_survives_a_restart_without_skipping_or_doubling(
+        make_harness: MakeHarness) -> None:
     h = await make_harness(proactive_interval_minutes="30")
     assert h.bot.get_cog("Alive").scheduler.get_job("alive-tick") is not None
     runs: list[datetime] = []
@@ -199,7 +204,8 @@ async def test_the_schedule_survives_a_restart_without_skipping_or_doubling(make
     assert sorted(map(str, both)) == ["None", "round 2"]  # exactly one of them ran the round
 
     await h.restart()
-    assert await job().tick(t0 + timedelta(minutes=70)) is None  # due at +90 as stored, not 30 min after start
+    # Due at +90 as stored, not 30 minutes after this start.
+    assert await job().tick(t0 + timedelta(minutes=70)) is None
     assert await job().tick(t0 + timedelta(minutes=155)) == "round 3"  # +90, +120, +150 missed: one round
     row = await h.store.schedule.get(job().name)
     assert row is not None and row.next_due == t0 + timedelta(minutes=180) and row.last_result == "round 3"
@@ -241,8 +247,9 @@ async def test_the_custom_status_is_written_shown_reapplied_and_refreshed(make_h
     asked = len([r for r in h.claude.requests if status_request(r.body)])
     shown = len(h.discord.presences)
     await h.restart()  # a status is set: shown again on connect, not written anew
-    await h.discord.wait_for(lambda d: len(d.presences) > shown and d.custom_status() == "Mending nets at dusk",
-                             what="the status shown on connect")
+    await h.discord.wait_for(
+        lambda d: len(d.presences) > shown and d.custom_status() == "Mending nets at dusk",
+        what="the status shown on connect")
     assert len([r for r in h.claude.requests if status_request(r.body)]) == asked
 
     h.claude.script("After the tide turned", match=status_request)
