@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("bench_ingest", "bench_pipeline", "bench_backends", "bench_recall", "bench_consolidation")
+BENCHMARKS = ("bench_ingest", "bench_pipeline", "bench_backends", "bench_recall", "bench_consolidation",
+              "bench_alive")
 
 
 def main() -> int:

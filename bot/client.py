@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("cogs.events", "cogs.commands", "cogs.settings", "cogs.admin", "cogs.admin_slash",
               "cogs.memory_tasks", "cogs.memory",
               # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
-              "cogs.moderation", "cogs.utility", "cogs.tickets", "cogs.server_settings")
+              "cogs.moderation", "cogs.utility", "cogs.tickets", "cogs.server_settings",
+              "cogs.alive")
 SHUTDOWN_GRACE_SECONDS = 15.0
 
 

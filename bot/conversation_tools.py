@@ -141,7 +141,7 @@ class RerollSession:
         if not completion.text.strip():
             log.error("reroll for user %s in %s came back empty", self.target.user_id, self.target.scope)
             return Draft(engine.fallback_text(persona), False)
-        return Draft(completion.text, True)
+        return Draft(engine.finish_text(self.incoming, completion.text), True)
 
     async def ensure_current(self) -> None:
         """Raise :class:`StaleReroll` unless the last exchange is still the one this session started from."""

@@ -26,7 +26,9 @@ from bot.pipeline import (
     Incoming,
     Interceptor,
     Outlet,
+    ReplyFilter,
     ReplyResult,
+    SystemProvider,
     TurnListener,
 )
 from bot.prompting import build_reply_prompt, build_vote_prompt
@@ -92,6 +94,8 @@ class ReplyEngine:
         # knowing them.
         # They get the prompt data read for this reply, so they need no trip of their own to the database.
         self.context_providers: list[ContextProvider] = []
+        self.system_providers: list[SystemProvider] = []  # stable prompt parts (see bot/pipeline.py)
+        self.reply_filters: list[ReplyFilter] = []
         # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing
         # when unused).
         self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona)
@@ -362,6 +366,7 @@ class ReplyEngine:
                 await asyncio.sleep(remaining)
         # Typing has stopped before the reply goes out: a refresh landing after it would show the character
         # "typing" for another ten seconds under its own answer.
+        text = self.finish_text(msg, text)
         parts = split_message(text, self.settings.max_message_length)
         ids = [await outlet.send(part, first=i == 0) for i, part in enumerate(parts)]
         # The one place an exchange is stored: msg.text is never blank (an image-only message is stored as
@@ -392,8 +397,10 @@ class ReplyEngine:
             later = [m for m in await self.store.log.recent_messages(msg.channel_id, limit=10)
                      if m.message_id > msg.message_id]
         extra = [await provider(persona, msg, data) for provider in self.context_providers]
+        stable = [part for provider in self.system_providers if (part := provider(persona, msg, data))]
         prompt = build_reply_prompt(persona, data, msg, extra_context=[e for e in extra if e],
-                                    ooc_context=ooc_context, replace_last_reply=replace_last_reply,
+                                    extra_system=stable, ooc_context=ooc_context,
+                                    replace_last_reply=replace_last_reply,
                                     since=later)
         prompt = open_with_greeting(prompt, persona, data, msg)
         return prompt, data.premium
@@ -421,6 +428,15 @@ class ReplyEngine:
                 log.exception("memory gate failed for message %s", msg.message_id)
                 return False
         return True
+
+    def finish_text(self, msg: Incoming, text: str) -> str:
+        """The text as it goes to Discord (reply filters applied; a failing filter is skipped)."""
+        for text_filter in self.reply_filters:
+            try:
+                text = text_filter(msg, text) or text
+            except Exception:
+                log.exception("reply filter failed on the reply to message %s", msg.message_id)
+        return text
 
     def fallback_text(self, persona: Persona) -> str:
         return self.settings.fallback_reply.replace("{name}", persona.name)

@@ -127,3 +127,8 @@ TurnListener = Callable[[Incoming, ReplyResult], Awaitable[None]]
 # Returns True when it consumed the message (e.g. an admin command in the log channel): no reply work follows.
 Interceptor = Callable[[Incoming], Awaitable[bool]]
 ContextProvider = Callable[[Persona, Incoming, PromptData], Awaitable[str]]
+# Stable prompt parts (the cached system block: feelings, a person's writing style, the server's emotes).
+# Synchronous and cheap, and their text must change seldom, or the prompt cache stops working.
+SystemProvider = Callable[[Persona, Incoming, PromptData], str]
+# The reply text as it will be sent, from the text Claude wrote (e.g. :emote: names made valid).
+ReplyFilter = Callable[[Incoming, str], str]

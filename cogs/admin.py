@@ -197,10 +197,19 @@ class Admin(commands.Cog):
         elif command.name == "verbose":
             await self.post(await self.tools.verbose.switch(command.arg))
         elif command.name == "status":
-            await self.post(format_status(
+            text = format_status(
                 self.bot.settings, character_name=self.bot.engine.persona.name,
                 uptime_seconds=time.monotonic() - self.bot.started_at, guild_count=len(self.bot.guilds),
-                latencies=shard_latencies(self.bot), verbose=self.bot.mirror.enabled))
+                latencies=shard_latencies(self.bot), verbose=self.bot.mirror.enabled)
+            alive: Any = getattr(self.bot, "alive", None)
+            if alive is not None:
+                text += "\n" + await alive.status_lines()
+            await self.post(text)
+        elif command.name == "refresh_status":
+            alive = getattr(self.bot, "alive", None)
+            if alive is None:
+                raise InvalidInput("The custom status is not running in this bot.")
+            await self.post(await alive.refresh_status_answer())
         elif command.name == "testlog":
             now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             await self.post(f"🧪 Test log line from {self.bot.engine.persona.name}: this channel receives my "

@@ -381,6 +381,9 @@ class UserCommands(commands.Cog):
             f"{figures.history_messages} messages · {figures.history_tokens:,} tokens"
             + (" (with a summary of earlier talk)" if figures.has_summary else "")))
         embed.add_field(name="Core memories", value=str(figures.core_memories))
+        alive: Any = getattr(self.bot, "alive", None)
+        if alive is not None and self.bot.settings.emotions:
+            embed.add_field(name=f"How {self.character_name} feels", inline=False, value=alive.feeling_line())
         if figures.stage is not None:
             stage = figures.stage
             embed.add_field(name="Stage", inline=False, value=(

@@ -42,9 +42,9 @@ class ForgetMeView(OwnedView):
         self.content = (f"Delete **everything** {character} has stored about you? "
                         "Our conversations and their "
                         "summaries, core memories (and their archived versions), long-term facts, how I feel "
-                        "about you, your logged and archived messages (my answers in our DMs too), "
-                        "your usage "
-                        "records and your names. This cannot be undone.")
+                        "about you, how you write, your check-in choice, your logged and archived messages "
+                        "(my answers in our DMs too), your usage records and your names. This cannot be "
+                        "undone.")
         self.button("Yes, delete everything", "confirm", self.confirm, style=discord.ButtonStyle.danger)
         self.button("Cancel", "cancel", self.cancel)
 

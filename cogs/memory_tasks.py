@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,8 @@ class MemoryTasks(commands.Cog):
         self.memory: MemoryService = bot.memory
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._startup: asyncio.Task[None] | None = None
+        # Run after each successful daily consolidation (cogs/alive.py: the day's new custom status).
+        self.after_daily: list[Callable[[], Awaitable[None]]] = []
 
     async def cog_load(self) -> None:
         hour = self.bot.settings.consolidation_hour_utc
@@ -67,6 +70,11 @@ class MemoryTasks(commands.Cog):
             self.bot.mirror.emit("Daily memory consolidation failed; see the bot's log.")
             return None
         self.bot.mirror.emit(f"Daily memory consolidation: {report.describe()}")
+        for hook in list(self.after_daily):
+            try:
+                await hook()
+            except Exception:
+                log.exception("work after the daily consolidation failed")
         return report
 
     async def sweep(self) -> None:

@@ -1,5 +1,6 @@
-"""Per-place activation: ``/bot activate``, ``/bot deactivate`` and ``/bot status-here`` (admins,
-servers only).
+"""Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and
+``/bot status-here``; ``/bot proactive`` and ``/bot reactions`` (the switches of proactive talk and emote
+reactions, bot/alive.py); ``/bot status-refresh`` (a new custom status now).
 
 A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
 log only when ``log_inactive_channels`` is true. The engine enforces this (ReplyEngine.observe reads
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Scope = Literal["channel", "server"]
+OnOff = Literal["on", "off", "default"]
+SWITCHES = {"proactive": ("proactive_talk", "I speak first now and then (when it has been quiet a while)"),
+            "reactions": ("emote_reactions", "I react with an emote to warm messages I don't answer")}
 
 
 def on_off(value: bool | None) -> str:
@@ -94,6 +98,53 @@ class PlaceSettings(commands.Cog):
             f"Here I am **{'active' if effective else 'inactive'}** (channel: {on_off(channel_setting)}, "
             f"server: {on_off(server_setting)}; a channel setting wins). Messages here are {logging_note}.",
             ephemeral=True)
+
+    async def _set_switch(self, interaction: discord.Interaction[Any], switch: str, state: OnOff,
+                          scope: Scope) -> None:
+        place_type, place_id, name = self._place(interaction, scope)
+        wanted = None if state == "default" else state == "on"
+        await self.bot.store.switches.set(switch, place_type, place_id, wanted)
+        default_key, what = SWITCHES[switch]
+        default = getattr(self.bot.settings, default_key)
+        channel_id, guild_id = int(interaction.channel_id or 0), interaction.guild_id
+        effective = await self.bot.store.switches.is_on(switch, channel_id, guild_id, default)
+        log.info("admin %s set %s %s for %s %s", interaction.user.id, switch, state, place_type, place_id)
+        title = switch.capitalize()
+        head = (f"{title} for {name}: back to the default ({'on' if default else 'off'}, {default_key})."
+                if state == "default" else f"{title} is **{state}** for {name}.")
+        await interaction.response.send_message(
+            f"{head} Here it is now **{'on' if effective else 'off'}**: "
+            f"{what if effective else 'not here'}. A channel setting wins over its server's.", ephemeral=True)
+
+    @group.command(name="proactive", description="Let me speak first now and then here (or not).")
+    @app_commands.describe(state="on, off, or default (the proactive_talk setting)",
+                           scope="This channel (default) or the whole server")
+    @in_server()
+    @admin_only()
+    async def proactive(self, interaction: discord.Interaction[Any], state: OnOff,
+                        scope: Scope = "channel") -> None:
+        await self._set_switch(interaction, "proactive", state, scope)
+
+    @group.command(name="reactions", description="Let me react with emotes to warm messages I don't answer.")
+    @app_commands.describe(state="on, off, or default (the emote_reactions setting)",
+                           scope="This channel (default) or the whole server")
+    @in_server()
+    @admin_only()
+    async def reactions(self, interaction: discord.Interaction[Any], state: OnOff,
+                        scope: Scope = "channel") -> None:
+        await self._set_switch(interaction, "reactions", state, scope)
+
+    @group.command(name="status-refresh", description="Write and show a new custom status now.")
+    @in_server()
+    @admin_only()
+    async def status_refresh(self, interaction: discord.Interaction[Any]) -> None:
+        alive: Any = getattr(self.bot, "alive", None)
+        if alive is None:
+            await interaction.response.send_message("The custom status is not running in this bot.",
+                                                    ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.edit_original_response(content=await alive.refresh_status_answer())
 
 
 async def setup(bot: Kindred) -> None:

@@ -152,6 +152,7 @@ class Conversations:
         user = q["user"].first(conn, params)
         state = q["character_state"].first(conn, params)
         stamp = fact_stamp(q["fact_stamp"].first(conn, params))
+        style = q["style_profile"].scalar(conn, params)
         history = self.read_history(conn, r.character, r.user_id, r.scope)
         recent = recent_messages(conn, q, r.channel_id, r.recent_limit, r.before_id) if r.recent_limit else []
         return PromptData(
@@ -166,6 +167,7 @@ class Conversations:
             interactions=int(state[0]) if state else 0,
             stage=str(state[1]) if state else "",
             fact_stamp=stamp,
+            style_profile=style,
         )
 
     async def conversation_tokens(self, character: str, user_id: int, scope: str) -> tuple[int, int, str]:

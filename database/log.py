@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select
 from database.engine import Database
 from database.models import ArchivedMessage, LoggedMessage, utcnow
 from database.records import PromptData, PromptRequest, SeenMessage
-from database.statements import Statements, recent_messages
+from database.statements import Statements, recent_messages, seen_message
 
 log = logging.getLogger(__name__)
 AUTHOR_REFRESH_SECONDS = 60.0
@@ -175,6 +175,16 @@ class MessageLog:
     ) -> list[SeenMessage]:
         """The channel's latest messages, oldest first; falls back to the archive after a consolidation."""
         return await self.db.read(lambda conn: recent_messages(conn, self._q, channel_id, limit, before_id))
+
+    async def said_by(self, author_ids: Iterable[int], *, limit: int) -> list[SeenMessage]:
+        """What these authors said lately in server channels (never DMs), newest first, from the log."""
+        ids = sorted(set(author_ids))
+        if not ids:
+            return []
+        rows = await self.db.rows(select(LoggedMessage).where(
+            LoggedMessage.author_id.in_(ids), LoggedMessage.is_dm.is_(False)).order_by(
+            LoggedMessage.id.desc()).limit(limit))
+        return [seen_message(r[0]) for r in rows]
 
     async def count_logged(self) -> int:
         return int(await self.db.scalar(select(func.count()).select_from(LoggedMessage)))

@@ -112,6 +112,7 @@ class PromptData:
     interactions: int = 0  # the character's interaction count (evolution stages)
     stage: str = ""  # the character's stored evolution stage
     fact_stamp: tuple[Any, ...] | None = None
+    style_profile: str | None = None  # the user's writing profile as stored (memory/style.py), if any
 
 
 @dataclass(frozen=True)
@@ -294,3 +295,27 @@ class DailyUsage:
         """The share of prompt tokens read from the prompt cache (0..1; 0 on a day without calls)."""
         prompt = self.input_tokens + self.cache_creation_tokens + self.cache_read_tokens
         return self.cache_read_tokens / prompt if prompt else 0.0
+
+
+# -- alive between messages
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    """A durable job: when it is next due, and when and how it last ran."""
+
+    name: str
+    next_due: datetime
+    last_run: datetime | None
+    last_result: str
+
+
+@dataclass(frozen=True)
+class CheckInDue:
+    """Someone who asked for check-ins and has been silent: their name, when they were last seen, and when
+    the last check-in went out (None: never)."""
+
+    user_id: int
+    name: str
+    last_seen: datetime
+    sent_at: datetime | None

@@ -25,6 +25,7 @@ from database.models import (
     LoggedMessage,
     Nickname,
     Relationship,
+    StyleProfile,
     User,
     UserFact,
 )
@@ -141,6 +142,7 @@ def build_statements(dialect: Dialect) -> dict[str, Prepared]:
         ),
         "mood": (select(GlobalState.value).where(GlobalState.key == "daily_mood"), None),
         "user": (select(User.premium, User.memory_consent).where(User.id == user_id), None),
+        "style_profile": (select(StyleProfile.profile).where(StyleProfile.user_id == user_id), None),
         "fact_stamp": (
             select(func.count(), func.max(UserFact.id), func.max(UserFact.updated_at)).where(
                 UserFact.user_id == user_id

@@ -10,6 +10,7 @@ repository module here, attached below.
 from __future__ import annotations
 
 from database.characters import Characters
+from database.checkins import CheckIns
 from database.consolidation import ConsolidationLog
 from database.conversations import Conversations
 from database.engine import Database
@@ -23,10 +24,13 @@ from database.personaflow import PersonaFlowRows
 from database.places import Places
 from database.polls import Polls
 from database.privacy import Privacy
+from database.schedule import Schedule
 from database.servers import Servers
 from database.state import State
 from database.statements import build_statements
 from database.stats import Stats
+from database.style import StyleProfiles
+from database.switches import PlaceSwitches
 from database.tickets import Tickets
 from database.usage import UsageLog
 
@@ -59,6 +63,11 @@ class Store:
         self.moderation = Moderation(self.db)
         self.polls = Polls(self.db)
         self.tickets = Tickets(self.db)
+        # Alive between messages: durable schedules, per-place switches, writing styles, check-ins.
+        self.schedule = Schedule(self.db)
+        self.switches = PlaceSwitches(self.db)
+        self.style = StyleProfiles(self.db)
+        self.checkins = CheckIns(self.db)
 
     async def open(self) -> Store:
         """Bring the schema to the newest migration (Alembic) so an upgrade of Kindred upgrades the data."""

@@ -46,6 +46,9 @@ TEST_CONFIG: dict[str, str] = {
     "premium_model": "claude-test-premium",
     "voting_model": "claude-test-voter",
     "stream_replies": "true",
+    # Writing a custom status at start-up is a Claude call: tests that count calls would count it. The
+    # status tests switch it on.
+    "custom_status": "false",
 }
 
 

@@ -59,6 +59,7 @@ async def remember_everything(h: Harness, user: int, name: str, replies: int) ->
     await h.store.memories.add_core_memory(key, user, f"{name} likes kelp")
     fact = await h.store.facts.add(user, f"{name} keeps bees", category="hobbies")
     await h.store.people.set_relationship(key, user, rapport=8)
+    await h.store.checkins.set(user, name, True)  # /checkin on (the writing style came with the exchanges)
     # An archived version:
     await h.store.memories.replace_core_memories(key, user, [f"{name} is kind"], reason="test")
     rows = await h.store.consolidation.logged_through(await h.store.consolidation.log_watermark())
@@ -92,7 +93,7 @@ async def test_forget_me_deletes_everything_after_confirmation(harness: Harness)
     assert set(before) >= {"users", "nicknames", "conversations", "history_messages", "core_memories",
                            "core_memory_versions", "user_facts", "relationships", "message_log",
                            "message_archive",
-                           "api_calls"}
+                           "api_calls", "style_profiles", "checkins"}
     bot_dm_rows = [m for m in await h.store.log.recent_messages(alice_dm, limit=100)
                    if m.author_id == h.bot_user_id]
     assert len(bot_dm_rows) == 2  # the character's answers: one archived, one in the log

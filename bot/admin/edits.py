@@ -129,6 +129,8 @@ class StateEdits:
     def __init__(self, store: Store, reload_verbose: Callable[[], Awaitable[bool]]) -> None:
         self.store = store
         self.reload_verbose = reload_verbose
+        # Told of every /state set or delete (key) -> a note for the answer, e.g. feelings reloaded.
+        self.listeners: list[Callable[[str], Awaitable[str]]] = []
 
     @staticmethod
     def _key(key: str) -> str:
@@ -144,7 +146,7 @@ class StateEdits:
         if key == VERBOSE_KEY:
             on = await self.reload_verbose()
             return f"\n-# Verbose mode is now {'on' if on else 'off'}."
-        return ""
+        return "".join([await listener(key) for listener in list(self.listeners)])
 
     async def show(self) -> str:
         items = await self.store.state.all()

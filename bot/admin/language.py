@@ -32,7 +32,7 @@ Latencies = Sequence[tuple[int | None, float]]  # (shard id, seconds) as discord
 
 @dataclass(frozen=True)
 class AdminCommand:
-    name: str  # shutdown | user_data | list_users | premium | verbose | status | testlog
+    name: str  # shutdown | user_data | list_users | premium | verbose | status | refresh_status | testlog
     arg: str = ""
 
 
@@ -44,6 +44,7 @@ _COMMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("list_users", re.compile(r"list\s+users(?:\s+(?P<arg>\S+))?", re.I)),
     ("premium", re.compile(r"premium(?:\s+(?P<arg>.+))?", re.I | re.S)),
     ("verbose", re.compile(r"verbose(?:\s+(?P<arg>.+))?", re.I | re.S)),
+    ("refresh_status", re.compile(r"refresh\s+status", re.I)),
     ("status", re.compile(r"status\??", re.I)),
     ("testlog", re.compile(r"test\s*log", re.I)),
 )

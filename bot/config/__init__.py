@@ -36,6 +36,7 @@ from bot.config.sections import (
     MIN_DASHBOARD_TOKEN,
     SECTIONS,
     SETTINGS,
+    AliveSettings,
     DashboardSettings,
     DiscordSettings,
     EnsembleSettings,
@@ -52,9 +53,10 @@ from bot.config.sections import (
 
 __all__ = [
     "BY_KEY", "CHARACTER_KEYS", "DEFAULT_CHARACTER", "ENVIRONMENT", "LEGACY_KEYS", "MIN_DASHBOARD_TOKEN",
-    "PROJECT_ROOT", "SECTIONS", "SETTINGS", "CharacterChoice", "choose_character_dir", "DashboardSettings",
-    "DiscordSettings", "EnsembleSettings", "is_known_key", "key", "load_settings", "MemorySettings",
-    "ModelSettings", "read_sources", "ReplySettings", "resolve_character_dir", "resolve_folder",
-    "SecretSettings", "Setting", "Settings", "Source", "StorageSettings", "TimeoutSettings",
-    "TypingSettings", "VoiceSettings", "warn_unknown_character_keys", "warn_unknown_keys",
+    "PROJECT_ROOT", "SECTIONS", "SETTINGS", "AliveSettings", "CharacterChoice", "choose_character_dir",
+    "DashboardSettings", "DiscordSettings", "EnsembleSettings", "is_known_key", "key", "load_settings",
+    "MemorySettings", "ModelSettings", "read_sources", "ReplySettings", "resolve_character_dir",
+    "resolve_folder", "SecretSettings", "Setting", "Settings", "Source", "StorageSettings",
+    "TimeoutSettings", "TypingSettings", "VoiceSettings", "warn_unknown_character_keys",
+    "warn_unknown_keys",
 ]

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from bot.config.keys import Setting, declared, is_section, key
 from bot.config.paths import PROJECT_ROOT, resolve_folder
+from bot.localtime import load_zone, parse_quiet_hours
 from bot.models.base import BACKENDS, parse_model_costs
 
 
@@ -34,6 +35,18 @@ def _model_costs(value: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
+
+
+def _parsed_by(parse: Any) -> Any:
+    """A check from a parser that raises ValueError (its message is the problem)."""
+    def check(value: str) -> str | None:
+        try:
+            parse(value)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    return check
 
 
 def _database_url(value: str) -> str | None:
@@ -266,6 +279,49 @@ class SecretSettings:
         "", "Comma-separated Discord user ids allowed to run admin commands.", check=_user_ids)
 
 
+@dataclass(frozen=True)
+class AliveSettings:
+    """Alive between messages: proactive talk, custom status, feelings, style, emotes, check-ins
+    (bot/alive.py and the modules it gathers)."""
+
+    TITLE: ClassVar[str] = "Alive between messages"
+    proactive_talk: bool = key(
+        False, "Speak first in channels where no admin used /bot proactive (admins switch it per channel or "
+        "server).")
+    proactive_interval_minutes: int = key(
+        30, "Minutes between proactive rounds (each channel where it is on rolls once).", above=0)
+    proactive_chance: float = key(
+        0.1, "Chance that a proactive round speaks in a channel that passed the checks.", min=0.0, max=1.0)
+    proactive_max_silence_hours: float = key(
+        6.0, "A channel silent for longer gets no proactive message (no talking into an empty room).",
+        above=0)
+    quiet_hours: str = key(
+        "", "Local hours (in timezone) when the character never speaks first nor checks in, as start-end "
+        "like 23-7 (empty: none).", check=_parsed_by(parse_quiet_hours))
+    timezone: str = key(
+        "UTC", "IANA time zone of quiet_hours, check-ins and the character's daily rhythm (e.g. "
+        "Europe/Paris).", check=_parsed_by(load_zone))
+    custom_status: bool = key(
+        True, "Claude writes a one-line custom status once a day after consolidation (and at start-up when "
+        "none is set).")
+    emotions: bool = key(
+        True, "Hormone-like feelings moved by each exchange, shown to Claude as a mood label and tone "
+        "guidance.")
+    style_mirroring: bool = key(
+        True, "Learn how each remembered person writes and mirror it (one line of guidance per reply).")
+    server_emotes: bool = key(
+        True, "Tell the character the server's custom emotes; :name: in what it writes becomes the emote.")
+    emote_reactions: bool = key(
+        True, "React with an emote to warm messages aimed at the character that its vote would not answer, "
+        "where no admin used /bot reactions.")
+    reaction_rate_limit: int = key(
+        3, "Emote reactions (instead of replies) per channel per hour at most.", min=0)
+    checkins: bool = key(
+        True, "Allow /checkin: one DM to people who opted in after checkin_after_days of silence.")
+    checkin_after_days: float = key(
+        7.0, "Days of silence after which someone who ran /checkin on gets one check-in DM.", above=0)
+
+
 MIN_DASHBOARD_TOKEN = 16  # a login token shorter than this could be guessed
 
 
@@ -303,6 +359,7 @@ class Settings:
     timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
+    alive: AliveSettings = field(default_factory=AliveSettings)
     secrets: SecretSettings = field(default_factory=SecretSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     # The merged raw values, for the persona loader (character prompts and format-specific keys).

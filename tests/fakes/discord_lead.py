@@ -74,6 +74,8 @@ class FakeDiscord(GuildWorld):
         self.gateway_log: list[tuple[str, Any]] = []
         self.interactions: dict[int, dict[str, Any]] = {}  # id -> {"payload", "callbacks", "followups"}
         self.cdn_requests: list[int] = []  # attachment ids whose files were downloaded
+        self.presences: list[dict[str, Any]] = []  # every PRESENCE_UPDATE (op 3) a bot sent, in order
+        self.reactions: list[dict[str, Any]] = []  # every reaction a bot added: channel, message, emoji, user
         self._typing: dict[int, list[float]] = {}
         self._snow = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -121,6 +123,21 @@ class FakeDiscord(GuildWorld):
             self.add_member(guild_id, int(bot["id"]))
             self.members[guild_id][int(bot["id"])]["roles"] = [role["id"]]
 
+    def add_emoji(self, guild_id: int, name: str, *, animated: bool = False) -> int:
+        """A custom emoji of the guild (sent in GUILD_CREATE; reactions with it are accepted)."""
+        emoji_id = self.snowflake()
+        self.guilds[guild_id].setdefault("emojis", []).append(
+            {"id": str(emoji_id), "name": name, "roles": [], "require_colons": True, "managed": False,
+             "animated": animated, "available": True})
+        return emoji_id
+
+    def custom_status(self) -> str | None:
+        """The custom status (activity type 4) of the latest presence update, if it had one."""
+        if not self.presences:
+            return None
+        custom = [a for a in self.presences[-1].get("activities") or [] if a.get("type") == 4]
+        return str(custom[0].get("state")) if custom else None
+
     def add_member(self, guild_id: int, user_id: int, *, admin: bool = False) -> None:
         self.members[guild_id][user_id] = {"user": self.users[user_id], "roles": [], "nick": None,
                                            "avatar": None,
@@ -140,7 +157,8 @@ class FakeDiscord(GuildWorld):
         guild = self.guilds[guild_id]
         return {
             **guild, "unavailable": False, "icon": None, "splash": None, "discovery_splash": None,
-            "features": [], "emojis": [], "stickers": [], "roles": self._guild_roles(guild_id),
+            "features": [], "emojis": list(guild.get("emojis", [])), "stickers": [],
+            "roles": self._guild_roles(guild_id),
             "channels": [c for c in self.channels.values() if c.get("guild_id") == guild["id"]
                          and c["type"] not in (11, 12)],
             "members": [self._member_payload(guild_id, uid) for uid in self.members[guild_id]],
@@ -228,6 +246,8 @@ class FakeDiscord(GuildWorld):
                 session = await self._identify(ws, data)
             elif op == 6:
                 session = await self._resume(ws, data)
+            elif op == 3:
+                self.presences.append(data)
         if session is not None and session in self.sessions:
             self.sessions.remove(session)
             self.dead_sessions[session.session_id] = session
@@ -622,6 +642,8 @@ class FakeDiscord(GuildWorld):
                 return await self._edit(int(mid), body, files)
             case ("DELETE", ["channels", cid, "messages", mid]):
                 return await self._delete(int(mid))
+            case ("PUT", ["channels", cid, "messages", mid, "reactions", emoji, "@me"]):
+                return self._react(int(cid), int(mid), emoji, bot or {})
             case ("PUT" | "DELETE", ["channels", cid, "messages", mid, "reactions", *_]):
                 return None
             case ("GET", ["guilds", gid]):
@@ -662,6 +684,20 @@ class FakeDiscord(GuildWorld):
             return result
         self.requests[-1].body = {"unknown_route": True, "body": body}
         raise KeyError(f"route {method} {path}")
+
+    def _react(self, channel_id: int, message_id: int, emoji: str,
+               bot: dict[str, Any]) -> web.Response | None:
+        """Discord's checks: the message exists; a custom emoji (name:id) must be one the bot can use,
+        anything else must be a unicode emoji (400, code 10014 "Unknown Emoji", otherwise)."""
+        if message_id not in self.messages or int(self.messages[message_id]["channel_id"]) != channel_id:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        custom = re.fullmatch(r"(\w+):(\d+)", emoji)
+        known = {e["id"] for g in self.guilds.values() for e in g.get("emojis", [])}
+        if (custom and custom.group(2) not in known) or (not custom and (not emoji or emoji.isascii())):
+            return _json({"message": "Unknown Emoji", "code": 10014}, 400)
+        self.reactions.append({"channel_id": channel_id, "message_id": message_id, "emoji": emoji,
+                               "user_id": int(bot.get("id", 0))})
+        return None
 
     @staticmethod
     def _unauthorized() -> web.Response:

@@ -1,0 +1,79 @@
+"""The character's local time: the ``timezone`` setting, ``quiet_hours``, and the injectable clock that
+every scheduled behaviour (proactive talk, check-ins, the emotion model's rhythm) reads.
+
+A leaf module (nothing of Kindred imported), so the configuration can validate with it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+Clock = Callable[[], datetime]  # aware UTC datetimes; tests inject their own to fast-forward
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+_HOURS = re.compile(r"\s*(\d{1,2})\s*-\s*(\d{1,2})\s*")
+
+
+def parse_quiet_hours(text: str) -> tuple[int, int] | None:
+    """``"23-7"`` as (23, 7): from 23:00 up to 07:00 local time; ``""`` as None (no quiet hours).
+    Raises ValueError with a one-line reason for anything else."""
+    if not text.strip():
+        return None
+    match = _HOURS.fullmatch(text)
+    if match is None:
+        raise ValueError(f"expected two whole hours like 23-7, got {text!r}")
+    start, end = int(match.group(1)), int(match.group(2))
+    if not (0 <= start <= 23 and 0 <= end <= 23):
+        raise ValueError(f"hours must be between 0 and 23, got {text!r}")
+    if start == end:
+        raise ValueError(f"start and end are the same hour, got {text!r}")
+    return start, end
+
+
+def load_zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name``; ValueError with a one-line reason when there is no such zone."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"not a known IANA time zone (like Europe/Paris or UTC): {name!r}") from None
+
+
+def hour_in(hour: float, start: int, end: int) -> bool:
+    """Whether ``hour`` (local, fractional) lies in [start, end), the span wrapping past midnight."""
+    return start <= hour < end if start < end else hour >= start or hour < end
+
+
+@dataclass(frozen=True)
+class LocalTime:
+    """Where the character lives in time: its zone and quiet hours."""
+
+    zone: ZoneInfo
+    quiet: tuple[int, int] | None = None
+
+    @classmethod
+    def of(cls, timezone: str, quiet_hours: str) -> LocalTime:
+        return cls(load_zone(timezone or "UTC"), parse_quiet_hours(quiet_hours))
+
+    def local(self, when: datetime) -> datetime:
+        return when.astimezone(self.zone)
+
+    def hour(self, when: datetime) -> float:
+        """The local hour of the day as a fraction (14.5 is half past two in the afternoon)."""
+        local = self.local(when)
+        return local.hour + local.minute / 60 + local.second / 3600
+
+    def hour_at(self, timestamp: float) -> float:
+        """hour() of a POSIX timestamp (the emotion model integrates in those)."""
+        local = datetime.fromtimestamp(timestamp, self.zone)
+        return local.hour + local.minute / 60 + local.second / 3600
+
+    def is_quiet(self, when: datetime) -> bool:
+        return self.quiet is not None and hour_in(self.hour(when), *self.quiet)

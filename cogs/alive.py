@@ -1,0 +1,209 @@
+"""Alive between messages, the Discord side: builds ``bot.alive`` (bot/alive.py) and gives it Discord.
+
+* the scheduler: an APScheduler tick every TICK_SECONDS runs whichever durable job is due (proactive rounds,
+  check-ins), their due times and last results kept in the database;
+* the custom status: shown with Discord's custom activity at every READY and RESUMED (a new gateway
+  session starts without one), written at start-up when none is set and after each daily consolidation;
+* ``/checkin on|off`` for everyone; the admin switches live in cogs/settings.py (``/bot ...``);
+* the server's emotes (from the guild cache) and reactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
+
+import discord
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from discord import app_commands
+from discord.ext import commands
+
+from bot.alive import Alive
+from bot.emotes import Emote, EmoteSet
+from bot.permissions import in_log_channel
+from bot.proactive import Place
+from cogs.events import typing_in
+
+if TYPE_CHECKING:
+    from bot.client import Kindred
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 20.0
+NO_PINGS = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
+
+
+class ChannelOutlet:
+    """Speaks into a channel or DM on the character's own initiative (no message to reply to)."""
+
+    def __init__(self, channel: discord.abc.Messageable) -> None:
+        self.channel = channel
+
+    def typing(self) -> AbstractAsyncContextManager[None]:
+        return typing_in(self.channel)
+
+    async def send(self, text: str, *, first: bool) -> int | None:
+        return (await self.channel.send(text, allowed_mentions=NO_PINGS)).id
+
+
+class AliveCog(commands.Cog, name="Alive"):
+    checkin = app_commands.Group(name="checkin",
+                                 description="Whether I may check on you after a long silence.")
+
+    def __init__(self, bot: Kindred) -> None:
+        self.bot = bot
+        ensemble = bot.ensemble
+        members = [m.engine for m in ensemble.cast] if ensemble is not None else []
+        self.alive = Alive(bot.engine, self, members=members, mirror=bot.mirror.emit)
+        self.scheduler = AsyncIOScheduler()
+        self._emotes: dict[int, tuple[Sequence[discord.Emoji], EmoteSet]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._status_checked = False
+
+    async def cog_load(self) -> None:
+        self.bot.alive = self.alive  # type: ignore[union-attr]
+        await self.alive.start()
+        self.alive.attach()
+        self.scheduler.add_job(self.tick, IntervalTrigger(seconds=TICK_SECONDS), id="alive-tick",
+                               coalesce=True, max_instances=1)
+        self.scheduler.start()
+        memory_tasks: Any = self.bot.get_cog("MemoryTasks")
+        if memory_tasks is not None:
+            memory_tasks.after_daily.append(self.after_consolidation)
+        self.bot.admin.state.listeners.append(self.alive.state_changed)
+
+    async def cog_unload(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        self.alive.detach()
+        memory_tasks: Any = self.bot.get_cog("MemoryTasks")
+        if memory_tasks is not None and self.after_consolidation in memory_tasks.after_daily:
+            memory_tasks.after_daily.remove(self.after_consolidation)
+        if self.alive.state_changed in self.bot.admin.state.listeners:
+            self.bot.admin.state.listeners.remove(self.alive.state_changed)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.alive.close()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the schedule
+
+    async def tick(self) -> None:
+        try:
+            await self.alive.tick()
+        except Exception:
+            log.exception("alive tick failed")
+
+    async def after_consolidation(self) -> None:
+        if self.bot.settings.custom_status:
+            await self.alive.status.refresh(self.alive.clock())
+
+    # -- the custom status
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        self._spawn(self._status_on_connect(), "status-on-ready")
+
+    @commands.Cog.listener()
+    async def on_resumed(self) -> None:
+        self._spawn(self._status_on_connect(), "status-on-resume")
+
+    async def _status_on_connect(self) -> None:
+        if not self.bot.settings.custom_status:
+            return
+        try:
+            if not self._status_checked:  # at start-up: write one when none is set yet
+                self._status_checked = True
+                if await self.alive.status.ensure(self.alive.clock()) is not None:
+                    return  # written and shown
+            await self.alive.status.reapply()
+        except Exception:
+            log.exception("could not show the custom status")
+
+    async def show_status(self, text: str) -> None:
+        if self.bot.ws is None or self.bot.is_closed():
+            return  # shown at the next READY
+        await self.bot.change_presence(activity=discord.CustomActivity(name=text))
+
+    # -- DiscordSide
+
+    def places(self) -> Sequence[Place]:
+        """Text channels where the bot may speak (the log channel never counts)."""
+        out = []
+        for guild in self.bot.guilds:
+            me = guild.me
+            for channel in guild.text_channels:
+                if in_log_channel(self.bot, channel.id):
+                    continue
+                if me is not None and not channel.permissions_for(me).send_messages:
+                    continue
+                out.append(Place(channel.id, guild.id, channel.name, guild.name))
+        return out
+
+    def outlet_for(self, place: Place) -> ChannelOutlet:
+        channel = self.bot.get_channel(place.channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            channel = self.bot.get_partial_messageable(place.channel_id, guild_id=place.guild_id)
+        return ChannelOutlet(channel)
+
+    async def open_dm(self, user_id: int) -> ChannelOutlet | None:
+        try:
+            user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
+            return ChannelOutlet(await user.create_dm())
+        except discord.HTTPException as exc:
+            log.warning("no DM channel with user %s: %s", user_id, exc)
+            return None
+
+    def emotes_for(self, guild_id: int | None) -> EmoteSet:
+        guild = self.bot.get_guild(guild_id) if guild_id else None
+        if guild is None:
+            return EmoteSet()
+        emojis = guild.emojis  # a new tuple whenever they change (GUILD_EMOJIS_UPDATE): compared by identity
+        cached = self._emotes.get(guild.id)
+        if cached is None or cached[0] is not emojis:
+            cached = (emojis, EmoteSet(Emote(e.name, e.id, e.animated) for e in emojis if e.available))
+            self._emotes[guild.id] = cached
+        return cached[1]
+
+    async def react(self, channel_id: int, message_id: int, emote: Emote | str) -> None:
+        emoji: discord.PartialEmoji | str = (
+            discord.PartialEmoji(name=emote.name, id=emote.id, animated=emote.animated)
+            if isinstance(emote, Emote) else emote)
+        try:
+            channel = self.bot.get_partial_messageable(channel_id)
+            await channel.get_partial_message(message_id).add_reaction(emoji)
+        except discord.HTTPException as exc:
+            log.warning("could not react to message %s: %s", message_id, exc)
+
+    # -- /checkin
+
+    @checkin.command(name="on", description="Let me DM you to ask how you are after a long silence.")
+    async def checkin_on(self, interaction: discord.Interaction[Any]) -> None:
+        settings = self.bot.settings
+        if not settings.checkins:
+            await interaction.response.send_message("Check-ins are switched off for this bot.",
+                                                    ephemeral=True)
+            return
+        await self.bot.store.checkins.set(interaction.user.id, interaction.user.display_name, True)
+        days = f"{settings.checkin_after_days:g}"
+        await interaction.response.send_message(
+            f"I'll check on you with a DM if I haven't heard from you for {days} days (never more than one "
+            "until you answer). `/checkin off` stops it.", ephemeral=True)
+
+    @checkin.command(name="off", description="No more check-in DMs from me.")
+    async def checkin_off(self, interaction: discord.Interaction[Any]) -> None:
+        await self.bot.store.checkins.set(interaction.user.id, interaction.user.display_name, False)
+        await interaction.response.send_message("Understood: no check-in DMs from me. `/checkin on` brings "
+                                                "them back.", ephemeral=True)
+
+
+async def setup(bot: Kindred) -> None:
+    await bot.add_cog(AliveCog(bot))

@@ -1,0 +1,167 @@
+"""Style mirroring: how a person writes (length, capitals, punctuation, emoji, language, formality), learnt
+incrementally from their messages, and one line of guidance for the character to mirror it.
+
+Pure: a profile goes in with a message and a new profile comes out (:func:`learn`, a running mean for the
+first messages, then an exponential average so it follows a person who changes). The guidance is made of
+coarse buckets, so it changes seldom: it sits in the stable part of the prompt, which the prompt cache
+keeps. Whether someone may have a profile at all is consent's (memory/consent.py; database/style.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, fields
+
+MIN_MESSAGES = 3  # no guidance before this many messages
+MIN_WEIGHT = 0.1  # the newest message's weight once the running mean has become an average
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF]|<a?:\\w+:\\d+>")
+_INFORMAL = frozenset("lol lmao lmfao rofl gonna wanna gotta u ur ya yeah yep nah idk tbh btw omg imo dunno "
+                      "kinda sorta hey yo sup bruh dude haha hehe xd ok okay cuz pls plz thx".split())
+_FORMAL = frozenset("please kindly regards sincerely would could shall furthermore however therefore dear "
+                    "greetings apologies appreciate moreover indeed certainly".split())
+_STOPWORDS: dict[str, frozenset[str]] = {code: frozenset(words.split()) for code, words in {
+    "en": "the and is are you i to of it that what this with have was for not",
+    "es": "el la que de los las es por una para con pero como está estoy",
+    "fr": "le la les et est que une pour pas je tu vous avec ce mais",
+    "de": "der die das und ist nicht ich du ein eine mit auch wie aber",
+    "pt": "o os que de não uma para com você está eu é mas como",
+    "it": "il che di non è una per sono con come ma anche ciao sei",
+    "nl": "de het een en is niet ik je dat van met ook maar wat",
+}.items()}
+# One pass finds a non-Latin script (the group that matched names the language).
+_SCRIPT = re.compile("(?P<ru>[\u0400-\u04FF])|(?P<ja>[\u3040-\u30FF])|(?P<ko>[\uAC00-\uD7AF])|"
+                     "(?P<zh>[\u4E00-\u9FFF])|(?P<ar>[\u0600-\u06FF])|(?P<he>[\u0590-\u05FF])|"
+                     "(?P<el>[\u0370-\u03FF])")
+_NON_LATIN = re.compile("[\u0370-\u06FF\u3040-\u30FF\u4E00-\u9FFF\uAC00-\uD7AF]")  # any of them
+_STOPWORD_LANGUAGES: dict[str, tuple[str, ...]] = {}
+for _code, _words in _STOPWORDS.items():
+    for _word in _words:
+        _STOPWORD_LANGUAGES[_word] = (*_STOPWORD_LANGUAGES.get(_word, ()), _code)
+LANGUAGES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German", "pt": "Portuguese",
+             "it": "Italian", "nl": "Dutch", "ru": "Russian", "ja": "Japanese", "ko": "Korean",
+             "zh": "Chinese", "ar": "Arabic", "he": "Hebrew", "el": "Greek"}
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass is built field by field, slowly (every message)
+class StyleProfile:
+    messages: int = 0
+    words: float = 0.0  # words per message
+    lowercase: float = 0.0  # share of messages without a capital letter (of those with letters)
+    shouting: float = 0.0  # share of messages mostly in capitals
+    end_punct: float = 0.0  # share ending in . ! ? or …
+    exclaim: float = 0.0  # share with an exclamation mark
+    emoji: float = 0.0  # emoji per message
+    formality: float = 0.0  # -1 slangy .. +1 formal (from the messages that show either)
+    formal_seen: int = 0
+    languages: dict[str, float] = field(default_factory=dict)  # smoothed share of each language seen
+
+    def to_json(self) -> str:
+        data: dict[str, object] = {}
+        for key in _FIELDS:
+            value = getattr(self, key)
+            data[key] = round(value, 4) if isinstance(value, float) else value
+        data["languages"] = {k: round(v, 4) for k, v in self.languages.items()}
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str) -> StyleProfile:
+        data = json.loads(raw)
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+_FIELDS = tuple(f.name for f in fields(StyleProfile))
+
+
+def language_of(lowered: str, words: list[str]) -> str | None:
+    if _NON_LATIN.search(lowered) is not None:
+        script = _SCRIPT.search(lowered)
+        if script is not None:
+            return script.lastgroup
+    hits: dict[str, int] = {}
+    for word in set(words):
+        for code in _STOPWORD_LANGUAGES.get(word, ()):
+            hits[code] = hits.get(code, 0) + 1
+    return max(hits, key=hits.__getitem__) if hits else None
+
+
+def _mix(old: float, new: float, weight: float) -> float:
+    return old + (new - old) * weight
+
+
+def learn(profile: StyleProfile | None, text: str) -> StyleProfile:
+    """The profile after one more message (a message with no words or emoji changes nothing)."""
+    p = profile or StyleProfile()
+    text = text.strip()
+    lowered = text.lower()
+    words = _WORD.findall(lowered)
+    emoji = len(_EMOJI.findall(text))
+    if not words and not emoji:
+        return p
+    weight = max(1.0 / (p.messages + 1), MIN_WEIGHT)
+    lowercase, shouting = p.lowercase, p.shouting
+    if lowered != text.upper():  # it has letters with a case (string methods: no loop in Python)
+        lowercase = _mix(p.lowercase, 1.0 if text == lowered else 0.0, weight)
+        shouting = _mix(p.shouting, 1.0 if text.isupper() and len(words) >= 2 else 0.0, weight)
+    tokens = set(words)
+    informal, formal = len(tokens & _INFORMAL), len(tokens & _FORMAL)
+    formality, formal_seen = p.formality, p.formal_seen
+    if informal or formal:
+        formal_seen += 1
+        formality = _mix(p.formality, (formal - informal) / (formal + informal),
+                         max(1.0 / formal_seen, MIN_WEIGHT))
+    languages = dict(p.languages)
+    language = language_of(lowered, words) if words else None
+    if language is not None:
+        for code in list(languages):
+            languages[code] *= 1 - weight
+        languages[language] = languages.get(language, 0.0) + weight
+        languages = {k: v for k, v in languages.items() if v >= 0.02}  # a stray word fades out
+    return StyleProfile(
+        messages=p.messages + 1, words=_mix(p.words, len(words), weight), lowercase=lowercase,
+        shouting=shouting, end_punct=_mix(p.end_punct, 1.0 if text.endswith((".", "!", "?", "…")) else 0.0,
+                                          weight),
+        exclaim=_mix(p.exclaim, 1.0 if "!" in text else 0.0, weight), emoji=_mix(p.emoji, emoji, weight),
+        formality=formality, formal_seen=formal_seen, languages=languages)
+
+
+def traits(p: StyleProfile) -> list[str]:
+    """The profile in coarse words (what the guidance says)."""
+    out = ["very short messages" if p.words <= 6 else "short messages" if p.words <= 15
+           else "medium-length messages" if p.words <= 40 else "long messages"]
+    if p.shouting >= 0.5:
+        out.append("often in capitals")
+    elif p.lowercase >= 0.7:
+        out.append("all in lowercase")
+    if p.end_punct <= 0.3:
+        out.append("mostly without final punctuation")
+    if p.exclaim >= 0.5:
+        out.append("lots of exclamation marks")
+    out.append("lots of emoji" if p.emoji >= 1.0 else "some emoji" if p.emoji >= 0.3
+               else "no emoji" if p.emoji < 0.05 else "the odd emoji")
+    if p.formal_seen:
+        if p.formality >= 0.4:
+            out.append("formal")
+        elif p.formality <= -0.3:
+            out.append("casual, with slang")
+    return out
+
+
+def main_language(p: StyleProfile) -> str | None:
+    if not p.languages:
+        return None
+    code, share = max(p.languages.items(), key=lambda kv: kv[1])
+    return LANGUAGES.get(code) if share >= 0.6 else None
+
+
+def guidance(p: StyleProfile | None, name: str) -> str:
+    """One line for the prompt ("" until the profile has MIN_MESSAGES messages)."""
+    if p is None or p.messages < MIN_MESSAGES:
+        return ""
+    language = main_language(p)
+    where = f"; in {language}" if language else ""
+    return (f"## How {name} writes\n{name} writes {', '.join(traits(p))}{where}. Mirror it loosely (length, "
+            "register, emoji, language) while staying yourself.")

@@ -1,0 +1,200 @@
+"""Feelings, style, emotes and check-ins over the wire (fake Discord + fake Claude, an injected clock):
+hormones moved by exchanges, shown in the stable prompt and to admins, decaying over days and kept across a
+restart; a writing profile that only remembered people get and /forget_me deletes; server emotes made
+valid (invalid ones never reach Discord) and emote reactions within their rate limit; one check-in DM."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import discord
+import pytest
+
+from memory.emotions import EmotionState
+from memory.style import StyleProfile
+from tests.fakes.claude_server import FakeClaude
+from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness, button
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
+WARM = "thank you Finn, I love you, you're the best <3"
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def exchange(h: Harness, text: str, n: int, *, user: int = USER_ID) -> dict[str, Any]:
+    """@mention the character and wait for its ``n``-th reply in the channel and its after-reply work."""
+    await h.say(text, mention=True, user=user)
+    reply = (await h.replies(CHANNEL_ID, n))[n - 1]
+    await h.bot.get_cog("Events").drain()
+    return reply
+
+
+async def log_command(h: Harness, text: str, n: int) -> str:
+    await h.say(text, user=ADMIN_ID, channel=LOG_CHANNEL_ID)
+    return str((await h.replies(LOG_CHANNEL_ID, n))[n - 1]["content"])
+
+
+# --------------------------------------------------------------------------- emotions
+
+
+async def test_exchanges_move_the_feelings_which_decay_and_survive_a_restart(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    clock = Clock(datetime.now(UTC) + timedelta(minutes=1))
+    h.bot.alive.clock = clock
+    at_rest = EmotionState.at_rest(clock.now, h.bot.alive.time)
+    for n in (1, 2, 3):
+        clock.now += timedelta(seconds=10)
+        await exchange(h, WARM, n)
+    stored = EmotionState.from_json(await h.store.state.get("emotions.finn"))
+    assert stored.levels["oxytocin"] > at_rest.levels["oxytocin"] + 0.15
+    assert stored.levels["dopamine"] > at_rest.levels["dopamine"] + 0.1 and stored.label == "affectionate"
+
+    await exchange(h, "what are you up to?", 4)
+    system = h.claude.system_text(h.claude.last_request(DEFAULT))
+    assert "## How you feel right now\nYou feel affectionate." in system  # the stable, cached part
+    await exchange(h, "and later?", 5)
+    assert h.claude.system_text(h.claude.last_request(DEFAULT)) == system  # same label: same cached prefix
+    assert h.claude.last_request(DEFAULT).usage["cache_read_input_tokens"] > 0
+
+    status = await (await h.slash("status")).text()
+    assert "How Finn feels" in status and "affectionate" in status
+    state = await (await h.slash("state", [{"type": 1, "name": "get", "options": [
+        {"name": "key", "type": 3, "value": "emotions.finn"}]}], user=ADMIN_ID)).text()
+    assert '"label":"affectionate"' in state and "oxytocin" in state
+    assert "Feeling: affectionate (dopamine" in await log_command(h, "status", 1)
+
+    await h.restart()  # a restart keeps the feeling
+    h.bot.alive.clock = clock
+    assert h.bot.alive.main_feelings.label == "affectionate"
+    assert "Feeling: affectionate" in await log_command(h, "status", 2)
+
+    clock.now += timedelta(days=3)  # nobody talks for three days: the warmth fades, loneliness sets in
+    assert "Feeling: lonely" in await log_command(h, "status", 3)
+    lonely = h.bot.alive.main_feelings.current().levels
+    assert lonely["oxytocin"] < at_rest.levels["oxytocin"] - 0.1 < stored.levels["oxytocin"]
+
+
+# --------------------------------------------------------------------------- style mirroring
+
+
+async def test_a_writing_profile_for_the_remembered_only_deleted_by_forget_me(harness: Harness) -> None:
+    h = harness
+    for n, text in enumerate(("hey finn lol whats up", "idk tbh the tide is weird", "gonna swim later"), 1):
+        await exchange(h, text, n)
+    await exchange(h, "u there", 4)
+    system = h.claude.system_text(h.claude.last_request(DEFAULT))
+    assert "## How alice writes\nalice writes very short messages, all in lowercase" in system
+    profile = await h.store.style.get(USER_ID)
+    assert profile is not None and StyleProfile.from_json(profile).messages == 4
+
+    optout = await h.slash("memory", [{"type": 1, "name": "opt-out", "options": []}], user=USER2_ID)
+    await optout.message()
+    for n in (5, 6, 7, 8):
+        await exchange(h, "yo finn lol", n, user=USER2_ID)
+    assert await h.store.style.get(USER2_ID) is None  # not remembered: no profile
+    assert "How bob writes" not in h.claude.system_text(h.claude.last_request(DEFAULT))
+
+    prompt = await (await h.slash("forget_me")).message()
+    await (await h.click(prompt, button(prompt, "confirm")["custom_id"])).response()
+    await h.discord.wait_for(lambda d: "Done: I deleted" in (prompt.get("content") or ""), what="/forget_me")
+    assert await h.store.style.get(USER_ID) is None
+
+
+# --------------------------------------------------------------------------- emotes and reactions
+
+
+async def test_emotes_are_made_valid_and_warm_messages_get_a_reaction(make_harness: MakeHarness) -> None:
+    h = await make_harness(yes_no_vote_count="1", reaction_rate_limit="1")
+    wave = h.discord.add_emoji(GUILD_ID, "blobwave")
+    party = h.discord.add_emoji(GUILD_ID, "partyfish", animated=True)
+    heart = h.discord.add_emoji(GUILD_ID, "heartfish")
+    await h.restart()  # GUILD_CREATE now carries them
+    h.claude.script("Hello! :blobwave: :partyfish: :smile: :notanemote: <:nosuch:123>", model=DEFAULT)
+    reply = await exchange(h, "hi finn", 1)
+    assert reply["content"] == f"Hello! <:blobwave:{wave}> <a:partyfish:{party}> 😄"
+    known = {str(wave), str(party), str(heart)}
+    for posted in h.discord.posted():
+        assert set(re.findall(r"<a?:\w+:(\d+)>", posted["content"])) <= known  # nothing invalid went out
+    system = h.claude.system_text(h.claude.last_request(DEFAULT))
+    assert "## This server's emotes" in system and ":blobwave:" in system
+    assert ":partyfish: (animated)" in system
+
+    h.claude.script("no", model=VOTER)  # the vote says no, but it is warm and follows the character's words
+    warm = await h.say("haha love it, thanks!", user=USER2_ID)
+    await h.discord.wait_for(lambda d: d.reactions, what="a reaction")
+    assert h.discord.reactions == [{"channel_id": CHANNEL_ID, "message_id": int(warm["id"]),
+                                    "emoji": f"heartfish:{heart}", "user_id": h.bot_user_id}]
+    assert len(h.discord.posted(CHANNEL_ID)) == 1  # a reaction instead of a reply
+
+    await exchange(h, "one more thing", 2)
+    h.claude.script("no", model=VOTER)
+    await h.say("aww thanks, you're sweet", user=USER2_ID)  # the hour's one reaction is spent
+    await h.bot.get_cog("Events").drain()
+    await asyncio.sleep(0.2)
+    assert len(h.discord.reactions) == 1
+
+    with pytest.raises(discord.HTTPException) as refused:  # the fake refuses what Discord would
+        await h.bot.http.add_reaction(CHANNEL_ID, int(warm["id"]), "ghost:42")
+    assert refused.value.code == 10014
+
+    h.claude.script("Hi :blobwave: :fish:", model=DEFAULT)  # a DM has no server emotes: dropped, or unicode
+    await h.dm("say hi with an emote")
+    assert (await h.replies(await h.dm_channel_id()))[0]["content"] == "Hi 🐟"
+
+
+# --------------------------------------------------------------------------- check-ins
+
+
+def checkin_request(body: dict[str, Any]) -> bool:
+    return "has not been around" in FakeClaude.all_text(body)
+
+
+async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness: MakeHarness) -> None:
+    h = await make_harness(checkin_after_days="2", timezone="UTC", quiet_hours="23-7")
+    alive = h.bot.alive
+    text = await (await h.slash("checkin", [{"type": 1, "name": "on", "options": []}])).text()
+    assert "check on you" in text
+    await h.dm("hello finn")
+    dm = await h.dm_channel_id()
+    await h.replies(dm, 1)
+    await h.bot.get_cog("Events").drain()
+    await h.store.memories.add_core_memory("finn", USER_ID, "Alice restores old boats", source="user")
+    day = (datetime.now(UTC) + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
+
+    assert await alive.checkins.run(day.replace(hour=3)) == "not a sensible local hour"
+    h.claude.fail_all(400)
+    assert await alive.checkins.run(day) == "0 of 1 check-in(s) sent"  # Claude failed: nothing sent
+    h.claude.recover()
+    h.claude.script("Alice! The tide missed you. How are the boats?", match=checkin_request)
+    assert await alive.checkins.run(day + timedelta(hours=1)) == "1 of 1 check-in(s) sent"
+    sent = (await h.replies(dm, 2))[1]
+    assert sent["content"] == "Alice! The tide missed you. How are the boats?"
+    asked = h.claude.all_text([r for r in h.claude.requests if checkin_request(r.body)][-1])
+    assert "Alice restores old boats" in asked and "has not been around for" in asked
+    # Unanswered: no second one.
+    assert await alive.checkins.run(day + timedelta(hours=2)) == "0 of 0 check-in(s) sent"
+
+    await h.dm("sorry, I've been busy sanding a hull!")  # she answers: it reads as an answer to the check-in
+    await h.replies(dm, 3)
+    assert "The tide missed you" in h.claude.all_text(h.claude.last_request(DEFAULT))
+    await h.bot.get_cog("Events").drain()
+    assert await alive.checkins.run(day + timedelta(days=3)) == "1 of 1 check-in(s) sent"  # a new silence
+    await h.replies(dm, 4)
+
+    await (await h.slash("checkin", [{"type": 1, "name": "off", "options": []}])).text()
+    await h.dm("back again")
+    await h.replies(dm, 5)
+    await h.bot.get_cog("Events").drain()
+    assert await alive.checkins.run(day + timedelta(days=6)) == "0 of 0 check-in(s) sent"

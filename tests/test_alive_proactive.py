@@ -1,0 +1,257 @@
+"""Speaking first and a status of its own, over the wire (fake Discord + fake Claude, an injected clock):
+a proactive round that speaks (a comment, a thought) and that people answer, each reason a round stays
+quiet, a Claude failure that posts nothing, the durable schedule across a restart, and the custom status
+set at start-up, re-applied after a resume and a restart, refreshed by admins and after consolidation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.schedule import DurableJob
+from tests.fakes.claude_server import FakeClaude
+from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, Harness
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
+
+
+class Rolls:
+    """Scripted dice for a round: the chance roll, then the comment-or-thought draw."""
+
+    def __init__(self, *values: float) -> None:
+        self.values = list(values)
+
+    def random(self) -> float:
+        return self.values.pop(0)
+
+
+def proactive(body: dict[str, Any]) -> bool:
+    return "speak up on your own" in FakeClaude.all_text(body)
+
+
+def status_request(body: dict[str, Any]) -> bool:
+    return "custom status" in FakeClaude.all_text(body)
+
+
+async def bot_switch(h: Harness, sub: str, state: str, scope: str | None = None) -> str:
+    options = [{"name": "state", "type": 3, "value": state}]
+    if scope:
+        options.append({"name": "scope", "type": 3, "value": scope})
+    ix = await h.slash("bot", [{"name": sub, "type": 1, "options": options}], user=ADMIN_ID)
+    return str((await ix.message())["content"])
+
+
+async def logged(h: Harness, channel: int, message_id: int) -> None:
+    for _ in range(500):
+        if any(m.message_id == message_id for m in await h.store.log.recent_messages(channel, limit=50)):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"message {message_id} never reached the log")
+
+
+async def unaddressed(h: Harness, text: str, *, channel: int = CHANNEL_ID) -> dict[str, Any]:
+    """A message nobody addresses, which the (single) vote declines: logged, not answered."""
+    h.claude.script("no", model=VOTER)
+    message = await h.say(text, channel=channel)
+    await logged(h, channel, int(message["id"]))
+    await h.bot.get_cog("Events").drain()
+    return message
+
+
+def sent_at(message: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(message["timestamp"]).astimezone(UTC)
+
+
+# --------------------------------------------------------------------------- a round that speaks
+
+
+async def test_a_round_comments_in_character_and_people_can_answer_it(make_harness: MakeHarness) -> None:
+    h = await make_harness(proactive_chance="1", yes_no_vote_count="1")
+    alive = h.bot.alive
+    assert "**on** for <#" in await bot_switch(h, "proactive", "on")
+    said = await unaddressed(h, "the kelp forest looks amazing today")
+    alive.proactive.rng = Rolls(0.0, 0.2)  # within the chance; a comment
+    h.claude.script("Kelp is the ocean's finest scarf, honestly.", match=proactive)
+
+    assert await alive.proactive.run(sent_at(said) + timedelta(minutes=5)) == "spoke in 1 of 1 channel(s)"
+    [spoken] = await h.replies(CHANNEL_ID)
+    assert spoken["content"] == "Kelp is the ocean's finest scarf, honestly."
+    assert "message_reference" not in spoken  # it speaks on its own: a message, not a reply
+    assert h.discord.typing(CHANNEL_ID)  # typed first, like a reply
+    request = h.claude.last_request(DEFAULT)
+    text = h.claude.all_text(request)
+    assert "the kelp forest looks amazing today" in text and "commenting on the recent conversation" in text
+    assert "## Who you are" in h.claude.system_text(request)  # in character: the same identity as a reply
+    assert (await h.store.usage.totals(purpose="proactive")).calls == 1
+    await logged(h, CHANNEL_ID, int(spoken["id"]))  # stored like any message of the character
+
+    await h.say("haha so true", reply_to=int(spoken["id"]))  # someone answers it: the talk goes on
+    answer = (await h.replies(CHANNEL_ID, 2))[1]
+    assert answer["content"]
+    assert "Kelp is the ocean's finest scarf" in h.claude.all_text(h.claude.last_request(DEFAULT))
+
+
+async def test_a_round_may_share_a_thought_that_expands_its_status(make_harness: MakeHarness) -> None:
+    h = await make_harness(proactive_chance="1", yes_no_vote_count="1")
+    await bot_switch(h, "proactive", "on", scope="server")
+    await h.store.state.set("custom_status", "Polishing my shell collection")
+    said = await unaddressed(h, "quiet day", channel=OTHER_CHANNEL_ID)
+    h.bot.alive.proactive.rng = Rolls(0.0, 0.9)  # within the chance; a thought
+    h.claude.script("This conch has a spiral I could stare at for hours.", match=proactive)
+    await h.bot.alive.proactive.run(sent_at(said) + timedelta(minutes=3))
+    [spoken] = await h.replies(OTHER_CHANNEL_ID)
+    assert spoken["content"].startswith("This conch")
+    text = h.claude.all_text(h.claude.last_request(DEFAULT))
+    assert "Polishing my shell collection" in text and "expands on it" in text
+    assert [v.kind for v in h.bot.alive.proactive.last if v.speak] == ["thought"]
+
+
+# --------------------------------------------------------------------------- every reason to stay quiet
+
+
+async def test_each_skip_reason_is_decided_and_mirrored(make_harness: MakeHarness) -> None:
+    hour = datetime.now(UTC).hour  # quiet hours twelve hours from now, so "now" is never quiet
+    quiet = f"{(hour + 12) % 24}-{(hour + 14) % 24}"
+    h = await make_harness(proactive_chance="0.5", yes_no_vote_count="1", quiet_hours=quiet, timezone="UTC")
+    alive = h.bot.alive
+    await h.say("verbose on", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
+    await h.replies(LOG_CHANNEL_ID)
+    await bot_switch(h, "proactive", "on", scope="server")
+    said = await unaddressed(h, "anyone around?")
+    base = sent_at(said)
+
+    async def reasons(at: datetime, *rolls: float) -> dict[int, str]:
+        alive.proactive.rng = Rolls(*rolls)
+        await alive.proactive.run(at)
+        return {v.place.channel_id: v.reason for v in alive.proactive.last}
+
+    seen = await reasons(base + timedelta(seconds=20))
+    assert seen == {CHANNEL_ID: "busy: someone spoke in the last minute",
+                    OTHER_CHANNEL_ID: "no messages seen here"}
+    assert (await reasons(base + timedelta(minutes=5), 0.9))[CHANNEL_ID] == "roll 0.90 missed the chance 0.5"
+    silent = (await reasons(base + timedelta(hours=7)))[CHANNEL_ID]
+    assert silent.startswith("silent for 7.0 h, longer than 6 h")
+    assert await alive.proactive.run(base + timedelta(hours=12, minutes=30)) == "quiet hours"
+    await (await h.slash("bot", [{"name": "deactivate", "type": 1, "options": []}], user=ADMIN_ID)).message()
+    assert (await reasons(base + timedelta(minutes=5)))[CHANNEL_ID] == "deactivated here"
+    await (await h.slash("bot", [{"name": "activate", "type": 1, "options": []}], user=ADMIN_ID)).message()
+
+    h.claude.script("Still here, still damp.", match=proactive)
+    assert (await reasons(base + timedelta(minutes=5), 0.1, 0.1))[CHANNEL_ID].startswith("roll 0.10 within")
+    spoken = (await h.replies(CHANNEL_ID))[0]
+    await logged(h, CHANNEL_ID, int(spoken["id"]))
+    assert (await reasons(base + timedelta(minutes=20)))[CHANNEL_ID] == "the last message is mine"
+    await bot_switch(h, "proactive", "off")  # the channel's own setting wins over the server's
+    assert CHANNEL_ID not in await reasons(base + timedelta(minutes=25))
+
+    assert len([r for r in h.claude.requests if proactive(r.body)]) == 1  # only the round that spoke asked
+    await h.bot.mirror.drain()
+    posts = "\n".join(m["content"] for m in h.discord.posted(LOG_CHANNEL_ID))
+    assert "Proactive round · #general: stayed quiet (busy: someone spoke in the last minute)" in posts
+    assert "Proactive round skipped: quiet hours" in posts and "#general: spoke (comment)" in posts
+
+
+async def test_a_claude_failure_posts_nothing_into_the_quiet_channel(
+        make_harness: MakeHarness, caplog: pytest.LogCaptureFixture) -> None:
+    h = await make_harness(proactive_chance="1", yes_no_vote_count="1", llm_timeout="0.5")
+    await bot_switch(h, "proactive", "on")
+    said = await unaddressed(h, "so quiet in here")
+    h.claude.fail_all(529)
+    h.bot.alive.proactive.rng = Rolls(0.0, 0.3)
+    with caplog.at_level(logging.WARNING):
+        result = await h.bot.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
+    assert result == "spoke in 0 of 1 channel(s)"
+    [verdict] = h.bot.alive.proactive.last
+    assert not verdict.speak and verdict.reason.startswith("Claude failed")
+    assert "proactive message in #general skipped" in caplog.text
+    await asyncio.sleep(0.2)
+    assert h.discord.posted(CHANNEL_ID) == []  # never the fallback line
+
+
+# --------------------------------------------------------------------------- the durable schedule
+
+
+async def test_the_schedule_survives_a_restart_without_skipping_or_doubling(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness(proactive_interval_minutes="30")
+    assert h.bot.get_cog("Alive").scheduler.get_job("alive-tick") is not None
+    runs: list[datetime] = []
+
+    async def counted(now: datetime) -> str:
+        runs.append(now)
+        return f"round {len(runs)}"
+
+    def job() -> DurableJob:
+        [found] = [j for j in h.bot.alive.jobs if j.name.startswith("proactive:")]
+        found.run = counted
+        return found
+
+    t0 = datetime.now(UTC)
+    assert await job().tick(t0) is None
+    row = await h.store.schedule.get(job().name)
+    assert row is not None and row.next_due == t0 + timedelta(minutes=30)
+    assert await job().tick(t0 + timedelta(minutes=29)) is None
+    assert await job().tick(t0 + timedelta(minutes=31)) == "round 1"
+    assert await job().tick(t0 + timedelta(minutes=31)) is None
+    twin = DurableJob(h.store, job().name, timedelta(minutes=30), counted)  # another process, same database
+    both = await asyncio.gather(job().tick(t0 + timedelta(minutes=61)), twin.tick(t0 + timedelta(minutes=61)))
+    assert sorted(map(str, both)) == ["None", "round 2"]  # exactly one of them ran the round
+
+    await h.restart()
+    # Due at +90 as stored, not 30 minutes after this start.
+    assert await job().tick(t0 + timedelta(minutes=70)) is None
+    assert await job().tick(t0 + timedelta(minutes=155)) == "round 3"  # +90, +120, +150 missed: one round
+    row = await h.store.schedule.get(job().name)
+    assert row is not None and row.next_due == t0 + timedelta(minutes=180) and row.last_result == "round 3"
+    assert await job().tick(t0 + timedelta(minutes=156)) is None
+    assert runs == [t0 + timedelta(minutes=31), t0 + timedelta(minutes=61), t0 + timedelta(minutes=155)]
+
+
+# --------------------------------------------------------------------------- a status of its own
+
+
+async def test_the_custom_status_is_written_shown_reapplied_and_refreshed(make_harness: MakeHarness) -> None:
+    h = await make_harness(custom_status="true")
+    first = "Hello from fake Claude."  # none was set: written at start-up (the fake's default answer)
+    await h.discord.wait_for(lambda d: d.custom_status() == first, what="the custom status")
+    assert await h.store.state.get("custom_status") == first
+    [asked] = [r for r in h.claude.requests if status_request(r.body)]
+    assert "## Who you are" in h.claude.system_text(asked)  # traits, lore and facts from identity.json
+
+    shown = len(h.discord.presences)
+    await h.discord.force_reconnect()
+    await h.discord.wait_for(lambda d: len(d.presences) > shown and d.custom_status() == first, timeout=20,
+                             what="the status re-applied after the resume")
+    assert any(op == "6" for op, _ in h.discord.gateway_log)
+
+    h.claude.script("Mending nets at dusk", match=status_request)
+    ix = await h.slash("bot", [{"name": "status-refresh", "type": 1, "options": []}], user=ADMIN_ID)
+    assert "New custom status: Mending nets at dusk" in (await ix.message())["content"]
+    await h.discord.wait_for(lambda d: d.custom_status() == "Mending nets at dusk", what="the new status")
+
+    h.claude.fail_all(400)  # a failed refresh keeps the old status and posts nothing anywhere but the answer
+    await h.say("refresh status", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
+    [answer] = await h.replies(LOG_CHANNEL_ID)
+    assert "could not write a new status" in answer["content"]
+    h.claude.recover()
+    assert await h.store.state.get("custom_status") == "Mending nets at dusk"
+    assert h.discord.custom_status() == "Mending nets at dusk"
+    assert h.discord.posted(CHANNEL_ID) == [] and h.discord.posted(OTHER_CHANNEL_ID) == []
+
+    asked = len([r for r in h.claude.requests if status_request(r.body)])
+    shown = len(h.discord.presences)
+    await h.restart()  # a status is set: shown again on connect, not written anew
+    await h.discord.wait_for(
+        lambda d: len(d.presences) > shown and d.custom_status() == "Mending nets at dusk",
+        what="the status shown on connect")
+    assert len([r for r in h.claude.requests if status_request(r.body)]) == asked
+
+    h.claude.script("After the tide turned", match=status_request)
+    await h.bot.get_cog("MemoryTasks").daily()  # once a day, after consolidation
+    await h.discord.wait_for(lambda d: d.custom_status() == "After the tide turned", what="the day's status")
