@@ -21,8 +21,8 @@ from bot.config import PROJECT_ROOT
 from bot.errors import ConfigError
 from bot.persona import detect_format, load_persona
 from bot.persona.acore_frameworks import load_all_frameworks
+from bot.persona.blend import blend_instructions, stage_instructions
 from bot.persona.cards import png_text, read_card
-from bot.persona.framework import blend_instructions, stage_instructions
 from bot.persona.runtime import NEW_CHAT
 from bot.persona.transfer import export_folder, import_character
 from tests.fakes.claude_server import FakeClaude, content_text

@@ -17,6 +17,7 @@ import pytest
 from bot.config import PROJECT_ROOT, read_sources
 from bot.errors import ConfigError
 from bot.persona import Persona, detect_format, load_persona
+from bot.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
 from bot.persona.cards import (
     export_card,
     import_card,
@@ -25,7 +26,6 @@ from bot.persona.cards import (
     read_card,
     read_png_chunks,
 )
-from bot.persona.framework import blend_instructions, current_stage, detect_context, stage_instructions
 from bot.persona.lorebook import activate
 from bot.persona.modes import current_mode, split_mode_tag
 
@@ -688,7 +688,7 @@ def test_examples_copy_cleanly(tmp_path: Path) -> None:
 
 
 def test_framework_context_combines_blend_and_stage() -> None:
-    from bot.persona.framework import framework_context
+    from bot.persona.blend import framework_context
 
     atlas = load_example("atlas")
     text = framework_context(atlas, "my docker server keeps crashing", interactions=25)

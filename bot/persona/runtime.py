@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.claude import Prompt
-from bot.persona.framework import blend_instructions, current_stage, detect_context, stage_instructions
+from bot.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
 from bot.persona.lorebook import persona_lore
 from bot.persona.model import Persona
 from database.records import PromptData
