@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
-from bot.attachments import NO_TEXT, NOTHING, Carried, message_text
+from bot.attachments import NO_TEXT, NOTHING, Attachment, Carried, message_text
 from bot.persona.model import Persona
 from database.records import PromptData
 
@@ -45,6 +45,9 @@ class Incoming:
     webhook_id: int | None = None  # set when a webhook posted this (how the characters of an ensemble speak)
     # Files, stickers, embeds: ``content`` is the text as typed (what addressing reads); ``text`` adds these.
     carried: Carried = NOTHING
+    # Downloads an attachment of ``carried`` (the transport's CDN read), for a reply that looks at images and
+    # files (bot/media.py); None where nothing can be downloaded.
+    fetch: Callable[[Attachment], Awaitable[bytes]] | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def said(self) -> str:

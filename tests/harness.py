@@ -46,6 +46,8 @@ TEST_CONFIG: dict[str, str] = {
     "premium_model": "claude-test-premium",
     "voting_model": "claude-test-voter",
     "stream_replies": "true",
+    # One message per reply, as the suite was written for; the delivery tests choose their mode.
+    "reply_delivery": "whole",
     # Writing a custom status at start-up is a Claude call: tests that count calls would count it. The
     # status tests switch it on.
     "custom_status": "false",

@@ -11,8 +11,10 @@ What it speaks (checked against anthropic 2.12's parsers):
 * ``POST /v1/messages/count_tokens``: ``{"input_tokens": n}``.
 * Both reject with 400 ``invalid_request_error`` what the real API rejects before reading the prompt: a
   missing field, no messages, a message with empty content (``messages.N: all messages must have non-empty
-  content ...``) and an empty or whitespace-only text block (``messages: text content blocks must be
-  non-empty``, ``system: ...`` for the system prompt). Set ``validate = False`` to let anything through.
+  content ...``), an empty or whitespace-only text block (``messages: text content blocks must be
+  non-empty``, ``system: ...`` for the system prompt) and a bad image block (see :func:`image_problem`: media
+  type not one of the four, base64 that does not decode, over 5 MB of base64, bytes of another type than
+  declared, a file cut short). Set ``validate = False`` to let anything through.
 
 Token counts are an approximation that only needs to be consistent: every content block (a text block,
 a plain-string system prompt or message, a tool definition, a non-text block's canonical JSON) costs
@@ -30,6 +32,8 @@ the prefix up to its last breakpoint is reported as a cache write, and everythin
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import inspect
 import itertools
@@ -214,6 +218,77 @@ def _blank_content(body: dict[str, Any]) -> str | None:
         problem = _blank_text("messages", blocks)
         if problem is not None:
             return problem
+    return None
+
+
+IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+MAX_IMAGE_BASE64 = 5 * 1024 * 1024  # the API's limit is on the base64 text, not the decoded bytes
+MAX_IMAGES = 100
+
+
+def _image_type(data: bytes) -> str | None:
+    """What the bytes are, by magic number (as the API tells a mislabelled image)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _decodable(data: bytes, media_type: str) -> bool:
+    """Whether the whole image is there (the API cannot process a file cut short): each format's end."""
+    if media_type == "image/png":
+        return data.endswith(b"IEND\xaeB`\x82")
+    if media_type == "image/jpeg":
+        return b"\xff\xd9" in data[-64:]
+    if media_type == "image/gif":
+        return data.endswith(b";")
+    return len(data) >= 12 and int.from_bytes(data[4:8], "little") + 8 <= len(data)
+
+
+def image_problem(body: dict[str, Any]) -> str | None:
+    """What the API says of a bad image block (base64 source): unknown media type, undecodable base64, over
+    5 MB, empty, bytes of another type than declared, or not a whole image; and more than 100 images."""
+    count = 0
+    for i, message in enumerate(body.get("messages") or []):
+        content = message.get("content") if isinstance(message, dict) else None
+        for j, block in enumerate(content if isinstance(content, list) else []):
+            if not isinstance(block, dict) or block.get("type") != "image":
+                continue
+            count += 1
+            where = f"messages.{i}.content.{j}.image.source"
+            source = block.get("source")
+            if not isinstance(source, dict) or source.get("type") not in ("base64", "url"):
+                return f"{where}: Input tag does not match any of the expected tags: 'base64', 'url'"
+            if source["type"] == "url":
+                continue
+            media_type, data = source.get("media_type"), source.get("data")
+            if media_type not in IMAGE_MEDIA_TYPES:
+                return (f"{where}.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' "
+                        "or 'image/webp'")
+            if not isinstance(data, str):
+                return f"{where}.base64.data: Field required"
+            if len(data) > MAX_IMAGE_BASE64:
+                return (f"{where}.base64: image exceeds 5 MB maximum: {len(data)} bytes > "
+                        f"{MAX_IMAGE_BASE64} bytes")
+            try:
+                raw = base64.b64decode(data, validate=True)
+            except (binascii.Error, ValueError):
+                return f"{where}.base64.data: The image data is not valid base64"
+            if not raw:
+                return f"{where}.base64.data: image cannot be empty"
+            actual = _image_type(raw)
+            if actual is not None and actual != media_type:
+                return (f"{where}.base64.data: The image was specified using the {media_type} media type, "
+                        f"but the image appears to be a {actual} image")
+            if actual is None or not _decodable(raw, actual):
+                return f"{where}.base64.data: Could not process image"
+    if count > MAX_IMAGES:
+        return f"messages: Too many images in the request: {count} > {MAX_IMAGES}"
     return None
 
 
@@ -505,6 +580,9 @@ class FakeClaude:
         blank = _blank_content(body)
         if blank is not None:
             return Reply(status=400, error_message=blank)
+        bad_image = image_problem(body)
+        if bad_image is not None:
+            return Reply(status=400, error_message=bad_image)
         return None
 
     async def _count_tokens(self, request: web.Request) -> web.Response:

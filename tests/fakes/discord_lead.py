@@ -23,6 +23,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from tests.fakes import serve_local
+from tests.fakes.discord_cdn import CdnWorld
+from tests.fakes.discord_edits import refuse_edit, too_long
 from tests.fakes.discord_guild import ADMINISTRATOR, NOT_MINE, GuildWorld
 
 DISCORD_EPOCH_MS = 1420070400000
@@ -54,7 +56,7 @@ class Recorded:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeDiscord(GuildWorld):
+class FakeDiscord(GuildWorld, CdnWorld):
     def __init__(self, *, heartbeat_interval_ms: int = 45_000) -> None:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.users: dict[int, dict[str, Any]] = {}
@@ -81,6 +83,7 @@ class FakeDiscord(GuildWorld):
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._init_guild_world()  # roles, bans, audit log, rate limits (tests/fakes/discord_guild.py)
+        self._init_cdn()  # attachment files (tests/fakes/discord_cdn.py)
         self.add_bot("fake-discord-token", 800_000_000_000_000_001, "Kindred")
 
     # ------------------------------------------------------------------ world model
@@ -194,6 +197,7 @@ class FakeDiscord(GuildWorld):
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway_ws)
         app.router.add_get("/cdn/attachments/{aid}/{filename}", self._cdn)
+        self.add_cdn_routes(app)
         app.router.add_route("*", API + "/{tail:.*}", self._rest)
         self._runner, self.port = await serve_local(app)
         return self
@@ -367,17 +371,6 @@ class FakeDiscord(GuildWorld):
         if isinstance(out.get("referenced_message"), dict):  # it may carry attachments (files) too
             out["referenced_message"] = FakeDiscord._public(out["referenced_message"])
         return out
-
-    def attachment(self, filename: str, *, content_type: str | None = None,
-                   size: int = 1024) -> dict[str, Any]:
-        """An attachment payload as Discord sends it in MESSAGE_CREATE (for ``attachments=``)."""
-        aid = self.snowflake()
-        url = f"https://cdn.fake/attachments/{aid}/{filename}"
-        payload: dict[str, Any] = {"id": str(aid), "filename": filename, "size": size, "url": url,
-                                   "proxy_url": url.replace("cdn.fake", "media.fake")}
-        if content_type is not None:  # Discord leaves it out when it cannot tell
-            payload["content_type"] = content_type
-        return payload
 
     def sticker(self, name: str, *, format_type: int = 1) -> dict[str, Any]:
         """A sticker item as a message carries it (``sticker_items``): format 1 PNG, 2 APNG, 3 Lottie."""
@@ -639,7 +632,8 @@ class FakeDiscord(GuildWorld):
             case ("GET", ["channels", cid, "messages", mid]):
                 return self._public(self.messages[int(mid)])
             case ("PATCH", ["channels", cid, "messages", mid]):
-                return await self._edit(int(mid), body, files)
+                refused = refuse_edit(self.messages.get(int(mid)), int(cid), bot, body)
+                return refused if refused is not None else await self._edit(int(mid), body, files)
             case ("DELETE", ["channels", cid, "messages", mid]):
                 return await self._delete(int(mid))
             case ("PUT", ["channels", cid, "messages", mid, "reactions", emoji, "@me"]):
@@ -713,6 +707,9 @@ class FakeDiscord(GuildWorld):
 
     async def _bot_post(self, channel_id: int, author: dict[str, Any], body: dict[str, Any],
                         files: list[dict[str, Any]]) -> dict[str, Any] | web.Response:
+        refused = too_long(body)
+        if refused is not None:
+            return refused
         ref = body.get("message_reference")
         mentions = [int(m) for m in re.findall(r"<@!?(\d+)>", body.get("content") or "")]
         fields = self._content_fields(body, files)
