@@ -45,6 +45,7 @@ TEXT_EXTENSIONS = frozenset({
     "svelte", "diff", "patch", "tex", "gradle", "cmake", "mk", "dockerfile", "gitignore", "srt", "vtt"})
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-yaml", "application/toml")
 BYTES_PER_CHAR = 4  # UTF-8's longest character: a file within max_attachment_chars is within 4 bytes each
+TEXT_READ_BYTES = 1_000_000  # a text file up to this size is read (and cut), whatever max_attachment_chars
 SNIFF_BYTES = 1024  # a text file with a NUL byte here is binary, whatever its name says
 
 
@@ -203,12 +204,13 @@ async def read_media(carried: Carried, fetch: Fetch | None, limits: MediaLimits)
                 images += 1
                 wanted.append((a, "image"))
         elif a.kind == "file" and is_text_file(a):
-            if a.size > max(limits.max_attachment_chars, 1) * BYTES_PER_CHAR:
+            if a.size > max(limits.max_attachment_chars * BYTES_PER_CHAR, TEXT_READ_BYTES):
                 unreadable.append(Unreadable(a.filename, f"too large: {_mb(a.size)}"))
             else:
                 wanted.append((a, "text"))
         else:
-            unreadable.append(Unreadable(a.filename, f"a {a.kind} it cannot open"))
+            what = {"audio": "an audio file", "video": "a video", "image": "an image"}.get(a.kind, "a file")
+            unreadable.append(Unreadable(a.filename, f"{what} it cannot open"))
     if fetch is None:
         unreadable.extend(Unreadable(a.filename, "not downloadable here") for a, _ in wanted)
         wanted = []

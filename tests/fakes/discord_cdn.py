@@ -108,7 +108,8 @@ class CdnWorld:
                 or not _valid(path, request.query)):
             return web.Response(status=404, text="This content is no longer available.")
         self.cdn_requests.append(aid)
-        return web.Response(body=found.data, content_type=found.content_type or "application/octet-stream")
+        return web.Response(body=found.data,
+                            headers={"Content-Type": found.content_type or "application/octet-stream"})
 
 
 def _signature(path: str, ex: str, issued: str) -> str:
