@@ -1,0 +1,169 @@
+"""Reply delivery (issue 12) over the wire: ``whole``, ``chunked`` and ``streamed`` as the fake Discord sees
+them (messages, typing, edits), with the fake Claude streaming its answer; and the fake Discord's rules for an
+edit. The splitting rules themselves are unit-tested at the end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.delivery import MIN_BURST, chunks, complete_sentences, paragraphs
+from tests.fakes.claude_server import Reply
+from tests.harness import CHANNEL_ID, USER_ID, Harness
+from tests.test_e2e_empty_turns import history
+
+REPLY_MODEL = "claude-test-default"
+PARAGRAPHS = [
+    "The tide pools are best at dawn, when the water is still and the light comes in low. " * 3,
+    "Bring shoes that can get wet. The rocks are slick with weed, and the barnacles are sharp. " * 3,
+    "And leave everything where you found it! The crabs were there first, after all. " * 3,
+]
+LONG = "\n\n".join(p.strip() for p in PARAGRAPHS)
+
+
+def edits(h: Harness) -> list[Any]:
+    return [r for r in h.discord.requests if r.method == "PATCH" and "/messages/" in r.path]
+
+
+async def test_whole_sends_one_message(make_harness: Any) -> None:
+    h = await make_harness(reply_delivery="whole")
+    h.claude.script(LONG, model=REPLY_MODEL)
+    sent = await h.dm("tell me about the tide pools")
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert reply["content"] == LONG and edits(h) == []
+
+
+async def test_chunked_sends_paragraphs_as_bursts_with_typing_before_each(make_harness: Any) -> None:
+    h = await make_harness(reply_delivery="chunked")
+    h.claude.script(LONG, model=REPLY_MODEL)
+    sent = await h.dm("tell me about the tide pools")
+    channel = int(sent["channel_id"])
+    posted = await h.replies(channel, 3)
+    assert [m["content"] for m in posted] == [p.strip() for p in PARAGRAPHS]
+    typing = h.discord.typing(channel)
+    for before, after in zip(posted, posted[1:], strict=False):  # the character types before each burst
+        assert any(before["_at"] < t < after["_at"] for t in typing)
+    stored = await history(h, "dm", 2)
+    assert stored.turns[1].content == LONG and stored.turns[1].discord_message_id == int(posted[-1]["id"])
+    # A short answer stays one message.
+    h.claude.script("Sure.\n\nSee you there.", model=REPLY_MODEL)
+    await h.dm("dawn then?")
+    posted = await h.replies(channel, 4)
+    assert posted[-1]["content"] == "Sure.\n\nSee you there." and len(posted) == 4
+
+
+async def test_streamed_posts_the_first_sentence_then_edits_to_the_full_text(make_harness: Any) -> None:
+    h = await make_harness(reply_delivery="streamed", stream_edit_interval=0.2)
+    h.claude.chunk_size = 12
+    h.claude.script(Reply(LONG, stream_delay=0.01), model=REPLY_MODEL)
+    await h.say("tide pools?", mention=True)
+    [reply] = await h.replies(CHANNEL_ID)
+    await h.discord.wait_for(lambda d: d.messages[int(reply["id"])]["content"] == LONG, timeout=10,
+                             what="the final edit")
+    first = next(r for r in h.discord.requests if r.method == "POST" and r.path.endswith("/messages")
+                 and r.body and "tide" in str(r.body.get("content", "")).lower())
+    shown_first = first.body["content"]
+    assert LONG.startswith(shown_first) and len(shown_first) < len(LONG)
+    assert shown_first.endswith((".", "!"))  # a whole sentence, never half a word
+    made = edits(h)
+    assert made and all(r.body["content"] for r in made) and made[-1].body["content"] == LONG
+    shown = [r.body["content"] for r in made]
+    assert all(LONG.startswith(s) for s in shown) and shown == sorted(shown, key=len)  # it only grows
+    assert h.discord.rate_limited == [] and len(h.discord.posted(CHANNEL_ID)) == 1
+    stored = await history(h, f"channel:{CHANNEL_ID}", 2)
+    assert stored.turns[1].content == LONG
+    [request] = h.claude.requests_for(REPLY_MODEL)
+    assert request.stream
+
+
+async def test_streamed_continues_in_new_messages_past_the_length_limit(make_harness: Any) -> None:
+    h = await make_harness(reply_delivery="streamed", stream_edit_interval=0.2, max_message_length=300)
+    h.claude.chunk_size = 40
+    h.claude.script(Reply(LONG, stream_delay=0.005), model=REPLY_MODEL)
+    sent = await h.dm("tide pools?")
+    channel = int(sent["channel_id"])
+    await h.replies(channel, 3)
+
+    def settled(d: Any) -> bool:
+        contents = [m["content"] for m in d.posted(channel)]
+        return "".join(contents).replace(" ", "").replace("\n", "") == LONG.replace(" ", "").replace("\n", "")
+
+    await h.discord.wait_for(settled, timeout=10, what="the full text across messages")
+    assert all(len(m["content"]) <= 300 for m in h.discord.posted(channel))
+    assert h.discord.rate_limited == []
+
+
+async def test_streamed_reply_that_fails_is_replaced_by_the_fallback(make_harness: Any) -> None:
+    h = await make_harness(reply_delivery="streamed", stream_edit_interval=0.2, llm_timeout=2)
+    h.claude.chunk_size = 30
+    # Breaks off after a sentence or two (already posted), with an error not worth a retry.
+    broken = Reply(LONG, stream_delay=0.05, stream_error="invalid_request_error", stream_error_after=6)
+    h.claude.script(broken, model=REPLY_MODEL, times=None)
+    sent = await h.dm("tide pools?")
+    channel = int(sent["channel_id"])
+    await h.replies(channel)
+    await h.discord.wait_for(lambda d: [m["content"] for m in d.posted(channel)] == [
+        h.settings().fallback_reply.replace("{name}", "Finn")], timeout=10, what="the fallback")
+    assert edits(h)  # the first sentence was out, and was replaced
+
+
+# -- the fake Discord's rules for an edit
+
+
+async def test_fake_discord_edit_rules(harness: Harness) -> None:
+    h = harness
+    d = h.discord
+    await h.say("hi", mention=True)
+    [mine] = await h.replies(CHANNEL_ID)
+    theirs = await h.say("not yours")
+    base = f"{d.api_base}/channels/{CHANNEL_ID}/messages"
+    headers = {"Authorization": "Bot fake-discord-token"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async def patch(mid: Any, content: str) -> tuple[int, dict[str, Any], Any]:
+            async with http.patch(f"{base}/{mid}", json={"content": content}) as r:
+                return r.status, await r.json(), r.headers
+
+        status, body, head = await patch(mine["id"], "edited")
+        assert status == 200 and body["content"] == "edited" and body["edited_timestamp"]
+        assert head["X-RateLimit-Limit"] == "5" and "X-RateLimit-Reset-After" in head
+        assert (await patch(theirs["id"], "x"))[:2] == (
+            403, {"message": "Cannot edit a message authored by another user", "code": 50005})
+        assert (await patch(123, "x"))[:2] == (404, {"message": "Unknown Message", "code": 10008})
+        status, body, _ = await patch(mine["id"], "x" * 2001)
+        assert status == 400 and body["code"] == 50035 and "content" in body["errors"]
+        for _ in range(5):  # five per five seconds: the next is refused with Discord's 429
+            status, body, _ = await patch(mine["id"], "again")
+            if status == 429:
+                break
+        assert status == 429 and body["retry_after"] > 0 and d.rate_limited
+    assert d.messages[int(mine["id"])]["content"] == "again"
+    assert USER_ID  # the harness's user posted the other message
+
+
+# -- splitting rules (pure)
+
+
+def test_paragraphs_keep_code_blocks_whole() -> None:
+    text = "Look:\n\n```py\na = 1\n\nb = 2\n```\n\nDone."
+    assert paragraphs(text) == ["Look:", "```py\na = 1\n\nb = 2\n```", "Done."]
+
+
+def test_chunks_gather_short_paragraphs_and_respect_the_limit() -> None:
+    assert chunks("Hi!\n\nHow are you?", 2000) == ["Hi!\n\nHow are you?"]
+    long = ["x" * (MIN_BURST + 10)] * 3
+    assert chunks("\n\n".join(long), 2000) == long
+    huge = chunks(("word " * 100 + "\n\n") * 2, 300)
+    assert all(len(c) <= 300 for c in huge) and len(huge) >= 4
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("Hello there. How are y", "Hello there."),
+    ("No sentence yet", ""),
+    ("*waves!* Oh hi", "*waves!*"),
+    ("Line one\nline tw", "Line one"),
+    ("Really?! Yes", "Really?!"),
+])
+def test_complete_sentences(text: str, shown: str) -> None:
+    assert complete_sentences(text) == shown
