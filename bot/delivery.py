@@ -29,7 +29,7 @@ from bot.typing_sim import typing_seconds
 
 log = logging.getLogger(__name__)
 
-MIN_BURST = 200  # characters: a chunk gathers paragraphs until it is at least this long (no one-line spam)
+MIN_BURST = 150  # characters: a chunk gathers paragraphs until it is at least this long (no one-line spam)
 _SENTENCE_END = re.compile(r"[.!?…][\"')\]*_~]*(?=\s)|\n")
 
 Generate = Callable[[Callable[[str], None] | None], Awaitable[Completion]]
@@ -173,26 +173,27 @@ class Delivery:
             changed.set()
 
         generation = asyncio.ensure_future(self._generate(on_text))
-        posted: list[tuple[int | None, str]] = []
+        posted: list[tuple[int | None, str]] = []  # (message id, what it shows)
         edits = 0
+        synced = ""
 
         async def sync(text: str) -> None:
             """Make the posted messages show ``text``: edit what changed, post what is new, delete what
             is no longer needed (a retried stream may come back shorter)."""
-            nonlocal edits
+            nonlocal edits, synced
+            synced = text
             parts = split_message(text, self.settings.max_message_length)
             for i, part in enumerate(parts):
                 if i < len(posted):
                     mid, shown = posted[i]
                     if shown != part and mid is not None:
-                        await outlet.edit(mid, part)
                         edits += 1
-                        posted[i] = (mid, part)
+                        posted[i] = (mid if await self._quietly(outlet.edit(mid, part), mid) else None, part)
                 else:
                     posted.append((await self.outlet.send(part, first=i == 0), part))
             for mid, _ in posted[len(parts):]:
                 if mid is not None:
-                    await outlet.delete(mid)
+                    await self._quietly(outlet.delete(mid), mid)
             del posted[len(parts):]
 
         def visible() -> str:
@@ -216,14 +217,14 @@ class Delivery:
                     if generation.done():
                         break
                     text = visible()
-                    if text and text != "\n\n".join(shown for _, shown in posted):
+                    if text and text != synced:
                         await sync(text)
                         last_edit = time.monotonic()
             completion, text, ok = await generation
             final = self._shown(text)
             if posted:  # the final edit, still within the interval
                 wait = self.settings.stream_edit_interval - (time.monotonic() - last_edit)
-                if wait > 0 and final != "\n\n".join(shown for _, shown in posted):
+                if wait > 0 and final != synced:
                     await asyncio.sleep(wait)
             await sync(final)
         finally:
@@ -232,6 +233,17 @@ class Delivery:
                 await asyncio.gather(generation, return_exceptions=True)
         return Delivered(final, [shown for _, shown in posted], [mid for mid, _ in posted], ok, completion,
                          edits)
+
+
+    async def _quietly(self, call: Awaitable[None], message_id: int) -> bool:
+        """An edit or delete of a message of this reply; a failure (someone deleted the message, the
+        channel went away) is logged and the reply goes on. Returns whether it worked."""
+        try:
+            await call
+        except Exception as exc:  # the transport's errors (discord.HTTPException...)
+            self.log.warning("%s: message %s could not be updated: %s", self.label, message_id, exc)
+            return False
+        return True
 
 
 async def _first_of(awaitable: Awaitable[object], generation: asyncio.Future[object]) -> None:

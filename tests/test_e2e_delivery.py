@@ -4,12 +4,18 @@ edit. The splitting rules themselves are unit-tested at the end."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from bot.delivery import MIN_BURST, chunks, complete_sentences, paragraphs
+from bot.claude import Completion
+from bot.delivery import MIN_BURST, Delivered, Delivery, chunks, complete_sentences, paragraphs
+from bot.models.base import CallUsage
 from tests.fakes.claude_server import Reply
 from tests.harness import CHANNEL_ID, USER_ID, Harness
 from tests.test_e2e_empty_turns import history
@@ -167,3 +173,74 @@ def test_chunks_gather_short_paragraphs_and_respect_the_limit() -> None:
 ])
 def test_complete_sentences(text: str, shown: str) -> None:
     assert complete_sentences(text) == shown
+
+
+# -- the delivery logic against a test outlet (no Discord)
+
+
+class ListOutlet:
+    """Posts into a list; ``broken_edits``: every edit fails, as when someone deleted the message."""
+
+    def __init__(self, *, broken_edits: bool = False) -> None:
+        self.sent: list[str] = []
+        self.edited: list[tuple[int, str]] = []
+        self.broken_edits = broken_edits
+
+    @contextlib.asynccontextmanager
+    async def typing(self) -> AsyncIterator[None]:
+        yield
+
+    async def send(self, text: str, *, first: bool) -> int | None:
+        self.sent.append(text)
+        return len(self.sent)
+
+    async def edit(self, message_id: int, text: str) -> None:
+        if self.broken_edits:
+            raise OSError("404 Unknown Message")
+        self.edited.append((message_id, text))
+
+    async def delete(self, message_id: int) -> None:
+        raise AssertionError("nothing to delete here")
+
+
+def streaming(text: str, pieces: int = 6) -> Any:
+    async def generate(on_text: Any) -> Completion:
+        step = len(text) // pieces + 1
+        for end in range(step, len(text) + step, step):
+            if on_text is not None:
+                on_text(text[:end])
+            await asyncio.sleep(0.01)
+        return Completion(text, "m", CallUsage())
+
+    return generate
+
+
+async def delivered(outlet: Any, mode: str, text: str) -> Delivered:
+    settings = Harness(db_url="sqlite://", tmp_path=Path("."), config={
+        "reply_delivery": mode, "stream_edit_interval": "0.2"}).settings()
+    return await Delivery(settings, outlet, streaming(text), lambda t: t, "fallback", "").run()
+
+
+async def test_a_failed_edit_is_logged_and_the_reply_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    outlet = ListOutlet(broken_edits=True)
+    result = await delivered(outlet, "streamed", LONG)
+    assert result.ok and result.text == LONG and outlet.sent and LONG.startswith(outlet.sent[0])
+    assert any("could not be updated" in r.getMessage() for r in caplog.records)
+
+
+async def test_streamed_on_an_outlet_that_cannot_edit_is_chunked() -> None:
+    class Plain:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        @contextlib.asynccontextmanager
+        async def typing(self) -> AsyncIterator[None]:
+            yield
+
+        async def send(self, text: str, *, first: bool) -> int | None:
+            self.sent.append(text)
+            return None
+
+    outlet = Plain()
+    result = await delivered(outlet, "streamed", LONG)
+    assert outlet.sent == [p.strip() for p in PARAGRAPHS] and result.parts == outlet.sent
