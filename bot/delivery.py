@@ -2,7 +2,8 @@
 
 * ``whole``: the answer appears in one go after the typing indicator (split only at Discord's length limit).
 * ``chunked``: a long answer goes out as several messages at paragraph breaks, with typing before each, as
-  a person sends bursts. Short answers stay one message.
+  a person sends bursts; the typing time of the whole answer is shared among them, so the first burst comes
+  sooner and the last no later than the answer would in one go. Short answers stay one message.
 * ``streamed``: Claude's answer is streamed; the first part is posted as soon as a sentence is complete,
   then that message is edited as the rest arrives, at most once per ``stream_edit_interval`` seconds (within
   Discord's edit rate limit); the final edit carries the whole text, and what is over Discord's length
@@ -144,9 +145,13 @@ class Delivery:
             completion, text, ok = await self._generate(None)
             text = self._shown(text)
             parts = chunks(text, limit) if chunked else split_message(text, limit)
-            # The typing a person would need for what they send first (the whole of it, unchunked).
-            first = parts[0] if chunked and parts else text
-            remaining = typing_seconds(first, self.settings) - (time.monotonic() - self.started)
+            # The typing a person would need for the whole answer, shared among the bursts by their length
+            # (at least min_typing_time each): the first appears sooner, the last no later than in one go.
+            total = typing_seconds(text, self.settings)
+            length = sum(len(p) for p in parts) or 1
+            shares = [max(total * len(p) / length, self.settings.min_typing_time) for p in parts] \
+                if chunked else [total]
+            remaining = shares[0] - (time.monotonic() - self.started)
             if remaining > 0:
                 await asyncio.sleep(remaining)
         # Typing has stopped before each part goes out: a refresh landing after it would show the character
@@ -155,7 +160,7 @@ class Delivery:
         for i, part in enumerate(parts):
             if i and chunked:
                 async with self.outlet.typing():
-                    await asyncio.sleep(typing_seconds(part, self.settings))
+                    await asyncio.sleep(shares[i])
             ids.append(await self.outlet.send(part, first=i == 0))
         return Delivered(text, parts, ids, ok, completion)
 
