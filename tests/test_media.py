@@ -147,3 +147,29 @@ def test_fake_claude_rejects_bad_image_blocks_like_the_api(source: dict[str, str
                                                       {"type": "text", "text": "?"}]}]}
     found = image_problem(body)
     assert found is not None and found.startswith("messages.0.content.0.image.source") and problem in found
+
+
+async def test_fake_claude_answers_a_bad_image_with_the_apis_400_over_the_wire() -> None:
+    import anthropic
+
+    from tests.fakes.claude_server import FakeClaude
+
+    async with FakeClaude() as fake:
+        client = anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="k", max_retries=0, timeout=5.0)
+        try:
+            def image(media_type: str, data: bytes) -> list[dict[str, object]]:
+                return [{"type": "image", "source": {"type": "base64", "media_type": media_type,
+                                                     "data": base64.b64encode(data).decode()}},
+                        {"type": "text", "text": "what is this?"}]
+
+            ok = await client.messages.create(model="m", max_tokens=10, messages=[
+                {"role": "user", "content": image("image/png", SAMPLE["image/png"])}])  # type: ignore[misc]
+            assert ok.content[0].text == fake.default_text  # type: ignore[union-attr]
+            with pytest.raises(anthropic.BadRequestError) as refused:
+                await client.messages.create(model="m", max_tokens=10, messages=[
+                    {"role": "user", "content": image("image/png", SAMPLE["image/gif"])}])  # type: ignore[misc]
+            assert refused.value.status_code == 400
+            assert refused.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+            assert "appears to be a image/gif image" in str(refused.value)
+        finally:
+            await client.close()
