@@ -26,6 +26,7 @@ from bot.alive import Alive
 from bot.emotes import Emote, EmoteSet
 from bot.permissions import in_log_channel
 from bot.proactive import Place
+from bot.status import clean_status
 from cogs.events import typing_in
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ class AliveCog(commands.Cog, name="Alive"):
         if memory_tasks is not None:
             memory_tasks.after_daily.append(self.after_consolidation)
         self.bot.admin.state.listeners.append(self.alive.state_changed)
+        self.bot.cluster.on("status", self._status_heard)
 
     async def cog_unload(self) -> None:
         self.scheduler.shutdown(wait=False)
@@ -97,6 +99,8 @@ class AliveCog(commands.Cog, name="Alive"):
     # -- the schedule
 
     async def tick(self) -> None:
+        if not self.bot.cluster.leading:
+            return  # proactive rounds and the custom status: once per cluster, by its leader
         try:
             await self.alive.tick()
         except Exception:
@@ -129,6 +133,16 @@ class AliveCog(commands.Cog, name="Alive"):
             log.exception("could not show the custom status")
 
     async def show_status(self, text: str) -> None:
+        if self.bot.cluster.leading:  # the other processes show it on their own shards
+            self.bot.cluster.publish_soon("status", text=text)
+        await self._present(text)
+
+    async def _status_heard(self, message: dict[str, Any]) -> None:
+        text = clean_status(str(message.get("text", "")))
+        if text is not None and message.get("character") == self.bot.engine.character_key:
+            await self._present(text)
+
+    async def _present(self, text: str) -> None:
         if self.bot.ws is None or self.bot.is_closed():
             return  # shown at the next READY
         await self.bot.change_presence(activity=discord.CustomActivity(name=text))
