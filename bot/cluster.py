@@ -139,7 +139,7 @@ class Cluster:
     async def _become_leader(self) -> None:
         self.leading = True
         log.info("cluster: process %s (shards %s) leads the scheduled work", self.node_id, self.shards)
-        await self.store.cluster.beat(self.node_id, leader=True)
+        await self.store.cluster.take_lead(self.node_id, self.character)
         for hook in list(self.lead_hooks):
             try:
                 await hook()

@@ -59,6 +59,15 @@ class ClusterNodes:
         await self.db.change(update(ClusterNode).where(ClusterNode.node_id == node_id)
                              .values(last_seen=utcnow(), leader=leader))
 
+    async def take_lead(self, node_id: str, character: str) -> None:
+        """This process holds the leader lock: no other row of the character may still claim it (a leader
+        killed with -9 never cleared its own flag)."""
+        now = utcnow()
+        await self.db.change(update(ClusterNode).where(ClusterNode.character == character,
+                                                       ClusterNode.node_id != node_id).values(leader=False))
+        await self.db.change(update(ClusterNode).where(ClusterNode.node_id == node_id)
+                             .values(last_seen=now, leader=True))
+
     async def stop(self, node_id: str) -> None:
         now = utcnow()
         await self.db.change(update(ClusterNode).where(ClusterNode.node_id == node_id)
