@@ -351,3 +351,32 @@ async def test_kill_9_of_the_leader_hands_the_schedule_over(world: ClusterWorld)
 
 def _node_of(status: str, pid: int) -> str:
     return next(line.split()[0] for line in status.splitlines() if f"-{pid}-" in line)
+
+
+async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(db_url: str,
+                                                                       make_harness: Any) -> None:
+    """Finn, named second, waits for Atlas's answer; Atlas lives in another process of the cluster, whose
+    answer arrives as a `posted` signal (before, or without, the gateway's copy)."""
+    if "postgresql" not in db_url:
+        pytest.skip("signals between processes go through PostgreSQL")
+    from bot.pipeline import Incoming
+    from tests.harness import CHANNEL_ID, GUILD_ID, USER_ID
+
+    h = await make_harness(turn_wait_after_human="30")
+    other_store = await Store(db_url).open()
+    other = Cluster(other_store, ClusterSettings(), "atlas", shard_ids=(1,), shard_count=2)
+    await other.start()
+    try:
+        msg = Incoming(10_000, CHANNEL_ID, USER_ID, "alice", "Atlas, then Finn: hello!",
+                       datetime.now(UTC), False, guild_id=GUILD_ID)
+        waiting = asyncio.create_task(h.bot.engine.wait_turn(msg, ("Atlas",)))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        started = asyncio.get_running_loop().time()
+        assert await other.publish("posted", channel_id=CHANNEL_ID, guild_id=GUILD_ID, message_id=10_001,
+                                   author_name="Atlas")
+        assert await asyncio.wait_for(waiting, timeout=10) is True
+        assert asyncio.get_running_loop().time() - started < 10  # not the 30 s wait
+    finally:
+        await other.close()
+        await other_store.close()
