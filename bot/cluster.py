@@ -1,7 +1,8 @@
 """One process of a cluster: several Kindred processes, each running some shards, sharing one PostgreSQL.
 
-* **Leader.** Work that must happen once per cluster (the daily consolidation, the summary sweep, proactive
-  rounds and the custom status, the slash-command sync) runs only where :attr:`Cluster.leading` is true.
+* **Leader.** Work that must happen once per cluster (the daily consolidation, the summary sweep, the
+  custom status after it, the slash-command sync) runs only where :attr:`Cluster.leading` is true.
+  (Proactive rounds run in every process, for its own shards' channels: bot/alive.py.)
   The leader holds a PostgreSQL advisory lock on its own session; PostgreSQL releases it when that session
   dies (kill -9 included, and within seconds when the machine vanishes: TCP keepalives), and another
   process takes it on its next try, every ``leader_failover_seconds / 3``. Becoming leader runs the

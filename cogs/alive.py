@@ -59,7 +59,9 @@ class AliveCog(commands.Cog, name="Alive"):
         self.bot = bot
         ensemble = bot.ensemble
         members = [m.engine for m in ensemble.cast] if ensemble is not None else []
-        self.alive = Alive(bot.engine, self, members=members, mirror=bot.mirror.emit)
+        # In a cluster each process speaks first in its own shards' channels (bot/alive.py).
+        self.alive = Alive(bot.engine, self, members=members, mirror=bot.mirror.emit,
+                           shards=bot.cluster.shards if bot.settings.shard_id_list else "")
         self.scheduler = AsyncIOScheduler()
         self._emotes: dict[int, tuple[Sequence[discord.Emoji], EmoteSet]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -99,8 +101,6 @@ class AliveCog(commands.Cog, name="Alive"):
     # -- the schedule
 
     async def tick(self) -> None:
-        if not self.bot.cluster.leading:
-            return  # proactive rounds and the custom status: once per cluster, by its leader
         try:
             await self.alive.tick()
         except Exception:
@@ -133,8 +133,7 @@ class AliveCog(commands.Cog, name="Alive"):
             log.exception("could not show the custom status")
 
     async def show_status(self, text: str) -> None:
-        if self.bot.cluster.leading:  # the other processes show it on their own shards
-            self.bot.cluster.publish_soon("status", text=text)
+        self.bot.cluster.publish_soon("status", text=text)  # the other processes show it on their shards
         await self._present(text)
 
     async def _status_heard(self, message: dict[str, Any]) -> None:
