@@ -239,7 +239,6 @@ class Delivery:
         return Delivered(final, [shown for _, shown in posted], [mid for mid, _ in posted], ok, completion,
                          edits)
 
-
     async def _quietly(self, call: Awaitable[None], message_id: int) -> bool:
         """An edit or delete of a message of this reply; a failure (someone deleted the message, the
         channel went away) is logged and the reply goes on. Returns whether it worked."""
