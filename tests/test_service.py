@@ -15,9 +15,12 @@ from typing import Any
 
 import pytest
 
+from bot.character import CharacterSource
 from bot.config import BY_KEY, PROJECT_ROOT, SETTINGS, load_settings
 from bot.config.docs import render_example, render_markdown
 from bot.config.live import apply, changes, live_section, live_settings
+from bot.engine import BotThrottle
+from bot.reloader import ConfigReloader
 from database.store import Store
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
 
@@ -208,16 +211,31 @@ def _settings(tmp_path: Path, **env: str) -> Any:
 def test_changes_apply_in_place_keeping_restart_keys(tmp_path: Path) -> None:
     running = _settings(tmp_path, DEFAULT_MAX_TOKENS="700", SHARD_COUNT="1", DISCORD_TOKEN="old-secret")
     memory = live_section(running, "memory")
+    throttle = BotThrottle(running)
     new = _settings(tmp_path, DEFAULT_MAX_TOKENS="321", SHARD_COUNT="2", DISCORD_TOKEN="new-secret",
-                    RECALL_TOKEN_BUDGET="5")
+                    RECALL_TOKEN_BUDGET="5", REPLY_COOLDOWN="2.5")
     found = {c.key: c for c in changes(running, new)}
-    assert set(found) == {"default_max_tokens", "shard_count", "discord_token", "recall_token_budget"}
+    assert set(found) == {"default_max_tokens", "shard_count", "discord_token", "recall_token_budget",
+                          "reply_cooldown"}
     assert found["default_max_tokens"].describe() == "default_max_tokens 700 -> 321"
     assert found["discord_token"].describe() == ("discord_token changed: read at start-up, applies after a "
                                                  "restart (the running value stays)")  # no secret logged
     apply(running, live_settings(running, new))
     assert running.default_max_tokens == 321 and memory.recall_token_budget == 5
+    assert throttle.cooldown == 2.5  # the engine's bot-to-bot throttle reads the settings at each decision
     assert running.shard_count == 1 and running.discord_token == "old-secret"
     persona = replace(new, raw={**new.raw, "core_prompt": "x" * 500})
     [prompt] = [c for c in changes(new, persona) if c.key == "core_prompt"]
     assert prompt.describe() == "core_prompt changed (the persona follows it from the next message)"
+
+
+async def test_config_reload_seconds_0_watches_nothing(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, CONFIG_RELOAD_SECONDS="0")
+
+    async def reseed(folder: Path) -> None:
+        raise AssertionError("nothing is watched")
+
+    reloader = ConfigReloader(settings, [CharacterSource(FINN, None, {})], reseed)
+    reloader.start()
+    assert reloader._task is None
+    await reloader.stop()

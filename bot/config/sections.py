@@ -59,11 +59,11 @@ class ReplySettings:
 
     TITLE: ClassVar[str] = "Reply decisions"
     bot_reply_threshold: int = key(
-        3, "Consecutive replies to other bots allowed until a human speaks.", min=0, restart=True)
+        3, "Consecutive replies to other bots allowed until a human speaks.", min=0)
     yes_no_vote_count: int = key(
         3, "Yes/no votes asked of the voting model for unaddressed channel messages.", above=0)
     voting_model: str = key("claude-haiku-4-5", "Model that casts the yes/no reply votes.")
-    reply_cooldown: float = key(10.0, "Seconds between replies to the same bot.", min=0, restart=True)
+    reply_cooldown: float = key(10.0, "Seconds between replies to the same bot.", min=0)
     recent_channel_messages: int = key(
         15, "Recent channel messages (with author names) put in each prompt.", min=0)
     log_inactive_channels: bool = key(
