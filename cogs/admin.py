@@ -230,6 +230,7 @@ class Admin(commands.Cog):
     async def _shut_down(self, msg: Incoming) -> None:
         name = self.bot.engine.persona.name
         log.warning("shutdown of %s requested in the log channel by admin %s", name, msg.author_id)
+        self.bot.stopping = True  # like SIGTERM (bot/lifecycle.py): no new messages while replies finish
         events: Any = self.bot.get_cog("Events")
         grace = self.bot.settings.shutdown_grace_seconds
         finished = True
