@@ -196,6 +196,10 @@ def test_compose_runs_kindred_on_a_healthy_postgresql() -> None:
     assert (PROJECT_ROOT / character / "character.env").is_file()
     assert bot["env_file"] == [f"{character}/character.local.env"]  # the secrets, never in the image
     assert "./characters:/app/characters:ro" in bot["volumes"]
-    assert any(v.endswith(":/app/data") for v in bot["volumes"])
+    [config] = [v for v in bot["volumes"] if isinstance(v, dict)]
+    assert (config["source"], config["target"]) == ("./config.env", "/app/config.env")
+    assert config["read_only"] is True
+    assert config["bind"]["create_host_path"] is False  # a missing file stops compose instead of a folder
+    assert any(isinstance(v, str) and v.endswith(":/app/data") for v in bot["volumes"])
     # Docker's SIGKILL comes after stop_grace_period: later than Kindred's own grace for replies in flight.
     assert float(bot["stop_grace_period"].rstrip("s")) > BY_KEY["shutdown_grace_seconds"].default
