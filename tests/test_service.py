@@ -140,9 +140,10 @@ async def test_config_and_character_changes_apply_live(db_url: str, tmp_path: Pa
         assert first.json["max_tokens"] == 700
         assert "sells lemonade" not in first.system_text()
 
-        # A model setting and a memory budget in config.env, the prompt in character.env, a restart-only
-        # key beside them.
-        _rewrite(config, "default_max_tokens=321\nrecall_token_budget=123\nshard_count=2\n")
+        # A model setting, a memory budget and a reply setting in config.env, the prompt in character.env,
+        # a restart-only key beside them.
+        _rewrite(config, "default_max_tokens=321\nrecall_token_budget=123\nyes_no_vote_count=1\n"
+                         "shard_count=2\n")
         env = (folder / "character.env").read_text(encoding="utf-8")
         lemonade = "You are Finn, a walking fish who sells lemonade."
         _rewrite(folder / "character.env", env.replace("You are Finn, a walking fish.", lemonade))
@@ -158,6 +159,11 @@ async def test_config_and_character_changes_apply_live(db_url: str, tmp_path: Pa
         assert second.json["max_tokens"] == 321
         assert lemonade in second.system_text()
         assert [r.levelname for r in caplog.records if r.getMessage() == restart] == ["WARNING"]
+        # A reply decision: one vote now (3 by default) for a message nobody addressed.
+        assert "yes_no_vote_count 3 -> 1" in await _logged(caplog, "yes_no_vote_count")
+        unaddressed = await h.say("nice weather for tea today")
+        await _logged(caplog, f"message {unaddressed['id']} from alice")
+        assert len(h.claude.requests_for("claude-test-voter")) == 1
 
         # An invalid value: one line naming the file and the key; the running configuration stays.
         _rewrite(config, "default_max_tokens=lots\n")
