@@ -54,7 +54,7 @@ async def test_a_stop_signal_finishes_the_reply_in_flight_and_exits_0(db_url: st
     await h.discord.start()
     await h.claude.start()
     h._build_world()
-    h.claude.script("A slow, careful answer.", model=DEFAULT, delay=1.5)
+    h.claude.script("A slow, careful answer.", model=DEFAULT, delay=3.0)
     env = {**os.environ, **h.environ(), "LOG_LEVEL": "INFO"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT),
@@ -68,6 +68,7 @@ async def test_a_stop_signal_finishes_the_reply_in_flight_and_exits_0(db_url: st
         await h.claude.wait_for_requests(1, timeout=30)  # the reply is in flight
         proc.send_signal(sig)
         await _read_until(proc.stdout, f"{sig.name} received", seen)
+        proc.send_signal(sig)  # impatience (a second Ctrl-C) changes nothing: the close under way goes on
         # Sent after the signal: not taken (no second model request, no second reply).
         await h.discord.user_message(CHANNEL_ID, USER2_ID, f"<@{bot_id}> and me?", mentions=[bot_id])
         rest, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
@@ -81,6 +82,7 @@ async def test_a_stop_signal_finishes_the_reply_in_flight_and_exits_0(db_url: st
     assert proc.returncode == 0, text[-3000:]
     assert "Traceback" not in text, text[-3000:]
     assert "stopped cleanly: Discord connection and database closed" in text, text[-3000:]
+    assert f"{sig.name} received again: already stopping" in text, text[-3000:]
     assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["A slow, careful answer."]
     assert len(h.claude.requests) == 1
     store = await Store(db_url).open()
