@@ -81,6 +81,7 @@ async def test_a_stop_signal_finishes_the_reply_in_flight_and_exits_0(db_url: st
     text = "".join(seen) + rest.decode(errors="replace")
     assert proc.returncode == 0, text[-3000:]
     assert "Traceback" not in text, text[-3000:]
+    assert "Unclosed" not in text, text[-3000:]  # aiohttp's warning for an HTTP session left open
     assert "stopped cleanly: Discord connection and database closed" in text, text[-3000:]
     assert f"{sig.name} received again: already stopping" in text, text[-3000:]
     assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["A slow, careful answer."]
