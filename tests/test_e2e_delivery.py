@@ -115,6 +115,24 @@ async def test_streamed_reply_that_fails_is_replaced_by_the_fallback(make_harnes
     assert edits(h)  # the first sentence was out, and was replaced
 
 
+async def test_streamed_through_a_characters_webhook(make_harness: Any) -> None:
+    h = await make_harness(ensemble_characters="atlas", banter_chance=0, reply_delivery="streamed",
+                           stream_edit_interval=0.2)
+    h.claude.chunk_size = 12
+
+    def atlas(body: dict[str, Any]) -> Reply | None:
+        return Reply(LONG, stream_delay=0.01) if "You are Atlas" in str(body.get("system")) else None
+
+    h.claude.responder = atlas
+    await h.say("Atlas, tell me about the tide pools")
+    [reply] = await h.replies(CHANNEL_ID)
+    assert reply["webhook_id"] and reply["author"]["username"] == "Atlas"
+    await h.discord.wait_for(lambda d: d.messages[int(reply["id"])]["content"] == LONG, timeout=10,
+                             what="the final webhook edit")
+    hook_edits = [r for r in h.discord.requests if r.method == "PATCH" and r.path.startswith("/webhooks/")]
+    assert hook_edits and hook_edits[-1].body["content"] == LONG
+
+
 # -- the fake Discord's rules for an edit
 
 
@@ -146,6 +164,29 @@ async def test_fake_discord_edit_rules(harness: Harness) -> None:
         assert status == 429 and body["retry_after"] > 0 and d.rate_limited
     assert d.messages[int(mine["id"])]["content"] == "again"
     assert USER_ID  # the harness's user posted the other message
+
+
+async def test_fake_discord_webhook_edit_rules(harness: Harness) -> None:
+    d = harness.discord
+    hook = d._create_webhook(CHANNEL_ID, {"name": "Kindred atlas"}, d.bots["fake-discord-token"])
+    other = d._create_webhook(CHANNEL_ID, {"name": "someone else"}, d.bots["fake-discord-token"])
+    async with aiohttp.ClientSession() as http:
+        async def call(method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+            async with http.request(method, f"{d.api_base}{path}", json=body) as r:
+                return r.status, await r.json()
+
+        status, sent = await call("POST", f"/webhooks/{hook['id']}/{hook['token']}?wait=true",
+                                  {"content": "hello"})
+        assert status == 200
+        own = f"/webhooks/{hook['id']}/{hook['token']}/messages/{sent['id']}"
+        assert (await call("PATCH", own, {"content": "hello again"}))[1]["content"] == "hello again"
+        wrong = f"/webhooks/{hook['id']}/wrong/messages/{sent['id']}"
+        assert (await call("PATCH", wrong, {"content": "x"})) == (404, {"message": "Unknown Webhook",
+                                                                        "code": 10015})
+        assert (await call("PATCH", f"/webhooks/{other['id']}/{other['token']}/messages/{sent['id']}",
+                           {"content": "x"})) == (404, {"message": "Unknown Message", "code": 10008})
+        status, body = await call("PATCH", own, {"content": "x" * 2001})
+        assert status == 400 and body["code"] == 50035
 
 
 # -- splitting rules (pure)

@@ -1,4 +1,5 @@
-"""Discord's rules for a bot editing a channel message (PATCH /channels/{channel.id}/messages/{message.id}).
+"""Discord's rules for a bot editing a channel message (PATCH /channels/{channel.id}/messages/{message.id}),
+and a webhook editing its own (PATCH /webhooks/{webhook.id}/{token}/messages/{message.id}).
 
 Unknown (or deleted, or in another channel): 404 code 10008. Another author's message: 403 code 50005. Content
 over 2000 characters: 400 code 50035 with the field error, as for a new message. An edit that leaves the
@@ -24,6 +25,17 @@ def too_long(body: dict[str, Any]) -> web.Response | None:
         return error(400, 50035, "Invalid Form Body", {"content": {"_errors": [
             {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {MAX_CONTENT} or fewer in length."}]}})
     return None
+
+
+def refuse_webhook_edit(message: dict[str, Any] | None, hook: dict[str, Any] | None, token: str,
+                        body: dict[str, Any]) -> web.Response | None:
+    """Discord's rules for PATCH /webhooks/{id}/{token}/messages/{message.id}: the webhook and its token must
+    be right (404 10015), and only that webhook's own messages can be edited (404 10008)."""
+    if hook is None or hook.get("token") != token:
+        return error(404, 10015, "Unknown Webhook")
+    if message is None or message.get("_deleted") or str(message.get("webhook_id")) != str(hook["id"]):
+        return error(404, 10008, "Unknown Message")
+    return too_long(body)
 
 
 def refuse_edit(message: dict[str, Any] | None, channel_id: int, bot: dict[str, Any] | None,

@@ -24,7 +24,7 @@ from aiohttp import WSMsgType, web
 
 from tests.fakes import serve_local
 from tests.fakes.discord_cdn import CdnWorld
-from tests.fakes.discord_edits import refuse_edit, too_long
+from tests.fakes.discord_edits import refuse_edit, refuse_webhook_edit, too_long
 from tests.fakes.discord_guild import ADMINISTRATOR, NOT_MINE, GuildWorld
 
 DISCORD_EPOCH_MS = 1420070400000
@@ -670,7 +670,9 @@ class FakeDiscord(GuildWorld, CdnWorld):
             case ("POST", ["webhooks", wid, wtoken]):
                 return await self._webhook_execute(int(wid), wtoken, body, files, query)
             case ("PATCH", ["webhooks", wid, wtoken, "messages", mid]):
-                return await self._edit(int(mid), body, files)
+                refused = refuse_webhook_edit(self.messages.get(int(mid)), self.webhooks.get(int(wid)),
+                                              wtoken, body)
+                return refused if refused is not None else await self._edit(int(mid), body, files)
             case ("DELETE", ["webhooks", wid, wtoken, "messages", mid]):
                 return await self._delete(int(mid))
         result = await self._guild_route(method, p, body, bot, query, headers or {})
