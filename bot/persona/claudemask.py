@@ -64,8 +64,7 @@ def load_claudemask(folder: Path, env: Mapping[str, str]) -> Persona:
     file = str(folder / "character.env")
     core = core_prompt(folder, env)
     if not core:
-        raise ConfigError(file, "core_prompt", "missing: the character has no prompt (core_prompt, or "
-                                               "core_prompt_file naming a file)")
+        raise ConfigError(file, "core_prompt", "missing: the character has no prompt")
     name = env_text(env, "default_name") or folder.name.replace("_", " ").replace("-", " ").title()
     modes, default_mode = parse_modes(env, file)
     prompt = core + ("\n\n" + modes_section(modes, default_mode) if modes else "")
