@@ -280,3 +280,16 @@ async def test_an_unreachable_model_server_is_a_warning_at_start_up(db_url: str,
         await h.close()
     [warning] = key_warnings(caplog)
     assert "anthropic backend: http://127.0.0.1:" in warning and "is unreachable" in warning
+
+
+async def test_a_rejected_discord_token_names_where_it_came_from(tmp_path: Path) -> None:
+    h = await start_fakes(tmp_path)
+    try:
+        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="WARNING", DISCORD_TOKEN="not-the-token"))
+    finally:
+        await stop_fakes(h)
+    assert code == 2, output
+    [line] = lines_of(output)
+    assert line.startswith("config error: environment variable DISCORD_TOKEN: discord_token: Discord "
+                           "rejected the Discord bot token (HTTP 401"), line
+    assert "not-the-token" not in output

@@ -40,7 +40,8 @@ def check_lines(path: Path, text: str) -> None:
             if binding.key is not None:
                 last_key = None if _quoted(binding.original.string) else binding.key.strip().lower()
             continue
-        line = binding.original.line
+        statement = binding.original.string  # may start with the blank lines before it
+        line = binding.original.line + statement[:len(statement) - len(statement.lstrip())].count("\n")
         if last_key is not None:
             hint = QUOTING_HINT + (", or move a long prompt to a file (core_prompt_file=prompt.md)"
                                    if last_key == "core_prompt" else "")
