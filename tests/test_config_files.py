@@ -242,3 +242,23 @@ def test_readme_walks_through_the_discord_set_up() -> None:
                    "character.local.env"):
         assert needed in section, needed
     assert INVITE_PERMISSIONS.add_reactions and INVITE_PERMISSIONS.send_voice_messages  # the code uses both
+
+
+# -- sampling settings a card carries are bounded like the settings
+
+def test_a_cards_out_of_range_temperature_names_file_and_field(tmp_path: Path) -> None:
+    import json
+
+    char = tmp_path / "ember"
+    char.mkdir()
+    card = {"spec": "chara_card_v2", "spec_version": "2.0",
+            "data": {"name": "Ember", "description": "A spark.", "personality": "warm", "scenario": "",
+                     "first_mes": "Hi.", "mes_example": "", "extensions": {"kindred": {"temperature": 1.7}}}}
+    (char / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ConfigError) as err:
+        CharacterSource(char, None, environ={}).load()
+    assert (err.value.file, err.value.key) == (str(char / "card.json"), "extensions.kindred.temperature")
+    assert err.value.message == "must be between 0 and 1, got 1.7"
+    card["data"]["extensions"]["kindred"]["temperature"] = 0.7
+    (char / "card.json").write_text(json.dumps(card))
+    assert CharacterSource(char, None, environ={}).load().temperature == 0.7

@@ -180,6 +180,18 @@ async def test_an_unreachable_postgresql_stops_before_discord(tmp_path: Path) ->
     assert h.discord.requests == [] and h.discord.gateway_log == []
 
 
+async def test_an_out_of_range_temperature_stops_start_up(tmp_path: Path) -> None:
+    h = await start_fakes(tmp_path)
+    try:
+        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="INFO", DEFAULT_TEMPERATURE="1.7"))
+    finally:
+        await stop_fakes(h)
+    assert code == 2, output
+    assert lines_of(output) == ["config error: environment: default_temperature: must be between 0 and 1, "
+                                "got 1.7"]
+    assert h.discord.requests == []
+
+
 async def test_an_unquoted_multi_line_prompt_is_one_line_naming_file_and_key(tmp_path: Path) -> None:
     char = tmp_path / "nyx"
     char.mkdir()
