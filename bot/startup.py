@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -44,6 +45,9 @@ def quiet_libraries(level: str) -> None:
         return
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # transformers draws a "Loading weights" bar when the embedding model loads (warm-up, consolidation);
+    # huggingface_hub reads this when first imported, which is later (the model loads after start-up).
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 async def check_database(settings: Settings) -> None:

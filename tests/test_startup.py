@@ -131,18 +131,19 @@ async def test_a_missing_message_content_intent_is_one_line_and_exit_2(tmp_path:
     assert f"/applications/{h.discord.application_id}/bot" in line
 
 
-async def test_an_unreachable_discord_is_one_line_and_exit_1(tmp_path: Path) -> None:
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "kindred-test.invalid"])  # refused; no such name
+async def test_an_unreachable_discord_is_one_line_and_exit_1(tmp_path: Path, host: str) -> None:
     h = await start_fakes(tmp_path)
-    port = closed_port()
-    env = main_env(h, LOG_LEVEL="WARNING", DISCORD_API_BASE_URL=f"http://127.0.0.1:{port}/api/v10",
-                   DISCORD_GATEWAY_URL=f"ws://127.0.0.1:{port}/gateway")
+    host = host.format(port=closed_port())  # .invalid never resolves (RFC 6761)
+    env = main_env(h, LOG_LEVEL="WARNING", DISCORD_API_BASE_URL=f"http://{host}/api/v10",
+                   DISCORD_GATEWAY_URL=f"ws://{host}/gateway")
     try:
         code, output = await run_to_exit(h, env)
     finally:
         await stop_fakes(h)
     assert code == 1, output
     [line] = lines_of(output)
-    assert f"cannot reach Discord at http://127.0.0.1:{port}/api/v10" in line
+    assert line.startswith(f"cannot reach Discord at http://{host}/api/v10 (") and "Traceback" not in output
 
 
 @pytest.mark.parametrize(("url", "says"), [
