@@ -198,10 +198,13 @@ def run_cluster_status(args: argparse.Namespace) -> int:
 
 def run_bot(settings: Settings, character: object) -> int:
     from bot.client import create_bot
+    from bot.lifecycle import serve
     from bot.startup import run_discord
 
     bot = create_bot(settings, character, freeze_after_setup=True)  # type: ignore[arg-type]
-    return run_discord(bot, settings)  # a refused or unreachable Discord: one line and an exit code
+    # bot.run's own runner, with SIGTERM/SIGINT closing the bot gracefully (bot/lifecycle.py); a refused or
+    # unreachable Discord is one line and an exit code (bot/startup.py).
+    return run_discord(bot, settings, lambda: asyncio.run(serve(bot, settings.discord_token)))
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -95,10 +96,11 @@ def _fail(line: str, code: int) -> int:
     return code
 
 
-def run_discord(bot: Any, settings: Settings) -> int:
-    """``bot.run``; each way the connection can fail at start-up is one line and an exit code."""
+def run_discord(bot: Any, settings: Settings, run: Callable[[], None]) -> int:
+    """``run()`` (the bot until it closes); each way the connection can fail at start-up is one line and an
+    exit code."""
     try:
-        bot.run(settings.discord_token, log_handler=None)
+        run()
     except discord.LoginFailure:
         line = rejected("discord_token", settings.origins, "Discord", "HTTP 401 Unauthorized",
                         f"copy a new one from {PORTAL} (your application > Bot > Reset Token)")
