@@ -148,8 +148,8 @@ async def test_an_unreachable_discord_is_one_line_and_exit_1(tmp_path: Path, hos
 
 @pytest.mark.parametrize(("url", "says"), [
     ("mysql://kindred:pw@localhost/kindred", "supports PostgreSQL and SQLite"),
-    ("postgresql+psycopg2://u@localhost/x", "not asyncio"),
-    ("sqlite+pysqlite:///x.db", "not asyncio"),
+    ("postgresql+psycopg2://u@localhost/x", "through asyncpg only: write postgresql://"),
+    ("sqlite+pysqlite:///x.db", "through aiosqlite only: write sqlite://"),
     ("sqlite://", "names no database file"),
     ("just-a-path.db", "not a database URL"),
 ])

@@ -30,8 +30,8 @@ def normalize_database_url(value: str) -> str:
     backend = BACKEND_ALIASES[backend]
     wanted = ASYNC_DRIVERS[backend]
     if driver and f"{backend}+{driver}" != wanted:
-        raise ValueError(f"{scheme}:// uses the {driver} driver, which is not asyncio: write {backend}:// "
-                         f"(Kindred uses {wanted})")
+        raise ValueError(f"{scheme}:// names the {driver} driver, but Kindred talks to {backend} through "
+                         f"{wanted.partition('+')[2]} only: write {backend}://... (meaning {wanted}://...)")
     rest = value.split("://", 1)[1]
     try:
         url: URL = make_url(f"{wanted}://{rest}")
