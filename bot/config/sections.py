@@ -458,6 +458,8 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     # The merged raw values, for the persona loader (character prompts and format-specific keys).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Where each key that was set came from (a file's path, or "environment"): credential messages name it.
+    origins: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __getattr__(self, name: str) -> Any:
         """Flat reads (``settings.shard_count``): only called for names that are not attributes."""

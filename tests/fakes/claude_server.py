@@ -345,6 +345,11 @@ class FakeClaude:
         self.rules: list[Rule] = []
         self.requests: list[Recorded] = []
         self.count_requests: list[Recorded] = []
+        # GET /v1/models: what it lists (newest first, as the real API orders them), and how often it was
+        # asked
+        self.models: list[str] = ["claude-opus-4-5-20251101", "claude-sonnet-4-5-20250929",
+                                  "claude-haiku-4-5-20251001"]
+        self.model_lists = 0
         self._failing: Reply | None = None
         self._cache: set[bytes] = set()
         self._ids = itertools.count(1)
@@ -360,6 +365,7 @@ class FakeClaude:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
+        app.router.add_get("/v1/models", self._models)
         # handler_cancellation: a client that timed out stops its handler, like the real API stops generating
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -598,6 +604,31 @@ class FakeClaude:
         tokens = sum(estimate_tokens(text) for _, text, _, _ in _blocks(body))
         record.finished_at = time.monotonic()
         return web.json_response({"input_tokens": tokens})
+
+    async def _models(self, request: web.Request) -> web.Response:
+        """The Models API's list: authenticated like every route, paged with ``limit`` (1..1000, default
+        20), ``after_id`` and ``before_id``."""
+        self.model_lists += 1
+        if self.api_key is not None and _api_key(request.headers) != self.api_key:
+            return web.json_response({"type": "error", "error": {"type": "authentication_error",
+                                                                 "message": "invalid x-api-key"}}, status=401)
+        try:
+            limit = int(request.query.get("limit", "20"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 1000:
+            return web.json_response({"type": "error", "error": {
+                "type": "invalid_request_error", "message": "limit: must be between 1 and 1000"}}, status=400)
+        ids = list(self.models)
+        if request.query.get("after_id") in ids:
+            ids = ids[ids.index(request.query["after_id"]) + 1:]
+        elif request.query.get("before_id") in ids:
+            ids = ids[:ids.index(request.query["before_id"])]
+        page = ids[:limit]
+        data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
+                for m in page]
+        return web.json_response({"data": data, "has_more": len(ids) > limit, "first_id": page[0] if page
+                                  else None, "last_id": page[-1] if page else None})
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         task = asyncio.current_task()

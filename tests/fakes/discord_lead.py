@@ -32,6 +32,10 @@ API = "/api/v10"
 ALL_PERMISSIONS = str((1 << 50) - 1)
 VOICE_MESSAGE_FLAG = 1 << 13  # IS_VOICE_MESSAGE
 # view/send/embed/attach/history
+# Privileged gateway intents (IDENTIFY's bit -> the application flag set when it is on in the developer
+# portal, the "limited" flag of a bot in fewer than 100 servers): asking for one that is off closes with 4014.
+PRIVILEGED_INTENTS = {"guild_members": (1 << 1, 1 << 15), "guild_presences": (1 << 8, 1 << 13),
+                      "message_content": (1 << 15, 1 << 19)}
 MEMBER_PERMISSIONS = str(0x400 | 0x800 | 0x4000 | 0x8000 | 0x10000 | 0x40 | 0x80000000)
 
 
@@ -69,6 +73,8 @@ class FakeDiscord(GuildWorld, CdnWorld):
         self.bots: dict[str, dict[str, Any]] = {}  # token -> bot user
         self.application_id = 0
         self.owner_id = 0
+        # The privileged intents switched on for the application in the developer portal.
+        self.enabled_intents: set[str] = set(PRIVILEGED_INTENTS)
         self.sessions: list[Session] = []
         self.dead_sessions: dict[str, Session] = {}
         self.ack_delays: list[float] = []  # seconds to hold back each next heartbeat ACK (a slow gateway)
@@ -99,6 +105,10 @@ class FakeDiscord(GuildWorld, CdnWorld):
         if not self.application_id:
             self.application_id = user_id
         return user
+
+    @property
+    def application_flags(self) -> int:
+        return sum(flag for name, (_, flag) in PRIVILEGED_INTENTS.items() if name in self.enabled_intents)
 
     def add_user(self, user_id: int, username: str, *, bot: bool = False) -> dict[str, Any]:
         user = {"id": str(user_id), "username": username, "global_name": None, "discriminator": "0",
@@ -269,6 +279,11 @@ class FakeDiscord(GuildWorld, CdnWorld):
         if user is None:
             await ws.close(code=4004, message=b"Authentication failed.")
             return None
+        asked = int(data.get("intents") or 0)
+        if any(asked & bit and name not in self.enabled_intents
+               for name, (bit, _) in PRIVILEGED_INTENTS.items()):
+            await ws.close(code=4014, message=b"Disallowed intent(s).")
+            return None
         shard = tuple(data.get("shard") or (0, 1))
         session = Session(ws, f"session-{self.snowflake()}", token, (int(shard[0]), int(shard[1])))
         self.sessions.append(session)
@@ -277,7 +292,8 @@ class FakeDiscord(GuildWorld, CdnWorld):
             "v": 10, "user": {**user, "verified": True, "mfa_enabled": False, "flags": 0},
             "guilds": [{"id": str(g), "unavailable": True} for g in guilds], "session_id": session.session_id,
             "resume_gateway_url": self.gateway_url, "shard": list(session.shard),
-            "application": {"id": str(self.application_id), "flags": 0}, "private_channels": [],
+            "application": {"id": str(self.application_id), "flags": self.application_flags},
+            "private_channels": [],
             "relationships": [], "presences": [], "user_settings": {}, "guild_join_requests": [],
             "geo_ordered_rtc_regions": [], "auth_session_id_hash": "x"})
         for g in guilds:
@@ -605,7 +621,8 @@ class FakeDiscord(GuildWorld, CdnWorld):
                 owner = self.users.get(self.owner_id) or bot
                 return {"id": str(self.application_id), "name": "Kindred", "icon": None, "description": "",
                         "bot_public": True, "bot_require_code_grant": False, "owner": owner, "team": None,
-                        "verify_key": "0" * 64, "flags": 0, "summary": "", "rpc_origins": []}
+                        "verify_key": "0" * 64, "flags": self.application_flags, "summary": "",
+                        "rpc_origins": []}
             case ("GET", ["users", uid]):
                 return self.users[int(uid)]
             case ("POST", ["users", "@me", "channels"]):
