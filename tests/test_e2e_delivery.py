@@ -257,7 +257,7 @@ def streaming(text: str, pieces: int = 6) -> Any:
 
 
 async def delivered(outlet: Any, mode: str, text: str) -> Delivered:
-    settings = Harness(db_url="sqlite://", tmp_path=Path("."), config={
+    settings = Harness(db_url="sqlite+aiosqlite:///unused.db", tmp_path=Path("."), config={
         "reply_delivery": mode, "stream_edit_interval": "0.2"}).settings()
     return await Delivery(settings, outlet, streaming(text), lambda t: t, "fallback", "").run()
 
