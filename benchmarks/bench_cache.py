@@ -43,25 +43,40 @@ _SUBJECTS = ("the tide pools", "your tea stall", "the storm last night", "that c
 _ASKS = ("what do you think about {s}?", "did you hear anything new about {s}?",
          "I keep thinking about {s}, is that weird?", "tell me a story about {s}, a short one.",
          "honestly, {s} made my whole week. You?")
+# Replies the length the character's prompt asks for ("one to four sentences"): 60 to 110 tokens.
 _REPLIES = ("Oh, {s}! Glub. I had a whole thought about that while steeping the morning pot, and it went "
-            "somewhere strange. Sit down, I'll pour you a cup and tell you.",
-            "Mm, {s}. You know, the currents carry gossip faster than any gull. Here's what reached my "
-            "stall this week, and you didn't hear it from me.",
-            "Ha! {s}, of all things. I once spent a whole tide arguing about that with a hermit crab. He "
-            "won, mostly because he refused to leave his shell.")
+            "somewhere strange. Sit down, I'll pour you a cup of kelp tea and tell you all of it, but you "
+            "have to promise not to laugh at the part with the gull, because the gull was very rude and I "
+            "stand by everything I said to him.",
+            "Mm, {s}. You know, the currents carry gossip faster than any gull. *wipes the counter with a "
+            "fin* Here's what reached my stall this week, and you didn't hear it from me: half the pools "
+            "think it's a good omen and the other half think it's the crabs' fault. As usual.",
+            "Ha! {s}, of all things. I once spent a whole tide arguing about that with a hermit crab called "
+            "Pemberton. He won, mostly because he refused to leave his shell until I agreed with him, and "
+            "I had a stall to run. What made you think of it?",
+            "*looks up from the kettle* {s}? Now that's a question for a slow afternoon. I'd say it depends "
+            "on the tide, like most things. The lighthouse keeper has opinions, the crabs have louder ones, "
+            "and I mostly have tea. Tell me what you've heard first, and then I'll tell you what I think.")
+
+
+_ASIDES = ("I was down at the docks this morning and the fog was thick as chowder.",
+           "My shift ran late again, so I'm only just sitting down.", "",
+           "Sorry if I'm rambling, it's been one of those days.", "")
 
 
 def line(i: int) -> str:
-    """The i-th thing a person says: varied, deterministic, one or two sentences."""
+    """The i-th thing a person says: varied, deterministic, one to three sentences (10 to 40 tokens)."""
     subject = _SUBJECTS[i % len(_SUBJECTS)]
-    return f"Hey Finn, {_ASKS[(i // len(_SUBJECTS)) % len(_ASKS)].format(s=subject)} (message {i})"
+    aside = _ASIDES[i % len(_ASIDES)]
+    ask = _ASKS[(i // len(_SUBJECTS)) % len(_ASKS)].format(s=subject)
+    return f"{aside} Hey Finn, {ask} (message {i})".strip()
 
 
 def reply_for(body: dict[str, Any]) -> str:
     """The fake Claude's answer: a vote says no; a reply is a few sentences that depend on the request."""
     if body.get("model") == VOTE_MODEL:
         return "no"
-    n = len(body.get("messages") or [])
+    n = len(body.get("messages") or []) // 2
     return _REPLIES[n % len(_REPLIES)].format(s=_SUBJECTS[n % len(_SUBJECTS)])
 
 
