@@ -145,6 +145,7 @@ async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messag
     h.discord.add_user(CAROL_ID, "carol")
     h.discord.add_member(GUILD_ID, CAROL_ID)
     h.claude.responder = reply_for
+    h.claude.cache.min_tokens = None  # the documented per-model minimums (the harness caches anything)
     await h.start_bot()
     try:
         start = len(h.claude.requests)
