@@ -114,6 +114,7 @@ class CacheFigures:
     dm: Tally
     channel: Tally
     votes: Tally
+    last_channel_request: dict[str, Any] = field(default_factory=dict)  # the body, for content checks
 
 
 async def _logged(h: Harness, channel_id: int, message_id: int) -> None:
@@ -165,6 +166,7 @@ async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messag
             posted = await h.replies(CHANNEL_ID, i + 1, timeout=10)
             await _logged(h, CHANNEL_ID, int(posted[-1]["id"]))
         channel = await _tally(h, REPLY_MODEL, start)
+        last_channel = h.claude.last_request(REPLY_MODEL).body
 
         start = len(h.claude.requests)
         per_message = h.bot.settings.yes_no_vote_count if h.bot else 3
@@ -172,7 +174,7 @@ async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messag
             await h.say(f"anyway, {_SUBJECTS[i % len(_SUBJECTS)]} again (aside {i})", user=people[i % 3])
             await h.claude.wait_for_requests(start + (i + 1) * per_message, timeout=10, model=None)
         vote = await _tally(h, VOTE_MODEL, start)
-        return CacheFigures(dm, channel, vote)
+        return CacheFigures(dm, channel, vote, last_channel)
     finally:
         await h.close()
 
