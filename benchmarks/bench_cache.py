@@ -185,6 +185,7 @@ def main() -> None:
     parser.add_argument("--dm-turns", type=int, default=50)
     parser.add_argument("--channel-messages", type=int, default=40)
     parser.add_argument("--votes", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="the same run (it takes seconds; for run_all)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
