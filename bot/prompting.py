@@ -22,7 +22,7 @@ from bot.attachments import NO_TEXT
 from bot.claude import Prompt
 from bot.persona.model import Persona
 from bot.pipeline import Incoming, VolatilePart
-from bot.transcript import transcript_messages
+from bot.transcript import mark_transcript, transcript_messages
 from database.records import History, PromptData, RelationshipRecord, SeenMessage
 
 EPHEMERAL = {"type": "ephemeral"}
@@ -122,8 +122,7 @@ def build_reply_prompt(
         header = (f"[Where: {msg.place()}]\n[The conversation there, oldest first: each line is "
                   "\"name: message\"; your own messages are your turns]")
         messages = transcript_messages(header, lines, own_ids, persona.name)
-        last = messages[-1]["content"][-1]
-        last["cache_control"] = EPHEMERAL
+        mark_transcript(messages, 4 - len(system))
         context.append(f"[You are answering {user}]" + "".join("\n\n" + part for part in person))
         replace_last_reply = False  # the transcript ends before the message: no earlier answer to drop
     context.extend(extra_context)

@@ -8,7 +8,9 @@ lines slides by a line with every message, so nothing after the system prompt ev
   ``keep + ROLL_STEP`` lines it rolls over in one step, to the last ``keep`` lines (keep: the
   recent_channel_messages setting, the fewest lines the character sees).
 * Each line is its own content block (the character's own messages are its assistant turns), so the
-  breakpoint of the previous reply is a block boundary of the next one, a few blocks back.
+  breakpoint of the previous reply is a block boundary of the next one, a few blocks back. Breakpoints
+  every :data:`LOOKBACK` blocks from the end keep it within reach when a busy channel said more than 20
+  lines between two replies (up to 60 with the three breakpoints a channel prompt has left).
 
 The start of each channel's window is remembered in memory (bounded); after a restart the first reply
 starts a new window, one cache write.
@@ -25,6 +27,8 @@ ROLL_STEP = 60
 """Lines a window grows by before it rolls over: larger means fewer rewrites of the transcript, longer
 prompts (read from cache at a tenth of the price)."""
 MAX_CHANNELS = 10_000
+LOOKBACK = 20
+"""Blocks before a breakpoint in which the API looks for an earlier cache entry."""
 
 
 def fetch_limit(keep: int) -> int:
@@ -77,3 +81,14 @@ def transcript_messages(header: str, lines: Sequence[SeenMessage], own_ids: Coll
             messages.append({"role": role, "content": []})
         messages[-1]["content"].append({"type": "text", "text": text})
     return messages
+
+
+def mark_transcript(messages: list[dict[str, Any]], breakpoints: int) -> None:
+    """Put ``cache_control`` on the transcript's last block and on every :data:`LOOKBACK`-th block before
+    it, ``breakpoints`` in all at most (the API allows 4 per request, the system prompt has used some)."""
+    blocks = [b for m in messages for b in m["content"]]
+    for n in range(max(0, breakpoints)):
+        index = len(blocks) - 1 - n * LOOKBACK
+        if index < 1:  # the header alone is not worth a breakpoint
+            break
+        blocks[index]["cache_control"] = {"type": "ephemeral"}

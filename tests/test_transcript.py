@@ -121,3 +121,22 @@ def test_a_dm_prompt_keeps_its_layout() -> None:
     # a channel that has not said anything yet: the person's conversation, as in a DM
     quiet = build_reply_prompt(PERSONA, data([], turns), incoming(3), own_ids={BOT}, transcript=[])
     assert "Alice once rescued a hermit crab." in quiet.system[1]["text"]
+
+
+def test_a_burst_of_lines_between_two_replies_still_reads_the_previous_prefix() -> None:
+    cache = PromptCache(min_tokens=0)
+
+    def ask(lines: list[SeenMessage], i: int) -> Any:
+        prompt = build_reply_prompt(PERSONA, data(lines), incoming(i), own_ids={BOT}, transcript=lines)
+        assert len(breakpoints(prompt)) <= MAX_BREAKPOINTS
+        return cache.usage({"model": "m", "system": prompt.system, "messages": prompt.messages})
+
+    lines = [seen(i, (ALICE, BOB)[i % 2]) for i in range(30)]
+    first = ask(lines, 100)
+    tail = first.input_tokens
+    # 55 lines from others before the next @mention: 20 blocks of lookback alone would not reach back
+    burst = [*lines, *(seen(i, BOB, f"chatter {i}") for i in range(30, 85))]
+    second = ask(burst, 101)
+    assert second.cache_read_input_tokens == first.total - tail
+    chatter = sum(estimate_tokens(f"bob: chatter {i}") for i in range(30, 85))
+    assert second.cache_creation_input_tokens == chatter
