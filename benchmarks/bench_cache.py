@@ -191,7 +191,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
     figures = asyncio.run(run(f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder, dm_turns=args.dm_turns,
                               channel_messages=args.channel_messages, votes=args.votes))
-    print(f"DM, {args.dm_turns} turns: {figures.dm.describe()}  (target >= 95 %)")
+    print(f"DM, {args.dm_turns} turns: {figures.dm.describe()}  (issue 12 asks 95 %; about 94 % is the "
+          "ceiling of this conversation, see the README)")
     print(f"channel, 3 people, {args.channel_messages} @mentions: {figures.channel.describe()}  "
           "(target >= 85 %)")
     print(f"votes, {args.votes} unaddressed messages: {figures.votes.describe()}")
