@@ -36,6 +36,7 @@ from bot.pipeline import (
 from bot.prompting import build_reply_prompt, build_vote_prompt
 from bot.server_settings import ServerPolicy, language_hint, resolve
 from bot.tokens import counted
+from bot.transcript import TranscriptWindows, fetch_limit
 from database.records import PromptData, PromptRequest, SeenMessage, Turn
 from database.store import Store
 
@@ -116,6 +117,7 @@ class ReplyEngine:
         # per channel. Our own account and webhooks are listed in own_author_ids so they never count.
         self.peer_names: set[str] = {n.strip() for n in settings.peer_characters.split(",") if n.strip()}
         self.own_author_ids: set[int] = set()
+        self.transcripts = TranscriptWindows()  # where each channel's cached transcript starts
         self._seen_bots: dict[int, dict[int, str]] = {}
         self._arrivals: list[tuple[Callable[[Incoming | SeenMessage], bool], asyncio.Future[None]]] = []
 
@@ -166,7 +168,8 @@ class ReplyEngine:
     def prompt_request(self, msg: Incoming) -> PromptRequest:
         """What build_prompt() reads for a reply to ``msg``."""
         return PromptRequest(self.character_key, msg.author_id, msg.scope, msg.channel_id,
-                             0 if msg.is_dm else self.settings.recent_channel_messages, msg.message_id,
+                             0 if msg.is_dm else fetch_limit(self.settings.recent_channel_messages),
+                             msg.message_id,
                              msg.is_dm)
 
     # -- other characters in the server (one bot process each)
@@ -405,7 +408,9 @@ class ReplyEngine:
         prompt = build_reply_prompt(persona, data, msg, extra_context=[e for e in extra if e],
                                     extra_system=stable, ooc_context=ooc_context,
                                     replace_last_reply=replace_last_reply,
-                                    since=later)
+                                    since=later, own_ids=self.own_author_ids,
+                                    transcript=None if msg.is_dm else self.transcripts.window(
+                                        msg.channel_id, data.recent, self.settings.recent_channel_messages))
         prompt = open_with_greeting(prompt, persona, data, msg)
         return prompt, data.premium
 

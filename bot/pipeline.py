@@ -133,5 +133,14 @@ ContextProvider = Callable[[Persona, Incoming, PromptData], Awaitable[str]]
 # Stable prompt parts (the cached system block: feelings, a person's writing style, the server's emotes).
 # Synchronous and cheap, and their text must change seldom, or the prompt cache stops working.
 SystemProvider = Callable[[Persona, Incoming, PromptData], str]
+
+
+class VolatilePart(str):
+    """A system provider's text that is about the person being answered (how they write) or that changes
+    from one reply to the next (the character's feelings). In a server channel, where everyone's replies
+    share one cached prefix, it goes after the last cache breakpoint (bot/prompting.py); in a DM it stays in
+    the person's stable block, as before."""
+
+
 # The reply text as it will be sent, from the text Claude wrote (e.g. :emote: names made valid).
 ReplyFilter = Callable[[Incoming, str], str]

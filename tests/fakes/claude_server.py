@@ -16,17 +16,10 @@ What it speaks (checked against anthropic 2.12's parsers):
   type not one of the four, base64 that does not decode, over 5 MB of base64, bytes of another type than
   declared, a file cut short). Set ``validate = False`` to let anything through.
 
-Token counts are an approximation that only needs to be consistent: every content block (a text block,
-a plain-string system prompt or message, a tool definition, a non-text block's canonical JSON) costs
-``len(text) // 4 + 1`` tokens; the reply costs the same of its text.
-
-Prompt caching is simulated closely enough for tests to prove that consecutive turns hit the cache:
-blocks are hashed in the API's order (tools, system, messages; role and model included, ``cache_control``
-itself excluded). Each block carrying ``cache_control`` is a breakpoint whose prefix is written to the
-cache. A request reads from cache the longest earlier-written prefix that ends at or up to
-``CACHE_LOOKBACK`` blocks before one of its breakpoints (the real API's automatic look-back); the rest of
-the prefix up to its last breakpoint is reported as a cache write, and everything after it as plain
-``input_tokens``. Nothing expires.
+Token counts and prompt caching follow tests/fakes/prompt_cache.py: Anthropic's documented rules (order
+tools, system, messages; at most 4 breakpoints, more is a 400; exact-prefix hits with the 20-block lookback;
+the model's minimum cacheable length; a 5-minute ttl) on a deterministic ``len(text) // 4 + 1`` tokens per
+block. ``min_cache_tokens`` overrides the per-model minimum (0 for tests whose prompts are a few words).
 """
 
 from __future__ import annotations
@@ -34,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import inspect
 import itertools
 import json
@@ -46,9 +38,11 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.prompt_cache import LOOKBACK, PromptCache, blocks, estimate_tokens
+
 __all__ = ["CACHE_LOOKBACK", "ERROR_TYPES", "FakeClaude", "Recorded", "Reply", "Rule", "estimate_tokens"]
 
-CACHE_LOOKBACK = 20
+CACHE_LOOKBACK = LOOKBACK
 """How many block boundaries before a breakpoint a cache read may end at (as in the real API)."""
 
 ERROR_TYPES: dict[int, str] = {
@@ -65,11 +59,6 @@ _DEFAULT_MESSAGES: dict[str, str] = {"overloaded_error": "Overloaded",
                                      "api_error": "Internal server error (fake)"}
 
 Match = Callable[[dict[str, Any]], bool]
-
-
-def estimate_tokens(text: str) -> int:
-    """The fake's token estimate for one block or one reply: about four characters per token."""
-    return len(text) // 4 + 1
 
 
 @dataclass
@@ -292,38 +281,6 @@ def image_problem(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _block_key(block: Any) -> tuple[str, bool, str | None]:
-    """(canonical text for hashing and counting, carries cache_control, its ttl)."""
-    if isinstance(block, str):
-        return block, False, None
-    if not isinstance(block, dict):
-        return str(block), False, None
-    control = block.get("cache_control")
-    if block.get("type", "text") == "text" and isinstance(block.get("text"), str):
-        text = block["text"]
-    else:
-        text = json.dumps({k: v for k, v in block.items() if k != "cache_control"}, sort_keys=True)
-    ttl = control.get("ttl") if isinstance(control, dict) else None
-    return text, control is not None, ttl
-
-
-def _blocks(body: dict[str, Any]) -> list[tuple[str, str, bool, str | None]]:
-    """Every block of the prompt in cache order: (hash tag, text, is breakpoint, ttl)."""
-    out: list[tuple[str, str, bool, str | None]] = []
-    for tool in body.get("tools") or []:
-        out.append(("tool", *_block_key(tool)))
-    system = body.get("system")
-    if system:
-        for block in [system] if isinstance(system, str) else system:
-            out.append(("system", *_block_key(block)))
-    for message in body.get("messages") or []:
-        content = message.get("content", "") if isinstance(message, dict) else message
-        role = str(message.get("role")) if isinstance(message, dict) else "?"
-        for block in [content] if isinstance(content, str) else content:
-            out.append((role, *_block_key(block)))
-    return out
-
-
 class FakeClaude:
     """The fake API server. Answer choice per request: ``fail_all`` > scripted rules (in order) >
     ``responder`` hook > ``default_text``.
@@ -333,11 +290,13 @@ class FakeClaude:
     """
 
     def __init__(self, *, zero_latency: bool = False, default_text: str = "Hello from fake Claude.",
-                 chunk_size: int = 16, min_cache_tokens: int = 0, api_key: str | None = None) -> None:
+                 chunk_size: int = 16, min_cache_tokens: int | None = None,
+                 api_key: str | None = None) -> None:
         self.zero_latency = zero_latency
         self.default_text = default_text
         self.chunk_size = chunk_size  # characters per text_delta
-        self.min_cache_tokens = min_cache_tokens  # a breakpoint prefix shorter than this is not cached
+        # None: each model's documented minimum cacheable length; a number: that one for every model
+        self.cache = PromptCache(min_tokens=min_cache_tokens)
         self.api_key = api_key  # when set, any other key (x-api-key or Bearer) gets 401
         # 400 for bodies the real API would reject: no model, messages or max_tokens; blank content
         self.validate = True
@@ -351,7 +310,6 @@ class FakeClaude:
                                   "claude-haiku-4-5-20251001"]
         self.model_lists = 0
         self._failing: Reply | None = None
-        self._cache: set[bytes] = set()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # requests/waiters may be read from another thread's loop (benchmarks)
         self._waiters: list[tuple[int, str | None, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
@@ -424,7 +382,7 @@ class FakeClaude:
         self._failing = None
 
     def clear_cache(self) -> None:
-        self._cache.clear()
+        self.cache.clear()
 
     def reset(self) -> None:
         """Forget rules, failures, recorded requests and the prompt cache."""
@@ -434,7 +392,7 @@ class FakeClaude:
         with self._lock:
             self.requests.clear()
             self.count_requests.clear()
-        self._cache.clear()
+        self.cache.clear()
 
     async def _choose(self, body: dict[str, Any]) -> Reply:
         if self._failing is not None:
@@ -522,43 +480,18 @@ class FakeClaude:
     # -- prompt caching
 
     def _usage(self, body: dict[str, Any], output_text: str, *, remember: bool = True) -> dict[str, Any]:
-        """Input tokens split into cache read / cache write / plain, as described in the module docstring."""
-        blocks = _blocks(body)
-        digest = hashlib.blake2b(str(body.get("model")).encode(), digest_size=16)
-        keys: list[bytes] = []
-        totals: list[int] = []  # cumulative tokens up to and including block i
-        total = 0
-        breakpoints: list[int] = []
-        ttl: str | None = None
-        last_break = max((i for i, b in enumerate(blocks) if b[2]), default=-1)
-        for i, (tag, text, is_break, block_ttl) in enumerate(blocks):
-            total += estimate_tokens(text)
-            totals.append(total)
-            if i <= last_break:
-                digest.update(tag.encode() + b"\x1f" + text.encode() + b"\x1e")
-                keys.append(digest.digest())
-            if is_break:
-                if total >= self.min_cache_tokens:
-                    breakpoints.append(i)
-                ttl = block_ttl or ttl
-        read = written = 0
-        if breakpoints:
-            candidates = {i for b in breakpoints for i in range(max(0, b - CACHE_LOOKBACK + 1), b + 1)}
-            hit = max((i for i in candidates if keys[i] in self._cache), default=-1)
-            read = totals[hit] if hit >= 0 else 0
-            written = max(0, totals[breakpoints[-1]] - read)
-            if remember:
-                self._cache.update(keys[b] for b in breakpoints)
-        usage: dict[str, Any] = {
-            "input_tokens": total - read - written,
+        """Input tokens split into cache read / cache write / plain (tests/fakes/prompt_cache.py)."""
+        split = self.cache.usage(body, remember=remember)
+        return {
+            "input_tokens": split.input_tokens,
             "output_tokens": estimate_tokens(output_text),
-            "cache_creation_input_tokens": written,
-            "cache_read_input_tokens": read,
-            "cache_creation": {"ephemeral_5m_input_tokens": 0 if ttl == "1h" else written,
-                               "ephemeral_1h_input_tokens": written if ttl == "1h" else 0},
+            "cache_creation_input_tokens": split.cache_creation_input_tokens,
+            "cache_read_input_tokens": split.cache_read_input_tokens,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": split.cache_creation_input_tokens - split.written_1h,
+                "ephemeral_1h_input_tokens": split.written_1h},
             "service_tier": "standard",
         }
-        return usage
 
     # -- handlers
 
@@ -583,7 +516,7 @@ class FakeClaude:
                 return Reply(status=400, error_message=f"{name}: Field required")
         if not body["messages"]:
             return Reply(status=400, error_message="messages: at least one message is required")
-        blank = _blank_content(body)
+        blank = _blank_content(body) or PromptCache.problem(body)
         if blank is not None:
             return Reply(status=400, error_message=blank)
         bad_image = image_problem(body)
@@ -601,7 +534,7 @@ class FakeClaude:
         if invalid is not None:
             return self._error_response(invalid, record)
         assert body is not None
-        tokens = sum(estimate_tokens(text) for _, text, _, _ in _blocks(body))
+        tokens = sum(estimate_tokens(b.text) for b in blocks(body))
         record.finished_at = time.monotonic()
         return web.json_response({"input_tokens": tokens})
 
@@ -729,7 +662,10 @@ class FakeClaude:
             event("content_block_stop", {"type": "content_block_stop", "index": 0})
             event("message_delta", {"type": "message_delta",
                                     "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
-                                    "usage": {"output_tokens": usage["output_tokens"]}})
+                                    # the API repeats the input side here (cumulative counts)
+                                    "usage": {k: usage[k] for k in (
+                                        "output_tokens", "input_tokens", "cache_creation_input_tokens",
+                                        "cache_read_input_tokens")}})
             event("message_stop", {"type": "message_stop"})
         await flush()
         await response.write_eof()
