@@ -52,7 +52,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command")
     cons = sub.add_parser("consolidate", help="run the daily memory consolidation", parents=[common])
     cons.add_argument("--now", action="store_true", required=True, help="run it now, with a progress bar")
-    new = sub.add_parser("new-character", help="make a character folder from the template characters/_template")
+    new = sub.add_parser("new-character",
+                         help="make a character folder from the template characters/_template")
     new.add_argument("name", help="the character's name (the folder is its lower-case form)")
     new.add_argument("--as", dest="as_name", default=None, help="folder name under characters/")
     new.add_argument("--dir", type=Path, default=None, help=argparse.SUPPRESS)  # tests: not characters/

@@ -17,6 +17,7 @@ from bot.addressing import addressed_order, name_variants
 from bot.character import CharacterSource
 from bot.claude import ClaudeClient, ClaudeUnavailable, Completion, majority_yes
 from bot.config import Settings
+from bot.localtime import load_zone
 from bot.persona.model import Persona
 from bot.persona.runtime import PersonaRuntime, open_with_greeting
 from bot.pipeline import (
@@ -98,7 +99,8 @@ class ReplyEngine:
         self.reply_filters: list[ReplyFilter] = []
         # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing
         # when unused).
-        self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona)
+        self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona,
+                                              load_zone(settings.timezone))
         self.context_providers.append(self.persona_runtime.provide)
         self.context_providers.append(self._server_context)  # a server's language hint (/settings)
         self.turn_listeners.append(self.persona_runtime.on_turn)

@@ -9,8 +9,8 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +19,8 @@ from bot.config import PROJECT_ROOT, load_settings, read_sources
 from bot.persona.loader import load_persona as load_with
 from bot.persona.model import Persona
 from tests.fakes.claude_server import FakeClaude
-from tests.test_admin_slash import run as admin
 from tests.harness import Harness
+from tests.test_admin_slash import run as admin
 from tests.test_persona_runtime import dm_exchange
 
 CHARACTERS = PROJECT_ROOT / "characters"
@@ -95,9 +95,11 @@ def test_new_character_makes_a_folder_from_the_template(characters: Path) -> Non
     load_settings(folder, None, environ={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
     # An existing folder and a bad name are refused with one line, and nothing is touched.
     before = (folder / "character.env").read_text()
-    assert "already exists" in one_line_error(main_py("new-character", "Captain Mira", "--dir", str(characters)))
+    again = main_py("new-character", "Captain Mira", "--dir", str(characters))
+    assert "already exists" in one_line_error(again)
     assert (folder / "character.env").read_text() == before
-    assert "not a usable name" in one_line_error(main_py("new-character", "../evil", "--dir", str(characters)))
+    bad = main_py("new-character", "../evil", "--dir", str(characters))
+    assert "not a usable name" in one_line_error(bad)
     assert "not a usable name" in one_line_error(main_py("new-character", "", "--dir", str(characters)))
     assert sorted(p.name for p in characters.iterdir()) == ["_template", "captain-mira"]
 
@@ -107,8 +109,8 @@ def test_the_template_is_not_a_character_to_play(tmp_path: Path) -> None:
     assert "template" in line and "new-character" in line
     config = tmp_path / "config.env"
     config.write_text(f"ensemble_characters={TEMPLATE}\n")
-    line = one_line_error(main_py("--console", "--character", str(CHARACTERS / "finn"), "--config", str(config),
-                                  ANTHROPIC_API_KEY="fake"))
+    line = one_line_error(main_py("--console", "--character", str(CHARACTERS / "finn"), "--config",
+                                  str(config), ANTHROPIC_API_KEY="fake"))
     assert "template" in line
 
 

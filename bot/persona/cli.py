@@ -56,7 +56,8 @@ def import_card_command(file: Path, characters_dir: Path, as_name: str | None, l
 
     if file.suffix.lower() == ".json" and is_lorebook(peek_json(file)):
         raise ConfigError(str(file), "file", "this is a lorebook (SillyTavern world info), not a character: "
-                                             f"attach it on import with `import-card CARD --lorebook {file}`, "
+                                             "attach it on import with "
+                                             f"`import-card CARD --lorebook {file}`, "
                                              "or with lorebook=\"path\" in a character's character.env")
     if lorebook is not None:
         load_lorebook(lorebook)  # a broken lorebook is refused before anything is written
