@@ -150,9 +150,10 @@ def run(argv: list[str]) -> int:
     if dashboard:
         return run_dashboard(args, settings, character)
     if args.console:
-        from bot.console import run_console
+        from bot.console import console_logging, run_console
 
-        return asyncio.run(run_console(settings, character))  # type: ignore[arg-type]
+        console_logging(settings)  # the chat has the terminal: logs go to a file (warnings still show)
+        return asyncio.run(run_console(settings, character, args.as_user))  # type: ignore[arg-type]
     if args.command == "consolidate":
         from memory.consolidation import run_consolidation_cli
 

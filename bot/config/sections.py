@@ -343,6 +343,16 @@ class DashboardSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """Console mode: chatting in the terminal (bot/console.py)."""
+
+    TITLE: ClassVar[str] = "Console"
+    console_log_file: str = key(
+        "logs/console.log", "Log file of console mode (relative to the project), so log lines never "
+        "interleave with the chat; warnings also show in the terminal.")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Typed, validated configuration: one attribute per section (``settings.memory``), in README order.
 
@@ -362,6 +372,7 @@ class Settings:
     alive: AliveSettings = field(default_factory=AliveSettings)
     secrets: SecretSettings = field(default_factory=SecretSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     # The merged raw values, for the persona loader (character prompts and format-specific keys).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
