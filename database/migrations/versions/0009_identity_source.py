@@ -1,7 +1,7 @@
 """identity_entries.source: where an identity entry comes from
 
 Revision ID: 0009_identity_source
-Revises: 0007_alive
+Revises: 0011_cluster
 Create Date: 2026-11-23 12:00:00
 
 ``admin`` (added with /identity or the dashboard) or ``file:<digest>`` (seeded from the character's
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_identity_source"
-down_revision = "0007_alive"
+down_revision = "0011_cluster"
 branch_labels = None
 depends_on = None
 
