@@ -164,9 +164,7 @@ class IdentityEntry(Base):
     content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
-    # "admin", or "file:<digest of kind and text>" for an entry seeded from identity.json (see
-    # database/identity.py: the file leads for its own entries).
-    source: Mapped[str] = mapped_column(String(64), default="admin", server_default="admin")
+    source: Mapped[str] = mapped_column(String(64), default="admin", server_default="admin")  # identity.py
 
 
 class UserFact(Base):
