@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from bot.config import PROJECT_ROOT
 from tests.fakes.claude_server import FakeClaude
@@ -113,4 +114,34 @@ async def test_ctrl_c_at_the_prompt_leaves_cleanly(tmp_path: Path, db_url: str) 
         assert "Traceback" not in err.decode() and "KeyboardInterrupt" not in err.decode()
         assert "(bye)" in err.decode() and claude.requests == []
     finally:
+        await claude.close()
+
+
+async def test_ctrl_c_while_a_reply_is_coming_leaves_cleanly(tmp_path: Path, db_url: str) -> None:
+    claude = FakeClaude()
+    asked, release = asyncio.Event(), asyncio.Event()
+
+    async def responder(body: dict[str, Any]) -> str:
+        asked.set()
+        await release.wait()  # the reply never comes before Ctrl-C
+        return "too late"
+
+    claude.responder = responder
+    await claude.start()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN),
+            cwd=tmp_path, env=console_env(claude, db_url, tmp_path), stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        assert proc.stdin is not None
+        proc.stdin.write(b"tell me a long story\n")
+        await proc.stdin.drain()
+        await asyncio.wait_for(asked.wait(), timeout=60)
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        release.set()
+        assert proc.returncode == 0 and "Traceback" not in err.decode(), err.decode()
+        assert "(bye)" in err.decode() and b"too late" not in out
+    finally:
+        release.set()
         await claude.close()
