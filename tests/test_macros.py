@@ -93,3 +93,17 @@ def test_macros_render_case_insensitively_with_values_or_references() -> None:
     assert [humanize(timedelta(seconds=s)) for s in (10, 60, 600, 3600, 7 * 3600, 86400, 5 * 86400)] == [
         "a few seconds", "a minute", "10 minutes", "an hour", "7 hours", "a day", "5 days"]
     assert Moment(datetime(2026, 1, 1, 0, 0, tzinfo=UTC)).value("time") == "12:00 AM"
+
+
+def test_unprompted_messages_state_the_time_too() -> None:
+    """Proactive talk and check-ins use the same character prompt: its references get their values."""
+    from bot.initiative import SelfPortrait, character_system
+    from bot.persona.model import Persona
+
+    persona = Persona("Wren", "You are Wren. It is {{time}} on {{weekday}}.")
+    moment = Moment(datetime(2026, 3, 2, 9, 15, tzinfo=UTC), timedelta(days=3))
+    blocks = character_system(persona, SelfPortrait({}, ""), user_name="Sam", moment=moment)
+    assert blocks[0]["text"] == "You are Wren. It is [time] on [weekday]."
+    assert blocks[1]["text"] == "[Now, for [time], [weekday] in your instructions: [time] = 9:15 AM; " \
+                                "[weekday] = Monday]"
+    assert len(character_system(Persona("Wren", "You are Wren."), SelfPortrait({}, ""), moment=moment)) == 1
