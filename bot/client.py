@@ -339,5 +339,7 @@ async def seed_identity(store: Store, character_dir: Path, character_key: str) -
     path = character_dir / IDENTITY_FILE
     seed = seed_entries(read_identity_seed(path)) if path.is_file() else []
     added, removed = await store.identity.sync_seed(character_key, seed)
-    if added or removed:
-        log.info("identity from %s: %d entries added, %d no longer in the file removed", path, added, removed)
+    if added:
+        log.info("seeded %d identity entries from %s", added, path)
+    if removed:
+        log.info("removed %d identity entries no longer in %s", removed, path)
