@@ -15,6 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,11 @@ log = logging.getLogger(__name__)
 OUTPUT_MULTIPLIER = 5.0
 CACHE_WRITE_MULTIPLIER = 1.25
 CACHE_READ_MULTIPLIER = 0.1
+
+
+# The server a model call is spent for (the per-server spend cap reads it): set by the reply engine for each
+# message it handles, and inherited by every call made in that task (votes, the reply, work it starts).
+SPEND_GUILD: ContextVar[int | None] = ContextVar("kindred_spend_guild", default=None)
 
 
 class ClaudeUnavailable(Exception):
@@ -285,7 +291,7 @@ class ClaudeClient:
                     user_id=user_id, purpose=purpose, model=completion.model, input_tokens=u.input_tokens,
                     output_tokens=u.output_tokens, cache_creation_tokens=u.cache_creation_tokens,
                     cache_read_tokens=u.cache_read_tokens, cost=u.cost, latency_ms=latency_ms, ok=ok,
-                    error=error)
+                    error=error, guild_id=SPEND_GUILD.get())
             except Exception:  # usage accounting must never break a reply
                 log.exception("could not record API usage")
         if self._api_log is not None:

@@ -23,6 +23,7 @@ import discord
 import yarl
 from discord.ext import commands
 
+from bot.access import AccessGate
 from bot.activity import ActivityRecorder
 from bot.admin.tools import AdminTools
 from bot.character import CharacterSource
@@ -31,7 +32,9 @@ from bot.config import Settings
 from bot.discord_ui import answer_expired_click, on_app_command_error
 from bot.engine import ReplyEngine
 from bot.ensemble import CastMember, Ensemble
+from bot.limits import SpendingLimits
 from bot.logmirror import LogMirror
+from bot.permissions import is_admin_id
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.tokens import load_encoding
 from bot.voice import VoiceService
@@ -78,6 +81,8 @@ class KindredMixin:
     started_at: float
     exit_code: int
     mirror: LogMirror  # verbose mode: `await bot.mirror(text)` posts to the log channel
+    access: AccessGate  # who may talk to the character (bot/access.py)
+    limits: SpendingLimits  # what one person, one server and the bot may spend (bot/limits.py)
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool) -> None:
         self.settings = settings
@@ -107,6 +112,13 @@ class KindredMixin:
         self.engine = ReplyEngine(self.settings, self.store, self.claude, self.character)
         if self.user is not None:  # (logged in by now) our own posts never count as another character's
             self.engine.own_author_ids.add(self.user.id)
+        # Who may talk to it, and what it may spend: checked before any reply work.
+        self.access = AccessGate(self.settings, self.store,
+                                 lambda uid: is_admin_id(self, uid))  # type: ignore[arg-type]
+        self.limits = SpendingLimits(
+            self.settings, self.store, is_admin=self.access.is_admin, addressed=self.engine.reply_certain,
+            name=lambda: self.engine.persona.name, mirror=self.mirror.emit)
+        self.engine.gates += [self.access.gate, self.limits.gate]
         await seed_identity(self.store, self.settings.character_dir, self.engine.character_key)
         self.ensemble = await self._build_ensemble()
         self.memory = MemoryService(self.settings.memory, self.store, self.claude, self.engine,

@@ -45,6 +45,20 @@ async def is_admin(bot: Kindred, user: discord.abc.User) -> bool:
     return bool(team and any(m.id == user.id for m in team.members))
 
 
+def is_admin_id(bot: Kindred, user_id: int) -> bool:
+    """:func:`is_admin` without a trip to Discord (the application is known once logged in): for checks
+    on every message."""
+    if user_id in bot.settings.admin_ids:
+        return True
+    app = bot.application
+    if app is None:
+        return False
+    team = getattr(app, "team", None)
+    if app.owner and app.owner.id == user_id:
+        return True
+    return bool(team and any(m.id == user_id for m in team.members))
+
+
 def in_log_channel(bot: Kindred, channel_id: int) -> bool:
     return bool(bot.settings.log_channel) and channel_id == bot.settings.log_channel
 
