@@ -111,6 +111,35 @@ def active_here() -> Any:
     return app_commands.check(predicate)
 
 
+class NotAllowed(app_commands.CheckFailure):
+    """Who-may-talk refused the caller, or they reached a daily spending limit; the message says which."""
+
+    def __init__(self, message: str = "I'm not taking requests from you here.") -> None:
+        super().__init__(message)
+
+
+async def require_may_talk(bot: Kindred, interaction: discord.Interaction[Any]) -> None:
+    """Raise :class:`NotAllowed` when the caller may not make the character speak, as for a message: who
+    may talk to it (bot/access.py) and the daily spending limits (bot/limits.py; said in character)."""
+    user = interaction.user
+    roles = [r.id for r in user.roles] if isinstance(user, discord.Member) else []
+    if await bot.access.refusal(user.id, roles, interaction.guild_id) is not None:
+        raise NotAllowed()
+    reached = await bot.limits.refusal(user.id, interaction.guild_id, int(interaction.channel_id or 0))
+    if reached is not None:
+        raise NotAllowed(bot.limits.reply_text(reached))
+
+
+def may_talk() -> Any:
+    """App-command check for commands that make the character speak (see :func:`require_may_talk`)."""
+
+    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+        await require_may_talk(interaction.client, interaction)  # type: ignore[arg-type]
+        return True
+
+    return app_commands.check(predicate)
+
+
 class NotServerAdmin(app_commands.CheckFailure):
     """Raised by :func:`server_admin_only`; answered with an ephemeral explanation."""
 
