@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from bot.access import AccessRules, parse_ids
 from bot.config import Settings
-from bot.config.sections import AliveSettings
+from bot.config.sections import AliveSettings, LimitSettings
 from bot.limits import SpendingLimits
+from bot.pipeline import Incoming, NullOutlet
 from bot.server_settings import BadValue, parse_value
 from database.models import ApiCall
 from database.store import Store
@@ -111,6 +113,15 @@ async def test_blocked_user_never_costs_a_vote_or_a_reply_and_admins_are_never_b
     # A slash command that makes the character speak is refused the same way.
     refused = await answer(await h.slash("reroll", user=USER2_ID))
     assert refused == "I'm not taking requests from you here."
+
+
+async def test_a_blocked_persons_voice_message_is_not_even_transcribed(make_harness: Any) -> None:
+    h = await make_harness(blocked_users=str(USER2_ID), stt_backend="openai")
+    h.openai.transcript = "hello finn"
+    sent = await h.discord.voice_message(USER2_ID, b"OggS\x00\x02" + bytes(range(256)))
+    await settle(h)
+    assert h.openai.heard == [] and h.discord.cdn_requests == [] and asked(h) == []
+    assert h.discord.posted(int(sent["channel_id"])) == []  # not even "I can't listen to voice messages"
 
 
 async def test_allow_dms_off_leaves_dms_unanswered_except_the_admins(make_harness: Any) -> None:
@@ -259,6 +270,28 @@ def test_the_day_starts_at_the_operators_midnight() -> None:
     assert limits.day_start(late) == datetime(2026, 7, 1, 22, 0, tzinfo=UTC)
     early = datetime(2026, 7, 1, 21, 30, tzinfo=UTC)
     assert limits.day_start(early) == datetime(2026, 6, 30, 22, 0, tzinfo=UTC)
+
+
+async def test_the_limits_check_costs_one_query_and_none_when_no_limit_is_set(store: Store) -> None:
+    engine = store.db._sync_engine or store.engine.sync_engine
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    msg = Incoming(1, CHANNEL_ID, USER_ID, "alice", "hi", datetime.now(UTC), False, GUILD_ID,
+                   mentions_bot=True)
+    every = LimitSettings(daily_token_budget=10, premium_daily_token_budget=20, server_daily_spend_usd=1.0,
+                          global_daily_spend_usd=2.0, user_messages_per_minute=5)
+    for section, queries in ((LimitSettings(), 0), (every, 1)):
+        limits = SpendingLimits(Settings(Path("."), limits=section), store, is_admin=lambda _: False,
+                                addressed=lambda _: True, name=lambda: "Finn", mirror=lambda _: None)
+        statements.clear()
+        assert await limits.gate(msg, NullOutlet()) is None
+        assert len(statements) == queries
+    assert "api_calls" in statements[0] and "users" in statements[0]
+    event.remove(engine, "before_cursor_execute", seen)
 
 
 async def test_spending_today_is_one_query_over_todays_calls(store: Store) -> None:
