@@ -158,12 +158,13 @@ class SpendingLimits:
         if reached is None:
             return None
         self._note(msg, reached)
-        if self.addressed(msg) and self._once(self._told, reached):
+        told = self.addressed(msg) and self._once(self._told, reached)
+        if told:
             try:
                 await outlet.send(self.reply_text(reached), first=True)
             except Exception as exc:  # the refusal stands even when Discord would not take the line
                 log.warning("could not tell %s about the limit: %s", msg.author_id, exc)
-        return Decision(False, f"limit: {reached.reason}")
+        return Decision(False, f"limit: {reached.reason}{'; said so once' if told else ''}")
 
     def _once(self, seen: dict[tuple[str, int], str], reached: Reached) -> bool:
         """True the first time ``reached`` (its kind, subject and window) is seen in ``seen``."""
