@@ -90,6 +90,8 @@ class ClaudeClient:
         self._api_log = self._make_api_logger()
         # Observers (e.g. the admin log-channel mirror) get one line per failed call.
         self.on_error: list[Callable[[str], Awaitable[None]]] = []
+        # Observers of what each call cost, with the server it was for (the spending limits' running sums).
+        self.on_spend: list[Callable[[int | None, float], None]] = []
 
     def backend(self, name: str) -> Backend:
         """The backend called ``name``, made on first use (a model routed to it explicitly, say)."""
@@ -294,6 +296,9 @@ class ClaudeClient:
                     error=error, guild_id=SPEND_GUILD.get())
             except Exception:  # usage accounting must never break a reply
                 log.exception("could not record API usage")
+        if u.cost:
+            for observer in self.on_spend:
+                observer(SPEND_GUILD.get(), u.cost)
         if self._api_log is not None:
             self._api_log.info(json.dumps({
                 "purpose": purpose, "model": completion.model, "user_id": user_id, "ok": ok, "error": error,

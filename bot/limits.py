@@ -8,8 +8,10 @@ window resets: the day in the operator's ``timezone`` (from local midnight), or,
 minute. Each limit reached is logged and mirrored to the log channel once per window.
 
 What was spent comes from the recorded model calls (store.spending: one query per message, only when a
-daily limit is set), so it survives a restart and holds across processes sharing the database. The rate
-limit counts in memory: its window is a minute.
+daily limit is set), so it survives a restart and holds across processes sharing the database. A server's
+and the whole bot's spend are sums over many people's calls: they are read again at most every
+SHARED_SPEND_SECONDS (a cap may be passed by what is spent in those seconds), so the query a message
+usually pays for is one person's few calls of the day. The rate limit counts in memory (a minute).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from database.store import Store
 log = logging.getLogger(__name__)
 
 RATE_WINDOW = 60.0  # seconds: user_messages_per_minute
+SHARED_SPEND_SECONDS = 5.0  # how long a server's or the bot's spend today is reused before it is read again
 MAX_TRACKED = 20_000  # people (or places) remembered at once; the oldest windows are forgotten past it
 
 
@@ -62,6 +65,8 @@ class SpendingLimits:
         self._recent: dict[int, deque[float]] = {}  # person -> times of their admitted messages
         self._told: dict[tuple[str, int], str] = {}  # (kind, subject) -> the window they were told in
         self._noted: dict[tuple[str, int], str] = {}  # (kind, subject) -> the window logged and mirrored
+        # (day start, server id or None for the whole bot) -> (USD spent, when it was read)
+        self._shared: dict[tuple[datetime, int | None], tuple[float, float]] = {}
 
     # -- the settings
 
@@ -110,13 +115,39 @@ class SpendingLimits:
             del self._recent[user_id]
 
     async def spent(self, user_id: int | None, guild_id: int | None, now: datetime) -> SpentToday:
-        """Today's figures the configured limits need (one query)."""
+        """Today's figures the configured limits need (at most one query)."""
         s = self.settings
+        since = self.day_start(now)
         person = user_id if s.daily_token_budget or s.premium_daily_token_budget else None
-        return await self.store.spending.today(
-            self.day_start(now), user_id=person,
-            guild_id=guild_id if s.server_daily_spend_usd else None,
-            everyone=bool(s.global_daily_spend_usd))
+        server = self._fresh(since, guild_id) if guild_id is not None and s.server_daily_spend_usd else 0.0
+        everyone = self._fresh(since, None) if s.global_daily_spend_usd else 0.0
+        if person is None and server is not None and everyone is not None:
+            return SpentToday(server_usd=server, global_usd=everyone)
+        read = await self.store.spending.today(since, user_id=person,
+                                               guild_id=guild_id if server is None else None,
+                                               everyone=everyone is None)
+        if len(self._shared) > MAX_TRACKED:
+            self._shared.clear()
+        at = self.monotonic()
+        if server is None:
+            self._shared[(since, guild_id)] = (server := read.server_usd, at)
+        if everyone is None:
+            self._shared[(since, None)] = (everyone := read.global_usd, at)
+        return SpentToday(read.person_tokens, read.premium, server, everyone)
+
+    def add_spend(self, guild_id: int | None, usd: float) -> None:
+        """A model call of this process just cost ``usd`` for ``guild_id`` (ClaudeClient.on_spend): kept
+        in the running sums, so this process never waits SHARED_SPEND_SECONDS to see its own spend."""
+        for key, (spent, at) in list(self._shared.items()):
+            if key[1] is None or key[1] == guild_id:
+                self._shared[key] = (spent + usd, at)
+
+    def _fresh(self, since: datetime, guild_id: int | None) -> float | None:
+        """A server's (None: the bot's) spend today as read less than SHARED_SPEND_SECONDS ago."""
+        cached = self._shared.get((since, guild_id))
+        if cached is None or self.monotonic() - cached[1] >= SHARED_SPEND_SECONDS:
+            return None
+        return cached[0]
 
     async def _daily(self, user_id: int, guild_id: int | None, place: int) -> Reached | None:
         if not self.daily:
