@@ -92,6 +92,9 @@ class ClaudeClient:
         self.on_error: list[Callable[[str], Awaitable[None]]] = []
         # Observers of what each call cost, with the server it was for (the spending limits' running sums).
         self.on_spend: list[Callable[[int | None, float], None]] = []
+        # Asked before each call with its purpose: a reason refuses it (the global spend cap stops the
+        # character speaking first); the call then fails like an outage, without reaching the model.
+        self.spend_guards: list[Callable[[str], Awaitable[str | None]]] = []
 
     def backend(self, name: str) -> Backend:
         """The backend called ``name``, made on first use (a model routed to it explicitly, say)."""
@@ -235,6 +238,11 @@ class ClaudeClient:
 
     async def _call(self, kwargs: dict[str, Any], *, purpose: str, user_id: int | None, timeout: float,
                     stream: bool, on_text: Callable[[str], None] | None = None) -> Completion:
+        for guard in self.spend_guards:
+            refused = await guard(purpose)
+            if refused is not None:
+                log.info("%s call not made: %s", purpose, refused)
+                raise ClaudeUnavailable(refused)
         name, model = route(kwargs["model"], self.settings.llm_backend)
         if model != kwargs["model"]:
             kwargs = {**kwargs, "model": model}

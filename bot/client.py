@@ -120,6 +120,7 @@ class KindredMixin:
             name=lambda: self.engine.persona.name, mirror=self.mirror.emit)
         self.engine.gates += [self.access.gate, self.limits.gate]
         self.claude.on_spend.append(self.limits.add_spend)
+        self.claude.spend_guards.append(self.limits.guard)
         await seed_identity(self.store, self.settings.character_dir, self.engine.character_key)
         self.ensemble = await self._build_ensemble()
         self.memory = MemoryService(self.settings.memory, self.store, self.claude, self.engine,

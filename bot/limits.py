@@ -31,6 +31,9 @@ from database.store import Store
 
 log = logging.getLogger(__name__)
 
+# Calls the character makes of its own accord (bot/alive.py): past the global spend cap they are not made.
+# Replies and votes are stopped earlier, by the message path's gate; memory upkeep goes on.
+UNPROMPTED = frozenset({"proactive", "checkin", "status"})
 RATE_WINDOW = 60.0  # seconds: user_messages_per_minute
 SHARED_SPEND_SECONDS = 5.0  # how long a server's or the bot's spend today is reused before it is read again
 MAX_TRACKED = 20_000  # people (or places) remembered at once; the oldest windows are forgotten past it
@@ -176,6 +179,24 @@ class SpendingLimits:
         if not self.daily or self.is_admin(user_id):
             return None
         return await self._daily(user_id, guild_id, place)
+
+    async def guard(self, purpose: str) -> str | None:
+        """ClaudeClient.spend_guards: why a call the character would make unprompted is not made (None: it
+        may be)."""
+        cap = self.settings.global_daily_spend_usd
+        if not cap or purpose not in UNPROMPTED:
+            return None
+        now = self.clock()
+        spent = (await self.spent(None, None, now)).global_usd
+        if spent < cap:
+            return None
+        day = now.astimezone(self.zone).date().isoformat()
+        reason = f"global daily spend cap ${cap:g} reached (${spent:.2f} today)"
+        if self._once(self._noted, Reached("global", 0, day, reason, "tomorrow")):
+            log.warning("%s: the character speaks first no more today", reason)
+            self.mirror(f"⏳ {reason}: no proactive messages, check-ins or status until midnight "
+                        f"({self.settings.timezone}).")
+        return reason
 
     def reply_text(self, reached: Reached) -> str:
         return self.settings.limit_reply.replace("{name}", self.name()).replace("{when}", reached.when)

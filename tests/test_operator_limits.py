@@ -238,6 +238,24 @@ async def test_server_and_global_spend_caps_charge_the_right_server(make_harness
     assert len(asked(h)) == before
 
 
+async def test_past_the_global_cap_the_character_does_not_speak_first(make_harness: Any) -> None:
+    from tests.test_alive_proactive import Rolls, bot_switch, proactive, sent_at, unaddressed
+
+    h = await make_harness(global_daily_spend_usd=0.004, proactive_chance="1", yes_no_vote_count="1")
+    await bot_switch(h, "proactive", "on")
+    said = await unaddressed(h, "so quiet in here")
+    h.claude.script("Costly answer.", model=REPLY_MODEL, usage=BIG)
+    assert await dm_reply(h, "a long story please", 1) == "Costly answer."
+    h.bot.alive.proactive.rng = Rolls(0.0, 0.3)
+    h.claude.script("Should never be asked.", match=proactive)
+    before = len(asked(h))
+    result = await h.bot.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
+    assert result == "spoke in 0 of 1 channel(s)"
+    [verdict] = h.bot.alive.proactive.last
+    assert "global daily spend cap $0.004 reached" in verdict.reason
+    assert len(asked(h)) == before and h.discord.posted(CHANNEL_ID) == []
+
+
 async def test_message_rate_limit_counts_a_minute_and_spares_admins(make_harness: Any) -> None:
     h = await make_harness(user_messages_per_minute=2, limit_reply="{name} needs a breather; back {when}.")
     for n in (1, 2):
