@@ -169,6 +169,19 @@ async def test_a_server_sets_its_own_role_lists_with_settings_and_block_wins(mak
     assert fields["allowed_users"].startswith("**everyone** (default)")
 
 
+async def test_a_server_may_empty_a_global_list_for_itself(make_harness: Any) -> None:
+    h = await make_harness(blocked_users=str(USER2_ID))
+    said = await answer(await h.slash("settings", sub("set", key="blocked_users", value="empty"),
+                                      user=ADMIN_ID))
+    assert "**nobody**" in said
+    h.claude.script("Welcome here, Bob.", model=REPLY_MODEL)
+    await h.say("finn?", user=USER2_ID, mention=True)
+    assert (await h.replies(CHANNEL_ID, 1))[0]["content"] == "Welcome here, Bob."
+    sent = await h.dm("and in private?", user=USER2_ID)  # DMs follow the global list
+    await settle(h)
+    assert h.discord.posted(int(sent["channel_id"])) == [] and len(asked(h)) == 1
+
+
 # --------------------------------------------------------------------------- spending limits
 
 
@@ -190,6 +203,7 @@ async def test_daily_token_budget_is_said_once_survives_a_restart_and_resets_at_
     assert mirrored and "daily token budget 1,000 used up (1,100 tokens today)" in mirrored[0]
     assert len(mirrored) == 1 and not any("kelp" in t for t in log_posts(h))  # DM content never mirrored
 
+    assert TALKED_OUT in await answer(await h.slash("reroll", dm=True))  # no new answer past the budget
     status = await (await h.slash("status", dm=True)).message()
     fields = {f["name"]: f["value"] for f in status["embeds"][0]["fields"]}
     assert fields["Today's limits"].startswith("0 of 1,000 tokens left today")
