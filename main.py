@@ -196,10 +196,12 @@ def run_bot(settings: Settings, character: object) -> int:
     import discord
 
     from bot.client import create_bot
+    from bot.lifecycle import serve
 
     bot = create_bot(settings, character, freeze_after_setup=True)  # type: ignore[arg-type]
     try:
-        bot.run(settings.discord_token, log_handler=None)
+        # bot.run's own runner, with SIGTERM/SIGINT closing the bot gracefully (bot/lifecycle.py).
+        asyncio.run(serve(bot, settings.discord_token))
     except discord.LoginFailure:
         raise ConfigError(
             str(settings.character_dir / "character.env"), "discord_token", "Discord rejected the token"

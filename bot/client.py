@@ -30,6 +30,7 @@ from bot.character import CharacterSource
 from bot.claude import ClaudeClient
 from bot.cluster import Cluster
 from bot.config import Settings
+from bot.config.live import live_section
 from bot.discord_ui import answer_expired_click, on_app_command_error
 from bot.engine import ReplyEngine
 from bot.ensemble import CastMember, Ensemble
@@ -38,6 +39,7 @@ from bot.logmirror import LogMirror
 from bot.permissions import is_admin_id
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.pipeline import Incoming, ReplyResult, TurnListener
+from bot.reloader import ConfigReloader
 from bot.tokens import load_encoding
 from bot.voice import VoiceService
 from database.models import utcnow
@@ -56,7 +58,6 @@ EXTENSIONS = ("cogs.events", "cogs.commands", "cogs.settings", "cogs.admin", "co
               # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.utility", "cogs.tickets", "cogs.server_settings",
               "cogs.alive")
-SHUTDOWN_GRACE_SECONDS = 15.0
 
 
 def configure_endpoints(settings: Settings) -> None:
@@ -97,6 +98,8 @@ class KindredMixin:
         self.mirror = LogMirror()
         self._kindred_closing: asyncio.Future[None] | None = None
         self._cluster_closing: asyncio.Task[None] | None = None  # a close asked for by another process
+        self.stopping = False  # closing: the Events cog takes no new messages (bot/lifecycle.py)
+        self.reloader: ConfigReloader | None = None  # live config reload (setup_hook)
         self.extensions_to_load: list[str] = list(EXTENSIONS)
         self.ensemble: Ensemble | None = None  # set in setup_hook when several characters are configured
         self.counters: ActivityRecorder | None = None  # per-day counters for the dashboard (setup_hook)
@@ -131,8 +134,8 @@ class KindredMixin:
         self.claude.spend_guards.append(self.limits.guard)
         await seed_identity(self.store, self.settings.character_dir, self.engine.character_key)
         self.ensemble = await self._build_ensemble()
-        self.memory = MemoryService(self.settings.memory, self.store, self.claude, self.engine,
-                                    notify=self.mirror.emit)
+        self.memory = MemoryService(live_section(self.settings, "memory"),  # reads a reload at each use
+                                    self.store, self.claude, self.engine, notify=self.mirror.emit)
         self.memory.attach()
         for member in self.ensemble.cast[1:] if self.ensemble is not None else ():
             self.memory.attach_member(member.engine)
@@ -153,6 +156,9 @@ class KindredMixin:
                                        self.settings.dashboard_host, self.settings.dashboard_port)
             await self.dashboard.start()
         await encoding
+        self.reloader = ConfigReloader(self.settings, [self.character, *self._ensemble_sources()],
+                                       self._reseed_identity)
+        self.reloader.start()  # config.env and the character files, applied live when they change
         if self.freeze_after_setup:
             # What start-up built (modules, the character, caches) lives as long as the process: frozen,
             # it is no longer walked by each full garbage collection, which would stall the loop ~0.1 s.
@@ -224,6 +230,16 @@ class KindredMixin:
         log.info("playing %d characters: %s", len(cast), ", ".join(m.name for m in cast))
         return ensemble
 
+    def _ensemble_sources(self) -> list[CharacterSource]:
+        return [m.engine.character for m in self.ensemble.cast[1:]] if self.ensemble is not None else []
+
+    async def _reseed_identity(self, folder: Path) -> None:
+        """A changed identity.json, seeded again into the character it belongs to (the reloader's call)."""
+        engines = [self.engine, *(m.engine for m in (self.ensemble.cast[1:] if self.ensemble else ()))]
+        for engine in engines:
+            if engine.character.folder == folder:
+                await seed_identity(self.store, folder, engine.character_key)
+
     async def on_message(self, message: discord.Message) -> None:
         """Kindred has no prefix commands: the Events cog handles every message (this stops discord.py's
         default command processing from treating "@bot hello" as an unknown command)."""
@@ -240,15 +256,19 @@ class KindredMixin:
         await self.close()
 
     async def _close_everything(self) -> None:
+        self.stopping = True
+        if self.reloader is not None:
+            await self.reloader.stop()
         if self.dashboard is not None:  # no edit may start while the rest closes
             await self.dashboard.stop()
         # Let replies in flight finish and be saved before the connection and the database go away.
         events = self.get_cog("Events")  # type: ignore[attr-defined]
+        grace = self.settings.shutdown_grace_seconds
         if events is not None:
             try:
-                await asyncio.wait_for(events.drain(), timeout=SHUTDOWN_GRACE_SECONDS)
+                await asyncio.wait_for(events.drain(), timeout=grace)
             except TimeoutError:
-                log.warning("shutdown: some replies did not finish within %ss", SHUTDOWN_GRACE_SECONDS)
+                log.warning("shutdown: some replies did not finish within %gs", grace)
         await super().close()  # type: ignore[misc]
         if hasattr(self, "cluster"):
             await self.cluster.close()  # leadership released at once, the row marked stopped

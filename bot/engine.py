@@ -56,11 +56,18 @@ class BotThrottle:
     """Keeps bot-to-bot talk from looping: at most ``threshold`` consecutive replies to bots in a
     channel until a human speaks, and ``cooldown`` seconds between replies to the same bot."""
 
-    def __init__(self, threshold: int, cooldown: float) -> None:
-        self.threshold = threshold
-        self.cooldown = cooldown
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings  # read at each decision, so a live config reload applies at once
         self._consecutive: dict[int, int] = {}
         self._last_reply_to: dict[int, float] = {}
+
+    @property
+    def threshold(self) -> int:
+        return self.settings.bot_reply_threshold
+
+    @property
+    def cooldown(self) -> float:
+        return self.settings.reply_cooldown
 
     def human_spoke(self, channel_id: int) -> None:
         self._consecutive.pop(channel_id, None)
@@ -86,7 +93,7 @@ class ReplyEngine:
         self.claude = claude
         self.character = character
         self._character_key = character_key or settings.character_name_slug
-        self.throttle = BotThrottle(settings.bot_reply_threshold, settings.reply_cooldown)
+        self.throttle = BotThrottle(settings)
         self.extra_names: set[str] = set()  # e.g. the bot account's own username
         self.decision_listeners: list[DecisionListener] = []
         self.turn_listeners: list[TurnListener] = []

@@ -203,6 +203,8 @@ class Events(commands.Cog):
         me = self.bot.user
         if me is None:
             return
+        if self.bot.stopping and message.author.id != me.id:
+            return  # stopping (SIGTERM): no new work; our own replies in flight are still logged
         msg = with_voice_placeholder(to_incoming(message, me), message)
         if self.bot.ensemble is not None and message.guild is not None:
             # Several characters: the ensemble also hears its own members (they may answer each other).

@@ -57,13 +57,14 @@ class Harness:
 
     def __init__(self, *, db_url: str, tmp_path: Path, config: dict[str, Any] | None = None,
                  character_dir: Path | None = None, bot_options: dict[str, Any] | None = None,
-                 extensions: Sequence[str] | None = None) -> None:
+                 extensions: Sequence[str] | None = None, config_file: Path | None = None) -> None:
         self.db_url = db_url
         self.tmp_path = tmp_path
         self.config = {k: str(v) for k, v in (config or {}).items()}
         self.bot_options = bot_options or {}
         self.extensions = list(extensions) if extensions is not None else None  # None: every cog
         self.character_dir = character_dir or PROJECT_ROOT / "characters" / "finn"
+        self.config_file = config_file  # a config.env of the test's own (None: settings from environ only)
         self.discord = FakeDiscord()
         self.claude = FakeClaude()
         self.openai = FakeOpenAI()  # serves nothing unless a setting points a model or voice at it
@@ -92,7 +93,7 @@ class Harness:
         }
 
     def settings(self) -> Settings:
-        return load_settings(self.character_dir, None, environ=self.environ())
+        return load_settings(self.character_dir, self.config_file, environ=self.environ())
 
     async def start(self) -> Harness:
         await self.discord.start()
@@ -117,7 +118,7 @@ class Harness:
 
     async def start_bot(self) -> Kindred:
         settings = self.settings()
-        character = CharacterSource(self.character_dir, None, environ=self.environ())
+        character = CharacterSource(self.character_dir, self.config_file, environ=self.environ())
         bot = create_bot(settings, character, guild_ready_timeout=0.05, **self.bot_options)
         if self.extensions is not None:
             bot.extensions_to_load = list(self.extensions)
