@@ -182,6 +182,31 @@ async def test_a_server_may_empty_a_global_list_for_itself(make_harness: Any) ->
     assert h.discord.posted(int(sent["channel_id"])) == [] and len(asked(h)) == 1
 
 
+async def test_the_lists_and_limits_apply_live_from_config_env(db_url: str, tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    from tests.test_service import _logged, _rewrite
+
+    config = tmp_path / "config.env"
+    config.write_text("blocked_users=\n", encoding="utf-8")
+    h = Harness(db_url=db_url, tmp_path=tmp_path, config_file=config,
+                config={"config_reload_seconds": "0.05"})
+    caplog.set_level(logging.INFO, logger="bot")
+    await h.start()
+    try:
+        h.claude.script("Hi Bob.", model=REPLY_MODEL)
+        await h.say("finn?", user=USER2_ID, mention=True)
+        await h.replies(CHANNEL_ID, 1)
+        _rewrite(config, f"blocked_users={USER2_ID}\nuser_messages_per_minute=1\n")
+        await _logged(caplog, f"blocked_users '' -> '{USER2_ID}'")
+        await _logged(caplog, "user_messages_per_minute 0 -> 1")
+        before = len(asked(h))
+        await h.say("finn, still there?", user=USER2_ID, mention=True)
+        await settle(h)
+        assert len(asked(h)) == before and len(h.discord.posted(CHANNEL_ID)) == 1
+    finally:
+        await h.close()
+
+
 # --------------------------------------------------------------------------- spending limits
 
 
