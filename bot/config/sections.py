@@ -384,7 +384,8 @@ class LimitSettings:
     daily_token_budget: int = key(
         0, "Tokens (in, out and cache writes of every model call for them) one person may use a day.", min=0)
     premium_daily_token_budget: int = key(
-        0, "The daily token budget of premium users.", min=0)
+        0, "The daily token budget of premium users (0: none for them, whatever daily_token_budget says).",
+        min=0)
     server_daily_spend_usd: float = key(0.0, "USD one server's messages may spend a day.", min=0.0)
     global_daily_spend_usd: float = key(0.0, "USD the whole bot may spend a day.", min=0.0)
     user_messages_per_minute: int = key(
