@@ -81,8 +81,9 @@ def setup_logging(level: str | None = None) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")  # no-op the second time
     if level is not None:
         logging.getLogger().setLevel(level)  # a name load_settings has validated
-    logging.getLogger("discord.gateway").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from bot.startup import quiet_libraries
+
+    quiet_libraries(level or "INFO")  # at INFO: what Kindred did, not what its libraries did
 
 
 def _config_file(value: str | None, root_layout: Path | None = None) -> Path:
@@ -138,6 +139,9 @@ def run(argv: list[str]) -> int:
                                      dashboard=dashboard)
     setup_logging(settings.log_level)
     log.info("character folder: %s (%s)", settings.character_dir, why)
+    from bot.startup import check_database
+
+    asyncio.run(check_database(settings))  # an unreachable database stops here, before Discord is contacted
     if dashboard:
         return run_dashboard(args, settings, character)
     if args.console:
@@ -193,20 +197,14 @@ def run_cluster_status(args: argparse.Namespace) -> int:
 
 
 def run_bot(settings: Settings, character: object) -> int:
-    import discord
-
     from bot.client import create_bot
     from bot.lifecycle import serve
+    from bot.startup import run_discord
 
     bot = create_bot(settings, character, freeze_after_setup=True)  # type: ignore[arg-type]
-    try:
-        # bot.run's own runner, with SIGTERM/SIGINT closing the bot gracefully (bot/lifecycle.py).
-        asyncio.run(serve(bot, settings.discord_token))
-    except discord.LoginFailure:
-        raise ConfigError(
-            str(settings.character_dir / "character.env"), "discord_token", "Discord rejected the token"
-        ) from None
-    return bot.exit_code
+    # bot.run's own runner, with SIGTERM/SIGINT closing the bot gracefully (bot/lifecycle.py); a refused or
+    # unreachable Discord is one line and an exit code (bot/startup.py).
+    return run_discord(bot, settings, lambda: asyncio.run(serve(bot, settings.discord_token)))
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ loaded.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import hashlib
 import json
@@ -40,6 +41,7 @@ from bot.permissions import is_admin_id
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.pipeline import Incoming, ReplyResult, TurnListener
 from bot.reloader import ConfigReloader
+from bot.startup import announce_connected, log_invite
 from bot.tokens import load_encoding
 from bot.voice import VoiceService
 from database.models import utcnow
@@ -110,6 +112,7 @@ class KindredMixin:
         # button click, whichever cogs are loaded.
         self.tree.error(on_app_command_error)  # type: ignore[attr-defined]
         self.add_listener(answer_expired_click, "on_interaction")  # type: ignore[attr-defined]
+        self.add_listener(functools.partial(announce_connected, self), "on_ready")  # type: ignore[attr-defined]
 
     async def setup_hook(self) -> None:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
@@ -166,6 +169,7 @@ class KindredMixin:
             gc.freeze()
         log.info("Kindred ready to connect as %s (database %s)", self.engine.persona.name,
                  self.settings.safe_database_url())
+        log_invite(self)
 
     def _join_cluster(self) -> None:
         """What this process does for the cluster and what it hears from the others (bot/cluster.py)."""

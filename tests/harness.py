@@ -46,6 +46,8 @@ TEST_CONFIG: dict[str, str] = {
     "premium_model": "claude-test-premium",
     "voting_model": "claude-test-voter",
     "stream_replies": "true",
+    # One message per reply, as the suite was written for; the delivery tests choose their mode.
+    "reply_delivery": "whole",
     # Writing a custom status at start-up is a Claude call: tests that count calls would count it. The
     # status tests switch it on.
     "custom_status": "false",
@@ -66,7 +68,9 @@ class Harness:
         self.character_dir = character_dir or PROJECT_ROOT / "characters" / "finn"
         self.config_file = config_file  # a config.env of the test's own (None: settings from environ only)
         self.discord = FakeDiscord()
-        self.claude = FakeClaude()
+        # Test prompts are a few hundred tokens: cache any prefix, so tests can see turns hit the cache.
+        # bench_cache and tests/test_prompt_cache.py set the documented minimums (cache.min_tokens = None).
+        self.claude = FakeClaude(min_cache_tokens=0)
         self.openai = FakeOpenAI()  # serves nothing unless a setting points a model or voice at it
         self.bot: Kindred | None = None
         self._runner: asyncio.Task[None] | None = None

@@ -33,8 +33,9 @@ def _of(section: str) -> list[Setting]:
 def render_example() -> str:
     """config.env.example: every section but the ones kept in character.env, each key at its default."""
     lines = ["# Kindred technical settings. Copy to config.env; every key is optional (defaults shown).",
-             "# Secrets and identity belong in characters/<name>/character.env (see character.env.example)",
-             "# or in environment variables, which override both files. Keys are case-insensitive.", ""]
+             "# Identity belongs in characters/<name>/character.env (see character.env.example), secrets in",
+             "# characters/<name>/character.local.env (git-ignored) or environment variables, which override",
+             "# all the files. Keys are case-insensitive.", ""]
     for section, cls in SECTIONS.items():
         if getattr(cls, "CHARACTER_ENV", False):
             continue

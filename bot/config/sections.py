@@ -440,6 +440,44 @@ class OperationSettings:
         "that need a restart are logged); 0: off.", min=0)
 
 
+def _image_bytes(value: int) -> str | None:
+    return f"at most 3932160 (5 MB of base64, Claude's limit per image), got {value}" \
+        if value > 3_932_160 else None
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    """Images and files a message carries, read for Claude (bot/media.py)."""
+
+    TITLE: ClassVar[str] = "Images and files"
+    max_image_bytes: int = key(
+        3_932_160, "Largest image (bytes) shown to Claude; Claude takes at most 5 MB of base64 per image, "
+        "3,932,160 bytes.", above=0, check=_image_bytes)
+    max_images_per_message: int = key(4, "Images of one message shown to Claude (0: none).", min=0, max=20)
+    max_attachment_chars: int = key(
+        20_000, "Characters of a text file (.txt, .md, source code, .json, .csv) read into the message; a "
+        "longer file is cut there, with a note.", min=0)
+    attachment_timeout: float = key(10.0, "Seconds to download one message's attachments.", above=0)
+    unreadable_attachment_line: str = key(
+        "*{name} squints at {file}.* I can't open that one here, sorry.",
+        "The line the character says about files it could not look at ({name}: the character's name, "
+        "{file}: the files).")
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How a reply reaches the channel (bot/delivery.py)."""
+
+    TITLE: ClassVar[str] = "Reply delivery"
+    reply_delivery: str = key(
+        "chunked", "whole (one message, split only at the length limit), chunked (a long answer as several "
+        "messages at paragraph breaks, typing before each) or streamed (posted as soon as a sentence is "
+        "written, then edited as the rest arrives).", choices=("whole", "chunked", "streamed"))
+    stream_edit_interval: float = key(
+        1.0, "Seconds between edits of a streamed reply (Discord allows about 5 edits per 5 seconds in a "
+        "channel).", min=0.2)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed, validated configuration: one attribute per section (``settings.memory``), in README order.
@@ -464,8 +502,12 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     operation: OperationSettings = field(default_factory=OperationSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
     # The merged raw values, for the persona loader (character prompts and format-specific keys).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Where each key that was set came from (a file's path, or "environment"): credential messages name it.
+    origins: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __getattr__(self, name: str) -> Any:
         """Flat reads (``settings.shard_count``): only called for names that are not attributes."""

@@ -59,8 +59,12 @@ def greeting_for(persona: Persona, user_id: int, scope: str) -> str:
 
 
 def open_with_greeting(prompt: Prompt, persona: Persona, data: PromptData, msg: Incoming) -> Prompt:
-    """``prompt`` opened by the greeting when the conversation has nothing yet (no turns, no summary)."""
+    """``prompt`` opened by the greeting when the conversation has nothing yet (no turns, no summary), and
+    the place has not been talking either: a channel's transcript is the shared opening of everyone's
+    prompts there (bot/transcript.py), which a greeting before it would take apart."""
     if data.history.turns or data.history.summary:
+        return prompt
+    if not msg.is_dm and any(m.message_id != msg.message_id for m in data.recent):
         return prompt
     greeting = greeting_for(persona, msg.author_id, msg.scope)
     if not greeting:
