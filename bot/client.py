@@ -351,11 +351,13 @@ async def sync_app_commands(bot: Kindred) -> bool:
 
 
 async def seed_identity(store: Store, character_dir: Path, character_key: str) -> None:
-    """Seed traits/lore/facts/quirks from the folder's identity.json, once (later edits live in the DB).
-    A broken file is a ConfigError naming the file and the field: start-up stops rather than half-seeding."""
+    """Make the identity entries seeded from the folder's identity.json follow the file (entries added by
+    admins stay; see Identity.sync_seed). A broken file is a ConfigError naming the file and the field:
+    start-up stops rather than half-seeding. Without the file, the entries once seeded from it go."""
     path = character_dir / IDENTITY_FILE
-    if not path.is_file():
-        return
-    added = await store.identity.seed(character_key, seed_entries(read_identity_seed(path)))
+    seed = seed_entries(read_identity_seed(path)) if path.is_file() else []
+    added, removed = await store.identity.sync_seed(character_key, seed)
     if added:
         log.info("seeded %d identity entries from %s", added, path)
+    if removed:
+        log.info("removed %d identity entries no longer in %s", removed, path)

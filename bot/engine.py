@@ -18,6 +18,7 @@ from bot.character import CharacterSource
 from bot.claude import SPEND_GUILD, ClaudeClient, Completion, majority_yes
 from bot.config import Settings
 from bot.delivery import Delivery
+from bot.localtime import load_zone
 from bot.media import MediaLimits, read_media
 from bot.persona.model import Persona
 from bot.persona.runtime import PersonaRuntime, open_with_greeting
@@ -108,7 +109,8 @@ class ReplyEngine:
         self.reply_filters: list[ReplyFilter] = []
         # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing
         # when unused).
-        self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona)
+        self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona,
+                                              load_zone(settings.timezone))
         self.context_providers.append(self.persona_runtime.provide)
         self.context_providers.append(self._server_context)  # a server's language hint (/settings)
         self.turn_listeners.append(self.persona_runtime.on_turn)

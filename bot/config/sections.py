@@ -479,6 +479,16 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """Console mode: chatting in the terminal (bot/console.py)."""
+
+    TITLE: ClassVar[str] = "Console"
+    console_log_file: str = key(
+        "logs/console.log", "Log file of console mode (relative to the project), so log lines never "
+        "interleave with the chat; warnings also show in the terminal.", restart=True)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Typed, validated configuration: one attribute per section (``settings.memory``), in README order.
 
@@ -504,6 +514,7 @@ class Settings:
     operation: OperationSettings = field(default_factory=OperationSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     # The merged raw values, for the persona loader (character prompts and format-specific keys).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Where each key that was set came from (a file's path, or "environment"): credential messages name it.
