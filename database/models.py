@@ -77,13 +77,12 @@ class ApiCall(Base):
     """One model call: tokens (cache reads and writes included) and cost, for a user when there is one."""
 
     __tablename__ = "api_calls"
-    __table_args__ = (Index("ix_api_calls_created_at", "created_at"),
-                      Index("ix_api_calls_user_id_created_at", "user_id", "created_at"),
-                      Index("ix_api_calls_guild_id_created_at", "guild_id", "created_at"))
+    __table_args__ = tuple(Index(f"ix_api_calls_{'_'.join(c)}", *c) for c in (  # days: 0006, 0010
+        ("created_at",), ("user_id", "created_at"), ("guild_id", "created_at")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
-    guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # spent for this server (0008)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # spent for this server (0010)
     purpose: Mapped[str] = mapped_column(String(32))  # reply, vote, summary, core_memory, consolidation, ...
     model: Mapped[str] = mapped_column(String(100))
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,7 +1,7 @@
 """operator limits: who may talk to the character per server, and what each call was spent for
 
-Revision ID: 0008_operator_limits
-Revises: 0011_cluster
+Revision ID: 0010_operator_limits
+Revises: 0009_identity_source
 Create Date: 2026-11-23 11:30:00
 
 ``server_settings`` gets a server's own allow and block lists (comma-separated ids; NULL: the global
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_operator_limits"
-down_revision = "0011_cluster"  # chained after main's newest (was 0007_alive)
+revision = "0010_operator_limits"
+down_revision = "0009_identity_source"
 branch_labels = None
 depends_on = None
 
