@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bot.addressing import addressed_order, name_variants
 from bot.character import CharacterSource
-from bot.claude import ClaudeClient, Completion, majority_yes
+from bot.claude import SPEND_GUILD, ClaudeClient, Completion, majority_yes
 from bot.config import Settings
 from bot.delivery import Delivery
 from bot.localtime import load_zone
@@ -26,6 +26,7 @@ from bot.pipeline import (
     ContextProvider,
     Decision,
     DecisionListener,
+    Gate,
     Incoming,
     Interceptor,
     Outlet,
@@ -99,6 +100,7 @@ class ReplyEngine:
         self.decision_listeners: list[DecisionListener] = []
         self.turn_listeners: list[TurnListener] = []
         self.interceptors: list[Interceptor] = []
+        self.gates: list[Gate] = []  # who may talk to it, spending limits (bot/access.py, bot/limits.py)
         # Prompt contributors (memory recall, lorebook, evolution...) add context without the engine
         # knowing them.
         # They get the prompt data read for this reply, so they need no trip of their own to the database.
@@ -324,6 +326,16 @@ class ReplyEngine:
                 log.exception("message interceptor failed on message %s", msg.message_id)
         return active, prefetched
 
+    async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
+        """The first gate that stops ``msg`` says why (None: reply work may follow). Every model call made
+        for the message from here on is charged to its server."""
+        SPEND_GUILD.set(msg.guild_id)
+        for gate in list(self.gates):
+            stop = await gate(msg, outlet)
+            if stop is not None:
+                return stop
+        return None
+
     async def announce_decision(self, msg: Incoming, decision: Decision) -> None:
         log.info("message %s from %s in %s: %s", msg.message_id, msg.author_name, msg.scope,
                  decision.describe())
@@ -337,7 +349,7 @@ class ReplyEngine:
         admitted, prefetched = await self._admit(msg, prefetch=True)
         if not admitted:
             return None
-        decision = await self.decide(msg)
+        decision = await self.gate(msg, outlet) or await self.decide(msg)
         await self.announce_decision(msg, decision)
         if not decision.reply:
             return None

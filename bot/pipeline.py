@@ -45,6 +45,7 @@ class Incoming:
     webhook_id: int | None = None  # set when a webhook posted this (how the characters of an ensemble speak)
     # Files, stickers, embeds: ``content`` is the text as typed (what addressing reads); ``text`` adds these.
     carried: Carried = NOTHING
+    author_roles: tuple[int, ...] = ()  # the author's role ids in the server (who-may-talk lists)
     # Downloads an attachment of ``carried`` (the transport's CDN read), for a reply that looks at images and
     # files (bot/media.py); None where nothing can be downloaded.
     fetch: Callable[[Attachment], Awaitable[bytes]] | None = field(default=None, compare=False, repr=False)
@@ -127,6 +128,9 @@ class NullOutlet:
 # Hooks: how features join the pipeline without the engine knowing them.
 DecisionListener = Callable[[Incoming, Decision], Awaitable[None]]
 TurnListener = Callable[[Incoming, ReplyResult], Awaitable[None]]
+# Consulted after the message is logged and before any reply work (votes, memory, the model): the Decision
+# that stops it (a refused person, a spent budget), or None to go on. It may speak through the outlet.
+Gate = Callable[[Incoming, Outlet], Awaitable[Decision | None]]
 # Returns True when it consumed the message (e.g. an admin command in the log channel): no reply work follows.
 Interceptor = Callable[[Incoming], Awaitable[bool]]
 ContextProvider = Callable[[Persona, Incoming, PromptData], Awaitable[str]]

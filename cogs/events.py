@@ -75,6 +75,8 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
         reply_to_author_id=replied.author.id if replied is not None else None,
         webhook_id=message.webhook_id,
         carried=carried_by(message),
+        author_roles=tuple(r.id for r in message.author.roles) if isinstance(message.author, discord.Member)
+        else (),
         fetch=attachment_fetcher(message),
     )
 

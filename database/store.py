@@ -27,6 +27,7 @@ from database.polls import Polls
 from database.privacy import Privacy
 from database.schedule import Schedule
 from database.servers import Servers
+from database.spending import Spending
 from database.state import State
 from database.statements import build_statements
 from database.stats import Stats
@@ -56,6 +57,7 @@ class Store:
         self.state = State(self.db)
         self.places = Places(self.db)
         self.usage = UsageLog(self.db, q)
+        self.spending = Spending(self.db)  # today's spend, for the spending limits
         self.personaflow = PersonaFlowRows(self.db)
         self.stats = Stats(self.db)
         self.privacy = Privacy(self.db, self.log, self.conversations)

@@ -348,6 +348,52 @@ class DashboardSettings:
         "", f"Dashboard login token, {MIN_DASHBOARD_TOKEN}+ characters (required when it runs).", secret=True)
 
 
+def _id_list(value: str) -> str | None:
+    for part in value.replace(" ", "").split(","):
+        if part and not part.isdigit():
+            return f"expected comma-separated Discord ids, got {part!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """Who may talk to the character (bot/access.py); a server's admins override the lists there with
+    /settings set. Checked before any work; the bot's admins are never refused."""
+
+    TITLE: ClassVar[str] = "Who may talk to it"
+    allow_dms: bool = key(
+        True, "Answer direct messages (off: DMs from anyone but the bot's admins go unanswered).")
+    allowed_users: str = key(
+        "", "Comma-separated user ids who may talk to the character (empty: everyone).", check=_id_list)
+    blocked_users: str = key(
+        "", "Comma-separated user ids the character ignores (wins over the allow lists).", check=_id_list)
+    allowed_roles: str = key(
+        "", "Comma-separated role ids whose members may talk to it in servers (empty: everyone).",
+        check=_id_list)
+    blocked_roles: str = key(
+        "", "Comma-separated role ids whose members it ignores in servers (wins over the allow lists).",
+        check=_id_list)
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Spending limits (bot/limits.py): what one person, one server and the whole bot may spend a day, and
+    how fast one person may write. 0 means no limit; the bot's admins are exempt."""
+
+    TITLE: ClassVar[str] = "Spending limits"
+    daily_token_budget: int = key(
+        0, "Tokens (in, out and cache writes of every model call for them) one person may use a day.", min=0)
+    premium_daily_token_budget: int = key(
+        0, "The daily token budget of premium users (0: none for them, whatever daily_token_budget says).",
+        min=0)
+    server_daily_spend_usd: float = key(0.0, "USD one server's messages may spend a day.", min=0.0)
+    global_daily_spend_usd: float = key(0.0, "USD the whole bot may spend a day.", min=0.0)
+    user_messages_per_minute: int = key(
+        0, "Messages one person may send the character in a minute before it stops reading them.", min=0)
+    limit_reply: str = key(
+        "*{name} stifles a yawn.* I'm all talked out for now. Let's pick this up again {when}.",
+        "Said once, in character, when someone reaches a limit ({name}: the character; {when}: "
+        "tomorrow / in a minute).")
 def parse_shard_ids(value: str) -> tuple[int, ...]:
     """``"0-3"``, ``"0,2,5"`` or ``"0-1,4"`` as sorted shard ids (empty: every shard, no cluster)."""
     ids: set[int] = set()
@@ -462,6 +508,8 @@ class Settings:
     alive: AliveSettings = field(default_factory=AliveSettings)
     secrets: SecretSettings = field(default_factory=SecretSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     operation: OperationSettings = field(default_factory=OperationSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
