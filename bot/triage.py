@@ -39,10 +39,8 @@ def is_acknowledgement(text: str) -> bool:
     stripped = text.strip()
     if not stripped:
         return False
-    if _ACK.match(stripped):
-        return True
-    rest = _SHORTCODE.sub("", _CUSTOM_EMOJI.sub("", stripped)).strip()
-    return not rest or bool(_SYMBOLS_ONLY.match(rest))
+    rest = _SHORTCODE.sub(" ", _CUSTOM_EMOJI.sub(" ", stripped)).strip()
+    return not rest or bool(_SYMBOLS_ONLY.match(rest)) or bool(_ACK.match(rest))
 
 
 def parse_prefixes(value: str) -> tuple[str, ...]:
