@@ -86,7 +86,28 @@ class MessageLog:
         ``then_read``: once the write is committed, also read that prompt's data in the same trip to the
         database (a message that will certainly be answered); None when not asked or when the read failed
         (the write stands either way)."""
-        return await self._batches.write(message, display_name or message.author_name, then_read)
+        display = display_name or message.author_name
+        if then_read is not None and not self.db.is_sqlite:
+            return await self._write_addressed(message, display, then_read)
+        return await self._batches.write(message, display, then_read)
+
+    async def _write_addressed(self, message: SeenMessage, display: str,
+                               then_read: PromptRequest) -> PromptData | None:
+        """A message that will be answered, on PostgreSQL: written in a transaction of its own, not queued
+        behind the batch of a busy channel's chatter in flight, and its prompt read on another connection at
+        the same time (the read is of what came before it). The caller still waits for the commit."""
+        reading = asyncio.ensure_future(self.db.read(lambda conn: self._read_prompt(conn, then_read)))
+        try:
+            await self._commit([(message, display)])
+        except BaseException:
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+            raise
+        try:
+            return await reading
+        except Exception:  # the reply reads again on its own (and reports a lasting failure there)
+            log.exception("prompt read beside logging message %s failed", message.message_id)
+            return None
 
     async def flush(self) -> None:
         """Wait until every message handed to the log is committed (graceful shutdown, /forget_me)."""
@@ -99,6 +120,26 @@ class MessageLog:
     async def _write_seen(
         self, batch: Sequence[tuple[SeenMessage, str]], reads: Sequence[PromptRequest | None]
     ) -> list[PromptData | None]:
+        if not any(r is not None for r in reads):
+            await self._commit(batch)
+            return [None] * len(batch)
+
+        def read(conn: Connection) -> list[PromptData | None]:
+            out: list[PromptData | None] = []
+            for request in reads:
+                try:
+                    out.append(self._read_prompt(conn, request) if request is not None else None)
+                except Exception:  # the reply reads again on its own (and reports a lasting failure there)
+                    log.exception("prompt read after logging message failed")
+                    out.append(None)
+            return out
+
+        return await self._commit(batch, read)
+
+    async def _commit(self, batch: Sequence[tuple[SeenMessage, str]],
+                      read: Callable[[Connection], list[PromptData | None]] | None = None
+                      ) -> list[PromptData | None] | None:
+        """Write ``batch`` (and its authors) in one transaction; then ``read`` on the same connection."""
         now = utcnow()
         clock = time.monotonic()
         users: dict[int, dict[str, Any]] = {}
@@ -150,21 +191,11 @@ class MessageLog:
                 q["nick_upsert"].execute_many(conn, list(nicks.values()))
             q["log_insert"].execute_many(conn, rows)
 
-        def read(conn: Connection) -> list[PromptData | None]:
-            out: list[PromptData | None] = []
-            for request in reads:
-                try:
-                    out.append(self._read_prompt(conn, request) if request is not None else None)
-                except Exception:  # the reply reads again on its own (and reports a lasting failure there)
-                    log.exception("prompt read after logging message failed")
-                    out.append(None)
-            return out
-
         try:
-            if any(r is not None for r in reads):
+            if read is not None:
                 return await self.db.write_then_read(write, read)
             await self.db.write(write)
-            return [None] * len(batch)
+            return None
         except Exception:
             for m, _ in batch:  # the upsert may not have happened: do it next time
                 self._recent_authors.pop(m.author_id, None)
