@@ -16,7 +16,6 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field
 
 from bot.pipeline import Decision, Incoming
 
@@ -83,12 +82,6 @@ def skip_reason(msg: Incoming, *, prefixes: Sequence[str], own_ids: Collection[i
 Judge = Callable[[Incoming, Sequence[Incoming]], Awaitable[Decision]]
 
 
-@dataclass
-class _Pending:
-    items: list[tuple[Incoming, asyncio.Future[Decision]]] = field(default_factory=list)
-    timer: asyncio.TimerHandle | None = None
-
-
 class BurstWindow:
     """One pending window per channel: the first unaddressed message opens it, ``seconds`` later one vote
     round judges the latest message in it with the others as context.
@@ -99,7 +92,7 @@ class BurstWindow:
     def __init__(self, seconds: float, judge: Judge) -> None:
         self.seconds = seconds
         self.judge = judge
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, list[tuple[Incoming, asyncio.Future[Decision]]]] = {}  # by channel
         self._rounds: set[asyncio.Task[None]] = set()
 
     async def submit(self, msg: Incoming) -> Decision:
@@ -110,24 +103,19 @@ class BurstWindow:
         loop = asyncio.get_running_loop()
         pending = self._pending.get(msg.channel_id)
         if pending is None:
-            pending = self._pending[msg.channel_id] = _Pending()
-            pending.timer = loop.call_later(self.seconds, self._close, msg.channel_id)
+            pending = self._pending[msg.channel_id] = []
+            loop.call_later(self.seconds, self._close, msg.channel_id)
         future: asyncio.Future[Decision] = loop.create_future()
-        pending.items.append((msg, future))
+        pending.append((msg, future))
         # The round runs in a task of its own: a caller cancelled while waiting (a shutdown) does not take
         # the decision of the others down with it.
         return await asyncio.shield(future)
 
-    def waiting(self, channel_id: int) -> int:
-        """How many messages of the channel wait for its window to close."""
-        pending = self._pending.get(channel_id)
-        return len(pending.items) if pending else 0
-
     def _close(self, channel_id: int) -> None:
         pending = self._pending.pop(channel_id, None)
-        if pending is None or not pending.items:
+        if not pending:
             return
-        task = asyncio.get_running_loop().create_task(self._round(pending.items))
+        task = asyncio.get_running_loop().create_task(self._round(pending))
         self._rounds.add(task)
         task.add_done_callback(self._rounds.discard)
 
@@ -146,13 +134,3 @@ class BurstWindow:
             return
         if not latest_future.done():
             latest_future.set_result(decision)
-
-    async def close(self) -> None:
-        """Judge every open window now (a shutdown: no message is left without its decision)."""
-        for channel_id in list(self._pending):
-            pending = self._pending.get(channel_id)
-            if pending is not None and pending.timer is not None:
-                pending.timer.cancel()
-            self._close(channel_id)
-        if self._rounds:
-            await asyncio.gather(*list(self._rounds), return_exceptions=True)
