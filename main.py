@@ -5,6 +5,9 @@ Also: `python main.py consolidate --now` (daily memory consolidation by hand),
 into a character folder), `python main.py export-card <folder> [--png] [--v3] [--out <file>]` (a
 character folder, any format, as a SillyTavern card) and `python main.py dashboard [--host H] [--port N]`
 (the operator's dashboard alone, on the bot's database).
+
+A cluster: `python main.py --shard-ids 0-3 --shard-count 8` on each machine (one
+DATABASE_URL, PostgreSQL), and `python main.py cluster status` to see its processes.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -39,6 +43,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--config", default=None, help="technical settings file (default: config.env)")
     parser.add_argument("--console", action="store_true", help="chat in the terminal instead of Discord")
+    parser.add_argument("--shard-ids", default=None,
+                        help="the shards this process runs in a cluster, e.g. 0-3 (also SHARD_IDS)")
+    parser.add_argument("--shard-count", type=int, default=None,
+                        help="the cluster's total number of shards (also SHARD_COUNT)")
     sub = parser.add_subparsers(dest="command")
     cons = sub.add_parser("consolidate", help="run the daily memory consolidation")
     cons.add_argument("--now", action="store_true", required=True, help="run it now, with a progress bar")
@@ -63,6 +71,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     dash.add_argument("--host", default=None, help="address to listen on (default: dashboard_host)")
     dash.add_argument("--port", type=int, default=None,
                       help=f"port (default: dashboard_port, or {DASHBOARD_PORT} when that is 0)")
+    clus = sub.add_parser("cluster", help="the processes sharing this database (PostgreSQL)")
+    clus.add_argument("what", choices=["status"], help="status: each process, its shards, the leader")
     return parser.parse_args(argv)
 
 
@@ -116,6 +126,13 @@ def run(argv: list[str]) -> int:
     if args.command == "export-card":
         return export(args)
     setup_logging()
+    # The flags are the environment's SHARD_IDS / SHARD_COUNT, spelled on the command line.
+    if args.shard_ids is not None:
+        os.environ["SHARD_IDS"] = args.shard_ids
+    if args.shard_count is not None:
+        os.environ["SHARD_COUNT"] = str(args.shard_count)
+    if args.command == "cluster":
+        return run_cluster_status(args)
     dashboard = args.command == "dashboard"
     settings, character, why = _load(args, discord=not args.console and args.command is None,
                                      dashboard=dashboard)
@@ -153,6 +170,26 @@ def run_dashboard(args: argparse.Namespace, settings: Settings, character: objec
         raise ConfigError("--port", "dashboard_port", f"must be between 1 and 65535, got {port}")
     host = (args.host or settings.dashboard_host).strip()
     return asyncio.run(serve_alone(settings, character, host, port))  # type: ignore[arg-type]
+
+
+def run_cluster_status(args: argparse.Namespace) -> int:
+    from bot.cluster import cluster_status
+    from database.store import Store
+
+    choice = choose_character_dir(args.character)
+    config_file = _config_file(args.config, choice.folder if choice.root_layout else None)
+    settings = load_settings(choice.folder, config_file, require_discord=False, require_anthropic=False)
+    logging.getLogger().setLevel(logging.WARNING)  # the report alone, not the migration chatter
+
+    async def report() -> str:
+        store = await Store(settings.resolved_database_url()).open()
+        try:
+            return await cluster_status(store, settings.cluster)
+        finally:
+            await store.close()
+
+    print(asyncio.run(report()))
+    return 0
 
 
 def run_bot(settings: Settings, character: object) -> int:

@@ -27,14 +27,18 @@ from bot.activity import ActivityRecorder
 from bot.admin.tools import AdminTools
 from bot.character import CharacterSource
 from bot.claude import ClaudeClient
+from bot.cluster import Cluster
 from bot.config import Settings
 from bot.discord_ui import answer_expired_click, on_app_command_error
 from bot.engine import ReplyEngine
 from bot.ensemble import CastMember, Ensemble
 from bot.logmirror import LogMirror
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
+from bot.pipeline import Incoming, ReplyResult, TurnListener
 from bot.tokens import load_encoding
 from bot.voice import VoiceService
+from database.models import utcnow
+from database.records import SeenMessage
 from database.store import Store
 from memory.identity import seed_entries
 from memory.service import MemoryService
@@ -78,6 +82,7 @@ class KindredMixin:
     started_at: float
     exit_code: int
     mirror: LogMirror  # verbose mode: `await bot.mirror(text)` posts to the log channel
+    cluster: Cluster  # the leader lock and signals shared with other processes on the database
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool) -> None:
         self.settings = settings
@@ -86,6 +91,7 @@ class KindredMixin:
         self.exit_code = 0
         self.mirror = LogMirror()
         self._kindred_closing: asyncio.Future[None] | None = None
+        self._cluster_closing: asyncio.Task[None] | None = None  # a close asked for by another process
         self.extensions_to_load: list[str] = list(EXTENSIONS)
         self.ensemble: Ensemble | None = None  # set in setup_hook when several characters are configured
         self.counters: ActivityRecorder | None = None  # per-day counters for the dashboard (setup_hook)
@@ -105,6 +111,8 @@ class KindredMixin:
         self.voice = VoiceService(self.settings)
         self.voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
         self.engine = ReplyEngine(self.settings, self.store, self.claude, self.character)
+        self.cluster = Cluster(self.store, self.settings.cluster, self.engine.character_key,
+                               shard_ids=self.settings.shard_id_list, shard_count=self.settings.shard_count)
         if self.user is not None:  # (logged in by now) our own posts never count as another character's
             self.engine.own_author_ids.add(self.user.id)
         await seed_identity(self.store, self.settings.character_dir, self.engine.character_key)
@@ -122,7 +130,8 @@ class KindredMixin:
         self.counters.start()
         for name in self.extensions_to_load:
             await self.load_extension(name)  # type: ignore[attr-defined]
-        await sync_app_commands(self)  # type: ignore[arg-type]
+        self._join_cluster()
+        await self.cluster.start()  # as leader (always, on SQLite): the lead hooks run now
         if self.settings.dashboard_port:
             from bot.dashboard import Dashboard, bot_context  # only when asked for: Jinja2 and the pages
 
@@ -137,6 +146,51 @@ class KindredMixin:
             gc.freeze()
         log.info("Kindred ready to connect as %s (database %s)", self.engine.persona.name,
                  self.settings.safe_database_url())
+
+    def _join_cluster(self) -> None:
+        """What this process does for the cluster and what it hears from the others (bot/cluster.py)."""
+        cluster = self.cluster
+        cluster.lead_hooks.append(lambda: sync_app_commands(self))  # type: ignore[arg-type]
+        cluster.on("shutdown", self._cluster_shutdown)
+        cluster.on("invalidate", self._cluster_invalidate)
+        cluster.on("posted", self._cluster_posted)
+        self.store.servers.changed.append(
+            lambda gid: cluster.publish_soon("invalidate", what="server", id=gid))
+        self.store.places.changed.append(lambda: cluster.publish_soon("invalidate", what="places"))
+        for engine in self._engines():
+            engine.turn_listeners.append(self._poster(engine))
+
+    def _engines(self) -> list[ReplyEngine]:
+        return [m.engine for m in self.ensemble.cast] if self.ensemble is not None else [self.engine]
+
+    def _poster(self, engine: ReplyEngine) -> TurnListener:
+        """A character answered: a process waiting for its turn in that channel may go on at once."""
+        async def posted(msg: Incoming, result: ReplyResult) -> None:
+            if self.cluster.shared and result.message_ids and result.message_ids[-1] is not None:
+                await self.cluster.publish("posted", channel_id=msg.channel_id, guild_id=msg.guild_id,
+                                           message_id=result.message_ids[-1], author_name=engine.persona.name)
+
+        return posted
+
+    async def _cluster_posted(self, message: dict[str, Any]) -> None:
+        seen = SeenMessage(int(message["message_id"]), int(message["channel_id"]), message.get("guild_id"),
+                           0, str(message.get("author_name", "")), True, False, "", utcnow())
+        for engine in self._engines():
+            engine.announce_arrival(seen)
+
+    async def _cluster_invalidate(self, message: dict[str, Any]) -> None:
+        if message.get("what") == "server":
+            self.store.servers.forget(int(message.get("id") or 0))
+        else:
+            self.store.places.forget()
+
+    async def _cluster_shutdown(self, message: dict[str, Any]) -> None:
+        if message.get("character") != self.engine.character_key:
+            return  # another character's processes, sharing the database
+        log.warning("shutdown asked for in another process of the cluster (%s); closing", message.get("node"))
+        self.exit_code = 0
+        task = asyncio.create_task(self.close(), name="cluster-shutdown")  # close() waits for this handler
+        self._cluster_closing = task
 
     async def _build_ensemble(self) -> Ensemble | None:
         """The other characters this bot plays (``ensemble_characters``), each with its own engine."""
@@ -182,6 +236,8 @@ class KindredMixin:
             except TimeoutError:
                 log.warning("shutdown: some replies did not finish within %ss", SHUTDOWN_GRACE_SECONDS)
         await super().close()  # type: ignore[misc]
+        if hasattr(self, "cluster"):
+            await self.cluster.close()  # leadership released at once, the row marked stopped
         if events is not None:
             # Work on messages that arrived after the first drain (our own goodbye, say) was cancelled with
             # the cog; let it release its database connection before the database closes.
@@ -213,7 +269,7 @@ class KindredShardedBot(KindredMixin, commands.AutoShardedBot):
         configure_endpoints(settings)
         options.setdefault("intents", default_intents())
         super().__init__(command_prefix=commands.when_mentioned, help_command=None,
-                         shard_count=settings.shard_count, **options)
+                         shard_count=settings.shard_count, shard_ids=settings.shard_id_list, **options)
         self._kindred_init(settings, character, freeze_after_setup)
 
 
@@ -221,8 +277,9 @@ Kindred = KindredBot | KindredShardedBot
 
 
 def create_bot(settings: Settings, character: CharacterSource, **options: Any) -> Kindred:
-    """A plain Bot for one shard, an AutoShardedBot when ``shard_count`` > 1."""
-    cls = KindredShardedBot if settings.shard_count > 1 else KindredBot
+    """A plain Bot for one shard, an AutoShardedBot when ``shard_count`` > 1 (with only ``shard_ids`` in a
+    cluster)."""
+    cls = KindredShardedBot if settings.shard_count > 1 or settings.shard_id_list else KindredBot
     return cls(settings, character, **options)
 
 

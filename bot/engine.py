@@ -196,6 +196,12 @@ class ReplyEngine:
         order = self.addressed_characters(msg)
         return tuple(order[:order.index("")]) if "" in order else ()
 
+    def announce_arrival(self, seen: SeenMessage) -> None:
+        """A message seen elsewhere (another process of the cluster posted it): waiters may go on."""
+        for predicate, future in list(self._arrivals):
+            if not future.done() and predicate(seen):
+                future.set_result(None)
+
     def _announce(self, msg: Incoming) -> None:
         for predicate, future in list(self._arrivals):
             if not future.done() and predicate(msg):

@@ -231,6 +231,8 @@ class Admin(commands.Cog):
     async def _shut_down(self, msg: Incoming) -> None:
         name = self.bot.engine.persona.name
         log.warning("shutdown of %s requested in the log channel by admin %s", name, msg.author_id)
+        if await self.bot.cluster.publish("shutdown", by=msg.author_id):
+            log.warning("shutdown: every other process of the cluster was told to stop too")
         events: Any = self.bot.get_cog("Events")
         finished = True
         if events is not None:

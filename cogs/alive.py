@@ -26,6 +26,7 @@ from bot.alive import Alive
 from bot.emotes import Emote, EmoteSet
 from bot.permissions import in_log_channel
 from bot.proactive import Place
+from bot.status import clean_status
 from cogs.events import typing_in
 
 if TYPE_CHECKING:
@@ -58,7 +59,9 @@ class AliveCog(commands.Cog, name="Alive"):
         self.bot = bot
         ensemble = bot.ensemble
         members = [m.engine for m in ensemble.cast] if ensemble is not None else []
-        self.alive = Alive(bot.engine, self, members=members, mirror=bot.mirror.emit)
+        # In a cluster each process speaks first in its own shards' channels (bot/alive.py).
+        self.alive = Alive(bot.engine, self, members=members, mirror=bot.mirror.emit,
+                           shards=bot.cluster.shards if bot.settings.shard_id_list else "")
         self.scheduler = AsyncIOScheduler()
         self._emotes: dict[int, tuple[Sequence[discord.Emoji], EmoteSet]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -75,6 +78,7 @@ class AliveCog(commands.Cog, name="Alive"):
         if memory_tasks is not None:
             memory_tasks.after_daily.append(self.after_consolidation)
         self.bot.admin.state.listeners.append(self.alive.state_changed)
+        self.bot.cluster.on("status", self._status_heard)
 
     async def cog_unload(self) -> None:
         self.scheduler.shutdown(wait=False)
@@ -129,6 +133,15 @@ class AliveCog(commands.Cog, name="Alive"):
             log.exception("could not show the custom status")
 
     async def show_status(self, text: str) -> None:
+        self.bot.cluster.publish_soon("status", text=text)  # the other processes show it on their shards
+        await self._present(text)
+
+    async def _status_heard(self, message: dict[str, Any]) -> None:
+        text = clean_status(str(message.get("text", "")))
+        if text is not None and message.get("character") == self.bot.engine.character_key:
+            await self._present(text)
+
+    async def _present(self, text: str) -> None:
         if self.bot.ws is None or self.bot.is_closed():
             return  # shown at the next READY
         await self.bot.change_presence(activity=discord.CustomActivity(name=text))

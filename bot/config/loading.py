@@ -202,6 +202,27 @@ def _validate(parsed: dict[str, Any], origin: dict[str, str], character_dir: Pat
         if folder.resolve() in seen_folders:
             raise ConfigError(where, "ensemble_characters", f"{part} is listed twice")
         seen_folders.add(folder.resolve())
+    _validate_cluster(parsed, origin)
+
+
+def _validate_cluster(parsed: dict[str, Any], origin: dict[str, str]) -> None:
+    """A process that runs only some shards is one of a cluster: every shard in range, PostgreSQL only."""
+    from bot.config.sections import parse_shard_ids
+
+    ids = parse_shard_ids(parsed["shard_ids"])
+    if not ids:
+        return
+    count = parsed["shard_count"]
+    if ids[-1] >= count:
+        raise ConfigError(origin["shard_ids"], "shard_ids",
+                          f"shard {ids[-1]} is out of range for shard_count {count} "
+                          f"(ids run 0 to {count - 1})")
+    url = parsed["database_url"].strip().lower()
+    if len(ids) < count and not url.startswith("postgres"):
+        raise ConfigError(origin["shard_ids"], "shard_ids",
+                          "a cluster (this process runs only some of the shards) needs a shared "
+                          "PostgreSQL database: set database_url to postgresql+asyncpg://...; SQLite is "
+                          "one process's file")
 
 
 def is_known_key(key: str) -> bool:

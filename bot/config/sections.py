@@ -342,6 +342,38 @@ class DashboardSettings:
         "", f"Dashboard login token, {MIN_DASHBOARD_TOKEN}+ characters (required when it runs).", secret=True)
 
 
+def parse_shard_ids(value: str) -> tuple[int, ...]:
+    """``"0-3"``, ``"0,2,5"`` or ``"0-1,4"`` as sorted shard ids (empty: every shard, no cluster)."""
+    ids: set[int] = set()
+    for part in (p.strip() for p in value.replace(" ", "").split(",")):
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise ValueError(f"expected shard ids like 0-3 or 0,2,5, got {part!r}")
+        first, last = int(low), int(high or low)
+        if last < first:
+            raise ValueError(f"empty shard range {part!r}")
+        ids.update(range(first, last + 1))
+    return tuple(sorted(ids))
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Several processes sharing one PostgreSQL database (bot/cluster.py)."""
+
+    TITLE: ClassVar[str] = "Cluster"
+    shard_ids: str = key(
+        "", "The shards this process runs, e.g. 0-3 (empty: all of shard_count). Set per process in a "
+        "cluster; also --shard-ids.", check=_parsed_by(parse_shard_ids))
+    leader_failover_seconds: float = key(
+        10.0, "Seconds within which another process takes over the cluster's scheduled work when the "
+        "leader dies.", min=1, max=600)
+    cluster_heartbeat_seconds: float = key(
+        5.0, "Seconds between a process's heartbeats in the cluster table (`main.py cluster status`).",
+        min=0.5, max=300)
+
+
 @dataclass(frozen=True)
 class TriageSettings:
     """Fewer votes in busy channels (bot/triage.py); intent routing of answered messages (bot/intent.py)."""
@@ -380,6 +412,7 @@ class Settings:
     alive: AliveSettings = field(default_factory=AliveSettings)
     secrets: SecretSettings = field(default_factory=SecretSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     triage: TriageSettings = field(default_factory=TriageSettings)
     # The merged raw values, for the persona loader (character prompts and format-specific keys).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -406,6 +439,11 @@ class Settings:
     def ensemble_dirs(self) -> list[Path]:
         """The other character folders this bot plays (resolved like ``--character``)."""
         return [resolve_folder(p) for p in self.ensemble.ensemble_characters.split(",") if p.strip()]
+
+    @property
+    def shard_id_list(self) -> tuple[int, ...] | None:
+        """The shards this process runs, or None for all of them (one process, no cluster)."""
+        return parse_shard_ids(self.cluster.shard_ids) or None
 
     def resolved_database_url(self) -> str:
         if self.storage.database_url:
