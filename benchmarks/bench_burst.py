@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -175,7 +176,7 @@ def main() -> None:
     print(f"burst ({backend}, {args.rate:g} messages/s): @mention inside the burst, fake Discord send -> "
           f"its Claude request at the fake Claude: {summary_ms(latencies)}, "
           f"p90 {percentile([x * 1000 for x in latencies], 90):.1f} ms, max {max(latencies) * 1000:.1f} ms "
-          "(target <= 20 ms)")
+          f"(target <= 20 ms); host load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -23,6 +23,7 @@ from database.statements import Statements, recent_messages, seen_message
 log = logging.getLogger(__name__)
 AUTHOR_REFRESH_SECONDS = 60.0
 PromptReader = Callable[[Connection, PromptRequest], PromptData]
+PromptReadBeside = Callable[[PromptRequest], Awaitable[PromptData]]  # on connections of its own
 
 
 class _GroupCommit:
@@ -71,10 +72,12 @@ class _GroupCommit:
 
 
 class MessageLog:
-    def __init__(self, db: Database, q: Statements, read_prompt: PromptReader) -> None:
+    def __init__(self, db: Database, q: Statements, read_prompt: PromptReader,
+                 read_prompt_beside: PromptReadBeside) -> None:
         self.db = db
         self._q = q
         self._read_prompt = read_prompt
+        self._read_prompt_beside = read_prompt_beside
         self._batches = _GroupCommit(self._write_seen)
         self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
 
@@ -96,7 +99,7 @@ class MessageLog:
         """A message that will be answered, on PostgreSQL: written in a transaction of its own, not queued
         behind the batch of a busy channel's chatter in flight, and its prompt read on another connection at
         the same time (the read is of what came before it). The caller still waits for the commit."""
-        reading = asyncio.ensure_future(self.db.read(lambda conn: self._read_prompt(conn, then_read)))
+        reading = asyncio.ensure_future(self._read_prompt_beside(then_read))
         try:
             await self._commit([(message, display)])
         except BaseException:

@@ -215,7 +215,11 @@ async def test_a_failed_read_after_logging_keeps_the_message(store: Store, monke
     def broken(*_: Any) -> Any:
         raise RuntimeError("disk hiccup")
 
+    async def broken_beside(*_: Any) -> Any:  # PostgreSQL reads beside the write, on its own connections
+        raise RuntimeError("disk hiccup")
+
     monkeypatch.setattr(store.log, "_read_prompt", broken)
+    monkeypatch.setattr(store.log, "_read_prompt_beside", broken_beside)
     request = PromptRequest("finn", 5, "dm", 11, 0, None, True)
     assert await store.log.log_message(seen(1, 11, dm=True), then_read=request) is None
     assert await store.log.count_logged() == 1
