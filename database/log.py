@@ -79,6 +79,7 @@ class MessageLog:
         self._read_prompt = read_prompt
         self._read_prompt_beside = read_prompt_beside
         self._batches = _GroupCommit(self._write_seen)
+        self._solo: set[asyncio.Future[Any]] = set()  # writes of messages that will be answered (PostgreSQL)
         self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
 
     async def log_message(
@@ -87,8 +88,8 @@ class MessageLog:
         """Write a seen message (and upsert its author and nickname) durably, batched with its neighbours.
 
         ``then_read``: once the write is committed, also read that prompt's data in the same trip to the
-        database (a message that will certainly be answered); None when not asked or when the read failed
-        (the write stands either way)."""
+        database (a message that will certainly be answered; on PostgreSQL beside it, see _write_addressed);
+        None when not asked or when the read failed (the write stands either way)."""
         display = display_name or message.author_name
         if then_read is not None and not self.db.is_sqlite:
             return await self._write_addressed(message, display, then_read)
@@ -99,12 +100,17 @@ class MessageLog:
         """A message that will be answered, on PostgreSQL: written in a transaction of its own, not queued
         behind the batch of a busy channel's chatter in flight, and its prompt read on another connection at
         the same time (the read is of what came before it). The caller still waits for the commit."""
+        # Like a batch, the write runs in a task of its own: a caller cancelled while waiting (a shutdown)
+        # does not take the message's write down with it; flush() waits for it.
+        writing = asyncio.ensure_future(self._commit([(message, display)]))
+        self._solo.add(writing)
+        writing.add_done_callback(self._solo.discard)
         reading = asyncio.ensure_future(self._read_prompt_beside(then_read))
+        reading.add_done_callback(_consume)
         try:
-            await self._commit([(message, display)])
+            await asyncio.shield(writing)
         except BaseException:
             reading.cancel()
-            await asyncio.gather(reading, return_exceptions=True)
             raise
         try:
             return await reading
@@ -115,6 +121,8 @@ class MessageLog:
     async def flush(self) -> None:
         """Wait until every message handed to the log is committed (graceful shutdown, /forget_me)."""
         await self._batches.drain()
+        if self._solo:
+            await asyncio.gather(*list(self._solo), return_exceptions=True)
 
     def forget_author(self, user_id: int) -> None:
         """Their next message must write their users row again (it was deleted)."""
@@ -225,3 +233,9 @@ class MessageLog:
 
     async def count_archived(self) -> int:
         return int(await self.db.scalar(select(func.count()).select_from(ArchivedMessage)))
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve a finished read's outcome, so one nobody awaits (its write failed) is not reported as lost."""
+    if not task.cancelled():
+        task.exception()
