@@ -157,6 +157,16 @@ async def test_a_code_message_is_answered_by_code_model(make_harness: MakeHarnes
     assert "intent: code" in line[0]
 
 
+async def test_an_image_is_answered_by_vision_model(make_harness: MakeHarness) -> None:
+    h = await make_harness(vision_model="claude-test-vision")
+    picture = h.discord.attachment("tidepool.png", content_type="image/png")
+    await h.say("what do you make of this?", mention=True, attachments=[picture])
+    await h.replies(CHANNEL_ID, 1)
+    await h.say("and what about the weather?", mention=True)
+    await h.replies(CHANNEL_ID, 2)
+    assert [r.model for r in replies(h)] == ["claude-test-vision", DEFAULT]
+
+
 async def test_a_memory_question_gets_the_larger_recall_budget(make_harness: MakeHarness) -> None:
     # No fact has a vector: recall picks by references, and no embedding model is loaded.
     h = await make_harness(recall_token_budget="12", memory_recall_token_budget="400")
