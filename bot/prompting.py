@@ -185,6 +185,9 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
         said = "\n".join(f"{m.author_name}: {m.text}" for m in burst[-30:])
         more = f"({len(burst) - 30} earlier not shown)\n" if len(burst) > 30 else ""
         text += f"Messages since then, judged together with the latest:\n{more}{said}\n\n"
+    # A burst is judged as a whole: the answer would follow its latest message but may take up any of them.
+    question = (f"Should {persona.name} join in now, after the latest message?" if burst
+                else f"Should {persona.name} reply to the latest message?")
     text += (f"Latest message, from {msg.author_name}: {msg.text}\n\n"
-             f"Should {persona.name} reply to the latest message? Answer yes or no.")
+             f"{question} Answer yes or no.")
     return Prompt(system=[{"type": "text", "text": system}], messages=[{"role": "user", "content": text}])

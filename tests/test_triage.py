@@ -136,7 +136,7 @@ async def test_a_burst_is_judged_in_few_vote_rounds_every_message_logged_and_dec
             assert decided[i].reason.startswith("coalesced into ") and not decided[i].reply
     latest_vote = votes(h)[-1].all_text()
     assert "burst line 28 about the tide pools" in latest_vote  # the others are shown as context
-    assert "Latest message, from bob: burst line 29" in latest_vote
+    assert "Latest message, from bob: burst line 29" in latest_vote and "join in now" in latest_vote
     assert int(mention["id"]) in decided and decided[int(mention["id"])].reply
 
 
