@@ -11,6 +11,7 @@ loaded.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import hashlib
 import json
@@ -29,12 +30,15 @@ from bot.character import CharacterSource
 from bot.claude import ClaudeClient
 from bot.cluster import Cluster
 from bot.config import Settings
+from bot.config.live import live_section
 from bot.discord_ui import answer_expired_click, on_app_command_error
 from bot.engine import ReplyEngine
 from bot.ensemble import CastMember, Ensemble
 from bot.logmirror import LogMirror
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.pipeline import Incoming, ReplyResult, TurnListener
+from bot.reloader import ConfigReloader
+from bot.startup import announce_connected, log_invite
 from bot.tokens import load_encoding
 from bot.voice import VoiceService
 from database.models import utcnow
@@ -53,7 +57,6 @@ EXTENSIONS = ("cogs.events", "cogs.commands", "cogs.settings", "cogs.admin", "co
               # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.utility", "cogs.tickets", "cogs.server_settings",
               "cogs.alive")
-SHUTDOWN_GRACE_SECONDS = 15.0
 
 
 def configure_endpoints(settings: Settings) -> None:
@@ -92,6 +95,8 @@ class KindredMixin:
         self.mirror = LogMirror()
         self._kindred_closing: asyncio.Future[None] | None = None
         self._cluster_closing: asyncio.Task[None] | None = None  # a close asked for by another process
+        self.stopping = False  # closing: the Events cog takes no new messages (bot/lifecycle.py)
+        self.reloader: ConfigReloader | None = None  # live config reload (setup_hook)
         self.extensions_to_load: list[str] = list(EXTENSIONS)
         self.ensemble: Ensemble | None = None  # set in setup_hook when several characters are configured
         self.counters: ActivityRecorder | None = None  # per-day counters for the dashboard (setup_hook)
@@ -102,6 +107,7 @@ class KindredMixin:
         # button click, whichever cogs are loaded.
         self.tree.error(on_app_command_error)  # type: ignore[attr-defined]
         self.add_listener(answer_expired_click, "on_interaction")  # type: ignore[attr-defined]
+        self.add_listener(functools.partial(announce_connected, self), "on_ready")  # type: ignore[attr-defined]
 
     async def setup_hook(self) -> None:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
@@ -117,8 +123,8 @@ class KindredMixin:
             self.engine.own_author_ids.add(self.user.id)
         await seed_identity(self.store, self.settings.character_dir, self.engine.character_key)
         self.ensemble = await self._build_ensemble()
-        self.memory = MemoryService(self.settings.memory, self.store, self.claude, self.engine,
-                                    notify=self.mirror.emit)
+        self.memory = MemoryService(live_section(self.settings, "memory"),  # reads a reload at each use
+                                    self.store, self.claude, self.engine, notify=self.mirror.emit)
         self.memory.attach()
         for member in self.ensemble.cast[1:] if self.ensemble is not None else ():
             self.memory.attach_member(member.engine)
@@ -139,6 +145,9 @@ class KindredMixin:
                                        self.settings.dashboard_host, self.settings.dashboard_port)
             await self.dashboard.start()
         await encoding
+        self.reloader = ConfigReloader(self.settings, [self.character, *self._ensemble_sources()],
+                                       self._reseed_identity)
+        self.reloader.start()  # config.env and the character files, applied live when they change
         if self.freeze_after_setup:
             # What start-up built (modules, the character, caches) lives as long as the process: frozen,
             # it is no longer walked by each full garbage collection, which would stall the loop ~0.1 s.
@@ -146,6 +155,7 @@ class KindredMixin:
             gc.freeze()
         log.info("Kindred ready to connect as %s (database %s)", self.engine.persona.name,
                  self.settings.safe_database_url())
+        log_invite(self)
 
     def _join_cluster(self) -> None:
         """What this process does for the cluster and what it hears from the others (bot/cluster.py)."""
@@ -210,6 +220,16 @@ class KindredMixin:
         log.info("playing %d characters: %s", len(cast), ", ".join(m.name for m in cast))
         return ensemble
 
+    def _ensemble_sources(self) -> list[CharacterSource]:
+        return [m.engine.character for m in self.ensemble.cast[1:]] if self.ensemble is not None else []
+
+    async def _reseed_identity(self, folder: Path) -> None:
+        """A changed identity.json, seeded again into the character it belongs to (the reloader's call)."""
+        engines = [self.engine, *(m.engine for m in (self.ensemble.cast[1:] if self.ensemble else ()))]
+        for engine in engines:
+            if engine.character.folder == folder:
+                await seed_identity(self.store, folder, engine.character_key)
+
     async def on_message(self, message: discord.Message) -> None:
         """Kindred has no prefix commands: the Events cog handles every message (this stops discord.py's
         default command processing from treating "@bot hello" as an unknown command)."""
@@ -226,15 +246,19 @@ class KindredMixin:
         await self.close()
 
     async def _close_everything(self) -> None:
+        self.stopping = True
+        if self.reloader is not None:
+            await self.reloader.stop()
         if self.dashboard is not None:  # no edit may start while the rest closes
             await self.dashboard.stop()
         # Let replies in flight finish and be saved before the connection and the database go away.
         events = self.get_cog("Events")  # type: ignore[attr-defined]
+        grace = self.settings.shutdown_grace_seconds
         if events is not None:
             try:
-                await asyncio.wait_for(events.drain(), timeout=SHUTDOWN_GRACE_SECONDS)
+                await asyncio.wait_for(events.drain(), timeout=grace)
             except TimeoutError:
-                log.warning("shutdown: some replies did not finish within %ss", SHUTDOWN_GRACE_SECONDS)
+                log.warning("shutdown: some replies did not finish within %gs", grace)
         await super().close()  # type: ignore[misc]
         if hasattr(self, "cluster"):
             await self.cluster.close()  # leadership released at once, the row marked stopped
@@ -313,11 +337,13 @@ async def sync_app_commands(bot: Kindred) -> bool:
 
 
 async def seed_identity(store: Store, character_dir: Path, character_key: str) -> None:
-    """Seed traits/lore/facts/quirks from the folder's identity.json, once (later edits live in the DB).
-    A broken file is a ConfigError naming the file and the field: start-up stops rather than half-seeding."""
+    """Make the identity entries seeded from the folder's identity.json follow the file (entries added by
+    admins stay; see Identity.sync_seed). A broken file is a ConfigError naming the file and the field:
+    start-up stops rather than half-seeding. Without the file, the entries once seeded from it go."""
     path = character_dir / IDENTITY_FILE
-    if not path.is_file():
-        return
-    added = await store.identity.seed(character_key, seed_entries(read_identity_seed(path)))
+    seed = seed_entries(read_identity_seed(path)) if path.is_file() else []
+    added, removed = await store.identity.sync_seed(character_key, seed)
     if added:
         log.info("seeded %d identity entries from %s", added, path)
+    if removed:
+        log.info("removed %d identity entries no longer in %s", removed, path)

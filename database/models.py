@@ -164,6 +164,7 @@ class IdentityEntry(Base):
     content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    source: Mapped[str] = mapped_column(String(64), default="admin", server_default="admin")  # identity.py
 
 
 class UserFact(Base):

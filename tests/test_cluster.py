@@ -282,6 +282,19 @@ async def world(pg_url: str, tmp_path: Path) -> AsyncIterator[ClusterWorld]:
         await w.close()
 
 
+async def _cortisol_reported(world: ClusterWorld) -> float:
+    """The log channel's `status` (answered by the process running shard 3): the character's cortisol."""
+    import re
+
+    count = len(world.discord.posted(world.log_channel))
+    await world.discord.user_message(world.log_channel, ADMIN, "status")
+    await world.discord.wait_for_messages(world.log_channel, count + 1, timeout=30)
+    text = "\n".join(m["content"] for m in world.discord.posted(world.log_channel)[count:])
+    found = re.search(r"cortisol (\d\.\d\d)", text)
+    assert found, text
+    return float(found.group(1))
+
+
 async def _leader_pid(db_url: str) -> int | None:
     store = await Store(db_url).open()
     try:
@@ -308,6 +321,14 @@ async def test_two_processes_answer_each_message_once_and_stop_together(world: C
         mid = str(message["id"])
         assert f"message {mid} from" in world.log(owner)
         assert f"message {mid} from" not in world.log(other)
+    # One character, one mood: what people say to "low" moves the feelings "high" reports.
+    before = await _cortisol_reported(world)
+    for n in range(3):
+        await world.discord.user_message(world.channels[0], USER,
+                                         f"Finn you stupid useless idiot, shut up {n}")
+    await world.discord.wait_for_messages(world.channels[0], 4, timeout=30)
+    await asyncio.sleep(1.0)  # the last save and its signal
+    assert await _cortisol_reported(world) > before + 0.2
     # The log channel lives on shard 3 ("high"); its shutdown stops the whole cluster.
     await world.discord.user_message(world.log_channel, ADMIN, "shutdown? Finn")
     codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in world.procs.values())), timeout=60)

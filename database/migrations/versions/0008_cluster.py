@@ -1,6 +1,6 @@
 """cluster: one row per Kindred process sharing this database
 
-Revision ID: 0011_cluster
+Revision ID: 0008_cluster
 Revises: 0007_alive
 Create Date: 2026-11-23 11:45:00
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_cluster"
+revision = "0008_cluster"
 down_revision = "0007_alive"
 branch_labels = None
 depends_on = None
