@@ -150,7 +150,8 @@ class Conversations:
         return _prompt_data(person, place)
 
     def _read_person(self, conn: Connection, r: PromptRequest) -> tuple[Any, ...]:
-        """What the character holds of the person: identity, memories, relationship, mood, user, stage."""
+        """What the character holds of the person (identity, memories, relationship, mood, user, stage,
+        fact stamp, writing style): small lookups, many of them."""
         q = self._q
         params = _prompt_params(r)
         identity: dict[str, list[str]] = {}
@@ -161,18 +162,16 @@ class Conversations:
         mood = q["mood"].scalar(conn)
         user = q["user"].first(conn, params)
         state = q["character_state"].first(conn, params)
-        return identity, memories, rel, mood, user, state
-
-    def _read_place(self, conn: Connection, r: PromptRequest) -> tuple[Any, ...]:
-        """The conversation and its place: the fact stamp, writing style, history and the channel's recent
-        messages."""
-        q = self._q
-        params = _prompt_params(r)
         stamp = fact_stamp(q["fact_stamp"].first(conn, params))
         style = q["style_profile"].scalar(conn, params)
+        return identity, memories, rel, mood, user, state, stamp, style
+
+    def _read_place(self, conn: Connection, r: PromptRequest) -> tuple[Any, ...]:
+        """The conversation and its place (history, the channel's recent messages): few reads, many rows."""
         history = self.read_history(conn, r.character, r.user_id, r.scope)
-        recent = recent_messages(conn, q, r.channel_id, r.recent_limit, r.before_id) if r.recent_limit else []
-        return stamp, style, history, recent
+        recent = (recent_messages(conn, self._q, r.channel_id, r.recent_limit, r.before_id)
+                  if r.recent_limit else [])
+        return history, recent
 
     async def conversation_tokens(self, character: str, user_id: int, scope: str) -> tuple[int, int, str]:
         """(stored turns, their tokens, the summary) of one conversation: is it due for summarization?"""
@@ -353,8 +352,8 @@ def _prompt_params(r: PromptRequest) -> dict[str, Any]:
 
 
 def _prompt_data(person: tuple[Any, ...], place: tuple[Any, ...]) -> PromptData:
-    identity, memories, rel, mood, user, state = person
-    stamp, style, history, recent = place
+    identity, memories, rel, mood, user, state, stamp, style = person
+    history, recent = place
     return PromptData(
         identity,
         memories,
