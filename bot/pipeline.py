@@ -37,6 +37,7 @@ class Incoming:
     channel_name: str = ""
     author_is_bot: bool = False
     mentions_bot: bool = False
+    mentions_others: bool = False  # @mentions a user other than the bot (bot/triage.py: no vote then)
     replies_to_bot: bool = False
     reply_to_id: int | None = None
     reply_to_author_id: int | None = (
@@ -80,6 +81,7 @@ class Decision:
     votes: tuple[bool | None, ...] = ()
     # Other characters (bots in this server) named before this one: they answer first, we wait our turn.
     after: tuple[str, ...] = ()
+    intent: str = ""  # of a message that will be answered (bot/intent.py)
 
     def describe(self) -> str:
         what = f"{'reply' if self.reply else 'stay quiet'} ({self.reason}"
@@ -87,6 +89,8 @@ class Decision:
             what += "; votes: " + " ".join({True: "yes", False: "no", None: "fail"}[v] for v in self.votes)
         if self.after:
             what += "; after " + ", ".join(self.after)
+        if self.intent:
+            what += f"; intent: {self.intent}"
         return what + ")"
 
 

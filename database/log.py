@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -23,6 +23,7 @@ from database.statements import Statements, recent_messages, seen_message
 log = logging.getLogger(__name__)
 AUTHOR_REFRESH_SECONDS = 60.0
 PromptReader = Callable[[Connection, PromptRequest], PromptData]
+PromptReadBeside = Callable[[PromptRequest], Awaitable[PromptData]]  # on connections of its own
 
 
 class _GroupCommit:
@@ -71,11 +72,14 @@ class _GroupCommit:
 
 
 class MessageLog:
-    def __init__(self, db: Database, q: Statements, read_prompt: PromptReader) -> None:
+    def __init__(self, db: Database, q: Statements, read_prompt: PromptReader,
+                 read_prompt_beside: PromptReadBeside) -> None:
         self.db = db
         self._q = q
         self._read_prompt = read_prompt
+        self._read_prompt_beside = read_prompt_beside
         self._batches = _GroupCommit(self._write_seen)
+        self._solo: set[asyncio.Future[Any]] = set()  # writes of messages that will be answered (PostgreSQL)
         self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
 
     async def log_message(
@@ -84,13 +88,41 @@ class MessageLog:
         """Write a seen message (and upsert its author and nickname) durably, batched with its neighbours.
 
         ``then_read``: once the write is committed, also read that prompt's data in the same trip to the
-        database (a message that will certainly be answered); None when not asked or when the read failed
-        (the write stands either way)."""
-        return await self._batches.write(message, display_name or message.author_name, then_read)
+        database (a message that will certainly be answered; on PostgreSQL beside it, see _write_addressed);
+        None when not asked or when the read failed (the write stands either way)."""
+        display = display_name or message.author_name
+        if then_read is not None and not self.db.is_sqlite:
+            return await self._write_addressed(message, display, then_read)
+        return await self._batches.write(message, display, then_read)
+
+    async def _write_addressed(self, message: SeenMessage, display: str,
+                               then_read: PromptRequest) -> PromptData | None:
+        """A message that will be answered, on PostgreSQL: written in a transaction of its own, not queued
+        behind the batch of a busy channel's chatter in flight, and its prompt read on another connection at
+        the same time (the read is of what came before it). The caller still waits for the commit."""
+        # Like a batch, the write runs in a task of its own: a caller cancelled while waiting (a shutdown)
+        # does not take the message's write down with it; flush() waits for it.
+        writing = asyncio.ensure_future(self._commit([(message, display)]))
+        self._solo.add(writing)
+        writing.add_done_callback(self._solo.discard)
+        reading = asyncio.ensure_future(self._read_prompt_beside(then_read))
+        reading.add_done_callback(_consume)
+        try:
+            await asyncio.shield(writing)
+        except BaseException:
+            reading.cancel()
+            raise
+        try:
+            return await reading
+        except Exception:  # the reply reads again on its own (and reports a lasting failure there)
+            log.exception("prompt read beside logging message %s failed", message.message_id)
+            return None
 
     async def flush(self) -> None:
         """Wait until every message handed to the log is committed (graceful shutdown, /forget_me)."""
         await self._batches.drain()
+        if self._solo:
+            await asyncio.gather(*list(self._solo), return_exceptions=True)
 
     def forget_author(self, user_id: int) -> None:
         """Their next message must write their users row again (it was deleted)."""
@@ -99,6 +131,26 @@ class MessageLog:
     async def _write_seen(
         self, batch: Sequence[tuple[SeenMessage, str]], reads: Sequence[PromptRequest | None]
     ) -> list[PromptData | None]:
+        if not any(r is not None for r in reads):
+            await self._commit(batch)
+            return [None] * len(batch)
+
+        def read(conn: Connection) -> list[PromptData | None]:
+            out: list[PromptData | None] = []
+            for request in reads:
+                try:
+                    out.append(self._read_prompt(conn, request) if request is not None else None)
+                except Exception:  # the reply reads again on its own (and reports a lasting failure there)
+                    log.exception("prompt read after logging message failed")
+                    out.append(None)
+            return out
+
+        return await self._commit(batch, read)
+
+    async def _commit(self, batch: Sequence[tuple[SeenMessage, str]],
+                      read: Callable[[Connection], list[PromptData | None]] | None = None
+                      ) -> list[PromptData | None] | None:
+        """Write ``batch`` (and its authors) in one transaction; then ``read`` on the same connection."""
         now = utcnow()
         clock = time.monotonic()
         users: dict[int, dict[str, Any]] = {}
@@ -150,21 +202,11 @@ class MessageLog:
                 q["nick_upsert"].execute_many(conn, list(nicks.values()))
             q["log_insert"].execute_many(conn, rows)
 
-        def read(conn: Connection) -> list[PromptData | None]:
-            out: list[PromptData | None] = []
-            for request in reads:
-                try:
-                    out.append(self._read_prompt(conn, request) if request is not None else None)
-                except Exception:  # the reply reads again on its own (and reports a lasting failure there)
-                    log.exception("prompt read after logging message failed")
-                    out.append(None)
-            return out
-
         try:
-            if any(r is not None for r in reads):
+            if read is not None:
                 return await self.db.write_then_read(write, read)
             await self.db.write(write)
-            return [None] * len(batch)
+            return None
         except Exception:
             for m, _ in batch:  # the upsert may not have happened: do it next time
                 self._recent_authors.pop(m.author_id, None)
@@ -191,3 +233,9 @@ class MessageLog:
 
     async def count_archived(self) -> int:
         return int(await self.db.scalar(select(func.count()).select_from(ArchivedMessage)))
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve a finished read's outcome, so one nobody awaits (its write failed) is not reported as lost."""
+    if not task.cancelled():
+        task.exception()

@@ -47,7 +47,8 @@ class Store:
         # The hot path's statements, compiled once for the dialect of the engine that runs them.
         q = build_statements(self.db.statement_dialect)
         self.conversations = Conversations(self.db, q)
-        self.log = MessageLog(self.db, q, self.conversations.read_prompt)
+        conversations = self.conversations
+        self.log = MessageLog(self.db, q, conversations.read_prompt, conversations.read_prompt_beside)
         self.consolidation = ConsolidationLog(self.db)
         self.memories = Memories(self.db)
         self.facts = Facts(self.db, q)

@@ -489,6 +489,24 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True)
+class TriageSettings:
+    """Fewer votes in busy channels (bot/triage.py); intent routing of answered messages (bot/intent.py)."""
+
+    TITLE: ClassVar[str] = "Triage and intent routing"
+    vote_window_seconds: float = key(
+        2.0, "Unaddressed messages in one channel within this many seconds share one vote round, on the "
+        "latest (0: a round per message).", min=0, max=60)
+    other_bot_prefixes: str = key(
+        "!,?,$,%,;;,-", "Comma-separated command prefixes of other bots: a message starting with one and a "
+        "letter (!play) gets no vote.")
+    code_model: str = key("", "Model for replies to code (fences, stack traces, code); empty: the default.")
+    vision_model: str = key("", "Model for replies to messages with an image; empty: the default.")
+    memory_recall_token_budget: int = key(
+        1500, "Recall budget (tokens of remembered facts) for questions about the past (do you remember...).",
+        min=0)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Typed, validated configuration: one attribute per section (``settings.memory``), in README order.
 
@@ -515,6 +533,7 @@ class Settings:
     media: MediaSettings = field(default_factory=MediaSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    triage: TriageSettings = field(default_factory=TriageSettings)
     # The merged raw values, for the persona loader (character prompts and format-specific keys).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Where each key that was set came from (a file's path, or "environment"): credential messages name it.
