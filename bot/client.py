@@ -33,6 +33,7 @@ from bot.engine import ReplyEngine
 from bot.ensemble import CastMember, Ensemble
 from bot.logmirror import LogMirror
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
+from bot.recovery import ReplyRecovery
 from bot.tokens import load_encoding
 from bot.voice import VoiceService
 from database.store import Store
@@ -78,6 +79,7 @@ class KindredMixin:
     started_at: float
     exit_code: int
     mirror: LogMirror  # verbose mode: `await bot.mirror(text)` posts to the log channel
+    recovery: ReplyRecovery  # replies a crash left owed, answered once connected (bot/recovery.py)
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool) -> None:
         self.settings = settings
@@ -107,6 +109,7 @@ class KindredMixin:
         self.engine = ReplyEngine(self.settings, self.store, self.claude, self.character)
         if self.user is not None:  # (logged in by now) our own posts never count as another character's
             self.engine.own_author_ids.add(self.user.id)
+        self.recovery = ReplyRecovery(self.settings, self.store, self.engine)  # run once ready (cogs/events)
         await seed_identity(self.store, self.settings.character_dir, self.engine.character_key)
         self.ensemble = await self._build_ensemble()
         self.memory = MemoryService(self.settings.memory, self.store, self.claude, self.engine,

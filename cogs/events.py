@@ -12,12 +12,14 @@ import discord
 from discord.ext import commands
 
 from bot.attachments import NOTHING, Attachment, Carried, Embed
+from bot.delivery import allowed_mentions_for, reply_nonce
 from bot.pipeline import Incoming, Outlet
 from cogs.voice import answer, hear, with_voice_placeholder
 
 if TYPE_CHECKING:
     from bot.client import Kindred
     from bot.ensemble import Ensemble
+    from database.owed import Owed
 
 log = logging.getLogger(__name__)
 
@@ -100,16 +102,19 @@ class DiscordOutlet:
 
     def __init__(self, message: discord.Message) -> None:
         self.message = message
+        self.parts = 0
 
     def typing(self) -> AbstractAsyncContextManager[None]:
         return typing_in(self.message.channel)
 
     async def send(self, text: str, *, first: bool) -> int | None:
-        allowed = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
+        allowed = allowed_mentions_for(text)
+        nonce = reply_nonce(self.message.id, self.parts)  # a re-sent part is the same post (bot/delivery.py)
+        self.parts += 1
         if first and self.message.guild is not None:
-            sent = await self.message.reply(text, mention_author=False, allowed_mentions=allowed)
+            sent = await self.message.reply(text, mention_author=False, allowed_mentions=allowed, nonce=nonce)
         else:
-            sent = await self.message.channel.send(text, allowed_mentions=allowed)
+            sent = await self.message.channel.send(text, allowed_mentions=allowed, nonce=nonce)
         return sent.id
 
 
@@ -172,7 +177,7 @@ class WebhookOutlet:
         return typing_in(self.message.channel)
 
     async def send(self, text: str, *, first: bool) -> int | None:
-        allowed = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
+        allowed = allowed_mentions_for(text)
         persona = self.pool.ensemble.member(self.key).engine.persona  # read now: live edits apply
         hook = await self.pool.get(self.message.channel, self.key)
         if hook is None:  # still say it, marked with who is speaking
@@ -191,6 +196,7 @@ class Events(commands.Cog):
         self._tasks: set[asyncio.Task[Any]] = set()
         ensemble = getattr(bot, "ensemble", None)
         self.webhooks = WebhookPool(bot, ensemble) if ensemble is not None else None
+        self._recovered = False
 
     async def cog_unload(self) -> None:
         for task in list(self._tasks):
@@ -225,6 +231,34 @@ class Events(commands.Cog):
             await work
         finally:
             self._tasks.discard(task)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Once per process: answer the replies a crash left owed (bot/recovery.py)."""
+        recovery = getattr(self.bot, "recovery", None)
+        if recovery is None or self._recovered:
+            return
+        self._recovered = True
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)  # a shutdown waits for it like for any reply
+        try:
+            await recovery.run(self._fetch_owed)
+        except Exception:
+            log.exception("answering the replies owed from before the restart failed")
+        finally:
+            self._tasks.discard(task)  # type: ignore[arg-type]
+
+    async def _fetch_owed(self, owed: Owed) -> tuple[Incoming, Outlet] | None:
+        me = self.bot.user
+        try:
+            channel = self.bot.get_channel(owed.channel_id) or await self.bot.fetch_channel(owed.channel_id)
+            message = await channel.fetch_message(owed.message_id)  # type: ignore[union-attr]
+        except (discord.NotFound, discord.Forbidden):
+            return None
+        if me is None:
+            raise RuntimeError("not logged in")
+        return with_voice_placeholder(to_incoming(message, me), message), DiscordOutlet(message)
 
     async def _ensemble(self, msg: Incoming, message: discord.Message) -> None:
         ensemble, pool = self.bot.ensemble, self.webhooks

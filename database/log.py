@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, select
 
 from database.engine import Database
 from database.models import ArchivedMessage, LoggedMessage, utcnow
+from database.owed import insert_owed, owed_rows
 from database.records import PromptData, PromptRequest, SeenMessage
 from database.statements import Statements, recent_messages, seen_message
 
@@ -34,19 +35,19 @@ class _GroupCommit:
     while waiting (a shutdown) does not take its message's write down with it.
     """
 
-    def __init__(self, write: Callable[[Sequence[tuple[SeenMessage, str]], Sequence[PromptRequest | None]],
-                                       Any]) -> None:
+    def __init__(self, write: Callable[[Sequence[tuple[SeenMessage, str, str | None]],
+                                        Sequence[PromptRequest | None]], Any]) -> None:
         self._write = write
         self._pending: list[
-            tuple[SeenMessage, str, PromptRequest | None, asyncio.Future[PromptData | None]]
+            tuple[SeenMessage, str, str | None, PromptRequest | None, asyncio.Future[PromptData | None]]
         ] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def write(
-        self, message: SeenMessage, display_name: str, then_read: PromptRequest | None
+        self, message: SeenMessage, display_name: str, owed_by: str | None, then_read: PromptRequest | None
     ) -> PromptData | None:
         future: asyncio.Future[PromptData | None] = asyncio.get_running_loop().create_future()
-        self._pending.append((message, display_name, then_read, future))
+        self._pending.append((message, display_name, owed_by, then_read, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_loop())
         return await future
@@ -55,13 +56,14 @@ class _GroupCommit:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                read = await self._write([(m, n) for m, n, _, _ in batch], [r for _, _, r, _ in batch])
+                read = await self._write([(m, n, o) for m, n, o, _, _ in batch],
+                                         [r for _, _, _, r, _ in batch])
             except Exception as exc:  # every waiter learns of the failure
-                for _, _, _, fut in batch:
+                for *_, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
             else:
-                for (_, _, _, fut), data in zip(batch, read, strict=True):
+                for (*_, fut), data in zip(batch, read, strict=True):
                     if not fut.done():
                         fut.set_result(data)
 
@@ -79,14 +81,18 @@ class MessageLog:
         self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
 
     async def log_message(
-        self, message: SeenMessage, display_name: str | None = None, *, then_read: PromptRequest | None = None
+        self, message: SeenMessage, display_name: str | None = None, *,
+        then_read: PromptRequest | None = None, owed_by: str | None = None,
     ) -> PromptData | None:
         """Write a seen message (and upsert its author and nickname) durably, batched with its neighbours.
 
         ``then_read``: once the write is committed, also read that prompt's data in the same trip to the
         database (a message that will certainly be answered); None when not asked or when the read failed
-        (the write stands either way)."""
-        return await self._batches.write(message, display_name or message.author_name, then_read)
+        (the write stands either way).
+
+        ``owed_by``: the character that will answer it; the reply is marked owed in the same transaction
+        (database/owed.py), so a crash between the two cannot lose it."""
+        return await self._batches.write(message, display_name or message.author_name, owed_by, then_read)
 
     async def flush(self) -> None:
         """Wait until every message handed to the log is committed (graceful shutdown, /forget_me)."""
@@ -97,13 +103,13 @@ class MessageLog:
         self._recent_authors.pop(user_id, None)
 
     async def _write_seen(
-        self, batch: Sequence[tuple[SeenMessage, str]], reads: Sequence[PromptRequest | None]
+        self, batch: Sequence[tuple[SeenMessage, str, str | None]], reads: Sequence[PromptRequest | None]
     ) -> list[PromptData | None]:
         now = utcnow()
         clock = time.monotonic()
         users: dict[int, dict[str, Any]] = {}
         nicks: dict[tuple[int, str], dict[str, Any]] = {}
-        for m, display in batch:
+        for m, display, _ in batch:
             # An author seen under the same names within the last minute needs no upsert: last_seen
             # is kept to the minute, and most messages come from people who just spoke.
             key = (display[:100], m.author_name[:100])
@@ -140,8 +146,10 @@ class MessageLog:
                 "reply_to_id": m.reply_to_id,
                 "created_at": m.created_at,
             }
-            for m, display in batch
+            for m, display, _ in batch
         ]
+        owed = [row for m, _, character in batch if character is not None
+                for row in owed_rows(character, [(m.message_id, m.channel_id)])]
         q = self._q
 
         def write(conn: Connection) -> None:
@@ -149,6 +157,7 @@ class MessageLog:
                 q["user_upsert"].execute_many(conn, list(users.values()))
                 q["nick_upsert"].execute_many(conn, list(nicks.values()))
             q["log_insert"].execute_many(conn, rows)
+            insert_owed(self.db, conn, owed)
 
         def read(conn: Connection) -> list[PromptData | None]:
             out: list[PromptData | None] = []
@@ -166,7 +175,7 @@ class MessageLog:
             await self.db.write(write)
             return [None] * len(batch)
         except Exception:
-            for m, _ in batch:  # the upsert may not have happened: do it next time
+            for m, _, _ in batch:  # the upsert may not have happened: do it next time
                 self._recent_authors.pop(m.author_id, None)
             raise
 

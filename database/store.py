@@ -19,6 +19,7 @@ from database.identity import Identity
 from database.log import MessageLog
 from database.memories import Memories
 from database.moderation import Moderation
+from database.owed import OwedReplies
 from database.people import People
 from database.personaflow import PersonaFlowRows
 from database.places import Places
@@ -68,6 +69,8 @@ class Store:
         self.switches = PlaceSwitches(self.db)
         self.style = StyleProfiles(self.db)
         self.checkins = CheckIns(self.db)
+        # Replies owed (issue 14): what a crash left unanswered is answered at the next start-up.
+        self.owed = OwedReplies(self.db)
 
     async def open(self) -> Store:
         """Bring the schema to the newest migration (Alembic) so an upgrade of Kindred upgrades the data."""

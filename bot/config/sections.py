@@ -343,6 +343,18 @@ class DashboardSettings:
 
 
 @dataclass(frozen=True)
+class RecoverySettings:
+    """No message lost to a crash or an outage (bot/recovery.py, database/engine.py)."""
+
+    TITLE: ClassVar[str] = "Recovery"
+    reply_recovery_minutes: float = key(
+        10.0, "Replies owed at start-up younger than this are answered late; older ones are dropped.", min=0)
+    db_retry_seconds: float = key(
+        30.0, "How long a database unit of work is retried through an outage or a lock.", min=0)
+    db_busy_timeout: float = key(10.0, "Seconds SQLite waits for another writer's lock each try.", min=0)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Typed, validated configuration: one attribute per section (``settings.memory``), in README order.
 
@@ -362,6 +374,7 @@ class Settings:
     alive: AliveSettings = field(default_factory=AliveSettings)
     secrets: SecretSettings = field(default_factory=SecretSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    recovery: RecoverySettings = field(default_factory=RecoverySettings)
     # The merged raw values, for the persona loader (character prompts and format-specific keys).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
