@@ -68,9 +68,10 @@ class OwedReplies:
 
     async def pending(self, character: str) -> list[Owed]:
         """Every reply ``character`` still owes, oldest first."""
-        rows = await self.db.rows(select(OwedReply).where(OwedReply.character == character)
+        rows = await self.db.rows(select(OwedReply.character, OwedReply.message_id, OwedReply.channel_id,
+                                         OwedReply.owed_since).where(OwedReply.character == character)
                                   .order_by(OwedReply.message_id))
-        return [Owed(r[0].character, r[0].message_id, r[0].channel_id, _aware(r[0].owed_since)) for r in rows]
+        return [Owed(r.character, r.message_id, r.channel_id, _aware(r.owed_since)) for r in rows]
 
     async def count(self) -> int:
         return len(await self.db.rows(select(OwedReply.message_id)))

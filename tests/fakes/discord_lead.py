@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from tests.fakes import serve_local
+from tests.fakes.discord_faults import Reliability
 from tests.fakes.discord_guild import ADMINISTRATOR, NOT_MINE, GuildWorld
 
 DISCORD_EPOCH_MS = 1420070400000
@@ -42,6 +43,7 @@ class Session:
     seq: int = 0
     identified: bool = False
     sent: list[dict[str, Any]] = field(default_factory=list)  # dispatched payloads, for RESUME replay
+    resumable: bool = True  # False after a close or op 9 that ends it (tests/fakes/discord_faults.py)
 
 
 @dataclass
@@ -54,7 +56,7 @@ class Recorded:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeDiscord(GuildWorld):
+class FakeDiscord(GuildWorld, Reliability):
     def __init__(self, *, heartbeat_interval_ms: int = 45_000) -> None:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.users: dict[int, dict[str, Any]] = {}
@@ -81,6 +83,7 @@ class FakeDiscord(GuildWorld):
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._init_guild_world()  # roles, bans, audit log, rate limits (tests/fakes/discord_guild.py)
+        self._init_reliability()  # nonces, 429s and gateway faults on demand (tests/fakes/discord_faults.py)
         self.add_bot("fake-discord-token", 800_000_000_000_000_001, "Kindred")
 
     # ------------------------------------------------------------------ world model
@@ -250,7 +253,8 @@ class FakeDiscord(GuildWorld):
                 self.presences.append(data)
         if session is not None and session in self.sessions:
             self.sessions.remove(session)
-            self.dead_sessions[session.session_id] = session
+            if session.resumable:  # events sent until it resumes are kept for the replay
+                self.dead_sessions[session.session_id] = session
         return ws
 
     async def request_heartbeat(self) -> None:
@@ -309,7 +313,7 @@ class FakeDiscord(GuildWorld):
         """Send an event to every connected session that should see it (by shard, by bot)."""
         await self.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=10,
                             what="a gateway session")
-        for session in list(self.sessions):
+        for session in [*self.sessions, *self.dead_sessions.values()]:  # a resumable one gets them on RESUME
             if only_token is not None and session.token != only_token:
                 continue
             if guild_id is not None and not self._on_shard(guild_id, session.shard):
@@ -577,7 +581,7 @@ class FakeDiscord(GuildWorld):
         self.requests.append(Recorded(request.method, path, dict(request.query), body, time.perf_counter(),
                                       headers))
         token = request.headers.get("Authorization", "").removeprefix("Bot ")
-        fault = self._fault(request.method, path)
+        fault = self._limit_fault(request.method, path) or self._fault(request.method, path)
         if fault is not None:
             return fault
         limited, limit_headers = self._rate_check(request.method, path)
@@ -713,6 +717,9 @@ class FakeDiscord(GuildWorld):
 
     async def _bot_post(self, channel_id: int, author: dict[str, Any], body: dict[str, Any],
                         files: list[dict[str, Any]]) -> dict[str, Any] | web.Response:
+        checked = self._check_post(author, body)  # content length, nonce (a re-sent post is the same one)
+        if checked is not None:
+            return checked
         ref = body.get("message_reference")
         mentions = [int(m) for m in re.findall(r"<@!?(\d+)>", body.get("content") or "")]
         fields = self._content_fields(body, files)
@@ -725,7 +732,9 @@ class FakeDiscord(GuildWorld):
         message = self._message(channel_id, author, "", mentions=mentions,
                                 reply_to=int(ref["message_id"]) if ref else None, extra=fields)
         self._mention_into_thread(channel_id, author, body)
+        self._remember_nonce(author, body, message)
         await self._echo(message)
+        await self._maybe_stall()
         return self._public(message)
 
     async def _echo(self, message: dict[str, Any]) -> None:
