@@ -101,7 +101,10 @@ class KindredMixin:
 
     async def setup_hook(self) -> None:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
-        self.store = await Store(self.settings.resolved_database_url()).open()
+        recovery = self.settings.recovery  # an outage or a lock is waited out, not a lost message
+        self.store = await Store(self.settings.resolved_database_url(),
+                                 retry_seconds=recovery.db_retry_seconds,
+                                 busy_timeout=recovery.db_busy_timeout).open()
         self.claude = ClaudeClient(self.settings, self.store)
         self.claude.start_checks()  # an unreachable model server is a warning with its URL, never a crash
         self.voice = VoiceService(self.settings)

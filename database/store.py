@@ -37,8 +37,8 @@ from database.usage import UsageLog
 
 
 class Store:
-    def __init__(self, url: str) -> None:
-        self.db = Database(url)
+    def __init__(self, url: str, *, retry_seconds: float = 30.0, busy_timeout: float = 10.0) -> None:
+        self.db = Database(url, retry_seconds=retry_seconds, busy_timeout=busy_timeout)
         self.url = url
         self.engine = self.db.engine
         self.dialect = self.db.dialect
