@@ -26,6 +26,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.discord_guild import error, json_response
+
 NONCE_WINDOW_SECONDS = 300.0  # "the past few minutes"
 MAX_NONCE = 25
 MAX_CONTENT = 2000
@@ -33,9 +35,8 @@ RESUMABLE_CLOSES = {1001, 4000, 4001, 4002, 4003, 4005, 4007, 4008}
 
 
 def invalid_form(field_name: str, code: str, message: str) -> web.Response:
-    body = {"message": "Invalid Form Body", "code": 50035,
-            "errors": {field_name: {"_errors": [{"code": code, "message": message}]}}}
-    return web.json_response(body, status=400)
+    return error(400, 50035, "Invalid Form Body",
+                 {field_name: {"_errors": [{"code": code, "message": message}]}})
 
 
 class Reliability:
@@ -48,7 +49,7 @@ class Reliability:
     def _init_reliability(self) -> None:
         self.nonces: dict[tuple[int, str], tuple[int, float]] = {}  # (author, nonce) -> (message id, when)
         self.limit_faults: list[tuple[str, float, bool]] = []  # (pattern, retry_after, global)
-        self.global_limited: list[tuple[str, str]] = []
+        self.fault_limited: list[tuple[str, str]] = []
         self.stalled_posts = 0
         self._stall: asyncio.Event | None = None
         self.duplicate_nonces: list[str] = []  # nonces posted again and answered with the first message
@@ -97,7 +98,7 @@ class Reliability:
             if not fnmatch.fnmatch(f"{method} {path}", pattern):
                 continue
             self.limit_faults.remove(fault)
-            self.global_limited.append((method, path))
+            self.fault_limited.append((method, path))
             body = {"message": "You are being rate limited.", "retry_after": retry, "global": is_global}
             headers = {"Retry-After": str(max(1, round(retry))), "Via": "1.1 google",
                        "X-RateLimit-Scope": "global" if is_global else "user"}
@@ -108,8 +109,9 @@ class Reliability:
                                 "X-RateLimit-Reset": f"{time.time() + retry:.3f}",
                                 "X-RateLimit-Reset-After": f"{retry:.3f}",
                                 "X-RateLimit-Bucket": "fault-" + path.strip("/").split("/")[0]})
-            return web.Response(status=429, text=json.dumps(body), content_type="application/json",
-                                headers=headers)
+            limited = json_response(body, 429)
+            limited.headers.update(headers)
+            return limited
         return None
 
     # -- a post whose answer never comes
@@ -134,6 +136,7 @@ class Reliability:
     async def close_gateway(self, code: int) -> None:
         """Drop every gateway connection with ``code`` (resumable or not, as Discord treats it)."""
         for session in list(self.sessions):
+            session.closed_by_server = True
             if code not in RESUMABLE_CLOSES:
                 session.resumable = False
             await session.ws.close(code=code, message=b"fault")

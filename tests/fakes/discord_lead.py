@@ -44,6 +44,7 @@ class Session:
     identified: bool = False
     sent: list[dict[str, Any]] = field(default_factory=list)  # dispatched payloads, for RESUME replay
     resumable: bool = True  # False after a close or op 9 that ends it (tests/fakes/discord_faults.py)
+    closed_by_server: bool = False
 
 
 @dataclass
@@ -253,6 +254,8 @@ class FakeDiscord(GuildWorld, Reliability):
                 self.presences.append(data)
         if session is not None and session in self.sessions:
             self.sessions.remove(session)
+            if ws.close_code in (1000, 1001) and not session.closed_by_server:
+                session.resumable = False  # Discord: a client closing with 1000 or 1001 ends its session
             if session.resumable:  # events sent until it resumes are kept for the replay
                 self.dead_sessions[session.session_id] = session
         return ws
@@ -291,6 +294,7 @@ class FakeDiscord(GuildWorld, Reliability):
             await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))  # invalid session
             return None
         old.ws = ws
+        old.closed_by_server = False
         self.sessions.append(old)
         for payload in [p for p in old.sent if p["s"] > int(data.get("seq") or 0)]:
             await ws.send_str(json.dumps(payload))
@@ -311,8 +315,9 @@ class FakeDiscord(GuildWorld, Reliability):
     async def dispatch(self, event: str, data: dict[str, Any], *, guild_id: int | None = None,
                        only_token: str | None = None) -> None:
         """Send an event to every connected session that should see it (by shard, by bot)."""
-        await self.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=10,
-                            what="a gateway session")
+        # A session that may still RESUME counts: what it misses meanwhile is replayed (see _resume).
+        await self.wait_for(lambda d: any(s.identified for s in [*d.sessions, *d.dead_sessions.values()]),
+                            timeout=10, what="a gateway session")
         for session in [*self.sessions, *self.dead_sessions.values()]:  # a resumable one gets them on RESUME
             if only_token is not None and session.token != only_token:
                 continue
