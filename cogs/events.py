@@ -60,7 +60,7 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
         channel_id=channel.id,
         author_id=message.author.id,
         author_name=message.author.display_name,
-        content=message.clean_content,
+        content=message.clean_content.replace("\x00", ""),  # PostgreSQL text cannot hold NUL
         created_at=message.created_at,
         is_dm=guild is None,
         guild_id=guild.id if guild else None,

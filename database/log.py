@@ -139,10 +139,10 @@ class MessageLog:
                 "channel_id": m.channel_id,
                 "guild_id": m.guild_id,
                 "author_id": m.author_id,
-                "author_name": display[:100],
+                "author_name": display[:100].replace("\x00", "\ufffd"),
                 "author_is_bot": m.author_is_bot,
                 "is_dm": m.is_dm,
-                "content": m.content,
+                "content": m.content.replace("\x00", "\ufffd"),  # one NUL would fail the whole batch
                 "reply_to_id": m.reply_to_id,
                 "created_at": m.created_at,
             }
