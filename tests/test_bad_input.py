@@ -46,6 +46,17 @@ def bot_posts(h: Harness, channel_id: int | None = None) -> list[dict[str, Any]]
     return [m for m in h.discord.posted(channel_id) if m["author"].get("bot")]
 
 
+def answered(posts: list[dict[str, Any]], message: dict[str, Any]) -> bool:
+    """A bot post answering ``message``: replying to it in a server; in a DM, any later post."""
+    for post in posts:
+        if not post["author"].get("bot") or int(post["id"]) < int(message["id"]):
+            continue
+        replied_to = (post.get("message_reference") or {}).get("message_id")
+        if "guild_id" not in message or replied_to == message["id"]:
+            return True
+    return False
+
+
 def case_text(case: dict[str, Any], h: Harness) -> str:
     text = case["content"] * int(case.get("repeat", 1))
     text = text.replace("{author}", str(USER_ID)).replace("{other}", str(USER2_ID))
@@ -87,10 +98,8 @@ async def test_the_bad_input_corpus(harness: Harness) -> None:
         message, reply_channel = await send_case(h, case)
         sent.append(message)
         if reply_channel is not None:
-            await h.discord.wait_for(
-                lambda d, m=message, c=reply_channel: any(
-                    p["author"].get("bot") and int(p["id"]) > int(m["id"]) for p in d.posted(c)),
-                timeout=15, what=f"the answer to {name!r}")
+            await h.discord.wait_for(lambda d, m=message, c=reply_channel: answered(d.posted(c), m),
+                                     timeout=15, what=f"the answer to {name!r}")
         assert h.bot is not None and not h.bot.is_closed(), name
         for post in h.discord.posted()[before:]:
             assert 0 < len(post["content"]) <= 2000 or post.get("attachments"), name
@@ -121,8 +130,11 @@ async def test_the_bad_input_corpus(harness: Harness) -> None:
     for post in bot_posts(h, LOG_CHANNEL_ID):  # the character chatting, never an admin tool answering
         assert post["content"].startswith(("You said:", "I hear you.")), post["content"][:200]
     # Everything the bot saw is in the log, and the next message is answered.
+    events: Any = h.bot.get_cog("Events")
+    await h.discord.wait_for(lambda _: not events._tasks, timeout=15, what="the messages in hand handled")
     logged = {int(r[0]) for r in await h.store.db.rows(select(LoggedMessage.message_id))}
-    assert {int(m["id"]) for m in sent} <= logged
+    missing = [m["content"][:60] for m in sent if int(m["id"]) not in logged]
+    assert not missing
     h.claude.script("All calm.", model="claude-test-default",
                     match=lambda body: "still with us" in last_user_text(body))
     await h.say("still with us?", mention=True)
