@@ -25,8 +25,10 @@ from database.store import Store
 
 log = logging.getLogger(__name__)
 
-# The owed message as Discord has it now (None: deleted, or its channel gone).
-Fetch = Callable[[Owed], Awaitable[tuple[Incoming, Outlet] | None]]
+ANSWERED = "answered"
+# The owed message as Discord has it now; None: deleted, or its channel gone; ANSWERED: a reply to it is
+# already in the channel (posted just before the crash, longer ago than Discord keeps a nonce).
+Fetch = Callable[[Owed], Awaitable[tuple[Incoming, Outlet] | str | None]]
 
 
 def late_note(minutes: int) -> str:
@@ -75,9 +77,12 @@ class ReplyRecovery:
             except Exception:  # Discord unreachable: still owed, tried again at the next start
                 log.exception("could not fetch message %s to answer it late", owed.message_id)
                 continue
-            if found is None:
+            if found is None or isinstance(found, str):
                 await self.store.owed.settle(owed.character, owed.message_id)
-                log.warning("dropped the reply owed to message %s: the message is gone", owed.message_id)
+                if found is None:
+                    log.warning("dropped the reply owed to message %s: the message is gone", owed.message_id)
+                else:
+                    log.info("message %s was answered before the restart; nothing owed", owed.message_id)
                 continue
             msg, outlet = found
             self.late[msg.message_id] = minutes

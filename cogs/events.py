@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.attachments import NOTHING, Attachment, Carried, Embed
 from bot.delivery import allowed_mentions_for, reply_nonce
 from bot.pipeline import Incoming, Outlet
+from bot.recovery import ANSWERED
 from cogs.voice import answer, hear, with_voice_placeholder
 
 if TYPE_CHECKING:
@@ -249,15 +250,20 @@ class Events(commands.Cog):
         finally:
             self._tasks.discard(task)  # type: ignore[arg-type]
 
-    async def _fetch_owed(self, owed: Owed) -> tuple[Incoming, Outlet] | None:
+    async def _fetch_owed(self, owed: Owed) -> tuple[Incoming, Outlet] | str | None:
         me = self.bot.user
+        if me is None:
+            raise RuntimeError("not logged in")
         try:
             channel = self.bot.get_channel(owed.channel_id) or await self.bot.fetch_channel(owed.channel_id)
             message = await channel.fetch_message(owed.message_id)  # type: ignore[union-attr]
+            if message.guild is not None:  # our reply may be there already (a nonce lasts minutes only)
+                async for later in message.channel.history(after=message, limit=50, oldest_first=True):
+                    ref = later.reference
+                    if later.author.id == me.id and ref is not None and ref.message_id == message.id:
+                        return ANSWERED
         except (discord.NotFound, discord.Forbidden):
             return None
-        if me is None:
-            raise RuntimeError("not logged in")
         return with_voice_placeholder(to_incoming(message, me), message), DiscordOutlet(message)
 
     async def _ensemble(self, msg: Incoming, message: discord.Message) -> None:
