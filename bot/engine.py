@@ -453,8 +453,8 @@ class ReplyEngine:
     async def settle(self, msg: Incoming) -> None:
         """Clear the owed mark of ``msg``, if this engine set one."""
         if msg.message_id in self.owed:
-            self.owed.discard(msg.message_id)
             await self.store.owed.settle(self.character_key, msg.message_id)
+            self.owed.discard(msg.message_id)
 
     def fallback_text(self, persona: Persona) -> str:
         return self.settings.fallback_reply.replace("{name}", persona.name)
