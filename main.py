@@ -5,6 +5,9 @@ Also: `python main.py consolidate --now` (daily memory consolidation by hand),
 into a character folder), `python main.py export-card <folder> [--png] [--v3] [--out <file>]` (a
 character folder, any format, as a SillyTavern card) and `python main.py dashboard [--host H] [--port N]`
 (the operator's dashboard alone, on the bot's database).
+
+A cluster: `python main.py --shard-ids 0-3 --shard-count 8` on each machine (one
+DATABASE_URL, PostgreSQL), and `python main.py cluster status` to see its processes.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -30,26 +34,51 @@ log = logging.getLogger("kindred")
 DASHBOARD_PORT = 8765  # `main.py dashboard` when dashboard_port is 0 (the bot serves none)
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="main.py", description="Kindred, a Discord persona bot.")
+def _common_options(parser: argparse.ArgumentParser, default: object = None) -> None:
     parser.add_argument(
-        "--character",
+        "--character", default=default,
         help="character folder (else CHARACTER_DIR, else a character.env in the "
         "folder main.py runs from, else characters/finn)",
     )
-    parser.add_argument("--config", default=None, help="technical settings file (default: config.env)")
+    parser.add_argument("--config", default=default, help="technical settings file (default: config.env)")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="main.py", description="Kindred, a Discord persona bot.")
+    _common_options(parser)
     parser.add_argument("--console", action="store_true", help="chat in the terminal instead of Discord")
+    parser.add_argument("--as", dest="as_user", default=None,
+                        help="--console: your name in the chat (default: your login name)")
+    parser.add_argument("--shard-ids", default=None,
+                        help="the shards this process runs in a cluster, e.g. 0-3 (also SHARD_IDS)")
+    parser.add_argument("--shard-count", type=int, default=None,
+                        help="the cluster's total number of shards (also SHARD_COUNT)")
+    # The same options after a subcommand (`consolidate --now --character X`); SUPPRESS keeps a value given
+    # before the subcommand when it is not repeated after it.
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command")
-    cons = sub.add_parser("consolidate", help="run the daily memory consolidation")
+    cons = sub.add_parser("consolidate", help="run the daily memory consolidation", parents=[common])
     cons.add_argument("--now", action="store_true", required=True, help="run it now, with a progress bar")
+    new = sub.add_parser("new-character",
+                         help="make a character folder from the template characters/_template")
+    new.add_argument("name", help="the character's name (the folder is its lower-case form)")
+    new.add_argument("--as", dest="as_name", default=None, help="folder name under characters/")
+    new.add_argument("--dir", type=Path, default=None, help=argparse.SUPPRESS)  # tests: not characters/
+    from bot.persona.cli import IMPORT_FORMATS
+
     imp = sub.add_parser(
-        "import-card",
-        help="import a SillyTavern card (JSON or PNG) or an acore_bot character file as a character folder",
+        "import-card", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=IMPORT_FORMATS,
+        help="import a SillyTavern card (JSON or PNG), an acore_bot or a ClaudeMask character as a folder",
     )
     imp.add_argument("file", type=Path)
     imp.add_argument("--as", dest="as_name", default=None, help="folder name under characters/")
+    imp.add_argument("--lorebook", type=Path, default=None,
+                     help="a SillyTavern lorebook (world info JSON) to attach, copied in as lorebook.json")
+    imp.add_argument("--dir", type=Path, default=None, help=argparse.SUPPRESS)  # tests: not characters/
     exp = sub.add_parser(
-        "export-card", help="write a character folder as a SillyTavern card (with its lorebook)"
+        "export-card", help="write a character folder as a SillyTavern card (with its lorebook)",
+        parents=[common],
     )
     exp.add_argument("folder", help="character folder (a path, or a name under characters/)")
     exp.add_argument(
@@ -59,10 +88,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     exp.add_argument(
         "--out", type=Path, default=None, help="file to write (default: exports/<folder>.json|png)"
     )
-    dash = sub.add_parser("dashboard", help="serve the operator's dashboard alone, on the bot's database")
+    dash = sub.add_parser("dashboard", help="serve the operator's dashboard alone, on the bot's database",
+                          parents=[common])
     dash.add_argument("--host", default=None, help="address to listen on (default: dashboard_host)")
     dash.add_argument("--port", type=int, default=None,
                       help=f"port (default: dashboard_port, or {DASHBOARD_PORT} when that is 0)")
+    clus = sub.add_parser("cluster", help="the processes sharing this database (PostgreSQL)",
+                          parents=[common])
+    clus.add_argument("what", choices=["status"], help="status: each process, its shards, the leader")
     return parser.parse_args(argv)
 
 
@@ -71,8 +104,9 @@ def setup_logging(level: str | None = None) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")  # no-op the second time
     if level is not None:
         logging.getLogger().setLevel(level)  # a name load_settings has validated
-    logging.getLogger("discord.gateway").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from bot.startup import quiet_libraries
+
+    quiet_libraries(level or "INFO")  # at INFO: what Kindred did, not what its libraries did
 
 
 def _config_file(value: str | None, root_layout: Path | None = None) -> Path:
@@ -90,9 +124,11 @@ def _load(args: argparse.Namespace, *, discord: bool,
           dashboard: bool = False) -> tuple[Settings, object, str]:
     """The settings, the character and why that character folder (for the start-up log)."""
     from bot.character import CharacterSource
+    from bot.persona.template import refuse_template
 
     choice = choose_character_dir(args.character)
     character_dir = choice.folder
+    refuse_template(character_dir)  # characters/_template is what new-character copies, not a character
     config_file = _config_file(args.config, character_dir if choice.root_layout else None)
     # The dashboard alone needs neither Discord nor Claude, but its own token.
     settings = load_settings(character_dir, config_file, require_discord=discord,
@@ -100,6 +136,7 @@ def _load(args: argparse.Namespace, *, discord: bool,
     character = CharacterSource(character_dir, config_file)
     character.load()  # a folder without a prompt fails here, before anything connects
     for folder in settings.ensemble_dirs:  # and so does any other character the bot plays
+        refuse_template(folder)
         warn_unknown_character_keys(folder)
         CharacterSource(folder, config_file).load(report=False)  # the bot's own load reports it
     return settings, character, choice.why
@@ -107,26 +144,38 @@ def _load(args: argparse.Namespace, *, discord: bool,
 
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
-    if args.command == "import-card":
-        from bot.persona.transfer import import_character
+    if args.command in ("import-card", "new-character"):
+        from bot.persona.cli import import_card_command, new_character_command
 
-        folder = import_character(args.file, PROJECT_ROOT / "characters", args.as_name)
-        print(f"imported {args.file} as {folder}")
-        return 0
+        where = args.dir or PROJECT_ROOT / "characters"
+        if args.command == "new-character":
+            return new_character_command(args.name, where, args.as_name, PROJECT_ROOT)
+        return import_card_command(args.file, where, args.as_name, args.lorebook, PROJECT_ROOT)
     if args.command == "export-card":
         return export(args)
     setup_logging()
+    # The flags are the environment's SHARD_IDS / SHARD_COUNT, spelled on the command line.
+    if args.shard_ids is not None:
+        os.environ["SHARD_IDS"] = args.shard_ids
+    if args.shard_count is not None:
+        os.environ["SHARD_COUNT"] = str(args.shard_count)
+    if args.command == "cluster":
+        return run_cluster_status(args)
     dashboard = args.command == "dashboard"
     settings, character, why = _load(args, discord=not args.console and args.command is None,
                                      dashboard=dashboard)
     setup_logging(settings.log_level)
     log.info("character folder: %s (%s)", settings.character_dir, why)
+    from bot.startup import check_database
+
+    asyncio.run(check_database(settings))  # an unreachable database stops here, before Discord is contacted
     if dashboard:
         return run_dashboard(args, settings, character)
     if args.console:
-        from bot.console import run_console
+        from bot.console import console_logging, run_console
 
-        return asyncio.run(run_console(settings, character))  # type: ignore[arg-type]
+        console_logging(settings)  # the chat has the terminal: logs go to a file (warnings still show)
+        return asyncio.run(run_console(settings, character, args.as_user))  # type: ignore[arg-type]
     if args.command == "consolidate":
         from memory.consolidation import run_consolidation_cli
 
@@ -155,19 +204,35 @@ def run_dashboard(args: argparse.Namespace, settings: Settings, character: objec
     return asyncio.run(serve_alone(settings, character, host, port))  # type: ignore[arg-type]
 
 
-def run_bot(settings: Settings, character: object) -> int:
-    import discord
+def run_cluster_status(args: argparse.Namespace) -> int:
+    from bot.cluster import cluster_status
+    from database.store import Store
 
+    choice = choose_character_dir(args.character)
+    config_file = _config_file(args.config, choice.folder if choice.root_layout else None)
+    settings = load_settings(choice.folder, config_file, require_discord=False, require_anthropic=False)
+    logging.getLogger().setLevel(logging.WARNING)  # the report alone, not the migration chatter
+
+    async def report() -> str:
+        store = await Store(settings.resolved_database_url()).open()
+        try:
+            return await cluster_status(store, settings.cluster)
+        finally:
+            await store.close()
+
+    print(asyncio.run(report()))
+    return 0
+
+
+def run_bot(settings: Settings, character: object) -> int:
     from bot.client import create_bot
+    from bot.lifecycle import serve
+    from bot.startup import run_discord
 
     bot = create_bot(settings, character, freeze_after_setup=True)  # type: ignore[arg-type]
-    try:
-        bot.run(settings.discord_token, log_handler=None)
-    except discord.LoginFailure:
-        raise ConfigError(
-            str(settings.character_dir / "character.env"), "discord_token", "Discord rejected the token"
-        ) from None
-    return bot.exit_code
+    # bot.run's own runner, with SIGTERM/SIGINT closing the bot gracefully (bot/lifecycle.py); a refused or
+    # unreachable Discord is one line and an exit code (bot/startup.py).
+    return run_discord(bot, settings, lambda: asyncio.run(serve(bot, settings.discord_token)))
 
 
 def main() -> None:

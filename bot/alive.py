@@ -53,7 +53,11 @@ class DiscordSide(Protocol):
 
 class Alive:
     def __init__(self, engine: ReplyEngine, side: DiscordSide, *, members: Sequence[ReplyEngine] = (),
-                 mirror: Callable[[str], None] = lambda _: None, clock: Clock = utc_now) -> None:
+                 mirror: Callable[[str], None] = lambda _: None, clock: Clock = utc_now,
+                 shards: str = "") -> None:
+        """``shards``: in a cluster, the shards this process runs. Each process then runs the proactive
+        rounds of its own channels (a durable job per shard set), while a check-in round, which reaches
+        anyone by DM, stays one job for the whole cluster (its claim lets one process run each round)."""
         settings = engine.settings
         self.engine = engine
         self.members = [engine, *[m for m in members if m is not engine]]
@@ -73,7 +77,7 @@ class Alive:
         self.checkins = CheckInRound(engine, self.time, feeling=self.feeling_block, open_dm=side.open_dm,
                                      remembers=self.consent.allows, mirror=mirror)
         key = engine.character_key
-        self.jobs = [DurableJob(engine.store, f"proactive:{key}",
+        self.jobs = [DurableJob(engine.store, f"proactive:{key}" + (f":shards {shards}" if shards else ""),
                                 timedelta(minutes=settings.proactive_interval_minutes), self.proactive.run),
                      DurableJob(engine.store, f"checkins:{key}", CHECKIN_INTERVAL, self.checkins.run)]
         self._learnt: deque[int] = deque(maxlen=256)  # messages already learnt from (several characters)

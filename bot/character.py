@@ -15,6 +15,7 @@ from pathlib import Path
 from bot.config import read_sources
 from bot.errors import ConfigError
 from bot.persona import load_persona
+from bot.persona.claudemask import core_prompt_path
 from bot.persona.model import Persona
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class CharacterSource:
         env = read_sources(self.config_file, self.folder, self._environ).values
         lorebook = (env.get("lorebook") or "").strip()
         self._elsewhere = (self.folder / Path(lorebook).expanduser(),) if lorebook else ()
+        prompt_file = core_prompt_path(self.folder, env)  # watched too, wherever it is
+        self._elsewhere += (prompt_file,) if prompt_file is not None else ()
         persona = self._persona = load_persona(self.folder, env)
         self._stamp = self._current_stamp()
         if report and persona.unused_fields and persona.unused_fields != self._reported:

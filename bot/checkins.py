@@ -16,6 +16,7 @@ from bot.claude import ClaudeUnavailable
 from bot.engine import ReplyEngine
 from bot.initiative import character_system, place_incoming, prompt, self_portrait, speak, split
 from bot.localtime import LocalTime, hour_in
+from bot.persona.macros import Moment
 from bot.pipeline import Outlet
 from bot.tokens import counted
 from database.records import CheckInDue, Turn
@@ -66,7 +67,7 @@ class CheckInRound:
         remembered = self.remembers(user.memory_consent if user is not None else None)
         name = person.name or "them"
         system = character_system(persona, await self_portrait(store, engine.character_key), self.feeling(),
-                                  user_name=name)
+                                  user_name=name, moment=Moment(self.time.local(now), now - person.last_seen))
         memories = [m[1] for m in await store.memories.core_memories(engine.character_key, person.user_id)] \
             if remembered else []
         if memories:  # a DM: memories drawn from DMs belong here too

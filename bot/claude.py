@@ -21,7 +21,8 @@ from typing import Any
 from anthropic import AsyncAnthropic
 
 from bot.config import PROJECT_ROOT, Settings
-from bot.models.base import Backend, CallUsage, Completion, Prompt, parse_model_costs, route
+from bot.config.credentials import source_of
+from bot.models.base import KEY_REJECTED, Backend, CallUsage, Completion, Prompt, parse_model_costs, route
 from database.store import Store
 
 __all__ = ["CallUsage", "ClaudeClient", "ClaudeUnavailable", "Completion", "ModelClient", "Prompt",
@@ -109,8 +110,9 @@ class ClaudeClient:
         return self.backend("anthropic").sdk  # type: ignore[attr-defined,no-any-return]
 
     def start_checks(self) -> None:
-        """Check in the background that each non-Claude server answers and serves its models: a model that
-        cannot be reached is a warning naming its URL, not a crash; calls to it fall back like an outage."""
+        """Check in the background that each backend answers and takes its key (one free models-list
+        request; other servers must serve the configured models too): a wrong key or an unreachable
+        server is a warning naming its URL, not a crash; calls to it fall back like an outage."""
         self._checks = asyncio.get_running_loop().create_task(self.check_backends(),
                                                               name="model-backend-check")
 
@@ -122,7 +124,13 @@ class ClaudeClient:
                 problem = await backend.probe(models)
             except Exception as exc:  # a check must never stop the bot
                 problem = f"{backend.base_url} could not be checked ({type(exc).__name__}: {exc})"
-            if problem:
+            if problem and KEY_REJECTED in problem:
+                key = f"{name}_api_key"
+                log.warning("%s: %s: %s; starting anyway, but replies that need %s fall back in character "
+                            "until the key is fixed", source_of(key, self.settings.origins), key, problem,
+                            ", ".join(models))
+                problems.append(problem)
+            elif problem:
                 log.warning("%s backend: %s; replies that need %s fall back in character until it answers",
                             name, problem, ", ".join(models))
                 problems.append(problem)

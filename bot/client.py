@@ -11,6 +11,7 @@ loaded.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import hashlib
 import json
@@ -27,15 +28,22 @@ from bot.activity import ActivityRecorder
 from bot.admin.tools import AdminTools
 from bot.character import CharacterSource
 from bot.claude import ClaudeClient
+from bot.cluster import Cluster
 from bot.config import Settings
+from bot.config.live import live_section
 from bot.discord_ui import answer_expired_click, on_app_command_error
 from bot.engine import ReplyEngine
 from bot.ensemble import CastMember, Ensemble
 from bot.logmirror import LogMirror
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
+from bot.pipeline import Incoming, ReplyResult, TurnListener
 from bot.recovery import ReplyRecovery
+from bot.reloader import ConfigReloader
+from bot.startup import announce_connected, log_invite
 from bot.tokens import load_encoding
 from bot.voice import VoiceService
+from database.models import utcnow
+from database.records import SeenMessage
 from database.store import Store
 from memory.identity import seed_entries
 from memory.service import MemoryService
@@ -50,7 +58,6 @@ EXTENSIONS = ("cogs.events", "cogs.commands", "cogs.settings", "cogs.admin", "co
               # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.utility", "cogs.tickets", "cogs.server_settings",
               "cogs.alive")
-SHUTDOWN_GRACE_SECONDS = 15.0
 
 
 def configure_endpoints(settings: Settings) -> None:
@@ -79,6 +86,7 @@ class KindredMixin:
     started_at: float
     exit_code: int
     mirror: LogMirror  # verbose mode: `await bot.mirror(text)` posts to the log channel
+    cluster: Cluster  # the leader lock and signals shared with other processes on the database
     recovery: ReplyRecovery  # replies a crash left owed, answered once connected (bot/recovery.py)
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool) -> None:
@@ -88,6 +96,9 @@ class KindredMixin:
         self.exit_code = 0
         self.mirror = LogMirror()
         self._kindred_closing: asyncio.Future[None] | None = None
+        self._cluster_closing: asyncio.Task[None] | None = None  # a close asked for by another process
+        self.stopping = False  # closing: the Events cog takes no new messages (bot/lifecycle.py)
+        self.reloader: ConfigReloader | None = None  # live config reload (setup_hook)
         self.extensions_to_load: list[str] = list(EXTENSIONS)
         self.ensemble: Ensemble | None = None  # set in setup_hook when several characters are configured
         self.counters: ActivityRecorder | None = None  # per-day counters for the dashboard (setup_hook)
@@ -98,6 +109,7 @@ class KindredMixin:
         # button click, whichever cogs are loaded.
         self.tree.error(on_app_command_error)  # type: ignore[attr-defined]
         self.add_listener(answer_expired_click, "on_interaction")  # type: ignore[attr-defined]
+        self.add_listener(functools.partial(announce_connected, self), "on_ready")  # type: ignore[attr-defined]
 
     async def setup_hook(self) -> None:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
@@ -110,13 +122,15 @@ class KindredMixin:
         self.voice = VoiceService(self.settings)
         self.voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
         self.engine = ReplyEngine(self.settings, self.store, self.claude, self.character)
+        self.cluster = Cluster(self.store, self.settings.cluster, self.engine.character_key,
+                               shard_ids=self.settings.shard_id_list, shard_count=self.settings.shard_count)
         if self.user is not None:  # (logged in by now) our own posts never count as another character's
             self.engine.own_author_ids.add(self.user.id)
         self.recovery = ReplyRecovery(self.settings, self.store, self.engine)  # run once ready (cogs/events)
         await seed_identity(self.store, self.settings.character_dir, self.engine.character_key)
         self.ensemble = await self._build_ensemble()
-        self.memory = MemoryService(self.settings.memory, self.store, self.claude, self.engine,
-                                    notify=self.mirror.emit)
+        self.memory = MemoryService(live_section(self.settings, "memory"),  # reads a reload at each use
+                                    self.store, self.claude, self.engine, notify=self.mirror.emit)
         self.memory.attach()
         for member in self.ensemble.cast[1:] if self.ensemble is not None else ():
             self.memory.attach_member(member.engine)
@@ -128,7 +142,8 @@ class KindredMixin:
         self.counters.start()
         for name in self.extensions_to_load:
             await self.load_extension(name)  # type: ignore[attr-defined]
-        await sync_app_commands(self)  # type: ignore[arg-type]
+        self._join_cluster()
+        await self.cluster.start()  # as leader (always, on SQLite): the lead hooks run now
         if self.settings.dashboard_port:
             from bot.dashboard import Dashboard, bot_context  # only when asked for: Jinja2 and the pages
 
@@ -136,6 +151,9 @@ class KindredMixin:
                                        self.settings.dashboard_host, self.settings.dashboard_port)
             await self.dashboard.start()
         await encoding
+        self.reloader = ConfigReloader(self.settings, [self.character, *self._ensemble_sources()],
+                                       self._reseed_identity)
+        self.reloader.start()  # config.env and the character files, applied live when they change
         if self.freeze_after_setup:
             # What start-up built (modules, the character, caches) lives as long as the process: frozen,
             # it is no longer walked by each full garbage collection, which would stall the loop ~0.1 s.
@@ -143,6 +161,52 @@ class KindredMixin:
             gc.freeze()
         log.info("Kindred ready to connect as %s (database %s)", self.engine.persona.name,
                  self.settings.safe_database_url())
+        log_invite(self)
+
+    def _join_cluster(self) -> None:
+        """What this process does for the cluster and what it hears from the others (bot/cluster.py)."""
+        cluster = self.cluster
+        cluster.lead_hooks.append(lambda: sync_app_commands(self))  # type: ignore[arg-type]
+        cluster.on("shutdown", self._cluster_shutdown)
+        cluster.on("invalidate", self._cluster_invalidate)
+        cluster.on("posted", self._cluster_posted)
+        self.store.servers.changed.append(
+            lambda gid: cluster.publish_soon("invalidate", what="server", id=gid))
+        self.store.places.changed.append(lambda: cluster.publish_soon("invalidate", what="places"))
+        for engine in self._engines():
+            engine.turn_listeners.append(self._poster(engine))
+
+    def _engines(self) -> list[ReplyEngine]:
+        return [m.engine for m in self.ensemble.cast] if self.ensemble is not None else [self.engine]
+
+    def _poster(self, engine: ReplyEngine) -> TurnListener:
+        """A character answered: a process waiting for its turn in that channel may go on at once."""
+        async def posted(msg: Incoming, result: ReplyResult) -> None:
+            if self.cluster.shared and result.message_ids and result.message_ids[-1] is not None:
+                await self.cluster.publish("posted", channel_id=msg.channel_id, guild_id=msg.guild_id,
+                                           message_id=result.message_ids[-1], author_name=engine.persona.name)
+
+        return posted
+
+    async def _cluster_posted(self, message: dict[str, Any]) -> None:
+        seen = SeenMessage(int(message["message_id"]), int(message["channel_id"]), message.get("guild_id"),
+                           0, str(message.get("author_name", "")), True, False, "", utcnow())
+        for engine in self._engines():
+            engine.announce_arrival(seen)
+
+    async def _cluster_invalidate(self, message: dict[str, Any]) -> None:
+        if message.get("what") == "server":
+            self.store.servers.forget(int(message.get("id") or 0))
+        else:
+            self.store.places.forget()
+
+    async def _cluster_shutdown(self, message: dict[str, Any]) -> None:
+        if message.get("character") != self.engine.character_key:
+            return  # another character's processes, sharing the database
+        log.warning("shutdown asked for in another process of the cluster (%s); closing", message.get("node"))
+        self.exit_code = 0
+        task = asyncio.create_task(self.close(), name="cluster-shutdown")  # close() waits for this handler
+        self._cluster_closing = task
 
     async def _build_ensemble(self) -> Ensemble | None:
         """The other characters this bot plays (``ensemble_characters``), each with its own engine."""
@@ -162,6 +226,16 @@ class KindredMixin:
         log.info("playing %d characters: %s", len(cast), ", ".join(m.name for m in cast))
         return ensemble
 
+    def _ensemble_sources(self) -> list[CharacterSource]:
+        return [m.engine.character for m in self.ensemble.cast[1:]] if self.ensemble is not None else []
+
+    async def _reseed_identity(self, folder: Path) -> None:
+        """A changed identity.json, seeded again into the character it belongs to (the reloader's call)."""
+        engines = [self.engine, *(m.engine for m in (self.ensemble.cast[1:] if self.ensemble else ()))]
+        for engine in engines:
+            if engine.character.folder == folder:
+                await seed_identity(self.store, folder, engine.character_key)
+
     async def on_message(self, message: discord.Message) -> None:
         """Kindred has no prefix commands: the Events cog handles every message (this stops discord.py's
         default command processing from treating "@bot hello" as an unknown command)."""
@@ -178,16 +252,22 @@ class KindredMixin:
         await self.close()
 
     async def _close_everything(self) -> None:
+        self.stopping = True
+        if self.reloader is not None:
+            await self.reloader.stop()
         if self.dashboard is not None:  # no edit may start while the rest closes
             await self.dashboard.stop()
         # Let replies in flight finish and be saved before the connection and the database go away.
         events = self.get_cog("Events")  # type: ignore[attr-defined]
+        grace = self.settings.shutdown_grace_seconds
         if events is not None:
             try:
-                await asyncio.wait_for(events.drain(), timeout=SHUTDOWN_GRACE_SECONDS)
+                await asyncio.wait_for(events.drain(), timeout=grace)
             except TimeoutError:
-                log.warning("shutdown: some replies did not finish within %ss", SHUTDOWN_GRACE_SECONDS)
+                log.warning("shutdown: some replies did not finish within %gs", grace)
         await super().close()  # type: ignore[misc]
+        if hasattr(self, "cluster"):
+            await self.cluster.close()  # leadership released at once, the row marked stopped
         if events is not None:
             # Work on messages that arrived after the first drain (our own goodbye, say) was cancelled with
             # the cog; let it release its database connection before the database closes.
@@ -219,7 +299,7 @@ class KindredShardedBot(KindredMixin, commands.AutoShardedBot):
         configure_endpoints(settings)
         options.setdefault("intents", default_intents())
         super().__init__(command_prefix=commands.when_mentioned, help_command=None,
-                         shard_count=settings.shard_count, **options)
+                         shard_count=settings.shard_count, shard_ids=settings.shard_id_list, **options)
         self._kindred_init(settings, character, freeze_after_setup)
 
 
@@ -227,8 +307,9 @@ Kindred = KindredBot | KindredShardedBot
 
 
 def create_bot(settings: Settings, character: CharacterSource, **options: Any) -> Kindred:
-    """A plain Bot for one shard, an AutoShardedBot when ``shard_count`` > 1."""
-    cls = KindredShardedBot if settings.shard_count > 1 else KindredBot
+    """A plain Bot for one shard, an AutoShardedBot when ``shard_count`` > 1 (with only ``shard_ids`` in a
+    cluster)."""
+    cls = KindredShardedBot if settings.shard_count > 1 or settings.shard_id_list else KindredBot
     return cls(settings, character, **options)
 
 
@@ -262,11 +343,13 @@ async def sync_app_commands(bot: Kindred) -> bool:
 
 
 async def seed_identity(store: Store, character_dir: Path, character_key: str) -> None:
-    """Seed traits/lore/facts/quirks from the folder's identity.json, once (later edits live in the DB).
-    A broken file is a ConfigError naming the file and the field: start-up stops rather than half-seeding."""
+    """Make the identity entries seeded from the folder's identity.json follow the file (entries added by
+    admins stay; see Identity.sync_seed). A broken file is a ConfigError naming the file and the field:
+    start-up stops rather than half-seeding. Without the file, the entries once seeded from it go."""
     path = character_dir / IDENTITY_FILE
-    if not path.is_file():
-        return
-    added = await store.identity.seed(character_key, seed_entries(read_identity_seed(path)))
+    seed = seed_entries(read_identity_seed(path)) if path.is_file() else []
+    added, removed = await store.identity.sync_seed(character_key, seed)
     if added:
         log.info("seeded %d identity entries from %s", added, path)
+    if removed:
+        log.info("removed %d identity entries no longer in %s", removed, path)

@@ -15,8 +15,11 @@ from dataclasses import dataclass
 
 from bot.addressing import addressed_order, name_variants
 from bot.character import CharacterSource
-from bot.claude import ClaudeClient, ClaudeUnavailable, Completion, majority_yes
+from bot.claude import ClaudeClient, Completion, majority_yes
 from bot.config import Settings
+from bot.delivery import Delivery
+from bot.localtime import load_zone
+from bot.media import MediaLimits, read_media
 from bot.persona.model import Persona
 from bot.persona.runtime import PersonaRuntime, open_with_greeting
 from bot.pipeline import (
@@ -33,9 +36,8 @@ from bot.pipeline import (
 )
 from bot.prompting import build_reply_prompt, build_vote_prompt
 from bot.server_settings import ServerPolicy, language_hint, resolve
-from bot.splitting import split_message
 from bot.tokens import counted
-from bot.typing_sim import typing_seconds
+from bot.transcript import TranscriptWindows, fetch_limit
 from database.records import PromptData, PromptRequest, SeenMessage, Turn
 from database.store import Store
 
@@ -55,11 +57,18 @@ class BotThrottle:
     """Keeps bot-to-bot talk from looping: at most ``threshold`` consecutive replies to bots in a
     channel until a human speaks, and ``cooldown`` seconds between replies to the same bot."""
 
-    def __init__(self, threshold: int, cooldown: float) -> None:
-        self.threshold = threshold
-        self.cooldown = cooldown
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings  # read at each decision, so a live config reload applies at once
         self._consecutive: dict[int, int] = {}
         self._last_reply_to: dict[int, float] = {}
+
+    @property
+    def threshold(self) -> int:
+        return self.settings.bot_reply_threshold
+
+    @property
+    def cooldown(self) -> float:
+        return self.settings.reply_cooldown
 
     def human_spoke(self, channel_id: int) -> None:
         self._consecutive.pop(channel_id, None)
@@ -85,7 +94,7 @@ class ReplyEngine:
         self.claude = claude
         self.character = character
         self._character_key = character_key or settings.character_name_slug
-        self.throttle = BotThrottle(settings.bot_reply_threshold, settings.reply_cooldown)
+        self.throttle = BotThrottle(settings)
         self.extra_names: set[str] = set()  # e.g. the bot account's own username
         self.decision_listeners: list[DecisionListener] = []
         self.turn_listeners: list[TurnListener] = []
@@ -98,7 +107,8 @@ class ReplyEngine:
         self.reply_filters: list[ReplyFilter] = []
         # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing
         # when unused).
-        self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona)
+        self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona,
+                                              load_zone(settings.timezone))
         self.context_providers.append(self.persona_runtime.provide)
         self.context_providers.append(self._server_context)  # a server's language hint (/settings)
         self.turn_listeners.append(self.persona_runtime.on_turn)
@@ -109,6 +119,7 @@ class ReplyEngine:
         # per channel. Our own account and webhooks are listed in own_author_ids so they never count.
         self.peer_names: set[str] = {n.strip() for n in settings.peer_characters.split(",") if n.strip()}
         self.own_author_ids: set[int] = set()
+        self.transcripts = TranscriptWindows()  # where each channel's cached transcript starts
         self._seen_bots: dict[int, dict[int, str]] = {}
         self._arrivals: list[tuple[Callable[[Incoming | SeenMessage], bool], asyncio.Future[None]]] = []
         # Messages marked as owed a reply (database/owed.py) and not yet answered, by this process.
@@ -165,7 +176,8 @@ class ReplyEngine:
     def prompt_request(self, msg: Incoming) -> PromptRequest:
         """What build_prompt() reads for a reply to ``msg``."""
         return PromptRequest(self.character_key, msg.author_id, msg.scope, msg.channel_id,
-                             0 if msg.is_dm else self.settings.recent_channel_messages, msg.message_id,
+                             0 if msg.is_dm else fetch_limit(self.settings.recent_channel_messages),
+                             msg.message_id,
                              msg.is_dm)
 
     # -- other characters in the server (one bot process each)
@@ -194,6 +206,12 @@ class ReplyEngine:
         """The other characters this message names before naming us, in order."""
         order = self.addressed_characters(msg)
         return tuple(order[:order.index("")]) if "" in order else ()
+
+    def announce_arrival(self, seen: SeenMessage) -> None:
+        """A message seen elsewhere (another process of the cluster posted it): waiters may go on."""
+        for predicate, future in list(self._arrivals):
+            if not future.done() and predicate(seen):
+                future.set_result(None)
 
     def _announce(self, msg: Incoming) -> None:
         for predicate, future in list(self._arrivals):
@@ -359,27 +377,18 @@ class ReplyEngine:
         data = prefetched.data if prefetched and prefetched.stamp == self.store.conversations.history_stamp(
             self.character_key, msg.author_id, msg.scope) else None
         prompt, premium = await self.build_prompt(msg, persona, see_later=see_later, data=data)
+        media = await read_media(msg.carried, msg.fetch, MediaLimits.of(self.settings))  # images, files
+        prompt = media.into(prompt)
         # Typing starts with the request, not before the prompt is read: it overlaps the generation (what the
         # person waits for) without its own round trip competing with the few milliseconds of prompt work.
-        async with outlet.typing():
-            try:
-                completion = await self.complete(msg, persona, prompt, premium)
-                # A blank answer cannot be posted, nor stored (the API rejects a blank turn in later prompts).
-                ok = bool(completion.text) and not completion.text.isspace()
-                text = completion.text if ok else self.fallback_text(persona)
-                if not ok:
-                    log.warning("reply to message %s came back empty, sending the fallback", msg.message_id)
-            except ClaudeUnavailable as exc:
-                log.error("reply to message %s failed, sending the fallback: %s", msg.message_id, exc)
-                completion, text, ok = None, self.fallback_text(persona), False
-            remaining = typing_seconds(text, self.settings) - (time.monotonic() - started)
-            if remaining > 0:
-                await asyncio.sleep(remaining)
-        # Typing has stopped before the reply goes out: a refresh landing after it would show the character
-        # "typing" for another ten seconds under its own answer.
-        text = self.finish_text(msg, text)
-        parts = split_message(text, self.settings.max_message_length)
-        ids = [await outlet.send(part, first=i == 0) for i, part in enumerate(parts)]
+        delivered = await Delivery(
+            self.settings, outlet,
+            lambda on_text: self.complete(msg, persona, prompt, premium, on_text=on_text),
+            lambda text: self.finish_text(msg, text), self.fallback_text(persona),
+            media.notice(self.settings.unreadable_attachment_line, persona.name), started,
+            f"reply to message {msg.message_id}", log).run()
+        text, parts, ids, ok, completion = (delivered.text, delivered.parts, delivered.ids, delivered.ok,
+                                            delivered.completion)
         await self.settle(msg)  # posted: no longer owed (a crash before this is answered at start-up)
         # The one place an exchange is stored: msg.text is never blank (an image-only message is stored as
         # "[image: cat.png]"), and a failed or blank answer is not stored at all.
@@ -413,7 +422,9 @@ class ReplyEngine:
         prompt = build_reply_prompt(persona, data, msg, extra_context=[e for e in extra if e],
                                     extra_system=stable, ooc_context=ooc_context,
                                     replace_last_reply=replace_last_reply,
-                                    since=later)
+                                    since=later, own_ids=self.own_author_ids,
+                                    transcript=None if msg.is_dm else self.transcripts.window(
+                                        msg.channel_id, data.recent, self.settings.recent_channel_messages))
         prompt = open_with_greeting(prompt, persona, data, msg)
         return prompt, data.premium
 
@@ -423,12 +434,15 @@ class ReplyEngine:
                                                   replace_last_reply=replace_last_reply, see_later=see_later)
         return await self.complete(msg, persona, prompt, premium)
 
-    async def complete(self, msg: Incoming, persona: Persona, prompt: object, premium: bool) -> Completion:
-        """Ask Claude for the reply to ``msg`` with a built prompt (the premium model for premium users)."""
+    async def complete(self, msg: Incoming, persona: Persona, prompt: object, premium: bool, *,
+                       on_text: Callable[[str], None] | None = None) -> Completion:
+        """Ask Claude for the reply to ``msg`` with a built prompt (the premium model for premium users);
+        with ``on_text``, streamed, and it sees the text so far (bot/delivery.py)."""
         model = self.settings.premium_model if premium else self.settings.default_model
         return await self.claude.generate(
             prompt, model=model, user_id=msg.author_id, purpose="reply",  # type: ignore[arg-type]
-            max_tokens=persona.max_tokens, temperature=persona.temperature)
+            max_tokens=persona.max_tokens, temperature=persona.temperature, on_text=on_text,
+            stream=True if on_text is not None else None)
 
     async def may_remember(self, msg: Incoming) -> bool:
         """Whether this exchange may be kept in the conversation history (every memory gate agrees)."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.claude import Prompt
 from bot.config import Settings
+from bot.persona.macros import Moment, now_note
 from bot.persona.model import Persona
 from bot.pipeline import Incoming, Outlet
 from bot.prompting import EPHEMERAL, IDENTITY_TITLES
@@ -49,8 +50,9 @@ async def self_portrait(store: Store, character_key: str) -> SelfPortrait:
 
 
 def character_system(persona: Persona, portrait: SelfPortrait, feeling: str = "",
-                     user_name: str = "everyone") -> list[dict[str, Any]]:
-    """The system blocks: the character prompt, then who it is, its mood and how it feels."""
+                     user_name: str = "everyone", moment: Moment | None = None) -> list[dict[str, Any]]:
+    """The system blocks: the character prompt, then who it is, its mood and how it feels; with ``moment``,
+    what the time macros of the prompt stand for now (bot/persona/macros.py)."""
     character = persona.render(persona.system_prompt, user_name)
     system: list[dict[str, Any]] = [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
     stable: list[str] = []
@@ -61,6 +63,8 @@ def character_system(persona: Persona, portrait: SelfPortrait, feeling: str = ""
         stable.append(f"## Your mood today\n{portrait.mood}")
     if feeling:
         stable.append(feeling)
+    if moment is not None and (now := now_note(persona.time_macros(), moment, user_name)):
+        stable.append(now)
     if stable:
         system.append({"type": "text", "text": "\n\n".join(stable)})
     return system

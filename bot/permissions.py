@@ -125,11 +125,12 @@ def server_admin_only() -> Any:
     return app_commands.check(predicate)
 
 
-# What the invite link asks for (README "Commands"): reading and talking (embeds, files, history),
-# webhooks for the characters of an ensemble, and the server tools: kick, ban, time out, purge,
-# ticket threads.
+# What the invite link asks for (README "Discord set-up"): reading and talking (embeds, files, history),
+# emote reactions (cogs/alive.py), voice messages (cogs/voice.py), webhooks for the characters of an
+# ensemble, and the server tools: kick, ban, time out, purge, ticket threads.
 INVITE_PERMISSIONS = discord.Permissions(
     view_channel=True, send_messages=True, send_messages_in_threads=True, embed_links=True, attach_files=True,
-    read_message_history=True, manage_webhooks=True, kick_members=True, ban_members=True,
-    moderate_members=True, manage_messages=True, manage_threads=True, create_private_threads=True)
+    read_message_history=True, add_reactions=True, send_voice_messages=True, manage_webhooks=True,
+    kick_members=True, ban_members=True, moderate_members=True, manage_messages=True, manage_threads=True,
+    create_private_threads=True)
 INVITE_SCOPES = ("bot", "applications.commands")

@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
-from bot.attachments import NO_TEXT, NOTHING, Carried, message_text
+from bot.attachments import NO_TEXT, NOTHING, Attachment, Carried, message_text
 from bot.persona.model import Persona
 from database.records import PromptData
 
@@ -45,6 +45,9 @@ class Incoming:
     webhook_id: int | None = None  # set when a webhook posted this (how the characters of an ensemble speak)
     # Files, stickers, embeds: ``content`` is the text as typed (what addressing reads); ``text`` adds these.
     carried: Carried = NOTHING
+    # Downloads an attachment of ``carried`` (the transport's CDN read), for a reply that looks at images and
+    # files (bot/media.py); None where nothing can be downloaded.
+    fetch: Callable[[Attachment], Awaitable[bytes]] | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def said(self) -> str:
@@ -130,5 +133,14 @@ ContextProvider = Callable[[Persona, Incoming, PromptData], Awaitable[str]]
 # Stable prompt parts (the cached system block: feelings, a person's writing style, the server's emotes).
 # Synchronous and cheap, and their text must change seldom, or the prompt cache stops working.
 SystemProvider = Callable[[Persona, Incoming, PromptData], str]
+
+
+class VolatilePart(str):
+    """A system provider's text that is about the person being answered (how they write) or that changes
+    from one reply to the next (the character's feelings). In a server channel, where everyone's replies
+    share one cached prefix, it goes after the last cache breakpoint (bot/prompting.py); in a DM it stays in
+    the person's stable block, as before."""
+
+
 # The reply text as it will be sent, from the text Claude wrote (e.g. :emote: names made valid).
 ReplyFilter = Callable[[Incoming, str], str]

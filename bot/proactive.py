@@ -24,6 +24,7 @@ from bot.claude import ClaudeUnavailable
 from bot.engine import ReplyEngine
 from bot.initiative import character_system, place_incoming, prompt, self_portrait, speak, split
 from bot.localtime import LocalTime
+from bot.persona.macros import Moment
 from bot.pipeline import Outlet
 from bot.prompting import format_recent
 from database.records import SeenMessage
@@ -157,7 +158,8 @@ class ProactiveRound:
             status = await self.status()
             ask = THOUGHT.format(status=status) if status else THOUGHT_NO_STATUS
             context = f"{where}\n\n[{ask}]"
-        request = prompt(character_system(persona, portrait, self.feeling()), context)
+        system = character_system(persona, portrait, self.feeling(), moment=Moment(self.time.local(now)))
+        request = prompt(system, context)
         try:
             completion = await engine.claude.generate(
                 request, model=settings.default_model, user_id=None, purpose="proactive",

@@ -1,23 +1,34 @@
 """Prompt assembly: what Claude sees for a reply, and for a yes/no vote.
 
-Order matters for prompt caching: the character prompt and other stable context come first and carry
-``cache_control``; the conversation history follows (its last turn carries a breakpoint too, so the next
-turn reads everything before it from cache); only the final user turn holds per-message context
-(where this is, the channel's recent messages, recalled facts).
+Order matters for prompt caching (at most 4 breakpoints; a hit needs an exact prefix written earlier):
+
+* The character block comes first and carries ``cache_control``: the character prompt, who it is, its mood
+  and the other character-wide parts (feelings, the server's emotes). Shared by every conversation.
+* In a DM, the person's stable block follows (core memories, how the character feels about them, the
+  conversation's summary), then the conversation's turns, the last one a breakpoint: the next turn reads
+  everything before it from cache.
+* In a server channel, everyone shares one prefix: the channel transcript (bot/transcript.py), one block
+  per line, append-only between roll-overs, its last line a breakpoint. What is about the person (their
+  memories, the relationship, their summary, how they write) goes after it, uncached.
+* Only the final user turn holds per-message context (recalled facts, lore, the framework blend).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from bot.attachments import NO_TEXT
 from bot.claude import Prompt
 from bot.persona.model import Persona
-from bot.pipeline import Incoming
+from bot.pipeline import Incoming, VolatilePart
+from bot.transcript import mark_transcript, transcript_messages
 from database.records import History, PromptData, RelationshipRecord, SeenMessage
 
 EPHEMERAL = {"type": "ephemeral"}
+# {{user}} in the character block of a channel prompt: that block is shared by everyone there (it opens the
+# cached prefix), so it names no one; the final turn says who is being answered.
+CHANNEL_USER = "the person you are answering"
 
 
 IDENTITY_TITLES = {"trait": "Traits", "lore": "Lore", "fact": "Facts about yourself", "quirk": "Quirks"}
@@ -61,42 +72,59 @@ def build_reply_prompt(
     ooc_context: str = "",
     replace_last_reply: bool = False,
     since: Sequence[SeenMessage] = (),
+    own_ids: Collection[int] = (),
+    transcript: Sequence[SeenMessage] | None = None,
 ) -> Prompt:
+    """The reply prompt. In a channel, ``transcript``: the lines to show (bot/transcript.py; None: every
+    recent message); ``own_ids``: the character's accounts (its lines there are its turns)."""
     user = msg.author_name
-    system: list[dict[str, Any]] = []
-    character_prompt = persona.render(persona.system_prompt, user)
+    lines = [m for m in (data.recent if transcript is None else transcript) if m.message_id != msg.message_id]
+    shared = not msg.is_dm and bool(lines)  # a channel transcript: everyone there shares the prefix
+    character: list[str] = []
+    character_prompt = persona.render(persona.system_prompt, CHANNEL_USER if shared else user)
     if character_prompt and not character_prompt.isspace():  # the API rejects a blank text block
-        system.append({"type": "text", "text": character_prompt, "cache_control": EPHEMERAL})
-
-    stable: list[str] = []
+        character.append(character_prompt)
     identity_lines = []
     for kind, title in IDENTITY_TITLES.items():
         items = data.identity.get(kind) or []
         if items:
             identity_lines.append(f"{title}:\n" + "\n".join(f"- {i}" for i in items))
     if identity_lines:
-        stable.append("## Who you are\n" + "\n\n".join(identity_lines))
-    stable.extend(extra_system)
+        character.append("## Who you are\n" + "\n\n".join(identity_lines))
+    if data.mood:
+        character.append(f"## Your mood today\n{data.mood}")
+    person_parts = [part for part in extra_system if isinstance(part, VolatilePart)]
+    character.extend(part for part in extra_system if not isinstance(part, VolatilePart))
+    system: list[dict[str, Any]] = []
+    if character:
+        system.append({"type": "text", "text": "\n\n".join(character), "cache_control": EPHEMERAL})
+
+    person: list[str] = []
     if data.core_memories:
-        stable.append(f"## Your core memories of {user}\n" + "\n\n".join(data.core_memories))
+        person.append(f"## Your core memories of {user}\n" + "\n\n".join(data.core_memories))
     guidance = relationship_guidance(data.relationship, user)
     if guidance:
-        stable.append("## Your relationship\n" + guidance)
-    if data.mood:
-        stable.append(f"## Your mood today\n{data.mood}")
+        person.append("## Your relationship\n" + guidance)
     if data.history.summary:
-        stable.append(f"## Summary of your earlier conversation with {user} here\n{data.history.summary}")
-    if stable:
-        system.append({"type": "text", "text": "\n\n".join(stable), "cache_control": EPHEMERAL})
+        person.append(f"## Summary of your earlier conversation with {user} here\n{data.history.summary}")
+    person.extend(person_parts)
 
-    messages = history_messages(data.history, drop_last_assistant=replace_last_reply)
-    if messages:
-        _mark_cache(messages[-1])
-
-    context: list[str] = [f"[Where: {msg.place()}]"]
-    recent = [m for m in data.recent if m.message_id != msg.message_id]
-    if recent and not msg.is_dm:
-        context.append("[Recent messages in this channel]\n" + format_recent(recent))
+    context: list[str] = []
+    if not shared:
+        # One conversation with one person: their block is stable between turns, so it is cached too.
+        if person:
+            system.append({"type": "text", "text": "\n\n".join(person), "cache_control": EPHEMERAL})
+        messages = history_messages(data.history, drop_last_assistant=replace_last_reply)
+        if messages:
+            _mark_cache(messages[-1])
+        context.append(f"[Where: {msg.place()}]")
+    else:
+        header = (f"[Where: {msg.place()}]\n[The conversation there, oldest first: each line is "
+                  "\"name: message\"; your own messages are your turns]")
+        messages = transcript_messages(header, lines, own_ids, persona.name)
+        mark_transcript(messages, 4 - len(system))
+        context.append(f"[You are answering {user}]" + "".join("\n\n" + part for part in person))
+        replace_last_reply = False  # the transcript ends before the message: no earlier answer to drop
     context.extend(extra_context)
     if recall:
         context.append(recall)
@@ -107,8 +135,8 @@ def build_reply_prompt(
     final = "\n\n".join(context) + f"\n\n{user}: {msg.text}"
     if replace_last_reply and messages and messages[-1]["role"] == "user":
         # Reroll: the last user turn is already the message being answered.
-        last = messages.pop()
-        final = "\n\n".join(context) + "\n\n" + _text_of(last)
+        last_turn = messages.pop()
+        final = "\n\n".join(context) + "\n\n" + _text_of(last_turn)
     if since:
         # Other characters answered this message first; the reply should build on what they said.
         final += "\n\n[Answered since, before your turn]\n" + format_recent(since)
@@ -149,7 +177,11 @@ def _append(messages: list[dict[str, Any]], role: str, text: str) -> None:
     # the SDK walks and serializes for every request. Only the cache breakpoint needs block form.
     if messages and messages[-1]["role"] == role:
         last = messages[-1]
-        last["content"] = _text_of(last) + "\n\n" + text
+        if isinstance(last["content"], list) and any("cache_control" in b for b in last["content"]):
+            # a breakpoint's block must stay as it is: the text goes after it, in a block of its own
+            last["content"].append({"type": "text", "text": text})
+        else:
+            last["content"] = _text_of(last) + "\n\n" + text
     else:
         messages.append({"role": role, "content": text})
 

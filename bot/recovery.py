@@ -4,7 +4,7 @@ Every message that will be answered is marked owed in the write that logs it (da
 mark is cleared once the reply is posted. At start-up, owed replies younger than ``reply_recovery_minutes``
 are answered, the prompt telling the character that time passed; older ones are closed as dropped (a late
 answer to a conversation long moved on would be stranger than none) and logged. The posts carry the same
-nonce as the first try (bot/delivery.py), so a reply that reached Discord just before the crash is not
+nonce as the first try (bot/posting.py), so a reply that reached Discord just before the crash is not
 posted twice.
 """
 

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE_SECONDS = 15.0
 PAGE_BUTTON = r"kindred-admin:users:(?P<page>\d+):(?P<direction>prev|next)"
 FAILED = "Sorry, that admin command failed; the traceback is in the bot's log."
 
@@ -231,18 +230,22 @@ class Admin(commands.Cog):
     async def _shut_down(self, msg: Incoming) -> None:
         name = self.bot.engine.persona.name
         log.warning("shutdown of %s requested in the log channel by admin %s", name, msg.author_id)
+        if await self.bot.cluster.publish("shutdown", by=msg.author_id):
+            log.warning("shutdown: every other process of the cluster was told to stop too")
+        self.bot.stopping = True  # like SIGTERM (bot/lifecycle.py): no new messages while replies finish
         events: Any = self.bot.get_cog("Events")
+        grace = self.bot.settings.shutdown_grace_seconds
         finished = True
         if events is not None:
             try:
-                await asyncio.wait_for(events.drain(), timeout=SHUTDOWN_GRACE_SECONDS)
+                await asyncio.wait_for(events.drain(), timeout=grace)
             except TimeoutError:
                 finished = False
-                log.warning("shutdown: some replies did not finish within %ss", SHUTDOWN_GRACE_SECONDS)
+                log.warning("shutdown: some replies did not finish within %gs", grace)
         await self.bot.mirror.drain()
         await self.bot.store.log.flush()
         done = ("Replies in flight are finished and everything is saved." if finished else
-                f"Some replies did not finish within {SHUTDOWN_GRACE_SECONDS:g}s; everything else is saved.")
+                f"Some replies did not finish within {grace:g}s; everything else is saved.")
         try:
             await self.post(f"👋 Goodbye! {name} is shutting down (asked by {msg.author_name}). {done}")
         except discord.HTTPException as exc:

@@ -26,6 +26,7 @@ from bot.alive import Alive
 from bot.emotes import Emote, EmoteSet
 from bot.permissions import in_log_channel
 from bot.proactive import Place
+from bot.status import clean_status
 from cogs.events import typing_in
 
 if TYPE_CHECKING:
@@ -58,7 +59,9 @@ class AliveCog(commands.Cog, name="Alive"):
         self.bot = bot
         ensemble = bot.ensemble
         members = [m.engine for m in ensemble.cast] if ensemble is not None else []
-        self.alive = Alive(bot.engine, self, members=members, mirror=bot.mirror.emit)
+        # In a cluster each process speaks first in its own shards' channels (bot/alive.py).
+        self.alive = Alive(bot.engine, self, members=members, mirror=bot.mirror.emit,
+                           shards=bot.cluster.shards if bot.settings.shard_id_list else "")
         self.scheduler = AsyncIOScheduler()
         self._emotes: dict[int, tuple[Sequence[discord.Emoji], EmoteSet]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -75,6 +78,14 @@ class AliveCog(commands.Cog, name="Alive"):
         if memory_tasks is not None:
             memory_tasks.after_daily.append(self.after_consolidation)
         self.bot.admin.state.listeners.append(self.alive.state_changed)
+        # A cluster shares one character: its feelings and an admin's /state edits reach every process.
+        cluster = self.bot.cluster
+        cluster.on("status", self._status_heard)
+        cluster.on("feelings", self._feelings_heard)
+        cluster.on("state", self._state_heard)
+        for feelings in self.alive.feelings.values():
+            feelings.saved.append(lambda key, raw: cluster.publish_soon("feelings", key=key, state=raw))
+        self.bot.admin.state.listeners.append(self._tell_state)
 
     async def cog_unload(self) -> None:
         self.scheduler.shutdown(wait=False)
@@ -82,8 +93,9 @@ class AliveCog(commands.Cog, name="Alive"):
         memory_tasks: Any = self.bot.get_cog("MemoryTasks")
         if memory_tasks is not None and self.after_consolidation in memory_tasks.after_daily:
             memory_tasks.after_daily.remove(self.after_consolidation)
-        if self.alive.state_changed in self.bot.admin.state.listeners:
-            self.bot.admin.state.listeners.remove(self.alive.state_changed)
+        for listener in (self.alive.state_changed, self._tell_state):
+            if listener in self.bot.admin.state.listeners:
+                self.bot.admin.state.listeners.remove(listener)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -129,6 +141,27 @@ class AliveCog(commands.Cog, name="Alive"):
             log.exception("could not show the custom status")
 
     async def show_status(self, text: str) -> None:
+        self.bot.cluster.publish_soon("status", text=text)  # the other processes show it on their shards
+        await self._present(text)
+
+    async def _status_heard(self, message: dict[str, Any]) -> None:
+        text = clean_status(str(message.get("text", "")))
+        if text is not None and message.get("character") == self.bot.engine.character_key:
+            await self._present(text)
+
+    async def _feelings_heard(self, message: dict[str, Any]) -> None:
+        for feelings in self.alive.feelings.values():
+            if feelings.key == message.get("key"):
+                feelings.adopt(str(message.get("state", "")))
+
+    async def _tell_state(self, key: str) -> str:
+        self.bot.cluster.publish_soon("state", key=key)
+        return ""
+
+    async def _state_heard(self, message: dict[str, Any]) -> None:
+        await self.alive.state_changed(str(message.get("key", "")))
+
+    async def _present(self, text: str) -> None:
         if self.bot.ws is None or self.bot.is_closed():
             return  # shown at the next READY
         await self.bot.change_presence(activity=discord.CustomActivity(name=text))

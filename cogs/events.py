@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -12,9 +13,10 @@ import discord
 from discord.ext import commands
 
 from bot.attachments import NOTHING, Attachment, Carried, Embed
-from bot.delivery import allowed_mentions_for, reply_nonce
 from bot.pipeline import Incoming, Outlet
+from bot.posting import allowed_mentions_for, reply_nonce
 from bot.recovery import ANSWERED
+from cogs.media import attachment_fetcher
 from cogs.voice import answer, hear, with_voice_placeholder
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TYPING_REFRESH_SECONDS = 8.0  # Discord shows "typing" for 10 s after each request
+FIRST_TYPING_WAIT = 0.5  # seconds a reply may wait for its typing request to reach Discord
+ALLOWED = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
 
 
 def carried_by(message: discord.Message) -> Carried:
@@ -74,6 +78,7 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
         reply_to_author_id=replied.author.id if replied is not None else None,
         webhook_id=message.webhook_id,
         carried=carried_by(message),
+        fetch=attachment_fetcher(message),
     )
 
 
@@ -81,18 +86,24 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
 async def typing_in(channel: discord.abc.Messageable) -> AsyncIterator[None]:
     # The indicator runs beside the generation instead of before it (no round trip on the hot path)
     # and is re-sent before Discord's ten seconds lapse.
+    shown = asyncio.Event()
+
     async def keep_typing() -> None:
         while True:
             try:
                 await channel.typing()
             except discord.HTTPException as exc:
                 log.debug("typing indicator failed: %s", exc)
+            shown.set()
             await asyncio.sleep(TYPING_REFRESH_SECONDS)
 
     task = asyncio.create_task(keep_typing())
     try:
         yield
     finally:
+        if not shown.is_set():  # each burst of a chunked reply is preceded by its typing, briefly at least
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shown.wait(), FIRST_TYPING_WAIT)
         task.cancel()
         # Wait for it to stop, so no refresh still in flight reaches Discord after what is sent next.
         await asyncio.gather(task, return_exceptions=True)
@@ -110,13 +121,24 @@ class DiscordOutlet:
 
     async def send(self, text: str, *, first: bool) -> int | None:
         allowed = allowed_mentions_for(text)
-        nonce = reply_nonce(self.message.id, self.parts)  # a re-sent part is the same post (bot/delivery.py)
+        nonce = reply_nonce(self.message.id, self.parts)  # a re-sent part is the same post (bot/posting.py)
         self.parts += 1
         if first and self.message.guild is not None:
             sent = await self.message.reply(text, mention_author=False, allowed_mentions=allowed, nonce=nonce)
         else:
             sent = await self.message.channel.send(text, allowed_mentions=allowed, nonce=nonce)
         return sent.id
+
+    async def edit(self, message_id: int, text: str) -> None:
+        """Edit a message of this reply (streamed delivery)."""
+        await _partial(self.message.channel, message_id).edit(content=text, allowed_mentions=ALLOWED)
+
+    async def delete(self, message_id: int) -> None:
+        await _partial(self.message.channel, message_id).delete()
+
+
+def _partial(channel: discord.abc.Messageable, message_id: int) -> discord.PartialMessage:
+    return channel.get_partial_message(message_id)  # type: ignore[attr-defined,no-any-return]
 
 
 def webhook_name(key: str) -> str:
@@ -190,6 +212,23 @@ class WebhookOutlet:
                                    **picture)
         return sent.id
 
+    async def edit(self, message_id: int, text: str) -> None:
+        """Edit a message of this reply (streamed delivery), as it was sent: by webhook, or marked."""
+        hook = await self.pool.get(self.message.channel, self.key)
+        if hook is None:
+            name = self.pool.ensemble.member(self.key).engine.persona.name
+            await _partial(self.message.channel, message_id).edit(content=f"**{name}:** {text}",
+                                                                  allowed_mentions=ALLOWED)
+        else:
+            await hook.edit_message(message_id, content=text, allowed_mentions=ALLOWED)
+
+    async def delete(self, message_id: int) -> None:
+        hook = await self.pool.get(self.message.channel, self.key)
+        if hook is None:
+            await _partial(self.message.channel, message_id).delete()
+        else:
+            await hook.delete_message(message_id)
+
 
 class Events(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
@@ -208,6 +247,8 @@ class Events(commands.Cog):
         me = self.bot.user
         if me is None:
             return
+        if self.bot.stopping and message.author.id != me.id:
+            return  # stopping (SIGTERM): no new work; our own replies in flight are still logged
         msg = with_voice_placeholder(to_incoming(message, me), message)
         if self.bot.ensemble is not None and message.guild is not None:
             # Several characters: the ensemble also hears its own members (they may answer each other).

@@ -49,17 +49,27 @@ class MemoryTasks(commands.Cog):
                                id="summary-sweep",
                                coalesce=True, max_instances=1)
         self.scheduler.start()
+        # In a cluster only the leader runs these jobs; a process that becomes leader (at start, or when the
+        # old leader dies) first catches up on a consolidation the cluster missed.
+        self.bot.cluster.lead_hooks.append(self.catch_up)
+
+    async def catch_up(self) -> None:
+        hour = self.bot.settings.consolidation_hour_utc
         if await missed_run(self.bot.store, datetime.now(UTC), hour):
             log.info("the daily consolidation due at %02d:00 UTC did not run; running it now", hour)
             self._startup = asyncio.create_task(self.daily(), name="missed-consolidation")
 
     async def cog_unload(self) -> None:
         self.scheduler.shutdown(wait=False)
+        if self.catch_up in self.bot.cluster.lead_hooks:
+            self.bot.cluster.lead_hooks.remove(self.catch_up)
         if self._startup is not None and not self._startup.done():
             self._startup.cancel()
         # The memory service itself belongs to the bot, which closes it (bot/client.py).
 
     async def daily(self) -> ConsolidationReport | None:
+        if not self.bot.cluster.leading:
+            return None  # the cluster's leader runs it
         if self.memory.consolidator.running:
             log.info("daily consolidation already running; not starting another")
             return None
@@ -78,6 +88,8 @@ class MemoryTasks(commands.Cog):
         return report
 
     async def sweep(self) -> None:
+        if not self.bot.cluster.leading:
+            return
         try:
             scheduled = await self.memory.summarizer.sweep()
             for summarizer in self.memory.member_summarizers.values():  # an ensemble's other characters

@@ -164,6 +164,7 @@ class IdentityEntry(Base):
     content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    source: Mapped[str] = mapped_column(String(64), default="admin", server_default="admin")  # identity.py
 
 
 class UserFact(Base):
@@ -379,3 +380,21 @@ class CheckIn(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     sent_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class ClusterNode(Base):
+    """One Kindred process of a cluster on a shared PostgreSQL: its shards and its latest heartbeat
+    (bot/cluster.py; `main.py cluster status` reads them)."""
+
+    __tablename__ = "cluster_nodes"
+
+    node_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    character: Mapped[str] = mapped_column(String(100), index=True)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    shards: Mapped[str] = mapped_column(String(200), default="")
+    shard_count: Mapped[int] = mapped_column(Integer, default=1)
+    leader: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)

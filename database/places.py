@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sqlalchemy import and_, or_, select
 
@@ -23,6 +24,12 @@ class Places:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._cache: dict[tuple[int, int | None], tuple[tuple[bool | None, bool | None], float]] = {}
+        # Told of each change (the cluster tells the other processes, whose caches would lag otherwise).
+        self.changed: list[Callable[[], None]] = []
+
+    def forget(self) -> None:
+        """Drop cached answers another process has made stale."""
+        self._cache.clear()
 
     async def set_active(self, place_type: str, place_id: int, active: bool) -> None:
         self._cache.clear()  # our own change applies to the very next message
@@ -31,6 +38,8 @@ class Places:
         await self.db.change(ins.on_conflict_do_update(
             index_elements=[PlaceSetting.place_type, PlaceSetting.place_id],
             set_={"active": ins.excluded.active, "updated_at": ins.excluded.updated_at}))
+        for listener in list(self.changed):
+            listener()
 
     async def is_active(self, channel_id: int, guild_id: int | None) -> bool:
         """A channel setting wins over its server's; places without a setting are active."""

@@ -8,6 +8,7 @@ cached like database/places.py: this process's own changes clear the cache at on
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -34,6 +35,12 @@ class Servers:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._cache: dict[int, tuple[ServerConfig, float]] = {}
+        # Told of each change (the cluster tells the other processes, whose caches would lag otherwise).
+        self.changed: list[Callable[[int], None]] = []
+
+    def forget(self, guild_id: int) -> None:
+        """Drop a cached answer another process has made stale."""
+        self._cache.pop(guild_id, None)
 
     async def get(self, guild_id: int, *, fresh: bool = False) -> ServerConfig:
         """The server's stored settings (all None when it never changed one)."""
@@ -67,6 +74,8 @@ class Servers:
             )
         )
         self._cache.pop(guild_id, None)
+        for listener in list(self.changed):
+            listener(guild_id)
         return await self.get(guild_id, fresh=True)
 
     async def consent_modes(self) -> dict[int, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from database.characters import Characters
 from database.checkins import CheckIns
+from database.cluster import ClusterLink, ClusterNodes
 from database.consolidation import ConsolidationLog
 from database.conversations import Conversations
 from database.engine import Database
@@ -69,8 +70,14 @@ class Store:
         self.switches = PlaceSwitches(self.db)
         self.style = StyleProfiles(self.db)
         self.checkins = CheckIns(self.db)
+        # A cluster of processes on one PostgreSQL: their rows (the link is each process's own session).
+        self.cluster = ClusterNodes(self.db)
         # Replies owed (issue 14): what a crash left unanswered is answered at the next start-up.
         self.owed = OwedReplies(self.db)
+
+    def cluster_link(self) -> ClusterLink | None:
+        """A new session for the leader lock and the cluster's signals; None on SQLite (one process)."""
+        return None if self.db.is_sqlite else ClusterLink(self.url)
 
     async def open(self) -> Store:
         """Bring the schema to the newest migration (Alembic) so an upgrade of Kindred upgrades the data."""

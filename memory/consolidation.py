@@ -26,11 +26,13 @@ Running it again finishes the job; running it twice is harmless.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,6 +75,11 @@ class Batch:
     @property
     def log_ids(self) -> tuple[int, ...]:
         return tuple(i for i, _ in self.messages)
+
+    @property
+    def label(self) -> str:
+        """How logs and the command line name the person: their known name, with the id to look them up."""
+        return f"{self.user_name} ({self.user_id})" if self.user_name else f"user {self.user_id}"
 
 
 @dataclass
@@ -184,11 +191,14 @@ def extraction_prompt(persona: Persona, batch: Batch, max_change: float) -> Prom
 
 
 class Progress:
-    """Messages handled so far (learnt from and archived, archived, or deleted), for a progress bar."""
+    """Messages handled so far (learnt from and archived, archived, or deleted), for a progress bar. The
+    messages of a skipped batch stay in the log for the next run: they are not done, and a run that skipped
+    some never reads 100 %."""
 
     def __init__(self, total: int, hook: ProgressHook | None) -> None:
         self.total = total
         self.done = 0
+        self.skipped = 0
         self.hook = hook
         if hook is not None:
             hook(0, total)
@@ -197,6 +207,9 @@ class Progress:
         self.done += messages
         if self.hook is not None:
             self.hook(min(self.done, self.total), self.total)
+
+    def skip(self, messages: int) -> None:
+        self.skipped += messages
 
 
 class Consolidator:
@@ -299,18 +312,24 @@ class Consolidator:
         async def one_user(user_batches: list[Batch]) -> None:
             async with gate:
                 backfilled = False
+                known = await self._known_name(user_batches[0])
                 for batch in user_batches:
+                    batch.user_name = known
                     try:
                         if not backfilled:
                             await self._backfill(batch.user_id, report)
                             backfilled = True
-                        await self._batch(batch, now, report)
+                        handled = await self._batch(batch, now, report)
                     except Exception as exc:  # one user's trouble must not stop everyone else's consolidation
+                        handled = False
                         report.skipped += 1
-                        report.errors.append(f"user {batch.user_id}: {type(exc).__name__}: {exc}")
-                        log.exception("consolidation: batch of user %s failed; its messages stay in the log",
-                                      batch.user_id)
-                    progress.add(len(batch.messages))
+                        report.errors.append(f"{batch.label}: {type(exc).__name__}: {exc}")
+                        log.exception("consolidation: batch of %s failed; its messages stay in the log",
+                                      batch.label)
+                    if handled:
+                        progress.add(len(batch.messages))
+                    else:
+                        progress.skip(len(batch.messages))
 
         await asyncio.gather(*(one_user(b) for b in plan.by_user))
         for start in range(0, len(rest), ARCHIVE_CHUNK):
@@ -321,14 +340,20 @@ class Consolidator:
 
     # -- one batch
 
-    async def _batch(self, batch: Batch, now: datetime, report: ConsolidationReport) -> None:
+    async def _known_name(self, batch: Batch) -> str:
+        """The name the person is known by (the people table), else the one in their latest message."""
+        user = await self.store.people.get_user(batch.user_id)
+        return (user.name if user is not None and user.name else "") or batch.user_name
+
+    async def _batch(self, batch: Batch, now: datetime, report: ConsolidationReport) -> bool:
+        """Whether the batch's messages were handled (False: skipped, they stay in the log)."""
         await self._step("batch", user_id=batch.user_id, messages=len(batch.messages))
         extraction = Extraction(())
         if any(m.content.strip() for _, m in batch.messages):
             found = await self._extract(batch, report)
             if found is None:
                 report.skipped += 1
-                return
+                return False
             extraction = found
         await self._step("extracted", user_id=batch.user_id, facts=len(extraction.facts))
         new: list[NewFact] = []
@@ -358,15 +383,16 @@ class Consolidator:
         self.cache.invalidate(batch.user_id)
         if not ok:
             report.conflicts += 1
-            log.info("consolidation: messages of user %s were already handled elsewhere; batch dropped",
-                     batch.user_id)
-            return
+            log.info("consolidation: messages of %s were already handled elsewhere; batch dropped",
+                     batch.label)
+            return True
         report.committed += 1
         report.archived += len(batch.messages)
         report.new_facts += len(new)
         report.mentioned_facts += len(mentioned)
         report.relationship_updates += 1 if extraction.relationship else 0
         await self._step("committed", user_id=batch.user_id, messages=len(batch.messages))
+        return True
 
     async def _extract(self, batch: Batch, report: ConsolidationReport) -> Extraction | None:
         """Claude's validated answer; one retry after a malformed one; None (logged) when it fails."""
@@ -378,9 +404,8 @@ class Consolidator:
                                                         purpose="consolidation",
                                                         max_tokens=EXTRACTION_MAX_TOKENS)
             except ClaudeUnavailable as exc:
-                log.warning("consolidation: Claude failed for user %s (%s); "
-                            "their %d messages stay in the log",
-                            batch.user_id, exc, len(batch.messages))
+                log.warning("consolidation: Claude failed for %s (%s); their %d messages stay in the log",
+                            batch.label, exc, len(batch.messages))
                 return None
             finally:
                 report.claude_seconds += time.perf_counter() - t0
@@ -388,10 +413,10 @@ class Consolidator:
                 return parse_extraction(completion.text, self.settings.relationship_max_daily_change)
             except MalformedExtraction as exc:
                 if attempt == 2:
-                    log.warning("consolidation: malformed answer for user %s twice (%s); skipped, their %d "
-                                "messages stay in the log", batch.user_id, exc, len(batch.messages))
+                    log.warning("consolidation: malformed answer for %s twice (%s); skipped, their %d "
+                                "messages stay in the log", batch.label, exc, len(batch.messages))
                     return None
-                log.info("consolidation: malformed answer for user %s (%s); asking again", batch.user_id, exc)
+                log.info("consolidation: malformed answer for %s (%s); asking again", batch.label, exc)
                 prompt = Prompt(system=prompt.system, messages=[
                     *prompt.messages,
                     {"role": "assistant", "content": completion.text.strip() or "(no answer)"},
@@ -447,55 +472,111 @@ async def missed_run(store: Store, now: datetime, hour: int) -> bool:
 
 
 class _Bar:
-    """tqdm on stderr (falls back to a plain counter if tqdm is missing)."""
+    """The command line's one progress bar: tqdm on stderr (a plain counter if tqdm is missing)."""
 
     def __init__(self) -> None:
-        try:
-            from tqdm import tqdm
-        except ImportError:  # pragma: no cover - tqdm ships with the dependencies
-            self._bar: Any = None
-        else:
-            self._bar = tqdm(total=0, unit="msg", desc="consolidating", file=sys.stderr, dynamic_ncols=True)
+        self._bar: Any = None  # made at the first report, when the total is known
 
     def __call__(self, done: int, total: int) -> None:
         if self._bar is None:
-            print(f"\rconsolidating: {done}/{total} messages", end="", file=sys.stderr, flush=True)
-            return
+            try:
+                from tqdm import tqdm
+            except ImportError:  # pragma: no cover - tqdm ships with the dependencies
+                print(f"\rconsolidating: {done}/{total} messages", end="", file=sys.stderr, flush=True)
+                return
+            self._bar = tqdm(total=total, unit="msg", desc="consolidating", file=sys.stderr,
+                             dynamic_ncols=True)
         if self._bar.total != total:
             self._bar.total = total
             self._bar.refresh()
         self._bar.update(done - self._bar.n)
 
-    def close(self) -> None:
+    def close(self, skipped: int = 0) -> None:
+        """Stop where the run got to: a run that skipped messages ends short of 100 %."""
         if self._bar is not None:
+            if skipped:
+                self._bar.set_postfix_str(f"{skipped} skipped", refresh=False)
             self._bar.close()
-        else:
-            print(file=sys.stderr)
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """While the bar runs: no progress bars of the model libraries (Hugging Face downloads and loading), no
+    INFO lines through the bar (warnings and errors are written above it), the run's summary printed once by
+    the caller rather than also logged."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    with contextlib.suppress(ImportError):
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    with contextlib.suppress(ImportError):
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    try:
+        from tqdm.contrib.logging import logging_redirect_tqdm
+    except ImportError:  # pragma: no cover
+        redirect: Any = contextlib.nullcontext()
+    else:
+        redirect = logging_redirect_tqdm()  # swaps the terminal handlers for ones that write above the bar
+    with redirect:
+        root = logging.getLogger()
+        streams = [h for h in root.handlers
+                   if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+        levels = [h.level for h in streams]
+        for handler in streams:
+            handler.setLevel(max(handler.level, logging.WARNING))
+        try:
+            yield
+        finally:
+            for handler, level in zip(streams, levels, strict=True):
+                handler.setLevel(level)
 
 
 async def run_consolidation_cli(settings: Settings, character: Any, *,
                                 embedder: Embedder | None = None) -> int:
-    """``python main.py consolidate --now``: one run with a progress bar on stderr.
+    """``python main.py consolidate --now``: one run with one progress bar on stderr, then its summary.
 
     Exit code 0 when every batch was handled, 1 when some were skipped (Claude failed; their messages stay in
     the log for the next run), 3 on an unexpected error."""
-    store = await Store(settings.resolved_database_url()).open()
-    claude = ClaudeClient(settings, store)
-    bar = _Bar()
-    try:
-        key = settings.character_name_slug  # the name the bot files data under (ReplyEngine.character_key)
-        embedder = embedder or SentenceEmbedder(settings.memory.embedding_model)
-        consolidator = Consolidator(store, claude, settings.memory, key, character.current, embedder,
-                                    on_progress=bar)
-        report = await consolidator.run()
-    except Exception:
-        bar.close()
-        log.exception("consolidation failed")
-        return 3
-    finally:
-        await claude.close()
-        await store.close()
-    bar.close()
-    print(f"consolidation done: {report.describe()}", file=sys.stderr)
+    with quiet_libraries():
+        store = await Store(settings.resolved_database_url()).open()
+        claude = ClaudeClient(settings, store)
+        try:
+            report = await _consolidate_with_bar(settings, character, store, claude, embedder)
+        except Exception:
+            log.exception("consolidation failed")
+            return 3
+        finally:
+            await claude.close()
+            await store.close()
+    kept = (f"; {report.skipped} {'batch' if report.skipped == 1 else 'batches'} skipped, their messages "
+            "stay in the log for the next run" if report.skipped else "")
+    print(f"consolidation done: {report.describe()}{kept}", file=sys.stderr)
+    for error in report.errors:
+        print(f"  {error}", file=sys.stderr)
     return 1 if report.skipped else 0
 
+
+async def _consolidate_with_bar(settings: Settings, character: Any, store: Store, claude: ClaudeClient,
+                                embedder: Embedder | None) -> ConsolidationReport:
+    key = settings.character_name_slug  # the name the bot files data under (engine.character_key)
+    embedder = embedder or SentenceEmbedder(settings.memory.embedding_model)
+    load = getattr(embedder, "load", None)
+    if load is not None:
+        await asyncio.to_thread(load)  # before the bar, which would sit at 0 while a model loads
+    bar = _Bar()
+    progress = [(0, 0)]
+
+    def on_progress(done: int, total: int) -> None:
+        progress.append((done, total))
+        bar(done, total)
+
+    consolidator = Consolidator(store, claude, settings.memory, key, character.current, embedder,
+                                on_progress=on_progress)
+    try:
+        return await consolidator.run()
+    finally:
+        done, total = progress[-1]
+        bar.close(skipped=total - done)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from bot.localtime import Clock, LocalTime, utc_now
 from bot.persona.model import Persona
-from bot.pipeline import Incoming, ReplyResult
+from bot.pipeline import Incoming, ReplyResult, VolatilePart
 from database.records import PromptData
 from database.store import Store
 from memory.emotions import EmotionState, advance, describe, guidance, signals, stimulate
@@ -36,6 +37,16 @@ class Feelings:
         self.state = EmotionState.at_rest(clock(), time)
         self._writer: asyncio.Task[None] | None = None
         self._dirty = False
+        # Told of each saved state (key, JSON): a cluster's other processes adopt it (cogs/alive.py).
+        self.saved: list[Callable[[str, str], None]] = []
+
+    def adopt(self, raw: str) -> bool:
+        """Take a state another process saved (no write: it is stored already)."""
+        try:
+            self.state = EmotionState.from_json(raw)
+        except ValueError:
+            return False
+        return True
 
     async def load(self) -> EmotionState:
         """The stored state (advanced to now), or a resting one when none is stored or it is unreadable."""
@@ -65,7 +76,7 @@ class Feelings:
         return guidance(self.current().label)
 
     def system_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
-        return self.block()
+        return VolatilePart(self.block())  # the label moves with every exchange
 
     async def on_turn(self, msg: Incoming, result: ReplyResult) -> None:
         self.feel(msg.content)
@@ -90,8 +101,11 @@ class Feelings:
     async def _write(self) -> None:
         while self._dirty:
             self._dirty = False
+            raw = self.state.to_json()
             try:
-                await self.store.state.set(self.key, self.state.to_json())
+                await self.store.state.set(self.key, raw)
             except Exception:
                 log.exception("could not save %s", self.key)
                 return
+            for listener in list(self.saved):
+                listener(self.key, raw)

@@ -46,6 +46,8 @@ TEST_CONFIG: dict[str, str] = {
     "premium_model": "claude-test-premium",
     "voting_model": "claude-test-voter",
     "stream_replies": "true",
+    # One message per reply, as the suite was written for; the delivery tests choose their mode.
+    "reply_delivery": "whole",
     # Writing a custom status at start-up is a Claude call: tests that count calls would count it. The
     # status tests switch it on.
     "custom_status": "false",
@@ -57,15 +59,18 @@ class Harness:
 
     def __init__(self, *, db_url: str, tmp_path: Path, config: dict[str, Any] | None = None,
                  character_dir: Path | None = None, bot_options: dict[str, Any] | None = None,
-                 extensions: Sequence[str] | None = None) -> None:
+                 extensions: Sequence[str] | None = None, config_file: Path | None = None) -> None:
         self.db_url = db_url
         self.tmp_path = tmp_path
         self.config = {k: str(v) for k, v in (config or {}).items()}
         self.bot_options = bot_options or {}
         self.extensions = list(extensions) if extensions is not None else None  # None: every cog
         self.character_dir = character_dir or PROJECT_ROOT / "characters" / "finn"
+        self.config_file = config_file  # a config.env of the test's own (None: settings from environ only)
         self.discord = FakeDiscord()
-        self.claude = FakeClaude()
+        # Test prompts are a few hundred tokens: cache any prefix, so tests can see turns hit the cache.
+        # bench_cache and tests/test_prompt_cache.py set the documented minimums (cache.min_tokens = None).
+        self.claude = FakeClaude(min_cache_tokens=0)
         self.openai = FakeOpenAI()  # serves nothing unless a setting points a model or voice at it
         self.bot: Kindred | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -92,7 +97,7 @@ class Harness:
         }
 
     def settings(self) -> Settings:
-        return load_settings(self.character_dir, None, environ=self.environ())
+        return load_settings(self.character_dir, self.config_file, environ=self.environ())
 
     async def start(self) -> Harness:
         await self.discord.start()
@@ -117,7 +122,7 @@ class Harness:
 
     async def start_bot(self) -> Kindred:
         settings = self.settings()
-        character = CharacterSource(self.character_dir, None, environ=self.environ())
+        character = CharacterSource(self.character_dir, self.config_file, environ=self.environ())
         bot = create_bot(settings, character, guild_ready_timeout=0.05, **self.bot_options)
         if self.extensions is not None:
             bot.extensions_to_load = list(self.extensions)

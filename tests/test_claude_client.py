@@ -21,7 +21,7 @@ PROMPT = Prompt(system=[{"type": "text", "text": "You are Finn.", "cache_control
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeClaude]:
-    f = await FakeClaude().start()
+    f = await FakeClaude(min_cache_tokens=0).start()  # its prompts are a few words
     yield f
     await f.close()
 

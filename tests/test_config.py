@@ -114,7 +114,9 @@ def test_missing_token_and_key(claudemask: tuple[Path, Path]) -> None:
     (char / "character.env").write_text(CLAUDEMASK_CHARACTER.replace('ANTHROPIC_API_KEY="sk-test"', ""))
     with pytest.raises(ConfigError) as err:
         load_settings(char, config, environ={})
-    assert err.value.key == "ANTHROPIC_API_KEY"
+    # Not set anywhere: the message points at the git-ignored file for secrets (and the variable).
+    assert err.value.key == "anthropic_api_key" and err.value.file == str(char / "character.local.env")
+    assert "ANTHROPIC_API_KEY environment variable" in err.value.message
     # The console does not need Discord.
     load_settings(char, config, environ={"DISCORD_TOKEN": "", "ANTHROPIC_API_KEY": "k"},
                   require_discord=False)

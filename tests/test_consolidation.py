@@ -245,7 +245,7 @@ async def test_malformed_answers_are_retried_once_then_skipped_keeping_the_messa
     assert await rig.store.facts.rows(BOB) == []
     [(_, kept)] = await rig.store.consolidation.logged_through(10**9)  # Bob's message waits for the next run
     assert kept.author_id == BOB
-    assert f"malformed answer for user {BOB} twice" in caplog.text
+    assert f"malformed answer for bob ({BOB}) twice" in caplog.text  # named as people know them
 
     fake_claude.fail_all(400)  # Claude down: skipped the same way
     report = await rig.consolidator().run(set_mood=False)

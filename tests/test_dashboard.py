@@ -131,7 +131,7 @@ def test_dashboard_settings_are_checked_and_the_token_never_shown(tmp_path: Path
     settings = load_settings(FINN, None, environ=env)
     assert (settings.dashboard_port, settings.dashboard_host) == (0, "127.0.0.1")
     assert settings.dashboard_token == ""
-    char_env = str(FINN / "character.env")  # where a missing secret belongs
+    char_env = str(FINN / "character.local.env")  # where a missing secret belongs (git-ignored)
     for extra, key, file, words in (
             ({"DASHBOARD_PORT": "8080"}, "dashboard_token", char_env, "missing"),
             ({"DASHBOARD_PORT": "8080", "DASHBOARD_TOKEN": "short-secret"}, "dashboard_token", "environment",

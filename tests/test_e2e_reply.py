@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.dbtools import api_calls
+from tests.fakes.claude_server import content_text
 from tests.harness import CHANNEL_ID, OTHER_BOT_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]
@@ -215,7 +216,10 @@ async def test_prompt_has_place_recent_messages_and_memories(harness: Harness) -
     assert "#general" in text and "Tide Pool" in text
     assert "bob: the crabs are restless" in text
     assert "quiet in here" not in text  # another channel's talk stays there
-    assert "Alice once rescued a hermit crab." in harness.claude.system_text(request)
+    # a person's memories come after the channel's shared, cached transcript (bot/prompting.py)
+    memory = "Alice once rescued a hermit crab."
+    assert memory in content_text(request.body["messages"][-1]["content"])
+    assert memory not in harness.claude.system_text(request)
 
 
 async def test_api_call_log_file_records_each_call_without_secrets(  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import PROJECT_ROOT
-from bot.delivery import reply_nonce
+from bot.posting import reply_nonce
 from database.models import utcnow
 from database.owed import OwedReply
 from database.store import Store

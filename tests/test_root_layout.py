@@ -104,4 +104,4 @@ async def test_main_says_which_character_it_plays_when_both_are_given(db_url: st
         f"character folder: {FINN} (from CHARACTER_DIR; the character.env in {root} is not used, as "
         "--character and CHARACTER_DIR come first)"
     ) in text
-    assert "Chatting with Finn." in text
+    assert "chatting with Finn as" in text

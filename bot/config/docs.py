@@ -21,6 +21,11 @@ def _shown(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _meaning(s: Setting) -> str:
+    """The help line, plus whether a live config reload applies it (bot/config/live.py)."""
+    return s.help + (" Applies after a restart." if s.restart else "")
+
+
 def _of(section: str) -> list[Setting]:
     return [s for s in SETTINGS if s.section == section]
 
@@ -28,15 +33,16 @@ def _of(section: str) -> list[Setting]:
 def render_example() -> str:
     """config.env.example: every section but the ones kept in character.env, each key at its default."""
     lines = ["# Kindred technical settings. Copy to config.env; every key is optional (defaults shown).",
-             "# Secrets and identity belong in characters/<name>/character.env (see character.env.example)",
-             "# or in environment variables, which override both files. Keys are case-insensitive.", ""]
+             "# Identity belongs in characters/<name>/character.env (see character.env.example), secrets in",
+             "# characters/<name>/character.local.env (git-ignored) or environment variables, which override",
+             "# all the files. Keys are case-insensitive.", ""]
     for section, cls in SECTIONS.items():
         if getattr(cls, "CHARACTER_ENV", False):
             continue
         lines += [f"# ---- {cls.TITLE}", ""]  # type: ignore[attr-defined]
         for s in _of(section):
             allowed = s.allowed()
-            lines += textwrap.wrap(s.help + (f" Allowed: {allowed}." if allowed else ""), 108,
+            lines += textwrap.wrap(_meaning(s) + (f" Allowed: {allowed}." if allowed else ""), 108,
                                    initial_indent="# ", subsequent_indent="# ")
             value = _shown(s.default)
             lines.append(f'{s.key}="{value}"' if s.kind is str else f"{s.key}={value}")
@@ -55,7 +61,7 @@ def render_markdown() -> str:
             shown = f"`{default}`" if default != "" else "(empty)"
             allowed = s.allowed()
             names = ", ".join(f"`{n}`" for n in (s.key, *s.aliases))
-            out.append(f"| {names} | {shown} | {f'`{allowed}`' if allowed else ''} | {s.help} |")
+            out.append(f"| {names} | {shown} | {f'`{allowed}`' if allowed else ''} | {_meaning(s)} |")
         out.append("")
     return "\n".join(out).rstrip("\n")
 

@@ -14,16 +14,18 @@ _SPEC = "kindred.setting"  # the metadata entry of a declared field
 def key(default: Any, help: str, *, min: float | None = None, above: float | None = None,
         max: float | None = None, choices: tuple[str, ...] = (), aliases: tuple[str, ...] = (),
         check: Callable[[Any], str | None] | None = None, secret: bool = False,
-        placeholder_unset: bool = False) -> Any:
+        placeholder_unset: bool = False, restart: bool = False) -> Any:
     """Declare one setting as a section field: ``name: type = key(default, "help", bounds...)``.
 
     ``min``/``max``: inclusive bounds; ``above``: exclusive lower bound. ``choices``: the allowed strings
     (matched ignoring case, ``-`` and ``_``; the declared spelling is kept). ``aliases``: other accepted key
     names (ClaudeMask's). ``check``: a function returning what is wrong with a parsed value, or None.
     ``secret``: left out of every repr (tokens, keys, URLs that may hold a password). ``placeholder_unset``:
-    an example-file placeholder (``<your id>``) counts as not set."""
+    an example-file placeholder (``<your id>``) counts as not set. ``restart``: read once at start-up (a
+    connection, a scheduler, an object built from it), so a live config reload logs that it needs a restart
+    instead of applying it (bot/config/live.py)."""
     options = {"help": help, "min": min, "above": above, "max": max, "choices": choices, "aliases": aliases,
-               "check": check, "secret": secret, "placeholder_unset": placeholder_unset}
+               "check": check, "secret": secret, "placeholder_unset": placeholder_unset, "restart": restart}
     return field(default=default, repr=not secret, metadata={_SPEC: options})
 
 
@@ -65,6 +67,7 @@ class Setting:
     check: Callable[[Any], str | None] | None = None
     secret: bool = False
     placeholder_unset: bool = False
+    restart: bool = False  # applies only after a restart (a live reload says so)
 
     def parse(self, raw: str) -> Any:
         """The typed value of a non-empty raw string; ValueError when it is not of the kind."""

@@ -7,6 +7,7 @@ file system, and the warnings about keys nothing reads.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import os
@@ -15,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
-
+from bot.config.credentials import LOCAL_ENV, unusable
+from bot.config.database_url import normalize_database_url
+from bot.config.envfile import read_env_file
 from bot.config.keys import KIND_NAMES
 from bot.config.paths import resolve_folder
 from bot.config.sections import BY_KEY, MIN_DASHBOARD_TOKEN, SECTIONS, SETTINGS, Settings
@@ -48,7 +50,7 @@ LEGACY_KEYS = {
 CHARACTER_KEYS = frozenset({
     "default_name", "description", "core_prompt", "first_message", "post_history_instructions",
     "summarization_prompt", "core_memory_prompt", "core_memory_dump", "modes", "default_mode", "avatar",
-    "lorebook", "router_weight",
+    "lorebook", "router_weight", "core_prompt_file",
 })
 CHARACTER_KEY_PREFIXES = ("mode_",)
 
@@ -70,16 +72,19 @@ class Source:
 
 def read_sources(config_file: Path | None, character_dir: Path,
                  environ: Mapping[str, str] | None = None) -> Source:
-    """Merge config.env < character.env < environment, keys lower-cased."""
+    """Merge config.env < character.env < character.local.env < environment, keys lower-cased.
+
+    ``character.local.env`` (git-ignored) is where the folder's secrets live: the token and keys."""
     values: dict[str, str] = {}
     origins: dict[str, str] = {}
     file_keys: dict[str, tuple[str, ...]] = {}
     layers: list[tuple[str, Mapping[str, str | None]]] = []
     if config_file is not None and config_file.is_file():
-        layers.append((str(config_file), dotenv_values(config_file)))
-    char_env = character_dir / "character.env"
-    if char_env.is_file():
-        layers.append((str(char_env), dotenv_values(char_env)))
+        layers.append((str(config_file), read_env_file(config_file)))
+    for name in ("character.env", LOCAL_ENV):
+        path = character_dir / name
+        if path.is_file():
+            layers.append((str(path), read_env_file(path)))
     layers.append((ENVIRONMENT, os.environ if environ is None else environ))
     for origin, layer in layers:
         if origin != ENVIRONMENT:
@@ -109,6 +114,7 @@ def load_settings(
     char_env = str(character_dir / "character.env")
     parsed: dict[str, Any] = {}
     origin: dict[str, str] = {}  # key -> the file its value came from (unset keys: character.env)
+    set_in: dict[str, str] = {}  # key -> where it was set (only keys that were)
     for setting in SETTINGS:
         raw: str | None = None
         used_key = setting.key
@@ -116,6 +122,8 @@ def load_settings(
             if source.get(name) is not None:
                 raw, used_key = source.get(name), name
         origin[setting.key] = source.origin(used_key) if raw is not None else char_env
+        if raw is not None:
+            set_in[setting.key] = origin[setting.key]
         if raw is None or (raw == "" and setting.kind is not str) or (setting.placeholder_unset
                                                                        and _is_placeholder(raw)):
             parsed[setting.key] = setting.default
@@ -127,12 +135,17 @@ def load_settings(
             raise ConfigError(origin[setting.key], used_key, f"expected {kind}, got {raw!r}") from None
         if setting.kind is float and not math.isfinite(parsed[setting.key]):
             raise ConfigError(origin[setting.key], used_key, f"expected a finite number, got {raw!r}")
-    _validate(parsed, origin, character_dir, require_discord, require_anthropic)
-    _validate_dashboard(parsed, origin, require_dashboard)
+    try:
+        parsed["database_url"] = normalize_database_url(parsed["database_url"])
+    except ValueError as exc:
+        raise ConfigError(origin["database_url"], "database_url", str(exc)) from None
+    _validate(parsed, origin, set_in, character_dir, require_discord, require_anthropic)
+    _validate_dashboard(parsed, origin, set_in, character_dir, require_dashboard)
     warn_unknown_keys(source)
     sections = {name: cls(**{s.key: parsed[s.key] for s in SETTINGS if s.section == name})
                 for name, cls in SECTIONS.items()}
-    return Settings(character_dir=character_dir, config_file=config_file, raw=dict(source.values), **sections)
+    return Settings(character_dir=character_dir, config_file=config_file, raw=dict(source.values), **sections,
+                    origins=set_in)
 
 
 MODEL_KEYS = ("default_model", "premium_model", "voting_model", "summary_model")
@@ -159,7 +172,12 @@ def _default_models(parsed: dict[str, Any], origin: dict[str, str]) -> None:
         parsed[k] = parsed["default_model"]
 
 
-def _validate_dashboard(parsed: dict[str, Any], origin: dict[str, str], required: bool) -> None:
+def _unusable_why(value: str) -> str:
+    return "missing" if not value.strip() else "still the example placeholder"
+
+
+def _validate_dashboard(parsed: dict[str, Any], origin: dict[str, str], set_in: dict[str, str],
+                        character_dir: Path, required: bool) -> None:
     """The dashboard's token, only when it is served (``required``: `main.py dashboard`); the token itself
     is never part of a message."""
     parsed["dashboard_host"] = parsed["dashboard_host"].strip()
@@ -167,23 +185,20 @@ def _validate_dashboard(parsed: dict[str, Any], origin: dict[str, str], required
         return
     token = parsed["dashboard_token"].strip()
     if _is_placeholder(token):
-        raise ConfigError(origin["dashboard_token"], "dashboard_token",
-                          "missing: the dashboard needs a login token here or in DASHBOARD_TOKEN")
+        raise unusable("dashboard_token", set_in, character_dir, _unusable_why(token))
     if len(token) < MIN_DASHBOARD_TOKEN:
         raise ConfigError(origin["dashboard_token"], "dashboard_token",
                           f"too short: use at least {MIN_DASHBOARD_TOKEN} random characters")
     parsed["dashboard_token"] = token
 
 
-def _validate(parsed: dict[str, Any], origin: dict[str, str], character_dir: Path, require_discord: bool,
-              require_anthropic: bool) -> None:
+def _validate(parsed: dict[str, Any], origin: dict[str, str], set_in: dict[str, str], character_dir: Path,
+              require_discord: bool, require_anthropic: bool) -> None:
     if require_discord and _is_placeholder(parsed["discord_token"]):
-        raise ConfigError(origin["discord_token"], "discord_token",
-                          "missing: set the bot token here or in DISCORD_TOKEN")
+        raise unusable("discord_token", set_in, character_dir, _unusable_why(parsed["discord_token"]))
     _default_models(parsed, origin)
     if require_anthropic and _uses_anthropic(parsed) and _is_placeholder(parsed["anthropic_api_key"]):
-        raise ConfigError(origin["anthropic_api_key"], "ANTHROPIC_API_KEY",
-                          "missing: set the API key here or in the environment")
+        raise unusable("anthropic_api_key", set_in, character_dir, _unusable_why(parsed["anthropic_api_key"]))
     for setting in SETTINGS:  # what each declaration says: bounds, choices, checks
         problem = setting.problem(parsed[setting.key])
         if problem is not None:
@@ -202,12 +217,40 @@ def _validate(parsed: dict[str, Any], origin: dict[str, str], character_dir: Pat
         if folder.resolve() in seen_folders:
             raise ConfigError(where, "ensemble_characters", f"{part} is listed twice")
         seen_folders.add(folder.resolve())
+    _validate_cluster(parsed, origin)
+
+
+def _validate_cluster(parsed: dict[str, Any], origin: dict[str, str]) -> None:
+    """A process that runs only some shards is one of a cluster: every shard in range, PostgreSQL only."""
+    from bot.config.sections import parse_shard_ids
+
+    ids = parse_shard_ids(parsed["shard_ids"])
+    if not ids:
+        return
+    count = parsed["shard_count"]
+    if ids[-1] >= count:
+        raise ConfigError(origin["shard_ids"], "shard_ids",
+                          f"shard {ids[-1]} is out of range for shard_count {count} "
+                          f"(ids run 0 to {count - 1})")
+    url = parsed["database_url"].strip().lower()
+    if len(ids) < count and not url.startswith("postgres"):
+        raise ConfigError(origin["shard_ids"], "shard_ids",
+                          "a cluster (this process runs only some of the shards) needs a shared "
+                          "PostgreSQL database: set database_url to postgresql+asyncpg://...; SQLite is "
+                          "one process's file")
 
 
 def is_known_key(key: str) -> bool:
     """A key some part of Kindred reads (a setting or alias, a character key) or a retired ClaudeMask key."""
     return (key in BY_KEY or key in LEGACY_KEYS or key in CHARACTER_KEYS
             or key.startswith(CHARACTER_KEY_PREFIXES))
+
+
+def closest_key(key: str) -> str | None:
+    """The known key an unknown one was most likely meant to be (a typo), if any is close."""
+    known = [*BY_KEY, *CHARACTER_KEYS]
+    found = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    return found[0] if found else None
 
 
 def warn_unknown_keys(source: Source) -> list[tuple[str, str]]:
@@ -228,7 +271,9 @@ def warn_unknown_keys(source: Source) -> list[tuple[str, str]]:
                 log.warning("%s: character_dir is read only from the environment or --character; "
                             "ignored here", file)
             else:
-                log.warning("%s: unknown key %s is ignored (a typo?)", file, key)
+                guess = closest_key(key)
+                log.warning("%s: %s: unknown key, ignored (%s)", file, key,
+                            f"did you mean {guess}?" if guess else "a typo?")
             unknown.append((file, key))
     return unknown
 

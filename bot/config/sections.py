@@ -94,15 +94,16 @@ class ModelSettings:
     llm_backend: str = key(
         "anthropic", "Backend of every model: anthropic (Claude) or openai (an OpenAI-compatible server at "
         "openai_base_url: Ollama, llama.cpp, vLLM, LM Studio, OpenRouter); a model written openai:NAME or "
-        "anthropic:NAME uses that backend instead.", choices=BACKENDS)
+        "anthropic:NAME uses that backend instead.", choices=BACKENDS, restart=True)
     summary_model: str = key(
         "", "Model for summaries, core memories, consolidation and the daily mood; empty: default_model.")
     openai_base_url: str = key(
         "", "Base URL of the OpenAI-compatible server, e.g. http://localhost:11434/v1 (Ollama); empty: "
-        "OpenAI's own.")
+        "OpenAI's own.", restart=True)
     model_costs: str = key(
         "", "Comma-separated MODEL=USD per input token[/USD per output token]; an unlisted model costs 0 on "
-        "the openai backend (a local model) and its family's price on anthropic.", check=_model_costs)
+        "the openai backend (a local model) and its family's price on anthropic.", check=_model_costs,
+        restart=True)
 
 
 @dataclass(frozen=True)
@@ -148,12 +149,12 @@ class MemorySettings:
         10, "Most recent messages kept verbatim after a summarization.", min=0)
     memory_consent: str = key(
         "all", "Whose memories are kept: all (everyone except who ran /memory opt-out) or opt_in (only who "
-        "ran /memory opt-in).", choices=("all", "opt_in"))
+        "ran /memory opt-in).", choices=("all", "opt_in"), restart=True)
     consolidation_hour_utc: int = key(
-        4, "Hour of the day (UTC) of the daily memory consolidation.", min=0, max=23)
+        4, "Hour of the day (UTC) of the daily memory consolidation.", min=0, max=23, restart=True)
     embedding_model: str = key(
         "", "Sentence-transformers model (local folder or cached name) for fact embeddings; empty: the "
-        "bundled all-MiniLM-L6-v2.")
+        "bundled all-MiniLM-L6-v2.", restart=True)
     fact_similarity_threshold: float = key(
         0.8, "Cosine similarity at which a newly extracted fact counts as one already known.",
         above=0.0, max=1.0)
@@ -172,10 +173,10 @@ class EnsembleSettings:
     TITLE: ClassVar[str] = "Several characters"
     ensemble_characters: str = key(
         "", "Comma-separated character folders this bot also plays in servers, each speaking through a "
-        "channel webhook (the main character speaks as the bot account).")
+        "channel webhook (the main character speaks as the bot account).", restart=True)
     router_sticky_seconds: float = key(
         300.0, "Seconds the character who spoke last in a channel keeps unaddressed conversation (several "
-        "characters).", min=0)
+        "characters).", min=0, restart=True)
     max_character_turns: int = key(
         3, "Consecutive character-to-character replies in a channel until a human speaks (loop protection).",
         min=0)
@@ -184,17 +185,17 @@ class EnsembleSettings:
         "this.", min=0.0, max=1.0)
     global_response_chance: float = key(
         1.0, "Chance that a server message nobody addressed is considered at all (several characters; "
-        "acore_bot's GLOBAL_RESPONSE_CHANCE).", min=0.0, max=1.0)
+        "acore_bot's GLOBAL_RESPONSE_CHANCE).", min=0.0, max=1.0, restart=True)
     follow_up_cooldown: float = key(
         0.0, "Seconds after a character joined in unaddressed (routed or banter) before it may do so "
         "again in "
-        "that channel (0: no cooldown).", min=0.0)
+        "that channel (0: no cooldown).", min=0.0, restart=True)
     affinity_decay_days: float = key(
         7.0, "Days in which the affinity between two characters halves toward neutral while they do not talk "
         "(0: never fades).", min=0.0)
     peer_characters: str = key(
         "", "Comma-separated names of characters run by other bots in the same server (bots seen speaking "
-        "are detected too).")
+        "are detected too).", restart=True)
     turn_wait_after_human: float = key(
         8.0, "Seconds a character named second waits for the first one's answer to a person.", min=0)
     turn_wait_after_bot: float = key(
@@ -208,20 +209,22 @@ class DiscordSettings:
     TITLE: ClassVar[str] = "Discord"
     max_message_length: int = key(
         2000, "Longest Discord message; longer replies are split.", min=100, max=4000)
-    shard_count: int = key(1, "Gateway shards; above 1 the bot runs as an AutoShardedBot.", above=0)
+    shard_count: int = key(
+        1, "Gateway shards; above 1 the bot runs as an AutoShardedBot.", above=0, restart=True)
     reroll_timeout_seconds: int = key(
         60, "Seconds the /reroll buttons stay usable, counted from when the preview appears.", min=0)
     confirm_timeout_seconds: int = key(
         180, "Seconds the confirmation buttons of /reset_conversation, /forget_last and /forget_me stay "
         "usable (0: no limit).", min=0)
     heartbeat_interval_seconds: float = key(
-        60.0, "Seconds between checks of each shard's gateway latency.", above=0)
+        60.0, "Seconds between checks of each shard's gateway latency.", above=0, restart=True)
     latency_warning_ms: float = key(
         1000.0, "Gateway latency (ms) which, when two readings in a row are above it, sends a warning to the "
         "log and the log channel.", min=0)
     discord_api_base_url: str = key(
-        "https://discord.com/api/v10", "REST base URL (a Discord-compatible server or proxy).")
-    discord_gateway_url: str = key("wss://gateway.discord.gg/", "Gateway websocket URL (ws:// allowed).")
+        "https://discord.com/api/v10", "REST base URL (a Discord-compatible server or proxy).", restart=True)
+    discord_gateway_url: str = key(
+        "wss://gateway.discord.gg/", "Gateway websocket URL (ws:// allowed).", restart=True)
 
 
 @dataclass(frozen=True)
@@ -252,10 +255,10 @@ class StorageSettings:
     TITLE: ClassVar[str] = "Storage and logging"
     database_url: str = key(
         "", "SQLAlchemy URL; empty means a SQLite file data/<character>.db.",
-        check=_database_url, secret=True)  # secret: it may hold a password
+        check=_database_url, secret=True, restart=True)  # secret: it may hold a password
     log_level: str = key(
         "INFO", "Python logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
-    verbose_logging: bool = key(False, "Start with decisions mirrored to the log channel.")
+    verbose_logging: bool = key(False, "Start with decisions mirrored to the log channel.", restart=True)
     enable_api_call_logging: bool = key(
         False, "Append every Claude call (model, tokens, cost, latency) to api_log_file.")
     api_log_file: str = key("logs/anthropic_api_calls.log", "File for enable_api_call_logging.")
@@ -267,12 +270,13 @@ class SecretSettings:
 
     TITLE: ClassVar[str] = "Secrets and identity"
     CHARACTER_ENV: ClassVar[bool] = True  # documented in character.env.example, not config.env.example
-    discord_token: str = key("", "Discord bot token (required to run the bot).", secret=True)
+    discord_token: str = key("", "Discord bot token (required to run the bot).", secret=True, restart=True)
     anthropic_api_key: str = key(
-        "", "Anthropic API key (required while any model runs on Claude).", secret=True)
+        "", "Anthropic API key (required while any model runs on Claude).", secret=True, restart=True)
     openai_api_key: str = key(
-        "", "API key of the openai backend and voice servers (local servers need none).", secret=True)
-    anthropic_base_url: str = key("", "Messages API base URL; empty means the SDK default.")
+        "", "API key of the openai backend and voice servers (local servers need none).", secret=True,
+        restart=True)
+    anthropic_base_url: str = key("", "Messages API base URL; empty means the SDK default.", restart=True)
     log_channel: int = key(
         0, "Admin log channel id.", aliases=("log_channel_id",), placeholder_unset=True)
     admin_user_ids: str = key(
@@ -289,7 +293,8 @@ class AliveSettings:
         False, "Speak first in channels where no admin used /bot proactive (admins switch it per channel or "
         "server).")
     proactive_interval_minutes: int = key(
-        30, "Minutes between proactive rounds (each channel where it is on rolls once).", above=0)
+        30, "Minutes between proactive rounds (each channel where it is on rolls once).", above=0,
+        restart=True)
     proactive_chance: float = key(
         0.1, "Chance that a proactive round speaks in a channel that passed the checks.", min=0.0, max=1.0)
     proactive_max_silence_hours: float = key(
@@ -297,10 +302,10 @@ class AliveSettings:
         above=0)
     quiet_hours: str = key(
         "", "Local hours (in timezone) when the character never speaks first nor checks in, as start-end "
-        "like 23-7 (empty: none).", check=_parsed_by(parse_quiet_hours))
+        "like 23-7 (empty: none).", check=_parsed_by(parse_quiet_hours), restart=True)
     timezone: str = key(
         "UTC", "IANA time zone of quiet_hours, check-ins and the character's daily rhythm (e.g. "
-        "Europe/Paris).", check=_parsed_by(load_zone))
+        "Europe/Paris).", check=_parsed_by(load_zone), restart=True)
     custom_status: bool = key(
         True, "Claude writes a one-line custom status once a day after consolidation (and at start-up when "
         "none is set).")
@@ -315,7 +320,7 @@ class AliveSettings:
         True, "React with an emote to warm messages aimed at the character that its vote would not answer, "
         "where no admin used /bot reactions.")
     reaction_rate_limit: int = key(
-        3, "Emote reactions (instead of replies) per channel per hour at most.", min=0)
+        3, "Emote reactions (instead of replies) per channel per hour at most.", min=0, restart=True)
     checkins: bool = key(
         True, "Allow /checkin: one DM to people who opted in after checkin_after_days of silence.")
     checkin_after_days: float = key(
@@ -335,11 +340,106 @@ class DashboardSettings:
 
     TITLE: ClassVar[str] = "Operator's dashboard"
     dashboard_port: int = key(0, "Port of the operator's web dashboard, served by the bot (0: off).",
-                              min=0, max=65535)
+                              min=0, max=65535, restart=True)
     dashboard_host: str = key(
-        "127.0.0.1", "Dashboard address (other than 127.0.0.1 only behind a TLS proxy).", check=_host)
+        "127.0.0.1", "Dashboard address (other than 127.0.0.1 only behind a TLS proxy).", check=_host,
+        restart=True)
     dashboard_token: str = key(
         "", f"Dashboard login token, {MIN_DASHBOARD_TOKEN}+ characters (required when it runs).", secret=True)
+
+
+def parse_shard_ids(value: str) -> tuple[int, ...]:
+    """``"0-3"``, ``"0,2,5"`` or ``"0-1,4"`` as sorted shard ids (empty: every shard, no cluster)."""
+    ids: set[int] = set()
+    for part in (p.strip() for p in value.replace(" ", "").split(",")):
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise ValueError(f"expected shard ids like 0-3 or 0,2,5, got {part!r}")
+        first, last = int(low), int(high or low)
+        if last < first:
+            raise ValueError(f"empty shard range {part!r}")
+        ids.update(range(first, last + 1))
+    return tuple(sorted(ids))
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Several processes sharing one PostgreSQL database (bot/cluster.py)."""
+
+    TITLE: ClassVar[str] = "Cluster"
+    shard_ids: str = key(
+        "", "The shards this process runs, e.g. 0-3 (empty: all of shard_count). Set per process in a "
+        "cluster; also --shard-ids.", check=_parsed_by(parse_shard_ids), restart=True)
+    leader_failover_seconds: float = key(
+        10.0, "Seconds within which another process takes over the cluster's scheduled work when the "
+        "leader dies.", min=1, max=600, restart=True)
+    cluster_heartbeat_seconds: float = key(
+        5.0, "Seconds between a process's heartbeats in the cluster table (`main.py cluster status`).",
+        min=0.5, max=300, restart=True)
+
+
+@dataclass(frozen=True)
+class OperationSettings:
+    """Running as a service: stopping on SIGTERM/SIGINT (bot/lifecycle.py) and reloading the configuration
+    while running (bot/reloader.py)."""
+
+    TITLE: ClassVar[str] = "Running as a service"
+    shutdown_grace_seconds: float = key(
+        15.0, "On SIGTERM/SIGINT (or shutdown? in the log channel): seconds replies in flight get to finish "
+        "before the bot closes anyway.", min=0)
+    config_reload_seconds: float = key(
+        5.0, "Seconds between checks of config.env and the character files for changes, applied live (keys "
+        "that need a restart are logged); 0: off.", min=0)
+
+
+def _image_bytes(value: int) -> str | None:
+    return f"at most 3932160 (5 MB of base64, Claude's limit per image), got {value}" \
+        if value > 3_932_160 else None
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    """Images and files a message carries, read for Claude (bot/media.py)."""
+
+    TITLE: ClassVar[str] = "Images and files"
+    max_image_bytes: int = key(
+        3_932_160, "Largest image (bytes) shown to Claude; Claude takes at most 5 MB of base64 per image, "
+        "3,932,160 bytes.", above=0, check=_image_bytes)
+    max_images_per_message: int = key(4, "Images of one message shown to Claude (0: none).", min=0, max=20)
+    max_attachment_chars: int = key(
+        20_000, "Characters of a text file (.txt, .md, source code, .json, .csv) read into the message; a "
+        "longer file is cut there, with a note.", min=0)
+    attachment_timeout: float = key(10.0, "Seconds to download one message's attachments.", above=0)
+    unreadable_attachment_line: str = key(
+        "*{name} squints at {file}.* I can't open that one here, sorry.",
+        "The line the character says about files it could not look at ({name}: the character's name, "
+        "{file}: the files).")
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How a reply reaches the channel (bot/delivery.py)."""
+
+    TITLE: ClassVar[str] = "Reply delivery"
+    reply_delivery: str = key(
+        "chunked", "whole (one message, split only at the length limit), chunked (a long answer as several "
+        "messages at paragraph breaks, typing before each) or streamed (posted as soon as a sentence is "
+        "written, then edited as the rest arrives).", choices=("whole", "chunked", "streamed"))
+    stream_edit_interval: float = key(
+        1.0, "Seconds between edits of a streamed reply (Discord allows about 5 edits per 5 seconds in a "
+        "channel).", min=0.2)
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """Console mode: chatting in the terminal (bot/console.py)."""
+
+    TITLE: ClassVar[str] = "Console"
+    console_log_file: str = key(
+        "logs/console.log", "Log file of console mode (relative to the project), so log lines never "
+        "interleave with the chat; warnings also show in the terminal.", restart=True)
 
 
 @dataclass(frozen=True)
@@ -374,9 +474,16 @@ class Settings:
     alive: AliveSettings = field(default_factory=AliveSettings)
     secrets: SecretSettings = field(default_factory=SecretSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    operation: OperationSettings = field(default_factory=OperationSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
     # The merged raw values, for the persona loader (character prompts and format-specific keys).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Where each key that was set came from (a file's path, or "environment"): credential messages name it.
+    origins: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __getattr__(self, name: str) -> Any:
         """Flat reads (``settings.shard_count``): only called for names that are not attributes."""
@@ -400,6 +507,11 @@ class Settings:
     def ensemble_dirs(self) -> list[Path]:
         """The other character folders this bot plays (resolved like ``--character``)."""
         return [resolve_folder(p) for p in self.ensemble.ensemble_characters.split(",") if p.strip()]
+
+    @property
+    def shard_id_list(self) -> tuple[int, ...] | None:
+        """The shards this process runs, or None for all of them (one process, no cluster)."""
+        return parse_shard_ids(self.cluster.shard_ids) or None
 
     def resolved_database_url(self) -> str:
         if self.storage.database_url:

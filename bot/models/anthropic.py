@@ -9,10 +9,11 @@ import anthropic
 import httpx2
 from anthropic import AsyncAnthropic
 
-from bot.models.base import CallUsage, Completion, Failure, Request, retry_after
+from bot.models.base import KEY_REJECTED, CallUsage, Completion, Failure, Request, retry_after
 
 # Besides every 5xx: request timeout, conflict and rate limit are worth another try (as the SDK judges them).
 RETRYABLE_STATUS = {408, 409, 429}
+PROBE_TIMEOUT = 10.0  # seconds for the start-up check of the key
 
 
 class AnthropicBackend:
@@ -52,7 +53,18 @@ class AnthropicBackend:
         return None
 
     async def probe(self, models: list[str]) -> str | None:
-        return None  # Claude is not probed: a start-up request would cost money and tell little
+        """One free, authenticated request (a one-model page of the models list): a wrong key or an API
+        that cannot be reached is known at start-up rather than at the first message. Model names are not
+        checked: the list holds dated ids, not the aliases operators write."""
+        try:
+            await self.sdk.with_options(timeout=PROBE_TIMEOUT).models.list(limit=1)
+        except anthropic.APIStatusError as exc:
+            if exc.status_code in (401, 403):
+                return f"{self.base_url} {KEY_REJECTED} (HTTP {exc.status_code}: {_error_message(exc)})"
+            return None  # it answers; anything else shows on the first call, as it would have
+        except anthropic.APIError as exc:
+            return f"{self.base_url} is unreachable ({type(exc).__name__}: {exc})"
+        return None
 
     async def close(self) -> None:
         await self.sdk.close()

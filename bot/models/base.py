@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 BACKENDS = ("anthropic", "openai")
+KEY_REJECTED = "rejected the API key"  # how a backend's probe says its key was refused (401/403)
 
 Request = dict[str, Any]
 

@@ -13,7 +13,15 @@ import httpx2
 import openai
 from openai import AsyncOpenAI
 
-from bot.models.base import CallUsage, Completion, Failure, Request, retry_after, temperature_of
+from bot.models.base import (
+    KEY_REJECTED,
+    CallUsage,
+    Completion,
+    Failure,
+    Request,
+    retry_after,
+    temperature_of,
+)
 from bot.tokens import count_tokens
 
 RETRYABLE_STATUS = {408, 409, 429}
@@ -80,7 +88,7 @@ class OpenAIBackend:
             page = await self.sdk.with_options(timeout=PROBE_TIMEOUT).models.list()
         except openai.APIStatusError as exc:
             if exc.status_code in (401, 403):
-                return f"{self.base_url} rejected the API key (HTTP {exc.status_code})"
+                return f"{self.base_url} {KEY_REJECTED} (HTTP {exc.status_code}: {_error_message(exc)})"
             return None  # it answers; not every server lists its models
         except openai.APIError as exc:
             return f"{self.base_url} is unreachable ({type(exc).__name__}: {exc})"

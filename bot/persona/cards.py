@@ -341,8 +341,11 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
         value = (env.get(key) or "").strip() or kindred.get(key)
         if isinstance(value, str) and value.strip():
             overrides[key] = value
-    for key, kind in (("temperature", float), ("max_tokens", int)):
+    for key, kind, low, high in (("temperature", float, 0, 1), ("max_tokens", int, 1, 64000)):
         if isinstance(kindred.get(key), int | float) and not isinstance(kindred.get(key), bool):
+            if not low <= kindred[key] <= high:  # as default_temperature / default_max_tokens are bounded
+                raise ConfigError(str(source or card.path), f"extensions.kindred.{key}",
+                                  f"must be between {low} and {high}, got {kindred[key]}")
             overrides[key] = kind(kindred[key])
     phi = _original(data.get("post_history_instructions") or "", "").strip()
     path = source or card.path

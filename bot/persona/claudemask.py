@@ -1,6 +1,7 @@
 """The ClaudeMask format: the whole character lives in ``character.env`` keys.
 
-Required: ``core_prompt``. Optional: ``default_name`` (else the folder name), ``description``,
+Required: ``core_prompt`` (or ``core_prompt_file``, a file relative to the folder).
+Optional: ``default_name`` (else the folder name), ``description``,
 ``summarization_prompt``, ``core_memory_prompt``, ``core_memory_dump`` (Persona has defaults),
 ``first_message``, ``post_history_instructions`` and the multi-mode keys of :mod:`bot.persona.modes`.
 python-dotenv has already turned ``\\n`` in double-quoted values into new lines; nothing is decoded again.
@@ -33,9 +34,35 @@ def resolve_char(text: str, name: str) -> str:
     return render_macros(text, char=name, user="{{user}}")
 
 
+def core_prompt_path(folder: Path, env: Mapping[str, str]) -> Path | None:
+    """The file ``core_prompt_file`` names (relative to the character folder), if it is set."""
+    value = env_text(env, "core_prompt_file")
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else folder / path
+
+
+def core_prompt(folder: Path, env: Mapping[str, str]) -> str:
+    """``core_prompt``, or the text of the file ``core_prompt_file`` names (read at each load, so an edit
+    applies to the next message like one to character.env)."""
+    file = str(folder / "character.env")
+    path = core_prompt_path(folder, env)
+    if path is None:
+        return env_text(env, "core_prompt")
+    if env_text(env, "core_prompt"):
+        raise ConfigError(file, "core_prompt_file", "set core_prompt or core_prompt_file, not both")
+    try:
+        return path.read_text(encoding="utf-8-sig").strip()
+    except FileNotFoundError:
+        raise ConfigError(file, "core_prompt_file", f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(file, "core_prompt_file", f"cannot read {path}: {exc}") from None
+
+
 def load_claudemask(folder: Path, env: Mapping[str, str]) -> Persona:
     file = str(folder / "character.env")
-    core = env_text(env, "core_prompt")
+    core = core_prompt(folder, env)
     if not core:
         raise ConfigError(file, "core_prompt", "missing: the character has no prompt")
     name = env_text(env, "default_name") or folder.name.replace("_", " ").replace("-", " ").title()

@@ -1,8 +1,8 @@
 """``identity.json``: traits, lore, facts and quirks a character folder (any format) seeds into the database.
 
 The file is read when the persona loads, so a broken seed stops start-up with its file and field named
-instead of being half-seeded; the seeding itself (once, when the character has no identity entries yet)
-happens in :func:`bot.client.seed_identity`.
+instead of being half-seeded; the seeding itself (at each start the database follows the file, entries
+admins added stay) happens in :func:`bot.client.seed_identity`.
 """
 
 from __future__ import annotations

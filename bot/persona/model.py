@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.persona.macros import Moment, time_macros_in
+from bot.persona.macros import render_macros as render_reply_macros
+
 
 @dataclass(frozen=True)
 class EvolutionStage:
@@ -98,12 +101,21 @@ class Persona:
             return self.avatar_path.read_bytes()
         return self.avatar_data
 
-    def render(self, text: str, user_name: str = "User") -> str:
-        """Resolve ``{{char}}`` / ``{{user}}`` macros (case-insensitive) in ``text``."""
-        return render_macros(text, char=self.name, user=user_name)
+    def render(self, text: str, user_name: str = "User", moment: Moment | None = None) -> str:
+        """Resolve the macros (case-insensitive) in ``text``: ``{{char}}``/``{{user}}`` as names, the time
+        macros (``{{date}}``...) as their values at ``moment``, else as the stable references explained per
+        message (bot/persona/macros.py)."""
+        return render_reply_macros(text, char=self.name, user=user_name, moment=moment)
+
+    def time_macros(self) -> list[str]:
+        """The time macros the character's prompt, instructions, greetings and lorebook use."""
+        lore = [e.content for e in self.lorebook.entries] if self.lorebook is not None else []
+        return time_macros_in([self.system_prompt, self.post_history_instructions, self.first_message,
+                               *self.alternate_greetings, *lore])
 
 
 def render_macros(text: str, *, char: str, user: str) -> str:
+    """``{{char}}``/``{{user}}`` only (loading a character: the time macros stay for each reply)."""
     import re
 
     def sub(match: re.Match[str]) -> str:

@@ -17,11 +17,13 @@ import logging
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from bot.claude import Prompt
 from bot.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
 from bot.persona.lorebook import persona_lore
+from bot.persona.macros import Moment, now_note
 from bot.persona.model import Persona
 from database.records import PromptData
 from database.store import Store
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 # SillyTavern's "new chat" marker: the API wants a user turn before the greeting's assistant turn.
 NEW_CHAT = "[Start a new chat]"
+DISCORD_EPOCH_MS = 1_420_070_400_000
 
 
 def scanned_messages(msg: Incoming, data: PromptData) -> list[str]:
@@ -59,8 +62,12 @@ def greeting_for(persona: Persona, user_id: int, scope: str) -> str:
 
 
 def open_with_greeting(prompt: Prompt, persona: Persona, data: PromptData, msg: Incoming) -> Prompt:
-    """``prompt`` opened by the greeting when the conversation has nothing yet (no turns, no summary)."""
+    """``prompt`` opened by the greeting when the conversation has nothing yet (no turns, no summary), and
+    the place has not been talking either: a channel's transcript is the shared opening of everyone's
+    prompts there (bot/transcript.py), which a greeting before it would take apart."""
     if data.history.turns or data.history.summary:
+        return prompt
+    if not msg.is_dm and any(m.message_id != msg.message_id for m in data.recent):
         return prompt
     greeting = greeting_for(persona, msg.author_id, msg.scope)
     if not greeting:
@@ -96,9 +103,33 @@ def stage_status(persona: Persona, interactions: int, stored: str) -> StageStatu
     return StageStatus(name, interactions, upcoming.name, upcoming.min_interactions)
 
 
+def last_spoke(msg: Incoming, data: PromptData) -> datetime | None:
+    """When the author last wrote before ``msg``: in the channel's recent messages, or in the conversation's
+    history (its user turns carry their Discord message ids, which hold their time)."""
+    times = [m.created_at for m in data.recent
+             if m.author_id == msg.author_id and m.message_id != msg.message_id]
+    times += [snowflake_time(t.discord_message_id) for t in data.history.turns
+              if t.role == "user" and t.discord_message_id and t.discord_message_id != msg.message_id]
+    earlier = [t for t in times if t <= msg.created_at]
+    return max(earlier) if earlier else None
+
+
+def snowflake_time(snowflake: int) -> datetime:
+    return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, UTC)
+
+
+def moment_of(msg: Incoming, data: PromptData, zone: tzinfo) -> Moment:
+    """The time macros' values for the reply to ``msg``: its time in the character's zone, and how long its
+    author had been silent."""
+    before = last_spoke(msg, data)
+    return Moment(msg.created_at.astimezone(zone), msg.created_at - before if before is not None else None)
+
+
 class PersonaRuntime:
-    def __init__(self, store: Store, character_key: str, persona: Callable[[], Persona]) -> None:
+    def __init__(self, store: Store, character_key: str, persona: Callable[[], Persona],
+                 zone: tzinfo = UTC) -> None:
         self.store = store
+        self.zone = zone  # the character's time zone: {{time}} and {{date}} are its local time
         self.character_key = character_key
         self.persona = persona  # read live: character files may change while the bot runs
         self._stored_stage: str | None = None  # as last read or written; None until known
@@ -108,7 +139,9 @@ class PersonaRuntime:
         """Context provider: activated lore, this message's framework blend, the evolution stage reached."""
         if self._stored_stage is None:
             self._stored_stage = data.stage
-        parts = [persona_lore(persona, scanned_messages(msg, data), msg.author_name)]
+        # The time macros' values: the stable prompt holds references to them (bot/persona/macros.py).
+        parts = [now_note(persona.time_macros(), moment_of(msg, data, self.zone), msg.author_name),
+                 persona_lore(persona, scanned_messages(msg, data), msg.author_name)]
         if persona.extra.get("frameworks"):
             parts.append(blend_instructions(persona, detect_context(msg.content)))
         if persona.evolution:

@@ -26,6 +26,8 @@ from bot.persona.model import Persona
 def import_character(path: Path, characters_dir: Path, as_name: str | None = None) -> Path:
     """A new folder under ``characters_dir`` from a card, or from an acore_bot character JSON kept as it is
     (with the framework it names, found in acore's ``prompts/frameworks/`` beside its ``characters/``)."""
+    if path.name.endswith(".env"):
+        return _import_claudemask(path, characters_dir, as_name)
     data = peek_json(path) if path.suffix.lower() == ".json" else None
     if acore_kind(data) is None:
         return import_card(path, characters_dir, as_name)
@@ -60,6 +62,26 @@ def import_character(path: Path, characters_dir: Path, as_name: str | None = Non
     )
     try:
         load_persona(target, {})  # a file Kindred cannot play is refused now, not at the next start
+    except ConfigError:
+        shutil.rmtree(target)
+        raise
+    return target
+
+
+def _import_claudemask(path: Path, characters_dir: Path, as_name: str | None) -> Path:
+    """A ClaudeMask ``character.env`` (the whole character in one file) copied into a new folder."""
+    from dotenv import dotenv_values
+
+    try:
+        values = dotenv_values(path)
+    except OSError as exc:
+        raise ConfigError(str(path), "file", f"cannot read: {exc.strerror}") from None
+    name = next((str(v) for k, v in values.items() if k.lower() == "default_name" and v), "")
+    target = new_character_folder(path, characters_dir, name or path.parent.name, as_name)
+    target.mkdir(parents=True)
+    shutil.copyfile(path, target / "character.env")
+    try:
+        load_persona(target, {k: v for k, v in values.items() if v is not None})
     except ConfigError:
         shutil.rmtree(target)
         raise

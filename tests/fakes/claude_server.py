@@ -11,26 +11,22 @@ What it speaks (checked against anthropic 2.12's parsers):
 * ``POST /v1/messages/count_tokens``: ``{"input_tokens": n}``.
 * Both reject with 400 ``invalid_request_error`` what the real API rejects before reading the prompt: a
   missing field, no messages, a message with empty content (``messages.N: all messages must have non-empty
-  content ...``) and an empty or whitespace-only text block (``messages: text content blocks must be
-  non-empty``, ``system: ...`` for the system prompt). Set ``validate = False`` to let anything through.
+  content ...``), an empty or whitespace-only text block (``messages: text content blocks must be
+  non-empty``, ``system: ...`` for the system prompt) and a bad image block (see :func:`image_problem`: media
+  type not one of the four, base64 that does not decode, over 5 MB of base64, bytes of another type than
+  declared, a file cut short). Set ``validate = False`` to let anything through.
 
-Token counts are an approximation that only needs to be consistent: every content block (a text block,
-a plain-string system prompt or message, a tool definition, a non-text block's canonical JSON) costs
-``len(text) // 4 + 1`` tokens; the reply costs the same of its text.
-
-Prompt caching is simulated closely enough for tests to prove that consecutive turns hit the cache:
-blocks are hashed in the API's order (tools, system, messages; role and model included, ``cache_control``
-itself excluded). Each block carrying ``cache_control`` is a breakpoint whose prefix is written to the
-cache. A request reads from cache the longest earlier-written prefix that ends at or up to
-``CACHE_LOOKBACK`` blocks before one of its breakpoints (the real API's automatic look-back); the rest of
-the prefix up to its last breakpoint is reported as a cache write, and everything after it as plain
-``input_tokens``. Nothing expires.
+Token counts and prompt caching follow tests/fakes/prompt_cache.py: Anthropic's documented rules (order
+tools, system, messages; at most 4 breakpoints, more is a 400; exact-prefix hits with the 20-block lookback;
+the model's minimum cacheable length; a 5-minute ttl) on a deterministic ``len(text) // 4 + 1`` tokens per
+block. ``min_cache_tokens`` overrides the per-model minimum (0 for tests whose prompts are a few words).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import base64
+import binascii
 import inspect
 import itertools
 import json
@@ -42,9 +38,11 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.prompt_cache import LOOKBACK, PromptCache, blocks, estimate_tokens
+
 __all__ = ["CACHE_LOOKBACK", "ERROR_TYPES", "FakeClaude", "Recorded", "Reply", "Rule", "estimate_tokens"]
 
-CACHE_LOOKBACK = 20
+CACHE_LOOKBACK = LOOKBACK
 """How many block boundaries before a breakpoint a cache read may end at (as in the real API)."""
 
 ERROR_TYPES: dict[int, str] = {
@@ -61,11 +59,6 @@ _DEFAULT_MESSAGES: dict[str, str] = {"overloaded_error": "Overloaded",
                                      "api_error": "Internal server error (fake)"}
 
 Match = Callable[[dict[str, Any]], bool]
-
-
-def estimate_tokens(text: str) -> int:
-    """The fake's token estimate for one block or one reply: about four characters per token."""
-    return len(text) // 4 + 1
 
 
 @dataclass
@@ -217,36 +210,75 @@ def _blank_content(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _block_key(block: Any) -> tuple[str, bool, str | None]:
-    """(canonical text for hashing and counting, carries cache_control, its ttl)."""
-    if isinstance(block, str):
-        return block, False, None
-    if not isinstance(block, dict):
-        return str(block), False, None
-    control = block.get("cache_control")
-    if block.get("type", "text") == "text" and isinstance(block.get("text"), str):
-        text = block["text"]
-    else:
-        text = json.dumps({k: v for k, v in block.items() if k != "cache_control"}, sort_keys=True)
-    ttl = control.get("ttl") if isinstance(control, dict) else None
-    return text, control is not None, ttl
+IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+MAX_IMAGE_BASE64 = 5 * 1024 * 1024  # the API's limit is on the base64 text, not the decoded bytes
+MAX_IMAGES = 100
 
 
-def _blocks(body: dict[str, Any]) -> list[tuple[str, str, bool, str | None]]:
-    """Every block of the prompt in cache order: (hash tag, text, is breakpoint, ttl)."""
-    out: list[tuple[str, str, bool, str | None]] = []
-    for tool in body.get("tools") or []:
-        out.append(("tool", *_block_key(tool)))
-    system = body.get("system")
-    if system:
-        for block in [system] if isinstance(system, str) else system:
-            out.append(("system", *_block_key(block)))
-    for message in body.get("messages") or []:
-        content = message.get("content", "") if isinstance(message, dict) else message
-        role = str(message.get("role")) if isinstance(message, dict) else "?"
-        for block in [content] if isinstance(content, str) else content:
-            out.append((role, *_block_key(block)))
-    return out
+def _image_type(data: bytes) -> str | None:
+    """What the bytes are, by magic number (as the API tells a mislabelled image)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _decodable(data: bytes, media_type: str) -> bool:
+    """Whether the whole image is there (the API cannot process a file cut short): each format's end."""
+    if media_type == "image/png":
+        return data.endswith(b"IEND\xaeB`\x82")
+    if media_type == "image/jpeg":
+        return b"\xff\xd9" in data[-64:]
+    if media_type == "image/gif":
+        return data.endswith(b";")
+    return len(data) >= 12 and int.from_bytes(data[4:8], "little") + 8 <= len(data)
+
+
+def image_problem(body: dict[str, Any]) -> str | None:
+    """What the API says of a bad image block (base64 source): unknown media type, undecodable base64, over
+    5 MB, empty, bytes of another type than declared, or not a whole image; and more than 100 images."""
+    count = 0
+    for i, message in enumerate(body.get("messages") or []):
+        content = message.get("content") if isinstance(message, dict) else None
+        for j, block in enumerate(content if isinstance(content, list) else []):
+            if not isinstance(block, dict) or block.get("type") != "image":
+                continue
+            count += 1
+            where = f"messages.{i}.content.{j}.image.source"
+            source = block.get("source")
+            if not isinstance(source, dict) or source.get("type") not in ("base64", "url"):
+                return f"{where}: Input tag does not match any of the expected tags: 'base64', 'url'"
+            if source["type"] == "url":
+                continue
+            media_type, data = source.get("media_type"), source.get("data")
+            if media_type not in IMAGE_MEDIA_TYPES:
+                return (f"{where}.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' "
+                        "or 'image/webp'")
+            if not isinstance(data, str):
+                return f"{where}.base64.data: Field required"
+            if len(data) > MAX_IMAGE_BASE64:
+                return (f"{where}.base64: image exceeds 5 MB maximum: {len(data)} bytes > "
+                        f"{MAX_IMAGE_BASE64} bytes")
+            try:
+                raw = base64.b64decode(data, validate=True)
+            except (binascii.Error, ValueError):
+                return f"{where}.base64.data: The image data is not valid base64"
+            if not raw:
+                return f"{where}.base64.data: image cannot be empty"
+            actual = _image_type(raw)
+            if actual is not None and actual != media_type:
+                return (f"{where}.base64.data: The image was specified using the {media_type} media type, "
+                        f"but the image appears to be a {actual} image")
+            if actual is None or not _decodable(raw, actual):
+                return f"{where}.base64.data: Could not process image"
+    if count > MAX_IMAGES:
+        return f"messages: Too many images in the request: {count} > {MAX_IMAGES}"
+    return None
 
 
 class FakeClaude:
@@ -258,11 +290,13 @@ class FakeClaude:
     """
 
     def __init__(self, *, zero_latency: bool = False, default_text: str = "Hello from fake Claude.",
-                 chunk_size: int = 16, min_cache_tokens: int = 0, api_key: str | None = None) -> None:
+                 chunk_size: int = 16, min_cache_tokens: int | None = None,
+                 api_key: str | None = None) -> None:
         self.zero_latency = zero_latency
         self.default_text = default_text
         self.chunk_size = chunk_size  # characters per text_delta
-        self.min_cache_tokens = min_cache_tokens  # a breakpoint prefix shorter than this is not cached
+        # None: each model's documented minimum cacheable length; a number: that one for every model
+        self.cache = PromptCache(min_tokens=min_cache_tokens)
         self.api_key = api_key  # when set, any other key (x-api-key or Bearer) gets 401
         # 400 for bodies the real API would reject: no model, messages or max_tokens; blank content
         self.validate = True
@@ -270,8 +304,12 @@ class FakeClaude:
         self.rules: list[Rule] = []
         self.requests: list[Recorded] = []
         self.count_requests: list[Recorded] = []
+        # GET /v1/models: what it lists (newest first, as the real API orders them), and how often it was
+        # asked
+        self.models: list[str] = ["claude-opus-4-5-20251101", "claude-sonnet-4-5-20250929",
+                                  "claude-haiku-4-5-20251001"]
+        self.model_lists = 0
         self._failing: Reply | None = None
-        self._cache: set[bytes] = set()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # requests/waiters may be read from another thread's loop (benchmarks)
         self._waiters: list[tuple[int, str | None, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
@@ -285,6 +323,7 @@ class FakeClaude:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
+        app.router.add_get("/v1/models", self._models)
         # handler_cancellation: a client that timed out stops its handler, like the real API stops generating
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -343,7 +382,7 @@ class FakeClaude:
         self._failing = None
 
     def clear_cache(self) -> None:
-        self._cache.clear()
+        self.cache.clear()
 
     def reset(self) -> None:
         """Forget rules, failures, recorded requests and the prompt cache."""
@@ -353,7 +392,7 @@ class FakeClaude:
         with self._lock:
             self.requests.clear()
             self.count_requests.clear()
-        self._cache.clear()
+        self.cache.clear()
 
     async def _choose(self, body: dict[str, Any]) -> Reply:
         if self._failing is not None:
@@ -441,43 +480,18 @@ class FakeClaude:
     # -- prompt caching
 
     def _usage(self, body: dict[str, Any], output_text: str, *, remember: bool = True) -> dict[str, Any]:
-        """Input tokens split into cache read / cache write / plain, as described in the module docstring."""
-        blocks = _blocks(body)
-        digest = hashlib.blake2b(str(body.get("model")).encode(), digest_size=16)
-        keys: list[bytes] = []
-        totals: list[int] = []  # cumulative tokens up to and including block i
-        total = 0
-        breakpoints: list[int] = []
-        ttl: str | None = None
-        last_break = max((i for i, b in enumerate(blocks) if b[2]), default=-1)
-        for i, (tag, text, is_break, block_ttl) in enumerate(blocks):
-            total += estimate_tokens(text)
-            totals.append(total)
-            if i <= last_break:
-                digest.update(tag.encode() + b"\x1f" + text.encode() + b"\x1e")
-                keys.append(digest.digest())
-            if is_break:
-                if total >= self.min_cache_tokens:
-                    breakpoints.append(i)
-                ttl = block_ttl or ttl
-        read = written = 0
-        if breakpoints:
-            candidates = {i for b in breakpoints for i in range(max(0, b - CACHE_LOOKBACK + 1), b + 1)}
-            hit = max((i for i in candidates if keys[i] in self._cache), default=-1)
-            read = totals[hit] if hit >= 0 else 0
-            written = max(0, totals[breakpoints[-1]] - read)
-            if remember:
-                self._cache.update(keys[b] for b in breakpoints)
-        usage: dict[str, Any] = {
-            "input_tokens": total - read - written,
+        """Input tokens split into cache read / cache write / plain (tests/fakes/prompt_cache.py)."""
+        split = self.cache.usage(body, remember=remember)
+        return {
+            "input_tokens": split.input_tokens,
             "output_tokens": estimate_tokens(output_text),
-            "cache_creation_input_tokens": written,
-            "cache_read_input_tokens": read,
-            "cache_creation": {"ephemeral_5m_input_tokens": 0 if ttl == "1h" else written,
-                               "ephemeral_1h_input_tokens": written if ttl == "1h" else 0},
+            "cache_creation_input_tokens": split.cache_creation_input_tokens,
+            "cache_read_input_tokens": split.cache_read_input_tokens,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": split.cache_creation_input_tokens - split.written_1h,
+                "ephemeral_1h_input_tokens": split.written_1h},
             "service_tier": "standard",
         }
-        return usage
 
     # -- handlers
 
@@ -502,9 +516,12 @@ class FakeClaude:
                 return Reply(status=400, error_message=f"{name}: Field required")
         if not body["messages"]:
             return Reply(status=400, error_message="messages: at least one message is required")
-        blank = _blank_content(body)
+        blank = _blank_content(body) or PromptCache.problem(body)
         if blank is not None:
             return Reply(status=400, error_message=blank)
+        bad_image = image_problem(body)
+        if bad_image is not None:
+            return Reply(status=400, error_message=bad_image)
         return None
 
     async def _count_tokens(self, request: web.Request) -> web.Response:
@@ -517,9 +534,34 @@ class FakeClaude:
         if invalid is not None:
             return self._error_response(invalid, record)
         assert body is not None
-        tokens = sum(estimate_tokens(text) for _, text, _, _ in _blocks(body))
+        tokens = sum(estimate_tokens(b.text) for b in blocks(body))
         record.finished_at = time.monotonic()
         return web.json_response({"input_tokens": tokens})
+
+    async def _models(self, request: web.Request) -> web.Response:
+        """The Models API's list: authenticated like every route, paged with ``limit`` (1..1000, default
+        20), ``after_id`` and ``before_id``."""
+        self.model_lists += 1
+        if self.api_key is not None and _api_key(request.headers) != self.api_key:
+            return web.json_response({"type": "error", "error": {"type": "authentication_error",
+                                                                 "message": "invalid x-api-key"}}, status=401)
+        try:
+            limit = int(request.query.get("limit", "20"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 1000:
+            return web.json_response({"type": "error", "error": {
+                "type": "invalid_request_error", "message": "limit: must be between 1 and 1000"}}, status=400)
+        ids = list(self.models)
+        if request.query.get("after_id") in ids:
+            ids = ids[ids.index(request.query["after_id"]) + 1:]
+        elif request.query.get("before_id") in ids:
+            ids = ids[:ids.index(request.query["before_id"])]
+        page = ids[:limit]
+        data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
+                for m in page]
+        return web.json_response({"data": data, "has_more": len(ids) > limit, "first_id": page[0] if page
+                                  else None, "last_id": page[-1] if page else None})
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         task = asyncio.current_task()
@@ -620,7 +662,10 @@ class FakeClaude:
             event("content_block_stop", {"type": "content_block_stop", "index": 0})
             event("message_delta", {"type": "message_delta",
                                     "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
-                                    "usage": {"output_tokens": usage["output_tokens"]}})
+                                    # the API repeats the input side here (cumulative counts)
+                                    "usage": {k: usage[k] for k in (
+                                        "output_tokens", "input_tokens", "cache_creation_input_tokens",
+                                        "cache_read_input_tokens")}})
             event("message_stop", {"type": "message_stop"})
         await flush()
         await response.write_eof()

@@ -4,7 +4,7 @@ Mixed into :class:`tests.fakes.discord_lead.FakeDiscord`:
 
 - **Nonces.** A message post with ``nonce`` and ``enforce_nonce`` from an author who posted the same nonce in
   the last few minutes returns the message already created, and creates none (Discord's rule); a nonce is at
-  most 25 characters, content at most 2,000 (400, code 50035, with Discord's error shape).
+  most 25 characters (400, code 50035, with Discord's error shape).
 - **Rate limits on demand.** :meth:`rate_limit_next` answers the next matching request with a 429 as Discord
   sends it: per route (``X-RateLimit-*`` headers, ``X-RateLimit-Scope: user``) or global (``"global": true``,
   ``X-RateLimit-Global``, ``X-RateLimit-Scope: global``), ``retry_after`` in the body and ``Retry-After``.
@@ -30,7 +30,6 @@ from tests.fakes.discord_guild import error, json_response
 
 NONCE_WINDOW_SECONDS = 300.0  # "the past few minutes"
 MAX_NONCE = 25
-MAX_CONTENT = 2000
 RESUMABLE_CLOSES = {1001, 4000, 4001, 4002, 4003, 4005, 4007, 4008}
 
 
@@ -62,11 +61,8 @@ class Reliability:
 
     def _check_post(self, author: dict[str, Any],
                     body: dict[str, Any]) -> web.Response | dict[str, Any] | None:
-        """A refusal, the message already created for this nonce, or None (create it)."""
-        content = body.get("content") or ""
-        if len(content) > MAX_CONTENT:
-            return invalid_form("content", "BASE_TYPE_MAX_LENGTH",
-                                f"Must be {MAX_CONTENT} or fewer in length.")
+        """A refusal, the message already created for this nonce, or None (create it). (Content over 2,000
+        characters is refused before this: tests/fakes/discord_edits.py.)"""
         nonce = body.get("nonce")
         if nonce is None:
             return None

@@ -87,6 +87,7 @@ DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "DELETE /guilds/:major/bans/:id": (5, 5.0),
     "POST /channels/:major/messages/bulk-delete": (5, 5.0),
     "POST /channels/:major/threads": (5, 5.0),
+    "PATCH /channels/:major/messages/:id": (5, 5.0),  # message edits (a streamed reply's)
 }
 
 

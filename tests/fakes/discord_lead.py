@@ -23,6 +23,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from tests.fakes import serve_local
+from tests.fakes.discord_cdn import CdnWorld
+from tests.fakes.discord_edits import refuse_edit, refuse_webhook_edit, too_long
 from tests.fakes.discord_faults import Reliability
 from tests.fakes.discord_guild import ADMINISTRATOR, NOT_MINE, GuildWorld
 
@@ -31,6 +33,10 @@ API = "/api/v10"
 ALL_PERMISSIONS = str((1 << 50) - 1)
 VOICE_MESSAGE_FLAG = 1 << 13  # IS_VOICE_MESSAGE
 # view/send/embed/attach/history
+# Privileged gateway intents (IDENTIFY's bit -> the application flag set when it is on in the developer
+# portal, the "limited" flag of a bot in fewer than 100 servers): asking for one that is off closes with 4014.
+PRIVILEGED_INTENTS = {"guild_members": (1 << 1, 1 << 15), "guild_presences": (1 << 8, 1 << 13),
+                      "message_content": (1 << 15, 1 << 19)}
 MEMBER_PERMISSIONS = str(0x400 | 0x800 | 0x4000 | 0x8000 | 0x10000 | 0x40 | 0x80000000)
 
 
@@ -57,7 +63,7 @@ class Recorded:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeDiscord(GuildWorld, Reliability):
+class FakeDiscord(GuildWorld, CdnWorld, Reliability):
     def __init__(self, *, heartbeat_interval_ms: int = 45_000) -> None:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.users: dict[int, dict[str, Any]] = {}
@@ -70,6 +76,8 @@ class FakeDiscord(GuildWorld, Reliability):
         self.bots: dict[str, dict[str, Any]] = {}  # token -> bot user
         self.application_id = 0
         self.owner_id = 0
+        # The privileged intents switched on for the application in the developer portal.
+        self.enabled_intents: set[str] = set(PRIVILEGED_INTENTS)
         self.sessions: list[Session] = []
         self.dead_sessions: dict[str, Session] = {}
         self.ack_delays: list[float] = []  # seconds to hold back each next heartbeat ACK (a slow gateway)
@@ -84,6 +92,7 @@ class FakeDiscord(GuildWorld, Reliability):
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._init_guild_world()  # roles, bans, audit log, rate limits (tests/fakes/discord_guild.py)
+        self._init_cdn()  # attachment files (tests/fakes/discord_cdn.py)
         self._init_reliability()  # nonces, 429s and gateway faults on demand (tests/fakes/discord_faults.py)
         self.add_bot("fake-discord-token", 800_000_000_000_000_001, "Kindred")
 
@@ -100,6 +109,10 @@ class FakeDiscord(GuildWorld, Reliability):
         if not self.application_id:
             self.application_id = user_id
         return user
+
+    @property
+    def application_flags(self) -> int:
+        return sum(flag for name, (_, flag) in PRIVILEGED_INTENTS.items() if name in self.enabled_intents)
 
     def add_user(self, user_id: int, username: str, *, bot: bool = False) -> dict[str, Any]:
         user = {"id": str(user_id), "username": username, "global_name": None, "discriminator": "0",
@@ -198,6 +211,7 @@ class FakeDiscord(GuildWorld, Reliability):
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway_ws)
         app.router.add_get("/cdn/attachments/{aid}/{filename}", self._cdn)
+        self.add_cdn_routes(app)
         app.router.add_route("*", API + "/{tail:.*}", self._rest)
         self._runner, self.port = await serve_local(app)
         return self
@@ -272,6 +286,11 @@ class FakeDiscord(GuildWorld, Reliability):
         if user is None:
             await ws.close(code=4004, message=b"Authentication failed.")
             return None
+        asked = int(data.get("intents") or 0)
+        if any(asked & bit and name not in self.enabled_intents
+               for name, (bit, _) in PRIVILEGED_INTENTS.items()):
+            await ws.close(code=4014, message=b"Disallowed intent(s).")
+            return None
         shard = tuple(data.get("shard") or (0, 1))
         session = Session(ws, f"session-{self.snowflake()}", token, (int(shard[0]), int(shard[1])))
         self.sessions.append(session)
@@ -280,7 +299,8 @@ class FakeDiscord(GuildWorld, Reliability):
             "v": 10, "user": {**user, "verified": True, "mfa_enabled": False, "flags": 0},
             "guilds": [{"id": str(g), "unavailable": True} for g in guilds], "session_id": session.session_id,
             "resume_gateway_url": self.gateway_url, "shard": list(session.shard),
-            "application": {"id": str(self.application_id), "flags": 0}, "private_channels": [],
+            "application": {"id": str(self.application_id), "flags": self.application_flags},
+            "private_channels": [],
             "relationships": [], "presences": [], "user_settings": {}, "guild_join_requests": [],
             "geo_ordered_rtc_regions": [], "auth_session_id_hash": "x"})
         for g in guilds:
@@ -376,17 +396,6 @@ class FakeDiscord(GuildWorld, Reliability):
         if isinstance(out.get("referenced_message"), dict):  # it may carry attachments (files) too
             out["referenced_message"] = FakeDiscord._public(out["referenced_message"])
         return out
-
-    def attachment(self, filename: str, *, content_type: str | None = None,
-                   size: int = 1024) -> dict[str, Any]:
-        """An attachment payload as Discord sends it in MESSAGE_CREATE (for ``attachments=``)."""
-        aid = self.snowflake()
-        url = f"https://cdn.fake/attachments/{aid}/{filename}"
-        payload: dict[str, Any] = {"id": str(aid), "filename": filename, "size": size, "url": url,
-                                   "proxy_url": url.replace("cdn.fake", "media.fake")}
-        if content_type is not None:  # Discord leaves it out when it cannot tell
-            payload["content_type"] = content_type
-        return payload
 
     def sticker(self, name: str, *, format_type: int = 1) -> dict[str, Any]:
         """A sticker item as a message carries it (``sticker_items``): format 1 PNG, 2 APNG, 3 Lottie."""
@@ -621,7 +630,8 @@ class FakeDiscord(GuildWorld, Reliability):
                 owner = self.users.get(self.owner_id) or bot
                 return {"id": str(self.application_id), "name": "Kindred", "icon": None, "description": "",
                         "bot_public": True, "bot_require_code_grant": False, "owner": owner, "team": None,
-                        "verify_key": "0" * 64, "flags": 0, "summary": "", "rpc_origins": []}
+                        "verify_key": "0" * 64, "flags": self.application_flags, "summary": "",
+                        "rpc_origins": []}
             case ("GET", ["users", uid]):
                 return self.users[int(uid)]
             case ("POST", ["users", "@me", "channels"]):
@@ -648,7 +658,8 @@ class FakeDiscord(GuildWorld, Reliability):
             case ("GET", ["channels", cid, "messages", mid]):
                 return self._public(self.messages[int(mid)])
             case ("PATCH", ["channels", cid, "messages", mid]):
-                return await self._edit(int(mid), body, files)
+                refused = refuse_edit(self.messages.get(int(mid)), int(cid), bot, body)
+                return refused if refused is not None else await self._edit(int(mid), body, files)
             case ("DELETE", ["channels", cid, "messages", mid]):
                 return await self._delete(int(mid))
             case ("PUT", ["channels", cid, "messages", mid, "reactions", emoji, "@me"]):
@@ -685,7 +696,9 @@ class FakeDiscord(GuildWorld, Reliability):
             case ("POST", ["webhooks", wid, wtoken]):
                 return await self._webhook_execute(int(wid), wtoken, body, files, query)
             case ("PATCH", ["webhooks", wid, wtoken, "messages", mid]):
-                return await self._edit(int(mid), body, files)
+                refused = refuse_webhook_edit(self.messages.get(int(mid)), self.webhooks.get(int(wid)),
+                                              wtoken, body)
+                return refused if refused is not None else await self._edit(int(mid), body, files)
             case ("DELETE", ["webhooks", wid, wtoken, "messages", mid]):
                 return await self._delete(int(mid))
         result = await self._guild_route(method, p, body, bot, query, headers or {})
@@ -722,7 +735,10 @@ class FakeDiscord(GuildWorld, Reliability):
 
     async def _bot_post(self, channel_id: int, author: dict[str, Any], body: dict[str, Any],
                         files: list[dict[str, Any]]) -> dict[str, Any] | web.Response:
-        checked = self._check_post(author, body)  # content length, nonce (a re-sent post is the same one)
+        refused = too_long(body)
+        if refused is not None:
+            return refused
+        checked = self._check_post(author, body)  # the nonce: a re-sent post is the same message
         if checked is not None:
             return checked
         ref = body.get("message_reference")

@@ -312,6 +312,11 @@ class FakeOpenAI:
 
     async def _models(self, request: web.Request) -> web.Response:
         self.model_lists += 1
+        if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            # OpenAI's answer to a wrong key on any route, the models list included
+            return web.json_response({"error": {"message": "Incorrect API key provided.",
+                                                "type": "invalid_request_error", "param": None,
+                                                "code": "invalid_api_key"}}, status=401)
         return web.json_response({"object": "list", "data": [
             {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]})
 

@@ -1,0 +1,43 @@
+# Kindred in a container: `docker compose up` (compose.yaml) runs it beside PostgreSQL; see README "Docker".
+FROM python:3.11-slim
+
+# Voice messages: ffmpeg converts audio, espeak-ng speaks (the Makefile's SYSTEM_PACKAGES).
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg espeak-ng \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# The CPU build of torch first, from PyTorch's CPU index: left to itself pip would pull a multi-GB CUDA build.
+# The same pin as pyproject.toml and the Makefile (tests/test_docker.py checks they agree).
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+
+# The other dependencies in a layer of their own, rebuilt only when pyproject.toml changes (torch is already
+# satisfied by the CPU build: 2.13.0+cpu matches ==2.13.0).
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt
+
+# Then Kindred itself.
+COPY . .
+RUN pip install . \
+    && rm -rf build *.egg-info
+
+# Not root. data/ (the SQLite database when DATABASE_URL is empty) and logs/ (enable_api_call_logging) are
+# the only places Kindred writes; data/ is a volume so it outlives the container.
+RUN useradd --create-home --uid 1000 kindred \
+    && mkdir -p /app/data /app/logs \
+    && chown kindred:kindred /app/data /app/logs
+USER kindred
+VOLUME ["/app/data"]
+
+# Exec form: python is the process Docker's SIGTERM reaches, and Kindred stops gracefully on it (replies in
+# flight finish within shutdown_grace_seconds, then everything closes and it exits 0).
+STOPSIGNAL SIGTERM
+CMD ["python", "main.py"]

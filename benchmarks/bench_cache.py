@@ -1,0 +1,202 @@
+"""Prompt cache: the share of reply input tokens the API would read from its cache, over the real wire.
+
+The real bot talks to the fake Discord and to the fake Claude, whose prompt cache applies Anthropic's
+documented rules to each request body (tests/fakes/prompt_cache.py: prefixes in the order tools, system,
+messages; at most 4 breakpoints; exact-prefix hits with the 20-block lookback; 1,024 tokens minimum for
+Sonnet, 4,096 for Haiku 4.5; token counts ~ characters / 4). Three conversations, on the shipped character
+(Finn) with the shipped feature set (feelings, style mirroring, server emotes):
+
+1. a 50-turn DM with one person;
+2. a 3-person channel conversation of 40 messages, each @mentioning the character (round robin);
+3. 10 unaddressed channel messages, each judged by the yes/no votes.
+
+Reported per conversation: cache read / (cache read + cache write + uncached input), summed over its
+requests. Targets: DM >= 95 %, channel >= 85 %. The ratios are deterministic: no timing involved.
+
+Run: python -m benchmarks.bench_cache [--dm-turns 50] [--channel-messages 40] [--votes 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.claude_server import Recorded
+from tests.harness import CHANNEL_ID, GUILD_ID, Harness
+
+REPLY_MODEL = "claude-sonnet-4-5"
+VOTE_MODEL = "claude-haiku-4-5"
+CAROL_ID = 900_000_000_000_000_103
+CONFIG = {
+    "default_model": REPLY_MODEL, "premium_model": REPLY_MODEL, "voting_model": VOTE_MODEL,
+    "summary_model": "claude-bench-summaries",  # kept apart: only replies are counted
+    "max_typing_time": "0",
+}
+
+_SUBJECTS = ("the tide pools", "your tea stall", "the storm last night", "that crab who owes you money",
+             "the lighthouse keeper", "kelp noodles", "the festival on the pier", "my cousin's boat")
+_ASKS = ("what do you think about {s}?", "did you hear anything new about {s}?",
+         "I keep thinking about {s}, is that weird?", "tell me a story about {s}, a short one.",
+         "honestly, {s} made my whole week. You?")
+# Replies the length the character's prompt asks for ("one to four sentences"): 60 to 110 tokens.
+_REPLIES = ("Oh, {s}! Glub. I had a whole thought about that while steeping the morning pot, and it went "
+            "somewhere strange. Sit down, I'll pour you a cup of kelp tea and tell you all of it, but you "
+            "have to promise not to laugh at the part with the gull, because the gull was very rude and I "
+            "stand by everything I said to him.",
+            "Mm, {s}. You know, the currents carry gossip faster than any gull. *wipes the counter with a "
+            "fin* Here's what reached my stall this week, and you didn't hear it from me: half the pools "
+            "think it's a good omen and the other half think it's the crabs' fault. As usual.",
+            "Ha! {s}, of all things. I once spent a whole tide arguing about that with a hermit crab called "
+            "Pemberton. He won, mostly because he refused to leave his shell until I agreed with him, and "
+            "I had a stall to run. What made you think of it?",
+            "*looks up from the kettle* {s}? Now that's a question for a slow afternoon. I'd say it depends "
+            "on the tide, like most things. The lighthouse keeper has opinions, the crabs have louder ones, "
+            "and I mostly have tea. Tell me what you've heard first, and then I'll tell you what I think.")
+
+
+_ASIDES = ("I was down at the docks this morning and the fog was thick as chowder.",
+           "My shift ran late again, so I'm only just sitting down.", "",
+           "Sorry if I'm rambling, it's been one of those days.", "")
+
+
+def line(i: int) -> str:
+    """The i-th thing a person says: varied, deterministic, one to three sentences (10 to 40 tokens)."""
+    subject = _SUBJECTS[i % len(_SUBJECTS)]
+    aside = _ASIDES[i % len(_ASIDES)]
+    ask = _ASKS[(i // len(_SUBJECTS)) % len(_ASKS)].format(s=subject)
+    return f"{aside} Hey Finn, {ask} (message {i})".strip()
+
+
+def reply_for(body: dict[str, Any]) -> str:
+    """The fake Claude's answer: a vote says no; a reply is a few sentences that depend on the request."""
+    if body.get("model") == VOTE_MODEL:
+        return "no"
+    n = len(body.get("messages") or []) // 2
+    return _REPLIES[n % len(_REPLIES)].format(s=_SUBJECTS[n % len(_SUBJECTS)])
+
+
+@dataclass
+class Tally:
+    """Input tokens of a set of requests, split as the API reports them."""
+
+    requests: int = 0
+    read: int = 0
+    written: int = 0
+    plain: int = 0
+    per_request: list[float] = field(default_factory=list)
+
+    def add(self, record: Recorded) -> None:
+        u = record.usage
+        read, written, plain = (u["cache_read_input_tokens"], u["cache_creation_input_tokens"],
+                                u["input_tokens"])
+        self.requests += 1
+        self.read, self.written, self.plain = self.read + read, self.written + written, self.plain + plain
+        self.per_request.append(read / max(1, read + written + plain))
+
+    @property
+    def ratio(self) -> float:
+        """The share of input tokens read from cache."""
+        return self.read / max(1, self.read + self.written + self.plain)
+
+    def describe(self) -> str:
+        total = self.read + self.written + self.plain
+        return (f"{self.ratio:.1%} read from cache ({self.read:,} of {total:,} input tokens; "
+                f"{self.written:,} written, {self.plain:,} uncached) over {self.requests} requests")
+
+
+@dataclass
+class CacheFigures:
+    dm: Tally
+    channel: Tally
+    votes: Tally
+    last_channel_request: dict[str, Any] = field(default_factory=dict)  # the body, for content checks
+
+
+async def _logged(h: Harness, channel_id: int, message_id: int) -> None:
+    """Wait until the bot's own reply is in the log, as it is long before a person types the next line."""
+    for _ in range(500):
+        seen = await h.store.log.recent_messages(channel_id, limit=1)
+        if seen and seen[-1].message_id >= message_id:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"message {message_id} never reached the log")
+
+
+async def _tally(h: Harness, model: str, since: int) -> Tally:
+    tally = Tally()
+    for record in h.claude.requests[since:]:
+        if record.model == model and record.status == 200:
+            tally.add(record)
+    return tally
+
+
+async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messages: int = 40,
+              votes: int = 10, config: dict[str, str] | None = None) -> CacheFigures:
+    """The three conversations on a fresh bot; ``config`` adds settings to :data:`CONFIG`."""
+    h = Harness(db_url=db_url, tmp_path=tmp_path, config={**CONFIG, **(config or {})})
+    await h.discord.start()
+    await h.claude.start()
+    await h.openai.start()
+    h._build_world()
+    h.discord.add_user(CAROL_ID, "carol")
+    h.discord.add_member(GUILD_ID, CAROL_ID)
+    h.claude.responder = reply_for
+    h.claude.cache.min_tokens = None  # the documented per-model minimums (the harness caches anything)
+    await h.start_bot()
+    try:
+        start = len(h.claude.requests)
+        dm_channel = 0
+        for i in range(dm_turns):
+            await h.dm(line(i))
+            if not dm_channel:
+                dm_channel = await h.dm_channel_id()
+            posted = await h.replies(dm_channel, i + 1, timeout=10)
+            await _logged(h, dm_channel, int(posted[-1]["id"]))
+        dm = await _tally(h, REPLY_MODEL, start)
+
+        start = len(h.claude.requests)
+        people = (h.user_id, h.user2_id, CAROL_ID)
+        for i in range(channel_messages):
+            await h.say(line(100 + i), user=people[i % len(people)], mention=True)
+            posted = await h.replies(CHANNEL_ID, i + 1, timeout=10)
+            await _logged(h, CHANNEL_ID, int(posted[-1]["id"]))
+        channel = await _tally(h, REPLY_MODEL, start)
+        last_channel = h.claude.last_request(REPLY_MODEL).body
+
+        start = len(h.claude.requests)
+        per_message = h.bot.settings.yes_no_vote_count if h.bot else 3
+        for i in range(votes):
+            await h.say(f"anyway, {_SUBJECTS[i % len(_SUBJECTS)]} again (aside {i})", user=people[i % 3])
+            await h.claude.wait_for_requests(start + (i + 1) * per_message, timeout=10, model=None)
+        vote = await _tally(h, VOTE_MODEL, start)
+        return CacheFigures(dm, channel, vote, last_channel)
+    finally:
+        await h.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dm-turns", type=int, default=50)
+    parser.add_argument("--channel-messages", type=int, default=40)
+    parser.add_argument("--votes", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="the same run (it takes seconds; for run_all)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    folder = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
+    figures = asyncio.run(run(f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder, dm_turns=args.dm_turns,
+                              channel_messages=args.channel_messages, votes=args.votes))
+    print(f"DM, {args.dm_turns} turns: {figures.dm.describe()}  (issue 12 asks 95 %; about 94 % is the "
+          "ceiling of this conversation, see the README)")
+    print(f"channel, 3 people, {args.channel_messages} @mentions: {figures.channel.describe()}  "
+          "(target >= 85 %)")
+    print(f"votes, {args.votes} unaddressed messages: {figures.votes.describe()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""SillyTavern macros in prompts and cards: ``{{char}}``, ``{{user}}``, ``{{date}}``, ``{{time}}``,
+``{{weekday}}``, ``{{idle_duration}}`` (case-insensitive, spaces inside the braces allowed, as in
+SillyTavern).
+
+Prompt caching needs the system prompt to stay byte-identical from one reply to the next, yet ``{{time}}``
+changes every minute. So the macros are rendered in two places:
+
+* in the stable text (the character prompt, post-history instructions, lorebook entries, the greeting in a
+  prompt), ``{{char}}`` and ``{{user}}`` become the names, and each time-varying macro becomes a fixed
+  reference, ``[date]``, ``[time]``, ``[weekday]`` or ``[idle duration]``, the same at every reply;
+* in the per-message part of the prompt (the last user turn, after the cached history), a ``[Now: ...]`` note
+  states what each reference the character uses stands for at this reply (see :func:`now_note`).
+
+Text shown to a person as it is (the console's greeting) is rendered with the values themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+TIME_MACROS = ("date", "time", "weekday", "idle_duration")
+REFERENCES = {"date": "[date]", "time": "[time]", "weekday": "[weekday]", "idle_duration": "[idle duration]"}
+_MACRO = re.compile(r"\{\{\s*(char|user|date|time|weekday|idle_duration)\s*\}\}", re.IGNORECASE)
+_TIME_MACRO = re.compile(r"\{\{\s*(date|time|weekday|idle_duration)\s*\}\}", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Moment:
+    """The values of the time-varying macros at one reply."""
+
+    now: datetime  # aware, in the character's time zone
+    idle: timedelta | None = None  # since the person last spoke; None when they never did before
+
+    def value(self, name: str) -> str:
+        if name == "date":
+            return f"{self.now:%B} {self.now.day}, {self.now.year}"  # SillyTavern's "LL": November 23, 2026
+        if name == "time":
+            hour = self.now.hour % 12 or 12
+            return f"{hour}:{self.now.minute:02d} {'AM' if self.now.hour < 12 else 'PM'}"  # "LT": 2:05 PM
+        if name == "weekday":
+            return f"{self.now:%A}"
+        return humanize(self.idle) if self.idle is not None else "none: this is their first message here"
+
+
+def render_macros(text: str, *, char: str, user: str, moment: Moment | None = None) -> str:
+    """``{{char}}``/``{{user}}`` as the names; the time macros as their values at ``moment``, or without a
+    moment as the stable references the per-message ``[Now: ...]`` note explains."""
+
+    def sub(match: re.Match[str]) -> str:
+        key = match.group(1).lower()
+        if key == "char":
+            return char
+        if key == "user":
+            return user
+        return moment.value(key) if moment is not None else REFERENCES[key]
+
+    return _MACRO.sub(sub, text)
+
+
+def time_macros_in(texts: Iterable[str]) -> list[str]:
+    """The time-varying macros ``texts`` use, in :data:`TIME_MACROS` order."""
+    found = {m.group(1).lower() for text in texts for m in _TIME_MACRO.finditer(text)}
+    return [name for name in TIME_MACROS if name in found]
+
+
+def now_note(names: Iterable[str], moment: Moment, user: str) -> str:
+    """The per-message statement of what the references stand for at this reply ("" for no names)."""
+    parts = [f"{REFERENCES[n]} = {moment.value(n)}" + (f" (since {user} last wrote)"
+                                                        if n == "idle_duration" and moment.idle is not None
+                                                        else "")
+             for n in names]
+    return f"[Now, for {', '.join(REFERENCES[n] for n in names)} in your instructions: {'; '.join(parts)}]" \
+        if parts else ""
+
+
+def humanize(delta: timedelta) -> str:
+    """A duration as SillyTavern's ``{{idle_duration}}`` words it (moment.js ``humanize``)."""
+    seconds = max(0.0, delta.total_seconds())
+    minutes, hours, days = seconds / 60, seconds / 3600, seconds / 86400
+    if seconds < 45:
+        return "a few seconds"
+    if seconds < 90:
+        return "a minute"
+    if minutes < 45:
+        return f"{round(minutes)} minutes"
+    if minutes < 90:
+        return "an hour"
+    if hours < 22:
+        return f"{round(hours)} hours"
+    if hours < 36:
+        return "a day"
+    if days < 26:
+        return f"{round(days)} days"
+    if days < 45:
+        return "a month"
+    if days < 320:
+        return f"{round(days / 30.4)} months"
+    if days < 548:
+        return "a year"
+    return f"{round(days / 365.25)} years"

@@ -1,0 +1,156 @@
+"""The cluster's rows and its PostgreSQL link.
+
+:class:`ClusterNodes` keeps one row per process (shards, heartbeat, leader flag) for `main.py cluster status`.
+:class:`ClusterLink` is one dedicated asyncpg connection per process, outside SQLAlchemy's pool, because the
+two things it holds live as long as a session: the leader's advisory lock (released by PostgreSQL the moment
+the process's connection dies, kill -9 included) and the LISTEN for the cluster's signals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import make_url
+
+from database.engine import Database
+from database.models import ClusterNode, utcnow
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "kindred_cluster"  # one NOTIFY channel per database: every character's processes hear it
+MAX_PAYLOAD = 7900  # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more
+FORGET_AFTER = timedelta(days=1)  # rows of processes gone this long are dropped
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    node_id: str
+    character: str
+    host: str
+    pid: int
+    shards: str
+    shard_count: int
+    leader: bool
+    started_at: datetime
+    last_seen: datetime
+    stopped_at: datetime | None
+
+
+class ClusterNodes:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def register(self, node_id: str, character: str, host: str, pid: int, shards: str,
+                       shard_count: int) -> None:
+        now = utcnow()
+        await self.db.change(delete(ClusterNode).where(ClusterNode.last_seen < now - FORGET_AFTER))
+        await self.db.change(self.db.insert(ClusterNode).values(
+            node_id=node_id, character=character, host=host, pid=pid, shards=shards, shard_count=shard_count,
+            leader=False, started_at=now, last_seen=now, stopped_at=None))
+
+    async def beat(self, node_id: str, *, leader: bool) -> None:
+        await self.db.change(update(ClusterNode).where(ClusterNode.node_id == node_id)
+                             .values(last_seen=utcnow(), leader=leader))
+
+    async def take_lead(self, node_id: str, character: str) -> None:
+        """This process holds the leader lock: no other row of the character may still claim it (a leader
+        killed with -9 never cleared its own flag)."""
+        now = utcnow()
+        await self.db.change(update(ClusterNode).where(ClusterNode.character == character,
+                                                       ClusterNode.node_id != node_id).values(leader=False))
+        await self.db.change(update(ClusterNode).where(ClusterNode.node_id == node_id)
+                             .values(last_seen=now, leader=True))
+
+    async def stop(self, node_id: str) -> None:
+        now = utcnow()
+        await self.db.change(update(ClusterNode).where(ClusterNode.node_id == node_id)
+                             .values(last_seen=now, leader=False, stopped_at=now))
+
+    async def nodes(self, character: str | None = None) -> list[NodeRow]:
+        query = select(ClusterNode.node_id, ClusterNode.character, ClusterNode.host, ClusterNode.pid,
+                       ClusterNode.shards, ClusterNode.shard_count, ClusterNode.leader,
+                       ClusterNode.started_at, ClusterNode.last_seen, ClusterNode.stopped_at)
+        if character is not None:
+            query = query.where(ClusterNode.character == character)
+        rows = await self.db.rows(query.order_by(ClusterNode.character, ClusterNode.started_at))
+        return [NodeRow(*row) for row in rows]
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for ``name`` (the same in every process)."""
+    return int.from_bytes(hashlib.sha256(f"kindred:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+class ClusterLink:
+    """A process's own PostgreSQL session: the leader lock and the cluster's LISTEN/NOTIFY signals."""
+
+    def __init__(self, url: str) -> None:
+        # SQLAlchemy's URL ("postgresql+asyncpg://...") as the plain libpq DSN asyncpg takes.
+        self.dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._conn: Any = None
+        self._listener: Listener | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def connect(self, listener: Listener) -> None:
+        import asyncpg
+
+        self._listener = listener
+        # Keepalives: a leader whose machine vanishes (no FIN) loses the lock within seconds, not hours.
+        self._conn = await asyncpg.connect(self.dsn, timeout=10, server_settings={
+            "tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "2",
+            "application_name": "kindred-cluster"})
+        await self._conn.add_listener(CHANNEL, self._heard)
+
+    def _heard(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            log.warning("cluster: ignored a signal that is not JSON")
+            return
+        if isinstance(message, dict) and self._listener is not None:
+            self._listener(message)
+
+    async def ping(self) -> bool:
+        """Whether the session still works (a restarted server drops it, and with it the lock)."""
+        if not self.alive:
+            return False
+        try:
+            await self._conn.fetchval("SELECT 1", timeout=5)
+            return True
+        except Exception:
+            return False
+
+    async def try_lock(self, key: int) -> bool:
+        return bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", key, timeout=5))
+
+    async def unlock(self, key: int) -> None:
+        if self.alive:
+            await self._conn.fetchval("SELECT pg_advisory_unlock($1)", key, timeout=5)
+
+    async def notify(self, message: dict[str, Any]) -> None:
+        payload = json.dumps(message, separators=(",", ":"))
+        if len(payload.encode()) > MAX_PAYLOAD:
+            raise ValueError("cluster signal too large for NOTIFY")
+        await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload, timeout=5)
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None or conn.is_closed():
+            return
+        try:
+            await conn.close(timeout=5)
+        except Exception:
+            conn.terminate()

@@ -1,0 +1,54 @@
+"""Discord's rules for a bot editing a channel message (PATCH /channels/{channel.id}/messages/{message.id}),
+and a webhook editing its own (PATCH /webhooks/{webhook.id}/{token}/messages/{message.id}).
+
+Unknown (or deleted, or in another channel): 404 code 10008. Another author's message: 403 code 50005. Content
+over 2000 characters: 400 code 50035 with the field error, as for a new message. An edit that leaves the
+message with nothing to show: 400 code 50006. The route's rate limit (5 per 5 s per channel, advertised in
+X-RateLimit-* headers, 429 past it) is one of the fake's buckets (tests/fakes/discord_guild.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.discord_guild import error
+
+MAX_CONTENT = 2000
+
+
+def too_long(body: dict[str, Any]) -> web.Response | None:
+    """The 400 Discord answers a message body whose content is over the limit, else None."""
+    content = body.get("content")
+    if isinstance(content, str) and len(content) > MAX_CONTENT:
+        return error(400, 50035, "Invalid Form Body", {"content": {"_errors": [
+            {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {MAX_CONTENT} or fewer in length."}]}})
+    return None
+
+
+def refuse_webhook_edit(message: dict[str, Any] | None, hook: dict[str, Any] | None, token: str,
+                        body: dict[str, Any]) -> web.Response | None:
+    """Discord's rules for PATCH /webhooks/{id}/{token}/messages/{message.id}: the webhook and its token must
+    be right (404 10015), and only that webhook's own messages can be edited (404 10008)."""
+    if hook is None or hook.get("token") != token:
+        return error(404, 10015, "Unknown Webhook")
+    if message is None or message.get("_deleted") or str(message.get("webhook_id")) != str(hook["id"]):
+        return error(404, 10008, "Unknown Message")
+    return too_long(body)
+
+
+def refuse_edit(message: dict[str, Any] | None, channel_id: int, bot: dict[str, Any] | None,
+                body: dict[str, Any]) -> web.Response | None:
+    """Why Discord would refuse this edit (the error response), or None when it is allowed."""
+    if message is None or message.get("_deleted") or int(message["channel_id"]) != channel_id:
+        return error(404, 10008, "Unknown Message")
+    if bot is None or str(message["author"]["id"]) != str(bot["id"]):
+        return error(403, 50005, "Cannot edit a message authored by another user")
+    refused = too_long(body)
+    if refused is not None:
+        return refused
+    after = {key: body.get(key, message.get(key)) for key in ("content", "embeds", "attachments")}
+    if not (after["content"] or after["embeds"] or after["attachments"]):
+        return error(400, 50006, "Cannot send an empty message")
+    return None

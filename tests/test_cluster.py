@@ -1,0 +1,403 @@
+"""A cluster: several processes, each running some shards, on one PostgreSQL.
+
+The process tests start real `main.py` processes (2 processes x 2 shards) against the fake Discord, whose
+gateway gives each shard the guilds Discord would (``(guild_id >> 22) % shard_count``), and the fake Claude.
+They need PostgreSQL (TEST_DATABASE_URL); the configuration and formatting tests run everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cluster import Cluster, describe_shards, format_nodes
+from bot.config import PROJECT_ROOT, load_settings
+from bot.config.sections import ClusterSettings, parse_shard_ids
+from bot.errors import ConfigError
+from database.cluster import NodeRow
+from database.store import Store
+from tests.dbtools import reset_schema
+from tests.fakes.claude_server import FakeClaude
+from tests.fakes.discord_lead import FakeDiscord
+from tests.harness import TEST_CONFIG
+
+FINN = PROJECT_ROOT / "characters" / "finn"
+SHARDS = 4
+ADMIN = 910_000_000_000_000_100
+USER = 910_000_000_000_000_101
+needs_pg = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="a cluster needs PostgreSQL")
+
+
+def guild_on_shard(shard: int) -> int:
+    """A guild id Discord would route to ``shard`` of SHARDS."""
+    return (((1 << 30) * SHARDS + shard) << 22) | 12345
+
+
+# -- configuration and pure parts
+
+
+def test_shard_ids_parse_and_print_back() -> None:
+    assert parse_shard_ids("0-3") == (0, 1, 2, 3)
+    assert parse_shard_ids("0-1, 4,6-7") == (0, 1, 4, 6, 7)
+    assert parse_shard_ids("") == ()
+    for bad in ("a", "3-1", "1-x", "-2"):
+        with pytest.raises(ValueError):
+            parse_shard_ids(bad)
+    assert describe_shards((0, 1, 4, 6, 7), 8) == "0-1,4,6-7"
+    assert describe_shards(None, 4) == "0-3"
+    assert describe_shards(None, 1) == "0"
+
+
+def _settings(**env: str) -> Any:
+    return load_settings(FINN, None, environ={"DISCORD_TOKEN": "t", "ANTHROPIC_API_KEY": "k", **env})
+
+
+def test_a_cluster_on_sqlite_is_refused_with_a_clear_line() -> None:
+    with pytest.raises(ConfigError) as err:
+        _settings(SHARD_IDS="0-1", SHARD_COUNT="4")
+    assert "shard_ids" in str(err.value) and "PostgreSQL" in str(err.value)
+    # One process running every shard is no cluster: SQLite is fine.
+    assert _settings(SHARD_IDS="0-3", SHARD_COUNT="4").shard_id_list == (0, 1, 2, 3)
+
+
+def test_shard_ids_out_of_range_are_refused() -> None:
+    with pytest.raises(ConfigError) as err:
+        _settings(SHARD_IDS="2-4", SHARD_COUNT="4", DATABASE_URL="postgresql+asyncpg://x@h/db")
+    assert "out of range" in str(err.value)
+    ok = _settings(SHARD_IDS="2-3", SHARD_COUNT="4", DATABASE_URL="postgresql+asyncpg://x@h/db")
+    assert ok.shard_id_list == (2, 3)
+
+
+def test_status_report_names_the_leader_and_the_silent() -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+    def row(node: str, *, leader: bool, ago: float, stopped: bool = False) -> NodeRow:
+        seen = now - timedelta(seconds=ago)
+        return NodeRow(node, "finn", "h", 1, "0-1", 4, leader, now - timedelta(hours=1), seen,
+                       seen if stopped else None)
+
+    text = format_nodes([row("a", leader=True, ago=2), row("b", leader=False, ago=3),
+                         row("c", leader=True, ago=100), row("d", leader=False, ago=1, stopped=True)],
+                        now, 5.0)
+    lines = {line.split()[0]: line for line in text.splitlines()[1:-1]}
+    assert lines["a"].endswith("LEADER") and lines["b"].endswith("running")
+    assert lines["c"].endswith("silent (gone?)") and lines["d"].endswith("stopped")
+    assert text.splitlines()[-1] == "leader: a"
+    assert "no Kindred process" in format_nodes([], now, 5.0)
+
+
+async def test_on_sqlite_the_one_process_leads_and_signals_go_nowhere(tmp_path: Path) -> None:
+    store = await Store(f"sqlite+aiosqlite:///{tmp_path / 'k.db'}").open()
+    ran: list[str] = []
+    cluster = Cluster(store, ClusterSettings(), "finn", shard_ids=None, shard_count=1)
+
+    async def hook() -> None:
+        ran.append("lead")
+
+    cluster.lead_hooks.append(hook)
+    try:
+        await cluster.start()
+        assert cluster.leading and ran == ["lead"] and not cluster.shared
+        assert await cluster.publish("shutdown") is False
+        [node] = await store.cluster.nodes()
+        assert node.leader and node.shards == "0"
+    finally:
+        await cluster.close()
+        await store.close()
+    store = await Store(f"sqlite+aiosqlite:///{tmp_path / 'k.db'}").open()
+    assert (await store.cluster.nodes())[0].stopped_at is not None
+    await store.close()
+
+
+# -- two processes' Cluster objects in one test process (PostgreSQL)
+
+
+@pytest.fixture
+async def pg_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    if not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("a cluster needs PostgreSQL (TEST_DATABASE_URL)")
+    url = request.getfixturevalue("postgres_url")
+    await reset_schema(url)
+    yield url
+
+
+async def _until(predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_one_leader_failover_and_signals_between_processes(pg_url: str) -> None:
+    fast = ClusterSettings(leader_failover_seconds=1.5, cluster_heartbeat_seconds=0.5)
+    stores = [await Store(pg_url).open(), await Store(pg_url).open()]
+    clusters = [Cluster(s, fast, "finn", shard_ids=(i * 2, i * 2 + 1), shard_count=4)
+                for i, s in enumerate(stores)]
+    led: list[int] = []
+    heard: list[tuple[int, dict[str, Any]]] = []
+    for i, cluster in enumerate(clusters):
+        async def hook(i: int = i) -> None:
+            led.append(i)
+
+        async def on_signal(message: dict[str, Any], i: int = i) -> None:
+            heard.append((i, message))
+
+        cluster.lead_hooks.append(hook)
+        cluster.on("invalidate", on_signal)
+    try:
+        await clusters[0].start()
+        await clusters[1].start()
+        assert clusters[0].leading and not clusters[1].leading and led == [0]
+        # A signal reaches the other process, not the sender.
+        assert await clusters[0].publish("invalidate", what="server", id=7)
+        await _until(lambda: heard, "the signal")
+        await asyncio.sleep(0.2)
+        assert [(i, m["what"], m["id"]) for i, m in heard] == [(1, "server", 7)]
+        # The leader's session dies as with kill -9 (no unlock, no goodbye): the other takes over in time.
+        link = clusters[0]._link
+        assert link is not None
+        link._conn.terminate()
+        clusters[0]._loop_task.cancel()  # type: ignore[union-attr]
+        started = asyncio.get_running_loop().time()
+        await _until(lambda: clusters[1].leading, "the takeover", timeout=fast.leader_failover_seconds + 5)
+        assert asyncio.get_running_loop().time() - started <= fast.leader_failover_seconds + 1
+        await _until(lambda: led == [0, 1], "the new leader's hooks (the schedule's catch-up)")
+        await asyncio.sleep(fast.cluster_heartbeat_seconds * 2)
+        rows = {r.node_id: r for r in await stores[1].cluster.nodes("finn")}
+        assert rows[clusters[1].node_id].leader and rows[clusters[1].node_id].shards == "2-3"
+    finally:
+        for cluster in clusters:
+            await cluster.close()
+        for store in stores:
+            await store.close()
+
+
+async def test_cluster_signals_invalidate_the_other_process_caches(pg_url: str) -> None:
+    """An admin's /settings edit in one process applies to the very next message in the other."""
+    fast = ClusterSettings(leader_failover_seconds=3, cluster_heartbeat_seconds=1)
+    stores = [await Store(pg_url).open(), await Store(pg_url).open()]
+    clusters = [Cluster(s, fast, "finn", shard_ids=(i,), shard_count=2) for i, s in enumerate(stores)]
+    guild = 42
+
+    async def forget(message: dict[str, Any]) -> None:
+        stores[1].servers.forget(int(message["id"]))
+
+    clusters[1].on("invalidate", forget)
+    stores[0].servers.changed.append(
+        lambda gid: clusters[0].publish_soon("invalidate", what="server", id=gid))
+    try:
+        for cluster in clusters:
+            await cluster.start()
+        assert (await stores[1].servers.get(guild)).guild_id == guild  # cached in process 2
+        assert (await stores[1].servers.get(guild)).vote_count is None
+        changed = await stores[0].servers.update(guild, vote_count=1)
+        await _until(lambda: stores[1].servers._cache.get(guild) is None, "the invalidation")
+        assert await stores[1].servers.get(guild) == changed
+    finally:
+        for cluster in clusters:
+            await cluster.close()
+        for store in stores:
+            await store.close()
+
+
+# -- real processes: main.py x 2 against the fakes (PostgreSQL)
+
+
+class ClusterWorld:
+    """The fake Discord with one guild per shard, the fake Claude, and main.py processes."""
+
+    def __init__(self, db_url: str, tmp_path: Path) -> None:
+        self.db_url = db_url
+        self.tmp_path = tmp_path
+        self.discord = FakeDiscord()
+        self.claude = FakeClaude()
+        self.procs: dict[str, asyncio.subprocess.Process] = {}
+        self.logs: dict[str, Path] = {}
+        self.guilds = [guild_on_shard(s) for s in range(SHARDS)]
+        self.channels = [g + 1 for g in self.guilds]
+        self.log_channel = self.guilds[3] + 2  # on shard 3
+
+    async def start(self) -> None:
+        await self.discord.start()
+        await self.claude.start()
+        d = self.discord
+        d.add_user(ADMIN, "admin")
+        d.add_user(USER, "alice")
+        for shard, (guild, channel) in enumerate(zip(self.guilds, self.channels, strict=True)):
+            extra = [(self.log_channel, "bot-log")] if shard == 3 else []
+            d.add_guild(guild, f"Server {shard}", channels=[(channel, "general"), *extra])
+            d.add_member(guild, ADMIN)
+            d.add_member(guild, USER)
+
+    def environ(self) -> dict[str, str]:
+        return {**os.environ, **TEST_CONFIG,
+                "DISCORD_TOKEN": "fake-discord-token", "ANTHROPIC_API_KEY": "fake-anthropic-key",
+                "ANTHROPIC_BASE_URL": self.claude.base_url, "DISCORD_API_BASE_URL": self.discord.api_base,
+                "DISCORD_GATEWAY_URL": self.discord.gateway_url, "DATABASE_URL": self.db_url,
+                "LOG_CHANNEL_ID": str(self.log_channel), "ADMIN_USER_IDS": str(ADMIN), "LOG_LEVEL": "INFO",
+                "LEADER_FAILOVER_SECONDS": "3", "CLUSTER_HEARTBEAT_SECONDS": "1"}
+
+    async def launch(self, name: str, shard_ids: str) -> None:
+        self.logs[name] = self.tmp_path / f"{name}.log"
+        out = self.logs[name].open("wb")
+        self.procs[name] = await asyncio.create_subprocess_exec(
+            sys.executable, "main.py", "--character", str(FINN), "--shard-ids", shard_ids,
+            "--shard-count", str(SHARDS), cwd=str(PROJECT_ROOT), env=self.environ(), stdout=out,
+            stderr=asyncio.subprocess.STDOUT)
+        out.close()
+        wanted = {int(s) for s in shard_ids.split("-")}
+        wanted = set(range(min(wanted), max(wanted) + 1))
+        await self.discord.wait_for(
+            lambda d: wanted <= {s.shard[0] for s in d.sessions if s.identified}, timeout=90,
+            what=f"{name}'s shards {shard_ids}")
+
+    def log(self, name: str) -> str:
+        return self.logs[name].read_text(errors="replace")
+
+    async def close(self) -> None:
+        for proc in self.procs.values():
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        await self.claude.close()
+        await self.discord.close()
+
+
+@pytest.fixture
+async def world(pg_url: str, tmp_path: Path) -> AsyncIterator[ClusterWorld]:
+    w = ClusterWorld(pg_url, tmp_path)
+    await w.start()
+    try:
+        yield w
+    finally:
+        await w.close()
+
+
+async def _cortisol_reported(world: ClusterWorld) -> float:
+    """The log channel's `status` (answered by the process running shard 3): the character's cortisol."""
+    import re
+
+    count = len(world.discord.posted(world.log_channel))
+    await world.discord.user_message(world.log_channel, ADMIN, "status")
+    await world.discord.wait_for_messages(world.log_channel, count + 1, timeout=30)
+    text = "\n".join(m["content"] for m in world.discord.posted(world.log_channel)[count:])
+    found = re.search(r"cortisol (\d\.\d\d)", text)
+    assert found, text
+    return float(found.group(1))
+
+
+async def _leader_pid(db_url: str) -> int | None:
+    store = await Store(db_url).open()
+    try:
+        rows = await store.cluster.nodes("finn")
+    finally:
+        await store.close()
+    leaders = [r.pid for r in rows if r.leader and r.stopped_at is None]
+    return leaders[0] if len(leaders) == 1 else None
+
+
+@needs_pg
+async def test_two_processes_answer_each_message_once_and_stop_together(world: ClusterWorld) -> None:
+    await world.launch("low", "0-1")
+    await world.launch("high", "2-3")
+    sent = []
+    for channel in world.channels:
+        sent.append(await world.discord.user_message(channel, USER, "Finn, what's the tide doing today?"))
+    for channel in world.channels:
+        await world.discord.wait_for_messages(channel, 1, timeout=30)
+    await asyncio.sleep(1.0)  # a second answer, were there one, would be posted by now
+    for shard, (channel, message) in enumerate(zip(world.channels, sent, strict=True)):
+        assert len(world.discord.posted(channel)) == 1, f"shard {shard}: not exactly one answer"
+        owner, other = ("low", "high") if shard < 2 else ("high", "low")
+        mid = str(message["id"])
+        assert f"message {mid} from" in world.log(owner)
+        assert f"message {mid} from" not in world.log(other)
+    # One character, one mood: what people say to "low" moves the feelings "high" reports.
+    before = await _cortisol_reported(world)
+    for n in range(3):
+        await world.discord.user_message(world.channels[0], USER,
+                                         f"Finn you stupid useless idiot, shut up {n}")
+    await world.discord.wait_for_messages(world.channels[0], 4, timeout=30)
+    await asyncio.sleep(1.0)  # the last save and its signal
+    assert await _cortisol_reported(world) > before + 0.2
+    # The log channel lives on shard 3 ("high"); its shutdown stops the whole cluster.
+    await world.discord.user_message(world.log_channel, ADMIN, "shutdown? Finn")
+    codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in world.procs.values())), timeout=60)
+    assert codes == [0, 0], {n: world.log(n)[-2000:] for n in world.procs}
+    assert "another process of the cluster" in world.log("low")
+    for name in world.procs:
+        assert "Traceback" not in world.log(name), world.log(name)[-3000:]
+
+
+@needs_pg
+async def test_kill_9_of_the_leader_hands_the_schedule_over(world: ClusterWorld) -> None:
+    await world.launch("first", "0-1")
+    first = world.procs["first"]
+    deadline = asyncio.get_running_loop().time() + 30
+    while await _leader_pid(world.db_url) != first.pid:
+        assert asyncio.get_running_loop().time() < deadline, world.log("first")[-2000:]
+        await asyncio.sleep(0.2)
+    await world.launch("second", "2-3")
+    second = world.procs["second"]
+    first.send_signal(signal.SIGKILL)
+    await first.wait()
+    killed_at = asyncio.get_running_loop().time()
+    while await _leader_pid(world.db_url) != second.pid:
+        assert asyncio.get_running_loop().time() - killed_at < 3 + 5, world.log("second")[-2000:]
+        await asyncio.sleep(0.2)
+    assert "leads the scheduled work" in world.log("second")
+    # It still answers, and `main.py cluster status` shows who leads now.
+    await world.discord.user_message(world.channels[2], USER, "Finn, are you still there?")
+    await world.discord.wait_for_messages(world.channels[2], 1, timeout=30)
+    status = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "--character", str(FINN), "cluster", "status", cwd=str(PROJECT_ROOT),
+        env=world.environ(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output = (await asyncio.wait_for(status.communicate(), timeout=60))[0].decode()
+    assert status.returncode == 0, output
+    assert f"leader: {_node_of(output, second.pid)}" in output, output
+    lines = [line for line in output.splitlines() if f"-{first.pid}-" in line]
+    assert lines and "LEADER" not in lines[0], output
+    second.send_signal(signal.SIGKILL)
+    await second.wait()
+
+
+def _node_of(status: str, pid: int) -> str:
+    return next(line.split()[0] for line in status.splitlines() if f"-{pid}-" in line)
+
+
+async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(db_url: str,
+                                                                       make_harness: Any) -> None:
+    """Finn, named second, waits for Atlas's answer; Atlas lives in another process of the cluster, whose
+    answer arrives as a `posted` signal (before, or without, the gateway's copy)."""
+    if "postgresql" not in db_url:
+        pytest.skip("signals between processes go through PostgreSQL")
+    from bot.pipeline import Incoming
+    from tests.harness import CHANNEL_ID, GUILD_ID, USER_ID
+
+    h = await make_harness(turn_wait_after_human="30")
+    other_store = await Store(db_url).open()
+    other = Cluster(other_store, ClusterSettings(), "atlas", shard_ids=(1,), shard_count=2)
+    await other.start()
+    try:
+        msg = Incoming(10_000, CHANNEL_ID, USER_ID, "alice", "Atlas, then Finn: hello!",
+                       datetime.now(UTC), False, guild_id=GUILD_ID)
+        waiting = asyncio.create_task(h.bot.engine.wait_turn(msg, ("Atlas",)))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        started = asyncio.get_running_loop().time()
+        assert await other.publish("posted", channel_id=CHANNEL_ID, guild_id=GUILD_ID, message_id=10_001,
+                                   author_name="Atlas")
+        assert await asyncio.wait_for(waiting, timeout=10) is True
+        assert asyncio.get_running_loop().time() - started < 10  # not the 30 s wait
+    finally:
+        await other.close()
+        await other_store.close()

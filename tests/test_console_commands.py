@@ -1,0 +1,147 @@
+"""Console mode as a person at a terminal meets it (issue 17): console commands that never reach Claude, no
+typing delay, logs in a file, the greeting only for a new conversation, the user's name, and Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot.config import PROJECT_ROOT
+from tests.fakes.claude_server import FakeClaude
+from tests.memory_support import last_user_text
+
+FINN = PROJECT_ROOT / "characters" / "finn"
+GREETING = "Oh! A visitor. Welcome to the stall."  # Finn's first_message
+
+
+def console_env(claude: FakeClaude, db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
+    # A typing delay of ten minutes: a console that simulated typing would not answer within the timeout.
+    env.update({"ANTHROPIC_API_KEY": "fake", "ANTHROPIC_BASE_URL": claude.base_url, "DATABASE_URL": db_url,
+                "DEFAULT_MODEL": "claude-test-default", "MIN_TYPING_TIME": "600", "MAX_TYPING_TIME": "600",
+                "CONSOLE_LOG_FILE": str(tmp_path / "logs" / "console.log"), "LOG_LEVEL": "INFO", **extra})
+    return env
+
+
+async def console(claude: FakeClaude, db_url: str, tmp_path: Path, lines: list[str], *args: str,
+                  **extra: str) -> tuple[str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN), *args,
+        cwd=tmp_path, env=console_env(claude, db_url, tmp_path, **extra), stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate("".join(f"{line}\n" for line in lines).encode()),
+                                      timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in err.decode(), err.decode()
+    return out.decode(), err.decode()
+
+
+async def test_console_commands_never_reach_claude_and_logs_stay_out_of_the_chat(tmp_path: Path,
+                                                                                  db_url: str) -> None:
+    claude = FakeClaude()
+    await claude.start()
+    try:
+        claude.script("Glub! Hello, Sam.", model="claude-test-default")
+        out, err = await console(claude, db_url, tmp_path, ["/help", "/name Sam", "/status", "hello there",
+                                                            "/bogus thing", "/STATUS", "/quit", "never sent"])
+        [request] = claude.requests  # the one message; no command, and nothing after /quit
+        assert last_user_text(request.body).rstrip().endswith("Sam: hello there")
+        sent = FakeClaude.all_text(request)
+        assert not any(word in sent for word in ("/help", "/name", "/status", "/bogus", "never sent"))
+        greeting, reply = out.splitlines()
+        assert greeting.startswith("Finn: ") and GREETING in greeting and reply == "Finn: Glub! Hello, Sam."
+        assert "/reset" in err and "/name NAME" in err  # /help
+        assert "you are now Sam" in err and "unknown console command /bogus" in err
+        assert "this conversation: 0 messages" in err and "this conversation: 2 messages" in err
+        # Logs went to the file, not between the lines of the chat.
+        assert " INFO " not in out + err.split("chatting with Finn")[1]
+        logged = (tmp_path / "logs" / "console.log").read_text()
+        assert " INFO " in logged and "from Sam" in logged
+    finally:
+        await claude.close()
+
+
+async def test_the_greeting_opens_only_a_new_conversation(tmp_path: Path, db_url: str) -> None:
+    claude = FakeClaude()
+    await claude.start()
+    try:
+        claude.script("Kelp tea coming up.", model="claude-test-default")
+        out, _ = await console(claude, db_url, tmp_path, ["tea please"])  # Ctrl-D: end of input
+        assert out.count(GREETING) == 1
+        out, err = await console(claude, db_url, tmp_path, ["/status", "/reset", "/status", "/quit"])
+        assert "continuing your conversation with Finn" in err
+        assert "this conversation: 2 messages" in err and "this conversation: 0 messages" in err
+        assert out.count(GREETING) == 1 and out.startswith("Finn: ")  # the greeting after /reset only
+        assert len(claude.requests) == 1
+    finally:
+        await claude.close()
+
+
+async def test_the_user_is_named_by_as_else_by_the_login(tmp_path: Path, db_url: str) -> None:
+    claude = FakeClaude()
+    await claude.start()
+    try:
+        claude.script("Hi!", model="claude-test-default")
+        claude.script("Hi again!", model="claude-test-default")
+        await console(claude, db_url, tmp_path, ["hello"], "--as", "Robin", LOGNAME="pat")
+        await console(claude, db_url, tmp_path, ["hello"], LOGNAME="pat", USER="pat")
+        first, second = claude.requests
+        assert last_user_text(first.body).rstrip().endswith("Robin: hello")
+        assert last_user_text(second.body).rstrip().endswith("pat: hello")
+    finally:
+        await claude.close()
+
+
+async def test_ctrl_c_at_the_prompt_leaves_cleanly(tmp_path: Path, db_url: str) -> None:
+    claude = FakeClaude()
+    await claude.start()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN),
+            cwd=tmp_path, env=console_env(claude, db_url, tmp_path), stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        assert proc.stderr is not None and proc.stdin is not None
+        seen = b""
+        while b"chatting with Finn" not in seen:  # at the prompt, stdin open: waiting for a line
+            seen += await asyncio.wait_for(proc.stderr.readline(), timeout=60)
+            assert not proc.stderr.at_eof(), seen.decode()
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        assert proc.returncode == 0, (seen + err).decode()
+        assert "Traceback" not in err.decode() and "KeyboardInterrupt" not in err.decode()
+        assert "(bye)" in err.decode() and claude.requests == []
+    finally:
+        await claude.close()
+
+
+async def test_ctrl_c_while_a_reply_is_coming_leaves_cleanly(tmp_path: Path, db_url: str) -> None:
+    claude = FakeClaude()
+    asked, release = asyncio.Event(), asyncio.Event()
+
+    async def responder(body: dict[str, Any]) -> str:
+        asked.set()
+        await release.wait()  # the reply never comes before Ctrl-C
+        return "too late"
+
+    claude.responder = responder
+    await claude.start()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN),
+            cwd=tmp_path, env=console_env(claude, db_url, tmp_path), stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        assert proc.stdin is not None
+        proc.stdin.write(b"tell me a long story\n")
+        await proc.stdin.drain()
+        await asyncio.wait_for(asked.wait(), timeout=60)
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        release.set()
+        assert proc.returncode == 0 and "Traceback" not in err.decode(), err.decode()
+        assert "(bye)" in err.decode() and b"too late" not in out
+    finally:
+        release.set()
+        await claude.close()

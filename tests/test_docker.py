@@ -1,0 +1,205 @@
+"""The Docker image and compose file (issue 17), checked without Docker.
+
+What this proves, and what it does not: the Dockerfile installs the same CPU torch as the Makefile and
+pyproject.toml, then every dependency pyproject.toml declares (its own requirements step is run here, on
+this pyproject.toml) and Kindred itself; pip resolves exactly those install lines, offline, against this
+test environment (which `make setup` built the same way: the torch pin, then the project) without needing
+anything more; what it COPYs exists and is not excluded by .dockerignore, while secrets and local state are;
+it runs main.py in exec form as a non-root user with data/ as a volume; compose.yaml gives Kindred a healthy
+PostgreSQL 16 and a DATABASE_URL Kindred accepts. It does not download from the PyTorch index or PyPI, nor
+build or run the image: that is `docker compose build` on a machine with a Docker daemon (README "Docker").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy.engine import make_url
+
+from bot.config import BY_KEY, PROJECT_ROOT
+
+DOCKERFILE = PROJECT_ROOT / "Dockerfile"
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
+    out: list[tuple[str, str]] = []
+    pending = ""
+    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        full = (pending + line).strip()
+        pending = ""
+        word, _, rest = full.partition(" ")
+        out.append((word.upper(), rest.strip()))
+    return out
+
+
+def run_commands() -> list[str]:
+    """Every shell command of every RUN, split at &&."""
+    return [part.strip() for word, rest in instructions() if word == "RUN" for part in rest.split("&&")]
+
+
+def pip_installs() -> list[list[str]]:
+    """The arguments of each `pip install` the image runs, in order."""
+    return [shlex.split(c)[2:] for c in run_commands() if c.startswith("pip install")]
+
+
+def pyproject() -> dict:
+    return tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def torch_pin(requirements: list[str]) -> str:
+    [pin] = [r for r in requirements if re.match(r"torch\s*==", r)]
+    return pin.replace(" ", "")
+
+
+def test_the_image_installs_the_cpu_torch_the_project_pins() -> None:
+    [base] = [rest for word, rest in instructions() if word == "FROM"]
+    assert base == "python:3.11-slim"
+    first, *_ = pip_installs()
+    assert first[:2] == ["--index-url", CPU_INDEX]  # only torch comes from PyTorch's CPU index
+    assert torch_pin(first[2:]) == torch_pin(pyproject()["project"]["dependencies"])
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    assert f"pip install -q {torch_pin(first[2:])}" in makefile
+
+
+def _requirements_step(workdir: Path) -> list[str]:
+    """The Dockerfile's own requirements step, run here: `python -c ... > /tmp/requirements.txt`."""
+    [command] = [c for c in run_commands() if c.startswith("python -c") and "requirements.txt" in c]
+    program = shlex.split(command.split(">")[0])[2]
+    (workdir / "pyproject.toml").write_bytes((PROJECT_ROOT / "pyproject.toml").read_bytes())
+    done = subprocess.run([sys.executable, "-c", program], cwd=workdir, capture_output=True, text=True,
+                          check=True)
+    return [line for line in done.stdout.splitlines() if line.strip()]
+
+
+def test_every_declared_dependency_is_installed_then_kindred_itself(tmp_path: Path) -> None:
+    assert _requirements_step(tmp_path) == pyproject()["project"]["dependencies"]
+    installs = pip_installs()
+    assert [args for args in installs if "-r" in args] == [["-r", "/tmp/requirements.txt"]]
+    assert installs[-1] == ["."]  # the project, with its dependencies (all satisfied by then)
+    # `pip install .` sees the whole project: it runs after the COPY of everything.
+    order = [(w, r) for w, r in instructions() if w in ("COPY", "RUN")]
+    copy_all = order.index(("COPY", ". ."))
+    assert any("pip install ." in r for _, r in order[copy_all + 1:])
+
+
+def test_pip_resolves_the_install_lines_offline(tmp_path: Path) -> None:
+    """The Dockerfile's pip installs, as one resolution with no index at all (so nothing can download):
+    everything they ask for must already be satisfied by this environment, which was built the same way."""
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("\n".join(_requirements_step(tmp_path)) + "\n", encoding="utf-8")
+    args: list[str] = []
+    for install in pip_installs():
+        install = [a for a in install if a not in ("--index-url", CPU_INDEX)]  # offline: no index
+        args += [str(requirements) if a == "/tmp/requirements.txt" else str(PROJECT_ROOT) if a == "."
+                 else a for a in install]
+    report = tmp_path / "report.json"
+    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--no-build-isolation", "--quiet",
+         "--report", str(report), *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    if done.returncode and "No module named pip" in done.stderr:
+        pytest.skip("this environment has no pip")
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = [item["metadata"]["name"] for item in json.loads(report.read_text())["install"]]
+    assert names == ["kindred"]  # nothing missing, nothing CUDA (no nvidia-* packages)
+
+
+def _pattern(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern as Docker reads it: ``*`` and ``?`` stay within one path element, ``**``
+    spans any number of them; a pattern also excludes everything under what it matches."""
+    out = ""
+    for piece in re.split(r"(\*\*/|\*\*|\*|\?)", pattern.strip("/")):
+        out += {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(piece, re.escape(piece))
+    return re.compile(out + "(?:/.*)?")
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Whether .dockerignore excludes ``path`` (the last matching pattern decides; ``!`` re-includes)."""
+    excluded = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        if _pattern(pattern.lstrip("!")).fullmatch(path):
+            excluded = not negate
+    return excluded
+
+
+def test_the_image_gets_the_code_but_no_secrets() -> None:
+    patterns = [line.strip() for line in (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    for word, rest in instructions():
+        if word == "COPY":
+            *sources, _ = rest.split()
+            for source in sources:
+                assert (PROJECT_ROOT / source).exists(), source
+                assert source == "." or not _ignored(source, patterns), source
+    needed = ["main.py", "pyproject.toml", "alembic.ini", "bot/client.py", "cogs/events.py",
+              "database/migrations/env.py", "memory/service.py", "personaflow/__init__.py",
+              "characters/finn/character.env", "config.env.example"]
+    for path in needed:
+        assert (PROJECT_ROOT / path).exists(), path
+        assert not _ignored(path, patterns), path
+    for secret in ["config.env", "characters/finn/character.local.env", ".env", "data/finn.db", ".venv/bin",
+                   ".git/config", "bot/__pycache__/client.cpython-311.pyc"]:
+        assert _ignored(secret, patterns), secret
+
+
+def test_the_container_runs_main_py_as_a_non_root_user_with_a_data_volume() -> None:
+    found = dict(instructions())  # the last of each instruction
+    assert json.loads(found["CMD"]) == ["python", "main.py"]  # exec form: SIGTERM reaches python
+    assert found["USER"] not in ("root", "0")
+    assert json.loads(found["VOLUME"]) == [f"{found['WORKDIR']}/data"]
+    apt = next(c for c in run_commands() if "apt-get install" in c)
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    [system] = re.findall(r"^SYSTEM_PACKAGES := (.+)$", makefile, re.M)
+    assert set(system.split()) <= set(apt.split())  # voice needs the same programs as `make setup` installs
+
+
+def _compose() -> dict:
+    text = (PROJECT_ROOT / "compose.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"\$\{(\w+):-([^}]*)\}", r"\2", text)  # each variable at its default
+    return yaml.safe_load(text)
+
+
+def test_compose_runs_kindred_on_a_healthy_postgresql() -> None:
+    services = _compose()["services"]
+    db, bot = services["db"], services["kindred"]
+    assert db["image"] == "postgres:16" and "pg_isready" in " ".join(db["healthcheck"]["test"])
+    assert bot["depends_on"]["db"]["condition"] == "service_healthy"
+    assert bot["build"] == "."
+    url = bot["environment"]["DATABASE_URL"]
+    assert BY_KEY["database_url"].problem(url) is None
+    parsed = make_url(url)
+    assert (parsed.drivername, parsed.host, parsed.database) == ("postgresql+asyncpg", "db",
+                                                                  db["environment"]["POSTGRES_DB"])
+    assert parsed.username == db["environment"]["POSTGRES_USER"]
+    assert parsed.password == db["environment"]["POSTGRES_PASSWORD"]
+    character = bot["environment"]["CHARACTER_DIR"]
+    assert (PROJECT_ROOT / character / "character.env").is_file()
+    assert bot["env_file"] == [f"{character}/character.local.env"]  # the secrets, never in the image
+    assert "./characters:/app/characters:ro" in bot["volumes"]
+    [config] = [v for v in bot["volumes"] if isinstance(v, dict)]
+    assert (config["source"], config["target"]) == ("./config.env", "/app/config.env")
+    assert config["read_only"] is True
+    assert config["bind"]["create_host_path"] is False  # a missing file stops compose instead of a folder
+    assert any(isinstance(v, str) and v.endswith(":/app/data") for v in bot["volumes"])
+    # Docker's SIGKILL comes after stop_grace_period: later than Kindred's own grace for replies in flight.
+    assert float(bot["stop_grace_period"].rstrip("s")) > BY_KEY["shutdown_grace_seconds"].default

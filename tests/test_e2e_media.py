@@ -1,0 +1,139 @@
+"""Images and files over the wire (issue 12): the fake Discord serves the attachment bytes from its CDN, the
+real discord.py downloads them, the real anthropic SDK sends them, and the fake Claude checks each image block
+as the Messages API does (base64, one of four media types matching the bytes, size). The history keeps the
+placeholder, never the bytes. Malformed attachments get one clear line, and the message is still logged and
+answered."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+import pytest
+
+from tests.fakes.claude_server import Recorded, content_text
+from tests.fakes.discord_cdn import SAMPLES
+from tests.harness import CHANNEL_ID, Harness
+from tests.test_e2e_empty_turns import history, logged
+
+REPLY_MODEL = "claude-test-default"
+PNG = (SAMPLES / "python.png").read_bytes()
+JPEG = (SAMPLES / "python.jpg").read_bytes()
+LINE = "*Finn squints at {file}.* I can't open that one here, sorry."
+
+
+def reply_requests(h: Harness) -> list[Recorded]:
+    return h.claude.requests_for(REPLY_MODEL)
+
+
+def images_in(request: Recorded) -> list[dict[str, Any]]:
+    return [b for m in request.body["messages"] if isinstance(m["content"], list)
+            for b in m["content"] if b.get("type") == "image"]
+
+
+async def test_an_image_reaches_claude_as_a_valid_image_block_and_the_history_keeps_a_placeholder(
+        harness: Harness) -> None:
+    h = harness
+    cat = h.discord.attachment("cat.png", content_type="image/png", data=PNG)
+    photo = h.discord.attachment("photo.png", content_type="image/png", data=JPEG)  # a JPEG, misnamed
+    h.claude.script("What a fine cat!", model=REPLY_MODEL)
+    sent = await h.dm("look at her", attachments=[cat, photo])
+    channel = int(sent["channel_id"])
+    [reply] = await h.replies(channel)
+    assert reply["content"] == "What a fine cat!"
+    [request] = reply_requests(h)
+    assert request.status == 200  # the fake Claude accepted both image blocks
+    blocks = images_in(request)
+    assert [b["source"]["media_type"] for b in blocks] == ["image/png", "image/jpeg"]
+    assert [base64.b64decode(b["source"]["data"]) for b in blocks] == [PNG, JPEG]
+    assert sorted(h.discord.cdn_requests) == sorted([int(cat["id"]), int(photo["id"])])
+    assert content_text(request.body["messages"][-1]["content"]).endswith(
+        "alice: look at her [image: cat.png] [image: photo.png]")
+
+    stored = await history(h, "dm", 2)
+    assert stored.turns[0].content == "look at her [image: cat.png] [image: photo.png]"
+    assert (await logged(h, channel, int(sent["id"]))).content == stored.turns[0].content
+
+    # The next prompt carries the placeholder, never the bytes.
+    await h.dm("isn't she fluffy?")
+    await h.replies(channel, 2)
+    later = reply_requests(h)[-1]
+    assert images_in(later) == [] and base64.b64encode(PNG).decode()[:200] not in str(later.body)
+    first_turn = content_text(later.body["messages"][0]["content"])
+    assert "look at her [image: cat.png] [image: photo.png]" in first_turn
+
+
+async def test_an_image_in_a_channel_with_a_mention(harness: Harness) -> None:
+    h = harness
+    await h.say("what is this?", mention=True,
+                attachments=[h.discord.attachment("meme.webp", content_type="image/webp")])
+    await h.replies(CHANNEL_ID)
+    [request] = reply_requests(h)
+    assert [b["source"]["media_type"] for b in images_in(request)] == ["image/webp"]
+    stored = await history(h, f"channel:{CHANNEL_ID}", 2)
+    assert stored.turns[0].content.endswith("what is this? [image: meme.webp]")
+
+
+async def test_a_text_file_arrives_as_a_fenced_block(harness: Harness) -> None:
+    h = harness
+    code = "def tide(n):\n    return n * 2\n"
+    source = h.discord.attachment("tide.py", content_type="text/x-python; charset=utf-8", data=code.encode())
+    sent = await h.dm("can you check this?", attachments=[source])
+    await h.replies(int(sent["channel_id"]))
+    [request] = reply_requests(h)
+    text = content_text(request.body["messages"][-1]["content"])
+    assert f"alice: can you check this? [file: tide.py]\n\n[Contents of tide.py]\n```py\n{code}\n```" in text
+    assert images_in(request) == []
+    stored = await history(h, "dm", 2)
+    assert stored.turns[0].content == "can you check this? [file: tide.py]"  # not the file itself
+
+
+async def test_a_long_text_file_is_cut_with_a_note(make_harness: Any) -> None:
+    h = await make_harness(max_attachment_chars=100)
+    sent = await h.dm("", attachments=[h.discord.attachment("log.txt", data=("x" * 99 + "\n") * 30)])
+    await h.replies(int(sent["channel_id"]))
+    text = content_text(reply_requests(h)[0].body["messages"][-1]["content"])
+    assert "```\n" + "x" * 99 + "\n\n```" in text
+    assert "[log.txt is cut here: the first 100 of its 3,000 characters are shown]" in text
+
+
+async def test_malformed_attachments_get_one_clear_line_and_the_message_is_still_answered(
+        make_harness: Any, caplog: pytest.LogCaptureFixture) -> None:
+    h = await make_harness(unreadable_attachment_line=LINE.replace("Finn", "{name}"))
+    caplog.set_level(logging.INFO, logger="bot.media")
+    d = h.discord
+    liar = d.attachment("cat.png", content_type="image/png", data=b"I am not a picture, just text.\n")
+    cut = d.attachment("beach.jpg", content_type="image/jpeg", data=JPEG[: len(JPEG) // 2])
+    huge = d.attachment("movie-night.png", content_type="image/png", size=100 * 1024 * 1024, data=PNG)
+    good = d.attachment("dog.gif", content_type="image/gif")
+    h.claude.script("Cute dog!", model=REPLY_MODEL)
+    sent = await h.say("pics from the weekend", mention=True, attachments=[liar, cut, huge, good])
+    [reply] = await h.replies(CHANNEL_ID)
+    assert reply["content"] == LINE.format(file="cat.png, beach.jpg and movie-night.png") + "\n\nCute dog!"
+    [request] = reply_requests(h)
+    assert request.status == 200 and [b["source"]["media_type"] for b in images_in(request)] == ["image/gif"]
+    text = content_text(request.body["messages"][-1]["content"])
+    assert "[Attachments you could not open, and have already said so: cat.png (not a picture" in text
+    assert "beach.jpg (the picture is cut short)" in text and "movie-night.png (too large: 104.9 MB)" in text
+    assert int(huge["id"]) not in d.cdn_requests  # refused by its declared size, before reading
+    note = ("pics from the weekend [image: cat.png] [image: beach.jpg] [image: movie-night.png] "
+            "[image: dog.gif]")
+    assert (await logged(h, CHANNEL_ID, int(sent["id"]))).content.endswith(note)
+    stored = await history(h, f"channel:{CHANNEL_ID}", 2)
+    assert stored.turns[0].content.endswith(note) and stored.turns[1].content == reply["content"]
+    assert any("movie-night.png not shown to Claude: too large" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_failed_download_is_logged_and_the_reply_goes_on(harness: Harness,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    h = harness
+    caplog.set_level(logging.WARNING, logger="bot.media")
+    gone = h.discord.attachment("gone.png", content_type="image/png")
+    h.discord.forget_file(gone)  # the CDN answers 404
+    h.claude.script("Hm, anyway: hello!", model=REPLY_MODEL)
+    sent = await h.dm("did you see it?", attachments=[gone])
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert reply["content"].endswith("Hm, anyway: hello!") and "gone.png" in reply["content"]
+    assert any("gone.png could not be downloaded" in r.getMessage() for r in caplog.records)
+    assert images_in(reply_requests(h)[0]) == []

@@ -1,0 +1,109 @@
+"""SillyTavern macros in prompts and cards ({{char}}, {{user}}, {{date}}, {{time}}, {{weekday}},
+{{idle_duration}}), rendered at each reply without breaking the prompt cache: proven by what the fake Claude
+receives when the fake Discord delivers two messages hours apart."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.persona.macros import Moment, humanize, now_note, render_macros, time_macros_in
+from tests.fakes.claude_server import FakeClaude
+from tests.fakes.discord_lead import DISCORD_EPOCH_MS
+from tests.harness import Harness
+from tests.memory_support import last_user_text
+from tests.test_e2e_reply import reply_requests
+
+CHARACTER = """\
+default_name="Wren"
+core_prompt="You are {{ Char }}, a night-market fortune teller. Today is {{date}} ({{WEEKDAY}}) and it is \
+{{time}} where you live. {{user}} has been away for {{idle_duration}}; greet them accordingly."
+post_history_instructions="Mention the hour ({{Time}}) if {{user}} asks."
+first_message="*{{char}} shuffles the cards.* Good {{weekday}}, {{user}}."
+"""
+
+
+class Clock:
+    """The fake Discord's time: message ids (snowflakes) carry it; discord.py reads created_at from them."""
+
+    def __init__(self, h: Harness, at: datetime) -> None:
+        self.at = at
+        counter = itertools.count(1)
+        h.discord.snowflake = lambda: (  # type: ignore[method-assign]
+            ((int(self.at.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(counter) & 0x3FFFFF))
+
+
+async def test_time_macros_render_per_message_and_the_system_prompt_stays_cached(
+        make_harness: Callable[..., Awaitable[Harness]], tmp_path: Path) -> None:
+    folder = tmp_path / "wren"
+    folder.mkdir()
+    (folder / "character.env").write_text(CHARACTER)
+    # Tokyo has no summer time: 00:15 UTC is 9:15 AM there. Feelings and style off: nothing else in the
+    # system prompt moves between the two replies.
+    h = await make_harness(character_dir=folder, timezone="Asia/Tokyo", emotions="false",
+                           style_mirroring="false")
+    clock = Clock(h, datetime(2026, 3, 2, 0, 15, tzinfo=UTC))  # a Monday
+    sent = await h.dm("hello there")
+    channel = int(sent["channel_id"])
+    await h.replies(channel, 1)
+    clock.at += timedelta(hours=3, minutes=10)
+    await h.dm("what time is it?")
+    await h.replies(channel, 2)
+    first, second = reply_requests(h)[-2:]
+
+    # The cached prefix: byte-identical although the date, time and idle duration differ.
+    assert json.dumps(first.body["system"]) == json.dumps(second.body["system"])
+    system = FakeClaude.system_text(first)
+    assert ("You are Wren, a night-market fortune teller. Today is [date] ([weekday]) and it is [time] where "
+            "you live. alice has been away for [idle duration]") in system
+    assert "{{" not in FakeClaude.all_text(first) + FakeClaude.all_text(second)
+
+    # The per-message part states the values at each reply.
+    one, two = last_user_text(first.body), last_user_text(second.body)
+    assert ("[date] = March 2, 2026; [time] = 9:15 AM; [weekday] = Monday; "
+            "[idle duration] = none: this is their first message here]") in one
+    assert ("[date] = March 2, 2026; [time] = 12:25 PM; [weekday] = Monday; "
+            "[idle duration] = 3 hours (since alice last wrote)]") in two
+    assert "[Instructions] Mention the hour ([time]) if alice asks." in two
+    assert one.rstrip().endswith("alice: hello there") and two.rstrip().endswith("alice: what time is it?")
+    # The greeting opens the new conversation's prompt, its macros rendered too.
+    assert first.body["messages"][1] == {"role": "assistant",
+                                         "content": "*Wren shuffles the cards.* Good [weekday], alice."}
+
+
+async def test_a_character_without_time_macros_gets_no_note(harness: Harness) -> None:
+    sent = await harness.dm("hello")
+    await harness.replies(int(sent["channel_id"]), 1)
+    assert "[Now, for" not in last_user_text(reply_requests(harness)[-1].body)
+
+
+def test_macros_render_case_insensitively_with_values_or_references() -> None:
+    moment = Moment(datetime(2026, 11, 23, 21, 5, tzinfo=UTC), timedelta(days=2, hours=1))
+    text = "{{CHAR}} to {{ user }}: {{Date}}, {{time}}, {{weekday}}, away {{idle_duration}}. {{other}}"
+    assert render_macros(text, char="Wren", user="Sam", moment=moment) == (
+        "Wren to Sam: November 23, 2026, 9:05 PM, Monday, away 2 days. {{other}}")
+    assert render_macros(text, char="Wren", user="Sam") == (
+        "Wren to Sam: [date], [time], [weekday], away [idle duration]. {{other}}")
+    assert time_macros_in([text, "{{TIME}}"]) == ["date", "time", "weekday", "idle_duration"]
+    assert now_note([], moment, "Sam") == ""
+    assert now_note(["time"], moment, "Sam") == "[Now, for [time] in your instructions: [time] = 9:05 PM]"
+    assert [humanize(timedelta(seconds=s)) for s in (10, 60, 600, 3600, 7 * 3600, 86400, 5 * 86400)] == [
+        "a few seconds", "a minute", "10 minutes", "an hour", "7 hours", "a day", "5 days"]
+    assert Moment(datetime(2026, 1, 1, 0, 0, tzinfo=UTC)).value("time") == "12:00 AM"
+
+
+def test_unprompted_messages_state_the_time_too() -> None:
+    """Proactive talk and check-ins use the same character prompt: its references get their values."""
+    from bot.initiative import SelfPortrait, character_system
+    from bot.persona.model import Persona
+
+    persona = Persona("Wren", "You are Wren. It is {{time}} on {{weekday}}.")
+    moment = Moment(datetime(2026, 3, 2, 9, 15, tzinfo=UTC), timedelta(days=3))
+    blocks = character_system(persona, SelfPortrait({}, ""), user_name="Sam", moment=moment)
+    assert blocks[0]["text"] == "You are Wren. It is [time] on [weekday]."
+    assert blocks[1]["text"] == "[Now, for [time], [weekday] in your instructions: [time] = 9:15 AM; " \
+                                "[weekday] = Monday]"
+    assert len(character_system(Persona("Wren", "You are Wren."), SelfPortrait({}, ""), moment=moment)) == 1

@@ -1,0 +1,31 @@
+"""Prompt caching over the wire: the real bot against the fake Discord and the fake Claude, whose cache
+follows Anthropic's documented rules (tests/fakes/prompt_cache.py). The ratios are deterministic (token
+counts, not time), measured by the same run as benchmarks/bench_cache.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.bench_cache import line, run
+from tests.fakes.claude_server import content_text
+
+
+async def test_channel_and_dm_replies_read_their_prompts_from_cache(db_url: str, tmp_path: Path) -> None:
+    figures = await run(db_url, tmp_path, dm_turns=50, channel_messages=40, votes=0)
+    assert figures.channel.requests == 40 and figures.dm.requests == 50
+    # 3 people, 40 @mentions: the channel's transcript is a prefix they all share (56 % before)
+    assert figures.channel.ratio >= 0.85, figures.channel.describe()
+    # a DM keeps its layout (92 % in this conversation before): its floor is the first turns, shorter than
+    # the 1,024-token minimum, and each exchange written once
+    assert figures.dm.ratio >= 0.90, figures.dm.describe()
+
+    # what the character needs is still there: the channel's latest lines, its own answers as its turns,
+    # who it is answering, and the message
+    body = figures.last_channel_request
+    said = [content_text(m["content"]) for m in body["messages"]]
+    transcript = "\n".join(said)
+    for i in range(32, 39):  # at least the last 15 lines (recent_channel_messages): 7 people's, 8 answers
+        assert line(100 + i) in transcript
+    assert sum(m["role"] == "assistant" for m in body["messages"]) >= 8
+    final = said[-1]
+    assert "[You are answering alice]" in final and final.endswith(f"alice: @Kindred {line(139)}")

@@ -1,0 +1,250 @@
+"""Running as a service (issue 17): SIGTERM/SIGINT stop the real process gracefully, and config.env and the
+character files are reloaded while the bot runs, both proven over the wire against the fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.character import CharacterSource
+from bot.config import BY_KEY, PROJECT_ROOT, SETTINGS, load_settings
+from bot.config.docs import render_example, render_markdown
+from bot.config.live import apply, changes, live_section, live_settings
+from bot.engine import BotThrottle
+from bot.reloader import ConfigReloader
+from database.store import Store
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
+
+FINN = PROJECT_ROOT / "characters" / "finn"
+DEFAULT = "claude-test-default"
+
+
+# --------------------------------------------------------------------------- SIGTERM / SIGINT
+
+
+async def _read_until(stream: asyncio.StreamReader, needle: str, seen: list[str],
+                      timeout: float = 60) -> None:
+    async def scan() -> None:
+        while True:
+            line = (await stream.readline()).decode(errors="replace")
+            if not line:
+                raise AssertionError(f"output ended before {needle!r}:\n" + "".join(seen)[-3000:])
+            seen.append(line)
+            if needle in line:
+                return
+
+    await asyncio.wait_for(scan(), timeout)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_stop_signal_finishes_the_reply_in_flight_and_exits_0(db_url: str, tmp_path: Path,
+                                                                      sig: signal.Signals) -> None:
+    """main.py as systemd or Docker runs it: a signal while a reply is being generated. The reply still
+    reaches Discord and the database, a message sent after the signal is not taken, the process exits 0."""
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    await h.discord.start()
+    await h.claude.start()
+    h._build_world()
+    h.claude.script("A slow, careful answer.", model=DEFAULT, delay=3.0)
+    env = {**os.environ, **h.environ(), "LOG_LEVEL": "INFO"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    assert proc.stdout is not None
+    seen: list[str] = []
+    try:
+        await h.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=60, what="main.py")
+        bot_id = int(next(iter(h.discord.bots.values()))["id"])
+        await h.discord.user_message(CHANNEL_ID, USER_ID, f"<@{bot_id}> tell me slowly", mentions=[bot_id])
+        await h.claude.wait_for_requests(1, timeout=30)  # the reply is in flight
+        proc.send_signal(sig)
+        await _read_until(proc.stdout, f"{sig.name} received", seen)
+        proc.send_signal(sig)  # impatience (a second Ctrl-C) changes nothing: the close under way goes on
+        # Sent after the signal: not taken (no second model request, no second reply).
+        await h.discord.user_message(CHANNEL_ID, USER2_ID, f"<@{bot_id}> and me?", mentions=[bot_id])
+        rest, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await h.claude.close()
+        await h.discord.close()
+    text = "".join(seen) + rest.decode(errors="replace")
+    assert proc.returncode == 0, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    assert "Unclosed" not in text, text[-3000:]  # aiohttp's warning for an HTTP session left open
+    assert "stopped cleanly: Discord connection and database closed" in text, text[-3000:]
+    assert f"{sig.name} received again: already stopping" in text, text[-3000:]
+    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["A slow, careful answer."]
+    assert len(h.claude.requests) == 1
+    store = await Store(db_url).open()
+    try:
+        hist = await store.conversations.history("finn", USER_ID, f"channel:{CHANNEL_ID}")
+        assert [t.content for t in hist.turns][-1] == "A slow, careful answer."
+        later = await store.conversations.history("finn", USER2_ID, f"channel:{CHANNEL_ID}")
+        assert not later.turns  # the message sent after the signal was not taken
+    finally:
+        await store.close()
+
+
+# --------------------------------------------------------------------------- live config reload
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """Write and move the modification time on, so a change within the file system's clock tick counts."""
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(text, encoding="utf-8")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, max(st.st_mtime_ns, before + 1_000_000_000)))
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, needle: str, timeout: float = 10.0) -> str:
+    async def scan() -> str:
+        while True:
+            for message in caplog.messages:
+                if needle in message:
+                    return message
+            await asyncio.sleep(0.02)
+
+    try:
+        return await asyncio.wait_for(scan(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"no log line with {needle!r}:\n" + "\n".join(caplog.messages[-30:])) from None
+
+
+async def _exchange(h: Harness, text: str, answer: str, n: int) -> Any:
+    h.claude.script(answer, model=DEFAULT)
+    await h.say(text, mention=True)
+    assert (await h.replies(CHANNEL_ID, n))[-1]["content"] == answer
+    return h.claude.last_request(DEFAULT)
+
+
+async def test_config_and_character_changes_apply_live(db_url: str, tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "finn"
+    shutil.copytree(FINN, folder)
+    config = tmp_path / "config.env"
+    config.write_text("default_max_tokens=700\nrecall_token_budget=400\n", encoding="utf-8")
+    h = Harness(db_url=db_url, tmp_path=tmp_path, character_dir=folder, config_file=config,
+                config={"config_reload_seconds": "0.05"})
+    caplog.set_level(logging.INFO, logger="bot")
+    await h.start()
+    try:
+        first = await _exchange(h, "hello", "First.", 1)
+        assert first.json["max_tokens"] == 700
+        assert "sells lemonade" not in first.system_text()
+
+        # A model setting, a memory budget and a reply setting in config.env, the prompt in character.env,
+        # a restart-only key beside them.
+        _rewrite(config, "default_max_tokens=321\nrecall_token_budget=123\nyes_no_vote_count=1\n"
+                         "shard_count=2\n")
+        env = (folder / "character.env").read_text(encoding="utf-8")
+        lemonade = "You are Finn, a walking fish who sells lemonade."
+        _rewrite(folder / "character.env", env.replace("You are Finn, a walking fish.", lemonade))
+        line = await _logged(caplog, "default_max_tokens 700 -> 321")
+        assert str(config) in line
+        restart = await _logged(caplog, "shard_count 1 -> 2: read at start-up, applies after a restart")
+        assert "core_prompt changed" in await _logged(caplog, "core_prompt")
+        assert h.bot is not None
+        assert h.bot.settings.shard_count == 1  # the running value stays
+        # memory/ was handed its section, and reads it through the bot's settings
+        assert h.bot.memory.recall.settings.recall_token_budget == 123
+        second = await _exchange(h, "again", "Second.", 2)
+        assert second.json["max_tokens"] == 321
+        assert lemonade in second.system_text()
+        assert [r.levelname for r in caplog.records if r.getMessage() == restart] == ["WARNING"]
+        # A reply decision: one vote now (3 by default) for a message nobody addressed.
+        assert "yes_no_vote_count 3 -> 1" in await _logged(caplog, "yes_no_vote_count")
+        unaddressed = await h.say("nice weather for tea today")
+        await _logged(caplog, f"message {unaddressed['id']} from alice")
+        assert len(h.claude.requests_for("claude-test-voter")) == 1
+
+        # An invalid value: one line naming the file and the key; the running configuration stays.
+        _rewrite(config, "default_max_tokens=lots\n")
+        line = await _logged(caplog, "keeping the running configuration")
+        assert f"{config}: default_max_tokens: expected a whole number, got 'lots'" in line
+        third = await _exchange(h, "and now?", "Third.", 3)
+        assert third.json["max_tokens"] == 321
+    finally:
+        await h.close()
+
+
+async def test_an_identity_file_added_while_running_is_seeded(db_url: str, tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """identity.json is seeded as at start-up (bot.client.seed_identity decides what a seed adds)."""
+    folder = tmp_path / "finn"
+    shutil.copytree(FINN, folder)
+    identity = folder / "identity.json"
+    seed = identity.read_text(encoding="utf-8")
+    identity.unlink()
+    h = Harness(db_url=db_url, tmp_path=tmp_path, character_dir=folder,
+                config={"config_reload_seconds": "0.05"})
+    caplog.set_level(logging.INFO, logger="bot")
+    await h.start()
+    try:
+        assert h.bot is not None and not await h.store.identity.entries("finn")
+        _rewrite(identity, seed)
+        await _logged(caplog, f"seeded 20 identity entries from {identity}")
+        assert len(await h.store.identity.entries("finn")) == 20
+    finally:
+        await h.close()
+
+
+# --------------------------------------------------------------------------- the pieces, without the wire
+
+
+def test_restart_only_keys_are_declared_and_documented() -> None:
+    restart = {s.key for s in SETTINGS if s.restart}
+    assert {"discord_token", "database_url", "shard_count", "dashboard_port", "ensemble_characters",
+            "embedding_model"} <= restart
+    assert not {"default_model", "default_max_tokens", "typing_speed_cpm", "recall_token_budget",
+                "config_reload_seconds", "shutdown_grace_seconds", "log_level"} & restart
+    assert f"| {BY_KEY['shard_count'].help} Applies after a restart. |" in render_markdown()
+    assert "Applies after a restart." not in render_example().split("default_max_tokens=")[0].split(
+        "default_model=")[1]  # a live key's comment does not say so
+
+
+def _settings(tmp_path: Path, **env: str) -> Any:
+    return load_settings(FINN, None, environ={"DISCORD_TOKEN": "t", "ANTHROPIC_API_KEY": "k", **env})
+
+
+def test_changes_apply_in_place_keeping_restart_keys(tmp_path: Path) -> None:
+    running = _settings(tmp_path, DEFAULT_MAX_TOKENS="700", SHARD_COUNT="1", DISCORD_TOKEN="old-secret")
+    memory = live_section(running, "memory")
+    throttle = BotThrottle(running)
+    new = _settings(tmp_path, DEFAULT_MAX_TOKENS="321", SHARD_COUNT="2", DISCORD_TOKEN="new-secret",
+                    RECALL_TOKEN_BUDGET="5", REPLY_COOLDOWN="2.5")
+    found = {c.key: c for c in changes(running, new)}
+    assert set(found) == {"default_max_tokens", "shard_count", "discord_token", "recall_token_budget",
+                          "reply_cooldown"}
+    assert found["default_max_tokens"].describe() == "default_max_tokens 700 -> 321"
+    assert found["discord_token"].describe() == ("discord_token changed: read at start-up, applies after a "
+                                                 "restart (the running value stays)")  # no secret logged
+    apply(running, live_settings(running, new))
+    assert running.default_max_tokens == 321 and memory.recall_token_budget == 5
+    assert throttle.cooldown == 2.5  # the engine's bot-to-bot throttle reads the settings at each decision
+    assert running.shard_count == 1 and running.discord_token == "old-secret"
+    persona = replace(new, raw={**new.raw, "core_prompt": "x" * 500})
+    [prompt] = [c for c in changes(new, persona) if c.key == "core_prompt"]
+    assert prompt.describe() == "core_prompt changed (the persona follows it from the next message)"
+
+
+async def test_config_reload_seconds_0_watches_nothing(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, CONFIG_RELOAD_SECONDS="0")
+
+    async def reseed(folder: Path) -> None:
+        raise AssertionError("nothing is watched")
+
+    reloader = ConfigReloader(settings, [CharacterSource(FINN, None, {})], reseed)
+    reloader.start()
+    assert reloader._task is None
+    await reloader.stop()

@@ -1,0 +1,308 @@
+"""Before the first message (issue 17): main.py as a subprocess against the fake Discord and the fake Claude.
+
+What an operator sees at start-up: the invite link and one "connected" line and no library chatter at INFO;
+each way start-up fails (a privileged intent not enabled, Discord unreachable, a bad or unreachable
+database, an unquoted multi-line prompt) as one line, the right exit code and no traceback; a wrong API key
+or an unreachable model server as a warning, the bot starting anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.permissions import INVITE_PERMISSIONS
+from tests.harness import LOG_CHANNEL_ID, Harness
+
+# Libraries whose lines an operator should not see at INFO (logger names, or their parents).
+NOISY = ("alembic", "apscheduler", "sentence_transformers", "transformers", "huggingface_hub", "torch",
+         "httpx", "httpx2", "discord")
+LINE = re.compile(r"^\S+ \S+ (?P<level>[A-Z]+)\s+(?P<name>[\w.]+): (?P<message>.*)$")
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def start_fakes(tmp_path: Path) -> Harness:
+    h = Harness(db_url=f"sqlite+aiosqlite:///{tmp_path / 'kindred.db'}", tmp_path=tmp_path)
+    await h.discord.start()
+    await h.claude.start()
+    h._build_world()
+    return h
+
+
+async def stop_fakes(h: Harness) -> None:
+    await h.claude.close()
+    await h.discord.close()
+
+
+def main_env(h: Harness, **extra: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items()
+             if k.lower() not in {"discord_token", "anthropic_api_key", "database_url", "log_level"}}
+    return {**clean, **h.environ(), **extra}
+
+
+async def run_to_exit(h: Harness, env: dict[str, str], *args: str) -> tuple[int, str]:
+    """main.py until it exits on its own; its return code and its stderr+stdout."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "--character", str(h.character_dir), *args, cwd=str(PROJECT_ROOT), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, output.decode(errors="replace")
+
+
+def lines_of(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+async def test_start_logs_the_invite_and_connected_lines_and_no_library_chatter(tmp_path: Path) -> None:
+    h = await start_fakes(tmp_path)
+    # A plain sqlite:/// URL is taken as sqlite+aiosqlite.
+    env = main_env(h, LOG_LEVEL="INFO", DATABASE_URL=f"sqlite:///{tmp_path / 'plain.db'}")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    seen: list[str] = []
+
+    async def read() -> None:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            seen.append(raw.decode(errors="replace").rstrip("\n"))
+
+    reader = asyncio.create_task(read())
+    try:
+        await h.discord.wait_for(lambda d: any("connected as" in line for line in seen) or reader.done(),
+                                 timeout=60, what="the connected line")
+        await h.discord.user_message(LOG_CHANNEL_ID, h.admin_id, "shutdown? Finn")
+        await asyncio.wait_for(proc.wait(), timeout=30)
+        await reader
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await stop_fakes(h)
+    text = "\n".join(seen)
+    assert proc.returncode == 0, text[-3000:]
+    assert "Traceback" not in text
+    parsed = [m for m in map(LINE.match, seen) if m]
+    assert len(parsed) == len(seen), [s for s in seen if not LINE.match(s)]  # every line is a log line
+    noisy = [m.group(0) for m in parsed if m.group("name").split(".")[0] in NOISY]
+    assert noisy == [], noisy
+    assert not any("PyNaCl" in line or "davey" in line for line in seen)
+    app_id = h.discord.application_id
+    [invite] = [m.group("message") for m in parsed if "invite link" in m.group("message")]
+    assert (f"https://discord.com/oauth2/authorize?client_id={app_id}&scope=bot+applications.commands"
+            f"&permissions={INVITE_PERMISSIONS.value}") in invite
+    [connected] = [m.group("message") for m in parsed if m.group("message").startswith("connected as")]
+    assert connected == "connected as Kindred in 1 server"
+    assert (tmp_path / "plain.db").is_file()
+
+
+async def test_a_missing_message_content_intent_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    h = await start_fakes(tmp_path)
+    h.discord.enabled_intents.discard("message_content")  # as in a new application's developer portal
+    try:
+        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="WARNING"))
+    finally:
+        await stop_fakes(h)
+    assert any(g[0] == "2" for g in h.discord.gateway_log)  # it did try to identify, and was refused
+    assert code == 2, output
+    [line] = lines_of(output)
+    assert "Message Content" in line and "developer" in line.lower()
+    assert f"/applications/{h.discord.application_id}/bot" in line
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "kindred-test.invalid"])  # refused; no such name
+async def test_an_unreachable_discord_is_one_line_and_exit_1(tmp_path: Path, host: str) -> None:
+    h = await start_fakes(tmp_path)
+    host = host.format(port=closed_port())  # .invalid never resolves (RFC 6761)
+    env = main_env(h, LOG_LEVEL="WARNING", DISCORD_API_BASE_URL=f"http://{host}/api/v10",
+                   DISCORD_GATEWAY_URL=f"ws://{host}/gateway")
+    try:
+        code, output = await run_to_exit(h, env)
+    finally:
+        await stop_fakes(h)
+    assert code == 1, output
+    [line] = lines_of(output)
+    assert line.startswith(f"cannot reach Discord at http://{host}/api/v10 (") and "Traceback" not in output
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("mysql://kindred:pw@localhost/kindred", "supports PostgreSQL and SQLite"),
+    ("postgresql+psycopg2://u@localhost/x", "through asyncpg only: write postgresql://"),
+    ("sqlite+pysqlite:///x.db", "through aiosqlite only: write sqlite://"),
+    ("sqlite://", "names no database file"),
+    ("just-a-path.db", "not a database URL"),
+])
+async def test_a_bad_database_url_stops_before_discord(tmp_path: Path, url: str, says: str) -> None:
+    h = await start_fakes(tmp_path)
+    try:
+        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="WARNING", DATABASE_URL=url))
+    finally:
+        await stop_fakes(h)
+    assert code == 2, output
+    [line] = lines_of(output)
+    assert line.startswith("config error: environment: database_url: ") and says in line, line
+    assert "pw" not in line  # never the URL itself: it may hold a password
+    assert h.discord.requests == [] and h.discord.gateway_log == []
+
+
+async def test_an_unreachable_postgresql_stops_before_discord(tmp_path: Path) -> None:
+    h = await start_fakes(tmp_path)
+    port = closed_port()
+    url = f"postgres://kindred:secret-pw@127.0.0.1:{port}/kindred"  # also: the postgres:// spelling is taken
+    try:
+        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="WARNING", DATABASE_URL=url))
+    finally:
+        await stop_fakes(h)
+    assert code == 2, output
+    [line] = lines_of(output)
+    assert "database_url: cannot connect to postgresql+asyncpg://kindred:***@127.0.0.1" in line, line
+    assert "secret-pw" not in output
+    assert h.discord.requests == [] and h.discord.gateway_log == []
+
+
+async def test_an_out_of_range_temperature_stops_start_up(tmp_path: Path) -> None:
+    h = await start_fakes(tmp_path)
+    try:
+        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="INFO", DEFAULT_TEMPERATURE="1.7"))
+    finally:
+        await stop_fakes(h)
+    assert code == 2, output
+    assert lines_of(output) == ["config error: environment: default_temperature: must be between 0 and 1, "
+                                "got 1.7"]
+    assert h.discord.requests == []
+
+
+async def test_an_unquoted_multi_line_prompt_is_one_line_naming_file_and_key(tmp_path: Path) -> None:
+    char = tmp_path / "nyx"
+    char.mkdir()
+    (char / "character.env").write_text('default_name="Nyx"\ncore_prompt=You are Nyx.\n'
+                                        "You speak in terse lines.\nfirst_message=Hi.\n")
+    h = await start_fakes(tmp_path)
+    h.character_dir = char
+    try:
+        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="INFO"))
+    finally:
+        await stop_fakes(h)
+    assert code == 2, output
+    [line] = lines_of(output)  # python-dotenv's own warning ("could not parse statement") is not repeated
+    assert line.startswith(f"config error: {char / 'character.env'}: core_prompt: ")
+    assert "line 3" in line and "double quotes" in line and "core_prompt_file" in line
+    assert h.discord.requests == []
+
+
+# -- the key check at start-up, over the wire (the real SDKs against the fakes)
+
+def key_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "bot.claude" and r.levelno == logging.WARNING]
+
+
+async def wait_for_check(h: Harness) -> Any:
+    assert h.bot is not None
+    checks = h.bot.claude._checks
+    assert checks is not None
+    return await asyncio.wait_for(checks, timeout=15)
+
+
+async def test_a_wrong_anthropic_key_is_a_warning_at_start_up(db_url: str, tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.claude")
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    h.claude.api_key = "sk-ant-the-real-one"  # the fake now answers any other key with 401
+    try:
+        await h.start()
+        await wait_for_check(h)
+        assert h.bot is not None and h.bot.is_ready()  # it kept starting
+        assert h.claude.model_lists == 1 and h.claude.requests == []  # the free request, not a message
+    finally:
+        await h.close()
+    [warning] = key_warnings(caplog)
+    assert warning.startswith("environment variable ANTHROPIC_API_KEY: anthropic_api_key: ")
+    assert "rejected the API key (HTTP 401: invalid x-api-key)" in warning and "starting anyway" in warning
+    assert "fake-anthropic-key" not in warning
+
+
+async def test_a_right_anthropic_key_passes_the_check_silently(db_url: str, tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.claude")
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    h.claude.api_key = "fake-anthropic-key"
+    try:
+        await h.start()
+        assert await wait_for_check(h) == []
+    finally:
+        await h.close()
+    assert key_warnings(caplog) == [] and h.claude.model_lists == 1
+
+
+async def test_a_wrong_openai_key_names_the_file_it_came_from(db_url: str, tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.claude")
+    char = tmp_path / "finn"
+    char.mkdir()
+    finn = (PROJECT_ROOT / "characters" / "finn" / "character.env").read_text()
+    (char / "character.env").write_text(finn)
+    (char / "character.local.env").write_text('openai_api_key="sk-wrong"\n')
+    h = Harness(db_url=db_url, tmp_path=tmp_path, character_dir=char,
+                config={"llm_backend": "openai", "default_model": "llama3.2", "voting_model": "llama3.2",
+                        "premium_model": "llama3.2"})
+    h.openai.api_key = "sk-right"
+    h.openai.models = ["llama3.2"]
+    try:
+        await h.start()
+        await wait_for_check(h)
+        assert h.bot is not None and h.bot.is_ready()
+    finally:
+        await h.close()
+    [warning] = key_warnings(caplog)
+    assert warning.startswith(f"{char / 'character.local.env'}: openai_api_key: ")
+    assert "rejected the API key (HTTP 401: Incorrect API key provided.)" in warning
+    assert "sk-wrong" not in warning
+
+
+async def test_an_unreachable_model_server_is_a_warning_at_start_up(db_url: str, tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.claude")
+    h = Harness(db_url=db_url, tmp_path=tmp_path,
+                config={"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{closed_port()}"})
+    try:
+        await h.start()
+        await wait_for_check(h)
+        assert h.bot is not None and h.bot.is_ready()
+    finally:
+        await h.close()
+    [warning] = key_warnings(caplog)
+    assert "anthropic backend: http://127.0.0.1:" in warning and "is unreachable" in warning
+
+
+async def test_a_rejected_discord_token_names_where_it_came_from(tmp_path: Path) -> None:
+    h = await start_fakes(tmp_path)
+    try:
+        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="WARNING", DISCORD_TOKEN="not-the-token"))
+    finally:
+        await stop_fakes(h)
+    assert code == 2, output
+    [line] = lines_of(output)
+    assert line.startswith("config error: environment variable DISCORD_TOKEN: discord_token: Discord "
+                           "rejected the Discord bot token (HTTP 401"), line
+    assert "not-the-token" not in output
