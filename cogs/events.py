@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 TYPING_REFRESH_SECONDS = 8.0  # Discord shows "typing" for 10 s after each request
 FIRST_TYPING_WAIT = 0.5  # seconds a reply may wait for its typing request to reach Discord
-ALLOWED = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
 
 
 def carried_by(message: discord.Message) -> Carried:
@@ -131,7 +130,8 @@ class DiscordOutlet:
 
     async def edit(self, message_id: int, text: str) -> None:
         """Edit a message of this reply (streamed delivery)."""
-        await _partial(self.message.channel, message_id).edit(content=text, allowed_mentions=ALLOWED)
+        await _partial(self.message.channel, message_id).edit(content=text,
+                                                              allowed_mentions=allowed_mentions_for(text))
 
     async def delete(self, message_id: int) -> None:
         await _partial(self.message.channel, message_id).delete()
@@ -218,9 +218,9 @@ class WebhookOutlet:
         if hook is None:
             name = self.pool.ensemble.member(self.key).engine.persona.name
             await _partial(self.message.channel, message_id).edit(content=f"**{name}:** {text}",
-                                                                  allowed_mentions=ALLOWED)
+                                                                  allowed_mentions=allowed_mentions_for(text))
         else:
-            await hook.edit_message(message_id, content=text, allowed_mentions=ALLOWED)
+            await hook.edit_message(message_id, content=text, allowed_mentions=allowed_mentions_for(text))
 
     async def delete(self, message_id: int) -> None:
         hook = await self.pool.get(self.message.channel, self.key)
