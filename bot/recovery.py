@@ -26,8 +26,10 @@ from database.store import Store
 log = logging.getLogger(__name__)
 
 ANSWERED = "answered"
+NOT_MINE = "not mine"
 # The owed message as Discord has it now; None: deleted, or its channel gone; ANSWERED: a reply to it is
-# already in the channel (posted just before the crash, longer ago than Discord keeps a nonce).
+# already in the channel (posted just before the crash, longer ago than Discord keeps a nonce); NOT_MINE: it
+# came on a shard another process of the cluster runs (that process answers it, or will at its restart).
 Fetch = Callable[[Owed], Awaitable[tuple[Incoming, Outlet] | str | None]]
 
 
@@ -76,6 +78,8 @@ class ReplyRecovery:
                 found = await fetch(owed)
             except Exception:  # Discord unreachable: still owed, tried again at the next start
                 log.exception("could not fetch message %s to answer it late", owed.message_id)
+                continue
+            if found == NOT_MINE:
                 continue
             if found is None or isinstance(found, str):
                 await self.store.owed.settle(owed.character, owed.message_id)

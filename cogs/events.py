@@ -15,7 +15,7 @@ from discord.ext import commands
 from bot.attachments import NOTHING, Attachment, Carried, Embed
 from bot.pipeline import Incoming, Outlet
 from bot.posting import allowed_mentions_for, reply_nonce
-from bot.recovery import ANSWERED
+from bot.recovery import ANSWERED, NOT_MINE
 from cogs.media import attachment_fetcher
 from cogs.voice import answer, hear, with_voice_placeholder
 
@@ -296,7 +296,11 @@ class Events(commands.Cog):
         if me is None:
             raise RuntimeError("not logged in")
         try:
-            channel = self.bot.get_channel(owed.channel_id) or await self.bot.fetch_channel(owed.channel_id)
+            channel = self.bot.get_channel(owed.channel_id)
+            if channel is None:
+                channel = await self.bot.fetch_channel(owed.channel_id)
+                if not self._my_shard(getattr(channel, "guild", None)):
+                    return NOT_MINE
             message = await channel.fetch_message(owed.message_id)  # type: ignore[union-attr]
             if message.guild is not None:  # our reply may be there already (a nonce lasts minutes only)
                 async for later in message.channel.history(after=message, limit=50, oldest_first=True):
@@ -306,6 +310,14 @@ class Events(commands.Cog):
         except (discord.NotFound, discord.Forbidden):
             return None
         return with_voice_placeholder(to_incoming(message, me), message), DiscordOutlet(message)
+
+    def _my_shard(self, guild: discord.abc.Snowflake | None) -> bool:
+        """Whether this process runs the shard a guild (None: DMs, which come on shard 0) is on."""
+        shard_ids = getattr(self.bot, "shard_ids", None)
+        if not shard_ids:
+            return True  # one process runs every shard
+        count = self.bot.shard_count or 1
+        return ((guild.id >> 22) % count if guild is not None else 0) in shard_ids
 
     async def _ensemble(self, msg: Incoming, message: discord.Message) -> None:
         ensemble, pool = self.bot.ensemble, self.webhooks

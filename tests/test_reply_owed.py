@@ -11,10 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.config import PROJECT_ROOT
 from bot.posting import reply_nonce
 from database.models import utcnow
 from database.owed import OwedReply
+from database.records import SeenMessage
 from database.store import Store
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
@@ -196,3 +199,44 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
         h.discord.release_posts()
         await h.claude.close()
         await h.discord.close()
+
+
+async def test_in_a_cluster_a_process_answers_only_what_came_on_its_shards(db_url: str,
+                                                                         tmp_path: Path) -> None:
+    """Owed replies are the character's, whichever process owed them: at start-up a process answers those
+    on its own shards and leaves the rest (the DMs, on shard 0, and a guild on shard 0) to their process."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a cluster needs PostgreSQL")
+    h = Harness(db_url=db_url, tmp_path=tmp_path, config={"shard_count": "2", "shard_ids": "1"})
+    await h.discord.start()
+    await h.claude.start()
+    await h.openai.start()
+    h._build_world()
+    other_guild, other_channel = 900_000_000_004_194_304, 900_000_000_004_194_310  # on shard 0
+    assert (h.guild_id >> 22) % 2 == 1 and (other_guild >> 22) % 2 == 0
+    h.discord.add_guild(other_guild, "Other Reef", channels=[(other_channel, "lobby")])
+    h.discord.add_member(other_guild, USER_ID)
+    author = h.discord.users[USER_ID]
+    mine = h.discord._message(CHANNEL_ID, author, "mine, from before")
+    theirs = h.discord._message(other_channel, author, "theirs, from before")
+    dm = h.discord._message(h.discord.dm_channel_for(USER_ID), author, "a DM, from before")
+    store = await Store(db_url).open()
+    try:
+        for m, guild in ((mine, h.guild_id), (theirs, other_guild), (dm, None)):  # as a crashed process did
+            await store.log.log_message(SeenMessage(
+                int(m["id"]), int(m["channel_id"]), guild, USER_ID, "alice", False, guild is None,
+                m["content"], utcnow()), owed_by="finn")
+    finally:
+        await store.close()
+    try:
+        h.claude.script("Sorry for the wait.", model="claude-test-default")
+        await h.start_bot()
+        await h.discord.wait_for(lambda _: bot_posts(h, CHANNEL_ID), timeout=10, what="the late reply")
+        assert [p["content"] for p in bot_posts(h, CHANNEL_ID)] == ["Sorry for the wait."]
+        events: Any = h.bot.get_cog("Events")  # type: ignore[union-attr]
+        await h.discord.wait_for(lambda _: events._recovered and not events._tasks, what="the recovery done")
+        left = {o.message_id for o in await h.store.owed.pending("finn")}
+        assert left == {int(theirs["id"]), int(dm["id"])}  # still owed, by the process on shard 0
+        assert bot_posts(h, other_channel) == [] and bot_posts(h, int(dm["channel_id"])) == []
+    finally:
+        await h.close()
