@@ -467,7 +467,7 @@ class ReplyEngine:
     async def settle(self, msg: Incoming) -> None:
         """Clear the owed mark of ``msg``, if this engine set one."""
         if msg.message_id in self.owed:
-            await self.store.owed.settle(self.character_key, msg.message_id)
+            await self.store.log.settle_owed(self.character_key, msg.message_id)  # batched with the log
             self.owed.discard(msg.message_id)
 
     def fallback_text(self, persona: Persona) -> str:

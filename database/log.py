@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, select
 
 from database.engine import Database
 from database.models import ArchivedMessage, LoggedMessage, utcnow
-from database.owed import insert_owed, owed_rows
+from database.owed import Settled, delete_owed, insert_owed, owed_rows
 from database.records import PromptData, PromptRequest, SeenMessage
 from database.statements import Statements, recent_messages, seen_message
 
@@ -35,16 +35,16 @@ class _GroupCommit:
     while waiting (a shutdown) does not take its message's write down with it.
     """
 
-    def __init__(self, write: Callable[[Sequence[tuple[SeenMessage, str, str | None]],
+    def __init__(self, write: Callable[[Sequence[tuple[SeenMessage | Settled, str, str | None]],
                                         Sequence[PromptRequest | None]], Any]) -> None:
         self._write = write
-        self._pending: list[
-            tuple[SeenMessage, str, str | None, PromptRequest | None, asyncio.Future[PromptData | None]]
-        ] = []
+        self._pending: list[tuple[SeenMessage | Settled, str, str | None, PromptRequest | None,
+                                  asyncio.Future[PromptData | None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def write(
-        self, message: SeenMessage, display_name: str, owed_by: str | None, then_read: PromptRequest | None
+        self, message: SeenMessage | Settled, display_name: str, owed_by: str | None,
+        then_read: PromptRequest | None,
     ) -> PromptData | None:
         future: asyncio.Future[PromptData | None] = asyncio.get_running_loop().create_future()
         self._pending.append((message, display_name, owed_by, then_read, future))
@@ -98,13 +98,21 @@ class MessageLog:
         """Wait until every message handed to the log is committed (graceful shutdown, /forget_me)."""
         await self._batches.drain()
 
+    async def settle_owed(self, character: str, message_id: int) -> None:
+        """Clear the owed mark of a reply just posted, committed with the log's next batch (a busy server's
+        replies share commits with its incoming messages)."""
+        await self._batches.write(Settled(character, message_id), "", None, None)
+
     def forget_author(self, user_id: int) -> None:
         """Their next message must write their users row again (it was deleted)."""
         self._recent_authors.pop(user_id, None)
 
     async def _write_seen(
-        self, batch: Sequence[tuple[SeenMessage, str, str | None]], reads: Sequence[PromptRequest | None]
+        self, entries: Sequence[tuple[SeenMessage | Settled, str, str | None]],
+        reads: Sequence[PromptRequest | None],
     ) -> list[PromptData | None]:
+        batch = [(m, d, o) for m, d, o in entries if isinstance(m, SeenMessage)]
+        settled = [m for m, _, _ in entries if isinstance(m, Settled)]
         now = utcnow()
         clock = time.monotonic()
         users: dict[int, dict[str, Any]] = {}
@@ -156,8 +164,10 @@ class MessageLog:
             if users:
                 q["user_upsert"].execute_many(conn, list(users.values()))
                 q["nick_upsert"].execute_many(conn, list(nicks.values()))
-            q["log_insert"].execute_many(conn, rows)
+            if rows:
+                q["log_insert"].execute_many(conn, rows)
             insert_owed(self.db, conn, owed)
+            delete_owed(conn, settled)
 
         def read(conn: Connection) -> list[PromptData | None]:
             out: list[PromptData | None] = []
@@ -173,7 +183,7 @@ class MessageLog:
             if any(r is not None for r in reads):
                 return await self.db.write_then_read(write, read)
             await self.db.write(write)
-            return [None] * len(batch)
+            return [None] * len(entries)
         except Exception:
             for m, _, _ in batch:  # the upsert may not have happened: do it next time
                 self._recent_authors.pop(m.author_id, None)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
-from sqlalchemy import BigInteger, Connection, String, delete, select
+from sqlalchemy import BigInteger, Connection, String, delete, select, tuple_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from database.engine import Database
@@ -50,6 +51,20 @@ def insert_owed(db: Database, conn: Connection, rows: Sequence[dict[str, object]
     if rows:
         conn.execute(db.insert(OwedReply).on_conflict_do_nothing(
             index_elements=[OwedReply.message_id, OwedReply.character]), list(rows))
+
+
+class Settled(NamedTuple):
+    """A reply posted: its mark is cleared with the message log's next batch (database/log.py)."""
+
+    character: str
+    message_id: int
+
+
+def delete_owed(conn: Connection, settled: Sequence[Settled]) -> None:
+    """Clear marks inside a unit of work that is already open (the message log's batch)."""
+    if settled:
+        conn.execute(delete(OwedReply).where(
+            tuple_(OwedReply.character, OwedReply.message_id).in_([tuple(s) for s in settled])))
 
 
 class OwedReplies:
