@@ -11,7 +11,10 @@
 2. Votes: wall time of N concurrent yes/no votes vs one, with a fake Claude answering in a fixed time.
    Target: N votes <= 1.2x one vote.
 
-Run: python -m benchmarks.bench_pipeline [--quick] [--messages 300] [--seed 1000000] [--votes 5]
+With ``--limits`` every spending limit is on (set too high to be reached), so each message also pays for
+the limits' check: their one query of today's spend.
+
+Run: python -m benchmarks.bench_pipeline [--quick] [--messages 300] [--seed 1000000] [--votes 5] [--limits]
 """
 
 from __future__ import annotations
@@ -56,7 +59,12 @@ class FakesThread:
 Samples = dict[str, tuple[list[float], list[float], list[float]]]
 
 
-async def overhead(messages: int, seed: int, database_url: str | None) -> Samples:
+LIMITS_ON = {"daily_token_budget": "1000000000", "premium_daily_token_budget": "1000000000",
+             "server_daily_spend_usd": "1000000", "global_daily_spend_usd": "1000000",
+             "user_messages_per_minute": "1000000"}
+
+
+async def overhead(messages: int, seed: int, database_url: str | None, limits: bool = False) -> Samples:
     """Per path ("dm", "mention"): (kindred, wire, sdk) samples in seconds.
 
     kindred: from discord.py receiving the gateway frame to the SDK handing the Claude request to the
@@ -81,7 +89,8 @@ async def overhead(messages: int, seed: int, database_url: str | None) -> Sample
           f"go to) in {time.perf_counter() - started:.1f} s")
 
     fakes = FakesThread()
-    h = Harness(db_url=url, tmp_path=folder, config={"max_typing_time": "0", "stream_replies": "false"},
+    h = Harness(db_url=url, tmp_path=folder, config={"max_typing_time": "0", "stream_replies": "false",
+                                                     **(LIMITS_ON if limits else {})},
                 # discord.py dispatches raw socket events only with enable_debug_events; freeze_after_setup
                 # as main.py asks for it
                 bot_options={"enable_debug_events": True, "freeze_after_setup": True})
@@ -221,11 +230,12 @@ def main() -> None:
     parser.add_argument(
         "--vote-latency", type=float, default=0.2, help="seconds the fake Claude takes per vote"
     )
+    parser.add_argument("--limits", action="store_true", help="every spending limit on (never reached)")
     args = parser.parse_args()
     messages = args.messages if args.messages is not None else 50 if args.quick else 300
     seed = args.seed if args.seed is not None else 20_000 if args.quick else 1_000_000
     logging.basicConfig(level=logging.WARNING)
-    samples = asyncio.run(overhead(messages, seed, args.database_url))
+    samples = asyncio.run(overhead(messages, seed, args.database_url, args.limits))
     for path, label in (("dm", "DM"), ("mention", "@mention in the seeded channel")):
         kindred, wire, sdk = samples[path]
         print(

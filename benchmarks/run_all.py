@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 BENCHMARKS = ("bench_ingest", "bench_pipeline", "bench_backends", "bench_recall", "bench_consolidation",
-              "bench_alive", "bench_load", "bench_service", "bench_delivery", "bench_cache")
+              "bench_alive", "bench_load", "bench_service", "bench_delivery", "bench_cache",
+              "bench_limits", "bench_burst")
 
 
 def main() -> int:

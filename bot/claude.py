@@ -15,6 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 OUTPUT_MULTIPLIER = 5.0
 CACHE_WRITE_MULTIPLIER = 1.25
 CACHE_READ_MULTIPLIER = 0.1
+
+
+# The server a model call is spent for (the per-server spend cap reads it): set by the reply engine for each
+# message it handles, and inherited by every call made in that task (votes, the reply, work it starts).
+SPEND_GUILD: ContextVar[int | None] = ContextVar("kindred_spend_guild", default=None)
 
 
 class ClaudeUnavailable(Exception):
@@ -85,6 +91,11 @@ class ClaudeClient:
         self._api_log = self._make_api_logger()
         # Observers (e.g. the admin log-channel mirror) get one line per failed call.
         self.on_error: list[Callable[[str], Awaitable[None]]] = []
+        # Observers of what each call cost, with the server it was for (the spending limits' running sums).
+        self.on_spend: list[Callable[[int | None, float], None]] = []
+        # Asked before each call with its purpose: a reason refuses it (the global spend cap stops the
+        # character speaking first); the call then fails like an outage, without reaching the model.
+        self.spend_guards: list[Callable[[str], Awaitable[str | None]]] = []
 
     def backend(self, name: str) -> Backend:
         """The backend called ``name``, made on first use (a model routed to it explicitly, say)."""
@@ -235,6 +246,11 @@ class ClaudeClient:
 
     async def _call(self, kwargs: dict[str, Any], *, purpose: str, user_id: int | None, timeout: float,
                     stream: bool, on_text: Callable[[str], None] | None = None) -> Completion:
+        for guard in self.spend_guards:
+            refused = await guard(purpose)
+            if refused is not None:
+                log.info("%s call not made: %s", purpose, refused)
+                raise ClaudeUnavailable(refused)
         name, model = route(kwargs["model"], self.settings.llm_backend)
         if model != kwargs["model"]:
             kwargs = {**kwargs, "model": model}
@@ -293,9 +309,12 @@ class ClaudeClient:
                     user_id=user_id, purpose=purpose, model=completion.model, input_tokens=u.input_tokens,
                     output_tokens=u.output_tokens, cache_creation_tokens=u.cache_creation_tokens,
                     cache_read_tokens=u.cache_read_tokens, cost=u.cost, latency_ms=latency_ms, ok=ok,
-                    error=error)
+                    error=error, guild_id=SPEND_GUILD.get())
             except Exception:  # usage accounting must never break a reply
                 log.exception("could not record API usage")
+        if u.cost:
+            for observer in self.on_spend:
+                observer(SPEND_GUILD.get(), u.cost)
         if self._api_log is not None:
             self._api_log.info(json.dumps({
                 "purpose": purpose, "model": completion.model, "user_id": user_id, "ok": ok, "error": error,

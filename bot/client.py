@@ -24,6 +24,7 @@ import discord
 import yarl
 from discord.ext import commands
 
+from bot.access import AccessGate
 from bot.activity import ActivityRecorder
 from bot.admin.tools import AdminTools
 from bot.character import CharacterSource
@@ -34,7 +35,9 @@ from bot.config.live import live_section
 from bot.discord_ui import answer_expired_click, on_app_command_error
 from bot.engine import ReplyEngine
 from bot.ensemble import CastMember, Ensemble
+from bot.limits import SpendingLimits
 from bot.logmirror import LogMirror
+from bot.permissions import is_admin_id
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.pipeline import Incoming, ReplyResult, TurnListener
 from bot.recovery import ReplyRecovery
@@ -86,6 +89,8 @@ class KindredMixin:
     started_at: float
     exit_code: int
     mirror: LogMirror  # verbose mode: `await bot.mirror(text)` posts to the log channel
+    access: AccessGate  # who may talk to the character (bot/access.py)
+    limits: SpendingLimits  # what one person, one server and the bot may spend (bot/limits.py)
     cluster: Cluster  # the leader lock and signals shared with other processes on the database
     recovery: ReplyRecovery  # replies a crash left owed, answered once connected (bot/recovery.py)
 
@@ -127,6 +132,15 @@ class KindredMixin:
         if self.user is not None:  # (logged in by now) our own posts never count as another character's
             self.engine.own_author_ids.add(self.user.id)
         self.recovery = ReplyRecovery(self.settings, self.store, self.engine)  # run once ready (cogs/events)
+        # Who may talk to it, and what it may spend: checked before any reply work.
+        self.access = AccessGate(self.settings, self.store,
+                                 lambda uid: is_admin_id(self, uid))  # type: ignore[arg-type]
+        self.limits = SpendingLimits(
+            self.settings, self.store, is_admin=self.access.is_admin, addressed=self.engine.reply_certain,
+            name=lambda: self.engine.persona.name, mirror=self.mirror.emit)
+        self.engine.gates += [self.access.gate, self.limits.gate]
+        self.claude.on_spend.append(self.limits.add_spend)
+        self.claude.spend_guards.append(self.limits.guard)
         await seed_identity(self.store, self.settings.character_dir, self.engine.character_key)
         self.ensemble = await self._build_ensemble()
         self.memory = MemoryService(live_section(self.settings, "memory"),  # reads a reload at each use

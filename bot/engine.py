@@ -7,17 +7,19 @@ way, handing it an :class:`Incoming` message and an :class:`Outlet` to speak thr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.addressing import addressed_order, name_variants
 from bot.character import CharacterSource
-from bot.claude import ClaudeClient, Completion, majority_yes
+from bot.claude import SPEND_GUILD, ClaudeClient, Completion, majority_yes
 from bot.config import Settings
 from bot.delivery import Delivery
+from bot.intent import IntentRouter
 from bot.localtime import load_zone
 from bot.media import MediaLimits, read_media
 from bot.persona.model import Persona
@@ -26,6 +28,7 @@ from bot.pipeline import (
     ContextProvider,
     Decision,
     DecisionListener,
+    Gate,
     Incoming,
     Interceptor,
     Outlet,
@@ -38,6 +41,7 @@ from bot.prompting import build_reply_prompt, build_vote_prompt
 from bot.server_settings import ServerPolicy, language_hint, resolve
 from bot.tokens import counted
 from bot.transcript import TranscriptWindows, fetch_limit
+from bot.triage import BurstWindow, parse_prefixes, skip_reason
 from database.records import PromptData, PromptRequest, SeenMessage, Turn
 from database.store import Store
 
@@ -99,6 +103,7 @@ class ReplyEngine:
         self.decision_listeners: list[DecisionListener] = []
         self.turn_listeners: list[TurnListener] = []
         self.interceptors: list[Interceptor] = []
+        self.gates: list[Gate] = []  # who may talk to it, spending limits (bot/access.py, bot/limits.py)
         # Prompt contributors (memory recall, lorebook, evolution...) add context without the engine
         # knowing them.
         # They get the prompt data read for this reply, so they need no trip of their own to the database.
@@ -124,6 +129,10 @@ class ReplyEngine:
         self._arrivals: list[tuple[Callable[[Incoming | SeenMessage], bool], asyncio.Future[None]]] = []
         # Messages marked as owed a reply (database/owed.py) and not yet answered, by this process.
         self.owed: set[int] = set()
+        # Fewer votes (bot/triage.py) and the model/recall budget by what a message is about (bot/intent.py).
+        self.bot_prefixes = parse_prefixes(settings.other_bot_prefixes)
+        self.burst = BurstWindow(settings.vote_window_seconds, self._vote)
+        self.intents = IntentRouter(settings.triage)
 
     @property
     def persona(self) -> Persona:
@@ -278,6 +287,12 @@ class ReplyEngine:
         return False
 
     async def decide(self, msg: Incoming) -> Decision:
+        decision = await self._decide(msg)
+        if decision.reply:  # the intent is logged with the decision
+            decision = dataclasses.replace(decision, intent=self.intents.route(msg).intent.value)
+        return decision
+
+    async def _decide(self, msg: Incoming) -> Decision:
         if msg.author_is_bot:
             blocked = self.throttle.blocked(msg.channel_id, msg.author_id)
             if blocked:
@@ -296,14 +311,23 @@ class ReplyEngine:
         others = [c for c in self.addressed_characters(msg) if c]
         if others:
             return Decision(False, "addressed to " + ", ".join(others))
+        skip = skip_reason(msg, prefixes=self.bot_prefixes, own_ids=self.own_author_ids)
+        if skip is not None:
+            return Decision(False, skip)
         policy = await self.server_policy(msg.guild_id)
         if policy is not None and not policy.votes:
             return Decision(False, "this server's reply mode is addressed only")
+        return await self.burst.submit(msg)  # one vote round per burst of the channel
+
+    async def _vote(self, msg: Incoming, burst: Sequence[Incoming]) -> Decision:
+        """One vote round on ``msg``, the latest of its burst; the earlier messages of the burst are shown."""
+        policy = await self.server_policy(msg.guild_id)
         count = policy.vote_count if policy is not None else self.settings.yes_no_vote_count
         recent = await self.store.log.recent_messages(msg.channel_id, limit=10, before_id=msg.message_id)
-        votes = await self.claude.vote(build_vote_prompt(self.persona, recent, msg),
+        votes = await self.claude.vote(build_vote_prompt(self.persona, recent, msg, burst=burst),
                                        count=count, user_id=msg.author_id)
-        return Decision(majority_yes(votes), "majority vote", tuple(votes))
+        reason = f"majority vote on a burst of {len(burst) + 1}" if burst else "majority vote"
+        return Decision(majority_yes(votes), reason, tuple(votes))
 
     async def server_policy(self, guild_id: int | None) -> ServerPolicy | None:
         """A server's own settings over the global ones (/settings); None in DMs. Cached by the store."""
@@ -330,6 +354,16 @@ class ReplyEngine:
                 log.exception("message interceptor failed on message %s", msg.message_id)
         return active, prefetched
 
+    async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
+        """The first gate that stops ``msg`` says why (None: reply work may follow). Every model call made
+        for the message from here on is charged to its server."""
+        SPEND_GUILD.set(msg.guild_id)
+        for gate in list(self.gates):
+            stop = await gate(msg, outlet)
+            if stop is not None:
+                return stop
+        return None
+
     async def announce_decision(self, msg: Incoming, decision: Decision) -> None:
         log.info("message %s from %s in %s: %s", msg.message_id, msg.author_name, msg.scope,
                  decision.describe())
@@ -344,7 +378,7 @@ class ReplyEngine:
         if not admitted:
             await self.settle(msg)  # consumed (a log-channel command, say): nothing is owed
             return None
-        decision = await self.decide(msg)
+        decision = await self.gate(msg, outlet) or await self.decide(msg)
         await self.announce_decision(msg, decision)
         if not decision.reply:
             await self.settle(msg)
@@ -438,7 +472,9 @@ class ReplyEngine:
                        on_text: Callable[[str], None] | None = None) -> Completion:
         """Ask Claude for the reply to ``msg`` with a built prompt (the premium model for premium users);
         with ``on_text``, streamed, and it sees the text so far (bot/delivery.py)."""
-        model = self.settings.premium_model if premium else self.settings.default_model
+        # Premium users keep their model; others get the one of the message's intent (code, image).
+        model = (self.settings.premium_model if premium
+                 else self.intents.model_for(msg, self.settings.default_model))
         return await self.claude.generate(
             prompt, model=model, user_id=msg.author_id, purpose="reply",  # type: ignore[arg-type]
             max_tokens=persona.max_tokens, temperature=persona.temperature, on_text=on_text,

@@ -114,6 +114,10 @@ class Ensemble:
             return await self._after_character(msg, speaker, outlet_for)
         if not await main.admit(msg):
             return []
+        refused = await main.gate(msg, outlet_for(self.main.key))
+        if refused is not None:
+            await main.announce_decision(msg, refused)
+            return []
         if not msg.author_is_bot:
             self._character_turns.pop(msg.channel_id, None)
         order = self.addressed(msg)

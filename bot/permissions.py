@@ -45,6 +45,20 @@ async def is_admin(bot: Kindred, user: discord.abc.User) -> bool:
     return bool(team and any(m.id == user.id for m in team.members))
 
 
+def is_admin_id(bot: Kindred, user_id: int) -> bool:
+    """:func:`is_admin` without a trip to Discord (the application is known once logged in): for checks
+    on every message."""
+    if user_id in bot.settings.admin_ids:
+        return True
+    app = bot.application
+    if app is None:
+        return False
+    team = getattr(app, "team", None)
+    if app.owner and app.owner.id == user_id:
+        return True
+    return bool(team and any(m.id == user_id for m in team.members))
+
+
 def in_log_channel(bot: Kindred, channel_id: int) -> bool:
     return bool(bot.settings.log_channel) and channel_id == bot.settings.log_channel
 
@@ -92,6 +106,35 @@ def active_here() -> Any:
 
     async def predicate(interaction: discord.Interaction[Any]) -> bool:
         await require_active(interaction.client, interaction)  # type: ignore[arg-type]
+        return True
+
+    return app_commands.check(predicate)
+
+
+class NotAllowed(app_commands.CheckFailure):
+    """Who-may-talk refused the caller, or they reached a daily spending limit; the message says which."""
+
+    def __init__(self, message: str = "I'm not taking requests from you here.") -> None:
+        super().__init__(message)
+
+
+async def require_may_talk(bot: Kindred, interaction: discord.Interaction[Any]) -> None:
+    """Raise :class:`NotAllowed` when the caller may not make the character speak, as for a message: who
+    may talk to it (bot/access.py) and the daily spending limits (bot/limits.py; said in character)."""
+    user = interaction.user
+    roles = [r.id for r in user.roles] if isinstance(user, discord.Member) else []
+    if await bot.access.refusal(user.id, roles, interaction.guild_id) is not None:
+        raise NotAllowed()
+    reached = await bot.limits.refusal(user.id, interaction.guild_id, int(interaction.channel_id or 0))
+    if reached is not None:
+        raise NotAllowed(bot.limits.reply_text(reached))
+
+
+def may_talk() -> Any:
+    """App-command check for commands that make the character speak (see :func:`require_may_talk`)."""
+
+    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+        await require_may_talk(interaction.client, interaction)  # type: ignore[arg-type]
         return True
 
     return app_commands.check(predicate)

@@ -37,6 +37,7 @@ class Incoming:
     channel_name: str = ""
     author_is_bot: bool = False
     mentions_bot: bool = False
+    mentions_others: bool = False  # @mentions a user other than the bot (bot/triage.py: no vote then)
     replies_to_bot: bool = False
     reply_to_id: int | None = None
     reply_to_author_id: int | None = (
@@ -45,6 +46,7 @@ class Incoming:
     webhook_id: int | None = None  # set when a webhook posted this (how the characters of an ensemble speak)
     # Files, stickers, embeds: ``content`` is the text as typed (what addressing reads); ``text`` adds these.
     carried: Carried = NOTHING
+    author_roles: tuple[int, ...] = ()  # the author's role ids in the server (who-may-talk lists)
     # Downloads an attachment of ``carried`` (the transport's CDN read), for a reply that looks at images and
     # files (bot/media.py); None where nothing can be downloaded.
     fetch: Callable[[Attachment], Awaitable[bytes]] | None = field(default=None, compare=False, repr=False)
@@ -79,6 +81,7 @@ class Decision:
     votes: tuple[bool | None, ...] = ()
     # Other characters (bots in this server) named before this one: they answer first, we wait our turn.
     after: tuple[str, ...] = ()
+    intent: str = ""  # of a message that will be answered (bot/intent.py)
 
     def describe(self) -> str:
         what = f"{'reply' if self.reply else 'stay quiet'} ({self.reason}"
@@ -86,6 +89,8 @@ class Decision:
             what += "; votes: " + " ".join({True: "yes", False: "no", None: "fail"}[v] for v in self.votes)
         if self.after:
             what += "; after " + ", ".join(self.after)
+        if self.intent:
+            what += f"; intent: {self.intent}"
         return what + ")"
 
 
@@ -127,6 +132,9 @@ class NullOutlet:
 # Hooks: how features join the pipeline without the engine knowing them.
 DecisionListener = Callable[[Incoming, Decision], Awaitable[None]]
 TurnListener = Callable[[Incoming, ReplyResult], Awaitable[None]]
+# Consulted after the message is logged and before any reply work (votes, memory, the model): the Decision
+# that stops it (a refused person, a spent budget), or None to go on. It may speak through the outlet.
+Gate = Callable[[Incoming, Outlet], Awaitable[Decision | None]]
 # Returns True when it consumed the message (e.g. an admin command in the log channel): no reply work follows.
 Interceptor = Callable[[Incoming], Awaitable[bool]]
 ContextProvider = Callable[[Persona, Incoming, PromptData], Awaitable[str]]

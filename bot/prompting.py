@@ -199,7 +199,9 @@ def format_recent(messages: Sequence[SeenMessage]) -> str:
     return "\n".join(f"{m.author_name}: {m.content}" for m in messages if m.content)
 
 
-def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Incoming) -> Prompt:
+def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Incoming, *,
+                      burst: Sequence[Incoming] = ()) -> Prompt:
+    """``burst``: the earlier unaddressed messages judged with ``msg`` (bot/triage.py), shown before it."""
     system = (
         f"You decide whether {persona.name} would naturally join in a group chat. "
         f"{persona.name}: {persona.description or 'a character in this server'}. "
@@ -208,8 +210,16 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
         "they care about; say no for messages addressed to others or small talk that needs no answer. "
         "Answer with exactly one word: yes or no."
     )
-    lines = format_recent([m for m in recent if m.message_id != msg.message_id][-10:])
-    text = (f"Channel: {msg.place()}\n\nRecent messages:\n{lines or '(none)'}\n\n"
-            f"Latest message, from {msg.author_name}: {msg.text}\n\n"
-            f"Should {persona.name} reply to the latest message? Answer yes or no.")
+    shown = {msg.message_id, *(m.message_id for m in burst)}
+    lines = format_recent([m for m in recent if m.message_id not in shown][-10:])
+    text = f"Channel: {msg.place()}\n\nRecent messages:\n{lines or '(none)'}\n\n"
+    if burst:  # at most the last 30: a longer burst's start matters little to whether to join in now
+        said = "\n".join(f"{m.author_name}: {m.text}" for m in burst[-30:])
+        more = f"({len(burst) - 30} earlier not shown)\n" if len(burst) > 30 else ""
+        text += f"Messages since then, judged together with the latest:\n{more}{said}\n\n"
+    # A burst is judged as a whole: the answer would follow its latest message but may take up any of them.
+    question = (f"Should {persona.name} join in now, after the latest message?" if burst
+                else f"Should {persona.name} reply to the latest message?")
+    text += (f"Latest message, from {msg.author_name}: {msg.text}\n\n"
+             f"{question} Answer yes or no.")
     return Prompt(system=[{"type": "text", "text": system}], messages=[{"role": "user", "content": text}])

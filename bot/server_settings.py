@@ -4,7 +4,8 @@ own values combine with the global settings (which stay the defaults).
 Read at every server message through :func:`resolve` (the store caches the rows; see database/servers.py):
 the reply decision uses ``reply_mode`` and ``vote_count``, the prompt gets the ``language`` hint, memory
 uses ``memory_consent``, moderation and ticket notices go to ``log_channel``. ``proactive`` is stored and
-shown for the proactive-talk feature to read.
+shown for the proactive-talk feature to read. The who-may-talk lists (``allowed_users`` ...) are read by
+bot/access.py.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ CONSENT_MODES = ("all", "opt_in")
 VOTE_COUNT_MAX = 15
 LANGUAGE_MAX = 60
 CLEAR_WORDS = ("default", "reset", "none", "clear")
+EMPTY_WORDS = ("empty", "nobody", "-")  # an empty list here, whatever the global one holds
+ID_LISTS = ("allowed_users", "blocked_users", "allowed_roles", "blocked_roles")
 
 
 class BadValue(ValueError):
@@ -64,6 +67,13 @@ KEYS: dict[str, Key] = {
         ),
         Key("log_channel", "log_channel_id", "channel for moderation and ticket notices (#channel or id)"),
         Key("language", "language", "language the character answers in here (e.g. German)"),
+        Key("allowed_users", "allowed_users", "only these people may talk to it here (@mentions or ids; "
+            "empty: everyone)", ("empty",)),
+        Key("blocked_users", "blocked_users", "people it ignores here (@mentions or ids)", ("empty",)),
+        Key("allowed_roles", "allowed_roles", "only members with one of these roles may talk to it here "
+            "(@roles or ids; empty: everyone)", ("empty",)),
+        Key("blocked_roles", "blocked_roles", "members with these roles are ignored here (@roles or ids)",
+            ("empty",)),
     )
 }
 
@@ -78,6 +88,11 @@ class ServerPolicy:
     memory_consent: str
     log_channel_id: int | None
     language: str
+    # Who may talk to it here (comma-separated ids; bot/access.py reads them).
+    allowed_users: str = ""
+    blocked_users: str = ""
+    allowed_roles: str = ""
+    blocked_roles: str = ""
 
     @property
     def votes(self) -> bool:
@@ -98,6 +113,8 @@ def resolve(
         memory_consent=c.memory_consent or settings.memory_consent,
         log_channel_id=c.log_channel_id or default_log,
         language=c.language or "",
+        **{name: own if (own := getattr(c, name)) is not None else str(getattr(settings, name, ""))
+           for name in ID_LISTS},
     )
 
 
@@ -126,6 +143,8 @@ def parse_value(key: str, raw: str) -> object:
         if low in ("off", "false", "no", "0"):
             return False
         raise BadValue(f"proactive must be on or off, not {text[:40]!r}.")
+    if key in ID_LISTS:
+        return parse_ids(key, text)
     if key == "log_channel":
         match = re.fullmatch(r"<#(\d+)>|(\d{5,25})", text)
         if match is None:
@@ -136,7 +155,33 @@ def parse_value(key: str, raw: str) -> object:
     return text
 
 
+def parse_ids(key: str, text: str) -> str:
+    """Mentions or ids (``<@1> <@&2>, 3``) as the stored comma-separated ids; "empty" as ""."""
+    if text.lower() in EMPTY_WORDS:
+        return ""
+    kind = "role" if key.endswith("roles") else "user"
+    ids = []
+    for part in re.split(r"[\s,]+", text):
+        match = re.fullmatch(r"<@&(\d+)>" if kind == "role" else r"<@!?(\d+)>", part) or re.fullmatch(
+            r"(\d{5,25})", part)
+        if match is None:
+            raise BadValue(f"{key} takes {kind} mentions or ids separated by commas, not {part[:40]!r}.")
+        if match.group(1) not in ids:
+            ids.append(match.group(1))
+    return ",".join(ids)
+
+
+def show_ids(key: str, value: str) -> str:
+    ids = [p for p in value.split(",") if p.strip()]
+    if not ids:
+        return "everyone" if key.startswith("allowed") else "nobody"
+    mark = "@&" if key.endswith("roles") else "@"
+    return ", ".join(f"<{mark}{i.strip()}>" for i in ids)
+
+
 def show_value(key: str, policy: ServerPolicy) -> str:
+    if key in ID_LISTS:
+        return show_ids(key, getattr(policy, key))
     value = {
         "reply_mode": policy.reply_mode,
         "vote_count": str(policy.vote_count),

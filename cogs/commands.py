@@ -33,7 +33,7 @@ from bot.conversation_tools import (
     StaleReroll,
 )
 from bot.discord_ui import OwnedView, clip, confirm_timeout, help_lines, tell
-from bot.permissions import Inactive, active_here, require_active
+from bot.permissions import Inactive, NotAllowed, active_here, may_talk, require_active, require_may_talk
 from bot.splitting import split_message
 
 if TYPE_CHECKING:
@@ -216,10 +216,12 @@ class RerollView(OwnedView):
             await self.on_timeout()
 
     async def refused_here(self, interaction: discord.Interaction[Any]) -> bool:
-        """Tell the user and return True when the bot was deactivated here since the preview appeared."""
+        """Tell the user and return True when the bot was deactivated here since the preview appeared (or
+        they may no longer make it speak: blocked, or a daily limit reached)."""
         try:
             await require_active(self.cog.bot, interaction)
-        except Inactive as exc:
+            await require_may_talk(self.cog.bot, interaction)
+        except (Inactive, NotAllowed) as exc:
             await tell(interaction, str(exc))
             return True
         return False
@@ -315,6 +317,7 @@ class UserCommands(commands.Cog):
     @app_commands.command(name="reroll", description="Get a different answer to your last message here.")
     @app_commands.describe(context="Optional out-of-character note to steer the new answer")
     @active_here()
+    @may_talk()
     async def reroll(self, interaction: discord.Interaction[Any], context: str | None = None) -> None:
         scope = scope_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -373,6 +376,9 @@ class UserCommands(commands.Cog):
         where = "our DMs" if interaction.guild is None else "this channel"
         embed = discord.Embed(title=f"Your status with {self.character_name}")
         embed.add_field(name="Plan", value="Premium" if figures.premium else "Standard")
+        left = await self.bot.limits.status_line(interaction.user.id, figures.premium)  # spending limits
+        if left:
+            embed.add_field(name="Today's limits", value=left, inline=False)
         embed.add_field(name="Usage (all time)", inline=False, value=(
             f"{usage.calls} calls · {usage.total_tokens:,} tokens ({usage.input_tokens:,} in, "
             f"{usage.output_tokens:,} out, {usage.cache_read_tokens:,} cache read, "

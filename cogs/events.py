@@ -72,11 +72,14 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
         channel_name=getattr(channel, "name", "") or "",
         author_is_bot=message.author.bot,
         mentions_bot=any(u.id == me.id for u in message.mentions),
+        mentions_others=any(u.id not in (me.id, message.author.id) for u in message.mentions),
         replies_to_bot=replied is not None and replied.author.id == me.id,
         reply_to_id=reference.message_id if reference else None,
         reply_to_author_id=replied.author.id if replied is not None else None,
         webhook_id=message.webhook_id,
         carried=carried_by(message),
+        author_roles=tuple(r.id for r in message.author.roles) if isinstance(message.author, discord.Member)
+        else (),
         fetch=attachment_fetcher(message),
     )
 

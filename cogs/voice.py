@@ -60,6 +60,8 @@ async def hear(bot: Kindred, msg: Incoming, message: discord.Message, outlet: Ou
     if attachment is None or (bot.user is not None and message.author.id == bot.user.id):
         return msg  # not a voice message, or our own (whose words we know)
     engine = bot.engine
+    if await bot.access.refusal(msg.author_id, msg.author_roles, msg.guild_id) is not None:
+        return msg  # not even heard: the message path refuses it, as "[voice message]"
     if bot.voice.hears:
         try:
             # Listening takes a moment: where an answer is certain (a DM, a reply), the character types.

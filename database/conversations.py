@@ -3,6 +3,7 @@ ones in memory between replies, and the one read that gathers everything a reply
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import threading
 from collections import OrderedDict
@@ -133,16 +134,26 @@ class Conversations:
         """Everything a reply's prompt needs, in one read. ``private`` (a DM) may see memories drawn from
         DMs; a channel prompt never does."""
         request = PromptRequest(character, user_id, scope, channel_id, recent_limit, before_id, private)
+        if not self.db.is_sqlite:
+            return await self.read_prompt_beside(request)
         return await self.db.read(lambda conn: self.read_prompt(conn, request))
 
     def read_prompt(self, conn: Connection, r: PromptRequest) -> PromptData:
+        return _prompt_data(self._read_person(conn, r), self._read_place(conn, r))
+
+    async def read_prompt_beside(self, r: PromptRequest) -> PromptData:
+        """read_prompt() as two reads on two connections at once (PostgreSQL): each statement is a round trip
+        to the server, and on a busy host each costs milliseconds, so half of them in a row is what a
+        waiting reply feels. The two halves are each consistent; together, as fresh as one read."""
+        person, place = await asyncio.gather(self.db.read(lambda conn: self._read_person(conn, r)),
+                                             self.db.read(lambda conn: self._read_place(conn, r)))
+        return _prompt_data(person, place)
+
+    def _read_person(self, conn: Connection, r: PromptRequest) -> tuple[Any, ...]:
+        """What the character holds of the person (identity, memories, relationship, mood, user, stage,
+        fact stamp, writing style): small lookups, many of them."""
         q = self._q
-        params = {
-            "character": r.character,
-            "user_id": r.user_id,
-            "scope": r.scope,
-            "private_source": PRIVATE_SOURCE,
-        }
+        params = _prompt_params(r)
         identity: dict[str, list[str]] = {}
         for kind, content in q["identity"].all(conn, params):
             identity.setdefault(kind, []).append(content)
@@ -153,22 +164,14 @@ class Conversations:
         state = q["character_state"].first(conn, params)
         stamp = fact_stamp(q["fact_stamp"].first(conn, params))
         style = q["style_profile"].scalar(conn, params)
+        return identity, memories, rel, mood, user, state, stamp, style
+
+    def _read_place(self, conn: Connection, r: PromptRequest) -> tuple[Any, ...]:
+        """The conversation and its place (history, the channel's recent messages): few reads, many rows."""
         history = self.read_history(conn, r.character, r.user_id, r.scope)
-        recent = recent_messages(conn, q, r.channel_id, r.recent_limit, r.before_id) if r.recent_limit else []
-        return PromptData(
-            identity,
-            memories,
-            RelationshipRecord(*rel) if rel else None,
-            mood or "",
-            bool(user and user[0]),
-            history,
-            recent,
-            memory_consent=user[1] if user else None,
-            interactions=int(state[0]) if state else 0,
-            stage=str(state[1]) if state else "",
-            fact_stamp=stamp,
-            style_profile=style,
-        )
+        recent = (recent_messages(conn, self._q, r.channel_id, r.recent_limit, r.before_id)
+                  if r.recent_limit else [])
+        return history, recent
 
     async def conversation_tokens(self, character: str, user_id: int, scope: str) -> tuple[int, int, str]:
         """(stored turns, their tokens, the summary) of one conversation: is it due for summarization?"""
@@ -341,3 +344,27 @@ class Conversations:
             return True
 
         return await self.db.write(write)
+
+
+def _prompt_params(r: PromptRequest) -> dict[str, Any]:
+    return {"character": r.character, "user_id": r.user_id, "scope": r.scope,
+            "private_source": PRIVATE_SOURCE}
+
+
+def _prompt_data(person: tuple[Any, ...], place: tuple[Any, ...]) -> PromptData:
+    identity, memories, rel, mood, user, state, stamp, style = person
+    history, recent = place
+    return PromptData(
+        identity,
+        memories,
+        RelationshipRecord(*rel) if rel else None,
+        mood or "",
+        bool(user and user[0]),
+        history,
+        recent,
+        memory_consent=user[1] if user else None,
+        interactions=int(state[0]) if state else 0,
+        stage=str(state[1]) if state else "",
+        fact_stamp=stamp,
+        style_profile=style,
+    )

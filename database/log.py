@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -24,6 +24,10 @@ from database.statements import Statements, recent_messages, seen_message
 log = logging.getLogger(__name__)
 AUTHOR_REFRESH_SECONDS = 60.0
 PromptReader = Callable[[Connection, PromptRequest], PromptData]
+PromptReadBeside = Callable[[PromptRequest], Awaitable[PromptData]]  # on connections of its own
+# What a batch holds: a seen message with its display name and the character that will answer it (its
+# reply owed from this very write), or a posted reply whose owed mark is cleared (database/owed.py).
+Entry = tuple[SeenMessage | Settled, str, str | None]
 
 
 class _GroupCommit:
@@ -35,19 +39,14 @@ class _GroupCommit:
     while waiting (a shutdown) does not take its message's write down with it.
     """
 
-    def __init__(self, write: Callable[[Sequence[tuple[SeenMessage | Settled, str, str | None]],
-                                        Sequence[PromptRequest | None]], Any]) -> None:
+    def __init__(self, write: Callable[[Sequence[Entry], Sequence[PromptRequest | None]], Any]) -> None:
         self._write = write
-        self._pending: list[tuple[SeenMessage | Settled, str, str | None, PromptRequest | None,
-                                  asyncio.Future[PromptData | None]]] = []
+        self._pending: list[tuple[Entry, PromptRequest | None, asyncio.Future[PromptData | None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def write(
-        self, message: SeenMessage | Settled, display_name: str, owed_by: str | None,
-        then_read: PromptRequest | None,
-    ) -> PromptData | None:
+    async def write(self, entry: Entry, then_read: PromptRequest | None) -> PromptData | None:
         future: asyncio.Future[PromptData | None] = asyncio.get_running_loop().create_future()
-        self._pending.append((message, display_name, owed_by, then_read, future))
+        self._pending.append((entry, then_read, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_loop())
         return await future
@@ -56,14 +55,13 @@ class _GroupCommit:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                read = await self._write([(m, n, o) for m, n, o, _, _ in batch],
-                                         [r for _, _, _, r, _ in batch])
+                read = await self._write([e for e, _, _ in batch], [r for _, r, _ in batch])
             except Exception as exc:  # every waiter learns of the failure
-                for *_, fut in batch:
+                for _, _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
             else:
-                for (*_, fut), data in zip(batch, read, strict=True):
+                for (_, _, fut), data in zip(batch, read, strict=True):
                     if not fut.done():
                         fut.set_result(data)
 
@@ -73,11 +71,14 @@ class _GroupCommit:
 
 
 class MessageLog:
-    def __init__(self, db: Database, q: Statements, read_prompt: PromptReader) -> None:
+    def __init__(self, db: Database, q: Statements, read_prompt: PromptReader,
+                 read_prompt_beside: PromptReadBeside) -> None:
         self.db = db
         self._q = q
         self._read_prompt = read_prompt
+        self._read_prompt_beside = read_prompt_beside
         self._batches = _GroupCommit(self._write_seen)
+        self._solo: set[asyncio.Future[Any]] = set()  # writes of messages that will be answered (PostgreSQL)
         self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
 
     async def log_message(
@@ -87,37 +88,87 @@ class MessageLog:
         """Write a seen message (and upsert its author and nickname) durably, batched with its neighbours.
 
         ``then_read``: once the write is committed, also read that prompt's data in the same trip to the
-        database (a message that will certainly be answered); None when not asked or when the read failed
-        (the write stands either way).
+        database (a message that will certainly be answered; on PostgreSQL beside it, see _write_addressed);
+        None when not asked or when the read failed (the write stands either way).
 
         ``owed_by``: the character that will answer it; the reply is marked owed in the same transaction
         (database/owed.py), so a crash between the two cannot lose it."""
-        return await self._batches.write(message, display_name or message.author_name, owed_by, then_read)
-
-    async def flush(self) -> None:
-        """Wait until every message handed to the log is committed (graceful shutdown, /forget_me)."""
-        await self._batches.drain()
+        display = display_name or message.author_name
+        if then_read is not None and not self.db.is_sqlite:
+            return await self._write_addressed(message, display, owed_by, then_read)
+        return await self._batches.write((message, display, owed_by), then_read)
 
     async def settle_owed(self, character: str, message_id: int) -> None:
         """Clear the owed mark of a reply just posted, committed with the log's next batch (a busy server's
         replies share commits with its incoming messages)."""
-        await self._batches.write(Settled(character, message_id), "", None, None)
+        await self._batches.write((Settled(character, message_id), "", None), None)
+
+    async def _write_addressed(self, message: SeenMessage, display: str, owed_by: str | None,
+                               then_read: PromptRequest) -> PromptData | None:
+        """A message that will be answered, on PostgreSQL: written in a transaction of its own, not queued
+        behind the batch of a busy channel's chatter in flight, and its prompt read on another connection at
+        the same time (the read is of what came before it). The caller still waits for the commit."""
+        # Like a batch, the write runs in a task of its own: a caller cancelled while waiting (a shutdown)
+        # does not take the message's write down with it; flush() waits for it.
+        writing = asyncio.ensure_future(self._commit([(message, display, owed_by)]))
+        self._solo.add(writing)
+        writing.add_done_callback(self._solo.discard)
+        reading = asyncio.ensure_future(self._read_prompt_beside(then_read))
+        reading.add_done_callback(_consume)
+        try:
+            await asyncio.shield(writing)
+        except BaseException:
+            reading.cancel()
+            raise
+        try:
+            return await reading
+        except Exception:  # the reply reads again on its own (and reports a lasting failure there)
+            log.exception("prompt read beside logging message %s failed", message.message_id)
+            return None
+
+    async def flush(self) -> None:
+        """Wait until every message handed to the log is committed (graceful shutdown, /forget_me)."""
+        await self._batches.drain()
+        if self._solo:
+            await asyncio.gather(*list(self._solo), return_exceptions=True)
 
     def forget_author(self, user_id: int) -> None:
         """Their next message must write their users row again (it was deleted)."""
         self._recent_authors.pop(user_id, None)
 
     async def _write_seen(
-        self, entries: Sequence[tuple[SeenMessage | Settled, str, str | None]],
-        reads: Sequence[PromptRequest | None],
+        self, batch: Sequence[Entry], reads: Sequence[PromptRequest | None]
     ) -> list[PromptData | None]:
-        batch = [(m, d, o) for m, d, o in entries if isinstance(m, SeenMessage)]
+        if not any(r is not None for r in reads):
+            await self._commit(batch)
+            return [None] * len(batch)
+
+        def read(conn: Connection) -> list[PromptData | None]:
+            out: list[PromptData | None] = []
+            for request in reads:
+                try:
+                    out.append(self._read_prompt(conn, request) if request is not None else None)
+                except Exception:  # the reply reads again on its own (and reports a lasting failure there)
+                    log.exception("prompt read after logging message failed")
+                    out.append(None)
+            return out
+
+        return await self._commit(batch, read)
+
+    async def _commit(self, entries: Sequence[Entry],
+                      read: Callable[[Connection], list[PromptData | None]] | None = None
+                      ) -> list[PromptData | None] | None:
+        """Write ``entries`` (messages, their authors, owed marks set and cleared) in one transaction; then
+        ``read`` on the same connection."""
+        batch = [(m, d) for m, d, _ in entries if isinstance(m, SeenMessage)]
         settled = [m for m, _, _ in entries if isinstance(m, Settled)]
+        owed = [row for m, _, character in entries if isinstance(m, SeenMessage) and character is not None
+                for row in owed_rows(character, [(m.message_id, m.channel_id)])]
         now = utcnow()
         clock = time.monotonic()
         users: dict[int, dict[str, Any]] = {}
         nicks: dict[tuple[int, str], dict[str, Any]] = {}
-        for m, display, _ in batch:
+        for m, display in batch:
             # An author seen under the same names within the last minute needs no upsert: last_seen
             # is kept to the minute, and most messages come from people who just spoke.
             key = (display[:100], m.author_name[:100])
@@ -154,10 +205,8 @@ class MessageLog:
                 "reply_to_id": m.reply_to_id,
                 "created_at": m.created_at,
             }
-            for m, display, _ in batch
+            for m, display in batch
         ]
-        owed = [row for m, _, character in batch if character is not None
-                for row in owed_rows(character, [(m.message_id, m.channel_id)])]
         q = self._q
 
         def write(conn: Connection) -> None:
@@ -169,23 +218,13 @@ class MessageLog:
             insert_owed(self.db, conn, owed)
             delete_owed(conn, settled)
 
-        def read(conn: Connection) -> list[PromptData | None]:
-            out: list[PromptData | None] = []
-            for request in reads:
-                try:
-                    out.append(self._read_prompt(conn, request) if request is not None else None)
-                except Exception:  # the reply reads again on its own (and reports a lasting failure there)
-                    log.exception("prompt read after logging message failed")
-                    out.append(None)
-            return out
-
         try:
-            if any(r is not None for r in reads):
+            if read is not None:
                 return await self.db.write_then_read(write, read)
             await self.db.write(write)
-            return [None] * len(entries)
+            return None
         except Exception:
-            for m, _, _ in batch:  # the upsert may not have happened: do it next time
+            for m, _ in batch:  # the upsert may not have happened: do it next time
                 self._recent_authors.pop(m.author_id, None)
             raise
 
@@ -210,3 +249,9 @@ class MessageLog:
 
     async def count_archived(self) -> int:
         return int(await self.db.scalar(select(func.count()).select_from(ArchivedMessage)))
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve a finished read's outcome, so one nobody awaits (its write failed) is not reported as lost."""
+    if not task.cancelled():
+        task.exception()

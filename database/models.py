@@ -74,15 +74,15 @@ class Nickname(Base):
 
 
 class ApiCall(Base):
-    """One Claude call: tokens (cache reads and writes included) and cost, attributed to a user when there
-    is one."""
+    """One model call: tokens (cache reads and writes included) and cost, for a user when there is one."""
 
     __tablename__ = "api_calls"
-    # The dashboard's per-day figures read a window of days (0006_dashboard_stats).
-    __table_args__ = (Index("ix_api_calls_created_at", "created_at"),)
+    __table_args__ = tuple(Index(f"ix_api_calls_{'_'.join(c)}", *c) for c in (  # days: 0006, 0010
+        ("created_at",), ("user_id", "created_at"), ("guild_id", "created_at")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # spent for this server (0010)
     purpose: Mapped[str] = mapped_column(String(32))  # reply, vote, summary, core_memory, consolidation, ...
     model: Mapped[str] = mapped_column(String(100))
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)

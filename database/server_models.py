@@ -25,6 +25,11 @@ class ServerSettings(Base):
     language: Mapped[str | None] = mapped_column(String(60), nullable=True)
     staff_role_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # tickets
     ticket_channel_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Who may talk to the character here (0010_operator_limits): comma-separated ids; "" is an empty list.
+    allowed_users: Mapped[str | None] = mapped_column(Text, nullable=True)
+    blocked_users: Mapped[str | None] = mapped_column(Text, nullable=True)
+    allowed_roles: Mapped[str | None] = mapped_column(Text, nullable=True)
+    blocked_roles: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 
 

@@ -28,6 +28,10 @@ FIELDS = (
     "language",
     "staff_role_id",
     "ticket_channel_id",
+    "allowed_users",
+    "blocked_users",
+    "allowed_roles",
+    "blocked_roles",
 )
 
 

@@ -189,6 +189,7 @@ def build_statements(dialect: Dialect) -> dict[str, Prepared]:
             insert(ApiCall),
             [
                 "user_id",
+                "guild_id",
                 "purpose",
                 "model",
                 "input_tokens",

@@ -28,6 +28,7 @@ from database.polls import Polls
 from database.privacy import Privacy
 from database.schedule import Schedule
 from database.servers import Servers
+from database.spending import Spending
 from database.state import State
 from database.statements import build_statements
 from database.stats import Stats
@@ -47,7 +48,8 @@ class Store:
         # The hot path's statements, compiled once for the dialect of the engine that runs them.
         q = build_statements(self.db.statement_dialect)
         self.conversations = Conversations(self.db, q)
-        self.log = MessageLog(self.db, q, self.conversations.read_prompt)
+        conversations = self.conversations
+        self.log = MessageLog(self.db, q, conversations.read_prompt, conversations.read_prompt_beside)
         self.consolidation = ConsolidationLog(self.db)
         self.memories = Memories(self.db)
         self.facts = Facts(self.db, q)
@@ -57,6 +59,7 @@ class Store:
         self.state = State(self.db)
         self.places = Places(self.db)
         self.usage = UsageLog(self.db, q)
+        self.spending = Spending(self.db)  # today's spend, for the spending limits
         self.personaflow = PersonaFlowRows(self.db)
         self.stats = Stats(self.db)
         self.privacy = Privacy(self.db, self.log, self.conversations)

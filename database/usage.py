@@ -29,9 +29,11 @@ class UsageLog:
 
     async def record(self, *, user_id: int | None, purpose: str, model: str, input_tokens: int,
                      output_tokens: int, cache_creation_tokens: int, cache_read_tokens: int, cost: float,
-                     latency_ms: float, ok: bool, error: str = "") -> None:
-        """One model call (after every reply, vote and summary: a prepared statement)."""
-        row = {"user_id": user_id, "purpose": purpose, "model": model, "input_tokens": input_tokens,
+                     latency_ms: float, ok: bool, error: str = "", guild_id: int | None = None) -> None:
+        """One model call (after every reply, vote and summary: a prepared statement); ``guild_id``: the
+        server whose message it was made for (the per-server spend cap reads it)."""
+        row = {"user_id": user_id, "guild_id": guild_id, "purpose": purpose, "model": model,
+               "input_tokens": input_tokens,
                "output_tokens": output_tokens, "cache_creation_tokens": cache_creation_tokens,
                "cache_read_tokens": cache_read_tokens, "cost": cost, "latency_ms": latency_ms, "ok": ok,
                "error": error[:300], "created_at": utcnow()}

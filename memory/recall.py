@@ -105,7 +105,8 @@ class Recall:
         self.consent = consent
 
     async def facts_for(self, user_id: int, text: str, *, private: bool, now: datetime | None = None,
-                        stamp: tuple[Any, ...] | None = None) -> list[FactRow]:
+                        stamp: tuple[Any, ...] | None = None, budget: int | None = None) -> list[FactRow]:
+        """``budget``: tokens of facts (default ``recall_token_budget``; more for memory questions)."""
         now = now or utcnow()
         index = await self.cache.get(user_id, stamp)
         if not index.rows:
@@ -114,18 +115,22 @@ class Recall:
         # The model is only loaded (and a message only encoded) when there is something to compare with.
         if text.strip() and len(index.positions):
             query = (await encode_async(self.embedder, [text]))[0]
-        return choose(index, query, budget=self.settings.recall_token_budget, private=private, now=now,
+        budget = self.settings.recall_token_budget if budget is None else budget
+        return choose(index, query, budget=budget, private=private, now=now,
                       expiry_days=self.settings.fact_expiry_days)
 
-    async def provide(self, persona: Persona, msg: Incoming, data: PromptData | None = None) -> str:
+    async def provide(self, persona: Persona, msg: Incoming, data: PromptData | None = None, *,
+                      budget: int | None = None) -> str:
         """The context provider: '' when there is nothing to recall (or the user is not remembered).
-        ``data``: the prompt data of this reply, which already holds the user's consent answer."""
-        if self.settings.recall_token_budget <= 0 or msg.author_is_bot:
+        ``data``: the prompt data of this reply, which already holds the user's consent answer; ``budget``:
+        see facts_for."""
+        budget = self.settings.recall_token_budget if budget is None else budget
+        if budget <= 0 or msg.author_is_bot:
             return ""
         remembered = (self.consent.allows(data.memory_consent, await self.consent.mode_for(msg.guild_id))
                       if data is not None else await self.consent.remembers(msg.author_id, msg.guild_id))
         if not remembered:
             return ""
         facts = await self.facts_for(msg.author_id, msg.content, private=msg.is_dm,
-                                     stamp=data.fact_stamp if data is not None else None)
+                                     stamp=data.fact_stamp if data is not None else None, budget=budget)
         return render(facts, msg.author_name)

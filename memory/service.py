@@ -134,7 +134,9 @@ class MemoryService:
 
     async def _provide(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         try:
-            return await self.recall.provide(persona, msg, data)
+            # A question about the past gets a larger budget (the engine's intent routing, bot/intent.py).
+            budget = self.engine.intents.recall_budget(msg, self.settings.recall_token_budget)
+            return await self.recall.provide(persona, msg, data, budget=budget)
         except Exception:  # a reply without recalled facts beats no reply
             log.exception("recall failed for message %s", msg.message_id)
             return ""

@@ -51,6 +51,8 @@ TEST_CONFIG: dict[str, str] = {
     # Writing a custom status at start-up is a Claude call: tests that count calls would count it. The
     # status tests switch it on.
     "custom_status": "false",
+    # Tests that count votes per message judge each one at once; the burst window has tests of its own.
+    "vote_window_seconds": "0",
 }
 
 

@@ -61,7 +61,9 @@ async def complete(h: Harness, group: str, name: str, focused: str, typed: str, 
 
 
 class Replies:
-    """Talks to the character and returns the system text of the reply request each message caused."""
+    """Talks to the character and returns what the reply request each message caused says about the
+    person and the character: the system text and the final turn (where a channel prompt keeps the person's
+    memories and relationship, after the cached transcript: bot/transcript.py)."""
 
     def __init__(self, h: Harness) -> None:
         self.h = h
@@ -73,7 +75,10 @@ class Replies:
         await self.h.replies(CHANNEL_ID, self.count)
         request = [r for r in self.h.claude.requests if r.model != VOTER][-1]
         assert f"message number {self.count}" in self.h.claude.all_text(request)
-        return self.h.claude.system_text(request)
+        final = request.body["messages"][-1]["content"]
+        final_text = final if isinstance(final, str) else "\n".join(
+            b.get("text", "") for b in final if isinstance(b, dict))
+        return self.h.claude.system_text(request) + "\n" + final_text
 
 
 # --------------------------------------------------------------------------- registration and refusal

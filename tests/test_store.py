@@ -215,13 +215,30 @@ async def test_a_failed_read_after_logging_keeps_the_message(store: Store, monke
     def broken(*_: Any) -> Any:
         raise RuntimeError("disk hiccup")
 
+    async def broken_beside(*_: Any) -> Any:  # PostgreSQL reads beside the write, on its own connections
+        raise RuntimeError("disk hiccup")
+
     monkeypatch.setattr(store.log, "_read_prompt", broken)
+    monkeypatch.setattr(store.log, "_read_prompt_beside", broken_beside)
     request = PromptRequest("finn", 5, "dm", 11, 0, None, True)
     assert await store.log.log_message(seen(1, 11, dm=True), then_read=request) is None
     assert await store.log.count_logged() == 1
     monkeypatch.undo()
     data = await store.log.log_message(seen(2, 11, dm=True), then_read=request)
     assert data is not None and data.history.turns == []
+
+
+async def test_a_message_to_answer_is_logged_even_when_its_caller_is_cancelled(store: Store) -> None:
+    # On PostgreSQL it is written on its own, beside the batches (database/log.py): flush() waits for it too.
+    request = PromptRequest("finn", 5, "channel:10", 10, 15, 1, False)
+    caller = asyncio.create_task(store.log.log_message(seen(1), then_read=request))
+    await asyncio.sleep(0)
+    caller.cancel()
+    await store.log.flush()
+    assert await store.log.count_logged() == 1
+    data = await store.log.log_message(seen(2), then_read=PromptRequest("finn", 5, "channel:10", 10, 15, 2,
+                                                                           False))
+    assert data is not None and [m.message_id for m in data.recent] == [1]
 
 
 async def test_history_edited_by_any_means_reaches_the_next_read(store: Store) -> None:

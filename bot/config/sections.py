@@ -348,6 +348,52 @@ class DashboardSettings:
         "", f"Dashboard login token, {MIN_DASHBOARD_TOKEN}+ characters (required when it runs).", secret=True)
 
 
+def _id_list(value: str) -> str | None:
+    for part in value.replace(" ", "").split(","):
+        if part and not part.isdigit():
+            return f"expected comma-separated Discord ids, got {part!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """Who may talk to the character (bot/access.py); a server's admins override the lists there with
+    /settings set. Checked before any work; the bot's admins are never refused."""
+
+    TITLE: ClassVar[str] = "Who may talk to it"
+    allow_dms: bool = key(
+        True, "Answer direct messages (off: DMs from anyone but the bot's admins go unanswered).")
+    allowed_users: str = key(
+        "", "Comma-separated user ids who may talk to the character (empty: everyone).", check=_id_list)
+    blocked_users: str = key(
+        "", "Comma-separated user ids the character ignores (wins over the allow lists).", check=_id_list)
+    allowed_roles: str = key(
+        "", "Comma-separated role ids whose members may talk to it in servers (empty: everyone).",
+        check=_id_list)
+    blocked_roles: str = key(
+        "", "Comma-separated role ids whose members it ignores in servers (wins over the allow lists).",
+        check=_id_list)
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Spending limits (bot/limits.py): what one person, one server and the whole bot may spend a day, and
+    how fast one person may write. 0 means no limit; the bot's admins are exempt."""
+
+    TITLE: ClassVar[str] = "Spending limits"
+    daily_token_budget: int = key(
+        0, "Tokens (in, out and cache writes of every model call for them) one person may use a day.", min=0)
+    premium_daily_token_budget: int = key(
+        0, "The daily token budget of premium users (0: none for them, whatever daily_token_budget says).",
+        min=0)
+    server_daily_spend_usd: float = key(0.0, "USD one server's messages may spend a day.", min=0.0)
+    global_daily_spend_usd: float = key(0.0, "USD the whole bot may spend a day.", min=0.0)
+    user_messages_per_minute: int = key(
+        0, "Messages one person may send the character in a minute before it stops reading them.", min=0)
+    limit_reply: str = key(
+        "*{name} stifles a yawn.* I'm all talked out for now. Let's pick this up again {when}.",
+        "Said once, in character, when someone reaches a limit ({name}: the character; {when}: "
+        "tomorrow / in a minute).")
 def parse_shard_ids(value: str) -> tuple[int, ...]:
     """``"0-3"``, ``"0,2,5"`` or ``"0-1,4"`` as sorted shard ids (empty: every shard, no cluster)."""
     ids: set[int] = set()
@@ -452,6 +498,21 @@ class RecoverySettings:
     db_retry_seconds: float = key(
         30.0, "How long a database unit of work is retried through an outage or a lock.", min=0)
     db_busy_timeout: float = key(10.0, "Seconds SQLite waits for another writer's lock each try.", min=0)
+class TriageSettings:
+    """Fewer votes in busy channels (bot/triage.py); intent routing of answered messages (bot/intent.py)."""
+
+    TITLE: ClassVar[str] = "Triage and intent routing"
+    vote_window_seconds: float = key(
+        2.0, "Unaddressed messages in one channel within this many seconds share one vote round, on the "
+        "latest (0: a round per message).", min=0, max=60)
+    other_bot_prefixes: str = key(
+        "!,?,$,%,;;,-", "Comma-separated command prefixes of other bots: a message starting with one and a "
+        "letter (!play) gets no vote.")
+    code_model: str = key("", "Model for replies to code (fences, stack traces, code); empty: the default.")
+    vision_model: str = key("", "Model for replies to messages with an image; empty: the default.")
+    memory_recall_token_budget: int = key(
+        1500, "Recall budget (tokens of remembered facts) for questions about the past (do you remember...).",
+        min=0)
 
 
 @dataclass(frozen=True)
@@ -474,12 +535,15 @@ class Settings:
     alive: AliveSettings = field(default_factory=AliveSettings)
     secrets: SecretSettings = field(default_factory=SecretSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     operation: OperationSettings = field(default_factory=OperationSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
+    triage: TriageSettings = field(default_factory=TriageSettings)
     # The merged raw values, for the persona loader (character prompts and format-specific keys).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Where each key that was set came from (a file's path, or "environment"): credential messages name it.

@@ -440,6 +440,14 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
                             guild_id=int(guild_id) if guild_id else None)
         return message
 
+    async def webhook_message(self, channel_id: int, content: str, *, creator: int,
+                              name: str = "Announcements") -> dict[str, Any]:
+        """Another integration's webhook (made by user ``creator``, not by a bot here) posts in a channel:
+        MESSAGE_CREATE with ``webhook_id``, the webhook as author (``bot`` true), as Discord sends it."""
+        hook = self._create_webhook(channel_id, {"name": name}, self.users[creator])
+        return await self._webhook_execute(int(hook["id"]), hook["token"], {"content": content}, [],
+                                           {"wait": "true"})
+
     async def dm_message(self, author_id: int, content: str, *, bot_token: str | None = None,
                          attachments: list[dict[str, Any]] | None = None,
                          stickers: list[dict[str, Any]] | None = None,

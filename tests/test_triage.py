@@ -1,0 +1,250 @@
+"""Fewer votes, same judgement (bot/triage.py) and intent routing (bot/intent.py), proven over the wire:
+the votes and replies that reach the fake Claude, the decisions mirrored to the log channel, the log rows.
+
+Unit tests of the pure parts (the acknowledgement and command rules, the classifier, the window) sit beside
+them at the end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.attachments import Attachment, Carried
+from bot.intent import Intent, classify
+from bot.pipeline import Decision, Incoming
+from bot.triage import BurstWindow, bot_command, is_acknowledgement, parse_prefixes
+from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+VOTER, DEFAULT, CODE = "claude-test-voter", "claude-test-default", "claude-test-code"
+
+
+def votes(h: Harness) -> list[Any]:
+    return h.claude.requests_for(VOTER)
+
+
+def replies(h: Harness) -> list[Any]:
+    return [r for r in h.claude.requests if r.model != VOTER]
+
+
+def log_lines(h: Harness) -> list[str]:
+    return [m["content"] for m in h.discord.posted(LOG_CHANNEL_ID)]
+
+
+async def decision_line(h: Harness, said: str) -> str:
+    """The decision mirrored to the log channel (verbose mode) for the message that said ``said``."""
+    found = await h.discord.wait_for(lambda _: [t for t in log_lines(h) if f"“{said}”" in t], timeout=5,
+                                     what=f"the decision on {said!r}")
+    return str(found[0])
+
+
+# --------------------------------------------------------------------------- the priority filter
+
+
+async def test_each_filter_reason_skips_the_vote_and_is_logged(make_harness: MakeHarness) -> None:
+    h = await make_harness(verbose_logging="true")
+    bob_says = await h.say("k", user=USER2_ID)  # a bare acknowledgement; also what alice replies to below
+    await h.say("lol")
+    await h.say("👍 <:pog:123456789012345678> :thumbsup:")
+    await h.discord.user_message(CHANNEL_ID, USER_ID, f"<@{USER2_ID}> did you see the tide chart?",
+                                 mentions=[USER2_ID])
+    await h.say("what time is the tide tonight?", reply_to=int(bob_says["id"]))
+    await h.say("!play sea shanties")
+    await h.say(";;skip")
+    await h.discord.webhook_message(CHANNEL_ID, "New video: how to read tide charts?", creator=ADMIN_ID)
+
+    assert "stay quiet (filtered: a bare acknowledgement)" in await decision_line(h, "k")
+    assert "filtered: a bare acknowledgement" in await decision_line(h, "lol")
+    emoji = "👍 <:pog:123456789012345678> :thumbsup:"
+    assert "filtered: a bare acknowledgement" in await decision_line(h, emoji)
+    assert "filtered: @mentions someone else" in await decision_line(h, "@bob did you see the tide chart?")
+    assert "filtered: a reply to someone else" in await decision_line(h, "what time is the tide tonight?")
+    assert "filtered: another bot's command (!)" in await decision_line(h, "!play sea shanties")
+    assert "filtered: another bot's command (;;)" in await decision_line(h, ";;skip")
+    hooked = await decision_line(h, "New video: how to read tide charts?")
+    assert "filtered: a webhook I do not know" in hooked
+    assert votes(h) == [] and replies(h) == []
+    logged = await h.store.log.recent_messages(CHANNEL_ID, limit=50)
+    assert len(logged) == 8  # every skipped message is still in the log
+
+    # Addressed messages are never filtered, however they look.
+    await h.say("lol", mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    await h.say("!play Finn's favourite song")
+    await h.replies(CHANNEL_ID, 2)
+    await h.dm("ok")
+    await h.replies(await h.dm_channel_id(), 1)  # (a first DM may be the character's greeting, no request)
+    assert votes(h) == [] and len(replies(h)) >= 2
+
+
+async def test_other_bot_prefixes_are_configurable(make_harness: MakeHarness) -> None:
+    h = await make_harness(other_bot_prefixes=">>", verbose_logging="true")
+    h.claude.script("no", model=VOTER, times=3)
+    await h.say("!play is what I typed yesterday, does that ring a bell?")
+    await h.say(">>rank")
+    assert "filtered: another bot's command (>>)" in await decision_line(h, ">>rank")
+    await h.claude.wait_for_requests(3, model=VOTER)  # "!" is not a prefix here: that one was judged
+
+
+async def test_a_question_to_the_room_in_a_quiet_channel_gets_its_vote_and_answer(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness(vote_window_seconds="0.2", verbose_logging="true")
+    h.claude.script("yes", model=VOTER, times=3)
+    h.claude.script("Warm salt water and patience, friend.", model=DEFAULT)
+    question = "anyone here know how to get a stuck hermit crab out of its shell?"
+    await h.say(question, user=USER2_ID)
+    [reply] = await h.replies(CHANNEL_ID, 1)
+    assert reply["content"] == "Warm salt water and patience, friend."
+    assert len(votes(h)) == 3 and all(question in r.all_text() for r in votes(h))
+    assert "reply (majority vote; votes: yes yes yes; intent: casual)" in await decision_line(h, question)
+
+
+# --------------------------------------------------------------------------- burst coalescing
+
+
+async def test_a_burst_is_judged_in_few_vote_rounds_every_message_logged_and_decided(
+        make_harness: MakeHarness) -> None:
+    # A window far longer than the burst takes to send; the bound below holds even if it spans several.
+    h = await make_harness(vote_window_seconds="3")
+    decided: dict[int, Decision] = {}
+
+    async def on_decision(msg: Incoming, decision: Decision) -> None:
+        decided[msg.message_id] = decision
+
+    assert h.bot is not None
+    h.bot.engine.decision_listeners.append(on_decision)
+    h.claude.script("no", model=VOTER, times=None)
+    sent: list[dict[str, Any]] = []
+    for i in range(30):
+        sent.append(await h.say(f"burst line {i} about the tide pools", user=(USER_ID, USER2_ID)[i % 2]))
+        if i == 14:  # an addressed message inside the burst is answered without waiting for the window
+            mention = await h.say("quick, what's a limpet?", mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    assert votes(h) == [], "the @mention's reply went out before any window closed"
+    ids = [int(m["id"]) for m in sent]
+    await h.discord.wait_for(lambda _: all(i in decided for i in ids), timeout=10, what="every decision")
+    assert len(votes(h)) <= 0.3 * len(ids)
+    assert await h.store.log.count_logged() == len(ids) + 2  # the burst, the @mention and the reply
+    judged = [i for i in ids if decided[i].votes]
+    assert judged and ids[-1] in judged  # the latest message of the burst is the one voted on
+    for i in ids:
+        if i not in judged:
+            assert decided[i].reason.startswith("coalesced into ") and not decided[i].reply
+    latest_vote = votes(h)[-1].all_text()
+    assert "burst line 28 about the tide pools" in latest_vote  # the others are shown as context
+    assert "Latest message, from bob: burst line 29" in latest_vote and "join in now" in latest_vote
+    assert int(mention["id"]) in decided and decided[int(mention["id"])].reply
+
+
+# --------------------------------------------------------------------------- intent routing
+
+
+async def test_a_code_message_is_answered_by_code_model(make_harness: MakeHarness) -> None:
+    h = await make_harness(code_model=CODE, verbose_logging="true")
+    await h.dm("why does this fail?\n```python\nprint(1/0)\n```")
+    await h.replies(await h.dm_channel_id(), 1)
+    await h.dm("good morning, how are the waves?")
+    await h.replies(await h.dm_channel_id(), 2)
+    await h.say("Traceback (most recent call last):\n  File \"x.py\", line 1\nZeroDivisionError: division",
+                mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    assert [r.model for r in replies(h)] == [CODE, DEFAULT, CODE]
+    line = await h.discord.wait_for(lambda _: [t for t in log_lines(h) if "Traceback" in t], timeout=5)
+    assert "intent: code" in line[0]
+
+
+async def test_an_image_is_answered_by_vision_model(make_harness: MakeHarness) -> None:
+    h = await make_harness(vision_model="claude-test-vision")
+    picture = h.discord.attachment("tidepool.png", content_type="image/png")
+    await h.say("what do you make of this?", mention=True, attachments=[picture])
+    await h.replies(CHANNEL_ID, 1)
+    await h.say("and what about the weather?", mention=True)
+    await h.replies(CHANNEL_ID, 2)
+    assert [r.model for r in replies(h)] == ["claude-test-vision", DEFAULT]
+
+
+async def test_a_memory_question_gets_the_larger_recall_budget(make_harness: MakeHarness) -> None:
+    # No fact has a vector: recall picks by references, and no embedding model is loaded.
+    h = await make_harness(recall_token_budget="12", memory_recall_token_budget="400")
+    await h.store.people.ensure_user(USER_ID, "alice")
+    facts = ["Alice has a cat called Miso", "Alice works at the lighthouse", "Alice builds model ships",
+             "Alice hates fog", "Alice sings in a choir"]
+    for fact in facts:
+        await h.store.facts.add(USER_ID, fact, category="personal")
+
+    def recalled() -> list[str]:
+        text = h.claude.last_request(DEFAULT).all_text()
+        return [f for f in facts if f"- {f}" in text]
+
+    await h.say("how are you today?", mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    assert 1 <= len(recalled()) <= 2  # the default budget holds a line or two
+    await h.say("do you remember what I told you about my hobbies?", mention=True)
+    await h.replies(CHANNEL_ID, 2)
+    assert sorted(recalled()) == sorted(facts)
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+@pytest.mark.parametrize("text", ["lol", "LOOOL", "ok", "k", "kk", "okay", "haha", "hahaha lol", "👍",
+                                  "😂😂", "<:pog:123456789012345678>", "<a:dance:123456789012345678> lol",
+                                  ":thumbsup:", "ty!", "gg wp", "...", "?!"])
+def test_acknowledgements(text: str) -> None:
+    assert is_acknowledgement(text)
+
+
+@pytest.mark.parametrize("text", ["lol what happened", "ok but how do tides work?", "no idea, anyone?",
+                                  "kelp", "5", "", "haha Finn"])
+def test_not_acknowledgements(text: str) -> None:
+    assert not is_acknowledgement(text)
+
+
+def test_bot_commands() -> None:
+    prefixes = parse_prefixes("!, ?, $, %, ;;, -")
+    assert prefixes[0] == ";;"
+    assert bot_command("!play despacito", prefixes) == "!"
+    assert bot_command("?rank", prefixes) == "?"
+    assert bot_command(";;q", prefixes) == ";;"
+    for talk in ("!!!", "$5 for a coffee", "? what", "-_-", "hello!", "anyone?"):
+        assert bot_command(talk, prefixes) is None
+
+
+def _msg(content: str, **extra: Any) -> Incoming:
+    return Incoming(message_id=1, channel_id=2, author_id=3, author_name="alice", content=content,
+                    created_at=datetime.now(UTC), is_dm=False, **extra)
+
+
+def test_intents() -> None:
+    assert classify(_msg("```js\nconsole.log(1)\n```")) is Intent.CODE
+    assert classify(_msg("def f(x):\n    return x.strip()")) is Intent.CODE
+    assert classify(_msg("I got KeyError: 'name' when I ran it")) is Intent.CODE
+    assert classify(_msg("Do you remember my cat?")) is Intent.MEMORY
+    assert classify(_msg("what did I tell you last time about the boat")) is Intent.MEMORY
+    assert classify(_msg("look!", carried=Carried(attachments=(Attachment("cat.PNG", None, 10, "u"),)))) \
+        is Intent.IMAGE
+    assert classify(_msg("x", carried=Carried(attachments=(Attachment("a", "image/webp", 10, "u"),)))) \
+        is Intent.IMAGE
+    text_file = Carried(attachments=(Attachment("a.txt", "text/plain", 1, "u"),))
+    assert classify(_msg("notes", carried=text_file)) is Intent.CASUAL
+    assert classify(_msg("I'm going to import some tea and class it as breakfast")) is Intent.CASUAL
+
+
+async def test_the_window_judges_the_latest_once_and_coalesces_the_rest() -> None:
+    judged: list[tuple[int, list[int]]] = []
+
+    async def judge(msg: Incoming, burst: Any) -> Decision:
+        judged.append((msg.message_id, [m.message_id for m in burst]))
+        return Decision(True, "majority vote", (True,))
+
+    window = BurstWindow(0.05, judge)
+    msgs = [Incoming(message_id=i, channel_id=7 if i < 4 else 8, author_id=1, author_name="a", content="x",
+                     created_at=datetime.now(UTC), is_dm=False) for i in range(1, 6)]
+    results = await asyncio.gather(*(window.submit(m) for m in msgs))
+    assert sorted(judged) == [(3, [1, 2]), (5, [4])]  # one round per channel, on its latest
+    assert [r.reason for r in results] == ["coalesced into 3", "coalesced into 3", "majority vote",
+                                           "coalesced into 5", "majority vote"]
