@@ -498,6 +498,9 @@ class RecoverySettings:
     db_retry_seconds: float = key(
         30.0, "How long a database unit of work is retried through an outage or a lock.", min=0)
     db_busy_timeout: float = key(10.0, "Seconds SQLite waits for another writer's lock each try.", min=0)
+
+
+@dataclass(frozen=True)
 class TriageSettings:
     """Fewer votes in busy channels (bot/triage.py); intent routing of answered messages (bot/intent.py)."""
 
