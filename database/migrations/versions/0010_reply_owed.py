@@ -1,7 +1,7 @@
 """replies owed: what a crash left unanswered is answered at the next start-up
 
 Revision ID: 0010_reply_owed
-Revises: 0009_identity_source
+Revises: 0010_operator_limits
 Create Date: 2026-11-23 11:30:00
 
 ``owed_replies`` holds one row per message a character will answer, written in the same transaction that
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_reply_owed"
-down_revision = "0009_identity_source"
+down_revision = "0010_operator_limits"
 branch_labels = None
 depends_on = None
 
