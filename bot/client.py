@@ -40,6 +40,7 @@ from bot.logmirror import LogMirror
 from bot.permissions import is_admin_id
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.pipeline import Incoming, ReplyResult, TurnListener
+from bot.recovery import ReplyRecovery
 from bot.reloader import ConfigReloader
 from bot.startup import announce_connected, log_invite
 from bot.tokens import load_encoding
@@ -91,6 +92,7 @@ class KindredMixin:
     access: AccessGate  # who may talk to the character (bot/access.py)
     limits: SpendingLimits  # what one person, one server and the bot may spend (bot/limits.py)
     cluster: Cluster  # the leader lock and signals shared with other processes on the database
+    recovery: ReplyRecovery  # replies a crash left owed, answered once connected (bot/recovery.py)
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool) -> None:
         self.settings = settings
@@ -116,7 +118,10 @@ class KindredMixin:
 
     async def setup_hook(self) -> None:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
-        self.store = await Store(self.settings.resolved_database_url()).open()
+        recovery = self.settings.recovery  # an outage or a lock is waited out, not a lost message
+        self.store = await Store(self.settings.resolved_database_url(),
+                                 retry_seconds=recovery.db_retry_seconds,
+                                 busy_timeout=recovery.db_busy_timeout).open()
         self.claude = ClaudeClient(self.settings, self.store)
         self.claude.start_checks()  # an unreachable model server is a warning with its URL, never a crash
         self.voice = VoiceService(self.settings)
@@ -126,6 +131,7 @@ class KindredMixin:
                                shard_ids=self.settings.shard_id_list, shard_count=self.settings.shard_count)
         if self.user is not None:  # (logged in by now) our own posts never count as another character's
             self.engine.own_author_ids.add(self.user.id)
+        self.recovery = ReplyRecovery(self.settings, self.store, self.engine)  # run once ready (cogs/events)
         # Who may talk to it, and what it may spend: checked before any reply work.
         self.access = AccessGate(self.settings, self.store,
                                  lambda uid: is_admin_id(self, uid))  # type: ignore[arg-type]

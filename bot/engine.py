@@ -127,6 +127,8 @@ class ReplyEngine:
         self.transcripts = TranscriptWindows()  # where each channel's cached transcript starts
         self._seen_bots: dict[int, dict[int, str]] = {}
         self._arrivals: list[tuple[Callable[[Incoming | SeenMessage], bool], asyncio.Future[None]]] = []
+        # Messages marked as owed a reply (database/owed.py) and not yet answered, by this process.
+        self.owed: set[int] = set()
         # Fewer votes (bot/triage.py) and the model/recall budget by what a message is about (bot/intent.py).
         self.bot_prefixes = parse_prefixes(settings.other_bot_prefixes)
         self.burst = BurstWindow(settings.vote_window_seconds, self._vote)
@@ -157,10 +159,14 @@ class ReplyEngine:
         if active or self.settings.log_inactive_channels:
             request = self.prompt_request(msg) if active and prefetch and self.reply_certain(msg) else None
             stamp = self.store.conversations.history_stamp(self.character_key, msg.author_id, msg.scope)
+            # A reply certain now is owed from this very write: a crash from here on cannot lose it.
+            owed_by = self.character_key if request is not None else None
             data = await self.store.log.log_message(SeenMessage(
                 msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name,
                 msg.author_is_bot,
-                msg.is_dm, msg.said, msg.created_at, msg.reply_to_id), then_read=request)
+                msg.is_dm, msg.said, msg.created_at, msg.reply_to_id), then_read=request, owed_by=owed_by)
+            if owed_by is not None:
+                self.owed.add(msg.message_id)
             prefetched = Prefetched(data, stamp) if data is not None else None
         if not msg.author_is_bot and not msg.is_dm:
             self.throttle.human_spoke(msg.channel_id)
@@ -370,11 +376,16 @@ class ReplyEngine:
         """The whole pipeline for one message."""
         admitted, prefetched = await self._admit(msg, prefetch=True)
         if not admitted:
+            await self.settle(msg)  # consumed (a log-channel command, say): nothing is owed
             return None
         decision = await self.gate(msg, outlet) or await self.decide(msg)
         await self.announce_decision(msg, decision)
         if not decision.reply:
+            await self.settle(msg)
             return None
+        if msg.message_id not in self.owed:  # decided by a vote: owed from now on
+            await self.store.owed.mark(self.character_key, msg.message_id, msg.channel_id)
+            self.owed.add(msg.message_id)
         if msg.author_is_bot and not msg.is_dm:
             # Counted when decided, not when sent: a bot's next message may arrive before this reply is out.
             self.throttle.replied_to_bot(msg.channel_id, msg.author_id)
@@ -412,6 +423,7 @@ class ReplyEngine:
             f"reply to message {msg.message_id}", log).run()
         text, parts, ids, ok, completion = (delivered.text, delivered.parts, delivered.ids, delivered.ok,
                                             delivered.completion)
+        await self.settle(msg)  # posted: no longer owed (a crash before this is answered at start-up)
         # The one place an exchange is stored: msg.text is never blank (an image-only message is stored as
         # "[image: cat.png]"), and a failed or blank answer is not stored at all.
         turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]
@@ -487,6 +499,12 @@ class ReplyEngine:
             except Exception:
                 log.exception("reply filter failed on the reply to message %s", msg.message_id)
         return text
+
+    async def settle(self, msg: Incoming) -> None:
+        """Clear the owed mark of ``msg``, if this engine set one."""
+        if msg.message_id in self.owed:
+            await self.store.log.settle_owed(self.character_key, msg.message_id)  # batched with the log
+            self.owed.discard(msg.message_id)
 
     def fallback_text(self, persona: Persona) -> str:
         return self.settings.fallback_reply.replace("{name}", persona.name)

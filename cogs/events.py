@@ -14,18 +14,20 @@ from discord.ext import commands
 
 from bot.attachments import NOTHING, Attachment, Carried, Embed
 from bot.pipeline import Incoming, Outlet
+from bot.posting import allowed_mentions_for, reply_nonce
+from bot.recovery import ANSWERED, NOT_MINE
 from cogs.media import attachment_fetcher
 from cogs.voice import answer, hear, with_voice_placeholder
 
 if TYPE_CHECKING:
     from bot.client import Kindred
     from bot.ensemble import Ensemble
+    from database.owed import Owed
 
 log = logging.getLogger(__name__)
 
 TYPING_REFRESH_SECONDS = 8.0  # Discord shows "typing" for 10 s after each request
 FIRST_TYPING_WAIT = 0.5  # seconds a reply may wait for its typing request to reach Discord
-ALLOWED = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
 
 
 def carried_by(message: discord.Message) -> Carried:
@@ -62,7 +64,7 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
         channel_id=channel.id,
         author_id=message.author.id,
         author_name=message.author.display_name,
-        content=message.clean_content,
+        content=message.clean_content.replace("\x00", ""),  # PostgreSQL text cannot hold NUL
         created_at=message.created_at,
         is_dm=guild is None,
         guild_id=guild.id if guild else None,
@@ -114,21 +116,25 @@ class DiscordOutlet:
 
     def __init__(self, message: discord.Message) -> None:
         self.message = message
+        self.parts = 0
 
     def typing(self) -> AbstractAsyncContextManager[None]:
         return typing_in(self.message.channel)
 
     async def send(self, text: str, *, first: bool) -> int | None:
-        allowed = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
+        allowed = allowed_mentions_for(text)
+        nonce = reply_nonce(self.message.id, self.parts)  # a re-sent part is the same post (bot/posting.py)
+        self.parts += 1
         if first and self.message.guild is not None:
-            sent = await self.message.reply(text, mention_author=False, allowed_mentions=allowed)
+            sent = await self.message.reply(text, mention_author=False, allowed_mentions=allowed, nonce=nonce)
         else:
-            sent = await self.message.channel.send(text, allowed_mentions=allowed)
+            sent = await self.message.channel.send(text, allowed_mentions=allowed, nonce=nonce)
         return sent.id
 
     async def edit(self, message_id: int, text: str) -> None:
         """Edit a message of this reply (streamed delivery)."""
-        await _partial(self.message.channel, message_id).edit(content=text, allowed_mentions=ALLOWED)
+        await _partial(self.message.channel, message_id).edit(content=text,
+                                                              allowed_mentions=allowed_mentions_for(text))
 
     async def delete(self, message_id: int) -> None:
         await _partial(self.message.channel, message_id).delete()
@@ -197,7 +203,7 @@ class WebhookOutlet:
         return typing_in(self.message.channel)
 
     async def send(self, text: str, *, first: bool) -> int | None:
-        allowed = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
+        allowed = allowed_mentions_for(text)
         persona = self.pool.ensemble.member(self.key).engine.persona  # read now: live edits apply
         hook = await self.pool.get(self.message.channel, self.key)
         if hook is None:  # still say it, marked with who is speaking
@@ -215,9 +221,9 @@ class WebhookOutlet:
         if hook is None:
             name = self.pool.ensemble.member(self.key).engine.persona.name
             await _partial(self.message.channel, message_id).edit(content=f"**{name}:** {text}",
-                                                                  allowed_mentions=ALLOWED)
+                                                                  allowed_mentions=allowed_mentions_for(text))
         else:
-            await hook.edit_message(message_id, content=text, allowed_mentions=ALLOWED)
+            await hook.edit_message(message_id, content=text, allowed_mentions=allowed_mentions_for(text))
 
     async def delete(self, message_id: int) -> None:
         hook = await self.pool.get(self.message.channel, self.key)
@@ -233,6 +239,7 @@ class Events(commands.Cog):
         self._tasks: set[asyncio.Task[Any]] = set()
         ensemble = getattr(bot, "ensemble", None)
         self.webhooks = WebhookPool(bot, ensemble) if ensemble is not None else None
+        self._recovered = False
 
     async def cog_unload(self) -> None:
         for task in list(self._tasks):
@@ -269,6 +276,51 @@ class Events(commands.Cog):
             await work
         finally:
             self._tasks.discard(task)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Once per process: answer the replies a crash left owed (bot/recovery.py)."""
+        recovery = getattr(self.bot, "recovery", None)
+        if recovery is None or self._recovered:
+            return
+        self._recovered = True
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)  # a shutdown waits for it like for any reply
+        try:
+            await recovery.run(self._fetch_owed)
+        except Exception:
+            log.exception("answering the replies owed from before the restart failed")
+        finally:
+            self._tasks.discard(task)  # type: ignore[arg-type]
+
+    async def _fetch_owed(self, owed: Owed) -> tuple[Incoming, Outlet] | str | None:
+        me = self.bot.user
+        if me is None:
+            raise RuntimeError("not logged in")
+        try:
+            channel = self.bot.get_channel(owed.channel_id)
+            if channel is None:
+                channel = await self.bot.fetch_channel(owed.channel_id)
+                if not self._my_shard(getattr(channel, "guild", None)):
+                    return NOT_MINE
+            message = await channel.fetch_message(owed.message_id)  # type: ignore[union-attr]
+            if message.guild is not None:  # our reply may be there already (a nonce lasts minutes only)
+                async for later in message.channel.history(after=message, limit=50, oldest_first=True):
+                    ref = later.reference
+                    if later.author.id == me.id and ref is not None and ref.message_id == message.id:
+                        return ANSWERED
+        except (discord.NotFound, discord.Forbidden):
+            return None
+        return with_voice_placeholder(to_incoming(message, me), message), DiscordOutlet(message)
+
+    def _my_shard(self, guild: discord.abc.Snowflake | None) -> bool:
+        """Whether this process runs the shard a guild (None: DMs, which come on shard 0) is on."""
+        shard_ids = getattr(self.bot, "shard_ids", None)
+        if not shard_ids:
+            return True  # one process runs every shard
+        count = self.bot.shard_count or 1
+        return ((guild.id >> 22) % count if guild is not None else 0) in shard_ids
 
     async def _ensemble(self, msg: Incoming, message: discord.Message) -> None:
         ensemble, pool = self.bot.ensemble, self.webhooks

@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,41 +27,43 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from database.retry import RETRY_SECONDS, retrying
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CHECKPOINT_SECONDS = 1.0  # how often SQLite's write-ahead log is copied back into the database file
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout: float = 10.0) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers and the writer work at once; NORMAL sync is durable across process crashes.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")  # then Database.run retries
     # No checkpoint inside a commit (the one crossing 1,000 WAL pages would copy them back with an fsync
     # while a message waits on it): Database checkpoints beside the writers instead (_checkpoint_loop).
     cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, busy_timeout: float = 10.0) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", partial(_sqlite_pragmas, busy_timeout=busy_timeout))
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
-def make_sync_sqlite_engine(url: str) -> Engine:
+def make_sync_sqlite_engine(url: str, busy_timeout: float = 10.0) -> Engine:
     """A plain pysqlite engine on the same file, driven from one dedicated thread (see Database.run)."""
     sync_url = url.replace("sqlite+aiosqlite", "sqlite", 1)
     engine = create_engine(sync_url, connect_args={"check_same_thread": False})
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout=busy_timeout))
     return engine
 
 
@@ -75,14 +78,16 @@ def upgrade(connection: Connection) -> None:
 class Database:
     """The engines, the SQLite thread and its checkpoints: what every repository runs its work on."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, retry_seconds: float = RETRY_SECONDS,
+                 busy_timeout: float = 10.0) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.retry_seconds = retry_seconds  # how long a unit of work is retried through an outage or a lock
+        self.engine = make_engine(url, busy_timeout)
         self.dialect = self.engine.dialect.name
         self._sync_engine: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
         if self.dialect == "sqlite":
-            self._sync_engine = make_sync_sqlite_engine(url)
+            self._sync_engine = make_sync_sqlite_engine(url, busy_timeout)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="kindred-sqlite")
         self._checkpointer: asyncio.Task[None] | None = None
         self._stop_checkpoints = asyncio.Event()
@@ -101,7 +106,11 @@ class Database:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
     async def run(self, fn: Callable[[Connection], T], *, write: bool) -> T:
-        """Run ``fn(connection)`` as one unit of work: in a transaction when ``write``."""
+        """Run ``fn(connection)`` as one unit of work: in a transaction when ``write``; retried, whole,
+        through a transient failure (see database/retry.py)."""
+        return await retrying(lambda: self._run_once(fn, write), self.retry_seconds)
+
+    async def _run_once(self, fn: Callable[[Connection], T], write: bool) -> T:
         if self._thread is not None:
             return await asyncio.get_running_loop().run_in_executor(self._thread, self._run_sync, fn, write)
         async with (self.engine.begin() if write else self.engine.connect()) as conn:
@@ -134,6 +143,10 @@ class Database:
     async def write_then_read(self, write: Callable[[Connection], None],
                               read: Callable[[Connection], T]) -> T:
         """Commit ``write``, then run ``read`` on the same connection: on SQLite, one trip to its thread."""
+        return await retrying(lambda: self._write_then_read_once(write, read), self.retry_seconds)
+
+    async def _write_then_read_once(self, write: Callable[[Connection], None],
+                                    read: Callable[[Connection], T]) -> T:
         if self._thread is not None:
 
             def both(conn: Connection) -> T:

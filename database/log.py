@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, select
 
 from database.engine import Database
 from database.models import ArchivedMessage, LoggedMessage, utcnow
+from database.owed import Settled, delete_owed, insert_owed, owed_rows
 from database.records import PromptData, PromptRequest, SeenMessage
 from database.statements import Statements, recent_messages, seen_message
 
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 AUTHOR_REFRESH_SECONDS = 60.0
 PromptReader = Callable[[Connection, PromptRequest], PromptData]
 PromptReadBeside = Callable[[PromptRequest], Awaitable[PromptData]]  # on connections of its own
+# What a batch holds: a seen message with its display name and the character that will answer it (its
+# reply owed from this very write), or a posted reply whose owed mark is cleared (database/owed.py).
+Entry = tuple[SeenMessage | Settled, str, str | None]
 
 
 class _GroupCommit:
@@ -35,19 +39,14 @@ class _GroupCommit:
     while waiting (a shutdown) does not take its message's write down with it.
     """
 
-    def __init__(self, write: Callable[[Sequence[tuple[SeenMessage, str]], Sequence[PromptRequest | None]],
-                                       Any]) -> None:
+    def __init__(self, write: Callable[[Sequence[Entry], Sequence[PromptRequest | None]], Any]) -> None:
         self._write = write
-        self._pending: list[
-            tuple[SeenMessage, str, PromptRequest | None, asyncio.Future[PromptData | None]]
-        ] = []
+        self._pending: list[tuple[Entry, PromptRequest | None, asyncio.Future[PromptData | None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def write(
-        self, message: SeenMessage, display_name: str, then_read: PromptRequest | None
-    ) -> PromptData | None:
+    async def write(self, entry: Entry, then_read: PromptRequest | None) -> PromptData | None:
         future: asyncio.Future[PromptData | None] = asyncio.get_running_loop().create_future()
-        self._pending.append((message, display_name, then_read, future))
+        self._pending.append((entry, then_read, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_loop())
         return await future
@@ -56,13 +55,13 @@ class _GroupCommit:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                read = await self._write([(m, n) for m, n, _, _ in batch], [r for _, _, r, _ in batch])
+                read = await self._write([e for e, _, _ in batch], [r for _, r, _ in batch])
             except Exception as exc:  # every waiter learns of the failure
-                for _, _, _, fut in batch:
+                for _, _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
             else:
-                for (_, _, _, fut), data in zip(batch, read, strict=True):
+                for (_, _, fut), data in zip(batch, read, strict=True):
                     if not fut.done():
                         fut.set_result(data)
 
@@ -83,26 +82,35 @@ class MessageLog:
         self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
 
     async def log_message(
-        self, message: SeenMessage, display_name: str | None = None, *, then_read: PromptRequest | None = None
+        self, message: SeenMessage, display_name: str | None = None, *,
+        then_read: PromptRequest | None = None, owed_by: str | None = None,
     ) -> PromptData | None:
         """Write a seen message (and upsert its author and nickname) durably, batched with its neighbours.
 
         ``then_read``: once the write is committed, also read that prompt's data in the same trip to the
         database (a message that will certainly be answered; on PostgreSQL beside it, see _write_addressed);
-        None when not asked or when the read failed (the write stands either way)."""
+        None when not asked or when the read failed (the write stands either way).
+
+        ``owed_by``: the character that will answer it; the reply is marked owed in the same transaction
+        (database/owed.py), so a crash between the two cannot lose it."""
         display = display_name or message.author_name
         if then_read is not None and not self.db.is_sqlite:
-            return await self._write_addressed(message, display, then_read)
-        return await self._batches.write(message, display, then_read)
+            return await self._write_addressed(message, display, owed_by, then_read)
+        return await self._batches.write((message, display, owed_by), then_read)
 
-    async def _write_addressed(self, message: SeenMessage, display: str,
+    async def settle_owed(self, character: str, message_id: int) -> None:
+        """Clear the owed mark of a reply just posted, committed with the log's next batch (a busy server's
+        replies share commits with its incoming messages)."""
+        await self._batches.write((Settled(character, message_id), "", None), None)
+
+    async def _write_addressed(self, message: SeenMessage, display: str, owed_by: str | None,
                                then_read: PromptRequest) -> PromptData | None:
         """A message that will be answered, on PostgreSQL: written in a transaction of its own, not queued
         behind the batch of a busy channel's chatter in flight, and its prompt read on another connection at
         the same time (the read is of what came before it). The caller still waits for the commit."""
         # Like a batch, the write runs in a task of its own: a caller cancelled while waiting (a shutdown)
         # does not take the message's write down with it; flush() waits for it.
-        writing = asyncio.ensure_future(self._commit([(message, display)]))
+        writing = asyncio.ensure_future(self._commit([(message, display, owed_by)]))
         self._solo.add(writing)
         writing.add_done_callback(self._solo.discard)
         reading = asyncio.ensure_future(self._read_prompt_beside(then_read))
@@ -129,7 +137,7 @@ class MessageLog:
         self._recent_authors.pop(user_id, None)
 
     async def _write_seen(
-        self, batch: Sequence[tuple[SeenMessage, str]], reads: Sequence[PromptRequest | None]
+        self, batch: Sequence[Entry], reads: Sequence[PromptRequest | None]
     ) -> list[PromptData | None]:
         if not any(r is not None for r in reads):
             await self._commit(batch)
@@ -147,10 +155,15 @@ class MessageLog:
 
         return await self._commit(batch, read)
 
-    async def _commit(self, batch: Sequence[tuple[SeenMessage, str]],
+    async def _commit(self, entries: Sequence[Entry],
                       read: Callable[[Connection], list[PromptData | None]] | None = None
                       ) -> list[PromptData | None] | None:
-        """Write ``batch`` (and its authors) in one transaction; then ``read`` on the same connection."""
+        """Write ``entries`` (messages, their authors, owed marks set and cleared) in one transaction; then
+        ``read`` on the same connection."""
+        batch = [(m, d) for m, d, _ in entries if isinstance(m, SeenMessage)]
+        settled = [m for m, _, _ in entries if isinstance(m, Settled)]
+        owed = [row for m, _, character in entries if isinstance(m, SeenMessage) and character is not None
+                for row in owed_rows(character, [(m.message_id, m.channel_id)])]
         now = utcnow()
         clock = time.monotonic()
         users: dict[int, dict[str, Any]] = {}
@@ -185,10 +198,10 @@ class MessageLog:
                 "channel_id": m.channel_id,
                 "guild_id": m.guild_id,
                 "author_id": m.author_id,
-                "author_name": display[:100],
+                "author_name": display[:100].replace("\x00", "\ufffd"),
                 "author_is_bot": m.author_is_bot,
                 "is_dm": m.is_dm,
-                "content": m.content,
+                "content": m.content.replace("\x00", "\ufffd"),  # one NUL would fail the whole batch
                 "reply_to_id": m.reply_to_id,
                 "created_at": m.created_at,
             }
@@ -200,7 +213,10 @@ class MessageLog:
             if users:
                 q["user_upsert"].execute_many(conn, list(users.values()))
                 q["nick_upsert"].execute_many(conn, list(nicks.values()))
-            q["log_insert"].execute_many(conn, rows)
+            if rows:
+                q["log_insert"].execute_many(conn, rows)
+            insert_owed(self.db, conn, owed)
+            delete_owed(conn, settled)
 
         try:
             if read is not None:

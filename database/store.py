@@ -20,6 +20,7 @@ from database.identity import Identity
 from database.log import MessageLog
 from database.memories import Memories
 from database.moderation import Moderation
+from database.owed import OwedReplies
 from database.people import People
 from database.personaflow import PersonaFlowRows
 from database.places import Places
@@ -38,8 +39,8 @@ from database.usage import UsageLog
 
 
 class Store:
-    def __init__(self, url: str) -> None:
-        self.db = Database(url)
+    def __init__(self, url: str, *, retry_seconds: float = 30.0, busy_timeout: float = 10.0) -> None:
+        self.db = Database(url, retry_seconds=retry_seconds, busy_timeout=busy_timeout)
         self.url = url
         self.engine = self.db.engine
         self.dialect = self.db.dialect
@@ -74,6 +75,8 @@ class Store:
         self.checkins = CheckIns(self.db)
         # A cluster of processes on one PostgreSQL: their rows (the link is each process's own session).
         self.cluster = ClusterNodes(self.db)
+        # Replies owed (issue 14): what a crash left unanswered is answered at the next start-up.
+        self.owed = OwedReplies(self.db)
 
     def cluster_link(self) -> ClusterLink | None:
         """A new session for the leader lock and the cluster's signals; None on SQLite (one process)."""

@@ -489,6 +489,18 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True)
+class RecoverySettings:
+    """No message lost to a crash or an outage (bot/recovery.py, database/engine.py)."""
+
+    TITLE: ClassVar[str] = "Recovery"
+    reply_recovery_minutes: float = key(
+        10.0, "Replies owed at start-up younger than this are answered late; older ones are dropped.", min=0)
+    db_retry_seconds: float = key(
+        30.0, "How long a database unit of work is retried through an outage or a lock.", min=0)
+    db_busy_timeout: float = key(10.0, "Seconds SQLite waits for another writer's lock each try.", min=0)
+
+
+@dataclass(frozen=True)
 class TriageSettings:
     """Fewer votes in busy channels (bot/triage.py); intent routing of answered messages (bot/intent.py)."""
 
@@ -533,6 +545,7 @@ class Settings:
     media: MediaSettings = field(default_factory=MediaSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    recovery: RecoverySettings = field(default_factory=RecoverySettings)
     triage: TriageSettings = field(default_factory=TriageSettings)
     # The merged raw values, for the persona loader (character prompts and format-specific keys).
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)

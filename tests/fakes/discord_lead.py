@@ -25,6 +25,7 @@ from aiohttp import WSMsgType, web
 from tests.fakes import serve_local
 from tests.fakes.discord_cdn import CdnWorld
 from tests.fakes.discord_edits import refuse_edit, refuse_webhook_edit, too_long
+from tests.fakes.discord_faults import Reliability
 from tests.fakes.discord_guild import ADMINISTRATOR, NOT_MINE, GuildWorld
 
 DISCORD_EPOCH_MS = 1420070400000
@@ -48,6 +49,8 @@ class Session:
     seq: int = 0
     identified: bool = False
     sent: list[dict[str, Any]] = field(default_factory=list)  # dispatched payloads, for RESUME replay
+    resumable: bool = True  # False after a close or op 9 that ends it (tests/fakes/discord_faults.py)
+    closed_by_server: bool = False
 
 
 @dataclass
@@ -60,7 +63,7 @@ class Recorded:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeDiscord(GuildWorld, CdnWorld):
+class FakeDiscord(GuildWorld, CdnWorld, Reliability):
     def __init__(self, *, heartbeat_interval_ms: int = 45_000) -> None:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.users: dict[int, dict[str, Any]] = {}
@@ -90,6 +93,7 @@ class FakeDiscord(GuildWorld, CdnWorld):
         self.port = 0
         self._init_guild_world()  # roles, bans, audit log, rate limits (tests/fakes/discord_guild.py)
         self._init_cdn()  # attachment files (tests/fakes/discord_cdn.py)
+        self._init_reliability()  # nonces, 429s and gateway faults on demand (tests/fakes/discord_faults.py)
         self.add_bot("fake-discord-token", 800_000_000_000_000_001, "Kindred")
 
     # ------------------------------------------------------------------ world model
@@ -264,7 +268,10 @@ class FakeDiscord(GuildWorld, CdnWorld):
                 self.presences.append(data)
         if session is not None and session in self.sessions:
             self.sessions.remove(session)
-            self.dead_sessions[session.session_id] = session
+            if ws.close_code in (1000, 1001) and not session.closed_by_server:
+                session.resumable = False  # Discord: a client closing with 1000 or 1001 ends its session
+            if session.resumable:  # events sent until it resumes are kept for the replay
+                self.dead_sessions[session.session_id] = session
         return ws
 
     async def request_heartbeat(self) -> None:
@@ -307,6 +314,7 @@ class FakeDiscord(GuildWorld, CdnWorld):
             await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))  # invalid session
             return None
         old.ws = ws
+        old.closed_by_server = False
         self.sessions.append(old)
         for payload in [p for p in old.sent if p["s"] > int(data.get("seq") or 0)]:
             await ws.send_str(json.dumps(payload))
@@ -327,9 +335,10 @@ class FakeDiscord(GuildWorld, CdnWorld):
     async def dispatch(self, event: str, data: dict[str, Any], *, guild_id: int | None = None,
                        only_token: str | None = None) -> None:
         """Send an event to every connected session that should see it (by shard, by bot)."""
-        await self.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=10,
-                            what="a gateway session")
-        for session in list(self.sessions):
+        # A session that may still RESUME counts: what it misses meanwhile is replayed (see _resume).
+        await self.wait_for(lambda d: any(s.identified for s in [*d.sessions, *d.dead_sessions.values()]),
+                            timeout=10, what="a gateway session")
+        for session in [*self.sessions, *self.dead_sessions.values()]:  # a resumable one gets them on RESUME
             if only_token is not None and session.token != only_token:
                 continue
             if guild_id is not None and not self._on_shard(guild_id, session.shard):
@@ -594,7 +603,7 @@ class FakeDiscord(GuildWorld, CdnWorld):
         self.requests.append(Recorded(request.method, path, dict(request.query), body, time.perf_counter(),
                                       headers))
         token = request.headers.get("Authorization", "").removeprefix("Bot ")
-        fault = self._fault(request.method, path)
+        fault = self._limit_fault(request.method, path) or self._fault(request.method, path)
         if fault is not None:
             return fault
         limited, limit_headers = self._rate_check(request.method, path)
@@ -737,6 +746,9 @@ class FakeDiscord(GuildWorld, CdnWorld):
         refused = too_long(body)
         if refused is not None:
             return refused
+        checked = self._check_post(author, body)  # the nonce: a re-sent post is the same message
+        if checked is not None:
+            return checked
         ref = body.get("message_reference")
         mentions = [int(m) for m in re.findall(r"<@!?(\d+)>", body.get("content") or "")]
         fields = self._content_fields(body, files)
@@ -749,7 +761,9 @@ class FakeDiscord(GuildWorld, CdnWorld):
         message = self._message(channel_id, author, "", mentions=mentions,
                                 reply_to=int(ref["message_id"]) if ref else None, extra=fields)
         self._mention_into_thread(channel_id, author, body)
+        self._remember_nonce(author, body, message)
         await self._echo(message)
+        await self._maybe_stall()
         return self._public(message)
 
     async def _echo(self, message: dict[str, Any]) -> None:

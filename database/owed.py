@@ -1,0 +1,97 @@
+"""Replies owed: a message that will be answered is marked in the same transaction that logs it, and the
+mark is cleared once the reply is posted. What a crash (kill -9, power loss) leaves marked is answered at the
+next start-up, or closed as dropped when too old (bot/recovery.py).
+
+The table is small (rows live seconds) and kept apart from the message log, so consolidation, which moves
+the log to the archive, never has to know about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from sqlalchemy import BigInteger, Connection, String, delete, select, tuple_
+from sqlalchemy.orm import Mapped, mapped_column
+
+from database.engine import Database
+from database.models import TZ, Base, utcnow
+
+
+class OwedReply(Base):
+    """A message some character still owes a reply to (0010_reply_owed)."""
+
+    __tablename__ = "owed_replies"
+
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    character: Mapped[str] = mapped_column(String(100), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(BigInteger)
+    owed_since: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+@dataclass(frozen=True)
+class Owed:
+    character: str
+    message_id: int
+    channel_id: int
+    owed_since: datetime
+
+
+def owed_rows(character: str, messages: Iterable[tuple[int, int]]) -> list[dict[str, object]]:
+    """Rows for (message id, channel id) pairs owed by ``character``, stamped now."""
+    now = utcnow()
+    return [{"message_id": m, "character": character, "channel_id": c, "owed_since": now}
+            for m, c in messages]
+
+
+def insert_owed(db: Database, conn: Connection, rows: Sequence[dict[str, object]]) -> None:
+    """Mark replies owed inside a unit of work that is already open (the message log's write)."""
+    if rows:
+        conn.execute(db.insert(OwedReply).on_conflict_do_nothing(
+            index_elements=[OwedReply.message_id, OwedReply.character]), list(rows))
+
+
+class Settled(NamedTuple):
+    """A reply posted: its mark is cleared with the message log's next batch (database/log.py)."""
+
+    character: str
+    message_id: int
+
+
+def delete_owed(conn: Connection, settled: Sequence[Settled]) -> None:
+    """Clear marks inside a unit of work that is already open (the message log's batch)."""
+    if settled:
+        conn.execute(delete(OwedReply).where(
+            tuple_(OwedReply.character, OwedReply.message_id).in_([tuple(s) for s in settled])))
+
+
+class OwedReplies:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def mark(self, character: str, message_id: int, channel_id: int) -> None:
+        """Mark one reply owed on its own (a reply decided after the message was logged: a vote)."""
+        rows = owed_rows(character, [(message_id, channel_id)])
+        await self.db.write(lambda conn: insert_owed(self.db, conn, rows))
+
+    async def settle(self, character: str, message_id: int) -> bool:
+        """The reply is posted (or will not be): clear the mark. Whether there was one."""
+        return bool(await self.db.change(delete(OwedReply).where(
+            OwedReply.character == character, OwedReply.message_id == message_id)))
+
+    async def pending(self, character: str) -> list[Owed]:
+        """Every reply ``character`` still owes, oldest first."""
+        rows = await self.db.rows(select(OwedReply.character, OwedReply.message_id, OwedReply.channel_id,
+                                         OwedReply.owed_since).where(OwedReply.character == character)
+                                  .order_by(OwedReply.message_id))
+        return [Owed(r.character, r.message_id, r.channel_id, _aware(r.owed_since)) for r in rows]
+
+    async def count(self) -> int:
+        return len(await self.db.rows(select(OwedReply.message_id)))
+
+
+def _aware(when: datetime) -> datetime:
+    """SQLite hands times back without their zone; they are stored in UTC."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

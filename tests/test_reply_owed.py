@@ -1,0 +1,242 @@
+"""No reply lost to a crash: the owed mark, the late answer at start-up and the nonce that keeps a re-sent
+post single; proven over the wire, the last one by killing main.py (kill -9) against the fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.posting import reply_nonce
+from database.models import utcnow
+from database.owed import OwedReply
+from database.records import SeenMessage
+from database.store import Store
+from tests.fakes.claude_server import FakeClaude
+from tests.harness import CHANNEL_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
+
+
+def bot_posts(h: Harness, channel_id: int) -> list[dict[str, Any]]:
+    return [m for m in h.discord.posted(channel_id) if m["author"].get("bot")]
+
+
+def post_bodies(h: Harness) -> list[dict[str, Any]]:
+    return [r.body for r in h.discord.requests
+            if r.method == "POST" and r.path.endswith("/messages") and isinstance(r.body, dict)]
+
+
+async def logged_ids(store: Store) -> set[int]:
+    from sqlalchemy import select
+
+    from database.models import LoggedMessage
+
+    return {r[0] for r in await store.db.rows(select(LoggedMessage.message_id))}
+
+
+async def test_a_reply_is_owed_until_posted_and_posted_with_its_nonce(harness: Harness) -> None:
+    h = harness
+    seen: list[int] = []
+    store = h.store
+
+    async def while_generating(body: dict[str, Any]) -> str:
+        key = h.bot.engine.character_key  # type: ignore[union-attr]
+        seen.extend(o.message_id for o in await store.owed.pending(key))
+        return "Here I am."
+
+    h.claude.responder = while_generating
+    sent = await h.say("are you there?", mention=True)
+    [reply] = await h.replies(CHANNEL_ID)
+    assert reply["content"] == "Here I am."
+    assert seen == [int(sent["id"])]  # owed while the reply was written (marked with the log write)
+    await h.discord.wait_for(lambda _: not h.bot.engine.owed, what="the mark cleared")  # type: ignore[union-attr]
+    assert await store.owed.pending(h.bot.engine.character_key) == []  # type: ignore[union-attr]
+    [body] = post_bodies(h)
+    assert body["nonce"] == reply_nonce(int(sent["id"]), 0) and body["enforce_nonce"] is True
+    assert reply["nonce"] == body["nonce"]
+
+
+async def test_a_message_that_is_not_answered_owes_nothing(make_harness: Any) -> None:
+    h = await make_harness(yes_no_vote_count="1")
+    h.claude.script("NO", model="claude-test-voter")
+    await h.say("just chatting among ourselves")
+    await h.claude.wait_for_requests(1)
+    await asyncio.sleep(0.2)
+    assert await h.store.owed.count() == 0
+    h.claude.script("YES", model="claude-test-voter")
+    h.claude.script("Count me in.", model="claude-test-default")
+    await h.say("anyone up for a swim?")
+    [reply] = await h.replies(CHANNEL_ID)
+    assert reply["content"] == "Count me in."
+    await h.discord.wait_for(lambda _: not h.bot.engine.owed, what="the voted reply settled")
+    assert await h.store.owed.count() == 0
+
+
+async def test_owed_replies_are_answered_late_at_start_up_or_dropped_when_old(harness: Harness) -> None:
+    """What a crash leaves owed (here written straight into the table, as the crashed process left it)."""
+    h = harness
+    done = await h.say("good morning", mention=True)
+    await h.replies(CHANNEL_ID)
+    fresh = await h.say("tell me about the reef", mention=True)
+    old = await h.say("and the tide?", user=USER2_ID, channel=OTHER_CHANNEL_ID, mention=True)
+    await h.replies(CHANNEL_ID, 2)
+    await h.replies(OTHER_CHANNEL_ID)
+    key = h.bot.engine.character_key  # type: ignore[union-attr]
+    await h.stop_bot()
+    store = await Store(h.db_url).open()
+    try:
+        await store.db.write(lambda conn: conn.execute(OwedReply.__table__.insert(), [
+            {"message_id": int(fresh["id"]), "character": key, "channel_id": CHANNEL_ID,
+             "owed_since": utcnow() - timedelta(minutes=3)},
+            # answered just before the crash, the mark not yet cleared: its reply is found in the channel
+            {"message_id": int(done["id"]), "character": key, "channel_id": CHANNEL_ID,
+             "owed_since": utcnow() - timedelta(minutes=8)},
+            {"message_id": int(old["id"]), "character": key, "channel_id": OTHER_CHANNEL_ID,
+             "owed_since": utcnow() - timedelta(minutes=30)}]))
+    finally:
+        await store.close()
+    h.discord.messages.pop(max(int(m["id"]) for m in bot_posts(h, CHANNEL_ID)))  # as if never posted
+    h.claude.script("The reef, at last.", model="claude-test-default")
+    posts_before = len(h.discord.requests)
+    await h.start_bot()
+    posted = await h.replies(CHANNEL_ID, 2, timeout=10)
+    assert [p["content"] for p in bot_posts(h, CHANNEL_ID)][1:] == ["The reef, at last."]
+    assert len([r for r in h.discord.requests[posts_before:]
+                if r.method == "POST" and r.path.endswith("/messages")]) == 1  # the answered one left alone
+    assert "3 minutes late" in h.claude.all_text(h.claude.requests[-1])
+    assert posted[-1]["message_reference"]["message_id"] == fresh["id"]
+    engine = h.bot.engine  # type: ignore[union-attr]
+    await h.discord.wait_for(lambda _: not engine.owed, what="the late reply settled")
+    assert await h.store.owed.count() == 0  # the old one was closed as dropped
+    assert len(bot_posts(h, OTHER_CHANNEL_ID)) == 1  # and not answered again
+
+
+# -- kill -9 against the real process
+
+
+def saying(word: str) -> Any:
+    return lambda body: word in FakeClaude.all_text(body)
+
+
+async def _start_main(h: Harness) -> asyncio.subprocess.Process:
+    identified = sum(1 for op, _ in h.discord.gateway_log if op == "2")
+    env = {**os.environ, **h.environ(), "LOG_LEVEL": "INFO"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT), env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    await h.discord.wait_for(lambda d: sum(1 for op, _ in d.gateway_log if op == "2") > identified
+                             and any(s.identified for s in d.sessions), timeout=60, what="main.py")
+    return proc
+
+
+async def _kill(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+
+
+async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_once(db_url: str,
+                                                                                  tmp_path: Path) -> None:
+    """Two replies in flight when the process is killed: one (in a DM) whose post reached Discord but whose
+    answer never came back (the nonce makes the re-sent post the same message), one still being written by
+    Claude (answered late after the restart, the prompt saying so). Then the next message is answered, and
+    every message the bot saw is in the database."""
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    await h.discord.start()
+    await h.claude.start()
+    h._build_world()
+    bot_id = int(next(iter(h.discord.bots.values()))["id"])
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        procs.append(await _start_main(h))
+        h.discord.stall_posts()  # the first reply is created on Discord, its answer held back
+        h.claude.script("First answer.", model="claude-test-default")
+        first = await h.discord.dm_message(USER_ID, "alpha-kelp")
+        dm = int(first["channel_id"])
+        await h.discord.wait_for(lambda d: d.stalled_posts == 1, timeout=20, what="the first post")
+        h.claude.script("never finished", model="claude-test-default", delay=60, match=saying("beta-kelp"))
+        second = await h.discord.user_message(OTHER_CHANNEL_ID, USER2_ID, f"<@{bot_id}> beta-kelp",
+                                              mentions=[bot_id])
+        await h.claude.wait_for_requests(2, timeout=20)  # Claude is writing the second reply
+        await _kill(procs[0])
+        h.discord.release_posts()
+
+        h.claude.script("Second answer, late.", model="claude-test-default", match=saying("beta-kelp"))
+        h.claude.script("First answer again.", model="claude-test-default", match=saying("alpha-kelp"))
+        procs.append(await _start_main(h))
+        await h.discord.wait_for(lambda d: len(bot_posts(h, OTHER_CHANNEL_ID)) == 1, timeout=30,
+                                 what="the late answer")
+        await h.discord.wait_for(lambda d: len(d.duplicate_nonces) == 1, timeout=30, what="the re-sent one")
+        assert h.discord.duplicate_nonces == [reply_nonce(int(first["id"]), 0)]
+        assert [p["content"] for p in bot_posts(h, dm)] == ["First answer."]  # posted once
+        late = [r for r in h.claude.requests if "beta-kelp" in h.claude.all_text(r)][-1]
+        assert "late; you were briefly away" in h.claude.all_text(late)
+
+        h.claude.script("And the next one.", model="claude-test-default")
+        third = await h.discord.user_message(CHANNEL_ID, USER_ID, f"<@{bot_id}> gamma-kelp",
+                                             mentions=[bot_id])
+        await h.discord.wait_for(lambda d: len(bot_posts(h, CHANNEL_ID)) == 1, timeout=30, what="the next")
+        assert bot_posts(h, CHANNEL_ID)[-1]["content"] == "And the next one."
+        store = await Store(db_url).open()
+        try:
+            for _ in range(100):
+                if await store.owed.count() == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert await store.owed.count() == 0
+            assert {int(first["id"]), int(second["id"]), int(third["id"])} <= await logged_ids(store)
+        finally:
+            await store.close()
+    finally:
+        for proc in procs:
+            await _kill(proc)
+        h.discord.release_posts()
+        await h.claude.close()
+        await h.discord.close()
+
+
+async def test_in_a_cluster_a_process_answers_only_what_came_on_its_shards(db_url: str,
+                                                                         tmp_path: Path) -> None:
+    """Owed replies are the character's, whichever process owed them: at start-up a process answers those
+    on its own shards and leaves the rest (the DMs, on shard 0, and a guild on shard 0) to their process."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a cluster needs PostgreSQL")
+    h = Harness(db_url=db_url, tmp_path=tmp_path, config={"shard_count": "2", "shard_ids": "1"})
+    await h.discord.start()
+    await h.claude.start()
+    await h.openai.start()
+    h._build_world()
+    other_guild, other_channel = 900_000_000_004_194_304, 900_000_000_004_194_310  # on shard 0
+    assert (h.guild_id >> 22) % 2 == 1 and (other_guild >> 22) % 2 == 0
+    h.discord.add_guild(other_guild, "Other Reef", channels=[(other_channel, "lobby")])
+    h.discord.add_member(other_guild, USER_ID)
+    author = h.discord.users[USER_ID]
+    mine = h.discord._message(CHANNEL_ID, author, "mine, from before")
+    theirs = h.discord._message(other_channel, author, "theirs, from before")
+    dm = h.discord._message(h.discord.dm_channel_for(USER_ID), author, "a DM, from before")
+    store = await Store(db_url).open()
+    try:
+        for m, guild in ((mine, h.guild_id), (theirs, other_guild), (dm, None)):  # as a crashed process did
+            await store.log.log_message(SeenMessage(
+                int(m["id"]), int(m["channel_id"]), guild, USER_ID, "alice", False, guild is None,
+                m["content"], utcnow()), owed_by="finn")
+    finally:
+        await store.close()
+    try:
+        h.claude.script("Sorry for the wait.", model="claude-test-default")
+        await h.start_bot()
+        await h.discord.wait_for(lambda _: bot_posts(h, CHANNEL_ID), timeout=10, what="the late reply")
+        assert [p["content"] for p in bot_posts(h, CHANNEL_ID)] == ["Sorry for the wait."]
+        events: Any = h.bot.get_cog("Events")  # type: ignore[union-attr]
+        await h.discord.wait_for(lambda _: events._recovered and not events._tasks, what="the recovery done")
+        left = {o.message_id for o in await h.store.owed.pending("finn")}
+        assert left == {int(theirs["id"]), int(dm["id"])}  # still owed, by the process on shard 0
+        assert bot_posts(h, other_channel) == [] and bot_posts(h, int(dm["channel_id"])) == []
+    finally:
+        await h.close()
