@@ -21,7 +21,7 @@ from database.models import TZ, Base, utcnow
 
 
 class OwedReply(Base):
-    """A message some character still owes a reply to (0010_reply_owed)."""
+    """A message some character still owes a reply to (0011_reply_owed)."""
 
     __tablename__ = "owed_replies"
 

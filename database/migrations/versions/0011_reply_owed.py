@@ -1,6 +1,6 @@
 """replies owed: what a crash left unanswered is answered at the next start-up
 
-Revision ID: 0010_reply_owed
+Revision ID: 0011_reply_owed
 Revises: 0010_operator_limits
 Create Date: 2026-11-23 11:30:00
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_reply_owed"
+revision = "0011_reply_owed"
 down_revision = "0010_operator_limits"
 branch_labels = None
 depends_on = None
