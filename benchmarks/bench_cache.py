@@ -29,7 +29,7 @@ from typing import Any
 from tests.fakes.claude_server import Recorded
 from tests.harness import CHANNEL_ID, GUILD_ID, Harness
 
-REPLY_MODEL = "claude-sonnet-4-5"
+REPLY_MODEL = "claude-sonnet-4-6"
 VOTE_MODEL = "claude-haiku-4-5"
 CAROL_ID = 900_000_000_000_000_103
 CONFIG = {

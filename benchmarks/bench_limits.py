@@ -42,7 +42,7 @@ async def seed(store: Store, calls: int) -> None:
     for i in range(calls):
         guild = rng.randrange(SERVERS) + 1 if rng.random() < 0.7 else None
         batch.append({"user_id": rng.randrange(PEOPLE) + 1, "guild_id": guild, "purpose": "reply",
-                      "model": "claude-sonnet-4-5", "input_tokens": 1200, "output_tokens": 150,
+                      "model": "claude-sonnet-4-6", "input_tokens": 1200, "output_tokens": 150,
                       "cache_creation_tokens": 0, "cache_read_tokens": 3000, "cost": 0.006,
                       "latency_ms": 900.0, "ok": True, "error": "",
                       "created_at": now - timedelta(seconds=rng.uniform(0, DAYS * 86400))})

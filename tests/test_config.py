@@ -382,3 +382,16 @@ def test_secrets_are_in_no_repr(claudemask: tuple[Path, Path]) -> None:
     for secret in ("discord-test-token", "sk-test", "pa55word"):
         assert secret not in shown, secret
     assert "recall_token_budget=400" in shown  # the sections do show their ordinary values
+
+
+def test_the_shipped_models_are_not_retired_by_anthropic() -> None:
+    """The anthropic SDK lists models about to reach end of life (claude-sonnet-4-5: November 30th, 2026):
+    a default among them would make every operator's replies fall back on that day."""
+    from anthropic._data import DEPRECATED_MODELS
+
+    from bot.config.sections import ModelSettings, ReplySettings
+
+    models, replies = ModelSettings(), ReplySettings()
+    shipped = {models.default_model, models.premium_model, models.summary_model, replies.voting_model} - {""}
+    retiring = {m: DEPRECATED_MODELS[m] for m in shipped & set(DEPRECATED_MODELS)}
+    assert not retiring, retiring

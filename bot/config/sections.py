@@ -79,7 +79,7 @@ class ModelSettings:
     """The Claude models, generation parameters and prices (bot/claude.py)."""
 
     TITLE: ClassVar[str] = "Models and generation"
-    default_model: str = key("claude-sonnet-4-5", "Model for replies to standard users.")
+    default_model: str = key("claude-sonnet-4-6", "Model for replies to standard users.")
     premium_model: str = key("claude-opus-4-5", "Model for replies to premium users.")
     default_max_tokens: int = key(1250, "Max tokens of a reply.", min=1, max=64000)
     default_temperature: float = key(

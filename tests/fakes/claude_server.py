@@ -306,7 +306,7 @@ class FakeClaude:
         self.count_requests: list[Recorded] = []
         # GET /v1/models: what it lists (newest first, as the real API orders them), and how often it was
         # asked
-        self.models: list[str] = ["claude-opus-4-5-20251101", "claude-sonnet-4-5-20250929",
+        self.models: list[str] = ["claude-opus-4-5-20251101", "claude-sonnet-4-6",
                                   "claude-haiku-4-5-20251001"]
         self.model_lists = 0
         self._failing: Reply | None = None
