@@ -56,7 +56,9 @@ def make_engine(url: str, busy_timeout: float = 10.0) -> AsyncEngine:
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", partial(_sqlite_pragmas, busy_timeout=busy_timeout))
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per unit of work, and Database.run already retries a unit whose
+    # connection turns out dead (database/retry.py). Room for a reply's concurrent reads in a busy burst.
+    return create_async_engine(url, pool_size=20, max_overflow=20)
 
 
 def make_sync_sqlite_engine(url: str, busy_timeout: float = 10.0) -> Engine:

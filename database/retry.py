@@ -1,5 +1,5 @@
 """Retrying a unit of work through a transient database failure: PostgreSQL restarted or its connections
-cut (the pool's pre-ping finds them dead; reconnecting fails until the server is back), or SQLite's
+cut (the first statement on a dead connection fails; reconnecting fails until the server is back), or SQLite's
 ``database is locked`` when another process holds the write lock longer than the busy timeout.
 
 A unit of work is one transaction (database/engine.py): a failed one rolled back, so running it again is
