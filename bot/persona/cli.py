@@ -38,7 +38,8 @@ def _run_hint(folder: Path, project_root: Path) -> str:
         shown = folder.resolve().relative_to(project_root.resolve())
     except ValueError:
         shown = folder
-    return (f"run it: python main.py --character {shown}   (or: make run ARGS=\"--character {shown}\"; "
+    return (f"run it: .venv/bin/python main.py --character {shown}   "
+            f"(or: make run ARGS=\"--character {shown}\"; "
             f"in the terminal: make console ARGS=\"--character {shown}\")")
 
 

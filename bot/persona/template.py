@@ -26,7 +26,7 @@ def refuse_template(folder: Path) -> None:
     """A ConfigError when ``folder`` is a template rather than a character."""
     if is_template(folder):
         raise ConfigError(str(folder), "folder", "this is a template, not a character: make one from it "
-                                                 "with `python main.py new-character NAME`")
+                                                 "with `.venv/bin/python main.py new-character NAME`")
 
 
 def folder_name_for(name: str) -> str:
