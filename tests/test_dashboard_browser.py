@@ -73,8 +73,11 @@ async def traffic(h: Harness) -> int:
     h.claude.script("no", model=VOTER, times=None)
     await h.say("hello Finn, one kelp tea please", mention=True)
     await h.replies(CHANNEL_ID, 1)
-    await h.say("and one more for the road", mention=True)  # its prompt starts where the first one's did
+    await h.say("and one more for the road", mention=True)
     await h.replies(CHANNEL_ID, 2)
+    # Its prompt starts with the channel transcript the one before had cached (bot/transcript.py): a read.
+    await h.say("and a biscuit, go on", mention=True)
+    await h.replies(CHANNEL_ID, 3)
     await h.say("the tide is high today")  # not addressed to Finn: put to the vote
     await h.claude.wait_for_requests(3, model=VOTER)
     await h.dm("a secret for Finn's ears only", user=USER2_ID)
@@ -83,7 +86,7 @@ async def traffic(h: Harness) -> int:
     await h.bot.get_cog("Events").drain()  # type: ignore[union-attr]  (the vote too, before Claude fails)
     h.claude.fail_all(400)
     await h.say("are you there?", mention=True)  # Claude fails: the fallback reply
-    await h.replies(CHANNEL_ID, 3)
+    await h.replies(CHANNEL_ID, 4)
     h.claude.recover()
     await h.bot.get_cog("Events").drain()  # type: ignore[union-attr]
     await h.bot.counters.flush()  # type: ignore[union-attr]
@@ -91,13 +94,17 @@ async def traffic(h: Harness) -> int:
 
 
 async def next_reply_prompt(h: Harness, text: str) -> tuple[str, str]:
-    """Say ``text`` to the character; (the system text, the model) of the reply request it caused."""
+    """Say ``text`` to the character; (the system text and the final turn, the model) of the reply request it
+    caused (a channel prompt keeps the person's memories in its final turn: bot/transcript.py)."""
     before = len(await h.discord.wait_for_messages(CHANNEL_ID, 0))
     await h.say(text, mention=True)
     await h.replies(CHANNEL_ID, before + 1)
     request = [r for r in h.claude.requests if r.model != VOTER][-1]
     assert text in h.claude.all_text(request)
-    return h.claude.system_text(request), str(request.model)
+    final = request.body["messages"][-1]["content"]
+    final_text = final if isinstance(final, str) else "\n".join(
+        b.get("text", "") for b in final if isinstance(b, dict))
+    return h.claude.system_text(request) + "\n" + final_text, str(request.model)
 
 
 async def bar_values(page: Any, chart: str, day: str) -> list[float]:
@@ -128,7 +135,7 @@ async def test_operator_session(make_harness: MakeHarness, tmp_path: Path) -> No
         for chart in CHARTS:
             assert any(v > 0 for v in await bar_values(page, chart, today)), chart
         seen, answered = await bar_values(page, "messages", today)
-        assert (seen, answered) == (5, 4)  # the vote said no; the fallback counts as answered
+        assert (seen, answered) == (6, 5)  # the vote said no; the fallback counts as answered
         assert await bar_values(page, "fallbacks", today) == [1, 1]
         tiles = (await page.inner_text("section.tiles")).lower()
         assert "uptime" in tiles and "1 shard" in tiles and "gateway:" in tiles
