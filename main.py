@@ -177,7 +177,7 @@ def run(argv: list[str]) -> int:
         console_logging(settings)  # the chat has the terminal: logs go to a file (warnings still show)
         return asyncio.run(run_console(settings, character, args.as_user))  # type: ignore[arg-type]
     if args.command == "consolidate":
-        from memory.consolidation import run_consolidation_cli
+        from memory.consolidation_cli import run_consolidation_cli
 
         return asyncio.run(run_consolidation_cli(settings, character))  # type: ignore[arg-type]
     return run_bot(settings, character)

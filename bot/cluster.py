@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.config.sections import ClusterSettings
+from bot.config.service import ClusterSettings
 from database.cluster import NodeRow, lock_key
 from database.store import Store
 

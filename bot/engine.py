@@ -39,6 +39,7 @@ from bot.pipeline import (
 )
 from bot.prompting import build_reply_prompt, build_vote_prompt
 from bot.server_settings import ServerPolicy, language_hint, resolve
+from bot.throttle import BotThrottle
 from bot.tokens import counted
 from bot.transcript import TranscriptWindows, fetch_limit
 from bot.triage import BurstWindow, parse_prefixes, skip_reason
@@ -55,39 +56,6 @@ class Prefetched:
 
     data: PromptData
     stamp: tuple[int, int]
-
-
-class BotThrottle:
-    """Keeps bot-to-bot talk from looping: at most ``threshold`` consecutive replies to bots in a
-    channel until a human speaks, and ``cooldown`` seconds between replies to the same bot."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings  # read at each decision, so a live config reload applies at once
-        self._consecutive: dict[int, int] = {}
-        self._last_reply_to: dict[int, float] = {}
-
-    @property
-    def threshold(self) -> int:
-        return self.settings.bot_reply_threshold
-
-    @property
-    def cooldown(self) -> float:
-        return self.settings.reply_cooldown
-
-    def human_spoke(self, channel_id: int) -> None:
-        self._consecutive.pop(channel_id, None)
-
-    def blocked(self, channel_id: int, bot_id: int) -> str | None:
-        if self._consecutive.get(channel_id, 0) >= self.threshold:
-            return f"bot reply threshold {self.threshold} reached until a human speaks"
-        last = self._last_reply_to.get(bot_id)
-        if last is not None and time.monotonic() - last < self.cooldown:
-            return f"cooldown {self.cooldown:g}s for this bot"
-        return None
-
-    def replied_to_bot(self, channel_id: int, bot_id: int) -> None:
-        self._consecutive[channel_id] = self._consecutive.get(channel_id, 0) + 1
-        self._last_reply_to[bot_id] = time.monotonic()
 
 
 class ReplyEngine:

@@ -22,7 +22,8 @@ from bot.errors import ConfigError
 from bot.persona import detect_format, load_persona
 from bot.persona.acore_frameworks import load_all_frameworks
 from bot.persona.blend import blend_instructions, stage_instructions
-from bot.persona.cards import png_text, read_card
+from bot.persona.cards import read_card
+from bot.persona.png import png_text
 from bot.persona.runtime import NEW_CHAT
 from bot.persona.transfer import export_folder, import_character
 from tests.fakes.claude_server import FakeClaude, content_text

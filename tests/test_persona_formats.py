@@ -18,16 +18,10 @@ from bot.config import PROJECT_ROOT, read_sources
 from bot.errors import ConfigError
 from bot.persona import Persona, detect_format, load_persona
 from bot.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
-from bot.persona.cards import (
-    export_card,
-    import_card,
-    make_png,
-    png_text,
-    read_card,
-    read_png_chunks,
-)
+from bot.persona.cards import export_card, import_card, read_card
 from bot.persona.lorebook import activate
 from bot.persona.modes import current_mode, split_mode_tag
+from bot.persona.png import make_png, png_text, read_png_chunks
 
 DATA = Path(__file__).parent / "data" / "persona"
 CHARACTERS = PROJECT_ROOT / "characters"

@@ -19,8 +19,8 @@ from bot.character import CharacterSource
 from bot.config import BY_KEY, PROJECT_ROOT, SETTINGS, load_settings
 from bot.config.docs import render_example, render_markdown
 from bot.config.live import apply, changes, live_section, live_settings
-from bot.engine import BotThrottle
 from bot.reloader import ConfigReloader
+from bot.throttle import BotThrottle
 from database.store import Store
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
 

@@ -4,7 +4,8 @@ Both are read with python-dotenv; real environment variables override both. Key 
 case-insensitive, so a ClaudeMask folder (``discord_token``, ``TYPING_SPEED_CPM = 300``) works unchanged.
 Every problem is a :class:`~bot.errors.ConfigError` naming the file and the key.
 
-* ``sections.py``: every setting, declared once, in the section of the code that reads it;
+* ``sections.py``: every setting, declared once, in the section of the code that reads it (``service.py``:
+  the sections of running it as a service);
 * ``keys.py``: how a declaration (:func:`key`) reads back as a :class:`Setting`;
 * ``loading.py``: files and environment to a validated :class:`Settings`;
 * ``docs.py``: config.env.example and the README table (``python -m bot.config sync-docs``);

@@ -130,3 +130,15 @@ def _kind(f: Field[Any]) -> type:
     if f.type not in _PARSERS:  # sections.py does not use postponed annotations: types are the classes
         raise TypeError(f"setting {f.name} has unsupported type {f.type!r}")
     return f.type  # type: ignore[return-value]
+
+
+def parsed_by(parse: Any) -> Any:
+    """A check from a parser that raises ValueError (its message is the problem)."""
+    def check(value: str) -> str | None:
+        try:
+            parse(value)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    return check

@@ -222,7 +222,7 @@ def _validate(parsed: dict[str, Any], origin: dict[str, str], set_in: dict[str, 
 
 def _validate_cluster(parsed: dict[str, Any], origin: dict[str, str]) -> None:
     """A process that runs only some shards is one of a cluster: every shard in range, PostgreSQL only."""
-    from bot.config.sections import parse_shard_ids
+    from bot.config.service import parse_shard_ids
 
     ids = parse_shard_ids(parsed["shard_ids"])
     if not ids:

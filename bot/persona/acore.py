@@ -35,7 +35,8 @@ from bot.persona.acore_frameworks import (
     with_frameworks,
 )
 from bot.persona.claudemask import env_text, memory_prompt_overrides, resolve_char
-from bot.persona.framework import _read_json, compile_framework_prompt
+from bot.persona.fields import read_json_object
+from bot.persona.framework import compile_framework_prompt
 from bot.persona.model import EvolutionStage, Persona
 
 log = logging.getLogger(__name__)
@@ -378,7 +379,7 @@ def _compiled(data: Mapping[str, Any], file: str) -> tuple[Persona, list[str]]:
 
 def load_acore_character(path: Path, folder: Path, env: Mapping[str, str]) -> Persona:
     file = str(path)
-    data = _read_json(path)
+    data = read_json_object(path)
     kind = acore_kind(data)
     if kind == "legacy":
         persona, unused = _legacy(data, file, folder)

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.persona.fields import read_json_object
 from bot.persona.framework import (
     CONTEXTS,
     Framework,
     _default_shares,
-    _read_json,
     framework_files,
     framework_sections,
     parse_framework,
@@ -183,7 +183,7 @@ def load_all_frameworks(folder: Path) -> dict[str, Framework]:
     """The folder's frameworks, Kindred's schema or acore_bot's, keyed by id."""
     frameworks: dict[str, Framework] = {}
     for path in framework_files(folder):
-        data = _read_json(path)
+        data = read_json_object(path)
         fw = (
             parse_acore_framework(data, str(path))
             if is_acore_framework(data)

@@ -44,7 +44,6 @@ Per message, :func:`blend_instructions` adds the blend for the context :func:`de
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -54,6 +53,7 @@ from typing import Any
 
 from bot.errors import ConfigError
 from bot.persona.claudemask import env_text, memory_prompt_overrides, resolve_char
+from bot.persona.fields import FieldReader, field_label, kind_of, read_json_object, warn_unknown_fields
 from bot.persona.model import EvolutionStage, Persona
 
 log = logging.getLogger(__name__)
@@ -116,122 +116,12 @@ class Framework:
     unused: tuple[str, ...] = ()  # fields of the file Kindred reads but has no counterpart for
 
 
-# --------------------------------------------------------------------------- validation helpers
-
-
-class _Reader:
-    """Typed field access that names the file and the dotted field path in every error."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-
-    def fail(self, path: str, message: str) -> ConfigError:
-        return ConfigError(self.file, path, message)
-
-    def text(self, obj: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> str:
-        value = obj.get(key)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                raise self.fail(path, "missing: this field is required")
-            return ""
-        if not isinstance(value, str):
-            raise self.fail(path, f"expected text, got {_kind(value)}")
-        return value.strip()
-
-    def texts(self, value: Any, path: str) -> tuple[str, ...]:
-        """A list of text (a single string counts as a one-item list)."""
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            return (value.strip(),) if value.strip() else ()
-        if not isinstance(value, list):
-            raise self.fail(path, f"expected a list of text, got {_kind(value)}")
-        out = []
-        for i, item in enumerate(value):
-            if not isinstance(item, str):
-                raise self.fail(f"{path}[{i}]", f"expected text, got {_kind(item)}")
-            if item.strip():
-                out.append(item.strip())
-        return tuple(out)
-
-    def lines(
-        self, value: Any, path: str, label: str = "{key}: {value}", *, raw_keys: bool = False
-    ) -> tuple[str, ...]:
-        """Text, a list of text, or an object of text/lists, flattened into prompt lines."""
-        if isinstance(value, dict):
-            out = []
-            for key, item in value.items():
-                if isinstance(item, int | float) and not isinstance(item, bool):
-                    item = str(item)
-                parts = self.texts(item, f"{path}.{key}")
-                if parts:
-                    out.append(label.format(key=key if raw_keys else _label(key), value="; ".join(parts)))
-            return tuple(out)
-        return self.texts(value, path)
-
-    def number(
-        self, obj: Mapping[str, Any], key: str, path: str, low: float, high: float, *, whole: bool = False
-    ) -> float | int | None:
-        value = obj.get(key)
-        if value is None:
-            return None
-        kind = "a whole number" if whole else "a number"
-        if isinstance(value, bool) or not isinstance(value, int | float) or (whole and int(value) != value):
-            raise self.fail(path, f"expected {kind} between {low:g} and {high:g}, got {value!r}")
-        if not low <= value <= high:
-            raise self.fail(path, f"must be between {low:g} and {high:g}, got {value!r}")
-        return int(value) if whole else float(value)
-
-    def obj(self, value: Any, path: str, *, required: bool = False) -> dict[str, Any]:
-        if value is None:
-            if required:
-                raise self.fail(path, "missing: this field is required")
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(path, f"expected an object, got {_kind(value)}")
-        return value
-
-
-def _kind(value: Any) -> str:
-    return {
-        bool: "true/false",
-        int: "a number",
-        float: "a number",
-        str: "text",
-        list: "a list",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
-
-
-def _label(key: str) -> str:
-    words = key.replace("_", " ").replace("-", " ").strip()
-    return words[:1].upper() + words[1:]
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise ConfigError(str(path), "file", f"cannot read: {exc.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(str(path), "json", f"not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), "json", "expected a JSON object at the top level")
-    return data
-
-
-def _warn_unknown(data: Mapping[str, Any], known: set[str], file: str) -> None:
-    for key in data:
-        if key not in known:
-            log.warning("%s: %s: unknown field ignored (typo?)", file, key)
-
-
 # --------------------------------------------------------------------------- frameworks
 
 
 def parse_framework(data: Mapping[str, Any], file: str) -> Framework:
-    r = _Reader(file)
-    _warn_unknown(data, _FRAMEWORK_KEYS, file)
+    r = FieldReader(file)
+    warn_unknown_fields(data, _FRAMEWORK_KEYS, file)
     fid = r.text(data, "id", "id", required=True)
     if not _SLUG.fullmatch(fid):
         raise r.fail("id", f"use lower-case letters, digits, - and _ only, got {fid!r}")
@@ -242,7 +132,7 @@ def parse_framework(data: Mapping[str, Any], file: str) -> Framework:
             raise r.fail(f"contexts[{i}]", f"unknown context {c!r}; expected one of {', '.join(CONTEXTS)}")
     return Framework(
         id=fid,
-        name=r.text(data, "name", "name") or _label(fid).title(),
+        name=r.text(data, "name", "name") or field_label(fid).title(),
         purpose=r.text(data, "purpose", "purpose", required=True),
         behavioural_patterns=r.texts(data.get(patterns_key), patterns_key),
         decision_making=r.lines(data.get("decision_making"), "decision_making"),
@@ -264,7 +154,7 @@ def framework_files(folder: Path) -> list[Path]:
 def load_frameworks(folder: Path) -> dict[str, Framework]:
     frameworks: dict[str, Framework] = {}
     for path in framework_files(folder):
-        fw = parse_framework(_read_json(path), str(path))
+        fw = parse_framework(read_json_object(path), str(path))
         if fw.id in frameworks:
             raise ConfigError(
                 str(path), "id", f"framework id {fw.id!r} is already used by {frameworks[fw.id].file}"
@@ -297,11 +187,11 @@ def fill_template(template: str, values: Mapping[str, str], file: str, key: str 
 # --------------------------------------------------------------------------- the character
 
 
-def _stages(raw: Any, r: _Reader) -> tuple[EvolutionStage, ...]:
+def _stages(raw: Any, r: FieldReader) -> tuple[EvolutionStage, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise r.fail("evolution_stages", f"expected a list, got {_kind(raw)}")
+        raise r.fail("evolution_stages", f"expected a list, got {kind_of(raw)}")
     stages: list[EvolutionStage] = []
     seen: dict[int, int] = {}
     for i, item in enumerate(raw):
@@ -326,7 +216,7 @@ def _stages(raw: Any, r: _Reader) -> tuple[EvolutionStage, ...]:
     return tuple(sorted(stages, key=lambda s: s.min_interactions))
 
 
-def _weights(raw: Any, path: str, frameworks: Mapping[str, Framework], r: _Reader) -> dict[str, float]:
+def _weights(raw: Any, path: str, frameworks: Mapping[str, Framework], r: FieldReader) -> dict[str, float]:
     obj = r.obj(raw, path)
     weights: dict[str, float] = {}
     for fid in obj:
@@ -341,7 +231,7 @@ def _weights(raw: Any, path: str, frameworks: Mapping[str, Framework], r: _Reade
     return {fid: w / total for fid, w in weights.items()} if weights else {}
 
 
-def _blending(raw: Any, frameworks: Mapping[str, Framework], r: _Reader) -> dict[str, dict[str, float]]:
+def _blending(raw: Any, frameworks: Mapping[str, Framework], r: FieldReader) -> dict[str, dict[str, float]]:
     """{context: {framework_id: share}}; a flat mapping is the ``default`` context."""
     obj = r.obj(raw, "framework_blending")
     if not obj:
@@ -427,8 +317,8 @@ def compile_framework_prompt(
     character: Mapping[str, Any], frameworks: Mapping[str, Framework], file: str
 ) -> Persona:
     """Validate ``character`` (from ``file``) against its ``frameworks`` and build the Persona."""
-    r = _Reader(file)
-    _warn_unknown(character, _CHARACTER_KEYS, file)
+    r = FieldReader(file)
+    warn_unknown_fields(character, _CHARACTER_KEYS, file)
     cid = r.text(character, "id", "id", required=True)
     if not _SLUG.fullmatch(cid):
         raise r.fail("id", f"use lower-case letters, digits, - and _ only, got {cid!r}")
@@ -446,7 +336,7 @@ def compile_framework_prompt(
         parts = r.texts(value, f"identity.{key}")
         if parts:
             identity_values[key] = "; ".join(parts)
-            identity_lines.append(f"{_label(key)}: {identity_values[key]}")
+            identity_lines.append(f"{field_label(key)}: {identity_values[key]}")
     if not identity_lines:
         raise r.fail("identity", "empty: describe at least the background or personality")
     summary = r.text(character, "summary", "summary")
@@ -558,7 +448,7 @@ def load_framework_character(
     """``character.json`` + frameworks from ``folder`` (read by ``read_frameworks``, default
     :func:`load_frameworks`); env ``default_name``/``description`` and memory prompts override the JSON."""
     path = folder / "character.json"
-    character = _read_json(path)  # first: a broken character.json is reported before its frameworks
+    character = read_json_object(path)  # first: a broken character.json is reported before its frameworks
     frameworks = (read_frameworks or load_frameworks)(folder)
     persona = compile_framework_prompt(character, frameworks, str(path))
     name = env_text(env, "default_name") or persona.name

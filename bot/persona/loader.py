@@ -30,7 +30,8 @@ from bot.persona.acore_cards import apply_card_extensions
 from bot.persona.acore_frameworks import load_all_frameworks
 from bot.persona.cards import card_to_persona, find_card, read_card
 from bot.persona.claudemask import env_text, load_claudemask
-from bot.persona.framework import _read_json, load_framework_character
+from bot.persona.fields import read_json_object
+from bot.persona.framework import load_framework_character
 from bot.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.persona.lorebook import load_lorebook, merge_lorebooks
 from bot.persona.model import Persona
@@ -39,7 +40,7 @@ from bot.persona.model import Persona
 def _kindred_character(folder: Path) -> bool:
     """A ``character.json`` in Kindred's own schema (acore_bot's legacy JSON may carry the same name)."""
     path = folder / "character.json"
-    return path.is_file() and acore_kind(_read_json(path)) is None
+    return path.is_file() and acore_kind(read_json_object(path)) is None
 
 
 def detect_format(folder: Path) -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 from bot.errors import ConfigError
 from bot.persona.acore import acore_kind, peek_json
 from bot.persona.cards import (
-    PNG_SIGNATURE,
     export_card,
     import_card,
     new_character_folder,
@@ -21,6 +20,7 @@ from bot.persona.cards import (
 from bot.persona.loader import load_persona
 from bot.persona.lorebook import lorebook_to_dict
 from bot.persona.model import Persona
+from bot.persona.png import PNG_SIGNATURE
 
 
 def import_character(path: Path, characters_dir: Path, as_name: str | None = None) -> Path:

@@ -1,0 +1,129 @@
+"""``python main.py consolidate --now``: one run of the daily consolidation (memory/consolidation.py) from the
+command line, with one progress bar on stderr and its summary printed once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from bot.claude import ClaudeClient
+from bot.config import Settings
+from database.store import Store
+from memory.consolidation import ConsolidationReport, Consolidator
+from memory.embeddings import Embedder, SentenceEmbedder
+
+log = logging.getLogger(__name__)
+
+
+class _Bar:
+    """The command line's one progress bar: tqdm on stderr (a plain counter if tqdm is missing)."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None  # made at the first report, when the total is known
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            try:
+                from tqdm import tqdm
+            except ImportError:  # pragma: no cover - tqdm ships with the dependencies
+                print(f"\rconsolidating: {done}/{total} messages", end="", file=sys.stderr, flush=True)
+                return
+            self._bar = tqdm(total=total, unit="msg", desc="consolidating", file=sys.stderr,
+                             dynamic_ncols=True)
+        if self._bar.total != total:
+            self._bar.total = total
+            self._bar.refresh()
+        self._bar.update(done - self._bar.n)
+
+    def close(self, skipped: int = 0) -> None:
+        """Stop where the run got to: a run that skipped messages ends short of 100 %."""
+        if self._bar is not None:
+            if skipped:
+                self._bar.set_postfix_str(f"{skipped} skipped", refresh=False)
+            self._bar.close()
+
+
+@contextlib.contextmanager
+def quiet_while_the_bar_runs() -> Iterator[None]:
+    """While the bar runs: no progress bars of the model libraries (Hugging Face downloads and loading; the
+    launcher's bot.startup.quiet_libraries has quieted their loggers already), no INFO lines through the
+    bar (warnings and errors are written above it); the caller prints the run's summary once."""
+    with contextlib.suppress(ImportError):
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    with contextlib.suppress(ImportError):
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    try:
+        from tqdm.contrib.logging import logging_redirect_tqdm
+    except ImportError:  # pragma: no cover
+        redirect: Any = contextlib.nullcontext()
+    else:
+        redirect = logging_redirect_tqdm()  # swaps the terminal handlers for ones that write above the bar
+    with redirect:
+        root = logging.getLogger()
+        streams = [h for h in root.handlers
+                   if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+        levels = [h.level for h in streams]
+        for handler in streams:
+            handler.setLevel(max(handler.level, logging.WARNING))
+        try:
+            yield
+        finally:
+            for handler, level in zip(streams, levels, strict=True):
+                handler.setLevel(level)
+
+
+async def run_consolidation_cli(settings: Settings, character: Any, *,
+                                embedder: Embedder | None = None) -> int:
+    """``python main.py consolidate --now``: one run with one progress bar on stderr, then its summary.
+
+    Exit code 0 when every batch was handled, 1 when some were skipped (Claude failed; their messages stay in
+    the log for the next run), 3 on an unexpected error."""
+    with quiet_while_the_bar_runs():
+        store = await Store(settings.resolved_database_url()).open()
+        claude = ClaudeClient(settings, store)
+        try:
+            report = await _consolidate_with_bar(settings, character, store, claude, embedder)
+        except Exception:
+            log.exception("consolidation failed")
+            return 3
+        finally:
+            await claude.close()
+            await store.close()
+    kept = (f"; {report.skipped} {'batch' if report.skipped == 1 else 'batches'} skipped, their messages "
+            "stay in the log for the next run" if report.skipped else "")
+    print(f"consolidation done: {report.describe()}{kept}", file=sys.stderr)
+    for error in report.errors:
+        print(f"  {error}", file=sys.stderr)
+    return 1 if report.skipped else 0
+
+
+async def _consolidate_with_bar(settings: Settings, character: Any, store: Store, claude: ClaudeClient,
+                                embedder: Embedder | None) -> ConsolidationReport:
+    key = settings.character_name_slug  # the name the bot files data under (engine.character_key)
+    embedder = embedder or SentenceEmbedder(settings.memory.embedding_model)
+    load = getattr(embedder, "load", None)
+    if load is not None:
+        await asyncio.to_thread(load)  # before the bar, which would sit at 0 while a model loads
+    bar = _Bar()
+    progress = [(0, 0)]
+
+    def on_progress(done: int, total: int) -> None:
+        progress.append((done, total))
+        bar(done, total)
+
+    consolidator = Consolidator(store, claude, settings.memory, key, character.current, embedder,
+                                on_progress=on_progress)
+    try:
+        return await consolidator.run()
+    finally:
+        done, total = progress[-1]
+        bar.close(skipped=total - done)
