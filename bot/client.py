@@ -196,9 +196,10 @@ class KindredMixin:
     def _poster(self, engine: ReplyEngine) -> TurnListener:
         """A character answered: a process waiting for its turn in that channel may go on at once."""
         async def posted(msg: Incoming, result: ReplyResult) -> None:
-            if self.cluster.shared and result.message_ids and result.message_ids[-1] is not None:
-                await self.cluster.publish("posted", channel_id=msg.channel_id, guild_id=msg.guild_id,
-                                           message_id=result.message_ids[-1], author_name=engine.persona.name)
+            if result.message_ids and result.message_ids[-1] is not None:  # off the reply's path
+                self.cluster.publish_soon("posted", peers_only=True, channel_id=msg.channel_id,
+                                          guild_id=msg.guild_id, message_id=result.message_ids[-1],
+                                          author_name=engine.persona.name)
 
         return posted
 

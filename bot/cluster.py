@@ -26,7 +26,7 @@ import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.config.service import ClusterSettings
@@ -64,6 +64,9 @@ class Cluster:
         self.shard_count = shard_count
         self.node_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.leading = False
+        # Other live processes on the database, as of the last heartbeat: signals that only matter to them
+        # (a post, a feeling) are not sent into an empty room on every message.
+        self.peers = 0
         self.lead_hooks: list[Hook] = []
         self._handlers: dict[str, list[Handler]] = {}
         self._link = store.cluster_link()
@@ -89,6 +92,7 @@ class Cluster:
             await self._connect()
             if self._link.alive:
                 await self._try_lead()
+            await self._count_peers()
             if not self.leading:
                 log.info("cluster: process %s runs shards %s; another process leads the schedule",
                          self.node_id, self.shards)
@@ -108,10 +112,16 @@ class Cluster:
                 if since_beat >= self.settings.cluster_heartbeat_seconds:
                     since_beat = 0.0
                     await self.store.cluster.beat(self.node_id, leader=self.leading)
+                    await self._count_peers()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database away for a while: the next round tries again
                 log.warning("cluster: heartbeat failed (%s); trying again in %gs", exc, self.poll_seconds)
+
+    async def _count_peers(self) -> None:
+        if self._link is not None:
+            silent = timedelta(seconds=3 * self.settings.cluster_heartbeat_seconds)
+            self.peers = await self.store.cluster.others_alive(self.node_id, datetime.now(UTC) - silent)
 
     async def _check_link(self) -> None:
         if self._link is None:
@@ -173,9 +183,11 @@ class Cluster:
             log.warning("cluster: could not send a %s signal (%s)", kind, exc)
             return False
 
-    def publish_soon(self, kind: str, **data: Any) -> None:
-        """publish() from code that cannot wait (a repository's change callback)."""
-        if self._link is None or self._closed:
+    def publish_soon(self, kind: str, *, peers_only: bool = False, **data: Any) -> None:
+        """publish() from code that cannot wait (a repository's change callback, a reply's aftermath).
+        ``peers_only``: not when no other process was alive at the last heartbeat (news that only matters
+        to a process already running, unlike a shutdown)."""
+        if self._link is None or self._closed or (peers_only and not self.peers):
             return
         task = asyncio.get_running_loop().create_task(self.publish(kind, **data))
         self._tasks.add(task)

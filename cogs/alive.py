@@ -84,7 +84,8 @@ class AliveCog(commands.Cog, name="Alive"):
         cluster.on("feelings", self._feelings_heard)
         cluster.on("state", self._state_heard)
         for feelings in self.alive.feelings.values():
-            feelings.saved.append(lambda key, raw: cluster.publish_soon("feelings", key=key, state=raw))
+            feelings.saved.append(
+                lambda key, raw: cluster.publish_soon("feelings", peers_only=True, key=key, state=raw))
         self.bot.admin.state.listeners.append(self._tell_state)
 
     async def cog_unload(self) -> None:
@@ -141,7 +142,8 @@ class AliveCog(commands.Cog, name="Alive"):
             log.exception("could not show the custom status")
 
     async def show_status(self, text: str) -> None:
-        self.bot.cluster.publish_soon("status", text=text)  # the other processes show it on their shards
+        # The other processes show it on their shards.
+        self.bot.cluster.publish_soon("status", peers_only=True, text=text)
         await self._present(text)
 
     async def _status_heard(self, message: dict[str, Any]) -> None:

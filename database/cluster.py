@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import make_url
 
 from database.engine import Database
@@ -67,6 +67,13 @@ class ClusterNodes:
                                                        ClusterNode.node_id != node_id).values(leader=False))
         await self.db.change(update(ClusterNode).where(ClusterNode.node_id == node_id)
                              .values(last_seen=now, leader=True))
+
+    async def others_alive(self, node_id: str, since: datetime) -> int:
+        """Processes other than ``node_id`` (any character) that beat since ``since`` and have not stopped."""
+        return int(await self.db.scalar(
+            select(func.count()).select_from(ClusterNode).where(
+                ClusterNode.node_id != node_id, ClusterNode.last_seen >= since,
+                ClusterNode.stopped_at.is_(None))))
 
     async def stop(self, node_id: str) -> None:
         now = utcnow()
