@@ -243,6 +243,9 @@ def main() -> None:
         code = 2
     except KeyboardInterrupt:
         code = 130
+        if "--console" in sys.argv[1:]:  # Ctrl-C while the console starts: it leaves as it would later
+            print("\n  (bye)", file=sys.stderr)
+            code = 0
     sys.exit(code)
 
 

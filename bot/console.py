@@ -203,45 +203,68 @@ def without_typing_delay(settings: Settings) -> Settings:
 
 
 async def run_console(settings: Settings, character: CharacterSource, user: str | None = None) -> int:
-    settings = without_typing_delay(settings)
-    store = await Store(settings.resolved_database_url()).open()
-    claude = ClaudeClient(settings, store)
-    claude.start_checks()  # a local model server that is down is a warning with its URL
-    engine = ReplyEngine(settings, store, claude, character)
-    memory = MemoryService(settings.memory, store, claude, engine)
-    memory.attach()
-    console = Console(settings, store, engine, user or login_name())
+    """Chat until /quit, end of input or Ctrl-C. Ctrl-C is handled the same wherever it arrives (opening the
+    database, at the prompt, while a reply is coming): one "(bye)", exit 0. The handler is installed before
+    anything is printed, so a person (or a test) who sees the first line can rely on it."""
     loop = asyncio.get_running_loop()
-    session: asyncio.Task[None] | None = None
+    main_task = asyncio.current_task()
+    assert main_task is not None
     interrupted = False
 
     def interrupt() -> None:
         nonlocal interrupted
-        interrupted = True
-        if session is not None:
-            session.cancel()
+        if not interrupted:  # a second Ctrl-C while leaving changes nothing
+            interrupted = True
+            main_task.cancel()
 
+    with suppress(NotImplementedError):  # no signal handlers on this platform: KeyboardInterrupt then
+        loop.add_signal_handler(signal.SIGINT, interrupt)
     try:
-        await seed_identity(store, settings.character_dir, engine.character_key)
-        note(f"chatting with {engine.persona.name} as {console.user}; /help lists the console commands, "
-             "/quit or Ctrl-D leaves")
-        with suppress(NotImplementedError):  # no signal handlers on this platform: KeyboardInterrupt then
-            loop.add_signal_handler(signal.SIGINT, interrupt)
-        session = asyncio.create_task(console.chat(LineReader(loop)))
-        with suppress(asyncio.CancelledError):
-            await session
+        try:
+            await _chat(settings, character, user)
+        except asyncio.CancelledError:
+            if not interrupted:
+                raise
+            main_task.uncancel()
         if interrupted:
-            print(file=sys.stderr)
-            note("bye")  # Ctrl-C does not wait for a summarization in flight: it is retried next time
-        elif console.last is not None:
-            await _finish_summary(memory, console.last, settings)
+            say_bye()
     finally:
         with suppress(NotImplementedError):
             loop.remove_signal_handler(signal.SIGINT)
-        await memory.close()
-        await claude.close()
-        await store.close()
     return 0
+
+
+def say_bye() -> None:
+    print(file=sys.stderr)
+    note("bye")  # Ctrl-C does not wait for a summarization in flight: it is retried next time
+
+
+async def _chat(settings: Settings, character: CharacterSource, user: str | None) -> None:
+    settings = without_typing_delay(settings)
+    store = await Store(settings.resolved_database_url()).open()
+    claude = ClaudeClient(settings, store)
+    memory: MemoryService | None = None
+    try:
+        claude.start_checks()  # a local model server that is down is a warning with its URL
+        engine = ReplyEngine(settings, store, claude, character)
+        memory = MemoryService(settings.memory, store, claude, engine)
+        memory.attach()
+        console = Console(settings, store, engine, user or login_name())
+        await seed_identity(store, settings.character_dir, engine.character_key)
+        note(f"chatting with {engine.persona.name} as {console.user}; /help lists the console commands, "
+             "/quit or Ctrl-D leaves")
+        await console.chat(LineReader(asyncio.get_running_loop()))
+        if console.last is not None:
+            await _finish_summary(memory, console.last, settings)
+    finally:
+        await _close(memory, claude, store)  # after Ctrl-C too: a second one is ignored (see run_console)
+
+
+async def _close(memory: MemoryService | None, claude: ClaudeClient, store: Store) -> None:
+    if memory is not None:
+        await memory.close()
+    await claude.close()
+    await store.close()
 
 
 async def _finish_summary(memory: MemoryService, msg: Incoming, settings: Settings) -> None:

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.config import PROJECT_ROOT
 from tests.fakes.claude_server import FakeClaude
 from tests.memory_support import last_user_text
@@ -95,7 +97,12 @@ async def test_the_user_is_named_by_as_else_by_the_login(tmp_path: Path, db_url:
         await claude.close()
 
 
-async def test_ctrl_c_at_the_prompt_leaves_cleanly(tmp_path: Path, db_url: str) -> None:
+@pytest.mark.parametrize("ready", [
+    "character folder",  # still starting: settings read, the database not yet open
+    "chatting with Finn",  # at the prompt: the console's first line comes after its Ctrl-C handler exists
+])
+async def test_ctrl_c_before_and_at_the_prompt_leaves_cleanly(tmp_path: Path, db_url: str,
+                                                              ready: str) -> None:
     claude = FakeClaude()
     await claude.start()
     try:
@@ -105,14 +112,15 @@ async def test_ctrl_c_at_the_prompt_leaves_cleanly(tmp_path: Path, db_url: str) 
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         assert proc.stderr is not None and proc.stdin is not None
         seen = b""
-        while b"chatting with Finn" not in seen:  # at the prompt, stdin open: waiting for a line
-            seen += await asyncio.wait_for(proc.stderr.readline(), timeout=60)
-            assert not proc.stderr.at_eof(), seen.decode()
+        while ready.encode() not in seen:  # stdin stays open: at the prompt it waits for a line
+            line = await asyncio.wait_for(proc.stderr.readline(), timeout=120)
+            assert line, seen.decode()
+            seen += line
         proc.send_signal(signal.SIGINT)
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
         assert proc.returncode == 0, (seen + err).decode()
         assert "Traceback" not in err.decode() and "KeyboardInterrupt" not in err.decode()
-        assert "(bye)" in err.decode() and claude.requests == []
+        assert err.decode().count("(bye)") == 1 and claude.requests == [], (seen + err).decode()
     finally:
         await claude.close()
 
