@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.config import (
+from bot.core.config import (
     PROJECT_ROOT,
     Settings,
     choose_character_dir,
@@ -28,7 +28,7 @@ from bot.config import (
     resolve_folder,
     warn_unknown_character_keys,
 )
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 log = logging.getLogger("kindred")
 DASHBOARD_PORT = 8765  # `main.py dashboard` when dashboard_port is 0 (the bot serves none)
@@ -65,7 +65,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     new.add_argument("name", help="the character's name (the folder is its lower-case form)")
     new.add_argument("--as", dest="as_name", default=None, help="folder name under characters/")
     new.add_argument("--dir", type=Path, default=None, help=argparse.SUPPRESS)  # tests: not characters/
-    from bot.persona.cli import IMPORT_FORMATS
+    from bot.core.persona.cli import IMPORT_FORMATS
 
     imp = sub.add_parser(
         "import-card", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=IMPORT_FORMATS,
@@ -104,7 +104,7 @@ def setup_logging(level: str | None = None) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")  # no-op the second time
     if level is not None:
         logging.getLogger().setLevel(level)  # a name load_settings has validated
-    from bot.startup import quiet_libraries
+    from bot.runtime.startup import quiet_libraries
 
     quiet_libraries(level or "INFO")  # at INFO: what Kindred did, not what its libraries did
 
@@ -123,8 +123,8 @@ def _config_file(value: str | None, root_layout: Path | None = None) -> Path:
 def _load(args: argparse.Namespace, *, discord: bool,
           dashboard: bool = False) -> tuple[Settings, object, str]:
     """The settings, the character and why that character folder (for the start-up log)."""
-    from bot.character import CharacterSource
-    from bot.persona.template import refuse_template
+    from bot.core.character import CharacterSource
+    from bot.core.persona.template import refuse_template
 
     choice = choose_character_dir(args.character)
     character_dir = choice.folder
@@ -145,7 +145,7 @@ def _load(args: argparse.Namespace, *, discord: bool,
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.command in ("import-card", "new-character"):
-        from bot.persona.cli import import_card_command, new_character_command
+        from bot.core.persona.cli import import_card_command, new_character_command
 
         where = args.dir or PROJECT_ROOT / "characters"
         if args.command == "new-character":
@@ -166,13 +166,13 @@ def run(argv: list[str]) -> int:
                                      dashboard=dashboard)
     setup_logging(settings.log_level)
     log.info("character folder: %s (%s)", settings.character_dir, why)
-    from bot.startup import check_database
+    from bot.runtime.startup import check_database
 
     asyncio.run(check_database(settings))  # an unreachable database stops here, before Discord is contacted
     if dashboard:
         return run_dashboard(args, settings, character)
     if args.console:
-        from bot.console import console_logging, run_console
+        from bot.runtime.console import console_logging, run_console
 
         console_logging(settings)  # the chat has the terminal: logs go to a file (warnings still show)
         return asyncio.run(run_console(settings, character, args.as_user))  # type: ignore[arg-type]
@@ -184,7 +184,7 @@ def run(argv: list[str]) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    from bot.persona.transfer import default_export_path, export_folder
+    from bot.core.persona.transfer import default_export_path, export_folder
 
     folder = resolve_folder(args.folder)
     if not folder.is_dir():
@@ -195,7 +195,7 @@ def export(args: argparse.Namespace) -> int:
     print(f"exported {folder} as {path}")
     return 0
 def run_dashboard(args: argparse.Namespace, settings: Settings, character: object) -> int:
-    from bot.dashboard import serve_alone
+    from bot.operator.dashboard import serve_alone
 
     port = args.port if args.port is not None else settings.dashboard_port or DASHBOARD_PORT
     if not 0 < port < 65536:
@@ -205,7 +205,7 @@ def run_dashboard(args: argparse.Namespace, settings: Settings, character: objec
 
 
 def run_cluster_status(args: argparse.Namespace) -> int:
-    from bot.cluster import cluster_status
+    from bot.runtime.cluster import cluster_status
     from database.store import Store
 
     choice = choose_character_dir(args.character)
@@ -225,14 +225,15 @@ def run_cluster_status(args: argparse.Namespace) -> int:
 
 
 def run_bot(settings: Settings, character: object) -> int:
-    from bot.client import create_bot
-    from bot.lifecycle import serve
-    from bot.startup import run_discord
+    from bot.runtime.lifecycle import serve
+    from cogs.bot import create_bot
+    from cogs.startup import run_discord
 
     bot = create_bot(settings, character, freeze_after_setup=True)  # type: ignore[arg-type]
-    # bot.run's own runner, with SIGTERM/SIGINT closing the bot gracefully (bot/lifecycle.py); a refused or
-    # unreachable Discord is one line and an exit code (bot/startup.py).
-    return run_discord(bot, settings, lambda: asyncio.run(serve(bot, settings.discord_token)))
+    # bot.run's own runner, with SIGTERM/SIGINT closing the bot gracefully (bot/runtime/lifecycle.py); a
+    # refused or unreachable Discord is one line and an exit code (cogs/startup.py).
+    return run_discord(bot, settings, lambda: asyncio.run(
+        serve(bot, settings.discord_token, grace_seconds=settings.shutdown_grace_seconds)))
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from benchmarks.common import percentile, summary_ms, temp_sqlite_url
-from bot.localtime import LocalTime
+from bot.core.localtime import LocalTime
 from database.records import SeenMessage
 from database.store import Store
 from memory.consent import Consent

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from benchmarks.bench_pipeline import FakesThread
 from benchmarks.common import percentile, summary_ms
-from bot.pipeline import Decision, Incoming
+from bot.core.pipeline import Decision, Incoming
 from database.models import LoggedMessage
 from tests.dbtools import reset_schema
 from tests.fakes.claude_server import FakeClaude

@@ -27,9 +27,9 @@ from typing import Any
 from sqlalchemy import insert
 
 from benchmarks.common import temp_sqlite_url
-from bot.character import CharacterSource
-from bot.claude import ClaudeClient
-from bot.config import PROJECT_ROOT, load_settings
+from bot.core.character import CharacterSource
+from bot.core.claude import ClaudeClient
+from bot.core.config import PROJECT_ROOT, load_settings
 from database.models import LoggedMessage, User
 from database.store import Store
 from memory.consolidation import Consolidator

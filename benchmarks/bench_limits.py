@@ -22,10 +22,10 @@ from pathlib import Path
 from sqlalchemy import text
 
 from benchmarks.common import summary_ms, temp_sqlite_url
-from bot.config import Settings
-from bot.config.sections import LimitSettings
-from bot.limits import SpendingLimits
-from bot.pipeline import Incoming, NullOutlet
+from bot.core.config import Settings
+from bot.core.config.sections import LimitSettings
+from bot.core.pipeline import Incoming, NullOutlet
+from bot.operator.limits import SpendingLimits
 from database.models import ApiCall
 from database.store import Store
 from tests.dbtools import reset_schema

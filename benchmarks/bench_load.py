@@ -33,7 +33,7 @@ from sqlalchemy import func, select, text
 
 from benchmarks.bench_pipeline import FakesThread
 from benchmarks.common import percentile
-from bot.config import PROJECT_ROOT
+from bot.core.config import PROJECT_ROOT
 from database.models import LoggedMessage
 from database.store import Store
 from tests.dbtools import reset_schema

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import percentile, seed_messages, summary_ms
-from bot.claude import ClaudeClient, Prompt
+from bot.core.claude import ClaudeClient, Prompt
 from database.store import Store
 from tests.dbtools import reset_schema
 from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, Harness
@@ -143,7 +143,7 @@ async def overhead(messages: int, seed: int, database_url: str | None, limits: b
         for request in requests:
             body = dict(request.body)
             body.pop("stream", None)
-            if "temperature" in body:  # sent the way Kindred sends it (see bot.claude._set_temperature)
+            if "temperature" in body:  # sent the way Kindred sends it (see bot.core.claude._set_temperature)
                 body["extra_body"] = {"temperature": body.pop("temperature")}
             started = time.perf_counter()
             await h.bot.claude.sdk.messages.create(**body)
@@ -170,7 +170,7 @@ async def overhead(messages: int, seed: int, database_url: str | None, limits: b
 
 
 async def votes(count: int, latency: float, rounds: int) -> tuple[float, float]:
-    from bot.config import load_settings
+    from bot.core.config import load_settings
     from tests.fakes.claude_server import FakeClaude
 
     fake = await FakeClaude().start()

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from benchmarks.common import percentile, summary_ms
-from bot.config import PROJECT_ROOT, load_settings
-from bot.config.live import apply, changes, live_settings
-from bot.reloader import stamp_files
+from bot.core.config import PROJECT_ROOT, load_settings
+from bot.core.config.live import apply, changes, live_settings
+from bot.runtime.reloader import stamp_files
 
 TARGET_MS = 1.0
 ENV = {"DISCORD_TOKEN": "bench", "ANTHROPIC_API_KEY": "bench"}

@@ -4,9 +4,9 @@ In the channel ``log_channel`` an admin (``admin_user_ids`` or the application o
 ``shutdown? <name>``, ``user data? <id>``, ``list users``, ``premium <id>``, ``verbose [on|off]``, ``status``
 and ``testlog``. The words are caught by a ReplyEngine interceptor, after the message is written to the
 short-term log and before any reply work; from anyone else, or anywhere else, they are ordinary chat.
-The language and its text live in :mod:`bot.admin.language`, the reads and edits in ``bot.admin`` (the bot's
-:class:`bot.admin.tools.AdminTools`), which latency readings deserve a warning in :mod:`bot.admin.heartbeat`;
-this cog only carries Discord in and out.
+The language and its text live in :mod:`bot.operator.admin.language`, the reads and edits in ``bot.admin``
+(the bot's :class:`bot.operator.admin.tools.AdminTools`), which latency readings deserve a warning in
+:mod:`bot.operator.admin.heartbeat`; this cog only carries Discord in and out.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands, tasks
 
-from bot.admin.heartbeat import LatencyWatch
-from bot.admin.language import (
+from bot.core.pipeline import Decision, Incoming
+from bot.core.text import Page, clip
+from bot.operator.admin.heartbeat import LatencyWatch
+from bot.operator.admin.language import (
     USAGE,
     AdminCommand,
     Latencies,
@@ -30,13 +32,12 @@ from bot.admin.language import (
     parse_command,
     parse_page_number,
 )
-from bot.conversation_tools import InvalidInput
-from bot.discord_ui import NO_PINGS, Page, clip
-from bot.permissions import in_log_channel, is_admin
-from bot.pipeline import Decision, Incoming
+from bot.reply.conversation_tools import InvalidInput
+from cogs.permissions import in_log_channel, is_admin
+from cogs.ui import NO_PINGS
 
 if TYPE_CHECKING:
-    from bot.client import Kindred
+    from cogs.bot import Kindred
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +233,8 @@ class Admin(commands.Cog):
         log.warning("shutdown of %s requested in the log channel by admin %s", name, msg.author_id)
         if await self.bot.cluster.publish("shutdown", by=msg.author_id):
             log.warning("shutdown: every other process of the cluster was told to stop too")
-        self.bot.stopping = True  # like SIGTERM (bot/lifecycle.py): no new messages while replies finish
+        # Like SIGTERM (bot/runtime/lifecycle.py): no new messages while replies finish.
+        self.bot.stopping = True
         events: Any = self.bot.get_cog("Events")
         grace = self.bot.settings.shutdown_grace_seconds
         finished = True

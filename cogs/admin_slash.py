@@ -3,8 +3,8 @@
 Every command needs Discord's administrator permission (the groups' default permission) AND to be a Kindred
 admin (``admin_user_ids`` or the application owner) AND to be used in a server (both checked here for every
 command and autocomplete). All answers are ephemeral. Each change is read by the very next reply, since
-prompts are built from the database at every message. The reads and edits themselves are ``bot.admin``
-(:class:`bot.admin.tools.AdminTools`).
+prompts are built from the database at every message. The reads and edits themselves are
+``bot.admin`` (:class:`bot.operator.admin.tools.AdminTools`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.admin.language import Choice
-from bot.conversation_tools import InvalidInput
-from bot.discord_ui import send_long
-from bot.permissions import NotAdmin, is_admin, require_server
+from bot.operator.admin.language import Choice
+from bot.reply.conversation_tools import InvalidInput
+from cogs.permissions import NotAdmin, is_admin, require_server
+from cogs.ui import send_long
 
 if TYPE_CHECKING:
-    from bot.client import Kindred
+    from cogs.bot import Kindred
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Alive between messages, the Discord side: builds ``bot.alive`` (bot/alive.py) and gives it Discord.
+"""Alive between messages, the Discord side: builds ``bot.alive`` (bot/alive/service.py) and gives it
+Discord.
 
 * the scheduler: an APScheduler tick every TICK_SECONDS runs whichever durable job is due (proactive rounds,
   check-ins), their due times and last results kept in the database;
@@ -22,15 +23,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 from discord import app_commands
 from discord.ext import commands
 
-from bot.alive import Alive
-from bot.emotes import Emote, EmoteSet
-from bot.permissions import in_log_channel
-from bot.proactive import Place
-from bot.status import clean_status
-from cogs.events import typing_in
+from bot.alive.emotes import Emote, EmoteSet
+from bot.alive.proactive import Place
+from bot.alive.service import Alive
+from bot.alive.status import clean_status
+from cogs.outlets import typing_in
+from cogs.permissions import in_log_channel
 
 if TYPE_CHECKING:
-    from bot.client import Kindred
+    from cogs.bot import Kindred
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,8 @@ class AliveCog(commands.Cog, name="Alive"):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
         ensemble = bot.ensemble
-        members = [m.engine for m in ensemble.cast] if ensemble is not None else []
-        # In a cluster each process speaks first in its own shards' channels (bot/alive.py).
+        members = [m.engine for m in ensemble.members] if ensemble is not None else []
+        # In a cluster each process speaks first in its own shards' channels (bot/alive/service.py).
         self.alive = Alive(bot.engine, self, members=members, mirror=bot.mirror.emit,
                            shards=bot.cluster.shards if bot.settings.shard_id_list else "")
         self.scheduler = AsyncIOScheduler()

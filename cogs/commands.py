@@ -1,8 +1,8 @@
 """User slash commands: /reset_conversation, /forget_last, /reroll, /remember, /status, /help.
 
-Thin Discord glue over :class:`bot.conversation_tools.ConversationTools`. Every command acts on the caller's
-own conversation where it is used (a DM, or this channel). Buttons belong to the person who ran the command
-and expire (bot/discord_ui.py); the bot's own error handler turns every failure into an ephemeral answer.
+Thin Discord glue over :class:`bot.reply.conversation_tools.ConversationTools`. Every command acts on the
+caller's own conversation where it is used (a DM, or this channel). Buttons belong to the person who ran the
+command and expire (cogs/ui.py); the bot's own error handler turns every failure into an ephemeral answer.
 
 Where an admin used ``/bot deactivate``, /reroll (and its Redo and Accept buttons) refuse: they make the
 character speak there. The other commands keep working, since they are about the caller's own data (their
@@ -20,7 +20,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.conversation_tools import (
+from bot.core.text import clip
+from bot.reply.conversation_tools import (
     FORGET_DEFAULT,
     FORGET_MAX,
     FORGET_MIN,
@@ -32,12 +33,12 @@ from bot.conversation_tools import (
     RerollSession,
     StaleReroll,
 )
-from bot.discord_ui import OwnedView, clip, confirm_timeout, help_lines, tell
-from bot.permissions import Inactive, NotAllowed, active_here, may_talk, require_active, require_may_talk
-from bot.splitting import split_message
+from bot.reply.splitting import split_message
+from cogs.permissions import Inactive, NotAllowed, active_here, may_talk, require_active, require_may_talk
+from cogs.ui import OwnedView, confirm_timeout, help_lines, tell
 
 if TYPE_CHECKING:
-    from bot.client import Kindred
+    from cogs.bot import Kindred
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The Discord side of reading a message's images and files (the reading itself is bot/media.py).
+"""The Discord side of reading a message's images and files (the reading itself is bot/reply/media.py).
 
 Only the message's own attachments are downloaded, through discord.py's ``Attachment.read()`` (the
 attachment's CDN URL as Discord gave it); a URL written in the text or an embed is never followed.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import discord
 
-from bot.attachments import Attachment
-from bot.media import Fetch
+from bot.core.attachments import Attachment
+from bot.reply.media import Fetch
 
 
 def attachment_fetcher(message: discord.Message) -> Fetch | None:

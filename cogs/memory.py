@@ -13,14 +13,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_ui import OwnedView, Page, PagedView, clip, confirm_timeout, tell
+from bot.core.text import Page, clip
+from cogs.ui import OwnedView, PagedView, confirm_timeout, tell
 from database.models import utcnow
 from database.records import FactRow
 from memory.service import MemoryService
 from memory.svgmap import days_ago, render_fact_map
 
 if TYPE_CHECKING:
-    from bot.client import Kindred
+    from cogs.bot import Kindred
 
 log = logging.getLogger(__name__)
 

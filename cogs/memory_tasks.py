@@ -25,7 +25,7 @@ from memory.consolidation import ConsolidationReport, missed_run
 from memory.service import MemoryService
 
 if TYPE_CHECKING:
-    from bot.client import Kindred
+    from cogs.bot import Kindred
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class MemoryTasks(commands.Cog):
             self.bot.cluster.lead_hooks.remove(self.catch_up)
         if self._startup is not None and not self._startup.done():
             self._startup.cancel()
-        # The memory service itself belongs to the bot, which closes it (bot/client.py).
+        # The memory service itself belongs to the bot, which closes it (cogs/bot.py).
 
     async def daily(self) -> ConsolidationReport | None:
         if not self.bot.cluster.leading:

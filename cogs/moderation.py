@@ -1,10 +1,10 @@
 """Moderation: ``/kick``, ``/ban``, ``/unban``, ``/timeout``, ``/untimeout``, ``/purge``, ``/warn``,
 ``/warnings``.
 
-Every command checks both sides before doing anything (bot/moderation.py ``refusal``): the caller's Discord
-permission (the command's default permission hides it from others; this runtime check covers the rest),
-the bot's own permission, and the role hierarchy. A refusal is one ephemeral line naming the rule. The
-reason goes into Discord's audit log; the person may get a short DM notice; every action is written to the
+Every command checks both sides before doing anything (bot/servertools/moderation.py ``refusal``): the
+caller's Discord permission (the command's default permission hides it from others; this runtime check covers
+the rest), the bot's own permission, and the role hierarchy. A refusal is one ephemeral line naming the rule.
+The reason goes into Discord's audit log; the person may get a short DM notice; every action is written to the
 moderation log (database) and posted in the server's log channel.
 """
 
@@ -19,7 +19,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.moderation import (
+from bot.servertools.moderation import (
     ACTIONS,
     MAX_TIMEOUT,
     PURGE_MAX,
@@ -36,12 +36,12 @@ from bot.moderation import (
     plan_purge,
     refusal,
 )
-from bot.permissions import require_server
 from cogs.commands import clip, tell
+from cogs.permissions import require_server
 from cogs.serverlog import post_notice
 
 if TYPE_CHECKING:
-    from bot.client import Kindred
+    from cogs.bot import Kindred
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """``/settings show`` and ``/settings set``: a server's own settings (server admins; the global settings stay
 the defaults). A separate group from ``/bot`` (cogs/settings.py), which switches the bot on or off by place.
 
-What each key does is bot/server_settings.py; every change applies to the very next message (the store's
+What each key does is bot/servertools/settings.py; every change applies to the very next message (the store's
 cache of the row is cleared by the change).
 """
 
@@ -14,13 +14,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.permissions import is_server_admin, server_admin_only
-from bot.server_settings import CLEAR_WORDS, KEYS, BadValue, is_set, parse_value, show_value
+from bot.servertools.settings import CLEAR_WORDS, KEYS, BadValue, is_set, parse_value, show_value
 from cogs.commands import tell
+from cogs.permissions import is_server_admin, server_admin_only
 from cogs.serverlog import server_policy
 
 if TYPE_CHECKING:
-    from bot.client import Kindred
+    from cogs.bot import Kindred
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and
 ``/bot status-here``; ``/bot proactive`` and ``/bot reactions`` (the switches of proactive talk and emote
-reactions, bot/alive.py); ``/bot status-refresh`` (a new custom status now).
+reactions, bot/alive/service.py); ``/bot status-refresh`` (a new custom status now).
 
 A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
 log only when ``log_inactive_channels`` is true. The engine enforces this (ReplyEngine.observe reads
@@ -17,11 +17,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.permissions import admin_only, in_server
+from cogs.permissions import admin_only, in_server
 from database.places import effective_activation
 
 if TYPE_CHECKING:
-    from bot.client import Kindred
+    from cogs.bot import Kindred
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.moderation import audit_reason
-from bot.permissions import NotServerAdmin, is_server_admin, require_server
-from bot.tickets import (
+from bot.servertools.moderation import audit_reason
+from bot.servertools.tickets import (
     CUSTOM_ID,
     CUSTOM_ID_PATTERN,
     TOPIC_MAX,
@@ -28,11 +27,12 @@ from bot.tickets import (
     transcript_line,
 )
 from cogs.commands import clip, tell
+from cogs.permissions import NotServerAdmin, is_server_admin, require_server
 from cogs.serverlog import post_notice
 from database.models import utcnow
 
 if TYPE_CHECKING:
-    from bot.client import Kindred
+    from cogs.bot import Kindred
 
 log = logging.getLogger(__name__)
 

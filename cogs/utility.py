@@ -19,10 +19,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.barchart import render_bar_chart
-from bot.moderation import BadInput
-from bot.permissions import is_admin, require_server
-from bot.polls import (
+from bot.servertools.charts import render_bar_chart
+from bot.servertools.moderation import BadInput
+from bot.servertools.polls import (
     CUSTOM_ID,
     CUSTOM_ID_PATTERN,
     closing_line,
@@ -33,11 +32,12 @@ from bot.polls import (
     tally,
 )
 from cogs.commands import clip, tell
+from cogs.permissions import is_admin, require_server
 from database.models import utcnow
 from database.records import PollRecord, as_utc
 
 if TYPE_CHECKING:
-    from bot.client import Kindred
+    from cogs.bot import Kindred
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Discord voice messages in and out, around the reply pipeline (the speech work is bot/voice.py).
+"""Discord voice messages in and out, around the reply pipeline (the speech work is bot/runtime/voice.py).
 
 In: a message with the voice-message flag (1 << 13) and an audio attachment is transcribed, and its
 transcript (``[voice] ...``) is what the engine sees, logs and keeps. Unheard (no speech-to-text backend, or
@@ -17,18 +17,19 @@ import dataclasses
 import io
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import discord
 from discord.http import Route
 
-from bot.attachments import NOTHING
-from bot.pipeline import Incoming, Outlet, ReplyResult
-from bot.voice import UNHEARD_CONTENT, VoiceUnavailable, transcript_content
+from bot.core.attachments import NOTHING
+from bot.core.pipeline import Incoming, Outlet, ReplyResult
+from bot.runtime.voice import UNHEARD_CONTENT, VoiceUnavailable, transcript_content
 
 if TYPE_CHECKING:
-    from bot.audio import VoiceClip
-    from bot.client import Kindred
+    from bot.runtime.audio import VoiceClip
+    from cogs.bot import Kindred
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +79,20 @@ async def hear(bot: Kindred, msg: Incoming, message: discord.Message, outlet: Ou
     return None
 
 
-async def answer(bot: Kindred, msg: Incoming, message: discord.Message, outlet: Outlet) -> None:
-    """The reply pipeline for one message: a voice message is heard first, and the reply is also spoken
-    when ``voice_replies`` asks for it."""
+async def answer(bot: Kindred, msg: Incoming, message: discord.Message,
+                 outlet_for: Callable[[str], Outlet]) -> None:
+    """The reply sequence for one message: a voice message is heard first, and the main character's reply is
+    also spoken when ``voice_replies`` asks for it."""
     voice_message = voice_attachment(message) is not None
     if voice_message:
-        heard = await hear(bot, msg, message, outlet)
+        heard = await hear(bot, msg, message, outlet_for(bot.engine.character_key))
         if heard is None:
             return
         msg = heard
-    result = await bot.engine.handle(msg, outlet)
-    if result is not None and bot.voice.speaks_after(voice_message=voice_message):
-        await speak_reply(bot, message.channel.id, message.id, result)
+    results = await bot.replies.handle(msg, outlet_for)
+    spoken = [r for r in results if r.speaker == bot.engine.character_key]
+    if spoken and bot.voice.speaks_after(voice_message=voice_message):
+        await speak_reply(bot, message.channel.id, message.id, spoken[0])
 
 
 async def speak_reply(bot: Kindred, channel_id: int, message_id: int, result: ReplyResult) -> int | None:

@@ -204,7 +204,7 @@ class Conversations:
         self, character: str, user_id: int, scope: str, turns: Iterable[Turn]
     ) -> list[int]:
         """Store turns at the end of the conversation (created if new). Each turn carries its token count:
-        counting is the caller's (bot/tokens.py), the data layer only keeps it."""
+        counting is the caller's (bot/core/tokens.py), the data layer only keeps it."""
         try:
             return await self._append_turns(character, user_id, scope, list(turns))
         finally:  # also after a failure: the turns may have been stored
@@ -217,7 +217,8 @@ class Conversations:
             if not t.content.strip():
                 raise ValueError("a blank turn is never stored")
             if t.tokens <= 0:
-                raise ValueError("a turn's tokens must be counted before it is stored (bot.tokens.counted)")
+                raise ValueError("a turn's tokens must be counted before it is stored "
+                                 "(bot.core.tokens.counted)")
         q = self._q
         key = {"character": character, "user_id": user_id, "scope": scope}
 

@@ -333,7 +333,7 @@ class PersonaFlowMemory(Base):
 
 class ScheduledJob(Base):
     """A durable schedule: when a recurring job is next due and how its last run went, so that a restart
-    neither skips nor repeats a round (bot/schedule.py)."""
+    neither skips nor repeats a round (bot/alive/schedule.py)."""
 
     __tablename__ = "scheduled_jobs"
 
@@ -384,7 +384,7 @@ class CheckIn(Base):
 
 class ClusterNode(Base):
     """One Kindred process of a cluster on a shared PostgreSQL: its shards and its latest heartbeat
-    (bot/cluster.py; `main.py cluster status` reads them)."""
+    (bot/runtime/cluster.py; `main.py cluster status` reads them)."""
 
     __tablename__ = "cluster_nodes"
 

@@ -1,6 +1,6 @@
 """Replies owed: a message that will be answered is marked in the same transaction that logs it, and the
 mark is cleared once the reply is posted. What a crash (kill -9, power loss) leaves marked is answered at the
-next start-up, or closed as dropped when too old (bot/recovery.py).
+next start-up, or closed as dropped when too old (bot/reply/recovery.py).
 
 The table is small (rows live seconds) and kept apart from the message log, so consolidation, which moves
 the log to the archive, never has to know about it.

@@ -1,4 +1,4 @@
-"""What was spent today, for the spending limits (bot/limits.py): read from the recorded model calls
+"""What was spent today, for the spending limits (bot/operator/limits.py): read from the recorded model calls
 (``api_calls``), so the figures survive a restart and are shared by every process on the same database.
 
 One query per message, holding only the figures a configured limit needs; each sum walks an index

@@ -12,10 +12,10 @@ servers (summaries of core memories) follow the global mode.
 
 from __future__ import annotations
 
-from bot.config import BY_KEY
+from bot.core.config import BY_KEY
 from database.store import Store
 
-MODES = BY_KEY["memory_consent"].choices  # as declared in bot/config/sections.py
+MODES = BY_KEY["memory_consent"].choices  # as declared in bot/core/config/sections.py
 
 
 class Consent:

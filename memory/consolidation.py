@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.claude import ClaudeClient, ClaudeUnavailable, Prompt
-from bot.config import MemorySettings
-from bot.persona.model import Persona
+from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
+from bot.core.config import MemorySettings
+from bot.core.persona.model import Persona
 from database.models import utcnow
 from database.records import ConsolidationBatch, NewFact, SeenMessage
 from database.store import Store

@@ -10,8 +10,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from bot.claude import ClaudeClient
-from bot.config import Settings
+from bot.core.claude import ClaudeClient
+from bot.core.config import Settings
 from database.store import Store
 from memory.consolidation import ConsolidationReport, Consolidator
 from memory.embeddings import Embedder, SentenceEmbedder
@@ -50,8 +50,8 @@ class _Bar:
 @contextlib.contextmanager
 def quiet_while_the_bar_runs() -> Iterator[None]:
     """While the bar runs: no progress bars of the model libraries (Hugging Face downloads and loading; the
-    launcher's bot.startup.quiet_libraries has quieted their loggers already), no INFO lines through the
-    bar (warnings and errors are written above it); the caller prints the run's summary once."""
+    launcher's bot.runtime.startup.quiet_libraries has quieted their loggers already), no INFO lines through
+    the bar (warnings and errors are written above it); the caller prints the run's summary once."""
     with contextlib.suppress(ImportError):
         from huggingface_hub.utils import disable_progress_bars
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.localtime import LocalTime
+from bot.core.localtime import LocalTime
 
 LONELY_AFTER = timedelta(hours=8)  # silence after which loneliness starts to pull
 MAX_STEP = timedelta(hours=1)  # relaxation is integrated in steps no longer than this (the curve moves)

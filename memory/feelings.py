@@ -12,9 +12,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from bot.localtime import Clock, LocalTime, utc_now
-from bot.persona.model import Persona
-from bot.pipeline import Incoming, ReplyResult, VolatilePart
+from bot.core.localtime import Clock, LocalTime, utc_now
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming, ReplyResult, VolatilePart
 from database.records import PromptData
 from database.store import Store
 from memory.emotions import EmotionState, advance, describe, guidance, signals, stimulate

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import re
 
-from bot.persona.model import Persona
-from bot.pipeline import Incoming, ReplyResult, VolatilePart
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming, ReplyResult, VolatilePart
 from database.records import PromptData
 from database.store import Store
 from memory.consent import Consent

@@ -10,8 +10,8 @@ import logging
 import zlib
 from datetime import date
 
-from bot.claude import ClaudeClient, ClaudeUnavailable, Prompt
-from bot.persona.model import Persona
+from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
+from bot.core.persona.model import Persona
 from database.store import Store
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Recall: the user's long-term facts that belong in this reply's prompt, within a token budget.
 
-Registered as a :attr:`bot.engine.ReplyEngine.context_providers` entry. In order, as long as they fit in
+Registered as a :attr:`bot.reply.engine.ReplyEngine.context_providers` entry. In order, as long as they fit in
 ``recall_token_budget`` tokens:
 
 1. pinned facts (an admin pinned them: always relevant, never expire);
@@ -9,7 +9,7 @@ Registered as a :attr:`bot.engine.ReplyEngine.context_providers` entry. In order
 
 Facts not mentioned for ``fact_expiry_days`` are left out even before the daily job prunes them; facts learnt
 in direct messages are recalled only in direct messages. Relationship metrics and the daily mood reach the
-prompt separately (bot/prompting.py), read from the database at every reply.
+prompt separately (bot/reply/prompting.py), read from the database at every reply.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from bot.config import MemorySettings
-from bot.persona.model import Persona
-from bot.pipeline import Incoming
-from bot.tokens import count_tokens
+from bot.core.config import MemorySettings
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming
+from bot.core.tokens import count_tokens
 from database.models import utcnow
 from database.records import FactRow, PromptData
 from memory.consent import Consent

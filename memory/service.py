@@ -1,10 +1,10 @@
 """The memory engine of a running bot: one object (``bot.memory``) holding consent, the embedding model, the
 fact cache, recall, summarization and consolidation, hooked into the reply engine.
 
-The bot's ``setup_hook`` (bot/client.py) creates it once, attaches it and closes it with the bot; the
-console builds its own. It plugs into :class:`bot.engine.ReplyEngine` through the engine's general hooks
-only: a memory gate (consent, before a turn is stored), a context provider (recall) and a turn listener
-(summarization). The admin fact commands embed with :meth:`MemoryService.embed`.
+The bot's ``setup_hook`` (cogs/bot.py) creates it once, attaches it and closes it with the bot; the
+console builds its own. It plugs into a character's reply sequence (:class:`bot.core.pipeline.Pipeline`)
+through its general hooks only: a memory gate (consent, before a turn is stored), a context provider (recall)
+and a turn listener (summarization). The admin fact commands embed with :meth:`MemoryService.embed`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from bot.claude import ClaudeClient
-from bot.config import MemorySettings
-from bot.persona.model import Persona
-from bot.pipeline import Incoming, ReplyResult
+from bot.core.claude import ClaudeClient
+from bot.core.config import MemorySettings
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming, Pipeline, ReplyResult
 from database.records import FactRow, PromptData
 from database.store import Store
 from memory.consent import Consent
@@ -27,14 +26,11 @@ from memory.facts import FactCache
 from memory.recall import Recall
 from memory.summarizer import Summarizer
 
-if TYPE_CHECKING:  # the engine is handed in; memory only registers its hooks on it
-    from bot.engine import ReplyEngine
-
 log = logging.getLogger(__name__)
 
 
 class MemoryService:
-    def __init__(self, settings: MemorySettings, store: Store, claude: ClaudeClient, engine: ReplyEngine, *,
+    def __init__(self, settings: MemorySettings, store: Store, claude: ClaudeClient, engine: Pipeline, *,
                  embedder: Embedder | None = None, notify: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.store = store
@@ -87,7 +83,7 @@ class MemoryService:
 
     # -- engine hooks
 
-    def attach_member(self, engine: ReplyEngine) -> None:
+    def attach_member(self, engine: Pipeline) -> None:
         """Give another character of the same bot recall and summarization (consent is shared already)."""
         if engine.character_key in self.member_summarizers or engine is self.engine:
             return
@@ -134,8 +130,9 @@ class MemoryService:
 
     async def _provide(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         try:
-            # A question about the past gets a larger budget (the engine's intent routing, bot/intent.py).
-            budget = self.engine.intents.recall_budget(msg, self.settings.recall_token_budget)
+            # A question about the past gets a larger budget (the engine's intent routing,
+            # bot/reply/intent.py).
+            budget = self.engine.recall_budget(msg, self.settings.recall_token_budget)
             return await self.recall.provide(persona, msg, data, budget=budget)
         except Exception:  # a reply without recalled facts beats no reply
             log.exception("recall failed for message %s", msg.message_id)

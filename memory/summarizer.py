@@ -27,11 +27,11 @@ import re
 import time
 from collections.abc import Callable, Sequence
 
-from bot.claude import ClaudeClient, ClaudeUnavailable, Prompt
-from bot.config import MemorySettings
-from bot.persona.model import Persona
-from bot.pipeline import Incoming, ReplyResult
-from bot.tokens import count_tokens
+from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
+from bot.core.config import MemorySettings
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming, ReplyResult
+from bot.core.tokens import count_tokens
 from database.records import PRIVATE_SOURCE, History, Turn
 from database.store import Store
 from memory.consent import Consent

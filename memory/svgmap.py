@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from xml.sax.saxutils import escape, quoteattr
 
-from bot.text import clip
+from bot.core.text import clip
 from database.records import FactRow
 
 WIDTH = 960

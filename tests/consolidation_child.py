@@ -13,8 +13,8 @@ import asyncio
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bot.character import CharacterSource
-from bot.claude import ClaudeClient
+from bot.core.character import CharacterSource
+from bot.core.claude import ClaudeClient
 from database.store import Store
 from memory.consolidation import Consolidator
 from tests.memory_support import FINN, HashEmbedder, memory_settings

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.character import CharacterSource
-from bot.client import Kindred, create_bot
-from bot.config import PROJECT_ROOT, Settings, load_settings
+from bot.core.character import CharacterSource
+from bot.core.config import PROJECT_ROOT, Settings, load_settings
+from cogs.bot import Kindred, create_bot
 from database.store import Store
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_lead import FakeDiscord

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.config import PROJECT_ROOT, Settings, load_settings
+from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from database.records import SeenMessage
 from memory.embeddings import SentenceEmbedder
 

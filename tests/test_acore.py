@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from bot.config import PROJECT_ROOT
-from bot.errors import ConfigError
-from bot.persona import detect_format, load_persona
-from bot.persona.acore_frameworks import load_all_frameworks
-from bot.persona.blend import blend_instructions, stage_instructions
-from bot.persona.cards import read_card
-from bot.persona.png import png_text
-from bot.persona.runtime import NEW_CHAT
-from bot.persona.transfer import export_folder, import_character
+from bot.core.config import PROJECT_ROOT
+from bot.core.errors import ConfigError
+from bot.core.persona import detect_format, load_persona
+from bot.core.persona.acore_frameworks import load_all_frameworks
+from bot.core.persona.blend import blend_instructions, stage_instructions
+from bot.core.persona.cards import read_card
+from bot.core.persona.png import png_text
+from bot.core.persona.transfer import export_folder, import_character
+from bot.reply.persona_runtime import NEW_CHAT
 from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import CHANNEL_ID, Harness
 from tests.memory_support import last_user_text
@@ -365,7 +365,7 @@ async def test_an_acore_card_answers_with_its_prompt_greeting_and_framework(
     make_harness: Make, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     folder = acore_folder(tmp_path, "dagoth", "characters/dagoth_ur.json", frameworks=("assistant.json",))
-    caplog.set_level(logging.INFO, logger="bot.character")
+    caplog.set_level(logging.INFO, logger="bot.core.character")
     h = await make_harness(character_dir=folder)
     request = await dm_exchange(h, "Who are you, exactly?", 1)
     system = FakeClaude.system_text(request)

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.admin.language import AdminCommand, format_latency, parse_command, parse_user_id
-from bot.config import PROJECT_ROOT
-from bot.conversation_tools import InvalidInput
-from bot.discord_ui import page_of
-from bot.logmirror import STATE_KEY
-from bot.pipeline import Incoming
-from bot.tokens import counted
+from bot.core.config import PROJECT_ROOT
+from bot.core.pipeline import Incoming
+from bot.core.text import page_of
+from bot.core.tokens import counted
+from bot.operator.admin.language import AdminCommand, format_latency, parse_command, parse_user_id
+from bot.operator.logmirror import STATE_KEY
+from bot.reply.conversation_tools import InvalidInput
 from database.records import Turn
 from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
 
@@ -412,8 +412,8 @@ async def test_main_exits_with_code_0_after_shutdown(db_url: str, tmp_path: Any)
 def test_decision_lines_never_quote_a_dm() -> None:
     from datetime import UTC, datetime
 
-    from bot.admin.language import describe_decision
-    from bot.pipeline import Decision
+    from bot.core.pipeline import Decision
+    from bot.operator.admin.language import describe_decision
 
     dm = Incoming(1, 2, 3, "alice", "my secret", datetime.now(UTC), is_dm=True)
     assert describe_decision(dm, Decision(True, "direct message")) == "DM from user 3: reply"

@@ -63,7 +63,7 @@ async def complete(h: Harness, group: str, name: str, focused: str, typed: str, 
 class Replies:
     """Talks to the character and returns what the reply request each message caused says about the
     person and the character: the system text and the final turn (where a channel prompt keeps the person's
-    memories and relationship, after the cached transcript: bot/transcript.py)."""
+    memories and relationship, after the cached transcript: bot/reply/transcript.py)."""
 
     def __init__(self, h: Harness) -> None:
         self.h = h
@@ -373,7 +373,7 @@ async def test_an_unexpected_failure_is_answered_even_without_the_user_commands_
             raise RuntimeError("identity table full of barnacles")
 
         monkeypatch.setattr(h.bot.admin.identity, "show", broken)
-        with caplog.at_level(logging.ERROR, logger="bot.discord_ui"):
+        with caplog.at_level(logging.ERROR, logger="cogs.ui"):
             text = await run(h, "identity", "list")
         assert text.startswith("Sorry, something went wrong on my side.")
         [record] = [r for r in caplog.records if "/identity list failed" in r.getMessage()]

@@ -68,7 +68,7 @@ async def test_exchanges_move_the_feelings_which_decay_and_survive_a_restart(
 
     await exchange(h, "what are you up to?", 4)
     system = h.claude.system_text(h.claude.last_request(DEFAULT))
-    # In a channel the feeling follows the shared, cached transcript (bot/prompting.py): it moves often.
+    # In a channel the feeling follows the shared, cached transcript (bot/reply/prompting.py): it moves often.
     assert "## How you feel right now\nYou feel affectionate." in final_turn(h)
     await exchange(h, "and later?", 5)
     assert h.claude.system_text(h.claude.last_request(DEFAULT)) == system  # the same cached prefix

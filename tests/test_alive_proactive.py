@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.schedule import DurableJob
+from bot.alive.schedule import DurableJob
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, Harness
 

@@ -1,5 +1,5 @@
-"""What a message carried, as the conversation notes it (bot/attachments.py), and the prompt builder's repair
-of blank turns already stored (issue 19). Pure logic; the wire tests are in test_e2e_empty_turns.py."""
+"""What a message carried, as the conversation notes it (bot/core/attachments.py), and the prompt builder's
+repair of blank turns already stored (issue 19). Pure logic; the wire tests are in test_e2e_empty_turns.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.attachments import (
+from bot.core.attachments import (
     NO_TEXT,
     NOTHING,
     Attachment,
@@ -17,7 +17,7 @@ from bot.attachments import (
     describe,
     message_text,
 )
-from bot.prompting import Incoming, history_messages
+from bot.reply.prompting import Incoming, history_messages
 from database.records import History, Turn
 
 

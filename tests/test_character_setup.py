@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from bot.config import PROJECT_ROOT, load_settings, read_sources
-from bot.persona.loader import load_persona as load_with
-from bot.persona.model import Persona
+from bot.core.config import PROJECT_ROOT, load_settings, read_sources
+from bot.core.persona.loader import load_persona as load_with
+from bot.core.persona.model import Persona
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import Harness
 from tests.test_admin_slash import run as admin

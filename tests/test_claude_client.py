@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.claude import ClaudeClient, ClaudeUnavailable, Prompt, majority_yes, parse_yes_no
-from bot.config import load_settings
+from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt, majority_yes, parse_yes_no
+from bot.core.config import load_settings
 from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import FakeClaude, Reply
@@ -100,7 +100,7 @@ async def test_streaming_and_usage_with_cache_and_cost(
 
 
 def expected_cost(price: float, usage: dict[str, int]) -> float:
-    """Anthropic's ratios, written out independently of bot/claude.py: output 5x, cache write 1.25x, read
+    """Anthropic's ratios, written out independently of bot/core/claude.py: output 5x, cache write 1.25x, read
     0.1x."""
     return price * (
         usage["input_tokens"]

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from bot.cluster import Cluster, describe_shards, format_nodes
-from bot.config import PROJECT_ROOT, load_settings
-from bot.config.sections import ClusterSettings, parse_shard_ids
-from bot.errors import ConfigError
+from bot.core.config import PROJECT_ROOT, load_settings
+from bot.core.config.sections import ClusterSettings, parse_shard_ids
+from bot.core.errors import ConfigError
+from bot.runtime.cluster import Cluster, describe_shards, format_nodes
 from database.cluster import NodeRow
 from database.store import Store
 from tests.dbtools import reset_schema
@@ -380,7 +380,7 @@ async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(db_url: 
     answer arrives as a `posted` signal (before, or without, the gateway's copy)."""
     if "postgresql" not in db_url:
         pytest.skip("signals between processes go through PostgreSQL")
-    from bot.pipeline import Incoming
+    from bot.core.pipeline import Incoming
     from tests.harness import CHANNEL_ID, GUILD_ID, USER_ID
 
     h = await make_harness(turn_wait_after_human="30")

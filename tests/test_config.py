@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import (
+from bot.core.config import (
     PROJECT_ROOT,
     SECTIONS,
     SETTINGS,
@@ -19,7 +19,7 @@ from bot.config import (
     load_settings,
     resolve_character_dir,
 )
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 CLAUDEMASK_CONFIG = '''# Bot reply settings
 bot_reply_threshold=1
@@ -140,7 +140,7 @@ def test_every_documented_key_is_in_the_example_and_readme() -> None:
 
 
 def test_readme_gives_the_persona_prompt_defaults() -> None:
-    from bot.persona.model import Persona
+    from bot.core.persona.model import Persona
 
     readme = (PROJECT_ROOT / "README.md").read_text()
     defaults = Persona(name="x", system_prompt="x")
@@ -184,7 +184,7 @@ def test_main_rejects_a_character_without_prompt(tmp_path: Path) -> None:
 
 
 def test_shipped_examples_pass_validation() -> None:
-    from bot.character import CharacterSource
+    from bot.core.character import CharacterSource
 
     for folder in sorted((PROJECT_ROOT / "characters").iterdir()):
         if not folder.is_dir():
@@ -227,7 +227,8 @@ def test_main_exits_2_on_a_bad_log_level(claudemask: tuple[Path, Path]) -> None:
 
 
 def unknown_key_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "bot.config" and r.levelno == logging.WARNING]
+    return [r.getMessage() for r in caplog.records if r.name == "bot.core.config" and r.levelno ==
+    logging.WARNING]
 
 
 def test_unknown_keys_are_warned_about_once_each_without_their_values(
@@ -236,7 +237,7 @@ def test_unknown_keys_are_warned_about_once_each_without_their_values(
     config.write_text(CLAUDEMASK_CONFIG + 'typing_sped_cpm=300\nTYPING_SPED_CPM=301\n')
     (char / "character.env").write_text(CLAUDEMASK_CHARACTER + 'discrod_token="sk-very-secret"\n'
                                         'modes="calm"\nmode_calm="Speak softly."\nfirst_message="Hi."\n')
-    caplog.set_level(logging.INFO, logger="bot.config")
+    caplog.set_level(logging.INFO, logger="bot.core.config")
     load_settings(char, config, environ={"SOME_OTHER_PROGRAMS_VARIABLE": "1"})
     warnings = unknown_key_warnings(caplog)
     assert len(warnings) == 2, warnings  # the case-insensitive duplicate is one key
@@ -250,7 +251,7 @@ def test_unknown_keys_are_warned_about_once_each_without_their_values(
 
 
 def test_shipped_examples_have_no_unknown_keys(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.config")
+    caplog.set_level(logging.WARNING, logger="bot.core.config")
     for folder in sorted(p for p in (PROJECT_ROOT / "characters").iterdir() if p.is_dir()):
         load_settings(folder, PROJECT_ROOT / "config.env.example",
                       environ={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
@@ -286,12 +287,13 @@ def test_main_warns_about_unknown_keys_of_every_character_it_plays(tmp_path: Pat
 
 
 def test_docs_are_generated_from_the_declarations() -> None:
-    """config.env.example and the README table are exactly what `python -m bot.config sync-docs` writes."""
-    from bot.config.docs import EXAMPLE, README, render_example, rendered_readme
+    """config.env.example and the README table are exactly what `python -m bot.core.config sync-docs`
+    writes."""
+    from bot.core.config.docs import EXAMPLE, README, render_example, rendered_readme
 
-    assert EXAMPLE.read_text(encoding="utf-8") == render_example(), "run: python -m bot.config sync-docs"
+    assert EXAMPLE.read_text(encoding="utf-8") == render_example(), "run: python -m bot.core.config sync-docs"
     readme = README.read_text(encoding="utf-8")
-    assert rendered_readme(readme) == readme, "run: python -m bot.config sync-docs"
+    assert rendered_readme(readme) == readme, "run: python -m bot.core.config sync-docs"
     assert "| `default_temperature` | `1.0` | `0..1` |" in readme  # the bounds column is the declared one
     drifted = readme.replace("| `shard_count` | `1` |", "| `shard_count` | `2` |")
     assert rendered_readme(drifted) == readme  # a hand edit inside the table is overwritten, so it is caught
@@ -389,7 +391,7 @@ def test_the_shipped_models_are_not_retired_by_anthropic() -> None:
     a default among them would make every operator's replies fall back on that day."""
     from anthropic._data import DEPRECATED_MODELS
 
-    from bot.config.sections import ModelSettings, ReplySettings
+    from bot.core.config.sections import ModelSettings, ReplySettings
 
     models, replies = ModelSettings(), ReplySettings()
     shipped = {models.default_model, models.premium_model, models.summary_model, replies.voting_model} - {""}

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.character import CharacterSource
-from bot.config import PROJECT_ROOT, load_settings, read_sources
-from bot.config.database_url import normalize_database_url
-from bot.errors import ConfigError
+from bot.core.character import CharacterSource
+from bot.core.config import PROJECT_ROOT, load_settings, read_sources
+from bot.core.config.database_url import normalize_database_url
+from bot.core.errors import ConfigError
 
 KEYS = {"DISCORD_TOKEN": "d", "ANTHROPIC_API_KEY": "a"}
 
@@ -49,9 +49,9 @@ def test_local_env_is_git_ignored_and_the_example_says_so() -> None:
 
 def test_unknown_keys_of_local_env_are_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     char = folder(tmp_path, 'core_prompt="You are Nyx."\n', character__local__env='discord_tokn="x"\n')
-    caplog.set_level(logging.WARNING, logger="bot.config")
+    caplog.set_level(logging.WARNING, logger="bot.core.config")
     load_settings(char, None, environ=KEYS)
-    [warning] = [r.getMessage() for r in caplog.records if r.name == "bot.config"]
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "bot.core.config"]
     assert warning == f"{char / 'character.local.env'}: discord_tokn: unknown key, ignored (did you mean " \
                       "discord_token?)"
 
@@ -62,9 +62,9 @@ def test_unknown_keys_suggest_the_closest_known_key(tmp_path: Path, caplog: pyte
     char = folder(tmp_path, 'core_promt="You are Nyx."\ncore_prompt="x"\nwibble_wobble=1\n')
     config = tmp_path / "config.env"
     config.write_text("reply_cooldwn=3\n")
-    caplog.set_level(logging.WARNING, logger="bot.config")
+    caplog.set_level(logging.WARNING, logger="bot.core.config")
     load_settings(char, config, environ=KEYS)
-    warnings = sorted(r.getMessage() for r in caplog.records if r.name == "bot.config")
+    warnings = sorted(r.getMessage() for r in caplog.records if r.name == "bot.core.config")
     assert warnings == sorted([
         f"{config}: reply_cooldwn: unknown key, ignored (did you mean reply_cooldown?)",
         f"{char / 'character.env'}: core_promt: unknown key, ignored (did you mean core_prompt?)",
@@ -205,7 +205,7 @@ def test_the_database_url_setting_is_normalized_and_its_problems_named(tmp_path:
 async def test_the_postgres_spelling_connects(tmp_path: Path) -> None:
     from sqlalchemy.engine import make_url
 
-    from bot.startup import check_database
+    from bot.runtime.startup import check_database
 
     real = make_url(os.environ["TEST_DATABASE_URL"])
     written = real.set(drivername="postgres").render_as_string(hide_password=False)
@@ -233,7 +233,7 @@ def test_readme_commands_say_they_run_in_the_venv() -> None:
 
 
 def test_readme_walks_through_the_discord_set_up() -> None:
-    from bot.permissions import INVITE_PERMISSIONS
+    from cogs.permissions import INVITE_PERMISSIONS
 
     readme = (PROJECT_ROOT / "README.md").read_text()
     section = readme.split("## Discord set-up", 1)[1].split("\n## ", 1)[0]

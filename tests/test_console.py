@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.config import PROJECT_ROOT
-from bot.console import CONSOLE_USER_ID
+from bot.core.config import PROJECT_ROOT
+from bot.runtime.console import CONSOLE_USER_ID
 from database.store import Store
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.memory_support import last_user_text

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import PROJECT_ROOT
+from bot.core.config import PROJECT_ROOT
 from tests.fakes.claude_server import FakeClaude
 from tests.memory_support import last_user_text
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.config import PROJECT_ROOT
+from bot.core.config import PROJECT_ROOT
 from database.store import Store
 from tests.fakes.claude_server import FakeClaude
 from tests.memory_support import FINN, consolidation_responder, is_extraction, seen

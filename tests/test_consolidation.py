@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from bot.character import CharacterSource
-from bot.claude import ClaudeClient
+from bot.core.character import CharacterSource
+from bot.core.claude import ClaudeClient
 from database.records import RelationshipRecord
 from database.store import Store
 from memory.consolidation import LAST_RUN_KEY, Consolidator, last_due, make_batches, missed_run

@@ -17,14 +17,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.character import CharacterSource
-from bot.config import PROJECT_ROOT, load_settings
-from bot.dashboard import Dashboard, standalone_context
-from bot.dashboard.charts import Series, bar_chart, nice_ceiling
-from bot.dashboard.live import LiveFeed
-from bot.dashboard.sessions import Sessions
-from bot.errors import ConfigError
-from bot.pipeline import Decision, Incoming
+from bot.core.character import CharacterSource
+from bot.core.config import PROJECT_ROOT, load_settings
+from bot.core.errors import ConfigError
+from bot.core.pipeline import Decision, Incoming
+from bot.operator.dashboard import Dashboard, standalone_context
+from bot.operator.dashboard.charts import Series, bar_chart, nice_ceiling
+from bot.operator.dashboard.live import LiveFeed
+from bot.operator.dashboard.sessions import Sessions
 from database.store import Store
 from tests.browser import free_port
 from tests.harness import CHANNEL_ID, USER_ID, Harness

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.config import PROJECT_ROOT
+from bot.core.config import PROJECT_ROOT
 from tests.browser import chromium, free_port, needs_chromium
 from tests.dbtools import seed_dashboard_history
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
@@ -75,7 +75,8 @@ async def traffic(h: Harness) -> int:
     await h.replies(CHANNEL_ID, 1)
     await h.say("and one more for the road", mention=True)
     await h.replies(CHANNEL_ID, 2)
-    # Its prompt starts with the channel transcript the one before had cached (bot/transcript.py): a read.
+    # Its prompt starts with the channel transcript the one before had cached (bot/reply/transcript.py): a
+    # read.
     await h.say("and a biscuit, go on", mention=True)
     await h.replies(CHANNEL_ID, 3)
     await h.say("the tide is high today")  # not addressed to Finn: put to the vote
@@ -95,7 +96,7 @@ async def traffic(h: Harness) -> int:
 
 async def next_reply_prompt(h: Harness, text: str) -> tuple[str, str]:
     """Say ``text`` to the character; (the system text and the final turn, the model) of the reply request it
-    caused (a channel prompt keeps the person's memories in its final turn: bot/transcript.py)."""
+    caused (a channel prompt keeps the person's memories in its final turn: bot/reply/transcript.py)."""
     before = len(await h.discord.wait_for_messages(CHANNEL_ID, 0))
     await h.say(text, mention=True)
     await h.replies(CHANNEL_ID, before + 1)

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from bot.config import BY_KEY, PROJECT_ROOT
+from bot.core.config import BY_KEY, PROJECT_ROOT
 
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -151,7 +151,7 @@ def test_the_image_gets_the_code_but_no_secrets() -> None:
             for source in sources:
                 assert (PROJECT_ROOT / source).exists(), source
                 assert source == "." or not _ignored(source, patterns), source
-    needed = ["main.py", "pyproject.toml", "alembic.ini", "bot/client.py", "cogs/events.py",
+    needed = ["main.py", "pyproject.toml", "alembic.ini", "cogs/bot.py", "cogs/events.py",
               "database/migrations/env.py", "memory/service.py", "personaflow/__init__.py",
               "characters/finn/character.env", "config.env.example"]
     for path in needed:

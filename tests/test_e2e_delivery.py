@@ -13,9 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.claude import Completion
-from bot.delivery import MIN_BURST, Delivered, Delivery, chunks, complete_sentences, paragraphs
-from bot.models.base import CallUsage
+from bot.core.claude import Completion
+from bot.core.models.base import CallUsage
+from bot.reply.delivery import MIN_BURST, Delivered, Delivery, chunks, complete_sentences, paragraphs
 from tests.fakes.claude_server import Reply
 from tests.harness import CHANNEL_ID, USER_ID, Harness
 from tests.test_e2e_empty_turns import history

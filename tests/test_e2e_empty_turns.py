@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.attachments import NO_TEXT
+from bot.core.attachments import NO_TEXT
 from database.records import History, SeenMessage
 from tests.dbtools import store_raw_turns
 from tests.fakes.claude_server import Recorded, content_text

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.client import KindredShardedBot
+from cogs.bot import KindredShardedBot
 from tests.harness import CHANNEL_ID, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]
@@ -56,10 +56,9 @@ async def test_reconnect_resumes_and_keeps_answering(harness: Harness) -> None:
 
 async def test_typing_is_refreshed_while_a_slow_reply_is_generated(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    # discord.py loads each extension as a fresh module object: patch the globals the running cog uses.
-    assert harness.bot is not None
-    cog_globals = type(harness.bot.get_cog("Events")).__init__.__globals__
-    monkeypatch.setitem(cog_globals, "TYPING_REFRESH_SECONDS", 0.1)  # Discord's cadence is ~8 s
+    import cogs.outlets
+
+    monkeypatch.setattr(cogs.outlets, "TYPING_REFRESH_SECONDS", 0.1)  # Discord's cadence is ~8 s
     harness.claude.script("Sorry, I was steeping the tea.", model="claude-test-default", delay=0.6)
     sent = await harness.dm("are you typing?")
     channel = int(sent["channel_id"])

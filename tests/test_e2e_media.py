@@ -101,7 +101,7 @@ async def test_a_long_text_file_is_cut_with_a_note(make_harness: Any) -> None:
 async def test_malformed_attachments_get_one_clear_line_and_the_message_is_still_answered(
         make_harness: Any, caplog: pytest.LogCaptureFixture) -> None:
     h = await make_harness(unreadable_attachment_line=LINE.replace("Finn", "{name}"))
-    caplog.set_level(logging.INFO, logger="bot.media")
+    caplog.set_level(logging.INFO, logger="bot.reply.media")
     d = h.discord
     liar = d.attachment("cat.png", content_type="image/png", data=b"I am not a picture, just text.\n")
     cut = d.attachment("beach.jpg", content_type="image/jpeg", data=JPEG[: len(JPEG) // 2])
@@ -128,7 +128,7 @@ async def test_malformed_attachments_get_one_clear_line_and_the_message_is_still
 async def test_a_failed_download_is_logged_and_the_reply_goes_on(harness: Harness,
                                                                  caplog: pytest.LogCaptureFixture) -> None:
     h = harness
-    caplog.set_level(logging.WARNING, logger="bot.media")
+    caplog.set_level(logging.WARNING, logger="bot.reply.media")
     gone = h.discord.attachment("gone.png", content_type="image/png")
     h.discord.forget_file(gone)  # the CDN answers 404
     h.claude.script("Hm, anyway: hello!", model=REPLY_MODEL)

@@ -97,13 +97,13 @@ async def test_overloaded_claude_gets_fallback_then_recovers(harness: Harness) -
 
 async def test_empty_answer_gets_fallback_and_a_warning(harness: Harness,
                                                         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.engine")
+    caplog.set_level(logging.WARNING, logger="bot.reply.engine")
     harness.claude.script("", model="claude-test-default")
     sent = await harness.dm("say nothing")
     [fallback] = await harness.replies(int(sent["channel_id"]))
     assert "lost in thought" in fallback["content"]
     assert [r.text for r in reply_requests(harness)] == [""]
-    assert any("came back empty" in r.getMessage() for r in caplog.records if r.name == "bot.engine")
+    assert any("came back empty" in r.getMessage() for r in caplog.records if r.name == "bot.reply.engine")
 
 
 async def test_slow_claude_times_out_to_fallback(make_harness: MakeHarness) -> None:
@@ -216,7 +216,7 @@ async def test_prompt_has_place_recent_messages_and_memories(harness: Harness) -
     assert "#general" in text and "Tide Pool" in text
     assert "bob: the crabs are restless" in text
     assert "quiet in here" not in text  # another channel's talk stays there
-    # a person's memories come after the channel's shared, cached transcript (bot/prompting.py)
+    # a person's memories come after the channel's shared, cached transcript (bot/reply/prompting.py)
     memory = "Alice once rescued a hermit crab."
     assert memory in content_text(request.body["messages"][-1]["content"])
     assert memory not in harness.claude.system_text(request)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from bot.addressing import addressed_order, name_variants
-from bot.ensemble import CharacterRouter, banter_probability, exchange_delta
-from bot.persona import Persona
-from bot.pipeline import Incoming
+from bot.core.persona import Persona
+from bot.core.pipeline import Incoming
+from bot.reply.addressing import addressed_order, name_variants
+from bot.reply.ensemble import CharacterRouter, banter_probability, exchange_delta
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, Harness
 
@@ -79,7 +79,7 @@ def test_router_prefers_topics_then_the_last_speaker_then_the_main_character() -
         def __init__(self, interests: tuple[str, ...]) -> None:
             self.persona = Persona(name="x", system_prompt="", topic_interests=interests)
 
-    from bot.ensemble import CastMember
+    from bot.reply.ensemble import CastMember
 
     cast = [CastMember("finn", _Engine(("tea",))), CastMember("atlas", _Engine(("maps", "hiking routes")))]  # type: ignore[arg-type]
 

@@ -224,7 +224,7 @@ async def test_kill_9_mid_consolidation_then_the_bot_answers_and_lost_nothing(
     every message in the log or the archive, and the next consolidation finishes the job. (The bot's own
     catch-up run at start-up is left out: the next run here is the test's, as in tests/test_consolidation.py.)
     """
-    from bot.client import EXTENSIONS
+    from cogs.bot import EXTENSIONS
     from tests.consolidation_child import consolidate
     from tests.memory_support import consolidation_responder
     from tests.test_consolidation import run_child, seeded

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.admin.heartbeat import LatencyWatch, slow_shards
-from bot.admin.language import format_duration, format_latency
+from bot.operator.admin.heartbeat import LatencyWatch, slow_shards
+from bot.operator.admin.language import format_duration, format_latency
 from tests.harness import LOG_CHANNEL_ID, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError
-from bot.persona import load_persona
-from bot.persona.lorebook import (
+from bot.core.errors import ConfigError
+from bot.core.persona import load_persona
+from bot.core.persona.lorebook import (
     activate,
     format_lore,
     load_lorebook,
@@ -17,8 +17,8 @@ from bot.persona.lorebook import (
     lorebook_to_dict,
     persona_lore,
 )
-from bot.persona.model import Lorebook, LoreEntry
-from bot.tokens import count_tokens
+from bot.core.persona.model import Lorebook, LoreEntry
+from bot.core.tokens import count_tokens
 
 DATA = Path(__file__).parent / "data" / "persona"
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.persona.macros import Moment, humanize, now_note, render_macros, time_macros_in
+from bot.core.persona.macros import Moment, humanize, now_note, render_macros, time_macros_in
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_lead import DISCORD_EPOCH_MS
 from tests.harness import Harness
@@ -97,8 +97,8 @@ def test_macros_render_case_insensitively_with_values_or_references() -> None:
 
 def test_unprompted_messages_state_the_time_too() -> None:
     """Proactive talk and check-ins use the same character prompt: its references get their values."""
-    from bot.initiative import SelfPortrait, character_system
-    from bot.persona.model import Persona
+    from bot.alive.initiative import SelfPortrait, character_system
+    from bot.core.persona.model import Persona
 
     persona = Persona("Wren", "You are Wren. It is {{time}} on {{weekday}}.")
     moment = Moment(datetime(2026, 3, 2, 9, 15, tzinfo=UTC), timedelta(days=3))

@@ -1,4 +1,4 @@
-"""Images and files read for Claude (bot/media.py): pure logic, with a fetcher standing in for the CDN.
+"""Images and files read for Claude (bot/reply/media.py): pure logic, with a fetcher standing in for the CDN.
 The over-the-wire proofs are in tests/test_e2e_media.py."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import base64
 
 import pytest
 
-from bot.attachments import Attachment, Carried
-from bot.media import MediaLimits, TextPart, image_damage, read_media, sniff_image
-from bot.models.base import Prompt
+from bot.core.attachments import Attachment, Carried
+from bot.core.models.base import Prompt
+from bot.reply.media import MediaLimits, TextPart, image_damage, read_media, sniff_image
 from tests.fakes.claude_server import image_problem
 from tests.fakes.discord_cdn import SAMPLES, png_bytes
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.tokens import counted
+from bot.core.tokens import counted
 from database.records import ConsolidationBatch, Turn
 from memory.svgmap import render_fact_map, shade
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, button

@@ -14,8 +14,8 @@ from urllib.parse import unquote
 import discord
 import pytest
 
-from bot.moderation import BULK_DELETE_MAX_AGE
-from bot.permissions import INVITE_PERMISSIONS
+from bot.servertools.moderation import BULK_DELETE_MAX_AGE
+from cogs.permissions import INVITE_PERMISSIONS
 from tests.fakes.discord_guild import ADMINISTRATOR, KICK_MEMBERS, MODERATE_MEMBERS
 from tests.harness import CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, OWNER_ID, USER2_ID, USER_ID, Harness
 from tests.server_support import MODERATOR_ID, World, answer, opts

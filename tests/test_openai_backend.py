@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.claude import ClaudeClient, ClaudeUnavailable, ModelClient, Prompt, models_in_use
-from bot.config import load_settings
-from bot.errors import ConfigError
-from bot.models.base import parse_model_costs, route
+from bot.core.claude import ClaudeClient, ClaudeUnavailable, ModelClient, Prompt, models_in_use
+from bot.core.config import load_settings
+from bot.core.errors import ConfigError
+from bot.core.models.base import parse_model_costs, route
 from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import FakeClaude, Reply, estimate_tokens

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from bot.access import AccessRules, parse_ids
-from bot.config import Settings
-from bot.config.sections import AliveSettings, LimitSettings
-from bot.limits import SpendingLimits
-from bot.pipeline import Incoming, NullOutlet
-from bot.server_settings import BadValue, parse_value
+from bot.core.config import Settings
+from bot.core.config.sections import AliveSettings, LimitSettings
+from bot.core.pipeline import Incoming, NullOutlet
+from bot.operator.access import AccessRules, parse_ids
+from bot.operator.limits import SpendingLimits
+from bot.servertools.settings import BadValue, parse_value
 from database.models import ApiCall
 from database.store import Store
 from tests.dbtools import api_calls
@@ -96,7 +96,7 @@ def test_settings_lists_take_mentions_and_ids() -> None:
 async def test_blocked_user_never_costs_a_vote_or_a_reply_and_admins_are_never_blocked(
         make_harness: Any, caplog: pytest.LogCaptureFixture) -> None:
     h = await make_harness(blocked_users=f"{USER2_ID},{ADMIN_ID}")
-    caplog.set_level(logging.INFO, logger="bot.engine")
+    caplog.set_level(logging.INFO, logger="bot.reply.engine")
     await h.say("hello finn, are you there?", user=USER2_ID, mention=True)
     await h.say("what a lovely tide today", user=USER2_ID)  # would be voted on
     await settle(h)

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from bot.config import PROJECT_ROOT, read_sources
-from bot.errors import ConfigError
-from bot.persona import Persona, detect_format, load_persona
-from bot.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
-from bot.persona.cards import export_card, import_card, read_card
-from bot.persona.lorebook import activate
-from bot.persona.modes import current_mode, split_mode_tag
-from bot.persona.png import make_png, png_text, read_png_chunks
+from bot.core.config import PROJECT_ROOT, read_sources
+from bot.core.errors import ConfigError
+from bot.core.persona import Persona, detect_format, load_persona
+from bot.core.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
+from bot.core.persona.cards import export_card, import_card, read_card
+from bot.core.persona.lorebook import activate
+from bot.core.persona.modes import current_mode, split_mode_tag
+from bot.core.persona.png import make_png, png_text, read_png_chunks
 
 DATA = Path(__file__).parent / "data" / "persona"
 CHARACTERS = PROJECT_ROOT / "characters"
@@ -58,7 +58,7 @@ def raw_chunk(ctype: bytes, body: bytes) -> bytes:
 
 
 def png_with(*extra: bytes) -> bytes:
-    """A 1x1 PNG built by hand (independently of bot.persona.cards) with extra chunks before IEND."""
+    """A 1x1 PNG built by hand (independently of bot.core.persona.cards) with extra chunks before IEND."""
     ihdr = raw_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
     idat = raw_chunk(b"IDAT", zlib.compress(b"\x00\x10\x20\x30"))
     return b"\x89PNG\r\n\x1a\n" + ihdr + idat + b"".join(extra) + raw_chunk(b"IEND", b"")
@@ -642,7 +642,7 @@ def test_examples_load_and_keep_secrets_out(name: str) -> None:
 
 
 def test_finn_is_the_default_with_identity_seed() -> None:
-    from bot.config import DEFAULT_CHARACTER
+    from bot.core.config import DEFAULT_CHARACTER
 
     assert DEFAULT_CHARACTER == CHARACTERS / "finn"
     identity = json.loads((CHARACTERS / "finn" / "identity.json").read_text())
@@ -682,7 +682,7 @@ def test_examples_copy_cleanly(tmp_path: Path) -> None:
 
 
 def test_framework_context_combines_blend_and_stage() -> None:
-    from bot.persona.blend import framework_context
+    from bot.core.persona.blend import framework_context
 
     atlas = load_example("atlas")
     text = framework_context(atlas, "my docker server keeps crashing", interactions=25)
@@ -714,7 +714,7 @@ def test_malformed_text_chunk_is_a_config_error(tmp_path: Path) -> None:
 async def test_a_broken_identity_seed_names_file_and_field(
     tmp_path: Path, store: Any, content: str, key: str, message: str
 ) -> None:
-    from bot.client import seed_identity
+    from memory.identity import seed_identity
 
     folder = folder_with(tmp_path, {"identity.json": content})
     with pytest.raises(
@@ -730,7 +730,7 @@ async def test_a_broken_identity_seed_names_file_and_field(
 
 
 def test_identity_seed_accepts_every_kind_spelling(tmp_path: Path) -> None:
-    from bot.persona.identity import read_identity_seed
+    from bot.core.persona.identity import read_identity_seed
 
     path = (
         folder_with(
@@ -757,7 +757,7 @@ def touch_later(path: Path, seconds: int) -> None:
 
 
 def test_edits_to_frameworks_and_a_lorebook_elsewhere_reload_the_character(tmp_path: Path) -> None:
-    from bot.character import CharacterSource
+    from bot.core.character import CharacterSource
 
     folder = tmp_path / "atlas"
     shutil.copytree(CHARACTERS / "atlas", folder)

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import PROJECT_ROOT
-from bot.persona.runtime import NEW_CHAT, greetings
+from bot.core.config import PROJECT_ROOT
+from bot.reply.persona_runtime import NEW_CHAT, greetings
 from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import CHANNEL_ID, USER2_ID, Harness
 from tests.memory_support import last_user_text

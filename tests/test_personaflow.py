@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import PROJECT_ROOT
+from bot.core.config import PROJECT_ROOT
 from database.store import Store
 from personaflow import PersonaSystem as TopLevelSystem
 from personaflow.core import Character as CoreCharacter

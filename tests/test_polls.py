@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot.barchart import WINNER, render_bar_chart
-from bot.moderation import BadInput
-from bot.polls import parse_poll
+from bot.servertools.charts import WINNER, render_bar_chart
+from bot.servertools.moderation import BadInput
+from bot.servertools.polls import parse_poll
 from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness
 from tests.server_support import answer, opts
 
@@ -86,7 +86,7 @@ def test_the_bar_chart_is_a_real_png_with_the_leader_drawn_longest() -> None:
         start = y * (width * 3 + 1) + 1 + x * 3
         return tuple(raw[start : start + 3])
 
-    row_y = [16 + 36 + i * 30 + 9 for i in range(2)]  # the middle of each bar (see bot/barchart.py)
+    row_y = [16 + 36 + i * 30 + 9 for i in range(2)]  # the middle of each bar (see bot/servertools/charts.py)
     bar_end = 640 - 16 - 110 - 1
     assert pixel(bar_end, row_y[1]) == WINNER  # krill leads: its bar is full length, in green
     assert pixel(bar_end, row_y[0]) != WINNER  # kelp's bar stops a third of the way

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.config import MemorySettings
-from bot.tokens import count_tokens
+from bot.core.config import MemorySettings
+from bot.core.tokens import count_tokens
 from database.records import ConsolidationBatch, FactRow, NewFact
 from database.store import Store
 from memory import embeddings

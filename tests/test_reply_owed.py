@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import PROJECT_ROOT
-from bot.posting import reply_nonce
+from bot.core.config import PROJECT_ROOT
+from cogs.posting import reply_nonce
 from database.models import utcnow
 from database.owed import OwedReply
 from database.records import SeenMessage
@@ -197,6 +197,64 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
         for proc in procs:
             await _kill(proc)
         h.discord.release_posts()
+        await h.claude.close()
+        await h.discord.close()
+
+
+def speaking_as(name: str, word: str) -> Any:
+    """A request for ``name``'s reply (several characters: each has its own system prompt) that mentions
+    ``word``."""
+    return lambda body: FakeClaude.system_text(body).startswith(f"You are {name}") and saying(word)(body)
+
+
+async def test_several_characters_kill_9_mid_reply_then_restart_answers_the_one_owed(db_url: str,
+                                                                                   tmp_path: Path) -> None:
+    """Finn and Atlas named together (Atlas through its webhook): Finn's answer is posted, then the process
+    is killed while Claude writes Atlas's. After the restart Atlas answers late, through its webhook, and
+    Finn's answer is not posted again."""
+    h = Harness(db_url=db_url, tmp_path=tmp_path,
+                config={"ensemble_characters": "atlas", "banter_chance": "0"})
+    await h.discord.start()
+    await h.claude.start()
+    h._build_world()
+    procs: list[asyncio.subprocess.Process] = []
+
+    def answers(who: str) -> list[dict[str, Any]]:  # Finn speaks as the bot account, Atlas by webhook
+        return [m for m in bot_posts(h, CHANNEL_ID)
+                if (m.get("webhook_id") and m["author"].get("username") == who)
+                or (not m.get("webhook_id") and who == "Finn")]
+
+    try:
+        procs.append(await _start_main(h))
+        h.claude.script("Finn first: kelp tea.", match=speaking_as("Finn", "delta-kelp"))
+        h.claude.script("never finished", match=speaking_as("Atlas", "delta-kelp"), delay=60)
+        asked = await h.discord.user_message(CHANNEL_ID, USER_ID, "Finn and Atlas, delta-kelp or water?")
+        await h.discord.wait_for(lambda _: answers("Finn") and any(
+            speaking_as("Atlas", "delta-kelp")(r.body) for r in h.claude.requests), timeout=30,
+            what="Finn's answer posted and Atlas's being written")
+        await _kill(procs[0])
+
+        h.claude.script("Atlas, late: water.", match=speaking_as("Atlas", "delta-kelp"))
+        procs.append(await _start_main(h))
+        await h.discord.wait_for(lambda _: answers("Atlas"), timeout=30, what="Atlas's late answer")
+        [late] = answers("Atlas")
+        assert late["content"] == "Atlas, late: water." and late.get("webhook_id")
+        assert [m["content"] for m in answers("Finn")] == ["Finn first: kelp tea."]  # not posted again
+        request = [r for r in h.claude.requests if speaking_as("Atlas", "delta-kelp")(r.body)][-1]
+        assert "late; you were briefly away" in FakeClaude.all_text(request.body)
+        store = await Store(db_url).open()
+        try:
+            for _ in range(100):
+                if await store.owed.count() == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert await store.owed.count() == 0
+            assert int(asked["id"]) in await logged_ids(store)
+        finally:
+            await store.close()
+    finally:
+        for proc in procs:
+            await _kill(proc)
         await h.claude.close()
         await h.discord.close()
 

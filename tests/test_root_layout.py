@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.config import PROJECT_ROOT, choose_character_dir, resolve_character_dir
+from bot.core.config import PROJECT_ROOT, choose_character_dir, resolve_character_dir
 from tests.harness import ADMIN_ID, LOG_CHANNEL_ID, USER_ID, Harness
 
 FINN = PROJECT_ROOT / "characters" / "finn"

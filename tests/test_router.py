@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from bot.config import PROJECT_ROOT
-from bot.ensemble import CastMember
-from bot.persona import Persona
-from bot.pipeline import Incoming
-from bot.router import CharacterRouter, decayed_affinity
-from bot.topics import topic_hits
+from bot.core.config import PROJECT_ROOT
+from bot.core.persona import Persona
+from bot.core.pipeline import Incoming
+from bot.core.topics import topic_hits
+from bot.reply.ensemble import CastMember
+from bot.reply.router import CharacterRouter, decayed_affinity
 from database.store import Store
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, Harness

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.server_settings import ServerPolicy, language_hint, parse_value, resolve
+from bot.reply.policy import ServerPolicy, language_hint, resolve
+from bot.servertools.settings import parse_value
 from database.records import ServerConfig
 from tests.harness import (
     ADMIN_ID,
@@ -47,7 +48,7 @@ def test_values_are_read_and_resolved_over_the_global_defaults() -> None:
     assert parse_value("memory_consent", "opt-in") == "opt_in"
     assert parse_value("log_channel", "<#123456789>") == 123456789
     assert parse_value("language", "default") is None
-    from bot.server_settings import BadValue
+    from bot.servertools.settings import BadValue
 
     for key, value in (
         ("vote_count", "99"),

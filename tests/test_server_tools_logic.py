@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.moderation import (
+from bot.servertools.moderation import (
     ACTIONS,
     MAX_TIMEOUT,
     BadInput,
@@ -106,7 +106,7 @@ def test_a_servers_own_consent_mode_applies_to_what_was_said_there() -> None:
 def test_the_readme_asks_for_the_permissions_the_bot_needs() -> None:
     from pathlib import Path
 
-    from bot.permissions import INVITE_PERMISSIONS, INVITE_SCOPES
+    from cogs.permissions import INVITE_PERMISSIONS, INVITE_SCOPES
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert f"permissions={INVITE_PERMISSIONS.value}" in readme

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from bot.character import CharacterSource
-from bot.config import BY_KEY, PROJECT_ROOT, SETTINGS, load_settings
-from bot.config.docs import render_example, render_markdown
-from bot.config.live import apply, changes, live_section, live_settings
-from bot.reloader import ConfigReloader
-from bot.throttle import BotThrottle
+from bot.core.character import CharacterSource
+from bot.core.config import BY_KEY, PROJECT_ROOT, SETTINGS, load_settings
+from bot.core.config.docs import render_example, render_markdown
+from bot.core.config.live import apply, changes, live_section, live_settings
+from bot.reply.throttle import BotThrottle
+from bot.runtime.reloader import ConfigReloader
 from database.store import Store
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
 
@@ -137,6 +137,7 @@ async def test_config_and_character_changes_apply_live(db_url: str, tmp_path: Pa
     h = Harness(db_url=db_url, tmp_path=tmp_path, character_dir=folder, config_file=config,
                 config={"config_reload_seconds": "0.05"})
     caplog.set_level(logging.INFO, logger="bot")
+    caplog.set_level(logging.INFO, logger="memory.identity")  # where the seeding is logged
     await h.start()
     try:
         first = await _exchange(h, "hello", "First.", 1)
@@ -180,7 +181,7 @@ async def test_config_and_character_changes_apply_live(db_url: str, tmp_path: Pa
 
 async def test_an_identity_file_added_while_running_is_seeded(db_url: str, tmp_path: Path,
                                                               caplog: pytest.LogCaptureFixture) -> None:
-    """identity.json is seeded as at start-up (bot.client.seed_identity decides what a seed adds)."""
+    """identity.json is seeded as at start-up (memory.identity.seed_identity decides what a seed adds)."""
     folder = tmp_path / "finn"
     shutil.copytree(FINN, folder)
     identity = folder / "identity.json"
@@ -189,6 +190,7 @@ async def test_an_identity_file_added_while_running_is_seeded(db_url: str, tmp_p
     h = Harness(db_url=db_url, tmp_path=tmp_path, character_dir=folder,
                 config={"config_reload_seconds": "0.05"})
     caplog.set_level(logging.INFO, logger="bot")
+    caplog.set_level(logging.INFO, logger="memory.identity")  # where the seeding is logged
     await h.start()
     try:
         assert h.bot is not None and not await h.store.identity.entries("finn")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from bot.config import load_settings
-from bot.splitting import split_message
-from bot.typing_sim import typing_seconds
+from bot.core.config import load_settings
+from bot.reply.splitting import split_message
+from bot.reply.typing_sim import typing_seconds
 
 ENV = {"DISCORD_TOKEN": "t", "ANTHROPIC_API_KEY": "k"}
 

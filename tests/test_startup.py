@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import PROJECT_ROOT
-from bot.permissions import INVITE_PERMISSIONS
+from bot.core.config import PROJECT_ROOT
+from cogs.permissions import INVITE_PERMISSIONS
 from tests.harness import LOG_CHANNEL_ID, Harness
 
 # Libraries whose lines an operator should not see at INFO (logger names, or their parents).
@@ -214,7 +214,8 @@ async def test_an_unquoted_multi_line_prompt_is_one_line_naming_file_and_key(tmp
 # -- the key check at start-up, over the wire (the real SDKs against the fakes)
 
 def key_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "bot.claude" and r.levelno == logging.WARNING]
+    return [r.getMessage() for r in caplog.records if r.name == "bot.core.claude" and r.levelno ==
+    logging.WARNING]
 
 
 async def wait_for_check(h: Harness) -> Any:
@@ -226,7 +227,7 @@ async def wait_for_check(h: Harness) -> Any:
 
 async def test_a_wrong_anthropic_key_is_a_warning_at_start_up(db_url: str, tmp_path: Path,
                                                               caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.claude")
+    caplog.set_level(logging.WARNING, logger="bot.core.claude")
     h = Harness(db_url=db_url, tmp_path=tmp_path)
     h.claude.api_key = "sk-ant-the-real-one"  # the fake now answers any other key with 401
     try:
@@ -244,7 +245,7 @@ async def test_a_wrong_anthropic_key_is_a_warning_at_start_up(db_url: str, tmp_p
 
 async def test_a_right_anthropic_key_passes_the_check_silently(db_url: str, tmp_path: Path,
                                                                caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.claude")
+    caplog.set_level(logging.WARNING, logger="bot.core.claude")
     h = Harness(db_url=db_url, tmp_path=tmp_path)
     h.claude.api_key = "fake-anthropic-key"
     try:
@@ -257,7 +258,7 @@ async def test_a_right_anthropic_key_passes_the_check_silently(db_url: str, tmp_
 
 async def test_a_wrong_openai_key_names_the_file_it_came_from(db_url: str, tmp_path: Path,
                                                               caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.claude")
+    caplog.set_level(logging.WARNING, logger="bot.core.claude")
     char = tmp_path / "finn"
     char.mkdir()
     finn = (PROJECT_ROOT / "characters" / "finn" / "character.env").read_text()
@@ -282,7 +283,7 @@ async def test_a_wrong_openai_key_names_the_file_it_came_from(db_url: str, tmp_p
 
 async def test_an_unreachable_model_server_is_a_warning_at_start_up(db_url: str, tmp_path: Path,
                                                                     caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.claude")
+    caplog.set_level(logging.WARNING, logger="bot.core.claude")
     h = Harness(db_url=db_url, tmp_path=tmp_path,
                 config={"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{closed_port()}"})
     try:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.tokens import counted
+from bot.core.tokens import counted
 from database.records import PRIVATE_SOURCE, PromptRequest, SeenMessage, Turn
 from database.store import Store
 from memory.relationships import clamp_metrics

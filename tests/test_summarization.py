@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from bot.character import CharacterSource
-from bot.claude import ClaudeClient
-from bot.tokens import counted
+from bot.core.character import CharacterSource
+from bot.core.claude import ClaudeClient
+from bot.core.tokens import counted
 from database.records import PRIVATE_SOURCE, Turn
 from database.store import Store
 from memory.consent import Consent

@@ -1,15 +1,15 @@
-"""The channel transcript window (bot/transcript.py) and the cache layout of reply prompts
-(bot/prompting.py): what the character needs is still in the prompt, in a place the cache can reuse."""
+"""The channel transcript window (bot/reply/transcript.py) and the cache layout of reply prompts
+(bot/reply/prompting.py): what the character needs is still in the prompt, in a place the cache can reuse."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.persona.model import Persona
-from bot.pipeline import Incoming, VolatilePart
-from bot.prompting import build_reply_prompt
-from bot.transcript import ROLL_STEP, TranscriptWindows, fetch_limit, transcript_messages
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming, VolatilePart
+from bot.reply.prompting import build_reply_prompt
+from bot.reply.transcript import ROLL_STEP, TranscriptWindows, fetch_limit, transcript_messages
 from database.records import History, PromptData, RelationshipRecord, SeenMessage, Turn
 from tests.fakes.prompt_cache import MAX_BREAKPOINTS, PromptCache, estimate_tokens
 

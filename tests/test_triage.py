@@ -1,5 +1,6 @@
-"""Fewer votes, same judgement (bot/triage.py) and intent routing (bot/intent.py), proven over the wire:
-the votes and replies that reach the fake Claude, the decisions mirrored to the log channel, the log rows.
+"""Fewer votes, same judgement (bot/reply/triage.py) and intent routing (bot/reply/intent.py), proven over
+the wire: the votes and replies that reach the fake Claude, the decisions mirrored to the log channel, the
+log rows.
 
 Unit tests of the pure parts (the acknowledgement and command rules, the classifier, the window) sit beside
 them at the end."""
@@ -13,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from bot.attachments import Attachment, Carried
-from bot.intent import Intent, classify
-from bot.pipeline import Decision, Incoming
-from bot.triage import BurstWindow, bot_command, is_acknowledgement, parse_prefixes
+from bot.core.attachments import Attachment, Carried
+from bot.core.pipeline import Decision, Incoming
+from bot.reply.intent import Intent, classify
+from bot.reply.triage import BurstWindow, bot_command, is_acknowledgement, parse_prefixes
 from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]

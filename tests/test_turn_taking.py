@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from bot.character import CharacterSource
-from bot.client import Kindred, create_bot
-from bot.config import PROJECT_ROOT, load_settings
+from bot.core.character import CharacterSource
+from bot.core.config import PROJECT_ROOT, load_settings
+from cogs.bot import Kindred, create_bot
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_BOT_ID, Harness
 
@@ -142,7 +142,7 @@ async def test_the_wait_is_longer_after_a_person_than_after_a_bot(
     await pair.start_atlas(
         peer_characters="Zed", turn_wait_after_human="1.0", turn_wait_after_bot="0.1", reply_cooldown="0"
     )
-    caplog.set_level(logging.INFO, logger="bot.engine")
+    caplog.set_level(logging.INFO, logger="bot.reply.turns")
     started = time.monotonic()
     await pair.h.say("Zed and Atlas, what's over the ridge?")
     await pair.h.discord.wait_for(lambda _: pair.posts_by(ATLAS_ACCOUNT), what="Atlas's answer")
@@ -159,7 +159,7 @@ async def test_a_message_naming_only_another_character_is_left_to_it_without_a_v
     make_harness: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     h: Harness = await make_harness(peer_characters="Atlas")
-    caplog.set_level(logging.INFO, logger="bot.engine")
+    caplog.set_level(logging.INFO, logger="bot.reply.engine")
     h.claude.script("no", model="claude-test-voter", times=None)
 
     async def decision(sent: dict[str, Any]) -> str:

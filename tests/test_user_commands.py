@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.conversation_tools import ConversationTools, pairs_of
-from bot.tokens import counted, history_tokens
+from bot.core.tokens import counted, history_tokens
+from bot.reply.conversation_tools import ConversationTools, pairs_of
 from database.records import Turn
 from tests.dbtools import compact_history
 from tests.harness import ADMIN_ID, CHANNEL_ID, USER2_ID, USER_ID, Harness, button
@@ -185,7 +185,7 @@ async def test_a_failing_button_gets_an_apology_and_a_traceback(harness: Harness
 
     monkeypatch.setattr(cog.tools, "reset", broken)
     prompt = await ephemeral(await h.slash("reset_conversation"))
-    with caplog.at_level(logging.ERROR, logger="bot.discord_ui"):
+    with caplog.at_level(logging.ERROR, logger="cogs.ui"):
         ix = await press(h, prompt, "confirm")
         answer = await ephemeral(ix)
     assert answer["content"].startswith("Sorry, something went wrong on my side.")
@@ -388,7 +388,7 @@ async def test_reroll_when_claude_fails_shows_the_fallback(harness: Harness,
     await chat(h, "are you there?", "Yes!", 1)
     await settled(h, 2)
     h.claude.fail_all(400)
-    with caplog.at_level(logging.ERROR, logger="bot.conversation_tools"):
+    with caplog.at_level(logging.ERROR, logger="bot.reply.conversation_tools"):
         preview = await ephemeral(await h.slash("reroll"))
         await wait_content(h, preview, "lost in thought")
     assert button(preview, "accept")["disabled"] is True and button(preview, "redo")["disabled"] is False
@@ -532,7 +532,7 @@ async def test_unexpected_error_gets_an_apology_and_a_traceback(harness: Harness
         raise RuntimeError("database on fire")
 
     monkeypatch.setattr(cog.tools, "status", broken)
-    with caplog.at_level(logging.ERROR, logger="bot.discord_ui"):
+    with caplog.at_level(logging.ERROR, logger="cogs.ui"):
         answer = await ephemeral(await harness.slash("status"))
     assert "Sorry, something went wrong" in answer["content"]
     [record] = [r for r in caplog.records if "/status failed" in r.getMessage()]

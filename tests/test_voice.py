@@ -19,9 +19,9 @@ import discord
 import pytest
 from discord.http import Route
 
-from bot.audio import VoiceClip, missing_programs, to_voice_clip, waveform
-from bot.config import load_settings
-from bot.voice import VoiceService, spoken_text, transcript_content
+from bot.core.config import load_settings
+from bot.runtime.audio import VoiceClip, missing_programs, to_voice_clip, waveform
+from bot.runtime.voice import VoiceService, spoken_text, transcript_content
 from cogs.voice import VOICE_MESSAGE_FLAG, send_voice_message
 from tests.fakes.openai_server import tone
 from tests.harness import CHANNEL_ID, USER_ID, Harness

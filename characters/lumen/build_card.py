@@ -12,8 +12,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot.persona.cards import export_card  # noqa: E402
-from bot.persona.png import make_png  # noqa: E402
+from bot.core.persona.cards import export_card  # noqa: E402
+from bot.core.persona.png import make_png  # noqa: E402
 
 CARD_DATA: dict[str, Any] = {
     "name": "Lumen",

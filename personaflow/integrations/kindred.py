@@ -20,9 +20,9 @@ from typing import Any, Self
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from dotenv import dotenv_values
 
-from bot.claude import ClaudeClient, Prompt
-from bot.config import Settings
-from bot.persona import load_persona
+from bot.core.claude import ClaudeClient, Prompt
+from bot.core.config import Settings
+from bot.core.persona import load_persona
 from database.records import PersonaFlowCharacterRow, PersonaFlowMemoryRow
 from database.store import Store
 from personaflow.core.character import Character

@@ -5,7 +5,7 @@ Revises: 0010_operator_limits
 Create Date: 2026-11-23 11:30:00
 
 ``owed_replies`` holds one row per message a character will answer, written in the same transaction that
-logs the message and deleted once the reply is posted (database/owed.py, bot/recovery.py).
+logs the message and deleted once the reply is posted (database/owed.py, bot/reply/recovery.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,106 @@
+"""Check-ins: someone who ran ``/checkin on`` and has been silent for ``checkin_after_days`` gets one DM, at a
+sensible local hour (CHECKIN_HOURS in ``timezone``, never in ``quiet_hours``), asking how they are, in
+character and drawing on what the character remembers of them. Never more than one unanswered check-in:
+the next can only follow once they have spoken again (database/checkins.py). A Claude failure sends
+nothing; the person stays due and the next round tries again. The check-in is kept in their DM history
+(when they are remembered), so their answer is read as an answer to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from bot.alive.initiative import character_system, place_incoming, prompt, self_portrait, speak, split
+from bot.core.claude import ClaudeUnavailable
+from bot.core.localtime import LocalTime, hour_in
+from bot.core.persona.macros import Moment
+from bot.core.pipeline import Outlet
+from bot.core.tokens import counted
+from bot.reply.engine import ReplyEngine
+from database.records import CheckInDue, Turn
+
+log = logging.getLogger(__name__)
+
+CHECKIN_HOURS = (10, 20)  # local hours in which a check-in may go out: not at breakfast, not at night
+INTERVAL = timedelta(hours=1)  # how often the durable job looks for people due
+
+ASK = ("[{name} has not been around for {days} days. Write them one short, warm direct message, in "
+       "character, asking how they are. Draw on what you remember about them if it fits; do not be pushy "
+       "or guilt them. Answer with the message only.]")
+
+
+class CheckInRound:
+    def __init__(self, engine: ReplyEngine, time: LocalTime, *, feeling: Callable[[], str],
+                 open_dm: Callable[[int], Awaitable[Outlet | None]], remembers: Callable[[bool | None], bool],
+                 mirror: Callable[[str], None]) -> None:
+        self.engine = engine
+        self.time = time
+        self.feeling = feeling
+        self.open_dm = open_dm
+        self.remembers = remembers
+        self.mirror = mirror
+
+    def sensible_hour(self, now: datetime) -> bool:
+        return hour_in(self.time.hour(now), *CHECKIN_HOURS) and not self.time.is_quiet(now)
+
+    async def run(self, now: datetime) -> str:
+        settings = self.engine.settings
+        if not settings.checkins:
+            return "check-ins are off"
+        if not self.sensible_hour(now):
+            return "not a sensible local hour"
+        due = await self.engine.store.checkins.due(now - timedelta(days=settings.checkin_after_days))
+        sent = 0
+        for person in due:
+            try:
+                sent += await self.check_in(person, now)
+            except Exception:
+                log.exception("check-in for user %s failed", person.user_id)
+        return f"{sent} of {len(due)} check-in(s) sent"
+
+    async def check_in(self, person: CheckInDue, now: datetime) -> bool:
+        engine = self.engine
+        store, persona = engine.store, engine.persona
+        user = await store.people.get_user(person.user_id)
+        remembered = self.remembers(user.memory_consent if user is not None else None)
+        name = person.name or "them"
+        system = character_system(persona, await self_portrait(store, engine.character_key), self.feeling(),
+                                  user_name=name, moment=Moment(self.time.local(now), now - person.last_seen))
+        memories = [m[1] for m in await store.memories.core_memories(engine.character_key, person.user_id)] \
+            if remembered else []
+        if memories:  # a DM: memories drawn from DMs belong here too
+            block = f"## Your core memories of {name}\n" + "\n\n".join(memories)
+            system.append({"type": "text", "text": block})
+        days = max(1, int((now - person.last_seen) / timedelta(days=1)))
+        try:
+            completion = await engine.claude.generate(
+                prompt(system, ASK.format(name=name, days=days)), model=engine.settings.default_model,
+                user_id=person.user_id, purpose="checkin", max_tokens=persona.max_tokens,
+                temperature=persona.temperature)
+        except ClaudeUnavailable as exc:
+            log.warning("check-in for user %s skipped: Claude failed (%s)", person.user_id, exc)
+            self.mirror(f"Check-in for user {person.user_id} skipped: Claude failed; tried again later.")
+            return False
+        if not completion.text.strip():
+            return False
+        outlet = await self.open_dm(person.user_id)
+        if outlet is None:
+            return False
+        here = place_incoming(0, now, user_id=person.user_id, user_name=name)
+        parts = split(engine.settings, engine.finish_text(here, completion.text.strip()))
+        await store.checkins.mark_sent(person.user_id)  # first: a crash after sending must not send twice
+        store.log.forget_author(person.user_id)  # their next message stamps last_seen anew: the answer
+        try:
+            ids = await speak(engine.settings, outlet, parts)
+        except Exception:
+            await store.checkins.unmark(person.user_id, person.sent_at)
+            raise
+        if remembered:
+            text = "\n\n".join(parts)
+            await store.conversations.append_turns(engine.character_key, person.user_id, "dm", [
+                counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None))])
+        log.info("check-in sent to user %s after %d days of silence", person.user_id, days)
+        self.mirror(f"Check-in sent to user {person.user_id} ({days} days of silence).")
+        return True

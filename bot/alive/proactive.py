@@ -1,0 +1,176 @@
+"""Proactive engagement: every ``proactive_interval_minutes`` each channel where proactive talk is on gets
+one ``proactive_chance`` roll to speak first (bot/alive/schedule.py keeps the rounds durable).
+
+A channel is skipped when the place is deactivated, when the last message there is the character's own,
+when it has been silent longer than ``proactive_max_silence_hours`` (no talking into an empty room) or
+busy in the last minute (no talking over people), and during ``quiet_hours``. When it speaks, it is half
+the time a comment on the channel's recent messages, half the time a thought that expands its current
+status; either way in character, through the typing and splitting path of a reply. Its message comes back
+from Discord like any of its messages and is logged, so it is in the next reply's channel context: people
+can answer it and the conversation goes on. A Claude failure posts nothing (never the fallback line into a
+quiet channel); every decision is mirrored to the log channel in verbose mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.alive.initiative import character_system, place_incoming, prompt, self_portrait, speak, split
+from bot.core.claude import ClaudeUnavailable
+from bot.core.localtime import LocalTime
+from bot.core.persona.macros import Moment
+from bot.core.pipeline import Outlet
+from bot.reply.engine import ReplyEngine
+from bot.reply.prompting import format_recent
+from database.records import SeenMessage
+
+log = logging.getLogger(__name__)
+
+SWITCH = "proactive"  # the place switch (/bot proactive on|off)
+BUSY = timedelta(minutes=1)
+RECENT = 15  # channel messages read (and shown to Claude for a comment)
+
+
+class Roller(Protocol):
+    def random(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Place:
+    channel_id: int
+    guild_id: int
+    channel_name: str = ""
+    guild_name: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"#{self.channel_name}" if self.channel_name else f"channel {self.channel_id}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    place: Place
+    speak: bool
+    reason: str
+    kind: str = ""  # comment | thought, when it spoke
+
+    def describe(self) -> str:
+        what = f"spoke ({self.kind})" if self.speak else "stayed quiet"
+        return f"Proactive round · {self.place.label}: {what} ({self.reason})"
+
+
+def judge(now: datetime, recent: Sequence[SeenMessage], own_ids: set[int], *, active: bool,
+          max_silence: timedelta, chance: float, roll: Callable[[], float]) -> tuple[bool, str]:
+    """Whether to speak in one channel, and why (``roll`` is drawn only when every check passed)."""
+    if not active:
+        return False, "deactivated here"
+    if not recent:
+        return False, "no messages seen here"
+    last = max(recent, key=lambda m: m.message_id)
+    if last.author_id in own_ids:
+        return False, "the last message is mine"
+    silent = now - last.created_at
+    if silent > max_silence:
+        return False, (f"silent for {silent.total_seconds() / 3600:.1f} h, longer than "
+                       f"{max_silence.total_seconds() / 3600:g} h")
+    if silent < BUSY:
+        return False, "busy: someone spoke in the last minute"
+    drawn = roll()
+    if drawn >= chance:
+        return False, f"roll {drawn:.2f} missed the chance {chance:g}"
+    return True, f"roll {drawn:.2f} within the chance {chance:g}"
+
+
+COMMENT = ("Nobody asked you anything: you decide to speak up on your own. Write one short message "
+           "commenting on the recent conversation above, as you naturally would, in character. Do not greet "
+           "everyone or announce yourself; just say it.")
+THOUGHT = ("Nobody asked you anything: you decide to speak up on your own. Your status currently reads: "
+           "\u201c{status}\u201d. Share one short passing thought that expands on it, in character, as if "
+           "thinking aloud to the channel.")
+THOUGHT_NO_STATUS = ("Nobody asked you anything: you decide to speak up on your own. Share one short passing "
+                     "thought about what you are up to, in character, as if thinking aloud to the channel.")
+
+
+class ProactiveRound:
+    """One round over every channel offered by ``places`` (the Discord side knows which exist)."""
+
+    def __init__(self, engine: ReplyEngine, time: LocalTime, *, places: Callable[[], Sequence[Place]],
+                 outlet_for: Callable[[Place], Outlet], status: Callable[[], Awaitable[str]],
+                 feeling: Callable[[], str], mirror: Callable[[str], None],
+                 rng: Roller | None = None) -> None:
+        self.engine = engine
+        self.time = time
+        self.places = places
+        self.outlet_for = outlet_for
+        self.status = status
+        self.feeling = feeling
+        self.mirror = mirror
+        self.rng: Roller = rng or random.Random()
+        self.last: list[Verdict] = []  # the latest round's decisions (admins, tests)
+
+    async def run(self, now: datetime) -> str:
+        settings, store = self.engine.settings, self.engine.store
+        if self.time.is_quiet(now):
+            where = f"{settings.quiet_hours}, {settings.timezone}"
+            self.mirror(f"Proactive round skipped: quiet hours ({where}).")
+            self.last = []
+            return "quiet hours"
+        verdicts: list[Verdict] = []
+        for place in self.places():
+            on = await store.switches.is_on(SWITCH, place.channel_id, place.guild_id, settings.proactive_talk)
+            if not on:
+                continue
+            active = await store.places.is_active(place.channel_id, place.guild_id)
+            recent = await store.log.recent_messages(place.channel_id, limit=RECENT)
+            go, reason = judge(now, recent, self.engine.own_author_ids, active=active,
+                               max_silence=timedelta(hours=settings.proactive_max_silence_hours),
+                               chance=settings.proactive_chance, roll=self.rng.random)
+            kind = ""
+            if go:
+                kind = "comment" if self.rng.random() < 0.5 else "thought"
+                failure = await self.speak(place, kind, recent, now)
+                if failure:
+                    go, reason = False, failure
+            verdict = Verdict(place, go, reason, kind if go else "")
+            verdicts.append(verdict)
+            log.info("%s", verdict.describe())
+            self.mirror(verdict.describe())
+        self.last = verdicts
+        spoke = sum(v.speak for v in verdicts)
+        return f"spoke in {spoke} of {len(verdicts)} channel(s)"
+
+    async def speak(self, place: Place, kind: str, recent: Sequence[SeenMessage], now: datetime) -> str:
+        """Say something in ``place``; returns why nothing was posted ("" when it spoke)."""
+        engine, settings = self.engine, self.engine.settings
+        persona = engine.persona
+        portrait = await self_portrait(engine.store, engine.character_key)
+        server = f" on the server {place.guild_name}" if place.guild_name else ""
+        where = f"[Where: {place.label}{server}]"
+        if kind == "comment":
+            context = (f"{where}\n\n[Recent messages in this channel]\n{format_recent(recent)}"
+                       f"\n\n[{COMMENT}]")
+        else:
+            status = await self.status()
+            ask = THOUGHT.format(status=status) if status else THOUGHT_NO_STATUS
+            context = f"{where}\n\n[{ask}]"
+        system = character_system(persona, portrait, self.feeling(), moment=Moment(self.time.local(now)))
+        request = prompt(system, context)
+        try:
+            completion = await engine.claude.generate(
+                request, model=settings.default_model, user_id=None, purpose="proactive",
+                max_tokens=persona.max_tokens, temperature=persona.temperature)
+        except ClaudeUnavailable as exc:
+            log.warning("proactive message in %s skipped: Claude failed (%s)", place.label, exc)
+            return f"Claude failed ({exc}); nothing posted"
+        if not completion.text.strip():
+            return "Claude answered nothing; nothing posted"
+        here = place_incoming(place.channel_id, now, guild_id=place.guild_id, guild_name=place.guild_name,
+                              channel_name=place.channel_name)
+        parts = split(settings, engine.finish_text(here, completion.text.strip()))
+        await speak(settings, self.outlet_for(place), parts)
+        return ""

@@ -1,0 +1,224 @@
+"""Alive between messages: the pieces that make the character more than a responder, wired to the reply
+engine and to the Discord side (``bot.alive.service``, made by cogs/alive.py).
+
+* feelings (memory/feelings.py) and style mirroring (memory/mirroring.py): engine hooks on every character;
+* server emotes (bot/alive/emotes.py): named in the stable prompt, made valid in everything the character
+  sends;
+* emote reactions (bot/alive/reactions.py): a decision listener;
+* proactive rounds (bot/alive/proactive.py) and check-ins (bot/alive/checkins.py): durable jobs
+  (bot/alive/schedule.py);
+* the custom status (bot/alive/status.py).
+
+Everything reads time from ``clock`` (tests inject theirs). Discord is reached only through
+:class:`DiscordSide`, so this module runs, and is tested, the same with any transport.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.alive.checkins import INTERVAL as CHECKIN_INTERVAL
+from bot.alive.checkins import CheckInRound
+from bot.alive.emotes import EMPTY, Emote, EmoteSet, render, warm_reaction
+from bot.alive.proactive import Place, ProactiveRound
+from bot.alive.reactions import SWITCH as REACTIONS
+from bot.alive.reactions import ReactionGate, aimed_at_me, may_react, warm_stimuli
+from bot.alive.schedule import DurableJob
+from bot.alive.status import StatusKeeper
+from bot.core.config import Settings
+from bot.core.localtime import Clock, LocalTime, utc_now
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Decision, Incoming, Outlet, ReplyResult
+from bot.reply.engine import ReplyEngine
+from database.records import PromptData
+from memory.consent import Consent
+from memory.feelings import Feelings
+from memory.mirroring import StyleMirror
+
+log = logging.getLogger(__name__)
+
+
+class DiscordSide(Protocol):
+    """What the behaviours here need of Discord (cogs/alive.py)."""
+
+    def places(self) -> Sequence[Place]: ...
+    def outlet_for(self, place: Place) -> Outlet: ...
+    async def open_dm(self, user_id: int) -> Outlet | None: ...
+    def emotes_for(self, guild_id: int | None) -> EmoteSet: ...
+    async def react(self, channel_id: int, message_id: int, emote: Emote | str) -> None: ...
+    async def show_status(self, text: str) -> None: ...
+
+
+class Alive:
+    def __init__(self, engine: ReplyEngine, side: DiscordSide, *, members: Sequence[ReplyEngine] = (),
+                 mirror: Callable[[str], None] = lambda _: None, clock: Clock = utc_now,
+                 shards: str = "") -> None:
+        """``shards``: in a cluster, the shards this process runs. Each process then runs the proactive
+        rounds of its own channels (a durable job per shard set), while a check-in round, which reaches
+        anyone by DM, stays one job for the whole cluster (its claim lets one process run each round)."""
+        settings = engine.settings
+        self.engine = engine
+        self.members = [engine, *[m for m in members if m is not engine]]
+        self.side = side
+        self.settings: Settings = settings
+        self.mirror = mirror
+        self.clock = clock
+        self.time = LocalTime.of(settings.timezone, settings.quiet_hours)
+        self.consent = Consent(engine.store, settings.memory_consent)
+        self.feelings = {m.character_key: Feelings(engine.store, m.character_key, self.time, self.now)
+                         for m in self.members}
+        self.style = StyleMirror(engine.store, self.consent)
+        self.reactions = ReactionGate(settings.reaction_rate_limit)
+        self.status = StatusKeeper(engine, feeling=self.feeling_block, apply=side.show_status, mirror=mirror)
+        self.proactive = ProactiveRound(engine, self.time, places=side.places, outlet_for=side.outlet_for,
+                                        status=self.status.current, feeling=self.feeling_block, mirror=mirror)
+        self.checkins = CheckInRound(engine, self.time, feeling=self.feeling_block, open_dm=side.open_dm,
+                                     remembers=self.consent.allows, mirror=mirror)
+        key = engine.character_key
+        self.jobs = [DurableJob(engine.store, f"proactive:{key}" + (f":shards {shards}" if shards else ""),
+                                timedelta(minutes=settings.proactive_interval_minutes), self.proactive.run),
+                     DurableJob(engine.store, f"checkins:{key}", CHECKIN_INTERVAL, self.checkins.run)]
+        self._learnt: deque[int] = deque(maxlen=256)  # messages already learnt from (several characters)
+        self._hooks: list[tuple[list[Any], Any]] = []  # (engine hook list, what was added to it)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    # -- wiring
+
+    def attach(self) -> None:
+        s = self.settings
+        for engine in self.members:
+            feelings = self.feelings[engine.character_key]
+            # Emote syntax is checked whatever server_emotes says: nothing invalid may reach Discord.
+            hooks: list[tuple[list[Any], Any]] = [(engine.reply_filters, self.render)]
+            if s.emotions:
+                hooks += [(engine.system_providers, feelings.system_part),
+                          (engine.turn_listeners, feelings.on_turn)]
+            if s.style_mirroring:
+                hooks += [(engine.system_providers, self.style.system_part),
+                          (engine.turn_listeners, self.learn)]
+            if s.server_emotes:
+                hooks.append((engine.system_providers, self.emote_part))
+            hooks.append((engine.decision_listeners, self.react))
+            for hook_list, hook in hooks:
+                hook_list.append(hook)
+                self._hooks.append((hook_list, hook))
+
+    def detach(self) -> None:
+        for hook_list, hook in self._hooks:
+            if hook in hook_list:
+                hook_list.remove(hook)
+        self._hooks.clear()
+
+    async def start(self) -> None:
+        for feelings in self.feelings.values():
+            await feelings.load()
+
+    async def tick(self, now: datetime | None = None) -> list[str | None]:
+        """Run whatever durable job is due at ``now`` (the clock's time when not given)."""
+        when = now or self.clock()
+        return [await job.tick(when) for job in self.jobs]
+
+    async def close(self) -> None:
+        for feelings in self.feelings.values():
+            await feelings.save()
+
+    # -- feelings
+
+    @property
+    def main_feelings(self) -> Feelings:
+        return self.feelings[self.engine.character_key]
+
+    def feeling_block(self) -> str:
+        return self.main_feelings.block() if self.settings.emotions else ""
+
+    def feeling_line(self) -> str:
+        """How the character feels, for /status and the log channel."""
+        return self.main_feelings.describe() if self.settings.emotions else "off (emotions=false)"
+
+    async def status_lines(self) -> str:
+        """The log channel's ``status`` lines about feelings, the custom status and proactive talk."""
+        status = await self.status.current() if self.settings.custom_status else ""
+        proactive = self.jobs[0]
+        row = await self.engine.store.schedule.get(proactive.name)
+        rounds = (f"next round {row.next_due:%Y-%m-%d %H:%M} UTC, last: {row.last_result or 'none yet'}"
+                  if row else "no round yet")
+        s = self.settings
+        return "\n".join([
+            f"Feeling: {self.feeling_line()}",
+            f"Custom status: {status or ('(none yet)' if s.custom_status else 'off')}",
+            f"Proactive talk: default {'on' if s.proactive_talk else 'off'} · every "
+            f"{s.proactive_interval_minutes} min · chance {s.proactive_chance:g} · {rounds}",
+        ])
+
+    async def refresh_status_answer(self) -> str:
+        """``/bot status-refresh`` and the log channel's ``refresh status``: the answer to show the admin."""
+        if not self.settings.custom_status:
+            return "The custom status is switched off (custom_status=false)."
+        status = await self.status.refresh(self.clock())
+        if status is None:
+            return "Claude could not write a new status just now; the old one stays (see the bot's log)."
+        return f"New custom status: {status}"
+
+    async def state_changed(self, key: str) -> str:
+        """An admin edited global state: a feelings key takes effect at once (AdminTools.state_listeners)."""
+        for feelings in self.feelings.values():
+            if key == feelings.key:
+                state = await feelings.load()
+                return f"\n-# Feelings reloaded: {state.label}."
+        return ""
+
+    # -- style
+
+    async def learn(self, msg: Incoming, result: ReplyResult) -> None:
+        if msg.message_id in self._learnt:  # several characters answered it: one lesson
+            return
+        self._learnt.append(msg.message_id)
+        await self.style.on_turn(msg, result)
+
+    # -- emotes
+
+    def emotes(self, msg: Incoming) -> EmoteSet:
+        return self.side.emotes_for(msg.guild_id) if self.settings.server_emotes and not msg.is_dm else EMPTY
+
+    def emote_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        return self.emotes(msg).prompt_block()
+
+    def render(self, msg: Incoming, text: str) -> str:
+        return render(text, self.emotes(msg))
+
+    async def react(self, msg: Incoming, decision: Decision) -> None:
+        """React with an emote to a warm message aimed at the character that its vote left unanswered."""
+        if not may_react(msg, decision):
+            return
+        stimuli = warm_stimuli(msg.content)
+        if not stimuli:
+            return
+        store = self.engine.store
+        default = self.settings.emote_reactions
+        if not await store.switches.is_on(REACTIONS, msg.channel_id, msg.guild_id, default):
+            return
+        previous = await store.log.recent_messages(msg.channel_id, limit=1, before_id=msg.message_id)
+        if not aimed_at_me(previous, self.engine.own_author_ids):
+            return
+        where = f"#{msg.channel_name}" if msg.channel_name else f"channel {msg.channel_id}"
+        if not self.reactions.allow(msg.channel_id, self.clock()):
+            limit = self.settings.reaction_rate_limit
+            self.mirror(f"No emote reaction in {where}: {limit} per hour reached.")
+            return
+        emote = warm_reaction(self.emotes(msg), stimuli)
+        await self.side.react(msg.channel_id, msg.message_id, emote)
+        if self.settings.emotions:
+            feelings = self.main_feelings
+            feelings.feel(msg.content)
+            await feelings.save()
+        shown = emote.syntax if isinstance(emote, Emote) else emote
+        log.info("reacted %s to message %s instead of replying", shown, msg.message_id)
+        self.mirror(f"Reacted {shown} in {where} to {msg.author_name} instead of replying "
+                    "(warm, the vote said no).")
+

@@ -1,0 +1,90 @@
+"""The character's own custom status: one line Claude writes once a day after consolidation (and at start-up
+when none is set) from who the character is (traits, lore, facts), its mood and feeling, and what it said
+lately in the server. Kept in global state (``custom_status``), set with Discord's custom activity by the
+Discord side, which re-applies it on every connect and resume. A Claude failure keeps the old status.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from bot.alive.initiative import character_system, prompt, self_portrait
+from bot.core.claude import ClaudeUnavailable
+from bot.reply.engine import ReplyEngine
+
+log = logging.getLogger(__name__)
+
+STATUS_KEY = "custom_status"
+STATUS_AT_KEY = "custom_status_at"
+MAX_STATUS = 128  # Discord's limit for a custom status
+RECENT_SAID = 5
+
+ASK = ("[Write your Discord custom status: one short line (at most 80 characters) in your own voice, saying "
+       "what you are up to or how you feel right now. Let it come from who you are, your mood and what you "
+       "did lately. No quotes and no hashtags. Answer with the line only.]")
+
+
+def clean_status(text: str) -> str | None:
+    """The first usable line of Claude's answer as a status, or None when there is none."""
+    for line in text.strip().splitlines():
+        line = re.sub(r"^(?:custom\s+)?status\s*:\s*", "", line.strip(), flags=re.I)
+        line = " ".join(line.strip().strip('"\u201c\u201d*_`').split())
+        if len(line) >= 2:
+            if len(line) > MAX_STATUS:
+                line = line[: MAX_STATUS - 1].rsplit(" ", 1)[0].rstrip(",;:") + "\u2026"
+            return line
+    return None
+
+
+class StatusKeeper:
+    def __init__(self, engine: ReplyEngine, *, feeling: Callable[[], str],
+                 apply: Callable[[str], Awaitable[None]], mirror: Callable[[str], None]) -> None:
+        self.engine = engine
+        self.feeling = feeling
+        self.apply = apply
+        self.mirror = mirror
+
+    async def current(self) -> str:
+        return await self.engine.store.state.get(STATUS_KEY)
+
+    async def refresh(self, now: datetime) -> str | None:
+        """Write, store and show a new status; None (the old one kept, nothing shown) when Claude fails."""
+        engine = self.engine
+        persona = engine.persona
+        portrait = await self_portrait(engine.store, engine.character_key)
+        said = [m.content for m in await engine.store.log.said_by(engine.own_author_ids, limit=RECENT_SAID)]
+        lately = "\n".join(f"- {' '.join(s.split())[:150]}" for s in said if s.strip())
+        context = (f"[What you said lately in the server]\n{lately}\n\n" if lately else "") + ASK
+        try:
+            completion = await engine.claude.complete(
+                prompt(character_system(persona, portrait, self.feeling()), context), purpose="status",
+                max_tokens=80)
+        except ClaudeUnavailable as exc:
+            log.warning("custom status not refreshed: Claude failed (%s); the old one stays", exc)
+            self.mirror(f"Custom status not refreshed: Claude failed ({exc}); the old one stays.")
+            return None
+        status = clean_status(completion.text)
+        if status is None:
+            log.warning("custom status not refreshed: unusable answer %r", completion.text[:80])
+            self.mirror("Custom status not refreshed: Claude's answer was unusable; the old one stays.")
+            return None
+        await engine.store.state.set(STATUS_KEY, status)
+        await engine.store.state.set(STATUS_AT_KEY, now.isoformat())
+        log.info("custom status: %s", status)
+        self.mirror(f"Custom status set: {status}")
+        await self.apply(status)
+        return status
+
+    async def ensure(self, now: datetime) -> str | None:
+        """At start-up: write one when none is set yet."""
+        return None if await self.current() else await self.refresh(now)
+
+    async def reapply(self) -> str:
+        """Show the stored status again (a new gateway session starts without one)."""
+        status = await self.current()
+        if status:
+            await self.apply(status)
+        return status

@@ -1,0 +1,84 @@
+"""The character folder as a live source: edits to its files apply to the next message.
+
+Checking the folder's modification times costs a few microseconds per message, so the persona is
+never a start-up cache: an operator can edit ``character.env``, a card, ``frameworks/*.json`` or the
+lorebook (wherever the ``lorebook`` key points) while the bot runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from bot.core.config import read_sources
+from bot.core.errors import ConfigError
+from bot.core.persona import load_persona
+from bot.core.persona.claudemask import core_prompt_path
+from bot.core.persona.model import Persona
+
+log = logging.getLogger(__name__)
+
+# Sub-folders whose files are part of the character (framework JSON); other sub-folders are not watched.
+WATCHED_SUBFOLDERS = ("frameworks",)
+
+
+class CharacterSource:
+    def __init__(
+        self, folder: Path, config_file: Path | None, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self.folder = folder
+        self.config_file = config_file
+        self._environ = environ
+        self.environ = environ  # None: the process environment (handed on to the ensemble's other characters)
+        self._stamp: tuple[tuple[str, int], ...] = ()
+        self._elsewhere: tuple[Path, ...] = ()  # files the persona reads from outside the folder's top level
+        self._persona: Persona | None = None
+        self._reported: tuple[str, ...] = ()  # the unused fields last logged, so each set is logged once
+
+    def _current_stamp(self) -> tuple[tuple[str, int], ...]:
+        stamps: list[tuple[str, int]] = []
+        with os.scandir(self.folder) as entries:
+            for entry in entries:
+                if entry.is_file():
+                    stamps.append((entry.name, entry.stat().st_mtime_ns))
+                elif entry.name in WATCHED_SUBFOLDERS and entry.is_dir():
+                    with os.scandir(entry.path) as inner:
+                        stamps.extend(
+                            (f"{entry.name}/{e.name}", e.stat().st_mtime_ns) for e in inner if e.is_file()
+                        )
+        for path in (self.config_file, *self._elsewhere):
+            if path is not None and path.is_file():
+                stamps.append((str(path), path.stat().st_mtime_ns))
+        return tuple(sorted(stamps))
+
+    def load(self, *, report: bool = True) -> Persona:
+        """Load (or reload) now; raises ConfigError for a broken folder. With ``report``, the fields the
+        files carry that Kindred has no counterpart for are logged in one line (once per change)."""
+        env = read_sources(self.config_file, self.folder, self._environ).values
+        lorebook = (env.get("lorebook") or "").strip()
+        self._elsewhere = (self.folder / Path(lorebook).expanduser(),) if lorebook else ()
+        prompt_file = core_prompt_path(self.folder, env)  # watched too, wherever it is
+        self._elsewhere += (prompt_file,) if prompt_file is not None else ()
+        persona = self._persona = load_persona(self.folder, env)
+        self._stamp = self._current_stamp()
+        if report and persona.unused_fields and persona.unused_fields != self._reported:
+            log.info("%s (%s): read but not used, Kindred has no counterpart: %s", persona.name, self.folder,
+                     "; ".join(persona.unused_fields))
+            self._reported = persona.unused_fields
+        return persona
+
+    def current(self) -> Persona:
+        """The persona as the files say now; a broken edit keeps the last good persona (and is logged)."""
+        if self._persona is None:
+            return self.load()
+        stamp = self._current_stamp()
+        if stamp != self._stamp:
+            try:
+                self.load()
+                log.info("character files changed: reloaded %s", self._persona.name)
+            except ConfigError as exc:
+                self._stamp = stamp
+                log.error("character files changed but are invalid, keeping the previous persona: %s", exc)
+        return self._persona

@@ -1,0 +1,373 @@
+"""The one shared, async model client: replies (streaming-capable), yes/no votes, summaries, and the
+background calls of consolidation and the daily mood.
+
+Each purpose's model picks its backend (bot/core/models/): ``llm_backend`` for all, or a model written
+``openai:<name>`` / ``anthropic:<name>``. Every call has a total deadline from config; 408, 409, 429 and
+every 5xx (529 included) are retried inside that deadline with backoff (the SDKs' own retries are off so the
+deadline really is the deadline). Each call's tokens, cache reads/writes and cost are recorded per user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from anthropic import AsyncAnthropic
+
+from bot.core.config import PROJECT_ROOT, Settings
+from bot.core.config.credentials import source_of
+from bot.core.models.base import (
+    KEY_REJECTED,
+    Backend,
+    CallUsage,
+    Completion,
+    Prompt,
+    parse_model_costs,
+    route,
+)
+from database.store import Store
+
+__all__ = ["CallUsage", "ClaudeClient", "ClaudeUnavailable", "Completion", "ModelClient", "Prompt",
+           "majority_yes", "parse_yes_no"]
+
+log = logging.getLogger(__name__)
+
+# Output tokens cost 5x input; cache writes 1.25x; cache reads 0.1x (Anthropic's published ratios).
+OUTPUT_MULTIPLIER = 5.0
+CACHE_WRITE_MULTIPLIER = 1.25
+CACHE_READ_MULTIPLIER = 0.1
+
+
+# The server a model call is spent for (the per-server spend cap reads it): set by the reply engine for each
+# message it handles, and inherited by every call made in that task (votes, the reply, work it starts).
+SPEND_GUILD: ContextVar[int | None] = ContextVar("kindred_spend_guild", default=None)
+
+
+class ClaudeUnavailable(Exception):
+    """A call failed for good (timeout, or non-retryable / persistent error), on whichever backend."""
+
+
+def price_per_input_token(settings: Settings, model: str) -> float:
+    name = model.lower()
+    if "haiku" in name:
+        return settings.cost_per_token_haiku
+    if "opus" in name:
+        return settings.cost_per_token_opus
+    return settings.cost_per_token_sonnet
+
+
+def cost_of(settings: Settings, model: str, usage: CallUsage) -> float:
+    p = price_per_input_token(settings, model)
+    return p * (usage.input_tokens + usage.output_tokens * OUTPUT_MULTIPLIER
+                + usage.cache_creation_tokens * CACHE_WRITE_MULTIPLIER
+                + usage.cache_read_tokens * CACHE_READ_MULTIPLIER)
+
+
+def models_in_use(settings: Settings) -> dict[str, list[str]]:
+    """backend -> the configured models (replies, premium replies, votes, background work) it serves."""
+    used: dict[str, list[str]] = {}
+    for model in (settings.default_model, settings.premium_model, settings.voting_model,
+                  settings.summary_model or settings.default_model):
+        backend, name = route(model, settings.llm_backend)
+        if name not in used.setdefault(backend, []):
+            used[backend].append(name)
+    return used
+
+
+class ClaudeClient:
+    """The one model client (also importable as ``ModelClient``), whatever backend each purpose uses."""
+
+    def __init__(self, settings: Settings, store: Store | None, *, sdk: AsyncAnthropic | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self._timeout = max(settings.llm_timeout, settings.summarize_timeout, settings.should_reply_timeout,
+                            1.0)
+        self._anthropic_sdk = sdk
+        self._backends: dict[str, Backend] = {}
+        self._costs = parse_model_costs(settings.model_costs)
+        self._in_use = models_in_use(settings)
+        for name in self._in_use:  # made now, so the first reply does not pay for an SDK client
+            self.backend(name)
+        self._checks: asyncio.Task[list[str]] | None = None
+        self._api_log = self._make_api_logger()
+        # Observers (e.g. the admin log-channel mirror) get one line per failed call.
+        self.on_error: list[Callable[[str], Awaitable[None]]] = []
+        # Observers of what each call cost, with the server it was for (the spending limits' running sums).
+        self.on_spend: list[Callable[[int | None, float], None]] = []
+        # Asked before each call with its purpose: a reason refuses it (the global spend cap stops the
+        # character speaking first); the call then fails like an outage, without reaching the model.
+        self.spend_guards: list[Callable[[str], Awaitable[str | None]]] = []
+
+    def backend(self, name: str) -> Backend:
+        """The backend called ``name``, made on first use (a model routed to it explicitly, say)."""
+        found = self._backends.get(name)
+        if found is None:
+            if name == "openai":
+                from bot.core.models.openai import OpenAIBackend
+
+                found = OpenAIBackend(api_key=self.settings.openai_api_key,
+                                      base_url=self.settings.openai_base_url, timeout=self._timeout)
+            else:
+                from bot.core.models.anthropic import AnthropicBackend
+
+                found = AnthropicBackend(api_key=self.settings.anthropic_api_key,
+                                         base_url=self.settings.anthropic_base_url, timeout=self._timeout,
+                                         sdk=self._anthropic_sdk)
+            self._backends[name] = found
+        return found
+
+    @property
+    def sdk(self) -> AsyncAnthropic:
+        """The Anthropic SDK client (benchmarks hook into its transport)."""
+        return self.backend("anthropic").sdk  # type: ignore[attr-defined,no-any-return]
+
+    def start_checks(self) -> None:
+        """Check in the background that each backend answers and takes its key (one free models-list
+        request; other servers must serve the configured models too): a wrong key or an unreachable
+        server is a warning naming its URL, not a crash; calls to it fall back like an outage."""
+        self._checks = asyncio.get_running_loop().create_task(self.check_backends(),
+                                                              name="model-backend-check")
+
+    async def check_backends(self) -> list[str]:
+        problems = []
+        for name, models in self._in_use.items():
+            backend = self.backend(name)
+            try:
+                problem = await backend.probe(models)
+            except Exception as exc:  # a check must never stop the bot
+                problem = f"{backend.base_url} could not be checked ({type(exc).__name__}: {exc})"
+            if problem and KEY_REJECTED in problem:
+                key = f"{name}_api_key"
+                log.warning("%s: %s: %s; starting anyway, but replies that need %s fall back in character "
+                            "until the key is fixed", source_of(key, self.settings.origins), key, problem,
+                            ", ".join(models))
+                problems.append(problem)
+            elif problem:
+                log.warning("%s backend: %s; replies that need %s fall back in character until it answers",
+                            name, problem, ", ".join(models))
+                problems.append(problem)
+        return problems
+
+    def _make_api_logger(self) -> logging.Logger | None:
+        if not self.settings.enable_api_call_logging:
+            return None
+        path = Path(self.settings.api_log_file)
+        if not path.is_absolute():
+            path = PROJECT_ROOT / path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        logger = logging.getLogger(f"kindred.api_calls.{id(self)}")
+        logger.propagate = False
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        return logger
+
+    async def close(self) -> None:
+        if self._checks is not None:
+            self._checks.cancel()
+            await asyncio.gather(self._checks, return_exceptions=True)
+        for backend in self._backends.values():
+            await backend.close()
+        if self._api_log:
+            for h in list(self._api_log.handlers):
+                h.close()
+                self._api_log.removeHandler(h)
+
+    # -- public calls
+
+    async def generate(
+        self,
+        prompt: Prompt,
+        *,
+        model: str,
+        user_id: int | None,
+        purpose: str = "reply",
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        timeout: float | None = None,
+        on_text: Callable[[str], None] | None = None,
+        stream: bool | None = None,
+    ) -> Completion:
+        """One reply; streamed when configured (``on_text`` sees the text so far)."""
+        kwargs: dict[str, Any] = {
+            "model": model,
+            "max_tokens": max_tokens or self.settings.default_max_tokens,
+            "messages": prompt.messages,
+        }
+        _set_temperature(kwargs, self.settings.default_temperature if temperature is None else temperature)
+        if prompt.system:
+            kwargs["system"] = prompt.system
+        use_stream = self.settings.stream_replies if stream is None else stream
+        return await self._call(kwargs, purpose=purpose, user_id=user_id,
+                                timeout=self.settings.llm_timeout if timeout is None else timeout,
+                                stream=use_stream, on_text=on_text)
+
+    async def vote(self, prompt: Prompt, *, count: int, user_id: int | None) -> list[bool | None]:
+        """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed."""
+
+        async def one() -> bool | None:
+            try:
+                completion = await self._call(
+                    {"model": self.settings.voting_model, "max_tokens": 5,
+                     "system": prompt.system, "messages": prompt.messages},
+                    purpose="vote", user_id=user_id, timeout=self.settings.should_reply_timeout, stream=False)
+            except ClaudeUnavailable:
+                return None
+            return parse_yes_no(completion.text)
+
+        return list(await asyncio.gather(*(one() for _ in range(count))))
+
+    @property
+    def background_model(self) -> str:
+        """The model of summaries, consolidation and the daily mood (``summary_model``, else replies')."""
+        return self.settings.summary_model or self.settings.default_model
+
+    async def summarize(self, prompt: Prompt, *, user_id: int | None, purpose: str = "summary",
+                        max_tokens: int = 2000) -> Completion:
+        return await self._call(
+            {"model": self.background_model, "max_tokens": max_tokens,
+             "system": prompt.system, "messages": prompt.messages},
+            purpose=purpose, user_id=user_id, timeout=self.settings.summarize_timeout, stream=False)
+
+    async def complete(self, prompt: Prompt, *, model: str | None = None, user_id: int | None = None,
+                       purpose: str, max_tokens: int = 1000, temperature: float | None = None,
+                       timeout: float | None = None) -> Completion:
+        """A plain non-streamed call (structured extraction and other background work)."""
+        kwargs: dict[str, Any] = {"model": model or self.background_model, "max_tokens": max_tokens,
+                                  "messages": prompt.messages}
+        _set_temperature(kwargs, temperature)
+        if prompt.system:
+            kwargs["system"] = prompt.system
+        return await self._call(kwargs, purpose=purpose, user_id=user_id,
+                                timeout=self.settings.summarize_timeout if timeout is None else timeout,
+                                stream=False)
+
+    # -- the call loop
+
+    async def _call(self, kwargs: dict[str, Any], *, purpose: str, user_id: int | None, timeout: float,
+                    stream: bool, on_text: Callable[[str], None] | None = None) -> Completion:
+        for guard in self.spend_guards:
+            refused = await guard(purpose)
+            if refused is not None:
+                log.info("%s call not made: %s", purpose, refused)
+                raise ClaudeUnavailable(refused)
+        name, model = route(kwargs["model"], self.settings.llm_backend)
+        if model != kwargs["model"]:
+            kwargs = {**kwargs, "model": model}
+        backend = self.backend(name)
+        started = time.perf_counter()
+        attempt = 0
+        last_error = "timeout"
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    attempt += 1
+                    try:
+                        call = backend.stream(kwargs, on_text) if stream else backend.create(kwargs)
+                        completion = await call
+                    except Exception as exc:
+                        failure = backend.failure(exc)
+                        if failure is None:
+                            raise
+                        last_error = failure.message
+                        if not failure.retryable:
+                            raise ClaudeUnavailable(last_error) from exc
+                        await asyncio.sleep(_backoff(attempt, failure.retry_after))
+                    else:
+                        break
+        except TimeoutError:
+            await self._failed(backend, kwargs, purpose, user_id, started,
+                               f"timed out after {timeout:g}s ({last_error})")
+            raise ClaudeUnavailable(f"{model} timed out after {timeout:g}s: {last_error}") from None
+        except ClaudeUnavailable as exc:
+            await self._failed(backend, kwargs, purpose, user_id, started, str(exc))
+            raise
+        latency = (time.perf_counter() - started) * 1000
+        usage = completion.usage
+        priced = CallUsage(usage.input_tokens, usage.output_tokens, usage.cache_creation_tokens,
+                           usage.cache_read_tokens, self._cost(name, model, completion))
+        completion = Completion(completion.text, completion.model, priced, completion.stop_reason)
+        await self._record(completion, purpose=purpose, user_id=user_id, latency_ms=latency, ok=True)
+        return completion
+
+    def _cost(self, backend: str, model: str, completion: Completion) -> float:
+        """USD of a call: ``model_costs`` for a listed model; Claude's prices by family; else 0 (local)."""
+        prices = self._costs.get(model) or self._costs.get(completion.model)
+        u = completion.usage
+        if prices is None:
+            return cost_of(self.settings, completion.model, u) if backend == "anthropic" else 0.0
+        per_input, per_output = prices
+        return (per_input * (u.input_tokens + u.cache_creation_tokens * CACHE_WRITE_MULTIPLIER
+                             + u.cache_read_tokens * CACHE_READ_MULTIPLIER) + per_output * u.output_tokens)
+
+    async def _record(self, completion: Completion, *, purpose: str, user_id: int | None, latency_ms: float,
+                      ok: bool, error: str = "") -> None:
+        u = completion.usage
+        if self.store is not None:
+            try:
+                await self.store.usage.record(
+                    user_id=user_id, purpose=purpose, model=completion.model, input_tokens=u.input_tokens,
+                    output_tokens=u.output_tokens, cache_creation_tokens=u.cache_creation_tokens,
+                    cache_read_tokens=u.cache_read_tokens, cost=u.cost, latency_ms=latency_ms, ok=ok,
+                    error=error, guild_id=SPEND_GUILD.get())
+            except Exception:  # usage accounting must never break a reply
+                log.exception("could not record API usage")
+        if u.cost:
+            for observer in self.on_spend:
+                observer(SPEND_GUILD.get(), u.cost)
+        if self._api_log is not None:
+            self._api_log.info(json.dumps({
+                "purpose": purpose, "model": completion.model, "user_id": user_id, "ok": ok, "error": error,
+                "input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
+                "cache_creation_tokens": u.cache_creation_tokens, "cache_read_tokens": u.cache_read_tokens,
+                "cost": round(u.cost, 8), "latency_ms": round(latency_ms, 1)}))
+
+    async def _failed(self, backend: Backend, kwargs: dict[str, Any], purpose: str, user_id: int | None,
+                      started: float, error: str) -> None:
+        log.warning("%s %s call (%s) failed: %s", backend.label, purpose, kwargs["model"], error)
+        await self._record(Completion("", kwargs["model"], CallUsage()), purpose=purpose, user_id=user_id,
+                           latency_ms=(time.perf_counter() - started) * 1000, ok=False, error=error)
+        for observer in list(self.on_error):
+            try:
+                await observer(f"{backend.label} {purpose} call failed ({kwargs['model']}): {error}")
+            except Exception:
+                log.exception("error observer failed")
+
+
+ModelClient = ClaudeClient
+
+
+def _set_temperature(kwargs: dict[str, Any], temperature: float | None) -> None:
+    """Temperature left the SDK's signatures in 1.0 (newer models accept only the default, 1.0); the API
+    still takes it for older models, so a non-default value travels in ``extra_body``."""
+    if temperature is not None and temperature != 1.0:
+        kwargs["extra_body"] = {"temperature": temperature}
+
+
+def _backoff(attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with jitter, honouring a short retry-after."""
+    if retry_after is not None:
+        return retry_after
+    return min(0.25 * 2 ** (attempt - 1), 8.0) * (0.5 + random.random() / 2)
+
+
+def parse_yes_no(text: str) -> bool | None:
+    word = text.strip().lstrip("*_\"'`").lower()
+    if word.startswith("yes"):
+        return True
+    if word.startswith("no"):
+        return False
+    return None
+
+
+def majority_yes(votes: Sequence[bool | None]) -> bool:
+    """Yes only when strictly more than half of all votes asked said yes (failed votes count as no)."""
+    return sum(1 for v in votes if v) * 2 > len(votes)

@@ -1,0 +1,50 @@
+"""Every message about a credential (missing, a placeholder, rejected by its service) in one form:
+``<where it came from>: <key>: <what is wrong>: <what to do>``, where the source is the file that set it,
+or the environment variable, and a missing one points at ``character.local.env`` (git-ignored)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from bot.core.errors import ConfigError
+
+ENVIRONMENT = "environment"
+LOCAL_ENV = "character.local.env"  # the character folder's git-ignored file for secrets
+
+# key -> (what it is, its environment variable)
+CREDENTIALS: dict[str, tuple[str, str]] = {
+    "discord_token": ("the Discord bot token", "DISCORD_TOKEN"),
+    "anthropic_api_key": ("the Anthropic API key", "ANTHROPIC_API_KEY"),
+    "openai_api_key": ("the API key of the openai backend", "OPENAI_API_KEY"),
+    "dashboard_token": ("the dashboard's login token", "DASHBOARD_TOKEN"),
+}
+
+
+def source_of(key: str, origins: Mapping[str, str]) -> str:
+    """Where a credential's value came from: a file's path, or ``environment variable NAME``."""
+    origin = origins.get(key)
+    if origin is None:
+        return "not set anywhere"
+    return f"environment variable {CREDENTIALS[key][1]}" if origin == ENVIRONMENT else origin
+
+
+def unusable(key: str, origins: Mapping[str, str], character_dir: Path, why: str) -> ConfigError:
+    """A credential that is not set, empty or an example placeholder (``why``: ``missing`` or
+    ``still the example placeholder``)."""
+    what, variable = CREDENTIALS[key]
+    local = character_dir / LOCAL_ENV
+    origin = origins.get(key)
+    if origin == ENVIRONMENT:
+        return ConfigError(ENVIRONMENT, variable, f"{why}: set {what} in the {variable} environment "
+                                                  f"variable, or unset it and put {key}=... in {local}")
+    if origin is None:
+        return ConfigError(str(local), key, f"{why}: put {what} here as {key}=..., or set the {variable} "
+                                            "environment variable")
+    return ConfigError(origin, key, f"{why}: put {what} here, or better in {local} (git-ignored), or set "
+                                    f"the {variable} environment variable")
+
+
+def rejected(key: str, origins: Mapping[str, str], by: str, detail: str, advice: str) -> str:
+    """The line for a credential its service refused (``by``: the service; ``detail``: its answer)."""
+    return f"{source_of(key, origins)}: {key}: {by} rejected {CREDENTIALS[key][0]} ({detail}): {advice}"

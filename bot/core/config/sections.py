@@ -1,0 +1,495 @@
+"""Every setting Kindred reads, declared once, grouped by the part of Kindred that uses it.
+
+A new setting is one line in the section class of the code that reads it:
+``name: type = key(default, "one-line meaning", min=/above=/max=/choices=/aliases=...)``. Loading and
+validation (bot/core/config/loading.py), the README table and config.env.example (``python -m bot.core.config
+sync-docs``; tests/test_config.py fails when they drift) all come from these lines. A new section: a frozen
+dataclass with a TITLE here, plus one field on :class:`Settings`.
+
+Code that needs one concern takes its section (memory/ takes :class:`MemorySettings`); ``settings.<key>``
+reads any key from the whole :class:`Settings` as well.
+"""
+
+# No ``from __future__ import annotations`` here: keys.py reads each field's type as the class itself.
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bot.core.config.keys import Setting, declared, is_section, key, parsed_by
+from bot.core.config.paths import PROJECT_ROOT, resolve_folder
+from bot.core.config.service import (
+    AccessSettings,
+    ClusterSettings,
+    ConsoleSettings,
+    LimitSettings,
+    OperationSettings,
+    RecoverySettings,
+    parse_shard_ids,
+)
+from bot.core.localtime import load_zone, parse_quiet_hours
+from bot.core.models.base import BACKENDS, parse_model_costs
+
+
+def _user_ids(value: str) -> str | None:
+    for part in value.replace(" ", "").split(","):
+        if part and not part.isdigit():
+            return f"expected comma-separated user ids, got {part!r}"
+    return None
+
+
+def _model_costs(value: str) -> str | None:
+    try:
+        parse_model_costs(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _database_url(value: str) -> str | None:
+    return f"not a database URL: {value!r}" if value and "://" not in value else None
+
+
+@dataclass(frozen=True)
+class ReplySettings:
+    """Whether and when the character answers (bot/reply/engine.py)."""
+
+    TITLE: ClassVar[str] = "Reply decisions"
+    bot_reply_threshold: int = key(
+        3, "Consecutive replies to other bots allowed until a human speaks.", min=0)
+    yes_no_vote_count: int = key(
+        3, "Yes/no votes asked of the voting model for unaddressed channel messages.", above=0)
+    voting_model: str = key("claude-haiku-4-5", "Model that casts the yes/no reply votes.")
+    reply_cooldown: float = key(10.0, "Seconds between replies to the same bot.", min=0)
+    recent_channel_messages: int = key(
+        15, "Recent channel messages (with author names) put in each prompt.", min=0)
+    log_inactive_channels: bool = key(
+        False, "Still write messages from deactivated channels/servers to the log.")
+    fallback_reply: str = key(
+        "*{name} blinks, lost in thought for a moment.* Sorry, my thoughts scattered. "
+        "Could you say that again?",
+        "In-character reply posted when Claude fails or times out ({name} is the character's name).")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The Claude models, generation parameters and prices (bot/core/claude.py)."""
+
+    TITLE: ClassVar[str] = "Models and generation"
+    default_model: str = key("claude-sonnet-4-6", "Model for replies to standard users.")
+    premium_model: str = key("claude-opus-4-5", "Model for replies to premium users.")
+    default_max_tokens: int = key(1250, "Max tokens of a reply.", min=1, max=64000)
+    default_temperature: float = key(
+        1.0, "Sampling temperature of replies; sent only when not 1.0 (newer models accept only 1.0).",
+        min=0.0, max=1.0)
+    stream_replies: bool = key(True, "Stream replies from Claude (typing overlaps generation).")
+    cost_per_token_haiku: float = key(
+        0.000001, "USD per input token for Haiku models (output 5x, cache write 1.25x, cache read 0.1x).")
+    cost_per_token_sonnet: float = key(0.000003, "USD per input token for Sonnet models (same multipliers).")
+    cost_per_token_opus: float = key(0.000005, "USD per input token for Opus models (same multipliers).")
+    # Model backends (bot/core/models/): one backend for all purposes, or one per model with a prefix.
+    llm_backend: str = key(
+        "anthropic", "Backend of every model: anthropic (Claude) or openai (an OpenAI-compatible server at "
+        "openai_base_url: Ollama, llama.cpp, vLLM, LM Studio, OpenRouter); a model written openai:NAME or "
+        "anthropic:NAME uses that backend instead.", choices=BACKENDS, restart=True)
+    summary_model: str = key(
+        "", "Model for summaries, core memories, consolidation and the daily mood; empty: default_model.")
+    openai_base_url: str = key(
+        "", "Base URL of the OpenAI-compatible server, e.g. http://localhost:11434/v1 (Ollama); empty: "
+        "OpenAI's own.", restart=True)
+    model_costs: str = key(
+        "", "Comma-separated MODEL=USD per input token[/USD per output token]; an unlisted model costs 0 on "
+        "the openai backend (a local model) and its family's price on anthropic.", check=_model_costs,
+        restart=True)
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """Voice messages heard and spoken (bot/runtime/voice.py, bot/runtime/audio.py)."""
+
+    TITLE: ClassVar[str] = "Voice messages"
+    stt_backend: str = key(
+        "", "Speech-to-text for received voice messages: openai (an OpenAI-compatible /audio/transcriptions "
+        "server, e.g. a local whisper server) or empty (the character says it cannot listen).",
+        choices=("", "openai"))
+    stt_base_url: str = key("", "Base URL of the transcription server; empty: openai_base_url.")
+    stt_model: str = key("whisper-1", "Transcription model.")
+    voice_replies: str = key(
+        "off", "Also send replies as Discord voice messages: off, mirror (only in answer to a voice message) "
+        "or always.", choices=("off", "mirror", "always"))
+    tts_backend: str = key(
+        "espeak-ng", "Text-to-speech for voice replies: espeak-ng (local, Debian package) or openai (an "
+        "OpenAI-compatible /audio/speech server).", choices=("espeak-ng", "openai"))
+    tts_base_url: str = key("", "Base URL of the speech server; empty: openai_base_url.")
+    tts_model: str = key("tts-1", "Speech model (openai tts_backend).")
+    tts_voice: str = key(
+        "", "The character's voice (set it in character.env): an openai voice name (empty: alloy) or an "
+        "espeak-ng voice (empty: en).")
+    voice_timeout: float = key(
+        30.0, "Seconds for one transcription, or one spoken reply (synthesis and conversion).", above=0)
+    voice_unheard_reply: str = key(
+        "*{name} tilts their head.* I can't listen to voice messages, sorry. Could you type it?",
+        "What the character says to a voice message it cannot transcribe ({name} is the character's "
+        "name).")
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    """What the character keeps about people: summaries, core memories, facts, relationships (memory/)."""
+
+    TITLE: ClassVar[str] = "Memory"
+    conversation_token_threshold: int = key(
+        25000, "History tokens that trigger background summarization.", min=0)
+    core_memory_token_threshold: int = key(
+        8000, "Core-memory tokens that trigger condensing with core_memory_dump.", min=0)
+    history_keep_messages: int = key(
+        10, "Most recent messages kept verbatim after a summarization.", min=0)
+    memory_consent: str = key(
+        "all", "Whose memories are kept: all (everyone except who ran /memory opt-out) or opt_in (only who "
+        "ran /memory opt-in).", choices=("all", "opt_in"), restart=True)
+    consolidation_hour_utc: int = key(
+        4, "Hour of the day (UTC) of the daily memory consolidation.", min=0, max=23, restart=True)
+    embedding_model: str = key(
+        "", "Sentence-transformers model (local folder or cached name) for fact embeddings; empty: the "
+        "bundled all-MiniLM-L6-v2.", restart=True)
+    fact_similarity_threshold: float = key(
+        0.8, "Cosine similarity at which a newly extracted fact counts as one already known.",
+        above=0.0, max=1.0)
+    fact_expiry_days: int = key(
+        14, "Days after its last mention that an unpinned fact is forgotten (0: never).", min=0)
+    relationship_max_daily_change: float = key(
+        1.0, "Largest change of each relationship metric per day from consolidation.", min=0)
+    recall_token_budget: int = key(
+        400, "Tokens of recalled long-term facts put in each reply's prompt.", min=0)
+
+
+@dataclass(frozen=True)
+class EnsembleSettings:
+    """One bot playing several characters, and characters of other bots (bot/reply/ensemble.py,
+    bot/reply/engine.py)."""
+
+    TITLE: ClassVar[str] = "Several characters"
+    ensemble_characters: str = key(
+        "", "Comma-separated character folders this bot also plays in servers, each speaking through a "
+        "channel webhook (the main character speaks as the bot account).", restart=True)
+    router_sticky_seconds: float = key(
+        300.0, "Seconds the character who spoke last in a channel keeps unaddressed conversation (several "
+        "characters).", min=0, restart=True)
+    max_character_turns: int = key(
+        3, "Consecutive character-to-character replies in a channel until a human speaks (loop protection).",
+        min=0)
+    banter_chance: float = key(
+        0.3, "Chance one character answers another unprompted; affinity -10..10 scales it from 0 to twice "
+        "this.", min=0.0, max=1.0)
+    global_response_chance: float = key(
+        1.0, "Chance that a server message nobody addressed is considered at all (several characters; "
+        "acore_bot's GLOBAL_RESPONSE_CHANCE).", min=0.0, max=1.0, restart=True)
+    follow_up_cooldown: float = key(
+        0.0, "Seconds after a character joined in unaddressed (routed or banter) before it may do so "
+        "again in "
+        "that channel (0: no cooldown).", min=0.0, restart=True)
+    affinity_decay_days: float = key(
+        7.0, "Days in which the affinity between two characters halves toward neutral while they do not talk "
+        "(0: never fades).", min=0.0)
+    peer_characters: str = key(
+        "", "Comma-separated names of characters run by other bots in the same server (bots seen speaking "
+        "are detected too).", restart=True)
+    turn_wait_after_human: float = key(
+        8.0, "Seconds a character named second waits for the first one's answer to a person.", min=0)
+    turn_wait_after_bot: float = key(
+        3.0, "Seconds a character named second waits for the first one's answer to a bot.", min=0)
+
+
+@dataclass(frozen=True)
+class DiscordSettings:
+    """The Discord connection, message limits and button lifetimes (cogs/bot.py, cogs/)."""
+
+    TITLE: ClassVar[str] = "Discord"
+    max_message_length: int = key(
+        2000, "Longest Discord message; longer replies are split.", min=100, max=4000)
+    shard_count: int = key(
+        1, "Gateway shards; above 1 the bot runs as an AutoShardedBot.", above=0, restart=True)
+    reroll_timeout_seconds: int = key(
+        60, "Seconds the /reroll buttons stay usable, counted from when the preview appears.", min=0)
+    confirm_timeout_seconds: int = key(
+        180, "Seconds the confirmation buttons of /reset_conversation, /forget_last and /forget_me stay "
+        "usable (0: no limit).", min=0)
+    heartbeat_interval_seconds: float = key(
+        60.0, "Seconds between checks of each shard's gateway latency.", above=0, restart=True)
+    latency_warning_ms: float = key(
+        1000.0, "Gateway latency (ms) which, when two readings in a row are above it, sends a warning to the "
+        "log and the log channel.", min=0)
+    discord_api_base_url: str = key(
+        "https://discord.com/api/v10", "REST base URL (a Discord-compatible server or proxy).", restart=True)
+    discord_gateway_url: str = key(
+        "wss://gateway.discord.gg/", "Gateway websocket URL (ws:// allowed).", restart=True)
+
+
+@dataclass(frozen=True)
+class TypingSettings:
+    """The simulated typing indicator (bot/reply/typing_sim.py)."""
+
+    TITLE: ClassVar[str] = "Typing simulation"
+    typing_speed_cpm: float = key(300.0, "Simulated typing speed, characters per minute.", above=0)
+    min_typing_time: float = key(2.0, "Shortest typing indicator, seconds.", min=0)
+    max_typing_time: float = key(15.0, "Longest typing indicator, seconds (at least min_typing_time).")
+    typing_variance: float = key(0.2, "Random +/- fraction applied to the typing time.", min=0)
+
+
+@dataclass(frozen=True)
+class TimeoutSettings:
+    """How long a Claude call may take (bot/core/claude.py)."""
+
+    TITLE: ClassVar[str] = "Timeouts"
+    should_reply_timeout: float = key(10.0, "Seconds for the reply vote before deciding 'no'.", min=0)
+    summarize_timeout: float = key(60.0, "Seconds for one summarization call.", min=0)
+    llm_timeout: float = key(60.0, "Seconds for one reply generation, retries included.", min=0)
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """The database and the logs (database/, main.py, bot/core/claude.py's API call log)."""
+
+    TITLE: ClassVar[str] = "Storage and logging"
+    database_url: str = key(
+        "", "SQLAlchemy URL; empty means a SQLite file data/<character>.db.",
+        check=_database_url, secret=True, restart=True)  # secret: it may hold a password
+    log_level: str = key(
+        "INFO", "Python logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+    verbose_logging: bool = key(False, "Start with decisions mirrored to the log channel.", restart=True)
+    enable_api_call_logging: bool = key(
+        False, "Append every Claude call (model, tokens, cost, latency) to api_log_file.")
+    api_log_file: str = key("logs/anthropic_api_calls.log", "File for enable_api_call_logging.")
+
+
+@dataclass(frozen=True)
+class SecretSettings:
+    """Secrets and identity: usually in character.env or the environment, never in config.env.example."""
+
+    TITLE: ClassVar[str] = "Secrets and identity"
+    CHARACTER_ENV: ClassVar[bool] = True  # documented in character.env.example, not config.env.example
+    discord_token: str = key("", "Discord bot token (required to run the bot).", secret=True, restart=True)
+    anthropic_api_key: str = key(
+        "", "Anthropic API key (required while any model runs on Claude).", secret=True, restart=True)
+    openai_api_key: str = key(
+        "", "API key of the openai backend and voice servers (local servers need none).", secret=True,
+        restart=True)
+    anthropic_base_url: str = key("", "Messages API base URL; empty means the SDK default.", restart=True)
+    log_channel: int = key(
+        0, "Admin log channel id.", aliases=("log_channel_id",), placeholder_unset=True)
+    admin_user_ids: str = key(
+        "", "Comma-separated Discord user ids allowed to run admin commands.", check=_user_ids)
+
+
+@dataclass(frozen=True)
+class AliveSettings:
+    """Alive between messages: proactive talk, custom status, feelings, style, emotes, check-ins
+    (bot/alive/service.py and the modules it gathers)."""
+
+    TITLE: ClassVar[str] = "Alive between messages"
+    proactive_talk: bool = key(
+        False, "Speak first in channels where no admin used /bot proactive (admins switch it per channel or "
+        "server).")
+    proactive_interval_minutes: int = key(
+        30, "Minutes between proactive rounds (each channel where it is on rolls once).", above=0,
+        restart=True)
+    proactive_chance: float = key(
+        0.1, "Chance that a proactive round speaks in a channel that passed the checks.", min=0.0, max=1.0)
+    proactive_max_silence_hours: float = key(
+        6.0, "A channel silent for longer gets no proactive message (no talking into an empty room).",
+        above=0)
+    quiet_hours: str = key(
+        "", "Local hours (in timezone) when the character never speaks first nor checks in, as start-end "
+        "like 23-7 (empty: none).", check=parsed_by(parse_quiet_hours), restart=True)
+    timezone: str = key(
+        "UTC", "IANA time zone of quiet_hours, check-ins and the character's daily rhythm (e.g. "
+        "Europe/Paris).", check=parsed_by(load_zone), restart=True)
+    custom_status: bool = key(
+        True, "Claude writes a one-line custom status once a day after consolidation (and at start-up when "
+        "none is set).")
+    emotions: bool = key(
+        True, "Hormone-like feelings moved by each exchange, shown to Claude as a mood label and tone "
+        "guidance.")
+    style_mirroring: bool = key(
+        True, "Learn how each remembered person writes and mirror it (one line of guidance per reply).")
+    server_emotes: bool = key(
+        True, "Tell the character the server's custom emotes; :name: in what it writes becomes the emote.")
+    emote_reactions: bool = key(
+        True, "React with an emote to warm messages aimed at the character that its vote would not answer, "
+        "where no admin used /bot reactions.")
+    reaction_rate_limit: int = key(
+        3, "Emote reactions (instead of replies) per channel per hour at most.", min=0, restart=True)
+    checkins: bool = key(
+        True, "Allow /checkin: one DM to people who opted in after checkin_after_days of silence.")
+    checkin_after_days: float = key(
+        7.0, "Days of silence after which someone who ran /checkin on gets one check-in DM.", above=0)
+
+
+MIN_DASHBOARD_TOKEN = 16  # a login token shorter than this could be guessed
+
+
+def _host(value: str) -> str | None:
+    return None if value.strip() else "must not be empty (127.0.0.1 by default)"
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """The operator's web dashboard (bot/operator/dashboard/)."""
+
+    TITLE: ClassVar[str] = "Operator's dashboard"
+    dashboard_port: int = key(0, "Port of the operator's web dashboard, served by the bot (0: off).",
+                              min=0, max=65535, restart=True)
+    dashboard_host: str = key(
+        "127.0.0.1", "Dashboard address (other than 127.0.0.1 only behind a TLS proxy).", check=_host,
+        restart=True)
+    dashboard_token: str = key(
+        "", f"Dashboard login token, {MIN_DASHBOARD_TOKEN}+ characters (required when it runs).", secret=True)
+
+
+def _image_bytes(value: int) -> str | None:
+    return f"at most 3932160 (5 MB of base64, Claude's limit per image), got {value}" \
+        if value > 3_932_160 else None
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    """Images and files a message carries, read for Claude (bot/reply/media.py)."""
+
+    TITLE: ClassVar[str] = "Images and files"
+    max_image_bytes: int = key(
+        3_932_160, "Largest image (bytes) shown to Claude; Claude takes at most 5 MB of base64 per image, "
+        "3,932,160 bytes.", above=0, check=_image_bytes)
+    max_images_per_message: int = key(4, "Images of one message shown to Claude (0: none).", min=0, max=20)
+    max_attachment_chars: int = key(
+        20_000, "Characters of a text file (.txt, .md, source code, .json, .csv) read into the message; a "
+        "longer file is cut there, with a note.", min=0)
+    attachment_timeout: float = key(10.0, "Seconds to download one message's attachments.", above=0)
+    unreadable_attachment_line: str = key(
+        "*{name} squints at {file}.* I can't open that one here, sorry.",
+        "The line the character says about files it could not look at ({name}: the character's name, "
+        "{file}: the files).")
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How a reply reaches the channel (bot/reply/delivery.py)."""
+
+    TITLE: ClassVar[str] = "Reply delivery"
+    reply_delivery: str = key(
+        "chunked", "whole (one message, split only at the length limit), chunked (a long answer as several "
+        "messages at paragraph breaks, typing before each) or streamed (posted as soon as a sentence is "
+        "written, then edited as the rest arrives).", choices=("whole", "chunked", "streamed"))
+    stream_edit_interval: float = key(
+        1.0, "Seconds between edits of a streamed reply (Discord allows about 5 edits per 5 seconds in a "
+        "channel).", min=0.2)
+
+
+@dataclass(frozen=True)
+class TriageSettings:
+    """Fewer votes in busy channels (bot/reply/triage.py); intent routing of answered messages
+    (bot/reply/intent.py)."""
+
+    TITLE: ClassVar[str] = "Triage and intent routing"
+    vote_window_seconds: float = key(
+        2.0, "Unaddressed messages in one channel within this many seconds share one vote round, on the "
+        "latest (0: a round per message).", min=0, max=60)
+    other_bot_prefixes: str = key(
+        "!,?,$,%,;;,-", "Comma-separated command prefixes of other bots: a message starting with one and a "
+        "letter (!play) gets no vote.")
+    code_model: str = key("", "Model for replies to code (fences, stack traces, code); empty: the default.")
+    vision_model: str = key("", "Model for replies to messages with an image; empty: the default.")
+    memory_recall_token_budget: int = key(
+        1500, "Recall budget (tokens of remembered facts) for questions about the past (do you remember...).",
+        min=0)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed, validated configuration: one attribute per section (``settings.memory``), in README order.
+
+    ``settings.<key>`` reads a key of any section too (``settings.recall_token_budget``)."""
+
+    character_dir: Path
+    config_file: Path | None = None
+    replies: ReplySettings = field(default_factory=ReplySettings)
+    models: ModelSettings = field(default_factory=ModelSettings)
+    memory: MemorySettings = field(default_factory=MemorySettings)
+    ensemble: EnsembleSettings = field(default_factory=EnsembleSettings)
+    discord: DiscordSettings = field(default_factory=DiscordSettings)
+    typing: TypingSettings = field(default_factory=TypingSettings)
+    timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    alive: AliveSettings = field(default_factory=AliveSettings)
+    secrets: SecretSettings = field(default_factory=SecretSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    operation: OperationSettings = field(default_factory=OperationSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    recovery: RecoverySettings = field(default_factory=RecoverySettings)
+    triage: TriageSettings = field(default_factory=TriageSettings)
+    # The merged raw values, for the persona loader (character prompts and format-specific keys).
+    raw: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Where each key that was set came from (a file's path, or "environment"): credential messages name it.
+    origins: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def __getattr__(self, name: str) -> Any:
+        """Flat reads (``settings.shard_count``): only called for names that are not attributes."""
+        section = SECTION_OF.get(name)
+        if section is None:
+            raise AttributeError(f"'Settings' object has no attribute {name!r}")
+        return getattr(object.__getattribute__(self, section), name)
+
+    def __repr__(self) -> str:  # secrets never reach a log line
+        return f"Settings(character_dir={self.character_dir!s}, database={self.safe_database_url()})"
+
+    @property
+    def admin_ids(self) -> frozenset[int]:
+        return frozenset(int(p) for p in self.secrets.admin_user_ids.replace(" ", "").split(",") if p)
+
+    @property
+    def character_name_slug(self) -> str:
+        return self.character_dir.name
+
+    @property
+    def ensemble_dirs(self) -> list[Path]:
+        """The other character folders this bot plays (resolved like ``--character``)."""
+        return [resolve_folder(p) for p in self.ensemble.ensemble_characters.split(",") if p.strip()]
+
+    @property
+    def shard_id_list(self) -> tuple[int, ...] | None:
+        """The shards this process runs, or None for all of them (one process, no cluster)."""
+        return parse_shard_ids(self.cluster.shard_ids) or None
+
+    def resolved_database_url(self) -> str:
+        if self.storage.database_url:
+            return self.storage.database_url
+        path = PROJECT_ROOT / "data" / f"{self.character_name_slug}.db"
+        return f"sqlite+aiosqlite:///{path}"
+
+    def safe_database_url(self) -> str:
+        """The database URL with any password masked, for logs."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self.resolved_database_url()).render_as_string(hide_password=True)
+        except Exception:
+            return "<unparseable database url>"
+
+
+# -- derived from the declarations above (nothing below names a key)
+
+SECTIONS: dict[str, type] = {
+    f.name: f.type for f in fields(Settings) if is_section(f.type)}  # type: ignore[misc]
+SETTINGS: tuple[Setting, ...] = tuple(s for name, cls in SECTIONS.items() for s in declared(cls, name))
+SECTION_OF: dict[str, str] = {s.key: s.section for s in SETTINGS}
+BY_KEY: dict[str, Setting] = {}  # every accepted key name: keys and aliases
+for _s in SETTINGS:
+    for _name in (_s.key, *_s.aliases):
+        if _name in BY_KEY or hasattr(Settings, _name) or _name in {f.name for f in fields(Settings)}:
+            raise TypeError(f"setting {_name} is declared twice or hides a Settings attribute")
+        BY_KEY[_name] = _s

@@ -1,0 +1,130 @@
+"""What every model backend shares: the prompt, the answer, usage, and how a failed call is judged.
+
+The one request shape is the Anthropic Messages call's keyword arguments (``model``, ``max_tokens``,
+``messages``, ``system`` when there is one, a non-default temperature in ``extra_body``), as prompt
+assembly (bot/reply/prompting.py) builds it: the Anthropic backend sends it as it is, others translate it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+BACKENDS = ("anthropic", "openai")
+KEY_REJECTED = "rejected the API key"  # how a backend's probe says its key was refused (401/403)
+
+Request = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallUsage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_read_tokens: int = 0
+    cost: float = 0.0
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str
+    usage: CallUsage
+    stop_reason: str | None = None
+
+
+@dataclass
+class Prompt:
+    """A request's content: ``system`` blocks (stable ones first, carrying cache_control) and messages."""
+
+    system: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def text(self) -> str:
+        parts = [b.get("text", "") for b in self.system]
+        for m in self.messages:
+            content = m["content"]
+            parts.extend([content] if isinstance(content, str) else [b.get("text", "") for b in content])
+        return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How a backend judges an exception its SDK raised: the line to log, whether another try is worth it,
+    and how long the server asked us to wait first (None: our own backoff)."""
+
+    message: str
+    retryable: bool
+    retry_after: float | None = None
+
+
+class Backend(Protocol):
+    """One kind of model server. Calls raise the SDK's own exceptions; ``failure`` judges them."""
+
+    name: str  # "anthropic" or "openai"
+    label: str  # how log lines name it ("Claude", ...)
+    base_url: str
+
+    async def create(self, request: Request) -> Completion: ...
+
+    async def stream(self, request: Request, on_text: Callable[[str], None] | None) -> Completion: ...
+
+    def failure(self, exc: Exception) -> Failure | None:
+        """The exception judged, or None when it is not a failure of the server or the wire (a bug)."""
+        ...
+
+    async def probe(self, models: list[str]) -> str | None:
+        """A start-up check: None when the server answers, else what is wrong (one line)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def route(model: str, default: str) -> tuple[str, str]:
+    """(backend, model name) for a configured model: ``openai:<name>`` or ``anthropic:<name>`` pick their
+    backend (Ollama names such as ``llama3.2:3b`` keep their own colon), anything else goes to ``default``."""
+    prefix, sep, rest = model.partition(":")
+    if sep and prefix in BACKENDS and rest:
+        return prefix, rest
+    return default, model
+
+
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """A server's ``retry-after-ms`` / ``retry-after`` (seconds), capped at 10 s; None when absent."""
+    if headers is None:
+        return None
+    try:
+        if headers.get("retry-after-ms") is not None:
+            return min(float(headers["retry-after-ms"]) / 1000, 10.0)
+        if headers.get("retry-after") is not None:
+            return min(float(headers["retry-after"]), 10.0)
+    except ValueError:
+        pass
+    return None
+
+
+def temperature_of(request: Request) -> float | None:
+    """The non-default temperature a request carries (see bot.core.claude._set_temperature), if any."""
+    extra = request.get("extra_body")
+    return extra.get("temperature") if isinstance(extra, dict) else None
+
+
+def parse_model_costs(text: str) -> dict[str, tuple[float, float]]:
+    """``model_costs``: comma-separated ``MODEL=USD per input token[/USD per output token]`` (output
+    defaults to the input price) -> {model: (input, output)}. Raises ValueError naming the bad entry."""
+    costs: dict[str, tuple[float, float]] = {}
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        model, sep, prices = entry.rpartition("=")  # model names may hold "/" and ":", never "="
+        try:
+            if not sep or not model.strip():
+                raise ValueError
+            values = [float(p) for p in prices.split("/")]
+            if len(values) not in (1, 2) or any(not 0 <= v < float("inf") for v in values):
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"expected MODEL=PRICE[/OUTPUT PRICE], got {entry!r}") from None
+        costs[route(model.strip(), "")[1]] = (values[0], values[-1])
+    return costs

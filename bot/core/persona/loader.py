@@ -1,0 +1,124 @@
+"""Load a character folder, whatever its format, into a :class:`~bot.core.persona.model.Persona`.
+
+Detection, first match wins:
+
+1. a character card: ``card.png`` / ``card.json``, else any ``*.png`` / ``*.json`` holding a
+   ``chara_card_v2`` / ``chara_card_v3`` card (:mod:`bot.core.persona.cards`; acore_bot's extensions are
+   honoured, :mod:`bot.core.persona.acore_cards`);
+2. ``character.json`` with ``framework.json`` and/or ``frameworks/*.json``
+   (:mod:`bot.core.persona.framework`);
+3. an acore_bot character JSON: legacy, advanced persona or compiled (:mod:`bot.core.persona.acore`);
+4. ClaudeMask keys in the merged env (:mod:`bot.core.persona.claudemask`); ``core_prompt`` is required.
+
+Frameworks (``framework.json``, ``frameworks/*.json``) may be Kindred's or acore_bot's, as they are.
+
+For every format: ``default_name`` / ``description`` and the three memory prompts from the env override
+what the files say; ``avatar`` (a path relative to the folder) or an ``avatar.png`` file sets the avatar;
+``lorebook`` (a path) or a ``lorebook.json`` file adds a SillyTavern world-info lorebook; ``router_weight``
+is the character's share of unaddressed messages in an ensemble; an ``identity.json`` is validated here (it
+is seeded into the database at start-up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from bot.core.errors import ConfigError
+from bot.core.persona.acore import acore_kind, find_acore_character, load_acore_character
+from bot.core.persona.acore_cards import apply_card_extensions
+from bot.core.persona.acore_frameworks import load_all_frameworks
+from bot.core.persona.cards import card_to_persona, find_card, read_card
+from bot.core.persona.claudemask import env_text, load_claudemask
+from bot.core.persona.fields import read_json_object
+from bot.core.persona.framework import load_framework_character
+from bot.core.persona.identity import IDENTITY_FILE, read_identity_seed
+from bot.core.persona.lorebook import load_lorebook, merge_lorebooks
+from bot.core.persona.model import Persona
+
+
+def _kindred_character(folder: Path) -> bool:
+    """A ``character.json`` in Kindred's own schema (acore_bot's legacy JSON may carry the same name)."""
+    path = folder / "character.json"
+    return path.is_file() and acore_kind(read_json_object(path)) is None
+
+
+def detect_format(folder: Path) -> str:
+    """``card``, ``framework``, ``acore`` or ``claudemask``."""
+    if find_card(folder) is not None:
+        return "card"
+    if _kindred_character(folder):
+        return "framework"
+    if find_acore_character(folder) is not None:
+        return "acore"
+    return "claudemask"
+
+
+def _router_weight(folder: Path, env: Mapping[str, str]) -> float | None:
+    raw = env_text(env, "router_weight")
+    if not raw:
+        return None
+    try:
+        weight = float(raw)
+    except ValueError:
+        weight = -1.0
+    if not 0 <= weight < float("inf"):
+        raise ConfigError(
+            str(folder / "character.env"), "router_weight", f"expected a number >= 0, got {raw!r}"
+        )
+    return weight
+
+
+def _framework_notes(persona: Persona, folder: Path) -> tuple[str, ...]:
+    """What the character's frameworks read but do not use, each named with its file."""
+    notes = []
+    for fw in (persona.extra.get("frameworks") or {}).values():
+        path = Path(fw.get("file", ""))
+        name = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else str(path)
+        notes.extend(f"{name}: {field}" for field in fw.get("unused") or ())
+    return tuple(notes)
+
+
+def _folder_file(folder: Path, env: Mapping[str, str], key: str, default_name: str) -> Path | None:
+    """The file an env key names (relative to the folder), else ``default_name`` when it exists."""
+    value = env_text(env, key)
+    if value:
+        path = Path(value).expanduser()
+        path = path if path.is_absolute() else folder / path
+        if not path.is_file():
+            raise ConfigError(str(folder / "character.env"), key, f"no such file: {value}")
+        return path
+    default = folder / default_name
+    return default if default.is_file() else None
+
+
+def load_persona(folder: Path, env: Mapping[str, str]) -> Persona:
+    """The persona defined by ``folder``; ``env`` is the merged, lower-cased key/value map."""
+    if not folder.is_dir():
+        raise ConfigError(str(folder), "character_dir", "no such character folder")
+    card_path = find_card(folder)
+    acore_path = None if card_path is not None or _kindred_character(folder) else find_acore_character(folder)
+    if card_path is not None:
+        card = read_card(card_path)
+        persona = apply_card_extensions(card_to_persona(card, env), card, folder)
+    elif acore_path is not None:
+        persona = load_acore_character(acore_path, folder, env)
+    elif (folder / "character.json").is_file():
+        persona = load_framework_character(folder, env, load_all_frameworks)
+    else:
+        persona = load_claudemask(folder, env)
+    if (folder / IDENTITY_FILE).is_file():
+        read_identity_seed(folder / IDENTITY_FILE)  # a broken seed fails here, before anything connects
+    avatar = _folder_file(folder, env, "avatar", "avatar.png")
+    lore_path = _folder_file(folder, env, "lorebook", "lorebook.json")
+    lorebook = persona.lorebook
+    if lore_path is not None:
+        lorebook = merge_lorebooks([persona.lorebook, load_lorebook(lore_path)])
+    return replace(
+        persona,
+        avatar_path=avatar or persona.avatar_path,
+        lorebook=lorebook,
+        router_weight=_router_weight(folder, env),
+        unused_fields=(*persona.unused_fields, *_framework_notes(persona, folder)),
+    )

@@ -1,0 +1,352 @@
+"""Lorebooks: keyword-triggered background knowledge injected only when the conversation touches it.
+
+Two JSON shapes are read into the same :class:`~bot.core.persona.model.Lorebook`:
+
+* a card's ``character_book`` (Character Card V2/V3): ``entries`` is a list of objects with ``keys``,
+  ``secondary_keys``, ``content``, ``enabled``, ``insertion_order``, ``priority``, ``case_sensitive``,
+  ``selective``, ``constant``, ``name``/``comment`` and ``extensions``;
+* a standalone SillyTavern world-info file: ``entries`` is a dict (or list) of objects with ``key``,
+  ``keysecondary``, ``content``, ``disable``, ``order``, ``comment``, ``caseSensitive``, ``matchWholeWords``,
+  ``selectiveLogic``... Fields Kindred does not model are kept in the entry's ``extensions``.
+
+Activation rules (see :func:`activate`): a key must appear in the last ``scan_depth`` messages
+(case-insensitive unless ``case_sensitive``; ``/regex/flags`` keys are regular expressions); ``selective``
+entries also need a secondary key; ``constant`` entries always activate; disabled entries never do; the
+result is ordered by ``insertion_order`` and fits the token budget by dropping whole entries, lowest
+``priority`` first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from bot.core.errors import ConfigError
+from bot.core.persona.model import Lorebook, LoreEntry, Persona
+from bot.core.tokens import count_tokens
+
+# SillyTavern's selective logic codes (world-info ``selectiveLogic``).
+AND_ANY, NOT_ALL, NOT_ANY, AND_ALL = 0, 1, 2, 3
+
+# Keys consumed from a character_book entry; everything else a card carries outside ``extensions`` is
+# spec metadata (id, comment, position) that export re-creates from the original card.
+_BOOK_ENTRY_FIELDS = {"keys", "secondary_keys", "content", "enabled", "insertion_order", "priority",
+                      "case_sensitive", "selective", "constant", "name", "extensions"}
+# World-info entry fields that map onto LoreEntry; the rest are kept in ``extensions``.
+_WORLD_INFO_FIELDS = {
+    "key",
+    "keys",
+    "keysecondary",
+    "secondary_keys",
+    "content",
+    "disable",
+    "enabled",
+    "order",
+    "insertion_order",
+    "priority",
+    "caseSensitive",
+    "case_sensitive",
+    "selective",
+    "constant",
+    "comment",
+    "name",
+    "extensions",
+}
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _kind(value: Any) -> str:
+    return {
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        str: "text",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+def _keys(value: Any, file: str, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):  # some editors store "a, b" instead of a list
+        return tuple(k.strip() for k in value.split(",") if k.strip())
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(file, key, f"expected a list of text keys, got {_kind(value)}")
+    return tuple(k for k in value if k.strip())
+
+
+def _bool(value: Any, default: bool, file: str, key: str) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ConfigError(file, key, f"expected true or false, got {_kind(value)}")
+    return value
+
+
+def _int(value: Any, default: int, file: str, key: str) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        raise ConfigError(file, key, f"expected a whole number, got {value!r}")
+    return int(value)
+
+
+def _entry(raw: Any, file: str, where: str, *, world_info: bool) -> LoreEntry:
+    if not isinstance(raw, dict):
+        raise ConfigError(file, where, f"expected an object, got {_kind(raw)}")
+    content = raw.get("content")
+    if not isinstance(content, str):
+        raise ConfigError(
+            file,
+            f"{where}.content",
+            "missing: every entry needs its text in content"
+            if content is None
+            else f"expected text, got {_kind(content)}",
+        )
+    ext = raw.get("extensions", {})
+    if ext is None:
+        ext = {}
+    if not isinstance(ext, dict):
+        raise ConfigError(file, f"{where}.extensions", f"expected an object, got {_kind(ext)}")
+    if world_info:
+        key_field = "key" if "key" in raw else "keys"
+        second_field = "keysecondary" if "keysecondary" in raw else "secondary_keys"
+        enabled = (
+            not _bool(raw.get("disable"), False, file, f"{where}.disable")
+            if "disable" in raw
+            else _bool(raw.get("enabled"), True, file, f"{where}.enabled")
+        )
+        order_field = "order" if "order" in raw else "insertion_order"
+        case_field = "caseSensitive" if "caseSensitive" in raw else "case_sensitive"
+        name = raw.get("comment") or raw.get("name") or ""
+        # Unmodelled world-info fields (uid, depth, probability, ...) survive in extensions.
+        extensions = {**{k: v for k, v in raw.items() if k not in _WORLD_INFO_FIELDS}, **ext}
+    else:
+        key_field, second_field, order_field, case_field = (
+            "keys",
+            "secondary_keys",
+            "insertion_order",
+            "case_sensitive",
+        )
+        enabled = _bool(raw.get("enabled"), True, file, f"{where}.enabled")
+        name = raw.get("name") or raw.get("comment") or ""
+        extensions = ext
+    if not isinstance(name, str):
+        raise ConfigError(file, f"{where}.name", f"expected text, got {_kind(name)}")
+    keys = _keys(raw.get(key_field), file, f"{where}.{key_field}")
+    if _bool(raw.get("use_regex"), False, file, f"{where}.use_regex"):
+        # V3 regex entries: written as /pattern/ so matching treats them like SillyTavern's regex keys.
+        keys = tuple(k if re.fullmatch(r"/.+/[imsx]*", k) else f"/{k}/" for k in keys)
+    return LoreEntry(
+        keys=keys,
+        content=content,
+        secondary_keys=_keys(raw.get(second_field), file, f"{where}.{second_field}"),
+        selective=_bool(raw.get("selective"), False, file, f"{where}.selective"),
+        constant=_bool(raw.get("constant"), False, file, f"{where}.constant"),
+        enabled=enabled,
+        case_sensitive=_bool(raw.get(case_field), False, file, f"{where}.{case_field}"),
+        insertion_order=_int(raw.get(order_field), 100, file, f"{where}.{order_field}"),
+        priority=_int(raw.get("priority"), 10, file, f"{where}.priority"),
+        name=name,
+        extensions=extensions,
+    )
+
+
+def lorebook_from_dict(data: Any, file: str, prefix: str = "") -> Lorebook:
+    """Parse a ``character_book`` or world-info object; errors name ``file`` and the field path."""
+
+    def at(key: str) -> str:
+        return f"{prefix}.{key}" if prefix else key
+
+    if not isinstance(data, dict):
+        raise ConfigError(file, prefix or "lorebook", f"expected an object, got {_kind(data)}")
+    raw_entries = data.get("entries")
+    if raw_entries is None:
+        raise ConfigError(file, at("entries"), "missing: a lorebook needs an entries list")
+    # A dict of entries (keyed by uid) is the world-info shape; a list with world-info field names is too.
+    if isinstance(raw_entries, dict):
+        items = [(f"{at('entries')}.{k}", v) for k, v in raw_entries.items()]
+        world_info = True
+    elif isinstance(raw_entries, list):
+        items = [(f"{at('entries')}[{i}]", v) for i, v in enumerate(raw_entries)]
+        world_info = any(
+            isinstance(v, dict) and ("key" in v or "disable" in v or "order" in v) for v in raw_entries
+        )
+    else:
+        raise ConfigError(file, at("entries"), f"expected a list or an object, got {_kind(raw_entries)}")
+    entries = tuple(_entry(v, file, where, world_info=world_info) for where, v in items)
+    ext = data.get("extensions") or {}
+    if not isinstance(ext, dict):
+        raise ConfigError(file, at("extensions"), f"expected an object, got {_kind(ext)}")
+    name = data.get("name") or ""
+    if not isinstance(name, str):
+        raise ConfigError(file, at("name"), f"expected text, got {_kind(name)}")
+    scan_depth = _int(data.get("scan_depth"), 4, file, at("scan_depth"))
+    # 0 is how several editors write "not set"; a zero budget would silently disable the whole book.
+    budget = _int(data.get("token_budget"), 1024, file, at("token_budget")) or 1024
+    if scan_depth < 0:
+        raise ConfigError(file, at("scan_depth"), f"must not be negative, got {scan_depth}")
+    if budget < 0:
+        raise ConfigError(file, at("token_budget"), f"must not be negative, got {budget}")
+    return Lorebook(entries=entries, scan_depth=scan_depth, token_budget=budget, name=name, extensions=ext)
+
+
+def load_lorebook(path: Path) -> Lorebook:
+    """Read a standalone lorebook / world-info JSON file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), "lorebook", "no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(str(path), "lorebook", f"not valid JSON: {exc}") from None
+    book = lorebook_from_dict(data, str(path))
+    return (
+        book
+        if book.name
+        else Lorebook(book.entries, book.scan_depth, book.token_budget, path.stem, book.extensions)
+    )
+
+
+def lorebook_to_dict(book: Lorebook) -> dict[str, Any]:
+    """The ``character_book`` form of a lorebook (for card export)."""
+    entries = []
+    for i, e in enumerate(book.entries):
+        entries.append(
+            {
+                "keys": list(e.keys),
+                "content": e.content,
+                "extensions": e.extensions,
+                "enabled": e.enabled,
+                "insertion_order": e.insertion_order,
+                "case_sensitive": e.case_sensitive,
+                "name": e.name,
+                "priority": e.priority,
+                "id": i,
+                "comment": e.name,
+                "selective": e.selective,
+                "secondary_keys": list(e.secondary_keys),
+                "constant": e.constant,
+                "position": "before_char",
+            }
+        )
+    out: dict[str, Any] = {
+        "name": book.name,
+        "scan_depth": book.scan_depth,
+        "token_budget": book.token_budget,
+        "recursive_scanning": False,
+        "extensions": book.extensions,
+        "entries": entries,
+    }
+    return out
+
+
+# --------------------------------------------------------------------------- activation
+
+
+@lru_cache(maxsize=1024)
+def _matcher(key: str, case_sensitive: bool, whole_words: bool) -> re.Pattern[str] | None:
+    """Compile a key once: ``/pattern/flags`` is a regex, anything else a literal (cached: keys repeat)."""
+    slash = re.fullmatch(r"/(.+)/([imsx]*)", key)
+    if slash:
+        flags = 0 if case_sensitive else re.IGNORECASE
+        for f in slash.group(2):
+            flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}[f]
+        try:
+            return re.compile(slash.group(1), flags)
+        except re.error:
+            return None  # a broken regex never matches rather than breaking every reply
+    body = re.escape(key.strip())
+    if whole_words:
+        body = rf"(?<!\w){body}(?!\w)"
+    return re.compile(body, 0 if case_sensitive else re.IGNORECASE)
+
+
+def _hits(keys: Iterable[str], text: str, entry: LoreEntry) -> list[bool]:
+    whole = bool(entry.extensions.get("match_whole_words") or entry.extensions.get("matchWholeWords"))
+    out = []
+    for key in keys:
+        pattern = _matcher(key, entry.case_sensitive, whole)
+        out.append(bool(pattern and pattern.search(text)))
+    return out
+
+
+def _is_triggered(entry: LoreEntry, text: str) -> bool:
+    if not any(_hits(entry.keys, text, entry)):
+        return False
+    if not entry.selective or not entry.secondary_keys:
+        return True
+    second = _hits(entry.secondary_keys, text, entry)
+    logic = entry.extensions.get("selectiveLogic", entry.extensions.get("selective_logic", AND_ANY))
+    if logic == NOT_ALL:
+        return not all(second)
+    if logic == NOT_ANY:
+        return not any(second)
+    if logic == AND_ALL:
+        return all(second)
+    return any(second)
+
+
+def activate(
+    lorebook: Lorebook, recent_messages: Sequence[str], token_budget: int | None = None
+) -> list[LoreEntry]:
+    """The entries the last ``scan_depth`` messages trigger, in insertion order, within the token budget.
+
+    ``token_budget`` (else the lorebook's own) caps the summed tokens of the entries' content; when they
+    do not all fit, entries are kept by descending ``priority`` (then insertion order) and any that would
+    overflow are dropped whole, so the lowest priorities go first and no entry is ever cut short.
+    """
+    depth = lorebook.scan_depth
+    window = list(recent_messages)[-depth:] if depth > 0 else []
+    # Messages are joined with a newline so a key never matches across two messages.
+    text = "\n".join(window)
+    chosen: list[tuple[int, LoreEntry]] = []
+    for index, entry in enumerate(lorebook.entries):
+        if not entry.enabled or not entry.content.strip():
+            continue
+        if entry.constant or (text and _is_triggered(entry, text)):
+            chosen.append((index, entry))
+    budget = lorebook.token_budget if token_budget is None else token_budget
+    if budget is not None and budget >= 0:
+        kept: set[int] = set()
+        used = 0
+        for index, entry in sorted(chosen, key=lambda p: (-p[1].priority, p[1].insertion_order, p[0])):
+            cost = count_tokens(entry.content)
+            if used + cost <= budget:
+                kept.add(index)
+                used += cost
+        chosen = [p for p in chosen if p[0] in kept]
+    chosen.sort(key=lambda p: (p[1].insertion_order, p[0]))
+    return [entry for _, entry in chosen]
+
+
+def format_lore(entries: Sequence[LoreEntry]) -> str:
+    """Activated entries as one prompt block ("" when none)."""
+    if not entries:
+        return ""
+    return "[Lore you know that matters right now]\n" + "\n\n".join(e.content.strip() for e in entries)
+
+
+def persona_lore(
+    persona: Persona, recent_messages: Sequence[str], user_name: str = "User", token_budget: int | None = None
+) -> str:
+    """The persona's activated lore for these messages, macros resolved ("" without a lorebook)."""
+    if persona.lorebook is None:
+        return ""
+    return persona.render(format_lore(activate(persona.lorebook, recent_messages, token_budget)), user_name)
+
+
+def merge_lorebooks(books: Sequence[Lorebook | None]) -> Lorebook | None:
+    """One lorebook from several (the first one's settings win); None when there are none."""
+    present = [b for b in books if b is not None]
+    if not present:
+        return None
+    first = present[0]
+    entries = tuple(e for b in present for e in b.entries)
+    return Lorebook(entries, first.scan_depth, first.token_budget, first.name, first.extensions)

@@ -1,0 +1,129 @@
+"""The one internal model every character format is loaded into.
+
+Whatever the source (a ClaudeMask ``character.env``, character + framework JSON, a SillyTavern card),
+the rest of Kindred only ever sees a :class:`Persona`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.core.persona.macros import Moment, time_macros_in
+from bot.core.persona.macros import render_macros as render_reply_macros
+
+
+@dataclass(frozen=True)
+class EvolutionStage:
+    """Changes a character unlocks once it has had ``min_interactions`` interactions."""
+
+    min_interactions: int
+    name: str
+    tone: str = ""
+    quirks: tuple[str, ...] = ()
+    knowledge: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoreEntry:
+    """One lorebook entry (SillyTavern ``character_book`` semantics)."""
+
+    keys: tuple[str, ...]
+    content: str
+    secondary_keys: tuple[str, ...] = ()
+    selective: bool = False
+    constant: bool = False
+    enabled: bool = True
+    case_sensitive: bool = False
+    insertion_order: int = 100
+    priority: int = 10
+    name: str = ""
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Lorebook:
+    entries: tuple[LoreEntry, ...] = ()
+    scan_depth: int = 4
+    token_budget: int = 1024
+    name: str = ""
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A character as Kindred plays it.
+
+    ``system_prompt`` is the fully compiled character prompt (macros such as ``{{char}}`` already
+    resolved; ``{{user}}`` is resolved per reply by :meth:`render`).
+    """
+
+    name: str
+    system_prompt: str
+    description: str = ""
+    summarization_prompt: str = (
+        "Summarize the conversation so far from your own perspective, in your own voice."
+    )
+    core_memory_prompt: str = (
+        "Update your core memories about {user_name}: merge what you already remember with what happened "
+        "in this conversation, rewriting rather than only appending."
+    )
+    core_memory_dump: str = (
+        "Your core memories about {user_name} have grown long. Rewrite them into one condensed, "
+        "comprehensive record that keeps every important fact."
+    )
+    post_history_instructions: str = ""
+    first_message: str = ""
+    alternate_greetings: tuple[str, ...] = ()
+    example_messages: str = ""
+    temperature: float | None = None
+    max_tokens: int | None = None
+    avatar_path: Path | None = None
+    avatar_url: str = ""  # an http(s) picture Discord fetches itself for webhook messages (acore avatar_url)
+    avatar_data: bytes | None = None  # a picture carried inside the character file (a base64 data: URI)
+    topic_interests: tuple[str, ...] = ()
+    topic_avoidances: tuple[str, ...] = ()
+    evolution: tuple[EvolutionStage, ...] = ()
+    framework_blend: dict[str, float] = field(default_factory=dict)
+    lorebook: Lorebook | None = None
+    router_weight: float | None = None  # share of unaddressed messages in an ensemble (None: not set)
+    # Fields of the source files Kindred reads but has no counterpart for (logged once at start-up).
+    unused_fields: tuple[str, ...] = ()
+    source_format: str = "claudemask"
+    source_path: Path | None = None
+    # Format-specific data kept verbatim so an export round-trips (e.g. card ``extensions``).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def avatar_bytes(self) -> bytes | None:
+        """The picture for a new webhook: the avatar file, else the one carried in the character file."""
+        if self.avatar_path is not None and self.avatar_path.is_file():
+            return self.avatar_path.read_bytes()
+        return self.avatar_data
+
+    def render(self, text: str, user_name: str = "User", moment: Moment | None = None) -> str:
+        """Resolve the macros (case-insensitive) in ``text``: ``{{char}}``/``{{user}}`` as names, the time
+        macros (``{{date}}``...) as their values at ``moment``, else as the stable references explained per
+        message (bot/core/persona/macros.py)."""
+        return render_reply_macros(text, char=self.name, user=user_name, moment=moment)
+
+    def time_macros(self) -> list[str]:
+        """The time macros the character's prompt, instructions, greetings and lorebook use."""
+        lore = [e.content for e in self.lorebook.entries] if self.lorebook is not None else []
+        return time_macros_in([self.system_prompt, self.post_history_instructions, self.first_message,
+                               *self.alternate_greetings, *lore])
+
+
+def render_macros(text: str, *, char: str, user: str) -> str:
+    """``{{char}}``/``{{user}}`` only (loading a character: the time macros stay for each reply)."""
+    import re
+
+    def sub(match: re.Match[str]) -> str:
+        key = match.group(1).strip().lower()
+        if key == "char":
+            return char
+        if key == "user":
+            return user
+        return match.group(0)
+
+    return re.sub(r"\{\{\s*(char|user)\s*\}\}", sub, text, flags=re.IGNORECASE)

@@ -1,0 +1,61 @@
+"""``python main.py new-character NAME``: a character folder made from the neutral template
+(``characters/_template/``), with the name filled in.
+
+Folders whose name starts with ``_`` are templates, not characters: Kindred refuses to play one (a template
+run by mistake would answer as "Character Name").
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from bot.core.errors import ConfigError
+
+TEMPLATE_DIR = "_template"
+_NAME = re.compile(r"[^\W_][\w .'-]{0,63}")  # a display name: letters first, then words, spaces, ' . -
+_NAME_LINE = re.compile(r"^default_name=.*$", re.MULTILINE)
+
+
+def is_template(folder: Path) -> bool:
+    return folder.resolve().name.startswith("_")
+
+
+def refuse_template(folder: Path) -> None:
+    """A ConfigError when ``folder`` is a template rather than a character."""
+    if is_template(folder):
+        raise ConfigError(str(folder), "folder", "this is a template, not a character: make one from it "
+                                                 "with `.venv/bin/python main.py new-character NAME`")
+
+
+def folder_name_for(name: str) -> str:
+    """``Captain Mira`` → ``captain-mira``."""
+    return re.sub(r"[\W_]+", "-", name.lower()).strip("-")
+
+
+def new_character(name: str, characters_dir: Path, folder_name: str | None = None) -> Path:
+    """Copy ``characters_dir/_template`` to ``characters_dir/<folder>`` and set its ``default_name``.
+
+    A bad name or an existing folder is a ConfigError (one line, exit 2): nothing is written then."""
+    name = name.strip()
+    if not _NAME.fullmatch(name):
+        raise ConfigError("new-character", "NAME", f"not a usable name: {name!r} (start with a letter; "
+                                                   "letters, digits, spaces, ' . - _; at most 64)")
+    folder = folder_name if folder_name is not None else folder_name_for(name)
+    if not re.fullmatch(r"[^\W_][\w.-]*", folder) or ".." in folder:
+        raise ConfigError("new-character", "--as", f"not a usable folder name: {folder!r} "
+                                                   "(letters, digits, - _ ., not starting with _)")
+    template = characters_dir / TEMPLATE_DIR
+    if not (template / "character.env").is_file():
+        raise ConfigError(str(template), "character.env", "the template is missing")
+    target = characters_dir / folder
+    if target.exists():
+        raise ConfigError(str(target), "NAME", "that character folder already exists; choose another name "
+                                               "(or a folder name with --as)")
+    shutil.copytree(template, target)
+    env = target / "character.env"
+    text = env.read_text(encoding="utf-8")
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    env.write_text(_NAME_LINE.sub(lambda _m: f'default_name="{quoted}"', text, count=1), encoding="utf-8")
+    return target

@@ -1,0 +1,180 @@
+"""The reply pipeline's value types: what flows between Discord (or the console, or a test), the reply
+engine, and the features hooked into it (memory, the persona runtime, the log mirror).
+
+A leaf module: it imports nothing of the engine, so everything may import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Protocol
+
+from bot.core.attachments import NO_TEXT, NOTHING, Attachment, Carried, message_text
+from bot.core.persona.model import Persona
+from database.records import PromptData
+
+if TYPE_CHECKING:
+    from bot.core.claude import Completion
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message as the reply logic sees it, whatever brought it (Discord, the console, a test)."""
+
+    message_id: int
+    channel_id: int
+    author_id: int
+    author_name: str
+    content: str
+    created_at: datetime
+    is_dm: bool
+    guild_id: int | None = None
+    guild_name: str = ""
+    channel_name: str = ""
+    author_is_bot: bool = False
+    mentions_bot: bool = False
+    mentions_others: bool = False  # @mentions a user other than the bot (bot/reply/triage.py: no vote then)
+    replies_to_bot: bool = False
+    reply_to_id: int | None = None
+    reply_to_author_id: int | None = (
+        None  # who wrote the message this one replies to (a webhook's id for its posts)
+    )
+    webhook_id: int | None = None  # set when a webhook posted this (how the characters of an ensemble speak)
+    # Files, stickers, embeds: ``content`` is the text as typed (what addressing reads); ``text`` adds these.
+    carried: Carried = NOTHING
+    author_roles: tuple[int, ...] = ()  # the author's role ids in the server (who-may-talk lists)
+    # Downloads an attachment of ``carried`` (the transport's CDN read), for a reply that looks at images and
+    # files (bot/reply/media.py); None where nothing can be downloaded.
+    fetch: Callable[[Attachment], Awaitable[bytes]] | None = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def said(self) -> str:
+        """The text and a note of what the message carried (``[image: cat.png]``); "" when it has neither.
+        What the short-term log keeps."""
+        return message_text(self.content, self.carried)
+
+    @cached_property
+    def text(self) -> str:
+        """What the conversation records for this message: :attr:`said`, or a placeholder; never blank."""
+        return self.said or NO_TEXT
+
+    @property
+    def scope(self) -> str:
+        """A DM is its own private scope; each channel is another."""
+        return "dm" if self.is_dm else f"channel:{self.channel_id}"
+
+    def place(self) -> str:
+        if self.is_dm:
+            return f"a private direct message with {self.author_name}"
+        where = f"#{self.channel_name}" if self.channel_name else f"channel {self.channel_id}"
+        return f"{where} on the server {self.guild_name}" if self.guild_name else where
+
+
+@dataclass(frozen=True)
+class Decision:
+    reply: bool
+    reason: str
+    votes: tuple[bool | None, ...] = ()
+    # Other characters (bots in this server) named before this one: they answer first, we wait our turn.
+    after: tuple[str, ...] = ()
+    intent: str = ""  # of a message that will be answered (bot/reply/intent.py)
+
+    def describe(self) -> str:
+        what = f"{'reply' if self.reply else 'stay quiet'} ({self.reason}"
+        if self.votes:
+            what += "; votes: " + " ".join({True: "yes", False: "no", None: "fail"}[v] for v in self.votes)
+        if self.after:
+            what += "; after " + ", ".join(self.after)
+        if self.intent:
+            what += f"; intent: {self.intent}"
+        return what + ")"
+
+
+@dataclass
+class ReplyResult:
+    text: str
+    parts: list[str]
+    message_ids: list[int | None]
+    ok: bool
+    completion: Completion | None = None
+    turn_ids: list[int] = field(default_factory=list)
+    speaker: str = ""  # the key of the character who answered (several characters: which of them)
+
+
+class Outlet(Protocol):
+    """Where a reply goes: a Discord channel, the terminal, a test double."""
+
+    def typing(self) -> AbstractAsyncContextManager[None]: ...
+
+    async def send(self, text: str, *, first: bool) -> int | None:
+        """Post one message; ``first`` is the first part of a reply. Returns its message id if any."""
+        ...
+
+
+class NullOutlet:
+    """Collects replies in memory (benchmarks, tests of the logic without Discord)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    @asynccontextmanager
+    async def typing(self) -> AsyncIterator[None]:
+        yield
+
+    async def send(self, text: str, *, first: bool) -> int | None:
+        self.sent.append(text)
+        return None
+
+
+# Hooks: how features join the pipeline without the engine knowing them.
+DecisionListener = Callable[[Incoming, Decision], Awaitable[None]]
+TurnListener = Callable[[Incoming, ReplyResult], Awaitable[None]]
+# Consulted after the message is logged and before any reply work (votes, memory, the model): the Decision
+# that stops it (a refused person, a spent budget), or None to go on. It may speak through the outlet.
+Gate = Callable[[Incoming, Outlet], Awaitable[Decision | None]]
+# Returns True when it consumed the message (e.g. an admin command in the log channel): no reply work follows.
+Interceptor = Callable[[Incoming], Awaitable[bool]]
+ContextProvider = Callable[[Persona, Incoming, PromptData], Awaitable[str]]
+# Stable prompt parts (the cached system block: feelings, a person's writing style, the server's emotes).
+# Synchronous and cheap, and their text must change seldom, or the prompt cache stops working.
+SystemProvider = Callable[[Persona, Incoming, PromptData], str]
+
+
+class VolatilePart(str):
+    """A system provider's text that is about the person being answered (how they write) or that changes
+    from one reply to the next (the character's feelings). In a server channel, where everyone's replies
+    share one cached prefix, it goes after the last cache breakpoint (bot/reply/prompting.py); in a DM it
+    stays in the person's stable block, as before."""
+
+
+# The reply text as it will be sent, from the text Claude wrote (e.g. :emote: names made valid).
+ReplyFilter = Callable[[Incoming, str], str]
+# Consent (memory/): when any gate says no, the exchange is answered but not kept in the history.
+MemoryGate = Callable[[Incoming], Awaitable[bool]]
+
+
+class Pipeline(Protocol):
+    """A character's reply sequence as the features that hook into it see it (memory, the alive features,
+    the operator's counters): who it is, and where a feature may join in. bot/reply/engine.py's
+    ``ReplyEngine`` is the one implementation; features below the reply layer (memory/) know only this."""
+
+    context_providers: list[ContextProvider]
+    system_providers: list[SystemProvider]
+    turn_listeners: list[TurnListener]
+    decision_listeners: list[DecisionListener]
+    memory_gates: list[MemoryGate]
+    reply_filters: list[ReplyFilter]
+
+    @property
+    def character_key(self) -> str: ...
+
+    @property
+    def persona(self) -> Persona: ...
+
+    def recall_budget(self, msg: Incoming, default: int) -> int:
+        """Tokens of remembered facts for a reply to ``msg`` (more for a question about the past)."""
+        ...

@@ -1,0 +1,91 @@
+"""Who may talk to the character: ``allow_dms`` and the allow and block lists of users and roles.
+
+The lists are global settings (AccessSettings); a server's admins override each list there with
+``/settings set`` (bot/servertools/settings.py). Checked once per message, after it is logged and before any
+reply work (no vote, no memory, no model call), and by the slash commands that make the character speak.
+
+The rules: the bot's admins are never refused; DMs need ``allow_dms``; a blocked user or role is refused
+even when an allow list names them too; an empty allow list lets everyone in, else the person must be on
+``allowed_users`` or hold one of ``allowed_roles``. Roles exist only in servers: in a DM the role lists do
+not apply (restrict DMs with ``allow_dms`` or ``allowed_users``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.core.config import Settings
+from bot.core.pipeline import Decision, Incoming, Outlet
+from database.records import ServerConfig
+from database.store import Store
+
+log = logging.getLogger(__name__)
+
+LISTS = ("allowed_users", "blocked_users", "allowed_roles", "blocked_roles")
+
+
+@lru_cache(maxsize=256)
+def parse_ids(text: str) -> frozenset[int]:
+    """``"1, 2,3"`` as {1, 2, 3}; anything that is not a number is skipped (the settings are checked when
+    they are set)."""
+    return frozenset(int(p) for p in text.replace(" ", "").split(",") if p.isdigit())
+
+
+@dataclass(frozen=True)
+class AccessRules:
+    """The lists in force in one place (a server's own where it set them, else the global ones)."""
+
+    allow_dms: bool = True
+    allowed_users: frozenset[int] = frozenset()
+    blocked_users: frozenset[int] = frozenset()
+    allowed_roles: frozenset[int] = frozenset()
+    blocked_roles: frozenset[int] = frozenset()
+
+    def refusal(self, user_id: int, roles: Collection[int], *, is_dm: bool) -> str | None:
+        """Why this person may not talk to the character here, or None when they may."""
+        if is_dm and not self.allow_dms:
+            return "direct messages are off (allow_dms)"
+        if user_id in self.blocked_users:
+            return "on blocked_users"
+        if not is_dm and not self.blocked_roles.isdisjoint(roles):
+            return "holds a role on blocked_roles"
+        role_list = self.allowed_roles if not is_dm else frozenset()
+        if not self.allowed_users and not role_list:
+            return None  # an empty allow list lets everyone in
+        if user_id in self.allowed_users or not role_list.isdisjoint(roles):
+            return None
+        return "not on allowed_users" + (" and holds no role on allowed_roles" if role_list else "")
+
+
+def list_value(settings: Settings, config: ServerConfig | None, name: str) -> str:
+    """A list as set for a server (its own value where it set one, "" counting), else the global one."""
+    own = getattr(config, name) if config is not None else None
+    return own if own is not None else str(getattr(settings, name))
+
+
+def rules_for(settings: Settings, config: ServerConfig | None) -> AccessRules:
+    """The rules in a server (``config``: its stored settings) or, with None, in DMs."""
+    return AccessRules(settings.allow_dms, *(parse_ids(list_value(settings, config, n)) for n in LISTS))
+
+
+class AccessGate:
+    """The message path's first gate (ReplyEngine.gates) and the slash commands' check."""
+
+    def __init__(self, settings: Settings, store: Store, is_admin: Callable[[int], bool]) -> None:
+        self.settings = settings
+        self.store = store
+        self.is_admin = is_admin
+
+    async def refusal(self, user_id: int, roles: Collection[int], guild_id: int | None) -> str | None:
+        """Why ``user_id`` (holding ``roles``) may not talk to the character in ``guild_id`` (None: a DM)."""
+        if self.is_admin(user_id):
+            return None
+        config = await self.store.servers.get(guild_id) if guild_id is not None else None  # cached
+        return rules_for(self.settings, config).refusal(user_id, roles, is_dm=guild_id is None)
+
+    async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
+        why = await self.refusal(msg.author_id, msg.author_roles, None if msg.is_dm else msg.guild_id)
+        return Decision(False, f"not allowed to talk to me: {why}") if why is not None else None

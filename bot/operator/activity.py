@@ -1,0 +1,114 @@
+"""Per-day counters of what the reply pipeline decided, for the operator's dashboard.
+
+Hooked on the engines' decision and turn listeners, so it sees every message the character considered
+(whichever character of an ensemble answers). On the message's path it only adds to a dictionary; the sums
+reach the database (``store.stats``) in one small write every ``FLUSH_SECONDS`` and at shutdown. Counted per
+UTC day and character:
+
+- ``seen``: messages the character considered (in active places; admin commands excluded)
+- ``answered``: of those, the ones it decided to answer
+- ``voted``: the ones put to the yes/no vote (not addressed to it); ``votes`` / ``vote_failures``: the
+  votes that came back, and those that failed
+- ``fallbacks``: replies that were the in-character fallback (Claude failed or answered nothing)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from bot.core.pipeline import Decision, Incoming, ReplyResult
+from database.store import Store
+
+if TYPE_CHECKING:  # engines are handed in; this module only hooks onto them
+    from bot.reply.engine import ReplyEngine
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 10.0
+COUNTERS = ("seen", "answered", "voted", "votes", "vote_failures", "fallbacks")
+
+
+def today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+class ActivityRecorder:
+    def __init__(self, store: Store, character: str) -> None:
+        self.store = store
+        self.character = character
+        self._pending: Counter[tuple[str, str, str]] = Counter()
+        self._flusher: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._engines: list[ReplyEngine] = []
+
+    # -- the hooks (on every message: dictionary work only)
+
+    async def on_decision(self, msg: Incoming, decision: Decision) -> None:
+        day = today()
+        self._add(day, "seen")
+        if decision.reply:
+            self._add(day, "answered")
+        if decision.votes:
+            self._add(day, "voted")
+            self._add(day, "votes", sum(v is not None for v in decision.votes))
+            self._add(day, "vote_failures", sum(v is None for v in decision.votes))
+
+    async def on_turn(self, msg: Incoming, result: ReplyResult) -> None:
+        if not result.ok:
+            self._add(today(), "fallbacks")
+
+    def _add(self, day: str, name: str, n: int = 1) -> None:
+        if n:
+            self._pending[(day, self.character, name)] += n
+
+    # -- lifecycle
+
+    def attach(self, main: ReplyEngine, members: Iterable[ReplyEngine] = ()) -> None:
+        """Listen to the main engine's decisions (an ensemble announces every decision there) and to every
+        engine's finished replies."""
+        main.decision_listeners.append(self.on_decision)
+        for engine in (main, *members):
+            engine.turn_listeners.append(self.on_turn)
+            self._engines.append(engine)
+
+    def start(self) -> None:
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_loop(), name="activity-counters")
+
+    async def _flush_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), FLUSH_SECONDS)
+            except TimeoutError:
+                pass
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write what was counted since the last flush; kept for the next one when the write fails."""
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, Counter()
+        try:
+            await self.store.stats.add_counts(batch)
+        except Exception as exc:  # figures must never break the bot; try again with the next flush
+            log.warning("could not write the day's activity counters (kept for the next try): %s", exc)
+            self._pending.update(batch)
+
+    async def close(self) -> None:
+        """Stop the periodic flush and write the rest (before the store closes)."""
+        for engine in self._engines:
+            if self.on_decision in engine.decision_listeners:
+                engine.decision_listeners.remove(self.on_decision)
+            if self.on_turn in engine.turn_listeners:
+                engine.turn_listeners.remove(self.on_turn)
+        self._engines.clear()
+        self._stop.set()
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+            self._flusher = None
+        await self.flush()

@@ -1,0 +1,242 @@
+"""The admin language: what an admin types in the log channel (parsed as whole messages), the user and entry
+ids admins type anywhere, and the text admin answers are made of: figures about users (never what they
+said), the users list, verbose decision lines, the status report and the heartbeat's latency warning.
+
+Pure functions: no Discord and no database, so tests and the console can use them directly.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.config import Settings
+from bot.core.text import Page, clip
+from bot.reply.conversation_tools import InvalidInput
+from bot.reply.engine import Decision
+from bot.reply.prompting import Incoming, relationship_guidance
+from database.records import RelationshipRecord, Usage, UserRecord, UserSummary
+
+MAX_CHOICES = 25  # Discord's limit for autocomplete answers
+CHOICE_NAME = 100  # ... and for a choice's label
+
+Choice = tuple[str, str | int]  # an autocomplete choice: (label shown, value sent back)
+Latencies = Sequence[tuple[int | None, float]]  # (shard id, seconds) as discord.py reports them
+
+
+# --------------------------------------------------------------------------- the log-channel commands
+
+
+@dataclass(frozen=True)
+class AdminCommand:
+    name: str  # shutdown | user_data | list_users | premium | verbose | status | refresh_status | testlog
+    arg: str = ""
+
+
+# Whole-message matches only, so "status is fine today" stays ordinary chat. The "?" of "shutdown?" and
+# "user data?" is optional: a forgotten question mark should not turn a command into chat with the character.
+_COMMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("shutdown", re.compile(r"shutdown\??(?:\s+(?P<arg>.+))?", re.I | re.S)),
+    ("user_data", re.compile(r"user\s+data\??(?:\s+(?P<arg>.+))?", re.I | re.S)),
+    ("list_users", re.compile(r"list\s+users(?:\s+(?P<arg>\S+))?", re.I)),
+    ("premium", re.compile(r"premium(?:\s+(?P<arg>.+))?", re.I | re.S)),
+    ("verbose", re.compile(r"verbose(?:\s+(?P<arg>.+))?", re.I | re.S)),
+    ("refresh_status", re.compile(r"refresh\s+status", re.I)),
+    ("status", re.compile(r"status\??", re.I)),
+    ("testlog", re.compile(r"test\s*log", re.I)),
+)
+
+USAGE = {
+    "shutdown": "shutdown? <exact character name>",
+    "user_data": "user data? <user id>",
+    "list_users": "list users [page]",
+    "premium": "premium <user id>",
+    "verbose": "verbose [on|off]",
+}
+
+
+def parse_command(text: str) -> AdminCommand | None:
+    """The admin command a whole message spells, or None (then it is ordinary chat)."""
+    text = text.strip()
+    for name, pattern in _COMMANDS:
+        match = pattern.fullmatch(text)
+        if match:
+            arg = match.groupdict().get("arg") or ""
+            return AdminCommand(name, arg.strip())
+    return None
+
+
+def parse_page_number(arg: str) -> int:
+    """The 0-based page of ``list users [page]`` (pages are typed counting from 1)."""
+    if not arg:
+        return 0
+    if not arg.isdigit() or int(arg) < 1:
+        raise InvalidInput(f"Usage: `{USAGE['list_users']}` (pages count from 1).")
+    return int(arg) - 1
+
+
+# --------------------------------------------------------------------------- ids admins type
+
+
+def parse_user_id(arg: str, usage: str = "a user id") -> int:
+    """A Discord user id from digits or a mention."""
+    arg = arg.strip()
+    if not arg:
+        raise InvalidInput(f"Give {usage}.")
+    match = re.fullmatch(r"<@!?(\d+)>|(\d+)", arg)
+    if match is None:
+        raise InvalidInput(f"{clip(arg, 40)!r} is not a user id: use the number from Discord's "
+                           "Copy User ID, or a mention.")
+    value = int(match.group(1) or match.group(2))
+    if not 0 < value < 2**63:
+        raise InvalidInput(f"{value} is not a valid Discord id.")
+    return value
+
+
+def parse_id(raw: str | int, what: str) -> int:
+    """An entry/fact/memory/version id typed as "12", "#12" or picked from autocomplete."""
+    text = str(raw).strip().lstrip("#")
+    if not text.isdigit():
+        raise InvalidInput(f"{clip(str(raw), 40)!r} is not a {what} id: pick one from the list.")
+    return int(text)
+
+
+def id_choices(rows: Iterable[tuple[int, str]], current: str) -> list[Choice]:
+    """Autocomplete choices from (id, label) rows: those whose id starts with, or label contains, what was
+    typed."""
+    needle = current.strip().lstrip("#").lower()
+    out: list[Choice] = [(clip(label, CHOICE_NAME), rid) for rid, label in rows
+                         if not needle or str(rid).startswith(needle) or needle in label.lower()]
+    return out[:MAX_CHOICES]
+
+
+# --------------------------------------------------------------------------- figures about users
+
+
+def format_usage(u: Usage) -> str:
+    return (f"{u.calls} calls · {u.total_tokens:,} tokens ({u.input_tokens:,} in, {u.output_tokens:,} out, "
+            f"{u.cache_read_tokens:,} cache read, {u.cache_creation_tokens:,} cache write) · ${u.cost:.4f}")
+
+
+def user_label(user: UserRecord) -> str:
+    name = clip(user.name, 40) if user.name else "unnamed"
+    return f"{name} (`{user.id}`)" + (" [bot]" if user.is_bot else "")
+
+
+def user_choice(user: UserRecord) -> Choice:
+    return clip(f"{user.name or 'unnamed'} ({user.id})" + (" [bot]" if user.is_bot else ""), CHOICE_NAME), \
+        str(user.id)
+
+
+def format_day(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_user_data(s: UserSummary, settings: Settings) -> str:
+    """Everything an admin may know about a user in figures; never what they said."""
+    model = settings.premium_model if s.user.premium else settings.default_model
+    return "\n".join([
+        f"**{user_label(s.user)}**",
+        f"Plan: {'premium' if s.user.premium else 'standard'} (replies use `{model}`)",
+        f"Usage: {format_usage(s.usage)}",
+        f"Conversations: {s.history_messages} messages · {s.history_tokens:,} tokens",
+        f"Core memories: {s.core_memories}",
+        f"First seen {format_day(s.user.first_seen)} · last seen {format_day(s.user.last_seen)}",
+    ])
+
+
+def format_user_line(s: UserSummary) -> str:
+    star = "⭐ " if s.user.premium else ""
+    return (f"{star}{user_label(s.user)} · {s.usage.total_tokens:,} tokens · ${s.usage.cost:.4f} · "
+            f"{s.history_messages} msgs · {s.core_memories} memories")
+
+
+def render_users_page(page: Page, summaries: Sequence[UserSummary]) -> str:
+    if not page.total:
+        return "**Known users:** nobody yet."
+    first = page.offset + 1
+    header = (f"**Known users** {first}–{page.offset + len(summaries)} of {page.total} "
+              f"(page {page.number + 1}/{page.count})")
+    return "\n".join([header, *(f"{first + i}. {format_user_line(s)}" for i, s in enumerate(summaries))])
+
+
+def premium_answer(user: UserRecord, premium: bool, settings: Settings) -> str:
+    if premium:
+        return f"{user_label(user)} is now **premium**: their replies use `{settings.premium_model}`."
+    return f"{user_label(user)} is **no longer premium**: their replies use `{settings.default_model}`."
+
+
+def format_relationship(rel: RelationshipRecord, user: UserRecord) -> str:
+    return (f"anger {rel.anger:g}/10 · rapport {rel.rapport:g}/10 · trust {rel.trust:g}/10 · "
+            f"formality {rel.formality:+g} (-5..+5)\n"
+            f"Tone guidance in replies: {relationship_guidance(rel, user.name or str(user.id))}")
+
+
+# --------------------------------------------------------------------------- verbose mode
+
+
+def verbose_answer(on: bool) -> str:
+    if on:
+        return ("Verbose mode is **on**: reply decisions and votes, background work and errors are mirrored "
+                "here (direct messages only as \"DM from user <id>\", never their text).")
+    return "Verbose mode is **off**: only warnings and admin answers appear here."
+
+
+def describe_decision(msg: Incoming, decision: Decision) -> str:
+    """One verbose line about a reply decision. A DM is named, never quoted: the log channel is public."""
+    if msg.is_dm:
+        return f"DM from user {msg.author_id}: {'reply' if decision.reply else 'no reply'}"
+    where = f"#{msg.channel_name}" if msg.channel_name else f"channel {msg.channel_id}"
+    said = clip(msg.content, 150)
+    return f"{where} · {msg.author_name} ({msg.author_id}): “{said}” → {decision.describe()}"
+
+
+# --------------------------------------------------------------------------- status and heartbeat
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    if days or hours:
+        parts.append(f"{hours}h")
+    if days or hours or minutes:
+        parts.append(f"{minutes}m")
+    parts.append(f"{secs}s")
+    return " ".join(parts)
+
+
+def format_latency(seconds: float) -> str:
+    # discord.py reports inf (or nan) until a shard's first heartbeat is acknowledged.
+    return f"{seconds * 1000:.0f} ms" if math.isfinite(seconds) else "no heartbeat acknowledged yet"
+
+
+def shard_name(shard_id: int | None) -> str:
+    return "gateway" if shard_id is None else f"shard {shard_id}"
+
+
+def format_status(settings: Settings, *, character_name: str, uptime_seconds: float, guild_count: int,
+                  latencies: Latencies, verbose: bool) -> str:
+    s = settings
+    gateway = ", ".join(f"{shard_name(sid)} {format_latency(lat)}" for sid, lat in latencies) \
+        or "not connected"
+    return "\n".join([
+        f"**{character_name}: status**",
+        f"Models: default `{s.default_model}` · premium `{s.premium_model}` · voting `{s.voting_model}`",
+        f"Replies: bot reply threshold {s.bot_reply_threshold} · {s.yes_no_vote_count} votes · "
+        f"cooldown {s.reply_cooldown:g}s · typing {s.typing_speed_cpm:g} cpm "
+        f"({s.min_typing_time:g}–{s.max_typing_time:g}s, ±{s.typing_variance:.0%})",
+        f"Uptime: {format_duration(uptime_seconds)} · servers: {guild_count} · "
+        f"verbose: {'on' if verbose else 'off'}",
+        f"Gateway latency: {gateway} (warning above {s.latency_warning_ms:g} ms)",
+    ])
+
+
+def latency_warning(shard_id: int | None, latency_ms: float, threshold_ms: float) -> str:
+    return (f"⚠️ Gateway latency warning: {shard_name(shard_id)} at {latency_ms:.0f} ms "
+            f"(threshold {threshold_ms:g} ms).")

@@ -1,0 +1,199 @@
+"""Admin edits of what the character remembers about one person: long-term facts (``/facts``) and core
+memories with their archived versions (``/memories``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.core.text import clip
+from bot.operator.admin.edits import checked_text
+from bot.operator.admin.language import Choice, format_day, id_choices, parse_id, parse_user_id, user_label
+from bot.operator.admin.users import Users
+from bot.reply.conversation_tools import InvalidInput
+from database.records import PRIVATE_SOURCE, FactRow, UserRecord
+from database.store import Store
+
+Embed = Callable[[str], Awaitable[bytes]]  # one sentence's stored embedding (MemoryService.embed)
+
+NOT_EMBEDDED = ("\n-# Stored without an embedding: no memory engine is loaded to compute one, so similarity "
+                "recall cannot find this fact until it is embedded.")
+
+
+def _category(category: str) -> str:
+    return category.strip()[:50] or "general"
+
+
+class EditConflict(InvalidInput):
+    """What was being edited changed since the editor read it; nothing was saved."""
+
+
+class FactEdits:
+    """``/facts``: a user's long-term facts. New and edited texts are embedded with ``embed`` (the memory
+    engine's), so recall finds them at once; without one they are stored unembedded, and the answer says
+    so."""
+
+    def __init__(self, store: Store, users: Users, embed: Embed | None = None) -> None:
+        self.store = store
+        self.users = users
+        self.embed = embed
+
+    async def _embedding(self, text: str) -> bytes | None:
+        return await self.embed(text) if self.embed is not None else None
+
+    async def _fact(self, user: UserRecord, raw: str | int) -> FactRow:
+        fact_id = parse_id(raw, "fact")
+        row = await self.store.facts.get(user.id, fact_id)
+        if row is None:
+            raise InvalidInput(f"{user_label(user)} has no fact #{fact_id}.")
+        return row
+
+    async def add(self, user_arg: str, text: str, category: str = "general", pinned: bool = False) -> str:
+        user = await self.users.known(user_arg)
+        text = checked_text(text, "fact")
+        category = _category(category or "general")
+        embedding = await self._embedding(text)
+        fact_id = await self.store.facts.add(user.id, text, category=category, pinned=pinned,
+                                                    embedding=embedding)
+        pin = " (pinned)" if pinned else ""
+        return (f"Added fact #{fact_id} [{category}]{pin} about {user_label(user)}: {clip(text, 300)}"
+                + (NOT_EMBEDDED if embedding is None else ""))
+
+    async def show(self, user_arg: str) -> str:
+        user = await self.users.known(user_arg)
+        rows = await self.store.facts.rows(user.id)
+        if not rows:
+            return f"No long-term facts about {user_label(user)}."
+        lines = [f"#{r.id} [{r.category}]{' 📌' if r.pinned else ''} {clip(r.fact, 300)}"
+                 + (" (not embedded)" if r.embedding is None else "") for r in rows]
+        return f"**Facts about {user_label(user)}**\n" + "\n".join(lines)
+
+    async def edit(self, user_arg: str, raw: str | int, text: str | None, category: str | None) -> str:
+        user = await self.users.known(user_arg)
+        row = await self._fact(user, raw)
+        if text is None and category is None:
+            raise InvalidInput("Give a new text, a new category, or both.")
+        new_text = checked_text(text, "fact") if text is not None else None
+        new_category = _category(category) if category is not None else None
+        embedding = await self._embedding(new_text) if new_text is not None else None
+        await self.store.facts.edit(user.id, row.id, fact=new_text, category=new_category,
+                                    embedding=embedding)
+        note = NOT_EMBEDDED if new_text is not None and embedding is None else ""
+        return (f"Changed fact #{row.id} about {user_label(user)}\n"
+                f"was: [{row.category}] {clip(row.fact, 300)}\n"
+                f"now: [{new_category or row.category}] {clip(new_text or row.fact, 300)}" + note)
+
+    async def delete(self, user_arg: str, raw: str | int) -> str:
+        user = await self.users.known(user_arg)
+        row = await self._fact(user, raw)
+        await self.store.facts.delete(user.id, row.id)
+        return f"Deleted fact #{row.id} about {user_label(user)}: {clip(row.fact, 300)}"
+
+    async def pin(self, user_arg: str, raw: str | int, pinned: bool = True) -> str:
+        user = await self.users.known(user_arg)
+        row = await self._fact(user, raw)
+        await self.store.facts.pin(user.id, row.id, pinned)
+        state = "Pinned" if pinned else "Unpinned"
+        return f"{state} fact #{row.id} about {user_label(user)}: {clip(row.fact, 300)}"
+
+    async def choices(self, user_arg: str, current: str) -> list[Choice]:
+        try:
+            user_id = parse_user_id(user_arg)
+        except InvalidInput:
+            return []
+        rows = await self.store.facts.rows(user_id)
+        labels = ((r.id, f"#{r.id} [{r.category}]{' 📌' if r.pinned else ''} {r.fact}") for r in rows)
+        return id_choices(labels, current)
+
+
+def _source(source: str) -> str:
+    return "from DMs, private" if source == PRIVATE_SOURCE else source
+
+
+class MemoryEdits:
+    """``/memories``: a user's core memories; every change archives the previous version."""
+
+    def __init__(self, store: Store, character: str, users: Users) -> None:
+        self.store = store
+        self.character = character
+        self.users = users
+
+    async def _memory(self, user: UserRecord, raw: str | int) -> tuple[int, str, str]:
+        memory_id = parse_id(raw, "memory")
+        for memory in await self.store.memories.core_memories(self.character, user.id):
+            if memory[0] == memory_id:
+                return memory
+        raise InvalidInput(f"{user_label(user)} has no core memory #{memory_id}.")
+
+    async def show(self, user_arg: str) -> str:
+        user = await self.users.known(user_arg)
+        memories = await self.store.memories.core_memories(self.character, user.id)
+        if not memories:
+            return f"No core memories of {user_label(user)}."
+        return f"**Core memories of {user_label(user)}**\n" + "\n".join(
+            f"#{mid} ({_source(source)}) {clip(content, 400)}" for mid, content, source in memories)
+
+    async def add(self, user_arg: str, text: str) -> str:
+        user = await self.users.known(user_arg)
+        text = checked_text(text, "memory")
+        memory_id = await self.store.memories.add_core_memory(self.character, user.id, text, source="admin")
+        return f"Added core memory #{memory_id} of {user_label(user)}: {clip(text, 300)}"
+
+    async def edit(self, user_arg: str, raw: str | int, text: str, *, expected: str | None = None) -> str:
+        """``expected``: the text the editor started from (the dashboard); when the memory no longer reads
+        so, someone else changed it meanwhile and nothing is saved (EditConflict)."""
+        user = await self.users.known(user_arg)
+        memory_id, old, _ = await self._memory(user, raw)
+        new = checked_text(text, "memory")
+        if (expected is not None and old != expected) or not await self.store.memories.update_core_memory(
+                memory_id, new, expected=expected):
+            raise EditConflict(f"Core memory #{memory_id} of {user_label(user)} was changed by someone else "
+                               "after you opened it, so your edit was not saved; its current text is shown.")
+        return (f"Changed core memory #{memory_id} of {user_label(user)} (the old version is archived)\n"
+                f"was: {clip(old, 300)}\nnow: {clip(new, 300)}")
+
+    async def delete(self, user_arg: str, raw: str | int) -> str:
+        user = await self.users.known(user_arg)
+        memory_id, old, _ = await self._memory(user, raw)
+        await self.store.memories.delete_core_memory(memory_id)
+        return f"Deleted core memory #{memory_id} of {user_label(user)} (archived first): {clip(old, 300)}"
+
+    async def history(self, user_arg: str) -> str:
+        user = await self.users.known(user_arg)
+        versions = await self.store.memories.core_memory_versions(self.character, user.id)
+        if not versions:
+            return f"No archived core-memory versions of {user_label(user)}."
+        lines = []
+        for vid, when, reason, items in versions:
+            preview = "; ".join(clip(i.get("content", ""), 60) for i in items[:3]) or "(empty)"
+            lines.append(f"#{vid} {format_day(when)} · {reason or 'no reason'} · {len(items)} memories: "
+                         f"{preview}")
+        return f"**Archived core-memory versions of {user_label(user)}** (newest first)\n" + "\n".join(lines)
+
+    async def restore(self, user_arg: str, raw: str | int) -> str:
+        user = await self.users.known(user_arg)
+        version_id = parse_id(raw, "version")
+        versions = {v[0]: v for v in await self.store.memories.core_memory_versions(self.character, user.id)}
+        if version_id not in versions:
+            raise InvalidInput(f"{user_label(user)} has no archived version #{version_id}.")
+        await self.store.memories.restore_core_memory_version(version_id)
+        count = len(versions[version_id][3])
+        return (f"Restored version #{version_id} of {user_label(user)}'s core memories ({count} memories); "
+                "the version it replaced is archived too.")
+
+    async def choices(self, user_arg: str, current: str) -> list[Choice]:
+        try:
+            user_id = parse_user_id(user_arg)
+        except InvalidInput:
+            return []
+        rows = await self.store.memories.core_memories(self.character, user_id)
+        return id_choices(((mid, f"#{mid} ({_source(source)}) {content}") for mid, content, source in rows),
+                          current)
+
+    async def version_choices(self, user_arg: str, current: str) -> list[Choice]:
+        try:
+            user_id = parse_user_id(user_arg)
+        except InvalidInput:
+            return []
+        rows = await self.store.memories.core_memory_versions(self.character, user_id)
+        return id_choices(((vid, f"#{vid} {format_day(when)} {reason} ({len(items)} memories)")
+                           for vid, when, reason, items in rows), current)

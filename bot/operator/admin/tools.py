@@ -1,0 +1,56 @@
+"""Every admin read and edit in one object, ``bot.admin``, created once by the bot's ``setup_hook`` and
+shared by the admin cogs (the log channel's commands and the admin slash commands)."""
+
+from __future__ import annotations
+
+from bot.core.config import Settings
+from bot.operator.admin.edits import IdentityEdits, RelationshipEdits, StateEdits
+from bot.operator.admin.language import USAGE, verbose_answer
+from bot.operator.admin.memories import Embed, FactEdits, MemoryEdits
+from bot.operator.admin.users import Users
+from bot.operator.logmirror import STATE_KEY as VERBOSE_KEY
+from bot.operator.logmirror import LogMirror, parse_switch
+from bot.reply.conversation_tools import InvalidInput
+from database.store import Store
+
+
+class Verbose:
+    """The ``verbose`` switch: kept in the ``verbose`` global state key, applied to the log mirror."""
+
+    def __init__(self, store: Store, settings: Settings, mirror: LogMirror) -> None:
+        self.store = store
+        self.settings = settings
+        self.mirror = mirror
+
+    async def load(self) -> bool:
+        """Set the mirror from the ``verbose`` state key; the ``verbose_logging`` setting when it is unset."""
+        parsed = parse_switch(await self.store.state.get(VERBOSE_KEY, ""))
+        self.mirror.enabled = self.settings.verbose_logging if parsed is None else parsed
+        return self.mirror.enabled
+
+    async def switch(self, arg: str) -> str:
+        """``verbose [on|off]`` (no argument toggles)."""
+        if arg:
+            wanted = parse_switch(arg)
+            if wanted is None:
+                raise InvalidInput(f"Usage: `{USAGE['verbose']}` (no argument toggles).")
+        else:
+            wanted = not await self.load()
+        await self.store.state.set(VERBOSE_KEY, "on" if wanted else "off")
+        self.mirror.enabled = wanted
+        return verbose_answer(wanted)
+
+
+class AdminTools:
+    """The admin reads and edits, one attribute per concern. ``character`` is the name data is filed under
+    (ReplyEngine.character_key); ``embed`` embeds new facts (the memory engine's, when there is one)."""
+
+    def __init__(self, store: Store, settings: Settings, character: str, mirror: LogMirror, *,
+                 embed: Embed | None = None) -> None:
+        self.verbose = Verbose(store, settings, mirror)
+        self.users = Users(store, settings, character)
+        self.identity = IdentityEdits(store, character)
+        self.facts = FactEdits(store, self.users, embed)
+        self.memories = MemoryEdits(store, character, self.users)
+        self.relationship = RelationshipEdits(store, character, self.users)
+        self.state = StateEdits(store, self.verbose.load)

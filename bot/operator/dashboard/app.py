@@ -1,0 +1,140 @@
+"""The dashboard's aiohttp application, its routes, and the server that runs it: inside the bot process
+(``dashboard_port``) or alone against the bot's database (``python main.py dashboard``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from bot.core.character import CharacterSource
+from bot.core.config import Settings
+from bot.core.errors import ConfigError
+from bot.operator.dashboard import actions, auth, pages, people
+from bot.operator.dashboard.context import DashboardContext, standalone_context
+from bot.operator.dashboard.live import LiveFeed
+from bot.operator.dashboard.render import CONTEXT, LIVE, SESSIONS, STATIC, error_page
+from bot.operator.dashboard.sessions import Sessions
+from database.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 256 * 1024  # far above any form (texts are limited to 2,000 characters), far below harm
+SHUTDOWN_SECONDS = 2.0
+
+
+@web.middleware
+async def errors(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """Every failure as a page that says what happened (and that nothing was changed when so)."""
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        return error_page(request, 413, "Too large",
+                          f"That form was larger than {MAX_BODY // 1024} KB, so it was not read and nothing "
+                          "was changed. Texts are limited to 2,000 characters.")
+    except web.HTTPNotFound:
+        return error_page(request, 404, "Not found", f"There is no page {request.path} on this dashboard.")
+    except web.HTTPMethodNotAllowed:
+        return error_page(request, 405, "Not allowed", "That address does not take this kind of request.")
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("dashboard: %s %s failed", request.method, request.path)
+        return error_page(request, 500, "Something went wrong",
+                          "That request failed; the traceback is in the bot's log.")
+
+
+def create_app(ctx: DashboardContext, live: LiveFeed | None = None) -> web.Application:
+    app = web.Application(middlewares=[errors, auth.guard], client_max_size=MAX_BODY)
+    app[CONTEXT] = ctx
+    app[SESSIONS] = Sessions()
+    if live is not None:
+        app[LIVE] = live
+    app.on_response_prepare.append(auth.security_headers)
+    r = app.router
+    r.add_get("/login", auth.login_page)
+    r.add_post("/login", auth.login)
+    r.add_post("/logout", auth.logout)
+    r.add_get("/", pages.overview)
+    r.add_get("/character", pages.character_page)
+    r.add_post("/character/identity", actions.identity_add)
+    r.add_post("/character/identity/{entry}", actions.identity_edit)
+    r.add_post("/character/identity/{entry}/delete", actions.identity_delete)
+    r.add_get("/people", people.people)
+    r.add_get("/people/{user}", people.person_page)
+    r.add_post("/people/{user}/premium", actions.premium)
+    r.add_post("/people/{user}/memories", actions.memory_add)
+    r.add_post("/people/{user}/memories/{memory}", actions.memory_edit)
+    r.add_post("/people/{user}/memories/{memory}/delete", actions.memory_delete)
+    r.add_post("/people/{user}/versions/{version}/restore", actions.version_restore)
+    r.add_post("/people/{user}/facts/{fact}", actions.fact_edit)
+    r.add_post("/people/{user}/facts/{fact}/pin", actions.fact_pin)
+    r.add_post("/people/{user}/facts/{fact}/delete", actions.fact_delete)
+    r.add_get("/people/{user}/forget", people.forget_page)
+    r.add_post("/people/{user}/forget", actions.forget)
+    r.add_get("/live", pages.live)
+    r.add_get("/live/events", pages.live_events)
+    r.add_static("/static/", STATIC)
+    return app
+
+
+class Dashboard:
+    def __init__(self, ctx: DashboardContext, host: str, port: int) -> None:
+        self.ctx = ctx
+        self.host = host
+        self.port = port
+        self.live: LiveFeed | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    async def start(self) -> None:
+        """Listen; a port that cannot be had stops start-up naming the setting."""
+        if self.ctx.bot is not None:
+            self.live = LiveFeed()
+            self.live.attach(self.ctx.bot.engine)
+        self._runner = web.AppRunner(create_app(self.ctx, self.live), access_log=None,
+                                     shutdown_timeout=SHUTDOWN_SECONDS)
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, self.host, self.port).start()
+        except OSError as exc:
+            await self.stop()
+            settings = self.ctx.settings
+            raise ConfigError(str(settings.config_file or "environment"), "dashboard_port",
+                              f"cannot listen on {self.host}:{self.port} ({exc.strerror or exc}); "
+                              "choose another port or stop what uses it") from None
+        log.info("dashboard at %s", self.url)
+
+    async def stop(self) -> None:
+        if self.live is not None:
+            self.live.close()  # ends the open streams, so the server need not wait for them
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+async def serve_alone(settings: Settings, character: CharacterSource, host: str, port: int) -> int:
+    """`python main.py dashboard`: the dashboard without the bot, on the same database, until Ctrl+C or
+    SIGTERM."""
+    store = await Store(settings.resolved_database_url()).open()
+    dashboard = Dashboard(standalone_context(settings, character, store), host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await dashboard.start()
+        print(f"Kindred dashboard for {character.current().name} at {dashboard.url} "
+              f"(database {settings.safe_database_url()}); Ctrl+C stops it", flush=True)
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await dashboard.stop()
+        await store.close()
+    return 0

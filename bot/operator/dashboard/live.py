@@ -1,0 +1,92 @@
+"""The live decision stream: every reply decision of the running bot, as the log channel's verbose mode words
+it (a DM only as "DM from user <id>", never its text), pushed to open pages as server-sent events.
+
+Hooked on the main engine's decision listeners (an ensemble announces every character's decisions there).
+The hook only appends to memory and to each open page's queue; a page that cannot keep up loses its oldest
+lines, never the bot's time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from bot.core.pipeline import Decision, Incoming
+from bot.operator.admin.language import describe_decision
+
+if TYPE_CHECKING:
+    from bot.reply.engine import ReplyEngine
+
+KEEP = 200  # recent decisions a newly opened page shows
+QUEUE = 100  # lines waiting for one slow page
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    number: int
+    at: datetime
+    text: str
+    reply: bool
+    dm: bool
+
+    @property
+    def time(self) -> str:
+        return self.at.strftime("%H:%M:%S")
+
+    def sse(self) -> bytes:
+        data = json.dumps({"n": self.number, "at": self.at.isoformat(), "time": self.time, "text": self.text,
+                           "reply": self.reply, "dm": self.dm})
+        return f"id: {self.number}\nevent: decision\ndata: {data}\n\n".encode()
+
+
+class LiveFeed:
+    def __init__(self, keep: int = KEEP) -> None:
+        self.recent: deque[LiveEvent] = deque(maxlen=keep)
+        self._numbers = itertools.count(1)
+        self._queues: set[asyncio.Queue[LiveEvent | None]] = set()
+        self._engine: ReplyEngine | None = None
+        self.closed = False
+
+    def attach(self, engine: ReplyEngine) -> None:
+        self._engine = engine
+        engine.decision_listeners.append(self.on_decision)
+
+    async def on_decision(self, msg: Incoming, decision: Decision) -> None:
+        event = LiveEvent(next(self._numbers), datetime.now(UTC), describe_decision(msg, decision),
+                          decision.reply, msg.is_dm)
+        self.recent.append(event)
+        for queue in list(self._queues):
+            _offer(queue, event)
+
+    def since(self, number: int) -> list[LiveEvent]:
+        """The kept events after ``number``, oldest first (what a page reconnecting missed)."""
+        return [e for e in self.recent if e.number > number]
+
+    def subscribe(self) -> asyncio.Queue[LiveEvent | None]:
+        queue: asyncio.Queue[LiveEvent | None] = asyncio.Queue(QUEUE)
+        if self.closed:
+            queue.put_nowait(None)
+        self._queues.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[LiveEvent | None]) -> None:
+        self._queues.discard(queue)
+
+    def close(self) -> None:
+        """Unhook from the engine and end every open stream (the dashboard is stopping)."""
+        self.closed = True
+        if self._engine is not None and self.on_decision in self._engine.decision_listeners:
+            self._engine.decision_listeners.remove(self.on_decision)
+        for queue in list(self._queues):
+            _offer(queue, None)
+
+
+def _offer(queue: asyncio.Queue[LiveEvent | None], item: LiveEvent | None) -> None:
+    if queue.full():
+        queue.get_nowait()  # the slow page loses its oldest line
+    queue.put_nowait(item)

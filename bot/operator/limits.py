@@ -1,0 +1,267 @@
+"""Spending limits: one person's daily token budget (standard or premium), one server's and the whole bot's
+daily spend in USD, and one person's messages per minute. 0 means no limit; the bot's admins are exempt.
+
+Checked once per message in the message path (ReplyEngine.gates), after who-may-talk (bot/operator/access.py)
+and before any reply work: past a limit nothing is voted, remembered or asked of the model. The character says
+so once, in character (``limit_reply``), when the person next speaks to it, then stays quiet until the
+window resets: the day in the operator's ``timezone`` (from local midnight), or, for the rate limit, the
+minute. Each limit reached is logged and mirrored to the log channel once per window.
+
+What was spent comes from the recorded model calls (store.spending: one query per message, only when a
+daily limit is set), so it survives a restart and holds across processes sharing the database. A server's
+and the whole bot's spend are sums over many people's calls: they are read again at most every
+SHARED_SPEND_SECONDS (a cap may be passed by what is spent in those seconds), so the query a message
+usually pays for is one person's few calls of the day. The rate limit counts in memory (a minute).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.core.config import Settings
+from bot.core.localtime import Clock, load_zone, utc_now
+from bot.core.pipeline import Decision, Incoming, Outlet
+from database.spending import SpentToday
+from database.store import Store
+
+log = logging.getLogger(__name__)
+
+# Calls the character makes of its own accord (bot/alive/service.py): past the global spend cap they are not
+# made.
+# Replies and votes are stopped earlier, by the message path's gate; memory upkeep goes on.
+UNPROMPTED = frozenset({"proactive", "checkin", "status"})
+RATE_WINDOW = 60.0  # seconds: user_messages_per_minute
+SHARED_SPEND_SECONDS = 5.0  # how long a server's or the bot's spend today is reused before it is read again
+MAX_TRACKED = 20_000  # people (or places) remembered at once; the oldest windows are forgotten past it
+
+
+@dataclass(frozen=True)
+class Reached:
+    """A limit someone reached: which (``kind``), for whom (``subject``: a person, or the place where a
+    spend cap was met), in which window, why (for the log), and when it resets (for the character)."""
+
+    kind: str  # rate | tokens | server | global
+    subject: int
+    window: str
+    reason: str
+    when: str
+
+
+class SpendingLimits:
+    def __init__(self, settings: Settings, store: Store, *, is_admin: Callable[[int], bool],
+                 addressed: Callable[[Incoming], bool], name: Callable[[], str],
+                 mirror: Callable[[str], None], clock: Clock = utc_now,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.store = store
+        self.is_admin = is_admin
+        self.addressed = addressed  # whether the message certainly asks for an answer (DM, mention, name)
+        self.name = name
+        self.mirror = mirror
+        self.clock = clock
+        self.monotonic = monotonic
+        self.zone = load_zone(settings.timezone)
+        self._recent: dict[int, deque[float]] = {}  # person -> times of their admitted messages
+        self._told: dict[tuple[str, int], str] = {}  # (kind, subject) -> the window they were told in
+        self._noted: dict[tuple[str, int], str] = {}  # (kind, subject) -> the window logged and mirrored
+        # (day start, server id or None for the whole bot) -> (USD spent, when it was read)
+        self._shared: dict[tuple[datetime, int | None], tuple[float, float]] = {}
+
+    # -- the settings
+
+    @property
+    def daily(self) -> bool:
+        s = self.settings
+        return bool(s.daily_token_budget or s.premium_daily_token_budget or s.server_daily_spend_usd
+                    or s.global_daily_spend_usd)
+
+    @property
+    def active(self) -> bool:
+        return self.daily or bool(self.settings.user_messages_per_minute)
+
+    def budget(self, premium: bool) -> int:
+        s = self.settings
+        return s.premium_daily_token_budget if premium else s.daily_token_budget
+
+    def day_start(self, now: datetime) -> datetime:
+        """The start of the operator's day holding ``now``, in UTC (how api_calls stores its times)."""
+        local = now.astimezone(self.zone)
+        return datetime(local.year, local.month, local.day, tzinfo=self.zone).astimezone(UTC)
+
+    # -- checks
+
+    def _rate(self, user_id: int) -> Reached | None:
+        """Counts the message when it is within the rate limit; a Reached when it is past it."""
+        limit = self.settings.user_messages_per_minute
+        if not limit:
+            return None
+        now = self.monotonic()
+        times = self._recent.get(user_id)
+        if times is None:
+            if len(self._recent) >= MAX_TRACKED:
+                self._forget_idle(now)
+            times = self._recent[user_id] = deque()
+        while times and now - times[0] >= RATE_WINDOW:
+            times.popleft()
+        if len(times) >= limit:
+            return Reached("rate", user_id, f"{times[0]:.3f}", f"{limit} messages a minute reached",
+                           "in a minute")
+        times.append(now)
+        return None
+
+    def _forget_idle(self, now: float) -> None:
+        for user_id in [u for u, t in self._recent.items() if not t or now - t[-1] >= RATE_WINDOW]:
+            del self._recent[user_id]
+
+    async def spent(self, user_id: int | None, guild_id: int | None, now: datetime) -> SpentToday:
+        """Today's figures the configured limits need (at most one query)."""
+        s = self.settings
+        since = self.day_start(now)
+        person = user_id if s.daily_token_budget or s.premium_daily_token_budget else None
+        server = self._fresh(since, guild_id) if guild_id is not None and s.server_daily_spend_usd else 0.0
+        everyone = self._fresh(since, None) if s.global_daily_spend_usd else 0.0
+        if person is None and server is not None and everyone is not None:
+            return SpentToday(server_usd=server, global_usd=everyone)
+        read = await self.store.spending.today(since, user_id=person,
+                                               guild_id=guild_id if server is None else None,
+                                               everyone=everyone is None)
+        if len(self._shared) > MAX_TRACKED:
+            self._shared.clear()
+        at = self.monotonic()
+        if server is None:
+            self._shared[(since, guild_id)] = (server := read.server_usd, at)
+        if everyone is None:
+            self._shared[(since, None)] = (everyone := read.global_usd, at)
+        return SpentToday(read.person_tokens, read.premium, server, everyone)
+
+    def add_spend(self, guild_id: int | None, usd: float) -> None:
+        """A model call of this process just cost ``usd`` for ``guild_id`` (ClaudeClient.on_spend): kept
+        in the running sums, so this process never waits SHARED_SPEND_SECONDS to see its own spend."""
+        for key, (spent, at) in list(self._shared.items()):
+            if key[1] is None or key[1] == guild_id:
+                self._shared[key] = (spent + usd, at)
+
+    def _fresh(self, since: datetime, guild_id: int | None) -> float | None:
+        """A server's (None: the bot's) spend today as read less than SHARED_SPEND_SECONDS ago."""
+        cached = self._shared.get((since, guild_id))
+        if cached is None or self.monotonic() - cached[1] >= SHARED_SPEND_SECONDS:
+            return None
+        return cached[0]
+
+    async def _daily(self, user_id: int, guild_id: int | None, place: int) -> Reached | None:
+        if not self.daily:
+            return None
+        s = self.settings
+        now = self.clock()
+        day = now.astimezone(self.zone).date().isoformat()
+        spent = await self.spent(user_id, guild_id, now)
+        cap = s.global_daily_spend_usd
+        if cap and spent.global_usd >= cap:
+            return Reached("global", place, day, f"global daily spend cap ${cap:g} reached "
+                           f"(${spent.global_usd:.2f} today)", "tomorrow")
+        cap = s.server_daily_spend_usd
+        if guild_id is not None and cap and spent.server_usd >= cap:
+            return Reached("server", place, day, f"this server's daily spend cap ${cap:g} reached "
+                           f"(${spent.server_usd:.2f} today)", "tomorrow")
+        budget = self.budget(spent.premium)
+        if budget and spent.person_tokens >= budget:
+            plan = "premium " if spent.premium else ""
+            return Reached("tokens", user_id, day, f"{plan}daily token budget {budget:,} used up "
+                           f"({spent.person_tokens:,} tokens today)", "tomorrow")
+        return None
+
+    async def refusal(self, user_id: int, guild_id: int | None, place: int) -> Reached | None:
+        """The daily limit ``user_id`` has reached (None: none, or an admin). ``place``: the channel."""
+        if not self.daily or self.is_admin(user_id):
+            return None
+        return await self._daily(user_id, guild_id, place)
+
+    async def guard(self, purpose: str) -> str | None:
+        """ClaudeClient.spend_guards: why a call the character would make unprompted is not made (None: it
+        may be)."""
+        cap = self.settings.global_daily_spend_usd
+        if not cap or purpose not in UNPROMPTED:
+            return None
+        now = self.clock()
+        spent = (await self.spent(None, None, now)).global_usd
+        if spent < cap:
+            return None
+        day = now.astimezone(self.zone).date().isoformat()
+        reason = f"global daily spend cap ${cap:g} reached (${spent:.2f} today)"
+        if self._once(self._noted, Reached("global", 0, day, reason, "tomorrow")):
+            log.warning("%s: the character speaks first no more today", reason)
+            self.mirror(f"⏳ {reason}: no proactive messages, check-ins or status until midnight "
+                        f"({self.settings.timezone}).")
+        return reason
+
+    def reply_text(self, reached: Reached) -> str:
+        return self.settings.limit_reply.replace("{name}", self.name()).replace("{when}", reached.when)
+
+    # -- the message path
+
+    async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
+        if not self.active or self.is_admin(msg.author_id):
+            return None
+        reached = self._rate(msg.author_id) or await self._daily(msg.author_id, msg.guild_id, msg.channel_id)
+        if reached is None:
+            return None
+        self._note(msg, reached)
+        told = self.addressed(msg) and self._once(self._told, reached)
+        if told:
+            try:
+                await outlet.send(self.reply_text(reached), first=True)
+            except Exception as exc:  # the refusal stands even when Discord would not take the line
+                log.warning("could not tell %s about the limit: %s", msg.author_id, exc)
+        return Decision(False, f"limit: {reached.reason}{'; said so once' if told else ''}")
+
+    def _once(self, seen: dict[tuple[str, int], str], reached: Reached) -> bool:
+        """True the first time ``reached`` (its kind, subject and window) is seen in ``seen``."""
+        key = (reached.kind, reached.subject)
+        if seen.get(key) == reached.window:
+            return False
+        if len(seen) >= MAX_TRACKED:
+            seen.clear()  # forgetting means at most one more notice: cheaper than sorting by age
+        seen[key] = reached.window
+        return True
+
+    def _note(self, msg: Incoming, reached: Reached) -> None:
+        if not self._once(self._noted, reached):
+            return
+        where = "a DM" if msg.is_dm else f"channel {msg.channel_id}"  # never what a DM said
+        line = (f"Limit reached by {msg.author_name} ({msg.author_id}) in {where}: {reached.reason}; "
+                f"quiet to them until {self._reset_text(reached)}.")
+        log.warning("%s", line)
+        self.mirror(f"⏳ {line}")
+
+    def _reset_text(self, reached: Reached) -> str:
+        if reached.kind == "rate":
+            return "the minute is over"
+        return f"midnight ({self.settings.timezone})"
+
+    # -- /status
+
+    async def status_line(self, user_id: int, premium: bool) -> str | None:
+        """What is left of the person's daily budget (and their rate limit); None when no limit applies."""
+        s = self.settings
+        if not (s.daily_token_budget or s.premium_daily_token_budget or s.user_messages_per_minute):
+            return None
+        if self.is_admin(user_id):
+            return "No limits for you (you are one of my admins)."
+        lines = []
+        budget = self.budget(premium)
+        if budget:
+            now = self.clock()
+            spent = await self.store.spending.today(self.day_start(now), user_id=user_id)
+            left = max(0, budget - spent.person_tokens)
+            reset = self.day_start(now + timedelta(days=1, hours=1))  # (a day of 23 hours: DST)
+            lines.append(f"{left:,} of {budget:,} tokens left today (resets <t:{int(reset.timestamp())}:R>)")
+        elif s.daily_token_budget or s.premium_daily_token_budget:
+            lines.append("No daily token limit on your plan")
+        if s.user_messages_per_minute:
+            lines.append(f"Up to {s.user_messages_per_minute} messages a minute")
+        return "\n".join(lines)

@@ -1,0 +1,255 @@
+"""What a user may do to their own conversation: reset it, forget exchanges, reroll the last answer,
+add a core memory, see their figures.
+
+Plain logic over the :class:`~bot.reply.engine.ReplyEngine` and the store, so the slash-command cog, the
+console and tests drive exactly the same code. Every operation is scoped to one user and one conversation
+scope (``dm`` or ``channel:<id>``, see :attr:`bot.reply.prompting.Incoming.scope`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from discord.utils import time_snowflake
+
+from bot.core.claude import ClaudeUnavailable
+from bot.core.pipeline import Incoming
+from bot.core.tokens import count_tokens, counted, history_tokens
+from bot.reply.engine import ReplyEngine
+from bot.reply.persona_runtime import StageStatus, stage_status
+from database.records import PRIVATE_SOURCE, History, Turn, Usage
+from database.store import Store
+from memory.consent import Consent
+
+log = logging.getLogger(__name__)
+
+FORGET_MIN, FORGET_MAX, FORGET_DEFAULT = 1, 10, 5
+REMEMBER_MAX_CHARS = 1000
+
+
+class InvalidInput(ValueError):
+    """Bad user input; the message is a one-line explanation meant for the user."""
+
+
+class StaleReroll(Exception):
+    """The conversation moved on (or was reset) since the reroll started; its draft no longer applies."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One exchange: a user message and the answer(s) that followed it (either side may be missing)."""
+
+    turn_ids: tuple[int, ...]
+    user_text: str
+    assistant_text: str
+
+    @property
+    def key(self) -> int:
+        """A stable identifier (the first turn's id), usable in a button's custom id."""
+        return self.turn_ids[0]
+
+
+def pairs_of(turns: Sequence[Turn]) -> list[Pair]:
+    """Group turns into exchanges, oldest first. A user turn opens an exchange; the assistant turns after it
+    belong to it. Consecutive user turns (a reply that failed keeps only the user turn) are separate
+    exchanges; assistant turns with no user turn before them (after a summarization) stand alone."""
+    pairs: list[Pair] = []
+    ids: list[int] = []
+    user: list[str] = []
+    assistant: list[str] = []
+
+    def close() -> None:
+        if ids:
+            pairs.append(Pair(tuple(ids), "\n\n".join(user), "\n\n".join(assistant)))
+
+    for turn in turns:
+        if turn.role == "user":
+            close()
+            ids, user, assistant = [turn.id], [turn.content], []
+        else:
+            ids.append(turn.id)
+            assistant.append(turn.content)
+    close()
+    return pairs
+
+
+@dataclass(frozen=True)
+class StatusFigures:
+    usage: Usage
+    premium: bool
+    history_messages: int
+    history_tokens: int
+    has_summary: bool
+    core_memories: int
+    stage: StageStatus | None = None  # the character's evolution (None when it has no stages)
+
+
+@dataclass(frozen=True)
+class RerollTarget:
+    """The last exchange of a conversation: the user turn to answer again and the answer(s) it replaces."""
+
+    user_id: int
+    scope: str
+    user_turn: Turn
+    answer_turns: tuple[Turn, ...] = field(default_factory=tuple)
+
+    @staticmethod
+    def of(history: History, user_id: int, scope: str) -> RerollTarget | None:
+        turns = history.turns
+        last_user = next((i for i in range(len(turns) - 1, -1, -1) if turns[i].role == "user"), None)
+        if last_user is None:
+            return None
+        return RerollTarget(user_id, scope, turns[last_user], tuple(turns[last_user + 1:]))
+
+    def same_as(self, other: RerollTarget | None) -> bool:
+        return other is not None and other.user_turn.id == self.user_turn.id and \
+            [t.id for t in other.answer_turns] == [t.id for t in self.answer_turns]
+
+
+@dataclass(frozen=True)
+class Draft:
+    text: str
+    ok: bool  # False: Claude failed and ``text`` is the in-character fallback (not to be posted)
+
+
+class RerollSession:
+    """One /reroll: drafts new answers to the last user turn and, when one is accepted, puts it in place of
+    the old answer in the history."""
+
+    def __init__(self, tools: ConversationTools, target: RerollTarget, incoming: Incoming,
+                 ooc_context: str) -> None:
+        self.tools = tools
+        self.target = target
+        self.incoming = incoming
+        self.ooc_context = ooc_context.strip()
+        self.drafts = 0
+
+    async def draft(self) -> Draft:
+        """Generate a new answer (steered by the out-of-character context); the fallback if Claude fails."""
+        engine = self.tools.engine
+        persona = engine.persona
+        self.drafts += 1
+        try:
+            completion = await engine.generate(self.incoming, persona, ooc_context=self.ooc_context,
+                                               replace_last_reply=True)
+        except ClaudeUnavailable as exc:
+            log.error("reroll for user %s in %s failed: %s", self.target.user_id, self.target.scope, exc)
+            return Draft(engine.fallback_text(persona), False)
+        if not completion.text.strip():
+            log.error("reroll for user %s in %s came back empty", self.target.user_id, self.target.scope)
+            return Draft(engine.fallback_text(persona), False)
+        return Draft(engine.finish_text(self.incoming, completion.text), True)
+
+    async def ensure_current(self) -> None:
+        """Raise :class:`StaleReroll` unless the last exchange is still the one this session started from."""
+        history = await self.tools.history(self.target.user_id, self.target.scope)
+        if not self.target.same_as(RerollTarget.of(history, self.target.user_id, self.target.scope)):
+            raise StaleReroll("the conversation has moved on since this reroll started")
+
+    async def save(self, text: str, discord_message_id: int | None) -> None:
+        """Make ``text`` the answer to the last user turn: the first old answer turn is rewritten in place,
+        any further ones (all of which the new answer replaced in the prompt) are removed."""
+        await self.ensure_current()
+        store = self.tools.store
+        answers = self.target.answer_turns
+        if answers:
+            await store.conversations.replace_turn(answers[0].id, text, count_tokens(text),
+                                                   discord_message_id)
+            await store.conversations.delete_turns([t.id for t in answers[1:]])
+        else:  # the original reply had failed: the reroll becomes the answer
+            await store.conversations.append_turns(
+                self.tools.character_key, self.target.user_id, self.target.scope,
+                [counted(Turn("assistant", text, discord_message_id=discord_message_id))])
+
+
+class ConversationTools:
+    def __init__(self, engine: ReplyEngine) -> None:
+        self.engine = engine
+
+    @property
+    def store(self) -> Store:
+        return self.engine.store
+
+    @property
+    def character_key(self) -> str:
+        return self.engine.character_key
+
+    async def history(self, user_id: int, scope: str) -> History:
+        return await self.store.conversations.history(self.character_key, user_id, scope)
+
+    # -- reset and forget
+
+    async def reset(self, user_id: int, scope: str) -> int:
+        """Clear the conversation's turns and summary (core memories stay). Returns turns removed."""
+        return await self.store.conversations.reset_conversation(self.character_key, user_id, scope)
+
+    async def recent_pairs(self, user_id: int, scope: str, count: int = FORGET_DEFAULT) -> list[Pair]:
+        """The last ``count`` exchanges, oldest first."""
+        if not FORGET_MIN <= count <= FORGET_MAX:
+            raise InvalidInput(f"count must be between {FORGET_MIN} and {FORGET_MAX}, got {count}.")
+        return pairs_of((await self.history(user_id, scope)).turns)[-count:]
+
+    async def forget(self, user_id: int, scope: str, pairs: Sequence[Pair]) -> int:
+        """Delete the chosen exchanges. Only turns still in this user's conversation here are touched, so a
+        stale or forged selection can never reach anyone else's history. Returns turns deleted."""
+        current = {t.id for t in (await self.history(user_id, scope)).turns}
+        wanted = [tid for pair in pairs for tid in pair.turn_ids if tid in current]
+        return await self.store.conversations.delete_turns(wanted)
+
+    # -- reroll
+
+    async def reroll_target(self, user_id: int, scope: str) -> RerollTarget | None:
+        return RerollTarget.of(await self.history(user_id, scope), user_id, scope)
+
+    def reroll(self, target: RerollTarget, *, author_name: str, channel_id: int, guild_id: int | None,
+               guild_name: str = "", channel_name: str = "", ooc_context: str = "") -> RerollSession:
+        """A session answering ``target`` again, as if its user turn had just arrived where the command was
+        used."""
+        turn = target.user_turn
+        incoming = Incoming(
+            message_id=turn.discord_message_id or time_snowflake(datetime.now(UTC)),
+            channel_id=channel_id, author_id=target.user_id, author_name=author_name, content=turn.content,
+            created_at=datetime.now(UTC), is_dm=target.scope == "dm", guild_id=guild_id,
+            guild_name=guild_name,
+            channel_name=channel_name)
+        return RerollSession(self, target, incoming, ooc_context)
+
+    # -- memories and figures
+
+    async def remember(self, user_id: int, user_name: str, text: str, *, private: bool = False) -> int:
+        """Add a core memory at the user's request. Raises :class:`InvalidInput` for empty or too long text,
+        and when ``memory_consent`` says this user is not remembered (an explicit request does not override
+        their /memory choice). A memory asked for in a DM (``private``) is DM content: it never reaches a
+        channel's prompt."""
+        content = text.strip()
+        if not content:
+            raise InvalidInput("Tell me what to remember: the memory cannot be empty.")
+        if len(content) > REMEMBER_MAX_CHARS:
+            raise InvalidInput(f"That is {len(content)} characters; a memory can be at most "
+                               f"{REMEMBER_MAX_CHARS}.")
+        user = await self.store.people.get_user(user_id)
+        answer = user.memory_consent if user is not None else None
+        if not Consent(self.store, self.engine.settings.memory_consent).allows(answer):
+            if answer is False:
+                raise InvalidInput("You turned my memory off with `/memory opt-out`, "
+                                   "so I keep nothing new about "
+                                   "you. Run `/memory opt-in` first if you want me to remember this.")
+            raise InvalidInput("I only remember people who opted in: run `/memory opt-in` first, then ask me "
+                               "again.")
+        await self.store.people.ensure_user(user_id, user_name)  # core memories reference the user row
+        source = PRIVATE_SOURCE if private else "user"
+        return await self.store.memories.add_core_memory(self.character_key, user_id, content, source=source)
+
+    async def status(self, user_id: int, scope: str) -> StatusFigures:
+        user = await self.store.people.get_user(user_id)
+        history = await self.history(user_id, scope)
+        memories = await self.store.memories.core_memories(self.character_key, user_id)
+        interactions, stored_stage = await self.store.characters.character_state(self.character_key)
+        return StatusFigures(
+            usage=await self.store.usage.totals(user_id), premium=bool(user and user.premium),
+            history_messages=len(history.turns), history_tokens=history_tokens(history),
+            has_summary=bool(history.summary), core_memories=len(memories),
+            stage=stage_status(self.engine.persona, interactions, stored_stage))

@@ -1,0 +1,261 @@
+"""How a reply reaches the channel, like a person sends it (``reply_delivery``).
+
+* ``whole``: the answer appears in one go after the typing indicator (split only at Discord's length limit).
+* ``chunked``: a long answer goes out as several messages at paragraph breaks, with typing before each, as
+  a person sends bursts; the typing time of the whole answer is shared among them, so the first burst comes
+  sooner and the last no later than the answer would in one go. Short answers stay one message.
+* ``streamed``: Claude's answer is streamed; the first part is posted as soon as a sentence is complete,
+  then that message is edited as the rest arrives, at most once per ``stream_edit_interval`` seconds (within
+  Discord's edit rate limit); the final edit carries the whole text, and what is over Discord's length
+  limit continues in new messages. An outlet that cannot edit (the console) gets ``chunked``.
+
+:class:`Delivery` owns the generation call for one reply, so each mode can overlap it as it needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from bot.core.claude import ClaudeUnavailable, Completion
+from bot.core.config import Settings
+from bot.core.pipeline import Outlet
+from bot.reply.splitting import FENCE, split_message
+from bot.reply.typing_sim import typing_seconds
+
+log = logging.getLogger(__name__)
+
+MIN_BURST = 150  # characters: a chunk gathers paragraphs until it is at least this long (no one-line spam)
+_SENTENCE_END = re.compile(r"[.!?…][\"')\]*_~]*(?=\s)|\n")
+
+Generate = Callable[[Callable[[str], None] | None], Awaitable[Completion]]
+"""Runs the reply's model call; given a callback, it streams and calls it with the text so far."""
+
+
+@runtime_checkable
+class EditableOutlet(Protocol):
+    """An outlet whose posted messages can be edited and deleted (what ``streamed`` needs)."""
+
+    async def edit(self, message_id: int, text: str) -> None: ...
+
+    async def delete(self, message_id: int) -> None: ...
+
+
+@dataclass
+class Delivered:
+    text: str  # the whole reply as finally shown
+    parts: list[str]
+    ids: list[int | None]
+    ok: bool  # False: the fallback line was sent (Claude failed or answered blank)
+    completion: Completion | None
+    edits: int = 0
+
+
+def paragraphs(text: str) -> list[str]:
+    """``text`` cut at blank lines, never inside a fenced code block."""
+    out: list[str] = []
+    current: list[str] = []
+    fenced = False
+    for line in text.split("\n"):
+        if line.strip().startswith(FENCE):
+            fenced = not fenced
+        if not line.strip() and not fenced:
+            if current:
+                out.append("\n".join(current))
+                current = []
+            continue
+        current.append(line)
+    if current:
+        out.append("\n".join(current))
+    return out
+
+
+def chunks(text: str, limit: int) -> list[str]:
+    """The bursts of a chunked reply: paragraphs gathered until each burst is at least :data:`MIN_BURST`
+    characters, none over ``limit`` (a longer paragraph is split like any long message)."""
+    out: list[str] = []
+    current = ""
+    for paragraph in paragraphs(text.strip()):
+        if current and (len(current) >= MIN_BURST or len(current) + 2 + len(paragraph) > limit):
+            out.append(current)
+            current = ""
+        current = f"{current}\n\n{paragraph}" if current else paragraph
+    if current:
+        out.append(current)
+    return [part for chunk in out for part in split_message(chunk, limit)]
+
+
+def complete_sentences(text: str) -> str:
+    """The part of a reply still being written that ends at its last complete sentence (or line)."""
+    end = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end()
+    return text[:end].rstrip()
+
+
+def with_notice(notice: str, text: str) -> str:
+    return f"{notice}\n\n{text}" if notice and text else notice or text
+
+
+@dataclass
+class Delivery:
+    """One reply's generation and delivery through ``outlet``."""
+
+    settings: Settings
+    outlet: Outlet
+    generate: Generate
+    finish: Callable[[str], str]  # the reply filters, applied to every text shown
+    fallback: str  # what is said when Claude fails or answers blank
+    notice: str = ""  # a line said first (e.g. files that could not be opened)
+    started: float = field(default_factory=time.monotonic)  # when the person's wait began
+    label: str = "reply"  # how log lines name this reply
+    log: logging.Logger = log  # whose log lines these are (the engine's: the reply is its work)
+
+    async def run(self) -> Delivered:
+        mode = self.settings.reply_delivery
+        if mode == "streamed" and isinstance(self.outlet, EditableOutlet):
+            return await self._streamed()
+        return await self._at_once(chunked=mode != "whole")
+
+    async def _generate(self, on_text: Callable[[str], None] | None) -> tuple[Completion | None, str, bool]:
+        try:
+            completion = await self.generate(on_text)
+        except ClaudeUnavailable as exc:
+            self.log.error("%s failed, sending the fallback: %s", self.label, exc)
+            return None, self.fallback, False
+        # A blank answer cannot be posted, nor stored (the API rejects a blank turn in later prompts).
+        if not completion.text or completion.text.isspace():
+            self.log.warning("%s came back empty, sending the fallback", self.label)
+            return completion, self.fallback, False
+        return completion, completion.text, True
+
+    def _shown(self, text: str) -> str:
+        return with_notice(self.notice, self.finish(text))
+
+    # -- whole and chunked
+
+    async def _at_once(self, *, chunked: bool) -> Delivered:
+        limit = self.settings.max_message_length
+        async with self.outlet.typing():
+            completion, text, ok = await self._generate(None)
+            text = self._shown(text)
+            parts = chunks(text, limit) if chunked else split_message(text, limit)
+            # The typing a person would need for the whole answer, shared among the bursts by their length
+            # (at least min_typing_time each): the first appears sooner, the last no later than in one go.
+            total = typing_seconds(text, self.settings)
+            length = sum(len(p) for p in parts) or 1
+            shares = [max(total * len(p) / length, self.settings.min_typing_time) for p in parts] \
+                if chunked else [total]
+            remaining = shares[0] - (time.monotonic() - self.started)
+            if remaining > 0:
+                await asyncio.sleep(remaining)
+        # Typing has stopped before each part goes out: a refresh landing after it would show the character
+        # "typing" for another ten seconds under its own words.
+        ids: list[int | None] = []
+        for i, part in enumerate(parts):
+            if i and chunked:
+                async with self.outlet.typing():
+                    await asyncio.sleep(shares[i])
+            ids.append(await self.outlet.send(part, first=i == 0))
+        return Delivered(text, parts, ids, ok, completion)
+
+    # -- streamed
+
+    async def _streamed(self) -> Delivered:
+        outlet = self.outlet
+        assert isinstance(outlet, EditableOutlet)
+        latest = ""
+        changed = asyncio.Event()
+
+        def on_text(so_far: str) -> None:
+            nonlocal latest
+            latest = so_far
+            changed.set()
+
+        generation = asyncio.ensure_future(self._generate(on_text))
+        posted: list[tuple[int | None, str]] = []  # (message id, what it shows)
+        edits = 0
+        synced = ""
+
+        async def sync(text: str) -> None:
+            """Make the posted messages show ``text``: edit what changed, post what is new, delete what
+            is no longer needed (a retried stream may come back shorter)."""
+            nonlocal edits, synced
+            synced = text
+            parts = split_message(text, self.settings.max_message_length)
+            for i, part in enumerate(parts):
+                if i < len(posted):
+                    mid, shown = posted[i]
+                    if shown != part and mid is not None:
+                        edits += 1
+                        posted[i] = (mid if await self._quietly(outlet.edit(mid, part), mid) else None, part)
+                else:
+                    posted.append((await self.outlet.send(part, first=i == 0), part))
+            for mid, _ in posted[len(parts):]:
+                if mid is not None:
+                    await self._quietly(outlet.delete(mid), mid)
+            del posted[len(parts):]
+
+        def visible() -> str:
+            sentences = complete_sentences(latest)
+            return self._shown(sentences) if sentences else ""
+
+        try:
+            async with self.outlet.typing():  # until the first sentence is out
+                while not generation.done() and not visible():
+                    changed.clear()
+                    await _first_of(changed.wait(), generation)
+            last_edit = time.monotonic()
+            if not generation.done():
+                await sync(visible())
+                while not generation.done():
+                    changed.clear()
+                    await _first_of(changed.wait(), generation)
+                    wait = self.settings.stream_edit_interval - (time.monotonic() - last_edit)
+                    if wait > 0:
+                        await _first_of(asyncio.sleep(wait), generation)
+                    if generation.done():
+                        break
+                    text = visible()
+                    if text and text != synced:
+                        await sync(text)
+                        last_edit = time.monotonic()
+            completion, text, ok = await generation
+            final = self._shown(text)
+            if posted:  # the final edit, still within the interval
+                wait = self.settings.stream_edit_interval - (time.monotonic() - last_edit)
+                if wait > 0 and final != synced:
+                    await asyncio.sleep(wait)
+            await sync(final)
+        finally:
+            if not generation.done():
+                generation.cancel()
+                await asyncio.gather(generation, return_exceptions=True)
+        return Delivered(final, [shown for _, shown in posted], [mid for mid, _ in posted], ok, completion,
+                         edits)
+
+    async def _quietly(self, call: Awaitable[None], message_id: int) -> bool:
+        """An edit or delete of a message of this reply; a failure (someone deleted the message, the
+        channel went away) is logged and the reply goes on. Returns whether it worked."""
+        try:
+            await call
+        except Exception as exc:  # the transport's errors (discord.HTTPException...)
+            self.log.warning("%s: message %s could not be updated: %s", self.label, message_id, exc)
+            return False
+        return True
+
+
+async def _first_of(awaitable: Awaitable[object], generation: asyncio.Future[object]) -> None:
+    """Wait for ``awaitable`` or for the generation to finish, whichever is first."""
+    waiter = asyncio.ensure_future(awaitable)
+    try:
+        await asyncio.wait({waiter, generation}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not waiter.done():
+            waiter.cancel()
+            await asyncio.gather(waiter, return_exceptions=True)

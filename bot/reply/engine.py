@@ -1,0 +1,395 @@
+"""Where a message goes: log it, decide whether to answer, build the prompt, generate, send.
+
+:class:`ReplyEngine` is plain Python: the Discord cog, the console and the tests all drive it the same
+way, handing it an :class:`Incoming` message and an :class:`Outlet` to speak through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from bot.core.character import CharacterSource
+from bot.core.claude import SPEND_GUILD, ClaudeClient, Completion, majority_yes
+from bot.core.config import Settings
+from bot.core.localtime import load_zone
+from bot.core.persona.model import Persona
+from bot.core.pipeline import (
+    ContextProvider,
+    Decision,
+    DecisionListener,
+    Gate,
+    Incoming,
+    Interceptor,
+    MemoryGate,
+    Outlet,
+    ReplyFilter,
+    ReplyResult,
+    SystemProvider,
+    TurnListener,
+)
+from bot.core.tokens import counted
+from bot.reply.delivery import Delivery
+from bot.reply.intent import IntentRouter
+from bot.reply.media import MediaLimits, read_media
+from bot.reply.persona_runtime import PersonaRuntime, open_with_greeting
+from bot.reply.policy import ServerPolicy, language_hint, resolve
+from bot.reply.prompting import build_reply_prompt, build_vote_prompt
+from bot.reply.throttle import BotThrottle
+from bot.reply.transcript import TranscriptWindows, fetch_limit
+from bot.reply.triage import BurstWindow, parse_prefixes, skip_reason
+from bot.reply.turns import TurnTaking
+from database.records import PromptData, PromptRequest, SeenMessage, Turn
+from database.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """Prompt data read in the same database trip as the message's log write; good while the store's
+    history stamp for the conversation is unchanged (its history has not changed since it was read)."""
+
+    data: PromptData
+    stamp: tuple[int, int]
+
+
+class ReplyEngine:
+    def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
+                 *, character_key: str | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.claude = claude
+        self.character = character
+        self._character_key = character_key or settings.character_name_slug
+        self.throttle = BotThrottle(settings)
+        self.extra_names: set[str] = set()  # e.g. the bot account's own username
+        self.decision_listeners: list[DecisionListener] = []
+        self.turn_listeners: list[TurnListener] = []
+        self.interceptors: list[Interceptor] = []
+        # Who may talk to it, spending limits (bot/operator/access.py, bot/operator/limits.py).
+        self.gates: list[Gate] = []
+        # Prompt contributors (memory recall, lorebook, evolution...) add context without the engine
+        # knowing them.
+        # They get the prompt data read for this reply, so they need no trip of their own to the database.
+        self.context_providers: list[ContextProvider] = []
+        self.system_providers: list[SystemProvider] = []  # stable prompt parts (see bot/core/pipeline.py)
+        self.reply_filters: list[ReplyFilter] = []
+        # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing
+        # when unused).
+        self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona,
+                                              load_zone(settings.timezone))
+        self.context_providers.append(self.persona_runtime.provide)
+        self.context_providers.append(self._server_context)  # a server's language hint (/settings)
+        self.turn_listeners.append(self.persona_runtime.on_turn)
+        # Consent (memory/): when any gate says no, the exchange is answered but not stored in the history.
+        self.memory_gates: list[MemoryGate] = []
+        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+        # Our own account and webhooks: never another character (bot/reply/turns.py).
+        self.own_author_ids: set[int] = set()
+        self.turns = TurnTaking(store, lambda: settings.ensemble, self.names, self.own_author_ids)
+        self.transcripts = TranscriptWindows()  # where each channel's cached transcript starts
+        # Messages marked as owed a reply (database/owed.py) and not yet answered, by this process.
+        self.owed: set[int] = set()
+        # Fewer votes (bot/reply/triage.py) and the model/recall budget by what a message is about
+        # (bot/reply/intent.py).
+        self.bot_prefixes = parse_prefixes(settings.other_bot_prefixes)
+        self.burst = BurstWindow(settings.vote_window_seconds, self._vote)
+        self.intents = IntentRouter(settings.triage)
+
+    @property
+    def persona(self) -> Persona:
+        return self.character.current()
+
+    @property
+    def character_key(self) -> str:
+        """The name conversations and memories are filed under (stable across display-name edits)."""
+        return self._character_key
+
+    # -- 1. observe
+
+    async def observe(self, msg: Incoming) -> bool:
+        """Write the message to the short-term log before anything else. Returns whether the place is
+        active."""
+        active, _ = await self._observe(msg, prefetch=False)
+        return active
+
+    async def _observe(self, msg: Incoming, *, prefetch: bool) -> tuple[bool, Prefetched | None]:
+        """observe(); with ``prefetch``, a message that will certainly be answered also has its prompt data
+        read in the same trip to the database as its log write."""
+        active = msg.is_dm or await self.store.places.is_active(msg.channel_id, msg.guild_id)
+        prefetched: Prefetched | None = None
+        if active or self.settings.log_inactive_channels:
+            request = self.prompt_request(msg) if active and prefetch and self.reply_certain(msg) else None
+            stamp = self.store.conversations.history_stamp(self.character_key, msg.author_id, msg.scope)
+            # A reply certain now is owed from this very write: a crash from here on cannot lose it.
+            owed_by = self.character_key if request is not None else None
+            data = await self.store.log.log_message(SeenMessage(
+                msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name,
+                msg.author_is_bot,
+                msg.is_dm, msg.said, msg.created_at, msg.reply_to_id), then_read=request, owed_by=owed_by)
+            if owed_by is not None:
+                self.owed.add(msg.message_id)
+            prefetched = Prefetched(data, stamp) if data is not None else None
+        if not msg.author_is_bot and not msg.is_dm:
+            self.throttle.human_spoke(msg.channel_id)
+        self.turns.observed(msg)
+        return active, prefetched
+
+    def reply_certain(self, msg: Incoming) -> bool:
+        """Whether decide() will answer without asking anyone (a person's DM, @mention, reply or our name)."""
+        if msg.author_is_bot:
+            return False  # the bot-to-bot throttle may still say no
+        return msg.is_dm or msg.mentions_bot or msg.replies_to_bot or self.name_mentioned(msg.content)
+
+    def prompt_request(self, msg: Incoming) -> PromptRequest:
+        """What build_prompt() reads for a reply to ``msg``."""
+        return PromptRequest(self.character_key, msg.author_id, msg.scope, msg.channel_id,
+                             0 if msg.is_dm else fetch_limit(self.settings.recent_channel_messages),
+                             msg.message_id,
+                             msg.is_dm)
+
+    # -- 2. decide
+
+    def names(self) -> set[str]:
+        persona = self.persona
+        names = {persona.name, *self.extra_names}
+        first = persona.name.split()[0] if persona.name.split() else ""
+        if len(first) >= 3:
+            names.add(first)
+        return {n for n in names if n}
+
+    def recall_budget(self, msg: Incoming, default: int) -> int:
+        """Tokens of remembered facts for a reply to ``msg``: more for a question about the past."""
+        return self.intents.recall_budget(msg, default)
+
+    def name_mentioned(self, text: str) -> bool:
+        for name in self.names():
+            if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, flags=re.IGNORECASE):
+                return True
+        return False
+
+    async def decide(self, msg: Incoming) -> Decision:
+        decision = await self._decide(msg)
+        if decision.reply:  # the intent is logged with the decision
+            decision = dataclasses.replace(decision, intent=self.intents.route(msg).intent.value)
+        return decision
+
+    async def _decide(self, msg: Incoming) -> Decision:
+        if msg.author_is_bot:
+            blocked = self.throttle.blocked(msg.channel_id, msg.author_id)
+            if blocked:
+                return Decision(False, blocked)
+        if msg.is_dm:
+            return Decision(True, "direct message")
+        if msg.mentions_bot:
+            return Decision(True, "mentioned", after=self.turns.characters_before_me(msg))
+        if msg.replies_to_bot:
+            return Decision(True, "reply to one of my messages")
+        if self.name_mentioned(msg.content):
+            return Decision(True, "name mentioned", after=self.turns.characters_before_me(msg))
+        if not msg.content.strip():
+            return Decision(False, "empty message")
+        # Name match first: a message naming another character (and not us) is theirs, no vote needed.
+        others = [c for c in self.turns.addressed_characters(msg) if c]
+        if others:
+            return Decision(False, "addressed to " + ", ".join(others))
+        skip = skip_reason(msg, prefixes=self.bot_prefixes, own_ids=self.own_author_ids)
+        if skip is not None:
+            return Decision(False, skip)
+        policy = await self.server_policy(msg.guild_id)
+        if policy is not None and not policy.votes:
+            return Decision(False, "this server's reply mode is addressed only")
+        return await self.burst.submit(msg)  # one vote round per burst of the channel
+
+    async def _vote(self, msg: Incoming, burst: Sequence[Incoming]) -> Decision:
+        """One vote round on ``msg``, the latest of its burst; the earlier messages of the burst are shown."""
+        policy = await self.server_policy(msg.guild_id)
+        count = policy.vote_count if policy is not None else self.settings.yes_no_vote_count
+        recent = await self.store.log.recent_messages(msg.channel_id, limit=10, before_id=msg.message_id)
+        votes = await self.claude.vote(build_vote_prompt(self.persona, recent, msg, burst=burst),
+                                       count=count, user_id=msg.author_id)
+        reason = f"majority vote on a burst of {len(burst) + 1}" if burst else "majority vote"
+        return Decision(majority_yes(votes), reason, tuple(votes))
+
+    async def server_policy(self, guild_id: int | None) -> ServerPolicy | None:
+        """A server's own settings over the global ones (/settings); None in DMs. Cached by the store."""
+        if guild_id is None:
+            return None
+        return resolve(self.settings, await self.store.servers.get(guild_id))
+
+    async def _server_context(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        policy = await self.server_policy(msg.guild_id)
+        return language_hint(policy) if policy is not None else ""
+
+    async def admit(self, msg: Incoming) -> bool:
+        """Log the message, let interceptors consume it; True when reply work may follow."""
+        admitted, _ = await self._admit(msg, prefetch=False)
+        return admitted
+
+    async def admit_prefetching(self, msg: Incoming) -> tuple[bool, Prefetched | None]:
+        """:meth:`admit`; a message certain to be answered also has its prompt data read (and its reply marked
+        owed) in the same trip to the database as its log write."""
+        return await self._admit(msg, prefetch=True)
+
+    async def _admit(self, msg: Incoming, *, prefetch: bool) -> tuple[bool, Prefetched | None]:
+        active, prefetched = await self._observe(msg, prefetch=prefetch)  # logged first, whoever consumes it
+        for interceptor in list(self.interceptors):  # consulted even where the bot is inactive
+            try:
+                if await interceptor(msg):
+                    return False, None
+            except Exception:
+                log.exception("message interceptor failed on message %s", msg.message_id)
+        return active, prefetched
+
+    async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
+        """The first gate that stops ``msg`` says why (None: reply work may follow). Every model call made
+        for the message from here on is charged to its server."""
+        SPEND_GUILD.set(msg.guild_id)
+        for gate in list(self.gates):
+            stop = await gate(msg, outlet)
+            if stop is not None:
+                return stop
+        return None
+
+    async def announce_decision(self, msg: Incoming, decision: Decision) -> None:
+        log.info("message %s from %s in %s: %s", msg.message_id, msg.author_name, msg.scope,
+                 decision.describe())
+        for listener in list(self.decision_listeners):
+            await _safely(listener(msg, decision))
+
+    # -- 3. respond (bot/reply/sequence.py runs the steps in order, for one character or several)
+
+    async def owe(self, msg: Incoming) -> None:
+        """Mark the reply to ``msg`` owed, unless its log write did (a reply decided by a vote, or by the
+        cast of several characters): from now on a crash cannot lose it."""
+        if msg.message_id not in self.owed:
+            await self.store.owed.mark(self.character_key, msg.message_id, msg.channel_id)
+            self.owed.add(msg.message_id)
+
+    async def respond(self, msg: Incoming, outlet: Outlet, *, see_later: bool = False,
+                      prefetched: Prefetched | None = None) -> ReplyResult:
+        """Answer ``msg``; ``see_later`` shows the messages posted since (e.g. the answers of characters
+        that spoke first) after it in the prompt."""
+        key = (msg.author_id, msg.scope)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:  # one reply at a time per conversation keeps the history in order
+            return await self._respond(msg, outlet, see_later, prefetched)
+
+    async def _respond(self, msg: Incoming, outlet: Outlet, see_later: bool = False,
+                       prefetched: Prefetched | None = None) -> ReplyResult:
+        persona = self.persona
+        started = time.monotonic()
+        # Read with the log write, unless a history has changed since (e.g. the reply before this one).
+        data = prefetched.data if prefetched and prefetched.stamp == self.store.conversations.history_stamp(
+            self.character_key, msg.author_id, msg.scope) else None
+        prompt, premium = await self.build_prompt(msg, persona, see_later=see_later, data=data)
+        media = await read_media(msg.carried, msg.fetch, MediaLimits.of(self.settings))  # images, files
+        prompt = media.into(prompt)
+        # Typing starts with the request, not before the prompt is read: it overlaps the generation (what the
+        # person waits for) without its own round trip competing with the few milliseconds of prompt work.
+        delivered = await Delivery(
+            self.settings, outlet,
+            lambda on_text: self.complete(msg, persona, prompt, premium, on_text=on_text),
+            lambda text: self.finish_text(msg, text), self.fallback_text(persona),
+            media.notice(self.settings.unreadable_attachment_line, persona.name), started,
+            f"reply to message {msg.message_id}", log).run()
+        text, parts, ids, ok, completion = (delivered.text, delivered.parts, delivered.ids, delivered.ok,
+                                            delivered.completion)
+        await self.settle(msg)  # posted: no longer owed (a crash before this is answered at start-up)
+        # The one place an exchange is stored: msg.text is never blank (an image-only message is stored as
+        # "[image: cat.png]"), and a failed or blank answer is not stored at all.
+        turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]
+        if ok:
+            turns.append(counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None)))
+        turn_ids = await self.store.conversations.append_turns(self.character_key, msg.author_id, msg.scope,
+                                                               turns) \
+            if await self.may_remember(msg) else []
+        result = ReplyResult(text, parts, ids, ok, completion, turn_ids, speaker=self.character_key)
+        for listener in list(self.turn_listeners):
+            await _safely(listener(msg, result))
+        return result
+
+    async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
+                           replace_last_reply: bool = False, see_later: bool = False,
+                           data: PromptData | None = None) -> tuple[object, bool]:
+        """The reply prompt for ``msg`` and whether its author is premium; ``data``: its prompt data if
+        already read (see prompt_request)."""
+        if data is None:
+            r = self.prompt_request(msg)
+            data = await self.store.conversations.prompt_data(r.character, r.user_id, r.scope, r.channel_id,
+                                                recent_limit=r.recent_limit, before_id=r.before_id,
+                                                private=r.private)
+        later: list[SeenMessage] = []
+        if see_later and not msg.is_dm:
+            later = [m for m in await self.store.log.recent_messages(msg.channel_id, limit=10)
+                     if m.message_id > msg.message_id]
+        extra = [await provider(persona, msg, data) for provider in self.context_providers]
+        stable = [part for provider in self.system_providers if (part := provider(persona, msg, data))]
+        prompt = build_reply_prompt(persona, data, msg, extra_context=[e for e in extra if e],
+                                    extra_system=stable, ooc_context=ooc_context,
+                                    replace_last_reply=replace_last_reply,
+                                    since=later, own_ids=self.own_author_ids,
+                                    transcript=None if msg.is_dm else self.transcripts.window(
+                                        msg.channel_id, data.recent, self.settings.recent_channel_messages))
+        prompt = open_with_greeting(prompt, persona, data, msg)
+        return prompt, data.premium
+
+    async def generate(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
+                       replace_last_reply: bool = False, see_later: bool = False) -> Completion:
+        prompt, premium = await self.build_prompt(msg, persona, ooc_context=ooc_context,
+                                                  replace_last_reply=replace_last_reply, see_later=see_later)
+        return await self.complete(msg, persona, prompt, premium)
+
+    async def complete(self, msg: Incoming, persona: Persona, prompt: object, premium: bool, *,
+                       on_text: Callable[[str], None] | None = None) -> Completion:
+        """Ask Claude for the reply to ``msg`` with a built prompt (the premium model for premium users);
+        with ``on_text``, streamed, and it sees the text so far (bot/reply/delivery.py)."""
+        # Premium users keep their model; others get the one of the message's intent (code, image).
+        model = (self.settings.premium_model if premium
+                 else self.intents.model_for(msg, self.settings.default_model))
+        return await self.claude.generate(
+            prompt, model=model, user_id=msg.author_id, purpose="reply",  # type: ignore[arg-type]
+            max_tokens=persona.max_tokens, temperature=persona.temperature, on_text=on_text,
+            stream=True if on_text is not None else None)
+
+    async def may_remember(self, msg: Incoming) -> bool:
+        """Whether this exchange may be kept in the conversation history (every memory gate agrees)."""
+        for gate in list(self.memory_gates):
+            try:
+                if not await gate(msg):
+                    return False
+            except Exception:  # when consent cannot be checked, err on the side of not storing
+                log.exception("memory gate failed for message %s", msg.message_id)
+                return False
+        return True
+
+    def finish_text(self, msg: Incoming, text: str) -> str:
+        """The text as it goes to Discord (reply filters applied; a failing filter is skipped)."""
+        for text_filter in self.reply_filters:
+            try:
+                text = text_filter(msg, text) or text
+            except Exception:
+                log.exception("reply filter failed on the reply to message %s", msg.message_id)
+        return text
+
+    async def settle(self, msg: Incoming) -> None:
+        """Clear the owed mark of ``msg``, if this engine set one."""
+        if msg.message_id in self.owed:
+            await self.store.log.settle_owed(self.character_key, msg.message_id)  # batched with the log
+            self.owed.discard(msg.message_id)
+
+    def fallback_text(self, persona: Persona) -> str:
+        return self.settings.fallback_reply.replace("{name}", persona.name)
+
+
+async def _safely(awaitable: Awaitable[None]) -> None:
+    try:
+        await awaitable
+    except Exception:
+        log.exception("listener failed")

@@ -1,0 +1,288 @@
+"""Images and files a message carries, read so Claude can look at them (transport-free).
+
+bot/core/attachments.py notes what a message carried (``[image: cat.png]``); that note is what the log and the
+conversation history keep, never the bytes, so later prompts stay small and cacheable. Here, only for a
+message that will be answered, the attachments are downloaded (through a fetcher the transport gives: the
+Discord cog reads ``discord.Attachment.read()``, the attachment's own CDN URL and nothing else) and turned
+into what this one request shows Claude:
+
+* an image (PNG, JPEG, GIF, WebP, recognised by its bytes, not by its name or declared type) up to
+  ``max_image_bytes``, at most ``max_images_per_message`` of them: an image block (base64, media type);
+* a text file (``.txt``, ``.md``, source code, ``.json``, ``.csv``): a fenced block of its first
+  ``max_attachment_chars`` characters;
+* anything else, too large, broken or that failed to download: one in-character line
+  (``unreadable_attachment_line``) said with the reply, and a note for Claude that it was not seen.
+
+The declared size is checked before anything is read: a 100 MB file is refused without a byte downloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import re
+import struct
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.attachments import Attachment, Carried
+from bot.core.models.base import Prompt
+
+log = logging.getLogger(__name__)
+
+Fetch = Callable[[Attachment], Awaitable[bytes]]
+"""Downloads one attachment's bytes (raises on failure); the transport's side of reading a file."""
+
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")  # what Claude accepts
+TEXT_EXTENSIONS = frozenset({
+    "txt", "text", "md", "markdown", "rst", "log", "json", "jsonl", "csv", "tsv", "yaml", "yml", "toml",
+    "ini",
+    "cfg", "conf", "xml", "html", "htm", "css", "scss", "js", "mjs", "cjs", "ts", "jsx", "tsx", "py", "pyi",
+    "rb", "go", "rs", "java", "kt", "kts", "c", "h", "cc", "cpp", "hpp", "cs", "php", "sh", "bash", "zsh",
+    "ps1", "bat", "sql", "lua", "swift", "r", "scala", "hs", "ex", "exs", "erl", "pl", "dart", "vue",
+    "svelte", "diff", "patch", "tex", "gradle", "cmake", "mk", "dockerfile", "gitignore", "srt", "vtt"})
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-yaml", "application/toml")
+BYTES_PER_CHAR = 4  # UTF-8's longest character: a file within max_attachment_chars is within 4 bytes each
+TEXT_READ_BYTES = 1_000_000  # a text file up to this size is read (and cut), whatever max_attachment_chars
+SNIFF_BYTES = 1024  # a text file with a NUL byte here is binary, whatever its name says
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The media type the bytes are (one of :data:`IMAGE_TYPES`), by their magic numbers; None otherwise."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if len(data) >= 12 and data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def image_damage(data: bytes, media_type: str) -> str | None:
+    """Why an image whose magic number is right is still unusable (cut short), else None. Each format has
+    an end that a truncated download lacks: PNG's IEND chunk, JPEG's EOI marker, GIF's trailer byte, and the
+    length a WebP (RIFF) file declares in its header."""
+    if media_type == "image/png":
+        ok = len(data) > 8 + 12 and data.rstrip(b"\x00")[-12:-4] == b"\x00\x00\x00\x00IEND"
+    elif media_type == "image/jpeg":
+        ok = b"\xff\xd9" in data[-64:]  # some cameras append a few bytes after the end marker
+    elif media_type == "image/gif":
+        ok = data.rstrip(b"\x00").endswith(b"\x3b")
+    else:
+        ok = len(data) >= 12 and struct.unpack("<I", data[4:8])[0] + 8 <= len(data)
+    return None if ok else "cut short"
+
+
+def is_text_file(attachment: Attachment) -> bool:
+    name = attachment.filename.lower()
+    extension = name.rsplit(".", 1)[-1] if "." in name else name
+    kind = (attachment.content_type or "").split(";", 1)[0].strip().lower()
+    return extension in TEXT_EXTENSIONS or kind.startswith(TEXT_TYPES)
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    filename: str
+    media_type: str
+    data: bytes
+
+    def block(self) -> dict[str, Any]:
+        return {"type": "image", "source": {"type": "base64", "media_type": self.media_type,
+                                            "data": base64.b64encode(self.data).decode("ascii")}}
+
+
+@dataclass(frozen=True)
+class TextPart:
+    filename: str
+    text: str
+    total_chars: int  # the whole file's length; more than len(text) when it was cut
+
+    def fenced(self) -> str:
+        """The file as a Markdown code block, with a fence no line of the file can close early."""
+        longest = max((len(run) for run in re.findall(r"`{3,}", self.text)), default=2)
+        fence = "`" * (longest + 1)
+        extension = self.filename.rsplit(".", 1)[-1].lower() if "." in self.filename else ""
+        language = "" if extension in ("txt", "text", "log") else re.sub(r"[^a-z0-9+#-]", "", extension)
+        body = f"[Contents of {self.filename}]\n{fence}{language}\n{self.text}\n{fence}"
+        if self.total_chars > len(self.text):
+            body += (f"\n[{self.filename} is cut here: the first {len(self.text):,} of its "
+                     f"{self.total_chars:,} characters are shown]")
+        return body
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    filename: str
+    reason: str  # for the log and for Claude's note: "too large", "not an image it can view"...
+
+
+@dataclass(frozen=True)
+class Media:
+    """What one message's attachments became for its reply."""
+
+    images: tuple[ImagePart, ...] = ()
+    texts: tuple[TextPart, ...] = ()
+    unreadable: tuple[Unreadable, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.images or self.texts or self.unreadable)
+
+    def notice(self, line: str, name: str) -> str:
+        """The one in-character line about what could not be looked at ("" when everything was)."""
+        if not self.unreadable:
+            return ""
+        return line.replace("{name}", name).replace("{file}", _names([u.filename for u in self.unreadable]))
+
+    def into(self, prompt: Prompt) -> Prompt:
+        """``prompt`` with this media in its final user turn: the images as blocks right before the turn's
+        last text block (after any cached blocks, so the cached prefix is unchanged), the text files and a
+        note of what was not seen appended to that text."""
+        if not self or not prompt.messages or prompt.messages[-1].get("role") != "user":
+            return prompt
+        notes = [t.fenced() for t in self.texts]
+        if self.unreadable:
+            unseen = ", ".join(f"{u.filename} ({u.reason})" for u in self.unreadable)
+            notes.append(f"[Attachments you could not open, and have already said so: {unseen}]")
+        extra = "".join("\n\n" + n for n in notes)
+        last = dict(prompt.messages[-1])
+        content = last["content"]
+        images = [i.block() for i in self.images]
+        if isinstance(content, str):
+            last["content"] = [*images, {"type": "text", "text": content + extra}] if images \
+                else content + extra
+        else:
+            blocks = list(content)
+            at = max((i for i, b in enumerate(blocks) if b.get("type") == "text"), default=-1)
+            if at < 0:
+                blocks.append({"type": "text", "text": extra.strip() or "[attachments]"})
+                at = len(blocks) - 1
+            elif extra:
+                blocks[at] = {**blocks[at], "text": blocks[at]["text"] + extra}
+            blocks[at:at] = images
+            last["content"] = blocks
+        return Prompt(system=prompt.system, messages=[*prompt.messages[:-1], last])
+
+
+def _names(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    max_image_bytes: int
+    max_images_per_message: int
+    max_attachment_chars: int
+    attachment_timeout: float
+
+    @classmethod
+    def of(cls, settings: Any) -> MediaLimits:
+        return cls(settings.max_image_bytes, settings.max_images_per_message, settings.max_attachment_chars,
+                   settings.attachment_timeout)
+
+
+async def read_media(carried: Carried, fetch: Fetch | None, limits: MediaLimits) -> Media:
+    """Download and check what ``carried`` holds (only what is within the limits is downloaded)."""
+    if not carried.attachments:
+        return Media()
+    wanted: list[tuple[Attachment, str]] = []  # (attachment, "image" | "text")
+    unreadable: list[Unreadable] = []
+    images = 0
+    for a in carried.attachments:
+        declared = (a.content_type or "").split(";", 1)[0].strip().lower()
+        if a.kind == "image":
+            if declared.startswith("image/") and declared not in IMAGE_TYPES:
+                unreadable.append(Unreadable(a.filename, f"{declared} is not a picture it can view"))
+            elif images >= limits.max_images_per_message:
+                unreadable.append(Unreadable(a.filename, "one picture too many"))
+            elif a.size > limits.max_image_bytes:
+                unreadable.append(Unreadable(a.filename, f"too large: {_mb(a.size)}"))
+            else:
+                images += 1
+                wanted.append((a, "image"))
+        elif a.kind == "file" and is_text_file(a):
+            if a.size > max(limits.max_attachment_chars * BYTES_PER_CHAR, TEXT_READ_BYTES):
+                unreadable.append(Unreadable(a.filename, f"too large: {_mb(a.size)}"))
+            else:
+                wanted.append((a, "text"))
+        else:
+            what = {"audio": "an audio file", "video": "a video", "image": "an image"}.get(a.kind, "a file")
+            unreadable.append(Unreadable(a.filename, f"{what} it cannot open"))
+    if fetch is None:
+        unreadable.extend(Unreadable(a.filename, "not downloadable here") for a, _ in wanted)
+        wanted = []
+    downloads = await _download_all([a for a, _ in wanted], fetch, limits.attachment_timeout)
+    parts_images: list[ImagePart] = []
+    parts_texts: list[TextPart] = []
+    for (a, kind), data in zip(wanted, downloads, strict=True):
+        if isinstance(data, str):
+            unreadable.append(Unreadable(a.filename, data))
+        elif kind == "image":
+            image = _image(a, data, limits)
+            if isinstance(image, ImagePart):
+                parts_images.append(image)
+            else:
+                unreadable.append(image)
+        else:
+            text = _text(a, data, limits)
+            if isinstance(text, TextPart):
+                parts_texts.append(text)
+            else:
+                unreadable.append(text)
+    # Keep the message's own order of attachments in the line (the loop above put refusals first).
+    order = {a.filename: i for i, a in enumerate(carried.attachments)}
+    unreadable.sort(key=lambda u: order.get(u.filename, 0))
+    for u in unreadable:
+        log.info("attachment %s not shown to Claude: %s", u.filename, u.reason)
+    return Media(tuple(parts_images), tuple(parts_texts), tuple(unreadable))
+
+
+async def _download_all(attachments: list[Attachment], fetch: Fetch | None,
+                        timeout: float) -> list[bytes | str]:
+    """Each attachment's bytes, or why it could not be had; all within one ``timeout``."""
+    if not attachments or fetch is None:
+        return []
+
+    async def one(a: Attachment) -> bytes | str:
+        try:
+            return await fetch(a)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the transport's errors (HTTP 404/403, connection): the reply goes on
+            log.warning("attachment %s could not be downloaded: %s", a.filename, exc)
+            return "could not be downloaded"
+
+    tasks = [asyncio.ensure_future(one(a)) for a in attachments]
+    done, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+        log.warning("%d attachment(s) not downloaded within %gs", len(pending), timeout)
+    return [t.result() if t in done else f"download timed out after {timeout:g}s" for t in tasks]
+
+
+def _image(a: Attachment, data: bytes, limits: MediaLimits) -> ImagePart | Unreadable:
+    if len(data) > limits.max_image_bytes:  # the declared size was wrong
+        return Unreadable(a.filename, f"too large: {_mb(len(data))}")
+    media_type = sniff_image(data)
+    if media_type is None:
+        return Unreadable(a.filename, "not a picture it can view (PNG, JPEG, GIF or WebP)")
+    damage = image_damage(data, media_type)
+    if damage is not None:
+        return Unreadable(a.filename, f"the picture is {damage}")
+    return ImagePart(a.filename, media_type, data)
+
+
+def _text(a: Attachment, data: bytes, limits: MediaLimits) -> TextPart | Unreadable:
+    if b"\x00" in data[:SNIFF_BYTES]:
+        return Unreadable(a.filename, "not a text file")
+    text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    return TextPart(a.filename, text[:limits.max_attachment_chars], len(text))
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"

@@ -1,0 +1,164 @@
+"""Persona features on the reply path: lorebook, framework blend, evolution, greeting.
+
+:class:`PersonaRuntime` links one character's engine to them through the engine's general hooks:
+
+* a context provider: the lore the recent messages activate, the framework blend for this message's kind of
+  conversation, and the evolution stage reached, all computed from the prompt data the reply already read
+  (no database trip of its own on the hot path);
+* a turn listener: counts each answered interaction and stores the stage when a milestone is crossed;
+* :func:`open_with_greeting`: a new conversation's prompt opens with the character's greeting as its first
+  assistant turn, as SillyTavern starts a chat with ``first_mes``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING
+
+from bot.core.claude import Prompt
+from bot.core.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
+from bot.core.persona.lorebook import persona_lore
+from bot.core.persona.macros import Moment, now_note
+from bot.core.persona.model import Persona
+from database.records import PromptData
+from database.store import Store
+
+if TYPE_CHECKING:
+    from bot.core.pipeline import Incoming, ReplyResult
+
+log = logging.getLogger(__name__)
+
+# SillyTavern's "new chat" marker: the API wants a user turn before the greeting's assistant turn.
+NEW_CHAT = "[Start a new chat]"
+DISCORD_EPOCH_MS = 1_420_070_400_000
+
+
+def scanned_messages(msg: Incoming, data: PromptData) -> list[str]:
+    """The messages a lorebook scans, oldest first, ending with ``msg``: the channel's recent messages in a
+    server (everyone's, as the character saw them), else the conversation's own turns (a DM)."""
+    if data.recent:
+        earlier = [m.content for m in data.recent if m.message_id != msg.message_id]
+    else:
+        earlier = [t.content for t in data.history.turns]
+    return [*earlier, msg.content]
+
+
+def greetings(persona: Persona) -> list[str]:
+    return [g for g in (persona.first_message, *persona.alternate_greetings) if g.strip()]
+
+
+def greeting_for(persona: Persona, user_id: int, scope: str) -> str:
+    """The greeting a conversation opens with: ``first_mes``, or one of the alternates, picked by a stable
+    hash so one conversation always gets the same one and different people meet different openings."""
+    options = greetings(persona)
+    if not options:
+        return ""
+    return options[zlib.crc32(f"{user_id}:{scope}".encode()) % len(options)]
+
+
+def open_with_greeting(prompt: Prompt, persona: Persona, data: PromptData, msg: Incoming) -> Prompt:
+    """``prompt`` opened by the greeting when the conversation has nothing yet (no turns, no summary), and
+    the place has not been talking either: a channel's transcript is the shared opening of everyone's
+    prompts there (bot/reply/transcript.py), which a greeting before it would take apart."""
+    if data.history.turns or data.history.summary:
+        return prompt
+    if not msg.is_dm and any(m.message_id != msg.message_id for m in data.recent):
+        return prompt
+    greeting = greeting_for(persona, msg.author_id, msg.scope)
+    if not greeting:
+        return prompt
+    opening = [{"role": "user", "content": NEW_CHAT},
+               {"role": "assistant", "content": persona.render(greeting, msg.author_name)}]
+    return Prompt(system=prompt.system, messages=[*opening, *prompt.messages])
+
+
+def stage_name(persona: Persona, interactions: int) -> str:
+    stage = current_stage(persona, interactions)
+    return stage.name if stage else ""
+
+
+@dataclass(frozen=True)
+class StageStatus:
+    """A character's evolution as /status shows it."""
+
+    name: str
+    interactions: int
+    next_name: str = ""
+    next_at: int = 0
+
+
+def stage_status(persona: Persona, interactions: int, stored: str) -> StageStatus | None:
+    """None for a character without evolution stages (and nothing stored from when it had some)."""
+    if not persona.evolution and not stored:
+        return None
+    name = stored or stage_name(persona, interactions)
+    upcoming = next((s for s in persona.evolution if s.min_interactions > interactions), None)
+    if upcoming is None:
+        return StageStatus(name, interactions)
+    return StageStatus(name, interactions, upcoming.name, upcoming.min_interactions)
+
+
+def last_spoke(msg: Incoming, data: PromptData) -> datetime | None:
+    """When the author last wrote before ``msg``: in the channel's recent messages, or in the conversation's
+    history (its user turns carry their Discord message ids, which hold their time)."""
+    times = [m.created_at for m in data.recent
+             if m.author_id == msg.author_id and m.message_id != msg.message_id]
+    times += [snowflake_time(t.discord_message_id) for t in data.history.turns
+              if t.role == "user" and t.discord_message_id and t.discord_message_id != msg.message_id]
+    earlier = [t for t in times if t <= msg.created_at]
+    return max(earlier) if earlier else None
+
+
+def snowflake_time(snowflake: int) -> datetime:
+    return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, UTC)
+
+
+def moment_of(msg: Incoming, data: PromptData, zone: tzinfo) -> Moment:
+    """The time macros' values for the reply to ``msg``: its time in the character's zone, and how long its
+    author had been silent."""
+    before = last_spoke(msg, data)
+    return Moment(msg.created_at.astimezone(zone), msg.created_at - before if before is not None else None)
+
+
+class PersonaRuntime:
+    def __init__(self, store: Store, character_key: str, persona: Callable[[], Persona],
+                 zone: tzinfo = UTC) -> None:
+        self.store = store
+        self.zone = zone  # the character's time zone: {{time}} and {{date}} are its local time
+        self.character_key = character_key
+        self.persona = persona  # read live: character files may change while the bot runs
+        self._stored_stage: str | None = None  # as last read or written; None until known
+        self._counting = asyncio.Lock()
+
+    async def provide(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        """Context provider: activated lore, this message's framework blend, the evolution stage reached."""
+        if self._stored_stage is None:
+            self._stored_stage = data.stage
+        # The time macros' values: the stable prompt holds references to them (bot/core/persona/macros.py).
+        parts = [now_note(persona.time_macros(), moment_of(msg, data, self.zone), msg.author_name),
+                 persona_lore(persona, scanned_messages(msg, data), msg.author_name)]
+        if persona.extra.get("frameworks"):
+            parts.append(blend_instructions(persona, detect_context(msg.content)))
+        if persona.evolution:
+            parts.append(stage_instructions(persona, data.interactions))
+        return "\n\n".join(p for p in parts if p)
+
+    async def on_turn(self, msg: Incoming, result: ReplyResult) -> None:
+        """Turn listener: one more interaction; store the stage when this one crossed a milestone."""
+        if not result.ok:
+            return  # the in-character fallback after a failure is no interaction
+        # In order within the process, so a slower earlier turn never writes back an older stage.
+        persona = self.persona()
+        async with self._counting:
+            count, name = await self.store.characters.count_interaction(
+                self.character_key, lambda n: stage_name(persona, n))
+            if name != self._stored_stage:
+                if name:
+                    log.info("%s reached the evolution stage %r after %d interactions", self.character_key,
+                             name, count)
+                self._stored_stage = name

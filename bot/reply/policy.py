@@ -1,0 +1,67 @@
+"""A server's effective settings (``/settings``) as the reply sequence reads them at every server message:
+its own values where set, else the global ones. The reply decision uses ``reply_mode`` and ``vote_count``,
+the prompt gets the ``language`` hint, memory uses ``memory_consent``, moderation and ticket notices go to
+``log_channel``; the who-may-talk lists (``allowed_users`` ...) are read by bot/operator/access.py. What each
+key means and how an admin's typed value is read is the server-settings feature (bot/servertools/settings.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core.config import Settings
+from database.records import ServerConfig
+
+REPLY_MODES = ("vote", "addressed")
+CONSENT_MODES = ("all", "opt_in")
+ID_LISTS = ("allowed_users", "blocked_users", "allowed_roles", "blocked_roles")
+
+
+@dataclass(frozen=True)
+class ServerPolicy:
+    """A server's effective settings: its own where set, else the global ones."""
+
+    reply_mode: str
+    vote_count: int
+    proactive: bool
+    memory_consent: str
+    log_channel_id: int | None
+    language: str
+    # Who may talk to it here (comma-separated ids; bot/operator/access.py reads them).
+    allowed_users: str = ""
+    blocked_users: str = ""
+    allowed_roles: str = ""
+    blocked_roles: str = ""
+
+    @property
+    def votes(self) -> bool:
+        return self.reply_mode == "vote"
+
+
+def resolve(
+    settings: Settings, config: ServerConfig | None, *, global_log_here: bool = False
+) -> ServerPolicy:
+    """``global_log_here``: the global LOG_CHANNEL_ID is a channel of this server (its default log
+    channel)."""
+    c = config or ServerConfig(0)
+    default_log = settings.log_channel if global_log_here and settings.log_channel else None
+    return ServerPolicy(
+        reply_mode=c.reply_mode or "vote",
+        vote_count=c.vote_count or settings.yes_no_vote_count,
+        proactive=bool(c.proactive) if c.proactive is not None else False,
+        memory_consent=c.memory_consent or settings.memory_consent,
+        log_channel_id=c.log_channel_id or default_log,
+        language=c.language or "",
+        **{name: own if (own := getattr(c, name)) is not None else str(getattr(settings, name, ""))
+           for name in ID_LISTS},
+    )
+
+
+def language_hint(policy: ServerPolicy) -> str:
+    """The per-message prompt line for a server's language, or ""."""
+    if not policy.language:
+        return ""
+    return (
+        f"[Language: people in this server speak {policy.language}. Answer in {policy.language} unless "
+        "the person writes to you in another language.]"
+    )

@@ -1,0 +1,109 @@
+"""Replies owed at start-up: what a crash (kill -9, a lost machine) left unanswered.
+
+Every message that will be answered is marked owed in the write that logs it (database/owed.py) and the
+mark is cleared once the reply is posted. At start-up, owed replies younger than ``reply_recovery_minutes``
+are answered, the prompt telling the character that time passed; older ones are closed as dropped (a late
+answer to a conversation long moved on would be stranger than none) and logged. The posts carry the same
+nonce as the first try (cogs/posting.py), so a reply that reached Discord just before the crash is not
+posted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+from bot.core.config import Settings
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming, Outlet
+from bot.reply.engine import ReplyEngine
+from database.models import utcnow
+from database.owed import Owed
+from database.records import PromptData
+from database.store import Store
+
+log = logging.getLogger(__name__)
+
+ANSWERED = "answered"
+NOT_MINE = "not mine"
+# The owed message as Discord has it now; None: deleted, or its channel gone; ANSWERED: a reply to it is
+# already in the channel (posted just before the crash, longer ago than Discord keeps a nonce); NOT_MINE: it
+# came on a shard another process of the cluster runs (that process answers it, or will at its restart).
+# Found, it comes with each character's outlet for answering it (several characters: webhooks).
+Fetch = Callable[[Owed], Awaitable[tuple[Incoming, Callable[[str], Outlet]] | str | None]]
+
+
+def late_note(minutes: int) -> str:
+    if minutes < 1:
+        return "(You are answering this a little late; you were briefly away.)"
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"(You are answering this {minutes} {unit} late; you were briefly away.)"
+
+
+class ReplyRecovery:
+    """Answers, or closes, the replies a previous run of this bot's characters still owed."""
+
+    def __init__(self, settings: Settings, store: Store, engines: Sequence[ReplyEngine]) -> None:
+        self.settings = settings
+        self.store = store
+        self.engines = {engine.character_key: engine for engine in engines}
+        self.late: dict[int, int] = {}  # message id -> minutes late, while its reply is written
+        for engine in engines:
+            engine.context_providers.append(self.provide)
+
+    async def provide(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        minutes = self.late.get(msg.message_id)
+        return late_note(minutes) if minutes is not None else ""
+
+    async def triage(self, now: datetime | None = None) -> list[tuple[Owed, int]]:
+        """The owed replies still worth giving, with how many minutes late each is; closes the rest."""
+        now = now or utcnow()
+        limit = self.settings.recovery.reply_recovery_minutes * 60
+        fresh: list[tuple[Owed, int]] = []
+        pending = [o for key in self.engines for o in await self.store.owed.pending(key)]
+        for owed in sorted(pending, key=lambda o: (o.owed_since, o.message_id)):
+            if owed.message_id in self.engines[owed.character].owed:
+                continue  # owed by this very process, answering it now (it came before we were ready)
+            age = (now - owed.owed_since).total_seconds()
+            if age <= limit:
+                fresh.append((owed, int(age // 60)))
+                continue
+            await self.store.owed.settle(owed.character, owed.message_id)
+            log.warning("dropped the reply owed to message %s in channel %s: %d minutes old (limit %g)",
+                        owed.message_id, owed.channel_id, age // 60,
+                        self.settings.recovery.reply_recovery_minutes)
+        return fresh
+
+    async def run(self, fetch: Fetch) -> int:
+        """Answer every fresh owed reply, oldest first; the number answered."""
+        answered = 0
+        for owed, minutes in await self.triage():
+            try:
+                found = await fetch(owed)
+            except Exception:  # Discord unreachable: still owed, tried again at the next start
+                log.exception("could not fetch message %s to answer it late", owed.message_id)
+                continue
+            if found == NOT_MINE:
+                continue
+            if found is None or isinstance(found, str):
+                await self.store.owed.settle(owed.character, owed.message_id)
+                if found is None:
+                    log.warning("dropped the reply owed to message %s: the message is gone", owed.message_id)
+                else:
+                    log.info("message %s was answered before the restart; nothing owed", owed.message_id)
+                continue
+            msg, outlet_for = found
+            engine = self.engines[owed.character]
+            self.late[msg.message_id] = minutes
+            engine.owed.add(msg.message_id)  # respond() clears the mark once posted
+            try:
+                await engine.respond(msg, outlet_for(owed.character))
+                answered += 1
+                log.info("answered message %s %d minutes late (owed from before a restart)",
+                         msg.message_id, minutes)
+            except Exception:
+                log.exception("the late reply to message %s failed; still owed", msg.message_id)
+            finally:
+                self.late.pop(msg.message_id, None)
+        return answered

@@ -1,0 +1,40 @@
+"""Bot-to-bot talk that must not loop (the reply engine asks :class:`BotThrottle` before answering a bot)."""
+
+from __future__ import annotations
+
+import time
+
+from bot.core.config import Settings
+
+
+class BotThrottle:
+    """Keeps bot-to-bot talk from looping: at most ``threshold`` consecutive replies to bots in a
+    channel until a human speaks, and ``cooldown`` seconds between replies to the same bot."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings  # read at each decision, so a live config reload applies at once
+        self._consecutive: dict[int, int] = {}
+        self._last_reply_to: dict[int, float] = {}
+
+    @property
+    def threshold(self) -> int:
+        return self.settings.bot_reply_threshold
+
+    @property
+    def cooldown(self) -> float:
+        return self.settings.reply_cooldown
+
+    def human_spoke(self, channel_id: int) -> None:
+        self._consecutive.pop(channel_id, None)
+
+    def blocked(self, channel_id: int, bot_id: int) -> str | None:
+        if self._consecutive.get(channel_id, 0) >= self.threshold:
+            return f"bot reply threshold {self.threshold} reached until a human speaks"
+        last = self._last_reply_to.get(bot_id)
+        if last is not None and time.monotonic() - last < self.cooldown:
+            return f"cooldown {self.cooldown:g}s for this bot"
+        return None
+
+    def replied_to_bot(self, channel_id: int, bot_id: int) -> None:
+        self._consecutive[channel_id] = self._consecutive.get(channel_id, 0) + 1
+        self._last_reply_to[bot_id] = time.monotonic()

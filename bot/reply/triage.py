@@ -1,0 +1,136 @@
+"""Fewer votes, same judgement: what an unaddressed channel message goes through before any vote.
+
+1. :func:`skip_reason`, the priority filter: a message obviously not for the character gets no vote (a bare
+   acknowledgement or reaction, a message that @mentions or replies to someone else, another bot's prefix
+   command, a post of a webhook we do not know). Addressed messages never come here.
+2. :class:`BurstWindow`, burst coalescing: the unaddressed messages of one channel within
+   ``vote_window_seconds`` are judged together, one vote round on the latest of them with the others shown
+   as context; each of the others is decided "coalesced into <latest id>" when the window closes.
+
+Plain Python (no Discord, no database): the reply engine calls it from its decide step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Collection, Sequence
+
+from bot.core.pipeline import Decision, Incoming
+
+log = logging.getLogger(__name__)
+
+# Bare acknowledgements and reactions: the whole message is one of these (case and repeats ignored).
+_ACKS = (
+    r"(?:l+o+l+z?|lmf?ao+|rofl|kek|ha(?:ha)+h?|he(?:he)+|hah|heh|ok(?:ay)?|o?k+|kk+|mhm+|hm+|ya?|yep|yup|"
+    r"yeah|yes|ye|no|nah|nope|ty|thx|thanks|np|gg|wp|ggwp|nice|cool|true|same|fr|real|based|oof|rip|f|"
+    r"xd+|idk|ikr|ah+|oh+|wow|damn|bruh|smh|w|l|\+1|-1|\^+|this|mood|lmk|brb|gn|gm)"
+)
+_ACK = re.compile(rf"^\W*(?:{_ACKS}(?:[\s,.!?~]+|$))+\W*$", re.IGNORECASE)
+_CUSTOM_EMOJI = re.compile(r"<a?:\w{1,32}:\d{5,25}>")
+_SHORTCODE = re.compile(r":[\w+-]{1,32}:")  # :thumbsup: as some clients send it
+_SYMBOLS_ONLY = re.compile(r"^[\W_]+$")  # emoji, punctuation, kaomoji pieces: nothing a vote can read
+
+
+def is_acknowledgement(text: str) -> bool:
+    """"lol", "ok", "k", "haha", "👍", "<:pog:123>" and the like: a reaction, not something to answer."""
+    stripped = text.strip()
+    if not stripped:
+        return False
+    rest = _SHORTCODE.sub(" ", _CUSTOM_EMOJI.sub(" ", stripped)).strip()
+    return not rest or bool(_SYMBOLS_ONLY.match(rest)) or bool(_ACK.match(rest))
+
+
+def parse_prefixes(value: str) -> tuple[str, ...]:
+    """``other_bot_prefixes`` as a tuple, longest first (so ``;;`` is tried before ``;``)."""
+    return tuple(sorted({p.strip() for p in value.split(",") if p.strip()}, key=len, reverse=True))
+
+
+def bot_command(text: str, prefixes: Sequence[str]) -> str | None:
+    """The prefix when ``text`` is another bot's command: a prefix then at once a letter (``!play``,
+    ``?rank``); "!!!", "$5" and "? what" are people talking."""
+    stripped = text.lstrip()
+    for prefix in prefixes:
+        if stripped.startswith(prefix):
+            after = stripped[len(prefix):len(prefix) + 1]
+            if after.isascii() and after.isalpha():
+                return prefix
+    return None
+
+
+def skip_reason(msg: Incoming, *, prefixes: Sequence[str], own_ids: Collection[int]) -> str | None:
+    """Why an unaddressed channel message gets no vote; None when it should be judged.
+
+    ``own_ids``: our account and our own webhooks (a reply to them is not "to someone else", a post by
+    them is not an unknown webhook's)."""
+    if msg.webhook_id is not None and msg.webhook_id not in own_ids and msg.author_id not in own_ids:
+        return "filtered: a webhook I do not know"
+    if msg.reply_to_author_id is not None and msg.reply_to_author_id not in own_ids:
+        return "filtered: a reply to someone else"
+    if msg.mentions_others:
+        return "filtered: @mentions someone else"
+    prefix = bot_command(msg.content, prefixes)
+    if prefix is not None:
+        return f"filtered: another bot's command ({prefix})"
+    if is_acknowledgement(msg.content) and not msg.carried.attachments:
+        return "filtered: a bare acknowledgement"
+    return None
+
+
+# Judges the latest message of a burst, given the earlier ones (oldest first).
+Judge = Callable[[Incoming, Sequence[Incoming]], Awaitable[Decision]]
+
+
+class BurstWindow:
+    """One pending window per channel: the first unaddressed message opens it, ``seconds`` later one vote
+    round judges the latest message in it with the others as context.
+
+    A fixed window (not one that restarts with each message), so a channel that never falls quiet is still
+    judged every ``seconds``. With ``seconds`` 0, each message is judged at once on its own."""
+
+    def __init__(self, seconds: float, judge: Judge) -> None:
+        self.seconds = seconds
+        self.judge = judge
+        self._pending: dict[int, list[tuple[Incoming, asyncio.Future[Decision]]]] = {}  # by channel
+        self._rounds: set[asyncio.Task[None]] = set()
+
+    async def submit(self, msg: Incoming) -> Decision:
+        """The decision on ``msg``: its vote round's, or "coalesced into <id>" when a later message of its
+        window was judged in its stead."""
+        if self.seconds <= 0:
+            return await self.judge(msg, ())
+        loop = asyncio.get_running_loop()
+        pending = self._pending.get(msg.channel_id)
+        if pending is None:
+            pending = self._pending[msg.channel_id] = []
+            loop.call_later(self.seconds, self._close, msg.channel_id)
+        future: asyncio.Future[Decision] = loop.create_future()
+        pending.append((msg, future))
+        # The round runs in a task of its own: a caller cancelled while waiting (a shutdown) does not take
+        # the decision of the others down with it.
+        return await asyncio.shield(future)
+
+    def _close(self, channel_id: int) -> None:
+        pending = self._pending.pop(channel_id, None)
+        if not pending:
+            return
+        task = asyncio.get_running_loop().create_task(self._round(pending))
+        self._rounds.add(task)
+        task.add_done_callback(self._rounds.discard)
+
+    async def _round(self, items: list[tuple[Incoming, asyncio.Future[Decision]]]) -> None:
+        ordered = sorted(items, key=lambda item: item[0].message_id)  # snowflakes: the order Discord saw
+        (latest, latest_future), earlier = ordered[-1], ordered[:-1]
+        coalesced = Decision(False, f"coalesced into {latest.message_id}")
+        for _, future in earlier:  # decided now: they wait for no vote
+            if not future.done():
+                future.set_result(coalesced)
+        try:
+            decision = await self.judge(latest, [m for m, _ in earlier])
+        except Exception as exc:
+            if not latest_future.done():
+                latest_future.set_exception(exc)
+            return
+        if not latest_future.done():
+            latest_future.set_result(decision)

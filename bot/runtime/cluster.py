@@ -1,0 +1,253 @@
+"""One process of a cluster: several Kindred processes, each running some shards, sharing one PostgreSQL.
+
+* **Leader.** Work that must happen once per cluster (the daily consolidation, the summary sweep, the
+  custom status after it, the slash-command sync) runs only where :attr:`Cluster.leading` is true.
+  (Proactive rounds run in every process, for its own shards' channels: bot/alive/service.py.)
+  The leader holds a PostgreSQL advisory lock on its own session; PostgreSQL releases it when that session
+  dies (kill -9 included, and within seconds when the machine vanishes: TCP keepalives), and another
+  process takes it on its next try, every ``leader_failover_seconds / 3``. Becoming leader runs the
+  :attr:`lead_hooks` (e.g. a consolidation the dead leader missed). Every such job is idempotent or resumes
+  from the database, so one cut short by the old leader is finished or safely redone.
+* **Signals.** ``publish(kind, ...)`` sends a JSON NOTIFY every process of the database hears (not the
+  sender); handlers registered with :meth:`on` run on each receiver: ``shutdown`` (the log channel's
+  ``shutdown?``), ``invalidate`` (an admin's edit of a cached server or channel setting), ``posted`` (a
+  character answered: another process waiting for its turn stops waiting), ``status``.
+* **Rows.** Each process keeps its row in ``cluster_nodes`` fresh every ``cluster_heartbeat_seconds``
+  (`main.py cluster status`).
+
+On SQLite there is one process: it always leads and signals go nowhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.core.config.service import ClusterSettings
+from database.cluster import NodeRow, lock_key
+from database.store import Store
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+Hook = Callable[[], Awaitable[None]]
+
+
+def shard_of(guild_id: int | None, shard_count: int) -> int:
+    """The shard Discord sends a guild's events on (DMs come on shard 0)."""
+    return (guild_id >> 22) % shard_count if guild_id is not None else 0
+
+
+def runs_shard_of(guild_id: int | None, shard_ids: Sequence[int] | None, shard_count: int) -> bool:
+    """Whether a process running ``shard_ids`` (None or empty: every shard) gets ``guild_id``'s events."""
+    return not shard_ids or shard_of(guild_id, shard_count) in shard_ids
+
+
+def describe_shards(shard_ids: tuple[int, ...] | None, shard_count: int) -> str:
+    if shard_ids is None:
+        return f"0-{shard_count - 1}" if shard_count > 1 else "0"
+    ranges: list[str] = []
+    start = prev = shard_ids[0]
+    for shard in (*shard_ids[1:], None):
+        if shard is not None and shard == prev + 1:
+            prev = shard
+            continue
+        ranges.append(str(start) if start == prev else f"{start}-{prev}")
+        if shard is not None:
+            start = prev = shard
+    return ",".join(ranges)
+
+
+class Cluster:
+    def __init__(self, store: Store, settings: ClusterSettings, character_key: str, *,
+                 shard_ids: tuple[int, ...] | None, shard_count: int) -> None:
+        self.store = store
+        self.settings = settings
+        self.character = character_key
+        self.shards = describe_shards(shard_ids, shard_count)
+        self.shard_count = shard_count
+        self.node_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.leading = False
+        # Other live processes on the database, as of the last heartbeat: signals that only matter to them
+        # (a post, a feeling) are not sent into an empty room on every message.
+        self.peers = 0
+        self.lead_hooks: list[Hook] = []
+        self._handlers: dict[str, list[Handler]] = {}
+        self._link = store.cluster_link()
+        self._key = lock_key(f"leader:{character_key}")
+        self._loop_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may share this database (PostgreSQL)."""
+        return self._link is not None
+
+    def on(self, kind: str, handler: Handler) -> None:
+        self._handlers.setdefault(kind, []).append(handler)
+
+    async def start(self) -> None:
+        await self.store.cluster.register(self.node_id, self.character, socket.gethostname(), os.getpid(),
+                                          self.shards, self.shard_count)
+        if self._link is None:
+            await self._become_leader()
+        else:
+            await self._connect()
+            if self._link.alive:
+                await self._try_lead()
+            await self._count_peers()
+            if not self.leading:
+                log.info("cluster: process %s runs shards %s; another process leads the schedule",
+                         self.node_id, self.shards)
+        self._loop_task = asyncio.create_task(self._run(), name="cluster")
+
+    @property
+    def poll_seconds(self) -> float:
+        return min(self.settings.cluster_heartbeat_seconds, self.settings.leader_failover_seconds / 3)
+
+    async def _run(self) -> None:
+        since_beat = 0.0
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            since_beat += self.poll_seconds
+            try:
+                await self._check_link()
+                if since_beat >= self.settings.cluster_heartbeat_seconds:
+                    since_beat = 0.0
+                    await self.store.cluster.beat(self.node_id, leader=self.leading)
+                    await self._count_peers()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database away for a while: the next round tries again
+                log.warning("cluster: heartbeat failed (%s); trying again in %gs", exc, self.poll_seconds)
+
+    async def _count_peers(self) -> None:
+        if self._link is not None:
+            silent = timedelta(seconds=3 * self.settings.cluster_heartbeat_seconds)
+            self.peers = await self.store.cluster.others_alive(self.node_id, datetime.now(UTC) - silent)
+
+    async def _check_link(self) -> None:
+        if self._link is None:
+            return
+        if not await self._link.ping():
+            if self.leading:  # the session (and with it the lock) is gone: another process may lead now
+                self.leading = False
+                log.warning("cluster: lost the database session; no longer leading the schedule")
+            await self._link.close()
+            await self._connect()
+        if self._link.alive and not self.leading:
+            await self._try_lead()
+
+    async def _connect(self) -> None:
+        assert self._link is not None
+        try:
+            await self._link.connect(self._heard)
+        except Exception as exc:
+            log.warning("cluster: cannot open a session on the database (%s); trying again", exc)
+
+    async def _try_lead(self) -> None:
+        assert self._link is not None
+        if await self._link.try_lock(self._key):
+            await self._become_leader()
+
+    async def _become_leader(self) -> None:
+        self.leading = True
+        log.info("cluster: process %s (shards %s) leads the scheduled work", self.node_id, self.shards)
+        await self.store.cluster.take_lead(self.node_id, self.character)
+        for hook in list(self.lead_hooks):
+            try:
+                await hook()
+            except Exception:
+                log.exception("cluster: work on becoming leader failed")
+
+    def _heard(self, message: dict[str, Any]) -> None:
+        if message.get("node") == self.node_id or self._closed:
+            return
+        for handler in self._handlers.get(str(message.get("kind")), ()):
+            task = asyncio.get_running_loop().create_task(self._handle(handler, message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _handle(handler: Handler, message: dict[str, Any]) -> None:
+        try:
+            await handler(message)
+        except Exception:
+            log.exception("cluster: handling a %s signal failed", message.get("kind"))
+
+    async def publish(self, kind: str, **data: Any) -> bool:
+        """Tell every other process of the database; False when there is none or the link is down."""
+        if self._link is None or not self._link.alive:
+            return False
+        try:
+            await self._link.notify({"kind": kind, "node": self.node_id, "character": self.character, **data})
+            return True
+        except Exception as exc:
+            log.warning("cluster: could not send a %s signal (%s)", kind, exc)
+            return False
+
+    def publish_soon(self, kind: str, *, peers_only: bool = False, **data: Any) -> None:
+        """publish() from code that cannot wait (a repository's change callback, a reply's aftermath).
+        ``peers_only``: not when no other process was alive at the last heartbeat (news that only matters
+        to a process already running, unlike a shutdown)."""
+        if self._link is None or self._closed or (peers_only and not self.peers):
+            return
+        task = asyncio.get_running_loop().create_task(self.publish(kind, **data))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+        try:
+            if self.leading and self._link is not None:
+                await self._link.unlock(self._key)  # the next leader need not wait for our session to end
+            await self.store.cluster.stop(self.node_id)
+        except Exception as exc:
+            log.warning("cluster: could not sign off cleanly (%s)", exc)
+        self.leading = False
+        if self._link is not None:
+            await self._link.close()
+
+
+def format_nodes(rows: list[NodeRow], now: datetime, heartbeat_seconds: float) -> str:
+    """`main.py cluster status`: each process, its shards, its last heartbeat and who leads."""
+    if not rows:
+        return "no Kindred process has run on this database yet"
+    lines = [f"{'process':<34} {'character':<12} {'shards':<10} {'last heartbeat':<16} state"]
+    for row in rows:
+        age = (now - _aware(row.last_seen)).total_seconds()
+        if row.stopped_at is not None:
+            state = "stopped"
+        elif age > 3 * heartbeat_seconds:
+            state = "silent (gone?)"
+        else:
+            state = "LEADER" if row.leader else "running"
+        shards = f"{row.shards}/{row.shard_count}"
+        lines.append(f"{row.node_id:<34} {row.character:<12} {shards:<10} {f'{age:.0f}s ago':<16} {state}")
+    leaders = [r for r in rows if r.leader and r.stopped_at is None
+               and (now - _aware(r.last_seen)).total_seconds() <= 3 * heartbeat_seconds]
+    lines.append(f"leader: {', '.join(r.node_id for r in leaders) if leaders else 'none right now'}")
+    return "\n".join(lines)
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)  # SQLite returns naive UTC
+
+
+async def cluster_status(store: Store, settings: ClusterSettings, character: str | None = None) -> str:
+    rows = await store.cluster.nodes(character)
+    return format_nodes(rows, datetime.now(UTC), settings.cluster_heartbeat_seconds)

@@ -1,0 +1,71 @@
+"""Running the bot as a service: SIGTERM (how systemd and Docker stop it) and SIGINT (Ctrl-C) stop it the way
+the log channel's ``shutdown?`` does.
+
+On the first signal the bot takes no new messages, replies in flight get ``shutdown_grace_seconds`` to
+finish and be saved, then the dashboard, Discord, the model and voice clients and the database close
+(the bot's ``close`` in cogs/bot.py), and ``main.py`` exits 0. A second signal while stopping is
+logged and changes nothing: the close already under way is the fastest safe way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class Service(Protocol):
+    """What :func:`serve` needs of the Discord client (cogs/bot.py's bot): an async context manager whose
+    exit awaits its one close."""
+
+    async def start(self, token: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def is_closed(self) -> bool: ...
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+
+async def serve(bot: Service, token: str, *, grace_seconds: float) -> None:
+    """Log in, run until closed (by a signal, ``shutdown?`` or a fatal error), close everything."""
+    loop = asyncio.get_running_loop()
+    closing: list[asyncio.Future[None]] = []  # the close a signal began (kept, so it is not collected)
+
+    def on_signal(sig: signal.Signals) -> None:
+        if closing or bot.is_closed():
+            log.info("%s received again: already stopping", sig.name)
+            return
+        log.info("%s received: taking no new messages, finishing replies in flight (up to %gs), then closing",
+                 sig.name, grace_seconds)
+        closing.append(asyncio.ensure_future(bot.close()))
+
+    installed = []
+    for sig in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # Windows' loops have none: Ctrl-C works as before
+            pass
+    try:
+        async with bot:  # its exit awaits the one close, whoever began it
+            await bot.start(token)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    if closing:
+        await closing[0]  # surfaces a failed close (a traceback and exit 1 rather than a false success)
+        store = getattr(bot, "store", None)
+        if bot.is_closed() and (store is None or store.closed):
+            log.info("stopped cleanly: Discord connection and database closed")
+        else:
+            log.error("stop incomplete: Discord connection %s, database %s",
+                      "closed" if bot.is_closed() else "still open",
+                      "closed" if store is None or store.closed else "still open")

@@ -1,0 +1,136 @@
+"""Live configuration reload: ``config.env`` and the character folders, checked every
+``config_reload_seconds`` (0: off) by modification time and size.
+
+On a change the whole configuration is read and validated again, as at start-up. Valid: one log line per
+changed key, the keys that can change live are applied at once (bot/core/config/live.py), the restart-only
+ones are named; the persona (prompts, cards, character.env's character keys) is reloaded by its
+:class:`CharacterSource`; a changed ``identity.json`` is seeded again. Invalid: one line naming the file
+and the key, and the running configuration stays as it was. Polling needs no new dependency and works the
+same on every file system (bind mounts and network shares included, where inotify may stay silent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from bot.core.character import WATCHED_SUBFOLDERS, CharacterSource
+from bot.core.config import Settings, load_settings
+from bot.core.config.live import apply, changes, live_settings
+from bot.core.errors import ConfigError
+from bot.core.persona.identity import IDENTITY_FILE
+
+log = logging.getLogger(__name__)
+
+Stamps = dict[str, tuple[int, int]]  # path -> (mtime in ns, size)
+
+
+def stamp_files(folders: Sequence[Path], files: Sequence[Path | None]) -> Stamps:
+    """The modification time and size of every file in ``folders`` (their top level and frameworks/) and of
+    ``files``; a file that vanished is simply absent."""
+    out: Stamps = {}
+
+    def add(path: str) -> None:
+        with contextlib.suppress(OSError):  # removed between listing and stat
+            st = os.stat(path)
+            out[path] = (st.st_mtime_ns, st.st_size)
+
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_file():
+                        add(entry.path)
+                    elif entry.name in WATCHED_SUBFOLDERS and entry.is_dir():
+                        with os.scandir(entry.path) as inner:
+                            for e in inner:
+                                if e.is_file():
+                                    add(e.path)
+    for path in files:
+        if path is not None:
+            add(str(path))
+    return out
+
+
+class ConfigReloader:
+    """Polls the configuration files and applies their changes to the running :class:`Settings`."""
+
+    def __init__(self, settings: Settings, characters: Sequence[CharacterSource],
+                 reseed: Callable[[Path], Awaitable[None]]) -> None:
+        self.settings = settings  # the running bot's one Settings object, updated in place
+        self.characters = list(characters)  # the main character first
+        self.reseed = reseed  # seeds a folder's identity.json again
+        main = self.characters[0]
+        self.config_file = main.config_file
+        self.environ = main.environ  # None: the process environment, read again at each reload
+        self._stamps: Stamps = {}
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def folders(self) -> list[Path]:
+        return [c.folder for c in self.characters]
+
+    def _stamp(self) -> Stamps:
+        return stamp_files(self.folders, [self.config_file])
+
+    def start(self) -> None:
+        """Begin polling (nothing when ``config_reload_seconds`` is 0)."""
+        if self.settings.config_reload_seconds <= 0 or self._task is not None:
+            return
+        self._stamps = self._stamp()
+        self._task = asyncio.create_task(self._poll(), name="config-reload")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _poll(self) -> None:
+        while (seconds := self.settings.config_reload_seconds) > 0:
+            await asyncio.sleep(seconds)
+            try:
+                await self.check()
+            except Exception:  # a bug here must not end live reload for the rest of the run
+                log.exception("config reload failed")
+        log.info("config reload: config_reload_seconds is 0, no longer watching the configuration")
+
+    async def check(self) -> list[str]:
+        """Compare the files with the last look; on a change, reload. Returns the changed files."""
+        stamps = await asyncio.to_thread(self._stamp)
+        changed = sorted(p for p in {*stamps, *self._stamps} if stamps.get(p) != self._stamps.get(p))
+        self._stamps = stamps
+        if changed:
+            await self.reload(changed)
+        return changed
+
+    async def reload(self, changed: Sequence[str]) -> None:
+        names = ", ".join(changed)
+        main = self.characters[0]
+        try:
+            new = await asyncio.to_thread(load_settings, main.folder, self.config_file, environ=self.environ)
+        except ConfigError as exc:
+            log.error("config reload: %s; keeping the running configuration", exc)
+            return
+        found = changes(self.settings, new)
+        for change in found:
+            log.log(logging.WARNING if change.needs_restart else logging.INFO,
+                    "config reload (%s): %s", names, change.describe())
+        apply(self.settings, live_settings(self.settings, new))
+        if any(c.key == "log_level" for c in found):
+            logging.getLogger().setLevel(self.settings.log_level)
+        for source in self.characters:  # the persona now rather than at the next message (it logs itself)
+            source.current()
+        for folder in self.folders:
+            if str(folder / IDENTITY_FILE) in changed and (folder / IDENTITY_FILE).is_file():
+                try:
+                    await self.reseed(folder)
+                except ConfigError as exc:  # a broken edit: what was seeded before stays
+                    log.error("config reload: %s; identity entries unchanged", exc)
+        if not found:
+            log.info("config reload (%s): no setting changed", names)

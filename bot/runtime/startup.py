@@ -1,0 +1,61 @@
+"""What the operator sees while the bot starts, before Discord is contacted (the Discord side of start-up is
+cogs/startup.py):
+
+* :func:`quiet_libraries`: at INFO the log says what Kindred did, not what its libraries did;
+* :func:`check_database`: an unreachable PostgreSQL is a config error (exit 2) before the Discord login.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import discord
+
+from bot.core.config import Settings
+from bot.core.errors import ConfigError
+
+log = logging.getLogger("kindred")
+
+# Libraries whose INFO lines are their own business (plugin set-up, job bookkeeping, model downloads).
+QUIET_LIBRARIES = ("alembic", "apscheduler", "sentence_transformers", "transformers", "huggingface_hub",
+                   "torch", "filelock", "urllib3", "httpx", "httpx2", "httpcore", "anthropic", "openai",
+                   "discord.client", "discord.gateway", "discord.shard", "discord.http")
+DATABASE_CONNECT_TIMEOUT = 10.0  # seconds: a server that does not answer in this is as good as absent
+
+
+def quiet_libraries(level: str) -> None:
+    """Below INFO (DEBUG) the libraries speak as they like; otherwise only their warnings and errors.
+
+    discord.py's warnings that PyNaCl and davey are missing are about voice channels, which Kindred does
+    not join (voice messages are files): they are switched off at the source."""
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False  # type: ignore[attr-defined]
+    if logging.getLevelName(level) <= logging.DEBUG:
+        return
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # transformers draws a "Loading weights" bar when the embedding model loads (warm-up, consolidation);
+    # huggingface_hub reads this when first imported, which is later (the model loads after start-up).
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+async def check_database(settings: Settings) -> None:
+    """Connect once to a PostgreSQL ``DATABASE_URL`` (SQLite makes its file): a server that cannot be
+    reached, or refuses us, stops start-up here with the reason, before Discord is contacted."""
+    url = settings.resolved_database_url()
+    if not url.startswith("postgresql"):
+        return
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url, connect_args={"timeout": DATABASE_CONNECT_TIMEOUT})
+    try:
+        async with engine.connect():
+            pass
+    except Exception as exc:  # every driver error, refused or unreachable, is the same answer to the operator
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        detail = reason[0] if reason else type(exc).__name__
+        raise ConfigError(settings.origins.get("database_url", "environment"), "database_url",
+                          f"cannot connect to {settings.safe_database_url()}: {detail[:200]}") from None
+    finally:
+        await engine.dispose()

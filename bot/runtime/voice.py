@@ -1,0 +1,135 @@
+"""Voice messages, transport-free: hearing one (speech-to-text) and speaking a reply (text-to-speech plus
+conversion to a Discord voice clip). The Discord side (which message is a voice message, the upload) is
+cogs/voice.py.
+
+A voice message is answered like text: its transcript, kept as ``[voice] <transcript>``, goes through the
+reply pipeline. Without a speech-to-text backend the character says, in one line, that it cannot listen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from bot.core.config import Settings
+from bot.runtime.audio import AudioError, VoiceClip, espeak, missing_programs, to_voice_clip
+
+log = logging.getLogger(__name__)
+
+VOICE_PREFIX = "[voice]"
+UNHEARD_CONTENT = "[voice message]"  # a voice message nobody transcribed, as the log and history keep it
+SILENCE = "(nothing could be made out)"
+DEFAULT_OPENAI_VOICE = "alloy"
+DEFAULT_ESPEAK_VOICE = "en"
+MAX_SPOKEN_CHARS = 4000  # a voice message is no audiobook: longer replies are spoken up to here
+_MARKUP = re.compile(r"[*_~`>#|]+")
+
+
+class VoiceUnavailable(Exception):
+    """A transcription or a spoken reply failed (server, program or timeout); the text path goes on."""
+
+
+def transcript_content(transcript: str) -> str:
+    """What a heard voice message is kept as: never empty, even for silence."""
+    return f"{VOICE_PREFIX} {' '.join(transcript.split()) or SILENCE}"
+
+
+def spoken_text(text: str) -> str:
+    """A reply as it is read aloud: without Markdown marks (roleplay *actions* keep their words)."""
+    return " ".join(_MARKUP.sub(" ", text).split())[:MAX_SPOKEN_CHARS]
+
+
+class VoiceService:
+    """The speech-to-text and text-to-speech backends chosen in settings (one per bot)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._clients: dict[str, Any] = {}  # base URL -> AsyncOpenAI
+        # Made now: importing the SDK takes seconds, which the first voice message should not wait for.
+        if self.hears:
+            self._client(settings.stt_base_url)
+        if settings.voice_replies != "off" and settings.tts_backend == "openai":
+            self._client(settings.tts_base_url)
+
+    @property
+    def hears(self) -> bool:
+        return self.settings.stt_backend == "openai"
+
+    def speaks_after(self, *, voice_message: bool) -> bool:
+        """Whether a reply is also sent as a voice message (``voice_replies``)."""
+        mode = self.settings.voice_replies
+        return mode == "always" or (mode == "mirror" and voice_message)
+
+    def startup_problems(self) -> list[str]:
+        """One clear line per program voice needs and lacks (logged at start-up, returned for tests)."""
+        if self.settings.voice_replies == "off":
+            return []
+        needed = ["ffmpeg"] + (["espeak-ng"] if self.settings.tts_backend == "espeak-ng" else [])
+        problems = [f"voice_replies={self.settings.voice_replies} needs {name}, which is not installed "
+                    f"(Debian: apt-get install {name}); replies stay text only until it is"
+                    for name in missing_programs(*needed)]
+        for line in problems:
+            log.warning(line)
+        return problems
+
+    def _client(self, base_url: str) -> Any:
+        url = base_url or self.settings.openai_base_url
+        client = self._clients.get(url)
+        if client is None:
+            from openai import AsyncOpenAI
+
+            client = AsyncOpenAI(api_key=self.settings.openai_api_key or "not-needed", base_url=url or None,
+                                 max_retries=1, timeout=self.settings.voice_timeout)
+            self._clients[url] = client
+        return client
+
+    async def transcribe(self, audio: bytes, filename: str, content_type: str) -> str:
+        """The words of a voice message (``stt_backend=openai``: POST /audio/transcriptions)."""
+        if not self.hears:
+            raise VoiceUnavailable("no speech-to-text backend (stt_backend)")
+        client = self._client(self.settings.stt_base_url)
+        try:
+            async with asyncio.timeout(self.settings.voice_timeout):
+                result = await client.audio.transcriptions.create(
+                    model=self.settings.stt_model, file=(filename, audio, content_type))
+        except TimeoutError:
+            seconds = self.settings.voice_timeout
+            raise VoiceUnavailable(f"transcription timed out after {seconds:g}s") from None
+        except Exception as exc:  # the SDK's errors: the server said no, or could not be reached
+            raise VoiceUnavailable(f"transcription failed at {client.base_url}: {exc}") from exc
+        return str(getattr(result, "text", "") or "")
+
+    async def speak(self, text: str) -> VoiceClip:
+        """A reply as a voice clip, in the character's voice (``tts_voice``)."""
+        words = spoken_text(text)
+        if not words:
+            raise VoiceUnavailable("nothing to say aloud")
+        try:
+            async with asyncio.timeout(self.settings.voice_timeout):
+                audio = await self._synthesize(words)
+                return await to_voice_clip(audio)
+        except TimeoutError:
+            raise VoiceUnavailable(f"speech timed out after {self.settings.voice_timeout:g}s") from None
+        except AudioError as exc:
+            raise VoiceUnavailable(str(exc)) from exc
+
+    async def _synthesize(self, words: str) -> bytes:
+        voice = self.settings.tts_voice
+        if self.settings.tts_backend == "espeak-ng":
+            return await espeak(words, voice or DEFAULT_ESPEAK_VOICE)
+        client = self._client(self.settings.tts_base_url)
+        try:
+            # WAV: every speech server can make it, and ffmpeg turns it into the Opus Discord wants.
+            response = await client.audio.speech.create(
+                model=self.settings.tts_model, input=words, voice=voice or DEFAULT_OPENAI_VOICE,
+                response_format="wav")
+        except Exception as exc:  # the SDK's errors
+            raise AudioError(f"speech failed at {client.base_url}: {exc}") from exc
+        return bytes(response.content)
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()

@@ -1,0 +1,149 @@
+"""Per-server settings (``/settings``), the admin's side: what each key means and how a typed value is read
+and shown. How a server's values combine with the global ones, read at every message, is
+bot/reply/policy.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.reply.policy import CONSENT_MODES, ID_LISTS, REPLY_MODES, ServerPolicy
+from database.records import ServerConfig
+
+VOTE_COUNT_MAX = 15
+LANGUAGE_MAX = 60
+CLEAR_WORDS = ("default", "reset", "none", "clear")
+EMPTY_WORDS = ("empty", "nobody", "-")  # an empty list here, whatever the global one holds
+
+
+class BadValue(ValueError):
+    """A value that cannot be used for a key; the message is the admin's one-line explanation."""
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str  # as typed in /settings set
+    column: str  # ServerSettings column
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+KEYS: dict[str, Key] = {
+    k.name: k
+    for k in (
+        Key(
+            "reply_mode",
+            "reply_mode",
+            "vote: answer when addressed, and join in when a yes/no vote says so; "
+            "addressed: only when addressed (no votes)",
+            REPLY_MODES,
+        ),
+        Key(
+            "vote_count",
+            "vote_count",
+            f"yes/no votes per unaddressed message (1-{VOTE_COUNT_MAX})",
+            ("1", "3", "5", "7"),
+        ),
+        Key(
+            "proactive",
+            "proactive",
+            "whether the character may start conversations here (on/off)",
+            ("on", "off"),
+        ),
+        Key(
+            "memory_consent",
+            "memory_consent",
+            "all: remember everyone but who opted out; opt_in: only who opted in",
+            CONSENT_MODES,
+        ),
+        Key("log_channel", "log_channel_id", "channel for moderation and ticket notices (#channel or id)"),
+        Key("language", "language", "language the character answers in here (e.g. German)"),
+        Key("allowed_users", "allowed_users", "only these people may talk to it here (@mentions or ids; "
+            "empty: everyone)", ("empty",)),
+        Key("blocked_users", "blocked_users", "people it ignores here (@mentions or ids)", ("empty",)),
+        Key("allowed_roles", "allowed_roles", "only members with one of these roles may talk to it here "
+            "(@roles or ids; empty: everyone)", ("empty",)),
+        Key("blocked_roles", "blocked_roles", "members with these roles are ignored here (@roles or ids)",
+            ("empty",)),
+    )
+}
+
+
+def parse_value(key: str, raw: str) -> object:
+    """The stored value for ``raw`` typed for ``key``; None resets the key to the global default."""
+    spec = KEYS.get(key)
+    if spec is None:
+        raise BadValue(f"There is no setting {key!r}; choose one of: {', '.join(KEYS)}.")
+    text = raw.strip()
+    if text.lower() in CLEAR_WORDS:
+        return None
+    low = text.lower().replace("-", "_")
+    if key in ("reply_mode", "memory_consent"):
+        if low not in spec.choices:
+            raise BadValue(f"{key} must be one of {', '.join(spec.choices)} (or default), not {text[:40]!r}.")
+        return low
+    if key == "vote_count":
+        if not text.isdigit() or not 1 <= int(text) <= VOTE_COUNT_MAX:
+            raise BadValue(
+                f"vote_count must be a whole number from 1 to {VOTE_COUNT_MAX}, not {text[:40]!r}."
+            )
+        return int(text)
+    if key == "proactive":
+        if low in ("on", "true", "yes", "1"):
+            return True
+        if low in ("off", "false", "no", "0"):
+            return False
+        raise BadValue(f"proactive must be on or off, not {text[:40]!r}.")
+    if key in ID_LISTS:
+        return parse_ids(key, text)
+    if key == "log_channel":
+        match = re.fullmatch(r"<#(\d+)>|(\d{5,25})", text)
+        if match is None:
+            raise BadValue(f"log_channel must be a #channel or a channel id, not {text[:40]!r}.")
+        return int(match.group(1) or match.group(2))
+    if len(text) > LANGUAGE_MAX or not text:
+        raise BadValue(f"language must be 1 to {LANGUAGE_MAX} characters.")
+    return text
+
+
+def parse_ids(key: str, text: str) -> str:
+    """Mentions or ids (``<@1> <@&2>, 3``) as the stored comma-separated ids; "empty" as ""."""
+    if text.lower() in EMPTY_WORDS:
+        return ""
+    kind = "role" if key.endswith("roles") else "user"
+    ids = []
+    for part in re.split(r"[\s,]+", text):
+        match = re.fullmatch(r"<@&(\d+)>" if kind == "role" else r"<@!?(\d+)>", part) or re.fullmatch(
+            r"(\d{5,25})", part)
+        if match is None:
+            raise BadValue(f"{key} takes {kind} mentions or ids separated by commas, not {part[:40]!r}.")
+        if match.group(1) not in ids:
+            ids.append(match.group(1))
+    return ",".join(ids)
+
+
+def show_ids(key: str, value: str) -> str:
+    ids = [p for p in value.split(",") if p.strip()]
+    if not ids:
+        return "everyone" if key.startswith("allowed") else "nobody"
+    mark = "@&" if key.endswith("roles") else "@"
+    return ", ".join(f"<{mark}{i.strip()}>" for i in ids)
+
+
+def show_value(key: str, policy: ServerPolicy) -> str:
+    if key in ID_LISTS:
+        return show_ids(key, getattr(policy, key))
+    value = {
+        "reply_mode": policy.reply_mode,
+        "vote_count": str(policy.vote_count),
+        "proactive": "on" if policy.proactive else "off",
+        "memory_consent": policy.memory_consent,
+        "log_channel": f"<#{policy.log_channel_id}>" if policy.log_channel_id else "none",
+        "language": policy.language or "not set",
+    }[key]
+    return value
+
+
+def is_set(key: str, config: ServerConfig) -> bool:
+    return getattr(config, KEYS[key].column) is not None

@@ -1,0 +1,186 @@
+"""Where replies go on Discord: the channel a message came from (:class:`DiscordOutlet`, as the bot account),
+or a character's own webhook in that channel (:class:`WebhookOutlet`, for the characters of an ensemble,
+each webhook made once by :class:`WebhookPool`). Both post under the one mention and nonce policy
+(cogs/posting.py) and keep the typing indicator running beside the generation (:func:`typing_in`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import discord
+
+from bot.core.pipeline import Outlet
+from bot.reply.ensemble import Ensemble
+from cogs.posting import allowed_mentions_for, reply_nonce
+
+log = logging.getLogger(__name__)
+
+TYPING_REFRESH_SECONDS = 8.0  # Discord shows "typing" for 10 s after each request
+FIRST_TYPING_WAIT = 0.5  # seconds a reply may wait for its typing request to reach Discord
+
+
+@asynccontextmanager
+async def typing_in(channel: discord.abc.Messageable) -> AsyncIterator[None]:
+    # The indicator runs beside the generation instead of before it (no round trip on the hot path)
+    # and is re-sent before Discord's ten seconds lapse.
+    shown = asyncio.Event()
+
+    async def keep_typing() -> None:
+        while True:
+            try:
+                await channel.typing()
+            except discord.HTTPException as exc:
+                log.debug("typing indicator failed: %s", exc)
+            shown.set()
+            await asyncio.sleep(TYPING_REFRESH_SECONDS)
+
+    task = asyncio.create_task(keep_typing())
+    try:
+        yield
+    finally:
+        if not shown.is_set():  # each burst of a chunked reply is preceded by its typing, briefly at least
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shown.wait(), FIRST_TYPING_WAIT)
+        task.cancel()
+        # Wait for it to stop, so no refresh still in flight reaches Discord after what is sent next.
+        await asyncio.gather(task, return_exceptions=True)
+
+
+class DiscordOutlet:
+    """Speaks into the channel the message came from; the first part replies to it in servers."""
+
+    def __init__(self, message: discord.Message) -> None:
+        self.message = message
+        self.parts = 0
+
+    def typing(self) -> AbstractAsyncContextManager[None]:
+        return typing_in(self.message.channel)
+
+    async def send(self, text: str, *, first: bool) -> int | None:
+        allowed = allowed_mentions_for(text)
+        nonce = reply_nonce(self.message.id, self.parts)  # a re-sent part is the same post (cogs/posting.py)
+        self.parts += 1
+        if first and self.message.guild is not None:
+            sent = await self.message.reply(text, mention_author=False, allowed_mentions=allowed, nonce=nonce)
+        else:
+            sent = await self.message.channel.send(text, allowed_mentions=allowed, nonce=nonce)
+        return sent.id
+
+    async def edit(self, message_id: int, text: str) -> None:
+        """Edit a message of this reply (streamed delivery)."""
+        await _partial(self.message.channel, message_id).edit(content=text,
+                                                              allowed_mentions=allowed_mentions_for(text))
+
+    async def delete(self, message_id: int) -> None:
+        await _partial(self.message.channel, message_id).delete()
+
+
+def _partial(channel: discord.abc.Messageable, message_id: int) -> discord.PartialMessage:
+    return channel.get_partial_message(message_id)  # type: ignore[attr-defined,no-any-return]
+
+
+def webhook_name(key: str) -> str:
+    """How Kindred finds its own webhook for a character again after a restart."""
+    return f"Kindred {key}"[:80]
+
+
+class WebhookPool:
+    """One webhook per character per channel, created on first use with the character's name and avatar."""
+
+    def __init__(self, me: Callable[[], discord.ClientUser | None], ensemble: Ensemble) -> None:
+        self.me = me  # the bot account (known once logged in): its webhooks are the ones it made
+        self.ensemble = ensemble
+        self._hooks: dict[tuple[int, str], discord.Webhook] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def get(self, channel: discord.abc.Messageable, key: str) -> discord.Webhook | None:
+        """The character's webhook in ``channel``; None where webhooks cannot be used (threads, no
+        permission)."""
+        if not isinstance(channel, discord.TextChannel):
+            return None
+        cached = self._hooks.get((channel.id, key))
+        if cached is not None:
+            return cached
+        async with self._locks.setdefault(channel.id, asyncio.Lock()):  # never create two for one character
+            cached = self._hooks.get((channel.id, key))
+            if cached is not None:
+                return cached
+            me = self.me()
+            try:
+                name = webhook_name(key)
+                found = [w for w in await channel.webhooks()
+                         if w.name == name and w.user is not None and me is not None and w.user.id == me.id]
+                if found:
+                    hook = found[0]
+                else:
+                    persona = self.ensemble.member(key).engine.persona
+                    avatar = persona.avatar_bytes()
+                    hook = await channel.create_webhook(name=name, avatar=avatar,
+                                                        reason=f"Kindred: {persona.name} speaks through it")
+            except (discord.HTTPException, OSError) as exc:
+                log.warning("no webhook for %s in channel %s (%s); speaking as the bot account", key,
+                            channel.id, exc)
+                return None
+            self._hooks[(channel.id, key)] = hook
+            self.ensemble.register_webhook(hook.id, key)
+            return hook
+
+
+class WebhookOutlet:
+    """Speaks as one character of the ensemble through its channel webhook (its own name and avatar)."""
+
+    def __init__(self, pool: WebhookPool, message: discord.Message, key: str) -> None:
+        self.pool = pool
+        self.message = message
+        self.key = key
+
+    def typing(self) -> AbstractAsyncContextManager[None]:
+        return typing_in(self.message.channel)
+
+    async def send(self, text: str, *, first: bool) -> int | None:
+        allowed = allowed_mentions_for(text)
+        persona = self.pool.ensemble.member(self.key).engine.persona  # read now: live edits apply
+        hook = await self.pool.get(self.message.channel, self.key)
+        if hook is None:  # still say it, marked with who is speaking
+            sent = await self.message.channel.send(f"**{persona.name}:** {text}", allowed_mentions=allowed)
+        else:
+            # A picture given as a URL (acore_bot's avatar_url) is fetched by Discord, per message.
+            picture = {"avatar_url": persona.avatar_url} if persona.avatar_url else {}
+            sent = await hook.send(text, username=persona.name, wait=True, allowed_mentions=allowed,
+                                   **picture)
+        return sent.id
+
+    async def edit(self, message_id: int, text: str) -> None:
+        """Edit a message of this reply (streamed delivery), as it was sent: by webhook, or marked."""
+        hook = await self.pool.get(self.message.channel, self.key)
+        if hook is None:
+            name = self.pool.ensemble.member(self.key).engine.persona.name
+            await _partial(self.message.channel, message_id).edit(content=f"**{name}:** {text}",
+                                                                  allowed_mentions=allowed_mentions_for(text))
+        else:
+            await hook.edit_message(message_id, content=text, allowed_mentions=allowed_mentions_for(text))
+
+    async def delete(self, message_id: int) -> None:
+        hook = await self.pool.get(self.message.channel, self.key)
+        if hook is None:
+            await _partial(self.message.channel, message_id).delete()
+        else:
+            await hook.delete_message(message_id)
+
+
+
+
+def outlets_for(message: discord.Message, pool: WebhookPool | None, main_key: str) -> Callable[[str], Outlet]:
+    """Each character's outlet for answering ``message``: the main one as the bot account, the others of an
+    ensemble through their webhooks (in DMs, or without a pool, everyone as the bot account)."""
+    def outlet_for(key: str) -> Outlet:
+        if pool is None or key == main_key or message.guild is None:
+            return DiscordOutlet(message)
+        return WebhookOutlet(pool, message, key)
+
+    return outlet_for

@@ -1,0 +1,194 @@
+"""Who may do what, and where. Admin powers need the right person (ADMIN_USER_IDS or the application owner)
+and the right place: a server for admin slash commands, LOG_CHANNEL_ID for log-channel commands. Commands that
+make the character speak also need a place where it is active (``/bot activate | deactivate``)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import discord
+from discord import app_commands
+
+from bot.core.config import Settings
+from bot.operator.access import AccessGate
+from bot.operator.limits import SpendingLimits
+from database.store import Store
+
+
+class Kindred(Protocol):
+    """What the checks read of the bot (cogs/bot.py's; a protocol, so the bot's own module may use them)."""
+
+    settings: Settings
+    store: Store
+    access: AccessGate
+    limits: SpendingLimits
+
+    @property
+    def application(self) -> discord.AppInfo | None: ...
+
+    async def application_info(self) -> discord.AppInfo: ...
+
+
+class NotAdmin(app_commands.CheckFailure):
+    """Raised by :func:`admin_only`; the error handler answers it with an ephemeral explanation."""
+
+    def __init__(self) -> None:
+        super().__init__("Only the bot's admins can use this command.")
+
+
+class Inactive(app_commands.CheckFailure):
+    """The bot is switched off where the command was used; the message is the user's explanation."""
+
+    def __init__(self) -> None:
+        super().__init__("I'm switched off in this channel (an admin used `/bot deactivate`), "
+                         "so I don't write replies here.")
+
+
+async def is_admin(bot: Kindred, user: discord.abc.User) -> bool:
+    if user.id in bot.settings.admin_ids:
+        return True
+    app = bot.application
+    if app is None:
+        try:
+            app = await bot.application_info()
+        except discord.HTTPException:
+            return False
+    if app.owner and app.owner.id == user.id:
+        return True
+    team = getattr(app, "team", None)
+    return bool(team and any(m.id == user.id for m in team.members))
+
+
+def is_admin_id(bot: Kindred, user_id: int) -> bool:
+    """:func:`is_admin` without a trip to Discord (the application is known once logged in): for checks
+    on every message."""
+    if user_id in bot.settings.admin_ids:
+        return True
+    app = bot.application
+    if app is None:
+        return False
+    team = getattr(app, "team", None)
+    if app.owner and app.owner.id == user_id:
+        return True
+    return bool(team and any(m.id == user_id for m in team.members))
+
+
+def in_log_channel(bot: Kindred, channel_id: int) -> bool:
+    return bool(bot.settings.log_channel) and channel_id == bot.settings.log_channel
+
+
+def admin_only() -> Any:
+    """App-command check: the caller must be a Kindred admin (on top of Discord's default permission)."""
+
+    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+        if await is_admin(interaction.client, interaction.user):  # type: ignore[arg-type]
+            return True
+        raise NotAdmin()
+
+    return app_commands.check(predicate)
+
+
+def require_server(interaction: discord.Interaction[Any]) -> None:
+    """Raise :class:`~discord.app_commands.NoPrivateMessage` outside a server. Discord hides guild-only
+    commands in DMs, but discord.py does not enforce ``guild_only`` for incoming interactions: a client may
+    still send one, and it must be refused, not run."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+
+
+def in_server() -> Any:
+    """App-command check: the command runs in a server (see :func:`require_server`)."""
+
+    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+        require_server(interaction)
+        return True
+
+    return app_commands.check(predicate)
+
+
+async def require_active(bot: Kindred, interaction: discord.Interaction[Any]) -> None:
+    """Raise :class:`Inactive` when the bot is deactivated where ``interaction`` happens (DMs are always
+    on)."""
+    if interaction.guild_id is None:
+        return
+    if not await bot.store.places.is_active(int(interaction.channel_id or 0), interaction.guild_id):
+        raise Inactive()
+
+
+def active_here() -> Any:
+    """App-command check for commands that produce character replies: refused where the bot is deactivated."""
+
+    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+        await require_active(interaction.client, interaction)  # type: ignore[arg-type]
+        return True
+
+    return app_commands.check(predicate)
+
+
+class NotAllowed(app_commands.CheckFailure):
+    """Who-may-talk refused the caller, or they reached a daily spending limit; the message says which."""
+
+    def __init__(self, message: str = "I'm not taking requests from you here.") -> None:
+        super().__init__(message)
+
+
+async def require_may_talk(bot: Kindred, interaction: discord.Interaction[Any]) -> None:
+    """Raise :class:`NotAllowed` when the caller may not make the character speak, as for a message: who
+    may talk to it (bot/operator/access.py) and the daily spending limits (bot/operator/limits.py; said in
+    character)."""
+    user = interaction.user
+    roles = [r.id for r in user.roles] if isinstance(user, discord.Member) else []
+    if await bot.access.refusal(user.id, roles, interaction.guild_id) is not None:
+        raise NotAllowed()
+    reached = await bot.limits.refusal(user.id, interaction.guild_id, int(interaction.channel_id or 0))
+    if reached is not None:
+        raise NotAllowed(bot.limits.reply_text(reached))
+
+
+def may_talk() -> Any:
+    """App-command check for commands that make the character speak (see :func:`require_may_talk`)."""
+
+    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+        await require_may_talk(interaction.client, interaction)  # type: ignore[arg-type]
+        return True
+
+    return app_commands.check(predicate)
+
+
+class NotServerAdmin(app_commands.CheckFailure):
+    """Raised by :func:`server_admin_only`; answered with an ephemeral explanation."""
+
+    def __init__(self) -> None:
+        super().__init__("Only this server's admins (the Manage Server permission) can use this command.")
+
+
+async def is_server_admin(bot: Kindred, interaction: discord.Interaction[Any]) -> bool:
+    """Who may change a server's own settings: someone with Manage Server there (Discord's administrators
+    have it), or one of the bot's admins."""
+    perms = interaction.permissions
+    if interaction.guild_id is not None and (perms.manage_guild or perms.administrator):
+        return True
+    return await is_admin(bot, interaction.user)
+
+
+def server_admin_only() -> Any:
+    """App-command check: in a server, by one of its admins (see :func:`is_server_admin`)."""
+
+    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+        require_server(interaction)
+        if await is_server_admin(interaction.client, interaction):  # type: ignore[arg-type]
+            return True
+        raise NotServerAdmin()
+
+    return app_commands.check(predicate)
+
+
+# What the invite link asks for (README "Discord set-up"): reading and talking (embeds, files, history),
+# emote reactions (cogs/alive.py), voice messages (cogs/voice.py), webhooks for the characters of an
+# ensemble, and the server tools: kick, ban, time out, purge, ticket threads.
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True, send_messages=True, send_messages_in_threads=True, embed_links=True, attach_files=True,
+    read_message_history=True, add_reactions=True, send_voice_messages=True, manage_webhooks=True,
+    kick_members=True, ban_members=True, moderate_members=True, manage_messages=True, manage_threads=True,
+    create_private_threads=True)
+INVITE_SCOPES = ("bot", "applications.commands")

@@ -1,0 +1,71 @@
+"""The Discord side of start-up: the invite link, one "connected" line, and each way the connection can fail
+as one line and an exit code instead of a traceback.
+
+* :func:`log_invite` / :func:`announce_connected`: the invite URL for this application, then
+  "connected as NAME in N servers" once;
+* :func:`run_discord`: ``bot.run`` with the privileged-intent refusal (exit 2) and an unreachable Discord
+  (exit 1) as one line each.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import discord
+
+from bot.core.config import Settings
+from bot.core.config.credentials import rejected
+from cogs.permissions import INVITE_PERMISSIONS, INVITE_SCOPES
+
+log = logging.getLogger("kindred")
+
+PORTAL = "https://discord.com/developers/applications"
+
+
+def invite_url(application_id: int) -> str:
+    return discord.utils.oauth_url(application_id, permissions=INVITE_PERMISSIONS, scopes=INVITE_SCOPES)
+
+
+def log_invite(bot: Any) -> None:
+    """The invite link for this application (known after the login), with the permissions Kindred uses."""
+    if bot.application_id:
+        log.info("invite link for application %s: %s", bot.application_id, invite_url(bot.application_id))
+
+
+async def announce_connected(bot: Any) -> None:
+    """``on_ready`` listener: one line, once per process (a reconnect without resume fires on_ready again)."""
+    if getattr(bot, "_kindred_announced", False) or bot.user is None:
+        return
+    bot._kindred_announced = True
+    servers = len(bot.guilds)
+    log.info("connected as %s in %d server%s", bot.user.name, servers, "" if servers == 1 else "s")
+
+
+def _fail(line: str, code: int) -> int:
+    print(line, file=sys.stderr)
+    return code
+
+
+def run_discord(bot: Any, settings: Settings, run: Callable[[], None]) -> int:
+    """``run()`` (the bot until it closes); each way the connection can fail at start-up is one line and an
+    exit code."""
+    try:
+        run()
+    except discord.LoginFailure:
+        line = rejected("discord_token", settings.origins, "Discord", "HTTP 401 Unauthorized",
+                        f"copy a new one from {PORTAL} (your application > Bot > Reset Token)")
+        return _fail(f"config error: {line}", 2)
+    except discord.PrivilegedIntentsRequired:
+        app = f"{PORTAL}/{bot.application_id}/bot" if bot.application_id else PORTAL
+        return _fail("config error: Discord refused the connection because the Message Content intent is not "
+                     f"enabled for this bot: turn on 'Message Content Intent' at {app} (Privileged Gateway "
+                     "Intents), then start again", 2)
+    except (TimeoutError, aiohttp.ClientConnectionError, OSError, discord.GatewayNotFound) as exc:
+        detail = str(exc).strip() or type(exc).__name__
+        return _fail(f"cannot reach Discord at {settings.discord_api_base_url} ({detail}): check the "
+                     "network, DNS and any proxy, then start again", 1)
+    return int(bot.exit_code)

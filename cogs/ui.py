@@ -1,0 +1,269 @@
+"""The Discord UI pieces every cog shares: ephemeral answers (:func:`tell`, :func:`send_long`), buttons that
+belong to whoever ran the command (:class:`OwnedView`) and pages of lines under them (:class:`PagedView`),
+page arithmetic (:func:`page_of`), :func:`clip` for previews, the ``/help`` lines read from the command tree
+(:func:`help_lines`), and the two handlers the bot installs itself
+(cogs/bot.py) so they work whatever cogs are loaded: the tree-wide slash-command error handler
+(:func:`on_app_command_error`) and the answer to a click on buttons whose view is gone
+(:func:`answer_expired_click`).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.core.text import Page, clip, page_of
+from bot.reply.splitting import split_message
+from cogs.permissions import NotAdmin
+
+log = logging.getLogger(__name__)
+
+# Every button an OwnedView makes has a custom id "kindred-ui:<token>:<action>"; the token names one live
+# view, so a click on a button whose view is gone (timed out, restarted bot) can be answered.
+PREFIX = "kindred-ui:"
+EXPIRED_TEXT = "These buttons have expired. Run the command again."
+APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again in a moment."
+NO_PINGS = discord.AllowedMentions.none()
+MESSAGE_LIMIT = 2000  # Discord's longest message
+
+_live_views: weakref.WeakValueDictionary[str, OwnedView] = weakref.WeakValueDictionary()
+Callback = Callable[[discord.Interaction[Any]], Awaitable[None]]  # a button's
+
+
+# --------------------------------------------------------------------------- answers
+
+
+async def tell(interaction: discord.Interaction[Any], text: str = "", **kwargs: Any) -> None:
+    """Answer ephemerally whether or not the interaction was already responded to."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True, **kwargs)
+    else:
+        await interaction.response.send_message(text, ephemeral=True, **kwargs)
+
+
+async def send_long(interaction: discord.Interaction[Any], text: str, *, deferred: bool = False) -> None:
+    """An ephemeral answer, split over follow-ups when longer than one message. After a defer, the first
+    part replaces the "thinking…" placeholder."""
+    parts = split_message(text, MESSAGE_LIMIT) or ["(nothing)"]
+    for i, part in enumerate(parts):
+        if i == 0 and deferred:
+            await interaction.edit_original_response(content=part, allowed_mentions=NO_PINGS)
+        elif i == 0 and not interaction.response.is_done():
+            await interaction.response.send_message(part, ephemeral=True, allowed_mentions=NO_PINGS)
+        else:
+            await interaction.followup.send(part, ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+def confirm_timeout(interaction: discord.Interaction[Any]) -> float | None:
+    """How long confirmation buttons stay usable (``confirm_timeout_seconds``; 0 means no limit)."""
+    return float(interaction.client.settings.confirm_timeout_seconds) or None  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- views
+
+
+class OwnedView(discord.ui.View):
+    """Buttons only their owner may press; on timeout they are disabled and say so."""
+
+    def __init__(self, owner_id: int, origin: discord.Interaction[Any], *, timeout: float | None) -> None:
+        super().__init__(timeout=timeout)
+        self.owner_id = owner_id
+        self.token = secrets.token_hex(6)
+        self.content = ""
+        # The newest interaction of the owner on this message: its token can still edit the message.
+        self.last_interaction = origin
+        _live_views[self.token] = self
+
+    def cid(self, action: str) -> str:
+        return f"{PREFIX}{self.token}:{action}"
+
+    def button(self, label: str, action: str, callback: Callback, *,
+               style: discord.ButtonStyle = discord.ButtonStyle.secondary, disabled: bool = False,
+               row: int | None = None) -> discord.ui.Button[Any]:
+        item: discord.ui.Button[Any] = discord.ui.Button(label=label, style=style, custom_id=self.cid(action),
+                                                         disabled=disabled, row=row)
+        item.callback = callback  # type: ignore[method-assign]
+        self.add_item(item)
+        return item
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if interaction.user.id != self.owner_id:
+            await interaction.response.send_message(
+                "These buttons belong to whoever ran the command; run it yourself to get your own.",
+                ephemeral=True)
+            return False
+        self.last_interaction = interaction
+        return True
+
+    async def on_timeout(self) -> None:
+        for item in self.children:
+            if isinstance(item, discord.ui.Button | discord.ui.Select):
+                item.disabled = True
+        try:
+            await self.last_interaction.edit_original_response(content=f"{self.content}\n\n-# {EXPIRED_TEXT}",
+                                                               view=self)
+        except discord.HTTPException as exc:  # the message may be gone or its token too old
+            log.debug("could not mark view %s expired: %s", self.token, exc)
+
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception,
+                       item: discord.ui.Item[Any]) -> None:
+        log.error("button %s failed", getattr(item, "custom_id", item), exc_info=error)
+        try:
+            await tell(interaction, APOLOGY)
+        except discord.HTTPException:
+            log.exception("could not apologise for a failed button")
+
+    async def finish(self, interaction: discord.Interaction[Any], content: str) -> None:
+        """Show the outcome and retire the buttons (the interaction was deferred or not yet answered)."""
+        self.stop()
+        self.content = content
+        if interaction.response.is_done():
+            await interaction.edit_original_response(content=content, view=None)
+        else:
+            await interaction.response.edit_message(content=content, view=None)
+
+
+class PagedView(OwnedView):
+    """Lines shown ``size`` per page under a heading, with Previous / Next buttons."""
+
+    def __init__(self, origin: discord.Interaction[Any], lines: Sequence[str],
+                 heading: Callable[[Page], str], *, size: int, timeout: float | None) -> None:
+        super().__init__(origin.user.id, origin, timeout=timeout)
+        self.lines = list(lines)
+        self.heading = heading
+        self.page = page_of(len(self.lines), 0, size)
+        self.render()
+
+    def render(self) -> None:
+        self.clear_items()
+        page = self.page
+        shown = self.lines[page.offset:page.offset + page.size]
+        self.content = self.heading(page) + "\n" + "\n".join(shown)
+        self.button("◀ Previous", "prev", self.prev, disabled=not page.has_prev)
+        self.button("Next ▶", "next", self.next, disabled=not page.has_next)
+
+    async def turn(self, interaction: discord.Interaction[Any], step: int) -> None:
+        self.page = page_of(self.page.total, self.page.number + step, self.page.size)
+        self.render()
+        await interaction.response.edit_message(content=self.content, view=self)
+
+    async def prev(self, interaction: discord.Interaction[Any]) -> None:
+        await self.turn(interaction, -1)
+
+    async def next(self, interaction: discord.Interaction[Any]) -> None:
+        await self.turn(interaction, +1)
+
+
+async def answer_expired_click(interaction: discord.Interaction[Any]) -> None:
+    """Answer clicks on our buttons whose view is gone, instead of letting Discord show a failure
+    (an ``on_interaction`` listener of the bot)."""
+    if interaction.type is not discord.InteractionType.component:
+        return
+    custom_id = str((interaction.data or {}).get("custom_id", ""))
+    if not custom_id.startswith(PREFIX):
+        return
+    view = _live_views.get(custom_id[len(PREFIX):].split(":", 1)[0])
+    if view is not None and not view.is_finished():
+        return  # the view itself handles it
+    if not interaction.response.is_done():
+        try:
+            await interaction.response.send_message(EXPIRED_TEXT, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.debug("could not answer an expired button: %s", exc)
+
+
+# --------------------------------------------------------------------------- /help, from the tree itself
+
+
+AnyCommand = app_commands.Command[Any, ..., Any] | app_commands.Group | app_commands.ContextMenu
+
+
+def is_admin_command(command: AnyCommand) -> bool:
+    """Admin commands carry a default permission (set on the top-level command or group) or
+    extras["admin"]."""
+    node: Any = command
+    while node is not None:
+        if getattr(node, "extras", {}).get("admin"):
+            return True
+        if node.default_permissions is not None and node.default_permissions.value:
+            return True
+        node = getattr(node, "parent", None)
+    return False
+
+
+def usage_of(command: app_commands.Command[Any, ..., Any]) -> str:
+    params = " ".join(f"<{p.display_name}>" if p.required else f"[{p.display_name}]"
+                      for p in command.parameters)
+    return f"/{command.qualified_name}" + (f" {params}" if params else "")
+
+
+def help_lines(tree: app_commands.CommandTree[Any], guild: discord.abc.Snowflake | None) -> list[str]:
+    """One line per command, from the tree itself (subcommands and context menus included)."""
+    commands_: list[Any] = list(tree.get_commands())
+    if guild is not None:
+        commands_ += tree.get_commands(guild=guild)
+    lines: list[str] = []
+    for top in sorted(commands_, key=lambda c: c.name):
+        if isinstance(top, app_commands.ContextMenu):
+            target = "message" if top.type is discord.AppCommandType.message else "user"
+            entries = [(f"Apps ▸ {top.name}", f"right-click a {target}", top)]
+        elif isinstance(top, app_commands.Group):
+            entries = [(usage_of(c), c.description, c) for c in top.walk_commands()
+                       if isinstance(c, app_commands.Command)]
+        else:
+            entries = [(usage_of(top), top.description, top)]
+        for usage, description, command in entries:
+            mark = " *(admin)*" if is_admin_command(command) else ""
+            lines.append(f"`{usage}`{mark} — {description}")
+    return lines
+
+
+# --------------------------------------------------------------------------- slash-command errors
+
+
+def describe_error(error: app_commands.AppCommandError) -> str | None:
+    """The one-line ephemeral explanation for an expected failure; None for an unexpected one."""
+    if isinstance(error, NotAdmin):
+        return str(error)
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command only works in a server channel, not in direct messages."
+    if isinstance(error, app_commands.MissingPermissions | app_commands.MissingRole
+                  | app_commands.MissingAnyRole):
+        return "You don't have the permissions this command needs."
+    if isinstance(error, app_commands.BotMissingPermissions):
+        return f"I am missing permissions here: {', '.join(error.missing_permissions)}."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down a little: try again in {error.retry_after:.0f} seconds."
+    if isinstance(error, app_commands.TransformerError):
+        return (f"I couldn't use {clip(str(error.value), 80)!r} for that option; check the value and try "
+                "again.")
+    if isinstance(error, app_commands.CheckFailure):
+        return str(error) if str(error) and "check functions" not in str(error) else \
+            "You can't use this command here."
+    if isinstance(error, app_commands.CommandNotFound):
+        return "I don't know that command any more; Discord may still be updating the command list."
+    return None
+
+
+async def on_app_command_error(interaction: discord.Interaction[Any],
+                               error: app_commands.AppCommandError) -> None:
+    """Tree-wide handler: expected failures get their explanation, anything else an apology and a
+    traceback."""
+    text = describe_error(error)
+    name = interaction.command.qualified_name if interaction.command else "?"
+    if text is None:
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        log.error("/%s failed for user %s", name, interaction.user.id, exc_info=original)
+        text = APOLOGY
+    else:
+        log.info("/%s refused for user %s: %s", name, interaction.user.id, type(error).__name__)
+    try:
+        await tell(interaction, text)
+    except discord.HTTPException:
+        log.exception("could not answer /%s's error", name)
