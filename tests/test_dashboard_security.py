@@ -9,7 +9,6 @@ import re
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import aiohttp
 import pytest
@@ -37,8 +36,9 @@ async def serve(db_url: str) -> AsyncIterator[Serve]:
     runners: list[web.AppRunner] = []
 
     async def start(**env: str) -> str:
-        settings = load_settings(FINN, None, environ={"DATABASE_URL": db_url, "DASHBOARD_TOKEN": TOKEN, **env},
-                                 require_discord=False, require_anthropic=False, require_dashboard=True)
+        environ = {"DATABASE_URL": db_url, "DASHBOARD_TOKEN": TOKEN, **env}
+        settings = load_settings(FINN, None, environ=environ, require_discord=False, require_anthropic=False,
+                                 require_dashboard=True)
         app = create_app(standalone_context(settings, CharacterSource(FINN, None, environ={}), store),
                          LiveFeed())
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
