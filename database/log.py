@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
 
 from database.engine import Database
 from database.models import ArchivedMessage, LoggedMessage, utcnow
@@ -125,6 +125,12 @@ class MessageLog:
         except Exception:  # the reply reads again on its own (and reports a lasting failure there)
             log.exception("prompt read beside logging message %s failed", message.message_id)
             return None
+
+    async def set_content(self, message_id: int, content: str) -> None:
+        """Replace a logged message's text (a voice message, logged before it was heard, once heard)."""
+        await self.flush()  # its own log write first
+        await self.db.change(update(LoggedMessage).where(LoggedMessage.message_id == message_id)
+                             .values(content=content.replace("\x00", "\ufffd")))
 
     async def flush(self) -> None:
         """Wait until every message handed to the log is committed (graceful shutdown, /forget_me)."""

@@ -85,6 +85,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
         self.gateway_log: list[tuple[str, Any]] = []
         self.interactions: dict[int, dict[str, Any]] = {}  # id -> {"payload", "callbacks", "followups"}
         self.cdn_requests: list[int] = []  # attachment ids whose files were downloaded
+        self.cdn_stall: asyncio.Event | None = None  # a test's stalled CDN: downloads wait for it
         self.presences: list[dict[str, Any]] = []  # every PRESENCE_UPDATE (op 3) a bot sent, in order
         self.reactions: list[dict[str, Any]] = []  # every reaction a bot added: channel, message, emoji, user
         self._typing: dict[int, list[float]] = {}
@@ -487,6 +488,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
             for attachment in message.get("attachments") or []:
                 if int(attachment["id"]) == aid and "_data" in attachment:
                     self.cdn_requests.append(aid)
+                    if self.cdn_stall is not None:
+                        await self.cdn_stall.wait()
                     kind = attachment.get("content_type") or "application/octet-stream"
                     return web.Response(body=attachment["_data"], content_type=kind)
         return web.Response(status=404)

@@ -127,7 +127,11 @@ class VoiceSettings:
         "", "The character's voice (set it in character.env): an openai voice name (empty: alloy) or an "
         "espeak-ng voice (empty: en).")
     voice_timeout: float = key(
-        30.0, "Seconds for one transcription, or one spoken reply (synthesis and conversion).", above=0)
+        30.0, "Seconds for one voice message's download, one transcription, or one spoken reply (synthesis "
+        "and conversion).", above=0)
+    max_voice_bytes: int = key(
+        25 * 1024 * 1024, "Largest voice message (bytes) downloaded to be transcribed (25 MB: OpenAI's limit "
+        "for one transcription); a larger one is not heard.", above=0)
     voice_unheard_reply: str = key(
         "*{name} tilts their head.* I can't listen to voice messages, sorry. Could you type it?",
         "What the character says to a voice message it cannot transcribe ({name} is the character's "
