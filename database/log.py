@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from database.statements import Statements, recent_messages, seen_message
 
 log = logging.getLogger(__name__)
 AUTHOR_REFRESH_SECONDS = 60.0
+RECENT_AUTHORS = 10_000  # authors remembered as recently upserted (a cache: the oldest forgotten first)
 PromptReader = Callable[[Connection, PromptRequest], PromptData]
 PromptReadBeside = Callable[[PromptRequest], Awaitable[PromptData]]  # on connections of its own
 # What a batch holds: a seen message with its display name and the character that will answer it (its
@@ -79,7 +81,8 @@ class MessageLog:
         self._read_prompt_beside = read_prompt_beside
         self._batches = _GroupCommit(self._write_seen)
         self._solo: set[asyncio.Future[Any]] = set()  # writes of messages that will be answered (PostgreSQL)
-        self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
+        # Authors upserted lately (so their next message skips the upsert): a cache, bounded, oldest out.
+        self._recent_authors: OrderedDict[int, tuple[tuple[str, str], float]] = OrderedDict()
 
     async def log_message(
         self, message: SeenMessage, display_name: str | None = None, *,
@@ -182,6 +185,9 @@ class MessageLog:
             if recent is not None and recent[0] == key and clock - recent[1] < AUTHOR_REFRESH_SECONDS:
                 continue
             self._recent_authors[m.author_id] = (key, clock)
+            self._recent_authors.move_to_end(m.author_id)
+            while len(self._recent_authors) > RECENT_AUTHORS:
+                self._recent_authors.popitem(last=False)
             users[m.author_id] = {
                 "id": m.author_id,
                 "name": display[:100],

@@ -6,7 +6,6 @@ way, handing it an :class:`Incoming` message and an :class:`Outlet` to speak thr
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import re
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from bot.core.character import CharacterSource
 from bot.core.claude import SPEND_GUILD, ClaudeClient, Completion, majority_yes
 from bot.core.config import Settings
+from bot.core.keyed import KeyedLocks
 from bot.core.localtime import load_zone
 from bot.core.persona.model import Persona
 from bot.core.pipeline import (
@@ -89,7 +89,7 @@ class ReplyEngine:
         self.turn_listeners.append(self.persona_runtime.on_turn)
         # Consent (memory/): when any gate says no, the exchange is answered but not stored in the history.
         self.memory_gates: list[MemoryGate] = []
-        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+        self._locks: KeyedLocks[tuple[int, str]] = KeyedLocks()  # per conversation, only while in use
         # Our own account and webhooks: never another character (bot/reply/turns.py).
         self.own_author_ids: set[int] = set()
         self.turns = TurnTaking(store, lambda: settings.ensemble, self.names, self.own_author_ids)
@@ -289,9 +289,8 @@ class ReplyEngine:
                       prefetched: Prefetched | None = None) -> ReplyResult:
         """Answer ``msg``; ``see_later`` shows the messages posted since (e.g. the answers of characters
         that spoke first) after it in the prompt."""
-        key = (msg.author_id, msg.scope)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:  # one reply at a time per conversation keeps the history in order
+        async with self._locks((msg.author_id, msg.scope)):  # one reply at a time per conversation keeps the
+            # history in order
             return await self._respond(msg, outlet, see_later, prefetched)
 
     async def _respond(self, msg: Incoming, outlet: Outlet, see_later: bool = False,
