@@ -17,27 +17,26 @@ from tests.memory_support import seen
 
 async def test_keyed_locks_exclude_per_key_and_keep_only_keys_in_use() -> None:
     locks: KeyedLocks[int] = KeyedLocks()
-    inside: list[int] = []
-    entered = asyncio.Event()
+    inside: list[str] = []
+    entered = {name: asyncio.Event() for name in ("first", "second", "other")}
     release = asyncio.Event()
 
-    async def hold(key: int) -> None:
+    async def hold(name: str, key: int) -> None:
         async with locks(key):
-            inside.append(key)
-            entered.set()
+            inside.append(name)
+            entered[name].set()
             await release.wait()
-            inside.remove(key)
+            inside.remove(name)
 
-    first = asyncio.create_task(hold(1))
-    await entered.wait()
-    second = asyncio.create_task(hold(1))  # the same key: waits for the first
-    other = asyncio.create_task(hold(2))  # another key: gets in at once
-    while 2 not in inside:
-        await asyncio.sleep(0)
-    assert inside == [1, 2] and len(locks) == 2
+    first = asyncio.create_task(hold("first", 1))
+    await entered["first"].wait()
+    second = asyncio.create_task(hold("second", 1))  # the same key: waits for the first
+    other = asyncio.create_task(hold("other", 2))  # another key: gets in at once
+    await entered["other"].wait()
+    assert inside == ["first", "other"] and len(locks) == 2  # the second waits, its entry shared
     release.set()
     await asyncio.gather(first, second, other)
-    assert inside == [] and len(locks) == 0  # nothing kept once nobody holds or waits
+    assert entered["second"].is_set() and inside == [] and len(locks) == 0  # nothing kept once unused
     for key in range(1000):
         async with locks(key):
             pass
