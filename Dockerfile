@@ -17,16 +17,17 @@ WORKDIR /app
 # The same pin as pyproject.toml and the Makefile (tests/test_docker.py checks they agree).
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
-# The other dependencies in a layer of their own, rebuilt only when pyproject.toml changes (torch is already
+# The other dependencies in a layer of their own, rebuilt only when pyproject.toml or constraints.txt changes (torch is already
 # satisfied by the CPU build: 2.13.0+cpu matches ==2.13.0).
-COPY pyproject.toml ./
+# Each at the version constraints.txt names (the versions tested together; `make constraints` refreshes it).
+COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+    && pip install -c constraints.txt -r /tmp/requirements.txt
 
 # Then Kindred itself.
 COPY . .
-RUN pip install . \
+RUN pip install -c constraints.txt . \
     && rm -rf build *.egg-info
 
 # Not root. data/ (the SQLite database when DATABASE_URL is empty) and logs/ (enable_api_call_logging) are

@@ -7,15 +7,30 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages voice messages need (ffmpeg converts audio, espeak-ng speaks): installed when missing.
 SYSTEM_PACKAGES := ffmpeg espeak-ng
 
-.PHONY: setup system-packages browser run console test lint bench screenshots clean
+.PHONY: setup system-packages browser run console test lint bench screenshots constraints clean
 
-$(STAMP): pyproject.toml
+# Every package at the version constraints.txt names (tested together); pyproject.toml says what is needed.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU build of torch first: left to itself pip would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
 	touch $(STAMP)
+
+# Refresh constraints.txt: the newest versions pyproject.toml allows, resolved in a fresh environment, then
+# pinned. Run `make test` after it and commit both when it passes.
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/pip install -q --upgrade pip
+	.venv-constraints/bin/pip install -q torch==2.13.0
+	.venv-constraints/bin/pip install -q ".[test]"
+	{ echo "# Versions tested together; refresh with \`make constraints\` (README: Dependencies)."; \
+	  echo "# torch is pinned in pyproject.toml (a CPU build), so it is not listed here."; \
+	  .venv-constraints/bin/pip freeze --exclude-editable | grep -v -i -E '^(kindred|torch|nvidia-|triton)[=@ ]'; \
+	} > constraints.txt
+	rm -rf .venv-constraints
 
 setup: $(STAMP) system-packages
 

@@ -29,6 +29,7 @@ from bot.core.config import (
     warn_unknown_character_keys,
 )
 from bot.core.errors import ConfigError
+from database.errors import SchemaNotReady
 
 log = logging.getLogger("kindred")
 DASHBOARD_PORT = 8765  # `main.py dashboard` when dashboard_port is 0 (the bot serves none)
@@ -242,6 +243,9 @@ def main() -> None:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         code = 2
+    except SchemaNotReady as exc:  # another process's migration never ended: the reason, not a stack
+        print(f"database error: {exc}", file=sys.stderr)
+        code = 1
     except KeyboardInterrupt:
         code = 130
         if "--console" in sys.argv[1:]:  # Ctrl-C while the console starts: it leaves as it would later

@@ -29,6 +29,7 @@ from bot.alive.service import Alive
 from bot.alive.status import clean_status
 from cogs.outlets import typing_in
 from cogs.permissions import in_log_channel
+from cogs.posting import allowed_mentions_for
 
 if TYPE_CHECKING:
     from cogs.bot import Kindred
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 20.0
-NO_PINGS = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
 
 
 class ChannelOutlet:
@@ -49,7 +49,7 @@ class ChannelOutlet:
         return typing_in(self.channel)
 
     async def send(self, text: str, *, first: bool) -> int | None:
-        return (await self.channel.send(text, allowed_mentions=NO_PINGS)).id
+        return (await self.channel.send(text, allowed_mentions=allowed_mentions_for(text))).id
 
 
 class AliveCog(commands.Cog, name="Alive"):

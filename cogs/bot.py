@@ -43,6 +43,7 @@ from bot.runtime.cluster import Cluster
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.voice import VoiceService
 from cogs.permissions import is_admin_id
+from cogs.posting import NO_MENTIONS
 from cogs.startup import announce_connected, log_invite
 from cogs.ui import answer_expired_click, on_app_command_error
 from database.models import utcnow
@@ -309,6 +310,7 @@ class KindredBot(KindredMixin, commands.Bot):
                  **options: Any) -> None:
         configure_endpoints(settings)
         options.setdefault("intents", default_intents())
+        options.setdefault("allowed_mentions", NO_MENTIONS)  # a send naming no policy pings nobody
         super().__init__(command_prefix=commands.when_mentioned, help_command=None, **options)
         self._kindred_init(settings, character, freeze_after_setup)
 
@@ -318,6 +320,7 @@ class KindredShardedBot(KindredMixin, commands.AutoShardedBot):
                  **options: Any) -> None:
         configure_endpoints(settings)
         options.setdefault("intents", default_intents())
+        options.setdefault("allowed_mentions", NO_MENTIONS)  # a send naming no policy pings nobody
         super().__init__(command_prefix=commands.when_mentioned, help_command=None,
                          shard_count=settings.shard_count, shard_ids=settings.shard_id_list, **options)
         self._kindred_init(settings, character, freeze_after_setup)

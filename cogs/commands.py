@@ -35,6 +35,7 @@ from bot.reply.conversation_tools import (
 )
 from bot.reply.splitting import split_message
 from cogs.permissions import Inactive, NotAllowed, active_here, may_talk, require_active, require_may_talk
+from cogs.posting import allowed_mentions_for
 from cogs.ui import OwnedView, confirm_timeout, help_lines, tell
 
 if TYPE_CHECKING:
@@ -342,7 +343,6 @@ class UserCommands(commands.Cog):
         channel: Any = interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
             channel = self.bot.get_partial_messageable(interaction.channel_id or 0)
-        allowed = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
         answered = session.target.user_turn.discord_message_id
         ids: list[int] = []
         for i, part in enumerate(split_message(text, self.bot.settings.max_message_length)):
@@ -351,7 +351,7 @@ class UserCommands(commands.Cog):
                 reference = discord.MessageReference(message_id=answered,
                                                      channel_id=interaction.channel_id or 0,
                                                      fail_if_not_exists=False)
-            kwargs: dict[str, Any] = {"allowed_mentions": allowed}
+            kwargs: dict[str, Any] = {"allowed_mentions": allowed_mentions_for(part)}
             if reference is not None:
                 kwargs["reference"] = reference
                 kwargs["mention_author"] = False

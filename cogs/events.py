@@ -78,7 +78,26 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
         author_roles=tuple(r.id for r in message.author.roles) if isinstance(message.author, discord.Member)
         else (),
         fetch=attachment_fetcher(message),
+        private=private_place(channel),
     )
+
+
+def private_place(channel: Any) -> bool:
+    """A server place not everyone there can see: a private thread (a ticket's), a thread of a private
+    channel, or a channel @everyone may not view. Unknown counts as private (the log then says less)."""
+    if isinstance(channel, discord.Thread):
+        if channel.type == discord.ChannelType.private_thread:
+            return True
+        channel = channel.parent
+        if channel is None:
+            return True
+    guild = getattr(channel, "guild", None)
+    if guild is None:
+        return False  # a DM: named as a DM already
+    try:
+        return not channel.permissions_for(guild.default_role).view_channel
+    except (AttributeError, TypeError):
+        return True
 
 
 class Events(commands.Cog):

@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import discord
 
+from bot.core.keyed import KeyedLocks
 from bot.core.pipeline import Outlet
 from bot.reply.ensemble import Ensemble
 from cogs.posting import allowed_mentions_for, reply_nonce
@@ -96,7 +97,7 @@ class WebhookPool:
         self.me = me  # the bot account (known once logged in): its webhooks are the ones it made
         self.ensemble = ensemble
         self._hooks: dict[tuple[int, str], discord.Webhook] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks: KeyedLocks[int] = KeyedLocks()
 
     async def get(self, channel: discord.abc.Messageable, key: str) -> discord.Webhook | None:
         """The character's webhook in ``channel``; None where webhooks cannot be used (threads, no
@@ -106,7 +107,7 @@ class WebhookPool:
         cached = self._hooks.get((channel.id, key))
         if cached is not None:
             return cached
-        async with self._locks.setdefault(channel.id, asyncio.Lock()):  # never create two for one character
+        async with self._locks(channel.id):  # never create two for one character
             cached = self._hooks.get((channel.id, key))
             if cached is not None:
                 return cached

@@ -10,6 +10,7 @@ the same post, never a duplicate.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import discord
 
@@ -22,10 +23,21 @@ def reply_nonce(message_id: int, part: int) -> str:
     return f"{message_id}.{part}"[:25]
 
 
-def allowed_mentions_for(text: str) -> discord.AllowedMentions:
-    """Never @everyone, @here or roles; users only when the text names a handful of them (a reply echoing a
-    message with a hundred mentions pings nobody)."""
+def allowed_mentions_for(text: str, *, users: Iterable[discord.abc.Snowflake] = (),
+                         roles: Iterable[discord.abc.Snowflake] = ()) -> discord.AllowedMentions:
+    """The one mention policy of every post (replies, /reroll, the character's own posts, tickets...):
+    never @everyone or @here; roles only those the code names (a ticket's staff role), never one the text
+    names; users the code names, plus those the text names when they are a handful (a reply echoing a
+    message with a hundred mentions pings none of them)."""
     named = list(dict.fromkeys(int(m) for m in _USER_MENTION.findall(text)))
-    users: bool | list[discord.Object] = (
-        [discord.Object(uid) for uid in named] if len(named) <= MAX_PINGED_USERS else False)
-    return discord.AllowedMentions(everyone=False, roles=False, users=users, replied_user=False)
+    chosen = {u.id: discord.Object(u.id) for u in users}
+    if len(named) <= MAX_PINGED_USERS:
+        chosen.update((uid, discord.Object(uid)) for uid in named if uid not in chosen)
+    role_list = [discord.Object(r.id) for r in roles]
+    user_list = list(chosen.values())
+    return discord.AllowedMentions(everyone=False, roles=role_list or False, users=user_list or False,
+                                   replied_user=False)
+
+
+# What a client sends when a call names no policy of its own (discord.py merges a call's over it): nothing.
+NO_MENTIONS = discord.AllowedMentions.none()

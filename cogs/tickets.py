@@ -28,6 +28,7 @@ from bot.servertools.tickets import (
 )
 from cogs.commands import clip, tell
 from cogs.permissions import NotServerAdmin, is_server_admin, require_server
+from cogs.posting import allowed_mentions_for
 from cogs.serverlog import post_notice
 from database.models import utcnow
 
@@ -188,7 +189,7 @@ class Tickets(commands.Cog):
                 + (f" about **{clip(about, 150)}**" if about else "")
                 + ". Staff will be with you here; press Close when it's sorted.",
                 view=view,
-                allowed_mentions=discord.AllowedMentions(users=[interaction.user], roles=[role]),
+                allowed_mentions=allowed_mentions_for("", users=[interaction.user], roles=[role]),
             )
             await self.bot.store.tickets.set_thread(ticket_id, thread.id)
         except BaseException as exc:

@@ -1,7 +1,9 @@
 """Discord voice messages in and out, around the reply pipeline (the speech work is bot/runtime/voice.py).
 
-In: a message with the voice-message flag (1 << 13) and an audio attachment is transcribed, and its
-transcript (``[voice] ...``) is what the engine sees, logs and keeps. Unheard (no speech-to-text backend, or
+In: a message with the voice-message flag (1 << 13) and an audio attachment is logged (``[voice message]``,
+its answer owed when certain) before anything else, then downloaded (at most ``max_voice_bytes``, within
+``voice_timeout``) and transcribed; its transcript (``[voice] ...``) replaces the logged text and is what the
+engine sees and keeps. Unheard (no speech-to-text backend, or
 it failed), it is logged as ``[voice message]`` and, where the character would certainly answer, answered
 with one line saying it cannot listen.
 
@@ -12,6 +14,7 @@ attachment ``voice-message.ogg`` (Ogg/Opus) carrying ``duration_secs`` and ``wav
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import io
@@ -28,6 +31,7 @@ from bot.core.pipeline import Incoming, Outlet, ReplyResult
 from bot.runtime.voice import UNHEARD_CONTENT, VoiceUnavailable, transcript_content
 
 if TYPE_CHECKING:
+    from bot.core.config import VoiceSettings
     from bot.runtime.audio import VoiceClip
     from cogs.bot import Kindred
 
@@ -64,19 +68,42 @@ async def hear(bot: Kindred, msg: Incoming, message: discord.Message, outlet: Ou
     if await bot.access.refusal(msg.author_id, msg.author_roles, msg.guild_id) is not None:
         return msg  # not even heard: the message path refuses it, as "[voice message]"
     if bot.voice.hears:
+        # Logged (as "[voice message]") and its answer owed before it is heard: a crash while downloading or
+        # transcribing loses neither; the restart answers it as unheard.
+        await engine.log_first(msg)
         try:
             # Listening takes a moment: where an answer is certain (a DM, a reply), the character types.
             async with outlet.typing() if engine.reply_certain(msg) else contextlib.nullcontext():
-                audio = await attachment.read()
+                audio = await download(attachment, bot.settings.voice)
                 kind = attachment.content_type or "audio/ogg"
                 text = await bot.voice.transcribe(audio, attachment.filename, kind)
-            return dataclasses.replace(msg, content=transcript_content(text), carried=NOTHING)
+            heard = transcript_content(text)
+            await engine.relog(msg, heard)
+            return dataclasses.replace(msg, content=heard, carried=NOTHING)
         except (discord.HTTPException, VoiceUnavailable) as exc:
             log.warning("voice message %s could not be transcribed: %s", message.id, exc)
-    if await engine.admit(msg) and engine.reply_certain(msg):
-        line = bot.settings.voice_unheard_reply.replace("{name}", engine.persona.name)
-        await outlet.send(line, first=True)
+    try:
+        if await engine.admit(msg) and engine.reply_certain(msg):
+            line = bot.settings.voice.voice_unheard_reply.replace("{name}", engine.persona.name)
+            await outlet.send(line, first=True)
+    finally:
+        await engine.settle(msg)  # the unheard line is its answer (or none is owed)
     return None
+
+
+async def download(attachment: discord.Attachment, settings: VoiceSettings) -> bytes:
+    """A voice message's audio: at most ``max_voice_bytes`` (Discord's own size for it, checked before any
+    byte is fetched, and the bytes received), within ``voice_timeout`` seconds."""
+    cap = settings.max_voice_bytes
+    if attachment.size > cap:
+        raise VoiceUnavailable(f"{attachment.size} bytes, more than max_voice_bytes ({cap})")
+    try:
+        audio = await asyncio.wait_for(attachment.read(), settings.voice_timeout)
+    except TimeoutError:
+        raise VoiceUnavailable(f"download timed out after {settings.voice_timeout:g}s") from None
+    if len(audio) > cap:
+        raise VoiceUnavailable(f"{len(audio)} bytes, more than max_voice_bytes ({cap})")
+    return audio
 
 
 async def answer(bot: Kindred, msg: Incoming, message: discord.Message,

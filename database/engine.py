@@ -7,7 +7,10 @@ per DBAPI call (several per statement), this pays one per unit of work, and SQLi
 anyway. The aiosqlite engine (``Database.engine``) stays for what SQLAlchemy's async API needs to be handed
 (tests, the Alembic CLI); Kindred's own statements never use it on SQLite.
 
-Also here: the SQLite pragmas, the background WAL checkpoints and the Alembic upgrade at start-up.
+Also here: the SQLite pragmas, the background WAL checkpoints and the Alembic upgrade at start-up. On
+PostgreSQL that upgrade runs under an advisory lock: processes of one cluster started together (compose, a
+reboot, a release with a new migration) would otherwise run the same migration at once and one would crash
+on a duplicate ``CREATE``. One migrates; the others wait for it, then find the schema current.
 """
 
 from __future__ import annotations
@@ -22,17 +25,26 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from database.errors import SchemaNotReady
 from database.retry import RETRY_SECONDS, retrying
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CHECKPOINT_SECONDS = 1.0  # how often SQLite's write-ahead log is copied back into the database file
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The advisory lock every Kindred process takes to migrate (PostgreSQL): one 64-bit key, fixed for good
+# ("kindred" in ASCII), so every version of Kindred on one database serialises on the same lock.
+MIGRATION_LOCK_KEY = 0x6B696E64726564
+# How long a process waits for another's migration (or a table a migration needs) before it gives up
+# with one line: long enough for a large data migration, short enough that a stuck one is noticed.
+MIGRATION_WAIT_SECONDS = 300.0
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout expires
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout: float = 10.0) -> None:
@@ -75,6 +87,31 @@ def upgrade(connection: Connection) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, "head")
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a driver error, wherever SQLAlchemy and asyncpg put it."""
+    current: BaseException | None = exc
+    for _ in range(5):
+        if current is None:
+            return None
+        code = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(code, str):
+            return code
+        current = getattr(current, "orig", None) or current.__cause__
+    return None
+
+
+def upgrade_locked(connection: Connection, wait_seconds: float) -> None:
+    """:func:`upgrade` inside the caller's transaction, holding the migration advisory lock (PostgreSQL).
+
+    The lock is a transaction lock: it is released by the commit that makes the new schema visible, so a
+    process that waited for it finds the schema current and runs no migration. ``lock_timeout`` bounds the
+    wait for it (and for any table a migration locks) without polling."""
+    millis = max(int(wait_seconds * 1000), 1)
+    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {millis}")
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    upgrade(connection)
 
 
 class Database:
@@ -164,9 +201,31 @@ class Database:
 
     # -- lifecycle
 
-    async def open(self) -> None:
-        """Upgrade the schema (so an upgrade of Kindred upgrades the data), then start the checkpoints."""
-        await self.write(upgrade)
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password (what messages may show)."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    async def open(self, *, migration_wait: float | None = None) -> None:
+        """Upgrade the schema (so an upgrade of Kindred upgrades the data), then start the checkpoints.
+
+        On PostgreSQL under the migration lock, waiting up to ``migration_wait`` seconds (default
+        MIGRATION_WAIT_SECONDS) for another process's migration; :class:`SchemaNotReady` when that runs
+        out."""
+        if self.dialect == "postgresql":
+            wait = MIGRATION_WAIT_SECONDS if migration_wait is None else migration_wait
+            try:
+                await self.write(partial(upgrade_locked, wait_seconds=wait))
+            except DBAPIError as exc:
+                if _sqlstate(exc) != _LOCK_NOT_AVAILABLE:
+                    raise
+                raise SchemaNotReady(
+                    self.safe_url, f"waited {wait:g}s for another process's migration (advisory lock "
+                    f"{MIGRATION_LOCK_KEY}) or a table it holds; is a migration stuck? start again once it "
+                    "ends"
+                ) from None
+        else:
+            await self.write(upgrade)
         if self._sync_engine is not None:
             self._checkpointer = asyncio.create_task(
                 self._checkpoint_loop(), name="kindred-sqlite-checkpoint"

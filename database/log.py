@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
 
 from database.engine import Database
 from database.models import ArchivedMessage, LoggedMessage, utcnow
@@ -23,6 +24,7 @@ from database.statements import Statements, recent_messages, seen_message
 
 log = logging.getLogger(__name__)
 AUTHOR_REFRESH_SECONDS = 60.0
+RECENT_AUTHORS = 10_000  # authors remembered as recently upserted (a cache: the oldest forgotten first)
 PromptReader = Callable[[Connection, PromptRequest], PromptData]
 PromptReadBeside = Callable[[PromptRequest], Awaitable[PromptData]]  # on connections of its own
 # What a batch holds: a seen message with its display name and the character that will answer it (its
@@ -79,7 +81,8 @@ class MessageLog:
         self._read_prompt_beside = read_prompt_beside
         self._batches = _GroupCommit(self._write_seen)
         self._solo: set[asyncio.Future[Any]] = set()  # writes of messages that will be answered (PostgreSQL)
-        self._recent_authors: dict[int, tuple[tuple[str, str], float]] = {}
+        # Authors upserted lately (so their next message skips the upsert): a cache, bounded, oldest out.
+        self._recent_authors: OrderedDict[int, tuple[tuple[str, str], float]] = OrderedDict()
 
     async def log_message(
         self, message: SeenMessage, display_name: str | None = None, *,
@@ -125,6 +128,12 @@ class MessageLog:
         except Exception:  # the reply reads again on its own (and reports a lasting failure there)
             log.exception("prompt read beside logging message %s failed", message.message_id)
             return None
+
+    async def set_content(self, message_id: int, content: str) -> None:
+        """Replace a logged message's text (a voice message, logged before it was heard, once heard)."""
+        await self.flush()  # its own log write first
+        await self.db.change(update(LoggedMessage).where(LoggedMessage.message_id == message_id)
+                             .values(content=content.replace("\x00", "\ufffd")))
 
     async def flush(self) -> None:
         """Wait until every message handed to the log is committed (graceful shutdown, /forget_me)."""
@@ -176,6 +185,9 @@ class MessageLog:
             if recent is not None and recent[0] == key and clock - recent[1] < AUTHOR_REFRESH_SECONDS:
                 continue
             self._recent_authors[m.author_id] = (key, clock)
+            self._recent_authors.move_to_end(m.author_id)
+            while len(self._recent_authors) > RECENT_AUTHORS:
+                self._recent_authors.popitem(last=False)
             users[m.author_id] = {
                 "id": m.author_id,
                 "name": display[:100],

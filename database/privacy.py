@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from database.conversations import Conversations
 from database.engine import Database
@@ -27,7 +27,53 @@ from database.models import (
     UserFact,
     utcnow,
 )
-from database.server_models import PollVote, TicketMessage
+from database.server_models import Poll, PollVote, Ticket, TicketMessage
+
+# Every table, classified once (tests/test_privacy_tables.py walks the models: a new table that is in
+# none of these three fails it, so nobody's words can land in a table /forget_me forgets).
+# 1. Where a person's id sits: /forget_me deletes those rows (or clears a column naming them as the
+#    staff who closed someone else's ticket), and its proof counts them. Rows of a table pointing at one of
+#    these by a foreign key (history_messages -> conversations) are theirs too.
+PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
+    "users": ("id",),
+    "nicknames": ("user_id",),
+    "api_calls": ("user_id",),
+    "conversations": ("user_id",),
+    "core_memories": ("user_id",),
+    "core_memory_versions": ("user_id",),
+    "user_facts": ("user_id",),
+    "relationships": ("user_id",),
+    "style_profiles": ("user_id",),
+    "checkins": ("user_id",),
+    "message_log": ("author_id",),  # and whole DM channels: see Privacy._delete
+    "message_archive": ("author_id",),
+    "polls": ("author_id",),  # the question and options are their words; the poll's votes go with it
+    "poll_votes": ("user_id",),
+    "tickets": ("opener_id", "closed_by"),  # the topic is their words
+    "ticket_messages": ("author_id",),
+}
+THROUGH_PARENT: dict[str, str] = {"history_messages": "conversations"}
+# 2. The server's own record about members: kept, as the server's moderators would expect.
+SERVER_RECORDS: dict[str, str] = {
+    "warnings": "a moderator's warning (target_id, moderator_id): the server's record",
+    "moderation_actions": "a moderation action (target_id, moderator_id): the server's record",
+    "server_settings": "the server's access lists (allowed_users, blocked_users): its admins' rules",
+}
+# 3. Nothing about any one person.
+NOTHING_PERSONAL: dict[str, str] = {
+    "character_affinity": "between characters",
+    "character_state": "the character's own state",
+    "cluster_nodes": "the bot's processes",
+    "daily_counts": "per-day totals, no ids (0006)",
+    "global_state": "the bot's own settings",
+    "identity_entries": "the character's identity",
+    "owed_replies": "a message and channel id while a reply is owed, gone once answered; no text",
+    "personaflow_characters": "characters",
+    "personaflow_memories": "a character's own memories",
+    "place_settings": "where the character is active (channel or server ids)",
+    "place_switches": "per-place switches (channel or server ids)",
+    "scheduled_jobs": "the bot's schedule",
+}
 
 
 class Privacy:
@@ -87,7 +133,12 @@ class Privacy:
             # Their poll votes and their lines in ticket transcripts; the server's moderation record
             # (warnings, actions: target_id / moderator_id) is the server's and stays.
             ("poll_votes", delete(PollVote).where(PollVote.user_id == user_id)),
+            # Their polls (question, options) and the votes in them (cascade); their tickets (topic) and
+            # those tickets' transcripts (cascade): their words, whoever else took part.
+            ("polls", delete(Poll).where(Poll.author_id == user_id)),
             ("ticket_messages", delete(TicketMessage).where(TicketMessage.author_id == user_id)),
+            ("tickets", delete(Ticket).where(Ticket.opener_id == user_id)),
+            ("tickets_closed_by", update(Ticket).where(Ticket.closed_by == user_id).values(closed_by=None)),
             ("users", delete(User).where(User.id == user_id)),
         ]
         counts = {name: int(conn.execute(stmt).rowcount or 0) for name, stmt in plan}
@@ -108,22 +159,21 @@ class Privacy:
 
     async def rows_about_user(self, user_id: int, dm_channel_ids: Iterable[int] = ()) -> dict[str, int]:
         """Rows still holding something about a person, per table (tables without any left out): /forget_me's
-        proof. Independent of delete_user_data on purpose: the tables come from the schema (the users row,
-        every table with a user_id or author_id column, every table pointing at one of those) and the direct
-        messages from ``dm_channel_ids``, which the caller knows from Discord rather than from this
-        database."""
+        proof. Independent of delete_user_data on purpose: the tables and columns come from the
+        classification above (PERSON_COLUMNS, and every table pointing at one of those by a foreign key) and
+        the direct messages from ``dm_channel_ids``, which the caller knows from Discord rather than from
+        this database."""
         dms = sorted(set(dm_channel_ids))
-        keys = ("user_id", "author_id")
         queries: dict[str, Any] = {}
         for table in Base.metadata.sorted_tables:
-            conds: list[Any] = [table.c[k] == user_id for k in keys if k in table.c]
-            if table is User.__table__:
-                conds.append(table.c.id == user_id)
+            conds: list[Any] = [table.c[k] == user_id for k in PERSON_COLUMNS.get(table.name, ())]
             for fk in table.foreign_keys:
                 parent = fk.column.table
-                for k in keys:
-                    if k in parent.c:
+                for k in PERSON_COLUMNS.get(parent.name, ()):
+                    if k != fk.column.name:
                         conds.append(fk.parent.in_(select(fk.column).where(parent.c[k] == user_id)))
+                    else:  # (a foreign key to users.id is the person's id itself)
+                        conds.append(fk.parent == user_id)
             if dms and "is_dm" in table.c and "channel_id" in table.c:
                 conds.append(and_(table.c.is_dm.is_(True), table.c.channel_id.in_(dms)))
             if conds:

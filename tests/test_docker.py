@@ -93,12 +93,14 @@ def _requirements_step(workdir: Path) -> list[str]:
 def test_every_declared_dependency_is_installed_then_kindred_itself(tmp_path: Path) -> None:
     assert _requirements_step(tmp_path) == pyproject()["project"]["dependencies"]
     installs = pip_installs()
-    assert [args for args in installs if "-r" in args] == [["-r", "/tmp/requirements.txt"]]
-    assert installs[-1] == ["."]  # the project, with its dependencies (all satisfied by then)
+    # Both at the versions tested together (constraints.txt), like `make setup`.
+    assert [args for args in installs if "-r" in args] == [
+        ["-c", "constraints.txt", "-r", "/tmp/requirements.txt"]]
+    assert installs[-1] == ["-c", "constraints.txt", "."]  # the project, its dependencies satisfied by then
     # `pip install .` sees the whole project: it runs after the COPY of everything.
     order = [(w, r) for w, r in instructions() if w in ("COPY", "RUN")]
     copy_all = order.index(("COPY", ". ."))
-    assert any("pip install ." in r for _, r in order[copy_all + 1:])
+    assert any("pip install -c constraints.txt ." in r for _, r in order[copy_all + 1:])
 
 
 def test_pip_resolves_the_install_lines_offline(tmp_path: Path) -> None:
@@ -110,7 +112,7 @@ def test_pip_resolves_the_install_lines_offline(tmp_path: Path) -> None:
     for install in pip_installs():
         install = [a for a in install if a not in ("--index-url", CPU_INDEX)]  # offline: no index
         args += [str(requirements) if a == "/tmp/requirements.txt" else str(PROJECT_ROOT) if a == "."
-                 else a for a in install]
+                 else str(PROJECT_ROOT / a) if a == "constraints.txt" else a for a in install]
     report = tmp_path / "report.json"
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1"}
     done = subprocess.run(
@@ -121,6 +123,37 @@ def test_pip_resolves_the_install_lines_offline(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     names = [item["metadata"]["name"] for item in json.loads(report.read_text())["install"]]
     assert names == ["kindred"]  # nothing missing, nothing CUDA (no nvidia-* packages)
+
+
+def test_every_runtime_dependency_has_a_lower_bound_and_the_constraints_meet_them() -> None:
+    """Issue 26, item 9: lower bounds past known advisories, and one constraints file that `make setup` and
+    the image install from (refreshed by `make constraints`), whose versions meet every declared bound."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    requirements = map(Requirement, pyproject()["project"]["dependencies"])
+    declared = {canonicalize_name(r.name): r for r in requirements}
+    for name, req in declared.items():
+        assert any(s.operator in (">=", "==", "~=", ">") for s in req.specifier), f"{name} has no lower bound"
+    assert Version("3.12.14") in declared["aiohttp"].specifier
+    assert Version("3.12.13") not in declared["aiohttp"].specifier
+    assert Version("3.1.6") in declared["jinja2"].specifier
+    assert Version("3.1.5") not in declared["jinja2"].specifier
+    pinned: dict[str, Version] = {}
+    for line in (PROJECT_ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pinned[canonicalize_name(name)] = Version(version.strip())
+    for name, req in declared.items():
+        if name == "torch":
+            assert name not in pinned  # its CPU build is pinned in pyproject.toml itself
+            continue
+        assert name in pinned, f"{name} is not in constraints.txt"
+        assert req.specifier.contains(pinned[name], prereleases=True), f"{name}=={pinned[name]} vs {req}"
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    assert '-c constraints.txt -e ".[test]"' in makefile and re.search(r"^constraints:", makefile, re.M)
+    assert "$(STAMP): pyproject.toml constraints.txt" in makefile  # a new constraints file reinstalls
 
 
 def _pattern(pattern: str) -> re.Pattern[str]:

@@ -104,6 +104,49 @@ async def test_a_failing_transcription_server_is_like_none(make_harness: MakeHar
     assert "could not be transcribed" in caplog.text
 
 
+async def test_a_voice_message_is_logged_and_owed_before_it_is_heard(make_harness: MakeHarness) -> None:
+    """A crash while transcribing must lose nothing: the message is in the log and its answer owed while
+    the transcription server still has it (held here until the test has looked)."""
+    h = await make_harness(stt_backend="openai")
+    h.openai.transcribe_gate = asyncio.Event()
+    h.openai.transcript = "is the tide in?"
+    h.claude.script("Not yet.", model="claude-test-default")
+    sent = await h.discord.voice_message(USER_ID, OGG)
+    channel = int(sent["channel_id"])
+    await asyncio.wait_for(h.openai.transcribing.wait(), 30)
+    assert (await logged(h, channel, 1)) == ["[voice message]"]
+    owed = await h.store.owed.pending(h.bot.engine.character_key)
+    assert [o.message_id for o in owed] == [int(sent["id"])]
+    h.openai.transcribe_gate.set()
+    [reply] = await h.replies(channel)
+    assert reply["content"] == "Not yet."
+    assert (await logged(h, channel, 2))[0] == "[voice] is the tide in?"  # the transcript replaced it
+    await h.bot.get_cog("Events").drain()  # type: ignore[union-attr]
+    await h.store.log.flush()
+    assert await h.store.owed.pending(h.bot.engine.character_key) == []
+
+
+async def test_a_voice_message_over_max_voice_bytes_is_not_downloaded(make_harness: MakeHarness) -> None:
+    h = await make_harness(stt_backend="openai", max_voice_bytes=str(len(OGG) - 1))
+    sent = await h.discord.voice_message(USER_ID, OGG)
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert reply["content"] == UNHEARD
+    assert h.discord.cdn_requests == [] and h.openai.heard == []  # not one byte fetched
+    await h.bot.get_cog("Events").drain()  # type: ignore[union-attr]
+    await h.store.log.flush()  # the owed mark is cleared with the log's next batch
+    assert await h.store.owed.pending(h.bot.engine.character_key) == []  # the unheard line answered it
+
+
+async def test_a_stalled_voice_download_times_out(make_harness: MakeHarness) -> None:
+    h = await make_harness(stt_backend="openai", voice_timeout="0.5")
+    h.discord.cdn_stall = asyncio.Event()  # never set: the CDN never answers
+    sent = await h.discord.voice_message(USER_ID, OGG)
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert reply["content"] == UNHEARD
+    assert h.discord.cdn_requests == [int(sent["attachments"][0]["id"])] and h.openai.heard == []
+    h.discord.cdn_stall.set()
+
+
 # --------------------------------------------------------------------------- speaking
 
 

@@ -206,7 +206,7 @@ class Alive:
         previous = await store.log.recent_messages(msg.channel_id, limit=1, before_id=msg.message_id)
         if not aimed_at_me(previous, self.engine.own_author_ids):
             return
-        where = f"#{msg.channel_name}" if msg.channel_name else f"channel {msg.channel_id}"
+        where = msg.log_place  # a private place by id only
         if not self.reactions.allow(msg.channel_id, self.clock()):
             limit = self.settings.reaction_rate_limit
             self.mirror(f"No emote reaction in {where}: {limit} per hour reached.")
@@ -219,6 +219,7 @@ class Alive:
             await feelings.save()
         shown = emote.syntax if isinstance(emote, Emote) else emote
         log.info("reacted %s to message %s instead of replying", shown, msg.message_id)
-        self.mirror(f"Reacted {shown} in {where} to {msg.author_name} instead of replying "
+        who = f"user {msg.author_id}" if msg.private else msg.author_name
+        self.mirror(f"Reacted {shown} in {where} to {who} instead of replying "
                     "(warm, the vote said no).")
 

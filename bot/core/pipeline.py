@@ -47,6 +47,9 @@ class Incoming:
     # Files, stickers, embeds: ``content`` is the text as typed (what addressing reads); ``text`` adds these.
     carried: Carried = NOTHING
     author_roles: tuple[int, ...] = ()  # the author's role ids in the server (who-may-talk lists)
+    # A server place not everyone there can see (a private channel, a private thread such as a ticket's):
+    # the log channel names it by id only, never quoting it or its name (a ticket thread is named by topic).
+    private: bool = False
     # Downloads an attachment of ``carried`` (the transport's CDN read), for a reply that looks at images and
     # files (bot/reply/media.py); None where nothing can be downloaded.
     fetch: Callable[[Attachment], Awaitable[bytes]] | None = field(default=None, compare=False, repr=False)
@@ -66,6 +69,15 @@ class Incoming:
     def scope(self) -> str:
         """A DM is its own private scope; each channel is another."""
         return "dm" if self.is_dm else f"channel:{self.channel_id}"
+
+    @property
+    def log_place(self) -> str:
+        """How the log channel and the dashboard name where this was said (never a private place's name)."""
+        if self.is_dm:
+            return f"DM from user {self.author_id}"
+        if self.private:
+            return f"private channel {self.channel_id}"
+        return f"#{self.channel_name}" if self.channel_name else f"channel {self.channel_id}"
 
     def place(self) -> str:
         if self.is_dm:

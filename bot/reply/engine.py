@@ -6,7 +6,6 @@ way, handing it an :class:`Incoming` message and an :class:`Outlet` to speak thr
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import re
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from bot.core.character import CharacterSource
 from bot.core.claude import SPEND_GUILD, ClaudeClient, Completion, majority_yes
 from bot.core.config import Settings
+from bot.core.keyed import KeyedLocks
 from bot.core.localtime import load_zone
 from bot.core.persona.model import Persona
 from bot.core.pipeline import (
@@ -89,7 +89,7 @@ class ReplyEngine:
         self.turn_listeners.append(self.persona_runtime.on_turn)
         # Consent (memory/): when any gate says no, the exchange is answered but not stored in the history.
         self.memory_gates: list[MemoryGate] = []
-        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+        self._locks: KeyedLocks[tuple[int, str]] = KeyedLocks()  # per conversation, only while in use
         # Our own account and webhooks: never another character (bot/reply/turns.py).
         self.own_author_ids: set[int] = set()
         self.turns = TurnTaking(store, lambda: settings.ensemble, self.names, self.own_author_ids)
@@ -129,10 +129,7 @@ class ReplyEngine:
             stamp = self.store.conversations.history_stamp(self.character_key, msg.author_id, msg.scope)
             # A reply certain now is owed from this very write: a crash from here on cannot lose it.
             owed_by = self.character_key if request is not None else None
-            data = await self.store.log.log_message(SeenMessage(
-                msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name,
-                msg.author_is_bot,
-                msg.is_dm, msg.said, msg.created_at, msg.reply_to_id), then_read=request, owed_by=owed_by)
+            data = await self.store.log.log_message(_seen(msg), then_read=request, owed_by=owed_by)
             if owed_by is not None:
                 self.owed.add(msg.message_id)
             prefetched = Prefetched(data, stamp) if data is not None else None
@@ -140,6 +137,22 @@ class ReplyEngine:
             self.throttle.human_spoke(msg.channel_id)
         self.turns.observed(msg)
         return active, prefetched
+
+    async def log_first(self, msg: Incoming) -> None:
+        """Write ``msg`` to the log now, its reply marked owed when certain, before slow work on it (a voice
+        message's download and transcription): a crash during that work loses neither. The sequence's own
+        log write later finds it there (the log ignores a message it has)."""
+        active = msg.is_dm or await self.store.places.is_active(msg.channel_id, msg.guild_id)
+        if not (active or self.settings.log_inactive_channels):
+            return
+        owed_by = self.character_key if active and self.reply_certain(msg) else None
+        await self.store.log.log_message(_seen(msg), owed_by=owed_by)
+        if owed_by is not None:
+            self.owed.add(msg.message_id)
+
+    async def relog(self, msg: Incoming, content: str) -> None:
+        """The logged text of ``msg`` replaced (a voice message logged before it was heard, now heard)."""
+        await self.store.log.set_content(msg.message_id, content)
 
     def reply_certain(self, msg: Incoming) -> bool:
         """Whether decide() will answer without asking anyone (a person's DM, @mention, reply or our name)."""
@@ -276,9 +289,8 @@ class ReplyEngine:
                       prefetched: Prefetched | None = None) -> ReplyResult:
         """Answer ``msg``; ``see_later`` shows the messages posted since (e.g. the answers of characters
         that spoke first) after it in the prompt."""
-        key = (msg.author_id, msg.scope)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:  # one reply at a time per conversation keeps the history in order
+        async with self._locks((msg.author_id, msg.scope)):  # one reply at a time per conversation keeps the
+            # history in order
             return await self._respond(msg, outlet, see_later, prefetched)
 
     async def _respond(self, msg: Incoming, outlet: Outlet, see_later: bool = False,
@@ -386,6 +398,11 @@ class ReplyEngine:
 
     def fallback_text(self, persona: Persona) -> str:
         return self.settings.fallback_reply.replace("{name}", persona.name)
+
+
+def _seen(msg: Incoming) -> SeenMessage:
+    return SeenMessage(msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name,
+                       msg.author_is_bot, msg.is_dm, msg.said, msg.created_at, msg.reply_to_id)
 
 
 async def _safely(awaitable: Awaitable[None]) -> None:

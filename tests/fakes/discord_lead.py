@@ -85,6 +85,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
         self.gateway_log: list[tuple[str, Any]] = []
         self.interactions: dict[int, dict[str, Any]] = {}  # id -> {"payload", "callbacks", "followups"}
         self.cdn_requests: list[int] = []  # attachment ids whose files were downloaded
+        self.cdn_stall: asyncio.Event | None = None  # a test's stalled CDN: downloads wait for it
         self.presences: list[dict[str, Any]] = []  # every PRESENCE_UPDATE (op 3) a bot sent, in order
         self.reactions: list[dict[str, Any]] = []  # every reaction a bot added: channel, message, emoji, user
         self._typing: dict[int, list[float]] = {}
@@ -487,6 +488,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
             for attachment in message.get("attachments") or []:
                 if int(attachment["id"]) == aid and "_data" in attachment:
                     self.cdn_requests.append(aid)
+                    if self.cdn_stall is not None:
+                        await self.cdn_stall.wait()
                     kind = attachment.get("content_type") or "application/octet-stream"
                     return web.Response(body=attachment["_data"], content_type=kind)
         return web.Response(status=404)
@@ -733,6 +736,27 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
     def _unauthorized() -> web.Response:
         return _json({"message": "401: Unauthorized", "code": 0}, 401)
 
+    @staticmethod
+    def _pings(body: dict[str, Any]) -> dict[str, Any] | web.Response:
+        """Who a post pings, by Discord's rules for ``allowed_mentions``: without it every mention in the
+        text pings (@everyone and @here included); with it only what ``parse`` names or the ``users`` /
+        ``roles`` lists hold. ``parse: [users]`` beside a ``users`` list is refused, as Discord does."""
+        text = body.get("content") or ""
+        allowed = body.get("allowed_mentions")
+        parse = {"everyone", "users", "roles"} if allowed is None else set(allowed.get("parse") or [])
+        listed_users = {str(u) for u in (allowed or {}).get("users") or []}
+        listed_roles = {str(r) for r in (allowed or {}).get("roles") or []}
+        if ("users" in parse and listed_users) or ("roles" in parse and listed_roles):
+            return _json({"message": "Invalid Form Body", "code": 50035, "errors": {"allowed_mentions": {
+                "_errors": [{"code": "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                             "message": "parse and users/roles are mutually exclusive"}]}}}, 400)
+        users = [int(u) for u in dict.fromkeys(re.findall(r"<@!?(\d+)>", text))
+                 if "users" in parse or u in listed_users]
+        roles = [int(r) for r in dict.fromkeys(re.findall(r"<@&(\d+)>", text))
+                 if "roles" in parse or r in listed_roles]
+        everyone = "everyone" in parse and ("@everyone" in text or "@here" in text)
+        return {"everyone": everyone, "users": users, "roles": roles}
+
     def _content_fields(self, body: dict[str, Any], files: list[dict[str, Any]]) -> dict[str, Any]:
         attachments = [{"id": str(self.snowflake()), "filename": f["filename"], "size": len(f["data"]),
                         "url": f"https://cdn.fake/{f['filename']}", "proxy_url": f"https://cdn.fake/{f['filename']}",
@@ -751,7 +775,10 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
             return checked
         ref = body.get("message_reference")
         mentions = [int(m) for m in re.findall(r"<@!?(\d+)>", body.get("content") or "")]
-        fields = self._content_fields(body, files)
+        pings = self._pings(body)
+        if isinstance(pings, web.Response):
+            return pings
+        fields = {**self._content_fields(body, files), "_pings": pings}
         if fields["flags"] & VOICE_MESSAGE_FLAG:
             refused = _voice_refusal(body, files)
             if refused is not None:

@@ -76,6 +76,9 @@ class FakeOpenAI:
         self.stream_usage = True  # False: a server that ignores stream_options.include_usage
         self.transcript = "hello from a voice message"
         self.audio_errors: list[int] = []  # statuses for the next audio requests, first first
+        # A test holds transcriptions here (set: they answer); ``transcribing`` is set when one has arrived.
+        self.transcribe_gate: asyncio.Event | None = None
+        self.transcribing = asyncio.Event()
         self.responder: Responder | None = None
         self.rules: list[Rule] = []
         self.requests: list[Recorded] = []
@@ -340,6 +343,9 @@ class FakeOpenAI:
                 heard.fields[str(part.name)] = await part.text()  # type: ignore[union-attr]
         heard.model = heard.fields.get("model", "")
         self.heard.append(heard)
+        self.transcribing.set()
+        if self.transcribe_gate is not None:
+            await self.transcribe_gate.wait()
         failed = self._audio_error(heard)
         if failed is not None:
             return failed

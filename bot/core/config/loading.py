@@ -177,6 +177,16 @@ def _unusable_why(value: str) -> str:
     return "missing" if not value.strip() else "still the example placeholder"
 
 
+MIN_TOKEN_VARIETY = 10  # different characters a login token needs (token_urlsafe(32) has about 30)
+
+
+def low_variety(token: str) -> bool:
+    """Too few different characters to be random, or one repeated piece (``abcdabcdabcdabcd``)."""
+    if len(set(token)) < MIN_TOKEN_VARIETY:
+        return True
+    return token in (token + token)[1:-1]  # a string is one piece repeated iff it occurs inside itself twice
+
+
 def _validate_dashboard(parsed: dict[str, Any], origin: dict[str, str], set_in: dict[str, str],
                         character_dir: Path, required: bool) -> None:
     """The dashboard's token, only when it is served (``required``: `main.py dashboard`); the token itself
@@ -190,6 +200,10 @@ def _validate_dashboard(parsed: dict[str, Any], origin: dict[str, str], set_in: 
     if len(token) < MIN_DASHBOARD_TOKEN:
         raise ConfigError(origin["dashboard_token"], "dashboard_token",
                           f"too short: use at least {MIN_DASHBOARD_TOKEN} random characters")
+    if low_variety(token):  # long but guessable: aaaaaaaaaaaaaaaa, 1212121212121212, abcdefghabcdefgh
+        raise ConfigError(origin["dashboard_token"], "dashboard_token",
+                          f"too predictable (only {len(set(token))} different characters): use a random one, "
+                          "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'")
     parsed["dashboard_token"] = token
 
 

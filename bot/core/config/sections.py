@@ -11,6 +11,7 @@ reads any key from the whole :class:`Settings` as well.
 """
 
 # No ``from __future__ import annotations`` here: keys.py reads each field's type as the class itself.
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -126,7 +127,11 @@ class VoiceSettings:
         "", "The character's voice (set it in character.env): an openai voice name (empty: alloy) or an "
         "espeak-ng voice (empty: en).")
     voice_timeout: float = key(
-        30.0, "Seconds for one transcription, or one spoken reply (synthesis and conversion).", above=0)
+        30.0, "Seconds for one voice message's download, one transcription, or one spoken reply (synthesis "
+        "and conversion).", above=0)
+    max_voice_bytes: int = key(
+        25 * 1024 * 1024, "Largest voice message (bytes) downloaded to be transcribed (25 MB: OpenAI's limit "
+        "for one transcription); a larger one is not heard.", above=0)
     voice_unheard_reply: str = key(
         "*{name} tilts their head.* I can't listen to voice messages, sorry. Could you type it?",
         "What the character says to a voice message it cannot transcribe ({name} is the character's "
@@ -332,6 +337,17 @@ def _host(value: str) -> str | None:
     return None if value.strip() else "must not be empty (127.0.0.1 by default)"
 
 
+def _proxy(value: str) -> str | None:
+    """Empty, or one IP address (a name could resolve to anything; the proxy is a fixed address)."""
+    if not value.strip():
+        return None
+    try:
+        ipaddress.ip_address(value.strip())
+    except ValueError:
+        return f"must be the proxy's IP address (e.g. 127.0.0.1), got {value.strip()!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class DashboardSettings:
     """The operator's web dashboard (bot/operator/dashboard/)."""
@@ -343,7 +359,12 @@ class DashboardSettings:
         "127.0.0.1", "Dashboard address (other than 127.0.0.1 only behind a TLS proxy).", check=_host,
         restart=True)
     dashboard_token: str = key(
-        "", f"Dashboard login token, {MIN_DASHBOARD_TOKEN}+ characters (required when it runs).", secret=True)
+        "", f"Dashboard login token, {MIN_DASHBOARD_TOKEN}+ random characters (required when it runs), e.g. "
+        "from python -c 'import secrets; print(secrets.token_urlsafe(32))'.", secret=True)
+    dashboard_trusted_proxy: str = key(
+        "", "IP address of the TLS proxy in front of the dashboard (empty: none). Its X-Forwarded-Proto and "
+        "X-Forwarded-For are believed (the session cookie is then Secure over HTTPS, and failed logins are "
+        "counted per real address); from any other address they are ignored.", check=_proxy, restart=True)
 
 
 def _image_bytes(value: int) -> str | None:

@@ -186,12 +186,14 @@ def verbose_answer(on: bool) -> str:
 
 
 def describe_decision(msg: Incoming, decision: Decision) -> str:
-    """One verbose line about a reply decision. A DM is named, never quoted: the log channel is public."""
+    """One verbose line about a reply decision. A DM, a private channel or a private thread (a ticket's) is
+    named by id, never quoted, its name never shown: the log channel is seen by more people."""
     if msg.is_dm:
         return f"DM from user {msg.author_id}: {'reply' if decision.reply else 'no reply'}"
-    where = f"#{msg.channel_name}" if msg.channel_name else f"channel {msg.channel_id}"
+    if msg.private:
+        return f"{msg.log_place} · user {msg.author_id}: {'reply' if decision.reply else 'no reply'}"
     said = clip(msg.content, 150)
-    return f"{where} · {msg.author_name} ({msg.author_id}): “{said}” → {decision.describe()}"
+    return f"{msg.log_place} · {msg.author_name} ({msg.author_id}): “{said}” → {decision.describe()}"
 
 
 # --------------------------------------------------------------------------- status and heartbeat

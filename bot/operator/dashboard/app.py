@@ -50,6 +50,7 @@ def create_app(ctx: DashboardContext, live: LiveFeed | None = None) -> web.Appli
     app = web.Application(middlewares=[errors, auth.guard], client_max_size=MAX_BODY)
     app[CONTEXT] = ctx
     app[SESSIONS] = Sessions()
+    app[auth.LOGINS] = auth.LoginLimiter()
     if live is not None:
         app[LIVE] = live
     app.on_response_prepare.append(auth.security_headers)

@@ -74,6 +74,11 @@ class LiveFeed:
         self._queues.add(queue)
         return queue
 
+    @staticmethod
+    def end(queue: asyncio.Queue[LiveEvent | None]) -> None:
+        """End one page's stream (its session ended)."""
+        _offer(queue, None)
+
     def unsubscribe(self, queue: asyncio.Queue[LiveEvent | None]) -> None:
         self._queues.discard(queue)
 

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from bot.operator.admin.language import format_latency, shard_name
 from bot.operator.dashboard.charts import Series, bar_chart, plain_number
-from bot.operator.dashboard.render import CONTEXT, LIVE, error_page, render
+from bot.operator.dashboard.render import CONTEXT, LIVE, error_page, render, session_of
 from database.records import DailyUsage
 from memory.identity import IDENTITY_KINDS
 
@@ -143,9 +143,17 @@ async def live_events(request: web.Request) -> web.StreamResponse:
         after = int(request.query.get("after") or request.headers.get("Last-Event-ID") or 0)
     except ValueError:
         after = 0
+    session = session_of(request)
+    assert session is not None  # the guard let it through
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"})
     await response.prepare(request)
     queue = feed.subscribe()
+
+    async def end_with_session() -> None:  # a logout (or an expired session) closes its open streams
+        await session.ended.wait()
+        feed.end(queue)
+
+    watcher = asyncio.create_task(end_with_session())
     try:
         await response.write(b"retry: 3000\n\n")
         for event in feed.since(after):
@@ -156,12 +164,13 @@ async def live_events(request: web.Request) -> web.StreamResponse:
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
-            if item is None:  # the dashboard is stopping
+            if item is None:  # the dashboard is stopping, or the session ended
                 break
             if item.number > after:
                 await response.write(item.sse())
     except ConnectionResetError:
         pass  # the page went away
     finally:
+        watcher.cancel()
         feed.unsubscribe(queue)
     return response

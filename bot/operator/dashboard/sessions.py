@@ -3,6 +3,7 @@ own CSRF token and the messages to show on the next page."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ class Session:
     csrf: str  # every form posts it back; a request from another site cannot know it
     last_used: float
     flashes: list[tuple[str, str]] = field(default_factory=list)  # (ok | error, text)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)  # logged out or expired: its streams close
 
     def flash(self, kind: str, text: str) -> None:
         self.flashes.append((kind, text))
@@ -37,7 +39,7 @@ class Sessions:
         self._expire()
         while len(self._by_id) >= self.limit:
             oldest = min(self._by_id.values(), key=lambda s: s.last_used)
-            del self._by_id[oldest.id]
+            self.drop(oldest.id)
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.monotonic())
         self._by_id[session.id] = session
         return session
@@ -49,13 +51,15 @@ class Sessions:
             return None
         now = time.monotonic()
         if now - session.last_used > self.idle_seconds:
-            del self._by_id[session.id]
+            self.drop(session.id)
             return None
         session.last_used = now
         return session
 
     def drop(self, session_id: str) -> None:
-        self._by_id.pop(session_id, None)
+        session = self._by_id.pop(session_id, None)
+        if session is not None:
+            session.ended.set()
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -63,4 +67,4 @@ class Sessions:
     def _expire(self) -> None:
         now = time.monotonic()
         for sid in [s.id for s in self._by_id.values() if now - s.last_used > self.idle_seconds]:
-            del self._by_id[sid]
+            self.drop(sid)

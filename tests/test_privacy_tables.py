@@ -1,0 +1,71 @@
+"""/forget_me covers every table that holds a person's words or ids (issue 26, item 2).
+
+The models are walked: every table is classified in database/privacy.py (where a person's id sits, the
+server's own record, or nothing about anyone), so a new table cannot be forgotten silently. Over the wire:
+a person's poll (question, options, votes) and ticket (topic, transcript) are gone after /forget_me."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+import database.store  # noqa: F401  (imports every model module: the whole schema is on Base)
+from database.models import Base
+from database.privacy import NOTHING_PERSONAL, PERSON_COLUMNS, SERVER_RECORDS, THROUGH_PARENT
+from database.server_models import Poll, PollVote, Ticket, TicketMessage
+from tests.harness import ADMIN_ID, USER2_ID, USER_ID, Harness
+from tests.server_support import opts
+from tests.test_memory_commands import forget
+from tests.test_polls import start_poll, vote
+from tests.test_tickets import setup_staff, threads, ticket
+
+# Column names that say "this is a person": any table holding one is theirs or the server's record.
+PERSON_NAMES = {"user_id", "author_id", "opener_id", "closed_by", "target_id", "moderator_id"}
+
+
+def test_every_table_is_classified_once() -> None:
+    groups = [set(PERSON_COLUMNS), set(THROUGH_PARENT), set(SERVER_RECORDS), set(NOTHING_PERSONAL)]
+    tables = set(Base.metadata.tables)
+    for table in sorted(tables):
+        homes = [g for g in groups if table in g]
+        assert len(homes) == 1, f"table {table} must be classified in database/privacy.py exactly once"
+    assert set().union(*groups) == tables, "classified tables that no longer exist"
+
+
+def test_every_column_naming_a_person_is_covered() -> None:
+    for name, table in Base.metadata.tables.items():
+        for column in PERSON_COLUMNS.get(name, ()):
+            assert column in table.c, f"{name}.{column} does not exist"
+        if name in SERVER_RECORDS:
+            continue
+        people = {c.name for c in table.c if c.name in PERSON_NAMES or c.name.endswith("_users")}
+        assert people <= set(PERSON_COLUMNS.get(name, ())), (
+            f"{name} holds {sorted(people)}: add them to PERSON_COLUMNS (or classify the table)")
+        if name in THROUGH_PARENT:
+            parents = {fk.column.table.name for fk in table.foreign_keys}
+            assert THROUGH_PARENT[name] in parents and THROUGH_PARENT[name] in PERSON_COLUMNS
+
+
+async def test_forget_me_deletes_their_polls_votes_and_tickets(harness: Harness) -> None:
+    h = harness
+    staff = await setup_staff(h)
+    await ticket(h, "setup", user=ADMIN_ID, staff_role=("role", staff))
+    mine = await start_poll(h, "Secret crush?", "Nemo | Dory")
+    await vote(h, mine, 0, USER_ID)
+    await vote(h, mine, 1, USER2_ID)  # bob's vote in alice's poll goes with her poll
+    theirs = await h.slash("poll", opts(question="Lunch?", options="Kelp | Krill"), user=USER2_ID)
+    bobs = await theirs.message()
+    await vote(h, bobs, 1, USER_ID)  # alice's vote in bob's poll goes; bob's poll stays
+    await ticket(h, "open", topic="my private trouble")
+    [thread] = threads(h)
+    await h.discord.user_message(int(thread["id"]), USER_ID, "it is embarrassing")
+    [row] = await h.store.tickets.open_for(h.guild_id, USER_ID)
+    assert await h.store.privacy.rows_about_user(USER_ID) != {}
+
+    await forget(h)
+
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+    polls = await h.store.db.rows(select(Poll.question, Poll.author_id))
+    assert [(p.question, p.author_id) for p in polls] == [("Lunch?", USER2_ID)]
+    assert [v.user_id for v in await h.store.db.rows(select(PollVote.user_id))] == []
+    assert await h.store.db.rows(select(Ticket.topic)) == []
+    assert await h.store.db.rows(select(TicketMessage.content)) == []

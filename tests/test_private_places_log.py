@@ -1,0 +1,47 @@
+"""The verbose log mirror names private places by id, never quoting them or showing their names (issue 26,
+item 8): a ticket's private thread (named after its topic) and a channel @everyone cannot see are treated
+as DMs are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.harness import ADMIN_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness
+from tests.test_admin_log_channel import admin_says, log_posts, wait_until
+from tests.test_tickets import setup_staff, threads, ticket
+
+VIEW_CHANNEL = 1 << 10
+
+
+async def test_a_ticket_thread_is_named_by_id_without_its_text_or_topic(harness: Harness) -> None:
+    h = harness
+    staff = await setup_staff(h)
+    await ticket(h, "setup", user=ADMIN_ID, staff_role=("role", staff))
+    await h.store.servers.update(GUILD_ID, reply_mode="all")  # the character may answer in the thread
+    await admin_says(h, "verbose", 1)
+    await ticket(h, "open", topic="my embarrassing rash")
+    [thread] = threads(h)
+    tid = int(thread["id"])
+    await h.say("Finn, it itches terribly", channel=tid, mention=True)
+    await h.replies(tid, 2)  # the opening post, then the answer
+    line = f"private channel {tid} · user {USER_ID}: reply"
+    await wait_until(h, lambda: line in log_posts(h), "the mirrored decision")
+    await h.bot.mirror.drain()
+    mirrored = [t for t in log_posts(h) if "ticket #" not in t]  # the ticket notices are the server's log
+    assert not any("itches" in t or "rash" in t or thread["name"] in t for t in mirrored), mirrored
+
+
+async def test_a_channel_everyone_cannot_see_is_named_by_id(harness: Harness) -> None:
+    h = harness
+    d = h.discord
+    channel: dict[str, Any] = d.channels[OTHER_CHANNEL_ID]
+    channel["permission_overwrites"] = [{"id": str(GUILD_ID), "type": 0, "allow": "0",
+                                         "deny": str(VIEW_CHANNEL)}]
+    await d.dispatch("CHANNEL_UPDATE", channel, guild_id=GUILD_ID)
+    await admin_says(h, "verbose", 1)
+    await h.say("Finn, the secret plans are ready", channel=OTHER_CHANNEL_ID, mention=True)
+    await h.replies(OTHER_CHANNEL_ID, 1)
+    line = f"private channel {OTHER_CHANNEL_ID} · user {USER_ID}: reply"
+    await wait_until(h, lambda: line in log_posts(h), "the mirrored decision")
+    await h.bot.mirror.drain()
+    assert not any("secret plans" in t or f"#{channel['name']}" in t for t in log_posts(h))
