@@ -245,7 +245,7 @@ class Admin(commands.Cog):
                 finished = False
                 log.warning("shutdown: some replies did not finish within %gs", grace)
         await self.bot.mirror.drain()
-        await self.bot.store.log.flush()
+        await self.bot.admin.save_log()
         done = ("Replies in flight are finished and everything is saved." if finished else
                 f"Some replies did not finish within {grace:g}s; everything else is saved.")
         try:
@@ -261,12 +261,12 @@ class Admin(commands.Cog):
             log.exception("shutdown failed while closing Discord, the Claude client or the database")
             return
         # Report what the close achieved rather than what it was asked to do.
-        if self.bot.is_closed() and self.bot.store.closed:
+        if self.bot.is_closed() and self.bot.admin.database_closed:
             log.info("shutdown complete: Discord connection and database closed")
         else:
             log.error("shutdown incomplete: Discord connection %s, database %s",
                       "closed" if self.bot.is_closed() else "still open",
-                      "closed" if self.bot.store.closed else "still open")
+                      "closed" if self.bot.admin.database_closed else "still open")
 
     # -- heartbeat
 

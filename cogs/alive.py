@@ -23,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from discord import app_commands
 from discord.ext import commands
 
+from bot.alive.checkins import CheckInChoice
 from bot.alive.emotes import Emote, EmoteSet
 from bot.alive.proactive import Place
 from bot.alive.service import Alive
@@ -228,7 +229,7 @@ class AliveCog(commands.Cog, name="Alive"):
             await interaction.response.send_message("Check-ins are switched off for this bot.",
                                                     ephemeral=True)
             return
-        await self.bot.store.checkins.set(interaction.user.id, interaction.user.display_name, True)
+        await CheckInChoice(self.bot.store).choose(interaction.user.id, interaction.user.display_name, True)
         days = f"{settings.checkin_after_days:g}"
         await interaction.response.send_message(
             f"I'll check on you with a DM if I haven't heard from you for {days} days (never more than one "
@@ -236,7 +237,7 @@ class AliveCog(commands.Cog, name="Alive"):
 
     @checkin.command(name="off", description="No more check-in DMs from me.")
     async def checkin_off(self, interaction: discord.Interaction[Any]) -> None:
-        await self.bot.store.checkins.set(interaction.user.id, interaction.user.display_name, False)
+        await CheckInChoice(self.bot.store).choose(interaction.user.id, interaction.user.display_name, False)
         await interaction.response.send_message("Understood: no check-in DMs from me. `/checkin on` brings "
                                                 "them back.", ephemeral=True)
 

@@ -40,7 +40,9 @@ from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.recovery import ReplyRecovery
 from bot.reply.sequence import ReplySequence, Solo
 from bot.runtime.cluster import Cluster
+from bot.runtime.lifecycle import close_database
 from bot.runtime.reloader import ConfigReloader
+from bot.runtime.startup import commands_digest, remember_commands_digest
 from bot.runtime.voice import VoiceService
 from cogs.permissions import is_admin_id
 from cogs.startup import announce_connected, log_invite
@@ -187,11 +189,8 @@ class KindredMixin:
         cluster = self.cluster
         cluster.lead_hooks.append(lambda: sync_app_commands(self))  # type: ignore[arg-type]
         cluster.on("shutdown", self._cluster_shutdown)
-        cluster.on("invalidate", self._cluster_invalidate)
+        cluster.share_cache_changes()
         cluster.on("posted", self._cluster_posted)
-        self.store.servers.changed.append(
-            lambda gid: cluster.publish_soon("invalidate", what="server", id=gid))
-        self.store.places.changed.append(lambda: cluster.publish_soon("invalidate", what="places"))
         for engine in self._engines():
             engine.turn_listeners.append(self._poster(engine))
 
@@ -213,12 +212,6 @@ class KindredMixin:
                            0, str(message.get("author_name", "")), True, False, "", utcnow())
         for engine in self._engines():
             engine.announce_arrival(seen)
-
-    async def _cluster_invalidate(self, message: dict[str, Any]) -> None:
-        if message.get("what") == "server":
-            self.store.servers.forget(int(message.get("id") or 0))
-        else:
-            self.store.places.forget()
 
     async def _cluster_shutdown(self, message: dict[str, Any]) -> None:
         if message.get("character") != self.engine.character_key:
@@ -301,7 +294,7 @@ class KindredMixin:
         if hasattr(self, "voice"):
             await self.voice.close()
         if hasattr(self, "store"):
-            await self.store.close()
+            await close_database(self.store)
 
 
 class KindredBot(KindredMixin, commands.Bot):
@@ -333,9 +326,6 @@ def create_bot(settings: Settings, character: CharacterSource, **options: Any) -
     return cls(settings, character, **options)
 
 
-APP_COMMANDS_STATE_KEY = "app_commands_hash"
-
-
 def app_commands_digest(bot: Kindred) -> str:
     """A fingerprint of the global command payload Discord would receive (and of the application it is
     for)."""
@@ -349,7 +339,7 @@ async def sync_app_commands(bot: Kindred) -> bool:
     """Upload the slash commands only when they changed since the last upload: Discord rate-limits command
     creation, and most restarts change nothing. Returns whether a sync happened."""
     digest = app_commands_digest(bot)
-    if await bot.store.state.get(APP_COMMANDS_STATE_KEY) == digest:
+    if await commands_digest(bot.store) == digest:
         log.debug("application commands unchanged; not syncing")
         return False
     try:
@@ -357,7 +347,7 @@ async def sync_app_commands(bot: Kindred) -> bool:
     except discord.HTTPException as exc:  # the bot still runs; the next start tries again
         log.error("could not sync application commands with Discord: %s", exc)
         return False
-    await bot.store.state.set(APP_COMMANDS_STATE_KEY, digest)
+    await remember_commands_digest(bot.store, digest)
     log.info("synced %d application commands with Discord (the command list changed)", len(synced))
     return True
 
@@ -368,10 +358,7 @@ def dashboard_context(bot: Kindred) -> DashboardContext:
     from bot.operator.dashboard import DashboardContext, RunningBot
 
     async def forget(user_id: int) -> dict[str, int]:
-        memory = getattr(bot, "memory", None)
-        if memory is not None:
-            return dict(await memory.forget_user(user_id))
-        return await bot.store.privacy.delete_user_data(user_id)
+        return dict(await bot.memory.forget_user(user_id))  # the dashboard starts after the memory engine
 
     def latencies() -> Latencies:
         if isinstance(bot, commands.AutoShardedBot):

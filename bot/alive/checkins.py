@@ -20,6 +20,7 @@ from bot.core.pipeline import Outlet
 from bot.core.tokens import counted
 from bot.reply.engine import ReplyEngine
 from database.records import CheckInDue, Turn
+from database.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -104,3 +105,13 @@ class CheckInRound:
         log.info("check-in sent to user %s after %d days of silence", person.user_id, days)
         self.mirror(f"Check-in sent to user {person.user_id} ({days} days of silence).")
         return True
+
+
+class CheckInChoice:
+    """``/checkin on|off``: whether someone wants a DM after a long silence."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def choose(self, user_id: int, name: str, wanted: bool) -> None:
+        await self.store.checkins.set(user_id, name, wanted)
