@@ -27,7 +27,7 @@ from discord.ext import commands
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
-from bot.core.config.live import live_section
+from bot.core.config.holder import SettingsHolder
 from bot.core.pipeline import Incoming, ReplyResult, TurnListener
 from bot.core.tokens import load_encoding
 from bot.operator.access import AccessGate
@@ -68,8 +68,8 @@ EXTENSIONS = ("cogs.events", "cogs.commands", "cogs.settings", "cogs.admin", "co
 
 def configure_endpoints(settings: Settings) -> None:
     """Point discord.py at Discord, or at a Discord-compatible server / REST proxy (tests use a fake one)."""
-    discord.http.Route.BASE = settings.discord_api_base_url.rstrip("/")
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+    discord.http.Route.BASE = settings.discord.discord_api_base_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord.discord_gateway_url)
 
 
 def default_intents() -> discord.Intents:
@@ -81,7 +81,8 @@ def default_intents() -> discord.Intents:
 class KindredMixin:
     """Everything Kindred adds to discord.py's Bot; mixed into a Bot or an AutoShardedBot."""
 
-    settings: Settings
+    settings: Settings  # follows settings_holder: a live reload reaches every reader
+    settings_holder: SettingsHolder
     character: CharacterSource
     store: Store
     claude: ClaudeClient
@@ -99,7 +100,9 @@ class KindredMixin:
     recovery: ReplyRecovery  # replies a crash left owed, answered once connected (bot/reply/recovery.py)
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool) -> None:
-        self.settings = settings
+        # Every component gets settings that follow the holder: a live reload swaps the current ones.
+        self.settings_holder = SettingsHolder(settings)
+        self.settings = self.settings_holder.settings()
         self.character = character
         self.started_at = time.monotonic()
         self.exit_code = 0
@@ -132,7 +135,8 @@ class KindredMixin:
         self.voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
         self.engine = ReplyEngine(self.settings, self.store, self.claude, self.character)
         self.cluster = Cluster(self.store, self.settings.cluster, self.engine.character_key,
-                               shard_ids=self.settings.shard_id_list, shard_count=self.settings.shard_count)
+                               shard_ids=self.settings.shard_id_list,
+                               shard_count=self.settings.discord.shard_count)
         if self.user is not None:  # (logged in by now) our own posts never count as another character's
             self.engine.own_author_ids.add(self.user.id)
         # Who may talk to it, and what it may spend: checked before any reply work.
@@ -149,7 +153,7 @@ class KindredMixin:
         # The one reply sequence every message goes through; the cast chooses who answers.
         self.replies = ReplySequence(self.ensemble or Solo(self.engine))
         self.recovery = ReplyRecovery(self.settings, self.store, self._engines())  # run once ready (events)
-        self.memory = MemoryService(live_section(self.settings, "memory"),  # reads a reload at each use
+        self.memory = MemoryService(self.settings_holder.section("memory"),  # reads a reload at each use
                                     self.store, self.claude, self.engine, notify=self.mirror.emit)
         self.memory.attach()
         for member in self.ensemble.members[1:] if self.ensemble is not None else ():
@@ -164,14 +168,15 @@ class KindredMixin:
             await self.load_extension(name)  # type: ignore[attr-defined]
         self._join_cluster()
         await self.cluster.start()  # as leader (always, on SQLite): the lead hooks run now
-        if self.settings.dashboard_port:
+        if self.settings.dashboard.dashboard_port:
             from bot.operator.dashboard import Dashboard  # only when asked for: Jinja2 and the pages
 
             self.dashboard = Dashboard(dashboard_context(self),  # type: ignore[arg-type]
-                                       self.settings.dashboard_host, self.settings.dashboard_port)
+                                       self.settings.dashboard.dashboard_host,
+                                       self.settings.dashboard.dashboard_port)
             await self.dashboard.start()
         await encoding
-        self.reloader = ConfigReloader(self.settings, [self.character, *self._ensemble_sources()],
+        self.reloader = ConfigReloader(self.settings_holder, [self.character, *self._ensemble_sources()],
                                        self._reseed_identity)
         self.reloader.start()  # config.env and the character files, applied live when they change
         if self.freeze_after_setup:
@@ -272,7 +277,7 @@ class KindredMixin:
             await self.dashboard.stop()
         # Let replies in flight finish and be saved before the connection and the database go away.
         events = self.get_cog("Events")  # type: ignore[attr-defined]
-        grace = self.settings.shutdown_grace_seconds
+        grace = self.settings.operation.shutdown_grace_seconds
         if events is not None:
             try:
                 await asyncio.wait_for(events.drain(), timeout=grace)
@@ -312,7 +317,8 @@ class KindredShardedBot(KindredMixin, commands.AutoShardedBot):
         configure_endpoints(settings)
         options.setdefault("intents", default_intents())
         super().__init__(command_prefix=commands.when_mentioned, help_command=None,
-                         shard_count=settings.shard_count, shard_ids=settings.shard_id_list, **options)
+                         shard_count=settings.discord.shard_count, shard_ids=settings.shard_id_list,
+                         **options)
         self._kindred_init(settings, character, freeze_after_setup)
 
 
@@ -322,7 +328,7 @@ Kindred = KindredBot | KindredShardedBot
 def create_bot(settings: Settings, character: CharacterSource, **options: Any) -> Kindred:
     """A plain Bot for one shard, an AutoShardedBot when ``shard_count`` > 1 (with only ``shard_ids`` in a
     cluster)."""
-    cls = KindredShardedBot if settings.shard_count > 1 or settings.shard_id_list else KindredBot
+    cls = KindredShardedBot if settings.discord.shard_count > 1 or settings.shard_id_list else KindredBot
     return cls(settings, character, **options)
 
 

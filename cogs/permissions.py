@@ -75,7 +75,7 @@ def is_admin_id(bot: Kindred, user_id: int) -> bool:
 
 
 def in_log_channel(bot: Kindred, channel_id: int) -> bool:
-    return bool(bot.settings.log_channel) and channel_id == bot.settings.log_channel
+    return bool(bot.settings.secrets.log_channel) and channel_id == bot.settings.secrets.log_channel
 
 
 def admin_only() -> Any:

@@ -64,7 +64,7 @@ class PlaceSettings(commands.Cog):
         if active:
             text = f"I'm active in {name}: I read along and reply there."
         else:
-            logged = ("still logged" if self.bot.settings.log_inactive_channels
+            logged = ("still logged" if self.bot.settings.replies.log_inactive_channels
                       else "not logged (log_inactive_channels is off)")
             text = (f"I'm now inactive in {name}: no replies and no reply votes there. "
                     f"Messages there are {logged}.")
@@ -94,7 +94,8 @@ class PlaceSettings(commands.Cog):
         # One fresh read: the answer and the reasons shown come from the same settings.
         channel_setting, server_setting = await self.places.activation(channel_id, guild_id)
         effective = effective_activation(channel_setting, server_setting)
-        logging_note = "logged" if effective or self.bot.settings.log_inactive_channels else "not logged"
+        logged = effective or self.bot.settings.replies.log_inactive_channels
+        logging_note = "logged" if logged else "not logged"
         await interaction.response.send_message(
             f"Here I am **{'active' if effective else 'inactive'}** (channel: {on_off(channel_setting)}, "
             f"server: {on_off(server_setting)}; a channel setting wins). Messages here are {logging_note}.",
@@ -106,7 +107,7 @@ class PlaceSettings(commands.Cog):
         wanted = None if state == "default" else state == "on"
         await self.places.set_switch(switch, place_type, place_id, wanted)
         default_key, what = SWITCHES[switch]
-        default = getattr(self.bot.settings, default_key)
+        default = getattr(self.bot.settings.alive, default_key)
         channel_id, guild_id = int(interaction.channel_id or 0), interaction.guild_id
         effective = await self.places.switch_is_on(switch, channel_id, guild_id, default)
         log.info("admin %s set %s %s for %s %s", interaction.user.id, switch, state, place_type, place_id)

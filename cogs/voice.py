@@ -74,7 +74,7 @@ async def hear(bot: Kindred, msg: Incoming, message: discord.Message, outlet: Ou
         except (discord.HTTPException, VoiceUnavailable) as exc:
             log.warning("voice message %s could not be transcribed: %s", message.id, exc)
     if await engine.admit(msg) and engine.reply_certain(msg):
-        line = bot.settings.voice_unheard_reply.replace("{name}", engine.persona.name)
+        line = bot.settings.voice.voice_unheard_reply.replace("{name}", engine.persona.name)
         await outlet.send(line, first=True)
     return None
 

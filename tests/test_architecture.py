@@ -63,3 +63,12 @@ def test_cogs_call_feature_classes_not_the_store() -> None:
              for path in sorted((ROOT / "cogs").glob("*.py"))
              for n, line in enumerate(path.read_text().splitlines(), 1) if "store." in line]
     assert calls == []
+
+
+def test_settings_are_read_through_their_sections_and_swapped_not_written() -> None:
+    """No bare-key fallback (``settings.<section>.<key>`` everywhere) and nothing writes into a frozen value:
+    a live reload swaps the current settings (bot/core/config/holder.py)."""
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in sorted((ROOT / "bot").rglob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if "__getattr__" in line or "object.__setattr__" in line]
+    assert found == []

@@ -390,7 +390,7 @@ async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(db_url: 
     try:
         msg = Incoming(10_000, CHANNEL_ID, USER_ID, "alice", "Atlas, then Finn: hello!",
                        datetime.now(UTC), False, guild_id=GUILD_ID)
-        waiting = asyncio.create_task(h.bot.engine.wait_turn(msg, ("Atlas",)))
+        waiting = asyncio.create_task(h.bot.engine.turns.wait_turn(msg, ("Atlas",)))
         await asyncio.sleep(0.3)
         assert not waiting.done()
         started = asyncio.get_running_loop().time()

@@ -25,7 +25,7 @@ class Verbose:
     async def load(self) -> bool:
         """Set the mirror from the ``verbose`` state key; the ``verbose_logging`` setting when it is unset."""
         parsed = parse_switch(await self.store.state.get(VERBOSE_KEY, ""))
-        self.mirror.enabled = self.settings.verbose_logging if parsed is None else parsed
+        self.mirror.enabled = self.settings.storage.verbose_logging if parsed is None else parsed
         return self.mirror.enabled
 
     async def switch(self, arg: str) -> str:

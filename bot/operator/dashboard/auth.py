@@ -80,7 +80,7 @@ async def login_page(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     target = safe_next(str(form.get("next", "/")))
-    if not token_matches(str(form.get("token", "")), request.app[CONTEXT].settings.dashboard_token):
+    if not token_matches(str(form.get("token", "")), request.app[CONTEXT].settings.dashboard.dashboard_token):
         log.warning("dashboard: a login with a wrong token from %s", request.remote)
         await asyncio.sleep(FAILED_LOGIN_DELAY)
         return render(request, "login.html", status=401, title="Log in", next=target,
