@@ -216,7 +216,7 @@ class KindredMixin:
         seen = SeenMessage(int(message["message_id"]), int(message["channel_id"]), message.get("guild_id"),
                            0, str(message.get("author_name", "")), True, False, "", utcnow())
         for engine in self._engines():
-            engine.announce_arrival(seen)
+            engine.turns.arrived(seen)
 
     async def _cluster_shutdown(self, message: dict[str, Any]) -> None:
         if message.get("character") != self.engine.character_key:
