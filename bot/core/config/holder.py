@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
+from operator import attrgetter
 from typing import Any, Generic, TypeVar, cast
 
 from bot.core.config.sections import SECTIONS, Settings
@@ -50,31 +51,34 @@ class SettingsHolder:
 
     def settings(self) -> Settings:
         """A :class:`Settings` whose every field is the current settings' (the bot hands this one out)."""
-        return following(Live(lambda: self.current))
+        return following(self, "current", Settings)
 
     def section(self, section: str) -> Any:
         """The section named ``section`` as its own type (``MemorySettings``...), following the holder."""
-        return following(self.live(section))
+        if section not in SECTIONS:
+            raise ValueError(f"no settings section {section!r}")
+        return following(self, f"current.{section}", SECTIONS[section])
 
 
-_FOLLOWING: dict[type, type] = {}
+_FOLLOWING: dict[tuple[type, str], type] = {}
 
 
-def following(live: Live[S]) -> S:
-    """A value of the same dataclass type as ``live.now`` whose fields each read ``live.now``: plain reads
-    (``settings.models``), the type's own properties and methods, equality and repr all see the current
-    value. Made without the dataclass's ``__init__`` (its fields are read-only properties here)."""
-    kind = type(live.now)
+def following(holder: SettingsHolder, path: str, kind: type[S]) -> S:
+    """A ``kind`` (a settings dataclass) whose every field reads ``holder.<path>.<field>`` at each access:
+    plain reads (``settings.models``), the type's own properties and methods, equality and repr all see the
+    current value. Made without the dataclass's ``__init__`` (its fields are read-only properties here);
+    each field is one C-level attribute walk (operator.attrgetter), as cheap as a read can follow a swap."""
     if not is_dataclass(kind):
         raise TypeError(f"{kind.__name__} is not a settings dataclass")
-    view = _FOLLOWING.get(kind)
+    view = _FOLLOWING.get((kind, path))
     if view is None:
         def field_of(name: str) -> property:
-            return property(lambda self: getattr(self._live.now, name))
+            walk = attrgetter(f"{path}.{name}")
+            return property(lambda self: walk(self._holder))
 
         props = {f.name: field_of(f.name) for f in fields(kind)}
-        view = type(f"Live{kind.__name__}", (kind,), {**props, "__slots__": ("_live",)})
-        _FOLLOWING[kind] = view
+        view = type(f"Live{kind.__name__}", (kind,), {**props, "__slots__": ("_holder",)})
+        _FOLLOWING[(kind, path)] = view
     value: Any = object.__new__(view)
-    view._live.__set__(value, live)  # type: ignore[attr-defined]  # the slot's own setter, not the frozen one
+    view._holder.__set__(value, holder)  # type: ignore[attr-defined]  # the slot's own setter (not frozen)
     return cast(S, value)
