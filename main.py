@@ -165,7 +165,7 @@ def run(argv: list[str]) -> int:
     dashboard = args.command == "dashboard"
     settings, character, why = _load(args, discord=not args.console and args.command is None,
                                      dashboard=dashboard)
-    setup_logging(settings.log_level)
+    setup_logging(settings.storage.log_level)
     log.info("character folder: %s (%s)", settings.character_dir, why)
     from bot.runtime.startup import check_database
 
@@ -198,10 +198,10 @@ def export(args: argparse.Namespace) -> int:
 def run_dashboard(args: argparse.Namespace, settings: Settings, character: object) -> int:
     from bot.operator.dashboard import serve_alone
 
-    port = args.port if args.port is not None else settings.dashboard_port or DASHBOARD_PORT
+    port = args.port if args.port is not None else settings.dashboard.dashboard_port or DASHBOARD_PORT
     if not 0 < port < 65536:
         raise ConfigError("--port", "dashboard_port", f"must be between 1 and 65535, got {port}")
-    host = (args.host or settings.dashboard_host).strip()
+    host = (args.host or settings.dashboard.dashboard_host).strip()
     return asyncio.run(serve_alone(settings, character, host, port))  # type: ignore[arg-type]
 
 
@@ -234,7 +234,7 @@ def run_bot(settings: Settings, character: object) -> int:
     # bot.run's own runner, with SIGTERM/SIGINT closing the bot gracefully (bot/runtime/lifecycle.py); a
     # refused or unreachable Discord is one line and an exit code (cogs/startup.py).
     return run_discord(bot, settings, lambda: asyncio.run(
-        serve(bot, settings.discord_token, grace_seconds=settings.shutdown_grace_seconds)))
+        serve(bot, settings.secrets.discord_token, grace_seconds=settings.operation.shutdown_grace_seconds)))
 
 
 def main() -> None:

@@ -169,7 +169,7 @@ async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messag
         last_channel = h.claude.last_request(REPLY_MODEL).body
 
         start = len(h.claude.requests)
-        per_message = h.bot.settings.yes_no_vote_count if h.bot else 3
+        per_message = h.bot.settings.replies.yes_no_vote_count if h.bot else 3
         for i in range(votes):
             await h.say(f"anyway, {_SUBJECTS[i % len(_SUBJECTS)]} again (aside {i})", user=people[i % 3])
             await h.claude.wait_for_requests(start + (i + 1) * per_message, timeout=10, model=None)

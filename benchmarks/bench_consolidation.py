@@ -132,7 +132,7 @@ async def run(url: str, messages: int, users: int, concurrency: int) -> None:
     )
     sdk = FakeSDK()
     claude = ClaudeClient(settings, store, sdk=sdk)  # type: ignore[arg-type]
-    embedder = SentenceEmbedder(settings.embedding_model)
+    embedder = SentenceEmbedder(settings.memory.embedding_model)
     t0 = time.perf_counter()
     embedder.encode(["warm-up"])
     load = time.perf_counter() - t0

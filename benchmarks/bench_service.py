@@ -18,7 +18,8 @@ from pathlib import Path
 
 from benchmarks.common import percentile, summary_ms
 from bot.core.config import PROJECT_ROOT, load_settings
-from bot.core.config.live import apply, changes, live_settings
+from bot.core.config.holder import SettingsHolder
+from bot.core.config.live import changes, live_settings
 from bot.runtime.reloader import stamp_files
 
 TARGET_MS = 1.0
@@ -35,14 +36,14 @@ def time_polls(folder: Path, config: Path, n: int) -> list[float]:
 
 
 def time_reloads(folder: Path, config: Path, n: int) -> list[float]:
-    running = load_settings(folder, config, environ=ENV)
+    running = SettingsHolder(load_settings(folder, config, environ=ENV))
     samples = []
     for i in range(n):
         config.write_text(f"default_max_tokens={1000 + i % 2}\n", encoding="utf-8")
         start = time.perf_counter()
         new = load_settings(folder, config, environ=ENV)
-        changes(running, new)
-        apply(running, live_settings(running, new))
+        changes(running.current, new)
+        running.swap(live_settings(running.current, new))
         samples.append(time.perf_counter() - start)
     return samples
 

@@ -113,7 +113,7 @@ class Admin(commands.Cog):
         self.bot.engine.decision_listeners.append(self.mirror_decision)
         self.bot.claude.on_error.append(self.mirror_error)
         self.bot.add_dynamic_items(UsersPageButton)
-        self.heartbeat.change_interval(seconds=self.bot.settings.heartbeat_interval_seconds)
+        self.heartbeat.change_interval(seconds=self.bot.settings.discord.heartbeat_interval_seconds)
         self.heartbeat.start()
 
     async def cog_unload(self) -> None:
@@ -131,7 +131,7 @@ class Admin(commands.Cog):
     # -- the log channel
 
     def log_channel(self) -> discord.abc.Messageable | None:
-        channel_id = self.bot.settings.log_channel
+        channel_id = self.bot.settings.secrets.log_channel
         if not channel_id:
             return None
         channel = self.bot.get_channel(channel_id)
@@ -236,7 +236,7 @@ class Admin(commands.Cog):
         # Like SIGTERM (bot/runtime/lifecycle.py): no new messages while replies finish.
         self.bot.stopping = True
         events: Any = self.bot.get_cog("Events")
-        grace = self.bot.settings.shutdown_grace_seconds
+        grace = self.bot.settings.operation.shutdown_grace_seconds
         finished = True
         if events is not None:
             try:
@@ -245,7 +245,7 @@ class Admin(commands.Cog):
                 finished = False
                 log.warning("shutdown: some replies did not finish within %gs", grace)
         await self.bot.mirror.drain()
-        await self.bot.store.log.flush()
+        await self.bot.admin.save_log()
         done = ("Replies in flight are finished and everything is saved." if finished else
                 f"Some replies did not finish within {grace:g}s; everything else is saved.")
         try:
@@ -261,12 +261,12 @@ class Admin(commands.Cog):
             log.exception("shutdown failed while closing Discord, the Claude client or the database")
             return
         # Report what the close achieved rather than what it was asked to do.
-        if self.bot.is_closed() and self.bot.store.closed:
+        if self.bot.is_closed() and self.bot.admin.database_closed:
             log.info("shutdown complete: Discord connection and database closed")
         else:
             log.error("shutdown incomplete: Discord connection %s, database %s",
                       "closed" if self.bot.is_closed() else "still open",
-                      "closed" if self.bot.store.closed else "still open")
+                      "closed" if self.bot.admin.database_closed else "still open")
 
     # -- heartbeat
 
@@ -276,7 +276,7 @@ class Admin(commands.Cog):
 
     async def check_latency(self) -> None:
         """One reading of every shard's latency; warn about those slow on consecutive readings."""
-        threshold = self.bot.settings.latency_warning_ms
+        threshold = self.bot.settings.discord.latency_warning_ms
         for slow in self.latency_watch.check(shard_latencies(self.bot), threshold):
             text = slow.describe(threshold)
             log.warning(text)

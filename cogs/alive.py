@@ -23,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from discord import app_commands
 from discord.ext import commands
 
+from bot.alive.checkins import CheckInChoice
 from bot.alive.emotes import Emote, EmoteSet
 from bot.alive.proactive import Place
 from bot.alive.service import Alive
@@ -117,7 +118,7 @@ class AliveCog(commands.Cog, name="Alive"):
             log.exception("alive tick failed")
 
     async def after_consolidation(self) -> None:
-        if self.bot.settings.custom_status:
+        if self.bot.settings.alive.custom_status:
             await self.alive.status.refresh(self.alive.clock())
 
     # -- the custom status
@@ -131,7 +132,7 @@ class AliveCog(commands.Cog, name="Alive"):
         self._spawn(self._status_on_connect(), "status-on-resume")
 
     async def _status_on_connect(self) -> None:
-        if not self.bot.settings.custom_status:
+        if not self.bot.settings.alive.custom_status:
             return
         try:
             if not self._status_checked:  # at start-up: write one when none is set yet
@@ -224,19 +225,19 @@ class AliveCog(commands.Cog, name="Alive"):
     @checkin.command(name="on", description="Let me DM you to ask how you are after a long silence.")
     async def checkin_on(self, interaction: discord.Interaction[Any]) -> None:
         settings = self.bot.settings
-        if not settings.checkins:
+        if not settings.alive.checkins:
             await interaction.response.send_message("Check-ins are switched off for this bot.",
                                                     ephemeral=True)
             return
-        await self.bot.store.checkins.set(interaction.user.id, interaction.user.display_name, True)
-        days = f"{settings.checkin_after_days:g}"
+        await CheckInChoice(self.bot.store).choose(interaction.user.id, interaction.user.display_name, True)
+        days = f"{settings.alive.checkin_after_days:g}"
         await interaction.response.send_message(
             f"I'll check on you with a DM if I haven't heard from you for {days} days (never more than one "
             "until you answer). `/checkin off` stops it.", ephemeral=True)
 
     @checkin.command(name="off", description="No more check-in DMs from me.")
     async def checkin_off(self, interaction: discord.Interaction[Any]) -> None:
-        await self.bot.store.checkins.set(interaction.user.id, interaction.user.display_name, False)
+        await CheckInChoice(self.bot.store).choose(interaction.user.id, interaction.user.display_name, False)
         await interaction.response.send_message("Understood: no check-in DMs from me. `/checkin on` brings "
                                                 "them back.", ephemeral=True)
 

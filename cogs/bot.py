@@ -27,7 +27,7 @@ from discord.ext import commands
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
-from bot.core.config.live import live_section
+from bot.core.config.holder import SettingsHolder
 from bot.core.pipeline import Incoming, ReplyResult, TurnListener
 from bot.core.tokens import load_encoding
 from bot.operator.access import AccessGate
@@ -40,7 +40,9 @@ from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.recovery import ReplyRecovery
 from bot.reply.sequence import ReplySequence, Solo
 from bot.runtime.cluster import Cluster
+from bot.runtime.lifecycle import close_database
 from bot.runtime.reloader import ConfigReloader
+from bot.runtime.startup import commands_digest, remember_commands_digest
 from bot.runtime.voice import VoiceService
 from cogs.permissions import is_admin_id
 from cogs.posting import NO_MENTIONS
@@ -67,8 +69,8 @@ EXTENSIONS = ("cogs.events", "cogs.commands", "cogs.settings", "cogs.admin", "co
 
 def configure_endpoints(settings: Settings) -> None:
     """Point discord.py at Discord, or at a Discord-compatible server / REST proxy (tests use a fake one)."""
-    discord.http.Route.BASE = settings.discord_api_base_url.rstrip("/")
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+    discord.http.Route.BASE = settings.discord.discord_api_base_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord.discord_gateway_url)
 
 
 def default_intents() -> discord.Intents:
@@ -80,7 +82,8 @@ def default_intents() -> discord.Intents:
 class KindredMixin:
     """Everything Kindred adds to discord.py's Bot; mixed into a Bot or an AutoShardedBot."""
 
-    settings: Settings
+    settings: Settings  # follows settings_holder: a live reload reaches every reader
+    settings_holder: SettingsHolder
     character: CharacterSource
     store: Store
     claude: ClaudeClient
@@ -98,7 +101,9 @@ class KindredMixin:
     recovery: ReplyRecovery  # replies a crash left owed, answered once connected (bot/reply/recovery.py)
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool) -> None:
-        self.settings = settings
+        # Every component gets settings that follow the holder: a live reload swaps the current ones.
+        self.settings_holder = SettingsHolder(settings)
+        self.settings = self.settings_holder.settings()
         self.character = character
         self.started_at = time.monotonic()
         self.exit_code = 0
@@ -131,7 +136,8 @@ class KindredMixin:
         self.voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
         self.engine = ReplyEngine(self.settings, self.store, self.claude, self.character)
         self.cluster = Cluster(self.store, self.settings.cluster, self.engine.character_key,
-                               shard_ids=self.settings.shard_id_list, shard_count=self.settings.shard_count)
+                               shard_ids=self.settings.shard_id_list,
+                               shard_count=self.settings.discord.shard_count)
         if self.user is not None:  # (logged in by now) our own posts never count as another character's
             self.engine.own_author_ids.add(self.user.id)
         # Who may talk to it, and what it may spend: checked before any reply work.
@@ -148,7 +154,7 @@ class KindredMixin:
         # The one reply sequence every message goes through; the cast chooses who answers.
         self.replies = ReplySequence(self.ensemble or Solo(self.engine))
         self.recovery = ReplyRecovery(self.settings, self.store, self._engines())  # run once ready (events)
-        self.memory = MemoryService(live_section(self.settings, "memory"),  # reads a reload at each use
+        self.memory = MemoryService(self.settings_holder.section("memory"),  # reads a reload at each use
                                     self.store, self.claude, self.engine, notify=self.mirror.emit)
         self.memory.attach()
         for member in self.ensemble.members[1:] if self.ensemble is not None else ():
@@ -163,14 +169,15 @@ class KindredMixin:
             await self.load_extension(name)  # type: ignore[attr-defined]
         self._join_cluster()
         await self.cluster.start()  # as leader (always, on SQLite): the lead hooks run now
-        if self.settings.dashboard_port:
+        if self.settings.dashboard.dashboard_port:
             from bot.operator.dashboard import Dashboard  # only when asked for: Jinja2 and the pages
 
             self.dashboard = Dashboard(dashboard_context(self),  # type: ignore[arg-type]
-                                       self.settings.dashboard_host, self.settings.dashboard_port)
+                                       self.settings.dashboard.dashboard_host,
+                                       self.settings.dashboard.dashboard_port)
             await self.dashboard.start()
         await encoding
-        self.reloader = ConfigReloader(self.settings, [self.character, *self._ensemble_sources()],
+        self.reloader = ConfigReloader(self.settings_holder, [self.character, *self._ensemble_sources()],
                                        self._reseed_identity)
         self.reloader.start()  # config.env and the character files, applied live when they change
         if self.freeze_after_setup:
@@ -188,11 +195,8 @@ class KindredMixin:
         cluster = self.cluster
         cluster.lead_hooks.append(lambda: sync_app_commands(self))  # type: ignore[arg-type]
         cluster.on("shutdown", self._cluster_shutdown)
-        cluster.on("invalidate", self._cluster_invalidate)
+        cluster.share_cache_changes()
         cluster.on("posted", self._cluster_posted)
-        self.store.servers.changed.append(
-            lambda gid: cluster.publish_soon("invalidate", what="server", id=gid))
-        self.store.places.changed.append(lambda: cluster.publish_soon("invalidate", what="places"))
         for engine in self._engines():
             engine.turn_listeners.append(self._poster(engine))
 
@@ -214,12 +218,6 @@ class KindredMixin:
                            0, str(message.get("author_name", "")), True, False, "", utcnow())
         for engine in self._engines():
             engine.turns.arrived(seen)
-
-    async def _cluster_invalidate(self, message: dict[str, Any]) -> None:
-        if message.get("what") == "server":
-            self.store.servers.forget(int(message.get("id") or 0))
-        else:
-            self.store.places.forget()
 
     async def _cluster_shutdown(self, message: dict[str, Any]) -> None:
         if message.get("character") != self.engine.character_key:
@@ -280,7 +278,7 @@ class KindredMixin:
             await self.dashboard.stop()
         # Let replies in flight finish and be saved before the connection and the database go away.
         events = self.get_cog("Events")  # type: ignore[attr-defined]
-        grace = self.settings.shutdown_grace_seconds
+        grace = self.settings.operation.shutdown_grace_seconds
         if events is not None:
             try:
                 await asyncio.wait_for(events.drain(), timeout=grace)
@@ -302,7 +300,7 @@ class KindredMixin:
         if hasattr(self, "voice"):
             await self.voice.close()
         if hasattr(self, "store"):
-            await self.store.close()
+            await close_database(self.store)
 
 
 class KindredBot(KindredMixin, commands.Bot):
@@ -322,7 +320,8 @@ class KindredShardedBot(KindredMixin, commands.AutoShardedBot):
         options.setdefault("intents", default_intents())
         options.setdefault("allowed_mentions", NO_MENTIONS)  # a send naming no policy pings nobody
         super().__init__(command_prefix=commands.when_mentioned, help_command=None,
-                         shard_count=settings.shard_count, shard_ids=settings.shard_id_list, **options)
+                         shard_count=settings.discord.shard_count, shard_ids=settings.shard_id_list,
+                         **options)
         self._kindred_init(settings, character, freeze_after_setup)
 
 
@@ -332,11 +331,8 @@ Kindred = KindredBot | KindredShardedBot
 def create_bot(settings: Settings, character: CharacterSource, **options: Any) -> Kindred:
     """A plain Bot for one shard, an AutoShardedBot when ``shard_count`` > 1 (with only ``shard_ids`` in a
     cluster)."""
-    cls = KindredShardedBot if settings.shard_count > 1 or settings.shard_id_list else KindredBot
+    cls = KindredShardedBot if settings.discord.shard_count > 1 or settings.shard_id_list else KindredBot
     return cls(settings, character, **options)
-
-
-APP_COMMANDS_STATE_KEY = "app_commands_hash"
 
 
 def app_commands_digest(bot: Kindred) -> str:
@@ -352,7 +348,7 @@ async def sync_app_commands(bot: Kindred) -> bool:
     """Upload the slash commands only when they changed since the last upload: Discord rate-limits command
     creation, and most restarts change nothing. Returns whether a sync happened."""
     digest = app_commands_digest(bot)
-    if await bot.store.state.get(APP_COMMANDS_STATE_KEY) == digest:
+    if await commands_digest(bot.store) == digest:
         log.debug("application commands unchanged; not syncing")
         return False
     try:
@@ -360,7 +356,7 @@ async def sync_app_commands(bot: Kindred) -> bool:
     except discord.HTTPException as exc:  # the bot still runs; the next start tries again
         log.error("could not sync application commands with Discord: %s", exc)
         return False
-    await bot.store.state.set(APP_COMMANDS_STATE_KEY, digest)
+    await remember_commands_digest(bot.store, digest)
     log.info("synced %d application commands with Discord (the command list changed)", len(synced))
     return True
 
@@ -371,10 +367,7 @@ def dashboard_context(bot: Kindred) -> DashboardContext:
     from bot.operator.dashboard import DashboardContext, RunningBot
 
     async def forget(user_id: int) -> dict[str, int]:
-        memory = getattr(bot, "memory", None)
-        if memory is not None:
-            return dict(await memory.forget_user(user_id))
-        return await bot.store.privacy.delete_user_data(user_id)
+        return dict(await bot.memory.forget_user(user_id))  # the dashboard starts after the memory engine
 
     def latencies() -> Latencies:
         if isinstance(bot, commands.AutoShardedBot):

@@ -172,7 +172,7 @@ class RerollView(OwnedView):
         self.cog = cog
         self.session = session
         self.draft: Draft | None = None
-        self.lifetime = float(cog.bot.settings.reroll_timeout_seconds) or None
+        self.lifetime = float(cog.bot.settings.discord.reroll_timeout_seconds) or None
         self.expiry: asyncio.Task[None] | None = None
         # One action at a time: a second click while a draft is generated or posted is told to wait.
         self.busy = asyncio.Lock()
@@ -345,7 +345,7 @@ class UserCommands(commands.Cog):
             channel = self.bot.get_partial_messageable(interaction.channel_id or 0)
         answered = session.target.user_turn.discord_message_id
         ids: list[int] = []
-        for i, part in enumerate(split_message(text, self.bot.settings.max_message_length)):
+        for i, part in enumerate(split_message(text, self.bot.settings.discord.max_message_length)):
             reference = None
             if i == 0 and answered and interaction.guild is not None:
                 reference = discord.MessageReference(message_id=answered,
@@ -389,7 +389,7 @@ class UserCommands(commands.Cog):
             + (" (with a summary of earlier talk)" if figures.has_summary else "")))
         embed.add_field(name="Core memories", value=str(figures.core_memories))
         alive: Any = getattr(self.bot, "alive", None)
-        if alive is not None and self.bot.settings.emotions:
+        if alive is not None and self.bot.settings.alive.emotions:
             embed.add_field(name=f"How {self.character_name} feels", inline=False, value=alive.feeling_line())
         if figures.stage is not None:
             stage = figures.stage

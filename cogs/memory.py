@@ -53,8 +53,7 @@ class ForgetMeView(OwnedView):
         await interaction.response.defer()
         counts = await self.memory.forget_user(interaction.user.id)
         total = sum(counts.values())
-        user = await self.memory.store.people.get_user(interaction.user.id)
-        if user is not None and user.memory_consent is False:
+        if await self.memory.opted_out(interaction.user.id):
             await self.finish(interaction, f"Done: I deleted {total} record(s) about you. "
                                            "All I keep is that you "
                                            "opted out, so I still remember nothing new about you "

@@ -42,7 +42,7 @@ class MemoryTasks(commands.Cog):
         self.after_daily: list[Callable[[], Awaitable[None]]] = []
 
     async def cog_load(self) -> None:
-        hour = self.bot.settings.consolidation_hour_utc
+        hour = self.bot.settings.memory.consolidation_hour_utc
         self.scheduler.add_job(self.daily, CronTrigger(hour=hour, minute=0, timezone=UTC), id="consolidation",
                                coalesce=True, max_instances=1, misfire_grace_time=3600)
         self.scheduler.add_job(self.sweep, IntervalTrigger(minutes=SWEEP_MINUTES, timezone=UTC),
@@ -54,7 +54,7 @@ class MemoryTasks(commands.Cog):
         self.bot.cluster.lead_hooks.append(self.catch_up)
 
     async def catch_up(self) -> None:
-        hour = self.bot.settings.consolidation_hour_utc
+        hour = self.bot.settings.memory.consolidation_hour_utc
         if await missed_run(self.bot.store, datetime.now(UTC), hour):
             log.info("the daily consolidation due at %02d:00 UTC did not run; running it now", hour)
             self._startup = asyncio.create_task(self.daily(), name="missed-consolidation")

@@ -25,6 +25,7 @@ from bot.servertools.moderation import (
     PURGE_MAX,
     BadInput,
     Candidate,
+    ModerationLog,
     Party,
     audit_reason,
     clean_reason,
@@ -65,6 +66,7 @@ class Refused(Exception):
 class ModerationCog(commands.Cog, name="Moderation"):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
+        self.modlog = ModerationLog(bot.store)
 
     @property
     def character(self) -> str:
@@ -120,7 +122,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
         """The moderation log: a database row and a plain line in the server's log channel."""
         guild_id = int(interaction.guild_id or 0)
         moderator = interaction.user
-        await self.bot.store.moderation.record(
+        await self.modlog.record(
             guild_id,
             action,
             moderator.id,
@@ -289,7 +291,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
             name = (self.bot.get_user(uid) or await self.bot.fetch_user(uid)).display_name
         except discord.HTTPException:
             pass
-        await self.bot.store.moderation.record(
+        await self.modlog.record(
             guild.id, "unban", interaction.user.id, target_id=uid, reason=why
         )
         await post_notice(
@@ -388,8 +390,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
         if not why:
             await tell(interaction, "A warning needs a reason.")
             return
-        wid, total = await self.bot.store.moderation.warn(guild.id, member.id, interaction.user.id, why)
-        detail = f"warning #{wid}, {total} in total"
+        detail = await self.modlog.warn(guild.id, member.id, interaction.user.id, why)
         dm_note = ""
         if notify and not await self.notify(member, "warn", guild, why):
             dm_note = " (their DMs are closed)"
@@ -418,7 +419,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
         except Refused as exc:
             await tell(interaction, str(exc))
             return
-        rows = await self.bot.store.moderation.warnings(guild.id, member.id)
+        rows = await self.modlog.warnings(guild.id, member.id)
         if not rows:
             await tell(interaction, f"{member.display_name} has no warnings here.")
             return

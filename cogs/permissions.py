@@ -12,6 +12,7 @@ from discord import app_commands
 from bot.core.config import Settings
 from bot.operator.access import AccessGate
 from bot.operator.limits import SpendingLimits
+from bot.operator.places import Places
 from database.store import Store
 
 
@@ -74,7 +75,7 @@ def is_admin_id(bot: Kindred, user_id: int) -> bool:
 
 
 def in_log_channel(bot: Kindred, channel_id: int) -> bool:
-    return bool(bot.settings.log_channel) and channel_id == bot.settings.log_channel
+    return bool(bot.settings.secrets.log_channel) and channel_id == bot.settings.secrets.log_channel
 
 
 def admin_only() -> Any:
@@ -111,7 +112,7 @@ async def require_active(bot: Kindred, interaction: discord.Interaction[Any]) ->
     on)."""
     if interaction.guild_id is None:
         return
-    if not await bot.store.places.is_active(int(interaction.channel_id or 0), interaction.guild_id):
+    if not await Places(bot.store).is_active(int(interaction.channel_id or 0), interaction.guild_id):
         raise Inactive()
 
 

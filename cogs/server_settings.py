@@ -14,7 +14,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.servertools.settings import CLEAR_WORDS, KEYS, BadValue, is_set, parse_value, show_value
+from bot.servertools.settings import (
+    CLEAR_WORDS,
+    KEYS,
+    BadValue,
+    ServerSettings,
+    is_set,
+    parse_value,
+    show_value,
+)
 from cogs.commands import tell
 from cogs.permissions import is_server_admin, server_admin_only
 from cogs.serverlog import server_policy
@@ -57,6 +65,7 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
+        self.server_settings = ServerSettings(bot.store)
 
     @property
     def character(self) -> str:
@@ -66,7 +75,7 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
     @server_admin_only()
     async def show(self, interaction: discord.Interaction[Any]) -> None:
         guild_id = int(interaction.guild_id or 0)
-        config = await self.bot.store.servers.get(guild_id, fresh=True)
+        config = await self.server_settings.get(guild_id, fresh=True)
         policy = await server_policy(self.bot, guild_id)
         name = interaction.guild.name if interaction.guild else "this server"
         embed = discord.Embed(title=f"{self.character}'s settings in {name}", colour=discord.Colour.blurple())
@@ -125,7 +134,7 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
                 )
                 return
         guild_id = int(interaction.guild_id or 0)
-        await self.bot.store.servers.update(guild_id, **{KEYS[key].column: parsed})
+        await self.server_settings.set(guild_id, key, parsed)
         policy = await server_policy(self.bot, guild_id)
         log.info("server %s: %s set to %r by %s", guild_id, key, parsed, interaction.user.id)
         default = " (the global default)" if value.strip().lower() in CLEAR_WORDS else ""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.reply.policy import ServerPolicy, resolve
+from bot.servertools.settings import ServerSettings
 
 if TYPE_CHECKING:
     from cogs.bot import Kindred
@@ -18,8 +19,8 @@ log = logging.getLogger(__name__)
 
 
 async def server_policy(bot: Kindred, guild_id: int, *, fresh: bool = False) -> ServerPolicy:
-    config = await bot.store.servers.get(guild_id, fresh=fresh)
-    channel = bot.get_channel(bot.settings.log_channel) if bot.settings.log_channel else None
+    config = await ServerSettings(bot.store).get(guild_id, fresh=fresh)
+    channel = bot.get_channel(bot.settings.secrets.log_channel) if bot.settings.secrets.log_channel else None
     here = getattr(getattr(channel, "guild", None), "id", None) == guild_id
     return resolve(bot.settings, config, global_log_here=here)
 

@@ -17,6 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.operator.places import Places
 from cogs.permissions import admin_only, in_server
 from database.places import effective_activation
 
@@ -43,9 +44,10 @@ class PlaceSettings(commands.Cog):
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
+        self.places = Places(bot.store)
 
     def _place(self, interaction: discord.Interaction[Any], scope: Scope) -> tuple[str, int, str]:
-        """(place type, place id, how to name it) for the store."""
+        """(place type, place id, how to name it) for the database."""
         if scope == "server":
             guild = interaction.guild
             return ("guild", int(interaction.guild_id or 0),
@@ -56,13 +58,13 @@ class PlaceSettings(commands.Cog):
 
     async def _switch(self, interaction: discord.Interaction[Any], scope: Scope, active: bool) -> None:
         place_type, place_id, name = self._place(interaction, scope)
-        await self.bot.store.places.set_active(place_type, place_id, active)
+        await self.places.set_active(place_type, place_id, active)
         log.info("admin %s %s %s %s", interaction.user.id, "activated" if active else "deactivated",
                  place_type, place_id)
         if active:
             text = f"I'm active in {name}: I read along and reply there."
         else:
-            logged = ("still logged" if self.bot.settings.log_inactive_channels
+            logged = ("still logged" if self.bot.settings.replies.log_inactive_channels
                       else "not logged (log_inactive_channels is off)")
             text = (f"I'm now inactive in {name}: no replies and no reply votes there. "
                     f"Messages there are {logged}.")
@@ -90,10 +92,10 @@ class PlaceSettings(commands.Cog):
     async def status_here(self, interaction: discord.Interaction[Any]) -> None:
         channel_id, guild_id = int(interaction.channel_id or 0), interaction.guild_id
         # One fresh read: the answer and the reasons shown come from the same settings.
-        channel_setting, server_setting = await self.bot.store.places.activation(channel_id, guild_id,
-                                                                                 fresh=True)
+        channel_setting, server_setting = await self.places.activation(channel_id, guild_id)
         effective = effective_activation(channel_setting, server_setting)
-        logging_note = "logged" if effective or self.bot.settings.log_inactive_channels else "not logged"
+        logged = effective or self.bot.settings.replies.log_inactive_channels
+        logging_note = "logged" if logged else "not logged"
         await interaction.response.send_message(
             f"Here I am **{'active' if effective else 'inactive'}** (channel: {on_off(channel_setting)}, "
             f"server: {on_off(server_setting)}; a channel setting wins). Messages here are {logging_note}.",
@@ -103,11 +105,11 @@ class PlaceSettings(commands.Cog):
                           scope: Scope) -> None:
         place_type, place_id, name = self._place(interaction, scope)
         wanted = None if state == "default" else state == "on"
-        await self.bot.store.switches.set(switch, place_type, place_id, wanted)
+        await self.places.set_switch(switch, place_type, place_id, wanted)
         default_key, what = SWITCHES[switch]
-        default = getattr(self.bot.settings, default_key)
+        default = getattr(self.bot.settings.alive, default_key)
         channel_id, guild_id = int(interaction.channel_id or 0), interaction.guild_id
-        effective = await self.bot.store.switches.is_on(switch, channel_id, guild_id, default)
+        effective = await self.places.switch_is_on(switch, channel_id, guild_id, default)
         log.info("admin %s set %s %s for %s %s", interaction.user.id, switch, state, place_type, place_id)
         title = switch.capitalize()
         head = (f"{title} for {name}: back to the default ({'on' if default else 'off'}, {default_key})."

@@ -66,6 +66,6 @@ def run_discord(bot: Any, settings: Settings, run: Callable[[], None]) -> int:
                      "Intents), then start again", 2)
     except (TimeoutError, aiohttp.ClientConnectionError, OSError, discord.GatewayNotFound) as exc:
         detail = str(exc).strip() or type(exc).__name__
-        return _fail(f"cannot reach Discord at {settings.discord_api_base_url} ({detail}): check the "
+        return _fail(f"cannot reach Discord at {settings.discord.discord_api_base_url} ({detail}): check the "
                      "network, DNS and any proxy, then start again", 1)
     return int(bot.exit_code)

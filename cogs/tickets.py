@@ -2,8 +2,8 @@
 with a Close button; closing archives the transcript in the database and posts a summary to the log
 channel. ``/ticket setup`` (server admins) sets the staff role and the channel the threads live in.
 
-Nothing is left half-done: the ticket's row is written first and dropped again when the thread cannot be
-made (a thread made but not recorded is deleted), so there is never a thread without its row or the reverse.
+The workflow (a ticket never left half-done) is bot/servertools/tickets.py's TicketDesk; this cog turns
+Discord in and out.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from bot.servertools.moderation import audit_reason
 from bot.servertools.tickets import (
     CUSTOM_ID,
     CUSTOM_ID_PATTERN,
-    TOPIC_MAX,
     TRANSCRIPT_MAX,
+    TicketDesk,
+    clean_topic,
+    may_close,
     summary,
     thread_name,
     transcript_line,
@@ -79,6 +81,7 @@ class Tickets(commands.Cog):
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
+        self.desk = TicketDesk(bot.store)
 
     @property
     def character(self) -> str:
@@ -120,9 +123,7 @@ class Tickets(commands.Cog):
         if missing:
             await tell(interaction, f"I need {', '.join(missing)} in {target.mention} for tickets.")
             return
-        await self.bot.store.servers.update(
-            guild.id, staff_role_id=staff_role.id, ticket_channel_id=target.id
-        )
+        await self.desk.set_up(guild.id, staff_role.id, target.id)
         log.info("tickets in server %s: staff role %s, channel %s", guild.id, staff_role.id, target.id)
         # Mentioning the role in a private thread is what brings its members in (the bot seldom knows them
         # all without the privileged members intent); that mention works only if it may ping the role.
@@ -147,27 +148,28 @@ class Tickets(commands.Cog):
     async def open_ticket(self, interaction: discord.Interaction[Any], topic: str | None = None) -> None:
         require_server(interaction)
         guild = interaction.guild
-        config = await self.bot.store.servers.get(int(interaction.guild_id or 0), fresh=True)
-        if guild is None or not config.ticket_channel_id or not config.staff_role_id:
+        config = await self.desk.setup_of(int(interaction.guild_id or 0))
+        if guild is None or config is None:
             await tell(interaction, NOT_SET_UP)
             return
-        channel = guild.get_channel(config.ticket_channel_id)
-        role = guild.get_role(config.staff_role_id)
+        channel = guild.get_channel(config.ticket_channel_id or 0)
+        role = guild.get_role(config.staff_role_id or 0)
         if not isinstance(channel, discord.TextChannel) or role is None:
             await tell(
                 interaction,
                 "The ticket channel or staff role is gone: an admin can run `/ticket setup` again.",
             )
             return
-        for ticket in await self.bot.store.tickets.open_for(guild.id, interaction.user.id):
-            if ticket.thread_id:
-                await tell(interaction, f"You already have an open ticket: <#{ticket.thread_id}>.")
-                return
-        about = " ".join((topic or "").split())[:TOPIC_MAX]
+        already = await self.desk.open_thread_of(guild.id, interaction.user.id)
+        if already:
+            await tell(interaction, f"You already have an open ticket: <#{already}>.")
+            return
+        about = clean_topic(topic)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        ticket_id = await self.bot.store.tickets.open(guild.id, channel.id, interaction.user.id, about)
         thread: discord.Thread | None = None
-        try:
+
+        async def make_thread(ticket_id: int) -> int:
+            nonlocal thread
             thread = await channel.create_thread(
                 name=thread_name(ticket_id, about, interaction.user.display_name),
                 type=discord.ChannelType.private_thread,
@@ -191,21 +193,27 @@ class Tickets(commands.Cog):
                 view=view,
                 allowed_mentions=allowed_mentions_for("", users=[interaction.user], roles=[role]),
             )
-            await self.bot.store.tickets.set_thread(ticket_id, thread.id)
-        except BaseException as exc:
-            await self._undo(ticket_id, thread)
-            if isinstance(exc, discord.HTTPException):
-                await interaction.edit_original_response(
-                    content=(
-                        "I couldn't open the ticket: Discord refused (I need Create Private Threads, "
-                        "Send Messages in "
-                        f"Threads and Manage Threads in {channel.mention})."
-                        if isinstance(exc, discord.Forbidden)
-                        else f"I couldn't open the ticket: {clip(exc.text or str(exc), 150)}"
-                    )
+            return thread.id
+
+        async def undo() -> None:
+            await self._delete_thread(thread)
+
+        try:
+            ticket_id = await self.desk.open(
+                guild.id, channel.id, interaction.user.id, about, make_thread, undo
+            )
+        except discord.HTTPException as exc:
+            await interaction.edit_original_response(
+                content=(
+                    "I couldn't open the ticket: Discord refused (I need Create Private Threads, "
+                    "Send Messages in "
+                    f"Threads and Manage Threads in {channel.mention})."
+                    if isinstance(exc, discord.Forbidden)
+                    else f"I couldn't open the ticket: {clip(exc.text or str(exc), 150)}"
                 )
-                return
-            raise
+            )
+            return
+        assert thread is not None  # made by make_thread, or open() raised
         await post_notice(
             self.bot,
             guild.id,
@@ -214,35 +222,31 @@ class Tickets(commands.Cog):
         )
         await interaction.edit_original_response(content=f"Your ticket is open: {thread.mention}.")
 
-    async def _undo(self, ticket_id: int, thread: discord.Thread | None) -> None:
-        """A ticket that failed half-way leaves nothing: its thread deleted, its row dropped."""
+    @staticmethod
+    async def _delete_thread(thread: discord.Thread | None) -> None:
+        """A ticket that failed half-way leaves no thread (the desk drops its row)."""
         if thread is not None:
             try:
                 await thread.delete()
             except discord.HTTPException:
-                log.exception("could not delete the thread of failed ticket %s", ticket_id)
-        await self.bot.store.tickets.discard(ticket_id)
+                log.exception("could not delete the thread %s of a failed ticket", thread.id)
 
     async def close(self, interaction: discord.Interaction[Any], ticket_id: int) -> None:
-        ticket = await self.bot.store.tickets.get(ticket_id)
-        if ticket is None or ticket.status != "open" or ticket.thread_id is None:
+        found = await self.desk.closable(ticket_id)
+        if found is None:
             await tell(interaction, "This ticket is already closed.")
             return
-        config = await self.bot.store.servers.get(ticket.guild_id)
+        ticket, config = found
         user = interaction.user
-        staff = config.staff_role_id is not None and any(
-            r.id == config.staff_role_id for r in getattr(user, "roles", [])
-        )
         if (
-            user.id != ticket.opener_id
-            and not staff
+            not may_close(ticket, config, user.id, {r.id for r in getattr(user, "roles", [])})
             and not interaction.permissions.manage_threads
             and not await is_server_admin(self.bot, interaction)
         ):
             await tell(interaction, "Only the person who opened this ticket or the staff can close it.")
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        thread = await self.bot.fetch_channel(ticket.thread_id)
+        thread = await self.bot.fetch_channel(ticket.thread_id or 0)
         if not isinstance(thread, discord.Thread):
             await interaction.edit_original_response(content="I can't find this ticket's thread any more.")
             return
@@ -257,7 +261,7 @@ class Tickets(commands.Cog):
             )
             async for m in thread.history(limit=TRANSCRIPT_MAX, oldest_first=True)
         ]
-        if not await self.bot.store.tickets.close(ticket_id, user.id, lines):
+        if not await self.desk.close(ticket_id, user.id, lines):
             await interaction.edit_original_response(content="This ticket is already closed.")
             return
         await thread.send(

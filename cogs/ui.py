@@ -62,7 +62,7 @@ async def send_long(interaction: discord.Interaction[Any], text: str, *, deferre
 
 def confirm_timeout(interaction: discord.Interaction[Any]) -> float | None:
     """How long confirmation buttons stay usable (``confirm_timeout_seconds``; 0 means no limit)."""
-    return float(interaction.client.settings.confirm_timeout_seconds) or None  # type: ignore[attr-defined]
+    return float(interaction.client.settings.discord.confirm_timeout_seconds) or None  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- views

@@ -24,17 +24,20 @@ from bot.servertools.moderation import BadInput
 from bot.servertools.polls import (
     CUSTOM_ID,
     CUSTOM_ID_PATTERN,
+    Polls,
     closing_line,
     describe_span,
     parse_poll,
     result_lines,
     results_text,
-    tally,
+    seconds_until_close,
+    vote_answer,
 )
+from bot.servertools.userinfo import UserInfo, known_since
 from cogs.commands import clip, tell
 from cogs.permissions import is_admin, require_server
 from database.models import utcnow
-from database.records import PollRecord, as_utc
+from database.records import PollRecord
 
 if TYPE_CHECKING:
     from cogs.bot import Kindred
@@ -98,6 +101,8 @@ class Utility(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
         self.timers: dict[int, asyncio.Task[None]] = {}
+        self.polls = Polls(bot.store)
+        self.members = UserInfo(bot.store)
 
     @property
     def character(self) -> str:
@@ -105,7 +110,7 @@ class Utility(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(PollButton)
-        for poll in await self.bot.store.polls.open_polls():
+        for poll in await self.polls.open_polls():
             self.schedule(poll)
         if self.timers:
             log.info("polls: %d open poll(s) scheduled to close", len(self.timers))
@@ -121,7 +126,7 @@ class Utility(commands.Cog):
 
     def schedule(self, poll: PollRecord) -> None:
         """Close ``poll`` at its closing time (now, if that has passed)."""
-        delay = max(0.0, (poll.closes_at - utcnow()).total_seconds())
+        delay = seconds_until_close(poll, utcnow())
         old = self.timers.pop(poll.id, None)
         if old is not None:
             old.cancel()
@@ -141,10 +146,10 @@ class Utility(commands.Cog):
 
     async def close_poll(self, poll_id: int) -> bool:
         """Close a poll, retire its buttons and post the results with the chart; False if it was closed."""
-        poll = await self.bot.store.polls.get(poll_id)
-        if poll is None or not await self.bot.store.polls.close(poll_id):
+        closed = await self.polls.close(poll_id)
+        if closed is None:
             return False
-        counts = tally(poll.options, await self.bot.store.polls.counts(poll_id))
+        poll, counts = closed.poll, closed.counts
         channel = self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
         if poll.message_id is not None:
             try:
@@ -175,24 +180,16 @@ class Utility(commands.Cog):
         return True
 
     async def vote(self, interaction: discord.Interaction[Any], poll_id: int, option: int) -> None:
-        poll = await self.bot.store.polls.get(poll_id)
-        if poll is None or not 0 <= option < len(poll.options):
+        vote = await self.polls.vote(poll_id, interaction.user.id, option)
+        if vote.tally is None:
             await tell(interaction, "This poll no longer exists.")
             return
-        before = await self.bot.store.polls.vote_of(poll_id, interaction.user.id)
-        if not await self.bot.store.polls.vote(poll_id, interaction.user.id, option):
+        if not vote.counted:
             await tell(interaction, "This poll has closed; votes are no longer counted.")
             return
-        counts = tally(poll.options, await self.bot.store.polls.counts(poll_id))
+        poll, counts = vote.tally.poll, vote.tally.counts
         await interaction.response.edit_message(embed=poll_embed(poll, counts))  # the live counts
-        choice = poll.options[option]
-        text = (
-            f"You already voted for **{choice}**."
-            if before == option
-            else f"Your vote moved to **{choice}**."
-            if before is not None
-            else f"You voted for **{choice}**. Press another option to change it."
-        )
+        text = vote_answer(poll.options[option], option, vote.before)
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
 
     @app_commands.command(
@@ -213,18 +210,11 @@ class Utility(commands.Cog):
         except BadInput as exc:
             await tell(interaction, str(exc))
             return
-        closes_at = utcnow() + spec.duration
-        store = self.bot.store.polls
-        poll_id = await store.create(
-            int(interaction.guild_id or 0),
-            int(interaction.channel_id or 0),
-            interaction.user.id,
-            spec.question,
-            spec.options,
-            closes_at,
+        poll = await self.polls.create(
+            int(interaction.guild_id or 0), int(interaction.channel_id or 0), interaction.user.id, spec,
+            utcnow(),
         )
-        poll = await store.get(poll_id)
-        assert poll is not None
+        poll_id = poll.id
         try:
             sent = await interaction.response.send_message(
                 f"*{self.character} sets up a ballot box.* Poll by {interaction.user.mention}, open for "
@@ -234,9 +224,9 @@ class Utility(commands.Cog):
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             message_id = sent.message_id or (await interaction.original_response()).id
-            await store.set_message(poll_id, message_id)
+            await self.polls.posted(poll_id, message_id)
         except BaseException:
-            await store.delete(poll_id)  # no poll without its message
+            await self.polls.discard(poll_id)  # no poll without its message
             raise
         self.schedule(poll)
         log.info(
@@ -245,7 +235,7 @@ class Utility(commands.Cog):
             interaction.user.id,
             interaction.channel_id,
             len(spec.options),
-            closes_at.isoformat(),
+            poll.closes_at.isoformat(),
         )
 
     # -- info
@@ -282,18 +272,18 @@ class Utility(commands.Cog):
         )
         if target.is_timed_out() and target.timed_out_until:
             embed.add_field(name="Timed out", value=f"until {stamp(target.timed_out_until)}")
-        known = await self.bot.store.people.get_user(target.id)
+        known = await self.members.known(target.id)
         embed.add_field(
             name=f"Known to {self.character}",
             inline=False,
             value=(
-                f"since {stamp(known.first_seen)} ({(utcnow() - as_utc(known.first_seen)).days} days)"
+                f"since {stamp(known.first_seen)} ({known_since(known, utcnow())} days)"
                 if known is not None
                 else "not yet: we haven't talked"
             ),
         )
         if known is not None and await is_admin(self.bot, interaction.user):
-            rel = await self.bot.store.people.relationship(self.bot.engine.character_key, target.id)
+            rel = await self.members.relationship(self.bot.engine.character_key, target.id)
             embed.add_field(
                 name="Relationship (admins only)",
                 inline=False,

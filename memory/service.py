@@ -154,6 +154,11 @@ class MemoryService:
         await self.store.people.ensure_user(user_id, name)
         await self.store.people.set_memory_consent(user_id, consent)
 
+    async def opted_out(self, user_id: int) -> bool:
+        """Whether the user said no to being remembered (``/memory opt-out``; kept through a forget)."""
+        user = await self.store.people.get_user(user_id)
+        return user is not None and user.memory_consent is False
+
     async def forget_user(self, user_id: int) -> dict[str, int]:
         """Delete everything stored about a user (and stop work in flight about them)."""
         self.summarizer.forget_user(user_id)

@@ -129,7 +129,7 @@ class Harness:
         if self.extensions is not None:
             bot.extensions_to_load = list(self.extensions)
         self.bot = bot
-        self._runner = asyncio.create_task(bot.start(settings.discord_token), name="kindred-bot")
+        self._runner = asyncio.create_task(bot.start(settings.secrets.discord_token), name="kindred-bot")
         await self.discord.wait_for(lambda d: bot.is_ready() or self._runner.done(), timeout=15)
         if self._runner.done():
             self._runner.result()  # surface a start-up failure

@@ -42,3 +42,33 @@ def test_no_class_has_more_than_forty_methods() -> None:
                     if len(methods) > MAX_METHODS_PER_CLASS:
                         crowded[f"{path.relative_to(ROOT)}:{node.name}"] = len(methods)
     assert crowded == {}
+
+
+MAX_MODULES_DIRECTLY_IN_BOT = 12
+BOT_PACKAGES = {"alive", "core", "operator", "reply", "runtime", "servertools"}
+
+
+def test_bot_is_in_layers_not_modules_side_by_side() -> None:
+    """A new module goes into the package of its layer or feature (README, "Where new things go")."""
+    modules = sorted(p.name for p in (ROOT / "bot").glob("*.py"))
+    packages = {p.name for p in (ROOT / "bot").iterdir() if (p / "__init__.py").is_file()}
+    assert len(modules) <= MAX_MODULES_DIRECTLY_IN_BOT, modules
+    assert packages == BOT_PACKAGES
+
+
+def test_cogs_call_feature_classes_not_the_store() -> None:
+    """A cog turns Discord in and out and calls a feature's plain class; the workflow and the data access
+    live in that class (bot/<feature>/), where they are tested without Discord."""
+    calls = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+             for path in sorted((ROOT / "cogs").glob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1) if "store." in line]
+    assert calls == []
+
+
+def test_settings_are_read_through_their_sections_and_swapped_not_written() -> None:
+    """No bare-key fallback (``settings.<section>.<key>`` everywhere) and nothing writes into a frozen value:
+    a live reload swaps the current settings (bot/core/config/holder.py)."""
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in sorted((ROOT / "bot").rglob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if "__getattr__" in line or "object.__setattr__" in line]
+    assert found == []

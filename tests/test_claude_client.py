@@ -139,7 +139,7 @@ async def test_recorded_cost_is_exact_for_cache_writes_and_reads(
     writes, reads = (r.usage for r in fake.requests)
     assert writes["cache_creation_input_tokens"] > 0 and writes["cache_read_input_tokens"] == 0
     assert reads["cache_read_input_tokens"] > 0 and reads["cache_creation_input_tokens"] > 0
-    price = client.settings.cost_per_token_sonnet
+    price = client.settings.models.cost_per_token_sonnet
     calls = list(reversed(await api_calls(store, user_id=7)))  # oldest first, like fake.requests
     assert len(calls) == 2
     for call, usage in zip(calls, (writes, reads), strict=True):

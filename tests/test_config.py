@@ -80,18 +80,22 @@ def claudemask(tmp_path: Path) -> tuple[Path, Path]:
 def test_claudemask_files_work_unchanged(claudemask: tuple[Path, Path]) -> None:
     char, config = claudemask
     s = load_settings(char, config, environ={})
-    assert s.discord_token == "discord-test-token" and s.anthropic_api_key == "sk-test"
-    assert s.log_channel == 555 and s.yes_no_vote_count == 5 and s.bot_reply_threshold == 1
-    assert s.typing_speed_cpm == 300 and s.min_typing_time == 6.0 and s.reply_cooldown == 15.0
-    assert s.voting_model == "claude-3-5-haiku-20241022" and s.premium_model == "claude-3-7-sonnet-latest"
-    assert s.cost_per_token_haiku == 0.0000008
+    assert s.secrets.discord_token == "discord-test-token" and s.secrets.anthropic_api_key == "sk-test"
+    assert s.secrets.log_channel == 555 and s.replies.yes_no_vote_count == 5
+    assert s.replies.bot_reply_threshold == 1
+    assert s.typing.typing_speed_cpm == 300 and s.typing.min_typing_time == 6.0
+    assert s.replies.reply_cooldown == 15.0
+    assert s.replies.voting_model == "claude-3-5-haiku-20241022"
+    assert s.models.premium_model == "claude-3-7-sonnet-latest"
+    assert s.models.cost_per_token_haiku == 0.0000008
 
 
 def test_environment_overrides_both_files_case_insensitively(claudemask: tuple[Path, Path]) -> None:
     char, config = claudemask
     s = load_settings(char, config, environ={"DISCORD_TOKEN": "from-env", "Yes_No_Vote_Count": "7",
                                              "LOG_CHANNEL_ID": "777", "ADMIN_USER_IDS": "1, 2,3"})
-    assert s.discord_token == "from-env" and s.yes_no_vote_count == 7 and s.log_channel == 777
+    assert s.secrets.discord_token == "from-env" and s.replies.yes_no_vote_count == 7
+    assert s.secrets.log_channel == 777
     assert s.admin_ids == frozenset({1, 2, 3})
 
 
@@ -209,8 +213,8 @@ def test_non_finite_numbers_are_rejected(claudemask: tuple[Path, Path], value: s
 
 def test_log_level_must_be_a_logging_level(claudemask: tuple[Path, Path]) -> None:
     char, config = claudemask
-    assert load_settings(char, config, environ={}).log_level == "INFO"
-    assert load_settings(char, config, environ={"LOG_LEVEL": "debug"}).log_level == "DEBUG"
+    assert load_settings(char, config, environ={}).storage.log_level == "INFO"
+    assert load_settings(char, config, environ={"LOG_LEVEL": "debug"}).storage.log_level == "DEBUG"
     config.write_text(CLAUDEMASK_CONFIG + "log_level=verbose\n")
     with pytest.raises(ConfigError) as err:
         load_settings(char, config, environ={})
@@ -366,10 +370,11 @@ def test_sections_hold_every_key_and_flat_reads_agree(claudemask: tuple[Path, Pa
     assert s.memory.recall_token_budget == 123 and s.memory.memory_consent == "opt_in"
     assert s.memory.core_memory_token_threshold == 25000 and s.typing.min_typing_time == 6.0
     assert sorted(SECTIONS) == sorted({x.section for x in SETTINGS})
-    for setting in SETTINGS:
-        assert getattr(s, setting.key) == getattr(getattr(s, setting.section), setting.key), setting.key
+    for setting in SETTINGS:  # every key is read through its section, never by bare key
+        assert hasattr(getattr(s, setting.section), setting.key), setting.key
+        assert not hasattr(s, setting.key), setting.key
     with pytest.raises(AttributeError):
-        _ = s.recall_token_budgte  # a typo is an error, not None
+        _ = s.memory.recall_token_budgte  # type: ignore[attr-defined]  # a typo is an error, not None
     with pytest.raises(ConfigError) as err:
         load_settings(char, config, environ={"MEMORY_CONSENT": "some"})
     assert err.value.key == "memory_consent" and "all, opt_in" in str(err.value)

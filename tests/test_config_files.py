@@ -34,10 +34,10 @@ def test_local_env_sits_between_character_env_and_the_environment(tmp_path: Path
                             "reply_cooldown=1\n",
                   character__local__env='discord_token="from-local"\nreply_cooldown=2\n')
     settings = load_settings(char, None, environ={"ANTHROPIC_API_KEY": "a"})
-    assert settings.discord_token == "from-local" and settings.reply_cooldown == 2
+    assert settings.secrets.discord_token == "from-local" and settings.replies.reply_cooldown == 2
     assert settings.origins["discord_token"] == str(char / "character.local.env")
     settings = load_settings(char, None, environ={"ANTHROPIC_API_KEY": "a", "REPLY_COOLDOWN": "3"})
-    assert settings.reply_cooldown == 3 and settings.origins["reply_cooldown"] == "environment"
+    assert settings.replies.reply_cooldown == 3 and settings.origins["reply_cooldown"] == "environment"
 
 
 def test_local_env_is_git_ignored_and_the_example_says_so() -> None:

@@ -129,8 +129,8 @@ async def test_the_live_feed_words_dms_as_the_log_channel_does_and_drops_for_slo
 def test_dashboard_settings_are_checked_and_the_token_never_shown(tmp_path: Path) -> None:
     env = {"DISCORD_TOKEN": "d", "ANTHROPIC_API_KEY": "a"}
     settings = load_settings(FINN, None, environ=env)
-    assert (settings.dashboard_port, settings.dashboard_host) == (0, "127.0.0.1")
-    assert settings.dashboard_token == ""
+    assert (settings.dashboard.dashboard_port, settings.dashboard.dashboard_host) == (0, "127.0.0.1")
+    assert settings.dashboard.dashboard_token == ""
     char_env = str(FINN / "character.local.env")  # where a missing secret belongs (git-ignored)
     for extra, key, file, words in (
             ({"DASHBOARD_PORT": "8080"}, "dashboard_token", char_env, "missing"),
@@ -151,7 +151,7 @@ def test_dashboard_settings_are_checked_and_the_token_never_shown(tmp_path: Path
         load_settings(FINN, config, environ=env)
     assert err.value.file == str(config) and "tiny" not in str(err.value)
     on = load_settings(FINN, None, environ={**env, "DASHBOARD_PORT": "8080", "DASHBOARD_TOKEN": TOKEN})
-    assert on.dashboard_port == 8080 and TOKEN not in repr(on)
+    assert on.dashboard.dashboard_port == 8080 and TOKEN not in repr(on)
 
 
 # --------------------------------------------------------------------------- the server alone, over HTTP

@@ -111,7 +111,7 @@ async def test_streamed_reply_that_fails_is_replaced_by_the_fallback(make_harnes
     channel = int(sent["channel_id"])
     await h.replies(channel)
     await h.discord.wait_for(lambda d: [m["content"] for m in d.posted(channel)] == [
-        h.settings().fallback_reply.replace("{name}", "Finn")], timeout=10, what="the fallback")
+        h.settings().replies.fallback_reply.replace("{name}", "Finn")], timeout=10, what="the fallback")
     assert edits(h)  # the first sentence was out, and was replaced
 
 

@@ -253,8 +253,9 @@ def test_settings_for_the_openai_backend(tmp_path: Path) -> None:
     # Every model on a local server: no Anthropic key is needed, and one model named serves every purpose.
     settings = settings_for(tmp_path, LLM_BACKEND="OpenAI", OPENAI_BASE_URL="http://localhost:11434/v1",
                             DEFAULT_MODEL="llama3.2")
-    assert settings.llm_backend == "openai" and settings.anthropic_api_key == ""
-    assert settings.premium_model == settings.voting_model == "llama3.2" and settings.summary_model == ""
+    assert settings.models.llm_backend == "openai" and settings.secrets.anthropic_api_key == ""
+    assert settings.models.premium_model == settings.replies.voting_model == "llama3.2"
+    assert settings.models.summary_model == ""
     assert models_in_use(settings) == {"openai": ["llama3.2"]}
     with pytest.raises(ConfigError, match="default_model: missing: name the model"):  # not claude-* there
         settings_for(tmp_path, LLM_BACKEND="openai")

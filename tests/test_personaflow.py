@@ -469,7 +469,7 @@ async def test_claude_summarizer_through_kindreds_client(store: Store) -> None:
     assert first.metadata["method"] == "summarizer" and first.metadata["summarized_count"] == 3
     request = fc.requests[0]
     assert "Memories of Sam" in fc.all_text(request) and all(f in fc.all_text(request) for f in FACTS[:3])
-    assert request.body["model"] == settings.default_model
+    assert request.body["model"] == settings.models.default_model
     assert later.metadata["method"] == "extractive" and "Rust" in str(later.content)  # the fallback
     assert len(fc.requests) == 2
     usage = await store.usage.totals(purpose=ClaudeSummarizer.PURPOSE)  # usage recorded in Kindred's database

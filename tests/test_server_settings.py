@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.core.config import MemorySettings, ReplySettings, SecretSettings, Settings
 from bot.reply.policy import ServerPolicy, language_hint, resolve
 from bot.servertools.settings import parse_value
 from database.records import ServerConfig
@@ -60,12 +62,11 @@ def test_values_are_read_and_resolved_over_the_global_defaults() -> None:
         with pytest.raises(BadValue):
             parse_value(key, value)
 
-    class Globals:
-        yes_no_vote_count, memory_consent, log_channel = 3, "all", 42
-
-    policy = resolve(Globals(), ServerConfig(1, vote_count=7), global_log_here=True)  # type: ignore[arg-type]
+    globals_ = Settings(Path("finn"), replies=ReplySettings(yes_no_vote_count=3),
+                        memory=MemorySettings(memory_consent="all"), secrets=SecretSettings(log_channel=42))
+    policy = resolve(globals_, ServerConfig(1, vote_count=7), global_log_here=True)
     assert policy == ServerPolicy("vote", 7, False, "all", 42, "")
-    assert resolve(Globals(), None).log_channel_id is None  # type: ignore[arg-type]
+    assert resolve(globals_, None).log_channel_id is None
     assert language_hint(policy) == "" and "German" in language_hint(
         ServerPolicy("vote", 3, False, "all", None, "German")
     )

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from bot.core.character import CharacterSource
-from bot.core.config import BY_KEY, PROJECT_ROOT, SETTINGS, load_settings
+from bot.core.config import BY_KEY, PROJECT_ROOT, SETTINGS, MemorySettings, load_settings
 from bot.core.config.docs import render_example, render_markdown
-from bot.core.config.live import apply, changes, live_section, live_settings
+from bot.core.config.holder import SettingsHolder
+from bot.core.config.live import changes, live_settings
 from bot.reply.throttle import BotThrottle
 from bot.runtime.reloader import ConfigReloader
 from database.store import Store
@@ -156,7 +157,7 @@ async def test_config_and_character_changes_apply_live(db_url: str, tmp_path: Pa
         restart = await _logged(caplog, "shard_count 1 -> 2: read at start-up, applies after a restart")
         assert "core_prompt changed" in await _logged(caplog, "core_prompt")
         assert h.bot is not None
-        assert h.bot.settings.shard_count == 1  # the running value stays
+        assert h.bot.settings.discord.shard_count == 1  # the running value stays
         # memory/ was handed its section, and reads it through the bot's settings
         assert h.bot.memory.recall.settings.recall_token_budget == 123
         second = await _exchange(h, "again", "Second.", 2)
@@ -219,9 +220,12 @@ def _settings(tmp_path: Path, **env: str) -> Any:
     return load_settings(FINN, None, environ={"DISCORD_TOKEN": "t", "ANTHROPIC_API_KEY": "k", **env})
 
 
-def test_changes_apply_in_place_keeping_restart_keys(tmp_path: Path) -> None:
-    running = _settings(tmp_path, DEFAULT_MAX_TOKENS="700", SHARD_COUNT="1", DISCORD_TOKEN="old-secret")
-    memory = live_section(running, "memory")
+def test_a_reload_is_swapped_in_keeping_restart_keys(tmp_path: Path) -> None:
+    first = _settings(tmp_path, DEFAULT_MAX_TOKENS="700", SHARD_COUNT="1", DISCORD_TOKEN="old-secret")
+    holder = SettingsHolder(first)
+    running = holder.settings()  # what the bot hands its components
+    memory = holder.section("memory")
+    models = holder.live("models")
     throttle = BotThrottle(running)
     new = _settings(tmp_path, DEFAULT_MAX_TOKENS="321", SHARD_COUNT="2", DISCORD_TOKEN="new-secret",
                     RECALL_TOKEN_BUDGET="5", REPLY_COOLDOWN="2.5")
@@ -231,10 +235,12 @@ def test_changes_apply_in_place_keeping_restart_keys(tmp_path: Path) -> None:
     assert found["default_max_tokens"].describe() == "default_max_tokens 700 -> 321"
     assert found["discord_token"].describe() == ("discord_token changed: read at start-up, applies after a "
                                                  "restart (the running value stays)")  # no secret logged
-    apply(running, live_settings(running, new))
-    assert running.default_max_tokens == 321 and memory.recall_token_budget == 5
+    assert holder.swap(live_settings(holder.current, new)) is first
+    assert first.models.default_max_tokens == 700  # nothing frozen was written to
+    assert running.models.default_max_tokens == 321 and models.now.default_max_tokens == 321
+    assert memory.recall_token_budget == 5 and isinstance(memory, MemorySettings)
     assert throttle.cooldown == 2.5  # the engine's bot-to-bot throttle reads the settings at each decision
-    assert running.shard_count == 1 and running.discord_token == "old-secret"
+    assert running.discord.shard_count == 1 and running.secrets.discord_token == "old-secret"
     persona = replace(new, raw={**new.raw, "core_prompt": "x" * 500})
     [prompt] = [c for c in changes(new, persona) if c.key == "core_prompt"]
     assert prompt.describe() == "core_prompt changed (the persona follows it from the next message)"
@@ -246,7 +252,7 @@ async def test_config_reload_seconds_0_watches_nothing(tmp_path: Path) -> None:
     async def reseed(folder: Path) -> None:
         raise AssertionError("nothing is watched")
 
-    reloader = ConfigReloader(settings, [CharacterSource(FINN, None, {})], reseed)
+    reloader = ConfigReloader(SettingsHolder(settings), [CharacterSource(FINN, None, {})], reseed)
     reloader.start()
     assert reloader._task is None
     await reloader.stop()

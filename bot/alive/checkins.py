@@ -20,6 +20,7 @@ from bot.core.pipeline import Outlet
 from bot.core.tokens import counted
 from bot.reply.engine import ReplyEngine
 from database.records import CheckInDue, Turn
+from database.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,11 @@ class CheckInRound:
 
     async def run(self, now: datetime) -> str:
         settings = self.engine.settings
-        if not settings.checkins:
+        if not settings.alive.checkins:
             return "check-ins are off"
         if not self.sensible_hour(now):
             return "not a sensible local hour"
-        due = await self.engine.store.checkins.due(now - timedelta(days=settings.checkin_after_days))
+        due = await self.engine.store.checkins.due(now - timedelta(days=settings.alive.checkin_after_days))
         sent = 0
         for person in due:
             try:
@@ -76,7 +77,7 @@ class CheckInRound:
         days = max(1, int((now - person.last_seen) / timedelta(days=1)))
         try:
             completion = await engine.claude.generate(
-                prompt(system, ASK.format(name=name, days=days)), model=engine.settings.default_model,
+                prompt(system, ASK.format(name=name, days=days)), model=engine.settings.models.default_model,
                 user_id=person.user_id, purpose="checkin", max_tokens=persona.max_tokens,
                 temperature=persona.temperature)
         except ClaudeUnavailable as exc:
@@ -104,3 +105,13 @@ class CheckInRound:
         log.info("check-in sent to user %s after %d days of silence", person.user_id, days)
         self.mirror(f"Check-in sent to user {person.user_id} ({days} days of silence).")
         return True
+
+
+class CheckInChoice:
+    """``/checkin on|off``: whether someone wants a DM after a long silence."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def choose(self, user_id: int, name: str, wanted: bool) -> None:
+        await self.store.checkins.set(user_id, name, wanted)

@@ -90,4 +90,4 @@ async def speak(settings: Settings, outlet: Outlet, parts: Sequence[str]) -> lis
 
 
 def split(settings: Settings, text: str) -> list[str]:
-    return split_message(text, settings.max_message_length)
+    return split_message(text, settings.discord.max_message_length)

@@ -116,20 +116,21 @@ class ProactiveRound:
     async def run(self, now: datetime) -> str:
         settings, store = self.engine.settings, self.engine.store
         if self.time.is_quiet(now):
-            where = f"{settings.quiet_hours}, {settings.timezone}"
+            where = f"{settings.alive.quiet_hours}, {settings.alive.timezone}"
             self.mirror(f"Proactive round skipped: quiet hours ({where}).")
             self.last = []
             return "quiet hours"
         verdicts: list[Verdict] = []
         for place in self.places():
-            on = await store.switches.is_on(SWITCH, place.channel_id, place.guild_id, settings.proactive_talk)
+            on = await store.switches.is_on(SWITCH, place.channel_id, place.guild_id,
+                                            settings.alive.proactive_talk)
             if not on:
                 continue
             active = await store.places.is_active(place.channel_id, place.guild_id)
             recent = await store.log.recent_messages(place.channel_id, limit=RECENT)
             go, reason = judge(now, recent, self.engine.own_author_ids, active=active,
-                               max_silence=timedelta(hours=settings.proactive_max_silence_hours),
-                               chance=settings.proactive_chance, roll=self.rng.random)
+                               max_silence=timedelta(hours=settings.alive.proactive_max_silence_hours),
+                               chance=settings.alive.proactive_chance, roll=self.rng.random)
             kind = ""
             if go:
                 kind = "comment" if self.rng.random() < 0.5 else "thought"
@@ -162,7 +163,7 @@ class ProactiveRound:
         request = prompt(system, context)
         try:
             completion = await engine.claude.generate(
-                request, model=settings.default_model, user_id=None, purpose="proactive",
+                request, model=settings.models.default_model, user_id=None, purpose="proactive",
                 max_tokens=persona.max_tokens, temperature=persona.temperature)
         except ClaudeUnavailable as exc:
             log.warning("proactive message in %s skipped: Claude failed (%s)", place.label, exc)

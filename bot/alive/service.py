@@ -67,12 +67,12 @@ class Alive:
         self.settings: Settings = settings
         self.mirror = mirror
         self.clock = clock
-        self.time = LocalTime.of(settings.timezone, settings.quiet_hours)
-        self.consent = Consent(engine.store, settings.memory_consent)
+        self.time = LocalTime.of(settings.alive.timezone, settings.alive.quiet_hours)
+        self.consent = Consent(engine.store, settings.memory.memory_consent)
         self.feelings = {m.character_key: Feelings(engine.store, m.character_key, self.time, self.now)
                          for m in self.members}
         self.style = StyleMirror(engine.store, self.consent)
-        self.reactions = ReactionGate(settings.reaction_rate_limit)
+        self.reactions = ReactionGate(settings.alive.reaction_rate_limit)
         self.status = StatusKeeper(engine, feeling=self.feeling_block, apply=side.show_status, mirror=mirror)
         self.proactive = ProactiveRound(engine, self.time, places=side.places, outlet_for=side.outlet_for,
                                         status=self.status.current, feeling=self.feeling_block, mirror=mirror)
@@ -80,7 +80,8 @@ class Alive:
                                      remembers=self.consent.allows, mirror=mirror)
         key = engine.character_key
         self.jobs = [DurableJob(engine.store, f"proactive:{key}" + (f":shards {shards}" if shards else ""),
-                                timedelta(minutes=settings.proactive_interval_minutes), self.proactive.run),
+                                timedelta(minutes=settings.alive.proactive_interval_minutes),
+                                self.proactive.run),
                      DurableJob(engine.store, f"checkins:{key}", CHECKIN_INTERVAL, self.checkins.run)]
         self._learnt: deque[int] = deque(maxlen=256)  # messages already learnt from (several characters)
         self._hooks: list[tuple[list[Any], Any]] = []  # (engine hook list, what was added to it)
@@ -96,13 +97,13 @@ class Alive:
             feelings = self.feelings[engine.character_key]
             # Emote syntax is checked whatever server_emotes says: nothing invalid may reach Discord.
             hooks: list[tuple[list[Any], Any]] = [(engine.reply_filters, self.render)]
-            if s.emotions:
+            if s.alive.emotions:
                 hooks += [(engine.system_providers, feelings.system_part),
                           (engine.turn_listeners, feelings.on_turn)]
-            if s.style_mirroring:
+            if s.alive.style_mirroring:
                 hooks += [(engine.system_providers, self.style.system_part),
                           (engine.turn_listeners, self.learn)]
-            if s.server_emotes:
+            if s.alive.server_emotes:
                 hooks.append((engine.system_providers, self.emote_part))
             hooks.append((engine.decision_listeners, self.react))
             for hook_list, hook in hooks:
@@ -135,15 +136,15 @@ class Alive:
         return self.feelings[self.engine.character_key]
 
     def feeling_block(self) -> str:
-        return self.main_feelings.block() if self.settings.emotions else ""
+        return self.main_feelings.block() if self.settings.alive.emotions else ""
 
     def feeling_line(self) -> str:
         """How the character feels, for /status and the log channel."""
-        return self.main_feelings.describe() if self.settings.emotions else "off (emotions=false)"
+        return self.main_feelings.describe() if self.settings.alive.emotions else "off (emotions=false)"
 
     async def status_lines(self) -> str:
         """The log channel's ``status`` lines about feelings, the custom status and proactive talk."""
-        status = await self.status.current() if self.settings.custom_status else ""
+        status = await self.status.current() if self.settings.alive.custom_status else ""
         proactive = self.jobs[0]
         row = await self.engine.store.schedule.get(proactive.name)
         rounds = (f"next round {row.next_due:%Y-%m-%d %H:%M} UTC, last: {row.last_result or 'none yet'}"
@@ -151,14 +152,14 @@ class Alive:
         s = self.settings
         return "\n".join([
             f"Feeling: {self.feeling_line()}",
-            f"Custom status: {status or ('(none yet)' if s.custom_status else 'off')}",
-            f"Proactive talk: default {'on' if s.proactive_talk else 'off'} · every "
-            f"{s.proactive_interval_minutes} min · chance {s.proactive_chance:g} · {rounds}",
+            f"Custom status: {status or ('(none yet)' if s.alive.custom_status else 'off')}",
+            f"Proactive talk: default {'on' if s.alive.proactive_talk else 'off'} · every "
+            f"{s.alive.proactive_interval_minutes} min · chance {s.alive.proactive_chance:g} · {rounds}",
         ])
 
     async def refresh_status_answer(self) -> str:
         """``/bot status-refresh`` and the log channel's ``refresh status``: the answer to show the admin."""
-        if not self.settings.custom_status:
+        if not self.settings.alive.custom_status:
             return "The custom status is switched off (custom_status=false)."
         status = await self.status.refresh(self.clock())
         if status is None:
@@ -184,7 +185,8 @@ class Alive:
     # -- emotes
 
     def emotes(self, msg: Incoming) -> EmoteSet:
-        return self.side.emotes_for(msg.guild_id) if self.settings.server_emotes and not msg.is_dm else EMPTY
+        on = self.settings.alive.server_emotes and not msg.is_dm
+        return self.side.emotes_for(msg.guild_id) if on else EMPTY
 
     def emote_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         return self.emotes(msg).prompt_block()
@@ -200,7 +202,7 @@ class Alive:
         if not stimuli:
             return
         store = self.engine.store
-        default = self.settings.emote_reactions
+        default = self.settings.alive.emote_reactions
         if not await store.switches.is_on(REACTIONS, msg.channel_id, msg.guild_id, default):
             return
         previous = await store.log.recent_messages(msg.channel_id, limit=1, before_id=msg.message_id)
@@ -208,12 +210,12 @@ class Alive:
             return
         where = msg.log_place  # a private place by id only
         if not self.reactions.allow(msg.channel_id, self.clock()):
-            limit = self.settings.reaction_rate_limit
+            limit = self.settings.alive.reaction_rate_limit
             self.mirror(f"No emote reaction in {where}: {limit} per hour reached.")
             return
         emote = warm_reaction(self.emotes(msg), stimuli)
         await self.side.react(msg.channel_id, msg.message_id, emote)
-        if self.settings.emotions:
+        if self.settings.alive.emotions:
             feelings = self.main_feelings
             feelings.feel(msg.content)
             await feelings.save()

@@ -57,10 +57,10 @@ class ClaudeUnavailable(Exception):
 def price_per_input_token(settings: Settings, model: str) -> float:
     name = model.lower()
     if "haiku" in name:
-        return settings.cost_per_token_haiku
+        return settings.models.cost_per_token_haiku
     if "opus" in name:
-        return settings.cost_per_token_opus
-    return settings.cost_per_token_sonnet
+        return settings.models.cost_per_token_opus
+    return settings.models.cost_per_token_sonnet
 
 
 def cost_of(settings: Settings, model: str, usage: CallUsage) -> float:
@@ -73,9 +73,9 @@ def cost_of(settings: Settings, model: str, usage: CallUsage) -> float:
 def models_in_use(settings: Settings) -> dict[str, list[str]]:
     """backend -> the configured models (replies, premium replies, votes, background work) it serves."""
     used: dict[str, list[str]] = {}
-    for model in (settings.default_model, settings.premium_model, settings.voting_model,
-                  settings.summary_model or settings.default_model):
-        backend, name = route(model, settings.llm_backend)
+    for model in (settings.models.default_model, settings.models.premium_model, settings.replies.voting_model,
+                  settings.models.summary_model or settings.models.default_model):
+        backend, name = route(model, settings.models.llm_backend)
         if name not in used.setdefault(backend, []):
             used[backend].append(name)
     return used
@@ -87,11 +87,11 @@ class ClaudeClient:
     def __init__(self, settings: Settings, store: Store | None, *, sdk: AsyncAnthropic | None = None) -> None:
         self.settings = settings
         self.store = store
-        self._timeout = max(settings.llm_timeout, settings.summarize_timeout, settings.should_reply_timeout,
-                            1.0)
+        self._timeout = max(settings.timeouts.llm_timeout, settings.timeouts.summarize_timeout,
+                            settings.timeouts.should_reply_timeout, 1.0)
         self._anthropic_sdk = sdk
         self._backends: dict[str, Backend] = {}
-        self._costs = parse_model_costs(settings.model_costs)
+        self._costs = parse_model_costs(settings.models.model_costs)
         self._in_use = models_in_use(settings)
         for name in self._in_use:  # made now, so the first reply does not pay for an SDK client
             self.backend(name)
@@ -112,14 +112,14 @@ class ClaudeClient:
             if name == "openai":
                 from bot.core.models.openai import OpenAIBackend
 
-                found = OpenAIBackend(api_key=self.settings.openai_api_key,
-                                      base_url=self.settings.openai_base_url, timeout=self._timeout)
+                found = OpenAIBackend(api_key=self.settings.secrets.openai_api_key,
+                                      base_url=self.settings.models.openai_base_url, timeout=self._timeout)
             else:
                 from bot.core.models.anthropic import AnthropicBackend
 
-                found = AnthropicBackend(api_key=self.settings.anthropic_api_key,
-                                         base_url=self.settings.anthropic_base_url, timeout=self._timeout,
-                                         sdk=self._anthropic_sdk)
+                found = AnthropicBackend(api_key=self.settings.secrets.anthropic_api_key,
+                                         base_url=self.settings.secrets.anthropic_base_url,
+                                         timeout=self._timeout, sdk=self._anthropic_sdk)
             self._backends[name] = found
         return found
 
@@ -156,9 +156,9 @@ class ClaudeClient:
         return problems
 
     def _make_api_logger(self) -> logging.Logger | None:
-        if not self.settings.enable_api_call_logging:
+        if not self.settings.storage.enable_api_call_logging:
             return None
-        path = Path(self.settings.api_log_file)
+        path = Path(self.settings.storage.api_log_file)
         if not path.is_absolute():
             path = PROJECT_ROOT / path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -199,15 +199,16 @@ class ClaudeClient:
         """One reply; streamed when configured (``on_text`` sees the text so far)."""
         kwargs: dict[str, Any] = {
             "model": model,
-            "max_tokens": max_tokens or self.settings.default_max_tokens,
+            "max_tokens": max_tokens or self.settings.models.default_max_tokens,
             "messages": prompt.messages,
         }
-        _set_temperature(kwargs, self.settings.default_temperature if temperature is None else temperature)
+        _set_temperature(kwargs,
+                         self.settings.models.default_temperature if temperature is None else temperature)
         if prompt.system:
             kwargs["system"] = prompt.system
-        use_stream = self.settings.stream_replies if stream is None else stream
+        use_stream = self.settings.models.stream_replies if stream is None else stream
         return await self._call(kwargs, purpose=purpose, user_id=user_id,
-                                timeout=self.settings.llm_timeout if timeout is None else timeout,
+                                timeout=self.settings.timeouts.llm_timeout if timeout is None else timeout,
                                 stream=use_stream, on_text=on_text)
 
     async def vote(self, prompt: Prompt, *, count: int, user_id: int | None) -> list[bool | None]:
@@ -216,9 +217,10 @@ class ClaudeClient:
         async def one() -> bool | None:
             try:
                 completion = await self._call(
-                    {"model": self.settings.voting_model, "max_tokens": 5,
+                    {"model": self.settings.replies.voting_model, "max_tokens": 5,
                      "system": prompt.system, "messages": prompt.messages},
-                    purpose="vote", user_id=user_id, timeout=self.settings.should_reply_timeout, stream=False)
+                    purpose="vote", user_id=user_id, timeout=self.settings.timeouts.should_reply_timeout,
+                    stream=False)
             except ClaudeUnavailable:
                 return None
             return parse_yes_no(completion.text)
@@ -228,14 +230,14 @@ class ClaudeClient:
     @property
     def background_model(self) -> str:
         """The model of summaries, consolidation and the daily mood (``summary_model``, else replies')."""
-        return self.settings.summary_model or self.settings.default_model
+        return self.settings.models.summary_model or self.settings.models.default_model
 
     async def summarize(self, prompt: Prompt, *, user_id: int | None, purpose: str = "summary",
                         max_tokens: int = 2000) -> Completion:
         return await self._call(
             {"model": self.background_model, "max_tokens": max_tokens,
              "system": prompt.system, "messages": prompt.messages},
-            purpose=purpose, user_id=user_id, timeout=self.settings.summarize_timeout, stream=False)
+            purpose=purpose, user_id=user_id, timeout=self.settings.timeouts.summarize_timeout, stream=False)
 
     async def complete(self, prompt: Prompt, *, model: str | None = None, user_id: int | None = None,
                        purpose: str, max_tokens: int = 1000, temperature: float | None = None,
@@ -247,7 +249,8 @@ class ClaudeClient:
         if prompt.system:
             kwargs["system"] = prompt.system
         return await self._call(kwargs, purpose=purpose, user_id=user_id,
-                                timeout=self.settings.summarize_timeout if timeout is None else timeout,
+                                timeout=(self.settings.timeouts.summarize_timeout if timeout is None
+                                         else timeout),
                                 stream=False)
 
     # -- the call loop
@@ -259,7 +262,7 @@ class ClaudeClient:
             if refused is not None:
                 log.info("%s call not made: %s", purpose, refused)
                 raise ClaudeUnavailable(refused)
-        name, model = route(kwargs["model"], self.settings.llm_backend)
+        name, model = route(kwargs["model"], self.settings.models.llm_backend)
         if model != kwargs["model"]:
             kwargs = {**kwargs, "model": model}
         backend = self.backend(name)

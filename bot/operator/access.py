@@ -63,12 +63,13 @@ class AccessRules:
 def list_value(settings: Settings, config: ServerConfig | None, name: str) -> str:
     """A list as set for a server (its own value where it set one, "" counting), else the global one."""
     own = getattr(config, name) if config is not None else None
-    return own if own is not None else str(getattr(settings, name))
+    return own if own is not None else str(getattr(settings.access, name))
 
 
 def rules_for(settings: Settings, config: ServerConfig | None) -> AccessRules:
     """The rules in a server (``config``: its stored settings) or, with None, in DMs."""
-    return AccessRules(settings.allow_dms, *(parse_ids(list_value(settings, config, n)) for n in LISTS))
+    return AccessRules(settings.access.allow_dms,
+                       *(parse_ids(list_value(settings, config, n)) for n in LISTS))
 
 
 class AccessGate:

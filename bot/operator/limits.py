@@ -65,7 +65,7 @@ class SpendingLimits:
         self.mirror = mirror
         self.clock = clock
         self.monotonic = monotonic
-        self.zone = load_zone(settings.timezone)
+        self.zone = load_zone(settings.alive.timezone)
         self._recent: dict[int, deque[float]] = {}  # person -> times of their admitted messages
         self._told: dict[tuple[str, int], str] = {}  # (kind, subject) -> the window they were told in
         self._noted: dict[tuple[str, int], str] = {}  # (kind, subject) -> the window logged and mirrored
@@ -77,16 +77,16 @@ class SpendingLimits:
     @property
     def daily(self) -> bool:
         s = self.settings
-        return bool(s.daily_token_budget or s.premium_daily_token_budget or s.server_daily_spend_usd
-                    or s.global_daily_spend_usd)
+        return bool(s.limits.daily_token_budget or s.limits.premium_daily_token_budget
+                    or s.limits.server_daily_spend_usd or s.limits.global_daily_spend_usd)
 
     @property
     def active(self) -> bool:
-        return self.daily or bool(self.settings.user_messages_per_minute)
+        return self.daily or bool(self.settings.limits.user_messages_per_minute)
 
     def budget(self, premium: bool) -> int:
         s = self.settings
-        return s.premium_daily_token_budget if premium else s.daily_token_budget
+        return s.limits.premium_daily_token_budget if premium else s.limits.daily_token_budget
 
     def day_start(self, now: datetime) -> datetime:
         """The start of the operator's day holding ``now``, in UTC (how api_calls stores its times)."""
@@ -97,7 +97,7 @@ class SpendingLimits:
 
     def _rate(self, user_id: int) -> Reached | None:
         """Counts the message when it is within the rate limit; a Reached when it is past it."""
-        limit = self.settings.user_messages_per_minute
+        limit = self.settings.limits.user_messages_per_minute
         if not limit:
             return None
         now = self.monotonic()
@@ -122,9 +122,10 @@ class SpendingLimits:
         """Today's figures the configured limits need (at most one query)."""
         s = self.settings
         since = self.day_start(now)
-        person = user_id if s.daily_token_budget or s.premium_daily_token_budget else None
-        server = self._fresh(since, guild_id) if guild_id is not None and s.server_daily_spend_usd else 0.0
-        everyone = self._fresh(since, None) if s.global_daily_spend_usd else 0.0
+        person = user_id if s.limits.daily_token_budget or s.limits.premium_daily_token_budget else None
+        server = (self._fresh(since, guild_id) if guild_id is not None and s.limits.server_daily_spend_usd
+                  else 0.0)
+        everyone = self._fresh(since, None) if s.limits.global_daily_spend_usd else 0.0
         if person is None and server is not None and everyone is not None:
             return SpentToday(server_usd=server, global_usd=everyone)
         read = await self.store.spending.today(since, user_id=person,
@@ -160,11 +161,11 @@ class SpendingLimits:
         now = self.clock()
         day = now.astimezone(self.zone).date().isoformat()
         spent = await self.spent(user_id, guild_id, now)
-        cap = s.global_daily_spend_usd
+        cap = s.limits.global_daily_spend_usd
         if cap and spent.global_usd >= cap:
             return Reached("global", place, day, f"global daily spend cap ${cap:g} reached "
                            f"(${spent.global_usd:.2f} today)", "tomorrow")
-        cap = s.server_daily_spend_usd
+        cap = s.limits.server_daily_spend_usd
         if guild_id is not None and cap and spent.server_usd >= cap:
             return Reached("server", place, day, f"this server's daily spend cap ${cap:g} reached "
                            f"(${spent.server_usd:.2f} today)", "tomorrow")
@@ -184,7 +185,7 @@ class SpendingLimits:
     async def guard(self, purpose: str) -> str | None:
         """ClaudeClient.spend_guards: why a call the character would make unprompted is not made (None: it
         may be)."""
-        cap = self.settings.global_daily_spend_usd
+        cap = self.settings.limits.global_daily_spend_usd
         if not cap or purpose not in UNPROMPTED:
             return None
         now = self.clock()
@@ -196,11 +197,11 @@ class SpendingLimits:
         if self._once(self._noted, Reached("global", 0, day, reason, "tomorrow")):
             log.warning("%s: the character speaks first no more today", reason)
             self.mirror(f"⏳ {reason}: no proactive messages, check-ins or status until midnight "
-                        f"({self.settings.timezone}).")
+                        f"({self.settings.alive.timezone}).")
         return reason
 
     def reply_text(self, reached: Reached) -> str:
-        return self.settings.limit_reply.replace("{name}", self.name()).replace("{when}", reached.when)
+        return self.settings.limits.limit_reply.replace("{name}", self.name()).replace("{when}", reached.when)
 
     # -- the message path
 
@@ -241,14 +242,15 @@ class SpendingLimits:
     def _reset_text(self, reached: Reached) -> str:
         if reached.kind == "rate":
             return "the minute is over"
-        return f"midnight ({self.settings.timezone})"
+        return f"midnight ({self.settings.alive.timezone})"
 
     # -- /status
 
     async def status_line(self, user_id: int, premium: bool) -> str | None:
         """What is left of the person's daily budget (and their rate limit); None when no limit applies."""
         s = self.settings
-        if not (s.daily_token_budget or s.premium_daily_token_budget or s.user_messages_per_minute):
+        if not (s.limits.daily_token_budget or s.limits.premium_daily_token_budget
+                or s.limits.user_messages_per_minute):
             return None
         if self.is_admin(user_id):
             return "No limits for you (you are one of my admins)."
@@ -260,8 +262,8 @@ class SpendingLimits:
             left = max(0, budget - spent.person_tokens)
             reset = self.day_start(now + timedelta(days=1, hours=1))  # (a day of 23 hours: DST)
             lines.append(f"{left:,} of {budget:,} tokens left today (resets <t:{int(reset.timestamp())}:R>)")
-        elif s.daily_token_budget or s.premium_daily_token_budget:
+        elif s.limits.daily_token_budget or s.limits.premium_daily_token_budget:
             lines.append("No daily token limit on your plan")
-        if s.user_messages_per_minute:
-            lines.append(f"Up to {s.user_messages_per_minute} messages a minute")
+        if s.limits.user_messages_per_minute:
+            lines.append(f"Up to {s.limits.user_messages_per_minute} messages a minute")
         return "\n".join(lines)

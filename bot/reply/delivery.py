@@ -117,7 +117,7 @@ class Delivery:
     log: logging.Logger = log  # whose log lines these are (the engine's: the reply is its work)
 
     async def run(self) -> Delivered:
-        mode = self.settings.reply_delivery
+        mode = self.settings.delivery.reply_delivery
         if mode == "streamed" and isinstance(self.outlet, EditableOutlet):
             return await self._streamed()
         return await self._at_once(chunked=mode != "whole")
@@ -140,7 +140,7 @@ class Delivery:
     # -- whole and chunked
 
     async def _at_once(self, *, chunked: bool) -> Delivered:
-        limit = self.settings.max_message_length
+        limit = self.settings.discord.max_message_length
         async with self.outlet.typing():
             completion, text, ok = await self._generate(None)
             text = self._shown(text)
@@ -149,7 +149,7 @@ class Delivery:
             # (at least min_typing_time each): the first appears sooner, the last no later than in one go.
             total = typing_seconds(text, self.settings)
             length = sum(len(p) for p in parts) or 1
-            shares = [max(total * len(p) / length, self.settings.min_typing_time) for p in parts] \
+            shares = [max(total * len(p) / length, self.settings.typing.min_typing_time) for p in parts] \
                 if chunked else [total]
             remaining = shares[0] - (time.monotonic() - self.started)
             if remaining > 0:
@@ -187,7 +187,7 @@ class Delivery:
             is no longer needed (a retried stream may come back shorter)."""
             nonlocal edits, synced
             synced = text
-            parts = split_message(text, self.settings.max_message_length)
+            parts = split_message(text, self.settings.discord.max_message_length)
             for i, part in enumerate(parts):
                 if i < len(posted):
                     mid, shown = posted[i]
@@ -216,7 +216,7 @@ class Delivery:
                 while not generation.done():
                     changed.clear()
                     await _first_of(changed.wait(), generation)
-                    wait = self.settings.stream_edit_interval - (time.monotonic() - last_edit)
+                    wait = self.settings.delivery.stream_edit_interval - (time.monotonic() - last_edit)
                     if wait > 0:
                         await _first_of(asyncio.sleep(wait), generation)
                     if generation.done():
@@ -228,7 +228,7 @@ class Delivery:
             completion, text, ok = await generation
             final = self._shown(text)
             if posted:  # the final edit, still within the interval
-                wait = self.settings.stream_edit_interval - (time.monotonic() - last_edit)
+                wait = self.settings.delivery.stream_edit_interval - (time.monotonic() - last_edit)
                 if wait > 0 and final != synced:
                     await asyncio.sleep(wait)
             await sync(final)

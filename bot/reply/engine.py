@@ -83,7 +83,7 @@ class ReplyEngine:
         # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing
         # when unused).
         self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona,
-                                              load_zone(settings.timezone))
+                                              load_zone(settings.alive.timezone))
         self.context_providers.append(self.persona_runtime.provide)
         self.context_providers.append(self._server_context)  # a server's language hint (/settings)
         self.turn_listeners.append(self.persona_runtime.on_turn)
@@ -98,8 +98,8 @@ class ReplyEngine:
         self.owed: set[int] = set()
         # Fewer votes (bot/reply/triage.py) and the model/recall budget by what a message is about
         # (bot/reply/intent.py).
-        self.bot_prefixes = parse_prefixes(settings.other_bot_prefixes)
-        self.burst = BurstWindow(settings.vote_window_seconds, self._vote)
+        self.bot_prefixes = parse_prefixes(settings.triage.other_bot_prefixes)
+        self.burst = BurstWindow(settings.triage.vote_window_seconds, self._vote)
         self.intents = IntentRouter(settings.triage)
 
     @property
@@ -124,7 +124,7 @@ class ReplyEngine:
         read in the same trip to the database as its log write."""
         active = msg.is_dm or await self.store.places.is_active(msg.channel_id, msg.guild_id)
         prefetched: Prefetched | None = None
-        if active or self.settings.log_inactive_channels:
+        if active or self.settings.replies.log_inactive_channels:
             request = self.prompt_request(msg) if active and prefetch and self.reply_certain(msg) else None
             stamp = self.store.conversations.history_stamp(self.character_key, msg.author_id, msg.scope)
             # A reply certain now is owed from this very write: a crash from here on cannot lose it.
@@ -143,7 +143,7 @@ class ReplyEngine:
         message's download and transcription): a crash during that work loses neither. The sequence's own
         log write later finds it there (the log ignores a message it has)."""
         active = msg.is_dm or await self.store.places.is_active(msg.channel_id, msg.guild_id)
-        if not (active or self.settings.log_inactive_channels):
+        if not (active or self.settings.replies.log_inactive_channels):
             return
         owed_by = self.character_key if active and self.reply_certain(msg) else None
         await self.store.log.log_message(_seen(msg), owed_by=owed_by)
@@ -163,7 +163,7 @@ class ReplyEngine:
     def prompt_request(self, msg: Incoming) -> PromptRequest:
         """What build_prompt() reads for a reply to ``msg``."""
         return PromptRequest(self.character_key, msg.author_id, msg.scope, msg.channel_id,
-                             0 if msg.is_dm else fetch_limit(self.settings.recent_channel_messages),
+                             0 if msg.is_dm else fetch_limit(self.settings.replies.recent_channel_messages),
                              msg.message_id,
                              msg.is_dm)
 
@@ -223,7 +223,7 @@ class ReplyEngine:
     async def _vote(self, msg: Incoming, burst: Sequence[Incoming]) -> Decision:
         """One vote round on ``msg``, the latest of its burst; the earlier messages of the burst are shown."""
         policy = await self.server_policy(msg.guild_id)
-        count = policy.vote_count if policy is not None else self.settings.yes_no_vote_count
+        count = policy.vote_count if policy is not None else self.settings.replies.yes_no_vote_count
         recent = await self.store.log.recent_messages(msg.channel_id, limit=10, before_id=msg.message_id)
         votes = await self.claude.vote(build_vote_prompt(self.persona, recent, msg, burst=burst),
                                        count=count, user_id=msg.author_id)
@@ -301,7 +301,7 @@ class ReplyEngine:
         data = prefetched.data if prefetched and prefetched.stamp == self.store.conversations.history_stamp(
             self.character_key, msg.author_id, msg.scope) else None
         prompt, premium = await self.build_prompt(msg, persona, see_later=see_later, data=data)
-        media = await read_media(msg.carried, msg.fetch, MediaLimits.of(self.settings))  # images, files
+        media = await read_media(msg.carried, msg.fetch, MediaLimits.of(self.settings.media))  # images, files
         prompt = media.into(prompt)
         # Typing starts with the request, not before the prompt is read: it overlaps the generation (what the
         # person waits for) without its own round trip competing with the few milliseconds of prompt work.
@@ -309,7 +309,7 @@ class ReplyEngine:
             self.settings, outlet,
             lambda on_text: self.complete(msg, persona, prompt, premium, on_text=on_text),
             lambda text: self.finish_text(msg, text), self.fallback_text(persona),
-            media.notice(self.settings.unreadable_attachment_line, persona.name), started,
+            media.notice(self.settings.media.unreadable_attachment_line, persona.name), started,
             f"reply to message {msg.message_id}", log).run()
         text, parts, ids, ok, completion = (delivered.text, delivered.parts, delivered.ids, delivered.ok,
                                             delivered.completion)
@@ -348,7 +348,8 @@ class ReplyEngine:
                                     replace_last_reply=replace_last_reply,
                                     since=later, own_ids=self.own_author_ids,
                                     transcript=None if msg.is_dm else self.transcripts.window(
-                                        msg.channel_id, data.recent, self.settings.recent_channel_messages))
+                                        msg.channel_id, data.recent,
+                                        self.settings.replies.recent_channel_messages))
         prompt = open_with_greeting(prompt, persona, data, msg)
         return prompt, data.premium
 
@@ -363,8 +364,8 @@ class ReplyEngine:
         """Ask Claude for the reply to ``msg`` with a built prompt (the premium model for premium users);
         with ``on_text``, streamed, and it sees the text so far (bot/reply/delivery.py)."""
         # Premium users keep their model; others get the one of the message's intent (code, image).
-        model = (self.settings.premium_model if premium
-                 else self.intents.model_for(msg, self.settings.default_model))
+        model = (self.settings.models.premium_model if premium
+                 else self.intents.model_for(msg, self.settings.models.default_model))
         return await self.claude.generate(
             prompt, model=model, user_id=msg.author_id, purpose="reply",  # type: ignore[arg-type]
             max_tokens=persona.max_tokens, temperature=persona.temperature, on_text=on_text,
@@ -397,7 +398,7 @@ class ReplyEngine:
             self.owed.discard(msg.message_id)
 
     def fallback_text(self, persona: Persona) -> str:
-        return self.settings.fallback_reply.replace("{name}", persona.name)
+        return self.settings.replies.fallback_reply.replace("{name}", persona.name)
 
 
 def _seen(msg: Incoming) -> SeenMessage:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.attachments import Attachment, Carried
+from bot.core.config.sections import MediaSettings
 from bot.core.models.base import Prompt
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ class MediaLimits:
     attachment_timeout: float
 
     @classmethod
-    def of(cls, settings: Any) -> MediaLimits:
+    def of(cls, settings: MediaSettings) -> MediaLimits:
         return cls(settings.max_image_bytes, settings.max_images_per_message, settings.max_attachment_chars,
                    settings.attachment_timeout)
 

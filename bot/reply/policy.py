@@ -44,15 +44,15 @@ def resolve(
     """``global_log_here``: the global LOG_CHANNEL_ID is a channel of this server (its default log
     channel)."""
     c = config or ServerConfig(0)
-    default_log = settings.log_channel if global_log_here and settings.log_channel else None
+    default_log = settings.secrets.log_channel if global_log_here and settings.secrets.log_channel else None
     return ServerPolicy(
         reply_mode=c.reply_mode or "vote",
-        vote_count=c.vote_count or settings.yes_no_vote_count,
+        vote_count=c.vote_count or settings.replies.yes_no_vote_count,
         proactive=bool(c.proactive) if c.proactive is not None else False,
-        memory_consent=c.memory_consent or settings.memory_consent,
+        memory_consent=c.memory_consent or settings.memory.memory_consent,
         log_channel_id=c.log_channel_id or default_log,
         language=c.language or "",
-        **{name: own if (own := getattr(c, name)) is not None else str(getattr(settings, name, ""))
+        **{name: own if (own := getattr(c, name)) is not None else str(getattr(settings.access, name, ""))
            for name in ID_LISTS},
     )
 

@@ -18,11 +18,11 @@ class BotThrottle:
 
     @property
     def threshold(self) -> int:
-        return self.settings.bot_reply_threshold
+        return self.settings.replies.bot_reply_threshold
 
     @property
     def cooldown(self) -> float:
-        return self.settings.reply_cooldown
+        return self.settings.replies.reply_cooldown
 
     def human_spoke(self, channel_id: int) -> None:
         self._consecutive.pop(channel_id, None)

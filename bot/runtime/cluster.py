@@ -93,6 +93,21 @@ class Cluster:
     def on(self, kind: str, handler: Handler) -> None:
         self._handlers.setdefault(kind, []).append(handler)
 
+    def share_cache_changes(self) -> None:
+        """A server's settings or a place's activation changed in one process: the others drop their cached
+        copies (they read the database again at their next message)."""
+        servers, places = self.store.servers, self.store.places
+        servers.changed.append(lambda gid: self.publish_soon("invalidate", what="server", id=gid))
+        places.changed.append(lambda: self.publish_soon("invalidate", what="places"))
+
+        async def invalidate(message: dict[str, Any]) -> None:
+            if message.get("what") == "server":
+                servers.forget(int(message.get("id") or 0))
+            else:
+                places.forget()
+
+        self.on("invalidate", invalidate)
+
     async def start(self) -> None:
         await self.store.cluster.register(self.node_id, self.character, socket.gethostname(), os.getpid(),
                                           self.shards, self.shard_count)

@@ -51,7 +51,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 def console_logging(settings: Settings) -> Path:
     """Log to ``console_log_file`` at the configured level; the terminal only shows warnings and errors, so
     log lines never land in the middle of the chat."""
-    path = Path(settings.console_log_file).expanduser()
+    path = Path(settings.console.console_log_file).expanduser()
     if not path.is_absolute():
         path = PROJECT_ROOT / path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,7 +142,7 @@ class Console:
             return
         greeting = greeting_for(persona, CONSOLE_USER_ID, SCOPE)
         if greeting:
-            moment = Moment(datetime.now(UTC).astimezone(load_zone(self.settings.timezone)))
+            moment = Moment(datetime.now(UTC).astimezone(load_zone(self.settings.alive.timezone)))
             print(f"{persona.name}: {persona.render(greeting, self.user, moment)}", flush=True)
 
     async def command(self, text: str) -> bool:
@@ -173,7 +173,8 @@ class Console:
         persona = self.engine.persona
         history = await self.store.conversations.history(self.key, CONSOLE_USER_ID, SCOPE)
         memories = await self.store.memories.core_memories(self.key, CONSOLE_USER_ID)
-        lines = [f"{persona.name} ({self.settings.character_dir}), model {self.settings.default_model}",
+        lines = [f"{persona.name} ({self.settings.character_dir}), "
+                 f"model {self.settings.models.default_model}",
                  f"you are {self.user}",
                  f"this conversation: {len(history.turns)} messages"
                  + (", with a summary of what came before" if history.summary else ""),
@@ -277,7 +278,7 @@ async def _finish_summary(memory: MemoryService, msg: Incoming, settings: Settin
         return
     note("saving memories…")
     try:
-        async with asyncio.timeout(3 * settings.summarize_timeout + 5):
+        async with asyncio.timeout(3 * settings.timeouts.summarize_timeout + 5):
             await memory.summarizer.wait_idle()
     except TimeoutError:
         log.warning("summarization still running at exit; it is retried next time")

@@ -14,6 +14,8 @@ import logging
 import signal
 from typing import Any, Protocol
 
+from database.store import Store
+
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -69,3 +71,9 @@ async def serve(bot: Service, token: str, *, grace_seconds: float) -> None:
             log.error("stop incomplete: Discord connection %s, database %s",
                       "closed" if bot.is_closed() else "still open",
                       "closed" if store is None or store.closed else "still open")
+
+
+async def close_database(store: Store) -> None:
+    """The last step of a close: the database, after everything that writes to it has stopped."""
+    await store.close()
+    log.debug("database closed")

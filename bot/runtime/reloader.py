@@ -2,8 +2,8 @@
 ``config_reload_seconds`` (0: off) by modification time and size.
 
 On a change the whole configuration is read and validated again, as at start-up. Valid: one log line per
-changed key, the keys that can change live are applied at once (bot/core/config/live.py), the restart-only
-ones are named; the persona (prompts, cards, character.env's character keys) is reloaded by its
+changed key, the keys that can change live are swapped in at once (bot/core/config/holder.py), the
+restart-only ones are named; the persona (prompts, cards, character.env's character keys) is reloaded by its
 :class:`CharacterSource`; a changed ``identity.json`` is seeded again. Invalid: one line naming the file
 and the key, and the running configuration stays as it was. Polling needs no new dependency and works the
 same on every file system (bind mounts and network shares included, where inotify may stay silent).
@@ -19,8 +19,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from bot.core.character import WATCHED_SUBFOLDERS, CharacterSource
-from bot.core.config import Settings, load_settings
-from bot.core.config.live import apply, changes, live_settings
+from bot.core.config import load_settings
+from bot.core.config.holder import SettingsHolder
+from bot.core.config.live import changes, live_settings
 from bot.core.errors import ConfigError
 from bot.core.persona.identity import IDENTITY_FILE
 
@@ -57,11 +58,12 @@ def stamp_files(folders: Sequence[Path], files: Sequence[Path | None]) -> Stamps
 
 
 class ConfigReloader:
-    """Polls the configuration files and applies their changes to the running :class:`Settings`."""
+    """Polls the configuration files and swaps the running settings for the reloaded ones."""
 
-    def __init__(self, settings: Settings, characters: Sequence[CharacterSource],
+    def __init__(self, holder: SettingsHolder, characters: Sequence[CharacterSource],
                  reseed: Callable[[Path], Awaitable[None]]) -> None:
-        self.settings = settings  # the running bot's one Settings object, updated in place
+        self.holder = holder  # the running bot's settings: every component reads through it
+        self.settings = holder.settings()
         self.characters = list(characters)  # the main character first
         self.reseed = reseed  # seeds a folder's identity.json again
         main = self.characters[0]
@@ -79,7 +81,7 @@ class ConfigReloader:
 
     def start(self) -> None:
         """Begin polling (nothing when ``config_reload_seconds`` is 0)."""
-        if self.settings.config_reload_seconds <= 0 or self._task is not None:
+        if self.settings.operation.config_reload_seconds <= 0 or self._task is not None:
             return
         self._stamps = self._stamp()
         self._task = asyncio.create_task(self._poll(), name="config-reload")
@@ -92,7 +94,7 @@ class ConfigReloader:
             self._task = None
 
     async def _poll(self) -> None:
-        while (seconds := self.settings.config_reload_seconds) > 0:
+        while (seconds := self.settings.operation.config_reload_seconds) > 0:
             await asyncio.sleep(seconds)
             try:
                 await self.check()
@@ -117,13 +119,13 @@ class ConfigReloader:
         except ConfigError as exc:
             log.error("config reload: %s; keeping the running configuration", exc)
             return
-        found = changes(self.settings, new)
+        found = changes(self.holder.current, new)
         for change in found:
             log.log(logging.WARNING if change.needs_restart else logging.INFO,
                     "config reload (%s): %s", names, change.describe())
-        apply(self.settings, live_settings(self.settings, new))
+        self.holder.swap(live_settings(self.holder.current, new))
         if any(c.key == "log_level" for c in found):
-            logging.getLogger().setLevel(self.settings.log_level)
+            logging.getLogger().setLevel(self.settings.storage.log_level)
         for source in self.characters:  # the persona now rather than at the next message (it logs itself)
             source.current()
         for folder in self.folders:

@@ -14,6 +14,7 @@ import discord
 
 from bot.core.config import Settings
 from bot.core.errors import ConfigError
+from database.store import Store
 
 log = logging.getLogger("kindred")
 
@@ -59,3 +60,15 @@ async def check_database(settings: Settings) -> None:
                           f"cannot connect to {settings.safe_database_url()}: {detail[:200]}") from None
     finally:
         await engine.dispose()
+
+
+APP_COMMANDS_STATE_KEY = "app_commands_hash"
+
+
+async def commands_digest(store: Store) -> str:
+    """The fingerprint of the slash commands last uploaded to Discord (cogs/bot.py's sync_app_commands)."""
+    return await store.state.get(APP_COMMANDS_STATE_KEY)
+
+
+async def remember_commands_digest(store: Store, digest: str) -> None:
+    await store.state.set(APP_COMMANDS_STATE_KEY, digest)

@@ -49,25 +49,25 @@ class VoiceService:
         self._clients: dict[str, Any] = {}  # base URL -> AsyncOpenAI
         # Made now: importing the SDK takes seconds, which the first voice message should not wait for.
         if self.hears:
-            self._client(settings.stt_base_url)
-        if settings.voice_replies != "off" and settings.tts_backend == "openai":
-            self._client(settings.tts_base_url)
+            self._client(settings.voice.stt_base_url)
+        if settings.voice.voice_replies != "off" and settings.voice.tts_backend == "openai":
+            self._client(settings.voice.tts_base_url)
 
     @property
     def hears(self) -> bool:
-        return self.settings.stt_backend == "openai"
+        return self.settings.voice.stt_backend == "openai"
 
     def speaks_after(self, *, voice_message: bool) -> bool:
         """Whether a reply is also sent as a voice message (``voice_replies``)."""
-        mode = self.settings.voice_replies
+        mode = self.settings.voice.voice_replies
         return mode == "always" or (mode == "mirror" and voice_message)
 
     def startup_problems(self) -> list[str]:
         """One clear line per program voice needs and lacks (logged at start-up, returned for tests)."""
-        if self.settings.voice_replies == "off":
+        if self.settings.voice.voice_replies == "off":
             return []
-        needed = ["ffmpeg"] + (["espeak-ng"] if self.settings.tts_backend == "espeak-ng" else [])
-        problems = [f"voice_replies={self.settings.voice_replies} needs {name}, which is not installed "
+        needed = ["ffmpeg"] + (["espeak-ng"] if self.settings.voice.tts_backend == "espeak-ng" else [])
+        problems = [f"voice_replies={self.settings.voice.voice_replies} needs {name}, which is not installed "
                     f"(Debian: apt-get install {name}); replies stay text only until it is"
                     for name in missing_programs(*needed)]
         for line in problems:
@@ -75,13 +75,14 @@ class VoiceService:
         return problems
 
     def _client(self, base_url: str) -> Any:
-        url = base_url or self.settings.openai_base_url
+        url = base_url or self.settings.models.openai_base_url
         client = self._clients.get(url)
         if client is None:
             from openai import AsyncOpenAI
 
-            client = AsyncOpenAI(api_key=self.settings.openai_api_key or "not-needed", base_url=url or None,
-                                 max_retries=1, timeout=self.settings.voice_timeout)
+            client = AsyncOpenAI(api_key=self.settings.secrets.openai_api_key or "not-needed",
+                                 base_url=url or None, max_retries=1,
+                                 timeout=self.settings.voice.voice_timeout)
             self._clients[url] = client
         return client
 
@@ -89,13 +90,13 @@ class VoiceService:
         """The words of a voice message (``stt_backend=openai``: POST /audio/transcriptions)."""
         if not self.hears:
             raise VoiceUnavailable("no speech-to-text backend (stt_backend)")
-        client = self._client(self.settings.stt_base_url)
+        client = self._client(self.settings.voice.stt_base_url)
         try:
-            async with asyncio.timeout(self.settings.voice_timeout):
+            async with asyncio.timeout(self.settings.voice.voice_timeout):
                 result = await client.audio.transcriptions.create(
-                    model=self.settings.stt_model, file=(filename, audio, content_type))
+                    model=self.settings.voice.stt_model, file=(filename, audio, content_type))
         except TimeoutError:
-            seconds = self.settings.voice_timeout
+            seconds = self.settings.voice.voice_timeout
             raise VoiceUnavailable(f"transcription timed out after {seconds:g}s") from None
         except Exception as exc:  # the SDK's errors: the server said no, or could not be reached
             raise VoiceUnavailable(f"transcription failed at {client.base_url}: {exc}") from exc
@@ -107,23 +108,23 @@ class VoiceService:
         if not words:
             raise VoiceUnavailable("nothing to say aloud")
         try:
-            async with asyncio.timeout(self.settings.voice_timeout):
+            async with asyncio.timeout(self.settings.voice.voice_timeout):
                 audio = await self._synthesize(words)
                 return await to_voice_clip(audio)
         except TimeoutError:
-            raise VoiceUnavailable(f"speech timed out after {self.settings.voice_timeout:g}s") from None
+            raise VoiceUnavailable(f"speech timed out after {self.settings.voice.voice_timeout:g}s") from None
         except AudioError as exc:
             raise VoiceUnavailable(str(exc)) from exc
 
     async def _synthesize(self, words: str) -> bytes:
-        voice = self.settings.tts_voice
-        if self.settings.tts_backend == "espeak-ng":
+        voice = self.settings.voice.tts_voice
+        if self.settings.voice.tts_backend == "espeak-ng":
             return await espeak(words, voice or DEFAULT_ESPEAK_VOICE)
-        client = self._client(self.settings.tts_base_url)
+        client = self._client(self.settings.voice.tts_base_url)
         try:
             # WAV: every speech server can make it, and ffmpeg turns it into the Opus Discord wants.
             response = await client.audio.speech.create(
-                model=self.settings.tts_model, input=words, voice=voice or DEFAULT_OPENAI_VOICE,
+                model=self.settings.voice.tts_model, input=words, voice=voice or DEFAULT_OPENAI_VOICE,
                 response_format="wav")
         except Exception as exc:  # the SDK's errors
             raise AudioError(f"speech failed at {client.base_url}: {exc}") from exc

@@ -1,4 +1,5 @@
-"""Polls without Discord: reading the options and the duration, tallying, and the words and chart shown.
+"""Polls without Discord: reading the options and the duration, the lifecycle (:class:`Polls`: create, vote,
+close), tallying, and the words and chart shown.
 
 A poll has 2 to 25 options (25 buttons is what one Discord message holds), one vote per person that they
 may change, and a closing time; its results are posted at close with a bar chart (bot/servertools/charts.py).
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.servertools.moderation import BadInput, describe_duration, parse_duration
+from database.records import PollRecord
+from database.store import Store
 
 MIN_OPTIONS, MAX_OPTIONS = 2, 25
 OPTION_MAX_CHARS = 80  # a button label's limit
@@ -106,3 +109,85 @@ def results_text(character: str, question: str, options: Sequence[str], counts: 
 
 def describe_span(span: timedelta) -> str:
     return describe_duration(span)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A poll and its votes per option, in option order."""
+
+    poll: PollRecord
+    counts: list[int]
+
+
+@dataclass(frozen=True)
+class Vote:
+    """What a vote did: ``tally`` is None when the poll is gone, ``counted`` False when it has closed;
+    ``before`` is the option the voter had chosen before (None for a first vote)."""
+
+    tally: Tally | None
+    counted: bool = False
+    before: int | None = None
+
+
+class Polls:
+    """A poll's lifecycle without Discord: created (and dropped again when its message could not be posted),
+    voted on, closed once, and when each open poll is due to close. The cog posts and edits the messages."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def create(
+        self, guild_id: int, channel_id: int, author_id: int, spec: PollSpec, now: datetime
+    ) -> PollRecord:
+        repo = self.store.polls
+        poll_id = await repo.create(
+            guild_id, channel_id, author_id, spec.question, spec.options, now + spec.duration
+        )
+        poll = await repo.get(poll_id)
+        if poll is None:  # written a moment ago on this connection: only a concurrent delete could do this
+            raise LookupError(f"poll {poll_id} vanished right after it was created")
+        return poll
+
+    async def posted(self, poll_id: int, message_id: int) -> None:
+        """The poll's message is out: its buttons are retired through it at close."""
+        await self.store.polls.set_message(poll_id, message_id)
+
+    async def discard(self, poll_id: int) -> None:
+        """A poll whose message could not be posted: no poll without its message."""
+        await self.store.polls.delete(poll_id)
+
+    async def open_polls(self) -> list[PollRecord]:
+        return await self.store.polls.open_polls()
+
+    async def vote(self, poll_id: int, user_id: int, option: int) -> Vote:
+        repo = self.store.polls
+        poll = await repo.get(poll_id)
+        if poll is None or not 0 <= option < len(poll.options):
+            return Vote(None)
+        before = await repo.vote_of(poll_id, user_id)
+        if not await repo.vote(poll_id, user_id, option):
+            return Vote(Tally(poll, []), counted=False, before=before)
+        counts = tally(poll.options, await repo.counts(poll_id))
+        return Vote(Tally(poll, counts), counted=True, before=before)
+
+    async def close(self, poll_id: int) -> Tally | None:
+        """Close a poll once: its final counts, or None if it is gone or was already closed."""
+        repo = self.store.polls
+        poll = await repo.get(poll_id)
+        if poll is None or not await repo.close(poll_id):
+            return None
+        return Tally(poll, tally(poll.options, await repo.counts(poll_id)))
+
+
+def seconds_until_close(poll: PollRecord, now: datetime) -> float:
+    """How long until ``poll`` closes (0 when its time has passed, while the bot was down say)."""
+    return max(0.0, (poll.closes_at - now).total_seconds())
+
+
+def vote_answer(choice: str, option: int, before: int | None) -> str:
+    """The voter's private confirmation."""
+    if before == option:
+        return f"You already voted for **{choice}**."
+    if before is not None:
+        return f"Your vote moved to **{choice}**."
+    return f"You voted for **{choice}**. Press another option to change it."

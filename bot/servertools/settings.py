@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.reply.policy import CONSENT_MODES, ID_LISTS, REPLY_MODES, ServerPolicy
 from database.records import ServerConfig
+from database.store import Store
 
 VOTE_COUNT_MAX = 15
 LANGUAGE_MAX = 60
@@ -147,3 +148,17 @@ def show_value(key: str, policy: ServerPolicy) -> str:
 
 def is_set(key: str, config: ServerConfig) -> bool:
     return getattr(config, KEYS[key].column) is not None
+
+
+class ServerSettings:
+    """A server's own settings as stored: read (cached; ``fresh`` reads the database) and changed by key."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def get(self, guild_id: int, *, fresh: bool = False) -> ServerConfig:
+        return await self.store.servers.get(guild_id, fresh=fresh)
+
+    async def set(self, guild_id: int, key: str, value: object) -> ServerConfig:
+        """Store a value already read by :func:`parse_value` (None: back to the global default)."""
+        return await self.store.servers.update(guild_id, **{KEYS[key].column: value})

@@ -1,12 +1,14 @@
-"""Tickets without Discord: names, transcript lines and the summary posted when a ticket closes."""
+"""Tickets without Discord: the desk (:class:`TicketDesk`: set up, open, close, never half-done), names,
+transcript lines and the summary posted when a ticket closes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 
 from bot.servertools.moderation import describe_duration
-from database.records import TicketRecord, TranscriptLine
+from database.records import ServerConfig, TicketRecord, TranscriptLine
+from database.store import Store
 
 THREAD_NAME_MAX = 100
 TOPIC_MAX = 200
@@ -43,3 +45,72 @@ def summary(
         f"({closed_by_id}) · topic: {ticket.topic or 'none'} · {len(lines)} message(s) from "
         f"{', '.join(people) or 'nobody'} · open for {lasted} · transcript archived"
     )
+
+
+def clean_topic(topic: str | None) -> str:
+    return " ".join((topic or "").split())[:TOPIC_MAX]
+
+
+def may_close(ticket: TicketRecord, config: ServerConfig, user_id: int, role_ids: Collection[int]) -> bool:
+    """The opener and the server's staff role may close a ticket (server admins too: the cog asks Discord)."""
+    return user_id == ticket.opener_id or (
+        config.staff_role_id is not None and config.staff_role_id in role_ids
+    )
+
+
+class TicketDesk:
+    """A server's tickets without Discord. Nothing is left half-done: a ticket's row is written first and
+    dropped again when its thread cannot be made (the caller's ``undo`` removes a thread made but not
+    recorded), so there is never a thread without its row or the reverse."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def set_up(self, guild_id: int, staff_role_id: int, channel_id: int) -> None:
+        await self.store.servers.update(guild_id, staff_role_id=staff_role_id, ticket_channel_id=channel_id)
+
+    async def setup_of(self, guild_id: int) -> ServerConfig | None:
+        """The server's settings when tickets are set up there (a staff role and a channel), else None."""
+        config = await self.store.servers.get(guild_id, fresh=True)
+        return config if config.ticket_channel_id and config.staff_role_id else None
+
+    async def open_thread_of(self, guild_id: int, opener_id: int) -> int | None:
+        """The thread of the ticket ``opener_id`` already has open here, if any: one at a time."""
+        for ticket in await self.store.tickets.open_for(guild_id, opener_id):
+            if ticket.thread_id:
+                return ticket.thread_id
+        return None
+
+    async def open(
+        self,
+        guild_id: int,
+        channel_id: int,
+        opener_id: int,
+        topic: str,
+        make_thread: Callable[[int], Awaitable[int]],
+        undo: Callable[[], Awaitable[None]],
+    ) -> int:
+        """Open a ticket: its row, then ``make_thread(ticket id)`` (the thread's id), then the two tied.
+        On any failure ``undo`` runs, the row is dropped and the failure goes on to the caller."""
+        ticket_id = await self.store.tickets.open(guild_id, channel_id, opener_id, topic)
+        try:
+            thread_id = await make_thread(ticket_id)
+            await self.store.tickets.set_thread(ticket_id, thread_id)
+        except BaseException:
+            try:
+                await undo()
+            finally:
+                await self.store.tickets.discard(ticket_id)
+            raise
+        return ticket_id
+
+    async def closable(self, ticket_id: int) -> tuple[TicketRecord, ServerConfig] | None:
+        """An open ticket with its thread, and its server's settings; None when it is closed or gone."""
+        ticket = await self.store.tickets.get(ticket_id)
+        if ticket is None or ticket.status != "open" or ticket.thread_id is None:
+            return None
+        return ticket, await self.store.servers.get(ticket.guild_id)
+
+    async def close(self, ticket_id: int, closed_by: int, lines: Sequence[TranscriptLine]) -> bool:
+        """Close once, archiving the transcript; False when someone closed it first."""
+        return await self.store.tickets.close(ticket_id, closed_by, lines)

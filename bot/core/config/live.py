@@ -1,16 +1,15 @@
-"""A reloaded configuration, compared with the running one and applied to it (issue 17, live reload).
+"""A reloaded configuration, compared with the running one (issue 17, live reload).
 
-The running bot has ONE :class:`Settings` object, which every component holds and reads at each use
-(``self.settings.default_model`` when it builds a request, not a copy taken at start-up). Applying a reload
-swaps that object's sections for the new ones in place, so no component needs telling. Keys declared with
+The running bot's settings live in a :class:`~bot.core.config.holder.SettingsHolder`, which every component
+reads through at each use (``self.settings.models.default_model`` when it builds a request, not a copy taken
+at start-up); the reloader swaps in :func:`live_settings` of the new configuration. Keys declared with
 ``restart=True`` (bot/core/config/sections.py) were read once at start-up: they keep their running value and
-the reload says they need a restart. Code that takes a single section (memory/) is given a
-:func:`live_section`, which reads through the same object.
+the reload says they need a restart.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.core.config.loading import CHARACTER_KEY_PREFIXES, CHARACTER_KEYS
@@ -73,35 +72,3 @@ def live_settings(running: Settings, new: Settings) -> Settings:
                 if s.section == name and s.restart}
         sections[name] = replace(getattr(new, name), **kept)
     return replace(new, **sections)
-
-
-def apply(running: Settings, new: Settings) -> None:
-    """Make ``running`` read as ``new``: its sections (immutable values) and raw values are swapped in place.
-
-    Settings is frozen so that nothing else changes it by accident; this is the one sanctioned writer, used
-    by the config reloader (bot/runtime/reloader.py) with the result of :func:`live_settings`."""
-    for f in fields(Settings):
-        if f.name in SECTIONS or f.name == "raw":
-            object.__setattr__(running, f.name, getattr(new, f.name))
-
-
-class LiveSection:
-    """One section of the running Settings, read through it at each attribute access (so a reload reaches
-    code that was handed a single section, like memory/'s ``MemorySettings``)."""
-
-    def __init__(self, settings: Settings, section: str) -> None:
-        if section not in SECTIONS:
-            raise ValueError(f"no settings section {section!r}")
-        self._settings = settings
-        self._section = section
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(getattr(self._settings, self._section), name)
-
-    def __repr__(self) -> str:
-        return f"LiveSection({getattr(self._settings, self._section)!r})"
-
-
-def live_section(settings: Settings, section: str) -> Any:
-    """A :class:`LiveSection`, typed as whatever the caller expects of the section (duck-typed)."""
-    return LiveSection(settings, section)

@@ -6,8 +6,8 @@ validation (bot/core/config/loading.py), the README table and config.env.example
 sync-docs``; tests/test_config.py fails when they drift) all come from these lines. A new section: a frozen
 dataclass with a TITLE here, plus one field on :class:`Settings`.
 
-Code that needs one concern takes its section (memory/ takes :class:`MemorySettings`); ``settings.<key>``
-reads any key from the whole :class:`Settings` as well.
+Code that needs one concern takes its section (memory/ takes :class:`MemorySettings`); code that takes the
+whole :class:`Settings` reads a key through its section: ``settings.<section>.<key>``.
 """
 
 # No ``from __future__ import annotations`` here: keys.py reads each field's type as the class itself.
@@ -15,7 +15,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from bot.core.config.keys import Setting, declared, is_section, key, parsed_by
 from bot.core.config.paths import PROJECT_ROOT, resolve_folder
@@ -428,7 +428,7 @@ class TriageSettings:
 class Settings:
     """Typed, validated configuration: one attribute per section (``settings.memory``), in README order.
 
-    ``settings.<key>`` reads a key of any section too (``settings.recall_token_budget``)."""
+    A key is read through its section: ``settings.memory.recall_token_budget``."""
 
     character_dir: Path
     config_file: Path | None = None
@@ -457,13 +457,6 @@ class Settings:
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Where each key that was set came from (a file's path, or "environment"): credential messages name it.
     origins: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-    def __getattr__(self, name: str) -> Any:
-        """Flat reads (``settings.shard_count``): only called for names that are not attributes."""
-        section = SECTION_OF.get(name)
-        if section is None:
-            raise AttributeError(f"'Settings' object has no attribute {name!r}")
-        return getattr(object.__getattribute__(self, section), name)
 
     def __repr__(self) -> str:  # secrets never reach a log line
         return f"Settings(character_dir={self.character_dir!s}, database={self.safe_database_url()})"

@@ -137,7 +137,7 @@ def format_day(when: datetime) -> str:
 
 def format_user_data(s: UserSummary, settings: Settings) -> str:
     """Everything an admin may know about a user in figures; never what they said."""
-    model = settings.premium_model if s.user.premium else settings.default_model
+    model = settings.models.premium_model if s.user.premium else settings.models.default_model
     return "\n".join([
         f"**{user_label(s.user)}**",
         f"Plan: {'premium' if s.user.premium else 'standard'} (replies use `{model}`)",
@@ -165,8 +165,9 @@ def render_users_page(page: Page, summaries: Sequence[UserSummary]) -> str:
 
 def premium_answer(user: UserRecord, premium: bool, settings: Settings) -> str:
     if premium:
-        return f"{user_label(user)} is now **premium**: their replies use `{settings.premium_model}`."
-    return f"{user_label(user)} is **no longer premium**: their replies use `{settings.default_model}`."
+        return f"{user_label(user)} is now **premium**: their replies use `{settings.models.premium_model}`."
+    return (f"{user_label(user)} is **no longer premium**: their replies use "
+            f"`{settings.models.default_model}`.")
 
 
 def format_relationship(rel: RelationshipRecord, user: UserRecord) -> str:
@@ -229,13 +230,15 @@ def format_status(settings: Settings, *, character_name: str, uptime_seconds: fl
         or "not connected"
     return "\n".join([
         f"**{character_name}: status**",
-        f"Models: default `{s.default_model}` · premium `{s.premium_model}` · voting `{s.voting_model}`",
-        f"Replies: bot reply threshold {s.bot_reply_threshold} · {s.yes_no_vote_count} votes · "
-        f"cooldown {s.reply_cooldown:g}s · typing {s.typing_speed_cpm:g} cpm "
-        f"({s.min_typing_time:g}–{s.max_typing_time:g}s, ±{s.typing_variance:.0%})",
+        f"Models: default `{s.models.default_model}` · premium `{s.models.premium_model}` · "
+        f"voting `{s.replies.voting_model}`",
+        f"Replies: bot reply threshold {s.replies.bot_reply_threshold} · "
+        f"{s.replies.yes_no_vote_count} votes · "
+        f"cooldown {s.replies.reply_cooldown:g}s · typing {s.typing.typing_speed_cpm:g} cpm "
+        f"({s.typing.min_typing_time:g}–{s.typing.max_typing_time:g}s, ±{s.typing.typing_variance:.0%})",
         f"Uptime: {format_duration(uptime_seconds)} · servers: {guild_count} · "
         f"verbose: {'on' if verbose else 'off'}",
-        f"Gateway latency: {gateway} (warning above {s.latency_warning_ms:g} ms)",
+        f"Gateway latency: {gateway} (warning above {s.discord.latency_warning_ms:g} ms)",
     ])
 
 

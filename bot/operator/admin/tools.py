@@ -25,7 +25,7 @@ class Verbose:
     async def load(self) -> bool:
         """Set the mirror from the ``verbose`` state key; the ``verbose_logging`` setting when it is unset."""
         parsed = parse_switch(await self.store.state.get(VERBOSE_KEY, ""))
-        self.mirror.enabled = self.settings.verbose_logging if parsed is None else parsed
+        self.mirror.enabled = self.settings.storage.verbose_logging if parsed is None else parsed
         return self.mirror.enabled
 
     async def switch(self, arg: str) -> str:
@@ -47,6 +47,7 @@ class AdminTools:
 
     def __init__(self, store: Store, settings: Settings, character: str, mirror: LogMirror, *,
                  embed: Embed | None = None) -> None:
+        self.store = store
         self.verbose = Verbose(store, settings, mirror)
         self.users = Users(store, settings, character)
         self.identity = IdentityEdits(store, character)
@@ -54,3 +55,11 @@ class AdminTools:
         self.memories = MemoryEdits(store, character, self.users)
         self.relationship = RelationshipEdits(store, character, self.users)
         self.state = StateEdits(store, self.verbose.load)
+
+    async def save_log(self) -> None:
+        """Write the messages logged so far (a shutdown's last step before closing)."""
+        await self.store.log.flush()
+
+    @property
+    def database_closed(self) -> bool:
+        return self.store.closed

@@ -101,7 +101,7 @@ async def overview(request: web.Request) -> web.Response:
     gateway = [(shard_name(sid), format_latency(lat)) for sid, lat in bot.latencies()] if bot else []
     return render(request, "overview.html", title="Overview", active="overview", charts=charts, totals=totals,
                   uptime=bot.uptime if bot else None, guilds=bot.guild_count() if bot else None,
-                  gateway=gateway, shards=ctx.settings.shard_count, db_size=db_size,
+                  gateway=gateway, shards=ctx.settings.discord.shard_count, db_size=db_size,
                   database=ctx.settings.safe_database_url(), first_day=days[0], last_day=days[-1])
 
 

@@ -90,9 +90,10 @@ async def person(request: web.Request, *, drafts: dict[str, str] | None = None, 
         request, "person.html", status=status, title=user.name or str(user.id), active="people", user=user,
         summary=summary, memories=memories, versions=versions, facts=facts, relationship=relationship,
         guidance=relationship_guidance(relationship, user.name or str(user.id)) or "none (neutral)",
-        consent=consent_text(user.memory_consent, s.memory_consent), private_source=PRIVATE_SOURCE,
-        model=s.premium_model if user.premium else s.default_model, premium_model=s.premium_model,
-        default_model=s.default_model, drafts=drafts or {}, max_text=MAX_TEXT)
+        consent=consent_text(user.memory_consent, s.memory.memory_consent), private_source=PRIVATE_SOURCE,
+        model=s.models.premium_model if user.premium else s.models.default_model,
+        premium_model=s.models.premium_model,
+        default_model=s.models.default_model, drafts=drafts or {}, max_text=MAX_TEXT)
 
 
 async def person_page(request: web.Request) -> web.Response:
