@@ -7,15 +7,31 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages voice messages need (ffmpeg converts audio, espeak-ng speaks): installed when missing.
 SYSTEM_PACKAGES := ffmpeg espeak-ng
 
-.PHONY: setup system-packages browser run console test lint bench screenshots clean
+.PHONY: setup torch system-packages browser run console test lint bench screenshots clean
+
+# torch: the CPU build (a 190 MB wheel), the same pin as pyproject.toml and the Dockerfile. PyPI's Linux
+# wheel is the multi-GB CUDA build, so it comes from PyTorch's CPU index, unless pip already has it offline:
+# from a wheel folder (--find-links) or a local index (file://) pip is configured with, as on an offline
+# build machine. tests/test_docker.py runs this recipe with a stand-in pip in both situations.
+TORCH := torch==2.13.0
+TORCH_INDEX := https://download.pytorch.org/whl/cpu
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# The CPU build of torch first: left to itself pip would pull a multi-GB CUDA build.
-	$(BIN)/pip install -q torch==2.13.0
+	$(MAKE) --no-print-directory torch
 	$(BIN)/pip install -q -e ".[test]"
 	touch $(STAMP)
+
+torch:
+	@if $(BIN)/pip install -q --no-index "$(TORCH)" 2>/dev/null; then :; \
+	elif { $(BIN)/pip config list 2>/dev/null; echo "$$PIP_INDEX_URL $$PIP_EXTRA_INDEX_URL"; } \
+			| grep -q "file:"; then \
+		$(BIN)/pip install -q "$(TORCH)"; \
+	else \
+		echo "installing $(TORCH), the CPU build (190 MB), from $(TORCH_INDEX)"; \
+		$(BIN)/pip install -q --index-url $(TORCH_INDEX) "$(TORCH)"; \
+	fi
 
 setup: $(STAMP) system-packages
 

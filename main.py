@@ -7,7 +7,8 @@ character folder, any format, as a SillyTavern card) and `python main.py dashboa
 (the operator's dashboard alone, on the bot's database).
 
 A cluster: `python main.py --shard-ids 0-3 --shard-count 8` on each machine (one
-DATABASE_URL, PostgreSQL), and `python main.py cluster status` to see its processes.
+DATABASE_URL, PostgreSQL), and `python main.py cluster status` to see its processes. `python main.py health`
+exits 0 while a bot on this machine keeps its heartbeat fresh (Docker's HEALTHCHECK).
 """
 
 from __future__ import annotations
@@ -19,16 +20,23 @@ import os
 import sys
 from pathlib import Path
 
-from bot.core.config import (
-    PROJECT_ROOT,
-    Settings,
-    choose_character_dir,
-    load_settings,
-    read_sources,
-    resolve_folder,
-    warn_unknown_character_keys,
-)
-from bot.core.errors import ConfigError
+# Run with a Python that lacks Kindred's packages (a system python instead of .venv/bin/python): one line
+# saying how to get them, not a ModuleNotFoundError traceback.
+MISSING_PACKAGES = ("Kindred's packages are not installed for {python} ({module} is missing): run "
+                    "`make setup` once (it creates .venv), then run .venv/bin/python main.py ...")
+try:
+    from bot.core.config import (
+        PROJECT_ROOT,
+        Settings,
+        choose_character_dir,
+        load_settings,
+        read_sources,
+        resolve_folder,
+        warn_unknown_character_keys,
+    )
+    from bot.core.errors import ConfigError
+except ModuleNotFoundError as _missing:
+    sys.exit(MISSING_PACKAGES.format(python=sys.executable, module=_missing.name))
 
 log = logging.getLogger("kindred")
 DASHBOARD_PORT = 8765  # `main.py dashboard` when dashboard_port is 0 (the bot serves none)
@@ -96,6 +104,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     clus = sub.add_parser("cluster", help="the processes sharing this database (PostgreSQL)",
                           parents=[common])
     clus.add_argument("what", choices=["status"], help="status: each process, its shards, the leader")
+    sub.add_parser("health", parents=[common],
+                   help="exit 0 if a bot on this machine keeps its heartbeat fresh, else 1 "
+                   "(Docker's HEALTHCHECK)")
     return parser.parse_args(argv)
 
 
@@ -161,6 +172,8 @@ def run(argv: list[str]) -> int:
         os.environ["SHARD_COUNT"] = str(args.shard_count)
     if args.command == "cluster":
         return run_cluster_status(args)
+    if args.command == "health":
+        return run_health(args)
     dashboard = args.command == "dashboard"
     settings, character, why = _load(args, discord=not args.console and args.command is None,
                                      dashboard=dashboard)
@@ -204,14 +217,42 @@ def run_dashboard(args: argparse.Namespace, settings: Settings, character: objec
     return asyncio.run(serve_alone(settings, character, host, port))  # type: ignore[arg-type]
 
 
-def run_cluster_status(args: argparse.Namespace) -> int:
-    from bot.runtime.cluster import cluster_status
-    from database.store import Store
-
+def _database_settings(args: argparse.Namespace) -> Settings:
+    """The settings of a command that only reads the database (no token or key needed)."""
     choice = choose_character_dir(args.character)
     config_file = _config_file(args.config, choice.folder if choice.root_layout else None)
     settings = load_settings(choice.folder, config_file, require_discord=False, require_anthropic=False)
     logging.getLogger().setLevel(logging.WARNING)  # the report alone, not the migration chatter
+    return settings
+
+
+def run_health(args: argparse.Namespace) -> int:
+    """Docker's HEALTHCHECK: the heartbeat this machine's bot keeps in cluster_nodes (every
+    cluster_heartbeat_seconds, on SQLite too) is fresh. One line either way."""
+    import socket
+
+    from bot.runtime.cluster import local_health
+    from database.store import Store
+
+    settings = _database_settings(args)
+
+    async def check() -> str | None:
+        store = await Store(settings.resolved_database_url()).open()
+        try:
+            return await local_health(store, settings.cluster, socket.gethostname())
+        finally:
+            await store.close()
+
+    problem = asyncio.run(check())
+    print(problem or "healthy: the bot's heartbeat is fresh", file=sys.stderr if problem else sys.stdout)
+    return 1 if problem else 0
+
+
+def run_cluster_status(args: argparse.Namespace) -> int:
+    from bot.runtime.cluster import cluster_status
+    from database.store import Store
+
+    settings = _database_settings(args)
 
     async def report() -> str:
         store = await Store(settings.resolved_database_url()).open()
@@ -236,17 +277,31 @@ def run_bot(settings: Settings, character: object) -> int:
         serve(bot, settings.discord_token, grace_seconds=settings.shutdown_grace_seconds)))
 
 
+def config_error_exit_code() -> int:
+    """Exit 2 on a config error; KINDRED_CONFIG_ERROR_EXIT_CODE changes it where 2 would be retried forever
+    (the Docker image sets 0, so `restart: on-failure` never loops on a mistake only an edit can fix)."""
+    value = os.environ.get("KINDRED_CONFIG_ERROR_EXIT_CODE", "").strip()
+    return int(value) if value.isdigit() and int(value) < 256 else 2
+
+
 def main() -> None:
     try:
         code = run(sys.argv[1:])
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         code = 2
+    except ModuleNotFoundError as exc:  # a package imported later (discord, anthropic...) missing
+        if exc.name is None or exc.name.split(".")[0] in ("bot", "cogs", "database", "memory", "personaflow"):
+            raise
+        print(MISSING_PACKAGES.format(python=sys.executable, module=exc.name), file=sys.stderr)
+        code = 1
     except KeyboardInterrupt:
         code = 130
         if "--console" in sys.argv[1:]:  # Ctrl-C while the console starts: it leaves as it would later
             print("\n  (bye)", file=sys.stderr)
             code = 0
+    if code == 2:  # every config error (the settings, a refused token, the intent) exits 2 by here
+        code = config_error_exit_code()
     sys.exit(code)
 
 

@@ -77,7 +77,48 @@ def test_the_image_installs_the_cpu_torch_the_project_pins() -> None:
     assert first[:2] == ["--index-url", CPU_INDEX]  # only torch comes from PyTorch's CPU index
     assert torch_pin(first[2:]) == torch_pin(pyproject()["project"]["dependencies"])
     makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
-    assert f"pip install -q {torch_pin(first[2:])}" in makefile
+    assert f"TORCH := {torch_pin(first[2:])}" in makefile and f"TORCH_INDEX := {CPU_INDEX}" in makefile
+
+
+STAND_IN_PIP = """#!/bin/sh
+# Records its arguments; `pip install --no-index` succeeds only when OFFLINE_HAS_TORCH is set, and
+# `pip config list` prints PIP_CONFIG_LINES.
+echo "$*" >> "$PIP_CALLS"
+case "$*" in
+  "config list") printf '%s' "$PIP_CONFIG_LINES"; exit 0;;
+  *--no-index*) [ -n "$OFFLINE_HAS_TORCH" ] && exit 0; exit 1;;
+esac
+exit 0
+"""
+
+
+def _make_torch(tmp_path: Path, **env: str) -> list[str]:
+    """`make torch` with a stand-in pip: the pip commands the recipe ran."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "pip").write_text(STAND_IN_PIP)
+    (bin_dir / "pip").chmod(0o755)
+    calls = tmp_path / "calls"
+    calls.write_text("")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "MAKE"))}
+    subprocess.run(["make", "-s", "-C", str(PROJECT_ROOT), "torch", f"BIN={bin_dir}"], check=True,
+                   env={**clean, "PIP_CALLS": str(calls), **env}, capture_output=True, text=True)
+    return calls.read_text().splitlines()
+
+
+def test_make_installs_the_cpu_torch_from_pytorchs_index_unless_pip_has_it_offline(tmp_path: Path) -> None:
+    pin = torch_pin(pyproject()["project"]["dependencies"])
+    # An ordinary machine: nothing offline, no local index: PyTorch's CPU index (never PyPI's CUDA build).
+    calls = _make_torch(tmp_path)
+    assert calls[-1] == f"install -q --index-url {CPU_INDEX} {pin}"
+    # A wheel folder that has it (pip --find-links): installed from there, offline.
+    calls = _make_torch(tmp_path, OFFLINE_HAS_TORCH="1")
+    assert calls == [f"install -q --no-index {pin}"]
+    # A local index pip is configured with (as on this machine): pip's own sources, not the internet.
+    for env in ({"PIP_CONFIG_LINES": "global.extra-index-url='file:///opt/pypi/simple'\n"},
+                {"PIP_INDEX_URL": "file:///srv/mirror/simple"}):
+        calls = _make_torch(tmp_path, **env)
+        assert calls[-1] == f"install -q {pin}" and CPU_INDEX not in " ".join(calls)
 
 
 def _requirements_step(workdir: Path) -> list[str]:
