@@ -18,6 +18,7 @@ from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from cogs.bot import Kindred, create_bot
 from database.store import Store
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_lead import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
@@ -178,7 +179,7 @@ class Harness:
     async def dm(self, content: str, *, user: int | None = None, **carried: Any) -> dict[str, Any]:
         return await self.discord.dm_message(user or USER_ID, content, **carried)
 
-    async def replies(self, channel_id: int, n: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+    async def replies(self, channel_id: int, n: int = 1, timeout: float = EVENT_WAIT) -> list[dict[str, Any]]:
         """Wait until the bot has posted at least ``n`` messages in the channel; return them all."""
         return await self.discord.wait_for_messages(channel_id, n, timeout=timeout)
 

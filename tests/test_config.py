@@ -20,6 +20,7 @@ from bot.core.config import (
     resolve_character_dir,
 )
 from bot.core.errors import ConfigError
+from tests.fakes import PROCESS_WAIT
 
 CLAUDEMASK_CONFIG = '''# Bot reply settings
 bot_reply_threshold=1
@@ -159,7 +160,7 @@ def run_main(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
     clean = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
     return subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py"), *args], capture_output=True,
                           text=True,
-                          env={**clean, **env}, timeout=60, cwd=PROJECT_ROOT)
+                          env={**clean, **env}, timeout=PROCESS_WAIT, cwd=PROJECT_ROOT)
 
 
 def test_main_exits_2_with_one_line_and_no_traceback(claudemask: tuple[Path, Path]) -> None:

@@ -26,6 +26,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from bot.core.config import BY_KEY, PROJECT_ROOT
+from tests.fakes import PROCESS_WAIT
 
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -156,7 +157,8 @@ def test_pip_resolves_the_install_lines_offline(tmp_path: Path) -> None:
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--no-build-isolation", "--quiet",
-         "--report", str(report), *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+         "--report", str(report), *args], capture_output=True, text=True, env=env, cwd=tmp_path,
+        timeout=PROCESS_WAIT)
     if done.returncode and "No module named pip" in done.stderr:
         pytest.skip("this environment has no pip")
     assert done.returncode == 0, done.stderr[-3000:]

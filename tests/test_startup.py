@@ -21,9 +21,11 @@ import pytest
 
 from bot.core.config import PROJECT_ROOT
 from cogs.permissions import INVITE_PERMISSIONS
-from tests.harness import LOG_CHANNEL_ID, Harness
+from tests.fakes import PROCESS_WAIT
 
 # Libraries whose lines an operator should not see at INFO (logger names, or their parents).
+from tests.harness import LOG_CHANNEL_ID, Harness
+
 NOISY = ("alembic", "apscheduler", "sentence_transformers", "transformers", "huggingface_hub", "torch",
          "httpx", "httpx2", "discord")
 LINE = re.compile(r"^\S+ \S+ (?P<level>[A-Z]+)\s+(?P<name>[\w.]+): (?P<message>.*)$")
@@ -61,7 +63,7 @@ async def run_to_exit(h: Harness, env: dict[str, str], *args: str) -> tuple[int,
         sys.executable, "main.py", "--character", str(h.character_dir), *args, cwd=str(PROJECT_ROOT), env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -91,9 +93,9 @@ async def test_start_logs_the_invite_and_connected_lines_and_no_library_chatter(
     reader = asyncio.create_task(read())
     try:
         await h.discord.wait_for(lambda d: any("connected as" in line for line in seen) or reader.done(),
-                                 timeout=60, what="the connected line")
+                                 timeout=PROCESS_WAIT, what="the connected line")
         await h.discord.user_message(LOG_CHANNEL_ID, h.admin_id, "shutdown? Finn")
-        await asyncio.wait_for(proc.wait(), timeout=30)
+        await asyncio.wait_for(proc.wait(), timeout=PROCESS_WAIT)
         await reader
     finally:
         if proc.returncode is None:
