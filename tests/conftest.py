@@ -10,8 +10,10 @@ migrating from nothing again. The first migration of each worker still runs from
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +23,16 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
+from bot.core.config import PROJECT_ROOT
 from database.store import Store
+from tests.checkout_guard import checkout_changes, checkout_files
+
+# Console mode logs to logs/console.log in the checkout by default: every `main.py --console` a test starts
+# (they pass os.environ on) logs to a temp folder instead. The checkout guard below fails a run that writes
+# there anyway.
+_LOGS = Path(tempfile.mkdtemp(prefix="kindred-test-logs-"))
+atexit.register(shutil.rmtree, _LOGS, ignore_errors=True)
+os.environ.setdefault("CONSOLE_LOG_FILE", str(_LOGS / "console.log"))
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
@@ -190,3 +201,34 @@ async def make_harness(db_url: str, tmp_path: Path) -> AsyncIterator[Callable[..
 @pytest.fixture
 async def harness(make_harness: Callable[..., Awaitable[Any]]) -> Any:
     return await make_harness()
+
+
+# --------------------------------------------------------------------------- the user's checkout is not ours
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Once, in the process that runs the whole session (the xdist controller, or pytest alone): a worker's
+    # session starts after the others may have begun writing.
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        session.config.stash[_CHECKOUT] = checkout_files(PROJECT_ROOT)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test wrote into, or changed, the user's checkout (logs/, data/, characters/...):
+    tests write to temp folders only."""
+    before = session.config.stash.get(_CHECKOUT, None)
+    if before is None:
+        return
+    changed = checkout_changes(before, checkout_files(PROJECT_ROOT))
+    if changed:
+        line = "the tests changed the checkout (tests write to temp folders only): " + ", ".join(changed[:20])
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(line, red=True)
+        else:
+            print(line)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_CHECKOUT = pytest.StashKey[dict[str, tuple[int, int]]]()
