@@ -71,10 +71,15 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+# In parallel (pytest-xdist): one worker per core, each with its own temp folders and databases;
+# worksteal moves waiting tests to an idle worker, so one slow file does not hold the end of the run.
+# PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
+
 test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Retake the README's dashboard screenshots (docs/screenshots/); commit them when the pages changed.
 screenshots: setup browser
