@@ -135,7 +135,7 @@ def _load(args: argparse.Namespace, *, discord: bool,
           dashboard: bool = False) -> tuple[Settings, object, str]:
     """The settings, the character and why that character folder (for the start-up log)."""
     from bot.core.character import CharacterSource
-    from bot.core.persona.template import refuse_template
+    from bot.core.persona.template import refuse_template, warn_unedited_template
 
     choice = choose_character_dir(args.character)
     character_dir = choice.folder
@@ -146,6 +146,8 @@ def _load(args: argparse.Namespace, *, discord: bool,
                              require_anthropic=not dashboard, require_dashboard=dashboard)
     character = CharacterSource(character_dir, config_file)
     character.load()  # a folder without a prompt fails here, before anything connects
+    prompt = read_sources(config_file, character_dir).values.get("core_prompt") or ""
+    warn_unedited_template(character_dir, prompt)  # a new-character folder not yet written: it runs, warned
     for folder in settings.ensemble_dirs:  # and so does any other character the bot plays
         refuse_template(folder)
         warn_unknown_character_keys(folder)
