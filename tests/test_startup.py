@@ -21,7 +21,7 @@ import pytest
 
 from bot.core.config import PROJECT_ROOT
 from cogs.permissions import INVITE_PERMISSIONS
-from tests.fakes import PROCESS_WAIT
+from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 
 # Libraries whose lines an operator should not see at INFO (logger names, or their parents).
 from tests.harness import LOG_CHANNEL_ID, Harness
@@ -224,7 +224,7 @@ async def wait_for_check(h: Harness) -> Any:
     assert h.bot is not None
     checks = h.bot.claude._checks
     assert checks is not None
-    return await asyncio.wait_for(checks, timeout=15)
+    return await asyncio.wait_for(checks, timeout=EVENT_WAIT)
 
 
 async def test_a_wrong_anthropic_key_is_a_warning_at_start_up(db_url: str, tmp_path: Path,
@@ -243,6 +243,24 @@ async def test_a_wrong_anthropic_key_is_a_warning_at_start_up(db_url: str, tmp_p
     assert warning.startswith("environment variable ANTHROPIC_API_KEY: anthropic_api_key: ")
     assert "rejected the API key (HTTP 401: invalid x-api-key)" in warning and "starting anyway" in warning
     assert "fake-anthropic-key" not in warning
+
+
+async def test_a_key_rejected_at_start_up_gets_the_fallback_at_once(db_url: str, tmp_path: Path) -> None:
+    """Start-up knows the key is refused: a message gets the fallback without a call to Claude and without
+    the typing pause (set here to ten minutes, far past the wait: a paced fallback would never arrive)."""
+    h = Harness(db_url=db_url, tmp_path=tmp_path,
+                config={"min_typing_time": "600", "max_typing_time": "600", "typing_speed_cpm": "1"})
+    h.claude.api_key = "sk-ant-the-real-one"  # the fake answers any other key with 401
+    try:
+        await h.start()
+        await wait_for_check(h)
+        assert h.bot is not None
+        await h.dm("hello?")
+        [reply] = await h.replies(await h.dm_channel_id())
+        assert h.claude.requests == []  # not called: the key is known to be refused
+        assert reply["content"] == h.settings().fallback_reply.replace("{name}", "Finn")
+    finally:
+        await h.close()
 
 
 async def test_a_right_anthropic_key_passes_the_check_silently(db_url: str, tmp_path: Path,
