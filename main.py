@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -167,6 +168,10 @@ def run(argv: list[str]) -> int:
     if args.command == "export-card":
         return export(args)
     setup_logging()
+    if args.command is None and not args.console:
+        # Until the bot installs its own handlers (bot/runtime/lifecycle.py, as it starts to connect), a
+        # stop is answered here: exit 0 and a line, not a silent death with 143.
+        signal.signal(signal.SIGTERM, stop_before_connecting)
     # The flags are the environment's SHARD_IDS / SHARD_COUNT, spelled on the command line.
     if args.shard_ids is not None:
         os.environ["SHARD_IDS"] = args.shard_ids
@@ -183,6 +188,8 @@ def run(argv: list[str]) -> int:
     log.info("character folder: %s (%s)", settings.character_dir, why)
     from bot.runtime.startup import check_database
 
+    if settings.resolved_database_url().startswith("postgresql"):
+        log.info("starting: checking the database at %s", settings.safe_database_url())
     asyncio.run(check_database(settings))  # an unreachable database stops here, before Discord is contacted
     if dashboard:
         return run_dashboard(args, settings, character)
@@ -268,6 +275,7 @@ def run_cluster_status(args: argparse.Namespace) -> int:
 
 
 def run_bot(settings: Settings, character: object) -> int:
+    log.info("starting: loading Kindred's modules (discord.py, the reply engine, memory)")
     from bot.runtime.lifecycle import serve
     from cogs.bot import create_bot
     from cogs.startup import run_discord
@@ -277,6 +285,15 @@ def run_bot(settings: Settings, character: object) -> int:
     # refused or unreachable Discord is one line and an exit code (cogs/startup.py).
     return run_discord(bot, settings, lambda: asyncio.run(
         serve(bot, settings.discord_token, grace_seconds=settings.shutdown_grace_seconds)))
+
+
+class StoppedBeforeConnecting(SystemExit):
+    """SIGTERM (or SIGHUP) while start-up is still loading, before the bot's own graceful handling: a stop
+    asked for, so exit 0 with one line. A SystemExit, so that it leaves an event loop that is running too."""
+
+
+def stop_before_connecting(signum: int, _frame: object) -> None:
+    raise StoppedBeforeConnecting(0)
 
 
 def config_error_exit_code() -> int:
@@ -289,6 +306,9 @@ def config_error_exit_code() -> int:
 def main() -> None:
     try:
         code = run(sys.argv[1:])
+    except StoppedBeforeConnecting:
+        print("stopped before connecting (SIGTERM during start-up)", file=sys.stderr)
+        code = 0
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         code = 2

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import re
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -116,6 +117,10 @@ async def test_start_logs_the_invite_and_connected_lines_and_no_library_chatter(
             f"&permissions={INVITE_PERMISSIONS.value}") in invite
     [connected] = [m.group("message") for m in parsed if m.group("message").startswith("connected as")]
     assert connected == "connected as Kindred in 1 server"
+    # Start-up says what it is loading before it connects (it may take a while on a busy machine).
+    messages = [m.group("message") for m in parsed]
+    progress = [i for i, text in enumerate(messages) if text.startswith("starting: ")]
+    assert len(progress) >= 3 and progress[-1] < messages.index(connected), messages
     assert (tmp_path / "plain.db").is_file()
 
 
@@ -179,8 +184,40 @@ async def test_an_unreachable_postgresql_stops_before_discord(tmp_path: Path) ->
     assert code == 2, output
     [line] = lines_of(output)
     assert "database_url: cannot connect to postgresql+asyncpg://kindred:***@127.0.0.1" in line, line
+    assert line.endswith(f"is the server running at 127.0.0.1:{port}?"), line  # refused: nothing listens
     assert "secret-pw" not in output
     assert h.discord.requests == [] and h.discord.gateway_log == []
+
+
+async def test_sigterm_while_starting_exits_0_with_one_line(tmp_path: Path) -> None:
+    """A stop during start-up (here while the database check waits on a server that accepts and never
+    answers) is exit 0 and "stopped before connecting", not a silent 143."""
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, says nothing
+    port = silent.sockets[0].getsockname()[1]
+    h = await start_fakes(tmp_path)
+    env = main_env(h, LOG_LEVEL="INFO", DATABASE_URL=f"postgresql+asyncpg://k@127.0.0.1:{port}/k")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    seen: list[str] = []
+    try:
+        assert proc.stdout is not None
+        while not any("starting: checking the database" in line for line in seen):
+            raw = await asyncio.wait_for(proc.stdout.readline(), timeout=PROCESS_WAIT)
+            assert raw, "\n".join(seen)  # it exited before the database check
+            seen.append(raw.decode(errors="replace").rstrip("\n"))
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        silent.close()
+        await stop_fakes(h)
+    output = "\n".join(seen) + "\n" + rest.decode(errors="replace")
+    assert proc.returncode == 0, output
+    assert lines_of(output)[-1] == "stopped before connecting (SIGTERM during start-up)"
+    assert "Traceback" not in output and h.discord.requests == []
 
 
 async def test_an_out_of_range_temperature_stops_start_up(tmp_path: Path) -> None:
