@@ -246,3 +246,32 @@ def test_compose_runs_kindred_on_a_healthy_postgresql() -> None:
     assert any(isinstance(v, str) and v.endswith(":/app/data") for v in bot["volumes"])
     # Docker's SIGKILL comes after stop_grace_period: later than Kindred's own grace for replies in flight.
     assert float(bot["stop_grace_period"].rstrip("s")) > BY_KEY["shutdown_grace_seconds"].default
+
+
+def test_compose_restarts_only_failures_that_can_heal() -> None:
+    """A config error will not fix itself: in the image it exits 0 (KINDRED_CONFIG_ERROR_EXIT_CODE), so
+    `restart: on-failure` restarts a crash or an unreachable Discord or database (exit 1), never a mistake
+    only an edit can fix, nor a stop."""
+    bot = _compose()["services"]["kindred"]
+    assert bot["restart"] == "on-failure"
+    env = dict(rest.split("=", 1) for word, rest in instructions()
+               if word == "ENV" and rest.startswith("KINDRED"))
+    assert env == {"KINDRED_CONFIG_ERROR_EXIT_CODE": "0"}
+
+
+def test_the_image_is_healthy_while_the_bot_keeps_its_heartbeat() -> None:
+    [check] = [rest for word, rest in instructions() if word == "HEALTHCHECK"]
+    options, _, command = check.partition(" CMD ")
+    assert json.loads(command) == ["python", "main.py", "health"]
+    seconds = dict(re.findall(r"--([\w-]+)=(\d+)s", options))
+    # Three heartbeats (cluster_heartbeat_seconds) is how long `main.py health` lets one be late: the check
+    # must not run more often than that allows, and start-up gets its own grace.
+    assert int(seconds["interval"]) >= 3 * BY_KEY["cluster_heartbeat_seconds"].default
+    assert int(seconds["start-period"]) >= 60
+
+
+def test_the_readme_says_which_compose_is_needed() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    docker = readme.split("## Docker", 1)[1].split("\n## ", 1)[0]
+    assert "Compose v2" in docker and "docker compose version" in docker
+    assert "on-failure" in docker and "main.py health" in docker
