@@ -162,7 +162,7 @@ async def test_unaddressed_image_is_logged_with_its_note_and_asks_no_vote(harnes
     h = harness
     sent = await h.say("", attachments=[h.discord.attachment("meme.webp", content_type="image/webp")])
     assert (await logged(h, CHANNEL_ID, int(sent["id"]))).content == "[image: meme.webp]"
-    await asyncio.sleep(0.3)  # give it time to (not) act
+    await h.settled()  # every event read and handled: what did not happen, will not
     # No text of its own: no vote is asked (as before), so an image stream costs no Claude calls.
     assert h.claude.requests == [] and h.discord.posted(CHANNEL_ID) == []
 

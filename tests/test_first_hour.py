@@ -69,3 +69,13 @@ def test_a_python_without_kindreds_packages_gets_one_line(tmp_path: Path) -> Non
     [line] = result.stderr.strip().splitlines()
     assert "is missing" in line and "make setup" in line and ".venv/bin/python main.py" in line
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_settled_waits_for_a_reply_in_progress(harness: Harness) -> None:
+    """Harness.settled(), which tests use instead of a sleep to prove an absence, really waits for the bot:
+    a slow answer is posted by the time it returns."""
+    h = harness
+    h.claude.script("Slowly, but here.", model="claude-test-default", delay=0.5)
+    await h.say("are you there?", mention=True)
+    await h.settled()
+    assert [p["content"] for p in h.discord.posted(h.channel_id)] == ["Slowly, but here."]
