@@ -246,13 +246,17 @@ def run_health(args: argparse.Namespace) -> int:
     settings = _database_settings(args)
 
     async def check() -> str | None:
-        store = await Store(settings.resolved_database_url()).open()
+        # A short retry: Docker's check has 20 s; a database away that long is an answer in itself.
+        store = await Store(settings.resolved_database_url(), retry_seconds=5).open()
         try:
             return await local_health(store, settings.cluster, socket.gethostname())
         finally:
             await store.close()
 
-    problem = asyncio.run(check())
+    try:
+        problem = asyncio.run(check())
+    except Exception as exc:  # the database away: unhealthy, said in one line
+        problem = f"unhealthy: cannot read the heartbeat from {settings.safe_database_url()} ({exc})"[:300]
     print(problem or "healthy: the bot's heartbeat is fresh", file=sys.stderr if problem else sys.stdout)
     return 1 if problem else 0
 
