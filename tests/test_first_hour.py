@@ -4,15 +4,22 @@ main.py runs with a Python that lacks Kindred's packages."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.core.config import PROJECT_ROOT
+import pytest
+
+from bot.core.character import CharacterSource
+from bot.core.config import PROJECT_ROOT, load_settings
 from bot.runtime.cluster import health_problem
 from database.cluster import NodeRow
 from tests.fakes import PROCESS_WAIT
@@ -79,3 +86,47 @@ async def test_settled_waits_for_a_reply_in_progress(harness: Harness) -> None:
     await h.say("are you there?", mention=True)
     await h.settled()
     assert [p["content"] for p in h.discord.posted(h.channel_id)] == ["Slowly, but here."]
+
+
+def test_a_key_other_programs_use_gets_kindreds_spelling(tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    config = tmp_path / "config.env"
+    config.write_text("temperature=0.5\nmax_tokens=300\n")
+    caplog.set_level(logging.WARNING, logger="bot.core.config")
+    load_settings(FINN, config, environ={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+    warned = [r.getMessage() for r in caplog.records if "unknown key" in r.getMessage()]
+    assert any("temperature: unknown key" in w and "did you mean default_temperature?" in w for w in warned)
+    assert any("did you mean default_max_tokens?" in w for w in warned), warned
+
+
+def test_an_edit_of_config_env_alone_is_not_called_a_character_change(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "finn"
+    shutil.copytree(FINN, folder)
+    config = tmp_path / "config.env"
+    config.write_text("reply_cooldown=1\n")
+    source = CharacterSource(folder, config, environ={})
+    source.load()
+    caplog.set_level(logging.INFO, logger="bot.core.character")
+    config.write_text("reply_cooldown=2\n")
+    os.utime(config, ns=(time.time_ns(), time.time_ns() + 10**9))  # a new stamp, however coarse the clock
+    source.current()
+    assert not any("character files changed" in m for m in caplog.messages), caplog.messages
+    env = folder / "character.env"
+    env.write_text(env.read_text().replace('default_name="Finn"', 'default_name="Finnegan"'))
+    os.utime(env, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    assert source.current().name == "Finnegan"
+    assert any(m == "character files changed: reloaded Finnegan" for m in caplog.messages), caplog.messages
+
+
+def test_a_card_with_a_description_but_no_personality_imports_without_a_warning(tmp_path: Path) -> None:
+    """SillyTavern's own default card keeps everything in its description: that is a character."""
+    card = tmp_path / "default.json"
+    card.write_text(json.dumps({"spec": "chara_card_v2", "spec_version": "2.0", "data": {
+        "name": "Seraphina", "description": "Seraphina is a guardian of the forest glade, kind and calm.",
+        "personality": "", "first_mes": "You are safe here."}}))
+    characters = tmp_path / "characters"
+    characters.mkdir()
+    result = main_py("import-card", str(card), "--dir", str(characters))
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr and (characters / "seraphina").is_dir()
