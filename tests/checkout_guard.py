@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 # Left out of the snapshot: what a run may write (caches), and what it does not look into.
-_OURS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".grimp_cache", ".mypy_cache", "build",
-         "node_modules"}
+_OURS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".grimp_cache", ".mypy_cache",
+         "build", "node_modules"}
 
 
 def checkout_files(root: Path) -> dict[str, tuple[int, int]]:
