@@ -41,4 +41,9 @@ VOLUME ["/app/data"]
 # Exec form: python is the process Docker's SIGTERM reaches, and Kindred stops gracefully on it (replies in
 # flight finish within shutdown_grace_seconds, then everything closes and it exits 0).
 STOPSIGNAL SIGTERM
+# A config error (exit 2 elsewhere) exits 0 here: compose's `restart: on-failure` restarts what can heal (a
+# crash, an unreachable Discord or database: exit 1) and never loops on a mistake only an edit can fix.
+ENV KINDRED_CONFIG_ERROR_EXIT_CODE=0
+# Healthy while the bot keeps its heartbeat fresh (cluster_heartbeat_seconds, 5 s): `main.py health`.
+HEALTHCHECK --interval=30s --timeout=20s --start-period=120s --retries=3 CMD ["python", "main.py", "health"]
 CMD ["python", "main.py"]

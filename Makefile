@@ -7,14 +7,20 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages voice messages need (ffmpeg converts audio, espeak-ng speaks): installed when missing.
 SYSTEM_PACKAGES := ffmpeg espeak-ng
 
-.PHONY: setup system-packages browser run console test lint bench screenshots constraints clean
+.PHONY: setup torch system-packages browser run console test lint bench screenshots constraints clean
+
+# torch: the CPU build (a 190 MB wheel), the same pin as pyproject.toml and the Dockerfile. PyPI's Linux
+# wheel is the multi-GB CUDA build, so it comes from PyTorch's CPU index, unless pip already has it offline:
+# from a wheel folder (--find-links) or a local index (file://) pip is configured with, as on an offline
+# build machine. tests/test_docker.py runs this recipe with a stand-in pip in both situations.
+TORCH := torch==2.13.0
+TORCH_INDEX := https://download.pytorch.org/whl/cpu
 
 # Every package at the version constraints.txt names (tested together); pyproject.toml says what is needed.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# The CPU build of torch first: left to itself pip would pull a multi-GB CUDA build.
-	$(BIN)/pip install -q torch==2.13.0
+	$(MAKE) --no-print-directory torch
 	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
@@ -24,13 +30,23 @@ constraints:
 	rm -rf .venv-constraints
 	$(PYTHON) -m venv .venv-constraints
 	.venv-constraints/bin/pip install -q --upgrade pip
-	.venv-constraints/bin/pip install -q torch==2.13.0
+	$(MAKE) --no-print-directory torch BIN=.venv-constraints/bin
 	.venv-constraints/bin/pip install -q ".[test]"
 	{ echo "# Versions tested together; refresh with \`make constraints\` (README: Dependencies)."; \
 	  echo "# torch is pinned in pyproject.toml (a CPU build), so it is not listed here."; \
 	  .venv-constraints/bin/pip freeze --exclude-editable | grep -v -i -E '^(kindred|torch|nvidia-|triton)[=@ ]'; \
 	} > constraints.txt
 	rm -rf .venv-constraints
+
+torch:
+	@if $(BIN)/pip install -q --no-index "$(TORCH)" 2>/dev/null; then :; \
+	elif { $(BIN)/pip config list 2>/dev/null; echo "$$PIP_INDEX_URL $$PIP_EXTRA_INDEX_URL"; } \
+			| grep -q "file:"; then \
+		$(BIN)/pip install -q "$(TORCH)"; \
+	else \
+		echo "installing $(TORCH), the CPU build (190 MB), from $(TORCH_INDEX)"; \
+		$(BIN)/pip install -q --index-url $(TORCH_INDEX) "$(TORCH)"; \
+	fi
 
 setup: $(STAMP) system-packages
 
@@ -70,10 +86,15 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+# In parallel (pytest-xdist): one worker per core, each with its own temp folders and databases;
+# worksteal moves waiting tests to an idle worker, so one slow file does not hold the end of the run.
+# PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
+
 test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Retake the README's dashboard screenshots (docs/screenshots/); commit them when the pages changed.
 screenshots: setup browser

@@ -7,7 +7,8 @@ character folder, any format, as a SillyTavern card) and `python main.py dashboa
 (the operator's dashboard alone, on the bot's database).
 
 A cluster: `python main.py --shard-ids 0-3 --shard-count 8` on each machine (one
-DATABASE_URL, PostgreSQL), and `python main.py cluster status` to see its processes.
+DATABASE_URL, PostgreSQL), and `python main.py cluster status` to see its processes. `python main.py health`
+exits 0 while a bot on this machine keeps its heartbeat fresh (Docker's HEALTHCHECK).
 """
 
 from __future__ import annotations
@@ -16,20 +17,28 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
-from bot.core.config import (
-    PROJECT_ROOT,
-    Settings,
-    choose_character_dir,
-    load_settings,
-    read_sources,
-    resolve_folder,
-    warn_unknown_character_keys,
-)
-from bot.core.errors import ConfigError
-from database.errors import SchemaNotReady
+# Run with a Python that lacks Kindred's packages (a system python instead of .venv/bin/python): one line
+# saying how to get them, not a ModuleNotFoundError traceback.
+MISSING_PACKAGES = ("Kindred's packages are not installed for {python} ({module} is missing): run "
+                    "`make setup` once (it creates .venv), then run .venv/bin/python main.py ...")
+try:
+    from bot.core.config import (
+        PROJECT_ROOT,
+        Settings,
+        choose_character_dir,
+        load_settings,
+        read_sources,
+        resolve_folder,
+        warn_unknown_character_keys,
+    )
+    from bot.core.errors import ConfigError
+    from database.errors import SchemaNotReady
+except ModuleNotFoundError as _missing:
+    sys.exit(MISSING_PACKAGES.format(python=sys.executable, module=_missing.name))
 
 log = logging.getLogger("kindred")
 DASHBOARD_PORT = 8765  # `main.py dashboard` when dashboard_port is 0 (the bot serves none)
@@ -97,6 +106,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     clus = sub.add_parser("cluster", help="the processes sharing this database (PostgreSQL)",
                           parents=[common])
     clus.add_argument("what", choices=["status"], help="status: each process, its shards, the leader")
+    sub.add_parser("health", parents=[common],
+                   help="exit 0 if a bot on this machine keeps its heartbeat fresh, else 1 "
+                   "(Docker's HEALTHCHECK)")
     return parser.parse_args(argv)
 
 
@@ -125,7 +137,7 @@ def _load(args: argparse.Namespace, *, discord: bool,
           dashboard: bool = False) -> tuple[Settings, object, str]:
     """The settings, the character and why that character folder (for the start-up log)."""
     from bot.core.character import CharacterSource
-    from bot.core.persona.template import refuse_template
+    from bot.core.persona.template import refuse_template, warn_unedited_template
 
     choice = choose_character_dir(args.character)
     character_dir = choice.folder
@@ -136,6 +148,8 @@ def _load(args: argparse.Namespace, *, discord: bool,
                              require_anthropic=not dashboard, require_dashboard=dashboard)
     character = CharacterSource(character_dir, config_file)
     character.load()  # a folder without a prompt fails here, before anything connects
+    prompt = read_sources(config_file, character_dir).values.get("core_prompt") or ""
+    warn_unedited_template(character_dir, prompt)  # a new-character folder not yet written: it runs, warned
     for folder in settings.ensemble_dirs:  # and so does any other character the bot plays
         refuse_template(folder)
         warn_unknown_character_keys(folder)
@@ -155,6 +169,10 @@ def run(argv: list[str]) -> int:
     if args.command == "export-card":
         return export(args)
     setup_logging()
+    if args.command is None and not args.console:
+        # Until the bot installs its own handlers (bot/runtime/lifecycle.py, as it starts to connect), a
+        # stop is answered here: exit 0 and a line, not a silent death with 143.
+        signal.signal(signal.SIGTERM, stop_before_connecting)
     # The flags are the environment's SHARD_IDS / SHARD_COUNT, spelled on the command line.
     if args.shard_ids is not None:
         os.environ["SHARD_IDS"] = args.shard_ids
@@ -162,6 +180,8 @@ def run(argv: list[str]) -> int:
         os.environ["SHARD_COUNT"] = str(args.shard_count)
     if args.command == "cluster":
         return run_cluster_status(args)
+    if args.command == "health":
+        return run_health(args)
     dashboard = args.command == "dashboard"
     settings, character, why = _load(args, discord=not args.console and args.command is None,
                                      dashboard=dashboard)
@@ -169,6 +189,8 @@ def run(argv: list[str]) -> int:
     log.info("character folder: %s (%s)", settings.character_dir, why)
     from bot.runtime.startup import check_database
 
+    if settings.resolved_database_url().startswith("postgresql"):
+        log.info("starting: checking the database at %s", settings.safe_database_url())
     asyncio.run(check_database(settings))  # an unreachable database stops here, before Discord is contacted
     if dashboard:
         return run_dashboard(args, settings, character)
@@ -205,14 +227,46 @@ def run_dashboard(args: argparse.Namespace, settings: Settings, character: objec
     return asyncio.run(serve_alone(settings, character, host, port))  # type: ignore[arg-type]
 
 
-def run_cluster_status(args: argparse.Namespace) -> int:
-    from bot.runtime.cluster import cluster_status
-    from database.store import Store
-
+def _database_settings(args: argparse.Namespace) -> Settings:
+    """The settings of a command that only reads the database (no token or key needed)."""
     choice = choose_character_dir(args.character)
     config_file = _config_file(args.config, choice.folder if choice.root_layout else None)
     settings = load_settings(choice.folder, config_file, require_discord=False, require_anthropic=False)
     logging.getLogger().setLevel(logging.WARNING)  # the report alone, not the migration chatter
+    return settings
+
+
+def run_health(args: argparse.Namespace) -> int:
+    """Docker's HEALTHCHECK: the heartbeat this machine's bot keeps in cluster_nodes (every
+    cluster_heartbeat_seconds, on SQLite too) is fresh. One line either way."""
+    import socket
+
+    from bot.runtime.cluster import local_health
+    from database.store import Store
+
+    settings = _database_settings(args)
+
+    async def check() -> str | None:
+        # A short retry: Docker's check has 20 s; a database away that long is an answer in itself.
+        store = await Store(settings.resolved_database_url(), retry_seconds=5).open()
+        try:
+            return await local_health(store, settings.cluster, socket.gethostname())
+        finally:
+            await store.close()
+
+    try:
+        problem = asyncio.run(check())
+    except Exception as exc:  # the database away: unhealthy, said in one line
+        problem = f"unhealthy: cannot read the heartbeat from {settings.safe_database_url()} ({exc})"[:300]
+    print(problem or "healthy: the bot's heartbeat is fresh", file=sys.stderr if problem else sys.stdout)
+    return 1 if problem else 0
+
+
+def run_cluster_status(args: argparse.Namespace) -> int:
+    from bot.runtime.cluster import cluster_status
+    from database.store import Store
+
+    settings = _database_settings(args)
 
     async def report() -> str:
         store = await Store(settings.resolved_database_url()).open()
@@ -226,6 +280,7 @@ def run_cluster_status(args: argparse.Namespace) -> int:
 
 
 def run_bot(settings: Settings, character: object) -> int:
+    log.info("starting: loading Kindred's modules (discord.py, the reply engine, memory)")
     from bot.runtime.lifecycle import serve
     from cogs.bot import create_bot
     from cogs.startup import run_discord
@@ -237,20 +292,46 @@ def run_bot(settings: Settings, character: object) -> int:
         serve(bot, settings.secrets.discord_token, grace_seconds=settings.operation.shutdown_grace_seconds)))
 
 
+class StoppedBeforeConnecting(SystemExit):
+    """SIGTERM (or SIGHUP) while start-up is still loading, before the bot's own graceful handling: a stop
+    asked for, so exit 0 with one line. A SystemExit, so that it leaves an event loop that is running too."""
+
+
+def stop_before_connecting(signum: int, _frame: object) -> None:
+    raise StoppedBeforeConnecting(0)
+
+
+def config_error_exit_code() -> int:
+    """Exit 2 on a config error; KINDRED_CONFIG_ERROR_EXIT_CODE changes it where 2 would be retried forever
+    (the Docker image sets 0, so `restart: on-failure` never loops on a mistake only an edit can fix)."""
+    value = os.environ.get("KINDRED_CONFIG_ERROR_EXIT_CODE", "").strip()
+    return int(value) if value.isdigit() and int(value) < 256 else 2
+
+
 def main() -> None:
     try:
         code = run(sys.argv[1:])
+    except StoppedBeforeConnecting:
+        print("stopped before connecting (SIGTERM during start-up)", file=sys.stderr)
+        code = 0
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         code = 2
     except SchemaNotReady as exc:  # another process's migration never ended: the reason, not a stack
         print(f"database error: {exc}", file=sys.stderr)
         code = 1
+    except ModuleNotFoundError as exc:  # a package imported later (discord, anthropic...) missing
+        if exc.name is None or exc.name.split(".")[0] in ("bot", "cogs", "database", "memory", "personaflow"):
+            raise
+        print(MISSING_PACKAGES.format(python=sys.executable, module=exc.name), file=sys.stderr)
+        code = 1
     except KeyboardInterrupt:
         code = 130
         if "--console" in sys.argv[1:]:  # Ctrl-C while the console starts: it leaves as it would later
             print("\n  (bye)", file=sys.stderr)
             code = 0
+    if code == 2:  # every config error (the settings, a refused token, the intent) exits 2 by here
+        code = config_error_exit_code()
     sys.exit(code)
 
 

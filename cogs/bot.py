@@ -127,6 +127,8 @@ class KindredMixin:
     async def setup_hook(self) -> None:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
         recovery = self.settings.recovery  # an outage or a lock is waited out, not a lost message
+        # Start-up says what it is doing: on a busy machine it can take a while, and silence looks stuck.
+        log.info("starting: opening the database (and bringing its schema up to date)")
         self.store = await Store(self.settings.resolved_database_url(),
                                  retry_seconds=recovery.db_retry_seconds,
                                  busy_timeout=recovery.db_busy_timeout).open()
@@ -149,6 +151,8 @@ class KindredMixin:
         self.engine.gates += [self.access.gate, self.limits.gate]
         self.claude.on_spend.append(self.limits.add_spend)
         self.claude.spend_guards.append(self.limits.guard)
+        log.info("starting: loading %s (identity, other characters, memory, commands)",
+                 self.engine.persona.name)
         await seed_identity(self.store, self.settings.character_dir, self.engine.character_key)
         self.ensemble = await self._build_ensemble()
         # The one reply sequence every message goes through; the cast chooses who answers.

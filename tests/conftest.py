@@ -1,10 +1,19 @@
 """Shared fixtures: database backends (SQLite always, PostgreSQL when TEST_DATABASE_URL is set) and the
-over-the-wire harness (fake Discord + fake Claude + a real Kindred bot)."""
+over-the-wire harness (fake Discord + fake Claude + a real Kindred bot).
+
+The suite runs in parallel (pytest-xdist, `make test`): every worker has its own temp folder (SQLite files),
+its own PostgreSQL databases, named after the worker, and a schema migrated once per worker that each test
+starts from as a copy (a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL) instead of
+migrating from nothing again. The first migration of each worker still runs from an empty database.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,8 +23,16 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
+from bot.core.config import PROJECT_ROOT
 from database.store import Store
-from tests.dbtools import reset_schema
+from tests.checkout_guard import checkout_changes, checkout_files
+
+# Console mode logs to logs/console.log in the checkout by default: every `main.py --console` a test starts
+# (they pass os.environ on) logs to a temp folder instead. The checkout guard below fails a run that writes
+# there anyway.
+_LOGS = Path(tempfile.mkdtemp(prefix="kindred-test-logs-"))
+atexit.register(shutil.rmtree, _LOGS, ignore_errors=True)
+os.environ.setdefault("CONSOLE_LOG_FILE", str(_LOGS / "console.log"))
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
@@ -43,26 +60,111 @@ def _run_in_thread(url: str, sql: str) -> None:
         pool.submit(asyncio.run, _admin_sql(url, sql)).result()
 
 
+def _worker() -> str:
+    """This xdist worker's name (gw0, gw1...), or "main" without xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _migrate(url: str) -> None:
+    async def once() -> None:
+        store = await Store(url).open()
+        await store.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, once()).result()
+
+
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A private database for this test session, so parallel runs never trample each other."""
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the newest schema, once per worker: each test copies it."""
+    path = tmp_path_factory.mktemp("template") / "kindred.db"
+    _migrate(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_names() -> Iterator[tuple[str, str]]:
+    """(test database, migrated template) private to this worker and session, so parallel workers and
+    parallel runs never trample each other."""
     base = os.environ["TEST_DATABASE_URL"]
-    name = f"kindred_test_{uuid.uuid4().hex[:12]}"
-    _run_in_thread(base, f'CREATE DATABASE "{name}"')
+    tag = f"{_worker()}_{uuid.uuid4().hex[:8]}"
+    name, template = f"kindred_test_{tag}", f"kindred_tpl_{tag}"
+    _run_in_thread(base, f'CREATE DATABASE "{template}"')
     try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+        _migrate(make_url(base).set(database=template).render_as_string(hide_password=False))
+        _run_in_thread(base, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        yield name, template
     finally:
-        _run_in_thread(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for db in (name, template):
+            _run_in_thread(base, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_names: tuple[str, str]) -> str:
+    """This worker's test database (emptied, or made again from the template, by each test using db_url)."""
+    return make_url(os.environ["TEST_DATABASE_URL"]).set(database=postgres_names[0]).render_as_string(
+        hide_password=False)
+
+
+async def _empty_postgres(url: str, template_url: str) -> bool:
+    """Delete every row and restart every sequence, when the schema is still the template's (tables and
+    Alembic version): milliseconds, where a new database from the template takes a second or more of
+    file copies and fsyncs. False when the schema differs (a test dropped or changed it) or a lock held
+    by a connection a test left behind does not let go."""
+    import asyncpg
+
+    async def connect(address: str) -> asyncpg.Connection:
+        u = make_url(address)
+        return await asyncpg.connect(host=u.host or "127.0.0.1", port=u.port or 5432,
+                                     user=u.username or "postgres", password=u.password, database=u.database)
+
+    shape = ("SELECT (SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables "
+             "WHERE schemaname = 'public'), (SELECT string_agg(version_num, ',') FROM alembic_version)")
+    template = await connect(template_url)
+    try:
+        wanted = tuple(await template.fetchrow(shape))
+        sequences = [r[0] for r in await template.fetch(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")]
+    finally:
+        await template.close()
+    conn = await connect(url)
+    try:
+        try:
+            if tuple(await conn.fetchrow(shape)) != wanted:
+                return False
+        except asyncpg.PostgresError:  # no alembic_version: the schema was dropped
+            return False
+        tables = [t for t in str(wanted[0]).split(",") if t != "alembic_version"]
+        # replica: no foreign-key or trigger work while every table is emptied anyway.
+        sql = ("SET lock_timeout = '5s'; SET session_replication_role = replica; "
+               + "".join(f'DELETE FROM "{t}"; ' for t in tables)
+               + "".join(f"SELECT setval('\"{q}\"', 1, false); " for q in sequences))
+        try:
+            async with conn.transaction():
+                await conn.execute(sql)
+        except asyncpg.PostgresError:
+            return False
+        return True
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(params=BACKENDS)
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database URL (schema not yet created) on each backend."""
+    """A fresh database URL on each backend: its schema migrated to the newest version, and empty."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'kindred.db'}"
+        path = tmp_path / "kindred.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
     url = request.getfixturevalue("postgres_url")
-    await reset_schema(url)
+    name, template = request.getfixturevalue("postgres_names")
+    base = os.environ["TEST_DATABASE_URL"]
+    template_url = make_url(base).set(database=template).render_as_string(hide_password=False)
+    if not await _empty_postgres(url, template_url):
+        # FORCE: a connection a test left behind (a killed child process's) must not keep the old one.
+        await _admin_sql(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _admin_sql(base, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     yield url
 
 
@@ -99,3 +201,34 @@ async def make_harness(db_url: str, tmp_path: Path) -> AsyncIterator[Callable[..
 @pytest.fixture
 async def harness(make_harness: Callable[..., Awaitable[Any]]) -> Any:
     return await make_harness()
+
+
+# --------------------------------------------------------------------------- the user's checkout is not ours
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Once, in the process that runs the whole session (the xdist controller, or pytest alone): a worker's
+    # session starts after the others may have begun writing.
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        session.config.stash[_CHECKOUT] = checkout_files(PROJECT_ROOT)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test wrote into, or changed, the user's checkout (logs/, data/, characters/...):
+    tests write to temp folders only."""
+    before = session.config.stash.get(_CHECKOUT, None)
+    if before is None:
+        return
+    changed = checkout_changes(before, checkout_files(PROJECT_ROOT))
+    if changed:
+        line = "the tests changed the checkout (tests write to temp folders only): " + ", ".join(changed[:20])
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(line, red=True)
+        else:
+            print(line)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_CHECKOUT = pytest.StashKey[dict[str, tuple[int, int]]]()

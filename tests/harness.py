@@ -14,10 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from discord.ext import commands
+
 from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from cogs.bot import Kindred, create_bot
 from database.store import Store
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_lead import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
@@ -154,6 +157,39 @@ class Harness:
         await self.openai.close()
         await self.discord.close()
 
+    async def settled(self, timeout: float = EVENT_WAIT) -> None:
+        """Wait until the bot has read every gateway event the fake Discord sent it and handled each: no
+        listener of discord.py's is still running (a message's whole reply happens inside its on_message).
+        What a test checks did NOT happen is then known not to happen, with no sleep guessing how long the
+        bot would have taken."""
+        bot = self.bot
+        assert bot is not None
+
+        def read_everything() -> bool:
+            if isinstance(bot, commands.AutoShardedBot):
+                sockets = {sid: info._parent.ws for sid, info in bot.shards.items()}
+            else:
+                sockets = {0: bot.ws}
+            for session in self.discord.sessions:
+                if not session.identified or session.ws.closed:
+                    continue
+                ws = sockets.get(session.shard[0])
+                if ws is None or (ws.sequence or 0) < session.seq:
+                    return False
+            return True
+
+        def idle() -> bool:
+            return not any(t.get_name().startswith("discord.py: ") and not t.done()
+                           for t in asyncio.all_tasks())
+
+        quiet = 0
+        deadline = asyncio.get_running_loop().time() + timeout
+        while quiet < 3:  # a few loop turns in a row: a listener task read from the socket has started
+            quiet = quiet + 1 if read_everything() and idle() else 0
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"the bot did not settle within {timeout}s")
+            await asyncio.sleep(0.01)
+
     # -- shortcuts
 
     @property
@@ -178,7 +214,7 @@ class Harness:
     async def dm(self, content: str, *, user: int | None = None, **carried: Any) -> dict[str, Any]:
         return await self.discord.dm_message(user or USER_ID, content, **carried)
 
-    async def replies(self, channel_id: int, n: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+    async def replies(self, channel_id: int, n: int = 1, timeout: float = EVENT_WAIT) -> list[dict[str, Any]]:
         """Wait until the bot has posted at least ``n`` messages in the channel; return them all."""
         return await self.discord.wait_for_messages(channel_id, n, timeout=timeout)
 

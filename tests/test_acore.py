@@ -26,6 +26,7 @@ from bot.core.persona.cards import read_card
 from bot.core.persona.png import png_text
 from bot.core.persona.transfer import export_folder, import_character
 from bot.reply.persona_runtime import NEW_CHAT
+from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import CHANNEL_ID, Harness
 from tests.memory_support import last_user_text
@@ -33,6 +34,7 @@ from tests.test_e2e_reply import reply_requests
 from tests.test_persona_runtime import dm_exchange, interactions_reach, status_fields
 
 ACORE = Path(__file__).parent / "data" / "acore_bot"
+
 FRAMEWORKS = sorted(p.name for p in (ACORE / "frameworks").glob("*.json"))
 VOTER = "claude-test-voter"
 
@@ -295,7 +297,7 @@ def run_main(*args: str, env: dict[str, str], cwd: Path = PROJECT_ROOT) -> subpr
         capture_output=True,
         text=True,
         env={**clean, **env},
-        timeout=90,
+        timeout=PROCESS_WAIT,
         cwd=cwd,
     )
 

@@ -64,7 +64,7 @@ async def test_deactivated_channel_gets_no_claude_request_no_reply_no_log(harnes
                 await h.say("what a lovely unaddressed remark")]  # would normally go to a vote
     await h.say("and here?", mention=True, channel=OTHER_CHANNEL_ID)  # other channels are unaffected
     await h.replies(OTHER_CHANNEL_ID)
-    await asyncio.sleep(0.3)
+    await h.settled()  # every event read and handled: what did not happen, will not
     assert len(h.claude.requests) == 1  # only the other channel's reply: no vote, no reply here
     assert h.discord.posted(CHANNEL_ID) == []
     assert not {int(m["id"]) for m in silenced} & await logged_ids(h, CHANNEL_ID)
@@ -87,7 +87,7 @@ async def test_inactive_messages_are_logged_when_configured(make_harness: MakeHa
             break
         await asyncio.sleep(0.01)
     assert int(sent["id"]) in await logged_ids(h, CHANNEL_ID)
-    await asyncio.sleep(0.2)
+    await h.settled()  # every event read and handled: what did not happen, will not
     assert h.claude.requests == [] and h.discord.posted(CHANNEL_ID) == []
 
 
@@ -104,7 +104,7 @@ async def test_server_switch_and_channel_override(harness: Harness) -> None:
     await h.say("quiet room?", mention=True, channel=OTHER_CHANNEL_ID)
     await h.say("lively room?", mention=True)
     await h.replies(CHANNEL_ID)
-    await asyncio.sleep(0.3)
+    await h.settled()  # every event read and handled: what did not happen, will not
     assert h.discord.posted(OTHER_CHANNEL_ID) == [] and len(h.claude.requests) == 1
     status = await bot_command(h, "status-here")
     assert "**active** (channel: active, server: inactive" in status

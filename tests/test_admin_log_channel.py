@@ -23,9 +23,11 @@ from bot.operator.admin.language import AdminCommand, format_latency, parse_comm
 from bot.operator.logmirror import STATE_KEY
 from bot.reply.conversation_tools import InvalidInput
 from database.records import Turn
+from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]
+
 EPHEMERAL = 64
 VOTER, DEFAULT, PREMIUM = "claude-test-voter", "claude-test-default", "claude-test-premium"
 
@@ -57,7 +59,7 @@ def button(message: dict[str, Any], direction: str) -> dict[str, Any]:
     return found
 
 
-async def wait_until(h: Harness, predicate: Callable[[], Any], what: str, timeout: float = 5.0) -> Any:
+async def wait_until(h: Harness, predicate: Callable[[], Any], what: str, timeout: float = EVENT_WAIT) -> Any:
     return await h.discord.wait_for(lambda _: predicate(), timeout, what=what)
 
 
@@ -393,9 +395,10 @@ async def test_main_exits_with_code_0_after_shutdown(db_url: str, tmp_path: Any)
         sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
-        await h.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=60, what="main.py")
+        await h.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=PROCESS_WAIT,
+                                 what="main.py")
         await h.discord.user_message(LOG_CHANNEL_ID, ADMIN_ID, "shutdown? Finn")
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -5,7 +5,6 @@ valid (invalid ones never reach Discord) and emote reactions within their rate l
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -148,7 +147,7 @@ async def test_emotes_are_made_valid_and_warm_messages_get_a_reaction(make_harne
     h.claude.script("no", model=VOTER)
     await h.say("aww thanks, you're sweet", user=USER2_ID)  # the hour's one reaction is spent
     await h.bot.get_cog("Events").drain()
-    await asyncio.sleep(0.2)
+    await h.settled()  # every event read and handled: what did not happen, will not
     assert len(h.discord.reactions) == 1
 
     with pytest.raises(discord.HTTPException) as refused:  # the fake refuses what Discord would

@@ -24,6 +24,7 @@ from database.records import SeenMessage
 from memory.emotions import HORMONES, EmotionState, advance, guidance, mood_label, signals, stimulate
 from memory.style import MIN_MESSAGES, StyleProfile, learn
 from memory.style import guidance as style_guidance
+from tests.fakes import PROCESS_WAIT
 
 UTC_CLOCK = LocalTime.of("UTC", "")
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -237,7 +238,8 @@ def test_main_exits_2_on_a_malformed_quiet_hours(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
     command = [sys.executable, str(PROJECT_ROOT / "main.py"), "--character", str(FINN), "--config",
                str(config)]
-    result = subprocess.run(command, capture_output=True, text=True, env={**env, **SECRETS}, timeout=60,
+    result = subprocess.run(command, capture_output=True, text=True, env={**env, **SECRETS},
+                            timeout=PROCESS_WAIT,
                             cwd=PROJECT_ROOT)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 
 from bot.alive.schedule import DurableJob
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]
+
 VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
 
 
@@ -226,7 +228,8 @@ async def test_the_custom_status_is_written_shown_reapplied_and_refreshed(make_h
 
     shown = len(h.discord.presences)
     await h.discord.force_reconnect()
-    await h.discord.wait_for(lambda d: len(d.presences) > shown and d.custom_status() == first, timeout=20,
+    await h.discord.wait_for(lambda d: len(d.presences) > shown and d.custom_status() == first,
+                             timeout=EVENT_WAIT,
                              what="the status re-applied after the resume")
     assert any(op == "6" for op, _ in h.discord.gateway_log)
 

@@ -18,12 +18,14 @@ import pytest
 from bot.core.config import PROJECT_ROOT, load_settings, read_sources
 from bot.core.persona.loader import load_persona as load_with
 from bot.core.persona.model import Persona
+from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import Harness
 from tests.test_admin_slash import run as admin
 from tests.test_persona_runtime import dm_exchange
 
 CHARACTERS = PROJECT_ROOT / "characters"
+
 TEMPLATE = CHARACTERS / "_template"
 LUMEN_CARD = CHARACTERS / "lumen" / "card.png"
 
@@ -36,7 +38,7 @@ def main_py(*args: str, cwd: Path = PROJECT_ROOT, **extra: str) -> subprocess.Co
     env = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
     env.update(extra)
     return subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py"), *args], capture_output=True,
-                          text=True, env=env, timeout=60, cwd=cwd)
+                          text=True, env=env, timeout=PROCESS_WAIT, cwd=cwd)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:

@@ -25,11 +25,13 @@ from bot.runtime.cluster import Cluster, describe_shards, format_nodes
 from database.cluster import NodeRow
 from database.store import Store
 from tests.dbtools import reset_schema
+from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_lead import FakeDiscord
 from tests.harness import TEST_CONFIG
 
 FINN = PROJECT_ROOT / "characters" / "finn"
+
 SHARDS = 4
 ADMIN = 910_000_000_000_000_100
 USER = 910_000_000_000_000_101
@@ -129,7 +131,7 @@ async def pg_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     yield url
 
 
-async def _until(predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> None:
+async def _until(predicate: Callable[[], Any], what: str, timeout: float = EVENT_WAIT) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
@@ -257,7 +259,7 @@ class ClusterWorld:
         wanted = {int(s) for s in shard_ids.split("-")}
         wanted = set(range(min(wanted), max(wanted) + 1))
         await self.discord.wait_for(
-            lambda d: wanted <= {s.shard[0] for s in d.sessions if s.identified}, timeout=90,
+            lambda d: wanted <= {s.shard[0] for s in d.sessions if s.identified}, timeout=PROCESS_WAIT,
             what=f"{name}'s shards {shard_ids}")
 
     def log(self, name: str) -> str:
@@ -288,7 +290,7 @@ async def _cortisol_reported(world: ClusterWorld) -> float:
 
     count = len(world.discord.posted(world.log_channel))
     await world.discord.user_message(world.log_channel, ADMIN, "status")
-    await world.discord.wait_for_messages(world.log_channel, count + 1, timeout=30)
+    await world.discord.wait_for_messages(world.log_channel, count + 1, timeout=EVENT_WAIT)
     text = "\n".join(m["content"] for m in world.discord.posted(world.log_channel)[count:])
     found = re.search(r"cortisol (\d\.\d\d)", text)
     assert found, text
@@ -313,7 +315,7 @@ async def test_two_processes_answer_each_message_once_and_stop_together(world: C
     for channel in world.channels:
         sent.append(await world.discord.user_message(channel, USER, "Finn, what's the tide doing today?"))
     for channel in world.channels:
-        await world.discord.wait_for_messages(channel, 1, timeout=30)
+        await world.discord.wait_for_messages(channel, 1, timeout=EVENT_WAIT)
     await asyncio.sleep(1.0)  # a second answer, were there one, would be posted by now
     for shard, (channel, message) in enumerate(zip(world.channels, sent, strict=True)):
         assert len(world.discord.posted(channel)) == 1, f"shard {shard}: not exactly one answer"
@@ -326,12 +328,13 @@ async def test_two_processes_answer_each_message_once_and_stop_together(world: C
     for n in range(3):
         await world.discord.user_message(world.channels[0], USER,
                                          f"Finn you stupid useless idiot, shut up {n}")
-    await world.discord.wait_for_messages(world.channels[0], 4, timeout=30)
+    await world.discord.wait_for_messages(world.channels[0], 4, timeout=EVENT_WAIT)
     await asyncio.sleep(1.0)  # the last save and its signal
     assert await _cortisol_reported(world) > before + 0.2
     # The log channel lives on shard 3 ("high"); its shutdown stops the whole cluster.
     await world.discord.user_message(world.log_channel, ADMIN, "shutdown? Finn")
-    codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in world.procs.values())), timeout=60)
+    codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in world.procs.values())),
+                                   timeout=PROCESS_WAIT)
     assert codes == [0, 0], {n: world.log(n)[-2000:] for n in world.procs}
     assert "another process of the cluster" in world.log("low")
     for name in world.procs:
@@ -357,11 +360,11 @@ async def test_kill_9_of_the_leader_hands_the_schedule_over(world: ClusterWorld)
     assert "leads the scheduled work" in world.log("second")
     # It still answers, and `main.py cluster status` shows who leads now.
     await world.discord.user_message(world.channels[2], USER, "Finn, are you still there?")
-    await world.discord.wait_for_messages(world.channels[2], 1, timeout=30)
+    await world.discord.wait_for_messages(world.channels[2], 1, timeout=EVENT_WAIT)
     status = await asyncio.create_subprocess_exec(
         sys.executable, "main.py", "--character", str(FINN), "cluster", "status", cwd=str(PROJECT_ROOT),
         env=world.environ(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    output = (await asyncio.wait_for(status.communicate(), timeout=60))[0].decode()
+    output = (await asyncio.wait_for(status.communicate(), timeout=PROCESS_WAIT))[0].decode()
     assert status.returncode == 0, output
     assert f"leader: {_node_of(output, second.pid)}" in output, output
     lines = [line for line in output.splitlines() if f"-{first.pid}-" in line]

@@ -20,6 +20,7 @@ from bot.core.config import (
     resolve_character_dir,
 )
 from bot.core.errors import ConfigError
+from tests.fakes import PROCESS_WAIT
 
 CLAUDEMASK_CONFIG = '''# Bot reply settings
 bot_reply_threshold=1
@@ -163,7 +164,7 @@ def run_main(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
     clean = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
     return subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py"), *args], capture_output=True,
                           text=True,
-                          env={**clean, **env}, timeout=60, cwd=PROJECT_ROOT)
+                          env={**clean, **env}, timeout=PROCESS_WAIT, cwd=PROJECT_ROOT)
 
 
 def test_main_exits_2_with_one_line_and_no_traceback(claudemask: tuple[Path, Path]) -> None:
@@ -187,12 +188,29 @@ def test_main_rejects_a_character_without_prompt(tmp_path: Path) -> None:
     assert "character.env" in result.stderr and "core_prompt" in result.stderr
 
 
+# The character folders this repository ships. Only these are checked: a folder of the user's own in
+# characters/ (say, half-written) is theirs, not the suite's.
+SHIPPED_CHARACTERS = ("_template", "atlas", "finn", "lumen", "pixelwright")
+
+
+def shipped_characters() -> list[Path]:
+    return [PROJECT_ROOT / "characters" / name for name in SHIPPED_CHARACTERS]
+
+
+def test_the_shipped_characters_are_the_repositorys_own() -> None:
+    assert all((folder / "character.env").is_file() for folder in shipped_characters())
+    tracked = subprocess.run(["git", "ls-files", "characters"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout: the list cannot be compared with what the repository holds")
+    folders = {Path(line).parts[1] for line in tracked.stdout.splitlines() if len(Path(line).parts) > 2}
+    assert folders == set(SHIPPED_CHARACTERS)
+
+
 def test_shipped_examples_pass_validation() -> None:
     from bot.core.character import CharacterSource
 
-    for folder in sorted((PROJECT_ROOT / "characters").iterdir()):
-        if not folder.is_dir():
-            continue
+    for folder in shipped_characters():
         load_settings(folder, PROJECT_ROOT / "config.env.example",
                       environ={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
         CharacterSource(folder, PROJECT_ROOT / "config.env.example", environ={}).load()
@@ -256,7 +274,7 @@ def test_unknown_keys_are_warned_about_once_each_without_their_values(
 
 def test_shipped_examples_have_no_unknown_keys(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="bot.core.config")
-    for folder in sorted(p for p in (PROJECT_ROOT / "characters").iterdir() if p.is_dir()):
+    for folder in shipped_characters():
         load_settings(folder, PROJECT_ROOT / "config.env.example",
                       environ={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
     assert unknown_key_warnings(caplog) == []

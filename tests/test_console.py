@@ -11,6 +11,7 @@ from typing import Any
 from bot.core.config import PROJECT_ROOT
 from bot.runtime.console import CONSOLE_USER_ID
 from database.store import Store
+from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.memory_support import last_user_text
 from tests.test_summarization import CHAT, SMALL, SUMMARY_CUE, Script
@@ -31,7 +32,7 @@ async def run_console(claude: FakeClaude, db_url: str, cwd: Path, lines: list[st
         env=env,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate("".join(f"{line}\n" for line in lines).encode()),
-                                      timeout=90)
+                                      timeout=PROCESS_WAIT)
     assert proc.returncode == 0, err.decode()
     return out.decode(), err.decode()
 

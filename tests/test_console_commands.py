@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from bot.core.config import PROJECT_ROOT
+from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.memory_support import last_user_text
 
 FINN = PROJECT_ROOT / "characters" / "finn"
+
 GREETING = "Oh! A visitor. Welcome to the stall."  # Finn's first_message
 
 
@@ -36,7 +38,7 @@ async def console(claude: FakeClaude, db_url: str, tmp_path: Path, lines: list[s
         cwd=tmp_path, env=console_env(claude, db_url, tmp_path, **extra), stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate("".join(f"{line}\n" for line in lines).encode()),
-                                      timeout=60)
+                                      timeout=PROCESS_WAIT)
     assert proc.returncode == 0 and "Traceback" not in err.decode(), err.decode()
     return out.decode(), err.decode()
 
@@ -113,11 +115,11 @@ async def test_ctrl_c_before_and_at_the_prompt_leaves_cleanly(tmp_path: Path, db
         assert proc.stderr is not None and proc.stdin is not None
         seen = b""
         while ready.encode() not in seen:  # stdin stays open: at the prompt it waits for a line
-            line = await asyncio.wait_for(proc.stderr.readline(), timeout=120)
+            line = await asyncio.wait_for(proc.stderr.readline(), timeout=PROCESS_WAIT)
             assert line, seen.decode()
             seen += line
         proc.send_signal(signal.SIGINT)
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
         assert proc.returncode == 0, (seen + err).decode()
         assert "Traceback" not in err.decode() and "KeyboardInterrupt" not in err.decode()
         assert err.decode().count("(bye)") == 1 and claude.requests == [], (seen + err).decode()
@@ -144,9 +146,9 @@ async def test_ctrl_c_while_a_reply_is_coming_leaves_cleanly(tmp_path: Path, db_
         assert proc.stdin is not None
         proc.stdin.write(b"tell me a long story\n")
         await proc.stdin.drain()
-        await asyncio.wait_for(asked.wait(), timeout=60)
+        await asyncio.wait_for(asked.wait(), timeout=PROCESS_WAIT)
         proc.send_signal(signal.SIGINT)
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
         release.set()
         assert proc.returncode == 0 and "Traceback" not in err.decode(), err.decode()
         assert "(bye)" in err.decode() and b"too late" not in out

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.core.config import PROJECT_ROOT
 from database.store import Store
+from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.memory_support import FINN, consolidation_responder, is_extraction, seen
 
@@ -53,7 +54,7 @@ async def test_consolidate_now_shows_one_honest_bar(tmp_path: Path) -> None:
             sys.executable, str(PROJECT_ROOT / "main.py"), "consolidate", "--now", "--character", str(FINN),
             "--config", str(config), cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE)
-        out, raw = await asyncio.wait_for(proc.communicate(), timeout=120)
+        out, raw = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
     finally:
         await claude.close()
     err = raw.decode()

@@ -16,6 +16,7 @@ from typing import Any
 from bot.core.config import PROJECT_ROOT
 from tests.browser import chromium, free_port, needs_chromium
 from tests.dbtools import seed_dashboard_history
+from tests.fakes import EVENT_WAIT
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
 
 pytestmark = needs_chromium
@@ -61,7 +62,7 @@ async def log_in(page: Any, base: str, token: str = TOKEN, path: str = "/") -> A
     return page
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 5.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = EVENT_WAIT) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await check():
         assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"

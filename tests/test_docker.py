@@ -26,6 +26,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from bot.core.config import BY_KEY, PROJECT_ROOT
+from tests.fakes import PROCESS_WAIT
 
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -77,7 +78,48 @@ def test_the_image_installs_the_cpu_torch_the_project_pins() -> None:
     assert first[:2] == ["--index-url", CPU_INDEX]  # only torch comes from PyTorch's CPU index
     assert torch_pin(first[2:]) == torch_pin(pyproject()["project"]["dependencies"])
     makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
-    assert f"pip install -q {torch_pin(first[2:])}" in makefile
+    assert f"TORCH := {torch_pin(first[2:])}" in makefile and f"TORCH_INDEX := {CPU_INDEX}" in makefile
+
+
+STAND_IN_PIP = """#!/bin/sh
+# Records its arguments; `pip install --no-index` succeeds only when OFFLINE_HAS_TORCH is set, and
+# `pip config list` prints PIP_CONFIG_LINES.
+echo "$*" >> "$PIP_CALLS"
+case "$*" in
+  "config list") printf '%s' "$PIP_CONFIG_LINES"; exit 0;;
+  *--no-index*) [ -n "$OFFLINE_HAS_TORCH" ] && exit 0; exit 1;;
+esac
+exit 0
+"""
+
+
+def _make_torch(tmp_path: Path, **env: str) -> list[str]:
+    """`make torch` with a stand-in pip: the pip commands the recipe ran."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "pip").write_text(STAND_IN_PIP)
+    (bin_dir / "pip").chmod(0o755)
+    calls = tmp_path / "calls"
+    calls.write_text("")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "MAKE"))}
+    subprocess.run(["make", "-s", "-C", str(PROJECT_ROOT), "torch", f"BIN={bin_dir}"], check=True,
+                   env={**clean, "PIP_CALLS": str(calls), **env}, capture_output=True, text=True)
+    return calls.read_text().splitlines()
+
+
+def test_make_installs_the_cpu_torch_from_pytorchs_index_unless_pip_has_it_offline(tmp_path: Path) -> None:
+    pin = torch_pin(pyproject()["project"]["dependencies"])
+    # An ordinary machine: nothing offline, no local index: PyTorch's CPU index (never PyPI's CUDA build).
+    calls = _make_torch(tmp_path)
+    assert calls[-1] == f"install -q --index-url {CPU_INDEX} {pin}"
+    # A wheel folder that has it (pip --find-links): installed from there, offline.
+    calls = _make_torch(tmp_path, OFFLINE_HAS_TORCH="1")
+    assert calls == [f"install -q --no-index {pin}"]
+    # A local index pip is configured with (as on this machine): pip's own sources, not the internet.
+    for env in ({"PIP_CONFIG_LINES": "global.extra-index-url='file:///opt/pypi/simple'\n"},
+                {"PIP_INDEX_URL": "file:///srv/mirror/simple"}):
+        calls = _make_torch(tmp_path, **env)
+        assert calls[-1] == f"install -q {pin}" and CPU_INDEX not in " ".join(calls)
 
 
 def _requirements_step(workdir: Path) -> list[str]:
@@ -117,7 +159,8 @@ def test_pip_resolves_the_install_lines_offline(tmp_path: Path) -> None:
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--no-build-isolation", "--quiet",
-         "--report", str(report), *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+         "--report", str(report), *args], capture_output=True, text=True, env=env, cwd=tmp_path,
+        timeout=PROCESS_WAIT)
     if done.returncode and "No module named pip" in done.stderr:
         pytest.skip("this environment has no pip")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -236,3 +279,32 @@ def test_compose_runs_kindred_on_a_healthy_postgresql() -> None:
     assert any(isinstance(v, str) and v.endswith(":/app/data") for v in bot["volumes"])
     # Docker's SIGKILL comes after stop_grace_period: later than Kindred's own grace for replies in flight.
     assert float(bot["stop_grace_period"].rstrip("s")) > BY_KEY["shutdown_grace_seconds"].default
+
+
+def test_compose_restarts_only_failures_that_can_heal() -> None:
+    """A config error will not fix itself: in the image it exits 0 (KINDRED_CONFIG_ERROR_EXIT_CODE), so
+    `restart: on-failure` restarts a crash or an unreachable Discord or database (exit 1), never a mistake
+    only an edit can fix, nor a stop."""
+    bot = _compose()["services"]["kindred"]
+    assert bot["restart"] == "on-failure"
+    env = dict(rest.split("=", 1) for word, rest in instructions()
+               if word == "ENV" and rest.startswith("KINDRED"))
+    assert env == {"KINDRED_CONFIG_ERROR_EXIT_CODE": "0"}
+
+
+def test_the_image_is_healthy_while_the_bot_keeps_its_heartbeat() -> None:
+    [check] = [rest for word, rest in instructions() if word == "HEALTHCHECK"]
+    options, _, command = check.partition(" CMD ")
+    assert json.loads(command) == ["python", "main.py", "health"]
+    seconds = dict(re.findall(r"--([\w-]+)=(\d+)s", options))
+    # Three heartbeats (cluster_heartbeat_seconds) is how long `main.py health` lets one be late: the check
+    # must not run more often than that allows, and start-up gets its own grace.
+    assert int(seconds["interval"]) >= 3 * BY_KEY["cluster_heartbeat_seconds"].default
+    assert int(seconds["start-period"]) >= 60
+
+
+def test_the_readme_says_which_compose_is_needed() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    docker = readme.split("## Docker", 1)[1].split("\n## ", 1)[0]
+    assert "Compose v2" in docker and "docker compose version" in docker
+    assert "on-failure" in docker and "main.py health" in docker

@@ -11,6 +11,7 @@ from typing import Any
 from bot.core.attachments import NO_TEXT
 from database.records import History, SeenMessage
 from tests.dbtools import store_raw_turns
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import Recorded, content_text
 from tests.harness import CHANNEL_ID, OTHER_BOT_ID, USER_ID, Harness
 
@@ -40,7 +41,7 @@ def assert_no_blank_content(request: Recorded) -> None:
 
 
 async def history(h: Harness, scope: str, turns: int, *, user: int = USER_ID,
-                  timeout: float = 5.0) -> History:
+                  timeout: float = EVENT_WAIT) -> History:
     """The conversation once it holds ``turns`` turns (an exchange is stored just after the reply is sent)."""
     assert h.bot is not None
     async with asyncio.timeout(timeout):
@@ -51,7 +52,7 @@ async def history(h: Harness, scope: str, turns: int, *, user: int = USER_ID,
             await asyncio.sleep(0.02)
 
 
-async def logged(h: Harness, channel_id: int, message_id: int, timeout: float = 5.0) -> SeenMessage:
+async def logged(h: Harness, channel_id: int, message_id: int, timeout: float = EVENT_WAIT) -> SeenMessage:
     """The message as the short-term log holds it, once written."""
     async with asyncio.timeout(timeout):
         while True:
@@ -161,7 +162,7 @@ async def test_unaddressed_image_is_logged_with_its_note_and_asks_no_vote(harnes
     h = harness
     sent = await h.say("", attachments=[h.discord.attachment("meme.webp", content_type="image/webp")])
     assert (await logged(h, CHANNEL_ID, int(sent["id"]))).content == "[image: meme.webp]"
-    await asyncio.sleep(0.3)  # give it time to (not) act
+    await h.settled()  # every event read and handled: what did not happen, will not
     # No text of its own: no vote is asked (as before), so an image stream costs no Claude calls.
     assert h.claude.requests == [] and h.discord.posted(CHANNEL_ID) == []
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cogs.bot import KindredShardedBot
+from tests.fakes import EVENT_WAIT
 from tests.harness import CHANNEL_ID, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]
@@ -47,7 +48,7 @@ async def test_heartbeats_are_sent_at_the_hello_interval_and_acknowledged(db_url
 
 async def test_reconnect_resumes_and_keeps_answering(harness: Harness) -> None:
     await harness.discord.force_reconnect()
-    await harness.discord.wait_for(lambda d: any(op == "6" for op, _ in d.gateway_log), timeout=20,
+    await harness.discord.wait_for(lambda d: any(op == "6" for op, _ in d.gateway_log), timeout=EVENT_WAIT,
                                    what="a RESUME")
     await harness.say("still there?", mention=True)
     [reply] = await harness.replies(CHANNEL_ID, timeout=10)

@@ -62,7 +62,7 @@ async def test_votes_are_counted_on_the_local_model(make_harness: MakeHarness) -
     h.openai.script("no", model="qwen3:0.6b", times=3)
     await h.say("the weather is nice today")
     await h.openai.wait_for_requests(3)
-    await asyncio.sleep(0.3)  # time to (not) answer
+    await h.settled()  # every event read and handled: what did not happen, will not
     assert h.discord.posted(CHANNEL_ID) == []
     h.openai.script("yes", model="qwen3:0.6b", times=2)
     h.openai.script("no", model="qwen3:0.6b", times=1)

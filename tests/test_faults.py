@@ -23,11 +23,13 @@ from sqlalchemy.engine import make_url
 import memory.service
 from database.models import ArchivedMessage, LoggedMessage
 from database.store import Store
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, USER2_ID, Harness
 from tests.memory_support import HashEmbedder
 
 MakeHarness = Callable[..., Awaitable[Harness]]
+
 POSTS = "POST /channels/*/messages"
 
 
@@ -46,7 +48,7 @@ async def ends_well(h: Harness, sent: list[dict[str, Any]], *, text: str = "Stil
     before = len(bot_posts(h))
     h.claude.script(text, model="claude-test-default")
     sent.append(await h.say("and now?", mention=True))
-    await h.discord.wait_for(lambda _: len(bot_posts(h)) > before, timeout=20, what="the next reply")
+    await h.discord.wait_for(lambda _: len(bot_posts(h)) > before, timeout=EVENT_WAIT, what="the next reply")
     assert bot_posts(h)[-1]["content"] == text
     engine = h.bot.engine  # type: ignore[union-attr]
     await h.discord.wait_for(lambda _: not engine.owed, timeout=10, what="no reply owed")
@@ -119,7 +121,8 @@ async def test_gateway_close_resumes_and_replays_what_was_missed(harness: Harnes
     await h.discord.close_gateway(code)
     h.claude.script("Heard you through the reconnect.", model="claude-test-default")
     sent.append(await h.say("while you were away", mention=True))  # sent before the RESUME: replayed
-    await h.discord.wait_for(lambda d: len(bot_posts(h)) == 2, timeout=20, what="the replayed message")
+    await h.discord.wait_for(lambda d: len(bot_posts(h)) == 2, timeout=EVENT_WAIT,
+                             what="the replayed message")
     assert bot_posts(h)[-1]["content"] == "Heard you through the reconnect."
     assert sum(1 for op, _ in h.discord.gateway_log if op == "6") == resumes + 1
     await ends_well(h, sent)
@@ -136,7 +139,8 @@ async def test_a_dead_session_identifies_again_and_keeps_answering(harness: Harn
     else:
         await h.discord.invalidate_sessions()
     await h.discord.wait_for(lambda d: sum(1 for op, _ in d.gateway_log if op == "2") > identifies
-                             and any(s.identified for s in d.sessions), timeout=20, what="a new IDENTIFY")
+                             and any(s.identified for s in d.sessions), timeout=EVENT_WAIT,
+                             what="a new IDENTIFY")
     await ends_well(h, sent)
 
 
@@ -163,7 +167,8 @@ async def test_sqlite_database_is_locked_by_another_writer(make_harness: MakeHar
     finally:
         other.execute("COMMIT")
         other.close()
-    await h.discord.wait_for(lambda _: len(bot_posts(h)) == 2, timeout=20, what="the reply after the lock")
+    await h.discord.wait_for(lambda _: len(bot_posts(h)) == 2, timeout=EVENT_WAIT,
+                             what="the reply after the lock")
     assert bot_posts(h)[-1]["content"] == "Through the lock."
     await ends_well(h, sent)
 
@@ -201,7 +206,8 @@ async def test_postgresql_going_away_is_waited_out(make_harness: MakeHarness, db
         await asyncio.sleep(1.0)  # an outage of a few seconds (the retry budget covers 30)
     finally:
         await _pg_admin(db_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-    await h.discord.wait_for(lambda _: len(bot_posts(h)) == 2, timeout=30, what="the reply after the outage")
+    await h.discord.wait_for(lambda _: len(bot_posts(h)) == 2, timeout=EVENT_WAIT,
+                             what="the reply after the outage")
     assert bot_posts(h)[-1]["content"] == "Back from the outage."
     await ends_well(h, sent)
 

@@ -7,7 +7,6 @@ repository's one query (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,7 +42,7 @@ def asked(h: Harness) -> list[Any]:
 
 async def settle(h: Harness) -> None:
     """Let the bot finish with what it was sent (used only to prove an absence)."""
-    await asyncio.sleep(0.3)
+    await h.settled()  # every event read and handled: what did not happen, will not
     await h.bot.get_cog("Events").drain()
 
 

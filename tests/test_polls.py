@@ -16,6 +16,7 @@ import pytest
 from bot.servertools.charts import WINNER, render_bar_chart
 from bot.servertools.moderation import BadInput
 from bot.servertools.polls import parse_poll
+from tests.fakes import EVENT_WAIT
 from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness
 from tests.server_support import answer, opts
 
@@ -47,7 +48,7 @@ def results(h: Harness) -> list[dict[str, Any]]:
     return [m for m in h.discord.posted(CHANNEL_ID) if m.get("attachments")]
 
 
-async def eventually(check: Any, what: str, timeout: float = 5.0) -> Any:
+async def eventually(check: Any, what: str, timeout: float = EVENT_WAIT) -> Any:
     """Poll an async check until it returns something truthy."""
     deadline = time.monotonic() + timeout
     while not (result := await check()):

@@ -19,6 +19,7 @@ from database.models import utcnow
 from database.owed import OwedReply
 from database.records import SeenMessage
 from database.store import Store
+from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
 
@@ -131,7 +132,7 @@ async def _start_main(h: Harness) -> asyncio.subprocess.Process:
         sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT), env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     await h.discord.wait_for(lambda d: sum(1 for op, _ in d.gateway_log if op == "2") > identified
-                             and any(s.identified for s in d.sessions), timeout=60, what="main.py")
+                             and any(s.identified for s in d.sessions), timeout=PROCESS_WAIT, what="main.py")
     return proc
 
 
@@ -159,20 +160,21 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
         h.claude.script("First answer.", model="claude-test-default")
         first = await h.discord.dm_message(USER_ID, "alpha-kelp")
         dm = int(first["channel_id"])
-        await h.discord.wait_for(lambda d: d.stalled_posts == 1, timeout=20, what="the first post")
+        await h.discord.wait_for(lambda d: d.stalled_posts == 1, timeout=EVENT_WAIT, what="the first post")
         h.claude.script("never finished", model="claude-test-default", delay=60, match=saying("beta-kelp"))
         second = await h.discord.user_message(OTHER_CHANNEL_ID, USER2_ID, f"<@{bot_id}> beta-kelp",
                                               mentions=[bot_id])
-        await h.claude.wait_for_requests(2, timeout=20)  # Claude is writing the second reply
+        await h.claude.wait_for_requests(2, timeout=EVENT_WAIT)  # Claude is writing the second reply
         await _kill(procs[0])
         h.discord.release_posts()
 
         h.claude.script("Second answer, late.", model="claude-test-default", match=saying("beta-kelp"))
         h.claude.script("First answer again.", model="claude-test-default", match=saying("alpha-kelp"))
         procs.append(await _start_main(h))
-        await h.discord.wait_for(lambda d: len(bot_posts(h, OTHER_CHANNEL_ID)) == 1, timeout=30,
+        await h.discord.wait_for(lambda d: len(bot_posts(h, OTHER_CHANNEL_ID)) == 1, timeout=EVENT_WAIT,
                                  what="the late answer")
-        await h.discord.wait_for(lambda d: len(d.duplicate_nonces) == 1, timeout=30, what="the re-sent one")
+        await h.discord.wait_for(lambda d: len(d.duplicate_nonces) == 1, timeout=EVENT_WAIT,
+                                 what="the re-sent one")
         assert h.discord.duplicate_nonces == [reply_nonce(int(first["id"]), 0)]
         assert [p["content"] for p in bot_posts(h, dm)] == ["First answer."]  # posted once
         late = [r for r in h.claude.requests if "beta-kelp" in h.claude.all_text(r)][-1]
@@ -181,7 +183,8 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
         h.claude.script("And the next one.", model="claude-test-default")
         third = await h.discord.user_message(CHANNEL_ID, USER_ID, f"<@{bot_id}> gamma-kelp",
                                              mentions=[bot_id])
-        await h.discord.wait_for(lambda d: len(bot_posts(h, CHANNEL_ID)) == 1, timeout=30, what="the next")
+        await h.discord.wait_for(lambda d: len(bot_posts(h, CHANNEL_ID)) == 1, timeout=EVENT_WAIT,
+                                 what="the next")
         assert bot_posts(h, CHANNEL_ID)[-1]["content"] == "And the next one."
         store = await Store(db_url).open()
         try:
@@ -230,13 +233,13 @@ async def test_several_characters_kill_9_mid_reply_then_restart_answers_the_one_
         h.claude.script("never finished", match=speaking_as("Atlas", "delta-kelp"), delay=60)
         asked = await h.discord.user_message(CHANNEL_ID, USER_ID, "Finn and Atlas, delta-kelp or water?")
         await h.discord.wait_for(lambda _: answers("Finn") and any(
-            speaking_as("Atlas", "delta-kelp")(r.body) for r in h.claude.requests), timeout=30,
+            speaking_as("Atlas", "delta-kelp")(r.body) for r in h.claude.requests), timeout=EVENT_WAIT,
             what="Finn's answer posted and Atlas's being written")
         await _kill(procs[0])
 
         h.claude.script("Atlas, late: water.", match=speaking_as("Atlas", "delta-kelp"))
         procs.append(await _start_main(h))
-        await h.discord.wait_for(lambda _: answers("Atlas"), timeout=30, what="Atlas's late answer")
+        await h.discord.wait_for(lambda _: answers("Atlas"), timeout=EVENT_WAIT, what="Atlas's late answer")
         [late] = answers("Atlas")
         assert late["content"] == "Atlas, late: water." and late.get("webhook_id")
         assert [m["content"] for m in answers("Finn")] == ["Finn first: kelp tea."]  # not posted again

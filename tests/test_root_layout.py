@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 from bot.core.config import PROJECT_ROOT, choose_character_dir, resolve_character_dir
+from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.harness import ADMIN_ID, LOG_CHANNEL_ID, USER_ID, Harness
 
 FINN = PROJECT_ROOT / "characters" / "finn"
+
 MASK = '''# A ClaudeMask character.env, copied to the root as its README says
 DISCORD_TOKEN="fake-discord-token"
 ANTHROPIC_API_KEY="sk-ant-fake"
@@ -64,11 +66,12 @@ async def test_main_plays_the_character_env_in_the_folder_it_runs_from(db_url: s
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        await h.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=60, what="main.py")
+        await h.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=PROCESS_WAIT,
+                                 what="main.py")
         await h.discord.dm_message(USER_ID, "hello there")
-        await h.discord.wait_for_messages(h.discord.dm_channel_for(USER_ID), 1, timeout=20)
+        await h.discord.wait_for_messages(h.discord.dm_channel_for(USER_ID), 1, timeout=EVENT_WAIT)
         await h.discord.user_message(LOG_CHANNEL_ID, ADMIN_ID, "shutdown? Mask")
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -97,7 +100,7 @@ async def test_main_says_which_character_it_plays_when_both_are_given(db_url: st
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await asyncio.wait_for(proc.communicate(b"/quit\n"), timeout=90)
+    _, err = await asyncio.wait_for(proc.communicate(b"/quit\n"), timeout=PROCESS_WAIT)
     text = err.decode(errors="replace")
     assert proc.returncode == 0, text
     assert (

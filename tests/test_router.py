@@ -175,7 +175,7 @@ async def test_a_global_response_chance_of_0_leaves_unaddressed_messages_alone(m
     await h.say("Finn, a cup of tea please")
     [posted] = await h.replies(CHANNEL_ID, 1)
     assert author(h, posted) == "Finn" and posted["content"] == "Finn here, thanks friend."
-    await asyncio.sleep(0.3)
+    await h.settled()  # every event read and handled: what did not happen, will not
     assert len(h.discord.posted(CHANNEL_ID)) == 1 and vote_requests(h) == [], "not even a vote was asked"
 
 
@@ -218,7 +218,7 @@ async def test_old_hostility_fades_and_banter_comes_back(make_harness: Make) -> 
     assert band is not None and await band.affinity("atlas", finn) == pytest.approx(-10.0, abs=0.01)
     await h.say("Finn, tell me about your day")
     await h.replies(CHANNEL_ID, 1)
-    await asyncio.sleep(0.4)
+    await h.settled()  # every event read and handled: what did not happen, will not
     assert len(h.discord.posted(CHANNEL_ID)) == 1, "at -10 they ignore each other"
 
     later = datetime.now(UTC) + timedelta(days=200)  # half-life 7 days: -10 has faded to almost nothing

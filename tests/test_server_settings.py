@@ -4,7 +4,6 @@ is kept of that server's exchanges), the log channel (where notices go). Also /u
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ async def setting(h: Harness, key: str, value: str, *, user: int = ADMIN_ID) -> 
 
 
 async def settle(h: Harness) -> None:
-    await asyncio.sleep(0.3)
+    await h.settled()  # every event read and handled: what did not happen, will not
     await h.bot.get_cog("Events").drain()
 
 

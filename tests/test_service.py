@@ -23,9 +23,11 @@ from bot.core.config.live import changes, live_settings
 from bot.reply.throttle import BotThrottle
 from bot.runtime.reloader import ConfigReloader
 from database.store import Store
+from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
 
 FINN = PROJECT_ROOT / "characters" / "finn"
+
 DEFAULT = "claude-test-default"
 
 
@@ -33,7 +35,7 @@ DEFAULT = "claude-test-default"
 
 
 async def _read_until(stream: asyncio.StreamReader, needle: str, seen: list[str],
-                      timeout: float = 60) -> None:
+                      timeout: float = PROCESS_WAIT) -> None:
     async def scan() -> None:
         while True:
             line = (await stream.readline()).decode(errors="replace")
@@ -63,16 +65,17 @@ async def test_a_stop_signal_finishes_the_reply_in_flight_and_exits_0(db_url: st
     assert proc.stdout is not None
     seen: list[str] = []
     try:
-        await h.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=60, what="main.py")
+        await h.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=PROCESS_WAIT,
+                                 what="main.py")
         bot_id = int(next(iter(h.discord.bots.values()))["id"])
         await h.discord.user_message(CHANNEL_ID, USER_ID, f"<@{bot_id}> tell me slowly", mentions=[bot_id])
-        await h.claude.wait_for_requests(1, timeout=30)  # the reply is in flight
+        await h.claude.wait_for_requests(1, timeout=EVENT_WAIT)  # the reply is in flight
         proc.send_signal(sig)
         await _read_until(proc.stdout, f"{sig.name} received", seen)
         proc.send_signal(sig)  # impatience (a second Ctrl-C) changes nothing: the close under way goes on
         # Sent after the signal: not taken (no second model request, no second reply).
         await h.discord.user_message(CHANNEL_ID, USER2_ID, f"<@{bot_id}> and me?", mentions=[bot_id])
-        rest, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+        rest, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -108,7 +111,7 @@ def _rewrite(path: Path, text: str) -> None:
     os.utime(path, ns=(st.st_atime_ns, max(st.st_mtime_ns, before + 1_000_000_000)))
 
 
-async def _logged(caplog: pytest.LogCaptureFixture, needle: str, timeout: float = 10.0) -> str:
+async def _logged(caplog: pytest.LogCaptureFixture, needle: str, timeout: float = EVENT_WAIT) -> str:
     async def scan() -> str:
         while True:
             for message in caplog.messages:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import re
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -21,9 +22,11 @@ import pytest
 
 from bot.core.config import PROJECT_ROOT
 from cogs.permissions import INVITE_PERMISSIONS
-from tests.harness import LOG_CHANNEL_ID, Harness
+from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 
 # Libraries whose lines an operator should not see at INFO (logger names, or their parents).
+from tests.harness import LOG_CHANNEL_ID, Harness
+
 NOISY = ("alembic", "apscheduler", "sentence_transformers", "transformers", "huggingface_hub", "torch",
          "httpx", "httpx2", "discord")
 LINE = re.compile(r"^\S+ \S+ (?P<level>[A-Z]+)\s+(?P<name>[\w.]+): (?P<message>.*)$")
@@ -61,7 +64,7 @@ async def run_to_exit(h: Harness, env: dict[str, str], *args: str) -> tuple[int,
         sys.executable, "main.py", "--character", str(h.character_dir), *args, cwd=str(PROJECT_ROOT), env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -91,9 +94,9 @@ async def test_start_logs_the_invite_and_connected_lines_and_no_library_chatter(
     reader = asyncio.create_task(read())
     try:
         await h.discord.wait_for(lambda d: any("connected as" in line for line in seen) or reader.done(),
-                                 timeout=60, what="the connected line")
+                                 timeout=PROCESS_WAIT, what="the connected line")
         await h.discord.user_message(LOG_CHANNEL_ID, h.admin_id, "shutdown? Finn")
-        await asyncio.wait_for(proc.wait(), timeout=30)
+        await asyncio.wait_for(proc.wait(), timeout=PROCESS_WAIT)
         await reader
     finally:
         if proc.returncode is None:
@@ -114,6 +117,10 @@ async def test_start_logs_the_invite_and_connected_lines_and_no_library_chatter(
             f"&permissions={INVITE_PERMISSIONS.value}") in invite
     [connected] = [m.group("message") for m in parsed if m.group("message").startswith("connected as")]
     assert connected == "connected as Kindred in 1 server"
+    # Start-up says what it is loading before it connects (it may take a while on a busy machine).
+    messages = [m.group("message") for m in parsed]
+    progress = [i for i, text in enumerate(messages) if text.startswith("starting: ")]
+    assert len(progress) >= 3 and progress[-1] < messages.index(connected), messages
     assert (tmp_path / "plain.db").is_file()
 
 
@@ -177,8 +184,40 @@ async def test_an_unreachable_postgresql_stops_before_discord(tmp_path: Path) ->
     assert code == 2, output
     [line] = lines_of(output)
     assert "database_url: cannot connect to postgresql+asyncpg://kindred:***@127.0.0.1" in line, line
+    assert line.endswith(f"is the server running at 127.0.0.1:{port}?"), line  # refused: nothing listens
     assert "secret-pw" not in output
     assert h.discord.requests == [] and h.discord.gateway_log == []
+
+
+async def test_sigterm_while_starting_exits_0_with_one_line(tmp_path: Path) -> None:
+    """A stop during start-up (here while the database check waits on a server that accepts and never
+    answers) is exit 0 and "stopped before connecting", not a silent 143."""
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, says nothing
+    port = silent.sockets[0].getsockname()[1]
+    h = await start_fakes(tmp_path)
+    env = main_env(h, LOG_LEVEL="INFO", DATABASE_URL=f"postgresql+asyncpg://k@127.0.0.1:{port}/k")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    seen: list[str] = []
+    try:
+        assert proc.stdout is not None
+        while not any("starting: checking the database" in line for line in seen):
+            raw = await asyncio.wait_for(proc.stdout.readline(), timeout=PROCESS_WAIT)
+            assert raw, "\n".join(seen)  # it exited before the database check
+            seen.append(raw.decode(errors="replace").rstrip("\n"))
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        silent.close()
+        await stop_fakes(h)
+    output = "\n".join(seen) + "\n" + rest.decode(errors="replace")
+    assert proc.returncode == 0, output
+    assert lines_of(output)[-1] == "stopped before connecting (SIGTERM during start-up)"
+    assert "Traceback" not in output and h.discord.requests == []
 
 
 async def test_an_out_of_range_temperature_stops_start_up(tmp_path: Path) -> None:
@@ -222,7 +261,7 @@ async def wait_for_check(h: Harness) -> Any:
     assert h.bot is not None
     checks = h.bot.claude._checks
     assert checks is not None
-    return await asyncio.wait_for(checks, timeout=15)
+    return await asyncio.wait_for(checks, timeout=EVENT_WAIT)
 
 
 async def test_a_wrong_anthropic_key_is_a_warning_at_start_up(db_url: str, tmp_path: Path,
@@ -241,6 +280,24 @@ async def test_a_wrong_anthropic_key_is_a_warning_at_start_up(db_url: str, tmp_p
     assert warning.startswith("environment variable ANTHROPIC_API_KEY: anthropic_api_key: ")
     assert "rejected the API key (HTTP 401: invalid x-api-key)" in warning and "starting anyway" in warning
     assert "fake-anthropic-key" not in warning
+
+
+async def test_a_key_rejected_at_start_up_gets_the_fallback_at_once(db_url: str, tmp_path: Path) -> None:
+    """Start-up knows the key is refused: a message gets the fallback without a call to Claude and without
+    the typing pause (set here to ten minutes, far past the wait: a paced fallback would never arrive)."""
+    h = Harness(db_url=db_url, tmp_path=tmp_path,
+                config={"min_typing_time": "600", "max_typing_time": "600", "typing_speed_cpm": "1"})
+    h.claude.api_key = "sk-ant-the-real-one"  # the fake answers any other key with 401
+    try:
+        await h.start()
+        await wait_for_check(h)
+        assert h.bot is not None
+        await h.dm("hello?")
+        [reply] = await h.replies(await h.dm_channel_id())
+        assert h.claude.requests == []  # not called: the key is known to be refused
+        assert reply["content"] == h.settings().fallback_reply.replace("{name}", "Finn")
+    finally:
+        await h.close()
 
 
 async def test_a_right_anthropic_key_passes_the_check_silently(db_url: str, tmp_path: Path,

@@ -17,6 +17,7 @@ from database.records import PRIVATE_SOURCE, Turn
 from database.store import Store
 from memory.consent import Consent
 from memory.summarizer import CHANNEL_SOURCE, Summarizer, parse_memories
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.harness import CHANNEL_ID, LOG_CHANNEL_ID, USER_ID, Harness
 from tests.memory_support import FINN, last_user_text, memory_settings
@@ -85,7 +86,7 @@ def requests_with(h: Harness, cue: str) -> list[Any]:
     return [r for r in h.claude.requests if cue in last_user_text(r.body)]
 
 
-async def summarized(h: Harness, scope: str, user: int = USER_ID, timeout: float = 10.0, *,
+async def summarized(h: Harness, scope: str, user: int = USER_ID, timeout: float = EVENT_WAIT, *,
                      previous: str = "") -> str:
     """Wait for the conversation's summary to be there (and to differ from ``previous``); return it."""
     key = h.bot.engine.character_key

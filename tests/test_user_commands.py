@@ -14,6 +14,7 @@ from bot.core.tokens import counted, history_tokens
 from bot.reply.conversation_tools import ConversationTools, pairs_of
 from database.records import Turn
 from tests.dbtools import compact_history
+from tests.fakes import EVENT_WAIT
 from tests.harness import ADMIN_ID, CHANNEL_ID, USER2_ID, USER_ID, Harness, button
 
 MakeHarness = Callable[..., Awaitable[Harness]]
@@ -32,7 +33,7 @@ async def press(h: Harness, message: dict[str, Any], action: str, *, user: int =
 
 
 async def wait_content(h: Harness, message: dict[str, Any], needle: str,
-                       timeout: float = 5.0) -> dict[str, Any]:
+                       timeout: float = EVENT_WAIT) -> dict[str, Any]:
     await h.discord.wait_for(lambda d: needle in (message.get("content") or ""), timeout, what=f"{needle!r}")
     return message
 

@@ -85,7 +85,7 @@ async def test_without_speech_to_text_the_character_says_it_cannot_listen(make_h
     # In a server, a voice message nobody addressed is only logged; one replying to the character is answered.
     await h.discord.voice_message(USER_ID, OGG, channel_id=CHANNEL_ID)
     await logged(h, CHANNEL_ID, 1)
-    await asyncio.sleep(0.2)
+    await h.settled()  # every event read and handled: what did not happen, will not
     assert h.discord.posted(CHANNEL_ID) == [] and h.claude.requests == []
     ours = await h.discord.user_message(CHANNEL_ID, h.bot_user_id, "Fresh tea at the stall!")
     await h.discord.voice_message(USER_ID, OGG, channel_id=CHANNEL_ID, reply_to=int(ours["id"]))
@@ -179,7 +179,7 @@ async def test_mirror_answers_a_voice_message_with_a_voice_message(make_harness:
     # mirror: a typed message gets a typed answer only
     await h.dm("and a biscuit?")
     await h.replies(channel, 3)
-    await asyncio.sleep(0.3)
+    await h.settled()  # every event read and handled: what did not happen, will not
     assert len(voice_posts(h, channel)) == 1 and len(speech_requests(h)) == 1
 
 

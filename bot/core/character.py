@@ -75,10 +75,19 @@ class CharacterSource:
             return self.load()
         stamp = self._current_stamp()
         if stamp != self._stamp:
+            # config.env is read too (a persona key may live there), but an edit of it alone is the
+            # settings' business (their reload says what changed): not "character files changed".
+            config = str(self.config_file) if self.config_file is not None else None
+            character_changed = ({s for s in stamp if s[0] != config}
+                                 != {s for s in self._stamp if s[0] != config})
+            what = "character files" if character_changed else f"{self.config_file}"
             try:
+                previous = self._persona
                 self.load()
-                log.info("character files changed: reloaded %s", self._persona.name)
+                if character_changed or self._persona != previous:
+                    log.info("%s changed: reloaded %s", what, self._persona.name)
             except ConfigError as exc:
                 self._stamp = stamp
-                log.error("character files changed but are invalid, keeping the previous persona: %s", exc)
+                log.error("%s changed but the character is invalid, keeping the previous persona: %s",
+                          what, exc)
         return self._persona

@@ -51,7 +51,19 @@ SPEND_GUILD: ContextVar[int | None] = ContextVar("kindred_spend_guild", default=
 
 
 class ClaudeUnavailable(Exception):
-    """A call failed for good (timeout, or non-retryable / persistent error), on whichever backend."""
+    """A call failed for good (timeout, or non-retryable / persistent error), on whichever backend.
+
+    ``known``: failed without a call, for a reason already known (a key the backend rejected): the fallback
+    goes out at once, with no typing pause, since nobody is writing anything."""
+
+    def __init__(self, message: str, *, known: bool = False) -> None:
+        super().__init__(message)
+        self.known = known
+
+
+# A backend whose key was rejected (401/403, at start-up or on a call) is not called again for this long:
+# each message gets its fallback at once. Then one call tries again, in case the key was replaced.
+KEY_RECHECK_SECONDS = 300.0
 
 
 def price_per_input_token(settings: Settings, model: str) -> float:
@@ -104,6 +116,8 @@ class ClaudeClient:
         # Asked before each call with its purpose: a reason refuses it (the global spend cap stops the
         # character speaking first); the call then fails like an outage, without reaching the model.
         self.spend_guards: list[Callable[[str], Awaitable[str | None]]] = []
+        # Backends whose key was rejected: (what was said, when), see KEY_RECHECK_SECONDS.
+        self._refused: dict[str, tuple[str, float]] = {}
 
     def backend(self, name: str) -> Backend:
         """The backend called ``name``, made on first use (a model routed to it explicitly, say)."""
@@ -144,6 +158,7 @@ class ClaudeClient:
             except Exception as exc:  # a check must never stop the bot
                 problem = f"{backend.base_url} could not be checked ({type(exc).__name__}: {exc})"
             if problem and KEY_REJECTED in problem:
+                self._refused[name] = (problem, time.monotonic())
                 key = f"{name}_api_key"
                 log.warning("%s: %s: %s; starting anyway, but replies that need %s fall back in character "
                             "until the key is fixed", source_of(key, self.settings.origins), key, problem,
@@ -266,6 +281,9 @@ class ClaudeClient:
         if model != kwargs["model"]:
             kwargs = {**kwargs, "model": model}
         backend = self.backend(name)
+        refused = self._refused.get(name)
+        if refused is not None and time.monotonic() - refused[1] < KEY_RECHECK_SECONDS:
+            raise ClaudeUnavailable(f"not called: {refused[0]}", known=True)
         started = time.perf_counter()
         attempt = 0
         last_error = "timeout"
@@ -282,6 +300,9 @@ class ClaudeClient:
                             raise
                         last_error = failure.message
                         if not failure.retryable:
+                            if failure.message.startswith(("HTTP 401", "HTTP 403")):
+                                self._refused[name] = (f"{backend.base_url} {KEY_REJECTED} ({last_error})",
+                                                       time.monotonic())
                             raise ClaudeUnavailable(last_error) from exc
                         await asyncio.sleep(_backoff(attempt, failure.retry_after))
                     else:
@@ -293,6 +314,7 @@ class ClaudeClient:
         except ClaudeUnavailable as exc:
             await self._failed(backend, kwargs, purpose, user_id, started, str(exc))
             raise
+        self._refused.pop(name, None)  # it answered: whatever key it has now, it takes
         latency = (time.perf_counter() - started) * 1000
         usage = completion.usage
         priced = CallUsage(usage.input_tokens, usage.output_tokens, usage.cache_creation_tokens,

@@ -115,6 +115,7 @@ class Delivery:
     started: float = field(default_factory=time.monotonic)  # when the person's wait began
     label: str = "reply"  # how log lines name this reply
     log: logging.Logger = log  # whose log lines these are (the engine's: the reply is its work)
+    at_once: bool = False  # sent without the typing pause (a fallback for a reason known beforehand)
 
     async def run(self) -> Delivered:
         mode = self.settings.delivery.reply_delivery
@@ -127,6 +128,7 @@ class Delivery:
             completion = await self.generate(on_text)
         except ClaudeUnavailable as exc:
             self.log.error("%s failed, sending the fallback: %s", self.label, exc)
+            self.at_once = self.at_once or exc.known  # nothing was written: no typing pause either
             return None, self.fallback, False
         # A blank answer cannot be posted, nor stored (the API rejects a blank turn in later prompts).
         if not completion.text or completion.text.isspace():
@@ -152,7 +154,7 @@ class Delivery:
             shares = [max(total * len(p) / length, self.settings.typing.min_typing_time) for p in parts] \
                 if chunked else [total]
             remaining = shares[0] - (time.monotonic() - self.started)
-            if remaining > 0:
+            if remaining > 0 and not self.at_once:
                 await asyncio.sleep(remaining)
         # Typing has stopped before each part goes out: a refresh landing after it would show the character
         # "typing" for another ten seconds under its own words.

@@ -266,3 +266,22 @@ def _aware(when: datetime) -> datetime:
 async def cluster_status(store: Store, settings: ClusterSettings, character: str | None = None) -> str:
     rows = await store.cluster.nodes(character)
     return format_nodes(rows, datetime.now(UTC), settings.cluster_heartbeat_seconds)
+
+
+def health_problem(rows: list[NodeRow], host: str, now: datetime, heartbeat_seconds: float) -> str | None:
+    """Why no process on ``host`` is healthy (None: one is): a row not stopped whose heartbeat is at most
+    three heartbeats old, as :func:`format_nodes` counts a process as running."""
+    mine = [r for r in rows if r.host == host and r.stopped_at is None]
+    if not mine:
+        return f"unhealthy: no Kindred process on {host} has started on this database"
+    age = min((now - _aware(r.last_seen)).total_seconds() for r in mine)
+    if age > 3 * heartbeat_seconds:
+        return (f"unhealthy: the last heartbeat on {host} was {age:.0f}s ago "
+                f"(expected every {heartbeat_seconds:g}s)")
+    return None
+
+
+async def local_health(store: Store, settings: ClusterSettings, host: str) -> str | None:
+    """`main.py health`: None while a bot on ``host`` keeps its heartbeat fresh, else why not."""
+    rows = await store.cluster.nodes()
+    return health_problem(rows, host, datetime.now(UTC), settings.cluster_heartbeat_seconds)

@@ -41,6 +41,22 @@ def quiet_libraries(level: str) -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
+def refused_hint(url: str, exc: BaseException) -> str:
+    """Nothing listens where the URL points (connection refused): the likeliest cause, said plainly."""
+    causes: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(causes) < 10:
+        causes.append(seen)
+        seen = seen.__cause__ or seen.__context__ or getattr(seen, "orig", None)
+    if not any(isinstance(c, ConnectionRefusedError) or "connect call failed" in str(c).lower()
+               or "connection refused" in str(c).lower() for c in causes):
+        return ""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return f"; is the server running at {parsed.host or 'localhost'}:{parsed.port or 5432}?"
+
+
 async def check_database(settings: Settings) -> None:
     """Connect once to a PostgreSQL ``DATABASE_URL`` (SQLite makes its file): a server that cannot be
     reached, or refuses us, stops start-up here with the reason, before Discord is contacted."""
@@ -57,7 +73,8 @@ async def check_database(settings: Settings) -> None:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         detail = reason[0] if reason else type(exc).__name__
         raise ConfigError(settings.origins.get("database_url", "environment"), "database_url",
-                          f"cannot connect to {settings.safe_database_url()}: {detail[:200]}") from None
+                          f"cannot connect to {settings.safe_database_url()}: {detail[:200]}"
+                          + refused_hint(url, exc)) from None
     finally:
         await engine.dispose()
 

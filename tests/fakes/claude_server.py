@@ -38,6 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes import EVENT_WAIT
 from tests.fakes.prompt_cache import LOOKBACK, PromptCache, blocks, estimate_tokens
 
 __all__ = ["CACHE_LOOKBACK", "ERROR_TYPES", "FakeClaude", "Recorded", "Reply", "Rule", "estimate_tokens"]
@@ -441,7 +442,7 @@ class FakeClaude:
             parts.extend(_texts(message.get("content", "")))
         return "\n".join(parts)
 
-    async def wait_for_requests(self, n: int, timeout: float = 5.0, *,
+    async def wait_for_requests(self, n: int, timeout: float = EVENT_WAIT, *,
                                 model: str | None = None) -> list[Recorded]:
         """Wait until at least ``n`` messages requests (for ``model``, if given) arrived; works from any
         loop."""

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes import serve_local
+from tests.fakes import EVENT_WAIT, serve_local
 from tests.fakes.discord_cdn import CdnWorld
 from tests.fakes.discord_edits import refuse_edit, refuse_webhook_edit, too_long
 from tests.fakes.discord_faults import Reliability
@@ -231,7 +231,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
     def gateway_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
-    async def wait_for(self, predicate: Callable[[FakeDiscord], Any], timeout: float = 5.0,
+    async def wait_for(self, predicate: Callable[[FakeDiscord], Any], timeout: float = EVENT_WAIT,
                        what: str = "condition") -> Any:
         """Poll ``predicate`` until it is truthy (polling keeps this usable from any event loop)."""
         deadline = time.monotonic() + timeout
@@ -503,7 +503,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
         return list(self._typing.get(channel_id, []))
 
     async def wait_for_messages(self, channel_id: int, count: int,
-                                timeout: float = 5.0) -> list[dict[str, Any]]:
+                                timeout: float = EVENT_WAIT) -> list[dict[str, Any]]:
         return await self.wait_for(lambda d: len(d.posted(channel_id)) >= count and d.posted(channel_id),
                                    timeout, what=f"{count} bot message(s) in channel {channel_id}")
 
@@ -955,13 +955,13 @@ class Interaction:
     def followups(self) -> list[dict[str, Any]]:
         return self.record["followups"]
 
-    async def response(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def response(self, timeout: float = EVENT_WAIT) -> dict[str, Any]:
         """The first callback (type 4 message, 5 defer, 7 update, 8 autocomplete ...)."""
         await self.fake.wait_for(lambda d: self.callbacks, timeout,
                                  what=f"a response to interaction {self.id}")
         return self.callbacks[0]
 
-    async def message(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def message(self, timeout: float = EVENT_WAIT) -> dict[str, Any]:
         """The message the response created or updated, as it is now (edits included)."""
         cb = await self.response(timeout)
         if "message" not in cb:
@@ -971,11 +971,11 @@ class Interaction:
                                      what=f"the deferred answer to interaction {self.id}")
         return cb["message"]
 
-    async def followup(self, n: int = 1, timeout: float = 5.0) -> dict[str, Any]:
+    async def followup(self, n: int = 1, timeout: float = EVENT_WAIT) -> dict[str, Any]:
         await self.fake.wait_for(lambda d: len(self.followups) >= n, timeout, what=f"followup {n}")
         return self.followups[n - 1]
 
-    async def text(self, timeout: float = 5.0) -> str:
+    async def text(self, timeout: float = EVENT_WAIT) -> str:
         """All text the bot showed in answer so far: response content/embeds and followups."""
         cb = await self.response(timeout)
         parts: list[dict[str, Any]] = [cb.get("message") or cb.get("data") or {}, *self.followups]

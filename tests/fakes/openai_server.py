@@ -37,6 +37,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import Match, Recorded, Reply, Responder, Rule, _texts, estimate_tokens
 
 __all__ = ["FakeOpenAI", "Heard", "Reply", "SPEECH_RATE"]
@@ -148,7 +149,7 @@ class FakeOpenAI:
     def all_text(req: Recorded) -> str:
         return "\n".join(t for m in req.body.get("messages") or [] for t in _texts(m.get("content", "")))
 
-    async def wait_for_requests(self, n: int, timeout: float = 5.0) -> list[Recorded]:
+    async def wait_for_requests(self, n: int, timeout: float = EVENT_WAIT) -> list[Recorded]:
         deadline = time.monotonic() + timeout
         while len(self.requests) < n:
             if time.monotonic() > deadline:

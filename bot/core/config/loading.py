@@ -265,7 +265,13 @@ def closest_key(key: str) -> str | None:
     """The known key an unknown one was most likely meant to be (a typo), if any is close."""
     known = [*BY_KEY, *CHARACTER_KEYS]
     found = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
-    return found[0] if found else None
+    if found:
+        return found[0]
+    # The key other programs use, which Kindred spells with a prefix: temperature → default_temperature.
+    if f"default_{key}" in known:
+        return f"default_{key}"
+    longer = [k for k in known if k.endswith(f"_{key}")]
+    return longer[0] if len(longer) == 1 else None
 
 
 def warn_unknown_keys(source: Source) -> list[tuple[str, str]]:

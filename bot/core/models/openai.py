@@ -25,7 +25,7 @@ from bot.core.models.base import (
 from bot.core.tokens import count_tokens
 
 RETRYABLE_STATUS = {408, 409, 429}
-PROBE_TIMEOUT = 3.0  # seconds for the start-up check: a local server answers at once or not at all
+PROBE_TIMEOUT = 10.0  # the start-up check runs beside start-up: a busy machine may answer slowly
 
 
 class OpenAIBackend:

@@ -80,8 +80,9 @@ def thin_card_warnings(folder: Path) -> list[str]:
     if path is None:
         return []
     data = read_card(path).data
-    missing = [k for k in ("description", "personality") if not str(data.get(k) or "").strip()]
-    if not missing:
+    # Either one is a character: many cards (SillyTavern's own default among them) keep everything in the
+    # description and leave personality empty.
+    if any(str(data.get(k) or "").strip() for k in ("description", "personality")):
         return []
-    return [f"the card has no {' and no '.join(missing)}: the character's prompt only holds what else the "
-            "card says (add them to the card, e.g. in SillyTavern's editor, and import it again)"]
+    return ["the card has no description and no personality: the character's prompt only holds what else "
+            "the card says (add them to the card, e.g. in SillyTavern's editor, and import it again)"]

@@ -1,4 +1,4 @@
-"""``python main.py new-character NAME``: a character folder made from the neutral template
+"""``.venv/bin/python main.py new-character NAME``: a character folder made from the neutral template
 (``characters/_template/``), with the name filled in.
 
 Folders whose name starts with ``_`` are templates, not characters: Kindred refuses to play one (a template
@@ -7,13 +7,18 @@ run by mistake would answer as "Character Name").
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 from pathlib import Path
 
 from bot.core.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 TEMPLATE_DIR = "_template"
+# A sentence of the template's prompt meant to be replaced: still there, the character is nobody yet.
+TEMPLATE_PROMPT_MARK = "Describe here who {{char}} is"
 _NAME = re.compile(r"[^\W_][\w .'-]{0,63}")  # a display name: letters first, then words, spaces, ' . -
 _NAME_LINE = re.compile(r"^default_name=.*$", re.MULTILINE)
 
@@ -27,6 +32,16 @@ def refuse_template(folder: Path) -> None:
     if is_template(folder):
         raise ConfigError(str(folder), "folder", "this is a template, not a character: make one from it "
                                                  "with `.venv/bin/python main.py new-character NAME`")
+
+
+def warn_unedited_template(folder: Path, core_prompt: str) -> bool:
+    """Warn (it still runs) when a character made by new-character still has the template's prompt."""
+    if TEMPLATE_PROMPT_MARK not in core_prompt:
+        return False
+    log.warning("%s: core_prompt is still the template's placeholder (%r...): write who the character is and "
+                "how they talk, or it answers as a generic character", folder / "character.env",
+                TEMPLATE_PROMPT_MARK)
+    return True
 
 
 def folder_name_for(name: str) -> str:
