@@ -17,6 +17,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -24,9 +25,13 @@ import numpy as np
 from database.records import FactRow
 from database.store import Store
 from memory.embeddings import DTYPE, from_bytes, normalise
+from memory.lexical import LexicalIndex
 from memory.relationships import RELATIONSHIP_RANGES
 
 CATEGORIES = ("personal", "preferences", "work", "hobbies", "relationships", "health", "plans", "other")
+# What lasts when extraction does not say: who they are, their people, their likes, their plans (life events
+# are said explicitly: they come in any category).
+LASTING_CATEGORIES = frozenset({"personal", "relationships", "preferences", "plans"})
 MAX_FACTS_PER_BATCH = 30
 MAX_FACT_CHARS = 300
 CACHE_USERS = 256  # per-user matrices kept; a thousand 384-d facts take 1.5 MB
@@ -43,6 +48,9 @@ class MalformedExtraction(ValueError):
 class ExtractedFact:
     fact: str
     category: str
+    lasting: bool = False
+    said: date | None = None  # the day of the message it came from
+    happened: date | None = None  # the day it happened, where the person said ("last Sunday")
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,19 @@ def normalise_category(raw: Any) -> str:
     return value if value in CATEGORIES else "other"
 
 
+def _day(raw: Any) -> date | None:
+    """A "YYYY-MM-DD" (or a longer ISO time) as a date; anything else (null, "unknown"): None."""
+    if not isinstance(raw, str) or len(raw.strip()) < 10:
+        return None
+    try:
+        return date.fromisoformat(raw.strip()[:10])
+    except ValueError:
+        return None
+
+
 def parse_extraction(text: str, max_change: float) -> Extraction:
-    """Validate ``{"facts": [{"fact", "category"}...], "relationship": {metric: delta}}``.
+    """Validate ``{"facts": [{"fact", "category", "lasting", "said", "happened"}...], "relationship":
+    {metric: delta}}`` ("lasting": a boolean, by default from the category; the dates optional).
 
     Raises MalformedExtraction for anything else. Deltas are clamped to +/-``max_change`` (the daily bound
     is enforced again when applied); facts are trimmed and de-duplicated.
@@ -90,7 +109,11 @@ def parse_extraction(text: str, max_change: float) -> Extraction:
         fact = " ".join(item["fact"].split())[:MAX_FACT_CHARS]
         if fact and fact.lower() not in seen:
             seen.add(fact.lower())
-            facts.append(ExtractedFact(fact, normalise_category(item.get("category"))))
+            category = normalise_category(item.get("category"))
+            lasting = item.get("lasting")
+            facts.append(ExtractedFact(
+                fact, category, lasting if isinstance(lasting, bool) else category in LASTING_CATEGORIES,
+                _day(item.get("said")), _day(item.get("happened"))))
     relationship: dict[str, float] = {}
     raw_rel = data.get("relationship", {})
     if raw_rel is None:
@@ -121,12 +144,16 @@ class FactIndex:
     pinned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     private: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     last_mentioned: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds
+    lasting: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    told: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds it was said
     by_references: np.ndarray = field(
         default_factory=lambda: np.zeros(0, dtype=np.int64))  # most referenced first
     costs: dict[int, int] = field(default_factory=dict)  # prompt tokens of a fact's line, filled as needed
+    lexical: LexicalIndex = field(default_factory=LexicalIndex)  # BM25 over the facts' words
 
     @classmethod
-    def build(cls, rows: Sequence[FactRow], stamp: tuple[Any, ...] = (), dim: int | None = None) -> FactIndex:
+    def build(cls, rows: Sequence[FactRow], stamp: tuple[Any, ...] = (), dim: int | None = None,
+              lexical: bool = True) -> FactIndex:
         vectors: list[np.ndarray] = []
         positions: list[int] = []
         lengths: dict[int, int] = {}
@@ -147,7 +174,10 @@ class FactIndex:
         return cls(list(rows), matrix, np.asarray(positions, dtype=np.int64), stamp,
                    pinned=np.array([r.pinned for r in rows], dtype=bool),
                    private=np.array([r.private for r in rows], dtype=bool), last_mentioned=last,
-                   by_references=order.astype(np.int64))
+                   lasting=np.array([r.lasting for r in rows], dtype=bool),
+                   told=np.array([r.told.timestamp() for r in rows], dtype=np.float64),
+                   by_references=order.astype(np.int64),
+                   lexical=LexicalIndex.build([r.fact for r in rows]) if lexical else LexicalIndex())
 
     @property
     def dim(self) -> int:
@@ -211,6 +241,7 @@ class Matched:
     """Outcome of comparing a batch's extracted facts with the user's known ones."""
 
     mentioned: dict[int, FactRow] = field(default_factory=dict)  # fact id -> the known fact mentioned again
+    mentioned_by: dict[int, ExtractedFact] = field(default_factory=dict)  # fact id -> what was said of it
     new: list[tuple[ExtractedFact, np.ndarray]] = field(default_factory=list)
 
 
@@ -228,6 +259,7 @@ def match_facts(index: FactIndex, facts: Sequence[ExtractedFact], vectors: np.nd
         if best >= 0 and scores[best] >= threshold:
             row = index.rows[best]
             out.mentioned.setdefault(row.id, row)
+            out.mentioned_by.setdefault(row.id, fact)
             continue
         if pending and float(np.max(np.vstack(pending) @ vector)) >= threshold:
             continue

@@ -1,15 +1,22 @@
 """Recall: the user's long-term facts that belong in this reply's prompt, within a token budget.
 
 Registered as a :attr:`bot.reply.engine.ReplyEngine.context_providers` entry. In order, as long as they fit in
-``recall_token_budget`` tokens:
+``recall_token_budget`` tokens (a fact too long for what is left is skipped for a shorter one after it):
 
 1. pinned facts (an admin pinned them: always relevant, never expire);
-2. the facts most similar to the message being answered (cosine similarity of embeddings);
-3. the most referenced facts (what the user talks about most), most recently mentioned first on ties.
+2. the facts most relevant to the message being answered: two rankings fused by reciprocal rank fusion
+   (Cormack et al. 2009), the cosine similarity of embeddings (paraphrases) and BM25 over the facts' words
+   (names, places, rare words: memory/lexical.py). No similarity floor: a fact only one ranking finds still
+   counts. Recency, references and lasting break ties;
+3. then, if room is left, the most referenced facts, most recently mentioned first on ties.
 
-Facts not mentioned for ``fact_expiry_days`` are left out even before the daily job prunes them; facts learnt
-in direct messages are recalled only in direct messages. Relationship metrics and the daily mood reach the
-prompt separately (bot/reply/prompting.py), read from the database at every reply.
+Forgetting follows the person, not the fact: a fact that expires (neither pinned nor lasting) is left out
+once the person has been silent with the characters for longer than ``fact_expiry_days`` (their previous
+interaction, ``users.last_interaction``), and the next interaction or the daily job deletes it. Someone who
+talks every day keeps what they said months ago. Facts learnt in direct messages are recalled only in
+direct messages. Each line shows when the fact was told (and when it happened, where the person said), so
+"when did I..." can be answered. Relationship metrics and the daily mood reach the prompt separately
+(bot/reply/prompting.py), read from the database at every reply.
 """
 
 from __future__ import annotations
@@ -33,40 +40,80 @@ from memory.facts import FactCache, FactIndex
 
 log = logging.getLogger(__name__)
 
-# Below this a fact is not "about" the message; the most-referenced pass may still add it.
-MIN_SIMILARITY = 0.3
-MAX_SIMILAR = 12
+RRF_K = 60  # the usual constant: ranks below a few dozen add little
+CANDIDATES = 100  # from each ranking: a 400-token budget holds about 15-25 facts
 MIN_LINE_TOKENS = 4  # "- x\n": nothing shorter fits in what is left
 MAX_MISSES = 25  # stop looking for a fact short enough for the rest of the budget
 
 
+def expiring_allowed(index: FactIndex, now: datetime, expiry_days: int,
+                     last_interaction: datetime | None) -> np.ndarray:
+    """Which facts have not expired: pinned and lasting ones always; the rest while the person's previous
+    interaction is within ``expiry_days`` (someone never answered yet: each fact's last mention)."""
+    n = len(index.rows)
+    if not expiry_days:
+        return np.ones(n, dtype=bool)
+    cutoff = now - timedelta(days=expiry_days)
+    kept = index.pinned | index.lasting
+    if last_interaction is None:
+        return kept | (index.last_mentioned >= cutoff.timestamp())
+    return np.ones(n, dtype=bool) if last_interaction >= cutoff else kept
+
+
+def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` best allowed positive-or-finite scores, best first."""
+    scores = np.where(allowed, scores, -np.inf)
+    k = min(k, int(np.isfinite(scores).sum()))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    best = np.argpartition(-scores, k - 1)[:k]
+    return best[np.argsort(-scores[best], kind="stable")]
+
+
+def ranked(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.ndarray) -> list[int]:
+    """Allowed facts relevant to the message, best first: dense and BM25 rankings fused by RRF."""
+    fused: dict[int, float] = {}
+    if query is not None and len(index.positions):
+        for rank, i in enumerate(_top(index.scores(query), allowed, CANDIDATES).tolist()):
+            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+    if text.strip() and index.lexical.size:
+        lexical = index.lexical.scores(text)
+        for rank, i in enumerate(_top(np.where(lexical > 0, lexical, -np.inf), allowed, CANDIDATES).tolist()):
+            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+    if not fused:
+        return []
+    # Ties (same fused rank): the newer, the more often mentioned, the lasting first. Far below one RRF step.
+    newest = float(index.told.max()) or 1.0
+
+    def key(i: int) -> tuple[float, float, int, bool]:
+        return (-round(fused[i], 9), -index.told[i] / newest, -index.rows[i].reference_count,
+                not index.lasting[i])
+
+    return sorted(fused, key=key)
+
+
 def choose(index: FactIndex, query: np.ndarray | None, *, budget: int, private: bool, now: datetime,
-           expiry_days: int) -> list[FactRow]:
+           expiry_days: int, text: str = "", last_interaction: datetime | None = None) -> list[FactRow]:
     """The facts to recall, in prompt order, within ``budget`` tokens (each fact costs its line's tokens).
 
-    Filtering and ranking are numpy operations over the whole index; only the few candidates that can fill
-    the budget are looked at one by one, so thousands of facts cost little more than a handful."""
+    ``query``: the message's embedding; ``text``: the message (for BM25); ``last_interaction``: the
+    person's previous interaction with a character (soft expiry counts from it). Filtering and ranking are
+    numpy operations over the whole index; only the candidates that can fill the budget are looked at one
+    by one, so thousands of facts cost little more than a handful."""
     n = len(index.rows)
     if not n or budget <= 0:
         return []
-    allowed = np.ones(n, dtype=bool)
-    if expiry_days:
-        allowed &= index.pinned | (index.last_mentioned >= (now - timedelta(days=expiry_days)).timestamp())
+    allowed = expiring_allowed(index, now, expiry_days, last_interaction)
     if not private:
         allowed &= ~index.private
     order = index.by_references
     pinned = order[(index.pinned & allowed)[order]].tolist()
-    similar: list[int] = []
-    if query is not None:
-        scores = np.where(allowed, index.scores(query), -np.inf)
-        top = min(MAX_SIMILAR, n)
-        best = np.argpartition(-scores, top - 1)[:top]
-        similar = [int(i) for i in best[np.argsort(-scores[best])] if scores[i] >= MIN_SIMILARITY]
+    relevant = ranked(index, query, text, allowed)
     chosen: list[FactRow] = []
     seen: set[int] = set()
     left = budget
     misses = 0
-    for i in (*pinned, *similar, *(int(i) for i in order)):
+    for i in (*pinned, *relevant, *(int(i) for i in order)):
         if i in seen or not allowed[i]:
             continue
         seen.add(i)
@@ -84,14 +131,26 @@ def choose(index: FactIndex, query: np.ndarray | None, *, budget: int, private: 
     return chosen
 
 
+def day(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d}"
+
+
+def when(row: FactRow) -> str:
+    """When it was told, and when it happened where the person said (told 2023-05-08, happened 05-07)."""
+    told = day(row.told)
+    if row.happened_at is None or day(row.happened_at) == told:
+        return told
+    return f"{told}, happened {day(row.happened_at)}"
+
+
 def line(row: FactRow) -> str:
-    return f"- {row.fact}\n"
+    return f"- [{when(row)}] {row.fact}\n"
 
 
 def render(facts: Sequence[FactRow], user: str) -> str:
     if not facts:
         return ""
-    return (f"[What you remember about {user} from earlier days "
+    return (f"[What you remember about {user} from earlier days, each with the date they told you "
             "(bring it up only where it fits; never recite "
             "it)]\n" + "".join(line(f) for f in facts).rstrip("\n"))
 
@@ -105,9 +164,13 @@ class Recall:
         self.consent = consent
 
     async def facts_for(self, user_id: int, text: str, *, private: bool, now: datetime | None = None,
-                        stamp: tuple[Any, ...] | None = None, budget: int | None = None) -> list[FactRow]:
-        """``budget``: tokens of facts (default ``recall_token_budget``; more for memory questions)."""
+                        stamp: tuple[Any, ...] | None = None, budget: int | None = None,
+                        last_interaction: datetime | None = None, known: bool = False) -> list[FactRow]:
+        """``budget``: tokens of facts (default ``recall_token_budget``; more for memory questions);
+        ``last_interaction``: the person's previous interaction, when the caller has read it (``known``)."""
         now = now or utcnow()
+        if not known:
+            last_interaction = await self.cache.store.people.last_interaction(user_id)
         index = await self.cache.get(user_id, stamp)
         if not index.rows:
             return []
@@ -117,7 +180,8 @@ class Recall:
             query = (await encode_async(self.embedder, [text]))[0]
         budget = self.settings.recall_token_budget if budget is None else budget
         return choose(index, query, budget=budget, private=private, now=now,
-                      expiry_days=self.settings.fact_expiry_days)
+                      expiry_days=self.settings.fact_expiry_days, text=text,
+                      last_interaction=last_interaction)
 
     async def provide(self, persona: Persona, msg: Incoming, data: PromptData | None = None, *,
                       budget: int | None = None) -> str:
@@ -132,5 +196,7 @@ class Recall:
         if not remembered:
             return ""
         facts = await self.facts_for(msg.author_id, msg.content, private=msg.is_dm,
-                                     stamp=data.fact_stamp if data is not None else None, budget=budget)
+                                     stamp=data.fact_stamp if data is not None else None, budget=budget,
+                                     last_interaction=data.last_interaction if data is not None else None,
+                                     known=data is not None)
         return render(facts, msg.author_name)
