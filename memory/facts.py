@@ -146,6 +146,7 @@ class FactIndex:
     last_mentioned: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds
     lasting: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     told: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds it was said
+    happened: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds; NaN: not said
     by_references: np.ndarray = field(
         default_factory=lambda: np.zeros(0, dtype=np.int64))  # most referenced first
     costs: dict[int, int] = field(default_factory=dict)  # prompt tokens of a fact's line, filled as needed
@@ -176,6 +177,8 @@ class FactIndex:
                    private=np.array([r.private for r in rows], dtype=bool), last_mentioned=last,
                    lasting=np.array([r.lasting for r in rows], dtype=bool),
                    told=np.array([r.told.timestamp() for r in rows], dtype=np.float64),
+                   happened=np.array([r.happened_at.timestamp() if r.happened_at else np.nan for r in rows],
+                                     dtype=np.float64),
                    by_references=order.astype(np.int64),
                    lexical=LexicalIndex.build([r.fact for r in rows]) if lexical else LexicalIndex())
 

@@ -37,10 +37,11 @@ from database.records import FactRow, PromptData
 from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async
 from memory.facts import FactCache, FactIndex
+from memory.timewords import window
 
 log = logging.getLogger(__name__)
 
-RRF_K = 60  # the usual constant: ranks below a few dozen add little
+RRF_K = 10  # sharper than the usual 60: only the top few dozen facts fit the budget (LoCoMo tuned)
 CANDIDATES = 100  # from each ranking: a 400-token budget holds about 15-25 facts
 MIN_LINE_TOKENS = 4  # "- x\n": nothing shorter fits in what is left
 MAX_MISSES = 25  # stop looking for a fact short enough for the rest of the budget
@@ -70,26 +71,38 @@ def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
     return best[np.argsort(-scores[best], kind="stable")]
 
 
-def ranked(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.ndarray) -> list[int]:
-    """Allowed facts relevant to the message, best first: dense and BM25 rankings fused by RRF."""
-    fused: dict[int, float] = {}
+def ranked(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
+           now: datetime | None = None) -> list[int]:
+    """Allowed facts relevant to the message, best first: the rankings by embedding similarity, by BM25 and,
+    when the message names a time ("on 3 June", "last week"), by similarity among the facts told or
+    happened then, fused by reciprocal rank fusion."""
+    fused = np.zeros(len(index.rows), dtype=np.float64)
+    dense: np.ndarray | None = None
     if query is not None and len(index.positions):
-        for rank, i in enumerate(_top(index.scores(query), allowed, CANDIDATES).tolist()):
-            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
-    if text.strip() and index.lexical.size:
-        lexical = index.lexical.scores(text)
-        for rank, i in enumerate(_top(np.where(lexical > 0, lexical, -np.inf), allowed, CANDIDATES).tolist()):
-            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
-    if not fused:
+        dense = index.scores(query)
+        top = _top(dense, allowed, CANDIDATES)
+        fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
+    lexical = index.lexical.scores(text) if text.strip() and index.lexical.size else None
+    if lexical is not None:
+        top = _top(np.where(lexical > 0, lexical, -np.inf), allowed, CANDIDATES)
+        fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
+    span = window(text, now) if now is not None and text else None
+    if span is not None:
+        start, end = span[0].timestamp(), span[1].timestamp()
+        within = ((index.told >= start) & (index.told < end)) | (
+            (index.happened >= start) & (index.happened < end))
+        about = dense if dense is not None else lexical
+        if about is not None:
+            top = _top(np.where(within, about, -np.inf), allowed, CANDIDATES)
+            fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
+    found = np.flatnonzero(fused)
+    if not len(found):
         return []
-    # Ties (same fused rank): the newer, the more often mentioned, the lasting first. Far below one RRF step.
+    # Ties (same fused score): the newer, the more often mentioned first. Far below one RRF step.
     newest = float(index.told.max()) or 1.0
-
-    def key(i: int) -> tuple[float, float, int, bool]:
-        return (-round(fused[i], 9), -index.told[i] / newest, -index.rows[i].reference_count,
-                not index.lasting[i])
-
-    return sorted(fused, key=key)
+    refs = np.array([index.rows[i].reference_count for i in found.tolist()], dtype=np.float64)
+    key = fused[found] + 1e-9 * index.told[found] / newest + 1e-12 * np.minimum(refs, 100)
+    return found[np.argsort(-key, kind="stable")].tolist()
 
 
 def choose(index: FactIndex, query: np.ndarray | None, *, budget: int, private: bool, now: datetime,
@@ -108,9 +121,10 @@ def choose(index: FactIndex, query: np.ndarray | None, *, budget: int, private: 
         allowed &= ~index.private
     order = index.by_references
     pinned = order[(index.pinned & allowed)[order]].tolist()
-    relevant = ranked(index, query, text, allowed)
+    relevant = ranked(index, query, text, allowed, now)
     chosen: list[FactRow] = []
     seen: set[int] = set()
+    days: set[str] = set()  # dates already heading a group: the facts told that day share the header
     left = budget
     misses = 0
     for i in (*pinned, *relevant, *(int(i) for i in order)):
@@ -120,8 +134,12 @@ def choose(index: FactIndex, query: np.ndarray | None, *, budget: int, private: 
         cost = index.costs.get(i)
         if cost is None:
             cost = index.costs[i] = count_tokens(line(index.rows[i]))
+        told = day(index.rows[i].told)
+        if told not in days:
+            cost += HEADER_TOKENS
         if cost <= left:
             chosen.append(index.rows[i])
+            days.add(told)
             left -= cost
             misses = 0
         else:
@@ -135,24 +153,32 @@ def day(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d}"
 
 
-def when(row: FactRow) -> str:
-    """When it was told, and when it happened where the person said (told 2023-05-08, happened 05-07)."""
-    told = day(row.told)
-    if row.happened_at is None or day(row.happened_at) == told:
-        return told
-    return f"{told}, happened {day(row.happened_at)}"
+def header(told: str) -> str:
+    return f"told {told}:\n"
+
+
+HEADER_TOKENS = count_tokens(header("2023-05-08"))
 
 
 def line(row: FactRow) -> str:
-    return f"- [{when(row)}] {row.fact}\n"
+    """A fact's line; when it happened, where that is not the day it was told."""
+    happened = day(row.happened_at) if row.happened_at is not None else ""
+    if happened and happened != day(row.told):
+        return f"- {row.fact} (happened {happened})\n"
+    return f"- {row.fact}\n"
 
 
 def render(facts: Sequence[FactRow], user: str) -> str:
+    """The facts grouped under the day they were told, oldest day first (relevance order within a day):
+    one date heads many facts, so dates cost few tokens, and the model reads the person's story in order."""
     if not facts:
         return ""
-    return (f"[What you remember about {user} from earlier days, each with the date they told you "
-            "(bring it up only where it fits; never recite "
-            "it)]\n" + "".join(line(f) for f in facts).rstrip("\n"))
+    groups: dict[str, list[FactRow]] = {}
+    for f in facts:
+        groups.setdefault(day(f.told), []).append(f)
+    body = "".join(header(told) + "".join(line(f) for f in groups[told]) for told in sorted(groups))
+    return (f"[What you remember about {user} from earlier days, by the day they told you "
+            "(bring it up only where it fits; never recite it)]\n" + body.rstrip("\n"))
 
 
 class Recall:
