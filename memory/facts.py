@@ -129,6 +129,14 @@ def parse_extraction(text: str, max_change: float) -> Extraction:
     return Extraction(tuple(facts[:MAX_FACTS_PER_BATCH]), relationship)
 
 
+def time_label(row: FactRow) -> str:
+    """How fact lists show a fact's time and lasting: "told 2026-05-08, happened 2026-05-02, lasting"."""
+    out = f"told {row.told:%Y-%m-%d}"
+    if row.happened_at is not None:
+        out += f", happened {row.happened_at:%Y-%m-%d}"
+    return out + (", lasting" if row.lasting else "")
+
+
 # --------------------------------------------------------------------------- per-user vector index
 
 
