@@ -158,6 +158,10 @@ class FactIndex:
     by_references: np.ndarray = field(
         default_factory=lambda: np.zeros(0, dtype=np.int64))  # most referenced first
     costs: dict[int, int] = field(default_factory=dict)  # prompt tokens of a fact's line, filled as needed
+    order_list: list[int] = field(default_factory=list)  # by_references as Python ints, for recall's loop
+    pinned_order: list[int] = field(default_factory=list)  # the pinned ones, in that order
+    refs: np.ndarray = field(default_factory=lambda: np.zeros(0))  # reference counts
+    days: dict[int, str] = field(default_factory=dict)  # the day a fact was told, as the prompt shows it
     lexical: LexicalIndex = field(default_factory=LexicalIndex)  # BM25 over the facts' words
 
     @classmethod
@@ -190,6 +194,13 @@ class FactIndex:
                    by_references=order.astype(np.int64),
                    lexical=LexicalIndex.build([r.fact for r in rows]) if lexical else LexicalIndex())
 
+    def __post_init__(self) -> None:
+        self.order_list = self.by_references.tolist()
+        self.pinned_order = [i for i in self.order_list if self.pinned[i]]
+        self.refs = np.array([r.reference_count for r in self.rows], dtype=np.float64)
+        self._dense_all = len(self.positions) == len(self.rows) and bool(
+            (self.positions == np.arange(len(self.rows))).all())
+
     @property
     def dim(self) -> int:
         return int(self.matrix.shape[1]) if self.matrix.ndim == 2 else 0
@@ -201,6 +212,8 @@ class FactIndex:
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of every fact to ``vector`` (-inf where a fact has no usable vector)."""
+        if self._dense_all and len(self.rows) and vector.size == self.dim:  # every fact embedded: no scatter
+            return self.matrix @ vector.astype(DTYPE, copy=False)
         out = np.full(len(self.rows), -np.inf, dtype=np.float32)
         if len(self.positions) and vector.size == self.dim:
             out[self.positions] = self.matrix @ vector.astype(DTYPE, copy=False)

@@ -21,6 +21,7 @@ direct messages. Each line shows when the fact was told (and when it happened, w
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -98,10 +99,12 @@ def ranked(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
     found = np.flatnonzero(fused)
     if not len(found):
         return []
-    # Ties (same fused score): the newer, the more often mentioned first. Far below one RRF step.
-    newest = float(index.told.max()) or 1.0
-    refs = np.array([index.rows[i].reference_count for i in found.tolist()], dtype=np.float64)
-    key = fused[found] + 1e-9 * index.told[found] / newest + 1e-12 * np.minimum(refs, 100)
+    # Ties (the same fused score): the more recently told, then the more often mentioned, then the lasting
+    # first. Each term is far below the smallest difference between two RRF sums that are not equal.
+    told = index.told[found]
+    span = float(told.max() - told.min()) or 1.0
+    key = (fused[found] + 1e-7 * (told - told.min()) / span + 1e-9 * np.minimum(index.refs[found], 100) / 100
+           + 1e-10 * index.lasting[found])
     return found[np.argsort(-key, kind="stable")].tolist()
 
 
@@ -119,22 +122,24 @@ def choose(index: FactIndex, query: np.ndarray | None, *, budget: int, private: 
     allowed = expiring_allowed(index, now, expiry_days, last_interaction)
     if not private:
         allowed &= ~index.private
-    order = index.by_references
-    pinned = order[(index.pinned & allowed)[order]].tolist()
+    pinned = [i for i in index.pinned_order if allowed[i]]
     relevant = ranked(index, query, text, allowed, now)
     chosen: list[FactRow] = []
     seen: set[int] = set()
     days: set[str] = set()  # dates already heading a group: the facts told that day share the header
     left = budget
     misses = 0
-    for i in (*pinned, *relevant, *(int(i) for i in order)):
+    # Lazily: the loop stops once the budget is full, long before the end of thousands of facts.
+    for i in itertools.chain(pinned, relevant, index.order_list):
         if i in seen or not allowed[i]:
             continue
         seen.add(i)
         cost = index.costs.get(i)
         if cost is None:
             cost = index.costs[i] = count_tokens(line(index.rows[i]))
-        told = day(index.rows[i].told)
+        told = index.days.get(i)
+        if told is None:
+            told = index.days[i] = day(index.rows[i].told)
         if told not in days:
             cost += HEADER_TOKENS
         if cost <= left:

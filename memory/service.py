@@ -23,7 +23,7 @@ from database.records import FactRow, PromptData
 from database.store import Store
 from memory.consent import Consent
 from memory.consolidation import Consolidator
-from memory.embeddings import Embedder, SentenceEmbedder, encode_async, to_bytes
+from memory.embeddings import Embedder, SentenceEmbedder, encode_async, single_blas_thread, to_bytes
 from memory.facts import FactCache
 from memory.recall import Recall
 from memory.summarizer import Summarizer
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 class MemoryService:
     def __init__(self, settings: MemorySettings, store: Store, claude: ClaudeClient, engine: Pipeline, *,
                  embedder: Embedder | None = None, notify: Callable[[str], None] | None = None) -> None:
+        single_blas_thread()  # recall's vector maths on the event loop's thread: see memory/embeddings.py
         self.settings = settings
         self.store = store
         self.engine = engine
