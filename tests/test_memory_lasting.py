@@ -188,3 +188,47 @@ async def test_a_month_old_fact_reaches_the_prompt_of_someone_who_speaks_daily(
     kept = sorted(r.fact for r in await store.facts.rows(user))
     assert ("Alice is repainting her kitchen yellow" in kept) == (who == "daily") and len(kept) == (
         3 if who == "daily" else 2)
+
+
+# --------------------------------------------------------------------------- the migration
+
+
+async def test_migration_0012_carries_existing_facts_and_people_over(db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from database.engine import MIGRATIONS, make_engine
+
+    def to(revision: str) -> Callable[[object], None]:
+        def run(connection: object) -> None:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS))
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+        return run
+
+    seen = datetime(2026, 5, 1, 8, tzinfo=UTC)
+    first = datetime(2026, 1, 2, 3, tzinfo=UTC)
+    engine = make_engine(db_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(to("0011_reply_owed"))
+        await conn.execute(text("INSERT INTO users (id, name, is_bot, premium, first_seen, last_seen) "
+                                "VALUES (7, 'alice', false, false, :t, :t)"), {"t": seen})
+        for i, category in enumerate(("personal", "work", "plans", "health")):
+            await conn.execute(text(
+                "INSERT INTO user_facts (id, user_id, fact, category, first_mentioned, last_mentioned, "
+                "reference_count, pinned, private) VALUES (:i, 7, :f, :c, :t, :t, 1, false, false)"),
+                {"i": i + 1, "f": f"fact {i}", "c": category, "t": first})
+    async with engine.begin() as conn:
+        await conn.run_sync(to("head"))
+    await engine.dispose()
+    store = await Store(db_url).open()
+    try:
+        rows = await store.facts.rows(7)
+        assert [(r.category, r.lasting) for r in rows] == [
+            ("personal", True), ("work", False), ("plans", True), ("health", False)]
+        assert all(r.said_at == first and r.happened_at is None for r in rows)
+        assert await store.people.last_interaction(7) == seen
+    finally:
+        await store.close()
