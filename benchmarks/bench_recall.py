@@ -5,8 +5,9 @@ heavy user with ``--heavy`` facts (default 10,000), all with 384-dimensional flo
 database.
 Measured through the real :class:`memory.facts.FactCache` and :func:`memory.recall.choose`:
 
-* warm: the per-user matrix is cached; each recall still reads the user's fact stamp from the database (one
-  indexed aggregate query) to prove the cache current, then scores every fact and fills the token budget;
+* warm: the per-user matrix (and BM25 postings) are cached; each recall still reads the user's fact stamp
+  from the database (one indexed aggregate query) to prove the cache current, then scores every fact by
+  embedding and by BM25, fuses the rankings and fills the token budget;
 * cold: the first recall for a user (its facts and vectors read and decoded);
 * encoding the message itself with the real model (the part that does not depend on how many facts there are).
 
@@ -28,7 +29,7 @@ from sqlalchemy import insert
 from benchmarks.common import summary_ms, temp_sqlite_url
 from database.models import User, UserFact
 from database.store import Store
-from memory.embeddings import SentenceEmbedder
+from memory.embeddings import SentenceEmbedder, single_blas_thread
 from memory.facts import FactCache
 from memory.recall import choose
 from tests.dbtools import reset_schema
@@ -104,6 +105,7 @@ async def seed(store: Store, facts: int, users: int, heavy: int) -> list[int]:
 
 
 async def run(url: str, facts: int, users: int, heavy: int, samples: int) -> None:
+    single_blas_thread()  # as the bot process does (memory/service.py)
     await reset_schema(url)
     store = await Store(url).open()
     ids = await seed(store, facts, users, heavy)
@@ -120,7 +122,9 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int) -> Non
         query = rng.standard_normal(DIM).astype("<f4")
         query /= np.linalg.norm(query)
         index = await cache.get(user_id)
-        return len(choose(index, query, budget=400, private=False, now=now, expiry_days=14))
+        text = f"Do you remember the {WORDS[pick.randrange(len(WORDS))]} I told you about?"
+        return len(choose(index, query, budget=400, private=False, now=now, expiry_days=14, text=text,
+                          last_interaction=now))
 
     cold: list[float] = []
     for uid in ids[:users]:

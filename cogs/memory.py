@@ -17,6 +17,7 @@ from bot.core.text import Page, clip
 from cogs.ui import OwnedView, PagedView, confirm_timeout, tell
 from database.models import utcnow
 from database.records import FactRow
+from memory.facts import time_label
 from memory.service import MemoryService
 from memory.svgmap import days_ago, render_fact_map
 
@@ -33,7 +34,7 @@ def fact_line(number: int, fact: FactRow, now: Any) -> str:
     pin = " 📌" if fact.pinned else ""
     private = " 🔒" if fact.private else ""
     return (f"**{number}.** [{fact.category}]{pin}{private} {clip(fact.fact, 130)} "
-            f"· ×{fact.reference_count}, {days_ago(fact.last_mentioned, now)}")
+            f"· {time_label(fact)} · ×{fact.reference_count}, {days_ago(fact.last_mentioned, now)}")
 
 
 class ForgetMeView(OwnedView):

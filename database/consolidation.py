@@ -118,6 +118,9 @@ class ConsolidationLog:
                             "last_mentioned": now,
                             "reference_count": 1,
                             "updated_at": changed,
+                            "lasting": f.lasting,
+                            "said_at": f.said_at or now,
+                            "happened_at": f.happened_at,
                         }
                         for f in batch.new_facts
                     ],
@@ -130,6 +133,8 @@ class ConsolidationLog:
                 }
                 if public:  # now said in a channel: no longer only a DM secret
                     values["private"] = False
+                if fact_id in batch.lasting:  # said again as something that lasts
+                    values["lasting"] = True
                 conn.execute(
                     update(UserFact)
                     .where(UserFact.id == fact_id, UserFact.user_id == batch.user_id)

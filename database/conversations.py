@@ -15,7 +15,15 @@ from sqlalchemy import Connection, delete, func, select, update
 from database.engine import Database
 from database.memories import replace_source_memories
 from database.models import Conversation, HistoryMessage, utcnow
-from database.records import PRIVATE_SOURCE, History, PromptData, PromptRequest, RelationshipRecord, Turn
+from database.records import (
+    PRIVATE_SOURCE,
+    History,
+    PromptData,
+    PromptRequest,
+    RelationshipRecord,
+    Turn,
+    as_utc,
+)
 from database.statements import Statements, fact_stamp, recent_messages
 
 TURN_CACHE_CONVERSATIONS = 500  # conversations whose turns stay in memory between replies
@@ -368,4 +376,5 @@ def _prompt_data(person: tuple[Any, ...], place: tuple[Any, ...]) -> PromptData:
         stage=str(state[1]) if state else "",
         fact_stamp=stamp,
         style_profile=style,
+        last_interaction=as_utc(user[2]) if user and user[2] is not None else None,
     )

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from database.engine import Database
-from database.models import UserFact, utcnow
+from database.models import User, UserFact, utcnow
 from database.records import FactRow, as_utc
 from database.statements import Statements, fact_stamp
 
@@ -24,6 +24,9 @@ _COLUMNS = (
     UserFact.first_mentioned,
     UserFact.last_mentioned,
     UserFact.embedding,
+    UserFact.lasting,
+    UserFact.said_at,
+    UserFact.happened_at,
 )
 
 
@@ -38,6 +41,9 @@ def _fact(r: Any) -> FactRow:
         as_utc(r[6]),
         as_utc(r[7]),
         bytes(r[8]) if r[8] is not None else None,
+        bool(r[9]),
+        as_utc(r[10]) if r[10] is not None else None,
+        as_utc(r[11]) if r[11] is not None else None,
     )
 
 
@@ -67,6 +73,9 @@ class Facts:
         category: str = "general",
         pinned: bool = False,
         embedding: bytes | None = None,
+        lasting: bool = False,
+        said_at: datetime | None = None,
+        happened_at: datetime | None = None,
     ) -> int:
         now = utcnow()
         statement = (
@@ -80,6 +89,9 @@ class Facts:
                 first_mentioned=now,
                 last_mentioned=now,
                 reference_count=1,
+                lasting=lasting,
+                said_at=said_at or now,
+                happened_at=happened_at,
             )
             .returning(UserFact.id)
         )
@@ -106,6 +118,15 @@ class Facts:
         return bool(
             await self.db.change(
                 update(UserFact).where(UserFact.id == fact_id, UserFact.user_id == user_id).values(**values)
+            )
+        )
+
+    async def set_lasting(self, user_id: int, fact_id: int, lasting: bool) -> bool:
+        return bool(
+            await self.db.change(
+                update(UserFact)
+                .where(UserFact.id == fact_id, UserFact.user_id == user_id)
+                .values(lasting=lasting)
             )
         )
 
@@ -150,10 +171,17 @@ class Facts:
 
         await self.db.write(write)
 
-    async def delete_expired(self, last_mentioned_before: datetime) -> int:
-        """Forget unpinned facts not mentioned since ``last_mentioned_before``."""
+    async def delete_expired(self, silent_since: datetime) -> int:
+        """Forget the facts that expire (neither pinned nor lasting) of everyone whose last interaction with
+        a character is older than ``silent_since``; someone never answered counts from each fact's last
+        mention."""
+        silent = select(User.id).where(User.last_interaction < silent_since)
+        never = select(User.id).where(User.last_interaction.is_not(None))
+        expiring = (UserFact.pinned.is_(False), UserFact.lasting.is_(False))
         return await self.db.change(
             delete(UserFact).where(
-                UserFact.pinned.is_(False), UserFact.last_mentioned < last_mentioned_before
+                *expiring,
+                or_(UserFact.user_id.in_(silent),
+                    and_(UserFact.user_id.not_in(never), UserFact.last_mentioned < silent_since)),
             )
         )

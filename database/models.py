@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -58,6 +59,9 @@ class User(Base):
     memory_consent: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
     first_seen: Mapped[datetime] = mapped_column(TZ, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    # The person's last exchange with a character (a reply to them): soft expiry of facts counts from it
+    # (0012_fact_time_and_lasting). None: never answered yet.
+    last_interaction: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
 
 
 class Nickname(Base):
@@ -188,6 +192,12 @@ class UserFact(Base):
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set on every insert and update (Core updates apply onupdate): recall's per-user cache compares it.
     updated_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=utcnow, onupdate=utcnow)
+    # 0012_fact_time_and_lasting. Lasting: who they are, their people, life events, preferences, plans:
+    # never expires. said_at: when they said it (the message's date); happened_at: when what it tells
+    # happened, where they said so ("last Sunday"), resolved against the message's date.
+    lasting: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    said_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
+    happened_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
 
 
 class Relationship(Base):

@@ -4,13 +4,23 @@ about them (never message text), and how the character feels about each of them.
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, String, cast, delete, func, or_, select, update
 
 from database.engine import Database
-from database.models import ApiCall, Conversation, CoreMemory, HistoryMessage, Relationship, User, utcnow
-from database.records import RelationshipRecord, Usage, UserRecord, UserSummary
+from database.models import (
+    ApiCall,
+    Conversation,
+    CoreMemory,
+    HistoryMessage,
+    Relationship,
+    User,
+    UserFact,
+    utcnow,
+)
+from database.records import RelationshipRecord, Usage, UserRecord, UserSummary, as_utc
 from database.statements import USER_RECORD_COLUMNS, Statements, user_record
 from database.usage import usage_totals
 
@@ -67,6 +77,27 @@ class People:
 
     async def set_memory_consent(self, user_id: int, consent: bool | None) -> None:
         await self.db.change(update(User).where(User.id == user_id).values(memory_consent=consent))
+
+    async def last_interaction(self, user_id: int) -> datetime | None:
+        value = await self.db.scalar(select(User.last_interaction).where(User.id == user_id))
+        return as_utc(value) if value is not None else None
+
+    async def touch_interaction(self, user_id: int, now: datetime, forget_before: datetime | None) -> int:
+        """Record an exchange with a character at ``now``. Someone whose previous one is older than
+        ``forget_before`` (silent longer than the soft expiry) first loses their facts that expire (neither
+        pinned nor lasting), in the same transaction, as the daily prune would have: coming back does not
+        bring them back. Returns how many facts were forgotten."""
+        def write(conn: Connection) -> int:
+            previous = conn.execute(select(User.last_interaction).where(User.id == user_id)).scalar()
+            gone = 0
+            if forget_before is not None and previous is not None and as_utc(previous) < forget_before:
+                gone = int(conn.execute(delete(UserFact).where(
+                    UserFact.user_id == user_id, UserFact.pinned.is_(False),
+                    UserFact.lasting.is_(False))).rowcount or 0)
+            conn.execute(update(User).where(User.id == user_id).values(last_interaction=now))
+            return gone
+
+        return await self.db.write(write)
 
     async def memory_consents(self) -> dict[int, bool]:
         """Users who answered /memory opt-in (True) or opt-out (False); everyone else never asked."""

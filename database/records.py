@@ -113,6 +113,7 @@ class PromptData:
     stage: str = ""  # the character's stored evolution stage
     fact_stamp: tuple[Any, ...] | None = None
     style_profile: str | None = None  # the user's writing profile as stored (memory/style.py), if any
+    last_interaction: datetime | None = None  # the user's previous exchange with a character (fact expiry)
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,13 @@ class FactRow:
     first_mentioned: datetime
     last_mentioned: datetime
     embedding: bytes | None
+    lasting: bool = False  # never expires (who they are, their people, life events, preferences, plans)
+    said_at: datetime | None = None  # when the person said it
+    happened_at: datetime | None = None  # when it happened, where they said so
+
+    @property
+    def told(self) -> datetime:
+        return self.said_at or self.first_mentioned
 
 
 @dataclass(frozen=True)
@@ -169,6 +177,9 @@ class NewFact:
     category: str
     embedding: bytes | None
     private: bool = False
+    lasting: bool = False
+    said_at: datetime | None = None  # default: the batch's time
+    happened_at: datetime | None = None
 
 
 # (values now, change used so far today) -> (new values, new change used today): memory/relationships.py
@@ -191,6 +202,7 @@ class ConsolidationBatch:
     relationship_update: RelationshipUpdate | None = None
     day: str = ""
     at: datetime | None = None
+    lasting: frozenset[int] = frozenset()  # ids of mentioned facts now said as lasting
 
 
 # -- server tools (database/servers.py, moderation.py, polls.py, tickets.py)

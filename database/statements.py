@@ -141,7 +141,9 @@ def build_statements(dialect: Dialect) -> dict[str, Prepared]:
             None,
         ),
         "mood": (select(GlobalState.value).where(GlobalState.key == "daily_mood"), None),
-        "user": (select(User.premium, User.memory_consent).where(User.id == user_id), None),
+        "user": (
+            select(User.premium, User.memory_consent, User.last_interaction).where(User.id == user_id), None
+        ),
         "style_profile": (select(StyleProfile.profile).where(StyleProfile.user_id == user_id), None),
         "fact_stamp": (
             select(func.count(), func.max(UserFact.id), func.max(UserFact.updated_at)).where(

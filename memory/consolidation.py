@@ -31,7 +31,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
@@ -42,7 +42,15 @@ from database.records import ConsolidationBatch, NewFact, SeenMessage
 from database.store import Store
 from memory.consent import Consent
 from memory.embeddings import BatchingEncoder, Embedder, to_bytes
-from memory.facts import CATEGORIES, Extraction, FactCache, MalformedExtraction, match_facts, parse_extraction
+from memory.facts import (
+    CATEGORIES,
+    ExtractedFact,
+    Extraction,
+    FactCache,
+    MalformedExtraction,
+    match_facts,
+    parse_extraction,
+)
 from memory.mood import ensure_daily_mood
 from memory.relationships import daily_update, judgement_instructions
 
@@ -176,15 +184,36 @@ def extraction_prompt(persona: Persona, batch: Batch, max_change: float) -> Prom
     text = (
         f"Messages {name} wrote in {where}, oldest first:\n{lines}\n\n"
         "Answer with this JSON object:\n"
-        '{"facts": [{"fact": "...", "category": "..."}], '
+        '{"facts": [{"fact": "...", "category": "...", "lasting": true, "said": "YYYY-MM-DD", '
+        '"happened": null}], '
         '"relationship": {"anger": 0, "rapport": 0, "trust": 0, "formality": 0}}\n\n'
         f'"facts": durable facts about {name} worth remembering for weeks (who they are, what they like and '
         "dislike, their work, plans, people and pets in their life, health, hobbies). One short third-person "
         f"sentence each, naming them as {name}. Leave out small talk, passing moods and anything only about "
         f"other people. An empty list is fine.\n"
         f'"category": one of {", ".join(CATEGORIES)}.\n'
+        '"lasting": true for what stays true for months or years: who they are, the people in their life, '
+        "life events (a move, a new job, a birth, a loss), what they like and dislike, their plans; false "
+        "for what soon stops mattering (this week's errand, a cold).\n"
+        '"said": the date of the message it comes from. "happened": the date it happened, only where they '
+        'said when ("last Sunday", "yesterday", "in 2019": resolve it against that message\'s date; a year '
+        'or month alone as its first day); null otherwise.\n'
         + judgement_instructions(persona.name, name, max_change))
     return Prompt(system=[{"type": "text", "text": system}], messages=[{"role": "user", "content": text}])
+
+
+def fact_times(fact: ExtractedFact, batch: Batch) -> tuple[datetime, datetime | None]:
+    """(said_at, happened_at) of an extracted fact. Said: the day Claude names if one of the batch's
+    messages is from that day (at that message's time), else the batch's last message; happened: the day
+    named, at noon UTC (a day, not an instant: noon keeps it the same day in most time zones)."""
+    times = [m.created_at for _, m in batch.messages]
+    said = times[-1]
+    if fact.said is not None:
+        same = [t for t in times if t.date() == fact.said]
+        said = same[-1] if same else said
+    happened = (datetime(fact.happened.year, fact.happened.month, fact.happened.day, 12, tzinfo=UTC)
+                if fact.happened is not None else None)
+    return said, happened
 
 
 class Progress:
@@ -355,6 +384,7 @@ class Consolidator:
         await self._step("extracted", user_id=batch.user_id, facts=len(extraction.facts))
         new: list[NewFact] = []
         mentioned: list[tuple[int, bool]] = []
+        lasting: set[int] = set()
         if extraction.facts:
             index = await self.cache.get(batch.user_id)
             # A fact worded exactly like a known one is that fact: no need to embed it to find out.
@@ -362,13 +392,17 @@ class Consolidator:
             exact = {known[f.fact.casefold()] for f in extraction.facts if f.fact.casefold() in known}
             rest = [f for f in extraction.facts if f.fact.casefold() not in known]
             mentioned = [(fid, not batch.private) for fid in exact]
+            lasting = {known[f.fact.casefold()] for f in extraction.facts
+                       if f.lasting and f.fact.casefold() in known}
             if rest:
                 t0 = time.perf_counter()
                 vectors = await self._encode([f.fact for f in rest])
                 report.embed_seconds += time.perf_counter() - t0
                 matched = match_facts(index, rest, vectors, self.settings.fact_similarity_threshold)
                 mentioned += [(fid, not batch.private) for fid in matched.mentioned if fid not in exact]
-                new = [NewFact(f.fact, f.category, to_bytes(v), batch.private) for f, v in matched.new]
+                lasting |= {fid for fid, f in matched.mentioned_by.items() if f.lasting}
+                new = [NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting,
+                               *fact_times(f, batch)) for f, v in matched.new]
         await self._step("matched", user_id=batch.user_id, new=len(new), mentioned=len(mentioned))
         ok = await self.store.consolidation.commit_consolidation(ConsolidationBatch(
             character=self.character_key, user_id=batch.user_id, log_ids=batch.log_ids, new_facts=tuple(new),
@@ -376,7 +410,7 @@ class Consolidator:
             relationship_update=daily_update(extraction.relationship,
                                              self.settings.relationship_max_daily_change)
             if extraction.relationship else None,
-            day=now.date().isoformat(), at=now))
+            day=now.date().isoformat(), at=now, lasting=frozenset(lasting)))
         self.cache.invalidate(batch.user_id)
         if not ok:
             report.conflicts += 1

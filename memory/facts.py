@@ -17,6 +17,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -24,9 +25,13 @@ import numpy as np
 from database.records import FactRow
 from database.store import Store
 from memory.embeddings import DTYPE, from_bytes, normalise
+from memory.lexical import LexicalIndex
 from memory.relationships import RELATIONSHIP_RANGES
 
 CATEGORIES = ("personal", "preferences", "work", "hobbies", "relationships", "health", "plans", "other")
+# What lasts when extraction does not say: who they are, their people, their likes, their plans (life events
+# are said explicitly: they come in any category).
+LASTING_CATEGORIES = frozenset({"personal", "relationships", "preferences", "plans"})
 MAX_FACTS_PER_BATCH = 30
 MAX_FACT_CHARS = 300
 CACHE_USERS = 256  # per-user matrices kept; a thousand 384-d facts take 1.5 MB
@@ -43,6 +48,9 @@ class MalformedExtraction(ValueError):
 class ExtractedFact:
     fact: str
     category: str
+    lasting: bool = False
+    said: date | None = None  # the day of the message it came from
+    happened: date | None = None  # the day it happened, where the person said ("last Sunday")
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,19 @@ def normalise_category(raw: Any) -> str:
     return value if value in CATEGORIES else "other"
 
 
+def _day(raw: Any) -> date | None:
+    """A "YYYY-MM-DD" (or a longer ISO time) as a date; anything else (null, "unknown"): None."""
+    if not isinstance(raw, str) or len(raw.strip()) < 10:
+        return None
+    try:
+        return date.fromisoformat(raw.strip()[:10])
+    except ValueError:
+        return None
+
+
 def parse_extraction(text: str, max_change: float) -> Extraction:
-    """Validate ``{"facts": [{"fact", "category"}...], "relationship": {metric: delta}}``.
+    """Validate ``{"facts": [{"fact", "category", "lasting", "said", "happened"}...], "relationship":
+    {metric: delta}}`` ("lasting": a boolean, by default from the category; the dates optional).
 
     Raises MalformedExtraction for anything else. Deltas are clamped to +/-``max_change`` (the daily bound
     is enforced again when applied); facts are trimmed and de-duplicated.
@@ -90,7 +109,11 @@ def parse_extraction(text: str, max_change: float) -> Extraction:
         fact = " ".join(item["fact"].split())[:MAX_FACT_CHARS]
         if fact and fact.lower() not in seen:
             seen.add(fact.lower())
-            facts.append(ExtractedFact(fact, normalise_category(item.get("category"))))
+            category = normalise_category(item.get("category"))
+            lasting = item.get("lasting")
+            facts.append(ExtractedFact(
+                fact, category, lasting if isinstance(lasting, bool) else category in LASTING_CATEGORIES,
+                _day(item.get("said")), _day(item.get("happened"))))
     relationship: dict[str, float] = {}
     raw_rel = data.get("relationship", {})
     if raw_rel is None:
@@ -104,6 +127,14 @@ def parse_extraction(text: str, max_change: float) -> Extraction:
             raise MalformedExtraction(f'relationship "{key}" must be a number')
         relationship[key] = max(-max_change, min(max_change, float(value)))
     return Extraction(tuple(facts[:MAX_FACTS_PER_BATCH]), relationship)
+
+
+def time_label(row: FactRow) -> str:
+    """How fact lists show a fact's time and lasting: "told 2026-05-08, happened 2026-05-02, lasting"."""
+    out = f"told {row.told:%Y-%m-%d}"
+    if row.happened_at is not None:
+        out += f", happened {row.happened_at:%Y-%m-%d}"
+    return out + (", lasting" if row.lasting else "")
 
 
 # --------------------------------------------------------------------------- per-user vector index
@@ -121,12 +152,21 @@ class FactIndex:
     pinned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     private: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     last_mentioned: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds
+    lasting: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    told: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds it was said
+    happened: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds; NaN: not said
     by_references: np.ndarray = field(
         default_factory=lambda: np.zeros(0, dtype=np.int64))  # most referenced first
     costs: dict[int, int] = field(default_factory=dict)  # prompt tokens of a fact's line, filled as needed
+    order_list: list[int] = field(default_factory=list)  # by_references as Python ints, for recall's loop
+    pinned_order: list[int] = field(default_factory=list)  # the pinned ones, in that order
+    refs: np.ndarray = field(default_factory=lambda: np.zeros(0))  # reference counts
+    days: dict[int, str] = field(default_factory=dict)  # the day a fact was told, as the prompt shows it
+    lexical: LexicalIndex = field(default_factory=LexicalIndex)  # BM25 over the facts' words
 
     @classmethod
-    def build(cls, rows: Sequence[FactRow], stamp: tuple[Any, ...] = (), dim: int | None = None) -> FactIndex:
+    def build(cls, rows: Sequence[FactRow], stamp: tuple[Any, ...] = (), dim: int | None = None,
+              lexical: bool = True) -> FactIndex:
         vectors: list[np.ndarray] = []
         positions: list[int] = []
         lengths: dict[int, int] = {}
@@ -147,7 +187,19 @@ class FactIndex:
         return cls(list(rows), matrix, np.asarray(positions, dtype=np.int64), stamp,
                    pinned=np.array([r.pinned for r in rows], dtype=bool),
                    private=np.array([r.private for r in rows], dtype=bool), last_mentioned=last,
-                   by_references=order.astype(np.int64))
+                   lasting=np.array([r.lasting for r in rows], dtype=bool),
+                   told=np.array([r.told.timestamp() for r in rows], dtype=np.float64),
+                   happened=np.array([r.happened_at.timestamp() if r.happened_at else np.nan for r in rows],
+                                     dtype=np.float64),
+                   by_references=order.astype(np.int64),
+                   lexical=LexicalIndex.build([r.fact for r in rows]) if lexical else LexicalIndex())
+
+    def __post_init__(self) -> None:
+        self.order_list = self.by_references.tolist()
+        self.pinned_order = [i for i in self.order_list if self.pinned[i]]
+        self.refs = np.array([r.reference_count for r in self.rows], dtype=np.float64)
+        self._dense_all = len(self.positions) == len(self.rows) and bool(
+            (self.positions == np.arange(len(self.rows))).all())
 
     @property
     def dim(self) -> int:
@@ -160,6 +212,8 @@ class FactIndex:
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of every fact to ``vector`` (-inf where a fact has no usable vector)."""
+        if self._dense_all and len(self.rows) and vector.size == self.dim:  # every fact embedded: no scatter
+            return self.matrix @ vector.astype(DTYPE, copy=False)
         out = np.full(len(self.rows), -np.inf, dtype=np.float32)
         if len(self.positions) and vector.size == self.dim:
             out[self.positions] = self.matrix @ vector.astype(DTYPE, copy=False)
@@ -211,6 +265,7 @@ class Matched:
     """Outcome of comparing a batch's extracted facts with the user's known ones."""
 
     mentioned: dict[int, FactRow] = field(default_factory=dict)  # fact id -> the known fact mentioned again
+    mentioned_by: dict[int, ExtractedFact] = field(default_factory=dict)  # fact id -> what was said of it
     new: list[tuple[ExtractedFact, np.ndarray]] = field(default_factory=list)
 
 
@@ -228,6 +283,7 @@ def match_facts(index: FactIndex, facts: Sequence[ExtractedFact], vectors: np.nd
         if best >= 0 and scores[best] >= threshold:
             row = index.rows[best]
             out.mentioned.setdefault(row.id, row)
+            out.mentioned_by.setdefault(row.id, fact)
             continue
         if pending and float(np.max(np.vstack(pending) @ vector)) >= threshold:
             continue

@@ -1,19 +1,27 @@
 """Recall: the user's long-term facts that belong in this reply's prompt, within a token budget.
 
 Registered as a :attr:`bot.reply.engine.ReplyEngine.context_providers` entry. In order, as long as they fit in
-``recall_token_budget`` tokens:
+``recall_token_budget`` tokens (a fact too long for what is left is skipped for a shorter one after it):
 
 1. pinned facts (an admin pinned them: always relevant, never expire);
-2. the facts most similar to the message being answered (cosine similarity of embeddings);
-3. the most referenced facts (what the user talks about most), most recently mentioned first on ties.
+2. the facts most relevant to the message being answered: two rankings fused by reciprocal rank fusion
+   (Cormack et al. 2009), the cosine similarity of embeddings (paraphrases) and BM25 over the facts' words
+   (names, places, rare words: memory/lexical.py). No similarity floor: a fact only one ranking finds still
+   counts. Recency, references and lasting break ties;
+3. then, if room is left, the most referenced facts, most recently mentioned first on ties.
 
-Facts not mentioned for ``fact_expiry_days`` are left out even before the daily job prunes them; facts learnt
-in direct messages are recalled only in direct messages. Relationship metrics and the daily mood reach the
-prompt separately (bot/reply/prompting.py), read from the database at every reply.
+Forgetting follows the person, not the fact: a fact that expires (neither pinned nor lasting) is left out
+once the person has been silent with the characters for longer than ``fact_expiry_days`` (their previous
+interaction, ``users.last_interaction``), and the next interaction or the daily job deletes it. Someone who
+talks every day keeps what they said months ago. Facts learnt in direct messages are recalled only in
+direct messages. Each line shows when the fact was told (and when it happened, where the person said), so
+"when did I..." can be answered. Relationship metrics and the daily mood reach the prompt separately
+(bot/reply/prompting.py), read from the database at every reply.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -30,51 +38,113 @@ from database.records import FactRow, PromptData
 from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async
 from memory.facts import FactCache, FactIndex
+from memory.timewords import window
 
 log = logging.getLogger(__name__)
 
-# Below this a fact is not "about" the message; the most-referenced pass may still add it.
-MIN_SIMILARITY = 0.3
-MAX_SIMILAR = 12
+RRF_K = 10  # sharper than the usual 60: only the top few dozen facts fit the budget (LoCoMo tuned)
+CANDIDATES = 100  # from each ranking: a 400-token budget holds about 15-25 facts
 MIN_LINE_TOKENS = 4  # "- x\n": nothing shorter fits in what is left
 MAX_MISSES = 25  # stop looking for a fact short enough for the rest of the budget
 
 
+def expiring_allowed(index: FactIndex, now: datetime, expiry_days: int,
+                     last_interaction: datetime | None) -> np.ndarray:
+    """Which facts have not expired: pinned and lasting ones always; the rest while the person's previous
+    interaction is within ``expiry_days`` (someone never answered yet: each fact's last mention)."""
+    n = len(index.rows)
+    if not expiry_days:
+        return np.ones(n, dtype=bool)
+    cutoff = now - timedelta(days=expiry_days)
+    kept = index.pinned | index.lasting
+    if last_interaction is None:
+        return kept | (index.last_mentioned >= cutoff.timestamp())
+    return np.ones(n, dtype=bool) if last_interaction >= cutoff else kept
+
+
+def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` best allowed positive-or-finite scores, best first."""
+    scores = np.where(allowed, scores, -np.inf)
+    k = min(k, int(np.isfinite(scores).sum()))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    best = np.argpartition(-scores, k - 1)[:k]
+    return best[np.argsort(-scores[best], kind="stable")]
+
+
+def ranked(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
+           now: datetime | None = None) -> list[int]:
+    """Allowed facts relevant to the message, best first: the rankings by embedding similarity, by BM25 and,
+    when the message names a time ("on 3 June", "last week"), by similarity among the facts told or
+    happened then, fused by reciprocal rank fusion."""
+    fused = np.zeros(len(index.rows), dtype=np.float64)
+    dense: np.ndarray | None = None
+    if query is not None and len(index.positions):
+        dense = index.scores(query)
+        top = _top(dense, allowed, CANDIDATES)
+        fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
+    lexical = index.lexical.scores(text) if text.strip() and index.lexical.size else None
+    if lexical is not None:
+        top = _top(np.where(lexical > 0, lexical, -np.inf), allowed, CANDIDATES)
+        fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
+    span = window(text, now) if now is not None and text else None
+    if span is not None:
+        start, end = span[0].timestamp(), span[1].timestamp()
+        within = ((index.told >= start) & (index.told < end)) | (
+            (index.happened >= start) & (index.happened < end))
+        about = dense if dense is not None else lexical
+        if about is not None:
+            top = _top(np.where(within, about, -np.inf), allowed, CANDIDATES)
+            fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
+    found = np.flatnonzero(fused)
+    if not len(found):
+        return []
+    # Ties (the same fused score): the more recently told, then the more often mentioned, then the lasting
+    # first. Each term is far below the smallest difference between two RRF sums that are not equal.
+    told = index.told[found]
+    span = float(told.max() - told.min()) or 1.0
+    key = (fused[found] + 1e-7 * (told - told.min()) / span + 1e-9 * np.minimum(index.refs[found], 100) / 100
+           + 1e-10 * index.lasting[found])
+    return found[np.argsort(-key, kind="stable")].tolist()
+
+
 def choose(index: FactIndex, query: np.ndarray | None, *, budget: int, private: bool, now: datetime,
-           expiry_days: int) -> list[FactRow]:
+           expiry_days: int, text: str = "", last_interaction: datetime | None = None) -> list[FactRow]:
     """The facts to recall, in prompt order, within ``budget`` tokens (each fact costs its line's tokens).
 
-    Filtering and ranking are numpy operations over the whole index; only the few candidates that can fill
-    the budget are looked at one by one, so thousands of facts cost little more than a handful."""
+    ``query``: the message's embedding; ``text``: the message (for BM25); ``last_interaction``: the
+    person's previous interaction with a character (soft expiry counts from it). Filtering and ranking are
+    numpy operations over the whole index; only the candidates that can fill the budget are looked at one
+    by one, so thousands of facts cost little more than a handful."""
     n = len(index.rows)
     if not n or budget <= 0:
         return []
-    allowed = np.ones(n, dtype=bool)
-    if expiry_days:
-        allowed &= index.pinned | (index.last_mentioned >= (now - timedelta(days=expiry_days)).timestamp())
+    allowed = expiring_allowed(index, now, expiry_days, last_interaction)
     if not private:
         allowed &= ~index.private
-    order = index.by_references
-    pinned = order[(index.pinned & allowed)[order]].tolist()
-    similar: list[int] = []
-    if query is not None:
-        scores = np.where(allowed, index.scores(query), -np.inf)
-        top = min(MAX_SIMILAR, n)
-        best = np.argpartition(-scores, top - 1)[:top]
-        similar = [int(i) for i in best[np.argsort(-scores[best])] if scores[i] >= MIN_SIMILARITY]
+    pinned = [i for i in index.pinned_order if allowed[i]]
+    relevant = ranked(index, query, text, allowed, now)
     chosen: list[FactRow] = []
     seen: set[int] = set()
+    days: set[str] = set()  # dates already heading a group: the facts told that day share the header
     left = budget
     misses = 0
-    for i in (*pinned, *similar, *(int(i) for i in order)):
+    # Lazily: the loop stops once the budget is full, long before the end of thousands of facts.
+    for i in itertools.chain(pinned, relevant, index.order_list):
         if i in seen or not allowed[i]:
             continue
         seen.add(i)
         cost = index.costs.get(i)
         if cost is None:
             cost = index.costs[i] = count_tokens(line(index.rows[i]))
+        told = index.days.get(i)
+        if told is None:
+            told = index.days[i] = day(index.rows[i].told)
+        if told not in days:
+            cost += HEADER_TOKENS
         if cost <= left:
             chosen.append(index.rows[i])
+            days.add(told)
             left -= cost
             misses = 0
         else:
@@ -84,16 +154,36 @@ def choose(index: FactIndex, query: np.ndarray | None, *, budget: int, private: 
     return chosen
 
 
+def day(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d}"
+
+
+def header(told: str) -> str:
+    return f"told {told}:\n"
+
+
+HEADER_TOKENS = count_tokens(header("2023-05-08"))
+
+
 def line(row: FactRow) -> str:
+    """A fact's line; when it happened, where that is not the day it was told."""
+    happened = day(row.happened_at) if row.happened_at is not None else ""
+    if happened and happened != day(row.told):
+        return f"- {row.fact} (happened {happened})\n"
     return f"- {row.fact}\n"
 
 
 def render(facts: Sequence[FactRow], user: str) -> str:
+    """The facts grouped under the day they were told, oldest day first (relevance order within a day):
+    one date heads many facts, so dates cost few tokens, and the model reads the person's story in order."""
     if not facts:
         return ""
-    return (f"[What you remember about {user} from earlier days "
-            "(bring it up only where it fits; never recite "
-            "it)]\n" + "".join(line(f) for f in facts).rstrip("\n"))
+    groups: dict[str, list[FactRow]] = {}
+    for f in facts:
+        groups.setdefault(day(f.told), []).append(f)
+    body = "".join(header(told) + "".join(line(f) for f in groups[told]) for told in sorted(groups))
+    return (f"[What you remember about {user} from earlier days, by the day they told you "
+            "(bring it up only where it fits; never recite it)]\n" + body.rstrip("\n"))
 
 
 class Recall:
@@ -105,9 +195,13 @@ class Recall:
         self.consent = consent
 
     async def facts_for(self, user_id: int, text: str, *, private: bool, now: datetime | None = None,
-                        stamp: tuple[Any, ...] | None = None, budget: int | None = None) -> list[FactRow]:
-        """``budget``: tokens of facts (default ``recall_token_budget``; more for memory questions)."""
+                        stamp: tuple[Any, ...] | None = None, budget: int | None = None,
+                        last_interaction: datetime | None = None, known: bool = False) -> list[FactRow]:
+        """``budget``: tokens of facts (default ``recall_token_budget``; more for memory questions);
+        ``last_interaction``: the person's previous interaction, when the caller has read it (``known``)."""
         now = now or utcnow()
+        if not known:
+            last_interaction = await self.cache.store.people.last_interaction(user_id)
         index = await self.cache.get(user_id, stamp)
         if not index.rows:
             return []
@@ -117,7 +211,8 @@ class Recall:
             query = (await encode_async(self.embedder, [text]))[0]
         budget = self.settings.recall_token_budget if budget is None else budget
         return choose(index, query, budget=budget, private=private, now=now,
-                      expiry_days=self.settings.fact_expiry_days)
+                      expiry_days=self.settings.fact_expiry_days, text=text,
+                      last_interaction=last_interaction)
 
     async def provide(self, persona: Persona, msg: Incoming, data: PromptData | None = None, *,
                       budget: int | None = None) -> str:
@@ -132,5 +227,7 @@ class Recall:
         if not remembered:
             return ""
         facts = await self.facts_for(msg.author_id, msg.content, private=msg.is_dm,
-                                     stamp=data.fact_stamp if data is not None else None, budget=budget)
+                                     stamp=data.fact_stamp if data is not None else None, budget=budget,
+                                     last_interaction=data.last_interaction if data is not None else None,
+                                     known=data is not None)
         return render(facts, msg.author_name)

@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from bot.core.claude import ClaudeClient
 from bot.core.config import MemorySettings
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Pipeline, ReplyResult
+from database.models import utcnow
 from database.records import FactRow, PromptData
 from database.store import Store
 from memory.consent import Consent
 from memory.consolidation import Consolidator
-from memory.embeddings import Embedder, SentenceEmbedder, encode_async, to_bytes
+from memory.embeddings import Embedder, SentenceEmbedder, encode_async, single_blas_thread, to_bytes
 from memory.facts import FactCache
 from memory.recall import Recall
 from memory.summarizer import Summarizer
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 class MemoryService:
     def __init__(self, settings: MemorySettings, store: Store, claude: ClaudeClient, engine: Pipeline, *,
                  embedder: Embedder | None = None, notify: Callable[[str], None] | None = None) -> None:
+        single_blas_thread()  # recall's vector maths on the event loop's thread: see memory/embeddings.py
         self.settings = settings
         self.store = store
         self.engine = engine
@@ -97,6 +100,7 @@ class MemoryService:
         engine.context_providers.append(self._provide)
 
         async def on_turn(msg: Incoming, result: ReplyResult) -> None:
+            await self._interacted(msg, result)
             await summarizer.on_turn(msg, result)
 
         engine.turn_listeners.append(on_turn)
@@ -139,7 +143,27 @@ class MemoryService:
             return ""
 
     async def _on_turn(self, msg: Incoming, result: ReplyResult) -> None:
+        await self._interacted(msg, result)
         await self.summarizer.on_turn(msg, result)
+
+    async def _interacted(self, msg: Incoming, result: ReplyResult) -> None:
+        """An exchange with someone remembered (their turn was stored: consent allows it) moves their last
+        interaction, from which their facts' soft expiry counts. Someone not remembered is, for memory,
+        silent: their facts expire as if they had not spoken. Coming back after a silence longer than the
+        expiry first forgets what expired meanwhile (the recall of this very reply already left it out)."""
+        if msg.author_is_bot or not result.turn_ids:
+            return
+        days = self.settings.fact_expiry_days
+        now = utcnow()
+        try:
+            gone = await self.store.people.touch_interaction(
+                msg.author_id, now, now - timedelta(days=days) if days else None)
+        except Exception:  # the reply is out; the daily job prunes what this missed
+            log.exception("could not record the interaction of user %s", msg.author_id)
+            return
+        if gone:
+            self.cache.invalidate(msg.author_id)
+            log.info("forgot %d expired facts of user %s after a long silence", gone, msg.author_id)
 
     # -- for commands
 

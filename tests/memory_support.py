@@ -19,6 +19,9 @@ from memory.embeddings import SentenceEmbedder
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 FACT_LINE = re.compile(r"FACT\[(?P<category>\w+)\]:\s*(?P<fact>[^\n]+)")
+# How the extraction prompt dates a message.
+MESSAGE_DATE = re.compile(r"\[(?P<day>\d{4}-\d\d-\d\d) \d\d:\d\d\] ")
+HAPPENED = re.compile(r"\s*HAPPENED\[(?P<day>\d{4}-\d\d-\d\d)\]")
 FEEL_LINE = re.compile(r"FEEL\[(?P<metric>\w+)\]:\s*(?P<delta>-?[\d.]+)")
 
 
@@ -84,7 +87,17 @@ def extraction_answer(body: dict[str, Any]) -> str:
     gives the
     same answer)."""
     text = first_user_text(body)
-    facts = [{"fact": m["fact"].strip(), "category": m["category"]} for m in FACT_LINE.finditer(text)]
+    facts: list[dict[str, Any]] = []
+    said = None
+    for line in text.splitlines():  # as Claude would: each fact dated by the message it is in
+        stamp = MESSAGE_DATE.match(line)
+        said = stamp["day"] if stamp else said
+        for m in FACT_LINE.finditer(line):
+            fact = {"fact": m["fact"].strip(), "category": m["category"], "said": said}
+            happened = HAPPENED.search(fact["fact"])
+            if happened:  # "FACT[...]: ... HAPPENED[2026-01-10]": when the person said it happened
+                fact.update(fact=HAPPENED.sub("", fact["fact"]).strip(), happened=happened["day"])
+            facts.append(fact)
     feel: dict[str, float] = {}
     for m in FEEL_LINE.finditer(text):
         feel[m["metric"]] = feel.get(m["metric"], 0.0) + float(m["delta"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -344,6 +345,7 @@ async def test_facts_add_edit_pin_delete_with_and_without_an_embedder(harness: H
     assert "Pinned fact" in await run(h, "facts", "pin", user=uid, fact=row.id)
     listing = await run(h, "facts", "list", user=uid)
     assert "[work] 📌 Works days at the old harbour" in listing and "Allergic to shellfish" in listing
+    assert f"(told {datetime.now(UTC):%Y-%m-%d})" in listing  # when it was told (not lasting: said nothing)
     assert "Unpinned fact" in await run(h, "facts", "pin", user=uid, fact=row.id, pinned=False)
     assert (await h.store.facts.get(USER_ID, row.id)).pinned is False  # type: ignore[union-attr]
 

@@ -168,7 +168,8 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
                        name="alice"),  # worded as known: no embedding
         seen(3, ALICE, "FACT[health]: Alice is allergic to shellfish", name="alice", dm=True, channel=77),
         seen(4, BOT, "Noted, glub.", bot=True, channel=77, dm=True),
-        seen(5, BOB, "FACT[hobbies]: Bob collects sea glass\nFEEL[anger]: 3\nFEEL[trust]: -0.4", name="bob"),
+        seen(5, BOB, "FACT[hobbies]: Bob collects sea glass HAPPENED[2026-01-10]\nFEEL[anger]: 3\n"
+                     "FEEL[trust]: -0.4", name="bob"),
         seen(6, BOB, "", name="bob"),  # an attachment only: archived, nothing to learn
         seen(7, 42, "beep", bot=True),
     ]
@@ -195,6 +196,13 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
     assert alice["Alice has a cat called Miso"].id == cat  # backfilled, not duplicated
     assert alice["Alice has a cat called Miso"].reference_count == 2
     assert fact_texts(await store.facts.rows(BOB)) == ["Bob collects sea glass"]
+    # When it was said (its message's day), when it happened where said, and whether it lasts.
+    nurse = alice["Alice works as a night nurse"]
+    assert nurse.said_at is not None and nurse.said_at.date() == messages[1].created_at.date()
+    assert not nurse.lasting and alice["Alice loves green tea"].lasting  # said again as a preference
+    (glass,) = await store.facts.rows(BOB)
+    assert glass.happened_at == datetime(2026, 1, 10, 12, tzinfo=UTC) and not glass.lasting
+    assert '"happened"' in first_user_text(next(r for r in rig.fc.requests if is_extraction(r.body)).body)
     rel = await store.people.relationship(rig.key, ALICE)
     assert rel.rapport == pytest.approx(5.5)
     bob = await store.people.relationship(rig.key, BOB)

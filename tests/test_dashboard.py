@@ -202,8 +202,14 @@ async def test_alone_it_asks_for_the_token_and_guards_every_edit(alone: tuple[St
             assert "comes from the bot process" in await r.text()
         async with http.get(base + "/live/events") as r:
             assert r.status == 404
+        said = datetime(2026, 3, 2, 9, tzinfo=UTC)
+        await store.facts.add(USER_ID, "Alice ran the Leeds half marathon", lasting=True, said_at=said,
+                              happened_at=datetime(2026, 2, 28, 12, tzinfo=UTC))
         async with http.get(f"{base}/people/{USER_ID}") as r:
-            csrf = csrf_of(await r.text())
+            person = await r.text()
+            csrf = csrf_of(person)
+        assert "· lasting" in person and "told 2026-03-02 09:00 UTC" in person
+        assert "happened 2026-02-28 12:00 UTC" in person
         forged = {"premium": "on", "csrf": "forged"}
         async with http.post(f"{base}/people/{USER_ID}/premium", data=forged) as r:
             assert r.status == 403 and "CSRF" in await r.text()

@@ -194,10 +194,11 @@ async def test_memory_list_pages_through_the_facts(harness: Harness) -> None:
     await h.store.people.ensure_user(USER_ID, "alice")
     for i in range(1, 20):
         await h.store.facts.add(USER_ID, f"Alice fact number {i:02d}",
-                                category="hobbies" if i % 2 else "work")
+                                category="hobbies" if i % 2 else "work", lasting=bool(i % 2))
     message = await (await memory(h, "list")).message()
     assert message["flags"] & EPHEMERAL
     assert "(page 1/3, 19 facts" in message["content"] and message["content"].count("Alice fact number") == 8
+    assert f"told {datetime.now(UTC):%Y-%m-%d}, lasting" in message["content"]  # the hobbies here last
     assert button(message, "prev")["disabled"] and not button(message, "next").get("disabled")
     first_page = message["content"]
     await (await press(h, message, "next")).response()

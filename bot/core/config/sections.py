@@ -161,7 +161,8 @@ class MemorySettings:
         0.8, "Cosine similarity at which a newly extracted fact counts as one already known.",
         above=0.0, max=1.0)
     fact_expiry_days: int = key(
-        14, "Days after its last mention that an unpinned fact is forgotten (0: never).", min=0)
+        14, "Days of silence with the characters after which a person's facts that expire are forgotten "
+        "(neither pinned nor lasting; 0: never).", min=0)
     relationship_max_daily_change: float = key(
         1.0, "Largest change of each relationship metric per day from consolidation.", min=0)
     recall_token_budget: int = key(

@@ -12,6 +12,7 @@ from bot.operator.admin.users import Users
 from bot.reply.conversation_tools import InvalidInput
 from database.records import PRIVATE_SOURCE, FactRow, UserRecord
 from database.store import Store
+from memory.facts import time_label
 
 Embed = Callable[[str], Awaitable[bytes]]  # one sentence's stored embedding (MemoryService.embed)
 
@@ -63,7 +64,7 @@ class FactEdits:
         rows = await self.store.facts.rows(user.id)
         if not rows:
             return f"No long-term facts about {user_label(user)}."
-        lines = [f"#{r.id} [{r.category}]{' 📌' if r.pinned else ''} {clip(r.fact, 300)}"
+        lines = [f"#{r.id} [{r.category}]{' 📌' if r.pinned else ''} {clip(r.fact, 300)} ({time_label(r)})"
                  + (" (not embedded)" if r.embedding is None else "") for r in rows]
         return f"**Facts about {user_label(user)}**\n" + "\n".join(lines)
 

@@ -1,0 +1,305 @@
+"""Long-term memory measured on LoCoMo: does recall put the evidence of a question into the prompt?
+
+LoCoMo (Maharana et al., ACL 2024, "Evaluating Very Long-Term Conversational Memory of LLM Agents"; the
+snap-research/locomo repository) holds conversations of 19-32 sessions over months, with observations per
+session (facts, each carrying the dialogue turn ids it came from, e.g. "D3:7") and questions with the turn
+ids of their evidence. This benchmark reads that JSON format.
+
+For each conversation, every observation (of both speakers) is stored as one fact of one person, through the
+data path consolidation uses (``commit_consolidation``, embedded with the shipped model), dated by its
+session (``said_at``) and lasting; the person's last interaction is the last session. Then each question of
+categories 1-4 (multi-hop, temporal, open-domain, single-hop; 5, adversarial, has no answer to find) is asked
+through the recall a reply uses (:meth:`memory.recall.Recall.facts_for`, shipped defaults, ``--budget``
+tokens) on the day after the last session.
+
+* ``hit``: at least one recalled fact carries an evidence turn id;
+* ``all``: every evidence turn id that some observation carries is carried by a recalled fact.
+
+A question none of whose evidence turns any observation carries cannot be scored by recall and is left out
+(and counted). In the same run, two baselines recall the same number of facts per question: plain cosine
+similarity of the embeddings, and BM25 (memory/lexical.py) alone. Recall time excludes encoding the
+question (the same for any number of facts: benchmarks/bench_recall.py measures it).
+
+Run: python -m benchmarks.bench_locomo --data locomo10.json [--budget 400] [--json OUT]
+     [--database-url URL]   (a SCRATCH database: its Kindred tables are dropped; default a temporary SQLite)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.core.config import MemorySettings
+from database.records import ConsolidationBatch, NewFact
+from database.store import Store
+from memory.consent import Consent
+from memory.embeddings import Embedder, SentenceEmbedder, to_bytes
+from memory.facts import FactCache
+from memory.recall import Recall
+
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
+_TURN = re.compile(r"D:?(\d+):(\d+)")
+_DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%I:%M %p on %B %d, %Y")
+
+
+def turn_ids(value: Any) -> set[str]:
+    """Dialogue turn ids in a field ("D3:7", a list of them, "D8:6; D9:17", the odd "D:11:26")."""
+    parts: Iterable[Any] = value if isinstance(value, list) else [value]
+    return {f"D{a}:{b}" for part in parts if isinstance(part, str) for a, b in _TURN.findall(part)}
+
+
+def session_date(raw: str) -> datetime:
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(raw.strip(), fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise ValueError(f"unreadable session date {raw!r}")
+
+
+@dataclass(frozen=True)
+class Observation:
+    text: str
+    turns: frozenset[str]
+    said: datetime
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    category: int
+    evidence: frozenset[str]  # only the turns some observation carries
+
+
+@dataclass
+class Sample:
+    name: str
+    observations: list[Observation]
+    questions: list[Question]
+    unscoreable: int
+    last_session: datetime
+
+
+def read_samples(data: Sequence[dict[str, Any]]) -> list[Sample]:
+    samples: list[Sample] = []
+    for n, conv in enumerate(data):
+        dialogue = conv["conversation"]
+        dates: dict[int, datetime] = {}
+        for key, value in dialogue.items():
+            found = re.fullmatch(r"session_(\d+)_date_time", key)
+            if found and value:
+                dates[int(found.group(1))] = session_date(value)
+        observations: list[Observation] = []
+        for key, by_speaker in conv.get("observation", {}).items():
+            found = re.fullmatch(r"session_(\d+)_observation", key)
+            if not found or int(found.group(1)) not in dates:
+                continue
+            for facts in by_speaker.values():
+                for item in facts:
+                    text, turns = item[0], turn_ids(item[1] if len(item) > 1 else "")
+                    if isinstance(text, str) and text.strip():
+                        observations.append(Observation(text.strip(), frozenset(turns),
+                                                        dates[int(found.group(1))]))
+        carried = set().union(*(o.turns for o in observations)) if observations else set()
+        questions: list[Question] = []
+        unscoreable = 0
+        for qa in conv.get("qa", []):
+            if qa.get("category") not in CATEGORIES:
+                continue
+            evidence = turn_ids(qa.get("evidence", [])) & carried
+            if not evidence:
+                unscoreable += 1
+                continue
+            questions.append(Question(str(qa["question"]), int(qa["category"]), frozenset(evidence)))
+        samples.append(Sample(str(conv.get("sample_id", n)), observations, questions, unscoreable,
+                              max(dates.values())))
+    return samples
+
+
+def score(recalled: Sequence[frozenset[str]], evidence: frozenset[str]) -> tuple[bool, bool]:
+    """(hit, all) for the turn ids carried by the recalled facts."""
+    covered = set().union(*recalled) if recalled else set()
+    return bool(covered & evidence), evidence <= covered
+
+
+@dataclass
+class Tally:
+    n: int = 0
+    hit: int = 0
+    all: int = 0
+    cosine: int = 0
+    bm25: int = 0
+
+    def add(self, hit: bool, every: bool, cosine: bool, bm25: bool) -> None:
+        self.n += 1
+        self.hit += hit
+        self.all += every
+        self.cosine += cosine
+        self.bm25 += bm25
+
+    def rates(self) -> dict[str, float]:
+        d = self.n or 1
+        return {"hit": self.hit / d, "all": self.all / d, "cosine": self.cosine / d, "bm25": self.bm25 / d}
+
+
+@dataclass
+class Result:
+    overall: Tally = field(default_factory=Tally)
+    by_category: dict[int, Tally] = field(default_factory=dict)
+    unscoreable: int = 0
+    facts: int = 0
+    recalled: int = 0
+    times: list[float] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        ms = sorted(t * 1000 for t in self.times)
+
+        def pct(p: float) -> float:
+            return float(np.percentile(ms, p)) if ms else float("nan")
+
+        return {
+            **{k: round(v, 4) for k, v in self.overall.rates().items()},
+            "n": self.overall.n,
+            "p50_ms": round(pct(50), 3),
+            "p99_ms": round(pct(99), 3),
+            "unscoreable": self.unscoreable,
+            "facts": self.facts,
+            "mean_facts_recalled": round(self.recalled / max(1, self.overall.n), 2),
+            "by_category": {CATEGORIES[c]: {**{k: round(v, 4) for k, v in t.rates().items()}, "n": t.n}
+                            for c, t in sorted(self.by_category.items())},
+        }
+
+
+class CachedEmbedder:
+    """The shipped model, with the questions encoded ahead in one batch: recall time then measures recall,
+    not the model (the vectors are the same ones the model gives one at a time)."""
+
+    def __init__(self, model: Embedder) -> None:
+        self.model = model
+        self.known: dict[str, np.ndarray] = {}
+
+    def prime(self, sentences: Sequence[str]) -> None:
+        todo = [s for s in dict.fromkeys(sentences) if s not in self.known]
+        if todo:
+            for s, v in zip(todo, self.model.encode(todo), strict=True):
+                self.known[s] = v
+
+    def encode(self, sentences: Sequence[str]) -> np.ndarray:
+        self.prime(sentences)
+        return np.vstack([self.known[s] for s in sentences])
+
+
+async def run(samples: Sequence[Sample], url: str, *, budget: int, embedder: Embedder,
+              settings: MemorySettings | None = None) -> Result:
+    settings = settings or MemorySettings()
+    cached = CachedEmbedder(embedder)
+    store = await Store(url).open()
+    result = Result()
+    try:
+        cache = FactCache(store)
+        recall = Recall(cache, cached, settings, Consent(store, settings.memory_consent))
+        for n, sample in enumerate(samples, 1):
+            user_id = n
+            await store.people.ensure_user(user_id, sample.name)
+            vectors = embedder.encode([o.text for o in sample.observations])
+            sessions: dict[datetime, list[tuple[Observation, NewFact]]] = {}
+            for o, v in zip(sample.observations, vectors, strict=True):
+                sessions.setdefault(o.said, []).append(
+                    (o, NewFact(o.text, "other", to_bytes(v), lasting=True, said_at=o.said)))
+            inserted: list[Observation] = []  # in id order
+            for said, facts in sorted(sessions.items()):
+                await store.consolidation.commit_consolidation(ConsolidationBatch(
+                    "bench", user_id, (), new_facts=tuple(f for _, f in facts), day=said.date().isoformat(),
+                    at=said))
+                inserted += [o for o, _ in facts]
+            await store.people.touch_interaction(user_id, sample.last_session, None)
+            result.facts += len(sample.observations)
+            index = await cache.get(user_id)
+            turns_of = {row.id: o.turns for row, o in zip(index.rows, inserted, strict=True)}
+            cached.prime([q.text for q in sample.questions])
+            now = sample.last_session + timedelta(days=1)
+            for q in sample.questions:
+                t0 = time.perf_counter()
+                chosen = await recall.facts_for(user_id, q.text, private=False, now=now, budget=budget)
+                result.times.append(time.perf_counter() - t0)
+                k = len(chosen)
+                hit, every = score([turns_of[r.id] for r in chosen], q.evidence)
+                index = await cache.get(user_id)
+                dense = index.scores(cached.encode([q.text])[0])
+                lexical = index.lexical.scores(q.text)
+                by_cosine = [index.rows[i].id for i in np.argsort(-dense, kind="stable")[:k]]
+                by_bm25 = [index.rows[i].id for i in np.argsort(-lexical, kind="stable")[:k]
+                           if lexical[i] > 0]
+                cos_hit = score([turns_of[i] for i in by_cosine], q.evidence)[0]
+                bm_hit = score([turns_of[i] for i in by_bm25], q.evidence)[0]
+                result.overall.add(hit, every, cos_hit, bm_hit)
+                result.by_category.setdefault(q.category, Tally()).add(hit, every, cos_hit, bm_hit)
+                result.recalled += k
+            result.unscoreable += sample.unscoreable
+    finally:
+        await store.close()
+    return result
+
+
+def table(result: Result) -> str:
+    rows = ["| category | n | hit | all | cosine hit | BM25 hit |", "|---|---|---|---|---|---|"]
+    for c, t in sorted(result.by_category.items()):
+        r = t.rates()
+        rows.append(f"| {CATEGORIES[c]} | {t.n} | {r['hit']:.3f} | {r['all']:.3f} | {r['cosine']:.3f} | "
+                    f"{r['bm25']:.3f} |")
+    r = result.overall.rates()
+    rows.append(f"| **overall** | {result.overall.n} | **{r['hit']:.3f}** | **{r['all']:.3f}** | "
+                f"{r['cosine']:.3f} | {r['bm25']:.3f} |")
+    return "\n".join(rows)
+
+
+async def main_async(args: argparse.Namespace, data: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    from benchmarks.common import temp_sqlite_url
+    from tests.dbtools import reset_schema
+
+    samples = read_samples(data)
+    url = args.database_url or temp_sqlite_url("locomo.db")
+    await reset_schema(url)
+    result = await run(samples, url, budget=args.budget, embedder=SentenceEmbedder())
+    out = result.as_json()
+    print(f"LoCoMo: {len(samples)} conversations, {result.facts} observations stored as facts, "
+          f"{result.overall.n} questions of categories 1-4 scored ({result.unscoreable} left out: no "
+          f"observation carries their evidence); budget {args.budget} tokens, "
+          f"{out['mean_facts_recalled']} facts recalled on average; {url.split(':')[0]}")
+    print(table(result))
+    print(f"recall time (question already encoded): p50 {out['p50_ms']:.2f} ms, p99 {out['p99_ms']:.2f} ms")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="LoCoMo JSON (a list of conversations)")
+    parser.add_argument("--budget", type=int, default=MemorySettings().recall_token_budget,
+                        help="tokens of recalled facts (default: the shipped recall_token_budget)")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--database-url", default=None,
+                        help="a SCRATCH database (its Kindred tables are dropped); default: a temporary "
+                             "SQLite")
+    args = parser.parse_args()
+    if not Path(args.data).is_file():
+        print(f"{args.data}: no such file", file=sys.stderr)
+        raise SystemExit(2)
+    out = asyncio.run(main_async(args, json.loads(Path(args.data).read_text(encoding="utf-8"))))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
