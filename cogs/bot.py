@@ -129,6 +129,7 @@ class KindredMixin:
         self.voice = VoiceService(self.settings)
         self.voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
         self.engine = ReplyEngine(self.settings, self.store, self.claude, self.character)
+        self.claude.warn_refused_settings([self.engine.persona])  # once: sampling a model would refuse
         self.cluster = Cluster(self.store, self.settings.cluster, self.engine.character_key,
                                shard_ids=self.settings.shard_id_list, shard_count=self.settings.shard_count)
         if self.user is not None:  # (logged in by now) our own posts never count as another character's

@@ -211,6 +211,11 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
         "they care about; say no for messages addressed to others or small talk that needs no answer. "
         "Answer with exactly one word: yes or no."
     )
+    # The stable part (instructions and who the character is) comes first and is cached: every vote of
+    # every message shares it, and Haiku 5.5 caches a prefix from 512 tokens (Haiku 4.5: 4,096).
+    character = persona.render(persona.system_prompt, CHANNEL_USER)
+    if character and not character.isspace():
+        system += f"\n\nWho {persona.name} is (their own character prompt):\n{character}"
     shown = {msg.message_id, *(m.message_id for m in burst)}
     lines = format_recent([m for m in recent if m.message_id not in shown][-10:])
     text = f"Channel: {msg.place()}\n\nRecent messages:\n{lines or '(none)'}\n\n"
@@ -223,4 +228,5 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
                 else f"Should {persona.name} reply to the latest message?")
     text += (f"Latest message, from {msg.author_name}: {msg.text}\n\n"
              f"{question} Answer yes or no.")
-    return Prompt(system=[{"type": "text", "text": system}], messages=[{"role": "user", "content": text}])
+    return Prompt(system=[{"type": "text", "text": system, "cache_control": EPHEMERAL}],
+                  messages=[{"role": "user", "content": text}])

@@ -42,6 +42,8 @@ TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 # Minimum cacheable prompt length per model family, from the documentation's table (checked November
 # 2026): the first prefix of the model name that matches wins.
 _MINIMUMS: tuple[tuple[str, int], ...] = (
+    ("claude-sonnet-5-5", 512), ("claude-opus-5-5", 512), ("claude-haiku-5-5", 512),
+    ("claude-sonnet-5", 1024), ("claude-opus-5", 1024),
     ("claude-opus-4-6", 4096), ("claude-opus-4-5", 4096), ("claude-haiku-4-5", 4096),
     ("claude-3-5-haiku", 2048), ("claude-3-haiku", 2048), ("claude-haiku-3", 2048),
 )
@@ -51,6 +53,9 @@ HAIKU_MINIMUM = 2048  # a Haiku the table does not name (test names such as "cla
 
 def minimum_tokens(model: str) -> int:
     """The minimum cacheable prompt length (tokens up to a breakpoint) for ``model``."""
+    from tests.fakes.claude_models import real_model
+
+    model = real_model(model)
     for prefix, tokens in _MINIMUMS:
         if model.startswith(prefix):
             return tokens
