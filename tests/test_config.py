@@ -84,7 +84,8 @@ def test_claudemask_files_work_unchanged(claudemask: tuple[Path, Path]) -> None:
     assert s.log_channel == 555 and s.yes_no_vote_count == 5 and s.bot_reply_threshold == 1
     assert s.typing_speed_cpm == 300 and s.min_typing_time == 6.0 and s.reply_cooldown == 15.0
     assert s.voting_model == "claude-3-5-haiku-20241022" and s.premium_model == "claude-3-7-sonnet-latest"
-    assert s.cost_per_token_haiku == 0.0000008
+    # cost_per_token_* are gone (prices come from the capability table): read, warned about, ignored
+    assert not hasattr(s, "cost_per_token_haiku")
 
 
 def test_environment_overrides_both_files_case_insensitively(claudemask: tuple[Path, Path]) -> None:
