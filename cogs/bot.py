@@ -139,7 +139,8 @@ class KindredMixin:
                                  lambda uid: is_admin_id(self, uid))  # type: ignore[arg-type]
         self.limits = SpendingLimits(
             self.settings, self.store, is_admin=self.access.is_admin, addressed=self.engine.reply_certain,
-            name=lambda: self.engine.persona.name, mirror=self.mirror.emit)
+            name=lambda: self.engine.persona.name, mirror=self.mirror.emit,
+            token_factor=self.claude.token_factor)
         self.engine.gates += [self.access.gate, self.limits.gate]
         self.claude.on_spend.append(self.limits.add_spend)
         self.claude.spend_guards.append(self.limits.guard)

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 import pytest
+from anthropic import AsyncAnthropic
 
 from bot.core.config import PROJECT_ROOT
 from bot.core.models.base import Prompt
@@ -119,3 +120,29 @@ async def test_status_summary_and_background_work_are_not_starved(make_harness: 
             messages=[{"role": "user", "content": "Summarize: we talked about maps."}]), user_id=None)
     assert summary.text
     assert refused(h) == []
+
+
+async def test_thresholds_and_budgets_count_the_models_tokens(make_harness: Any) -> None:
+    # Two exchanges are about 56 tokens of the local tokenizer: under a 60-token threshold on 4.x, over it
+    # on 5.x, whose tokenizer makes about 30 % more of the same text (the table's factor; the fake counts so).
+    from tests.test_summarization import CHAT, SUMMARY_CUE, Script, chat, requests_with
+
+    h = await make_harness(conversation_token_threshold="60", history_keep_messages="2",
+                           recent_channel_messages="0", daily_token_budget="1000")
+    h.claude.responder = Script()
+    await chat(h, CHAT[:2])
+    await h.bot.get_cog("Events").drain()  # the replies' turn listeners have run
+    await h.bot.memory.summarizer.wait_idle()
+    new_tokenizer = "5-5" in LINEUP["reply"]
+    assert h.bot.claude.token_factor() == (1.3 if new_tokenizer else 1.0)
+    assert len(requests_with(h, SUMMARY_CUE)) == (1 if new_tokenizer else 0)
+    assert h.bot.limits.budget(False) == (1300 if new_tokenizer else 1000)
+    # and the fake counts the same text as about 30 % more tokens on 5.x, as the API would
+    sdk = AsyncAnthropic(api_key="fake-anthropic-key", base_url=h.claude.base_url)
+    counts = {}
+    for model in ("claude-sonnet-5-5", "claude-sonnet-4-6"):
+        counted = await sdk.messages.count_tokens(model=model,
+                                                  messages=[{"role": "user", "content": "tide " * 200}])
+        counts[model] = counted.input_tokens
+    await sdk.close()
+    assert counts["claude-sonnet-5-5"] == round(counts["claude-sonnet-4-6"] * 1.3 + 0.5)

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LINEUPS", "ModelRules", "lineup", "lineup_capabilities", "rules_for", "violation"]
+__all__ = ["LINEUPS", "ModelRules", "lineup", "lineup_capabilities", "rules_for", "token_factor", "violation"]
 
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 # Thinking tokens the fake spends per request at each effort (deterministic, small next to the room the
@@ -91,6 +91,15 @@ _RULES: tuple[tuple[str, ModelRules], ...] = (
 )
 # Any other name (old tests' made-up ids): the permissive 4.x rules the fake always applied.
 _OLD = ModelRules(True, True, True, ("enabled", "disabled"), False, None, ("low", "medium", "high"), "high")
+
+
+# The 5.x tokenizer (and Opus 4.7's) makes about 30 % more tokens of the same text than 4.6 / Haiku 4.5.
+_NEW_TOKENIZER = ("claude-fable-5", "claude-opus-5", "claude-sonnet-5", "claude-haiku-5", "claude-opus-4-7")
+
+
+def token_factor(model: str) -> float:
+    """Tokens of ``model`` per token of the 4.x tokenizer (the fake's ``len // 4 + 1``)."""
+    return 1.3 if real_model(model).startswith(_NEW_TOKENIZER) else 1.0
 
 
 def rules_for(model: str) -> ModelRules:

@@ -45,7 +45,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.claude_models import THINKING_TOKENS, effort_of, rules_for, thinks, violation
+from tests.fakes.claude_models import THINKING_TOKENS, effort_of, rules_for, thinks, token_factor, violation
 from tests.fakes.prompt_cache import LOOKBACK, PromptCache, blocks, estimate_tokens
 
 __all__ = ["CACHE_LOOKBACK", "ERROR_TYPES", "FakeClaude", "Recorded", "Reply", "Rule", "estimate_tokens"]
@@ -494,7 +494,7 @@ class FakeClaude:
         split = self.cache.usage(body, remember=remember)
         return {
             "input_tokens": split.input_tokens,
-            "output_tokens": estimate_tokens(output_text),
+            "output_tokens": estimate_tokens(output_text, str(body.get("model"))),
             "cache_creation_input_tokens": split.cache_creation_input_tokens,
             "cache_read_input_tokens": split.cache_read_input_tokens,
             "cache_creation": {
@@ -547,7 +547,7 @@ class FakeClaude:
         if invalid is not None:
             return self._error_response(invalid, record)
         assert body is not None
-        tokens = sum(estimate_tokens(b.text) for b in blocks(body))
+        tokens = sum(estimate_tokens(b.text, str(body.get("model"))) for b in blocks(body))
         record.finished_at = time.monotonic()
         return web.json_response({"input_tokens": tokens})
 
@@ -605,7 +605,8 @@ class FakeClaude:
         record.status, record.text = reply.status, reply.text if reply.status == 200 else ""
         if reply.status == 200:
             record.usage = self._usage(body, reply.text)
-            record.usage["output_tokens"] = (estimate_tokens(reply.text) if reply.text else 0) + thinking
+            record.usage["output_tokens"] = ((estimate_tokens(reply.text, record.model) if reply.text else 0)
+                                             + thinking)
             record.thinking_tokens = thinking
             if reply.usage:
                 record.usage.update(reply.usage)
@@ -644,8 +645,9 @@ class FakeClaude:
             return Reply(text="", stop_reason="max_tokens", headers=reply.headers,
                          stream_delay=reply.stream_delay), limit
         room = limit - thinking
-        if reply.text and estimate_tokens(reply.text) > room > 0:
-            cut = reply.text[:max(0, (room - 1) * 4)]
+        model = str(body.get("model"))
+        if reply.text and estimate_tokens(reply.text, model) > room > 0:
+            cut = reply.text[:max(0, int((room - 1) * 4 / token_factor(model)))]
             return Reply(text=cut, stop_reason="max_tokens", headers=reply.headers,
                          stream_delay=reply.stream_delay, usage=reply.usage), thinking
         return reply, thinking
