@@ -100,6 +100,13 @@ async def test_a_refusal_and_a_thinking_only_answer_are_answered_in_character(ma
     first_try, second_try = h.claude.requests_for(LINEUP["reply"])[-2:]
     assert first_try.text == "" and first_try.body["max_tokens"] * 2 == second_try.body["max_tokens"]
 
+    # /status: costs per model (from the table's prices) and the refusal counted
+    await h.say("status", user=h.admin_id, channel=h.log_channel_id)
+    await h.discord.wait_for(lambda d: any("Costs per model" in m["content"]
+                                           for m in d.posted(h.log_channel_id)), 10, what="the status")
+    [shown] = [m["content"] for m in h.discord.posted(h.log_channel_id) if "Costs per model" in m["content"]]
+    assert f"`{LINEUP['reply']}`: $" in shown and "Refusals since start: 1 (reply 1)" in shown
+
     # Twice: the fallback, never an empty message.
     h.claude.script(Reply(text="x", thinking_tokens=10**6), model=LINEUP["reply"], times=2)
     third = await dm_reply(h, "and back?", 3)

@@ -187,6 +187,21 @@ class ClaudeClient:
             log.warning("%s", line)
         return lines
 
+    async def status_lines(self) -> str:
+        """/status: cost and tokens per model since the usage log began (priced from the capability table,
+        cache writes and reads included), and the refusals since start."""
+        lines = ["Costs per model:"]
+        for model, u in await self.store.usage.by_model() if self.store is not None else []:
+            lines.append(f"  `{model}`: ${u.cost:.4f} · {u.calls:,} calls · {u.input_tokens:,} in, "
+                         f"{u.output_tokens:,} out, {u.cache_read_tokens:,} cache read, "
+                         f"{u.cache_creation_tokens:,} cache write")
+        if len(lines) == 1:
+            lines.append("  no model calls yet")
+        by_purpose = ", ".join(f"{p} {n}" for p, n in sorted(self.refusals.items()))
+        lines.append(f"Refusals since start: {sum(self.refusals.values())}"
+                     + (f" ({by_purpose})" if by_purpose else ""))
+        return "\n".join(lines)
+
     def _make_api_logger(self) -> logging.Logger | None:
         if not self.settings.enable_api_call_logging:
             return None
