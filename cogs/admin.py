@@ -201,6 +201,7 @@ class Admin(commands.Cog):
                 self.bot.settings, character_name=self.bot.engine.persona.name,
                 uptime_seconds=time.monotonic() - self.bot.started_at, guild_count=len(self.bot.guilds),
                 latencies=shard_latencies(self.bot), verbose=self.bot.mirror.enabled)
+            text += "\n" + await self.bot.claude.status_lines()
             alive: Any = getattr(self.bot, "alive", None)
             if alive is not None:
                 text += "\n" + await alive.status_lines()

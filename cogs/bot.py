@@ -137,6 +137,7 @@ class KindredMixin:
         self.voice = VoiceService(self.settings)
         self.voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
         self.engine = ReplyEngine(self.settings, self.store, self.claude, self.character)
+        self.claude.warn_refused_settings([self.engine.persona])  # once: sampling a model would refuse
         self.cluster = Cluster(self.store, self.settings.cluster, self.engine.character_key,
                                shard_ids=self.settings.shard_id_list,
                                shard_count=self.settings.discord.shard_count)
@@ -147,7 +148,8 @@ class KindredMixin:
                                  lambda uid: is_admin_id(self, uid))  # type: ignore[arg-type]
         self.limits = SpendingLimits(
             self.settings, self.store, is_admin=self.access.is_admin, addressed=self.engine.reply_certain,
-            name=lambda: self.engine.persona.name, mirror=self.mirror.emit)
+            name=lambda: self.engine.persona.name, mirror=self.mirror.emit,
+            token_factor=self.claude.token_factor)
         self.engine.gates += [self.access.gate, self.limits.gate]
         self.claude.on_spend.append(self.limits.add_spend)
         self.claude.spend_guards.append(self.limits.guard)

@@ -46,3 +46,11 @@ class UsageLog:
         row = await self.db.first(usage_totals(*where))
         assert row is not None
         return Usage(int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), float(row[5]))
+
+    async def by_model(self) -> list[tuple[str, Usage]]:
+        """Every call's totals per model, the costliest first (/status)."""
+        query = (select(ApiCall.model, *usage_totals().selected_columns).group_by(ApiCall.model)
+                 .order_by(func.coalesce(func.sum(ApiCall.cost), 0.0).desc()))
+        rows = await self.db.rows(query)
+        return [(str(r[0]), Usage(int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6])))
+                for r in rows]

@@ -103,6 +103,9 @@ class Summarizer:
         turns, tokens, summary = await self.store.conversations.conversation_tokens(
             self.character_key, user_id, scope)
         tokens += count_tokens(summary)
+        # Stored counts are the local tokenizer's; the threshold is in the reply model's tokens (the 5.x
+        # tokenizer makes about 30 % more of the same text), so the conversation is summarized sooner there.
+        tokens = int(tokens * self.claude.token_factor())
         if (tokens <= self.settings.conversation_token_threshold
                 or turns <= self.settings.history_keep_messages):
             return None
@@ -135,8 +138,8 @@ class Summarizer:
     async def sweep(self) -> int:
         """Schedule every conversation over the threshold (retries passes that failed). Returns how many."""
         scheduled = 0
-        for user_id, scope in await self.store.conversations.conversations_over(self.character_key,
-                                                                  self.settings.conversation_token_threshold):
+        local = int(self.settings.conversation_token_threshold / self.claude.token_factor())
+        for user_id, scope in await self.store.conversations.conversations_over(self.character_key, local):
             if self.running(user_id, scope):
                 continue
             user = await self.store.people.get_user(user_id)
@@ -264,7 +267,8 @@ class Summarizer:
         memories = parse_memories(text)
         if not memories:
             raise SummaryFailed("no core memories in the answer")
-        if count_tokens("\n".join(memories)) > self.settings.core_memory_token_threshold:
+        if (count_tokens("\n".join(memories)) * self.claude.token_factor()
+                > self.settings.core_memory_token_threshold):
             condensed = await self._ask(
                 persona, user_name,
                 f"Your core memories about {user_name}:\n" + "\n".join(f"- {m}" for m in memories) + "\n\n"

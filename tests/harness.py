@@ -21,6 +21,7 @@ from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from cogs.bot import Kindred, create_bot
 from database.store import Store
 from tests.fakes import EVENT_WAIT
+from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_lead import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
@@ -48,6 +49,12 @@ TEST_CONFIG: dict[str, str] = {
     "default_model": "claude-test-default",
     "premium_model": "claude-test-premium",
     "voting_model": "claude-test-voter",
+    # The test names follow the lineup the suite runs on (KINDRED_TEST_LINEUP: 5.5 by default, or 4.x), on
+    # the bot's side as in the fake Claude's rules (tests/fakes/claude_models.py).
+    "model_capabilities": lineup_capabilities(("claude-test-default", "claude-test-premium",
+                                               "claude-test-voter", "claude-test-sonnet", "claude-test-haiku",
+                                               "claude-test-voter-haiku", "claude-test-vision",
+                                               "claude-test-code")),
     "stream_replies": "true",
     # One message per reply, as the suite was written for; the delivery tests choose their mode.
     "reply_delivery": "whole",

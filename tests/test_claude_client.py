@@ -41,6 +41,8 @@ async def client(fake: FakeClaude, store: Store, tmp_path: Path) -> AsyncIterato
             "DEFAULT_MODEL": "claude-sonnet-test",
             "VOTING_MODEL": "claude-haiku-test",
             "DEFAULT_TEMPERATURE": "0.7",
+            # the made-up names follow the 4.x families (sampling accepted, no thinking by default)
+            "MODEL_CAPABILITIES": "claude-sonnet-test=sonnet-4.6,claude-haiku-test=haiku-4.5",
         },
     )
     c = ClaudeClient(settings, store)
@@ -99,15 +101,11 @@ async def test_streaming_and_usage_with_cache_and_cost(
     assert second.usage.cost < first.usage.cost
 
 
-def expected_cost(price: float, usage: dict[str, int]) -> float:
-    """Anthropic's ratios, written out independently of bot/core/claude.py: output 5x, cache write 1.25x, read
-    0.1x."""
-    return price * (
-        usage["input_tokens"]
-        + 5 * usage["output_tokens"]
-        + 1.25 * usage["cache_creation_input_tokens"]
-        + 0.1 * usage["cache_read_input_tokens"]
-    )
+def expected_cost(usage: dict[str, int]) -> float:
+    """Sonnet 4.6's published prices per million tokens, written out independently of the capability table:
+    input $3, output $15, 5-minute cache write $3.75, cache read $0.30."""
+    return (3 * usage["input_tokens"] + 15 * usage["output_tokens"]
+            + 3.75 * usage["cache_creation_input_tokens"] + 0.30 * usage["cache_read_input_tokens"]) / 1e6
 
 
 async def test_recorded_cost_is_exact_for_cache_writes_and_reads(
@@ -139,7 +137,6 @@ async def test_recorded_cost_is_exact_for_cache_writes_and_reads(
     writes, reads = (r.usage for r in fake.requests)
     assert writes["cache_creation_input_tokens"] > 0 and writes["cache_read_input_tokens"] == 0
     assert reads["cache_read_input_tokens"] > 0 and reads["cache_creation_input_tokens"] > 0
-    price = client.settings.models.cost_per_token_sonnet
     calls = list(reversed(await api_calls(store, user_id=7)))  # oldest first, like fake.requests
     assert len(calls) == 2
     for call, usage in zip(calls, (writes, reads), strict=True):
@@ -154,9 +151,9 @@ async def test_recorded_cost_is_exact_for_cache_writes_and_reads(
             usage["cache_creation_input_tokens"],
             usage["cache_read_input_tokens"],
         )
-        assert call.cost == pytest.approx(expected_cost(price, usage), rel=1e-12)
+        assert call.cost == pytest.approx(expected_cost(usage), rel=1e-12)
     assert (await store.usage.totals(7)).cost == pytest.approx(
-        sum(expected_cost(price, u) for u in (writes, reads)), rel=1e-12
+        sum(expected_cost(u) for u in (writes, reads)), rel=1e-12
     )
 
 

@@ -88,7 +88,8 @@ def test_claudemask_files_work_unchanged(claudemask: tuple[Path, Path]) -> None:
     assert s.replies.reply_cooldown == 15.0
     assert s.replies.voting_model == "claude-3-5-haiku-20241022"
     assert s.models.premium_model == "claude-3-7-sonnet-latest"
-    assert s.models.cost_per_token_haiku == 0.0000008
+    # cost_per_token_* are gone (prices come from the capability table): read, warned about, ignored
+    assert not hasattr(s.models, "cost_per_token_haiku")
 
 
 def test_environment_overrides_both_files_case_insensitively(claudemask: tuple[Path, Path]) -> None:

@@ -14,8 +14,8 @@ import pytest
 
 from tests.fakes.claude_server import FakeClaude, Reply, estimate_tokens
 
-MODEL = "claude-test-sonnet"
-HAIKU = "claude-test-haiku"
+MODEL = "claude-opus-4-5"  # a 4.x model: no thinking by default, prefill accepted (the basics of the wire)
+HAIKU = "claude-haiku-4-5"
 SYSTEM = [{"type": "text", "text": "You are Finn, a fish who runs a tea stall. " * 20,
            "cache_control": {"type": "ephemeral"}}]
 
@@ -203,7 +203,7 @@ async def test_zero_latency_ignores_delays_and_streams_in_one_piece() -> None:
         client = anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="k", max_retries=0)
         fake.script("instant " * 20, delay=5.0, stream_delay=1.0)
         started = time.monotonic()
-        async with client.messages.stream(model=MODEL, max_tokens=10, messages=[user("hi")]) as stream:
+        async with client.messages.stream(model=MODEL, max_tokens=100, messages=[user("hi")]) as stream:
             chunks = [chunk async for chunk in stream.text_stream]
         assert chunks == ["instant " * 20] and time.monotonic() - started < 1.0
         await client.close()

@@ -212,7 +212,7 @@ async def test_each_purpose_may_use_its_own_backend(make_client: Any, fake: Fake
     assert [r.model for r in fake_claude.requests] == ["claude-test-sonnet"]
     assert [r.model for r in fake.requests] == [LOCAL] * 3 + ["summarizer"] * 2
     assert "cache_control" in str(fake_claude.requests[0].body)  # Claude's request keeps its breakpoints
-    assert models_in_use(client.settings) == {"anthropic": ["claude-test-sonnet", "claude-opus-4-5"],
+    assert models_in_use(client.settings) == {"anthropic": ["claude-test-sonnet", "claude-opus-5-5"],
                                               "openai": [LOCAL, "summarizer"]}
 
 
@@ -274,10 +274,11 @@ async def test_a_claude_user_sees_no_change(make_client: Any, fake: FakeOpenAI, 
                                             store: Store) -> None:
     # The default backend: nothing reaches the OpenAI-compatible server, and Claude's request is built as
     # before (system blocks with their breakpoints, temperature in the body, prices by model family).
-    client = make_client(LLM_BACKEND="anthropic", ANTHROPIC_API_KEY="k", DEFAULT_MODEL="claude-test-sonnet",
-                         VOTING_MODEL="claude-test-haiku")
+    # A 4.x model: sampling accepted, no thinking by default (the 5.x requests: tests/test_models_5x.py).
+    client = make_client(LLM_BACKEND="anthropic", ANTHROPIC_API_KEY="k", DEFAULT_MODEL="claude-sonnet-4-6",
+                         VOTING_MODEL="claude-haiku-4-5")
     fake_claude.script(Reply("Glub."))
-    await client.generate(PROMPT, model="claude-test-sonnet", user_id=7, stream=False)
+    await client.generate(PROMPT, model="claude-sonnet-4-6", user_id=7, stream=False)
     body = fake_claude.requests[0].body
     assert body["system"] == PROMPT.system and body["messages"] == PROMPT.messages
     assert body["temperature"] == 0.7

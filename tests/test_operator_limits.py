@@ -24,15 +24,18 @@ from bot.servertools.settings import BadValue, parse_value
 from database.models import ApiCall
 from database.store import Store
 from tests.dbtools import api_calls
+from tests.fakes.claude_models import lineup
 from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness
 from tests.server_support import answer, sub
 
 REPLY_MODEL = "claude-test-default"
 VOTER = "claude-test-voter"
 TALKED_OUT = "I'm all talked out for now"
-# One reply of 1,000 input and 100 output tokens: $0.0045 at the default Sonnet price ($3 per million).
-BIG = {"input_tokens": 1000, "output_tokens": 100, "cache_creation_input_tokens": 0,
+# One reply of 2,000 input and 200 output tokens: $0.006 on Sonnet 5.5 ($2 / $10 per million), $0.009 on
+# Sonnet 4.6 ($3 / $15): past the test caps of $0.004 and $0.005 on either lineup.
+BIG = {"input_tokens": 2000, "output_tokens": 200, "cache_creation_input_tokens": 0,
        "cache_read_input_tokens": 0}
+BIG_COST = {"claude-sonnet-5-5": 0.006, "claude-sonnet-4-6": 0.009}[lineup()["reply"]]
 
 
 def asked(h: Harness) -> list[Any]:
@@ -224,13 +227,15 @@ async def test_daily_token_budget_is_said_once_survives_a_restart_and_resets_at_
     assert len(h.discord.posted(int(sent["channel_id"]))) == 2  # said once, then quiet
     assert len(asked(h)) == calls  # no model call for either
     mirrored = [t for t in log_posts(h) if "Limit reached" in t]
-    assert mirrored and "daily token budget 1,000 used up (1,100 tokens today)" in mirrored[0]
+    # the budget is in the reply model's tokens: 1,000 of the 4.x tokenizer is 1,300 on 5.x
+    budget = round(1000 * h.bot.claude.token_factor())
+    assert mirrored and f"daily token budget {budget:,} used up (2,200 tokens today)" in mirrored[0]
     assert len(mirrored) == 1 and not any("kelp" in t for t in log_posts(h))  # DM content never mirrored
 
     assert TALKED_OUT in await answer(await h.slash("reroll", dm=True))  # no new answer past the budget
     status = await (await h.slash("status", dm=True)).message()
     fields = {f["name"]: f["value"] for f in status["embeds"][0]["fields"]}
-    assert fields["Today's limits"].startswith("0 of 1,000 tokens left today")
+    assert fields["Today's limits"].startswith(f"0 of {budget:,} tokens left today")
 
     await h.restart()  # the spend is read from the database: a restart does not reset it
     before = len(asked(h))
@@ -254,7 +259,7 @@ async def test_server_and_global_spend_caps_charge_the_right_server(make_harness
     await h.say("tell me a story", mention=True)
     await h.replies(CHANNEL_ID, 1)
     [row] = await api_calls(h.store, user_id=USER_ID)
-    assert row.guild_id == GUILD_ID and row.cost == pytest.approx(0.0045)
+    assert row.guild_id == GUILD_ID and row.cost == pytest.approx(BIG_COST)
     # The server has spent its day: Bob, who spent nothing, is told once and nothing is voted or asked.
     calls = len(asked(h))
     await h.say("finn, one for me?", user=USER2_ID, mention=True)

@@ -29,3 +29,13 @@ async def test_channel_and_dm_replies_read_their_prompts_from_cache(db_url: str,
     assert sum(m["role"] == "assistant" for m in body["messages"]) >= 8
     final = said[-1]
     assert "[You are answering alice]" in final and final.endswith(f"alice: @Kindred {line(139)}")
+
+
+async def test_votes_read_their_prompt_from_cache_on_haiku_5_5(db_url: str, tmp_path: Path) -> None:
+    # The vote prompt's stable part (instructions, the character, the recent lines, whose start stays put)
+    # is cached from 512 tokens on Haiku 5.5; Haiku 4.5's 4,096 is out of reach (its votes read nothing).
+    figures = await run(db_url, tmp_path, dm_turns=0, channel_messages=0, votes=10, lineup="5")
+    assert figures.votes.requests == 30
+    assert figures.votes.ratio >= 0.80, figures.votes.describe()
+    old = await run(db_url, tmp_path / "4", dm_turns=0, channel_messages=0, votes=4, lineup="4")
+    assert old.votes.requests == 12 and old.votes.read == 0

@@ -9,6 +9,7 @@ from typing import Any
 import anthropic
 import pytest
 
+from tests.fakes.claude_models import lineup
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.prompt_cache import PromptCache, estimate_tokens, minimum_tokens
 
@@ -41,8 +42,11 @@ def test_documented_minimums_per_model() -> None:
     assert estimate_tokens(text(1024)) == 1024
     assert [minimum_tokens(m) for m in (
         "claude-sonnet-4-5", "claude-sonnet-4-6", "claude-opus-4-1", "claude-3-7-sonnet-latest",
-        "claude-haiku-4-5", "claude-3-5-haiku-latest", "claude-opus-4-5", "claude-test-default",
-        "claude-test-voter-haiku")] == [1024, 1024, 1024, 1024, 4096, 2048, 4096, 1024, 2048]
+        "claude-haiku-4-5", "claude-3-5-haiku-latest", "claude-opus-4-5", "claude-sonnet-5-5",
+        "claude-haiku-5-5", "claude-opus-5-5", "claude-sonnet-5")] == [
+            1024, 1024, 1024, 1024, 4096, 2048, 4096, 512, 512, 512, 1024]
+    # the suite's test names stand for the lineup it runs on (KINDRED_TEST_LINEUP)
+    assert minimum_tokens("claude-test-voter") == minimum_tokens(lineup()["vote"])
 
 
 def test_below_the_minimum_nothing_is_cached_and_nothing_fails() -> None:

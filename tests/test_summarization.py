@@ -18,6 +18,7 @@ from database.store import Store
 from memory.consent import Consent
 from memory.summarizer import CHANNEL_SOURCE, Summarizer, parse_memories
 from tests.fakes import EVENT_WAIT
+from tests.fakes.claude_models import lineup, token_factor
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.harness import CHANNEL_ID, LOG_CHANNEL_ID, USER_ID, Harness
 from tests.memory_support import FINN, last_user_text, memory_settings
@@ -33,7 +34,10 @@ CHAT = [
     "Also my sister is visiting from the mainland on Saturday, she loves seafoam chai.",
     "What time does the tide turn this evening, do you know?",
 ]
-SMALL = {"conversation_token_threshold": "60", "history_keep_messages": "2", "recent_channel_messages": "0"}
+# 60 tokens of the 4.x tokenizer; the threshold is in the reply model's tokens (about 30 % more on 5.x), so
+# it is scaled to pass at the same exchange on either lineup (tests/test_models_5x.py shows the difference).
+SMALL = {"conversation_token_threshold": str(round(60 * token_factor(lineup()["reply"]))),
+         "history_keep_messages": "2", "recent_channel_messages": "0"}
 
 
 class Script:

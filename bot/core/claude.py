@@ -5,6 +5,12 @@ Each purpose's model picks its backend (bot/core/models/): ``llm_backend`` for a
 ``openai:<name>`` / ``anthropic:<name>``. Every call has a total deadline from config; 408, 409, 429 and
 every 5xx (529 included) are retried inside that deadline with backoff (the SDKs' own retries are off so the
 deadline really is the deadline). Each call's tokens, cache reads/writes and cost are recorded per user.
+
+Requests are shaped per model family (bot/core/models/capabilities.py, applied by the Anthropic backend):
+votes, the status, summaries and other background work think as little as the model allows; replies think
+at ``reply_effort`` / ``premium_reply_effort``. A refusal (``stop_reason: refusal``) is a failure that is
+not retried (the caller answers in character); an answer that spent all of ``max_tokens`` thinking is
+asked once more with twice the room, and never returned empty.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from pathlib import Path
@@ -23,6 +30,7 @@ from anthropic import AsyncAnthropic
 
 from bot.core.config import PROJECT_ROOT, Settings
 from bot.core.config.credentials import source_of
+from bot.core.config.loading import ENVIRONMENT
 from bot.core.models.base import (
     KEY_REJECTED,
     Backend,
@@ -32,18 +40,13 @@ from bot.core.models.base import (
     parse_model_costs,
     route,
 )
+from bot.core.models.capabilities import Family, ModelTable
 from database.store import Store
 
 __all__ = ["CallUsage", "ClaudeClient", "ClaudeUnavailable", "Completion", "ModelClient", "Prompt",
            "majority_yes", "parse_yes_no"]
 
 log = logging.getLogger(__name__)
-
-# Output tokens cost 5x input; cache writes 1.25x; cache reads 0.1x (Anthropic's published ratios).
-OUTPUT_MULTIPLIER = 5.0
-CACHE_WRITE_MULTIPLIER = 1.25
-CACHE_READ_MULTIPLIER = 0.1
-
 
 # The server a model call is spent for (the per-server spend cap reads it): set by the reply engine for each
 # message it handles, and inherited by every call made in that task (votes, the reply, work it starts).
@@ -66,20 +69,8 @@ class ClaudeUnavailable(Exception):
 KEY_RECHECK_SECONDS = 300.0
 
 
-def price_per_input_token(settings: Settings, model: str) -> float:
-    name = model.lower()
-    if "haiku" in name:
-        return settings.models.cost_per_token_haiku
-    if "opus" in name:
-        return settings.models.cost_per_token_opus
-    return settings.models.cost_per_token_sonnet
-
-
-def cost_of(settings: Settings, model: str, usage: CallUsage) -> float:
-    p = price_per_input_token(settings, model)
-    return p * (usage.input_tokens + usage.output_tokens * OUTPUT_MULTIPLIER
-                + usage.cache_creation_tokens * CACHE_WRITE_MULTIPLIER
-                + usage.cache_read_tokens * CACHE_READ_MULTIPLIER)
+class ClaudeRefused(ClaudeUnavailable):
+    """The model declined (``stop_reason: refusal``): answered in character like an outage, not retried."""
 
 
 def models_in_use(settings: Settings) -> dict[str, list[str]]:
@@ -104,6 +95,8 @@ class ClaudeClient:
         self._anthropic_sdk = sdk
         self._backends: dict[str, Backend] = {}
         self._costs = parse_model_costs(settings.models.model_costs)
+        self.models = ModelTable(settings.models.model_capabilities)
+        self.refusals: Counter[str] = Counter()  # purpose -> refusals since start (/status shows them)
         self._in_use = models_in_use(settings)
         for name in self._in_use:  # made now, so the first reply does not pay for an SDK client
             self.backend(name)
@@ -133,7 +126,7 @@ class ClaudeClient:
 
                 found = AnthropicBackend(api_key=self.settings.secrets.anthropic_api_key,
                                          base_url=self.settings.secrets.anthropic_base_url,
-                                         timeout=self._timeout, sdk=self._anthropic_sdk)
+                                         timeout=self._timeout, sdk=self._anthropic_sdk, table=self.models)
             self._backends[name] = found
         return found
 
@@ -169,6 +162,60 @@ class ClaudeClient:
                             name, problem, ", ".join(models))
                 problems.append(problem)
         return problems
+
+    def family(self, model: str) -> Family | None:
+        """The capability-table family of a configured model (None: not Claude)."""
+        backend, name = route(model, self.settings.models.llm_backend)
+        return self.models.family(name) if backend == "anthropic" else None
+
+    def token_factor(self, model: str | None = None) -> float:
+        """Tokens of ``model`` (default: the reply model) per token of the local tokenizer."""
+        family = self.family(model or self.settings.models.default_model)
+        return family.token_factor if family is not None else 1.0
+
+    def warn_refused_settings(self, personas: Sequence[Any] = ()) -> list[str]:
+        """Start-up, once: each sampling setting a reply model would refuse, naming the file, the key and
+        the model ("temperature=0.8 in characters/atlas/character.json is ignored by claude-sonnet-5-5").
+        The requests leave the value out; this is how the operator learns it."""
+        models = self.settings.models
+        asked: list[tuple[str, float, str]] = []
+        if models.default_temperature != 1.0:
+            origin = self.settings.origins.get("default_temperature")
+            where = "the environment" if origin in (None, ENVIRONMENT) else _shown(origin)
+            asked.append(("default_temperature", models.default_temperature, where))
+        for persona in personas:
+            value = getattr(persona, "temperature", None)
+            if value is not None and value != 1.0:
+                path = getattr(persona, "source_path", None)
+                asked.append(("temperature", value, _shown(str(path)) if path else
+                              f"character {getattr(persona, 'name', '?')}"))
+        lines: list[str] = []
+        for model in dict.fromkeys((models.default_model, models.premium_model)):
+            family = self.family(model)
+            if family is None:
+                continue
+            for key, value, where in asked:
+                if "temperature" not in family.sampling:
+                    lines.append(f"{key}={value:g} in {where} is ignored by {route(model, '')[1]} "
+                                 f"({family.name} accepts no sampling parameters)")
+        for line in lines:
+            log.warning("%s", line)
+        return lines
+
+    async def status_lines(self) -> str:
+        """/status: cost and tokens per model since the usage log began (priced from the capability table,
+        cache writes and reads included), and the refusals since start."""
+        lines = ["Costs per model:"]
+        for model, u in await self.store.usage.by_model() if self.store is not None else []:
+            lines.append(f"  `{model}`: ${u.cost:.4f} · {u.calls:,} calls · {u.input_tokens:,} in, "
+                         f"{u.output_tokens:,} out, {u.cache_read_tokens:,} cache read, "
+                         f"{u.cache_creation_tokens:,} cache write")
+        if len(lines) == 1:
+            lines.append("  no model calls yet")
+        by_purpose = ", ".join(f"{p} {n}" for p, n in sorted(self.refusals.items()))
+        lines.append(f"Refusals since start: {sum(self.refusals.values())}"
+                     + (f" ({by_purpose})" if by_purpose else ""))
+        return "\n".join(lines)
 
     def _make_api_logger(self) -> logging.Logger | None:
         if not self.settings.storage.enable_api_call_logging:
@@ -210,8 +257,11 @@ class ClaudeClient:
         timeout: float | None = None,
         on_text: Callable[[str], None] | None = None,
         stream: bool | None = None,
+        effort: str | None = None,
     ) -> Completion:
-        """One reply; streamed when configured (``on_text`` sees the text so far)."""
+        """One reply; streamed when configured (``on_text`` sees the text so far). ``max_tokens`` is what
+        the person reads; room for thinking at ``effort`` (default: ``reply_effort``, or
+        ``premium_reply_effort`` for the premium model) is added for models that think."""
         kwargs: dict[str, Any] = {
             "model": model,
             "max_tokens": max_tokens or self.settings.models.default_max_tokens,
@@ -222,9 +272,12 @@ class ClaudeClient:
         if prompt.system:
             kwargs["system"] = prompt.system
         use_stream = self.settings.models.stream_replies if stream is None else stream
+        models = self.settings.models
+        if effort is None:
+            effort = models.premium_reply_effort if model == models.premium_model else models.reply_effort
         return await self._call(kwargs, purpose=purpose, user_id=user_id,
                                 timeout=self.settings.timeouts.llm_timeout if timeout is None else timeout,
-                                stream=use_stream, on_text=on_text)
+                                stream=use_stream, on_text=on_text, background=False, effort=effort)
 
     async def vote(self, prompt: Prompt, *, count: int, user_id: int | None) -> list[bool | None]:
         """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed."""
@@ -271,7 +324,8 @@ class ClaudeClient:
     # -- the call loop
 
     async def _call(self, kwargs: dict[str, Any], *, purpose: str, user_id: int | None, timeout: float,
-                    stream: bool, on_text: Callable[[str], None] | None = None) -> Completion:
+                    stream: bool, on_text: Callable[[str], None] | None = None, background: bool = True,
+                    effort: str | None = None) -> Completion:
         for guard in self.spend_guards:
             refused = await guard(purpose)
             if refused is not None:
@@ -284,9 +338,11 @@ class ClaudeClient:
         refused = self._refused.get(name)
         if refused is not None and time.monotonic() - refused[1] < KEY_RECHECK_SECONDS:
             raise ClaudeUnavailable(f"not called: {refused[0]}", known=True)
+        kwargs = backend.shape(kwargs, background=background, effort=effort)
         started = time.perf_counter()
         attempt = 0
         last_error = "timeout"
+        roomier = False
         try:
             async with asyncio.timeout(timeout):
                 while True:
@@ -305,8 +361,25 @@ class ClaudeClient:
                                                        time.monotonic())
                             raise ClaudeUnavailable(last_error) from exc
                         await asyncio.sleep(_backoff(attempt, failure.retry_after))
-                    else:
-                        break
+                        continue
+                    if completion.stop_reason == "refusal":
+                        await self._refusal(backend, kwargs, purpose, user_id, started, name, model,
+                                            completion)
+                    if not completion.text and completion.stop_reason == "max_tokens":
+                        # Thinking used all of max_tokens: once more with twice the room, never posted empty.
+                        await self._spent(completion, name, model, purpose, user_id, started,
+                                          ok=False, error="max_tokens reached while thinking")
+                        if roomier:
+                            raise ClaudeUnavailable(f"{model} spent max_tokens={kwargs['max_tokens']} "
+                                                    "thinking, twice")
+                        roomier = True
+                        log.info("%s %s call (%s) spent max_tokens=%d thinking; asking once more with %d",
+                                 backend.label, purpose, model, kwargs["max_tokens"],
+                                 kwargs["max_tokens"] * 2)
+                        kwargs = {**kwargs, "max_tokens": kwargs["max_tokens"] * 2}
+                        started = time.perf_counter()
+                        continue
+                    break
         except TimeoutError:
             await self._failed(backend, kwargs, purpose, user_id, started,
                                f"timed out after {timeout:g}s ({last_error})")
@@ -315,23 +388,50 @@ class ClaudeClient:
             await self._failed(backend, kwargs, purpose, user_id, started, str(exc))
             raise
         self._refused.pop(name, None)  # it answered: whatever key it has now, it takes
+        return await self._spent(completion, name, model, purpose, user_id, started, ok=True)
+
+    async def _spent(self, completion: Completion, backend: str, model: str, purpose: str,
+                     user_id: int | None, started: float, *, ok: bool, error: str = "") -> Completion:
+        """Record a call that reached the model (its tokens are billed, whatever it answered)."""
         latency = (time.perf_counter() - started) * 1000
         usage = completion.usage
         priced = CallUsage(usage.input_tokens, usage.output_tokens, usage.cache_creation_tokens,
-                           usage.cache_read_tokens, self._cost(name, model, completion))
+                           usage.cache_read_tokens, self._cost(backend, model, completion),
+                           usage.cache_creation_1h_tokens)
         completion = Completion(completion.text, completion.model, priced, completion.stop_reason)
-        await self._record(completion, purpose=purpose, user_id=user_id, latency_ms=latency, ok=True)
+        await self._record(completion, purpose=purpose, user_id=user_id, latency_ms=latency, ok=ok,
+                           error=error)
         return completion
 
+    async def _refusal(self, backend: Backend, kwargs: dict[str, Any], purpose: str, user_id: int | None,
+                       started: float, name: str, model: str, completion: Completion) -> None:
+        """A refusal: billed, logged, counted, told to the error observers; never retried."""
+        self.refusals[purpose] += 1
+        await self._spent(completion, name, model, purpose, user_id, started, ok=False, error="refusal")
+        line = f"{backend.label} {purpose} call ({model}) was refused by the model's safety classifier"
+        log.warning("%s (%d refusals since start)", line, sum(self.refusals.values()))
+        for observer in list(self.on_error):
+            try:
+                await observer(line)
+            except Exception:
+                log.exception("error observer failed")
+        raise ClaudeRefused(f"{model} refused the request")
+
     def _cost(self, backend: str, model: str, completion: Completion) -> float:
-        """USD of a call: ``model_costs`` for a listed model; Claude's prices by family; else 0 (local)."""
+        """USD of a call: ``model_costs`` for a listed model; the capability table's prices (cache writes
+        and reads included) for Claude; else 0 (a local model)."""
         prices = self._costs.get(model) or self._costs.get(completion.model)
         u = completion.usage
         if prices is None:
-            return cost_of(self.settings, completion.model, u) if backend == "anthropic" else 0.0
+            family = self.models.family(completion.model or model) if backend == "anthropic" else None
+            if family is None:
+                return 0.0
+            return family.price(u.input_tokens, u.output_tokens, u.cache_creation_tokens, u.cache_read_tokens,
+                                u.cache_creation_1h_tokens)
         per_input, per_output = prices
-        return (per_input * (u.input_tokens + u.cache_creation_tokens * CACHE_WRITE_MULTIPLIER
-                             + u.cache_read_tokens * CACHE_READ_MULTIPLIER) + per_output * u.output_tokens)
+        # model_costs gives input/output only: cache writes and reads at Anthropic's usual ratios.
+        return (per_input * (u.input_tokens + u.cache_creation_tokens * 1.25 + u.cache_read_tokens * 0.1)
+                + per_output * u.output_tokens)
 
     async def _record(self, completion: Completion, *, purpose: str, user_id: int | None, latency_ms: float,
                       ok: bool, error: str = "") -> None:
@@ -368,6 +468,14 @@ class ClaudeClient:
 
 
 ModelClient = ClaudeClient
+
+
+def _shown(path: str) -> str:
+    """A path as the operator knows it: relative to the project when it lies inside."""
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return path
 
 
 def _set_temperature(kwargs: dict[str, Any], temperature: float | None) -> None:

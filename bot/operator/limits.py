@@ -56,8 +56,12 @@ class SpendingLimits:
     def __init__(self, settings: Settings, store: Store, *, is_admin: Callable[[int], bool],
                  addressed: Callable[[Incoming], bool], name: Callable[[], str],
                  mirror: Callable[[str], None], clock: Clock = utc_now,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 token_factor: Callable[[], float] = lambda: 1.0) -> None:
         self.settings = settings
+        # The reply model's tokens per local token (ClaudeClient.token_factor): budgets are written for the
+        # 4.x tokenizer, so on 5.x (about 30 % more tokens of the same text) they buy the same conversation.
+        self.token_factor = token_factor
         self.store = store
         self.is_admin = is_admin
         self.addressed = addressed  # whether the message certainly asks for an answer (DM, mention, name)
@@ -85,8 +89,10 @@ class SpendingLimits:
         return self.daily or bool(self.settings.limits.user_messages_per_minute)
 
     def budget(self, premium: bool) -> int:
+        """The daily token budget in the reply model's tokens (what api_calls records)."""
         s = self.settings
-        return s.limits.premium_daily_token_budget if premium else s.limits.daily_token_budget
+        raw = s.limits.premium_daily_token_budget if premium else s.limits.daily_token_budget
+        return round(raw * self.token_factor())
 
     def day_start(self, now: datetime) -> datetime:
         """The start of the operator's day holding ``now``, in UTC (how api_calls stores its times)."""

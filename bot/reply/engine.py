@@ -39,7 +39,7 @@ from bot.reply.intent import IntentRouter
 from bot.reply.media import MediaLimits, read_media
 from bot.reply.persona_runtime import PersonaRuntime, open_with_greeting
 from bot.reply.policy import ServerPolicy, language_hint, resolve
-from bot.reply.prompting import build_reply_prompt, build_vote_prompt
+from bot.reply.prompting import VOTE_LINES, build_reply_prompt, build_vote_prompt
 from bot.reply.throttle import BotThrottle
 from bot.reply.transcript import TranscriptWindows, fetch_limit
 from bot.reply.triage import BurstWindow, parse_prefixes, skip_reason
@@ -94,6 +94,7 @@ class ReplyEngine:
         self.own_author_ids: set[int] = set()
         self.turns = TurnTaking(store, lambda: settings.ensemble, self.names, self.own_author_ids)
         self.transcripts = TranscriptWindows()  # where each channel's cached transcript starts
+        self.vote_windows = TranscriptWindows()  # the same for the vote prompt's recent lines
         # Messages marked as owed a reply (database/owed.py) and not yet answered, by this process.
         self.owed: set[int] = set()
         # Fewer votes (bot/reply/triage.py) and the model/recall budget by what a message is about
@@ -224,7 +225,15 @@ class ReplyEngine:
         """One vote round on ``msg``, the latest of its burst; the earlier messages of the burst are shown."""
         policy = await self.server_policy(msg.guild_id)
         count = policy.vote_count if policy is not None else self.settings.replies.yes_no_vote_count
-        recent = await self.store.log.recent_messages(msg.channel_id, limit=10, before_id=msg.message_id)
+        # The recent lines keep their start while people talk (as a reply's transcript does), so each vote
+        # reads the previous message's votes' prompt from the cache and writes only the new lines.
+        read = await self.store.log.recent_messages(msg.channel_id, limit=fetch_limit(VOTE_LINES),
+                                                    before_id=msg.message_id)
+        family = self.claude.family(self.settings.replies.voting_model)
+        if family is not None and family.min_cache_tokens > 1024:
+            recent = read[-VOTE_LINES:]  # never cached on this model (Haiku 4.5: 4,096): the fewest lines
+        else:
+            recent = self.vote_windows.window(msg.channel_id, read, VOTE_LINES)
         votes = await self.claude.vote(build_vote_prompt(self.persona, recent, msg, burst=burst),
                                        count=count, user_id=msg.author_id)
         reason = f"majority vote on a burst of {len(burst) + 1}" if burst else "majority vote"
@@ -366,10 +375,14 @@ class ReplyEngine:
         # Premium users keep their model; others get the one of the message's intent (code, image).
         model = (self.settings.models.premium_model if premium
                  else self.intents.model_for(msg, self.settings.models.default_model))
+        # effort by tier, not by model: a premium model that is also the default stays at reply_effort
+        models = self.settings.models
+        effort = models.premium_reply_effort if premium else models.reply_effort
         return await self.claude.generate(
             prompt, model=model, user_id=msg.author_id, purpose="reply",  # type: ignore[arg-type]
             max_tokens=persona.max_tokens, temperature=persona.temperature, on_text=on_text,
-            stream=True if on_text is not None else None)
+            stream=True if on_text is not None else None,
+            effort=effort)
 
     async def may_remember(self, msg: Incoming) -> bool:
         """Whether this exchange may be kept in the conversation history (every memory gate agrees)."""

@@ -22,10 +22,12 @@ from bot.core.attachments import NO_TEXT
 from bot.core.claude import Prompt
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, VolatilePart
-from bot.reply.transcript import mark_transcript, transcript_messages
+from bot.reply.transcript import LOOKBACK, mark_transcript, transcript_messages
 from database.records import History, PromptData, RelationshipRecord, SeenMessage
 
 EPHEMERAL = {"type": "ephemeral"}
+VOTE_LINES = 10
+"""The fewest recent channel lines a vote sees (its window grows from there, as a transcript does)."""
 # {{user}} in the character block of a channel prompt: that block is shared by everyone there (it opens the
 # cached prefix), so it names no one; the final turn says who is being answered.
 CHANNEL_USER = "the person you are answering"
@@ -211,9 +213,27 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
         "they care about; say no for messages addressed to others or small talk that needs no answer. "
         "Answer with exactly one word: yes or no."
     )
+    # The stable part (instructions and who the character is) comes first and is cached: every vote of
+    # every message shares it, and Haiku 5.5 caches a prefix from 512 tokens (Haiku 4.5: 4,096).
+    character = persona.render(persona.system_prompt, CHANNEL_USER)
+    if character and not character.isspace():
+        system += f"\n\nWho {persona.name} is (their own character prompt):\n{character}"
     shown = {msg.message_id, *(m.message_id for m in burst)}
-    lines = format_recent([m for m in recent if m.message_id not in shown][-10:])
-    text = f"Channel: {msg.place()}\n\nRecent messages:\n{lines or '(none)'}\n\n"
+    # One block per recent line, the last a breakpoint (and every 20th before it, within the look-back):
+    # the caller keeps the lines' start put while people talk, so the next message's votes read this
+    # prefix. What changes every message (the burst, the latest message, the question) follows, uncached.
+    header = f"Channel: {msg.place()}\n\nRecent messages:"
+    content: list[dict[str, Any]] = [{"type": "text", "text": header}]
+    content += [{"type": "text", "text": f"{m.author_name}: {m.content}"}
+                for m in recent if m.message_id not in shown and m.content]
+    if len(content) == 1:
+        content[0]["text"] += "\n(none)"
+    for n in range(2):  # the system prompt has one of the 4 breakpoints
+        index = len(content) - 1 - n * LOOKBACK
+        if index < 1:
+            break
+        content[index]["cache_control"] = dict(EPHEMERAL)
+    text = ""
     if burst:  # at most the last 30: a longer burst's start matters little to whether to join in now
         said = "\n".join(f"{m.author_name}: {m.text}" for m in burst[-30:])
         more = f"({len(burst) - 30} earlier not shown)\n" if len(burst) > 30 else ""
@@ -223,4 +243,6 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
                 else f"Should {persona.name} reply to the latest message?")
     text += (f"Latest message, from {msg.author_name}: {msg.text}\n\n"
              f"{question} Answer yes or no.")
-    return Prompt(system=[{"type": "text", "text": system}], messages=[{"role": "user", "content": text}])
+    content.append({"type": "text", "text": text})
+    return Prompt(system=[{"type": "text", "text": system, "cache_control": EPHEMERAL}],
+                  messages=[{"role": "user", "content": content}])

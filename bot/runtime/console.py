@@ -251,6 +251,7 @@ async def _chat(settings: Settings, character: CharacterSource, user: str | None
     try:
         claude.start_checks()  # a local model server that is down is a warning with its URL
         engine = ReplyEngine(settings, store, claude, character)
+        claude.warn_refused_settings([engine.persona])
         memory = MemoryService(settings.memory, store, claude, engine)
         memory.attach()
         console = Console(settings, store, engine, user or login_name())

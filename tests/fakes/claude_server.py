@@ -16,6 +16,13 @@ What it speaks (checked against anthropic 2.12's parsers):
   type not one of the four, base64 that does not decode, over 5 MB of base64, bytes of another type than
   declared, a file cut short). Set ``validate = False`` to let anything through.
 
+* Each model family's rules (tests/fakes/claude_models.py): 400s for sampling parameters, thinking modes,
+  effort levels, prefill and forced tool choice a model refuses, with the real wording. A 5.x model thinks
+  by default: its answer starts with a ``thinking`` block (text omitted, as by default), in JSON and SSE,
+  and the thinking tokens count against ``max_tokens``; a request that leaves no room ends in thinking
+  alone (``stop_reason: max_tokens``, no text). Text past ``max_tokens`` is cut (``max_tokens`` too).
+  ``Reply(stop_reason="refusal")`` answers as the safety classifier does.
+
 Token counts and prompt caching follow tests/fakes/prompt_cache.py: Anthropic's documented rules (order
 tools, system, messages; at most 4 breakpoints, more is a 400; exact-prefix hits with the 20-block lookback;
 the model's minimum cacheable length; a 5-minute ttl) on a deterministic ``len(text) // 4 + 1`` tokens per
@@ -39,6 +46,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes import EVENT_WAIT
+from tests.fakes.claude_models import THINKING_TOKENS, effort_of, rules_for, thinks, token_factor, violation
 from tests.fakes.prompt_cache import LOOKBACK, PromptCache, blocks, estimate_tokens
 
 __all__ = ["CACHE_LOOKBACK", "ERROR_TYPES", "FakeClaude", "Recorded", "Reply", "Rule", "estimate_tokens"]
@@ -86,6 +94,7 @@ class Reply:
     stream_error: str | None = None
     stream_error_after: int = 1
     headers: dict[str, str] = field(default_factory=dict)
+    thinking_tokens: int | None = None  # None: the model's own (by effort) when it thinks, else none
 
 
 Responder = Callable[[dict[str, Any]], Reply | str | None | Awaitable[Reply | str | None]]
@@ -122,6 +131,7 @@ class Recorded:
     error_type: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
     finished_at: float | None = None
+    thinking_tokens: int = 0  # of the answer's output tokens, those spent thinking
 
     @property
     def json(self) -> dict[str, Any]:
@@ -485,7 +495,7 @@ class FakeClaude:
         split = self.cache.usage(body, remember=remember)
         return {
             "input_tokens": split.input_tokens,
-            "output_tokens": estimate_tokens(output_text),
+            "output_tokens": estimate_tokens(output_text, str(body.get("model"))),
             "cache_creation_input_tokens": split.cache_creation_input_tokens,
             "cache_read_input_tokens": split.cache_read_input_tokens,
             "cache_creation": {
@@ -523,6 +533,9 @@ class FakeClaude:
         bad_image = image_problem(body)
         if bad_image is not None:
             return Reply(status=400, error_message=bad_image)
+        refused = violation(body)
+        if refused is not None:
+            return Reply(status=400, error_message=refused)
         return None
 
     async def _count_tokens(self, request: web.Request) -> web.Response:
@@ -535,7 +548,7 @@ class FakeClaude:
         if invalid is not None:
             return self._error_response(invalid, record)
         assert body is not None
-        tokens = sum(estimate_tokens(b.text) for b in blocks(body))
+        tokens = sum(estimate_tokens(b.text, str(body.get("model"))) for b in blocks(body))
         record.finished_at = time.monotonic()
         return web.json_response({"input_tokens": tokens})
 
@@ -587,9 +600,15 @@ class FakeClaude:
         if reply.status == 200 and reply.stream_error and not stream:
             reply = Reply(status=_STATUS_FOR_TYPE.get(reply.stream_error, 500), error_type=reply.stream_error,
                           retry_after=reply.retry_after)
+        thinking = 0
+        if reply.status == 200:
+            reply, thinking = self._spend(body, reply)
         record.status, record.text = reply.status, reply.text if reply.status == 200 else ""
         if reply.status == 200:
             record.usage = self._usage(body, reply.text)
+            record.usage["output_tokens"] = ((estimate_tokens(reply.text, record.model) if reply.text else 0)
+                                             + thinking)
+            record.thinking_tokens = thinking
             if reply.usage:
                 record.usage.update(reply.usage)
         self._record(record)
@@ -597,14 +616,42 @@ class FakeClaude:
             await asyncio.sleep(reply.delay)
         if reply.status != 200:
             return self._error_response(reply, record)
+        content: list[dict[str, Any]] = []
+        if thinking:  # first, its text omitted (the default display); the signature is what comes back
+            content.append({"type": "thinking", "thinking": "", "signature": f"sig_fake_{thinking}"})
+        if reply.text or not thinking:
+            content.append({"type": "text", "text": reply.text})
         message = {"id": f"msg_fake_{next(self._ids):06d}", "type": "message", "role": "assistant",
-                   "model": body.get("model"), "content": [{"type": "text", "text": reply.text}],
+                   "model": body.get("model"), "content": content,
                    "stop_reason": reply.stop_reason, "stop_sequence": None, "usage": record.usage}
         if not stream:
             record.finished_at = time.monotonic()
             return web.json_response(message, headers={"request-id": f"req_fake_{message['id'][9:]}",
                                                        **reply.headers})
         return await self._stream(request, message, reply, record)
+
+    @staticmethod
+    def _spend(body: dict[str, Any], reply: Reply) -> tuple[Reply, int]:
+        """The answer within ``max_tokens``: thinking first (the model's, by effort, when it thinks), then
+        as much text as fits. Thinking that fills ``max_tokens`` leaves no text."""
+        rules = rules_for(str(body.get("model")))
+        if reply.thinking_tokens is not None:
+            thinking = reply.thinking_tokens
+        else:
+            thinking = THINKING_TOKENS[effort_of(body, rules)] if thinks(body, rules) else 0
+        if reply.stop_reason == "refusal":
+            return reply, 0
+        limit = int(body.get("max_tokens") or 0)
+        if thinking >= limit > 0:
+            return Reply(text="", stop_reason="max_tokens", headers=reply.headers,
+                         stream_delay=reply.stream_delay), limit
+        room = limit - thinking
+        model = str(body.get("model"))
+        if reply.text and estimate_tokens(reply.text, model) > room > 0:
+            cut = reply.text[:max(0, int((room - 1) * 4 / token_factor(model)))]
+            return Reply(text=cut, stop_reason="max_tokens", headers=reply.headers,
+                         stream_delay=reply.stream_delay, usage=reply.usage), thinking
+        return reply, thinking
 
     def _error_response(self, reply: Reply, record: Recorded) -> web.Response:
         error_type = reply.error_type or ERROR_TYPES.get(reply.status, "api_error")
@@ -642,8 +689,21 @@ class FakeClaude:
 
         event("message_start", {"type": "message_start", "message": {
             **message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}})
-        event("content_block_start", {"type": "content_block_start", "index": 0,
-                                      "content_block": {"type": "text", "text": ""}})
+        index = 0
+        if message["content"] and message["content"][0]["type"] == "thinking":
+            thinking = message["content"][0]
+            event("content_block_start", {"type": "content_block_start", "index": 0,
+                                          "content_block": {"type": "thinking", "thinking": "",
+                                                            "signature": ""}})
+            event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                          "delta": {"type": "signature_delta",
+                                                    "signature": thinking["signature"]}})
+            event("content_block_stop", {"type": "content_block_stop", "index": 0})
+            index = 1
+        has_text = any(b["type"] == "text" for b in message["content"])
+        if has_text:
+            event("content_block_start", {"type": "content_block_start", "index": index,
+                                          "content_block": {"type": "text", "text": ""}})
         if not self.zero_latency:
             event("ping", {"type": "ping"})
         for n, chunk in enumerate(chunks):
@@ -652,7 +712,7 @@ class FakeClaude:
             if pace:
                 await flush()
                 await asyncio.sleep(pace)
-            event("content_block_delta", {"type": "content_block_delta", "index": 0,
+            event("content_block_delta", {"type": "content_block_delta", "index": index,
                                           "delta": {"type": "text_delta", "text": chunk}})
         if reply.stream_error:
             error_type = reply.stream_error
@@ -660,7 +720,8 @@ class FakeClaude:
                 "type": error_type, "message": _DEFAULT_MESSAGES.get(error_type, f"fake {error_type}")}})
             record.status, record.error_type = _STATUS_FOR_TYPE.get(error_type, 500), error_type
         else:
-            event("content_block_stop", {"type": "content_block_stop", "index": 0})
+            if has_text:
+                event("content_block_stop", {"type": "content_block_stop", "index": index})
             event("message_delta", {"type": "message_delta",
                                     "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
                                     # the API repeats the input side here (cumulative counts)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 # Minimum cacheable prompt length per model family, from the documentation's table (checked November
 # 2026): the first prefix of the model name that matches wins.
 _MINIMUMS: tuple[tuple[str, int], ...] = (
+    ("claude-sonnet-5-5", 512), ("claude-opus-5-5", 512), ("claude-haiku-5-5", 512),
+    ("claude-sonnet-5", 1024), ("claude-opus-5", 1024),
     ("claude-opus-4-6", 4096), ("claude-opus-4-5", 4096), ("claude-haiku-4-5", 4096),
     ("claude-3-5-haiku", 2048), ("claude-3-haiku", 2048), ("claude-haiku-3", 2048),
 )
@@ -51,15 +54,24 @@ HAIKU_MINIMUM = 2048  # a Haiku the table does not name (test names such as "cla
 
 def minimum_tokens(model: str) -> int:
     """The minimum cacheable prompt length (tokens up to a breakpoint) for ``model``."""
+    from tests.fakes.claude_models import real_model
+
+    model = real_model(model)
     for prefix, tokens in _MINIMUMS:
         if model.startswith(prefix):
             return tokens
     return HAIKU_MINIMUM if "haiku" in model else SONNET_OPUS_MINIMUM
 
 
-def estimate_tokens(text: str) -> int:
-    """The fake's token estimate for one block or one reply: about four characters per token."""
-    return len(text) // 4 + 1
+def estimate_tokens(text: str, model: str | None = None) -> int:
+    """The fake's token estimate for one block or one reply: about four characters per token, and about
+    30 % more on the 5.x tokenizer (``model``: the request's; tests/fakes/claude_models.py)."""
+    base = len(text) // 4 + 1
+    if model is None:
+        return base
+    from tests.fakes.claude_models import token_factor
+
+    return math.ceil(base * token_factor(model))
 
 
 @dataclass(frozen=True)
@@ -147,8 +159,9 @@ class PromptCache:
         now = self.clock()
         totals: list[int] = []  # tokens up to and including block i
         running = 0
+        model = str(body.get("model"))
         for block in parts:
-            running += estimate_tokens(block.text)
+            running += estimate_tokens(block.text, model)
             totals.append(running)
         marks = [i for i, b in enumerate(parts) if b.breakpoint]
         if not marks:

@@ -44,6 +44,10 @@ LEGACY_KEYS = {
     "core_memory_pickle_dir": "core-memory versions are archived in the database",
     "save_interval_minutes": "every change is written to the database at once",
     "bot_usr_id": "the bot's id comes from Discord at login",
+    # Prices per family come from the model capability table (bot/core/models/capabilities.py), cache
+    # writes and reads included; model_capabilities overrides them.
+    **{f"cost_per_token_{tier}": "prices come from the model capability table (model_capabilities "
+       "overrides them)" for tier in ("haiku", "sonnet", "opus")},
 }
 
 # Keys the persona loaders (bot/core/persona/) read from character.env, besides SETTINGS; plus

@@ -30,6 +30,7 @@ from bot.core.config.service import (
 )
 from bot.core.localtime import load_zone, parse_quiet_hours
 from bot.core.models.base import BACKENDS, parse_model_costs
+from bot.core.models.capabilities import EFFORTS, parse_model_capabilities
 
 
 def _user_ids(value: str) -> str | None:
@@ -42,6 +43,14 @@ def _user_ids(value: str) -> str | None:
 def _model_costs(value: str) -> str | None:
     try:
         parse_model_costs(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _model_capabilities(value: str) -> str | None:
+    try:
+        parse_model_capabilities(value)
     except ValueError as exc:
         return str(exc)
     return None
@@ -60,7 +69,7 @@ class ReplySettings:
         3, "Consecutive replies to other bots allowed until a human speaks.", min=0)
     yes_no_vote_count: int = key(
         3, "Yes/no votes asked of the voting model for unaddressed channel messages.", above=0)
-    voting_model: str = key("claude-haiku-4-5", "Model that casts the yes/no reply votes.")
+    voting_model: str = key("claude-haiku-5-5", "Model that casts the yes/no reply votes.")
     reply_cooldown: float = key(10.0, "Seconds between replies to the same bot.", min=0)
     recent_channel_messages: int = key(
         15, "Recent channel messages (with author names) put in each prompt.", min=0)
@@ -77,17 +86,20 @@ class ModelSettings:
     """The Claude models, generation parameters and prices (bot/core/claude.py)."""
 
     TITLE: ClassVar[str] = "Models and generation"
-    default_model: str = key("claude-sonnet-4-6", "Model for replies to standard users.")
-    premium_model: str = key("claude-opus-4-5", "Model for replies to premium users.")
-    default_max_tokens: int = key(1250, "Max tokens of a reply.", min=1, max=64000)
+    default_model: str = key("claude-sonnet-5-5", "Model for replies to standard users.")
+    premium_model: str = key("claude-opus-5-5", "Model for replies to premium users.")
+    default_max_tokens: int = key(
+        1250, "Max tokens of what a reply says (room for the model's thinking is added on top).", min=1,
+        max=64000)
     default_temperature: float = key(
-        1.0, "Sampling temperature of replies; sent only when not 1.0 (newer models accept only 1.0).",
-        min=0.0, max=1.0)
+        1.0, "Sampling temperature of replies; sent only when not 1.0 and only to models that accept it "
+        "(Claude 5.x and Opus 4.7+ do not: start-up says so once).", min=0.0, max=1.0)
+    reply_effort: str = key(
+        "low", "Effort (how much the model thinks) of replies to standard users, on models with effort "
+        "levels: low, medium, high, xhigh or max.", choices=EFFORTS)
+    premium_reply_effort: str = key(
+        "medium", "Effort of replies to premium users (premium_model).", choices=EFFORTS)
     stream_replies: bool = key(True, "Stream replies from Claude (typing overlaps generation).")
-    cost_per_token_haiku: float = key(
-        0.000001, "USD per input token for Haiku models (output 5x, cache write 1.25x, cache read 0.1x).")
-    cost_per_token_sonnet: float = key(0.000003, "USD per input token for Sonnet models (same multipliers).")
-    cost_per_token_opus: float = key(0.000005, "USD per input token for Opus models (same multipliers).")
     # Model backends (bot/core/models/): one backend for all purposes, or one per model with a prefix.
     llm_backend: str = key(
         "anthropic", "Backend of every model: anthropic (Claude) or openai (an OpenAI-compatible server at "
@@ -100,7 +112,12 @@ class ModelSettings:
         "OpenAI's own.", restart=True)
     model_costs: str = key(
         "", "Comma-separated MODEL=USD per input token[/USD per output token]; an unlisted model costs 0 on "
-        "the openai backend (a local model) and its family's price on anthropic.", check=_model_costs,
+        "the openai backend (a local model) and its capability-table price on anthropic.", check=_model_costs,
+        restart=True)
+    model_capabilities: str = key(
+        "", "Comma-separated overrides of the model capability table: MODEL=FAMILY (the model follows that "
+        "family's rules and prices, e.g. my-proxy=sonnet-5.5) or MODEL[FIELD]=VALUE (e.g. "
+        "claude-haiku-5-5[input]=0.1; prices in USD per million tokens).", check=_model_capabilities,
         restart=True)
 
 

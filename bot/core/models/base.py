@@ -24,6 +24,7 @@ class CallUsage:
     cache_creation_tokens: int = 0
     cache_read_tokens: int = 0
     cost: float = 0.0
+    cache_creation_1h_tokens: int = 0  # of cache_creation_tokens, those written with the one-hour ttl
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,10 @@ class Backend(Protocol):
     name: str  # "anthropic" or "openai"
     label: str  # how log lines name it ("Claude", ...)
     base_url: str
+
+    def shape(self, request: Request, *, background: bool, effort: str | None) -> Request:
+        """The request as its model accepts it (background: the least thinking the model allows)."""
+        ...
 
     async def create(self, request: Request) -> Completion: ...
 

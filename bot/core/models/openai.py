@@ -42,6 +42,9 @@ class OpenAIBackend:
         )
         self.base_url = str(self.sdk.base_url).rstrip("/")
 
+    def shape(self, request: Request, *, background: bool, effort: str | None) -> Request:
+        return request  # an OpenAI-compatible server takes the request as it is
+
     async def create(self, request: Request) -> Completion:
         body = chat_request(request)
         response = await self.sdk.chat.completions.create(**_sdk_args(body))
