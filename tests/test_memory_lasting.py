@@ -199,6 +199,7 @@ async def test_migration_0012_carries_existing_facts_and_people_over(db_url: str
     from sqlalchemy import text
 
     from database.engine import MIGRATIONS, make_engine
+    from tests.dbtools import reset_schema
 
     def to(revision: str) -> Callable[[object], None]:
         def run(connection: object) -> None:
@@ -210,6 +211,7 @@ async def test_migration_0012_carries_existing_facts_and_people_over(db_url: str
 
     seen = datetime(2026, 5, 1, 8, tzinfo=UTC)
     first = datetime(2026, 1, 2, 3, tzinfo=UTC)
+    await reset_schema(db_url)  # the fixture's database is already at head: start before 0012
     engine = make_engine(db_url)
     async with engine.begin() as conn:
         await conn.run_sync(to("0011_reply_owed"))

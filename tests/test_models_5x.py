@@ -51,7 +51,7 @@ async def test_replies_votes_and_long_answers_on_the_lineup(make_harness: Any,
     reply = h.claude.last_request(LINEUP["reply"])
     if "5-5" in LINEUP["reply"]:
         assert "temperature" not in reply.body and reply.body["output_config"] == {"effort": "low"}
-        assert reply.body["max_tokens"] > h.bot.settings.default_max_tokens  # room for thinking
+        assert reply.body["max_tokens"] > h.bot.settings.models.default_max_tokens  # room for thinking
         assert reply.thinking_tokens > 0  # it thought, and the answer still came whole
     else:
         assert reply.body["temperature"] == 0.8 and "output_config" not in reply.body
