@@ -120,7 +120,8 @@ class Profiler:
 
     def report(self, threads: dict[str, float], top: int = 25) -> None:
         if self.spy is not None:
-            head = f"py-spy, {self.file.name}\n" + summarize_collapsed(self.file.read_text(errors="replace"), top)
+            collapsed = self.file.read_text(errors="replace")  # native frames may not be UTF-8
+            head = f"py-spy, {self.file.name}\n" + summarize_collapsed(collapsed, top)
         else:
             import io
             import pstats
