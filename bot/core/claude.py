@@ -32,6 +32,7 @@ from bot.core.models.base import (
     parse_model_costs,
     route,
 )
+from database.models import utcnow
 from database.store import Store
 
 __all__ = ["CallUsage", "ClaudeClient", "ClaudeUnavailable", "Completion", "ModelClient", "Prompt",
@@ -213,17 +214,25 @@ class ClaudeClient:
     async def vote(self, prompt: Prompt, *, count: int, user_id: int | None) -> list[bool | None]:
         """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed."""
 
+        # One request for every vote (the SDK copies what it sends), and the round's usage rows in one
+        # write at its end instead of one write per vote.
+        request = {"model": self.settings.voting_model, "max_tokens": 5, "system": prompt.system,
+                   "messages": prompt.messages}
+        calls: list[dict[str, Any]] = []
+
         async def one() -> bool | None:
             try:
                 completion = await self._call(
-                    {"model": self.settings.voting_model, "max_tokens": 5,
-                     "system": prompt.system, "messages": prompt.messages},
-                    purpose="vote", user_id=user_id, timeout=self.settings.should_reply_timeout, stream=False)
+                    request, purpose="vote", user_id=user_id, timeout=self.settings.should_reply_timeout,
+                    stream=False, calls=calls)
             except ClaudeUnavailable:
                 return None
             return parse_yes_no(completion.text)
 
-        return list(await asyncio.gather(*(one() for _ in range(count))))
+        try:
+            return list(await asyncio.gather(*(one() for _ in range(count))))
+        finally:
+            await self._store_usage(calls)
 
     @property
     def background_model(self) -> str:
@@ -253,7 +262,10 @@ class ClaudeClient:
     # -- the call loop
 
     async def _call(self, kwargs: dict[str, Any], *, purpose: str, user_id: int | None, timeout: float,
-                    stream: bool, on_text: Callable[[str], None] | None = None) -> Completion:
+                    stream: bool, on_text: Callable[[str], None] | None = None,
+                    calls: list[dict[str, Any]] | None = None) -> Completion:
+        """One model call, retried through transient failures; its usage recorded (a successful call's
+        appended to ``calls`` instead, when given, for the caller to store with others)."""
         for guard in self.spend_guards:
             refused = await guard(purpose)
             if refused is not None:
@@ -295,7 +307,8 @@ class ClaudeClient:
         priced = CallUsage(usage.input_tokens, usage.output_tokens, usage.cache_creation_tokens,
                            usage.cache_read_tokens, self._cost(name, model, completion))
         completion = Completion(completion.text, completion.model, priced, completion.stop_reason)
-        await self._record(completion, purpose=purpose, user_id=user_id, latency_ms=latency, ok=True)
+        await self._record(completion, purpose=purpose, user_id=user_id, latency_ms=latency, ok=True,
+                           calls=calls)
         return completion
 
     def _cost(self, backend: str, model: str, completion: Completion) -> float:
@@ -309,17 +322,16 @@ class ClaudeClient:
                              + u.cache_read_tokens * CACHE_READ_MULTIPLIER) + per_output * u.output_tokens)
 
     async def _record(self, completion: Completion, *, purpose: str, user_id: int | None, latency_ms: float,
-                      ok: bool, error: str = "") -> None:
+                      ok: bool, error: str = "", calls: list[dict[str, Any]] | None = None) -> None:
         u = completion.usage
-        if self.store is not None:
-            try:
-                await self.store.usage.record(
-                    user_id=user_id, purpose=purpose, model=completion.model, input_tokens=u.input_tokens,
+        call = dict(user_id=user_id, purpose=purpose, model=completion.model, input_tokens=u.input_tokens,
                     output_tokens=u.output_tokens, cache_creation_tokens=u.cache_creation_tokens,
                     cache_read_tokens=u.cache_read_tokens, cost=u.cost, latency_ms=latency_ms, ok=ok,
-                    error=error, guild_id=SPEND_GUILD.get())
-            except Exception:  # usage accounting must never break a reply
-                log.exception("could not record API usage")
+                    error=error, guild_id=SPEND_GUILD.get(), created_at=utcnow())
+        if calls is not None:
+            calls.append(call)
+        else:
+            await self._store_usage([call])
         if u.cost:
             for observer in self.on_spend:
                 observer(SPEND_GUILD.get(), u.cost)
@@ -329,6 +341,13 @@ class ClaudeClient:
                 "input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
                 "cache_creation_tokens": u.cache_creation_tokens, "cache_read_tokens": u.cache_read_tokens,
                 "cost": round(u.cost, 8), "latency_ms": round(latency_ms, 1)}))
+
+    async def _store_usage(self, calls: list[dict[str, Any]]) -> None:
+        if self.store is not None and calls:
+            try:
+                await self.store.usage.record_all(calls)
+            except Exception:  # usage accounting must never break a reply
+                log.exception("could not record API usage")
 
     async def _failed(self, backend: Backend, kwargs: dict[str, Any], purpose: str, user_id: int | None,
                       started: float, error: str) -> None:
