@@ -71,7 +71,9 @@ class CharacterSource:
 
     def _remember(self, stamp: tuple[tuple[str, int], ...]) -> None:
         self._stamp = stamp
-        folders = [str(self.folder), *(str(self.folder / sub) for sub in WATCHED_SUBFOLDERS)]
+        # A sub-folder created later changes the folder's own time: only the ones there now are stat-ed.
+        folders = [str(self.folder), *(str(self.folder / sub) for sub in WATCHED_SUBFOLDERS
+                                       if (self.folder / sub).is_dir())]
         # Files outside the folder are watched whether they exist or not (one may be created later).
         outside = [str(path) for path in (self.config_file, *self._elsewhere) if path is not None]
         inside = [str(self.folder / name) for name, _ in stamp if name not in outside]
@@ -102,8 +104,9 @@ class CharacterSource:
         if quick == self._quick:
             return self._persona
         stamp = self._current_stamp()
-        self._quick = quick  # (refreshed by _remember() on a reload)
-        if stamp != self._stamp:
+        if stamp == self._stamp:
+            self._remember(stamp)  # e.g. a new, still empty frameworks/: watched from now on
+        else:
             try:
                 self.load()
                 log.info("character files changed: reloaded %s", self._persona.name)
