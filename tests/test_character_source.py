@@ -3,6 +3,7 @@ and a call when nothing changed lists no folder (a few stats of what it already 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -104,3 +105,26 @@ def test_a_broken_edit_keeps_the_last_good_persona_and_is_not_reloaded_each_call
     listings.clear()
     assert source.current().name == "Finn"
     assert listings == []  # and not again until the files change
+
+
+async def test_in_the_event_loop_one_check_serves_one_turn_and_the_next_turn_sees_an_edit(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = CharacterSource(folder, None, environ={})
+    source.current()
+    stats: list[str] = []
+    real = os.stat
+
+    def counting(path: str, *args: object, **kwargs: object) -> os.stat_result:
+        stats.append(str(path))
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(character_module.os, "stat", counting)
+    await asyncio.sleep(0)  # a fresh turn of the loop
+    for _ in range(5):
+        source.current()
+    first = len(stats)
+    assert first > 0 and first == len(set(stats))  # one check in this turn: each known path stat-ed once
+    rename(folder, "Fin the Third")
+    touch_later(folder / "character.env")
+    await asyncio.sleep(0)  # the next turn (as a message received after the edit would be)
+    assert source.current().name == "Fin the Third"

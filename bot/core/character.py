@@ -10,6 +10,7 @@ changed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Mapping
@@ -27,6 +28,13 @@ log = logging.getLogger(__name__)
 WATCHED_SUBFOLDERS = ("frameworks",)
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class CharacterSource:
     def __init__(
         self, folder: Path, config_file: Path | None, environ: Mapping[str, str] | None = None
@@ -38,6 +46,10 @@ class CharacterSource:
         self._stamp: tuple[tuple[str, int], ...] = ()
         self._quick: tuple[int, ...] = ()  # the times of _watched(), as last seen
         self._watched: tuple[str, ...] = ()  # the folder, frameworks/ and every file of the stamp
+        # Checked in this turn of the event loop: the other calls of the same turn (a message's decide step
+        # asks for the persona several times) skip the stats. Expired at the start of the next turn, before
+        # the loop handles any new event, so a message received after an edit still sees it.
+        self._checked: asyncio.AbstractEventLoop | None = None  # the loop whose turn it is, while checked
         self._elsewhere: tuple[Path, ...] = ()  # files the persona reads from outside the folder's top level
         self._persona: Persona | None = None
         self._reported: tuple[str, ...] = ()  # the unused fields last logged, so each set is logged once
@@ -80,6 +92,16 @@ class CharacterSource:
         self._watched = (*folders, *inside, *outside)
         self._quick = self._quick_stamp()
 
+    def _hold_for_this_turn(self) -> None:
+        loop = _running_loop()
+        if loop is None:
+            return  # called outside an event loop: every call checks
+        self._checked = loop
+        loop.call_soon(self._expire)
+
+    def _expire(self) -> None:
+        self._checked = None
+
     def load(self, *, report: bool = True) -> Persona:
         """Load (or reload) now; raises ConfigError for a broken folder. With ``report``, the fields the
         files carry that Kindred has no counterpart for are logged in one line (once per change)."""
@@ -100,6 +122,9 @@ class CharacterSource:
         """The persona as the files say now; a broken edit keeps the last good persona (and is logged)."""
         if self._persona is None:
             return self.load()
+        if self._checked is not None and self._checked is _running_loop():
+            return self._persona
+        self._hold_for_this_turn()
         quick = self._quick_stamp()
         if quick == self._quick:
             return self._persona
