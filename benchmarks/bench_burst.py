@@ -10,7 +10,13 @@ character. The fake Claude answers every vote "no" at once. Reported:
 - for each @mention inside the burst: from the fake Discord sending it to its Claude request arriving at the
   fake Claude (target <= 20 ms).
 
+And a question to a quiet room (leading edge): one unaddressed question in a channel quiet for longer than
+the vote window, the fake Claude voting yes after ``--vote-latency`` seconds: from the fake Discord sending it
+to its first vote request, and to its reply request (target: the reply request within one vote round trip
+of the first vote, plus a few milliseconds; before the leading edge it waited the whole window).
+
 Run: python -m benchmarks.bench_burst [--quick] [--messages 500] [--people 20] [--database-url URL]
+     [--vote-latency 0.1] [--quiet-rounds 5]
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from bot.core.pipeline import Decision, Incoming
 from database.models import LoggedMessage
 from tests.dbtools import reset_schema
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, GUILD_ID, Harness
+from tests.harness import CHANNEL_ID, GUILD_ID, USER_ID, Harness
 
 VOTER = "claude-test-voter"
 FIRST_PERSON = 700_000_000_000_000_001
@@ -129,6 +135,49 @@ async def burst(messages: int, people: int, mention_every: int, database_url: st
         fakes.stop()
 
 
+async def quiet_room(database_url: str | None, window: float, vote_latency: float,
+                     rounds: int) -> list[tuple[float, float]]:
+    """(first vote request, reply request) after each question to a quiet room, seconds from its send."""
+    folder = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
+    url = database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+    if database_url:
+        await reset_schema(url)
+    fakes = FakesThread()
+    h = Harness(db_url=url, tmp_path=folder, config={"max_typing_time": "0", "stream_replies": "false",
+                                                      "vote_window_seconds": str(window),
+                                                      "yes_no_vote_count": "3"},
+                bot_options={"freeze_after_setup": True})
+    h.claude = FakeClaude()
+    h.claude.script("yes", model=VOTER, times=None, delay=vote_latency)
+    await fakes.call(h.discord.start())
+    await fakes.call(h.claude.start())
+    h._build_world()
+    await h.start_bot()
+    assert h.bot is not None
+    out: list[tuple[float, float]] = []
+    try:
+        for k in range(rounds):
+            question = f"does anyone know when the ferry leaves on sundays? ({k})"
+            sent_at = time.monotonic()
+            await fakes.call(h.discord.user_message(CHANNEL_ID, USER_ID, question))
+            reply: list[Any] = []
+            while not reply:  # a benchmark may poll: its reply request at the fake Claude
+                await asyncio.sleep(0.002)
+                reply = [r for r in list(h.claude.requests)
+                         if r.model != VOTER and question in _latest_user_text(r)]
+            first_vote = min(r.received_at for r in h.claude.requests_for(VOTER) if question in r.all_text())
+            out.append((first_vote - sent_at, reply[0].received_at - sent_at))
+            await h.discord.wait_for_messages(CHANNEL_ID, k + 1, timeout=30)
+            await asyncio.sleep(window + 0.5)  # the window its round opened closes empty: quiet again
+            assert h.bot.engine.burst.quiet(CHANNEL_ID)
+    finally:
+        await h.stop_bot()
+        await fakes.call(h.claude.close())
+        await fakes.call(h.discord.close())
+        fakes.stop()
+    return out
+
+
 def _latest_user_text(request: Any) -> str:
     """The text of the request's last user turn (where the message being answered is)."""
     messages = request.body.get("messages") or []
@@ -157,6 +206,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="bursts run (figures over all of them)")
     parser.add_argument("--rate", type=float, default=100.0,
                         help="messages per second into the channel (0: as fast as the gateway takes them)")
+    parser.add_argument("--vote-latency", type=float, default=0.1,
+                        help="seconds the fake Claude takes to answer a vote, in the quiet-room run")
+    parser.add_argument("--quiet-rounds", type=int, default=5, help="questions to a quiet room")
     parser.add_argument("--database-url", default=None,
                         help="a SCRATCH database (Kindred tables dropped); default: a fresh SQLite file")
     args = parser.parse_args()
@@ -177,6 +229,14 @@ def main() -> None:
           f"its Claude request at the fake Claude: {summary_ms(latencies)}, "
           f"p90 {percentile([x * 1000 for x in latencies], 90):.1f} ms, max {max(latencies) * 1000:.1f} ms "
           f"(target <= 20 ms); host load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    quiet = asyncio.run(quiet_room(args.database_url, args.window, args.vote_latency,
+                                   2 if args.quick else args.quiet_rounds))
+    firsts, replies = [q[0] * 1000 for q in quiet], [q[1] * 1000 for q in quiet]
+    print(f"quiet room ({backend}, vote_window_seconds {args.window:g}, votes answered after "
+          f"{args.vote_latency * 1000:.0f} ms): a question -> its first vote request p50 "
+          f"{percentile(firsts, 50):.1f} ms, -> its reply request p50 {percentile(replies, 50):.1f} ms, max "
+          f"{max(replies):.1f} ms (n={len(quiet)}; target: first vote + one vote round trip + a few ms); "
+          f"host load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -9,12 +9,23 @@ ordinary channel chatter. Reported:
 * dropped: messages sent but missing from the database at the end;
 * overhead p50 / p99: from the fake gateway sending an @mention to its reply request at the fake Claude
   (unaddressed chatter waits for its channel's vote window by design: its judging delay is shown apart);
-* vote calls per message; RSS of each bot process (now / peak); database growth per 100k messages.
+* vote calls per message; RSS of each bot process (now / peak); database growth per 100k messages;
+* the bot process's own CPU per message (from /proc/<pid>/stat: the fakes sharing the machine do not count):
+  CPU seconds from the first message sent to the last vote or reply it caused, less what the idle process
+  spends in as long (heartbeats, timers, measured before the first message), over the messages of the phase.
+  ``--split`` adds an unaddressed-only and an addressed-only phase after the mix, each ``--seconds`` long, so
+  the two kinds of message get a figure each (issue 30: <= 0.3 ms and <= 2 ms).
+
+``--profile FILE`` profiles the bot process over the measured phases: py-spy (when installed: its own
+process, sampling; FILE gets the collapsed stacks) else cProfile inside the bot (through
+benchmarks/profiled_bot.py, FILE gets pstats); either way FILE.txt gets the top functions by own and total
+samples, and the CPU of each of the bot's threads (native ones included) over the phases.
 
 Target on this 2-core machine (issue 14): 500 messages/s sustained, p99 overhead under 50 ms, none dropped.
 
 Run: python -m benchmarks.bench_load [--quick] [--rate 500] [--seconds 20] [--guilds 40]
      [--addressed 0.05] [--processes 1|2] [--database-url URL]   (a SCRATCH database: it is emptied)
+     [--split] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from sqlalchemy import func, select, text
 
 from benchmarks.bench_pipeline import FakesThread
 from benchmarks.common import percentile
+from benchmarks.profiling import Profiler, cpu_seconds, profiled_command, thread_cpu
 from bot.core.config import PROJECT_ROOT
 from database.models import LoggedMessage
 from database.store import Store
@@ -44,6 +56,7 @@ from tests.harness import TEST_CONFIG
 FINN = PROJECT_ROOT / "characters" / "finn"
 BOT_ID = 800_000_000_000_000_001
 USERS = 20
+VOTE_WINDOW = 2.0  # the shipped vote_window_seconds
 TAG = re.compile(r"\bm(\d{7})\b")
 
 
@@ -102,15 +115,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
            "DATABASE_URL": url, "LOG_LEVEL": "WARNING", "SHARD_COUNT": str(shards),
            "max_typing_time": "0", "stream_replies": "false",
            # The shipped judgement of busy channels (the tests' config judges each message on its own).
-           "vote_window_seconds": "2"}
+           "vote_window_seconds": str(VOTE_WINDOW)}
     procs = []
     per = shards // args.processes
     for p in range(args.processes):
         ids = f"{p * per}-{p * per + per - 1}"
         out = (folder / f"bot{p}.log").open("wb")
+        command = [sys.executable, "main.py", "--character", str(FINN), "--shard-ids", ids]
+        if p == 0:
+            command = profiled_command(args.profile, command)
         procs.append(await asyncio.create_subprocess_exec(
-            sys.executable, "main.py", "--character", str(FINN), "--shard-ids", ids, cwd=str(PROJECT_ROOT),
-            env=env, stdout=out, stderr=asyncio.subprocess.STDOUT))
+            *command, cwd=str(PROJECT_ROOT), env=env, stdout=out, stderr=asyncio.subprocess.STDOUT))
         out.close()
     deadline = time.monotonic() + 120
     while sum(1 for s in discord.sessions if s.identified) < shards:
@@ -119,60 +134,109 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(0.2)
     await asyncio.sleep(2.0)  # READY handled, guilds cached
 
+    pids = [p.pid for p in procs]
+    idle = 3.0  # the idle process's own CPU per second: heartbeats, timers, background loops
+    idle_before = sum(cpu_seconds(pid) for pid in pids)
+    await asyncio.sleep(idle)
+    idle_rate = (sum(cpu_seconds(pid) for pid in pids) - idle_before) / idle
+
     sent_at: dict[int, float] = {}
-    total = int(args.rate * args.seconds)
-    every = max(1, round(1 / args.addressed)) if args.addressed > 0 else 0
+    next_tag = 1_000_000
+    profiler = Profiler(args.profile, procs[0].pid) if args.profile else None
+    threads_before = thread_cpu(procs[0].pid)
+    if profiler is not None:
+        await profiler.start()
 
-    async def send_all() -> None:
-        start = time.monotonic()
-        for n in range(total):
-            due = start + n / args.rate
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            channel = channels[n % len(channels)]
-            author = 910_000_000_000_000_000 + n % USERS
-            tag = 1_000_000 + n
-            if every and n % every == 0:
-                content, mentions = f"<@{BOT_ID}> m{tag} what do you think of the tide?", [BOT_ID]
-            else:
-                content, mentions = f"m{tag} the harbour was busy this morning", None
-            sent_at[tag] = time.monotonic()
-            await discord.user_message(channel, author, content, mentions=mentions)
+    async def phase(name: str, addressed_share: float) -> dict[str, Any]:
+        """Send ``rate`` x ``seconds`` messages (``addressed_share`` of them @mentions), wait until all are
+        logged and every vote and reply they caused has gone out; the rates, latencies and CPU of that."""
+        nonlocal next_tag
+        total = int(args.rate * args.seconds)
+        every = max(1, round(1 / addressed_share)) if addressed_share > 0 else 0
+        first_tag = next_tag
+        next_tag += total
+        logged_before = await logged(store)
+        addressed = {first_tag + n for n in range(total) if every and n % every == 0}
 
-    first = time.monotonic()
-    await fakes.call(send_all())
-    sending = time.monotonic() - first
-    # Drain: wait until every message is logged (or nothing moves for 15 s).
-    last, still = -1, time.monotonic()
-    while True:
-        count = await logged(store)
-        if count >= total:
-            break
-        if count != last:
-            last, still = count, time.monotonic()
-        elif time.monotonic() - still > 15:
-            break
-        await asyncio.sleep(0.05)
-    done = time.monotonic()
-    count = await logged(store)
-    await asyncio.sleep(2.0)  # let votes and replies in flight reach the fake Claude
+        async def send_all() -> None:
+            start = time.monotonic()
+            for n in range(total):
+                due = start + n / args.rate
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                channel = channels[n % len(channels)]
+                author = 910_000_000_000_000_000 + n % USERS
+                tag = first_tag + n
+                if tag in addressed:
+                    content, mentions = f"<@{BOT_ID}> m{tag} what do you think of the tide?", [BOT_ID]
+                else:
+                    content, mentions = f"m{tag} the harbour was busy this morning", None
+                sent_at[tag] = time.monotonic()
+                await discord.user_message(channel, author, content, mentions=mentions)
 
-    first_request: dict[int, float] = {}
-    addressed = {1_000_000 + n for n in range(total) if every and n % every == 0}
-    votes = 0
-    for r in list(claude.requests):
-        body = str(r.body.get("messages", ""))
-        for m in TAG.finditer(body):
-            tag = int(m.group(1))
-            if tag in sent_at and r.received_at >= sent_at[tag]:
-                first_request[tag] = min(first_request.get(tag, r.received_at), r.received_at)
-        if r.model == TEST_CONFIG["voting_model"]:
-            votes += 1
-    # Overhead: an @mention to its reply request. Unaddressed messages wait for their channel's vote window
-    # by design (vote_window_seconds), so their first request says how long judging took, not overhead.
-    overhead_ms = [(first_request[t] - sent_at[t]) * 1000 for t in first_request if t in addressed]
-    judged_ms = [(first_request[t] - sent_at[t]) * 1000 for t in first_request if t not in addressed]
+        requests_before = len(claude.requests)
+        cpu_before = sum(cpu_seconds(pid) for pid in pids)
+        first = time.monotonic()
+        await fakes.call(send_all())
+        sending = time.monotonic() - first
+        # Drain: wait until every message is logged (or nothing moves for 15 s).
+        last, still = -1, time.monotonic()
+        while True:
+            count = await logged(store) - logged_before
+            if count >= total:
+                break
+            if count != last:
+                last, still = count, time.monotonic()
+            elif time.monotonic() - still > 15:
+                break
+            await asyncio.sleep(0.05)
+        done = time.monotonic()
+        count = await logged(store) - logged_before
+        # Settle: the last vote window closes, its votes and the last replies go out (and are posted).
+        await asyncio.sleep(VOTE_WINDOW)
+        seen, still = (-1, -1), time.monotonic()
+        while time.monotonic() - still < 1.0:
+            now = (len(claude.requests), len(discord.messages))  # len(): safe across the threads
+            if now != seen:
+                seen, still = now, time.monotonic()
+            await asyncio.sleep(0.05)
+        settled = time.monotonic() - 1.0  # nothing moved in the last second
+        cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before - idle_rate * (settled - first)
+
+        first_request: dict[int, float] = {}
+        votes = 0
+        for r in list(claude.requests)[requests_before:]:
+            body = str(r.body.get("messages", ""))
+            for m in TAG.finditer(body):
+                tag = int(m.group(1))
+                if first_tag <= tag < first_tag + total and r.received_at >= sent_at[tag]:
+                    first_request[tag] = min(first_request.get(tag, r.received_at), r.received_at)
+            if r.model == TEST_CONFIG["voting_model"]:
+                votes += 1
+        # Overhead: an @mention to its reply request. Unaddressed messages wait for their channel's vote
+        # window by design (vote_window_seconds), so their first request says how long judging took.
+        overhead_ms = [(first_request[t] - sent_at[t]) * 1000 for t in first_request if t in addressed]
+        judged_ms = [(first_request[t] - sent_at[t]) * 1000 for t in first_request if t not in addressed]
+        return {
+            "phase": name, "sent": total, "addressed": len(addressed), "send_seconds": sending,
+            "sustained": count / (done - first), "dropped": total - count,
+            "p50": percentile(overhead_ms, 50), "p99": percentile(overhead_ms, 99),
+            "measured": len(overhead_ms),
+            "votes_per_message": votes / total if total else 0.0,
+            "judged_p50": percentile(judged_ms, 50), "judged_n": len(judged_ms),
+            "cpu_ms_per_message": cpu * 1000 / total if total else 0.0,
+            "cpu_share": cpu / (settled - first),
+        }
+
+    phases = [await phase("mix", args.addressed)]
+    if args.split:
+        phases.append(await phase("unaddressed", 0.0))
+        phases.append(await phase("addressed", 1.0))
+    if profiler is not None:
+        await profiler.stop()
+        threads = thread_cpu(procs[0].pid)
+        profiler.report({t: cpu - threads_before.get(t, 0.0) for t, cpu in threads.items()})
     rss = [rss_kb(p.pid) for p in procs if p.returncode is None]
     for p in procs:
         if p.returncode is None:
@@ -191,12 +255,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     fakes.stop()
     return {
         "database": "PostgreSQL" if "postgres" in url else "SQLite", "processes": args.processes,
-        "sent": total, "send_seconds": sending, "sustained": count / (done - first), "dropped": total - count,
-        "p50": percentile(overhead_ms, 50), "p99": percentile(overhead_ms, 99), "measured": len(overhead_ms),
-        "votes_per_message": votes / total if total else 0.0,
-        "judged_p50": percentile(judged_ms, 50), "judged_n": len(judged_ms),
+        "phases": phases, "idle_cpu_share": idle_rate,
         "rss_mb": [round(now / 1024) for now, _ in rss], "peak_mb": [round(peak / 1024) for _, peak in rss],
-        "growth_mb_per_100k": (size_after - size_before) / 1e6 * 100_000 / max(count, 1),
+        "growth_mb_per_100k": (size_after - size_before) / 1e6 * 100_000 / max(phases[0]["sent"], 1),
     }
 
 
@@ -208,6 +269,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long to send (default 20)")
     parser.add_argument("--guilds", type=int, default=40)
     parser.add_argument("--addressed", type=float, default=0.05, help="share of messages that @mention it")
+    parser.add_argument("--split", action="store_true",
+                        help="after the mix, an unaddressed-only and an addressed-only phase (CPU of each)")
+    parser.add_argument("--profile", default=None, metavar="FILE",
+                        help="profile the (first) bot process over the phases: py-spy if installed, else "
+                        "cProfile; the top functions in FILE.txt")
     parser.add_argument("--processes", type=int, choices=[1, 2], default=1)
     parser.add_argument("--database-url", default=None,
                         help="a SCRATCH database (its Kindred tables are dropped); default: a fresh "
@@ -216,13 +282,17 @@ def main() -> None:
     if args.quick:
         args.rate, args.seconds = 100.0, 5.0
     r = asyncio.run(run(args))
-    print(f"load ({r['database']}, {r['processes']} process{'es' if r['processes'] > 1 else ''}): "
-          f"{r['sent']} messages at {args.rate:g}/s over {r['send_seconds']:.1f} s; sustained "
-          f"{r['sustained']:.0f} messages/s logged, {r['dropped']} dropped; overhead p50 {r['p50']:.1f} ms, "
-          f"p99 {r['p99']:.1f} ms (n={r['measured']} @mentions); {r['votes_per_message']:.2f} vote calls per "
-          f"message (unaddressed ones judged after p50 {r['judged_p50']:.0f} ms, n={r['judged_n']}); "
-          f"RSS {r['rss_mb']} MB (peak {r['peak_mb']}); database growth "
-          f"{r['growth_mb_per_100k']:.0f} MB per 100k messages")
+    for ph in r["phases"]:
+        print(f"load ({r['database']}, {r['processes']} process{'es' if r['processes'] > 1 else ''}, "
+              f"{ph['phase']}): {ph['sent']} messages ({ph['addressed']} @mentions) at {args.rate:g}/s over "
+              f"{ph['send_seconds']:.1f} s; sustained {ph['sustained']:.0f} messages/s logged, "
+              f"{ph['dropped']} dropped; overhead p50 {ph['p50']:.1f} ms, p99 {ph['p99']:.1f} ms "
+              f"(n={ph['measured']} @mentions); {ph['votes_per_message']:.2f} vote calls per message "
+              f"(unaddressed ones judged after p50 {ph['judged_p50']:.0f} ms, n={ph['judged_n']}); bot CPU "
+              f"{ph['cpu_ms_per_message']:.2f} ms per message ({ph['cpu_share'] * 100:.0f}% of a core)")
+    print(f"idle bot process: {r['idle_cpu_share'] * 100:.1f}% of a core; RSS {r['rss_mb']} MB (peak "
+          f"{r['peak_mb']}); database growth {r['growth_mb_per_100k']:.0f} MB per 100k messages; host load "
+          f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

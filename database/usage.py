@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -32,12 +33,25 @@ class UsageLog:
                      latency_ms: float, ok: bool, error: str = "", guild_id: int | None = None) -> None:
         """One model call (after every reply, vote and summary: a prepared statement); ``guild_id``: the
         server whose message it was made for (the per-server spend cap reads it)."""
-        row = {"user_id": user_id, "guild_id": guild_id, "purpose": purpose, "model": model,
-               "input_tokens": input_tokens,
-               "output_tokens": output_tokens, "cache_creation_tokens": cache_creation_tokens,
-               "cache_read_tokens": cache_read_tokens, "cost": cost, "latency_ms": latency_ms, "ok": ok,
-               "error": error[:300], "created_at": utcnow()}
-        await self.db.write(lambda conn: self._q["api_call_insert"].execute_many(conn, [row]))
+        await self.record_all([dict(
+            user_id=user_id, purpose=purpose, model=model, input_tokens=input_tokens,
+            output_tokens=output_tokens, cache_creation_tokens=cache_creation_tokens,
+            cache_read_tokens=cache_read_tokens, cost=cost, latency_ms=latency_ms, ok=ok, error=error,
+            guild_id=guild_id)])
+
+    async def record_all(self, calls: Sequence[Mapping[str, Any]]) -> None:
+        """Several model calls in one write (a vote round's): each mapping holds record()'s arguments, and
+        may hold ``created_at`` (when the call ended; else now)."""
+        if not calls:
+            return
+        now = utcnow()
+        rows = [{"user_id": c["user_id"], "guild_id": c.get("guild_id"), "purpose": c["purpose"],
+                 "model": c["model"], "input_tokens": c["input_tokens"], "output_tokens": c["output_tokens"],
+                 "cache_creation_tokens": c["cache_creation_tokens"],
+                 "cache_read_tokens": c["cache_read_tokens"], "cost": c["cost"],
+                 "latency_ms": c["latency_ms"], "ok": c["ok"], "error": str(c.get("error", ""))[:300],
+                 "created_at": c.get("created_at") or now} for c in calls]
+        await self.db.write(lambda conn: self._q["api_call_insert"].execute_many(conn, rows))
 
     async def totals(self, user_id: int | None = None, *, purpose: str | None = None) -> Usage:
         """Everyone's (or one person's) calls, of every purpose (or one)."""

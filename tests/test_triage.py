@@ -8,6 +8,7 @@ them at the end."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -93,7 +94,9 @@ async def test_other_bot_prefixes_are_configurable(make_harness: MakeHarness) ->
 
 async def test_a_question_to_the_room_in_a_quiet_channel_gets_its_vote_and_answer(
         make_harness: MakeHarness) -> None:
-    h = await make_harness(vote_window_seconds="0.2", verbose_logging="true")
+    # Leading edge: a window far longer than the test waits for the reply, so the reply proves the vote
+    # round did not wait for it.
+    h = await make_harness(vote_window_seconds="60", verbose_logging="true")
     h.claude.script("yes", model=VOTER, times=3)
     h.claude.script("Warm salt water and patience, friend.", model=DEFAULT)
     question = "anyone here know how to get a stuck hermit crab out of its shell?"
@@ -125,13 +128,16 @@ async def test_a_burst_is_judged_in_few_vote_rounds_every_message_logged_and_dec
         if i == 14:  # an addressed message inside the burst is answered without waiting for the window
             mention = await h.say("quick, what's a limpet?", mention=True)
     await h.replies(CHANNEL_ID, 1)
-    assert votes(h) == [], "the @mention's reply went out before any window closed"
     ids = [int(m["id"]) for m in sent]
+    # The channel was quiet: its first line had its vote round at once, alone (the leading edge).
+    await h.claude.wait_for_requests(3, model=VOTER)
+    assert all("Latest message, from alice: burst line 0 " in r.all_text() for r in votes(h)[:3])
     await h.discord.wait_for(lambda _: all(i in decided for i in ids), timeout=10, what="every decision")
     assert len(votes(h)) <= 0.3 * len(ids)
     assert await h.store.log.count_logged() == len(ids) + 2  # the burst, the @mention and the reply
     judged = [i for i in ids if decided[i].votes]
-    assert judged and ids[-1] in judged  # the latest message of the burst is the one voted on
+    assert judged[0] == ids[0] and decided[ids[0]].reason == "majority vote"  # leading edge: alone, at once
+    assert ids[-1] in judged  # trailing edge: the latest message of the burst is the one voted on
     for i in ids:
         if i not in judged:
             assert decided[i].reason.startswith("coalesced into ") and not decided[i].reply
@@ -235,7 +241,7 @@ def test_intents() -> None:
     assert classify(_msg("I'm going to import some tea and class it as breakfast")) is Intent.CASUAL
 
 
-async def test_the_window_judges_the_latest_once_and_coalesces_the_rest() -> None:
+async def test_the_window_judges_a_quiet_channel_at_once_then_the_latest_of_what_follows() -> None:
     judged: list[tuple[int, list[int]]] = []
 
     async def judge(msg: Incoming, burst: Any) -> Decision:
@@ -243,9 +249,50 @@ async def test_the_window_judges_the_latest_once_and_coalesces_the_rest() -> Non
         return Decision(True, "majority vote", (True,))
 
     window = BurstWindow(0.05, judge)
-    msgs = [Incoming(message_id=i, channel_id=7 if i < 4 else 8, author_id=1, author_name="a", content="x",
-                     created_at=datetime.now(UTC), is_dm=False) for i in range(1, 6)]
+    quiet_again = asyncio.Event()
+    close = window._close
+
+    def closing(channel_id: int) -> None:  # the window's own timer, observed
+        close(channel_id)
+        if channel_id == 7 and window.quiet(7):
+            quiet_again.set()
+
+    window._close = closing  # type: ignore[method-assign]
+
+    def msg(i: int, channel: int) -> Incoming:
+        return Incoming(message_id=i, channel_id=channel, author_id=1, author_name="a", content="x",
+                        created_at=datetime.now(UTC), is_dm=False)
+
+    msgs = [msg(i, 7 if i < 5 else 8) for i in range(1, 7)]
     results = await asyncio.gather(*(window.submit(m) for m in msgs))
-    assert sorted(judged) == [(3, [1, 2]), (5, [4])]  # one round per channel, on its latest
-    assert [r.reason for r in results] == ["coalesced into 3", "coalesced into 3", "majority vote",
-                                           "coalesced into 5", "majority vote"]
+    # Leading edge: the first of each quiet channel at once, alone; trailing edge: the latest of the rest.
+    assert sorted(judged) == [(1, []), (4, [2, 3]), (5, []), (6, [])]
+    assert [r.reason for r in results] == ["majority vote", "coalesced into 4", "coalesced into 4",
+                                           "majority vote", "majority vote", "majority vote"]
+    # The trailing round opened another window; once it closes empty, the channel is quiet again and its
+    # next message is judged at once.
+    await quiet_again.wait()
+    judged.clear()
+    assert (await window.submit(msg(9, 7))).reason == "majority vote"
+    assert judged == [(9, [])]
+
+
+async def test_a_message_in_an_open_window_waits_for_its_close() -> None:
+    """While the window a leading-edge round opened is open, a message is not judged until it closes."""
+    leading_judged = asyncio.Event()
+    judged: list[int] = []
+
+    async def judge(msg: Incoming, burst: Any) -> Decision:
+        judged.append(msg.message_id)
+        leading_judged.set()
+        return Decision(False, "majority vote", (False,))
+
+    window = BurstWindow(3600, judge)  # never closes within the test
+    first = Incoming(message_id=1, channel_id=7, author_id=1, author_name="a", content="x",
+                     created_at=datetime.now(UTC), is_dm=False)
+    assert (await window.submit(first)).reason == "majority vote"
+    second = asyncio.create_task(window.submit(dataclasses.replace(first, message_id=2)))
+    await leading_judged.wait()
+    await asyncio.sleep(0)  # let the second submit run up to its wait
+    assert judged == [1] and not second.done() and not window.quiet(7)
+    second.cancel()

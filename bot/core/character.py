@@ -1,12 +1,16 @@
 """The character folder as a live source: edits to its files apply to the next message.
 
-Checking the folder's modification times costs a few microseconds per message, so the persona is
-never a start-up cache: an operator can edit ``character.env``, a card, ``frameworks/*.json`` or the
-lorebook (wherever the ``lorebook`` key points) while the bot runs.
+Checking modification times costs a few microseconds per message, so the persona is never a start-up
+cache: an operator can edit ``character.env``, a card, ``frameworks/*.json`` or the lorebook (wherever the
+``lorebook`` key points) while the bot runs. The per-call check stats only what it already knows: the
+folder and ``frameworks/`` (a file added, removed or renamed there changes the folder's own time) and each
+known file (an edit in place changes only the file's); the folder is listed again only when one of those
+changed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Mapping
@@ -24,6 +28,13 @@ log = logging.getLogger(__name__)
 WATCHED_SUBFOLDERS = ("frameworks",)
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class CharacterSource:
     def __init__(
         self, folder: Path, config_file: Path | None, environ: Mapping[str, str] | None = None
@@ -33,6 +44,12 @@ class CharacterSource:
         self._environ = environ
         self.environ = environ  # None: the process environment (handed on to the ensemble's other characters)
         self._stamp: tuple[tuple[str, int], ...] = ()
+        self._quick: tuple[int, ...] = ()  # the times of _watched(), as last seen
+        self._watched: tuple[str, ...] = ()  # the folder, frameworks/ and every file of the stamp
+        # Checked in this turn of the event loop: the other calls of the same turn (a message's decide step
+        # asks for the persona several times) skip the stats. Expired at the start of the next turn, before
+        # the loop handles any new event, so a message received after an edit still sees it.
+        self._checked: asyncio.AbstractEventLoop | None = None  # the loop whose turn it is, while checked
         self._elsewhere: tuple[Path, ...] = ()  # files the persona reads from outside the folder's top level
         self._persona: Persona | None = None
         self._reported: tuple[str, ...] = ()  # the unused fields last logged, so each set is logged once
@@ -53,6 +70,38 @@ class CharacterSource:
                 stamps.append((str(path), path.stat().st_mtime_ns))
         return tuple(sorted(stamps))
 
+    def _quick_stamp(self) -> tuple[int, ...]:
+        """The modification times of what _current_stamp() found, a missing path as -1: what current()
+        compares on every call (a few stats, no listing)."""
+        times: list[int] = []
+        for path in self._watched:
+            try:
+                times.append(os.stat(path).st_mtime_ns)
+            except OSError:
+                times.append(-1)
+        return tuple(times)
+
+    def _remember(self, stamp: tuple[tuple[str, int], ...]) -> None:
+        self._stamp = stamp
+        # A sub-folder created later changes the folder's own time: only the ones there now are stat-ed.
+        folders = [str(self.folder), *(str(self.folder / sub) for sub in WATCHED_SUBFOLDERS
+                                       if (self.folder / sub).is_dir())]
+        # Files outside the folder are watched whether they exist or not (one may be created later).
+        outside = [str(path) for path in (self.config_file, *self._elsewhere) if path is not None]
+        inside = [str(self.folder / name) for name, _ in stamp if name not in outside]
+        self._watched = (*folders, *inside, *outside)
+        self._quick = self._quick_stamp()
+
+    def _hold_for_this_turn(self) -> None:
+        loop = _running_loop()
+        if loop is None:
+            return  # called outside an event loop: every call checks
+        self._checked = loop
+        loop.call_soon(self._expire)
+
+    def _expire(self) -> None:
+        self._checked = None
+
     def load(self, *, report: bool = True) -> Persona:
         """Load (or reload) now; raises ConfigError for a broken folder. With ``report``, the fields the
         files carry that Kindred has no counterpart for are logged in one line (once per change)."""
@@ -62,7 +111,7 @@ class CharacterSource:
         prompt_file = core_prompt_path(self.folder, env)  # watched too, wherever it is
         self._elsewhere += (prompt_file,) if prompt_file is not None else ()
         persona = self._persona = load_persona(self.folder, env)
-        self._stamp = self._current_stamp()
+        self._remember(self._current_stamp())
         if report and persona.unused_fields and persona.unused_fields != self._reported:
             log.info("%s (%s): read but not used, Kindred has no counterpart: %s", persona.name, self.folder,
                      "; ".join(persona.unused_fields))
@@ -73,8 +122,16 @@ class CharacterSource:
         """The persona as the files say now; a broken edit keeps the last good persona (and is logged)."""
         if self._persona is None:
             return self.load()
+        if self._checked is not None and self._checked is _running_loop():
+            return self._persona
+        self._hold_for_this_turn()
+        quick = self._quick_stamp()
+        if quick == self._quick:
+            return self._persona
         stamp = self._current_stamp()
-        if stamp != self._stamp:
+        if stamp == self._stamp:
+            self._remember(stamp)  # e.g. a new, still empty frameworks/: watched from now on
+        else:
             # config.env is read too (a persona key may live there), but an edit of it alone is the
             # settings' business (their reload says what changed): not "character files changed".
             config = str(self.config_file) if self.config_file is not None else None
@@ -87,7 +144,7 @@ class CharacterSource:
                 if character_changed or self._persona != previous:
                     log.info("%s changed: reloaded %s", what, self._persona.name)
             except ConfigError as exc:
-                self._stamp = stamp
+                self._remember(stamp)
                 log.error("%s changed but the character is invalid, keeping the previous persona: %s",
                           what, exc)
         return self._persona

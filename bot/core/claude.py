@@ -41,6 +41,7 @@ from bot.core.models.base import (
     route,
 )
 from bot.core.models.capabilities import Family, ModelTable
+from database.models import utcnow
 from database.store import Store
 
 __all__ = ["CallUsage", "ClaudeClient", "ClaudeUnavailable", "Completion", "ModelClient", "Prompt",
@@ -282,18 +283,25 @@ class ClaudeClient:
     async def vote(self, prompt: Prompt, *, count: int, user_id: int | None) -> list[bool | None]:
         """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed."""
 
+        # One request for every vote (the SDK copies what it sends), and the round's usage rows in one
+        # write at its end instead of one write per vote.
+        request = {"model": self.settings.replies.voting_model, "max_tokens": 5, "system": prompt.system,
+                   "messages": prompt.messages}
+        calls: list[dict[str, Any]] = []
+
         async def one() -> bool | None:
             try:
                 completion = await self._call(
-                    {"model": self.settings.replies.voting_model, "max_tokens": 5,
-                     "system": prompt.system, "messages": prompt.messages},
-                    purpose="vote", user_id=user_id, timeout=self.settings.timeouts.should_reply_timeout,
-                    stream=False)
+                    request, purpose="vote", user_id=user_id,
+                    timeout=self.settings.timeouts.should_reply_timeout, stream=False, calls=calls)
             except ClaudeUnavailable:
                 return None
             return parse_yes_no(completion.text)
 
-        return list(await asyncio.gather(*(one() for _ in range(count))))
+        try:
+            return list(await asyncio.gather(*(one() for _ in range(count))))
+        finally:
+            await self._store_usage(calls)
 
     @property
     def background_model(self) -> str:
@@ -325,7 +333,9 @@ class ClaudeClient:
 
     async def _call(self, kwargs: dict[str, Any], *, purpose: str, user_id: int | None, timeout: float,
                     stream: bool, on_text: Callable[[str], None] | None = None, background: bool = True,
-                    effort: str | None = None) -> Completion:
+                    effort: str | None = None, calls: list[dict[str, Any]] | None = None) -> Completion:
+        """One model call, retried through transient failures; its usage recorded (a successful call's
+        appended to ``calls`` instead, when given, for the caller to store with others)."""
         for guard in self.spend_guards:
             refused = await guard(purpose)
             if refused is not None:
@@ -388,10 +398,11 @@ class ClaudeClient:
             await self._failed(backend, kwargs, purpose, user_id, started, str(exc))
             raise
         self._refused.pop(name, None)  # it answered: whatever key it has now, it takes
-        return await self._spent(completion, name, model, purpose, user_id, started, ok=True)
+        return await self._spent(completion, name, model, purpose, user_id, started, ok=True, calls=calls)
 
     async def _spent(self, completion: Completion, backend: str, model: str, purpose: str,
-                     user_id: int | None, started: float, *, ok: bool, error: str = "") -> Completion:
+                     user_id: int | None, started: float, *, ok: bool, error: str = "",
+                     calls: list[dict[str, Any]] | None = None) -> Completion:
         """Record a call that reached the model (its tokens are billed, whatever it answered)."""
         latency = (time.perf_counter() - started) * 1000
         usage = completion.usage
@@ -400,7 +411,7 @@ class ClaudeClient:
                            usage.cache_creation_1h_tokens)
         completion = Completion(completion.text, completion.model, priced, completion.stop_reason)
         await self._record(completion, purpose=purpose, user_id=user_id, latency_ms=latency, ok=ok,
-                           error=error)
+                           error=error, calls=calls)
         return completion
 
     async def _refusal(self, backend: Backend, kwargs: dict[str, Any], purpose: str, user_id: int | None,
@@ -434,17 +445,16 @@ class ClaudeClient:
                 + per_output * u.output_tokens)
 
     async def _record(self, completion: Completion, *, purpose: str, user_id: int | None, latency_ms: float,
-                      ok: bool, error: str = "") -> None:
+                      ok: bool, error: str = "", calls: list[dict[str, Any]] | None = None) -> None:
         u = completion.usage
-        if self.store is not None:
-            try:
-                await self.store.usage.record(
-                    user_id=user_id, purpose=purpose, model=completion.model, input_tokens=u.input_tokens,
+        call = dict(user_id=user_id, purpose=purpose, model=completion.model, input_tokens=u.input_tokens,
                     output_tokens=u.output_tokens, cache_creation_tokens=u.cache_creation_tokens,
                     cache_read_tokens=u.cache_read_tokens, cost=u.cost, latency_ms=latency_ms, ok=ok,
-                    error=error, guild_id=SPEND_GUILD.get())
-            except Exception:  # usage accounting must never break a reply
-                log.exception("could not record API usage")
+                    error=error, guild_id=SPEND_GUILD.get(), created_at=utcnow())
+        if calls is not None:
+            calls.append(call)
+        else:
+            await self._store_usage([call])
         if u.cost:
             for observer in self.on_spend:
                 observer(SPEND_GUILD.get(), u.cost)
@@ -454,6 +464,13 @@ class ClaudeClient:
                 "input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
                 "cache_creation_tokens": u.cache_creation_tokens, "cache_read_tokens": u.cache_read_tokens,
                 "cost": round(u.cost, 8), "latency_ms": round(latency_ms, 1)}))
+
+    async def _store_usage(self, calls: list[dict[str, Any]]) -> None:
+        if self.store is not None and calls:
+            try:
+                await self.store.usage.record_all(calls)
+            except Exception:  # usage accounting must never break a reply
+                log.exception("could not record API usage")
 
     async def _failed(self, backend: Backend, kwargs: dict[str, Any], purpose: str, user_id: int | None,
                       started: float, error: str) -> None:

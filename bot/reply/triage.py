@@ -3,9 +3,10 @@
 1. :func:`skip_reason`, the priority filter: a message obviously not for the character gets no vote (a bare
    acknowledgement or reaction, a message that @mentions or replies to someone else, another bot's prefix
    command, a post of a webhook we do not know). Addressed messages never come here.
-2. :class:`BurstWindow`, burst coalescing: the unaddressed messages of one channel within
-   ``vote_window_seconds`` are judged together, one vote round on the latest of them with the others shown
-   as context; each of the others is decided "coalesced into <latest id>" when the window closes.
+2. :class:`BurstWindow`, burst coalescing: a message in a quiet channel is judged at once (leading edge);
+   the unaddressed messages that follow it within ``vote_window_seconds`` are judged together when the
+   window closes (trailing edge), one vote round on the latest of them with the others shown as context;
+   each of the others is decided "coalesced into <latest id>".
 
 Plain Python (no Discord, no database): the reply engine calls it from its decide step.
 """
@@ -83,16 +84,20 @@ Judge = Callable[[Incoming, Sequence[Incoming]], Awaitable[Decision]]
 
 
 class BurstWindow:
-    """One pending window per channel: the first unaddressed message opens it, ``seconds`` later one vote
-    round judges the latest message in it with the others as context.
+    """Leading edge, then trailing: a message in a quiet channel is judged at once, on its own, and opens a
+    window of ``seconds``; the messages that arrive while it is open are judged together when it closes, one
+    vote round on the latest with the others as context (each of the others "coalesced into <latest id>"),
+    and that round opens the next window. A window that closes with nothing in it leaves the channel quiet.
 
-    A fixed window (not one that restarts with each message), so a channel that never falls quiet is still
-    judged every ``seconds``. With ``seconds`` 0, each message is judged at once on its own."""
+    So one message in a quiet room waits for no window, a burst costs one round per ``seconds`` plus its
+    first, and a channel that never falls quiet is still judged every ``seconds`` (the window does not
+    restart with each message). With ``seconds`` 0, each message is judged at once on its own."""
 
     def __init__(self, seconds: float, judge: Judge) -> None:
         self.seconds = seconds
         self.judge = judge
-        self._pending: dict[int, list[tuple[Incoming, asyncio.Future[Decision]]]] = {}  # by channel
+        # By channel: the messages waiting for the open window to close; a channel with no entry is quiet.
+        self._pending: dict[int, list[tuple[Incoming, asyncio.Future[Decision]]]] = {}
         self._rounds: set[asyncio.Task[None]] = set()
 
     async def submit(self, msg: Incoming) -> Decision:
@@ -101,21 +106,34 @@ class BurstWindow:
         if self.seconds <= 0:
             return await self.judge(msg, ())
         loop = asyncio.get_running_loop()
-        pending = self._pending.get(msg.channel_id)
-        if pending is None:
-            pending = self._pending[msg.channel_id] = []
-            loop.call_later(self.seconds, self._close, msg.channel_id)
         future: asyncio.Future[Decision] = loop.create_future()
-        pending.append((msg, future))
+        pending = self._pending.get(msg.channel_id)
+        if pending is None:  # a quiet channel: judged now, and a window opens for what follows
+            self._open(msg.channel_id)
+            self._start([(msg, future)])
+        else:
+            pending.append((msg, future))
         # The round runs in a task of its own: a caller cancelled while waiting (a shutdown) does not take
         # the decision of the others down with it.
         return await asyncio.shield(future)
 
+    def quiet(self, channel_id: int) -> bool:
+        """No window open in the channel: its next message is judged at once."""
+        return channel_id not in self._pending
+
+    def _open(self, channel_id: int) -> None:
+        self._pending[channel_id] = []
+        asyncio.get_running_loop().call_later(self.seconds, self._close, channel_id)
+
     def _close(self, channel_id: int) -> None:
         pending = self._pending.pop(channel_id, None)
         if not pending:
-            return
-        task = asyncio.get_running_loop().create_task(self._round(pending))
+            return  # nothing came while the window was open: the channel is quiet again
+        self._open(channel_id)  # still busy: the next window opens with this round
+        self._start(pending)
+
+    def _start(self, items: list[tuple[Incoming, asyncio.Future[Decision]]]) -> None:
+        task = asyncio.get_running_loop().create_task(self._round(items))
         self._rounds.add(task)
         task.add_done_callback(self._rounds.discard)
 

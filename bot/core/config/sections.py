@@ -430,8 +430,9 @@ class TriageSettings:
 
     TITLE: ClassVar[str] = "Triage and intent routing"
     vote_window_seconds: float = key(
-        2.0, "Unaddressed messages in one channel within this many seconds share one vote round, on the "
-        "latest (0: a round per message).", min=0, max=60)
+        2.0, "A message in a quiet channel is voted on at once; the unaddressed messages that follow it "
+        "within this many seconds share one vote round, on the latest (0: a round per message).", min=0,
+        max=60)
     other_bot_prefixes: str = key(
         "!,?,$,%,;;,-", "Comma-separated command prefixes of other bots: a message starting with one and a "
         "letter (!play) gets no vote.")

@@ -1,0 +1,33 @@
+"""``python -m benchmarks.profiled_bot FILE main.py-arguments...``: main.py with cProfile switched on by
+SIGUSR1 and off by SIGUSR2 (its stats then written to FILE), for bench_load --profile without py-spy.
+
+The bot's event loop runs on the main thread, where signal handlers run, so that is the thread profiled."""
+
+from __future__ import annotations
+
+import cProfile
+import runpy
+import signal
+import sys
+from types import FrameType
+
+
+def main() -> None:
+    file, args = sys.argv[1], sys.argv[2:]
+    profiler = cProfile.Profile()
+
+    def on(_sig: int, _frame: FrameType | None) -> None:
+        profiler.enable()
+
+    def off(_sig: int, _frame: FrameType | None) -> None:
+        profiler.disable()
+        profiler.dump_stats(file)
+
+    signal.signal(signal.SIGUSR1, on)
+    signal.signal(signal.SIGUSR2, off)
+    sys.argv = ["main.py", *args]
+    runpy.run_path("main.py", run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()
