@@ -11,8 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, or_, select, update
 
+from database.alive_models import CheckIn
 from database.engine import Database
-from database.models import CheckIn, User, utcnow
+from database.models import User, utcnow
 from database.records import CheckInDue, as_utc
 
 

@@ -338,60 +338,6 @@ class PersonaFlowMemory(Base):
     created_at: Mapped[datetime] = mapped_column(TZ)  # the memory's own timestamp
 
 
-# -- alive between messages (0007_alive)
-
-
-class ScheduledJob(Base):
-    """A durable schedule: when a recurring job is next due and how its last run went, so that a restart
-    neither skips nor repeats a round (bot/alive/schedule.py)."""
-
-    __tablename__ = "scheduled_jobs"
-
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    next_due: Mapped[datetime] = mapped_column(TZ)
-    last_run: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
-    last_result: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
-
-
-class PlaceSwitch(Base):
-    """An admin's per-channel or per-server switch of one behaviour (``proactive``, ``reactions``); a
-    channel's own setting wins over its server's, and places without one follow the configured default."""
-
-    __tablename__ = "place_switches"
-    __table_args__ = (UniqueConstraint("place_type", "place_id", "switch"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    place_type: Mapped[str] = mapped_column(String(16))  # channel | guild
-    place_id: Mapped[int] = mapped_column(BigInteger)
-    switch: Mapped[str] = mapped_column(String(32))
-    enabled: Mapped[bool] = mapped_column(Boolean)
-    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
-
-
-class StyleProfile(Base):
-    """How a person writes (memory/style.py), learnt from their messages; only for people remembered."""
-
-    __tablename__ = "style_profiles"
-
-    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"),
-                                         primary_key=True, autoincrement=False)
-    profile: Mapped[str] = mapped_column(Text)  # JSON, the profile's own fields
-    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
-
-
-class CheckIn(Base):
-    """A person's /checkin choice and the last check-in DM sent to them (answered once they speak again)."""
-
-    __tablename__ = "checkins"
-
-    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"),
-                                         primary_key=True, autoincrement=False)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    sent_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
-
-
 class ClusterNode(Base):
     """One Kindred process of a cluster on a shared PostgreSQL: its shards and its latest heartbeat
     (bot/runtime/cluster.py; `main.py cluster status` reads them)."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
+from database.alive_models import CheckIn, StyleProfile
 from database.conversations import Conversations
 from database.engine import Database
 from database.log import MessageLog
@@ -14,7 +15,6 @@ from database.models import (
     ApiCall,
     ArchivedMessage,
     Base,
-    CheckIn,
     Conversation,
     CoreMemory,
     CoreMemoryVersion,
@@ -22,7 +22,6 @@ from database.models import (
     LoggedMessage,
     Nickname,
     Relationship,
-    StyleProfile,
     User,
     UserFact,
     utcnow,

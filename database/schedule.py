@@ -8,8 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from database.alive_models import ScheduledJob
 from database.engine import Database
-from database.models import ScheduledJob, utcnow
+from database.models import utcnow
 from database.records import ScheduleRow, as_utc
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
+from database.alive_models import StyleProfile
 from database.models import (
     ApiCall,
     ArchivedMessage,
@@ -25,7 +26,6 @@ from database.models import (
     LoggedMessage,
     Nickname,
     Relationship,
-    StyleProfile,
     User,
     UserFact,
 )

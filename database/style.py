@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, delete, select
 
+from database.alive_models import StyleProfile
 from database.engine import Database
-from database.models import StyleProfile, User, utcnow
+from database.models import User, utcnow
 
 # (stored profile or None, the user's memory consent) -> new profile, or None to keep none.
 StyleUpdate = Callable[[str | None, bool | None], str | None]

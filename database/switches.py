@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import and_, delete, or_, select
 
+from database.alive_models import PlaceSwitch
 from database.engine import Database
-from database.models import PlaceSwitch, utcnow
+from database.models import utcnow
 
 
 class PlaceSwitches:
