@@ -88,7 +88,9 @@ async def test_votes_on_a_small_local_model_while_claude_replies(make_harness: M
 
 
 async def test_a_summary_is_written_by_the_summary_model(make_harness: MakeHarness) -> None:
-    h = await make_harness(**LOCAL, **SMALL, summary_model="summarizer")
+    # a local model counts the local tokenizer's tokens (factor 1): the threshold SMALL means for them
+    small = {**SMALL, "conversation_token_threshold": "60"}
+    h = await make_harness(**LOCAL, **small, summary_model="summarizer")
     script = Script()
     h.openai.responder = script
     await chat(h, ["Hi Finn! My cat Miso knocked the teapot off the shelf.",
