@@ -169,6 +169,11 @@ def run(argv: list[str]) -> int:
     if args.command == "export-card":
         return export(args)
     setup_logging()
+    ctrl_c = StartupCtrlC()
+    if args.console:
+        # A Ctrl-C while the console starts is noted here and answered at the next step (bye, exit 0),
+        # never a KeyboardInterrupt raised wherever start-up happens to be (an event loop being closed...).
+        ctrl_c.install()
     if args.command is None and not args.console:
         # Until the bot installs its own handlers (bot/runtime/lifecycle.py, as it starts to connect), a
         # stop is answered here: exit 0 and a line, not a silent death with 143.
@@ -187,18 +192,23 @@ def run(argv: list[str]) -> int:
                                      dashboard=dashboard)
     setup_logging(settings.storage.log_level)
     log.info("character folder: %s (%s)", settings.character_dir, why)
+    if ctrl_c.seen:
+        return bye()
     from bot.runtime.startup import check_database
 
     if settings.resolved_database_url().startswith("postgresql"):
         log.info("starting: checking the database at %s", settings.safe_database_url())
     asyncio.run(check_database(settings))  # an unreachable database stops here, before Discord is contacted
+    if ctrl_c.seen:
+        return bye()
     if dashboard:
         return run_dashboard(args, settings, character)
     if args.console:
         from bot.runtime.console import console_logging, run_console
 
         console_logging(settings)  # the chat has the terminal: logs go to a file (warnings still show)
-        return asyncio.run(run_console(settings, character, args.as_user))  # type: ignore[arg-type]
+        return asyncio.run(run_console(settings, character, args.as_user,  # type: ignore[arg-type]
+                                       interrupted_while_starting=lambda: ctrl_c.seen))
     if args.command == "consolidate":
         from memory.consolidation_cli import run_consolidation_cli
 
@@ -292,6 +302,25 @@ def run_bot(settings: Settings, character: object) -> int:
         serve(bot, settings.secrets.discord_token, grace_seconds=settings.operation.shutdown_grace_seconds)))
 
 
+class StartupCtrlC:
+    """SIGINT while the console is starting: only noted (``seen``); start-up checks it between steps and the
+    console's own handler takes over once it runs."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._note)
+
+    def _note(self, signum: int, _frame: object) -> None:
+        self.seen = True
+
+
+def bye() -> int:
+    print("\n  (bye)", file=sys.stderr)
+    return 0
+
+
 class StoppedBeforeConnecting(SystemExit):
     """SIGTERM (or SIGHUP) while start-up is still loading, before the bot's own graceful handling: a stop
     asked for, so exit 0 with one line. A SystemExit, so that it leaves an event loop that is running too."""
@@ -328,8 +357,7 @@ def main() -> None:
     except KeyboardInterrupt:
         code = 130
         if "--console" in sys.argv[1:]:  # Ctrl-C while the console starts: it leaves as it would later
-            print("\n  (bye)", file=sys.stderr)
-            code = 0
+            code = bye()
     if code == 2:  # every config error (the settings, a refused token, the intent) exits 2 by here
         code = config_error_exit_code()
     sys.exit(code)

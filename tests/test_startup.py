@@ -295,7 +295,7 @@ async def test_a_key_rejected_at_start_up_gets_the_fallback_at_once(db_url: str,
         await h.dm("hello?")
         [reply] = await h.replies(await h.dm_channel_id())
         assert h.claude.requests == []  # not called: the key is known to be refused
-        assert reply["content"] == h.settings().fallback_reply.replace("{name}", "Finn")
+        assert reply["content"] == h.settings().replies.fallback_reply.replace("{name}", "Finn")
     finally:
         await h.close()
 

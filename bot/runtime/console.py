@@ -15,7 +15,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,10 +206,12 @@ def without_typing_delay(settings: Settings) -> Settings:
         settings.typing, min_typing_time=0.0, max_typing_time=0.0))
 
 
-async def run_console(settings: Settings, character: CharacterSource, user: str | None = None) -> int:
+async def run_console(settings: Settings, character: CharacterSource, user: str | None = None, *,
+                      interrupted_while_starting: Callable[[], bool] = lambda: False) -> int:
     """Chat until /quit, end of input or Ctrl-C. Ctrl-C is handled the same wherever it arrives (opening the
     database, at the prompt, while a reply is coming): one "(bye)", exit 0. The handler is installed before
-    anything is printed, so a person (or a test) who sees the first line can rely on it."""
+    anything is printed, so a person (or a test) who sees the first line can rely on it.
+    ``interrupted_while_starting``: whether a Ctrl-C came while main.py was starting, before this handler."""
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     assert main_task is not None
@@ -223,6 +225,8 @@ async def run_console(settings: Settings, character: CharacterSource, user: str 
 
     with suppress(NotImplementedError):  # no signal handlers on this platform: KeyboardInterrupt then
         loop.add_signal_handler(signal.SIGINT, interrupt)
+    if interrupted_while_starting():
+        interrupt()
     try:
         try:
             await _chat(settings, character, user)
