@@ -35,7 +35,7 @@ from bot.core.persona.acore_frameworks import (
     with_frameworks,
 )
 from bot.core.persona.claudemask import env_text, memory_prompt_overrides, resolve_char
-from bot.core.persona.fields import read_json_object
+from bot.core.persona.fields import kind_of, read_json_object
 from bot.core.persona.framework import compile_framework_prompt
 from bot.core.persona.model import EvolutionStage, Persona
 
@@ -43,11 +43,6 @@ log = logging.getLogger(__name__)
 
 _NOT_CHARACTERS = {"framework.json", "lorebook.json", "identity.json", "card.json"}
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
-
-
-def kind_of(value: Any) -> str:
-    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list",
-            dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def acore_kind(data: Any) -> str | None:

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.errors import ConfigError
-from bot.core.persona.acore import acore_stages, as_object, avatar_fields, kind_of, texts
+from bot.core.persona.acore import acore_stages, as_object, avatar_fields, texts
 from bot.core.persona.acore_frameworks import blend_rules, load_all_frameworks, setting_lines, with_frameworks
 from bot.core.persona.cards import V2_FIELDS, V3_ONLY_FIELDS, Card
+from bot.core.persona.fields import kind_of
 from bot.core.persona.lorebook import lorebook_from_dict, merge_lorebooks
 from bot.core.persona.model import Persona
 

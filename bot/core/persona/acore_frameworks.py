@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.errors import ConfigError
-from bot.core.persona.fields import read_json_object
+from bot.core.persona.fields import kind_of, read_json_object
 from bot.core.persona.framework import (
     CONTEXTS,
     Framework,
@@ -65,17 +65,6 @@ def humanize(value: Any) -> str:
     return text.replace("_", " ") if re.fullmatch(r"[\w.+-]+", text) else text
 
 
-def _kind(value: Any) -> str:
-    return {
-        bool: "true/false",
-        int: "a number",
-        float: "a number",
-        str: "text",
-        list: "a list",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
-
-
 def _words(value: Any, file: str, path: str) -> str:
     """A setting's value alone: ``always`` / ``yes`` / ``a, b``."""
     if isinstance(value, bool):
@@ -97,7 +86,7 @@ def _phrase(key: str, value: Any, file: str, path: str) -> str:
     if isinstance(value, dict):
         return f"{label} (" + "; ".join(_phrase(k, v, file, f"{path}.{k}") for k, v in value.items()) + ")"
     raise ConfigError(
-        file, path, f"expected text, a number, true/false, a list or an object, got {_kind(value)}"
+        file, path, f"expected text, a number, true/false, a list or an object, got {kind_of(value)}"
     )
 
 
@@ -110,10 +99,10 @@ def setting_lines(value: Any, file: str, path: str, skip: tuple[str, ...] = ()) 
     if isinstance(value, list):
         for i, item in enumerate(value):
             if not isinstance(item, str):
-                raise ConfigError(file, f"{path}[{i}]", f"expected text, got {_kind(item)}")
+                raise ConfigError(file, f"{path}[{i}]", f"expected text, got {kind_of(item)}")
         return tuple(item.strip() for item in value if item.strip())
     if not isinstance(value, dict):
-        raise ConfigError(file, path, f"expected an object, a list or text, got {_kind(value)}")
+        raise ConfigError(file, path, f"expected an object, a list or text, got {kind_of(value)}")
     lines = []
     for key, item in value.items():
         if key in skip:
@@ -134,7 +123,7 @@ def _text(data: Mapping[str, Any], key: str, file: str, *, required: bool = Fals
             raise ConfigError(file, key, "missing: this field is required")
         return ""
     if not isinstance(value, str):
-        raise ConfigError(file, key, f"expected text, got {_kind(value)}")
+        raise ConfigError(file, key, f"expected text, got {kind_of(value)}")
     return value.strip() if key != "prompt_template" else value
 
 
@@ -143,7 +132,7 @@ def _accuracy_rules(raw: Any, file: str) -> tuple[tuple[str, ...], list[str]]:
     if raw is None:
         return (), []
     if not isinstance(raw, dict):
-        raise ConfigError(file, "anti_hallucination", f"expected an object, got {_kind(raw)}")
+        raise ConfigError(file, "anti_hallucination", f"expected an object, got {kind_of(raw)}")
     rules = list(setting_lines(raw.get("rules"), file, "anti_hallucination.rules"))
     if raw.get("admit_uncertainty") is not None:
         rules.append(
@@ -209,13 +198,13 @@ def blend_rules(
     if raw is None:
         return {}, []
     if not isinstance(raw, dict):
-        raise ConfigError(file, path, f"expected an object, got {_kind(raw)}")
+        raise ConfigError(file, path, f"expected an object, got {kind_of(raw)}")
     if raw.get("enabled") is False:
         return {}, [f"{path} (enabled is false)"]
     unused: list[str] = []
     base = raw.get("base_framework")
     if base is not None and not isinstance(base, str):
-        raise ConfigError(file, f"{path}.base_framework", f"expected text, got {_kind(base)}")
+        raise ConfigError(file, f"{path}.base_framework", f"expected text, got {kind_of(base)}")
     if base and base not in known:
         log.warning("%s: %s.base_framework: no framework %r in this folder; left out", file, path, base)
         unused.append(f"{path}.base_framework ({base}: no such framework here)")
@@ -223,11 +212,11 @@ def blend_rules(
     blending: dict[str, dict[str, float]] = {"default": {base: 1.0}} if base else {}
     rules = raw.get("blend_rules") or []
     if not isinstance(rules, list):
-        raise ConfigError(file, f"{path}.blend_rules", f"expected a list, got {_kind(rules)}")
+        raise ConfigError(file, f"{path}.blend_rules", f"expected a list, got {kind_of(rules)}")
     for i, rule in enumerate(rules):
         where = f"{path}.blend_rules[{i}]"
         if not isinstance(rule, dict):
-            raise ConfigError(file, where, f"expected an object, got {_kind(rule)}")
+            raise ConfigError(file, where, f"expected an object, got {kind_of(rule)}")
         context, fid, weight = rule.get("context"), rule.get("framework"), rule.get("weight", 1.0)
         if not isinstance(context, str) or not isinstance(fid, str):
             raise ConfigError(file, f"{where}.context", "every rule needs a context and a framework (text)")

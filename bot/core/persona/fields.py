@@ -96,6 +96,7 @@ def kind_of(value: Any) -> str:
         str: "text",
         list: "a list",
         dict: "an object",
+        type(None): "null",
     }.get(type(value), type(value).__name__)
 
 

@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from bot.core.errors import ConfigError
+from bot.core.persona.fields import kind_of
 
 IDENTITY_FILE = "identity.json"
 # File key → the kind stored in the identity table (plural and singular spellings both work).
 KINDS = {"traits": "trait", "trait": "trait", "lore": "lore", "facts": "fact", "fact": "fact",
          "quirks": "quirk", "quirk": "quirk"}
 _IGNORED = {"$schema", "notes"}
-
-
-def _kind_of(value: Any) -> str:
-    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list",
-            dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def read_identity_seed(path: Path) -> dict[str, list[str]]:
@@ -36,7 +31,7 @@ def read_identity_seed(path: Path) -> dict[str, list[str]]:
         raise ConfigError(file, "json", f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(
-            file, "json", f"expected an object of lists (traits, lore, facts, quirks), got {_kind_of(data)}"
+            file, "json", f"expected an object of lists (traits, lore, facts, quirks), got {kind_of(data)}"
         )
     seed: dict[str, list[str]] = {}
     for key, value in data.items():
@@ -46,9 +41,9 @@ def read_identity_seed(path: Path) -> dict[str, list[str]]:
         if kind is None:
             raise ConfigError(file, key, "unknown kind; expected traits, lore, facts or quirks")
         if not isinstance(value, list):
-            raise ConfigError(file, key, f"expected a list of text, got {_kind_of(value)}")
+            raise ConfigError(file, key, f"expected a list of text, got {kind_of(value)}")
         for i, item in enumerate(value):
             if not isinstance(item, str):
-                raise ConfigError(file, f"{key}[{i}]", f"expected text, got {_kind_of(item)}")
+                raise ConfigError(file, f"{key}[{i}]", f"expected text, got {kind_of(item)}")
         seed.setdefault(kind, []).extend(item.strip() for item in value if item.strip())
     return seed

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.errors import ConfigError
+from bot.core.persona.fields import kind_of
 from bot.core.persona.model import Lorebook, LoreEntry, Persona
 from bot.core.tokens import count_tokens
 
@@ -61,24 +62,13 @@ _WORLD_INFO_FIELDS = {
 # --------------------------------------------------------------------------- parsing
 
 
-def _kind(value: Any) -> str:
-    return {
-        bool: "true/false",
-        int: "a number",
-        float: "a number",
-        str: "text",
-        list: "a list",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
-
-
 def _keys(value: Any, file: str, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):  # some editors store "a, b" instead of a list
         return tuple(k.strip() for k in value.split(",") if k.strip())
     if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
-        raise ConfigError(file, key, f"expected a list of text keys, got {_kind(value)}")
+        raise ConfigError(file, key, f"expected a list of text keys, got {kind_of(value)}")
     return tuple(k for k in value if k.strip())
 
 
@@ -86,7 +76,7 @@ def _bool(value: Any, default: bool, file: str, key: str) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise ConfigError(file, key, f"expected true or false, got {_kind(value)}")
+        raise ConfigError(file, key, f"expected true or false, got {kind_of(value)}")
     return value
 
 
@@ -100,7 +90,7 @@ def _int(value: Any, default: int, file: str, key: str) -> int:
 
 def _entry(raw: Any, file: str, where: str, *, world_info: bool) -> LoreEntry:
     if not isinstance(raw, dict):
-        raise ConfigError(file, where, f"expected an object, got {_kind(raw)}")
+        raise ConfigError(file, where, f"expected an object, got {kind_of(raw)}")
     content = raw.get("content")
     if not isinstance(content, str):
         raise ConfigError(
@@ -108,13 +98,13 @@ def _entry(raw: Any, file: str, where: str, *, world_info: bool) -> LoreEntry:
             f"{where}.content",
             "missing: every entry needs its text in content"
             if content is None
-            else f"expected text, got {_kind(content)}",
+            else f"expected text, got {kind_of(content)}",
         )
     ext = raw.get("extensions", {})
     if ext is None:
         ext = {}
     if not isinstance(ext, dict):
-        raise ConfigError(file, f"{where}.extensions", f"expected an object, got {_kind(ext)}")
+        raise ConfigError(file, f"{where}.extensions", f"expected an object, got {kind_of(ext)}")
     if world_info:
         key_field = "key" if "key" in raw else "keys"
         second_field = "keysecondary" if "keysecondary" in raw else "secondary_keys"
@@ -139,7 +129,7 @@ def _entry(raw: Any, file: str, where: str, *, world_info: bool) -> LoreEntry:
         name = raw.get("name") or raw.get("comment") or ""
         extensions = ext
     if not isinstance(name, str):
-        raise ConfigError(file, f"{where}.name", f"expected text, got {_kind(name)}")
+        raise ConfigError(file, f"{where}.name", f"expected text, got {kind_of(name)}")
     keys = _keys(raw.get(key_field), file, f"{where}.{key_field}")
     if _bool(raw.get("use_regex"), False, file, f"{where}.use_regex"):
         # V3 regex entries: written as /pattern/ so matching treats them like SillyTavern's regex keys.
@@ -166,7 +156,7 @@ def lorebook_from_dict(data: Any, file: str, prefix: str = "") -> Lorebook:
         return f"{prefix}.{key}" if prefix else key
 
     if not isinstance(data, dict):
-        raise ConfigError(file, prefix or "lorebook", f"expected an object, got {_kind(data)}")
+        raise ConfigError(file, prefix or "lorebook", f"expected an object, got {kind_of(data)}")
     raw_entries = data.get("entries")
     if raw_entries is None:
         raise ConfigError(file, at("entries"), "missing: a lorebook needs an entries list")
@@ -180,14 +170,14 @@ def lorebook_from_dict(data: Any, file: str, prefix: str = "") -> Lorebook:
             isinstance(v, dict) and ("key" in v or "disable" in v or "order" in v) for v in raw_entries
         )
     else:
-        raise ConfigError(file, at("entries"), f"expected a list or an object, got {_kind(raw_entries)}")
+        raise ConfigError(file, at("entries"), f"expected a list or an object, got {kind_of(raw_entries)}")
     entries = tuple(_entry(v, file, where, world_info=world_info) for where, v in items)
     ext = data.get("extensions") or {}
     if not isinstance(ext, dict):
-        raise ConfigError(file, at("extensions"), f"expected an object, got {_kind(ext)}")
+        raise ConfigError(file, at("extensions"), f"expected an object, got {kind_of(ext)}")
     name = data.get("name") or ""
     if not isinstance(name, str):
-        raise ConfigError(file, at("name"), f"expected text, got {_kind(name)}")
+        raise ConfigError(file, at("name"), f"expected text, got {kind_of(name)}")
     scan_depth = _int(data.get("scan_depth"), 4, file, at("scan_depth"))
     # 0 is how several editors write "not set"; a zero budget would silently disable the whole book.
     budget = _int(data.get("token_budget"), 1024, file, at("token_budget")) or 1024
