@@ -153,3 +153,31 @@ async def test_thresholds_and_budgets_count_the_models_tokens(make_harness: Any)
         counts[model] = counted.input_tokens
     await sdk.close()
     assert counts["claude-sonnet-5-5"] == round(counts["claude-sonnet-4-6"] * 1.3 + 0.5)
+
+
+async def test_the_name_a_reply_to_and_votes_that_say_no_on_the_lineup(make_harness: Any) -> None:
+    # atlas (temperature 0.8) addressed by name and by a reply to its message: no votes, no request refused;
+    # then an unaddressed message the votes turn down: three votes, no reply.
+    h = await start(make_harness)
+    h.claude.script("Maps first, then tea.", model=LINEUP["reply"])
+    await h.say("Atlas, what do we do first?")
+    [first] = await h.replies(CHANNEL_ID, 1)
+    assert first["content"] == "Maps first, then tea."
+    h.claude.script("The red line is the trail.", model=LINEUP["reply"])
+    await h.say("and the red line?", reply_to=int(first["id"]))
+    assert (await h.replies(CHANNEL_ID, 2))[1]["content"] == "The red line is the trail."
+    assert h.claude.requests_for(LINEUP["vote"]) == []
+
+    h.claude.script("no", model=LINEUP["vote"], times=3)
+    await h.say("the kettle is boiling over here")
+    votes = await h.claude.wait_for_requests(3, model=LINEUP["vote"])
+    await h.settled()
+    assert len(votes) == 3 and all(v.text == "no" and v.status == 200 for v in votes)
+    assert len(h.discord.posted(CHANNEL_ID)) == 2  # nothing more was said
+    replies = h.claude.requests_for(LINEUP["reply"])
+    assert len(replies) == 2
+    if "5-5" in LINEUP["reply"]:
+        assert all("temperature" not in r.body for r in replies)
+    else:
+        assert all(r.body["temperature"] == 0.8 for r in replies)
+    assert refused(h) == []
