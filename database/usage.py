@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -61,10 +62,13 @@ class UsageLog:
         assert row is not None
         return Usage(int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), float(row[5]))
 
-    async def by_model(self) -> list[tuple[str, Usage]]:
-        """Every call's totals per model, the costliest first (/status)."""
-        query = (select(ApiCall.model, *usage_totals().selected_columns).group_by(ApiCall.model)
-                 .order_by(func.coalesce(func.sum(ApiCall.cost), 0.0).desc()))
+    async def by_model(self, since: datetime | None = None) -> list[tuple[str, Usage]]:
+        """Every call's totals per model (``since``: only calls from then on), the costliest first (/status,
+        the dashboard's overview)."""
+        query = select(ApiCall.model, *usage_totals().selected_columns)
+        if since is not None:
+            query = query.where(ApiCall.created_at >= since)
+        query = query.group_by(ApiCall.model).order_by(func.coalesce(func.sum(ApiCall.cost), 0.0).desc())
         rows = await self.db.rows(query)
         return [(str(r[0]), Usage(int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6])))
                 for r in rows]

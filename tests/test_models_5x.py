@@ -9,17 +9,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 import pytest
 from anthropic import AsyncAnthropic
 
 from bot.core.config import PROJECT_ROOT
 from bot.core.models.base import Prompt
+from tests.browser import free_port
 from tests.fakes.claude_models import lineup
 from tests.fakes.claude_server import Reply
 from tests.harness import CHANNEL_ID, Harness
 
 ATLAS = PROJECT_ROOT / "characters" / "atlas"
 LINEUP = lineup()
+DASHBOARD_TOKEN = "models-test-token-0123456789"
 
 
 async def start(make_harness: Any, **config: Any) -> Harness:
@@ -85,7 +88,8 @@ async def test_replies_votes_and_long_answers_on_the_lineup(make_harness: Any,
 
 
 async def test_a_refusal_and_a_thinking_only_answer_are_answered_in_character(make_harness: Any) -> None:
-    h = await start(make_harness)
+    port = free_port()
+    h = await start(make_harness, dashboard_port=port, dashboard_token=DASHBOARD_TOKEN)
     fallback = "Sorry, my thoughts scattered."  # the in-character fallback line (fallback_reply)
     h.claude.script(Reply(text="", stop_reason="refusal"), model=LINEUP["reply"])
     first = await dm_reply(h, "something the classifier declines", 1)
@@ -106,6 +110,13 @@ async def test_a_refusal_and_a_thinking_only_answer_are_answered_in_character(ma
                                            for m in d.posted(h.log_channel_id)), 10, what="the status")
     [shown] = [m["content"] for m in h.discord.posted(h.log_channel_id) if "Costs per model" in m["content"]]
     assert f"`{LINEUP['reply']}`: $" in shown and "Refusals since start: 1 (reply 1)" in shown
+    # the dashboard's overview: the same per model, 30 days, and the refusal
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.post(base + "/login", data={"token": DASHBOARD_TOKEN, "next": "/"}) as r:
+            page = await r.text()
+    assert "Cost per model, 30 days" in page and f"<code>{LINEUP['reply']}</code>" in page
+    assert "Refused by the model since start: 1 (reply 1)." in page
 
     # Twice: the fallback, never an empty message.
     h.claude.script(Reply(text="x", thinking_tokens=10**6), model=LINEUP["reply"], times=2)

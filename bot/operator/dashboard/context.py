@@ -27,6 +27,10 @@ class RunningBot:
     guild_count: Callable[[], int]
     engine: ReplyEngine  # the main engine: every decision of an ensemble is announced there
 
+    def refusals(self) -> dict[str, int]:
+        """Requests the model refused since start, per purpose (``stop_reason: refusal``)."""
+        return dict(self.engine.claude.refusals)
+
     @property
     def uptime(self) -> float:
         return time.monotonic() - self.started_at

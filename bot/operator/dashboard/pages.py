@@ -93,16 +93,17 @@ async def overview(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     days = last_days()
     since = datetime.fromisoformat(days[0]).replace(tzinfo=UTC)
-    counts, usage, db_size = await asyncio.gather(
+    counts, usage, db_size, models = await asyncio.gather(
         ctx.store.stats.daily_counts(ctx.character_key, days[0]), ctx.store.stats.daily_usage(since),
-        ctx.store.stats.database_size())
+        ctx.store.stats.database_size(), ctx.store.usage.by_model(since))
     charts, totals = overview_charts(days, counts, {u.day: u for u in usage})
     bot = ctx.bot
     gateway = [(shard_name(sid), format_latency(lat)) for sid, lat in bot.latencies()] if bot else []
     return render(request, "overview.html", title="Overview", active="overview", charts=charts, totals=totals,
                   uptime=bot.uptime if bot else None, guilds=bot.guild_count() if bot else None,
                   gateway=gateway, shards=ctx.settings.discord.shard_count, db_size=db_size,
-                  database=ctx.settings.safe_database_url(), first_day=days[0], last_day=days[-1])
+                  database=ctx.settings.safe_database_url(), first_day=days[0], last_day=days[-1],
+                  models=models, refusals=bot.refusals() if bot else None)
 
 
 async def character(request: web.Request, *, drafts: dict[str, str] | None = None,
