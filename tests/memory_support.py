@@ -16,6 +16,7 @@ import numpy as np
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from database.records import SeenMessage
 from memory.embeddings import SentenceEmbedder
+from tests.fakes.claude_models import lineup_capabilities
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 FACT_LINE = re.compile(r"FACT\[(?P<category>\w+)\]:\s*(?P<fact>[^\n]+)")
@@ -61,6 +62,8 @@ def memory_settings(db_url: str, claude_url: str = "http://127.0.0.1:9", **overr
     env = {"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "fake-anthropic-key", "ANTHROPIC_BASE_URL": claude_url,
            "DATABASE_URL": db_url, "SUMMARIZE_TIMEOUT": "5", "LLM_TIMEOUT": "5",
            "DEFAULT_MODEL": "claude-test-default",
+           # the test names stand for the lineup the suite runs on (KINDRED_TEST_LINEUP), as in the harness
+           "MODEL_CAPABILITIES": lineup_capabilities(),
            **{k.upper(): str(v) for k, v in overrides.items()}}
     return load_settings(FINN, None, environ=env)
 

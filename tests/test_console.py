@@ -12,6 +12,7 @@ from bot.core.config import PROJECT_ROOT
 from bot.runtime.console import CONSOLE_USER_ID
 from database.store import Store
 from tests.fakes import PROCESS_WAIT
+from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.memory_support import last_user_text
 from tests.test_summarization import CHAT, SMALL, SUMMARY_CUE, Script
@@ -25,6 +26,7 @@ async def run_console(claude: FakeClaude, db_url: str, cwd: Path, lines: list[st
     exit."""
     env = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
     env.update({"ANTHROPIC_API_KEY": "fake", "ANTHROPIC_BASE_URL": claude.base_url, "DATABASE_URL": db_url,
+                "MODEL_CAPABILITIES": lineup_capabilities(),  # the test names as the lineup's models
                 "DEFAULT_MODEL": "claude-test-default", "MIN_TYPING_TIME": "0", "MAX_TYPING_TIME": "0.01",
                 **{k.upper(): v for k, v in config.items()}})
     proc = await asyncio.create_subprocess_exec(

@@ -14,6 +14,7 @@ import pytest
 
 from bot.core.config import PROJECT_ROOT
 from tests.fakes import PROCESS_WAIT
+from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude
 from tests.memory_support import last_user_text
 
@@ -26,6 +27,7 @@ def console_env(claude: FakeClaude, db_url: str, tmp_path: Path, **extra: str) -
     env = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
     # A typing delay of ten minutes: a console that simulated typing would not answer within the timeout.
     env.update({"ANTHROPIC_API_KEY": "fake", "ANTHROPIC_BASE_URL": claude.base_url, "DATABASE_URL": db_url,
+                "MODEL_CAPABILITIES": lineup_capabilities(),  # the test names as the lineup's models
                 "DEFAULT_MODEL": "claude-test-default", "MIN_TYPING_TIME": "600", "MAX_TYPING_TIME": "600",
                 "CONSOLE_LOG_FILE": str(tmp_path / "logs" / "console.log"), "LOG_LEVEL": "INFO", **extra})
     return env

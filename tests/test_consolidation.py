@@ -29,6 +29,7 @@ from memory.facts import MalformedExtraction, parse_extraction
 from memory.mood import MOOD_KEY
 from memory.relationships import bound_daily_change
 from tests.consolidation_child import child_main, consolidate
+from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.memory_support import (
     FINN,
@@ -408,6 +409,7 @@ def test_cli_consolidates_with_a_progress_bar(tmp_path: Path, capsys: Any, monke
 
     asyncio.run(seed())
     for key, value in {"DATABASE_URL": url, "ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": fc.base_url,
+                       "MODEL_CAPABILITIES": lineup_capabilities(),  # the test names as the lineup's models
                        "DEFAULT_MODEL": "claude-test-default", "LOG_LEVEL": "WARNING"}.items():
         monkeypatch.setenv(key, value)
     try:
