@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt, majority_yes, parse_yes_no
+from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.config import load_settings
+from bot.core.votes import majority_yes, parse_yes_no
 from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import FakeClaude, Reply

@@ -16,6 +16,7 @@ asked once more with twice the room, and never returned empty.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import random
@@ -41,11 +42,11 @@ from bot.core.models.base import (
     route,
 )
 from bot.core.models.capabilities import Family, ModelTable
+from bot.core.votes import parse_yes_no
 from database.models import utcnow
 from database.store import Store
 
-__all__ = ["CallUsage", "ClaudeClient", "ClaudeUnavailable", "Completion", "ModelClient", "Prompt",
-           "majority_yes", "parse_yes_no"]
+__all__ = ["CallUsage", "ClaudeClient", "ClaudeUnavailable", "Completion", "ModelClient", "Prompt"]
 
 log = logging.getLogger(__name__)
 
@@ -405,10 +406,9 @@ class ClaudeClient:
                      calls: list[dict[str, Any]] | None = None) -> Completion:
         """Record a call that reached the model (its tokens are billed, whatever it answered)."""
         latency = (time.perf_counter() - started) * 1000
-        usage = completion.usage
-        priced = CallUsage(usage.input_tokens, usage.output_tokens, usage.cache_creation_tokens,
-                           usage.cache_read_tokens, self._cost(backend, model, completion),
-                           usage.cache_creation_1h_tokens)
+        cost = self.models.cost(completion.usage, model, completion.model, claude=backend == "anthropic",
+                                costs=self._costs)
+        priced = dataclasses.replace(completion.usage, cost=cost)
         completion = Completion(completion.text, completion.model, priced, completion.stop_reason)
         await self._record(completion, purpose=purpose, user_id=user_id, latency_ms=latency, ok=ok,
                            error=error, calls=calls)
@@ -427,22 +427,6 @@ class ClaudeClient:
             except Exception:
                 log.exception("error observer failed")
         raise ClaudeRefused(f"{model} refused the request")
-
-    def _cost(self, backend: str, model: str, completion: Completion) -> float:
-        """USD of a call: ``model_costs`` for a listed model; the capability table's prices (cache writes
-        and reads included) for Claude; else 0 (a local model)."""
-        prices = self._costs.get(model) or self._costs.get(completion.model)
-        u = completion.usage
-        if prices is None:
-            family = self.models.family(completion.model or model) if backend == "anthropic" else None
-            if family is None:
-                return 0.0
-            return family.price(u.input_tokens, u.output_tokens, u.cache_creation_tokens, u.cache_read_tokens,
-                                u.cache_creation_1h_tokens)
-        per_input, per_output = prices
-        # model_costs gives input/output only: cache writes and reads at Anthropic's usual ratios.
-        return (per_input * (u.input_tokens + u.cache_creation_tokens * 1.25 + u.cache_read_tokens * 0.1)
-                + per_output * u.output_tokens)
 
     async def _record(self, completion: Completion, *, purpose: str, user_id: int | None, latency_ms: float,
                       ok: bool, error: str = "", calls: list[dict[str, Any]] | None = None) -> None:
@@ -507,17 +491,3 @@ def _backoff(attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
         return retry_after
     return min(0.25 * 2 ** (attempt - 1), 8.0) * (0.5 + random.random() / 2)
-
-
-def parse_yes_no(text: str) -> bool | None:
-    word = text.strip().lstrip("*_\"'`").lower()
-    if word.startswith("yes"):
-        return True
-    if word.startswith("no"):
-        return False
-    return None
-
-
-def majority_yes(votes: Sequence[bool | None]) -> bool:
-    """Yes only when strictly more than half of all votes asked said yes (failed votes count as no)."""
-    return sum(1 for v in votes if v) * 2 > len(votes)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.core.character import CharacterSource
-from bot.core.claude import SPEND_GUILD, ClaudeClient, Completion, majority_yes
+from bot.core.claude import SPEND_GUILD, ClaudeClient, Completion
 from bot.core.config import Settings
 from bot.core.keyed import KeyedLocks
 from bot.core.localtime import load_zone
@@ -34,6 +34,7 @@ from bot.core.pipeline import (
     TurnListener,
 )
 from bot.core.tokens import counted
+from bot.core.votes import majority_yes
 from bot.reply.delivery import Delivery
 from bot.reply.intent import IntentRouter
 from bot.reply.media import MediaLimits, read_media

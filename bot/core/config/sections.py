@@ -11,12 +11,12 @@ whole :class:`Settings` reads a key through its section: ``settings.<section>.<k
 """
 
 # No ``from __future__ import annotations`` here: keys.py reads each field's type as the class itself.
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar
 
+from bot.core.config import checks
 from bot.core.config.keys import Setting, declared, is_section, key, parsed_by
 from bot.core.config.paths import PROJECT_ROOT, resolve_folder
 from bot.core.config.service import (
@@ -29,35 +29,8 @@ from bot.core.config.service import (
     parse_shard_ids,
 )
 from bot.core.localtime import load_zone, parse_quiet_hours
-from bot.core.models.base import BACKENDS, parse_model_costs
-from bot.core.models.capabilities import EFFORTS, parse_model_capabilities
-
-
-def _user_ids(value: str) -> str | None:
-    for part in value.replace(" ", "").split(","):
-        if part and not part.isdigit():
-            return f"expected comma-separated user ids, got {part!r}"
-    return None
-
-
-def _model_costs(value: str) -> str | None:
-    try:
-        parse_model_costs(value)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
-def _model_capabilities(value: str) -> str | None:
-    try:
-        parse_model_capabilities(value)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
-def _database_url(value: str) -> str | None:
-    return f"not a database URL: {value!r}" if value and "://" not in value else None
+from bot.core.models.base import BACKENDS
+from bot.core.models.capabilities import EFFORTS
 
 
 @dataclass(frozen=True)
@@ -112,12 +85,12 @@ class ModelSettings:
         "OpenAI's own.", restart=True)
     model_costs: str = key(
         "", "Comma-separated MODEL=USD per input token[/USD per output token]; an unlisted model costs 0 on "
-        "the openai backend (a local model) and its capability-table price on anthropic.", check=_model_costs,
-        restart=True)
+        "the openai backend (a local model) and its capability-table price on anthropic.",
+        check=checks.model_costs, restart=True)
     model_capabilities: str = key(
         "", "Comma-separated overrides of the model capability table: MODEL=FAMILY (the model follows that "
         "family's rules and prices, e.g. my-proxy=sonnet-5.5) or MODEL[FIELD]=VALUE (e.g. "
-        "claude-haiku-5-5[input]=0.1; prices in USD per million tokens).", check=_model_capabilities,
+        "claude-haiku-5-5[input]=0.1; prices in USD per million tokens).", check=checks.model_capabilities,
         restart=True)
 
 
@@ -276,7 +249,7 @@ class StorageSettings:
     TITLE: ClassVar[str] = "Storage and logging"
     database_url: str = key(
         "", "SQLAlchemy URL; empty means a SQLite file data/<character>.db.",
-        check=_database_url, secret=True, restart=True)  # secret: it may hold a password
+        check=checks.database_url, secret=True, restart=True)  # secret: it may hold a password
     log_level: str = key(
         "INFO", "Python logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
     verbose_logging: bool = key(False, "Start with decisions mirrored to the log channel.", restart=True)
@@ -301,7 +274,7 @@ class SecretSettings:
     log_channel: int = key(
         0, "Admin log channel id.", aliases=("log_channel_id",), placeholder_unset=True)
     admin_user_ids: str = key(
-        "", "Comma-separated Discord user ids allowed to run admin commands.", check=_user_ids)
+        "", "Comma-separated Discord user ids allowed to run admin commands.", check=checks.user_ids)
 
 
 @dataclass(frozen=True)
@@ -351,21 +324,6 @@ class AliveSettings:
 MIN_DASHBOARD_TOKEN = 16  # a login token shorter than this could be guessed
 
 
-def _host(value: str) -> str | None:
-    return None if value.strip() else "must not be empty (127.0.0.1 by default)"
-
-
-def _proxy(value: str) -> str | None:
-    """Empty, or one IP address (a name could resolve to anything; the proxy is a fixed address)."""
-    if not value.strip():
-        return None
-    try:
-        ipaddress.ip_address(value.strip())
-    except ValueError:
-        return f"must be the proxy's IP address (e.g. 127.0.0.1), got {value.strip()!r}"
-    return None
-
-
 @dataclass(frozen=True)
 class DashboardSettings:
     """The operator's web dashboard (bot/operator/dashboard/)."""
@@ -374,7 +332,7 @@ class DashboardSettings:
     dashboard_port: int = key(0, "Port of the operator's web dashboard, served by the bot (0: off).",
                               min=0, max=65535, restart=True)
     dashboard_host: str = key(
-        "127.0.0.1", "Dashboard address (other than 127.0.0.1 only behind a TLS proxy).", check=_host,
+        "127.0.0.1", "Dashboard address (other than 127.0.0.1 only behind a TLS proxy).", check=checks.host,
         restart=True)
     dashboard_token: str = key(
         "", f"Dashboard login token, {MIN_DASHBOARD_TOKEN}+ random characters (required when it runs), e.g. "
@@ -382,12 +340,8 @@ class DashboardSettings:
     dashboard_trusted_proxy: str = key(
         "", "IP address of the TLS proxy in front of the dashboard (empty: none). Its X-Forwarded-Proto and "
         "X-Forwarded-For are believed (the session cookie is then Secure over HTTPS, and failed logins are "
-        "counted per real address); from any other address they are ignored.", check=_proxy, restart=True)
-
-
-def _image_bytes(value: int) -> str | None:
-    return f"at most 3932160 (5 MB of base64, Claude's limit per image), got {value}" \
-        if value > 3_932_160 else None
+        "counted per real address); from any other address they are ignored.",
+        check=checks.proxy, restart=True)
 
 
 @dataclass(frozen=True)
@@ -397,7 +351,7 @@ class MediaSettings:
     TITLE: ClassVar[str] = "Images and files"
     max_image_bytes: int = key(
         3_932_160, "Largest image (bytes) shown to Claude; Claude takes at most 5 MB of base64 per image, "
-        "3,932,160 bytes.", above=0, check=_image_bytes)
+        "3,932,160 bytes.", above=0, check=checks.image_bytes)
     max_images_per_message: int = key(4, "Images of one message shown to Claude (0: none).", min=0, max=20)
     max_attachment_chars: int = key(
         20_000, "Characters of a text file (.txt, .md, source code, .json, .csv) read into the message; a "

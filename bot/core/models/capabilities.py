@@ -13,8 +13,11 @@ override any field, or point a model id at a family, with the ``model_capabiliti
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
+
+from bot.core.models.base import CallUsage
 
 __all__ = ["EFFORTS", "FAMILIES", "Family", "ModelTable", "parse_model_capabilities"]
 
@@ -239,3 +242,20 @@ class ModelTable:
             found = replace(found, **self.overrides[model])
         self._cache[model] = found
         return found
+
+    def cost(self, usage: CallUsage, model: str, answered_by: str, *, claude: bool,
+             costs: Mapping[str, tuple[float, float]]) -> float:
+        """USD of a call: ``model_costs`` (``costs``) for a listed model; the table's prices (cache writes and
+        reads included) for Claude; else 0 (a local model). ``answered_by``: the model id the answer named."""
+        prices = costs.get(model) or costs.get(answered_by)
+        u = usage
+        if prices is None:
+            family = self.family(answered_by or model) if claude else None
+            if family is None:
+                return 0.0
+            return family.price(u.input_tokens, u.output_tokens, u.cache_creation_tokens, u.cache_read_tokens,
+                                u.cache_creation_1h_tokens)
+        per_input, per_output = prices
+        # model_costs gives input/output only: cache writes and reads at Anthropic's usual ratios.
+        return (per_input * (u.input_tokens + u.cache_creation_tokens * 1.25 + u.cache_read_tokens * 0.1)
+                + per_output * u.output_tokens)
