@@ -44,6 +44,7 @@ from bot.runtime.lifecycle import close_database
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.startup import commands_digest, remember_commands_digest
 from bot.runtime.voice import VoiceService
+from cogs.identify import IdentifyPacer
 from cogs.permissions import is_admin_id
 from cogs.posting import NO_MENTIONS
 from cogs.startup import announce_connected, log_invite
@@ -123,6 +124,14 @@ class KindredMixin:
         self.tree.error(on_app_command_error)  # type: ignore[attr-defined]
         self.add_listener(answer_expired_click, "on_interaction")  # type: ignore[attr-defined]
         self.add_listener(functools.partial(announce_connected, self), "on_ready")  # type: ignore[attr-defined]
+        self.identify_pacer = IdentifyPacer(self._max_concurrency)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        await self.identify_pacer.wait(shard_id)  # Discord's own limit, not discord.py's blanket 5 s
+
+    async def _max_concurrency(self) -> int:
+        _, _, limit = await self.http.get_bot_gateway()  # type: ignore[attr-defined]
+        return int(limit["max_concurrency"])
 
     async def setup_hook(self) -> None:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up

@@ -53,6 +53,8 @@ async def test_reconnect_resumes_and_keeps_answering(harness: Harness) -> None:
     await harness.say("still there?", mention=True)
     [reply] = await harness.replies(CHANNEL_ID, timeout=10)
     assert reply["content"]
+    # Resumed, not started again: one IDENTIFY in all (a new session would also wait out Discord's window).
+    assert [op for op, _ in harness.discord.gateway_log].count("2") == 1
 
 
 async def test_typing_is_refreshed_while_a_slow_reply_is_generated(

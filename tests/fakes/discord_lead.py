@@ -267,7 +267,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
                 session = await self._resume(ws, data)
             elif op == 3:
                 self.presences.append(data)
-        if session is not None and session in self.sessions:
+        if session is not None and session in self.sessions and session.ws is ws:  # not resumed elsewhere
             self.sessions.remove(session)
             if ws.close_code in (1000, 1001) and not session.closed_by_server:
                 session.resumable = False  # Discord: a client closing with 1000 or 1001 ends its session
@@ -311,6 +311,12 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
 
     async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> Session | None:
         old = self.dead_sessions.pop(str(data.get("session_id")), None)
+        if old is None:  # its old connection may still be closing: Discord lets the client resume at once
+            old = next((s for s in self.sessions if s.session_id == data.get("session_id") and s.ws is not ws
+                        and s.resumable and s.token == str(data.get("token", "")).removeprefix("Bot ")),
+                       None)
+            if old is not None:
+                self.sessions.remove(old)
         if old is None:
             await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))  # invalid session
             return None
@@ -355,6 +361,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
     async def force_reconnect(self) -> None:
         """Drop every connection with a resumable close code: clients RESUME and get missed events."""
         for session in list(self.sessions):
+            session.closed_by_server = True  # the client's answering close frame does not end the session
             await session.ws.close(code=4000, message=b"Unknown error")
 
     # ------------------------------------------------------------------ messages

@@ -5,6 +5,8 @@ Answers are read by block type: thinking blocks never become text."""
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +20,13 @@ from bot.core.models.capabilities import EFFORTS, MIN_THINKING_ROOM, THINKING_RO
 # Besides every 5xx: request timeout, conflict and rate limit are worth another try (as the SDK judges them).
 RETRYABLE_STATUS = {408, 409, 429}
 PROBE_TIMEOUT = 10.0  # seconds for the start-up check of the key
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The SDK's own TLS context, built once per process: building one reads the system's CA bundle (about
+    50 ms of CPU), and every client (one per character, a new one on each live reload) can share it."""
+    return httpx2.create_ssl_context()
 
 
 class AnthropicBackend:
@@ -34,7 +43,7 @@ class AnthropicBackend:
             timeout=timeout,
             # The SDK's aiohttp transport (aiohttp's C parser; aiohttp is here for discord.py anyway): about
             # half the CPU of its default httpx one per call, and a vote round is three calls.
-            http_client=DefaultAioHttpClient(timeout=timeout),
+            http_client=DefaultAioHttpClient(timeout=timeout, verify=tls_context()),
         )
         self.base_url = str(getattr(self.sdk, "base_url", base_url))
 
