@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 # Run with a Python that lacks Kindred's packages (a system python instead of .venv/bin/python): one line
@@ -327,6 +328,11 @@ class StoppedBeforeConnecting(SystemExit):
 
 
 def stop_before_connecting(signum: int, _frame: object) -> None:
+    # The stop unwinds start-up wherever it is (an event loop half built, a coroutine made and not yet
+    # awaited): what it leaves half made would print warnings and "Exception ignored" tracebacks around the
+    # one line. Nothing that needs finishing was started (the bot had not connected), so they are dropped.
+    warnings.simplefilter("ignore", RuntimeWarning)
+    sys.unraisablehook = lambda _unraisable: None
     raise StoppedBeforeConnecting(0)
 
 
@@ -338,11 +344,11 @@ def config_error_exit_code() -> int:
 
 
 def main() -> None:
+    stopped = False
     try:
         code = run(sys.argv[1:])
     except StoppedBeforeConnecting:
-        print("stopped before connecting (SIGTERM during start-up)", file=sys.stderr)
-        code = 0
+        stopped, code = True, 0
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         code = 2
@@ -358,6 +364,8 @@ def main() -> None:
         code = 130
         if "--console" in sys.argv[1:]:  # Ctrl-C while the console starts: it leaves as it would later
             code = bye()
+    if stopped:
+        print("stopped before connecting (SIGTERM during start-up)", file=sys.stderr)
     if code == 2:  # every config error (the settings, a refused token, the intent) exits 2 by here
         code = config_error_exit_code()
     sys.exit(code)

@@ -52,10 +52,18 @@ async def log_command(h: Harness, text: str, n: int) -> str:
 # --------------------------------------------------------------------------- emotions
 
 
+def next_afternoon(h: Harness) -> datetime:
+    """The next 14:00 of the bot's own clock (from a minute ahead), when no hour-bound feeling is near."""
+    at = datetime.now(UTC) + timedelta(minutes=1)
+    while h.bot.alive.time.hour(at) < 14 or h.bot.alive.time.hour(at) >= 15:
+        at += timedelta(minutes=30)
+    return at
+
+
 async def test_exchanges_move_the_feelings_which_decay_and_survive_a_restart(
         make_harness: MakeHarness) -> None:
     h = await make_harness()
-    clock = Clock(datetime.now(UTC) + timedelta(minutes=1))
+    clock = Clock(next_afternoon(h))  # the levels rest by the hour: at night the label would be "sleepy"
     h.bot.alive.clock = clock
     at_rest = EmotionState.at_rest(clock.now, h.bot.alive.time)
     for n in (1, 2, 3):
