@@ -169,6 +169,16 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 
 @pytest.fixture
+def sqlite_db_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A fresh migrated SQLite database only: for tests of how main.py behaves as a process (the console,
+    the folder it runs from), whose database work the in-process tests prove on both backends. Each main.py
+    start costs seconds of CPU, so these run once, not once per backend."""
+    path = tmp_path / "kindred.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
 async def store(db_url: str) -> AsyncIterator[Store]:
     s = await Store(db_url).open()
     try:

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.core.config import PROJECT_ROOT
 from bot.runtime.console import CONSOLE_USER_ID
 from database.store import Store
@@ -18,6 +20,13 @@ from tests.memory_support import last_user_text
 from tests.test_summarization import CHAT, SMALL, SUMMARY_CUE, Script
 
 FINN = PROJECT_ROOT / "characters" / "finn"
+
+@pytest.fixture
+def db_url(sqlite_db_url: str) -> str:
+    """SQLite only: these test main.py as a process; its database work is proven on both backends
+    in-process (tests/conftest.py, sqlite_db_url)."""
+    return sqlite_db_url
+
 
 
 async def run_console(claude: FakeClaude, db_url: str, cwd: Path, lines: list[str],

@@ -22,6 +22,13 @@ FINN = PROJECT_ROOT / "characters" / "finn"
 
 GREETING = "Oh! A visitor. Welcome to the stall."  # Finn's first_message
 
+@pytest.fixture
+def db_url(sqlite_db_url: str) -> str:
+    """SQLite only: these test main.py as a process; its database work is proven on both backends
+    in-process (tests/conftest.py, sqlite_db_url)."""
+    return sqlite_db_url
+
+
 
 def console_env(claude: FakeClaude, db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.core.config import PROJECT_ROOT, choose_character_dir, resolve_character_dir
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.harness import ADMIN_ID, LOG_CHANNEL_ID, USER_ID, Harness
@@ -20,6 +22,13 @@ ANTHROPIC_API_KEY="sk-ant-fake"
 DEFAULT_NAME="Mask"
 CORE_PROMPT="You are Mask, a porcelain theatre mask who speaks only in stage directions."
 '''
+
+@pytest.fixture
+def db_url(sqlite_db_url: str) -> str:
+    """SQLite only: these test main.py as a process; its database work is proven on both backends
+    in-process (tests/conftest.py, sqlite_db_url)."""
+    return sqlite_db_url
+
 
 
 def test_the_root_character_env_is_used_when_nothing_else_is_given(tmp_path: Path) -> None:
