@@ -29,13 +29,14 @@ import argparse
 import asyncio
 import logging
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.core.models.capabilities import ModelTable
 from tests.fakes.claude_models import lineup as suite_lineup
-from tests.fakes.claude_server import Recorded
+from tests.fakes.claude_server import Recorded, content_text
 from tests.harness import CHANNEL_ID, GUILD_ID, Harness
 
 LINEUPS = {"5": ("claude-sonnet-5-5", "claude-haiku-5-5"), "4": ("claude-sonnet-4-6", "claude-haiku-4-5")}
@@ -103,8 +104,10 @@ class Tally:
     output: int = 0
     cost: float = 0.0  # USD at the capability table's prices
     per_request: list[float] = field(default_factory=list)
+    asked: Counter[str] = field(default_factory=Counter)  # each request's last user turn, how often asked
 
     def add(self, record: Recorded) -> None:
+        self.asked[content_text(record.body["messages"][-1]["content"])[-200:]] += 1
         u = record.usage
         read, written, plain = (u["cache_read_input_tokens"], u["cache_creation_input_tokens"],
                                 u["input_tokens"])

@@ -12,7 +12,10 @@ from tests.fakes.claude_server import content_text
 
 async def test_channel_and_dm_replies_read_their_prompts_from_cache(db_url: str, tmp_path: Path) -> None:
     figures = await run(db_url, tmp_path, dm_turns=50, channel_messages=40, votes=0)
-    assert figures.channel.requests == 40 and figures.dm.requests == 50
+    # Every turn asked once. A stream the connection broke is asked again inside the call's deadline (the
+    # client retries transport errors, as it should on the real API): once seen on a loaded CI machine.
+    for tally, turns in ((figures.channel, 40), (figures.dm, 50)):
+        assert len(tally.asked) == turns and tally.requests - turns <= 1, tally.asked.most_common(2)
     # 3 people, 40 @mentions: the channel's transcript is a prefix they all share (56 % before)
     assert figures.channel.ratio >= 0.85, figures.channel.describe()
     # a DM keeps its layout (92 % in this conversation before): its floor is the first turns, shorter than
