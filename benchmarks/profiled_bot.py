@@ -6,6 +6,7 @@ The bot's event loop runs on the main thread, where signal handlers run, so that
 from __future__ import annotations
 
 import cProfile
+import os
 import runpy
 import signal
 import sys
@@ -21,7 +22,9 @@ def main() -> None:
 
     def off(_sig: int, _frame: FrameType | None) -> None:
         profiler.disable()
-        profiler.dump_stats(file)
+        # Written aside and renamed: the benchmark waits for FILE to appear and must never read half of it.
+        profiler.dump_stats(f"{file}.part")
+        os.replace(f"{file}.part", file)
 
     signal.signal(signal.SIGUSR1, on)
     signal.signal(signal.SIGUSR2, off)

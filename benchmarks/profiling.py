@@ -100,6 +100,7 @@ class Profiler:
         self._proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
+        self.file.unlink(missing_ok=True)  # stop() waits for the file to appear: not an earlier run's
         if self.spy is None:
             os.kill(self.pid, signal.SIGUSR1)  # benchmarks/profiled_bot.py: cProfile on
             return

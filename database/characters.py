@@ -42,7 +42,7 @@ class Characters:
                 stage = reached
             return int(number), str(stage)
 
-        return await self.db.write(count)
+        return await self.db.write_shared(count)  # after a reply, with the other listeners' writes
 
     async def set_character_stage(self, character: str, stage: str) -> None:
         await self.db.change(update(CharacterState).where(CharacterState.character == character)

@@ -193,7 +193,7 @@ class Conversations:
             n, tokens = self._q["conversation_tokens"].first(conn, {"conversation_id": row[0]})
             return int(n), int(tokens), str(row[1] or "")
 
-        return await self.db.read(read)
+        return await self.db.read_shared(read)
 
     async def conversations_over(self, character: str, token_threshold: int) -> list[tuple[int, str]]:
         """(user_id, scope) of conversations whose stored history is over the threshold."""
@@ -260,7 +260,7 @@ class Conversations:
             after = q["conversation_touch"].first(conn, {"conversation_id": cid, "touched_at": now})[0]
             return cid, before, int(after), ids
 
-        cid, before, after, ids = await self.db.write(write)
+        cid, before, after, ids = await self.db.write_shared(write)
         # Committed: the cached turns of this conversation, if current, grow by exactly these.
         self._turns.extend(cid, before, after, [t._replace(id=i) for t, i in zip(turns, ids, strict=True)])
         return ids

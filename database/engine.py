@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from database.errors import SchemaNotReady
 from database.retry import RETRY_SECONDS, retrying
+from database.trips import SharedTrips
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -130,6 +131,7 @@ class Database:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="kindred-sqlite")
         self._checkpointer: asyncio.Task[None] | None = None
         self._stop_checkpoints = asyncio.Event()
+        self._trips = SharedTrips(self)
 
     @property
     def statement_dialect(self) -> Dialect:
@@ -158,6 +160,16 @@ class Database:
     async def read(self, fn: Callable[[Connection], T]) -> T:
         return await self.run(fn, write=False)
 
+    async def write_shared(self, fn: Callable[[Connection], T]) -> T:
+        """A small write that may share its transaction (and its trip to the database) with the other small
+        units of work made at the same moment (database/trips.py): the writes after a reply, say. Awaited
+        like :meth:`write`: it returns once committed."""
+        return await self._trips.run(fn, write=True)
+
+    async def read_shared(self, fn: Callable[[Connection], T]) -> T:
+        """A small read that may share its trip to the database with other small units of the moment."""
+        return await self._trips.run(fn, write=False)
+
     async def write(self, fn: Callable[[Connection], T]) -> T:
         return await self.run(fn, write=True)
 
@@ -178,6 +190,21 @@ class Database:
         assert self._sync_engine is not None
         with (self._sync_engine.begin() if write else self._sync_engine.connect()) as conn:
             return fn(conn)
+
+    async def run_trip(self, trip: Callable[[Connection], T]) -> T:
+        """``trip(connection)`` on one connection, outside any transaction (it manages its own): on SQLite
+        one hop to its thread. Not retried here (database/trips.py decides)."""
+        if self._thread is not None:
+            assert self._sync_engine is not None
+            engine = self._sync_engine
+
+            def on_thread() -> T:
+                with engine.connect() as conn:
+                    return trip(conn)
+
+            return await asyncio.get_running_loop().run_in_executor(self._thread, on_thread)
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(trip)
 
     async def write_then_read(self, write: Callable[[Connection], None],
                               read: Callable[[Connection], T]) -> T:
@@ -259,6 +286,7 @@ class Database:
         return int(busy), int(pages), int(done)
 
     async def close(self) -> None:
+        await self._trips.drain()
         if self._checkpointer is not None:
             self._stop_checkpoints.set()
             await asyncio.gather(self._checkpointer, return_exceptions=True)

@@ -24,6 +24,9 @@ from database.statements import Statements, recent_messages, seen_message
 
 log = logging.getLogger(__name__)
 AUTHOR_REFRESH_SECONDS = 60.0
+# How long a message nobody waits on (chatter, not a reply certain) may wait for others to share its commit:
+# on a busy server one commit then carries many messages; a quiet one hardly notices.
+LINGER_SECONDS = 0.01
 RECENT_AUTHORS = 10_000  # authors remembered as recently upserted (a cache: the oldest forgotten first)
 PromptReader = Callable[[Connection, PromptRequest], PromptData]
 PromptReadBeside = Callable[[PromptRequest], Awaitable[PromptData]]  # on connections of its own
@@ -41,20 +44,34 @@ class _GroupCommit:
     while waiting (a shutdown) does not take its message's write down with it.
     """
 
-    def __init__(self, write: Callable[[Sequence[Entry], Sequence[PromptRequest | None]], Any]) -> None:
+    def __init__(self, write: Callable[[Sequence[Entry], Sequence[PromptRequest | None]], Any],
+                 linger: float = LINGER_SECONDS) -> None:
         self._write = write
+        self._linger = linger
         self._pending: list[tuple[Entry, PromptRequest | None, asyncio.Future[PromptData | None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._hurry = asyncio.Event()
 
-    async def write(self, entry: Entry, then_read: PromptRequest | None) -> PromptData | None:
+    async def write(self, entry: Entry, then_read: PromptRequest | None, *, urgent: bool = True
+                    ) -> PromptData | None:
+        """``urgent``: someone waits on it (a reply certain, an owed mark); other messages (chatter) may
+        wait up to ``linger`` seconds for company, so a busy server's chatter shares commits."""
         future: asyncio.Future[PromptData | None] = asyncio.get_running_loop().create_future()
         self._pending.append((entry, then_read, future))
+        if urgent:
+            self._hurry.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_loop())
         return await future
 
     async def _flush_loop(self) -> None:
         while self._pending:
+            if not self._hurry.is_set() and self._linger > 0:
+                try:
+                    await asyncio.wait_for(self._hurry.wait(), self._linger)
+                except TimeoutError:
+                    pass
+            self._hurry.clear()
             batch, self._pending = self._pending, []
             try:
                 read = await self._write([e for e, _, _ in batch], [r for _, r, _ in batch])
@@ -99,7 +116,8 @@ class MessageLog:
         display = display_name or message.author_name
         if then_read is not None and not self.db.is_sqlite:
             return await self._write_addressed(message, display, owed_by, then_read)
-        return await self._batches.write((message, display, owed_by), then_read)
+        return await self._batches.write((message, display, owed_by), then_read,
+                                         urgent=then_read is not None or owed_by is not None)
 
     async def settle_owed(self, character: str, message_id: int) -> None:
         """Clear the owed mark of a reply just posted, committed with the log's next batch (a busy server's
@@ -227,8 +245,8 @@ class MessageLog:
                 q["nick_upsert"].execute_many(conn, list(nicks.values()))
             if rows:
                 q["log_insert"].execute_many(conn, rows)
-            insert_owed(self.db, conn, owed)
-            delete_owed(conn, settled)
+            insert_owed(q, conn, owed)
+            delete_owed(q, conn, settled)
 
         try:
             if read is not None:

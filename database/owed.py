@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, Connection, String, delete, select, tuple_
+from sqlalchemy import BigInteger, Connection, String, bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from database.engine import Database
 from database.models import TZ, Base, utcnow
+from database.prepared import Prepared, Statements
 
 
 class OwedReply(Base):
@@ -39,6 +42,20 @@ class Owed:
     owed_since: datetime
 
 
+def owed_statements(dialect: Dialect) -> Statements:
+    """The mark and its clearing, compiled once: both run for every reply (see database/prepared.py)."""
+    insert_for = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    return {
+        "owed_insert": Prepared(
+            insert_for(OwedReply).on_conflict_do_nothing(index_elements=[OwedReply.message_id,
+                                                                         OwedReply.character]),
+            dialect, column_keys=["message_id", "character", "channel_id", "owed_since"]),
+        "owed_delete": Prepared(
+            delete(OwedReply).where(OwedReply.character == bindparam("character"),
+                                    OwedReply.message_id == bindparam("message_id")), dialect),
+    }
+
+
 def owed_rows(character: str, messages: Iterable[tuple[int, int]]) -> list[dict[str, object]]:
     """Rows for (message id, channel id) pairs owed by ``character``, stamped now."""
     now = utcnow()
@@ -46,11 +63,10 @@ def owed_rows(character: str, messages: Iterable[tuple[int, int]]) -> list[dict[
             for m, c in messages]
 
 
-def insert_owed(db: Database, conn: Connection, rows: Sequence[dict[str, object]]) -> None:
+def insert_owed(q: Statements, conn: Connection, rows: Sequence[dict[str, object]]) -> None:
     """Mark replies owed inside a unit of work that is already open (the message log's write)."""
     if rows:
-        conn.execute(db.insert(OwedReply).on_conflict_do_nothing(
-            index_elements=[OwedReply.message_id, OwedReply.character]), list(rows))
+        q["owed_insert"].execute_many(conn, rows)
 
 
 class Settled(NamedTuple):
@@ -60,21 +76,21 @@ class Settled(NamedTuple):
     message_id: int
 
 
-def delete_owed(conn: Connection, settled: Sequence[Settled]) -> None:
+def delete_owed(q: Statements, conn: Connection, settled: Sequence[Settled]) -> None:
     """Clear marks inside a unit of work that is already open (the message log's batch)."""
     if settled:
-        conn.execute(delete(OwedReply).where(
-            tuple_(OwedReply.character, OwedReply.message_id).in_([tuple(s) for s in settled])))
+        q["owed_delete"].execute_many(conn, [{"character": c, "message_id": m} for c, m in settled])
 
 
 class OwedReplies:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, q: Statements) -> None:
         self.db = db
+        self._q = q
 
     async def mark(self, character: str, message_id: int, channel_id: int) -> None:
         """Mark one reply owed on its own (a reply decided after the message was logged: a vote)."""
         rows = owed_rows(character, [(message_id, channel_id)])
-        await self.db.write(lambda conn: insert_owed(self.db, conn, rows))
+        await self.db.write_shared(lambda conn: insert_owed(self._q, conn, rows))
 
     async def settle(self, character: str, message_id: int) -> bool:
         """The reply is posted (or will not be): clear the mark. Whether there was one."""

@@ -39,7 +39,7 @@ class People:
         await self.db.change(ins.on_conflict_do_nothing(index_elements=[User.id]))
 
     async def get_user(self, user_id: int) -> UserRecord | None:
-        row = await self.db.read(lambda conn: self._q["user_record"].first(conn, {"user_id": user_id}))
+        row = await self.db.read_shared(lambda conn: self._q["user_record"].first(conn, {"user_id": user_id}))
         return None if row is None else user_record(row)
 
     async def list_users(
@@ -87,17 +87,19 @@ class People:
         ``forget_before`` (silent longer than the soft expiry) first loses their facts that expire (neither
         pinned nor lasting), in the same transaction, as the daily prune would have: coming back does not
         bring them back. Returns how many facts were forgotten."""
+        q = self._q
+
         def write(conn: Connection) -> int:
-            previous = conn.execute(select(User.last_interaction).where(User.id == user_id)).scalar()
+            previous = q["last_interaction"].scalar(conn, {"user_id": user_id})
             gone = 0
             if forget_before is not None and previous is not None and as_utc(previous) < forget_before:
                 gone = int(conn.execute(delete(UserFact).where(
                     UserFact.user_id == user_id, UserFact.pinned.is_(False),
                     UserFact.lasting.is_(False))).rowcount or 0)
-            conn.execute(update(User).where(User.id == user_id).values(last_interaction=now))
+            q["last_interaction_set"].execute_many(conn, [{"user_id": user_id, "now": now}])
             return gone
 
-        return await self.db.write(write)
+        return await self.db.write_shared(write)  # after a reply, with the other listeners' writes
 
     async def memory_consents(self) -> dict[int, bool]:
         """Users who answered /memory opt-in (True) or opt-out (False); everyone else never asked."""

@@ -98,3 +98,6 @@ class Prepared:
             conn.execute(self.statement, [dict(r) for r in rows])
             return
         conn.connection.driver_connection.executemany(self.sql, [self._params(r) for r in rows])  # type: ignore[union-attr]
+
+
+Statements = dict[str, Prepared]  # the compiled statements of the hot path, by name

@@ -6,24 +6,22 @@ from sqlalchemy import delete, select
 
 from database.engine import Database
 from database.models import GlobalState, utcnow
+from database.statements import Statements
 
 
 class State:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, q: Statements) -> None:
         self.db = db
+        self._q = q
 
     async def get(self, key: str, default: str = "") -> str:
         value = await self.db.scalar(select(GlobalState.value).where(GlobalState.key == key))
         return default if value is None else str(value)
 
     async def set(self, key: str, value: str) -> None:
-        ins = self.db.insert(GlobalState).values(key=key, value=value, updated_at=utcnow())
-        await self.db.change(
-            ins.on_conflict_do_update(
-                index_elements=[GlobalState.key],
-                set_={"value": ins.excluded.value, "updated_at": ins.excluded.updated_at},
-            )
-        )
+        row = {"key": key, "value": value, "updated_at": utcnow()}
+        # Shared: the feelings are stored after a reply, beside the other listeners' writes.
+        await self.db.write_shared(lambda conn: self._q["state_upsert"].execute_many(conn, [row]))
 
     async def delete(self, key: str) -> bool:
         return bool(await self.db.change(delete(GlobalState).where(GlobalState.key == key)))

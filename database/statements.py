@@ -29,16 +29,13 @@ from database.models import (
     User,
     UserFact,
 )
-from database.prepared import Prepared
+from database.prepared import Prepared, Statements
 from database.records import SeenMessage, UserRecord, as_utc
-
-Statements = dict[str, Prepared]
-
 
 MAX_MESSAGE_ID = 2**63 - 1  # above every Discord snowflake: "no upper bound" as a bound parameter
 
 
-def recent_messages(conn: Connection, q: dict[str, Prepared], channel_id: int, limit: int,
+def recent_messages(conn: Connection, q: Statements, channel_id: int, limit: int,
             before_id: int | None) -> list[SeenMessage]:
     out: list[SeenMessage] = []
     before = before_id if before_id is not None else MAX_MESSAGE_ID
@@ -54,7 +51,7 @@ def recent_messages(conn: Connection, q: dict[str, Prepared], channel_id: int, l
     return out
 
 
-def build_statements(dialect: Dialect) -> dict[str, Prepared]:
+def build_statements(dialect: Dialect) -> Statements:
     """The per-message statements (the log write and the reply's prompt read), built and compiled once:
     building a select() costs more than running it on SQLite, and these run for every message."""
     character, user_id = bindparam("character"), bindparam("user_id")
@@ -83,6 +80,7 @@ def build_statements(dialect: Dialect) -> dict[str, Prepared]:
 
     insert_for = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
     user, nick, state = insert_for(User), insert_for(Nickname), insert_for(CharacterState)
+    style, global_state = insert_for(StyleProfile), insert_for(GlobalState)
     conversation_key = and_(
         Conversation.character == character,
         Conversation.user_id == user_id,
@@ -216,6 +214,30 @@ def build_statements(dialect: Dialect) -> dict[str, Prepared]:
             ["character", "interaction_count", "stage", "updated_at"],
         ),
         "user_record": (select(*USER_RECORD_COLUMNS).where(User.id == user_id), None),
+        # After a reply: the style learnt, the last interaction moved, the feelings stored.
+        "style_locked": (
+            select(StyleProfile.profile).where(StyleProfile.user_id == user_id).with_for_update(), None
+        ),
+        "style_upsert": (
+            style.on_conflict_do_update(
+                index_elements=[StyleProfile.user_id],
+                set_={"profile": style.excluded.profile, "updated_at": style.excluded.updated_at},
+            ),
+            ["user_id", "profile", "updated_at"],
+        ),
+        "last_interaction": (
+            select(User.last_interaction).where(User.id == user_id).with_for_update(), None
+        ),
+        "last_interaction_set": (
+            update(User).where(User.id == user_id).values(last_interaction=bindparam("now")), None
+        ),
+        "state_upsert": (
+            global_state.on_conflict_do_update(
+                index_elements=[GlobalState.key],
+                set_={"value": global_state.excluded.value, "updated_at": global_state.excluded.updated_at},
+            ),
+            ["key", "value", "updated_at"],
+        ),
         "turns": (
             select(
                 HistoryMessage.role,

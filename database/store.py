@@ -20,7 +20,7 @@ from database.identity import Identity
 from database.log import MessageLog
 from database.memories import Memories
 from database.moderation import Moderation
-from database.owed import OwedReplies
+from database.owed import OwedReplies, owed_statements
 from database.people import People
 from database.personaflow import PersonaFlowRows
 from database.places import Places
@@ -46,7 +46,7 @@ class Store:
         self.dialect = self.db.dialect
         self.closed = False
         # The hot path's statements, compiled once for the dialect of the engine that runs them.
-        q = build_statements(self.db.statement_dialect)
+        q = build_statements(self.db.statement_dialect) | owed_statements(self.db.statement_dialect)
         self.conversations = Conversations(self.db, q)
         conversations = self.conversations
         self.log = MessageLog(self.db, q, conversations.read_prompt, conversations.read_prompt_beside)
@@ -56,7 +56,7 @@ class Store:
         self.people = People(self.db, q)
         self.identity = Identity(self.db)
         self.characters = Characters(self.db, q)
-        self.state = State(self.db)
+        self.state = State(self.db, q)
         self.places = Places(self.db)
         self.usage = UsageLog(self.db, q)
         self.spending = Spending(self.db)  # today's spend, for the spending limits
@@ -71,12 +71,12 @@ class Store:
         # Alive between messages: durable schedules, per-place switches, writing styles, check-ins.
         self.schedule = Schedule(self.db)
         self.switches = PlaceSwitches(self.db)
-        self.style = StyleProfiles(self.db)
+        self.style = StyleProfiles(self.db, q)
         self.checkins = CheckIns(self.db)
         # A cluster of processes on one PostgreSQL: their rows (the link is each process's own session).
         self.cluster = ClusterNodes(self.db)
         # Replies owed (issue 14): what a crash left unanswered is answered at the next start-up.
-        self.owed = OwedReplies(self.db)
+        self.owed = OwedReplies(self.db, q)
 
     def cluster_link(self) -> ClusterLink | None:
         """A new session for the leader lock and the cluster's signals; None on SQLite (one process)."""

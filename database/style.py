@@ -10,15 +10,17 @@ from sqlalchemy import Connection, delete, select
 
 from database.alive_models import StyleProfile
 from database.engine import Database
-from database.models import User, utcnow
+from database.models import utcnow
+from database.statements import Statements
 
 # (stored profile or None, the user's memory consent) -> new profile, or None to keep none.
 StyleUpdate = Callable[[str | None, bool | None], str | None]
 
 
 class StyleProfiles:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, q: Statements) -> None:
         self.db = db
+        self._q = q
 
     async def get(self, user_id: int) -> str | None:
         value = await self.db.scalar(select(StyleProfile.profile).where(StyleProfile.user_id == user_id))
@@ -27,24 +29,22 @@ class StyleProfiles:
     async def learn(self, user_id: int, update: StyleUpdate) -> str | None:
         """Apply ``update`` to the user's stored profile in one transaction; returns what is stored now."""
 
+        q, key = self._q, {"user_id": user_id}
+
         def write(conn: Connection) -> str | None:
-            user = conn.execute(select(User.memory_consent).where(User.id == user_id)).first()
+            user = q["user"].first(conn, key)  # (premium, memory consent, last interaction)
             if user is None:  # never seen, or just forgotten: nothing to attach a profile to
                 return None
-            old = conn.execute(select(StyleProfile.profile).where(StyleProfile.user_id == user_id)
-                               .with_for_update()).scalar()
-            new = update(None if old is None else str(old), user[0])
+            old = q["style_locked"].scalar(conn, key)
+            new = update(None if old is None else str(old), user[1])
             if new is None:
                 if old is not None:
                     conn.execute(delete(StyleProfile).where(StyleProfile.user_id == user_id))
                 return None
-            ins = self.db.insert(StyleProfile).values(user_id=user_id, profile=new, updated_at=utcnow())
-            conn.execute(ins.on_conflict_do_update(
-                index_elements=[StyleProfile.user_id],
-                set_={"profile": ins.excluded.profile, "updated_at": ins.excluded.updated_at}))
+            q["style_upsert"].execute_many(conn, [{**key, "profile": new, "updated_at": utcnow()}])
             return new
 
-        return await self.db.write(write)
+        return await self.db.write_shared(write)  # after a reply, with the other listeners' writes
 
     async def delete(self, user_id: int) -> bool:
         return bool(await self.db.change(delete(StyleProfile).where(StyleProfile.user_id == user_id)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -137,14 +138,19 @@ async def test_prune_and_return_after_silence_forget_only_what_expires(store: St
 
 
 async def _turn_done(h: Harness) -> asyncio.Event:
-    """Set once the memory's turn listener has run (listeners run in order: this one comes after it)."""
-    assert h.bot is not None
+    """Set once the memory's turn listener has finished (the listeners run side by side)."""
+    assert h.bot is not None and h.bot.memory is not None
     done = asyncio.Event()
+    listeners = h.bot.engine.turn_listeners
+    memory = h.bot.memory._on_turn
 
-    async def listener(msg: object, result: object) -> None:
-        done.set()
+    async def listener(msg: Any, result: Any) -> None:
+        try:
+            await memory(msg, result)
+        finally:
+            done.set()
 
-    h.bot.engine.turn_listeners.append(listener)
+    listeners[listeners.index(memory)] = listener
     return done
 
 

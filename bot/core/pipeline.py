@@ -144,6 +144,8 @@ class NullOutlet:
 
 # Hooks: how features join the pipeline without the engine knowing them.
 DecisionListener = Callable[[Incoming, Decision], Awaitable[None]]
+# Told of each stored exchange after the reply is out. Turn listeners run side by side (independent, and their
+# small writes share one transaction, database/trips.py): one must not count on another having run.
 TurnListener = Callable[[Incoming, ReplyResult], Awaitable[None]]
 # Consulted after the message is logged and before any reply work (votes, memory, the model): the Decision
 # that stops it (a refused person, a spent budget), or None to go on. It may speak through the outlet.

@@ -6,6 +6,7 @@ way, handing it an :class:`Incoming` message and an :class:`Outlet` to speak thr
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
@@ -70,6 +71,8 @@ class ReplyEngine:
         self._character_key = character_key or settings.character_name_slug
         self.throttle = BotThrottle(settings)
         self.extra_names: set[str] = set()  # e.g. the bot account's own username
+        self._names_key: tuple[Persona, frozenset[str]] | None = None
+        self._names_re: re.Pattern[str] | None = None
         self.decision_listeners: list[DecisionListener] = []
         self.turn_listeners: list[TurnListener] = []
         self.interceptors: list[Interceptor] = []
@@ -184,10 +187,19 @@ class ReplyEngine:
         return self.intents.recall_budget(msg, default)
 
     def name_mentioned(self, text: str) -> bool:
-        for name in self.names():
-            if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, flags=re.IGNORECASE):
-                return True
-        return False
+        pattern = self._name_pattern()
+        return pattern is not None and pattern.search(text) is not None
+
+    def _name_pattern(self) -> re.Pattern[str] | None:
+        """One compiled pattern for every name, rebuilt only when the persona or the extra names change
+        (asked twice for each message: once to log it, once to decide)."""
+        key = (self.persona, frozenset(self.extra_names))
+        if self._names_key is None or self._names_key[0] is not key[0] or self._names_key[1] != key[1]:
+            names = sorted(self.names(), key=len, reverse=True)
+            self._names_re = re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" for n in names),
+                                        re.IGNORECASE) if names else None
+            self._names_key = key
+        return self._names_re
 
     async def decide(self, msg: Incoming) -> Decision:
         decision = await self._decide(msg)
@@ -333,8 +345,9 @@ class ReplyEngine:
                                                                turns) \
             if await self.may_remember(msg) else []
         result = ReplyResult(text, parts, ids, ok, completion, turn_ids, speaker=self.character_key)
-        for listener in list(self.turn_listeners):
-            await _safely(listener(msg, result))
+        # Together: the listeners are independent, and their small writes then share one transaction
+        # (database/trips.py) instead of a commit each.
+        await asyncio.gather(*(_safely(listener(msg, result)) for listener in list(self.turn_listeners)))
         return result
 
     async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",

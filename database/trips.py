@@ -1,0 +1,130 @@
+"""Shared trips: small units of work made at the same moment go to the database together.
+
+After a reply, several listeners each write a little (the interaction count, the writing style, the last
+interaction, the model's usage, the feelings) and read a little (the conversation's size, a consent). Alone,
+each is a transaction of its own and, on SQLite, a hop to the database thread and back: the commits and hops
+cost more CPU than the statements. Units handed to :class:`SharedTrips` in the same turn of the event loop
+(or while the previous trip is under way) share one trip: their writes one transaction, in the order they
+came, then their reads on the same connection. Each caller still waits for its own result, returned once
+committed, so nothing a caller can see changes.
+
+A failure never spreads: when the shared transaction fails (a unit's own error, a deadlock), it is rolled back
+whole and every unit of the trip runs again alone, as :meth:`Database.run` would have run it, so each caller
+gets its own outcome. Only small, quick units belong here (a long one would hold up the others).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Connection
+
+from database.retry import retrying
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class _Unit:
+    fn: Callable[[Connection], Any]
+    write: bool
+    future: asyncio.Future[Any]
+
+
+# A read's outcome on a shared trip: its value, or the error it raised (then it runs again alone).
+_Outcome = tuple[bool, Any]
+
+
+class _Database(Protocol):
+    """What a trip needs of database/engine.py's Database."""
+
+    retry_seconds: float
+
+    async def run(self, fn: Callable[[Connection], T], *, write: bool) -> T: ...
+
+    async def run_trip(self, trip: Callable[[Connection], T]) -> T: ...
+
+
+class SharedTrips:
+    def __init__(self, db: _Database) -> None:
+        self.db = db
+        self._pending: list[_Unit] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def run(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._pending.append(_Unit(fn, write, future))
+        if self._flusher is None or self._flusher.done():
+            # A task of its own (started on the next turn of the loop, so the units of this turn join it):
+            # a caller cancelled while waiting does not take the others' work down with it.
+            self._flusher = loop.create_task(self._flush_loop())
+        return await future
+
+    async def drain(self) -> None:
+        """Wait until every unit handed over has run (before the database closes)."""
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+
+    async def _flush_loop(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            if len(batch) == 1:
+                await self._alone(batch[0])
+            else:
+                await self._together(batch)
+
+    async def _alone(self, unit: _Unit) -> None:
+        try:
+            result = await self.db.run(unit.fn, write=unit.write)
+        except Exception as exc:
+            _settle(unit.future, exc=exc)
+        else:
+            _settle(unit.future, result)
+
+    async def _together(self, batch: list[_Unit]) -> None:
+        writes = [u for u in batch if u.write]
+        reads = [u for u in batch if not u.write]
+
+        def trip(conn: Connection) -> tuple[list[Any], list[_Outcome]]:
+            written: list[Any] = []
+            if writes:
+                with conn.begin():  # one transaction: any error rolls back all of it (then each alone)
+                    written = [u.fn(conn) for u in writes]
+            outcomes: list[_Outcome] = []
+            for u in reads:
+                try:
+                    outcomes.append((True, u.fn(conn)))
+                except Exception as exc:
+                    outcomes.append((False, exc))
+                    conn.rollback()  # PostgreSQL: a failed statement spoils the rest of its transaction
+            return written, outcomes
+
+        try:
+            written, outcomes = await retrying(lambda: self.db.run_trip(trip), self.db.retry_seconds)
+        except Exception as exc:
+            log.debug("a shared trip of %d units failed (%s); each runs alone", len(batch), exc)
+            for unit in batch:  # in their order: a later write of the same caller never passes an earlier
+                await self._alone(unit)
+            return
+        for unit, value in zip(writes, written, strict=True):
+            _settle(unit.future, value)
+        for unit, (ok, value) in zip(reads, outcomes, strict=True):
+            if ok:
+                _settle(unit.future, value)
+            else:
+                await self._alone(unit)  # its own error, retried as a read alone would be
+
+
+def _settle(future: asyncio.Future[Any], value: Any = None, *, exc: BaseException | None = None) -> None:
+    if future.done():  # its caller was cancelled: the work stands, nobody waits for the answer
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(value)

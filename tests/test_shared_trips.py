@@ -1,0 +1,131 @@
+"""Shared trips (database/trips.py) and the log's linger (database/log.py), on each backend: small units made
+at the same moment share one transaction, a failing one never takes the others down, and a message someone
+waits on is never held back for company."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, event, select, text, update
+
+from database.log import _GroupCommit
+from database.models import GlobalState, User, utcnow
+from database.records import SeenMessage
+from database.store import Store
+
+
+def seen(i: int, author: int = 5) -> SeenMessage:
+    return SeenMessage(i, 10, 1, author, f"user{author}", False, False, f"message {i}", datetime.now(UTC))
+
+
+def count_commits(store: Store) -> list[int]:
+    """A list whose length is the number of transactions committed on ``store``'s own connections."""
+    commits: list[int] = []
+    engine = store.db._sync_engine or store.db.engine.sync_engine
+    event.listen(engine, "commit", lambda _conn: commits.append(1))
+    return commits
+
+
+async def test_writes_made_together_share_one_commit(store: Store) -> None:
+    for user in (1, 2, 3):
+        await store.people.ensure_user(user, f"user{user}", False)
+    commits = count_commits(store)
+    now = utcnow()
+
+    def stamp(user: int) -> Any:
+        return lambda conn: conn.execute(update(User).where(User.id == user).values(last_interaction=now))
+
+    await asyncio.gather(*(store.db.write_shared(stamp(u)) for u in (1, 2, 3)),
+                         store.state.set("daily_mood", "calm"))
+    assert len(commits) == 1
+    for user in (1, 2, 3):
+        assert await store.people.last_interaction(user) is not None
+    assert await store.state.get("daily_mood") == "calm"
+
+
+async def test_a_failing_unit_fails_alone(store: Store) -> None:
+    """The shared transaction is rolled back whole; every unit then runs alone and gets its own outcome."""
+    await store.people.ensure_user(1, "one", False)
+
+    def broken(conn: Connection) -> None:
+        conn.execute(text("INSERT INTO no_such_table VALUES (1)"))
+
+    results = await asyncio.gather(
+        store.state.set("before", "kept"),
+        store.db.write_shared(broken),
+        store.state.set("after", "kept too"),
+        store.db.read_shared(lambda conn: conn.execute(select(User.name).where(User.id == 1)).scalar()),
+        return_exceptions=True)
+    assert results[0] is None and results[2] is None and results[3] == "one"
+    assert isinstance(results[1], Exception) and "no_such_table" in str(results[1])
+    assert await store.state.get("before") == "kept"
+    assert await store.state.get("after") == "kept too"
+
+
+async def test_a_failing_read_does_not_spoil_the_reads_after_it(store: Store) -> None:
+    await store.state.set("mood", "bright")
+
+    def bad(conn: Connection) -> None:
+        conn.execute(text("SELECT * FROM no_such_table")).all()
+
+    def mood(conn: Connection) -> str:
+        return str(conn.execute(select(GlobalState.value).where(GlobalState.key == "mood")).scalar())
+
+    results = await asyncio.gather(store.db.read_shared(bad), store.db.read_shared(mood),
+                                   store.db.write_shared(lambda conn: None), return_exceptions=True)
+    assert isinstance(results[0], Exception)
+    assert results[1] == "bright"
+
+
+async def test_a_caller_sees_its_write_committed(store: Store) -> None:
+    """The result comes back only after the commit: a read made afterwards, anywhere, sees it."""
+    await store.state.set("a", "1")
+    assert await store.db.read(lambda conn: conn.execute(
+        select(GlobalState.value).where(GlobalState.key == "a")).scalar()) == "1"
+
+
+async def test_the_database_closes_after_the_shared_units_in_flight(db_url: str) -> None:
+    store = await Store(db_url).open()
+    writes = [asyncio.ensure_future(store.state.set(f"k{i}", "v")) for i in range(5)]
+    await asyncio.sleep(0)  # handed over, not yet run
+    await store.close()
+    assert all(w.done() and w.exception() is None for w in writes)
+    again = await Store(db_url).open()
+    assert {k for k, _ in await again.state.all()} >= {f"k{i}" for i in range(5)}
+    await again.close()
+
+
+async def test_chatter_lingers_but_a_message_someone_waits_on_does_not(store: Store) -> None:
+    """With a linger far longer than the test may take, chatter waits for company; an urgent write (a reply
+    certain) goes at once and takes the waiting chatter with it, in one commit."""
+    batches: list[int] = []
+
+    async def write(entries: Any, reads: Any) -> list[None]:
+        batches.append(len(entries))
+        await store.log._commit(entries)
+        return [None] * len(entries)
+
+    group = _GroupCommit(write, linger=3600.0)
+    chatter = [asyncio.ensure_future(group.write((seen(i), "user5", None), None, urgent=False))
+               for i in (1, 2)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert batches == [] and not any(c.done() for c in chatter)  # waiting for company
+    await asyncio.wait_for(group.write((seen(3), "user5", None), None, urgent=True), timeout=60)
+    await asyncio.gather(*chatter)
+    assert batches == [3]
+    assert await store.log.count_logged() == 3
+
+
+async def test_without_a_linger_chatter_is_written_at_once() -> None:
+    batches: list[int] = []
+
+    async def write(entries: Any, reads: Any) -> list[None]:
+        batches.append(len(entries))
+        return [None] * len(entries)
+
+    group = _GroupCommit(write, linger=0.0)
+    await group.write((seen(1), "user5", None), None, urgent=False)
+    assert batches == [1]
