@@ -122,7 +122,9 @@ class MessageLog:
     async def settle_owed(self, character: str, message_id: int) -> None:
         """Clear the owed mark of a reply just posted, committed with the log's next batch (a busy server's
         replies share commits with its incoming messages)."""
-        await self._batches.write((Settled(character, message_id), "", None), None)
+        # Not urgent: nobody waits on the clearing (a crash before it finds the reply posted, see
+        # bot/reply/recovery.py), and it mostly shares a commit with the reply's own log write.
+        await self._batches.write((Settled(character, message_id), "", None), None, urgent=False)
 
     async def _write_addressed(self, message: SeenMessage, display: str, owed_by: str | None,
                                then_read: PromptRequest) -> PromptData | None:
