@@ -1,10 +1,11 @@
 """Per-message overhead on each model backend, side by side: ``anthropic`` (Claude) and ``openai`` (an
 OpenAI-compatible server such as Ollama), measured over the real wire with zero-latency fakes.
 
-Overhead: from discord.py receiving the gateway frame of a DM to the backend's SDK handing the model request
-to the network (discord.py parsing, logging, deciding, reading the prompt data, building the prompt, the
-backend's translation and the SDK building the request). Each backend gets a fresh database and the same
-messages; the conversation grows by a turn pair per message, as a chat would.
+Overhead: from discord.py receiving the gateway frame of a DM to the backend handing the model request to
+the network (discord.py parsing, logging, deciding, reading the prompt data, building the prompt, the
+backend's translation and its SDK, or the Anthropic backend's direct call, building the request). Each
+backend gets a fresh database and the same messages; the conversation grows by a turn pair per message, as
+a chat would.
 Target: the two p50s within 1 ms of each other.
 
 Run: python -m benchmarks.bench_backends [--quick] [--messages 200]
@@ -54,8 +55,10 @@ async def overhead(backend: str, messages: int) -> list[float]:
         sends.append(time.perf_counter())
 
     h.bot.add_listener(on_socket_raw_receive)
-    sdk: Any = h.bot.claude.backend(backend).sdk  # type: ignore[attr-defined]
-    sdk._client.event_hooks["request"].append(on_request)
+    made: Any = h.bot.claude.backend(backend)
+    made.sdk._client.event_hooks["request"].append(on_request)
+    if getattr(made, "direct", None) is not None:  # Claude's non-streamed calls skip the SDK
+        made.direct.on_request.append(lambda: sends.append(time.perf_counter()))
     fake = h.claude if backend == "anthropic" else h.openai
 
     async def drive() -> list[float]:

@@ -6,8 +6,8 @@
    - @mentions in a server channel that holds half of those rows (the active check, the channel's recent
      messages and the prompt all read from the big tables).
    Target: p50 < 2 ms, p99 < 10 ms for each. The conversation grows by a turn pair per message (to about
-   600 turns), as a long chat would. Printed beside it: the anthropic SDK's own share, the same request
-   bodies sent again through the SDK alone.
+   600 turns), as a long chat would. Printed beside it: the model client's own share of sending it (the
+   Anthropic backend's direct Messages call), the same request bodies sent again through it alone.
 2. Votes: wall time of N concurrent yes/no votes vs one, with a fake Claude answering in a fixed time.
    Target: N votes <= 1.2x one vote.
 
@@ -67,12 +67,13 @@ LIMITS_ON = {"daily_token_budget": "1000000000", "premium_daily_token_budget": "
 async def overhead(messages: int, seed: int, database_url: str | None, limits: bool = False) -> Samples:
     """Per path ("dm", "mention"): (kindred, wire, sdk) samples in seconds.
 
-    kindred: from discord.py receiving the gateway frame to the SDK handing the Claude request to the
+    kindred: from discord.py receiving the gateway frame to the Claude request being handed to the
     network (everything in the bot's process: discord.py parsing, logging, the active check, deciding,
-    reading the prompt data, building the prompt, and the SDK building the request).
+    reading the prompt data, building the prompt, and the backend building the request).
     wire: from the fake Discord sending the event to the fake Claude having read the request.
-    sdk: the part of kindred that is the anthropic SDK's own: the same request bodies sent again through
-    the bot's SDK client, from messages.create() to the request going out.
+    sdk: the part of kindred that is the sending's own: the same request bodies sent again through the
+    bot's Anthropic backend, from create() to the request going out (replies here are not streamed, so
+    they take the backend's direct aiohttp call, not the SDK's messages.create()).
     """
     folder = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
     url = database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
@@ -108,8 +109,14 @@ async def overhead(messages: int, seed: int, database_url: str | None, limits: b
     async def on_request(_: object) -> None:
         sends.append(time.perf_counter())
 
+    def on_direct_request() -> None:
+        sends.append(time.perf_counter())
+
     h.bot.add_listener(on_socket_raw_receive)
-    h.bot.claude.sdk._client.event_hooks["request"].append(on_request)
+    backend: Any = h.bot.claude.backend("anthropic")
+    backend.sdk._client.event_hooks["request"].append(on_request)  # streamed calls
+    if backend.direct is not None:  # the rest (see bot/core/models/messages_http.py)
+        backend.direct.on_request.append(on_direct_request)
     bot_id = h.bot_user_id
 
     async def drive(send: Callable[[int], Awaitable[dict[str, Any]]]) -> tuple[list[float], list[float]]:
@@ -146,7 +153,7 @@ async def overhead(messages: int, seed: int, database_url: str | None, limits: b
             if "temperature" in body:  # sent the way Kindred sends it (see bot.core.claude._set_temperature)
                 body["extra_body"] = {"temperature": body.pop("temperature")}
             started = time.perf_counter()
-            await h.bot.claude.sdk.messages.create(**body)
+            await backend.create(body)
             out.append(sends[-1] - started)
         return out
 
@@ -243,7 +250,7 @@ def main() -> None:
             f"{summary_ms(kindred)}  (target p50 < 2 ms, p99 < 10 ms)"
         )
         print(
-            "  of which the anthropic SDK, messages.create() -> request sent, same requests: "
+            "  of which the Anthropic backend's sending, create() -> request sent, same requests: "
             f"{summary_ms(sdk)}"
         )
         print(f"overhead, {label}, fake Discord send -> fake Claude receipt (whole wire): {summary_ms(wire)}")

@@ -4,6 +4,7 @@ honest."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -209,14 +210,47 @@ async def test_zero_latency_ignores_delays_and_streams_in_one_piece() -> None:
         await client.close()
 
 
+HEADERS = {"x-api-key": "test-key", "anthropic-version": "2023-06-01"}
+
+
 async def test_requests_the_real_api_would_reject_get_400(fake: FakeClaude) -> None:
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"{fake.base_url}/v1/messages",
+        async with session.post(f"{fake.base_url}/v1/messages", headers=HEADERS,
                                 json={"model": MODEL, "messages": [user("hi")]}) as response:
             assert response.status == 400
             body = await response.json()
     assert body == {"type": "error", "error": {"type": "invalid_request_error",
                                                "message": "max_tokens: Field required"}}
+
+
+@pytest.mark.parametrize(("path", "leave_out", "status", "message"), [
+    ("/v1/messages", "x-api-key", 401, "x-api-key header is required"),
+    ("/v1/messages", "anthropic-version", 400, "anthropic-version: header is required"),
+    ("/v1/messages", "content-type", 400, "content-type must be application/json"),
+    ("/v1/messages/count_tokens", "x-api-key", 401, "x-api-key header is required"),
+    ("/v1/models", "x-api-key", 401, "x-api-key header is required"),
+    ("/v1/models", "anthropic-version", 400, "anthropic-version: header is required"),
+])
+async def test_headers_the_real_api_requires(fake: FakeClaude, path: str, leave_out: str, status: int,
+                                             message: str) -> None:
+    """As the real API: a request without its key, ``anthropic-version`` or (with a body) JSON's content type
+    is refused before its body is read; with all three it goes through."""
+    body = {"model": MODEL, "max_tokens": 5, "messages": [user("hi")]}
+
+    async def send(headers: dict[str, str]) -> tuple[int, Any]:
+        async with aiohttp.ClientSession() as session:
+            if path == "/v1/models":
+                call = session.get(f"{fake.base_url}{path}", headers=headers)
+            else:
+                data = json.dumps(body).encode()
+                call = session.post(f"{fake.base_url}{path}", data=data, headers=headers)
+            async with call as response:
+                return response.status, await response.json()
+
+    allowed = {**HEADERS, "content-type": "application/json"}
+    assert (await send(allowed))[0] == 200
+    got, answer = await send({k: v for k, v in allowed.items() if k != leave_out})
+    assert got == status and answer["error"]["message"].startswith(message)
 
 
 async def test_blank_content_gets_400_as_from_the_real_api(fake: FakeClaude,

@@ -16,6 +16,10 @@ What it speaks (checked against anthropic 2.12's parsers):
   type not one of the four, base64 that does not decode, over 5 MB of base64, bytes of another type than
   declared, a file cut short). Set ``validate = False`` to let anything through.
 
+* Every route first checks the headers the real API requires: no key (``x-api-key`` or, as anthropic 2.x
+  sends it, ``Authorization: Bearer``) is a 401 ``x-api-key header is required``, a key other than
+  ``api_key`` (when set) a 401, no ``anthropic-version`` a 400 ``anthropic-version: header is required``,
+  and a POST body not sent as ``application/json`` a 400.
 * Each model family's rules (tests/fakes/claude_models.py): 400s for sampling parameters, thinking modes,
   effort levels, prefill and forced tool choice a model refuses, with the real wording. A 5.x model thinks
   by default: its answer starts with a ``thinking`` block (text omitted, as by default), in JSON and SSE,
@@ -516,8 +520,9 @@ class FakeClaude:
     def _invalid(self, request: web.Request, body: dict[str, Any] | None, *,
                  need_max_tokens: bool) -> Reply | None:
         """The 4xx the real API would give this request before looking at the prompt, if any."""
-        if self.api_key is not None and _api_key(request.headers) != self.api_key:
-            return Reply(status=401, error_message="invalid x-api-key")
+        refused = self._headers_refused(request, json_body=True)
+        if refused is not None:
+            return refused
         if body is None:
             return Reply(status=400, error_message="Request body is not a valid JSON object")
         if not self.validate:
@@ -538,6 +543,22 @@ class FakeClaude:
             return Reply(status=400, error_message=refused)
         return None
 
+    def _headers_refused(self, request: web.Request, *, json_body: bool) -> Reply | None:
+        """What the real API answers a request missing a header it requires, before anything else: no key
+        is a 401, no ``anthropic-version`` a 400 (both in the API's words); a body not sent as
+        ``application/json`` is a 400 here too (in the fake's words)."""
+        key = _api_key(request.headers)
+        if not key:
+            return Reply(status=401, error_message="x-api-key header is required")
+        if self.api_key is not None and key != self.api_key:
+            return Reply(status=401, error_message="invalid x-api-key")
+        if not request.headers.get("anthropic-version"):
+            return Reply(status=400, error_message="anthropic-version: header is required")
+        if json_body and request.content_type != "application/json":
+            return Reply(status=400, error_message=f"content-type must be application/json, not "
+                                                   f"{request.content_type!r}")
+        return None
+
     async def _count_tokens(self, request: web.Request) -> web.Response:
         body = await self._read_body(request)
         record = Recorded(request.path, str((body or {}).get("model")), body or {},
@@ -556,9 +577,12 @@ class FakeClaude:
         """The Models API's list: authenticated like every route, paged with ``limit`` (1..1000, default
         20), ``after_id`` and ``before_id``."""
         self.model_lists += 1
-        if self.api_key is not None and _api_key(request.headers) != self.api_key:
-            return web.json_response({"type": "error", "error": {"type": "authentication_error",
-                                                                 "message": "invalid x-api-key"}}, status=401)
+        refused = self._headers_refused(request, json_body=False)
+        if refused is not None:
+            error_type = ERROR_TYPES[refused.status]
+            return web.json_response({"type": "error", "error": {"type": error_type,
+                                                                 "message": refused.error_message}},
+                                     status=refused.status)
         try:
             limit = int(request.query.get("limit", "20"))
         except ValueError:

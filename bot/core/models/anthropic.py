@@ -5,8 +5,6 @@ Answers are read by block type: thinking blocks never become text."""
 
 from __future__ import annotations
 
-import functools
-import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -16,17 +14,16 @@ from anthropic import AsyncAnthropic, DefaultAioHttpClient
 
 from bot.core.models.base import KEY_REJECTED, CallUsage, Completion, Failure, Request, retry_after
 from bot.core.models.capabilities import EFFORTS, MIN_THINKING_ROOM, THINKING_ROOM, Family, ModelTable
+from bot.core.models.messages_http import (
+    CallFailed,
+    MessagesHTTP,
+    direct_capable,
+    error_message,
+    retryable_status,
+    tls_context,
+)
 
-# Besides every 5xx: request timeout, conflict and rate limit are worth another try (as the SDK judges them).
-RETRYABLE_STATUS = {408, 409, 429}
 PROBE_TIMEOUT = 10.0  # seconds for the start-up check of the key
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """The SDK's own TLS context, built once per process: building one reads the system's CA bundle (about
-    50 ms of CPU), and every client (one per character, a new one on each live reload) can share it."""
-    return httpx2.create_ssl_context()
 
 
 class AnthropicBackend:
@@ -46,6 +43,9 @@ class AnthropicBackend:
             http_client=DefaultAioHttpClient(timeout=timeout, verify=tls_context()),
         )
         self.base_url = str(getattr(self.sdk, "base_url", base_url))
+        # Non-streamed calls go straight over aiohttp, with the SDK's own headers and body (issue 30: a
+        # quarter of the CPU per call); a stand-in SDK keeps them all (see direct_capable).
+        self.direct = MessagesHTTP(self.sdk) if direct_capable(self.sdk) else None
 
     def shape(self, request: Request, *, background: bool, effort: str | None) -> Request:
         family = self.table.family(str(request["model"]))
@@ -53,7 +53,9 @@ class AnthropicBackend:
                                                             effort=effort)
 
     async def create(self, request: Request) -> Completion:
-        return completion_of(await self.sdk.messages.create(**request))
+        if self.direct is None:
+            return completion_of(await self.sdk.messages.create(**request))
+        return completion_of(await self.direct.create(request))
 
     async def stream(self, request: Request, on_text: Callable[[str], None] | None) -> Completion:
         async with self.sdk.messages.stream(**request) as stream:
@@ -66,6 +68,8 @@ class AnthropicBackend:
         return completion_of(message)
 
     def failure(self, exc: Exception) -> Failure | None:
+        if isinstance(exc, CallFailed):  # the direct path judged it already, by the rules below
+            return exc.failure
         if isinstance(exc, anthropic.APIStatusError):
             after = retry_after(exc.response.headers) if exc.response is not None else None
             return Failure(f"HTTP {exc.status_code}: {_error_message(exc)}", _retryable(exc), after)
@@ -89,7 +93,11 @@ class AnthropicBackend:
         return None
 
     async def close(self) -> None:
-        await self.sdk.close()
+        try:
+            if self.direct is not None:
+                await self.direct.close()
+        finally:
+            await self.sdk.close()
 
 
 def shape_request(request: Request, family: Family, *, background: bool, effort: str | None) -> Request:
@@ -135,26 +143,33 @@ def shape_request(request: Request, family: Family, *, background: bool, effort:
 
 
 def completion_of(message: Any) -> Completion:
-    text = "".join(getattr(b, "text", "") for b in message.content if getattr(b, "type", "") == "text")
-    raw = message.usage
-    creation = getattr(raw, "cache_creation", None)
-    usage = CallUsage(int(getattr(raw, "input_tokens", 0) or 0), int(getattr(raw, "output_tokens", 0) or 0),
-                      int(getattr(raw, "cache_creation_input_tokens", 0) or 0),
-                      int(getattr(raw, "cache_read_input_tokens", 0) or 0),
-                      cache_creation_1h_tokens=int(getattr(creation, "ephemeral_1h_input_tokens", 0) or 0))
-    return Completion(text=text.strip(), model=message.model, usage=usage, stop_reason=message.stop_reason)
+    """The answer of a message: the JSON dict the direct path reads, or the SDK's Message (a stream's, or a
+    stand-in's object). Text comes from text blocks only: thinking never becomes text."""
+    text = "".join(str(_field(b, "text") or "") for b in _field(message, "content") or ()
+                   if _field(b, "type") == "text")
+    raw = _field(message, "usage")
+    creation = _field(raw, "cache_creation")
+    usage = CallUsage(int(_field(raw, "input_tokens") or 0), int(_field(raw, "output_tokens") or 0),
+                      int(_field(raw, "cache_creation_input_tokens") or 0),
+                      int(_field(raw, "cache_read_input_tokens") or 0),
+                      cache_creation_1h_tokens=int(_field(creation, "ephemeral_1h_input_tokens") or 0))
+    return Completion(text=text.strip(), model=_field(message, "model"), usage=usage,
+                      stop_reason=_field(message, "stop_reason"))
+
+
+def _field(value: Any, name: str) -> Any:
+    """``name`` of a JSON object or of an SDK model alike (None when absent)."""
+    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
 
 
 def _retryable(exc: anthropic.APIStatusError) -> bool:
     """408/409/429 and any 5xx are worth another try; so is an overload reported by an error event in the
     middle of a stream, which reaches us with the stream's status 200 and the real error only in its type."""
-    if exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500:
+    if retryable_status(exc.status_code):
         return True
     return exc.status_code == 200 and getattr(exc, "type", None) in {"overloaded_error", "api_error",
                                                                          "rate_limit_error"}
 
 
 def _error_message(exc: anthropic.APIStatusError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    err = body.get("error") if isinstance(body.get("error"), dict) else {}
-    return str(err.get("message") or exc.message)[:200]
+    return error_message(exc.body, exc.message)

@@ -52,8 +52,8 @@ class Prompt:
 
 @dataclass(frozen=True)
 class Failure:
-    """How a backend judges an exception its SDK raised: the line to log, whether another try is worth it,
-    and how long the server asked us to wait first (None: our own backoff)."""
+    """How a backend judges an exception its SDK (or its own HTTP call) raised: the line to log, whether
+    another try is worth it, and how long the server asked us to wait first (None: our own backoff)."""
 
     message: str
     retryable: bool
@@ -61,7 +61,8 @@ class Failure:
 
 
 class Backend(Protocol):
-    """One kind of model server. Calls raise the SDK's own exceptions; ``failure`` judges them."""
+    """One kind of model server. Calls raise the SDK's own exceptions (or the backend's own, for a call it
+    makes without the SDK); ``failure`` judges them."""
 
     name: str  # "anthropic" or "openai"
     label: str  # how log lines name it ("Claude", ...)
