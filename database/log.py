@@ -263,8 +263,10 @@ class MessageLog:
     async def recent_messages(
         self, channel_id: int, *, limit: int, before_id: int | None = None
     ) -> list[SeenMessage]:
-        """The channel's latest messages, oldest first; falls back to the archive after a consolidation."""
-        return await self.db.read(lambda conn: recent_messages(conn, self._q, channel_id, limit, before_id))
+        """The channel's latest messages, oldest first; falls back to the archive after a consolidation.
+        Shared: when a busy server's vote windows close together, their reads go to the database as one."""
+        return await self.db.read_shared(
+            lambda conn: recent_messages(conn, self._q, channel_id, limit, before_id))
 
     async def said_by(self, author_ids: Iterable[int], *, limit: int) -> list[SeenMessage]:
         """What these authors said lately in server channels (never DMs), newest first, from the log."""
