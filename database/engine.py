@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CHECKPOINT_SECONDS = 1.0  # how often SQLite's write-ahead log is copied back into the database file
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+WARM_CONNECTIONS = 6  # PostgreSQL connections opened at start-up, before any message needs one
 # The advisory lock every Kindred process takes to migrate (PostgreSQL): one 64-bit key, fixed for good
 # ("kindred" in ASCII), so every version of Kindred on one database serialises on the same lock.
 MIGRATION_LOCK_KEY = 0x6B696E64726564
@@ -253,10 +254,24 @@ class Database:
                 ) from None
         else:
             await self.write(upgrade)
+        if self.dialect == "postgresql":
+            await self._warm_pool(WARM_CONNECTIONS)
         if self._sync_engine is not None:
             self._checkpointer = asyncio.create_task(
                 self._checkpoint_loop(), name="kindred-sqlite-checkpoint"
             )
+
+    async def _warm_pool(self, count: int) -> None:
+        """Open ``count`` connections now and leave them in the pool: each costs the event loop several
+        milliseconds (the connection, asyncpg's type set-up), which the first burst of messages after a start
+        would otherwise pay while people wait."""
+        opened = await asyncio.gather(*(self.engine.connect().start() for _ in range(count)),
+                                      return_exceptions=True)
+        for conn in opened:  # back to the pool, open
+            if isinstance(conn, BaseException):  # reported by the first real use instead
+                log.warning("could not open a database connection ahead of use: %s", conn)
+            else:
+                await conn.close()
 
     async def _checkpoint_loop(self) -> None:
         """Copy SQLite's write-ahead log back into the database file every second, in a thread of its own.

@@ -58,8 +58,9 @@ class Places:
         conds = [and_(PlaceSetting.place_type == "channel", PlaceSetting.place_id == channel_id)]
         if guild_id is not None:
             conds.append(and_(PlaceSetting.place_type == "guild", PlaceSetting.place_id == guild_id))
-        rows = {r[0]: bool(r[1]) for r in await self.db.rows(
-            select(PlaceSetting.place_type, PlaceSetting.active).where(or_(*conds)))}
+        query = select(PlaceSetting.place_type, PlaceSetting.active).where(or_(*conds))
+        # Shared: the channels of a busy server ask together (their first messages, their cache expiring).
+        rows = {r[0]: bool(r[1]) for r in await self.db.read_shared(lambda conn: conn.execute(query).all())}
         answer = (rows.get("channel"), rows.get("guild"))
         if len(self._cache) > 10_000:  # bounded: one entry per channel seen
             self._cache.clear()

@@ -51,9 +51,10 @@ class Servers:
         cached = self._cache.get(guild_id)
         if cached is not None and not fresh and time.monotonic() - cached[1] < SERVER_CACHE_SECONDS:
             return cached[0]
-        row = await self.db.first(
-            select(*(getattr(ServerSettings, f) for f in FIELDS)).where(ServerSettings.guild_id == guild_id)
-        )
+        query = select(*(getattr(ServerSettings, f) for f in FIELDS)).where(
+            ServerSettings.guild_id == guild_id)
+        # Shared: many servers ask together (their first messages, their cache expiring at once).
+        row = await self.db.read_shared(lambda conn: conn.execute(query).first())
         config = (
             ServerConfig(guild_id, **dict(zip(FIELDS, row, strict=True)))
             if row is not None

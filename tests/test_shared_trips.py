@@ -98,8 +98,8 @@ async def test_the_database_closes_after_the_shared_units_in_flight(db_url: str)
 
 
 async def test_chatter_lingers_but_a_message_someone_waits_on_does_not(store: Store) -> None:
-    """With a linger far longer than the test may take, chatter waits for company; an urgent write (a reply
-    certain) goes at once and takes the waiting chatter with it, in one commit."""
+    """With a linger far longer than the test may take, chatter in a busy place waits for company; an urgent
+    write (a reply certain) goes at once and takes the waiting chatter with it, in one commit."""
     batches: list[int] = []
 
     async def write(entries: Any, reads: Any) -> list[None]:
@@ -108,15 +108,19 @@ async def test_chatter_lingers_but_a_message_someone_waits_on_does_not(store: St
         return [None] * len(entries)
 
     group = _GroupCommit(write, linger=3600.0)
+    # A quiet place: the first message, chatter or not, goes at once.
+    await asyncio.wait_for(group.write((seen(1), "user5", None), None, urgent=False), timeout=60)
+    assert batches == [1]
+    # Now busy (a batch just went out): chatter waits for company.
     chatter = [asyncio.ensure_future(group.write((seen(i), "user5", None), None, urgent=False))
-               for i in (1, 2)]
+               for i in (2, 3)]
     for _ in range(5):
         await asyncio.sleep(0)
-    assert batches == [] and not any(c.done() for c in chatter)  # waiting for company
-    await asyncio.wait_for(group.write((seen(3), "user5", None), None, urgent=True), timeout=60)
+    assert batches == [1] and not any(c.done() for c in chatter)
+    await asyncio.wait_for(group.write((seen(4), "user5", None), None, urgent=True), timeout=60)
     await asyncio.gather(*chatter)
-    assert batches == [3]
-    assert await store.log.count_logged() == 3
+    assert batches == [1, 3]
+    assert await store.log.count_logged() == 4
 
 
 async def test_without_a_linger_chatter_is_written_at_once() -> None:
