@@ -133,3 +133,12 @@ async def test_without_a_linger_chatter_is_written_at_once() -> None:
     group = _GroupCommit(write, linger=0.0)
     await group.write((seen(1), "user5", None), None, urgent=False)
     assert batches == [1]
+
+
+async def test_postgresql_connections_are_open_before_the_first_message(store: Store) -> None:
+    """Opening one costs the event loop milliseconds: the first burst after a start must not pay for it."""
+    from database.engine import WARM_CONNECTIONS
+
+    if store.db.is_sqlite:
+        return  # one connection on the database thread: nothing to open ahead
+    assert store.db.engine.pool.checkedin() >= WARM_CONNECTIONS  # type: ignore[attr-defined]

@@ -296,3 +296,41 @@ async def test_a_message_in_an_open_window_waits_for_its_close() -> None:
     await asyncio.sleep(0)  # let the second submit run up to its wait
     assert judged == [1] and not second.done() and not window.quiet(7)
     second.cancel()
+
+
+async def test_a_busy_servers_vote_rounds_queue_a_few_at_a_time(make_harness: Callable[..., Awaitable[Any]]
+                                                                ) -> None:
+    """Dozens of rounds at once would hold the event loop while an @mention waits: at most
+    VOTE_ROUNDS_AT_ONCE rounds have their calls at the API together; the others queue, and all are judged."""
+    from bot.core.claude import VOTE_ROUNDS_AT_ONCE
+
+    h: Harness = await make_harness()
+    count = h.bot.settings.replies.yes_no_vote_count  # type: ignore[union-attr]
+    rounds = VOTE_ROUNDS_AT_ONCE + 4
+    gate = asyncio.Event()
+    in_flight, most = 0, 0
+    full = asyncio.Event()
+
+    async def responder(body: dict[str, Any]) -> str | None:
+        nonlocal in_flight, most
+        if body.get("model") != VOTER:
+            return None
+        in_flight += 1
+        most = max(most, in_flight)
+        if in_flight == VOTE_ROUNDS_AT_ONCE * count:
+            full.set()
+        try:
+            await gate.wait()
+        finally:
+            in_flight -= 1
+        return "no"
+
+    h.claude.responder = responder
+    for n in range(rounds):
+        await h.say(f"round {n}: what does everyone make of the tide tables this week?",
+                    user=USER_ID if n % 2 else USER2_ID)
+    await asyncio.wait_for(full.wait(), timeout=60)  # the first rounds are at the API, held there
+    gate.set()
+    await h.claude.wait_for_requests(rounds * count, model=VOTER)
+    assert most == VOTE_ROUNDS_AT_ONCE * count  # never more than the cap, whatever the order of arrival
+    assert len(votes(h)) == rounds * count
