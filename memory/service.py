@@ -100,8 +100,7 @@ class MemoryService:
         engine.context_providers.append(self._provide)
 
         async def on_turn(msg: Incoming, result: ReplyResult) -> None:
-            await self._interacted(msg, result)
-            await summarizer.on_turn(msg, result)
+            await asyncio.gather(self._interacted(msg, result), summarizer.on_turn(msg, result))
 
         engine.turn_listeners.append(on_turn)
 
@@ -143,8 +142,9 @@ class MemoryService:
             return ""
 
     async def _on_turn(self, msg: Incoming, result: ReplyResult) -> None:
-        await self._interacted(msg, result)
-        await self.summarizer.on_turn(msg, result)
+        # Side by side: independent, and the conversation's size is then read in the same trip to the
+        # database as the other listeners' writes (database/trips.py).
+        await asyncio.gather(self._interacted(msg, result), self.summarizer.on_turn(msg, result))
 
     async def _interacted(self, msg: Incoming, result: ReplyResult) -> None:
         """An exchange with someone remembered (their turn was stored: consent allows it) moves their last
