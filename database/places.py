@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from sqlalchemy import and_, or_, select
 
 from database.engine import Database
 from database.models import PlaceSetting, utcnow
+from database.refreshing import RefreshingCache
 
 PLACE_CACHE_SECONDS = 5.0
 
@@ -23,7 +23,8 @@ def effective_activation(channel: bool | None, guild: bool | None) -> bool:
 class Places:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._cache: dict[tuple[int, int | None], tuple[tuple[bool | None, bool | None], float]] = {}
+        self._cache: RefreshingCache[tuple[int, int | None], tuple[bool | None, bool | None]] = \
+            RefreshingCache(PLACE_CACHE_SECONDS, self._read)
         # Told of each change (the cluster tells the other processes, whose caches would lag otherwise).
         self.changed: list[Callable[[], None]] = []
 
@@ -38,8 +39,13 @@ class Places:
         await self.db.change(ins.on_conflict_do_update(
             index_elements=[PlaceSetting.place_type, PlaceSetting.place_id],
             set_={"active": ins.excluded.active, "updated_at": ins.excluded.updated_at}))
+        self._cache.clear()  # and what a read under way meanwhile found
         for listener in list(self.changed):
             listener()
+
+    async def drain(self) -> None:
+        """Wait for the cache's reads under way (before the database closes)."""
+        await self._cache.close()
 
     async def is_active(self, channel_id: int, guild_id: int | None) -> bool:
         """A channel setting wins over its server's; places without a setting are active."""
@@ -49,20 +55,16 @@ class Places:
                          fresh: bool = False) -> tuple[bool | None, bool | None]:
         """(channel setting, server setting); None where nothing was set.
 
-        Asked for every message, so answers are kept for PLACE_CACHE_SECONDS: this process's own changes
-        clear them at once; another process's (a shared PostgreSQL) apply within that time."""
-        key = (channel_id, guild_id)
-        cached = self._cache.get(key)
-        if cached is not None and not fresh and time.monotonic() - cached[1] < PLACE_CACHE_SECONDS:
-            return cached[0]
+        Asked for every message, so answers are cached (database/refreshing.py): this process's own changes
+        clear them at once; another process's (a shared PostgreSQL) apply within PLACE_CACHE_SECONDS."""
+        return await self._cache.get((channel_id, guild_id), fresh=fresh)
+
+    async def _read(self, key: tuple[int, int | None]) -> tuple[bool | None, bool | None]:
+        channel_id, guild_id = key
         conds = [and_(PlaceSetting.place_type == "channel", PlaceSetting.place_id == channel_id)]
         if guild_id is not None:
             conds.append(and_(PlaceSetting.place_type == "guild", PlaceSetting.place_id == guild_id))
         query = select(PlaceSetting.place_type, PlaceSetting.active).where(or_(*conds))
-        # Shared: the channels of a busy server ask together (their first messages, their cache expiring).
+        # Shared: the channels of a busy server ask together (their first messages, their refreshes).
         rows = {r[0]: bool(r[1]) for r in await self.db.read_shared(lambda conn: conn.execute(query).all())}
-        answer = (rows.get("channel"), rows.get("guild"))
-        if len(self._cache) > 10_000:  # bounded: one entry per channel seen
-            self._cache.clear()
-        self._cache[key] = (answer, time.monotonic())
-        return answer
+        return rows.get("channel"), rows.get("guild")

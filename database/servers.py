@@ -7,7 +7,6 @@ cached like database/places.py: this process's own changes clear the cache at on
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from database.engine import Database
 from database.models import utcnow
 from database.records import ServerConfig
+from database.refreshing import RefreshingCache
 from database.server_models import ServerSettings
 
 SERVER_CACHE_SECONDS = 5.0
@@ -38,39 +38,36 @@ FIELDS = (
 class Servers:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._cache: dict[int, tuple[ServerConfig, float]] = {}
+        self._cache: RefreshingCache[int, ServerConfig] = RefreshingCache(SERVER_CACHE_SECONDS, self._read)
         # Told of each change (the cluster tells the other processes, whose caches would lag otherwise).
         self.changed: list[Callable[[int], None]] = []
 
     def forget(self, guild_id: int) -> None:
         """Drop a cached answer another process has made stale."""
-        self._cache.pop(guild_id, None)
+        self._cache.drop(guild_id)
+
+    async def drain(self) -> None:
+        """Wait for the cache's reads under way (before the database closes)."""
+        await self._cache.close()
 
     async def get(self, guild_id: int, *, fresh: bool = False) -> ServerConfig:
         """The server's stored settings (all None when it never changed one)."""
-        cached = self._cache.get(guild_id)
-        if cached is not None and not fresh and time.monotonic() - cached[1] < SERVER_CACHE_SECONDS:
-            return cached[0]
+        return await self._cache.get(guild_id, fresh=fresh)
+
+    async def _read(self, guild_id: int) -> ServerConfig:
         query = select(*(getattr(ServerSettings, f) for f in FIELDS)).where(
             ServerSettings.guild_id == guild_id)
-        # Shared: many servers ask together (their first messages, their cache expiring at once).
+        # Shared: many servers ask together (their first messages, their refreshes).
         row = await self.db.read_shared(lambda conn: conn.execute(query).first())
-        config = (
-            ServerConfig(guild_id, **dict(zip(FIELDS, row, strict=True)))
-            if row is not None
-            else ServerConfig(guild_id)
-        )
-        if len(self._cache) > 10_000:  # bounded: one entry per server seen
-            self._cache.clear()
-        self._cache[guild_id] = (config, time.monotonic())
-        return config
+        return (ServerConfig(guild_id, **dict(zip(FIELDS, row, strict=True))) if row is not None
+                else ServerConfig(guild_id))
 
     async def update(self, guild_id: int, **values: Any) -> ServerConfig:
         """Set some of a server's settings (None clears one back to the global default)."""
         unknown = set(values) - set(FIELDS)
         if unknown:
             raise ValueError(f"unknown server settings: {', '.join(sorted(unknown))}")
-        self._cache.pop(guild_id, None)  # our own change applies to the very next message
+        self._cache.drop(guild_id)  # our own change applies to the very next message
         now = utcnow()
         ins = self.db.insert(ServerSettings).values(guild_id=guild_id, updated_at=now, **values)
         await self.db.change(
@@ -78,7 +75,7 @@ class Servers:
                 index_elements=[ServerSettings.guild_id], set_={**values, "updated_at": now}
             )
         )
-        self._cache.pop(guild_id, None)
+        self._cache.drop(guild_id)
         for listener in list(self.changed):
             listener(guild_id)
         return await self.get(guild_id, fresh=True)

@@ -89,5 +89,7 @@ class Store:
 
     async def close(self) -> None:
         await self.log.flush()
+        await self.places.drain()
+        await self.servers.drain()
         await self.db.close()
         self.closed = True  # every pooled connection released (what shutdown reports)

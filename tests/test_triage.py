@@ -267,7 +267,8 @@ async def test_the_window_judges_a_quiet_channel_at_once_then_the_latest_of_what
     results = await asyncio.gather(*(window.submit(m) for m in msgs))
     # Leading edge: the first of each quiet channel at once, alone; trailing edge: the latest of the rest.
     assert sorted(judged) == [(1, []), (4, [2, 3]), (5, []), (6, [])]
-    assert [r.reason for r in results] == ["majority vote", "coalesced into 4", "coalesced into 4",
+    # Each earlier message of the window is decided as soon as the next one arrives.
+    assert [r.reason for r in results] == ["majority vote", "coalesced into 3", "coalesced into 4",
                                            "majority vote", "majority vote", "majority vote"]
     # The trailing round opened another window; once it closes empty, the channel is quiet again and its
     # next message is judged at once.
@@ -298,39 +299,83 @@ async def test_a_message_in_an_open_window_waits_for_its_close() -> None:
     second.cancel()
 
 
-async def test_a_busy_servers_vote_rounds_queue_a_few_at_a_time(make_harness: Callable[..., Awaitable[Any]]
-                                                                ) -> None:
-    """Dozens of rounds at once would hold the event loop while an @mention waits: at most
-    VOTE_ROUNDS_AT_ONCE rounds have their calls at the API together; the others queue, and all are judged."""
-    from bot.core.claude import VOTE_ROUNDS_AT_ONCE
-
+async def test_vote_rounds_due_together_are_paced_not_capped(make_harness: Callable[..., Awaitable[Any]]
+                                                          ) -> None:
+    """Rounds due at once start one by one (bot/core/pacing.py), but none waits for another to finish: with
+    every answer held at the API, every round still has its calls there (a slow model does not slow the rate
+    of rounds a busy server needs)."""
     h: Harness = await make_harness()
     count = h.bot.settings.replies.yes_no_vote_count  # type: ignore[union-attr]
-    rounds = VOTE_ROUNDS_AT_ONCE + 4
+    rounds = 12
     gate = asyncio.Event()
-    in_flight, most = 0, 0
-    full = asyncio.Event()
+    in_flight = 0
+    all_there = asyncio.Event()
 
     async def responder(body: dict[str, Any]) -> str | None:
-        nonlocal in_flight, most
+        nonlocal in_flight
         if body.get("model") != VOTER:
             return None
         in_flight += 1
-        most = max(most, in_flight)
-        if in_flight == VOTE_ROUNDS_AT_ONCE * count:
-            full.set()
-        try:
-            await gate.wait()
-        finally:
-            in_flight -= 1
+        if in_flight == rounds * count:
+            all_there.set()
+        await gate.wait()
         return "no"
 
     h.claude.responder = responder
     for n in range(rounds):
         await h.say(f"round {n}: what does everyone make of the tide tables this week?",
                     user=USER_ID if n % 2 else USER2_ID)
-    await asyncio.wait_for(full.wait(), timeout=60)  # the first rounds are at the API, held there
+    await asyncio.wait_for(all_there.wait(), timeout=60)
     gate.set()
     await h.claude.wait_for_requests(rounds * count, model=VOTER)
-    assert most == VOTE_ROUNDS_AT_ONCE * count  # never more than the cap, whatever the order of arrival
     assert len(votes(h)) == rounds * count
+
+
+async def test_the_pacer_spaces_starts_due_together_and_lets_a_lone_one_go_at_once() -> None:
+    from bot.core.pacing import Pacer
+
+    now = [100.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+        now[0] += 0  # the starts were all due at the same moment
+
+    pacer = Pacer(0.5, clock=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        await pacer.turn()
+    assert slept == [0.5, 1.0]  # the first at once, then one per spacing
+    now[0] += 10  # quiet for a while
+    slept.clear()
+    await pacer.turn()
+    assert slept == []
+
+
+async def test_an_earlier_message_is_decided_when_the_next_arrives_not_at_the_close() -> None:
+    """A busy window's decisions come one by one as messages arrive (not hundreds at each close); a message
+    that arrives after a newer one (out of order) is decided at once, into the newer."""
+    judged: list[tuple[int, list[int]]] = []
+
+    async def judge(msg: Incoming, burst: Any) -> Decision:
+        judged.append((msg.message_id, [m.message_id for m in burst]))
+        return Decision(False, "majority vote", (False,))
+
+    window = BurstWindow(3600, judge)  # never closes within the test
+
+    def msg(i: int) -> Incoming:
+        return Incoming(message_id=i, channel_id=7, author_id=1, author_name="a", content="x",
+                        created_at=datetime.now(UTC), is_dm=False)
+
+    assert (await window.submit(msg(10))).reason == "majority vote"  # leading edge
+    second = asyncio.ensure_future(window.submit(msg(20)))
+    await asyncio.sleep(0)
+    assert not second.done()  # the newest: waits for the close
+    assert (await window.submit(msg(15))).reason == "coalesced into 20"  # out of order: at once
+    third = asyncio.ensure_future(window.submit(msg(30)))
+    assert (await second).reason == "coalesced into 30"  # decided by the arrival of the next
+    await asyncio.sleep(0)
+    assert not third.done() and judged == [(10, [])]
+    window._close(7)  # the window's own timer, called now
+    assert (await third).reason == "majority vote"
+    assert judged[-1] == (30, [15, 20])  # the earlier ones are the round's context
+

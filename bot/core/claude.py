@@ -42,6 +42,7 @@ from bot.core.models.base import (
     route,
 )
 from bot.core.models.capabilities import Family, ModelTable
+from bot.core.pacing import Pacer
 from bot.core.votes import parse_yes_no
 from database.models import utcnow
 from database.store import Store
@@ -69,10 +70,8 @@ class ClaudeUnavailable(Exception):
 # A backend whose key was rejected (401/403, at start-up or on a call) is not called again for this long:
 # each message gets its fallback at once. Then one call tries again, in case the key was replaced.
 KEY_RECHECK_SECONDS = 300.0
-# Vote rounds under way at once, process-wide. A busy server's vote windows tend to close together (they
-# open with the first messages after a start); dozens of rounds at once would hold the event loop for tens
-# of milliseconds while an @mention waits behind them. Votes are background judgement: they queue instead.
-VOTE_ROUNDS_AT_ONCE = 8
+# Vote rounds start at most one per this many seconds, process-wide (bot/core/pacing.py): up to 200 a second.
+VOTE_ROUND_SPACING = 0.005
 
 
 class ClaudeRefused(ClaudeUnavailable):
@@ -103,7 +102,7 @@ class ClaudeClient:
         self._costs = parse_model_costs(settings.models.model_costs)
         self.models = ModelTable(settings.models.model_capabilities)
         self.refusals: Counter[str] = Counter()  # purpose -> refusals since start (/status shows them)
-        self.vote_rounds = asyncio.Semaphore(VOTE_ROUNDS_AT_ONCE)  # held for a whole round (its reads too)
+        self.vote_pacer = Pacer(VOTE_ROUND_SPACING)  # a busy server's rounds start one by one
         self._in_use = models_in_use(settings)
         for name in self._in_use:  # made now, so the first reply does not pay for an SDK client
             self.backend(name)

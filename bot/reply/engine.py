@@ -238,18 +238,18 @@ class ReplyEngine:
         """One vote round on ``msg``, the latest of its burst; the earlier messages of the burst are shown."""
         policy = await self.server_policy(msg.guild_id)
         count = policy.vote_count if policy is not None else self.settings.replies.yes_no_vote_count
-        async with self.claude.vote_rounds:  # a few rounds at a time (bot/core/claude.py)
-            # The recent lines keep their start while people talk (as a reply's transcript does), so each
-            # vote reads the previous message's votes' prompt from the cache and writes only the new lines.
-            read = await self.store.log.recent_messages(msg.channel_id, limit=fetch_limit(VOTE_LINES),
-                                                        before_id=msg.message_id)
-            family = self.claude.family(self.settings.replies.voting_model)
-            if family is not None and family.min_cache_tokens > 1024:
-                recent = read[-VOTE_LINES:]  # never cached on this model (Haiku 4.5: 4,096): the fewest lines
-            else:
-                recent = self.vote_windows.window(msg.channel_id, read, VOTE_LINES)
-            votes = await self.claude.vote(build_vote_prompt(self.persona, recent, msg, burst=burst),
-                                           count=count, user_id=msg.author_id)
+        await self.claude.vote_pacer.turn()  # rounds due together start one by one (bot/core/pacing.py)
+        # The recent lines keep their start while people talk (as a reply's transcript does), so each vote
+        # reads the previous message's votes' prompt from the cache and writes only the new lines.
+        read = await self.store.log.recent_messages(msg.channel_id, limit=fetch_limit(VOTE_LINES),
+                                                    before_id=msg.message_id)
+        family = self.claude.family(self.settings.replies.voting_model)
+        if family is not None and family.min_cache_tokens > 1024:
+            recent = read[-VOTE_LINES:]  # never cached on this model (Haiku 4.5: 4,096): the fewest lines
+        else:
+            recent = self.vote_windows.window(msg.channel_id, read, VOTE_LINES)
+        votes = await self.claude.vote(build_vote_prompt(self.persona, recent, msg, burst=burst),
+                                       count=count, user_id=msg.author_id)
         reason = f"majority vote on a burst of {len(burst) + 1}" if burst else "majority vote"
         return Decision(majority_yes(votes), reason, tuple(votes))
 

@@ -6,7 +6,7 @@
 2. :class:`BurstWindow`, burst coalescing: a message in a quiet channel is judged at once (leading edge);
    the unaddressed messages that follow it within ``vote_window_seconds`` are judged together when the
    window closes (trailing edge), one vote round on the latest of them with the others shown as context;
-   each of the others is decided "coalesced into <latest id>".
+   each of the others is decided "coalesced into <id>" (the next one) as soon as the next one arrives.
 
 Plain Python (no Discord, no database): the reply engine calls it from its decide step.
 """
@@ -86,8 +86,9 @@ Judge = Callable[[Incoming, Sequence[Incoming]], Awaitable[Decision]]
 class BurstWindow:
     """Leading edge, then trailing: a message in a quiet channel is judged at once, on its own, and opens a
     window of ``seconds``; the messages that arrive while it is open are judged together when it closes, one
-    vote round on the latest with the others as context (each of the others "coalesced into <latest id>"),
-    and that round opens the next window. A window that closes with nothing in it leaves the channel quiet.
+    vote round on the latest with the others as context (each of the others decided "coalesced into <id>"
+    when the next one arrives), and that round opens the next window. A window that closes with nothing in
+    it leaves the channel quiet.
 
     So one message in a quiet room waits for no window, a burst costs one round per ``seconds`` plus its
     first, and a channel that never falls quiet is still judged every ``seconds`` (the window does not
@@ -98,6 +99,8 @@ class BurstWindow:
         self.judge = judge
         # By channel: the messages waiting for the open window to close; a channel with no entry is quiet.
         self._pending: dict[int, list[tuple[Incoming, asyncio.Future[Decision]]]] = {}
+        # By channel: the newest message of the open window (the one its round will judge).
+        self._newest: dict[int, tuple[Incoming, asyncio.Future[Decision]]] = {}
         self._rounds: set[asyncio.Task[None]] = set()
 
     async def submit(self, msg: Incoming) -> Decision:
@@ -112,6 +115,16 @@ class BurstWindow:
             self._open(msg.channel_id)
             self._start([(msg, future)])
         else:
+            # Only the newest message of an open window waits for its round: an earlier one is decided as
+            # soon as a later one arrives (a busy server's decisions then come one by one, not hundreds at
+            # each close), and stays in the window as context for the round.
+            newest = self._newest.get(msg.channel_id)
+            if newest is not None and newest[0].message_id > msg.message_id:  # arrived out of order
+                future.set_result(Decision(False, f"coalesced into {newest[0].message_id}"))
+            else:
+                if newest is not None and not newest[1].done():
+                    newest[1].set_result(Decision(False, f"coalesced into {msg.message_id}"))
+                self._newest[msg.channel_id] = (msg, future)
             pending.append((msg, future))
         # The round runs in a task of its own: a caller cancelled while waiting (a shutdown) does not take
         # the decision of the others down with it.
@@ -127,6 +140,7 @@ class BurstWindow:
 
     def _close(self, channel_id: int) -> None:
         pending = self._pending.pop(channel_id, None)
+        self._newest.pop(channel_id, None)
         if not pending:
             return  # nothing came while the window was open: the channel is quiet again
         self._open(channel_id)  # still busy: the next window opens with this round
