@@ -81,6 +81,11 @@ def build_statements(dialect: Dialect) -> Statements:
     insert_for = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
     user, nick, state = insert_for(User), insert_for(Nickname), insert_for(CharacterState)
     style, global_state = insert_for(StyleProfile), insert_for(GlobalState)
+
+    def replacing(ins: Any, key: Any, columns: list[str]) -> tuple[Any, list[str]]:
+        """An insert that replaces ``columns`` of the row whose ``key`` is there already."""
+        return (ins.on_conflict_do_update(index_elements=[key], set_={c: ins.excluded[c] for c in columns}),
+                [key.key, *columns])
     conversation_key = and_(
         Conversation.character == character,
         Conversation.user_id == user_id,
@@ -218,26 +223,14 @@ def build_statements(dialect: Dialect) -> Statements:
         "style_locked": (
             select(StyleProfile.profile).where(StyleProfile.user_id == user_id).with_for_update(), None
         ),
-        "style_upsert": (
-            style.on_conflict_do_update(
-                index_elements=[StyleProfile.user_id],
-                set_={"profile": style.excluded.profile, "updated_at": style.excluded.updated_at},
-            ),
-            ["user_id", "profile", "updated_at"],
-        ),
+        "style_upsert": replacing(style, StyleProfile.user_id, ["profile", "updated_at"]),
         "last_interaction": (
             select(User.last_interaction).where(User.id == user_id).with_for_update(), None
         ),
         "last_interaction_set": (
             update(User).where(User.id == user_id).values(last_interaction=bindparam("now")), None
         ),
-        "state_upsert": (
-            global_state.on_conflict_do_update(
-                index_elements=[GlobalState.key],
-                set_={"value": global_state.excluded.value, "updated_at": global_state.excluded.updated_at},
-            ),
-            ["key", "value", "updated_at"],
-        ),
+        "state_upsert": replacing(global_state, GlobalState.key, ["value", "updated_at"]),
         "turns": (
             select(
                 HistoryMessage.role,
