@@ -105,7 +105,7 @@ class Profiler:
             os.kill(self.pid, signal.SIGUSR1)  # benchmarks/profiled_bot.py: cProfile on
             return
         self._proc = await asyncio.create_subprocess_exec(
-            self.spy, "record", "--pid", str(self.pid), "--rate", "250", "--nonblocking", "--format", "raw",
+            self.spy, "record", "--pid", str(self.pid), "--rate", "1000", "--nonblocking", "--format", "raw",
             "--output", str(self.file), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
 
     async def stop(self) -> None:

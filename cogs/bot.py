@@ -270,9 +270,12 @@ class KindredMixin:
             if engine.character.folder == folder:
                 await seed_identity(self.store, folder, engine.character_key)
 
-    async def on_message(self, message: discord.Message) -> None:
-        """Kindred has no prefix commands: the Events cog handles every message (this stops discord.py's
-        default command processing from treating "@bot hello" as an unknown command)."""
+    @property
+    def on_message(self) -> Any:
+        """Kindred has no prefix commands: the Events cog handles every message. discord.py's Bot would
+        process each as a command ("@bot hello", an unknown one); a plain no-op would still cost a task per
+        message. Seen as absent, it is not scheduled at all (Client.dispatch skips a missing handler)."""
+        raise AttributeError("on_message")
 
     async def close(self) -> None:
         # One close however many callers. bot.run's runner waits for it too (__aexit__), so a close begun

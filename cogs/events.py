@@ -62,7 +62,7 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
         channel_id=channel.id,
         author_id=message.author.id,
         author_name=message.author.display_name,
-        content=message.clean_content.replace("\x00", ""),  # PostgreSQL text cannot hold NUL
+        content=clean_content(message),
         created_at=message.created_at,
         is_dm=guild is None,
         guild_id=guild.id if guild else None,
@@ -81,6 +81,15 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
         fetch=attachment_fetcher(message),
         private=private_place(channel),
     )
+
+
+def clean_content(message: discord.Message) -> str:
+    """The text with mentions as names (discord.py's clean_content). Most chatter has no mention, nor an
+    @everyone to defuse, and then is its own clean form: the resolving is skipped."""
+    content = message.content
+    if "<" in content or "@" in content:
+        content = message.clean_content
+    return content.replace("\x00", "")  # PostgreSQL text cannot hold NUL
 
 
 def private_place(channel: Any) -> bool:

@@ -68,8 +68,13 @@ def list_value(settings: Settings, config: ServerConfig | None, name: str) -> st
 
 def rules_for(settings: Settings, config: ServerConfig | None) -> AccessRules:
     """The rules in a server (``config``: its stored settings) or, with None, in DMs."""
-    return AccessRules(settings.access.allow_dms,
-                       *(parse_ids(list_value(settings, config, n)) for n in LISTS))
+    return _rules(settings.access.allow_dms, *(list_value(settings, config, n) for n in LISTS))
+
+
+@lru_cache(maxsize=256)
+def _rules(allow_dms: bool, *lists: str) -> AccessRules:
+    """Built once per set of values: every message of every server asks (most servers have the same)."""
+    return AccessRules(allow_dms, *(parse_ids(text) for text in lists))
 
 
 class AccessGate:

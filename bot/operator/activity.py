@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -33,8 +34,16 @@ FLUSH_SECONDS = 10.0
 COUNTERS = ("seen", "answered", "voted", "votes", "vote_failures", "fallbacks")
 
 
+_DAY: tuple[int, str] = (-1, "")  # (UTC day number, its date): strftime only when the day turns
+
+
 def today() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d")
+    """Today's UTC date, as the counters are filed (asked at every message's decision)."""
+    global _DAY
+    day = int(time.time() // 86_400)
+    if day != _DAY[0]:
+        _DAY = (day, datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d"))
+    return _DAY[1]
 
 
 class ActivityRecorder:

@@ -294,8 +294,9 @@ class ReplyEngine:
         return None
 
     async def announce_decision(self, msg: Incoming, decision: Decision) -> None:
-        log.info("message %s from %s in %s: %s", msg.message_id, msg.author_name, msg.scope,
-                 decision.describe())
+        if log.isEnabledFor(logging.INFO):  # describe() formats: not for every message of a busy server
+            log.info("message %s from %s in %s: %s", msg.message_id, msg.author_name, msg.scope,
+                     decision.describe())
         for listener in list(self.decision_listeners):
             await _safely(listener(msg, decision))
 

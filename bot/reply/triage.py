@@ -126,9 +126,9 @@ class BurstWindow:
                     newest[1].set_result(Decision(False, f"coalesced into {msg.message_id}"))
                 self._newest[msg.channel_id] = (msg, future)
             pending.append((msg, future))
-        # The round runs in a task of its own: a caller cancelled while waiting (a shutdown) does not take
-        # the decision of the others down with it.
-        return await asyncio.shield(future)
+        # The round runs in a task of its own: a caller cancelled while waiting (a shutdown) cancels only its
+        # own future (the round sets none that is done), not the decision of the others.
+        return await future
 
     def quiet(self, channel_id: int) -> bool:
         """No window open in the channel: its next message is judged at once."""

@@ -13,6 +13,7 @@ whole :class:`Settings` reads a key through its section: ``settings.<section>.<k
 # No ``from __future__ import annotations`` here: keys.py reads each field's type as the class itself.
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
@@ -397,6 +398,12 @@ class TriageSettings:
         min=0)
 
 
+@lru_cache(maxsize=16)
+def _id_set(text: str) -> frozenset[int]:
+    """``"1, 2,3"`` as {1, 2, 3} (the value is checked when it is set)."""
+    return frozenset(int(p) for p in text.replace(" ", "").split(",") if p)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed, validated configuration: one attribute per section (``settings.memory``), in README order.
@@ -436,7 +443,7 @@ class Settings:
 
     @property
     def admin_ids(self) -> frozenset[int]:
-        return frozenset(int(p) for p in self.secrets.admin_user_ids.replace(" ", "").split(",") if p)
+        return _id_set(self.secrets.admin_user_ids)  # asked at every message: parsed once per value
 
     @property
     def character_name_slug(self) -> str:
