@@ -7,6 +7,7 @@ the reply's prompt read, and what is stored after a reply.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
@@ -32,7 +33,19 @@ from database.models import (
 from database.prepared import Prepared, Statements
 from database.records import SeenMessage, UserRecord, as_utc
 
+# SQLAlchemy's own reading of SQLite's stored times: the fallback for a value not in ISO form.
+_SQLITE_TIME = sqlite.DATETIME().result_processor(sqlite.dialect(), None)
 MAX_MESSAGE_ID = 2**63 - 1  # above every Discord snowflake: "no upper bound" as a bound parameter
+
+
+def sqlite_time(value: Any) -> datetime:
+    """A time as SQLite keeps it (SQLAlchemy writes "2026-11-24 14:00:00.123456", UTC, no zone), aware."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    return as_utc(_SQLITE_TIME(value)) if isinstance(value, str) else as_utc(value)
 
 
 def recent_messages(conn: Connection, q: Statements, channel_id: int, limit: int,
@@ -45,8 +58,13 @@ def recent_messages(conn: Connection, q: Statements, channel_id: int, limit: int
             break
         if out:
             before = min(before, min(m.message_id for m in out))
-        rows = q[name].all(conn, {"channel_id": channel_id, "before": before, "limit": want})
-        out.extend(SeenMessage(*r[:8], as_utc(r[8]), r[9]) for r in rows)
+        params = {"channel_id": channel_id, "before": before, "limit": want}
+        raw = q[name].driver_rows(conn, params)
+        if raw is not None:  # SQLite: a vote round or a reply reads 75 of these, converted here in one step
+            out.extend(SeenMessage(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), r[7],
+                                   sqlite_time(r[8]), r[9]) for r in raw)
+        else:
+            out.extend(SeenMessage(*r[:8], as_utc(r[8]), r[9]) for r in q[name].all(conn, params))
     out.sort(key=lambda m: m.message_id)
     return out
 
