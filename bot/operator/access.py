@@ -84,13 +84,28 @@ class AccessGate:
         self.settings = settings
         self.store = store
         self.is_admin = is_admin
+        self._kept: dict[int | None, tuple[ServerConfig | None, object, AccessRules]] = {}
 
     async def refusal(self, user_id: int, roles: Collection[int], guild_id: int | None) -> str | None:
         """Why ``user_id`` (holding ``roles``) may not talk to the character in ``guild_id`` (None: a DM)."""
         if self.is_admin(user_id):
             return None
         config = await self.store.servers.get(guild_id) if guild_id is not None else None  # cached
-        return rules_for(self.settings, config).refusal(user_id, roles, is_dm=guild_id is None)
+        return self._rules(config).refusal(user_id, roles, is_dm=guild_id is None)
+
+    def _rules(self, config: ServerConfig | None) -> AccessRules:
+        """rules_for(), kept per server while neither its stored settings (the store's cached object) nor
+        the global access section (replaced by a live reload) changed: every message asks."""
+        access = self.settings.access
+        key = config.guild_id if config is not None else None
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] is config and kept[1] is access:
+            return kept[2]
+        rules = rules_for(self.settings, config)
+        if len(self._kept) >= 10_000:
+            self._kept.clear()
+        self._kept[key] = (config, access, rules)
+        return rules
 
     async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
         why = await self.refusal(msg.author_id, msg.author_roles, None if msg.is_dm else msg.guild_id)

@@ -40,7 +40,7 @@ from bot.reply.delivery import Delivery
 from bot.reply.intent import IntentRouter
 from bot.reply.media import MediaLimits, read_media
 from bot.reply.persona_runtime import PersonaRuntime, open_with_greeting
-from bot.reply.policy import ServerPolicy, language_hint, resolve
+from bot.reply.policy import PolicyCache, ServerPolicy, language_hint
 from bot.reply.prompting import VOTE_LINES, build_reply_prompt, build_vote_prompt
 from bot.reply.throttle import BotThrottle
 from bot.reply.transcript import TranscriptWindows, fetch_limit
@@ -106,6 +106,9 @@ class ReplyEngine:
         self.bot_prefixes = parse_prefixes(settings.triage.other_bot_prefixes)
         self.burst = BurstWindow(settings.triage.vote_window_seconds, self._vote)
         self.intents = IntentRouter(settings.triage)
+        self._policies = PolicyCache(settings)  # each server's effective settings, resolved once per change
+        # The last message name_mentioned() was asked of (its id and text) and the answer.
+        self._named: tuple[int, str, bool] = (0, "", False)
 
     @property
     def persona(self) -> Persona:
@@ -163,7 +166,7 @@ class ReplyEngine:
         """Whether decide() will answer without asking anyone (a person's DM, @mention, reply or our name)."""
         if msg.author_is_bot:
             return False  # the bot-to-bot throttle may still say no
-        return msg.is_dm or msg.mentions_bot or msg.replies_to_bot or self.name_mentioned(msg.content)
+        return msg.is_dm or msg.mentions_bot or msg.replies_to_bot or self._names_me(msg)
 
     def prompt_request(self, msg: Incoming) -> PromptRequest:
         """What build_prompt() reads for a reply to ``msg``."""
@@ -189,6 +192,13 @@ class ReplyEngine:
     def name_mentioned(self, text: str) -> bool:
         pattern = self._name_pattern()
         return pattern is not None and pattern.search(text) is not None
+
+    def _names_me(self, msg: Incoming) -> bool:
+        """name_mentioned() of the message's text, asked once per message (logging and deciding both ask;
+        a voice message asks again once heard, with its new text)."""
+        if self._named[0] != msg.message_id or self._named[1] != msg.content:
+            self._named = (msg.message_id, msg.content, self.name_mentioned(msg.content))
+        return self._named[2]
 
     def _name_pattern(self) -> re.Pattern[str] | None:
         """One compiled pattern for every name, rebuilt only when the persona or the extra names change
@@ -218,12 +228,12 @@ class ReplyEngine:
             return Decision(True, "mentioned", after=self.turns.characters_before_me(msg))
         if msg.replies_to_bot:
             return Decision(True, "reply to one of my messages")
-        if self.name_mentioned(msg.content):
+        if self._names_me(msg):
             return Decision(True, "name mentioned", after=self.turns.characters_before_me(msg))
         if not msg.content.strip():
             return Decision(False, "empty message")
         # Name match first: a message naming another character (and not us) is theirs, no vote needed.
-        others = [c for c in self.turns.addressed_characters(msg) if c]
+        others = [c for c in self.turns.addressed_characters(msg) if c] if self.turns.has_peers(msg) else []
         if others:
             return Decision(False, "addressed to " + ", ".join(others))
         skip = skip_reason(msg, prefixes=self.bot_prefixes, own_ids=self.own_author_ids)
@@ -257,7 +267,7 @@ class ReplyEngine:
         """A server's own settings over the global ones (/settings); None in DMs. Cached by the store."""
         if guild_id is None:
             return None
-        return resolve(self.settings, await self.store.servers.get(guild_id))
+        return self._policies.get(await self.store.servers.get(guild_id))
 
     async def _server_context(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         policy = await self.server_policy(msg.guild_id)

@@ -57,6 +57,28 @@ def resolve(
     )
 
 
+class PolicyCache:
+    """The last :func:`resolve` of each server, kept while neither its stored settings (the store's cached
+    object) nor the global sections it reads were replaced: every message of a server asks for it."""
+
+    def __init__(self, settings: Settings, limit: int = 10_000) -> None:
+        self.settings = settings
+        self._limit = limit
+        self._kept: dict[int, tuple[object, ...]] = {}
+
+    def get(self, config: ServerConfig) -> ServerPolicy:
+        s = self.settings
+        sources = (config, s.replies, s.memory, s.access)  # a live reload swaps the section objects
+        kept = self._kept.get(config.guild_id)
+        if kept is not None and all(a is b for a, b in zip(kept, sources, strict=False)):
+            return kept[-1]  # type: ignore[return-value]
+        policy = resolve(s, config)
+        if len(self._kept) >= self._limit:
+            self._kept.clear()
+        self._kept[config.guild_id] = (*sources, policy)
+        return policy
+
+
 def language_hint(policy: ServerPolicy) -> str:
     """The per-message prompt line for a server's language, or ""."""
     if not policy.language:
