@@ -50,6 +50,7 @@ from database.records import PromptData, PromptRequest, SeenMessage, Turn
 from database.store import Store
 
 log = logging.getLogger(__name__)
+NAMED_KEPT = 1024  # messages whose name check is kept (far more than are between logging and deciding)
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,9 @@ class ReplyEngine:
         self.burst = BurstWindow(settings.triage.vote_window_seconds, self._vote)
         self.intents = IntentRouter(settings.triage)
         self._policies = PolicyCache(settings)  # each server's effective settings, resolved once per change
-        # The last message name_mentioned() was asked of (its id and text) and the answer.
-        self._named: tuple[int, str, bool] = (0, "", False)
+        # name_mentioned() of the messages in flight, by id: (the text asked about, the answer). A busy
+        # server's messages interleave between their logging and their decision, so more than one is kept.
+        self._named: dict[int, tuple[str, bool]] = {}
 
     @property
     def persona(self) -> Persona:
@@ -196,9 +198,14 @@ class ReplyEngine:
     def _names_me(self, msg: Incoming) -> bool:
         """name_mentioned() of the message's text, asked once per message (logging and deciding both ask;
         a voice message asks again once heard, with its new text)."""
-        if self._named[0] != msg.message_id or self._named[1] != msg.content:
-            self._named = (msg.message_id, msg.content, self.name_mentioned(msg.content))
-        return self._named[2]
+        known = self._named.get(msg.message_id)
+        if known is not None and known[0] == msg.content:
+            return known[1]
+        named = self.name_mentioned(msg.content)
+        if len(self._named) >= NAMED_KEPT:
+            del self._named[next(iter(self._named))]  # the oldest: long decided
+        self._named[msg.message_id] = (msg.content, named)
+        return named
 
     def _name_pattern(self) -> re.Pattern[str] | None:
         """One compiled pattern for every name, rebuilt only when the persona or the extra names change
