@@ -1,0 +1,111 @@
+"""What every message's path keeps instead of computing again (issue 30), and when it computes again: a
+server's effective settings and access rules follow a change of the server's stored settings and a live
+reload; SQLite's stored times read back as the times written; a text without a mention is its own clean
+form; the day's date turns at midnight UTC. The behaviour over the wire is the rest of the suite's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.core.config import PROJECT_ROOT, Settings, load_settings
+from bot.core.config.holder import SettingsHolder
+from bot.operator import activity
+from bot.operator.access import AccessGate
+from bot.reply.policy import PolicyCache
+from cogs.events import clean_content
+from database.records import ServerConfig
+from database.statements import sqlite_time
+
+FINN = PROJECT_ROOT / "characters" / "finn"
+
+
+def settings(**env: str) -> Settings:
+    return load_settings(FINN, None, environ={"DISCORD_TOKEN": "t", "ANTHROPIC_API_KEY": "k", **env})
+
+
+def test_a_servers_policy_is_kept_until_its_settings_or_the_global_ones_change() -> None:
+    holder = SettingsHolder(settings(YES_NO_VOTE_COUNT="3"))
+    policies = PolicyCache(holder.settings())
+    plain = ServerConfig(1)
+    first = policies.get(plain)
+    assert first.vote_count == 3 and policies.get(plain) is first  # asked again: the same answer, kept
+    own = ServerConfig(1, vote_count=5)  # the server set its own (the store's cache holds a new object)
+    assert policies.get(own).vote_count == 5
+    assert policies.get(plain).vote_count == 3
+    holder.swap(settings(YES_NO_VOTE_COUNT="1"))  # a live reload: where the server has no value of its own,
+    assert policies.get(plain).vote_count == 1  # the new global one...
+    assert policies.get(own).vote_count == 5  # ...and its own value still wins
+
+
+class _Servers:
+    def __init__(self) -> None:
+        self.config = ServerConfig(7)
+
+    async def get(self, guild_id: int) -> ServerConfig:
+        return self.config
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.servers = _Servers()
+
+
+async def test_access_rules_follow_a_servers_lists_and_a_reload() -> None:
+    holder = SettingsHolder(settings())
+    store: Any = _Store()
+    gate = AccessGate(holder.settings(), store, is_admin=lambda _: False)
+    assert await gate.refusal(42, (), 7) is None
+    store.servers.config = ServerConfig(7, blocked_users="42")  # /settings set blocked_users 42
+    assert await gate.refusal(42, (), 7) == "on blocked_users"
+    store.servers.config = ServerConfig(7)  # cleared: the global lists again
+    assert await gate.refusal(42, (), 7) is None
+    holder.swap(settings(BLOCKED_USERS="42"))  # and those changed by a live reload (same stored settings)
+    assert await gate.refusal(42, (), 7) == "on blocked_users"
+    assert await gate.refusal(42, (), None) == "on blocked_users"  # DMs too
+    holder.swap(settings(ALLOW_DMS="false"))
+    assert await gate.refusal(42, (), None) == "direct messages are off (allow_dms)"
+
+
+@pytest.mark.parametrize("stored, expected", [
+    ("2026-11-24 14:00:00.123456", datetime(2026, 11, 24, 14, 0, 0, 123456, tzinfo=UTC)),
+    ("2026-11-24 14:00:00", datetime(2026, 11, 24, 14, 0, tzinfo=UTC)),  # CURRENT_TIMESTAMP's form
+    ("2026-11-24T14:00:00.5", datetime(2026, 11, 24, 14, 0, 0, 500000, tzinfo=UTC)),
+])
+def test_sqlite_times_are_read_back_as_aware_utc(stored: str, expected: datetime) -> None:
+    assert sqlite_time(stored) == expected and sqlite_time(stored).tzinfo is UTC
+
+
+class _Message:
+    def __init__(self, content: str, cleaned: str) -> None:
+        self.content = content
+        self._cleaned = cleaned
+        self.resolved = 0
+
+    @property
+    def clean_content(self) -> str:
+        self.resolved += 1
+        return self._cleaned
+
+
+@pytest.mark.parametrize("content, cleaned, resolves", [
+    ("the harbour was busy", "unused", False),  # nothing to resolve: the text as it is
+    ("hi <@123456789012345678>", "hi @Bob", True),
+    ("ping @everyone", "ping @\u200beveryone", True),
+    ("a\x00b", "unused", False),  # PostgreSQL text cannot hold NUL
+])
+def test_mentions_are_resolved_only_where_there_are_some(content: str, cleaned: str, resolves: bool) -> None:
+    message: Any = _Message(content, cleaned)
+    out = clean_content(message)
+    assert (message.resolved == 1) == resolves
+    assert out == (cleaned if resolves else content.replace("\x00", ""))
+
+
+def test_the_counters_day_turns_at_midnight_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    evening = datetime(2026, 11, 24, 23, 59, 59, tzinfo=UTC).timestamp()
+    monkeypatch.setattr(activity.time, "time", lambda: evening)
+    assert activity.today() == "2026-11-24"
+    monkeypatch.setattr(activity.time, "time", lambda: evening + 1)
+    assert activity.today() == "2026-11-25"
