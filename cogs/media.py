@@ -14,6 +14,8 @@ from bot.reply.media import Fetch
 
 def attachment_fetcher(message: discord.Message) -> Fetch | None:
     """Downloads for the attachments of ``message`` (a forward's too); None when it has none."""
+    if not message.attachments and not message.message_snapshots:
+        return None  # most messages: nothing to build
     own = {a.url: a for a in [*message.attachments,
                               *(a for s in message.message_snapshots for a in s.attachments)]}
     if not own:
