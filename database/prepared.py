@@ -5,9 +5,11 @@ several times what SQLite spends running these small indexed statements: about 7
 here, and every message runs a dozen of them. A :class:`Prepared` statement is still written with
 SQLAlchemy Core and compiled by it for the dialect, with the column types' own bind and result
 processors; only the call goes straight to the pysqlite cursor of the connection SQLAlchemy checked
-out. On every other dialect it is an ordinary ``connection.execute``.
+out. On PostgreSQL the call goes to the asyncpg adapter's DBAPI cursor (about 20 µs a statement against
+40 through SQLAlchemy's execute). On every other dialect it is an ordinary ``connection.execute``.
 
-Rows come back as plain tuples (SQLAlchemy ``Row`` objects on other dialects, which index the same way).
+Rows come back as tuple-like rows (plain tuples, asyncpg's records, or SQLAlchemy ``Row`` objects on other
+dialects: all index the same way).
 """
 
 from __future__ import annotations
@@ -33,21 +35,25 @@ class Prepared:
         names = tuple(compiled.positiontup or ())
         # Only plain positional SQL runs raw: anything SQLAlchemy finishes at execution time (expanding IN
         # lists, literal-rendered parameters, Python-side column defaults) keeps the ordinary path.
-        self.raw = (dialect.driver == "pysqlite" and dialect.paramstyle == "qmark"
-                    and "POSTCOMPILE" not in self.sql
-                    and not getattr(compiled, "insert_prefetch", None)
-                    and not getattr(compiled, "update_prefetch", None))
+        plain = ("POSTCOMPILE" not in self.sql and not getattr(compiled, "insert_prefetch", None)
+                 and not getattr(compiled, "update_prefetch", None))
+        self.raw = plain and dialect.driver == "pysqlite" and dialect.paramstyle == "qmark"
+        # PostgreSQL: through the asyncpg adapter's own DBAPI cursor (its prepared-statement cache, the
+        # connection's transaction), without SQLAlchemy's execution around it: half the CPU per statement.
+        # asyncpg hands back Python's own types (floats, aware datetimes, booleans): no result processors.
+        self.dbapi = plain and dialect.driver == "asyncpg" and dialect.paramstyle == "numeric_dollar"
         self._names = names
         self._fixed: dict[str, Any] = {}
         self._bind: tuple[Processor, ...] = ()
         self._result: tuple[Processor, ...] = ()
-        if self.raw:
+        if self.raw or self.dbapi:
             # Values written into the statement itself (e.g. ``key == "daily_mood"``, an OFFSET) are binds
             # too.
             self._fixed = {n: compiled.binds[n].effective_value for n in names}
             self._bind = tuple(
                 compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names
             )
+        if self.raw:
             columns = getattr(statement, "selected_columns", None) or ()
             self._result = tuple(
                 c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
@@ -73,7 +79,21 @@ class Prepared:
             tuple([p(v) if p is not None else v for p, v in zip(procs, row, strict=True)]) for row in rows
         ]
 
+    def _dbapi_cursor(self, conn: Connection) -> Any:
+        """The asyncpg adapter's cursor on ``conn``'s connection. SQLAlchemy is told of the transaction the
+        statement opens (as its own execute would), so a rollback on ``conn`` reaches it."""
+        if not conn.in_transaction():
+            conn.begin()
+        return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
     def all(self, conn: Connection, values: Mapping[str, Any] | None = None) -> list[Any]:
+        if self.dbapi:
+            cursor = self._dbapi_cursor(conn)
+            try:
+                cursor.execute(self.sql, self._params(values or {}))
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
         if not self.raw:
             return list(conn.execute(self.statement, dict(values or {})).all())
         cursor = conn.connection.driver_connection.execute(self.sql, self._params(values or {}))  # type: ignore[union-attr]
@@ -88,6 +108,13 @@ class Prepared:
 
     def first(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any | None:
         """The first row, or None; also how an INSERT/UPDATE ... RETURNING is run."""
+        if self.dbapi:
+            cursor = self._dbapi_cursor(conn)
+            try:
+                cursor.execute(self.sql, self._params(values or {}))
+                return cursor.fetchone()
+            finally:
+                cursor.close()
         if not self.raw:
             return conn.execute(self.statement, dict(values or {})).first()
         cursor = conn.connection.driver_connection.execute(self.sql, self._params(values or {}))  # type: ignore[union-attr]
@@ -101,6 +128,13 @@ class Prepared:
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run a data-changing statement once per row (inside the caller's transaction)."""
+        if self.dbapi:
+            cursor = self._dbapi_cursor(conn)
+            try:
+                cursor.executemany(self.sql, [self._params(r) for r in rows])
+            finally:
+                cursor.close()
+            return
         if not self.raw:
             conn.execute(self.statement, [dict(r) for r in rows])
             return
