@@ -116,7 +116,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
            "DATABASE_URL": url, "LOG_LEVEL": "WARNING", "SHARD_COUNT": str(shards),
            "max_typing_time": "0", "stream_replies": "false",
            # The shipped judgement of busy channels (the tests' config judges each message on its own).
-           "vote_window_seconds": str(VOTE_WINDOW), **dict(kv.split("=", 1) for kv in args.setting)}
+           "vote_window_seconds": str(VOTE_WINDOW), **dict(args.setting)}
     procs = []
     per = shards // args.processes
     for p in range(args.processes):
@@ -267,6 +267,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def key_value(text: str) -> tuple[str, str]:
+    """``--setting KEY=VALUE`` as (key, value)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -280,7 +288,7 @@ def main() -> None:
     parser.add_argument("--profile", default=None, metavar="FILE",
                         help="profile the (first) bot process over the phases: py-spy if installed, else "
                         "cProfile; the top functions in FILE.txt")
-    parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE", type=key_value,
                         help="a bot setting for this run (repeatable), e.g. yes_no_vote_count=1")
     parser.add_argument("--processes", type=int, choices=[1, 2], default=1)
     parser.add_argument("--database-url", default=None,

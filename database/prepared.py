@@ -79,21 +79,28 @@ class Prepared:
             tuple([p(v) if p is not None else v for p, v in zip(procs, row, strict=True)]) for row in rows
         ]
 
-    def _dbapi_cursor(self, conn: Connection) -> Any:
-        """The asyncpg adapter's cursor on ``conn``'s connection. SQLAlchemy is told of the transaction the
-        statement opens (as its own execute would), so a rollback on ``conn`` reaches it."""
+    def _on_dbapi(self, conn: Connection, run: Callable[[Any], Any]) -> Any:
+        """``run(cursor)`` on the asyncpg adapter's cursor of ``conn``'s connection. SQLAlchemy is told of
+        the transaction the statement opens (as its own execute would), so a rollback on ``conn`` reaches
+        it."""
         if not conn.in_transaction():
             conn.begin()
-        return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            return run(cursor)
+        finally:
+            cursor.close()
+
+    def _fetch_dbapi(self, conn: Connection, values: Mapping[str, Any] | None, fetch: str) -> Any:
+        def run(cursor: Any) -> Any:
+            cursor.execute(self.sql, self._params(values or {}))
+            return getattr(cursor, fetch)()
+
+        return self._on_dbapi(conn, run)
 
     def all(self, conn: Connection, values: Mapping[str, Any] | None = None) -> list[Any]:
         if self.dbapi:
-            cursor = self._dbapi_cursor(conn)
-            try:
-                cursor.execute(self.sql, self._params(values or {}))
-                return list(cursor.fetchall())
-            finally:
-                cursor.close()
+            return list(self._fetch_dbapi(conn, values, "fetchall"))
         if not self.raw:
             return list(conn.execute(self.statement, dict(values or {})).all())
         cursor = conn.connection.driver_connection.execute(self.sql, self._params(values or {}))  # type: ignore[union-attr]
@@ -109,12 +116,7 @@ class Prepared:
     def first(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any | None:
         """The first row, or None; also how an INSERT/UPDATE ... RETURNING is run."""
         if self.dbapi:
-            cursor = self._dbapi_cursor(conn)
-            try:
-                cursor.execute(self.sql, self._params(values or {}))
-                return cursor.fetchone()
-            finally:
-                cursor.close()
+            return self._fetch_dbapi(conn, values, "fetchone")
         if not self.raw:
             return conn.execute(self.statement, dict(values or {})).first()
         cursor = conn.connection.driver_connection.execute(self.sql, self._params(values or {}))  # type: ignore[union-attr]
@@ -129,11 +131,7 @@ class Prepared:
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run a data-changing statement once per row (inside the caller's transaction)."""
         if self.dbapi:
-            cursor = self._dbapi_cursor(conn)
-            try:
-                cursor.executemany(self.sql, [self._params(r) for r in rows])
-            finally:
-                cursor.close()
+            self._on_dbapi(conn, lambda cursor: cursor.executemany(self.sql, [self._params(r) for r in rows]))
             return
         if not self.raw:
             conn.execute(self.statement, [dict(r) for r in rows])

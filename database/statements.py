@@ -44,8 +44,8 @@ def sqlite_time(value: Any) -> datetime:
         try:
             return datetime.fromisoformat(value).replace(tzinfo=UTC)
         except ValueError:
-            pass
-    return as_utc(_SQLITE_TIME(value)) if isinstance(value, str) else as_utc(value)
+            value = _SQLITE_TIME(value)
+    return as_utc(value)
 
 
 def recent_messages(conn: Connection, q: Statements, channel_id: int, limit: int,

@@ -12,6 +12,7 @@ import pytest
 
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from bot.core.config.holder import SettingsHolder
+from bot.core.derived import Derived
 from bot.operator import activity
 from bot.operator.access import AccessGate
 from bot.reply.policy import PolicyCache
@@ -67,6 +68,24 @@ async def test_access_rules_follow_a_servers_lists_and_a_reload() -> None:
     assert await gate.refusal(42, (), None) == "on blocked_users"  # DMs too
     holder.swap(settings(ALLOW_DMS="false"))
     assert await gate.refusal(42, (), None) == "direct messages are off (allow_dms)"
+
+
+def test_a_derived_value_is_made_again_only_when_a_source_is_another_object() -> None:
+    made: list[str] = []
+    kept: Derived[int, str] = Derived(limit=2)
+    first, second = ServerConfig(1), ServerConfig(1)  # equal, but not the same object
+
+    def make(name: str) -> str:
+        made.append(name)
+        return name
+
+    assert kept.get(1, (first,), lambda: make("a")) == "a"
+    assert kept.get(1, (first,), lambda: make("b")) == "a"  # the same sources: kept
+    assert kept.get(1, (second,), lambda: make("c")) == "c"  # replaced (a refresh, a reload): made again
+    kept.get(2, (first,), lambda: make("d"))
+    kept.get(3, (first,), lambda: make("e"))  # over the limit: what was kept is forgotten
+    assert kept.get(1, (second,), lambda: make("f")) == "f"
+    assert made == ["a", "c", "d", "e", "f"]
 
 
 @pytest.mark.parametrize("stored, expected", [

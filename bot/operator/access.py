@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from functools import lru_cache
 
 from bot.core.config import Settings
+from bot.core.config.sections import parse_ids
+from bot.core.derived import Derived
 from bot.core.pipeline import Decision, Incoming, Outlet
 from database.records import ServerConfig
 from database.store import Store
@@ -25,13 +26,6 @@ from database.store import Store
 log = logging.getLogger(__name__)
 
 LISTS = ("allowed_users", "blocked_users", "allowed_roles", "blocked_roles")
-
-
-@lru_cache(maxsize=256)
-def parse_ids(text: str) -> frozenset[int]:
-    """``"1, 2,3"`` as {1, 2, 3}; anything that is not a number is skipped (the settings are checked when
-    they are set)."""
-    return frozenset(int(p) for p in text.replace(" ", "").split(",") if p.isdigit())
 
 
 @dataclass(frozen=True)
@@ -68,13 +62,8 @@ def list_value(settings: Settings, config: ServerConfig | None, name: str) -> st
 
 def rules_for(settings: Settings, config: ServerConfig | None) -> AccessRules:
     """The rules in a server (``config``: its stored settings) or, with None, in DMs."""
-    return _rules(settings.access.allow_dms, *(list_value(settings, config, n) for n in LISTS))
-
-
-@lru_cache(maxsize=256)
-def _rules(allow_dms: bool, *lists: str) -> AccessRules:
-    """Built once per set of values: every message of every server asks (most servers have the same)."""
-    return AccessRules(allow_dms, *(parse_ids(text) for text in lists))
+    return AccessRules(settings.access.allow_dms,
+                       *(parse_ids(list_value(settings, config, n)) for n in LISTS))
 
 
 class AccessGate:
@@ -84,7 +73,7 @@ class AccessGate:
         self.settings = settings
         self.store = store
         self.is_admin = is_admin
-        self._kept: dict[int | None, tuple[ServerConfig | None, object, AccessRules]] = {}
+        self._kept: Derived[int | None, AccessRules] = Derived()
 
     async def refusal(self, user_id: int, roles: Collection[int], guild_id: int | None) -> str | None:
         """Why ``user_id`` (holding ``roles``) may not talk to the character in ``guild_id`` (None: a DM)."""
@@ -96,16 +85,8 @@ class AccessGate:
     def _rules(self, config: ServerConfig | None) -> AccessRules:
         """rules_for(), kept per server while neither its stored settings (the store's cached object) nor
         the global access section (replaced by a live reload) changed: every message asks."""
-        access = self.settings.access
-        key = config.guild_id if config is not None else None
-        kept = self._kept.get(key)
-        if kept is not None and kept[0] is config and kept[1] is access:
-            return kept[2]
-        rules = rules_for(self.settings, config)
-        if len(self._kept) >= 10_000:
-            self._kept.clear()
-        self._kept[key] = (config, access, rules)
-        return rules
+        return self._kept.get(config.guild_id if config is not None else None,
+                              (config, self.settings.access), lambda: rules_for(self.settings, config))
 
     async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
         why = await self.refusal(msg.author_id, msg.author_roles, None if msg.is_dm else msg.guild_id)

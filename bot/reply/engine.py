@@ -240,9 +240,10 @@ class ReplyEngine:
         if not msg.content.strip():
             return Decision(False, "empty message")
         # Name match first: a message naming another character (and not us) is theirs, no vote needed.
-        others = [c for c in self.turns.addressed_characters(msg) if c] if self.turns.has_peers(msg) else []
-        if others:
-            return Decision(False, "addressed to " + ", ".join(others))
+        if self.turns.has_peers(msg.channel_id):
+            others = [c for c in self.turns.addressed_characters(msg) if c]
+            if others:
+                return Decision(False, "addressed to " + ", ".join(others))
         skip = skip_reason(msg, prefixes=self.bot_prefixes, own_ids=self.own_author_ids)
         if skip is not None:
             return Decision(False, skip)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core.config import Settings
+from bot.core.derived import Derived
 from database.records import ServerConfig
 
 REPLY_MODES = ("vote", "addressed")
@@ -61,22 +62,15 @@ class PolicyCache:
     """The last :func:`resolve` of each server, kept while neither its stored settings (the store's cached
     object) nor the global sections it reads were replaced: every message of a server asks for it."""
 
-    def __init__(self, settings: Settings, limit: int = 10_000) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._limit = limit
-        self._kept: dict[int, tuple[object, ...]] = {}
+        self._kept: Derived[int, ServerPolicy] = Derived()
 
     def get(self, config: ServerConfig) -> ServerPolicy:
         s = self.settings
-        sources = (config, s.replies, s.memory, s.access)  # a live reload swaps the section objects
-        kept = self._kept.get(config.guild_id)
-        if kept is not None and all(a is b for a, b in zip(kept, sources, strict=False)):
-            return kept[-1]  # type: ignore[return-value]
-        policy = resolve(s, config)
-        if len(self._kept) >= self._limit:
-            self._kept.clear()
-        self._kept[config.guild_id] = (*sources, policy)
-        return policy
+        # A live reload swaps the section objects; a server's change, the store's cached config.
+        return self._kept.get(config.guild_id, (config, s.replies, s.memory, s.access),
+                              lambda: resolve(s, config))
 
 
 def language_hint(policy: ServerPolicy) -> str:

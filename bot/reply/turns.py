@@ -46,9 +46,9 @@ class TurnTaking:
         if author_id not in self.own_author_ids and name:
             self._seen_bots.setdefault(channel_id, {})[author_id] = name
 
-    def has_peers(self, msg: Incoming) -> bool:
+    def has_peers(self, channel_id: int) -> bool:
         """Whether another character may be here to be named (most places have none: no name to look for)."""
-        return bool(self.peer_names) or msg.channel_id in self._seen_bots
+        return bool(self.peer_names) or channel_id in self._seen_bots
 
     def peers_in(self, channel_id: int) -> set[str]:
         return self.peer_names | set(self._seen_bots.get(channel_id, {}).values())

@@ -398,10 +398,11 @@ class TriageSettings:
         min=0)
 
 
-@lru_cache(maxsize=16)
-def _id_set(text: str) -> frozenset[int]:
-    """``"1, 2,3"`` as {1, 2, 3} (the value is checked when it is set)."""
-    return frozenset(int(p) for p in text.replace(" ", "").split(",") if p)
+@lru_cache(maxsize=256)
+def parse_ids(text: str) -> frozenset[int]:
+    """``"1, 2,3"`` as {1, 2, 3}; anything that is not a number is skipped (the settings are checked when
+    they are set). Cached: the id lists are asked for at every message."""
+    return frozenset(int(p) for p in text.replace(" ", "").split(",") if p.isdigit())
 
 
 @dataclass(frozen=True)
@@ -443,7 +444,7 @@ class Settings:
 
     @property
     def admin_ids(self) -> frozenset[int]:
-        return _id_set(self.secrets.admin_user_ids)  # asked at every message: parsed once per value
+        return parse_ids(self.secrets.admin_user_ids)
 
     @property
     def character_name_slug(self) -> str:
