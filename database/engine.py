@@ -2,10 +2,11 @@
 
 **The rule:** every repository runs its statements through :meth:`Database.run` — one unit of work on a
 plain synchronous ``Connection``. On PostgreSQL that unit runs on the async engine (asyncpg, natively
-async). On SQLite it runs on one dedicated thread with a plain pysqlite engine: aiosqlite pays a thread hop
-per DBAPI call (several per statement), this pays one per unit of work, and SQLite writes one at a time
-anyway. The aiosqlite engine (``Database.engine``) stays for what SQLAlchemy's async API needs to be handed
-(tests, the Alembic CLI); Kindred's own statements never use it on SQLite.
+async). On SQLite it runs on one dedicated thread with one plain pysqlite connection
+(database/sqlite_thread.py): aiosqlite pays a thread hop per DBAPI call (several per statement), this pays
+one per unit of work, and SQLite writes one at a time anyway. The aiosqlite engine (``Database.engine``)
+stays for what SQLAlchemy's async API needs to be handed (tests, the Alembic CLI); Kindred's own statements
+never use it on SQLite.
 
 Also here: the SQLite pragmas, the background WAL checkpoints and the Alembic upgrade at start-up. On
 PostgreSQL that upgrade runs under an advisory lock: processes of one cluster started together (compose, a
@@ -18,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from database.errors import SchemaNotReady
 from database.retry import RETRY_SECONDS, retrying
+from database.sqlite_thread import SQLiteThread
 from database.trips import SharedTrips
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,11 @@ def make_sync_sqlite_engine(url: str, busy_timeout: float = 10.0) -> Engine:
     return engine
 
 
+def _in_transaction(fn: Callable[[Connection], T], conn: Connection) -> T:
+    with conn.begin():
+        return fn(conn)
+
+
 def upgrade(connection: Connection) -> None:
     """Bring the schema to the newest migration (Alembic) on an open connection."""
     cfg = Config()
@@ -126,10 +132,10 @@ class Database:
         self.engine = make_engine(url, busy_timeout)
         self.dialect = self.engine.dialect.name
         self._sync_engine: Engine | None = None
-        self._thread: ThreadPoolExecutor | None = None
+        self._thread: SQLiteThread | None = None
         if self.dialect == "sqlite":
             self._sync_engine = make_sync_sqlite_engine(url, busy_timeout)
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="kindred-sqlite")
+            self._thread = SQLiteThread(self._sync_engine)
         self._checkpointer: asyncio.Task[None] | None = None
         self._stop_checkpoints = asyncio.Event()
         self._trips = SharedTrips(self)
@@ -154,7 +160,7 @@ class Database:
 
     async def _run_once(self, fn: Callable[[Connection], T], write: bool) -> T:
         if self._thread is not None:
-            return await asyncio.get_running_loop().run_in_executor(self._thread, self._run_sync, fn, write)
+            return await self._thread.run(partial(_in_transaction, fn) if write else fn)
         async with (self.engine.begin() if write else self.engine.connect()) as conn:
             return await conn.run_sync(fn)
 
@@ -187,23 +193,11 @@ class Database:
         """Run one data-changing statement in its own transaction; the number of rows it touched."""
         return await self.write(lambda conn: int(conn.execute(statement).rowcount or 0))
 
-    def _run_sync(self, fn: Callable[[Connection], T], write: bool) -> T:
-        assert self._sync_engine is not None
-        with (self._sync_engine.begin() if write else self._sync_engine.connect()) as conn:
-            return fn(conn)
-
     async def run_trip(self, trip: Callable[[Connection], T]) -> T:
         """``trip(connection)`` on one connection, outside any transaction (it manages its own): on SQLite
         one hop to its thread. Not retried here (database/trips.py decides)."""
         if self._thread is not None:
-            assert self._sync_engine is not None
-            engine = self._sync_engine
-
-            def on_thread() -> T:
-                with engine.connect() as conn:
-                    return trip(conn)
-
-            return await asyncio.get_running_loop().run_in_executor(self._thread, on_thread)
+            return await self._thread.run(trip)
         async with self.engine.connect() as conn:
             return await conn.run_sync(trip)
 
@@ -221,7 +215,7 @@ class Database:
                     write(conn)
                 return read(conn)
 
-            return await asyncio.get_running_loop().run_in_executor(self._thread, self._run_sync, both, False)
+            return await self._thread.run(both)
         async with self.engine.connect() as conn:
             async with conn.begin():
                 await conn.run_sync(write)
@@ -311,5 +305,4 @@ class Database:
                 log.warning("final SQLite checkpoint failed", exc_info=True)
         await self.engine.dispose()
         if self._sync_engine is not None and self._thread is not None:
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._sync_engine.dispose)
-            self._thread.shutdown(wait=True)
+            await self._thread.close(self._sync_engine.dispose)
