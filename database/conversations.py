@@ -163,6 +163,12 @@ class Conversations:
         q = self._q
         params = _prompt_params(r)
         identity: dict[str, list[str]] = {}
+        together = q.get("person_private" if r.private else "person")  # PostgreSQL: one statement
+        if together is not None:
+            kinds, found, rel, mood, user, state, stamp, style = together.first(conn, params)
+            for kind, content in kinds:
+                identity.setdefault(kind, []).append(content)
+            return identity, list(found), rel, mood, user, state, fact_stamp(stamp), style
         for kind, content in q["identity"].all(conn, params):
             identity.setdefault(kind, []).append(content)
         memories = [row[0] for row in q["memories_private" if r.private else "memories"].all(conn, params)]

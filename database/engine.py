@@ -136,6 +136,11 @@ class Database:
         if self.dialect == "sqlite":
             self._sync_engine = make_sync_sqlite_engine(url, busy_timeout)
             self._thread = SQLiteThread(self._sync_engine)
+        # PostgreSQL reads, and writes of one statement, without a transaction: under its default READ
+        # COMMITTED each statement sees its own snapshot anyway, one statement is atomic by itself, and BEGIN
+        # and COMMIT (or the ROLLBACK on return) cost two round trips a unit (about a quarter of a small
+        # read's client CPU).
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._checkpointer: asyncio.Task[None] | None = None
         self._stop_checkpoints = asyncio.Event()
         self._trips = SharedTrips(self)
@@ -153,25 +158,26 @@ class Database:
         """An INSERT that knows ON CONFLICT (both dialects spell it the same way)."""
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
-    async def run(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+    async def run(self, fn: Callable[[Connection], T], *, write: bool, single: bool = False) -> T:
         """Run ``fn(connection)`` as one unit of work: in a transaction when ``write``; retried, whole,
-        through a transient failure (see database/retry.py)."""
-        return await retrying(lambda: self._run_once(fn, write), self.retry_seconds)
+        through a transient failure (see database/retry.py). ``single``: a write of one statement (an
+        executemany included), atomic by itself: on PostgreSQL it needs no transaction around it."""
+        return await retrying(lambda: self._run_once(fn, write, single), self.retry_seconds)
 
-    async def _run_once(self, fn: Callable[[Connection], T], write: bool) -> T:
+    async def _run_once(self, fn: Callable[[Connection], T], write: bool, single: bool = False) -> T:
         if self._thread is not None:
             return await self._thread.run(partial(_in_transaction, fn) if write else fn)
-        async with (self.engine.begin() if write else self.engine.connect()) as conn:
+        async with (self.engine.begin() if write and not single else self._autocommit.connect()) as conn:
             return await conn.run_sync(fn)
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         return await self.run(fn, write=False)
 
-    async def write_shared(self, fn: Callable[[Connection], T]) -> T:
+    async def write_shared(self, fn: Callable[[Connection], T], *, single: bool = False) -> T:
         """A small write that may share its transaction (and its trip to the database) with the other small
         units of work made at the same moment (database/trips.py): the writes after a reply, say. Awaited
-        like :meth:`write`: it returns once committed."""
-        return await self._trips.run(fn, write=True)
+        like :meth:`write`: it returns once committed. ``single``: see :meth:`run`."""
+        return await self._trips.run(fn, write=True, single=single)
 
     async def read_shared(self, fn: Callable[[Connection], T]) -> T:
         """A small read that may share its trip to the database with other small units of the moment."""
@@ -193,12 +199,13 @@ class Database:
         """Run one data-changing statement in its own transaction; the number of rows it touched."""
         return await self.write(lambda conn: int(conn.execute(statement).rowcount or 0))
 
-    async def run_trip(self, trip: Callable[[Connection], T]) -> T:
+    async def run_trip(self, trip: Callable[[Connection], T], *, writes: bool = True) -> T:
         """``trip(connection)`` on one connection, outside any transaction (it manages its own): on SQLite
-        one hop to its thread. Not retried here (database/trips.py decides)."""
+        one hop to its thread. Not retried here (database/trips.py decides). ``writes=False``: it only
+        reads (on PostgreSQL, then, without a transaction, like :meth:`read`)."""
         if self._thread is not None:
             return await self._thread.run(trip)
-        async with self.engine.connect() as conn:
+        async with (self.engine if writes else self._autocommit).connect() as conn:
             return await conn.run_sync(trip)
 
     async def write_then_read(self, write: Callable[[Connection], None],

@@ -34,6 +34,7 @@ class _Unit:
     fn: Callable[[Connection], Any]
     write: bool
     future: asyncio.Future[Any]
+    single: bool = False  # a write of one statement (Database.run)
 
 
 # A read's outcome on a shared trip: its value, or the error it raised (then it runs again alone).
@@ -45,9 +46,9 @@ class _Database(Protocol):
 
     retry_seconds: float
 
-    async def run(self, fn: Callable[[Connection], T], *, write: bool) -> T: ...
+    async def run(self, fn: Callable[[Connection], T], *, write: bool, single: bool = False) -> T: ...
 
-    async def run_trip(self, trip: Callable[[Connection], T]) -> T: ...
+    async def run_trip(self, trip: Callable[[Connection], T], *, writes: bool = True) -> T: ...
 
 
 class SharedTrips:
@@ -56,10 +57,10 @@ class SharedTrips:
         self._pending: list[_Unit] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def run(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+    async def run(self, fn: Callable[[Connection], T], *, write: bool, single: bool = False) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._pending.append(_Unit(fn, write, future))
+        self._pending.append(_Unit(fn, write, future, single))
         if self._flusher is None or self._flusher.done():
             # A task of its own (started on the next turn of the loop, so the units of this turn join it):
             # a caller cancelled while waiting does not take the others' work down with it.
@@ -81,7 +82,7 @@ class SharedTrips:
 
     async def _alone(self, unit: _Unit) -> None:
         try:
-            result = await self.db.run(unit.fn, write=unit.write)
+            result = await self.db.run(unit.fn, write=unit.write, single=unit.single)
         except Exception as exc:
             _settle(unit.future, exc=exc)
         else:
@@ -106,7 +107,8 @@ class SharedTrips:
             return written, outcomes
 
         try:
-            written, outcomes = await retrying(lambda: self.db.run_trip(trip), self.db.retry_seconds)
+            written, outcomes = await retrying(lambda: self.db.run_trip(trip, writes=bool(writes)),
+                                              self.db.retry_seconds)
         except Exception as exc:
             log.debug("a shared trip of %d units failed (%s); each runs alone", len(batch), exc)
             for unit in batch:  # in their order: a later write of the same caller never passes an earlier

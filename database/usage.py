@@ -52,7 +52,8 @@ class UsageLog:
                  "cache_read_tokens": c["cache_read_tokens"], "cost": c["cost"],
                  "latency_ms": c["latency_ms"], "ok": c["ok"], "error": str(c.get("error", ""))[:300],
                  "created_at": c.get("created_at") or now} for c in calls]
-        await self.db.write_shared(lambda conn: self._q["api_call_insert"].execute_many(conn, rows))
+        await self.db.write_shared(lambda conn: self._q["api_call_insert"].execute_many(conn, rows),
+                                   single=True)
 
     async def totals(self, user_id: int | None = None, *, purpose: str | None = None) -> Usage:
         """Everyone's (or one person's) calls, of every purpose (or one)."""

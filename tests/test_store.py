@@ -364,3 +364,80 @@ async def test_a_blank_or_uncounted_turn_is_never_stored(store: Store) -> None:
     with pytest.raises(ValueError):
         await store.conversations.replace_turn(turn_id, "  ", 0)
     assert [t.content for t in (await store.conversations.history("finn", 5, "dm")).turns] == ["hi"]
+
+
+async def test_the_person_read_in_one_statement_matches_the_statements_one_by_one(store: Store) -> None:
+    """On PostgreSQL a prompt's person half is one statement (database/statements.py, "person"): the same
+    values, of the same types, as its parts read one at a time, whether the rows are there or not."""
+    conversations = store.conversations
+    q = dict(conversations._q)
+
+    async def both(private: bool) -> tuple[Any, Any]:
+        request = PromptRequest("finn", 5, "dm" if private else "channel:10", 10, 0, None, private)
+        together = await store.db.read(lambda conn: conversations._read_person(conn, request))
+        one_by_one = {k: v for k, v in q.items() if not k.startswith("person")}
+        conversations._q = one_by_one
+        try:
+            alone = await store.db.read(lambda conn: conversations._read_person(conn, request))
+        finally:
+            conversations._q = q
+        return together, alone
+
+    for private in (False, True):  # nothing stored yet: empty lists, no rows
+        together, alone = await both(private)
+        assert together == alone and together[0] == {} and together[1] == []
+    await store.people.ensure_user(5, "a")
+    await store.people.set_premium(5, True)
+    await store.people.set_memory_consent(5, False)
+    await store.identity.sync_seed("finn", [("trait", "warm"), ("lore", "a tea stall"), ("trait", "loyal")])
+    await store.memories.add_core_memory("finn", 5, "likes herring", source="user")
+    await store.memories.replace_core_memories("finn", 5, ["a secret"], reason="dm", source=PRIVATE_SOURCE)
+    await store.people.set_relationship("finn", 5, trust=3.5, rapport=2.0, anger=0.5, formality=-1.0)
+    await store.state.set("daily_mood", "sunny")
+    await store.characters.count_interaction("finn")
+    await store.facts.add(5, "has a boat")
+    for private in (False, True):
+        together, alone = await both(private)
+        assert together == alone
+        # Rows come back as tuples or asyncpg records (read alike by position); the values in them, and
+        # every other part, of the same types.
+        def shape(value: Any) -> Any:
+            return [type(v) for v in value] if value is not None and not isinstance(value, str | dict) \
+                else type(value)
+
+        assert [shape(v) for v in together] == [shape(v) for v in alone]
+        assert together[0] == {"trait": ["warm", "loyal"], "lore": ["a tea stall"]}
+        assert together[1] == (["likes herring", "a secret"] if private else ["likes herring"])
+
+
+async def test_postgresql_reads_and_one_statement_writes_need_no_begin(store: Store) -> None:
+    """BEGIN and COMMIT are two round trips a unit; a read (each statement of READ COMMITTED sees its own
+    snapshot anyway) and a one-statement write (atomic by itself) go without them. After a statement, the
+    server says whether a transaction block is open (asyncpg's is_in_transaction(), from the wire)."""
+    from sqlalchemy import Connection, insert
+
+    from database.models import ApiCall
+
+    if store.db.is_sqlite:
+        pytest.skip("SQLite's units run on its own thread, in the transactions SQLite itself needs")
+
+    def probe(conn: Connection) -> bool:
+        conn.exec_driver_sql("SELECT 1").scalar()
+        return not conn.connection.dbapi_connection._connection.is_in_transaction()  # type: ignore[union-attr]
+
+    assert await store.db.read(probe)
+    assert await store.db.read_shared(probe)
+    assert await store.db.write_shared(probe, single=True)
+    assert not await store.db.write(probe)  # a write of several statements keeps its transaction
+    assert not await store.db.write_shared(probe)
+
+    # One statement is atomic: an executemany whose last row fails leaves none of its rows behind.
+    row = {"user_id": 5, "guild_id": None, "purpose": "vote", "model": "m", "input_tokens": 1,
+           "output_tokens": 1, "cache_creation_tokens": 0, "cache_read_tokens": 0, "cost": 0.0,
+           "latency_ms": 1.0, "ok": True, "error": "", "created_at": datetime.now(UTC)}
+    with pytest.raises(Exception):  # noqa: B017 (the driver's own error for a NULL in a NOT NULL column)
+        await store.db.write_shared(
+            lambda conn: conn.execute(insert(ApiCall), [row, row, {**row, "purpose": None}]), single=True)
+    assert (await store.usage.totals()).calls == 0
+    await store.usage.record_all([row, row])
+    assert (await store.usage.totals()).calls == 2
