@@ -162,23 +162,24 @@ class Conversations:
         fact stamp, writing style): small lookups, many of them."""
         q = self._q
         params = _prompt_params(r)
-        identity: dict[str, list[str]] = {}
         together = q.get("person_private" if r.private else "person")  # PostgreSQL: one statement
         if together is not None:
             kinds, found, rel, mood, user, state, stamp, style = together.first(conn, params)
-            for kind, content in kinds:
-                identity.setdefault(kind, []).append(content)
-            return identity, list(found), rel, mood, user, state, fact_stamp(stamp), style
-        for kind, content in q["identity"].all(conn, params):
+            memories = list(found)
+        else:
+            kinds = q["identity"].all(conn, params)
+            memory = q["memories_private" if r.private else "memories"]
+            memories = [row[0] for row in memory.all(conn, params)]
+            rel = q["relationship"].first(conn, params)
+            mood = q["mood"].scalar(conn)
+            user = q["user"].first(conn, params)
+            state = q["character_state"].first(conn, params)
+            stamp = q["fact_stamp"].first(conn, params)
+            style = q["style_profile"].scalar(conn, params)
+        identity: dict[str, list[str]] = {}
+        for kind, content in kinds:
             identity.setdefault(kind, []).append(content)
-        memories = [row[0] for row in q["memories_private" if r.private else "memories"].all(conn, params)]
-        rel = q["relationship"].first(conn, params)
-        mood = q["mood"].scalar(conn)
-        user = q["user"].first(conn, params)
-        state = q["character_state"].first(conn, params)
-        stamp = fact_stamp(q["fact_stamp"].first(conn, params))
-        style = q["style_profile"].scalar(conn, params)
-        return identity, memories, rel, mood, user, state, stamp, style
+        return identity, memories, rel, mood, user, state, fact_stamp(stamp), style
 
     def _read_place(self, conn: Connection, r: PromptRequest) -> tuple[Any, ...]:
         """The conversation and its place (history, the channel's recent messages): few reads, many rows."""

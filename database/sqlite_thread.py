@@ -92,8 +92,7 @@ class SQLiteThread:
 
     def _unit(self, fn: Callable[[Connection], T]) -> T:
         conn = self._conn
-        if conn is None or conn.closed or conn.invalidated:
-            self._close_connection()
+        if conn is None:  # the first unit, or the one after a connection was closed or broke (_reset)
             conn = self._conn = self._engine.connect()
         try:
             return fn(conn)

@@ -12,6 +12,16 @@ from sqlalchemy import Connection, create_engine, text
 from database.sqlite_thread import SQLiteThread
 
 
+def inserting(value: str):  # type: ignore[no-untyped-def]
+    """A unit that commits one row of ``t``."""
+
+    def write(conn: Connection) -> None:
+        with conn.begin():
+            conn.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
+
+    return write
+
+
 @pytest.fixture
 def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
     engine = create_engine(f"sqlite:///{tmp_path / 'unit.db'}", connect_args={"check_same_thread": False})
@@ -49,19 +59,18 @@ async def test_a_transaction_left_open_is_rolled_back_before_the_next_unit(engin
     def raw(conn: Connection) -> None:  # straight to the driver, as database/prepared.py does
         conn.connection.driver_connection.execute("INSERT INTO t (v) VALUES ('raw, never committed')")
 
-    def committed(conn: Connection) -> None:
-        with conn.begin():
-            conn.execute(text("INSERT INTO t (v) VALUES ('kept')"))
-
     def count(conn: Connection) -> tuple[bool, list[str]]:
+        # Handed over outside any transaction, SQLAlchemy's or the driver's.
+        clean = not conn.in_transaction() and not conn.connection.driver_connection.in_transaction
         rows = [r[0] for r in conn.execute(text("SELECT v FROM t ORDER BY id"))]
-        return conn.in_transaction(), rows
+        return clean, rows
 
     await worker.run(sloppy)
+    assert (await worker.run(count))[0]
     await worker.run(raw)
-    await worker.run(committed)
-    in_transaction, rows = await worker.run(count)
-    assert not in_transaction or rows == ["kept"]
+    await worker.run(inserting("kept"))
+    clean, rows = await worker.run(count)
+    assert clean
     assert rows == ["kept"]
     with engine.connect() as other:  # and another connection sees the same
         assert [r[0] for r in other.execute(text("SELECT v FROM t"))] == ["kept"]
@@ -119,12 +128,7 @@ async def test_a_closed_connection_is_replaced(engine) -> None:  # type: ignore[
 
 async def test_close_runs_what_was_queued_then_ends_the_thread(engine) -> None:  # type: ignore[no-untyped-def]
     worker = SQLiteThread(engine)
-
-    def write(conn: Connection) -> None:
-        with conn.begin():
-            conn.execute(text("INSERT INTO t (v) VALUES ('before close')"))
-
-    pending = worker.run(write)
+    pending = worker.run(inserting("before close"))
     disposed: list[bool] = []
     await worker.close(lambda: disposed.append(True))
     assert pending.done() and pending.exception() is None
