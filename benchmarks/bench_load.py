@@ -25,7 +25,7 @@ Target on this 2-core machine (issue 14): 500 messages/s sustained, p99 overhead
 
 Run: python -m benchmarks.bench_load [--quick] [--rate 500] [--seconds 20] [--guilds 40]
      [--addressed 0.05] [--processes 1|2] [--database-url URL]   (a SCRATCH database: it is emptied)
-     [--split] [--profile FILE]
+     [--split] [--profile FILE] [--slowest N]
 """
 
 from __future__ import annotations
@@ -224,6 +224,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # window by design (vote_window_seconds), so their first request says how long judging took.
         overhead_ms = [(first_request[t] - sent_at[t]) * 1000 for t in first_request if t in addressed]
         judged_ms = [(first_request[t] - sent_at[t]) * 1000 for t in first_request if t not in addressed]
+        # The slowest @mentions, with when they were sent (seconds into the phase): where the tail comes from.
+        slowest = sorted(((first_request[t] - sent_at[t]) * 1000, sent_at[t] - first)
+                         for t in first_request if t in addressed)[-args.slowest:] if args.slowest else []
         return {
             "phase": name, "sent": total, "addressed": len(addressed), "send_seconds": sending,
             "sustained": count / (done - first), "dropped": total - count,
@@ -233,6 +236,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "judged_p50": percentile(judged_ms, 50), "judged_n": len(judged_ms),
             "cpu_ms_per_message": cpu * 1000 / total if total else 0.0,
             "cpu_share": cpu / (settled - first),
+            "slowest": slowest,
         }
 
     phases = [await phase("mix", args.addressed)]
@@ -290,6 +294,8 @@ def main() -> None:
                         "cProfile; the top functions in FILE.txt")
     parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE", type=key_value,
                         help="a bot setting for this run (repeatable), e.g. yes_no_vote_count=1")
+    parser.add_argument("--slowest", type=int, default=0, metavar="N",
+                        help="also print the N slowest @mentions of each phase and when they were sent")
     parser.add_argument("--processes", type=int, choices=[1, 2], default=1)
     parser.add_argument("--database-url", default=None,
                         help="a SCRATCH database (its Kindred tables are dropped); default: a fresh "
@@ -306,6 +312,9 @@ def main() -> None:
               f"(n={ph['measured']} @mentions); {ph['votes_per_message']:.2f} vote calls per message "
               f"(unaddressed ones judged after p50 {ph['judged_p50']:.0f} ms, n={ph['judged_n']}); bot CPU "
               f"{ph['cpu_ms_per_message']:.2f} ms per message ({ph['cpu_share'] * 100:.0f}% of a core)")
+        if ph["slowest"]:
+            print("  slowest @mentions (ms, sent at s): "
+                  + ", ".join(f"{ms:.0f} @ {at:.2f}" for ms, at in reversed(ph["slowest"])))
     print(f"idle bot process: {r['idle_cpu_share'] * 100:.1f}% of a core; RSS {r['rss_mb']} MB (peak "
           f"{r['peak_mb']}); database growth {r['growth_mb_per_100k']:.0f} MB per 100k messages; host load "
           f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

@@ -1,9 +1,20 @@
-"""A cache of small answers asked for at every message (a place's switch, a server's settings).
+"""A small settings table kept whole in memory, for answers asked at every message (a place's switch, a
+server's settings).
 
-An answer is kept ``seconds``. After that it is still served while one read refreshes it in the background:
-every channel of a busy server would otherwise find its answer expired at the same moment and wait for the
-database together. Callers that find no answer at all share one read. Changes made by this process clear the
-cache at once (:meth:`clear`, :meth:`drop`); another process's apply within ``seconds`` and one more message.
+Both tables hold a row only where an admin changed something, so they stay small however many servers the
+bot is in. A copy answers every message; no message waits on the database for one after the first. Kept
+per key instead, a bot in many servers would find thousands of answers expired at the same moment (their
+channels' first messages came together) and read them again one by one, each a turn through the event
+loop while @mentions wait behind them.
+
+- The first ask reads the whole table; the callers that come meanwhile share that read.
+- Once ``seconds`` have passed since the last read, the next ask starts one read in the background of the
+  rows changed since the newest one seen, and is answered from the copy meanwhile. The read starts
+  ``OVERLAP`` earlier, so a row stamped by a process whose clock is a little behind is not missed.
+- This process's own change is read back before the change returns (:meth:`TableMirror.refresh`): it
+  applies to the very next message. Another process's change applies within ``seconds``; the cluster also
+  tells the others at once (:meth:`TableMirror.forget`: the next ask reads the whole table again).
+- Reads run one at a time, so an older read never lands after a newer one.
 """
 
 from __future__ import annotations
@@ -11,72 +22,105 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
+OVERLAP = timedelta(minutes=5)
 
-class RefreshingCache(Generic[K, V]):
-    def __init__(self, seconds: float, load: Callable[[K], Awaitable[V]], *, limit: int = 10_000) -> None:
+# Reads the rows changed at or after ``since`` (every row: None) as (key, value, updated_at).
+Load = Callable[[datetime | None], Awaitable[Iterable[tuple[K, V, datetime]]]]
+
+
+class TableMirror(Generic[K, V]):
+    def __init__(self, seconds: float, load: Load[K, V]) -> None:
         self.seconds = seconds
         self._load = load
-        self._limit = limit
-        self._answers: dict[K, tuple[V, float]] = {}
-        self._reading: dict[K, asyncio.Future[V]] = {}
-        self._generation = 0  # moved by every clear or drop: a read begun before it is not kept
+        self._rows: dict[K, V] = {}
+        self._newest: datetime | None = None  # the newest updated_at seen; None: read the whole table
+        self._read_at: float | None = None  # when the last read began (monotonic); None: never, or forgotten
+        self._line = asyncio.Lock()  # one read at a time
+        self._reading: asyncio.Task[None] | None = None  # the read callers may share
+        self._tasks: set[asyncio.Task[None]] = set()  # every read under way (close() waits for them)
+        self._generation = 0  # moved by forget(): a read begun before it does not count as fresh
 
-    async def get(self, key: K, *, fresh: bool = False) -> V:
-        cached = self._answers.get(key)
-        if cached is not None and not fresh:
-            if time.monotonic() - cached[1] >= self.seconds and key not in self._reading:
-                self._read(key).add_done_callback(_quietly)  # served stale meanwhile
-            return cached[0]
-        reading = self._reading.get(key)
-        if reading is None or fresh:
-            reading = self._read(key)
-        return await asyncio.shield(reading)
+    async def get(self, key: K, *, fresh: bool = False) -> V | None:
+        """The row's value (None: the table has no row for ``key``); ``fresh``: the table as it is now."""
+        if fresh or self._read_at is None:
+            await self._shared_read(fresh=fresh)
+        elif time.monotonic() - self._read_at >= self.seconds and self._reading is None:
+            self._start_read().add_done_callback(_quietly)  # answered from the copy meanwhile
+        return self._rows.get(key)
 
-    def _read(self, key: K) -> asyncio.Future[V]:
-        generation = self._generation
+    @property
+    def held(self) -> bool:
+        """Whether a copy is held that the next ask answers from (read, and not forgotten since)."""
+        return self._read_at is not None
 
-        async def read() -> V:
-            try:
-                value = await self._load(key)
-            finally:
-                if self._reading.get(key) is task:
-                    del self._reading[key]
-            if generation == self._generation:
-                if len(self._answers) >= self._limit:  # bounded: one entry per place seen
-                    self._answers.clear()
-                self._answers[key] = (value, time.monotonic())
-            return value
+    async def refresh(self) -> None:
+        """Read the changes now (after this process wrote one: the very next message sees it)."""
+        await self._shared_read(fresh=True)
 
-        task = asyncio.ensure_future(read())
-        self._reading[key] = task
-        return task
-
-    def holds(self, key: K) -> bool:
-        """Whether an answer for ``key`` is kept (fresh or not)."""
-        return key in self._answers
-
-    def drop(self, key: K) -> None:
-        self._answers.pop(key, None)
-        self._generation += 1
-
-    def clear(self) -> None:
-        self._answers.clear()
+    def forget(self) -> None:
+        """Another process changed the table: the next ask reads the whole of it again and waits for it."""
+        self._newest = None
+        self._read_at = None
+        self._reading = None  # a read under way may predate the change: the next ask starts its own
         self._generation += 1
 
     async def close(self) -> None:
         """Wait for the reads under way (before the database closes)."""
-        if self._reading:
-            await asyncio.gather(*list(self._reading.values()), return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _shared_read(self, *, fresh: bool) -> None:
+        reading = self._reading
+        # A read under way is shared, unless the caller needs one that begins after its own write.
+        if reading is None or fresh:
+            reading = self._start_read()
+        await asyncio.shield(reading)
+
+    def _start_read(self) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(self._read())
+        self._reading = task
+        self._tasks.add(task)
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            if self._reading is task:
+                self._reading = None
+
+        task.add_done_callback(done)
+        return task
+
+    async def _read(self) -> None:
+        async with self._line:
+            generation = self._generation
+            began = time.monotonic()
+            newest = self._newest
+            try:
+                rows = await self._load(None if newest is None else newest - OVERLAP)
+            except BaseException:
+                if self._read_at is not None and generation == self._generation:
+                    self._read_at = began  # the copy is still served; tried again in `seconds`
+                raise
+            if newest is None:  # the whole table: rows gone from it (none are deleted today) go too
+                self._rows = {}
+            for key, value, stamp in rows:
+                if self._rows.get(key) != value:  # an unchanged row keeps its object (bot/core/derived.py)
+                    self._rows[key] = value
+                if newest is None or stamp > newest:
+                    newest = stamp
+            if generation == self._generation:  # a read begun before a forget() does not count as fresh
+                self._newest = newest
+                self._read_at = began
 
 
-def _quietly(task: asyncio.Future[object]) -> None:
-    """A background refresh that failed: the stale answer stays, and the next message tries again."""
+def _quietly(task: asyncio.Task[None]) -> None:
+    """A background read that failed: the copy stays, and the next message after ``seconds`` tries again."""
     if not task.cancelled() and task.exception() is not None:
-        log.warning("could not refresh a cached answer: %s", task.exception())
+        log.warning("could not refresh the cached settings: %s", task.exception())

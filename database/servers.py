@@ -1,13 +1,15 @@
 """Per-server settings (``/settings``, ``/ticket setup``): one row per server that changed something.
 
-Read at every server message (the reply decision, the prompt's language hint, consent), so answers are
-cached like database/places.py: this process's own changes clear the cache at once; another process's
-(a shared PostgreSQL) apply within SERVER_CACHE_SECONDS.
+Read at every server message (the reply decision, the prompt's language hint, consent), so answered from a
+copy of the table like database/places.py (database/refreshing.py): this process's own changes apply at
+once; another process's (a shared PostgreSQL) within SERVER_CACHE_SECONDS, or at once when the cluster
+passes them on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -15,10 +17,11 @@ from sqlalchemy import select
 from database.engine import Database
 from database.models import utcnow
 from database.records import ServerConfig
-from database.refreshing import RefreshingCache
+from database.refreshing import TableMirror
 from database.server_models import ServerSettings
 
 SERVER_CACHE_SECONDS = 5.0
+UNSET_LIMIT = 100_000
 FIELDS = (
     "reply_mode",
     "vote_count",
@@ -38,36 +41,47 @@ FIELDS = (
 class Servers:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._cache: RefreshingCache[int, ServerConfig] = RefreshingCache(SERVER_CACHE_SECONDS, self._read)
+        # guild id -> its settings: the whole table, a row per server that changed something.
+        self._table: TableMirror[int, ServerConfig] = TableMirror(SERVER_CACHE_SECONDS, self._read)
+        # The answer for a server with no row, one object each: what is derived from it is kept (derived.py).
+        self._unset: dict[int, ServerConfig] = {}
         # Told of each change (the cluster tells the other processes, whose caches would lag otherwise).
         self.changed: list[Callable[[int], None]] = []
 
     def forget(self, guild_id: int) -> None:
-        """Drop a cached answer another process has made stale."""
-        self._cache.drop(guild_id)
+        """Another process changed a server's settings: read the table again at the next message."""
+        self._table.forget()
 
     async def drain(self) -> None:
         """Wait for the cache's reads under way (before the database closes)."""
-        await self._cache.close()
+        await self._table.close()
 
     async def get(self, guild_id: int, *, fresh: bool = False) -> ServerConfig:
         """The server's stored settings (all None when it never changed one)."""
-        return await self._cache.get(guild_id, fresh=fresh)
+        config = await self._table.get(guild_id, fresh=fresh)
+        if config is not None:
+            return config
+        unset = self._unset.get(guild_id)
+        if unset is None:
+            if len(self._unset) >= UNSET_LIMIT:
+                self._unset.clear()
+            unset = self._unset[guild_id] = ServerConfig(guild_id)
+        return unset
 
-    async def _read(self, guild_id: int) -> ServerConfig:
-        query = select(*(getattr(ServerSettings, f) for f in FIELDS)).where(
-            ServerSettings.guild_id == guild_id)
-        # Shared: many servers ask together (their first messages, their refreshes).
-        row = await self.db.read_shared(lambda conn: conn.execute(query).first())
-        return (ServerConfig(guild_id, **dict(zip(FIELDS, row, strict=True))) if row is not None
-                else ServerConfig(guild_id))
+    async def _read(self, since: datetime | None) -> list[tuple[int, ServerConfig, datetime]]:
+        query = select(ServerSettings.guild_id, ServerSettings.updated_at,
+                       *(getattr(ServerSettings, f) for f in FIELDS))
+        if since is not None:
+            query = query.where(ServerSettings.updated_at >= since)
+        rows = await self.db.read_shared(lambda conn: conn.execute(query).all())
+        return [(int(gid), ServerConfig(int(gid), **dict(zip(FIELDS, values, strict=True))), stamp)
+                for gid, stamp, *values in rows]
 
     async def update(self, guild_id: int, **values: Any) -> ServerConfig:
         """Set some of a server's settings (None clears one back to the global default)."""
         unknown = set(values) - set(FIELDS)
         if unknown:
             raise ValueError(f"unknown server settings: {', '.join(sorted(unknown))}")
-        self._cache.drop(guild_id)  # our own change applies to the very next message
         now = utcnow()
         ins = self.db.insert(ServerSettings).values(guild_id=guild_id, updated_at=now, **values)
         await self.db.change(
@@ -75,10 +89,10 @@ class Servers:
                 index_elements=[ServerSettings.guild_id], set_={**values, "updated_at": now}
             )
         )
-        self._cache.drop(guild_id)
+        await self._table.refresh()  # our own change applies to the very next message
         for listener in list(self.changed):
             listener(guild_id)
-        return await self.get(guild_id, fresh=True)
+        return await self.get(guild_id)
 
     async def consent_modes(self) -> dict[int, str]:
         """Every server's own memory consent mode (for a whole consolidation run: one query)."""

@@ -202,7 +202,7 @@ async def test_cluster_signals_invalidate_the_other_process_caches(pg_url: str) 
         assert (await stores[1].servers.get(guild)).guild_id == guild  # cached in process 2
         assert (await stores[1].servers.get(guild)).vote_count is None
         changed = await stores[0].servers.update(guild, vote_count=1)
-        await _until(lambda: not stores[1].servers._cache.holds(guild), "the invalidation")
+        await _until(lambda: not stores[1].servers._table.held, "the invalidation")
         assert await stores[1].servers.get(guild) == changed
     finally:
         for cluster in clusters:

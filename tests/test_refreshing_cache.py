@@ -1,77 +1,154 @@
-"""database/refreshing.py: answers asked for at every message, refreshed without making a message wait."""
+"""database/refreshing.py: a small settings table kept whole in memory, refreshed without making a message
+wait, by the rows changed since the newest one seen."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
-from database.refreshing import RefreshingCache
+from database.refreshing import OVERLAP, TableMirror
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-class Source:
-    """A value per key, read through a gate the test opens."""
+class Table:
+    """Rows (key -> value, updated_at), read through a gate the test opens; each read's ``since`` kept."""
 
     def __init__(self) -> None:
-        self.value = "one"
-        self.reads = 0
+        self.rows: dict[int, tuple[str, datetime]] = {1: ("one", T0)}
+        self.reads: list[datetime | None] = []
+        self.began = asyncio.Event()  # set as each read begins
         self.gate = asyncio.Event()
         self.gate.set()
 
-    async def load(self, key: int) -> str:
-        self.reads += 1
+    def write(self, key: int, value: str, at: datetime) -> None:
+        self.rows[key] = (value, at)
+
+    async def load(self, since: datetime | None) -> list[tuple[int, str, datetime]]:
+        self.reads.append(since)
+        self.began.set()
+        snapshot = dict(self.rows)  # what the database holds when the read begins
         await self.gate.wait()
-        return f"{self.value}:{key}"
+        return [(k, v, at) for k, (v, at) in snapshot.items() if since is None or at >= since]
 
 
-async def test_callers_that_find_nothing_share_one_read() -> None:
-    source = Source()
-    source.gate.clear()
-    cache: RefreshingCache[int, str] = RefreshingCache(60, source.load)
-    waiting = [asyncio.ensure_future(cache.get(1)) for _ in range(5)]
+async def test_the_first_askers_share_one_read_of_the_whole_table_then_the_copy_answers() -> None:
+    table = Table()
+    table.gate.clear()
+    mirror: TableMirror[int, str] = TableMirror(60, table.load)
+    waiting = [asyncio.ensure_future(mirror.get(k)) for k in (1, 1, 2, 1, 2)]
     await asyncio.sleep(0)
-    source.gate.set()
-    assert await asyncio.gather(*waiting) == ["one:1"] * 5
-    assert source.reads == 1
-    assert await cache.get(1) == "one:1" and source.reads == 1  # kept
+    table.gate.set()
+    assert await asyncio.gather(*waiting) == ["one", "one", None, "one", None]  # 2: no row
+    assert table.reads == [None]  # one read, of everything
+    assert await mirror.get(3) is None and await mirror.get(1) == "one" and len(table.reads) == 1
 
 
-async def test_an_expired_answer_is_served_while_one_read_refreshes_it() -> None:
-    source = Source()
-    cache: RefreshingCache[int, str] = RefreshingCache(0.0, source.load)  # every answer expired at once
-    assert await cache.get(1) == "one:1"
-    source.value, source.gate = "two", asyncio.Event()
-    assert await cache.get(1) == "one:1"  # no wait: the stale answer, and a refresh under way
-    assert await cache.get(1) == "one:1"
-    await asyncio.sleep(0)  # the refresh begins
-    assert source.reads == 2  # one refresh, however many callers
-    source.gate.set()
-    await cache.close()
-    assert await cache.get(1) == "two:1"
-
-
-async def test_a_change_made_during_a_read_is_not_undone_by_it() -> None:
-    source = Source()
-    source.gate.clear()
-    cache: RefreshingCache[int, str] = RefreshingCache(60, source.load)
-    first = asyncio.ensure_future(cache.get(1))
+async def test_after_its_seconds_the_copy_answers_while_one_read_fetches_what_changed() -> None:
+    table = Table()
+    mirror: TableMirror[int, str] = TableMirror(0.0, table.load)  # due for a refresh at every ask
+    assert await mirror.get(1) == "one"
+    table.write(2, "two", T0 + timedelta(minutes=10))
+    table.gate.clear()
+    assert await mirror.get(2) is None  # no wait: the copy, and a read under way
+    assert await mirror.get(2) is None
     await asyncio.sleep(0)
-    source.value = "changed"
-    cache.clear()  # our own change: the read under way may have found the old value
-    source.gate.set()
-    assert await first == "changed:1"  # its caller gets what it read...
-    assert await cache.get(1) == "changed:1" and source.reads == 2  # ...but it was not kept
+    assert table.reads == [None, T0 - OVERLAP]  # one read however many ask, of the rows changed since
+    table.gate.set()
+    await mirror.close()
+    assert await mirror.get(2) == "two" and await mirror.get(1) == "one"  # the rest of the copy stays
+    await mirror.close()
+    assert table.reads[-1] == T0 + timedelta(minutes=10) - OVERLAP  # the newest row seen moves on
 
 
-async def test_fresh_reads_anew_and_a_failed_refresh_keeps_the_old_answer() -> None:
-    source = Source()
-    cache: RefreshingCache[int, str] = RefreshingCache(0.0, source.load)
-    assert await cache.get(2) == "one:2"
-    source.value = "two"
-    assert await cache.get(2, fresh=True) == "two:2"
+async def test_a_row_stamped_by_a_clock_a_little_behind_is_not_missed() -> None:
+    table = Table()
+    mirror: TableMirror[int, str] = TableMirror(0.0, table.load)
+    table.write(2, "ahead", T0 + timedelta(minutes=1))
+    assert await mirror.get(1) == "one"
+    await mirror.close()
+    table.write(3, "behind", T0 + timedelta(seconds=30))  # written after, by a process whose clock lags
+    await mirror.get(1)
+    await mirror.close()
+    assert await mirror.get(3) == "behind"
 
-    async def broken(key: int) -> str:
+
+async def test_our_own_change_is_read_back_before_the_next_message_even_with_a_read_under_way() -> None:
+    table = Table()
+    mirror: TableMirror[int, str] = TableMirror(60, table.load)
+    assert await mirror.get(1) == "one"
+    mirror._read_at = -1e9  # due: the next ask starts a background read
+    table.gate.clear()
+    assert await mirror.get(1) == "one"
+    table.began.clear()
+    await table.began.wait()  # that read begins before the write below: it holds the old value
+    table.write(1, "changed", T0 + timedelta(seconds=1))
+    refreshing = asyncio.ensure_future(mirror.refresh())  # what set_active() / update() await
+    await asyncio.sleep(0)
+    table.gate.set()
+    await refreshing
+    assert await mirror.get(1) == "changed"
+    await mirror.close()
+    assert await mirror.get(1) == "changed"  # the older read did not land after the newer one
+
+
+async def test_forget_reads_the_whole_table_again_and_waits_for_it() -> None:
+    table = Table()
+    mirror: TableMirror[int, str] = TableMirror(60, table.load)
+    assert await mirror.get(1) == "one"
+    table.write(1, "elsewhere", T0 - timedelta(days=1))  # another process's change, its clock far behind
+    mirror.forget()  # the cluster passed it on
+    assert await mirror.get(1) == "elsewhere"
+    assert table.reads == [None, None]
+
+
+async def test_a_read_begun_before_forget_does_not_count_as_fresh() -> None:
+    table = Table()
+    mirror: TableMirror[int, str] = TableMirror(60, table.load)
+    table.gate.clear()
+    first = asyncio.ensure_future(mirror.get(1))
+    await table.began.wait()  # the first read begins: it holds the old value
+    table.write(1, "elsewhere", T0 + timedelta(seconds=1))
+    mirror.forget()
+    table.gate.set()
+    await first
+    assert await mirror.get(1) == "elsewhere"  # read again, whole
+    assert table.reads == [None, None]
+
+
+async def test_a_failed_refresh_keeps_the_copy_and_tries_again_after_its_seconds() -> None:
+    table = Table()
+    mirror: TableMirror[int, str] = TableMirror(60, table.load)
+    assert await mirror.get(1) == "one"
+    loads = 0
+
+    async def broken(since: datetime | None) -> list[tuple[int, str, datetime]]:
+        nonlocal loads
+        loads += 1
         raise RuntimeError("database down")
 
-    cache._load = broken
-    assert await cache.get(2) == "two:2"
-    await cache.close()
-    assert await cache.get(2) == "two:2"  # still served; the next call tries again
+    mirror._load = broken
+    mirror._read_at = -1e9
+    assert await mirror.get(1) == "one"
+    await mirror.close()
+    assert loads == 1
+    assert await mirror.get(1) == "one"  # still served, and not read again at every message
+    await mirror.close()
+    assert loads == 1
+    mirror._read_at = -1e9  # its seconds passed
+    await mirror.get(1)
+    await mirror.close()
+    assert loads == 2
+
+
+async def test_an_unchanged_row_keeps_its_object() -> None:
+    table = Table()
+    value = "one-but-not-interned".upper().lower()
+    table.write(1, value, T0)
+    mirror: TableMirror[int, str] = TableMirror(0.0, table.load)
+    first = await mirror.get(1)
+    table.write(1, "ONE-BUT-NOT-INTERNED".lower(), T0)  # equal, another object, read again by the overlap
+    await mirror.close()
+    await mirror.get(1)
+    await mirror.close()
+    assert await mirror.get(1) is first

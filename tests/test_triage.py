@@ -331,24 +331,56 @@ async def test_vote_rounds_due_together_are_paced_not_capped(make_harness: Calla
     assert len(votes(h)) == rounds * count
 
 
+class LoopClock:
+    """A clock that only sleeping moves, and a loop whose every turn takes ``turn`` seconds while busy."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.turn = 0.0  # how long one turn of the loop takes (sleep(0)): 0, a loop that keeps up
+        self.quiet_at = float("inf")  # when the loop's queue is worked off (its turns take 0 again)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)
+        self.now += seconds if seconds > 0 else self.turn
+        if self.now >= self.quiet_at:
+            self.turn = 0.0
+
+
 async def test_the_pacer_spaces_starts_due_together_and_lets_a_lone_one_go_at_once() -> None:
     from bot.core.pacing import Pacer
 
-    now = [100.0]
-    slept: list[float] = []
+    clock = LoopClock()
+    pacer = Pacer(0.5, clock=lambda: clock.now, sleep=clock.sleep)
+    starts: list[float] = []
 
-    async def sleep(seconds: float) -> None:
-        slept.append(round(seconds, 6))
-        now[0] += 0  # the starts were all due at the same moment
-
-    pacer = Pacer(0.5, clock=lambda: now[0], sleep=sleep)
-    for _ in range(3):
+    async def start() -> None:
         await pacer.turn()
-    assert slept == [0.5, 1.0]  # the first at once, then one per spacing
-    now[0] += 10  # quiet for a while
-    slept.clear()
+        starts.append(clock.now)
+
+    await asyncio.gather(start(), start(), start())  # due together
+    assert starts == [100.0, 100.5, 101.0]  # the first at once, then one per spacing, in line
+    clock.now += 10  # quiet for a while
+    await start()
+    assert starts[-1] == 111.0  # at once
+
+
+async def test_a_start_waits_while_the_loop_is_behind_but_never_longer_than_its_patience() -> None:
+    from bot.core.pacing import Pacer
+
+    clock = LoopClock()
+    pacer = Pacer(0.005, patience=0.5, busy=0.001, clock=lambda: clock.now, sleep=clock.sleep)
     await pacer.turn()
-    assert slept == []
+    assert clock.now == 100.0  # a loop that keeps up: one turn, no wait
+    clock.now += 10
+    clock.turn = 0.01  # each turn of the loop takes 10 ms: messages are queued
+    began = clock.now
+    await pacer.turn()
+    assert 0.5 <= clock.now - began <= 0.52  # waited for them, up to its patience, then went anyway
+    clock.now += 10
+    began = clock.now
+    clock.turn, clock.quiet_at = 0.01, began + 0.1  # the queue is worked off after 100 ms
+    await pacer.turn()
+    assert 0.1 <= clock.now - began < 0.2  # went as soon as the loop kept up again
 
 
 async def test_an_earlier_message_is_decided_when_the_next_arrives_not_at_the_close() -> None:

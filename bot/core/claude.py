@@ -71,7 +71,10 @@ class ClaudeUnavailable(Exception):
 # each message gets its fallback at once. Then one call tries again, in case the key was replaced.
 KEY_RECHECK_SECONDS = 300.0
 # Vote rounds start at most one per this many seconds, process-wide (bot/core/pacing.py): up to 200 a second.
+# While the event loop is behind, a round waits for what is queued (replies first): at most its channel's vote
+# window (judging chatter may take that long by design) and at most VOTE_ROUND_PATIENCE.
 VOTE_ROUND_SPACING = 0.005
+VOTE_ROUND_PATIENCE = 2.0
 
 
 class ClaudeRefused(ClaudeUnavailable):
@@ -102,7 +105,8 @@ class ClaudeClient:
         self._costs = parse_model_costs(settings.models.model_costs)
         self.models = ModelTable(settings.models.model_capabilities)
         self.refusals: Counter[str] = Counter()  # purpose -> refusals since start (/status shows them)
-        self.vote_pacer = Pacer(VOTE_ROUND_SPACING)  # a busy server's rounds start one by one
+        self.vote_pacer = Pacer(VOTE_ROUND_SPACING,  # a busy server's rounds start one by one
+                                patience=min(VOTE_ROUND_PATIENCE, settings.triage.vote_window_seconds))
         self._in_use = models_in_use(settings)
         for name in self._in_use:  # made now, so the first reply does not pay for an SDK client
             self.backend(name)
