@@ -73,7 +73,7 @@ def make_engine(url: str, busy_timeout: float = 10.0) -> AsyncEngine:
         return engine
     # No pre-ping: it costs a round trip per unit of work, and Database.run already retries a unit whose
     # connection turns out dead (database/retry.py). Room for a reply's concurrent reads in a busy burst.
-    return create_async_engine(url, pool_size=20, max_overflow=20)
+    return create_async_engine(url, pool_size=20, max_overflow=20, pool_use_lifo=True)
 
 
 def make_sync_sqlite_engine(url: str, busy_timeout: float = 10.0) -> Engine:

@@ -20,7 +20,7 @@ from database.engine import Database
 from database.models import ArchivedMessage, LoggedMessage, utcnow
 from database.owed import Settled, delete_owed, insert_owed, owed_rows
 from database.records import PromptData, PromptRequest, SeenMessage
-from database.statements import Statements, recent_messages, seen_message
+from database.statements import Statements, log_batch_params, recent_messages, seen_message
 
 log = logging.getLogger(__name__)
 AUTHOR_REFRESH_SECONDS = 60.0
@@ -258,6 +258,15 @@ class MessageLog:
         try:
             if read is not None:
                 return await self.db.write_then_read(write, read)
+            if "log_batch" in q:  # PostgreSQL: the whole batch in one statement, one round trip
+                # Its parts see the table as it was before it: a mark set and cleared in the same batch
+                # is not set (one after the other, the clearing would remove it).
+                cleared = {(c, m) for c, m in settled}
+                params = log_batch_params(
+                    list(users.values()), list(nicks.values()), rows,
+                    [r for r in owed if (r["character"], r["message_id"]) not in cleared], list(cleared))
+                await self.db.run(lambda conn: q["log_batch"].first(conn, params), write=True, single=True)
+                return None
             await self.db.write(write)
             return None
         except Exception:

@@ -7,10 +7,11 @@ the reply's prompt read, and what is stored after a reply.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
@@ -281,7 +282,69 @@ def build_statements(dialect: Dialect) -> Statements:
                 many("identity"), many(memory, row=False), one("relationship"),
                 statements["mood"][0].scalar_subquery(), one("user"), one("character_state"),
                 one("fact_stamp"), statements["style_profile"][0].scalar_subquery()), None)
+        statements["log_batch"] = (LOG_BATCH, None)
     return {name: Prepared(stmt, dialect, column_keys=keys) for name, (stmt, keys) in statements.items()}
+
+
+# PostgreSQL: a batch of the message log (database/log.py) in one statement, one round trip however many
+# rows, and atomic by itself, so it needs no BEGIN and COMMIT (three round trips to six otherwise). Each
+# table's rows come as one array per column (unnest): one statement, whatever the batch's size. The same
+# writes, in the same order, as user_upsert, nick_upsert, log_insert and owed_insert/owed_delete run one by
+# one on SQLite; PostgreSQL runs every part of a WITH to completion, and checks the nicknames' foreign key
+# at the end of the statement, when their users are in.
+LOG_BATCH = text("""
+WITH users_in AS (
+    INSERT INTO users (id, name, is_bot, premium, first_seen, last_seen)
+    SELECT * FROM unnest(CAST(:user_id AS BIGINT[]), CAST(:user_name AS VARCHAR[]),
+                         CAST(:user_is_bot AS BOOLEAN[]), CAST(:user_premium AS BOOLEAN[]),
+                         CAST(:user_first_seen AS TIMESTAMPTZ[]), CAST(:user_last_seen AS TIMESTAMPTZ[]))
+    ON CONFLICT (id) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen
+), nicks_in AS (
+    INSERT INTO nicknames (user_id, nickname, first_seen, last_seen)
+    SELECT * FROM unnest(CAST(:nick_user_id AS BIGINT[]), CAST(:nick_nickname AS VARCHAR[]),
+                         CAST(:nick_first_seen AS TIMESTAMPTZ[]), CAST(:nick_last_seen AS TIMESTAMPTZ[]))
+    ON CONFLICT (user_id, nickname) DO UPDATE SET last_seen = excluded.last_seen
+), log_in AS (
+    INSERT INTO message_log (message_id, channel_id, guild_id, author_id, author_name, author_is_bot, is_dm,
+                             content, reply_to_id, created_at)
+    SELECT * FROM unnest(CAST(:message_id AS BIGINT[]), CAST(:channel_id AS BIGINT[]),
+                         CAST(:guild_id AS BIGINT[]), CAST(:author_id AS BIGINT[]),
+                         CAST(:author_name AS VARCHAR[]), CAST(:author_is_bot AS BOOLEAN[]),
+                         CAST(:is_dm AS BOOLEAN[]), CAST(:content AS TEXT[]), CAST(:reply_to_id AS BIGINT[]),
+                         CAST(:created_at AS TIMESTAMPTZ[]))
+    ON CONFLICT (message_id) DO NOTHING
+), owed_in AS (
+    INSERT INTO owed_replies (message_id, character, channel_id, owed_since)
+    SELECT * FROM unnest(CAST(:owed_message_id AS BIGINT[]), CAST(:owed_character AS VARCHAR[]),
+                         CAST(:owed_channel_id AS BIGINT[]), CAST(:owed_since AS TIMESTAMPTZ[]))
+    ON CONFLICT (message_id, character) DO NOTHING
+), owed_out AS (
+    DELETE FROM owed_replies
+    USING unnest(CAST(:settled_character AS VARCHAR[]), CAST(:settled_message_id AS BIGINT[]))
+          AS settled(character, message_id)
+    WHERE owed_replies.character = settled.character AND owed_replies.message_id = settled.message_id
+)
+SELECT 1
+""")
+
+
+def log_batch_params(users: Sequence[Mapping[str, Any]], nicks: Sequence[Mapping[str, Any]],
+                     rows: Sequence[Mapping[str, Any]], owed: Sequence[Mapping[str, Any]],
+                     settled: Sequence[tuple[str, int]]) -> dict[str, list[Any]]:
+    """LOG_BATCH's arrays, from the rows user_upsert, nick_upsert, log_insert and owed_insert take, and the
+    (character, message id) pairs owed_delete takes."""
+    def columns(prefix: str, items: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> dict[str, list[Any]]:
+        return {f"{prefix}{k}": [item[k] for item in items] for k in keys}
+
+    return {
+        **columns("user_", users, ("id", "name", "is_bot", "premium", "first_seen", "last_seen")),
+        **columns("nick_", nicks, ("user_id", "nickname", "first_seen", "last_seen")),
+        **columns("", rows, ("message_id", "channel_id", "guild_id", "author_id", "author_name",
+                             "author_is_bot", "is_dm", "content", "reply_to_id", "created_at")),
+        "owed_message_id": [r["message_id"] for r in owed], "owed_character": [r["character"] for r in owed],
+        "owed_channel_id": [r["channel_id"] for r in owed], "owed_since": [r["owed_since"] for r in owed],
+        "settled_character": [c for c, _ in settled], "settled_message_id": [m for _, m in settled],
+    }
 
 
 def fact_stamp(row: Any) -> tuple[Any, ...]:

@@ -441,3 +441,92 @@ async def test_postgresql_reads_and_one_statement_writes_need_no_begin(store: St
     assert (await store.usage.totals()).calls == 0
     await store.usage.record_all([row, row])
     assert (await store.usage.totals()).calls == 2
+
+
+async def test_the_log_batch_in_one_statement_writes_what_its_statements_write_one_by_one(
+        store: Store, monkeypatch: Any) -> None:
+    """On PostgreSQL a batch of the message log is one statement (database/statements.py, LOG_BATCH): the
+    same users, nicknames, log rows (in the same order) and owed marks as user_upsert, nick_upsert,
+    log_insert and the owed statements one by one; atomic by itself."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete, select
+
+    import database.log
+    import database.owed
+    from database.models import LoggedMessage, Nickname, User
+    from database.owed import OwedReply, Settled
+
+    if store.db.is_sqlite:
+        pytest.skip("SQLite writes a batch statement by statement, on its own thread")
+    log = store.log
+    q = dict(log._q)
+    assert "log_batch" in q
+    t0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    ticks = [0]
+
+    def clock() -> datetime:
+        ticks[0] += 1
+        return t0 + timedelta(seconds=ticks[0])
+
+    monkeypatch.setattr(database.log, "utcnow", clock)
+    monkeypatch.setattr(database.owed, "utcnow", clock)
+
+    def msg(i: int, author: int, *, text: str = "hi", dm: bool = False, reply_to: int | None = None
+            ) -> SeenMessage:
+        return SeenMessage(i, 20 if dm else 10, None if dm else 1, author, f"user{author}", author == 7, dm,
+                           text, t0 + timedelta(minutes=i), reply_to)
+
+    batches: list[list[Any]] = [
+        [(msg(1, 5), "Alice", None), (msg(2, 6, dm=True), "Bob", "finn"),
+         (msg(3, 7, text="a\x00b"), "", None)],
+        [(msg(4, 5, reply_to=1), "Alice B.", "finn"), (msg(2, 6, text="again"), "Bob", None),
+         (Settled("finn", 2), "", None), (msg(5, 5), "Alice B.", None)],
+        [(msg(6, 6), "Bob", "finn"), (Settled("finn", 6), "", None), (Settled("finn", 99), "", None)],
+        [(Settled("finn", 4), "", None)],
+    ]
+
+    async def tables() -> list[Any]:
+        async def rows(query: Any) -> list[tuple[Any, ...]]:
+            return [tuple(r) for r in await store.db.rows(query)]
+
+        return [
+            await rows(select(User.id, User.name, User.is_bot, User.premium, User.first_seen, User.last_seen)
+                       .order_by(User.id)),
+            await rows(select(Nickname.user_id, Nickname.nickname, Nickname.first_seen, Nickname.last_seen)
+                       .order_by(Nickname.user_id, Nickname.nickname)),
+            await rows(select(LoggedMessage.message_id, LoggedMessage.channel_id, LoggedMessage.guild_id,
+                              LoggedMessage.author_id, LoggedMessage.author_name, LoggedMessage.author_is_bot,
+                              LoggedMessage.is_dm, LoggedMessage.content, LoggedMessage.reply_to_id,
+                              LoggedMessage.created_at).order_by(LoggedMessage.id)),
+            await rows(select(OwedReply.message_id, OwedReply.character, OwedReply.channel_id,
+                              OwedReply.owed_since).order_by(OwedReply.message_id)),
+        ]
+
+    async def run(statements: dict[str, Any]) -> list[Any]:
+        await store.db.write(lambda conn: [conn.execute(delete(t)) for t in (OwedReply, LoggedMessage,
+                                                                             Nickname, User)])
+        log._q, log._recent_authors, ticks[0] = statements, type(log._recent_authors)(), 0
+        try:
+            for batch in batches:
+                await log._commit(batch)
+                log._recent_authors.clear()  # every batch upserts its authors again
+            return await tables()
+        finally:
+            log._q = q
+
+    together = await run(q)
+    alone = await run({k: v for k, v in q.items() if k != "log_batch"})
+    assert together == alone
+    users, nicks, logged, owed = together
+    assert [u[1] for u in users] == ["Alice B.", "Bob", ""] and users[0][4] < users[0][5]
+    assert [n[1] for n in nicks] == ["Alice", "Alice B.", "user5", "Bob", "user6", "user7"]
+    assert [m[0] for m in logged] == [1, 2, 3, 4, 5, 6]
+    assert logged[1][7] == "hi" and logged[2][7] == "a\ufffdb"  # the first write of a message stands
+    assert owed == []  # each mark cleared, the one set and cleared in the same batch too
+
+    # Atomic by itself: a batch whose log row breaks (NULL channel) leaves no user or nickname behind.
+    broken = SeenMessage(7, None, 1, 8, "user8", False, False, "x", t0, None)  # type: ignore[arg-type]
+    with pytest.raises(Exception):  # noqa: B017 (the driver's NOT NULL violation, after its retries)
+        await log._commit([(broken, "Carol", "finn")])
+    assert not [u for u in (await tables())[0] if u[0] == 8]
