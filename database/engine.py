@@ -144,6 +144,8 @@ class Database:
         self._checkpointer: asyncio.Task[None] | None = None
         self._stop_checkpoints = asyncio.Event()
         self._trips = SharedTrips(self)
+        # Run on each connection opened at start-up (PostgreSQL): the store prepares its hot statements.
+        self.warm_up: Callable[[Connection], None] | None = None
 
     @property
     def statement_dialect(self) -> Dialect:
@@ -265,13 +267,17 @@ class Database:
     async def _warm_pool(self, count: int) -> None:
         """Open ``count`` connections now and leave them in the pool: each costs the event loop several
         milliseconds (the connection, asyncpg's type set-up), which the first burst of messages after a start
-        would otherwise pay while people wait."""
-        opened = await asyncio.gather(*(self.engine.connect().start() for _ in range(count)),
+        would otherwise pay while people wait. ``warm_up`` (the store's hot statements) runs on each."""
+        opened = await asyncio.gather(*(self._autocommit.connect().start() for _ in range(count)),
                                       return_exceptions=True)
         for conn in opened:  # back to the pool, open
             if isinstance(conn, BaseException):  # reported by the first real use instead
                 log.warning("could not open a database connection ahead of use: %s", conn)
-            else:
+                continue
+            try:
+                if self.warm_up is not None:
+                    await conn.run_sync(self.warm_up)
+            finally:
                 await conn.close()
 
     async def _checkpoint_loop(self) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Select
 
 Processor = Callable[[Any], Any] | None
 
@@ -28,8 +28,9 @@ class Prepared:
     """One statement compiled for one dialect (``column_keys``: the columns an INSERT receives)."""
 
     def __init__(self, statement: ClauseElement, dialect: Dialect, *,
-                 column_keys: Sequence[str] | None = None) -> None:
+                 column_keys: Sequence[str] | None = None, warm_with_nulls: bool = False) -> None:
         self.statement = statement
+        self.warm_with_nulls = warm_with_nulls
         compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
         self.sql = compiled.string
         names = tuple(compiled.positiontup or ())
@@ -127,6 +128,14 @@ class Prepared:
     def scalar(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any:
         row = self.first(conn, values)
         return None if row is None else row[0]
+
+    def warm(self, conn: Connection) -> None:
+        """Run the statement once with every parameter NULL, on PostgreSQL: asyncpg prepares it on this
+        connection, and the server loads the tables and indexes it touches into this backend's caches.
+        Only what is harmless with NULLs: a SELECT (it matches no row), or a statement built to be
+        (``warm_with_nulls``)."""
+        if self.dbapi and (self.warm_with_nulls or isinstance(self.statement, Select)):
+            self._fetch_dbapi(conn, dict.fromkeys(self._names), "fetchall")
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run a data-changing statement once per row (inside the caller's transaction)."""

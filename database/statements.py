@@ -7,6 +7,7 @@ the reply's prompt read, and what is stored after a reply.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,8 @@ from database.models import (
 )
 from database.prepared import Prepared, Statements
 from database.records import SeenMessage, UserRecord, as_utc
+
+log = logging.getLogger(__name__)
 
 # SQLAlchemy's own reading of SQLite's stored times: the fallback for a value not in ISO form.
 _SQLITE_TIME = sqlite.DATETIME().result_processor(sqlite.dialect(), None)
@@ -283,7 +286,20 @@ def build_statements(dialect: Dialect) -> Statements:
                 statements["mood"][0].scalar_subquery(), one("user"), one("character_state"),
                 one("fact_stamp"), statements["style_profile"][0].scalar_subquery()), None)
         statements["log_batch"] = (LOG_BATCH, None)
-    return {name: Prepared(stmt, dialect, column_keys=keys) for name, (stmt, keys) in statements.items()}
+    # The log batch does nothing with NULL arrays (no row to unnest): warmed like the reads (engine.py).
+    return {name: Prepared(stmt, dialect, column_keys=keys, warm_with_nulls=name == "log_batch")
+            for name, (stmt, keys) in statements.items()}
+
+
+def warm_statements(q: Statements, conn: Connection) -> None:
+    """Prepare the hot path's statements on a connection opened at start-up (PostgreSQL), so the first
+    messages after a start do not pay for it: on a cold connection each statement costs an extra round
+    trip to be prepared, and the server reads its tables' catalog entries. A failure only logs."""
+    for name, prepared in q.items():
+        try:
+            prepared.warm(conn)
+        except Exception as exc:  # the statement is prepared by its first real use instead
+            log.warning("could not prepare %s ahead of use: %s", name, exc)
 
 
 # PostgreSQL: a batch of the message log (database/log.py) in one statement, one round trip however many

@@ -9,6 +9,8 @@ repository module here, attached below.
 
 from __future__ import annotations
 
+from functools import partial
+
 from database.characters import Characters
 from database.checkins import CheckIns
 from database.cluster import ClusterLink, ClusterNodes
@@ -30,7 +32,7 @@ from database.schedule import Schedule
 from database.servers import Servers
 from database.spending import Spending
 from database.state import State
-from database.statements import build_statements
+from database.statements import build_statements, warm_statements
 from database.stats import Stats
 from database.style import StyleProfiles
 from database.switches import PlaceSwitches
@@ -47,6 +49,7 @@ class Store:
         self.closed = False
         # The hot path's statements, compiled once for the dialect of the engine that runs them.
         q = build_statements(self.db.statement_dialect) | owed_statements(self.db.statement_dialect)
+        self.db.warm_up = partial(warm_statements, q)  # on the connections opened at start-up
         self.conversations = Conversations(self.db, q)
         conversations = self.conversations
         self.log = MessageLog(self.db, q, conversations.read_prompt, conversations.read_prompt_beside)

@@ -530,3 +530,27 @@ async def test_the_log_batch_in_one_statement_writes_what_its_statements_write_o
     with pytest.raises(Exception):  # noqa: B017 (the driver's NOT NULL violation, after its retries)
         await log._commit([(broken, "Carol", "finn")])
     assert not [u for u in (await tables())[0] if u[0] == 8]
+
+
+async def test_connections_opened_at_start_up_have_the_hot_statements_prepared(db_url: str) -> None:
+    """PostgreSQL: the first messages after a start find their statements prepared on the pool's
+    connections (the server lists them in pg_prepared_statements), and the warm-up wrote nothing."""
+    from sqlalchemy import func, select
+
+    from database.models import LoggedMessage, User
+
+    store = await Store(db_url).open()
+    try:
+        if store.db.is_sqlite:
+            pytest.skip("SQLite's one connection prepares its statements as it goes (pysqlite's cache)")
+        q = store.log._q
+        texts = {p.sql.strip() for p in q.values()}
+        prepared = await store.db.read(lambda conn: {r[0].strip() for r in conn.exec_driver_sql(
+            "SELECT statement FROM pg_prepared_statements").all()})
+        for name in ("recent_logged", "conversation", "person", "log_batch"):
+            assert q[name].sql.strip() in prepared, name
+        assert len(texts & prepared) >= 20  # the hot path's reads, not just a few
+        assert await store.db.scalar(select(func.count()).select_from(LoggedMessage)) == 0
+        assert await store.db.scalar(select(func.count()).select_from(User)) == 0
+    finally:
+        await store.close()
