@@ -411,3 +411,40 @@ async def test_an_earlier_message_is_decided_when_the_next_arrives_not_at_the_cl
     assert (await third).reason == "majority vote"
     assert judged[-1] == (30, [15, 20])  # the earlier ones are the round's context
 
+
+
+async def test_a_live_change_of_the_vote_window_applies_to_the_next_window() -> None:
+    """vote_window_seconds is read as each window opens (a live reload of config.env), and the pacer reads
+    its patience at each start."""
+    from bot.core.pacing import Pacer
+
+    seconds = [3600.0]
+
+    async def judge(msg: Incoming, burst: Any) -> Decision:
+        return Decision(False, "majority vote", (False,))
+
+    window = BurstWindow(lambda: seconds[0], judge)
+
+    def msg(i: int) -> Incoming:
+        return Incoming(message_id=i, channel_id=7, author_id=1, author_name="a", content="x",
+                        created_at=datetime.now(UTC), is_dm=False)
+
+    await window.submit(msg(1))  # leading edge: a window of an hour opens
+    seconds[0] = 0.01  # the operator shortens it
+    second = asyncio.ensure_future(window.submit(msg(2)))
+    await asyncio.sleep(0)
+    window._close(7)  # the hour's window closes (its timer, called now): the next opens with 10 ms
+    assert (await second).reason == "majority vote"
+    third = asyncio.ensure_future(window.submit(msg(3)))
+    assert (await asyncio.wait_for(third, 30)).reason == "majority vote"  # its window closed by itself
+    seconds[0] = 0.0
+    assert (await window.submit(msg(4))).reason == "majority vote"  # 0: judged at once, on its own
+
+    clock = LoopClock()
+    patience = [0.5]
+    pacer = Pacer(0.005, patience=lambda: patience[0], clock=lambda: clock.now, sleep=clock.sleep)
+    clock.turn = 0.01  # a loop that is behind
+    patience[0] = 0.0  # vote_window_seconds set to 0: no waiting for it
+    began = clock.now
+    await pacer.turn()
+    assert clock.now == began

@@ -105,8 +105,9 @@ class ClaudeClient:
         self._costs = parse_model_costs(settings.models.model_costs)
         self.models = ModelTable(settings.models.model_capabilities)
         self.refusals: Counter[str] = Counter()  # purpose -> refusals since start (/status shows them)
-        self.vote_pacer = Pacer(VOTE_ROUND_SPACING,  # a busy server's rounds start one by one
-                                patience=min(VOTE_ROUND_PATIENCE, settings.triage.vote_window_seconds))
+        # A busy server's rounds start one by one; the window is read at each start (a live reload).
+        self.vote_pacer = Pacer(VOTE_ROUND_SPACING, patience=lambda: min(
+            VOTE_ROUND_PATIENCE, settings.triage.vote_window_seconds))
         self._in_use = models_in_use(settings)
         for name in self._in_use:  # made now, so the first reply does not pay for an SDK client
             self.backend(name)

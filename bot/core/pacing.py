@@ -21,11 +21,12 @@ from collections.abc import Awaitable, Callable
 
 
 class Pacer:
-    def __init__(self, spacing: float, *, patience: float = 0.0, busy: float = 0.001,
+    def __init__(self, spacing: float, *, patience: float | Callable[[], float] = 0.0, busy: float = 0.001,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.spacing = spacing
-        self.patience = patience
+        # A callable: read at each start (a setting a live reload may change).
+        self._patience = patience if callable(patience) else (lambda: patience)
         self.busy = busy
         self._clock = clock
         self._sleep = sleep
@@ -36,11 +37,12 @@ class Pacer:
         """Return when this start may go: at once on a quiet loop when none went within ``spacing``, else in
         turn, after what the loop has queued (at most ``patience`` after the call)."""
         due = self._clock()
+        patience = self._patience()
         async with self._line:
             wait = self._last + self.spacing - self._clock()
             if wait > 0:
                 await self._sleep(wait)
-            while self._clock() - due < self.patience:
+            while self._clock() - due < patience:
                 before = self._clock()
                 await self._sleep(0)  # one turn of the loop: all that was ready runs first
                 if self._clock() - before < self.busy:

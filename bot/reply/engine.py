@@ -105,7 +105,7 @@ class ReplyEngine:
         # Fewer votes (bot/reply/triage.py) and the model/recall budget by what a message is about
         # (bot/reply/intent.py).
         self.bot_prefixes = parse_prefixes(settings.triage.other_bot_prefixes)
-        self.burst = BurstWindow(settings.triage.vote_window_seconds, self._vote)
+        self.burst = BurstWindow(lambda: settings.triage.vote_window_seconds, self._vote)
         self.intents = IntentRouter(settings.triage)
         self._policies = PolicyCache(settings)  # each server's effective settings, resolved once per change
         # name_mentioned() of the messages in flight, by id: (the text asked about, the answer). A busy

@@ -94,8 +94,9 @@ class BurstWindow:
     first, and a channel that never falls quiet is still judged every ``seconds`` (the window does not
     restart with each message). With ``seconds`` 0, each message is judged at once on its own."""
 
-    def __init__(self, seconds: float, judge: Judge) -> None:
-        self.seconds = seconds
+    def __init__(self, seconds: float | Callable[[], float], judge: Judge) -> None:
+        # A callable: the setting as it is now (a live reload applies to the next window that opens).
+        self._seconds = seconds if callable(seconds) else (lambda: seconds)
         self.judge = judge
         # By channel: the messages waiting for the open window to close; a channel with no entry is quiet.
         self._pending: dict[int, list[tuple[Incoming, asyncio.Future[Decision]]]] = {}
@@ -129,6 +130,10 @@ class BurstWindow:
         # The round runs in a task of its own: a caller cancelled while waiting (a shutdown) cancels only its
         # own future (the round sets none that is done), not the decision of the others.
         return await future
+
+    @property
+    def seconds(self) -> float:
+        return self._seconds()
 
     def quiet(self, channel_id: int) -> bool:
         """No window open in the channel: its next message is judged at once."""
