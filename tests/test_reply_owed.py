@@ -301,3 +301,31 @@ async def test_in_a_cluster_a_process_answers_only_what_came_on_its_shards(db_ur
         assert bot_posts(h, other_channel) == [] and bot_posts(h, int(dm["channel_id"])) == []
     finally:
         await h.close()
+
+
+async def test_a_mark_being_answered_here_is_never_taken_for_one_left_by_a_crash(harness: Harness) -> None:
+    """The start-up recovery reads the owed marks while the first messages come in. A message's mark is in
+    the database as soon as its log write commits (on PostgreSQL the prompt read beside it may still run):
+    from that moment the engine already claims it, so recovery does not answer it a second time."""
+    h = harness
+    log = h.bot.store.log  # type: ignore[union-attr]
+    real = log.log_message
+    written, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_after_commit(*args: Any, **kwargs: Any) -> Any:
+        data = await real(*args, **kwargs)
+        if kwargs.get("owed_by") is not None:
+            written.set()
+            await release.wait()  # the write is committed; the rest of the log step has not returned
+        return data
+
+    log.log_message = slow_after_commit  # type: ignore[method-assign]
+    sent = await h.say("are you there?", mention=True)
+    await asyncio.wait_for(written.wait(), EVENT_WAIT)
+    assert int(sent["id"]) in {o.message_id for o in await h.bot.store.owed.pending(  # type: ignore[union-attr]
+        h.bot.engine.character_key)}  # type: ignore[union-attr]
+    fresh = await h.bot.recovery.triage()  # type: ignore[union-attr]
+    assert int(sent["id"]) not in {owed.message_id for owed, _ in fresh}
+    release.set()
+    await h.replies(CHANNEL_ID)
+    log.log_message = real  # type: ignore[method-assign]

@@ -139,9 +139,7 @@ class ReplyEngine:
             stamp = self.store.conversations.history_stamp(self.character_key, msg.author_id, msg.scope)
             # A reply certain now is owed from this very write: a crash from here on cannot lose it.
             owed_by = self.character_key if request is not None else None
-            data = await self.store.log.log_message(_seen(msg), then_read=request, owed_by=owed_by)
-            if owed_by is not None:
-                self.owed.add(msg.message_id)
+            data = await self._log_owed(msg, owed_by, then_read=request)
             prefetched = Prefetched(data, stamp) if data is not None else None
         if not msg.author_is_bot and not msg.is_dm:
             self.throttle.human_spoke(msg.channel_id)
@@ -156,9 +154,22 @@ class ReplyEngine:
         if not (active or self.settings.replies.log_inactive_channels):
             return
         owed_by = self.character_key if active and self.reply_certain(msg) else None
-        await self.store.log.log_message(_seen(msg), owed_by=owed_by)
-        if owed_by is not None:
+        await self._log_owed(msg, owed_by)
+
+    async def _log_owed(self, msg: Incoming, owed_by: str | None, *,
+                        then_read: PromptRequest | None = None) -> PromptData | None:
+        """Log ``msg``, its reply marked owed by ``owed_by`` in the same write. This process claims the mark
+        before the write: from the moment the mark is in the database, the start-up recovery
+        (bot/reply/recovery.py), reading the marks at the same time, must see it is being answered here."""
+        claimed = owed_by is not None and msg.message_id not in self.owed
+        if claimed:
             self.owed.add(msg.message_id)
+        try:
+            return await self.store.log.log_message(_seen(msg), then_read=then_read, owed_by=owed_by)
+        except BaseException:
+            if claimed:  # no mark was written (one written earlier, by log_first, stays claimed)
+                self.owed.discard(msg.message_id)
+            raise
 
     async def relog(self, msg: Incoming, content: str) -> None:
         """The logged text of ``msg`` replaced (a voice message logged before it was heard, now heard)."""
