@@ -329,3 +329,28 @@ async def test_a_mark_being_answered_here_is_never_taken_for_one_left_by_a_crash
     release.set()
     await h.replies(CHANNEL_ID)
     log.log_message = real  # type: ignore[method-assign]
+
+
+async def test_a_mark_set_after_a_vote_is_claimed_before_recovery_can_read_it(make_harness: Any) -> None:
+    """The same for a reply decided by a vote, marked owed on its own (ReplyEngine.owe)."""
+    h = await make_harness(yes_no_vote_count="1")
+    owed = h.bot.store.owed  # type: ignore[union-attr]
+    real = owed.mark
+    written, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_after_commit(*args: Any, **kwargs: Any) -> None:
+        await real(*args, **kwargs)
+        written.set()
+        await release.wait()
+
+    owed.mark = slow_after_commit  # type: ignore[method-assign]
+    h.claude.script("YES", model="claude-test-voter")
+    h.claude.script("Count me in.", model="claude-test-default")
+    sent = await h.say("anyone up for a swim?")
+    await asyncio.wait_for(written.wait(), EVENT_WAIT)
+    fresh = await h.bot.recovery.triage()  # type: ignore[union-attr]
+    assert int(sent["id"]) not in {o.message_id for o, _ in fresh}
+    release.set()
+    [reply] = await h.replies(CHANNEL_ID)
+    assert reply["content"] == "Count me in."
+    owed.mark = real  # type: ignore[method-assign]

@@ -335,8 +335,12 @@ class ReplyEngine:
         """Mark the reply to ``msg`` owed, unless its log write did (a reply decided by a vote, or by the
         cast of several characters): from now on a crash cannot lose it."""
         if msg.message_id not in self.owed:
-            await self.store.owed.mark(self.character_key, msg.message_id, msg.channel_id)
-            self.owed.add(msg.message_id)
+            self.owed.add(msg.message_id)  # claimed before the mark is visible (see _log_owed)
+            try:
+                await self.store.owed.mark(self.character_key, msg.message_id, msg.channel_id)
+            except BaseException:
+                self.owed.discard(msg.message_id)
+                raise
 
     async def respond(self, msg: Incoming, outlet: Outlet, *, see_later: bool = False,
                       prefetched: Prefetched | None = None) -> ReplyResult:
