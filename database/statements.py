@@ -357,8 +357,8 @@ def log_batch_params(users: Sequence[Mapping[str, Any]], nicks: Sequence[Mapping
         **columns("nick_", nicks, ("user_id", "nickname", "first_seen", "last_seen")),
         **columns("", rows, ("message_id", "channel_id", "guild_id", "author_id", "author_name",
                              "author_is_bot", "is_dm", "content", "reply_to_id", "created_at")),
-        "owed_message_id": [r["message_id"] for r in owed], "owed_character": [r["character"] for r in owed],
-        "owed_channel_id": [r["channel_id"] for r in owed], "owed_since": [r["owed_since"] for r in owed],
+        **columns("owed_", owed, ("message_id", "character", "channel_id")),
+        "owed_since": [r["owed_since"] for r in owed],
         "settled_character": [c for c, _ in settled], "settled_message_id": [m for _, m in settled],
     }
 

@@ -42,7 +42,7 @@ from bot.core.models.base import (
     route,
 )
 from bot.core.models.capabilities import Family, ModelTable
-from bot.core.pacing import Pacer
+from bot.core.pacing import vote_round_pacer
 from bot.core.votes import parse_yes_no
 from database.models import utcnow
 from database.store import Store
@@ -70,11 +70,6 @@ class ClaudeUnavailable(Exception):
 # A backend whose key was rejected (401/403, at start-up or on a call) is not called again for this long:
 # each message gets its fallback at once. Then one call tries again, in case the key was replaced.
 KEY_RECHECK_SECONDS = 300.0
-# Vote rounds start at most one per this many seconds, process-wide (bot/core/pacing.py): up to 200 a second.
-# While the event loop is behind, a round waits for what is queued (replies first): at most its channel's vote
-# window (judging chatter may take that long by design) and at most VOTE_ROUND_PATIENCE.
-VOTE_ROUND_SPACING = 0.005
-VOTE_ROUND_PATIENCE = 2.0
 
 
 class ClaudeRefused(ClaudeUnavailable):
@@ -105,9 +100,8 @@ class ClaudeClient:
         self._costs = parse_model_costs(settings.models.model_costs)
         self.models = ModelTable(settings.models.model_capabilities)
         self.refusals: Counter[str] = Counter()  # purpose -> refusals since start (/status shows them)
-        # A busy server's rounds start one by one; the window is read at each start (a live reload).
-        self.vote_pacer = Pacer(VOTE_ROUND_SPACING, patience=lambda: min(
-            VOTE_ROUND_PATIENCE, settings.triage.vote_window_seconds))
+        # Process-wide: a busy server's vote rounds start one by one (the window read at each start).
+        self.vote_pacer = vote_round_pacer(lambda: settings.triage.vote_window_seconds)
         self._in_use = models_in_use(settings)
         for name in self._in_use:  # made now, so the first reply does not pay for an SDK client
             self.backend(name)

@@ -7,11 +7,12 @@ way, handing it an :class:`Incoming` message and an :class:`Outlet` to speak thr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bot.core.character import CharacterSource
@@ -139,7 +140,8 @@ class ReplyEngine:
             stamp = self.store.conversations.history_stamp(self.character_key, msg.author_id, msg.scope)
             # A reply certain now is owed from this very write: a crash from here on cannot lose it.
             owed_by = self.character_key if request is not None else None
-            data = await self._log_owed(msg, owed_by, then_read=request)
+            with self._claiming(msg, owed=owed_by is not None):
+                data = await self.store.log.log_message(_seen(msg), then_read=request, owed_by=owed_by)
             prefetched = Prefetched(data, stamp) if data is not None else None
         if not msg.author_is_bot and not msg.is_dm:
             self.throttle.human_spoke(msg.channel_id)
@@ -154,20 +156,22 @@ class ReplyEngine:
         if not (active or self.settings.replies.log_inactive_channels):
             return
         owed_by = self.character_key if active and self.reply_certain(msg) else None
-        await self._log_owed(msg, owed_by)
+        with self._claiming(msg, owed=owed_by is not None):
+            await self.store.log.log_message(_seen(msg), owed_by=owed_by)
 
-    async def _log_owed(self, msg: Incoming, owed_by: str | None, *,
-                        then_read: PromptRequest | None = None) -> PromptData | None:
-        """Log ``msg``, its reply marked owed by ``owed_by`` in the same write. This process claims the mark
-        before the write: from the moment the mark is in the database, the start-up recovery
-        (bot/reply/recovery.py), reading the marks at the same time, must see it is being answered here."""
-        claimed = owed_by is not None and msg.message_id not in self.owed
+    @contextlib.contextmanager
+    def _claiming(self, msg: Incoming, *, owed: bool) -> Iterator[None]:
+        """Around a write that marks ``msg``'s reply owed: this process claims the mark before the write.
+        From the moment the mark is in the database, the start-up recovery (bot/reply/recovery.py), reading
+        the marks at the same time, must see it is being answered here. Released if the write fails (a mark
+        claimed earlier, by log_first, stays claimed)."""
+        claimed = owed and msg.message_id not in self.owed
         if claimed:
             self.owed.add(msg.message_id)
         try:
-            return await self.store.log.log_message(_seen(msg), then_read=then_read, owed_by=owed_by)
+            yield
         except BaseException:
-            if claimed:  # no mark was written (one written earlier, by log_first, stays claimed)
+            if claimed:
                 self.owed.discard(msg.message_id)
             raise
 
@@ -335,12 +339,8 @@ class ReplyEngine:
         """Mark the reply to ``msg`` owed, unless its log write did (a reply decided by a vote, or by the
         cast of several characters): from now on a crash cannot lose it."""
         if msg.message_id not in self.owed:
-            self.owed.add(msg.message_id)  # claimed before the mark is visible (see _log_owed)
-            try:
+            with self._claiming(msg, owed=True):
                 await self.store.owed.mark(self.character_key, msg.message_id, msg.channel_id)
-            except BaseException:
-                self.owed.discard(msg.message_id)
-                raise
 
     async def respond(self, msg: Incoming, outlet: Outlet, *, see_later: bool = False,
                       prefetched: Prefetched | None = None) -> ReplyResult:
