@@ -311,7 +311,7 @@ def main() -> None:
               f"{ph['dropped']} dropped; overhead p50 {ph['p50']:.1f} ms, p99 {ph['p99']:.1f} ms "
               f"(n={ph['measured']} @mentions); {ph['votes_per_message']:.2f} vote calls per message "
               f"(unaddressed ones judged after p50 {ph['judged_p50']:.0f} ms, n={ph['judged_n']}); bot CPU "
-              f"{ph['cpu_ms_per_message']:.2f} ms per message ({ph['cpu_share'] * 100:.0f}% of a core)")
+              f"{ph['cpu_ms_per_message']:.3f} ms per message ({ph['cpu_share'] * 100:.0f}% of a core)")
         if ph["slowest"]:
             print("  slowest @mentions (ms, sent at s): "
                   + ", ".join(f"{ms:.0f} @ {at:.2f}" for ms, at in reversed(ph["slowest"])))

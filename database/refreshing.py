@@ -108,11 +108,12 @@ class TableMirror(Generic[K, V]):
                 if self._read_at is not None and generation == self._generation:
                     self._read_at = began  # the copy is still served; tried again in `seconds`
                 raise
+            kept = self._rows
             if newest is None:  # the whole table: rows gone from it (none are deleted today) go too
                 self._rows = {}
             for key, value, stamp in rows:
-                if self._rows.get(key) != value:  # an unchanged row keeps its object (bot/core/derived.py)
-                    self._rows[key] = value
+                # An unchanged row keeps its object, after a whole read too (bot/core/derived.py).
+                self._rows[key] = kept[key] if key in kept and kept[key] == value else value
                 if newest is None or stamp > newest:
                     newest = stamp
             if generation == self._generation:  # a read begun before a forget() does not count as fresh

@@ -45,3 +45,37 @@ async def test_a_channel_everyone_cannot_see_is_named_by_id(harness: Harness) ->
     await wait_until(h, lambda: line in log_posts(h), "the mirrored decision")
     await h.bot.mirror.drain()
     assert not any("secret plans" in t or f"#{channel['name']}" in t for t in log_posts(h))
+
+
+async def test_a_channel_made_private_and_public_again_is_seen_by_the_next_message(harness: Harness) -> None:
+    """Whether @everyone may see a channel is kept per channel (every message asks) while the channel's
+    overwrites and @everyone's permissions stay as they were: a change to either applies to the next
+    message."""
+    h = harness
+    d = h.discord
+    channel: dict[str, Any] = d.channels[OTHER_CHANNEL_ID]
+    private = f"private channel {OTHER_CHANNEL_ID} · user {USER_ID}: reply"
+    await admin_says(h, "verbose", 1)
+    said = 0
+
+    async def mirrored(text: str, expected: str, count: int = 1) -> str:
+        nonlocal said
+        said += 1
+        await h.say(f"Finn, {text}", channel=OTHER_CHANNEL_ID, mention=True)
+        await h.replies(OTHER_CHANNEL_ID, said)
+        await wait_until(h, lambda: "\n".join(log_posts(h)).count(expected) == count, expected)
+        await h.bot.mirror.drain()
+        return "\n".join(log_posts(h))
+
+    assert f"#{channel['name']}" in await mirrored("the first word", "the first word")
+    channel["permission_overwrites"] = [{"id": str(GUILD_ID), "type": 0, "allow": "0",
+                                         "deny": str(VIEW_CHANNEL)}]
+    await d.dispatch("CHANNEL_UPDATE", channel, guild_id=GUILD_ID)
+    assert "hidden word" not in await mirrored("the hidden word", private)
+    channel["permission_overwrites"] = []
+    await d.dispatch("CHANNEL_UPDATE", channel, guild_id=GUILD_ID)
+    await mirrored("the open word", "the open word")
+    everyone = int(d.roles[GUILD_ID][GUILD_ID]["permissions"])
+    assert everyone & VIEW_CHANNEL
+    await d.set_role_permissions(GUILD_ID, GUILD_ID, everyone & ~VIEW_CHANNEL)
+    assert "closed word" not in await mirrored("the closed word", private, count=2)

@@ -152,3 +152,15 @@ async def test_an_unchanged_row_keeps_its_object() -> None:
     await mirror.get(1)
     await mirror.close()
     assert await mirror.get(1) is first
+
+
+async def test_an_unchanged_row_keeps_its_object_across_a_whole_read() -> None:
+    table = Table()
+    table.write(1, "one-but-not-interned".upper().lower(), T0)
+    mirror: TableMirror[int, str] = TableMirror(60, table.load)
+    first = await mirror.get(1)
+    table.write(1, "ONE-BUT-NOT-INTERNED".lower(), T0)  # equal, another object
+    table.write(2, "two", T0)
+    mirror.forget()  # another process changed a row: the whole table is read again
+    assert await mirror.get(2) == "two"
+    assert await mirror.get(1) is first

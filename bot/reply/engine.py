@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from bot.core.pipeline import (
 )
 from bot.core.tokens import counted
 from bot.core.votes import majority_yes
+from bot.reply.addressing import NameMatcher
 from bot.reply.delivery import Delivery
 from bot.reply.intent import IntentRouter
 from bot.reply.media import MediaLimits, read_media
@@ -74,7 +74,7 @@ class ReplyEngine:
         self.throttle = BotThrottle(settings)
         self.extra_names: set[str] = set()  # e.g. the bot account's own username
         self._names_key: tuple[Persona, frozenset[str]] | None = None
-        self._names_re: re.Pattern[str] | None = None
+        self._names = NameMatcher(())
         self.decision_listeners: list[DecisionListener] = []
         self.turn_listeners: list[TurnListener] = []
         self.interceptors: list[Interceptor] = []
@@ -207,8 +207,7 @@ class ReplyEngine:
         return self.intents.recall_budget(msg, default)
 
     def name_mentioned(self, text: str) -> bool:
-        pattern = self._name_pattern()
-        return pattern is not None and pattern.search(text) is not None
+        return self._name_matcher()(text)
 
     def _names_me(self, msg: Incoming) -> bool:
         """name_mentioned() of the message's text, asked once per message (logging and deciding both ask;
@@ -222,16 +221,13 @@ class ReplyEngine:
         self._named[msg.message_id] = (msg.content, named)
         return named
 
-    def _name_pattern(self) -> re.Pattern[str] | None:
-        """One compiled pattern for every name, rebuilt only when the persona or the extra names change
-        (asked twice for each message: once to log it, once to decide)."""
-        key = (self.persona, frozenset(self.extra_names))
-        if self._names_key is None or self._names_key[0] is not key[0] or self._names_key[1] != key[1]:
-            names = sorted(self.names(), key=len, reverse=True)
-            self._names_re = re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" for n in names),
-                                        re.IGNORECASE) if names else None
-            self._names_key = key
-        return self._names_re
+    def _name_matcher(self) -> NameMatcher:
+        """One matcher for every name, rebuilt only when the persona or the extra names change."""
+        persona, kept = self.persona, self._names_key
+        if kept is None or kept[0] is not persona or kept[1] != self.extra_names:
+            self._names = NameMatcher(self.names())
+            self._names_key = (persona, frozenset(self.extra_names))
+        return self._names
 
     async def decide(self, msg: Incoming) -> Decision:
         decision = await self._decide(msg)
