@@ -28,7 +28,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from database.errors import SchemaNotReady
@@ -73,7 +73,17 @@ def make_engine(url: str, busy_timeout: float = 10.0) -> AsyncEngine:
         return engine
     # No pre-ping: it costs a round trip per unit of work, and Database.run already retries a unit whose
     # connection turns out dead (database/retry.py). Room for a reply's concurrent reads in a busy burst.
-    return create_async_engine(url, pool_size=20, max_overflow=20, pool_use_lifo=True)
+    engine = create_async_engine(url, pool_size=20, max_overflow=20, pool_use_lifo=True)
+    event.listen(engine.sync_engine, "checkout", _drop_closed)
+    return engine
+
+
+def _drop_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Checkout: a pooled connection asyncpg already knows the server closed (a restart, a terminated
+    backend) is replaced before use, with no round trip. Without this each of the pool's dead connections
+    cost a failed unit of work and a retry's backoff after PostgreSQL came back."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def make_sync_sqlite_engine(url: str, busy_timeout: float = 10.0) -> Engine:
