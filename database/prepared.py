@@ -21,8 +21,6 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement, Select
 
-from database.retry import dead_connection
-
 Processor = Callable[[Any], Any] | None
 
 
@@ -85,17 +83,12 @@ class Prepared:
     def _on_dbapi(self, conn: Connection, run: Callable[[Any], Any]) -> Any:
         """``run(cursor)`` on the asyncpg adapter's cursor of ``conn``'s connection. SQLAlchemy is told of
         the transaction the statement opens (as its own execute would), so a rollback on ``conn`` reaches
-        it, and of a dead connection (as its own error handling would), so the pool never hands it out
-        again."""
+        it."""
         if not conn.in_transaction():
             conn.begin()
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             return run(cursor)
-        except Exception as exc:
-            if dead_connection(exc):
-                conn.invalidate(exc)
-            raise
         finally:
             cursor.close()
 

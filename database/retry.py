@@ -5,6 +5,12 @@ cut (the first statement on a dead connection fails; reconnecting fails until th
 A unit of work is one transaction (database/engine.py): a failed one rolled back, so running it again is
 safe; the per-message writes are idempotent anyway (ON CONFLICT DO NOTHING on the message id). Only a
 connection lost during COMMIT itself is ambiguous, and the log's idempotent inserts make even that harmless.
+
+A dead connection is not handed out again: the pool's checkout replaces one asyncpg knows is closed
+(database/engine.py), and asyncpg closes one a statement found stuck. Stuck: right after PostgreSQL says
+goodbye (FATAL 57P01) and before the end of the stream is read, an idle asyncpg connection refuses any
+statement ("cannot switch to state 12; another operation (2) is in progress") though it does not call itself
+closed yet; the unit is run again, on another connection.
 """
 
 from __future__ import annotations
@@ -22,54 +28,32 @@ T = TypeVar("T")
 RETRY_SECONDS = 30.0
 FIRST_DELAY = 0.05
 MAX_DELAY = 1.0
-# What a connection the server cut, or one stuck mid-protocol, says when it is used.
-_DEAD_TEXT = (
-    "terminating connection", "connection is closed", "connection was closed", "connection reset",
-    "server closed the connection", "connection does not exist", "another operation",
-)
-_DEAD_TYPES = ("ConnectionDoesNotExistError", "AdminShutdownError", "ConnectionResetError")
-# What waits for the server or a lock: reconnecting while it restarts, SQLite's write lock.
 _TRANSIENT_TEXT = (
     "database is locked", "database is busy", "database table is locked",
-    "not currently accepting connections", "the database system is", "connection refused",
-    "cannot connect now",
+    "not currently accepting connections", "terminating connection", "the database system is",
+    "connection is closed", "connection was closed", "connection refused", "connection reset",
+    "server closed the connection", "cannot connect now", "connection does not exist",
+    "another operation",  # asyncpg's connection stuck after the server's goodbye (above)
 )
-_TRANSIENT_TYPES = ("CannotConnectNowError", "ConnectionFailureError", "ConnectionRefusedError")
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and what it wraps (SQLAlchemy's ``orig``, causes, contexts)."""
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and all(current is not s for s in seen):
-        seen.append(current)
-        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
-    return seen
-
-
-def _says(exc: BaseException, types: tuple[str, ...], texts: tuple[str, ...]) -> bool:
-    for current in _chain(exc):
-        if type(current).__name__ in types:
-            return True
-        text = str(current).lower()
-        if any(t in text for t in texts):
-            return True
-    return False
-
-
-def dead_connection(exc: BaseException) -> bool:
-    """Whether ``exc`` says the connection it ran on is unusable for good (cut by the server, or stuck), so
-    it must not go back to the pool."""
-    return _says(exc, _DEAD_TYPES, _DEAD_TEXT)
+_TRANSIENT_TYPES = ("ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionFailureError",
+                    "AdminShutdownError", "ConnectionRefusedError", "ConnectionResetError")
 
 
 def transient(exc: BaseException) -> bool:
     """Whether ``exc`` is an outage or a lock that passes, rather than a bug or bad data."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    if any(isinstance(e, ConnectionError) for e in _chain(exc)):
-        return True
-    return dead_connection(exc) or _says(exc, _TRANSIENT_TYPES, _TRANSIENT_TEXT)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__name__ in _TRANSIENT_TYPES or isinstance(current, ConnectionError):
+            return True
+        text = str(current).lower()
+        if any(t in text for t in _TRANSIENT_TEXT):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
 
 
 async def retrying(call: Callable[[], Awaitable[T]], budget: float) -> T:

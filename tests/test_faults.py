@@ -267,19 +267,16 @@ async def test_kill_9_mid_consolidation_then_the_bot_answers_and_lost_nothing(
 def test_retry_classification() -> None:
     from asyncpg.exceptions import AdminShutdownError, InternalClientError, UniqueViolationError
 
-    from database.retry import dead_connection, transient
+    from database.retry import transient
 
     assert transient(sqlite3.OperationalError("database is locked"))
     assert transient(ConnectionRefusedError(111, "Connection refused"))
     assert not transient(sqlite3.IntegrityError("UNIQUE constraint failed: message_log.message_id"))
     assert not transient(ValueError("bad data"))
-    # A lock or a server still starting passes, but says nothing against the connection it was met on.
-    assert not dead_connection(sqlite3.OperationalError("database is locked"))
-    assert not dead_connection(ConnectionRefusedError(111, "Connection refused"))
     # A connection the server cut, or asyncpg's idle one holding the server's goodbye: retried on another.
     stuck = InternalClientError("cannot switch to state 12; another operation (2) is in progress")
     for dead in (stuck, AdminShutdownError("terminating connection due to administrator command")):
         wrapped = RuntimeError("unit of work failed")
         wrapped.__cause__ = dead
-        assert dead_connection(wrapped) and transient(wrapped)
-    assert not dead_connection(UniqueViolationError("duplicate key value violates unique constraint"))
+        assert transient(wrapped)
+    assert not transient(UniqueViolationError("duplicate key value violates unique constraint"))

@@ -3,8 +3,8 @@
 Two moments after the server cuts its connections (a restart, ``pg_terminate_backend``):
 - the goodbye read, the end of the stream not yet: asyncpg refuses any statement on such a connection
   ("another operation (2) is in progress") without calling it closed. A unit of work that meets one must
-  discard it and go on, on both ways a statement runs (database/prepared.py's straight DBAPI call, and
-  SQLAlchemy's execute). The CI failure this guards: a reply's log write gave up on that error.
+  go on, on another connection, on both ways a statement runs (database/prepared.py's straight DBAPI call,
+  and SQLAlchemy's execute). The CI failure this guards: a reply's log write gave up on that error.
 - both read: the pool's checkout replaces the closed connections before use, so the first unit of work
   after an outage does not fail once per dead connection, each time with a retry's backoff.
 """
