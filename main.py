@@ -292,15 +292,15 @@ def run_cluster_status(args: argparse.Namespace) -> int:
 
 def run_bot(settings: Settings, character: object) -> int:
     log.info("starting: loading Kindred's modules (discord.py, the reply engine, memory)")
-    from bot.runtime.lifecycle import serve
+    from bot.runtime.lifecycle import run_on, serve
     from cogs.bot import create_bot
     from cogs.startup import run_discord
 
     bot = create_bot(settings, character, freeze_after_setup=True)  # type: ignore[arg-type]
     # bot.run's own runner, with SIGTERM/SIGINT closing the bot gracefully (bot/runtime/lifecycle.py); a
     # refused or unreachable Discord is one line and an exit code (cogs/startup.py).
-    return run_discord(bot, settings, lambda: asyncio.run(
-        serve(bot, settings.secrets.discord_token, grace_seconds=settings.operation.shutdown_grace_seconds)))
+    return run_discord(bot, settings, lambda: run_on(settings.operation.event_loop, lambda: serve(
+        bot, settings.secrets.discord_token, grace_seconds=settings.operation.shutdown_grace_seconds)))
 
 
 class StartupCtrlC:

@@ -31,7 +31,7 @@ from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.config import MemorySettings
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult
-from bot.core.tokens import count_tokens
+from bot.core.tokens import count_tokens, summary_tokens
 from database.records import PRIVATE_SOURCE, History, Turn
 from database.store import Store
 from memory.consent import Consent
@@ -102,7 +102,7 @@ class Summarizer:
             return None
         turns, tokens, summary = await self.store.conversations.conversation_tokens(
             self.character_key, user_id, scope)
-        tokens += count_tokens(summary)
+        tokens += summary_tokens(summary)
         # Stored counts are the local tokenizer's; the threshold is in the reply model's tokens (the 5.x
         # tokenizer makes about 30 % more of the same text), so the conversation is summarized sooner there.
         tokens = int(tokens * self.claude.token_factor())

@@ -203,3 +203,44 @@ async def test_identity_json_is_seeded_once_and_reaches_the_prompt(play: Play) -
     assert "Easily flustered by compliments" in system and "Pemberton" in system
     await h.restart()
     assert len(await h.store.identity.entries(key)) == len(stored)  # once: later edits live in the database
+
+
+def test_last_spoke_matches_its_definition() -> None:
+    """``last_spoke`` compares snowflakes as integers (a long history is walked at every reply); it must give
+    what its definition does: the latest of the author's earlier recent messages and user turns at or before
+    the message's time, never the message itself nor anything later, nor other people's lines."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from bot.core.pipeline import Incoming
+    from bot.reply.persona_runtime import DISCORD_EPOCH_MS, last_spoke, snowflake_time
+    from database.records import History, PromptData, SeenMessage, Turn
+
+    def flake(when: datetime, low: int) -> int:
+        return ((int(when.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22) | low
+
+    def reference(msg: Incoming, data: PromptData) -> datetime | None:
+        times = [m.created_at for m in data.recent
+                 if m.author_id == msg.author_id and m.message_id != msg.message_id]
+        times += [snowflake_time(t.discord_message_id) for t in data.history.turns
+                  if t.role == "user" and t.discord_message_id and t.discord_message_id != msg.message_id]
+        earlier = [t for t in times if t <= msg.created_at]
+        return max(earlier) if earlier else None
+
+    rng = random.Random(7)
+    base = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    for _ in range(300):
+        now = base + timedelta(milliseconds=rng.randrange(10_000))
+        msg_id = flake(now, rng.randrange(1 << 22))
+        msg = Incoming(message_id=msg_id, channel_id=1, author_id=5, author_name="sam", content="hi",
+                       created_at=snowflake_time(msg_id), is_dm=False)
+        turns = []
+        for _ in range(rng.randrange(6)):  # some in the same millisecond as the message, some after it
+            when = now + timedelta(milliseconds=rng.choice([-3000, -1, 0, 0, 1, 2000]))
+            said = rng.choice([flake(when, rng.randrange(1 << 22)), None, msg_id])
+            turns.append(Turn(rng.choice(["user", "assistant"]), "x", discord_message_id=said))
+        recent = [SeenMessage(rng.randrange(1 << 40), 1, 2, rng.choice([5, 6]), "n", False, False, "x",
+                              now + timedelta(milliseconds=rng.choice([-5000, -2, 0, 3])))
+                  for _ in range(rng.randrange(4))]
+        data = PromptData({}, [], None, "", False, History(1, "", turns), recent)
+        assert last_spoke(msg, data) == reference(msg, data)

@@ -88,6 +88,7 @@ async def test_a_stop_signal_finishes_the_reply_in_flight_and_exits_0(db_url: st
     assert "Unclosed" not in text, text[-3000:]  # aiohttp's warning for an HTTP session left open
     assert "stopped cleanly: Discord connection and database closed" in text, text[-3000:]
     assert f"{sig.name} received again: already stopping" in text, text[-3000:]
+    assert "event loop: uvloop" in text, text[-3000:]  # the default: the signals above went through libuv
     assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["A slow, careful answer."]
     assert len(h.claude.requests) == 1
     store = await Store(db_url).open()
@@ -98,6 +99,24 @@ async def test_a_stop_signal_finishes_the_reply_in_flight_and_exits_0(db_url: st
         assert not later.turns  # the message sent after the signal was not taken
     finally:
         await store.close()
+
+
+def test_event_loop_setting_picks_the_loop() -> None:
+    """``event_loop``: uvloop's loop by default, asyncio's own when asked (or when uvloop is missing)."""
+    import uvloop
+
+    from bot.runtime.lifecycle import run_on
+
+    ran: list[type] = []
+
+    async def note() -> None:
+        ran.append(type(asyncio.get_running_loop()))
+
+    run_on("uvloop", note)
+    run_on("asyncio", note)
+    assert ran[0] is uvloop.Loop
+    assert not issubclass(ran[1], uvloop.Loop) and ran[1].__module__.startswith("asyncio")
+    assert BY_KEY["event_loop"].default == "uvloop" and BY_KEY["event_loop"].restart
 
 
 # --------------------------------------------------------------------------- live config reload

@@ -17,7 +17,7 @@ import logging
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from bot.core.claude import Prompt
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 # SillyTavern's "new chat" marker: the API wants a user turn before the greeting's assistant turn.
 NEW_CHAT = "[Start a new chat]"
 DISCORD_EPOCH_MS = 1_420_070_400_000
+DISCORD_EPOCH = datetime(2015, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
 
 
 def scanned_messages(msg: Incoming, data: PromptData) -> list[str]:
@@ -106,22 +108,32 @@ def stage_status(persona: Persona, interactions: int, stored: str) -> StageStatu
 def last_spoke(msg: Incoming, data: PromptData) -> datetime | None:
     """When the author last wrote before ``msg``: in the channel's recent messages, or in the conversation's
     history (its user turns carry their Discord message ids, which hold their time)."""
-    times = [m.created_at for m in data.recent
-             if m.author_id == msg.author_id and m.message_id != msg.message_id]
-    times += [snowflake_time(t.discord_message_id) for t in data.history.turns
-              if t.role == "user" and t.discord_message_id and t.discord_message_id != msg.message_id]
-    earlier = [t for t in times if t <= msg.created_at]
-    return max(earlier) if earlier else None
+    latest: datetime | None = None
+    for m in data.recent:
+        if (m.author_id == msg.author_id and m.message_id != msg.message_id and m.created_at <= msg.created_at
+                and (latest is None or m.created_at > latest)):
+            latest = m.created_at
+    # A snowflake's time grows with it, so the latest turn is the largest id up to the message's millisecond:
+    # compared as integers, one time built at the end (a long history is walked at every reply).
+    first_after = ((msg.created_at - DISCORD_EPOCH) // MILLISECOND + 1) << 22
+    turn = max((t.discord_message_id for t in data.history.turns
+                if t.role == "user" and t.discord_message_id and t.discord_message_id < first_after
+                and t.discord_message_id != msg.message_id), default=0)
+    if turn:
+        spoke = snowflake_time(turn)
+        if latest is None or spoke > latest:
+            latest = spoke
+    return latest
 
 
 def snowflake_time(snowflake: int) -> datetime:
     return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, UTC)
 
 
-def moment_of(msg: Incoming, data: PromptData, zone: tzinfo) -> Moment:
-    """The time macros' values for the reply to ``msg``: its time in the character's zone, and how long its
-    author had been silent."""
-    before = last_spoke(msg, data)
+def moment_of(msg: Incoming, data: PromptData, zone: tzinfo, *, idle: bool = True) -> Moment:
+    """The time macros' values for the reply to ``msg``: its time in the character's zone, and (``idle``) how
+    long its author had been silent."""
+    before = last_spoke(msg, data) if idle else None
     return Moment(msg.created_at.astimezone(zone), msg.created_at - before if before is not None else None)
 
 
@@ -140,7 +152,9 @@ class PersonaRuntime:
         if self._stored_stage is None:
             self._stored_stage = data.stage
         # The time macros' values: the stable prompt holds references to them (bot/core/persona/macros.py).
-        parts = [now_note(persona.time_macros(), moment_of(msg, data, self.zone), msg.author_name),
+        names = persona.time_macros()
+        parts = [now_note(names, moment_of(msg, data, self.zone, idle="idle_duration" in names),
+                          msg.author_name) if names else "",
                  persona_lore(persona, scanned_messages(msg, data), msg.author_name)]
         if persona.extra.get("frameworks"):
             parts.append(blend_instructions(persona, detect_context(msg.content)))

@@ -99,6 +99,10 @@ class OperationSettings:
     config_reload_seconds: float = key(
         5.0, "Seconds between checks of config.env and the character files for changes, applied live (keys "
         "that need a restart are logged); 0: off.", min=0)
+    event_loop: str = key(
+        "uvloop", "The event loop the bot runs on: uvloop (libuv's; less CPU per message) or asyncio (the "
+        "standard library's). uvloop is not installed on Windows, where asyncio's is used.",
+        choices=("uvloop", "asyncio"), restart=True)
 
 
 @dataclass(frozen=True)

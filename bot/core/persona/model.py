@@ -109,9 +109,15 @@ class Persona:
 
     def time_macros(self) -> list[str]:
         """The time macros the character's prompt, instructions, greetings and lorebook use."""
-        lore = [e.content for e in self.lorebook.entries] if self.lorebook is not None else []
-        return time_macros_in([self.system_prompt, self.post_history_instructions, self.first_message,
-                               *self.alternate_greetings, *lore])
+        # Asked at every reply; the texts are fixed for this (frozen) persona, so they are scanned once. An
+        # edit to the character loads a new Persona.
+        found: tuple[str, ...] | None = self.__dict__.get("_time_macros")
+        if found is None:
+            lore = [e.content for e in self.lorebook.entries] if self.lorebook is not None else []
+            found = tuple(time_macros_in([self.system_prompt, self.post_history_instructions,
+                                          self.first_message, *self.alternate_greetings, *lore]))
+            self.__dict__["_time_macros"] = found  # past the frozen __setattr__, as functools.cached_property
+        return list(found)
 
 
 def render_macros(text: str, *, char: str, user: str) -> str:
