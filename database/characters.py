@@ -34,8 +34,7 @@ class Characters:
         values = {"character": character, "interaction_count": 1, "stage": "", "updated_at": utcnow()}
 
         def count(conn: Connection) -> tuple[int, str]:
-            self._q["interaction_upsert"].execute_many(conn, [values])
-            number, stage = self._q["character_state"].first(conn, values)
+            number, stage = self._q["interaction_upsert"].first(conn, values)
             if stage_for is not None and (reached := stage_for(int(number))) != stage:
                 conn.execute(update(CharacterState).where(CharacterState.character == character)
                              .values(stage=reached))

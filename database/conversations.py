@@ -192,13 +192,13 @@ class Conversations:
         """(stored turns, their tokens, the summary) of one conversation: is it due for summarization?"""
 
         def read(conn: Connection) -> tuple[int, int, str]:
-            row = self._q["conversation"].first(
+            row = self._q["conversation_size"].first(
                 conn, {"character": character, "user_id": user_id, "scope": scope}
             )
             if row is None:
                 return 0, 0, ""
-            n, tokens = self._q["conversation_tokens"].first(conn, {"conversation_id": row[0]})
-            return int(n), int(tokens), str(row[1] or "")
+            summary, n, tokens = row
+            return int(n), int(tokens), str(summary or "")
 
         return await self.db.read_shared(read)
 

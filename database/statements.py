@@ -206,12 +206,12 @@ def build_statements(dialect: Dialect) -> Statements:
             .returning(Conversation.revision),
             None,
         ),
-        "conversation_tokens": (
-            select(func.count(), func.coalesce(func.sum(HistoryMessage.tokens), 0)).where(
-                HistoryMessage.conversation_id == bindparam("conversation_id")
-            ),
-            None,
-        ),
+        # Its summary and stored turns' count and tokens, in one statement (one round trip after each reply).
+        "conversation_size": (
+            select(Conversation.summary, func.count(HistoryMessage.id),
+                   func.coalesce(func.sum(HistoryMessage.tokens), 0)).select_from(Conversation)
+            .outerjoin(HistoryMessage, HistoryMessage.conversation_id == Conversation.id)
+            .where(conversation_key).group_by(Conversation.id, Conversation.summary), None),
         "api_call_insert": (
             insert(ApiCall),
             [
@@ -237,7 +237,7 @@ def build_statements(dialect: Dialect) -> Statements:
                     "interaction_count": CharacterState.interaction_count + 1,
                     "updated_at": state.excluded.updated_at,
                 },
-            ),
+            ).returning(CharacterState.interaction_count, CharacterState.stage),  # no read after it
             ["character", "interaction_count", "stage", "updated_at"],
         ),
         "user_record": (select(*USER_RECORD_COLUMNS).where(User.id == user_id), None),

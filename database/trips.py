@@ -3,10 +3,10 @@
 After a reply, several listeners each write a little (the interaction count, the writing style, the last
 interaction, the model's usage, the feelings) and read a little (the conversation's size, a consent). Alone,
 each is a transaction of its own and, on SQLite, a hop to the database thread and back: the commits and hops
-cost more CPU than the statements. Units handed to :class:`SharedTrips` in the same turn of the event loop
-(or while the previous trip is under way) share one trip: their writes one transaction, in the order they
-came, then their reads on the same connection. Each caller still waits for its own result, returned once
-committed, so nothing a caller can see changes.
+cost more CPU than the statements. Units handed to :class:`SharedTrips` in the same turn of the event loop or
+the next (or while the previous trip is under way) share one trip: their writes one transaction, in the
+order they came, then their reads on the same connection. Each caller still waits for its own result,
+returned once committed, so nothing a caller can see changes.
 
 A failure never spreads: when the shared transaction fails (a unit's own error, a deadlock), it is rolled back
 whole and every unit of the trip runs again alone, as :meth:`Database.run` would have run it, so each caller
@@ -73,6 +73,11 @@ class SharedTrips:
             await asyncio.gather(self._flusher, return_exceptions=True)
 
     async def _flush_loop(self) -> None:
+        # One turn more before the first trip: a caller that made a unit may also have started tasks this turn
+        # (the listeners after a reply, gathered; a save in a task of its own) whose units come on that turn.
+        # They then share this trip instead of waiting for the next: on PostgreSQL a BEGIN and a COMMIT
+        # less, on SQLite a hop to its thread and a commit less.
+        await asyncio.sleep(0)
         while self._pending:
             batch, self._pending = self._pending, []
             if len(batch) == 1:
@@ -97,6 +102,11 @@ class SharedTrips:
             if writes:
                 with conn.begin():  # one transaction: any error rolls back all of it (then each alone)
                     written = [u.fn(conn) for u in writes]
+                if reads and conn.dialect.name == "postgresql":
+                    # The reads after the commit outside a transaction, as a read alone runs (engine.py): at
+                    # READ COMMITTED each statement takes its own snapshot anyway, and the BEGIN and ROLLBACK
+                    # around them would be two more round trips to the server. Reset when pooled again.
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
             outcomes: list[_Outcome] = []
             for u in reads:
                 try:

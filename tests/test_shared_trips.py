@@ -45,6 +45,29 @@ async def test_writes_made_together_share_one_commit(store: Store) -> None:
     assert await store.state.get("daily_mood") == "calm"
 
 
+async def test_units_from_tasks_started_on_the_same_turn_share_the_trip(store: Store) -> None:
+    """After a reply the listeners are gathered (each a task) and one saves in a task of its own: their units
+    reach the trips a turn after the first one's. They still share its transaction: one commit."""
+    for user in (1, 2, 3):
+        await store.people.ensure_user(user, f"user{user}", False)
+    commits = count_commits(store)
+    now = utcnow()
+
+    def stamp(user: int) -> Any:
+        return lambda conn: conn.execute(update(User).where(User.id == user).values(last_interaction=now))
+
+    async def later(user: int) -> None:  # like Feelings.save: the write made from a task it starts
+        await asyncio.create_task(store.db.write_shared(stamp(user)))
+
+    async def listener(user: int) -> None:
+        await store.db.write_shared(stamp(user))
+
+    await asyncio.gather(listener(1), later(2), asyncio.gather(later(3)))
+    assert len(commits) == 1
+    for user in (1, 2, 3):
+        assert await store.people.last_interaction(user) is not None
+
+
 async def test_a_failing_unit_fails_alone(store: Store) -> None:
     """The shared transaction is rolled back whole; every unit then runs alone and gets its own outcome."""
     await store.people.ensure_user(1, "one", False)
@@ -142,3 +165,28 @@ async def test_postgresql_connections_are_open_before_the_first_message(store: S
     if store.db.is_sqlite:
         return  # one connection on the database thread: nothing to open ahead
     assert store.db.engine.pool.checkedin() >= WARM_CONNECTIONS  # type: ignore[attr-defined]
+
+
+async def test_postgresql_reads_after_a_trips_commit_run_outside_a_transaction(store: Store) -> None:
+    """The reads of a trip run after its commit as a read alone does, with no BEGIN and ROLLBACK around them
+    (two round trips saved; at READ COMMITTED each statement has its own snapshot anyway). They still see the
+    trip's writes, and the connection goes back to the pool transactional again: the next write unit on it
+    runs inside a transaction."""
+    if store.db.is_sqlite:
+        return  # SQLite's reads begin no transaction of their own (pysqlite)
+
+    def in_transaction(conn: Connection) -> bool:
+        # A transaction-local setting outlives its statement only inside a transaction block.
+        conn.execute(text("SELECT set_config('kindred.probe', 'set', true)")).all()
+        return conn.execute(text("SELECT current_setting('kindred.probe', true)")).scalar() == "set"
+
+    def read(conn: Connection) -> tuple[bool, str | None]:
+        value = conn.execute(select(GlobalState.value).where(GlobalState.key == "trip")).scalar()
+        return in_transaction(conn), value
+
+    assert await store.db.write(in_transaction)  # the probe tells a transaction from none
+    assert not await store.db.read(in_transaction)
+    _, (inside, value) = await asyncio.gather(store.state.set("trip", "written"), store.db.read_shared(read))
+    assert not inside and value == "written"
+    # The pool hands out its most recently returned connection first (LIFO): the one the trip used.
+    assert await store.db.write(in_transaction)
