@@ -5,6 +5,7 @@ waits on is never held back for company."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,15 +29,21 @@ def count_commits(store: Store) -> list[int]:
     return commits
 
 
-async def test_writes_made_together_share_one_commit(store: Store) -> None:
+async def three_users(store: Store) -> Callable[[int], Any]:
+    """Users 1 to 3, and the unit that stamps one's last interaction."""
     for user in (1, 2, 3):
         await store.people.ensure_user(user, f"user{user}", False)
-    commits = count_commits(store)
     now = utcnow()
 
     def stamp(user: int) -> Any:
         return lambda conn: conn.execute(update(User).where(User.id == user).values(last_interaction=now))
 
+    return stamp
+
+
+async def test_writes_made_together_share_one_commit(store: Store) -> None:
+    stamp = await three_users(store)
+    commits = count_commits(store)
     await asyncio.gather(*(store.db.write_shared(stamp(u)) for u in (1, 2, 3)),
                          store.state.set("daily_mood", "calm"))
     assert len(commits) == 1
@@ -48,13 +55,8 @@ async def test_writes_made_together_share_one_commit(store: Store) -> None:
 async def test_units_from_tasks_started_on_the_same_turn_share_the_trip(store: Store) -> None:
     """After a reply the listeners are gathered (each a task) and one saves in a task of its own: their units
     reach the trips a turn after the first one's. They still share its transaction: one commit."""
-    for user in (1, 2, 3):
-        await store.people.ensure_user(user, f"user{user}", False)
+    stamp = await three_users(store)
     commits = count_commits(store)
-    now = utcnow()
-
-    def stamp(user: int) -> Any:
-        return lambda conn: conn.execute(update(User).where(User.id == user).values(last_interaction=now))
 
     async def later(user: int) -> None:  # like Feelings.save: the write made from a task it starts
         await asyncio.create_task(store.db.write_shared(stamp(user)))
