@@ -37,6 +37,16 @@ os.environ.setdefault("CONSOLE_LOG_FILE", str(_LOGS / "console.log"))
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+    """The loop the in-process tests run on: the standard library's, or with KINDRED_TEST_LOOP=uvloop the one
+    main.py runs the bot on by default (``event_loop``). The tests that start main.py itself (a SIGTERM
+    while a reply is in flight, crash recovery, the cluster) run it on uvloop either way."""
+    from bot.runtime.lifecycle import loop_factory
+
+    name = os.environ.get("KINDRED_TEST_LOOP", "asyncio")
+    return {name: loop_factory(name) or asyncio.new_event_loop}
+
+
 async def _admin_sql(url: str, sql: str) -> None:
     import asyncpg
 

@@ -258,8 +258,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
             op, data = payload.get("op"), payload.get("d")
             self.gateway_log.append((str(op), data if op != 2 else {**data, "token": "***"}))
             if op == 1:
-                if self.ack_delays:
-                    await asyncio.sleep(self.ack_delays.pop(0))
+                if self.ack_delays:  # at least that long: uvloop's timers keep to the millisecond, and may
+                    await asyncio.sleep(self.ack_delays.pop(0) + 0.002)  # fire a fraction of one early
                 await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
             elif op == 2:
                 session = await self._identify(ws, data)
