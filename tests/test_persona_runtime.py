@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import shutil
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.core.config import PROJECT_ROOT
-from bot.reply.persona_runtime import NEW_CHAT, greetings
+from bot.core.pipeline import Incoming
+from bot.reply.persona_runtime import DISCORD_EPOCH_MS, NEW_CHAT, greetings, last_spoke, snowflake_time
+from database.records import History, PromptData, SeenMessage, Turn
 from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import CHANNEL_ID, USER2_ID, Harness
 from tests.memory_support import last_user_text
@@ -209,12 +213,6 @@ def test_last_spoke_matches_its_definition() -> None:
     """``last_spoke`` compares snowflakes as integers (a long history is walked at every reply); it must give
     what its definition does: the latest of the author's earlier recent messages and user turns at or before
     the message's time, never the message itself nor anything later, nor other people's lines."""
-    import random
-    from datetime import UTC, datetime, timedelta
-
-    from bot.core.pipeline import Incoming
-    from bot.reply.persona_runtime import DISCORD_EPOCH_MS, last_spoke, snowflake_time
-    from database.records import History, PromptData, SeenMessage, Turn
 
     def flake(when: datetime, low: int) -> int:
         return ((int(when.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22) | low

@@ -101,8 +101,10 @@ async def test_a_stop_signal_finishes_the_reply_in_flight_and_exits_0(db_url: st
         await store.close()
 
 
-def test_event_loop_setting_picks_the_loop() -> None:
-    """``event_loop``: uvloop's loop by default, asyncio's own when asked (or when uvloop is missing)."""
+def test_event_loop_setting_picks_the_loop(monkeypatch: pytest.MonkeyPatch,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    """``event_loop``: uvloop's loop by default, asyncio's own when asked, and when uvloop is missing (as on
+    Windows) asyncio's with a warning instead of a failed start."""
     import uvloop
 
     from bot.runtime.lifecycle import run_on
@@ -114,8 +116,13 @@ def test_event_loop_setting_picks_the_loop() -> None:
 
     run_on("uvloop", note)
     run_on("asyncio", note)
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # `import uvloop` now raises ImportError
+    with caplog.at_level(logging.WARNING, logger="bot.runtime.lifecycle"):
+        run_on("uvloop", note)
     assert ran[0] is uvloop.Loop
-    assert not issubclass(ran[1], uvloop.Loop) and ran[1].__module__.startswith("asyncio")
+    for standard in ran[1:]:
+        assert not issubclass(standard, uvloop.Loop) and standard.__module__.startswith("asyncio")
+    assert "uvloop is not installed" in caplog.text
     assert BY_KEY["event_loop"].default == "uvloop" and BY_KEY["event_loop"].restart
 
 

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 # SillyTavern's "new chat" marker: the API wants a user turn before the greeting's assistant turn.
 NEW_CHAT = "[Start a new chat]"
 DISCORD_EPOCH_MS = 1_420_070_400_000
-DISCORD_EPOCH = datetime(2015, 1, 1, tzinfo=UTC)
+DISCORD_EPOCH = datetime.fromtimestamp(DISCORD_EPOCH_MS / 1000, UTC)  # 2015-01-01
 MILLISECOND = timedelta(milliseconds=1)
 
 
