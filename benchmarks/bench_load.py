@@ -25,7 +25,11 @@ Target on this 2-core machine (issue 14): 500 messages/s sustained, p99 overhead
 
 Run: python -m benchmarks.bench_load [--quick] [--rate 500] [--seconds 20] [--guilds 40]
      [--addressed 0.05] [--processes 1|2] [--database-url URL]   (a SCRATCH database: it is emptied)
-     [--split] [--profile FILE] [--slowest N]
+     [--split] [--profile FILE] [--slowest N] [--bot kindred|bare]
+
+``--bot bare`` runs benchmarks/bare_bot.py instead: bare discord.py doing only the wire work (a log row, and
+for an @mention the typing indicator, one Messages call and the reply). Its CPU per message is the floor
+that Kindred's figure is read against.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from sqlalchemy import func, select, text
 
 from benchmarks.bench_pipeline import FakesThread
 from benchmarks.common import percentile
-from benchmarks.profiling import Profiler, cpu_seconds, profiled_command, thread_cpu
+from benchmarks.profiling import Profiler, cpu_seconds, profiled_command, py_spy, thread_cpu
 from bot.core.config import PROJECT_ROOT
 from database.models import LoggedMessage
 from database.store import Store
@@ -123,6 +127,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ids = f"{p * per}-{p * per + per - 1}"
         out = (folder / f"bot{p}.log").open("wb")
         command = [sys.executable, "main.py", "--character", str(FINN), "--shard-ids", ids]
+        if args.bot == "bare":  # the yardstick: the same wire work with bare discord.py
+            command = [sys.executable, "-m", "benchmarks.bare_bot", "--shard-ids", ids]
         if p == 0:
             command = profiled_command(args.profile, command)
         procs.append(await asyncio.create_subprocess_exec(
@@ -297,15 +303,21 @@ def main() -> None:
     parser.add_argument("--slowest", type=int, default=0, metavar="N",
                         help="also print the N slowest @mentions of each phase and when they were sent")
     parser.add_argument("--processes", type=int, choices=[1, 2], default=1)
+    parser.add_argument("--bot", choices=["kindred", "bare"], default="kindred",
+                        help="bare: benchmarks/bare_bot.py in its place, a bare discord.py bot doing only "
+                        "the wire work (log row, typing, one Messages call, the reply): the yardstick")
     parser.add_argument("--database-url", default=None,
                         help="a SCRATCH database (its Kindred tables are dropped); default: a fresh "
                         "SQLite file")
     args = parser.parse_args()
+    if args.bot == "bare" and args.profile and py_spy() is None:
+        parser.error("--profile with --bot bare needs py-spy (the cProfile wrapper runs main.py)")
     if args.quick:
         args.rate, args.seconds = 100.0, 5.0
     r = asyncio.run(run(args))
+    bare = ", bare discord.py" if args.bot == "bare" else ""
     for ph in r["phases"]:
-        print(f"load ({r['database']}, {r['processes']} process{'es' if r['processes'] > 1 else ''}, "
+        print(f"load ({r['database']}{bare}, {r['processes']} process{'es' if r['processes'] > 1 else ''}, "
               f"{ph['phase']}): {ph['sent']} messages ({ph['addressed']} @mentions) at {args.rate:g}/s over "
               f"{ph['send_seconds']:.1f} s; sustained {ph['sustained']:.0f} messages/s logged, "
               f"{ph['dropped']} dropped; overhead p50 {ph['p50']:.1f} ms, p99 {ph['p99']:.1f} ms "
