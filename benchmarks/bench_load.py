@@ -25,11 +25,12 @@ Target on this 2-core machine (issue 14): 500 messages/s sustained, p99 overhead
 
 Run: python -m benchmarks.bench_load [--quick] [--rate 500] [--seconds 20] [--guilds 40]
      [--addressed 0.05] [--processes 1|2] [--database-url URL]   (a SCRATCH database: it is emptied)
-     [--split] [--profile FILE] [--slowest N] [--bot kindred|bare]
+     [--split] [--profile FILE] [--slowest N] [--bot kindred|bare|both]
 
 ``--bot bare`` runs benchmarks/bare_bot.py instead: bare discord.py doing only the wire work (a log row, and
 for an @mention the typing indicator, one Messages call and the reply). Its CPU per message is the floor
-that Kindred's figure is read against.
+that Kindred's figure is read against; ``--bot both`` runs Kindred and then it, and prints the two side by
+side (on this VM the CPU figures drift by a third within an hour: read them against each other).
 """
 
 from __future__ import annotations
@@ -303,9 +304,10 @@ def main() -> None:
     parser.add_argument("--slowest", type=int, default=0, metavar="N",
                         help="also print the N slowest @mentions of each phase and when they were sent")
     parser.add_argument("--processes", type=int, choices=[1, 2], default=1)
-    parser.add_argument("--bot", choices=["kindred", "bare"], default="kindred",
+    parser.add_argument("--bot", choices=["kindred", "bare", "both"], default="kindred",
                         help="bare: benchmarks/bare_bot.py in its place, a bare discord.py bot doing only "
-                        "the wire work (log row, typing, one Messages call, the reply): the yardstick")
+                        "the wire work (log row, typing, one Messages call, the reply): the yardstick; "
+                        "both: Kindred, then bare, and the CPU per message of each phase side by side")
     parser.add_argument("--database-url", default=None,
                         help="a SCRATCH database (its Kindred tables are dropped); default: a fresh "
                         "SQLite file")
@@ -314,7 +316,24 @@ def main() -> None:
         parser.error("--profile with --bot bare needs py-spy (the cProfile wrapper runs main.py)")
     if args.quick:
         args.rate, args.seconds = 100.0, 5.0
-    r = asyncio.run(run(args))
+    if args.bot != "both":
+        report(args, asyncio.run(run(args)))
+        return
+    # Kindred, then the yardstick with the same arguments: this VM's speed drifts by a third within an
+    # hour, so a figure is read against the bare bot's measured just after it.
+    runs: dict[str, dict[str, Any]] = {}
+    for bot in ("kindred", "bare"):
+        one = argparse.Namespace(**{**vars(args), "bot": bot, "profile": args.profile if bot == "kindred"
+                                    else None})
+        runs[bot] = asyncio.run(run(one))
+        report(one, runs[bot])
+    for ours, theirs in zip(runs["kindred"]["phases"], runs["bare"]["phases"], strict=True):
+        a, b = ours["cpu_ms_per_message"], theirs["cpu_ms_per_message"]
+        print(f"{ours['phase']}: Kindred {a:.3f} ms, bare discord.py {b:.3f} ms per message: "
+              f"{a / b if b else float('nan'):.1f}x, {a - b:+.3f} ms")
+
+
+def report(args: argparse.Namespace, r: dict[str, Any]) -> None:
     bare = ", bare discord.py" if args.bot == "bare" else ""
     for ph in r["phases"]:
         print(f"load ({r['database']}{bare}, {r['processes']} process{'es' if r['processes'] > 1 else ''}, "
@@ -330,7 +349,6 @@ def main() -> None:
     print(f"idle bot process: {r['idle_cpu_share'] * 100:.1f}% of a core; RSS {r['rss_mb']} MB (peak "
           f"{r['peak_mb']}); database growth {r['growth_mb_per_100k']:.0f} MB per 100k messages; host load "
           f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-
 
 if __name__ == "__main__":
     main()
