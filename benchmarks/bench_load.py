@@ -350,5 +350,6 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> None:
           f"{r['peak_mb']}); database growth {r['growth_mb_per_100k']:.0f} MB per 100k messages; host load "
           f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
+
 if __name__ == "__main__":
     main()
