@@ -76,7 +76,7 @@ async def run() -> None:
         async def on_message(m: discord.Message) -> None:
             await write((m.id, m.channel.id, m.guild.id if m.guild else None, m.author.id, m.author.name,
                          m.author.bot, m.guild is None, m.content, None, m.created_at.astimezone(UTC)))
-            if m.author.bot or bot.user is None or not m.mentions or bot.user not in m.mentions:
+            if m.author.bot or bot.user is None or bot.user not in m.mentions:
                 return
             async with m.channel.typing():
                 body = {"model": model, "max_tokens": 300,
