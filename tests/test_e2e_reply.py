@@ -183,6 +183,7 @@ async def test_prompt_caching_and_usage_per_user(harness: Harness) -> None:
     await harness.replies(channel)
     await harness.dm("second message")
     await harness.replies(channel, 2)
+    await harness.settled()  # the reply's usage is stored after it is posted
     first, second = reply_requests(harness)
     system = first.body["system"]
     assert system[0]["cache_control"] == {"type": "ephemeral"}  # the character prompt leads and is cached
@@ -193,6 +194,36 @@ async def test_prompt_caching_and_usage_per_user(harness: Harness) -> None:
     assert calls[0].cache_read_tokens > 0  # ...the next reads it
     usage = await harness.store.usage.totals(USER_ID)
     assert usage.cost > 0 and usage.calls == 2
+
+
+async def test_a_replys_usage_is_committed_with_the_writes_after_it(harness: Harness) -> None:
+    """The reply's usage row takes no transaction (nor, on SQLite, a hop to its thread) of its own: it is
+    committed with the after-reply listeners' writes (database/trips.py)."""
+    db = harness.store.db
+    if not db.is_sqlite:
+        pytest.skip("read from SQLite's own statement trace")
+    statements: list[str] = []
+
+    def trace(on: bool) -> Callable[[Any], None]:
+        return lambda conn: conn.connection.driver_connection.set_trace_callback(
+            statements.append if on else None)
+
+    await db.read(trace(True))
+    harness.claude.script("Hello there!", model="claude-test-default")
+    sent = await harness.dm("hi finn")
+    await harness.replies(int(sent["channel_id"]))
+    await harness.settled()
+    await db.read(trace(False))
+    transactions: list[list[str]] = [[]]
+    for statement in statements:
+        if statement.strip().upper() == "COMMIT":
+            transactions.append([])
+        else:
+            transactions[-1].append(statement)
+    [usage] = [t for t in transactions if any("INSERT INTO api_calls" in s for s in t)]
+    assert any("INSERT INTO character_state" in s for s in usage)  # the interaction count, a listener's
+    [call] = await api_calls(harness.store, user_id=USER_ID)
+    assert call.purpose == "reply" and call.ok
 
 
 async def test_premium_user_gets_the_premium_model(harness: Harness) -> None:

@@ -263,10 +263,12 @@ class ClaudeClient:
         on_text: Callable[[str], None] | None = None,
         stream: bool | None = None,
         effort: str | None = None,
+        calls: list[dict[str, Any]] | None = None,
     ) -> Completion:
         """One reply; streamed when configured (``on_text`` sees the text so far). ``max_tokens`` is what
         the person reads; room for thinking at ``effort`` (default: ``reply_effort``, or
-        ``premium_reply_effort`` for the premium model) is added for models that think."""
+        ``premium_reply_effort`` for the premium model) is added for models that think. ``calls``: its
+        usage row is appended there, for the caller to store (:meth:`store_usage`), instead of written now."""
         kwargs: dict[str, Any] = {
             "model": model,
             "max_tokens": max_tokens or self.settings.models.default_max_tokens,
@@ -282,7 +284,8 @@ class ClaudeClient:
             effort = models.premium_reply_effort if model == models.premium_model else models.reply_effort
         return await self._call(kwargs, purpose=purpose, user_id=user_id,
                                 timeout=self.settings.timeouts.llm_timeout if timeout is None else timeout,
-                                stream=use_stream, on_text=on_text, background=False, effort=effort)
+                                stream=use_stream, on_text=on_text, background=False, effort=effort,
+                                calls=calls)
 
     async def vote(self, prompt: Prompt, *, count: int, user_id: int | None) -> list[bool | None]:
         """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed."""
@@ -305,7 +308,7 @@ class ClaudeClient:
         try:
             return list(await asyncio.gather(*(one() for _ in range(count))))
         finally:
-            await self._store_usage(calls)
+            await self.store_usage(calls)
 
     @property
     def background_model(self) -> str:
@@ -441,7 +444,7 @@ class ClaudeClient:
         if calls is not None:
             calls.append(call)
         else:
-            await self._store_usage([call])
+            await self.store_usage([call])
         if u.cost:
             for observer in self.on_spend:
                 observer(SPEND_GUILD.get(), u.cost)
@@ -452,7 +455,8 @@ class ClaudeClient:
                 "cache_creation_tokens": u.cache_creation_tokens, "cache_read_tokens": u.cache_read_tokens,
                 "cost": round(u.cost, 8), "latency_ms": round(latency_ms, 1)}))
 
-    async def _store_usage(self, calls: list[dict[str, Any]]) -> None:
+    async def store_usage(self, calls: list[dict[str, Any]]) -> None:
+        """Write the usage rows a call left in its ``calls`` list (one write; a failure is only logged)."""
         if self.store is not None and calls:
             try:
                 await self.store.usage.record_all(calls)
