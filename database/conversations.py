@@ -216,17 +216,22 @@ class Conversations:
     # -- writes
 
     async def append_turns(
-        self, character: str, user_id: int, scope: str, turns: Iterable[Turn]
+        self, character: str, user_id: int, scope: str, turns: Iterable[Turn], *,
+        consent: Callable[[bool | None], bool] | None = None,
     ) -> list[int]:
         """Store turns at the end of the conversation (created if new). Each turn carries its token count:
-        counting is the caller's (bot/core/tokens.py), the data layer only keeps it."""
+        counting is the caller's (bot/core/tokens.py), the data layer only keeps it. ``consent``: the rule
+        the person's stored answer (``users.memory_consent``, None if never given) must pass, read in the
+        same unit of work as the write (one trip, not two): nothing is stored (and [] returned) when it
+        fails, and an opt-out committed before that unit is always seen by it."""
         try:
-            return await self._append_turns(character, user_id, scope, list(turns))
+            return await self._append_turns(character, user_id, scope, list(turns), consent)
         finally:  # also after a failure: the turns may have been stored
             key = (character, user_id, scope)
             self._appends[key] = self._appends.get(key, 0) + 1
 
-    async def _append_turns(self, character: str, user_id: int, scope: str, turns: list[Turn]) -> list[int]:
+    async def _append_turns(self, character: str, user_id: int, scope: str, turns: list[Turn],
+                            consent: Callable[[bool | None], bool] | None) -> list[int]:
         for t in turns:
             # The Messages API rejects blank turns: one would poison the conversation.
             if not t.content.strip():
@@ -237,7 +242,11 @@ class Conversations:
         q = self._q
         key = {"character": character, "user_id": user_id, "scope": scope}
 
-        def write(conn: Connection) -> tuple[int, int, int, list[int]]:
+        def write(conn: Connection) -> tuple[int, int, int, list[int]] | None:
+            if consent is not None:
+                person = q["user"].first(conn, {"user_id": user_id})  # premium, memory_consent, ...
+                if not consent(person[1] if person is not None else None):
+                    return None
             # Locked (on PostgreSQL; SQLite writes one at a time anyway) so that the revision before and
             # after are this append's own: the turn cache is extended only across exactly this change.
             now = utcnow()
@@ -267,7 +276,10 @@ class Conversations:
             after = q["conversation_touch"].first(conn, {"conversation_id": cid, "touched_at": now})[0]
             return cid, before, int(after), ids
 
-        cid, before, after, ids = await self.db.write_shared(write)
+        written = await self.db.write_shared(write)
+        if written is None:  # not remembered
+            return []
+        cid, before, after, ids = written
         # Committed: the cached turns of this conversation, if current, grow by exactly these.
         self._turns.extend(cid, before, after, [t._replace(id=i) for t, i in zip(turns, ids, strict=True)])
         return ids

@@ -17,7 +17,7 @@ from datetime import timedelta
 from bot.core.claude import ClaudeClient
 from bot.core.config import MemorySettings
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, Pipeline, ReplyResult
+from bot.core.pipeline import Incoming, Pipeline, ReplyResult, StoredConsent
 from database.models import utcnow
 from database.records import FactRow, PromptData
 from database.store import Store
@@ -128,8 +128,10 @@ class MemoryService:
         for summarizer in self.member_summarizers.values():
             await summarizer.close()
 
-    async def _gate(self, msg: Incoming) -> bool:
-        return await self.consent.remembers(msg.author_id, msg.guild_id)
+    async def _gate(self, msg: Incoming) -> StoredConsent:
+        # The person's answer is read with the write of the exchange (ReplyEngine.may_remember).
+        mode = await self.consent.mode_for(msg.guild_id)
+        return lambda consent: self.consent.allows(consent, mode)
 
     async def _provide(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         try:

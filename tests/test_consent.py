@@ -3,6 +3,7 @@ answers, but nothing about them outlives the short-term log, and the consolidati
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from database.models import (
 )
 from database.store import Store
 from memory.consent import Consent
+from tests.fakes.claude_server import Reply
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
 from tests.memory_support import HashEmbedder, consolidation_responder
 
@@ -135,6 +137,27 @@ async def test_opting_out_stops_new_memories_and_recall(make_harness: MakeHarnes
     assert len((await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns) == 6
 
 
+async def test_an_opt_out_while_the_reply_is_written_keeps_it_out(make_harness: MakeHarness) -> None:
+    """Consent is read in the transaction that stores the exchange, not before the model call: an opt-out
+    made while the character is still answering already keeps that exchange out of the history."""
+    h = await make_harness()  # memory_consent=all
+    key, scope = h.bot.engine.character_key, f"channel:{CHANNEL_ID}"
+    held = asyncio.Event()
+    h.claude.script(Reply("One kelp tea, coming up.", held=held), model="claude-test-default")
+    await h.say("One kelp tea please.", mention=True)
+    await h.claude.wait_for_requests(1)  # the prompt was read (the person still consenting), the model asked
+    assert "no longer keep anything new" in await memory_command(h, "opt-out")
+    held.set()
+    [reply] = await h.replies(CHANNEL_ID, 1)
+    assert reply["content"] == "One kelp tea, coming up."
+    await h.bot.get_cog("Events").drain()  # the reply's turns would be saved after it is posted
+    assert (await h.store.conversations.history(key, USER_ID, scope)).turns == []
+
+    assert "from now on I remember" in await memory_command(h, "opt-in")
+    await exchange(h, "Another, please.", 2)
+    assert len((await h.store.conversations.history(key, USER_ID, scope)).turns) == 2
+
+
 async def test_a_failing_consent_check_stores_nothing(make_harness: MakeHarness, caplog: Any) -> None:
     h = await make_harness()
 
@@ -146,3 +169,24 @@ async def test_a_failing_consent_check_stores_nothing(make_harness: MakeHarness,
     assert (await h.store.conversations.history(h.bot.engine.character_key, USER_ID,
                                                 f"channel:{CHANNEL_ID}")).turns == []
     assert "memory gate failed" in caplog.text
+
+
+async def test_every_memory_gate_and_consent_rule_must_agree(make_harness: MakeHarness) -> None:
+    """Gates may answer yes or no at once or with a rule for the stored consent; all of them must agree."""
+    h = await make_harness()
+    key, scope = h.bot.engine.character_key, f"channel:{CHANNEL_ID}"
+    asked: list[bool | None] = []
+
+    async def agrees(msg: Any) -> bool:
+        return True
+
+    async def never_stored(msg: Any) -> Any:
+        return lambda consent: asked.append(consent) or False
+
+    h.bot.engine.memory_gates[:0] = [agrees, never_stored]
+    await exchange(h, "hello", 1)
+    assert asked == [None]  # the stored answer: never given
+    assert (await h.store.conversations.history(key, USER_ID, scope)).turns == []
+    h.bot.engine.memory_gates.remove(never_stored)
+    await exchange(h, "hello again", 2)
+    assert len((await h.store.conversations.history(key, USER_ID, scope)).turns) == 2

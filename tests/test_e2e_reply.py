@@ -196,9 +196,10 @@ async def test_prompt_caching_and_usage_per_user(harness: Harness) -> None:
     assert usage.cost > 0 and usage.calls == 2
 
 
-async def test_a_replys_usage_is_committed_with_the_writes_after_it(harness: Harness) -> None:
-    """The reply's usage row takes no transaction (nor, on SQLite, a hop to its thread) of its own: it is
-    committed with the after-reply listeners' writes (database/trips.py)."""
+async def test_what_a_reply_stores_after_its_post_takes_two_trips(harness: Harness) -> None:
+    """After the post, the exchange is stored with its consent read in the same unit of work (no read of the
+    person on its own), and the model call's usage row is committed with the after-reply listeners' writes
+    (database/trips.py), not in a transaction of its own."""
     db = harness.store.db
     if not db.is_sqlite:
         pytest.skip("read from SQLite's own statement trace")
@@ -214,14 +215,17 @@ async def test_a_replys_usage_is_committed_with_the_writes_after_it(harness: Har
     await harness.replies(int(sent["channel_id"]))
     await harness.settled()
     await db.read(trace(False))
-    transactions: list[list[str]] = [[]]
+    units: list[list[str]] = [[]]  # what ran up to each commit (SQLite's thread runs one unit at a time)
     for statement in statements:
         if statement.strip().upper() == "COMMIT":
-            transactions.append([])
+            units.append([])
         else:
-            transactions[-1].append(statement)
-    [usage] = [t for t in transactions if any("INSERT INTO api_calls" in s for s in t)]
-    assert any("INSERT INTO character_state" in s for s in usage)  # the interaction count, a listener's
+            units[-1].append(" ".join(statement.split()))
+    [exchange] = [u for u in units if any(s.startswith("INSERT INTO history_messages") for s in u)]
+    assert exchange[0].startswith("SELECT users.premium, users.memory_consent")  # the consent, read first
+    assert not any(s.startswith("SELECT users.id, users.name") for u in units for s in u)  # no get_user
+    [usage] = [u for u in units if any(s.startswith("INSERT INTO api_calls") for s in u)]
+    assert any(s.startswith("INSERT INTO character_state") for s in usage)  # the interaction count
     [call] = await api_calls(harness.store, user_id=USER_ID)
     assert call.purpose == "reply" and call.ok
 

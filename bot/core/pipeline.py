@@ -167,8 +167,11 @@ class VolatilePart(str):
 
 # The reply text as it will be sent, from the text Claude wrote (e.g. :emote: names made valid).
 ReplyFilter = Callable[[Incoming, str], str]
-# Consent (memory/): when any gate says no, the exchange is answered but not kept in the history.
-MemoryGate = Callable[[Incoming], Awaitable[bool]]
+# Consent (memory/): when any gate says no, the exchange is answered but not kept in the history. A gate may
+# answer instead with the rule the person's stored consent (None: never given) must pass: it is then read
+# and checked in the unit of work that stores the exchange (one trip to the database less).
+StoredConsent = Callable[[bool | None], bool]
+MemoryGate = Callable[[Incoming], Awaitable[bool | StoredConsent]]
 
 
 class Pipeline(Protocol):

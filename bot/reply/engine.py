@@ -32,6 +32,7 @@ from bot.core.pipeline import (
     Outlet,
     ReplyFilter,
     ReplyResult,
+    StoredConsent,
     SystemProvider,
     TurnListener,
 )
@@ -377,9 +378,10 @@ class ReplyEngine:
             turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]
             if ok:
                 turns.append(counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None)))
-            turn_ids = await self.store.conversations.append_turns(self.character_key, msg.author_id,
-                                                                   msg.scope, turns) \
-                if await self.may_remember(msg) else []
+            remember = await self.may_remember(msg)
+            turn_ids = [] if remember is False else await self.store.conversations.append_turns(
+                self.character_key, msg.author_id, msg.scope, turns,
+                consent=None if remember is True else remember)
         except BaseException:
             await self.claude.store_usage(usage)  # billed, whatever became of the reply
             raise
@@ -440,16 +442,23 @@ class ReplyEngine:
             stream=True if on_text is not None else None,
             effort=effort, calls=usage)
 
-    async def may_remember(self, msg: Incoming) -> bool:
-        """Whether this exchange may be kept in the conversation history (every memory gate agrees)."""
+    async def may_remember(self, msg: Incoming) -> bool | StoredConsent:
+        """Whether this exchange may be kept in the conversation history (every memory gate agrees), or the
+        rule the person's stored consent must then pass when it is written (bot/core/pipeline.py)."""
+        rules: list[StoredConsent] = []
         for gate in list(self.memory_gates):
             try:
-                if not await gate(msg):
-                    return False
+                answer = await gate(msg)
             except Exception:  # when consent cannot be checked, err on the side of not storing
                 log.exception("memory gate failed for message %s", msg.message_id)
                 return False
-        return True
+            if answer is False:
+                return False
+            if answer is not True:
+                rules.append(answer)
+        if len(rules) <= 1:
+            return rules[0] if rules else True
+        return lambda consent: all(rule(consent) for rule in rules)
 
     def finish_text(self, msg: Incoming, text: str) -> str:
         """The text as it goes to Discord (reply filters applied; a failing filter is skipped)."""

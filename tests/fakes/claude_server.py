@@ -98,6 +98,7 @@ class Reply:
     stream_error: str | None = None
     stream_error_after: int = 1
     headers: dict[str, str] = field(default_factory=dict)
+    held: asyncio.Event | None = None  # the answer waits until the test sets it (no guess at a delay)
     thinking_tokens: int | None = None  # None: the model's own (by effort) when it thinks, else none
 
 
@@ -638,6 +639,8 @@ class FakeClaude:
         self._record(record)
         if reply.delay and not self.zero_latency:
             await asyncio.sleep(reply.delay)
+        if reply.held is not None:
+            await reply.held.wait()
         if reply.status != 200:
             return self._error_response(reply, record)
         content: list[dict[str, Any]] = []
