@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from bot.reply.transcript import fetch_limit
 from tests.dbtools import api_calls
-from tests.fakes.claude_server import content_text
+from tests.fakes.claude_server import Reply, content_text
 from tests.harness import CHANNEL_ID, OTHER_BOT_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]
@@ -283,3 +284,66 @@ async def test_a_message_sent_while_the_last_reply_is_written_sees_that_exchange
     text = harness.claude.all_text(second)
     assert "is the tide in?" in text and "The tide is out." in text
     assert text.index("The tide is out.") < text.index("so can we walk out?")
+
+
+async def test_a_reply_queued_behind_another_reads_the_person_again_but_not_the_channel(
+        harness: Harness) -> None:
+    """A channel message's prompt data is read with its log write; when the exchange before it in the same
+    conversation is stored only after that, the person and the conversation are read again, while the
+    channel's lines before the message, already read, are not (the reply posted after it is no line before
+    it either way)."""
+    db = harness.store.db
+    if not db.is_sqlite:
+        pytest.skip("read from SQLite's own statement trace")
+    statements: list[str] = []
+
+    def trace(on: bool) -> Callable[[Any], None]:
+        return lambda conn: conn.connection.driver_connection.set_trace_callback(
+            statements.append if on else None)
+
+    held = asyncio.Event()
+    harness.claude.script(Reply("The tide is out.", held=held), model="claude-test-default")
+    harness.claude.script("Then we can walk to the rocks.", model="claude-test-default")
+    await harness.say("has anyone seen the big crab?", user=USER2_ID)
+    await harness.say("is the tide in?", mention=True)
+    await harness.claude.wait_for_requests(1)  # the first reply waits for its answer
+    await db.read(trace(True))
+    second = await harness.say("so can we walk out?", mention=True)
+    for _ in range(500):  # its log write (and prompt read) is done; its reply waits for the first
+        if any(m.message_id == int(second["id"])
+               for m in await harness.store.log.recent_messages(CHANNEL_ID, limit=5)):
+            break
+        await asyncio.sleep(0.01)
+    held.set()
+    await harness.replies(CHANNEL_ID, 2)
+    await harness.settled()
+    await db.read(trace(False))
+    text = harness.claude.all_text(reply_requests(harness)[1])
+    assert "has anyone seen the big crab?" in text and "The tide is out." not in text
+    reads = [" ".join(s.split()) for s in statements if s.lstrip().startswith("SELECT")]
+    lines = f"LIMIT {fetch_limit(harness.bot.settings.replies.recent_channel_messages)} "  # a prompt read's
+    assert len([s for s in reads if s.startswith("SELECT message_log.message_id") and lines in s]) == 1
+    assert len([s for s in reads if s.startswith("SELECT identity_entries.kind")]) == 2  # ... and again
+
+
+async def test_a_forget_me_while_a_reply_waits_keeps_that_persons_lines_out_of_it(harness: Harness) -> None:
+    """The channel's lines read with a message's log write are kept only when the one change since is an
+    exchange stored in its conversation: someone's /forget_me meanwhile has the prompt read again whole."""
+    held = asyncio.Event()
+    harness.claude.script(Reply("The tide is out.", held=held), model="claude-test-default")
+    harness.claude.script("Then we can walk to the rocks.", model="claude-test-default")
+    await harness.say("has anyone seen the big crab?", user=USER2_ID)
+    await harness.say("is the tide in?", mention=True)
+    await harness.claude.wait_for_requests(1)
+    second = await harness.say("so can we walk out?", mention=True)
+    for _ in range(500):  # its log write (and prompt read) is done; its reply waits for the first
+        if any(m.message_id == int(second["id"])
+               for m in await harness.store.log.recent_messages(CHANNEL_ID, limit=5)):
+            break
+        await asyncio.sleep(0.01)
+    await harness.bot.memory.forget_user(USER2_ID)  # what /forget_me does once confirmed
+    held.set()
+    await harness.replies(CHANNEL_ID, 2)
+    first, later = reply_requests(harness)
+    assert "has anyone seen the big crab?" in harness.claude.all_text(first)
+    assert "has anyone seen the big crab?" not in harness.claude.all_text(later)

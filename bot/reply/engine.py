@@ -352,9 +352,19 @@ class ReplyEngine:
                        prefetched: Prefetched | None = None) -> ReplyResult:
         persona = self.persona
         started = time.monotonic()
-        # Read with the log write, unless a history has changed since (e.g. the reply before this one).
-        data = prefetched.data if prefetched and prefetched.stamp == self.store.conversations.history_stamp(
-            self.character_key, msg.author_id, msg.scope) else None
+        # Read with the log write, unless a history has changed since. When the only change is an exchange
+        # stored in this conversation (the reply to an earlier message of it, as on a busy server where
+        # replies queue up), the person and the conversation are read again and the channel's lines before
+        # the message kept; any other change (a /forget_me, a summary) reads everything again.
+        data = None
+        if prefetched is not None:
+            changes, appends = self.store.conversations.history_stamp(self.character_key, msg.author_id,
+                                                                      msg.scope)
+            if (changes, appends) == prefetched.stamp:
+                data = prefetched.data
+            elif changes == prefetched.stamp[0]:
+                data = await self.store.conversations.prompt_data_again(prefetched.data,
+                                                                        self.prompt_request(msg))
         prompt, premium = await self.build_prompt(msg, persona, see_later=see_later, data=data)
         media = await read_media(msg.carried, msg.fetch, MediaLimits.of(self.settings.media))  # images, files
         prompt = media.into(prompt)
