@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import hashlib
 import json
 import logging
@@ -40,7 +39,7 @@ from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.recovery import ReplyRecovery
 from bot.reply.sequence import ReplySequence, Solo
 from bot.runtime.cluster import Cluster
-from bot.runtime.lifecycle import close_database
+from bot.runtime.lifecycle import close_database, settle_heap
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.startup import commands_digest, remember_commands_digest
 from bot.runtime.voice import VoiceService
@@ -196,10 +195,7 @@ class KindredMixin:
                                        self._reseed_identity)
         self.reloader.start()  # config.env and the character files, applied live when they change
         if self.freeze_after_setup:
-            # What start-up built (modules, the character, caches) lives as long as the process: frozen,
-            # it is no longer walked by each full garbage collection, which would stall the loop ~0.1 s.
-            gc.collect()
-            gc.freeze()
+            settle_heap()  # what start-up built, out of the collector's sight; full collections rarer
         log.info("Kindred ready to connect as %s (database %s)", self.engine.persona.name,
                  self.settings.safe_database_url())
         log_invite(self)

@@ -4,6 +4,7 @@ character files are reloaded while the bot runs, both proven over the wire again
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import shutil
@@ -156,6 +157,21 @@ async def _exchange(h: Harness, text: str, answer: str, n: int) -> Any:
     await h.say(text, mention=True)
     assert (await h.replies(CHANNEL_ID, n))[-1]["content"] == answer
     return h.claude.last_request(DEFAULT)
+
+
+def test_settling_the_heap_freezes_start_up_and_makes_full_collections_rarer() -> None:
+    """What main.py's bot does once set up (cogs/bot.py): start-up's objects frozen out of the collector's
+    sight, and a full collection only every FULL_COLLECTION_EVERY middle ones (young ones untouched)."""
+    from bot.runtime.lifecycle import FULL_COLLECTION_EVERY, settle_heap
+
+    before = gc.get_threshold()
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (before[0], before[1], FULL_COLLECTION_EVERY) != before
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
 
 
 async def test_config_and_character_changes_apply_live(db_url: str, tmp_path: Path,

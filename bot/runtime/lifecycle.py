@@ -10,6 +10,7 @@ logged and changes nothing: the close already under way is the fastest safe way 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Callable, Coroutine
@@ -20,6 +21,11 @@ from database.store import Store
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# Middle-generation collections per full one (Python's default: 10). A full collection walks every object
+# alive: when replies queue up on a busy server that is the whole backlog, about 0.17 s each. Measured at 500
+# replies a second (bench_load, 20 s, SQLite): 22 full collections and 3.8 s of CPU (0.38 ms a message) with
+# the default, 3 and 0.54 s with 100; young and middle collections are left as they are (short pauses).
+FULL_COLLECTION_EVERY = 100
 
 
 class Service(Protocol):
@@ -87,6 +93,16 @@ def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
         log.warning("event_loop=uvloop, but uvloop is not installed (it is not on Windows): using asyncio's")
         return None
     return uvloop.new_event_loop
+
+
+def settle_heap() -> None:
+    """Once start-up has built what lives as long as the process (modules, the character, caches): collect,
+    then freeze it out of the cyclic collector's sight (a full collection no longer walks it, and would
+    otherwise stall the loop about 0.1 s), and make full collections rarer (FULL_COLLECTION_EVERY)."""
+    gc.collect()
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
 def run_on(name: str, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
