@@ -1,18 +1,16 @@
-"""Conversations: each person's history with the character per place, the turn cache that keeps recent
-ones in memory between replies, and the one read that gathers everything a reply's prompt needs."""
+"""Conversations: each person's history with the character per place (its recent turns kept in memory by
+database/history_cache.py), and the one read that gathers everything a reply's prompt needs."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import threading
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
 from database.engine import Database
+from database.history_cache import TURN_CACHE_CONVERSATIONS, TurnCache, changes_history
 from database.memories import replace_source_memories
 from database.models import Conversation, HistoryMessage, utcnow
 from database.records import (
@@ -25,69 +23,6 @@ from database.records import (
     as_utc,
 )
 from database.statements import Statements, fact_stamp, recent_messages
-
-TURN_CACHE_CONVERSATIONS = 500  # conversations whose turns stay in memory between replies
-Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
-
-
-class TurnCache:
-    """The turns of recently active conversations, kept between replies so that a long conversation is
-    not read whole for every message. An entry serves only while its conversation's revision is the one
-    it was read at: a database trigger moves that number on any change to the conversation's history,
-    made by Kindred or by anyone else (migration 0004). Replies extend their entry as they store their
-    turns, so a conversation in progress is read whole once. Touched from the SQLite thread and the event
-    loop, hence the lock."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[int, tuple[int, tuple[Turn, ...]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, conversation_id: int, revision: int) -> list[Turn] | None:
-        with self._lock:
-            entry = self._entries.get(conversation_id)
-            if entry is None or entry[0] != revision:
-                return None
-            self._entries.move_to_end(conversation_id)
-            return list(entry[1])
-
-    def put(self, conversation_id: int, revision: int, turns: Sequence[Turn]) -> None:
-        with self._lock:
-            self._put(conversation_id, revision, tuple(turns))
-
-    def _put(self, conversation_id: int, revision: int, turns: tuple[Turn, ...]) -> None:
-        self._entries[conversation_id] = (revision, turns)
-        self._entries.move_to_end(conversation_id)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
-
-    def extend(self, conversation_id: int, before: int, after: int, turns: Sequence[Turn]) -> None:
-        """Storing ``turns`` moved the conversation's revision from ``before`` to ``after``."""
-        with self._lock:
-            entry = self._entries.get(conversation_id)
-            if entry is not None and entry[0] == before:
-                self._put(conversation_id, after, entry[1] + tuple(turns))
-            elif entry is not None and entry[0] != after:  # (a read since may already have it whole)
-                del self._entries[conversation_id]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-def changes_history(method: Method) -> Method:
-    """Marks a Conversations method that changes conversation history (other than append_turns, which
-    keeps count per conversation): every prompt read taken before it ends is stale, and the turn cache is
-    emptied."""
-
-    @functools.wraps(method)
-    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await method(self, *args, **kwargs)
-        finally:  # also after a failure: the change may have been made
-            self.history_changed()
-
-    return wrapper  # type: ignore[return-value]
 
 
 class Conversations:
