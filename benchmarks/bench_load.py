@@ -128,8 +128,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ids = f"{p * per}-{p * per + per - 1}"
         out = (folder / f"bot{p}.log").open("wb")
         command = [sys.executable, "main.py", "--character", str(FINN), "--shard-ids", ids]
-        if args.bot == "bare":  # the yardstick: the same wire work with bare discord.py
-            command = [sys.executable, "-m", "benchmarks.bare_bot", "--shard-ids", ids]
+        if args.bot in ("bare", "lean"):  # the yardsticks: the same wire work with bare discord.py
+            command = [sys.executable, "-m", "benchmarks.bare_bot", "--shard-ids", ids,
+                       *(["--lean"] if args.bot == "lean" else [])]
         if p == 0:
             command = profiled_command(args.profile, command)
         procs.append(await asyncio.create_subprocess_exec(
@@ -304,37 +305,46 @@ def main() -> None:
     parser.add_argument("--slowest", type=int, default=0, metavar="N",
                         help="also print the N slowest @mentions of each phase and when they were sent")
     parser.add_argument("--processes", type=int, choices=[1, 2], default=1)
-    parser.add_argument("--bot", choices=["kindred", "bare", "both"], default="kindred",
+    parser.add_argument("--bot", choices=["kindred", "bare", "lean", "both", "all"], default="kindred",
                         help="bare: benchmarks/bare_bot.py in its place, a bare discord.py bot doing only "
                         "the wire work (log row, typing, one Messages call, the reply): the yardstick; "
-                        "both: Kindred, then bare, and the CPU per message of each phase side by side")
+                        "lean: the same, its chatter taken from the gateway's dict and logged in batches; "
+                        "both: Kindred, then bare, and the CPU per message of each phase side by side; "
+                        "all: Kindred, bare and lean")
     parser.add_argument("--database-url", default=None,
                         help="a SCRATCH database (its Kindred tables are dropped); default: a fresh "
                         "SQLite file")
     args = parser.parse_args()
-    if args.bot == "bare" and args.profile and py_spy() is None:
-        parser.error("--profile with --bot bare needs py-spy (the cProfile wrapper runs main.py)")
+    if args.bot in ("bare", "lean") and args.profile and py_spy() is None:
+        parser.error(f"--profile with --bot {args.bot} needs py-spy (the cProfile wrapper runs main.py)")
     if args.quick:
         args.rate, args.seconds = 100.0, 5.0
-    if args.bot != "both":
+    if args.bot not in ("both", "all"):
         report(args, asyncio.run(run(args)))
         return
-    # Kindred, then the yardstick with the same arguments: this VM's speed drifts by a third within an
+    # Kindred, then the yardsticks with the same arguments: this VM's speed drifts by a third within an
     # hour, so a figure is read against the bare bot's measured just after it.
     runs: dict[str, dict[str, Any]] = {}
-    for bot in ("kindred", "bare"):
+    for bot in ("kindred", "bare", *(("lean",) if args.bot == "all" else ())):
         one = argparse.Namespace(**{**vars(args), "bot": bot, "profile": args.profile if bot == "kindred"
                                     else None})
         runs[bot] = asyncio.run(run(one))
         report(one, runs[bot])
-    for ours, theirs in zip(runs["kindred"]["phases"], runs["bare"]["phases"], strict=True):
-        a, b = ours["cpu_ms_per_message"], theirs["cpu_ms_per_message"]
-        print(f"{ours['phase']}: Kindred {a:.3f} ms, bare discord.py {b:.3f} ms per message: "
-              f"{a / b if b else float('nan'):.1f}x, {a - b:+.3f} ms")
+    for ours, *theirs in zip(*(r["phases"] for r in runs.values()), strict=True):
+        a = ours["cpu_ms_per_message"]
+        line = f"{ours['phase']}: Kindred {a:.3f} ms"
+        for name, other in zip(list(runs)[1:], theirs, strict=True):
+            b = other["cpu_ms_per_message"]
+            ratio = a / b if b else float("nan")
+            line += f", {YARDSTICKS[name]} {b:.3f} ms ({ratio:.1f}x, {a - b:+.3f} ms)"
+        print(line + " per message")
+
+
+YARDSTICKS = {"bare": "bare discord.py", "lean": "lean discord.py"}
 
 
 def report(args: argparse.Namespace, r: dict[str, Any]) -> None:
-    bare = ", bare discord.py" if args.bot == "bare" else ""
+    bare = f", {YARDSTICKS[args.bot]}" if args.bot in YARDSTICKS else ""
     for ph in r["phases"]:
         print(f"load ({r['database']}{bare}, {r['processes']} process{'es' if r['processes'] > 1 else ''}, "
               f"{ph['phase']}): {ph['sent']} messages ({ph['addressed']} @mentions) at {args.rate:g}/s over "

@@ -6,7 +6,7 @@ A leaf module: it imports nothing of the engine, so everything may import it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -172,6 +172,21 @@ ReplyFilter = Callable[[Incoming, str], str]
 # and checked in the unit of work that stores the exchange (one trip to the database less).
 StoredConsent = Callable[[bool | None], bool]
 MemoryGate = Callable[[Incoming], Awaitable[bool | StoredConsent]]
+
+
+def all_consent(answers: Sequence[bool | StoredConsent]) -> bool | StoredConsent:
+    """The memory gates' answers as one: False if any said no, else the rule every stored-consent rule
+    passes (True when none asked for one)."""
+    rules: list[StoredConsent] = []
+    for answer in answers:
+        if isinstance(answer, bool):
+            if not answer:
+                return False
+        else:
+            rules.append(answer)
+    if len(rules) <= 1:
+        return rules[0] if rules else True
+    return lambda consent: all(rule(consent) for rule in rules)
 
 
 class Pipeline(Protocol):

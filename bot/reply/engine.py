@@ -35,6 +35,7 @@ from bot.core.pipeline import (
     StoredConsent,
     SystemProvider,
     TurnListener,
+    all_consent,
 )
 from bot.core.tokens import counted
 from bot.core.votes import majority_yes
@@ -455,20 +456,16 @@ class ReplyEngine:
     async def may_remember(self, msg: Incoming) -> bool | StoredConsent:
         """Whether this exchange may be kept in the conversation history (every memory gate agrees), or the
         rule the person's stored consent must then pass when it is written (bot/core/pipeline.py)."""
-        rules: list[StoredConsent] = []
+        answers: list[bool | StoredConsent] = []
         for gate in list(self.memory_gates):
             try:
-                answer = await gate(msg)
+                answers.append(await gate(msg))
             except Exception:  # when consent cannot be checked, err on the side of not storing
                 log.exception("memory gate failed for message %s", msg.message_id)
                 return False
-            if answer is False:
+            if answers[-1] is False:
                 return False
-            if answer is not True:
-                rules.append(answer)
-        if len(rules) <= 1:
-            return rules[0] if rules else True
-        return lambda consent: all(rule(consent) for rule in rules)
+        return all_consent(answers)
 
     def finish_text(self, msg: Incoming, text: str) -> str:
         """The text as it goes to Discord (reply filters applied; a failing filter is skipped)."""
