@@ -8,6 +8,7 @@ kept into the permanent archive.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import OrderedDict
@@ -50,6 +51,7 @@ class _GroupCommit:
         self._write = write
         self._linger = linger
         self._pending: list[tuple[Entry, PromptRequest | None, asyncio.Future[PromptData | None]]] = []
+        self._in_flight: Sequence[Entry] = ()  # the batch being written
         self._flusher: asyncio.Task[None] | None = None
         self._hurry = asyncio.Event()
         self._last_batch = float("-inf")  # when the last batch went out (time.monotonic())
@@ -78,8 +80,9 @@ class _GroupCommit:
             self._hurry.clear()
             self._last_batch = time.monotonic()
             batch, self._pending = self._pending, []
+            self._in_flight = [e for e, _, _ in batch]
             try:
-                read = await self._write([e for e, _, _ in batch], [r for _, r, _ in batch])
+                read = await self._write(self._in_flight, [r for _, r, _ in batch])
             except Exception as exc:  # every waiter learns of the failure
                 for _, _, fut in batch:
                     if not fut.done():
@@ -88,6 +91,16 @@ class _GroupCommit:
                 for (_, _, fut), data in zip(batch, read, strict=True):
                     if not fut.done():
                         fut.set_result(data)
+            finally:
+                self._in_flight = ()
+
+    def unwritten(self, channel_id: int, before_id: int | None) -> list[SeenMessage]:
+        """The messages of ``channel_id`` (older than ``before_id``) handed to the log and not yet committed:
+        waiting for company, or in the batch being written; as the log will keep them."""
+        entries = [*self._in_flight, *(e for e, _, _ in self._pending)]
+        return [as_logged(m, display) for m, display, _ in entries
+                if isinstance(m, SeenMessage) and m.channel_id == channel_id
+                and (before_id is None or m.message_id < before_id)]
 
     async def drain(self) -> None:
         if self._flusher is not None:
@@ -136,6 +149,10 @@ class MessageLog:
         """A message that will be answered, on PostgreSQL: written in a transaction of its own, not queued
         behind the batch of a busy channel's chatter in flight, and its prompt read on another connection at
         the same time (the read is of what came before it). The caller still waits for the commit."""
+        # The channel's lines still on their way to the database (chatter said a moment before, waiting for
+        # its batch or in it) are not there for a read beside this write: they are added from memory.
+        unwritten = self._batches.unwritten(then_read.channel_id, then_read.before_id) \
+            if then_read.recent_limit else []
         # Like a batch, the write runs in a task of its own: a caller cancelled while waiting (a shutdown)
         # does not take the message's write down with it; flush() waits for it.
         writing = asyncio.ensure_future(self._commit([(message, display, owed_by)]))
@@ -149,10 +166,11 @@ class MessageLog:
             reading.cancel()
             raise
         try:
-            return await reading
+            data = await reading
         except Exception:  # the reply reads again on its own (and reports a lasting failure there)
             log.exception("prompt read beside logging message %s failed", message.message_id)
             return None
+        return with_lines(data, unwritten, then_read.recent_limit)
 
     async def set_content(self, message_id: int, content: str) -> None:
         """Replace a logged message's text (a voice message, logged before it was heard, once heard)."""
@@ -229,21 +247,7 @@ class MessageLog:
                         "first_seen": now,
                         "last_seen": now,
                     }
-        rows = [
-            {
-                "message_id": m.message_id,
-                "channel_id": m.channel_id,
-                "guild_id": m.guild_id,
-                "author_id": m.author_id,
-                "author_name": display[:100].replace("\x00", "\ufffd"),
-                "author_is_bot": m.author_is_bot,
-                "is_dm": m.is_dm,
-                "content": m.content.replace("\x00", "\ufffd"),  # one NUL would fail the whole batch
-                "reply_to_id": m.reply_to_id,
-                "created_at": m.created_at,
-            }
-            for m, display in batch
-        ]
+        rows = [log_row(m, display) for m, display in batch]
         q = self._q
 
         def write(conn: Connection) -> None:
@@ -297,6 +301,40 @@ class MessageLog:
 
     async def count_archived(self) -> int:
         return int(await self.db.scalar(select(func.count()).select_from(ArchivedMessage)))
+
+
+def log_row(m: SeenMessage, display: str) -> dict[str, Any]:
+    """The log's row of ``m``: under its author's display name, and no NUL (PostgreSQL's text cannot hold
+    one, and one would fail the whole batch). A dict written out: every message makes one."""
+    return {
+        "message_id": m.message_id,
+        "channel_id": m.channel_id,
+        "guild_id": m.guild_id,
+        "author_id": m.author_id,
+        "author_name": display[:100].replace("\x00", "\ufffd"),
+        "author_is_bot": m.author_is_bot,
+        "is_dm": m.is_dm,
+        "content": m.content.replace("\x00", "\ufffd"),
+        "reply_to_id": m.reply_to_id,
+        "created_at": m.created_at,
+    }
+
+
+def as_logged(m: SeenMessage, display: str) -> SeenMessage:
+    """``m`` as the log will hold it (:func:`log_row`)."""
+    return SeenMessage(**log_row(m, display))
+
+
+def with_lines(data: PromptData | None, lines: Sequence[SeenMessage], limit: int) -> PromptData | None:
+    """``data`` with ``lines`` of its channel among its recent ones (those it lacks), the latest ``limit``."""
+    if data is None or not lines:
+        return data
+    have = {m.message_id for m in data.recent}
+    missing = [m for m in lines if m.message_id not in have]
+    if not missing:
+        return data
+    recent = sorted([*data.recent, *missing], key=lambda m: m.message_id)[-limit:]
+    return dataclasses.replace(data, recent=recent)
 
 
 def _consume(task: asyncio.Future[Any]) -> None:

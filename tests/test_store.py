@@ -532,6 +532,43 @@ async def test_the_log_batch_in_one_statement_writes_what_its_statements_write_o
     assert not [u for u in (await tables())[0] if u[0] == 8]
 
 
+async def test_a_prompt_read_beside_its_write_has_the_channels_lines_still_on_their_way(store: Store) -> None:
+    """PostgreSQL writes a message that will be answered in a transaction of its own and reads its prompt
+    beside it. The channel's chatter handed to the log a moment before, in a batch being written or waiting
+    for one, is not in the database for that read: it is added from memory, once each, in order, and only
+    that channel's lines from before the message."""
+    if store.db.is_sqlite:
+        pytest.skip("SQLite writes it in the batch after the chatter, then reads, on its one thread")
+    log, batches = store.log, store.log._batches
+    await log.log_message(seen(1, text="earlier"))  # committed: the read finds it
+    writing, release = asyncio.Event(), asyncio.Event()
+    write = batches._write
+
+    async def held(entries: Any, reads: Any) -> Any:
+        writing.set()
+        await release.wait()
+        return await write(entries, reads)
+
+    batches._write = held  # type: ignore[method-assign]
+    in_flight = asyncio.create_task(log.log_message(seen(2, author=6, text="has anyone seen the crab?\x00")))
+    waiting: list[asyncio.Task[Any]] = []
+    try:
+        await writing.wait()
+        waiting = [asyncio.create_task(log.log_message(m)) for m in (
+            seen(3, author=7, text="not me"), seen(4, channel=11, text="elsewhere"), seen(9, text="later"))]
+        await asyncio.sleep(0)  # their first steps (each handed to the log) run before this task's next one
+        assert len(batches._pending) == 3  # behind the batch in flight
+        data = await log.log_message(seen(5, text="is the tide in?"), then_read=PromptRequest(
+            "finn", 5, "channel:10", 10, 75, 5, False))
+        assert data is not None
+        assert [(m.message_id, m.author_name, m.content) for m in data.recent] == [
+            (1, "user5", "earlier"), (2, "user6", "has anyone seen the crab?\ufffd"), (3, "user7", "not me")]
+    finally:
+        release.set()
+        await asyncio.gather(in_flight, *waiting)
+    assert await log.count_logged() == 6
+
+
 async def test_connections_opened_at_start_up_have_the_hot_statements_prepared(db_url: str) -> None:
     """PostgreSQL: the first messages after a start find their statements prepared on the pool's
     connections (the server lists them in pg_prepared_statements), and the warm-up wrote nothing."""
