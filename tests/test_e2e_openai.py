@@ -51,7 +51,6 @@ async def test_a_dm_is_answered_by_a_local_model(make_harness: MakeHarness) -> N
     assert system["role"] == "system" and system["content"].startswith("You are Finn")
     assert "hello finn" in sent_turns[-1]["content"] and "cache_control" not in str(request.body)
     assert h.claude.requests == []  # nothing reached Claude
-    await h.settled()  # the reply's usage is stored after it is posted
     [call] = await api_calls(h.store, user_id=USER_ID)
     assert call.ok and call.model == "llama3.2:3b" and call.cost == 0.0
     assert call.input_tokens == request.usage["prompt_tokens"] and call.output_tokens > 0

@@ -184,7 +184,6 @@ async def test_prompt_caching_and_usage_per_user(harness: Harness) -> None:
     await harness.replies(channel)
     await harness.dm("second message")
     await harness.replies(channel, 2)
-    await harness.settled()  # the reply's usage is stored after it is posted
     first, second = reply_requests(harness)
     system = first.body["system"]
     assert system[0]["cache_control"] == {"type": "ephemeral"}  # the character prompt leads and is cached
@@ -197,10 +196,9 @@ async def test_prompt_caching_and_usage_per_user(harness: Harness) -> None:
     assert usage.cost > 0 and usage.calls == 2
 
 
-async def test_what_a_reply_stores_after_its_post_takes_two_trips(harness: Harness) -> None:
+async def test_the_exchange_is_stored_with_its_consent_read_in_one_unit(harness: Harness) -> None:
     """After the post, the exchange is stored with its consent read in the same unit of work (no read of the
-    person on its own), and the model call's usage row is committed with the after-reply listeners' writes
-    (database/trips.py), not in a transaction of its own."""
+    person on its own); the model call's usage row was committed before, on its own."""
     db = harness.store.db
     if not db.is_sqlite:
         pytest.skip("read from SQLite's own statement trace")
@@ -225,9 +223,17 @@ async def test_what_a_reply_stores_after_its_post_takes_two_trips(harness: Harne
     [exchange] = [u for u in units if any(s.startswith("INSERT INTO history_messages") for s in u)]
     assert exchange[0].startswith("SELECT users.premium, users.memory_consent")  # the consent, read first
     assert not any(s.startswith("SELECT users.id, users.name") for u in units for s in u)  # no get_user
-    [usage] = [u for u in units if any(s.startswith("INSERT INTO api_calls") for s in u)]
-    assert any(s.startswith("INSERT INTO character_state") for s in usage)  # the interaction count
-    [call] = await api_calls(harness.store, user_id=USER_ID)
+    [usage] = [i for i, u in enumerate(units) if any(s.startswith("INSERT INTO api_calls") for s in u)]
+    assert usage < units.index(exchange)
+
+
+async def test_a_replys_cost_is_stored_before_it_is_posted(harness: Harness) -> None:
+    """The spending limits see a reply's model call at once: its usage row is committed when the call ends,
+    before the typing delay and the post, not with the writes that follow the reply."""
+    harness.claude.script("Hello there!", model="claude-test-default")
+    sent = await harness.dm("hi finn")
+    await harness.replies(int(sent["channel_id"]))
+    [call] = await api_calls(harness.store, user_id=USER_ID)  # not waiting for anything after the post
     assert call.purpose == "reply" and call.ok
 
 

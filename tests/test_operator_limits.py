@@ -50,12 +50,9 @@ async def settle(h: Harness) -> None:
 
 
 async def dm_reply(h: Harness, text: str, n: int, *, user: int = USER_ID) -> str:
-    """DM the bot and return its ``n``-th message in that DM, once the bot is done with the message (the
-    reply's usage is stored after it is posted)."""
+    """DM the bot and return its ``n``-th message in that DM."""
     sent = await h.dm(text, user=user)
-    reply = str((await h.replies(int(sent["channel_id"]), n))[n - 1]["content"])
-    await h.settled()
-    return reply
+    return str((await h.replies(int(sent["channel_id"]), n))[n - 1]["content"])
 
 
 async def verbose_on(h: Harness) -> None:
@@ -261,7 +258,6 @@ async def test_server_and_global_spend_caps_charge_the_right_server(make_harness
     h.claude.script("Costly answer.", model=REPLY_MODEL, usage=BIG)
     await h.say("tell me a story", mention=True)
     await h.replies(CHANNEL_ID, 1)
-    await h.settled()  # the reply's usage is stored after it is posted
     [row] = await api_calls(h.store, user_id=USER_ID)
     assert row.guild_id == GUILD_ID and row.cost == pytest.approx(BIG_COST)
     # The server has spent its day: Bob, who spent nothing, is told once and nothing is voted or asked.

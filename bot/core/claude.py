@@ -263,12 +263,10 @@ class ClaudeClient:
         on_text: Callable[[str], None] | None = None,
         stream: bool | None = None,
         effort: str | None = None,
-        calls: list[dict[str, Any]] | None = None,
     ) -> Completion:
         """One reply; streamed when configured (``on_text`` sees the text so far). ``max_tokens`` is what
         the person reads; room for thinking at ``effort`` (default: ``reply_effort``, or
-        ``premium_reply_effort`` for the premium model) is added for models that think. ``calls``: its
-        usage row is appended there, for the caller to store (:meth:`store_usage`), instead of written now."""
+        ``premium_reply_effort`` for the premium model) is added for models that think."""
         kwargs: dict[str, Any] = {
             "model": model,
             "max_tokens": max_tokens or self.settings.models.default_max_tokens,
@@ -284,8 +282,7 @@ class ClaudeClient:
             effort = models.premium_reply_effort if model == models.premium_model else models.reply_effort
         return await self._call(kwargs, purpose=purpose, user_id=user_id,
                                 timeout=self.settings.timeouts.llm_timeout if timeout is None else timeout,
-                                stream=use_stream, on_text=on_text, background=False, effort=effort,
-                                calls=calls)
+                                stream=use_stream, on_text=on_text, background=False, effort=effort)
 
     async def vote(self, prompt: Prompt, *, count: int, user_id: int | None) -> list[bool | None]:
         """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed."""

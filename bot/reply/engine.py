@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bot.core.character import CharacterSource
 from bot.core.claude import SPEND_GUILD, ClaudeClient, Completion
@@ -369,38 +368,32 @@ class ReplyEngine:
         prompt, premium = await self.build_prompt(msg, persona, see_later=see_later, data=data)
         media = await read_media(msg.carried, msg.fetch, MediaLimits.of(self.settings.media))  # images, files
         prompt = media.into(prompt)
-        # The model call's usage row is written with the listeners' writes after the reply (one transaction
-        # and trip for both), not on its own before the post.
-        usage: list[dict[str, Any]] = []
         # Typing starts with the request, not before the prompt is read: it overlaps the generation (what the
         # person waits for) without its own round trip competing with the few milliseconds of prompt work.
-        try:
-            delivered = await Delivery(
-                self.settings, outlet,
-                lambda on_text: self.complete(msg, persona, prompt, premium, on_text=on_text, usage=usage),
-                lambda text: self.finish_text(msg, text), self.fallback_text(persona),
-                media.notice(self.settings.media.unreadable_attachment_line, persona.name), started,
-                f"reply to message {msg.message_id}", log).run()
-            text, parts, ids, ok, completion = (delivered.text, delivered.parts, delivered.ids, delivered.ok,
-                                                delivered.completion)
-            await self.settle(msg)  # posted: no longer owed (a crash before this is answered at start-up)
-            # The one place an exchange is stored: msg.text is never blank (an image-only message is stored
-            # as "[image: cat.png]"), and a failed or blank answer is not stored at all.
-            turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]
-            if ok:
-                turns.append(counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None)))
-            remember = await self.may_remember(msg)
-            turn_ids = [] if remember is False else await self.store.conversations.append_turns(
-                self.character_key, msg.author_id, msg.scope, turns,
-                consent=None if remember is True else remember)
-        except BaseException:
-            await self.claude.store_usage(usage)  # billed, whatever became of the reply
-            raise
+        # The call's usage row is stored as soon as the call ends, before the typing delay and the post: the
+        # spending limits see it at once (bot/operator/limits.py).
+        delivered = await Delivery(
+            self.settings, outlet,
+            lambda on_text: self.complete(msg, persona, prompt, premium, on_text=on_text),
+            lambda text: self.finish_text(msg, text), self.fallback_text(persona),
+            media.notice(self.settings.media.unreadable_attachment_line, persona.name), started,
+            f"reply to message {msg.message_id}", log).run()
+        text, parts, ids, ok, completion = (delivered.text, delivered.parts, delivered.ids, delivered.ok,
+                                            delivered.completion)
+        await self.settle(msg)  # posted: no longer owed (a crash before this is answered at start-up)
+        # The one place an exchange is stored: msg.text is never blank (an image-only message is stored as
+        # "[image: cat.png]"), and a failed or blank answer is not stored at all.
+        turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]
+        if ok:
+            turns.append(counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None)))
+        remember = await self.may_remember(msg)
+        turn_ids = [] if remember is False else await self.store.conversations.append_turns(
+            self.character_key, msg.author_id, msg.scope, turns,
+            consent=None if remember is True else remember)
         result = ReplyResult(text, parts, ids, ok, completion, turn_ids, speaker=self.character_key)
         # Together: the listeners are independent, and their small writes then share one transaction
         # (database/trips.py) instead of a commit each.
-        await asyncio.gather(self.claude.store_usage(usage),
-                             *(_safely(listener(msg, result)) for listener in list(self.turn_listeners)))
+        await asyncio.gather(*(_safely(listener(msg, result)) for listener in list(self.turn_listeners)))
         return result
 
     async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
@@ -436,11 +429,9 @@ class ReplyEngine:
         return await self.complete(msg, persona, prompt, premium)
 
     async def complete(self, msg: Incoming, persona: Persona, prompt: object, premium: bool, *,
-                       on_text: Callable[[str], None] | None = None,
-                       usage: list[dict[str, Any]] | None = None) -> Completion:
+                       on_text: Callable[[str], None] | None = None) -> Completion:
         """Ask Claude for the reply to ``msg`` with a built prompt (the premium model for premium users);
-        with ``on_text``, streamed, and it sees the text so far (bot/reply/delivery.py). ``usage``: the
-        call's usage row is left there for the caller to store (ClaudeClient.store_usage)."""
+        with ``on_text``, streamed, and it sees the text so far (bot/reply/delivery.py)."""
         # Premium users keep their model; others get the one of the message's intent (code, image).
         model = (self.settings.models.premium_model if premium
                  else self.intents.model_for(msg, self.settings.models.default_model))
@@ -451,7 +442,7 @@ class ReplyEngine:
             prompt, model=model, user_id=msg.author_id, purpose="reply",  # type: ignore[arg-type]
             max_tokens=persona.max_tokens, temperature=persona.temperature, on_text=on_text,
             stream=True if on_text is not None else None,
-            effort=effort, calls=usage)
+            effort=effort)
 
     async def may_remember(self, msg: Incoming) -> bool | StoredConsent:
         """Whether this exchange may be kept in the conversation history (every memory gate agrees), or the
