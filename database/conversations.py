@@ -84,9 +84,10 @@ class Conversations:
     async def prompt_data_again(self, earlier: PromptData, r: PromptRequest) -> PromptData:
         """``earlier`` (the prompt data of ``r`` read with its message's log write) read again after turns
         were appended to the conversation (the exchange of an earlier message of it): the person and the
-        conversation afresh, the channel's lines kept. Those are the lines before the message, all written
-        by the log before it (the write that read them carried every message still waiting), so only an
-        edit made since would differ; they are most of the read (75 rows). After any other change to a
+        conversation afresh, the channel's lines kept. Those are the lines before the message, all handed to
+        the log before it and all in that read (on SQLite the write that read them carried every message
+        still waiting; on PostgreSQL those still on their way were added from memory, database/log.py), so
+        only an edit made since would differ; they are most of the read (75 rows). After any other change to a
         history (see history_stamp) read everything again instead."""
         def read(conn: Connection) -> tuple[tuple[Any, ...], History]:
             return self._read_person(conn, r), self.read_history(conn, r.character, r.user_id, r.scope)
