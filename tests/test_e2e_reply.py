@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from bot.reply.transcript import fetch_limit
+from database.engine import Database
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import Reply, content_text
 from tests.harness import CHANNEL_ID, OTHER_BOT_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]
+
+
+@contextlib.asynccontextmanager
+async def sqlite_statements(db: Database) -> AsyncIterator[list[str]]:
+    """Every statement SQLite runs while the block runs, from its own trace (SQLite's one thread)."""
+    statements: list[str] = []
+
+    def trace(on: bool) -> Callable[[Any], None]:
+        return lambda conn: conn.connection.driver_connection.set_trace_callback(
+            statements.append if on else None)
+
+    await db.read(trace(True))
+    try:
+        yield statements
+    finally:
+        await db.read(trace(False))
 
 
 def reply_requests(h: Harness) -> list[Any]:
@@ -202,18 +220,11 @@ async def test_the_exchange_is_stored_with_its_consent_read_in_one_unit(harness:
     db = harness.store.db
     if not db.is_sqlite:
         pytest.skip("read from SQLite's own statement trace")
-    statements: list[str] = []
-
-    def trace(on: bool) -> Callable[[Any], None]:
-        return lambda conn: conn.connection.driver_connection.set_trace_callback(
-            statements.append if on else None)
-
-    await db.read(trace(True))
     harness.claude.script("Hello there!", model="claude-test-default")
-    sent = await harness.dm("hi finn")
-    await harness.replies(int(sent["channel_id"]))
-    await harness.settled()
-    await db.read(trace(False))
+    async with sqlite_statements(db) as statements:
+        sent = await harness.dm("hi finn")
+        await harness.replies(int(sent["channel_id"]))
+        await harness.settled()
     units: list[list[str]] = [[]]  # what ran up to each commit (SQLite's thread runs one unit at a time)
     for statement in statements:
         if statement.strip().upper() == "COMMIT":
@@ -292,6 +303,29 @@ async def test_a_message_sent_while_the_last_reply_is_written_sees_that_exchange
     assert text.index("The tide is out.") < text.index("so can we walk out?")
 
 
+async def first_reply_held(harness: Harness) -> asyncio.Event:
+    """Someone else's line, then an @mention whose answer the fake Claude holds until the event is set."""
+    held = asyncio.Event()
+    harness.claude.script(Reply("The tide is out.", held=held), model="claude-test-default")
+    harness.claude.script("Then we can walk to the rocks.", model="claude-test-default")
+    await harness.say("has anyone seen the big crab?", user=USER2_ID)
+    await harness.say("is the tide in?", mention=True)
+    await harness.claude.wait_for_requests(1)  # the first reply waits for its answer
+    return held
+
+
+async def second_mention_waiting(harness: Harness) -> None:
+    """A second @mention by the same person, logged (its prompt read done with it); its reply waits for the
+    first."""
+    second = await harness.say("so can we walk out?", mention=True)
+    for _ in range(500):
+        if any(m.message_id == int(second["id"])
+               for m in await harness.store.log.recent_messages(CHANNEL_ID, limit=5)):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the second @mention was never logged")
+
+
 async def test_a_reply_queued_behind_another_reads_the_person_again_but_not_the_channel(
         harness: Harness) -> None:
     """A channel message's prompt data is read with its log write; when the exchange before it in the same
@@ -301,29 +335,12 @@ async def test_a_reply_queued_behind_another_reads_the_person_again_but_not_the_
     db = harness.store.db
     if not db.is_sqlite:
         pytest.skip("read from SQLite's own statement trace")
-    statements: list[str] = []
-
-    def trace(on: bool) -> Callable[[Any], None]:
-        return lambda conn: conn.connection.driver_connection.set_trace_callback(
-            statements.append if on else None)
-
-    held = asyncio.Event()
-    harness.claude.script(Reply("The tide is out.", held=held), model="claude-test-default")
-    harness.claude.script("Then we can walk to the rocks.", model="claude-test-default")
-    await harness.say("has anyone seen the big crab?", user=USER2_ID)
-    await harness.say("is the tide in?", mention=True)
-    await harness.claude.wait_for_requests(1)  # the first reply waits for its answer
-    await db.read(trace(True))
-    second = await harness.say("so can we walk out?", mention=True)
-    for _ in range(500):  # its log write (and prompt read) is done; its reply waits for the first
-        if any(m.message_id == int(second["id"])
-               for m in await harness.store.log.recent_messages(CHANNEL_ID, limit=5)):
-            break
-        await asyncio.sleep(0.01)
-    held.set()
-    await harness.replies(CHANNEL_ID, 2)
-    await harness.settled()
-    await db.read(trace(False))
+    held = await first_reply_held(harness)
+    async with sqlite_statements(db) as statements:
+        await second_mention_waiting(harness)
+        held.set()
+        await harness.replies(CHANNEL_ID, 2)
+        await harness.settled()
     text = harness.claude.all_text(reply_requests(harness)[1])
     assert "has anyone seen the big crab?" in text and "The tide is out." not in text
     reads = [" ".join(s.split()) for s in statements if s.lstrip().startswith("SELECT")]
@@ -335,18 +352,8 @@ async def test_a_reply_queued_behind_another_reads_the_person_again_but_not_the_
 async def test_a_forget_me_while_a_reply_waits_keeps_that_persons_lines_out_of_it(harness: Harness) -> None:
     """The channel's lines read with a message's log write are kept only when the one change since is an
     exchange stored in its conversation: someone's /forget_me meanwhile has the prompt read again whole."""
-    held = asyncio.Event()
-    harness.claude.script(Reply("The tide is out.", held=held), model="claude-test-default")
-    harness.claude.script("Then we can walk to the rocks.", model="claude-test-default")
-    await harness.say("has anyone seen the big crab?", user=USER2_ID)
-    await harness.say("is the tide in?", mention=True)
-    await harness.claude.wait_for_requests(1)
-    second = await harness.say("so can we walk out?", mention=True)
-    for _ in range(500):  # its log write (and prompt read) is done; its reply waits for the first
-        if any(m.message_id == int(second["id"])
-               for m in await harness.store.log.recent_messages(CHANNEL_ID, limit=5)):
-            break
-        await asyncio.sleep(0.01)
+    held = await first_reply_held(harness)
+    await second_mention_waiting(harness)
     await harness.bot.memory.forget_user(USER2_ID)  # what /forget_me does once confirmed
     held.set()
     await harness.replies(CHANNEL_ID, 2)
