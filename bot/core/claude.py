@@ -305,7 +305,7 @@ class ClaudeClient:
         try:
             return list(await asyncio.gather(*(one() for _ in range(count))))
         finally:
-            await self.store_usage(calls)
+            await self._store_usage(calls)
 
     @property
     def background_model(self) -> str:
@@ -441,7 +441,7 @@ class ClaudeClient:
         if calls is not None:
             calls.append(call)
         else:
-            await self.store_usage([call])
+            await self._store_usage([call])
         if u.cost:
             for observer in self.on_spend:
                 observer(SPEND_GUILD.get(), u.cost)
@@ -452,7 +452,7 @@ class ClaudeClient:
                 "cache_creation_tokens": u.cache_creation_tokens, "cache_read_tokens": u.cache_read_tokens,
                 "cost": round(u.cost, 8), "latency_ms": round(latency_ms, 1)}))
 
-    async def store_usage(self, calls: list[dict[str, Any]]) -> None:
+    async def _store_usage(self, calls: list[dict[str, Any]]) -> None:
         """Write the usage rows a call left in its ``calls`` list (one write; a failure is only logged)."""
         if self.store is not None and calls:
             try:
