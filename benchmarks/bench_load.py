@@ -25,11 +25,13 @@ Target on this 2-core machine (issue 14): 500 messages/s sustained, p99 overhead
 
 Run: python -m benchmarks.bench_load [--quick] [--rate 500] [--seconds 20] [--guilds 40]
      [--addressed 0.05] [--processes 1|2] [--database-url URL]   (a SCRATCH database: it is emptied)
-     [--split] [--profile FILE] [--slowest N] [--bot kindred|bare|both]
+     [--split] [--profile FILE] [--slowest N] [--bot kindred|bare|lean|both|all]
 
 ``--bot bare`` runs benchmarks/bare_bot.py instead: bare discord.py doing only the wire work (a log row, and
 for an @mention the typing indicator, one Messages call and the reply). Its CPU per message is the floor
-that Kindred's figure is read against; ``--bot both`` runs Kindred and then it, and prints the two side by
+that Kindred's figure is read against. ``--bot lean`` goes lower: the same bot with its chatter taken from
+the gateway's dict (no discord.py ``Message``) and logged in batches, the least any discord.py bot spends.
+``--bot both`` runs Kindred and then bare, ``--bot all`` Kindred, bare and lean, and each prints them side by
 side (on this VM the CPU figures drift by a third within an hour: read them against each other).
 """
 
@@ -64,6 +66,7 @@ BOT_ID = 800_000_000_000_000_001
 USERS = 20
 VOTE_WINDOW = 2.0  # the shipped vote_window_seconds
 TAG = re.compile(r"\bm(\d{7})\b")
+YARDSTICKS = {"bare": "bare discord.py", "lean": "lean discord.py"}  # --bot's yardsticks, as reported
 
 
 def guild_id(i: int, shards: int) -> int:
@@ -339,8 +342,6 @@ def main() -> None:
             line += f", {YARDSTICKS[name]} {b:.3f} ms ({ratio:.1f}x, {a - b:+.3f} ms)"
         print(line + " per message")
 
-
-YARDSTICKS = {"bare": "bare discord.py", "lean": "lean discord.py"}
 
 
 def report(args: argparse.Namespace, r: dict[str, Any]) -> None:
