@@ -7,7 +7,7 @@ import sys
 
 BENCHMARKS = ("bench_ingest", "bench_pipeline", "bench_backends", "bench_recall", "bench_consolidation",
               "bench_alive", "bench_load", "bench_service", "bench_delivery", "bench_cache",
-              "bench_limits", "bench_burst")
+              "bench_limits", "bench_burst", "bench_patterns")
 
 
 def main() -> int:

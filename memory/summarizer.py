@@ -62,9 +62,9 @@ def transcript(turns: Sequence[Turn], persona: Persona, user_name: str) -> str:
 
 def parse_memories(text: str) -> list[str]:
     """One memory per "- " / "* " / "1." line; without any list, each paragraph is one memory."""
-    items = [m.group(1).strip() for m in re.finditer(r"(?m)^\s*(?:[-*•]|\d+[.)])\s+(.+)$", text)]
+    items = [m.group(1).strip() for m in re.finditer(r"(?m)^[ \t]*(?:[-*•]|\d+[.)])[ \t]+(.+)$", text)]
     if not items:
-        items = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+        items = [p.strip() for p in re.split(r"\n[ \t]*(?:\n[ \t]*)+", text) if p.strip()]
     return [" ".join(i.split())[:MAX_MEMORY_CHARS] for i in items if i.strip()]
 
 

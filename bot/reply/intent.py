@@ -25,14 +25,14 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".heic", "
 
 _FENCE = re.compile(r"```|^(?: {4}|\t)\S.*\n(?: {4}|\t)\S", re.MULTILINE)
 _TRACE = re.compile(
-    r"Traceback \(most recent call last\)|^\s+at [\w.$<>]+\(.*\)$|^\s+File \".+\", line \d+|"
+    r"Traceback \(most recent call last\)|^[ \t]+at [\w.$<>]+\(.*\)$|^[ \t]+File \".+\", line \d+|"
     r"\b\w+(?:Error|Exception): |panicked at |Segmentation fault|error\[E\d{4}\]|NullPointerException",
     re.MULTILINE)
 # One of these is weak evidence (people say "import" and "class"); code reads like several at once.
 _CODE_WORDS = re.compile(
     r"\bdef \w+\(|\bfunction\s*\w*\(|\bclass \w+[:({]|\bimport [\w.]+|\bfrom [\w.]+ import\b|#include\s*<|"
     r"\bconsole\.log\(|\bprint\(|\breturn [^.?!]*;|\bconst \w+ =|\blet \w+ =|\bvar \w+ =|\bfn \w+\(|"
-    r"\bpublic static\b|\bSELECT .+ FROM\b|=>|\w+\.\w+\(.*\)|[{};]\s*$|==|!=|&&|\|\|",
+    r"\bpublic static\b|\bSELECT .+ FROM\b|=>|\b\w+\.\w+\(.*\)|[{};][ \t]*$|==|!=|&&|\|\|",
     re.MULTILINE)
 _MEMORY = re.compile(
     r"\b(?:do|did|can|could) you (?:still )?(?:remember|recall)\b|\bremember (?:when|what|that|how|the time|"

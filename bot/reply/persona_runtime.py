@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from bot.core.claude import Prompt
 from bot.core.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
-from bot.core.persona.lorebook import persona_lore
+from bot.core.persona.lorebook import has_regex_keys, persona_lore
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from database.records import PromptData
@@ -153,9 +153,14 @@ class PersonaRuntime:
             self._stored_stage = data.stage
         # The time macros' values: the stable prompt holds references to them (bot/core/persona/macros.py).
         names = persona.time_macros()
+        scanned = scanned_messages(msg, data)
+        if persona.lorebook is not None and has_regex_keys(persona.lorebook):
+            # A card's own patterns: searched in a worker thread (each with a time limit), never on the loop.
+            lore = await asyncio.to_thread(persona_lore, persona, scanned, msg.author_name)
+        else:
+            lore = persona_lore(persona, scanned, msg.author_name)
         parts = [now_note(names, moment_of(msg, data, self.zone, idle="idle_duration" in names),
-                          msg.author_name) if names else "",
-                 persona_lore(persona, scanned_messages(msg, data), msg.author_name)]
+                          msg.author_name) if names else "", lore]
         if persona.extra.get("frameworks"):
             parts.append(blend_instructions(persona, detect_context(msg.content)))
         if persona.evolution:

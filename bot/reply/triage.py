@@ -22,25 +22,65 @@ from bot.core.pipeline import Decision, Incoming
 
 log = logging.getLogger(__name__)
 
-# Bare acknowledgements and reactions: the whole message is one of these (case and repeats ignored).
-_ACKS = (
-    r"(?:l+o+l+z?|lmf?ao+|rofl|kek|ha(?:ha)+h?|he(?:he)+|hah|heh|ok(?:ay)?|o?k+|kk+|mhm+|hm+|ya?|yep|yup|"
-    r"yeah|yes|ye|no|nah|nope|ty|thx|thanks|np|gg|wp|ggwp|nice|cool|true|same|fr|real|based|oof|rip|f|"
-    r"xd+|idk|ikr|ah+|oh+|wow|damn|bruh|smh|w|l|\+1|-1|\^+|this|mood|lmk|brb|gn|gm)"
-)
-_ACK = re.compile(rf"^\W*(?:{_ACKS}(?:[\s,.!?~]+|$))+\W*$", re.IGNORECASE)
+# Bare acknowledgements and reactions: the whole message is these words (case and repeats ignored), emoji and
+# punctuation. Looked up word by word in sets, never by one pattern with a repeated group: overlapping
+# alternatives inside a repetition ("ok" is both ok(ay)? and o?k+) backtrack exponentially on a message
+# such as "ok ok ok ... x" (issue 43), and this runs on every unaddressed channel message.
+_ACK_WORDS = frozenset((
+    "rofl", "kek", "hah", "heh", "okay", "ya", "yep", "yup", "yeah", "yes", "ye", "no", "nah", "nope", "ty",
+    "thx", "thanks", "np", "gg", "wp", "ggwp", "nice", "cool", "true", "same", "fr", "real", "based", "oof",
+    "rip", "f", "idk", "ikr", "wow", "damn", "bruh", "smh", "w", "l", "+1", "-1", "this", "mood", "lmk",
+    "brb", "gn", "gm",
+))
+# Words people stretch ("loool", "lmaooo", "hahaha", "kkk", "hmmm"): compared after :func:`_fold`.
+_STRETCHED_ACKS = frozenset((
+    "lol", "lolz", "lmao", "lmfao", "haha", "hahah", "hehe", "ok", "k", "mhm", "hm", "y", "xd", "ah", "oh",
+    "^",
+))
+# A bare acknowledgement is a few words: anything longer is something to read (and is never scanned).
+_ACK_MAX_CHARS = 64
+_ACK_SEPARATORS = re.compile(r"[\s,.!?~]+")
 _CUSTOM_EMOJI = re.compile(r"<a?:\w{1,32}:\d{5,25}>")
 _SHORTCODE = re.compile(r":[\w+-]{1,32}:")  # :thumbsup: as some clients send it
-_SYMBOLS_ONLY = re.compile(r"^[\W_]+$")  # emoji, punctuation, kaomoji pieces: nothing a vote can read
+
+
+def _fold(word: str) -> str:
+    """``word`` with its stretching undone: runs of one letter made one ("loool" -> "lol"), and a syllable
+    said over and over kept twice ("hahahah" -> "hahah")."""
+    out: list[str] = []
+    for char in word:
+        if not out or out[-1] != char:
+            out.append(char)
+    folded = "".join(out)
+    if len(folded) > 4 and folded[:2] * (len(folded) // 2) == folded[: len(folded) // 2 * 2]:
+        folded = folded[:4] + folded[len(folded) // 2 * 2:]  # "haha" plus the odd "h", if any
+    return folded
+
+
+def _is_ack_word(word: str) -> bool:
+    if word in _ACK_WORDS or _fold(word) in _STRETCHED_ACKS:
+        return True
+    bare = "".join(c for c in word if c.isalnum())
+    # Pure symbols (emoji, ":)", "-_-") say nothing; a word in brackets or with a smiley stuck to it is that
+    # word.
+    return not bare or (bare != word and (bare in _ACK_WORDS or _fold(bare) in _STRETCHED_ACKS))
 
 
 def is_acknowledgement(text: str) -> bool:
-    """"lol", "ok", "k", "haha", "👍", "<:pog:123>" and the like: a reaction, not something to answer."""
+    """"lol", "ok", "k", "haha", "👍", "<:pog:123>" and the like: a reaction, not something to answer.
+
+    Linear in the length of ``text`` whatever it holds."""
     stripped = text.strip()
     if not stripped:
         return False
     rest = _SHORTCODE.sub(" ", _CUSTOM_EMOJI.sub(" ", stripped)).strip()
-    return not rest or bool(_SYMBOLS_ONLY.match(rest)) or bool(_ACK.match(rest))
+    if not rest:
+        return True
+    if not any(c.isalnum() for c in rest):
+        return True  # emoji, punctuation, kaomoji pieces: nothing a vote can read
+    if len(rest) > _ACK_MAX_CHARS:
+        return False
+    return all(_is_ack_word(word) for word in _ACK_SEPARATORS.split(rest.lower()) if word)
 
 
 def parse_prefixes(value: str) -> tuple[str, ...]:

@@ -50,10 +50,15 @@ _CONTEXT_PATTERNS = {
 }
 
 
+# A call such as f() or obj.method(: anchored at a word's start, so a long run of letters is walked once, not
+# once from each of its letters (quadratic: 0.24 s on 4,000 underscores).
+_CALL = re.compile(r"\b\w+\(\)|\b\w+\.\w+\(")
+
+
 def detect_context(text: str) -> str:
     """The kind of conversation a message belongs to: one of :data:`CONTEXTS` (``casual`` by default)."""
     scores = {ctx: len(pattern.findall(text)) for ctx, pattern in _CONTEXT_PATTERNS.items()}
-    if "```" in text or re.search(r"\b\w+\(\)|\w+\.\w+\(", text):
+    if "```" in text or _CALL.search(text):
         scores["technical"] += 2  # code blocks and calls are strong signals on their own
     best = max(scores.values())
     if best == 0:

@@ -19,16 +19,23 @@ result is ordered by ``insertion_order`` and fits the token budget by dropping w
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+# `regex` (mrab's, a drop-in for re): its searches take a time limit and can release the GIL; the standard
+# re module has neither, and a card's /regex/ key is a stranger's pattern run over what people write.
+import regex
+
 from bot.core.errors import ConfigError
 from bot.core.persona.fields import kind_of
 from bot.core.persona.model import Lorebook, LoreEntry, Persona
 from bot.core.tokens import count_tokens
+
+log = logging.getLogger(__name__)
 
 # SillyTavern's selective logic codes (world-info ``selectiveLogic``).
 AND_ANY, NOT_ALL, NOT_ANY, AND_ALL = 0, 1, 2, 3
@@ -146,6 +153,7 @@ def _entry(raw: Any, file: str, where: str, *, world_info: bool) -> LoreEntry:
         priority=_int(raw.get("priority"), 10, file, f"{where}.priority"),
         name=name,
         extensions=extensions,
+        origin=f"{file}: {where}",
     )
 
 
@@ -240,17 +248,37 @@ def lorebook_to_dict(book: Lorebook) -> dict[str, Any]:
 # --------------------------------------------------------------------------- activation
 
 
+# A /regex/ key's search may run this long (seconds) before the key is disabled. A key a card means well by
+# takes microseconds on a few messages; catastrophic backtracking ("(a|aa)+$" on 33 letters: 0.9 s) takes
+# hours on a long message, so the limit only ever stops those.
+KEY_TIMEOUT_SECONDS = 0.05
+# Keys (pattern, case-sensitive) that ran past the limit: never searched again in this process.
+_disabled_keys: set[tuple[str, bool]] = set()
+
+
+def is_regex_key(key: str) -> bool:
+    return len(key) > 2 and key.startswith("/") and re.fullmatch(r"/.+/[imsx]*", key) is not None
+
+
+def has_regex_keys(book: Lorebook) -> bool:
+    """Whether ``book`` runs patterns a card wrote (its activation then belongs off the event loop)."""
+    return any(is_regex_key(k) for e in book.entries for k in (*e.keys, *e.secondary_keys))
+
+
 @lru_cache(maxsize=1024)
-def _matcher(key: str, case_sensitive: bool, whole_words: bool) -> re.Pattern[str] | None:
-    """Compile a key once: ``/pattern/flags`` is a regex, anything else a literal (cached: keys repeat)."""
+def _matcher(
+    key: str, case_sensitive: bool, whole_words: bool
+) -> re.Pattern[str] | regex.Pattern[str] | None:
+    """Compile a key once: ``/pattern/flags`` is a regex (compiled by ``regex``, searched with a time limit),
+    anything else a literal (cached: keys repeat)."""
     slash = re.fullmatch(r"/(.+)/([imsx]*)", key)
     if slash:
-        flags = 0 if case_sensitive else re.IGNORECASE
+        flags = 0 if case_sensitive else regex.IGNORECASE
         for f in slash.group(2):
-            flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}[f]
+            flags |= {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": regex.VERBOSE}[f]
         try:
-            return re.compile(slash.group(1), flags)
-        except re.error:
+            return regex.compile(slash.group(1), flags)
+        except (regex.error, ValueError):
             return None  # a broken regex never matches rather than breaking every reply
     body = re.escape(key.strip())
     if whole_words:
@@ -258,13 +286,28 @@ def _matcher(key: str, case_sensitive: bool, whole_words: bool) -> re.Pattern[st
     return re.compile(body, 0 if case_sensitive else re.IGNORECASE)
 
 
+def _search(key: str, entry: LoreEntry, whole: bool, text: str) -> bool:
+    pattern = _matcher(key, entry.case_sensitive, whole)
+    if pattern is None:
+        return False
+    if isinstance(pattern, re.Pattern):  # a literal key: escaped, so linear
+        return pattern.search(text) is not None
+    if (key, entry.case_sensitive) in _disabled_keys:
+        return False
+    try:
+        # concurrent: the GIL is released while it runs, so the event loop's thread is never held by it
+        return pattern.search(text, timeout=KEY_TIMEOUT_SECONDS, concurrent=True) is not None
+    except TimeoutError:
+        _disabled_keys.add((key, entry.case_sensitive))
+        log.warning("lorebook key disabled: it ran past %.0f ms on %d characters of conversation "
+                    "(a pattern that backtracks without end); %s, entry %r, key %r",
+                    KEY_TIMEOUT_SECONDS * 1000, len(text), entry.origin or "the lorebook", entry.name, key)
+        return False
+
+
 def _hits(keys: Iterable[str], text: str, entry: LoreEntry) -> list[bool]:
     whole = bool(entry.extensions.get("match_whole_words") or entry.extensions.get("matchWholeWords"))
-    out = []
-    for key in keys:
-        pattern = _matcher(key, entry.case_sensitive, whole)
-        out.append(bool(pattern and pattern.search(text)))
-    return out
+    return [_search(key, entry, whole, text) for key in keys]
 
 
 def _is_triggered(entry: LoreEntry, text: str) -> bool:

@@ -40,6 +40,8 @@ class LoreEntry:
     priority: int = 10
     name: str = ""
     extensions: dict[str, Any] = field(default_factory=dict)
+    # Where the entry was read ("file: data.character_book.entries[3]"), for messages about it.
+    origin: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

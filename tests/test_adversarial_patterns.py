@@ -1,0 +1,190 @@
+"""Every regular expression that reads text a person, a card or the model wrote, fed adversarial input of
+Discord's maximum message length (issue 43).
+
+For each entry point (the function the bot calls, so the test covers what runs, not a copy of a pattern),
+the inputs are 4,000 characters of: repeats of its own patterns' alternatives ("ok ok ok ... x"), joined
+by separators and ending in a non-match; nested brackets; long runs of one character. One call may take
+a second at most: the normal cost is microseconds to a few milliseconds, so only exponential or badly
+quadratic behaviour reaches the bound, on any machine. A call that hangs is stopped by an alarm and fails.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from bot.alive import emotes, status
+from bot.core import attachments, localtime, topics
+from bot.core.persona import blend, cards, framework, lorebook, macros, modes, template
+from bot.core.persona.model import Lorebook, LoreEntry
+from bot.operator.admin import language
+from bot.reply import addressing, delivery, intent, router, splitting, triage
+from bot.runtime import voice
+from bot.servertools import moderation, polls, settings
+from cogs import posting
+from memory import emotions, facts, lexical, mirroring, style, summarizer, timewords
+from personaflow.core import memory as pf_memory
+from personaflow.utils import validators
+
+MAX_CHARS = 4000  # Discord's longest message (with Nitro)
+BOUND_SECONDS = 1.0
+ALARM_SECONDS = 5  # a call still running then is stopped (it would otherwise take hours)
+
+# Pieces every entry point gets, besides its own patterns' words.
+GENERIC = ("a", "aa", "ab ", " ", "\t", "\n", "\n ", "x ", "1", "1 ", "12-", "_", "__", "a.", "a(", "a(.",
+           ".", "!", "?", "(", ")", "[", "]", "{", "{{", "}}", "<", "<@", "<@&", "<#", "<a:", ":", ":a", "@",
+           "#", "*", "-", "- ", "`", "```", "    x\n", "\\", "/", "${", "é", "👍", "ok ", "lol ", ", ",
+           "return ", "SELECT ", "you said ", "def f(", "x.y(", "<:a:1", "[MODE:", "status: ")
+ENDINGS = ("\x00", "x", "!")
+
+
+def _words(patterns: tuple[re.Pattern[str] | str, ...]) -> list[str]:
+    """The literal words inside the patterns: what repeats of "its own alternatives" are made of."""
+    found: set[str] = set()
+    for p in patterns:
+        source = p.pattern if isinstance(p, re.Pattern) else p
+        found.update(w for w in re.findall(r"[A-Za-z]{1,16}", source) if len(w) > 1)
+    return sorted(found)[:60]
+
+
+def inputs(patterns: tuple[re.Pattern[str] | str, ...]) -> Iterator[str]:
+    for piece in (*_words(patterns), *GENERIC):
+        for unit, end in zip((piece, piece + " ", piece + ", "), ENDINGS, strict=True):
+            yield (unit * (MAX_CHARS // len(unit) + 1))[: MAX_CHARS - 1] + end
+    for opening, closing in (("(", ")"), ("[", "]"), ("{{", "}}"), ("<", ">"), ("```", "")):
+        half = MAX_CHARS // 2 // len(opening)
+        yield opening * half + closing * half
+        yield (opening + "a") * (half // 2)
+
+
+class _Stalled(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: FrameType | None) -> None:
+    raise _Stalled
+
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+LORE = Lorebook(entries=(
+    LoreEntry(keys=("glade", "/\\bel(?:dor|vish)ia\\b/i"), content="The glade is sacred.", name="glade"),
+    LoreEntry(keys=("moon",), secondary_keys=("red",), selective=True, content="A red moon means war."),
+), scan_depth=4)
+PERSONA_NAMES = addressing.NameMatcher(["Finn", "Seraphina", "Sera", "finn the fox"])
+ROOMS = {"finn": ["Finn", "finn the fox"], "sera": ["Seraphina", "Sera"]}
+
+
+def _swallow(fn: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Parsers answer bad input with ValueError (a clear message): that is an answer, not a stall."""
+    def call(text: str) -> Any:
+        try:
+            return fn(text)
+        except (ValueError, cards.ConfigError):
+            return None
+    return call
+
+
+# name -> (the entry point, the patterns it runs)
+ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str, ...]]] = {
+    "triage: acknowledgement": (triage.is_acknowledgement, (
+        " ".join(sorted(triage._ACK_WORDS | triage._STRETCHED_ACKS)), triage._CUSTOM_EMOJI, triage._SHORTCODE,
+        triage._ACK_SEPARATORS,
+        "lool lmaooo hahaha hehehe okkk kkk mhmmm hmmm xddd ahhh ohhh")),
+    "triage: another bot's command": (lambda t: triage.bot_command(t, ("!", ";;", "?")), ()),
+    "intent: code, traceback, memory": (lambda t: (intent.looks_like_code(t), intent._MEMORY.search(t)),
+                                        (intent._FENCE, intent._TRACE, intent._CODE_WORDS, intent._MEMORY)),
+    "names: addressed": (lambda t: (PERSONA_NAMES(t), addressing.first_position(t, ["Finn", "Sera"]),
+                                    addressing.addressed_order(t, ROOMS)), ("Finn Seraphina Sera fox",)),
+    "relationships: warm and cold words": (router.exchange_delta, (router._WARM, router._COLD)),
+    "topics": (lambda t: topics.topic_hits(t, [*topics.CATEGORIES, "red moon", "sea shanties"]),
+               tuple(topics.CATEGORIES.values())),
+    "time words": (lambda t: timewords.window(t, NOW), (
+        timewords.DAY_MONTH_YEAR, timewords.MONTH_DAY_YEAR, timewords.ISO, timewords.MONTH_YEAR,
+        timewords.IN_MONTH, " ".join(timewords.RELATIVE))),
+    "lexical search terms": (lexical.terms, (lexical._WORD,)),
+    "style: learn": (lambda t: style.learn(None, t),
+                     (style._WORD, style._EMOJI, style._SCRIPT, style._NON_LATIN)),
+    "feelings: signals": (emotions.signals, (emotions._WORD,)),
+    "mirroring: mentions removed": (lambda t: mirroring._MENTION.sub("", t), (mirroring._MENTION,)),
+    "framework blend: kind of conversation": (blend.detect_context,
+                                              (*blend._CONTEXT_PATTERNS.values(), blend._CALL)),
+    "lorebook: keys (literal and the card's regex)": (lambda t: lorebook.activate(LORE, [t]),
+                                                      ("glade eldoria elvishia moon red",)),
+    "macros": (lambda t: (macros.render_macros(t, char="Finn", user=t[:100]), macros.time_macros_in([t])),
+               (macros._MACRO, macros._TIME_MACRO)),
+    "card: char and user macros": (lambda t: cards._char_macros(t, "Finn"), ("BOT USER char user original",)),
+    "card: example blocks": (cards.format_examples, ("START",)),
+    "card: first sentence": (cards.first_sentence, ()),
+    "framework: placeholders": (_swallow(lambda t: framework.fill_template(t, {"name": "Finn"}, "f.json")),
+                                (framework._PLACEHOLDER,)),
+    "template: character name": (lambda t: (template._NAME.fullmatch(t), template._NAME_LINE.sub("", t)),
+                                 (template._NAME, template._NAME_LINE)),
+    "framework: ids": (framework._SLUG.fullmatch, (framework._SLUG,)),
+    "mode tag in a reply": (lambda t: modes.MODE_TAG.match(t), (modes.MODE_TAG,)),
+    "splitting a reply": (splitting.split_message, (splitting._SENTENCE_END,)),
+    "delivery: sentence ends": (lambda t: list(delivery._SENTENCE_END.finditer(t)),
+                                (delivery._SENTENCE_END,)),
+    "emotes in a reply": (emotes.render, (emotes._EMOTE, emotes._GAP)),
+    "status from a reply": (status.clean_status, ("custom status",)),
+    "voice: a reply read aloud": (voice.spoken_text, (voice._MARKUP,)),
+    "attachments: spaces": (lambda t: attachments._SPACE.sub(" ", t), (attachments._SPACE,)),
+    "posting: user mentions": (lambda t: posting._USER_MENTION.findall(t), (posting._USER_MENTION,)),
+    "polls: options": (_swallow(lambda t: polls.parse_poll("which?", t, None)), (polls.SEPARATORS,)),
+    "moderation: durations": (_swallow(lambda t: moderation.parse_duration(t, maximum=timedelta(days=28))),
+                              (moderation._DURATION,)),
+    "server settings: ids and channels": (
+        _swallow(lambda t: (settings.parse_ids("allowed_roles", t), settings.parse_ids("muted_users", t))),
+        ("<@&1> <@!1>",)),
+    "admin commands in the log channel": (
+        lambda t: (language.parse_command(t), _swallow(language.parse_user_id)(t)),
+        tuple(p for _, p in language._COMMANDS)),
+    "quiet hours": (_swallow(localtime.parse_quiet_hours), (localtime._HOURS,)),
+    "summaries: memory lists": (summarizer.parse_memories, ()),
+    "extraction: the JSON in an answer": (_swallow(facts._json_object), ("json",)),
+    "personaflow: sentences and words": (lambda t: (pf_memory._sentences(t), pf_memory._words(t)), ()),
+    "personaflow: names": (_swallow(validators.check_character_name), ()),
+}
+
+
+def test_every_pattern_reading_outside_text_has_an_entry() -> None:
+    """A new module-level pattern in a module listed here must get its adversarial entry too: the modules'
+    compiled patterns are all named by some entry."""
+    modules = (triage, intent, router, topics, timewords, lexical, style, emotions, mirroring, blend, macros,
+               framework, template, modes, splitting, delivery, emotes, voice, attachments, posting, polls,
+               moderation, localtime)
+    covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
+    covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
+    missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()
+               if isinstance(value, re.Pattern) and id(value) not in covered]
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", list(ENTRY_POINTS))
+def test_adversarial_input_is_read_in_bounded_time(name: str) -> None:
+    fn, patterns = ENTRY_POINTS[name]
+    worst, worst_input = 0.0, ""
+    fn("warm up: Finn, the glade? 2026-11-25")  # first use (token tables, compiled keys) is no pattern's cost
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        for text in inputs(patterns):
+            signal.alarm(ALARM_SECONDS)
+            started = time.perf_counter()
+            try:
+                fn(text)
+            except _Stalled:
+                pytest.fail(f"{name}: still running after {ALARM_SECONDS} s on {text[:40]!r}...")
+            finally:
+                signal.alarm(0)
+            took = time.perf_counter() - started
+            if took > worst:
+                worst, worst_input = took, text
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert worst < BOUND_SECONDS, f"{name}: {worst:.2f} s on {worst_input[:40]!r}..."

@@ -1,0 +1,105 @@
+"""Text written to hurt: one message or one card pattern must never hold the event loop (issue 43).
+
+Over the wire: a channel message built to make a backtracking pattern run for hours ("ok ok ... x", and the
+same at 2,000 words) is triaged and judged, and a DM sent right after it is answered. A card whose lorebook
+holds a catastrophic /regex/ key keeps answering: the key is disabled with one log line naming the file,
+the entry and the key, and the card's other entries still work. The per-pattern bounds are in
+tests/test_adversarial_patterns.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.core.persona import lorebook
+from bot.core.persona.model import Lorebook, LoreEntry
+from bot.reply.triage import is_acknowledgement
+from tests.harness import CHANNEL_ID, PROJECT_ROOT, USER2_ID, Harness
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
+FREEZER = "ok " * 30 + "x"  # 93 characters; before the fix, 22 words already stalled the loop for 5 s
+
+
+def test_the_freezing_message_is_no_acknowledgement() -> None:
+    assert not is_acknowledgement(FREEZER)
+    assert not is_acknowledgement("ok " * 2000 + "x")
+    assert is_acknowledgement("ok " * 10)  # a short run of acks is still one
+
+
+async def test_a_message_built_to_backtrack_neither_freezes_nor_silences_the_bot(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.claude.script("no", model=VOTER, times=6)
+    h.claude.script("Still here, and wide awake.", model=DEFAULT)
+    long_one = "ok " * 2000 + "x"
+    await h.say(FREEZER, user=USER2_ID)
+    await h.say(long_one[:4000], user=USER2_ID)
+    await h.dm("are you there?")
+    # The DM is answered: before the fix, the first message alone held the event loop (and every DM and
+    # server with it) for hours.
+    [answer] = await h.replies(await h.dm_channel_id(), 1)
+    assert answer["content"] == "Still here, and wide awake."
+    # Both channel messages were read as what they are (no bare acknowledgement) and judged.
+    judged = await h.claude.wait_for_requests(6, model=VOTER)
+    assert any(FREEZER in r.all_text() for r in judged)
+    assert any("ok " * 100 in r.all_text() for r in judged)
+    assert h.discord.posted(CHANNEL_ID) == []  # every vote said no
+
+
+def _character_with_lore(tmp_path: Path, keys: list[str]) -> Path:
+    folder = tmp_path / "finn-with-lore"
+    shutil.copytree(PROJECT_ROOT / "characters" / "finn", folder)
+    (folder / "lorebook.json").write_text(json.dumps({"name": "Tide lore", "entries": [
+        {"keys": keys, "content": "Eldoria is the drowned city.", "name": "eldoria"},
+        {"keys": ["glade"], "content": "The glade is where the selkies dance.", "name": "glade"},
+    ]}), encoding="utf-8")
+    return folder
+
+
+async def test_a_card_regex_that_backtracks_is_disabled_once_and_the_bot_keeps_answering(
+        make_harness: MakeHarness, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.core.persona.lorebook")
+    key = "/(a|aa)+$/"
+    lorebook._disabled_keys.discard((key, False))  # another test of this worker may have met it
+    folder = _character_with_lore(tmp_path, [key, "eldoria"])
+    h = await make_harness(character_dir=folder)
+    h.claude.script("Aaah, indeed.", model=DEFAULT)
+    h.claude.script("The glade? Mind the selkies.", model=DEFAULT)
+    dm = await h.dm_channel_id()
+    await h.dm("a" * 40 + "b")  # 0.9 s at 33 letters; every letter doubles it
+    await h.replies(dm, 1)
+    await h.dm("and the glade? " + "a" * 40 + "b")
+    replies = await h.replies(dm, 2)
+    assert [r["content"] for r in replies][-2:] == ["Aaah, indeed.", "The glade? Mind the selkies."]
+    warnings = [r.getMessage() for r in caplog.records if "lorebook key disabled" in r.getMessage()]
+    assert len(warnings) == 1, warnings  # reported once, then never searched again
+    assert str(folder / "lorebook.json") in warnings[0] and "'eldoria'" in warnings[0] and key in warnings[0]
+    second = h.claude.requests_for(DEFAULT)[-1].all_text()
+    assert "The glade is where the selkies dance." in second  # the card's other entries still work
+
+
+def test_a_card_regex_that_runs_well_still_matches() -> None:
+    book = Lorebook(entries=(LoreEntry(keys=("/\\bel(?:dor|vish)ia\\b/i",), content="lore", name="e"),))
+    assert [e.content for e in lorebook.activate(book, ["Tell me of ELDORIA"])] == ["lore"]
+    assert lorebook.activate(book, ["eldorian tales"]) == []
+
+
+def test_a_disabled_key_is_not_searched_again(caplog: pytest.LogCaptureFixture) -> None:
+    key = "/(b|bb)+$/"
+    lorebook._disabled_keys.discard((key, False))
+    entry = LoreEntry(keys=(key,), content="never", name="bees",
+                      origin="card.png: data.character_book.entries[0]")
+    book = Lorebook(entries=(entry,))
+    caplog.set_level(logging.WARNING, logger="bot.core.persona.lorebook")
+    for _ in range(3):
+        assert lorebook.activate(book, ["b" * 40 + "c"]) == []
+    lines: list[Any] = [r.getMessage() for r in caplog.records if "lorebook key disabled" in r.getMessage()]
+    assert len(lines) == 1 and "card.png: data.character_book.entries[0]" in lines[0] and "'bees'" in lines[0]
