@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.claude_server import Recorded, content_text
-from tests.fakes.discord_cdn import SAMPLES
+from tests.fakes.discord_cdn import SAMPLES, png_bytes
 from tests.harness import CHANNEL_ID, Harness
 from tests.test_e2e_empty_turns import history, logged
 
@@ -137,3 +137,31 @@ async def test_a_failed_download_is_logged_and_the_reply_goes_on(harness: Harnes
     assert reply["content"].endswith("Hm, anyway: hello!") and "gone.png" in reply["content"]
     assert any("gone.png could not be downloaded" in r.getMessage() for r in caplog.records)
     assert images_in(reply_requests(h)[0]) == []
+
+
+async def test_an_image_claude_would_refuse_is_named_and_the_rest_of_the_message_kept(
+        make_harness: Any) -> None:
+    """Issue 49 item 11: a picture over 8,000 px a side, or whose header does not parse, is refused by the
+    Messages API with a 400 for the whole request (the fake Claude does the same). It is named in the
+    in-character line instead, and the good picture and the text beside it still reach Claude."""
+    h = await make_harness(unreadable_attachment_line=LINE.replace("Finn", "{name}"))
+    d = h.discord
+    gif = bytearray((SAMPLES / "python.gif").read_bytes())
+    gif[6:8] = (9000).to_bytes(2, "little")  # the logical screen's width
+    wide = d.attachment("banner.gif", content_type="image/gif", data=bytes(gif))
+    tall = d.attachment("scroll.png", content_type="image/png", data=png_bytes(1, 8001))
+    headless = d.attachment("odd.png", content_type="image/png",
+                            data=b"\x89PNG\r\n\x1a\nnot a header" + png_bytes()[-12:])
+    good = d.attachment("beach.jpg", content_type="image/jpeg", data=JPEG)
+    h.claude.script("Lovely beach!", model=REPLY_MODEL)
+    sent = await h.dm("holiday pics", attachments=[wide, good, tall, headless])
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert reply["content"] == LINE.format(file="banner.gif, scroll.png and odd.png") + "\n\nLovely beach!"
+    [request] = reply_requests(h)
+    assert request.status == 200
+    assert [base64.b64decode(b["source"]["data"]) for b in images_in(request)] == [JPEG]
+    text = content_text(request.body["messages"][-1]["content"])
+    assert "alice: holiday pics [image: banner.gif] [image: beach.jpg]" in text
+    assert "banner.gif (too big a picture: 9,000 × 16 pixels)" in text
+    assert "scroll.png (too big a picture: 1 × 8,001 pixels)" in text
+    assert "odd.png (the picture's header is broken)" in text

@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.attachments import Attachment, Carried
 from bot.core.models.base import Prompt
-from bot.reply.media import MediaLimits, TextPart, image_damage, read_media, sniff_image
+from bot.reply.media import MediaLimits, TextPart, image_damage, image_size, read_media, sniff_image
 from tests.fakes.claude_server import image_problem
 from tests.fakes.discord_cdn import SAMPLES, png_bytes
 
@@ -31,6 +31,47 @@ def test_images_are_known_by_their_bytes_and_a_cut_one_is_found(media_type: str)
 def test_generated_png_is_whole() -> None:
     data = png_bytes(3, 2)
     assert sniff_image(data) == "image/png" and image_damage(data, "image/png") is None
+
+
+def webp(chunk: bytes, body: bytes) -> bytes:
+    payload = b"WEBP" + chunk + len(body).to_bytes(4, "little") + body
+    return b"RIFF" + len(payload).to_bytes(4, "little") + payload
+
+
+def test_image_sizes_are_read_from_the_header_without_decoding() -> None:
+    """Issue 49 item 11: each format's own header, and None for one that does not parse."""
+    for media_type, data in SAMPLE.items():
+        assert image_size(data, media_type) == (16, 16), media_type
+    assert image_size(png_bytes(9000, 2), "image/png") == (9000, 2)
+    gif = bytearray(SAMPLE["image/gif"])
+    gif[6:10] = (8001).to_bytes(2, "little") + (3).to_bytes(2, "little")
+    assert image_size(bytes(gif), "image/gif") == (8001, 3)
+    # A progressive JPEG (SOF2) after an APP0 segment and a fill byte.
+    jpeg = (b"\xff\xd8" + b"\xff\xe0\x00\x04ab" + b"\xff\xff\xc2\x00\x11\x08" + (600).to_bytes(2, "big")
+            + (9000).to_bytes(2, "big") + b"\x03" + bytes(9) + b"\xff\xd9")
+    assert image_size(jpeg, "image/jpeg") == (9000, 600)
+    assert image_size(b"\xff\xd8\xff\xda\x00\x08" + bytes(6) + b"\xff\xd9", "image/jpeg") is None  # no frame
+    sizes = (8001).to_bytes(2, "little") + (50).to_bytes(2, "little")
+    lossy = webp(b"VP8 ", bytes(3) + b"\x9d\x01\x2a" + sizes)
+    assert image_size(lossy, "image/webp") == (8001, 50)
+    bits = (300 - 1) | (200 - 1) << 14
+    assert image_size(webp(b"VP8L", b"\x2f" + bits.to_bytes(4, "little")), "image/webp") == (300, 200)
+    assert image_size(webp(b"VP8 ", bytes(10)), "image/webp") is None  # no key-frame start code
+    assert image_size(b"\x89PNG\r\n\x1a\ngarbage", "image/png") is None
+    assert image_size(b"GIF89a\x00\x00\x00\x00;", "image/gif") is None  # a zero-sized screen
+
+
+async def test_an_image_too_big_or_unparseable_is_unreadable_and_the_rest_is_kept() -> None:
+    wide = png_bytes(8001, 1)
+    headless = b"\x89PNG\r\n\x1a\n" + b"no header here" + png_bytes()[-12:]
+    fetch = Fetcher({"wide.png": wide, "headless.png": headless, "ok.png": SAMPLE["image/png"],
+                     "edge.png": png_bytes(8000, 1)})
+    carried = Carried(attachments=tuple(att(n, "image/png", len(d)) for n, d in fetch.files.items()))
+    media = await read_media(carried, fetch, MediaLimits(100_000, 4, 50, 2.0))
+    assert [i.filename for i in media.images] == ["ok.png", "edge.png"]
+    assert [(u.filename, u.reason) for u in media.unreadable] == [
+        ("wide.png", "too big a picture: 8,001 × 1 pixels"),
+        ("headless.png", "the picture's header is broken")]
 
 
 class Fetcher:
@@ -141,6 +182,11 @@ async def test_media_goes_into_the_last_user_turn_after_cached_blocks() -> None:
       "data": base64.b64encode(SAMPLE["image/png"][:-20]).decode()}, "Could not process image"),
     ({"type": "base64", "media_type": "image/png", "data": "A" * (5 * 1024 * 1024 + 4)},
      "image exceeds 5 MB maximum"),
+    ({"type": "base64", "media_type": "image/png", "data": base64.b64encode(png_bytes(1, 8001)).decode()},
+     "At least one of the image dimensions exceed max allowed size: 8000 pixels"),
+    ({"type": "base64", "media_type": "image/png",
+      "data": base64.b64encode(b"\x89PNG\r\n\x1a\nno header" + png_bytes()[-12:]).decode()},
+     "Could not process image"),
 ])
 def test_fake_claude_rejects_bad_image_blocks_like_the_api(source: dict[str, str], problem: str) -> None:
     body = {"messages": [{"role": "user", "content": [{"type": "image", "source": source},

@@ -7,7 +7,9 @@ Discord cog reads ``discord.Attachment.read()``, the attachment's own CDN URL an
 into what this one request shows Claude:
 
 * an image (PNG, JPEG, GIF, WebP, recognised by its bytes, not by its name or declared type) up to
-  ``max_image_bytes``, at most ``max_images_per_message`` of them: an image block (base64, media type);
+  ``max_image_bytes``, at most ``max_images_per_message`` of them: an image block (base64, media type); its
+  size is read from its header (never decoded), and one with a side over 8,000 px or a header that does not
+  parse is not sent (the API would refuse the whole request with a 400);
 * a text file (``.txt``, ``.md``, source code, ``.json``, ``.csv``): a fenced block of its first
   ``max_attachment_chars`` characters;
 * anything else, too large, broken or that failed to download: one in-character line
@@ -48,6 +50,75 @@ TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-yam
 BYTES_PER_CHAR = 4  # UTF-8's longest character: a file within max_attachment_chars is within 4 bytes each
 TEXT_READ_BYTES = 1_000_000  # a text file up to this size is read (and cut), whatever max_attachment_chars
 SNIFF_BYTES = 1024  # a text file with a NUL byte here is binary, whatever its name says
+MAX_IMAGE_SIDE = 8000  # pixels: the Messages API refuses an image with a longer side (a 400 for the request)
+# JPEG start-of-frame markers (they carry the size); C4, C8 and CC are other segments in the same range.
+_JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def image_size(data: bytes, media_type: str) -> tuple[int, int] | None:
+    """(width, height) from the image's header, without decoding a pixel; None when the header does not
+    parse (such a file the API cannot process either)."""
+    try:
+        if media_type == "image/png":
+            if data[12:16] != b"IHDR":  # IHDR is always the first chunk
+                return None
+            width, height = struct.unpack(">II", data[16:24])
+        elif media_type == "image/gif":
+            width, height = struct.unpack("<HH", data[6:10])
+        elif media_type == "image/jpeg":
+            return _jpeg_size(data)
+        else:
+            return _webp_size(data)
+    except struct.error:  # the header is cut short
+        return None
+    return (width, height) if width > 0 and height > 0 else None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    # Walk the segments from SOI: each is FF, a marker, then a big-endian length that counts itself.
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill bytes before a marker
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        if length < 2:
+            return None
+        if marker in _JPEG_FRAMES:
+            height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
+            return (width, height) if width > 0 and height > 0 else None
+        if marker == 0xDA:  # the scan began without a frame header
+            return None
+        pos += 2 + length
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8 ":  # lossy: a key frame's start code, then 14-bit sizes
+        if data[23:26] != b"\x9d\x01\x2a":
+            return None
+        width, height = struct.unpack("<HH", data[26:30])
+        width, height = width & 0x3FFF, height & 0x3FFF
+    elif chunk == b"VP8L":  # lossless: a signature byte, then 14 bits each of size - 1
+        if data[20:21] != b"\x2f":
+            return None
+        (bits,) = struct.unpack("<I", data[21:25])
+        width, height = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    elif chunk == b"VP8X":  # extended: 24 bits each of canvas size - 1
+        if len(data) < 30:
+            return None
+        width = int.from_bytes(data[24:27], "little") + 1
+        height = int.from_bytes(data[27:30], "little") + 1
+    else:
+        return None
+    return (width, height) if width > 0 and height > 0 else None
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -275,6 +346,11 @@ def _image(a: Attachment, data: bytes, limits: MediaLimits) -> ImagePart | Unrea
     damage = image_damage(data, media_type)
     if damage is not None:
         return Unreadable(a.filename, f"the picture is {damage}")
+    size = image_size(data, media_type)
+    if size is None:
+        return Unreadable(a.filename, "the picture's header is broken")
+    if max(size) > MAX_IMAGE_SIDE:
+        return Unreadable(a.filename, f"too big a picture: {size[0]:,} × {size[1]:,} pixels")
     return ImagePart(a.filename, media_type, data)
 
 
