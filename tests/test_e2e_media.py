@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.core.tokens import count_tokens
 from tests.fakes.claude_server import Recorded, content_text
 from tests.fakes.discord_cdn import SAMPLES, png_bytes
 from tests.harness import CHANNEL_ID, Harness
@@ -165,3 +166,43 @@ async def test_an_image_claude_would_refuse_is_named_and_the_rest_of_the_message
     assert "banner.gif (too big a picture: 9,000 × 16 pixels)" in text
     assert "scroll.png (too big a picture: 1 × 8,001 pixels)" in text
     assert "odd.png (the picture's header is broken)" in text
+
+
+async def test_one_messages_text_files_share_a_token_budget_and_the_character_says_what_was_left(
+        harness: Harness) -> None:
+    """Issue 49 item 12: ten text files of 20,000 characters (about 50,000 tokens) would all go into one
+    request; max_attachment_tokens (12,000 by default) bounds them, and the character names what it left."""
+    h = harness
+    body = "\n".join(f"line {i}: the tide came in over the kelp beds again" for i in range(400))[:20_000]
+    files = [h.discord.attachment(f"notes{i}.txt", content_type="text/plain", data=body.encode())
+             for i in range(1, 11)]
+    h.claude.script("That's a lot of notes!", model=REPLY_MODEL)
+    sent = await h.dm("read all of these please", attachments=files)
+    [reply] = await h.replies(int(sent["channel_id"]))
+    [request] = reply_requests(h)
+    text = content_text(request.body["messages"][-1]["content"])
+    shown = [i for i in range(1, 11) if f"[Contents of notes{i}.txt]" in text]
+    assert shown and shown == list(range(1, len(shown) + 1)) and len(shown) < 10  # the first ones, in order
+    assert count_tokens(text) < 12_000 + 1_000  # the files' budget and the message around them
+    first_left = shown[-1] if f"[notes{shown[-1]}.txt is cut here" in text else shown[-1] + 1
+    left = [f"notes{i}.txt" for i in range(first_left, 11)]
+    assert reply["content"] == ("*Finn eyes the pile of files.* That's a lot to read at once: I only got "
+                                f"partway, and left {', '.join(left[:-1])} and {left[-1]} for later."
+                                "\n\nThat's a lot of notes!")
+    assert f"you have already said so: {', '.join(left)}]" in text
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_download_larger_than_declared_stops_at_its_cap(harness: Harness, chunked: bool) -> None:
+    """Issue 49 item 13: Discord declares 100 bytes, the CDN sends 32 MB. The download is streamed and
+    dropped at the text cap (1 MB), never read whole, and the file is named as too large."""
+    h = harness
+    h.discord.cdn_chunked = chunked
+    liar = h.discord.attachment("tiny.txt", content_type="text/plain", size=100, data=b"a" * (32 << 20))
+    h.claude.script("Hello!", model=REPLY_MODEL)
+    sent = await h.dm("here's a small file", attachments=[liar])
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert reply["content"] == "*Finn squints at tiny.txt.* I can't open that one here, sorry.\n\nHello!"
+    text = content_text(reply_requests(h)[0].body["messages"][-1]["content"])
+    assert "tiny.txt (too large: more than 1.0 MB)" in text and "aaaa" not in text
+    assert h.discord.cdn_sent[int(liar["id"])] < 16 << 20  # stopped near the cap, not all 32 MB

@@ -4,12 +4,14 @@ The over-the-wire proofs are in tests/test_e2e_media.py."""
 from __future__ import annotations
 
 import base64
+import threading
 
 import pytest
 
 from bot.core.attachments import Attachment, Carried
 from bot.core.models.base import Prompt
-from bot.reply.media import MediaLimits, TextPart, image_damage, image_size, read_media, sniff_image
+from bot.core.tokens import count_tokens
+from bot.reply.media import MediaLimits, TextPart, TooLarge, image_damage, image_size, read_media, sniff_image
 from tests.fakes.claude_server import image_problem
 from tests.fakes.discord_cdn import SAMPLES, png_bytes
 
@@ -79,10 +81,12 @@ class Fetcher:
         self.files = files
         self.read: list[str] = []
 
-    async def __call__(self, attachment: Attachment) -> bytes:
+    async def __call__(self, attachment: Attachment, cap: int) -> bytes:
         self.read.append(attachment.filename)
         if attachment.filename not in self.files:
             raise OSError("404 asset not found")
+        if len(self.files[attachment.filename]) > cap:  # as the streamed download stops at its cap
+            raise TooLarge(cap)
         return self.files[attachment.filename]
 
 
@@ -129,7 +133,7 @@ async def test_image_count_limit_and_no_fetcher() -> None:
 async def test_a_slow_download_times_out_and_the_rest_still_arrives() -> None:
     import asyncio
 
-    async def fetch(a: Attachment) -> bytes:
+    async def fetch(a: Attachment, cap: int) -> bytes:
         if a.filename == "slow.png":
             await asyncio.sleep(30)
         return SAMPLE["image/png"]
@@ -219,3 +223,56 @@ async def test_fake_claude_answers_a_bad_image_with_the_apis_400_over_the_wire()
             assert "appears to be a image/gif image" in str(refused.value)
         finally:
             await client.close()
+
+
+async def test_text_files_share_a_token_budget_first_files_first() -> None:
+    """Issue 49 item 12: one message's text files add at most max_attachment_tokens; the file that does not
+    fit whole is cut to the rest (when a useful part fits), the files after it left out, and all named."""
+    words = " ".join(f"word{i}" for i in range(600))  # 1,200 tokens, 4,689 characters
+    files = {f"n{i}.txt": words.encode() for i in range(1, 5)}
+    fetch = Fetcher(files)
+    carried = Carried(attachments=tuple(att(n, "text/plain", len(d)) for n, d in files.items()))
+    limits = MediaLimits(10_000, 4, 10_000, 2.0, max_attachment_tokens=3_000)
+    media = await read_media(carried, fetch, limits)
+    assert [t.filename for t in media.texts] == ["n1.txt", "n2.txt", "n3.txt"]
+    assert media.texts[0].text == media.texts[1].text == words and len(media.texts[2].text) < len(words)
+    assert media.left_out == ("n3.txt", "n4.txt") and media.unreadable == ()
+    assert sum(count_tokens(t.fenced()) for t in media.texts) <= 3_000
+    line = "*{name} sighs.* I left {file} for later."
+    assert media.notice("*{name} squints at {file}.*", "Finn", line) == \
+        "*Finn sighs.* I left n3.txt and n4.txt for later."
+    prompt = media.into(Prompt(system="s", messages=[{"role": "user", "content": "alice: files"}]))
+    text = prompt.messages[-1]["content"]
+    assert "[Contents of n3.txt]" in text and "[Contents of n4.txt]" not in text
+    assert "so these files were cut or left out, and you have already said so: n3.txt, n4.txt]" in text
+    nothing = await read_media(carried, fetch, MediaLimits(10_000, 4, 10_000, 2.0, max_attachment_tokens=0))
+    assert nothing.texts == () and nothing.left_out == tuple(files)
+
+
+async def test_large_text_is_decoded_and_counted_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 49 item 13: a megabyte of text is decoded and counted in a worker thread, never on the loop."""
+    import bot.reply.media as media_module
+
+    threads: list[int] = []
+    real = media_module._text
+
+    def spy(a: Attachment, data: bytes, limits: MediaLimits) -> TextPart | object:
+        threads.append(threading.get_ident())
+        return real(a, data, limits)
+
+    monkeypatch.setattr(media_module, "_text", spy)
+    big, small = ("é" * 400_000).encode(), b"short"
+    fetch = Fetcher({"big.txt": big, "small.txt": small})
+    limits = MediaLimits(10_000, 4, 1_000, 2.0)
+    await read_media(Carried(attachments=(att("small.txt", None, 5),)), fetch, limits)
+    await read_media(Carried(attachments=(att("big.txt", None, len(big)),)), fetch, limits)
+    assert threads[0] == threading.get_ident() and threads[1] != threading.get_ident()
+
+
+async def test_a_download_past_its_cap_is_refused_by_size() -> None:
+    """A body larger than Discord declared: the fetcher stops at the cap, and the file is named too large."""
+    fetch = Fetcher({"liar.txt": b"x" * 2_000_001, "liar.png": SAMPLE["image/png"] + bytes(20_000)})
+    carried = Carried(attachments=(att("liar.txt", None, 10), att("liar.png", "image/png", 10)))
+    media = await read_media(carried, fetch, LIMITS)
+    assert [(u.filename, u.reason) for u in media.unreadable] == [
+        ("liar.txt", "too large: more than 1.0 MB"), ("liar.png", "too large: more than 10,000 bytes")]

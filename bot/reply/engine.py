@@ -376,7 +376,8 @@ class ReplyEngine:
             self.settings, outlet,
             lambda on_text: self.complete(msg, persona, prompt, premium, on_text=on_text),
             lambda text: self.finish_text(msg, text), self.fallback_text(persona),
-            media.notice(self.settings.media.unreadable_attachment_line, persona.name), started,
+            media.notice(self.settings.media.unreadable_attachment_line, persona.name,
+                         self.settings.media.attachments_left_out_line), started,
             f"reply to message {msg.message_id}", log).run()
         text, parts, ids, ok, completion = (delivered.text, delivered.parts, delivered.ids, delivered.ok,
                                             delivered.completion)

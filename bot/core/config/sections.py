@@ -357,11 +357,20 @@ class MediaSettings:
     max_attachment_chars: int = key(
         20_000, "Characters of a text file (.txt, .md, source code, .json, .csv) read into the message; a "
         "longer file is cut there, with a note.", min=0)
+    max_attachment_tokens: int = key(
+        12_000, "Tokens the text files of one message may add to its request together (about 4 characters "
+        "each); past it a file is cut and the rest left out, and the character says so "
+        "(attachments_left_out_line).", min=0)
     attachment_timeout: float = key(10.0, "Seconds to download one message's attachments.", above=0)
     unreadable_attachment_line: str = key(
         "*{name} squints at {file}.* I can't open that one here, sorry.",
         "The line the character says about files it could not look at ({name}: the character's name, "
         "{file}: the files).")
+    attachments_left_out_line: str = key(
+        "*{name} eyes the pile of files.* That's a lot to read at once: I only got partway, and left {file} "
+        "for later.",
+        "The line the character says about text files cut or left out for max_attachment_tokens ({name}: the "
+        "character's name, {file}: the files).")
 
 
 @dataclass(frozen=True)
