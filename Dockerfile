@@ -34,7 +34,8 @@ RUN pip install -c constraints.txt . \
 # the only places Kindred writes; data/ is a volume so it outlives the container.
 RUN useradd --create-home --uid 1000 kindred \
     && mkdir -p /app/data /app/logs \
-    && chown kindred:kindred /app/data /app/logs
+    && chown kindred:kindred /app/data /app/logs \
+    && chmod 0700 /app/data
 USER kindred
 VOLUME ["/app/data"]
 

@@ -257,6 +257,13 @@ class StorageSettings:
     enable_api_call_logging: bool = key(
         False, "Append every Claude call (model, tokens, cost, latency) to api_log_file.")
     api_log_file: str = key("logs/anthropic_api_calls.log", "File for enable_api_call_logging.")
+    usage_retention_days: int = key(
+        90, "Days a model call's own row (tokens, cost, the person it was for) is kept; older ones are added "
+        "up per day and model first, so the dashboard's cost history and /status's totals stay (0: keep "
+        "every row).", min=0)
+    archive_retention_days: int = key(
+        365, "Days consolidated messages are kept in the archive (message_archive); what was learnt from "
+        "them stays in facts, summaries and memories (0: keep forever).", min=0)
 
 
 @dataclass(frozen=True)
