@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import zlib
 from typing import Any
 
 import pytest
 
 from bot.core.tokens import count_tokens
-from tests.fakes.claude_server import Recorded, content_text
+from tests.fakes.claude_server import Recorded, content_text, image_problem
 from tests.fakes.discord_cdn import SAMPLES, png_bytes
 from tests.harness import CHANNEL_ID, Harness
 from tests.test_e2e_empty_turns import history, logged
@@ -206,3 +207,31 @@ async def test_a_download_larger_than_declared_stops_at_its_cap(harness: Harness
     text = content_text(reply_requests(h)[0].body["messages"][-1]["content"])
     assert "tiny.txt (too large: more than 1.0 MB)" in text and "aaaa" not in text
     assert h.discord.cdn_sent[int(liar["id"])] < 16 << 20  # stopped near the cap, not all 32 MB
+
+
+async def test_a_picture_claude_cannot_decode_is_named_and_the_rest_answered(harness: Harness) -> None:
+    """Issue 49 item 11: a PNG whose header and end are sound but whose pixel data does not inflate passes
+    every check short of decoding; the Messages API refuses it with a 400 naming its block. The reply asks
+    again without that picture: the good one and the text still reach Claude, and the broken one is named."""
+    h = harness
+    good = png_bytes(2, 2)
+    ihdr_end = 8 + 25  # signature, then IHDR (length, type, 13 bytes, CRC)
+    junk = b"not zlib at all"
+    idat = len(junk).to_bytes(4, "big") + b"IDAT" + junk + zlib.crc32(b"IDAT" + junk).to_bytes(4, "big")
+    broken = good[:ihdr_end] + idat + good[-12:]
+    h.claude.script("What a view!", model=REPLY_MODEL)
+    sent = await h.dm("two photos", attachments=[
+        h.discord.attachment("glitch.png", content_type="image/png", data=broken),
+        h.discord.attachment("view.jpg", content_type="image/jpeg", data=JPEG)])
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert reply["content"] == LINE.format(file="glitch.png") + "\n\nWhat a view!"
+    refused, answered = reply_requests(h)
+    assert refused.status == 400
+    last = len(refused.body["messages"]) - 1  # the message's own turn; its first block the broken picture
+    assert image_problem(refused.body) == f"messages.{last}.content.0.image.source.base64.data: Could not " \
+        "process image"
+    assert answered.status == 200
+    assert [base64.b64decode(b["source"]["data"]) for b in images_in(answered)] == [JPEG]
+    text = content_text(answered.body["messages"][-1]["content"])
+    assert "alice: two photos [image: glitch.png] [image: view.jpg]" in text
+    assert "glitch.png (Claude could not process it)" in text

@@ -276,3 +276,27 @@ async def test_a_download_past_its_cap_is_refused_by_size() -> None:
     media = await read_media(carried, fetch, LIMITS)
     assert [(u.filename, u.reason) for u in media.unreadable] == [
         ("liar.txt", "too large: more than 1.0 MB"), ("liar.png", "too large: more than 10,000 bytes")]
+
+
+def test_the_picture_a_refusal_names_is_found_in_the_built_prompt() -> None:
+    """The Messages API names the refused block (messages.<i>.content.<j>.image.source): it maps back to
+    this message's picture, and any other error (or another turn's block) to none."""
+    from bot.reply.media import ImagePart, Media
+
+    a = ImagePart("a.png", "image/png", SAMPLE["image/png"])
+    b = ImagePart("b.gif", "image/gif", SAMPLE["image/gif"])
+    media = Media(images=(a, b))
+    built = media.into(Prompt(system="s", messages=[
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": [
+            {"type": "text", "text": "cached", "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": "alice: look"}]}]))
+    error = "HTTP 400: messages.2.content.{}.image.source.base64.data: Could not process image"
+    assert media.refused_image(built, error.format(1)) is a
+    assert media.refused_image(built, error.format(2)) is b
+    assert media.refused_image(built, error.format(0)) is None  # the cached text block, not a picture
+    assert media.refused_image(built, error.replace("messages.2", "messages.0").format(1)) is None
+    assert media.refused_image(built, "HTTP 400: messages: Too many images") is None
+    assert media.refused_image(built, "HTTP 529: overloaded") is None
+    left = media.without(a, "Claude could not process it")
+    assert left.images == (b,) and [u.filename for u in left.unreadable] == ["a.png"]

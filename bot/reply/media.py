@@ -64,6 +64,7 @@ OFF_LOOP_BYTES = 64 * 1024  # text files larger than this together are decoded a
 CUT_MIN_TOKENS = 200  # a file is cut to the budget's rest only when at least this much of it would show
 FENCE_TOKENS = 60  # what a fenced block's header, fences and cut note cost beside the file's own text
 MAX_IMAGE_SIDE = 8000  # pixels: the Messages API refuses an image with a longer side (a 400 for the request)
+_IMAGE_ERROR = re.compile(r"HTTP 400: messages\.(\d+)\.content\.(\d+)\.image\.source")
 # JPEG start-of-frame markers (they carry the size); C4, C8 and CC are other segments in the same range.
 _JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
@@ -216,6 +217,23 @@ class Media:
 
     def __bool__(self) -> bool:
         return bool(self.images or self.texts or self.unreadable or self.left_out)
+
+    def without(self, image: ImagePart, reason: str) -> Media:
+        """This media with ``image`` moved to the unreadable ones (``reason``)."""
+        return Media(tuple(i for i in self.images if i is not image), self.texts,
+                     (*self.unreadable, Unreadable(image.filename, reason)), self.left_out)
+
+    def refused_image(self, prompt: Prompt, error: str) -> ImagePart | None:
+        """Which of these images a failed call's error says the Messages API refused (a 400 naming
+        ``messages.<i>.content.<j>.image.source``: pixels it could not decode, a size it does not take),
+        ``prompt`` being what :meth:`into` built; None when the error is about anything else."""
+        found = _IMAGE_ERROR.match(error)
+        if found is None or not self.images or int(found[1]) != len(prompt.messages) - 1:
+            return None
+        content = prompt.messages[-1].get("content")
+        blocks = content if isinstance(content, list) else []
+        at = [j for j, block in enumerate(blocks) if block.get("type") == "image"][-len(self.images):]
+        return self.images[at.index(int(found[2]))] if int(found[2]) in at else None
 
     def notice(self, line: str, name: str, left_out_line: str = "") -> str:
         """The in-character lines about what could not be looked at, and what was too much to read at once

@@ -43,6 +43,7 @@ import itertools
 import json
 import threading
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -277,8 +278,18 @@ def _image_type(data: bytes) -> str | None:
 
 def _decodable(data: bytes, media_type: str) -> bool:
     """Whether the whole image is there (the API cannot process a file cut short): each format's end."""
-    if media_type == "image/png":
-        return data.endswith(b"IEND\xaeB`\x82")
+    if media_type == "image/png":  # and its pixel data (the IDAT chunks) must inflate
+        if not data.endswith(b"IEND\xaeB`\x82"):
+            return False
+        pos, pixels = 8, b""
+        while pos + 8 <= len(data):
+            length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+            pixels += data[pos + 8:pos + 8 + length] if kind == b"IDAT" else b""
+            pos += 12 + length
+        try:
+            return bool(zlib.decompress(pixels))
+        except zlib.error:
+            return False
     if media_type == "image/jpeg":
         return b"\xff\xd9" in data[-64:]
     if media_type == "image/gif":
