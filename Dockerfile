@@ -13,28 +13,27 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /app
 
+# Every file checked against the sha256 the lock files hold (pip's --require-hashes; `make lock` writes them).
 # The CPU build of torch first, from PyTorch's CPU index: left to itself pip would pull a multi-GB CUDA build.
-# The same pin as pyproject.toml and the Makefile (tests/test_docker.py checks they agree).
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+# The same pin as pyproject.toml and the Makefile (tests/test_docker.py checks they agree); what it needs
+# comes with the rest.
+COPY requirements-torch.lock requirements.lock ./
+RUN pip install --index-url https://download.pytorch.org/whl/cpu --no-deps --require-hashes -r requirements-torch.lock
 
-# The other dependencies in a layer of their own, rebuilt only when pyproject.toml or constraints.txt changes (torch is already
-# satisfied by the CPU build: 2.13.0+cpu matches ==2.13.0).
-# Each at the version constraints.txt names (the versions tested together; `make constraints` refreshes it).
-COPY pyproject.toml constraints.txt ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -c constraints.txt -r /tmp/requirements.txt
+# The other dependencies in a layer of their own, rebuilt only when requirements.lock changes.
+RUN pip install --require-hashes -r requirements.lock
 
-# Then Kindred itself.
+# Then Kindred itself: nothing more to fetch (its dependencies are installed, setuptools is locked).
 COPY . .
-RUN pip install -c constraints.txt . \
+RUN pip install --no-deps --no-build-isolation . \
     && rm -rf build *.egg-info
 
 # Not root. data/ (the SQLite database when DATABASE_URL is empty) and logs/ (enable_api_call_logging) are
 # the only places Kindred writes; data/ is a volume so it outlives the container.
 RUN useradd --create-home --uid 1000 kindred \
     && mkdir -p /app/data /app/logs \
-    && chown kindred:kindred /app/data /app/logs
+    && chown kindred:kindred /app/data /app/logs \
+    && chmod 0700 /app/data
 USER kindred
 VOLUME ["/app/data"]
 

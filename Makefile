@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages voice messages need (ffmpeg converts audio, espeak-ng speaks): installed when missing.
 SYSTEM_PACKAGES := ffmpeg espeak-ng
 
-.PHONY: setup torch system-packages browser run console test lint bench screenshots constraints clean
+.PHONY: setup torch system-packages browser run console test lint bench screenshots constraints lock clean
 
 # torch: the CPU build (a 190 MB wheel), the same pin as pyproject.toml and the Dockerfile. PyPI's Linux
 # wheel is the multi-GB CUDA build, so it comes from PyTorch's CPU index, unless pip already has it offline:
@@ -16,13 +16,30 @@ SYSTEM_PACKAGES := ffmpeg espeak-ng
 TORCH := torch==2.13.0
 TORCH_INDEX := https://download.pytorch.org/whl/cpu
 
-# Every package at the version constraints.txt names (tested together); pyproject.toml says what is needed.
-$(STAMP): pyproject.toml constraints.txt
+# Every package at the version constraints.txt names (tested together), each file checked against the sha256
+# the lock files hold (pip's --require-hashes: a file that differs from the one locked is refused); then
+# Kindred itself, with nothing more to fetch (no dependencies, no build environment). pyproject.toml says
+# what is needed; `make lock` writes the locks. pip is the one the venv brings (upgrading it would be a
+# download no hash checks).
+LOCKS := requirements.lock requirements-test.lock requirements-torch.lock
+$(STAMP): pyproject.toml constraints.txt $(LOCKS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	$(MAKE) --no-print-directory torch
-	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
+	$(BIN)/pip install -q --require-hashes -r requirements.lock -r requirements-test.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e ".[test]"
 	touch $(STAMP)
+
+# Refresh the lock files from constraints.txt (tests/locking.py): pip resolves the project without installing
+# anything and reports each file's sha256. Run after `make constraints`, and commit both.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q --dry-run --ignore-installed --report .venv-lock/runtime.json \
+		-c constraints.txt . "setuptools>=68"
+	.venv-lock/bin/pip install -q --dry-run --ignore-installed --report .venv-lock/all.json \
+		-c constraints.txt ".[test]" "setuptools>=68"
+	$(PYTHON) tests/locking.py .venv-lock/runtime.json .venv-lock/all.json
+	rm -rf .venv-lock
 
 # Refresh constraints.txt: the newest versions pyproject.toml allows, resolved in a fresh environment, then
 # pinned. Run `make test` after it and commit both when it passes.
@@ -38,14 +55,16 @@ constraints:
 	} > constraints.txt
 	rm -rf .venv-constraints
 
+# $(TORCH) as requirements-torch.lock pins it (its file's sha256), without its dependencies (requirements.lock).
+TORCH_LOCK := --no-deps --require-hashes -r requirements-torch.lock
 torch:
-	@if $(BIN)/pip install -q --no-index "$(TORCH)" 2>/dev/null; then :; \
+	@if $(BIN)/pip install -q --no-index $(TORCH_LOCK) 2>/dev/null; then :; \
 	elif { $(BIN)/pip config list 2>/dev/null; echo "$$PIP_INDEX_URL $$PIP_EXTRA_INDEX_URL"; } \
 			| grep -q "file:"; then \
-		$(BIN)/pip install -q "$(TORCH)"; \
+		$(BIN)/pip install -q $(TORCH_LOCK); \
 	else \
 		echo "installing $(TORCH), the CPU build (190 MB), from $(TORCH_INDEX)"; \
-		$(BIN)/pip install -q --index-url $(TORCH_INDEX) "$(TORCH)"; \
+		$(BIN)/pip install -q --index-url $(TORCH_INDEX) $(TORCH_LOCK); \
 	fi
 
 setup: $(STAMP) system-packages

@@ -3,7 +3,10 @@
 * the daily consolidation at ``consolidation_hour_utc`` o'clock UTC (facts, relationships, archive, expired
   facts pruned, daily mood); a run missed while the bot was down happens at start-up (the last run time is
   kept in global state, so the schedule survives restarts);
-* a sweep every few minutes that summarizes conversations still over the threshold (retrying failed passes).
+* a sweep every few minutes that summarizes conversations still over the threshold (retrying failed passes);
+* the daily retention half an hour after the consolidation: model calls older than ``usage_retention_days``
+  added up per day and deleted, archived messages older than ``archive_retention_days`` deleted
+  (database/retention.py).
 
 The work itself is :mod:`memory` (``bot.memory``, owned by the bot); this cog only schedules it.
 """
@@ -21,6 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from discord.ext import commands
 
+from database.retention import Pruned
 from memory.consolidation import ConsolidationReport, missed_run
 from memory.service import MemoryService
 
@@ -45,6 +49,8 @@ class MemoryTasks(commands.Cog):
         hour = self.bot.settings.memory.consolidation_hour_utc
         self.scheduler.add_job(self.daily, CronTrigger(hour=hour, minute=0, timezone=UTC), id="consolidation",
                                coalesce=True, max_instances=1, misfire_grace_time=3600)
+        self.scheduler.add_job(self.retention, CronTrigger(hour=hour, minute=30, timezone=UTC),
+                               id="retention", coalesce=True, max_instances=1, misfire_grace_time=3600)
         self.scheduler.add_job(self.sweep, IntervalTrigger(minutes=SWEEP_MINUTES, timezone=UTC),
                                id="summary-sweep",
                                coalesce=True, max_instances=1)
@@ -86,6 +92,18 @@ class MemoryTasks(commands.Cog):
             except Exception:
                 log.exception("work after the daily consolidation failed")
         return report
+
+    async def retention(self) -> Pruned | None:
+        if not self.bot.cluster.leading:
+            return None  # the cluster's leader runs it
+        try:
+            pruned = await self.memory.prune(self.bot.settings.storage)
+        except Exception:
+            log.exception("retention failed; the next day's run retries")
+            return None
+        if pruned.calls or pruned.archived:
+            log.info("retention: %s", pruned.describe())
+        return pruned
 
     async def sweep(self) -> None:
         if not self.bot.cluster.leading:

@@ -28,7 +28,9 @@ from discord.http import Route
 
 from bot.core.attachments import NOTHING
 from bot.core.pipeline import Incoming, Outlet, ReplyResult
+from bot.reply.media import TooLarge
 from bot.runtime.voice import UNHEARD_CONTENT, VoiceUnavailable, transcript_content
+from cogs.media import read_capped
 
 if TYPE_CHECKING:
     from bot.core.config import VoiceSettings
@@ -98,12 +100,11 @@ async def download(attachment: discord.Attachment, settings: VoiceSettings) -> b
     if attachment.size > cap:
         raise VoiceUnavailable(f"{attachment.size} bytes, more than max_voice_bytes ({cap})")
     try:
-        audio = await asyncio.wait_for(attachment.read(), settings.voice_timeout)
+        return await asyncio.wait_for(read_capped(attachment, cap), settings.voice_timeout)
     except TimeoutError:
         raise VoiceUnavailable(f"download timed out after {settings.voice_timeout:g}s") from None
-    if len(audio) > cap:
-        raise VoiceUnavailable(f"{len(audio)} bytes, more than max_voice_bytes ({cap})")
-    return audio
+    except TooLarge:  # the declared size was wrong: the download stopped there
+        raise VoiceUnavailable(f"more than max_voice_bytes ({cap}) arrived") from None
 
 
 async def answer(bot: Kindred, msg: Incoming, message: discord.Message,

@@ -17,7 +17,9 @@ on a duplicate ``CREATE``. One migrates; the others wait for it, then find the s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -63,11 +65,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout: float = 1
     cursor.close()
 
 
+def create_private(path: Path) -> None:
+    """A SQLite database file not there yet is made readable by its owner only (0600), in a folder made
+    0700: it holds what people said. SQLite gives its -wal and -shm files the database file's mode. An
+    existing file or folder keeps the mode its operator gave it."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)  # mkdir's mode is cut by the umask; parents above it keep the default
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # SQLite takes an empty file
+
+
 def make_engine(url: str, busy_timeout: float = 10.0) -> AsyncEngine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = url.split("///", 1)[-1].split("?", 1)[0]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            create_private(Path(path))
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", partial(_sqlite_pragmas, busy_timeout=busy_timeout))
         return engine

@@ -100,6 +100,24 @@ class ApiCall(Base):
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 
 
+class UsageDay(Base):
+    """``api_calls`` of one UTC day and model, added up before the rows themselves go after
+    ``usage_retention_days`` (0013_retention): the dashboard's cost history and /status's totals outlive
+    them. No person in it."""
+
+    __tablename__ = "api_usage_days"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # UTC, YYYY-MM-DD
+    model: Mapped[str] = mapped_column(String(100), primary_key=True)
+    calls: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_creation_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    failures: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Conversation(Base):
     """One user's conversation in one scope: a DM (``dm``) or a channel (``channel:<id>``)."""
 
@@ -268,7 +286,8 @@ class LoggedMessage(_MessageColumns, Base):
 
 class ArchivedMessage(_MessageColumns, Base):
     __tablename__ = "message_archive"
-    __table_args__ = (Index("ix_message_archive_channel_id_id", "channel_id", "id"),)
+    __table_args__ = (Index("ix_message_archive_channel_id_id", "channel_id", "id"),
+                      Index("ix_message_archive_created_at", "created_at"))  # the retention job's (0013)
 
     archived_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 

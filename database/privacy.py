@@ -64,6 +64,7 @@ NOTHING_PERSONAL: dict[str, str] = {
     "character_state": "the character's own state",
     "cluster_nodes": "the bot's processes",
     "daily_counts": "per-day totals, no ids (0006)",
+    "api_usage_days": "model calls added up per day and model, no ids (0013)",
     "global_state": "the bot's own settings",
     "identity_entries": "the character's identity",
     "owed_replies": "a message and channel id while a reply is owed, gone once answered; no text",

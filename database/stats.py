@@ -1,19 +1,27 @@
 """Figures over time for the operator's dashboard: per-day counters the reply pipeline adds up
-(``daily_counts``), per-day Claude usage from ``api_calls``, and the size of the database."""
+(``daily_counts``), per-day Claude usage from ``api_calls`` and, for the days whose calls the retention job
+has already added up and deleted, ``api_usage_days`` (database/retention.py), and the size of the database."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Date, case, cast, func, select, text
 
 from database.engine import Database
-from database.models import ApiCall, DailyCount
+from database.models import ApiCall, DailyCount, UsageDay
 from database.records import DailyUsage
 
 Counter = tuple[str, str, str]  # (UTC day YYYY-MM-DD, character, counter name)
+
+
+def day_of(dialect: str, column: Any) -> Any:
+    """A timestamp column as its UTC day; SQLite keeps UTC times as text, PostgreSQL as timestamptz."""
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)
 
 
 class Stats:
@@ -45,16 +53,10 @@ class Stats:
             out.setdefault(str(day), {})[str(name)] = int(value)
         return out
 
-    def _day_of(self, column: Any) -> Any:
-        """A timestamp column as its UTC day; SQLite keeps UTC times as text, PostgreSQL as timestamptz."""
-        if self.db.dialect == "postgresql":
-            return cast(func.timezone("UTC", column), Date)
-        return func.date(column)
-
     async def daily_usage(self, since: datetime) -> list[DailyUsage]:
         """Every model call since ``since``, added up per UTC day (days without calls left out), oldest
         first."""
-        day = self._day_of(ApiCall.created_at).label("day")
+        day = day_of(self.db.dialect, ApiCall.created_at).label("day")
         query = (
             select(
                 day,
@@ -70,11 +72,20 @@ class Stats:
             .group_by(day)
             .order_by(day)
         )
-        return [
-            DailyUsage(str(r[0])[:10], int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6]),
-                       int(r[7]))
-            for r in await self.db.rows(query)
-        ]
+        folded = select(UsageDay.day, func.sum(UsageDay.calls), func.sum(UsageDay.input_tokens),
+                        func.sum(UsageDay.output_tokens), func.sum(UsageDay.cache_creation_tokens),
+                        func.sum(UsageDay.cache_read_tokens), func.sum(UsageDay.cost),
+                        func.sum(UsageDay.failures)).where(
+            UsageDay.day >= since.astimezone(UTC).strftime("%Y-%m-%d")).group_by(UsageDay.day)
+        days: dict[str, DailyUsage] = {}
+        for r in [*await self.db.rows(folded), *await self.db.rows(query)]:
+            key = str(r[0])[:10]
+            was = days.get(key, DailyUsage(key))
+            days[key] = DailyUsage(key, was.calls + int(r[1]), was.input_tokens + int(r[2]),
+                                   was.output_tokens + int(r[3]), was.cache_creation_tokens + int(r[4]),
+                                   was.cache_read_tokens + int(r[5]), was.cost + float(r[6]),
+                                   was.failures + int(r[7]))
+        return [days[k] for k in sorted(days)]
 
     async def database_size(self) -> int | None:
         """Bytes the database takes (SQLite: its pages; PostgreSQL: pg_database_size); None if unknown."""

@@ -28,6 +28,7 @@ from database.personaflow import PersonaFlowRows
 from database.places import Places
 from database.polls import Polls
 from database.privacy import Privacy
+from database.retention import Retention
 from database.schedule import Schedule
 from database.servers import Servers
 from database.spending import Spending
@@ -65,6 +66,7 @@ class Store:
         self.spending = Spending(self.db)  # today's spend, for the spending limits
         self.personaflow = PersonaFlowRows(self.db)
         self.stats = Stats(self.db)
+        self.retention = Retention(self.db)  # old usage rows added up per day, old archive deleted
         self.privacy = Privacy(self.db, self.log, self.conversations)
         # Server tools (issue 13): per-server settings, moderation record, polls, tickets.
         self.servers = Servers(self.db)

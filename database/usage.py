@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 
 from database.engine import Database
-from database.models import ApiCall, utcnow
+from database.models import ApiCall, UsageDay, utcnow
 from database.records import Usage
 from database.statements import Statements
 
@@ -64,12 +64,20 @@ class UsageLog:
         return Usage(int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), float(row[5]))
 
     async def by_model(self, since: datetime | None = None) -> list[tuple[str, Usage]]:
-        """Every call's totals per model (``since``: only calls from then on), the costliest first (/status,
-        the dashboard's overview)."""
+        """Every call's totals per model (``since``: only calls from then on, to the day for those already
+        added up by the retention job), the costliest first (/status, the dashboard's overview)."""
         query = select(ApiCall.model, *usage_totals().selected_columns)
+        folded = select(UsageDay.model, func.sum(UsageDay.calls), func.sum(UsageDay.input_tokens),
+                        func.sum(UsageDay.output_tokens), func.sum(UsageDay.cache_creation_tokens),
+                        func.sum(UsageDay.cache_read_tokens), func.sum(UsageDay.cost))
         if since is not None:
             query = query.where(ApiCall.created_at >= since)
-        query = query.group_by(ApiCall.model).order_by(func.coalesce(func.sum(ApiCall.cost), 0.0).desc())
-        rows = await self.db.rows(query)
-        return [(str(r[0]), Usage(int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6])))
-                for r in rows]
+            folded = folded.where(UsageDay.day >= since.astimezone(UTC).strftime("%Y-%m-%d"))
+        models: dict[str, Usage] = {}
+        for r in [*await self.db.rows(folded.group_by(UsageDay.model)),
+                  *await self.db.rows(query.group_by(ApiCall.model))]:
+            was = models.get(str(r[0]), Usage(0, 0, 0, 0, 0, 0.0))
+            models[str(r[0])] = Usage(was.calls + int(r[1]), was.input_tokens + int(r[2]),
+                                      was.output_tokens + int(r[3]), was.cache_creation_tokens + int(r[4]),
+                                      was.cache_read_tokens + int(r[5]), was.cost + float(r[6]))
+        return sorted(models.items(), key=lambda m: -m[1].cost)

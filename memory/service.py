@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.core.claude import ClaudeClient
-from bot.core.config import MemorySettings
+from bot.core.config import MemorySettings, StorageSettings
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Pipeline, ReplyResult, StoredConsent
 from database.models import utcnow
 from database.records import FactRow, PromptData
+from database.retention import Pruned
 from database.store import Store
 from memory.consent import Consent
 from memory.consolidation import Consolidator
@@ -168,6 +169,11 @@ class MemoryService:
             log.info("forgot %d expired facts of user %s after a long silence", gone, msg.author_id)
 
     # -- for commands
+
+    async def prune(self, storage: StorageSettings) -> Pruned:
+        """The daily retention (database/retention.py) by ``storage``'s days, as of now."""
+        return await self.store.retention.prune(datetime.now(UTC), usage_days=storage.usage_retention_days,
+                                                archive_days=storage.archive_retention_days)
 
     async def embed(self, text: str) -> bytes:
         """One sentence's embedding as stored in UserFact.embedding (used by the admin fact commands)."""

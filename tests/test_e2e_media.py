@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import logging
+import zlib
 from typing import Any
 
 import pytest
 
-from tests.fakes.claude_server import Recorded, content_text
-from tests.fakes.discord_cdn import SAMPLES
+from bot.core.tokens import count_tokens
+from tests.fakes.claude_server import Recorded, content_text, image_problem
+from tests.fakes.discord_cdn import SAMPLES, png_bytes
 from tests.harness import CHANNEL_ID, Harness
 from tests.test_e2e_empty_turns import history, logged
 
@@ -137,3 +139,99 @@ async def test_a_failed_download_is_logged_and_the_reply_goes_on(harness: Harnes
     assert reply["content"].endswith("Hm, anyway: hello!") and "gone.png" in reply["content"]
     assert any("gone.png could not be downloaded" in r.getMessage() for r in caplog.records)
     assert images_in(reply_requests(h)[0]) == []
+
+
+async def test_an_image_claude_would_refuse_is_named_and_the_rest_of_the_message_kept(
+        make_harness: Any) -> None:
+    """Issue 49 item 11: a picture over 8,000 px a side, or whose header does not parse, is refused by the
+    Messages API with a 400 for the whole request (the fake Claude does the same). It is named in the
+    in-character line instead, and the good picture and the text beside it still reach Claude."""
+    h = await make_harness(unreadable_attachment_line=LINE.replace("Finn", "{name}"))
+    d = h.discord
+    gif = bytearray((SAMPLES / "python.gif").read_bytes())
+    gif[6:8] = (9000).to_bytes(2, "little")  # the logical screen's width
+    wide = d.attachment("banner.gif", content_type="image/gif", data=bytes(gif))
+    tall = d.attachment("scroll.png", content_type="image/png", data=png_bytes(1, 8001))
+    headless = d.attachment("odd.png", content_type="image/png",
+                            data=b"\x89PNG\r\n\x1a\nnot a header" + png_bytes()[-12:])
+    good = d.attachment("beach.jpg", content_type="image/jpeg", data=JPEG)
+    h.claude.script("Lovely beach!", model=REPLY_MODEL)
+    sent = await h.dm("holiday pics", attachments=[wide, good, tall, headless])
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert reply["content"] == LINE.format(file="banner.gif, scroll.png and odd.png") + "\n\nLovely beach!"
+    [request] = reply_requests(h)
+    assert request.status == 200
+    assert [base64.b64decode(b["source"]["data"]) for b in images_in(request)] == [JPEG]
+    text = content_text(request.body["messages"][-1]["content"])
+    assert "alice: holiday pics [image: banner.gif] [image: beach.jpg]" in text
+    assert "banner.gif (too big a picture: 9,000 × 16 pixels)" in text
+    assert "scroll.png (too big a picture: 1 × 8,001 pixels)" in text
+    assert "odd.png (the picture's header is broken)" in text
+
+
+async def test_one_messages_text_files_share_a_token_budget_and_the_character_says_what_was_left(
+        harness: Harness) -> None:
+    """Issue 49 item 12: ten text files of 20,000 characters (about 50,000 tokens) would all go into one
+    request; max_attachment_tokens (12,000 by default) bounds them, and the character names what it left."""
+    h = harness
+    body = "\n".join(f"line {i}: the tide came in over the kelp beds again" for i in range(400))[:20_000]
+    files = [h.discord.attachment(f"notes{i}.txt", content_type="text/plain", data=body.encode())
+             for i in range(1, 11)]
+    h.claude.script("That's a lot of notes!", model=REPLY_MODEL)
+    sent = await h.dm("read all of these please", attachments=files)
+    [reply] = await h.replies(int(sent["channel_id"]))
+    [request] = reply_requests(h)
+    text = content_text(request.body["messages"][-1]["content"])
+    shown = [i for i in range(1, 11) if f"[Contents of notes{i}.txt]" in text]
+    assert shown and shown == list(range(1, len(shown) + 1)) and len(shown) < 10  # the first ones, in order
+    assert count_tokens(text) < 12_000 + 1_000  # the files' budget and the message around them
+    first_left = shown[-1] if f"[notes{shown[-1]}.txt is cut here" in text else shown[-1] + 1
+    left = [f"notes{i}.txt" for i in range(first_left, 11)]
+    assert reply["content"] == ("*Finn eyes the pile of files.* That's a lot to read at once: I only got "
+                                f"partway, and left {', '.join(left[:-1])} and {left[-1]} for later."
+                                "\n\nThat's a lot of notes!")
+    assert f"you have already said so: {', '.join(left)}]" in text
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_download_larger_than_declared_stops_at_its_cap(harness: Harness, chunked: bool) -> None:
+    """Issue 49 item 13: Discord declares 100 bytes, the CDN sends 32 MB. The download is streamed and
+    dropped at the text cap (1 MB), never read whole, and the file is named as too large."""
+    h = harness
+    h.discord.cdn_chunked = chunked
+    liar = h.discord.attachment("tiny.txt", content_type="text/plain", size=100, data=b"a" * (32 << 20))
+    h.claude.script("Hello!", model=REPLY_MODEL)
+    sent = await h.dm("here's a small file", attachments=[liar])
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert reply["content"] == "*Finn squints at tiny.txt.* I can't open that one here, sorry.\n\nHello!"
+    text = content_text(reply_requests(h)[0].body["messages"][-1]["content"])
+    assert "tiny.txt (too large: more than 1.0 MB)" in text and "aaaa" not in text
+    assert h.discord.cdn_sent[int(liar["id"])] < 16 << 20  # stopped near the cap, not all 32 MB
+
+
+async def test_a_picture_claude_cannot_decode_is_named_and_the_rest_answered(harness: Harness) -> None:
+    """Issue 49 item 11: a PNG whose header and end are sound but whose pixel data does not inflate passes
+    every check short of decoding; the Messages API refuses it with a 400 naming its block. The reply asks
+    again without that picture: the good one and the text still reach Claude, and the broken one is named."""
+    h = harness
+    good = png_bytes(2, 2)
+    ihdr_end = 8 + 25  # signature, then IHDR (length, type, 13 bytes, CRC)
+    junk = b"not zlib at all"
+    idat = len(junk).to_bytes(4, "big") + b"IDAT" + junk + zlib.crc32(b"IDAT" + junk).to_bytes(4, "big")
+    broken = good[:ihdr_end] + idat + good[-12:]
+    h.claude.script("What a view!", model=REPLY_MODEL)
+    sent = await h.dm("two photos", attachments=[
+        h.discord.attachment("glitch.png", content_type="image/png", data=broken),
+        h.discord.attachment("view.jpg", content_type="image/jpeg", data=JPEG)])
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert reply["content"] == LINE.format(file="glitch.png") + "\n\nWhat a view!"
+    refused, answered = reply_requests(h)
+    assert refused.status == 400
+    last = len(refused.body["messages"]) - 1  # the message's own turn; its first block the broken picture
+    assert image_problem(refused.body) == f"messages.{last}.content.0.image.source.base64.data: Could not " \
+        "process image"
+    assert answered.status == 200
+    assert [base64.b64decode(b["source"]["data"]) for b in images_in(answered)] == [JPEG]
+    text = content_text(answered.body["messages"][-1]["content"])
+    assert "alice: two photos [image: glitch.png] [image: view.jpg]" in text
+    assert "glitch.png (Claude could not process it)" in text

@@ -8,6 +8,7 @@ import os
 import runpy
 import shutil
 import struct
+import tracemalloc
 import zlib
 from pathlib import Path
 from typing import Any
@@ -486,6 +487,29 @@ def test_png_reading_rejects_garbage(tmp_path: Path) -> None:
         assert info.value.file == str(path) and info.value.key == key
     with pytest.raises(ValueError):
         read_png_chunks(b"GIF89a")
+
+
+def test_png_card_bomb_is_not_inflated(tmp_path: Path) -> None:
+    """Issue 49 item 7: a zTXt/iTXt of zeros inflates about 1,000 times. A chunk that is not the card's is
+    never inflated, and the card's own chunk is inflated only up to a cap (a clear error past it)."""
+    packer = zlib.compressobj(9)
+    bomb = b"".join(packer.compress(bytes(1024 * 1024)) for _ in range(100)) + packer.flush()
+    assert len(bomb) < 200_000  # about 100 KB that would inflate to 100 MB
+    beside = png_with(raw_chunk(b"zTXt", b"Comment\0\0" + bomb),
+                      raw_chunk(b"tEXt", b"chara\0" + b64(v2_card())))
+    card_bomb = png_with(raw_chunk(b"iTXt", b"chara\0\x01\x00\0\0" + bomb))
+    (tmp_path / "beside.png").write_bytes(beside)
+    (tmp_path / "bomb.png").write_bytes(card_bomb)
+    tracemalloc.start()
+    try:
+        assert read_card(tmp_path / "beside.png").name == "Wren"
+        with pytest.raises(ConfigError) as info:
+            read_card(tmp_path / "bomb.png")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.key == "png" and "inflates past 16 MB" in info.value.message
+    assert peak < 50 * 1024 * 1024  # the cap (16 MB) and the file itself, never the 100 MB
 
 
 @pytest.mark.parametrize(

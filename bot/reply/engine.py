@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bot.core.character import CharacterSource
-from bot.core.claude import SPEND_GUILD, ClaudeClient, Completion
+from bot.core.claude import SPEND_GUILD, ClaudeClient, ClaudeUnavailable, Completion
 from bot.core.config import Settings
 from bot.core.keyed import KeyedLocks
 from bot.core.localtime import load_zone
@@ -367,17 +367,35 @@ class ReplyEngine:
                                                                         self.prompt_request(msg))
         prompt, premium = await self.build_prompt(msg, persona, see_later=see_later, data=data)
         media = await read_media(msg.carried, msg.fetch, MediaLimits.of(self.settings.media))  # images, files
-        prompt = media.into(prompt)
+        lines = (self.settings.media.unreadable_attachment_line, persona.name,
+                 self.settings.media.attachments_left_out_line)
+
+        async def generate(on_text: Callable[[str], None] | None) -> Completion:
+            shown = media
+            while True:
+                built = shown.into(prompt)
+                try:
+                    return await self.complete(msg, persona, built, premium, on_text=on_text)
+                except ClaudeUnavailable as exc:
+                    # A picture whose header is sound but whose pixels Claude cannot decode: that picture is
+                    # named as not seen, and the rest of the message is asked again (once per picture).
+                    refused = shown.refused_image(built, str(exc))
+                    if refused is None:
+                        raise
+                    log.warning("reply to message %s: Claude could not process %s (%s); asking again "
+                                "without it", msg.message_id, refused.filename, exc)
+                    shown = shown.without(refused, "Claude could not process it")
+                    delivery.notice = shown.notice(*lines)
+
         # Typing starts with the request, not before the prompt is read: it overlaps the generation (what the
         # person waits for) without its own round trip competing with the few milliseconds of prompt work.
         # The call's usage row is stored as soon as the call ends, before the typing delay and the post: the
         # spending limits see it at once (bot/operator/limits.py).
-        delivered = await Delivery(
-            self.settings, outlet,
-            lambda on_text: self.complete(msg, persona, prompt, premium, on_text=on_text),
-            lambda text: self.finish_text(msg, text), self.fallback_text(persona),
-            media.notice(self.settings.media.unreadable_attachment_line, persona.name), started,
-            f"reply to message {msg.message_id}", log).run()
+        delivery = Delivery(
+            self.settings, outlet, generate, lambda text: self.finish_text(msg, text),
+            self.fallback_text(persona), media.notice(*lines), started, f"reply to message {msg.message_id}",
+            log)
+        delivered = await delivery.run()
         text, parts, ids, ok, completion = (delivered.text, delivered.parts, delivered.ids, delivered.ok,
                                             delivered.completion)
         await self.settle(msg)  # posted: no longer owed (a crash before this is answered at start-up)

@@ -7,7 +7,9 @@ Discord cog reads ``discord.Attachment.read()``, the attachment's own CDN URL an
 into what this one request shows Claude:
 
 * an image (PNG, JPEG, GIF, WebP, recognised by its bytes, not by its name or declared type) up to
-  ``max_image_bytes``, at most ``max_images_per_message`` of them: an image block (base64, media type);
+  ``max_image_bytes``, at most ``max_images_per_message`` of them: an image block (base64, media type); its
+  size is read from its header (never decoded), and one with a side over 8,000 px or a header that does not
+  parse is not sent (the API would refuse the whole request with a 400);
 * a text file (``.txt``, ``.md``, source code, ``.json``, ``.csv``): a fenced block of its first
   ``max_attachment_chars`` characters;
 * anything else, too large, broken or that failed to download: one in-character line
@@ -30,11 +32,21 @@ from typing import Any
 from bot.core.attachments import Attachment, Carried
 from bot.core.config.sections import MediaSettings
 from bot.core.models.base import Prompt
+from bot.core.tokens import count_tokens, truncate_tokens
 
 log = logging.getLogger(__name__)
 
-Fetch = Callable[[Attachment], Awaitable[bytes]]
-"""Downloads one attachment's bytes (raises on failure); the transport's side of reading a file."""
+Fetch = Callable[[Attachment, int], Awaitable[bytes]]
+"""Downloads one attachment's bytes, at most the given number of them (raises :class:`TooLarge` as soon as
+more arrive, or on any other failure); the transport's side of reading a file."""
+
+
+class TooLarge(Exception):
+    """A download that brought more bytes than its cap: the size Discord declared was wrong."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(f"more than {cap:,} bytes")
+        self.cap = cap
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")  # what Claude accepts
 TEXT_EXTENSIONS = frozenset({
@@ -48,6 +60,79 @@ TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-yam
 BYTES_PER_CHAR = 4  # UTF-8's longest character: a file within max_attachment_chars is within 4 bytes each
 TEXT_READ_BYTES = 1_000_000  # a text file up to this size is read (and cut), whatever max_attachment_chars
 SNIFF_BYTES = 1024  # a text file with a NUL byte here is binary, whatever its name says
+OFF_LOOP_BYTES = 64 * 1024  # text files larger than this together are decoded and counted in a thread
+CUT_MIN_TOKENS = 200  # a file is cut to the budget's rest only when at least this much of it would show
+FENCE_TOKENS = 60  # what a fenced block's header, fences and cut note cost beside the file's own text
+MAX_IMAGE_SIDE = 8000  # pixels: the Messages API refuses an image with a longer side (a 400 for the request)
+_IMAGE_ERROR = re.compile(r"HTTP 400: messages\.(\d+)\.content\.(\d+)\.image\.source")
+# JPEG start-of-frame markers (they carry the size); C4, C8 and CC are other segments in the same range.
+_JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def image_size(data: bytes, media_type: str) -> tuple[int, int] | None:
+    """(width, height) from the image's header, without decoding a pixel; None when the header does not
+    parse (such a file the API cannot process either)."""
+    try:
+        if media_type == "image/png":
+            if data[12:16] != b"IHDR":  # IHDR is always the first chunk
+                return None
+            width, height = struct.unpack(">II", data[16:24])
+        elif media_type == "image/gif":
+            width, height = struct.unpack("<HH", data[6:10])
+        elif media_type == "image/jpeg":
+            return _jpeg_size(data)
+        else:
+            return _webp_size(data)
+    except struct.error:  # the header is cut short
+        return None
+    return (width, height) if width > 0 and height > 0 else None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    # Walk the segments from SOI: each is FF, a marker, then a big-endian length that counts itself.
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill bytes before a marker
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        if length < 2:
+            return None
+        if marker in _JPEG_FRAMES:
+            height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
+            return (width, height) if width > 0 and height > 0 else None
+        if marker == 0xDA:  # the scan began without a frame header
+            return None
+        pos += 2 + length
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8 ":  # lossy: a key frame's start code, then 14-bit sizes
+        if data[23:26] != b"\x9d\x01\x2a":
+            return None
+        width, height = struct.unpack("<HH", data[26:30])
+        width, height = width & 0x3FFF, height & 0x3FFF
+    elif chunk == b"VP8L":  # lossless: a signature byte, then 14 bits each of size - 1
+        if data[20:21] != b"\x2f":
+            return None
+        (bits,) = struct.unpack("<I", data[21:25])
+        width, height = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    elif chunk == b"VP8X":  # extended: 24 bits each of canvas size - 1
+        if len(data) < 30:
+            return None
+        width = int.from_bytes(data[24:27], "little") + 1
+        height = int.from_bytes(data[27:30], "little") + 1
+    else:
+        return None
+    return (width, height) if width > 0 and height > 0 else None
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -128,15 +213,38 @@ class Media:
     images: tuple[ImagePart, ...] = ()
     texts: tuple[TextPart, ...] = ()
     unreadable: tuple[Unreadable, ...] = ()
+    left_out: tuple[str, ...] = ()  # text files cut or left out for max_attachment_tokens
 
     def __bool__(self) -> bool:
-        return bool(self.images or self.texts or self.unreadable)
+        return bool(self.images or self.texts or self.unreadable or self.left_out)
 
-    def notice(self, line: str, name: str) -> str:
-        """The one in-character line about what could not be looked at ("" when everything was)."""
-        if not self.unreadable:
-            return ""
-        return line.replace("{name}", name).replace("{file}", _names([u.filename for u in self.unreadable]))
+    def without(self, image: ImagePart, reason: str) -> Media:
+        """This media with ``image`` moved to the unreadable ones (``reason``)."""
+        return Media(tuple(i for i in self.images if i is not image), self.texts,
+                     (*self.unreadable, Unreadable(image.filename, reason)), self.left_out)
+
+    def refused_image(self, prompt: Prompt, error: str) -> ImagePart | None:
+        """Which of these images a failed call's error says the Messages API refused (a 400 naming
+        ``messages.<i>.content.<j>.image.source``: pixels it could not decode, a size it does not take),
+        ``prompt`` being what :meth:`into` built; None when the error is about anything else."""
+        found = _IMAGE_ERROR.match(error)
+        if found is None or not self.images or int(found[1]) != len(prompt.messages) - 1:
+            return None
+        content = prompt.messages[-1].get("content")
+        blocks = content if isinstance(content, list) else []
+        at = [j for j, block in enumerate(blocks) if block.get("type") == "image"][-len(self.images):]
+        return self.images[at.index(int(found[2]))] if int(found[2]) in at else None
+
+    def notice(self, line: str, name: str, left_out_line: str = "") -> str:
+        """The in-character lines about what could not be looked at, and what was too much to read at once
+        ("" when everything was read)."""
+        lines = []
+        if self.unreadable:
+            files = _names([u.filename for u in self.unreadable])
+            lines.append(line.replace("{name}", name).replace("{file}", files))
+        if self.left_out and left_out_line:
+            lines.append(left_out_line.replace("{name}", name).replace("{file}", _names(self.left_out)))
+        return "\n".join(lines)
 
     def into(self, prompt: Prompt) -> Prompt:
         """``prompt`` with this media in its final user turn: the images as blocks right before the turn's
@@ -148,6 +256,9 @@ class Media:
         if self.unreadable:
             unseen = ", ".join(f"{u.filename} ({u.reason})" for u in self.unreadable)
             notes.append(f"[Attachments you could not open, and have already said so: {unseen}]")
+        if self.left_out:
+            notes.append("[Too much to read at once, so these files were cut or left out, and you have "
+                          f"already said so: {', '.join(self.left_out)}]")
         extra = "".join("\n\n" + n for n in notes)
         last = dict(prompt.messages[-1])
         content = last["content"]
@@ -178,11 +289,17 @@ class MediaLimits:
     max_images_per_message: int
     max_attachment_chars: int
     attachment_timeout: float
+    max_attachment_tokens: int = 12_000
 
     @classmethod
     def of(cls, settings: MediaSettings) -> MediaLimits:
         return cls(settings.max_image_bytes, settings.max_images_per_message, settings.max_attachment_chars,
-                   settings.attachment_timeout)
+                   settings.attachment_timeout, settings.max_attachment_tokens)
+
+    @property
+    def text_read_bytes(self) -> int:
+        """The most bytes of one text file read (a longer one is refused by its declared size)."""
+        return max(self.max_attachment_chars * BYTES_PER_CHAR, TEXT_READ_BYTES)
 
 
 async def read_media(carried: Carried, fetch: Fetch | None, limits: MediaLimits) -> Media:
@@ -205,7 +322,7 @@ async def read_media(carried: Carried, fetch: Fetch | None, limits: MediaLimits)
                 images += 1
                 wanted.append((a, "image"))
         elif a.kind == "file" and is_text_file(a):
-            if a.size > max(limits.max_attachment_chars * BYTES_PER_CHAR, TEXT_READ_BYTES):
+            if a.size > limits.text_read_bytes:
                 unreadable.append(Unreadable(a.filename, f"too large: {_mb(a.size)}"))
             else:
                 wanted.append((a, "text"))
@@ -215,9 +332,10 @@ async def read_media(carried: Carried, fetch: Fetch | None, limits: MediaLimits)
     if fetch is None:
         unreadable.extend(Unreadable(a.filename, "not downloadable here") for a, _ in wanted)
         wanted = []
-    downloads = await _download_all([a for a, _ in wanted], fetch, limits.attachment_timeout)
+    caps = [limits.max_image_bytes if kind == "image" else limits.text_read_bytes for _, kind in wanted]
+    downloads = await _download_all([a for a, _ in wanted], caps, fetch, limits.attachment_timeout)
     parts_images: list[ImagePart] = []
-    parts_texts: list[TextPart] = []
+    files: list[tuple[Attachment, bytes]] = []
     for (a, kind), data in zip(wanted, downloads, strict=True):
         if isinstance(data, str):
             unreadable.append(Unreadable(a.filename, data))
@@ -228,35 +346,42 @@ async def read_media(carried: Carried, fetch: Fetch | None, limits: MediaLimits)
             else:
                 unreadable.append(image)
         else:
-            text = _text(a, data, limits)
-            if isinstance(text, TextPart):
-                parts_texts.append(text)
-            else:
-                unreadable.append(text)
+            files.append((a, data))
+    # Decoding and counting a megabyte of text takes tens of milliseconds: not on the event loop.
+    if sum(len(data) for _, data in files) > OFF_LOOP_BYTES:
+        parts_texts, refused, left_out = await asyncio.to_thread(_texts, files, limits)
+    else:
+        parts_texts, refused, left_out = _texts(files, limits)
+    unreadable.extend(refused)
     # Keep the message's own order of attachments in the line (the loop above put refusals first).
     order = {a.filename: i for i, a in enumerate(carried.attachments)}
     unreadable.sort(key=lambda u: order.get(u.filename, 0))
     for u in unreadable:
         log.info("attachment %s not shown to Claude: %s", u.filename, u.reason)
-    return Media(tuple(parts_images), tuple(parts_texts), tuple(unreadable))
+    if left_out:
+        log.info("attachments cut or left out for max_attachment_tokens: %s", ", ".join(left_out))
+    return Media(tuple(parts_images), tuple(parts_texts), tuple(unreadable), tuple(left_out))
 
 
-async def _download_all(attachments: list[Attachment], fetch: Fetch | None,
+async def _download_all(attachments: list[Attachment], caps: list[int], fetch: Fetch | None,
                         timeout: float) -> list[bytes | str]:
-    """Each attachment's bytes, or why it could not be had; all within one ``timeout``."""
+    """Each attachment's bytes (at most its cap), or why it could not be had; all within one ``timeout``."""
     if not attachments or fetch is None:
         return []
 
-    async def one(a: Attachment) -> bytes | str:
+    async def one(a: Attachment, cap: int) -> bytes | str:
         try:
-            return await fetch(a)
+            return await fetch(a, cap)
         except asyncio.CancelledError:
             raise
+        except TooLarge as exc:  # the declared size was a lie: the download stopped at the cap
+            log.warning("attachment %s brought %s (declared %s)", a.filename, exc, f"{a.size:,}")
+            return f"too large: more than {_mb(exc.cap)}"
         except Exception as exc:  # the transport's errors (HTTP 404/403, connection): the reply goes on
             log.warning("attachment %s could not be downloaded: %s", a.filename, exc)
             return "could not be downloaded"
 
-    tasks = [asyncio.ensure_future(one(a)) for a in attachments]
+    tasks = [asyncio.ensure_future(one(a, cap)) for a, cap in zip(attachments, caps, strict=True)]
     done, pending = await asyncio.wait(tasks, timeout=timeout)
     for task in pending:
         task.cancel()
@@ -275,7 +400,38 @@ def _image(a: Attachment, data: bytes, limits: MediaLimits) -> ImagePart | Unrea
     damage = image_damage(data, media_type)
     if damage is not None:
         return Unreadable(a.filename, f"the picture is {damage}")
+    size = image_size(data, media_type)
+    if size is None:
+        return Unreadable(a.filename, "the picture's header is broken")
+    if max(size) > MAX_IMAGE_SIDE:
+        return Unreadable(a.filename, f"too big a picture: {size[0]:,} × {size[1]:,} pixels")
     return ImagePart(a.filename, media_type, data)
+
+
+def _texts(files: list[tuple[Attachment, bytes]],
+           limits: MediaLimits) -> tuple[list[TextPart], list[Unreadable], list[str]]:
+    """The text files read, those that are not text, and the names of those cut or left out because one
+    message's files may add at most ``max_attachment_tokens`` to its request (the first files first)."""
+    parts: list[TextPart] = []
+    refused: list[Unreadable] = []
+    left_out: list[str] = []
+    budget = limits.max_attachment_tokens
+    for a, data in files:
+        text = _text(a, data, limits)
+        if isinstance(text, Unreadable):
+            refused.append(text)
+            continue
+        cost = count_tokens(text.fenced())
+        if cost <= budget:
+            parts.append(text)
+            budget -= cost
+            continue
+        room = budget - FENCE_TOKENS
+        if room >= CUT_MIN_TOKENS:
+            parts.append(TextPart(a.filename, truncate_tokens(text.text, room), text.total_chars))
+        left_out.append(a.filename)
+        budget = 0  # once a file did not fit whole, the files after it are left out, in order
+    return parts, refused, left_out
 
 
 def _text(a: Attachment, data: bytes, limits: MediaLimits) -> TextPart | Unreadable:

@@ -43,6 +43,7 @@ import itertools
 import json
 import threading
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -229,6 +230,37 @@ def _blank_content(body: dict[str, Any]) -> str | None:
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 MAX_IMAGE_BASE64 = 5 * 1024 * 1024  # the API's limit is on the base64 text, not the decoded bytes
 MAX_IMAGES = 100
+MAX_IMAGE_SIDE = 8000  # pixels, either side
+
+
+def _dimensions(data: bytes, media_type: str) -> tuple[int, int] | None:
+    """An image's (width, height) as its header states it (None: no header the API could read). Written
+    apart from the bot's reader (bot/reply/media.py) so that a mistake in one is not hidden by the other."""
+    if media_type == "image/png":
+        return (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) \
+            if data[12:16] == b"IHDR" and len(data) >= 24 else None
+    if media_type == "image/gif":
+        return (int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")) \
+            if len(data) >= 10 else None
+    if media_type == "image/jpeg":
+        i = 2
+        while i + 9 <= len(data) and data[i] == 0xFF:
+            marker, size = data[i + 1], int.from_bytes(data[i + 2:i + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
+            if marker == 0xDA or size < 2:
+                return None
+            i += 2 + size
+        return None
+    kind = data[12:16]
+    if kind == b"VP8X" and len(data) >= 30:
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    if kind == b"VP8L" and len(data) >= 25:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, (bits >> 14 & 0x3FFF) + 1
+    if kind == b"VP8 " and len(data) >= 30:
+        return int.from_bytes(data[26:28], "little") & 0x3FFF, int.from_bytes(data[28:30], "little") & 0x3FFF
+    return None
 
 
 def _image_type(data: bytes) -> str | None:
@@ -246,8 +278,18 @@ def _image_type(data: bytes) -> str | None:
 
 def _decodable(data: bytes, media_type: str) -> bool:
     """Whether the whole image is there (the API cannot process a file cut short): each format's end."""
-    if media_type == "image/png":
-        return data.endswith(b"IEND\xaeB`\x82")
+    if media_type == "image/png":  # and its pixel data (the IDAT chunks) must inflate
+        if not data.endswith(b"IEND\xaeB`\x82"):
+            return False
+        pos, pixels = 8, b""
+        while pos + 8 <= len(data):
+            length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+            pixels += data[pos + 8:pos + 8 + length] if kind == b"IDAT" else b""
+            pos += 12 + length
+        try:
+            return bool(zlib.decompress(pixels))
+        except zlib.error:
+            return False
     if media_type == "image/jpeg":
         return b"\xff\xd9" in data[-64:]
     if media_type == "image/gif":
@@ -257,7 +299,8 @@ def _decodable(data: bytes, media_type: str) -> bool:
 
 def image_problem(body: dict[str, Any]) -> str | None:
     """What the API says of a bad image block (base64 source): unknown media type, undecodable base64, over
-    5 MB, empty, bytes of another type than declared, or not a whole image; and more than 100 images."""
+    5 MB, empty, bytes of another type than declared, not a whole image or no readable size, a side over
+    8,000 px; and more than 100 images."""
     count = 0
     for i, message in enumerate(body.get("messages") or []):
         content = message.get("content") if isinstance(message, dict) else None
@@ -290,8 +333,12 @@ def image_problem(body: dict[str, Any]) -> str | None:
             if actual is not None and actual != media_type:
                 return (f"{where}.base64.data: The image was specified using the {media_type} media type, "
                         f"but the image appears to be a {actual} image")
-            if actual is None or not _decodable(raw, actual):
+            size = None if actual is None else _dimensions(raw, actual)
+            if actual is None or not _decodable(raw, actual) or not size or min(size) < 1:
                 return f"{where}.base64.data: Could not process image"
+            if max(size) > MAX_IMAGE_SIDE:
+                return (f"{where}.base64.data: At least one of the image dimensions exceed max allowed size: "
+                        f"{MAX_IMAGE_SIDE} pixels")
     if count > MAX_IMAGES:
         return f"messages: Too many images in the request: {count} > {MAX_IMAGES}"
     return None

@@ -68,6 +68,8 @@ class CdnWorld:
 
     def _init_cdn(self) -> None:
         self.cdn_files: dict[int, CdnFile] = {}
+        self.cdn_sent: dict[int, int] = {}  # attachment id -> bytes of it written before the client left
+        self.cdn_chunked = False  # True: no Content-Length (chunked transfer), so only the bytes tell
 
     def add_cdn_routes(self, app: web.Application) -> None:
         app.router.add_get("/attachments/{cid}/{aid}/{filename}", self._cdn_file)
@@ -100,7 +102,7 @@ class CdnWorld:
         """The file is gone from the CDN (a deleted message): its links answer 404."""
         self.cdn_files.pop(int(attachment["id"]), None)
 
-    async def _cdn_file(self, request: web.Request) -> web.Response:
+    async def _cdn_file(self, request: web.Request) -> web.StreamResponse:
         aid, cid = int(request.match_info["aid"]), int(request.match_info["cid"])
         found = self.cdn_files.get(aid)
         path = request.path.removeprefix("/media")
@@ -108,8 +110,24 @@ class CdnWorld:
                 or not _valid(path, request.query)):
             return web.Response(status=404, text="This content is no longer available.")
         self.cdn_requests.append(aid)
-        return web.Response(body=found.data,
-                            headers={"Content-Type": found.content_type or "application/octet-stream"})
+        # Streamed in pieces, counting what was written: a client that stops reading (and closes) at its cap
+        # gets no more than the transport's buffers beyond it.
+        kind = found.content_type or "application/octet-stream"
+        response = web.StreamResponse(headers={"Content-Type": kind})
+        data = found.data.encode() if isinstance(found.data, str) else found.data  # a test may give text
+        if not self.cdn_chunked:
+            response.content_length = len(data)
+        await response.prepare(request)
+        self.cdn_sent[aid] = 0
+        view = memoryview(data)
+        try:
+            for start in range(0, len(view), 256 * 1024):
+                await response.write(view[start:start + 256 * 1024])
+                self.cdn_sent[aid] += len(view[start:start + 256 * 1024])
+            await response.write_eof()
+        except (ConnectionResetError, ConnectionError):
+            pass  # the client hung up
+        return response
 
 
 def _signature(path: str, ex: str, issued: str) -> str:

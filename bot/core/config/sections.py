@@ -257,6 +257,13 @@ class StorageSettings:
     enable_api_call_logging: bool = key(
         False, "Append every Claude call (model, tokens, cost, latency) to api_log_file.")
     api_log_file: str = key("logs/anthropic_api_calls.log", "File for enable_api_call_logging.")
+    usage_retention_days: int = key(
+        90, "Days a model call's own row (tokens, cost, the person it was for) is kept; older ones are added "
+        "up per day and model first, so the dashboard's cost history and /status's totals stay (0: keep "
+        "every row).", min=0)
+    archive_retention_days: int = key(
+        365, "Days consolidated messages are kept in the archive (message_archive); what was learnt from "
+        "them stays in facts, summaries and memories (0: keep forever).", min=0)
 
 
 @dataclass(frozen=True)
@@ -357,11 +364,20 @@ class MediaSettings:
     max_attachment_chars: int = key(
         20_000, "Characters of a text file (.txt, .md, source code, .json, .csv) read into the message; a "
         "longer file is cut there, with a note.", min=0)
+    max_attachment_tokens: int = key(
+        12_000, "Tokens the text files of one message may add to its request together (about 4 characters "
+        "each); past it a file is cut and the rest left out, and the character says so "
+        "(attachments_left_out_line).", min=0)
     attachment_timeout: float = key(10.0, "Seconds to download one message's attachments.", above=0)
     unreadable_attachment_line: str = key(
         "*{name} squints at {file}.* I can't open that one here, sorry.",
         "The line the character says about files it could not look at ({name}: the character's name, "
         "{file}: the files).")
+    attachments_left_out_line: str = key(
+        "*{name} eyes the pile of files.* That's a lot to read at once: I only got partway, and left {file} "
+        "for later.",
+        "The line the character says about text files cut or left out for max_attachment_tokens ({name}: the "
+        "character's name, {file}: the files).")
 
 
 @dataclass(frozen=True)

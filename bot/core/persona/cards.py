@@ -87,7 +87,7 @@ def _b64_json(text: str, file: str, key: str) -> Any:
 def card_payload_from_png(data: bytes, file: str) -> Any:
     """The decoded card JSON of a PNG card (``ccv3`` preferred over ``chara``)."""
     try:
-        texts = {k.lower(): v for k, v in reversed(list(png_text(data).items()))}
+        texts = {k.lower(): v for k, v in reversed(list(png_text(data, CARD_KEYWORDS).items()))}
     except (ValueError, zlib.error, UnicodeDecodeError) as exc:
         raise ConfigError(file, "png", str(exc)) from None
     for keyword in CARD_KEYWORDS:
@@ -156,7 +156,7 @@ def looks_like_card(path: Path) -> bool:
     try:
         blob = path.read_bytes()
         if blob.startswith(PNG_SIGNATURE):
-            keys = {k.lower() for k in png_text(blob)}
+            keys = {k.lower() for k in png_text(blob, CARD_KEYWORDS)}
             return bool(keys & set(CARD_KEYWORDS))
         raw = json.loads(blob.decode("utf-8-sig"))
     except (OSError, ValueError, zlib.error):

@@ -5,11 +5,27 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CARD_KEYWORDS = ("ccv3", "chara")  # preference order when reading
 TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+# The most one compressed text chunk may inflate to. A card's payload is base64 JSON (a big one with a
+# lorebook is a few MB); a zTXt/iTXt of zeros inflates about 1,000 times, so without a cap a 97 KB file
+# asks for hundreds of MB.
+MAX_INFLATED_TEXT = 16 * 1024 * 1024
+
+
+def inflate(data: bytes, limit: int = MAX_INFLATED_TEXT) -> bytes:
+    """``data`` decompressed (zlib), never more than ``limit`` bytes of it: ValueError past that."""
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(data, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise ValueError(f"a compressed text chunk inflates past {limit // (1024 * 1024)} MB")
+    out += inflater.flush()
+    if len(out) > limit:
+        raise ValueError(f"a compressed text chunk inflates past {limit // (1024 * 1024)} MB")
+    return out
 
 
 def read_png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -51,22 +67,25 @@ def decode_text_chunk(ctype: bytes, body: bytes) -> tuple[str, str]:
     if ctype == b"tEXt":
         return key, rest.decode("latin-1")
     if ctype == b"zTXt":
-        return key, zlib.decompress(rest[1:]).decode("latin-1")  # rest[0] is the method (always 0)
+        return key, inflate(rest[1:]).decode("latin-1")  # rest[0] is the method (always 0)
     if ctype == b"iTXt":
         compressed, _method = rest[0], rest[1]
         _lang, _, rest = rest[2:].partition(b"\0")
         _translated, _, text = rest.partition(b"\0")
         if compressed:
-            text = zlib.decompress(text)
+            text = inflate(text)
         return key, text.decode("utf-8")
     raise ValueError(f"not a text chunk: {ctype!r}")
 
 
-def png_text(data: bytes) -> dict[str, str]:
-    """Every text chunk of a PNG, keyword → text (the first chunk of a keyword wins)."""
+def png_text(data: bytes, keywords: Collection[str] | None = None) -> dict[str, str]:
+    """The text chunks of a PNG, keyword → text (the first chunk of a keyword wins): only those whose
+    keyword is in ``keywords`` (case-insensitive) when given, so nothing else is ever inflated."""
+    wanted = None if keywords is None else {k.lower() for k in keywords}
     texts: dict[str, str] = {}
     for ctype, body in read_png_chunks(data):
-        if ctype in TEXT_CHUNKS:
+        if ctype in TEXT_CHUNKS and (
+                wanted is None or body.partition(b"\0")[0].decode("latin-1").lower() in wanted):
             key, text = decode_text_chunk(ctype, body)
             texts.setdefault(key, text)
     return texts

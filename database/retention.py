@@ -1,0 +1,79 @@
+"""Retention: what grows with every message is not kept forever.
+
+* ``api_calls`` (a row per reply, vote and summary): rows older than ``usage_retention_days`` are first
+  added up per UTC day and model into ``api_usage_days`` (the dashboard's cost history and /status's totals
+  read both), then deleted, in one transaction;
+* ``message_archive`` (the consolidated log): messages said more than ``archive_retention_days`` ago are
+  deleted (what was learnt from them stays in facts, summaries and memories).
+
+0 for either setting keeps those rows forever. The job runs daily on the cluster's leader
+(cogs/memory_tasks.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, case, delete, func, select
+
+from database.engine import Database
+from database.models import ApiCall, ArchivedMessage, UsageDay
+from database.stats import day_of
+
+
+@dataclass(frozen=True)
+class Pruned:
+    calls: int = 0  # api_calls rows added up and deleted
+    days: int = 0  # (day, model) rows they were added to
+    archived: int = 0  # message_archive rows deleted
+
+    def describe(self) -> str:
+        return (f"{self.calls} model calls older than the usage retention added up into {self.days} "
+                f"day(s) and deleted; {self.archived} archived messages deleted")
+
+
+def usage_cutoff(now: datetime, days: int) -> datetime:
+    """The start of the UTC day ``days`` days before ``now``: whole days are added up, never part of one."""
+    return (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class Retention:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def prune(self, now: datetime, *, usage_days: int, archive_days: int) -> Pruned:
+        """Apply both retentions as of ``now`` (an aware UTC datetime); 0 days: keep forever."""
+        calls = days = archived = 0
+        if usage_days > 0:
+            cutoff = usage_cutoff(now, usage_days)
+            calls, days = await self.db.write(lambda conn: self._fold_usage(conn, cutoff))
+        if archive_days > 0:
+            before = now - timedelta(days=archive_days)
+            archived = await self.db.change(
+                delete(ArchivedMessage).where(ArchivedMessage.created_at < before))
+        return Pruned(calls, days, archived)
+
+    def _fold_usage(self, conn: Connection, before: datetime) -> tuple[int, int]:
+        day = day_of(conn.dialect.name, ApiCall.created_at).label("day")
+        totals = conn.execute(
+            select(day, ApiCall.model, func.count(), func.sum(ApiCall.input_tokens),
+                   func.sum(ApiCall.output_tokens), func.sum(ApiCall.cache_creation_tokens),
+                   func.sum(ApiCall.cache_read_tokens), func.sum(ApiCall.cost),
+                   func.sum(case((ApiCall.ok.is_(False), 1), else_=0)))
+            .where(ApiCall.created_at < before).group_by(day, ApiCall.model)).all()
+        if not totals:
+            return 0, 0
+        rows = [{"day": str(r[0])[:10], "model": r[1], "calls": int(r[2]), "input_tokens": int(r[3] or 0),
+                 "output_tokens": int(r[4] or 0), "cache_creation_tokens": int(r[5] or 0),
+                 "cache_read_tokens": int(r[6] or 0), "cost": float(r[7] or 0.0), "failures": int(r[8] or 0)}
+                for r in totals]
+        ins = self.db.insert(UsageDay)
+        added = ("calls", "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
+                 "cost", "failures")
+        # Added to, not replaced: a call recorded late for a day already added up still counts.
+        conn.execute(ins.on_conflict_do_update(
+            index_elements=[UsageDay.day, UsageDay.model],
+            set_={k: getattr(UsageDay, k) + getattr(ins.excluded, k) for k in added}), rows)
+        deleted = conn.execute(delete(ApiCall).where(ApiCall.created_at < before)).rowcount
+        return int(deleted), len(rows)
