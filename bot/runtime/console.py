@@ -260,6 +260,7 @@ async def _chat(settings: Settings, character: CharacterSource, user: str | None
         memory.attach()
         console = Console(settings, store, engine, user or login_name())
         await seed_identity(store, settings.character_dir, engine.character_key)
+        await claude.verify_models()  # a model id that does not exist: exit 2 now, not at the first line
         note(f"chatting with {engine.persona.name} as {console.user}; /help lists the console commands, "
              "/quit or Ctrl-D leaves")
         await console.chat(LineReader(asyncio.get_running_loop()))
