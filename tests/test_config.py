@@ -421,3 +421,13 @@ def test_the_shipped_models_are_not_retired_by_anthropic() -> None:
     shipped = {models.default_model, models.premium_model, models.summary_model, replies.voting_model} - {""}
     retiring = {m: DEPRECATED_MODELS[m] for m in shipped & set(DEPRECATED_MODELS)}
     assert not retiring, retiring
+
+
+def test_copying_the_example_pins_no_default() -> None:
+    """config.env.example holds every key commented out (issue 46): a copy sets nothing, so later releases'
+    defaults (model names included) still apply; the lines an operator uncomments are what they chose."""
+    from bot.core.config.envfile import read_env_file
+
+    assert read_env_file(PROJECT_ROOT / "config.env.example") == {}
+    text = (PROJECT_ROOT / "config.env.example").read_text(encoding="utf-8")
+    assert '# default_model="claude-sonnet-5-5"' in text and "only the lines you change" in text

@@ -32,10 +32,12 @@ def _of(section: str) -> list[Setting]:
 
 def render_example() -> str:
     """config.env.example: every section but the ones kept in character.env, each key at its default."""
-    lines = ["# Kindred technical settings. Copy to config.env; every key is optional (defaults shown).",
-             "# Identity belongs in characters/<name>/character.env (see character.env.example), secrets in",
-             "# characters/<name>/character.local.env (git-ignored) or environment variables, which override",
-             "# all the files. Keys are case-insensitive.", ""]
+    lines = ["# Kindred technical settings: every key, commented out at its default. config.env is",
+             "# optional: put in it only the lines you change (uncommented). A key left out follows the",
+             "# defaults of the release you run, so an upgrade's new defaults (model names included) apply;",
+             "# a copied key stays pinned. Identity belongs in characters/<name>/character.env (see",
+             "# character.env.example), secrets in characters/<name>/character.local.env (git-ignored) or",
+             "# environment variables, which override all the files. Keys are case-insensitive.", ""]
     for section, cls in SECTIONS.items():
         if getattr(cls, "CHARACTER_ENV", False):
             continue
@@ -45,7 +47,7 @@ def render_example() -> str:
             lines += textwrap.wrap(_meaning(s) + (f" Allowed: {allowed}." if allowed else ""), 108,
                                    initial_indent="# ", subsequent_indent="# ")
             value = _shown(s.default)
-            lines.append(f'{s.key}="{value}"' if s.kind is str else f"{s.key}={value}")
+            lines.append(f'# {s.key}="{value}"' if s.kind is str else f"# {s.key}={value}")
             lines.append("")
     return "\n".join(lines)
 
