@@ -317,7 +317,7 @@ def test_docs_are_generated_from_the_declarations() -> None:
     assert EXAMPLE.read_text(encoding="utf-8") == render_example(), "run: python -m bot.core.config sync-docs"
     readme = README.read_text(encoding="utf-8")
     assert rendered_readme(readme) == readme, "run: python -m bot.core.config sync-docs"
-    assert "| `default_temperature` | `1.0` | `0..1` |" in readme  # the bounds column is the declared one
+    assert "| `default_temperature`, `temperature` | `1.0` | `0..1` |" in readme  # the declared bounds
     drifted = readme.replace("| `shard_count` | `1` |", "| `shard_count` | `2` |")
     assert rendered_readme(drifted) == readme  # a hand edit inside the table is overwritten, so it is caught
 
@@ -431,3 +431,33 @@ def test_copying_the_example_pins_no_default() -> None:
     assert read_env_file(PROJECT_ROOT / "config.env.example") == {}
     text = (PROJECT_ROOT / "config.env.example").read_text(encoding="utf-8")
     assert '# default_model="claude-sonnet-5-5"' in text and "only the lines you change" in text
+
+
+def test_a_character_env_that_is_a_folder_says_so(tmp_path: Path) -> None:
+    """A folder where character.env should be (Docker makes one for a missing file it was to mount) was
+    read as no file: "the character has no prompt" (issue 46). Now it is named for what it is."""
+    char = tmp_path / "nyx"
+    (char / "character.env").mkdir(parents=True)
+    result = run_main("--character", str(char), env={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line == (f"config error: {char / 'character.env'}: character.env: is a folder, not a file (Docker "
+                    "makes one where a file to mount is missing): remove it, write the file")
+
+
+def test_temperature_in_character_env_is_default_temperature(tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """ClaudeMask users write `temperature=`; the README named it while the key was default_temperature,
+    so it was an unknown key, ignored (issue 46). Both spellings are read."""
+    char = tmp_path / "nyx"
+    char.mkdir()
+    (char / "character.env").write_text('core_prompt="You are Nyx."\ntemperature=0.7\n')
+    caplog.set_level(logging.WARNING)
+    settings = load_settings(char, None, environ={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+    assert settings.models.default_temperature == 0.7
+    assert not any("temperature" in r.getMessage() for r in caplog.records)
+    (char / "character.env").write_text('core_prompt="You are Nyx."\ntemperature=1.5\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(char, None, environ={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+    # (the message names the key by its declared name, so the bound is found in the docs)
+    assert (err.value.file, err.value.key) == (str(char / "character.env"), "default_temperature")
