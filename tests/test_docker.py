@@ -336,4 +336,5 @@ def test_the_readme_says_which_compose_is_needed() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     docker = readme.split("## Docker", 1)[1].split("\n## ", 1)[0]
     assert "Compose v2" in docker and "docker compose version" in docker
-    assert "on-failure" in docker and "main.py health" in docker
+    assert "unless-stopped" in docker and "main.py health" in docker
+    assert "cp config.env.example" not in readme  # a copy would pin every default (issue 46)
