@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.core.config import PROJECT_ROOT
 from tests.fakes import PROCESS_WAIT
 
@@ -104,3 +106,21 @@ def test_a_reinstall_for_running_redoes_the_test_extras(tmp_path: Path) -> None:
     (venv / ".installed-test").touch()
     lines = make("-n", "run", f"VENV={venv}").stdout.splitlines()
     assert f"rm -f {venv}/.installed-test" in lines and f"touch {venv}/.installed-run" in lines
+
+
+def test_make_bench_says_how_long_and_offers_a_quick_run(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`make bench` ran twelve benchmarks without a word of how long (issue 46): it says how many, how to
+    run them small, and each one's place; `make bench ARGS=--quick` passes --quick to every one."""
+    from benchmarks import run_all
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(run_all.subprocess, "call", lambda command: calls.append(command) or 0)
+    assert run_all.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{len(run_all.BENCHMARKS)} benchmarks") and "make bench ARGS=--quick" in out
+    assert f"== bench_burst ({len(run_all.BENCHMARKS)} of {len(run_all.BENCHMARKS)})" in out
+    assert run_all.main(["--quick"]) == 0
+    assert all(c[-1] == "--quick" for c in calls[len(run_all.BENCHMARKS):])
+    dry = make("-n", "bench", "ARGS=--quick").stdout.splitlines()
+    assert dry[-1].endswith("-m benchmarks.run_all --quick")
