@@ -133,7 +133,7 @@ test: setup-test browser
 	$(BIN)/python -m compileall -q -j 0 main.py bot cogs database memory personaflow tests benchmarks
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
-# Retake the README's dashboard screenshots (docs/screenshots/); commit them when the pages changed.
+# Retake the dashboard screenshots docs/commands.md shows (docs/screenshots/); commit them when the pages changed.
 screenshots: setup-test browser
 	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_dashboard_browser.py -k operator
 

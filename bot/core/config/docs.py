@@ -52,7 +52,7 @@ def render_example() -> str:
 
 
 def render_markdown() -> str:
-    """The README table: one table per section, with its Settings attribute and its keys' bounds."""
+    """The reference tables: one per section, with its Settings attribute and its keys' bounds."""
     out: list[str] = []
     for section, cls in SECTIONS.items():
         out += [f"**{cls.TITLE}** (`settings.{section}`, `{cls.__name__}`)", "",  # type: ignore[attr-defined]
