@@ -317,7 +317,7 @@ def test_docs_are_generated_from_the_declarations() -> None:
     assert EXAMPLE.read_text(encoding="utf-8") == render_example(), "run: python -m bot.core.config sync-docs"
     reference = REFERENCE.read_text(encoding="utf-8")
     assert reference == render_reference(), "run: python -m bot.core.config sync-docs"
-    assert "| `default_temperature`, `temperature` | `1.0` | `0..1` |" in reference  # the declared bounds
+    assert "| `default_temperature` | `1.0` | `0..1` |" in reference  # the bounds column is the declared one
     for setting in SETTINGS:  # every key, with its default
         shown = str(setting.default).lower() if isinstance(setting.default, bool) else str(setting.default)
         assert f"| `{setting.key}`" in reference and (f"`{shown}`" if shown else "(empty)") in reference
@@ -445,20 +445,3 @@ def test_a_character_env_that_is_a_folder_says_so(tmp_path: Path) -> None:
     assert line == (f"config error: {char / 'character.env'}: character.env: is a folder, not a file (Docker "
                     "makes one where a file to mount is missing): remove it, write the file")
 
-
-def test_temperature_in_character_env_is_default_temperature(tmp_path: Path,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
-    """ClaudeMask users write `temperature=`; the README named it while the key was default_temperature,
-    so it was an unknown key, ignored (issue 46). Both spellings are read."""
-    char = tmp_path / "nyx"
-    char.mkdir()
-    (char / "character.env").write_text('core_prompt="You are Nyx."\ntemperature=0.7\n')
-    caplog.set_level(logging.WARNING)
-    settings = load_settings(char, None, environ={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
-    assert settings.models.default_temperature == 0.7
-    assert not any("temperature" in r.getMessage() for r in caplog.records)
-    (char / "character.env").write_text('core_prompt="You are Nyx."\ntemperature=1.5\n')
-    with pytest.raises(ConfigError) as err:
-        load_settings(char, None, environ={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
-    # (the message names the key by its declared name, so the bound is found in the docs)
-    assert (err.value.file, err.value.key) == (str(char / "character.env"), "default_temperature")

@@ -67,8 +67,7 @@ class ModelSettings:
         max=64000)
     default_temperature: float = key(
         1.0, "Sampling temperature of replies; sent only when not 1.0 and only to models that accept it "
-        "(Claude 5.x and Opus 4.7+ do not: start-up says so once).", min=0.0, max=1.0,
-        aliases=("temperature",))  # as ClaudeMask's character.env spells it
+        "(Claude 5.x and Opus 4.7+ do not: start-up says so once).", min=0.0, max=1.0)
     reply_effort: str = key(
         "low", "Effort (how much the model thinks) of replies to standard users, on models with effort "
         "levels: low, medium, high, xhigh or max.", choices=EFFORTS)
