@@ -34,15 +34,15 @@ RUN useradd --create-home --uid 1000 kindred \
     && mkdir -p /app/data /app/logs \
     && chown kindred:kindred /app/data /app/logs \
     && chmod 0700 /app/data
+# config.env is optional: compose mounts the checkout at /app/host (read-only) and this link reads its
+# config.env when there is one; a dangling link is no file, so every setting keeps its default.
+RUN ln -s /app/host/config.env /app/config.env
 USER kindred
 VOLUME ["/app/data"]
 
 # Exec form: python is the process Docker's SIGTERM reaches, and Kindred stops gracefully on it (replies in
 # flight finish within shutdown_grace_seconds, then everything closes and it exits 0).
 STOPSIGNAL SIGTERM
-# A config error (exit 2 elsewhere) exits 0 here: compose's `restart: on-failure` restarts what can heal (a
-# crash, an unreachable Discord or database: exit 1) and never loops on a mistake only an edit can fix.
-ENV KINDRED_CONFIG_ERROR_EXIT_CODE=0
 # Healthy while the bot keeps its heartbeat fresh (cluster_heartbeat_seconds, 5 s): `main.py health`.
 HEALTHCHECK --interval=30s --timeout=20s --start-period=120s --retries=3 CMD ["python", "main.py", "health"]
 CMD ["python", "main.py"]

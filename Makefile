@@ -1,13 +1,19 @@
 # `make run` sets up and runs the bot; `make test` sets up and runs the whole test suite.
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# Two stamps: `make run` installs what running needs, `make test` adds the test extras (pytest, ruff,
+# Playwright...) on top; a bot that is only run never gets them.
+STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+# pyproject.toml's requires-python: checked before anything is made or installed.
+MIN_PYTHON := 3.11
 
 # Debian packages voice messages need (ffmpeg converts audio, espeak-ng speaks): installed when missing.
 SYSTEM_PACKAGES := ffmpeg espeak-ng
 
-.PHONY: setup torch system-packages browser run console test lint bench screenshots constraints lock clean
+.PHONY: setup setup-test interpreter torch system-packages browser run console test lint bench screenshots \
+	constraints lock clean
 
 # torch: the CPU build (a 190 MB wheel), the same pin as pyproject.toml and the Dockerfile. PyPI's Linux
 # wheel is the multi-GB CUDA build, so it comes from PyTorch's CPU index, unless pip already has it offline:
@@ -22,12 +28,19 @@ TORCH_INDEX := https://download.pytorch.org/whl/cpu
 # what is needed; `make lock` writes the locks. pip is the one the venv brings (upgrading it would be a
 # download no hash checks).
 LOCKS := requirements.lock requirements-test.lock requirements-torch.lock
-$(STAMP): pyproject.toml constraints.txt $(LOCKS)
+$(STAMP): pyproject.toml constraints.txt $(LOCKS) | interpreter
 	$(PYTHON) -m venv $(VENV)
 	$(MAKE) --no-print-directory torch
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	rm -f $(TEST_STAMP)
+	touch $(STAMP)
+
+# The test extras, hash-checked the same way, on top of what running needs.
+$(TEST_STAMP): $(STAMP)
 	$(BIN)/pip install -q --require-hashes -r requirements.lock -r requirements-test.lock
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e ".[test]"
-	touch $(STAMP)
+	touch $(TEST_STAMP)
 
 # Refresh the lock files from constraints.txt (tests/locking.py): pip resolves the project without installing
 # anything and reports each file's sha256. Run after `make constraints`, and commit both.
@@ -40,6 +53,25 @@ lock:
 		-c constraints.txt ".[test]" "setuptools>=68"
 	$(PYTHON) tests/locking.py .venv-lock/runtime.json .venv-lock/all.json
 	rm -rf .venv-lock
+
+# A .venv whose python is gone or too old (made before Python was upgraded: its links point at the old
+# one) stays broken whatever is installed into it; and a venv cannot be made from a Python that is too old.
+# Either way, one line says what to run.
+PYTHON_OK := import sys; sys.exit(sys.version_info < tuple(map(int, "$(MIN_PYTHON)".split("."))))
+interpreter:
+	@if [ -e $(VENV) ] || [ -L $(BIN)/python ]; then \
+		if ! $(BIN)/python -c '$(PYTHON_OK)' 2>/dev/null; then \
+			found=$$($(BIN)/python -V 2>/dev/null | head -n 1); \
+			echo "$(VENV) was made by a Python that is gone or older than $(MIN_PYTHON)" \
+			     "($${found:-no python in $(BIN)}): run \`make clean\`, then this command again"; \
+			exit 1; \
+		fi; \
+	elif ! $(PYTHON) -c '$(PYTHON_OK)' 2>/dev/null; then \
+		found=$$($(PYTHON) -V 2>/dev/null | head -n 1); \
+		echo "Kindred needs Python $(MIN_PYTHON) or newer; $(PYTHON) is $${found:-not installed}:" \
+		     "install a newer one and name it, e.g. \`make run PYTHON=python3.12\`"; \
+		exit 1; \
+	fi
 
 # Refresh constraints.txt: the newest versions pyproject.toml allows, resolved in a fresh environment, then
 # pinned. Run `make test` after it and commit both when it passes.
@@ -68,6 +100,8 @@ torch:
 	fi
 
 setup: $(STAMP) system-packages
+
+setup-test: $(TEST_STAMP) system-packages
 
 # Each package is named after its program. Without root (or apt-get) the command to run is printed instead.
 system-packages:
@@ -101,7 +135,7 @@ run: setup
 console: setup
 	$(BIN)/python main.py --console $(ARGS)
 
-lint: setup
+lint: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
@@ -110,7 +144,7 @@ lint: setup
 # temp folders and databases; worksteal moves waiting tests to an idle worker. PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 
-test: setup browser
+test: setup-test browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	@# Byte-compiled once here, and pytest's rewritten test modules kept (PYTHONDONTWRITEBYTECODE emptied for
@@ -119,12 +153,12 @@ test: setup browser
 	$(BIN)/python -m compileall -q -j 0 main.py bot cogs database memory personaflow tests benchmarks
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
-# Retake the README's dashboard screenshots (docs/screenshots/); commit them when the pages changed.
-screenshots: setup browser
+# Retake the dashboard screenshots docs/commands.md shows (docs/screenshots/); commit them when the pages changed.
+screenshots: setup-test browser
 	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_dashboard_browser.py -k operator
 
 bench: setup
-	$(BIN)/python -m benchmarks.run_all
+	$(BIN)/python -m benchmarks.run_all $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

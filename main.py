@@ -255,7 +255,11 @@ def run_health(args: argparse.Namespace) -> int:
     from bot.runtime.cluster import local_health
     from database.store import Store
 
-    settings = _database_settings(args)
+    try:
+        settings = _database_settings(args)
+    except ConfigError as exc:  # never "healthy", whatever exit code a config error is given elsewhere
+        print(f"unhealthy: config error: {exc}", file=sys.stderr)
+        return 1
 
     async def check() -> str | None:
         # A short retry: Docker's check has 20 s; a database away that long is an answer in itself.
@@ -337,8 +341,9 @@ def stop_before_connecting(signum: int, _frame: object) -> None:
 
 
 def config_error_exit_code() -> int:
-    """Exit 2 on a config error; KINDRED_CONFIG_ERROR_EXIT_CODE changes it where 2 would be retried forever
-    (the Docker image sets 0, so `restart: on-failure` never loops on a mistake only an edit can fix)."""
+    """Exit 2 on a config error; KINDRED_CONFIG_ERROR_EXIT_CODE changes it for a supervisor that should
+    treat it otherwise (0: a systemd unit with Restart=on-failure does not loop on it). Never for `health`,
+    which says unhealthy (exit 1) on a config error."""
     value = os.environ.get("KINDRED_CONFIG_ERROR_EXIT_CODE", "").strip()
     return int(value) if value.isdigit() and int(value) < 256 else 2
 

@@ -17,7 +17,7 @@ Reported per conversation: cache read / (cache read + cache write + uncached inp
 requests, and what its tokens cost at the capability table's prices (bot/core/models/capabilities.py).
 Targets: DM >= 95 %, channel >= 85 %, votes >= 80 % (on Haiku 5.5). The ratios are deterministic: no
 timing involved. ``--day`` scales the measured tokens to a day of typical traffic (see :data:`DAY`) and
-prices it on both lineups: the README's Models section quotes it.
+prices it on both lineups: docs/models.md quotes it.
 
 Run: python -m benchmarks.bench_cache [--lineup 5|4] [--dm-turns 50] [--channel-messages 40] [--votes 10]
      [--day]
@@ -47,7 +47,7 @@ CONFIG = {
     "max_typing_time": "0",
     "model_capabilities": "",  # the real ids follow the table
 }
-# A day of typical traffic on one server (an assumption, stated in the README): 300 channel replies
+# A day of typical traffic on one server (an assumption, stated in docs/models.md): 300 channel replies
 # (@mentions, names, replies-to), 200 DM turns, and 1,500 unaddressed messages judged by 3 votes each.
 DAY = {"channel": 300, "dm": 200, "votes": 1500 * 3}
 

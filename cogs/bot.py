@@ -179,6 +179,9 @@ class KindredMixin:
         self.counters = ActivityRecorder(self.store, self.engine.character_key)
         self.counters.attach(self.engine, self._engines()[1:])
         self.counters.start()
+        # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
+        # and the closest real id), not at the first reply; the list was read beside the work above.
+        await self.claude.verify_models()
         for name in self.extensions_to_load:
             await self.load_extension(name)  # type: ignore[attr-defined]
         self._join_cluster()

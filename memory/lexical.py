@@ -2,7 +2,7 @@
 
 Dense vectors find paraphrases ("adopted a dog" for "got a puppy") but blur names, places and rare words
 ("Sweden", "pottery", "Melanie's kids"), which is where exact word overlap is strongest; fusing both finds
-more of the right facts than either (the LoCoMo figures in README.md).
+more of the right facts than either (the LoCoMo figures in docs/benchmarks.md).
 
 Words are lower-cased, stripped of common English function words and stemmed with the Snowball English
 stemmer (PyStemmer: a C extension, so stemming 10,000 facts takes milliseconds). The index is built once per

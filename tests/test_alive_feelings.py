@@ -211,3 +211,11 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
     await h.replies(dm, 5)
     await h.bot.get_cog("Events").drain()
     assert await alive.checkins.run(day + timedelta(days=6)) == "0 of 0 check-in(s) sent"
+
+
+def test_a_check_in_counts_its_days_in_words() -> None:
+    """"not around for 1 days" reached the model (issue 46)."""
+    from bot.alive.checkins import ASK, span
+
+    assert [span(n) for n in (1, 2, 30)] == ["1 day", "2 days", "30 days"]
+    assert "around for 1 day." in ASK.format(name="Alice", span=span(1))

@@ -114,6 +114,29 @@ async def test_a_round_may_share_a_thought_that_expands_its_status(make_harness:
     assert [v.kind for v in h.bot.alive.proactive.last if v.speak] == ["thought"]
 
 
+async def test_the_servers_proactive_setting_switches_it_on_and_a_switch_overrides_it(
+        make_harness: MakeHarness) -> None:
+    """/settings set proactive on (issue 46: stored and read by nothing before) lets a round speak in that
+    server's channels; a channel's /bot proactive off still wins over it."""
+    from tests.server_support import answer, sub
+
+    h = await make_harness(proactive_chance="1", yes_no_vote_count="1")  # proactive_talk: off by default
+    said = await unaddressed(h, "anyone around?")
+    when = sent_at(said) + timedelta(minutes=5)
+    assert await h.bot.alive.proactive.run(when) == "spoke in 0 of 0 channel(s)"
+    done = await answer(await h.slash("settings", sub("set", key="proactive", value="on"), user=ADMIN_ID))
+    assert "proactive" in done
+    h.bot.alive.proactive.rng = Rolls(0.0, 0.2, 0.0, 0.2)
+    h.claude.script("Just me and the kelp.", match=proactive)
+    assert await h.bot.alive.proactive.run(when) == "spoke in 1 of 2 channel(s)"
+    [spoken] = await h.replies(CHANNEL_ID)
+    assert spoken["content"] == "Just me and the kelp."
+    await bot_switch(h, "proactive", "off")  # this channel: off, whatever the server says
+    assert [v.place.channel_id for v in h.bot.alive.proactive.last] == [CHANNEL_ID, OTHER_CHANNEL_ID]
+    await h.bot.alive.proactive.run(when)
+    assert CHANNEL_ID not in [v.place.channel_id for v in h.bot.alive.proactive.last]
+
+
 # --------------------------------------------------------------------------- every reason to stay quiet
 
 

@@ -50,7 +50,8 @@ BOT_PACKAGES = {"alive", "core", "operator", "reply", "runtime", "servertools"}
 
 
 def test_bot_is_in_layers_not_modules_side_by_side() -> None:
-    """A new module goes into the package of its layer or feature (README, "Where new things go")."""
+    """A new module goes into the package of its layer or feature (docs/architecture.md, "Where new things
+    go")."""
     modules = sorted(p.name for p in (ROOT / "bot").glob("*.py"))
     packages = {p.name for p in (ROOT / "bot").iterdir() if (p / "__init__.py").is_file()}
     assert len(modules) <= MAX_MODULES_DIRECTLY_IN_BOT, modules

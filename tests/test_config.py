@@ -136,23 +136,23 @@ def test_bad_ranges_are_rejected(claudemask: tuple[Path, Path]) -> None:
         assert err.value.key == key and err.value.file == "environment"
 
 
-def test_every_documented_key_is_in_the_example_and_readme() -> None:
+def test_every_documented_key_is_in_the_example_and_the_reference() -> None:
     example = ((PROJECT_ROOT / "config.env.example").read_text()
                + (PROJECT_ROOT / "character.env.example").read_text())
-    readme = (PROJECT_ROOT / "README.md").read_text()
+    readme = (PROJECT_ROOT / "docs" / "configuration.md").read_text()
     for setting in SETTINGS:
         assert f"{setting.key}=" in example.lower() or f"{setting.key.upper()}=" in example, setting.key
         assert f"`{setting.key}`" in readme, setting.key
 
 
-def test_readme_gives_the_persona_prompt_defaults() -> None:
+def test_the_docs_give_the_persona_prompt_defaults() -> None:
     from bot.core.persona.model import Persona
 
-    readme = (PROJECT_ROOT / "README.md").read_text()
+    characters = (PROJECT_ROOT / "docs" / "characters.md").read_text()
     defaults = Persona(name="x", system_prompt="x")
     for key in ("summarization_prompt", "core_memory_prompt", "core_memory_dump"):
-        assert f"| `{key}` | `{getattr(defaults, key)}` |" in readme, key
-    assert "`CHARACTER_DIR`" in readme
+        assert f"| `{key}` | `{getattr(defaults, key)}` |" in characters, key
+    assert "`CHARACTER_DIR`" in (PROJECT_ROOT / "README.md").read_text()
 
 
 def test_character_dir_resolution(tmp_path: Path) -> None:
@@ -310,16 +310,17 @@ def test_main_warns_about_unknown_keys_of_every_character_it_plays(tmp_path: Pat
 
 
 def test_docs_are_generated_from_the_declarations() -> None:
-    """config.env.example and the README table are exactly what `python -m bot.core.config sync-docs`
-    writes."""
-    from bot.core.config.docs import EXAMPLE, README, render_example, rendered_readme
+    """config.env.example and docs/configuration.md are exactly what `python -m bot.core.config sync-docs`
+    writes from the declarations: a stale or hand-edited file fails here."""
+    from bot.core.config.docs import EXAMPLE, REFERENCE, render_example, render_reference
 
     assert EXAMPLE.read_text(encoding="utf-8") == render_example(), "run: python -m bot.core.config sync-docs"
-    readme = README.read_text(encoding="utf-8")
-    assert rendered_readme(readme) == readme, "run: python -m bot.core.config sync-docs"
-    assert "| `default_temperature` | `1.0` | `0..1` |" in readme  # the bounds column is the declared one
-    drifted = readme.replace("| `shard_count` | `1` |", "| `shard_count` | `2` |")
-    assert rendered_readme(drifted) == readme  # a hand edit inside the table is overwritten, so it is caught
+    reference = REFERENCE.read_text(encoding="utf-8")
+    assert reference == render_reference(), "run: python -m bot.core.config sync-docs"
+    assert "| `default_temperature` | `1.0` | `0..1` |" in reference  # the bounds column is the declared one
+    for setting in SETTINGS:  # every key, with its default
+        shown = str(setting.default).lower() if isinstance(setting.default, bool) else str(setting.default)
+        assert f"| `{setting.key}`" in reference and (f"`{shown}`" if shown else "(empty)") in reference
 
 
 def _outside(setting: Setting) -> list[str]:
@@ -421,3 +422,26 @@ def test_the_shipped_models_are_not_retired_by_anthropic() -> None:
     shipped = {models.default_model, models.premium_model, models.summary_model, replies.voting_model} - {""}
     retiring = {m: DEPRECATED_MODELS[m] for m in shipped & set(DEPRECATED_MODELS)}
     assert not retiring, retiring
+
+
+def test_copying_the_example_pins_no_default() -> None:
+    """config.env.example holds every key commented out (issue 46): a copy sets nothing, so later releases'
+    defaults (model names included) still apply; the lines an operator uncomments are what they chose."""
+    from bot.core.config.envfile import read_env_file
+
+    assert read_env_file(PROJECT_ROOT / "config.env.example") == {}
+    text = (PROJECT_ROOT / "config.env.example").read_text(encoding="utf-8")
+    assert '# default_model="claude-sonnet-5-5"' in text and "only the lines you change" in text
+
+
+def test_a_character_env_that_is_a_folder_says_so(tmp_path: Path) -> None:
+    """A folder where character.env should be (Docker makes one for a missing file it was to mount) was
+    read as no file: "the character has no prompt" (issue 46). Now it is named for what it is."""
+    char = tmp_path / "nyx"
+    (char / "character.env").mkdir(parents=True)
+    result = run_main("--character", str(char), env={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line == (f"config error: {char / 'character.env'}: character.env: is a folder, not a file (Docker "
+                    "makes one where a file to mount is missing): remove it, write the file")
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -112,3 +113,36 @@ async def _within(waiting: Any, seconds: float = 10.0) -> None:
         await asyncio.wait_for(waiting, seconds)
     except TimeoutError:
         pass
+
+
+async def test_ctrl_c_during_a_reply_leaves_nothing_owed(tmp_path: Path, db_url: str) -> None:
+    """A console line is marked owed like a Discord message; Ctrl-C in the middle of its reply left the mark,
+    and the next Discord start warned about a message it could not find (issue 46). The console clears its
+    own marks as it leaves."""
+    claude = FakeClaude()
+    await claude.start()
+    held = asyncio.Event()
+    env = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
+    env.update({"ANTHROPIC_API_KEY": "fake", "ANTHROPIC_BASE_URL": claude.base_url, "DATABASE_URL": db_url,
+                "MODEL_CAPABILITIES": lineup_capabilities(), "DEFAULT_MODEL": "claude-test-default"})
+    try:
+        claude.script(Reply("Never finished.", held=held), model="claude-test-default")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN),
+            cwd=tmp_path, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        assert proc.stdin is not None
+        proc.stdin.write(b"tell me a long story\n")
+        await proc.stdin.drain()
+        await claude.wait_for_requests(1, timeout=PROCESS_WAIT, model="claude-test-default")
+        proc.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
+        assert "Traceback" not in err.decode(), err.decode()
+    finally:
+        held.set()
+        await claude.close()
+    store = await Store(db_url).open()
+    try:
+        assert [o for key in ("finn",) for o in await store.owed.pending(key)] == []
+    finally:
+        await store.close()

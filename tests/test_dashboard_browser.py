@@ -35,7 +35,7 @@ async def start(make_harness: MakeHarness) -> tuple[Harness, str]:
 
 
 async def shot(page: Any, name: str, tmp_path: Path) -> None:
-    """A full-page screenshot. It lands in docs/screenshots/ (what the README shows) when that file is
+    """A full-page screenshot. It lands in docs/screenshots/ (what docs/commands.md shows) when that file is
     missing or UPDATE_SCREENSHOTS=1 (`make screenshots`); otherwise under tmp_path, so that an ordinary test
     run still renders every page without touching the committed pictures."""
     target = SCREENSHOTS / f"{name}.png"

@@ -310,24 +310,53 @@ def test_compose_runs_kindred_on_a_healthy_postgresql() -> None:
     assert (PROJECT_ROOT / character / "character.env").is_file()
     assert bot["env_file"] == [f"{character}/character.local.env"]  # the secrets, never in the image
     assert "./characters:/app/characters:ro" in bot["volumes"]
-    [config] = [v for v in bot["volumes"] if isinstance(v, dict)]
-    assert (config["source"], config["target"]) == ("./config.env", "/app/config.env")
-    assert config["read_only"] is True
-    assert config["bind"]["create_host_path"] is False  # a missing file stops compose instead of a folder
+    assert not any(isinstance(v, dict) for v in bot["volumes"])  # (no long-form mount of a lone file)
     assert any(isinstance(v, str) and v.endswith(":/app/data") for v in bot["volumes"])
     # Docker's SIGKILL comes after stop_grace_period: later than Kindred's own grace for replies in flight.
     assert float(bot["stop_grace_period"].rstrip("s")) > BY_KEY["shutdown_grace_seconds"].default
 
 
-def test_compose_restarts_only_failures_that_can_heal() -> None:
-    """A config error will not fix itself: in the image it exits 0 (KINDRED_CONFIG_ERROR_EXIT_CODE), so
-    `restart: on-failure` restarts a crash or an unreachable Discord or database (exit 1), never a mistake
-    only an edit can fix, nor a stop."""
+def test_compose_starts_without_config_env_and_reads_it_when_there() -> None:
+    """config.env is optional (issue 46): no mount, env_file or config of compose.yaml names a file a fresh
+    clone lacks except the secrets the README has you write; the checkout is mounted as a folder, and the
+    image's /app/config.env is a link into it (a dangling link: no file, every default)."""
     bot = _compose()["services"]["kindred"]
-    assert bot["restart"] == "on-failure"
-    env = dict(rest.split("=", 1) for word, rest in instructions()
-               if word == "ENV" and rest.startswith("KINDRED"))
-    assert env == {"KINDRED_CONFIG_ERROR_EXIT_CODE": "0"}
+    fresh = {p.split("/", 1)[0] for p in subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, text=True,
+                                                        capture_output=True, check=True).stdout.split()}
+    for volume in bot["volumes"]:
+        source = volume.split(":", 1)[0]
+        if source.startswith("."):
+            assert source == "." or source.removeprefix("./").split("/", 1)[0] in fresh, source
+    assert ".:/app/host:ro" in bot["volumes"]
+    assert bot["env_file"] == ["characters/finn/character.local.env"]  # the secrets, written first
+    assert "configs" not in bot and "config.env" not in json.dumps(bot["volumes"])
+    assert "ln -s /app/host/config.env /app/config.env" in run_commands()
+    found = dict(instructions())
+    assert found["WORKDIR"] == "/app"  # main.py reads the config.env beside it: /app/config.env
+
+
+def test_health_is_never_healthy_on_a_config_error(tmp_path: Path) -> None:
+    """Whatever exit code a config error is given (KINDRED_CONFIG_ERROR_EXIT_CODE=0 for a supervisor),
+    `main.py health` says unhealthy: exit 1 and one line."""
+    (tmp_path / "config.env").write_text("cluster_heartbeat_seconds=abc\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CLUSTER_HEARTBEAT_SECONDS")}
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py"), "health", "--config",
+                             str(tmp_path / "config.env")], capture_output=True, text=True, cwd=tmp_path,
+                            env={**env, "KINDRED_CONFIG_ERROR_EXIT_CODE": "0"}, timeout=PROCESS_WAIT)
+    assert result.returncode == 1, result
+    assert result.stderr.startswith("unhealthy: config error: ")
+    assert "cluster_heartbeat_seconds" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_compose_brings_kindred_back_after_a_reboot() -> None:
+    """A clean stop at host shutdown exits 0: `on-failure` left the bot down after a reboot (issue 46).
+    `unless-stopped` restarts anything but an explicit stop; a config error keeps its exit 2 in the image
+    (retried with Docker's growing delay, its line in the logs), and nothing in the image changes it."""
+    services = _compose()["services"]
+    assert services["kindred"]["restart"] == services["db"]["restart"] == "unless-stopped"
+    env = [rest for word, rest in instructions() if word == "ENV" and "KINDRED" in rest]
+    assert env == []
 
 
 def test_the_image_is_healthy_while_the_bot_keeps_its_heartbeat() -> None:
@@ -345,4 +374,5 @@ def test_the_readme_says_which_compose_is_needed() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     docker = readme.split("## Docker", 1)[1].split("\n## ", 1)[0]
     assert "Compose v2" in docker and "docker compose version" in docker
-    assert "on-failure" in docker and "main.py health" in docker
+    assert "unless-stopped" in docker and "main.py health" in docker
+    assert "cp config.env.example" not in readme  # a copy would pin every default (issue 46)

@@ -811,3 +811,21 @@ def test_edits_to_frameworks_and_a_lorebook_elsewhere_reload_the_character(tmp_p
     touch_later(lore, 10)
     after = source.current().lorebook
     assert after is not None and after.entries[0].content == "The funicular reopened in 2001."
+
+
+def test_every_character_env_says_where_secrets_go(tmp_path: Path) -> None:
+    """The template's, the examples' and an imported card's comment on secrets say what the README's
+    Secrets section says: character.local.env or the environment, never this file (issue 46)."""
+    from bot.core.persona.cards import SECRETS_COMMENT
+
+    assert "character.local.env" in " ".join(SECRETS_COMMENT) and "never here" in SECRETS_COMMENT[0]
+    for folder in sorted(CHARACTERS.iterdir()):
+        env = folder / "character.env"
+        if env.is_file() and "discord_token" in env.read_text():
+            text = env.read_text()
+            assert "\n".join(SECRETS_COMMENT) in text, folder.name
+            assert "uncomment" not in text.lower() and "overrides these placeholders" not in text, folder.name
+    src = tmp_path / "Wren.png"
+    src.write_bytes(png_with(raw_chunk(b"tEXt", b"chara\0" + b64(v2_card()))))
+    imported = (import_card(src, tmp_path / "characters", "wren") / "character.env").read_text()
+    assert "\n".join(SECRETS_COMMENT) in imported and "uncomment" not in imported

@@ -27,7 +27,12 @@ log = logging.getLogger(__name__)
 CHECKIN_HOURS = (10, 20)  # local hours in which a check-in may go out: not at breakfast, not at night
 INTERVAL = timedelta(hours=1)  # how often the durable job looks for people due
 
-ASK = ("[{name} has not been around for {days} days. Write them one short, warm direct message, in "
+
+def span(days: int) -> str:
+    """"1 day", "3 days": the model is asked about someone, and copies what it is told."""
+    return f"{days} day" if days == 1 else f"{days} days"
+
+ASK = ("[{name} has not been around for {span}. Write them one short, warm direct message, in "
        "character, asking how they are. Draw on what you remember about them if it fits; do not be pushy "
        "or guilt them. Answer with the message only.]")
 
@@ -77,7 +82,8 @@ class CheckInRound:
         days = max(1, int((now - person.last_seen) / timedelta(days=1)))
         try:
             completion = await engine.claude.generate(
-                prompt(system, ASK.format(name=name, days=days)), model=engine.settings.models.default_model,
+                prompt(system, ASK.format(name=name, span=span(days))),
+                model=engine.settings.models.default_model,
                 user_id=person.user_id, purpose="checkin", max_tokens=persona.max_tokens,
                 temperature=persona.temperature)
         except ClaudeUnavailable as exc:
@@ -102,8 +108,8 @@ class CheckInRound:
             text = "\n\n".join(parts)
             await store.conversations.append_turns(engine.character_key, person.user_id, "dm", [
                 counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None))])
-        log.info("check-in sent to user %s after %d days of silence", person.user_id, days)
-        self.mirror(f"Check-in sent to user {person.user_id} ({days} days of silence).")
+        log.info("check-in sent to user %s after %s of silence", person.user_id, span(days))
+        self.mirror(f"Check-in sent to user {person.user_id} ({span(days)} of silence).")
         return True
 
 

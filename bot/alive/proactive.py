@@ -123,7 +123,7 @@ class ProactiveRound:
         verdicts: list[Verdict] = []
         for place in self.places():
             on = await store.switches.is_on(SWITCH, place.channel_id, place.guild_id,
-                                            settings.alive.proactive_talk)
+                                            await self._server_default(place))
             if not on:
                 continue
             active = await store.places.is_active(place.channel_id, place.guild_id)
@@ -144,6 +144,15 @@ class ProactiveRound:
         self.last = verdicts
         spoke = sum(v.speak for v in verdicts)
         return f"spoke in {spoke} of {len(verdicts)} channel(s)"
+
+    async def _server_default(self, place: Place) -> bool:
+        """Where no channel or server switch (/bot proactive) is set: the server's ``proactive`` setting
+        (/server settings), else proactive_talk."""
+        if place.guild_id is not None:
+            stored = (await self.engine.store.servers.get(place.guild_id)).proactive  # cached
+            if stored is not None:
+                return stored
+        return self.engine.settings.alive.proactive_talk
 
     async def speak(self, place: Place, kind: str, recent: Sequence[SeenMessage], now: datetime) -> str:
         """Say something in ``place``; returns why nothing was posted ("" when it spoke)."""

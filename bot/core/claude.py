@@ -32,8 +32,10 @@ from anthropic import AsyncAnthropic
 from bot.core.config import PROJECT_ROOT, Settings
 from bot.core.config.credentials import source_of
 from bot.core.config.loading import ENVIRONMENT
+from bot.core.errors import ConfigError
 from bot.core.models.base import (
     KEY_REJECTED,
+    MODELS_NOT_CHECKED,
     Backend,
     CallUsage,
     Completion,
@@ -42,6 +44,7 @@ from bot.core.models.base import (
     route,
 )
 from bot.core.models.capabilities import Family, ModelTable
+from bot.core.models.listed import accepted, closest
 from bot.core.pacing import vote_round_pacer
 from bot.core.votes import parse_yes_no
 from database.models import utcnow
@@ -59,8 +62,9 @@ SPEND_GUILD: ContextVar[int | None] = ContextVar("kindred_spend_guild", default=
 class ClaudeUnavailable(Exception):
     """A call failed for good (timeout, or non-retryable / persistent error), on whichever backend.
 
-    ``known``: failed without a call, for a reason already known (a key the backend rejected): the fallback
-    goes out at once, with no typing pause, since nobody is writing anything."""
+    ``known``: failed for a reason no wait mends (a key the backend rejected, known without a call; a
+    permanent error such as a model that does not exist): the fallback goes out at once, with no typing
+    pause, since nobody is writing anything."""
 
     def __init__(self, message: str, *, known: bool = False) -> None:
         super().__init__(message)
@@ -70,6 +74,8 @@ class ClaudeUnavailable(Exception):
 # A backend whose key was rejected (401/403, at start-up or on a call) is not called again for this long:
 # each message gets its fallback at once. Then one call tries again, in case the key was replaced.
 KEY_RECHECK_SECONDS = 300.0
+# How long start-up waits for the models list (the probe's own timeout, and a little).
+PROBE_WAIT = 12.0
 
 
 class ClaudeRefused(ClaudeUnavailable):
@@ -85,6 +91,10 @@ def models_in_use(settings: Settings) -> dict[str, list[str]]:
         if name not in used.setdefault(backend, []):
             used[backend].append(name)
     return used
+
+
+# The settings that name a model, in the order a wrong one is reported.
+MODEL_KEYS = ("default_model", "premium_model", "voting_model", "summary_model", "code_model", "vision_model")
 
 
 class ClaudeClient:
@@ -106,6 +116,7 @@ class ClaudeClient:
         for name in self._in_use:  # made now, so the first reply does not pay for an SDK client
             self.backend(name)
         self._checks: asyncio.Task[list[str]] | None = None
+        self.wrong_models: list[ConfigError] = []  # configured ids the models list does not serve
         self._api_log = self._make_api_logger()
         # Observers (e.g. the admin log-channel mirror) get one line per failed call.
         self.on_error: list[Callable[[str], Awaitable[None]]] = []
@@ -144,6 +155,7 @@ class ClaudeClient:
         """Check in the background that each backend answers and takes its key (one free models-list
         request; other servers must serve the configured models too): a wrong key or an unreachable
         server is a warning naming its URL, not a crash; calls to it fall back like an outage."""
+        self.models.hold_warnings()  # until the list is checked: see verify_models
         self._checks = asyncio.get_running_loop().create_task(self.check_backends(),
                                                               name="model-backend-check")
 
@@ -162,11 +174,69 @@ class ClaudeClient:
                             "until the key is fixed", source_of(key, self.settings.origins), key, problem,
                             ", ".join(models))
                 problems.append(problem)
+            elif problem and MODELS_NOT_CHECKED in problem:  # it answers; only the check is missing
+                log.warning("%s backend: %s", name, problem)
+                problems.append(problem)
             elif problem:
                 log.warning("%s backend: %s; replies that need %s fall back in character until it answers",
                             name, problem, ", ".join(models))
                 problems.append(problem)
+        self.wrong_models = self._unlisted_models()
+        wrong_keys = {e.key for e in self.wrong_models}
+        self.models.release_warnings({m for k, m in self._configured_models().items() if k in wrong_keys})
         return problems
+
+    def _configured_models(self) -> dict[str, str]:
+        """setting key -> the Claude model id it names (settings left empty use another's model)."""
+        sections = [getattr(self.settings, f.name) for f in dataclasses.fields(self.settings)]
+        found: dict[str, str] = {}
+        for key in MODEL_KEYS:
+            value = next((getattr(s, key) for s in sections if hasattr(s, key)), "")
+            backend, name = route(value, self.settings.models.llm_backend) if value else ("", "")
+            if backend == "anthropic":
+                found[key] = name
+        return found
+
+    def _unlisted_models(self) -> list[ConfigError]:
+        """Each configured Claude model id the models list does not serve, naming the file, the key and the
+        closest real id. Ids the operator declared in model_capabilities (a proxy's own names) are theirs to
+        vouch for; nothing is judged when the list could not be read (a warning has said so)."""
+        listed = getattr(self._backends.get("anthropic"), "listed", None)
+        if not listed:
+            return []
+        wrong = []
+        for key, model in self._configured_models().items():
+            if accepted(model, listed) or model in self.models.families or model in self.models.overrides:
+                continue
+            where = self.settings.origins.get(key) or str(self.settings.character_dir / "character.env")
+            wrong.append(ConfigError(where, key,
+                                     f"{model} is not a model {self._backends['anthropic'].base_url} serves "
+                                     f"(did you mean {closest(model, listed)}?)"))
+        return wrong
+
+    async def verify_models(self) -> None:
+        """Start-up: wait for the background check (beside the rest of start-up, so this rarely waits) and
+        stop on a model id that surely does not exist: every reply would otherwise fail with HTTP 404. A
+        check still running after PROBE_TIMEOUT goes on in the background and only logs."""
+        if self._checks is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._checks), timeout=PROBE_WAIT)
+        except TimeoutError:
+            self._checks.add_done_callback(self._log_late_wrong_models)
+            return
+        self._raise_wrong_models()
+
+    def _raise_wrong_models(self) -> None:
+        for error in self.wrong_models[1:]:
+            log.error("%s", error)
+        if self.wrong_models:
+            raise self.wrong_models[0]
+
+    def _log_late_wrong_models(self, task: asyncio.Task[list[str]]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            for error in self.wrong_models:
+                log.error("%s; replies that need it fall back in character", error)
 
     def family(self, model: str) -> Family | None:
         """The capability-table family of a configured model (None: not Claude)."""
@@ -373,7 +443,9 @@ class ClaudeClient:
                             if failure.message.startswith(("HTTP 401", "HTTP 403")):
                                 self._refused[name] = (f"{backend.base_url} {KEY_REJECTED} ({last_error})",
                                                        time.monotonic())
-                            raise ClaudeUnavailable(last_error) from exc
+                            # Permanent (a 404 for a model that does not exist, a 400): the fallback goes
+                            # out at once, as no typing pause brings an answer closer.
+                            raise ClaudeUnavailable(last_error, known=True) from exc
                         await asyncio.sleep(_backoff(attempt, failure.retry_after))
                         continue
                     if completion.stop_reason == "refusal":

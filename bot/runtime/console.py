@@ -252,6 +252,7 @@ async def _chat(settings: Settings, character: CharacterSource, user: str | None
     store = await Store(settings.resolved_database_url()).open()
     claude = ClaudeClient(settings, store)
     memory: MemoryService | None = None
+    engine: ReplyEngine | None = None
     try:
         claude.start_checks()  # a local model server that is down is a warning with its URL
         engine = ReplyEngine(settings, store, claude, character)
@@ -260,13 +261,27 @@ async def _chat(settings: Settings, character: CharacterSource, user: str | None
         memory.attach()
         console = Console(settings, store, engine, user or login_name())
         await seed_identity(store, settings.character_dir, engine.character_key)
+        await claude.verify_models()  # a model id that does not exist: exit 2 now, not at the first line
         note(f"chatting with {engine.persona.name} as {console.user}; /help lists the console commands, "
              "/quit or Ctrl-D leaves")
         await console.chat(LineReader(asyncio.get_running_loop()))
         if console.last is not None:
             await _finish_summary(memory, console.last, settings)
     finally:
+        if engine is not None:
+            await _settle_console_lines(store, engine.character_key)
         await _close(memory, claude, store)  # after Ctrl-C too: a second one is ignored (see run_console)
+
+
+async def _settle_console_lines(store: Store, character: str) -> None:
+    """A line left unanswered by Ctrl-C is not owed: the console that could answer it is gone, and a later
+    Discord start would look for it in vain (and warn) as a message of its own."""
+    try:
+        for owed in await store.owed.pending(character):
+            if owed.channel_id == CONSOLE_CHANNEL_ID:
+                await store.owed.settle(character, owed.message_id)
+    except Exception:  # leaving must never fail on it; the Discord start drops it with a warning at worst
+        log.exception("could not clear the console's unanswered line")
 
 
 async def _close(memory: MemoryService | None, claude: ClaudeClient, store: Store) -> None:

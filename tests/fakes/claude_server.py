@@ -54,6 +54,16 @@ from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_models import THINKING_TOKENS, effort_of, rules_for, thinks, token_factor, violation
 from tests.fakes.prompt_cache import LOOKBACK, PromptCache, blocks, estimate_tokens
 
+# The Models API's list as the real one reads: newer models by undated ids, older ones dated (their undated
+# names are aliases the API also accepts, as bot/core/models/listed.py knows).
+LISTED_MODELS = (
+    "claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5", "claude-fable-5", "claude-opus-5",
+    "claude-sonnet-5", "claude-opus-4-7", "claude-opus-4-6", "claude-sonnet-4-6", "claude-opus-4-5-20251101",
+    "claude-haiku-4-5-20251001", "claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805",
+    "claude-opus-4-20250514", "claude-sonnet-4-20250514", "claude-3-7-sonnet-20250219",
+    "claude-3-5-haiku-20241022", "claude-3-haiku-20240307",
+)
+
 __all__ = ["CACHE_LOOKBACK", "ERROR_TYPES", "FakeClaude", "Recorded", "Reply", "Rule", "estimate_tokens"]
 
 CACHE_LOOKBACK = LOOKBACK
@@ -367,10 +377,9 @@ class FakeClaude:
         self.rules: list[Rule] = []
         self.requests: list[Recorded] = []
         self.count_requests: list[Recorded] = []
-        # GET /v1/models: what it lists (newest first, as the real API orders them), and how often it was
-        # asked
-        self.models: list[str] = ["claude-opus-4-5-20251101", "claude-sonnet-4-6",
-                                  "claude-haiku-4-5-20251001"]
+        # GET /v1/models: what it lists (newest first, as the real API orders them: the lineup of
+        # tests/fakes/claude_models.py, dated ids for the older models), and how often it was asked
+        self.models: list[str] = list(LISTED_MODELS)
         self.model_lists = 0
         self._failing: Reply | None = None
         self._ids = itertools.count(1)
@@ -631,6 +640,9 @@ class FakeClaude:
             return web.json_response({"type": "error", "error": {"type": error_type,
                                                                  "message": refused.error_message}},
                                      status=refused.status)
+        if self._failing is not None:  # an outage (fail_all) fails this route too
+            return self._error_response(self._failing, Recorded(request.path, "", {}, {}, False,
+                                                                time.monotonic()))
         try:
             limit = int(request.query.get("limit", "20"))
         except ValueError:

@@ -8,7 +8,7 @@ Every problem is a :class:`~bot.core.errors.ConfigError` naming the file and the
   the sections of running it as a service);
 * ``keys.py``: how a declaration (:func:`key`) reads back as a :class:`Setting`;
 * ``loading.py``: files and environment to a validated :class:`Settings`;
-* ``docs.py``: config.env.example and the README table (``python -m bot.core.config sync-docs``);
+* ``docs.py``: config.env.example and docs/configuration.md (``python -m bot.core.config sync-docs``);
 * ``paths.py``: the project root and character folders.
 """
 

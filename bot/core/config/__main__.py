@@ -1,5 +1,5 @@
-"""``python -m bot.core.config sync-docs`` rewrites config.env.example and the README table; ``example`` and
-``markdown`` print them."""
+"""``python -m bot.core.config sync-docs`` rewrites config.env.example and docs/configuration.md;
+``example`` and ``markdown`` print them."""
 
 import sys
 

@@ -52,7 +52,7 @@ def _num(value: float) -> str:
 
 @dataclass(frozen=True)
 class Setting:
-    """One key as declared (README, config.env.example and validation are built from these)."""
+    """One key as declared (docs/configuration.md, config.env.example and validation are built from these)."""
 
     key: str
     kind: type

@@ -84,6 +84,10 @@ def read_sources(config_file: Path | None, character_dir: Path,
     origins: dict[str, str] = {}
     file_keys: dict[str, tuple[str, ...]] = {}
     layers: list[tuple[str, Mapping[str, str | None]]] = []
+    for path in (config_file, character_dir / "character.env", character_dir / LOCAL_ENV):
+        if path is not None and path.is_dir():  # else read as missing: "no prompt", every default...
+            raise ConfigError(str(path), path.name, "is a folder, not a file (Docker makes one where a "
+                                                    "file to mount is missing): remove it, write the file")
     if config_file is not None and config_file.is_file():
         layers.append((str(config_file), read_env_file(config_file)))
     for name in ("character.env", LOCAL_ENV):

@@ -2,9 +2,9 @@
 
 A new setting is one line in the section class of the code that reads it:
 ``name: type = key(default, "one-line meaning", min=/above=/max=/choices=/aliases=...)``. Loading and
-validation (bot/core/config/loading.py), the README table and config.env.example (``python -m bot.core.config
-sync-docs``; tests/test_config.py fails when they drift) all come from these lines. A new section: a frozen
-dataclass with a TITLE here, plus one field on :class:`Settings`.
+validation (bot/core/config/loading.py), docs/configuration.md and config.env.example
+(``python -m bot.core.config sync-docs``; tests/test_config.py fails when they drift) all come from these
+lines. A new section: a frozen dataclass with a TITLE here, plus one field on :class:`Settings`.
 
 Code that needs one concern takes its section (memory/ takes :class:`MemorySettings`); code that takes the
 whole :class:`Settings` reads a key through its section: ``settings.<section>.<key>``.
@@ -423,7 +423,8 @@ def parse_ids(text: str) -> frozenset[int]:
 
 @dataclass(frozen=True)
 class Settings:
-    """Typed, validated configuration: one attribute per section (``settings.memory``), in README order.
+    """Typed, validated configuration: one attribute per section (``settings.memory``), in the order
+    of docs/configuration.md.
 
     A key is read through its section: ``settings.memory.recall_token_budget``."""
 

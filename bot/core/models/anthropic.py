@@ -12,7 +12,15 @@ import anthropic
 import httpx2
 from anthropic import AsyncAnthropic, DefaultAioHttpClient
 
-from bot.core.models.base import KEY_REJECTED, CallUsage, Completion, Failure, Request, retry_after
+from bot.core.models.base import (
+    KEY_REJECTED,
+    MODELS_NOT_CHECKED,
+    CallUsage,
+    Completion,
+    Failure,
+    Request,
+    retry_after,
+)
 from bot.core.models.capabilities import EFFORTS, MIN_THINKING_ROOM, THINKING_ROOM, Family, ModelTable
 from bot.core.models.messages_http import (
     CallFailed,
@@ -46,6 +54,7 @@ class AnthropicBackend:
         # Non-streamed calls go straight over aiohttp, with the SDK's own headers and body (issue 30: a
         # quarter of the CPU per call); a stand-in SDK keeps them all (see direct_capable).
         self.direct = MessagesHTTP(self.sdk) if direct_capable(self.sdk) else None
+        self.listed: list[str] | None = None  # the models list as the start-up check read it
 
     def shape(self, request: Request, *, background: bool, effort: str | None) -> Request:
         family = self.table.family(str(request["model"]))
@@ -79,17 +88,23 @@ class AnthropicBackend:
         return None
 
     async def probe(self, models: list[str]) -> str | None:
-        """One free, authenticated request (a one-model page of the models list): a wrong key or an API
-        that cannot be reached is known at start-up rather than at the first message. Model names are not
-        checked: the list holds dated ids, not the aliases operators write."""
+        """The models list, read whole (free and authenticated): a wrong key or an API that cannot be reached
+        is known at start-up rather than at the first message, and ``listed`` holds the ids it serves for
+        the model check (None: the list could not be read, so nothing is checked)."""
+        self.listed = None
+        listed: list[str] = []
         try:
-            await self.sdk.with_options(timeout=PROBE_TIMEOUT).models.list(limit=1)
+            page = await self.sdk.with_options(timeout=PROBE_TIMEOUT).models.list(limit=1000)
+            async for model in page:  # further pages, if any, are fetched as they are reached
+                listed.append(model.id)
         except anthropic.APIStatusError as exc:
             if exc.status_code in (401, 403):
                 return f"{self.base_url} {KEY_REJECTED} (HTTP {exc.status_code}: {_error_message(exc)})"
-            return None  # it answers; anything else shows on the first call, as it would have
+            return (f"{self.base_url} answered its models list with HTTP {exc.status_code} "
+                    f"({_error_message(exc)}): {MODELS_NOT_CHECKED}")
         except anthropic.APIError as exc:
             return f"{self.base_url} is unreachable ({type(exc).__name__}: {exc})"
+        self.listed = listed
         return None
 
     async def close(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 BACKENDS = ("anthropic", "openai")
 KEY_REJECTED = "rejected the API key"  # how a backend's probe says its key was refused (401/403)
+MODELS_NOT_CHECKED = "the configured model ids are not checked"  # a probe that could not read the list
 
 Request = dict[str, Any]
 

@@ -212,6 +212,7 @@ class ModelTable:
         self.families, self.overrides = parse_model_capabilities(overrides_text)
         self._warned: set[str] = set()
         self._cache: dict[str, Family | None] = {}
+        self._held: list[tuple[str, Family]] | None = None  # see hold_warnings
 
     def known(self, model: str) -> bool:
         """Whether the table (or an override) names this model's family."""
@@ -235,13 +236,31 @@ class ModelTable:
                 found = _BY_NAME[_NEWEST[tier]]
                 if model not in self._warned:
                     self._warned.add(model)
-                    log.warning("model %s is not in Kindred's capability table: it is sent with %s's rules "
-                                "(set model_capabilities, e.g. %s=%s, if it follows another family)",
-                                model, found.name, model, found.name)
+                    self._warning(model, found)
         if found is not None and model in self.overrides:
             found = replace(found, **self.overrides[model])
         self._cache[model] = found
         return found
+
+    def hold_warnings(self) -> None:
+        """Start-up: keep the "not in the table" warnings until the models list is checked, so an id that
+        does not exist is one error rather than a warning about its rules first (issue 46)."""
+        self._held = []
+
+    def release_warnings(self, wrong: set[str]) -> None:
+        """Say the held warnings, except for the ``wrong`` ids (reported as errors instead)."""
+        held, self._held = self._held or [], None
+        for model, found in held:
+            if model not in wrong:
+                self._warning(model, found)
+
+    def _warning(self, model: str, found: Family) -> None:
+        if self._held is not None:
+            self._held.append((model, found))
+            return
+        log.warning("model %s is not in Kindred's capability table: it is sent with %s's rules "
+                    "(set model_capabilities, e.g. %s=%s, if it follows another family)",
+                    model, found.name, model, found.name)
 
     def cost(self, usage: CallUsage, model: str, answered_by: str, *, claude: bool,
              costs: Mapping[str, tuple[float, float]]) -> float:

@@ -403,13 +403,20 @@ def new_character_folder(source: Path, characters_dir: Path, name: str, as_name:
     return target
 
 
+# What every character.env says of secrets (the template's, the examples', an import's): README "Secrets".
+SECRETS_COMMENT = (
+    "# Secrets: never here (this file is shared and committed). Put them in character.local.env",
+    "# beside it (git-ignored), or in the environment (DISCORD_TOKEN, ANTHROPIC_API_KEY...), which",
+    "# wins over both files; the placeholders below are ignored.",
+)
+
+
 def write_character_env(target: Path, persona: Persona, header: list[str]) -> None:
     """A ``character.env`` with the name, a one-line description and commented secret placeholders."""
     lines = [
         *header,
         "",
-        "# Secrets: prefer environment variables (DISCORD_TOKEN, ANTHROPIC_API_KEY, LOG_CHANNEL_ID),",
-        "# or uncomment these lines and fill them in.",
+        *SECRETS_COMMENT,
         '# discord_token="your_Discord_bot_token"',
         '# ANTHROPIC_API_KEY="your_Anthropic_API_key"',
         "# log_channel=0",
