@@ -273,6 +273,28 @@ class ArchivedMessage(_MessageColumns, Base):
     archived_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 
 
+class ArchiveExcerpt(Base):
+    """One archived message in a person's past conversations, for episodic recall (0013_archive_excerpts):
+    their own words, and the character's lines beside them, copied with the place and time so that the
+    person's rows are theirs alone (/forget_me deletes them by ``user_id``)."""
+
+    __tablename__ = "archive_excerpts"
+    __table_args__ = (UniqueConstraint("user_id", "message_id"),
+                      Index("ix_archive_excerpts_user_id_id", "user_id", "id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    channel_id: Mapped[int] = mapped_column(BigInteger)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    is_dm: Mapped[bool] = mapped_column(Boolean, default=False)
+    speaker: Mapped[str] = mapped_column(String(100), default="")
+    own: Mapped[bool] = mapped_column(Boolean, default=True)  # the person's words (else the character's)
+    content: Mapped[str] = mapped_column(Text, default="")
+    said_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32 little-endian
+
+
 class CharacterState(Base):
     """Per-character growth: interaction count and unlocked evolution stage."""
 
