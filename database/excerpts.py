@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, select, update
 
 from database.engine import Database
-from database.models import ArchiveExcerpt
+from database.models import ArchiveExcerpt, User, utcnow
 from database.records import ExcerptRow, NewExcerpt, as_utc
 
 _COLUMNS = (
@@ -67,21 +67,23 @@ class Excerpts:
         return await self.db.read(lambda conn: [_row(r) for r in conn.execute(query).all()])
 
     async def stamp(self, user_id: int) -> tuple[Any, ...]:
-        """Changes with any insert, deletion or new vector of the person's excerpts (one indexed read)."""
-        row = await self.db.first(select(func.count(), func.max(ArchiveExcerpt.id),
-                                         func.count(ArchiveExcerpt.embedding))
-                                  .where(ArchiveExcerpt.user_id == user_id))
-        return (int(row[0]), row[1], int(row[2])) if row is not None else (0, None, 0)
+        """Changes with any insert (the newest id) or deletion (``users.excerpts_deleted``; /forget_me takes
+        the users row too) of the person's excerpts, which are never updated: two index lookups, whatever
+        the number of excerpts."""
+        newest = (select(func.max(ArchiveExcerpt.id)).where(ArchiveExcerpt.user_id == user_id)
+                  .scalar_subquery())
+        deleted = select(User.excerpts_deleted).where(User.id == user_id).scalar_subquery()
+        row = await self.db.first(select(newest, deleted))
+        return (row[0], row[1]) if row is not None else (None, None)
 
     async def delete(self, user_id: int, excerpt_ids: Sequence[int]) -> int:
         """Delete some of a person's own excerpts (only theirs: another person's ids delete nothing)."""
         def write(conn: Connection) -> int:
-            return int(conn.execute(delete(ArchiveExcerpt).where(
+            gone = int(conn.execute(delete(ArchiveExcerpt).where(
                 ArchiveExcerpt.user_id == user_id, ArchiveExcerpt.id.in_(list(excerpt_ids)),
                 ArchiveExcerpt.own.is_(True))).rowcount or 0)
+            if gone:
+                conn.execute(update(User).where(User.id == user_id).values(excerpts_deleted=utcnow()))
+            return gone
 
         return await self.db.write(write) if excerpt_ids else 0
-
-    async def delete_all(self, user_id: int) -> int:
-        return int(await self.db.write(lambda conn: conn.execute(
-            delete(ArchiveExcerpt).where(ArchiveExcerpt.user_id == user_id)).rowcount or 0))

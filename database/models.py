@@ -62,6 +62,9 @@ class User(Base):
     # The person's last exchange with a character (a reply to them): soft expiry of facts counts from it
     # (0012_fact_time_and_lasting). None: never answered yet.
     last_interaction: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
+    # When some of their archive excerpts were last deleted (0013): with the newest excerpt's id, the stamp
+    # that tells episodic recall's cache to re-read them, without counting 100,000 rows at each reply.
+    excerpts_deleted: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
 
 
 class Nickname(Base):

@@ -14,7 +14,9 @@ One run (scheduled daily by cogs/memory_tasks.py, or ``python main.py consolidat
    anything else is inserted with its embedding;
 5. commits each batch in ONE transaction: its messages move to the permanent archive (ON CONFLICT DO NOTHING
    on message_id) and leave the log, its facts are applied and the relationship change is applied within the
-   day's bound. A batch whose messages already left the log (a concurrent run, /forget_me) rolls back;
+   day's bound; its messages and the character's lines beside them are indexed for episodic recall
+   (memory/episodes.py, embedded with the facts). A batch whose messages already left the log (a concurrent
+   run, /forget_me) rolls back;
 6. archives the remaining messages (bots, the character's own) in transactions of their own, prunes expired
    facts, sets the daily mood, and records the run in global state (``memory.last_consolidation``).
 

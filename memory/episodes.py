@@ -39,6 +39,12 @@ from memory.timewords import window
 EXCERPT_CHARS = 1_000  # as consolidation reads a message: one long message is not a whole evening
 NEIGHBOUR_SECONDS = 6 * 3600  # lines further apart than this are not one exchange
 CACHE_USERS = 64
+# Past this many vectors a person's excerpts are split into clusters (k-means on their embeddings), and a
+# search scores only the clusters nearest the message, about PROBE_VECTORS vectors (an inverted file, as
+# FAISS's IVF-Flat): 100,000 archived messages would otherwise cost a 100,000 x 384 product per reply.
+IVF_MIN = 20_000
+IVF_CLUSTERS = 128
+PROBE_VECTORS = 4_096
 RRF_K = 10  # as for facts (memory/recall.py)
 CANDIDATES = 100
 
@@ -106,6 +112,10 @@ class ExcerptIndex:
     lexical: LexicalIndex = field(default_factory=LexicalIndex)  # each line's words
     context: LexicalIndex = field(default_factory=LexicalIndex)  # each line's words with its neighbours'
     costs: dict[int, int] = field(default_factory=dict)
+    # The inverted file (IVF_MIN and more vectors): unit centroids; the matrix and positions in cluster
+    # order; where each cluster starts in them (one more entry: the end).
+    centroids: np.ndarray | None = None
+    starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def build(cls, rows: Sequence[ExcerptRow], stamp: tuple[Any, ...] = ()) -> ExcerptIndex:
@@ -132,10 +142,16 @@ class ExcerptIndex:
                         and abs(told[members[k]] - told[i]) <= NEIGHBOUR_SECONDS]
                 if near:
                     around[i] = "\n".join(texts[k] for k in sorted([*near, i], key=lambda k: told[k]))
-        return cls(list(rows), matrix, np.asarray(positions, dtype=np.int64), stamp,
+        where = np.asarray(positions, dtype=np.int64)
+        centroids, starts = None, np.zeros(0, dtype=np.int64)
+        if len(where) >= IVF_MIN:
+            centroids, order, starts = clusters(matrix)
+            matrix, where = matrix[order], where[order]
+        return cls(list(rows), matrix, where, stamp,
                    dm=np.array([r.is_dm for r in rows], dtype=bool),
                    channel=np.array([r.channel_id for r in rows], dtype=np.int64), told=told,
-                   lexical=LexicalIndex.build(texts), context=LexicalIndex.build(around))
+                   lexical=LexicalIndex.build(texts), context=LexicalIndex.build(around),
+                   centroids=centroids, starts=starts)
 
     def allowed(self, *, private: bool, channel_id: int) -> np.ndarray:
         """The strict place rule (module docstring): DM lines in DMs, a channel's lines in that channel."""
@@ -143,10 +159,31 @@ class ExcerptIndex:
             return self.dm.copy()
         return ~self.dm & (self.channel == channel_id)
 
+    def search(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(excerpt indices, cosine similarity to ``vector``) of the excerpts searched: every one with a
+        usable vector, or those of the nearest clusters."""
+        empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if not len(self.positions) or vector.size != self.matrix.shape[1]:
+            return empty
+        vector = vector.astype(DTYPE, copy=False)
+        if self.centroids is None:
+            return self.positions, self.matrix @ vector
+        parts: list[tuple[int, int]] = []
+        taken = 0
+        for c in np.argsort(-(self.centroids @ vector)):
+            if taken >= PROBE_VECTORS:
+                break
+            a, b = int(self.starts[c]), int(self.starts[c + 1])
+            parts.append((a, b))
+            taken += b - a
+        return (np.concatenate([self.positions[a:b] for a, b in parts]),
+                np.concatenate([self.matrix[a:b] @ vector for a, b in parts]))
+
     def scores(self, vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity to ``vector`` (-inf: no usable vector, or in a cluster not searched)."""
         out = np.full(len(self.rows), -np.inf, dtype=np.float32)
-        if len(self.positions) and vector.size == self.matrix.shape[1]:
-            out[self.positions] = self.matrix @ vector.astype(DTYPE, copy=False)
+        idx, values = self.search(vector)
+        out[idx] = values
         return out
 
     def cost(self, i: int) -> int:
@@ -154,6 +191,29 @@ class ExcerptIndex:
         if known is None:
             known = self.costs[i] = count_tokens(line(self.rows[i]))
         return known
+
+
+def clusters(matrix: np.ndarray, k: int = IVF_CLUSTERS, rounds: int = 5,
+             sample: int = 8_192) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spherical k-means on a sample (seeded: the same vectors give the same clusters), then every vector to
+    its nearest centroid. Returns (centroids, vector order by cluster, cluster starts in that order)."""
+    rng = np.random.default_rng(0)
+    n = len(matrix)
+    k = max(1, min(k, n // 8))
+    sub = matrix[rng.choice(n, min(n, sample), replace=False)]
+    centroids = sub[rng.choice(len(sub), k, replace=False)].copy()
+    for _ in range(rounds):
+        label = np.argmax(sub @ centroids.T, axis=1)
+        for c in range(k):
+            members = sub[label == c]
+            if len(members):
+                centroids[c] = members.sum(axis=0)
+        centroids = normalise(centroids)
+    label = np.concatenate([np.argmax(matrix[i:i + 16_384] @ centroids.T, axis=1)
+                            for i in range(0, n, 16_384)])
+    order = np.argsort(label, kind="stable")
+    starts = np.searchsorted(label[order], np.arange(k + 1))
+    return centroids, order, starts.astype(np.int64)
 
 
 class ExcerptCache:
@@ -171,7 +231,7 @@ class ExcerptCache:
         if cached is not None and cached.stamp == stamp:
             self._items.move_to_end(user_id)
             return cached
-        if not stamp[0]:
+        if stamp[0] is None:
             index = ExcerptIndex([], np.zeros((0, 0), dtype=DTYPE), np.zeros(0, dtype=np.int64), stamp)
         else:
             rows = await self.store.excerpts.rows(user_id)
@@ -194,35 +254,53 @@ class ExcerptCache:
 # --------------------------------------------------------------------------- search
 
 
-def _add_ranking(fused: np.ndarray, scores: np.ndarray, allowed: np.ndarray, positive: bool = False) -> None:
-    scores = np.where(allowed & (scores > 0 if positive else np.isfinite(scores)), scores, -np.inf)
-    k = min(CANDIDATES, int(np.isfinite(scores).sum()))
+def _add_ranking(fused: np.ndarray, idx: np.ndarray, values: np.ndarray, found: list[np.ndarray]) -> None:
+    """Add the reciprocal ranks of the best CANDIDATES of ``idx`` (by ``values``) to ``fused``; they go into
+    ``found``."""
+    k = min(CANDIDATES, len(idx))
     if k <= 0:
         return
-    best = np.argpartition(-scores, k - 1)[:k]
-    best = best[np.argsort(-scores[best], kind="stable")]
+    best = np.argpartition(-values, k - 1)[:k] if len(idx) > k else np.arange(len(idx))
+    best = idx[best[np.argsort(-values[best], kind="stable")]]
     fused[best] += 1.0 / (RRF_K + np.arange(1, k + 1))
+    found.append(best)
+
+
+def _positive(scores: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.flatnonzero((scores > 0) & allowed)
+    return idx, scores[idx]
 
 
 def ranked(index: ExcerptIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
            now: datetime | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(excerpt indices, their fused scores), best first: only excerpts some ranking found."""
+    """(excerpt indices, their fused scores), best first: only excerpts some ranking found. Every ranking
+    looks only at its candidates (the searched clusters, the excerpts sharing a word with the message), so
+    a person with 100,000 archived messages costs a few small arrays, not several of 100,000."""
     n = len(index.rows)
     fused = np.zeros(n, dtype=np.float64)
     if not n or not allowed.any():
         return np.zeros(0, dtype=np.int64), fused[:0]
-    dense = index.scores(query) if query is not None and len(index.positions) else None
-    if dense is not None:
-        _add_ranking(fused, dense, allowed)
+    hits: list[np.ndarray] = []
+    dense: tuple[np.ndarray, np.ndarray] | None = None
+    if query is not None and len(index.positions):
+        idx, values = index.search(query)
+        keep = allowed[idx]
+        dense = idx[keep], values[keep]
+        _add_ranking(fused, *dense, hits)
+    context: tuple[np.ndarray, np.ndarray] | None = None
     if text.strip():
-        _add_ranking(fused, index.lexical.scores(text), allowed, positive=True)
-        _add_ranking(fused, index.context.scores(text), allowed, positive=True)
+        _add_ranking(fused, *_positive(index.lexical.scores(text), allowed), hits)
+        context = _positive(index.context.scores(text), allowed)
+        _add_ranking(fused, *context, hits)
     span = window(text, now) if now is not None and text else None
-    if span is not None:
-        within = (index.told >= span[0].timestamp()) & (index.told < span[1].timestamp())
-        about = dense if dense is not None else index.context.scores(text)
-        _add_ranking(fused, about, allowed & within)
-    found = np.flatnonzero(fused)
+    about = dense if dense is not None else context
+    if span is not None and about is not None:
+        told = index.told[about[0]]
+        within = (told >= span[0].timestamp()) & (told < span[1].timestamp())
+        _add_ranking(fused, about[0][within], about[1][within], hits)
+    if not hits:
+        return np.zeros(0, dtype=np.int64), fused[:0]
+    found = np.unique(np.concatenate(hits))
     order = found[np.argsort(-fused[found], kind="stable")]
     return order, fused[order]
 

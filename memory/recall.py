@@ -40,6 +40,7 @@ from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async
 from memory.episodes import ExcerptCache, ExcerptIndex
 from memory.facts import FactCache, FactIndex
+from memory.lexical import terms
 from memory.timewords import window
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ CANDIDATES = 100  # from each ranking: a 400-token budget holds about 15-25 fact
 MIN_LINE_TOKENS = 4  # "- x\n": nothing shorter fits in what is left
 MAX_MISSES = 25  # stop looking for a fact short enough for the rest of the budget
 # An excerpt's fused relevance against a fact's (LoCoMo developers' half, benchmarks/bench_locomo.py).
-EXCERPT_WEIGHT = 1.0
+EXCERPT_WEIGHT = 0.3
+UNCOVERED_WEIGHT = 0.45
 
 
 def expiring_allowed(index: FactIndex, now: datetime, expiry_days: int,
@@ -154,8 +156,11 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         said, said_scores = episodes.ranked(excerpts, query, text, place, now)
         if len(said):
             # Excerpts are coded as -1 - their index; one relevance order for both, facts first on ties.
+            # Facts are the denser memory; what was said counts fully when the message names something only
+            # the archive holds (a word of it no fact has).
+            weight = UNCOVERED_WEIGHT if uncovered(index, excerpts, text) else EXCERPT_WEIGHT
             codes = np.concatenate([found, -1 - said])
-            order = np.argsort(-np.concatenate([fused, EXCERPT_WEIGHT * said_scores]), kind="stable")
+            order = np.argsort(-np.concatenate([fused, weight * said_scores]), kind="stable")
             relevant = codes[order].tolist()
     chosen: list[FactRow] = []
     quoted: list[ExcerptRow] = []
@@ -206,12 +211,17 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     return chosen, quoted
 
 
+def uncovered(index: FactIndex, excerpts: ExcerptIndex, text: str) -> bool:
+    """Whether the message names something the facts do not cover but the person's words do."""
+    return any(t in excerpts.lexical.postings and t not in index.lexical.postings for t in terms(text))
+
+
 def day(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d}"
 
 
 def header(told: str) -> str:
-    return f"told {told}:\n"
+    return f"{told}:\n"
 
 
 HEADER_TOKENS = count_tokens(header("2023-05-08"))

@@ -46,7 +46,8 @@ def excerpt(i: int, text: str, *, channel: int = 5, dm: bool = False, days: floa
 def test_an_exchange_is_the_persons_message_with_the_characters_lines_beside_it() -> None:
     rows = [seen(1, "Finn, guess what", author=BOT, minutes=0),
             seen(2, "My sister's dog is Biscuit", minutes=1), seen(3, "What a name!", author=BOT, minutes=2),
-            seen(4, "Bob here, unrelated", author=77, minutes=3), seen(5, "other place", channel=6, minutes=1)]
+            seen(4, "Bob here, unrelated", author=77, minutes=3),
+            seen(5, "other place", channel=6, minutes=1)]
     near = beside(rows)
     assert [m.message_id for m in near[2]] == [1, 3]  # the character's lines either side, same channel
     # Another person's words are never in someone's excerpts: only the character's lines are neighbours.
@@ -77,7 +78,8 @@ def test_excerpts_stay_where_they_were_said_and_share_the_budget_with_facts() ->
                             text="what is the greyhound called?", excerpts=index, channel_id=7)[1]
     assert elsewhere == []
     text = episodes.render(in_dm, "alice")
-    assert f"{NOW - timedelta(days=20):%Y-%m-%d}:\n- alice: \"my sister's greyhound is called Biscuit\"" in text
+    said = f"{NOW - timedelta(days=20):%Y-%m-%d}"
+    assert f"{said}:\n- alice: \"my sister's greyhound is called Biscuit\"" in text
     # The budget counts each line and each day's header: too small for the line, nothing is quoted.
     tight = choose_both(facts, query, budget=8, private=True, now=NOW, expiry_days=0,
                         text="what is the greyhound called?", excerpts=index)[1]

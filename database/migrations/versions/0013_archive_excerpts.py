@@ -7,7 +7,8 @@ Create Date: 2026-11-25 13:30:00
 One row per message of a person's past conversations, written by the daily consolidation in the same
 transaction that archives the message (memory/episodes.py): the words, who said them, where and when, and
 the message's sentence embedding. Messages archived before this revision are not indexed (only what
-consolidation archives from now on is).
+consolidation archives from now on is). ``users.excerpts_deleted``: when some of a person's excerpts were
+last deleted (part of the cheap stamp recall's cache checks).
 """
 
 from __future__ import annotations
@@ -41,8 +42,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("user_id", "message_id", name=op.f("uq_archive_excerpts_user_id")),
     )
     op.create_index("ix_archive_excerpts_user_id_id", "archive_excerpts", ["user_id", "id"])
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(sa.Column("excerpts_deleted", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("excerpts_deleted")
     op.drop_index("ix_archive_excerpts_user_id_id", table_name="archive_excerpts")
     op.drop_table("archive_excerpts")
