@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import update
 
 from database.models import LoggedMessage
@@ -167,3 +168,20 @@ async def test_the_person_deletes_one_excerpt_with_memory_said(make_harness: Mak
     again: Any = await (await h.slash("memory", [{"type": 1, "name": "said", "options": [
         {"type": 4, "name": "forget", "value": first.id}]}])).message()
     assert "nothing was deleted" in again["content"]
+
+
+def test_many_excerpts_are_searched_through_their_nearest_clusters(monkeypatch: Any) -> None:
+    rng = np.random.default_rng(7)
+    centres = rng.standard_normal((6, 16))
+    vectors = np.vstack([c + 0.05 * rng.standard_normal((60, 16)) for c in centres]).astype("<f4")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    rows = [ExcerptRow(i, i, 5, 1, False, "alice", True, f"line {i}", NOW, to_bytes(v))
+            for i, v in enumerate(vectors)]
+    monkeypatch.setattr(episodes, "IVF_MIN", 100)
+    monkeypatch.setattr(episodes, "PROBE_VECTORS", 60)
+    index = ExcerptIndex.build(rows)
+    assert index.centroids is not None and index.starts[-1] == len(rows)
+    found, similarity = index.search(vectors[130])
+    # Only the nearest clusters are scored (not all 360 vectors), and they hold the vector itself.
+    assert 60 <= len(found) < len(rows) and found[int(np.argmax(similarity))] == 130
+    assert np.isclose(similarity.max(), 1.0, atol=1e-5)
