@@ -167,12 +167,18 @@ async def run(url: str, messages: int, users: int, concurrency: int) -> None:
         f"  {report.batches} batches, {report.new_facts:,} new facts, "
         f"{report.mentioned_facts:,} mentioned again, "
         f"{report.relationship_updates} relationships; embedding {report.embed_seconds:.1f} s, "
-        f"Claude client round trips {report.claude_seconds:.1f} s summed over concurrent calls"
+        f"Claude client round trips {report.claude_seconds:.1f} s summed over concurrent calls; "
+        f"{report.excerpts:,} messages indexed for episodic recall (memory/episodes.py)"
     )
     print(
         f"  target: 100,000 messages <= 60 s plus Claude time -> "
         f"{'met' if kindred * 100_000 / messages <= 60 else 'NOT met'} "
         f"(extrapolated {kindred * 100_000 / messages:.1f} s per 100k)"
+    )
+    print(
+        f"  target (issue 47): 100,000 messages with the archive's index < 120 s -> "
+        f"{'met' if elapsed * 100_000 / messages < 120 else 'NOT met'} "
+        f"(extrapolated {elapsed * 100_000 / messages:.1f} s per 100k)"
     )
 
 

@@ -20,8 +20,18 @@ A question none of whose evidence turns any observation carries cannot be scored
 similarity of the embeddings, and BM25 (memory/lexical.py) alone. Recall time excludes encoding the
 question (the same for any number of facts: benchmarks/bench_recall.py measures it).
 
-Run: python -m benchmarks.bench_locomo --data locomo10.json [--budget 400] [--json OUT]
-     [--database-url URL]   (a SCRATCH database: its Kindred tables are dropped; default a temporary SQLite)
+``--corpus turns``: the same questions answered from the raw dialogue instead. Each conversation is a DM
+between a person (the first speaker) and the character (the second); every turn is written to the
+short-term log with its session's date (a photo as its caption, "[image: ...]") and archived by the real
+daily consolidation (memory/consolidation.py; its model call answers with no facts), which indexes the
+exchanges for episodic recall (memory/episodes.py). Each question is asked in that DM through the recall a
+reply uses; an excerpt carries its own turn id, scored the same way. ``--corpus both``: the observations as
+facts and the archive together, sharing the budget as in a reply. Also reported: the consolidation's time
+(index time) and the excerpts' bytes per 10,000 messages.
+
+Run: python -m benchmarks.bench_locomo --data locomo10.json [--budget 400] [--corpus facts|turns|both]
+     [--json OUT] [--database-url URL]   (a SCRATCH database: its Kindred tables are dropped; default a
+     temporary SQLite)
 """
 
 from __future__ import annotations
@@ -36,15 +46,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from sqlalchemy import insert
 
 from bot.core.config import MemorySettings
 from database.records import ConsolidationBatch, NewFact
 from database.store import Store
 from memory.consent import Consent
 from memory.embeddings import Embedder, SentenceEmbedder, to_bytes
+from memory.episodes import ExcerptCache
 from memory.facts import FactCache
 from memory.recall import Recall
 
@@ -82,6 +95,14 @@ class Question:
     evidence: frozenset[str]  # only the turns some observation carries
 
 
+@dataclass(frozen=True)
+class DialogueTurn:
+    turn: str  # "D3:7"
+    speaker: str
+    text: str
+    said: datetime
+
+
 @dataclass
 class Sample:
     name: str
@@ -89,6 +110,8 @@ class Sample:
     questions: list[Question]
     unscoreable: int
     last_session: datetime
+    speakers: tuple[str, str] = ("", "")
+    turns: list[DialogueTurn] = field(default_factory=list)
 
 
 def read_samples(data: Sequence[dict[str, Any]]) -> list[Sample]:
@@ -122,8 +145,18 @@ def read_samples(data: Sequence[dict[str, Any]]) -> list[Sample]:
                 unscoreable += 1
                 continue
             questions.append(Question(str(qa["question"]), int(qa["category"]), frozenset(evidence)))
+        turns: list[DialogueTurn] = []
+        for number in sorted(dates):
+            for k, item in enumerate(dialogue.get(f"session_{number}") or []):
+                text = str(item.get("text", "")).strip()
+                if item.get("blip_caption"):
+                    text = f"{text} [image: {item['blip_caption']}]".strip()
+                # A turn a minute: the session's order, all on its day.
+                turns.append(DialogueTurn(str(item.get("dia_id", "")), str(item.get("speaker", "")), text,
+                                          dates[number] + timedelta(minutes=k)))
         samples.append(Sample(str(conv.get("sample_id", n)), observations, questions, unscoreable,
-                              max(dates.values())))
+                              max(dates.values()), (str(dialogue.get("speaker_a", "")),
+                                                    str(dialogue.get("speaker_b", ""))), turns))
     return samples
 
 
@@ -160,7 +193,12 @@ class Result:
     unscoreable: int = 0
     facts: int = 0
     recalled: int = 0
+    quoted: int = 0  # excerpts recalled
     times: list[float] = field(default_factory=list)
+    corpus: str = "facts"
+    messages: int = 0  # archived through consolidation
+    index_seconds: float = 0.0
+    excerpt_bytes: int = 0
 
     def as_json(self) -> dict[str, Any]:
         ms = sorted(t * 1000 for t in self.times)
@@ -176,6 +214,12 @@ class Result:
             "unscoreable": self.unscoreable,
             "facts": self.facts,
             "mean_facts_recalled": round(self.recalled / max(1, self.overall.n), 2),
+            "corpus": self.corpus,
+            "mean_excerpts_recalled": round(self.quoted / max(1, self.overall.n), 2),
+            "messages_archived": self.messages,
+            "index_seconds": round(self.index_seconds, 2),
+            "excerpt_bytes_per_10k_messages": round(self.excerpt_bytes * 10_000 / self.messages)
+            if self.messages else 0,
             "by_category": {CATEGORIES[c]: {**{k: round(v, 4) for k, v in t.rates().items()}, "n": t.n}
                             for c, t in sorted(self.by_category.items())},
         }
@@ -200,67 +244,161 @@ class CachedEmbedder:
         return np.vstack([self.known[s] for s in sentences])
 
 
+class NoFacts:
+    """``sdk.messages.create`` for the consolidation of the raw dialogue: an extraction that keeps nothing
+    (the turns alone are measured; ``--corpus both`` adds the observations as the facts)."""
+
+    async def create(self, **kwargs: Any) -> Any:
+        text = json.dumps({"facts": [], "relationship": {}})
+        return SimpleNamespace(
+            content=[SimpleNamespace(type="text", text=text)], model=kwargs["model"], stop_reason="end_turn",
+            usage=SimpleNamespace(input_tokens=1, output_tokens=1, cache_creation_input_tokens=0,
+                                  cache_read_input_tokens=0))
+
+
+class NoFactsSDK:
+    def __init__(self) -> None:
+        self.messages = NoFacts()
+
+    async def close(self) -> None:
+        return None
+
+
+DM_CHANNEL = 10_000  # + the conversation's number
+CHARACTER_ID = 9_999_999  # the second speaker, as the character
+
+
+async def archive_dialogue(store: Store, sample: Sample, user_id: int, consolidator: Any,
+                           embedder: Embedder) -> tuple[dict[int, str], float]:
+    """Log every turn as the bot would have, then run the daily consolidation over them. Returns (message
+    id -> turn id, seconds the consolidation took)."""
+    from database.models import LoggedMessage
+
+    person, character = sample.speakers
+    turn_of: dict[int, str] = {}
+    rows = []
+    for k, t in enumerate(sample.turns):
+        message_id = user_id * 1_000_000 + k + 1
+        turn_of[message_id] = t.turn
+        mine = t.speaker != character
+        rows.append({"message_id": message_id, "channel_id": DM_CHANNEL + user_id, "guild_id": None,
+                     "author_id": user_id if mine else CHARACTER_ID, "author_name": t.speaker,
+                     "author_is_bot": not mine, "is_dm": True, "content": t.text, "created_at": t.said})
+    async with store.engine.begin() as conn:
+        await conn.execute(insert(LoggedMessage), rows)
+    t0 = time.perf_counter()
+    await consolidator.run(now=sample.last_session + timedelta(days=1), set_mood=False)
+    return turn_of, time.perf_counter() - t0
+
+
+def make_consolidator(store: Store, embedder: Embedder) -> Any:
+    from bot.core.character import CharacterSource
+    from bot.core.claude import ClaudeClient
+    from bot.core.config import PROJECT_ROOT, load_settings
+    from memory.consolidation import Consolidator
+
+    url = store.url
+    settings = load_settings(PROJECT_ROOT / "characters" / "finn", None,
+                             environ={"ANTHROPIC_API_KEY": "x", "DATABASE_URL": url, "DISCORD_TOKEN": "x"})
+    claude = ClaudeClient(settings, store, sdk=NoFactsSDK())  # type: ignore[arg-type]
+    return Consolidator(store, claude, settings.memory, "bench",
+                        CharacterSource(settings.character_dir, None, environ={}).current, embedder)
+
+
 async def run(samples: Sequence[Sample], url: str, *, budget: int, embedder: Embedder,
-              settings: MemorySettings | None = None) -> Result:
+              settings: MemorySettings | None = None, corpus: str = "facts") -> Result:
     settings = settings or MemorySettings()
     cached = CachedEmbedder(embedder)
     store = await Store(url).open()
-    result = Result()
+    result = Result(corpus=corpus)
+    facts = corpus in ("facts", "both")
+    turns = corpus in ("turns", "both")
     try:
         cache = FactCache(store)
-        recall = Recall(cache, cached, settings, Consent(store, settings.memory_consent))
+        excerpts = ExcerptCache(store) if turns else None
+        recall = Recall(cache, cached, settings, Consent(store, settings.memory_consent), excerpts)
+        consolidator = make_consolidator(store, embedder) if turns else None
         for n, sample in enumerate(samples, 1):
             user_id = n
-            await store.people.ensure_user(user_id, sample.name)
-            vectors = embedder.encode([o.text for o in sample.observations])
-            sessions: dict[datetime, list[tuple[Observation, NewFact]]] = {}
-            for o, v in zip(sample.observations, vectors, strict=True):
-                sessions.setdefault(o.said, []).append(
-                    (o, NewFact(o.text, "other", to_bytes(v), lasting=True, said_at=o.said)))
+            await store.people.ensure_user(user_id, sample.speakers[0] or sample.name)
             inserted: list[Observation] = []  # in id order
-            for said, facts in sorted(sessions.items()):
-                await store.consolidation.commit_consolidation(ConsolidationBatch(
-                    "bench", user_id, (), new_facts=tuple(f for _, f in facts), day=said.date().isoformat(),
-                    at=said))
-                inserted += [o for o, _ in facts]
+            if facts:
+                vectors = embedder.encode([o.text for o in sample.observations])
+                sessions: dict[datetime, list[tuple[Observation, NewFact]]] = {}
+                for o, v in zip(sample.observations, vectors, strict=True):
+                    sessions.setdefault(o.said, []).append(
+                        (o, NewFact(o.text, "other", to_bytes(v), lasting=True, said_at=o.said)))
+                for said, group in sorted(sessions.items()):
+                    await store.consolidation.commit_consolidation(ConsolidationBatch(
+                        "bench", user_id, (), new_facts=tuple(f for _, f in group),
+                        day=said.date().isoformat(), at=said))
+                    inserted += [o for o, _ in group]
+                result.facts += len(sample.observations)
+            turn_of: dict[int, str] = {}
+            if turns:
+                await store.people.ensure_user(CHARACTER_ID, sample.speakers[1])
+                turn_of, seconds = await archive_dialogue(store, sample, user_id, consolidator, embedder)
+                result.messages += len(sample.turns)
+                result.index_seconds += seconds
             await store.people.touch_interaction(user_id, sample.last_session, None)
-            result.facts += len(sample.observations)
             index = await cache.get(user_id)
             turns_of = {row.id: o.turns for row, o in zip(index.rows, inserted, strict=True)}
             cached.prime([q.text for q in sample.questions])
             now = sample.last_session + timedelta(days=1)
             for q in sample.questions:
                 t0 = time.perf_counter()
-                chosen = await recall.facts_for(user_id, q.text, private=False, now=now, budget=budget)
+                chosen, said = await recall.recall_for(user_id, q.text, private=turns, now=now, budget=budget,
+                                                       channel_id=DM_CHANNEL + user_id)
                 result.times.append(time.perf_counter() - t0)
                 k = len(chosen)
-                hit, every = score([turns_of[r.id] for r in chosen], q.evidence)
-                index = await cache.get(user_id)
-                dense = index.scores(cached.encode([q.text])[0])
-                lexical = index.lexical.scores(q.text)
-                by_cosine = [index.rows[i].id for i in np.argsort(-dense, kind="stable")[:k]]
-                by_bm25 = [index.rows[i].id for i in np.argsort(-lexical, kind="stable")[:k]
-                           if lexical[i] > 0]
-                cos_hit = score([turns_of[i] for i in by_cosine], q.evidence)[0]
-                bm_hit = score([turns_of[i] for i in by_bm25], q.evidence)[0]
+                carried = [turns_of[r.id] for r in chosen] + [frozenset({turn_of[e.message_id]})
+                                                              for e in said]
+                hit, every = score(carried, q.evidence)
+                cos_hit = bm_hit = False
+                if facts and not turns:
+                    index = await cache.get(user_id)
+                    dense = index.scores(cached.encode([q.text])[0])
+                    lexical = index.lexical.scores(q.text)
+                    by_cosine = [index.rows[i].id for i in np.argsort(-dense, kind="stable")[:k]]
+                    by_bm25 = [index.rows[i].id for i in np.argsort(-lexical, kind="stable")[:k]
+                               if lexical[i] > 0]
+                    cos_hit = score([turns_of[i] for i in by_cosine], q.evidence)[0]
+                    bm_hit = score([turns_of[i] for i in by_bm25], q.evidence)[0]
                 result.overall.add(hit, every, cos_hit, bm_hit)
                 result.by_category.setdefault(q.category, Tally()).add(hit, every, cos_hit, bm_hit)
                 result.recalled += k
+                result.quoted += len(said)
             result.unscoreable += sample.unscoreable
+        if turns:
+            result.excerpt_bytes = await excerpt_bytes(store)
     finally:
         await store.close()
     return result
 
 
+async def excerpt_bytes(store: Store) -> int:
+    """What the excerpts hold: their text, vectors and other columns (8 bytes each), without the indexes."""
+    from sqlalchemy import func, select
+
+    from database.models import ArchiveExcerpt
+
+    row = await store.db.first(select(
+        func.coalesce(func.sum(func.length(ArchiveExcerpt.content) + func.length(ArchiveExcerpt.embedding)
+                               + func.length(ArchiveExcerpt.speaker) + 8 * 6), 0)))
+    return int(row[0]) if row is not None else 0
+
+
 def table(result: Result) -> str:
-    rows = ["| category | n | hit | all | cosine hit | BM25 hit |", "|---|---|---|---|---|---|"]
+    baselines = result.corpus == "facts"
+    rows = ["| category | n | hit | all |" + (" cosine hit | BM25 hit |" if baselines else ""),
+            "|---|---|---|---|" + ("---|---|" if baselines else "")]
     for c, t in sorted(result.by_category.items()):
         r = t.rates()
-        rows.append(f"| {CATEGORIES[c]} | {t.n} | {r['hit']:.3f} | {r['all']:.3f} | {r['cosine']:.3f} | "
-                    f"{r['bm25']:.3f} |")
+        rows.append(f"| {CATEGORIES[c]} | {t.n} | {r['hit']:.3f} | {r['all']:.3f} |"
+                    + (f" {r['cosine']:.3f} | {r['bm25']:.3f} |" if baselines else ""))
     r = result.overall.rates()
-    rows.append(f"| **overall** | {result.overall.n} | **{r['hit']:.3f}** | **{r['all']:.3f}** | "
-                f"{r['cosine']:.3f} | {r['bm25']:.3f} |")
+    rows.append(f"| **overall** | {result.overall.n} | **{r['hit']:.3f}** | **{r['all']:.3f}** |"
+                + (f" {r['cosine']:.3f} | {r['bm25']:.3f} |" if baselines else ""))
     return "\n".join(rows)
 
 
@@ -271,14 +409,18 @@ async def main_async(args: argparse.Namespace, data: Sequence[dict[str, Any]]) -
     samples = read_samples(data)
     url = args.database_url or temp_sqlite_url("locomo.db")
     await reset_schema(url)
-    result = await run(samples, url, budget=args.budget, embedder=SentenceEmbedder())
+    result = await run(samples, url, budget=args.budget, embedder=SentenceEmbedder(), corpus=args.corpus)
     out = result.as_json()
-    print(f"LoCoMo: {len(samples)} conversations, {result.facts} observations stored as facts, "
-          f"{result.overall.n} questions of categories 1-4 scored ({result.unscoreable} left out: no "
-          f"observation carries their evidence); budget {args.budget} tokens, "
-          f"{out['mean_facts_recalled']} facts recalled on average; {url.split(':')[0]}")
+    print(f"LoCoMo, corpus {args.corpus}: {len(samples)} conversations, {result.facts} observations stored "
+          f"as facts, {result.messages} dialogue turns archived; {result.overall.n} questions of categories "
+          f"1-4 scored ({result.unscoreable} left out: no observation carries their evidence); budget "
+          f"{args.budget} tokens, {out['mean_facts_recalled']} facts and {out['mean_excerpts_recalled']} "
+          f"excerpts recalled on average; {url.split(':')[0]}")
     print(table(result))
     print(f"recall time (question already encoded): p50 {out['p50_ms']:.2f} ms, p99 {out['p99_ms']:.2f} ms")
+    if result.messages:
+        print(f"index: consolidation of {result.messages} messages {result.index_seconds:.1f} s; excerpts "
+              f"{out['excerpt_bytes_per_10k_messages'] / 1e6:.1f} MB per 10,000 messages")
     return out
 
 
@@ -288,6 +430,9 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="LoCoMo JSON (a list of conversations)")
     parser.add_argument("--budget", type=int, default=MemorySettings().recall_token_budget,
                         help="tokens of recalled facts (default: the shipped recall_token_budget)")
+    parser.add_argument("--corpus", choices=("facts", "turns", "both"), default="facts",
+                        help="what recall searches: the observations as facts, the archived dialogue, "
+                             "or both")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     parser.add_argument("--database-url", default=None,
                         help="a SCRATCH database (its Kindred tables are dropped); default: a temporary "

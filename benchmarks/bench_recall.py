@@ -9,10 +9,13 @@ Measured through the real :class:`memory.facts.FactCache` and :func:`memory.reca
   from the database (one indexed aggregate query) to prove the cache current, then scores every fact by
   embedding and by BM25, fuses the rankings and fills the token budget;
 * cold: the first recall for a user (its facts and vectors read and decoded);
-* encoding the message itself with the real model (the part that does not depend on how many facts there are).
+* encoding the message itself with the real model (the part that does not depend on how many facts there are);
+* the heavy user again with ``--archived`` archived messages (default 100,000: half theirs, half the
+  character's answers, in their DMs) indexed for episodic recall (memory/episodes.py), searched beside the
+  facts as a reply in that DM does (the excerpt stamp read too).
 
-Run: python -m benchmarks.bench_recall [--quick] [--facts N] [--users U] [--database-url URL]
-Target: p50 < 5 ms.
+Run: python -m benchmarks.bench_recall [--quick] [--facts N] [--users U] [--archived M] [--database-url URL]
+Target: p50 < 5 ms (issue 47: for a person with 10,000 facts and 100,000 archived messages).
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ import numpy as np
 from sqlalchemy import insert
 
 from benchmarks.common import summary_ms, temp_sqlite_url
-from database.models import User, UserFact
+from database.models import ArchiveExcerpt, User, UserFact
 from database.store import Store
 from memory.embeddings import SentenceEmbedder, single_blas_thread
+from memory.episodes import ExcerptCache
 from memory.facts import FactCache
-from memory.recall import choose
+from memory.recall import choose, choose_both
 from tests.dbtools import reset_schema
 
 DIM = 384
@@ -104,7 +108,36 @@ async def seed(store: Store, facts: int, users: int, heavy: int) -> list[int]:
     return ids
 
 
-async def run(url: str, facts: int, users: int, heavy: int, samples: int) -> None:
+async def seed_archive(store: Store, user_id: int, messages: int) -> None:
+    """``messages`` archived messages of one person's DMs, indexed: theirs and the character's in turn."""
+    rng = np.random.default_rng(4)
+    start = datetime.now(UTC) - timedelta(days=365)
+    batch = 10_000
+    for offset in range(0, messages, batch):
+        n = min(batch, messages - offset)
+        vectors = rng.standard_normal((n, DIM)).astype("<f4")
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        rows = [
+            {
+                "user_id": user_id,
+                "message_id": 10_000_000 + offset + i,
+                "channel_id": 77,
+                "guild_id": None,
+                "is_dm": True,
+                "speaker": "finn" if (offset + i) % 2 else f"user{user_id}",
+                "own": (offset + i) % 2 == 0,
+                "content": f"we talked about the {WORDS[(offset + i) % len(WORDS)]} and the "
+                           f"{WORDS[(offset + i) * 7 % len(WORDS)]} again, message {offset + i}",
+                "said_at": start + timedelta(minutes=5 * (offset + i)),
+                "embedding": vectors[i].tobytes(),
+            }
+            for i in range(n)
+        ]
+        async with store.engine.begin() as conn:
+            await conn.execute(insert(ArchiveExcerpt), rows)
+
+
+async def run(url: str, facts: int, users: int, heavy: int, samples: int, archived: int = 0) -> None:
     single_blas_thread()  # as the bot process does (memory/service.py)
     await reset_schema(url)
     store = await Store(url).open()
@@ -146,6 +179,33 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int) -> Non
         t0 = time.perf_counter()
         await recall(ids[-1])
         heavy_warm.append(time.perf_counter() - t0)
+    archive_warm: list[float] = []
+    archive_cold = 0.0
+    quoted = 0
+    if archived:
+        await seed_archive(store, ids[-1], archived)
+        if store.dialect == "postgresql":
+            async with store.engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.exec_driver_sql("VACUUM ANALYZE archive_excerpts")
+        excerpts = ExcerptCache(store)
+
+        async def recall_both() -> int:
+            query = rng.standard_normal(DIM).astype("<f4")
+            query /= np.linalg.norm(query)
+            index = await cache.get(ids[-1])
+            said = await excerpts.get(ids[-1])
+            text = f"Do you remember the {WORDS[pick.randrange(len(WORDS))]} I told you about?"
+            return len(choose_both(index, query, budget=400, private=True, now=now, expiry_days=14, text=text,
+                                   last_interaction=now, excerpts=said, channel_id=77)[1])
+
+        t0 = time.perf_counter()
+        await recall_both()
+        archive_cold = time.perf_counter() - t0
+        for _ in range(max(50, samples // 10)):
+            t0 = time.perf_counter()
+            quoted = await recall_both()
+            archive_warm.append(time.perf_counter() - t0)
     stamp: list[float] = []
     for _ in range(200):
         t0 = time.perf_counter()
@@ -173,6 +233,11 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int) -> Non
     print(f"  heavy user ({heavy:,} facts), warm: {summary_ms(heavy_warm)}; cold {heavy_cold * 1000:.1f} ms")
     print(f"  cold (first recall of a user, {facts // users:,} facts read and decoded): {summary_ms(cold)}")
     print(f"  encoding the message with the model (any number of facts): {summary_ms(encode)}")
+    if archived:
+        print(f"  heavy user ({heavy:,} facts) with {archived:,} archived messages searched beside them, "
+              "warm: "
+              f"{summary_ms(archive_warm)}; cold {archive_cold * 1000:.0f} ms; {quoted} excerpts quoted   "
+              "target p50 < 5 ms")
 
 
 def main() -> None:
@@ -183,6 +248,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--heavy", type=int, default=10_000)
     parser.add_argument("--samples", type=int, default=1_000)
+    parser.add_argument("--archived", type=int, default=100_000,
+                        help="archived messages of the heavy user, indexed for episodic recall (0: none)")
     parser.add_argument(
         "--quick", action="store_true", help="10,000 facts over 20 users, a heavy user of 2,000"
     )
@@ -194,7 +261,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.facts, args.users, args.heavy, args.samples = 10_000, 20, 2_000, 300
-    asyncio.run(run(args.database_url or temp_sqlite_url(), args.facts, args.users, args.heavy, args.samples))
+    asyncio.run(run(args.database_url or temp_sqlite_url(), args.facts, args.users, args.heavy, args.samples,
+                    args.archived))
 
 
 if __name__ == "__main__":

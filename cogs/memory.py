@@ -1,5 +1,5 @@
-"""What people can do about what the character remembers of them: ``/memory opt-in | opt-out | map | list``
-and ``/forget_me``. Thin Discord glue over ``bot.memory`` (memory/service.py, created by the bot's
+"""What people can do about what the character remembers of them: ``/memory opt-in | opt-out | map | list |
+said`` and ``/forget_me``. Thin Discord glue over ``bot.memory`` (memory/service.py, created by the bot's
 ``setup_hook``); every answer is ephemeral.
 """
 
@@ -43,7 +43,8 @@ class ForgetMeView(OwnedView):
         self.memory = memory
         self.content = (f"Delete **everything** {character} has stored about you? "
                         "Our conversations and their "
-                        "summaries, core memories (and their archived versions), long-term facts, how I feel "
+                        "summaries, core memories (and their archived versions), long-term facts, "
+                        "the excerpts of our conversations I can look back on, how I feel "
                         "about you, how you write, your check-in choice, your logged and archived messages "
                         "(my answers in our DMs too), your usage records and your names. This cannot be "
                         "undone.")
@@ -124,6 +125,31 @@ class MemoryCommands(commands.Cog):
         def heading(page: Page) -> str:
             return (f"**What {self.character} remembers about you** (page {page.number + 1}/{page.count}, "
                     f"{page.total} facts; 📌 pinned, 🔒 from our DMs only)")
+
+        view = PagedView(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
+        await interaction.response.send_message(view.content, view=view, ephemeral=True)
+
+    @group.command(name="said",
+                   description="Page through what I kept of your own words; delete one by number.")
+    @app_commands.describe(forget="The number of one of your excerpts to delete (shown in the list)")
+    async def said(self, interaction: discord.Interaction[Any], forget: int | None = None) -> None:
+        if forget is not None:
+            gone = await self.memory.forget_said(interaction.user.id, [forget])
+            await tell(interaction, f"Deleted #{forget}: I no longer remember you saying that." if gone
+                       else f"You have no excerpt #{forget}: nothing was deleted.")
+            return
+        kept = await self.memory.said(interaction.user.id)
+        if not kept:
+            await tell(interaction, "I have kept none of your words yet: the daily consolidation keeps "
+                                    "them, when you let me remember you.")
+            return
+        lines = [f"**#{e.id}** {e.said_at:%Y-%m-%d} {'🔒 ' if e.is_dm else ''}\"{clip(e.content, 140)}\""
+                 for e in kept]
+
+        def heading(page: Page) -> str:
+            return (f"**Your words {self.character} can look back on** (page {page.number + 1}/{page.count}, "
+                    f"{page.total} kept; 🔒 from our DMs, recalled only there; a channel's only in that "
+                    "channel). `/memory said forget:<number>` deletes one.")
 
         view = PagedView(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)

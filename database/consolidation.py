@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, literal, select, update
 
 from database.engine import Database
+from database.excerpts import insert_excerpts
 from database.models import ArchivedMessage, LoggedMessage, Relationship, UserFact, utcnow
 from database.records import ConsolidationBatch, RelationshipRecord, SeenMessage
 from database.statements import seen_message
@@ -140,6 +141,7 @@ class ConsolidationLog:
                     .where(UserFact.id == fact_id, UserFact.user_id == batch.user_id)
                     .values(**values)
                 )
+            insert_excerpts(self.db, conn, batch.user_id, batch.excerpts)
             if batch.relationship_update is not None:
                 self._update_relationship(conn, batch, now)
 

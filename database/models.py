@@ -62,6 +62,9 @@ class User(Base):
     # The person's last exchange with a character (a reply to them): soft expiry of facts counts from it
     # (0012_fact_time_and_lasting). None: never answered yet.
     last_interaction: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
+    # When some of their archive excerpts were last deleted (0013): with the newest excerpt's id, the stamp
+    # that tells episodic recall's cache to re-read them, without counting 100,000 rows at each reply.
+    excerpts_deleted: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
 
 
 class Nickname(Base):
@@ -290,6 +293,28 @@ class ArchivedMessage(_MessageColumns, Base):
                       Index("ix_message_archive_created_at", "created_at"))  # the retention job's (0013)
 
     archived_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class ArchiveExcerpt(Base):
+    """One archived message in a person's past conversations, for episodic recall (0014_archive_excerpts):
+    their own words, and the character's lines beside them, copied with the place and time so that the
+    person's rows are theirs alone (/forget_me deletes them by ``user_id``)."""
+
+    __tablename__ = "archive_excerpts"
+    __table_args__ = (UniqueConstraint("user_id", "message_id"),
+                      Index("ix_archive_excerpts_user_id_id", "user_id", "id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    channel_id: Mapped[int] = mapped_column(BigInteger)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    is_dm: Mapped[bool] = mapped_column(Boolean, default=False)
+    speaker: Mapped[str] = mapped_column(String(100), default="")
+    own: Mapped[bool] = mapped_column(Boolean, default=True)  # the person's words (else the character's)
+    content: Mapped[str] = mapped_column(Text, default="")
+    said_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32 little-endian
 
 
 class CharacterState(Base):

@@ -14,6 +14,7 @@ from database.log import MessageLog
 from database.models import (
     ApiCall,
     ArchivedMessage,
+    ArchiveExcerpt,
     Base,
     Conversation,
     CoreMemory,
@@ -41,6 +42,7 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "core_memories": ("user_id",),
     "core_memory_versions": ("user_id",),
     "user_facts": ("user_id",),
+    "archive_excerpts": ("user_id",),  # their words and the character's lines beside them
     "relationships": ("user_id",),
     "style_profiles": ("user_id",),
     "checkins": ("user_id",),
@@ -123,6 +125,7 @@ class Privacy:
             ("core_memories", delete(CoreMemory).where(CoreMemory.user_id == user_id)),
             ("core_memory_versions", delete(CoreMemoryVersion).where(CoreMemoryVersion.user_id == user_id)),
             ("user_facts", delete(UserFact).where(UserFact.user_id == user_id)),
+            ("archive_excerpts", delete(ArchiveExcerpt).where(ArchiveExcerpt.user_id == user_id)),
             ("relationships", delete(Relationship).where(Relationship.user_id == user_id)),
             ("style_profiles", delete(StyleProfile).where(StyleProfile.user_id == user_id)),
             ("checkins", delete(CheckIn).where(CheckIn.user_id == user_id)),

@@ -182,6 +182,35 @@ class NewFact:
     happened_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class NewExcerpt:
+    """An archived message indexed for a person's episodic recall (memory/episodes.py)."""
+
+    message_id: int
+    channel_id: int
+    guild_id: int | None
+    is_dm: bool
+    speaker: str
+    own: bool
+    content: str
+    said_at: datetime
+    embedding: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ExcerptRow:
+    id: int
+    message_id: int
+    channel_id: int
+    guild_id: int | None
+    is_dm: bool
+    speaker: str
+    own: bool
+    content: str
+    said_at: datetime
+    embedding: bytes | None
+
+
 # (values now, change used so far today) -> (new values, new change used today): memory/relationships.py
 RelationshipUpdate = Callable[[dict[str, float], dict[str, float]], tuple[dict[str, float], dict[str, float]]]
 
@@ -203,6 +232,7 @@ class ConsolidationBatch:
     day: str = ""
     at: datetime | None = None
     lasting: frozenset[int] = frozenset()  # ids of mentioned facts now said as lasting
+    excerpts: tuple[NewExcerpt, ...] = ()  # the batch's messages indexed for episodic recall
 
 
 # -- server tools (database/servers.py, moderation.py, polls.py, tickets.py)

@@ -17,6 +17,7 @@ from database.cluster import ClusterLink, ClusterNodes
 from database.consolidation import ConsolidationLog
 from database.conversations import Conversations
 from database.engine import Database
+from database.excerpts import Excerpts
 from database.facts import Facts
 from database.identity import Identity
 from database.log import MessageLog
@@ -57,6 +58,7 @@ class Store:
         self.consolidation = ConsolidationLog(self.db)
         self.memories = Memories(self.db)
         self.facts = Facts(self.db, q)
+        self.excerpts = Excerpts(self.db)  # episodic recall's archive index
         self.people = People(self.db, q)
         self.identity = Identity(self.db)
         self.characters = Characters(self.db, q)

@@ -14,7 +14,9 @@ One run (scheduled daily by cogs/memory_tasks.py, or ``python main.py consolidat
    anything else is inserted with its embedding;
 5. commits each batch in ONE transaction: its messages move to the permanent archive (ON CONFLICT DO NOTHING
    on message_id) and leave the log, its facts are applied and the relationship change is applied within the
-   day's bound. A batch whose messages already left the log (a concurrent run, /forget_me) rolls back;
+   day's bound; its messages and the character's lines beside them are indexed for episodic recall
+   (memory/episodes.py, embedded with the facts). A batch whose messages already left the log (a concurrent
+   run, /forget_me) rolls back;
 6. archives the remaining messages (bots, the character's own) in transactions of their own, prunes expired
    facts, sets the daily mood, and records the run in global state (``memory.last_consolidation``).
 
@@ -30,7 +32,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,8 +40,9 @@ from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.config import MemorySettings
 from bot.core.persona.model import Persona
 from database.models import utcnow
-from database.records import ConsolidationBatch, NewFact, SeenMessage
+from database.records import ConsolidationBatch, NewExcerpt, NewFact, SeenMessage
 from database.store import Store
+from memory import episodes
 from memory.consent import Consent
 from memory.embeddings import BatchingEncoder, Embedder, to_bytes
 from memory.facts import (
@@ -76,6 +79,8 @@ class Batch:
     user_name: str
     private: bool
     messages: list[tuple[int, SeenMessage]]
+    # The character's lines right beside each message (by log id): the exchanges indexed for episodic recall.
+    beside: dict[int, list[SeenMessage]] = field(default_factory=dict)
 
     @property
     def log_ids(self) -> tuple[int, ...]:
@@ -99,6 +104,7 @@ class ConsolidationReport:
     users: int = 0
     new_facts: int = 0
     mentioned_facts: int = 0
+    excerpts: int = 0  # messages indexed for episodic recall
     relationship_updates: int = 0
     pruned_facts: int = 0
     mood: str | None = None
@@ -112,7 +118,8 @@ class ConsolidationReport:
                 f"{self.committed}/{self.batches} batches of {self.users} users committed, {self.skipped} "
                 f"skipped, {self.conflicts} already handled; facts: {self.new_facts} new, "
                 f"{self.mentioned_facts} mentioned "
-                f"again, {self.pruned_facts} expired; {self.relationship_updates} relationships updated; "
+                f"again, {self.pruned_facts} expired; {self.excerpts} messages indexed for recall; "
+                f"{self.relationship_updates} relationships updated; "
                 f"{self.seconds:.1f}s ({self.claude_seconds:.1f}s waiting for Claude)")
 
 
@@ -165,7 +172,11 @@ def plan_window(rows: Sequence[tuple[int, SeenMessage]], remembered: Callable[[i
     dms = refused_dms | {m.channel_id for i, m in rows if m.is_dm and i in refused_ids}
     purge = [i for i, m in rows if i in refused_ids or (m.is_dm and m.channel_id in dms)]
     gone = set(purge)
-    batches, rest = make_batches([(i, m) for i, m in rows if i not in gone] if gone else rows)
+    kept = [(i, m) for i, m in rows if i not in gone] if gone else rows
+    batches, rest = make_batches(kept)
+    lines_beside = episodes.beside(kept)
+    for batch in batches:
+        batch.beside = {i: lines_beside[i] for i in batch.log_ids if i in lines_beside}
     by_user: dict[int, list[Batch]] = defaultdict(list)
     for batch in batches:
         by_user[batch.user_id].append(batch)
@@ -404,13 +415,14 @@ class Consolidator:
                 new = [NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting,
                                *fact_times(f, batch)) for f, v in matched.new]
         await self._step("matched", user_id=batch.user_id, new=len(new), mentioned=len(mentioned))
+        said = await self._excerpts(batch, report)
         ok = await self.store.consolidation.commit_consolidation(ConsolidationBatch(
             character=self.character_key, user_id=batch.user_id, log_ids=batch.log_ids, new_facts=tuple(new),
             mentioned=tuple(mentioned),
             relationship_update=daily_update(extraction.relationship,
                                              self.settings.relationship_max_daily_change)
             if extraction.relationship else None,
-            day=now.date().isoformat(), at=now, lasting=frozenset(lasting)))
+            day=now.date().isoformat(), at=now, lasting=frozenset(lasting), excerpts=tuple(said)))
         self.cache.invalidate(batch.user_id)
         if not ok:
             report.conflicts += 1
@@ -420,10 +432,22 @@ class Consolidator:
         report.committed += 1
         report.archived += len(batch.messages)
         report.new_facts += len(new)
+        report.excerpts += len(said)
         report.mentioned_facts += len(mentioned)
         report.relationship_updates += 1 if extraction.relationship else 0
         await self._step("committed", user_id=batch.user_id, messages=len(batch.messages))
         return True
+
+    async def _excerpts(self, batch: Batch, report: ConsolidationReport) -> list[NewExcerpt]:
+        """The batch's messages and the character's lines beside them, embedded (in a worker thread, batched
+        with everyone else's) for episodic recall."""
+        said = episodes.excerpts_of(batch.messages, batch.beside, batch.user_name)
+        if not said:
+            return []
+        t0 = time.perf_counter()
+        vectors = await self._encode([episodes.indexed_text(e.speaker, e.content) for e in said])
+        report.embed_seconds += time.perf_counter() - t0
+        return [replace(e, embedding=to_bytes(v)) for e, v in zip(said, vectors, strict=True)]
 
     async def _extract(self, batch: Batch, report: ConsolidationReport) -> Extraction | None:
         """Claude's validated answer; one retry after a malformed one; None (logged) when it fails."""

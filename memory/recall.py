@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,10 +34,13 @@ from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.core.tokens import count_tokens
 from database.models import utcnow
-from database.records import FactRow, PromptData
+from database.records import ExcerptRow, FactRow, PromptData
+from memory import episodes
 from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async
+from memory.episodes import ExcerptCache, ExcerptIndex
 from memory.facts import FactCache, FactIndex
+from memory.lexical import terms
 from memory.timewords import window
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,9 @@ RRF_K = 10  # sharper than the usual 60: only the top few dozen facts fit the bu
 CANDIDATES = 100  # from each ranking: a 400-token budget holds about 15-25 facts
 MIN_LINE_TOKENS = 4  # "- x\n": nothing shorter fits in what is left
 MAX_MISSES = 25  # stop looking for a fact short enough for the rest of the budget
+# An excerpt's fused relevance against a fact's (LoCoMo developers' half, benchmarks/bench_locomo.py).
+EXCERPT_WEIGHT = 0.3
+UNCOVERED_WEIGHT = 0.45
 
 
 def expiring_allowed(index: FactIndex, now: datetime, expiry_days: int,
@@ -74,9 +80,15 @@ def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
 
 def ranked(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
            now: datetime | None = None) -> list[int]:
-    """Allowed facts relevant to the message, best first: the rankings by embedding similarity, by BM25 and,
-    when the message names a time ("on 3 June", "last week"), by similarity among the facts told or
-    happened then, fused by reciprocal rank fusion."""
+    """Allowed facts relevant to the message, best first (see :func:`scored`)."""
+    return scored(index, query, text, allowed, now)[0].tolist()
+
+
+def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
+           now: datetime | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(allowed facts relevant to the message, best first; their fused scores): the rankings by embedding
+    similarity, by BM25 and, when the message names a time ("on 3 June", "last week"), by similarity among
+    the facts told or happened then, fused by reciprocal rank fusion."""
     fused = np.zeros(len(index.rows), dtype=np.float64)
     dense: np.ndarray | None = None
     if query is not None and len(index.positions):
@@ -98,60 +110,110 @@ def ranked(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
             fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
     found = np.flatnonzero(fused)
     if not len(found):
-        return []
+        return found, fused[:0]
     # Ties (the same fused score): the more recently told, then the more often mentioned, then the lasting
     # first. Each term is far below the smallest difference between two RRF sums that are not equal.
     told = index.told[found]
     span = float(told.max() - told.min()) or 1.0
     key = (fused[found] + 1e-7 * (told - told.min()) / span + 1e-9 * np.minimum(index.refs[found], 100) / 100
            + 1e-10 * index.lasting[found])
-    return found[np.argsort(-key, kind="stable")].tolist()
+    order = np.argsort(-key, kind="stable")
+    return found[order], fused[found][order]
 
 
 def choose(index: FactIndex, query: np.ndarray | None, *, budget: int, private: bool, now: datetime,
            expiry_days: int, text: str = "", last_interaction: datetime | None = None) -> list[FactRow]:
-    """The facts to recall, in prompt order, within ``budget`` tokens (each fact costs its line's tokens).
+    """The facts to recall, in prompt order, within ``budget`` tokens (see :func:`choose_both`)."""
+    return choose_both(index, query, budget=budget, private=private, now=now, expiry_days=expiry_days,
+                       text=text, last_interaction=last_interaction)[0]
+
+
+def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, private: bool, now: datetime,
+                expiry_days: int, text: str = "", last_interaction: datetime | None = None,
+                excerpts: ExcerptIndex | None = None, channel_id: int = 0,
+                ) -> tuple[list[FactRow], list[ExcerptRow]]:
+    """The facts and past excerpts to recall within ``budget`` tokens (each costs its line's tokens, and a
+    day's header the first time that day appears).
 
     ``query``: the message's embedding; ``text``: the message (for BM25); ``last_interaction``: the
-    person's previous interaction with a character (soft expiry counts from it). Filtering and ranking are
-    numpy operations over the whole index; only the candidates that can fill the budget are looked at one
-    by one, so thousands of facts cost little more than a handful."""
-    n = len(index.rows)
-    if not n or budget <= 0:
-        return []
+    person's previous interaction with a character (soft expiry counts from it); ``excerpts``: the person's
+    archived exchanges (memory/episodes.py), of which only those of this place (``private``: a DM; else
+    ``channel_id``) may be chosen. Order: pinned facts, then facts and excerpts together by their fused
+    relevance, then the most referenced facts. Filtering and ranking are numpy operations over the whole
+    index; only the candidates that can fill the budget are looked at one by one, so thousands of facts
+    cost little more than a handful."""
+    if budget <= 0 or (not index.rows and (excerpts is None or not excerpts.rows)):
+        return [], []
     allowed = expiring_allowed(index, now, expiry_days, last_interaction)
     if not private:
         allowed &= ~index.private
     pinned = [i for i in index.pinned_order if allowed[i]]
-    relevant = ranked(index, query, text, allowed, now)
+    found, fused = scored(index, query, text, allowed, now) if index.rows else (np.zeros(0, np.int64),
+                                                                                 np.zeros(0))
+    relevant: Iterable[int] = found.tolist()
+    if excerpts is not None and excerpts.rows:
+        place = excerpts.allowed(private=private, channel_id=channel_id)
+        said, said_scores = episodes.ranked(excerpts, query, text, place, now)
+        if len(said):
+            # Excerpts are coded as -1 - their index; one relevance order for both, facts first on ties.
+            # Facts are the denser memory; what was said counts fully when the message names something only
+            # the archive holds (a word of it no fact has).
+            weight = UNCOVERED_WEIGHT if uncovered(index, excerpts, text) else EXCERPT_WEIGHT
+            codes = np.concatenate([found, -1 - said])
+            order = np.argsort(-np.concatenate([fused, weight * said_scores]), kind="stable")
+            relevant = codes[order].tolist()
     chosen: list[FactRow] = []
+    quoted: list[ExcerptRow] = []
     seen: set[int] = set()
     days: set[str] = set()  # dates already heading a group: the facts told that day share the header
+    quoted_days: set[str] = set()
     left = budget
     misses = 0
     # Lazily: the loop stops once the budget is full, long before the end of thousands of facts.
     for i in itertools.chain(pinned, relevant, index.order_list):
-        if i in seen or not allowed[i]:
+        if i in seen:
             continue
         seen.add(i)
-        cost = index.costs.get(i)
-        if cost is None:
-            cost = index.costs[i] = count_tokens(line(index.rows[i]))
-        told = index.days.get(i)
-        if told is None:
-            told = index.days[i] = day(index.rows[i].told)
-        if told not in days:
-            cost += HEADER_TOKENS
-        if cost <= left:
-            chosen.append(index.rows[i])
-            days.add(told)
-            left -= cost
-            misses = 0
+        if i < 0:  # an excerpt
+            assert excerpts is not None
+            row = excerpts.rows[-1 - i]
+            cost = excerpts.cost(-1 - i)
+            told = episodes.day(row.said_at)
+            if told not in quoted_days:
+                cost += episodes.HEADER_TOKENS
+            if cost <= left:
+                quoted.append(row)
+                quoted_days.add(told)
+                left -= cost
+                misses = 0
+            else:
+                misses += 1
         else:
-            misses += 1
+            if not allowed[i]:
+                continue
+            cost = index.costs.get(i)
+            if cost is None:
+                cost = index.costs[i] = count_tokens(line(index.rows[i]))
+            told = index.days.get(i)
+            if told is None:
+                told = index.days[i] = day(index.rows[i].told)
+            if told not in days:
+                cost += HEADER_TOKENS
+            if cost <= left:
+                chosen.append(index.rows[i])
+                days.add(told)
+                left -= cost
+                misses = 0
+            else:
+                misses += 1
         if left < MIN_LINE_TOKENS or misses >= MAX_MISSES:
             break
-    return chosen
+    return chosen, quoted
+
+
+def uncovered(index: FactIndex, excerpts: ExcerptIndex, text: str) -> bool:
+    """Whether the message names something the facts do not cover but the person's words do."""
+    return any(t in excerpts.lexical.postings and t not in index.lexical.postings for t in terms(text))
 
 
 def day(moment: datetime) -> str:
@@ -159,7 +221,7 @@ def day(moment: datetime) -> str:
 
 
 def header(told: str) -> str:
-    return f"told {told}:\n"
+    return f"{told}:\n"
 
 
 HEADER_TOKENS = count_tokens(header("2023-05-08"))
@@ -188,37 +250,58 @@ def render(facts: Sequence[FactRow], user: str) -> str:
 
 class Recall:
     def __init__(self, cache: FactCache, embedder: Embedder, settings: MemorySettings,
-                 consent: Consent) -> None:
+                 consent: Consent, excerpts: ExcerptCache | None = None) -> None:
         self.cache = cache
         self.embedder = embedder
         self.settings = settings
         self.consent = consent
+        self.excerpts = excerpts  # None: facts only (the person's archive is not searched)
 
     async def facts_for(self, user_id: int, text: str, *, private: bool, now: datetime | None = None,
                         stamp: tuple[Any, ...] | None = None, budget: int | None = None,
                         last_interaction: datetime | None = None, known: bool = False) -> list[FactRow]:
-        """``budget``: tokens of facts (default ``recall_token_budget``; more for memory questions);
-        ``last_interaction``: the person's previous interaction, when the caller has read it (``known``)."""
+        """The facts alone (see :meth:`recall_for`)."""
+        return (await self._recall(user_id, text, private=private, channel_id=0, now=now, stamp=stamp,
+                                   budget=budget, last_interaction=last_interaction, known=known,
+                                   search_archive=False))[0]
+
+    async def recall_for(self, user_id: int, text: str, *, private: bool, channel_id: int,
+                         now: datetime | None = None, stamp: tuple[Any, ...] | None = None,
+                         budget: int | None = None, last_interaction: datetime | None = None,
+                         known: bool = False) -> tuple[list[FactRow], list[ExcerptRow]]:
+        """The facts and the past excerpts of this place that share the budget. ``budget``: tokens
+        (default ``recall_token_budget``; more for memory questions); ``last_interaction``: the person's
+        previous interaction, when the caller has read it (``known``)."""
+        return await self._recall(user_id, text, private=private, channel_id=channel_id, now=now,
+                                  stamp=stamp, budget=budget, last_interaction=last_interaction, known=known,
+                                  search_archive=self.excerpts is not None)
+
+    async def _recall(self, user_id: int, text: str, *, private: bool, channel_id: int, now: datetime | None,
+                      stamp: tuple[Any, ...] | None, budget: int | None, last_interaction: datetime | None,
+                      known: bool, search_archive: bool) -> tuple[list[FactRow], list[ExcerptRow]]:
         now = now or utcnow()
         if not known:
             last_interaction = await self.cache.store.people.last_interaction(user_id)
         index = await self.cache.get(user_id, stamp)
-        if not index.rows:
-            return []
+        said = await self.excerpts.get(user_id) if search_archive and self.excerpts is not None else None
+        if said is not None and not said.rows:
+            said = None
+        if not index.rows and said is None:
+            return [], []
         query: np.ndarray | None = None
         # The model is only loaded (and a message only encoded) when there is something to compare with.
-        if text.strip() and len(index.positions):
+        if text.strip() and (len(index.positions) or (said is not None and len(said.positions))):
             query = (await encode_async(self.embedder, [text]))[0]
         budget = self.settings.recall_token_budget if budget is None else budget
-        return choose(index, query, budget=budget, private=private, now=now,
-                      expiry_days=self.settings.fact_expiry_days, text=text,
-                      last_interaction=last_interaction)
+        return choose_both(index, query, budget=budget, private=private, now=now,
+                           expiry_days=self.settings.fact_expiry_days, text=text,
+                           last_interaction=last_interaction, excerpts=said, channel_id=channel_id)
 
     async def provide(self, persona: Persona, msg: Incoming, data: PromptData | None = None, *,
                       budget: int | None = None) -> str:
         """The context provider: '' when there is nothing to recall (or the user is not remembered).
         ``data``: the prompt data of this reply, which already holds the user's consent answer; ``budget``:
-        see facts_for."""
+        see recall_for."""
         budget = self.settings.recall_token_budget if budget is None else budget
         if budget <= 0 or msg.author_is_bot:
             return ""
@@ -226,8 +309,9 @@ class Recall:
                       if data is not None else await self.consent.remembers(msg.author_id, msg.guild_id))
         if not remembered:
             return ""
-        facts = await self.facts_for(msg.author_id, msg.content, private=msg.is_dm,
-                                     stamp=data.fact_stamp if data is not None else None, budget=budget,
-                                     last_interaction=data.last_interaction if data is not None else None,
-                                     known=data is not None)
-        return render(facts, msg.author_name)
+        facts, said = await self.recall_for(
+            msg.author_id, msg.content, private=msg.is_dm, channel_id=msg.channel_id,
+            stamp=data.fact_stamp if data is not None else None, budget=budget,
+            last_interaction=data.last_interaction if data is not None else None, known=data is not None)
+        return "\n\n".join(part for part in (render(facts, msg.author_name),
+                                            episodes.render(said, msg.author_name)) if part)

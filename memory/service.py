@@ -19,12 +19,13 @@ from bot.core.config import MemorySettings, StorageSettings
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Pipeline, ReplyResult, StoredConsent
 from database.models import utcnow
-from database.records import FactRow, PromptData
+from database.records import ExcerptRow, FactRow, PromptData
 from database.retention import Pruned
 from database.store import Store
 from memory.consent import Consent
 from memory.consolidation import Consolidator
 from memory.embeddings import Embedder, SentenceEmbedder, encode_async, single_blas_thread, to_bytes
+from memory.episodes import ExcerptCache
 from memory.facts import FactCache
 from memory.recall import Recall
 from memory.summarizer import Summarizer
@@ -43,7 +44,8 @@ class MemoryService:
         self.consent = Consent(store, settings.memory_consent)
         self.embedder: Embedder = embedder or SentenceEmbedder(settings.embedding_model)
         self.cache = FactCache(store)
-        self.recall = Recall(self.cache, self.embedder, settings, self.consent)
+        self.excerpts = ExcerptCache(store)  # episodic recall: the person's archived exchanges
+        self.recall = Recall(self.cache, self.embedder, settings, self.consent, self.excerpts)
 
         def persona() -> Persona:
             return engine.persona  # read live: character files may change while the bot runs
@@ -182,6 +184,16 @@ class MemoryService:
     async def facts(self, user_id: int) -> list[FactRow]:
         return await self.store.facts.rows(user_id)
 
+    async def said(self, user_id: int) -> list[ExcerptRow]:
+        """What is kept of the person's own words for episodic recall, newest first."""
+        return await self.store.excerpts.listed(user_id)
+
+    async def forget_said(self, user_id: int, excerpt_ids: list[int]) -> int:
+        """Delete some of the person's excerpts (only theirs); recall stops finding them at once."""
+        gone = await self.store.excerpts.delete(user_id, excerpt_ids)
+        self.excerpts.invalidate(user_id)
+        return gone
+
     async def set_consent(self, user_id: int, name: str, consent: bool) -> None:
         await self.store.people.ensure_user(user_id, name)
         await self.store.people.set_memory_consent(user_id, consent)
@@ -198,5 +210,6 @@ class MemoryService:
             summarizer.forget_user(user_id)
         counts = await self.store.privacy.delete_user_data(user_id)
         self.cache.invalidate(user_id)
+        self.excerpts.invalidate(user_id)
         log.info("deleted all data of user %s on request (%d rows)", user_id, sum(counts.values()))
         return counts

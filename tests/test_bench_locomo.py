@@ -79,3 +79,35 @@ async def test_a_tight_budget_scores_what_was_recalled(db_url: str) -> None:
     assert by[1].all == 0  # two evidence facts never fit in one
     # The baselines get one fact too: BM25 finds the dog ("Ana", "called"), the hashed-word cosine does not.
     assert (by[4].cosine, by[4].bm25) == (0, 1)
+
+
+DIALOGUE: dict[str, Any] = {
+    "session_1": [
+        {"speaker": "Ben", "dia_id": "D1:1", "text": "Hi Ana! Any news?"},
+        {"speaker": "Ana", "dia_id": "D1:2", "text": "Hey Ben, long week at the hospital."},
+        {"speaker": "Ana", "dia_id": "D1:3", "text": "I adopted a greyhound, his name is Pip!",
+         "blip_caption": "a grey dog on a sofa"},
+        {"speaker": "Ben", "dia_id": "D1:4", "text": "Pip is a great name for a greyhound."},
+    ],
+    "session_2": [
+        {"speaker": "Ana", "dia_id": "D2:1", "text": "I ran the Leeds half marathon on Sunday."},
+        {"speaker": "Ben", "dia_id": "D2:2", "text": "Well done! I moved to Bristol for a new job."},
+    ],
+}
+
+
+async def test_the_turns_corpus_is_archived_by_consolidation_and_found_by_recall(db_url: str) -> None:
+    sample = {**SAMPLE[0], "conversation": {**SAMPLE[0]["conversation"], **DIALOGUE}}
+    (read,) = read_samples([sample])
+    assert [t.turn for t in read.turns] == ["D1:1", "D1:2", "D1:3", "D1:4", "D2:1", "D2:2"]
+    assert read.turns[2].text.endswith("[image: a grey dog on a sofa]") and read.speakers == ("Ana", "Ben")
+    turns = await run([read], db_url, budget=400, embedder=HashEmbedder(), corpus="turns")
+    # Every turn archived and indexed (Ana's, and Ben's as the character's lines beside hers); a 400-token
+    # budget holds the whole dialogue: each question quotes all six, and the dog's is answered (D1:3). The
+    # other two name turns this short dialogue does not have (D1:5, D2:4) or that say something else.
+    assert (turns.facts, turns.messages, turns.overall.n) == (0, 6, 3)
+    assert turns.quoted == 3 * 6 and turns.by_category[4].hit == 1 and turns.by_category[1].hit == 0
+    assert turns.index_seconds > 0 and turns.excerpt_bytes > 6 * 4 * HashEmbedder().encode(["x"]).shape[1]
+    # A budget for a day's header and about one line: the dog's question is answered by the turn that says it.
+    tight = await run([read], db_url, budget=40, embedder=HashEmbedder(), corpus="turns")
+    assert tight.by_category[4].hit == 1 and tight.quoted <= 2 * 3

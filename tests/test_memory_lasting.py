@@ -100,7 +100,7 @@ def test_dates_head_the_facts_and_the_time_ranking_finds_that_days_facts() -> No
                            text="what happened on 22 April, 2026?", last_interaction=NOW)
     assert [r.id for r in told_that_day] == [1]  # nothing in its words: found by the day it was told
     text = render([rows[1], rows[0]], "alice")
-    assert "told 2026-04-22:\n- Alice adopted a puppy\ntold 2026-05-22:\n- Alice ran a marathon " \
+    assert "2026-04-22:\n- Alice adopted a puppy\n2026-05-22:\n- Alice ran a marathon " \
            "(happened 2026-05-20)" in text
 
 
@@ -183,7 +183,7 @@ async def test_a_month_old_fact_reaches_the_prompt_of_someone_who_speaks_daily(
     body = h.claude.last_request("claude-test-default").all_text()
     assert "- Alice's sister Maren lives in Tromsø" in body  # lasting
     assert "- Alice is allergic to shellfish" in body  # pinned
-    assert f"told {said:%Y-%m-%d}:" in body  # the day it was told, beside the facts
+    assert f"\n{said:%Y-%m-%d}:\n" in body  # the day it was told, beside the facts
     if who == "daily":
         assert "- Alice is repainting her kitchen yellow" in body  # 30 days old, and she spoke yesterday
     else:

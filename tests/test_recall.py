@@ -54,14 +54,14 @@ def test_pinned_then_similar_then_most_referenced_within_the_budget() -> None:
     assert [r.id for r in choose(index, query, budget=1000, private=True, now=NOW,
                                  expiry_days=14)] == [3, 2, 6, 1, 4]
     assert 5 in [r.id for r in choose(index, query, budget=1000, private=False, now=NOW, expiry_days=0)]
-    # Each line costs about 9 tokens, and each day it was told heads its facts once (about 8).
-    tight = choose(index, query, budget=38, private=False, now=NOW, expiry_days=14)
+    # Each line costs about 8 tokens, and each day it was told heads its facts once (7).
+    tight = choose(index, query, budget=37, private=False, now=NOW, expiry_days=14)
     assert [r.id for r in tight] == [3, 2]
     assert choose(index, None, budget=0, private=False, now=NOW, expiry_days=14) == []
     text = render(chosen, "alice")
     assert text.startswith("[What you remember about alice") and "- Alice has a cat named Miso" in text
     # Grouped under the day they were told, oldest day first.
-    assert text.index("told 2026-02-21:\n- Alice is allergic") < text.index("told 2026-06-01:\n")
+    assert text.index("2026-02-21:\n- Alice is allergic") < text.index("2026-06-01:\n")
 
 
 def test_vectors_of_another_model_are_ignored_not_mixed() -> None:
@@ -149,7 +149,7 @@ async def test_relevant_facts_reach_the_reply_prompt_and_dm_facts_stay_in_dms(
     lines = [line for line in recalled.splitlines() if line.startswith("- ")]
     assert lines[:2] == ["- Alice is allergic to shellfish", "- Alice has a cat called Miso"]
     assert "secretly" not in prompt.all_text()
-    heads = [line for line in recalled.splitlines() if line.startswith("told ")]
+    heads = [line for line in recalled.splitlines() if line[:1].isdigit() and line.endswith(":")]
     assert len(heads) == 1  # all told today: one date heads them
     assert sum(count_tokens(line + "\n") for line in lines + heads) <= 30
     assert "- Alice works night shifts at the lighthouse" not in lines  # over the budget

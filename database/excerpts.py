@@ -1,0 +1,89 @@
+"""A person's archived exchanges for episodic recall (memory/episodes.py does the search).
+
+Rows are written by the consolidation batch that archives their messages (database/consolidation.py, in
+its transaction); here they are read whole for a person (with the vectors: recall keeps them as one matrix,
+re-read when the person's *excerpt stamp* changes), listed and deleted by the person (``/memory``), and
+their missing vectors filled in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from database.engine import Database
+from database.models import ArchiveExcerpt, User, utcnow
+from database.records import ExcerptRow, NewExcerpt, as_utc
+
+_COLUMNS = (
+    ArchiveExcerpt.id,
+    ArchiveExcerpt.message_id,
+    ArchiveExcerpt.channel_id,
+    ArchiveExcerpt.guild_id,
+    ArchiveExcerpt.is_dm,
+    ArchiveExcerpt.speaker,
+    ArchiveExcerpt.own,
+    ArchiveExcerpt.content,
+    ArchiveExcerpt.said_at,
+)
+
+
+def _row(r: Any) -> ExcerptRow:
+    vector = r[9] if len(r) > 9 else None
+    return ExcerptRow(int(r[0]), int(r[1]), int(r[2]), int(r[3]) if r[3] is not None else None, bool(r[4]),
+                      str(r[5]), bool(r[6]), str(r[7]), as_utc(r[8]),
+                      bytes(vector) if vector is not None else None)
+
+
+def insert_excerpts(db: Database, conn: Connection, user_id: int, excerpts: Sequence[NewExcerpt]) -> None:
+    """Inside a consolidation batch's transaction: a message already indexed for this person is skipped
+    (a run that is repeated indexes nothing twice)."""
+    if not excerpts:
+        return
+    rows = [{"user_id": user_id, "message_id": e.message_id, "channel_id": e.channel_id,
+             "guild_id": e.guild_id, "is_dm": e.is_dm, "speaker": e.speaker[:100], "own": e.own,
+             "content": e.content, "said_at": e.said_at, "embedding": e.embedding} for e in excerpts]
+    conn.execute(db.insert(ArchiveExcerpt).values(rows).on_conflict_do_nothing(
+        index_elements=[ArchiveExcerpt.user_id, ArchiveExcerpt.message_id]))
+
+
+class Excerpts:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def rows(self, user_id: int) -> list[ExcerptRow]:
+        """Every excerpt of a person with its vector, in the order they were said (per place)."""
+        query = (select(*_COLUMNS, ArchiveExcerpt.embedding).where(ArchiveExcerpt.user_id == user_id)
+                 .order_by(ArchiveExcerpt.said_at, ArchiveExcerpt.message_id))
+        return await self.db.read(lambda conn: [_row(r) for r in conn.execute(query).all()])
+
+    async def listed(self, user_id: int, limit: int = 500) -> list[ExcerptRow]:
+        """A person's own excerpts, newest first, without vectors (what ``/memory`` shows them)."""
+        query = (select(*_COLUMNS)
+                 .where(ArchiveExcerpt.user_id == user_id, ArchiveExcerpt.own.is_(True))
+                 .order_by(ArchiveExcerpt.said_at.desc(), ArchiveExcerpt.id.desc()).limit(limit))
+        return await self.db.read(lambda conn: [_row(r) for r in conn.execute(query).all()])
+
+    async def stamp(self, user_id: int) -> tuple[Any, ...]:
+        """Changes with any insert (the newest id) or deletion (``users.excerpts_deleted``; /forget_me takes
+        the users row too) of the person's excerpts, which are never updated: two index lookups, whatever
+        the number of excerpts."""
+        newest = (select(func.max(ArchiveExcerpt.id)).where(ArchiveExcerpt.user_id == user_id)
+                  .scalar_subquery())
+        deleted = select(User.excerpts_deleted).where(User.id == user_id).scalar_subquery()
+        row = await self.db.first(select(newest, deleted))
+        return (row[0], row[1]) if row is not None else (None, None)
+
+    async def delete(self, user_id: int, excerpt_ids: Sequence[int]) -> int:
+        """Delete some of a person's own excerpts (only theirs: another person's ids delete nothing)."""
+        def write(conn: Connection) -> int:
+            gone = int(conn.execute(delete(ArchiveExcerpt).where(
+                ArchiveExcerpt.user_id == user_id, ArchiveExcerpt.id.in_(list(excerpt_ids)),
+                ArchiveExcerpt.own.is_(True))).rowcount or 0)
+            if gone:
+                conn.execute(update(User).where(User.id == user_id).values(excerpts_deleted=utcnow()))
+            return gone
+
+        return await self.db.write(write) if excerpt_ids else 0

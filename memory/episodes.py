@@ -1,0 +1,337 @@
+"""Episodic recall: what was actually said, found again in a person's archived conversations.
+
+Facts (memory/facts.py) hold only what extraction kept; the words themselves are archived at the daily
+consolidation. When a batch of a person's messages is archived, each of their messages, and each line of
+the character's right beside one of them in the same place, is indexed for that person
+(``archive_excerpts``, in the batch's transaction): its text, who said it, where and when, and its sentence
+embedding (computed in a worker thread, with the batch's facts).
+
+At a reply, recall (memory/recall.py) searches the person's excerpts beside their facts, ranking each
+message by reciprocal rank fusion of: the cosine similarity of its embedding, BM25 over its words, BM25
+over its words *with its neighbours* (the exchange around it: the question a line answers names what the
+line itself does not), and, when the message names a time, similarity among what was said then. Facts and
+excerpts then share the one recall budget by relevance.
+
+Where an excerpt may be recalled follows the strictest place rule: what was said in a DM only in that
+person's DMs, what was said in a server channel only in that same channel (so a private channel's words
+never reach a public one, and a server's never leave it). Consent is checked by recall as for facts;
+/forget_me deletes the rows (database/privacy.py); ``/memory said`` lists and deletes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from bot.core.tokens import count_tokens
+from database.records import ExcerptRow, NewExcerpt, SeenMessage
+from database.store import Store
+from memory.embeddings import DTYPE, from_bytes, normalise
+from memory.lexical import LexicalIndex
+from memory.timewords import window
+
+EXCERPT_CHARS = 1_000  # as consolidation reads a message: one long message is not a whole evening
+NEIGHBOUR_SECONDS = 6 * 3600  # lines further apart than this are not one exchange
+CACHE_USERS = 64
+# Past this many vectors a person's excerpts are split into clusters (k-means on their embeddings), and a
+# search scores only the clusters nearest the message, about PROBE_VECTORS vectors (an inverted file, as
+# FAISS's IVF-Flat): 100,000 archived messages would otherwise cost a 100,000 x 384 product per reply.
+IVF_MIN = 20_000
+IVF_CLUSTERS = 128
+PROBE_VECTORS = 4_096
+RRF_K = 10  # as for facts (memory/recall.py)
+CANDIDATES = 100
+
+
+# --------------------------------------------------------------------------- indexing at consolidation
+
+
+def beside(rows: Sequence[tuple[int, SeenMessage]]) -> dict[int, list[SeenMessage]]:
+    """For each person's message (by log id), the character's lines right before and after it in the same
+    place: the exchange it belongs to. Other people's messages are never part of someone's excerpts (their
+    words are theirs to keep or forget)."""
+    by_channel: dict[int, list[tuple[int, SeenMessage]]] = {}
+    for item in rows:
+        by_channel.setdefault(item[1].channel_id, []).append(item)
+    out: dict[int, list[SeenMessage]] = {}
+    for items in by_channel.values():
+        for n, (log_id, m) in enumerate(items):
+            if m.author_is_bot:
+                continue
+            near = [items[k][1] for k in (n - 1, n + 1) if 0 <= k < len(items)]
+            lines = [o for o in near if o.author_is_bot and o.content.strip()
+                     and abs((o.created_at - m.created_at).total_seconds()) <= NEIGHBOUR_SECONDS]
+            if lines:
+                out[log_id] = lines
+    return out
+
+
+def excerpts_of(messages: Sequence[tuple[int, SeenMessage]],
+                lines_beside: Mapping[int, Sequence[SeenMessage]], name: str) -> list[NewExcerpt]:
+    """A batch's messages (and the character's lines beside them) as excerpts, without vectors yet."""
+    seen: set[int] = set()
+    out: list[NewExcerpt] = []
+    for log_id, m in messages:
+        for o in (*[b for b in lines_beside.get(log_id, ()) if b.created_at <= m.created_at], m,
+                  *[b for b in lines_beside.get(log_id, ()) if b.created_at > m.created_at]):
+            text = " ".join(o.content.split())[:EXCERPT_CHARS]
+            if not text or o.message_id in seen:
+                continue
+            seen.add(o.message_id)
+            own = o is m
+            out.append(NewExcerpt(o.message_id, o.channel_id, o.guild_id, o.is_dm,
+                                  (name or o.author_name) if own else o.author_name, own, text, o.created_at))
+    return out
+
+
+def indexed_text(speaker: str, content: str) -> str:
+    """What is embedded and searched for one excerpt: who said it, and what."""
+    return f"{speaker}: {content}"
+
+
+# --------------------------------------------------------------------------- a person's index
+
+
+@dataclass
+class ExcerptIndex:
+    """A person's excerpts, as recall searches them (row i of ``matrix`` is ``rows[positions[i]]``)."""
+
+    rows: list[ExcerptRow]
+    matrix: np.ndarray
+    positions: np.ndarray
+    stamp: tuple[Any, ...] = ()
+    dm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    channel: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    told: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds
+    lexical: LexicalIndex = field(default_factory=LexicalIndex)  # each line's words
+    context: LexicalIndex = field(default_factory=LexicalIndex)  # each line's words with its neighbours'
+    costs: dict[int, int] = field(default_factory=dict)
+    # The inverted file (IVF_MIN and more vectors): unit centroids; the matrix and positions in cluster
+    # order; where each cluster starts in them (one more entry: the end).
+    centroids: np.ndarray | None = None
+    starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @classmethod
+    def build(cls, rows: Sequence[ExcerptRow], stamp: tuple[Any, ...] = ()) -> ExcerptIndex:
+        decoded = [from_bytes(r.embedding) if r.embedding else None for r in rows]
+        sizes: dict[int, int] = {}
+        for v in decoded:
+            if v is not None and v.size:
+                sizes[v.size] = sizes.get(v.size, 0) + 1
+        want = max(sizes, key=lambda k: sizes[k]) if sizes else 0
+        positions = [i for i, v in enumerate(decoded) if v is not None and v.size == want]
+        matrix = (normalise(np.vstack([decoded[i] for i in positions])) if positions  # type: ignore[misc]
+                  else np.zeros((0, want), dtype=DTYPE))
+        texts = [indexed_text(r.speaker, r.content) for r in rows]
+        told = np.array([r.said_at.timestamp() for r in rows], dtype=np.float64)
+        # The exchange around each line: its neighbours in the same place, close in time.
+        by_place: dict[tuple[bool, int], list[int]] = {}
+        for i, r in enumerate(rows):
+            by_place.setdefault((r.is_dm, r.channel_id), []).append(i)
+        around = list(texts)
+        for members in by_place.values():
+            members.sort(key=lambda i: (told[i], rows[i].message_id))
+            for n, i in enumerate(members):
+                near = [members[k] for k in (n - 1, n + 1) if 0 <= k < len(members)
+                        and abs(told[members[k]] - told[i]) <= NEIGHBOUR_SECONDS]
+                if near:
+                    around[i] = "\n".join(texts[k] for k in sorted([*near, i], key=lambda k: told[k]))
+        where = np.asarray(positions, dtype=np.int64)
+        centroids, starts = None, np.zeros(0, dtype=np.int64)
+        if len(where) >= IVF_MIN:
+            centroids, order, starts = clusters(matrix)
+            matrix, where = matrix[order], where[order]
+        return cls(list(rows), matrix, where, stamp,
+                   dm=np.array([r.is_dm for r in rows], dtype=bool),
+                   channel=np.array([r.channel_id for r in rows], dtype=np.int64), told=told,
+                   lexical=LexicalIndex.build(texts), context=LexicalIndex.build(around),
+                   centroids=centroids, starts=starts)
+
+    def allowed(self, *, private: bool, channel_id: int) -> np.ndarray:
+        """The strict place rule (module docstring): DM lines in DMs, a channel's lines in that channel."""
+        if private:
+            return self.dm.copy()
+        return ~self.dm & (self.channel == channel_id)
+
+    def search(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(excerpt indices, cosine similarity to ``vector``) of the excerpts searched: every one with a
+        usable vector, or those of the nearest clusters."""
+        empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if not len(self.positions) or vector.size != self.matrix.shape[1]:
+            return empty
+        vector = vector.astype(DTYPE, copy=False)
+        if self.centroids is None:
+            return self.positions, self.matrix @ vector
+        parts: list[tuple[int, int]] = []
+        taken = 0
+        for c in np.argsort(-(self.centroids @ vector)):
+            if taken >= PROBE_VECTORS:
+                break
+            a, b = int(self.starts[c]), int(self.starts[c + 1])
+            parts.append((a, b))
+            taken += b - a
+        return (np.concatenate([self.positions[a:b] for a, b in parts]),
+                np.concatenate([self.matrix[a:b] @ vector for a, b in parts]))
+
+    def scores(self, vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity to ``vector`` (-inf: no usable vector, or in a cluster not searched)."""
+        out = np.full(len(self.rows), -np.inf, dtype=np.float32)
+        idx, values = self.search(vector)
+        out[idx] = values
+        return out
+
+    def cost(self, i: int) -> int:
+        known = self.costs.get(i)
+        if known is None:
+            known = self.costs[i] = count_tokens(line(self.rows[i]))
+        return known
+
+
+def clusters(matrix: np.ndarray, k: int = IVF_CLUSTERS, rounds: int = 5,
+             sample: int = 8_192) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spherical k-means on a sample (seeded: the same vectors give the same clusters), then every vector to
+    its nearest centroid. Returns (centroids, vector order by cluster, cluster starts in that order)."""
+    rng = np.random.default_rng(0)
+    n = len(matrix)
+    k = max(1, min(k, n // 8))
+    sub = matrix[rng.choice(n, min(n, sample), replace=False)]
+    centroids = sub[rng.choice(len(sub), k, replace=False)].copy()
+    for _ in range(rounds):
+        label = np.argmax(sub @ centroids.T, axis=1)
+        for c in range(k):
+            members = sub[label == c]
+            if len(members):
+                centroids[c] = members.sum(axis=0)
+        centroids = normalise(centroids)
+    label = np.concatenate([np.argmax(matrix[i:i + 16_384] @ centroids.T, axis=1)
+                            for i in range(0, n, 16_384)])
+    order = np.argsort(label, kind="stable")
+    starts = np.searchsorted(label[order], np.arange(k + 1))
+    return centroids, order, starts.astype(np.int64)
+
+
+class ExcerptCache:
+    """Per-person :class:`ExcerptIndex`, re-read whenever the person's excerpt stamp changes."""
+
+    def __init__(self, store: Store, max_users: int = CACHE_USERS) -> None:
+        self.store = store
+        self.max_users = max_users
+        self._items: OrderedDict[int, ExcerptIndex] = OrderedDict()
+        self.loads = 0
+
+    async def get(self, user_id: int) -> ExcerptIndex:
+        stamp = await self.store.excerpts.stamp(user_id)
+        cached = self._items.get(user_id)
+        if cached is not None and cached.stamp == stamp:
+            self._items.move_to_end(user_id)
+            return cached
+        if stamp[0] is None:
+            index = ExcerptIndex([], np.zeros((0, 0), dtype=DTYPE), np.zeros(0, dtype=np.int64), stamp)
+        else:
+            rows = await self.store.excerpts.rows(user_id)
+            index = (await asyncio.to_thread(ExcerptIndex.build, rows, stamp) if len(rows) > 300
+                     else ExcerptIndex.build(rows, stamp))
+        self.loads += 1
+        self._items[user_id] = index
+        self._items.move_to_end(user_id)
+        while len(self._items) > self.max_users:
+            self._items.popitem(last=False)
+        return index
+
+    def invalidate(self, user_id: int | None = None) -> None:
+        if user_id is None:
+            self._items.clear()
+        else:
+            self._items.pop(user_id, None)
+
+
+# --------------------------------------------------------------------------- search
+
+
+def _add_ranking(fused: np.ndarray, idx: np.ndarray, values: np.ndarray, found: list[np.ndarray]) -> None:
+    """Add the reciprocal ranks of the best CANDIDATES of ``idx`` (by ``values``) to ``fused``; they go into
+    ``found``."""
+    k = min(CANDIDATES, len(idx))
+    if k <= 0:
+        return
+    best = np.argpartition(-values, k - 1)[:k] if len(idx) > k else np.arange(len(idx))
+    best = idx[best[np.argsort(-values[best], kind="stable")]]
+    fused[best] += 1.0 / (RRF_K + np.arange(1, k + 1))
+    found.append(best)
+
+
+def _positive(scores: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.flatnonzero((scores > 0) & allowed)
+    return idx, scores[idx]
+
+
+def ranked(index: ExcerptIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
+           now: datetime | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(excerpt indices, their fused scores), best first: only excerpts some ranking found. Every ranking
+    looks only at its candidates (the searched clusters, the excerpts sharing a word with the message), so
+    a person with 100,000 archived messages costs a few small arrays, not several of 100,000."""
+    n = len(index.rows)
+    fused = np.zeros(n, dtype=np.float64)
+    if not n or not allowed.any():
+        return np.zeros(0, dtype=np.int64), fused[:0]
+    hits: list[np.ndarray] = []
+    dense: tuple[np.ndarray, np.ndarray] | None = None
+    if query is not None and len(index.positions):
+        idx, values = index.search(query)
+        keep = allowed[idx]
+        dense = idx[keep], values[keep]
+        _add_ranking(fused, *dense, hits)
+    context: tuple[np.ndarray, np.ndarray] | None = None
+    if text.strip():
+        _add_ranking(fused, *_positive(index.lexical.scores(text), allowed), hits)
+        context = _positive(index.context.scores(text), allowed)
+        _add_ranking(fused, *context, hits)
+    span = window(text, now) if now is not None and text else None
+    about = dense if dense is not None else context
+    if span is not None and about is not None:
+        told = index.told[about[0]]
+        within = (told >= span[0].timestamp()) & (told < span[1].timestamp())
+        _add_ranking(fused, about[0][within], about[1][within], hits)
+    if not hits:
+        return np.zeros(0, dtype=np.int64), fused[:0]
+    found = np.unique(np.concatenate(hits))
+    order = found[np.argsort(-fused[found], kind="stable")]
+    return order, fused[order]
+
+
+# --------------------------------------------------------------------------- the prompt
+
+
+def day(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d}"
+
+
+def header(told: str) -> str:
+    return f"{told}:\n"
+
+
+HEADER_TOKENS = count_tokens(header("2023-05-08"))
+
+
+def line(row: ExcerptRow) -> str:
+    return f'- {row.speaker}: "{row.content}"\n'
+
+
+def render(excerpts: Sequence[ExcerptRow], user: str) -> str:
+    """Dated, quoted excerpts: grouped by day, oldest first, each day's lines in the order they were said."""
+    if not excerpts:
+        return ""
+    groups: dict[str, list[ExcerptRow]] = {}
+    for e in sorted(excerpts, key=lambda e: (e.said_at, e.message_id)):
+        groups.setdefault(day(e.said_at), []).append(e)
+    body = "".join(header(told) + "".join(line(e) for e in groups[told]) for told in groups)
+    return (f"[Words from your earlier conversations with {user}, quoted as they were said, by day (your own "
+            "lines under your name; bring them up only where they fit, never recite them)]\n"
+            + body.rstrip("\n"))
+

@@ -1,0 +1,187 @@
+"""Episodic recall (memory/episodes.py): what was said, indexed when consolidation archives it, found again
+beside the facts, kept to the place it was said, listed and deleted by the person, gone after /forget_me.
+Over the wire: what reaches the reply prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import update
+
+from database.models import LoggedMessage
+from database.records import ConsolidationBatch, ExcerptRow, NewExcerpt, SeenMessage
+from database.store import Store
+from memory import episodes
+from memory.embeddings import to_bytes
+from memory.episodes import ExcerptIndex, beside, excerpts_of
+from memory.facts import FactIndex
+from memory.recall import choose_both
+from tests.harness import CHANNEL_ID, USER_ID, Harness
+from tests.memory_support import HashEmbedder, consolidation_responder
+from tests.test_memory_commands import forget, memory
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+BOT = 900
+
+
+def seen(mid: int, text: str, *, author: int = USER_ID, channel: int = 5, dm: bool = False,
+         minutes: float = 0) -> tuple[int, SeenMessage]:
+    return mid, SeenMessage(mid, channel, None if dm else 1, author, "Finn" if author == BOT else "alice",
+                            author == BOT, dm, text, NOW + timedelta(minutes=minutes))
+
+
+def excerpt(i: int, text: str, *, channel: int = 5, dm: bool = False, days: float = 0,
+            speaker: str = "alice") -> ExcerptRow:
+    return ExcerptRow(i, 1000 + i, channel, None if dm else 1, dm, speaker, speaker == "alice", text,
+                      NOW - timedelta(days=days),
+                      to_bytes(HashEmbedder().encode([f"{speaker}: {text}"])[0]))
+
+
+# --------------------------------------------------------------------------- pure rules
+
+
+def test_an_exchange_is_the_persons_message_with_the_characters_lines_beside_it() -> None:
+    rows = [seen(1, "Finn, guess what", author=BOT, minutes=0),
+            seen(2, "My sister's dog is Biscuit", minutes=1), seen(3, "What a name!", author=BOT, minutes=2),
+            seen(4, "Bob here, unrelated", author=77, minutes=3),
+            seen(5, "other place", channel=6, minutes=1)]
+    near = beside(rows)
+    assert [m.message_id for m in near[2]] == [1, 3]  # the character's lines either side, same channel
+    # Another person's words are never in someone's excerpts: only the character's lines are neighbours.
+    assert all(m.author_is_bot for lines in near.values() for m in lines) and 5 not in near
+    said = excerpts_of([rows[1]], near, "Alice")
+    assert [(e.message_id, e.speaker, e.own) for e in said] == [(1, "Finn", False), (2, "Alice", True),
+                                                              (3, "Finn", False)]
+    far = beside([seen(1, "hello", author=BOT, minutes=0), seen(2, "hi", minutes=60 * 24)])
+    assert far == {}  # a day apart: not one exchange
+
+
+def test_excerpts_stay_where_they_were_said_and_share_the_budget_with_facts() -> None:
+    rows = [excerpt(1, "my sister's greyhound is called Biscuit", dm=True, channel=99, days=20),
+            excerpt(2, "Biscuit the greyhound also fears umbrellas", channel=5, days=10),
+            excerpt(3, "I repainted the kitchen yellow", channel=6, days=3)]
+    index = ExcerptIndex.build(rows)
+    assert index.allowed(private=True, channel_id=0).tolist() == [True, False, False]
+    assert index.allowed(private=False, channel_id=5).tolist() == [False, True, False]
+    query = HashEmbedder().encode(["what is the greyhound called?"])[0]
+    facts = FactIndex.build([])
+    in_dm = choose_both(facts, query, budget=200, private=True, now=NOW, expiry_days=0,
+                        text="what is the greyhound called?", excerpts=index)[1]
+    assert [e.id for e in in_dm] == [1]
+    in_channel = choose_both(facts, query, budget=200, private=False, now=NOW, expiry_days=0,
+                             text="what is the greyhound called?", excerpts=index, channel_id=5)[1]
+    assert [e.id for e in in_channel] == [2]
+    elsewhere = choose_both(facts, query, budget=200, private=False, now=NOW, expiry_days=0,
+                            text="what is the greyhound called?", excerpts=index, channel_id=7)[1]
+    assert elsewhere == []
+    text = episodes.render(in_dm, "alice")
+    said = f"{NOW - timedelta(days=20):%Y-%m-%d}"
+    assert f"{said}:\n- alice: \"my sister's greyhound is called Biscuit\"" in text
+    # The budget counts each line and each day's header: too small for the line, nothing is quoted.
+    tight = choose_both(facts, query, budget=8, private=True, now=NOW, expiry_days=0,
+                        text="what is the greyhound called?", excerpts=index)[1]
+    assert tight == []
+
+
+# --------------------------------------------------------------------------- the data path
+
+
+async def test_consolidation_indexes_each_exchange_once_and_forget_deletes_it(store: Store) -> None:
+    await store.people.ensure_user(USER_ID, "alice")
+    said = NewExcerpt(11, 5, 1, False, "alice", True, "the concert was loud", NOW, b"\0" * 16)
+    reply = NewExcerpt(12, 5, 1, False, "Finn", False, "it sounded wild", NOW, None)
+    for _ in range(2):  # a repeated run indexes nothing twice
+        await store.consolidation.commit_consolidation(ConsolidationBatch("k", USER_ID, (),
+                                                                          excerpts=(said, reply)))
+    rows = await store.excerpts.rows(USER_ID)
+    assert [(r.message_id, r.own) for r in rows] == [(11, True), (12, False)]
+    before = await store.excerpts.stamp(USER_ID)
+    assert [r.message_id for r in await store.excerpts.listed(USER_ID)] == [11]  # their own words
+    assert await store.excerpts.delete(USER_ID + 1, [rows[0].id]) == 0  # not someone else's to delete
+    assert await store.excerpts.delete(USER_ID, [rows[0].id]) == 1
+    assert await store.excerpts.stamp(USER_ID) != before
+    counts = await store.privacy.delete_user_data(USER_ID)
+    assert counts["archive_excerpts"] == 1 and await store.excerpts.rows(USER_ID) == []
+    assert "archive_excerpts" not in await store.privacy.rows_about_user(USER_ID)
+
+
+# --------------------------------------------------------------------------- over the wire
+
+
+async def _prompt_after(h: Harness, channel: int, n: int) -> str:
+    await h.replies(channel, n)
+    return h.claude.last_request("claude-test-default").all_text()
+
+
+async def test_a_detail_said_once_in_a_dm_weeks_ago_is_found_there_never_in_a_channel_and_forgotten(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.claude.responder = consolidation_responder()  # extraction keeps no fact of these messages
+    await h.store.people.ensure_user(USER_ID, "alice")
+    dm = await h.dm_channel_id()
+    await h.dm("my sister got a greyhound puppy and named it Biscuit, it hides from umbrellas")
+    await h.replies(dm, 1)
+    await h.dm("anyway, busy week at the bakery")
+    await h.replies(dm, 2)
+    await h.bot.get_cog("Events").drain()
+    weeks_ago = datetime.now(UTC) - timedelta(days=21)
+    async with h.store.engine.begin() as conn:  # said three weeks ago
+        await conn.execute(update(LoggedMessage).values(created_at=weeks_ago))
+    report = await h.bot.memory.consolidator.run()
+    assert report.committed >= 1 and await h.store.facts.rows(USER_ID) == []  # never extracted as a fact
+    assert report.excerpts >= 2
+
+    await h.dm("do you remember what my sister called her puppy?")
+    body = await _prompt_after(h, dm, 3)
+    assert "[Words from your earlier conversations with alice" in body
+    assert f'{weeks_ago:%Y-%m-%d}:\n- alice: "my sister got a greyhound puppy and named it Biscuit' in body
+
+    await h.say("do you remember what my sister called her puppy?", mention=True)
+    channel_body = await _prompt_after(h, CHANNEL_ID, 1)
+    assert "Biscuit" not in channel_body and "greyhound" not in channel_body  # a DM's words stay in DMs
+
+    listed = await (await memory(h, "said", dm=True)).message()
+    assert "named it Biscuit" in listed["content"] and "🔒" in listed["content"]
+
+    assert (await forget(h)).startswith("Done: I deleted")
+    assert await h.store.excerpts.rows(USER_ID) == []
+    await h.dm("do you remember what my sister called her puppy?")
+    after = await _prompt_after(h, dm, 1)
+    assert "Biscuit" not in after and "[Words from your earlier conversations" not in after
+
+
+async def test_the_person_deletes_one_excerpt_with_memory_said(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    await h.store.people.ensure_user(USER_ID, "alice")
+    await h.store.consolidation.commit_consolidation(ConsolidationBatch("k", USER_ID, (), excerpts=(
+        NewExcerpt(11, CHANNEL_ID, 1, False, "alice", True, "the concert in June was loud", NOW),
+        NewExcerpt(12, CHANNEL_ID, 1, False, "alice", True, "I liked the encore", NOW))))
+    first = (await h.store.excerpts.listed(USER_ID))[-1]
+    answer: Any = await (await h.slash("memory", [{"type": 1, "name": "said", "options": [
+        {"type": 4, "name": "forget", "value": first.id}]}])).message()
+    assert f"Deleted #{first.id}" in answer["content"]
+    assert [e.content for e in await h.store.excerpts.listed(USER_ID)] == ["I liked the encore"]
+    again: Any = await (await h.slash("memory", [{"type": 1, "name": "said", "options": [
+        {"type": 4, "name": "forget", "value": first.id}]}])).message()
+    assert "nothing was deleted" in again["content"]
+
+
+def test_many_excerpts_are_searched_through_their_nearest_clusters(monkeypatch: Any) -> None:
+    rng = np.random.default_rng(7)
+    centres = rng.standard_normal((6, 16))
+    vectors = np.vstack([c + 0.05 * rng.standard_normal((60, 16)) for c in centres]).astype("<f4")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    rows = [ExcerptRow(i, i, 5, 1, False, "alice", True, f"line {i}", NOW, to_bytes(v))
+            for i, v in enumerate(vectors)]
+    monkeypatch.setattr(episodes, "IVF_MIN", 100)
+    monkeypatch.setattr(episodes, "PROBE_VECTORS", 60)
+    index = ExcerptIndex.build(rows)
+    assert index.centroids is not None and index.starts[-1] == len(rows)
+    found, similarity = index.search(vectors[130])
+    # Only the nearest clusters are scored (not all 360 vectors), and they hold the vector itself.
+    assert 60 <= len(found) < len(rows) and found[int(np.argmax(similarity))] == 130
+    assert np.isclose(similarity.max(), 1.0, atol=1e-5)
