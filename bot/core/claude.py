@@ -282,7 +282,8 @@ class ClaudeClient:
             effort = models.premium_reply_effort if model == models.premium_model else models.reply_effort
         return await self._call(kwargs, purpose=purpose, user_id=user_id,
                                 timeout=self.settings.timeouts.llm_timeout if timeout is None else timeout,
-                                stream=use_stream, on_text=on_text, background=False, effort=effort)
+                                stream=use_stream, on_text=on_text, background=False, effort=effort,
+                                gaps=prompt.gaps)
 
     async def vote(self, prompt: Prompt, *, count: int, user_id: int | None) -> list[bool | None]:
         """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed."""
@@ -297,7 +298,8 @@ class ClaudeClient:
             try:
                 completion = await self._call(
                     request, purpose="vote", user_id=user_id,
-                    timeout=self.settings.timeouts.should_reply_timeout, stream=False, calls=calls)
+                    timeout=self.settings.timeouts.should_reply_timeout, stream=False, calls=calls,
+                    gaps=prompt.gaps)
             except ClaudeUnavailable:
                 return None
             return parse_yes_no(completion.text)
@@ -337,7 +339,8 @@ class ClaudeClient:
 
     async def _call(self, kwargs: dict[str, Any], *, purpose: str, user_id: int | None, timeout: float,
                     stream: bool, on_text: Callable[[str], None] | None = None, background: bool = True,
-                    effort: str | None = None, calls: list[dict[str, Any]] | None = None) -> Completion:
+                    effort: str | None = None, calls: list[dict[str, Any]] | None = None,
+                    gaps: Sequence[float] = ()) -> Completion:
         """One model call, retried through transient failures; its usage recorded (a successful call's
         appended to ``calls`` instead, when given, for the caller to store with others)."""
         for guard in self.spend_guards:
@@ -352,7 +355,7 @@ class ClaudeClient:
         refused = self._refused.get(name)
         if refused is not None and time.monotonic() - refused[1] < KEY_RECHECK_SECONDS:
             raise ClaudeUnavailable(f"not called: {refused[0]}", known=True)
-        kwargs = backend.shape(kwargs, background=background, effort=effort)
+        kwargs = backend.shape(kwargs, background=background, effort=effort, gaps=gaps)
         started = time.perf_counter()
         attempt = 0
         last_error = "timeout"

@@ -5,7 +5,7 @@ Answers are read by block type: thinking blocks never become text."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anthropic
@@ -13,6 +13,7 @@ import httpx2
 from anthropic import AsyncAnthropic, DefaultAioHttpClient
 
 from bot.core.models.base import KEY_REJECTED, CallUsage, Completion, Failure, Request, retry_after
+from bot.core.models.caching import place_cache
 from bot.core.models.capabilities import EFFORTS, MIN_THINKING_ROOM, THINKING_ROOM, Family, ModelTable
 from bot.core.models.messages_http import (
     CallFailed,
@@ -47,10 +48,14 @@ class AnthropicBackend:
         # quarter of the CPU per call); a stand-in SDK keeps them all (see direct_capable).
         self.direct = MessagesHTTP(self.sdk) if direct_capable(self.sdk) else None
 
-    def shape(self, request: Request, *, background: bool, effort: str | None) -> Request:
+    def shape(self, request: Request, *, background: bool, effort: str | None,
+              gaps: Sequence[float] = ()) -> Request:
         family = self.table.family(str(request["model"]))
-        return request if family is None else shape_request(request, family, background=background,
-                                                            effort=effort)
+        if family is None:
+            return request
+        shaped = shape_request(request, family, background=background, effort=effort)
+        return place_cache(shaped, min_tokens=family.min_cache_tokens, token_factor=family.token_factor,
+                           gaps=gaps)
 
     async def create(self, request: Request) -> Completion:
         if self.direct is None:
