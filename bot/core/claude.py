@@ -22,7 +22,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -334,6 +334,49 @@ class ClaudeClient:
                                 timeout=(self.settings.timeouts.summarize_timeout if timeout is None
                                          else timeout),
                                 stream=False)
+
+    async def complete_batch(self, prompts: dict[str, Prompt], *, purpose: str, max_tokens: int = 1000,
+                             max_wait: float, first_poll: float = 5.0,
+                             users: Mapping[str, int | None] | None = None) -> dict[str, Completion]:
+        """Background calls that can wait, sent as one Message Batch (half price; bot/core/models/batches.py):
+        the answers that came back within ``max_wait`` seconds, by key. A key missing from the answer (its
+        request errored or expired, the batch was cancelled, another backend serves the model, a spend
+        guard refused) is the caller's to ask directly, with :meth:`complete`."""
+        if not prompts:
+            return {}
+        for guard in self.spend_guards:
+            if await guard(purpose) is not None:
+                return {}  # the direct calls meet the same guard, and say why
+        name, model = route(self.background_model, self.settings.models.llm_backend)
+        backend = self.backend(name)
+        if name != "anthropic" or not hasattr(backend, "sdk"):
+            return {}
+        requests: dict[str, dict[str, Any]] = {}
+        for key, prompt in prompts.items():
+            kwargs: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": prompt.messages}
+            if prompt.system:
+                kwargs["system"] = prompt.system
+            requests[key] = backend.shape(kwargs, background=True, effort=None)
+        from bot.core.models.batches import BATCH_DISCOUNT, run_batch
+
+        started = time.perf_counter()
+        outcome = await run_batch(backend.sdk, requests, max_wait=max_wait, first_poll=first_poll)
+        if outcome.failed:
+            log.info("%s batch %s: %d of %d answered%s; the rest go direct", purpose, outcome.batch_id,
+                     len(outcome.completions), len(requests), " (cancelled: over the wait)"
+                     if outcome.timed_out else "")
+        calls: list[dict[str, Any]] = []
+        answered: dict[str, Completion] = {}
+        for key, completion in outcome.completions.items():
+            cost = BATCH_DISCOUNT * self.models.cost(completion.usage, model, completion.model, claude=True,
+                                                     costs=self._costs)
+            priced = Completion(completion.text, completion.model,
+                                dataclasses.replace(completion.usage, cost=cost), completion.stop_reason)
+            await self._record(priced, purpose=f"{purpose} batch", user_id=(users or {}).get(key),
+                               latency_ms=(time.perf_counter() - started) * 1000, ok=True, calls=calls)
+            answered[key] = priced
+        await self._store_usage(calls)
+        return answered
 
     # -- the call loop
 
