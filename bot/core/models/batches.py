@@ -53,15 +53,16 @@ async def run_batch(sdk: anthropic.AsyncAnthropic, requests: Mapping[str, dict[s
         return outcome
     outcome.batch_id = batch.id
     started = clock()
-    pause = first_poll
+    pause = 0.0  # the first look is at once (a small batch may be done in seconds), then first_poll, x2...
     try:
         while batch.processing_status != "ended":
             if clock() - started >= max_wait:
                 outcome.timed_out = True
                 batch = await _cancel(sdk, batch.id, sleep, first_poll)
                 break
-            await sleep(pause)
-            pause = min(max_poll, max(pause * 2, 0.0))
+            if pause:
+                await sleep(pause)
+            pause = min(max_poll, pause * 2 if pause else first_poll)
             batch = await sdk.messages.batches.retrieve(batch.id)
         if batch.processing_status == "ended":
             async for entry in await sdk.messages.batches.results(batch.id):
