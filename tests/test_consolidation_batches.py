@@ -182,3 +182,18 @@ async def test_fake_batch_routes_as_documented(fake: FakeClaude) -> None:
         assert [r.result.type async for r in await client.messages.batches.results(late.id)] == ["expired"]
     finally:
         await client.close()
+
+
+async def test_the_daily_job_extracts_through_a_batch_by_default(make_harness: Any) -> None:
+    h = await make_harness()
+    h.claude.responder = consolidation_responder()
+    await h.say("FACT[work]: Alice mends fishing nets", mention=True)
+    await h.replies(h.channel_id, 1)
+    await h.bot.get_cog("Events").drain()
+    h.claude.requests.clear()
+    report = await h.bot.get_cog("MemoryTasks").daily()
+    assert report is not None and report.committed == 1
+    assert [r.fact for r in await h.store.facts.rows(h.user_id)] == ["Alice mends fishing nets"]
+    extraction = [r for r in h.claude.requests if is_extraction(r.body)]
+    assert [r.path for r in extraction] == ["/v1/messages/batches"]
+    assert h.claude.batches.created == 1
