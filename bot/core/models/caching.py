@@ -20,6 +20,7 @@ is shaped for its model (bot/core/models/anthropic.py), decides what the marks b
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from bot.core.tokens import count_tokens
@@ -32,6 +33,12 @@ SHORT_MARGIN = 20.0
 RECENT_GAPS = 12  # the pauses the policy looks at: the conversation's latest, as it moves now
 # Anthropic's multipliers of the input price: 5-minute write, 1-hour write, read.
 WRITE_5M, WRITE_1H, READ = 1.25, 2.0, 0.1
+
+
+@lru_cache(maxsize=512)
+def _tokens(text: str) -> int:
+    # the same character and person blocks come back on every reply: tokenized once
+    return count_tokens(text)
 
 
 def _text(block: Any) -> str:
@@ -89,7 +96,7 @@ def place_cache(request: dict[str, Any], *, min_tokens: int, token_factor: float
     counted = 0
     reached = len(blocks)
     for i, (_, text) in enumerate(blocks[: marks[-1] + 1]):
-        counted += count_tokens(text) if text else 0
+        counted += _tokens(text) if text else 0
         if counted * token_factor >= min_tokens:
             reached = i
             break
