@@ -44,6 +44,7 @@ from memory.consent import Consent
 from memory.embeddings import BatchingEncoder, Embedder, to_bytes
 from memory.facts import (
     CATEGORIES,
+    EXTRACTION_SCHEMA,
     ExtractedFact,
     Extraction,
     FactCache,
@@ -104,6 +105,7 @@ class ConsolidationReport:
     mood: str | None = None
     seconds: float = 0.0
     claude_seconds: float = 0.0  # wall time spent waiting for Claude (summed over concurrent calls)
+    malformed: int = 0  # answers that did not parse (each asked again once): none with structured outputs
     embed_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -456,7 +458,7 @@ class Consolidator:
                 prompts[key] = extraction_prompt(persona, batch, self.settings.relationship_max_daily_change)
         t0 = time.perf_counter()
         answers = await self.claude.complete_batch(prompts, purpose="consolidation", users=users,
-                                                   max_tokens=EXTRACTION_MAX_TOKENS,
+                                                   max_tokens=EXTRACTION_MAX_TOKENS, schema=EXTRACTION_SCHEMA,
                                                    max_wait=self.settings.consolidation_batch_wait,
                                                    first_poll=self.batch_poll)
         report.claude_seconds += time.perf_counter() - t0
@@ -472,7 +474,8 @@ class Consolidator:
                 ahead = self._answers.pop(id(batch), None) if attempt == 1 else None
                 completion = ahead or await self.claude.complete(prompt, user_id=batch.user_id,
                                                                  purpose="consolidation",
-                                                                 max_tokens=EXTRACTION_MAX_TOKENS)
+                                                                 max_tokens=EXTRACTION_MAX_TOKENS,
+                                                                 schema=EXTRACTION_SCHEMA)
             except ClaudeUnavailable as exc:
                 log.warning("consolidation: Claude failed for %s (%s); their %d messages stay in the log",
                             batch.label, exc, len(batch.messages))
@@ -482,6 +485,7 @@ class Consolidator:
             try:
                 return parse_extraction(completion.text, self.settings.relationship_max_daily_change)
             except MalformedExtraction as exc:
+                report.malformed += 1
                 if attempt == 2:
                     log.warning("consolidation: malformed answer for %s twice (%s); skipped, their %d "
                                 "messages stay in the log", batch.label, exc, len(batch.messages))

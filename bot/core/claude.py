@@ -323,8 +323,9 @@ class ClaudeClient:
 
     async def complete(self, prompt: Prompt, *, model: str | None = None, user_id: int | None = None,
                        purpose: str, max_tokens: int = 1000, temperature: float | None = None,
-                       timeout: float | None = None) -> Completion:
-        """A plain non-streamed call (structured extraction and other background work)."""
+                       timeout: float | None = None, schema: Mapping[str, Any] | None = None) -> Completion:
+        """A plain non-streamed call (structured extraction and other background work); ``schema``: the JSON
+        schema its answer is held to where the model supports structured outputs."""
         kwargs: dict[str, Any] = {"model": model or self.background_model, "max_tokens": max_tokens,
                                   "messages": prompt.messages}
         _set_temperature(kwargs, temperature)
@@ -333,11 +334,12 @@ class ClaudeClient:
         return await self._call(kwargs, purpose=purpose, user_id=user_id,
                                 timeout=(self.settings.timeouts.summarize_timeout if timeout is None
                                          else timeout),
-                                stream=False)
+                                stream=False, schema=schema)
 
     async def complete_batch(self, prompts: dict[str, Prompt], *, purpose: str, max_tokens: int = 1000,
                              max_wait: float, first_poll: float = 5.0,
-                             users: Mapping[str, int | None] | None = None) -> dict[str, Completion]:
+                             users: Mapping[str, int | None] | None = None,
+                             schema: Mapping[str, Any] | None = None) -> dict[str, Completion]:
         """Background calls that can wait, sent as one Message Batch (half price; bot/core/models/batches.py):
         the answers that came back within ``max_wait`` seconds, by key. A key missing from the answer (its
         request errored or expired, the batch was cancelled, another backend serves the model, a spend
@@ -356,7 +358,7 @@ class ClaudeClient:
             kwargs: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": prompt.messages}
             if prompt.system:
                 kwargs["system"] = prompt.system
-            requests[key] = backend.shape(kwargs, background=True, effort=None)
+            requests[key] = backend.shape(kwargs, background=True, effort=None, schema=schema)
         from bot.core.models.batches import BATCH_DISCOUNT, run_batch
 
         started = time.perf_counter()
@@ -383,7 +385,7 @@ class ClaudeClient:
     async def _call(self, kwargs: dict[str, Any], *, purpose: str, user_id: int | None, timeout: float,
                     stream: bool, on_text: Callable[[str], None] | None = None, background: bool = True,
                     effort: str | None = None, calls: list[dict[str, Any]] | None = None,
-                    gaps: Sequence[float] = ()) -> Completion:
+                    gaps: Sequence[float] = (), schema: Mapping[str, Any] | None = None) -> Completion:
         """One model call, retried through transient failures; its usage recorded (a successful call's
         appended to ``calls`` instead, when given, for the caller to store with others)."""
         for guard in self.spend_guards:
@@ -398,7 +400,7 @@ class ClaudeClient:
         refused = self._refused.get(name)
         if refused is not None and time.monotonic() - refused[1] < KEY_RECHECK_SECONDS:
             raise ClaudeUnavailable(f"not called: {refused[0]}", known=True)
-        kwargs = backend.shape(kwargs, background=background, effort=effort, gaps=gaps)
+        kwargs = backend.shape(kwargs, background=background, effort=effort, gaps=gaps, schema=schema)
         started = time.perf_counter()
         attempt = 0
         last_error = "timeout"

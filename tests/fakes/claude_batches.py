@@ -228,7 +228,7 @@ class BatchRoutes:
             reply = Reply(status=529, error_type=reply.stream_error)
         thinking = 0
         if reply.status == 200:
-            reply, thinking = fake._spend(params, reply)
+            reply, thinking = fake._spend(params, fake.constrained(params, reply))
         record.status, record.text = reply.status, reply.text if reply.status == 200 else ""
         if reply.status != 200:
             error = fake._error_body(reply)

@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import inspect
 import itertools
 import json
@@ -52,7 +53,16 @@ from aiohttp import web
 
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_batches import BatchRoutes
-from tests.fakes.claude_models import THINKING_TOKENS, effort_of, rules_for, thinks, token_factor, violation
+from tests.fakes.claude_models import (
+    THINKING_TOKENS,
+    effort_of,
+    least,
+    rules_for,
+    schema_of,
+    thinks,
+    token_factor,
+    violation,
+)
 from tests.fakes.prompt_cache import LOOKBACK, PromptCache, blocks, estimate_tokens
 
 __all__ = ["CACHE_LOOKBACK", "ERROR_TYPES", "FakeClaude", "Recorded", "Reply", "Rule", "estimate_tokens"]
@@ -636,7 +646,7 @@ class FakeClaude:
                           retry_after=reply.retry_after)
         thinking = 0
         if reply.status == 200:
-            reply, thinking = self._spend(body, reply)
+            reply, thinking = self._spend(body, self.constrained(body, reply))
         record.status, record.text = reply.status, reply.text if reply.status == 200 else ""
         if reply.status == 200:
             record.usage = self._usage(body, reply.text)
@@ -670,6 +680,21 @@ class FakeClaude:
         return {"id": f"msg_fake_{next(self._ids):06d}", "type": "message", "role": "assistant",
                 "model": body.get("model"), "content": content,
                 "stop_reason": reply.stop_reason, "stop_sequence": None, "usage": usage}
+
+    @staticmethod
+    def constrained(body: dict[str, Any], reply: Reply) -> Reply:
+        """Under ``output_config.format`` the answer is JSON, as the real model's decoding is held to the
+        schema: a scripted JSON object stands for what the model decoded (tests script partial ones); a
+        scripted text that is not JSON becomes the smallest value that follows the schema."""
+        schema = schema_of(body)
+        if schema is None or reply.status != 200:
+            return reply
+        try:
+            if isinstance(json.loads(reply.text), dict):
+                return reply
+        except ValueError:
+            pass
+        return dataclasses.replace(reply, text=json.dumps(least(schema)))
 
     @staticmethod
     def _output_tokens(text: str, model: str) -> int:

@@ -5,7 +5,7 @@ Answers are read by block type: thinking blocks never become text."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anthropic
@@ -49,11 +49,15 @@ class AnthropicBackend:
         self.direct = MessagesHTTP(self.sdk) if direct_capable(self.sdk) else None
 
     def shape(self, request: Request, *, background: bool, effort: str | None,
-              gaps: Sequence[float] = ()) -> Request:
+              gaps: Sequence[float] = (), schema: Mapping[str, Any] | None = None) -> Request:
         family = self.table.family(str(request["model"]))
         if family is None:
             return request
         shaped = shape_request(request, family, background=background, effort=effort)
+        if schema is not None and family.structured_outputs:
+            # decoded to the schema: the answer always parses (the prompt still describes it, for the rest)
+            shaped["output_config"] = {**shaped.get("output_config", {}),
+                                       "format": {"type": "json_schema", "schema": dict(schema)}}
         return place_cache(shaped, min_tokens=family.min_cache_tokens, token_factor=family.token_factor,
                            gaps=gaps)
 

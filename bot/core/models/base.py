@@ -72,9 +72,10 @@ class Backend(Protocol):
     base_url: str
 
     def shape(self, request: Request, *, background: bool, effort: str | None,
-              gaps: Sequence[float] = ()) -> Request:
+              gaps: Sequence[float] = (), schema: Mapping[str, Any] | None = None) -> Request:
         """The request as its model accepts it (background: the least thinking the model allows; ``gaps``:
-        the conversation's pace, for its cache lifetimes)."""
+        the conversation's pace, for its cache lifetimes; ``schema``: a JSON schema the answer must follow,
+        where the model can be held to one)."""
         ...
 
     async def create(self, request: Request) -> Completion: ...
