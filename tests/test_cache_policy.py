@@ -35,7 +35,7 @@ def marks(request: dict[str, Any]) -> list[str | None]:
     return out
 
 
-WORDS = "word " * 400  # 401 tokens on the local tokenizer (the policy counts on it, times the model's factor)
+WORDS = "word " * 400  # 401 tokens (local tokenizer), 501 at 4 characters each: the policy takes the larger
 HISTORY = [f"turn {i} " + "chat " * 300 for i in range(11)]
 
 
@@ -83,8 +83,8 @@ def test_breakpoints_under_the_minimum_are_dropped() -> None:
     # the model's own tokenizer counts more tokens of the same text (token_factor)
     near = body([WORDS], ["x", "y", "z"])
     assert marks(place_cache(near, min_tokens=400, token_factor=1.0)) == ["5m", "5m"]
-    assert marks(place_cache(near, min_tokens=500, token_factor=1.0))[0] is None
-    assert marks(place_cache(near, min_tokens=500, token_factor=1.3))[0] == "5m"
+    assert marks(place_cache(near, min_tokens=520, token_factor=1.0))[0] is None
+    assert marks(place_cache(near, min_tokens=520, token_factor=1.3))[0] == "5m"
 
 
 async def test_a_dm_after_a_ten_minute_pause_reads_its_history(harness: Harness) -> None:

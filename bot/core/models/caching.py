@@ -37,8 +37,11 @@ WRITE_5M, WRITE_1H, READ = 1.25, 2.0, 0.1
 
 @lru_cache(maxsize=512)
 def _tokens(text: str) -> int:
-    # the same character and person blocks come back on every reply: tokenized once
-    return count_tokens(text)
+    # The larger of two estimates (the local tokenizer's, and the rule of thumb of 4 characters a token):
+    # a breakpoint is dropped only when both say the prefix is short, since keeping one that caches nothing
+    # costs nothing and dropping one that would have cached costs a whole prefix. Tokenized once: the same
+    # character and person blocks come back on every reply.
+    return max(count_tokens(text), len(text) // 4 + 1)
 
 
 def _text(block: Any) -> str:
