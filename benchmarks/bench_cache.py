@@ -19,8 +19,16 @@ Targets: DM >= 95 %, channel >= 85 %, votes >= 80 % (on Haiku 5.5). The ratios a
 timing involved. ``--day`` scales the measured tokens to a day of typical traffic (see :data:`DAY`) and
 prices it on both lineups: docs/models.md quotes it.
 
-Run: python -m benchmarks.bench_cache [--lineup 5|4] [--dm-turns 50] [--channel-messages 40] [--votes 10]
-     [--day]
+``--pace human`` spaces the messages as people do, on a virtual clock that drives both the fake cache's
+lifetimes (Anthropic's: 5 minutes from last use, 1 hour with ``"ttl": "1h"``) and the fake Discord's message
+times (so the bot sees the pauses in its log): the gaps are drawn from a seeded distribution (:data:`GAPS`,
+seed :data:`SEED`); ``--pace fast`` (the default without ``--day``) sends each message as soon as the reply is
+logged, as before. Besides the read share, each conversation reports the tokens written at each lifetime and
+its cost per reply in input-token equivalents (uncached 1x, 5-minute write 1.25x, 1-hour write 2x, read 0.1x;
+"vs no cache": the same prompts with no cache_control) and in dollars.
+
+Run: python -m benchmarks.bench_cache [--lineup 5|4] [--pace human|fast] [--seed 48] [--dm-turns 50]
+     [--channel-messages 40] [--votes 10] [--day]
 """
 
 from __future__ import annotations
@@ -28,7 +36,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import random
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +60,45 @@ CONFIG = {
 # A day of typical traffic on one server (an assumption, stated in docs/models.md): 300 channel replies
 # (@mentions, names, replies-to), 200 DM turns, and 1,500 unaddressed messages judged by 3 votes each.
 DAY = {"channel": 300, "dm": 200, "votes": 1500 * 3}
+
+# Human pace: the pause before each message, in minutes, drawn band by band (weight, low, high; uniform in
+# the band). A DM: 60 % 0.5-3 min, 25 % 3-10 min, 15 % 10-60 min (median about 2.6 min; a third of the pauses
+# outlive a 5-minute cache entry). A 3-person channel is busier: 70 % 0.25-2 min, 20 % 2-8 min, 10 % 8-45 min.
+GAPS = {"dm": ((0.60, 0.5, 3.0), (0.25, 3.0, 10.0), (0.15, 10.0, 60.0)),
+        "channel": ((0.70, 0.25, 2.0), (0.20, 2.0, 8.0), (0.10, 8.0, 45.0))}
+SEED = 48
+# Input-token equivalents of each kind of input token (Anthropic's multipliers of the base input price).
+WEIGHTS = {"plain": 1.0, "write_5m": 1.25, "write_1h": 2.0, "read": 0.1}
+
+
+class Pace:
+    """The clock the fake cache and the fake Discord share: real time plus the pauses skipped so far."""
+
+    def __init__(self, kind: str, seed: int = SEED) -> None:
+        self.kind = kind
+        self.offset = 0.0
+        self._random = random.Random(seed)
+
+    def now(self) -> float:
+        return time.monotonic() + self.offset
+
+    def gap(self, scenario: str) -> float:
+        """The next pause in seconds (0 at fast pace)."""
+        if self.kind != "human":
+            return 0.0
+        roll = self._random.random()
+        for weight, low, high in GAPS[scenario]:
+            if roll < weight:
+                return 60 * self._random.uniform(low, high)
+            roll -= weight
+        return 60 * GAPS[scenario][-1][2]
+
+    def wait(self, h: Harness, scenario: str) -> float:
+        """Let a person's pause pass (virtually) before their next message."""
+        seconds = self.gap(scenario)
+        self.offset += seconds
+        h.discord.time_offset = self.offset
+        return seconds
 
 _SUBJECTS = ("the tide pools", "your tea stall", "the storm last night", "that crab who owes you money",
              "the lighthouse keeper", "kelp noodles", "the festival on the pier", "my cousin's boat")
@@ -100,6 +149,7 @@ class Tally:
     requests: int = 0
     read: int = 0
     written: int = 0
+    written_1h: int = 0
     plain: int = 0
     output: int = 0
     cost: float = 0.0  # USD at the capability table's prices
@@ -112,11 +162,13 @@ class Tally:
         read, written, plain = (u["cache_read_input_tokens"], u["cache_creation_input_tokens"],
                                 u["input_tokens"])
         self.requests += 1
+        hour = int((u.get("cache_creation") or {}).get("ephemeral_1h_input_tokens") or 0)
         self.read, self.written, self.plain = self.read + read, self.written + written, self.plain + plain
+        self.written_1h += hour
         self.output += u["output_tokens"]
         family = TABLE.family(record.model)
         if family is not None:
-            self.cost += family.price(plain, u["output_tokens"], written, read)
+            self.cost += family.price(plain, u["output_tokens"], written, read, hour)
         self.per_request.append(read / max(1, read + written + plain))
 
     @property
@@ -124,11 +176,24 @@ class Tally:
         """The share of input tokens read from cache."""
         return self.read / max(1, self.read + self.written + self.plain)
 
+    @property
+    def equivalents(self) -> float:
+        """Input-token equivalents of the requests' input (:data:`WEIGHTS`)."""
+        return (self.plain * WEIGHTS["plain"] + (self.written - self.written_1h) * WEIGHTS["write_5m"]
+                + self.written_1h * WEIGHTS["write_1h"] + self.read * WEIGHTS["read"])
+
+    @property
+    def vs_uncached(self) -> float:
+        """Input cost as a share of the same prompts sent with no cache_control."""
+        return self.equivalents / max(1, self.read + self.written + self.plain)
+
     def describe(self) -> str:
         total = self.read + self.written + self.plain
-        return (f"{self.ratio:.1%} read from cache ({self.read:,} of {total:,} input tokens; "
-                f"{self.written:,} written, {self.plain:,} uncached; {self.output:,} output) over "
-                f"{self.requests} requests, ${self.cost:.4f}")
+        return (f"{self.ratio:.1%} read from cache ({self.read:,} of {total:,} input tokens; written "
+                f"{self.written - self.written_1h:,} at 5 min, {self.written_1h:,} at 1 h; {self.plain:,} "
+                f"uncached; {self.output:,} output) over {self.requests} requests; input "
+                f"{self.vs_uncached:.2f}x of no cache, {self.equivalents / max(1, self.requests):,.0f} "
+                f"token equivalents and ${self.per_call():.5f} per call, ${self.cost:.4f} in all")
 
     def per_call(self) -> float:
         return self.cost / max(1, self.requests)
@@ -161,10 +226,10 @@ async def _tally(h: Harness, model: str, since: int) -> Tally:
 
 
 async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messages: int = 40,
-              votes: int = 10, config: dict[str, str] | None = None, lineup: str | None = None
-              ) -> CacheFigures:
+              votes: int = 10, config: dict[str, str] | None = None, lineup: str | None = None,
+              pace: str = "fast", seed: int = SEED) -> CacheFigures:
     """The three conversations on a fresh bot on ``lineup``'s models (None: the one the test suite runs
-    on, KINDRED_TEST_LINEUP); ``config`` adds settings to :data:`CONFIG`."""
+    on, KINDRED_TEST_LINEUP); ``config`` adds settings to :data:`CONFIG`; ``pace``: "fast" or "human"."""
     if lineup is None:
         lineup = "4" if suite_lineup()["reply"] == LINEUPS["4"][0] else "5"
     reply_model, vote_model = LINEUPS[lineup]
@@ -178,11 +243,15 @@ async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messag
     h.discord.add_member(GUILD_ID, CAROL_ID)
     h.claude.responder = reply_for
     h.claude.cache.min_tokens = None  # the documented per-model minimums (the harness caches anything)
+    clock = Pace(pace, seed)
+    h.claude.cache.clock = clock.now
     await h.start_bot()
     try:
         start = len(h.claude.requests)
         dm_channel = 0
         for i in range(dm_turns):
+            if i:
+                clock.wait(h, "dm")
             await h.dm(line(i))
             if not dm_channel:
                 dm_channel = await h.dm_channel_id()
@@ -193,6 +262,7 @@ async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messag
         start = len(h.claude.requests)
         people = (h.user_id, h.user2_id, CAROL_ID)
         for i in range(channel_messages):
+            clock.wait(h, "channel")
             await h.say(line(100 + i), user=people[i % len(people)], mention=True)
             posted = await h.replies(CHANNEL_ID, i + 1, timeout=10)
             await _logged(h, CHANNEL_ID, int(posted[-1]["id"]))
@@ -202,6 +272,7 @@ async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messag
         start = len(h.claude.requests)
         per_message = h.bot.settings.replies.yes_no_vote_count if h.bot else 3
         for i in range(votes):
+            clock.wait(h, "channel")
             await h.say(f"anyway, {_SUBJECTS[i % len(_SUBJECTS)]} again (aside {i})", user=people[i % 3])
             await h.claude.wait_for_requests(start + (i + 1) * per_message, timeout=10, model=None)
         vote = await _tally(h, vote_model, start)
@@ -224,17 +295,23 @@ def main() -> None:
     parser.add_argument("--dm-turns", type=int, default=50)
     parser.add_argument("--channel-messages", type=int, default=40)
     parser.add_argument("--votes", type=int, default=10)
+    parser.add_argument("--pace", choices=("human", "fast"), default=None,
+                        help="human: seeded pauses on a virtual clock; fast: back to back (default without "
+                             "--day; --day defaults to human)")
+    parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--day", action="store_true", help="price a day of typical traffic on both lineups")
     parser.add_argument("--quick", action="store_true", help="the same run (it takes seconds; for run_all)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    pace = args.pace or ("human" if args.day else "fast")
     for lineup in sorted(LINEUPS, reverse=True) if args.day else [args.lineup]:
         folder = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
         figures = asyncio.run(run(f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder,
                                   dm_turns=args.dm_turns, channel_messages=args.channel_messages,
-                                  votes=args.votes, lineup=lineup))
+                                  votes=args.votes, lineup=lineup, pace=pace, seed=args.seed))
         reply_model, vote_model = LINEUPS[lineup]
-        print(f"lineup {lineup}.x: replies {reply_model}, votes {vote_model}")
+        print(f"lineup {lineup}.x: replies {reply_model}, votes {vote_model}; {pace} pace"
+              + (f" (seed {args.seed})" if pace == "human" else ""))
         print(f"  DM, {args.dm_turns} turns: {figures.dm.describe()}")
         print(f"  channel, 3 people, {args.channel_messages} @mentions: {figures.channel.describe()}  "
               "(target >= 85 %)")

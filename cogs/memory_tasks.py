@@ -80,7 +80,7 @@ class MemoryTasks(commands.Cog):
             log.info("daily consolidation already running; not starting another")
             return None
         try:
-            report = await self.memory.consolidator.run()
+            report = await self.memory.consolidator.run(batch=self.bot.settings.memory.consolidation_batch)
         except Exception:
             log.exception("daily consolidation failed; the log is kept and the next run retries")
             self.bot.mirror.emit("Daily memory consolidation failed; see the bot's log.")

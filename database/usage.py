@@ -81,3 +81,13 @@ class UsageLog:
                                       was.output_tokens + int(r[3]), was.cache_creation_tokens + int(r[4]),
                                       was.cache_read_tokens + int(r[5]), was.cost + float(r[6]))
         return sorted(models.items(), key=lambda m: -m[1].cost)
+
+    async def batched(self, since: datetime | None = None) -> list[tuple[str, Usage]]:
+        """Per model, the calls answered through a Message Batch (purpose "... batch", billed at half price;
+        ``since``: from then on): the dashboard shows what batching saved."""
+        query = select(ApiCall.model, *usage_totals().selected_columns).where(ApiCall.purpose.like("% batch"))
+        if since is not None:
+            query = query.where(ApiCall.created_at >= since)
+        rows = await self.db.rows(query.group_by(ApiCall.model))
+        return [(str(r[0]), Usage(int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6])))
+                for r in rows]

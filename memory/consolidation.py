@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
+from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion, Prompt
 from bot.core.config import MemorySettings
 from bot.core.persona.model import Persona
 from database.models import utcnow
@@ -47,6 +47,7 @@ from memory.consent import Consent
 from memory.embeddings import BatchingEncoder, Embedder, to_bytes
 from memory.facts import (
     CATEGORIES,
+    EXTRACTION_SCHEMA,
     ExtractedFact,
     Extraction,
     FactCache,
@@ -110,6 +111,7 @@ class ConsolidationReport:
     mood: str | None = None
     seconds: float = 0.0
     claude_seconds: float = 0.0  # wall time spent waiting for Claude (summed over concurrent calls)
+    malformed: int = 0  # answers that did not parse (each asked again once): none with structured outputs
     embed_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -268,6 +270,10 @@ class Consolidator:
         self.on_progress = on_progress
         # One run at a time per process (other processes: see commit_consolidation).
         self._lock = asyncio.Lock()
+        # A batched run's extraction answers, read ahead through the Message Batches API (id(batch) -> answer)
+        self._batched = False
+        self._answers: dict[int, Completion] = {}
+        self.batch_poll = 5.0  # seconds before the first poll of a batch (tests: 0)
 
     async def _encode(self, sentences: list[str]) -> Any:
         """Embed in a worker thread, batched with the other users' facts being embedded at the same time."""
@@ -283,9 +289,16 @@ class Consolidator:
     def running(self) -> bool:
         return self._lock.locked()
 
-    async def run(self, *, now: datetime | None = None, set_mood: bool = True) -> ConsolidationReport:
+    async def run(self, *, now: datetime | None = None, set_mood: bool = True,
+                  batch: bool = False) -> ConsolidationReport:
+        """``batch``: ask for the extractions through one Message Batch per window first (half price, within
+        ``consolidation_batch_wait``); the direct calls then only ask what it did not answer."""
         async with self._lock:
-            return await self._run(now or utcnow(), set_mood)
+            self._batched, self._answers = batch, {}
+            try:
+                return await self._run(now or utcnow(), set_mood)
+            finally:
+                self._batched, self._answers = False, {}
 
     async def _run(self, now: datetime, set_mood: bool) -> ConsolidationReport:
         started = time.perf_counter()
@@ -344,6 +357,8 @@ class Consolidator:
         rest = plan.rest
         report.batches += plan.batches
         users.update(b[0].user_id for b in plan.by_user)
+        if self._batched:
+            await self._read_ahead(plan.by_user, report)
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one_user(user_batches: list[Batch]) -> None:
@@ -449,15 +464,42 @@ class Consolidator:
         report.embed_seconds += time.perf_counter() - t0
         return [replace(e, embedding=to_bytes(v)) for e, v in zip(said, vectors, strict=True)]
 
+    async def _read_ahead(self, by_user: Sequence[Sequence[Batch]], report: ConsolidationReport) -> None:
+        """Every extraction of the window in one Message Batch; its answers wait in ``_answers``."""
+        prompts: dict[str, Prompt] = {}
+        users: dict[str, int | None] = {}
+        keyed: dict[str, Batch] = {}
+        persona = self.persona()
+        for user_batches in by_user:
+            known = await self._known_name(user_batches[0])
+            for batch in user_batches:
+                if not any(m.content.strip() for _, m in batch.messages):
+                    continue
+                batch.user_name = known  # as one_user names it: the same prompt either way
+                key = f"b{len(keyed)}"
+                keyed[key] = batch
+                users[key] = batch.user_id
+                prompts[key] = extraction_prompt(persona, batch, self.settings.relationship_max_daily_change)
+        t0 = time.perf_counter()
+        answers = await self.claude.complete_batch(prompts, purpose="consolidation", users=users,
+                                                   max_tokens=EXTRACTION_MAX_TOKENS, schema=EXTRACTION_SCHEMA,
+                                                   max_wait=self.settings.consolidation_batch_wait,
+                                                   first_poll=self.batch_poll)
+        report.claude_seconds += time.perf_counter() - t0
+        self._answers.update({id(keyed[key]): completion for key, completion in answers.items()})
+
     async def _extract(self, batch: Batch, report: ConsolidationReport) -> Extraction | None:
-        """Claude's validated answer; one retry after a malformed one; None (logged) when it fails."""
+        """Claude's validated answer (read ahead in a batch, else asked now); one retry after a malformed
+        one; None (logged) when it fails."""
         prompt = extraction_prompt(self.persona(), batch, self.settings.relationship_max_daily_change)
         for attempt in (1, 2):
             t0 = time.perf_counter()
             try:
-                completion = await self.claude.complete(prompt, user_id=batch.user_id,
-                                                        purpose="consolidation",
-                                                        max_tokens=EXTRACTION_MAX_TOKENS)
+                ahead = self._answers.pop(id(batch), None) if attempt == 1 else None
+                completion = ahead or await self.claude.complete(prompt, user_id=batch.user_id,
+                                                                 purpose="consolidation",
+                                                                 max_tokens=EXTRACTION_MAX_TOKENS,
+                                                                 schema=EXTRACTION_SCHEMA)
             except ClaudeUnavailable as exc:
                 log.warning("consolidation: Claude failed for %s (%s); their %d messages stay in the log",
                             batch.label, exc, len(batch.messages))
@@ -467,6 +509,7 @@ class Consolidator:
             try:
                 return parse_extraction(completion.text, self.settings.relationship_max_daily_change)
             except MalformedExtraction as exc:
+                report.malformed += 1
                 if attempt == 2:
                     log.warning("consolidation: malformed answer for %s twice (%s); skipped, their %d "
                                 "messages stay in the log", batch.label, exc, len(batch.messages))

@@ -90,6 +90,29 @@ def _day(raw: Any) -> date | None:
         return None
 
 
+_DAY_OR_NULL = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+_METRICS = ("anger", "rapport", "trust", "formality")
+EXTRACTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "facts": {"type": "array", "items": {
+            "type": "object",
+            "properties": {"fact": {"type": "string"},
+                           "category": {"type": "string", "enum": list(CATEGORIES)},
+                           "lasting": {"type": "boolean"}, "said": _DAY_OR_NULL, "happened": _DAY_OR_NULL},
+            "required": ["fact", "category", "lasting", "said", "happened"],
+            "additionalProperties": False}},
+        "relationship": {"type": "object",
+                         # only what changed: a metric left out is no change (no row made for it)
+                         "properties": {m: {"type": "number"} for m in _METRICS},
+                         "required": [],
+                         "additionalProperties": False}},
+    "required": ["facts", "relationship"],
+    "additionalProperties": False,
+}
+"""What :func:`parse_extraction` reads, as the strict JSON schema structured outputs decode the answer to."""
+
+
 def parse_extraction(text: str, max_change: float) -> Extraction:
     """Validate ``{"facts": [{"fact", "category", "lasting", "said", "happened"}...], "relationship":
     {metric: delta}}`` ("lasting": a boolean, by default from the category; the dates optional).

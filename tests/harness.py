@@ -36,6 +36,9 @@ USER2_ID = 900_000_000_000_000_102
 OTHER_BOT_ID = 900_000_000_000_000_200
 OWNER_ID = 900_000_000_000_000_300
 
+TEST_MODELS = ("claude-test-default", "claude-test-premium", "claude-test-voter", "claude-test-sonnet",
+               "claude-test-haiku", "claude-test-voter-haiku", "claude-test-vision", "claude-test-code")
+
 # Fast, deterministic defaults for tests; each can be overridden per test.
 TEST_CONFIG: dict[str, str] = {
     "typing_speed_cpm": "600000",
@@ -51,10 +54,10 @@ TEST_CONFIG: dict[str, str] = {
     "voting_model": "claude-test-voter",
     # The test names follow the lineup the suite runs on (KINDRED_TEST_LINEUP: 5.5 by default, or 4.x), on
     # the bot's side as in the fake Claude's rules (tests/fakes/claude_models.py).
-    "model_capabilities": lineup_capabilities(("claude-test-default", "claude-test-premium",
-                                               "claude-test-voter", "claude-test-sonnet", "claude-test-haiku",
-                                               "claude-test-voter-haiku", "claude-test-vision",
-                                               "claude-test-code")),
+    # The fake Claude here caches prompts of any length (min_cache_tokens=0): so does the bot's table, or it
+    # would drop the breakpoints of the suite's short prompts (bot/core/models/caching.py).
+    "model_capabilities": ",".join(
+        [lineup_capabilities(TEST_MODELS)] + [f"{name}[min_cache_tokens]=0" for name in TEST_MODELS]),
     "stream_replies": "true",
     # One message per reply, as the suite was written for; the delivery tests choose their mode.
     "reply_delivery": "whole",

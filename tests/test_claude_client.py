@@ -42,8 +42,10 @@ async def client(fake: FakeClaude, store: Store, tmp_path: Path) -> AsyncIterato
             "DEFAULT_MODEL": "claude-sonnet-test",
             "VOTING_MODEL": "claude-haiku-test",
             "DEFAULT_TEMPERATURE": "0.7",
-            # the made-up names follow the 4.x families (sampling accepted, no thinking by default)
-            "MODEL_CAPABILITIES": "claude-sonnet-test=sonnet-4.6,claude-haiku-test=haiku-4.5",
+            # the made-up names follow the 4.x families (sampling accepted, no thinking by default); their
+            # few-word prompts cache, as in the fake here (min_cache_tokens=0)
+            "MODEL_CAPABILITIES": "claude-sonnet-test=sonnet-4.6,claude-haiku-test=haiku-4.5,"
+                                  "claude-sonnet-test[min_cache_tokens]=0,claude-haiku-test[min_cache_tokens]=0",
         },
     )
     c = ClaudeClient(settings, store)

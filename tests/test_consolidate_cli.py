@@ -44,7 +44,9 @@ async def test_consolidate_now_shows_one_honest_bar(tmp_path: Path) -> None:
     claude.responder = responder
     await claude.start()
     config = tmp_path / "config.env"
-    config.write_text(f'DATABASE_URL="{url}"\nDEFAULT_MODEL="claude-test-default"\nLOG_LEVEL="INFO"\n')
+    # a model without structured outputs: with them prose cannot come back (test_structured_outputs.py)
+    config.write_text(f'DATABASE_URL="{url}"\nDEFAULT_MODEL="claude-test-default"\nLOG_LEVEL="INFO"\n'
+                      'MODEL_CAPABILITIES="claude-test-default[structured_outputs]=false"\n')
     env = {k: v for k, v in os.environ.items()
            if k.lower() not in {"discord_token", "anthropic_api_key", "database_url", "log_level"}}
     env.update({"ANTHROPIC_API_KEY": "fake", "ANTHROPIC_BASE_URL": claude.base_url})

@@ -274,3 +274,24 @@ async def test_main_dashboard_refuses_a_short_token(tmp_path: Path) -> None:
     text = err.decode()
     assert proc.returncode == 2 and "Traceback" not in text
     assert "environment: dashboard_token: too short" in text and "tiny" not in text
+
+
+async def test_the_overview_shows_what_caching_and_batching_saved(alone: tuple[Store, str]) -> None:
+    store, base = alone
+    row = {"user_id": None, "model": "claude-sonnet-4-6", "latency_ms": 1.0, "ok": True}
+    # sonnet 4.6: $3 in, $15 out, $3.75 a 5-minute write, $0.30 a read (per million tokens)
+    await store.usage.record_all([
+        # a reply that read 9,000 of its 10,000 prompt tokens from the cache and wrote 500
+        {**row, "purpose": "reply", "input_tokens": 500, "cache_creation_tokens": 500,
+         "cache_read_tokens": 9000, "output_tokens": 100, "cost": 0.009075},
+        # a batched extraction of 2,000 plain tokens: billed $0.003 instead of $0.006
+        {**row, "purpose": "consolidation batch", "input_tokens": 2000, "cache_creation_tokens": 0,
+         "cache_read_tokens": 0, "output_tokens": 0, "cost": 0.003}])
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await http.post(base + "/login", data={"token": TOKEN, "next": "/"})
+        async with http.get(base + "/") as r:
+            page = await r.text()
+    # uncached: 12,000 x $3 + 100 x $15 = $0.0375; cached at standard prices: 2,500 x $3 + 500 x $3.75
+    # + 9,000 x $0.30 + 100 x $15 = $0.013575, so caching saved $0.023925
+    assert "Prompt caching saved $0.0239 and batching $0.0030" in page
+    assert "(the same calls with neither: $0.0375)" in page

@@ -201,8 +201,10 @@ async def test_votes_run_concurrently_and_are_parsed(make_client: Any, fake: Fak
 async def test_each_purpose_may_use_its_own_backend(make_client: Any, fake: FakeOpenAI,
                                                     fake_claude: FakeClaude) -> None:
     # Replies on Claude, votes on a small local model, background work on another local model.
+    # (a prompt of a few words keeps its breakpoints only where the minimum cacheable length allows it)
     client = make_client(LLM_BACKEND="anthropic", ANTHROPIC_API_KEY="k", DEFAULT_MODEL="claude-test-sonnet",
-                         VOTING_MODEL=f"openai:{LOCAL}", SUMMARY_MODEL="openai:summarizer")
+                         VOTING_MODEL=f"openai:{LOCAL}", SUMMARY_MODEL="openai:summarizer",
+                         MODEL_CAPABILITIES="claude-test-sonnet[min_cache_tokens]=0")
     fake_claude.script("a Claude reply")
     fake.script("yes", model=LOCAL, times=None)
     assert (await client.generate(PROMPT, model="claude-test-sonnet", user_id=None)).text == "a Claude reply"
@@ -275,8 +277,10 @@ async def test_a_claude_user_sees_no_change(make_client: Any, fake: FakeOpenAI, 
     # The default backend: nothing reaches the OpenAI-compatible server, and Claude's request is built as
     # before (system blocks with their breakpoints, temperature in the body, prices by model family).
     # A 4.x model: sampling accepted, no thinking by default (the 5.x requests: tests/test_models_5x.py).
+    # (PROMPT is a few words: its breakpoints stay only with the minimum cacheable length lowered to 0)
     client = make_client(LLM_BACKEND="anthropic", ANTHROPIC_API_KEY="k", DEFAULT_MODEL="claude-sonnet-4-6",
-                         VOTING_MODEL="claude-haiku-4-5")
+                         VOTING_MODEL="claude-haiku-4-5",
+                         MODEL_CAPABILITIES="claude-sonnet-4-6[min_cache_tokens]=0")
     fake_claude.script(Reply("Glub."))
     await client.generate(PROMPT, model="claude-sonnet-4-6", user_id=7, stream=False)
     body = fake_claude.requests[0].body

@@ -42,3 +42,14 @@ async def test_votes_read_their_prompt_from_cache_on_haiku_5_5(db_url: str, tmp_
     assert figures.votes.ratio >= 0.80, figures.votes.describe()
     old = await run(db_url, tmp_path / "4", dm_turns=0, channel_messages=0, votes=4, lineup="4")
     assert old.votes.requests == 12 and old.votes.read == 0
+
+
+async def test_a_dm_at_human_pace_reads_its_prompt_from_cache(db_url: str, tmp_path: Path) -> None:
+    # Issue 48: the same DM with people's pauses (seeded; a third outlive a 5-minute entry) on the virtual
+    # clock of the fake cache and the fake Discord. The lifetime policy keeps its history an hour once the
+    # conversation has paused (53-73 % read and 0.41-0.63x the uncached cost with 5-minute entries only).
+    figures = await run(db_url, tmp_path, dm_turns=30, channel_messages=0, votes=0, pace="human", lineup="5")
+    assert figures.dm.requests == 30
+    assert figures.dm.ratio >= 0.85, figures.dm.describe()
+    assert figures.dm.vs_uncached <= 0.35, figures.dm.describe()
+    assert figures.dm.written_1h > 0

@@ -154,3 +154,29 @@ async def test_usage_over_the_wire_json_and_stream(fake: FakeClaude) -> None:
                                          messages=[{"role": "user", "content": five}])
     finally:
         await client.close()
+
+
+def test_ttl_takes_5m_or_1h_and_hour_entries_come_first() -> None:
+    hour_then_five = request([block("s", cache=True, ttl="1h")], [block("a", cache=True, ttl="5m"),
+                                                                  block("b", cache=True)])
+    assert PromptCache.problem(hour_then_five) is None
+    five_then_hour = request([block("s", cache=True)], [block("a", cache=True, ttl="1h")])
+    assert "longer TTLs must appear first" in str(PromptCache.problem(five_then_hour))
+    explicit_five_then_hour = request([block("s", cache=True, ttl="5m")], [block("a", cache=True, ttl="1h")])
+    assert PromptCache.problem(explicit_five_then_hour) is not None
+    assert "'5m' or '1h'" in str(PromptCache.problem(request([block("s", cache=True, ttl="10m")], [])))
+
+
+async def test_ttl_rules_over_the_wire(fake: FakeClaude) -> None:
+    client = anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="k", max_retries=0)
+    try:
+        with pytest.raises(anthropic.BadRequestError, match="longer TTLs must appear first"):
+            await client.messages.create(
+                model=SONNET, max_tokens=10, system=[block("s", cache=True)],
+                messages=[{"role": "user", "content": [block("a", cache=True, ttl="1h")]}])
+        with pytest.raises(anthropic.BadRequestError, match="'5m' or '1h'"):
+            await client.messages.create(model=SONNET, max_tokens=10,
+                                         system=[block("s", cache=True, ttl="2h")],
+                                         messages=[{"role": "user", "content": "hi"}])
+    finally:
+        await client.close()

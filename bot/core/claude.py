@@ -22,7 +22,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -352,7 +352,8 @@ class ClaudeClient:
             effort = models.premium_reply_effort if model == models.premium_model else models.reply_effort
         return await self._call(kwargs, purpose=purpose, user_id=user_id,
                                 timeout=self.settings.timeouts.llm_timeout if timeout is None else timeout,
-                                stream=use_stream, on_text=on_text, background=False, effort=effort)
+                                stream=use_stream, on_text=on_text, background=False, effort=effort,
+                                gaps=prompt.gaps)
 
     async def vote(self, prompt: Prompt, *, count: int, user_id: int | None) -> list[bool | None]:
         """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed."""
@@ -367,7 +368,8 @@ class ClaudeClient:
             try:
                 completion = await self._call(
                     request, purpose="vote", user_id=user_id,
-                    timeout=self.settings.timeouts.should_reply_timeout, stream=False, calls=calls)
+                    timeout=self.settings.timeouts.should_reply_timeout, stream=False, calls=calls,
+                    gaps=prompt.gaps)
             except ClaudeUnavailable:
                 return None
             return parse_yes_no(completion.text)
@@ -391,8 +393,9 @@ class ClaudeClient:
 
     async def complete(self, prompt: Prompt, *, model: str | None = None, user_id: int | None = None,
                        purpose: str, max_tokens: int = 1000, temperature: float | None = None,
-                       timeout: float | None = None) -> Completion:
-        """A plain non-streamed call (structured extraction and other background work)."""
+                       timeout: float | None = None, schema: Mapping[str, Any] | None = None) -> Completion:
+        """A plain non-streamed call (structured extraction and other background work); ``schema``: the JSON
+        schema its answer is held to where the model supports structured outputs."""
         kwargs: dict[str, Any] = {"model": model or self.background_model, "max_tokens": max_tokens,
                                   "messages": prompt.messages}
         _set_temperature(kwargs, temperature)
@@ -401,13 +404,58 @@ class ClaudeClient:
         return await self._call(kwargs, purpose=purpose, user_id=user_id,
                                 timeout=(self.settings.timeouts.summarize_timeout if timeout is None
                                          else timeout),
-                                stream=False)
+                                stream=False, schema=schema)
+
+    async def complete_batch(self, prompts: dict[str, Prompt], *, purpose: str, max_tokens: int = 1000,
+                             max_wait: float, first_poll: float = 5.0,
+                             users: Mapping[str, int | None] | None = None,
+                             schema: Mapping[str, Any] | None = None) -> dict[str, Completion]:
+        """Background calls that can wait, sent as one Message Batch (half price; bot/core/models/batches.py):
+        the answers that came back within ``max_wait`` seconds, by key. A key missing from the answer (its
+        request errored or expired, the batch was cancelled, another backend serves the model, a spend
+        guard refused) is the caller's to ask directly, with :meth:`complete`."""
+        if not prompts:
+            return {}
+        for guard in self.spend_guards:
+            if await guard(purpose) is not None:
+                return {}  # the direct calls meet the same guard, and say why
+        name, model = route(self.background_model, self.settings.models.llm_backend)
+        backend = self.backend(name)
+        if name != "anthropic" or not hasattr(backend, "sdk"):
+            return {}
+        requests: dict[str, dict[str, Any]] = {}
+        for key, prompt in prompts.items():
+            kwargs: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": prompt.messages}
+            if prompt.system:
+                kwargs["system"] = prompt.system
+            requests[key] = backend.shape(kwargs, background=True, effort=None, schema=schema)
+        from bot.core.models.batches import BATCH_DISCOUNT, run_batch
+
+        started = time.perf_counter()
+        outcome = await run_batch(backend.sdk, requests, max_wait=max_wait, first_poll=first_poll)
+        if outcome.failed:
+            log.info("%s batch %s: %d of %d answered%s; the rest go direct", purpose, outcome.batch_id,
+                     len(outcome.completions), len(requests), " (cancelled: over the wait)"
+                     if outcome.timed_out else "")
+        calls: list[dict[str, Any]] = []
+        answered: dict[str, Completion] = {}
+        for key, completion in outcome.completions.items():
+            cost = BATCH_DISCOUNT * self.models.cost(completion.usage, model, completion.model, claude=True,
+                                                     costs=self._costs)
+            priced = Completion(completion.text, completion.model,
+                                dataclasses.replace(completion.usage, cost=cost), completion.stop_reason)
+            await self._record(priced, purpose=f"{purpose} batch", user_id=(users or {}).get(key),
+                               latency_ms=(time.perf_counter() - started) * 1000, ok=True, calls=calls)
+            answered[key] = priced
+        await self._store_usage(calls)
+        return answered
 
     # -- the call loop
 
     async def _call(self, kwargs: dict[str, Any], *, purpose: str, user_id: int | None, timeout: float,
                     stream: bool, on_text: Callable[[str], None] | None = None, background: bool = True,
-                    effort: str | None = None, calls: list[dict[str, Any]] | None = None) -> Completion:
+                    effort: str | None = None, calls: list[dict[str, Any]] | None = None,
+                    gaps: Sequence[float] = (), schema: Mapping[str, Any] | None = None) -> Completion:
         """One model call, retried through transient failures; its usage recorded (a successful call's
         appended to ``calls`` instead, when given, for the caller to store with others)."""
         for guard in self.spend_guards:
@@ -422,7 +470,7 @@ class ClaudeClient:
         refused = self._refused.get(name)
         if refused is not None and time.monotonic() - refused[1] < KEY_RECHECK_SECONDS:
             raise ClaudeUnavailable(f"not called: {refused[0]}", known=True)
-        kwargs = backend.shape(kwargs, background=background, effort=effort)
+        kwargs = backend.shape(kwargs, background=background, effort=effort, gaps=gaps, schema=schema)
         started = time.perf_counter()
         attempt = 0
         last_error = "timeout"

@@ -16,12 +16,15 @@ Order matters for prompt caching (at most 4 breakpoints; a hit needs an exact pr
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.attachments import NO_TEXT
 from bot.core.claude import Prompt
+from bot.core.models.caching import RECENT_GAPS
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, VolatilePart
+from bot.reply.persona_runtime import DISCORD_EPOCH_MS
 from bot.reply.transcript import LOOKBACK, mark_transcript, transcript_messages
 from database.records import History, PromptData, RelationshipRecord, SeenMessage
 
@@ -143,7 +146,31 @@ def build_reply_prompt(
         # Other characters answered this message first; the reply should build on what they said.
         final += "\n\n[Answered since, before your turn]\n" + format_recent(since)
     _append(messages, "user", final)
-    return Prompt(system=system, messages=messages)
+    return Prompt(system=system, messages=messages, gaps=pace(data.recent, msg, data.history))
+
+
+def pace(recent: Sequence[SeenMessage], msg: Incoming, history: History | None = None) -> tuple[float, ...]:
+    """Seconds between the people's recent messages here, oldest first, up to ``msg``: how long the
+    conversation pauses, hence how long its cache entries should live (bot/core/models/caching.py). From the
+    channel's recent log lines and, in a DM, the history's user turns (their Discord ids hold their time)."""
+    now = _utc(msg.created_at)
+    times = {t for m in recent if not m.author_is_bot and (t := _utc(m.created_at)) <= now}
+    if history is not None:
+        seen = 0
+        for turn in reversed(history.turns):  # only the latest few: a long history is walked every reply
+            if turn.role == "user" and turn.discord_message_id:
+                times.add(datetime.fromtimestamp(((turn.discord_message_id >> 22) + DISCORD_EPOCH_MS) / 1000,
+                                                 UTC))
+                seen += 1
+                if seen > RECENT_GAPS:
+                    break
+    ordered = sorted(t for t in times | {now} if t <= now)
+    return tuple((b - a).total_seconds() for a, b in zip(ordered, ordered[1:], strict=False))[-RECENT_GAPS:]
+
+
+def _utc(moment: datetime) -> datetime:
+    # a naive time is the log's UTC (SQLite keeps no zone)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def history_messages(history: History, *, drop_last_assistant: bool = False) -> list[dict[str, Any]]:
@@ -245,4 +272,4 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
              f"{question} Answer yes or no.")
     content.append({"type": "text", "text": text})
     return Prompt(system=[{"type": "text", "text": system, "cache_control": EPHEMERAL}],
-                  messages=[{"role": "user", "content": content}])
+                  messages=[{"role": "user", "content": content}], gaps=pace(recent, msg))

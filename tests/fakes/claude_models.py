@@ -161,6 +161,9 @@ def violation(body: dict[str, Any]) -> str | None:
             and messages[-1].get("role") == "assistant"):
         return ("This model does not support assistant message prefill. The conversation must end with a "
                 "user message.")
+    bad_format = format_problem(body)
+    if bad_format is not None:
+        return bad_format
     choice = body.get("tool_choice")
     if isinstance(choice, dict) and choice.get("type") in ("any", "tool"):
         if not rules.forced_tools:
@@ -168,3 +171,78 @@ def violation(body: dict[str, Any]) -> str | None:
         if thinks(body, rules):
             return "Thinking may not be enabled when tool_choice forces tool use."
     return None
+
+
+# -- structured outputs (output_config.format): the request's schema checked as the API does, and the answer
+# held to it, as constrained decoding holds the real model's
+
+def format_problem(body: dict[str, Any]) -> str | None:
+    """The 400 for a malformed ``output_config.format``, if any (the API requires ``type`` json_schema, a
+    ``schema``, and ``additionalProperties: false`` on every object in it)."""
+    config = body.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return "output_config.format.type: Input should be 'json_schema'"
+    schema = fmt.get("schema")
+    if not isinstance(schema, dict):
+        return "output_config.format.schema: Field required"
+    open_at = _open_object(schema, "schema")
+    if open_at is not None:
+        return (f"output_config.format.{open_at}: For 'object' type, 'additionalProperties' must be "
+                "explicitly set to false")
+    return None
+
+
+def _open_object(node: Any, path: str) -> str | None:
+    if isinstance(node, list):
+        found = (_open_object(n, f"{path}.{i}") for i, n in enumerate(node))
+        return next((p for p in found if p is not None), None)
+    if not isinstance(node, dict):
+        return None
+    if node.get("type") == "object" and node.get("additionalProperties") is not False:
+        return path
+    return next((p for k, n in node.items() if (p := _open_object(n, f"{path}.{k}")) is not None), None)
+
+
+def schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
+    config = body.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    return fmt.get("schema") if isinstance(fmt, dict) else None
+
+
+def conforms(value: Any, schema: dict[str, Any]) -> bool:
+    """Whether ``value`` follows ``schema`` (the subset structured outputs take: types, enum, anyOf,
+    properties, required, additionalProperties false, items)."""
+    if "anyOf" in schema:
+        return any(conforms(value, s) for s in schema["anyOf"])
+    if "enum" in schema and value not in schema["enum"]:
+        return False
+    kind = schema.get("type")
+    checks = {"object": lambda v: isinstance(v, dict), "array": lambda v: isinstance(v, list),
+              "string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool),
+              "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+              "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+              "null": lambda v: v is None}
+    if kind is not None and not checks.get(kind, lambda v: True)(value):
+        return False
+    if kind == "object":
+        props = schema.get("properties", {})
+        return (all(k in value for k in schema.get("required", ()))
+                and all(k in props and conforms(v, props[k]) for k, v in value.items()))
+    if kind == "array":
+        return all(conforms(v, schema.get("items", {})) for v in value)
+    return True
+
+
+def least(schema: dict[str, Any]) -> Any:
+    """The smallest value that follows ``schema``: what the fake answers when its scripted text would not."""
+    if "anyOf" in schema:
+        return least(schema["anyOf"][0])
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {k: least(schema["properties"][k]) for k in schema.get("required", ())}
+    return {"array": [], "string": "", "boolean": False, "number": 0, "integer": 0}.get(str(kind))

@@ -9,6 +9,7 @@ What it speaks (checked against anthropic 2.12's parsers):
   (message_start, content_block_start, ping, content_block_delta*, content_block_stop, message_delta,
   message_stop). Errors use the API's envelope ``{"type": "error", "error": {"type", "message"}}``.
 * ``POST /v1/messages/count_tokens``: ``{"input_tokens": n}``.
+* ``/v1/messages/batches``: the Message Batches API (tests/fakes/claude_batches.py).
 * Both reject with 400 ``invalid_request_error`` what the real API rejects before reading the prompt: a
   missing field, no messages, a message with empty content (``messages.N: all messages must have non-empty
   content ...``), an empty or whitespace-only text block (``messages: text content blocks must be
@@ -38,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import inspect
 import itertools
 import json
@@ -51,7 +53,17 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes import EVENT_WAIT
-from tests.fakes.claude_models import THINKING_TOKENS, effort_of, rules_for, thinks, token_factor, violation
+from tests.fakes.claude_batches import BatchRoutes
+from tests.fakes.claude_models import (
+    THINKING_TOKENS,
+    effort_of,
+    least,
+    rules_for,
+    schema_of,
+    thinks,
+    token_factor,
+    violation,
+)
 from tests.fakes.prompt_cache import LOOKBACK, PromptCache, blocks, estimate_tokens
 
 # The Models API's list as the real one reads: newer models by undated ids, older ones dated (their undated
@@ -388,12 +400,14 @@ class FakeClaude:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.batches = BatchRoutes(self)  # the Message Batches routes (tests/fakes/claude_batches.py)
 
     # -- lifecycle
 
     async def start(self) -> FakeClaude:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/messages", self._messages)
+        self.batches.add_routes(app)
         app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
         app.router.add_get("/v1/models", self._models)
         # handler_cancellation: a client that timed out stops its handler, like the real API stops generating
@@ -465,6 +479,7 @@ class FakeClaude:
             self.requests.clear()
             self.count_requests.clear()
         self.cache.clear()
+        self.batches.reset()
 
     async def _choose(self, body: dict[str, Any]) -> Reply:
         if self._failing is not None:
@@ -582,6 +597,10 @@ class FakeClaude:
             return refused
         if body is None:
             return Reply(status=400, error_message="Request body is not a valid JSON object")
+        return self._invalid_body(body, need_max_tokens=need_max_tokens)
+
+    def _invalid_body(self, body: dict[str, Any], *, need_max_tokens: bool = True) -> Reply | None:
+        """The 400 the real API gives this body (a batch's request gets it as its errored result)."""
         if not self.validate:
             return None
         for name in ("model", "messages", *(("max_tokens",) if need_max_tokens else ())):
@@ -686,7 +705,7 @@ class FakeClaude:
                           retry_after=reply.retry_after)
         thinking = 0
         if reply.status == 200:
-            reply, thinking = self._spend(body, reply)
+            reply, thinking = self._spend(body, self.constrained(body, reply))
         record.status, record.text = reply.status, reply.text if reply.status == 200 else ""
         if reply.status == 200:
             record.usage = self._usage(body, reply.text)
@@ -702,19 +721,49 @@ class FakeClaude:
             await reply.held.wait()
         if reply.status != 200:
             return self._error_response(reply, record)
-        content: list[dict[str, Any]] = []
-        if thinking:  # first, its text omitted (the default display); the signature is what comes back
-            content.append({"type": "thinking", "thinking": "", "signature": f"sig_fake_{thinking}"})
-        if reply.text or not thinking:
-            content.append({"type": "text", "text": reply.text})
-        message = {"id": f"msg_fake_{next(self._ids):06d}", "type": "message", "role": "assistant",
-                   "model": body.get("model"), "content": content,
-                   "stop_reason": reply.stop_reason, "stop_sequence": None, "usage": record.usage}
+        message = self._message(body, reply, thinking, record.usage)
         if not stream:
             record.finished_at = time.monotonic()
             return web.json_response(message, headers={"request-id": f"req_fake_{message['id'][9:]}",
                                                        **reply.headers})
         return await self._stream(request, message, reply, record)
+
+    def _message(self, body: dict[str, Any], reply: Reply, thinking: int, usage: dict[str, Any]
+                 ) -> dict[str, Any]:
+        """The Message JSON of a successful answer."""
+        content: list[dict[str, Any]] = []
+        if thinking:  # first, its text omitted (the default display); the signature is what comes back
+            content.append({"type": "thinking", "thinking": "", "signature": f"sig_fake_{thinking}"})
+        if reply.text or not thinking:
+            content.append({"type": "text", "text": reply.text})
+        return {"id": f"msg_fake_{next(self._ids):06d}", "type": "message", "role": "assistant",
+                "model": body.get("model"), "content": content,
+                "stop_reason": reply.stop_reason, "stop_sequence": None, "usage": usage}
+
+    @staticmethod
+    def constrained(body: dict[str, Any], reply: Reply) -> Reply:
+        """Under ``output_config.format`` the answer is JSON, as the real model's decoding is held to the
+        schema: a scripted JSON object stands for what the model decoded (tests script partial ones); a
+        scripted text that is not JSON becomes the smallest value that follows the schema."""
+        schema = schema_of(body)
+        if schema is None or reply.status != 200:
+            return reply
+        try:
+            if isinstance(json.loads(reply.text), dict):
+                return reply
+        except ValueError:
+            pass
+        return dataclasses.replace(reply, text=json.dumps(least(schema)))
+
+    @staticmethod
+    def _output_tokens(text: str, model: str) -> int:
+        return estimate_tokens(text, model) if text else 0
+
+    def _error_body(self, reply: Reply) -> dict[str, Any]:
+        error_type = reply.error_type or ERROR_TYPES.get(reply.status, "api_error")
+        message = reply.error_message or _DEFAULT_MESSAGES.get(error_type,
+                                                               f"fake {error_type} ({reply.status})")
+        return {"type": "error", "error": {"type": error_type, "message": message}}
 
     @staticmethod
     def _spend(body: dict[str, Any], reply: Reply) -> tuple[Reply, int]:

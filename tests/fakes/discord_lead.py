@@ -90,6 +90,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
         self.reactions: list[dict[str, Any]] = []  # every reaction a bot added: channel, message, emoji, user
         self._typing: dict[int, list[float]] = {}
         self._snow = itertools.count(1)
+        self.time_offset = 0.0
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._init_guild_world()  # roles, bans, audit log, rate limits (tests/fakes/discord_guild.py)
@@ -100,7 +101,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
     # ------------------------------------------------------------------ world model
 
     def snowflake(self) -> int:
-        ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        # ``time_offset``: seconds a benchmark's virtual clock runs ahead (a person's pauses, not slept)
+        ms = int((time.time() + self.time_offset) * 1000) - DISCORD_EPOCH_MS
         return (ms << 22) | (next(self._snow) & 0x3FFFFF)
 
     def add_bot(self, token: str, user_id: int, username: str) -> dict[str, Any]:

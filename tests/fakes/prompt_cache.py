@@ -15,7 +15,9 @@ The rules, as documented (docs.claude.com, "Prompt caching"):
   written; what lies between the read prefix and the last such breakpoint is reported as
   ``cache_creation_input_tokens``, what follows the last breakpoint as ``input_tokens``. A shorter prefix
   is simply not cached: no error.
-* An entry lives 5 minutes (``"ttl": "1h"``: one hour) from its last write or read.
+* An entry lives 5 minutes (``"ttl": "1h"``: one hour) from its last write or read. ``ttl`` takes "5m" or
+  "1h" only, and when a request mixes them every 1-hour breakpoint must come before every 5-minute one in
+  prompt order (tools, system, messages); either mistake is a 400 ``invalid_request_error``.
 
 Token counts are a deterministic approximation, not a tokenizer: a block costs ``len(text) // 4 + 1``
 (:func:`estimate_tokens`; a non-text block is counted on its canonical JSON). Ratios between cached and
@@ -147,10 +149,23 @@ class PromptCache:
 
     @staticmethod
     def problem(body: dict[str, Any]) -> str | None:
-        """The 400 the API gives a request with too many breakpoints, if any."""
-        found = sum(b.breakpoint for b in blocks(body))
-        if found > MAX_BREAKPOINTS:
-            return f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. Found {found}."
+        """The 400 the API gives a request with too many breakpoints, an unknown ttl, or a 1-hour
+        breakpoint after a 5-minute one, if any."""
+        marks = [b for b in blocks(body) if b.breakpoint]
+        if len(marks) > MAX_BREAKPOINTS:
+            return (f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "
+                    f"Found {len(marks)}.")
+        for mark in marks:
+            if mark.ttl is not None and mark.ttl not in TTL_SECONDS:
+                return f"cache_control.ttl: Input should be '5m' or '1h' (got {mark.ttl!r})"
+        seen_short = False
+        for mark in marks:
+            if (mark.ttl or "5m") == "5m":
+                seen_short = True
+            elif seen_short:
+                return ("A cache_control block with ttl='1h' must not come after a cache_control block with "
+                        "ttl='5m': when mixing TTLs, longer TTLs must appear first in the prompt (tools, "
+                        "system, messages).")
         return None
 
     def usage(self, body: dict[str, Any], *, remember: bool = True) -> CacheUsage:

@@ -145,6 +145,13 @@ class MemorySettings:
         "ran /memory opt-in).", choices=("all", "opt_in"), restart=True)
     consolidation_hour_utc: int = key(
         4, "Hour of the day (UTC) of the daily memory consolidation.", min=0, max=23, restart=True)
+    consolidation_batch: bool = key(
+        True, "Send the daily consolidation's fact extraction through the Message Batches API (half price, "
+        "answers within consolidation_batch_wait; what is not answered by then is asked directly). "
+        "consolidate --now always asks directly.")
+    consolidation_batch_wait: float = key(
+        3600.0, "Seconds the daily consolidation waits for its message batch before cancelling it and asking "
+        "the rest directly.", min=0)
     embedding_model: str = key(
         "", "Sentence-transformers model (local folder or cached name) for fact embeddings; empty: the "
         "bundled all-MiniLM-L6-v2.", restart=True)

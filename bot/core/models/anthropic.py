@@ -5,7 +5,7 @@ Answers are read by block type: thinking blocks never become text."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anthropic
@@ -21,6 +21,7 @@ from bot.core.models.base import (
     Request,
     retry_after,
 )
+from bot.core.models.caching import place_cache
 from bot.core.models.capabilities import EFFORTS, MIN_THINKING_ROOM, THINKING_ROOM, Family, ModelTable
 from bot.core.models.messages_http import (
     CallFailed,
@@ -56,10 +57,18 @@ class AnthropicBackend:
         self.direct = MessagesHTTP(self.sdk) if direct_capable(self.sdk) else None
         self.listed: list[str] | None = None  # the models list as the start-up check read it
 
-    def shape(self, request: Request, *, background: bool, effort: str | None) -> Request:
+    def shape(self, request: Request, *, background: bool, effort: str | None,
+              gaps: Sequence[float] = (), schema: Mapping[str, Any] | None = None) -> Request:
         family = self.table.family(str(request["model"]))
-        return request if family is None else shape_request(request, family, background=background,
-                                                            effort=effort)
+        if family is None:
+            return request
+        shaped = shape_request(request, family, background=background, effort=effort)
+        if schema is not None and family.structured_outputs:
+            # decoded to the schema: the answer always parses (the prompt still describes it, for the rest)
+            shaped["output_config"] = {**shaped.get("output_config", {}),
+                                       "format": {"type": "json_schema", "schema": dict(schema)}}
+        return place_cache(shaped, min_tokens=family.min_cache_tokens, token_factor=family.token_factor,
+                           gaps=gaps)
 
     async def create(self, request: Request) -> Completion:
         if self.direct is None:

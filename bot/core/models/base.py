@@ -7,7 +7,7 @@ assembly (bot/reply/prompting.py) builds it: the Anthropic backend sends it as i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,6 +42,9 @@ class Prompt:
 
     system: list[dict[str, Any]] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    # Seconds between the conversation's recent messages, oldest first: how long its cache entries should
+    # live (bot/core/models/caching.py). Empty: no pauses known (5-minute entries).
+    gaps: tuple[float, ...] = ()
 
     def text(self) -> str:
         parts = [b.get("text", "") for b in self.system]
@@ -69,8 +72,11 @@ class Backend(Protocol):
     label: str  # how log lines name it ("Claude", ...)
     base_url: str
 
-    def shape(self, request: Request, *, background: bool, effort: str | None) -> Request:
-        """The request as its model accepts it (background: the least thinking the model allows)."""
+    def shape(self, request: Request, *, background: bool, effort: str | None,
+              gaps: Sequence[float] = (), schema: Mapping[str, Any] | None = None) -> Request:
+        """The request as its model accepts it (background: the least thinking the model allows; ``gaps``:
+        the conversation's pace, for its cache lifetimes; ``schema``: a JSON schema the answer must follow,
+        where the model can be held to one)."""
         ...
 
     async def create(self, request: Request) -> Completion: ...

@@ -61,6 +61,9 @@ class Family:
     long_cache_write_5m: float = 0.0
     long_cache_write_1h: float = 0.0
     long_cache_read: float = 0.0
+    # output_config.format (a JSON schema the answer is decoded to) accepted: 4.5 and later (the older ids
+    # these families also cover, Sonnet 4 and 3.7, Opus 4, the 3.x Haikus, are retired)
+    structured_outputs: bool = True
 
     @property
     def thinks_by_default(self) -> bool:

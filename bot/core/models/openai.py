@@ -6,7 +6,7 @@ servers cache on their own), text blocks are joined, image blocks become ``image
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx2
@@ -42,7 +42,8 @@ class OpenAIBackend:
         )
         self.base_url = str(self.sdk.base_url).rstrip("/")
 
-    def shape(self, request: Request, *, background: bool, effort: str | None) -> Request:
+    def shape(self, request: Request, *, background: bool, effort: str | None,
+              gaps: Sequence[float] = (), schema: Mapping[str, Any] | None = None) -> Request:
         return request  # an OpenAI-compatible server takes the request as it is
 
     async def create(self, request: Request) -> Completion:

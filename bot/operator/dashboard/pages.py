@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from markupsafe import Markup
 
+from bot.core.models.capabilities import ModelTable
 from bot.operator.admin.language import format_latency, shard_name
 from bot.operator.dashboard.charts import Series, bar_chart, plain_number
 from bot.operator.dashboard.render import CONTEXT, LIVE, error_page, render, session_of
-from database.records import DailyUsage
+from database.records import DailyUsage, Usage
 from memory.identity import IDENTITY_KINDS
 
 log = logging.getLogger(__name__)
@@ -89,21 +90,52 @@ def overview_charts(days: list[str], counts: dict[str, dict[str, int]],
     return charts, totals
 
 
+@dataclass(frozen=True)
+class Savings:
+    """What the same calls would have cost with no prompt caching and no batches, and so what each saved."""
+
+    uncached: float  # USD: every prompt token at the input price, at standard (not batch) prices
+    caching: float
+    batching: float
+
+
+def savings(models: list[tuple[str, Usage]], batched: list[tuple[str, Usage]], table: ModelTable
+            ) -> Savings:
+    """From the usage rows per model, priced on the capability table (models it does not know, priced by
+    ``model_costs``, are left out). Cache writes count at the 5-minute price: the rows do not keep which
+    were one-hour ones, so the caching figure is a little high when the hour was used."""
+    half = {model: used for model, used in batched}
+    uncached = caching = batching = 0.0
+    for model, used in models:
+        family = table.family(model)
+        if family is None:
+            continue
+        prompt = used.input_tokens + used.cache_creation_tokens + used.cache_read_tokens
+        plain = family.price(prompt, used.output_tokens, 0, 0)
+        cached = family.price(used.input_tokens, used.output_tokens, used.cache_creation_tokens,
+                              used.cache_read_tokens)
+        uncached += plain
+        caching += plain - cached
+        batching += half[model].cost if model in half else 0.0  # billed at half: the other half was saved
+    return Savings(uncached, caching, batching)
+
+
 async def overview(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     days = last_days()
     since = datetime.fromisoformat(days[0]).replace(tzinfo=UTC)
-    counts, usage, db_size, models = await asyncio.gather(
+    counts, usage, db_size, models, batched = await asyncio.gather(
         ctx.store.stats.daily_counts(ctx.character_key, days[0]), ctx.store.stats.daily_usage(since),
-        ctx.store.stats.database_size(), ctx.store.usage.by_model(since))
+        ctx.store.stats.database_size(), ctx.store.usage.by_model(since), ctx.store.usage.batched(since))
     charts, totals = overview_charts(days, counts, {u.day: u for u in usage})
+    saved = savings(models, batched, ModelTable(ctx.settings.models.model_capabilities))
     bot = ctx.bot
     gateway = [(shard_name(sid), format_latency(lat)) for sid, lat in bot.latencies()] if bot else []
     return render(request, "overview.html", title="Overview", active="overview", charts=charts, totals=totals,
                   uptime=bot.uptime if bot else None, guilds=bot.guild_count() if bot else None,
                   gateway=gateway, shards=ctx.settings.discord.shard_count, db_size=db_size,
                   database=ctx.settings.safe_database_url(), first_day=days[0], last_day=days[-1],
-                  models=models, refusals=bot.refusals() if bot else None)
+                  models=models, refusals=bot.refusals() if bot else None, saved=saved)
 
 
 async def character(request: web.Request, *, drafts: dict[str, str] | None = None,

@@ -1,0 +1,199 @@
+"""Nightly consolidation through the Message Batches API, over the wire (the real anthropic SDK against the
+fake Claude's batch routes, tests/fakes/claude_batches.py): the same stored facts and relationships as the
+direct path, requests that errored or expired asked again directly, a batch over its wait cancelled and its
+requests asked directly; and the fake's routes themselves as the API documents them."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import pytest
+
+from bot.core.character import CharacterSource
+from bot.core.claude import ClaudeClient
+from database.store import Store
+from memory.consolidation import Consolidator
+from tests.fakes.claude_server import FakeClaude
+from tests.memory_support import (
+    FINN,
+    HashEmbedder,
+    consolidation_responder,
+    is_extraction,
+    memory_settings,
+    seen,
+)
+
+ALICE, BOB, CAROL = 5, 6, 7
+SONNET = "claude-sonnet-4-6"
+
+
+def the_log() -> list[Any]:
+    old = datetime.now(UTC) - timedelta(days=2)
+    return [
+        seen(1, ALICE, "FACT[work]: Alice works as a night nurse\nFEEL[rapport]: 0.5", name="alice", at=old),
+        seen(2, ALICE, "FACT[health]: Alice is allergic to shellfish", name="alice", dm=True, channel=77),
+        seen(3, BOB, "FACT[hobbies]: Bob collects sea glass HAPPENED[2026-01-10]\nFEEL[anger]: 3",
+             name="bob"),
+        seen(4, CAROL, "FACT[preferences]: Carol's favourite drink is cocoa\nFEEL[trust]: 1", name="carol"),
+    ]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeClaude]:
+    async with FakeClaude() as fc:
+        fc.responder = consolidation_responder()
+        yield fc
+
+
+async def consolidate(store: Store, fc: FakeClaude, *, batch: bool, **settings: Any) -> Any:
+    """Log the same messages and consolidate them; what was stored: facts and relationships per person."""
+    for m in the_log():
+        await store.log.log_message(m)
+    config = memory_settings(store.url, fc.base_url, **settings)
+    claude = ClaudeClient(config, store)
+    try:
+        consolidator = Consolidator(store, claude, config.memory, config.character_name_slug,
+                                    CharacterSource(FINN, None, environ={}).current, HashEmbedder())
+        consolidator.batch_poll = 0.01  # the test's fake answers at once: no need to wait 5 s to ask
+        report = await consolidator.run(batch=batch, set_mood=False)
+        assert report.skipped == 0 and await store.log.count_logged() == 0
+        facts = {}
+        rels = {}
+        for person in (ALICE, BOB, CAROL):
+            facts[person] = sorted((r.fact, r.category, r.private, r.lasting, utc(r.happened_at))
+                                   for r in await store.facts.rows(person))
+            rel = await store.people.relationship(config.character_name_slug, person)
+            rels[person] = (rel.anger, rel.rapport, rel.trust, rel.formality) if rel else None
+        return facts, rels
+    finally:
+        await claude.close()
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@pytest.fixture
+async def direct(fake: FakeClaude, sqlite_template: Path, tmp_path: Path) -> Any:
+    """What the direct path stores (on a database of its own), and the fake made ready for the batch run."""
+    path = tmp_path / "direct.db"  # not the test's own (the sqlite store fixture's file is kindred.db)
+    shutil.copyfile(sqlite_template, path)
+    other = await Store(f"sqlite+aiosqlite:///{path}").open()
+    try:
+        stored = await consolidate(other, fake, batch=False)
+    finally:
+        await other.close()
+    assert all(r.path == "/v1/messages" for r in fake.requests)
+    assert sum(is_extraction(r.body) for r in fake.requests) == 4  # alice here and in her DM, bob, carol
+    fake.requests.clear()
+    return stored
+
+
+async def test_the_batch_path_stores_what_the_direct_path_does(store: Store, fake: FakeClaude,
+                                                               direct: Any) -> None:
+    fake.batches.polls = 3  # two polls find it in progress: the back-off loop runs
+    stored = await consolidate(store, fake, batch=True)
+    assert stored == direct
+    assert fake.batches.created == 1 and fake.batches.canceled == 0
+    assert [r.path for r in fake.requests] == ["/v1/messages/batches"] * 4
+    # recorded as batch calls, at half the price the same tokens cost directly
+    batch_usage = await store.usage.totals(purpose="consolidation batch")
+    assert batch_usage.calls == 4 and batch_usage.cost > 0
+    assert await store.usage.totals(purpose="consolidation") == await store.usage.totals(purpose="nothing")
+
+
+async def test_errored_and_expired_requests_are_asked_directly(store: Store, fake: FakeClaude,
+                                                               direct: Any) -> None:
+    fake.script(status=529, times=1)  # the batch's first request errors (overloaded)
+    fake.batches.held = {"b1"}  # the second is never processed: the batch expires with it
+    fake.batches.expire_at_poll = 2
+    stored = await consolidate(store, fake, batch=True)
+    assert stored == direct
+    batched = [r for r in fake.requests if r.path == "/v1/messages/batches"]
+    asked = [r for r in fake.requests if r.path == "/v1/messages"]
+    assert [r.status for r in batched] == [529, 200, 200]  # b1 never answered in the batch
+    (batch,) = fake.batches.batches.values()
+    assert batch.results["b0"]["type"] == "errored" and batch.results["b1"] == {"type": "expired"}
+    # the errored one and the expired one, asked directly (the same prompts)
+    assert sorted(str(r.body["messages"]) for r in asked) == sorted(
+        str(params["messages"]) for cid, params in batch.requests if cid in ("b0", "b1"))
+
+
+async def test_a_batch_over_its_wait_is_cancelled_and_asked_directly(store: Store, fake: FakeClaude,
+                                                                     direct: Any) -> None:
+    fake.batches.held = {"*"}  # nothing is processed
+    stored = await consolidate(store, fake, batch=True, consolidation_batch_wait=0)
+    assert stored == direct
+    assert fake.batches.canceled == 1
+    (batch,) = fake.batches.batches.values()
+    assert batch.status == "ended" and batch.counts()["canceled"] == len(batch.requests)
+    assert [r.path for r in fake.requests] == ["/v1/messages"] * len(batch.requests)
+
+
+# --------------------------------------------------------------------------- the fake's routes
+
+
+async def test_fake_batch_routes_as_documented(fake: FakeClaude) -> None:
+    client = anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="k", max_retries=0)
+    fake.responder = lambda body: "answer"
+    try:
+        ok = {"model": SONNET, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+        bad = {"model": SONNET, "max_tokens": 10, "messages": []}  # refused by the Messages API
+        with pytest.raises(anthropic.BadRequestError, match="custom_id"):
+            await client.messages.batches.create(requests=[{"custom_id": "a b", "params": ok}])
+        with pytest.raises(anthropic.BadRequestError, match="duplicate"):
+            await client.messages.batches.create(requests=[{"custom_id": "a", "params": ok},
+                                                           {"custom_id": "a", "params": ok}])
+        with pytest.raises(anthropic.BadRequestError, match="at least one"):
+            await client.messages.batches.create(requests=[])
+        fake.batches.polls = 2
+        batch = await client.messages.batches.create(requests=[{"custom_id": "good", "params": ok},
+                                                               {"custom_id": "bad", "params": bad}])
+        assert batch.processing_status == "in_progress" and batch.results_url is None
+        assert batch.request_counts.processing == 2
+        assert batch.expires_at - batch.created_at == timedelta(hours=24)
+        with pytest.raises(anthropic.AnthropicError, match="finished processing"):
+            await client.messages.batches.results(batch.id)  # its retrieve was the first poll
+        batch = await client.messages.batches.retrieve(batch.id)
+        assert batch.processing_status == "ended" and batch.results_url
+        assert (batch.request_counts.succeeded, batch.request_counts.errored) == (1, 1)
+        results = {r.custom_id: r.result async for r in await client.messages.batches.results(batch.id)}
+        assert results["good"].type == "succeeded" and results["good"].message.content[0].text == "answer"
+        assert results["good"].message.usage.service_tier == "batch"
+        assert results["bad"].type == "errored" and results["bad"].error.error.type == "invalid_request_error"
+        with pytest.raises(anthropic.NotFoundError):
+            await client.messages.batches.retrieve("msgbatch_nope")
+        # cancel: what was not processed ends canceled; expiry: what was not processed ends expired
+        fake.batches.held = {"*"}
+        waiting = await client.messages.batches.create(requests=[{"custom_id": "w", "params": ok}])
+        cancelling = await client.messages.batches.cancel(waiting.id)
+        assert cancelling.processing_status == "canceling" and cancelling.cancel_initiated_at is not None
+        done = await client.messages.batches.retrieve(waiting.id)
+        assert done.processing_status == "ended" and done.request_counts.canceled == 1
+        late = await client.messages.batches.create(requests=[{"custom_id": "x", "params": ok}])
+        await fake.batches.expire()
+        assert [r.result.type async for r in await client.messages.batches.results(late.id)] == ["expired"]
+    finally:
+        await client.close()
+
+
+async def test_the_daily_job_extracts_through_a_batch_by_default(make_harness: Any) -> None:
+    h = await make_harness()
+    h.claude.responder = consolidation_responder()
+    await h.say("FACT[work]: Alice mends fishing nets", mention=True)
+    await h.replies(h.channel_id, 1)
+    await h.bot.get_cog("Events").drain()
+    h.claude.requests.clear()
+    report = await h.bot.get_cog("MemoryTasks").daily()
+    assert report is not None and report.committed == 1
+    assert [r.fact for r in await h.store.facts.rows(h.user_id)] == ["Alice mends fishing nets"]
+    extraction = [r for r in h.claude.requests if is_extraction(r.body)]
+    assert [r.path for r in extraction] == ["/v1/messages/batches"]
+    assert h.claude.batches.created == 1
