@@ -30,6 +30,7 @@ AUTHOR_REFRESH_SECONDS = 60.0
 # commit costs the event loop about 2 ms); in a quiet place nothing waits.
 LINGER_SECONDS = 0.025
 RECENT_AUTHORS = 10_000  # authors remembered as recently upserted (a cache: the oldest forgotten first)
+REFUSED_KEPT = 1024  # posts never to be logged (the answers to someone forgotten meanwhile): the latest kept
 PromptReader = Callable[[Connection, PromptRequest], PromptData]
 PromptReadBeside = Callable[[PromptRequest], Awaitable[PromptData]]  # on connections of its own
 # What a batch holds: a seen message with its display name and the character that will answer it (its
@@ -118,6 +119,7 @@ class MessageLog:
         self._solo: set[asyncio.Future[Any]] = set()  # writes of messages that will be answered (PostgreSQL)
         # Authors upserted lately (so their next message skips the upsert): a cache, bounded, oldest out.
         self._recent_authors: OrderedDict[int, tuple[tuple[str, str], float]] = OrderedDict()
+        self._refused: OrderedDict[int, None] = OrderedDict()
 
     async def log_message(
         self, message: SeenMessage, display_name: str | None = None, *,
@@ -184,6 +186,14 @@ class MessageLog:
         if self._solo:
             await asyncio.gather(*list(self._solo), return_exceptions=True)
 
+    def refuse(self, message_ids: Iterable[int]) -> None:
+        """Never log these messages (the character's answers in the DMs of someone forgotten meanwhile:
+        their echo from Discord may come after the deletion)."""
+        for message_id in message_ids:
+            self._refused[message_id] = None
+        while len(self._refused) > REFUSED_KEPT:
+            self._refused.popitem(last=False)
+
     def forget_author(self, user_id: int) -> None:
         """Their next message must write their users row again (it was deleted)."""
         self._recent_authors.pop(user_id, None)
@@ -212,7 +222,8 @@ class MessageLog:
                       ) -> list[PromptData | None] | None:
         """Write ``entries`` (messages, their authors, owed marks set and cleared) in one transaction; then
         ``read`` on the same connection."""
-        batch = [(m, d) for m, d, _ in entries if isinstance(m, SeenMessage)]
+        batch = [(m, d) for m, d, _ in entries if isinstance(m, SeenMessage)
+                 and not (self._refused and m.message_id in self._refused)]
         settled = [m for m, _, _ in entries if isinstance(m, Settled)]
         owed = [row for m, _, character in entries if isinstance(m, SeenMessage) and character is not None
                 for row in owed_rows(character, [(m.message_id, m.channel_id)])]

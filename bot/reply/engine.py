@@ -114,6 +114,9 @@ class ReplyEngine:
         # name_mentioned() of the messages in flight, by id: (the text asked about, the answer). A busy
         # server's messages interleave between their logging and their decision, so more than one is kept.
         self._named: dict[int, tuple[str, bool]] = {}
+        # The privacy mark of each message in flight, taken when first seen (database/privacy.py): an exchange
+        # whose author ran /forget_me after it is not stored. Bounded like _named.
+        self._marks: dict[int, int] = {}
 
     @property
     def persona(self) -> Persona:
@@ -135,6 +138,10 @@ class ReplyEngine:
     async def _observe(self, msg: Incoming, *, prefetch: bool) -> tuple[bool, Prefetched | None]:
         """observe(); with ``prefetch``, a message that will certainly be answered also has its prompt data
         read in the same trip to the database as its log write."""
+        if msg.message_id not in self._marks:
+            if len(self._marks) >= NAMED_KEPT:
+                del self._marks[next(iter(self._marks))]  # the oldest: long answered
+            self._marks[msg.message_id] = self.store.privacy.mark()
         active = msg.is_dm or await self.store.places.is_active(msg.channel_id, msg.guild_id)
         prefetched: Prefetched | None = None
         if active or self.settings.replies.log_inactive_channels:
@@ -352,6 +359,7 @@ class ReplyEngine:
                        prefetched: Prefetched | None = None) -> ReplyResult:
         persona = self.persona
         started = time.monotonic()
+        mark = self._marks.get(msg.message_id, self.store.privacy.mark())  # (not seen here: a cast's other)
         # Read with the log write, unless a history has changed since. When the only change is an exchange
         # stored in this conversation (the reply to an earlier message of it, as on a busy server where
         # replies queue up), the person and the conversation are read again and the channel's lines before
@@ -386,14 +394,19 @@ class ReplyEngine:
         turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]
         if ok:
             turns.append(counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None)))
-        remember = await self.may_remember(msg)
-        turn_ids = [] if remember is False else await self.store.conversations.append_turns(
-            self.character_key, msg.author_id, msg.scope, turns,
-            consent=None if remember is True else remember)
-        result = ReplyResult(text, parts, ids, ok, completion, turn_ids, speaker=self.character_key)
-        # Together: the listeners are independent, and their small writes then share one transaction
-        # (database/trips.py) instead of a commit each.
-        await asyncio.gather(*(_safely(listener(msg, result)) for listener in list(self.turn_listeners)))
+        # Nothing of it is stored when its author ran /forget_me since the message came (issue 49).
+        async with self.store.privacy.storing(msg.author_id, mark, dm_reply_ids=[
+                i for i in ids if i is not None] if msg.is_dm else ()) as keep:
+            if not keep:
+                return ReplyResult(text, parts, ids, ok, completion, [], speaker=self.character_key)
+            remember = await self.may_remember(msg)
+            turn_ids = [] if remember is False else await self.store.conversations.append_turns(
+                self.character_key, msg.author_id, msg.scope, turns,
+                consent=None if remember is True else remember)
+            result = ReplyResult(text, parts, ids, ok, completion, turn_ids, speaker=self.character_key)
+            # Together: the listeners are independent, and their small writes then share one transaction
+            # (database/trips.py) instead of a commit each.
+            await asyncio.gather(*(_safely(listener(msg, result)) for listener in list(self.turn_listeners)))
         return result
 
     async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
