@@ -273,6 +273,17 @@ class ArchivedMessage(_MessageColumns, Base):
     archived_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 
 
+class PostedFor(Base):
+    """A post of the bot's made on a person's behalf, quoting them (their poll, its results, their ticket's
+    opening): in the log and the archive it is theirs, and /forget_me deletes it (0013)."""
+
+    __tablename__ = "posted_for"
+
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
 class CharacterState(Base):
     """Per-character growth: interaction count and unlocked evolution stage."""
 

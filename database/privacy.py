@@ -26,6 +26,7 @@ from database.models import (
     HistoryMessage,
     LoggedMessage,
     Nickname,
+    PostedFor,
     Relationship,
     User,
     UserFact,
@@ -49,8 +50,9 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "relationships": ("user_id",),
     "style_profiles": ("user_id",),
     "checkins": ("user_id",),
-    "message_log": ("author_id",),  # and whole DM channels: see Privacy._delete
+    "message_log": ("author_id",),  # and whole DM channels, and posts made for them: see Privacy._delete
     "message_archive": ("author_id",),
+    "posted_for": ("user_id",),  # the bot's posts quoting them: any row with that message_id is theirs
     "polls": ("author_id",),  # the question and options are their words; the poll's votes go with it
     "poll_votes": ("user_id",),
     "tickets": ("opener_id", "closed_by"),  # the topic is their words
@@ -154,6 +156,12 @@ class Privacy:
 
             await self.db.write(write)
 
+    async def posted_for(self, user_id: int, message_id: int) -> None:
+        """A post of the bot's quotes ``user_id`` (made on their behalf): in the log and the archive it is
+        theirs to forget. Logged before or after this, either way."""
+        await self.db.write(lambda conn: conn.execute(
+            insert(PostedFor).values(message_id=message_id, user_id=user_id, created_at=utcnow())))
+
     async def delete_user_data(self, user_id: int) -> dict[str, int]:
         """Delete everything stored about a person, in one transaction. Returns rows deleted per table.
 
@@ -201,9 +209,11 @@ class Privacy:
                 conds.append(and_(table.is_dm.is_(True), table.channel_id.in_(sorted(dm_channels))))
             if replies:
                 conds.append(table.message_id.in_(replies))
+            conds.append(table.message_id.in_(posted_for))
             return or_(*conds)
 
         conv_ids = select(Conversation.id).where(Conversation.user_id == user_id)
+        posted_for = select(PostedFor.message_id).where(PostedFor.user_id == user_id)
         plan: list[tuple[str, Any]] = [
             ("history_messages", delete(HistoryMessage).where(HistoryMessage.conversation_id.in_(conv_ids))),
             ("conversations", delete(Conversation).where(Conversation.user_id == user_id)),
@@ -215,6 +225,7 @@ class Privacy:
             ("checkins", delete(CheckIn).where(CheckIn.user_id == user_id)),
             ("message_log", delete(LoggedMessage).where(theirs(LoggedMessage))),
             ("message_archive", delete(ArchivedMessage).where(theirs(ArchivedMessage))),
+            ("posted_for", delete(PostedFor).where(PostedFor.user_id == user_id)),
             ("api_calls", delete(ApiCall).where(ApiCall.user_id == user_id)),
             ("nicknames", delete(Nickname).where(Nickname.user_id == user_id)),
             # Their poll votes and their lines in ticket transcripts; the server's moderation record
@@ -263,6 +274,9 @@ class Privacy:
                         conds.append(fk.parent == user_id)
             if dms and "is_dm" in table.c and "channel_id" in table.c:
                 conds.append(and_(table.c.is_dm.is_(True), table.c.channel_id.in_(dms)))
+            if "message_id" in table.c and table.name != PostedFor.__tablename__:  # a post made for them
+                conds.append(table.c.message_id.in_(
+                    select(PostedFor.message_id).where(PostedFor.user_id == user_id)))
             if conds:
                 queries[table.name] = select(func.count()).select_from(table).where(or_(*conds))
 

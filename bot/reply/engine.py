@@ -144,7 +144,7 @@ class ReplyEngine:
             self._marks[msg.message_id] = self.store.privacy.mark()
         active = msg.is_dm or await self.store.places.is_active(msg.channel_id, msg.guild_id)
         prefetched: Prefetched | None = None
-        if active or self.settings.replies.log_inactive_channels:
+        if (active or self.settings.replies.log_inactive_channels) and not await self.log_channel(msg):
             request = self.prompt_request(msg) if active and prefetch and self.reply_certain(msg) else None
             stamp = self.store.conversations.history_stamp(self.character_key, msg.author_id, msg.scope)
             # A reply certain now is owed from this very write: a crash from here on cannot lose it.
@@ -162,7 +162,7 @@ class ReplyEngine:
         message's download and transcription): a crash during that work loses neither. The sequence's own
         log write later finds it there (the log ignores a message it has)."""
         active = msg.is_dm or await self.store.places.is_active(msg.channel_id, msg.guild_id)
-        if not (active or self.settings.replies.log_inactive_channels):
+        if not (active or self.settings.replies.log_inactive_channels) or await self.log_channel(msg):
             return
         owed_by = self.character_key if active and self.reply_certain(msg) else None
         with self._claiming(msg, owed=owed_by is not None):
@@ -183,6 +183,17 @@ class ReplyEngine:
             if claimed:
                 self.owed.discard(msg.message_id)
             raise
+
+    async def log_channel(self, msg: Incoming) -> bool:
+        """Whether ``msg`` is in a log channel (the admins' or a server's): not conversation, and never
+        logged as such; its notices and the verbose mirror quote people (issue 49). No database trip: the
+        server's settings are cached."""
+        if msg.is_dm:
+            return False
+        if msg.channel_id == self.settings.secrets.log_channel:
+            return True
+        policy = await self.server_policy(msg.guild_id)
+        return policy is not None and policy.log_channel_id == msg.channel_id
 
     async def relog(self, msg: Incoming, content: str) -> None:
         """The logged text of ``msg`` replaced (a voice message logged before it was heard, now heard)."""
