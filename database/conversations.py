@@ -345,4 +345,5 @@ def _prompt_data(person: tuple[Any, ...], place: tuple[Any, ...]) -> PromptData:
         fact_stamp=stamp,
         style_profile=style,
         last_interaction=as_utc(user[2]) if user and user[2] is not None else None,
+        memory_everywhere=bool(user and user[3]),
     )

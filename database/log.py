@@ -328,6 +328,7 @@ def log_row(m: SeenMessage, display: str) -> dict[str, Any]:
         "content": m.content.replace("\x00", "\ufffd"),
         "reply_to_id": m.reply_to_id,
         "created_at": m.created_at,
+        "private": m.private,
     }
 
 

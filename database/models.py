@@ -62,6 +62,9 @@ class User(Base):
     # The person's last exchange with a character (a reply to them): soft expiry of facts counts from it
     # (0012_fact_time_and_lasting). None: never answered yet.
     last_interaction: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
+    # /memory servers all: facts learnt in one server's channels are recalled in the others too (0013).
+    # No Python default: the hot path's upsert leaves it out (the server's default applies).
+    memory_everywhere: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class Nickname(Base):
@@ -198,6 +201,9 @@ class UserFact(Base):
     lasting: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     said_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
     happened_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
+    # The server whose public channels it was learnt in (None: a DM, a private place, or added by hand):
+    # recalled in that server only, unless the person said otherwise (users.memory_everywhere, 0013).
+    guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
 
 
 class Relationship(Base):
@@ -257,6 +263,8 @@ class _MessageColumns:
     content: Mapped[str] = mapped_column(Text, default="")
     reply_to_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    # Said in a private place of a server (a private channel or thread, a ticket's): kept like a DM's (0013).
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class LoggedMessage(_MessageColumns, Base):

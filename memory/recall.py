@@ -13,10 +13,12 @@ Registered as a :attr:`bot.reply.engine.ReplyEngine.context_providers` entry. In
 Forgetting follows the person, not the fact: a fact that expires (neither pinned nor lasting) is left out
 once the person has been silent with the characters for longer than ``fact_expiry_days`` (their previous
 interaction, ``users.last_interaction``), and the next interaction or the daily job deletes it. Someone who
-talks every day keeps what they said months ago. Facts learnt in direct messages are recalled only in
-direct messages. Each line shows when the fact was told (and when it happened, where the person said), so
-"when did I..." can be answered. Relationship metrics and the daily mood reach the prompt separately
-(bot/reply/prompting.py), read from the database at every reply.
+talks every day keeps what they said months ago. Facts learnt in direct messages or a server's private
+places are recalled only in direct messages; facts learnt in a server's channels only in that server,
+unless the person chose every server (``/memory servers all``). Each line shows when the fact was told
+(and when it happened, where the person said), so "when did I..." can be answered. Relationship metrics
+and the daily mood reach the prompt separately (bot/reply/prompting.py), read from the database at every
+reply.
 """
 
 from __future__ import annotations
@@ -109,19 +111,23 @@ def ranked(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
 
 
 def choose(index: FactIndex, query: np.ndarray | None, *, budget: int, private: bool, now: datetime,
-           expiry_days: int, text: str = "", last_interaction: datetime | None = None) -> list[FactRow]:
+           expiry_days: int, text: str = "", last_interaction: datetime | None = None,
+           guild_id: int | None = None) -> list[FactRow]:
     """The facts to recall, in prompt order, within ``budget`` tokens (each fact costs its line's tokens).
 
     ``query``: the message's embedding; ``text``: the message (for BM25); ``last_interaction``: the
     person's previous interaction with a character (soft expiry counts from it). Filtering and ranking are
     numpy operations over the whole index; only the candidates that can fill the budget are looked at one
-    by one, so thousands of facts cost little more than a handful."""
+    by one, so thousands of facts cost little more than a handful. ``guild_id``: a server's public or
+    private channel, where only that server's facts (and those of no one server) are recalled."""
     n = len(index.rows)
     if not n or budget <= 0:
         return []
     allowed = expiring_allowed(index, now, expiry_days, last_interaction)
     if not private:
         allowed &= ~index.private
+    if guild_id is not None and len(index.guild) == n:  # one server's facts stay in it (issue 49)
+        allowed &= (index.guild == 0) | (index.guild == guild_id)
     pinned = [i for i in index.pinned_order if allowed[i]]
     relevant = ranked(index, query, text, allowed, now)
     chosen: list[FactRow] = []
@@ -196,9 +202,11 @@ class Recall:
 
     async def facts_for(self, user_id: int, text: str, *, private: bool, now: datetime | None = None,
                         stamp: tuple[Any, ...] | None = None, budget: int | None = None,
-                        last_interaction: datetime | None = None, known: bool = False) -> list[FactRow]:
+                        last_interaction: datetime | None = None, known: bool = False,
+                        guild_id: int | None = None) -> list[FactRow]:
         """``budget``: tokens of facts (default ``recall_token_budget``; more for memory questions);
-        ``last_interaction``: the person's previous interaction, when the caller has read it (``known``)."""
+        ``last_interaction``: the person's previous interaction, when the caller has read it (``known``);
+        ``guild_id``: the server asked in (only its facts), None in DMs or for everyone's."""
         now = now or utcnow()
         if not known:
             last_interaction = await self.cache.store.people.last_interaction(user_id)
@@ -212,7 +220,7 @@ class Recall:
         budget = self.settings.recall_token_budget if budget is None else budget
         return choose(index, query, budget=budget, private=private, now=now,
                       expiry_days=self.settings.fact_expiry_days, text=text,
-                      last_interaction=last_interaction)
+                      last_interaction=last_interaction, guild_id=guild_id)
 
     async def provide(self, persona: Persona, msg: Incoming, data: PromptData | None = None, *,
                       budget: int | None = None) -> str:
@@ -226,8 +234,12 @@ class Recall:
                       if data is not None else await self.consent.remembers(msg.author_id, msg.guild_id))
         if not remembered:
             return ""
+        # Private facts (from DMs and private places) only in DMs; in a server, only that server's facts
+        # unless the person chose every server (/memory servers all; not read here: per server).
+        everywhere = data is not None and data.memory_everywhere
         facts = await self.facts_for(msg.author_id, msg.content, private=msg.is_dm,
                                      stamp=data.fact_stamp if data is not None else None, budget=budget,
                                      last_interaction=data.last_interaction if data is not None else None,
-                                     known=data is not None)
+                                     known=data is not None,
+                                     guild_id=None if everywhere or msg.is_dm else msg.guild_id)
         return render(facts, msg.author_name)

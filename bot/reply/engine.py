@@ -503,7 +503,7 @@ class ReplyEngine:
 
 def _seen(msg: Incoming) -> SeenMessage:
     return SeenMessage(msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name,
-                       msg.author_is_bot, msg.is_dm, msg.said, msg.created_at, msg.reply_to_id)
+                       msg.author_is_bot, msg.is_dm, msg.said, msg.created_at, msg.reply_to_id, msg.private)
 
 
 async def _safely(awaitable: Awaitable[None]) -> None:

@@ -1,4 +1,4 @@
-"""privacy and integrity (issue 49): the bot's posts made on a person's behalf are theirs
+"""privacy and integrity (issue 49): posts made for a person are theirs; private places are kept like DMs
 
 Revision ID: 0013_privacy_integrity
 Revises: 0012_fact_time_and_lasting
@@ -6,6 +6,12 @@ Create Date: 2026-11-25 13:30:00
 
 ``posted_for`` names the person a post of the bot's quotes (their poll and its results, their ticket's
 opening message): /forget_me deletes those posts from the log and the archive with the rest of theirs.
+
+``message_log.private`` and ``message_archive.private``: said in a private place of a server (a private
+channel or thread, a ticket's); consolidation keeps what it learns there private, as from a DM.
+``user_facts.guild_id``: the server a fact was learnt in (recalled there only, unless
+``users.memory_everywhere``, the person's ``/memory servers all``). Existing facts keep NULL: recalled
+as before.
 """
 
 from __future__ import annotations
@@ -27,9 +33,21 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("message_id", name=op.f("pk_posted_for")),
     )
-    with op.batch_alter_table("posted_for") as batch:
-        batch.create_index(batch.f("ix_posted_for_user_id"), ["user_id"], unique=False)
+    op.create_index(op.f("ix_posted_for_user_id"), "posted_for", ["user_id"], unique=False)
+    # Plain ALTER TABLE ... ADD COLUMN on both databases: no table is copied (on SQLite a copy of users
+    # would cascade to every table pointing at it).
+    for table in ("message_log", "message_archive"):
+        op.add_column(table, sa.Column("private", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("user_facts", sa.Column("guild_id", sa.BigInteger(), nullable=True))
+    op.add_column("users", sa.Column("memory_everywhere", sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
 
 
 def downgrade() -> None:
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), for the same reason: no copy of users.
+    op.drop_column("users", "memory_everywhere")
+    op.drop_column("user_facts", "guild_id")
+    for table in ("message_archive", "message_log"):
+        op.drop_column(table, "private")
+    op.drop_index(op.f("ix_posted_for_user_id"), table_name="posted_for")
     op.drop_table("posted_for")
