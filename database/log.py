@@ -21,6 +21,7 @@ from database.engine import Database
 from database.models import ArchivedMessage, LoggedMessage, utcnow
 from database.owed import Settled, delete_owed, insert_owed, owed_rows
 from database.records import PromptData, PromptRequest, SeenMessage
+from database.retry import transient
 from database.statements import Statements, log_batch_params, recent_messages, seen_message
 
 log = logging.getLogger(__name__)
@@ -84,16 +85,36 @@ class _GroupCommit:
             self._in_flight = [e for e, _, _ in batch]
             try:
                 read = await self._write(self._in_flight, [r for _, r, _ in batch])
-            except Exception as exc:  # every waiter learns of the failure
-                for _, _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
+            except Exception as exc:
+                if len(batch) > 1 and not transient(exc):
+                    # One bad row (issue 49) must not cost its neighbours theirs: each alone, so only it
+                    # fails. Not after an outage (the engine retried the batch already).
+                    await self._one_by_one(batch)
+                else:  # every waiter learns of the failure
+                    for _, _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
             else:
                 for (_, _, fut), data in zip(batch, read, strict=True):
                     if not fut.done():
                         fut.set_result(data)
             finally:
                 self._in_flight = ()
+
+    async def _one_by_one(self, batch: list[tuple[Entry, PromptRequest | None,
+                                                  asyncio.Future[PromptData | None]]]) -> None:
+        for entry, request, fut in batch:
+            try:
+                [data] = await self._write([entry], [request])
+            except Exception as exc:
+                what = entry[0]
+                log.error("the log refused %s: %s", f"message {what.message_id}"
+                          if isinstance(what, SeenMessage) else "an owed mark's clearing", exc)
+                if not fut.done():
+                    fut.set_exception(exc)
+            else:
+                if not fut.done():
+                    fut.set_result(data)
 
     def unwritten(self, channel_id: int, before_id: int | None) -> list[SeenMessage]:
         """The messages of ``channel_id`` (older than ``before_id``) handed to the log and not yet committed:
@@ -234,7 +255,7 @@ class MessageLog:
         for m, display in batch:
             # An author seen under the same names within the last minute needs no upsert: last_seen
             # is kept to the minute, and most messages come from people who just spoke.
-            key = (display[:100], m.author_name[:100])
+            key = (clean_name(display), clean_name(m.author_name))
             recent = self._recent_authors.get(m.author_id)
             if recent is not None and recent[0] == key and clock - recent[1] < AUTHOR_REFRESH_SECONDS:
                 continue
@@ -244,13 +265,13 @@ class MessageLog:
                 self._recent_authors.popitem(last=False)
             users[m.author_id] = {
                 "id": m.author_id,
-                "name": display[:100],
+                "name": key[0],
                 "is_bot": m.author_is_bot,
                 "premium": False,
                 "first_seen": now,
                 "last_seen": now,
             }
-            for nick in {display[:100], m.author_name[:100]}:
+            for nick in set(key):
                 if nick:
                     nicks[(m.author_id, nick)] = {
                         "user_id": m.author_id,
@@ -314,6 +335,12 @@ class MessageLog:
         return int(await self.db.scalar(select(func.count()).select_from(ArchivedMessage)))
 
 
+def clean_name(name: str) -> str:
+    """A name as the log, users and nicknames keep it: at most 100 characters, and no NUL (PostgreSQL's
+    text cannot hold one; webhooks and other bots can send one, and it would fail the whole batch)."""
+    return name[:100].replace("\x00", "\ufffd")
+
+
 def log_row(m: SeenMessage, display: str) -> dict[str, Any]:
     """The log's row of ``m``: under its author's display name, and no NUL (PostgreSQL's text cannot hold
     one, and one would fail the whole batch). A dict written out: every message makes one."""
@@ -322,7 +349,7 @@ def log_row(m: SeenMessage, display: str) -> dict[str, Any]:
         "channel_id": m.channel_id,
         "guild_id": m.guild_id,
         "author_id": m.author_id,
-        "author_name": display[:100].replace("\x00", "\ufffd"),
+        "author_name": clean_name(display),
         "author_is_bot": m.author_is_bot,
         "is_dm": m.is_dm,
         "content": m.content.replace("\x00", "\ufffd"),
