@@ -396,10 +396,40 @@ class ReplyEngine:
             lambda on_text: self.complete(msg, persona, prompt, premium, on_text=on_text),
             lambda text: self.finish_text(msg, text), self.fallback_text(persona),
             media.notice(self.settings.media.unreadable_attachment_line, persona.name), started,
-            f"reply to message {msg.message_id}", log).run()
-        text, parts, ids, ok, completion = (delivered.text, delivered.parts, delivered.ids, delivered.ok,
-                                            delivered.completion)
+            f"reply to message {msg.message_id}", log,
+            progress=self._progress(msg) if msg.message_id in self.owed else None).run()
         await self.settle(msg)  # posted: no longer owed (a crash before this is answered at start-up)
+        return await self._keep(msg, delivered.text, delivered.parts, delivered.ids, delivered.ok,
+                                delivered.completion, mark)
+
+    def _progress(self, msg: Incoming) -> Callable[[list[str], int], Awaitable[None]]:
+        """Records a reply of several parts in its owed mark, as it goes out (database/owed.py)."""
+        def record(parts: list[str], delivered: int) -> Awaitable[None]:
+            return self.store.owed.delivering(self.character_key, msg.message_id, delivered,
+                                              parts if delivered == 0 else None)
+        return record
+
+    async def resume(self, msg: Incoming, outlet: Outlet, parts: Sequence[str],
+                     delivered: int) -> ReplyResult:
+        """Send the parts of a reply a crash interrupted, from the first not posted (bot/reply/recovery.py):
+        neither half an answer nor the whole one twice. Then the exchange is stored as after any reply."""
+        async with self._locks((msg.author_id, msg.scope)):
+            mark = self._marks.get(msg.message_id, self.store.privacy.mark())
+            start = getattr(outlet, "resume_at", None)
+            if callable(start):  # the part numbers (and their nonces) carry on where they stopped
+                start(delivered)
+            ids: list[int | None] = []
+            for i in range(delivered, len(parts)):
+                ids.append(await outlet.send(parts[i], first=i == 0))
+                if i < len(parts) - 1:
+                    await self.store.owed.delivering(self.character_key, msg.message_id, i + 1)
+            await self.settle(msg)
+            text = "\n\n".join(parts)
+            return await self._keep(msg, text, list(parts), ids, True, None, mark)
+
+    async def _keep(self, msg: Incoming, text: str, parts: list[str], ids: list[int | None], ok: bool,
+                    completion: Completion | None, mark: int) -> ReplyResult:
+        """Store the exchange (unless its author was forgotten meanwhile) and tell the turn listeners."""
         # The one place an exchange is stored: msg.text is never blank (an image-only message is stored as
         # "[image: cat.png]"), and a failed or blank answer is not stored at all.
         turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]

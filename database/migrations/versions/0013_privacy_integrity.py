@@ -12,6 +12,9 @@ channel or thread, a ticket's); consolidation keeps what it learns there private
 ``user_facts.guild_id``: the server a fact was learnt in (recalled there only, unless
 ``users.memory_everywhere``, the person's ``/memory servers all``). Existing facts keep NULL: recalled
 as before.
+
+``owed_replies.parts`` and ``delivered``: a reply of several parts records them all before the first goes out,
+and how many went out; a restart sends the rest (issue 49).
 """
 
 from __future__ import annotations
@@ -41,10 +44,14 @@ def upgrade() -> None:
     op.add_column("user_facts", sa.Column("guild_id", sa.BigInteger(), nullable=True))
     op.add_column("users", sa.Column("memory_everywhere", sa.Boolean(), nullable=False,
                                      server_default=sa.false()))
+    op.add_column("owed_replies", sa.Column("parts", sa.Text(), nullable=True))
+    op.add_column("owed_replies", sa.Column("delivered", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
     # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), for the same reason: no copy of users.
+    op.drop_column("owed_replies", "delivered")
+    op.drop_column("owed_replies", "parts")
     op.drop_column("users", "memory_everywhere")
     op.drop_column("user_facts", "guild_id")
     for table in ("message_archive", "message_log"):
