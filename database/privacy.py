@@ -83,6 +83,7 @@ NOTHING_PERSONAL: dict[str, str] = {
 
 
 FORGETS_KEPT = 4096  # people forgotten lately whose replies in flight are still told apart (oldest out)
+MARKS_KEPT = 4096  # messages whose mark is kept (far more than are between being seen and answered)
 
 
 @dataclass
@@ -104,11 +105,23 @@ class Privacy:
         self._forgotten: OrderedDict[int, tuple[int, datetime]] = OrderedDict()  # user -> (serial, when)
         self._evicted = 0  # the highest serial no longer in _forgotten
         self._storing: dict[int, list[_Storing]] = {}
+        self._marks: dict[int, int] = {}  # message id -> mark when first seen
         self._lock = asyncio.Lock()  # one forget (or an in-flight exchange's cleanup) at a time
 
     def mark(self) -> int:
         """What a reply notes when its message is first seen (see :meth:`forgotten_since`)."""
         return self._forgets
+
+    def seen(self, message_id: int) -> None:
+        """Note the mark of a message as it is first seen (kept for the latest MARKS_KEPT messages)."""
+        if message_id not in self._marks:
+            if len(self._marks) >= MARKS_KEPT:
+                del self._marks[next(iter(self._marks))]  # the oldest: long answered
+            self._marks[message_id] = self._forgets
+
+    def mark_of(self, message_id: int) -> int:
+        """The mark noted when the message was seen; now, for one never seen here (a recovered reply)."""
+        return self._marks.get(message_id, self._forgets)
 
     def forgotten_since(self, user_id: int, mark: int) -> bool:
         """Whether ``user_id`` ran /forget_me after ``mark`` was taken (when unsure, long after: yes)."""

@@ -10,7 +10,10 @@ from typing import Any
 from sqlalchemy import String, Text, or_, select
 
 import database.store  # noqa: F401  (imports every model module: the whole schema is on Base)
+from bot.core.tokens import counted
 from database.models import Base
+from database.records import Turn
+from database.store import Store
 from tests.fakes.claude_server import Reply
 from tests.harness import CHANNEL_ID, USER_ID, Harness
 from tests.test_memory_commands import forget
@@ -82,3 +85,32 @@ async def test_forget_me_while_their_channel_reply_is_in_flight(harness: Harness
     rows: Any = await h.store.conversations.history(h.bot.engine.character_key, USER_ID,
                                                     f"channel:{CHANNEL_ID}")
     assert [t.content for t in rows.turns][-1] != "Noted, I will keep it."
+
+
+async def test_a_forget_while_an_exchange_is_stored_waits_for_it_then_deletes_it(store: Store) -> None:
+    """The other order: the exchange was being stored (its author not forgotten yet) when /forget_me came.
+    The deletion waits for it, then takes it with the rest; a reply seen before the forget and stored
+    after it stores nothing."""
+    await store.people.ensure_user(5, "alice")
+    mark = store.privacy.mark()
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def storing() -> None:
+        async with store.privacy.storing(5, mark) as keep:
+            assert keep
+            entered.set()
+            await release.wait()
+            await store.conversations.append_turns("finn", 5, "dm", [counted(Turn("user", SECRET))])
+
+    reply = asyncio.create_task(storing())
+    await entered.wait()
+    forgetting = asyncio.create_task(store.privacy.delete_user_data(5))
+    for _ in range(20):  # loop turns, no clock: the forget is waiting, not deleting
+        await asyncio.sleep(0)
+    assert not forgetting.done()
+    release.set()
+    await reply
+    await forgetting
+    assert await store.privacy.rows_about_user(5) == {}
+    async with store.privacy.storing(5, mark) as keep:
+        assert keep is False

@@ -114,9 +114,6 @@ class ReplyEngine:
         # name_mentioned() of the messages in flight, by id: (the text asked about, the answer). A busy
         # server's messages interleave between their logging and their decision, so more than one is kept.
         self._named: dict[int, tuple[str, bool]] = {}
-        # The privacy mark of each message in flight, taken when first seen (database/privacy.py): an exchange
-        # whose author ran /forget_me after it is not stored. Bounded like _named.
-        self._marks: dict[int, int] = {}
 
     @property
     def persona(self) -> Persona:
@@ -138,10 +135,9 @@ class ReplyEngine:
     async def _observe(self, msg: Incoming, *, prefetch: bool) -> tuple[bool, Prefetched | None]:
         """observe(); with ``prefetch``, a message that will certainly be answered also has its prompt data
         read in the same trip to the database as its log write."""
-        if msg.message_id not in self._marks:
-            if len(self._marks) >= NAMED_KEPT:
-                del self._marks[next(iter(self._marks))]  # the oldest: long answered
-            self._marks[msg.message_id] = self.store.privacy.mark()
+        # Its privacy mark, taken when first seen: an exchange whose author ran /forget_me since is not
+        # stored (database/privacy.py). Kept by the store: every character of a cast answers by the same.
+        self.store.privacy.seen(msg.message_id)
         active = msg.is_dm or await self.store.places.is_active(msg.channel_id, msg.guild_id)
         prefetched: Prefetched | None = None
         if (active or self.settings.replies.log_inactive_channels) and not await self.log_channel(msg):
@@ -370,7 +366,7 @@ class ReplyEngine:
                        prefetched: Prefetched | None = None) -> ReplyResult:
         persona = self.persona
         started = time.monotonic()
-        mark = self._marks.get(msg.message_id, self.store.privacy.mark())  # (not seen here: a cast's other)
+        mark = self.store.privacy.mark_of(msg.message_id)
         # Read with the log write, unless a history has changed since. When the only change is an exchange
         # stored in this conversation (the reply to an earlier message of it, as on a busy server where
         # replies queue up), the person and the conversation are read again and the channel's lines before
@@ -414,7 +410,7 @@ class ReplyEngine:
         """Send the parts of a reply a crash interrupted, from the first not posted (bot/reply/recovery.py):
         neither half an answer nor the whole one twice. Then the exchange is stored as after any reply."""
         async with self._locks((msg.author_id, msg.scope)):
-            mark = self._marks.get(msg.message_id, self.store.privacy.mark())
+            mark = self.store.privacy.mark_of(msg.message_id)
             start = getattr(outlet, "resume_at", None)
             if callable(start):  # the part numbers (and their nonces) carry on where they stopped
                 start(delivered)
