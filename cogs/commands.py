@@ -20,6 +20,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.pipeline import conversation_scope, private_scope
 from bot.core.text import clip
 from bot.reply.conversation_tools import (
     FORGET_DEFAULT,
@@ -34,6 +35,7 @@ from bot.reply.conversation_tools import (
     StaleReroll,
 )
 from bot.reply.splitting import split_message
+from cogs.events import private_place
 from cogs.permissions import Inactive, NotAllowed, active_here, may_talk, require_active, require_may_talk
 from cogs.posting import allowed_mentions_for
 from cogs.ui import OwnedView, confirm_timeout, help_lines, tell
@@ -49,7 +51,8 @@ PAIR_PREVIEW = 70
 
 def scope_of(interaction: discord.Interaction[Any]) -> str:
     """The conversation a command is about: the DM, or the channel it was used in (as Incoming.scope)."""
-    return "dm" if interaction.guild is None else f"channel:{interaction.channel_id}"
+    return conversation_scope(interaction.guild is None, private_place(interaction.channel),
+                              int(interaction.channel_id or 0))
 
 
 # --------------------------------------------------------------------------- views
@@ -60,7 +63,8 @@ class ResetView(OwnedView):
         super().__init__(origin.user.id, origin, timeout=confirm_timeout(origin))
         self.tools = tools
         self.scope = scope
-        where = "our direct messages" if scope == "dm" else "this channel"
+        where = "our direct messages" if scope == "dm" else "this place" if private_scope(scope) \
+            else "this channel"
         self.content = (f"Reset our conversation in {where}? "
                         "I will forget what we said here (and its summary). "
                         "Your core memories stay.")
@@ -363,7 +367,7 @@ class UserCommands(commands.Cog):
     async def remember(self, interaction: discord.Interaction[Any], memory: str) -> None:
         try:
             await self.tools.remember(interaction.user.id, interaction.user.display_name, memory,
-                                      private=interaction.guild is None)
+                                      private=private_scope(scope_of(interaction)))
         except InvalidInput as exc:
             await tell(interaction, str(exc))
             return

@@ -183,7 +183,8 @@ class Events(commands.Cog):
                                      getattr(self.bot, "shard_ids", None), self.bot.shard_count or 1):
                     return NOT_MINE
             message = await channel.fetch_message(owed.message_id)  # type: ignore[union-attr]
-            if message.guild is not None and await self._answered(message, owed.character):
+            # A reply of several parts cut short is resumed where it stopped, not taken as answered.
+            if message.guild is not None and not owed.parts and await self._answered(message, owed.character):
                 return ANSWERED
         except (discord.NotFound, discord.Forbidden):
             return None

@@ -1,6 +1,6 @@
-"""What people can do about what the character remembers of them: ``/memory opt-in | opt-out | map | list |
-said`` and ``/forget_me``. Thin Discord glue over ``bot.memory`` (memory/service.py, created by the bot's
-``setup_hook``); every answer is ephemeral.
+"""What people can do about what the character remembers of them: ``/memory opt-in | opt-out | servers |
+map | list | said`` and ``/forget_me``. Thin Discord glue over ``bot.memory`` (memory/service.py, created by
+the bot's ``setup_hook``); every answer is ephemeral.
 """
 
 from __future__ import annotations
@@ -98,6 +98,21 @@ class MemoryCommands(commands.Cog):
                                 "To erase what I already remember, use "
                                 "`/forget_me`. `/memory opt-in` turns memory back on.")
 
+    @group.command(name="servers", description="Whether what you tell me in a server may come up in others.")
+    @app_commands.describe(where="each: a server's memories stay in it (the default); all: shared everywhere")
+    @app_commands.choices(where=[app_commands.Choice(name="each server its own", value="each"),
+                                 app_commands.Choice(name="all servers", value="all")])
+    async def servers(self, interaction: discord.Interaction[Any], where: str) -> None:
+        everywhere = where == "all"
+        await self.memory.set_everywhere(interaction.user.id, interaction.user.display_name, everywhere)
+        if everywhere:
+            await tell(interaction, "From now on, what you tell me in one server may come up in the others. "
+                                    "What you tell me in DMs or private places stays there. "
+                                    "`/memory servers each` undoes it.")
+        else:
+            await tell(interaction, "What you tell me in a server stays in that server (what you tell me in "
+                                    "DMs or private places stays there).")
+
     @group.command(name="map", description="A picture of what I remember about you, by topic.")
     async def map(self, interaction: discord.Interaction[Any]) -> None:
         facts = await self.memory.facts(interaction.user.id)
@@ -124,7 +139,7 @@ class MemoryCommands(commands.Cog):
 
         def heading(page: Page) -> str:
             return (f"**What {self.character} remembers about you** (page {page.number + 1}/{page.count}, "
-                    f"{page.total} facts; 📌 pinned, 🔒 from our DMs only)")
+                    f"{page.total} facts; 📌 pinned, 🔒 from our DMs or private places only)")
 
         view = PagedView(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)

@@ -62,6 +62,11 @@ class DiscordOutlet:
     def typing(self) -> AbstractAsyncContextManager[None]:
         return typing_in(self.message.channel)
 
+    def resume_at(self, part: int) -> None:
+        """The next part sent is part ``part`` of the reply (a reply resumed after a crash): its nonce is
+        that part's, so one that reached Discord unbeknown to us is not posted twice."""
+        self.parts = part
+
     async def send(self, text: str, *, first: bool) -> int | None:
         allowed = allowed_mentions_for(text)
         nonce = reply_nonce(self.message.id, self.parts)  # a re-sent part is the same post (cogs/posting.py)

@@ -54,10 +54,19 @@ async def is_admin(bot: Kindred, user: discord.abc.User) -> bool:
             app = await bot.application_info()
         except discord.HTTPException:
             return False
-    if app.owner and app.owner.id == user.id:
+    return owns(app, user.id)
+
+
+def owns(app: discord.AppInfo, user_id: int) -> bool:
+    """Whether ``user_id`` owns the application: its owner, or, for a team's, the team's owner or one of
+    its admins who accepted (issue 49: developers and read-only members are not bot admins)."""
+    team = app.team
+    if team is None:
+        return app.owner is not None and app.owner.id == user_id
+    if team.owner_id == user_id:
         return True
-    team = getattr(app, "team", None)
-    return bool(team and any(m.id == user.id for m in team.members))
+    return any(m.id == user_id and m.role == discord.TeamMemberRole.admin
+               and m.membership_state == discord.TeamMembershipState.accepted for m in team.members)
 
 
 def is_admin_id(bot: Kindred, user_id: int) -> bool:
@@ -66,12 +75,7 @@ def is_admin_id(bot: Kindred, user_id: int) -> bool:
     if user_id in bot.settings.admin_ids:
         return True
     app = bot.application
-    if app is None:
-        return False
-    team = getattr(app, "team", None)
-    if app.owner and app.owner.id == user_id:
-        return True
-    return bool(team and any(m.id == user_id for m in team.members))
+    return app is not None and owns(app, user_id)
 
 
 def in_log_channel(bot: Kindred, channel_id: int) -> bool:

@@ -185,7 +185,7 @@ class Tickets(commands.Cog):
                     await thread.add_user(member)
             view = discord.ui.View(timeout=None)
             view.add_item(CloseButton(ticket_id))
-            await thread.send(
+            opening = await thread.send(
                 f"{interaction.user.mention} {role.mention}: *{self.character} opens a quiet room.* "
                 f"Ticket #{ticket_id}"
                 + (f" about **{clip(about, 150)}**" if about else "")
@@ -193,6 +193,7 @@ class Tickets(commands.Cog):
                 view=view,
                 allowed_mentions=allowed_mentions_for("", users=[interaction.user], roles=[role]),
             )
+            await self.desk.posted_for(interaction.user.id, opening.id)  # it quotes their topic
             return thread.id
 
         async def undo() -> None:

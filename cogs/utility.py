@@ -169,13 +169,14 @@ class Utility(commands.Cog):
             else None
         )
         kwargs: dict[str, Any] = {"reference": reference} if reference else {}
-        await channel.send(
+        sent = await channel.send(
             results_text(self.character, poll.question, poll.options, counts),
             embed=embed,
             file=discord.File(io.BytesIO(chart), filename=name),
             allowed_mentions=discord.AllowedMentions.none(),
             **kwargs,
         )
+        await self.polls.results_posted(poll, sent.id)
         log.info("poll %s closed with %d votes", poll_id, sum(counts))
         return True
 
@@ -224,7 +225,7 @@ class Utility(commands.Cog):
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             message_id = sent.message_id or (await interaction.original_response()).id
-            await self.polls.posted(poll_id, message_id)
+            await self.polls.posted(poll_id, message_id, interaction.user.id)
         except BaseException:
             await self.polls.discard(poll_id)  # no poll without its message
             raise

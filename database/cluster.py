@@ -20,7 +20,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import make_url
 
 from database.engine import Database
-from database.models import ClusterNode, utcnow
+from database.library_models import ClusterNode
+from database.models import utcnow
 
 log = logging.getLogger(__name__)
 

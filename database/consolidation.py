@@ -16,7 +16,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, literal, select, update
+from sqlalchemy import Connection, case, delete, func, insert, literal, select, update
 
 from database.engine import Database
 from database.excerpts import insert_excerpts
@@ -122,6 +122,7 @@ class ConsolidationLog:
                             "lasting": f.lasting,
                             "said_at": f.said_at or now,
                             "happened_at": f.happened_at,
+                            "guild_id": f.guild_id,
                         }
                         for f in batch.new_facts
                     ],
@@ -132,8 +133,10 @@ class ConsolidationLog:
                     "last_mentioned": now,
                     "updated_at": changed,
                 }
-                if public:  # now said in a channel: no longer only a DM secret
+                if public:  # now said in a channel: no longer only a DM secret, and that server's
                     values["private"] = False
+                    values["guild_id"] = case((UserFact.private.is_(True), batch.guild_id),
+                                              else_=UserFact.guild_id)
                 if fact_id in batch.lasting:  # said again as something that lasts
                     values["lasting"] = True
                 conn.execute(

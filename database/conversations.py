@@ -4,6 +4,7 @@ database/history_cache.py), and the one read that gathers everything a reply's p
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -24,6 +25,8 @@ from database.records import (
 )
 from database.statements import Statements, fact_stamp, recent_messages
 
+APPENDS_KEPT = 10_000  # conversations whose latest append is told apart (far more than replies in flight)
+
 
 class Conversations:
     def __init__(self, db: Database, q: Statements) -> None:
@@ -31,7 +34,12 @@ class Conversations:
         self._q = q
         # Counts of history changes made through this store (see history_stamp).
         self._history_changes = 0
-        self._appends: dict[tuple[str, int, str], int] = {}
+        # The serial of each conversation's latest append, the most recent APPENDS_KEPT conversations only
+        # (issue 49): a serial is never reused, and a conversation no longer kept reads as the newest serial
+        # forgotten, so a stamp taken before its entry went never matches one taken after.
+        self._appends: OrderedDict[tuple[str, int, str], int] = OrderedDict()
+        self._append_serial = 0
+        self._forgotten_serial = 0
         self._turns = TurnCache(TURN_CACHE_CONVERSATIONS)
 
     def history_changed(self) -> None:
@@ -41,7 +49,7 @@ class Conversations:
     def history_stamp(self, character: str, user_id: int, scope: str) -> tuple[int, int]:
         """Changes so far to this conversation's history made through this store: a prompt read taken
         under one stamp is stale once the stamp differs."""
-        return self._history_changes, self._appends.get((character, user_id, scope), 0)
+        return self._history_changes, self._appends.get((character, user_id, scope), self._forgotten_serial)
 
     # -- reads
 
@@ -177,7 +185,11 @@ class Conversations:
             return await self._append_turns(character, user_id, scope, list(turns), consent)
         finally:  # also after a failure: the turns may have been stored
             key = (character, user_id, scope)
-            self._appends[key] = self._appends.get(key, 0) + 1
+            self._append_serial += 1
+            self._appends[key] = self._append_serial
+            self._appends.move_to_end(key)
+            while len(self._appends) > APPENDS_KEPT:
+                self._forgotten_serial = self._appends.popitem(last=False)[1]
 
     async def _append_turns(self, character: str, user_id: int, scope: str, turns: list[Turn],
                             consent: Callable[[bool | None], bool] | None) -> list[int]:
@@ -345,4 +357,5 @@ def _prompt_data(person: tuple[Any, ...], place: tuple[Any, ...]) -> PromptData:
         fact_stamp=stamp,
         style_profile=style,
         last_interaction=as_utc(user[2]) if user and user[2] is not None else None,
+        memory_everywhere=bool(user and user[3]),
     )

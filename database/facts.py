@@ -27,6 +27,7 @@ _COLUMNS = (
     UserFact.lasting,
     UserFact.said_at,
     UserFact.happened_at,
+    UserFact.guild_id,
 )
 
 
@@ -44,6 +45,7 @@ def _fact(r: Any) -> FactRow:
         bool(r[9]),
         as_utc(r[10]) if r[10] is not None else None,
         as_utc(r[11]) if r[11] is not None else None,
+        int(r[12]) if r[12] is not None else None,
     )
 
 

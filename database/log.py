@@ -21,6 +21,7 @@ from database.engine import Database
 from database.models import ArchivedMessage, LoggedMessage, utcnow
 from database.owed import Settled, delete_owed, insert_owed, owed_rows
 from database.records import PromptData, PromptRequest, SeenMessage
+from database.retry import transient
 from database.statements import Statements, log_batch_params, recent_messages, seen_message
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ AUTHOR_REFRESH_SECONDS = 60.0
 # commit costs the event loop about 2 ms); in a quiet place nothing waits.
 LINGER_SECONDS = 0.025
 RECENT_AUTHORS = 10_000  # authors remembered as recently upserted (a cache: the oldest forgotten first)
+REFUSED_KEPT = 1024  # posts never to be logged (the answers to someone forgotten meanwhile): the latest kept
 PromptReader = Callable[[Connection, PromptRequest], PromptData]
 PromptReadBeside = Callable[[PromptRequest], Awaitable[PromptData]]  # on connections of its own
 # What a batch holds: a seen message with its display name and the character that will answer it (its
@@ -83,16 +85,36 @@ class _GroupCommit:
             self._in_flight = [e for e, _, _ in batch]
             try:
                 read = await self._write(self._in_flight, [r for _, r, _ in batch])
-            except Exception as exc:  # every waiter learns of the failure
-                for _, _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
+            except Exception as exc:
+                if len(batch) > 1 and not transient(exc):
+                    # One bad row (issue 49) must not cost its neighbours theirs: each alone, so only it
+                    # fails. Not after an outage (the engine retried the batch already).
+                    await self._one_by_one(batch)
+                else:  # every waiter learns of the failure
+                    for _, _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
             else:
                 for (_, _, fut), data in zip(batch, read, strict=True):
                     if not fut.done():
                         fut.set_result(data)
             finally:
                 self._in_flight = ()
+
+    async def _one_by_one(self, batch: list[tuple[Entry, PromptRequest | None,
+                                                  asyncio.Future[PromptData | None]]]) -> None:
+        for entry, request, fut in batch:
+            try:
+                [data] = await self._write([entry], [request])
+            except Exception as exc:
+                what = entry[0]
+                log.error("the log refused %s: %s", f"message {what.message_id}"
+                          if isinstance(what, SeenMessage) else "an owed mark's clearing", exc)
+                if not fut.done():
+                    fut.set_exception(exc)
+            else:
+                if not fut.done():
+                    fut.set_result(data)
 
     def unwritten(self, channel_id: int, before_id: int | None) -> list[SeenMessage]:
         """The messages of ``channel_id`` (older than ``before_id``) handed to the log and not yet committed:
@@ -118,6 +140,7 @@ class MessageLog:
         self._solo: set[asyncio.Future[Any]] = set()  # writes of messages that will be answered (PostgreSQL)
         # Authors upserted lately (so their next message skips the upsert): a cache, bounded, oldest out.
         self._recent_authors: OrderedDict[int, tuple[tuple[str, str], float]] = OrderedDict()
+        self._refused: OrderedDict[int, None] = OrderedDict()
 
     async def log_message(
         self, message: SeenMessage, display_name: str | None = None, *,
@@ -184,6 +207,14 @@ class MessageLog:
         if self._solo:
             await asyncio.gather(*list(self._solo), return_exceptions=True)
 
+    def refuse(self, message_ids: Iterable[int]) -> None:
+        """Never log these messages (the character's answers in the DMs of someone forgotten meanwhile:
+        their echo from Discord may come after the deletion)."""
+        for message_id in message_ids:
+            self._refused[message_id] = None
+        while len(self._refused) > REFUSED_KEPT:
+            self._refused.popitem(last=False)
+
     def forget_author(self, user_id: int) -> None:
         """Their next message must write their users row again (it was deleted)."""
         self._recent_authors.pop(user_id, None)
@@ -212,7 +243,8 @@ class MessageLog:
                       ) -> list[PromptData | None] | None:
         """Write ``entries`` (messages, their authors, owed marks set and cleared) in one transaction; then
         ``read`` on the same connection."""
-        batch = [(m, d) for m, d, _ in entries if isinstance(m, SeenMessage)]
+        batch = [(m, d) for m, d, _ in entries if isinstance(m, SeenMessage)
+                 and not (self._refused and m.message_id in self._refused)]
         settled = [m for m, _, _ in entries if isinstance(m, Settled)]
         owed = [row for m, _, character in entries if isinstance(m, SeenMessage) and character is not None
                 for row in owed_rows(character, [(m.message_id, m.channel_id)])]
@@ -223,7 +255,7 @@ class MessageLog:
         for m, display in batch:
             # An author seen under the same names within the last minute needs no upsert: last_seen
             # is kept to the minute, and most messages come from people who just spoke.
-            key = (display[:100], m.author_name[:100])
+            key = (clean_name(display), clean_name(m.author_name))
             recent = self._recent_authors.get(m.author_id)
             if recent is not None and recent[0] == key and clock - recent[1] < AUTHOR_REFRESH_SECONDS:
                 continue
@@ -233,13 +265,13 @@ class MessageLog:
                 self._recent_authors.popitem(last=False)
             users[m.author_id] = {
                 "id": m.author_id,
-                "name": display[:100],
+                "name": key[0],
                 "is_bot": m.author_is_bot,
                 "premium": False,
                 "first_seen": now,
                 "last_seen": now,
             }
-            for nick in {display[:100], m.author_name[:100]}:
+            for nick in set(key):
                 if nick:
                     nicks[(m.author_id, nick)] = {
                         "user_id": m.author_id,
@@ -303,6 +335,12 @@ class MessageLog:
         return int(await self.db.scalar(select(func.count()).select_from(ArchivedMessage)))
 
 
+def clean_name(name: str) -> str:
+    """A name as the log, users and nicknames keep it: at most 100 characters, and no NUL (PostgreSQL's
+    text cannot hold one; webhooks and other bots can send one, and it would fail the whole batch)."""
+    return name[:100].replace("\x00", "\ufffd")
+
+
 def log_row(m: SeenMessage, display: str) -> dict[str, Any]:
     """The log's row of ``m``: under its author's display name, and no NUL (PostgreSQL's text cannot hold
     one, and one would fail the whole batch). A dict written out: every message makes one."""
@@ -311,12 +349,13 @@ def log_row(m: SeenMessage, display: str) -> dict[str, Any]:
         "channel_id": m.channel_id,
         "guild_id": m.guild_id,
         "author_id": m.author_id,
-        "author_name": display[:100].replace("\x00", "\ufffd"),
+        "author_name": clean_name(display),
         "author_is_bot": m.author_is_bot,
         "is_dm": m.is_dm,
         "content": m.content.replace("\x00", "\ufffd"),
         "reply_to_id": m.reply_to_id,
         "created_at": m.created_at,
+        "private": m.private,
     }
 
 

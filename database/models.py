@@ -7,10 +7,8 @@ several characters; a single-character bot uses its own name there.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -62,9 +60,12 @@ class User(Base):
     # The person's last exchange with a character (a reply to them): soft expiry of facts counts from it
     # (0012_fact_time_and_lasting). None: never answered yet.
     last_interaction: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
-    # When some of their archive excerpts were last deleted (0013): with the newest excerpt's id, the stamp
+    # When some of their archive excerpts were last deleted (0014): with the newest excerpt's id, the stamp
     # that tells episodic recall's cache to re-read them, without counting 100,000 rows at each reply.
     excerpts_deleted: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
+    # /memory servers all: facts learnt in one server's channels are recalled in the others too (0015).
+    # No Python default: the hot path's upsert leaves it out (the server's default applies).
+    memory_everywhere: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class Nickname(Base):
@@ -219,6 +220,9 @@ class UserFact(Base):
     lasting: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     said_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
     happened_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
+    # The server whose public channels it was learnt in (None: a DM, a private place, or added by hand):
+    # recalled in that server only, unless the person said otherwise (users.memory_everywhere, 0015).
+    guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
 
 
 class Relationship(Base):
@@ -278,6 +282,8 @@ class _MessageColumns:
     content: Mapped[str] = mapped_column(Text, default="")
     reply_to_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    # Said in a private place of a server (a private channel or thread, a ticket's): kept like a DM's (0015).
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class LoggedMessage(_MessageColumns, Base):
@@ -317,6 +323,17 @@ class ArchiveExcerpt(Base):
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32 little-endian
 
 
+class PostedFor(Base):
+    """A post of the bot's made on a person's behalf, quoting them (their poll, its results, their ticket's
+    opening): in the log and the archive it is theirs, and /forget_me deletes it (0015)."""
+
+    __tablename__ = "posted_for"
+
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
 class CharacterState(Base):
     """Per-character growth: interaction count and unlocked evolution stage."""
 
@@ -352,49 +369,3 @@ class DailyCount(Base):
     character: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(32), primary_key=True)  # seen | answered | voted | votes | ...
     value: Mapped[int] = mapped_column(BigInteger, default=0)
-
-
-class PersonaFlowCharacter(Base):
-    """A character of the ``personaflow`` library, when a program persists it here (0003_personaflow)."""
-
-    __tablename__ = "personaflow_characters"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # creation order
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    prompt: Mapped[str] = mapped_column(Text)
-    background: Mapped[dict[str, Any]] = mapped_column(JSON)
-    memory_config: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
-
-
-class PersonaFlowMemory(Base):
-    """One memory of a ``personaflow`` character; ``id`` keeps their order."""
-
-    __tablename__ = "personaflow_memories"
-    __table_args__ = (Index("ix_personaflow_memories_character_id", "character", "id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    character: Mapped[str] = mapped_column(String(100))
-    type: Mapped[str] = mapped_column(String(100))
-    content: Mapped[Any] = mapped_column(JSON)  # text, or a dict such as {"user": ..., "response": ...}
-    # "metadata" is taken on declarative classes, hence the attribute name.
-    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
-    created_at: Mapped[datetime] = mapped_column(TZ)  # the memory's own timestamp
-
-
-class ClusterNode(Base):
-    """One Kindred process of a cluster on a shared PostgreSQL: its shards and its latest heartbeat
-    (bot/runtime/cluster.py; `main.py cluster status` reads them)."""
-
-    __tablename__ = "cluster_nodes"
-
-    node_id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    character: Mapped[str] = mapped_column(String(100), index=True)
-    host: Mapped[str] = mapped_column(String(255), default="")
-    pid: Mapped[int] = mapped_column(Integer, default=0)
-    shards: Mapped[str] = mapped_column(String(200), default="")
-    shard_count: Mapped[int] = mapped_column(Integer, default=1)
-    leader: Mapped[bool] = mapped_column(Boolean, default=False)
-    started_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
-    last_seen: Mapped[datetime] = mapped_column(TZ, default=utcnow)
-    stopped_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)

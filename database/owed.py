@@ -8,12 +8,13 @@ the log to the archive, never has to know about it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, Connection, String, bindparam, delete, select
+from sqlalchemy import BigInteger, Connection, Integer, String, Text, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
@@ -32,6 +33,10 @@ class OwedReply(Base):
     character: Mapped[str] = mapped_column(String(100), primary_key=True)
     channel_id: Mapped[int] = mapped_column(BigInteger)
     owed_since: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    # A reply of several parts: all of them (JSON), written before the first goes out, and how many went
+    # out, so a restart sends the rest rather than nothing or everything again (0013, issue 49).
+    parts: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivered: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class Owed:
     message_id: int
     channel_id: int
     owed_since: datetime
+    parts: tuple[str, ...] = ()  # the answer's parts, once its delivery began (several parts only)
+    delivered: int = 0  # how many of them were posted
 
 
 def owed_statements(dialect: Dialect) -> Statements:
@@ -92,6 +99,16 @@ class OwedReplies:
         rows = owed_rows(character, [(message_id, channel_id)])
         await self.db.write_shared(lambda conn: insert_owed(self._q, conn, rows))
 
+    async def delivering(self, character: str, message_id: int, delivered: int,
+                         parts: Sequence[str] | None = None) -> None:
+        """A reply of several parts: ``parts`` (given before the first is posted) and how many are posted."""
+        values: dict[str, object] = {"delivered": delivered}
+        if parts is not None:
+            values["parts"] = json.dumps(list(parts))
+        statement = update(OwedReply).where(OwedReply.character == character,
+                                            OwedReply.message_id == message_id).values(**values)
+        await self.db.write_shared(lambda conn: conn.execute(statement), single=True)
+
     async def settle(self, character: str, message_id: int) -> bool:
         """The reply is posted (or will not be): clear the mark. Whether there was one."""
         return bool(await self.db.change(delete(OwedReply).where(
@@ -100,9 +117,10 @@ class OwedReplies:
     async def pending(self, character: str) -> list[Owed]:
         """Every reply ``character`` still owes, oldest first."""
         rows = await self.db.rows(select(OwedReply.character, OwedReply.message_id, OwedReply.channel_id,
-                                         OwedReply.owed_since).where(OwedReply.character == character)
-                                  .order_by(OwedReply.message_id))
-        return [Owed(r.character, r.message_id, r.channel_id, _aware(r.owed_since)) for r in rows]
+                                         OwedReply.owed_since, OwedReply.parts, OwedReply.delivered)
+                                  .where(OwedReply.character == character).order_by(OwedReply.message_id))
+        return [Owed(r.character, r.message_id, r.channel_id, _aware(r.owed_since),
+                     tuple(json.loads(r.parts)) if r.parts else (), int(r.delivered or 0)) for r in rows]
 
     async def count(self) -> int:
         return len(await self.db.rows(select(OwedReply.message_id)))

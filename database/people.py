@@ -78,6 +78,10 @@ class People:
     async def set_memory_consent(self, user_id: int, consent: bool | None) -> None:
         await self.db.change(update(User).where(User.id == user_id).values(memory_consent=consent))
 
+    async def set_memory_everywhere(self, user_id: int, everywhere: bool) -> None:
+        """``/memory servers``: whether facts learnt in one server are recalled in the others too."""
+        await self.db.change(update(User).where(User.id == user_id).values(memory_everywhere=everywhere))
+
     async def last_interaction(self, user_id: int) -> datetime | None:
         value = await self.db.scalar(select(User.last_interaction).where(User.id == user_id))
         return as_utc(value) if value is not None else None

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select
 
 from database.engine import Database
-from database.models import PersonaFlowCharacter, PersonaFlowMemory, utcnow
+from database.library_models import PersonaFlowCharacter, PersonaFlowMemory
+from database.models import utcnow
 from database.records import PersonaFlowCharacterRow, PersonaFlowMemoryRow, as_utc
 
 

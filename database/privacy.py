@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import contextlib
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
@@ -22,6 +27,7 @@ from database.models import (
     HistoryMessage,
     LoggedMessage,
     Nickname,
+    PostedFor,
     Relationship,
     User,
     UserFact,
@@ -46,8 +52,9 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "relationships": ("user_id",),
     "style_profiles": ("user_id",),
     "checkins": ("user_id",),
-    "message_log": ("author_id",),  # and whole DM channels: see Privacy._delete
+    "message_log": ("author_id",),  # and whole DM channels, and posts made for them: see Privacy._delete
     "message_archive": ("author_id",),
+    "posted_for": ("user_id",),  # the bot's posts quoting them: any row with that message_id is theirs
     "polls": ("author_id",),  # the question and options are their words; the poll's votes go with it
     "poll_votes": ("user_id",),
     "tickets": ("opener_id", "closed_by"),  # the topic is their words
@@ -78,27 +85,127 @@ NOTHING_PERSONAL: dict[str, str] = {
 }
 
 
+FORGETS_KEPT = 4096  # people forgotten lately whose replies in flight are still told apart (oldest out)
+MARKS_KEPT = 4096  # messages whose mark is kept (far more than are between being seen and answered)
+
+
+@dataclass
+class _Storing:
+    """An exchange being stored (its turns, then the after-reply listeners' writes)."""
+
+    reply_ids: tuple[int, ...]  # the character's posts in the person's DMs (none in a server)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class Privacy:
     def __init__(self, db: Database, log: MessageLog, conversations: Conversations) -> None:
         self.db = db
         self._log = log
         self._conversations = conversations
+        # A reply takes a mark when its message is first seen; a /forget_me of its author after that mark
+        # means the exchange belongs to what was forgotten (issue 49): nothing of it is stored, once answered.
+        self._forgets = 0
+        self._forgotten: OrderedDict[int, tuple[int, datetime]] = OrderedDict()  # user -> (serial, when)
+        self._evicted = 0  # the highest serial no longer in _forgotten
+        self._storing: dict[int, list[_Storing]] = {}
+        self._marks: dict[int, int] = {}  # message id -> mark when first seen
+        self._lock = asyncio.Lock()  # one forget (or an in-flight exchange's cleanup) at a time
+
+    def mark(self) -> int:
+        """What a reply notes when its message is first seen (see :meth:`forgotten_since`)."""
+        return self._forgets
+
+    def seen(self, message_id: int) -> None:
+        """Note the mark of a message as it is first seen (kept for the latest MARKS_KEPT messages)."""
+        if message_id not in self._marks:
+            if len(self._marks) >= MARKS_KEPT:
+                del self._marks[next(iter(self._marks))]  # the oldest: long answered
+            self._marks[message_id] = self._forgets
+
+    def mark_of(self, message_id: int) -> int:
+        """The mark noted when the message was seen; now, for one never seen here (a recovered reply)."""
+        return self._marks.get(message_id, self._forgets)
+
+    def forgotten_since(self, user_id: int, mark: int) -> bool:
+        """Whether ``user_id`` ran /forget_me after ``mark`` was taken (when unsure, long after: yes)."""
+        kept = self._forgotten.get(user_id)
+        return kept[0] > mark if kept is not None else self._evicted > mark
+
+    @contextlib.asynccontextmanager
+    async def storing(self, user_id: int, mark: int, *,
+                      dm_reply_ids: Sequence[int] = ()) -> AsyncIterator[bool]:
+        """Around storing the exchange of a reply (``mark``: taken when its message was seen): yields whether
+        to store it. No, when its author was forgotten since: then what the exchange already left behind
+        (its usage row, named by no one; the character's answer in their DMs) goes too. A forget that
+        begins while the exchange is being stored waits for it, then deletes it with the rest."""
+        if self.forgotten_since(user_id, mark):
+            await self._forget_exchange(user_id, dm_reply_ids)
+            yield False
+            return
+        section = _Storing(tuple(dm_reply_ids))
+        self._storing.setdefault(user_id, []).append(section)
+        try:
+            yield True
+        finally:
+            section.done.set()
+            sections = self._storing.get(user_id, [])
+            if section in sections:
+                sections.remove(section)
+            if not sections:
+                self._storing.pop(user_id, None)
+
+    async def _forget_exchange(self, user_id: int, dm_reply_ids: Sequence[int]) -> None:
+        async with self._lock:  # after the forget's own transaction
+            since = self._forgotten[user_id][1] if user_id in self._forgotten else None
+            self._log.refuse(dm_reply_ids)  # an echo still on its way is never logged
+            await self._log.flush()
+
+            def write(conn: Connection) -> None:
+                if dm_reply_ids:
+                    for table in (LoggedMessage, ArchivedMessage):
+                        conn.execute(delete(table).where(table.message_id.in_(sorted(dm_reply_ids))))
+                # The call was made (and is paid for): its cost stays in the totals, the person's id goes.
+                calls = update(ApiCall).where(ApiCall.user_id == user_id)
+                if since is not None:
+                    calls = calls.where(ApiCall.created_at >= since)
+                conn.execute(calls.values(user_id=None))
+
+            await self.db.write(write)
+
+    async def posted_for(self, user_id: int, message_id: int) -> None:
+        """A post of the bot's quotes ``user_id`` (made on their behalf): in the log and the archive it is
+        theirs to forget. Logged before or after this, either way."""
+        await self.db.write(lambda conn: conn.execute(
+            insert(PostedFor).values(message_id=message_id, user_id=user_id, created_at=utcnow())))
 
     async def delete_user_data(self, user_id: int) -> dict[str, int]:
         """Delete everything stored about a person, in one transaction. Returns rows deleted per table.
 
         Their direct-message channels go whole: the character's answers there are about them too. Someone who
         opted out of memory keeps a bare users row saying only that (no name, none of their dates), so that
-        forgetting them does not start remembering them again."""
-        await self._log.flush()  # their messages already on the way to the log must not outlive this
-        self._log.forget_author(user_id)
-        try:
-            return await self.db.write(lambda conn: self._delete(conn, user_id))
-        finally:  # also after a failure: the change may have been made
-            self._conversations.history_changed()
+        forgetting them does not start remembering them again. Replies to them in flight store nothing
+        (:meth:`storing`)."""
+        self._forgets += 1
+        self._forgotten.pop(user_id, None)
+        self._forgotten[user_id] = (self._forgets, utcnow())
+        while len(self._forgotten) > FORGETS_KEPT:
+            self._evicted = max(self._evicted, self._forgotten.popitem(last=False)[1][0])
+        # Exchanges being stored now finish first (they were not forgotten when they began): deleted with
+        # the rest, the character's answers in the DMs included, and their echoes never logged.
+        storing = list(self._storing.get(user_id, ()))
+        replies = sorted({i for s in storing for i in s.reply_ids})
+        self._log.refuse(replies)
+        await asyncio.gather(*(s.done.wait() for s in storing))
+        async with self._lock:
+            await self._log.flush()  # their messages already on the way to the log must not outlive this
+            self._log.forget_author(user_id)
+            try:
+                return await self.db.write(lambda conn: self._delete(conn, user_id, replies))
+            finally:  # also after a failure: the change may have been made
+                self._conversations.history_changed()
 
     @staticmethod
-    def _delete(conn: Connection, user_id: int) -> dict[str, int]:
+    def _delete(conn: Connection, user_id: int, replies: Sequence[int] = ()) -> dict[str, int]:
         consent = conn.execute(select(User.memory_consent).where(User.id == user_id)).scalar()
         # Collected before anything is deleted: their own messages are what identifies their DM channels.
         dm_channels: set[int] = set()
@@ -113,12 +220,16 @@ class Privacy:
             )
 
         def theirs(table: Any) -> Any:
-            authored = table.author_id == user_id
-            if not dm_channels:
-                return authored
-            return or_(authored, and_(table.is_dm.is_(True), table.channel_id.in_(sorted(dm_channels))))
+            conds = [table.author_id == user_id]
+            if dm_channels:
+                conds.append(and_(table.is_dm.is_(True), table.channel_id.in_(sorted(dm_channels))))
+            if replies:
+                conds.append(table.message_id.in_(replies))
+            conds.append(table.message_id.in_(posted_for))
+            return or_(*conds)
 
         conv_ids = select(Conversation.id).where(Conversation.user_id == user_id)
+        posted_for = select(PostedFor.message_id).where(PostedFor.user_id == user_id)
         plan: list[tuple[str, Any]] = [
             ("history_messages", delete(HistoryMessage).where(HistoryMessage.conversation_id.in_(conv_ids))),
             ("conversations", delete(Conversation).where(Conversation.user_id == user_id)),
@@ -131,6 +242,7 @@ class Privacy:
             ("checkins", delete(CheckIn).where(CheckIn.user_id == user_id)),
             ("message_log", delete(LoggedMessage).where(theirs(LoggedMessage))),
             ("message_archive", delete(ArchivedMessage).where(theirs(ArchivedMessage))),
+            ("posted_for", delete(PostedFor).where(PostedFor.user_id == user_id)),
             ("api_calls", delete(ApiCall).where(ApiCall.user_id == user_id)),
             ("nicknames", delete(Nickname).where(Nickname.user_id == user_id)),
             # Their poll votes and their lines in ticket transcripts; the server's moderation record
@@ -179,6 +291,9 @@ class Privacy:
                         conds.append(fk.parent == user_id)
             if dms and "is_dm" in table.c and "channel_id" in table.c:
                 conds.append(and_(table.c.is_dm.is_(True), table.c.channel_id.in_(dms)))
+            if "message_id" in table.c and table.name != PostedFor.__tablename__:  # a post made for them
+                conds.append(table.c.message_id.in_(
+                    select(PostedFor.message_id).where(PostedFor.user_id == user_id)))
             if conds:
                 queries[table.name] = select(func.count()).select_from(table).where(or_(*conds))
 

@@ -33,6 +33,7 @@ class SeenMessage(NamedTuple):
     content: str
     created_at: datetime
     reply_to_id: int | None = None
+    private: bool = False  # said in a private place of a server: kept like a DM (issue 49)
 
 
 class Turn(NamedTuple):
@@ -114,6 +115,7 @@ class PromptData:
     fact_stamp: tuple[Any, ...] | None = None
     style_profile: str | None = None  # the user's writing profile as stored (memory/style.py), if any
     last_interaction: datetime | None = None  # the user's previous exchange with a character (fact expiry)
+    memory_everywhere: bool = False  # /memory servers all: one server's facts recalled in the others
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,7 @@ class FactRow:
     lasting: bool = False  # never expires (who they are, their people, life events, preferences, plans)
     said_at: datetime | None = None  # when the person said it
     happened_at: datetime | None = None  # when it happened, where they said so
+    guild_id: int | None = None  # learnt in this server's public channels (None: anywhere, or private)
 
     @property
     def told(self) -> datetime:
@@ -180,6 +183,7 @@ class NewFact:
     lasting: bool = False
     said_at: datetime | None = None  # default: the batch's time
     happened_at: datetime | None = None
+    guild_id: int | None = None  # the server whose public channels it was learnt in
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,7 @@ class ConsolidationBatch:
     at: datetime | None = None
     lasting: frozenset[int] = frozenset()  # ids of mentioned facts now said as lasting
     excerpts: tuple[NewExcerpt, ...] = ()  # the batch's messages indexed for episodic recall
+    guild_id: int | None = None  # the server of the batch's public channels (None: a DM or private place)
 
 
 # -- server tools (database/servers.py, moderation.py, polls.py, tickets.py)

@@ -130,18 +130,8 @@ def build_statements(dialect: Dialect) -> Statements:
         ),
         "log_insert": (
             insert_for(LoggedMessage).on_conflict_do_nothing(index_elements=[LoggedMessage.message_id]),
-            [
-                "message_id",
-                "channel_id",
-                "guild_id",
-                "author_id",
-                "author_name",
-                "author_is_bot",
-                "is_dm",
-                "content",
-                "reply_to_id",
-                "created_at",
-            ],
+            ["message_id", "channel_id", "guild_id", "author_id", "author_name", "author_is_bot", "is_dm",
+             "content", "reply_to_id", "created_at", "private"],
         ),
         "recent_logged": (recent(LoggedMessage), None),
         "recent_archived": (recent(ArchivedMessage), None),
@@ -167,7 +157,8 @@ def build_statements(dialect: Dialect) -> Statements:
         ),
         "mood": (select(GlobalState.value).where(GlobalState.key == "daily_mood"), None),
         "user": (
-            select(User.premium, User.memory_consent, User.last_interaction).where(User.id == user_id), None
+            select(User.premium, User.memory_consent, User.last_interaction, User.memory_everywhere)
+            .where(User.id == user_id), None
         ),
         "style_profile": (select(StyleProfile.profile).where(StyleProfile.user_id == user_id), None),
         "fact_stamp": (
@@ -322,12 +313,12 @@ WITH users_in AS (
     ON CONFLICT (user_id, nickname) DO UPDATE SET last_seen = excluded.last_seen
 ), log_in AS (
     INSERT INTO message_log (message_id, channel_id, guild_id, author_id, author_name, author_is_bot, is_dm,
-                             content, reply_to_id, created_at)
+                             content, reply_to_id, created_at, private)
     SELECT * FROM unnest(CAST(:message_id AS BIGINT[]), CAST(:channel_id AS BIGINT[]),
                          CAST(:guild_id AS BIGINT[]), CAST(:author_id AS BIGINT[]),
                          CAST(:author_name AS VARCHAR[]), CAST(:author_is_bot AS BOOLEAN[]),
                          CAST(:is_dm AS BOOLEAN[]), CAST(:content AS TEXT[]), CAST(:reply_to_id AS BIGINT[]),
-                         CAST(:created_at AS TIMESTAMPTZ[]))
+                         CAST(:created_at AS TIMESTAMPTZ[]), CAST(:private AS BOOLEAN[]))
     ON CONFLICT (message_id) DO NOTHING
 ), owed_in AS (
     INSERT INTO owed_replies (message_id, character, channel_id, owed_since)
@@ -356,7 +347,8 @@ def log_batch_params(users: Sequence[Mapping[str, Any]], nicks: Sequence[Mapping
         **columns("user_", users, ("id", "name", "is_bot", "premium", "first_seen", "last_seen")),
         **columns("nick_", nicks, ("user_id", "nickname", "first_seen", "last_seen")),
         **columns("", rows, ("message_id", "channel_id", "guild_id", "author_id", "author_name",
-                             "author_is_bot", "is_dm", "content", "reply_to_id", "created_at")),
+                             "author_is_bot", "is_dm", "content", "reply_to_id", "created_at",
+                             "private")),
         **columns("owed_", owed, ("message_id", "character", "channel_id")),
         "owed_since": [r["owed_since"] for r in owed],
         "settled_character": [c for c, _ in settled], "settled_message_id": [m for _, m in settled],
@@ -396,4 +388,5 @@ def seen_message(r: Any) -> SeenMessage:
         r.content,
         as_utc(r.created_at),
         r.reply_to_id,
+        bool(r.private),
     )

@@ -78,10 +78,11 @@ class Batch:
 
     user_id: int
     user_name: str
-    private: bool
+    private: bool  # a DM, or a private place of a server (issue 49): its facts are recalled in DMs only
     messages: list[tuple[int, SeenMessage]]
     # The character's lines right beside each message (by log id): the exchanges indexed for episodic recall.
     beside: dict[int, list[SeenMessage]] = field(default_factory=dict)
+    guild_id: int | None = None  # the server of public channels: its facts are recalled there
 
     @property
     def log_ids(self) -> tuple[int, ...]:
@@ -127,26 +128,28 @@ class ConsolidationReport:
 
 def make_batches(rows: Sequence[tuple[int, SeenMessage]]) -> tuple[list[Batch], list[int]]:
     """(batches of human messages per user and privacy, ids of everything else: bots and the character)."""
-    by_user: dict[tuple[int, bool], list[tuple[int, SeenMessage]]] = defaultdict(list)
+    by_user: dict[tuple[int, bool, int | None], list[tuple[int, SeenMessage]]] = defaultdict(list)
     rest: list[int] = []
     for log_id, m in rows:
         if m.author_is_bot:
             rest.append(log_id)
         else:
-            by_user[(m.author_id, m.is_dm)].append((log_id, m))
+            private = m.is_dm or m.private
+            by_user[(m.author_id, private, None if private else m.guild_id)].append((log_id, m))
     batches: list[Batch] = []
-    for (user_id, private), messages in by_user.items():
+    for (user_id, private, guild_id), messages in by_user.items():
         current: list[tuple[int, SeenMessage]] = []
         size = 0
         for item in messages:
             length = min(len(item[1].content), MESSAGE_CHARS) + 40
             if current and (size + length > BATCH_CHARS or len(current) >= BATCH_MESSAGES):
-                batches.append(Batch(user_id, current[-1][1].author_name, private, current))
+                batches.append(Batch(user_id, current[-1][1].author_name, private, current,
+                                     guild_id=guild_id))
                 current, size = [], 0
             current.append(item)
             size += length
         if current:
-            batches.append(Batch(user_id, current[-1][1].author_name, private, current))
+            batches.append(Batch(user_id, current[-1][1].author_name, private, current, guild_id=guild_id))
     return batches, rest
 
 
@@ -428,7 +431,7 @@ class Consolidator:
                 mentioned += [(fid, not batch.private) for fid in matched.mentioned if fid not in exact]
                 lasting |= {fid for fid, f in matched.mentioned_by.items() if f.lasting}
                 new = [NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting,
-                               *fact_times(f, batch)) for f, v in matched.new]
+                               *fact_times(f, batch), guild_id=batch.guild_id) for f, v in matched.new]
         await self._step("matched", user_id=batch.user_id, new=len(new), mentioned=len(mentioned))
         said = await self._excerpts(batch, report)
         ok = await self.store.consolidation.commit_consolidation(ConsolidationBatch(
@@ -437,7 +440,8 @@ class Consolidator:
             relationship_update=daily_update(extraction.relationship,
                                              self.settings.relationship_max_daily_change)
             if extraction.relationship else None,
-            day=now.date().isoformat(), at=now, lasting=frozenset(lasting), excerpts=tuple(said)))
+            day=now.date().isoformat(), at=now, lasting=frozenset(lasting), excerpts=tuple(said),
+            guild_id=batch.guild_id))
         self.cache.invalidate(batch.user_id)
         if not ok:
             report.conflicts += 1

@@ -178,6 +178,7 @@ class FactIndex:
     stamp: tuple[Any, ...] = ()
     pinned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     private: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    guild: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # 0: no one server's
     last_mentioned: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds
     lasting: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     told: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds it was said
@@ -214,6 +215,7 @@ class FactIndex:
         return cls(list(rows), matrix, np.asarray(positions, dtype=np.int64), stamp,
                    pinned=np.array([r.pinned for r in rows], dtype=bool),
                    private=np.array([r.private for r in rows], dtype=bool), last_mentioned=last,
+                   guild=np.array([r.guild_id or 0 for r in rows], dtype=np.int64),
                    lasting=np.array([r.lasting for r in rows], dtype=bool),
                    told=np.array([r.told.timestamp() for r in rows], dtype=np.float64),
                    happened=np.array([r.happened_at.timestamp() if r.happened_at else np.nan for r in rows],

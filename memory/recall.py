@@ -13,10 +13,12 @@ Registered as a :attr:`bot.reply.engine.ReplyEngine.context_providers` entry. In
 Forgetting follows the person, not the fact: a fact that expires (neither pinned nor lasting) is left out
 once the person has been silent with the characters for longer than ``fact_expiry_days`` (their previous
 interaction, ``users.last_interaction``), and the next interaction or the daily job deletes it. Someone who
-talks every day keeps what they said months ago. Facts learnt in direct messages are recalled only in
-direct messages. Each line shows when the fact was told (and when it happened, where the person said), so
-"when did I..." can be answered. Relationship metrics and the daily mood reach the prompt separately
-(bot/reply/prompting.py), read from the database at every reply.
+talks every day keeps what they said months ago. Facts learnt in direct messages or a server's private
+places are recalled only in direct messages; facts learnt in a server's channels only in that server,
+unless the person chose every server (``/memory servers all``). Each line shows when the fact was told
+(and when it happened, where the person said), so "when did I..." can be answered. Relationship metrics
+and the daily mood reach the prompt separately (bot/reply/prompting.py), read from the database at every
+reply.
 """
 
 from __future__ import annotations
@@ -122,15 +124,16 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
 
 
 def choose(index: FactIndex, query: np.ndarray | None, *, budget: int, private: bool, now: datetime,
-           expiry_days: int, text: str = "", last_interaction: datetime | None = None) -> list[FactRow]:
+           expiry_days: int, text: str = "", last_interaction: datetime | None = None,
+           guild_id: int | None = None) -> list[FactRow]:
     """The facts to recall, in prompt order, within ``budget`` tokens (see :func:`choose_both`)."""
     return choose_both(index, query, budget=budget, private=private, now=now, expiry_days=expiry_days,
-                       text=text, last_interaction=last_interaction)[0]
+                       text=text, last_interaction=last_interaction, guild_id=guild_id)[0]
 
 
 def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, private: bool, now: datetime,
                 expiry_days: int, text: str = "", last_interaction: datetime | None = None,
-                excerpts: ExcerptIndex | None = None, channel_id: int = 0,
+                excerpts: ExcerptIndex | None = None, channel_id: int = 0, guild_id: int | None = None,
                 ) -> tuple[list[FactRow], list[ExcerptRow]]:
     """The facts and past excerpts to recall within ``budget`` tokens (each costs its line's tokens, and a
     day's header the first time that day appears).
@@ -138,15 +141,19 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     ``query``: the message's embedding; ``text``: the message (for BM25); ``last_interaction``: the
     person's previous interaction with a character (soft expiry counts from it); ``excerpts``: the person's
     archived exchanges (memory/episodes.py), of which only those of this place (``private``: a DM; else
-    ``channel_id``) may be chosen. Order: pinned facts, then facts and excerpts together by their fused
-    relevance, then the most referenced facts. Filtering and ranking are numpy operations over the whole
-    index; only the candidates that can fill the budget are looked at one by one, so thousands of facts
-    cost little more than a handful."""
-    if budget <= 0 or (not index.rows and (excerpts is None or not excerpts.rows)):
+    ``channel_id``) may be chosen; ``guild_id``: a server's public or private channel, where only that
+    server's facts (and those of no one server) are recalled. Order: pinned facts, then facts and excerpts
+    together by their fused relevance, then the most referenced facts. Filtering and ranking are numpy
+    operations over the whole index; only the candidates that can fill the budget are looked at one by one,
+    so thousands of facts cost little more than a handful."""
+    n = len(index.rows)
+    if budget <= 0 or (not n and (excerpts is None or not excerpts.rows)):
         return [], []
     allowed = expiring_allowed(index, now, expiry_days, last_interaction)
     if not private:
         allowed &= ~index.private
+    if guild_id is not None and len(index.guild) == n:  # one server's facts stay in it (issue 49)
+        allowed &= (index.guild == 0) | (index.guild == guild_id)
     pinned = [i for i in index.pinned_order if allowed[i]]
     found, fused = scored(index, query, text, allowed, now) if index.rows else (np.zeros(0, np.int64),
                                                                                  np.zeros(0))
@@ -259,26 +266,30 @@ class Recall:
 
     async def facts_for(self, user_id: int, text: str, *, private: bool, now: datetime | None = None,
                         stamp: tuple[Any, ...] | None = None, budget: int | None = None,
-                        last_interaction: datetime | None = None, known: bool = False) -> list[FactRow]:
+                        last_interaction: datetime | None = None, known: bool = False,
+                        guild_id: int | None = None) -> list[FactRow]:
         """The facts alone (see :meth:`recall_for`)."""
         return (await self._recall(user_id, text, private=private, channel_id=0, now=now, stamp=stamp,
                                    budget=budget, last_interaction=last_interaction, known=known,
-                                   search_archive=False))[0]
+                                   search_archive=False, guild_id=guild_id))[0]
 
     async def recall_for(self, user_id: int, text: str, *, private: bool, channel_id: int,
                          now: datetime | None = None, stamp: tuple[Any, ...] | None = None,
                          budget: int | None = None, last_interaction: datetime | None = None,
-                         known: bool = False) -> tuple[list[FactRow], list[ExcerptRow]]:
+                         known: bool = False, guild_id: int | None = None,
+                         ) -> tuple[list[FactRow], list[ExcerptRow]]:
         """The facts and the past excerpts of this place that share the budget. ``budget``: tokens
         (default ``recall_token_budget``; more for memory questions); ``last_interaction``: the person's
-        previous interaction, when the caller has read it (``known``)."""
+        previous interaction, when the caller has read it (``known``); ``guild_id``: the server asked in
+        (only its facts), None in DMs or for everyone's."""
         return await self._recall(user_id, text, private=private, channel_id=channel_id, now=now,
                                   stamp=stamp, budget=budget, last_interaction=last_interaction, known=known,
-                                  search_archive=self.excerpts is not None)
+                                  search_archive=self.excerpts is not None, guild_id=guild_id)
 
     async def _recall(self, user_id: int, text: str, *, private: bool, channel_id: int, now: datetime | None,
                       stamp: tuple[Any, ...] | None, budget: int | None, last_interaction: datetime | None,
-                      known: bool, search_archive: bool) -> tuple[list[FactRow], list[ExcerptRow]]:
+                      known: bool, search_archive: bool,
+                      guild_id: int | None) -> tuple[list[FactRow], list[ExcerptRow]]:
         now = now or utcnow()
         if not known:
             last_interaction = await self.cache.store.people.last_interaction(user_id)
@@ -295,7 +306,8 @@ class Recall:
         budget = self.settings.recall_token_budget if budget is None else budget
         return choose_both(index, query, budget=budget, private=private, now=now,
                            expiry_days=self.settings.fact_expiry_days, text=text,
-                           last_interaction=last_interaction, excerpts=said, channel_id=channel_id)
+                           last_interaction=last_interaction, excerpts=said, channel_id=channel_id,
+                           guild_id=guild_id)
 
     async def provide(self, persona: Persona, msg: Incoming, data: PromptData | None = None, *,
                       budget: int | None = None) -> str:
@@ -309,9 +321,13 @@ class Recall:
                       if data is not None else await self.consent.remembers(msg.author_id, msg.guild_id))
         if not remembered:
             return ""
+        # Private facts (from DMs and private places) only in DMs; in a server, only that server's facts
+        # unless the person chose every server (/memory servers all; not read here: per server).
+        everywhere = data is not None and data.memory_everywhere
         facts, said = await self.recall_for(
             msg.author_id, msg.content, private=msg.is_dm, channel_id=msg.channel_id,
             stamp=data.fact_stamp if data is not None else None, budget=budget,
-            last_interaction=data.last_interaction if data is not None else None, known=data is not None)
+            last_interaction=data.last_interaction if data is not None else None, known=data is not None,
+            guild_id=None if everywhere or msg.is_dm else msg.guild_id)
         return "\n\n".join(part for part in (render(facts, msg.author_name),
                                             episodes.render(said, msg.author_name)) if part)

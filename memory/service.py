@@ -198,6 +198,11 @@ class MemoryService:
         await self.store.people.ensure_user(user_id, name)
         await self.store.people.set_memory_consent(user_id, consent)
 
+    async def set_everywhere(self, user_id: int, name: str, everywhere: bool) -> None:
+        """Whether what they say in one server is recalled in the others (default: each server its own)."""
+        await self.store.people.ensure_user(user_id, name)
+        await self.store.people.set_memory_everywhere(user_id, everywhere)
+
     async def opted_out(self, user_id: int) -> bool:
         """Whether the user said no to being remembered (``/memory opt-out``; kept through a forget)."""
         user = await self.store.people.get_user(user_id)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.config import MemorySettings
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, ReplyResult
+from bot.core.pipeline import Incoming, ReplyResult, private_scope
 from bot.core.tokens import count_tokens, summary_tokens
 from database.records import PRIVATE_SOURCE, History, Turn
 from database.store import Store
@@ -197,7 +197,7 @@ class Summarizer:
             return False
         dropped = history.turns[:len(history.turns) - keep]
         persona = self.persona()
-        private = scope == "dm"
+        private = private_scope(scope)  # DMs and private places (issue 49)
         source = PRIVATE_SOURCE if private else CHANNEL_SOURCE
         summary = await self._summary(persona, history, dropped, user_id, user_name, private)
         memories = await self._memories(persona, summary, dropped, user_id, user_name, source, private)
@@ -209,7 +209,8 @@ class Summarizer:
             log.info("summarized %d turns of %s/%s (%d core memories)", len(dropped), user_id, scope,
                      len(memories))
             if self.notify is not None:
-                where = "their DMs" if private else scope.replace("channel:", "channel ")
+                where = ("their DMs" if scope == "dm" else "a private place" if private
+                         else scope.replace("channel:", "channel "))
                 self.notify(f"Summarized {len(dropped)} messages of user {user_id}'s conversation in {where} "
                             f"({len(memories)} core memories)")
         else:

@@ -22,9 +22,19 @@ from bot.core.tokens import counted
 from bot.operator.admin.language import AdminCommand, format_latency, parse_command, parse_user_id
 from bot.operator.logmirror import STATE_KEY
 from bot.reply.conversation_tools import InvalidInput
+from cogs.permissions import is_admin
 from database.records import Turn
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
-from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.harness import (
+    ADMIN_ID,
+    CHANNEL_ID,
+    LOG_CHANNEL_ID,
+    OTHER_CHANNEL_ID,
+    OWNER_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+)
 
 MakeHarness = Callable[..., Awaitable[Harness]]
 
@@ -130,13 +140,14 @@ def test_user_ids_and_pages() -> None:
 # --------------------------------------------------------------------------- who and where
 
 
-async def test_admin_command_is_logged_and_answered_without_reply_work(harness: Harness) -> None:
+async def test_admin_command_is_answered_without_reply_work_nor_logging(harness: Harness) -> None:
     h = harness
-    sent = await h.say("testlog", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
+    await h.say("testlog", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
     [line] = await h.replies(LOG_CHANNEL_ID)
     assert "Test log line from Finn" in line["content"] and "admin" in line["content"]
-    logged = await h.store.log.recent_messages(LOG_CHANNEL_ID, limit=10)
-    assert int(sent["id"]) in {m.message_id for m in logged}  # written to the short-term log first
+    await h.settled()
+    # The log channel is not conversation (issue 49, item 2): neither the command nor the answer is logged.
+    assert await h.store.log.recent_messages(LOG_CHANNEL_ID, limit=10) == []
     await quiet()
     assert h.claude.requests == []  # no vote, no reply
     assert len(h.discord.posted(LOG_CHANNEL_ID)) == 1
@@ -236,8 +247,9 @@ async def test_premium_toggles_the_reply_model(harness: Harness) -> None:
 
 async def test_list_users_pages_with_admin_only_buttons(harness: Harness) -> None:
     h = harness
-    for i in range(22):  # and the admin, once their command is logged: 23 known users
+    for i in range(22):  # and the admin: 23 known users (the log channel's lines are not logged)
         await h.store.people.ensure_user(700_000_000_000_000_000 + i, f"user{i:02d}")
+    await h.store.people.ensure_user(ADMIN_ID, "admin")
     page1 = await admin_says(h, "list users", 1)
     assert "of 23 (page 1/3)" in page1["content"] and page1["content"].count("\n") == 10
     assert button(page1, "prev")["disabled"] is True and not button(page1, "next").get("disabled")
@@ -423,3 +435,35 @@ def test_decision_lines_never_quote_a_dm() -> None:
     channel = Incoming(1, 2, 3, "alice", "hello all", datetime.now(UTC), is_dm=False, channel_name="general")
     line = describe_decision(channel, Decision(False, "majority vote", (True, False, None)))
     assert line == "#general · alice (3): “hello all” → stay quiet (majority vote; votes: yes no fail)"
+
+
+async def test_only_the_teams_owner_and_admins_are_bot_admins(db_url: str, tmp_path: Path) -> None:
+    """Issue 49, item 4: of an application's team, the owner and the members with the admin role (who
+    accepted) are bot admins; developers, read-only members and those only invited are not."""
+    people = {"dev": 900_000_000_000_000_401, "reader": 900_000_000_000_000_402,
+              "invited": 900_000_000_000_000_403, "teamadmin": 900_000_000_000_000_404}
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    await h.discord.start()
+    await h.claude.start()
+    await h.openai.start()
+    h._build_world()
+    for name, uid in people.items():
+        h.discord.add_user(uid, name)
+        h.discord.add_member(h.guild_id, uid)
+    h.discord.set_application_team(OWNER_ID, [
+        (OWNER_ID, "admin", 2), (people["teamadmin"], "admin", 2), (people["dev"], "developer", 2),
+        (people["reader"], "read_only", 2), (people["invited"], "admin", 1)])
+    try:
+        await h.start_bot()
+        for n, uid in enumerate((OWNER_ID, people["teamadmin"]), start=1):
+            assert "Test log line" in (await admin_says(h, "testlog", n, user=uid))["content"]
+        h.claude.script("no", model=VOTER, times=None)  # ordinary chat for everyone else: nobody answered
+        for name in ("dev", "reader", "invited"):
+            await h.say("testlog", user=people[name], channel=LOG_CHANNEL_ID)
+        await h.settled()
+        assert len(log_posts(h)) == 2
+        assert [await is_admin(h.bot, h.bot.get_user(uid) or await h.bot.fetch_user(uid))  # type: ignore[arg-type]
+                for uid in (OWNER_ID, people["teamadmin"], people["dev"], people["reader"], people["invited"])
+                ] == [True, True, False, False, False]
+    finally:
+        await h.close()

@@ -9,13 +9,15 @@ from __future__ import annotations
 from sqlalchemy import select
 
 import database.store  # noqa: F401  (imports every model module: the whole schema is on Base)
-from database.models import Base
+from database.models import ArchivedMessage, Base, LoggedMessage
 from database.privacy import NOTHING_PERSONAL, PERSON_COLUMNS, SERVER_RECORDS, THROUGH_PARENT
 from database.server_models import Poll, PollVote, Ticket, TicketMessage
-from tests.harness import ADMIN_ID, USER2_ID, USER_ID, Harness
+from tests.harness import ADMIN_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness
 from tests.server_support import opts
+from tests.test_admin_log_channel import admin_says, log_posts, wait_until
+from tests.test_forget_in_flight import quiet, tables_saying
 from tests.test_memory_commands import forget
-from tests.test_polls import start_poll, vote
+from tests.test_polls import results, start_poll, vote
 from tests.test_tickets import setup_staff, threads, ticket
 
 # Column names that say "this is a person": any table holding one is theirs or the server's record.
@@ -69,3 +71,42 @@ async def test_forget_me_deletes_their_polls_votes_and_tickets(harness: Harness)
     assert [v.user_id for v in await h.store.db.rows(select(PollVote.user_id))] == []
     assert await h.store.db.rows(select(Ticket.topic)) == []
     assert await h.store.db.rows(select(TicketMessage.content)) == []
+
+
+async def test_the_bots_posts_quoting_a_person_go_with_them(harness: Harness) -> None:
+    """Issue 49, item 2: the verbose log-channel mirror is never logged as conversation; the bot's posts made
+    on a person's behalf (their poll and its results, their ticket's opening message) are theirs, in the log
+    and, once consolidated, in the archive: the proof finds them and /forget_me deletes them."""
+    h = harness
+    staff = await setup_staff(h)
+    await ticket(h, "setup", user=ADMIN_ID, staff_role=("role", staff))
+    await h.store.servers.update(h.guild_id, reply_mode="auto")
+    assert "Verbose mode is **on**" in (await admin_says(h, "verbose", 1))["content"]
+    h.claude.script("no", model="claude-test-voter", times=3)
+    await h.say("my home address is 12 Kelp Lane")
+    await wait_until(h, lambda: [t for t in log_posts(h) if "12 Kelp Lane" in t], "the mirrored line")
+    poll = await start_poll(h, "Secret crush?", "Nemo | Dory", "3s")
+    await ticket(h, "open", topic="my private trouble")
+    await h.discord.wait_for(lambda d: results(h), timeout=8, what="the poll results")
+    await h.bot.mirror.drain()
+    await quiet(h)
+    logged = await h.store.db.rows(select(LoggedMessage.channel_id, LoggedMessage.author_id,
+                                          LoggedMessage.content))
+    assert not [m for m in logged if m.channel_id == LOG_CHANNEL_ID]  # the log channel is not conversation
+    bots = [m.content for m in logged if m.author_id == h.bot_user_id]
+    for said in ("Secret crush?", "my private trouble"):
+        assert any(said in c for c in bots), (said, bots)
+    # Consolidation archives the bot's lines for good: still theirs.
+    consolidation = h.store.consolidation
+    ids = [i for i, _ in await consolidation.logged_through(await consolidation.log_watermark())]
+    assert await h.store.consolidation.archive_logged(ids) == len(ids)
+    before = await h.store.privacy.rows_about_user(USER_ID)
+    assert before["posted_for"] == 3 and before["message_archive"] >= 3  # the poll, its results, the opening
+
+    await forget(h)
+
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+    for said in ("12 Kelp Lane", "Secret crush?", "my private trouble"):
+        assert await tables_saying(h, said) == {}, said
+    archived = await h.store.db.rows(select(ArchivedMessage.message_id))
+    assert int(poll["id"]) not in {m.message_id for m in archived}

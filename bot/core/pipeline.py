@@ -21,6 +21,21 @@ if TYPE_CHECKING:
     from bot.core.claude import Completion
 
 
+PRIVATE_SCOPE = "private:"  # a private place of a server: summarized into private memories, as a DM is
+
+
+def conversation_scope(is_dm: bool, private: bool, channel_id: int) -> str:
+    """The conversation a message belongs to: the DM; a private place (issue 49); or a public channel."""
+    if is_dm:
+        return "dm"
+    return f"{PRIVATE_SCOPE}{channel_id}" if private else f"channel:{channel_id}"
+
+
+def private_scope(scope: str) -> bool:
+    """Whether what is said in this conversation stays private (DMs and private places)."""
+    return scope == "dm" or scope.startswith(PRIVATE_SCOPE)
+
+
 @dataclass(frozen=True)
 class Incoming:
     """One message as the reply logic sees it, whatever brought it (Discord, the console, a test)."""
@@ -67,8 +82,8 @@ class Incoming:
 
     @property
     def scope(self) -> str:
-        """A DM is its own private scope; each channel is another."""
-        return "dm" if self.is_dm else f"channel:{self.channel_id}"
+        """A DM is its own private scope; each channel is another (a private place's is private too)."""
+        return conversation_scope(self.is_dm, self.private, self.channel_id)
 
     @property
     def log_place(self) -> str:

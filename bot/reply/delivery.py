@@ -35,6 +35,8 @@ _SENTENCE_END = re.compile(r"[.!?…][\"')\]*_~]*(?=\s)|\n")
 
 Generate = Callable[[Callable[[str], None] | None], Awaitable[Completion]]
 """Runs the reply's model call; given a callback, it streams and calls it with the text so far."""
+Progress = Callable[[list[str], int], Awaitable[None]]
+"""Records a reply of several parts: all of them and how many are posted (bot/reply/recovery.py resumes)."""
 
 
 @runtime_checkable
@@ -116,6 +118,7 @@ class Delivery:
     label: str = "reply"  # how log lines name this reply
     log: logging.Logger = log  # whose log lines these are (the engine's: the reply is its work)
     at_once: bool = False  # sent without the typing pause (a fallback for a reason known beforehand)
+    progress: Progress | None = None  # told of a reply of several parts as it goes out (whole, chunked)
 
     async def run(self) -> Delivered:
         mode = self.settings.delivery.reply_delivery
@@ -153,9 +156,14 @@ class Delivery:
             length = sum(len(p) for p in parts) or 1
             shares = [max(total * len(p) / length, self.settings.typing.min_typing_time) for p in parts] \
                 if chunked else [total]
+            # Several parts: all of them recorded before the first goes out (during the typing pause), so a
+            # crash between two parts leaves the rest to send, not the whole answer or nothing (issue 49).
+            recorded = asyncio.ensure_future(self._record(parts, 0)) if len(parts) > 1 else None
             remaining = shares[0] - (time.monotonic() - self.started)
             if remaining > 0 and not self.at_once:
                 await asyncio.sleep(remaining)
+            if recorded is not None:
+                await recorded
         # Typing has stopped before each part goes out: a refresh landing after it would show the character
         # "typing" for another ten seconds under its own words.
         ids: list[int | None] = []
@@ -164,7 +172,18 @@ class Delivery:
                 async with self.outlet.typing():
                     await asyncio.sleep(shares[i])
             ids.append(await self.outlet.send(part, first=i == 0))
+            if i < len(parts) - 1:
+                await self._record(parts, i + 1)
         return Delivered(text, parts, ids, ok, completion)
+
+    async def _record(self, parts: list[str], delivered: int) -> None:
+        """Tell ``progress`` (a failure is logged: the reply goes on, as it would have without the record)."""
+        if self.progress is None:
+            return
+        try:
+            await self.progress(parts, delivered)
+        except Exception:
+            self.log.exception("%s: could not record the parts posted", self.label)
 
     # -- streamed
 

@@ -135,9 +135,12 @@ class ReplyEngine:
     async def _observe(self, msg: Incoming, *, prefetch: bool) -> tuple[bool, Prefetched | None]:
         """observe(); with ``prefetch``, a message that will certainly be answered also has its prompt data
         read in the same trip to the database as its log write."""
+        # Its privacy mark, taken when first seen: an exchange whose author ran /forget_me since is not
+        # stored (database/privacy.py). Kept by the store: every character of a cast answers by the same.
+        self.store.privacy.seen(msg.message_id)
         active = msg.is_dm or await self.store.places.is_active(msg.channel_id, msg.guild_id)
         prefetched: Prefetched | None = None
-        if active or self.settings.replies.log_inactive_channels:
+        if (active or self.settings.replies.log_inactive_channels) and not await self.log_channel(msg):
             request = self.prompt_request(msg) if active and prefetch and self.reply_certain(msg) else None
             stamp = self.store.conversations.history_stamp(self.character_key, msg.author_id, msg.scope)
             # A reply certain now is owed from this very write: a crash from here on cannot lose it.
@@ -155,7 +158,7 @@ class ReplyEngine:
         message's download and transcription): a crash during that work loses neither. The sequence's own
         log write later finds it there (the log ignores a message it has)."""
         active = msg.is_dm or await self.store.places.is_active(msg.channel_id, msg.guild_id)
-        if not (active or self.settings.replies.log_inactive_channels):
+        if not (active or self.settings.replies.log_inactive_channels) or await self.log_channel(msg):
             return
         owed_by = self.character_key if active and self.reply_certain(msg) else None
         with self._claiming(msg, owed=owed_by is not None):
@@ -176,6 +179,17 @@ class ReplyEngine:
             if claimed:
                 self.owed.discard(msg.message_id)
             raise
+
+    async def log_channel(self, msg: Incoming) -> bool:
+        """Whether ``msg`` is in a log channel (the admins' or a server's): not conversation, and never
+        logged as such; its notices and the verbose mirror quote people (issue 49). No database trip: the
+        server's settings are cached."""
+        if msg.is_dm:
+            return False
+        if msg.channel_id == self.settings.secrets.log_channel:
+            return True
+        policy = await self.server_policy(msg.guild_id)
+        return policy is not None and policy.log_channel_id == msg.channel_id
 
     async def relog(self, msg: Incoming, content: str) -> None:
         """The logged text of ``msg`` replaced (a voice message logged before it was heard, now heard)."""
@@ -352,6 +366,7 @@ class ReplyEngine:
                        prefetched: Prefetched | None = None) -> ReplyResult:
         persona = self.persona
         started = time.monotonic()
+        mark = self.store.privacy.mark_of(msg.message_id)
         # Read with the log write, unless a history has changed since. When the only change is an exchange
         # stored in this conversation (the reply to an earlier message of it, as on a busy server where
         # replies queue up), the person and the conversation are read again and the channel's lines before
@@ -394,24 +409,58 @@ class ReplyEngine:
         delivery = Delivery(
             self.settings, outlet, generate, lambda text: self.finish_text(msg, text),
             self.fallback_text(persona), media.notice(*lines), started, f"reply to message {msg.message_id}",
-            log)
+            log, progress=self._progress(msg) if msg.message_id in self.owed else None)
         delivered = await delivery.run()
-        text, parts, ids, ok, completion = (delivered.text, delivered.parts, delivered.ids, delivered.ok,
-                                            delivered.completion)
         await self.settle(msg)  # posted: no longer owed (a crash before this is answered at start-up)
+        return await self._keep(msg, delivered.text, delivered.parts, delivered.ids, delivered.ok,
+                                delivered.completion, mark)
+
+    def _progress(self, msg: Incoming) -> Callable[[list[str], int], Awaitable[None]]:
+        """Records a reply of several parts in its owed mark, as it goes out (database/owed.py)."""
+        def record(parts: list[str], delivered: int) -> Awaitable[None]:
+            return self.store.owed.delivering(self.character_key, msg.message_id, delivered,
+                                              parts if delivered == 0 else None)
+        return record
+
+    async def resume(self, msg: Incoming, outlet: Outlet, parts: Sequence[str],
+                     delivered: int) -> ReplyResult:
+        """Send the parts of a reply a crash interrupted, from the first not posted (bot/reply/recovery.py):
+        neither half an answer nor the whole one twice. Then the exchange is stored as after any reply."""
+        async with self._locks((msg.author_id, msg.scope)):
+            mark = self.store.privacy.mark_of(msg.message_id)
+            start = getattr(outlet, "resume_at", None)
+            if callable(start):  # the part numbers (and their nonces) carry on where they stopped
+                start(delivered)
+            ids: list[int | None] = []
+            for i in range(delivered, len(parts)):
+                ids.append(await outlet.send(parts[i], first=i == 0))
+                if i < len(parts) - 1:
+                    await self.store.owed.delivering(self.character_key, msg.message_id, i + 1)
+            await self.settle(msg)
+            text = "\n\n".join(parts)
+            return await self._keep(msg, text, list(parts), ids, True, None, mark)
+
+    async def _keep(self, msg: Incoming, text: str, parts: list[str], ids: list[int | None], ok: bool,
+                    completion: Completion | None, mark: int) -> ReplyResult:
+        """Store the exchange (unless its author was forgotten meanwhile) and tell the turn listeners."""
         # The one place an exchange is stored: msg.text is never blank (an image-only message is stored as
         # "[image: cat.png]"), and a failed or blank answer is not stored at all.
         turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]
         if ok:
             turns.append(counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None)))
-        remember = await self.may_remember(msg)
-        turn_ids = [] if remember is False else await self.store.conversations.append_turns(
-            self.character_key, msg.author_id, msg.scope, turns,
-            consent=None if remember is True else remember)
-        result = ReplyResult(text, parts, ids, ok, completion, turn_ids, speaker=self.character_key)
-        # Together: the listeners are independent, and their small writes then share one transaction
-        # (database/trips.py) instead of a commit each.
-        await asyncio.gather(*(_safely(listener(msg, result)) for listener in list(self.turn_listeners)))
+        # Nothing of it is stored when its author ran /forget_me since the message came (issue 49).
+        async with self.store.privacy.storing(msg.author_id, mark, dm_reply_ids=[
+                i for i in ids if i is not None] if msg.is_dm else ()) as keep:
+            if not keep:
+                return ReplyResult(text, parts, ids, ok, completion, [], speaker=self.character_key)
+            remember = await self.may_remember(msg)
+            turn_ids = [] if remember is False else await self.store.conversations.append_turns(
+                self.character_key, msg.author_id, msg.scope, turns,
+                consent=None if remember is True else remember)
+            result = ReplyResult(text, parts, ids, ok, completion, turn_ids, speaker=self.character_key)
+            # Together: the listeners are independent, and their small writes then share one transaction
+            # (database/trips.py) instead of a commit each.
+            await asyncio.gather(*(_safely(listener(msg, result)) for listener in list(self.turn_listeners)))
         return result
 
     async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
@@ -497,7 +546,7 @@ class ReplyEngine:
 
 def _seen(msg: Incoming) -> SeenMessage:
     return SeenMessage(msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name,
-                       msg.author_is_bot, msg.is_dm, msg.said, msg.created_at, msg.reply_to_id)
+                       msg.author_is_bot, msg.is_dm, msg.said, msg.created_at, msg.reply_to_id, msg.private)
 
 
 async def _safely(awaitable: Awaitable[None]) -> None:

@@ -1,9 +1,11 @@
 """Replies owed at start-up: what a crash (kill -9, a lost machine) left unanswered.
 
 Every message that will be answered is marked owed in the write that logs it (database/owed.py) and the
-mark is cleared once the reply is posted. At start-up, owed replies younger than ``reply_recovery_minutes``
-are answered, the prompt telling the character that time passed; older ones are closed as dropped (a late
-answer to a conversation long moved on would be stranger than none) and logged. The posts carry the same
+mark is cleared once the reply is posted; a reply of several parts records them, and how many were posted,
+as it goes out, and one cut short is resumed from its first part not posted. At start-up, owed replies
+younger than ``reply_recovery_minutes`` are answered, the prompt telling the character that time passed;
+older ones are closed as dropped (a late answer to a conversation long moved on would be stranger than none)
+and logged. The posts carry the same
 nonce as the first try (cogs/posting.py), so a reply that reached Discord just before the crash is not
 posted twice.
 """
@@ -98,10 +100,15 @@ class ReplyRecovery:
             self.late[msg.message_id] = minutes
             engine.owed.add(msg.message_id)  # respond() clears the mark once posted
             try:
-                await engine.respond(msg, outlet_for(owed.character))
+                if owed.parts:  # cut short between two parts: the rest, as written then (issue 49)
+                    await engine.resume(msg, outlet_for(owed.character), owed.parts, owed.delivered)
+                    log.info("sent the last %d of %d parts of the reply to message %s (cut short by a "
+                             "restart)", len(owed.parts) - owed.delivered, len(owed.parts), msg.message_id)
+                else:
+                    await engine.respond(msg, outlet_for(owed.character))
+                    log.info("answered message %s %d minutes late (owed from before a restart)",
+                             msg.message_id, minutes)
                 answered += 1
-                log.info("answered message %s %d minutes late (owed from before a restart)",
-                         msg.message_id, minutes)
             except Exception:
                 log.exception("the late reply to message %s failed; still owed", msg.message_id)
             finally:

@@ -150,9 +150,15 @@ class Polls:
             raise LookupError(f"poll {poll_id} vanished right after it was created")
         return poll
 
-    async def posted(self, poll_id: int, message_id: int) -> None:
-        """The poll's message is out: its buttons are retired through it at close."""
+    async def posted(self, poll_id: int, message_id: int, author_id: int) -> None:
+        """The poll's message is out: its buttons are retired through it at close. It quotes its author: in
+        the log it is theirs to forget (/forget_me)."""
         await self.store.polls.set_message(poll_id, message_id)
+        await self.store.privacy.posted_for(author_id, message_id)
+
+    async def results_posted(self, poll: PollRecord, message_id: int) -> None:
+        """The results quote the poll's question: theirs to forget, as the poll is."""
+        await self.store.privacy.posted_for(poll.author_id, message_id)
 
     async def discard(self, poll_id: int) -> None:
         """A poll whose message could not be posted: no poll without its message."""

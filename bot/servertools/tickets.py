@@ -104,6 +104,10 @@ class TicketDesk:
             raise
         return ticket_id
 
+    async def posted_for(self, opener_id: int, message_id: int) -> None:
+        """The ticket's opening message quotes its opener's topic: theirs to forget (/forget_me)."""
+        await self.store.privacy.posted_for(opener_id, message_id)
+
     async def closable(self, ticket_id: int) -> tuple[TicketRecord, ServerConfig] | None:
         """An open ticket with its thread, and its server's settings; None when it is closed or gone."""
         ticket = await self.store.tickets.get(ticket_id)

@@ -51,6 +51,7 @@ class Reliability:
         self.fault_limited: list[tuple[str, str]] = []
         self.stalled_posts = 0
         self._stall: asyncio.Event | None = None
+        self._stall_after = 0
         self.duplicate_nonces: list[str] = []  # nonces posted again and answered with the first message
 
     @staticmethod
@@ -112,9 +113,11 @@ class Reliability:
 
     # -- a post whose answer never comes
 
-    def stall_posts(self) -> None:
-        """From now on, message posts are created but not answered until :meth:`release_posts`."""
+    def stall_posts(self, *, after: int = 0) -> None:
+        """From now on (after the next ``after`` posts), message posts are created but not answered until
+        :meth:`release_posts`."""
         self._stall = asyncio.Event()
+        self._stall_after = after
 
     def release_posts(self) -> None:
         if self._stall is not None:
@@ -123,7 +126,9 @@ class Reliability:
 
     async def _maybe_stall(self) -> None:
         stall = self._stall
-        if stall is not None:
+        if stall is not None and self._stall_after > 0:
+            self._stall_after -= 1
+        elif stall is not None:
             self.stalled_posts += 1
             await stall.wait()
 

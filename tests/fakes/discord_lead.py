@@ -76,6 +76,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
         self.bots: dict[str, dict[str, Any]] = {}  # token -> bot user
         self.application_id = 0
         self.owner_id = 0
+        self.team: dict[str, Any] | None = None
         # The privileged intents switched on for the application in the developer portal.
         self.enabled_intents: set[str] = set(PRIVILEGED_INTENTS)
         self.sessions: list[Session] = []
@@ -125,6 +126,15 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
 
     def set_application_owner(self, user_id: int) -> None:
         self.owner_id = user_id
+
+    def set_application_team(self, owner_id: int, members: list[tuple[int, str, int]]) -> None:
+        """The application belongs to a team (as Discord sends it: ``owner`` is then the team's own user,
+        the owner a member): ``members`` as (user id, role: admin | developer | read_only, membership state:
+        1 invited, 2 accepted)."""
+        team_id = 900_000_000_000_009_999
+        self.team = {"id": str(team_id), "icon": None, "name": "Kindred team", "owner_user_id": str(owner_id),
+                     "members": [{"membership_state": state, "team_id": str(team_id), "permissions": ["*"],
+                                  "role": role, "user": self.users[uid]} for uid, role, state in members]}
 
     def add_guild(self, guild_id: int, name: str, *, channels: list[tuple[int, str]],
                   owner_id: int = 0) -> None:
@@ -648,8 +658,12 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
                                                 "max_concurrency": 16}}
             case ("GET", ["oauth2", "applications", "@me"]) | ("GET", ["applications", "@me"]):
                 owner = self.users.get(self.owner_id) or bot
+                if self.team is not None:  # the team's pseudo-user (flags: TEAM_USER)
+                    owner = {"id": self.team["id"], "username": f"team{self.team['id']}",
+                             "discriminator": "0", "avatar": None, "flags": 1024, "global_name": None}
                 return {"id": str(self.application_id), "name": "Kindred", "icon": None, "description": "",
-                        "bot_public": True, "bot_require_code_grant": False, "owner": owner, "team": None,
+                        "bot_public": True, "bot_require_code_grant": False, "owner": owner,
+                        "team": self.team,
                         "verify_key": "0" * 64, "flags": self.application_flags, "summary": "",
                         "rpc_origins": []}
             case ("GET", ["users", uid]):
