@@ -25,7 +25,7 @@ from bot.core.persona.blend import blend_instructions, stage_instructions
 from bot.core.persona.cards import read_card
 from bot.core.persona.png import png_text
 from bot.core.persona.transfer import export_folder, import_character
-from bot.reply.persona_runtime import NEW_CHAT
+from bot.reply.prompting import NEW_CHAT
 from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import CHANNEL_ID, Harness

@@ -146,16 +146,16 @@ async def test_a_bare_mention_and_a_mention_with_an_image_in_a_channel(harness: 
     await h.say("", mention=True)  # the message is "<@bot>" and nothing else
     await h.replies(CHANNEL_ID)
     first = reply_requests(h)[0]
-    assert last_user_text(first).endswith("alice: @Kindred")
+    assert last_user_text(first).endswith("alice: @Finn")
     assert_no_blank_content(first)
-    assert (await history(h, scope, 2)).turns[0].content == "@Kindred"
+    assert (await history(h, scope, 2)).turns[0].content == "@Finn"
 
     await h.say("", mention=True, attachments=[h.discord.attachment("cat.gif", content_type="image/gif")])
     await h.replies(CHANNEL_ID, 2)
     second = reply_requests(h)[-1]
-    assert last_user_text(second).endswith("alice: @Kindred [image: cat.gif]")
+    assert last_user_text(second).endswith("alice: @Finn [image: cat.gif]")
     assert_no_blank_content(second)
-    assert (await history(h, scope, 4)).turns[2].content == "@Kindred [image: cat.gif]"
+    assert (await history(h, scope, 4)).turns[2].content == "@Finn [image: cat.gif]"
 
 
 async def test_unaddressed_image_is_logged_with_its_note_and_asks_no_vote(harness: Harness) -> None:

@@ -16,7 +16,8 @@ import pytest
 
 from bot.core.config import PROJECT_ROOT
 from bot.core.pipeline import Incoming
-from bot.reply.persona_runtime import DISCORD_EPOCH_MS, NEW_CHAT, greetings, last_spoke, snowflake_time
+from bot.reply.persona_runtime import DISCORD_EPOCH_MS, greetings, last_spoke, snowflake_time
+from bot.reply.prompting import NEW_CHAT
 from database.records import History, PromptData, SeenMessage, Turn
 from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import CHANNEL_ID, USER2_ID, Harness

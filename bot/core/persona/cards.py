@@ -244,12 +244,15 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
                                   f"must be between {low} and {high}, got {kindred[key]}")
             overrides[key] = kind(kindred[key])
     phi = _original(data.get("post_history_instructions") or "", "").strip()
+    depth = (data.get("extensions") or {}).get("depth_prompt")
+    note = depth.get("prompt") if isinstance(depth, dict) else None
     path = source or card.path
     return Persona(
         name=name,
         system_prompt=compile_card_prompt(data, name),
         description=description,
         post_history_instructions=_char_macros(phi, name),
+        character_note=_char_macros(note, name).strip() if isinstance(note, str) else "",
         first_message=_char_macros(data.get("first_mes") or "", name),
         alternate_greetings=tuple(_char_macros(g, name) for g in data.get("alternate_greetings") or ()),
         example_messages=_char_macros(data.get("mes_example") or "", name),
