@@ -118,3 +118,36 @@ def test_unprompted_messages_state_the_time_too() -> None:
         "[Say hello.]")}]
     plain = initiative_prompt(Persona("Wren", "You are Wren."), SelfPortrait({}, ""), "[Hi.]", moment=moment)
     assert "[Now, for" not in plain.messages[0]["content"] and "<now>" in plain.messages[0]["content"]
+
+
+CHANCE = """\
+default_name="Wren"
+core_prompt="You are {{char}}. Your lucky charm today is a {{pick::jade frog::brass key::paper moon}}."
+post_history_instructions="Your cards this time: {{roll:3d1000}} and the {{random:tower,star,moon,sun,fool}}."
+"""
+
+
+async def test_random_pick_and_roll_are_drawn_and_the_cached_prompt_stays_put(
+        make_harness: Callable[..., Awaitable[Harness]], tmp_path: Path) -> None:
+    """SillyTavern's {{pick}} stays put (the cached character block with it); {{roll}} and {{random}} are
+    drawn anew for each message, after the history."""
+    folder = tmp_path / "wren"
+    folder.mkdir()
+    (folder / "character.env").write_text(CHANCE)
+    h = await make_harness(character_dir=folder, emotions="false", style_mirroring="false")
+    sent = await h.dm("first")
+    channel = int(sent["channel_id"])
+    for i, text in enumerate(("second", "third", "fourth")):
+        await h.replies(channel, i + 1)
+        await h.dm(text)
+    await h.replies(channel, 4)
+    requests = reply_requests(h)[-4:]
+    systems = {json.dumps(r.body["system"]) for r in requests}
+    assert len(systems) == 1 and "{{" not in systems.pop()
+    charm = FakeClaude.system_text(requests[0]).split("lucky charm today is a ", 1)[1].split(".", 1)[0]
+    assert charm in {"jade frog", "brass key", "paper moon"}
+    cards = [last_user_text(r.body).split("Your cards this time: ", 1)[1] for r in requests]
+    assert all("{{" not in c for c in cards) and len(set(cards)) > 1  # drawn anew for each message
+    for c in cards:
+        roll, card = c.rstrip(".").split(" and the ")
+        assert 3 <= int(roll) <= 3000 and card in {"tower", "star", "moon", "sun", "fool"}
