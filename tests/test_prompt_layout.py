@@ -167,3 +167,15 @@ async def test_a_cards_character_note_follows_the_history(make_harness: MakeHarn
     for request in reply_requests(h)[-2:]:
         assert "[Character's note] Remember the noon bells." in after_breakpoints(request.body)
         assert "noon bells" not in json.dumps(cached_prefix(request.body))
+
+
+async def test_a_v3_cards_nickname_stands_for_char(make_harness: MakeHarness, tmp_path: Path) -> None:
+    folder = tmp_path / "quill"
+    folder.mkdir()
+    shutil.copy(PROJECT_ROOT / "tests" / "data" / "persona" / "card_v3.json", folder / "card.json")
+    h = await make_harness(character_dir=folder)
+    sent = await h.dm("hello pen")
+    await h.replies(int(sent["channel_id"]), 1)
+    system = h.claude.system_text(reply_requests(h)[-1])
+    assert "Q is a sentient fountain pen" in system and "Quill is a sentient" not in system
+    assert h.bot.engine.persona.name == "Quill"  # still its name on Discord

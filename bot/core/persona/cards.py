@@ -227,10 +227,13 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
     kindred = (data.get("extensions") or {}).get("kindred") or {}
     kindred = kindred if isinstance(kindred, dict) else {}
     name = (env.get("default_name") or "").strip() or data["name"].strip()
+    # V3's nickname stands for {{char}} in the card's texts (an operator's default_name still wins).
+    nickname = "" if (env.get("default_name") or "").strip() else str(data.get("nickname") or "").strip()
+    char = nickname or name
     description = (
         (env.get("description") or "").strip()
         or str(kindred.get("description") or "")
-        or first_sentence(_char_macros(data.get("description") or data.get("creator_notes") or "", name))
+        or first_sentence(_char_macros(data.get("description") or data.get("creator_notes") or "", char))
     )
     overrides: dict[str, Any] = {}
     for key in ("summarization_prompt", "core_memory_prompt", "core_memory_dump"):
@@ -249,13 +252,14 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
     path = source or card.path
     return Persona(
         name=name,
-        system_prompt=compile_card_prompt(data, name),
+        nickname=nickname,
+        system_prompt=compile_card_prompt(data, char),
         description=description,
-        post_history_instructions=_char_macros(phi, name),
-        character_note=_char_macros(note, name).strip() if isinstance(note, str) else "",
-        first_message=_char_macros(data.get("first_mes") or "", name),
-        alternate_greetings=tuple(_char_macros(g, name) for g in data.get("alternate_greetings") or ()),
-        example_messages=_char_macros(data.get("mes_example") or "", name),
+        post_history_instructions=_char_macros(phi, char),
+        character_note=_char_macros(note, char).strip() if isinstance(note, str) else "",
+        first_message=_char_macros(data.get("first_mes") or "", char),
+        alternate_greetings=tuple(_char_macros(g, char) for g in data.get("alternate_greetings") or ()),
+        example_messages=_char_macros(data.get("mes_example") or "", char),
         avatar_path=path if card.png is not None else None,
         lorebook=card.lorebook,
         source_format=f"card_v{card.version}",

@@ -74,6 +74,7 @@ class Persona:
         "comprehensive record that keeps every important fact."
     )
     post_history_instructions: str = ""
+    nickname: str = ""  # a V3 card's nickname: {{char}} in its texts (name stays the display name)
     # A card's ``extensions.depth_prompt`` (SillyTavern's "character's note"): shown after the history.
     character_note: str = ""
     first_message: str = ""
@@ -108,7 +109,8 @@ class Persona:
         """Resolve the macros (case-insensitive) in ``text``: ``{{char}}``/``{{user}}`` as names, the time
         macros (``{{date}}``...) as their values at ``moment``, else as the stable references explained per
         message, the chance macros drawn (``seed``: the message answered; bot/core/persona/macros.py)."""
-        return render_reply_macros(text, char=self.name, user=user_name, moment=moment, seed=seed)
+        return render_reply_macros(text, char=self.nickname or self.name, user=user_name, moment=moment,
+                                   seed=seed)
 
     def time_macros(self) -> list[str]:
         """The time macros the character's prompt, instructions, greetings and lorebook use."""
