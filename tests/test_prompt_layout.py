@@ -179,3 +179,24 @@ async def test_a_v3_cards_nickname_stands_for_char(make_harness: MakeHarness, tm
     system = h.claude.system_text(reply_requests(h)[-1])
     assert "Q is a sentient fountain pen" in system and "Quill is a sentient" not in system
     assert h.bot.engine.persona.name == "Quill"  # still its name on Discord
+
+
+async def test_a_cards_talkativeness_and_a_wpp_description_reach_the_vote_whole(
+        make_harness: MakeHarness, tmp_path: Path) -> None:
+    """A quiet card leans the votes to no; a W++ description is not cut mid-bracket into the vote prompt."""
+    card = json.loads((PROJECT_ROOT / "tests" / "data" / "persona" / "card_v2.json").read_text())
+    card["data"]["extensions"]["talkativeness"] = "0.2"
+    card["data"]["description"] = ('[character("{{char}}") {Species("Elf") Mind("kind" + "wry. Dry.") '
+                                   'Likes("tea")}] ' + "Lore. " * 60)
+    folder = tmp_path / "wpp"
+    folder.mkdir()
+    (folder / "card.json").write_text(json.dumps(card))
+    h = await make_harness(character_dir=folder, yes_no_vote_count="1")
+    h.claude.script("no", model="claude-test-voter")
+    await h.say("anyone up for tea later?")
+    [vote] = await h.claude.wait_for_requests(1, model="claude-test-voter")
+    system = h.claude.system_text(vote)
+    name = h.bot.engine.persona.name
+    assert f"{name} is quiet in groups (talkativeness 0.2 of 1): lean no when unsure." in system
+    first = system.split("You decide whether", 1)[1].split("Say yes", 1)[0]
+    assert 'Mind("kind" + "wry. Dry.") Likes("tea")}] Lore.' in first  # never cut inside the brackets

@@ -324,6 +324,12 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
         "they care about; say no for messages addressed to others or small talk that needs no answer. "
         "Answer with exactly one word: yes or no."
     )
+    # The card's prior (SillyTavern's group-chat talkativeness; 0.5, its default, says nothing).
+    talk = persona.talkativeness
+    if talk is not None and abs(talk - 0.5) >= 0.15:
+        kind, lean = ("quiet", "no") if talk < 0.5 else ("chatty", "yes")
+        system += (f" {persona.name} is {kind} in groups (talkativeness {talk:g} of 1): lean {lean} when "
+                   "unsure.")
     # The stable part (instructions and who the character is) comes first and is cached: every vote of
     # every message shares it, and Haiku 5.5 caches a prefix from 512 tokens (Haiku 4.5: 4,096).
     character = persona.render(persona.system_prompt, CHANNEL_USER)

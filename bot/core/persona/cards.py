@@ -197,10 +197,31 @@ def format_examples(mes_example: str) -> str:
 
 
 def first_sentence(text: str, limit: int = 200) -> str:
+    """The text's first sentence, ending outside any brackets; "" where that would cut a bracketed block
+    (a W++ ``[character("X") {...}]`` description): a broken fragment describes no one."""
     flat = " ".join(text.split())
-    match = re.match(r"(.+?[.!?])(\s|$)", flat)
-    sentence = match.group(1) if match else flat
-    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
+    depth = 0
+    for i, ch in enumerate(flat):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        elif ch in ".!?" and depth == 0 and (i + 1 == len(flat) or flat[i + 1] == " "):
+            flat = flat[:i + 1]
+            break
+    if len(flat) > limit:
+        cut = flat[: limit - 1].rstrip()
+        return "" if any(cut.count(o) > cut.count(c) for o, c in ("()", "[]", "{}")) else cut + "…"
+    return flat
+
+
+def _talkativeness(value: Any) -> float | None:
+    """SillyTavern writes it as a string ("0.5") or a number; anything else (or out of 0..1) is unset."""
+    try:
+        talk = float(value)
+    except (TypeError, ValueError):
+        return None
+    return talk if 0.0 <= talk <= 1.0 else None
 
 
 def compile_card_prompt(data: Mapping[str, Any], name: str) -> str:
@@ -247,12 +268,14 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
                                   f"must be between {low} and {high}, got {kindred[key]}")
             overrides[key] = kind(kindred[key])
     phi = _original(data.get("post_history_instructions") or "", "").strip()
+    talk = _talkativeness((data.get("extensions") or {}).get("talkativeness"))
     depth = (data.get("extensions") or {}).get("depth_prompt")
     note = depth.get("prompt") if isinstance(depth, dict) else None
     path = source or card.path
     return Persona(
         name=name,
         nickname=nickname,
+        talkativeness=talk,
         system_prompt=compile_card_prompt(data, char),
         description=description,
         post_history_instructions=_char_macros(phi, char),

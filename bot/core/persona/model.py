@@ -74,6 +74,7 @@ class Persona:
         "comprehensive record that keeps every important fact."
     )
     post_history_instructions: str = ""
+    talkativeness: float | None = None  # a card's extensions.talkativeness, 0..1: how readily it joins in
     nickname: str = ""  # a V3 card's nickname: {{char}} in its texts (name stays the display name)
     # A card's ``extensions.depth_prompt`` (SillyTavern's "character's note"): shown after the history.
     character_note: str = ""
