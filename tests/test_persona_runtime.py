@@ -71,12 +71,13 @@ async def status_fields(h: Harness) -> dict[str, str]:
 
 async def test_a_lore_key_in_the_last_scan_depth_messages_puts_its_entry_in_the_request(play: Play) -> None:
     h = await play(CHARACTERS / "lumen")
-    without = last_user_text((await dm_exchange(h, "Good evening! How is the lamp?", 1)).body)
-    assert (
-        LIGHTHOUSE in without and FOG not in without
-    )  # constant entries always apply, keyed ones need a key
+    first = await dm_exchange(h, "Good evening! How is the lamp?", 1)
+    without = last_user_text(first.body)
+    # constant entries always apply, with the character in the cached prefix; keyed ones need a key
+    assert LIGHTHOUSE in FakeClaude.system_text(first) and "<world>" in FakeClaude.system_text(first)
+    assert LIGHTHOUSE not in without and FOG not in without
     with_key = last_user_text((await dm_exchange(h, "Is there FOG over the Narrows tonight?", 2)).body)
-    assert "[Lore you know that matters right now]" in with_key and FOG in with_key
+    assert "<lore>" in with_key and FOG in with_key and FOG not in FakeClaude.system_text(first)
     # Lumen scans 4 messages: the key is still among them one exchange later, and gone the exchange after.
     assert FOG in last_user_text((await dm_exchange(h, "Thanks, that helps.", 3)).body)
     assert FOG not in last_user_text((await dm_exchange(h, "Good night!", 4)).body)

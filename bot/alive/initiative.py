@@ -18,10 +18,11 @@ from typing import Any
 
 from bot.core.claude import Prompt
 from bot.core.config import Settings
+from bot.core.persona.lorebook import persona_world
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Outlet
-from bot.reply.prompting import EPHEMERAL, IDENTITY_TITLES, character_block, now_part
+from bot.reply.prompting import CHANNEL_USER, EPHEMERAL, IDENTITY_TITLES, character_block, now_part
 from bot.reply.splitting import split_message
 from bot.reply.typing_sim import typing_seconds
 from database.store import Store
@@ -53,7 +54,8 @@ async def self_portrait(store: Store, character_key: str) -> SelfPortrait:
 
 def character_system(persona: Persona, portrait: SelfPortrait, *, quotes: bool) -> list[dict[str, Any]]:
     """The system block: a reply's character block (the character prompt, who it is, its mood)."""
-    text = character_block(persona, portrait.identity, portrait.mood, quotes=quotes)
+    text = character_block(persona, portrait.identity, portrait.mood, quotes=quotes,
+                           world=persona_world(persona, CHANNEL_USER))
     return [{"type": "text", "text": text, "cache_control": EPHEMERAL}]
 
 

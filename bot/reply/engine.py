@@ -426,6 +426,7 @@ class ReplyEngine:
             if note:
                 instructions.append(note)
         return ReplyExtras(
+            world=runtime.world(persona),
             lore=runtime.lore(persona, msg, data),
             recall=await sources.recall(persona, msg, data) if sources.recall else "",
             feelings=sources.feelings(persona, msg, data) if sources.feelings else "",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from bot.core.localtime import DISCORD_EPOCH_MS, snowflake_time
 from bot.core.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
-from bot.core.persona.lorebook import persona_lore
+from bot.core.persona.lorebook import persona_lore, persona_world
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from bot.core.text import clean_name
@@ -145,6 +145,10 @@ class PersonaRuntime:
         stable prompt holds references to them (bot/core/persona/macros.py)."""
         names = persona.time_macros()
         return now_note(names, moment, clean_name(msg.author_name)) if names else ""
+
+    def world(self, persona: Persona) -> str:
+        """The lorebook's always-on entries, naming no one (they go in the shared, cached character block)."""
+        return persona_world(persona, "the person you are answering")
 
     def lore(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         """The lore the recent messages activate, as data (the layout fences it)."""

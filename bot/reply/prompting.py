@@ -78,7 +78,8 @@ def relationship_guidance(rel: RelationshipRecord | None, user: str) -> str:
 class ReplyExtras:
     """What the features supplied for one reply (bot/core/pipeline.py ``PromptSources``), as data."""
 
-    lore: str = ""  # activated lorebook entries
+    world: str = ""  # the lorebook's always-on entries (stable: shown with the character, cached)
+    lore: str = ""  # lorebook entries the recent messages trigger
     recall: str = ""  # the person's remembered facts, dated lines
     feelings: str = ""
     style: str = ""
@@ -117,7 +118,7 @@ def now_part(moment: Moment, name: str) -> str:
 
 
 def character_block(persona: Persona, identity: dict[str, list[str]], mood: str, emotes: str = "", *,
-                    quotes: bool = True) -> str:
+                    world: str = "", quotes: bool = True) -> str:
     """Part 1, the character: the same for everyone it talks to (cached across conversations); ``quotes``:
     the request quotes what people wrote (the rule on tagged text is said)."""
     parts: list[str] = []
@@ -131,6 +132,8 @@ def character_block(persona: Persona, identity: dict[str, list[str]], mood: str,
             identity_lines.append(f"{title}:\n" + "\n".join(f"- {i}" for i in items))
     if identity_lines:
         parts.append("## Who you are\n" + "\n\n".join(identity_lines))
+    if world.strip():  # part 2, the world: the lorebook's always-on entries
+        parts.append(fence("world", world))
     if mood:
         parts.append(f"## Your mood today\n{mood}")
     if emotes:
@@ -184,7 +187,7 @@ def build_reply_prompt(
     lines = [m for m in (data.recent if transcript is None else transcript) if m.message_id != msg.message_id]
     shared = not msg.is_dm and bool(lines)  # a channel transcript: everyone there shares the prefix
     # 1. the character
-    character = character_block(persona, data.identity, data.mood, extras.emotes)
+    character = character_block(persona, data.identity, data.mood, extras.emotes, world=extras.world)
     system: list[dict[str, Any]] = [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
     # 2. the person, 3. the transcript
     person = person_block(name, data)
