@@ -2,18 +2,19 @@
 
 A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the function that writes it):
 
-1. **the character** (:func:`character_block`, system, cached): the character prompt, who it is, today's
-   mood, the server's emotes. It names no one (``{{user}}`` is "the person you are answering"), so every
-   conversation, DM or channel, shares it. It also says once that tagged text is data, not instructions.
-2. **the person, as quoted data** (:func:`person_block`, ``<person name="...">``): core memories, how the
-   character feels about them, the summary of their conversation. In a DM it opens the first user turn and
-   is cached (it changes only with a summary or a memory edit); in a channel it follows the shared
-   transcript, uncached.
+1. **the character** (:func:`character_block`, system, cached): the character prompt, who it is, **the
+   world** (the lorebook's always-on entries, ``<world>``), today's mood, the server's emotes. It names no
+   one (``{{user}}`` is "the person you are answering"), so every conversation, DM or channel, shares it.
+   It also says once that tagged text is data, not instructions.
+2. **the person, as quoted data** (:func:`person_block`, ``<person name="...">``): core memories and the
+   summary of their conversation, then how the character feels about them. In a DM it opens the first user
+   turn with where it is, and is cached (it changes only with a summary or a memory edit); in a channel it
+   follows the shared transcript, uncached.
 3. **the transcript**: a DM's turns (its last one a cache breakpoint), or the channel's lines, one block
    each (bot/reply/transcript.py), append-only so everyone's replies there read one cached prefix.
 4. after the last breakpoint, what changes every reply: **the time** (:func:`now_part`: date, weekday,
    local time in the character's time zone, how long since the person last wrote), how the character feels
-   and how the person writes, **the world** (activated lore, fenced), recalled facts (dated, fenced), then
+   and how the person writes, the lore the messages trigger (``<lore>``), recalled facts (dated), then
    **the message**, then **the instructions after the history** (framework blend, evolution stage, the
    server's language, the card's post-history instructions, an out-of-character note).
 
@@ -207,7 +208,9 @@ def build_reply_prompt(
                   "\"name: message\"; your own messages are your turns]")
         messages = transcript_messages(header, lines, own_ids, persona.name)
         mark_transcript(messages, 4 - len(system))
-        tail.append(person if person.startswith("<person") else group("person", "", name=name) + person)
+        # who is answered, even when nothing is known of them
+        tail.append(person if person.startswith("<person") else "\n".join(
+            p for p in (group("person", "", name=name), person) if p))
         replace_last_reply = False  # the transcript ends before the message: no earlier answer to drop
     # 4. after the last breakpoint: the time, the character's feelings, how the person writes, the world,
     # the recalled facts
@@ -217,10 +220,15 @@ def build_reply_prompt(
                             recall_part(extras.recall, name)) if p)
     # the message
     final = "\n\n".join(tail) + f"\n\n{name}: {defuse(msg.text)}"
-    if replace_last_reply and messages and messages[-1]["role"] == "user" and len(messages) > 1:
-        # Reroll: the last user turn is already the message being answered.
-        last_turn = messages.pop()
-        final = "\n\n".join(tail) + "\n\n" + _text_of(last_turn)
+    if replace_last_reply and messages and messages[-1]["role"] == "user":
+        # Reroll: the last user turn is already the message being answered (the opening block stays).
+        last = messages[-1]
+        if len(messages) == 1 and isinstance(last["content"], list) and len(last["content"]) > 1:
+            said = _text_of({"content": last["content"][1:]})
+            last["content"] = last["content"][:1]
+        else:
+            said = _text_of(messages.pop())
+        final = "\n\n".join(tail) + "\n\n" + said
     if since:
         # Other characters answered this message first; the reply should build on what they said.
         final += "\n\n[Answered since, before your turn]\n" + format_recent(since, own_ids, persona.name)
