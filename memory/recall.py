@@ -174,6 +174,11 @@ def line(row: FactRow) -> str:
     return f"- {row.fact}\n"
 
 
+def _same(text: str) -> str:
+    """A memory's words for a comparison: case, spacing and the closing full stop set aside."""
+    return " ".join(text.casefold().split()).rstrip(".")
+
+
 def render(facts: Sequence[FactRow], user: str) -> str:
     """The facts grouped under the day they were told, oldest day first (relevance order within a day):
     one date heads many facts, so dates cost few tokens, and the model reads the person's story in order.
@@ -230,4 +235,7 @@ class Recall:
                                      stamp=data.fact_stamp if data is not None else None, budget=budget,
                                      last_interaction=data.last_interaction if data is not None else None,
                                      known=data is not None)
+        if data is not None and data.core_memories:  # the prompt shows those already: no fact twice
+            shown = {_same(m) for m in data.core_memories}
+            facts = [f for f in facts if _same(f.fact) not in shown]
         return render(facts, msg.author_name)

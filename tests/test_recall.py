@@ -255,3 +255,19 @@ async def test_the_model_is_loaded_in_the_background_at_start_up_when_there_is_s
         [reply] = await h.replies(CHANNEL_ID, 1)
     assert reply["content"] == "Hello from fake Claude."
     assert "could not load the embedding model" in caplog.text
+
+
+async def test_a_fact_the_core_memories_already_hold_is_not_recalled_again(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    key = h.bot.engine.character_key
+    await h.store.people.ensure_user(USER_ID, "alice")
+    await h.store.memories.add_core_memory(key, USER_ID, "Alice has a cat called Biscuit.")
+    for text in ("alice has a cat called  Biscuit", "Alice's cat Biscuit hates the vacuum"):
+        await h.store.facts.add(USER_ID, text, embedding=await h.bot.memory.embed(text), category="personal",
+                                pinned=True)
+    await h.say("How is Biscuit?", mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    text = h.claude.last_request("claude-test-default").all_text()
+    recalled = text.split('<recalled_facts about="alice"', 1)[1].split("</recalled_facts>", 1)[0]
+    assert "- Alice's cat Biscuit hates the vacuum" in recalled and "called" not in recalled.casefold()
+    assert text.count("has a cat called") == 1  # once, in the core memories
