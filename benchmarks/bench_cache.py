@@ -55,7 +55,8 @@ CAROL_ID = 900_000_000_000_000_103
 CONFIG = {
     "summary_model": "claude-bench-summaries",  # kept apart: only replies are counted
     "max_typing_time": "0",
-    "model_capabilities": "",  # the real ids follow the table
+    # The real ids follow the table; the summaries' stand-in is declared (start-up checks every model id).
+    "model_capabilities": "claude-bench-summaries=haiku-5.5",
 }
 # A day of typical traffic on one server (an assumption, stated in docs/models.md): 300 channel replies
 # (@mentions, names, replies-to), 200 DM turns, and 1,500 unaddressed messages judged by 3 votes each.

@@ -46,8 +46,9 @@ def carried_by(message: discord.Message) -> Carried:
         forwarded="\n".join(s.content for s in snapshots) if snapshots else None)
 
 
-def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
-    """Translate a discord.py message into the engine's transport-free form."""
+def to_incoming(message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:
+    """Translate a discord.py message into the engine's transport-free form; ``character``: the name an
+    @mention of the bot account is shown as (the character's, not the account's)."""
     reference = message.reference
     replied: discord.Message | None = None
     if reference is not None:
@@ -62,7 +63,7 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
         channel_id=channel.id,
         author_id=message.author.id,
         author_name=message.author.display_name,
-        content=clean_content(message),
+        content=clean_content(message, me, character),
         created_at=message.created_at,
         is_dm=guild is None,
         guild_id=guild.id if guild else None,
@@ -83,12 +84,17 @@ def to_incoming(message: discord.Message, me: discord.abc.User) -> Incoming:
     )
 
 
-def clean_content(message: discord.Message) -> str:
-    """The text with mentions as names (discord.py's clean_content). Most chatter has no mention, nor an
+def clean_content(message: discord.Message, me: discord.abc.User | None = None, character: str = "") -> str:
+    """The text with mentions as names (discord.py's clean_content), an @mention of the bot account as the
+    character's name (the model then sees someone talking to it). Most chatter has no mention, nor an
     @everyone to defuse, and then is its own clean form: the resolving is skipped."""
     content = message.content
     if "<" in content or "@" in content:
         content = message.clean_content
+        if character and me is not None:
+            for user in message.mentions:
+                if user.id == me.id:
+                    content = content.replace(f"@{user.display_name}", f"@{character}")
     return content.replace("\x00", "")  # PostgreSQL text cannot hold NUL
 
 
@@ -122,6 +128,11 @@ class Events(commands.Cog):
         for task in list(self._tasks):
             task.cancel()
 
+    def mention_name(self) -> str:
+        """The name an @mention of the bot account stands for: its one character's ("" with an ensemble,
+        whose characters share the account)."""
+        return "" if self.webhooks is not None else self.bot.engine.persona.name
+
     def outlets(self, message: discord.Message) -> Callable[[str], Outlet]:
         return outlets_for(message, self.webhooks, self.bot.engine.character_key)
 
@@ -132,7 +143,7 @@ class Events(commands.Cog):
             return
         if self.bot.stopping and message.author.id != me.id:
             return  # stopping (SIGTERM): no new work; our own replies in flight are still logged
-        msg = with_voice_placeholder(to_incoming(message, me), message)
+        msg = with_voice_placeholder(to_incoming(message, me, self.mention_name()), message)
         for user in message.mentions:  # a bot named in the message is a character that may answer first
             if user.bot and user.id != me.id:
                 self.bot.engine.turns.note_peer(message.channel.id, user.id, user.display_name)
@@ -188,7 +199,8 @@ class Events(commands.Cog):
                 return ANSWERED
         except (discord.NotFound, discord.Forbidden):
             return None
-        return with_voice_placeholder(to_incoming(message, me), message), self.outlets(message)
+        return with_voice_placeholder(to_incoming(message, me, self.mention_name()), message), \
+            self.outlets(message)
 
     async def _answered(self, message: discord.Message, character: str) -> bool:
         """Whether ``character``'s answer to ``message`` is in the channel already (posted just before a

@@ -15,6 +15,7 @@ from database.history_cache import TURN_CACHE_CONVERSATIONS, TurnCache, changes_
 from database.memories import replace_source_memories
 from database.models import Conversation, HistoryMessage, utcnow
 from database.records import (
+    PRIVATE_NOTE_SOURCE,
     PRIVATE_SOURCE,
     History,
     PromptData,
@@ -337,7 +338,7 @@ class Conversations:
 
 def _prompt_params(r: PromptRequest) -> dict[str, Any]:
     return {"character": r.character, "user_id": r.user_id, "scope": r.scope,
-            "private_source": PRIVATE_SOURCE}
+            "private_source": PRIVATE_SOURCE, "private_note": PRIVATE_NOTE_SOURCE}
 
 
 def _prompt_data(person: tuple[Any, ...], place: tuple[Any, ...]) -> PromptData:

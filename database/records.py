@@ -12,6 +12,10 @@ from typing import Any, NamedTuple
 
 # Core memories drawn from DM conversations carry this source and never reach a channel's prompt.
 PRIVATE_SOURCE = "summary_dm"
+# What a person asked to be remembered with /remember in a DM: as private, but the person's own line, which
+# no summary pass rewrites (each pass rewrites only the memories of its own source).
+PRIVATE_NOTE_SOURCE = "user_dm"
+PRIVATE_SOURCES = (PRIVATE_SOURCE, PRIVATE_NOTE_SOURCE)
 
 
 def as_utc(value: datetime) -> datetime:

@@ -143,7 +143,8 @@ def build_statements(dialect: Dialect) -> Statements:
         ),
         "memories_private": (memories.order_by(CoreMemory.id), None),
         "memories": (
-            memories.where(CoreMemory.source != bindparam("private_source")).order_by(CoreMemory.id),
+            memories.where(CoreMemory.source != bindparam("private_source"),
+                           CoreMemory.source != bindparam("private_note")).order_by(CoreMemory.id),
             None,
         ),
         "relationship": (

@@ -195,18 +195,17 @@ def extraction_prompt(persona: Persona, batch: Batch, max_change: float) -> Prom
                       for _, m in batch.messages if m.content.strip())
     system = (f"You keep the long-term memory of {persona.name}"
               + (f" ({persona.description})" if persona.description else "")
-              + ", a character who chats with people on Discord. You read what one person wrote and answer "
-                "with one JSON object only, no other text.")
+              + ", a character who chats with people on Discord. Answer with one JSON object only.")
     text = (
-        f"Messages {name} wrote in {where}, oldest first:\n{lines}\n\n"
+        f"Messages {name} wrote in {where}, oldest first:\n<messages>\n{lines}\n</messages>\n\n"
         "Answer with this JSON object:\n"
         '{"facts": [{"fact": "...", "category": "...", "lasting": true, "said": "YYYY-MM-DD", '
         '"happened": null}], '
         '"relationship": {"anger": 0, "rapport": 0, "trust": 0, "formality": 0}}\n\n'
         f'"facts": durable facts about {name} worth remembering for weeks (who they are, what they like and '
         "dislike, their work, plans, people and pets in their life, health, hobbies). One short third-person "
-        f"sentence each, naming them as {name}. Leave out small talk, passing moods and anything only about "
-        f"other people. An empty list is fine.\n"
+        f"sentence each, naming them as {name}, times as absolute dates. Leave out small talk, passing moods "
+        f"and anything only about other people. An empty list is fine.\n"
         f'"category": one of {", ".join(CATEGORIES)}.\n'
         '"lasting": true for what stays true for months or years: who they are, the people in their life, '
         "life events (a move, a new job, a birth, a loss), what they like and dislike, their plans; false "

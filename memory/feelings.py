@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, ReplyResult, VolatilePart
+from bot.core.pipeline import Incoming, ReplyResult
 from database.records import PromptData
 from database.store import Store
 from memory.emotions import EmotionState, advance, describe, guidance, signals, stimulate
@@ -76,7 +76,7 @@ class Feelings:
         return guidance(self.current().label)
 
     def system_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
-        return VolatilePart(self.block())  # the label moves with every exchange
+        return self.block()  # the label moves with every exchange: shown after the cached history
 
     async def on_turn(self, msg: Incoming, result: ReplyResult) -> None:
         self.feel(msg.content)

@@ -12,7 +12,7 @@ import logging
 import re
 
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, ReplyResult, VolatilePart
+from bot.core.pipeline import Incoming, ReplyResult
 from database.records import PromptData
 from database.store import Store
 from memory.consent import Consent
@@ -48,7 +48,7 @@ class StyleMirror:
     def system_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         if msg.author_is_bot or not self.consent.allows(data.memory_consent):
             return ""
-        return VolatilePart(guidance(self.parse(data.style_profile), msg.author_name))
+        return guidance(self.parse(data.style_profile), msg.author_name)
 
     async def on_turn(self, msg: Incoming, result: ReplyResult) -> None:
         text = _MENTION.sub("", msg.content).strip()  # "@Finn" is Discord's doing, not the person's style

@@ -1,7 +1,8 @@
 """Recall: the user's long-term facts that belong in this reply's prompt, within a token budget.
 
-Registered as a :attr:`bot.reply.engine.ReplyEngine.context_providers` entry. In order, as long as they fit in
-``recall_token_budget`` tokens (a fact too long for what is left is skipped for a shorter one after it):
+The ``recall`` slot of a reply engine's :class:`bot.core.pipeline.PromptSources`. In order, as long as they
+fit in ``recall_token_budget`` tokens (a fact too long for what is left is skipped for a shorter one after
+it):
 
 1. pinned facts (an admin pinned them: always relevant, never expire);
 2. the facts most relevant to the message being answered: two rankings fused by reciprocal rank fusion
@@ -242,17 +243,21 @@ def line(row: FactRow) -> str:
     return f"- {row.fact}\n"
 
 
+def _same(text: str) -> str:
+    """A memory's words for a comparison: case, spacing and the closing full stop set aside."""
+    return " ".join(text.casefold().split()).rstrip(".")
+
+
 def render(facts: Sequence[FactRow], user: str) -> str:
     """The facts grouped under the day they were told, oldest day first (relevance order within a day):
-    one date heads many facts, so dates cost few tokens, and the model reads the person's story in order."""
+    one date heads many facts, so dates cost few tokens, and the model reads the person's story in order.
+    Data only: the prompt layout (bot/reply/prompting.py) fences it and says what it is."""
     if not facts:
         return ""
     groups: dict[str, list[FactRow]] = {}
     for f in facts:
         groups.setdefault(day(f.told), []).append(f)
-    body = "".join(header(told) + "".join(line(f) for f in groups[told]) for told in sorted(groups))
-    return (f"[What you remember about {user} from earlier days, by the day they told you "
-            "(bring it up only where it fits; never recite it)]\n" + body.rstrip("\n"))
+    return "".join(header(told) + "".join(line(f) for f in groups[told]) for told in sorted(groups)).rstrip()
 
 
 class Recall:
@@ -329,5 +334,8 @@ class Recall:
             stamp=data.fact_stamp if data is not None else None, budget=budget,
             last_interaction=data.last_interaction if data is not None else None, known=data is not None,
             guild_id=None if everywhere or msg.is_dm else msg.guild_id)
+        if data is not None and data.core_memories:  # the prompt shows those already: no fact twice
+            shown = {_same(m) for m in data.core_memories}
+            facts = [f for f in facts if _same(f.fact) not in shown]
         return "\n\n".join(part for part in (render(facts, msg.author_name),
                                             episodes.render(said, msg.author_name)) if part)

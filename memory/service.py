@@ -100,7 +100,7 @@ class MemoryService:
         summarizer = Summarizer(self.store, self._claude, self.settings, engine.character_key, persona,
                                 self.consent, self._notify)
         self.member_summarizers[engine.character_key] = summarizer
-        engine.context_providers.append(self._provide)
+        engine.sources.recall = self._provide
 
         async def on_turn(msg: Incoming, result: ReplyResult) -> None:
             await asyncio.gather(self._interacted(msg, result), summarizer.on_turn(msg, result))
@@ -111,13 +111,14 @@ class MemoryService:
         if self.attached:
             return
         self.engine.memory_gates.append(self._gate)
-        self.engine.context_providers.append(self._provide)
+        self.engine.sources.recall = self._provide
         self.engine.turn_listeners.append(self._on_turn)
         self.attached = True
 
     def detach(self) -> None:
+        if self.engine.sources.recall == self._provide:
+            self.engine.sources.recall = None
         for hooks, fn in ((self.engine.memory_gates, self._gate),
-                          (self.engine.context_providers, self._provide),
                           (self.engine.turn_listeners, self._on_turn)):
             if fn in hooks:
                 hooks.remove(fn)  # type: ignore[arg-type]

@@ -163,5 +163,6 @@ def guidance(p: StyleProfile | None, name: str) -> str:
         return ""
     language = main_language(p)
     where = f"; in {language}" if language else ""
-    return (f"## How {name} writes\n{name} writes {', '.join(traits(p))}{where}. Mirror it loosely (length, "
-            "register, emoji, language) while staying yourself.")
+    # Shown after the history at every reply (bot/reply/prompting.py): short, it is paid for uncached.
+    said = ", ".join(traits(p))
+    return f"## How {name} writes\n{name} writes {said}{where}; mirror it loosely, staying yourself."

@@ -29,10 +29,11 @@ from collections.abc import Callable, Sequence
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.config import MemorySettings
+from bot.core.localtime import snowflake_time
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult, private_scope
 from bot.core.tokens import count_tokens, summary_tokens
-from database.records import PRIVATE_SOURCE, History, Turn
+from database.records import PRIVATE_SOURCE, PRIVATE_SOURCES, History, Turn
 from database.store import Store
 from memory.consent import Consent
 
@@ -57,7 +58,24 @@ def fill(template: str, persona: Persona, user_name: str) -> str:
 
 
 def transcript(turns: Sequence[Turn], persona: Persona, user_name: str) -> str:
-    return "\n".join(f"{user_name if t.role == 'user' else persona.name}: {t.content}" for t in turns)
+    """The turns as "name: text" lines, a date line before each day's first (the day its Discord message was
+    sent, where the turn has one): a summary keeps absolute dates only if it sees them."""
+    lines: list[str] = []
+    shown = ""
+    for t in turns:
+        if t.discord_message_id:
+            when = snowflake_time(t.discord_message_id)
+            day = f"{when:%A}, {when.day} {when:%B} {when.year}"
+            if day != shown:
+                lines.append(f"[{day}]")
+                shown = day
+        lines.append(f"{user_name if t.role == 'user' else persona.name}: {t.content}")
+    return "\n".join(lines)
+
+
+# What every summary keeps (Anthropic's advice: say what to do, and why).
+SUMMARY_RULES = "Only what was said; absolute dates, never \"last Sunday\"."
+NEUTRAL_USER = "the person you are talking with"  # {{user}} in the system prompt: names stay out of system
 
 
 def parse_memories(text: str) -> list[str]:
@@ -218,7 +236,7 @@ class Summarizer:
         return done
 
     def _system(self, persona: Persona, user_name: str) -> list[dict[str, object]]:
-        return [{"type": "text", "text": persona.render(persona.system_prompt, user_name)}]
+        return [{"type": "text", "text": persona.render(persona.system_prompt, NEUTRAL_USER)}]
 
     async def _ask(self, persona: Persona, user_name: str, text: str, user_id: int, purpose: str,
                    max_tokens: int) -> str:
@@ -234,16 +252,16 @@ class Summarizer:
 
     async def _summary(self, persona: Persona, history: History, dropped: Sequence[Turn], user_id: int,
                        user_name: str, private: bool) -> str:
-        where = (f"your private messages with {user_name}" if private
-                 else f"a server channel, with {user_name}")
+        where = (f"your DMs with {user_name}" if private
+                 else f"a channel, with {user_name}")
         parts = []
         if history.summary:
-            parts.append(f"Your summary of what came before:\n{history.summary}")
-        parts.append(f"The conversation that followed, in {where}:\n"
+            parts.append(f"Your earlier summary:\n{history.summary}")
+        parts.append(f"{'Then, in' if history.summary else 'In'} {where}:\n"
                      f"{transcript(dropped, persona, user_name)}")
-        parts.append(fill(persona.summarization_prompt, persona, user_name)
-                     + "\nCover the earlier summary too: yours replaces both. "
-                       "Write it as a few short paragraphs.")
+        cover = "\nCover the earlier summary too." if history.summary else ""
+        parts.append(fill(persona.summarization_prompt, persona, user_name) + cover
+                     + f"\n{SUMMARY_RULES} A few short paragraphs.")
         return await self._ask(persona, user_name, "\n\n".join(parts), user_id, "summary", SUMMARY_MAX_TOKENS)
 
     async def _memories(self, persona: Persona, summary: str, dropped: Sequence[Turn], user_id: int,
@@ -252,7 +270,7 @@ class Summarizer:
         own = [content for _, content, src in stored if src == source]
         # A channel's pass never sees DM-only memories: its output is shown in channels.
         others = [content for _, content, src in stored
-                  if src != source and (private or src != PRIVATE_SOURCE)]
+                  if src != source and (private or src not in PRIVATE_SOURCES)]
         parts = [f"What you remember about {user_name} so far:\n"
                  + ("\n".join(f"- {m}" for m in own) or "(nothing yet)")]
         if others:

@@ -25,7 +25,7 @@ from bot.core.persona.blend import blend_instructions, stage_instructions
 from bot.core.persona.cards import read_card
 from bot.core.persona.png import png_text
 from bot.core.persona.transfer import export_folder, import_character
-from bot.reply.persona_runtime import NEW_CHAT
+from bot.reply.prompting import NEW_CHAT
 from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import CHANNEL_ID, Harness
@@ -373,7 +373,7 @@ async def test_an_acore_card_answers_with_its_prompt_greeting_and_framework(
     system = FakeClaude.system_text(request)
     assert "Who: Dagoth Ur, immortal god-king of Red Mountain" in system and "HELPFULNESS FIRST" in system
     opening = request.body["messages"][:2]
-    assert content_text(opening[0]["content"]) == NEW_CHAT
+    assert content_text(opening[0]["content"]).endswith(NEW_CHAT)  # after where and who (cached, quoted)
     assert content_text(opening[1]["content"]) in {
         "Welcome, mortal.",
         "How delightfully disappointing.",

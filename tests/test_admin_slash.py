@@ -76,10 +76,8 @@ class Replies:
         await self.h.replies(CHANNEL_ID, self.count)
         request = [r for r in self.h.claude.requests if r.model != VOTER][-1]
         assert f"message number {self.count}" in self.h.claude.all_text(request)
-        final = request.body["messages"][-1]["content"]
-        final_text = final if isinstance(final, str) else "\n".join(
-            b.get("text", "") for b in final if isinstance(b, dict))
-        return self.h.claude.system_text(request) + "\n" + final_text
+        # the system text and the person's data, wherever the layout puts it (bot/reply/prompting.py)
+        return self.h.claude.all_text(request)
 
 
 # --------------------------------------------------------------------------- registration and refusal
@@ -266,7 +264,7 @@ async def test_state_commands_and_the_daily_mood(harness: Harness) -> None:
 async def test_fact_changes_reach_the_next_reply(harness: Harness) -> None:
     h = harness
     replies = Replies(h)
-    assert "[What you remember about alice" not in await replies.system()  # alice is now a known user
+    assert "<recalled_facts about=" not in await replies.system()  # alice is now a known user
     embedder = HashEmbedder()  # the real model is not needed: a pinned fact is recalled whatever it says
     h.bot.memory.embedder = embedder  # type: ignore[attr-defined]
     h.bot.memory.recall.embedder = embedder  # type: ignore[attr-defined]
@@ -277,9 +275,9 @@ async def test_fact_changes_reach_the_next_reply(harness: Harness) -> None:
     fact = int(text.split("#")[1].split()[0].rstrip(":"))
 
     def recalled(request_text: str) -> list[str]:
-        if "[What you remember about alice" not in request_text:
+        if '<recalled_facts about="alice"' not in request_text:
             return []
-        block = request_text.split("[What you remember about alice", 1)[1].split("\n\n", 1)[0]
+        block = request_text.split('<recalled_facts about="alice"', 1)[1].split("</recalled_facts>", 1)[0]
         return [line[2:] for line in block.splitlines() if line.startswith("- ")]
 
     def last_reply_text() -> str:

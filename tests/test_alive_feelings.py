@@ -171,7 +171,7 @@ async def test_emotes_are_made_valid_and_warm_messages_get_a_reaction(make_harne
 
 
 def checkin_request(body: dict[str, Any]) -> bool:
-    return "has not been around" in FakeClaude.all_text(body)
+    return "asking how they are" in FakeClaude.all_text(body)
 
 
 async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness: MakeHarness) -> None:
@@ -194,8 +194,15 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
     assert await alive.checkins.run(day + timedelta(hours=1)) == "1 of 1 check-in(s) sent"
     sent = (await h.replies(dm, 2))[1]
     assert sent["content"] == "Alice! The tide missed you. How are the boats?"
-    asked = h.claude.all_text([r for r in h.claude.requests if checkin_request(r.body)][-1])
-    assert "Alice restores old boats" in asked and "has not been around for" in asked
+    checkin = [r for r in h.claude.requests if checkin_request(r.body)][-1]
+    asked = h.claude.all_text(checkin)
+    assert "Alice restores old boats" in asked and "asking how they are" in asked
+    # what she typed is quoted data, never system text; the time, in the character's zone, and her silence
+    assert "Alice restores old boats" not in h.claude.system_text(checkin)
+    assert "<person name=\"alice\">\n- Alice restores old boats" in asked
+    when = day + timedelta(hours=1)
+    assert re.search(rf"<now>{when:%A}, {when.day} {when:%B} {when.year}, 1:00 PM where you are \(UTC\)\. "
+                     r"alice last wrote [34] days ago\.</now>", asked)
     # Unanswered: no second one.
     assert await alive.checkins.run(day + timedelta(hours=2)) == "0 of 0 check-in(s) sent"
 
@@ -214,8 +221,10 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
 
 
 def test_a_check_in_counts_its_days_in_words() -> None:
-    """"not around for 1 days" reached the model (issue 46)."""
+    """"not around for 1 days" reached the model (issue 46): the silence is now the <now> line's words
+    (bot/reply/prompting.py), and the log's count says "1 day"."""
     from bot.alive.checkins import ASK, span
+    from bot.core.persona.macros import humanize
 
     assert [span(n) for n in (1, 2, 30)] == ["1 day", "2 days", "30 days"]
-    assert "around for 1 day." in ASK.format(name="Alice", span=span(1))
+    assert "days" not in ASK and humanize(timedelta(days=1)) == "a day"

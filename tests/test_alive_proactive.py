@@ -15,7 +15,7 @@ import pytest
 
 from bot.alive.schedule import DurableJob
 from tests.fakes import EVENT_WAIT
-from tests.fakes.claude_server import FakeClaude
+from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]
@@ -90,6 +90,11 @@ async def test_a_round_comments_in_character_and_people_can_answer_it(make_harne
     text = h.claude.all_text(request)
     assert "the kelp forest looks amazing today" in text and "commenting on the recent conversation" in text
     assert "## Who you are" in h.claude.system_text(request)  # in character: the same identity as a reply
+    # It knows when it speaks: the day and the local time, after the cached character block
+    when = (sent_at(said) + timedelta(minutes=5)).astimezone(h.bot.alive.proactive.time.zone)
+    now = f"<now>{when:%A}, {when.day} {when:%B} {when.year}, "
+    assert now in content_text(request.body["messages"][-1]["content"])
+    assert "<now>" not in h.claude.system_text(request)
     assert (await h.store.usage.totals(purpose="proactive")).calls == 1
     await logged(h, CHANNEL_ID, int(spoken["id"]))  # stored like any message of the character
 

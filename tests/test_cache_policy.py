@@ -110,8 +110,9 @@ async def test_a_dm_after_a_ten_minute_pause_reads_its_history(harness: Harness)
         return [b["cache_control"].get("ttl", "5m") for m in replies[n].body["messages"]
                 if isinstance(m["content"], list) for b in m["content"] if "cache_control" in b]
 
-    assert ttls(1) == ["5m"]  # one pause of a minute so far: 5-minute entries, as before
-    assert ttls(3) == ["1h"] and ttls(4) == ["1h"]  # after a ten-minute pause, the hour
+    # The person's quoted block and the history are the DM's two message breakpoints (bot/reply/prompting.py).
+    assert ttls(1) == ["5m", "5m"]  # one pause of a minute so far: 5-minute entries, as before
+    assert ttls(3) == ["1h", "1h"] and ttls(4) == ["1h", "1h"]  # after a ten-minute pause, the hour
     # the first ten-minute pause found the 5-minute entries gone: it wrote the history again
     assert replies[2].usage["cache_read_input_tokens"] < replies[1].usage["cache_read_input_tokens"]
     # the second (reply 5) still reads what the fourth request cached for an hour

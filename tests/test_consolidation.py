@@ -10,6 +10,7 @@ import logging
 import multiprocessing
 import os
 import random
+import re
 import signal
 import threading
 from collections.abc import AsyncIterator
@@ -203,7 +204,11 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
     assert not nurse.lasting and alice["Alice loves green tea"].lasting  # said again as a preference
     (glass,) = await store.facts.rows(BOB)
     assert glass.happened_at == datetime(2026, 1, 10, 12, tzinfo=UTC) and not glass.lasting
-    assert '"happened"' in first_user_text(next(r for r in rig.fc.requests if is_extraction(r.body)).body)
+    asked = first_user_text(next(r for r in rig.fc.requests if is_extraction(r.body)).body)
+    assert '"happened"' in asked
+    # the messages are fenced as data, dated, and facts keep absolute dates
+    assert re.search(r"<messages>\n\[\d{4}-\d\d-\d\d \d\d:\d\d\] ", asked) and "</messages>" in asked
+    assert "times as absolute dates" in asked
     rel = await store.people.relationship(rig.key, ALICE)
     assert rel.rapport == pytest.approx(5.5)
     bob = await store.people.relationship(rig.key, BOB)

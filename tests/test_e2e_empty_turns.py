@@ -84,7 +84,8 @@ async def test_image_only_dm_is_answered_with_a_note_and_stored_as_it(harness: H
     await h.replies(channel, 2)
     second = reply_requests(h)[-1]
     assert_no_blank_content(second)
-    assert content_text(second.body["messages"][0]["content"]) == "[image: cat.png]"
+    # the first turn, after the conversation's cached opening (where, and who: bot/reply/prompting.py)
+    assert content_text(second.body["messages"][0]["content"][1:]) == "[image: cat.png]"
 
 
 async def test_files_by_kind_and_text_beside_them(harness: Harness) -> None:
@@ -146,16 +147,16 @@ async def test_a_bare_mention_and_a_mention_with_an_image_in_a_channel(harness: 
     await h.say("", mention=True)  # the message is "<@bot>" and nothing else
     await h.replies(CHANNEL_ID)
     first = reply_requests(h)[0]
-    assert last_user_text(first).endswith("alice: @Kindred")
+    assert last_user_text(first).endswith("alice: @Finn")
     assert_no_blank_content(first)
-    assert (await history(h, scope, 2)).turns[0].content == "@Kindred"
+    assert (await history(h, scope, 2)).turns[0].content == "@Finn"
 
     await h.say("", mention=True, attachments=[h.discord.attachment("cat.gif", content_type="image/gif")])
     await h.replies(CHANNEL_ID, 2)
     second = reply_requests(h)[-1]
-    assert last_user_text(second).endswith("alice: @Kindred [image: cat.gif]")
+    assert last_user_text(second).endswith("alice: @Finn [image: cat.gif]")
     assert_no_blank_content(second)
-    assert (await history(h, scope, 4)).turns[2].content == "@Kindred [image: cat.gif]"
+    assert (await history(h, scope, 4)).turns[2].content == "@Finn [image: cat.gif]"
 
 
 async def test_unaddressed_image_is_logged_with_its_note_and_asks_no_vote(harness: Harness) -> None:
@@ -184,7 +185,7 @@ async def test_a_conversation_with_empty_turns_stored_heals_without_a_reset(harn
     assert_no_blank_content(request)
     messages: list[dict[str, Any]] = request.body["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
-    assert content_text(messages[0]["content"]) == f"{NO_TEXT}\n\nhello?"
+    assert content_text(messages[0]["content"][1:]) == f"{NO_TEXT}\n\nhello?"  # after the opening block
     assert content_text(messages[1]["content"]) == "Oh! Hello."
     assert content_text(messages[2]["content"]).startswith(f"{NO_TEXT}\n\n")  # the blank turn, repaired
     assert content_text(messages[2]["content"]).endswith("alice: are you still there?")

@@ -58,7 +58,8 @@ async def test_time_macros_render_per_message_and_the_system_prompt_stays_cached
     assert json.dumps(first.body["system"]) == json.dumps(second.body["system"])
     system = FakeClaude.system_text(first)
     assert ("You are Wren, a night-market fortune teller. Today is [date] ([weekday]) and it is [time] where "
-            "you live. alice has been away for [idle duration]") in system
+            "you live. the person you are answering has been away for [idle duration]") in system
+    assert "alice" not in system  # the person's name is quoted data, never system text
     assert "{{" not in FakeClaude.all_text(first) + FakeClaude.all_text(second)
 
     # The per-message part states the values at each reply.
@@ -67,8 +68,14 @@ async def test_time_macros_render_per_message_and_the_system_prompt_stays_cached
             "[idle duration] = none: this is their first message here]") in one
     assert ("[date] = March 2, 2026; [time] = 12:25 PM; [weekday] = Monday; "
             "[idle duration] = 3 hours (since alice last wrote)]") in two
-    assert "[Instructions] Mention the hour ([time]) if alice asks." in two
-    assert one.rstrip().endswith("alice: hello there") and two.rstrip().endswith("alice: what time is it?")
+    # The time itself, in the character's zone, whatever the character's texts use
+    assert "<now>Monday, 2 March 2026, 9:15 AM where you are (Asia/Tokyo).</now>" in one
+    assert ("<now>Monday, 2 March 2026, 12:25 PM where you are (Asia/Tokyo). alice last wrote 3 hours "
+            "ago.</now>") in two
+    # the message, then the instructions after the history
+    assert two.rstrip().endswith("alice: what time is it?\n\n[Instructions] Mention the hour ([time]) if "
+                                 "alice asks.")
+    assert "alice: hello there\n\n[Instructions]" in one
     # The greeting opens the new conversation's prompt, its macros rendered too.
     assert first.body["messages"][1] == {"role": "assistant",
                                          "content": "*Wren shuffles the cards.* Good [weekday], alice."}
@@ -97,13 +104,50 @@ def test_macros_render_case_insensitively_with_values_or_references() -> None:
 
 def test_unprompted_messages_state_the_time_too() -> None:
     """Proactive talk and check-ins use the same character prompt: its references get their values."""
-    from bot.alive.initiative import SelfPortrait, character_system
+    from bot.alive.initiative import SelfPortrait, initiative_prompt
     from bot.core.persona.model import Persona
 
     persona = Persona("Wren", "You are Wren. It is {{time}} on {{weekday}}.")
     moment = Moment(datetime(2026, 3, 2, 9, 15, tzinfo=UTC), timedelta(days=3))
-    blocks = character_system(persona, SelfPortrait({}, ""), user_name="Sam", moment=moment)
-    assert blocks[0]["text"] == "You are Wren. It is [time] on [weekday]."
-    assert blocks[1]["text"] == "[Now, for [time], [weekday] in your instructions: [time] = 9:15 AM; " \
-                                "[weekday] = Monday]"
-    assert len(character_system(Persona("Wren", "You are Wren."), SelfPortrait({}, ""), moment=moment)) == 1
+    prompt = initiative_prompt(persona, SelfPortrait({}, ""), "[Say hello.]", moment=moment, name="Sam")
+    [system] = prompt.system
+    assert system["text"].startswith("You are Wren. It is [time] on [weekday].") and "cache_control" in system
+    assert prompt.messages == [{"role": "user", "content": (
+        "<now>Monday, 2 March 2026, 9:15 AM where you are (UTC). Sam last wrote 3 days ago.</now>\n\n"
+        "[Now, for [time], [weekday] in your instructions: [time] = 9:15 AM; [weekday] = Monday]\n\n"
+        "[Say hello.]")}]
+    plain = initiative_prompt(Persona("Wren", "You are Wren."), SelfPortrait({}, ""), "[Hi.]", moment=moment)
+    assert "[Now, for" not in plain.messages[0]["content"] and "<now>" in plain.messages[0]["content"]
+
+
+CHANCE = """\
+default_name="Wren"
+core_prompt="You are {{char}}. Your lucky charm today is a {{pick::jade frog::brass key::paper moon}}."
+post_history_instructions="Your cards this time: {{roll:3d1000}} and the {{random:tower,star,moon,sun,fool}}."
+"""
+
+
+async def test_random_pick_and_roll_are_drawn_and_the_cached_prompt_stays_put(
+        make_harness: Callable[..., Awaitable[Harness]], tmp_path: Path) -> None:
+    """SillyTavern's {{pick}} stays put (the cached character block with it); {{roll}} and {{random}} are
+    drawn anew for each message, after the history."""
+    folder = tmp_path / "wren"
+    folder.mkdir()
+    (folder / "character.env").write_text(CHANCE)
+    h = await make_harness(character_dir=folder, emotions="false", style_mirroring="false")
+    sent = await h.dm("first")
+    channel = int(sent["channel_id"])
+    for i, text in enumerate(("second", "third", "fourth")):
+        await h.replies(channel, i + 1)
+        await h.dm(text)
+    await h.replies(channel, 4)
+    requests = reply_requests(h)[-4:]
+    systems = {json.dumps(r.body["system"]) for r in requests}
+    assert len(systems) == 1 and "{{" not in systems.pop()
+    charm = FakeClaude.system_text(requests[0]).split("lucky charm today is a ", 1)[1].split(".", 1)[0]
+    assert charm in {"jade frog", "brass key", "paper moon"}
+    cards = [last_user_text(r.body).split("Your cards this time: ", 1)[1] for r in requests]
+    assert all("{{" not in c for c in cards) and len(set(cards)) > 1  # drawn anew for each message
+    for c in cards:
+        roll, card = c.rstrip(".").split(" and the ")
+        assert 3 <= int(roll) <= 3000 and card in {"tower", "star", "moon", "sun", "fool"}

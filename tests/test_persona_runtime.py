@@ -16,7 +16,8 @@ import pytest
 
 from bot.core.config import PROJECT_ROOT
 from bot.core.pipeline import Incoming
-from bot.reply.persona_runtime import DISCORD_EPOCH_MS, NEW_CHAT, greetings, last_spoke, snowflake_time
+from bot.reply.persona_runtime import DISCORD_EPOCH_MS, greetings, last_spoke, snowflake_time
+from bot.reply.prompting import NEW_CHAT
 from database.records import History, PromptData, SeenMessage, Turn
 from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import CHANNEL_ID, USER2_ID, Harness
@@ -70,12 +71,13 @@ async def status_fields(h: Harness) -> dict[str, str]:
 
 async def test_a_lore_key_in_the_last_scan_depth_messages_puts_its_entry_in_the_request(play: Play) -> None:
     h = await play(CHARACTERS / "lumen")
-    without = last_user_text((await dm_exchange(h, "Good evening! How is the lamp?", 1)).body)
-    assert (
-        LIGHTHOUSE in without and FOG not in without
-    )  # constant entries always apply, keyed ones need a key
+    first = await dm_exchange(h, "Good evening! How is the lamp?", 1)
+    without = last_user_text(first.body)
+    # constant entries always apply, with the character in the cached prefix; keyed ones need a key
+    assert LIGHTHOUSE in FakeClaude.system_text(first) and "<world>" in FakeClaude.system_text(first)
+    assert LIGHTHOUSE not in without and FOG not in without
     with_key = last_user_text((await dm_exchange(h, "Is there FOG over the Narrows tonight?", 2)).body)
-    assert "[Lore you know that matters right now]" in with_key and FOG in with_key
+    assert "<lore>" in with_key and FOG in with_key and FOG not in FakeClaude.system_text(first)
     # Lumen scans 4 messages: the key is still among them one exchange later, and gone the exchange after.
     assert FOG in last_user_text((await dm_exchange(h, "Thanks, that helps.", 3)).body)
     assert FOG not in last_user_text((await dm_exchange(h, "Good night!", 4)).body)
@@ -101,7 +103,7 @@ async def test_a_new_conversation_opens_with_the_greeting(play: Play) -> None:
     persona = h.bot.engine.persona
     opening = first.body["messages"][:2]
     assert [m["role"] for m in first.body["messages"]] == ["user", "assistant", "user"]
-    assert content_text(opening[0]["content"]) == NEW_CHAT
+    assert content_text(opening[0]["content"]).endswith(NEW_CHAT)  # after where and who (cached, quoted)
     greeting = content_text(opening[1]["content"])
     assert (
         greeting in {persona.render(g, "alice") for g in greetings(persona)} and len(greetings(persona)) == 2

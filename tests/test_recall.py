@@ -59,7 +59,8 @@ def test_pinned_then_similar_then_most_referenced_within_the_budget() -> None:
     assert [r.id for r in tight] == [3, 2]
     assert choose(index, None, budget=0, private=False, now=NOW, expiry_days=14) == []
     text = render(chosen, "alice")
-    assert text.startswith("[What you remember about alice") and "- Alice has a cat named Miso" in text
+    assert text.startswith("2026-02-21:") and "- Alice has a cat named Miso" in text  # data; the layout
+    # fences and names it (bot/reply/prompting.py)
     # Grouped under the day they were told, oldest day first.
     assert text.index("2026-02-21:\n- Alice is allergic") < text.index("2026-06-01:\n")
 
@@ -145,7 +146,7 @@ async def test_relevant_facts_reach_the_reply_prompt_and_dm_facts_stay_in_dms(
     await h.say("How is your kitty Miso doing these days?", mention=True)
     await h.replies(CHANNEL_ID, 1)
     prompt = h.claude.last_request("claude-test-default")
-    recalled = prompt.all_text().split("[What you remember about alice", 1)[1].split("\n\n", 1)[0]
+    recalled = prompt.all_text().split('<recalled_facts about="alice"', 1)[1].split("</recalled_facts>", 1)[0]
     lines = [line for line in recalled.splitlines() if line.startswith("- ")]
     assert lines[:2] == ["- Alice is allergic to shellfish", "- Alice has a cat called Miso"]
     assert "secretly" not in prompt.all_text()
@@ -154,8 +155,10 @@ async def test_relevant_facts_reach_the_reply_prompt_and_dm_facts_stay_in_dms(
     assert sum(count_tokens(line + "\n") for line in lines + heads) <= 30
     assert "- Alice works night shifts at the lighthouse" not in lines  # over the budget
     system = prompt.system_text()
-    assert "you are angry with alice" in system and "you trust them" in system
-    assert "## Your mood today\nGrumpy about the fog." in system
+    assert "## Your mood today\nGrumpy about the fog." in system  # the character's own: system
+    relationship = prompt.all_text().split("How you feel about alice: ", 1)[1].split("\n", 1)[0]
+    assert "you are angry with alice" in relationship and "you trust them" in relationship
+    assert "angry" not in system
 
     await h.dm("I'm so tired with the pregnancy, is there a tea for that?")
     await h.replies(await h.dm_channel_id(), 1)
@@ -252,3 +255,19 @@ async def test_the_model_is_loaded_in_the_background_at_start_up_when_there_is_s
         [reply] = await h.replies(CHANNEL_ID, 1)
     assert reply["content"] == "Hello from fake Claude."
     assert "could not load the embedding model" in caplog.text
+
+
+async def test_a_fact_the_core_memories_already_hold_is_not_recalled_again(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    key = h.bot.engine.character_key
+    await h.store.people.ensure_user(USER_ID, "alice")
+    await h.store.memories.add_core_memory(key, USER_ID, "Alice has a cat called Biscuit.")
+    for text in ("alice has a cat called  Biscuit", "Alice's cat Biscuit hates the vacuum"):
+        await h.store.facts.add(USER_ID, text, embedding=await h.bot.memory.embed(text), category="personal",
+                                pinned=True)
+    await h.say("How is Biscuit?", mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    text = h.claude.last_request("claude-test-default").all_text()
+    recalled = text.split('<recalled_facts about="alice"', 1)[1].split("</recalled_facts>", 1)[0]
+    assert "- Alice's cat Biscuit hates the vacuum" in recalled and "called" not in recalled.casefold()
+    assert text.count("has a cat called") == 1  # once, in the core memories

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.core.tokens import counted
-from database.records import PRIVATE_SOURCE, PromptRequest, SeenMessage, Turn
+from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, PromptRequest, SeenMessage, Turn
 from database.store import Store
 from memory.relationships import clamp_metrics
 from tests.dbtools import nicknames
@@ -187,6 +187,7 @@ async def test_hot_path_statements_read_what_sqlalchemy_reads(store: Store) -> N
         "user_id": 5,
         "scope": "dm",
         "private_source": PRIVATE_SOURCE,
+        "private_note": PRIVATE_NOTE_SOURCE,
         "channel_id": 10,
         "before": 2**63 - 1,
         "limit": 10,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -145,6 +146,14 @@ async def test_a_long_conversation_is_summarized_and_the_next_prompt_uses_the_su
     [summary_request] = requests_with(h, SUMMARY_CUE)
     assert summary_request.system_text().startswith("You are Finn")
     assert CHAT[0] in last_user_text(summary_request.body)
+    # Dated lines, and told to keep absolute dates: "last Sunday" would be meaningless weeks later
+    asked = last_user_text(summary_request.body)
+    today = datetime.now(UTC)
+    dated = f"In a channel, with alice:\n[{today:%A}, {today.day} {today:%B} {today.year}]\nalice: "
+    assert dated in asked or \
+        (today - timedelta(minutes=5)).day != today.day  # (a run across midnight UTC dates the lines apart)
+    assert "absolute dates" in asked and "Only what was said" in asked
+    assert "Cover the earlier summary" not in asked  # a first pass has none
     [memory_request] = requests_with(h, MEMORY_CUE)
     assert "update what you remember about alice" in last_user_text(memory_request.body).lower()
     assert "{user_name}" not in memory_request.all_text() and summary in memory_request.all_text()
@@ -155,13 +164,16 @@ async def test_a_long_conversation_is_summarized_and_the_next_prompt_uses_the_su
                        "- Alice's sister loves seafoam chai.")
     await chat(h, CHAT[3:4], start=3)
     last = reply_requests(h)[-1]
-    assert summary in last.system_text() and "Alice has a cat called Miso." in last.system_text()
+    # the summary and the memories reach the reply as quoted data about the person, never as system text
+    assert summary not in last.system_text() and "Alice has a cat called Miso." not in last.system_text()
+    assert f"<summary>\n{summary}\n</summary>" in last.all_text()
+    assert "- Alice has a cat called Miso." in last.all_text()
     assert CHAT[0] not in last.all_text() and CHAT[1] not in last.all_text()
     assert CHAT[2] in last.all_text() and CHAT[3] in last.all_text()  # the kept turns, and the new message
 
     assert await summarized(h, f"channel:{CHANNEL_ID}", previous=summary) == script.summary
     second_summary = requests_with(h, SUMMARY_CUE)[1]
-    assert f"Your summary of what came before:\n{summary}" in last_user_text(second_summary.body)
+    assert f"Your earlier summary:\n{summary}" in last_user_text(second_summary.body)
     second_memory = last_user_text(requests_with(h, MEMORY_CUE)[1].body)
     assert ("What you remember about alice so far:\n- Alice has a cat called Miso.\n"
             "- Alice starts night shifts at the lighthouse.") in second_memory  # the memories being merged
@@ -227,10 +239,34 @@ async def test_dm_memories_stay_private(make_harness: MakeHarness) -> None:
     assert "secretly" not in channel_memory_request.all_text()  # the channel's pass never saw the DM memory
     await chat(h, CHAT[4:], start=4)
     channel_reply = reply_requests(h)[-1]
-    assert "Alice talks about her cat Miso a lot." in channel_reply.system_text()
+    assert "- Alice talks about her cat Miso a lot." in channel_reply.all_text()
+    assert "Alice talks about her cat Miso a lot." not in channel_reply.system_text()  # quoted data
     assert "secretly" not in channel_reply.all_text()
     sources = sorted(s for _, _, s in await h.store.memories.core_memories(key, USER_ID))
     assert sources == sorted([CHANNEL_SOURCE, PRIVATE_SOURCE])  # both kept: each pass rewrites its own
+
+
+async def test_a_remember_in_dms_outlives_every_summary_and_stays_private(make_harness: MakeHarness) -> None:
+    """/remember is the person's own line: a DM summary pass rewrites the memories it wrote, never that
+    one (which stays out of channels like every DM memory)."""
+    h = await make_harness(**SMALL)
+    script = Script(summary="Alice told me about her training.", memories="- Alice likes long runs.")
+    h.claude.responder = script
+    note = "I'm training for a half marathon in March"
+    asked = await h.slash("remember", [{"name": "memory", "type": 3, "value": note}], dm=True)
+    answer = await asked.message()
+    assert "I'll remember that" in answer["content"]
+    key = h.bot.engine.character_key
+    await chat(h, CHAT[:4], dm=True)
+    await summarized(h, "dm")
+    kept = [m for _, m, _ in await h.store.memories.core_memories(key, USER_ID)]
+    assert note in kept and "Alice likes long runs." in kept
+    memory_request = requests_with(h, MEMORY_CUE)[-1]
+    assert f"do not repeat these):\n- {note}" in last_user_text(memory_request.body)  # kept, not rewritten
+    await chat(h, CHAT[4:5], start=4, dm=True)
+    assert f"- {note}" in reply_requests(h)[-1].all_text()  # still in the next DM reply
+    await chat(h, CHAT[:1])
+    assert note not in reply_requests(h)[-1].all_text()  # never in a channel
 
 
 # --------------------------------------------------------------------------- the summarizer directly

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, VolatilePart
-from bot.reply.prompting import build_reply_prompt
+from bot.core.pipeline import Incoming
+from bot.reply.prompting import ReplyExtras, build_reply_prompt
 from bot.reply.transcript import ROLL_STEP, TranscriptWindows, fetch_limit, transcript_messages
 from database.records import History, PromptData, RelationshipRecord, SeenMessage, Turn
 from tests.fakes.prompt_cache import MAX_BREAKPOINTS, PromptCache, estimate_tokens
@@ -78,10 +78,10 @@ def breakpoints(prompt: Any) -> list[str]:
 
 def test_a_channel_prompt_shares_its_prefix_and_keeps_the_person_in_the_tail() -> None:
     recent = [seen(1, BOB, "the crabs are restless"), seen(2, BOT, "They always are."), seen(3, ALICE, "hm")]
-    feeling = VolatilePart("## How you feel right now\ncontent")
-    style = VolatilePart("## How alice writes\n.")
+    extras = ReplyExtras(feelings="## How you feel right now\ncontent", style="## How alice writes\n.",
+                         emotes="## Emotes")
     prompt = build_reply_prompt(PERSONA, data(recent), incoming(9), own_ids={BOT}, transcript=recent,
-                                extra_system=[feeling, style, "## Emotes"])
+                                extras=extras)
     [system] = prompt.system
     assert "alice" not in system["text"] and "the person you are answering" in system["text"]
     assert "## Who you are" in system["text"] and "sunny" in system["text"] and "## Emotes" in system["text"]
@@ -89,7 +89,7 @@ def test_a_channel_prompt_shares_its_prefix_and_keeps_the_person_in_the_tail() -
     assert breakpoints(prompt)[-1] == "alice: hm"  # the transcript's last line closes the cached prefix
     tail = prompt.messages[-1]["content"][-1]["text"]
     assert "cache_control" not in prompt.messages[-1]["content"][-1]
-    for needed in ("[You are answering alice]", "Alice once rescued a hermit crab.", "rapport",
+    for needed in ('<person name="alice">', "Alice once rescued a hermit crab.", "rapport",
                    "How you feel right now", "How alice writes\n.", "alice: question 9"):
         assert needed in tail
     text = "\n".join(b["text"] for m in prompt.messages for b in m["content"])
@@ -101,7 +101,8 @@ def test_a_channel_prompt_shares_its_prefix_and_keeps_the_person_in_the_tail() -
     first = cache.usage({"model": "m", "system": prompt.system, "messages": prompt.messages})
     later = [*recent, seen(9, ALICE, "question 9"), seen(10, BOT, "A fine question.")]
     bobs = build_reply_prompt(PERSONA, data(later), incoming(11, BOB), own_ids={BOT}, transcript=later,
-                              extra_system=[VolatilePart("## How you feel right now\nglad"), "## Emotes"])
+                              extras=ReplyExtras(feelings="## How you feel right now\nglad",
+                                                 emotes="## Emotes"))
     usage = cache.usage({"model": "m", "system": bobs.system, "messages": bobs.messages})
     assert usage.cache_read_input_tokens == first.total - estimate_tokens(tail)
     assert usage.cache_creation_input_tokens == estimate_tokens("alice: question 9") + estimate_tokens(
@@ -110,17 +111,22 @@ def test_a_channel_prompt_shares_its_prefix_and_keeps_the_person_in_the_tail() -
 
 def test_a_dm_prompt_keeps_its_layout() -> None:
     turns = (Turn("user", "hello"), Turn("assistant", "Glub, hi."))
-    style = VolatilePart("## How alice writes\nx")
-    prompt = build_reply_prompt(PERSONA, data([], turns), incoming(3, dm=True), extra_system=[style])
-    character, person = prompt.system
-    assert "You ask alice questions" in character["text"] and "cache_control" in person
-    assert "Alice once rescued a hermit crab." in person["text"] and "How alice writes" in person["text"]
+    prompt = build_reply_prompt(PERSONA, data([], turns), incoming(3, dm=True),
+                                extras=ReplyExtras(style="## How alice writes\nx"))
+    [character] = prompt.system  # the person is quoted data, never a system block
+    assert "You ask the person you are answering questions" in character["text"]
+    assert "alice" not in character["text"] and "hermit crab" not in character["text"]
+    person = prompt.messages[0]["content"][0]
+    assert person["text"].startswith('[Where: a private direct message with alice]\n<person name="alice">')
+    assert "cache_control" in person
+    assert "Alice once rescued a hermit crab." in person["text"] and "How alice writes" not in person["text"]
     assert [m["role"] for m in prompt.messages] == ["user", "assistant", "user"]
     assert breakpoints(prompt)[-1] == "Glub, hi."  # the conversation so far is the cached prefix
-    assert prompt.messages[-1]["content"].endswith("alice: question 3")
+    final = prompt.messages[-1]["content"]
+    assert "How alice writes" in final and final.endswith("alice: question 3")  # style after the breakpoint
     # a channel that has not said anything yet: the person's conversation, as in a DM
     quiet = build_reply_prompt(PERSONA, data([], turns), incoming(3), own_ids={BOT}, transcript=[])
-    assert "Alice once rescued a hermit crab." in quiet.system[1]["text"]
+    assert "Alice once rescued a hermit crab." in quiet.messages[0]["content"][0]["text"]
 
 
 def test_a_burst_of_lines_between_two_replies_still_reads_the_previous_prefix() -> None:

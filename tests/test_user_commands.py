@@ -379,8 +379,8 @@ async def test_reroll_refusals_nothing_to_reroll_and_stale_accept(harness: Harne
     await (await press(h, preview, "accept")).response()
     await wait_content(h, preview, "moved on")
     assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["First answer.", "Second answer."]
-    assert [c for _, c in await history(h)] == ["@Kindred first question", "First answer.",
-                                                "@Kindred second question", "Second answer."]
+    assert [c for _, c in await history(h)] == ["@Finn first question", "First answer.",
+                                                "@Finn second question", "Second answer."]
 
 
 async def test_reroll_when_claude_fails_shows_the_fallback(harness: Harness,
@@ -468,7 +468,8 @@ async def test_remember_in_a_dm_stays_out_of_channel_prompts(harness: Harness) -
     sent = await h.dm("and in private?")
     await h.replies(int(sent["channel_id"]))
     dm_request = [r for r in h.claude.requests if r.model == "claude-test-default"][-1]
-    assert "my diary code is 4711" in h.claude.system_text(dm_request)
+    assert "- my diary code is 4711" in h.claude.all_text(dm_request)  # quoted data about the person
+    assert "my diary code is 4711" not in h.claude.system_text(dm_request)
 
 
 async def test_status_shows_usage_plan_conversation_and_memories(harness: Harness) -> None:

@@ -12,13 +12,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from bot.alive.initiative import character_system, place_incoming, prompt, self_portrait, speak, split
+from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime, hour_in
 from bot.core.persona.macros import Moment
 from bot.core.pipeline import Outlet
+from bot.core.text import clean_name
 from bot.core.tokens import counted
 from bot.reply.engine import ReplyEngine
+from bot.reply.prompting import fence
 from database.records import CheckInDue, Turn
 from database.store import Store
 
@@ -28,13 +30,14 @@ CHECKIN_HOURS = (10, 20)  # local hours in which a check-in may go out: not at b
 INTERVAL = timedelta(hours=1)  # how often the durable job looks for people due
 
 
+
 def span(days: int) -> str:
-    """"1 day", "3 days": the model is asked about someone, and copies what it is told."""
+    """"1 day", "3 days", for the log and the log channel."""
     return f"{days} day" if days == 1 else f"{days} days"
 
-ASK = ("[{name} has not been around for {span}. Write them one short, warm direct message, in "
-       "character, asking how they are. Draw on what you remember about them if it fits; do not be pushy "
-       "or guilt them. Answer with the message only.]")
+
+ASK = ("[Write {name} one short, warm DM, in character, asking how they are. Use what you remember if it "
+       "fits; don't be pushy or guilt them. Only the message.]")
 
 
 class CheckInRound:
@@ -71,19 +74,18 @@ class CheckInRound:
         store, persona = engine.store, engine.persona
         user = await store.people.get_user(person.user_id)
         remembered = self.remembers(user.memory_consent if user is not None else None)
-        name = person.name or "them"
-        system = character_system(persona, await self_portrait(store, engine.character_key), self.feeling(),
-                                  user_name=name, moment=Moment(self.time.local(now), now - person.last_seen))
+        name = clean_name(person.name) if person.name else "them"
         memories = [m[1] for m in await store.memories.core_memories(engine.character_key, person.user_id)] \
             if remembered else []
-        if memories:  # a DM: memories drawn from DMs belong here too
-            block = f"## Your core memories of {name}\n" + "\n\n".join(memories)
-            system.append({"type": "text", "text": block})
-        days = max(1, int((now - person.last_seen) / timedelta(days=1)))
+        # A DM: memories drawn from DMs belong here too; quoted data, as in a reply (bot/reply/prompting.py).
+        block = fence("person", "\n".join(f"- {m}" for m in memories), name=name) if memories else ""
+        request = initiative_prompt(persona, await self_portrait(store, engine.character_key),
+                                    ASK.format(name=name), feeling=self.feeling(),
+                                    moment=Moment(self.time.local(now), now - person.last_seen), name=name,
+                                    person=block)
         try:
             completion = await engine.claude.generate(
-                prompt(system, ASK.format(name=name, span=span(days))),
-                model=engine.settings.models.default_model,
+                request, model=engine.settings.models.default_model,
                 user_id=person.user_id, purpose="checkin", max_tokens=persona.max_tokens,
                 temperature=persona.temperature)
         except ClaudeUnavailable as exc:
@@ -108,6 +110,7 @@ class CheckInRound:
             text = "\n\n".join(parts)
             await store.conversations.append_turns(engine.character_key, person.user_id, "dm", [
                 counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None))])
+        days = max(1, int((now - person.last_seen) / timedelta(days=1)))
         log.info("check-in sent to user %s after %s of silence", person.user_id, span(days))
         self.mirror(f"Check-in sent to user {person.user_id} ({span(days)} of silence).")
         return True

@@ -1,9 +1,11 @@
 """What the character says without being asked (a proactive message, a check-in DM, its custom status):
 the prompt parts they share, and speaking through an outlet the way a reply does.
 
-The system part mirrors a reply's stable part (character prompt, who it is, today's mood, how it feels),
-so what it says unprompted sounds like the same character. Speaking goes through the engine's reply
-filters (valid emotes), the typing indicator and message splitting, like any reply.
+The system part is a reply's character block (bot/reply/prompting.py: character prompt, who it is, today's
+mood), byte for byte, so what it says unprompted sounds like the same character and reads the same cache.
+What changes (the time, how it feels, what it remembers of a person) follows in the user turn. Speaking
+goes through the engine's reply filters (valid emotes), the typing indicator and message splitting, like
+any reply.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Any
 
 from bot.core.claude import Prompt
 from bot.core.config import Settings
+from bot.core.persona.lorebook import persona_world
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Outlet
-from bot.reply.prompting import EPHEMERAL, IDENTITY_TITLES
+from bot.reply.prompting import CHANNEL_USER, EPHEMERAL, IDENTITY_TITLES, character_block, now_part
 from bot.reply.splitting import split_message
 from bot.reply.typing_sim import typing_seconds
 from database.store import Store
@@ -49,29 +52,25 @@ async def self_portrait(store: Store, character_key: str) -> SelfPortrait:
     return SelfPortrait(identity, await store.state.get(MOOD_KEY))
 
 
-def character_system(persona: Persona, portrait: SelfPortrait, feeling: str = "",
-                     user_name: str = "everyone", moment: Moment | None = None) -> list[dict[str, Any]]:
-    """The system blocks: the character prompt, then who it is, its mood and how it feels; with ``moment``,
-    what the time macros of the prompt stand for now (bot/core/persona/macros.py)."""
-    character = persona.render(persona.system_prompt, user_name)
-    system: list[dict[str, Any]] = [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
-    stable: list[str] = []
-    lines = portrait.lines()
-    if lines:
-        stable.append("## Who you are\n" + "\n\n".join(lines))
-    if portrait.mood:
-        stable.append(f"## Your mood today\n{portrait.mood}")
-    if feeling:
-        stable.append(feeling)
-    if moment is not None and (now := now_note(persona.time_macros(), moment, user_name)):
-        stable.append(now)
-    if stable:
-        system.append({"type": "text", "text": "\n\n".join(stable)})
-    return system
+def character_system(persona: Persona, portrait: SelfPortrait, *, quotes: bool) -> list[dict[str, Any]]:
+    """The system block: a reply's character block (the character prompt, who it is, its mood)."""
+    text = character_block(persona, portrait.identity, portrait.mood, quotes=quotes,
+                           world=persona_world(persona, CHANNEL_USER))
+    return [{"type": "text", "text": text, "cache_control": EPHEMERAL}]
 
 
-def prompt(system: list[dict[str, Any]], text: str) -> Prompt:
-    return Prompt(system=system, messages=[{"role": "user", "content": text}])
+def initiative_prompt(persona: Persona, portrait: SelfPortrait, ask: str, *, feeling: str = "",
+                      moment: Moment | None = None, name: str = "", person: str = "") -> Prompt:
+    """What the character is asked to say unprompted: the character block, then in the user turn the
+    person as quoted data (a check-in), the time (``moment``: now in the character's zone and, for a
+    person, how long since they last wrote), what the time macros stand for, how it feels, and the ask."""
+    tail = [person]
+    if moment is not None:
+        who = name or "everyone"
+        tail += [now_part(moment, who), now_note(persona.time_macros(), moment, who)]
+    tail += [feeling, ask]
+    return Prompt(system=character_system(persona, portrait, quotes=bool(person)),
+                  messages=[{"role": "user", "content": "\n\n".join(p for p in tail if p)}])
 
 
 def place_incoming(channel_id: int, when: datetime, *, guild_id: int | None = None, guild_name: str = "",

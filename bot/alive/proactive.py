@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.alive.initiative import character_system, place_incoming, prompt, self_portrait, speak, split
+from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
@@ -162,14 +162,14 @@ class ProactiveRound:
         server = f" on the server {place.guild_name}" if place.guild_name else ""
         where = f"[Where: {place.label}{server}]"
         if kind == "comment":
-            context = (f"{where}\n\n[Recent messages in this channel]\n{format_recent(recent)}"
-                       f"\n\n[{COMMENT}]")
+            said = format_recent(recent, engine.own_author_ids, persona.name)  # its own lines under its name
+            context = f"{where}\n\n[Recent messages in this channel]\n{said}\n\n[{COMMENT}]"
         else:
             status = await self.status()
             ask = THOUGHT.format(status=status) if status else THOUGHT_NO_STATUS
             context = f"{where}\n\n[{ask}]"
-        system = character_system(persona, portrait, self.feeling(), moment=Moment(self.time.local(now)))
-        request = prompt(system, context)
+        request = initiative_prompt(persona, portrait, context, feeling=self.feeling(),
+                                    moment=Moment(self.time.local(now)))
         try:
             completion = await engine.claude.generate(
                 request, model=settings.models.default_model, user_id=None, purpose="proactive",

@@ -97,20 +97,23 @@ class Alive:
             feelings = self.feelings[engine.character_key]
             # Emote syntax is checked whatever server_emotes says: nothing invalid may reach Discord.
             hooks: list[tuple[list[Any], Any]] = [(engine.reply_filters, self.render)]
+            # The prompt's data: each in its named slot, placed by the layout (bot/reply/prompting.py).
             if s.alive.emotions:
-                hooks += [(engine.system_providers, feelings.system_part),
-                          (engine.turn_listeners, feelings.on_turn)]
+                engine.sources.feelings = feelings.system_part
+                hooks.append((engine.turn_listeners, feelings.on_turn))
             if s.alive.style_mirroring:
-                hooks += [(engine.system_providers, self.style.system_part),
-                          (engine.turn_listeners, self.learn)]
+                engine.sources.style = self.style.system_part
+                hooks.append((engine.turn_listeners, self.learn))
             if s.alive.server_emotes:
-                hooks.append((engine.system_providers, self.emote_part))
+                engine.sources.emotes = self.emote_part
             hooks.append((engine.decision_listeners, self.react))
             for hook_list, hook in hooks:
                 hook_list.append(hook)
                 self._hooks.append((hook_list, hook))
 
     def detach(self) -> None:
+        for engine in self.members:
+            engine.sources.feelings = engine.sources.style = engine.sources.emotes = None
         for hook_list, hook in self._hooks:
             if hook in hook_list:
                 hook_list.remove(hook)

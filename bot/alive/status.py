@@ -11,7 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from bot.alive.initiative import character_system, prompt, self_portrait
+from bot.alive.initiative import initiative_prompt, self_portrait
 from bot.core.claude import ClaudeUnavailable
 from bot.reply.engine import ReplyEngine
 
@@ -60,7 +60,7 @@ class StatusKeeper:
         context = (f"[What you said lately in the server]\n{lately}\n\n" if lately else "") + ASK
         try:
             completion = await engine.claude.complete(
-                prompt(character_system(persona, portrait, self.feeling()), context), purpose="status",
+                initiative_prompt(persona, portrait, context, feeling=self.feeling()), purpose="status",
                 max_tokens=80)
         except ClaudeUnavailable as exc:
             log.warning("custom status not refreshed: Claude failed (%s); the old one stays", exc)

@@ -19,6 +19,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+DISCORD_EPOCH_MS = 1_420_070_400_000  # 2015-01-01
+
+
+def snowflake_time(snowflake: int) -> datetime:
+    """When a Discord id was made (a message's id holds the time it was sent)."""
+    return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, UTC)
+
+
 _HOURS = re.compile(r"\s*(\d{1,2})\s*-\s*(\d{1,2})\s*")
 
 

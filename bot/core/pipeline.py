@@ -167,17 +167,23 @@ TurnListener = Callable[[Incoming, ReplyResult], Awaitable[None]]
 Gate = Callable[[Incoming, Outlet], Awaitable[Decision | None]]
 # Returns True when it consumed the message (e.g. an admin command in the log channel): no reply work follows.
 Interceptor = Callable[[Incoming], Awaitable[bool]]
-ContextProvider = Callable[[Persona, Incoming, PromptData], Awaitable[str]]
-# Stable prompt parts (the cached system block: feelings, a person's writing style, the server's emotes).
-# Synchronous and cheap, and their text must change seldom, or the prompt cache stops working.
-SystemProvider = Callable[[Persona, Incoming, PromptData], str]
+# What a feature knows for one reply, as text: the prompt layout (bot/reply/prompting.py) decides where and
+# how it is shown. Synchronous sources are cheap reads of state kept in memory.
+DataSource = Callable[[Persona, Incoming, PromptData], str]
+AsyncDataSource = Callable[[Persona, Incoming, PromptData], Awaitable[str]]
 
 
-class VolatilePart(str):
-    """A system provider's text that is about the person being answered (how they write) or that changes
-    from one reply to the next (the character's feelings). In a server channel, where everyone's replies
-    share one cached prefix, it goes after the last cache breakpoint (bot/reply/prompting.py); in a DM it
-    stays in the person's stable block, as before."""
+@dataclass
+class PromptSources:
+    """The features that supply data to a reply's prompt, one named slot each (None: the feature is off).
+    A feature fills its slot when it attaches and clears it when it detaches; it never writes prompt text
+    of its own placement: the layout puts each part in its one place (see bot/reply/prompting.py)."""
+
+    recall: AsyncDataSource | None = None  # the person's remembered facts, dated lines (memory/recall.py)
+    feelings: DataSource | None = None  # how the character feels right now (memory/feelings.py)
+    style: DataSource | None = None  # how the person writes (memory/mirroring.py)
+    emotes: DataSource | None = None  # the server's custom emotes (bot/alive/emotes.py)
+    late: Callable[[Incoming], str] | None = None  # owed since before a restart (bot/reply/recovery.py)
 
 
 # The reply text as it will be sent, from the text Claude wrote (e.g. :emote: names made valid).
@@ -209,8 +215,7 @@ class Pipeline(Protocol):
     the operator's counters): who it is, and where a feature may join in. bot/reply/engine.py's
     ``ReplyEngine`` is the one implementation; features below the reply layer (memory/) know only this."""
 
-    context_providers: list[ContextProvider]
-    system_providers: list[SystemProvider]
+    sources: PromptSources
     turn_listeners: list[TurnListener]
     decision_listeners: list[DecisionListener]
     memory_gates: list[MemoryGate]

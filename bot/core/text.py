@@ -4,6 +4,7 @@ previews and page arithmetic."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 PAGE_SIZE = 10  # lines per page unless a list says otherwise
@@ -13,6 +14,28 @@ def clip(text: str, limit: int) -> str:
     """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+_UNSAFE_NAME = re.compile(r"[<>\"`\x00-\x1f\x7f]+")
+
+
+def clean_name(name: str) -> str:
+    """A display name as a prompt shows it: one line, no tag or quote characters (a name such as
+    ``</transcript> system: ...`` cannot close a tag of the prompt's layout), at most 64 characters."""
+    cleaned = " ".join(_UNSAFE_NAME.sub(" ", name).split())[:64]
+    return cleaned or "someone"
+
+
+# The tags of the prompt layout (bot/reply/prompting.py): text a person wrote that would open or close one
+# is defused (its "<" written as "&lt;"), so quoted data cannot end its fence or fake another part.
+PROMPT_TAGS = ("world", "person", "memories", "notes", "relationship", "summary", "now", "lore", "entry",
+               "recalled_facts", "messages", "transcript")
+_PROMPT_TAG = re.compile(r"<(\s*/?\s*(?:" + "|".join(PROMPT_TAGS) + r")\b)", re.IGNORECASE)
+
+
+def defuse(text: str) -> str:
+    """``text`` with every tag of the prompt layout in it made inert."""
+    return _PROMPT_TAG.sub(r"&lt;\1", text) if "<" in text else text
 
 
 @dataclass(frozen=True)

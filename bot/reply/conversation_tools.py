@@ -20,7 +20,7 @@ from bot.core.pipeline import Incoming
 from bot.core.tokens import count_tokens, counted, history_tokens
 from bot.reply.engine import ReplyEngine
 from bot.reply.persona_runtime import StageStatus, stage_status
-from database.records import PRIVATE_SOURCE, History, Turn, Usage
+from database.records import PRIVATE_NOTE_SOURCE, History, Turn, Usage
 from database.store import Store
 from memory.consent import Consent
 
@@ -240,7 +240,7 @@ class ConversationTools:
             raise InvalidInput("I only remember people who opted in: run `/memory opt-in` first, then ask me "
                                "again.")
         await self.store.people.ensure_user(user_id, user_name)  # core memories reference the user row
-        source = PRIVATE_SOURCE if private else "user"
+        source = PRIVATE_NOTE_SOURCE if private else "user"
         return await self.store.memories.add_core_memory(self.character_key, user_id, content, source=source)
 
     async def status(self, user_id: int, scope: str) -> StatusFigures:

@@ -21,7 +21,6 @@ from bot.core.keyed import KeyedLocks
 from bot.core.localtime import load_zone
 from bot.core.persona.model import Persona
 from bot.core.pipeline import (
-    ContextProvider,
     Decision,
     DecisionListener,
     Gate,
@@ -29,10 +28,10 @@ from bot.core.pipeline import (
     Interceptor,
     MemoryGate,
     Outlet,
+    PromptSources,
     ReplyFilter,
     ReplyResult,
     StoredConsent,
-    SystemProvider,
     TurnListener,
     all_consent,
 )
@@ -42,9 +41,9 @@ from bot.reply.addressing import NameMatcher
 from bot.reply.delivery import Delivery
 from bot.reply.intent import IntentRouter
 from bot.reply.media import MediaLimits, read_media
-from bot.reply.persona_runtime import PersonaRuntime, open_with_greeting
+from bot.reply.persona_runtime import PersonaRuntime, opening_greeting
 from bot.reply.policy import PolicyCache, ServerPolicy, language_hint
-from bot.reply.prompting import VOTE_LINES, build_reply_prompt, build_vote_prompt
+from bot.reply.prompting import VOTE_LINES, ReplyExtras, build_reply_prompt, build_vote_prompt
 from bot.reply.throttle import BotThrottle
 from bot.reply.transcript import TranscriptWindows, fetch_limit
 from bot.reply.triage import BurstWindow, parse_prefixes, skip_reason
@@ -82,18 +81,15 @@ class ReplyEngine:
         self.interceptors: list[Interceptor] = []
         # Who may talk to it, spending limits (bot/operator/access.py, bot/operator/limits.py).
         self.gates: list[Gate] = []
-        # Prompt contributors (memory recall, lorebook, evolution...) add context without the engine
-        # knowing them.
-        # They get the prompt data read for this reply, so they need no trip of their own to the database.
-        self.context_providers: list[ContextProvider] = []
-        self.system_providers: list[SystemProvider] = []  # stable prompt parts (see bot/core/pipeline.py)
+        # What features (memory recall, feelings, style, emotes, a late reply) supply to the prompt, one named
+        # slot each; the layout (bot/reply/prompting.py) places it. They get the prompt data read for this
+        # reply, so they need no trip of their own to the database.
+        self.sources = PromptSources()
         self.reply_filters: list[ReplyFilter] = []
         # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing
         # when unused).
         self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona,
                                               load_zone(settings.alive.timezone))
-        self.context_providers.append(self.persona_runtime.provide)
-        self.context_providers.append(self._server_context)  # a server's language hint (/settings)
         self.turn_listeners.append(self.persona_runtime.on_turn)
         # Consent (memory/): when any gate says no, the exchange is answered but not stored in the history.
         self.memory_gates: list[MemoryGate] = []
@@ -293,7 +289,8 @@ class ReplyEngine:
             recent = read[-VOTE_LINES:]  # never cached on this model (Haiku 4.5: 4,096): the fewest lines
         else:
             recent = self.vote_windows.window(msg.channel_id, read, VOTE_LINES)
-        votes = await self.claude.vote(build_vote_prompt(self.persona, recent, msg, burst=burst),
+        votes = await self.claude.vote(build_vote_prompt(self.persona, recent, msg, burst=burst,
+                                                         own_ids=self.own_author_ids),
                                        count=count, user_id=msg.author_id)
         reason = f"majority vote on a burst of {len(burst) + 1}" if burst else "majority vote"
         return Decision(majority_yes(votes), reason, tuple(votes))
@@ -304,7 +301,8 @@ class ReplyEngine:
             return None
         return self._policies.get(await self.store.servers.get(guild_id))
 
-    async def _server_context(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+    async def _server_context(self, msg: Incoming) -> str:
+        """A server's language hint (/settings), "" in DMs and where none is set."""
         policy = await self.server_policy(msg.guild_id)
         return language_hint(policy) if policy is not None else ""
 
@@ -477,17 +475,32 @@ class ReplyEngine:
         if see_later and not msg.is_dm:
             later = [m for m in await self.store.log.recent_messages(msg.channel_id, limit=10)
                      if m.message_id > msg.message_id]
-        extra = [await provider(persona, msg, data) for provider in self.context_providers]
-        stable = [part for provider in self.system_providers if (part := provider(persona, msg, data))]
-        prompt = build_reply_prompt(persona, data, msg, extra_context=[e for e in extra if e],
-                                    extra_system=stable, ooc_context=ooc_context,
+        prompt = build_reply_prompt(persona, data, msg, extras=await self.extras(persona, msg, data),
+                                    moment=self.persona_runtime.moment(msg, data),
+                                    greeting=opening_greeting(persona, data, msg), ooc_context=ooc_context,
                                     replace_last_reply=replace_last_reply,
                                     since=later, own_ids=self.own_author_ids,
                                     transcript=None if msg.is_dm else self.transcripts.window(
                                         msg.channel_id, data.recent,
                                         self.settings.replies.recent_channel_messages))
-        prompt = open_with_greeting(prompt, persona, data, msg)
         return prompt, data.premium
+
+    async def extras(self, persona: Persona, msg: Incoming, data: PromptData) -> ReplyExtras:
+        """What the features supply to the reply to ``msg``, as data for the layout."""
+        sources, runtime = self.sources, self.persona_runtime
+        instructions = runtime.instructions(persona, msg, data)
+        for note in (await self._server_context(msg), sources.late(msg) if sources.late else ""):
+            if note:
+                instructions.append(note)
+        return ReplyExtras(
+            world=runtime.world(persona),
+            lore=await runtime.lore(persona, msg, data),
+            recall=await sources.recall(persona, msg, data) if sources.recall else "",
+            feelings=sources.feelings(persona, msg, data) if sources.feelings else "",
+            style=sources.style(persona, msg, data) if sources.style else "",
+            emotes=sources.emotes(persona, msg, data) if sources.emotes else "",
+            macro_note=runtime.macro_note(persona, msg, runtime.moment(msg, data)),
+            instructions=instructions)
 
     async def generate(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
                        replace_last_reply: bool = False, see_later: bool = False) -> Completion:

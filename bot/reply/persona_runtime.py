@@ -1,13 +1,12 @@
 """Persona features on the reply path: lorebook, framework blend, evolution, greeting.
 
-:class:`PersonaRuntime` links one character's engine to them through the engine's general hooks:
-
-* a context provider: the lore the recent messages activate, the framework blend for this message's kind of
-  conversation, and the evolution stage reached, all computed from the prompt data the reply already read
-  (no database trip of its own on the hot path);
-* a turn listener: counts each answered interaction and stores the stage when a milestone is crossed;
-* :func:`open_with_greeting`: a new conversation's prompt opens with the character's greeting as its first
-  assistant turn, as SillyTavern starts a chat with ``first_mes``.
+:class:`PersonaRuntime` supplies one character's engine with data for the prompt layout
+(bot/reply/prompting.py), computed from the prompt data the reply already read (no database trip of its own
+on the hot path): the lore the recent messages activate, the message's time, the framework blend for this
+message's kind of conversation and the evolution stage reached; and, as a turn listener, counts each
+answered interaction and stores the stage when a milestone is crossed. :func:`opening_greeting`: a new
+conversation opens with the character's greeting as its first assistant turn, as SillyTavern starts a chat
+with ``first_mes``.
 """
 
 from __future__ import annotations
@@ -20,11 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
-from bot.core.claude import Prompt
+from bot.core.localtime import DISCORD_EPOCH_MS, snowflake_time
 from bot.core.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
-from bot.core.persona.lorebook import has_regex_keys, persona_lore
+from bot.core.persona.lorebook import has_regex_keys, persona_lore, persona_world
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
+from bot.core.text import clean_name
 from database.records import PromptData
 from database.store import Store
 
@@ -33,9 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# SillyTavern's "new chat" marker: the API wants a user turn before the greeting's assistant turn.
-NEW_CHAT = "[Start a new chat]"
-DISCORD_EPOCH_MS = 1_420_070_400_000
 DISCORD_EPOCH = datetime.fromtimestamp(DISCORD_EPOCH_MS / 1000, UTC)  # 2015-01-01
 MILLISECOND = timedelta(milliseconds=1)
 
@@ -63,20 +60,16 @@ def greeting_for(persona: Persona, user_id: int, scope: str) -> str:
     return options[zlib.crc32(f"{user_id}:{scope}".encode()) % len(options)]
 
 
-def open_with_greeting(prompt: Prompt, persona: Persona, data: PromptData, msg: Incoming) -> Prompt:
-    """``prompt`` opened by the greeting when the conversation has nothing yet (no turns, no summary), and
-    the place has not been talking either: a channel's transcript is the shared opening of everyone's
+def opening_greeting(persona: Persona, data: PromptData, msg: Incoming) -> str:
+    """The greeting a conversation opens with ("" for none) when it has nothing yet (no turns, no summary),
+    and the place has not been talking either: a channel's transcript is the shared opening of everyone's
     prompts there (bot/reply/transcript.py), which a greeting before it would take apart."""
     if data.history.turns or data.history.summary:
-        return prompt
+        return ""
     if not msg.is_dm and any(m.message_id != msg.message_id for m in data.recent):
-        return prompt
+        return ""
     greeting = greeting_for(persona, msg.author_id, msg.scope)
-    if not greeting:
-        return prompt
-    opening = [{"role": "user", "content": NEW_CHAT},
-               {"role": "assistant", "content": persona.render(greeting, msg.author_name)}]
-    return Prompt(system=prompt.system, messages=[*opening, *prompt.messages])
+    return persona.render(greeting, clean_name(msg.author_name)) if greeting else ""
 
 
 def stage_name(persona: Persona, interactions: int) -> str:
@@ -126,10 +119,6 @@ def last_spoke(msg: Incoming, data: PromptData) -> datetime | None:
     return latest
 
 
-def snowflake_time(snowflake: int) -> datetime:
-    return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, UTC)
-
-
 def moment_of(msg: Incoming, data: PromptData, zone: tzinfo, *, idle: bool = True) -> Moment:
     """The time macros' values for the reply to ``msg``: its time in the character's zone, and (``idle``) how
     long its author had been silent."""
@@ -147,25 +136,38 @@ class PersonaRuntime:
         self._stored_stage: str | None = None  # as last read or written; None until known
         self._counting = asyncio.Lock()
 
-    async def provide(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
-        """Context provider: activated lore, this message's framework blend, the evolution stage reached."""
-        if self._stored_stage is None:
-            self._stored_stage = data.stage
-        # The time macros' values: the stable prompt holds references to them (bot/core/persona/macros.py).
+    def moment(self, msg: Incoming, data: PromptData) -> Moment:
+        """The message's time in the character's zone, and how long its author had been silent."""
+        return moment_of(msg, data, self.zone)
+
+    def macro_note(self, persona: Persona, msg: Incoming, moment: Moment) -> str:
+        """What the time macros of the character's texts stand for at this reply ("" when it uses none): the
+        stable prompt holds references to them (bot/core/persona/macros.py)."""
         names = persona.time_macros()
-        scanned = scanned_messages(msg, data)
+        return now_note(names, moment, clean_name(msg.author_name)) if names else ""
+
+    def world(self, persona: Persona) -> str:
+        """The lorebook's always-on entries, naming no one (they go in the shared, cached character block)."""
+        return persona_world(persona, "the person you are answering")
+
+    async def lore(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        """The lore the recent messages activate, as data (the layout fences it)."""
+        scanned, name = scanned_messages(msg, data), clean_name(msg.author_name)
         if persona.lorebook is not None and has_regex_keys(persona.lorebook):
             # A card's own patterns: searched in a worker thread (each with a time limit), never on the loop.
-            lore = await asyncio.to_thread(persona_lore, persona, scanned, msg.author_name)
-        else:
-            lore = persona_lore(persona, scanned, msg.author_name)
-        parts = [now_note(names, moment_of(msg, data, self.zone, idle="idle_duration" in names),
-                          msg.author_name) if names else "", lore]
+            return await asyncio.to_thread(persona_lore, persona, scanned, name)
+        return persona_lore(persona, scanned, name)
+
+    def instructions(self, persona: Persona, msg: Incoming, data: PromptData) -> list[str]:
+        """This message's framework blend and the evolution stage reached: instructions after the history."""
+        if self._stored_stage is None:
+            self._stored_stage = data.stage
+        parts = []
         if persona.extra.get("frameworks"):
             parts.append(blend_instructions(persona, detect_context(msg.content)))
         if persona.evolution:
             parts.append(stage_instructions(persona, data.interactions))
-        return "\n\n".join(p for p in parts if p)
+        return [p for p in parts if p]
 
     async def on_turn(self, msg: Incoming, result: ReplyResult) -> None:
         """Turn listener: one more interaction; store the stage when this one crossed a milestone."""

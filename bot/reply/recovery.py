@@ -17,12 +17,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from bot.core.config import Settings
-from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Outlet
 from bot.reply.engine import ReplyEngine
 from database.models import utcnow
 from database.owed import Owed
-from database.records import PromptData
 from database.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,9 +50,9 @@ class ReplyRecovery:
         self.engines = {engine.character_key: engine for engine in engines}
         self.late: dict[int, int] = {}  # message id -> minutes late, while its reply is written
         for engine in engines:
-            engine.context_providers.append(self.provide)
+            engine.sources.late = self.provide
 
-    async def provide(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+    def provide(self, msg: Incoming) -> str:
         minutes = self.late.get(msg.message_id)
         return late_note(minutes) if minutes is not None else ""
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from bot.core.text import clean_name, defuse
 from database.records import SeenMessage
 
 ROLL_STEP = 60
@@ -76,7 +77,7 @@ def transcript_messages(header: str, lines: Sequence[SeenMessage], own_ids: Coll
     for m in lines:
         own = is_own(m, own_ids, name)
         role = "assistant" if own else "user"
-        text = m.content if own else f"{m.author_name}: {m.content}"
+        text = m.content if own else f"{clean_name(m.author_name)}: {defuse(m.content)}"
         if messages[-1]["role"] != role:
             messages.append({"role": role, "content": []})
         messages[-1]["content"].append({"type": "text", "text": text})

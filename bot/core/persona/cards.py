@@ -197,10 +197,31 @@ def format_examples(mes_example: str) -> str:
 
 
 def first_sentence(text: str, limit: int = 200) -> str:
+    """The text's first sentence, ending outside any brackets; "" where that would cut a bracketed block
+    (a W++ ``[character("X") {...}]`` description): a broken fragment describes no one."""
     flat = " ".join(text.split())
-    match = re.match(r"(.+?[.!?])(\s|$)", flat)
-    sentence = match.group(1) if match else flat
-    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
+    depth = 0
+    for i, ch in enumerate(flat):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        elif ch in ".!?" and depth == 0 and (i + 1 == len(flat) or flat[i + 1] == " "):
+            flat = flat[:i + 1]
+            break
+    if len(flat) > limit:
+        cut = flat[: limit - 1].rstrip()
+        return "" if any(cut.count(o) > cut.count(c) for o, c in ("()", "[]", "{}")) else cut + "…"
+    return flat
+
+
+def _talkativeness(value: Any) -> float | None:
+    """SillyTavern writes it as a string ("0.5") or a number; anything else (or out of 0..1) is unset."""
+    try:
+        talk = float(value)
+    except (TypeError, ValueError):
+        return None
+    return talk if 0.0 <= talk <= 1.0 else None
 
 
 def compile_card_prompt(data: Mapping[str, Any], name: str) -> str:
@@ -227,10 +248,13 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
     kindred = (data.get("extensions") or {}).get("kindred") or {}
     kindred = kindred if isinstance(kindred, dict) else {}
     name = (env.get("default_name") or "").strip() or data["name"].strip()
+    # V3's nickname stands for {{char}} in the card's texts (an operator's default_name still wins).
+    nickname = "" if (env.get("default_name") or "").strip() else str(data.get("nickname") or "").strip()
+    char = nickname or name
     description = (
         (env.get("description") or "").strip()
         or str(kindred.get("description") or "")
-        or first_sentence(_char_macros(data.get("description") or data.get("creator_notes") or "", name))
+        or first_sentence(_char_macros(data.get("description") or data.get("creator_notes") or "", char))
     )
     overrides: dict[str, Any] = {}
     for key in ("summarization_prompt", "core_memory_prompt", "core_memory_dump"):
@@ -244,15 +268,21 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
                                   f"must be between {low} and {high}, got {kindred[key]}")
             overrides[key] = kind(kindred[key])
     phi = _original(data.get("post_history_instructions") or "", "").strip()
+    talk = _talkativeness((data.get("extensions") or {}).get("talkativeness"))
+    depth = (data.get("extensions") or {}).get("depth_prompt")
+    note = depth.get("prompt") if isinstance(depth, dict) else None
     path = source or card.path
     return Persona(
         name=name,
-        system_prompt=compile_card_prompt(data, name),
+        nickname=nickname,
+        talkativeness=talk,
+        system_prompt=compile_card_prompt(data, char),
         description=description,
-        post_history_instructions=_char_macros(phi, name),
-        first_message=_char_macros(data.get("first_mes") or "", name),
-        alternate_greetings=tuple(_char_macros(g, name) for g in data.get("alternate_greetings") or ()),
-        example_messages=_char_macros(data.get("mes_example") or "", name),
+        post_history_instructions=_char_macros(phi, char),
+        character_note=_char_macros(note, char).strip() if isinstance(note, str) else "",
+        first_message=_char_macros(data.get("first_mes") or "", char),
+        alternate_greetings=tuple(_char_macros(g, char) for g in data.get("alternate_greetings") or ()),
+        example_messages=_char_macros(data.get("mes_example") or "", char),
         avatar_path=path if card.png is not None else None,
         lorebook=card.lorebook,
         source_format=f"card_v{card.version}",

@@ -360,19 +360,29 @@ def activate(
 
 
 def format_lore(entries: Sequence[LoreEntry]) -> str:
-    """Activated entries as one prompt block ("" when none)."""
-    if not entries:
+    """Entries as one text, a paragraph each ("" when none): data, which the prompt layout fences."""
+    return "\n\n".join(e.content.strip() for e in entries)
+
+
+def persona_world(persona: Persona, user_name: str) -> str:
+    """The always-on (``constant``) entries, macros resolved: the same at every reply, so the layout shows
+    them with the character, in the cached prefix ("" without any)."""
+    if persona.lorebook is None:
         return ""
-    return "[Lore you know that matters right now]\n" + "\n\n".join(e.content.strip() for e in entries)
+    entries = sorted((e for e in persona.lorebook.entries if e.enabled and e.constant and e.content.strip()),
+                     key=lambda e: e.insertion_order)
+    return persona.render(format_lore(entries), user_name)
 
 
 def persona_lore(
     persona: Persona, recent_messages: Sequence[str], user_name: str = "User", token_budget: int | None = None
 ) -> str:
-    """The persona's activated lore for these messages, macros resolved ("" without a lorebook)."""
+    """The entries these messages trigger (the constant ones are :func:`persona_world`'s), macros resolved
+    ("" without a lorebook)."""
     if persona.lorebook is None:
         return ""
-    return persona.render(format_lore(activate(persona.lorebook, recent_messages, token_budget)), user_name)
+    triggered = [e for e in activate(persona.lorebook, recent_messages, token_budget) if not e.constant]
+    return persona.render(format_lore(triggered), user_name)
 
 
 def merge_lorebooks(books: Sequence[Lorebook | None]) -> Lorebook | None:

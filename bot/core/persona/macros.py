@@ -12,11 +12,20 @@ changes every minute. So the macros are rendered in two places:
   states what each reference the character uses stands for at this reply (see :func:`now_note`).
 
 Text shown to a person as it is (the console's greeting) is rendered with the values themselves.
+
+The chance macros ``{{random::a::b}}`` (or ``{{random:a,b}}``), ``{{pick::a::b}}`` and ``{{roll:2d6}}`` are
+drawn from a seed: ``{{pick}}`` from the text and its place in it, so it stays the same wherever the text is
+shown, as SillyTavern keeps a pick for the chat; ``{{random}}`` and ``{{roll}}`` from the message being
+answered too (``seed``), so they change from reply to reply but never inside one request (a cached text
+that changed at every read would never be read from the cache: without a seed they are drawn once, like a
+pick).
 """
 
 from __future__ import annotations
 
+import random
 import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,9 +54,41 @@ class Moment:
         return humanize(self.idle) if self.idle is not None else "none: this is their first message here"
 
 
-def render_macros(text: str, *, char: str, user: str, moment: Moment | None = None) -> str:
+_CHANCE = re.compile(r"\{\{\s*(random|pick|roll)\s*(::|:)(.*?)\}\}", re.IGNORECASE | re.DOTALL)
+_DICE = re.compile(r"\s*(\d*)\s*d\s*(\d+)\s*([+-]\s*\d+)?\s*", re.IGNORECASE)
+
+
+def chance_macros(text: str, seed: int | None = None) -> str:
+    """``{{random}}``, ``{{pick}}`` and ``{{roll}}`` drawn (see the module docstring); anything malformed
+    is left as written."""
+    if "{{" not in text:
+        return text
+
+    def sub(match: re.Match[str]) -> str:
+        kind, separator, body = match.group(1).lower(), match.group(2), match.group(3)
+        base = zlib.crc32(f"{text}\x00{match.start()}".encode())
+        rng = random.Random(base if kind == "pick" or seed is None else base ^ (seed * 2654435761))
+        if kind == "roll":
+            dice = _DICE.fullmatch(body)
+            if dice is None:
+                return match.group(0)
+            count, sides = int(dice.group(1) or 1), int(dice.group(2))
+            if not (1 <= count <= 100 and 1 <= sides <= 10_000):
+                return match.group(0)
+            bonus = int(dice.group(3).replace(" ", "")) if dice.group(3) else 0
+            return str(sum(rng.randint(1, sides) for _ in range(count)) + bonus)
+        options = [o.strip() for o in (body.split("::") if separator == "::" else body.split(","))]
+        return rng.choice(options) if any(options) else match.group(0)
+
+    return _CHANCE.sub(sub, text)
+
+
+def render_macros(text: str, *, char: str, user: str, moment: Moment | None = None,
+                  seed: int | None = None) -> str:
     """``{{char}}``/``{{user}}`` as the names; the time macros as their values at ``moment``, or without a
-    moment as the stable references the per-message ``[Now: ...]`` note explains."""
+    moment as the stable references the per-message ``[Now: ...]`` note explains; the chance macros drawn
+    (``seed``: the message answered, for those that change per reply)."""
+    text = chance_macros(text, seed)
 
     def sub(match: re.Match[str]) -> str:
         key = match.group(1).lower()

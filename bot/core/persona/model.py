@@ -76,6 +76,10 @@ class Persona:
         "comprehensive record that keeps every important fact."
     )
     post_history_instructions: str = ""
+    talkativeness: float | None = None  # a card's extensions.talkativeness, 0..1: how readily it joins in
+    nickname: str = ""  # a V3 card's nickname: {{char}} in its texts (name stays the display name)
+    # A card's ``extensions.depth_prompt`` (SillyTavern's "character's note"): shown after the history.
+    character_note: str = ""
     first_message: str = ""
     alternate_greetings: tuple[str, ...] = ()
     example_messages: str = ""
@@ -103,11 +107,13 @@ class Persona:
             return self.avatar_path.read_bytes()
         return self.avatar_data
 
-    def render(self, text: str, user_name: str = "User", moment: Moment | None = None) -> str:
+    def render(self, text: str, user_name: str = "User", moment: Moment | None = None,
+               seed: int | None = None) -> str:
         """Resolve the macros (case-insensitive) in ``text``: ``{{char}}``/``{{user}}`` as names, the time
         macros (``{{date}}``...) as their values at ``moment``, else as the stable references explained per
-        message (bot/core/persona/macros.py)."""
-        return render_reply_macros(text, char=self.name, user=user_name, moment=moment)
+        message, the chance macros drawn (``seed``: the message answered; bot/core/persona/macros.py)."""
+        return render_reply_macros(text, char=self.nickname or self.name, user=user_name, moment=moment,
+                                   seed=seed)
 
     def time_macros(self) -> list[str]:
         """The time macros the character's prompt, instructions, greetings and lorebook use."""

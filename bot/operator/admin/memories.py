@@ -10,7 +10,7 @@ from bot.operator.admin.edits import checked_text
 from bot.operator.admin.language import Choice, format_day, id_choices, parse_id, parse_user_id, user_label
 from bot.operator.admin.users import Users
 from bot.reply.conversation_tools import InvalidInput
-from database.records import PRIVATE_SOURCE, FactRow, UserRecord
+from database.records import PRIVATE_SOURCES, FactRow, UserRecord
 from database.store import Store
 from memory.facts import time_label
 
@@ -107,7 +107,7 @@ class FactEdits:
 
 
 def _source(source: str) -> str:
-    return "from DMs, private" if source == PRIVATE_SOURCE else source
+    return "from DMs, private" if source in PRIVATE_SOURCES else source
 
 
 class MemoryEdits:

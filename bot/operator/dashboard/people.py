@@ -13,7 +13,7 @@ from bot.operator.admin.language import parse_user_id
 from bot.operator.dashboard.render import CONTEXT, error_page, render
 from bot.reply.conversation_tools import InvalidInput
 from bot.reply.prompting import relationship_guidance
-from database.records import PRIVATE_SOURCE, UserRecord, UserSummary
+from database.records import PRIVATE_SOURCES, UserRecord, UserSummary
 
 PAGE_SIZE = 25
 SEARCH_LIMIT = 50
@@ -90,7 +90,7 @@ async def person(request: web.Request, *, drafts: dict[str, str] | None = None, 
         request, "person.html", status=status, title=user.name or str(user.id), active="people", user=user,
         summary=summary, memories=memories, versions=versions, facts=facts, relationship=relationship,
         guidance=relationship_guidance(relationship, user.name or str(user.id)) or "none (neutral)",
-        consent=consent_text(user.memory_consent, s.memory.memory_consent), private_source=PRIVATE_SOURCE,
+        consent=consent_text(user.memory_consent, s.memory.memory_consent), private_sources=PRIVATE_SOURCES,
         model=s.models.premium_model if user.premium else s.models.default_model,
         premium_model=s.models.premium_model,
         default_model=s.models.default_model, drafts=drafts or {}, max_text=MAX_TEXT)
