@@ -72,13 +72,13 @@ class MemoryService:
     async def warm_up(self) -> bool:
         """Load the embedding model in a worker thread, so the first recall does not wait seconds for it.
 
-        Only the real model, and only when some fact has a vector to compare with: until then recall never
-        encodes, and the first consolidation loads it in the background anyway. A failure costs nothing but a
-        log line (recall tries again, and logs, when it needs the model). True when the model was loaded."""
+        Only the real model; with ``preload_embedding_model`` off, only when some fact has a vector to compare
+        with (until then recall never encodes). A failure costs nothing but a log line (recall tries again,
+        and logs, when it needs the model). True when the model was loaded."""
         if not isinstance(self.embedder, SentenceEmbedder):
             return False
         try:
-            if not await self.store.facts.has_embedded():
+            if not self.settings.preload_embedding_model and not await self.store.facts.has_embedded():
                 return False
             await asyncio.to_thread(self.embedder.load)
         except Exception as exc:

@@ -59,6 +59,8 @@ TEST_CONFIG: dict[str, str] = {
     "model_capabilities": ",".join(
         [lineup_capabilities(TEST_MODELS)] + [f"{name}[min_cache_tokens]=0" for name in TEST_MODELS]),
     "stream_replies": "true",
+    # The embedding model loads when a test's facts need it, not in the background of every bot start.
+    "preload_embedding_model": "false",
     # One message per reply, as the suite was written for; the delivery tests choose their mode.
     "reply_delivery": "whole",
     # Writing a custom status at start-up is a Claude call: tests that count calls would count it. The

@@ -257,6 +257,15 @@ async def test_the_model_is_loaded_in_the_background_at_start_up_when_there_is_s
     assert "could not load the embedding model" in caplog.text
 
 
+async def test_a_new_bot_loads_the_model_at_start_up_so_the_first_fact_waits_for_nothing(
+        make_harness: MakeHarness) -> None:
+    """The first /facts add on a new bot waited 16 s for the model (issue 46): by default it is loaded in the
+    background at start-up, facts or not."""
+    h = await make_harness(preload_embedding_model="true")
+    assert await h.bot.memory.warming is True
+    assert h.bot.memory.embedder.model_name in embeddings._MODELS
+
+
 async def test_a_fact_the_core_memories_already_hold_is_not_recalled_again(make_harness: MakeHarness) -> None:
     h = await make_harness()
     key = h.bot.engine.character_key

@@ -155,6 +155,10 @@ class MemorySettings:
     embedding_model: str = key(
         "", "Sentence-transformers model (local folder or cached name) for fact embeddings; empty: the "
         "bundled all-MiniLM-L6-v2.", restart=True)
+    preload_embedding_model: bool = key(
+        True, "Load the embedding model in a worker thread at start-up, so the first /facts add, recall or "
+        "consolidation does not wait seconds for it (false: only when some fact already has a vector, else "
+        "when first needed).", restart=True)
     fact_similarity_threshold: float = key(
         0.8, "Cosine similarity at which a newly extracted fact counts as one already known.",
         above=0.0, max=1.0)
