@@ -459,7 +459,8 @@ class Consolidator:
     async def _excerpts(self, batch: Batch, report: ConsolidationReport) -> list[NewExcerpt]:
         """The batch's messages and the character's lines beside them, embedded (in a worker thread, batched
         with everyone else's) for episodic recall."""
-        said = episodes.excerpts_of(batch.messages, batch.beside, batch.user_name)
+        said = episodes.excerpts_of(batch.messages, batch.beside, batch.user_name, private=batch.private,
+                                    character=self.persona().name)
         if not said:
             return []
         t0 = time.perf_counter()

@@ -73,8 +73,13 @@ def beside(rows: Sequence[tuple[int, SeenMessage]]) -> dict[int, list[SeenMessag
 
 
 def excerpts_of(messages: Sequence[tuple[int, SeenMessage]],
-                lines_beside: Mapping[int, Sequence[SeenMessage]], name: str) -> list[NewExcerpt]:
-    """A batch's messages (and the character's lines beside them) as excerpts, without vectors yet."""
+                lines_beside: Mapping[int, Sequence[SeenMessage]], name: str, *, private: bool = False,
+                character: str = "") -> list[NewExcerpt]:
+    """A batch's messages (and the character's lines beside them) as excerpts, without vectors yet.
+
+    ``private``: said in a DM or a private place of a server (a private channel or thread, a ticket): kept
+    like a DM's, recalled in the person's DMs only (issue 49). ``character``: the name the character's own
+    lines are quoted under (not the bot account's)."""
     seen: set[int] = set()
     out: list[NewExcerpt] = []
     for log_id, m in messages:
@@ -85,8 +90,9 @@ def excerpts_of(messages: Sequence[tuple[int, SeenMessage]],
                 continue
             seen.add(o.message_id)
             own = o is m
-            out.append(NewExcerpt(o.message_id, o.channel_id, o.guild_id, o.is_dm,
-                                  (name or o.author_name) if own else o.author_name, own, text, o.created_at))
+            out.append(NewExcerpt(o.message_id, o.channel_id, o.guild_id, o.is_dm or private,
+                                  (name or o.author_name) if own else (character or o.author_name), own, text,
+                                  o.created_at))
     return out
 
 

@@ -31,8 +31,8 @@ async def prompt_in(h: Harness, channel: int | None, n: int) -> str:
         await h.replies(channel, n)
     await quiet(h)
     text = h.claude.all_text(h.claude.last_request("claude-test-default"))
-    start = text.find("[What you remember about")  # the recalled facts (not the place's own lines)
-    return "" if start < 0 else text[start:].split("\n\n", 1)[0]
+    start = text.find("<recalled_facts")  # the recalled facts (not the place's own lines)
+    return "" if start < 0 else text[start:].split("</recalled_facts>", 1)[0]
 
 
 async def test_private_places_are_kept_like_dms_and_servers_keep_their_own(
@@ -77,6 +77,9 @@ async def test_private_places_are_kept_like_dms_and_servers_keep_their_own(
         assert BEES in private_place and DIABETES not in private_place
         dm = await prompt_in(h, None, 1)
         assert BEES in dm and DIABETES in dm
+        # The words said in the private place come back as quotes in her DMs only, the character's own line
+        # under the character's name (not the bot account's).
+        assert '- Finn: "Hello from fake Claude."' in dm and "- Kindred:" not in dm
 
         # They may share one server's memories with the others; private ones stay private.
         answer = await (await h.slash("memory", [{"type": 1, "name": "servers", "options": [
