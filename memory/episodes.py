@@ -21,7 +21,6 @@ never reach a public one, and a server's never leave it). Consent is checked by 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +33,7 @@ from database.records import ExcerptRow, NewExcerpt, SeenMessage
 from database.store import Store
 from memory.embeddings import DTYPE, from_bytes, normalise
 from memory.lexical import LexicalIndex
+from memory.stamped import StampedCache
 from memory.timewords import window
 
 EXCERPT_CHARS = 1_000  # as consolidation reads a message: one long message is not a whole evening
@@ -222,39 +222,24 @@ def clusters(matrix: np.ndarray, k: int = IVF_CLUSTERS, rounds: int = 5,
     return centroids, order, starts.astype(np.int64)
 
 
-class ExcerptCache:
+class ExcerptCache(StampedCache[ExcerptIndex]):
     """Per-person :class:`ExcerptIndex`, re-read whenever the person's excerpt stamp changes."""
 
     def __init__(self, store: Store, max_users: int = CACHE_USERS) -> None:
+        super().__init__(max_users)
         self.store = store
-        self.max_users = max_users
-        self._items: OrderedDict[int, ExcerptIndex] = OrderedDict()
-        self.loads = 0
 
     async def get(self, user_id: int) -> ExcerptIndex:
         stamp = await self.store.excerpts.stamp(user_id)
-        cached = self._items.get(user_id)
-        if cached is not None and cached.stamp == stamp:
-            self._items.move_to_end(user_id)
+        cached = self.cached(user_id, stamp)
+        if cached is not None:
             return cached
         if stamp[0] is None:
-            index = ExcerptIndex([], np.zeros((0, 0), dtype=DTYPE), np.zeros(0, dtype=np.int64), stamp)
-        else:
-            rows = await self.store.excerpts.rows(user_id)
-            index = (await asyncio.to_thread(ExcerptIndex.build, rows, stamp) if len(rows) > 300
-                     else ExcerptIndex.build(rows, stamp))
-        self.loads += 1
-        self._items[user_id] = index
-        self._items.move_to_end(user_id)
-        while len(self._items) > self.max_users:
-            self._items.popitem(last=False)
-        return index
-
-    def invalidate(self, user_id: int | None = None) -> None:
-        if user_id is None:
-            self._items.clear()
-        else:
-            self._items.pop(user_id, None)
+            return self.keep(user_id, ExcerptIndex([], np.zeros((0, 0), dtype=DTYPE),
+                                                   np.zeros(0, dtype=np.int64), stamp))
+        rows = await self.store.excerpts.rows(user_id)
+        return self.keep(user_id, await asyncio.to_thread(ExcerptIndex.build, rows, stamp) if len(rows) > 300
+                         else ExcerptIndex.build(rows, stamp))
 
 
 # --------------------------------------------------------------------------- search

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,6 +25,7 @@ from database.store import Store
 from memory.embeddings import DTYPE, from_bytes, normalise
 from memory.lexical import LexicalIndex
 from memory.relationships import RELATIONSHIP_RANGES
+from memory.stamped import StampedCache
 
 CATEGORIES = ("personal", "preferences", "work", "hobbies", "relationships", "health", "plans", "other")
 # What lasts when extraction does not say: who they are, their people, their likes, their plans (life events
@@ -249,41 +249,26 @@ class FactIndex:
         return out
 
 
-class FactCache:
+class FactCache(StampedCache[FactIndex]):
     """Per-user :class:`FactIndex`, re-read whenever the user's fact stamp changes (see module docstring)."""
 
     def __init__(self, store: Store, max_users: int = CACHE_USERS) -> None:
+        super().__init__(max_users)
         self.store = store
-        self.max_users = max_users
-        self._items: OrderedDict[int, FactIndex] = OrderedDict()
-        self.loads = 0  # how many times vectors were (re)read: tests and benchmarks check the cache works
 
     async def get(self, user_id: int, stamp: tuple[Any, ...] | None = None) -> FactIndex:
         """``stamp``: the fingerprint when the caller has just read it (a reply reads it with its prompt
         data)."""
         if stamp is None:
             stamp = await self.store.facts.stamp(user_id)
-        cached = self._items.get(user_id)
-        if cached is not None and cached.stamp == stamp:
-            self._items.move_to_end(user_id)
+        cached = self.cached(user_id, stamp)
+        if cached is not None:
             return cached
         # Read after the stamp: a change in between leaves a newer index under an older stamp, which the
         # next lookup replaces. Never the other way round.
         rows = await self.store.facts.rows(user_id)
-        index = (await asyncio.to_thread(FactIndex.build, rows, stamp) if len(rows) > 500
-                 else FactIndex.build(rows, stamp))
-        self.loads += 1
-        self._items[user_id] = index
-        self._items.move_to_end(user_id)
-        while len(self._items) > self.max_users:
-            self._items.popitem(last=False)
-        return index
-
-    def invalidate(self, user_id: int | None = None) -> None:
-        if user_id is None:
-            self._items.clear()
-        else:
-            self._items.pop(user_id, None)
+        return self.keep(user_id, await asyncio.to_thread(FactIndex.build, rows, stamp) if len(rows) > 500
+                         else FactIndex.build(rows, stamp))
 
 
 # --------------------------------------------------------------------------- matching new facts to known ones
