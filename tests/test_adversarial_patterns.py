@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from bot.alive import emotes, status
-from bot.core import attachments, localtime, topics
+from bot.core import attachments, localtime, text, topics
 from bot.core.persona import blend, cards, framework, lorebook, macros, modes, template
 from bot.core.persona.model import Lorebook, LoreEntry
 from bot.operator.admin import language
@@ -100,6 +100,9 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
     "triage: another bot's command": (lambda t: triage.bot_command(t, ("!", ";;", "?")), ()),
     "intent: code, traceback, memory": (lambda t: (intent.looks_like_code(t), intent._MEMORY.search(t)),
                                         (intent._FENCE, intent._TRACE, intent._CODE_WORDS, intent._MEMORY)),
+    "prompt fences: names cleaned, tags defused": (
+        lambda t: (text.clean_name(t), text.defuse(t)),
+        (text._UNSAFE_NAME, text._PROMPT_TAG, " ".join(text.PROMPT_TAGS))),
     "names: addressed": (lambda t: (PERSONA_NAMES(t), addressing.first_position(t, ["Finn", "Sera"]),
                                     addressing.addressed_order(t, ROOMS)), ("Finn Seraphina Sera fox",)),
     "relationships: warm and cold words": (router.exchange_delta, (router._WARM, router._COLD)),
@@ -159,7 +162,7 @@ def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     compiled patterns are all named by some entry."""
     modules = (triage, intent, router, topics, timewords, lexical, style, emotions, mirroring, blend, macros,
                framework, template, modes, splitting, delivery, emotes, voice, attachments, posting, polls,
-               moderation, localtime)
+               moderation, localtime, text)
     covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
     covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
     missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()
