@@ -39,7 +39,7 @@ from bot.reply.prompting import (
     format_recent,
 )
 from database.records import History, PromptData, RelationshipRecord, SeenMessage, Turn
-from memory.consolidation import Batch, extraction_prompt
+from memory.batching import Batch, extraction_prompt
 from memory.summarizer import NEUTRAL_USER, Summarizer
 
 NOW = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)

@@ -30,10 +30,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion, Prompt
@@ -43,12 +42,11 @@ from database.models import utcnow
 from database.records import ConsolidationBatch, NewExcerpt, NewFact, SeenMessage
 from database.store import Store
 from memory import episodes
+from memory.batching import Batch, extraction_prompt, fact_times, plan_window
 from memory.consent import Consent
 from memory.embeddings import BatchingEncoder, Embedder, to_bytes
 from memory.facts import (
-    CATEGORIES,
     EXTRACTION_SCHEMA,
-    ExtractedFact,
     Extraction,
     FactCache,
     MalformedExtraction,
@@ -56,42 +54,17 @@ from memory.facts import (
     parse_extraction,
 )
 from memory.mood import ensure_daily_mood
-from memory.relationships import daily_update, judgement_instructions
+from memory.relationships import daily_update
 
 log = logging.getLogger(__name__)
 
 LAST_RUN_KEY = "memory.last_consolidation"
-BATCH_CHARS = 24_000  # about 6k tokens of messages per Claude call
-BATCH_MESSAGES = 400
 ARCHIVE_CHUNK = 2_000
 EXTRACTION_MAX_TOKENS = 1_500
-MESSAGE_CHARS = 1_000  # one very long message should not crowd out the rest of a batch
 WINDOW = 200_000  # log rows read at a time (one window holds a normal day: more would split batches)
 
 StepHook = Callable[[str, dict[str, Any]], Awaitable[None]]
 ProgressHook = Callable[[int, int], None]  # (messages done, messages in the run)
-
-
-@dataclass
-class Batch:
-    """One user's messages handled by one Claude call and committed in one transaction."""
-
-    user_id: int
-    user_name: str
-    private: bool  # a DM, or a private place of a server (issue 49): its facts are recalled in DMs only
-    messages: list[tuple[int, SeenMessage]]
-    # The character's lines right beside each message (by log id): the exchanges indexed for episodic recall.
-    beside: dict[int, list[SeenMessage]] = field(default_factory=dict)
-    guild_id: int | None = None  # the server of public channels: its facts are recalled there
-
-    @property
-    def log_ids(self) -> tuple[int, ...]:
-        return tuple(i for i, _ in self.messages)
-
-    @property
-    def label(self) -> str:
-        """How logs and the command line name the person: their known name, with the id to look them up."""
-        return f"{self.user_name} ({self.user_id})" if self.user_name else f"user {self.user_id}"
 
 
 @dataclass
@@ -124,111 +97,6 @@ class ConsolidationReport:
                 f"again, {self.pruned_facts} expired; {self.excerpts} messages indexed for recall; "
                 f"{self.relationship_updates} relationships updated; "
                 f"{self.seconds:.1f}s ({self.claude_seconds:.1f}s waiting for Claude)")
-
-
-def make_batches(rows: Sequence[tuple[int, SeenMessage]]) -> tuple[list[Batch], list[int]]:
-    """(batches of human messages per user and privacy, ids of everything else: bots and the character)."""
-    by_user: dict[tuple[int, bool, int | None], list[tuple[int, SeenMessage]]] = defaultdict(list)
-    rest: list[int] = []
-    for log_id, m in rows:
-        if m.author_is_bot:
-            rest.append(log_id)
-        else:
-            private = m.is_dm or m.private
-            by_user[(m.author_id, private, None if private else m.guild_id)].append((log_id, m))
-    batches: list[Batch] = []
-    for (user_id, private, guild_id), messages in by_user.items():
-        current: list[tuple[int, SeenMessage]] = []
-        size = 0
-        for item in messages:
-            length = min(len(item[1].content), MESSAGE_CHARS) + 40
-            if current and (size + length > BATCH_CHARS or len(current) >= BATCH_MESSAGES):
-                batches.append(Batch(user_id, current[-1][1].author_name, private, current,
-                                     guild_id=guild_id))
-                current, size = [], 0
-            current.append(item)
-            size += length
-        if current:
-            batches.append(Batch(user_id, current[-1][1].author_name, private, current, guild_id=guild_id))
-    return batches, rest
-
-
-@dataclass
-class WindowPlan:
-    """What a window of the log comes to: worked out in a worker thread (a window holds up to 200k rows)."""
-
-    purge: list[int]  # log ids of people not remembered, and of their DM channels
-    refused: int  # how many people that is
-    refused_dms: set[int]  # their DM channels, this window's and the earlier ones'
-    by_user: list[list[Batch]]  # each person's batches, in order
-    rest: list[int]  # bots' and the character's own messages: archived as they are
-    batches: int
-
-
-def plan_window(rows: Sequence[tuple[int, SeenMessage]], remembered: Callable[[int, int | None], bool],
-                refused_dms: set[int]) -> WindowPlan:
-    """Split a window into what is deleted unarchived (consent) and the batches to learn from.
-
-    ``remembered(author, guild)``: whether that person may be remembered from what they said there (a
-    server may have its own consent mode; ``guild`` is None in DMs)."""
-    refused_ids = {i for i, m in rows if not m.author_is_bot and not remembered(m.author_id, m.guild_id)}
-    refused = {m.author_id for i, m in rows if i in refused_ids}
-    # Their DMs hold the character's answers to them too: those go with them.
-    dms = refused_dms | {m.channel_id for i, m in rows if m.is_dm and i in refused_ids}
-    purge = [i for i, m in rows if i in refused_ids or (m.is_dm and m.channel_id in dms)]
-    gone = set(purge)
-    kept = [(i, m) for i, m in rows if i not in gone] if gone else rows
-    batches, rest = make_batches(kept)
-    lines_beside = episodes.beside(kept)
-    for batch in batches:
-        batch.beside = {i: lines_beside[i] for i in batch.log_ids if i in lines_beside}
-    by_user: dict[int, list[Batch]] = defaultdict(list)
-    for batch in batches:
-        by_user[batch.user_id].append(batch)
-    return WindowPlan(purge, len(refused), dms, list(by_user.values()), rest, len(batches))
-
-
-def extraction_prompt(persona: Persona, batch: Batch, max_change: float) -> Prompt:
-    name = batch.user_name or f"user {batch.user_id}"
-    where = f"private direct messages with {persona.name}" if batch.private else "server channels"
-    lines = "\n".join(f"[{m.created_at:%Y-%m-%d %H:%M}] {m.content[:MESSAGE_CHARS]}"
-                      for _, m in batch.messages if m.content.strip())
-    system = (f"You keep the long-term memory of {persona.name}"
-              + (f" ({persona.description})" if persona.description else "")
-              + ", a character who chats with people on Discord. Answer with one JSON object only.")
-    text = (
-        f"Messages {name} wrote in {where}, oldest first:\n<messages>\n{lines}\n</messages>\n\n"
-        "Answer with this JSON object:\n"
-        '{"facts": [{"fact": "...", "category": "...", "lasting": true, "said": "YYYY-MM-DD", '
-        '"happened": null}], '
-        '"relationship": {"anger": 0, "rapport": 0, "trust": 0, "formality": 0}}\n\n'
-        f'"facts": durable facts about {name} worth remembering for weeks (who they are, what they like and '
-        "dislike, their work, plans, people and pets in their life, health, hobbies). One short third-person "
-        f"sentence each, naming them as {name}, times as absolute dates. Leave out small talk, passing moods "
-        f"and anything only about other people. An empty list is fine.\n"
-        f'"category": one of {", ".join(CATEGORIES)}.\n'
-        '"lasting": true for what stays true for months or years: who they are, the people in their life, '
-        "life events (a move, a new job, a birth, a loss), what they like and dislike, their plans; false "
-        "for what soon stops mattering (this week's errand, a cold).\n"
-        '"said": the date of the message it comes from. "happened": the date it happened, only where they '
-        'said when ("last Sunday", "yesterday", "in 2019": resolve it against that message\'s date; a year '
-        'or month alone as its first day); null otherwise.\n'
-        + judgement_instructions(persona.name, name, max_change))
-    return Prompt(system=[{"type": "text", "text": system}], messages=[{"role": "user", "content": text}])
-
-
-def fact_times(fact: ExtractedFact, batch: Batch) -> tuple[datetime, datetime | None]:
-    """(said_at, happened_at) of an extracted fact. Said: the day Claude names if one of the batch's
-    messages is from that day (at that message's time), else the batch's last message; happened: the day
-    named, at noon UTC (a day, not an instant: noon keeps it the same day in most time zones)."""
-    times = [m.created_at for _, m in batch.messages]
-    said = times[-1]
-    if fact.said is not None:
-        same = [t for t in times if t.date() == fact.said]
-        said = same[-1] if same else said
-    happened = (datetime(fact.happened.year, fact.happened.month, fact.happened.day, 12, tzinfo=UTC)
-                if fact.happened is not None else None)
-    return said, happened
 
 
 class Progress:

@@ -24,7 +24,8 @@ from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from database.records import RelationshipRecord
 from database.store import Store
-from memory.consolidation import LAST_RUN_KEY, Consolidator, last_due, make_batches, missed_run
+from memory.batching import make_batches
+from memory.consolidation import LAST_RUN_KEY, Consolidator, last_due, missed_run
 from memory.embeddings import to_bytes
 from memory.facts import MalformedExtraction, parse_extraction
 from memory.mood import MOOD_KEY

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from database.models import User, UserFact
 from database.records import ConsolidationBatch, FactRow, NewFact, SeenMessage
 from database.store import Store
-from memory.consolidation import Batch, fact_times
+from memory.batching import Batch, fact_times
 from memory.embeddings import to_bytes
 from memory.facts import FactIndex, parse_extraction
 from memory.lexical import LexicalIndex, terms

@@ -19,7 +19,7 @@ from bot.servertools.moderation import (
     refusal,
 )
 from database.records import SeenMessage
-from memory.consolidation import plan_window
+from memory.batching import plan_window
 
 MOD = Party(1, "mod", 5, frozenset({"kick_members", "moderate_members"}))
 BOT = Party(2, "bot", 10, frozenset({"kick_members", "moderate_members"}))

@@ -6,12 +6,11 @@ way, handing it an :class:`Incoming` message and an :class:`Outlet` to speak thr
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bot.core.character import CharacterSource
@@ -31,15 +30,13 @@ from bot.core.pipeline import (
     PromptSources,
     ReplyFilter,
     ReplyResult,
-    StoredConsent,
     TurnListener,
-    all_consent,
 )
-from bot.core.tokens import counted
 from bot.core.votes import majority_yes
 from bot.reply.addressing import NameMatcher
 from bot.reply.delivery import Delivery
 from bot.reply.intent import IntentRouter
+from bot.reply.keeping import ExchangeKeeping, _safely
 from bot.reply.media import MediaLimits, read_media
 from bot.reply.persona_runtime import PersonaRuntime, opening_greeting
 from bot.reply.policy import PolicyCache, ServerPolicy, language_hint
@@ -48,7 +45,7 @@ from bot.reply.throttle import BotThrottle
 from bot.reply.transcript import TranscriptWindows, fetch_limit
 from bot.reply.triage import BurstWindow, parse_prefixes, skip_reason
 from bot.reply.turns import TurnTaking
-from database.records import PromptData, PromptRequest, SeenMessage, Turn
+from database.records import PromptData, PromptRequest, SeenMessage
 from database.store import Store
 
 log = logging.getLogger(__name__)
@@ -64,7 +61,7 @@ class Prefetched:
     stamp: tuple[int, int]
 
 
-class ReplyEngine:
+class ReplyEngine(ExchangeKeeping):
     def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
                  *, character_key: str | None = None) -> None:
         self.settings = settings
@@ -413,54 +410,6 @@ class ReplyEngine:
         return await self._keep(msg, delivered.text, delivered.parts, delivered.ids, delivered.ok,
                                 delivered.completion, mark)
 
-    def _progress(self, msg: Incoming) -> Callable[[list[str], int], Awaitable[None]]:
-        """Records a reply of several parts in its owed mark, as it goes out (database/owed.py)."""
-        def record(parts: list[str], delivered: int) -> Awaitable[None]:
-            return self.store.owed.delivering(self.character_key, msg.message_id, delivered,
-                                              parts if delivered == 0 else None)
-        return record
-
-    async def resume(self, msg: Incoming, outlet: Outlet, parts: Sequence[str],
-                     delivered: int) -> ReplyResult:
-        """Send the parts of a reply a crash interrupted, from the first not posted (bot/reply/recovery.py):
-        neither half an answer nor the whole one twice. Then the exchange is stored as after any reply."""
-        async with self._locks((msg.author_id, msg.scope)):
-            mark = self.store.privacy.mark_of(msg.message_id)
-            start = getattr(outlet, "resume_at", None)
-            if callable(start):  # the part numbers (and their nonces) carry on where they stopped
-                start(delivered)
-            ids: list[int | None] = []
-            for i in range(delivered, len(parts)):
-                ids.append(await outlet.send(parts[i], first=i == 0))
-                if i < len(parts) - 1:
-                    await self.store.owed.delivering(self.character_key, msg.message_id, i + 1)
-            await self.settle(msg)
-            text = "\n\n".join(parts)
-            return await self._keep(msg, text, list(parts), ids, True, None, mark)
-
-    async def _keep(self, msg: Incoming, text: str, parts: list[str], ids: list[int | None], ok: bool,
-                    completion: Completion | None, mark: int) -> ReplyResult:
-        """Store the exchange (unless its author was forgotten meanwhile) and tell the turn listeners."""
-        # The one place an exchange is stored: msg.text is never blank (an image-only message is stored as
-        # "[image: cat.png]"), and a failed or blank answer is not stored at all.
-        turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]
-        if ok:
-            turns.append(counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None)))
-        # Nothing of it is stored when its author ran /forget_me since the message came (issue 49).
-        async with self.store.privacy.storing(msg.author_id, mark, dm_reply_ids=[
-                i for i in ids if i is not None] if msg.is_dm else ()) as keep:
-            if not keep:
-                return ReplyResult(text, parts, ids, ok, completion, [], speaker=self.character_key)
-            remember = await self.may_remember(msg)
-            turn_ids = [] if remember is False else await self.store.conversations.append_turns(
-                self.character_key, msg.author_id, msg.scope, turns,
-                consent=None if remember is True else remember)
-            result = ReplyResult(text, parts, ids, ok, completion, turn_ids, speaker=self.character_key)
-            # Together: the listeners are independent, and their small writes then share one transaction
-            # (database/trips.py) instead of a commit each.
-            await asyncio.gather(*(_safely(listener(msg, result)) for listener in list(self.turn_listeners)))
-        return result
-
     async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
                            replace_last_reply: bool = False, see_later: bool = False,
                            data: PromptData | None = None) -> tuple[object, bool]:
@@ -524,20 +473,6 @@ class ReplyEngine:
             stream=True if on_text is not None else None,
             effort=effort)
 
-    async def may_remember(self, msg: Incoming) -> bool | StoredConsent:
-        """Whether this exchange may be kept in the conversation history (every memory gate agrees), or the
-        rule the person's stored consent must then pass when it is written (bot/core/pipeline.py)."""
-        answers: list[bool | StoredConsent] = []
-        for gate in list(self.memory_gates):
-            try:
-                answers.append(await gate(msg))
-            except Exception:  # when consent cannot be checked, err on the side of not storing
-                log.exception("memory gate failed for message %s", msg.message_id)
-                return False
-            if answers[-1] is False:
-                return False
-        return all_consent(answers)
-
     def finish_text(self, msg: Incoming, text: str) -> str:
         """The text as it goes to Discord (reply filters applied; a failing filter is skipped)."""
         for text_filter in self.reply_filters:
@@ -547,12 +482,6 @@ class ReplyEngine:
                 log.exception("reply filter failed on the reply to message %s", msg.message_id)
         return text
 
-    async def settle(self, msg: Incoming) -> None:
-        """Clear the owed mark of ``msg``, if this engine set one."""
-        if msg.message_id in self.owed:
-            await self.store.log.settle_owed(self.character_key, msg.message_id)  # batched with the log
-            self.owed.discard(msg.message_id)
-
     def fallback_text(self, persona: Persona) -> str:
         return self.settings.replies.fallback_reply.replace("{name}", persona.name)
 
@@ -560,10 +489,3 @@ class ReplyEngine:
 def _seen(msg: Incoming) -> SeenMessage:
     return SeenMessage(msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name,
                        msg.author_is_bot, msg.is_dm, msg.said, msg.created_at, msg.reply_to_id, msg.private)
-
-
-async def _safely(awaitable: Awaitable[None]) -> None:
-    try:
-        await awaitable
-    except Exception:
-        log.exception("listener failed")

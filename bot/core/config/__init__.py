@@ -5,7 +5,7 @@ case-insensitive, so a ClaudeMask folder (``discord_token``, ``TYPING_SPEED_CPM 
 Every problem is a :class:`~bot.core.errors.ConfigError` naming the file and the key.
 
 * ``sections.py``: every setting, declared once, in the section of the code that reads it (``service.py``:
-  the sections of running it as a service);
+  the sections of running it as a service; ``messages.py``: voice, images and files, reply delivery);
 * ``keys.py``: how a declaration (:func:`key`) reads back as a :class:`Setting`;
 * ``loading.py``: files and environment to a validated :class:`Settings`;
 * ``docs.py``: config.env.example and docs/configuration.md (``python -m bot.core.config sync-docs``);

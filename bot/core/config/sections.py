@@ -19,6 +19,7 @@ from typing import ClassVar
 
 from bot.core.config import checks
 from bot.core.config.keys import Setting, declared, is_section, key, parsed_by
+from bot.core.config.messages import DeliverySettings, MediaSettings, VoiceSettings
 from bot.core.config.paths import PROJECT_ROOT, resolve_folder
 from bot.core.config.service import (
     AccessSettings,
@@ -93,40 +94,6 @@ class ModelSettings:
         "family's rules and prices, e.g. my-proxy=sonnet-5.5) or MODEL[FIELD]=VALUE (e.g. "
         "claude-haiku-5-5[input]=0.1; prices in USD per million tokens).", check=checks.model_capabilities,
         restart=True)
-
-
-@dataclass(frozen=True)
-class VoiceSettings:
-    """Voice messages heard and spoken (bot/runtime/voice.py, bot/runtime/audio.py)."""
-
-    TITLE: ClassVar[str] = "Voice messages"
-    stt_backend: str = key(
-        "", "Speech-to-text for received voice messages: openai (an OpenAI-compatible /audio/transcriptions "
-        "server, e.g. a local whisper server) or empty (the character says it cannot listen).",
-        choices=("", "openai"))
-    stt_base_url: str = key("", "Base URL of the transcription server; empty: openai_base_url.")
-    stt_model: str = key("whisper-1", "Transcription model.")
-    voice_replies: str = key(
-        "off", "Also send replies as Discord voice messages: off, mirror (only in answer to a voice message) "
-        "or always.", choices=("off", "mirror", "always"))
-    tts_backend: str = key(
-        "espeak-ng", "Text-to-speech for voice replies: espeak-ng (local, Debian package) or openai (an "
-        "OpenAI-compatible /audio/speech server).", choices=("espeak-ng", "openai"))
-    tts_base_url: str = key("", "Base URL of the speech server; empty: openai_base_url.")
-    tts_model: str = key("tts-1", "Speech model (openai tts_backend).")
-    tts_voice: str = key(
-        "", "The character's voice (set it in character.env): an openai voice name (empty: alloy) or an "
-        "espeak-ng voice (empty: en).")
-    voice_timeout: float = key(
-        30.0, "Seconds for one voice message's download, one transcription, or one spoken reply (synthesis "
-        "and conversion).", above=0)
-    max_voice_bytes: int = key(
-        25 * 1024 * 1024, "Largest voice message (bytes) downloaded to be transcribed (25 MB: OpenAI's limit "
-        "for one transcription); a larger one is not heard.", above=0)
-    voice_unheard_reply: str = key(
-        "*{name} tilts their head.* I can't listen to voice messages, sorry. Could you type it?",
-        "What the character says to a voice message it cannot transcribe ({name} is the character's "
-        "name).")
 
 
 @dataclass(frozen=True)
@@ -361,48 +328,6 @@ class DashboardSettings:
         "X-Forwarded-For are believed (the session cookie is then Secure over HTTPS, and failed logins are "
         "counted per real address); from any other address they are ignored.",
         check=checks.proxy, restart=True)
-
-
-@dataclass(frozen=True)
-class MediaSettings:
-    """Images and files a message carries, read for Claude (bot/reply/media.py)."""
-
-    TITLE: ClassVar[str] = "Images and files"
-    max_image_bytes: int = key(
-        3_932_160, "Largest image (bytes) shown to Claude; Claude takes at most 5 MB of base64 per image, "
-        "3,932,160 bytes.", above=0, check=checks.image_bytes)
-    max_images_per_message: int = key(4, "Images of one message shown to Claude (0: none).", min=0, max=20)
-    max_attachment_chars: int = key(
-        20_000, "Characters of a text file (.txt, .md, source code, .json, .csv) read into the message; a "
-        "longer file is cut there, with a note.", min=0)
-    max_attachment_tokens: int = key(
-        12_000, "Tokens the text files of one message may add to its request together (about 4 characters "
-        "each); past it a file is cut and the rest left out, and the character says so "
-        "(attachments_left_out_line).", min=0)
-    attachment_timeout: float = key(10.0, "Seconds to download one message's attachments.", above=0)
-    unreadable_attachment_line: str = key(
-        "*{name} squints at {file}.* I can't open that one here, sorry.",
-        "The line the character says about files it could not look at ({name}: the character's name, "
-        "{file}: the files).")
-    attachments_left_out_line: str = key(
-        "*{name} eyes the pile of files.* That's a lot to read at once: I only got partway, and left {file} "
-        "for later.",
-        "The line the character says about text files cut or left out for max_attachment_tokens ({name}: the "
-        "character's name, {file}: the files).")
-
-
-@dataclass(frozen=True)
-class DeliverySettings:
-    """How a reply reaches the channel (bot/reply/delivery.py)."""
-
-    TITLE: ClassVar[str] = "Reply delivery"
-    reply_delivery: str = key(
-        "chunked", "whole (one message, split only at the length limit), chunked (a long answer as several "
-        "messages at paragraph breaks, typing before each) or streamed (posted as soon as a sentence is "
-        "written, then edited as the rest arrives).", choices=("whole", "chunked", "streamed"))
-    stream_edit_interval: float = key(
-        1.0, "Seconds between edits of a streamed reply (Discord allows about 5 edits per 5 seconds in a "
-        "channel).", min=0.2)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,109 @@
+"""What happens to an exchange once the reply is out: it is stored in the conversation (unless its author ran
+/forget_me meanwhile, or a memory gate says no), the turn listeners hear of it, and the message's owed mark is
+cleared; a reply of several parts records its progress, so a crash between parts is resumed from the first
+part not posted (bot/reply/recovery.py).
+
+:class:`ExchangeKeeping` is part of :class:`~bot.reply.engine.ReplyEngine`; kept apart so the decision and
+the prompt stay readable there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from bot.core.claude import Completion
+from bot.core.keyed import KeyedLocks
+from bot.core.pipeline import Incoming, Outlet, ReplyResult, StoredConsent, all_consent
+from bot.core.tokens import counted
+from database.records import Turn
+from database.store import Store
+
+log = logging.getLogger("bot.reply.engine")  # the engine's own log lines, wherever they are written
+
+
+class ExchangeKeeping:
+    """Storing and settling a reply's exchange (its attributes are the engine's)."""
+
+    store: Store
+    owed: set[int]
+    _locks: KeyedLocks
+    turn_listeners: list[Callable[[Incoming, ReplyResult], Awaitable[None]]]
+    memory_gates: list[Callable[[Incoming], Awaitable[bool | StoredConsent]]]
+    character_key: str
+
+    def _progress(self, msg: Incoming) -> Callable[[list[str], int], Awaitable[None]]:
+        """Records a reply of several parts in its owed mark, as it goes out (database/owed.py)."""
+        def record(parts: list[str], delivered: int) -> Awaitable[None]:
+            return self.store.owed.delivering(self.character_key, msg.message_id, delivered,
+                                              parts if delivered == 0 else None)
+        return record
+
+    async def resume(self, msg: Incoming, outlet: Outlet, parts: Sequence[str],
+                     delivered: int) -> ReplyResult:
+        """Send the parts of a reply a crash interrupted, from the first not posted (bot/reply/recovery.py):
+        neither half an answer nor the whole one twice. Then the exchange is stored as after any reply."""
+        async with self._locks((msg.author_id, msg.scope)):
+            mark = self.store.privacy.mark_of(msg.message_id)
+            start = getattr(outlet, "resume_at", None)
+            if callable(start):  # the part numbers (and their nonces) carry on where they stopped
+                start(delivered)
+            ids: list[int | None] = []
+            for i in range(delivered, len(parts)):
+                ids.append(await outlet.send(parts[i], first=i == 0))
+                if i < len(parts) - 1:
+                    await self.store.owed.delivering(self.character_key, msg.message_id, i + 1)
+            await self.settle(msg)
+            text = "\n\n".join(parts)
+            return await self._keep(msg, text, list(parts), ids, True, None, mark)
+
+    async def _keep(self, msg: Incoming, text: str, parts: list[str], ids: list[int | None], ok: bool,
+                    completion: Completion | None, mark: int) -> ReplyResult:
+        """Store the exchange (unless its author was forgotten meanwhile) and tell the turn listeners."""
+        # The one place an exchange is stored: msg.text is never blank (an image-only message is stored as
+        # "[image: cat.png]"), and a failed or blank answer is not stored at all.
+        turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]
+        if ok:
+            turns.append(counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None)))
+        # Nothing of it is stored when its author ran /forget_me since the message came (issue 49).
+        async with self.store.privacy.storing(msg.author_id, mark, dm_reply_ids=[
+                i for i in ids if i is not None] if msg.is_dm else ()) as keep:
+            if not keep:
+                return ReplyResult(text, parts, ids, ok, completion, [], speaker=self.character_key)
+            remember = await self.may_remember(msg)
+            turn_ids = [] if remember is False else await self.store.conversations.append_turns(
+                self.character_key, msg.author_id, msg.scope, turns,
+                consent=None if remember is True else remember)
+            result = ReplyResult(text, parts, ids, ok, completion, turn_ids, speaker=self.character_key)
+            # Together: the listeners are independent, and their small writes then share one transaction
+            # (database/trips.py) instead of a commit each.
+            await asyncio.gather(*(_safely(listener(msg, result)) for listener in list(self.turn_listeners)))
+        return result
+
+    async def may_remember(self, msg: Incoming) -> bool | StoredConsent:
+        """Whether this exchange may be kept in the conversation history (every memory gate agrees), or the
+        rule the person's stored consent must then pass when it is written (bot/core/pipeline.py)."""
+        answers: list[bool | StoredConsent] = []
+        for gate in list(self.memory_gates):
+            try:
+                answers.append(await gate(msg))
+            except Exception:  # when consent cannot be checked, err on the side of not storing
+                log.exception("memory gate failed for message %s", msg.message_id)
+                return False
+            if answers[-1] is False:
+                return False
+        return all_consent(answers)
+
+    async def settle(self, msg: Incoming) -> None:
+        """Clear the owed mark of ``msg``, if this engine set one."""
+        if msg.message_id in self.owed:
+            await self.store.log.settle_owed(self.character_key, msg.message_id)  # batched with the log
+            self.owed.discard(msg.message_id)
+
+
+async def _safely(awaitable: Awaitable[None]) -> None:
+    try:
+        await awaitable
+    except Exception:
+        log.exception("listener failed")
