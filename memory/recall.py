@@ -41,7 +41,7 @@ from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes
 from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async
-from memory.episodes import ExcerptCache, ExcerptIndex
+from memory.episodes import HEADER_TOKENS, ExcerptCache, ExcerptIndex, day, header
 from memory.facts import FactCache, FactIndex
 from memory.lexical import terms
 from memory.timewords import window
@@ -222,17 +222,6 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
 def uncovered(index: FactIndex, excerpts: ExcerptIndex, text: str) -> bool:
     """Whether the message names something the facts do not cover but the person's words do."""
     return any(t in excerpts.lexical.postings and t not in index.lexical.postings for t in terms(text))
-
-
-def day(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d}"
-
-
-def header(told: str) -> str:
-    return f"{told}:\n"
-
-
-HEADER_TOKENS = count_tokens(header("2023-05-08"))
 
 
 def line(row: FactRow) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from discord.ext import commands
 
 from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
+from bot.core.localtime import DISCORD_EPOCH_MS
 from cogs.bot import Kindred, create_bot
 from database.store import Store
 from tests.fakes import EVENT_WAIT
@@ -252,3 +254,13 @@ def button(message: dict[str, Any], action: str) -> dict[str, Any]:
             if str(comp.get("custom_id", "")).endswith(":" + action):
                 return comp
     raise AssertionError(f"no button {action!r} in {message.get('components')}")
+
+
+class Clock:
+    """The fake Discord's time: message ids (snowflakes) carry it; discord.py reads created_at from them."""
+
+    def __init__(self, h: Harness, at: datetime) -> None:
+        self.at = at
+        counter = itertools.count(1)
+        h.discord.snowflake = lambda: (  # type: ignore[method-assign]
+            ((int(self.at.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(counter) & 0x3FFFFF))

@@ -4,7 +4,6 @@ receives when the fake Discord delivers two messages hours apart."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -12,8 +11,7 @@ from pathlib import Path
 
 from bot.core.persona.macros import Moment, humanize, now_note, render_macros, time_macros_in
 from tests.fakes.claude_server import FakeClaude
-from tests.fakes.discord_lead import DISCORD_EPOCH_MS
-from tests.harness import Harness
+from tests.harness import Clock, Harness
 from tests.memory_support import last_user_text
 from tests.test_e2e_reply import reply_requests
 
@@ -24,16 +22,6 @@ core_prompt="You are {{ Char }}, a night-market fortune teller. Today is {{date}
 post_history_instructions="Mention the hour ({{Time}}) if {{user}} asks."
 first_message="*{{char}} shuffles the cards.* Good {{weekday}}, {{user}}."
 """
-
-
-class Clock:
-    """The fake Discord's time: message ids (snowflakes) carry it; discord.py reads created_at from them."""
-
-    def __init__(self, h: Harness, at: datetime) -> None:
-        self.at = at
-        counter = itertools.count(1)
-        h.discord.snowflake = lambda: (  # type: ignore[method-assign]
-            ((int(self.at.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(counter) & 0x3FFFFF))
 
 
 async def test_time_macros_render_per_message_and_the_system_prompt_stays_cached(

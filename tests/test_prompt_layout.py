@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.config import PROJECT_ROOT
-from bot.core.localtime import DISCORD_EPOCH_MS
 from bot.core.text import clean_name
 from bot.reply.prompting import fence
 from tests.fakes.claude_server import content_text
 from tests.fakes.prompt_cache import estimate_tokens
-from tests.harness import CHANNEL_ID, GUILD_ID, Harness
+from tests.harness import CHANNEL_ID, GUILD_ID, Clock, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]
 MALLORY = 900_000_000_000_000_321
@@ -52,16 +51,6 @@ def after_breakpoints(body: dict[str, Any]) -> str:
     found = blocks(body)
     last = max(i for i, (_, _, mark) in enumerate(found) if mark)
     return "\n".join(text for _, text, _ in found[last + 1:])
-
-
-class Clock:
-    """The fake Discord's time: message ids (snowflakes) carry it; discord.py reads created_at from them."""
-
-    def __init__(self, h: Harness, at: datetime) -> None:
-        self.at = at
-        counter = itertools.count(1)
-        h.discord.snowflake = lambda: (  # type: ignore[method-assign]
-            ((int(self.at.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(counter) & 0x3FFFFF))
 
 
 async def test_every_reply_knows_the_day_the_local_time_and_the_silence(make_harness: MakeHarness) -> None:

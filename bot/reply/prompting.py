@@ -33,12 +33,12 @@ from typing import Any
 
 from bot.core.attachments import NO_TEXT
 from bot.core.claude import Prompt
+from bot.core.localtime import snowflake_time
 from bot.core.models.caching import RECENT_GAPS
 from bot.core.persona.macros import Moment, humanize
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name, defuse
-from bot.reply.persona_runtime import DISCORD_EPOCH_MS
 from bot.reply.transcript import LOOKBACK, is_own, mark_transcript, transcript_messages
 from database.records import History, PromptData, RelationshipRecord, SeenMessage
 
@@ -260,8 +260,7 @@ def pace(recent: Sequence[SeenMessage], msg: Incoming, history: History | None =
         seen = 0
         for turn in reversed(history.turns):  # only the latest few: a long history is walked every reply
             if turn.role == "user" and turn.discord_message_id:
-                times.add(datetime.fromtimestamp(((turn.discord_message_id >> 22) + DISCORD_EPOCH_MS) / 1000,
-                                                 UTC))
+                times.add(snowflake_time(turn.discord_message_id))
                 seen += 1
                 if seen > RECENT_GAPS:
                     break
