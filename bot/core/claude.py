@@ -42,6 +42,7 @@ from bot.core.models.base import (
     route,
 )
 from bot.core.models.capabilities import Family, ModelTable
+from bot.core.models.sent import SentLog
 from bot.core.pacing import vote_round_pacer
 from bot.core.votes import parse_yes_no
 from database.models import utcnow
@@ -105,6 +106,7 @@ class ClaudeClient(StartupChecks):
         self.spend_guards: list[Callable[[str], Awaitable[str | None]]] = []
         # Backends whose key was rejected: (what was said, when), see KEY_RECHECK_SECONDS.
         self._refused: dict[str, tuple[str, float]] = {}
+        self.sent = SentLog()  # the last requests as sent, for the dashboard's prompt inspector
 
     def backend(self, name: str) -> Backend:
         """The backend called ``name``, made on first use (a model routed to it explicitly, say)."""
@@ -215,7 +217,7 @@ class ClaudeClient(StartupChecks):
         return await self._call(kwargs, purpose=purpose, user_id=user_id,
                                 timeout=self.settings.timeouts.llm_timeout if timeout is None else timeout,
                                 stream=use_stream, on_text=on_text, background=False, effort=effort,
-                                gaps=prompt.gaps)
+                                gaps=prompt.gaps, parts=prompt.parts)
 
     async def vote(self, prompt: Prompt, *, count: int, user_id: int | None) -> list[bool | None]:
         """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed."""
@@ -231,7 +233,7 @@ class ClaudeClient(StartupChecks):
                 completion = await self._call(
                     request, purpose="vote", user_id=user_id,
                     timeout=self.settings.timeouts.should_reply_timeout, stream=False, calls=calls,
-                    gaps=prompt.gaps)
+                    gaps=prompt.gaps, parts=prompt.parts)
             except ClaudeUnavailable:
                 return None
             return parse_yes_no(completion.text)
@@ -251,7 +253,8 @@ class ClaudeClient(StartupChecks):
         return await self._call(
             {"model": self.background_model, "max_tokens": max_tokens,
              "system": prompt.system, "messages": prompt.messages},
-            purpose=purpose, user_id=user_id, timeout=self.settings.timeouts.summarize_timeout, stream=False)
+            purpose=purpose, user_id=user_id, timeout=self.settings.timeouts.summarize_timeout, stream=False,
+            parts=prompt.parts)
 
     async def complete(self, prompt: Prompt, *, model: str | None = None, user_id: int | None = None,
                        purpose: str, max_tokens: int = 1000, temperature: float | None = None,
@@ -266,7 +269,7 @@ class ClaudeClient(StartupChecks):
         return await self._call(kwargs, purpose=purpose, user_id=user_id,
                                 timeout=(self.settings.timeouts.summarize_timeout if timeout is None
                                          else timeout),
-                                stream=False, schema=schema)
+                                stream=False, schema=schema, parts=prompt.parts)
 
     async def complete_batch(self, prompts: dict[str, Prompt], *, purpose: str, max_tokens: int = 1000,
                              max_wait: float, first_poll: float = 5.0,
@@ -317,9 +320,11 @@ class ClaudeClient(StartupChecks):
     async def _call(self, kwargs: dict[str, Any], *, purpose: str, user_id: int | None, timeout: float,
                     stream: bool, on_text: Callable[[str], None] | None = None, background: bool = True,
                     effort: str | None = None, calls: list[dict[str, Any]] | None = None,
-                    gaps: Sequence[float] = (), schema: Mapping[str, Any] | None = None) -> Completion:
+                    gaps: Sequence[float] = (), schema: Mapping[str, Any] | None = None,
+                    parts: Sequence[tuple[str, str]] = ()) -> Completion:
         """One model call, retried through transient failures; its usage recorded (a successful call's
-        appended to ``calls`` instead, when given, for the caller to store with others)."""
+        appended to ``calls`` instead, when given, for the caller to store with others), and the request
+        kept for the prompt inspector with the layout's ``parts``."""
         for guard in self.spend_guards:
             refused = await guard(purpose)
             if refused is not None:
@@ -384,7 +389,11 @@ class ClaudeClient(StartupChecks):
             await self._failed(backend, kwargs, purpose, user_id, started, str(exc))
             raise
         self._refused.pop(name, None)  # it answered: whatever key it has now, it takes
-        return await self._spent(completion, name, model, purpose, user_id, started, ok=True, calls=calls)
+        completion = await self._spent(completion, name, model, purpose, user_id, started, ok=True,
+                                       calls=calls)
+        self.sent.add(purpose=purpose, model=model, user_id=user_id, request=kwargs, parts=parts,
+                      usage=completion.usage, answer=completion.text, at=utcnow())
+        return completion
 
     async def _spent(self, completion: Completion, backend: str, model: str, purpose: str,
                      user_id: int | None, started: float, *, ok: bool, error: str = "",

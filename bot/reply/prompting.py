@@ -149,14 +149,21 @@ def character_block(persona: Persona, identity: dict[str, list[str]], mood: str,
 def person_block(name: str, data: PromptData) -> str:
     """Part 2, the person as quoted data ("" when nothing is known of them), then how the character feels
     about them (its own guidance, so outside the quotes)."""
-    inner: list[str] = []
+    return person_and_parts(name, data)[0]
+
+
+def person_and_parts(name: str, data: PromptData) -> tuple[str, list[tuple[str, str]]]:
+    """:func:`person_block` and its labelled pieces (for the prompt inspector)."""
+    inner: list[tuple[str, str]] = []
     if data.core_memories:
-        inner.append(fence("memories", "\n".join(f"- {m}" for m in data.core_memories)))
+        inner.append(("person: core memories",
+                      fence("memories", "\n".join(f"- {m}" for m in data.core_memories))))
     if data.history.summary:
-        inner.append(fence("summary", data.history.summary))
-    quoted = group("person", "\n".join(inner), name=name) if inner else ""
+        inner.append(("person: summary", fence("summary", data.history.summary)))
+    quoted = group("person", "\n".join(t for _, t in inner), name=name) if inner else ""
     guidance = relationship_guidance(data.relationship, name)
-    return "\n".join(p for p in (quoted, guidance) if p)
+    parts = [*inner, ("person: relationship", guidance)] if guidance else inner
+    return "\n".join(p for p in (quoted, guidance) if p), parts
 
 
 def lore_part(lore: str) -> str:
@@ -193,7 +200,10 @@ def build_reply_prompt(
     character = character_block(persona, data.identity, data.mood, extras.emotes, world=extras.world)
     system: list[dict[str, Any]] = [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
     # 2. the person, 3. the transcript
-    person = person_block(name, data)
+    person, parts = person_and_parts(name, data)
+    parts[:0] = [("world", fence("world", extras.world) if extras.world.strip() else ""),
+                 ("character: mood", f"## Your mood today\n{data.mood}" if data.mood else ""),
+                 ("character: emotes", extras.emotes)]
     tail: list[str] = []
     if not shared:
         messages = history_messages(data.history, drop_last_assistant=replace_last_reply)
@@ -204,11 +214,13 @@ def build_reply_prompt(
                             {"role": "assistant", "content": greeting}]
         # Where, and the person's stable block, open the conversation, cached with it.
         opening = f"[Where: {msg.place()}]" + (f"\n{person}" if person else "")
+        parts.append(("where", f"[Where: {msg.place()}]"))
         _lead(messages, {"type": "text", "text": opening, "cache_control": EPHEMERAL})
     else:
         header = (f"[Where: {msg.place()}]\n[The conversation there, oldest first: each line is "
                   "\"name: message\"; your own messages are your turns]")
         messages = transcript_messages(header, lines, own_ids, persona.name)
+        parts.append(("where", header))
         mark_transcript(messages, 4 - len(system))
         # who is answered, even when nothing is known of them
         tail.append(person if person.startswith("<person") else "\n".join(
@@ -221,7 +233,8 @@ def build_reply_prompt(
     tail.extend(p for p in (extras.macro_note, extras.feelings, extras.style, lore_part(extras.lore),
                             recall_part(extras.recall, name)) if p)
     # the message
-    final = "\n\n".join(tail) + f"\n\n{name}: {defuse(msg.text)}"
+    said_now = f"{name}: {defuse(msg.text)}"
+    final = "\n\n".join(tail) + f"\n\n{said_now}"
     if replace_last_reply and messages and messages[-1]["role"] == "user":
         # Reroll: the last user turn is already the message being answered (the opening block stays).
         last = messages[-1]
@@ -247,7 +260,14 @@ def build_reply_prompt(
     if instructions:
         final += "\n\n" + "\n\n".join(instructions)
     _append(messages, "user", final)
-    return Prompt(system=system, messages=messages, gaps=pace(data.recent, msg, data.history))
+    # the parts by name, for the operator's prompt inspector (bot/core/models/sent.py)
+    parts += [("time", now_part(moment, name) if moment is not None else ""),
+              ("time: macros", extras.macro_note), ("person: feelings", extras.feelings),
+              ("person: style", extras.style), ("lore", lore_part(extras.lore)),
+              ("person: recall", recall_part(extras.recall, name)), ("message", said_now),
+              *(("instructions", i) for i in instructions)]
+    return Prompt(system=system, messages=messages, gaps=pace(data.recent, msg, data.history),
+                  parts=tuple((label, text) for label, text in parts if text))
 
 
 def pace(recent: Sequence[SeenMessage], msg: Incoming, history: History | None = None) -> tuple[float, ...]:

@@ -45,6 +45,9 @@ class Prompt:
     # Seconds between the conversation's recent messages, oldest first: how long its cache entries should
     # live (bot/core/models/caching.py). Empty: no pauses known (5-minute entries).
     gaps: tuple[float, ...] = ()
+    # What the layout placed, as (label, text): the operator's prompt inspector (bot/core/models/sent.py)
+    # itemizes the request by these; the model never sees them.
+    parts: tuple[tuple[str, str], ...] = ()
 
     def text(self) -> str:
         parts = [b.get("text", "") for b in self.system]

@@ -10,8 +10,9 @@ The pages work without JavaScript; one small script of our own (``static/live.js
 Nothing is fetched from elsewhere, so it works offline, and the Content-Security-Policy says so.
 
 Layout: ``app.py`` routes and the server, ``auth.py`` login, guard and headers, ``sessions.py``,
-``render.py`` templates and helpers, ``pages.py`` / ``people.py`` the pages, ``actions.py`` the edits (each
-through :class:`bot.operator.admin.AdminTools`, as the slash commands), ``live.py`` the decision stream,
+``render.py`` templates and helpers, ``pages.py`` / ``people.py`` / ``prompts.py`` (the prompt inspector)
+the pages, ``actions.py`` the edits (each through :class:`bot.operator.admin.AdminTools`, as the slash
+commands), ``live.py`` the decision stream,
 ``charts.py``, ``context.py`` what the dashboard works with.
 """
 

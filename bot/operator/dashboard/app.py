@@ -12,7 +12,7 @@ from aiohttp import web
 from bot.core.character import CharacterSource
 from bot.core.config import Settings
 from bot.core.errors import ConfigError
-from bot.operator.dashboard import actions, auth, pages, people
+from bot.operator.dashboard import actions, auth, pages, people, prompts
 from bot.operator.dashboard.context import DashboardContext, standalone_context
 from bot.operator.dashboard.live import LiveFeed
 from bot.operator.dashboard.render import CONTEXT, LIVE, SESSIONS, STATIC, error_page
@@ -75,6 +75,8 @@ def create_app(ctx: DashboardContext, live: LiveFeed | None = None) -> web.Appli
     r.add_post("/people/{user}/facts/{fact}/delete", actions.fact_delete)
     r.add_get("/people/{user}/forget", people.forget_page)
     r.add_post("/people/{user}/forget", actions.forget)
+    r.add_get("/prompts", prompts.prompts)
+    r.add_get("/prompts/{number}", prompts.prompt_page)
     r.add_get("/live", pages.live)
     r.add_get("/live/events", pages.live_events)
     r.add_static("/static/", STATIC)

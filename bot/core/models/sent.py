@@ -1,0 +1,165 @@
+"""The requests this process sent to the model lately, as sent, for the operator's prompt inspector
+(the dashboard's /prompts page; SillyTavern's "prompt itemization").
+
+:class:`SentLog` is a bounded ring (:data:`KEPT` requests, per process, in memory only: a restart or a
+second process starts empty), filled by the model client with each answered call: the request as its
+backend shaped it, the labelled parts the prompt layout placed in it (``Prompt.parts``, written by
+bot/reply/prompting.py; no second copy of the layout here), and the usage the answer reported.
+
+:func:`itemize` splits each block of such a request into those parts (text no part claims is named by where
+it stands: ``system``, ``transcript``, the character's own turns), counts each part's tokens with the
+project's counter (bot/core/tokens.py, an estimate of Claude's), and says which were read from the cache:
+the usage gives how many of the prompt's tokens were read and written, the breakpoints where entries end,
+and the blocks are mapped onto those figures by their counted size.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.core.models.base import CallUsage
+from bot.core.tokens import count_tokens
+
+KEPT = 50
+READ, WRITTEN, UNCACHED = "read from cache", "written to cache", "not cached"
+# Claude's tokens and ours differ a little: a block whose counted end lies within this share of the
+# read figure is taken as read.
+SLACK = 0.03
+
+
+@dataclass(frozen=True)
+class SentRequest:
+    number: int  # counts up from 1 in this process
+    at: datetime
+    purpose: str  # "reply", "vote", "summary", ...
+    model: str
+    user_id: int | None
+    request: dict[str, Any]  # what the backend sent: model, system, messages, ...
+    parts: tuple[tuple[str, str], ...]  # (label, text) as the layout placed them
+    usage: CallUsage
+    answer: str
+
+    @property
+    def private(self) -> bool:
+        """A DM's request (the layout's "where" part says so): its text is the operator's only."""
+        return any(label == "where" and "private direct message" in text for label, text in self.parts)
+
+
+class SentLog:
+    """The last :data:`KEPT` answered requests of this process, newest last."""
+
+    def __init__(self, kept: int = KEPT) -> None:
+        self._ring: deque[SentRequest] = deque(maxlen=kept)
+        self._numbers = itertools.count(1)
+
+    def add(self, *, purpose: str, model: str, user_id: int | None, request: dict[str, Any],
+            parts: Sequence[tuple[str, str]], usage: CallUsage, answer: str, at: datetime) -> None:
+        # The request's dicts are the SDK's to send and ours to keep: nothing mutates them after sending.
+        self._ring.append(SentRequest(next(self._numbers), at, purpose, model, user_id, request, tuple(parts),
+                                      usage, answer))
+
+    def recent(self) -> list[SentRequest]:
+        return list(reversed(self._ring))
+
+    def get(self, number: int) -> SentRequest | None:
+        return next((r for r in self._ring if r.number == number), None)
+
+    def __len__(self) -> int:
+        return len(self._ring)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One part of one block of the request."""
+
+    where: str  # "system" or the message's role and number: "user 1", "assistant 2"
+    label: str
+    text: str
+    tokens: int
+    cache: str  # READ, WRITTEN or UNCACHED
+    breakpoint: bool  # the block it ends carries cache_control
+
+
+@dataclass(frozen=True)
+class Block:
+    where: str
+    text: str
+    breakpoint: bool
+    default: str  # the label of text no part claims
+
+
+def blocks(request: dict[str, Any]) -> Iterator[Block]:
+    """The request's text blocks in the API's prompt order (system, then messages)."""
+    system = request.get("system") or []
+    for b in [{"text": system}] if isinstance(system, str) else system:
+        yield Block("system", b.get("text", ""), "cache_control" in b, "system")
+    for n, message in enumerate(request.get("messages") or [], 1):
+        role = message.get("role", "user")
+        default = "transcript: the character's turn" if role == "assistant" else "transcript"
+        content = message.get("content", "")
+        for b in [{"type": "text", "text": content}] if isinstance(content, str) else content:
+            text = b.get("text", "") if b.get("type", "text") == "text" else f"[{b.get('type')} block]"
+            yield Block(f"{role} {n}", text, "cache_control" in b, default)
+
+
+def split(text: str, parts: Sequence[tuple[str, str]], default: str) -> list[tuple[str, str]]:
+    """``text`` as (label, piece): each part found in it (first place not yet claimed), the rest under
+    ``default``; blank pieces between parts are left out (their tokens are the block's)."""
+    claimed: list[tuple[int, int, str]] = []
+    for label, part in parts:
+        if not part.strip():
+            continue
+        start = text.find(part)
+        while start >= 0 and any(s < start + len(part) and start < e for s, e, _ in claimed):
+            start = text.find(part, start + 1)
+        if start >= 0:
+            claimed.append((start, start + len(part), label))
+    out: list[tuple[str, str]] = []
+    at = 0
+    for start, end, label in sorted(claimed):
+        if text[at:start].strip():
+            out.append((default, text[at:start].strip()))
+        out.append((label, text[start:end]))
+        at = end
+    if text[at:].strip():
+        out.append((default, text[at:].strip()))
+    return out
+
+
+def itemize(sent: SentRequest) -> list[Item]:
+    """The request part by part, each with its tokens and whether the model read it from the cache."""
+    found = list(blocks(sent.request))
+    sizes = [count_tokens(b.text) for b in found]
+    usage = sent.usage
+    # Our count scaled to the model's: everything the prompt cost (read, written, and the rest).
+    real = usage.cache_read_tokens + usage.cache_creation_tokens + usage.input_tokens
+    scale = real / sum(sizes) if sum(sizes) else 1.0
+    last_breakpoint = max((i for i, b in enumerate(found) if b.breakpoint), default=-1)
+    items: list[Item] = []
+    end = 0
+    for i, (block, size) in enumerate(zip(found, sizes, strict=True)):
+        end += size
+        if i > last_breakpoint:
+            cache = UNCACHED
+        elif end * scale <= usage.cache_read_tokens * (1 + SLACK) + 1 and usage.cache_read_tokens:
+            cache = READ
+        else:
+            cache = WRITTEN if usage.cache_creation_tokens else UNCACHED
+        pieces = split(block.text, sent.parts, block.default)
+        for n, (label, text) in enumerate(pieces):
+            items.append(Item(block.where, label, text, count_tokens(text), cache,
+                              block.breakpoint and n == len(pieces) - 1))
+    return items
+
+
+def totals(items: Sequence[Item]) -> dict[str, int]:
+    """Tokens per label, in the order the labels first appear."""
+    out: dict[str, int] = {}
+    for item in items:
+        out[item.label] = out.get(item.label, 0) + item.tokens
+    return out
