@@ -24,6 +24,7 @@ from dotenv import dotenv_values
 from bot.alive.checkins import ASK
 from bot.alive.initiative import SelfPortrait, initiative_prompt
 from bot.alive.proactive import COMMENT
+from bot.core.claude import Prompt
 from bot.core.config import PROJECT_ROOT
 from bot.core.persona.loader import load_persona
 from bot.core.persona.macros import Moment
@@ -118,7 +119,7 @@ def prompts(persona: Persona) -> dict[str, Any]:
 
     async def ask(p: Persona, user_name: str, text: str, *_: Any) -> str:
         system = Summarizer._system(None, p, user_name)  # type: ignore[arg-type]
-        captured["summary"] = SimpleNamespace(system=system, messages=[{"role": "user", "content": text}])
+        captured["summary"] = Prompt(system=system, messages=[{"role": "user", "content": text}])
         return ""
 
     asyncio.run(Summarizer._summary(SimpleNamespace(_ask=ask), persona,  # type: ignore[arg-type]

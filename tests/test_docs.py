@@ -104,3 +104,13 @@ def test_no_stale_text() -> None:
         text = page.read_text()
         assert "does not exist yet" not in text, page.name
         assert "a character's `temperature`" not in text, page.name
+
+
+def test_prompts_md_is_what_its_script_writes() -> None:
+    """docs/prompts.md shows what the fake Claude receives for each kind of request (issue 44)."""
+    from tests.prompt_docs import KINDS, render
+
+    text = render()
+    assert all(f"## {k[0].upper()}{k[1:]}".replace("Dm ", "DM ") in text for k in KINDS)
+    assert (PROJECT_ROOT / "docs" / "prompts.md").read_text(encoding="utf-8") == text, \
+        "run: .venv/bin/python -m tests.prompt_docs"

@@ -64,13 +64,16 @@ def initiative_prompt(persona: Persona, portrait: SelfPortrait, ask: str, *, fee
     """What the character is asked to say unprompted: the character block, then in the user turn the
     person as quoted data (a check-in), the time (``moment``: now in the character's zone and, for a
     person, how long since they last wrote), what the time macros stand for, how it feels, and the ask."""
-    tail = [person]
+    tail = [("person", person)]
     if moment is not None:
         who = name or "everyone"
-        tail += [now_part(moment, who), now_note(persona.time_macros(), moment, who)]
-    tail += [feeling, ask]
+        tail += [("time", now_part(moment, who)),
+                 ("time: macros", now_note(persona.time_macros(), moment, who))]
+    tail += [("feelings", feeling), ("instructions", ask)]
+    shown = tuple((label, text) for label, text in tail if text)
     return Prompt(system=character_system(persona, portrait, quotes=bool(person)),
-                  messages=[{"role": "user", "content": "\n\n".join(p for p in tail if p)}])
+                  messages=[{"role": "user", "content": "\n\n".join(text for _, text in shown)}],
+                  parts=shown)  # named for the prompt inspector (bot/core/models/sent.py)
 
 
 def place_incoming(channel_id: int, when: datetime, *, guild_id: int | None = None, guild_name: str = "",

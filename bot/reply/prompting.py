@@ -414,8 +414,10 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
     # A burst is judged as a whole: the answer would follow its latest message but may take up any of them.
     question = (f"Should {persona.name} join in now, after the latest message?" if burst
                 else f"Should {persona.name} reply to the latest message?")
-    text += (f"Latest message, from {clean_name(msg.author_name)}: {msg.text}\n\n"
-             f"{question} Answer yes or no.")
+    latest = f"Latest message, from {clean_name(msg.author_name)}: {msg.text}"
+    text += f"{latest}\n\n{question} Answer yes or no."
     content.append({"type": "text", "text": text})
     return Prompt(system=[{"type": "text", "text": system, "cache_control": EPHEMERAL}],
-                  messages=[{"role": "user", "content": content}], gaps=pace(recent, msg))
+                  messages=[{"role": "user", "content": content}], gaps=pace(recent, msg),
+                  parts=(("character", character), ("where", header), ("message", latest),
+                         ("instructions", f"{question} Answer yes or no.")))

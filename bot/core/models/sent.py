@@ -26,6 +26,7 @@ from bot.core.models.base import CallUsage
 from bot.core.tokens import count_tokens
 
 KEPT = 50
+LAYOUT = "layout: tags and headers"
 READ, WRITTEN, UNCACHED = "read from cache", "written to cache", "not cached"
 # Claude's tokens and ours differ a little: a block whose counted end lies within this share of the
 # read figure is taken as read.
@@ -119,15 +120,18 @@ def split(text: str, parts: Sequence[tuple[str, str]], default: str) -> list[tup
             start = text.find(part, start + 1)
         if start >= 0:
             claimed.append((start, start + len(part), label))
+    # Around named parts in a turn, what is left is the layout's own text (tags, headers); a block with
+    # no named part is what it stands for (the system prompt, a turn of the transcript).
+    rest = LAYOUT if claimed and default != "system" else default
     out: list[tuple[str, str]] = []
     at = 0
     for start, end, label in sorted(claimed):
         if text[at:start].strip():
-            out.append((default, text[at:start].strip()))
+            out.append((rest, text[at:start].strip()))
         out.append((label, text[start:end]))
         at = end
     if text[at:].strip():
-        out.append((default, text[at:].strip()))
+        out.append((rest, text[at:].strip()))
     return out
 
 
