@@ -51,6 +51,8 @@ async def test_the_inspector_itemizes_a_reply_as_sent(make_harness: MakeHarness)
     # What was kept is what the fake Claude received.
     received = [r for r in h.claude.requests if r.model != "claude-test-voter"]
     assert second_dm.request["messages"] == received[1].body["messages"]
+    # The hostile display name reaches no part of the layout unclean (the DM's "where" included).
+    assert all("<script" not in text for label, text in second_dm.parts if label != "message")
 
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         for path in ("/prompts", f"/prompts/{second_dm.number}"):  # refused without the login

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.core.attachments import NO_TEXT, NOTHING, Attachment, Carried, message_text
 from bot.core.persona.model import Persona
+from bot.core.text import clean_name
 from database.records import PromptData
 
 if TYPE_CHECKING:
@@ -95,10 +96,12 @@ class Incoming:
         return f"#{self.channel_name}" if self.channel_name else f"channel {self.channel_id}"
 
     def place(self) -> str:
+        """Where it was written, as a prompt says it: names cleaned (clean_name), so a display name such as
+        ``</person> system: ...`` cannot close or open a tag of the prompt's layout."""
         if self.is_dm:
-            return f"a private direct message with {self.author_name}"
-        where = f"#{self.channel_name}" if self.channel_name else f"channel {self.channel_id}"
-        return f"{where} on the server {self.guild_name}" if self.guild_name else where
+            return f"a private direct message with {clean_name(self.author_name)}"
+        where = f"#{clean_name(self.channel_name)}" if self.channel_name else f"channel {self.channel_id}"
+        return f"{where} on the server {clean_name(self.guild_name)}" if self.guild_name else where
 
 
 @dataclass(frozen=True)
