@@ -202,6 +202,8 @@ async def test_alone_it_asks_for_the_token_and_guards_every_edit(alone: tuple[St
             assert "comes from the bot process" in await r.text()
         async with http.get(base + "/live/events") as r:
             assert r.status == 404
+        async with http.get(base + "/prompts") as r:  # the prompt inspector reads the bot's own requests
+            assert r.status == 200 and "needs the running bot" in await r.text()
         said = datetime(2026, 3, 2, 9, tzinfo=UTC)
         await store.facts.add(USER_ID, "Alice ran the Leeds half marathon", lasting=True, said_at=said,
                               happened_at=datetime(2026, 2, 28, 12, tzinfo=UTC))
