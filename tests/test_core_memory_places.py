@@ -220,13 +220,13 @@ async def test_migration_0016_makes_memories_of_unknown_origin_private(db_url: s
                                 "VALUES (7, 'alice', false, false, :t, :t)"), {"t": at})
         rows = (("a channel summary", "summary"), ("a remembered note", "user"), ("an admin's note", "admin"),
                 ("a DM summary", "summary_dm"))
-        for i, (content, source) in enumerate(rows):
+        for content, source in rows:  # ids from the sequences (PostgreSQL's would not move past given ones)
             await conn.execute(text(
-                "INSERT INTO core_memories (id, character, user_id, content, source, created_at, updated_at) "
-                "VALUES (:i, 'finn', 7, :c, :s, :t, :t)"), {"i": i + 1, "c": content, "s": source, "t": at})
+                "INSERT INTO core_memories (character, user_id, content, source, created_at, updated_at) "
+                "VALUES ('finn', 7, :c, :s, :t, :t)"), {"c": content, "s": source, "t": at})
         await conn.execute(text(
-            "INSERT INTO core_memory_versions (id, character, user_id, snapshot, reason, created_at) "
-            "VALUES (1, 'finn', 7, :snap, 'before edit', :t)"),
+            "INSERT INTO core_memory_versions (character, user_id, snapshot, reason, created_at) "
+            "VALUES ('finn', 7, :snap, 'before edit', :t)"),
             {"snap": json.dumps([{"content": "an old summary", "source": "summary"},
                                  {"content": "an old admin note", "source": "admin"}]), "t": at})
     async with engine.begin() as conn:
@@ -245,7 +245,9 @@ async def test_migration_0016_makes_memories_of_unknown_origin_private(db_url: s
                                                    private=True)
         assert len(dm.core_memories) == 4
         # A version archived before 0016 comes back the same way.
-        assert await store.memories.restore_core_memory_version(1)
+        old = (await store.memories.core_memory_versions("finn", 7))[0]
+        assert old[2] == "before edit"
+        assert await store.memories.restore_core_memory_version(old[0])
         placed = {m.content: (m.source, m.guild_id) for m in await store.memories.placed_memories("finn", 7)}
         assert placed == {"an old summary": (PRIVATE_SOURCE, None), "an old admin note": ("admin", None)}
     finally:
