@@ -95,11 +95,6 @@ async def test_a_servers_core_memories_stay_in_it_and_private_ones_in_dms(two_se
     assert "I'll remember that" in await remember(h, BEES)  # server A's public channel
     assert "I'll remember that" in await remember(h, HEALTH, guild=None)  # her DMs
     assert "I'll remember that" in await remember(h, TICKET, channel=OTHER_CHANNEL_ID)  # A's private place
-    key = h.bot.engine.character_key
-    placed = {m.content: (m.source, m.guild_id) for m in await h.store.memories.placed_memories(key, USER_ID)}
-    assert placed == {BEES: ("user", GUILD_ID), HEALTH: (PRIVATE_NOTE_SOURCE, None),
-                      TICKET: (PRIVATE_NOTE_SOURCE, None)}
-
     elsewhere = await memories_in(h, OTHER_GUILD_CHANNEL, 1)  # server B's public channel
     assert BEES not in elsewhere and HEALTH not in elsewhere and TICKET not in elsewhere
     here = await memories_in(h, CHANNEL_ID, 1)
@@ -108,6 +103,10 @@ async def test_a_servers_core_memories_stay_in_it_and_private_ones_in_dms(two_se
     assert BEES in private_place and HEALTH not in private_place and TICKET not in private_place
     dm = await memories_in(h, None, 1)
     assert BEES in dm and HEALTH in dm and TICKET in dm
+    key = h.bot.engine.character_key
+    placed = {m.content: (m.source, m.guild_id) for m in await h.store.memories.placed_memories(key, USER_ID)}
+    assert placed == {BEES: ("user", GUILD_ID), HEALTH: (PRIVATE_NOTE_SOURCE, None),
+                      TICKET: (PRIVATE_NOTE_SOURCE, None)}
 
     # /memory list says where each is used.
     listing = str((await (await h.slash("memory", [{"type": 1, "name": "list", "options": []}])).message())[
@@ -160,14 +159,14 @@ async def test_the_summary_pass_rewrites_one_places_memories_and_sees_no_others(
         asked[word] = next(last_user_text(r.body) for r in reversed(h.claude.requests)
                            if MEMORY_CUE in last_user_text(r.body))
 
+    # Server B's pass saw neither server A's memories nor the private ones; the private passes may see all.
+    assert not any(w in asked["BRAVO"] for w in ("ALPHA", "DELTA", "PAPA"))
+    assert "ALPHA" in asked["PAPA"] and "DELTA" in asked["PAPA"]
     placed = {m.content: (m.source, m.guild_id) for m in await h.store.memories.placed_memories(key, USER_ID)}
     assert placed == {"Alice talked about ALPHA.": (CHANNEL_SOURCE, GUILD_ID),
                       "Alice talked about DELTA.": (PRIVATE_SOURCE, None),
                       "Alice talked about PAPA.": (PRIVATE_SOURCE, None),
                       "Alice talked about BRAVO.": (CHANNEL_SOURCE, OTHER_GUILD)}
-    # Server B's pass saw neither server A's memories nor the private ones; the private passes may see all.
-    assert not any(w in asked["BRAVO"] for w in ("ALPHA", "DELTA", "PAPA"))
-    assert "ALPHA" in asked["PAPA"] and "DELTA" in asked["PAPA"]
 
     # Server A again: its pass rewrites A's set, from A's memories only; B's and the private ones stay.
     await h.say("ALPHA once more", mention=True)
