@@ -148,7 +148,7 @@ class MemoryCommands(commands.Cog):
 
         def heading(page: Page) -> str:
             return (f"**What {self.character} remembers about you** (page {page.number + 1}/{page.count}, "
-                    f"{len(core)} core memories, {len(facts)} facts; ★ a core memory and where I use it, "
+                    f"{len(facts)} facts, {len(core)} core memories; ★ a core memory and where I use it, "
                     "📌 pinned, 🔒 from our DMs or private places only)")
 
         view = PagedView(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
