@@ -223,7 +223,8 @@ class Summarizer:
         persona = self.persona()
         private = private_scope(scope)  # DMs and private places (issue 49)
         if not private and guild_id is None:
-            guild_id = await self.store.log.guild_of(int(scope.rsplit(":", 1)[-1]))
+            channel = scope.rsplit(":", 1)[-1]
+            guild_id = await self.store.log.guild_of(int(channel)) if channel.isdigit() else None
             # A channel of no known server: its memories are kept private rather than shown anywhere.
             private = guild_id is None
         guild = None if private else guild_id
