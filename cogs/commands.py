@@ -367,7 +367,8 @@ class UserCommands(commands.Cog):
     async def remember(self, interaction: discord.Interaction[Any], memory: str) -> None:
         try:
             await self.tools.remember(interaction.user.id, interaction.user.display_name, memory,
-                                      private=private_scope(scope_of(interaction)))
+                                      private=private_scope(scope_of(interaction)),
+                                      guild_id=interaction.guild_id)
         except InvalidInput as exc:
             await tell(interaction, str(exc))
             return

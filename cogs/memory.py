@@ -16,7 +16,7 @@ from discord.ext import commands
 from bot.core.text import Page, clip
 from cogs.ui import OwnedView, PagedView, confirm_timeout, tell
 from database.models import utcnow
-from database.records import FactRow
+from database.records import CoreMemoryRow, FactRow
 from memory.facts import time_label
 from memory.service import MemoryService
 from memory.svgmap import days_ago, render_fact_map
@@ -35,6 +35,13 @@ def fact_line(number: int, fact: FactRow, now: Any) -> str:
     private = " 🔒" if fact.private else ""
     return (f"**{number}.** [{fact.category}]{pin}{private} {clip(fact.fact, 130)} "
             f"· {time_label(fact)} · ×{fact.reference_count}, {days_ago(fact.last_mentioned, now)}")
+
+
+def memory_line(memory: CoreMemoryRow, server: str) -> str:
+    """A core memory in /memory list, with the place it is used in (issue 49)."""
+    place = ("🔒 our DMs only" if memory.private else "everywhere" if memory.guild_id is None
+             else f"only in {server}")
+    return f"**★** {clip(memory.content, 130)} · {place}"
 
 
 class ForgetMeView(OwnedView):
@@ -127,19 +134,22 @@ class MemoryCommands(commands.Cog):
                                 "often, greener = more recently). Open the file in a browser to see it.",
                                 file=file)
 
-    @group.command(name="list", description="Page through the facts I remember about you.")
+    @group.command(name="list", description="Page through the memories and facts I keep about you.")
     async def list_facts(self, interaction: discord.Interaction[Any]) -> None:
         facts = await self.memory.facts(interaction.user.id)
-        if not facts:
+        core = await self.memory.core_memories(interaction.user.id)
+        if not facts and not core:
             await tell(interaction, self._nothing_yet())
             return
         facts.sort(key=lambda f: (f.category, -f.reference_count, f.id))
         now = utcnow()
-        lines = [fact_line(i, fact, now) for i, fact in enumerate(facts, 1)]
+        lines = [memory_line(m, self._server(m.guild_id)) for m in core]
+        lines += [fact_line(i, fact, now) for i, fact in enumerate(facts, 1)]
 
         def heading(page: Page) -> str:
             return (f"**What {self.character} remembers about you** (page {page.number + 1}/{page.count}, "
-                    f"{page.total} facts; 📌 pinned, 🔒 from our DMs or private places only)")
+                    f"{len(facts)} facts, {len(core)} core memories; ★ a core memory and where I use it, "
+                    "📌 pinned, 🔒 from our DMs or private places only)")
 
         view = PagedView(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)
@@ -168,6 +178,10 @@ class MemoryCommands(commands.Cog):
 
         view = PagedView(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)
+
+    def _server(self, guild_id: int | None) -> str:
+        guild = self.bot.get_guild(guild_id) if guild_id is not None else None
+        return guild.name if guild is not None else f"server {guild_id}"
 
     def _nothing_yet(self) -> str:
         consent = self.memory.consent

@@ -82,10 +82,13 @@ class Conversations:
         recent_limit: int,
         before_id: int | None,
         private: bool,
+        guild_id: int | None = None,
     ) -> PromptData:
         """Everything a reply's prompt needs, in one read. ``private`` (a DM) may see memories drawn from
-        DMs; a channel prompt never does."""
-        request = PromptRequest(character, user_id, scope, channel_id, recent_limit, before_id, private)
+        DMs; a channel prompt never does, and sees only ``guild_id``'s memories (its server's) unless the
+        person shares them everywhere."""
+        request = PromptRequest(character, user_id, scope, channel_id, recent_limit, before_id, private,
+                                guild_id)
         if not self.db.is_sqlite:
             return await self.read_prompt_beside(request)
         return await self.db.read(lambda conn: self.read_prompt(conn, request))
@@ -299,10 +302,12 @@ class Conversations:
         memories: Sequence[str] | None,
         source: str,
         reason: str,
+        guild_id: int | None = None,
     ) -> bool:
         """Replace the turns up to ``drop_through_id`` by ``summary`` and rewrite the user's core memories of
-        ``source`` (the old version archived), atomically. Nothing changes, and False is returned, when the
-        conversation moved under the summarizer's feet (reset, turns forgotten, another summary)."""
+        ``source`` and ``guild_id``'s place (the old version archived), atomically. Nothing changes, and False
+        is returned, when the conversation moved under the summarizer's feet (reset, turns forgotten, another
+        summary)."""
 
         def write(conn: Connection) -> bool:
             current = conn.execute(
@@ -330,7 +335,8 @@ class Conversations:
                 .values(summary=summary, updated_at=utcnow())
             )
             if memories is not None:
-                replace_source_memories(conn, character, user_id, memories, source=source, reason=reason)
+                replace_source_memories(conn, character, user_id, memories, source=source, reason=reason,
+                                        guild_id=guild_id)
             return True
 
         return await self.db.write(write)
@@ -338,7 +344,7 @@ class Conversations:
 
 def _prompt_params(r: PromptRequest) -> dict[str, Any]:
     return {"character": r.character, "user_id": r.user_id, "scope": r.scope,
-            "private_source": PRIVATE_SOURCE, "private_note": PRIVATE_NOTE_SOURCE}
+            "private_source": PRIVATE_SOURCE, "private_note": PRIVATE_NOTE_SOURCE, "guild_id": r.guild_id}
 
 
 def _prompt_data(person: tuple[Any, ...], place: tuple[Any, ...]) -> PromptData:

@@ -328,6 +328,15 @@ class MessageLog:
             LoggedMessage.id.desc()).limit(limit))
         return [seen_message(r[0]) for r in rows]
 
+    async def guild_of(self, channel_id: int) -> int | None:
+        """The server of a channel the log or the archive saw a message in (None: unknown, or a DM)."""
+        for table in (LoggedMessage, ArchivedMessage):
+            guild = await self.db.scalar(select(table.guild_id).where(
+                table.channel_id == channel_id, table.guild_id.is_not(None)).limit(1))
+            if guild is not None:
+                return int(guild)
+        return None
+
     async def count_logged(self) -> int:
         return int(await self.db.scalar(select(func.count()).select_from(LoggedMessage)))
 

@@ -1,47 +1,68 @@
 """Core memories: what the character always remembers about a person. Every change first archives the
-whole previous set as a version, which restore brings back."""
+whole previous set as a version, which restore brings back.
+
+Each memory knows where it belongs (issue 49): a private source (DMs and private places) is used in DMs only;
+any other is used in the server it was learnt in (``guild_id``), or everywhere when it has none (an admin's).
+Versions keep that place, and a summary pass rewrites one place's memories only."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
 from database.engine import Database
 from database.models import CoreMemory, CoreMemoryVersion, utcnow
-from database.records import as_utc
+from database.records import PRIVATE_OF, PRIVATE_SOURCES, CoreMemoryRow, as_utc
 
 
 def archive_core_memories(conn: Connection, character: str, user_id: int, reason: str) -> None:
     """Save the person's current core memories as one version (inside the caller's transaction)."""
-    rows = conn.execute(select(CoreMemory.content, CoreMemory.source).where(
+    rows = conn.execute(select(CoreMemory.content, CoreMemory.source, CoreMemory.guild_id).where(
         CoreMemory.character == character, CoreMemory.user_id == user_id).order_by(CoreMemory.id)).all()
-    snapshot = json.dumps([{"content": r[0], "source": r[1]} for r in rows])
+    snapshot = json.dumps([{"content": r[0], "source": r[1], "guild_id": r[2]} for r in rows])
     conn.execute(insert(CoreMemoryVersion).values(character=character, user_id=user_id, snapshot=snapshot,
                                                   reason=reason, created_at=utcnow()))
 
 
 def replace_source_memories(conn: Connection, character: str, user_id: int, contents: Sequence[str], *,
-                            source: str, reason: str) -> None:
-    """Archive the person's memories, then make ``contents`` their whole set of ``source`` memories (inside
-    the caller's transaction)."""
+                            source: str, reason: str, guild_id: int | None = None) -> None:
+    """Archive the person's memories, then make ``contents`` their whole set of ``source`` memories of
+    ``guild_id``'s place (a private source has none: one private set) (inside the caller's transaction).
+    The memories of other places are never touched."""
+    if source in PRIVATE_SOURCES:
+        guild_id = None
     archive_core_memories(conn, character, user_id, reason)
+    place = CoreMemory.guild_id.is_(None) if guild_id is None else CoreMemory.guild_id == guild_id
     conn.execute(delete(CoreMemory).where(CoreMemory.character == character, CoreMemory.user_id == user_id,
-                                          CoreMemory.source == source))
+                                          CoreMemory.source == source, place))
     now = utcnow()
     if contents:
         conn.execute(insert(CoreMemory), [{"character": character, "user_id": user_id, "content": c,
-                                           "source": source, "created_at": now, "updated_at": now}
-                                          for c in contents])
+                                           "source": source, "guild_id": guild_id, "created_at": now,
+                                           "updated_at": now} for c in contents])
 
 
-def _insert(conn: Connection, character: str, user_id: int, content: str, source: str) -> int:
+def _insert(conn: Connection, character: str, user_id: int, content: str, source: str,
+            guild_id: int | None = None) -> int:
     now = utcnow()
     return int(conn.execute(insert(CoreMemory).values(
-        character=character, user_id=user_id, content=content, source=source, created_at=now,
+        character=character, user_id=user_id, content=content, source=source,
+        guild_id=None if source in PRIVATE_SOURCES else guild_id, created_at=now,
         updated_at=now).returning(CoreMemory.id)).scalar_one())
+
+
+def snapshot_place(item: dict[str, Any]) -> tuple[str, int | None]:
+    """(source, guild_id) of one memory of a version. A version archived before 0016 has no place: its
+    summary and /remember memories come back private, as the migration made the stored ones."""
+    source = str(item.get("source", "summary"))
+    if "guild_id" not in item:
+        return PRIVATE_OF.get(source, source), None
+    guild = item["guild_id"]
+    return source, None if guild is None else int(guild)
 
 
 class _Unchanged(Exception):
@@ -58,10 +79,20 @@ class Memories:
             CoreMemory.character == character, CoreMemory.user_id == user_id).order_by(CoreMemory.id))
         return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
-    async def add_core_memory(self, character: str, user_id: int, content: str, source: str = "user") -> int:
+    async def placed_memories(self, character: str, user_id: int) -> list[CoreMemoryRow]:
+        """Every core memory of the person with where it belongs, oldest first."""
+        rows = await self.db.rows(select(CoreMemory.id, CoreMemory.content, CoreMemory.source,
+                                         CoreMemory.guild_id).where(
+            CoreMemory.character == character, CoreMemory.user_id == user_id).order_by(CoreMemory.id))
+        return [CoreMemoryRow(int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else int(r[3]))
+                for r in rows]
+
+    async def add_core_memory(self, character: str, user_id: int, content: str, source: str = "user", *,
+                              guild_id: int | None = None) -> int:
+        """``guild_id``: the server it belongs to (None with a private source, or for every place)."""
         def write(conn: Connection) -> int:
             archive_core_memories(conn, character, user_id, f"before add ({source})")
-            return _insert(conn, character, user_id, content, source)
+            return _insert(conn, character, user_id, content, source, guild_id)
 
         return await self.db.write(write)
 
@@ -98,13 +129,16 @@ class Memories:
             return False
 
     async def replace_core_memories(
-        self, character: str, user_id: int, contents: Sequence[str], *, reason: str, source: str = "summary"
+        self, character: str, user_id: int, contents: Sequence[str], *, reason: str, source: str = "summary",
+        guild_id: int | None = None,
     ) -> None:
-        """Rewrite the memories of one ``source`` as a whole (merged by summarization), archiving the old
-        version; memories from other sources (/remember, admins, the other privacy side) stay."""
+        """Rewrite the memories of one ``source`` and place as a whole (merged by summarization), archiving
+        the old version; memories from other sources (/remember, admins, the other privacy side) or other
+        servers stay."""
 
         await self.db.write(lambda conn: replace_source_memories(conn, character, user_id, contents,
-                                                                 source=source, reason=reason))
+                                                                 source=source, reason=reason,
+                                                                 guild_id=guild_id))
 
     async def core_memory_versions(
         self, character: str, user_id: int
@@ -129,7 +163,7 @@ class Memories:
                 )
             )
             for item in json.loads(row.snapshot):
-                _insert(conn, row.character, row.user_id, item["content"], item.get("source", "summary"))
+                _insert(conn, row.character, row.user_id, item["content"], *snapshot_place(item))
             return True
 
         return await self.db.write(write)

@@ -161,9 +161,12 @@ class CoreMemory(Base):
     character: Mapped[str] = mapped_column(String(100), index=True)
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     content: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(16), default="summary")  # summary | user | admin
+    source: Mapped[str] = mapped_column(String(16), default="summary")  # summary | user | admin | *_dm
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    # Where it may be used (0016, issue 49): a private source (records.PRIVATE_SOURCES) in DMs only; else the
+    # server it was learnt in, recalled there only unless users.memory_everywhere; NULL (an admin's): all.
+    guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
 
 
 class CoreMemoryVersion(Base):
@@ -174,7 +177,7 @@ class CoreMemoryVersion(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     character: Mapped[str] = mapped_column(String(100))
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    snapshot: Mapped[str] = mapped_column(Text)  # JSON list of {content, source}
+    snapshot: Mapped[str] = mapped_column(Text)  # JSON list of {content, source, guild_id}
     reason: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 

@@ -16,6 +16,22 @@ PRIVATE_SOURCE = "summary_dm"
 # no summary pass rewrites (each pass rewrites only the memories of its own source).
 PRIVATE_NOTE_SOURCE = "user_dm"
 PRIVATE_SOURCES = (PRIVATE_SOURCE, PRIVATE_NOTE_SOURCE)
+# What a memory of unknown origin becomes (0016): private, as the privacy-safe reading (issue 49).
+PRIVATE_OF = {"summary": PRIVATE_SOURCE, "user": PRIVATE_NOTE_SOURCE}
+
+
+class CoreMemoryRow(NamedTuple):
+    """One core memory and where it belongs: ``private`` (its source: DMs and private places), else the
+    server it was learnt in (``guild_id``), or every place (None: an admin's)."""
+
+    id: int
+    content: str
+    source: str
+    guild_id: int | None
+
+    @property
+    def private(self) -> bool:
+        return self.source in PRIVATE_SOURCES
 
 
 def as_utc(value: datetime) -> datetime:
@@ -133,6 +149,9 @@ class PromptRequest:
     recent_limit: int
     before_id: int | None
     private: bool  # a DM: may see memories drawn from DMs; a channel prompt never does
+    # A server's place (public or private): its memories, those of no server, and the rest of the person's
+    # non-private ones only when they share them everywhere (users.memory_everywhere; issue 49).
+    guild_id: int | None = None
 
 
 @dataclass(frozen=True)

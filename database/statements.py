@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
@@ -142,9 +142,14 @@ def build_statements(dialect: Dialect) -> Statements:
             None,
         ),
         "memories_private": (memories.order_by(CoreMemory.id), None),
+        # A server's prompt: not the private ones, and of the rest only this server's and those of none
+        # (an admin's), unless the person shares them everywhere (issue 49).
         "memories": (
             memories.where(CoreMemory.source != bindparam("private_source"),
-                           CoreMemory.source != bindparam("private_note")).order_by(CoreMemory.id),
+                           CoreMemory.source != bindparam("private_note"),
+                           or_(CoreMemory.guild_id.is_(None), CoreMemory.guild_id == bindparam("guild_id"),
+                               select(User.memory_everywhere).where(User.id == user_id)
+                               .scalar_subquery().is_(true()))).order_by(CoreMemory.id),
             None,
         ),
         "relationship": (

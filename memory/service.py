@@ -19,7 +19,7 @@ from bot.core.config import MemorySettings, StorageSettings
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Pipeline, ReplyResult, StoredConsent
 from database.models import utcnow
-from database.records import ExcerptRow, FactRow, PromptData
+from database.records import CoreMemoryRow, ExcerptRow, FactRow, PromptData
 from database.retention import Pruned
 from database.store import Store
 from memory.consent import Consent
@@ -184,6 +184,10 @@ class MemoryService:
 
     async def facts(self, user_id: int) -> list[FactRow]:
         return await self.store.facts.rows(user_id)
+
+    async def core_memories(self, user_id: int) -> list[CoreMemoryRow]:
+        """The character's core memories of the person, each with where it belongs (/memory list)."""
+        return await self.store.memories.placed_memories(self.character_key, user_id)
 
     async def said(self, user_id: int) -> list[ExcerptRow]:
         """What is kept of the person's own words for episodic recall, newest first."""

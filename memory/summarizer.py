@@ -13,8 +13,10 @@ at a time per conversation; the reply never waits for it):
 3. one transaction replaces the older turns by the summary (the last ``history_keep_messages`` turns stay) and
    the memories by the new version (the old one is archived; admins can list and restore versions).
 
-Memories drawn from direct messages are stored with the private source and never reach a channel's prompt;
-a channel's summarization never sees them either. When anything fails, nothing is changed and the periodic
+Memories drawn from direct messages and private places are stored with the private source and never reach
+a channel's prompt; a channel's summarization never sees them either. A server channel's pass rewrites only
+that server's memories and sees no other server's: one server's memories never fold into another's, nor
+private ones into a server's (issue 49). When anything fails, nothing is changed and the periodic
 sweep (:meth:`Summarizer.sweep`) retries the pass; the conversation's own turns leave it alone for
 ``RETRY_AFTER_SECONDS``, so that while Claude is failing every message does not start a full pass again.
 """
@@ -33,7 +35,7 @@ from bot.core.localtime import snowflake_time
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult, private_scope
 from bot.core.tokens import count_tokens, summary_tokens
-from database.records import PRIVATE_SOURCE, PRIVATE_SOURCES, History, Turn
+from database.records import PRIVATE_SOURCE, CoreMemoryRow, History, Turn
 from database.store import Store
 from memory.consent import Consent
 
@@ -110,10 +112,10 @@ class Summarizer:
         """Engine turn listener: schedule a pass when the conversation has grown past the threshold."""
         if not result.turn_ids:  # nothing was stored (consent), so nothing grew
             return
-        await self.check(msg.author_id, msg.scope, msg.author_name, backoff=True)
+        await self.check(msg.author_id, msg.scope, msg.author_name, backoff=True, guild_id=msg.guild_id)
 
-    async def check(self, user_id: int, scope: str, user_name: str, *,
-                    backoff: bool = False) -> asyncio.Task[bool] | None:
+    async def check(self, user_id: int, scope: str, user_name: str, *, backoff: bool = False,
+                    guild_id: int | None = None) -> asyncio.Task[bool] | None:
         """Schedule a pass if the conversation is over the threshold. ``backoff``: not while its last pass
         failed less than ``retry_after`` seconds ago (turns pass it; the sweep does not)."""
         if self.running(user_id, scope) or (backoff and self.backing_off(user_id, scope)):
@@ -127,7 +129,7 @@ class Summarizer:
         if (tokens <= self.settings.conversation_token_threshold
                 or turns <= self.settings.history_keep_messages):
             return None
-        return self.schedule(user_id, scope, user_name)
+        return self.schedule(user_id, scope, user_name, guild_id)
 
     def backing_off(self, user_id: int, scope: str) -> bool:
         failed = self._failed_at.get((user_id, scope))
@@ -142,12 +144,14 @@ class Summarizer:
         task = self._tasks.get((user_id, scope))
         return task is not None and not task.done()
 
-    def schedule(self, user_id: int, scope: str, user_name: str) -> asyncio.Task[bool] | None:
-        """Start a pass unless one is already running for this conversation."""
+    def schedule(self, user_id: int, scope: str, user_name: str,
+                 guild_id: int | None = None) -> asyncio.Task[bool] | None:
+        """Start a pass unless one is already running for this conversation (``guild_id``: its server, when
+        known; else the log tells)."""
         key = (user_id, scope)
         if self.running(user_id, scope):
             return None
-        task = asyncio.create_task(self._guarded(user_id, scope, user_name),
+        task = asyncio.create_task(self._guarded(user_id, scope, user_name, guild_id),
                                    name=f"summarize-{user_id}-{scope}")
         self._tasks[key] = task
         task.add_done_callback(lambda t, k=key: self._tasks.pop(k, None) if self._tasks.get(k) is t else None)
@@ -182,9 +186,9 @@ class Summarizer:
         for key in [k for k in self._failed_at if k[0] == user_id]:
             del self._failed_at[key]
 
-    async def _guarded(self, user_id: int, scope: str, user_name: str) -> bool:
+    async def _guarded(self, user_id: int, scope: str, user_name: str, guild_id: int | None) -> bool:
         try:
-            done = await self.summarize(user_id, scope, user_name)
+            done = await self.summarize(user_id, scope, user_name, guild_id=guild_id)
         except asyncio.CancelledError:
             raise
         except SummaryFailed as exc:
@@ -204,9 +208,11 @@ class Summarizer:
 
     # -- the pass
 
-    async def summarize(self, user_id: int, scope: str, user_name: str) -> bool:
+    async def summarize(self, user_id: int, scope: str, user_name: str, *,
+                        guild_id: int | None = None) -> bool:
         """One pass. True when the history was compacted; False when there was nothing to do or the
-        conversation changed meanwhile; raises SummaryFailed when Claude failed."""
+        conversation changed meanwhile; raises SummaryFailed when Claude failed. ``guild_id``: the server of
+        a channel's conversation (looked up in the log when not given)."""
         if not await self.consent.remembers(user_id):
             return False
         history = await self.store.conversations.history(self.character_key, user_id, scope)
@@ -216,13 +222,20 @@ class Summarizer:
         dropped = history.turns[:len(history.turns) - keep]
         persona = self.persona()
         private = private_scope(scope)  # DMs and private places (issue 49)
+        if not private and guild_id is None:
+            channel = scope.rsplit(":", 1)[-1]
+            guild_id = await self.store.log.guild_of(int(channel)) if channel.isdigit() else None
+            # A channel of no known server: its memories are kept private rather than shown anywhere.
+            private = guild_id is None
+        guild = None if private else guild_id
         source = PRIVATE_SOURCE if private else CHANNEL_SOURCE
-        summary = await self._summary(persona, history, dropped, user_id, user_name, private)
-        memories = await self._memories(persona, summary, dropped, user_id, user_name, source, private)
+        summary = await self._summary(persona, history, dropped, user_id, user_name, private_scope(scope))
+        memories = await self._memories(persona, summary, dropped, user_id, user_name, source, guild)
         done = await self.store.conversations.apply_summary(
             history.conversation_id, summary=summary, previous_summary=history.summary,
             drop_through_id=dropped[-1].id, expected_dropped=len(dropped), character=self.character_key,
-            user_id=user_id, memories=memories, source=source, reason=f"summarization of {scope}")
+            user_id=user_id, memories=memories, source=source, reason=f"summarization of {scope}",
+            guild_id=guild)
         if done:
             log.info("summarized %d turns of %s/%s (%d core memories)", len(dropped), user_id, scope,
                      len(memories))
@@ -234,6 +247,20 @@ class Summarizer:
         else:
             log.info("conversation %s/%s changed during summarization; will try again later", user_id, scope)
         return done
+
+    @staticmethod
+    def _own(memory: CoreMemoryRow, source: str, guild_id: int | None) -> bool:
+        """A memory this pass rewrites: of its source and place (the private set has no server)."""
+        return memory.source == source and (source == PRIVATE_SOURCE or memory.guild_id == guild_id)
+
+    @staticmethod
+    def _seen(memory: CoreMemoryRow, source: str, guild_id: int | None) -> bool:
+        """A memory this pass may read (not to repeat it): a private pass reads them all (its output stays
+        private); a server's pass reads only that server's and those of no server: what it writes is shown
+        in that server, so neither a private memory nor another server's may reach it."""
+        if source == PRIVATE_SOURCE:
+            return True
+        return not memory.private and memory.guild_id in (None, guild_id)
 
     def _system(self, persona: Persona, user_name: str) -> list[dict[str, object]]:
         return [{"type": "text", "text": persona.render(persona.system_prompt, NEUTRAL_USER)}]
@@ -265,12 +292,11 @@ class Summarizer:
         return await self._ask(persona, user_name, "\n\n".join(parts), user_id, "summary", SUMMARY_MAX_TOKENS)
 
     async def _memories(self, persona: Persona, summary: str, dropped: Sequence[Turn], user_id: int,
-                        user_name: str, source: str, private: bool) -> list[str]:
-        stored = await self.store.memories.core_memories(self.character_key, user_id)
-        own = [content for _, content, src in stored if src == source]
-        # A channel's pass never sees DM-only memories: its output is shown in channels.
-        others = [content for _, content, src in stored
-                  if src != source and (private or src not in PRIVATE_SOURCES)]
+                        user_name: str, source: str, guild_id: int | None) -> list[str]:
+        stored = await self.store.memories.placed_memories(self.character_key, user_id)
+        own = [m.content for m in stored if self._own(m, source, guild_id)]
+        others = [m.content for m in stored
+                  if not self._own(m, source, guild_id) and self._seen(m, source, guild_id)]
         parts = [f"What you remember about {user_name} so far:\n"
                  + ("\n".join(f"- {m}" for m in own) or "(nothing yet)")]
         if others:

@@ -84,7 +84,7 @@ async def test_core_memory_versions_restore(store: Store) -> None:
     await store.memories.replace_core_memories("finn", 5, ["v1"], reason="first")
     await store.memories.replace_core_memories("finn", 5, ["v2"], reason="second")
     versions = await store.memories.core_memory_versions("finn", 5)
-    v1 = next(v for v in versions if v[3] == [{"content": "v1", "source": "summary"}])
+    v1 = next(v for v in versions if v[3] == [{"content": "v1", "source": "summary", "guild_id": None}])
     assert await store.memories.restore_core_memory_version(v1[0])
     assert [c for _, c, _ in await store.memories.core_memories("finn", 5)] == ["v1"]
 
@@ -188,6 +188,7 @@ async def test_hot_path_statements_read_what_sqlalchemy_reads(store: Store) -> N
         "scope": "dm",
         "private_source": PRIVATE_SOURCE,
         "private_note": PRIVATE_NOTE_SOURCE,
+        "guild_id": 1,
         "channel_id": 10,
         "before": 2**63 - 1,
         "limit": 10,

@@ -21,7 +21,7 @@ from memory.summarizer import CHANNEL_SOURCE, Summarizer, parse_memories
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_models import lineup, token_factor
 from tests.fakes.claude_server import FakeClaude, Reply
-from tests.harness import CHANNEL_ID, LOG_CHANNEL_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, USER_ID, Harness
 from tests.memory_support import FINN, last_user_text, memory_settings
 
 MakeHarness = Callable[..., Awaitable[Harness]]
@@ -304,9 +304,9 @@ async def test_long_memories_are_condensed_and_every_version_is_archived(store: 
     fake_claude.responder = script
     key = summarizer.character_key
     await store.people.ensure_user(USER_ID, "alice")
-    await store.memories.add_core_memory(key, USER_ID, "Likes kelp", source="user")
+    await store.memories.add_core_memory(key, USER_ID, "Likes kelp", source="user", guild_id=GUILD_ID)
     await seed_conversation(store, key)
-    assert await summarizer.summarize(USER_ID, "channel:1", "alice")
+    assert await summarizer.summarize(USER_ID, "channel:1", "alice", guild_id=GUILD_ID)
     assert script.kinds == ["summary", "memory", "dump"]
     memories = await store.memories.core_memories(key, USER_ID)
     assert [(m, s) for _, m, s in memories] == [("Likes kelp", "user"),
@@ -314,7 +314,7 @@ async def test_long_memories_are_condensed_and_every_version_is_archived(store: 
     dump_request = requests_with_fc(fake_claude, DUMP_CUE)[-1]
     assert "Alice's sister loves seafoam chai." in last_user_text(dump_request.body)
     versions = await store.memories.core_memory_versions(key, USER_ID)
-    assert versions[0][3] == [{"content": "Likes kelp", "source": "user"}]  # before the rewrite
+    assert versions[0][3] == [{"content": "Likes kelp", "source": "user", "guild_id": GUILD_ID}]  # before
     assert await store.memories.restore_core_memory_version(versions[0][0])  # an admin can roll back
     assert [m for _, m, _ in await store.memories.core_memories(key, USER_ID)] == ["Likes kelp"]
     await claude.close()

@@ -219,11 +219,13 @@ class ConversationTools:
 
     # -- memories and figures
 
-    async def remember(self, user_id: int, user_name: str, text: str, *, private: bool = False) -> int:
+    async def remember(self, user_id: int, user_name: str, text: str, *, private: bool = False,
+                       guild_id: int | None = None) -> int:
         """Add a core memory at the user's request. Raises :class:`InvalidInput` for empty or too long text,
         and when ``memory_consent`` says this user is not remembered (an explicit request does not override
-        their /memory choice). A memory asked for in a DM (``private``) is DM content: it never reaches a
-        channel's prompt."""
+        their /memory choice). A memory asked for in a DM or a private place (``private``) is private: it
+        never reaches a channel's prompt; one asked for in a server (``guild_id``) belongs to that server
+        (issue 49), and one of no known place is kept private."""
         content = text.strip()
         if not content:
             raise InvalidInput("Tell me what to remember: the memory cannot be empty.")
@@ -240,8 +242,10 @@ class ConversationTools:
             raise InvalidInput("I only remember people who opted in: run `/memory opt-in` first, then ask me "
                                "again.")
         await self.store.people.ensure_user(user_id, user_name)  # core memories reference the user row
+        private = private or guild_id is None
         source = PRIVATE_NOTE_SOURCE if private else "user"
-        return await self.store.memories.add_core_memory(self.character_key, user_id, content, source=source)
+        return await self.store.memories.add_core_memory(self.character_key, user_id, content, source=source,
+                                                         guild_id=None if private else guild_id)
 
     async def status(self, user_id: int, scope: str) -> StatusFigures:
         user = await self.store.people.get_user(user_id)

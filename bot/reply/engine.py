@@ -199,7 +199,7 @@ class ReplyEngine(ExchangeKeeping):
         return PromptRequest(self.character_key, msg.author_id, msg.scope, msg.channel_id,
                              0 if msg.is_dm else fetch_limit(self.settings.replies.recent_channel_messages),
                              msg.message_id,
-                             msg.is_dm)
+                             msg.is_dm, None if msg.is_dm else msg.guild_id)
 
     # -- 2. decide
 
@@ -419,7 +419,7 @@ class ReplyEngine(ExchangeKeeping):
             r = self.prompt_request(msg)
             data = await self.store.conversations.prompt_data(r.character, r.user_id, r.scope, r.channel_id,
                                                 recent_limit=r.recent_limit, before_id=r.before_id,
-                                                private=r.private)
+                                                private=r.private, guild_id=r.guild_id)
         later: list[SeenMessage] = []
         if see_later and not msg.is_dm:
             later = [m for m in await self.store.log.recent_messages(msg.channel_id, limit=10)

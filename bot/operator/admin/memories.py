@@ -10,7 +10,7 @@ from bot.operator.admin.edits import checked_text
 from bot.operator.admin.language import Choice, format_day, id_choices, parse_id, parse_user_id, user_label
 from bot.operator.admin.users import Users
 from bot.reply.conversation_tools import InvalidInput
-from database.records import PRIVATE_SOURCES, FactRow, UserRecord
+from database.records import PRIVATE_SOURCES, CoreMemoryRow, FactRow, UserRecord
 from database.store import Store
 from memory.facts import time_label
 
@@ -107,7 +107,14 @@ class FactEdits:
 
 
 def _source(source: str) -> str:
-    return "from DMs, private" if source in PRIVATE_SOURCES else source
+    return "from DMs or private places, private" if source in PRIVATE_SOURCES else source
+
+
+def _placed(memory: CoreMemoryRow) -> str:
+    """Its source and where it is used (issue 49): DMs only, one server, or every place (an admin's)."""
+    where = ("" if memory.private else " · every place" if memory.guild_id is None
+             else f" · server {memory.guild_id} only")
+    return _source(memory.source) + where
 
 
 class MemoryEdits:
@@ -127,11 +134,11 @@ class MemoryEdits:
 
     async def show(self, user_arg: str) -> str:
         user = await self.users.known(user_arg)
-        memories = await self.store.memories.core_memories(self.character, user.id)
+        memories = await self.store.memories.placed_memories(self.character, user.id)
         if not memories:
             return f"No core memories of {user_label(user)}."
         return f"**Core memories of {user_label(user)}**\n" + "\n".join(
-            f"#{mid} ({_source(source)}) {clip(content, 400)}" for mid, content, source in memories)
+            f"#{m.id} ({_placed(m)}) {clip(m.content, 400)}" for m in memories)
 
     async def add(self, user_arg: str, text: str) -> str:
         user = await self.users.known(user_arg)
