@@ -32,6 +32,7 @@ from bot.core.pipeline import (
     ReplyResult,
     TurnListener,
 )
+from bot.core.policy import PolicyCache, ServerPolicy, language_hint
 from bot.core.votes import majority_yes
 from bot.reply.addressing import NameMatcher
 from bot.reply.delivery import Delivery
@@ -39,7 +40,6 @@ from bot.reply.intent import IntentRouter
 from bot.reply.keeping import ExchangeKeeping, _safely
 from bot.reply.media import MediaLimits, read_media
 from bot.reply.persona_runtime import PersonaRuntime, opening_greeting
-from bot.reply.policy import PolicyCache, ServerPolicy, language_hint
 from bot.reply.prompting import VOTE_LINES, ReplyExtras, build_reply_prompt, build_vote_prompt
 from bot.reply.throttle import BotThrottle
 from bot.reply.transcript import TranscriptWindows, fetch_limit
