@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from anthropic import AsyncAnthropic
 
@@ -75,11 +75,26 @@ class ClaudeRefused(ClaudeUnavailable):
     """The model declined (``stop_reason: refusal``): answered in character like an outage, not retried."""
 
 
+class SpendingGuard(Protocol):
+    """What the model client asks of the spending limits (bot/operator/limits.py's SpendingLimits)."""
+
+    async def guard(self, purpose: str) -> str | None:
+        """Why a call for ``purpose`` is not made (the global cap stops the character speaking first): it
+        then fails like an outage, without reaching the model. None: it may be."""
+
+    def add_spend(self, guild_id: int | None, usd: float) -> None:
+        """A call just cost ``usd`` for ``guild_id`` (None: a DM or background work)."""
+
+
 class ClaudeClient(StartupChecks):
     """The one model client (also importable as ``ModelClient``), whatever backend each purpose uses."""
 
-    def __init__(self, settings: Settings, store: Store | None, *, sdk: AsyncAnthropic | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store | None, *, sdk: AsyncAnthropic | None = None,
+                 spending: SpendingGuard | None = None) -> None:
         self.settings = settings
+        # The operator's spending limits (bot/operator/limits.py), handed in by the composition root: asked
+        # before each call, told what each one cost.
+        self.spending = spending
         self.store = store
         self._timeout = max(settings.timeouts.llm_timeout, settings.timeouts.summarize_timeout,
                             settings.timeouts.should_reply_timeout, 1.0)
@@ -98,11 +113,6 @@ class ClaudeClient(StartupChecks):
         self._api_log = self._make_api_logger()
         # Observers (e.g. the admin log-channel mirror) get one line per failed call.
         self.on_error: list[Callable[[str], Awaitable[None]]] = []
-        # Observers of what each call cost, with the server it was for (the spending limits' running sums).
-        self.on_spend: list[Callable[[int | None, float], None]] = []
-        # Asked before each call with its purpose: a reason refuses it (the global spend cap stops the
-        # character speaking first); the call then fails like an outage, without reaching the model.
-        self.spend_guards: list[Callable[[str], Awaitable[str | None]]] = []
         # Backends whose key was rejected: (what was said, when), see KEY_RECHECK_SECONDS.
         self._refused: dict[str, tuple[str, float]] = {}
 
@@ -278,9 +288,8 @@ class ClaudeClient(StartupChecks):
         guard refused) is the caller's to ask directly, with :meth:`complete`."""
         if not prompts:
             return {}
-        for guard in self.spend_guards:
-            if await guard(purpose) is not None:
-                return {}  # the direct calls meet the same guard, and say why
+        if self.spending is not None and await self.spending.guard(purpose) is not None:
+            return {}  # the direct calls meet the same guard, and say why
         name, model = route(self.background_model, self.settings.models.llm_backend)
         backend = self.backend(name)
         if name != "anthropic" or not hasattr(backend, "sdk"):
@@ -320,11 +329,10 @@ class ClaudeClient(StartupChecks):
                     gaps: Sequence[float] = (), schema: Mapping[str, Any] | None = None) -> Completion:
         """One model call, retried through transient failures; its usage recorded (a successful call's
         appended to ``calls`` instead, when given, for the caller to store with others)."""
-        for guard in self.spend_guards:
-            refused = await guard(purpose)
-            if refused is not None:
-                log.info("%s call not made: %s", purpose, refused)
-                raise ClaudeUnavailable(refused)
+        refused_by = await self.spending.guard(purpose) if self.spending is not None else None
+        if refused_by is not None:
+            log.info("%s call not made: %s", purpose, refused_by)
+            raise ClaudeUnavailable(refused_by)
         name, model = route(kwargs["model"], self.settings.models.llm_backend)
         if model != kwargs["model"]:
             kwargs = {**kwargs, "model": model}
@@ -424,9 +432,8 @@ class ClaudeClient(StartupChecks):
             calls.append(call)
         else:
             await self._store_usage([call])
-        if u.cost:
-            for observer in self.on_spend:
-                observer(SPEND_GUILD.get(), u.cost)
+        if u.cost and self.spending is not None:
+            self.spending.add_spend(SPEND_GUILD.get(), u.cost)
         if self._api_log is not None:
             self._api_log.info(json.dumps({
                 "purpose": purpose, "model": completion.model, "user_id": user_id, "ok": ok, "error": error,

@@ -63,7 +63,7 @@ class Prefetched:
 
 class ReplyEngine(ExchangeKeeping):
     def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
-                 *, character_key: str | None = None) -> None:
+                 *, character_key: str | None = None, gates: Sequence[Gate] = ()) -> None:
         self.settings = settings
         self.store = store
         self.claude = claude
@@ -76,8 +76,9 @@ class ReplyEngine(ExchangeKeeping):
         self.decision_listeners: list[DecisionListener] = []
         self.turn_listeners: list[TurnListener] = []
         self.interceptors: list[Interceptor] = []
-        # Who may talk to it, spending limits (bot/operator/access.py, bot/operator/limits.py).
-        self.gates: list[Gate] = []
+        # Who may talk to it, then spending limits (bot/operator/access.py, bot/operator/limits.py), in that
+        # order: handed in by the composition root (bot/runtime/composition.py).
+        self.gates: tuple[Gate, ...] = tuple(gates)
         # What features (memory recall, feelings, style, emotes, a late reply) supply to the prompt, one named
         # slot each; the layout (bot/reply/prompting.py) places it. They get the prompt data read for this
         # reply, so they need no trip of their own to the database.
@@ -327,7 +328,7 @@ class ReplyEngine(ExchangeKeeping):
         """The first gate that stops ``msg`` says why (None: reply work may follow). Every model call made
         for the message from here on is charged to its server."""
         SPEND_GUILD.set(msg.guild_id)
-        for gate in list(self.gates):
+        for gate in self.gates:
             stop = await gate(msg, outlet)
             if stop is not None:
                 return stop
