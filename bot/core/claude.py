@@ -42,8 +42,6 @@ from bot.core.models.base import (
     route,
 )
 from bot.core.models.capabilities import Family, ModelTable
-from bot.core.pacing import vote_round_pacer
-from bot.core.votes import parse_yes_no
 from database.models import utcnow
 from database.store import Store
 
@@ -103,8 +101,6 @@ class ClaudeClient(StartupChecks):
         self._costs = parse_model_costs(settings.models.model_costs)
         self.models = ModelTable(settings.models.model_capabilities)
         self.refusals: Counter[str] = Counter()  # purpose -> refusals since start (/status shows them)
-        # Process-wide: a busy server's vote rounds start one by one (the window read at each start).
-        self.vote_pacer = vote_round_pacer(lambda: settings.triage.vote_window_seconds)
         self._in_use = models_in_use(settings)
         for name in self._in_use:  # made now, so the first reply does not pay for an SDK client
             self.backend(name)
@@ -227,24 +223,23 @@ class ClaudeClient(StartupChecks):
                                 stream=use_stream, on_text=on_text, background=False, effort=effort,
                                 gaps=prompt.gaps)
 
-    async def vote(self, prompt: Prompt, *, count: int, user_id: int | None) -> list[bool | None]:
-        """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed."""
-
-        # One request for every vote (the SDK copies what it sends), and the round's usage rows in one
-        # write at its end instead of one write per vote.
-        request = {"model": self.settings.replies.voting_model, "max_tokens": 5, "system": prompt.system,
+    async def ask_many(self, prompt: Prompt, *, count: int, model: str, max_tokens: int, purpose: str,
+                       user_id: int | None, timeout: float) -> list[str | None]:
+        """The same short request ``count`` times at once (a vote round, bot/reply/voting.py): each answer's
+        text, None where the call failed."""
+        # One request for all (the SDK copies what it sends), and the usage rows in one write at the end
+        # instead of one write per call.
+        request = {"model": model, "max_tokens": max_tokens, "system": prompt.system,
                    "messages": prompt.messages}
         calls: list[dict[str, Any]] = []
 
-        async def one() -> bool | None:
+        async def one() -> str | None:
             try:
-                completion = await self._call(
-                    request, purpose="vote", user_id=user_id,
-                    timeout=self.settings.timeouts.should_reply_timeout, stream=False, calls=calls,
-                    gaps=prompt.gaps)
+                completion = await self._call(request, purpose=purpose, user_id=user_id, timeout=timeout,
+                                              stream=False, calls=calls, gaps=prompt.gaps)
             except ClaudeUnavailable:
                 return None
-            return parse_yes_no(completion.text)
+            return completion.text
 
         try:
             return list(await asyncio.gather(*(one() for _ in range(count))))

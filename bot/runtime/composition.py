@@ -203,7 +203,8 @@ async def compose_ensemble(settings: Settings, store: Store, claude: ClaudeClien
     for folder in folders:
         source = CharacterSource(folder, character.config_file, character.environ)
         source.load()  # a broken folder fails start-up with its file and key named
-        member = ReplyEngine(settings, store, claude, source, character_key=folder.name)
+        member = ReplyEngine(settings, store, claude, source, character_key=folder.name,
+                             ballot=engine.voting.ballot)  # vote rounds paced process-wide
         member.memory_gates = engine.memory_gates  # one consent policy for the whole bot
         await seed_identity(store, folder, member.character_key)
         cast.append(CastMember(folder.name, member))
