@@ -175,7 +175,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     counters.attach(engine, members)
     counters.start()
     alive = await compose_alive(settings, engine, members, edge.alive_side, mirror, cluster, admin)
-    memory_jobs = MemoryJobs(memory, settings, cluster, mirror.emit, after_daily=alive.after_consolidation)
+    memory_jobs = MemoryJobs(memory, holder.section("memory"), holder.section("storage"), cluster,
+                             mirror.emit, after_daily=alive.after_consolidation)
     scheduler = Scheduler(scheduled_jobs(settings, memory_jobs, alive), skip=skip_jobs)
     if "consolidation" in scheduler.names:
         # In a cluster only the leader runs the memory jobs; a process that becomes leader (at start, or

@@ -33,7 +33,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.alive.service import Alive
-from bot.core.config import Settings
+from bot.core.config import MemorySettings, Settings, StorageSettings
 from bot.runtime.cluster import Cluster
 from database.retention import Pruned
 from memory.consolidation import ConsolidationReport, missed_run
@@ -50,11 +50,12 @@ class MemoryJobs:
     """The memory's scheduled work: run by the cluster's leader, failures logged (and the next run
     retries)."""
 
-    def __init__(self, memory: MemoryService, settings: Settings, cluster: Cluster,
-                 mirror: Callable[[str], None], *,
+    def __init__(self, memory: MemoryService, settings: MemorySettings, storage: StorageSettings,
+                 cluster: Cluster, mirror: Callable[[str], None], *,
                  after_daily: Callable[[], Awaitable[None]] | None = None) -> None:
         self.memory = memory
-        self.settings = settings
+        self.settings = settings  # read at each run: a live reload applies
+        self.storage = storage
         self.cluster = cluster
         self.mirror = mirror
         # Run after each successful daily consolidation (the day's new custom status, bot/alive/).
@@ -64,7 +65,7 @@ class MemoryJobs:
     async def catch_up(self) -> None:
         """This process became the leader (at start, or when the old leader died): first catch up on a
         consolidation the cluster missed."""
-        hour = self.settings.memory.consolidation_hour_utc
+        hour = self.settings.consolidation_hour_utc
         if await missed_run(self.memory.store, datetime.now(UTC), hour):
             log.info("the daily consolidation due at %02d:00 UTC did not run; running it now", hour)
             self._startup = asyncio.create_task(self.daily(), name="missed-consolidation")
@@ -81,7 +82,7 @@ class MemoryJobs:
             log.info("daily consolidation already running; not starting another")
             return None
         try:
-            report = await self.memory.consolidator.run(batch=self.settings.memory.consolidation_batch)
+            report = await self.memory.consolidator.run(batch=self.settings.consolidation_batch)
         except Exception:
             log.exception("daily consolidation failed; the log is kept and the next run retries")
             self.mirror("Daily memory consolidation failed; see the bot's log.")
@@ -98,7 +99,7 @@ class MemoryJobs:
         if not self.cluster.leading:
             return None  # the cluster's leader runs it
         try:
-            pruned = await self.memory.prune(self.settings.storage)
+            pruned = await self.memory.prune(self.storage)
         except Exception:
             log.exception("retention failed; the next day's run retries")
             return None
