@@ -108,7 +108,7 @@ class KindredMixin:
     recovery: ReplyRecovery  # replies a crash left owed, answered once connected (bot/reply/recovery.py)
     services: Services  # every long-lived service, built by bot/runtime/composition.py
     alive: Alive  # the character alive between messages (bot/alive/service.py)
-    presence: AlivePresence  # its Discord side (cogs/alive.py)
+    presence: AlivePresence  # its Discord side (cogs/presence.py)
     scheduler: Scheduler  # the one scheduler and its named jobs (bot/runtime/jobs.py)
     places: Places  # where the bot is switched on (bot/operator/places.py)
 

@@ -59,7 +59,7 @@ class Edge:
 
     is_admin: Callable[[int], bool]  # the bot's admins (the owner, admin_user_ids, the admin role)
     own_user_id: int | None  # our account: our own posts never count as another character's
-    alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (cogs/alive.py)
+    alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (cogs/presence.py)
     latencies: Callable[[], Latencies]  # the gateway's, for the dashboard
     guild_count: Callable[[], int]
     started_at: float  # time.monotonic() when the process started
