@@ -169,7 +169,7 @@ async def quiet_room(database_url: str | None, window: float, vote_latency: floa
             out.append((first_vote - sent_at, reply[0].received_at - sent_at))
             await h.discord.wait_for_messages(CHANNEL_ID, k + 1, timeout=30)
             await asyncio.sleep(window + 0.5)  # the window its round opened closes empty: quiet again
-            assert h.bot.engine.burst.quiet(CHANNEL_ID)
+            assert h.bot.engine.voting.burst.quiet(CHANNEL_ID)
     finally:
         await h.stop_bot()
         await fakes.call(h.claude.close())

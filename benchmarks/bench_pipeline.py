@@ -31,6 +31,7 @@ from typing import Any
 
 from benchmarks.common import percentile, seed_messages, summary_ms
 from bot.core.claude import ClaudeClient, Prompt
+from bot.reply.voting import Ballot
 from database.store import Store
 from tests.dbtools import reset_schema
 from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, Harness
@@ -204,10 +205,10 @@ async def votes(count: int, latency: float, rounds: int) -> tuple[float, float]:
         many: list[float] = []
         for _ in range(rounds):
             t = time.perf_counter()
-            await client.vote(prompt, count=1, user_id=None)
+            await Ballot(client, client.settings).ask(prompt, count=1, user_id=None)
             one.append(time.perf_counter() - t)
             t = time.perf_counter()
-            await client.vote(prompt, count=count, user_id=None)
+            await Ballot(client, client.settings).ask(prompt, count=count, user_id=None)
             many.append(time.perf_counter() - t)
         return percentile(one, 50), percentile(many, 50)
     finally:

@@ -32,7 +32,7 @@ from bot.operator.admin.language import (
     parse_command,
     parse_page_number,
 )
-from bot.reply.conversation_tools import InvalidInput
+from bot.operator.conversation_tools import InvalidInput
 from cogs.permissions import in_log_channel, is_admin
 from cogs.ui import NO_PINGS
 

@@ -19,7 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.operator.admin.language import Choice
-from bot.reply.conversation_tools import InvalidInput
+from bot.operator.conversation_tools import InvalidInput
 from cogs.permissions import NotAdmin, is_admin, require_server
 from cogs.ui import send_long
 

@@ -1,9 +1,10 @@
 """The Discord client: one process, one database layer, one Claude client, cogs on top.
 
-``setup_hook`` is the composition root and owns the shared resources (RoboDanny's pattern): it opens the
-store (running Alembic migrations), creates the Claude client, the reply engine, the memory service
-(``bot.memory``) and the admin tools (``bot.admin``), seeds the character's identity, then loads the
-cogs, which take what they need from the bot. ``close`` releases them in reverse order. The slash-command
+``setup_hook`` owns the shared resources (RoboDanny's pattern): it has every long-lived service built by the
+composition root (bot/runtime/composition.py: the store, the model client, the reply sequence, memory,
+alive, the server and operator tools, the one scheduler, the dashboard), handing it what only Discord knows,
+then loads the cogs, which take what they use from the bot and build nothing. ``close`` releases them in
+reverse order. The slash-command
 error handler and the answer to expired buttons are installed by the bot itself, so they work whatever cogs
 are loaded.
 """
@@ -16,6 +17,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ import discord
 import yarl
 from discord.ext import commands
 
+from bot.alive.service import Alive
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
@@ -34,18 +37,22 @@ from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.tools import AdminTools
 from bot.operator.limits import SpendingLimits
 from bot.operator.logmirror import LogMirror
+from bot.operator.places import Places
 from bot.reply.engine import ReplyEngine
-from bot.reply.ensemble import CastMember, Ensemble
+from bot.reply.ensemble import Ensemble
 from bot.reply.recovery import ReplyRecovery
-from bot.reply.sequence import ReplySequence, Solo
+from bot.reply.sequence import ReplySequence
 from bot.runtime.cluster import Cluster
+from bot.runtime.composition import Edge, Services, compose
+from bot.runtime.jobs import Scheduler
 from bot.runtime.lifecycle import close_database, settle_heap
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.startup import commands_digest, remember_commands_digest
 from bot.runtime.voice import VoiceService
 from cogs.identify import IdentifyPacer
-from cogs.permissions import is_admin_id
+from cogs.permissions import in_log_channel, is_admin_id
 from cogs.posting import NO_MENTIONS
+from cogs.presence import AlivePresence
 from cogs.startup import announce_connected, log_invite
 from cogs.ui import answer_expired_click, on_app_command_error
 from database.models import utcnow
@@ -56,12 +63,12 @@ from memory.service import MemoryService
 
 if TYPE_CHECKING:
     from bot.operator.admin.language import Latencies
-    from bot.operator.dashboard import Dashboard, DashboardContext
+    from bot.operator.dashboard import Dashboard
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.events", "cogs.commands", "cogs.settings", "cogs.admin", "cogs.admin_slash",
-              "cogs.memory_tasks", "cogs.memory",
+              "cogs.memory",
               # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.utility", "cogs.tickets", "cogs.server_settings",
               "cogs.alive")
@@ -99,8 +106,14 @@ class KindredMixin:
     cluster: Cluster  # the leader lock and signals shared with other processes on the database
     replies: ReplySequence  # every message's one path: admit, gate, cast, owe, answer (bot/reply/sequence.py)
     recovery: ReplyRecovery  # replies a crash left owed, answered once connected (bot/reply/recovery.py)
+    services: Services  # every long-lived service, built by bot/runtime/composition.py
+    alive: Alive  # the character alive between messages (bot/alive/service.py)
+    presence: AlivePresence  # its Discord side (cogs/presence.py)
+    scheduler: Scheduler  # the one scheduler and its named jobs (bot/runtime/jobs.py)
+    places: Places  # where the bot is switched on (bot/operator/places.py)
 
-    def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool) -> None:
+    def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool,
+                      skip_jobs: Collection[str]) -> None:
         # Every component gets settings that follow the holder: a live reload swaps the current ones.
         self.settings_holder = SettingsHolder(settings)
         self.settings = self.settings_holder.settings()
@@ -113,6 +126,7 @@ class KindredMixin:
         self.stopping = False  # closing: the Events cog takes no new messages (bot/runtime/lifecycle.py)
         self.reloader: ConfigReloader | None = None  # live config reload (setup_hook)
         self.extensions_to_load: list[str] = list(EXTENSIONS)
+        self.skip_jobs = tuple(skip_jobs)  # scheduled jobs this process leaves out (tests)
         self.ensemble: Ensemble | None = None  # set in setup_hook when several characters are configured
         self.counters: ActivityRecorder | None = None  # per-day counters for the dashboard (setup_hook)
         self.dashboard: Dashboard | None = None  # while dashboard_port serves it (setup_hook)
@@ -134,64 +148,30 @@ class KindredMixin:
 
     async def setup_hook(self) -> None:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
-        recovery = self.settings.recovery  # an outage or a lock is waited out, not a lost message
-        # Start-up says what it is doing: on a busy machine it can take a while, and silence looks stuck.
-        log.info("starting: opening the database (and bringing its schema up to date)")
-        self.store = await Store(self.settings.resolved_database_url(),
-                                 retry_seconds=recovery.db_retry_seconds,
-                                 busy_timeout=recovery.db_busy_timeout).open()
-        self.claude = ClaudeClient(self.settings, self.store)
-        self.claude.start_checks()  # an unreachable model server is a warning with its URL, never a crash
-        self.voice = VoiceService(self.settings)
-        self.voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
-        self.engine = ReplyEngine(self.settings, self.store, self.claude, self.character)
-        self.claude.warn_refused_settings([self.engine.persona])  # once: sampling a model would refuse
-        self.cluster = Cluster(self.store, self.settings.cluster, self.engine.character_key,
-                               shard_ids=self.settings.shard_id_list,
-                               shard_count=self.settings.discord.shard_count)
-        if self.user is not None:  # (logged in by now) our own posts never count as another character's
-            self.engine.own_author_ids.add(self.user.id)
-        # Who may talk to it, and what it may spend: checked before any reply work.
-        self.access = AccessGate(self.settings, self.store,
-                                 lambda uid: is_admin_id(self, uid))  # type: ignore[arg-type]
-        self.limits = SpendingLimits(
-            self.settings, self.store, is_admin=self.access.is_admin, addressed=self.engine.reply_certain,
-            name=lambda: self.engine.persona.name, mirror=self.mirror.emit,
-            token_factor=self.claude.token_factor)
-        self.engine.gates += [self.access.gate, self.limits.gate]
-        self.claude.on_spend.append(self.limits.add_spend)
-        self.claude.spend_guards.append(self.limits.guard)
-        log.info("starting: loading %s (identity, other characters, memory, commands)",
-                 self.engine.persona.name)
-        await seed_identity(self.store, self.settings.character_dir, self.engine.character_key)
-        self.ensemble = await self._build_ensemble()
-        # The one reply sequence every message goes through; the cast chooses who answers.
-        self.replies = ReplySequence(self.ensemble or Solo(self.engine))
-        self.recovery = ReplyRecovery(self.settings, self.store, self._engines())  # run once ready (events)
-        self.memory = MemoryService(self.settings_holder.section("memory"),  # reads a reload at each use
-                                    self.store, self.claude, self.engine, notify=self.mirror.emit)
-        self.memory.attach()
-        for member in self.ensemble.members[1:] if self.ensemble is not None else ():
-            self.memory.attach_member(member.engine)
-        self.memory.start_warm_up()  # in the background: start-up never waits for the embedding model
-        self.admin = AdminTools(self.store, self.settings, self.engine.character_key, self.mirror,
-                                embed=self.memory.embed)
-        self.counters = ActivityRecorder(self.store, self.engine.character_key)
-        self.counters.attach(self.engine, self._engines()[1:])
-        self.counters.start()
-        # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
-        # and the closest real id), not at the first reply; the list was read beside the work above.
-        await self.claude.verify_models()
+        # Every long-lived service, built in one place (bot/runtime/composition.py); the cogs take theirs.
+        self.presence = AlivePresence(
+            self, is_log_channel=lambda cid: in_log_channel(self, cid),  # type: ignore[arg-type]
+            publish_status=lambda text: self.cluster.publish_soon("status", peers_only=True, text=text))
+        edge = Edge(is_admin=lambda uid: is_admin_id(self, uid),  # type: ignore[arg-type]
+                    own_user_id=self.user.id if self.user is not None else None,  # type: ignore[attr-defined]
+                    alive_side=self.presence, latencies=self._latencies,
+                    guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
+                    started_at=self.started_at)
+        self.services = services = await compose(self.settings_holder, self.character, self.mirror, edge,
+                                                 skip_jobs=self.skip_jobs)
+        self.store, self.claude, self.voice, self.engine = (services.store, services.claude, services.voice,
+                                                            services.engine)
+        self.access, self.limits, self.cluster = services.access, services.limits, services.cluster
+        self.ensemble, self.replies, self.recovery = services.ensemble, services.replies, services.recovery
+        self.memory, self.admin, self.counters = services.memory, services.admin, services.counters
+        self.alive, self.scheduler, self.places = services.alive, services.scheduler, services.tools.places
         for name in self.extensions_to_load:
             await self.load_extension(name)  # type: ignore[attr-defined]
+        self.scheduler.start()
         self._join_cluster()
         await self.cluster.start()  # as leader (always, on SQLite): the lead hooks run now
-        if self.settings.dashboard.dashboard_port:
-            from bot.operator.dashboard import Dashboard  # only when asked for: Jinja2 and the pages
-
-            self.dashboard = Dashboard(dashboard_context(self),  # type: ignore[arg-type]
-                                       self.settings.dashboard.dashboard_host,
-                                       self.settings.dashboard.dashboard_port)
+        if services.dashboard is not None:
+            self.dashboard = services.dashboard
             await self.dashboard.start()
         await encoding
         self.reloader = ConfigReloader(self.settings_holder, [self.character, *self._ensemble_sources()],
@@ -202,6 +182,11 @@ class KindredMixin:
         log.info("Kindred ready to connect as %s (database %s)", self.engine.persona.name,
                  self.settings.safe_database_url())
         log_invite(self)
+
+    def _latencies(self) -> Latencies:
+        if isinstance(self, commands.AutoShardedBot):
+            return list(self.latencies)
+        return [(None, self.latency)]  # type: ignore[attr-defined]
 
     def _join_cluster(self) -> None:
         """What this process does for the cluster and what it hears from the others
@@ -240,24 +225,6 @@ class KindredMixin:
         self.exit_code = 0
         task = asyncio.create_task(self.close(), name="cluster-shutdown")  # close() waits for this handler
         self._cluster_closing = task
-
-    async def _build_ensemble(self) -> Ensemble | None:
-        """The other characters this bot plays (``ensemble_characters``), each with its own engine."""
-        folders = self.settings.ensemble_dirs
-        if not folders:
-            return None
-        cast = [CastMember(self.engine.character_key, self.engine)]
-        for folder in folders:
-            source = CharacterSource(folder, self.character.config_file, self.character.environ)
-            source.load()  # a broken folder fails start-up with its file and key named
-            engine = ReplyEngine(self.settings, self.store, self.claude, source, character_key=folder.name)
-            engine.memory_gates = self.engine.memory_gates  # one consent policy for the whole bot
-            await seed_identity(self.store, folder, engine.character_key)
-            cast.append(CastMember(folder.name, engine))
-        ensemble = Ensemble(cast, self.settings, self.store)
-        ensemble.bot_user_id = self.user.id if self.user is not None else None
-        log.info("playing %d characters: %s", len(cast), ", ".join(m.name for m in cast))
-        return ensemble
 
     def _ensemble_sources(self) -> list[CharacterSource]:
         return [m.engine.character for m in self.ensemble.members[1:]] if self.ensemble is not None else []
@@ -301,7 +268,12 @@ class KindredMixin:
                 await asyncio.wait_for(events.drain(), timeout=grace)
             except TimeoutError:
                 log.warning("shutdown: some replies did not finish within %gs", grace)
+        if hasattr(self, "services"):
+            self.scheduler.shutdown()  # no job starts while the rest closes
         await super().close()  # type: ignore[misc]
+        if hasattr(self, "services"):
+            await self.services.memory_jobs.close()
+            await self.alive.close()  # its feelings saved, off the engines
         if hasattr(self, "cluster"):
             await self.cluster.close()  # leadership released at once, the row marked stopped
         if events is not None:
@@ -322,24 +294,24 @@ class KindredMixin:
 
 class KindredBot(KindredMixin, commands.Bot):
     def __init__(self, settings: Settings, character: CharacterSource, *, freeze_after_setup: bool = False,
-                 **options: Any) -> None:
+                 skip_jobs: Collection[str] = (), **options: Any) -> None:
         configure_endpoints(settings)
         options.setdefault("intents", default_intents())
         options.setdefault("allowed_mentions", NO_MENTIONS)  # a send naming no policy pings nobody
         super().__init__(command_prefix=commands.when_mentioned, help_command=None, **options)
-        self._kindred_init(settings, character, freeze_after_setup)
+        self._kindred_init(settings, character, freeze_after_setup, skip_jobs)
 
 
 class KindredShardedBot(KindredMixin, commands.AutoShardedBot):
     def __init__(self, settings: Settings, character: CharacterSource, *, freeze_after_setup: bool = False,
-                 **options: Any) -> None:
+                 skip_jobs: Collection[str] = (), **options: Any) -> None:
         configure_endpoints(settings)
         options.setdefault("intents", default_intents())
         options.setdefault("allowed_mentions", NO_MENTIONS)  # a send naming no policy pings nobody
         super().__init__(command_prefix=commands.when_mentioned, help_command=None,
                          shard_count=settings.discord.shard_count, shard_ids=settings.shard_id_list,
                          **options)
-        self._kindred_init(settings, character, freeze_after_setup)
+        self._kindred_init(settings, character, freeze_after_setup, skip_jobs)
 
 
 Kindred = KindredBot | KindredShardedBot
@@ -376,28 +348,3 @@ async def sync_app_commands(bot: Kindred) -> bool:
     await remember_commands_digest(bot.store, digest)
     log.info("synced %d application commands with Discord (the command list changed)", len(synced))
     return True
-
-
-def dashboard_context(bot: Kindred) -> DashboardContext:
-    """The dashboard of a running bot: /forget_me's effect through its memory engine (which also stops
-    summaries in flight and drops cached facts), the admin tools with its embedder."""
-    from bot.operator.dashboard import DashboardContext, RunningBot
-
-    async def forget(user_id: int) -> dict[str, int]:
-        return dict(await bot.memory.forget_user(user_id))  # the dashboard starts after the memory engine
-
-    def latencies() -> Latencies:
-        if isinstance(bot, commands.AutoShardedBot):
-            return list(bot.latencies)
-        return [(None, bot.latency)]
-
-    key = bot.engine.character_key
-    return DashboardContext(
-        settings=bot.settings, store=bot.store, character_key=key,
-        character_name=lambda: bot.engine.persona.name,
-        tools=bot.admin,  # the one the bot made: the same edits as the slash commands
-        forget=forget,
-        bot=RunningBot(bot.started_at, latencies, lambda: len(bot.guilds), bot.engine),
-    )
-
-

@@ -1,6 +1,6 @@
 """User slash commands: /reset_conversation, /forget_last, /reroll, /remember, /status, /help.
 
-Thin Discord glue over :class:`bot.reply.conversation_tools.ConversationTools`. Every command acts on the
+Thin Discord glue over :class:`bot.operator.conversation_tools.ConversationTools`. Every command acts on the
 caller's own conversation where it is used (a DM, or this channel). Buttons belong to the person who ran the
 command and expire (cogs/ui.py); the bot's own error handler turns every failure into an ephemeral answer.
 
@@ -22,7 +22,7 @@ from discord.ext import commands
 
 from bot.core.pipeline import conversation_scope, private_scope
 from bot.core.text import clip
-from bot.reply.conversation_tools import (
+from bot.operator.conversation_tools import (
     FORGET_DEFAULT,
     FORGET_MAX,
     FORGET_MIN,

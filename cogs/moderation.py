@@ -25,7 +25,6 @@ from bot.servertools.moderation import (
     PURGE_MAX,
     BadInput,
     Candidate,
-    ModerationLog,
     Party,
     audit_reason,
     clean_reason,
@@ -66,7 +65,7 @@ class Refused(Exception):
 class ModerationCog(commands.Cog, name="Moderation"):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.modlog = ModerationLog(bot.store)
+        self.modlog = bot.services.tools.moderation
 
     @property
     def character(self) -> str:

@@ -23,6 +23,7 @@ class Kindred(Protocol):
     store: Store
     access: AccessGate
     limits: SpendingLimits
+    places: Places  # where the bot is switched on (bot/runtime/composition.py's)
 
     @property
     def application(self) -> discord.AppInfo | None: ...
@@ -116,7 +117,7 @@ async def require_active(bot: Kindred, interaction: discord.Interaction[Any]) ->
     on)."""
     if interaction.guild_id is None:
         return
-    if not await Places(bot.store).is_active(int(interaction.channel_id or 0), interaction.guild_id):
+    if not await bot.places.is_active(int(interaction.channel_id or 0), interaction.guild_id):
         raise Inactive()
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.reply.policy import ServerPolicy, resolve
+from bot.core.policy import ServerPolicy, resolve
 from bot.servertools.settings import ServerSettings
 
 if TYPE_CHECKING:

@@ -17,7 +17,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.operator.places import Places
 from cogs.permissions import admin_only, in_server
 from database.places import effective_activation
 
@@ -44,7 +43,7 @@ class PlaceSettings(commands.Cog):
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.places = Places(bot.store)
+        self.places = bot.services.tools.places
 
     def _place(self, interaction: discord.Interaction[Any], scope: Scope) -> tuple[str, int, str]:
         """(place type, place id, how to name it) for the database."""

@@ -21,7 +21,6 @@ from bot.servertools.tickets import (
     CUSTOM_ID,
     CUSTOM_ID_PATTERN,
     TRANSCRIPT_MAX,
-    TicketDesk,
     clean_topic,
     may_close,
     summary,
@@ -81,7 +80,7 @@ class Tickets(commands.Cog):
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.desk = TicketDesk(bot.store)
+        self.desk = bot.services.tools.tickets
 
     @property
     def character(self) -> str:

@@ -24,7 +24,6 @@ from bot.servertools.moderation import BadInput
 from bot.servertools.polls import (
     CUSTOM_ID,
     CUSTOM_ID_PATTERN,
-    Polls,
     closing_line,
     describe_span,
     parse_poll,
@@ -33,7 +32,7 @@ from bot.servertools.polls import (
     seconds_until_close,
     vote_answer,
 )
-from bot.servertools.userinfo import UserInfo, known_since
+from bot.servertools.userinfo import known_since
 from cogs.commands import clip, tell
 from cogs.permissions import is_admin, require_server
 from database.models import utcnow
@@ -101,8 +100,8 @@ class Utility(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
         self.timers: dict[int, asyncio.Task[None]] = {}
-        self.polls = Polls(bot.store)
-        self.members = UserInfo(bot.store)
+        self.polls = bot.services.tools.polls
+        self.members = bot.services.tools.members
 
     @property
     def character(self) -> str:

@@ -7,7 +7,7 @@
   deleted (what was learnt from them stays in facts, summaries and memories).
 
 0 for either setting keeps those rows forever. The job runs daily on the cluster's leader
-(cogs/memory_tasks.py).
+(bot/runtime/jobs.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The daily memory consolidation: from the short-term log to long-term facts, relationships and the archive.
 
-One run (scheduled daily by cogs/memory_tasks.py, or ``python main.py consolidate --now``):
+One run (scheduled daily by bot/runtime/jobs.py, or ``python main.py consolidate --now``):
 
 1. takes the short-term log up to its newest row (the last day, and anything older still there);
 2. deletes, unarchived, the messages of people who may not be remembered (see memory/consent.py);

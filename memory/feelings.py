@@ -37,7 +37,7 @@ class Feelings:
         self.state = EmotionState.at_rest(clock(), time)
         self._writer: asyncio.Task[None] | None = None
         self._dirty = False
-        # Told of each saved state (key, JSON): a cluster's other processes adopt it (cogs/alive.py).
+        # Told of each saved state (key, JSON): a cluster's other processes adopt it (bot/runtime/).
         self.saved: list[Callable[[str, str], None]] = []
 
     def adopt(self, raw: str) -> bool:

@@ -28,6 +28,7 @@ from bot.core.config import PROJECT_ROOT, load_settings
 from bot.core.models.base import CallUsage
 from bot.core.models.sent import SentRequest, itemize
 from bot.core.persona.model import Persona
+from bot.reply.voting import Ballot
 from memory.consolidation import EXTRACTION_MAX_TOKENS
 from memory.facts import EXTRACTION_SCHEMA
 from tests.fakes.claude_server import FakeClaude
@@ -119,7 +120,7 @@ async def capture(persona: Persona, built: dict[str, Prompt]) -> list[tuple[str,
                                               temperature=persona.temperature),
         "channel reply": lambda p: client.generate(p, model=reply, user_id=1, max_tokens=persona.max_tokens,
                                                    temperature=persona.temperature),
-        "vote": lambda p: client.vote(p, count=1, user_id=1),
+        "vote": lambda p: Ballot(client, client.settings).ask(p, count=1, user_id=1),
         "summary": lambda p: client.summarize(p, user_id=1, purpose="summary", max_tokens=2000),
         "extraction": lambda p: client.complete(p, user_id=1, purpose="consolidation",
                                                 max_tokens=EXTRACTION_MAX_TOKENS, schema=EXTRACTION_SCHEMA),

@@ -210,7 +210,7 @@ async def test_a_claude_failure_posts_nothing_into_the_quiet_channel(
 async def test_the_schedule_survives_a_restart_without_skipping_or_doubling(
         make_harness: MakeHarness) -> None:
     h = await make_harness(proactive_interval_minutes="30")
-    assert h.bot.get_cog("Alive").scheduler.get_job("alive-tick") is not None
+    assert h.bot.scheduler.get_job("alive-tick") is not None
     runs: list[datetime] = []
 
     async def counted(now: datetime) -> str:
@@ -284,5 +284,5 @@ async def test_the_custom_status_is_written_shown_reapplied_and_refreshed(make_h
     assert len([r for r in h.claude.requests if status_request(r.body)]) == asked
 
     h.claude.script("After the tide turned", match=status_request)
-    await h.bot.get_cog("MemoryTasks").daily()  # once a day, after consolidation
+    await h.bot.services.memory_jobs.daily()  # once a day, after consolidation
     await h.discord.wait_for(lambda d: d.custom_status() == "After the tide turned", what="the day's status")

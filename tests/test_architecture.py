@@ -74,3 +74,33 @@ def test_settings_are_read_through_their_sections_and_swapped_not_written() -> N
              for n, line in enumerate(path.read_text().splitlines(), 1)
              if "__getattr__" in line or "object.__setattr__" in line]
     assert found == []
+
+
+# Long-lived services (issue 45): built once, by the composition root, never by a cog.
+SERVICES = {"ClaudeClient", "ReplyEngine", "MemoryService", "Alive", "AccessGate", "SpendingLimits",
+            "AdminTools", "ActivityRecorder", "Places", "ModerationLog", "Polls", "UserInfo", "TicketDesk",
+            "Dashboard", "AsyncIOScheduler", "Scheduler", "Cluster"}
+
+
+def test_services_are_built_in_the_composition_root_and_scheduled_by_one_scheduler() -> None:
+    """bot/runtime/composition.py builds every long-lived service; cogs take theirs from the bot; the one
+    scheduler (bot/runtime/jobs.py) lists every job."""
+    built = []
+    for path in sorted((ROOT / "cogs").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in SERVICES:
+                built.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.func.id}")
+    assert built == []
+    schedulers = sorted(str(path.relative_to(ROOT)) for package in PACKAGES
+                        for path in (ROOT / package).rglob("*.py") if "AsyncIOScheduler(" in path.read_text())
+    assert schedulers == ["bot/runtime/jobs.py"]
+
+
+def test_the_model_client_knows_requests_not_votes_nor_the_operators_limits() -> None:
+    """The core reads no reply-layer setting (vote windows live in bot/reply/voting.py), and the spending
+    limits reach the model client as its one typed collaborator, not through hooks added from outside."""
+    core = {str(path.relative_to(ROOT)): path.read_text() for path in (ROOT / "bot" / "core").rglob("*.py")
+            if "config" not in path.parts}  # (where every setting is declared)
+    assert [name for name, text in core.items() if "vote_window" in text or "def vote(" in text] == []
+    client = core["bot/core/claude.py"]
+    assert "spend_guards" not in client and "on_spend" not in client

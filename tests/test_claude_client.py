@@ -11,7 +11,7 @@ import pytest
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.config import load_settings
-from bot.core.votes import majority_yes, parse_yes_no
+from bot.reply.voting import Ballot, majority_yes, parse_yes_no
 from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import FakeClaude, Reply
@@ -174,7 +174,7 @@ async def test_votes_run_concurrently(fake: FakeClaude, client: ClaudeClient) ->
         return Reply("Yes.")
 
     fake.responder = answer_when_all_arrived
-    votes = await client.vote(PROMPT, count=count, user_id=None)
+    votes = await Ballot(client, client.settings).ask(PROMPT, count=count, user_id=None)
     assert votes == [True] * count
     requests = fake.requests_for("claude-haiku-test")
     assert len(requests) == count
@@ -186,7 +186,7 @@ async def test_votes_run_concurrently(fake: FakeClaude, client: ClaudeClient) ->
 async def test_failed_votes_count_as_no(fake: FakeClaude, client: ClaudeClient) -> None:
     fake.script("Yes.", model="claude-haiku-test", times=2)
     fake.script(status=400, model="claude-haiku-test", times=1)
-    votes = await client.vote(PROMPT, count=3, user_id=None)
+    votes = await Ballot(client, client.settings).ask(PROMPT, count=3, user_id=None)
     assert sorted(votes, key=str) == sorted([True, True, None], key=str)
     assert majority_yes(votes)
     assert not majority_yes([True, None, False, None])

@@ -364,7 +364,7 @@ async def test_concurrent_runs_count_every_fact_once(rig_factory: Any) -> None:
 
 async def test_the_daily_job_is_scheduled_and_a_missed_run_happens_at_start_up(make_harness: Any) -> None:
     h = await make_harness(consolidation_hour_utc="3")
-    job = h.bot.get_cog("MemoryTasks").scheduler.get_job("consolidation")
+    job = h.bot.scheduler.get_job("consolidation")
     assert "hour='3'" in str(job.trigger) and "minute='0'" in str(job.trigger)
     # A fresh database starts counting.
     started = datetime.fromisoformat(await h.store.state.get(LAST_RUN_KEY))

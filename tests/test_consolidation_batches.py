@@ -191,7 +191,7 @@ async def test_the_daily_job_extracts_through_a_batch_by_default(make_harness: A
     await h.replies(h.channel_id, 1)
     await h.bot.get_cog("Events").drain()
     h.claude.requests.clear()
-    report = await h.bot.get_cog("MemoryTasks").daily()
+    report = await h.bot.services.memory_jobs.daily()
     assert report is not None and report.committed == 1
     assert [r.fact for r in await h.store.facts.rows(h.user_id)] == ["Alice mends fishing nets"]
     extraction = [r for r in h.claude.requests if is_extraction(r.body)]

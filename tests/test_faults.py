@@ -230,7 +230,6 @@ async def test_kill_9_mid_consolidation_then_the_bot_answers_and_lost_nothing(
     every message in the log or the archive, and the next consolidation finishes the job. (The bot's own
     catch-up run at start-up is left out: the next run here is the test's, as in tests/test_consolidation.py.)
     """
-    from cogs.bot import EXTENSIONS
     from tests.consolidation_child import consolidate
     from tests.memory_support import consolidation_responder
     from tests.test_consolidation import run_child, seeded
@@ -246,7 +245,7 @@ async def test_kill_9_mid_consolidation_then_the_bot_answers_and_lost_nothing(
         # The bot embeds with the test's embedder too (the real model would take seconds to import and load).
         monkeypatch.setattr(memory.service, "SentenceEmbedder", _TestEmbedder)
         h = Harness(db_url=db_url, tmp_path=tmp_path,
-                    extensions=[e for e in EXTENSIONS if e != "cogs.memory_tasks"])
+                    bot_options={"skip_jobs": ("consolidation", "retention", "summary-sweep")})
         await h.start()
         try:
             sent: list[dict[str, Any]] = []

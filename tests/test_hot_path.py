@@ -13,9 +13,9 @@ import pytest
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.derived import Derived
+from bot.core.policy import PolicyCache
 from bot.operator import activity
 from bot.operator.access import AccessGate
-from bot.reply.policy import PolicyCache
 from cogs.events import clean_content
 from database.records import ServerConfig
 from database.statements import sqlite_time

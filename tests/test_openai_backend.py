@@ -16,6 +16,7 @@ from bot.core.claude import ClaudeClient, ClaudeUnavailable, ModelClient, Prompt
 from bot.core.config import load_settings
 from bot.core.errors import ConfigError
 from bot.core.models.base import parse_model_costs, route
+from bot.reply.voting import Ballot
 from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import FakeClaude, Reply, estimate_tokens
@@ -192,7 +193,7 @@ async def test_votes_run_concurrently_and_are_parsed(make_client: Any, fake: Fak
     fake.script("**No**", model="tiny-voter", times=1, delay=0.2)
     fake.script(status=400, model="tiny-voter")
     started = asyncio.get_running_loop().time()
-    votes = await client.vote(PROMPT, count=5, user_id=None)
+    votes = await Ballot(client, client.settings).ask(PROMPT, count=5, user_id=None)
     assert asyncio.get_running_loop().time() - started < 0.6  # together, not one after another
     assert sorted(votes, key=str) == sorted([True, True, True, False, None], key=str)
     assert all(r.body["max_tokens"] == 5 for r in fake.requests_for("tiny-voter"))
@@ -208,7 +209,7 @@ async def test_each_purpose_may_use_its_own_backend(make_client: Any, fake: Fake
     fake_claude.script("a Claude reply")
     fake.script("yes", model=LOCAL, times=None)
     assert (await client.generate(PROMPT, model="claude-test-sonnet", user_id=None)).text == "a Claude reply"
-    assert await client.vote(PROMPT, count=3, user_id=None) == [True, True, True]
+    assert await Ballot(client, client.settings).ask(PROMPT, count=3, user_id=None) == [True, True, True]
     await client.summarize(PROMPT, user_id=None)
     await client.complete(PROMPT, purpose="mood")
     assert [r.model for r in fake_claude.requests] == ["claude-test-sonnet"]

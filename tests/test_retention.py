@@ -86,8 +86,8 @@ async def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path: Pat
 async def test_the_daily_retention_job_applies_the_settings(make_harness: Any) -> None:
     """The job is scheduled half an hour after the daily consolidation and prunes by the configured days."""
     h = await make_harness(usage_retention_days="30", archive_retention_days="0", consolidation_hour_utc="4")
-    tasks = h.bot.get_cog("MemoryTasks")
-    job = tasks.scheduler.get_job("retention")
+    tasks = h.bot.services.memory_jobs
+    job = h.bot.scheduler.get_job("retention")
     assert job is not None and str(job.trigger) == "cron[hour='4', minute='30']"
     now = datetime.now(UTC)
     await h.store.usage.record_all([call("opus", now - timedelta(days=40)), call("opus", now)])

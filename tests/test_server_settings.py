@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.core.config import MemorySettings, ReplySettings, SecretSettings, Settings
-from bot.reply.policy import ServerPolicy, language_hint, resolve
+from bot.core.policy import ServerPolicy, language_hint, resolve
 from bot.servertools.settings import parse_value
 from database.records import ServerConfig
 from tests.harness import (

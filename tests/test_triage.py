@@ -18,7 +18,8 @@ import pytest
 from bot.core.attachments import Attachment, Carried
 from bot.core.pipeline import Decision, Incoming
 from bot.reply.intent import Intent, classify
-from bot.reply.triage import BurstWindow, bot_command, is_acknowledgement, parse_prefixes
+from bot.reply.triage import bot_command, is_acknowledgement, parse_prefixes
+from bot.reply.voting import BurstWindow
 from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness
 
 MakeHarness = Callable[..., Awaitable[Harness]]

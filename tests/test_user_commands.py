@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.core.tokens import counted, history_tokens
-from bot.reply.conversation_tools import ConversationTools, pairs_of
+from bot.operator.conversation_tools import ConversationTools, pairs_of
 from database.records import Turn
 from tests.dbtools import compact_history
 from tests.fakes import EVENT_WAIT
@@ -389,7 +389,7 @@ async def test_reroll_when_claude_fails_shows_the_fallback(harness: Harness,
     await chat(h, "are you there?", "Yes!", 1)
     await settled(h, 2)
     h.claude.fail_all(400)
-    with caplog.at_level(logging.ERROR, logger="bot.reply.conversation_tools"):
+    with caplog.at_level(logging.ERROR, logger="bot.operator.conversation_tools"):
         preview = await ephemeral(await h.slash("reroll"))
         await wait_content(h, preview, "lost in thought")
     assert button(preview, "accept")["disabled"] is True and button(preview, "redo")["disabled"] is False

@@ -1,5 +1,5 @@
 """Alive between messages: the pieces that make the character more than a responder, wired to the reply
-engine and to the Discord side (``bot.alive.service``, made by cogs/alive.py).
+engine and to the Discord side (made by bot/runtime/composition.py, given Discord by cogs/presence.py).
 
 * feelings (memory/feelings.py) and style mirroring (memory/mirroring.py): engine hooks on every character;
 * server emotes (bot/alive/emotes.py): named in the stable prompt, made valid in everything the character
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 class DiscordSide(Protocol):
-    """What the behaviours here need of Discord (cogs/alive.py)."""
+    """What the behaviours here need of Discord (cogs/presence.py)."""
 
     def places(self) -> Sequence[Place]: ...
     def outlet_for(self, place: Place) -> Outlet: ...
@@ -129,8 +129,14 @@ class Alive:
         return [await job.tick(when) for job in self.jobs]
 
     async def close(self) -> None:
+        self.detach()
         for feelings in self.feelings.values():
             await feelings.save()
+
+    async def after_consolidation(self) -> None:
+        """The daily consolidation ran (bot/runtime/jobs.py): the day's custom status."""
+        if self.settings.alive.custom_status:
+            await self.status.refresh(self.clock())
 
     # -- feelings
 

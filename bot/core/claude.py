@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from anthropic import AsyncAnthropic
 
@@ -43,8 +43,6 @@ from bot.core.models.base import (
 )
 from bot.core.models.capabilities import Family, ModelTable
 from bot.core.models.sent import SentLog
-from bot.core.pacing import vote_round_pacer
-from bot.core.votes import parse_yes_no
 from database.models import utcnow
 from database.store import Store
 
@@ -76,11 +74,26 @@ class ClaudeRefused(ClaudeUnavailable):
     """The model declined (``stop_reason: refusal``): answered in character like an outage, not retried."""
 
 
+class SpendingGuard(Protocol):
+    """What the model client asks of the spending limits (bot/operator/limits.py's SpendingLimits)."""
+
+    async def guard(self, purpose: str) -> str | None:
+        """Why a call for ``purpose`` is not made (the global cap stops the character speaking first): it
+        then fails like an outage, without reaching the model. None: it may be."""
+
+    def add_spend(self, guild_id: int | None, usd: float) -> None:
+        """A call just cost ``usd`` for ``guild_id`` (None: a DM or background work)."""
+
+
 class ClaudeClient(StartupChecks):
     """The one model client (also importable as ``ModelClient``), whatever backend each purpose uses."""
 
-    def __init__(self, settings: Settings, store: Store | None, *, sdk: AsyncAnthropic | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store | None, *, sdk: AsyncAnthropic | None = None,
+                 spending: SpendingGuard | None = None) -> None:
         self.settings = settings
+        # The operator's spending limits (bot/operator/limits.py), handed in by the composition root: asked
+        # before each call, told what each one cost.
+        self.spending = spending
         self.store = store
         self._timeout = max(settings.timeouts.llm_timeout, settings.timeouts.summarize_timeout,
                             settings.timeouts.should_reply_timeout, 1.0)
@@ -89,8 +102,6 @@ class ClaudeClient(StartupChecks):
         self._costs = parse_model_costs(settings.models.model_costs)
         self.models = ModelTable(settings.models.model_capabilities)
         self.refusals: Counter[str] = Counter()  # purpose -> refusals since start (/status shows them)
-        # Process-wide: a busy server's vote rounds start one by one (the window read at each start).
-        self.vote_pacer = vote_round_pacer(lambda: settings.triage.vote_window_seconds)
         self._in_use = models_in_use(settings)
         for name in self._in_use:  # made now, so the first reply does not pay for an SDK client
             self.backend(name)
@@ -99,11 +110,6 @@ class ClaudeClient(StartupChecks):
         self._api_log = self._make_api_logger()
         # Observers (e.g. the admin log-channel mirror) get one line per failed call.
         self.on_error: list[Callable[[str], Awaitable[None]]] = []
-        # Observers of what each call cost, with the server it was for (the spending limits' running sums).
-        self.on_spend: list[Callable[[int | None, float], None]] = []
-        # Asked before each call with its purpose: a reason refuses it (the global spend cap stops the
-        # character speaking first); the call then fails like an outage, without reaching the model.
-        self.spend_guards: list[Callable[[str], Awaitable[str | None]]] = []
         # Backends whose key was rejected: (what was said, when), see KEY_RECHECK_SECONDS.
         self._refused: dict[str, tuple[str, float]] = {}
         self.sent = SentLog()  # the last requests as sent, for the dashboard's prompt inspector
@@ -219,24 +225,23 @@ class ClaudeClient(StartupChecks):
                                 stream=use_stream, on_text=on_text, background=False, effort=effort,
                                 gaps=prompt.gaps, parts=prompt.parts)
 
-    async def vote(self, prompt: Prompt, *, count: int, user_id: int | None) -> list[bool | None]:
-        """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed."""
-
-        # One request for every vote (the SDK copies what it sends), and the round's usage rows in one
-        # write at its end instead of one write per vote.
-        request = {"model": self.settings.replies.voting_model, "max_tokens": 5, "system": prompt.system,
+    async def ask_many(self, prompt: Prompt, *, count: int, model: str, max_tokens: int, purpose: str,
+                       user_id: int | None, timeout: float) -> list[str | None]:
+        """The same short request ``count`` times at once (a vote round, bot/reply/voting.py): each answer's
+        text, None where the call failed."""
+        # One request for all (the SDK copies what it sends), and the usage rows in one write at the end
+        # instead of one write per call.
+        request = {"model": model, "max_tokens": max_tokens, "system": prompt.system,
                    "messages": prompt.messages}
         calls: list[dict[str, Any]] = []
 
-        async def one() -> bool | None:
+        async def one() -> str | None:
             try:
-                completion = await self._call(
-                    request, purpose="vote", user_id=user_id,
-                    timeout=self.settings.timeouts.should_reply_timeout, stream=False, calls=calls,
-                    gaps=prompt.gaps, parts=prompt.parts)
+                completion = await self._call(request, purpose=purpose, user_id=user_id, timeout=timeout,
+                                              stream=False, calls=calls, gaps=prompt.gaps, parts=prompt.parts)
             except ClaudeUnavailable:
                 return None
-            return parse_yes_no(completion.text)
+            return completion.text
 
         try:
             return list(await asyncio.gather(*(one() for _ in range(count))))
@@ -281,9 +286,8 @@ class ClaudeClient(StartupChecks):
         guard refused) is the caller's to ask directly, with :meth:`complete`."""
         if not prompts:
             return {}
-        for guard in self.spend_guards:
-            if await guard(purpose) is not None:
-                return {}  # the direct calls meet the same guard, and say why
+        if self.spending is not None and await self.spending.guard(purpose) is not None:
+            return {}  # the direct calls meet the same guard, and say why
         name, model = route(self.background_model, self.settings.models.llm_backend)
         backend = self.backend(name)
         if name != "anthropic" or not hasattr(backend, "sdk"):
@@ -325,11 +329,10 @@ class ClaudeClient(StartupChecks):
         """One model call, retried through transient failures; its usage recorded (a successful call's
         appended to ``calls`` instead, when given, for the caller to store with others), and the request
         kept for the prompt inspector with the layout's ``parts``."""
-        for guard in self.spend_guards:
-            refused = await guard(purpose)
-            if refused is not None:
-                log.info("%s call not made: %s", purpose, refused)
-                raise ClaudeUnavailable(refused)
+        refused_by = await self.spending.guard(purpose) if self.spending is not None else None
+        if refused_by is not None:
+            log.info("%s call not made: %s", purpose, refused_by)
+            raise ClaudeUnavailable(refused_by)
         name, model = route(kwargs["model"], self.settings.models.llm_backend)
         if model != kwargs["model"]:
             kwargs = {**kwargs, "model": model}
@@ -433,9 +436,8 @@ class ClaudeClient(StartupChecks):
             calls.append(call)
         else:
             await self._store_usage([call])
-        if u.cost:
-            for observer in self.on_spend:
-                observer(SPEND_GUILD.get(), u.cost)
+        if u.cost and self.spending is not None:
+            self.spending.add_spend(SPEND_GUILD.get(), u.cost)
         if self._api_log is not None:
             self._api_log.info(json.dumps({
                 "purpose": purpose, "model": completion.model, "user_id": user_id, "ok": ok, "error": error,

@@ -49,15 +49,3 @@ class Pacer:
                     break
                 await self._sleep(self.spacing)
             self._last = self._clock()
-
-
-# Vote rounds start at most one per this many seconds, process-wide: up to 200 a second. While the event loop
-# is behind, a round waits for what is queued (replies first): at most its channel's vote window (judging
-# chatter may take that long by design) and at most VOTE_ROUND_PATIENCE.
-VOTE_ROUND_SPACING = 0.005
-VOTE_ROUND_PATIENCE = 2.0
-
-
-def vote_round_pacer(window: Callable[[], float]) -> Pacer:
-    """The pacer of vote rounds; ``window``: vote_window_seconds as it is now (a live reload applies)."""
-    return Pacer(VOTE_ROUND_SPACING, patience=lambda: min(VOTE_ROUND_PATIENCE, window()))

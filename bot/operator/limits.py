@@ -147,7 +147,7 @@ class SpendingLimits:
         return SpentToday(read.person_tokens, read.premium, server, everyone)
 
     def add_spend(self, guild_id: int | None, usd: float) -> None:
-        """A model call of this process just cost ``usd`` for ``guild_id`` (ClaudeClient.on_spend): kept
+        """A model call of this process just cost ``usd`` for ``guild_id`` (ClaudeClient.spending): kept
         in the running sums, so this process never waits SHARED_SPEND_SECONDS to see its own spend."""
         for key, (spent, at) in list(self._shared.items()):
             if key[1] is None or key[1] == guild_id:
@@ -189,7 +189,7 @@ class SpendingLimits:
         return await self._daily(user_id, guild_id, place)
 
     async def guard(self, purpose: str) -> str | None:
-        """ClaudeClient.spend_guards: why a call the character would make unprompted is not made (None: it
+        """ClaudeClient.spending: why a call the character would make unprompted is not made (None: it
         may be)."""
         cap = self.settings.limits.global_daily_spend_usd
         if not cap or purpose not in UNPROMPTED:

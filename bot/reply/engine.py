@@ -32,19 +32,19 @@ from bot.core.pipeline import (
     ReplyResult,
     TurnListener,
 )
-from bot.core.votes import majority_yes
+from bot.core.policy import PolicyCache, ServerPolicy, language_hint
 from bot.reply.addressing import NameMatcher
 from bot.reply.delivery import Delivery
 from bot.reply.intent import IntentRouter
 from bot.reply.keeping import ExchangeKeeping, _safely
 from bot.reply.media import MediaLimits, read_media
 from bot.reply.persona_runtime import PersonaRuntime, opening_greeting
-from bot.reply.policy import PolicyCache, ServerPolicy, language_hint
-from bot.reply.prompting import VOTE_LINES, ReplyExtras, build_reply_prompt, build_vote_prompt
+from bot.reply.prompting import ReplyExtras, build_reply_prompt
 from bot.reply.throttle import BotThrottle
 from bot.reply.transcript import TranscriptWindows, fetch_limit
-from bot.reply.triage import BurstWindow, parse_prefixes, skip_reason
+from bot.reply.triage import parse_prefixes, skip_reason
 from bot.reply.turns import TurnTaking
+from bot.reply.voting import Ballot, Voting
 from database.records import PromptData, PromptRequest, SeenMessage
 from database.store import Store
 
@@ -63,7 +63,8 @@ class Prefetched:
 
 class ReplyEngine(ExchangeKeeping):
     def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
-                 *, character_key: str | None = None) -> None:
+                 *, character_key: str | None = None, gates: Sequence[Gate] = (),
+                 ballot: Ballot | None = None) -> None:
         self.settings = settings
         self.store = store
         self.claude = claude
@@ -76,8 +77,9 @@ class ReplyEngine(ExchangeKeeping):
         self.decision_listeners: list[DecisionListener] = []
         self.turn_listeners: list[TurnListener] = []
         self.interceptors: list[Interceptor] = []
-        # Who may talk to it, spending limits (bot/operator/access.py, bot/operator/limits.py).
-        self.gates: list[Gate] = []
+        # Who may talk to it, then spending limits (bot/operator/access.py, bot/operator/limits.py), in that
+        # order: handed in by the composition root (bot/runtime/composition.py).
+        self.gates: tuple[Gate, ...] = tuple(gates)
         # What features (memory recall, feelings, style, emotes, a late reply) supply to the prompt, one named
         # slot each; the layout (bot/reply/prompting.py) places it. They get the prompt data read for this
         # reply, so they need no trip of their own to the database.
@@ -95,13 +97,14 @@ class ReplyEngine(ExchangeKeeping):
         self.own_author_ids: set[int] = set()
         self.turns = TurnTaking(store, lambda: settings.ensemble, self.names, self.own_author_ids)
         self.transcripts = TranscriptWindows()  # where each channel's cached transcript starts
-        self.vote_windows = TranscriptWindows()  # the same for the vote prompt's recent lines
         # Messages marked as owed a reply (database/owed.py) and not yet answered, by this process.
         self.owed: set[int] = set()
         # Fewer votes (bot/reply/triage.py) and the model/recall budget by what a message is about
         # (bot/reply/intent.py).
         self.bot_prefixes = parse_prefixes(settings.triage.other_bot_prefixes)
-        self.burst = BurstWindow(lambda: settings.triage.vote_window_seconds, self._vote)
+        # Vote rounds (bot/reply/voting.py): the ballot is the process's, shared by an ensemble's engines.
+        self.voting = Voting(ballot or Ballot(claude, settings), store, settings, lambda: self.persona,
+                             self.own_author_ids, self.server_policy)
         self.intents = IntentRouter(settings.triage)
         self._policies = PolicyCache(settings)  # each server's effective settings, resolved once per change
         # name_mentioned() of the messages in flight, by id: (the text asked about, the answer). A busy
@@ -270,27 +273,7 @@ class ReplyEngine(ExchangeKeeping):
         policy = await self.server_policy(msg.guild_id)
         if policy is not None and not policy.votes:
             return Decision(False, "this server's reply mode is addressed only")
-        return await self.burst.submit(msg)  # one vote round per burst of the channel
-
-    async def _vote(self, msg: Incoming, burst: Sequence[Incoming]) -> Decision:
-        """One vote round on ``msg``, the latest of its burst; the earlier messages of the burst are shown."""
-        policy = await self.server_policy(msg.guild_id)
-        count = policy.vote_count if policy is not None else self.settings.replies.yes_no_vote_count
-        await self.claude.vote_pacer.turn()  # rounds due together start one by one (bot/core/pacing.py)
-        # The recent lines keep their start while people talk (as a reply's transcript does), so each vote
-        # reads the previous message's votes' prompt from the cache and writes only the new lines.
-        read = await self.store.log.recent_messages(msg.channel_id, limit=fetch_limit(VOTE_LINES),
-                                                    before_id=msg.message_id)
-        family = self.claude.family(self.settings.replies.voting_model)
-        if family is not None and family.min_cache_tokens > 1024:
-            recent = read[-VOTE_LINES:]  # never cached on this model (Haiku 4.5: 4,096): the fewest lines
-        else:
-            recent = self.vote_windows.window(msg.channel_id, read, VOTE_LINES)
-        votes = await self.claude.vote(build_vote_prompt(self.persona, recent, msg, burst=burst,
-                                                         own_ids=self.own_author_ids),
-                                       count=count, user_id=msg.author_id)
-        reason = f"majority vote on a burst of {len(burst) + 1}" if burst else "majority vote"
-        return Decision(majority_yes(votes), reason, tuple(votes))
+        return await self.voting.submit(msg)  # one vote round per burst of the channel
 
     async def server_policy(self, guild_id: int | None) -> ServerPolicy | None:
         """A server's own settings over the global ones (/settings); None in DMs. Cached by the store."""
@@ -327,7 +310,7 @@ class ReplyEngine(ExchangeKeeping):
         """The first gate that stops ``msg`` says why (None: reply work may follow). Every model call made
         for the message from here on is charged to its server."""
         SPEND_GUILD.set(msg.guild_id)
-        for gate in list(self.gates):
+        for gate in self.gates:
             stop = await gate(msg, outlet)
             if stop is not None:
                 return stop

@@ -3,22 +3,18 @@
 1. :func:`skip_reason`, the priority filter: a message obviously not for the character gets no vote (a bare
    acknowledgement or reaction, a message that @mentions or replies to someone else, another bot's prefix
    command, a post of a webhook we do not know). Addressed messages never come here.
-2. :class:`BurstWindow`, burst coalescing: a message in a quiet channel is judged at once (leading edge);
-   the unaddressed messages that follow it within ``vote_window_seconds`` are judged together when the
-   window closes (trailing edge), one vote round on the latest of them with the others shown as context;
-   each of the others is decided "coalesced into <id>" (the next one) as soon as the next one arrives.
+2. burst coalescing (bot/reply/voting.py's BurstWindow): what is left is voted on, a burst at a time.
 
 Plain Python (no Discord, no database): the reply engine calls it from its decide step.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 
-from bot.core.pipeline import Decision, Incoming
+from bot.core.pipeline import Incoming
 
 log = logging.getLogger(__name__)
 
@@ -117,97 +113,3 @@ def skip_reason(msg: Incoming, *, prefixes: Sequence[str], own_ids: Collection[i
     if is_acknowledgement(msg.content) and not msg.carried.attachments:
         return "filtered: a bare acknowledgement"
     return None
-
-
-# Judges the latest message of a burst, given the earlier ones (oldest first).
-Judge = Callable[[Incoming, Sequence[Incoming]], Awaitable[Decision]]
-
-
-class BurstWindow:
-    """Leading edge, then trailing: a message in a quiet channel is judged at once, on its own, and opens a
-    window of ``seconds``; the messages that arrive while it is open are judged together when it closes, one
-    vote round on the latest with the others as context (each of the others decided "coalesced into <id>"
-    when the next one arrives), and that round opens the next window. A window that closes with nothing in
-    it leaves the channel quiet.
-
-    So one message in a quiet room waits for no window, a burst costs one round per ``seconds`` plus its
-    first, and a channel that never falls quiet is still judged every ``seconds`` (the window does not
-    restart with each message). With ``seconds`` 0, each message is judged at once on its own."""
-
-    def __init__(self, seconds: float | Callable[[], float], judge: Judge) -> None:
-        # A callable: the setting as it is now (a live reload applies to the next window that opens).
-        self._seconds = seconds if callable(seconds) else (lambda: seconds)
-        self.judge = judge
-        # By channel: the messages waiting for the open window to close; a channel with no entry is quiet.
-        self._pending: dict[int, list[tuple[Incoming, asyncio.Future[Decision]]]] = {}
-        # By channel: the newest message of the open window (the one its round will judge).
-        self._newest: dict[int, tuple[Incoming, asyncio.Future[Decision]]] = {}
-        self._rounds: set[asyncio.Task[None]] = set()
-
-    async def submit(self, msg: Incoming) -> Decision:
-        """The decision on ``msg``: its vote round's, or "coalesced into <id>" when a later message of its
-        window was judged in its stead."""
-        if self.seconds <= 0:
-            return await self.judge(msg, ())
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Decision] = loop.create_future()
-        pending = self._pending.get(msg.channel_id)
-        if pending is None:  # a quiet channel: judged now, and a window opens for what follows
-            self._open(msg.channel_id)
-            self._start([(msg, future)])
-        else:
-            # Only the newest message of an open window waits for its round: an earlier one is decided as
-            # soon as a later one arrives (a busy server's decisions then come one by one, not hundreds at
-            # each close), and stays in the window as context for the round.
-            newest = self._newest.get(msg.channel_id)
-            if newest is not None and newest[0].message_id > msg.message_id:  # arrived out of order
-                future.set_result(Decision(False, f"coalesced into {newest[0].message_id}"))
-            else:
-                if newest is not None and not newest[1].done():
-                    newest[1].set_result(Decision(False, f"coalesced into {msg.message_id}"))
-                self._newest[msg.channel_id] = (msg, future)
-            pending.append((msg, future))
-        # The round runs in a task of its own: a caller cancelled while waiting (a shutdown) cancels only its
-        # own future (the round sets none that is done), not the decision of the others.
-        return await future
-
-    @property
-    def seconds(self) -> float:
-        return self._seconds()
-
-    def quiet(self, channel_id: int) -> bool:
-        """No window open in the channel: its next message is judged at once."""
-        return channel_id not in self._pending
-
-    def _open(self, channel_id: int) -> None:
-        self._pending[channel_id] = []
-        asyncio.get_running_loop().call_later(self.seconds, self._close, channel_id)
-
-    def _close(self, channel_id: int) -> None:
-        pending = self._pending.pop(channel_id, None)
-        self._newest.pop(channel_id, None)
-        if not pending:
-            return  # nothing came while the window was open: the channel is quiet again
-        self._open(channel_id)  # still busy: the next window opens with this round
-        self._start(pending)
-
-    def _start(self, items: list[tuple[Incoming, asyncio.Future[Decision]]]) -> None:
-        task = asyncio.get_running_loop().create_task(self._round(items))
-        self._rounds.add(task)
-        task.add_done_callback(self._rounds.discard)
-
-    async def _round(self, items: list[tuple[Incoming, asyncio.Future[Decision]]]) -> None:
-        ordered = sorted(items, key=lambda item: item[0].message_id)  # snowflakes: the order Discord saw
-        (latest, latest_future), earlier = ordered[-1], ordered[:-1]
-        coalesced = Decision(False, f"coalesced into {latest.message_id}")
-        for _, future in earlier:  # decided now: they wait for no vote
-            if not future.done():
-                future.set_result(coalesced)
-        try:
-            decision = await self.judge(latest, [m for m, _ in earlier])
-        except Exception as exc:
-            if not latest_future.done():
-                latest_future.set_exception(exc)
-            return
-        if not latest_future.done():
-            latest_future.set_result(decision)

@@ -31,6 +31,7 @@ from bot.core.pipeline import Incoming
 from bot.reply.engine import ReplyEngine
 from bot.reply.persona_runtime import greeting_for
 from bot.reply.sequence import ReplySequence, Solo
+from bot.runtime.composition import compose_memory, compose_reply, open_store
 from database.store import Store
 from memory.identity import seed_identity
 from memory.service import MemoryService
@@ -249,16 +250,14 @@ def say_bye() -> None:
 
 async def _chat(settings: Settings, character: CharacterSource, user: str | None) -> None:
     settings = without_typing_delay(settings)
-    store = await Store(settings.resolved_database_url()).open()
-    claude = ClaudeClient(settings, store)
+    # Built as a running bot's are (bot/runtime/composition.py), without Discord's gates and tools.
+    store = await open_store(settings)
     memory: MemoryService | None = None
     engine: ReplyEngine | None = None
+    claude: ClaudeClient | None = None
     try:
-        claude.start_checks()  # a local model server that is down is a warning with its URL
-        engine = ReplyEngine(settings, store, claude, character)
-        claude.warn_refused_settings([engine.persona])
-        memory = MemoryService(settings.memory, store, claude, engine)
-        memory.attach()
+        claude, engine = compose_reply(settings, store, character)
+        memory = compose_memory(settings.memory, store, claude, engine)
         console = Console(settings, store, engine, user or login_name())
         await seed_identity(store, settings.character_dir, engine.character_key)
         await claude.verify_models()  # a model id that does not exist: exit 2 now, not at the first line
@@ -284,10 +283,11 @@ async def _settle_console_lines(store: Store, character: str) -> None:
         log.exception("could not clear the console's unanswered line")
 
 
-async def _close(memory: MemoryService | None, claude: ClaudeClient, store: Store) -> None:
+async def _close(memory: MemoryService | None, claude: ClaudeClient | None, store: Store) -> None:
     if memory is not None:
         await memory.close()
-    await claude.close()
+    if claude is not None:
+        await claude.close()
     await store.close()
 
 

@@ -1,6 +1,6 @@
 """Per-server settings (``/settings``), the admin's side: what each key means and how a typed value is read
 and shown. How a server's values combine with the global ones, read at every message, is
-bot/reply/policy.py.
+bot/core/policy.py.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.reply.policy import CONSENT_MODES, ID_LISTS, REPLY_MODES, ServerPolicy
+from bot.core.policy import CONSENT_MODES, ID_LISTS, REPLY_MODES, ServerPolicy
 from database.records import ServerConfig
 from database.store import Store
 

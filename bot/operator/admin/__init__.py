@@ -12,5 +12,5 @@
 
 The admin cogs (``cogs/admin.py``, ``cogs/admin_slash.py``) only translate Discord into these calls and
 answers back. Every answer is a ready-to-send string; bad input raises
-:class:`~bot.reply.conversation_tools.InvalidInput` with a one-line explanation.
+:class:`~bot.operator.conversation_tools.InvalidInput` with a one-line explanation.
 """

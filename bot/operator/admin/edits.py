@@ -17,9 +17,9 @@ from bot.operator.admin.language import (
     user_label,
 )
 from bot.operator.admin.users import Users
+from bot.operator.conversation_tools import InvalidInput
 from bot.operator.logmirror import STATE_KEY as VERBOSE_KEY
 from bot.operator.logmirror import parse_switch
-from bot.reply.conversation_tools import InvalidInput
 from database.records import RelationshipRecord
 from database.store import Store
 from memory.identity import IDENTITY_KINDS

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from bot.core.config import Settings
 from bot.core.text import Page, clip
-from bot.reply.conversation_tools import InvalidInput
+from bot.operator.conversation_tools import InvalidInput
 from bot.reply.engine import Decision
 from bot.reply.prompting import Incoming, relationship_guidance
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary

@@ -9,7 +9,7 @@ from bot.core.text import clip
 from bot.operator.admin.edits import checked_text
 from bot.operator.admin.language import Choice, format_day, id_choices, parse_id, parse_user_id, user_label
 from bot.operator.admin.users import Users
-from bot.reply.conversation_tools import InvalidInput
+from bot.operator.conversation_tools import InvalidInput
 from database.records import PRIVATE_SOURCES, CoreMemoryRow, FactRow, UserRecord
 from database.store import Store
 from memory.facts import time_label

@@ -8,9 +8,9 @@ from bot.operator.admin.edits import IdentityEdits, RelationshipEdits, StateEdit
 from bot.operator.admin.language import USAGE, verbose_answer
 from bot.operator.admin.memories import Embed, FactEdits, MemoryEdits
 from bot.operator.admin.users import Users
+from bot.operator.conversation_tools import InvalidInput
 from bot.operator.logmirror import STATE_KEY as VERBOSE_KEY
 from bot.operator.logmirror import LogMirror, parse_switch
-from bot.reply.conversation_tools import InvalidInput
 from database.store import Store
 
 

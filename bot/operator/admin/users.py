@@ -15,7 +15,7 @@ from bot.operator.admin.language import (
     render_users_page,
     user_choice,
 )
-from bot.reply.conversation_tools import InvalidInput
+from bot.operator.conversation_tools import InvalidInput
 from database.records import UserRecord
 from database.store import Store
 

@@ -16,10 +16,10 @@ from aiohttp import web
 
 from bot.operator.admin.language import parse_id
 from bot.operator.admin.memories import EditConflict
+from bot.operator.conversation_tools import InvalidInput
 from bot.operator.dashboard import pages
 from bot.operator.dashboard.people import NotFound, known_person, person
 from bot.operator.dashboard.render import CONTEXT, digest, flash_redirect, plain, session_of
-from bot.reply.conversation_tools import InvalidInput
 from database.records import UserRecord
 
 log = logging.getLogger(__name__)

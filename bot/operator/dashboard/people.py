@@ -10,8 +10,8 @@ from aiohttp import web
 from bot.core.text import page_of
 from bot.operator.admin.edits import MAX_TEXT
 from bot.operator.admin.language import parse_user_id
+from bot.operator.conversation_tools import InvalidInput
 from bot.operator.dashboard.render import CONTEXT, error_page, render
-from bot.reply.conversation_tools import InvalidInput
 from bot.reply.prompting import relationship_guidance
 from database.records import PRIVATE_SOURCES, UserRecord, UserSummary
 

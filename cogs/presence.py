@@ -1,0 +1,100 @@
+"""The Discord side of the character's own initiative (bot/alive/service.py's DiscordSide): the text
+channels it may speak in, DMs, the server's emotes (from the guild cache), reactions and the custom status.
+Made by cogs/bot.py before the services, which are built with it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+
+import discord
+
+from bot.alive.emotes import Emote, EmoteSet
+from bot.alive.proactive import Place
+from cogs.outlets import typing_in
+from cogs.posting import allowed_mentions_for
+
+log = logging.getLogger(__name__)
+
+
+class ChannelOutlet:
+    """Speaks into a channel or DM on the character's own initiative (no message to reply to)."""
+
+    def __init__(self, channel: discord.abc.Messageable) -> None:
+        self.channel = channel
+
+    def typing(self) -> AbstractAsyncContextManager[None]:
+        return typing_in(self.channel)
+
+    async def send(self, text: str, *, first: bool) -> int | None:
+        return (await self.channel.send(text, allowed_mentions=allowed_mentions_for(text))).id
+
+
+class AlivePresence:
+    """The Discord side of the character's own initiative (bot/alive/service.py's DiscordSide), made by the
+    bot before its services (bot/runtime/composition.py) so that they can be built with it."""
+
+    def __init__(self, bot: discord.Client, *, is_log_channel: Callable[[int], bool],
+                 publish_status: Callable[[str], None]) -> None:
+        self.bot = bot
+        self.is_log_channel = is_log_channel
+        self.publish_status = publish_status  # the cluster's other processes show it on their shards
+        self._emotes: dict[int, tuple[Sequence[discord.Emoji], EmoteSet]] = {}
+
+    async def show_status(self, text: str) -> None:
+        self.publish_status(text)
+        await self.present(text)
+
+    async def present(self, text: str) -> None:
+        if self.bot.ws is None or self.bot.is_closed():
+            return  # shown at the next READY
+        await self.bot.change_presence(activity=discord.CustomActivity(name=text))
+
+    def places(self) -> Sequence[Place]:
+        """Text channels where the bot may speak (the log channel never counts)."""
+        out = []
+        for guild in self.bot.guilds:
+            me = guild.me
+            for channel in guild.text_channels:
+                if self.is_log_channel(channel.id):
+                    continue
+                if me is not None and not channel.permissions_for(me).send_messages:
+                    continue
+                out.append(Place(channel.id, guild.id, channel.name, guild.name))
+        return out
+
+    def outlet_for(self, place: Place) -> ChannelOutlet:
+        channel = self.bot.get_channel(place.channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            channel = self.bot.get_partial_messageable(place.channel_id, guild_id=place.guild_id)
+        return ChannelOutlet(channel)
+
+    async def open_dm(self, user_id: int) -> ChannelOutlet | None:
+        try:
+            user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
+            return ChannelOutlet(await user.create_dm())
+        except discord.HTTPException as exc:
+            log.warning("no DM channel with user %s: %s", user_id, exc)
+            return None
+
+    def emotes_for(self, guild_id: int | None) -> EmoteSet:
+        guild = self.bot.get_guild(guild_id) if guild_id else None
+        if guild is None:
+            return EmoteSet()
+        emojis = guild.emojis  # a new tuple whenever they change (GUILD_EMOJIS_UPDATE): compared by identity
+        cached = self._emotes.get(guild.id)
+        if cached is None or cached[0] is not emojis:
+            cached = (emojis, EmoteSet(Emote(e.name, e.id, e.animated) for e in emojis if e.available))
+            self._emotes[guild.id] = cached
+        return cached[1]
+
+    async def react(self, channel_id: int, message_id: int, emote: Emote | str) -> None:
+        emoji: discord.PartialEmoji | str = (
+            discord.PartialEmoji(name=emote.name, id=emote.id, animated=emote.animated)
+            if isinstance(emote, Emote) else emote)
+        try:
+            channel = self.bot.get_partial_messageable(channel_id)
+            await channel.get_partial_message(message_id).add_reaction(emoji)
+        except discord.HTTPException as exc:
+            log.warning("could not react to message %s: %s", message_id, exc)
