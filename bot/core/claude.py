@@ -43,7 +43,7 @@ from bot.core.models.base import (
 )
 from bot.core.models.capabilities import Family, ModelTable
 from bot.core.pacing import vote_round_pacer
-from bot.core.votes import parse_yes_no
+from bot.core.votes import VOTE_MAX_TOKENS, VOTE_SCHEMA, parse_vote
 from database.models import utcnow
 from database.store import Store
 
@@ -88,6 +88,10 @@ class ClaudeClient(StartupChecks):
         self._costs = parse_model_costs(settings.models.model_costs)
         self.models = ModelTable(settings.models.model_capabilities)
         self.refusals: Counter[str] = Counter()  # purpose -> refusals since start (/status shows them)
+        # purpose -> answers that came back but did not parse, and the calls asked again for that, since
+        # start (/status and benchmarks/bench_votes.py read them): what structured outputs remove
+        self.parse_failures: Counter[str] = Counter()
+        self.parse_retries: Counter[str] = Counter()
         # Process-wide: a busy server's vote rounds start one by one (the window read at each start).
         self.vote_pacer = vote_round_pacer(lambda: settings.triage.vote_window_seconds)
         self._in_use = models_in_use(settings)
@@ -152,7 +156,22 @@ class ClaudeClient(StartupChecks):
         by_purpose = ", ".join(f"{p} {n}" for p, n in sorted(self.refusals.items()))
         lines.append(f"Refusals since start: {sum(self.refusals.values())}"
                      + (f" ({by_purpose})" if by_purpose else ""))
+        unparsed = ", ".join(f"{p} {n} ({self.parse_retries[p]} asked again)"
+                             for p, n in sorted(self.parse_failures.items()))
+        lines.append(f"Unparsed answers since start: {sum(self.parse_failures.values())}"
+                     + (f" ({unparsed})" if unparsed else ""))
         return "\n".join(lines)
+
+    def unparsed(self, purpose: str, *, retried: bool) -> None:
+        """Count an answer of ``purpose`` that did not parse (``retried``: the caller asks again)."""
+        self.parse_failures[purpose] += 1
+        if retried:
+            self.parse_retries[purpose] += 1
+
+    def structured(self, model: str) -> bool:
+        """Whether ``model``'s answers can be held to a JSON schema (structured outputs)."""
+        family = self.family(model)
+        return family is not None and family.structured_outputs
 
     def _make_api_logger(self) -> logging.Logger | None:
         if not self.settings.storage.enable_api_call_logging:
@@ -222,7 +241,11 @@ class ClaudeClient(StartupChecks):
 
         # One request for every vote (the SDK copies what it sends), and the round's usage rows in one
         # write at its end instead of one write per vote.
-        request = {"model": self.settings.replies.voting_model, "max_tokens": 5, "system": prompt.system,
+        # Where the model supports structured outputs the answer is decoded to VOTE_SCHEMA and always
+        # parses; elsewhere it is the one word, read leniently (an unreadable one counts as no).
+        model = self.settings.replies.voting_model
+        structured = self.structured(model)
+        request = {"model": model, "max_tokens": VOTE_MAX_TOKENS[structured], "system": prompt.system,
                    "messages": prompt.messages}
         calls: list[dict[str, Any]] = []
 
@@ -231,10 +254,13 @@ class ClaudeClient(StartupChecks):
                 completion = await self._call(
                     request, purpose="vote", user_id=user_id,
                     timeout=self.settings.timeouts.should_reply_timeout, stream=False, calls=calls,
-                    gaps=prompt.gaps)
+                    gaps=prompt.gaps, schema=VOTE_SCHEMA if structured else None)
             except ClaudeUnavailable:
                 return None
-            return parse_yes_no(completion.text)
+            answer = parse_vote(completion.text)
+            if answer is None:
+                self.unparsed("vote", retried=False)
+            return answer
 
         try:
             return list(await asyncio.gather(*(one() for _ in range(count))))
