@@ -86,12 +86,26 @@ class MemoryTasks(commands.Cog):
             self.bot.mirror.emit("Daily memory consolidation failed; see the bot's log.")
             return None
         self.bot.mirror.emit(f"Daily memory consolidation: {report.describe()}")
+        if self.bot.settings.memory.consolidation_batch:
+            await self.summaries_batched()
         for hook in list(self.after_daily):
             try:
                 await hook()
             except Exception:
                 log.exception("work after the daily consolidation failed")
         return report
+
+    async def summaries_batched(self) -> int:
+        """The conversations due a summary, summarized through Message Batches (half price) as part of the
+        nightly work; by day the sweep and each turn summarize directly."""
+        wait = self.bot.settings.memory.consolidation_batch_wait
+        done = 0
+        try:
+            for summarizer in (self.memory.summarizer, *self.memory.member_summarizers.values()):
+                done += await summarizer.summarize_batched(max_wait=wait)
+        except Exception:
+            log.exception("the nightly batched summaries failed; the sweep retries them")
+        return done
 
     async def retention(self) -> Pruned | None:
         if not self.bot.cluster.leading:

@@ -69,7 +69,7 @@ async def test_replies_votes_and_long_answers_on_the_lineup(make_harness: Any,
     await h.say("how do contour lines work on a hiking map?")
     assert (await h.replies(CHANNEL_ID, 2))[1]["content"] == "Contours tell you the slope."
     votes = h.claude.requests_for(LINEUP["vote"])
-    # both lineups' voting models support structured outputs: the scripted word comes back as the schema's JSON
+    # both lineups' voting models support structured outputs: the scripted word comes back as JSON
     assert len(votes) == 3 and all(v.text == '{"vote": "yes"}' and v.status == 200 for v in votes)
     assert votes[0].body["output_config"]["format"] == {"type": "json_schema", "schema": VOTE_SCHEMA}
     if "5-5" in LINEUP["vote"]:
