@@ -39,6 +39,7 @@ from bot.reply.intent import IntentRouter
 from bot.reply.keeping import ExchangeKeeping, _safely
 from bot.reply.media import MediaLimits, read_media
 from bot.reply.persona_runtime import PersonaRuntime, opening_greeting
+from bot.reply.pins import NotePins
 from bot.reply.policy import PolicyCache, ServerPolicy, language_hint
 from bot.reply.prompting import VOTE_LINES, ReplyExtras, build_reply_prompt, build_vote_prompt
 from bot.reply.throttle import BotThrottle
@@ -95,6 +96,7 @@ class ReplyEngine(ExchangeKeeping):
         self.own_author_ids: set[int] = set()
         self.turns = TurnTaking(store, lambda: settings.ensemble, self.names, self.own_author_ids)
         self.transcripts = TranscriptWindows()  # where each channel's cached transcript starts
+        self.note_pins = NotePins()  # where each DM's feelings and style notes sit in its history
         self.vote_windows = TranscriptWindows()  # the same for the vote prompt's recent lines
         # Messages marked as owed a reply (database/owed.py) and not yet answered, by this process.
         self.owed: set[int] = set()
@@ -428,7 +430,7 @@ class ReplyEngine(ExchangeKeeping):
                                     moment=self.persona_runtime.moment(msg, data),
                                     greeting=opening_greeting(persona, data, msg), ooc_context=ooc_context,
                                     replace_last_reply=replace_last_reply,
-                                    since=later, own_ids=self.own_author_ids,
+                                    since=later, own_ids=self.own_author_ids, pins=self.note_pins,
                                     transcript=None if msg.is_dm else self.transcripts.window(
                                         msg.channel_id, data.recent,
                                         self.settings.replies.recent_channel_messages))
