@@ -14,8 +14,9 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    each (bot/reply/transcript.py), append-only so everyone's replies there read one cached prefix.
 4. after the last breakpoint, what changes every reply: **the time** (:func:`now_part`: date, weekday,
    local time in the character's time zone, how long since the person last wrote), how the character feels
-   and how the person writes, the lore the messages trigger (``<lore>``), recalled facts (dated), then
-   **the message**, then **the instructions after the history** (framework blend, evolution stage, the
+   and how the person writes (in a DM only when they changed: each version is then pinned inside the
+   cached history, bot/reply/pins.py), the lore the messages trigger (``<lore>``), recalled facts (dated),
+   then **the message**, then **the instructions after the history** (framework blend, evolution stage, the
    server's language, the card's post-history instructions, an out-of-character note).
 
 Text a person or a card wrote is data: inside tags, never in ``system`` unquoted; display names are cleaned
