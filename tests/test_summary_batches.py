@@ -124,3 +124,22 @@ async def test_a_summary_batch_over_its_wait_is_cancelled(store: Store, fake: Fa
     assert await summarize(store, fake, batch=True, consolidation_batch_wait=0) == direct
     assert fake.batches.canceled == 1 and fake.batches.created == 1  # no memories batch: no summary came back
     assert [r.path for r in fake.requests].count("/v1/messages") == 4
+
+
+async def test_the_daily_job_sends_the_summaries_due_as_batches(make_harness: Any) -> None:
+    h = await make_harness(**SMALL)
+    h.claude.responder = answer
+    summarizer = h.bot.memory.summarizer
+    summarizer.batch_poll = 0.01
+    turns = []
+    for i in range(4):  # written straight to the store: no turn of the day scheduled a pass
+        turns += [counted(Turn("user", f"line {i}: the tide, the tea stall and the gulls again.")),
+                  counted(Turn("assistant", f"answer {i}"))]
+    await h.store.people.ensure_user(h.user_id, "alice")
+    await h.store.conversations.append_turns(summarizer.character_key, h.user_id, "channel:1", turns)
+    await h.bot.get_cog("MemoryTasks").daily()
+    history = await h.store.conversations.history(summarizer.character_key, h.user_id, "channel:1")
+    assert history.summary.startswith("Summary ") and len(history.turns) == 2
+    asked = [r.path for r in h.claude.requests if SUMMARY_CUE in last_user_text(r.body)
+             or MEMORY_CUE in last_user_text(r.body)]
+    assert asked == ["/v1/messages/batches"] * 2
