@@ -28,6 +28,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.config import MemorySettings
@@ -105,6 +106,10 @@ class Summarizer:
         self.retry_after = RETRY_AFTER_SECONDS
         self.completed = 0
         self.failed = 0
+        # Answers the nightly batch brought back, by (purpose, the prompt's text): a pass asking exactly that
+        # takes it instead of calling (a conversation that changed since asks afresh).
+        self._ahead: dict[tuple[str, str], str] = {}
+        self.batch_poll = 5.0  # seconds before the first poll of a batch (tests shorten it)
 
     # -- triggering
 
@@ -169,6 +174,56 @@ class Summarizer:
                 scheduled += 1
         return scheduled
 
+    async def summarize_batched(self, *, max_wait: float) -> int:
+        """The nightly pass: every conversation over the threshold summarized with its summaries, then its
+        core-memory rewrites, each sent as one Message Batch (half price). What a batch did not answer
+        (errored, expired, over ``max_wait``, another backend) is asked directly by the same passes as by
+        day, and the answers go through the same parsing and storing. Returns how many were compacted."""
+        local = int(self.settings.conversation_token_threshold / self.claude.token_factor())
+        due: list[tuple[int, str, str, Any]] = []  # user, scope, name, the pass's inputs
+        for user_id, scope in await self.store.conversations.conversations_over(self.character_key, local):
+            if self.running(user_id, scope) or not await self.consent.remembers(user_id):
+                continue
+            history = await self.store.conversations.history(self.character_key, user_id, scope)
+            keep = self.settings.history_keep_messages
+            if history.conversation_id is None or len(history.turns) <= keep:
+                continue
+            user = await self.store.people.get_user(user_id)
+            due.append((user_id, scope, user.name if user and user.name else f"user {user_id}",
+                        (history, history.turns[:len(history.turns) - keep])))
+        if not due:
+            return 0
+        persona = self.persona()
+        summaries = {f"s{i}": self._summary_text(persona, h, dropped, name, private_scope(scope))
+                     for i, (_, scope, name, (h, dropped)) in enumerate(due)}
+        users = {f"s{i}": user_id for i, (user_id, *_) in enumerate(due)}
+        answered = await self._batch("summary", persona, summaries, users, SUMMARY_MAX_TOKENS, max_wait)
+        memories: dict[str, str] = {}
+        for i, (user_id, scope, name, (_, dropped)) in enumerate(due):
+            summary = answered.get(f"s{i}")
+            if summary:  # the rest ask their summary directly first, then their memories
+                private, guild = await self._place(scope, None)
+                memories[f"s{i}"] = await self._memories_text(
+                    persona, summary, dropped, user_id, name, PRIVATE_SOURCE if private else CHANNEL_SOURCE,
+                    guild)
+        await self._batch("core_memory", persona, memories, users, MEMORY_MAX_TOKENS, max_wait)
+        try:
+            return sum([await self._guarded(user_id, scope, name) for user_id, scope, name, _ in due])
+        finally:
+            self._ahead.clear()
+
+    async def _batch(self, purpose: str, persona: Persona, texts: dict[str, str], users: dict[str, int],
+                     max_tokens: int, max_wait: float) -> dict[str, str]:
+        """``texts`` asked as one batch; each answer kept for the pass that asks the same text."""
+        prompts = {k: Prompt(system=self._system(persona, ""), messages=[{"role": "user", "content": t}])
+                   for k, t in texts.items()}
+        completions = await self.claude.complete_batch(prompts, purpose=purpose, max_tokens=max_tokens,
+                                                       users=users, max_wait=max_wait,
+                                                       first_poll=self.batch_poll)
+        answered = {k: c.text.strip() for k, c in completions.items() if c.text.strip()}
+        self._ahead.update({(purpose, texts[k]): text for k, text in answered.items()})
+        return answered
+
     async def wait_idle(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
@@ -221,13 +276,7 @@ class Summarizer:
             return False
         dropped = history.turns[:len(history.turns) - keep]
         persona = self.persona()
-        private = private_scope(scope)  # DMs and private places (issue 49)
-        if not private and guild_id is None:
-            channel = scope.rsplit(":", 1)[-1]
-            guild_id = await self.store.log.guild_of(int(channel)) if channel.isdigit() else None
-            # A channel of no known server: its memories are kept private rather than shown anywhere.
-            private = guild_id is None
-        guild = None if private else guild_id
+        private, guild = await self._place(scope, guild_id)
         source = PRIVATE_SOURCE if private else CHANNEL_SOURCE
         summary = await self._summary(persona, history, dropped, user_id, user_name, private_scope(scope))
         memories = await self._memories(persona, summary, dropped, user_id, user_name, source, guild)
@@ -248,6 +297,17 @@ class Summarizer:
             log.info("conversation %s/%s changed during summarization; will try again later", user_id, scope)
         return done
 
+    async def _place(self, scope: str, guild_id: int | None) -> tuple[bool, int | None]:
+        """Where a conversation's memories belong: (private, server). DMs and private places are private
+        (issue 49); a channel's server is looked up in the log when not given, and a channel of no known
+        server keeps its memories private rather than shown anywhere."""
+        private = private_scope(scope)
+        if not private and guild_id is None:
+            channel = scope.rsplit(":", 1)[-1]
+            guild_id = await self.store.log.guild_of(int(channel)) if channel.isdigit() else None
+            private = guild_id is None
+        return private, None if private else guild_id
+
     @staticmethod
     def _own(memory: CoreMemoryRow, source: str, guild_id: int | None) -> bool:
         """A memory this pass rewrites: of its source and place (the private set has no server)."""
@@ -267,6 +327,9 @@ class Summarizer:
 
     async def _ask(self, persona: Persona, user_name: str, text: str, user_id: int, purpose: str,
                    max_tokens: int) -> str:
+        ahead = self._ahead.pop((purpose, text), None)
+        if ahead is not None:  # the nightly batch answered this very prompt
+            return ahead
         prompt = Prompt(system=self._system(persona, user_name), messages=[{"role": "user", "content": text}])
         try:
             completion = await self.claude.summarize(prompt, user_id=user_id, purpose=purpose,
@@ -279,6 +342,13 @@ class Summarizer:
 
     async def _summary(self, persona: Persona, history: History, dropped: Sequence[Turn], user_id: int,
                        user_name: str, private: bool) -> str:
+        return await self._ask(persona, user_name,
+                               self._summary_text(persona, history, dropped, user_name, private), user_id,
+                               "summary", SUMMARY_MAX_TOKENS)
+
+    @staticmethod
+    def _summary_text(persona: Persona, history: History, dropped: Sequence[Turn], user_name: str,
+                      private: bool) -> str:
         where = (f"your DMs with {user_name}" if private
                  else f"a channel, with {user_name}")
         parts = []
@@ -289,10 +359,16 @@ class Summarizer:
         cover = "\nCover the earlier summary too." if history.summary else ""
         parts.append(fill(persona.summarization_prompt, persona, user_name) + cover
                      + f"\n{SUMMARY_RULES} A few short paragraphs.")
-        return await self._ask(persona, user_name, "\n\n".join(parts), user_id, "summary", SUMMARY_MAX_TOKENS)
+        return "\n\n".join(parts)
 
     async def _memories(self, persona: Persona, summary: str, dropped: Sequence[Turn], user_id: int,
                         user_name: str, source: str, guild_id: int | None) -> list[str]:
+        asked = await self._memories_text(persona, summary, dropped, user_id, user_name, source, guild_id)
+        text = await self._ask(persona, user_name, asked, user_id, "core_memory", MEMORY_MAX_TOKENS)
+        return await self._checked(parse_memories(text), persona, user_id, user_name)
+
+    async def _memories_text(self, persona: Persona, summary: str, dropped: Sequence[Turn], user_id: int,
+                             user_name: str, source: str, guild_id: int | None) -> str:
         stored = await self.store.memories.placed_memories(self.character_key, user_id)
         own = [m.content for m in stored if self._own(m, source, guild_id)]
         others = [m.content for m in stored
@@ -307,9 +383,11 @@ class Summarizer:
                      + "\nAnswer with the complete, updated list: one memory per line, "
                        "each line starting with "
                        "\"- \". Nothing else.")
-        text = await self._ask(persona, user_name, "\n\n".join(parts), user_id, "core_memory",
-                               MEMORY_MAX_TOKENS)
-        memories = parse_memories(text)
+        return "\n\n".join(parts)
+
+    async def _checked(self, memories: list[str], persona: Persona, user_id: int,
+                       user_name: str) -> list[str]:
+        """The answered memories, condensed (core_memory_dump, always direct) when they have grown long."""
         if not memories:
             raise SummaryFailed("no core memories in the answer")
         if (count_tokens("\n".join(memories)) * self.claude.token_factor()

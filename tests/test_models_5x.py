@@ -15,6 +15,7 @@ from anthropic import AsyncAnthropic
 
 from bot.core.config import PROJECT_ROOT
 from bot.core.models.base import Prompt
+from bot.reply.voting import VOTE_SCHEMA
 from tests.browser import free_port
 from tests.fakes.claude_models import lineup
 from tests.fakes.claude_server import Reply
@@ -68,9 +69,11 @@ async def test_replies_votes_and_long_answers_on_the_lineup(make_harness: Any,
     await h.say("how do contour lines work on a hiking map?")
     assert (await h.replies(CHANNEL_ID, 2))[1]["content"] == "Contours tell you the slope."
     votes = h.claude.requests_for(LINEUP["vote"])
-    assert len(votes) == 3 and all(v.text == "yes" and v.status == 200 for v in votes)
+    # both lineups' voting models support structured outputs: the scripted word comes back as JSON
+    assert len(votes) == 3 and all(v.text == '{"vote": "yes"}' and v.status == 200 for v in votes)
+    assert votes[0].body["output_config"]["format"] == {"type": "json_schema", "schema": VOTE_SCHEMA}
     if "5-5" in LINEUP["vote"]:
-        assert votes[0].body["thinking"] == {"type": "disabled"} and votes[-1].usage["output_tokens"] <= 5
+        assert votes[0].body["thinking"] == {"type": "disabled"} and votes[-1].usage["output_tokens"] <= 16
         # the stable part of the vote prompt carries a breakpoint, read from the cache by the later votes
         assert "cache_control" in str(votes[0].body["system"])
 
@@ -183,7 +186,7 @@ async def test_the_name_a_reply_to_and_votes_that_say_no_on_the_lineup(make_harn
     await h.say("the kettle is boiling over here")
     votes = await h.claude.wait_for_requests(3, model=LINEUP["vote"])
     await h.settled()
-    assert len(votes) == 3 and all(v.text == "no" and v.status == 200 for v in votes)
+    assert len(votes) == 3 and all(v.text == '{"vote": "no"}' and v.status == 200 for v in votes)
     assert len(h.discord.posted(CHANNEL_ID)) == 2  # nothing more was said
     replies = h.claude.requests_for(LINEUP["reply"])
     assert len(replies) == 2

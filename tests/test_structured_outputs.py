@@ -1,6 +1,7 @@
 """Fact extraction held to a strict JSON schema where the model supports structured outputs (issue 48): the
 request carries ``output_config.format``, the fake Claude checks it as the API does and answers JSON under it,
-and the parse failures and retries a prose answer causes without it do not happen with it."""
+and the parse failures and retries a prose answer causes without it do not happen with it. The same for the
+yes/no votes: a sloppy one-word answer is counted as a parse failure, under the vote schema it cannot be."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import anthropic
 import pytest
 
 from bot.core.character import CharacterSource
-from bot.core.claude import ClaudeClient
+from bot.core.claude import ClaudeClient, Prompt
+from bot.reply.voting import VOTE_SCHEMA, Ballot
 from database.store import Store
 from memory.consolidation import Consolidator
 from memory.facts import EXTRACTION_SCHEMA, parse_extraction
-from tests.fakes.claude_models import conforms, least, lineup_capabilities
+from tests.fakes.claude_models import conforms, least, lineup_capabilities, read_into
 from tests.fakes.claude_server import FakeClaude
 from tests.memory_support import FINN, HashEmbedder, is_extraction, memory_settings, seen
 
@@ -89,3 +91,58 @@ async def test_a_prose_answer_costs_a_retry_only_without_structured_outputs(stor
     report, asked = await extract(store, fake, 2)
     assert (report.malformed, len(asked)) == (0, 1)
     assert asked[0].body["output_config"]["format"] == {"type": "json_schema", "schema": EXTRACTION_SCHEMA}
+
+
+# What a voting model says when it does not keep to one word: the one-word path reads some of these, not all.
+SLOPPY_VOTES = (("yes", True), ("Yes.", True), ("I think yes", True), ("**no**", False),
+                ("No, they are talking to Bob.", False), ("Nope", False), ("maybe?", False))
+
+
+async def votes_on(fake: FakeClaude, url: str, **settings: Any) -> tuple[list[bool | None], ClaudeClient]:
+    config = memory_settings(url, fake.base_url, voting_model="claude-test-voter", **settings)
+    claude = ClaudeClient(config, None)
+    prompt = Prompt(system=[{"type": "text", "text": "Answer with exactly one word: yes or no."}],
+                    messages=[{"role": "user", "content": "Should Finn reply to the latest message?"}])
+    answers: list[bool | None] = []
+    try:
+        for said, _ in SLOPPY_VOTES:
+            fake.script(said, model="claude-test-voter")
+            answers += await Ballot(claude, claude.settings).ask(prompt, count=1, user_id=None)
+    finally:
+        await claude.close()
+    return answers, claude
+
+
+async def test_votes_always_parse_under_the_schema_and_the_one_word_failures_are_counted(
+        store: Store, fake: FakeClaude) -> None:
+    meant = [m for _, m in SLOPPY_VOTES]
+    # before: a voting model without structured outputs answers the words themselves; two do not parse
+    answers, claude = await votes_on(fake, store.url, model_capabilities=lineup_capabilities()
+                                     + ",claude-test-voter[structured_outputs]=false")
+    assert answers == [True, True, None, False, False, False, None]
+    assert (claude.parse_failures["vote"], claude.parse_retries["vote"]) == (2, 0)
+    assert all("format" not in r.body.get("output_config", {}) for r in fake.requests)
+    assert "Unparsed answers since start: 2 (vote 2 (0 asked again))" in await claude.status_lines()
+
+    # after: the same words, decoded to the vote schema, come back as JSON that always parses
+    fake.requests.clear()
+    answers, claude = await votes_on(fake, store.url)
+    assert answers == meant and claude.parse_failures["vote"] == 0
+    assert [r.text for r in fake.requests][:3] == ['{"vote": "yes"}'] * 3
+    assert all(r.body["output_config"]["format"] == {"type": "json_schema", "schema": VOTE_SCHEMA}
+               for r in fake.requests)
+
+
+async def test_the_fake_reads_a_scripted_vote_into_the_schema_and_rejects_an_open_one(
+        fake: FakeClaude) -> None:
+    assert read_into("**No.**", VOTE_SCHEMA) == {"vote": "no"} and conforms({"vote": "yes"}, VOTE_SCHEMA)
+    assert read_into("hmm", VOTE_SCHEMA) == {"vote": "no"} and not conforms({"vote": "Yes."}, VOTE_SCHEMA)
+    client = anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="k", max_retries=0)
+    try:
+        open_vote = {k: v for k, v in VOTE_SCHEMA.items() if k != "additionalProperties"}
+        with pytest.raises(anthropic.BadRequestError, match="additionalProperties"):
+            await client.messages.create(
+                model="claude-haiku-5-5", max_tokens=16, messages=[{"role": "user", "content": "yes?"}],
+                extra_body={"output_config": {"format": {"type": "json_schema", "schema": open_vote}}})
+    finally:
+        await client.close()

@@ -102,6 +102,10 @@ class ClaudeClient(StartupChecks):
         self._costs = parse_model_costs(settings.models.model_costs)
         self.models = ModelTable(settings.models.model_capabilities)
         self.refusals: Counter[str] = Counter()  # purpose -> refusals since start (/status shows them)
+        # purpose -> answers that came back but did not parse, and the calls asked again for that, since
+        # start (/status and benchmarks/bench_votes.py read them): what structured outputs remove
+        self.parse_failures: Counter[str] = Counter()
+        self.parse_retries: Counter[str] = Counter()
         self._in_use = models_in_use(settings)
         for name in self._in_use:  # made now, so the first reply does not pay for an SDK client
             self.backend(name)
@@ -160,7 +164,22 @@ class ClaudeClient(StartupChecks):
         by_purpose = ", ".join(f"{p} {n}" for p, n in sorted(self.refusals.items()))
         lines.append(f"Refusals since start: {sum(self.refusals.values())}"
                      + (f" ({by_purpose})" if by_purpose else ""))
+        unparsed = ", ".join(f"{p} {n} ({self.parse_retries[p]} asked again)"
+                             for p, n in sorted(self.parse_failures.items()))
+        lines.append(f"Unparsed answers since start: {sum(self.parse_failures.values())}"
+                     + (f" ({unparsed})" if unparsed else ""))
         return "\n".join(lines)
+
+    def unparsed(self, purpose: str, *, retried: bool) -> None:
+        """Count an answer of ``purpose`` that did not parse (``retried``: the caller asks again)."""
+        self.parse_failures[purpose] += 1
+        if retried:
+            self.parse_retries[purpose] += 1
+
+    def structured(self, model: str) -> bool:
+        """Whether ``model``'s answers can be held to a JSON schema (structured outputs)."""
+        family = self.family(model)
+        return family is not None and family.structured_outputs
 
     def _make_api_logger(self) -> logging.Logger | None:
         if not self.settings.storage.enable_api_call_logging:
@@ -226,9 +245,10 @@ class ClaudeClient(StartupChecks):
                                 gaps=prompt.gaps, parts=prompt.parts)
 
     async def ask_many(self, prompt: Prompt, *, count: int, model: str, max_tokens: int, purpose: str,
-                       user_id: int | None, timeout: float) -> list[str | None]:
+                       user_id: int | None, timeout: float,
+                       schema: Mapping[str, Any] | None = None) -> list[str | None]:
         """The same short request ``count`` times at once (a vote round, bot/reply/voting.py): each answer's
-        text, None where the call failed."""
+        text, None where the call failed. ``schema``: the answers are held to it (structured outputs)."""
         # One request for all (the SDK copies what it sends), and the usage rows in one write at the end
         # instead of one write per call.
         request = {"model": model, "max_tokens": max_tokens, "system": prompt.system,
@@ -238,7 +258,8 @@ class ClaudeClient(StartupChecks):
         async def one() -> str | None:
             try:
                 completion = await self._call(request, purpose=purpose, user_id=user_id, timeout=timeout,
-                                              stream=False, calls=calls, gaps=prompt.gaps, parts=prompt.parts)
+                                              stream=False, calls=calls, gaps=prompt.gaps, parts=prompt.parts,
+                                              schema=schema)
             except ClaudeUnavailable:
                 return None
             return completion.text

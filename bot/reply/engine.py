@@ -39,6 +39,7 @@ from bot.reply.intent import IntentRouter
 from bot.reply.keeping import ExchangeKeeping, _safely
 from bot.reply.media import MediaLimits, read_media
 from bot.reply.persona_runtime import PersonaRuntime, opening_greeting
+from bot.reply.pins import NotePins
 from bot.reply.prompting import ReplyExtras, build_reply_prompt
 from bot.reply.throttle import BotThrottle
 from bot.reply.transcript import TranscriptWindows, fetch_limit
@@ -97,6 +98,7 @@ class ReplyEngine(ExchangeKeeping):
         self.own_author_ids: set[int] = set()
         self.turns = TurnTaking(store, lambda: settings.ensemble, self.names, self.own_author_ids)
         self.transcripts = TranscriptWindows()  # where each channel's cached transcript starts
+        self.note_pins = NotePins()  # where each DM's feelings and style notes sit in its history
         # Messages marked as owed a reply (database/owed.py) and not yet answered, by this process.
         self.owed: set[int] = set()
         # Fewer votes (bot/reply/triage.py) and the model/recall budget by what a message is about
@@ -411,7 +413,7 @@ class ReplyEngine(ExchangeKeeping):
                                     moment=self.persona_runtime.moment(msg, data),
                                     greeting=opening_greeting(persona, data, msg), ooc_context=ooc_context,
                                     replace_last_reply=replace_last_reply,
-                                    since=later, own_ids=self.own_author_ids,
+                                    since=later, own_ids=self.own_author_ids, pins=self.note_pins,
                                     transcript=None if msg.is_dm else self.transcripts.window(
                                         msg.channel_id, data.recent,
                                         self.settings.replies.recent_channel_messages))

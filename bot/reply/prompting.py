@@ -14,8 +14,9 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    each (bot/reply/transcript.py), append-only so everyone's replies there read one cached prefix.
 4. after the last breakpoint, what changes every reply: **the time** (:func:`now_part`: date, weekday,
    local time in the character's time zone, how long since the person last wrote), how the character feels
-   and how the person writes, the lore the messages trigger (``<lore>``), recalled facts (dated), then
-   **the message**, then **the instructions after the history** (framework blend, evolution stage, the
+   and how the person writes (in a DM only when they changed: each version is then pinned inside the
+   cached history, bot/reply/pins.py), the lore the messages trigger (``<lore>``), recalled facts (dated),
+   then **the message**, then **the instructions after the history** (framework blend, evolution stage, the
    server's language, the card's post-history instructions, an out-of-character note).
 
 Text a person or a card wrote is data: inside tags, never in ``system`` unquoted; display names are cleaned
@@ -26,7 +27,7 @@ breakpoints per request (the API's limit): the character block, the DM's person 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +40,7 @@ from bot.core.persona.macros import Moment, humanize
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name, defuse
+from bot.reply.pins import NotePins
 from bot.reply.transcript import LOOKBACK, is_own, mark_transcript, transcript_messages
 from database.records import History, PromptData, RelationshipRecord, SeenMessage
 
@@ -188,11 +190,14 @@ def build_reply_prompt(
     since: Sequence[SeenMessage] = (),
     own_ids: Collection[int] = (),
     transcript: Sequence[SeenMessage] | None = None,
+    pins: NotePins | None = None,
 ) -> Prompt:
     """The reply prompt, laid out as the module docstring says. In a channel, ``transcript``: the lines to
     show (bot/reply/transcript.py; None: every recent message); ``own_ids``: the character's accounts (its
     lines there are its turns); ``moment``: the time of the message in the character's zone and how long
-    its author had been silent; ``greeting``: the opening a new conversation starts with (its first turn)."""
+    its author had been silent; ``greeting``: the opening a new conversation starts with (its first turn);
+    ``pins``: in a DM, the feelings and style notes go inside the cached history (bot/reply/pins.py) instead
+    of after it."""
     name = clean_name(msg.author_name)
     lines = [m for m in (data.recent if transcript is None else transcript) if m.message_id != msg.message_id]
     shared = not msg.is_dm and bool(lines)  # a channel transcript: everyone there shares the prefix
@@ -205,8 +210,18 @@ def build_reply_prompt(
                  ("character: mood", f"## Your mood today\n{data.mood}" if data.mood else ""),
                  ("character: emotes", extras.emotes)]
     tail: list[str] = []
+    slow = [extras.feelings, extras.style]  # notes that change now and then, not every reply
     if not shared:
-        messages = history_messages(data.history, drop_last_assistant=replace_last_reply)
+        pinned: dict[int, str] = {}
+        if pins is not None:
+            shown = {t.discord_message_id for t in data.history.turns
+                     if t.role == "user" and t.discord_message_id}
+            pinned = pins.pin((msg.author_id, msg.channel_id), shown, msg.message_id,
+                              "\n\n".join(p for p in slow if p))
+            # this message's own version, if it got one, opens it (its turn is not in the history yet)
+            fresh = msg.message_id in pinned and msg.message_id not in shown
+            slow = [pinned[msg.message_id]] if fresh else []
+        messages = history_messages(data.history, drop_last_assistant=replace_last_reply, notes=pinned)
         if messages:
             _mark_cache(messages[-1])
         if greeting:
@@ -230,7 +245,7 @@ def build_reply_prompt(
     # the recalled facts
     if moment is not None:
         tail.append(now_part(moment, name))
-    tail.extend(p for p in (extras.macro_note, extras.feelings, extras.style, lore_part(extras.lore),
+    tail.extend(p for p in (extras.macro_note, *slow, lore_part(extras.lore),
                             recall_part(extras.recall, name)) if p)
     # the message
     said_now = f"{name}: {defuse(msg.text)}"
@@ -307,8 +322,10 @@ def _lead(messages: list[dict[str, Any]], block: dict[str, Any]) -> None:
         messages.insert(0, {"role": "user", "content": [block]})
 
 
-def history_messages(history: History, *, drop_last_assistant: bool = False) -> list[dict[str, Any]]:
-    """Turns as alternating user/assistant messages starting with a user turn (merging repeats).
+def history_messages(history: History, *, drop_last_assistant: bool = False,
+                     notes: Mapping[int, str] | None = None) -> list[dict[str, Any]]:
+    """Turns as alternating user/assistant messages starting with a user turn (merging repeats); ``notes``:
+    text that opens the user turn of each Discord message id (bot/reply/pins.py).
 
     A blank turn (stored by an older version, or edited to nothing) would make the API reject every request
     of the conversation: a blank user turn becomes the no-text placeholder, a blank answer is left out.
@@ -327,6 +344,8 @@ def history_messages(history: History, *, drop_last_assistant: bool = False) -> 
             if role != "user":
                 continue
             content = NO_TEXT
+        if notes and role == "user" and (note := notes.get(turns[i][3] or 0)):
+            content = f"{note}\n\n{content}"
         if last is not None and last["role"] == role:
             last["content"] += "\n\n" + content
         elif last is not None or role == "user":

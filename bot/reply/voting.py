@@ -16,8 +16,10 @@ What the engine's decide step (bot/reply/engine.py) hands here has passed triage
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import Any
 
 from bot.core.claude import ClaudeClient, Prompt
 from bot.core.config import Settings
@@ -36,7 +38,18 @@ log = logging.getLogger(__name__)
 # chatter may take that long by design) and at most VOTE_ROUND_PATIENCE.
 VOTE_ROUND_SPACING = 0.005
 VOTE_ROUND_PATIENCE = 2.0
-VOTE_MAX_TOKENS = 5  # "yes" or "no"
+# The answer a vote is decoded to where the voting model supports structured outputs: one of two words in a
+# JSON object, so "Yes.", "I think yes" or "**no**" cannot come back (a one-word vote's parse failures
+# count as no: a missed reply).
+VOTE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    # "no" first: where nothing says yes, no (as an unreadable one-word vote counts)
+    "properties": {"vote": {"type": "string", "enum": ["no", "yes"]}},
+    "required": ["vote"],
+    "additionalProperties": False,
+}
+# Room for the JSON answer (about 6 tokens) and for the one word (at most 2), by structured or not.
+VOTE_MAX_TOKENS = {True: 16, False: 5}
 
 
 def vote_round_pacer(window: Callable[[], float]) -> Pacer:
@@ -50,6 +63,17 @@ def parse_yes_no(text: str) -> bool | None:
         return True
     if word.startswith("no"):
         return False
+    return None
+
+
+def parse_vote(text: str) -> bool | None:
+    """A vote's answer: the JSON object of :data:`VOTE_SCHEMA` when it is one, else the one word."""
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return parse_yes_no(text)
+    if isinstance(answer, dict) and answer.get("vote") in ("yes", "no"):
+        return answer["vote"] == "yes"
     return None
 
 
@@ -69,10 +93,21 @@ class Ballot:
 
     async def ask(self, prompt: Prompt, *, count: int, user_id: int | None) -> list[bool | None]:
         """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed."""
+        # Where the model supports structured outputs the answer is decoded to VOTE_SCHEMA and always
+        # parses; elsewhere it is the one word, read leniently (an unreadable one counts as no).
+        model = self.settings.replies.voting_model
+        structured = self.claude.structured(model)
         answers = await self.claude.ask_many(
-            prompt, count=count, model=self.settings.replies.voting_model, max_tokens=VOTE_MAX_TOKENS,
-            purpose="vote", user_id=user_id, timeout=self.settings.timeouts.should_reply_timeout)
-        return [None if text is None else parse_yes_no(text) for text in answers]
+            prompt, count=count, model=model, max_tokens=VOTE_MAX_TOKENS[structured], purpose="vote",
+            user_id=user_id, timeout=self.settings.timeouts.should_reply_timeout,
+            schema=VOTE_SCHEMA if structured else None)
+        votes: list[bool | None] = []
+        for text in answers:
+            vote = None if text is None else parse_vote(text)
+            if text is not None and vote is None:
+                self.claude.unparsed("vote", retried=False)
+            votes.append(vote)
+        return votes
 
 
 class Voting:

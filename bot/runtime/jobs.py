@@ -88,12 +88,26 @@ class MemoryJobs:
             self.mirror("Daily memory consolidation failed; see the bot's log.")
             return None
         self.mirror(f"Daily memory consolidation: {report.describe()}")
+        if self.settings.consolidation_batch:
+            await self.summaries_batched()
         if self.after_daily is not None:
             try:
                 await self.after_daily()
             except Exception:
                 log.exception("work after the daily consolidation failed")
         return report
+
+    async def summaries_batched(self) -> int:
+        """The conversations due a summary, summarized through Message Batches (half price) as part of the
+        nightly work; by day the sweep and each turn summarize directly."""
+        wait = self.settings.consolidation_batch_wait
+        done = 0
+        try:
+            for summarizer in (self.memory.summarizer, *self.memory.member_summarizers.values()):
+                done += await summarizer.summarize_batched(max_wait=wait)
+        except Exception:
+            log.exception("the nightly batched summaries failed; the sweep retries them")
+        return done
 
     async def retention(self) -> Pruned | None:
         if not self.cluster.leading:

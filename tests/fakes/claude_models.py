@@ -13,6 +13,7 @@ the others) stand for the lineup chosen by ``KINDRED_TEST_LINEUP``: ``5`` (the d
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -246,3 +247,18 @@ def least(schema: dict[str, Any]) -> Any:
     if kind == "object":
         return {k: least(schema["properties"][k]) for k in schema.get("required", ())}
     return {"array": [], "string": "", "boolean": False, "number": 0, "integer": 0}.get(str(kind))
+
+
+def read_into(text: str, schema: dict[str, Any]) -> Any:
+    """What the model would have decoded, under ``schema``, for a scripted plain answer: each required enum
+    takes the first of its values the text names as a word (a vote script's "yes", "I think no", "**No.**"),
+    anything else the smallest value that follows the schema."""
+    if schema.get("type") == "object":
+        props = schema.get("properties", {})
+        return {k: read_into(text, props[k]) for k in schema.get("required", ())}
+    if "enum" in schema:
+        named = {str(v).lower(): v for v in schema["enum"]}
+        for word in re.findall(r"[a-z0-9_-]+", text.lower()):
+            if word in named:
+                return named[word]
+    return least(schema)

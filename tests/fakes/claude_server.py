@@ -57,7 +57,7 @@ from tests.fakes.claude_batches import BatchRoutes
 from tests.fakes.claude_models import (
     THINKING_TOKENS,
     effort_of,
-    least,
+    read_into,
     rules_for,
     schema_of,
     thinks,
@@ -744,7 +744,8 @@ class FakeClaude:
     def constrained(body: dict[str, Any], reply: Reply) -> Reply:
         """Under ``output_config.format`` the answer is JSON, as the real model's decoding is held to the
         schema: a scripted JSON object stands for what the model decoded (tests script partial ones); a
-        scripted text that is not JSON becomes the smallest value that follows the schema."""
+        scripted text that is not JSON is read into the schema (a vote script's "yes" becomes
+        ``{"vote": "yes"}``), else the smallest value that follows it."""
         schema = schema_of(body)
         if schema is None or reply.status != 200:
             return reply
@@ -753,7 +754,7 @@ class FakeClaude:
                 return reply
         except ValueError:
             pass
-        return dataclasses.replace(reply, text=json.dumps(least(schema)))
+        return dataclasses.replace(reply, text=json.dumps(read_into(reply.text, schema)))
 
     @staticmethod
     def _output_tokens(text: str, model: str) -> int:

@@ -113,9 +113,10 @@ class MemorySettings:
     consolidation_hour_utc: int = key(
         4, "Hour of the day (UTC) of the daily memory consolidation.", min=0, max=23, restart=True)
     consolidation_batch: bool = key(
-        True, "Send the daily consolidation's fact extraction through the Message Batches API (half price, "
-        "answers within consolidation_batch_wait; what is not answered by then is asked directly). "
-        "consolidate --now always asks directly.")
+        True, "Send the daily consolidation's fact extraction, and the summaries and core-memory rewrites "
+        "due then, through the Message Batches API (half price, answers within consolidation_batch_wait; "
+        "what is not answered by then is asked directly). consolidate --now and the daytime summaries always "
+        "ask directly.")
     consolidation_batch_wait: float = key(
         3600.0, "Seconds the daily consolidation waits for its message batch before cancelling it and asking "
         "the rest directly.", min=0)
