@@ -208,7 +208,7 @@ class Summarizer:
                     guild)
         await self._batch("core_memory", persona, memories, users, MEMORY_MAX_TOKENS, max_wait)
         try:
-            return sum([await self._guarded(user_id, scope, name) for user_id, scope, name, _ in due])
+            return sum([await self._guarded(user_id, scope, name, None) for user_id, scope, name, _ in due])
         finally:
             self._ahead.clear()
 

@@ -120,19 +120,32 @@ def split(text: str, parts: Sequence[tuple[str, str]], default: str) -> list[tup
             start = text.find(part, start + 1)
         if start >= 0:
             claimed.append((start, start + len(part), label))
-    # Around named parts in a turn, what is left is the layout's own text (tags, headers); a block with
-    # no named part is what it stands for (the system prompt, a turn of the transcript).
-    rest = LAYOUT if claimed and default != "system" else default
+    # Around named parts in a turn, what is left is the layout's own text (tags, headers), or what the turn
+    # stands for (a line of the transcript: a DM's earlier turn opens with the notes pinned to it); a block
+    # with no named part is what it stands for (the system prompt, a turn of the transcript).
+    def rest(piece: str) -> str:
+        if not claimed or default == "system":
+            return default
+        return LAYOUT if _layout_only(piece) else default
+
     out: list[tuple[str, str]] = []
     at = 0
     for start, end, label in sorted(claimed):
         if text[at:start].strip():
-            out.append((rest, text[at:start].strip()))
+            out.append((rest(text[at:start]), text[at:start].strip()))
         out.append((label, text[start:end]))
         at = end
     if text[at:].strip():
-        out.append((rest, text[at:].strip()))
+        out.append((rest(text[at:]), text[at:].strip()))
     return out
+
+
+def _layout_only(piece: str) -> bool:
+    """Whether ``piece`` is only the layout's tags and headers (each line a ``<tag>``, ``[header]`` or
+    ``## heading``), not a person's or the character's words."""
+    lines = [line.strip() for line in piece.splitlines() if line.strip()]
+    return all((line.startswith("<") and line.endswith(">")) or (line.startswith("[") and line.endswith("]"))
+               or line.startswith("#") for line in lines)
 
 
 def itemize(sent: SentRequest) -> list[Item]:
