@@ -122,7 +122,8 @@ def prompts(persona: Persona) -> dict[str, Any]:
         captured["summary"] = Prompt(system=system, messages=[{"role": "user", "content": text}])
         return ""
 
-    asyncio.run(Summarizer._summary(SimpleNamespace(_ask=ask, _summary_text=Summarizer._summary_text), persona,  # type: ignore[arg-type]
+    stand_in = SimpleNamespace(_ask=ask, _summary_text=Summarizer._summary_text)
+    asyncio.run(Summarizer._summary(stand_in, persona,  # type: ignore[arg-type]
                                     History(1, SUMMARY, HISTORY), HISTORY, USER, "alice", True))
     out["summary"] = captured["summary"]
     batch = Batch(USER, "alice", True, [(i, m) for i, m in enumerate(RECENT) if m.author_id == USER])
