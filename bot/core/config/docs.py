@@ -9,8 +9,9 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from bot.core.config.keys import Setting
 from bot.core.config.paths import PROJECT_ROOT
-from bot.core.config.sections import SECTIONS, SETTINGS, Setting
+from bot.core.config.sections import SECTIONS, SETTINGS
 
 EXAMPLE = PROJECT_ROOT / "config.env.example"
 REFERENCE = PROJECT_ROOT / "docs" / "configuration.md"
