@@ -163,7 +163,8 @@ class ExcerptIndex:
         """The strict place rule (module docstring): DM lines in DMs, a channel's lines in that channel."""
         if private:
             return self.dm.copy()
-        return ~self.dm & (self.channel == channel_id)
+        here: np.ndarray = ~self.dm & (self.channel == channel_id)
+        return here
 
     def search(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(excerpt indices, cosine similarity to ``vector``) of the excerpts searched: every one with a

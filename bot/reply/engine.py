@@ -18,6 +18,7 @@ from bot.core.claude import SPEND_GUILD, ClaudeClient, ClaudeUnavailable, Comple
 from bot.core.config import Settings
 from bot.core.keyed import KeyedLocks
 from bot.core.localtime import load_zone
+from bot.core.models.base import Prompt
 from bot.core.persona.model import Persona
 from bot.core.pipeline import (
     Decision,
@@ -412,7 +413,7 @@ class ReplyEngine(ExchangeKeeping):
 
     async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
                            replace_last_reply: bool = False, see_later: bool = False,
-                           data: PromptData | None = None) -> tuple[object, bool]:
+                           data: PromptData | None = None) -> tuple[Prompt, bool]:
         """The reply prompt for ``msg`` and whether its author is premium; ``data``: its prompt data if
         already read (see prompt_request)."""
         if data is None:

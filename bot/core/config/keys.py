@@ -129,7 +129,7 @@ def declared(section_cls: type, section: str) -> tuple[Setting, ...]:
 def _kind(f: Field[Any]) -> type:
     if f.type not in _PARSERS:  # sections.py does not use postponed annotations: types are the classes
         raise TypeError(f"setting {f.name} has unsupported type {f.type!r}")
-    return f.type  # type: ignore[return-value]
+    return f.type
 
 
 def parsed_by(parse: Any) -> Any:

@@ -97,7 +97,9 @@ class MessagesHTTP:
         session = self._session or self._open()
         data, headers, params = prepare(request, self.headers)
         # A per-call timeout only when given: aiohttp reads timeout=None as "no timeout at all".
-        options: dict[str, Any] = {"timeout": client_timeout(request["timeout"])} if "timeout" in request else {}
+        options: dict[str, Any] = {}  # keyword arguments for aiohttp
+        if "timeout" in request:
+            options["timeout"] = client_timeout(request["timeout"])
         for hook in self.on_request:
             hook()
         try:
