@@ -119,8 +119,8 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
     # Ties (the same fused score): the more recently told, then the more often mentioned, then the lasting
     # first. Each term is far below the smallest difference between two RRF sums that are not equal.
     told = index.told[found]
-    spread = float(told.max() - told.min()) or 1.0
-    key = (fused[found] + 1e-7 * (told - told.min()) / spread + 1e-9 * np.minimum(index.refs[found], 100) / 100
+    width = float(told.max() - told.min()) or 1.0
+    key = (fused[found] + 1e-7 * (told - told.min()) / width + 1e-9 * np.minimum(index.refs[found], 100) / 100
            + 1e-10 * index.lasting[found])
     order = np.argsort(-key, kind="stable")
     return found[order], fused[found][order]
