@@ -213,7 +213,7 @@ def run(argv: list[str]) -> int:
     if args.command == "consolidate":
         from memory.consolidation_cli import run_consolidation_cli
 
-        return asyncio.run(run_consolidation_cli(settings, character))  # type: ignore[arg-type]
+        return asyncio.run(run_consolidation_cli(settings, character))
     return run_bot(settings, character)
 
 

@@ -83,6 +83,9 @@ class KindredMixin:
     """Everything Kindred adds to discord.py's Bot; mixed into a Bot or an AutoShardedBot."""
 
     settings: Settings  # follows settings_holder: a live reload reaches every reader
+    if TYPE_CHECKING:  # discord.py's Client.user, of the Bot this is mixed into
+        @property
+        def user(self) -> discord.ClientUser | None: ...
     settings_holder: SettingsHolder
     character: CharacterSource
     store: Store
@@ -207,7 +210,7 @@ class KindredMixin:
         """What this process does for the cluster and what it hears from the others
         (bot/runtime/cluster.py)."""
         cluster = self.cluster
-        cluster.lead_hooks.append(lambda: sync_app_commands(self))  # type: ignore[arg-type]
+        cluster.lead_hooks.append(lambda: sync_app_commands(self))
         cluster.on("shutdown", self._cluster_shutdown)
         cluster.share_cache_changes()
         cluster.on("posted", self._cluster_posted)
@@ -336,8 +339,10 @@ class KindredShardedBot(KindredMixin, commands.AutoShardedBot):
         configure_endpoints(settings)
         options.setdefault("intents", default_intents())
         options.setdefault("allowed_mentions", NO_MENTIONS)  # a send naming no policy pings nobody
+        # shard_ids: None (every shard) or a sequence at run time, though discord.py annotates list[int]
         super().__init__(command_prefix=commands.when_mentioned, help_command=None,
-                         shard_count=settings.discord.shard_count, shard_ids=settings.shard_id_list,
+                         shard_count=settings.discord.shard_count,
+                         shard_ids=settings.shard_id_list,  # type: ignore[arg-type]
                          **options)
         self._kindred_init(settings, character, freeze_after_setup)
 

@@ -158,7 +158,7 @@ class Events(commands.Cog):
         except Exception:
             log.exception("failed to handle message %s", message.id)
         finally:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
@@ -179,7 +179,7 @@ class Events(commands.Cog):
         except Exception:
             log.exception("answering the replies owed from before the restart failed")
         finally:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
 
     async def _fetch_owed(self, owed: Owed) -> tuple[Incoming, Callable[[str], Outlet]] | str | None:
         me = self.bot.user

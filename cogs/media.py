@@ -40,7 +40,8 @@ async def read_capped(attachment: discord.Attachment, cap: int) -> bytes:
     the connection is dropped, the rest never read). discord.py reads an asset whole, so this goes through
     discord.py's own HTTP session, with its proxy settings, as ``Attachment.read`` does."""
     http = attachment._http  # noqa: SLF001 (discord.py has no streaming read of an attachment)
-    session: aiohttp.ClientSession = http._HTTPClient__session  # noqa: SLF001
+    # the client's private (name-mangled) session: the only way to its proxy and connection pool
+    session: aiohttp.ClientSession = http._HTTPClient__session  # type: ignore[attr-defined]  # noqa: SLF001
     kwargs: dict[str, object] = {}
     if http.proxy is not None:
         kwargs["proxy"] = http.proxy

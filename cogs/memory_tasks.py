@@ -41,7 +41,7 @@ class MemoryTasks(commands.Cog):
         self.bot = bot
         self.memory: MemoryService = bot.memory
         self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self._startup: asyncio.Task[None] | None = None
+        self._startup: asyncio.Task[object] | None = None
         # Run after each successful daily consolidation (cogs/alive.py: the day's new custom status).
         self.after_daily: list[Callable[[], Awaitable[None]]] = []
 

@@ -120,7 +120,9 @@ class Prepared:
         if not self.raw:
             return None
         # the checked-out connection's driver connection: never None here
-        return conn.connection.driver_connection.execute(self.sql, self._params(values or {})).fetchall()  # type: ignore[union-attr]
+        cursor = conn.connection.driver_connection.execute(self.sql, self._params(values or {}))  # type: ignore[union-attr]
+        rows: list[Any] = cursor.fetchall()
+        return rows
 
     def first(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any | None:
         """The first row, or None; also how an INSERT/UPDATE ... RETURNING is run."""

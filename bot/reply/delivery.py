@@ -20,7 +20,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from bot.core.claude import ClaudeUnavailable, Completion
 from bot.core.config import Settings
@@ -276,7 +276,8 @@ async def _first_of(awaitable: Awaitable[object], generation: asyncio.Future[T])
     """Wait for ``awaitable`` or for the generation to finish, whichever is first."""
     waiter = asyncio.ensure_future(awaitable)
     try:
-        await asyncio.wait({waiter, generation}, return_when=asyncio.FIRST_COMPLETED)
+        either: set[asyncio.Future[Any]] = {waiter, generation}  # two results of different types, unread
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     finally:
         if not waiter.done():
             waiter.cancel()
