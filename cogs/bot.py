@@ -210,7 +210,8 @@ class KindredMixin:
         """What this process does for the cluster and what it hears from the others
         (bot/runtime/cluster.py)."""
         cluster = self.cluster
-        cluster.lead_hooks.append(lambda: sync_app_commands(self))
+        # self: the mixin is only ever mixed into KindredBot or KindredShardedBot
+        cluster.lead_hooks.append(lambda: sync_app_commands(self))  # type: ignore[arg-type]
         cluster.on("shutdown", self._cluster_shutdown)
         cluster.share_cache_changes()
         cluster.on("posted", self._cluster_posted)
