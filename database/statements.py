@@ -12,20 +12,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    BindParameter,
-    Connection,
-    DateTime,
-    and_,
-    bindparam,
-    func,
-    insert,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import BindParameter
+from sqlalchemy.types import DateTime
 
 from database.alive_models import StyleProfile
 from database.models import (
