@@ -127,7 +127,11 @@ class ClaudeClient(StartupChecks):
     @property
     def sdk(self) -> AsyncAnthropic:
         """The Anthropic SDK client (benchmarks hook into its transport)."""
-        return self.backend("anthropic").sdk  # type: ignore[attr-defined,no-any-return]
+        from bot.core.models.anthropic import AnthropicBackend
+
+        backend = self.backend("anthropic")
+        assert isinstance(backend, AnthropicBackend)  # every backend but "openai" is one
+        return backend.sdk
 
     def family(self, model: str) -> Family | None:
         """The capability-table family of a configured model (None: not Claude)."""

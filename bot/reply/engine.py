@@ -458,7 +458,7 @@ class ReplyEngine(ExchangeKeeping):
                                                   replace_last_reply=replace_last_reply, see_later=see_later)
         return await self.complete(msg, persona, prompt, premium)
 
-    async def complete(self, msg: Incoming, persona: Persona, prompt: object, premium: bool, *,
+    async def complete(self, msg: Incoming, persona: Persona, prompt: Prompt, premium: bool, *,
                        on_text: Callable[[str], None] | None = None) -> Completion:
         """Ask Claude for the reply to ``msg`` with a built prompt (the premium model for premium users);
         with ``on_text``, streamed, and it sees the text so far (bot/reply/delivery.py)."""
@@ -469,7 +469,7 @@ class ReplyEngine(ExchangeKeeping):
         models = self.settings.models
         effort = models.premium_reply_effort if premium else models.reply_effort
         return await self.claude.generate(
-            prompt, model=model, user_id=msg.author_id, purpose="reply",  # type: ignore[arg-type]
+            prompt, model=model, user_id=msg.author_id, purpose="reply",
             max_tokens=persona.max_tokens, temperature=persona.temperature, on_text=on_text,
             stream=True if on_text is not None else None,
             effort=effort)
