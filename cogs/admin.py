@@ -125,6 +125,7 @@ class Admin(commands.Cog):
                             (self.bot.engine.decision_listeners, self.mirror_decision),
                             (self.bot.claude.on_error, self.mirror_error)):
             if hook in hooks:
+                # each hook goes with its own list, of its own type
                 hooks.remove(hook)  # type: ignore[arg-type]
         self.bot.remove_dynamic_items(UsersPageButton)
 

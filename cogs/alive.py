@@ -70,6 +70,7 @@ class AliveCog(commands.Cog, name="Alive"):
         self._status_checked = False
 
     async def cog_load(self) -> None:
+        # an attribute the bot classes do not declare (the cog builds the alive service)
         self.bot.alive = self.alive  # type: ignore[union-attr]
         await self.alive.start()
         self.alive.attach()

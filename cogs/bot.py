@@ -123,6 +123,7 @@ class KindredMixin:
         self.freeze_after_setup = freeze_after_setup
         # Installed by the bot, not by a cog: every slash command's failure is answered, and every expired
         # button click, whichever cogs are loaded.
+        # attr-defined: a Bot's method, which the mixin gets from the Bot it is mixed into
         self.tree.error(on_app_command_error)  # type: ignore[attr-defined]
         self.add_listener(answer_expired_click, "on_interaction")  # type: ignore[attr-defined]
         self.add_listener(functools.partial(announce_connected, self), "on_ready")  # type: ignore[attr-defined]
@@ -132,6 +133,7 @@ class KindredMixin:
         await self.identify_pacer.wait(shard_id)  # Discord's own limit, not discord.py's blanket 5 s
 
     async def _max_concurrency(self) -> int:
+        # attr-defined: a Bot's method, which the mixin gets from the Bot it is mixed into
         _, _, limit = await self.http.get_bot_gateway()  # type: ignore[attr-defined]
         return int(limit["max_concurrency"])
 
@@ -155,6 +157,7 @@ class KindredMixin:
         if self.user is not None:  # (logged in by now) our own posts never count as another character's
             self.engine.own_author_ids.add(self.user.id)
         # Who may talk to it, and what it may spend: checked before any reply work.
+        # self: the mixin is only ever mixed into KindredBot or KindredShardedBot
         self.access = AccessGate(self.settings, self.store,
                                  lambda uid: is_admin_id(self, uid))  # type: ignore[arg-type]
         self.limits = SpendingLimits(
@@ -186,12 +189,14 @@ class KindredMixin:
         # and the closest real id), not at the first reply; the list was read beside the work above.
         await self.claude.verify_models()
         for name in self.extensions_to_load:
+            # a Bot's method, which the mixin gets from the Bot it is mixed into
             await self.load_extension(name)  # type: ignore[attr-defined]
         self._join_cluster()
         await self.cluster.start()  # as leader (always, on SQLite): the lead hooks run now
         if self.settings.dashboard.dashboard_port:
             from bot.operator.dashboard import Dashboard  # only when asked for: Jinja2 and the pages
 
+            # self: the mixin is only ever mixed into KindredBot or KindredShardedBot
             self.dashboard = Dashboard(dashboard_context(self),  # type: ignore[arg-type]
                                        self.settings.dashboard.dashboard_host,
                                        self.settings.dashboard.dashboard_port)
@@ -298,6 +303,7 @@ class KindredMixin:
         if self.dashboard is not None:  # no edit may start while the rest closes
             await self.dashboard.stop()
         # Let replies in flight finish and be saved before the connection and the database go away.
+        # a Bot's method (and close below), which the mixin gets from the Bot it is mixed into
         events = self.get_cog("Events")  # type: ignore[attr-defined]
         grace = self.settings.operation.shutdown_grace_seconds
         if events is not None:
