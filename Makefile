@@ -135,9 +135,12 @@ run: setup
 console: setup
 	$(BIN)/python main.py --console $(ARGS)
 
+# ruff, the architecture's contracts (lint-imports), and the types (mypy, [tool.mypy] in pyproject.toml: strict
+# on bot/, memory/ and database/; its cache in .mypy_cache makes a second run take seconds).
 lint: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # In parallel (pytest-xdist): one worker per core and one more (a third of a test's time is spent waiting on
 # its child processes, fakes and timers: on 2 cores, 3 workers finish in 5 min where 2 take 7), each with its own
@@ -147,6 +150,7 @@ PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: setup-test browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	@# Byte-compiled once here, and pytest's rewritten test modules kept (PYTHONDONTWRITEBYTECODE emptied for
 	@# the run): the suite starts main.py about seventy times and each worker collects every test file; where
 	@# the variable is set (as on CI machines) each would compile it all again (1.5 s of CPU per start).
@@ -161,4 +165,4 @@ bench: setup
 	$(BIN)/python -m benchmarks.run_all $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -21,6 +21,10 @@ import signal
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: a --help or a bad setting answers before the bot's modules load
+    from bot.core.character import CharacterSource
 
 # Run with a Python that lacks Kindred's packages (a system python instead of .venv/bin/python): one line
 # saying how to get them, not a ModuleNotFoundError traceback.
@@ -135,7 +139,7 @@ def _config_file(value: str | None, root_layout: Path | None = None) -> Path:
 
 
 def _load(args: argparse.Namespace, *, discord: bool,
-          dashboard: bool = False) -> tuple[Settings, object, str]:
+          dashboard: bool = False) -> tuple[Settings, CharacterSource, str]:
     """The settings, the character and why that character folder (for the start-up log)."""
     from bot.core.character import CharacterSource
     from bot.core.persona.template import refuse_template, warn_unedited_template
@@ -208,12 +212,12 @@ def run(argv: list[str]) -> int:
         from bot.runtime.console import console_logging, run_console
 
         console_logging(settings)  # the chat has the terminal: logs go to a file (warnings still show)
-        return asyncio.run(run_console(settings, character, args.as_user,  # type: ignore[arg-type]
+        return asyncio.run(run_console(settings, character, args.as_user,
                                        interrupted_while_starting=lambda: ctrl_c.seen))
     if args.command == "consolidate":
         from memory.consolidation_cli import run_consolidation_cli
 
-        return asyncio.run(run_consolidation_cli(settings, character))  # type: ignore[arg-type]
+        return asyncio.run(run_consolidation_cli(settings, character))
     return run_bot(settings, character)
 
 
@@ -228,14 +232,14 @@ def export(args: argparse.Namespace) -> int:
     path = export_folder(folder, env, out, png=args.png, version=3 if args.v3 else 2)
     print(f"exported {folder} as {path}")
     return 0
-def run_dashboard(args: argparse.Namespace, settings: Settings, character: object) -> int:
+def run_dashboard(args: argparse.Namespace, settings: Settings, character: CharacterSource) -> int:
     from bot.operator.dashboard import serve_alone
 
     port = args.port if args.port is not None else settings.dashboard.dashboard_port or DASHBOARD_PORT
     if not 0 < port < 65536:
         raise ConfigError("--port", "dashboard_port", f"must be between 1 and 65535, got {port}")
     host = (args.host or settings.dashboard.dashboard_host).strip()
-    return asyncio.run(serve_alone(settings, character, host, port))  # type: ignore[arg-type]
+    return asyncio.run(serve_alone(settings, character, host, port))
 
 
 def _database_settings(args: argparse.Namespace) -> Settings:
@@ -294,13 +298,13 @@ def run_cluster_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_bot(settings: Settings, character: object) -> int:
+def run_bot(settings: Settings, character: CharacterSource) -> int:
     log.info("starting: loading Kindred's modules (discord.py, the reply engine, memory)")
     from bot.runtime.lifecycle import run_on, serve
     from cogs.bot import create_bot
     from cogs.startup import run_discord
 
-    bot = create_bot(settings, character, freeze_after_setup=True)  # type: ignore[arg-type]
+    bot = create_bot(settings, character, freeze_after_setup=True)
     # bot.run's own runner, with SIGTERM/SIGINT closing the bot gracefully (bot/runtime/lifecycle.py); a
     # refused or unreachable Discord is one line and an exit code (cogs/startup.py).
     return run_discord(bot, settings, lambda: run_on(settings.operation.event_loop, lambda: serve(

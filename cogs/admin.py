@@ -45,7 +45,7 @@ PAGE_BUTTON = r"kindred-admin:users:(?P<page>\d+):(?P<direction>prev|next)"
 FAILED = "Sorry, that admin command failed; the traceback is in the bot's log."
 
 
-def shard_latencies(bot: commands.Bot) -> Latencies:
+def shard_latencies(bot: commands.Bot | commands.AutoShardedBot) -> Latencies:
     """(shard id, seconds) per shard; one unnamed entry for an unsharded bot."""
     if isinstance(bot, commands.AutoShardedBot):
         return list(bot.latencies)
@@ -72,7 +72,7 @@ class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=P
         return cls(int(match["page"]), match["direction"])
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        if await is_admin(interaction.client, interaction.user):  # type: ignore[arg-type]
+        if await is_admin(interaction.client, interaction.user):
             return True
         await interaction.response.send_message("Only the bot's admins can page through the users.",
                                                 ephemeral=True)
@@ -80,7 +80,7 @@ class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=P
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         try:
-            page, text = await interaction.client.admin.users.page(self.page)  # type: ignore[attr-defined]
+            page, text = await interaction.client.admin.users.page(self.page)
             await interaction.response.edit_message(content=text, view=users_view(page),
                                                     allowed_mentions=NO_PINGS)
         except Exception:
@@ -125,6 +125,7 @@ class Admin(commands.Cog):
                             (self.bot.engine.decision_listeners, self.mirror_decision),
                             (self.bot.claude.on_error, self.mirror_error)):
             if hook in hooks:
+                # each hook goes with its own list, of its own type
                 hooks.remove(hook)  # type: ignore[arg-type]
         self.bot.remove_dynamic_items(UsersPageButton)
 

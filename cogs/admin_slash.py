@@ -53,7 +53,7 @@ class AdminSlash(commands.Cog):
         self.bot = bot
         self.tools = bot.admin
 
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         """Every command of this cog: in a server (the groups are guild-only, but discord.py does not enforce
         that for incoming interactions), and by a Kindred admin (Discord's permission alone is not enough)."""
         require_server(interaction)

@@ -90,6 +90,9 @@ class KindredMixin:
     """Everything Kindred adds to discord.py's Bot; mixed into a Bot or an AutoShardedBot."""
 
     settings: Settings  # follows settings_holder: a live reload reaches every reader
+    if TYPE_CHECKING:  # discord.py's Client.user, of the Bot this is mixed into
+        @property
+        def user(self) -> discord.ClientUser | None: ...
     settings_holder: SettingsHolder
     character: CharacterSource
     store: Store
@@ -134,6 +137,7 @@ class KindredMixin:
         self.freeze_after_setup = freeze_after_setup
         # Installed by the bot, not by a cog: every slash command's failure is answered, and every expired
         # button click, whichever cogs are loaded.
+        # attr-defined: a Bot's method, which the mixin gets from the Bot it is mixed into
         self.tree.error(on_app_command_error)  # type: ignore[attr-defined]
         self.add_listener(answer_expired_click, "on_interaction")  # type: ignore[attr-defined]
         self.add_listener(functools.partial(announce_connected, self), "on_ready")  # type: ignore[attr-defined]
@@ -143,6 +147,7 @@ class KindredMixin:
         await self.identify_pacer.wait(shard_id)  # Discord's own limit, not discord.py's blanket 5 s
 
     async def _max_concurrency(self) -> int:
+        # attr-defined: a Bot's method, which the mixin gets from the Bot it is mixed into
         _, _, limit = await self.http.get_bot_gateway()  # type: ignore[attr-defined]
         return int(limit["max_concurrency"])
 
@@ -166,6 +171,7 @@ class KindredMixin:
         self.memory, self.admin, self.counters = services.memory, services.admin, services.counters
         self.alive, self.scheduler, self.places = services.alive, services.scheduler, services.tools.places
         for name in self.extensions_to_load:
+            # a Bot's method, which the mixin gets from the Bot it is mixed into
             await self.load_extension(name)  # type: ignore[attr-defined]
         self.scheduler.start()
         self._join_cluster()
@@ -192,6 +198,7 @@ class KindredMixin:
         """What this process does for the cluster and what it hears from the others
         (bot/runtime/cluster.py)."""
         cluster = self.cluster
+        # self: the mixin is only ever mixed into KindredBot or KindredShardedBot
         cluster.lead_hooks.append(lambda: sync_app_commands(self))  # type: ignore[arg-type]
         cluster.on("shutdown", self._cluster_shutdown)
         cluster.share_cache_changes()
@@ -261,6 +268,7 @@ class KindredMixin:
         if self.dashboard is not None:  # no edit may start while the rest closes
             await self.dashboard.stop()
         # Let replies in flight finish and be saved before the connection and the database go away.
+        # a Bot's method (and close below), which the mixin gets from the Bot it is mixed into
         events = self.get_cog("Events")  # type: ignore[attr-defined]
         grace = self.settings.operation.shutdown_grace_seconds
         if events is not None:
@@ -308,8 +316,10 @@ class KindredShardedBot(KindredMixin, commands.AutoShardedBot):
         configure_endpoints(settings)
         options.setdefault("intents", default_intents())
         options.setdefault("allowed_mentions", NO_MENTIONS)  # a send naming no policy pings nobody
+        # shard_ids: None (every shard) or a sequence at run time, though discord.py annotates list[int]
         super().__init__(command_prefix=commands.when_mentioned, help_command=None,
-                         shard_count=settings.discord.shard_count, shard_ids=settings.shard_id_list,
+                         shard_count=settings.discord.shard_count,
+                         shard_ids=settings.shard_id_list,  # type: ignore[arg-type]
                          **options)
         self._kindred_init(settings, character, freeze_after_setup, skip_jobs)
 

@@ -158,7 +158,7 @@ class Events(commands.Cog):
         except Exception:
             log.exception("failed to handle message %s", message.id)
         finally:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
@@ -179,7 +179,7 @@ class Events(commands.Cog):
         except Exception:
             log.exception("answering the replies owed from before the restart failed")
         finally:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
 
     async def _fetch_owed(self, owed: Owed) -> tuple[Incoming, Callable[[str], Outlet]] | str | None:
         me = self.bot.user
@@ -193,6 +193,7 @@ class Events(commands.Cog):
                 if not runs_shard_of(guild.id if guild is not None else None,
                                      getattr(self.bot, "shard_ids", None), self.bot.shard_count or 1):
                     return NOT_MINE
+            # the channel of a message owed a reply: one that holds messages
             message = await channel.fetch_message(owed.message_id)  # type: ignore[union-attr]
             # A reply of several parts cut short is resumed where it stopped, not taken as answered.
             if message.guild is not None and not owed.parts and await self._answered(message, owed.character):

@@ -8,6 +8,8 @@ whole.
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import discord
 
@@ -40,13 +42,14 @@ async def read_capped(attachment: discord.Attachment, cap: int) -> bytes:
     the connection is dropped, the rest never read). discord.py reads an asset whole, so this goes through
     discord.py's own HTTP session, with its proxy settings, as ``Attachment.read`` does."""
     http = attachment._http  # noqa: SLF001 (discord.py has no streaming read of an attachment)
-    session: aiohttp.ClientSession = http._HTTPClient__session  # noqa: SLF001
-    kwargs: dict[str, object] = {}
+    # the client's private (name-mangled) session: the only way to its proxy and connection pool
+    session: aiohttp.ClientSession = http._HTTPClient__session  # type: ignore[attr-defined]  # noqa: SLF001
+    kwargs: dict[str, Any] = {}  # aiohttp's keyword arguments
     if http.proxy is not None:
         kwargs["proxy"] = http.proxy
     if http.proxy_auth is not None:
         kwargs["proxy_auth"] = http.proxy_auth
-    async with session.get(attachment.url, **kwargs) as resp:  # type: ignore[arg-type]
+    async with session.get(attachment.url, **kwargs) as resp:
         if resp.status == 404:
             raise discord.NotFound(resp, "asset not found")
         if resp.status == 403:

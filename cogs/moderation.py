@@ -102,7 +102,8 @@ class ModerationCog(commands.Cog, name="Moderation"):
     ) -> bool:
         """DM the person a notice; False when their DMs are closed."""
         try:
-            await user.send(notice(self.character, action, guild.name, reason, detail))
+            # the commands' users and members are all Messageable; the abc.User protocol does not say so
+            await user.send(notice(self.character, action, guild.name, reason, detail))  # type: ignore[attr-defined]
         except discord.HTTPException as exc:
             log.info("could not DM user %s about a %s: %s", user.id, action, exc)
             return False

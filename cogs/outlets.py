@@ -87,7 +87,8 @@ class DiscordOutlet:
 
 
 def _partial(channel: discord.abc.Messageable, message_id: int) -> discord.PartialMessage:
-    return channel.get_partial_message(message_id)  # type: ignore[attr-defined,no-any-return]
+    # every channel a message arrives in has it; the Messageable protocol does not declare it
+    return channel.get_partial_message(message_id)  # type: ignore[attr-defined]
 
 
 def webhook_name(key: str) -> str:
@@ -156,9 +157,8 @@ class WebhookOutlet:
             sent = await self.message.channel.send(f"**{persona.name}:** {text}", allowed_mentions=allowed)
         else:
             # A picture given as a URL (acore_bot's avatar_url) is fetched by Discord, per message.
-            picture = {"avatar_url": persona.avatar_url} if persona.avatar_url else {}
             sent = await hook.send(text, username=persona.name, wait=True, allowed_mentions=allowed,
-                                   **picture)
+                                   avatar_url=persona.avatar_url or discord.utils.MISSING)
         return sent.id
 
     async def edit(self, message_id: int, text: str) -> None:

@@ -87,7 +87,7 @@ def admin_only() -> Any:
     """App-command check: the caller must be a Kindred admin (on top of Discord's default permission)."""
 
     async def predicate(interaction: discord.Interaction[Any]) -> bool:
-        if await is_admin(interaction.client, interaction.user):  # type: ignore[arg-type]
+        if await is_admin(interaction.client, interaction.user):
             return True
         raise NotAdmin()
 
@@ -125,7 +125,7 @@ def active_here() -> Any:
     """App-command check for commands that produce character replies: refused where the bot is deactivated."""
 
     async def predicate(interaction: discord.Interaction[Any]) -> bool:
-        await require_active(interaction.client, interaction)  # type: ignore[arg-type]
+        await require_active(interaction.client, interaction)
         return True
 
     return app_commands.check(predicate)
@@ -155,7 +155,7 @@ def may_talk() -> Any:
     """App-command check for commands that make the character speak (see :func:`require_may_talk`)."""
 
     async def predicate(interaction: discord.Interaction[Any]) -> bool:
-        await require_may_talk(interaction.client, interaction)  # type: ignore[arg-type]
+        await require_may_talk(interaction.client, interaction)
         return True
 
     return app_commands.check(predicate)
@@ -182,7 +182,7 @@ def server_admin_only() -> Any:
 
     async def predicate(interaction: discord.Interaction[Any]) -> bool:
         require_server(interaction)
-        if await is_server_admin(interaction.client, interaction):  # type: ignore[arg-type]
+        if await is_server_admin(interaction.client, interaction):
             return True
         raise NotServerAdmin()
 

@@ -124,6 +124,7 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
             return
         guild = interaction.guild
         if key == "log_channel" and parsed is not None and guild is not None:
+            # parsed: the log_channel setting's parser gives a channel id
             channel = guild.get_channel(int(parsed))  # type: ignore[call-overload]
             if not isinstance(channel, discord.TextChannel):
                 await tell(interaction, f"{value.strip()[:40]} is not a text channel of this server.")

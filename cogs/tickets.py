@@ -58,7 +58,7 @@ class CloseButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTO
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any], match: re.Match[str], /
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> CloseButton:
         return cls(int(match["ticket"]))
 

@@ -62,7 +62,7 @@ async def send_long(interaction: discord.Interaction[Any], text: str, *, deferre
 
 def confirm_timeout(interaction: discord.Interaction[Any]) -> float | None:
     """How long confirmation buttons stay usable (``confirm_timeout_seconds``; 0 means no limit)."""
-    return float(interaction.client.settings.discord.confirm_timeout_seconds) or None  # type: ignore[attr-defined]
+    return float(interaction.client.settings.discord.confirm_timeout_seconds) or None
 
 
 # --------------------------------------------------------------------------- views
@@ -88,7 +88,8 @@ class OwnedView(discord.ui.View):
                row: int | None = None) -> discord.ui.Button[Any]:
         item: discord.ui.Button[Any] = discord.ui.Button(label=label, style=style, custom_id=self.cid(action),
                                                          disabled=disabled, row=row)
-        item.callback = callback  # type: ignore[method-assign]
+        # discord.py's way to give one button its own callback (a method it expects subclasses to override)
+        item.callback = callback  # type: ignore[method-assign,assignment]
         self.add_item(item)
         return item
 
@@ -165,7 +166,7 @@ async def answer_expired_click(interaction: discord.Interaction[Any]) -> None:
     (an ``on_interaction`` listener of the bot)."""
     if interaction.type is not discord.InteractionType.component:
         return
-    custom_id = str((interaction.data or {}).get("custom_id", ""))
+    custom_id = str(dict(interaction.data or {}).get("custom_id", ""))
     if not custom_id.startswith(PREFIX):
         return
     view = _live_views.get(custom_id[len(PREFIX):].split(":", 1)[0])
@@ -209,6 +210,7 @@ def help_lines(tree: app_commands.CommandTree[Any], guild: discord.abc.Snowflake
     if guild is not None:
         commands_ += tree.get_commands(guild=guild)
     lines: list[str] = []
+    entries: list[tuple[str, str, Any]]  # a command, a subcommand or a context menu
     for top in sorted(commands_, key=lambda c: c.name):
         if isinstance(top, app_commands.ContextMenu):
             target = "message" if top.type is discord.AppCommandType.message else "user"

@@ -77,9 +77,10 @@ class PollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any], match: re.Match[str], /
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> PollButton:
-        return cls(int(match["poll"]), int(match["option"]), item.label or "")
+        label = item.label if isinstance(item, discord.ui.Button) else None  # always a button: its own
+        return cls(int(match["poll"]), int(match["option"]), label or "")
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         cog = interaction.client.get_cog("Utility")

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, case, select, update
 
 from database.engine import Database
 from database.models import CharacterAffinity, CharacterState, utcnow
-from database.statements import Statements
+from database.prepared import Statements
 
 AFFINITY_LIMIT = 10.0
 
@@ -34,7 +34,7 @@ class Characters:
         values = {"character": character, "interaction_count": 1, "stage": "", "updated_at": utcnow()}
 
         def count(conn: Connection) -> tuple[int, str]:
-            number, stage = self._q["interaction_upsert"].first(conn, values)
+            number, stage = self._q["interaction_upsert"].one(conn, values)
             if stage_for is not None and (reached := stage_for(int(number))) != stage:
                 conn.execute(update(CharacterState).where(CharacterState.character == character)
                              .values(stage=reached))

@@ -14,6 +14,7 @@ from database.engine import Database
 from database.history_cache import TURN_CACHE_CONVERSATIONS, TurnCache, changes_history
 from database.memories import replace_source_memories
 from database.models import Conversation, HistoryMessage, utcnow
+from database.prepared import Statements
 from database.records import (
     PRIVATE_NOTE_SOURCE,
     PRIVATE_SOURCE,
@@ -24,7 +25,7 @@ from database.records import (
     Turn,
     as_utc,
 )
-from database.statements import Statements, fact_stamp, recent_messages
+from database.statements import fact_stamp, recent_messages
 
 APPENDS_KEPT = 10_000  # conversations whose latest append is told apart (far more than replies in flight)
 
@@ -125,7 +126,7 @@ class Conversations:
         params = _prompt_params(r)
         together = q.get("person_private" if r.private else "person")  # PostgreSQL: one statement
         if together is not None:
-            kinds, found, rel, mood, user, state, stamp, style = together.first(conn, params)
+            kinds, found, rel, mood, user, state, stamp, style = together.one(conn, params)
             memories = list(found)
         else:
             kinds = q["identity"].all(conn, params)
@@ -220,11 +221,11 @@ class Conversations:
                 q["conversation_insert"].execute_many(
                     conn, [{**key, "summary": "", "updated_at": now, "revision": 0}]
                 )
-                row = q["conversation_locked"].first(conn, key)
+                row = q["conversation_locked"].one(conn, key)
             cid, before = int(row[0]), int(row[1])
             ids = [
                 int(
-                    q["turn_insert"].first(
+                    q["turn_insert"].one(
                         conn,
                         {
                             "conversation_id": cid,
@@ -238,7 +239,7 @@ class Conversations:
                 )
                 for turn in turns
             ]
-            after = q["conversation_touch"].first(conn, {"conversation_id": cid, "touched_at": now})[0]
+            after = q["conversation_touch"].one(conn, {"conversation_id": cid, "touched_at": now})[0]
             return cid, before, int(after), ids
 
         written = await self.db.write_shared(write)

@@ -11,8 +11,9 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select,
 
 from database.engine import Database
 from database.models import User, UserFact, utcnow
+from database.prepared import Statements
 from database.records import FactRow, as_utc
-from database.statements import Statements, fact_stamp
+from database.statements import fact_stamp
 
 _COLUMNS = (
     UserFact.id,

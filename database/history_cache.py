@@ -7,12 +7,13 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from database.records import Turn
 
 TURN_CACHE_CONVERSATIONS = 500  # conversations whose turns stay in memory between replies
-Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class TurnCache:
@@ -60,16 +61,18 @@ class TurnCache:
             self._entries.clear()
 
 
-def changes_history(method: Method) -> Method:
+def changes_history(
+    method: Callable[Concatenate[Any, P], Awaitable[R]],
+) -> Callable[Concatenate[Any, P], Awaitable[R]]:
     """Marks a Conversations method that changes conversation history (other than append_turns, which
     keeps count per conversation): every prompt read taken before it ends is stale, and the turn cache is
     emptied."""
 
     @functools.wraps(method)
-    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+    async def wrapper(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(self, *args, **kwargs)
         finally:  # also after a failure: the change may have been made
             self.history_changed()
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

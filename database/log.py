@@ -13,16 +13,17 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Connection, func, select, update
 
 from database.engine import Database
 from database.models import ArchivedMessage, LoggedMessage, utcnow
 from database.owed import Settled, delete_owed, insert_owed, owed_rows
+from database.prepared import Statements
 from database.records import PromptData, PromptRequest, SeenMessage
 from database.retry import transient
-from database.statements import Statements, log_batch_params, recent_messages, seen_message
+from database.statements import log_batch_params, recent_messages, seen_message
 
 log = logging.getLogger(__name__)
 AUTHOR_REFRESH_SECONDS = 60.0
@@ -237,6 +238,12 @@ class MessageLog:
             return out
 
         return await self._commit(batch, read)
+
+    @overload
+    async def _commit(self, entries: Sequence[Entry]) -> None: ...
+    @overload
+    async def _commit(self, entries: Sequence[Entry],
+                      read: Callable[[Connection], list[PromptData | None]]) -> list[PromptData | None]: ...
 
     async def _commit(self, entries: Sequence[Entry],
                       read: Callable[[Connection], list[PromptData | None]] | None = None

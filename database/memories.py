@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.sql.expression import Executable
 
 from database.engine import Database
 from database.models import CoreMemory, CoreMemoryVersion, utcnow
@@ -111,7 +112,7 @@ class Memories:
             memory_id, "before delete", delete(CoreMemory).where(CoreMemory.id == memory_id)
         )
 
-    async def _change(self, memory_id: int, reason: str, statement: object) -> bool:
+    async def _change(self, memory_id: int, reason: str, statement: Executable) -> bool:
         def write(conn: Connection) -> bool:
             row = conn.execute(
                 select(CoreMemory.character, CoreMemory.user_id).where(CoreMemory.id == memory_id)
@@ -119,7 +120,7 @@ class Memories:
             if row is None:
                 return False
             archive_core_memories(conn, row[0], row[1], reason)
-            if not conn.execute(statement).rowcount:  # type: ignore[call-overload]
+            if not conn.execute(statement).rowcount:
                 raise _Unchanged  # rolls the archived version back too: nothing happened
             return True
 

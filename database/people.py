@@ -3,6 +3,7 @@ about them (never message text), and how the character feels about each of them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -20,8 +21,9 @@ from database.models import (
     UserFact,
     utcnow,
 )
+from database.prepared import Statements
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary, as_utc
-from database.statements import USER_RECORD_COLUMNS, Statements, user_record
+from database.statements import USER_RECORD_COLUMNS, user_record
 from database.usage import usage_totals
 
 
@@ -154,7 +156,7 @@ class People:
             .group_by(CoreMemory.user_id)
         )
 
-        def read(conn: Connection) -> tuple[list[Any], list[Any], list[Any]]:
+        def read(conn: Connection) -> tuple[Sequence[Any], Sequence[Any], Sequence[Any]]:
             return (
                 conn.execute(usage_query).all(),
                 conn.execute(history_query).all(),

@@ -19,19 +19,24 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import ClauseElement, Select
+from sqlalchemy.sql import Select, TextClause
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
 
 Processor = Callable[[Any], Any] | None
+# What is compiled here: a query, a write, or raw SQL.
+Statement = Select[*tuple[Any, ...]] | UpdateBase | TextClause
 
 
 class Prepared:
     """One statement compiled for one dialect (``column_keys``: the columns an INSERT receives)."""
 
-    def __init__(self, statement: ClauseElement, dialect: Dialect, *,
+    def __init__(self, statement: Statement, dialect: Dialect, *,
                  column_keys: Sequence[str] | None = None, warm_with_nulls: bool = False) -> None:
         self.statement = statement
         self.warm_with_nulls = warm_with_nulls
         compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
+        assert isinstance(compiled, SQLCompiler)  # a SQL dialect compiles SQL (positiontup, binds below)
         self.sql = compiled.string
         names = tuple(compiled.positiontup or ())
         # Only plain positional SQL runs raw: anything SQLAlchemy finishes at execution time (expanding IN
@@ -86,6 +91,7 @@ class Prepared:
         it."""
         if not conn.in_transaction():
             conn.begin()
+        # the checked-out connection's driver connection: never None here
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             return run(cursor)
@@ -104,6 +110,7 @@ class Prepared:
             return list(self._fetch_dbapi(conn, values, "fetchall"))
         if not self.raw:
             return list(conn.execute(self.statement, dict(values or {})).all())
+        # the checked-out connection's driver connection: never None here
         cursor = conn.connection.driver_connection.execute(self.sql, self._params(values or {}))  # type: ignore[union-attr]
         return self._convert(cursor.fetchall())
 
@@ -112,7 +119,10 @@ class Prepared:
         for a caller that converts many rows faster itself; None where the statement does not run raw."""
         if not self.raw:
             return None
-        return conn.connection.driver_connection.execute(self.sql, self._params(values or {})).fetchall()  # type: ignore[union-attr]
+        # the checked-out connection's driver connection: never None here
+        cursor = conn.connection.driver_connection.execute(self.sql, self._params(values or {}))  # type: ignore[union-attr]
+        rows: list[Any] = cursor.fetchall()
+        return rows
 
     def first(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any | None:
         """The first row, or None; also how an INSERT/UPDATE ... RETURNING is run."""
@@ -120,10 +130,18 @@ class Prepared:
             return self._fetch_dbapi(conn, values, "fetchone")
         if not self.raw:
             return conn.execute(self.statement, dict(values or {})).first()
+        # the checked-out connection's driver connection: never None here
         cursor = conn.connection.driver_connection.execute(self.sql, self._params(values or {}))  # type: ignore[union-attr]
         row = cursor.fetchone()
         cursor.close()
         return None if row is None else self._convert([row])[0]
+
+    def one(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any:
+        """The row of a statement that always returns one (an upsert's RETURNING, a select of aggregates)."""
+        row = self.first(conn, values)
+        if row is None:
+            raise LookupError(f"no row from a statement that returns one: {self.sql[:80]}")
+        return row
 
     def scalar(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any:
         row = self.first(conn, values)
@@ -145,6 +163,7 @@ class Prepared:
         if not self.raw:
             conn.execute(self.statement, [dict(r) for r in rows])
             return
+        # the checked-out connection's driver connection: never None here
         conn.connection.driver_connection.executemany(self.sql, [self._params(r) for r in rows])  # type: ignore[union-attr]
 
 

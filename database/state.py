@@ -6,7 +6,7 @@ from sqlalchemy import delete, select
 
 from database.engine import Database
 from database.models import GlobalState, utcnow
-from database.statements import Statements
+from database.prepared import Statements
 
 
 class State:

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import BindParameter
+from sqlalchemy.types import DateTime
 
 from database.alive_models import StyleProfile
 from database.models import (
@@ -38,7 +40,7 @@ from database.records import SeenMessage, UserRecord, as_utc
 log = logging.getLogger(__name__)
 
 # SQLAlchemy's own reading of SQLite's stored times: the fallback for a value not in ISO form.
-_SQLITE_TIME = sqlite.DATETIME().result_processor(sqlite.dialect(), None)
+_SQLITE_TIME = DateTime().dialect_impl(sqlite.dialect()).result_processor(sqlite.dialect(), None)
 MAX_MESSAGE_ID = 2**63 - 1  # above every Discord snowflake: "no upper bound" as a bound parameter
 
 
@@ -48,7 +50,7 @@ def sqlite_time(value: Any) -> datetime:
         try:
             return datetime.fromisoformat(value).replace(tzinfo=UTC)
         except ValueError:
-            value = _SQLITE_TIME(value)
+            value = _SQLITE_TIME(value) if _SQLITE_TIME is not None else value
     return as_utc(value)
 
 
@@ -68,7 +70,8 @@ def recent_messages(conn: Connection, q: Statements, channel_id: int, limit: int
             out.extend(SeenMessage(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), r[7],
                                    sqlite_time(r[8]), r[9]) for r in raw)
         else:
-            out.extend(SeenMessage(*r[:8], as_utc(r[8]), r[9]) for r in q[name].all(conn, params))
+            out.extend(SeenMessage(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], as_utc(r[8]), r[9])
+                       for r in q[name].all(conn, params))
     out.sort(key=lambda m: m.message_id)
     return out
 
@@ -76,7 +79,8 @@ def recent_messages(conn: Connection, q: Statements, channel_id: int, limit: int
 def build_statements(dialect: Dialect) -> Statements:
     """The per-message statements (the log write and the reply's prompt read), built and compiled once:
     building a select() costs more than running it on SQLite, and these run for every message."""
-    character, user_id = bindparam("character"), bindparam("user_id")
+    character: BindParameter[str] = bindparam("character")
+    user_id: BindParameter[int] = bindparam("user_id")
     memories = select(CoreMemory.content).where(
         CoreMemory.character == character, CoreMemory.user_id == user_id
     )
@@ -379,7 +383,7 @@ USER_RECORD_COLUMNS = (
 
 def user_record(row: Any) -> UserRecord:
     """From a row of ``select(*USER_RECORD_COLUMNS)``."""
-    return UserRecord(*row[:5], as_utc(row[5]), as_utc(row[6]))
+    return UserRecord(row[0], row[1], row[2], row[3], row[4], as_utc(row[5]), as_utc(row[6]))
 
 
 def seen_message(r: Any) -> SeenMessage:

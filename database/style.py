@@ -11,7 +11,7 @@ from sqlalchemy import Connection, delete, select
 from database.alive_models import StyleProfile
 from database.engine import Database
 from database.models import utcnow
-from database.statements import Statements
+from database.prepared import Statements
 
 # (stored profile or None, the user's memory consent) -> new profile, or None to keep none.
 StyleUpdate = Callable[[str | None, bool | None], str | None]

@@ -10,11 +10,11 @@ from sqlalchemy import ColumnElement, Select, func, select
 
 from database.engine import Database
 from database.models import ApiCall, UsageDay, utcnow
+from database.prepared import Statements
 from database.records import Usage
-from database.statements import Statements
 
 
-def usage_totals(*where: ColumnElement[bool]) -> Select[Any]:
+def usage_totals(*where: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
     """(calls, input, output, cache-write, cache-read tokens, cost) of the calls matching ``where``, in
     :class:`Usage`'s field order."""
     return select(func.count(), func.coalesce(func.sum(ApiCall.input_tokens), 0),

@@ -53,7 +53,7 @@ def quiet_while_the_bar_runs() -> Iterator[None]:
     launcher's bot.runtime.startup.quiet_libraries has quieted their loggers already), no INFO lines through
     the bar (warnings and errors are written above it); the caller prints the run's summary once."""
     with contextlib.suppress(ImportError):
-        from huggingface_hub.utils import disable_progress_bars
+        from huggingface_hub.utils.tqdm import disable_progress_bars
 
         disable_progress_bars()
     with contextlib.suppress(ImportError):

@@ -161,4 +161,5 @@ def normalise(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (stored vectors may come from elsewhere, e.g. an admin's embedder)."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (matrix / norms).astype(DTYPE, copy=False)
+    scaled: np.ndarray = (matrix / norms).astype(DTYPE, copy=False)
+    return scaled

@@ -132,8 +132,8 @@ class ExcerptIndex:
                 sizes[v.size] = sizes.get(v.size, 0) + 1
         want = max(sizes, key=lambda k: sizes[k]) if sizes else 0
         positions = [i for i, v in enumerate(decoded) if v is not None and v.size == want]
-        matrix = (normalise(np.vstack([decoded[i] for i in positions])) if positions  # type: ignore[misc]
-                  else np.zeros((0, want), dtype=DTYPE))
+        vectors = [v for v in decoded if v is not None and v.size == want]  # those of ``positions``
+        matrix = normalise(np.vstack(vectors)) if vectors else np.zeros((0, want), dtype=DTYPE)
         texts = [indexed_text(r.speaker, r.content) for r in rows]
         told = np.array([r.said_at.timestamp() for r in rows], dtype=np.float64)
         # The exchange around each line: its neighbours in the same place, close in time.
@@ -163,7 +163,8 @@ class ExcerptIndex:
         """The strict place rule (module docstring): DM lines in DMs, a channel's lines in that channel."""
         if private:
             return self.dm.copy()
-        return ~self.dm & (self.channel == channel_id)
+        here: np.ndarray = ~self.dm & (self.channel == channel_id)
+        return here
 
     def search(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(excerpt indices, cosine similarity to ``vector``) of the excerpts searched: every one with a

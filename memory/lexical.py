@@ -38,7 +38,8 @@ _STEMMER = Stemmer.Stemmer("english")
 def terms(text: str) -> list[str]:
     """The indexed terms of a text: stemmed words, apostrophe endings ('s) dropped, function words out."""
     words = [w.split("'")[0] for w in _WORD.findall(text.lower())]
-    return _STEMMER.stemWords([w for w in words if w and w not in STOPWORDS])
+    stems: list[str] = _STEMMER.stemWords([w for w in words if w and w not in STOPWORDS])  # untyped library
+    return stems
 
 
 @dataclass

@@ -67,7 +67,8 @@ def expiring_allowed(index: FactIndex, now: datetime, expiry_days: int,
     cutoff = now - timedelta(days=expiry_days)
     kept = index.pinned | index.lasting
     if last_interaction is None:
-        return kept | (index.last_mentioned >= cutoff.timestamp())
+        recent: np.ndarray = kept | (index.last_mentioned >= cutoff.timestamp())
+        return recent
     return np.ones(n, dtype=bool) if last_interaction >= cutoff else kept
 
 
@@ -84,7 +85,8 @@ def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
 def ranked(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
            now: datetime | None = None) -> list[int]:
     """Allowed facts relevant to the message, best first (see :func:`scored`)."""
-    return scored(index, query, text, allowed, now)[0].tolist()
+    best: list[int] = scored(index, query, text, allowed, now)[0].tolist()
+    return best
 
 
 def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
@@ -117,8 +119,8 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
     # Ties (the same fused score): the more recently told, then the more often mentioned, then the lasting
     # first. Each term is far below the smallest difference between two RRF sums that are not equal.
     told = index.told[found]
-    span = float(told.max() - told.min()) or 1.0
-    key = (fused[found] + 1e-7 * (told - told.min()) / span + 1e-9 * np.minimum(index.refs[found], 100) / 100
+    width = float(told.max() - told.min()) or 1.0
+    key = (fused[found] + 1e-7 * (told - told.min()) / width + 1e-9 * np.minimum(index.refs[found], 100) / 100
            + 1e-10 * index.lasting[found])
     order = np.argsort(-key, kind="stable")
     return found[order], fused[found][order]
@@ -199,12 +201,12 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         else:
             if not allowed[i]:
                 continue
-            cost = index.costs.get(i)
-            if cost is None:
-                cost = index.costs[i] = count_tokens(line(index.rows[i]))
-            told = index.days.get(i)
-            if told is None:
-                told = index.days[i] = day(index.rows[i].told)
+            known_cost, known_day = index.costs.get(i), index.days.get(i)  # counted once, then kept
+            if known_cost is None:
+                known_cost = index.costs[i] = count_tokens(line(index.rows[i]))
+            if known_day is None:
+                known_day = index.days[i] = day(index.rows[i].told)
+            cost, told = known_cost, known_day
             if told not in days:
                 cost += HEADER_TOKENS
             if cost <= left:

@@ -121,7 +121,7 @@ class MemoryService:
         for hooks, fn in ((self.engine.memory_gates, self._gate),
                           (self.engine.turn_listeners, self._on_turn)):
             if fn in hooks:
-                hooks.remove(fn)  # type: ignore[arg-type]
+                hooks.remove(fn)  # type: ignore[arg-type]  # each fn goes with its own list, of its own type
         self.attached = False
 
     async def close(self) -> None:

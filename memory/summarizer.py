@@ -159,7 +159,11 @@ class Summarizer:
         task = asyncio.create_task(self._guarded(user_id, scope, user_name, guild_id),
                                    name=f"summarize-{user_id}-{scope}")
         self._tasks[key] = task
-        task.add_done_callback(lambda t, k=key: self._tasks.pop(k, None) if self._tasks.get(k) is t else None)
+        def forget(t: asyncio.Task[bool]) -> None:
+            if self._tasks.get(key) is t:
+                self._tasks.pop(key, None)
+
+        task.add_done_callback(forget)
         return task
 
     async def sweep(self) -> int:

@@ -139,7 +139,11 @@ class ClaudeClient(StartupChecks):
     @property
     def sdk(self) -> AsyncAnthropic:
         """The Anthropic SDK client (benchmarks hook into its transport)."""
-        return self.backend("anthropic").sdk  # type: ignore[attr-defined,no-any-return]
+        from bot.core.models.anthropic import AnthropicBackend
+
+        backend = self.backend("anthropic")
+        assert isinstance(backend, AnthropicBackend)  # every backend but "openai" is one
+        return backend.sdk
 
     def family(self, model: str) -> Family | None:
         """The capability-table family of a configured model (None: not Claude)."""
@@ -358,9 +362,9 @@ class ClaudeClient(StartupChecks):
         if model != kwargs["model"]:
             kwargs = {**kwargs, "model": model}
         backend = self.backend(name)
-        refused = self._refused.get(name)
-        if refused is not None and time.monotonic() - refused[1] < KEY_RECHECK_SECONDS:
-            raise ClaudeUnavailable(f"not called: {refused[0]}", known=True)
+        key_refused = self._refused.get(name)
+        if key_refused is not None and time.monotonic() - key_refused[1] < KEY_RECHECK_SECONDS:
+            raise ClaudeUnavailable(f"not called: {key_refused[0]}", known=True)
         kwargs = backend.shape(kwargs, background=background, effort=effort, gaps=gaps, schema=schema)
         started = time.perf_counter()
         attempt = 0
@@ -500,4 +504,4 @@ def _backoff(attempt: int, retry_after: float | None) -> float:
     """Exponential backoff with jitter, honouring a short retry-after."""
     if retry_after is not None:
         return retry_after
-    return min(0.25 * 2 ** (attempt - 1), 8.0) * (0.5 + random.random() / 2)
+    return min(0.25 * 2.0 ** (attempt - 1), 8.0) * (0.5 + random.random() / 2)

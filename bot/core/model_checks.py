@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from bot.core.config.credentials import source_of
 from bot.core.config.loading import ENVIRONMENT
 from bot.core.errors import ConfigError
 from bot.core.models.base import KEY_REJECTED, MODELS_NOT_CHECKED, Backend, route
-from bot.core.models.capabilities import ModelTable
+from bot.core.models.capabilities import Family, ModelTable
 from bot.core.models.listed import accepted, closest
 
 log = logging.getLogger("bot.core.claude")  # the client's own log lines, wherever they are written
@@ -55,7 +55,9 @@ class StartupChecks:
     _refused: dict[str, tuple[str, float]]
     _checks: asyncio.Task[list[str]] | None
     wrong_models: list[ConfigError]
-    # and its backend(name) and family(model)
+    # and its backend(name) and family(model): declared for the checker only, defined by the client
+    backend: Callable[[str], Backend]
+    family: Callable[[str], Family | None]
 
     def start_checks(self) -> None:
         """Check in the background that each backend answers and takes its key (one free models-list

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[str], Awaitable[None]]
+Sink = Callable[[str], Awaitable[object]]  # what it returns is not read
 STATE_KEY = "verbose"  # global_state key holding "on" / "off"
 MAX_LINE = 1900  # room under Discord's 2000 characters
 

@@ -20,7 +20,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from bot.core.claude import ClaudeUnavailable, Completion
 from bot.core.config import Settings
@@ -29,6 +29,7 @@ from bot.reply.splitting import FENCE, split_message
 from bot.reply.typing_sim import typing_seconds
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MIN_BURST = 150  # characters: a chunk gathers paragraphs until it is at least this long (no one-line spam)
 _SENTENCE_END = re.compile(r"[.!?…][\"')\]*_~]*(?=\s)|\n")
@@ -271,11 +272,12 @@ class Delivery:
         return True
 
 
-async def _first_of(awaitable: Awaitable[object], generation: asyncio.Future[object]) -> None:
+async def _first_of(awaitable: Awaitable[object], generation: asyncio.Future[T]) -> None:
     """Wait for ``awaitable`` or for the generation to finish, whichever is first."""
     waiter = asyncio.ensure_future(awaitable)
     try:
-        await asyncio.wait({waiter, generation}, return_when=asyncio.FIRST_COMPLETED)
+        either: set[asyncio.Future[Any]] = {waiter, generation}  # two results of different types, unread
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     finally:
         if not waiter.done():
             waiter.cancel()

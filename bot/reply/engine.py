@@ -18,6 +18,7 @@ from bot.core.claude import SPEND_GUILD, ClaudeClient, ClaudeUnavailable, Comple
 from bot.core.config import Settings
 from bot.core.keyed import KeyedLocks
 from bot.core.localtime import load_zone
+from bot.core.models.base import Prompt
 from bot.core.persona.model import Persona
 from bot.core.pipeline import (
     Decision,
@@ -397,7 +398,7 @@ class ReplyEngine(ExchangeKeeping):
 
     async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
                            replace_last_reply: bool = False, see_later: bool = False,
-                           data: PromptData | None = None) -> tuple[object, bool]:
+                           data: PromptData | None = None) -> tuple[Prompt, bool]:
         """The reply prompt for ``msg`` and whether its author is premium; ``data``: its prompt data if
         already read (see prompt_request)."""
         if data is None:
@@ -442,7 +443,7 @@ class ReplyEngine(ExchangeKeeping):
                                                   replace_last_reply=replace_last_reply, see_later=see_later)
         return await self.complete(msg, persona, prompt, premium)
 
-    async def complete(self, msg: Incoming, persona: Persona, prompt: object, premium: bool, *,
+    async def complete(self, msg: Incoming, persona: Persona, prompt: Prompt, premium: bool, *,
                        on_text: Callable[[str], None] | None = None) -> Completion:
         """Ask Claude for the reply to ``msg`` with a built prompt (the premium model for premium users);
         with ``on_text``, streamed, and it sees the text so far (bot/reply/delivery.py)."""
@@ -453,7 +454,7 @@ class ReplyEngine(ExchangeKeeping):
         models = self.settings.models
         effort = models.premium_reply_effort if premium else models.reply_effort
         return await self.claude.generate(
-            prompt, model=model, user_id=msg.author_id, purpose="reply",  # type: ignore[arg-type]
+            prompt, model=model, user_id=msg.author_id, purpose="reply",
             max_tokens=persona.max_tokens, temperature=persona.temperature, on_text=on_text,
             stream=True if on_text is not None else None,
             effort=effort)

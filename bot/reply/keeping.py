@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from bot.core.claude import Completion
 from bot.core.keyed import KeyedLocks
@@ -28,10 +29,12 @@ class ExchangeKeeping:
 
     store: Store
     owed: set[int]
-    _locks: KeyedLocks
+    _locks: KeyedLocks[tuple[int, str]]
     turn_listeners: list[Callable[[Incoming, ReplyResult], Awaitable[None]]]
     memory_gates: list[Callable[[Incoming], Awaitable[bool | StoredConsent]]]
-    character_key: str
+    if TYPE_CHECKING:  # the engine's read-only property
+        @property
+        def character_key(self) -> str: ...
 
     def _progress(self, msg: Incoming) -> Callable[[list[str], int], Awaitable[None]]:
         """Records a reply of several parts in its owed mark, as it goes out (database/owed.py)."""

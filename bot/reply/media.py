@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.attachments import Attachment, Carried
-from bot.core.config.sections import MediaSettings
+from bot.core.config.messages import MediaSettings
 from bot.core.models.base import Prompt
 from bot.core.tokens import count_tokens, truncate_tokens
 

@@ -126,7 +126,8 @@ def decayed_affinity(
     if updated_at.tzinfo is None:  # SQLite hands timestamps back without their zone; they are UTC
         updated_at = updated_at.replace(tzinfo=UTC)
     days = max(0.0, (now - updated_at).total_seconds() / 86400)
-    return value * 0.5 ** (days / half_life_days)
+    decay: float = 0.5 ** (days / half_life_days)  # a positive base: never complex
+    return value * decay
 
 
 _WARM = re.compile(

@@ -36,7 +36,6 @@ from database.store import Store
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
-Hook = Callable[[], Awaitable[None]]
 
 
 def shard_of(guild_id: int | None, shard_count: int) -> int:
@@ -77,7 +76,7 @@ class Cluster:
         # Other live processes on the database, as of the last heartbeat: signals that only matter to them
         # (a post, a feeling) are not sent into an empty room on every message.
         self.peers = 0
-        self.lead_hooks: list[Hook] = []
+        self.lead_hooks: list[Callable[[], Awaitable[object]]] = []  # what they return is not read
         self._handlers: dict[str, list[Handler]] = {}
         self._link = store.cluster_link()
         self._key = lock_key(f"leader:{character_key}")

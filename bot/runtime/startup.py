@@ -31,7 +31,7 @@ def quiet_libraries(level: str) -> None:
     discord.py's warnings that PyNaCl and davey are missing are about voice channels, which Kindred does
     not join (voice messages are files): they are switched off at the source."""
     discord.VoiceClient.warn_nacl = False
-    discord.VoiceClient.warn_dave = False  # type: ignore[attr-defined]
+    discord.VoiceClient.warn_dave = False
     if logging.getLevelName(level) <= logging.DEBUG:
         return
     for name in QUIET_LIBRARIES:

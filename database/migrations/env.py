@@ -33,6 +33,8 @@ def _run(connection: Connection) -> None:
 
 async def _run_cli() -> None:
     url = os.environ.get("DATABASE_URL") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("no database to migrate: set DATABASE_URL (or sqlalchemy.url in alembic.ini)")
     engine = create_async_engine(url, poolclass=pool.NullPool)
     async with engine.connect() as conn:
         await conn.run_sync(_run)

@@ -24,6 +24,7 @@ from bot.core.config.loading import (
     warn_unknown_character_keys,
     warn_unknown_keys,
 )
+from bot.core.config.messages import VoiceSettings
 from bot.core.config.paths import (
     DEFAULT_CHARACTER,
     PROJECT_ROOT,
@@ -43,15 +44,14 @@ from bot.core.config.sections import (
     EnsembleSettings,
     MemorySettings,
     ModelSettings,
-    OperationSettings,
     ReplySettings,
     SecretSettings,
     Settings,
     StorageSettings,
     TimeoutSettings,
     TypingSettings,
-    VoiceSettings,
 )
+from bot.core.config.service import OperationSettings
 
 __all__ = [
     "BY_KEY", "CHARACTER_KEYS", "DEFAULT_CHARACTER", "ENVIRONMENT", "LEGACY_KEYS", "MIN_DASHBOARD_TOKEN",

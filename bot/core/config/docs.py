@@ -9,8 +9,9 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from bot.core.config.keys import Setting
 from bot.core.config.paths import PROJECT_ROOT
-from bot.core.config.sections import SECTIONS, SETTINGS, Setting
+from bot.core.config.sections import SECTIONS, SETTINGS
 
 EXAMPLE = PROJECT_ROOT / "config.env.example"
 REFERENCE = PROJECT_ROOT / "docs" / "configuration.md"
@@ -40,7 +41,7 @@ def render_example() -> str:
     for section, cls in SECTIONS.items():
         if getattr(cls, "CHARACTER_ENV", False):
             continue
-        lines += [f"# ---- {cls.TITLE}", ""]  # type: ignore[attr-defined]
+        lines += [f"# ---- {cls.TITLE}", ""]
         for s in _of(section):
             allowed = s.allowed()
             lines += textwrap.wrap(_meaning(s) + (f" Allowed: {allowed}." if allowed else ""), 108,
@@ -55,7 +56,7 @@ def render_markdown() -> str:
     """The reference tables: one per section, with its Settings attribute and its keys' bounds."""
     out: list[str] = []
     for section, cls in SECTIONS.items():
-        out += [f"**{cls.TITLE}** (`settings.{section}`, `{cls.__name__}`)", "",  # type: ignore[attr-defined]
+        out += [f"**{cls.TITLE}** (`settings.{section}`, `{cls.__name__}`)", "",
                 "| key | default | allowed | meaning |", "| --- | --- | --- | --- |"]
         for s in _of(section):
             default = _shown(s.default)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import Field, dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar, Protocol, TypeGuard
 
 _SPEC = "kindred.setting"  # the metadata entry of a declared field
 
@@ -112,7 +112,13 @@ class Setting:
         return ", ".join(p for p in parts if p)
 
 
-def is_section(cls: Any) -> bool:
+class Section(Protocol):
+    """A settings section class: a frozen dataclass of :func:`key` fields with a title."""
+
+    TITLE: ClassVar[str]
+
+
+def is_section(cls: object) -> TypeGuard[type[Section]]:
     return isinstance(cls, type) and hasattr(cls, "TITLE")
 
 
@@ -129,7 +135,7 @@ def declared(section_cls: type, section: str) -> tuple[Setting, ...]:
 def _kind(f: Field[Any]) -> type:
     if f.type not in _PARSERS:  # sections.py does not use postponed annotations: types are the classes
         raise TypeError(f"setting {f.name} has unsupported type {f.type!r}")
-    return f.type  # type: ignore[return-value]
+    return f.type
 
 
 def parsed_by(parse: Any) -> Any:

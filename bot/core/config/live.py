@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bot.core.config.keys import Setting
 from bot.core.config.loading import CHARACTER_KEY_PREFIXES, CHARACTER_KEYS
-from bot.core.config.sections import SECTIONS, SETTINGS, Setting, Settings
+from bot.core.config.sections import SECTIONS, SETTINGS, Settings
 
 _SHOWN = 60  # characters of a changed value shown in the log (prompts and replies can be long)
 

@@ -151,7 +151,8 @@ def load_settings(
     _validate(parsed, origin, set_in, character_dir, require_discord, require_anthropic)
     _validate_dashboard(parsed, origin, set_in, character_dir, require_dashboard)
     warn_unknown_keys(source)
-    sections = {name: cls(**{s.key: parsed[s.key] for s in SETTINGS if s.section == name})
+    # one object per section, by Settings' field name (each of its own class: Any to Settings' keywords)
+    sections: dict[str, Any] = {name: cls(**{s.key: parsed[s.key] for s in SETTINGS if s.section == name})
                 for name, cls in SECTIONS.items()}
     return Settings(character_dir=character_dir, config_file=config_file, raw=dict(source.values), **sections,
                     origins=set_in)

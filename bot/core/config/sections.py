@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from bot.core.config import checks
-from bot.core.config.keys import Setting, declared, is_section, key, parsed_by
+from bot.core.config.keys import Section, Setting, declared, is_section, key, parsed_by
 from bot.core.config.messages import DeliverySettings, MediaSettings, VoiceSettings
 from bot.core.config.paths import PROJECT_ROOT, resolve_folder
 from bot.core.config.service import (
@@ -432,8 +432,8 @@ class Settings:
 
 # -- derived from the declarations above (nothing below names a key)
 
-SECTIONS: dict[str, type] = {
-    f.name: f.type for f in fields(Settings) if is_section(f.type)}  # type: ignore[misc]
+SECTIONS: dict[str, type[Section]] = {
+    f.name: f.type for f in fields(Settings) if is_section(f.type)}
 SETTINGS: tuple[Setting, ...] = tuple(s for name, cls in SECTIONS.items() for s in declared(cls, name))
 SECTION_OF: dict[str, str] = {s.key: s.section for s in SETTINGS}
 BY_KEY: dict[str, Setting] = {}  # every accepted key name: keys and aliases

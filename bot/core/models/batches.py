@@ -45,8 +45,9 @@ async def run_batch(sdk: anthropic.AsyncAnthropic, requests: Mapping[str, dict[s
     if not requests:
         return outcome
     try:
+        # params: the request JSON the client shaped (a dict), which the SDK types as its TypedDict
         batch = await sdk.messages.batches.create(
-            requests=[{"custom_id": cid, "params": params} for cid, params in requests.items()])  # type: ignore[misc]
+            requests=[{"custom_id": cid, "params": params} for cid, params in requests.items()])  # type: ignore[typeddict-item]
     except anthropic.APIError as exc:
         log.warning("message batch not created (%s); %d requests go direct", exc, len(requests))
         outcome.failed = {cid: f"not created: {exc}" for cid in requests}

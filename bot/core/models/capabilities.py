@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, TypedDict
 
 from bot.core.models.base import CallUsage
 
@@ -86,7 +86,18 @@ class Family:
                 + cache_write_1h * p_w1 + cache_read * p_r) / 1_000_000
 
 
-_NEW = {"sampling": (), "prefill": False, "efforts": EFFORTS, "context_window": 1_000_000,
+class _Generation(TypedDict):
+    """What the 5.x families share (typed, so ``**_NEW`` is checked against Family's fields)."""
+
+    sampling: tuple[str, ...]
+    prefill: bool
+    efforts: tuple[str, ...]
+    context_window: int
+    max_output: int
+    token_factor: float
+
+
+_NEW: _Generation = {"sampling": (), "prefill": False, "efforts": EFFORTS, "context_window": 1_000_000,
         "max_output": 128_000, "token_factor": 1.3}
 
 FAMILIES: tuple[Family, ...] = (

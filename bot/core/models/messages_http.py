@@ -97,7 +97,9 @@ class MessagesHTTP:
         session = self._session or self._open()
         data, headers, params = prepare(request, self.headers)
         # A per-call timeout only when given: aiohttp reads timeout=None as "no timeout at all".
-        options = {"timeout": client_timeout(request["timeout"])} if "timeout" in request else {}
+        options: dict[str, Any] = {}  # keyword arguments for aiohttp
+        if "timeout" in request:
+            options["timeout"] = client_timeout(request["timeout"])
         for hook in self.on_request:
             hook()
         try:
@@ -189,5 +191,5 @@ def retryable_status(status: int) -> bool:
 def error_message(body: object, fallback: str) -> str:
     """The API's own wording (``error.message`` of its error envelope), else ``fallback``; 200 characters."""
     found = body if isinstance(body, dict) else {}
-    err = found.get("error") if isinstance(found.get("error"), dict) else {}
-    return str(err.get("message") or fallback)[:200]
+    err = found.get("error")
+    return str((err if isinstance(err, dict) else {}).get("message") or fallback)[:200]

@@ -199,5 +199,5 @@ def _body_text(body: dict[str, Any]) -> str:
 def _error_message(exc: openai.APIError) -> str:
     """The server's own message (the SDK keeps the envelope's inner ``error`` object as the body)."""
     body = exc.body if isinstance(exc.body, dict) else {}
-    inner = body.get("error") if isinstance(body.get("error"), dict) else body
-    return str(inner.get("message") or exc.message)[:200]
+    inner = body.get("error")
+    return str((inner if isinstance(inner, dict) else body).get("message") or exc.message)[:200]

@@ -105,9 +105,10 @@ def parse_card(raw: Any, file: str) -> Card:
     if spec is None and "data" not in raw:
         data, version = {k: raw.get(k, "") for k in _V1_FIELDS}, 1  # V1: the fields sit at the top level
     elif spec in ("chara_card_v2", "chara_card_v3"):
-        data, version = raw.get("data"), 3 if spec == "chara_card_v3" else 2
-        if not isinstance(data, dict):
+        found = raw.get("data")
+        if not isinstance(found, dict):
             raise ConfigError(file, "data", "missing: a V2/V3 card keeps its fields in a data object")
+        data, version = found, 3 if spec == "chara_card_v3" else 2
     else:
         raise ConfigError(
             file, "spec", f"unsupported card spec {spec!r} (expected chara_card_v2 or chara_card_v3)"

@@ -72,7 +72,7 @@ def _router_weight(folder: Path, env: Mapping[str, str]) -> float | None:
 
 def _framework_notes(persona: Persona, folder: Path) -> tuple[str, ...]:
     """What the character's frameworks read but do not use, each named with its file."""
-    notes = []
+    notes: list[str] = []
     for fw in (persona.extra.get("frameworks") or {}).values():
         path = Path(fw.get("file", ""))
         name = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else str(path)

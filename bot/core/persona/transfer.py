@@ -33,7 +33,8 @@ def import_character(path: Path, characters_dir: Path, as_name: str | None = Non
         return import_card(path, characters_dir, as_name)
     assert isinstance(data, dict)
     name = data.get("display_name") or data.get("character_name") or data.get("name") or path.stem
-    description = data.get("description") if isinstance(data.get("description"), str) else ""
+    found = data.get("description")
+    description = found if isinstance(found, str) else ""
     persona = Persona(name=str(name), system_prompt="", description=description)
     target = new_character_folder(path, characters_dir, persona.name, as_name)
     target.mkdir(parents=True)

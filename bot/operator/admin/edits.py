@@ -180,5 +180,6 @@ class StateEdits:
 
     async def choices(self, current: str) -> list[Choice]:
         needle = current.strip().lower()
-        return [(clip(f"{k} = {v}", CHOICE_NAME), k) for k, v in await self.store.state.all()
-                if needle in k.lower()][:MAX_CHOICES]
+        found: list[Choice] = [(clip(f"{k} = {v}", CHOICE_NAME), k) for k, v in await self.store.state.all()
+                               if needle in k.lower()]
+        return found[:MAX_CHOICES]

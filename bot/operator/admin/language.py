@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.config import Settings
+from bot.core.pipeline import Decision, Incoming
 from bot.core.text import Page, clip
 from bot.operator.conversation_tools import InvalidInput
-from bot.reply.engine import Decision
-from bot.reply.prompting import Incoming, relationship_guidance
+from bot.reply.prompting import relationship_guidance
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary
 
 MAX_CHOICES = 25  # Discord's limit for autocomplete answers

@@ -8,6 +8,7 @@ import logging
 import signal
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.core.character import CharacterSource
 from bot.core.config import Settings
@@ -26,7 +27,7 @@ SHUTDOWN_SECONDS = 2.0
 
 
 @web.middleware
-async def errors(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure as a page that says what happened (and that nothing was changed when so)."""
     try:
         return await handler(request)

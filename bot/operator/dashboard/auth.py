@@ -25,6 +25,7 @@ from collections import OrderedDict, deque
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.operator.dashboard.render import CONTEXT, SESSIONS, error_page, redirect, render, session_of
 from bot.operator.dashboard.sessions import COOKIE, Session
@@ -155,7 +156,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 
 @web.middleware
-async def guard(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Logged in for everything but the login page and the stylesheet; the CSRF token on every POST."""
     if request.path == "/login" or request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)

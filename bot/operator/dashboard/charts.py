@@ -25,7 +25,7 @@ def nice_ceiling(value: float) -> float:
     """The smallest of 1, 2, 2.5, 5 × 10^k at or above ``value`` (the top of the axis); 1 for nothing."""
     if value <= 0 or not math.isfinite(value):
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
+    power: float = 10 ** math.floor(math.log10(value))  # an int (typed Any: a negative power is a float)
     for step in (1, 2, 2.5, 5, 10):
         if value <= step * power * (1 + 1e-9):
             return step * power

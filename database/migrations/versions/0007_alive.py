@@ -12,6 +12,8 @@ when the last one went out. The emotion state lives in global_state (visible in 
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -45,11 +47,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("place_type", "place_id", "switch", name=op.f("uq_place_switches_place_type")),
     )
     for table in ("style_profiles", "checkins"):
-        columns = {
+        by_table: dict[str, list[sa.Column[Any]]] = {
             "style_profiles": [sa.Column("profile", sa.Text(), nullable=False)],
             "checkins": [sa.Column("enabled", sa.Boolean(), nullable=False),
                          sa.Column("sent_at", TZ, nullable=True)],
-        }[table]
+        }
+        columns = by_table[table]
         op.create_table(
             table,
             sa.Column("user_id", sa.BigInteger(), autoincrement=False, nullable=False),
