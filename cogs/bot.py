@@ -154,11 +154,13 @@ class KindredMixin:
     async def setup_hook(self) -> None:
         encoding = asyncio.create_task(asyncio.to_thread(load_encoding))  # beside the rest of start-up
         # Every long-lived service, built in one place (bot/runtime/composition.py); the cogs take theirs.
+        # The ignores below: self is the mixin, only ever mixed into KindredBot or KindredShardedBot (the
+        # Bot's attributes and the Kindred union the helpers take).
         self.presence = AlivePresence(
             self, is_log_channel=lambda cid: in_log_channel(self, cid),  # type: ignore[arg-type]
             publish_status=lambda text: self.cluster.publish_soon("status", peers_only=True, text=text))
         edge = Edge(is_admin=lambda uid: is_admin_id(self, uid),  # type: ignore[arg-type]
-                    own_user_id=self.user.id if self.user is not None else None,  # type: ignore[attr-defined]
+                    own_user_id=self.user.id if self.user is not None else None,
                     alive_side=self.presence, latencies=self._latencies,
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at)

@@ -65,9 +65,9 @@ class AlivePresence:
         return out
 
     def outlet_for(self, place: Place) -> ChannelOutlet:
-        channel = self.bot.get_channel(place.channel_id)
-        if not isinstance(channel, discord.abc.Messageable):
-            channel = self.bot.get_partial_messageable(place.channel_id, guild_id=place.guild_id)
+        found = self.bot.get_channel(place.channel_id)
+        channel = (found if isinstance(found, discord.abc.Messageable)
+                   else self.bot.get_partial_messageable(place.channel_id, guild_id=place.guild_id))
         return ChannelOutlet(channel)
 
     async def open_dm(self, user_id: int) -> ChannelOutlet | None:

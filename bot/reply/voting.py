@@ -72,9 +72,8 @@ def parse_vote(text: str) -> bool | None:
         answer = json.loads(text)
     except ValueError:
         return parse_yes_no(text)
-    if isinstance(answer, dict) and answer.get("vote") in ("yes", "no"):
-        return answer["vote"] == "yes"
-    return None
+    vote = answer.get("vote") if isinstance(answer, dict) else None
+    return vote == "yes" if vote in ("yes", "no") else None
 
 
 def majority_yes(votes: Sequence[bool | None]) -> bool:

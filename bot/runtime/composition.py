@@ -131,8 +131,7 @@ def compose_memory(settings: MemorySettings, store: Store, claude: ClaudeClient,
                    members: Collection[ReplyEngine] = (), *,
                    notify: Callable[[str], None] | None = None) -> MemoryService:
     """Consent, recall, summarization and consolidation, attached to every character's engine."""
-    kwargs = {} if notify is None else {"notify": notify}
-    memory = MemoryService(settings, store, claude, engine, **kwargs)
+    memory = MemoryService(settings, store, claude, engine, notify=notify)
     memory.attach()
     for member in members:
         memory.attach_member(member)
