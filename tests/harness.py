@@ -92,6 +92,7 @@ class Harness:
         self.claude = FakeClaude(min_cache_tokens=0)
         self.openai = FakeOpenAI()  # serves nothing unless a setting points a model or voice at it
         self.bot: Kindred | None = None
+        self.handled_ids: set[int] = set()  # messages whose handling the bot finished (``message_handled``)
         self._runner: asyncio.Task[None] | None = None
         self.guild_id, self.channel_id, self.other_channel_id = GUILD_ID, CHANNEL_ID, OTHER_CHANNEL_ID
         self.log_channel_id, self.admin_id = LOG_CHANNEL_ID, ADMIN_ID
@@ -146,6 +147,7 @@ class Harness:
         if self.extensions is not None:
             bot.extensions_to_load = list(self.extensions)
         self.bot = bot
+        track_handled(bot, self.handled_ids)
         self._runner = asyncio.create_task(bot.start(settings.secrets.discord_token), name="kindred-bot")
         await self.discord.wait_for(lambda d: bot.is_ready() or self._runner.done(), timeout=15)
         if self._runner.done():
@@ -204,6 +206,34 @@ class Harness:
                 raise AssertionError(f"the bot did not settle within {timeout}s")
             await asyncio.sleep(0.01)
 
+    async def handled(self, *messages: dict[str, Any] | int, timeout: float = EVENT_WAIT) -> None:
+        """Wait until the bot has finished with each message (its ``message_handled`` event: answered, voted
+        down, skipped or failed). A reply to it that is not posted by then will not be: what a test checks did
+        NOT happen is proven with no sleep guessing how long the bot would take."""
+        ids = {int(m["id"]) if isinstance(m, dict) else int(m) for m in messages}
+        await self.discord.wait_for(lambda d: ids <= self.handled_ids, timeout,
+                                    what=f"the bot to finish with message(s) {sorted(ids)}")
+
+    async def channel_handled(self, channel_id: int = CHANNEL_ID, *others: set[int],
+                              timeout: float = EVENT_WAIT) -> None:
+        """Wait until the bot (and each other bot whose ``track_handled`` set is in ``others``) has finished
+        with every message in the channel, the bots' own posts included (one may draw an answer from another
+        character), and with what those led to."""
+        def done(d: FakeDiscord) -> bool:
+            ids = [mid for mid, m in d.messages.items()  # interactions' messages are not echoed
+                   if int(m["channel_id"]) == channel_id and "_interaction" not in m]
+            return all(mid in seen for seen in (self.handled_ids, *others) for mid in ids)
+
+        await self.discord.wait_for(done, timeout, what=f"the bot to finish with channel {channel_id}")
+
+    async def at_rest(self) -> None:
+        """Every reply finished, its echo read and every message logged (for tests that read stored rows)."""
+        await self.settled()
+        assert self.bot is not None
+        events: Any = self.bot.get_cog("Events")
+        await events.drain()
+        await self.store.log.flush()
+
     # -- shortcuts
 
     @property
@@ -245,6 +275,15 @@ class Harness:
                     values: list[str] | None = None) -> Any:
         return await self.discord.interaction_component(message, custom_id, user_id=user or USER_ID,
                                                         values=values)
+
+
+def track_handled(bot: commands.Bot, into: set[int]) -> set[int]:
+    """Note in ``into`` the id of each message ``bot`` has finished with (its ``message_handled`` event)."""
+    async def note(message: Any) -> None:
+        into.add(message.id)
+
+    bot.add_listener(note, "on_message_handled")
+    return into
 
 
 def button(message: dict[str, Any], action: str) -> dict[str, Any]:

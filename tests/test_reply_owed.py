@@ -66,9 +66,7 @@ async def test_a_reply_is_owed_until_posted_and_posted_with_its_nonce(harness: H
 async def test_a_message_that_is_not_answered_owes_nothing(make_harness: Any) -> None:
     h = await make_harness(yes_no_vote_count="1")
     h.claude.script("NO", model="claude-test-voter")
-    await h.say("just chatting among ourselves")
-    await h.claude.wait_for_requests(1)
-    await asyncio.sleep(0.2)
+    await h.handled(await h.say("just chatting among ourselves"))  # voted down: the exchange is over
     assert await h.store.owed.count() == 0
     h.claude.script("YES", model="claude-test-voter")
     h.claude.script("Count me in.", model="claude-test-default")
