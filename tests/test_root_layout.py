@@ -8,8 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-
 from bot.core.config import PROJECT_ROOT, choose_character_dir, resolve_character_dir
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.harness import ADMIN_ID, LOG_CHANNEL_ID, USER_ID, Harness
@@ -23,12 +21,8 @@ DEFAULT_NAME="Mask"
 CORE_PROMPT="You are Mask, a porcelain theatre mask who speaks only in stage directions."
 '''
 
-@pytest.fixture
-def db_url(sqlite_db_url: str) -> str:
-    """SQLite only: these test main.py as a process; its database work is proven on both backends
-    in-process (tests/conftest.py, sqlite_db_url)."""
-    return sqlite_db_url
-
+# The tests take sqlite_db_url: they test main.py as a process, on SQLite only; its database work is proven
+# on both backends in-process (tests/conftest.py).
 
 
 def test_the_root_character_env_is_used_when_nothing_else_is_given(tmp_path: Path) -> None:
@@ -56,12 +50,13 @@ def environment(**extra: str) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if k.lower() not in drop}, "LOG_LEVEL": "INFO", **extra}
 
 
-async def test_main_plays_the_character_env_in_the_folder_it_runs_from(db_url: str, tmp_path: Path) -> None:
+async def test_main_plays_the_character_env_in_the_folder_it_runs_from(sqlite_db_url: str,
+                                                                       tmp_path: Path) -> None:
     """The real process, run as a ClaudeMask operator would: token and prompt from the root's file."""
     root = tmp_path / "claudemask"
     root.mkdir()
     (root / "character.env").write_text(MASK)
-    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    h = Harness(sqlite_db_url=sqlite_db_url, tmp_path=tmp_path)
     await h.discord.start()
     await h.claude.start()
     h._build_world()
@@ -95,7 +90,8 @@ async def test_main_plays_the_character_env_in_the_folder_it_runs_from(db_url: s
     assert request.api_key == "sk-ant-fake", "the key came from the root's character.env"
 
 
-async def test_main_says_which_character_it_plays_when_both_are_given(db_url: str, tmp_path: Path) -> None:
+async def test_main_says_which_character_it_plays_when_both_are_given(sqlite_db_url: str,
+                                                                      tmp_path: Path) -> None:
     root = tmp_path / "claudemask"
     root.mkdir()
     (root / "character.env").write_text(MASK)
@@ -104,7 +100,7 @@ async def test_main_says_which_character_it_plays_when_both_are_given(db_url: st
         str(PROJECT_ROOT / "main.py"),
         "--console",
         cwd=str(root),
-        env=environment(CHARACTER_DIR=str(FINN), ANTHROPIC_API_KEY="k", DATABASE_URL=db_url),
+        env=environment(CHARACTER_DIR=str(FINN), ANTHROPIC_API_KEY="k", DATABASE_URL=sqlite_db_url),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

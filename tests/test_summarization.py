@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
@@ -270,12 +268,6 @@ async def test_a_remember_in_dms_outlives_every_summary_and_stays_private(make_h
 
 
 # --------------------------------------------------------------------------- the summarizer directly
-
-
-@pytest.fixture
-async def fake_claude() -> AsyncIterator[FakeClaude]:
-    async with FakeClaude() as fc:
-        yield fc
 
 
 async def make_summarizer(store: Store, fc: FakeClaude, **overrides: Any) -> tuple[Summarizer, ClaudeClient]:
