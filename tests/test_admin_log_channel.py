@@ -8,7 +8,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,10 @@ from tests.harness import (
     USER2_ID,
     USER_ID,
     Harness,
+    MakeHarness,
+    button,
+    log_posts,
 )
-
-MakeHarness = Callable[..., Awaitable[Harness]]
 
 EPHEMERAL = 64
 VOTER, DEFAULT, PREMIUM = "claude-test-voter", "claude-test-default", "claude-test-premium"
@@ -49,19 +50,6 @@ async def admin_says(h: Harness, text: str, n: int, *, user: int = ADMIN_ID) -> 
     """Post ``text`` in the log channel and return the bot's ``n``-th message there."""
     await h.say(text, user=user, channel=LOG_CHANNEL_ID)
     return (await h.replies(LOG_CHANNEL_ID, n))[n - 1]
-
-
-def log_posts(h: Harness) -> list[str]:
-    return [m["content"] for m in h.discord.posted(LOG_CHANNEL_ID)]
-
-
-def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for row in message.get("components") or [] for c in row.get("components") or []]
-
-
-def button(message: dict[str, Any], direction: str) -> dict[str, Any]:
-    [found] = [b for b in buttons(message) if b["custom_id"].endswith(":" + direction)]
-    return found
 
 
 async def wait_until(h: Harness, predicate: Callable[[], Any], what: str, timeout: float = EVENT_WAIT) -> Any:
@@ -392,24 +380,17 @@ async def test_main_exits_with_code_0_after_shutdown(db_url: str, tmp_path: Any)
     from tests.harness import Harness
 
     h = Harness(db_url=db_url, tmp_path=tmp_path)
-    await h.discord.start()
-    await h.claude.start()
-    h._build_world()
+    await h.start_fakes()
     env = {**os.environ, **h.environ(), "LOG_LEVEL": "INFO"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
-        await h.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=PROCESS_WAIT,
-                                 what="main.py")
+        await h.process_identified()
         await h.discord.user_message(LOG_CHANNEL_ID, ADMIN_ID, "shutdown? Finn")
         output, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        await h.claude.close()
-        await h.discord.close()
+        await h.end_process(proc)
     text = output.decode(errors="replace")
     assert proc.returncode == 0, text[-3000:]
     assert "shutdown complete: Discord connection and database closed" in text, text[-3000:]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,9 +15,7 @@ import pytest
 from bot.alive.schedule import DurableJob
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude, content_text
-from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, Harness
-
-MakeHarness = Callable[..., Awaitable[Harness]]
+from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, Harness, MakeHarness
 
 VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
 

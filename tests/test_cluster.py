@@ -28,7 +28,7 @@ from tests.dbtools import reset_schema
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_lead import FakeDiscord
-from tests.harness import TEST_CONFIG
+from tests.harness import TEST_CONFIG, nothing_owed
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
@@ -304,13 +304,9 @@ async def _cortisol_reported(world: ClusterWorld) -> float:
 
 
 async def _nothing_owed(db_url: str) -> None:
-    """Wait until no reply is owed any more: the processes' answers are posted and settled."""
     store = await Store(db_url).open()
     try:
-        deadline = asyncio.get_running_loop().time() + EVENT_WAIT
-        while await store.owed.count():
-            assert asyncio.get_running_loop().time() < deadline, "replies still owed"
-            await asyncio.sleep(0.05)
+        await nothing_owed(store)
     finally:
         await store.close()
 

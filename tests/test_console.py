@@ -43,19 +43,15 @@ async def run_console(claude: FakeClaude, db_url: str, cwd: Path, lines: list[st
     return out.decode(), err.decode()
 
 
-async def test_console_chats_and_remembers(tmp_path: Path, sqlite_db_url: str) -> None:
-    claude = FakeClaude()
-    await claude.start()
-    try:
-        claude.script("Glub, welcome to my tea stall!", model="claude-test-default")
-        claude.script("You said your name was Sam.", model="claude-test-default")
-        text, _ = await run_console(claude, sqlite_db_url, tmp_path,
-                                    ["hi, I'm Sam", "what's my name?", "/quit"])
-        assert "Glub, welcome to my tea stall!" in text and "You said your name was Sam." in text
-        second = claude.requests_for("claude-test-default")[-1]
-        assert "hi, I'm Sam" in claude.all_text(second)  # history came from the database
-    finally:
-        await claude.close()
+async def test_console_chats_and_remembers(fake_claude: FakeClaude, tmp_path: Path,
+        sqlite_db_url: str) -> None:
+    fake_claude.script("Glub, welcome to my tea stall!", model="claude-test-default")
+    fake_claude.script("You said your name was Sam.", model="claude-test-default")
+    text, _ = await run_console(fake_claude, sqlite_db_url, tmp_path,
+                                ["hi, I'm Sam", "what's my name?", "/quit"])
+    assert "Glub, welcome to my tea stall!" in text and "You said your name was Sam." in text
+    second = fake_claude.requests_for("claude-test-default")[-1]
+    assert "hi, I'm Sam" in fake_claude.all_text(second)  # history came from the database
 
 
 async def test_console_summarizes_a_long_conversation_without_holding_up_replies(tmp_path: Path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -14,9 +14,16 @@ from bot.reply.transcript import fetch_limit
 from database.engine import Database
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import Reply, content_text
-from tests.harness import CHANNEL_ID, OTHER_BOT_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
-
-MakeHarness = Callable[..., Awaitable[Harness]]
+from tests.harness import (
+    CHANNEL_ID,
+    OTHER_BOT_ID,
+    OTHER_CHANNEL_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    reply_requests,
+)
 
 
 @contextlib.asynccontextmanager
@@ -33,10 +40,6 @@ async def sqlite_statements(db: Database) -> AsyncIterator[list[str]]:
         yield statements
     finally:
         await db.read(trace(False))
-
-
-def reply_requests(h: Harness) -> list[Any]:
-    return [r for r in h.claude.requests if r.model != "claude-test-voter"]
 
 
 def vote_requests(h: Harness) -> list[Any]:

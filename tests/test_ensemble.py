@@ -14,17 +14,9 @@ from bot.core.pipeline import Incoming
 from bot.reply.addressing import addressed_order, name_variants
 from bot.reply.ensemble import CharacterRouter, banter_probability, exchange_delta
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, Harness
+from tests.harness import CHANNEL_ID, Harness, speaker
 
 VOTER = "claude-test-voter"
-
-
-def speaker(body: dict[str, Any]) -> str:
-    system = FakeClaude.system_text(body)
-    for name in ("Finn", "Atlas", "Lumen"):
-        if system.startswith(f"You are {name}"):
-            return name
-    return "?"
 
 
 def answer_as_speaker(body: dict[str, Any]) -> str | None:

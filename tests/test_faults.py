@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +25,10 @@ from database.models import ArchivedMessage, LoggedMessage
 from database.store import Store
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, USER2_ID, Harness
+from tests.harness import CHANNEL_ID, USER2_ID, Harness, MakeHarness, bot_posts
 from tests.memory_support import HashEmbedder
 
-MakeHarness = Callable[..., Awaitable[Harness]]
-
 POSTS = "POST /channels/*/messages"
-
-
-def bot_posts(h: Harness, channel_id: int = CHANNEL_ID) -> list[dict[str, Any]]:
-    return [m for m in h.discord.posted(channel_id) if m["author"].get("bot")]
 
 
 async def seen_ids(store: Store) -> set[int]:

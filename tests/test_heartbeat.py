@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from bot.operator.admin.heartbeat import LatencyWatch, slow_shards
 from bot.operator.admin.language import format_duration, format_latency
-from tests.harness import LOG_CHANNEL_ID, Harness
+from tests.harness import LOG_CHANNEL_ID, MakeHarness
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 WARNING = "Gateway latency warning"
 
 

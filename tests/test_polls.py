@@ -4,7 +4,6 @@ and their closing timers)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import struct
 import time
@@ -16,8 +15,7 @@ import pytest
 from bot.servertools.charts import WINNER, render_bar_chart
 from bot.servertools.moderation import BadInput
 from bot.servertools.polls import parse_poll
-from tests.fakes import EVENT_WAIT
-from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, eventually
 from tests.server_support import answer, opts
 
 
@@ -46,15 +44,6 @@ async def _with_message(h: Harness, poll_id: int) -> Any:
 
 def results(h: Harness) -> list[dict[str, Any]]:
     return [m for m in h.discord.posted(CHANNEL_ID) if m.get("attachments")]
-
-
-async def eventually(check: Any, what: str, timeout: float = EVENT_WAIT) -> Any:
-    """Poll an async check until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while not (result := await check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
-    return result
 
 
 def decode_png(data: bytes) -> tuple[int, int, bytes]:

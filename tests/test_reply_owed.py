@@ -21,11 +21,7 @@ from database.records import SeenMessage
 from database.store import Store
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
-
-
-def bot_posts(h: Harness, channel_id: int) -> list[dict[str, Any]]:
-    return [m for m in h.discord.posted(channel_id) if m["author"].get("bot")]
+from tests.harness import CHANNEL_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness, bot_posts, nothing_owed
 
 
 def post_bodies(h: Harness) -> list[dict[str, Any]]:
@@ -186,11 +182,7 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
         assert bot_posts(h, CHANNEL_ID)[-1]["content"] == "And the next one."
         store = await Store(db_url).open()
         try:
-            for _ in range(100):
-                if await store.owed.count() == 0:
-                    break
-                await asyncio.sleep(0.1)
-            assert await store.owed.count() == 0
+            await nothing_owed(store)
             assert {int(first["id"]), int(second["id"]), int(third["id"])} <= await logged_ids(store)
         finally:
             await store.close()
@@ -245,11 +237,7 @@ async def test_several_characters_kill_9_mid_reply_then_restart_answers_the_one_
         assert "late; you were briefly away" in FakeClaude.all_text(request.body)
         store = await Store(db_url).open()
         try:
-            for _ in range(100):
-                if await store.owed.count() == 0:
-                    break
-                await asyncio.sleep(0.1)
-            assert await store.owed.count() == 0
+            await nothing_owed(store)
             assert int(asked["id"]) in await logged_ids(store)
         finally:
             await store.close()

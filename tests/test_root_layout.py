@@ -56,10 +56,8 @@ async def test_main_plays_the_character_env_in_the_folder_it_runs_from(sqlite_db
     root = tmp_path / "claudemask"
     root.mkdir()
     (root / "character.env").write_text(MASK)
-    h = Harness(sqlite_db_url=sqlite_db_url, tmp_path=tmp_path)
-    await h.discord.start()
-    await h.claude.start()
-    h._build_world()
+    h = Harness(db_url=sqlite_db_url, tmp_path=tmp_path)
+    await h.start_fakes()
     settings = {k: v for k, v in h.environ().items() if k not in {"DISCORD_TOKEN", "ANTHROPIC_API_KEY"}}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -70,18 +68,13 @@ async def test_main_plays_the_character_env_in_the_folder_it_runs_from(sqlite_db
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        await h.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=PROCESS_WAIT,
-                                 what="main.py")
+        await h.process_identified()
         await h.discord.dm_message(USER_ID, "hello there")
         await h.discord.wait_for_messages(h.discord.dm_channel_for(USER_ID), 1, timeout=EVENT_WAIT)
         await h.discord.user_message(LOG_CHANNEL_ID, ADMIN_ID, "shutdown? Mask")
         output, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        await h.claude.close()
-        await h.discord.close()
+        await h.end_process(proc)
     text = output.decode(errors="replace")
     assert proc.returncode == 0, text[-3000:]
     assert f"character folder: {root} (the character.env in {root}: ClaudeMask layout" in text, text[-3000:]

@@ -19,16 +19,11 @@ from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, load_settings
 from cogs.bot import Kindred, create_bot
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_BOT_ID, Harness, track_handled
+from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_BOT_ID, Harness, speaker, track_handled
 
 FINN_ACCOUNT = 800_000_000_000_000_001  # the harness bot's account (FakeDiscord's first bot)
 ATLAS_ACCOUNT = 800_000_000_000_000_002
 ATLAS_TOKEN = "fake-atlas-token"
-
-
-def speaker(body: dict[str, Any]) -> str:
-    system = FakeClaude.system_text(body)
-    return next((n for n in ("Finn", "Atlas") if system.startswith(f"You are {n}")), "?")
 
 
 class Pair:
