@@ -143,9 +143,7 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
     Claude (answered late after the restart, the prompt saying so). Then the next message is answered, and
     every message the bot saw is in the database."""
     h = Harness(db_url=db_url, tmp_path=tmp_path)
-    await h.discord.start()
-    await h.claude.start()
-    h._build_world()
+    await h.start_fakes()
     bot_id = int(next(iter(h.discord.bots.values()))["id"])
     procs: list[asyncio.subprocess.Process] = []
     try:
@@ -207,9 +205,7 @@ async def test_several_characters_kill_9_mid_reply_then_restart_answers_the_one_
     Finn's answer is not posted again."""
     h = Harness(db_url=db_url, tmp_path=tmp_path,
                 config={"ensemble_characters": "atlas", "banter_chance": "0"})
-    await h.discord.start()
-    await h.claude.start()
-    h._build_world()
+    await h.start_fakes()
     procs: list[asyncio.subprocess.Process] = []
 
     def answers(who: str) -> list[dict[str, Any]]:  # Finn speaks as the bot account, Atlas by webhook
