@@ -159,6 +159,9 @@ class Events(commands.Cog):
             log.exception("failed to handle message %s", message.id)
         finally:
             self._tasks.discard(task)
+            # The exchange this message started is over (answered, voted down, skipped or failed): the one
+            # point a listener (the tests, proving an absence) can know no reply to it is still coming.
+            self.bot.dispatch("message_handled", message)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:

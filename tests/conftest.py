@@ -197,6 +197,38 @@ async def store(db_url: str) -> AsyncIterator[Store]:
         await s.close()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "fake_claude(min_cache_tokens=, api_key=, consolidating=): how a "
+                            "module's fake_claude fixture is made (a module's ``pytestmark``)")
+
+
+@pytest.fixture
+async def fake_claude(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """A fake Claude API on a port of its own: the documented per-model cache minimums, any key accepted,
+    unless the module's ``pytest.mark.fake_claude(...)`` says otherwise (``min_cache_tokens=0``: prompts of
+    a few words cache too; ``api_key=``: any other key gets 401; ``consolidating=True``: answers extraction
+    and mood requests as tests/memory_support.py's consolidation_responder)."""
+    from tests.fakes.claude_server import FakeClaude
+    from tests.memory_support import consolidation_responder
+
+    marker = request.node.get_closest_marker("fake_claude")
+    options = dict(marker.kwargs) if marker is not None else {}
+    consolidating = options.pop("consolidating", False)
+    async with FakeClaude(**options) as fake:
+        if consolidating:
+            fake.responder = consolidation_responder()
+        yield fake
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[Any]:
+    """A fake OpenAI-compatible server on a port of its own."""
+    from tests.fakes.openai_server import FakeOpenAI
+
+    async with FakeOpenAI() as fake:
+        yield fake
+
+
 @pytest.fixture
 async def make_harness(db_url: str, tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """Factory: ``h = await make_harness(yes_no_vote_count="5")`` starts a bot with those settings

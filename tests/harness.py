@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+import os
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from discord.ext import commands
 
@@ -22,9 +23,9 @@ from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from bot.core.localtime import DISCORD_EPOCH_MS
 from cogs.bot import Kindred, create_bot
 from database.store import Store
-from tests.fakes import EVENT_WAIT
+from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_models import lineup_capabilities
-from tests.fakes.claude_server import FakeClaude
+from tests.fakes.claude_server import FakeClaude, Recorded
 from tests.fakes.discord_lead import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -92,6 +93,7 @@ class Harness:
         self.claude = FakeClaude(min_cache_tokens=0)
         self.openai = FakeOpenAI()  # serves nothing unless a setting points a model or voice at it
         self.bot: Kindred | None = None
+        self.handled_ids: set[int] = set()  # messages whose handling the bot finished (``message_handled``)
         self._runner: asyncio.Task[None] | None = None
         self.guild_id, self.channel_id, self.other_channel_id = GUILD_ID, CHANNEL_ID, OTHER_CHANNEL_ID
         self.log_channel_id, self.admin_id = LOG_CHANNEL_ID, ADMIN_ID
@@ -139,6 +141,26 @@ class Harness:
         for uid in (ADMIN_ID, USER_ID, USER2_ID, OTHER_BOT_ID, OWNER_ID):
             d.add_member(GUILD_ID, uid)
 
+    async def start_fakes(self) -> Harness:
+        """The fakes and their world with no bot of ours: for tests that run main.py against them."""
+        await self.discord.start()
+        await self.claude.start()
+        self._build_world()
+        return self
+
+    async def process_identified(self) -> None:
+        """Wait until a bot process has identified on the fake gateway."""
+        await self.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=PROCESS_WAIT,
+                                    what="main.py")
+
+    async def end_process(self, proc: asyncio.subprocess.Process) -> None:
+        """Kill the process if it is still running, then close the fakes (a test's ``finally``)."""
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await self.claude.close()
+        await self.discord.close()
+
     async def start_bot(self) -> Kindred:
         settings = self.settings()
         character = CharacterSource(self.character_dir, self.config_file, environ=self.environ())
@@ -146,6 +168,7 @@ class Harness:
         if self.extensions is not None:
             bot.extensions_to_load = list(self.extensions)
         self.bot = bot
+        track_handled(bot, self.handled_ids)
         self._runner = asyncio.create_task(bot.start(settings.secrets.discord_token), name="kindred-bot")
         await self.discord.wait_for(lambda d: bot.is_ready() or self._runner.done(), timeout=15)
         if self._runner.done():
@@ -204,6 +227,34 @@ class Harness:
                 raise AssertionError(f"the bot did not settle within {timeout}s")
             await asyncio.sleep(0.01)
 
+    async def handled(self, *messages: dict[str, Any] | int, timeout: float = EVENT_WAIT) -> None:
+        """Wait until the bot has finished with each message (its ``message_handled`` event: answered, voted
+        down, skipped or failed). A reply to it that is not posted by then will not be: what a test checks did
+        NOT happen is proven with no sleep guessing how long the bot would take."""
+        ids = {int(m["id"]) if isinstance(m, dict) else int(m) for m in messages}
+        await self.discord.wait_for(lambda d: ids <= self.handled_ids, timeout,
+                                    what=f"the bot to finish with message(s) {sorted(ids)}")
+
+    async def channel_handled(self, channel_id: int = CHANNEL_ID, *others: set[int],
+                              timeout: float = EVENT_WAIT) -> None:
+        """Wait until the bot (and each other bot whose ``track_handled`` set is in ``others``) has finished
+        with every message in the channel, the bots' own posts included (one may draw an answer from another
+        character), and with what those led to."""
+        def done(d: FakeDiscord) -> bool:
+            ids = [mid for mid, m in d.messages.items()  # interactions' messages are not echoed
+                   if int(m["channel_id"]) == channel_id and "_interaction" not in m]
+            return all(mid in seen for seen in (self.handled_ids, *others) for mid in ids)
+
+        await self.discord.wait_for(done, timeout, what=f"the bot to finish with channel {channel_id}")
+
+    async def at_rest(self) -> None:
+        """Every reply finished, its echo read and every message logged (for tests that read stored rows)."""
+        await self.settled()
+        assert self.bot is not None
+        events: Any = self.bot.get_cog("Events")
+        await events.drain()
+        await self.store.log.flush()
+
     # -- shortcuts
 
     @property
@@ -247,6 +298,15 @@ class Harness:
                                                         values=values)
 
 
+def track_handled(bot: commands.Bot, into: set[int]) -> set[int]:
+    """Note in ``into`` the id of each message ``bot`` has finished with (its ``message_handled`` event)."""
+    async def note(message: Any) -> None:
+        into.add(message.id)
+
+    bot.add_listener(note, "on_message_handled")
+    return into
+
+
 def button(message: dict[str, Any], action: str) -> dict[str, Any]:
     """The component whose custom id ends with ``:<action>``."""
     for row in message.get("components") or []:
@@ -264,3 +324,70 @@ class Clock:
         counter = itertools.count(1)
         h.discord.snowflake = lambda: (  # type: ignore[method-assign]
             ((int(self.at.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(counter) & 0x3FFFFF))
+
+
+# --------------------------------------------------------------------------- helpers the tests share
+
+MakeHarness = Callable[..., Awaitable[Harness]]  # conftest.py's make_harness fixture
+T = TypeVar("T")
+
+
+def bot_posts(h: Harness, channel_id: int | None = CHANNEL_ID) -> list[dict[str, Any]]:
+    """What bot accounts (and webhooks) posted in the channel (None: anywhere), oldest first."""
+    return [m for m in h.discord.posted(channel_id) if m["author"].get("bot")]
+
+
+def log_posts(h: Harness) -> list[str]:
+    """The texts the bot posted in the admin log channel."""
+    return [m["content"] for m in h.discord.posted(LOG_CHANNEL_ID)]
+
+
+def reply_requests(h: Harness) -> list[Recorded]:
+    """The requests to Claude that were not yes/no votes."""
+    return [r for r in h.claude.requests if r.model != "claude-test-voter"]
+
+
+def speaker(body: dict[str, Any]) -> str:
+    """Which character a request to Claude speaks as (its system prompt's "You are ..."), "?" for none."""
+    system = FakeClaude.system_text(body)
+    return next((n for n in ("Finn", "Atlas", "Lumen") if system.startswith(f"You are {n}")), "?")
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every component of the message's rows."""
+    return [c for row in message.get("components") or [] for c in row.get("components") or []]
+
+
+async def press(h: Harness, message: dict[str, Any], action: str, *, user: int = USER_ID) -> Any:
+    """Click the message's button ``action`` (see :func:`button`)."""
+    return await h.click(message, button(message, action)["custom_id"], user=user)
+
+
+async def dm_reply(h: Harness, text: str, n: int, *, user: int = USER_ID) -> str:
+    """DM the bot and return its ``n``-th message in that DM."""
+    sent = await h.dm(text, user=user)
+    return str((await h.replies(int(sent["channel_id"]), n))[n - 1]["content"])
+
+
+async def eventually(check: Callable[[], Awaitable[T]], what: str, timeout: float = EVENT_WAIT) -> T:
+    """Poll an async check until it returns something truthy; return that."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (result := await check()):
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+    return result
+
+
+async def nothing_owed(store: Store, timeout: float = EVENT_WAIT) -> None:
+    """Wait until no reply is owed in the database any more: every process's answers posted and settled."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await store.owed.count():
+        assert asyncio.get_running_loop().time() < deadline, "replies still owed"
+        await asyncio.sleep(0.05)
+
+
+def touch_later(path: Path, seconds: int = 10) -> None:
+    """Move a file's modification time on, so an edit is seen however coarsely the filesystem's clock ticks
+    (two writes in a row may share one time)."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + seconds * 1_000_000_000))

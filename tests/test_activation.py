@@ -4,12 +4,10 @@ deactivated place gets (no Claude request at all, no reply, no log row unless lo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness
+from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness, MakeHarness
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 EPHEMERAL = 64
 
 

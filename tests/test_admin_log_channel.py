@@ -8,7 +8,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,10 @@ from tests.harness import (
     USER2_ID,
     USER_ID,
     Harness,
+    MakeHarness,
+    button,
+    log_posts,
 )
-
-MakeHarness = Callable[..., Awaitable[Harness]]
 
 EPHEMERAL = 64
 VOTER, DEFAULT, PREMIUM = "claude-test-voter", "claude-test-default", "claude-test-premium"
@@ -49,24 +50,6 @@ async def admin_says(h: Harness, text: str, n: int, *, user: int = ADMIN_ID) -> 
     """Post ``text`` in the log channel and return the bot's ``n``-th message there."""
     await h.say(text, user=user, channel=LOG_CHANNEL_ID)
     return (await h.replies(LOG_CHANNEL_ID, n))[n - 1]
-
-
-def log_posts(h: Harness) -> list[str]:
-    return [m["content"] for m in h.discord.posted(LOG_CHANNEL_ID)]
-
-
-async def quiet(seconds: float = 0.3) -> None:
-    """Give the bot time to (not) act; used only to prove an absence."""
-    await asyncio.sleep(seconds)
-
-
-def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for row in message.get("components") or [] for c in row.get("components") or []]
-
-
-def button(message: dict[str, Any], direction: str) -> dict[str, Any]:
-    [found] = [b for b in buttons(message) if b["custom_id"].endswith(":" + direction)]
-    return found
 
 
 async def wait_until(h: Harness, predicate: Callable[[], Any], what: str, timeout: float = EVENT_WAIT) -> Any:
@@ -142,13 +125,12 @@ def test_user_ids_and_pages() -> None:
 
 async def test_admin_command_is_answered_without_reply_work_nor_logging(harness: Harness) -> None:
     h = harness
-    await h.say("testlog", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
+    sent = await h.say("testlog", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
     [line] = await h.replies(LOG_CHANNEL_ID)
     assert "Test log line from Finn" in line["content"] and "admin" in line["content"]
-    await h.settled()
+    await h.handled(sent, line)  # the command and the echo of its answer
     # The log channel is not conversation (issue 49, item 2): neither the command nor the answer is logged.
     assert await h.store.log.recent_messages(LOG_CHANNEL_ID, limit=10) == []
-    await quiet()
     assert h.claude.requests == []  # no vote, no reply
     assert len(h.discord.posted(LOG_CHANNEL_ID)) == 1
 
@@ -175,10 +157,10 @@ async def test_admin_elsewhere_is_ordinary_chat(harness: Harness) -> None:
     await seed_user(h, USER_ID, "alice")  # known, so "premium <id>" would have found and flipped them
     h.claude.script("yes", model=VOTER, times=3)
     h.claude.script("Premium kelp, coming up.", model=DEFAULT)
-    await h.say(f"premium {USER_ID}", user=ADMIN_ID, channel=OTHER_CHANNEL_ID)
+    sent = await h.say(f"premium {USER_ID}", user=ADMIN_ID, channel=OTHER_CHANNEL_ID)
     [reply] = await h.replies(OTHER_CHANNEL_ID)
     assert reply["content"] == "Premium kelp, coming up."
-    await quiet(0.1)
+    await h.handled(sent)
     user = await h.store.people.get_user(USER_ID)
     assert user is not None and not user.premium
     assert h.discord.posted(LOG_CHANNEL_ID) == []
@@ -306,9 +288,8 @@ async def test_verbose_mirrors_decisions_errors_and_never_dm_text(harness: Harne
     before = len(log_posts(h))
     assert "Verbose mode is **off**" in (await admin_says(h, "verbose off", before + 1))["content"]
     h.claude.script("no", model=VOTER, times=3)
-    await h.say("quiet now please", user=USER2_ID)
-    await h.claude.wait_for_requests(len(h.claude.requests) + 3)
-    await quiet()
+    await h.handled(await h.say("quiet now please", user=USER2_ID))  # voted down
+    await h.bot.mirror.drain()  # what it mirrored, were it anything, is posted
     assert not any("quiet now please" in t for t in log_posts(h))
     assert "Usage: `verbose [on|off]`" in (await admin_says(h, "verbose maybe", before + 2))["content"]
 
@@ -323,7 +304,7 @@ async def test_verbose_starts_from_the_setting_then_the_saved_state(make_harness
     await h.restart()  # the saved state wins over the setting
     assert not h.bot.mirror.enabled
     await h.bot.mirror("not shown")
-    await quiet(0.2)
+    await h.bot.mirror.drain()
     assert "not shown" not in log_posts(h)
 
 
@@ -399,24 +380,17 @@ async def test_main_exits_with_code_0_after_shutdown(db_url: str, tmp_path: Any)
     from tests.harness import Harness
 
     h = Harness(db_url=db_url, tmp_path=tmp_path)
-    await h.discord.start()
-    await h.claude.start()
-    h._build_world()
+    await h.start_fakes()
     env = {**os.environ, **h.environ(), "LOG_LEVEL": "INFO"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
-        await h.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=PROCESS_WAIT,
-                                 what="main.py")
+        await h.process_identified()
         await h.discord.user_message(LOG_CHANNEL_ID, ADMIN_ID, "shutdown? Finn")
         output, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        await h.claude.close()
-        await h.discord.close()
+        await h.end_process(proc)
     text = output.decode(errors="replace")
     assert proc.returncode == 0, text[-3000:]
     assert "shutdown complete: Discord connection and database closed" in text, text[-3000:]

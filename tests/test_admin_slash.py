@@ -4,7 +4,7 @@ visible in the very next reply's prompt (what the fake Claude is asked)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,6 @@ from memory.relationships import clamp_metrics
 from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness
 from tests.memory_support import HashEmbedder
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 EPHEMERAL = 64
 VOTER = "claude-test-voter"
 GROUPS = {

@@ -6,7 +6,6 @@ valid (invalid ones never reach Discord) and emote reactions within their rate l
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,9 +15,18 @@ import pytest
 from memory.emotions import EmotionState
 from memory.style import StyleProfile
 from tests.fakes.claude_server import FakeClaude, content_text
-from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness, button
+from tests.harness import (
+    ADMIN_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    LOG_CHANNEL_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    button,
+)
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
 WARM = "thank you Finn, I love you, you're the best <3"
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from database.models import LoggedMessage
 from tests.fakes.claude_server import FakeClaude, content_text
-from tests.harness import CHANNEL_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness, bot_posts
 
 CORPUS = json.loads((Path(__file__).parent / "data" / "bad_input.json").read_text(encoding="utf-8"))
 SECRET = CORPUS["secret"]
@@ -40,10 +40,6 @@ def responder(body: dict[str, Any]) -> str:
     if SECRET in FakeClaude.all_text(body):
         reply += f" (the code is {SECRET})"
     return reply
-
-
-def bot_posts(h: Harness, channel_id: int | None = None) -> list[dict[str, Any]]:
-    return [m for m in h.discord.posted(channel_id) if m["author"].get("bot")]
 
 
 def answered(posts: list[dict[str, Any]], message: dict[str, Any]) -> bool:
@@ -115,7 +111,7 @@ async def test_the_bad_input_corpus(harness: Harness) -> None:
     crowd_replies = [b for b in bodies if f"<@{CROWD[0]}>" in b["content"]]
     assert crowd_replies and all(not b["allowed_mentions"].get("users") for b in crowd_replies)
     # Nobody's DM reached a channel, or any prompt but bob's own conversation.
-    for post in bot_posts(h):
+    for post in bot_posts(h, None):
         if int(post["channel_id"]) != bob_channel:
             assert SECRET not in post["content"], post["channel_id"]
     for request in h.claude.requests:

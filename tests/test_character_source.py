@@ -13,6 +13,7 @@ import pytest
 import bot.core.character as character_module
 from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT
+from tests.harness import touch_later
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
@@ -20,12 +21,6 @@ FINN = PROJECT_ROOT / "characters" / "finn"
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     return Path(shutil.copytree(FINN, tmp_path / "finn"))
-
-
-def touch_later(path: Path, seconds: int = 10) -> None:
-    """Move the file's time on: file times tick coarsely, two writes in a row may share one."""
-    st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + seconds * 1_000_000_000))
 
 
 def rename(folder: Path, new: str) -> None:

@@ -16,19 +16,14 @@ from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import FakeClaude, Reply
 
+pytestmark = pytest.mark.fake_claude(min_cache_tokens=0)  # its prompts are a few words
+
 PROMPT = Prompt(system=[{"type": "text", "text": "You are Finn.", "cache_control": {"type": "ephemeral"}}],
                 messages=[{"role": "user", "content": [{"type": "text", "text": "hello"}]}])
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeClaude]:
-    f = await FakeClaude(min_cache_tokens=0).start()  # its prompts are a few words
-    yield f
-    await f.close()
-
-
-@pytest.fixture
-async def client(fake: FakeClaude, store: Store, tmp_path: Path) -> AsyncIterator[ClaudeClient]:
+async def client(fake_claude: FakeClaude, store: Store, tmp_path: Path) -> AsyncIterator[ClaudeClient]:
     (tmp_path / "character.env").write_text('core_prompt="x"\n')
     settings = load_settings(
         tmp_path,
@@ -36,7 +31,7 @@ async def client(fake: FakeClaude, store: Store, tmp_path: Path) -> AsyncIterato
         environ={
             "ANTHROPIC_API_KEY": "k",
             "DISCORD_TOKEN": "t",
-            "ANTHROPIC_BASE_URL": fake.base_url,
+            "ANTHROPIC_BASE_URL": fake_claude.base_url,
             "LLM_TIMEOUT": "3",
             "SHOULD_REPLY_TIMEOUT": "2",
             "DEFAULT_MODEL": "claude-sonnet-test",
@@ -56,32 +51,34 @@ async def client(fake: FakeClaude, store: Store, tmp_path: Path) -> AsyncIterato
 # Every 5xx (including ones the API does not document, e.g. a proxy's 520) plus 408, 409 and 429.
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 520, 529])
 async def test_retryable_errors_are_retried_within_the_deadline(
-    fake: FakeClaude, client: ClaudeClient, status: int
+    fake_claude: FakeClaude, client: ClaudeClient, status: int
 ) -> None:
-    fake.script(status=status, times=2)
-    fake.script("finally")
+    fake_claude.script(status=status, times=2)
+    fake_claude.script("finally")
     completion = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7)
     assert completion.text == "finally"
-    assert [r.status for r in fake.requests] == [status, status, 200]
+    assert [r.status for r in fake_claude.requests] == [status, status, 200]
 
 
-async def test_overload_in_the_middle_of_a_stream_is_retried(fake: FakeClaude, client: ClaudeClient) -> None:
-    fake.script("partial answer that breaks off", stream_error="overloaded_error")
-    fake.script("a whole answer")
+async def test_overload_in_the_middle_of_a_stream_is_retried(fake_claude: FakeClaude,
+                                                             client: ClaudeClient) -> None:
+    fake_claude.script("partial answer that breaks off", stream_error="overloaded_error")
+    fake_claude.script("a whole answer")
     completion = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, stream=True)
-    assert completion.text == "a whole answer" and len(fake.requests) == 2
+    assert completion.text == "a whole answer" and len(fake_claude.requests) == 2
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 413])
-async def test_client_errors_are_not_retried(fake: FakeClaude, client: ClaudeClient, status: int) -> None:
-    fake.script(status=status)
+async def test_client_errors_are_not_retried(fake_claude: FakeClaude, client: ClaudeClient,
+                                             status: int) -> None:
+    fake_claude.script(status=status)
     with pytest.raises(ClaudeUnavailable):
         await client.generate(PROMPT, model="claude-sonnet-test", user_id=7)
-    assert len(fake.requests) == 1
+    assert len(fake_claude.requests) == 1
 
 
-async def test_deadline_bounds_retries(fake: FakeClaude, client: ClaudeClient, store: Store) -> None:
-    fake.fail_all(529)
+async def test_deadline_bounds_retries(fake_claude: FakeClaude, client: ClaudeClient, store: Store) -> None:
+    fake_claude.fail_all(529)
     with pytest.raises(ClaudeUnavailable, match="timed out"):
         await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, timeout=0.8)
     [call] = await api_calls(store, user_id=7)
@@ -89,15 +86,16 @@ async def test_deadline_bounds_retries(fake: FakeClaude, client: ClaudeClient, s
 
 
 async def test_streaming_and_usage_with_cache_and_cost(
-    fake: FakeClaude, client: ClaudeClient, store: Store
+    fake_claude: FakeClaude, client: ClaudeClient, store: Store
 ) -> None:
     seen: list[str] = []
-    fake.script("streamed " * 50)
+    fake_claude.script("streamed " * 50)
     first = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, on_text=seen.append)
     second = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, stream=False)
-    assert seen and seen[-1].strip() == first.text and fake.requests[0].stream and not fake.requests[1].stream
+    assert seen and seen[-1].strip() == first.text and fake_claude.requests[0].stream \
+            and not fake_claude.requests[1].stream
     assert first.usage.cache_creation_tokens > 0 and second.usage.cache_read_tokens > 0
-    assert fake.requests[0].body["temperature"] == 0.7  # non-default temperature travels in the body
+    assert fake_claude.requests[0].body["temperature"] == 0.7  # non-default temperature travels in the body
     usage = await store.usage.totals(7)
     assert usage.calls == 2 and usage.cost == pytest.approx(first.usage.cost + second.usage.cost)
     # cache reads cost a tenth of input: the second call is cheaper although it carries the same prompt
@@ -112,7 +110,7 @@ def expected_cost(usage: dict[str, int]) -> float:
 
 
 async def test_recorded_cost_is_exact_for_cache_writes_and_reads(
-    fake: FakeClaude, client: ClaudeClient, store: Store
+    fake_claude: FakeClaude, client: ClaudeClient, store: Store
 ) -> None:
     cached = {"type": "ephemeral"}
     first_turn = Prompt(
@@ -133,11 +131,11 @@ async def test_recorded_cost_is_exact_for_cache_writes_and_reads(
             },
         ],
     )
-    fake.script("first answer " * 8)
-    fake.script("second answer " * 8)
+    fake_claude.script("first answer " * 8)
+    fake_claude.script("second answer " * 8)
     await client.generate(first_turn, model="claude-sonnet-test", user_id=7, stream=False)
     await client.generate(second_turn, model="claude-sonnet-test", user_id=7, stream=True)
-    writes, reads = (r.usage for r in fake.requests)
+    writes, reads = (r.usage for r in fake_claude.requests)
     assert writes["cache_creation_input_tokens"] > 0 and writes["cache_read_input_tokens"] == 0
     assert reads["cache_read_input_tokens"] > 0 and reads["cache_creation_input_tokens"] > 0
     calls = list(reversed(await api_calls(store, user_id=7)))  # oldest first, like fake.requests
@@ -160,7 +158,7 @@ async def test_recorded_cost_is_exact_for_cache_writes_and_reads(
     )
 
 
-async def test_votes_run_concurrently(fake: FakeClaude, client: ClaudeClient) -> None:
+async def test_votes_run_concurrently(fake_claude: FakeClaude, client: ClaudeClient) -> None:
     # No vote is answered until all of them have arrived: votes asked one after another would never get
     # past the first, which would time out (should_reply_timeout) and count as no.
     count, arrived, all_in = 5, 0, asyncio.Event()
@@ -173,19 +171,19 @@ async def test_votes_run_concurrently(fake: FakeClaude, client: ClaudeClient) ->
         await all_in.wait()
         return Reply("Yes.")
 
-    fake.responder = answer_when_all_arrived
+    fake_claude.responder = answer_when_all_arrived
     votes = await Ballot(client, client.settings).ask(PROMPT, count=count, user_id=None)
     assert votes == [True] * count
-    requests = fake.requests_for("claude-haiku-test")
+    requests = fake_claude.requests_for("claude-haiku-test")
     assert len(requests) == count
     # The fake's own record says the same: every vote arrived before the first one was answered.
     assert all(r.finished_at is not None for r in requests)
     assert max(r.received_at for r in requests) < min(r.finished_at for r in requests)  # type: ignore[type-var]
 
 
-async def test_failed_votes_count_as_no(fake: FakeClaude, client: ClaudeClient) -> None:
-    fake.script("Yes.", model="claude-haiku-test", times=2)
-    fake.script(status=400, model="claude-haiku-test", times=1)
+async def test_failed_votes_count_as_no(fake_claude: FakeClaude, client: ClaudeClient) -> None:
+    fake_claude.script("Yes.", model="claude-haiku-test", times=2)
+    fake_claude.script(status=400, model="claude-haiku-test", times=1)
     votes = await Ballot(client, client.settings).ask(PROMPT, count=3, user_id=None)
     assert sorted(votes, key=str) == sorted([True, True, None], key=str)
     assert majority_yes(votes)

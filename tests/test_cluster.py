@@ -28,7 +28,7 @@ from tests.dbtools import reset_schema
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_lead import FakeDiscord
-from tests.harness import TEST_CONFIG
+from tests.harness import TEST_CONFIG, nothing_owed
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
@@ -162,8 +162,11 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
         # A signal reaches the other process, not the sender.
         assert await clusters[0].publish("invalidate", what="server", id=7)
         await _until(lambda: heard, "the signal")
-        await asyncio.sleep(0.2)
-        assert [(i, m["what"], m["id"]) for i, m in heard] == [(1, "server", 7)]
+        # A signal back, sent after it: PostgreSQL hands a session its notifications in the order they were
+        # sent, so once the sender hears this one it would have heard its own before.
+        assert await clusters[1].publish("invalidate", what="server", id=8)
+        await _until(lambda: len(heard) >= 2, "the signal back")
+        assert [(i, m["what"], m["id"]) for i, m in heard] == [(1, "server", 7), (0, "server", 8)]
         # The leader's session dies as with kill -9 (no unlock, no goodbye): the other takes over in time.
         link = clusters[0]._link
         assert link is not None
@@ -173,9 +176,12 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
         await _until(lambda: clusters[1].leading, "the takeover", timeout=fast.leader_failover_seconds + 5)
         assert asyncio.get_running_loop().time() - started <= fast.leader_failover_seconds + 1
         await _until(lambda: led == [0, 1], "the new leader's hooks (the schedule's catch-up)")
-        await asyncio.sleep(fast.cluster_heartbeat_seconds * 2)
-        rows = {r.node_id: r for r in await stores[1].cluster.nodes("finn")}
-        assert rows[clusters[1].node_id].leader and rows[clusters[1].node_id].shards == "2-3"
+        node = clusters[1].node_id
+        deadline = asyncio.get_running_loop().time() + EVENT_WAIT
+        while not (row := {r.node_id: r for r in await stores[1].cluster.nodes("finn")}[node]).leader:
+            assert asyncio.get_running_loop().time() < deadline, "the new leader's heartbeat row"
+            await asyncio.sleep(0.05)
+        assert row.shards == "2-3"
     finally:
         for cluster in clusters:
             await cluster.close()
@@ -297,6 +303,14 @@ async def _cortisol_reported(world: ClusterWorld) -> float:
     return float(found.group(1))
 
 
+async def _nothing_owed(db_url: str) -> None:
+    store = await Store(db_url).open()
+    try:
+        await nothing_owed(store)
+    finally:
+        await store.close()
+
+
 async def _leader_pid(db_url: str) -> int | None:
     store = await Store(db_url).open()
     try:
@@ -316,7 +330,7 @@ async def test_two_processes_answer_each_message_once_and_stop_together(world: C
         sent.append(await world.discord.user_message(channel, USER, "Finn, what's the tide doing today?"))
     for channel in world.channels:
         await world.discord.wait_for_messages(channel, 1, timeout=EVENT_WAIT)
-    await asyncio.sleep(1.0)  # a second answer, were there one, would be posted by now
+    await _nothing_owed(world.db_url)  # each answer settled: its exchange is over in every process
     for shard, (channel, message) in enumerate(zip(world.channels, sent, strict=True)):
         assert len(world.discord.posted(channel)) == 1, f"shard {shard}: not exactly one answer"
         owner, other = ("low", "high") if shard < 2 else ("high", "low")
@@ -329,8 +343,9 @@ async def test_two_processes_answer_each_message_once_and_stop_together(world: C
         await world.discord.user_message(world.channels[0], USER,
                                          f"Finn you stupid useless idiot, shut up {n}")
     await world.discord.wait_for_messages(world.channels[0], 4, timeout=EVENT_WAIT)
-    await asyncio.sleep(1.0)  # the last save and its signal
-    assert await _cortisol_reported(world) > before + 0.2
+    deadline = asyncio.get_running_loop().time() + EVENT_WAIT
+    while await _cortisol_reported(world) <= before + 0.2:  # "high" hears the last save's signal
+        assert asyncio.get_running_loop().time() < deadline, "the mood never reached the other process"
     # The log channel lives on shard 3 ("high"); its shutdown stops the whole cluster.
     await world.discord.user_message(world.log_channel, ADMIN, "shutdown? Finn")
     codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in world.procs.values())),
@@ -394,7 +409,9 @@ async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(db_url: 
         msg = Incoming(10_000, CHANNEL_ID, USER_ID, "alice", "Atlas, then Finn: hello!",
                        datetime.now(UTC), False, guild_id=GUILD_ID)
         waiting = asyncio.create_task(h.bot.engine.turns.wait_turn(msg, ("Atlas",)))
-        await asyncio.sleep(0.3)
+        turns = h.bot.engine.turns
+        # Parked on its arrivals (the log holds no answer of Atlas's): only the signal can end it now.
+        await h.discord.wait_for(lambda _: turns._arrivals, what="the wait for Atlas's turn")
         assert not waiting.done()
         started = asyncio.get_running_loop().time()
         assert await other.publish("posted", channel_id=CHANNEL_ID, guild_id=GUILD_ID, message_id=10_001,

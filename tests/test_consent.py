@@ -4,7 +4,6 @@ answers, but nothing about them outlives the short-term log, and the consolidati
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,10 +21,9 @@ from database.models import (
 from database.store import Store
 from memory.consent import Consent
 from tests.fakes.claude_server import Reply
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, MakeHarness
 from tests.memory_support import HashEmbedder, consolidation_responder
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 EPHEMERAL = 64
 
 

@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.core.config import PROJECT_ROOT
 from bot.runtime.console import CONSOLE_USER_ID
 from database.store import Store
@@ -22,12 +20,8 @@ from tests.test_summarization import CHAT, SMALL, SUMMARY_CUE, Script
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
-@pytest.fixture
-def db_url(sqlite_db_url: str) -> str:
-    """SQLite only: these test main.py as a process; its database work is proven on both backends
-    in-process (tests/conftest.py, sqlite_db_url)."""
-    return sqlite_db_url
-
+# The tests take sqlite_db_url: they test main.py as a process, on SQLite only; its database work is proven
+# on both backends in-process (tests/conftest.py).
 
 
 async def run_console(claude: FakeClaude, db_url: str, cwd: Path, lines: list[str],
@@ -49,22 +43,19 @@ async def run_console(claude: FakeClaude, db_url: str, cwd: Path, lines: list[st
     return out.decode(), err.decode()
 
 
-async def test_console_chats_and_remembers(tmp_path: Path, db_url: str) -> None:
-    claude = FakeClaude()
-    await claude.start()
-    try:
-        claude.script("Glub, welcome to my tea stall!", model="claude-test-default")
-        claude.script("You said your name was Sam.", model="claude-test-default")
-        text, _ = await run_console(claude, db_url, tmp_path, ["hi, I'm Sam", "what's my name?", "/quit"])
-        assert "Glub, welcome to my tea stall!" in text and "You said your name was Sam." in text
-        second = claude.requests_for("claude-test-default")[-1]
-        assert "hi, I'm Sam" in claude.all_text(second)  # history came from the database
-    finally:
-        await claude.close()
+async def test_console_chats_and_remembers(fake_claude: FakeClaude, tmp_path: Path,
+        sqlite_db_url: str) -> None:
+    fake_claude.script("Glub, welcome to my tea stall!", model="claude-test-default")
+    fake_claude.script("You said your name was Sam.", model="claude-test-default")
+    text, _ = await run_console(fake_claude, sqlite_db_url, tmp_path,
+                                ["hi, I'm Sam", "what's my name?", "/quit"])
+    assert "Glub, welcome to my tea stall!" in text and "You said your name was Sam." in text
+    second = fake_claude.requests_for("claude-test-default")[-1]
+    assert "hi, I'm Sam" in fake_claude.all_text(second)  # history came from the database
 
 
 async def test_console_summarizes_a_long_conversation_without_holding_up_replies(tmp_path: Path,
-                                                                                 db_url: str) -> None:
+                                                                                 sqlite_db_url: str) -> None:
     # The third exchange passes the 60-token threshold (as over Discord, see test_summarization). The fake
     # holds the summary until the reply to the fourth message has been asked for, and that reply until the
     # summary has been asked for: a console that waited for summarization before reading on would stall.
@@ -86,7 +77,7 @@ async def test_console_summarizes_a_long_conversation_without_holding_up_replies
     await claude.start()
     claude.responder = responder
     try:
-        text, err = await run_console(claude, db_url, tmp_path, CHAT, **SMALL, summarize_timeout="20",
+        text, err = await run_console(claude, sqlite_db_url, tmp_path, CHAT, **SMALL, summarize_timeout="20",
                                       llm_timeout="20")
         assert all(f"Reply number {n}, glub." in text for n in range(1, len(CHAT) + 1)), text + err
         assert script.kinds.count("summary") >= 1 and "memory" in script.kinds
@@ -97,7 +88,7 @@ async def test_console_summarizes_a_long_conversation_without_holding_up_replies
     finally:
         await claude.close()
     # The quit waited for the pass to save: the history now starts with the summary.
-    store = await Store(db_url).open()
+    store = await Store(sqlite_db_url).open()
     try:
         history = await store.conversations.history("finn", CONSOLE_USER_ID, "dm")
         assert history.summary == script.summary
@@ -115,7 +106,7 @@ async def _within(waiting: Any, seconds: float = 10.0) -> None:
         pass
 
 
-async def test_ctrl_c_during_a_reply_leaves_nothing_owed(tmp_path: Path, db_url: str) -> None:
+async def test_ctrl_c_during_a_reply_leaves_nothing_owed(tmp_path: Path, sqlite_db_url: str) -> None:
     """A console line is marked owed like a Discord message; Ctrl-C in the middle of its reply left the mark,
     and the next Discord start warned about a message it could not find (issue 46). The console clears its
     own marks as it leaves."""
@@ -123,8 +114,9 @@ async def test_ctrl_c_during_a_reply_leaves_nothing_owed(tmp_path: Path, db_url:
     await claude.start()
     held = asyncio.Event()
     env = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
-    env.update({"ANTHROPIC_API_KEY": "fake", "ANTHROPIC_BASE_URL": claude.base_url, "DATABASE_URL": db_url,
-                "MODEL_CAPABILITIES": lineup_capabilities(), "DEFAULT_MODEL": "claude-test-default"})
+    env.update({"ANTHROPIC_API_KEY": "fake", "ANTHROPIC_BASE_URL": claude.base_url,
+                "DATABASE_URL": sqlite_db_url, "MODEL_CAPABILITIES": lineup_capabilities(),
+                "DEFAULT_MODEL": "claude-test-default"})
     try:
         claude.script(Reply("Never finished.", held=held), model="claude-test-default")
         proc = await asyncio.create_subprocess_exec(
@@ -141,7 +133,7 @@ async def test_ctrl_c_during_a_reply_leaves_nothing_owed(tmp_path: Path, db_url:
     finally:
         held.set()
         await claude.close()
-    store = await Store(db_url).open()
+    store = await Store(sqlite_db_url).open()
     try:
         assert [o for key in ("finn",) for o in await store.owed.pending(key)] == []
     finally:

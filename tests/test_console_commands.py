@@ -22,12 +22,8 @@ FINN = PROJECT_ROOT / "characters" / "finn"
 
 GREETING = "Oh! A visitor. Welcome to the stall."  # Finn's first_message
 
-@pytest.fixture
-def db_url(sqlite_db_url: str) -> str:
-    """SQLite only: these test main.py as a process; its database work is proven on both backends
-    in-process (tests/conftest.py, sqlite_db_url)."""
-    return sqlite_db_url
-
+# The tests take sqlite_db_url: they test main.py as a process, on SQLite only; its database work is proven
+# on both backends in-process (tests/conftest.py).
 
 
 def console_env(claude: FakeClaude, db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -52,91 +48,74 @@ async def console(claude: FakeClaude, db_url: str, tmp_path: Path, lines: list[s
     return out.decode(), err.decode()
 
 
-async def test_console_commands_never_reach_claude_and_logs_stay_out_of_the_chat(tmp_path: Path,
-                                                                                  db_url: str) -> None:
-    claude = FakeClaude()
-    await claude.start()
-    try:
-        claude.script("Glub! Hello, Sam.", model="claude-test-default")
-        out, err = await console(claude, db_url, tmp_path, ["/help", "/name Sam", "/status", "hello there",
-                                                            "/bogus thing", "/STATUS", "/quit", "never sent"])
-        [request] = claude.requests  # the one message; no command, and nothing after /quit
-        assert last_user_text(request.body).rstrip().endswith("Sam: hello there")
-        sent = FakeClaude.all_text(request)
-        assert not any(word in sent for word in ("/help", "/name", "/status", "/bogus", "never sent"))
-        greeting, reply = out.splitlines()
-        assert greeting.startswith("Finn: ") and GREETING in greeting and reply == "Finn: Glub! Hello, Sam."
-        assert "/reset" in err and "/name NAME" in err  # /help
-        assert "you are now Sam" in err and "unknown console command /bogus" in err
-        assert "this conversation: 0 messages" in err and "this conversation: 2 messages" in err
-        # Logs went to the file, not between the lines of the chat.
-        assert " INFO " not in out + err.split("chatting with Finn")[1]
-        logged = (tmp_path / "logs" / "console.log").read_text()
-        assert " INFO " in logged and "from Sam" in logged
-    finally:
-        await claude.close()
+async def test_console_commands_never_reach_claude_and_logs_stay_out_of_the_chat(
+        fake_claude: FakeClaude, tmp_path: Path, sqlite_db_url: str) -> None:
+    fake_claude.script("Glub! Hello, Sam.", model="claude-test-default")
+    out, err = await console(fake_claude, sqlite_db_url, tmp_path,
+                             ["/help", "/name Sam", "/status", "hello there", "/bogus thing", "/STATUS",
+                              "/quit", "never sent"])
+    [request] = fake_claude.requests  # the one message; no command, and nothing after /quit
+    assert last_user_text(request.body).rstrip().endswith("Sam: hello there")
+    sent = FakeClaude.all_text(request)
+    assert not any(word in sent for word in ("/help", "/name", "/status", "/bogus", "never sent"))
+    greeting, reply = out.splitlines()
+    assert greeting.startswith("Finn: ") and GREETING in greeting and reply == "Finn: Glub! Hello, Sam."
+    assert "/reset" in err and "/name NAME" in err  # /help
+    assert "you are now Sam" in err and "unknown console command /bogus" in err
+    assert "this conversation: 0 messages" in err and "this conversation: 2 messages" in err
+    # Logs went to the file, not between the lines of the chat.
+    assert " INFO " not in out + err.split("chatting with Finn")[1]
+    logged = (tmp_path / "logs" / "console.log").read_text()
+    assert " INFO " in logged and "from Sam" in logged
 
 
-async def test_the_greeting_opens_only_a_new_conversation(tmp_path: Path, db_url: str) -> None:
-    claude = FakeClaude()
-    await claude.start()
-    try:
-        claude.script("Kelp tea coming up.", model="claude-test-default")
-        out, _ = await console(claude, db_url, tmp_path, ["tea please"])  # Ctrl-D: end of input
-        assert out.count(GREETING) == 1
-        out, err = await console(claude, db_url, tmp_path, ["/status", "/reset", "/status", "/quit"])
-        assert "continuing your conversation with Finn" in err
-        assert "this conversation: 2 messages" in err and "this conversation: 0 messages" in err
-        assert out.count(GREETING) == 1 and out.startswith("Finn: ")  # the greeting after /reset only
-        assert len(claude.requests) == 1
-    finally:
-        await claude.close()
+async def test_the_greeting_opens_only_a_new_conversation(fake_claude: FakeClaude, tmp_path: Path,
+        sqlite_db_url: str) -> None:
+    fake_claude.script("Kelp tea coming up.", model="claude-test-default")
+    out, _ = await console(fake_claude, sqlite_db_url, tmp_path, ["tea please"])  # Ctrl-D: end of input
+    assert out.count(GREETING) == 1
+    out, err = await console(fake_claude, sqlite_db_url, tmp_path, ["/status", "/reset", "/status", "/quit"])
+    assert "continuing your conversation with Finn" in err
+    assert "this conversation: 2 messages" in err and "this conversation: 0 messages" in err
+    assert out.count(GREETING) == 1 and out.startswith("Finn: ")  # the greeting after /reset only
+    assert len(fake_claude.requests) == 1
 
 
-async def test_the_user_is_named_by_as_else_by_the_login(tmp_path: Path, db_url: str) -> None:
-    claude = FakeClaude()
-    await claude.start()
-    try:
-        claude.script("Hi!", model="claude-test-default")
-        claude.script("Hi again!", model="claude-test-default")
-        await console(claude, db_url, tmp_path, ["hello"], "--as", "Robin", LOGNAME="pat")
-        await console(claude, db_url, tmp_path, ["hello"], LOGNAME="pat", USER="pat")
-        first, second = claude.requests
-        assert last_user_text(first.body).rstrip().endswith("Robin: hello")
-        assert last_user_text(second.body).rstrip().endswith("pat: hello")
-    finally:
-        await claude.close()
+async def test_the_user_is_named_by_as_else_by_the_login(fake_claude: FakeClaude, tmp_path: Path,
+        sqlite_db_url: str) -> None:
+    fake_claude.script("Hi!", model="claude-test-default")
+    fake_claude.script("Hi again!", model="claude-test-default")
+    await console(fake_claude, sqlite_db_url, tmp_path, ["hello"], "--as", "Robin", LOGNAME="pat")
+    await console(fake_claude, sqlite_db_url, tmp_path, ["hello"], LOGNAME="pat", USER="pat")
+    first, second = fake_claude.requests
+    assert last_user_text(first.body).rstrip().endswith("Robin: hello")
+    assert last_user_text(second.body).rstrip().endswith("pat: hello")
 
 
 @pytest.mark.parametrize("ready", [
     "character folder",  # still starting: settings read, the database not yet open
     "chatting with Finn",  # at the prompt: the console's first line comes after its Ctrl-C handler exists
 ])
-async def test_ctrl_c_before_and_at_the_prompt_leaves_cleanly(tmp_path: Path, db_url: str,
-                                                              ready: str) -> None:
-    claude = FakeClaude()
-    await claude.start()
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN),
-            cwd=tmp_path, env=console_env(claude, db_url, tmp_path), stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        assert proc.stderr is not None and proc.stdin is not None
-        seen = b""
-        while ready.encode() not in seen:  # stdin stays open: at the prompt it waits for a line
-            line = await asyncio.wait_for(proc.stderr.readline(), timeout=PROCESS_WAIT)
-            assert line, seen.decode()
-            seen += line
-        proc.send_signal(signal.SIGINT)
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
-        assert proc.returncode == 0, (seen + err).decode()
-        assert "Traceback" not in err.decode() and "KeyboardInterrupt" not in err.decode()
-        assert err.decode().count("(bye)") == 1 and claude.requests == [], (seen + err).decode()
-    finally:
-        await claude.close()
+async def test_ctrl_c_before_and_at_the_prompt_leaves_cleanly(
+        fake_claude: FakeClaude, tmp_path: Path, sqlite_db_url: str, ready: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN),
+        cwd=tmp_path, env=console_env(fake_claude, sqlite_db_url, tmp_path), stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert proc.stderr is not None and proc.stdin is not None
+    seen = b""
+    while ready.encode() not in seen:  # stdin stays open: at the prompt it waits for a line
+        line = await asyncio.wait_for(proc.stderr.readline(), timeout=PROCESS_WAIT)
+        assert line, seen.decode()
+        seen += line
+    proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
+    assert proc.returncode == 0, (seen + err).decode()
+    assert "Traceback" not in err.decode() and "KeyboardInterrupt" not in err.decode()
+    assert err.decode().count("(bye)") == 1 and fake_claude.requests == [], (seen + err).decode()
 
 
-async def test_ctrl_c_while_a_reply_is_coming_leaves_cleanly(tmp_path: Path, db_url: str) -> None:
+async def test_ctrl_c_while_a_reply_is_coming_leaves_cleanly(tmp_path: Path, sqlite_db_url: str) -> None:
     claude = FakeClaude()
     asked, release = asyncio.Event(), asyncio.Event()
 
@@ -150,7 +129,7 @@ async def test_ctrl_c_while_a_reply_is_coming_leaves_cleanly(tmp_path: Path, db_
     try:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN),
-            cwd=tmp_path, env=console_env(claude, db_url, tmp_path), stdin=asyncio.subprocess.PIPE,
+            cwd=tmp_path, env=console_env(claude, sqlite_db_url, tmp_path), stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         assert proc.stdin is not None
         proc.stdin.write(b"tell me a long story\n")

@@ -45,14 +45,9 @@ from tests.memory_support import (
     seen,
 )
 
+pytestmark = pytest.mark.fake_claude(consolidating=True)
+
 ALICE, BOB, CAROL, BOT = 5, 6, 7, 99
-
-
-@pytest.fixture
-async def fake_claude() -> AsyncIterator[FakeClaude]:
-    async with FakeClaude() as fc:
-        fc.responder = consolidation_responder()
-        yield fc
 
 
 class Rig:

@@ -6,7 +6,6 @@ requests asked directly; and the fake's routes themselves as the API documents t
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,8 @@ from tests.memory_support import (
     seen,
 )
 
+pytestmark = pytest.mark.fake_claude(consolidating=True)
+
 ALICE, BOB, CAROL = 5, 6, 7
 SONNET = "claude-sonnet-4-6"
 
@@ -41,13 +42,6 @@ def the_log() -> list[Any]:
              name="bob"),
         seen(4, CAROL, "FACT[preferences]: Carol's favourite drink is cocoa\nFEEL[trust]: 1", name="carol"),
     ]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeClaude]:
-    async with FakeClaude() as fc:
-        fc.responder = consolidation_responder()
-        yield fc
 
 
 async def consolidate(store: Store, fc: FakeClaude, *, batch: bool, **settings: Any) -> Any:
@@ -81,68 +75,69 @@ def utc(moment: datetime | None) -> datetime | None:
 
 
 @pytest.fixture
-async def direct(fake: FakeClaude, sqlite_template: Path, tmp_path: Path) -> Any:
+async def direct(fake_claude: FakeClaude, sqlite_template: Path, tmp_path: Path) -> Any:
     """What the direct path stores (on a database of its own), and the fake made ready for the batch run."""
     path = tmp_path / "direct.db"  # not the test's own (the sqlite store fixture's file is kindred.db)
     shutil.copyfile(sqlite_template, path)
     other = await Store(f"sqlite+aiosqlite:///{path}").open()
     try:
-        stored = await consolidate(other, fake, batch=False)
+        stored = await consolidate(other, fake_claude, batch=False)
     finally:
         await other.close()
-    assert all(r.path == "/v1/messages" for r in fake.requests)
-    assert sum(is_extraction(r.body) for r in fake.requests) == 4  # alice here and in her DM, bob, carol
-    fake.requests.clear()
+    assert all(r.path == "/v1/messages" for r in fake_claude.requests)
+    # alice here and in her DM, bob, carol
+    assert sum(is_extraction(r.body) for r in fake_claude.requests) == 4
+    fake_claude.requests.clear()
     return stored
 
 
-async def test_the_batch_path_stores_what_the_direct_path_does(store: Store, fake: FakeClaude,
+async def test_the_batch_path_stores_what_the_direct_path_does(store: Store, fake_claude: FakeClaude,
                                                                direct: Any) -> None:
-    fake.batches.polls = 3  # two polls find it in progress: the back-off loop runs
-    stored = await consolidate(store, fake, batch=True)
+    fake_claude.batches.polls = 3  # two polls find it in progress: the back-off loop runs
+    stored = await consolidate(store, fake_claude, batch=True)
     assert stored == direct
-    assert fake.batches.created == 1 and fake.batches.canceled == 0
-    assert [r.path for r in fake.requests] == ["/v1/messages/batches"] * 4
+    assert fake_claude.batches.created == 1 and fake_claude.batches.canceled == 0
+    assert [r.path for r in fake_claude.requests] == ["/v1/messages/batches"] * 4
     # recorded as batch calls, at half the price the same tokens cost directly
     batch_usage = await store.usage.totals(purpose="consolidation batch")
     assert batch_usage.calls == 4 and batch_usage.cost > 0
     assert await store.usage.totals(purpose="consolidation") == await store.usage.totals(purpose="nothing")
 
 
-async def test_errored_and_expired_requests_are_asked_directly(store: Store, fake: FakeClaude,
+async def test_errored_and_expired_requests_are_asked_directly(store: Store, fake_claude: FakeClaude,
                                                                direct: Any) -> None:
-    fake.script(status=529, times=1)  # the batch's first request errors (overloaded)
-    fake.batches.held = {"b1"}  # the second is never processed: the batch expires with it
-    fake.batches.expire_at_poll = 2
-    stored = await consolidate(store, fake, batch=True)
+    fake_claude.script(status=529, times=1)  # the batch's first request errors (overloaded)
+    fake_claude.batches.held = {"b1"}  # the second is never processed: the batch expires with it
+    fake_claude.batches.expire_at_poll = 2
+    stored = await consolidate(store, fake_claude, batch=True)
     assert stored == direct
-    batched = [r for r in fake.requests if r.path == "/v1/messages/batches"]
-    asked = [r for r in fake.requests if r.path == "/v1/messages"]
+    batched = [r for r in fake_claude.requests if r.path == "/v1/messages/batches"]
+    asked = [r for r in fake_claude.requests if r.path == "/v1/messages"]
     assert [r.status for r in batched] == [529, 200, 200]  # b1 never answered in the batch
-    (batch,) = fake.batches.batches.values()
+    (batch,) = fake_claude.batches.batches.values()
     assert batch.results["b0"]["type"] == "errored" and batch.results["b1"] == {"type": "expired"}
     # the errored one and the expired one, asked directly (the same prompts)
     assert sorted(str(r.body["messages"]) for r in asked) == sorted(
         str(params["messages"]) for cid, params in batch.requests if cid in ("b0", "b1"))
 
 
-async def test_a_batch_over_its_wait_is_cancelled_and_asked_directly(store: Store, fake: FakeClaude,
+async def test_a_batch_over_its_wait_is_cancelled_and_asked_directly(store: Store, fake_claude: FakeClaude,
                                                                      direct: Any) -> None:
-    fake.batches.held = {"*"}  # nothing is processed
-    stored = await consolidate(store, fake, batch=True, consolidation_batch_wait=0)
+    fake_claude.batches.held = {"*"}  # nothing is processed
+    stored = await consolidate(store, fake_claude, batch=True, consolidation_batch_wait=0)
     assert stored == direct
-    assert fake.batches.canceled == 1
-    (batch,) = fake.batches.batches.values()
+    assert fake_claude.batches.canceled == 1
+    (batch,) = fake_claude.batches.batches.values()
     assert batch.status == "ended" and batch.counts()["canceled"] == len(batch.requests)
-    assert [r.path for r in fake.requests] == ["/v1/messages"] * len(batch.requests)
+    assert [r.path for r in fake_claude.requests] == ["/v1/messages"] * len(batch.requests)
 
 
 # --------------------------------------------------------------------------- the fake's routes
 
 
-async def test_fake_batch_routes_as_documented(fake: FakeClaude) -> None:
-    client = anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="k", max_retries=0)
-    fake.responder = lambda body: "answer"
+async def test_fake_batch_routes_as_documented(fake_claude: FakeClaude) -> None:
+    client = anthropic.AsyncAnthropic(base_url=fake_claude.base_url, api_key="k", max_retries=0)
+    fake_claude.responder = lambda body: "answer"
     try:
         ok = {"model": SONNET, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
         bad = {"model": SONNET, "max_tokens": 10, "messages": []}  # refused by the Messages API
@@ -153,7 +148,7 @@ async def test_fake_batch_routes_as_documented(fake: FakeClaude) -> None:
                                                            {"custom_id": "a", "params": ok}])
         with pytest.raises(anthropic.BadRequestError, match="at least one"):
             await client.messages.batches.create(requests=[])
-        fake.batches.polls = 2
+        fake_claude.batches.polls = 2
         batch = await client.messages.batches.create(requests=[{"custom_id": "good", "params": ok},
                                                                {"custom_id": "bad", "params": bad}])
         assert batch.processing_status == "in_progress" and batch.results_url is None
@@ -171,14 +166,14 @@ async def test_fake_batch_routes_as_documented(fake: FakeClaude) -> None:
         with pytest.raises(anthropic.NotFoundError):
             await client.messages.batches.retrieve("msgbatch_nope")
         # cancel: what was not processed ends canceled; expiry: what was not processed ends expired
-        fake.batches.held = {"*"}
+        fake_claude.batches.held = {"*"}
         waiting = await client.messages.batches.create(requests=[{"custom_id": "w", "params": ok}])
         cancelling = await client.messages.batches.cancel(waiting.id)
         assert cancelling.processing_status == "canceling" and cancelling.cancel_initiated_at is not None
         done = await client.messages.batches.retrieve(waiting.id)
         assert done.processing_status == "ended" and done.request_counts.canceled == 1
         late = await client.messages.batches.create(requests=[{"custom_id": "x", "params": ok}])
-        await fake.batches.expire()
+        await fake_claude.batches.expire()
         assert [r.result.type async for r in await client.messages.batches.results(late.id)] == ["expired"]
     finally:
         await client.close()

@@ -22,7 +22,6 @@ from memory.summarizer import CHANNEL_SOURCE, SUMMARY_RULES
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness
 from tests.memory_support import last_user_text
-from tests.test_forget_in_flight import quiet
 from tests.test_private_memories import OTHER_GUILD, OTHER_GUILD_CHANNEL, VIEW_CHANNEL
 
 REPLY_MODEL = "claude-test-default"
@@ -67,7 +66,7 @@ async def memories_in(h: Harness, channel: int | None, n: int) -> str:
     else:
         await h.say("do you remember me?", channel=channel, mention=True)
         await h.replies(channel, n)
-    await quiet(h)
+    await h.at_rest()
     text = FakeClaude.all_text(h.claude.last_request(REPLY_MODEL))
     start = text.find("<memories")
     return "" if start < 0 else text[start:].split("</memories>", 1)[0]
@@ -153,7 +152,7 @@ async def test_the_summary_pass_rewrites_one_places_memories_and_sees_no_others(
             else:
                 await h.say(f"{word} number {n}", channel=channel, mention=True)
                 await h.replies(channel, n)
-        await quiet(h)
+        await h.at_rest()
         # The sweep's way in: the conversation alone; the server of a channel is read from the log.
         assert await summarizer.summarize(USER_ID, scope, "alice")
         asked[word] = next(last_user_text(r.body) for r in reversed(h.claude.requests)
@@ -171,7 +170,7 @@ async def test_the_summary_pass_rewrites_one_places_memories_and_sees_no_others(
     # Server A again: its pass rewrites A's set, from A's memories only; B's and the private ones stay.
     await h.say("ALPHA once more", mention=True)
     await h.replies(CHANNEL_ID, 3)
-    await quiet(h)
+    await h.at_rest()
     assert await summarizer.summarize(USER_ID, f"channel:{CHANNEL_ID}", "alice")
     again = next(last_user_text(r.body) for r in reversed(h.claude.requests)
                  if MEMORY_CUE in last_user_text(r.body))

@@ -9,7 +9,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,6 @@ from tests.harness import CHANNEL_ID, USER_ID, Harness
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 TOKEN = "http-test-token-0123456789"
-MakeHarness = Callable[..., Awaitable[Harness]]
-
-
 # --------------------------------------------------------------------------- the figures
 
 

@@ -6,9 +6,7 @@ session or with a wrong CSRF token, and bad input. Screenshots of each page go t
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,12 +14,10 @@ from typing import Any
 from bot.core.config import PROJECT_ROOT
 from tests.browser import chromium, free_port, needs_chromium
 from tests.dbtools import seed_dashboard_history
-from tests.fakes import EVENT_WAIT
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, MakeHarness, eventually
 
 pytestmark = needs_chromium
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 TOKEN = "browser-test-token-0123456789"
 VOTER = "claude-test-voter"
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
@@ -60,13 +56,6 @@ async def log_in(page: Any, base: str, token: str = TOKEN, path: str = "/") -> A
     await page.fill("input[name=token]", token)
     await submit(page, "button:has-text('Log in')")
     return page
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = EVENT_WAIT) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def traffic(h: Harness) -> int:

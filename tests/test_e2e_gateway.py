@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from cogs.bot import KindredShardedBot
 from tests.fakes import EVENT_WAIT
-from tests.harness import CHANNEL_ID, Harness
-
-MakeHarness = Callable[..., Awaitable[Harness]]
+from tests.harness import CHANNEL_ID, Harness, MakeHarness
 
 
 async def test_two_shards_connect_and_answer(make_harness: MakeHarness) -> None:

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable
 
 import pytest
 
 from tests.dbtools import api_calls
-from tests.harness import CHANNEL_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness
 from tests.memory_support import last_user_text
 from tests.test_summarization import SMALL, SUMMARY_CUE, Script, chat, summarized
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 LOCAL = {"llm_backend": "openai", "default_model": "llama3.2:3b", "voting_model": "qwen3:0.6b"}
 
 

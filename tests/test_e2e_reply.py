@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -14,9 +14,16 @@ from bot.reply.transcript import fetch_limit
 from database.engine import Database
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import Reply, content_text
-from tests.harness import CHANNEL_ID, OTHER_BOT_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
-
-MakeHarness = Callable[..., Awaitable[Harness]]
+from tests.harness import (
+    CHANNEL_ID,
+    OTHER_BOT_ID,
+    OTHER_CHANNEL_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    reply_requests,
+)
 
 
 @contextlib.asynccontextmanager
@@ -35,17 +42,8 @@ async def sqlite_statements(db: Database) -> AsyncIterator[list[str]]:
         await db.read(trace(False))
 
 
-def reply_requests(h: Harness) -> list[Any]:
-    return [r for r in h.claude.requests if r.model != "claude-test-voter"]
-
-
 def vote_requests(h: Harness) -> list[Any]:
     return h.claude.requests_for("claude-test-voter")
-
-
-async def quiet(h: Harness, seconds: float = 0.3) -> None:
-    """Give the bot time to (not) act; used only to prove an absence."""
-    await asyncio.sleep(seconds)
 
 
 async def test_dm_gets_typing_then_a_reply(harness: Harness) -> None:
@@ -76,9 +74,8 @@ async def test_unaddressed_message_asks_n_votes_and_replies_on_majority(make_har
     h = await make_harness(yes_no_vote_count=5)
     h.claude.script("no", model="claude-test-voter", times=3)
     h.claude.script("yes", model="claude-test-voter", times=2)
-    await h.say("the weather is nice today")
-    await h.claude.wait_for_requests(5)
-    await quiet(h)
+    sent = await h.say("the weather is nice today")
+    await h.handled(sent)  # voted down: the exchange is over
     assert len(vote_requests(h)) == 5
     assert reply_requests(h) == [] and h.discord.posted(CHANNEL_ID) == []
 
@@ -167,12 +164,9 @@ async def test_dm_text_never_reaches_a_channel_prompt(harness: Harness) -> None:
 async def test_bot_reply_threshold_holds_until_a_human_speaks(make_harness: MakeHarness) -> None:
     h = await make_harness(bot_reply_threshold=2)
     for i in range(4):
-        await h.say(f"beep {i}, Finn?", user=OTHER_BOT_ID)
-        await quiet(h, 0.15)
-    await quiet(h)
+        await h.handled(await h.say(f"beep {i}, Finn?", user=OTHER_BOT_ID))
     assert len(h.discord.posted(CHANNEL_ID)) == 2
-    await h.say("humans are here", user=USER_ID)
-    await quiet(h)
+    await h.handled(await h.say("humans are here", user=USER_ID))
     await h.say("beep again, Finn?", user=OTHER_BOT_ID)
     await h.replies(CHANNEL_ID, 3)
 
@@ -181,8 +175,7 @@ async def test_reply_cooldown_per_bot(make_harness: MakeHarness) -> None:
     h = await make_harness(bot_reply_threshold=10, reply_cooldown=30)
     await h.say("Finn, ping", user=OTHER_BOT_ID)
     await h.replies(CHANNEL_ID, 1)
-    await h.say("Finn, ping again", user=OTHER_BOT_ID)
-    await quiet(h)
+    await h.handled(await h.say("Finn, ping again", user=OTHER_BOT_ID))
     assert len(h.discord.posted(CHANNEL_ID)) == 1
 
 
@@ -257,9 +250,8 @@ async def test_premium_user_gets_the_premium_model(harness: Harness) -> None:
 
 
 async def test_prompt_has_place_recent_messages_and_memories(harness: Harness) -> None:
-    await harness.say("the crabs are restless", user=USER2_ID, channel=CHANNEL_ID)
-    await harness.say("quiet in here", user=USER2_ID, channel=OTHER_CHANNEL_ID)
-    await quiet(harness)
+    await harness.handled(await harness.say("the crabs are restless", user=USER2_ID, channel=CHANNEL_ID),
+                          await harness.say("quiet in here", user=USER2_ID, channel=OTHER_CHANNEL_ID))
     await harness.store.people.ensure_user(USER_ID, "alice")
     await harness.store.memories.add_core_memory("finn", USER_ID, "Alice once rescued a hermit crab.")
     await harness.say("what do you think?", mention=True)

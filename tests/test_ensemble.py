@@ -14,17 +14,9 @@ from bot.core.pipeline import Incoming
 from bot.reply.addressing import addressed_order, name_variants
 from bot.reply.ensemble import CharacterRouter, banter_probability, exchange_delta
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, Harness
+from tests.harness import CHANNEL_ID, Harness, speaker
 
 VOTER = "claude-test-voter"
-
-
-def speaker(body: dict[str, Any]) -> str:
-    system = FakeClaude.system_text(body)
-    for name in ("Finn", "Atlas", "Lumen"):
-        if system.startswith(f"You are {name}"):
-            return name
-    return "?"
 
 
 def answer_as_speaker(body: dict[str, Any]) -> str | None:
@@ -54,9 +46,10 @@ def requests_of(h: Harness, who: str) -> list[Any]:
     return [r for r in h.claude.requests if r.model != VOTER and speaker(r.body) == who]
 
 
-async def quiet(h: Harness, count: int, seconds: float = 0.4) -> None:
-    """Nothing more than ``count`` messages gets posted in the channel for a while."""
-    await asyncio.sleep(seconds)
+async def posted_in_the_end(h: Harness, count: int) -> None:
+    """Once the bot has finished with every message in the channel (the characters' own posts, which may
+    draw answers, included), ``count`` messages are there: no more."""
+    await h.channel_handled(CHANNEL_ID)
     assert len(h.discord.posted(CHANNEL_ID)) == count, [m["content"] for m in h.discord.posted(CHANNEL_ID)]
 
 
@@ -129,7 +122,7 @@ async def test_a_named_character_answers_through_its_own_webhook(
     posted = (await h.replies(CHANNEL_ID, 3))[-1]
     assert "webhook_id" not in posted or not posted["webhook_id"]
     assert int(posted["author"]["id"]) == h.bot_user_id and posted["content"].startswith("Finn here")
-    await quiet(h, 3)  # banter_chance 0: nobody answers anybody unprompted
+    await posted_in_the_end(h, 3)  # banter_chance 0: nobody answers anybody unprompted
 
     # After a restart the same webhooks are found again, not created twice.
     await h.restart()
@@ -163,7 +156,7 @@ async def test_characters_named_together_answer_in_order_and_the_second_sees_the
     [atlas_request] = requests_of(h, "Atlas")
     text = FakeClaude.all_text(atlas_request)
     assert "[Answered since, before your turn]" in text and "Kelp tea, obviously." in text
-    await quiet(h, 2)
+    await posted_in_the_end(h, 2)
 
 
 async def test_the_router_picks_by_topic_then_keeps_the_last_speaker(
@@ -199,7 +192,7 @@ async def test_banter_stops_at_the_loop_cap_until_a_person_speaks(
     h = await make_ensemble(banter_chance="1", max_character_turns="2")
     await h.say("Finn, tell me about your day")
     posts = await h.replies(CHANNEL_ID, 3)
-    await quiet(h, 3)
+    await posted_in_the_end(h, 3)
     authors = ["Atlas" if p.get("webhook_id") else "Finn" for p in posts]
     assert authors == ["Finn", "Atlas", "Finn"]
     # Atlas answered Finn's words, which it saw as a message from Finn.
@@ -215,7 +208,7 @@ async def test_banter_stops_at_the_loop_cap_until_a_person_speaks(
 
     await h.say("Finn, and tomorrow?")  # a person speaks: the count starts again
     await h.replies(CHANNEL_ID, 6)
-    await quiet(h, 6)
+    await posted_in_the_end(h, 6)
 
 
 async def test_hostile_affinity_silences_banter(make_ensemble: Callable[..., Awaitable[Harness]]) -> None:
@@ -226,7 +219,7 @@ async def test_hostile_affinity_silences_banter(make_ensemble: Callable[..., Awa
     assert (await h.store.characters.affinity("atlas", finn))[0] == -10.0
     await h.say("Finn, tell me about your day")
     await h.replies(CHANNEL_ID, 1)
-    await quiet(h, 1)
+    await posted_in_the_end(h, 1)
 
 
 async def test_every_character_of_the_ensemble_summarizes_its_own_conversations(

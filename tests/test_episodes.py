@@ -4,7 +4,6 @@ Over the wire: what reaches the reply prompt."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,11 +18,10 @@ from memory.embeddings import to_bytes
 from memory.episodes import ExcerptIndex, beside, excerpts_of
 from memory.facts import FactIndex
 from memory.recall import choose_both
-from tests.harness import CHANNEL_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness
 from tests.memory_support import HashEmbedder, consolidation_responder
 from tests.test_memory_commands import forget, memory
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 BOT = 900
 

@@ -16,14 +16,8 @@ from tests.fakes.openai_server import SPEECH_RATE, FakeOpenAI
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI() as f:
-        yield f
-
-
-@pytest.fixture
-async def client(fake: FakeOpenAI) -> AsyncIterator[openai.AsyncOpenAI]:
-    c = openai.AsyncOpenAI(base_url=fake.base_url, api_key="test-key", max_retries=0, timeout=5.0)
+async def client(fake_openai: FakeOpenAI) -> AsyncIterator[openai.AsyncOpenAI]:
+    c = openai.AsyncOpenAI(base_url=fake_openai.base_url, api_key="test-key", max_retries=0, timeout=5.0)
     yield c
     await c.close()
 
@@ -31,21 +25,21 @@ async def client(fake: FakeOpenAI) -> AsyncIterator[openai.AsyncOpenAI]:
 MESSAGES: list[Any] = [{"role": "system", "content": "Be Finn."}, {"role": "user", "content": "hi finn"}]
 
 
-async def test_json_answer_with_usage(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
-    fake.script("Glub, hello!")
+async def test_json_answer_with_usage(fake_openai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    fake_openai.script("Glub, hello!")
     response = await client.chat.completions.create(model="m", messages=MESSAGES, max_tokens=50)
     [choice] = response.choices
     assert choice.message.content == "Glub, hello!" and choice.finish_reason == "stop"
     assert response.usage is not None
     assert response.usage.prompt_tokens == estimate_tokens("Be Finn.") + estimate_tokens("hi finn")
     assert response.usage.completion_tokens == estimate_tokens("Glub, hello!")
-    assert fake.requests[0].headers["authorization"] == "Bearer test-key"
+    assert fake_openai.requests[0].headers["authorization"] == "Bearer test-key"
 
 
-async def test_stream_sends_the_usage_in_a_last_chunk_without_choices(fake: FakeOpenAI,
+async def test_stream_sends_the_usage_in_a_last_chunk_without_choices(fake_openai: FakeOpenAI,
                                                                       client: openai.AsyncOpenAI) -> None:
     text = "The kettle sings while the kelp tea steeps, slowly, slowly."
-    fake.script(text)
+    fake_openai.script(text)
     stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True,
                                                   stream_options={"include_usage": True})
     chunks = [chunk async for chunk in stream]
@@ -54,7 +48,7 @@ async def test_stream_sends_the_usage_in_a_last_chunk_without_choices(fake: Fake
     assert chunks[-2].choices[0].finish_reason == "stop" and chunks[-2].usage is None
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens == estimate_tokens(text)
-    fake.stream_usage = False  # a server that ignores include_usage
+    fake_openai.stream_usage = False  # a server that ignores include_usage
     stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True,
                                                   stream_options={"include_usage": True})
     assert all(c.usage is None and c.choices for c in [chunk async for chunk in stream])
@@ -68,7 +62,7 @@ async def test_stream_sends_the_usage_in_a_last_chunk_without_choices(fake: Fake
     {"messages": [{"role": "user", "content": "x"}], "extra": {"system": "Be Finn."}},
     {"messages": [{"role": "user", "content": "x"}], "extra": {"stream_options": {"include_usage": True}}},
 ])
-async def test_what_a_strict_server_refuses(fake: FakeOpenAI, client: openai.AsyncOpenAI,
+async def test_what_a_strict_server_refuses(fake_openai: FakeOpenAI, client: openai.AsyncOpenAI,
                                             body: dict[str, Any]) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
         await client.chat.completions.create(model="m", messages=body["messages"],
@@ -77,27 +71,27 @@ async def test_what_a_strict_server_refuses(fake: FakeOpenAI, client: openai.Asy
     assert refused.value.body["type"] == "invalid_request_error"
 
 
-async def test_errors_carry_openai_s_envelope_and_retry_after(fake: FakeOpenAI,
+async def test_errors_carry_openai_s_envelope_and_retry_after(fake_openai: FakeOpenAI,
                                                               client: openai.AsyncOpenAI) -> None:
-    fake.script(status=429, retry_after=2)
+    fake_openai.script(status=429, retry_after=2)
     with pytest.raises(openai.RateLimitError) as limited:
         await client.chat.completions.create(model="m", messages=MESSAGES)
     assert limited.value.response.headers["retry-after"] == "2"
     assert limited.value.body == {"message": "fake requests (429)", "type": "requests", "param": None,
                                   "code": "rate_limit_exceeded"}
-    fake.script(status=500)
+    fake_openai.script(status=500)
     with pytest.raises(openai.InternalServerError):
         await client.chat.completions.create(model="m", messages=MESSAGES)
 
 
-async def test_models_transcriptions_and_speech(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
-    fake.models = ["llama3.2"]
+async def test_models_transcriptions_and_speech(fake_openai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    fake_openai.models = ["llama3.2"]
     assert [m.id for m in (await client.models.list()).data] == ["llama3.2"]
-    fake.transcript = "tea please"
+    fake_openai.transcript = "tea please"
     result = await client.audio.transcriptions.create(model="whisper-1",
                                                       file=("v.ogg", b"OggS1234", "audio/ogg"))
     assert result.text == "tea please"
-    [heard] = fake.heard
+    [heard] = fake_openai.heard
     assert (heard.model, heard.filename, heard.content_type) == ("whisper-1", "v.ogg", "audio/ogg")
     assert heard.data == b"OggS1234"
     speech = await client.audio.speech.create(model="tts-1", voice="alloy", input="hello",

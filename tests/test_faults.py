@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +25,10 @@ from database.models import ArchivedMessage, LoggedMessage
 from database.store import Store
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, USER2_ID, Harness
+from tests.harness import CHANNEL_ID, USER2_ID, Harness, MakeHarness, bot_posts
 from tests.memory_support import HashEmbedder
 
-MakeHarness = Callable[..., Awaitable[Harness]]
-
 POSTS = "POST /channels/*/messages"
-
-
-def bot_posts(h: Harness, channel_id: int = CHANNEL_ID) -> list[dict[str, Any]]:
-    return [m for m in h.discord.posted(channel_id) if m["author"].get("bot")]
 
 
 async def seen_ids(store: Store) -> set[int]:
@@ -156,21 +150,39 @@ async def test_sqlite_database_is_locked_by_another_writer(make_harness: MakeHar
     await h.replies(CHANNEL_ID)
     other = sqlite3.connect(make_url(db_url).database or "", isolation_level=None, timeout=5)
     caplog.set_level(logging.WARNING, logger="database.retry")
+    # What was posted the moment each write got through again: an answer must wait for its message's log.
+    posted_at_recovery: list[int] = []
+    on_recovery = _OnLog("database available again", lambda: posted_at_recovery.append(len(bot_posts(h))))
+    logging.getLogger("database.retry").addHandler(on_recovery)
     try:
-        other.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
-        h.claude.script("Through the lock.", model="claude-test-default")
-        sent.append(await h.say("are you stuck?", mention=True))
-        await h.discord.wait_for(lambda _: any("database is locked" in r.getMessage()
-                                               for r in caplog.records), timeout=10, what="the lock")
-        await asyncio.sleep(0.5)
-        assert len(bot_posts(h)) == 1  # nothing answered while the message could not be logged
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
+            h.claude.script("Through the lock.", model="claude-test-default")
+            sent.append(await h.say("are you stuck?", mention=True))
+            await h.discord.wait_for(lambda _: any("database is locked" in r.getMessage()
+                                                   for r in caplog.records), timeout=10, what="the lock")
+        finally:
+            other.execute("COMMIT")
+            other.close()
+        await h.discord.wait_for(lambda _: len(bot_posts(h)) == 2, timeout=EVENT_WAIT,
+                                 what="the reply after the lock")
     finally:
-        other.execute("COMMIT")
-        other.close()
-    await h.discord.wait_for(lambda _: len(bot_posts(h)) == 2, timeout=EVENT_WAIT,
-                             what="the reply after the lock")
+        logging.getLogger("database.retry").removeHandler(on_recovery)
+    assert posted_at_recovery and set(posted_at_recovery) == {1}  # nothing answered before it was logged
     assert bot_posts(h)[-1]["content"] == "Through the lock."
     await ends_well(h, sent)
+
+
+class _OnLog(logging.Handler):
+    """Calls ``then`` as a record saying ``text`` is logged, in the bot's own step (no time passes)."""
+
+    def __init__(self, text: str, then: Callable[[], Any]) -> None:
+        super().__init__()
+        self.text, self.then = text, then
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.then()
 
 
 async def _pg_admin(url: str, *sql: str) -> None:

@@ -33,13 +33,6 @@ async def tables_saying(h: Harness, text: str) -> dict[str, int]:
     return found
 
 
-async def quiet(h: Harness) -> None:
-    """Every reply finished, its echo read and logged."""
-    await h.settled()
-    await h.bot.get_cog("Events").drain()
-    await h.store.log.flush()
-
-
 async def test_forget_me_while_their_dm_reply_is_in_flight(harness: Harness) -> None:
     h = harness
     held = asyncio.Event()
@@ -51,7 +44,7 @@ async def test_forget_me_while_their_dm_reply_is_in_flight(harness: Harness) -> 
     held.set()
     [reply] = await h.replies(dm, 1)
     assert SECRET in reply["content"]  # answered all the same
-    await quiet(h)
+    await h.at_rest()
     # Nothing about them, the character's answer in their DMs included (its usage row, its history).
     assert await h.store.privacy.rows_about_user(USER_ID, [dm]) == {}
     assert await tables_saying(h, SECRET) == {}
@@ -59,7 +52,7 @@ async def test_forget_me_while_their_dm_reply_is_in_flight(harness: Harness) -> 
     # Writing again starts from nothing: the exchange from before the deletion does not come back.
     await h.dm("hello again")
     await h.replies(dm, 2)
-    await quiet(h)
+    await h.at_rest()
     assert await tables_saying(h, SECRET) == {}
     assert SECRET not in h.claude.all_text(h.claude.last_request("claude-test-default"))
 
@@ -73,13 +66,13 @@ async def test_forget_me_while_their_channel_reply_is_in_flight(harness: Harness
     await forget(h)
     held.set()
     await h.replies(CHANNEL_ID, 1)
-    await quiet(h)
+    await h.at_rest()
     assert await h.store.privacy.rows_about_user(USER_ID) == {}
     assert await tables_saying(h, SECRET) == {}
 
     await h.say("hello again", mention=True)
     await h.replies(CHANNEL_ID, 2)
-    await quiet(h)
+    await h.at_rest()
     assert await tables_saying(h, SECRET) == {}
     assert SECRET not in h.claude.all_text(h.claude.last_request("claude-test-default"))
     rows: Any = await h.store.conversations.history(h.bot.engine.character_key, USER_ID,

@@ -3,19 +3,16 @@ warnings reaching the log and the log channel over the wire."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from bot.operator.admin.heartbeat import LatencyWatch, slow_shards
 from bot.operator.admin.language import format_duration, format_latency
-from tests.harness import LOG_CHANNEL_ID, Harness
+from tests.harness import LOG_CHANNEL_ID, MakeHarness
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 WARNING = "Gateway latency warning"
 
 
@@ -78,7 +75,8 @@ async def test_no_warning_below_the_threshold_and_none_after_close(make_harness:
     h = await make_harness(heartbeat_interval_seconds="0.05")  # threshold 1000 ms: a local fake is far faster
     cog = h.bot.get_cog("Admin")
     assert cog is not None and cog.heartbeat.is_running()  # type: ignore[attr-defined]
-    await asyncio.sleep(0.3)
+    # Three checks done (the loop counts one once its body, a warning's post included, has run).
+    await h.discord.wait_for(lambda _: cog.heartbeat.current_loop >= 3, what="three heartbeat checks")  # type: ignore[attr-defined]
     assert h.discord.posted(LOG_CHANNEL_ID) == []
     await h.bot.close()
     await h.discord.wait_for(lambda d: not cog.heartbeat.is_running(), timeout=2,  # type: ignore[attr-defined]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,8 @@ import pytest
 from bot.core.persona import lorebook
 from bot.core.persona.model import Lorebook, LoreEntry
 from bot.reply.triage import is_acknowledgement
-from tests.harness import CHANNEL_ID, PROJECT_ROOT, USER2_ID, Harness
+from tests.harness import CHANNEL_ID, PROJECT_ROOT, USER2_ID, MakeHarness
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
 FREEZER = "ok " * 30 + "x"  # 93 characters; before the fix, 22 words already stalled the loop for 5 s
 

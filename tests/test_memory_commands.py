@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.tokens import counted
 from database.records import ConsolidationBatch, Turn
 from memory.svgmap import render_fact_map, shade
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, button
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, button, press
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 EPHEMERAL = 64
 SVG = "{http://www.w3.org/2000/svg}"
 
-
-
-async def press(h: Harness, message: dict[str, Any], action: str, *, user: int = USER_ID) -> Any:
-    return await h.click(message, button(message, action)["custom_id"], user=user)
 
 
 async def memory(h: Harness, name: str, *, user: int = USER_ID, dm: bool = False) -> Any:

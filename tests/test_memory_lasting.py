@@ -5,7 +5,7 @@ the wire: what reaches the reply prompt."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -21,10 +21,9 @@ from memory.facts import FactIndex, parse_extraction
 from memory.lexical import LexicalIndex, terms
 from memory.recall import choose, expiring_allowed, render
 from memory.timewords import window
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, MakeHarness
 from tests.memory_support import HashEmbedder
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 

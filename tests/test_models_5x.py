@@ -19,7 +19,7 @@ from bot.reply.voting import VOTE_SCHEMA
 from tests.browser import free_port
 from tests.fakes.claude_models import lineup
 from tests.fakes.claude_server import Reply
-from tests.harness import CHANNEL_ID, Harness
+from tests.harness import CHANNEL_ID, Harness, dm_reply
 
 ATLAS = PROJECT_ROOT / "characters" / "atlas"
 LINEUP = lineup()
@@ -35,11 +35,6 @@ async def start(make_harness: Any, **config: Any) -> Harness:
 
 def refused(h: Harness) -> list[Any]:
     return [r for r in h.claude.requests if r.status == 400]
-
-
-async def dm_reply(h: Harness, text: str, n: int) -> str:
-    sent = await h.dm(text)
-    return str((await h.replies(int(sent["channel_id"]), n))[n - 1]["content"])
 
 
 async def test_replies_votes_and_long_answers_on_the_lineup(make_harness: Any,

@@ -6,7 +6,6 @@ channel), and the fake Discord enforcing Discord's own rules (permissions, hiera
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -17,10 +16,17 @@ import pytest
 from bot.servertools.moderation import BULK_DELETE_MAX_AGE
 from cogs.permissions import INVITE_PERMISSIONS
 from tests.fakes.discord_guild import ADMINISTRATOR, KICK_MEMBERS, MODERATE_MEMBERS
-from tests.harness import CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, OWNER_ID, USER2_ID, USER_ID, Harness
+from tests.harness import (
+    CHANNEL_ID,
+    GUILD_ID,
+    LOG_CHANNEL_ID,
+    OWNER_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+)
 from tests.server_support import MODERATOR_ID, World, answer, opts
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 CAROL_ID = 900_000_000_000_000_103
 STRANGER_ID = 900_000_000_000_000_104
 

@@ -33,18 +33,6 @@ PROMPT = Prompt(
 LOCAL = "llama3.2:3b"  # an Ollama name: its own colon must not be read as a backend prefix
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI() as f:
-        yield f
-
-
-@pytest.fixture
-async def fake_claude() -> AsyncIterator[FakeClaude]:
-    async with FakeClaude() as f:
-        yield f
-
-
 def settings_for(folder: Path, **env: str) -> Any:
     (folder / "character.env").write_text('core_prompt="x"\n')
     return load_settings(folder, None, environ={"DISCORD_TOKEN": "t", "LLM_TIMEOUT": "3",
@@ -52,12 +40,12 @@ def settings_for(folder: Path, **env: str) -> Any:
 
 
 @pytest.fixture
-async def make_client(store: Store, tmp_path: Path, fake: FakeOpenAI,
+async def make_client(store: Store, tmp_path: Path, fake_openai: FakeOpenAI,
                       fake_claude: FakeClaude) -> AsyncIterator[Callable[..., ClaudeClient]]:
     made: list[ClaudeClient] = []
 
     def make(**env: str) -> ClaudeClient:
-        base = {"LLM_BACKEND": "openai", "OPENAI_BASE_URL": fake.base_url,
+        base = {"LLM_BACKEND": "openai", "OPENAI_BASE_URL": fake_openai.base_url,
                 "ANTHROPIC_BASE_URL": fake_claude.base_url, "DEFAULT_MODEL": LOCAL,
                 "VOTING_MODEL": "tiny-voter", "DEFAULT_TEMPERATURE": "0.7"}
         client = ClaudeClient(settings_for(tmp_path, **{**base, **env}), store)
@@ -69,13 +57,14 @@ async def make_client(store: Store, tmp_path: Path, fake: FakeOpenAI,
         await client.close()
 
 
-async def test_the_one_prompt_is_translated_and_nothing_else_is_added(make_client: Any, fake: FakeOpenAI,
+async def test_the_one_prompt_is_translated_and_nothing_else_is_added(make_client: Any,
+                                                                      fake_openai: FakeOpenAI,
                                                                      store: Store) -> None:
     client = make_client()
-    fake.script("Tea it is.")
+    fake_openai.script("Tea it is.")
     completion = await client.generate(PROMPT, model=LOCAL, user_id=7, stream=False)
     assert completion.text == "Tea it is." and completion.model == LOCAL
-    [request] = fake.requests
+    [request] = fake_openai.requests
     assert request.status == 200  # the fake refuses cache_control, Anthropic blocks and a top-level system
     assert request.body == {
         "model": LOCAL, "max_tokens": 1250, "temperature": 0.7,
@@ -91,28 +80,29 @@ async def test_the_one_prompt_is_translated_and_nothing_else_is_added(make_clien
     assert call.cost == 0.0  # a model missing from model_costs is local and free
 
 
-async def test_image_blocks_become_image_url_parts(make_client: Any, fake: FakeOpenAI) -> None:
+async def test_image_blocks_become_image_url_parts(make_client: Any, fake_openai: FakeOpenAI) -> None:
     client = make_client()
     prompt = Prompt(messages=[{"role": "user", "content": [
         {"type": "text", "text": "what is this?"},
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
         {"type": "image", "source": {"type": "url", "url": "https://example.invalid/kelp.jpg"}}]}])
     await client.generate(prompt, model=LOCAL, user_id=None, stream=False)
-    assert fake.requests[0].status == 200
-    assert fake.requests[0].body["messages"] == [{"role": "user", "content": [
+    assert fake_openai.requests[0].status == 200
+    assert fake_openai.requests[0].body["messages"] == [{"role": "user", "content": [
         {"type": "text", "text": "what is this?"},
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
         {"type": "image_url", "image_url": {"url": "https://example.invalid/kelp.jpg"}}]}]
 
 
-async def test_streaming_gets_the_usage_from_the_last_chunk_and_prices_it(make_client: Any, fake: FakeOpenAI,
+async def test_streaming_gets_the_usage_from_the_last_chunk_and_prices_it(make_client: Any,
+                                                                          fake_openai: FakeOpenAI,
                                                                         store: Store) -> None:
     client = make_client(MODEL_COSTS=f"{LOCAL}=0.000002/0.000008, other=1")
     seen: list[str] = []
     text = "The kelp tea steeps slowly while the kettle sings by the tide pool."
-    fake.script(text, usage={"prompt_tokens": 40, "prompt_tokens_details": {"cached_tokens": 30}})
+    fake_openai.script(text, usage={"prompt_tokens": 40, "prompt_tokens_details": {"cached_tokens": 30}})
     completion = await client.generate(PROMPT, model=LOCAL, user_id=7, on_text=seen.append)
-    request = fake.requests[0]
+    request = fake_openai.requests[0]
     assert request.stream and request.body["stream_options"] == {"include_usage": True}
     assert len(seen) > 2 and seen[-1] == text and completion.text == text
     assert (completion.usage.input_tokens, completion.usage.cache_read_tokens) == (10, 30)
@@ -123,83 +113,83 @@ async def test_streaming_gets_the_usage_from_the_last_chunk_and_prices_it(make_c
 
 
 async def test_a_server_that_ignores_include_usage_is_still_counted(make_client: Any,
-                                                                   fake: FakeOpenAI) -> None:
+                                                                   fake_openai: FakeOpenAI) -> None:
     client = make_client()
-    fake.stream_usage = False
+    fake_openai.stream_usage = False
     completion = await client.generate(PROMPT, model=LOCAL, user_id=None, stream=True)
-    assert completion.text == fake.default_text
+    assert completion.text == fake_openai.default_text
     assert completion.usage.input_tokens > 5 and completion.usage.output_tokens > 2
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503])
-async def test_retryable_errors_are_retried_within_the_deadline(make_client: Any, fake: FakeOpenAI,
+async def test_retryable_errors_are_retried_within_the_deadline(make_client: Any, fake_openai: FakeOpenAI,
                                                                 status: int) -> None:
     client = make_client()
-    fake.script(status=status, times=2, retry_after=0.01)
-    fake.script("finally")
+    fake_openai.script(status=status, times=2, retry_after=0.01)
+    fake_openai.script("finally")
     completion = await client.generate(PROMPT, model=LOCAL, user_id=7, stream=True)
     assert completion.text == "finally"
-    assert [r.status for r in fake.requests] == [status, status, 200]
+    assert [r.status for r in fake_openai.requests] == [status, status, 200]
 
 
-async def test_retry_after_is_honoured(make_client: Any, fake: FakeOpenAI) -> None:
+async def test_retry_after_is_honoured(make_client: Any, fake_openai: FakeOpenAI) -> None:
     client = make_client()
-    fake.script(status=429, retry_after=0.4)
+    fake_openai.script(status=429, retry_after=0.4)
     started = asyncio.get_running_loop().time()
     await client.generate(PROMPT, model=LOCAL, user_id=None, stream=False)
     assert asyncio.get_running_loop().time() - started >= 0.38
     # The SDK's own retries are off: the client's loop made the second attempt.
-    assert [r.headers.get("x-stainless-retry-count", "0") for r in fake.requests] == ["0", "0"]
+    assert [r.headers.get("x-stainless-retry-count", "0") for r in fake_openai.requests] == ["0", "0"]
 
 
-async def test_a_stream_that_breaks_off_is_retried(make_client: Any, fake: FakeOpenAI) -> None:
+async def test_a_stream_that_breaks_off_is_retried(make_client: Any, fake_openai: FakeOpenAI) -> None:
     client = make_client()
-    fake.script("a partial answer that breaks off", stream_error="server_error")
-    fake.script("a whole answer")
+    fake_openai.script("a partial answer that breaks off", stream_error="server_error")
+    fake_openai.script("a whole answer")
     assert (await client.generate(PROMPT, model=LOCAL, user_id=None, stream=True)).text == "a whole answer"
-    assert len(fake.requests) == 2
+    assert len(fake_openai.requests) == 2
 
 
 @pytest.mark.parametrize("status", [400, 401, 404])
-async def test_client_errors_are_not_retried(make_client: Any, fake: FakeOpenAI, store: Store,
+async def test_client_errors_are_not_retried(make_client: Any, fake_openai: FakeOpenAI, store: Store,
                                              status: int) -> None:
     client = make_client()
-    fake.script("no such model", status=status)
+    fake_openai.script("no such model", status=status)
     with pytest.raises(ClaudeUnavailable, match=f"HTTP {status}"):
         await client.generate(PROMPT, model=LOCAL, user_id=7)
-    assert len(fake.requests) == 1
+    assert len(fake_openai.requests) == 1
     [call] = await api_calls(store, user_id=7)
     assert not call.ok and str(status) in call.error
 
 
-async def test_the_deadline_bounds_retries_and_a_slow_server(make_client: Any, fake: FakeOpenAI,
+async def test_the_deadline_bounds_retries_and_a_slow_server(make_client: Any, fake_openai: FakeOpenAI,
                                                              store: Store) -> None:
     client = make_client()
-    fake.fail_all(503, retry_after=0.05)
+    fake_openai.fail_all(503, retry_after=0.05)
     with pytest.raises(ClaudeUnavailable, match="timed out"):
         await client.generate(PROMPT, model=LOCAL, user_id=7, timeout=0.5)
-    assert len(fake.requests) >= 3
-    fake.recover()
-    fake.script("too late", delay=5)
+    assert len(fake_openai.requests) >= 3
+    fake_openai.recover()
+    fake_openai.script("too late", delay=5)
     with pytest.raises(ClaudeUnavailable, match="timed out after 0.3s"):
         await client.generate(PROMPT, model=LOCAL, user_id=7, timeout=0.3)
     calls = await api_calls(store, user_id=7)
     assert len(calls) == 2 and not any(c.ok for c in calls)
 
 
-async def test_votes_run_concurrently_and_are_parsed(make_client: Any, fake: FakeOpenAI) -> None:
+async def test_votes_run_concurrently_and_are_parsed(make_client: Any, fake_openai: FakeOpenAI) -> None:
     client = make_client(YES_NO_VOTE_COUNT="5")
-    fake.script("Yes.", model="tiny-voter", times=3, delay=0.2)
-    fake.script("**No**", model="tiny-voter", times=1, delay=0.2)
-    fake.script(status=400, model="tiny-voter")
+    fake_openai.script("Yes.", model="tiny-voter", times=3, delay=0.2)
+    fake_openai.script("**No**", model="tiny-voter", times=1, delay=0.2)
+    fake_openai.script(status=400, model="tiny-voter")
     started = asyncio.get_running_loop().time()
     votes = await Ballot(client, client.settings).ask(PROMPT, count=5, user_id=None)
     assert asyncio.get_running_loop().time() - started < 0.6  # together, not one after another
     assert sorted(votes, key=str) == sorted([True, True, True, False, None], key=str)
-    assert all(r.body["max_tokens"] == 5 for r in fake.requests_for("tiny-voter"))
+    assert all(r.body["max_tokens"] == 5 for r in fake_openai.requests_for("tiny-voter"))
 
 
-async def test_each_purpose_may_use_its_own_backend(make_client: Any, fake: FakeOpenAI,
+async def test_each_purpose_may_use_its_own_backend(make_client: Any, fake_openai: FakeOpenAI,
                                                     fake_claude: FakeClaude) -> None:
     # Replies on Claude, votes on a small local model, background work on another local model.
     # (a prompt of a few words keeps its breakpoints only where the minimum cacheable length allows it)
@@ -207,25 +197,25 @@ async def test_each_purpose_may_use_its_own_backend(make_client: Any, fake: Fake
                          VOTING_MODEL=f"openai:{LOCAL}", SUMMARY_MODEL="openai:summarizer",
                          MODEL_CAPABILITIES="claude-test-sonnet[min_cache_tokens]=0")
     fake_claude.script("a Claude reply")
-    fake.script("yes", model=LOCAL, times=None)
+    fake_openai.script("yes", model=LOCAL, times=None)
     assert (await client.generate(PROMPT, model="claude-test-sonnet", user_id=None)).text == "a Claude reply"
     assert await Ballot(client, client.settings).ask(PROMPT, count=3, user_id=None) == [True, True, True]
     await client.summarize(PROMPT, user_id=None)
     await client.complete(PROMPT, purpose="mood")
     assert [r.model for r in fake_claude.requests] == ["claude-test-sonnet"]
-    assert [r.model for r in fake.requests] == [LOCAL] * 3 + ["summarizer"] * 2
+    assert [r.model for r in fake_openai.requests] == [LOCAL] * 3 + ["summarizer"] * 2
     assert "cache_control" in str(fake_claude.requests[0].body)  # Claude's request keeps its breakpoints
     assert models_in_use(client.settings) == {"anthropic": ["claude-test-sonnet", "claude-opus-5-5"],
                                               "openai": [LOCAL, "summarizer"]}
 
 
-async def test_the_start_up_check_names_the_url(make_client: Any, fake: FakeOpenAI,
+async def test_the_start_up_check_names_the_url(make_client: Any, fake_openai: FakeOpenAI,
                                                 caplog: pytest.LogCaptureFixture) -> None:
-    fake.models = [LOCAL, "tiny-voter"]
-    assert await make_client().check_backends() == [] and fake.model_lists == 1
-    fake.models = ["something-else"]
+    fake_openai.models = [LOCAL, "tiny-voter"]
+    assert await make_client().check_backends() == [] and fake_openai.model_lists == 1
+    fake_openai.models = ["something-else"]
     [problem] = await make_client().check_backends()
-    assert fake.base_url in problem and LOCAL in problem and "something-else" in problem
+    assert fake_openai.base_url in problem and LOCAL in problem and "something-else" in problem
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
@@ -273,7 +263,8 @@ def test_settings_for_the_openai_backend(tmp_path: Path) -> None:
         settings_for(tmp_path, LLM_BACKEND="openai", DEFAULT_MODEL="x", VOICE_REPLIES="sometimes")
 
 
-async def test_a_claude_user_sees_no_change(make_client: Any, fake: FakeOpenAI, fake_claude: FakeClaude,
+async def test_a_claude_user_sees_no_change(make_client: Any, fake_openai: FakeOpenAI,
+                                            fake_claude: FakeClaude,
                                             store: Store) -> None:
     # The default backend: nothing reaches the OpenAI-compatible server, and Claude's request is built as
     # before (system blocks with their breakpoints, temperature in the body, prices by model family).
@@ -288,6 +279,6 @@ async def test_a_claude_user_sees_no_change(make_client: Any, fake: FakeOpenAI, 
     assert body["system"] == PROMPT.system and body["messages"] == PROMPT.messages
     assert body["temperature"] == 0.7
     assert set(body) == {"model", "max_tokens", "messages", "system", "temperature"}
-    assert fake.requests == [] and fake.model_lists == 0
+    assert fake_openai.requests == [] and fake_openai.model_lists == 0
     [call] = await api_calls(store, user_id=7)
     assert call.cost > 0

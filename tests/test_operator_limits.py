@@ -25,7 +25,17 @@ from database.models import ApiCall
 from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_models import lineup
-from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.harness import (
+    ADMIN_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    LOG_CHANNEL_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    dm_reply,
+    log_posts,
+)
 from tests.server_support import answer, sub
 
 REPLY_MODEL = "claude-test-default"
@@ -43,25 +53,9 @@ def asked(h: Harness) -> list[Any]:
     return list(h.claude.requests)
 
 
-async def settle(h: Harness) -> None:
-    """Let the bot finish with what it was sent (used only to prove an absence)."""
-    await h.settled()  # every event read and handled: what did not happen, will not
-    await h.bot.get_cog("Events").drain()
-
-
-async def dm_reply(h: Harness, text: str, n: int, *, user: int = USER_ID) -> str:
-    """DM the bot and return its ``n``-th message in that DM."""
-    sent = await h.dm(text, user=user)
-    return str((await h.replies(int(sent["channel_id"]), n))[n - 1]["content"])
-
-
 async def verbose_on(h: Harness) -> None:
     await h.say("verbose on", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
     await h.replies(LOG_CHANNEL_ID, 1)
-
-
-def log_posts(h: Harness) -> list[str]:
-    return [m["content"] for m in h.discord.posted(LOG_CHANNEL_ID)]
 
 
 # --------------------------------------------------------------------------- who may talk to it
@@ -101,7 +95,7 @@ async def test_blocked_user_never_costs_a_vote_or_a_reply_and_admins_are_never_b
     caplog.set_level(logging.INFO, logger="bot.reply.engine")
     await h.say("hello finn, are you there?", user=USER2_ID, mention=True)
     await h.say("what a lovely tide today", user=USER2_ID)  # would be voted on
-    await settle(h)
+    await h.at_rest()
     assert asked(h) == [] and h.discord.posted(CHANNEL_ID) == []
     assert any("not allowed to talk to me: on blocked_users" in r.getMessage() for r in caplog.records)
     assert await h.store.conversations.history(h.bot.engine.character_key, USER2_ID,
@@ -121,7 +115,7 @@ async def test_a_blocked_persons_voice_message_is_not_even_transcribed(make_harn
     h = await make_harness(blocked_users=str(USER2_ID), stt_backend="openai")
     h.openai.transcript = "hello finn"
     sent = await h.discord.voice_message(USER2_ID, b"OggS\x00\x02" + bytes(range(256)))
-    await settle(h)
+    await h.at_rest()
     assert h.openai.heard == [] and h.discord.cdn_requests == [] and asked(h) == []
     assert h.discord.posted(int(sent["channel_id"])) == []  # not even "I can't listen to voice messages"
 
@@ -129,7 +123,7 @@ async def test_a_blocked_persons_voice_message_is_not_even_transcribed(make_harn
 async def test_allow_dms_off_leaves_dms_unanswered_except_the_admins(make_harness: Any) -> None:
     h = await make_harness(allow_dms="false")
     sent = await h.dm("anyone home?")
-    await settle(h)
+    await h.at_rest()
     assert asked(h) == [] and h.discord.posted(int(sent["channel_id"])) == []
     h.claude.script("Always, for you.", model=REPLY_MODEL)
     assert await dm_reply(h, "anyone home?", 1, user=ADMIN_ID) == "Always, for you."
@@ -150,7 +144,7 @@ async def test_a_server_sets_its_own_role_lists_with_settings_and_block_wins(mak
     assert "Manage Server" in refused  # only the server's admins change it
 
     await h.say("finn, hello?", user=USER2_ID, mention=True)  # holds no allowed role
-    await settle(h)
+    await h.at_rest()
     assert asked(h) == []
     h.claude.script("Hello, regular!", model=REPLY_MODEL)
     await h.say("finn, hello?", user=USER_ID, mention=True)
@@ -163,7 +157,7 @@ async def test_a_server_sets_its_own_role_lists_with_settings_and_block_wins(mak
                                user=ADMIN_ID))
     before = len(asked(h))
     await h.say("finn, again?", user=USER_ID, mention=True)
-    await settle(h)
+    await h.at_rest()
     assert len(asked(h)) == before and len(h.discord.posted(CHANNEL_ID)) == 1
     shown = await (await h.slash("settings", sub("show"), user=ADMIN_ID)).message()
     fields = {f["name"]: f["value"] for f in shown["embeds"][0]["fields"]}
@@ -180,7 +174,7 @@ async def test_a_server_may_empty_a_global_list_for_itself(make_harness: Any) ->
     await h.say("finn?", user=USER2_ID, mention=True)
     assert (await h.replies(CHANNEL_ID, 1))[0]["content"] == "Welcome here, Bob."
     sent = await h.dm("and in private?", user=USER2_ID)  # DMs follow the global list
-    await settle(h)
+    await h.at_rest()
     assert h.discord.posted(int(sent["channel_id"])) == [] and len(asked(h)) == 1
 
 
@@ -203,7 +197,7 @@ async def test_the_lists_and_limits_apply_live_from_config_env(db_url: str, tmp_
         await _logged(caplog, "user_messages_per_minute 0 -> 1")
         before = len(asked(h))
         await h.say("finn, still there?", user=USER2_ID, mention=True)
-        await settle(h)
+        await h.at_rest()
         assert len(asked(h)) == before and len(h.discord.posted(CHANNEL_ID)) == 1
     finally:
         await h.close()
@@ -223,7 +217,7 @@ async def test_daily_token_budget_is_said_once_survives_a_restart_and_resets_at_
     limit_line = await dm_reply(h, "and another thing", 2)
     assert TALKED_OUT in limit_line and "tomorrow" in limit_line and "Finn" in limit_line
     sent = await h.dm("hello??")
-    await settle(h)
+    await h.at_rest()
     assert len(h.discord.posted(int(sent["channel_id"]))) == 2  # said once, then quiet
     assert len(asked(h)) == calls  # no model call for either
     mirrored = [t for t in log_posts(h) if "Limit reached" in t]
@@ -266,7 +260,7 @@ async def test_server_and_global_spend_caps_charge_the_right_server(make_harness
     posted = await h.replies(CHANNEL_ID, 2)
     assert TALKED_OUT in posted[1]["content"]
     await h.say("any thoughts on the weather", user=USER2_ID)  # would be voted on
-    await settle(h)
+    await h.at_rest()
     assert len(asked(h)) == calls and len(h.discord.posted(CHANNEL_ID)) == 2
     # A DM is no server's spend.
     h.claude.script("Privately, yes.", model=REPLY_MODEL)
@@ -307,7 +301,7 @@ async def test_message_rate_limit_counts_a_minute_and_spares_admins(make_harness
     calls = len(asked(h))
     assert await dm_reply(h, "message 3", 3) == "Finn needs a breather; back in a minute."
     sent = await h.dm("message 4")
-    await settle(h)
+    await h.at_rest()
     assert len(h.discord.posted(int(sent["channel_id"]))) == 3 and len(asked(h)) == calls
     for n in (1, 2, 3):  # an admin is never limited
         h.claude.script(f"Admin {n}.", model=REPLY_MODEL)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import runpy
 import shutil
 import struct
@@ -23,6 +22,7 @@ from bot.core.persona.cards import export_card, import_card, read_card
 from bot.core.persona.lorebook import activate
 from bot.core.persona.modes import current_mode, split_mode_tag
 from bot.core.persona.png import make_png, png_text, read_png_chunks
+from tests.harness import touch_later
 
 DATA = Path(__file__).parent / "data" / "persona"
 CHARACTERS = PROJECT_ROOT / "characters"
@@ -772,12 +772,6 @@ def test_identity_seed_accepts_every_kind_spelling(tmp_path: Path) -> None:
         / "identity.json"
     )
     assert read_identity_seed(path) == {"trait": ["a", "b"], "lore": ["c"], "fact": ["d"], "quirk": ["e"]}
-
-
-def touch_later(path: Path, seconds: int) -> None:
-    """Move a file's modification time on, so the edit is seen however coarse the filesystem clock is."""
-    stat = path.stat()
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + seconds * 1_000_000_000))
 
 
 def test_edits_to_frameworks_and_a_lorebook_elsewhere_reload_the_character(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ and their closing timers)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import struct
 import time
@@ -16,12 +15,11 @@ import pytest
 from bot.servertools.charts import WINNER, render_bar_chart
 from bot.servertools.moderation import BadInput
 from bot.servertools.polls import parse_poll
-from tests.fakes import EVENT_WAIT
-from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, eventually
 from tests.server_support import answer, opts
 
 
-def buttons(message: dict[str, Any]) -> list[str]:
+def button_ids(message: dict[str, Any]) -> list[str]:
     return [c["custom_id"] for row in message.get("components") or [] for c in row["components"]]
 
 
@@ -33,7 +31,7 @@ async def start_poll(h: Harness, question: str, options: str, duration: str | No
 
 
 async def vote(h: Harness, message: dict[str, Any], option: int, user: int) -> str:
-    ix = await h.click(message, buttons(message)[option], user=user)
+    ix = await h.click(message, button_ids(message)[option], user=user)
     response = await ix.response()
     assert response["type"] == 7  # the poll message itself is updated: the live counts
     return (await ix.followup())["content"]
@@ -46,15 +44,6 @@ async def _with_message(h: Harness, poll_id: int) -> Any:
 
 def results(h: Harness) -> list[dict[str, Any]]:
     return [m for m in h.discord.posted(CHANNEL_ID) if m.get("attachments")]
-
-
-async def eventually(check: Any, what: str, timeout: float = EVENT_WAIT) -> Any:
-    """Poll an async check until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while not (result := await check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
-    return result
 
 
 def decode_png(data: bytes) -> tuple[int, int, bytes]:
@@ -144,7 +133,7 @@ async def test_a_poll_whose_message_fails_leaves_no_row(harness: Harness) -> Non
 async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) -> None:
     h = harness
     message = await start_poll(h, "Best snack?", "Kelp | Plankton | Krill", "3s")
-    ids = buttons(message)
+    ids = button_ids(message)
     assert len(ids) == 3 and "Best snack?" in message["embeds"][0]["title"]
     [poll] = await eventually(lambda: h.store.polls.open_polls(), "the poll row")
     poll = await eventually(lambda: _with_message(h, poll.id), "the poll's message id")
@@ -176,13 +165,13 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     assert (await h.store.polls.get(poll.id)).closed
 
     assert await h.store.polls.counts(poll.id) == {1: 2}
-    assert ids and not buttons(closed)
+    assert ids and not button_ids(closed)
 
     # A click that lands after the poll closed in the database, before its buttons were retired, is refused.
     other = await start_poll(h, "Second?", "Yes | No", "10m")
     [row] = await eventually(lambda: h.store.polls.open_polls(), "the second poll")
     assert await h.store.polls.close(row.id)
-    ix = await h.click(other, buttons(other)[0], user=USER2_ID)
+    ix = await h.click(other, button_ids(other)[0], user=USER2_ID)
     assert await answer(ix) == "This poll has closed; votes are no longer counted."
     assert await h.store.polls.counts(row.id) == {}
 

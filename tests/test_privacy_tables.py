@@ -15,7 +15,7 @@ from database.server_models import Poll, PollVote, Ticket, TicketMessage
 from tests.harness import ADMIN_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness
 from tests.server_support import opts
 from tests.test_admin_log_channel import admin_says, log_posts, wait_until
-from tests.test_forget_in_flight import quiet, tables_saying
+from tests.test_forget_in_flight import tables_saying
 from tests.test_memory_commands import forget
 from tests.test_polls import results, start_poll, vote
 from tests.test_tickets import setup_staff, threads, ticket
@@ -89,7 +89,7 @@ async def test_the_bots_posts_quoting_a_person_go_with_them(harness: Harness) ->
     await ticket(h, "open", topic="my private trouble")
     await h.discord.wait_for(lambda d: results(h), timeout=8, what="the poll results")
     await h.bot.mirror.drain()
-    await quiet(h)
+    await h.at_rest()
     logged = await h.store.db.rows(select(LoggedMessage.channel_id, LoggedMessage.author_id,
                                           LoggedMessage.content))
     assert not [m for m in logged if m.channel_id == LOG_CHANNEL_ID]  # the log channel is not conversation

@@ -14,7 +14,6 @@ from database.records import PRIVATE_SOURCE
 from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness
 from tests.memory_support import consolidation_responder
 from tests.test_consent import use_test_embedder
-from tests.test_forget_in_flight import quiet
 
 OTHER_GUILD, OTHER_GUILD_CHANNEL = 900_000_000_000_001_001, 900_000_000_000_001_010
 VIEW_CHANNEL = 1 << 10
@@ -29,7 +28,7 @@ async def prompt_in(h: Harness, channel: int | None, n: int) -> str:
     else:
         await h.say("do you remember me?", channel=channel, mention=True)
         await h.replies(channel, n)
-    await quiet(h)
+    await h.at_rest()
     text = h.claude.all_text(h.claude.last_request("claude-test-default"))
     start = text.find("<recalled_facts")  # the recalled facts (not the place's own lines)
     return "" if start < 0 else text[start:].split("</recalled_facts>", 1)[0]
@@ -57,7 +56,7 @@ async def test_private_places_are_kept_like_dms_and_servers_keep_their_own(
         await h.replies(OTHER_CHANNEL_ID, 1)
         await h.say(f"FACT[hobbies]: {BEES}", mention=True)
         await h.replies(CHANNEL_ID, 1)
-        await quiet(h)
+        await h.at_rest()
 
         logged = await h.store.consolidation.logged_through(await h.store.consolidation.log_watermark())
         flags = {m.content.split(": ", 1)[-1]: m.private for _, m in logged if m.author_id == USER_ID}
@@ -106,7 +105,7 @@ async def test_a_private_places_conversation_is_summarized_into_private_memories
     for n in (1, 2):
         await h.say(f"my blood sugar was high again, day {n}", channel=OTHER_CHANNEL_ID, mention=True)
         await h.replies(OTHER_CHANNEL_ID, n)
-    await quiet(h)
+    await h.at_rest()
     summarizer = h.bot.memory.summarizer
     await summarizer.wait_idle()
     key, scope = h.bot.engine.character_key, f"private:{OTHER_CHANNEL_ID}"

@@ -3,7 +3,6 @@ report over the wire (JSON and SSE, the 400 for a fifth breakpoint) through the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
@@ -128,14 +127,8 @@ def test_entries_expire_after_five_minutes_unless_read_and_one_hour_lives_longer
     assert split(cache, hour) == (1500, 0, 1)
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeClaude]:
-    async with FakeClaude() as f:  # the documented per-model minimums
-        yield f
-
-
-async def test_usage_over_the_wire_json_and_stream(fake: FakeClaude) -> None:
-    client = anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="k", max_retries=0)
+async def test_usage_over_the_wire_json_and_stream(fake_claude: FakeClaude) -> None:
+    client = anthropic.AsyncAnthropic(base_url=fake_claude.base_url, api_key="k", max_retries=0)
     try:
         system = [block(text(1500), cache=True)]
         first = await client.messages.create(model=SONNET, max_tokens=10, system=system,
@@ -147,7 +140,7 @@ async def test_usage_over_the_wire_json_and_stream(fake: FakeClaude) -> None:
             final = await stream.get_final_message()
         assert (final.usage.cache_read_input_tokens, final.usage.cache_creation_input_tokens,
                 final.usage.input_tokens) == (1500, 0, estimate_tokens("again"))
-        assert fake.last_request().usage["cache_read_input_tokens"] == 1500
+        assert fake_claude.last_request().usage["cache_read_input_tokens"] == 1500
         five = [block(f"b{i}", cache=True) for i in range(5)]
         with pytest.raises(anthropic.BadRequestError, match="maximum of 4 blocks with cache_control"):
             await client.messages.create(model=SONNET, max_tokens=10,
@@ -167,8 +160,8 @@ def test_ttl_takes_5m_or_1h_and_hour_entries_come_first() -> None:
     assert "'5m' or '1h'" in str(PromptCache.problem(request([block("s", cache=True, ttl="10m")], [])))
 
 
-async def test_ttl_rules_over_the_wire(fake: FakeClaude) -> None:
-    client = anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="k", max_retries=0)
+async def test_ttl_rules_over_the_wire(fake_claude: FakeClaude) -> None:
+    client = anthropic.AsyncAnthropic(base_url=fake_claude.base_url, api_key="k", max_retries=0)
     try:
         with pytest.raises(anthropic.BadRequestError, match="longer TTLs must appear first"):
             await client.messages.create(

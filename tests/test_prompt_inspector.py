@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -14,10 +13,9 @@ from markupsafe import escape
 
 from bot.core.models.sent import READ, UNCACHED, itemize
 from tests.browser import chromium, needs_chromium
-from tests.harness import CHANNEL_ID, USER2_ID, Harness
+from tests.harness import CHANNEL_ID, USER2_ID, Harness, MakeHarness
 from tests.test_dashboard_browser import log_in, shot, start
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 TOKEN = "browser-test-token-0123456789"  # the one tests.test_dashboard_browser.start configures
 HOSTILE = "<script>alert('x')</script>"
 

@@ -10,7 +10,6 @@ import itertools
 import json
 import re
 import shutil
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,9 @@ from bot.core.text import clean_name
 from bot.reply.prompting import fence
 from tests.fakes.claude_server import content_text
 from tests.fakes.prompt_cache import estimate_tokens
-from tests.harness import CHANNEL_ID, GUILD_ID, Clock, Harness
+from tests.harness import CHANNEL_ID, GUILD_ID, Clock, MakeHarness, reply_requests
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 MALLORY = 900_000_000_000_000_321
-
-
-def reply_requests(h: Harness) -> list[Any]:
-    return [r for r in h.claude.requests if r.model != "claude-test-voter"]
 
 
 def blocks(body: dict[str, Any]) -> list[tuple[str, str, bool]]:

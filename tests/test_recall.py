@@ -23,10 +23,9 @@ from memory.embeddings import to_bytes
 from memory.facts import ExtractedFact, FactCache, FactIndex, match_facts
 from memory.recall import Recall, choose, render
 from memory.recall import line as prompt_line
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, MakeHarness
 from tests.memory_support import HashEmbedder
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 

@@ -21,11 +21,7 @@ from database.records import SeenMessage
 from database.store import Store
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness
-
-
-def bot_posts(h: Harness, channel_id: int) -> list[dict[str, Any]]:
-    return [m for m in h.discord.posted(channel_id) if m["author"].get("bot")]
+from tests.harness import CHANNEL_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness, bot_posts, nothing_owed
 
 
 def post_bodies(h: Harness) -> list[dict[str, Any]]:
@@ -66,9 +62,7 @@ async def test_a_reply_is_owed_until_posted_and_posted_with_its_nonce(harness: H
 async def test_a_message_that_is_not_answered_owes_nothing(make_harness: Any) -> None:
     h = await make_harness(yes_no_vote_count="1")
     h.claude.script("NO", model="claude-test-voter")
-    await h.say("just chatting among ourselves")
-    await h.claude.wait_for_requests(1)
-    await asyncio.sleep(0.2)
+    await h.handled(await h.say("just chatting among ourselves"))  # voted down: the exchange is over
     assert await h.store.owed.count() == 0
     h.claude.script("YES", model="claude-test-voter")
     h.claude.script("Count me in.", model="claude-test-default")
@@ -149,9 +143,7 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
     Claude (answered late after the restart, the prompt saying so). Then the next message is answered, and
     every message the bot saw is in the database."""
     h = Harness(db_url=db_url, tmp_path=tmp_path)
-    await h.discord.start()
-    await h.claude.start()
-    h._build_world()
+    await h.start_fakes()
     bot_id = int(next(iter(h.discord.bots.values()))["id"])
     procs: list[asyncio.subprocess.Process] = []
     try:
@@ -188,11 +180,7 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
         assert bot_posts(h, CHANNEL_ID)[-1]["content"] == "And the next one."
         store = await Store(db_url).open()
         try:
-            for _ in range(100):
-                if await store.owed.count() == 0:
-                    break
-                await asyncio.sleep(0.1)
-            assert await store.owed.count() == 0
+            await nothing_owed(store)
             assert {int(first["id"]), int(second["id"]), int(third["id"])} <= await logged_ids(store)
         finally:
             await store.close()
@@ -217,9 +205,7 @@ async def test_several_characters_kill_9_mid_reply_then_restart_answers_the_one_
     Finn's answer is not posted again."""
     h = Harness(db_url=db_url, tmp_path=tmp_path,
                 config={"ensemble_characters": "atlas", "banter_chance": "0"})
-    await h.discord.start()
-    await h.claude.start()
-    h._build_world()
+    await h.start_fakes()
     procs: list[asyncio.subprocess.Process] = []
 
     def answers(who: str) -> list[dict[str, Any]]:  # Finn speaks as the bot account, Atlas by webhook
@@ -247,11 +233,7 @@ async def test_several_characters_kill_9_mid_reply_then_restart_answers_the_one_
         assert "late; you were briefly away" in FakeClaude.all_text(request.body)
         store = await Store(db_url).open()
         try:
-            for _ in range(100):
-                if await store.owed.count() == 0:
-                    break
-                await asyncio.sleep(0.1)
-            assert await store.owed.count() == 0
+            await nothing_owed(store)
             assert int(asked["id"]) in await logged_ids(store)
         finally:
             await store.close()

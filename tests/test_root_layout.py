@@ -8,8 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-
 from bot.core.config import PROJECT_ROOT, choose_character_dir, resolve_character_dir
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.harness import ADMIN_ID, LOG_CHANNEL_ID, USER_ID, Harness
@@ -23,12 +21,8 @@ DEFAULT_NAME="Mask"
 CORE_PROMPT="You are Mask, a porcelain theatre mask who speaks only in stage directions."
 '''
 
-@pytest.fixture
-def db_url(sqlite_db_url: str) -> str:
-    """SQLite only: these test main.py as a process; its database work is proven on both backends
-    in-process (tests/conftest.py, sqlite_db_url)."""
-    return sqlite_db_url
-
+# The tests take sqlite_db_url: they test main.py as a process, on SQLite only; its database work is proven
+# on both backends in-process (tests/conftest.py).
 
 
 def test_the_root_character_env_is_used_when_nothing_else_is_given(tmp_path: Path) -> None:
@@ -56,15 +50,14 @@ def environment(**extra: str) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if k.lower() not in drop}, "LOG_LEVEL": "INFO", **extra}
 
 
-async def test_main_plays_the_character_env_in_the_folder_it_runs_from(db_url: str, tmp_path: Path) -> None:
+async def test_main_plays_the_character_env_in_the_folder_it_runs_from(sqlite_db_url: str,
+                                                                       tmp_path: Path) -> None:
     """The real process, run as a ClaudeMask operator would: token and prompt from the root's file."""
     root = tmp_path / "claudemask"
     root.mkdir()
     (root / "character.env").write_text(MASK)
-    h = Harness(db_url=db_url, tmp_path=tmp_path)
-    await h.discord.start()
-    await h.claude.start()
-    h._build_world()
+    h = Harness(db_url=sqlite_db_url, tmp_path=tmp_path)
+    await h.start_fakes()
     settings = {k: v for k, v in h.environ().items() if k not in {"DISCORD_TOKEN", "ANTHROPIC_API_KEY"}}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -75,18 +68,13 @@ async def test_main_plays_the_character_env_in_the_folder_it_runs_from(db_url: s
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        await h.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=PROCESS_WAIT,
-                                 what="main.py")
+        await h.process_identified()
         await h.discord.dm_message(USER_ID, "hello there")
         await h.discord.wait_for_messages(h.discord.dm_channel_for(USER_ID), 1, timeout=EVENT_WAIT)
         await h.discord.user_message(LOG_CHANNEL_ID, ADMIN_ID, "shutdown? Mask")
         output, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        await h.claude.close()
-        await h.discord.close()
+        await h.end_process(proc)
     text = output.decode(errors="replace")
     assert proc.returncode == 0, text[-3000:]
     assert f"character folder: {root} (the character.env in {root}: ClaudeMask layout" in text, text[-3000:]
@@ -95,7 +83,8 @@ async def test_main_plays_the_character_env_in_the_folder_it_runs_from(db_url: s
     assert request.api_key == "sk-ant-fake", "the key came from the root's character.env"
 
 
-async def test_main_says_which_character_it_plays_when_both_are_given(db_url: str, tmp_path: Path) -> None:
+async def test_main_says_which_character_it_plays_when_both_are_given(sqlite_db_url: str,
+                                                                      tmp_path: Path) -> None:
     root = tmp_path / "claudemask"
     root.mkdir()
     (root / "character.env").write_text(MASK)
@@ -104,7 +93,7 @@ async def test_main_says_which_character_it_plays_when_both_are_given(db_url: st
         str(PROJECT_ROOT / "main.py"),
         "--console",
         cwd=str(root),
-        env=environment(CHARACTER_DIR=str(FINN), ANTHROPIC_API_KEY="k", DATABASE_URL=db_url),
+        env=environment(CHARACTER_DIR=str(FINN), ANTHROPIC_API_KEY="k", DATABASE_URL=sqlite_db_url),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -22,7 +22,7 @@ from bot.reply.ensemble import CastMember
 from bot.reply.router import CharacterRouter, decayed_affinity
 from database.store import Store
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, Harness
+from tests.harness import CHANNEL_ID, Harness, speaker
 from tests.test_e2e_reply import vote_requests
 
 VOTER = "claude-test-voter"
@@ -149,11 +149,6 @@ async def test_an_adjustment_fades_the_stored_affinity_first(store: Store) -> No
 # --------------------------------------------------------------------------- over the wire
 
 Make = Callable[..., Awaitable[Harness]]
-
-
-def speaker(body: dict[str, Any]) -> str:
-    system = FakeClaude.system_text(body)
-    return next((n for n in ("Finn", "Atlas") if system.startswith(f"You are {n}")), "?")
 
 
 async def ensemble(make_harness: Make, **config: Any) -> Harness:

@@ -34,11 +34,6 @@ async def setting(h: Harness, key: str, value: str, *, user: int = ADMIN_ID) -> 
     return await answer(await h.slash("settings", sub("set", key=key, value=value), user=user))
 
 
-async def settle(h: Harness) -> None:
-    await h.settled()  # every event read and handled: what did not happen, will not
-    await h.bot.get_cog("Events").drain()
-
-
 def replies_asked(h: Harness) -> list[Any]:
     return [r for r in h.claude.requests if r.model != VOTER]
 
@@ -128,7 +123,7 @@ async def test_reply_mode_and_vote_count_drive_the_next_message(harness: Harness
         == "*Finn makes a note.* Here, reply_mode is now **addressed**."
     )
     await h.say("nice weather today")
-    await settle(h)
+    await h.at_rest()
     assert h.claude.requests_for(VOTER) == [] and h.discord.posted(CHANNEL_ID) == []
     await h.say("Finn, nice weather?")  # addressed: still answered
     await h.replies(CHANNEL_ID, 1)
@@ -138,13 +133,13 @@ async def test_reply_mode_and_vote_count_drive_the_next_message(harness: Harness
     h.claude.script("no", model=VOTER, times=5)
     await h.say("what a day")
     await h.discord.wait_for(lambda _: len(h.claude.requests_for(VOTER)) >= 5, what="the votes")
-    await settle(h)
+    await h.at_rest()
     assert len(h.claude.requests_for(VOTER)) == 5
     await setting(h, "vote_count", "default")
     h.claude.script("no", model=VOTER, times=3)
     await h.say("still here")
     await h.discord.wait_for(lambda _: len(h.claude.requests_for(VOTER)) >= 8, what="the votes")
-    await settle(h)
+    await h.at_rest()
     assert len(h.claude.requests_for(VOTER)) == 8  # back to the global yes_no_vote_count (3)
 
 
@@ -174,12 +169,12 @@ async def test_memory_consent_of_the_server_decides_what_is_kept(harness: Harnes
     await setting(h, "memory_consent", "opt_in")
     await h.say("remember my shell", mention=True)
     await h.replies(CHANNEL_ID, 1)
-    await settle(h)
+    await h.at_rest()
     assert (await h.store.conversations.history(key, USER_ID, scope)).turns == []
     await setting(h, "memory_consent", "default")  # back to the global "all"
     await h.say("now remember", mention=True)
     await h.replies(CHANNEL_ID, 2)
-    await settle(h)
+    await h.at_rest()
     assert len((await h.store.conversations.history(key, USER_ID, scope)).turns) == 2
 
 
@@ -209,7 +204,7 @@ async def test_userinfo_and_serverinfo(harness: Harness) -> None:
     assert "Joined this server" in fields and "Account created" in fields and fields["Roles (0)"] == "none"
     await h.say("hi Finn", user=USER2_ID)
     await h.replies(CHANNEL_ID, 1)
-    await settle(h)
+    await h.at_rest()
     bob = await embed("userinfo", ADMIN_ID, member=("user", USER2_ID))
     fields = {f["name"]: f["value"] for f in bob["fields"]}
     assert fields["Known to Finn"].startswith("since <t:") and "(0 days)" in fields["Known to Finn"]

@@ -55,9 +55,7 @@ async def test_a_stop_signal_finishes_the_reply_in_flight_and_exits_0(db_url: st
     """main.py as systemd or Docker runs it: a signal while a reply is being generated. The reply still
     reaches Discord and the database, a message sent after the signal is not taken, the process exits 0."""
     h = Harness(db_url=db_url, tmp_path=tmp_path)
-    await h.discord.start()
-    await h.claude.start()
-    h._build_world()
+    await h.start_fakes()
     h.claude.script("A slow, careful answer.", model=DEFAULT, delay=3.0)
     env = {**os.environ, **h.environ(), "LOG_LEVEL": "INFO"}
     proc = await asyncio.create_subprocess_exec(
@@ -66,8 +64,7 @@ async def test_a_stop_signal_finishes_the_reply_in_flight_and_exits_0(db_url: st
     assert proc.stdout is not None
     seen: list[str] = []
     try:
-        await h.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=PROCESS_WAIT,
-                                 what="main.py")
+        await h.process_identified()
         bot_id = int(next(iter(h.discord.bots.values()))["id"])
         await h.discord.user_message(CHANNEL_ID, USER_ID, f"<@{bot_id}> tell me slowly", mentions=[bot_id])
         await h.claude.wait_for_requests(1, timeout=EVENT_WAIT)  # the reply is in flight
@@ -78,11 +75,7 @@ async def test_a_stop_signal_finishes_the_reply_in_flight_and_exits_0(db_url: st
         await h.discord.user_message(CHANNEL_ID, USER2_ID, f"<@{bot_id}> and me?", mentions=[bot_id])
         rest, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        await h.claude.close()
-        await h.discord.close()
+        await h.end_process(proc)
     text = "".join(seen) + rest.decode(errors="replace")
     assert proc.returncode == 0, text[-3000:]
     assert "Traceback" not in text, text[-3000:]

@@ -41,9 +41,7 @@ def closed_port() -> int:
 
 async def start_fakes(tmp_path: Path) -> Harness:
     h = Harness(db_url=f"sqlite+aiosqlite:///{tmp_path / 'kindred.db'}", tmp_path=tmp_path)
-    await h.discord.start()
-    await h.claude.start()
-    h._build_world()
+    await h.start_fakes()
     return h
 
 

@@ -6,7 +6,6 @@ yes/no votes: a sloppy one-word answer is counted as a parse failure, under the 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
@@ -25,12 +24,6 @@ from tests.memory_support import FINN, HashEmbedder, is_extraction, memory_setti
 ALICE = 5
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeClaude]:
-    async with FakeClaude() as fc:
-        yield fc
-
-
 def test_the_extraction_schema_is_strict_and_what_the_parser_reads() -> None:
     answer = {"facts": [{"fact": "Alice sells kites", "category": "work", "lasting": True,
                          "said": "2026-05-01", "happened": None}], "relationship": {"rapport": 0.5}}
@@ -41,8 +34,8 @@ def test_the_extraction_schema_is_strict_and_what_the_parser_reads() -> None:
     assert conforms(empty, EXTRACTION_SCHEMA) and parse_extraction(json.dumps(empty), 1.0).facts == ()
 
 
-async def test_the_fake_checks_the_format_as_the_api_does(fake: FakeClaude) -> None:
-    client = anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="k", max_retries=0)
+async def test_the_fake_checks_the_format_as_the_api_does(fake_claude: FakeClaude) -> None:
+    client = anthropic.AsyncAnthropic(base_url=fake_claude.base_url, api_key="k", max_retries=0)
     try:
         base = {"model": "claude-sonnet-4-6", "max_tokens": 50,
                 "messages": [{"role": "user", "content": "hi"}]}
@@ -53,7 +46,7 @@ async def test_the_fake_checks_the_format_as_the_api_does(fake: FakeClaude) -> N
         with pytest.raises(anthropic.BadRequestError, match="json_schema"):
             await client.messages.create(**base, extra_body={"output_config": {  # type: ignore[arg-type]
                 "format": {"type": "text"}}})
-        fake.script("Sure! Here is what I found.")
+        fake_claude.script("Sure! Here is what I found.")
         answer = await client.messages.create(**base, extra_body={"output_config": {  # type: ignore[arg-type]
             "format": {"type": "json_schema", "schema": EXTRACTION_SCHEMA}}})
         assert answer.content[-1].text == '{"facts": [], "relationship": {}}'  # JSON, whatever was scripted
@@ -75,20 +68,20 @@ async def extract(store: Store, fc: FakeClaude, message_id: int, **settings: Any
 
 
 async def test_a_prose_answer_costs_a_retry_only_without_structured_outputs(store: Store,
-                                                                           fake: FakeClaude) -> None:
+                                                                           fake_claude: FakeClaude) -> None:
     answers = iter(["Sure! Alice sells kites, that's the one fact.",
                     '{"facts": [{"fact": "Alice sells kites", "category": "work"}], "relationship": {}}'])
-    fake.responder = lambda body: next(answers) if is_extraction(body) else None
+    fake_claude.responder = lambda body: next(answers) if is_extraction(body) else None
     # before: the model answers prose once; the parse fails and the batch is asked again
-    report, asked = await extract(store, fake, 1, model_capabilities=lineup_capabilities()
+    report, asked = await extract(store, fake_claude, 1, model_capabilities=lineup_capabilities()
                                   + ",claude-test-default[structured_outputs]=false")
     assert (report.malformed, len(asked), report.committed) == (1, 2, 1)
     assert "output_config" not in asked[0].body or "format" not in asked[0].body["output_config"]
 
     # after: the same answer under the schema comes back as JSON: no parse failure, no retry
     answers = iter(["Sure! Alice sells kites, that's the one fact."])
-    fake.requests.clear()
-    report, asked = await extract(store, fake, 2)
+    fake_claude.requests.clear()
+    report, asked = await extract(store, fake_claude, 2)
     assert (report.malformed, len(asked)) == (0, 1)
     assert asked[0].body["output_config"]["format"] == {"type": "json_schema", "schema": EXTRACTION_SCHEMA}
 

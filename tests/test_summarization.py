@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
@@ -21,10 +18,9 @@ from memory.summarizer import CHANNEL_SOURCE, Summarizer, parse_memories
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_models import lineup, token_factor
 from tests.fakes.claude_server import FakeClaude, Reply
-from tests.harness import CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, USER_ID, Harness, MakeHarness
 from tests.memory_support import FINN, last_user_text, memory_settings
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 SUMMARY_CUE = "look back over this conversation"  # Finn's summarization_prompt
 MEMORY_CUE = "update what you remember about"  # Finn's core_memory_prompt
 DUMP_CUE = "have grown long"  # Finn's core_memory_dump
@@ -270,12 +266,6 @@ async def test_a_remember_in_dms_outlives_every_summary_and_stays_private(make_h
 
 
 # --------------------------------------------------------------------------- the summarizer directly
-
-
-@pytest.fixture
-async def fake_claude() -> AsyncIterator[FakeClaude]:
-    async with FakeClaude() as fc:
-        yield fc
 
 
 async def make_summarizer(store: Store, fc: FakeClaude, **overrides: Any) -> tuple[Summarizer, ClaudeClient]:

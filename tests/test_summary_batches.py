@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +39,6 @@ def answer(body: dict[str, Any]) -> str:
     if MEMORY_CUE in text:
         return f"- Memory {tag}\n- Likes kelp tea"
     return "reply"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeClaude]:
-    async with FakeClaude() as fc:
-        fc.responder = answer
-        yield fc
 
 
 async def summarize(store: Store, fc: FakeClaude, *, batch: bool, **overrides: Any) -> dict[int, Any]:
@@ -82,48 +74,50 @@ async def summarize(store: Store, fc: FakeClaude, *, batch: bool, **overrides: A
 
 
 @pytest.fixture
-async def direct(fake: FakeClaude, sqlite_template: Path, tmp_path: Path) -> Any:
+async def direct(fake_claude: FakeClaude, sqlite_template: Path, tmp_path: Path) -> Any:
     """What the direct path stores (on a database of its own), and the fake made ready for the batch run."""
     path = tmp_path / "direct.db"
     shutil.copyfile(sqlite_template, path)
     other = await Store(f"sqlite+aiosqlite:///{path}").open()
     try:
-        stored = await summarize(other, fake, batch=False)
+        stored = await summarize(other, fake_claude, batch=False)
     finally:
         await other.close()
-    assert [r.path for r in fake.requests] == ["/v1/messages"] * 4  # a summary and memories each
+    assert [r.path for r in fake_claude.requests] == ["/v1/messages"] * 4  # a summary and memories each
     assert all(summary.startswith("Summary ") and turns == 2 for summary, turns, _ in stored.values())
-    fake.requests.clear()
+    fake_claude.requests.clear()
     return stored
 
 
-async def test_the_batch_path_stores_what_the_direct_path_does(store: Store, fake: FakeClaude,
+async def test_the_batch_path_stores_what_the_direct_path_does(store: Store, fake_claude: FakeClaude,
                                                                direct: Any) -> None:
-    fake.batches.polls = 2  # the first poll finds it in progress
-    assert await summarize(store, fake, batch=True) == direct
+    fake_claude.batches.polls = 2  # the first poll finds it in progress
+    assert await summarize(store, fake_claude, batch=True) == direct
     # two batches (the summaries, then the memories that need them), no direct call
-    assert [r.path for r in fake.requests] == ["/v1/messages/batches"] * 4
-    assert fake.batches.created == 2
-    purposes = [SUMMARY_CUE in last_user_text(r.body) for r in fake.requests]
+    assert [r.path for r in fake_claude.requests] == ["/v1/messages/batches"] * 4
+    assert fake_claude.batches.created == 2
+    purposes = [SUMMARY_CUE in last_user_text(r.body) for r in fake_claude.requests]
     assert purposes == [True, True, False, False]
 
 
-async def test_an_expired_summary_is_asked_directly(store: Store, fake: FakeClaude, direct: Any) -> None:
-    fake.batches.held = {"s1"}  # bob's summary is never processed: its batch expires with it
-    fake.batches.expire_at_poll = 2
-    assert await summarize(store, fake, batch=True) == direct
-    asked = [r for r in fake.requests if r.path == "/v1/messages"]
+async def test_an_expired_summary_is_asked_directly(store: Store, fake_claude: FakeClaude,
+                                                   direct: Any) -> None:
+    fake_claude.batches.held = {"s1"}  # bob's summary is never processed: its batch expires with it
+    fake_claude.batches.expire_at_poll = 2
+    assert await summarize(store, fake_claude, batch=True) == direct
+    asked = [r for r in fake_claude.requests if r.path == "/v1/messages"]
     assert [SUMMARY_CUE in last_user_text(r.body) for r in asked] == [True, False]  # bob's, directly
-    first = next(iter(fake.batches.batches.values()))
+    first = next(iter(fake_claude.batches.batches.values()))
     assert first.results["s1"] == {"type": "expired"}
 
 
-async def test_a_summary_batch_over_its_wait_is_cancelled(store: Store, fake: FakeClaude,
+async def test_a_summary_batch_over_its_wait_is_cancelled(store: Store, fake_claude: FakeClaude,
                                                           direct: Any) -> None:
-    fake.batches.held = {"*"}
-    assert await summarize(store, fake, batch=True, consolidation_batch_wait=0) == direct
-    assert fake.batches.canceled == 1 and fake.batches.created == 1  # no memories batch: no summary came back
-    assert [r.path for r in fake.requests].count("/v1/messages") == 4
+    fake_claude.batches.held = {"*"}
+    assert await summarize(store, fake_claude, batch=True, consolidation_batch_wait=0) == direct
+    # no memories batch: no summary came back
+    assert fake_claude.batches.canceled == 1 and fake_claude.batches.created == 1
+    assert [r.path for r in fake_claude.requests].count("/v1/messages") == 4
 
 
 async def test_the_daily_job_sends_the_summaries_due_as_batches(make_harness: Any) -> None:

@@ -20,9 +20,8 @@ from bot.core.pipeline import Decision, Incoming
 from bot.reply.intent import Intent, classify
 from bot.reply.triage import bot_command, is_acknowledgement, parse_prefixes
 from bot.reply.voting import BurstWindow
-from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness
+from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness, MakeHarness
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 VOTER, DEFAULT, CODE = "claude-test-voter", "claude-test-default", "claude-test-code"
 
 

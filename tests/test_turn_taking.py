@@ -19,16 +19,11 @@ from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, load_settings
 from cogs.bot import Kindred, create_bot
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_BOT_ID, Harness
+from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_BOT_ID, Harness, speaker, track_handled
 
 FINN_ACCOUNT = 800_000_000_000_000_001  # the harness bot's account (FakeDiscord's first bot)
 ATLAS_ACCOUNT = 800_000_000_000_000_002
 ATLAS_TOKEN = "fake-atlas-token"
-
-
-def speaker(body: dict[str, Any]) -> str:
-    system = FakeClaude.system_text(body)
-    return next((n for n in ("Finn", "Atlas") if system.startswith(f"You are {n}")), "?")
 
 
 class Pair:
@@ -38,6 +33,7 @@ class Pair:
         self.h = h
         self.tmp_path = tmp_path
         self.atlas: Kindred | None = None
+        self.atlas_handled: set[int] = set()  # what Atlas has finished with (harness.track_handled)
         self._runner: asyncio.Task[None] | None = None
 
     async def start_atlas(self, **config: str) -> Kindred:
@@ -54,6 +50,7 @@ class Pair:
             guild_ready_timeout=0.05,
         )
         self.atlas = bot
+        track_handled(bot, self.atlas_handled)
         self._runner = asyncio.create_task(bot.start(ATLAS_TOKEN))
         await d.wait_for(lambda _: bot.is_ready() or self._runner.done(), timeout=15)  # type: ignore[union-attr]
         if self._runner.done():
@@ -104,7 +101,7 @@ async def test_the_character_named_second_waits_for_the_first_and_sees_its_answe
     [atlas_request] = [r for r in pair.h.claude.requests if speaker(r.body) == "Atlas"]
     text = FakeClaude.all_text(atlas_request)
     assert "Kelp tea before any hike, trust me." in text, "Atlas saw Finn's answer before writing its own"
-    await asyncio.sleep(0.3)
+    await pair.h.channel_handled(CHANNEL_ID, pair.atlas_handled)  # both bots done with every post
     assert len(pair.posts()) == 2
 
 

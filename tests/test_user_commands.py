@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -15,21 +14,23 @@ from bot.operator.conversation_tools import ConversationTools, pairs_of
 from database.records import Turn
 from tests.dbtools import compact_history
 from tests.fakes import EVENT_WAIT
-from tests.harness import ADMIN_ID, CHANNEL_ID, USER2_ID, USER_ID, Harness, button
+from tests.harness import (
+    ADMIN_ID,
+    CHANNEL_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    button,
+    buttons,
+    press,
+    reply_requests,
+)
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 EPHEMERAL = 64
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for row in message.get("components") or [] for c in row.get("components") or []]
-
-
-async def press(h: Harness, message: dict[str, Any], action: str, *, user: int = USER_ID) -> Any:
-    return await h.click(message, button(message, action)["custom_id"], user=user)
 
 
 async def wait_content(h: Harness, message: dict[str, Any], needle: str,
@@ -59,10 +60,6 @@ async def history(h: Harness, scope: str = f"channel:{CHANNEL_ID}",
                   user: int = USER_ID) -> list[tuple[str, str]]:
     hist = await h.store.conversations.history(h.bot.engine.character_key, user, scope)
     return [(t.role, t.content) for t in hist.turns]
-
-
-def reply_requests(h: Harness) -> list[Any]:
-    return [r for r in h.claude.requests if r.model != "claude-test-voter"]
 
 
 async def chat(h: Harness, text: str, answer: str, n: int) -> dict[str, Any]:
@@ -311,7 +308,7 @@ async def test_reroll_buttons_expire(make_harness: MakeHarness) -> None:
     assert all(c["disabled"] for c in buttons(preview))
     late = await ephemeral(await press(h, preview, "accept"))
     assert "These buttons have expired" in late["content"]
-    await asyncio.sleep(0.2)
+    await h.settled()  # the click handled to the end: an accept it went on to post would be out
     assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["Hi there."]
     assert (await history(h))[-1] == ("assistant", "Hi there.")
 

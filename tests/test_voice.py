@@ -11,7 +11,6 @@ import io
 import json
 import os
 from array import array
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +23,10 @@ from bot.runtime.audio import VoiceClip, missing_programs, to_voice_clip, wavefo
 from bot.runtime.voice import VoiceService, spoken_text, transcript_content
 from cogs.voice import VOICE_MESSAGE_FLAG, send_voice_message
 from tests.fakes.openai_server import tone
-from tests.harness import CHANNEL_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness
 from tests.memory_support import FINN, last_user_text
 from tests.test_e2e_openai import stored_turns
 
-MakeHarness = Callable[..., Awaitable[Harness]]
 OGG = b"OggS\x00\x02" + bytes(range(256)) * 4  # a user's voice message: passed on, never decoded
 UNHEARD = "*Finn tilts their head.* I can't listen to voice messages, sorry. Could you type it?"
 # Never skipped in CI, where a missing program is a failure of the setup that should have installed it.
