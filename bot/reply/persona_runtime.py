@@ -4,9 +4,14 @@
 (bot/reply/prompting.py), computed from the prompt data the reply already read (no database trip of its own
 on the hot path): the lore the recent messages activate, the message's time, the framework blend for this
 message's kind of conversation and the evolution stage reached; and, as a turn listener, counts each
-answered interaction and stores the stage when a milestone is crossed. :func:`opening_greeting`: a new
-conversation opens with the character's greeting as its first assistant turn, as SillyTavern starts a chat
-with ``first_mes``.
+answered interaction and stores the stage when a milestone is crossed.
+
+Greetings, as SillyTavern opens a chat with ``first_mes``: :func:`opening_greeting` is the one a person's
+first DM with the character opens with (posted before the answer, bot/reply/engine.py); a server channel
+opens with one of a V3 card's ``group_only_greetings`` (:func:`channel_greeting`) the first time the
+character speaks there, and with none when the card has none. Either is marked in the global state under
+:func:`greeted_key` when posted (its text as shown), so a restart, a declined consent (no history kept) or a
+crash before the exchange is stored never greets twice: the shown text opens the prompt instead.
 """
 
 from __future__ import annotations
@@ -70,6 +75,28 @@ def opening_greeting(persona: Persona, data: PromptData, msg: Incoming) -> str:
         return ""
     greeting = greeting_for(persona, msg.author_id, msg.scope)
     return persona.render(greeting, clean_name(msg.author_name)) if greeting else ""
+
+
+def channel_greeting(persona: Persona, msg: Incoming) -> str:
+    """The greeting a server channel opens with ("" when the card has no group-only greetings), picked per
+    channel, macros expanded for the person the character first answers there."""
+    options = [g for g in persona.group_greetings if g.strip()]
+    if not options:
+        return ""
+    greeting = options[zlib.crc32(f"channel:{msg.channel_id}".encode()) % len(options)]
+    return persona.render(greeting, clean_name(msg.author_name))
+
+
+def greeted_key(character: str, msg: Incoming) -> str:
+    """Where the greeting shown in ``msg``'s conversation (a DM's, or a whole channel's) is marked."""
+    if msg.is_dm:
+        return dm_greeted_key(character, msg.author_id, msg.scope)
+    return f"greeted:{character}:{msg.scope}"
+
+
+def dm_greeted_key(character: str, user_id: int, scope: str) -> str:
+    """:func:`greeted_key` of a person's conversation by its parts (/reset_conversation forgets it)."""
+    return f"greeted:{character}:{user_id}:{scope}"
 
 
 def stage_name(persona: Persona, interactions: int) -> str:

@@ -185,7 +185,9 @@ def build_reply_prompt(
     """The reply prompt, laid out as the module docstring says. In a channel, ``transcript``: the lines to
     show (bot/reply/transcript.py; None: every recent message); ``own_ids``: the character's accounts (its
     lines there are its turns); ``moment``: the time of the message in the character's zone and how long
-    its author had been silent; ``greeting``: the opening a new conversation starts with (its first turn)."""
+    its author had been silent; ``greeting``: the greeting the conversation opened with, shown to the person
+    (a DM's first turn, after SillyTavern's new-chat marker; in a channel, the character's line before the
+    message)."""
     name = clean_name(msg.author_name)
     lines = [m for m in (data.recent if transcript is None else transcript) if m.message_id != msg.message_id]
     shared = not msg.is_dm and bool(lines)  # a channel transcript: everyone there shares the prefix
@@ -209,6 +211,10 @@ def build_reply_prompt(
         header = (f"[Where: {msg.place()}]\n[The conversation there, oldest first: each line is "
                   "\"name: message\"; your own messages are your turns]")
         messages = transcript_messages(header, lines, own_ids, persona.name)
+        if greeting:  # the channel's opening, posted just before this answer: the log holds it from now on
+            if messages[-1]["role"] != "assistant":
+                messages.append({"role": "assistant", "content": []})
+            messages[-1]["content"].append({"type": "text", "text": greeting})
         mark_transcript(messages, 4 - len(system))
         # who is answered, even when nothing is known of them
         tail.append(person if person.startswith("<person") else "\n".join(
