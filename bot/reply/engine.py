@@ -508,9 +508,13 @@ class ReplyEngine(ExchangeKeeping):
         for note in (await self._server_context(msg), sources.late(msg) if sources.late else ""):
             if note:
                 instructions.append(note)
+        lore = await runtime.lore(persona, msg, data)
         return ReplyExtras(
             world=runtime.world(persona),
-            lore=await runtime.lore(persona, msg, data),
+            world_after=runtime.world(persona, after=True),
+            lore=lore.beside_char,
+            depth_lore=lore.at_depth,
+            notes_lore=(lore.notes_top, lore.notes_bottom),
             recall=await sources.recall(persona, msg, data) if sources.recall else "",
             feelings=sources.feelings(persona, msg, data) if sources.feelings else "",
             style=sources.style(persona, msg, data) if sources.style else "",

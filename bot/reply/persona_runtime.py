@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from bot.core.localtime import DISCORD_EPOCH_MS, snowflake_time
 from bot.core.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
-from bot.core.persona.lorebook import has_regex_keys, persona_lore, persona_world
+from bot.core.persona.lorebook import PlacedLore, has_regex_keys, persona_world, placed_lore
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from bot.core.text import clean_name
@@ -173,17 +173,18 @@ class PersonaRuntime:
         names = persona.time_macros()
         return now_note(names, moment, clean_name(msg.author_name)) if names else ""
 
-    def world(self, persona: Persona) -> str:
-        """The lorebook's always-on entries, naming no one (they go in the shared, cached character block)."""
-        return persona_world(persona, "the person you are answering")
+    def world(self, persona: Persona, *, after: bool = False) -> str:
+        """The lorebook's always-on entries placed before (``after``: after) the character, naming no one
+        (they go in the shared, cached character block)."""
+        return persona_world(persona, "the person you are answering", after=after)
 
-    async def lore(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
-        """The lore the recent messages activate, as data (the layout fences it)."""
+    async def lore(self, persona: Persona, msg: Incoming, data: PromptData) -> PlacedLore:
+        """The lore the recent messages activate, by where it is placed, as data (the layout fences it)."""
         scanned, name = scanned_messages(msg, data), clean_name(msg.author_name)
         if persona.lorebook is not None and has_regex_keys(persona.lorebook):
             # A card's own patterns: searched in a worker thread (each with a time limit), never on the loop.
-            return await asyncio.to_thread(persona_lore, persona, scanned, name)
-        return persona_lore(persona, scanned, name)
+            return await asyncio.to_thread(placed_lore, persona, scanned, name)
+        return placed_lore(persona, scanned, name)
 
     def instructions(self, persona: Persona, msg: Incoming, data: PromptData) -> list[str]:
         """This message's framework blend and the evolution stage reached: instructions after the history."""

@@ -35,6 +35,7 @@ from bot.core.attachments import NO_TEXT
 from bot.core.claude import Prompt
 from bot.core.localtime import snowflake_time
 from bot.core.models.caching import RECENT_GAPS
+from bot.core.persona.lorebook import DepthLore
 from bot.core.persona.macros import Moment, humanize
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
@@ -81,8 +82,11 @@ def relationship_guidance(rel: RelationshipRecord | None, user: str) -> str:
 class ReplyExtras:
     """What the features supplied for one reply (bot/core/pipeline.py ``PromptSources``), as data."""
 
-    world: str = ""  # the lorebook's always-on entries (stable: shown with the character, cached)
-    lore: str = ""  # lorebook entries the recent messages trigger
+    world: str = ""  # the lorebook's always-on entries before the character (stable: with it, cached)
+    world_after: str = ""  # ... and after it
+    lore: str = ""  # lorebook entries the recent messages trigger, placed beside the character
+    depth_lore: tuple[DepthLore, ...] = ()  # entries placed at a depth of the chat (constant ones too)
+    notes_lore: tuple[str, str] = ("", "")  # entries placed at the top and bottom of the author's note
     recall: str = ""  # the person's remembered facts, dated lines
     feelings: str = ""
     style: str = ""
@@ -121,13 +125,17 @@ def now_part(moment: Moment, name: str) -> str:
 
 
 def character_block(persona: Persona, identity: dict[str, list[str]], mood: str, emotes: str = "", *,
-                    world: str = "", quotes: bool = True) -> str:
+                    world: str = "", world_after: str = "", quotes: bool = True) -> str:
     """Part 1, the character: the same for everyone it talks to (cached across conversations); ``quotes``:
-    the request quotes what people wrote (the rule on tagged text is said)."""
+    the request quotes what people wrote (the rule on tagged text is said). Part 2, the world: the
+    lorebook's always-on entries, placed before the character's self-portrait (SillyTavern's before_char)
+    or after it (after_char); the character prompt stays first (the role)."""
     parts: list[str] = []
     character_prompt = persona.render(persona.system_prompt, CHANNEL_USER)
     if character_prompt and not character_prompt.isspace():  # the API rejects a blank text block
         parts.append(character_prompt)
+    if world.strip():
+        parts.append(fence("world", world))
     identity_lines = []
     for kind, title in IDENTITY_TITLES.items():
         items = identity.get(kind) or []
@@ -135,8 +143,8 @@ def character_block(persona: Persona, identity: dict[str, list[str]], mood: str,
             identity_lines.append(f"{title}:\n" + "\n".join(f"- {i}" for i in items))
     if identity_lines:
         parts.append("## Who you are\n" + "\n\n".join(identity_lines))
-    if world.strip():  # part 2, the world: the lorebook's always-on entries
-        parts.append(fence("world", world))
+    if world_after.strip():
+        parts.append(fence("world", world_after, position="after_char"))
     if mood:
         parts.append(f"## Your mood today\n{mood}")
     if emotes:
@@ -161,6 +169,13 @@ def person_block(name: str, data: PromptData) -> str:
 
 def lore_part(lore: str) -> str:
     return fence("lore", lore) if lore.strip() else ""
+
+
+def depth_lore_part(entries: Sequence[DepthLore]) -> str:
+    """Lore placed at a depth of the chat, as data: after the history's breakpoint (as the character's note
+    is), named by its depth and role; never system authority, whatever role the entry asks for."""
+    return "\n\n".join(fence("lore", e.text, depth=str(e.depth), role=e.role) for e in entries
+                       if e.text.strip())
 
 
 def recall_part(recall: str, name: str) -> str:
@@ -192,7 +207,8 @@ def build_reply_prompt(
     lines = [m for m in (data.recent if transcript is None else transcript) if m.message_id != msg.message_id]
     shared = not msg.is_dm and bool(lines)  # a channel transcript: everyone there shares the prefix
     # 1. the character
-    character = character_block(persona, data.identity, data.mood, extras.emotes, world=extras.world)
+    character = character_block(persona, data.identity, data.mood, extras.emotes, world=extras.world,
+                                world_after=extras.world_after)
     system: list[dict[str, Any]] = [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
     # 2. the person, 3. the transcript
     person = person_block(name, data)
@@ -224,8 +240,11 @@ def build_reply_prompt(
     # the recalled facts
     if moment is not None:
         tail.append(now_part(moment, name))
+    # lore at a depth: the deeper entries before the message, depth 0 after it (SillyTavern's depth 0 is
+    # after the last message); all after the breakpoint, so the cached history never moves
+    deep = depth_lore_part([e for e in extras.depth_lore if e.depth > 0])
     tail.extend(p for p in (extras.macro_note, extras.feelings, extras.style, lore_part(extras.lore),
-                            recall_part(extras.recall, name)) if p)
+                            recall_part(extras.recall, name), deep) if p)
     # the message
     final = "\n\n".join(tail) + f"\n\n{name}: {defuse(msg.text)}"
     if replace_last_reply and messages and messages[-1]["role"] == "user":
@@ -240,13 +259,22 @@ def build_reply_prompt(
     if since:
         # Other characters answered this message first; the reply should build on what they said.
         final += "\n\n[Answered since, before your turn]\n" + format_recent(since, own_ids, persona.name)
-    # the instructions after the history
+    last = depth_lore_part([e for e in extras.depth_lore if e.depth == 0])
+    if last:
+        final += "\n\n" + last
+    # the instructions after the history, the lore of the author's note's top and bottom around the notes
+    top, bottom = (fence("lore", t, position=p) if t.strip() else ""
+                   for t, p in zip(extras.notes_lore, ("an_top", "an_bottom"), strict=True))
     instructions = list(extras.instructions)
     if ooc_context:
         instructions.append(f"[Out of character note from {name} for this reply: {ooc_context}]")
+    if top:
+        instructions.append(top)
     if persona.character_note:  # SillyTavern puts it at a depth of the chat; here after the cached history
         instructions.append("[Character's note] " + persona.render(persona.character_note, name,
                                                                    seed=msg.message_id))
+    if bottom:
+        instructions.append(bottom)
     if persona.post_history_instructions:
         instructions.append("[Instructions] " + persona.render(persona.post_history_instructions, name,
                                                                seed=msg.message_id))

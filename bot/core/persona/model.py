@@ -40,6 +40,11 @@ class LoreEntry:
     priority: int = 10
     name: str = ""
     extensions: dict[str, Any] = field(default_factory=dict)
+    # SillyTavern's placement (bot/core/persona/lorebook.py POSITIONS): before_char, after_char, an_top,
+    # an_bottom, at_depth, em_top, em_bottom; ``depth`` and ``role`` serve at_depth.
+    position: str = "before_char"
+    depth: int = 4
+    role: str = "system"
     # Where the entry was read ("file: data.character_book.entries[3]"), for messages about it.
     origin: str = field(default="", compare=False)
 
