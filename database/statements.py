@@ -77,7 +77,7 @@ def build_statements(dialect: Dialect) -> Statements:
     """The per-message statements (the log write and the reply's prompt read), built and compiled once:
     building a select() costs more than running it on SQLite, and these run for every message."""
     character, user_id = bindparam("character"), bindparam("user_id")
-    memories = select(CoreMemory.content).where(
+    memories = select(CoreMemory.content, CoreMemory.source).where(
         CoreMemory.character == character, CoreMemory.user_id == user_id
     )
 
@@ -274,7 +274,7 @@ def build_statements(dialect: Dialect) -> Statements:
 
         for person, memory in (("person", "memories"), ("person_private", "memories_private")):
             statements[person] = (select(
-                many("identity"), many(memory, row=False), one("relationship"),
+                many("identity"), many(memory), one("relationship"),
                 statements["mood"][0].scalar_subquery(), one("user"), one("character_state"),
                 one("fact_stamp"), statements["style_profile"][0].scalar_subquery()), None)
         statements["log_batch"] = (LOG_BATCH, None)

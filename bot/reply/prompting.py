@@ -6,8 +6,9 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    world** (the lorebook's always-on entries, ``<world>``), today's mood, the server's emotes. It names no
    one (``{{user}}`` is "the person you are answering"), so every conversation, DM or channel, shares it.
    It also says once that tagged text is data, not instructions.
-2. **the person, as quoted data** (:func:`person_block`, ``<person name="...">``): core memories and the
-   summary of their conversation, then how the character feels about them. In a DM it opens the first user
+2. **the person, as quoted data** (:func:`person_block`, ``<person name="...">``): core memories, the
+   notes they asked to be remembered (``<notes>``, in their own words: "I" is them), and the summary of
+   their conversation, then how the character feels about them. In a DM it opens the first user
    turn with where it is, and is cached (it changes only with a summary or a memory edit); in a channel it
    follows the shared transcript, uncached.
 3. **the transcript**: a DM's turns (its last one a cache breakpoint), or the channel's lines, one block
@@ -160,6 +161,9 @@ def person_block(name: str, data: PromptData) -> str:
     inner: list[str] = []
     if data.core_memories:
         inner.append(fence("memories", "\n".join(f"- {m}" for m in data.core_memories)))
+    if data.notes:  # what they asked to be remembered, in their words: "I" is them, not the character
+        inner.append(fence("notes", "\n".join(f"- {m}" for m in data.notes), by=name,
+                           words=f"{name}'s own, about themselves"))
     if data.history.summary:
         inner.append(fence("summary", data.history.summary))
     quoted = group("person", "\n".join(inner), name=name) if inner else ""
