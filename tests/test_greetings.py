@@ -41,7 +41,7 @@ def greeting_of(h: Harness, name: str = "alice") -> str:
 
 async def test_a_first_dm_is_greeted_before_the_answer_and_the_greeting_is_kept_where_it_appears(
         make_harness: Make, tmp_path: Path) -> None:
-    h = await make_harness(character_dir=lumen_folder(tmp_path))
+    h = await make_harness(character_dir=lumen_folder(tmp_path), greetings="true")
     h.claude.script("Forty-one ships tonight.", model="claude-test-default")
     sent = await h.dm("How many ships passed tonight?")
     channel = int(sent["channel_id"])
@@ -73,7 +73,7 @@ async def test_a_first_dm_is_greeted_before_the_answer_and_the_greeting_is_kept_
 
 async def test_a_first_dm_that_only_says_hello_is_answered_by_the_greeting(make_harness: Make,
                                                                            tmp_path: Path) -> None:
-    h = await make_harness(character_dir=lumen_folder(tmp_path))
+    h = await make_harness(character_dir=lumen_folder(tmp_path), greetings="true")
     sent = await h.dm("hey there! 👋")
     [greeting] = await h.replies(int(sent["channel_id"]), 1)
     await h.settled()
@@ -82,7 +82,7 @@ async def test_a_first_dm_that_only_says_hello_is_answered_by_the_greeting(make_
 
 
 async def test_a_person_whose_history_is_not_kept_is_greeted_once(make_harness: Make, tmp_path: Path) -> None:
-    h = await make_harness(character_dir=lumen_folder(tmp_path), memory_consent="opt_in")
+    h = await make_harness(character_dir=lumen_folder(tmp_path), memory_consent="opt_in", greetings="true")
     h.claude.script("The lamp is fine.", model="claude-test-default", times=None)
     sent = await h.dm("How is the lamp?")
     channel = int(sent["channel_id"])
@@ -97,7 +97,8 @@ async def test_a_person_whose_history_is_not_kept_is_greeted_once(make_harness: 
 
 
 async def test_a_channel_opens_with_a_group_only_greeting_once(make_harness: Make, tmp_path: Path) -> None:
-    h = await make_harness(character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]))
+    h = await make_harness(character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]),
+                           greetings="true")
     h.claude.script("The Narrows are calm.", model="claude-test-default", times=None)
     await h.say("how are the Narrows?", mention=True)
     greeting, answer = await h.replies(CHANNEL_ID, 2)
@@ -118,7 +119,7 @@ async def test_a_channel_opens_with_a_group_only_greeting_once(make_harness: Mak
 
 async def test_a_channel_has_no_greeting_without_group_only_greetings(make_harness: Make,
                                                                       tmp_path: Path) -> None:
-    h = await make_harness(character_dir=lumen_folder(tmp_path))
+    h = await make_harness(character_dir=lumen_folder(tmp_path), greetings="true")
     h.claude.script("Calm seas.", model="claude-test-default")
     await h.say("how are the Narrows?", mention=True)
     [answer] = await h.replies(CHANNEL_ID, 1)

@@ -35,7 +35,7 @@ async def test_lore_goes_where_its_position_says(make_harness: Make, tmp_path: P
                        entry(DEEP, ["fog"], position=4, depth=2, role=0),
                        entry(LAST, ["fog"], position=4, depth=0, role=1),
                        entry(NOTE, ["fog"], position=3)]
-    h = await make_harness(character_dir=lumen_folder(tmp_path, character_book=book))
+    h = await make_harness(character_dir=lumen_folder(tmp_path, character_book=book), greetings="true")
     h.claude.script("The light turns.", model="claude-test-default", times=None)
     sent = await h.dm("Good evening, lamp. How is the sea?")
     channel = int(sent["channel_id"])

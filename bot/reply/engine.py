@@ -445,7 +445,7 @@ class ReplyEngine(ExchangeKeeping):
         """The greeting already shown in ``msg``'s conversation and not held by its history ("" for none): a
         DM's while its history is empty (no consent to keep it, a crash before the exchange was stored, the
         console's own greeting), a channel's never (the channel's log holds it)."""
-        if not msg.is_dm or data.history.turns or data.history.summary:
+        if not msg.is_dm or data.history.turns or data.history.summary or not self.settings.replies.greetings:
             return ""
         return await self.store.state.get(greeted_key(self.character_key, msg))
 
@@ -454,6 +454,8 @@ class ReplyEngine(ExchangeKeeping):
         """The greeting ``msg``'s conversation opens with, posted through ``outlet`` when the person has not
         seen it yet: a DM's first message (SillyTavern's ``first_mes``), a server channel's first reply of
         the character (a V3 card's ``group_only_greetings``). Marked once shown: never posted twice."""
+        if not self.settings.replies.greetings:
+            return None
         if msg.is_dm:
             if data.history.turns or data.history.summary:
                 return None

@@ -141,7 +141,7 @@ class Console:
             note(f"continuing your conversation with {persona.name}; /reset starts a new one")
             return
         greeting = greeting_for(persona, CONSOLE_USER_ID, SCOPE)
-        if greeting:
+        if greeting and self.settings.replies.greetings:
             moment = Moment(datetime.now(UTC).astimezone(load_zone(self.settings.alive.timezone)))
             shown = persona.render(greeting, self.user, moment)
             print(f"{persona.name}: {shown}", flush=True)
