@@ -35,35 +35,22 @@ from bot.core.pipeline import (
 from bot.core.votes import majority_yes
 from bot.reply.addressing import NameMatcher
 from bot.reply.delivery import Delivery
+from bot.reply.greetings import Greeter, Opening
 from bot.reply.intent import IntentRouter
 from bot.reply.keeping import ExchangeKeeping, _safely
 from bot.reply.media import MediaLimits, read_media
-from bot.reply.persona_runtime import PersonaRuntime, channel_greeting, greeted_key, opening_greeting
+from bot.reply.persona_runtime import PersonaRuntime
 from bot.reply.policy import PolicyCache, ServerPolicy, language_hint
 from bot.reply.prompting import VOTE_LINES, ReplyExtras, build_reply_prompt, build_vote_prompt
-from bot.reply.splitting import split_message
 from bot.reply.throttle import BotThrottle
 from bot.reply.transcript import TranscriptWindows, fetch_limit
-from bot.reply.triage import BurstWindow, is_hello, parse_prefixes, skip_reason
+from bot.reply.triage import BurstWindow, parse_prefixes, skip_reason
 from bot.reply.turns import TurnTaking
 from database.records import PromptData, PromptRequest, SeenMessage
 from database.store import Store
 
 log = logging.getLogger(__name__)
 NAMED_KEPT = 1024  # messages whose name check is kept (far more than are between logging and deciding)
-
-
-@dataclass(frozen=True)
-class Opening:
-    """The greeting a conversation opened with: its text as shown, and its posts when posted by this reply
-    (then it is stored in the history after the message, where it appears)."""
-
-    text: str
-    ids: tuple[int | None, ...] = ()
-
-    @property
-    def posted(self) -> bool:
-        return bool(self.ids)
 
 
 @dataclass(frozen=True)
@@ -117,6 +104,8 @@ class ReplyEngine(ExchangeKeeping):
         self.bot_prefixes = parse_prefixes(settings.triage.other_bot_prefixes)
         self.burst = BurstWindow(lambda: settings.triage.vote_window_seconds, self._vote)
         self.intents = IntentRouter(settings.triage)
+        self.greeter = Greeter(settings, store, self._character_key, self.own_author_ids, self.finish_text,
+                               self.names)
         self._policies = PolicyCache(settings)  # each server's effective settings, resolved once per change
         # name_mentioned() of the messages in flight, by id: (the text asked about, the answer). A busy
         # server's messages interleave between their logging and their decision, so more than one is kept.
@@ -389,14 +378,9 @@ class ReplyEngine(ExchangeKeeping):
             elif changes == prefetched.stamp[0]:
                 data = await self.store.conversations.prompt_data_again(prefetched.data,
                                                                         self.prompt_request(msg))
-        if data is None:
-            data = await self.read_prompt_data(msg)
-        opening = await self.open_conversation(persona, data, msg, outlet)
-        if opening is not None and opening.posted and msg.is_dm and is_hello(msg.text, self.names()):
-            # A first DM that only says hello: the greeting is the answer (no model call).
-            await self.settle(msg)
-            return await self._keep(msg, opening.text, split_message(opening.text), list(opening.ids), True,
-                                    None, mark)
+        data = data or await self.read_prompt_data(msg)
+        if (opening := await self.greeter.open(persona, data, msg, outlet)) and opening.whole:
+            return await self._keep_greeting(msg, opening, mark)  # a first DM saying hello: no model call
         prompt, premium = await self.build_prompt(msg, persona, see_later=see_later, data=data,
                                                   opening=opening)
         media = await read_media(msg.carried, msg.fetch, MediaLimits.of(self.settings.media))  # images, files
@@ -431,64 +415,21 @@ class ReplyEngine(ExchangeKeeping):
         delivered = await delivery.run()
         await self.settle(msg)  # posted: no longer owed (a crash before this is answered at start-up)
         return await self._keep(msg, delivered.text, delivered.parts, delivered.ids, delivered.ok,
-                                delivered.completion, mark,
-                                greeting=opening if opening is not None and opening.posted and msg.is_dm
-                                else None)
+                                delivered.completion, mark, greeting=opening and opening.stored)
 
     async def read_prompt_data(self, msg: Incoming) -> PromptData:
         r = self.prompt_request(msg)
-        return await self.store.conversations.prompt_data(r.character, r.user_id, r.scope, r.channel_id,
-                                                          recent_limit=r.recent_limit, before_id=r.before_id,
-                                                          private=r.private)
-
-    async def shown_greeting(self, data: PromptData, msg: Incoming) -> str:
-        """The greeting already shown in ``msg``'s conversation and not held by its history ("" for none): a
-        DM's while its history is empty (no consent to keep it, a crash before the exchange was stored, the
-        console's own greeting), a channel's never (the channel's log holds it)."""
-        if not msg.is_dm or data.history.turns or data.history.summary or not self.settings.replies.greetings:
-            return ""
-        return await self.store.state.get(greeted_key(self.character_key, msg))
-
-    async def open_conversation(self, persona: Persona, data: PromptData, msg: Incoming,
-                                outlet: Outlet) -> Opening | None:
-        """The greeting ``msg``'s conversation opens with, posted through ``outlet`` when the person has not
-        seen it yet: a DM's first message (SillyTavern's ``first_mes``), a server channel's first reply of
-        the character (a V3 card's ``group_only_greetings``). Marked once shown: never posted twice."""
-        if not self.settings.replies.greetings:
-            return None
-        if msg.is_dm:
-            if data.history.turns or data.history.summary:
-                return None
-            key = greeted_key(self.character_key, msg)
-            shown = await self.store.state.get(key)
-            if shown:
-                return Opening(shown)
-            text = opening_greeting(persona, data, msg)
-        else:
-            if not persona.group_greetings:
-                return None  # no read for the many cards without group greetings
-            key = greeted_key(self.character_key, msg)
-            if await self.store.state.get(key):
-                return None  # the channel's log holds it, as the transcript shows
-            text = channel_greeting(persona, msg)
-        if not text:
-            return None
-        text = self.finish_text(msg, text)
-        ids = tuple([await outlet.send(part, first=i == 0) for i, part in enumerate(split_message(text))])
-        await self.store.state.set(key, text)  # before anything else: a crash from here on never re-greets
-        log.info("greeted %s in %s before answering message %s", msg.author_name, msg.scope, msg.message_id)
-        return Opening(text, ids)
+        return await self.store.conversations.prompt_data(*dataclasses.astuple(r)[:4], private=r.private,
+                                                          recent_limit=r.recent_limit, before_id=r.before_id)
 
     async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
                            replace_last_reply: bool = False, see_later: bool = False,
                            data: PromptData | None = None,
                            opening: Opening | None = None) -> tuple[object, bool]:
         """The reply prompt for ``msg`` and whether its author is premium; ``data``: its prompt data if
-        already read (see prompt_request); ``opening``: the greeting this reply posted first (else the one
-        shown earlier, if the history does not hold it)."""
-        if data is None:
-            data = await self.read_prompt_data(msg)
-        greeting = opening.text if opening is not None else await self.shown_greeting(data, msg)
+        already read (see prompt_request); ``opening``: the greeting this reply posted first, if any."""
+        data = data or await self.read_prompt_data(msg)
+        greeting = opening.text if opening is not None else await self.greeter.shown(data, msg)
         later: list[SeenMessage] = []
         if see_later and not msg.is_dm:
             later = [m for m in await self.store.log.recent_messages(msg.channel_id, limit=10)
@@ -510,13 +451,8 @@ class ReplyEngine(ExchangeKeeping):
         for note in (await self._server_context(msg), sources.late(msg) if sources.late else ""):
             if note:
                 instructions.append(note)
-        lore = await runtime.lore(persona, msg, data)
         return ReplyExtras(
-            world=runtime.world(persona),
-            world_after=runtime.world(persona, after=True),
-            lore=lore.beside_char,
-            depth_lore=lore.at_depth,
-            notes_lore=(lore.notes_top, lore.notes_bottom),
+            **await runtime.lore_extras(persona, msg, data),  # the world, and the lore by its places
             recall=await sources.recall(persona, msg, data) if sources.recall else "",
             feelings=sources.feelings(persona, msg, data) if sources.feelings else "",
             style=sources.style(persona, msg, data) if sources.style else "",

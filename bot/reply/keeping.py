@@ -31,6 +31,9 @@ class Greeting(Protocol):
     def text(self) -> str: ...
 
     @property
+    def parts(self) -> tuple[str, ...]: ...
+
+    @property
     def ids(self) -> tuple[int | None, ...]: ...  # the engine's own log lines, wherever they are written
 
 
@@ -95,6 +98,13 @@ class ExchangeKeeping:
             # (database/trips.py) instead of a commit each.
             await asyncio.gather(*(_safely(listener(msg, result)) for listener in list(self.turn_listeners)))
         return result
+
+    async def _keep_greeting(self, msg: Incoming, greeting: Greeting, mark: int) -> ReplyResult:
+        """The greeting just posted was the whole answer to ``msg`` (a first DM that says hello): settled and
+        stored as any answer."""
+        await self.settle(msg)
+        parts, ids = list(greeting.parts), list(greeting.ids)
+        return await self._keep(msg, greeting.text, parts, ids, True, None, mark)
 
     async def may_remember(self, msg: Incoming) -> bool | StoredConsent:
         """Whether this exchange may be kept in the conversation history (every memory gate agrees), or the

@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.core.localtime import DISCORD_EPOCH_MS, snowflake_time
 from bot.core.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
@@ -185,6 +185,13 @@ class PersonaRuntime:
             # A card's own patterns: searched in a worker thread (each with a time limit), never on the loop.
             return await asyncio.to_thread(placed_lore, persona, scanned, name)
         return placed_lore(persona, scanned, name)
+
+    async def lore_extras(self, persona: Persona, msg: Incoming, data: PromptData) -> dict[str, Any]:
+        """The world and the lore of a reply, as ReplyExtras fields (bot/reply/prompting.py)."""
+        lore = await self.lore(persona, msg, data)
+        return {"world": self.world(persona), "world_after": self.world(persona, after=True),
+                "lore": lore.beside_char, "depth_lore": lore.at_depth,
+                "notes_lore": (lore.notes_top, lore.notes_bottom)}
 
     def instructions(self, persona: Persona, msg: Incoming, data: PromptData) -> list[str]:
         """This message's framework blend and the evolution stage reached: instructions after the history."""
