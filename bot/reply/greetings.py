@@ -19,9 +19,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from bot.core.config import Settings
+from bot.core.localtime import load_zone
+from bot.core.persona.macros import Moment
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Outlet
-from bot.reply.persona_runtime import channel_greeting, greeted_key, opening_greeting
+from bot.reply.persona_runtime import channel_greeting, greeted_key, moment_of, opening_greeting
 from bot.reply.splitting import split_message
 from bot.reply.triage import is_hello
 from database.records import PromptData
@@ -61,6 +63,10 @@ class Greeter:
         self.finish = finish  # the reply filters, as for any post
         self.names = names  # the character's names ("hey Finn" is a hello)
 
+    def _moment(self, msg: Incoming, data: PromptData) -> Moment:
+        # posted text: its time macros are their values now, in the character's zone
+        return moment_of(msg, data, load_zone(self.settings.alive.timezone))
+
     async def shown(self, data: PromptData, msg: Incoming) -> str:
         """The greeting already shown in ``msg``'s DM and not held by its history ("" for none): no consent
         to keep it, a crash before the exchange was stored, the console's own greeting."""
@@ -80,7 +86,7 @@ class Greeter:
             shown = await self.store.state.get(key)
             if shown:
                 return Opening(shown)
-            text = opening_greeting(persona, data, msg)
+            text = opening_greeting(persona, data, msg, self._moment(msg, data))
         else:
             if not persona.group_greetings:
                 return None  # no read for the many cards without group greetings
@@ -89,7 +95,7 @@ class Greeter:
             if any(m.author_id in self.own_ids for m in data.recent):
                 await self.store.state.set(key, "-")  # it spoke here before greetings were kept: no opening
                 return None
-            text = channel_greeting(persona, msg)
+            text = channel_greeting(persona, msg, self._moment(msg, data))
         text = self.finish(msg, text) if text else ""
         parts = tuple(split_message(text))
         if not parts:

@@ -65,7 +65,7 @@ def greeting_for(persona: Persona, user_id: int, scope: str) -> str:
     return options[zlib.crc32(f"{user_id}:{scope}".encode()) % len(options)]
 
 
-def opening_greeting(persona: Persona, data: PromptData, msg: Incoming) -> str:
+def opening_greeting(persona: Persona, data: PromptData, msg: Incoming, moment: Moment | None = None) -> str:
     """The greeting a conversation opens with ("" for none) when it has nothing yet (no turns, no summary),
     and the place has not been talking either: a channel's transcript is the shared opening of everyone's
     prompts there (bot/reply/transcript.py), which a greeting before it would take apart."""
@@ -74,17 +74,20 @@ def opening_greeting(persona: Persona, data: PromptData, msg: Incoming) -> str:
     if not msg.is_dm and any(m.message_id != msg.message_id for m in data.recent):
         return ""
     greeting = greeting_for(persona, msg.author_id, msg.scope)
-    return persona.render(greeting, clean_name(msg.author_name)) if greeting else ""
+    if not greeting:
+        return ""
+    # ``moment``: the greeting is posted, so the time macros are rendered as their values
+    return persona.render(greeting, clean_name(msg.author_name), moment, seed=msg.message_id)
 
 
-def channel_greeting(persona: Persona, msg: Incoming) -> str:
+def channel_greeting(persona: Persona, msg: Incoming, moment: Moment | None = None) -> str:
     """The greeting a server channel opens with ("" when the card has no group-only greetings), picked per
     channel, macros expanded for the person the character first answers there."""
     options = [g for g in persona.group_greetings if g.strip()]
     if not options:
         return ""
     greeting = options[zlib.crc32(f"channel:{msg.channel_id}".encode()) % len(options)]
-    return persona.render(greeting, clean_name(msg.author_name))
+    return persona.render(greeting, clean_name(msg.author_name), moment, seed=msg.message_id)
 
 
 def greeted_key(character: str, msg: Incoming) -> str:

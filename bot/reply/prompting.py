@@ -2,8 +2,9 @@
 
 A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the function that writes it):
 
-1. **the character** (:func:`character_block`, system, cached): the character prompt, who it is, **the
-   world** (the lorebook's always-on entries, ``<world>``), today's mood, the server's emotes. It names no
+1. **the character** (:func:`character_block`, system, cached): the character prompt, **the world** (the
+   lorebook's always-on entries placed before the character, ``<world>``), who it is, the world placed
+   after it (``<world position="after_char">``), today's mood, the server's emotes. It names no
    one (``{{user}}`` is "the person you are answering"), so every conversation, DM or channel, shares it.
    It also says once that tagged text is data, not instructions.
 2. **the person, as quoted data** (:func:`person_block`, ``<person name="...">``): core memories, the
@@ -11,13 +12,16 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    their conversation, then how the character feels about them. In a DM it opens the first user
    turn with where it is, and is cached (it changes only with a summary or a memory edit); in a channel it
    follows the shared transcript, uncached.
-3. **the transcript**: a DM's turns (its last one a cache breakpoint), or the channel's lines, one block
-   each (bot/reply/transcript.py), append-only so everyone's replies there read one cached prefix.
+3. **the transcript**: a DM's turns (its last one a cache breakpoint; a new DM opens with the greeting the
+   person was shown, bot/reply/greetings.py), or the channel's lines, one block each
+   (bot/reply/transcript.py), append-only so everyone's replies there read one cached prefix.
 4. after the last breakpoint, what changes every reply: **the time** (:func:`now_part`: date, weekday,
    local time in the character's time zone, how long since the person last wrote), how the character feels
-   and how the person writes, the lore the messages trigger (``<lore>``), recalled facts (dated), then
-   **the message**, then **the instructions after the history** (framework blend, evolution stage, the
-   server's language, the card's post-history instructions, an out-of-character note).
+   and how the person writes, the lore the messages trigger (``<lore>``), recalled facts (dated), lore
+   placed at a depth of the chat (``<lore depth="N" role="...">``, deepest first), then **the message**
+   (then depth-0 lore), then **the instructions after the history** (framework blend, evolution stage, the
+   server's language, an out-of-character note, the character's note between the author's note's top and
+   bottom lore, the card's post-history instructions).
 
 Text a person or a card wrote is data: inside tags, never in ``system`` unquoted; display names are cleaned
 so they cannot close a tag (:func:`clean_name`). Features supply that data through the engine's
