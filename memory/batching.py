@@ -155,14 +155,13 @@ def extraction_prompt(persona: Persona, batch: Batch, max_change: float) -> Prom
     name = batch.user_name or f"user {batch.user_id}"
     where = f"private direct messages with {persona.name}" if batch.private else "server channels"
     lines = extraction_lines(persona, batch)
-    context = (f" A line marked {CONTEXT} was written by someone else (named there) and is shown only for "
-               f"what {name}'s next line answers: take no fact from it, only from what {name} wrote."
+    context = (f" {CONTEXT} lines are others', shown for what {name} answers: no facts from them."
                if batch.answers else "")
     system = (f"You keep the long-term memory of {persona.name}"
               + (f" ({persona.description})" if persona.description else "")
               + ", a character who chats with people on Discord. Answer with one JSON object only.")
     text = (
-        f"Messages {name} wrote in {where}, oldest first, dated.{context}\n<messages>\n{lines}\n</messages>"
+        f"Messages {name} wrote in {where}, oldest first:{context}\n<messages>\n{lines}\n</messages>"
         "\n\n"
         "Answer with this JSON object:\n"
         '{"facts": [{"fact": "...", "category": "...", "lasting": true, "said": "YYYY-MM-DD", '
