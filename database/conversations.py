@@ -124,7 +124,7 @@ class Conversations:
         together = q.get("person_private" if r.private else "person")  # PostgreSQL: one statement
         if together is not None:
             kinds, found, rel, mood, user, state, stamp, style = together.first(conn, params)
-            memories = list(found)
+            memories = [tuple(m) for m in found]  # (content, source) rows, as read one by one
         else:
             kinds = q["identity"].all(conn, params)
             memory = q["memories_private" if r.private else "memories"]
