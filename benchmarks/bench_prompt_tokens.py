@@ -40,7 +40,7 @@ from bot.reply.prompting import (
     format_recent,
 )
 from database.records import History, PromptData, RelationshipRecord, SeenMessage, Turn
-from memory.batching import Batch, extraction_prompt
+from memory.batching import Batch, answered_lines, extraction_prompt
 from memory.summarizer import NEUTRAL_USER, Summarizer
 
 NOW = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)
@@ -127,6 +127,7 @@ def prompts(persona: Persona) -> dict[str, Any]:
                                     History(1, SUMMARY, HISTORY), HISTORY, USER, "alice", True))
     out["summary"] = captured["summary"]
     batch = Batch(USER, "alice", True, [(i, m) for i, m in enumerate(RECENT) if m.author_id == USER])
+    batch.answers = {i: m for i, m in answered_lines(list(enumerate(RECENT))).items() if i in batch.log_ids}
     out["extraction"] = extraction_prompt(persona, batch, 1.0)
     portrait = SelfPortrait(IDENTITY, MOOD)
     context = ("[Where: #general on the server Tide Pool]\n\n[Recent messages in this channel]\n"

@@ -16,6 +16,7 @@ from database.memories import replace_source_memories
 from database.models import Conversation, HistoryMessage, utcnow
 from database.prepared import Statements
 from database.records import (
+    NOTE_SOURCES,
     PRIVATE_NOTE_SOURCE,
     PRIVATE_SOURCE,
     History,
@@ -127,11 +128,11 @@ class Conversations:
         together = q.get("person_private" if r.private else "person")  # PostgreSQL: one statement
         if together is not None:
             kinds, found, rel, mood, user, state, stamp, style = together.one(conn, params)
-            memories = list(found)
+            memories = [tuple(m) for m in found]  # (content, source) rows, as read one by one
         else:
             kinds = q["identity"].all(conn, params)
             memory = q["memories_private" if r.private else "memories"]
-            memories = [row[0] for row in memory.all(conn, params)]
+            memories = [tuple(row) for row in memory.all(conn, params)]
             rel = q["relationship"].first(conn, params)
             mood = q["mood"].scalar(conn)
             user = q["user"].first(conn, params)
@@ -353,7 +354,7 @@ def _prompt_data(person: tuple[Any, ...], place: tuple[Any, ...]) -> PromptData:
     history, recent = place
     return PromptData(
         identity,
-        memories,
+        [str(m[0]) for m in memories if m[1] not in NOTE_SOURCES],
         RelationshipRecord(*rel) if rel else None,
         mood or "",
         bool(user and user[0]),
@@ -366,4 +367,5 @@ def _prompt_data(person: tuple[Any, ...], place: tuple[Any, ...]) -> PromptData:
         style_profile=style,
         last_interaction=as_utc(user[2]) if user and user[2] is not None else None,
         memory_everywhere=bool(user and user[3]),
+        notes=[str(m[0]) for m in memories if m[1] in NOTE_SOURCES],
     )

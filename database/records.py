@@ -6,7 +6,7 @@ Every repository in this package returns these; the rest of Kindred imports them
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -15,6 +15,7 @@ PRIVATE_SOURCE = "summary_dm"
 # What a person asked to be remembered with /remember in a DM: as private, but the person's own line, which
 # no summary pass rewrites (each pass rewrites only the memories of its own source).
 PRIVATE_NOTE_SOURCE = "user_dm"
+NOTE_SOURCES = ("user", PRIVATE_NOTE_SOURCE)  # what a person asked to be remembered (/remember): their words
 PRIVATE_SOURCES = (PRIVATE_SOURCE, PRIVATE_NOTE_SOURCE)
 # What a memory of unknown origin becomes (0016): private, as the privacy-safe reading (issue 49).
 PRIVATE_OF = {"summary": PRIVATE_SOURCE, "user": PRIVATE_NOTE_SOURCE}
@@ -136,6 +137,7 @@ class PromptData:
     style_profile: str | None = None  # the user's writing profile as stored (memory/style.py), if any
     last_interaction: datetime | None = None  # the user's previous exchange with a character (fact expiry)
     memory_everywhere: bool = False  # /memory servers all: one server's facts recalled in the others
+    notes: list[str] = field(default_factory=list)  # the person's /remember notes, in their own words
 
 
 @dataclass(frozen=True)

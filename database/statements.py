@@ -81,7 +81,7 @@ def build_statements(dialect: Dialect) -> Statements:
     building a select() costs more than running it on SQLite, and these run for every message."""
     character: BindParameter[str] = bindparam("character")
     user_id: BindParameter[int] = bindparam("user_id")
-    memories = select(CoreMemory.content).where(
+    memories = select(CoreMemory.content, CoreMemory.source).where(
         CoreMemory.character == character, CoreMemory.user_id == user_id
     )
 
@@ -156,15 +156,9 @@ def build_statements(dialect: Dialect) -> Statements:
                                .scalar_subquery().is_(true()))).order_by(CoreMemory.id),
             None,
         ),
-        "relationship": (
-            select(
-                Relationship.anger,
-                Relationship.rapport,
-                Relationship.trust,  # the record's order
-                Relationship.formality,
-            ).where(Relationship.character == character, Relationship.user_id == user_id),
-            None,
-        ),
+        "relationship": (  # the record's order
+            select(Relationship.anger, Relationship.rapport, Relationship.trust, Relationship.formality)
+            .where(Relationship.character == character, Relationship.user_id == user_id), None),
         "mood": (select(GlobalState.value).where(GlobalState.key == "daily_mood"), None),
         "user": (
             select(User.premium, User.memory_consent, User.last_interaction, User.memory_everywhere)
@@ -283,7 +277,7 @@ def build_statements(dialect: Dialect) -> Statements:
 
         for person, memory in (("person", "memories"), ("person_private", "memories_private")):
             statements[person] = (select(
-                many("identity"), many(memory, row=False), one("relationship"),
+                many("identity"), many(memory), one("relationship"),
                 statements["mood"][0].scalar_subquery(), one("user"), one("character_state"),
                 one("fact_stamp"), statements["style_profile"][0].scalar_subquery()), None)
         statements["log_batch"] = (LOG_BATCH, None)

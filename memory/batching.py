@@ -1,7 +1,7 @@
 """The log cut into what one extraction call reads: each remembered person's messages in batches of a size
-one Claude call takes (with the character's lines beside them, for episodic recall), what a window of the log
-comes to (worked out in a worker thread), the extraction prompt of a batch, and the times a fact carries.
-Plain functions: memory/consolidation.py runs them.
+one Claude call takes (with the character's lines beside them, for episodic recall, and the line each one
+answers, for context), what a window of the log comes to (worked out in a worker thread), the extraction
+prompt of a batch, and the times a fact carries. Plain functions: memory/consolidation.py runs them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from bot.core.claude import Prompt
 from bot.core.persona.model import Persona
+from bot.core.text import clean_name, defuse
 from database.records import SeenMessage
 from memory import episodes
 from memory.facts import CATEGORIES, ExtractedFact
@@ -34,6 +35,9 @@ class Batch:
     # The character's lines right beside each message (by log id): the exchanges indexed for episodic recall.
     beside: dict[int, list[SeenMessage]] = field(default_factory=dict)
     guild_id: int | None = None  # the server of public channels: its facts are recalled there
+    # The line each message answers (by log id): the one right before it in the same place, by someone else
+    # (a "yes" keeps its question). Context for the extraction only: no fact is taken from it.
+    answers: dict[int, SeenMessage] = field(default_factory=dict)
 
     @property
     def log_ids(self) -> tuple[int, ...]:
@@ -99,24 +103,66 @@ def plan_window(rows: Sequence[tuple[int, SeenMessage]], remembered: Callable[[i
     kept = [(i, m) for i, m in rows if i not in gone] if gone else rows
     batches, rest = make_batches(kept)
     lines_beside = episodes.beside(kept)
+    answered = answered_lines(kept)
     for batch in batches:
         batch.beside = {i: lines_beside[i] for i in batch.log_ids if i in lines_beside}
+        batch.answers = {i: answered[i] for i in batch.log_ids if i in answered}
     by_user: dict[int, list[Batch]] = defaultdict(list)
     for batch in batches:
         by_user[batch.user_id].append(batch)
     return WindowPlan(purge, len(refused), dms, list(by_user.values()), rest, len(batches))
 
 
+def answered_lines(rows: Sequence[tuple[int, SeenMessage]]) -> dict[int, SeenMessage]:
+    """For each person's message (by log id), the line right before it in the same place when someone else
+    wrote it (the character, or another person who may be remembered: the rows are the kept ones) within
+    an exchange's time (episodes.NEIGHBOUR_SECONDS)."""
+    last: dict[int, SeenMessage] = {}
+    out: dict[int, SeenMessage] = {}
+    for log_id, m in rows:
+        before = last.get(m.channel_id)
+        if (not m.author_is_bot and before is not None and before.author_id != m.author_id
+                and before.content.strip()
+                and (m.created_at - before.created_at).total_seconds() <= episodes.NEIGHBOUR_SECONDS):
+            out[log_id] = before
+        last[m.channel_id] = m
+    return out
+
+
+CONTEXT = "(context)"  # marks a line someone else wrote, shown only for what the person's lines answer
+
+
+def extraction_lines(persona: Persona, batch: Batch) -> str:
+    """The batch's messages, dated, oldest first, each after the line it answers (marked as context, under
+    its author's name: the character's own lines under the character's), text defused as data."""
+    out: list[str] = []
+    shown: set[int] = set()
+    for log_id, m in batch.messages:
+        if not m.content.strip():
+            continue
+        before = batch.answers.get(log_id)
+        if before is not None and before.message_id not in shown:
+            shown.add(before.message_id)
+            who = persona.name if before.author_is_bot else clean_name(before.author_name)
+            out.append(f"[{before.created_at:%Y-%m-%d %H:%M}] {CONTEXT} {who}: "
+                       f"{defuse(' '.join(before.content.split())[:MESSAGE_CHARS])}")
+        shown.add(m.message_id)
+        out.append(f"[{m.created_at:%Y-%m-%d %H:%M}] {defuse(m.content[:MESSAGE_CHARS])}")
+    return "\n".join(out)
+
+
 def extraction_prompt(persona: Persona, batch: Batch, max_change: float) -> Prompt:
     name = batch.user_name or f"user {batch.user_id}"
     where = f"private direct messages with {persona.name}" if batch.private else "server channels"
-    lines = "\n".join(f"[{m.created_at:%Y-%m-%d %H:%M}] {m.content[:MESSAGE_CHARS]}"
-                      for _, m in batch.messages if m.content.strip())
+    lines = extraction_lines(persona, batch)
+    context = (f" {CONTEXT} lines are others', shown for what {name} answers: no facts from them."
+               if batch.answers else "")
     system = (f"You keep the long-term memory of {persona.name}"
               + (f" ({persona.description})" if persona.description else "")
               + ", a character who chats with people on Discord. Answer with one JSON object only.")
     text = (
-        f"Messages {name} wrote in {where}, oldest first:\n<messages>\n{lines}\n</messages>\n\n"
+        f"Messages {name} wrote in {where}, oldest first:{context}\n<messages>\n{lines}\n</messages>"
+        "\n\n"
         "Answer with this JSON object:\n"
         '{"facts": [{"fact": "...", "category": "...", "lasting": true, "said": "YYYY-MM-DD", '
         '"happened": null}], '

@@ -325,8 +325,8 @@ class Recall:
             stamp=data.fact_stamp if data is not None else None, budget=budget,
             last_interaction=data.last_interaction if data is not None else None, known=data is not None,
             guild_id=None if everywhere or msg.is_dm else msg.guild_id)
-        if data is not None and data.core_memories:  # the prompt shows those already: no fact twice
-            shown = {_same(m) for m in data.core_memories}
+        if data is not None and (data.core_memories or data.notes):  # shown already: no fact twice
+            shown = {_same(m) for m in (*data.core_memories, *data.notes)}
             facts = [f for f in facts if _same(f.fact) not in shown]
         return "\n\n".join(part for part in (render(facts, msg.author_name),
                                             episodes.render(said, msg.author_name)) if part)

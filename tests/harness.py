@@ -69,6 +69,9 @@ TEST_CONFIG: dict[str, str] = {
     # Writing a custom status at start-up is a Claude call: tests that count calls would count it. The
     # status tests switch it on.
     "custom_status": "false",
+    # A first DM is greeted before it is answered: two posts, where the suite counts one. The greeting
+    # tests switch it on (tests/test_greetings.py).
+    "greetings": "false",
     # Tests that count votes per message judge each one at once; the burst window has tests of its own.
     "vote_window_seconds": "0",
 }

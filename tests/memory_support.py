@@ -95,6 +95,8 @@ def extraction_answer(body: dict[str, Any]) -> str:
     for line in text.splitlines():  # as Claude would: each fact dated by the message it is in
         stamp = MESSAGE_DATE.match(line)
         said = stamp["day"] if stamp else said
+        if stamp and line[stamp.end():].startswith("(context) "):
+            continue  # someone else's line, shown for what the person answers: no fact of theirs
         for m in FACT_LINE.finditer(line):
             fact = {"fact": m["fact"].strip(), "category": m["category"], "said": said}
             happened = HAPPENED.search(fact["fact"])

@@ -368,8 +368,8 @@ async def test_an_acore_card_answers_with_its_prompt_greeting_and_framework(
 ) -> None:
     folder = acore_folder(tmp_path, "dagoth", "characters/dagoth_ur.json", frameworks=("assistant.json",))
     caplog.set_level(logging.INFO, logger="bot.core.character")
-    h = await make_harness(character_dir=folder)
-    request = await dm_exchange(h, "Who are you, exactly?", 1)
+    h = await make_harness(character_dir=folder, greetings="true")
+    request = await dm_exchange(h, "Who are you, exactly?", 2)  # the greeting posted, then the answer
     system = FakeClaude.system_text(request)
     assert "Who: Dagoth Ur, immortal god-king of Red Mountain" in system and "HELPFULNESS FIRST" in system
     opening = request.body["messages"][:2]

@@ -10,14 +10,17 @@ import pytest
 from bot.core.errors import ConfigError
 from bot.core.persona import load_persona
 from bot.core.persona.lorebook import (
+    DepthLore,
     activate,
     format_lore,
     load_lorebook,
     lorebook_from_dict,
     lorebook_to_dict,
     persona_lore,
+    persona_world,
+    placed_lore,
 )
-from bot.core.persona.model import Lorebook, LoreEntry
+from bot.core.persona.model import Lorebook, LoreEntry, Persona
 from bot.core.tokens import count_tokens
 
 DATA = Path(__file__).parent / "data" / "persona"
@@ -228,3 +231,52 @@ def test_v3_use_regex_entries() -> None:
     )
     assert lb.entries[0].keys == ("/gr[ae]y/",) and lb.entries[1].keys == ("/bl(ue)?/",)
     assert contents(activate(lb, ["a GRAY sky"])) == ["Grey."]
+
+
+# --------------------------------------------------------------------------- placement (issue 44, item 6)
+
+
+def test_position_depth_and_role_are_read_from_world_info_and_card_entries() -> None:
+    world_info = lorebook_from_dict({"entries": {
+        "0": {"key": ["a"], "content": "A", "position": 4, "depth": 2, "role": 1},
+        "1": {"key": ["b"], "content": "B", "position": 1},
+        "2": {"key": ["c"], "content": "C", "position": 3},
+        "3": {"key": ["d"], "content": "D"},
+    }}, "wi.json")
+    assert [(e.position, e.depth, e.role) for e in world_info.entries] == [
+        ("at_depth", 2, "user"), ("after_char", 4, "system"), ("an_bottom", 4, "system"),
+        ("before_char", 4, "system")]
+    card = lorebook_from_dict({"entries": [
+        {"keys": ["a"], "content": "A", "position": "after_char"},
+        {"keys": ["b"], "content": "B", "position": "before_char",
+         "extensions": {"position": 4, "depth": 0, "role": 2}},
+        {"keys": ["c"], "content": "C", "position": "sideways", "extensions": {"depth": -3, "role": 9}},
+    ]}, "card.json")
+    assert [(e.position, e.depth, e.role) for e in card.entries] == [
+        ("after_char", 4, "system"), ("at_depth", 0, "assistant"), ("before_char", 4, "system")]
+    # Exported as SillyTavern writes them: the spec's two places, the others' numbers in extensions.
+    exported = lorebook_to_dict(card)["entries"]
+    assert exported[0]["position"] == "after_char" and exported[1]["position"] == "before_char"
+    assert exported[1]["extensions"] == {"position": 4, "depth": 0, "role": 2}
+    again = lorebook_from_dict(lorebook_to_dict(card), "again.json")
+    assert [(e.position, e.depth, e.role) for e in again.entries] == [
+        (e.position, e.depth, e.role) for e in card.entries]
+
+
+def test_lore_is_handed_to_the_layout_by_its_place() -> None:
+    lb = book(
+        entry(("harbour",), "Before.", position="before_char"),
+        entry(("harbour",), "After.", position="after_char", insertion_order=5),
+        entry(("harbour",), "Deep.", position="at_depth", depth=3, role="user"),
+        entry(("harbour",), "Last.", position="at_depth", depth=0),
+        entry(("harbour",), "Top.", position="an_top"),
+        entry((), "Always near.", constant=True, position="after_char"),
+        entry((), "Always deep.", constant=True, position="at_depth", depth=1),
+    )
+    persona = Persona(name="Wren", system_prompt="You are Wren.", lorebook=lb)
+    placed = placed_lore(persona, ["the harbour at night"], "Sam")
+    assert placed.beside_char == "After.\n\nBefore."  # insertion order
+    assert placed.notes_top == "Top." and placed.notes_bottom == ""
+    assert placed.at_depth == (DepthLore(3, "user", "Deep."), DepthLore(1, "system", "Always deep."),
+                               DepthLore(0, "system", "Last."))
+    assert persona_world(persona, "x") == "" and persona_world(persona, "x", after=True) == "Always near."

@@ -32,14 +32,14 @@ async def test_time_macros_render_per_message_and_the_system_prompt_stays_cached
     # Tokyo has no summer time: 00:15 UTC is 9:15 AM there. Feelings and style off: nothing else in the
     # system prompt moves between the two replies.
     h = await make_harness(character_dir=folder, timezone="Asia/Tokyo", emotions="false",
-                           style_mirroring="false")
+                           style_mirroring="false", greetings="true")
     clock = Clock(h, datetime(2026, 3, 2, 0, 15, tzinfo=UTC))  # a Monday
-    sent = await h.dm("hello there")
+    sent = await h.dm("hello there, read my cards")
     channel = int(sent["channel_id"])
-    await h.replies(channel, 1)
+    greeting, _ = await h.replies(channel, 2)  # the greeting, posted first, then the answer
     clock.at += timedelta(hours=3, minutes=10)
     await h.dm("what time is it?")
-    await h.replies(channel, 2)
+    await h.replies(channel, 3)
     first, second = reply_requests(h)[-2:]
 
     # The cached prefix: byte-identical although the date, time and idle duration differ.
@@ -63,10 +63,10 @@ async def test_time_macros_render_per_message_and_the_system_prompt_stays_cached
     # the message, then the instructions after the history
     assert two.rstrip().endswith("alice: what time is it?\n\n[Instructions] Mention the hour ([time]) if "
                                  "alice asks.")
-    assert "alice: hello there\n\n[Instructions]" in one
-    # The greeting opens the new conversation's prompt, its macros rendered too.
-    assert first.body["messages"][1] == {"role": "assistant",
-                                         "content": "*Wren shuffles the cards.* Good [weekday], alice."}
+    assert "alice: hello there, read my cards\n\n[Instructions]" in one
+    # The greeting, posted with its macros' values, opens the new conversation's prompt as it was shown.
+    assert greeting["content"] == "*Wren shuffles the cards.* Good Monday, alice."
+    assert first.body["messages"][1] == {"role": "assistant", "content": greeting["content"]}
 
 
 async def test_a_character_without_time_macros_gets_no_note(harness: Harness) -> None:

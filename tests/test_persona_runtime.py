@@ -98,8 +98,8 @@ async def test_keys_in_the_channel_recent_messages_count_too(play: Play) -> None
 
 
 async def test_a_new_conversation_opens_with_the_greeting(play: Play) -> None:
-    h = await play(CHARACTERS / "lumen")
-    first = await dm_exchange(h, "Hello up there!", 1)
+    h = await play(CHARACTERS / "lumen", greetings="true")
+    first = await dm_exchange(h, "Hello up there!", 2)  # the greeting is posted first, then the answer
     persona = h.bot.engine.persona
     opening = first.body["messages"][:2]
     assert [m["role"] for m in first.body["messages"]] == ["user", "assistant", "user"]
@@ -110,9 +110,11 @@ async def test_a_new_conversation_opens_with_the_greeting(play: Play) -> None:
     )
     assert "alice" in greeting and "{{user}}" not in greeting
     # Once the conversation has turns, they open the prompt instead.
-    second = await dm_exchange(h, "How many ships tonight?", 2)
+    second = await dm_exchange(h, "How many ships tonight?", 3)
     assert content_text(second.body["messages"][0]["content"]).endswith("Hello up there!")
-    assert greeting not in FakeClaude.all_text(second) and NEW_CHAT not in FakeClaude.all_text(second)
+    # now a turn of the history, where it was posted (after the first message), no longer the new-chat opening
+    assert content_text(second.body["messages"][1]["content"]).startswith(greeting)
+    assert NEW_CHAT not in FakeClaude.all_text(second)
 
 
 # --------------------------------------------------------------------------- framework blending

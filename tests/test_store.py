@@ -75,8 +75,9 @@ async def test_private_core_memories_stay_out_of_channel_prompts(store: Store) -
     dm = await store.conversations.prompt_data(
         "finn", 5, "dm", 11, recent_limit=0, before_id=None, private=True
     )
-    assert channel.core_memories == ["likes herring"]
-    assert set(dm.core_memories) == {"likes herring", "told me a secret in DMs"}
+    # a /remember note ("user") is the person's own words, apart from the character's memories
+    assert channel.core_memories == [] and channel.notes == ["likes herring"]
+    assert dm.core_memories == ["told me a secret in DMs"] and dm.notes == ["likes herring"]
 
 
 async def test_core_memory_versions_restore(store: Store) -> None:
@@ -409,7 +410,8 @@ async def test_the_person_read_in_one_statement_matches_the_statements_one_by_on
 
         assert [shape(v) for v in together] == [shape(v) for v in alone]
         assert together[0] == {"trait": ["warm", "loyal"], "lore": ["a tea stall"]}
-        assert together[1] == (["likes herring", "a secret"] if private else ["likes herring"])
+        assert together[1] == ([("likes herring", "user"), ("a secret", PRIVATE_SOURCE)] if private
+                               else [("likes herring", "user")])
 
 
 async def test_postgresql_reads_and_one_statement_writes_need_no_begin(store: Store) -> None:

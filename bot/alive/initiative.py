@@ -55,7 +55,8 @@ async def self_portrait(store: Store, character_key: str) -> SelfPortrait:
 def character_system(persona: Persona, portrait: SelfPortrait, *, quotes: bool) -> list[dict[str, Any]]:
     """The system block: a reply's character block (the character prompt, who it is, its mood)."""
     text = character_block(persona, portrait.identity, portrait.mood, quotes=quotes,
-                           world=persona_world(persona, CHANNEL_USER))
+                           world=persona_world(persona, CHANNEL_USER),
+                           world_after=persona_world(persona, CHANNEL_USER, after=True))
     return [{"type": "text", "text": text, "cache_control": EPHEMERAL}]
 
 

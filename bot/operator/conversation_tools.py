@@ -19,7 +19,7 @@ from bot.core.claude import ClaudeUnavailable
 from bot.core.pipeline import Incoming
 from bot.core.tokens import count_tokens, counted, history_tokens
 from bot.reply.engine import ReplyEngine
-from bot.reply.persona_runtime import StageStatus, stage_status
+from bot.reply.persona_runtime import StageStatus, dm_greeted_key, stage_status
 from database.records import PRIVATE_NOTE_SOURCE, History, Turn, Usage
 from database.store import Store
 from memory.consent import Consent
@@ -183,7 +183,9 @@ class ConversationTools:
     # -- reset and forget
 
     async def reset(self, user_id: int, scope: str) -> int:
-        """Clear the conversation's turns and summary (core memories stay). Returns turns removed."""
+        """Clear the conversation's turns and summary (core memories stay). Returns turns removed. A new
+        conversation opens with the greeting again, as a new SillyTavern chat does."""
+        await self.store.state.delete(dm_greeted_key(self.character_key, user_id, scope))
         return await self.store.conversations.reset_conversation(self.character_key, user_id, scope)
 
     async def recent_pairs(self, user_id: int, scope: str, count: int = FORGET_DEFAULT) -> list[Pair]:

@@ -36,10 +36,11 @@ from bot.core.pipeline import (
 from bot.core.policy import PolicyCache, ServerPolicy, language_hint
 from bot.reply.addressing import NameMatcher
 from bot.reply.delivery import Delivery
+from bot.reply.greetings import Greeter, Opening
 from bot.reply.intent import IntentRouter
 from bot.reply.keeping import ExchangeKeeping, _safely
 from bot.reply.media import MediaLimits, read_media
-from bot.reply.persona_runtime import PersonaRuntime, opening_greeting
+from bot.reply.persona_runtime import PersonaRuntime
 from bot.reply.pins import NotePins
 from bot.reply.prompting import ReplyExtras, build_reply_prompt
 from bot.reply.throttle import BotThrottle
@@ -109,6 +110,8 @@ class ReplyEngine(ExchangeKeeping):
         self.voting = Voting(ballot or Ballot(claude, settings), store, settings, lambda: self.persona,
                              self.own_author_ids, self.server_policy)
         self.intents = IntentRouter(settings.triage)
+        self.greeter = Greeter(settings, store, self._character_key, self.own_author_ids, self.finish_text,
+                               self.names)
         self._policies = PolicyCache(settings)  # each server's effective settings, resolved once per change
         # name_mentioned() of the messages in flight, by id: (the text asked about, the answer). A busy
         # server's messages interleave between their logging and their decision, so more than one is kept.
@@ -361,7 +364,11 @@ class ReplyEngine(ExchangeKeeping):
             elif changes == prefetched.stamp[0]:
                 data = await self.store.conversations.prompt_data_again(prefetched.data,
                                                                         self.prompt_request(msg))
-        prompt, premium = await self.build_prompt(msg, persona, see_later=see_later, data=data)
+        data = data or await self.read_prompt_data(msg)
+        if (opening := await self.greeter.open(persona, data, msg, outlet)) and opening.whole:
+            return await self._keep_greeting(msg, opening, mark)  # a first DM saying hello: no model call
+        prompt, premium = await self.build_prompt(msg, persona, see_later=see_later, data=data,
+                                                  opening=opening)
         media = await read_media(msg.carried, msg.fetch, MediaLimits.of(self.settings.media))  # images, files
         lines = (self.settings.media.unreadable_attachment_line, persona.name,
                  self.settings.media.attachments_left_out_line)
@@ -394,25 +401,28 @@ class ReplyEngine(ExchangeKeeping):
         delivered = await delivery.run()
         await self.settle(msg)  # posted: no longer owed (a crash before this is answered at start-up)
         return await self._keep(msg, delivered.text, delivered.parts, delivered.ids, delivered.ok,
-                                delivered.completion, mark)
+                                delivered.completion, mark, greeting=opening and opening.stored)
+
+    async def read_prompt_data(self, msg: Incoming) -> PromptData:
+        r = self.prompt_request(msg)
+        return await self.store.conversations.prompt_data(*dataclasses.astuple(r)[:4], private=r.private,
+                                                          recent_limit=r.recent_limit, before_id=r.before_id)
 
     async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
                            replace_last_reply: bool = False, see_later: bool = False,
-                           data: PromptData | None = None) -> tuple[Prompt, bool]:
+                           data: PromptData | None = None,
+                           opening: Opening | None = None) -> tuple[Prompt, bool]:
         """The reply prompt for ``msg`` and whether its author is premium; ``data``: its prompt data if
-        already read (see prompt_request)."""
-        if data is None:
-            r = self.prompt_request(msg)
-            data = await self.store.conversations.prompt_data(r.character, r.user_id, r.scope, r.channel_id,
-                                                recent_limit=r.recent_limit, before_id=r.before_id,
-                                                private=r.private, guild_id=r.guild_id)
+        already read (see prompt_request); ``opening``: the greeting this reply posted first, if any."""
+        data = data or await self.read_prompt_data(msg)
+        greeting = opening.text if opening is not None else await self.greeter.shown(data, msg)
         later: list[SeenMessage] = []
         if see_later and not msg.is_dm:
             later = [m for m in await self.store.log.recent_messages(msg.channel_id, limit=10)
                      if m.message_id > msg.message_id]
         prompt = build_reply_prompt(persona, data, msg, extras=await self.extras(persona, msg, data),
                                     moment=self.persona_runtime.moment(msg, data),
-                                    greeting=opening_greeting(persona, data, msg), ooc_context=ooc_context,
+                                    greeting=greeting, ooc_context=ooc_context,
                                     replace_last_reply=replace_last_reply,
                                     since=later, own_ids=self.own_author_ids, pins=self.note_pins,
                                     transcript=None if msg.is_dm else self.transcripts.window(
@@ -428,8 +438,7 @@ class ReplyEngine(ExchangeKeeping):
             if note:
                 instructions.append(note)
         return ReplyExtras(
-            world=runtime.world(persona),
-            lore=await runtime.lore(persona, msg, data),
+            **await runtime.lore_extras(persona, msg, data),  # the world, and the lore by its places
             recall=await sources.recall(persona, msg, data) if sources.recall else "",
             feelings=sources.feelings(persona, msg, data) if sources.feelings else "",
             style=sources.style(persona, msg, data) if sources.style else "",

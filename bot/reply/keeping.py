@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot.core.claude import Completion
 from bot.core.keyed import KeyedLocks
@@ -21,7 +21,20 @@ from bot.core.tokens import counted
 from database.records import Turn
 from database.store import Store
 
-log = logging.getLogger("bot.reply.engine")  # the engine's own log lines, wherever they are written
+log = logging.getLogger("bot.reply.engine")
+
+
+class Greeting(Protocol):
+    """A greeting posted before an answer (bot/reply/engine.py ``Opening``)."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def parts(self) -> tuple[str, ...]: ...
+
+    @property
+    def ids(self) -> tuple[int | None, ...]: ...  # the engine's own log lines, wherever they are written
 
 
 class ExchangeKeeping:
@@ -62,11 +75,15 @@ class ExchangeKeeping:
             return await self._keep(msg, text, list(parts), ids, True, None, mark)
 
     async def _keep(self, msg: Incoming, text: str, parts: list[str], ids: list[int | None], ok: bool,
-                    completion: Completion | None, mark: int) -> ReplyResult:
-        """Store the exchange (unless its author was forgotten meanwhile) and tell the turn listeners."""
+                    completion: Completion | None, mark: int, *,
+                    greeting: Greeting | None = None) -> ReplyResult:
+        """Store the exchange (unless its author was forgotten meanwhile) and tell the turn listeners;
+        ``greeting``: the greeting posted before the answer, stored where it appears (after the message)."""
         # The one place an exchange is stored: msg.text is never blank (an image-only message is stored as
         # "[image: cat.png]"), and a failed or blank answer is not stored at all.
         turns = [counted(Turn("user", msg.text, discord_message_id=msg.message_id))]
+        if greeting is not None:
+            turns.append(counted(Turn("assistant", greeting.text, discord_message_id=greeting.ids[-1])))
         if ok:
             turns.append(counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None)))
         # Nothing of it is stored when its author ran /forget_me since the message came (issue 49).
@@ -83,6 +100,13 @@ class ExchangeKeeping:
             # (database/trips.py) instead of a commit each.
             await asyncio.gather(*(_safely(listener(msg, result)) for listener in list(self.turn_listeners)))
         return result
+
+    async def _keep_greeting(self, msg: Incoming, greeting: Greeting, mark: int) -> ReplyResult:
+        """The greeting just posted was the whole answer to ``msg`` (a first DM that says hello): settled and
+        stored as any answer."""
+        await self.settle(msg)
+        parts, ids = list(greeting.parts), list(greeting.ids)
+        return await self._keep(msg, greeting.text, parts, ids, True, None, mark)
 
     async def may_remember(self, msg: Incoming) -> bool | StoredConsent:
         """Whether this exchange may be kept in the conversation history (every memory gate agrees), or the

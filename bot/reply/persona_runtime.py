@@ -4,9 +4,14 @@
 (bot/reply/prompting.py), computed from the prompt data the reply already read (no database trip of its own
 on the hot path): the lore the recent messages activate, the message's time, the framework blend for this
 message's kind of conversation and the evolution stage reached; and, as a turn listener, counts each
-answered interaction and stores the stage when a milestone is crossed. :func:`opening_greeting`: a new
-conversation opens with the character's greeting as its first assistant turn, as SillyTavern starts a chat
-with ``first_mes``.
+answered interaction and stores the stage when a milestone is crossed.
+
+Greetings, as SillyTavern opens a chat with ``first_mes``: :func:`opening_greeting` is the one a person's
+first DM with the character opens with (posted before the answer, bot/reply/engine.py); a server channel
+opens with one of a V3 card's ``group_only_greetings`` (:func:`channel_greeting`) the first time the
+character speaks there, and with none when the card has none. Either is marked in the global state under
+:func:`greeted_key` when posted (its text as shown), so a restart, a declined consent (no history kept) or a
+crash before the exchange is stored never greets twice: the shown text opens the prompt instead.
 """
 
 from __future__ import annotations
@@ -17,11 +22,11 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.core.localtime import DISCORD_EPOCH_MS, snowflake_time
 from bot.core.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
-from bot.core.persona.lorebook import has_regex_keys, persona_lore, persona_world
+from bot.core.persona.lorebook import PlacedLore, has_regex_keys, persona_world, placed_lore
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from bot.core.text import clean_name
@@ -60,7 +65,7 @@ def greeting_for(persona: Persona, user_id: int, scope: str) -> str:
     return options[zlib.crc32(f"{user_id}:{scope}".encode()) % len(options)]
 
 
-def opening_greeting(persona: Persona, data: PromptData, msg: Incoming) -> str:
+def opening_greeting(persona: Persona, data: PromptData, msg: Incoming, moment: Moment | None = None) -> str:
     """The greeting a conversation opens with ("" for none) when it has nothing yet (no turns, no summary),
     and the place has not been talking either: a channel's transcript is the shared opening of everyone's
     prompts there (bot/reply/transcript.py), which a greeting before it would take apart."""
@@ -69,7 +74,32 @@ def opening_greeting(persona: Persona, data: PromptData, msg: Incoming) -> str:
     if not msg.is_dm and any(m.message_id != msg.message_id for m in data.recent):
         return ""
     greeting = greeting_for(persona, msg.author_id, msg.scope)
-    return persona.render(greeting, clean_name(msg.author_name)) if greeting else ""
+    if not greeting:
+        return ""
+    # ``moment``: the greeting is posted, so the time macros are rendered as their values
+    return persona.render(greeting, clean_name(msg.author_name), moment, seed=msg.message_id)
+
+
+def channel_greeting(persona: Persona, msg: Incoming, moment: Moment | None = None) -> str:
+    """The greeting a server channel opens with ("" when the card has no group-only greetings), picked per
+    channel, macros expanded for the person the character first answers there."""
+    options = [g for g in persona.group_greetings if g.strip()]
+    if not options:
+        return ""
+    greeting = options[zlib.crc32(f"channel:{msg.channel_id}".encode()) % len(options)]
+    return persona.render(greeting, clean_name(msg.author_name), moment, seed=msg.message_id)
+
+
+def greeted_key(character: str, msg: Incoming) -> str:
+    """Where the greeting shown in ``msg``'s conversation (a DM's, or a whole channel's) is marked."""
+    if msg.is_dm:
+        return dm_greeted_key(character, msg.author_id, msg.scope)
+    return f"greeted:{character}:{msg.scope}"
+
+
+def dm_greeted_key(character: str, user_id: int, scope: str) -> str:
+    """:func:`greeted_key` of a person's conversation by its parts (/reset_conversation forgets it)."""
+    return f"greeted:{character}:{user_id}:{scope}"
 
 
 def stage_name(persona: Persona, interactions: int) -> str:
@@ -146,17 +176,25 @@ class PersonaRuntime:
         names = persona.time_macros()
         return now_note(names, moment, clean_name(msg.author_name)) if names else ""
 
-    def world(self, persona: Persona) -> str:
-        """The lorebook's always-on entries, naming no one (they go in the shared, cached character block)."""
-        return persona_world(persona, "the person you are answering")
+    def world(self, persona: Persona, *, after: bool = False) -> str:
+        """The lorebook's always-on entries placed before (``after``: after) the character, naming no one
+        (they go in the shared, cached character block)."""
+        return persona_world(persona, "the person you are answering", after=after)
 
-    async def lore(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
-        """The lore the recent messages activate, as data (the layout fences it)."""
+    async def lore(self, persona: Persona, msg: Incoming, data: PromptData) -> PlacedLore:
+        """The lore the recent messages activate, by where it is placed, as data (the layout fences it)."""
         scanned, name = scanned_messages(msg, data), clean_name(msg.author_name)
         if persona.lorebook is not None and has_regex_keys(persona.lorebook):
             # A card's own patterns: searched in a worker thread (each with a time limit), never on the loop.
-            return await asyncio.to_thread(persona_lore, persona, scanned, name)
-        return persona_lore(persona, scanned, name)
+            return await asyncio.to_thread(placed_lore, persona, scanned, name)
+        return placed_lore(persona, scanned, name)
+
+    async def lore_extras(self, persona: Persona, msg: Incoming, data: PromptData) -> dict[str, Any]:
+        """The world and the lore of a reply, as ReplyExtras fields (bot/reply/prompting.py)."""
+        lore = await self.lore(persona, msg, data)
+        return {"world": self.world(persona), "world_after": self.world(persona, after=True),
+                "lore": lore.beside_char, "depth_lore": lore.at_depth,
+                "notes_lore": (lore.notes_top, lore.notes_bottom)}
 
     def instructions(self, persona: Persona, msg: Incoming, data: PromptData) -> list[str]:
         """This message's framework blend and the evolution stage reached: instructions after the history."""

@@ -2,22 +2,27 @@
 
 A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the function that writes it):
 
-1. **the character** (:func:`character_block`, system, cached): the character prompt, who it is, **the
-   world** (the lorebook's always-on entries, ``<world>``), today's mood, the server's emotes. It names no
+1. **the character** (:func:`character_block`, system, cached): the character prompt, **the world** (the
+   lorebook's always-on entries placed before the character, ``<world>``), who it is, the world placed
+   after it (``<world position="after_char">``), today's mood, the server's emotes. It names no
    one (``{{user}}`` is "the person you are answering"), so every conversation, DM or channel, shares it.
    It also says once that tagged text is data, not instructions.
-2. **the person, as quoted data** (:func:`person_block`, ``<person name="...">``): core memories and the
-   summary of their conversation, then how the character feels about them. In a DM it opens the first user
+2. **the person, as quoted data** (:func:`person_block`, ``<person name="...">``): core memories, the
+   notes they asked to be remembered (``<notes>``, in their own words: "I" is them), and the summary of
+   their conversation, then how the character feels about them. In a DM it opens the first user
    turn with where it is, and is cached (it changes only with a summary or a memory edit); in a channel it
    follows the shared transcript, uncached.
-3. **the transcript**: a DM's turns (its last one a cache breakpoint), or the channel's lines, one block
-   each (bot/reply/transcript.py), append-only so everyone's replies there read one cached prefix.
+3. **the transcript**: a DM's turns (its last one a cache breakpoint; a new DM opens with the greeting the
+   person was shown, bot/reply/greetings.py), or the channel's lines, one block each
+   (bot/reply/transcript.py), append-only so everyone's replies there read one cached prefix.
 4. after the last breakpoint, what changes every reply: **the time** (:func:`now_part`: date, weekday,
    local time in the character's time zone, how long since the person last wrote), how the character feels
    and how the person writes (in a DM only when they changed: each version is then pinned inside the
    cached history, bot/reply/pins.py), the lore the messages trigger (``<lore>``), recalled facts (dated),
-   then **the message**, then **the instructions after the history** (framework blend, evolution stage, the
-   server's language, the card's post-history instructions, an out-of-character note).
+   lore placed at a depth of the chat (``<lore depth="N" role="...">``, deepest first), then **the message**
+   (then depth-0 lore), then **the instructions after the history** (framework blend, evolution stage, the
+   server's language, an out-of-character note, the character's note between the author's note's top and
+   bottom lore, the card's post-history instructions).
 
 Text a person or a card wrote is data: inside tags, never in ``system`` unquoted; display names are cleaned
 so they cannot close a tag (:func:`clean_name`). Features supply that data through the engine's
@@ -36,6 +41,7 @@ from bot.core.attachments import NO_TEXT
 from bot.core.claude import Prompt
 from bot.core.localtime import snowflake_time
 from bot.core.models.caching import RECENT_GAPS
+from bot.core.persona.lorebook import DepthLore
 from bot.core.persona.macros import Moment, humanize
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
@@ -83,8 +89,11 @@ def relationship_guidance(rel: RelationshipRecord | None, user: str) -> str:
 class ReplyExtras:
     """What the features supplied for one reply (bot/core/pipeline.py ``PromptSources``), as data."""
 
-    world: str = ""  # the lorebook's always-on entries (stable: shown with the character, cached)
-    lore: str = ""  # lorebook entries the recent messages trigger
+    world: str = ""  # the lorebook's always-on entries before the character (stable: with it, cached)
+    world_after: str = ""  # ... and after it
+    lore: str = ""  # lorebook entries the recent messages trigger, placed beside the character
+    depth_lore: tuple[DepthLore, ...] = ()  # entries placed at a depth of the chat (constant ones too)
+    notes_lore: tuple[str, str] = ("", "")  # entries placed at the top and bottom of the author's note
     recall: str = ""  # the person's remembered facts, dated lines
     feelings: str = ""
     style: str = ""
@@ -123,13 +132,17 @@ def now_part(moment: Moment, name: str) -> str:
 
 
 def character_block(persona: Persona, identity: dict[str, list[str]], mood: str, emotes: str = "", *,
-                    world: str = "", quotes: bool = True) -> str:
+                    world: str = "", world_after: str = "", quotes: bool = True) -> str:
     """Part 1, the character: the same for everyone it talks to (cached across conversations); ``quotes``:
-    the request quotes what people wrote (the rule on tagged text is said)."""
+    the request quotes what people wrote (the rule on tagged text is said). Part 2, the world: the
+    lorebook's always-on entries, placed before the character's self-portrait (SillyTavern's before_char)
+    or after it (after_char); the character prompt stays first (the role)."""
     parts: list[str] = []
     character_prompt = persona.render(persona.system_prompt, CHANNEL_USER)
     if character_prompt and not character_prompt.isspace():  # the API rejects a blank text block
         parts.append(character_prompt)
+    if world.strip():
+        parts.append(fence("world", world))
     identity_lines = []
     for kind, title in IDENTITY_TITLES.items():
         items = identity.get(kind) or []
@@ -137,8 +150,8 @@ def character_block(persona: Persona, identity: dict[str, list[str]], mood: str,
             identity_lines.append(f"{title}:\n" + "\n".join(f"- {i}" for i in items))
     if identity_lines:
         parts.append("## Who you are\n" + "\n\n".join(identity_lines))
-    if world.strip():  # part 2, the world: the lorebook's always-on entries
-        parts.append(fence("world", world))
+    if world_after.strip():
+        parts.append(fence("world", world_after, position="after_char"))
     if mood:
         parts.append(f"## Your mood today\n{mood}")
     if emotes:
@@ -160,6 +173,9 @@ def person_and_parts(name: str, data: PromptData) -> tuple[str, list[tuple[str, 
     if data.core_memories:
         inner.append(("person: core memories",
                       fence("memories", "\n".join(f"- {m}" for m in data.core_memories))))
+    if data.notes:  # what they asked to be remembered, in their words: "I" is them, not the character
+        inner.append(("person: notes", fence("notes", "\n".join(f"- {m}" for m in data.notes), by=name,
+                                             words=f"{name}'s own, about themselves")))
     if data.history.summary:
         inner.append(("person: summary", fence("summary", data.history.summary)))
     quoted = group("person", "\n".join(t for _, t in inner), name=name) if inner else ""
@@ -170,6 +186,13 @@ def person_and_parts(name: str, data: PromptData) -> tuple[str, list[tuple[str, 
 
 def lore_part(lore: str) -> str:
     return fence("lore", lore) if lore.strip() else ""
+
+
+def depth_lore_part(entries: Sequence[DepthLore]) -> str:
+    """Lore placed at a depth of the chat, as data: after the history's breakpoint (as the character's note
+    is), named by its depth and role; never system authority, whatever role the entry asks for."""
+    return "\n\n".join(fence("lore", e.text, depth=str(e.depth), role=e.role) for e in entries
+                       if e.text.strip())
 
 
 def recall_part(recall: str, name: str) -> str:
@@ -195,14 +218,16 @@ def build_reply_prompt(
     """The reply prompt, laid out as the module docstring says. In a channel, ``transcript``: the lines to
     show (bot/reply/transcript.py; None: every recent message); ``own_ids``: the character's accounts (its
     lines there are its turns); ``moment``: the time of the message in the character's zone and how long
-    its author had been silent; ``greeting``: the opening a new conversation starts with (its first turn);
-    ``pins``: in a DM, the feelings and style notes go inside the cached history (bot/reply/pins.py) instead
-    of after it."""
+    its author had been silent; ``greeting``: the greeting the conversation opened with, shown to the person
+    (a DM's first turn, after SillyTavern's new-chat marker; in a channel, the character's line before the
+    message); ``pins``: in a DM, the feelings and style notes go inside the cached history
+    (bot/reply/pins.py) instead of after it."""
     name = clean_name(msg.author_name)
     lines = [m for m in (data.recent if transcript is None else transcript) if m.message_id != msg.message_id]
     shared = not msg.is_dm and bool(lines)  # a channel transcript: everyone there shares the prefix
     # 1. the character
-    character = character_block(persona, data.identity, data.mood, extras.emotes, world=extras.world)
+    character = character_block(persona, data.identity, data.mood, extras.emotes, world=extras.world,
+                                world_after=extras.world_after)
     system: list[dict[str, Any]] = [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
     # 2. the person, 3. the transcript
     person, parts = person_and_parts(name, data)
@@ -236,6 +261,10 @@ def build_reply_prompt(
                   "\"name: message\"; your own messages are your turns]")
         messages = transcript_messages(header, lines, own_ids, persona.name)
         parts.append(("where", header))
+        if greeting:  # the channel's opening, posted just before this answer: the log holds it from now on
+            if messages[-1]["role"] != "assistant":
+                messages.append({"role": "assistant", "content": []})
+            messages[-1]["content"].append({"type": "text", "text": greeting})
         mark_transcript(messages, 4 - len(system))
         # who is answered, even when nothing is known of them
         tail.append(person if person.startswith("<person") else "\n".join(
@@ -245,8 +274,11 @@ def build_reply_prompt(
     # the recalled facts
     if moment is not None:
         tail.append(now_part(moment, name))
+    # lore at a depth: the deeper entries before the message, depth 0 after it (SillyTavern's depth 0 is
+    # after the last message); all after the breakpoint, so the cached history never moves
+    deep = depth_lore_part([e for e in extras.depth_lore if e.depth > 0])
     tail.extend(p for p in (extras.macro_note, *slow, lore_part(extras.lore),
-                            recall_part(extras.recall, name)) if p)
+                            recall_part(extras.recall, name), deep) if p)
     # the message
     said_now = f"{name}: {defuse(msg.text)}"
     final = "\n\n".join(tail) + f"\n\n{said_now}"
@@ -262,13 +294,22 @@ def build_reply_prompt(
     if since:
         # Other characters answered this message first; the reply should build on what they said.
         final += "\n\n[Answered since, before your turn]\n" + format_recent(since, own_ids, persona.name)
-    # the instructions after the history
+    at_end = depth_lore_part([e for e in extras.depth_lore if e.depth == 0])
+    if at_end:
+        final += "\n\n" + at_end
+    # the instructions after the history, the lore of the author's note's top and bottom around the notes
+    top, bottom = (fence("lore", t, position=p) if t.strip() else ""
+                   for t, p in zip(extras.notes_lore, ("an_top", "an_bottom"), strict=True))
     instructions = list(extras.instructions)
     if ooc_context:
         instructions.append(f"[Out of character note from {name} for this reply: {ooc_context}]")
+    if top:
+        instructions.append(top)
     if persona.character_note:  # SillyTavern puts it at a depth of the chat; here after the cached history
         instructions.append("[Character's note] " + persona.render(persona.character_note, name,
                                                                    seed=msg.message_id))
+    if bottom:
+        instructions.append(bottom)
     if persona.post_history_instructions:
         instructions.append("[Instructions] " + persona.render(persona.post_history_instructions, name,
                                                                seed=msg.message_id))
@@ -279,7 +320,8 @@ def build_reply_prompt(
     parts += [("time", now_part(moment, name) if moment is not None else ""),
               ("time: macros", extras.macro_note), ("person: feelings", extras.feelings),
               ("person: style", extras.style), ("lore", lore_part(extras.lore)),
-              ("person: recall", recall_part(extras.recall, name)), ("message", said_now),
+              ("person: recall", recall_part(extras.recall, name)), ("lore: at a depth", deep),
+              ("message", said_now), ("lore: at a depth", at_end),
               *(("instructions", i) for i in instructions)]
     return Prompt(system=system, messages=messages, gaps=pace(data.recent, msg, data.history),
                   parts=tuple((label, text) for label, text in parts if text))

@@ -62,6 +62,37 @@ def _is_ack_word(word: str) -> bool:
     return not bare or (bare != word and (bare in _ACK_WORDS or _fold(bare) in _STRETCHED_ACKS))
 
 
+# A hello and nothing else ("hi", "hey there!", "good morning 👋"): a person's first DM that says only this is
+# answered by the character's greeting alone (bot/reply/engine.py).
+_HELLO_WORDS = frozenset((
+    "hi", "hello", "hey", "heya", "hiya", "howdy", "yo", "sup", "hallo", "hola", "greetings", "gm", "morning",
+    "evening", "afternoon", "good", "there", "hellooo", "o/", "wave",
+))
+_HELLO_CORE = frozenset(("hi", "hello", "hey", "heya", "hiya", "howdy", "yo", "sup", "hallo", "hola",
+                         "greetings", "gm", "morning", "evening", "afternoon"))
+
+
+def is_hello(text: str, names: Collection[str] = ()) -> bool:
+    """"hi", "hello there!", "heyyy 👋", "good morning", "hey Finn" (``names``: the character's): a greeting
+    and nothing to answer beyond it."""
+    named = {w for n in names for w in n.lower().split()}
+    stripped = text.strip().lower()
+    if not stripped or len(stripped) > _ACK_MAX_CHARS:
+        return False
+    words = [w for w in _ACK_SEPARATORS.split(stripped) if w]
+    seen_core = False
+    for word in words:
+        bare = "".join(c for c in word if c.isalnum())
+        if not bare:
+            continue  # an emoji, a wave
+        folded = _fold(bare)
+        if bare in _HELLO_CORE or folded in _HELLO_CORE:
+            seen_core = True
+        elif bare not in _HELLO_WORDS and folded not in _HELLO_WORDS and bare not in named:
+            return False
+    return seen_core
+
+
 def is_acknowledgement(text: str) -> bool:
     """"lol", "ok", "k", "haha", "👍", "<:pog:123>" and the like: a reaction, not something to answer.
 

@@ -29,7 +29,7 @@ from bot.core.localtime import load_zone
 from bot.core.persona.macros import Moment
 from bot.core.pipeline import Incoming
 from bot.reply.engine import ReplyEngine
-from bot.reply.persona_runtime import greeting_for
+from bot.reply.persona_runtime import dm_greeted_key, greeting_for
 from bot.reply.sequence import ReplySequence, Solo
 from bot.runtime.composition import compose_memory, compose_reply, open_store
 from database.store import Store
@@ -142,9 +142,12 @@ class Console:
             note(f"continuing your conversation with {persona.name}; /reset starts a new one")
             return
         greeting = greeting_for(persona, CONSOLE_USER_ID, SCOPE)
-        if greeting:
+        if greeting and self.settings.replies.greetings:
             moment = Moment(datetime.now(UTC).astimezone(load_zone(self.settings.alive.timezone)))
-            print(f"{persona.name}: {persona.render(greeting, self.user, moment)}", flush=True)
+            shown = persona.render(greeting, self.user, moment)
+            print(f"{persona.name}: {shown}", flush=True)
+            # Marked as shown: the engine puts it before the first message, and never posts it again.
+            await self.store.state.set(dm_greeted_key(self.key, CONSOLE_USER_ID, SCOPE), shown)
 
     async def command(self, text: str) -> bool:
         """Run a console command; False when it was /quit."""
@@ -156,6 +159,7 @@ class Console:
             print(HELP, file=sys.stderr, flush=True)
         elif name == "/reset":
             await self.store.conversations.reset_conversation(self.key, CONSOLE_USER_ID, SCOPE)
+            await self.store.state.delete(dm_greeted_key(self.key, CONSOLE_USER_ID, SCOPE))
             note("a new conversation: the history is cleared, memories stay")
             await self.greet()
         elif name == "/status":

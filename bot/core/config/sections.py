@@ -50,6 +50,10 @@ class ReplySettings:
         15, "Recent channel messages (with author names) put in each prompt.", min=0)
     log_inactive_channels: bool = key(
         False, "Still write messages from deactivated channels/servers to the log.")
+    greetings: bool = key(
+        True, "Post the character's greeting before answering a person's first DM (first_mes, or an "
+        "alternate greeting), and one of a V3 card's group_only_greetings the first time it answers in a "
+        "server channel. false: no greeting is posted, nor put in any prompt.")
     fallback_reply: str = key(
         "*{name} blinks, lost in thought for a moment.* Sorry, my thoughts scattered. "
         "Could you say that again?",

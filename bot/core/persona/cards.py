@@ -283,6 +283,8 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
         character_note=_char_macros(note, char).strip() if isinstance(note, str) else "",
         first_message=_char_macros(data.get("first_mes") or "", char),
         alternate_greetings=tuple(_char_macros(g, char) for g in data.get("alternate_greetings") or ()),
+        group_greetings=tuple(_char_macros(g, char) for g in data.get("group_only_greetings") or ()
+                              if isinstance(g, str)),
         example_messages=_char_macros(data.get("mes_example") or "", char),
         avatar_path=path if card.png is not None else None,
         lorebook=card.lorebook,

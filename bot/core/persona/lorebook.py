@@ -9,6 +9,10 @@ Two JSON shapes are read into the same :class:`~bot.core.persona.model.Lorebook`
   ``keysecondary``, ``content``, ``disable``, ``order``, ``comment``, ``caseSensitive``, ``matchWholeWords``,
   ``selectiveLogic``... Fields Kindred does not model are kept in the entry's ``extensions``.
 
+Placement (SillyTavern's ``position``; world-info's number, or a card entry's ``position`` text or its
+``extensions.position`` number, ``extensions.depth``, ``extensions.role``): see :data:`POSITIONS`. The prompt
+layout (bot/reply/prompting.py) decides where each place is shown; :class:`PlacedLore` hands it over.
+
 Activation rules (see :func:`activate`): a key must appear in the last ``scan_depth`` messages
 (case-insensitive unless ``case_sensitive``; ``/regex/flags`` keys are regular expressions); ``selective``
 entries also need a secondary key; ``constant`` entries always activate; disabled entries never do; the
@@ -22,6 +26,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -66,7 +71,36 @@ _WORLD_INFO_FIELDS = {
 }
 
 
+# SillyTavern's world-info positions, by their number: 0 before the character's description, 1 after it,
+# 2/3 the top/bottom of the author's note, 4 at a depth of the chat (with a role), 5/6 the top/bottom of the
+# example messages.
+POSITIONS = ("before_char", "after_char", "an_top", "an_bottom", "at_depth", "em_top", "em_bottom")
+ROLES = ("system", "user", "assistant")  # an at-depth entry's role, by its number
+DEFAULT_DEPTH = 4
+
+
 # --------------------------------------------------------------------------- parsing
+
+
+def _placement(raw: dict[str, Any], ext: dict[str, Any]) -> tuple[str, int, str]:
+    """(position, depth, role) of an entry; a value SillyTavern would not write falls back to its default
+    (a card's odd field never stops it loading)."""
+    position = "before_char"
+    for value in (ext.get("position"), raw.get("position")):
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(POSITIONS):
+            position = POSITIONS[value]
+            break
+        if isinstance(value, str) and value.strip().lower() in POSITIONS:
+            position = value.strip().lower()
+            break
+    depth = ext.get("depth", raw.get("depth"))
+    depth = int(depth) if isinstance(depth, int | float) and not isinstance(depth, bool) and depth >= 0 \
+        else DEFAULT_DEPTH
+    role = ext.get("role", raw.get("role"))
+    if isinstance(role, int) and not isinstance(role, bool) and 0 <= role < len(ROLES):
+        role = ROLES[role]
+    role = role.strip().lower() if isinstance(role, str) and role.strip().lower() in ROLES else "system"
+    return position, depth, role
 
 
 def _keys(value: Any, file: str, key: str) -> tuple[str, ...]:
@@ -141,7 +175,11 @@ def _entry(raw: Any, file: str, where: str, *, world_info: bool) -> LoreEntry:
     if _bool(raw.get("use_regex"), False, file, f"{where}.use_regex"):
         # V3 regex entries: written as /pattern/ so matching treats them like SillyTavern's regex keys.
         keys = tuple(k if re.fullmatch(r"/.+/[imsx]*", k) else f"/{k}/" for k in keys)
+    position, depth, role = _placement(raw, extensions)
     return LoreEntry(
+        position=position,
+        depth=depth,
+        role=role,
         keys=keys,
         content=content,
         secondary_keys=_keys(raw.get(second_field), file, f"{where}.{second_field}"),
@@ -212,6 +250,15 @@ def load_lorebook(path: Path) -> Lorebook:
     )
 
 
+def _placed_extensions(e: LoreEntry) -> dict[str, Any]:
+    """An entry's extensions with its placement as SillyTavern's numbers (only when it is not the default,
+    so a card without them exports as it came)."""
+    if (e.position, e.depth, e.role) == ("before_char", DEFAULT_DEPTH, "system"):
+        return e.extensions
+    return {**e.extensions, "position": POSITIONS.index(e.position), "depth": e.depth,
+            "role": ROLES.index(e.role)}
+
+
 def lorebook_to_dict(book: Lorebook) -> dict[str, Any]:
     """The ``character_book`` form of a lorebook (for card export)."""
     entries = []
@@ -220,7 +267,7 @@ def lorebook_to_dict(book: Lorebook) -> dict[str, Any]:
             {
                 "keys": list(e.keys),
                 "content": e.content,
-                "extensions": e.extensions,
+                "extensions": _placed_extensions(e),
                 "enabled": e.enabled,
                 "insertion_order": e.insertion_order,
                 "case_sensitive": e.case_sensitive,
@@ -231,7 +278,8 @@ def lorebook_to_dict(book: Lorebook) -> dict[str, Any]:
                 "selective": e.selective,
                 "secondary_keys": list(e.secondary_keys),
                 "constant": e.constant,
-                "position": "before_char",
+                # the card spec knows two places; the others are in extensions, as SillyTavern writes them
+                "position": "after_char" if e.position in ("after_char", "em_bottom") else "before_char",
             }
         )
     out: dict[str, Any] = {
@@ -364,25 +412,74 @@ def format_lore(entries: Sequence[LoreEntry]) -> str:
     return "\n\n".join(e.content.strip() for e in entries)
 
 
-def persona_world(persona: Persona, user_name: str) -> str:
-    """The always-on (``constant``) entries, macros resolved: the same at every reply, so the layout shows
-    them with the character, in the cached prefix ("" without any)."""
+BEFORE_CHAR = ("before_char", "em_top")  # the example messages are part of the character's prompt
+AFTER_CHAR = ("after_char", "em_bottom")
+BESIDE_CHAR = BEFORE_CHAR + AFTER_CHAR
+
+
+def persona_world(persona: Persona, user_name: str, *, after: bool | None = False) -> str:
+    """The always-on (``constant``) entries placed beside the character, macros resolved: the same at every
+    reply, so the layout shows them with the character, in the cached prefix ("" without any). ``after``:
+    those placed after it (False: before it; None: both)."""
     if persona.lorebook is None:
         return ""
-    entries = sorted((e for e in persona.lorebook.entries if e.enabled and e.constant and e.content.strip()),
+    places = BESIDE_CHAR if after is None else AFTER_CHAR if after else BEFORE_CHAR
+    entries = sorted((e for e in persona.lorebook.entries
+                      if e.enabled and e.constant and e.content.strip() and e.position in places),
                      key=lambda e: e.insertion_order)
     return persona.render(format_lore(entries), user_name)
+
+
+@dataclass(frozen=True)
+class DepthLore:
+    """Entries placed at one depth of the chat (0: after the last message) in one role, as one text."""
+
+    depth: int
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PlacedLore:
+    """The lore of one reply by where SillyTavern places it (the layout decides how that is shown)."""
+
+    beside_char: str = ""  # triggered entries before/after the character (the constant ones: the world)
+    notes_top: str = ""  # the author's note's top and bottom
+    notes_bottom: str = ""
+    at_depth: tuple[DepthLore, ...] = ()  # deepest first
+
+
+NO_LORE = PlacedLore()
+
+
+def placed_lore(persona: Persona, recent_messages: Sequence[str], user_name: str = "User",
+                token_budget: int | None = None) -> PlacedLore:
+    """The lore of a reply: the entries these messages trigger, and the constant ones placed away from the
+    character (the constant ones beside it are :func:`persona_world`'s), macros resolved."""
+    if persona.lorebook is None:
+        return NO_LORE
+    active = [e for e in activate(persona.lorebook, recent_messages, token_budget)
+              if not (e.constant and e.position in BESIDE_CHAR)]
+
+    def text(entries: Iterable[LoreEntry]) -> str:
+        return persona.render(format_lore(list(entries)), user_name)
+
+    depths = sorted({(e.depth, e.role) for e in active if e.position == "at_depth"},
+                    key=lambda p: (-p[0], ROLES.index(p[1])))
+    return PlacedLore(
+        beside_char=text(e for e in active if e.position in BESIDE_CHAR),
+        notes_top=text(e for e in active if e.position == "an_top"),
+        notes_bottom=text(e for e in active if e.position == "an_bottom"),
+        at_depth=tuple(DepthLore(d, r, text(e for e in active if e.position == "at_depth" and e.depth == d
+                                            and e.role == r)) for d, r in depths))
 
 
 def persona_lore(
     persona: Persona, recent_messages: Sequence[str], user_name: str = "User", token_budget: int | None = None
 ) -> str:
-    """The entries these messages trigger (the constant ones are :func:`persona_world`'s), macros resolved
+    """The triggered entries placed beside the character (see :func:`placed_lore`), macros resolved
     ("" without a lorebook)."""
-    if persona.lorebook is None:
-        return ""
-    triggered = [e for e in activate(persona.lorebook, recent_messages, token_budget) if not e.constant]
-    return persona.render(format_lore(triggered), user_name)
+    return placed_lore(persona, recent_messages, user_name, token_budget).beside_char
 
 
 def merge_lorebooks(books: Sequence[Lorebook | None]) -> Lorebook | None:

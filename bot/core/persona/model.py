@@ -40,6 +40,11 @@ class LoreEntry:
     priority: int = 10
     name: str = ""
     extensions: dict[str, Any] = field(default_factory=dict)
+    # SillyTavern's placement (bot/core/persona/lorebook.py POSITIONS): before_char, after_char, an_top,
+    # an_bottom, at_depth, em_top, em_bottom; ``depth`` and ``role`` serve at_depth.
+    position: str = "before_char"
+    depth: int = 4
+    role: str = "system"
     # Where the entry was read ("file: data.character_book.entries[3]"), for messages about it.
     origin: str = field(default="", compare=False)
 
@@ -82,6 +87,7 @@ class Persona:
     character_note: str = ""
     first_message: str = ""
     alternate_greetings: tuple[str, ...] = ()
+    group_greetings: tuple[str, ...] = ()  # a V3 card's group_only_greetings: a server channel opens with one
     example_messages: str = ""
     temperature: float | None = None
     max_tokens: int | None = None
@@ -123,7 +129,8 @@ class Persona:
         if found is None:
             lore = [e.content for e in self.lorebook.entries] if self.lorebook is not None else []
             found = tuple(time_macros_in([self.system_prompt, self.post_history_instructions,
-                                          self.first_message, *self.alternate_greetings, *lore]))
+                                          self.first_message, *self.alternate_greetings,
+                                          *self.group_greetings, *lore]))
             self.__dict__["_time_macros"] = found  # past the frozen __setattr__, as functools.cached_property
         return list(found)
 

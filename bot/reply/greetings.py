@@ -1,0 +1,106 @@
+"""Greetings shown as SillyTavern opens a chat with them (issue 44, items 5 and 8).
+
+* A person's first DM with the character: the greeting (``first_mes`` or an alternate, fixed per person,
+  macros expanded for them; bot/reply/persona_runtime.py ``opening_greeting``) is posted before the answer
+  and stored in the history after their message, where it appears (bot/reply/keeping.py). A first DM that
+  only says hello (bot/reply/triage.py ``is_hello``) is answered by the greeting alone.
+* A server channel: the first time the character answers there, one of a V3 card's ``group_only_greetings``
+  (none without them); the channel's log keeps it, as the transcript shows.
+
+Each is marked in the global state under ``greeted_key`` once posted (its text as shown), before anything
+else: a restart, a crash before the exchange is stored, or a person whose history is not kept (consent)
+never sees it twice; while a DM's history does not hold it, the prompt opens with the text shown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from bot.core.config import Settings
+from bot.core.localtime import load_zone
+from bot.core.persona.macros import Moment
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming, Outlet
+from bot.reply.persona_runtime import channel_greeting, greeted_key, moment_of, opening_greeting
+from bot.reply.splitting import split_message
+from bot.reply.triage import is_hello
+from database.records import PromptData
+from database.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Opening:
+    """The greeting a conversation opened with: its text as shown, and, when this reply posted it, its parts
+    and their ids (then it is stored in the history after the message, where it appears)."""
+
+    text: str
+    parts: tuple[str, ...] = ()
+    ids: tuple[int | None, ...] = ()
+    dm: bool = True
+    whole: bool = False  # the whole answer to the message: a first DM that only says hello
+
+    @property
+    def posted(self) -> bool:
+        return bool(self.parts)
+
+    @property
+    def stored(self) -> Opening | None:
+        """Itself when the history stores it with the exchange (a DM greeting this reply posted)."""
+        return self if self.posted and self.dm else None
+
+
+class Greeter:
+    def __init__(self, settings: Settings, store: Store, character_key: str, own_ids: Collection[int],
+                 finish: Callable[[Incoming, str], str], names: Callable[[], Collection[str]]) -> None:
+        self.settings = settings
+        self.store = store
+        self.character_key = character_key
+        self.own_ids = own_ids  # the engine's own accounts (filled once connected)
+        self.finish = finish  # the reply filters, as for any post
+        self.names = names  # the character's names ("hey Finn" is a hello)
+
+    def _moment(self, msg: Incoming, data: PromptData) -> Moment:
+        # posted text: its time macros are their values now, in the character's zone
+        return moment_of(msg, data, load_zone(self.settings.alive.timezone))
+
+    async def shown(self, data: PromptData, msg: Incoming) -> str:
+        """The greeting already shown in ``msg``'s DM and not held by its history ("" for none): no consent
+        to keep it, a crash before the exchange was stored, the console's own greeting."""
+        if (not msg.is_dm or data.history.turns or data.history.summary
+                or not self.settings.replies.greetings):
+            return ""
+        return await self.store.state.get(greeted_key(self.character_key, msg))
+
+    async def open(self, persona: Persona, data: PromptData, msg: Incoming, outlet: Outlet) -> Opening | None:
+        """The greeting ``msg``'s conversation opens with, posted through ``outlet`` when not shown yet."""
+        if not self.settings.replies.greetings:
+            return None
+        key = greeted_key(self.character_key, msg)
+        if msg.is_dm:
+            if data.history.turns or data.history.summary:
+                return None
+            shown = await self.store.state.get(key)
+            if shown:
+                return Opening(shown)
+            text = opening_greeting(persona, data, msg, self._moment(msg, data))
+        else:
+            if not persona.group_greetings:
+                return None  # no read for the many cards without group greetings
+            if await self.store.state.get(key):
+                return None  # the channel's log holds it, as the transcript shows
+            if any(m.author_id in self.own_ids for m in data.recent):
+                await self.store.state.set(key, "-")  # it spoke here before greetings were kept: no opening
+                return None
+            text = channel_greeting(persona, msg, self._moment(msg, data))
+        text = self.finish(msg, text) if text else ""
+        parts = tuple(split_message(text))
+        if not parts:
+            return None
+        ids = tuple([await outlet.send(part, first=i == 0) for i, part in enumerate(parts)])
+        await self.store.state.set(key, text)  # before anything else: from here on it is never posted again
+        log.info("greeted %s in %s before answering message %s", msg.author_name, msg.scope, msg.message_id)
+        return Opening(text, parts, ids, msg.is_dm, msg.is_dm and is_hello(msg.text, self.names()))

@@ -1,0 +1,127 @@
+"""Greetings as SillyTavern shows them (issue 44, items 5 and 8), proven by what the fake Discord receives and
+what the fake Claude is asked: a person's first DM is greeted with ``first_mes`` (posted, then stored where
+it appears), a bare hello is answered by the greeting alone, a restart never greets again, and a server
+channel opens with one of a V3 card's ``group_only_greetings`` once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from bot.core.config import PROJECT_ROOT
+from bot.core.persona.cards import read_card
+from bot.reply.prompting import NEW_CHAT
+from tests.fakes.claude_server import FakeClaude, content_text
+from tests.harness import CHANNEL_ID, USER2_ID, Harness
+from tests.test_e2e_reply import reply_requests
+
+Make = Callable[..., Awaitable[Harness]]
+LUMEN = PROJECT_ROOT / "characters" / "lumen"
+GROUP = "*The lamp sweeps the room.* So many climbers at once! Greywick Light welcomes you, {{user}}."
+
+
+def lumen_folder(tmp_path: Path, **card: Any) -> Path:
+    """Lumen's folder with its card as JSON, ``card`` fields changed (one greeting: the choice is fixed)."""
+    folder = tmp_path / "lumen"
+    folder.mkdir()
+    (folder / "character.env").write_text((LUMEN / "character.env").read_text())
+    data = dict(read_card(LUMEN / "card.png").data)
+    data.update({"alternate_greetings": [], **card})
+    (folder / "card.json").write_text(json.dumps({"spec": "chara_card_v3", "spec_version": "3.0",
+                                                  "data": data}))
+    return folder
+
+
+def greeting_of(h: Harness, name: str = "alice") -> str:
+    persona = h.bot.engine.persona
+    return persona.render(persona.first_message, name)
+
+
+async def test_a_first_dm_is_greeted_before_the_answer_and_the_greeting_is_kept_where_it_appears(
+        make_harness: Make, tmp_path: Path) -> None:
+    h = await make_harness(character_dir=lumen_folder(tmp_path), greetings="true")
+    h.claude.script("Forty-one ships tonight.", model="claude-test-default")
+    sent = await h.dm("How many ships passed tonight?")
+    channel = int(sent["channel_id"])
+    greeting, answer = await h.replies(channel, 2)
+    assert greeting["content"] == greeting_of(h) and "{{user}}" not in greeting["content"]
+    assert answer["content"] == "Forty-one ships tonight."
+    # The model saw the greeting it had posted, as the chat's opening.
+    [first] = reply_requests(h)
+    opening = first.body["messages"]
+    assert content_text(opening[0]["content"]).endswith(NEW_CHAT)
+    assert content_text(opening[1]["content"]) == greeting["content"]
+    # Stored where it appears: after the message, before the answer, with its Discord id.
+    await h.settled()
+    turns = (await h.store.conversations.history(h.bot.engine.character_key, int(sent["author"]["id"]),
+                                                 "dm")).turns
+    assert [(t.role, t.content) for t in turns] == [
+        ("user", "How many ships passed tonight?"), ("assistant", greeting["content"]),
+        ("assistant", "Forty-one ships tonight.")]
+    assert turns[1].discord_message_id == int(greeting["id"])
+    # A restart greets no one again; the next prompt opens with the history instead.
+    await h.restart()
+    await h.dm("And the fog?")
+    await h.replies(channel, 3)
+    second = reply_requests(h)[-1]
+    assert NEW_CHAT not in FakeClaude.all_text(second)
+    assert FakeClaude.all_text(second).count(greeting["content"]) == 1  # once: the history's turn
+    assert [m["content"] for m in h.discord.posted(channel)].count(greeting["content"]) == 1
+
+
+async def test_a_first_dm_that_only_says_hello_is_answered_by_the_greeting(make_harness: Make,
+                                                                           tmp_path: Path) -> None:
+    h = await make_harness(character_dir=lumen_folder(tmp_path), greetings="true")
+    sent = await h.dm("hey there! 👋")
+    [greeting] = await h.replies(int(sent["channel_id"]), 1)
+    await h.settled()
+    assert greeting["content"] == greeting_of(h)
+    assert reply_requests(h) == []  # no model call: the greeting is the answer
+
+
+async def test_a_person_whose_history_is_not_kept_is_greeted_once(make_harness: Make, tmp_path: Path) -> None:
+    h = await make_harness(character_dir=lumen_folder(tmp_path), memory_consent="opt_in", greetings="true")
+    h.claude.script("The lamp is fine.", model="claude-test-default", times=None)
+    sent = await h.dm("How is the lamp?")
+    channel = int(sent["channel_id"])
+    greeting, _ = await h.replies(channel, 2)
+    await h.dm("And the stairs?")
+    await h.replies(channel, 3)
+    await h.settled()
+    posted = [m["content"] for m in h.discord.posted(channel)]
+    assert posted.count(greeting["content"]) == 1
+    # Not kept in a history, yet shown: the prompt still opens with it (the person saw it).
+    assert content_text(reply_requests(h)[-1].body["messages"][1]["content"]) == greeting["content"]
+
+
+async def test_a_channel_opens_with_a_group_only_greeting_once(make_harness: Make, tmp_path: Path) -> None:
+    h = await make_harness(character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]),
+                           greetings="true")
+    h.claude.script("The Narrows are calm.", model="claude-test-default", times=None)
+    await h.say("how are the Narrows?", mention=True)
+    greeting, answer = await h.replies(CHANNEL_ID, 2)
+    assert greeting["content"] == h.bot.engine.persona.render(GROUP, "alice")
+    assert answer["content"] == "The Narrows are calm."
+    # The first-DM greeting is never used in a channel.
+    assert greeting_of(h) not in [m["content"] for m in h.discord.posted(CHANNEL_ID)]
+    await h.say("and the ferry?", mention=True, user=USER2_ID)
+    await h.replies(CHANNEL_ID, 3)
+    await h.restart()
+    await h.say("and tomorrow?", mention=True)
+    await h.replies(CHANNEL_ID, 4)
+    posted = [m["content"] for m in h.discord.posted(CHANNEL_ID)]
+    assert posted.count(greeting["content"]) == 1 and len(posted) == 4
+    # The character's own line in what it said there since (the log holds it).
+    assert greeting["content"] in FakeClaude.all_text(reply_requests(h)[-1])
+
+
+async def test_a_channel_has_no_greeting_without_group_only_greetings(make_harness: Make,
+                                                                      tmp_path: Path) -> None:
+    h = await make_harness(character_dir=lumen_folder(tmp_path), greetings="true")
+    h.claude.script("Calm seas.", model="claude-test-default")
+    await h.say("how are the Narrows?", mention=True)
+    [answer] = await h.replies(CHANNEL_ID, 1)
+    await h.settled()
+    assert answer["content"] == "Calm seas." and len(h.discord.posted(CHANNEL_ID)) == 1
