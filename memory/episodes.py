@@ -137,6 +137,7 @@ class ExcerptIndex:
     lexical: LexicalIndex = field(default_factory=LexicalIndex)  # each line's words
     context: LexicalIndex = field(default_factory=LexicalIndex)  # each line's words with its neighbours'
     costs: dict[int, int] = field(default_factory=dict)
+    days: dict[int, str] = field(default_factory=dict)  # each looked-at line's day, formatted once
     # The inverted file (IVF_MIN and more vectors): unit centroids; the matrix and positions in cluster
     # order; where each cluster starts in them (one more entry: the end).
     centroids: np.ndarray | None = None
@@ -210,6 +211,12 @@ class ExcerptIndex:
         idx, values = self.search(vector)
         out[idx] = values
         return out
+
+    def day_of(self, i: int) -> str:
+        known = self.days.get(i)
+        if known is None:
+            known = self.days[i] = day(self.rows[i].said_at)
+        return known
 
     def cost(self, i: int) -> int:
         known = self.costs.get(i)
