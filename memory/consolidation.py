@@ -172,8 +172,7 @@ class Consolidator:
                 report = await self._run(now or utcnow(), set_mood)
             finally:
                 self._batched, self._answers = False, {}
-        if report.excerpts:
-            self.start_embedding()
+        self.start_embedding()  # also what a run cut short (a restart, a failure) left without vectors
         return report
 
     def start_embedding(self) -> asyncio.Task[int]:
