@@ -3,7 +3,7 @@
 Rows are written by the consolidation batch that archives their messages (database/consolidation.py, in
 its transaction); here they are read whole for a person (with the vectors: recall keeps them as one matrix,
 re-read when the person's *excerpt stamp* changes), listed and deleted by the person (``/memory``), and
-their missing vectors filled in.
+their vectors filled in after the consolidation run that wrote them (``unembedded`` / ``set_embeddings``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from database.engine import Database
 from database.models import ArchiveExcerpt, User, utcnow
@@ -73,8 +73,34 @@ class Excerpts:
         newest = (select(func.max(ArchiveExcerpt.id)).where(ArchiveExcerpt.user_id == user_id)
                   .scalar_subquery())
         deleted = select(User.excerpts_deleted).where(User.id == user_id).scalar_subquery()
-        row = await self.db.first(select(newest, deleted))
-        return (row[0], row[1]) if row is not None else (None, None)
+        embedded = select(User.excerpts_embedded).where(User.id == user_id).scalar_subquery()
+        row = await self.db.first(select(newest, deleted, embedded))
+        return (row[0], row[1], row[2]) if row is not None else (None, None, None)
+
+    async def unembedded(self, after: int, limit: int) -> list[tuple[int, int, str, str]]:
+        """(id, user id, speaker, content) of excerpts without a vector, past id ``after``, oldest first:
+        the caller moves ``after`` on, so each call reads a range of the primary key, not the whole table."""
+        query = (select(ArchiveExcerpt.id, ArchiveExcerpt.user_id, ArchiveExcerpt.speaker,
+                        ArchiveExcerpt.content)
+                 .where(ArchiveExcerpt.id > after, ArchiveExcerpt.embedding.is_(None))
+                 .order_by(ArchiveExcerpt.id).limit(limit))
+        return await self.db.read(lambda conn: [(int(r[0]), int(r[1]), str(r[2]), str(r[3]))
+                                                for r in conn.execute(query).all()])
+
+    async def set_embeddings(self, vectors: Sequence[tuple[int, int, bytes]]) -> None:
+        """(id, user id, vector) for excerpts that had none; their people's stamps change (recall
+        re-reads them)."""
+        if not vectors:
+            return
+
+        def write(conn: Connection) -> None:
+            conn.execute(update(ArchiveExcerpt).where(ArchiveExcerpt.id == bindparam("eid"))
+                         .values(embedding=bindparam("vector")),
+                         [{"eid": eid, "vector": v} for eid, _, v in vectors])
+            conn.execute(update(User).where(User.id.in_(sorted({u for _, u, _ in vectors})))
+                         .values(excerpts_embedded=utcnow()))
+
+        await self.db.write(write)
 
     async def delete(self, user_id: int, excerpt_ids: Sequence[int]) -> int:
         """Delete some of a person's own excerpts (only theirs: another person's ids delete nothing)."""

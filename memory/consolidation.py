@@ -15,10 +15,12 @@ One run (scheduled daily by bot/runtime/jobs.py, or ``python main.py consolidate
 5. commits each batch in ONE transaction: its messages move to the permanent archive (ON CONFLICT DO NOTHING
    on message_id) and leave the log, its facts are applied and the relationship change is applied within the
    day's bound; its messages and the character's lines beside them are indexed for episodic recall
-   (memory/episodes.py, embedded with the facts). A batch whose messages already left the log (a concurrent
-   run, /forget_me) rolls back;
+   (memory/episodes.py: by their words at once, embedded after the run in the background). A batch whose
+   messages already left the log (a concurrent run, /forget_me) rolls back;
 6. archives the remaining messages (bots, the character's own) in transactions of their own, prunes expired
-   facts, sets the daily mood, and records the run in global state (``memory.last_consolidation``).
+   facts, sets the daily mood, and records the run in global state (``memory.last_consolidation``);
+7. starts embedding the excerpts it indexed, in the background (:meth:`Consolidator.start_embedding`;
+   :meth:`Consolidator.embedded` waits for it): the model costs far more than the run itself.
 
 Crash safety follows from 5: killing the process at any point leaves every message either still in the log
 (its batch not committed: nothing learnt from it was written) or in the archive with its facts counted once.
@@ -31,7 +33,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -144,6 +146,7 @@ class Consolidator:
         self._batched = False
         self._answers: dict[int, Completion] = {}
         self.batch_poll = 5.0  # seconds before the first poll of a batch (tests: 0)
+        self._embedding: asyncio.Task[int] | None = None  # the excerpts' vectors, after a run
 
     async def _encode(self, sentences: list[str]) -> Any:
         """Embed in a worker thread, batched with the other users' facts being embedded at the same time."""
@@ -166,9 +169,35 @@ class Consolidator:
         async with self._lock:
             self._batched, self._answers = batch, {}
             try:
-                return await self._run(now or utcnow(), set_mood)
+                report = await self._run(now or utcnow(), set_mood)
             finally:
                 self._batched, self._answers = False, {}
+        self.start_embedding()  # also what a run cut short (a restart, a failure) left without vectors
+        return report
+
+    def start_embedding(self) -> asyncio.Task[int]:
+        """Embed the excerpts that have no vector yet, in the background (one job at a time)."""
+        if self._embedding is None or self._embedding.done():
+            self._embedding = asyncio.create_task(self._embed_excerpts(), name="excerpt-embedding")
+        return self._embedding
+
+    async def _embed_excerpts(self) -> int:
+        try:
+            return await episodes.embed_pending(self.store, self.embedder)
+        except Exception:  # the next run's job picks up what is left
+            log.exception("embedding archive excerpts failed; they stay searchable by their words")
+            return 0
+
+    async def embedded(self) -> int:
+        """Wait for the background embedding of excerpts, if any (the CLI, benchmarks, tests); how many."""
+        task = self._embedding
+        return await task if task is not None else 0
+
+    async def close(self) -> None:
+        """Stop the background embedding (what it did not reach waits for the next run)."""
+        if self._embedding is not None and not self._embedding.done():
+            self._embedding.cancel()
+            await asyncio.gather(self._embedding, return_exceptions=True)
 
     async def _run(self, now: datetime, set_mood: bool) -> ConsolidationReport:
         started = time.perf_counter()
@@ -325,16 +354,10 @@ class Consolidator:
         return True
 
     async def _excerpts(self, batch: Batch, report: ConsolidationReport) -> list[NewExcerpt]:
-        """The batch's messages and the character's lines beside them, embedded (in a worker thread, batched
-        with everyone else's) for episodic recall."""
-        said = episodes.excerpts_of(batch.messages, batch.beside, batch.user_name, private=batch.private,
+        """The batch's messages and the character's lines beside them for episodic recall, without vectors
+        (searchable by their words at once; :meth:`start_embedding` adds the vectors after the run)."""
+        return episodes.excerpts_of(batch.messages, batch.beside, batch.user_name, private=batch.private,
                                     character=self.persona().name)
-        if not said:
-            return []
-        t0 = time.perf_counter()
-        vectors = await self._encode([episodes.indexed_text(e.speaker, e.content) for e in said])
-        report.embed_seconds += time.perf_counter() - t0
-        return [replace(e, embedding=to_bytes(v)) for e, v in zip(said, vectors, strict=True)]
 
     async def _read_ahead(self, by_user: Sequence[Sequence[Batch]], report: ConsolidationReport) -> None:
         """Every extraction of the window in one Message Batch; its answers wait in ``_answers``."""

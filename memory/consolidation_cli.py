@@ -123,7 +123,12 @@ async def _consolidate_with_bar(settings: Settings, character: Any, store: Store
     consolidator = Consolidator(store, claude, settings.memory, key, character.current, embedder,
                                 on_progress=on_progress)
     try:
-        return await consolidator.run()
+        report = await consolidator.run()
     finally:
         done, total = progress[-1]
         bar.close(skipped=total - done)
+    # The process ends here: the excerpts' vectors, which a running bot adds in the background, come now.
+    embedded = await consolidator.embedded()
+    if embedded:
+        print(f"embedded {embedded} archived messages for episodic recall", file=sys.stderr)
+    return report

@@ -31,7 +31,7 @@ import numpy as np
 from bot.core.tokens import count_tokens
 from database.records import ExcerptRow, NewExcerpt, SeenMessage
 from database.store import Store
-from memory.embeddings import DTYPE, from_bytes, normalise
+from memory.embeddings import DTYPE, Embedder, encode_async, from_bytes, normalise, to_bytes
 from memory.lexical import LexicalIndex
 from memory.stamped import StampedCache
 from memory.timewords import window
@@ -101,6 +101,25 @@ def indexed_text(speaker: str, content: str) -> str:
     return f"{speaker}: {content}"
 
 
+EMBED_BATCH = 32  # sentences per model call when filling in vectors: a reply's query waits at most one call
+
+
+async def embed_pending(store: Store, embedder: Embedder, *, batch: int = EMBED_BATCH) -> int:
+    """Embed every excerpt that has no vector yet (oldest first), a batch at a time; how many were embedded.
+    Run after consolidation (memory/consolidation.py); a run cut short leaves the rest for the next."""
+    done, after = 0, 0
+    while True:
+        pending = await store.excerpts.unembedded(after, batch)
+        if not pending:
+            return done
+        vectors = await encode_async(embedder, [indexed_text(speaker, content) for _, _, speaker, content
+                                                in pending])
+        await store.excerpts.set_embeddings([(eid, user, to_bytes(v)) for (eid, user, _, _), v
+                                             in zip(pending, vectors, strict=True)])
+        done += len(pending)
+        after = pending[-1][0]
+
+
 # --------------------------------------------------------------------------- a person's index
 
 
@@ -118,6 +137,7 @@ class ExcerptIndex:
     lexical: LexicalIndex = field(default_factory=LexicalIndex)  # each line's words
     context: LexicalIndex = field(default_factory=LexicalIndex)  # each line's words with its neighbours'
     costs: dict[int, int] = field(default_factory=dict)
+    days: dict[int, str] = field(default_factory=dict)  # each looked-at line's day, formatted once
     # The inverted file (IVF_MIN and more vectors): unit centroids; the matrix and positions in cluster
     # order; where each cluster starts in them (one more entry: the end).
     centroids: np.ndarray | None = None
@@ -192,6 +212,12 @@ class ExcerptIndex:
         idx, values = self.search(vector)
         out[idx] = values
         return out
+
+    def day_of(self, i: int) -> str:
+        known = self.days.get(i)
+        if known is None:
+            known = self.days[i] = day(self.rows[i].said_at)
+        return known
 
     def cost(self, i: int) -> int:
         known = self.costs.get(i)

@@ -188,7 +188,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             assert excerpts is not None
             row = excerpts.rows[-1 - i]
             cost = excerpts.cost(-1 - i)
-            told = episodes.day(row.said_at)
+            told = excerpts.day_of(-1 - i)
             if told not in quoted_days:
                 cost += episodes.HEADER_TOKENS
             if cost <= left:

@@ -128,6 +128,7 @@ class MemoryService:
         self.detach()
         if self.warming is not None:
             self.warming.cancel()  # a load under way finishes in its thread; the model stays cached
+        await self.consolidator.close()  # excerpts not embedded yet wait for the next run
         await self.summarizer.close()
         for summarizer in self.member_summarizers.values():
             await summarizer.close()

@@ -107,6 +107,31 @@ async def test_consolidation_indexes_each_exchange_once_and_forget_deletes_it(st
     assert "archive_excerpts" not in await store.privacy.rows_about_user(USER_ID)
 
 
+async def test_an_excerpt_is_found_by_its_words_before_it_has_a_vector_and_the_backfill_embeds_it(
+        store: Store) -> None:
+    await store.people.ensure_user(USER_ID, "alice")
+    await store.consolidation.commit_consolidation(ConsolidationBatch("k", USER_ID, (), excerpts=(
+        NewExcerpt(11, 5, None, True, "alice", True, "my sister named her greyhound Biscuit", NOW),
+        NewExcerpt(12, 5, None, True, "alice", True, "busy week at the bakery", NOW))))
+    cache = episodes.ExcerptCache(store)
+    embedder = HashEmbedder()
+    question = "what did my sister call her greyhound?"
+    index = await cache.get(USER_ID)
+    assert len(index.positions) == 0  # indexed by its words only, as consolidation leaves it
+    order, _ = episodes.ranked(index, embedder.encode([question])[0], question,
+                               index.allowed(private=True, channel_id=5))
+    assert [index.rows[i].message_id for i in order][:1] == [11]
+
+    assert await episodes.embed_pending(store, embedder, batch=1) == 2
+    assert all(r.embedding for r in await store.excerpts.rows(USER_ID))
+    again = await cache.get(USER_ID)
+    assert len(again.positions) == 2  # the stamp moved: recall re-reads them with their vectors
+    order, _ = episodes.ranked(again, embedder.encode([question])[0], question,
+                               again.allowed(private=True, channel_id=5))
+    assert [again.rows[i].message_id for i in order][:1] == [11]
+    assert await episodes.embed_pending(store, embedder) == 0  # nothing left
+
+
 # --------------------------------------------------------------------------- over the wire
 
 
@@ -132,6 +157,9 @@ async def test_a_detail_said_once_in_a_dm_weeks_ago_is_found_there_never_in_a_ch
     report = await h.bot.memory.consolidator.run()
     assert report.committed >= 1 and await h.store.facts.rows(USER_ID) == []  # never extracted as a fact
     assert report.excerpts >= 2
+    # The vectors come after the run, in the background.
+    assert await h.bot.memory.consolidator.embedded() == report.excerpts
+    assert all(r.embedding for r in await h.store.excerpts.rows(USER_ID))
 
     await h.dm("do you remember what my sister called her puppy?")
     body = await _prompt_after(h, dm, 3)
