@@ -1,7 +1,7 @@
 """archive excerpts embedded after consolidation (issue 47): when a person's excerpts last got vectors
 
-Revision ID: 0016_excerpt_backfill
-Revises: 0015_privacy_integrity
+Revision ID: 0017_excerpt_backfill
+Revises: 0016_core_memory_places
 Create Date: 2026-11-25 15:50:00
 
 Consolidation now archives and indexes excerpts lexically in its batches and embeds them afterwards, in the
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_excerpt_backfill"
-down_revision = "0015_privacy_integrity"
+revision = "0017_excerpt_backfill"
+down_revision = "0016_core_memory_places"
 branch_labels = None
 depends_on = None
 
