@@ -128,7 +128,7 @@ def prompts(persona: Persona) -> dict[str, Any]:
     out["summary"] = captured["summary"]
     batch = Batch(USER, "alice", True, [(i, m) for i, m in enumerate(RECENT) if m.author_id == USER])
     batch.answers = {i: m for i, m in answered_lines(list(enumerate(RECENT))).items() if i in batch.log_ids}
-    out["extraction"] = extraction_prompt(persona, batch, 1.0)
+    out["extraction"] = extraction_prompt(persona, batch, 1.0, structured=True)  # the default lineup
     portrait = SelfPortrait(IDENTITY, MOOD)
     context = ("[Where: #general on the server Tide Pool]\n\n[Recent messages in this channel]\n"
                f"{format_recent(RECENT, {BOT_ID}, persona.name)}\n\n[{COMMENT}]")

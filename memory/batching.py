@@ -151,7 +151,10 @@ def extraction_lines(persona: Persona, batch: Batch) -> str:
     return "\n".join(out)
 
 
-def extraction_prompt(persona: Persona, batch: Batch, max_change: float) -> Prompt:
+def extraction_prompt(persona: Persona, batch: Batch, max_change: float, *,
+                      structured: bool = False) -> Prompt:
+    """The extraction request for one person's batch. ``structured``: the model holds its answer to
+    EXTRACTION_SCHEMA (structured outputs), so the JSON's shape is not spelled out again in the text."""
     name = batch.user_name or f"user {batch.user_id}"
     where = f"private direct messages with {persona.name}" if batch.private else "server channels"
     lines = extraction_lines(persona, batch)
@@ -163,10 +166,11 @@ def extraction_prompt(persona: Persona, batch: Batch, max_change: float) -> Prom
     text = (
         f"Messages {name} wrote in {where}, oldest first:{context}\n<messages>\n{lines}\n</messages>"
         "\n\n"
-        "Answer with this JSON object:\n"
-        '{"facts": [{"fact": "...", "category": "...", "lasting": true, "said": "YYYY-MM-DD", '
-        '"happened": null}], '
-        '"relationship": {"anger": 0, "rapport": 0, "trust": 0, "formality": 0}}\n\n'
+        + ("" if structured else
+           "Answer with this JSON object:\n"
+           '{"facts": [{"fact": "...", "category": "...", "lasting": true, "said": "YYYY-MM-DD", '
+           '"happened": null}], '
+           '"relationship": {"anger": 0, "rapport": 0, "trust": 0, "formality": 0}}\n\n') +
         f'"facts": durable facts about {name} worth remembering for weeks (who they are, what they like and '
         "dislike, their work, plans, people and pets in their life, health, hobbies). One short third-person "
         f"sentence each, naming them as {name}, times as absolute dates. Leave out small talk, passing moods "

@@ -374,7 +374,8 @@ class Consolidator:
                 key = f"b{len(keyed)}"
                 keyed[key] = batch
                 users[key] = batch.user_id
-                prompts[key] = extraction_prompt(persona, batch, self.settings.relationship_max_daily_change)
+                prompts[key] = extraction_prompt(persona, batch, self.settings.relationship_max_daily_change,
+                                                 structured=self.claude.structured(self.claude.background_model))
         t0 = time.perf_counter()
         answers = await self.claude.complete_batch(prompts, purpose="consolidation", users=users,
                                                    max_tokens=EXTRACTION_MAX_TOKENS, schema=EXTRACTION_SCHEMA,
@@ -386,7 +387,8 @@ class Consolidator:
     async def _extract(self, batch: Batch, report: ConsolidationReport) -> Extraction | None:
         """Claude's validated answer (read ahead in a batch, else asked now); one retry after a malformed
         one; None (logged) when it fails."""
-        prompt = extraction_prompt(self.persona(), batch, self.settings.relationship_max_daily_change)
+        prompt = extraction_prompt(self.persona(), batch, self.settings.relationship_max_daily_change,
+                                   structured=self.claude.structured(self.claude.background_model))
         for attempt in (1, 2):
             t0 = time.perf_counter()
             try:
