@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,22 @@ async def reset_schema(url: str) -> None:
         if conn.dialect.name == "postgresql":  # outlives the tables (migration 0004)
             await conn.exec_driver_sql("DROP FUNCTION IF EXISTS kindred_history_revision()")
     await engine.dispose()
+
+
+def migrate_to(revision: str) -> Callable[[object], None]:
+    """For ``conn.run_sync``: bring the connection's database up to ``revision`` with Alembic (a migration
+    test starts from an older schema, fills it, then upgrades)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from database.engine import MIGRATIONS
+
+    def run(connection: object) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
+    return run
 
 
 async def api_calls(store: Store, *, user_id: int | None = None, limit: int = 100) -> list[Any]:

@@ -124,11 +124,21 @@ class Harness:
         return load_settings(self.character_dir, self.config_file, environ=self.environ())
 
     async def start(self) -> Harness:
+        await self.start_world()
+        await self.start_bot()
+        return self
+
+    async def start_world(self, *, other_guild: tuple[int, int] | None = None) -> Harness:
+        """Every fake server and the usual world, before the bot starts; ``other_guild``: (guild, channel) of
+        a second server alice is in too."""
         await self.discord.start()
         await self.claude.start()
         await self.openai.start()
         self._build_world()
-        await self.start_bot()
+        if other_guild is not None:
+            guild, channel = other_guild
+            self.discord.add_guild(guild, "Other Reef", channels=[(channel, "lobby")])
+            self.discord.add_member(guild, USER_ID)
         return self
 
     def _build_world(self) -> None:
@@ -285,6 +295,17 @@ class Harness:
     async def replies(self, channel_id: int, n: int = 1, timeout: float = EVENT_WAIT) -> list[dict[str, Any]]:
         """Wait until the bot has posted at least ``n`` messages in the channel; return them all."""
         return await self.discord.wait_for_messages(channel_id, n, timeout=timeout)
+
+    async def ask_remember(self, channel: int | None, n: int) -> None:
+        """alice asks "do you remember me?" in ``channel`` (None: her DMs), her ``n``-th message there;
+        returns once it is answered and the exchange stored (the reply's request is then the fake's last)."""
+        if channel is None:
+            await self.dm("do you remember me?")
+            await self.replies(await self.dm_channel_id(), n)
+        else:
+            await self.say("do you remember me?", channel=channel, mention=True)
+            await self.replies(channel, n)
+        await self.at_rest()
 
     async def dm_channel_id(self, user: int | None = None) -> int:
         return self.discord.dm_channel_for(user or USER_ID)

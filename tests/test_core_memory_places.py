@@ -37,12 +37,7 @@ async def two_servers(db_url: str, tmp_path: Path) -> AsyncIterator[Callable[...
     async def start(**config: str) -> Harness:
         h = Harness(db_url=db_url, tmp_path=tmp_path, config=config)
         started.append(h)
-        await h.discord.start()
-        await h.claude.start()
-        await h.openai.start()
-        h._build_world()
-        h.discord.add_guild(OTHER_GUILD, "Other Reef", channels=[(OTHER_GUILD_CHANNEL, "lobby")])
-        h.discord.add_member(OTHER_GUILD, USER_ID)
+        await h.start_world(other_guild=(OTHER_GUILD, OTHER_GUILD_CHANNEL))
         await h.start_bot()
         channel: dict[str, Any] = h.discord.channels[OTHER_CHANNEL_ID]  # @everyone cannot see it
         channel["permission_overwrites"] = [{"id": str(GUILD_ID), "type": 0, "allow": "0",
@@ -60,13 +55,7 @@ async def two_servers(db_url: str, tmp_path: Path) -> AsyncIterator[Callable[...
 async def memories_in(h: Harness, channel: int | None, n: int) -> str:
     """The core memories in the prompt of a reply to alice in ``channel`` (None: her DMs), her ``n``-th
     there."""
-    if channel is None:
-        await h.dm("do you remember me?")
-        await h.replies(await h.dm_channel_id(), n)
-    else:
-        await h.say("do you remember me?", channel=channel, mention=True)
-        await h.replies(channel, n)
-    await h.at_rest()
+    await h.ask_remember(channel, n)
     text = FakeClaude.all_text(h.claude.last_request(REPLY_MODEL))
     start = text.find("<memories")
     return "" if start < 0 else text[start:].split("</memories>", 1)[0]
@@ -193,21 +182,12 @@ async def test_the_summary_pass_rewrites_one_places_memories_and_sees_no_others(
 
 
 async def test_migration_0016_makes_memories_of_unknown_origin_private(db_url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import text
 
-    from database.engine import MIGRATIONS, make_engine
+    from database.engine import make_engine
     from database.store import Store
+    from tests.dbtools import migrate_to as to
     from tests.dbtools import reset_schema
-
-    def to(revision: str) -> Callable[[object], None]:
-        def run(connection: object) -> None:
-            cfg = Config()
-            cfg.set_main_option("script_location", str(MIGRATIONS))
-            cfg.attributes["connection"] = connection
-            command.upgrade(cfg, revision)
-        return run
 
     at = datetime(2026, 5, 1, 8, tzinfo=UTC)
     await reset_schema(db_url)  # the fixture's database is at head: start from 0015, populated

@@ -5,7 +5,6 @@ the wire: what reaches the reply prompt."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -199,20 +198,11 @@ async def test_a_month_old_fact_reaches_the_prompt_of_someone_who_speaks_daily(
 
 
 async def test_migration_0012_carries_existing_facts_and_people_over(db_url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import text
 
-    from database.engine import MIGRATIONS, make_engine
+    from database.engine import make_engine
+    from tests.dbtools import migrate_to as to
     from tests.dbtools import reset_schema
-
-    def to(revision: str) -> Callable[[object], None]:
-        def run(connection: object) -> None:
-            cfg = Config()
-            cfg.set_main_option("script_location", str(MIGRATIONS))
-            cfg.attributes["connection"] = connection
-            command.upgrade(cfg, revision)
-        return run
 
     seen = datetime(2026, 5, 1, 8, tzinfo=UTC)
     first = datetime(2026, 1, 2, 3, tzinfo=UTC)

@@ -22,13 +22,7 @@ DIABETES, BEES = "Alice has diabetes.", "Alice keeps bees."
 
 async def prompt_in(h: Harness, channel: int | None, n: int) -> str:
     """The facts recalled for a reply to alice in ``channel`` (None: her DMs), her ``n``-th there."""
-    if channel is None:
-        await h.dm("do you remember me?")
-        await h.replies(await h.dm_channel_id(), n)
-    else:
-        await h.say("do you remember me?", channel=channel, mention=True)
-        await h.replies(channel, n)
-    await h.at_rest()
+    await h.ask_remember(channel, n)
     text = h.claude.all_text(h.claude.last_request("claude-test-default"))
     start = text.find("<recalled_facts")  # the recalled facts (not the place's own lines)
     return "" if start < 0 else text[start:].split("</recalled_facts>", 1)[0]
@@ -37,12 +31,7 @@ async def prompt_in(h: Harness, channel: int | None, n: int) -> str:
 async def test_private_places_are_kept_like_dms_and_servers_keep_their_own(
         db_url: str, tmp_path: Path) -> None:
     h = Harness(db_url=db_url, tmp_path=tmp_path)
-    await h.discord.start()
-    await h.claude.start()
-    await h.openai.start()
-    h._build_world()
-    h.discord.add_guild(OTHER_GUILD, "Other Reef", channels=[(OTHER_GUILD_CHANNEL, "lobby")])
-    h.discord.add_member(OTHER_GUILD, USER_ID)
+    await h.start_world(other_guild=(OTHER_GUILD, OTHER_GUILD_CHANNEL))
     try:
         await h.start_bot()
         use_test_embedder(h)
