@@ -35,6 +35,7 @@ from bot.core.config import MemorySettings
 from bot.core.localtime import snowflake_time
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult, private_scope
+from bot.core.text import defuse
 from bot.core.tokens import count_tokens, summary_tokens
 from database.records import PRIVATE_SOURCE, CoreMemoryRow, History, Turn
 from database.store import Store
@@ -72,7 +73,7 @@ def transcript(turns: Sequence[Turn], persona: Persona, user_name: str) -> str:
             if day != shown:
                 lines.append(f"[{day}]")
                 shown = day
-        lines.append(f"{user_name if t.role == 'user' else persona.name}: {t.content}")
+        lines.append(f"{user_name if t.role == 'user' else persona.name}: {defuse(t.content)}")
     return "\n".join(lines)
 
 
@@ -353,15 +354,13 @@ class Summarizer:
     @staticmethod
     def _summary_text(persona: Persona, history: History, dropped: Sequence[Turn], user_name: str,
                       private: bool) -> str:
-        where = (f"your DMs with {user_name}" if private
-                 else f"a channel, with {user_name}")
-        parts = []
-        if history.summary:
-            parts.append(f"Your earlier summary:\n{history.summary}")
-        parts.append(f"{'Then, in' if history.summary else 'In'} {where}:\n"
-                     f"{transcript(dropped, persona, user_name)}")
-        cover = "\nCover the earlier summary too." if history.summary else ""
-        parts.append(fill(persona.summarization_prompt, persona, user_name) + cover
+        # What was said is data: tagged (the tag says where, so no heading is needed; the lines name who), the
+        # tags in it defused. The earlier summary is the character's own words.
+        where = "private" if private else "channel"  # a DM or a private place; else a server channel
+        parts = [f"Earlier summary (cover it too):\n{defuse(history.summary)}"] if history.summary else []
+        lines = transcript(dropped, persona, user_name)
+        parts.append(f'<transcript place="{where}">\n{lines}\n</transcript>')
+        parts.append(fill(persona.summarization_prompt, persona, user_name)
                      + f"\n{SUMMARY_RULES} A few short paragraphs.")
         return "\n\n".join(parts)
 

@@ -145,11 +145,12 @@ async def test_a_long_conversation_is_summarized_and_the_next_prompt_uses_the_su
     # Dated lines, and told to keep absolute dates: "last Sunday" would be meaningless weeks later
     asked = last_user_text(summary_request.body)
     today = datetime.now(UTC)
-    dated = f"In a channel, with alice:\n[{today:%A}, {today.day} {today:%B} {today.year}]\nalice: "
+    dated = (f'<transcript place="channel">\n'
+             f"[{today:%A}, {today.day} {today:%B} {today.year}]\nalice: ")
     assert dated in asked or \
         (today - timedelta(minutes=5)).day != today.day  # (a run across midnight UTC dates the lines apart)
     assert "absolute dates" in asked and "Only what was said" in asked
-    assert "Cover the earlier summary" not in asked  # a first pass has none
+    assert "cover it too" not in asked  # a first pass has none
     [memory_request] = requests_with(h, MEMORY_CUE)
     assert "update what you remember about alice" in last_user_text(memory_request.body).lower()
     assert "{user_name}" not in memory_request.all_text() and summary in memory_request.all_text()
@@ -169,7 +170,8 @@ async def test_a_long_conversation_is_summarized_and_the_next_prompt_uses_the_su
 
     assert await summarized(h, f"channel:{CHANNEL_ID}", previous=summary) == script.summary
     second_summary = requests_with(h, SUMMARY_CUE)[1]
-    assert f"Your earlier summary:\n{summary}" in last_user_text(second_summary.body)
+    earlier = f"Earlier summary (cover it too):\n{summary}\n\n<transcript"
+    assert earlier in last_user_text(second_summary.body)
     second_memory = last_user_text(requests_with(h, MEMORY_CUE)[1].body)
     assert ("What you remember about alice so far:\n- Alice has a cat called Miso.\n"
             "- Alice starts night shifts at the lighthouse.") in second_memory  # the memories being merged
