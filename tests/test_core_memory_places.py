@@ -53,12 +53,16 @@ async def two_servers(db_url: str, tmp_path: Path) -> AsyncIterator[Callable[...
 
 
 async def memories_in(h: Harness, channel: int | None, n: int) -> str:
-    """The core memories in the prompt of a reply to alice in ``channel`` (None: her DMs), her ``n``-th
-    there."""
+    """The core memories and /remember notes in the prompt of a reply to alice in ``channel`` (None: her
+    DMs), her ``n``-th there."""
     await h.ask_remember(channel, n)
     text = FakeClaude.all_text(h.claude.last_request(REPLY_MODEL))
-    start = text.find("<memories")
-    return "" if start < 0 else text[start:].split("</memories>", 1)[0]
+    found = []
+    for tag in ("memories", "notes"):
+        start = text.find(f"<{tag}")
+        if start >= 0:
+            found.append(text[start:].split(f"</{tag}>", 1)[0])
+    return "\n".join(found)
 
 
 async def remember(h: Harness, text: str, *, channel: int | None = None, guild: int | None = GUILD_ID) -> str:
@@ -221,7 +225,8 @@ async def test_migration_0016_makes_memories_of_unknown_origin_private(db_url: s
         assert channel.core_memories == ["an admin's note"]
         dm = await store.conversations.prompt_data("finn", 7, "dm", 11, recent_limit=0, before_id=None,
                                                    private=True)
-        assert len(dm.core_memories) == 4
+        # a /remember note is shown apart, in the person's words (issue 44): three memories and the note
+        assert len(dm.core_memories) == 3 and dm.notes == ["a remembered note"]
         # A version archived before 0016 comes back the same way.
         old = (await store.memories.core_memory_versions("finn", 7))[0]
         assert old[2] == "before edit"

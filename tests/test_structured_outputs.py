@@ -107,30 +107,30 @@ async def votes_on(fake: FakeClaude, url: str, **settings: Any) -> tuple[list[bo
 
 
 async def test_votes_always_parse_under_the_schema_and_the_one_word_failures_are_counted(
-        store: Store, fake: FakeClaude) -> None:
+        store: Store, fake_claude: FakeClaude) -> None:
     meant = [m for _, m in SLOPPY_VOTES]
     # before: a voting model without structured outputs answers the words themselves; two do not parse
-    answers, claude = await votes_on(fake, store.url, model_capabilities=lineup_capabilities()
+    answers, claude = await votes_on(fake_claude, store.url, model_capabilities=lineup_capabilities()
                                      + ",claude-test-voter[structured_outputs]=false")
     assert answers == [True, True, None, False, False, False, None]
     assert (claude.parse_failures["vote"], claude.parse_retries["vote"]) == (2, 0)
-    assert all("format" not in r.body.get("output_config", {}) for r in fake.requests)
+    assert all("format" not in r.body.get("output_config", {}) for r in fake_claude.requests)
     assert "Unparsed answers since start: 2 (vote 2 (0 asked again))" in await claude.status_lines()
 
     # after: the same words, decoded to the vote schema, come back as JSON that always parses
-    fake.requests.clear()
-    answers, claude = await votes_on(fake, store.url)
+    fake_claude.requests.clear()
+    answers, claude = await votes_on(fake_claude, store.url)
     assert answers == meant and claude.parse_failures["vote"] == 0
-    assert [r.text for r in fake.requests][:3] == ['{"vote": "yes"}'] * 3
+    assert [r.text for r in fake_claude.requests][:3] == ['{"vote": "yes"}'] * 3
     assert all(r.body["output_config"]["format"] == {"type": "json_schema", "schema": VOTE_SCHEMA}
-               for r in fake.requests)
+               for r in fake_claude.requests)
 
 
 async def test_the_fake_reads_a_scripted_vote_into_the_schema_and_rejects_an_open_one(
-        fake: FakeClaude) -> None:
+        fake_claude: FakeClaude) -> None:
     assert read_into("**No.**", VOTE_SCHEMA) == {"vote": "no"} and conforms({"vote": "yes"}, VOTE_SCHEMA)
     assert read_into("hmm", VOTE_SCHEMA) == {"vote": "no"} and not conforms({"vote": "Yes."}, VOTE_SCHEMA)
-    client = anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="k", max_retries=0)
+    client = anthropic.AsyncAnthropic(base_url=fake_claude.base_url, api_key="k", max_retries=0)
     try:
         open_vote = {k: v for k, v in VOTE_SCHEMA.items() if k != "additionalProperties"}
         with pytest.raises(anthropic.BadRequestError, match="additionalProperties"):

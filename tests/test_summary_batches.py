@@ -41,6 +41,11 @@ def answer(body: dict[str, Any]) -> str:
     return "reply"
 
 
+@pytest.fixture(autouse=True)
+def answering(fake_claude: FakeClaude) -> None:
+    fake_claude.responder = answer
+
+
 async def summarize(store: Store, fc: FakeClaude, *, batch: bool, **overrides: Any) -> dict[int, Any]:
     """Seed the same two conversations and summarize them; what was stored, per person."""
     settings = memory_settings(store.url, fc.base_url, **{**SMALL, **overrides})
