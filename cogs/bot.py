@@ -172,6 +172,10 @@ class KindredMixin:
         self.ensemble, self.replies, self.recovery = services.ensemble, services.replies, services.recovery
         self.memory, self.admin, self.counters = services.memory, services.admin, services.counters
         self.alive, self.scheduler, self.places = services.alive, services.scheduler, services.tools.places
+        # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
+        # and the closest real id), not at the first reply; the services are the bot's already, so the
+        # close that follows releases them (the model client's connections among them).
+        await self.claude.verify_models()
         for name in self.extensions_to_load:
             # a Bot's method, which the mixin gets from the Bot it is mixed into
             await self.load_extension(name)  # type: ignore[attr-defined]

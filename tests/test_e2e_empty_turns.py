@@ -84,8 +84,9 @@ async def test_image_only_dm_is_answered_with_a_note_and_stored_as_it(harness: H
     await h.replies(channel, 2)
     second = reply_requests(h)[-1]
     assert_no_blank_content(second)
-    # the first turn, after the conversation's cached opening (where, and who: bot/reply/prompting.py)
-    assert content_text(second.body["messages"][0]["content"][1:]) == "[image: cat.png]"
+    # the first turn, after the conversation's cached opening (where, and who: bot/reply/prompting.py) and
+    # the feelings note pinned where it first applied (bot/reply/pins.py)
+    assert content_text(second.body["messages"][0]["content"][1:]).endswith("\n[image: cat.png]")
 
 
 async def test_files_by_kind_and_text_beside_them(harness: Harness) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cogs.alive import ChannelOutlet
 from cogs.posting import MAX_PINGED_USERS
+from cogs.presence import ChannelOutlet
 from tests.harness import ADMIN_ID, CHANNEL_ID, USER_ID, Harness
 from tests.test_tickets import setup_staff, threads, ticket
 from tests.test_user_commands import chat, ephemeral, press, settled, wait_content

@@ -140,7 +140,8 @@ def compose_memory(settings: MemorySettings, store: Store, claude: ClaudeClient,
 
 async def compose(holder: SettingsHolder, character: CharacterSource, mirror: LogMirror, edge: Edge, *,
                   skip_jobs: Collection[str] = ()) -> Services:
-    """Every service of a running bot, built and wired (nothing started that waits on Discord)."""
+    """Every service of a running bot, built and wired (nothing started that waits on Discord). The caller
+    keeps them before anything can fail (cogs/bot.py verifies the models next), so its close releases them."""
     settings = holder.settings()
     # Start-up says what it is doing: on a busy machine it can take a while, and silence looks stuck.
     log.info("starting: opening the database (and bringing its schema up to date)")
@@ -187,9 +188,6 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         scheduler=scheduler, tools=ServerTools.on(store))
     if settings.dashboard.dashboard_port:
         services.dashboard = compose_dashboard(services, settings, edge)
-    # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
-    # and the closest real id), not at the first reply; the list was read beside the work above.
-    await claude.verify_models()
     return services
 
 
