@@ -192,15 +192,23 @@ class PromptSources:
 
 # The reply text as it will be sent, from the text Claude wrote (e.g. :emote: names made valid).
 ReplyFilter = Callable[[Incoming, str], str]
-# Consent (memory/): when any gate says no, the exchange is answered but not kept in the history. A gate may
-# answer instead with the rule the person's stored consent (None: never given) must pass: it is then read
-# and checked in the unit of work that stores the exchange (one trip to the database less).
+# The rule the person's stored consent (None: never given) must pass: it is then read and checked in the
+# unit of work that stores the exchange (one trip to the database less).
 StoredConsent = Callable[[bool | None], bool]
-MemoryGate = Callable[[Incoming], Awaitable[bool | StoredConsent]]
+
+
+class MemoryConsent(Protocol):
+    """Whether an exchange may be kept in the conversation history (memory/consent.py ``Consent``): one
+    object, handed to every character's engine by the composition root (bot/runtime/composition.py)."""
+
+    async def for_exchange(self, msg: Incoming) -> bool | StoredConsent:
+        """False: answered but not stored; True: stored; a rule: stored if the person's stored consent passes
+        it. Raising counts as False (when consent cannot be checked, nothing is stored)."""
+        ...
 
 
 def all_consent(answers: Sequence[bool | StoredConsent]) -> bool | StoredConsent:
-    """The memory gates' answers as one: False if any said no, else the rule every stored-consent rule
+    """Several consent answers as one: False if any said no, else the rule every stored-consent rule
     passes (True when none asked for one)."""
     rules: list[StoredConsent] = []
     for answer in answers:
@@ -222,7 +230,7 @@ class Pipeline(Protocol):
     sources: PromptSources
     turn_listeners: list[TurnListener]
     decision_listeners: list[DecisionListener]
-    memory_gates: list[MemoryGate]
+    consent: MemoryConsent | None
     reply_filters: list[ReplyFilter]
 
     @property
