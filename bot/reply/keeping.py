@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.core.claude import Completion
 from bot.core.keyed import KeyedLocks
-from bot.core.pipeline import Incoming, MemoryConsent, Outlet, ReplyResult, StoredConsent
+from bot.core.pipeline import Incoming, MemoryConsent, Outlet, ReplyResult, StoredConsent, TurnListener
 from bot.core.tokens import counted
 from database.records import Turn
 from database.store import Store
@@ -43,7 +43,7 @@ class ExchangeKeeping:
     store: Store
     owed: set[int]
     _locks: KeyedLocks[tuple[int, str]]
-    turn_listeners: list[Callable[[Incoming, ReplyResult], Awaitable[None]]]
+    turn_listeners: list[TurnListener]
     consent: MemoryConsent | None
     if TYPE_CHECKING:  # the engine's read-only property
         @property
