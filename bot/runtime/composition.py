@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from bot.alive.service import Alive, DiscordSide
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, SpendingGuard
-from bot.core.config import MemorySettings, Settings
+from bot.core.config import EnsembleSettings, MemorySettings, Settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.pipeline import Gate
 from bot.operator.access import AccessGate
@@ -165,11 +165,13 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         engine.own_author_ids.add(edge.own_user_id)
     log.info("starting: loading %s (identity, other characters, memory, commands)", engine.persona.name)
     await seed_identity(store, settings.character_dir, engine.character_key)
-    ensemble = await compose_ensemble(settings, store, claude, character, engine, edge.own_user_id, consent)
+    ensemble = await compose_ensemble(settings, holder.section("ensemble"), store, claude, character, engine,
+                                      edge.own_user_id, consent)
     members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine))
-    recovery = ReplyRecovery(settings, store, [engine, *members])  # run once ready (cogs/events.py)
+    # Run once ready (cogs/events.py).
+    recovery = ReplyRecovery(holder.section("recovery"), store, [engine, *members])
     memory = compose_memory(holder.section("memory"),  # reads a reload at each use
                             store, claude, engine, members, consent=consent, notify=mirror.emit)
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
@@ -197,9 +199,11 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     return services
 
 
-async def compose_ensemble(settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
-                           engine: ReplyEngine, own_user_id: int | None, consent: Consent) -> Ensemble | None:
-    """The other characters this bot plays (``ensemble_characters``), each with its own engine."""
+async def compose_ensemble(settings: Settings, section: EnsembleSettings, store: Store, claude: ClaudeClient,
+                           character: CharacterSource, engine: ReplyEngine, own_user_id: int | None,
+                           consent: Consent) -> Ensemble | None:
+    """The other characters this bot plays (``ensemble_characters``), each with its own engine; ``section``:
+    the ensemble settings, following reloads."""
     folders = settings.ensemble_dirs
     if not folders:
         return None
@@ -212,7 +216,7 @@ async def compose_ensemble(settings: Settings, store: Store, claude: ClaudeClien
                              consent=consent)  # one consent policy for the whole bot
         await seed_identity(store, folder, member.character_key)
         cast.append(CastMember(folder.name, member))
-    ensemble = Ensemble(cast, settings, store)
+    ensemble = Ensemble(cast, section, store)
     ensemble.bot_user_id = own_user_id
     log.info("playing %d characters: %s", len(cast), ", ".join(m.name for m in cast))
     return ensemble
