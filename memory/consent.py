@@ -2,8 +2,8 @@
 
 ``all``: everyone, except people who ran ``/memory opt-out``. ``opt_in``: only people who ran
 ``/memory opt-in``. Someone not remembered still gets answers, but nothing about them outlives the short-term
-log: no history turns (the engine's memory gate), no summaries or core memories, no facts, no relationship;
-and the daily consolidation deletes their logged messages instead of archiving them.
+log: no history turns (the engine asks ``for_exchange``), no summaries or core memories, no facts, no
+relationship; and the daily consolidation deletes their logged messages instead of archiving them.
 
 A server may choose its own mode (``/settings set memory_consent``): it applies to that server's messages
 (their history turns, recall there, and the consolidation of what was said there); DMs and what spans
@@ -13,6 +13,7 @@ servers (summaries of core memories) follow the global mode.
 from __future__ import annotations
 
 from bot.core.config import BY_KEY
+from bot.core.pipeline import Incoming, StoredConsent
 from database.store import Store
 
 MODES = BY_KEY["memory_consent"].choices  # as declared in bot/core/config/sections.py
@@ -36,6 +37,12 @@ class Consent:
         if guild_id is None:
             return self.mode
         return (await self.store.servers.get(guild_id)).memory_consent or self.mode
+
+    async def for_exchange(self, msg: Incoming) -> StoredConsent:
+        """The engine's question (bot/core/pipeline.py ``MemoryConsent``): the rule the person's stored answer
+        must pass, read with the write of the exchange (ReplyEngine.may_remember)."""
+        mode = await self.mode_for(msg.guild_id)
+        return lambda consent: self.allows(consent, mode)
 
     async def remembers(self, user_id: int, guild_id: int | None = None) -> bool:
         user = await self.store.people.get_user(user_id)

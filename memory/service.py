@@ -3,8 +3,9 @@ fact cache, recall, summarization and consolidation, hooked into the reply engin
 
 The bot's ``setup_hook`` (cogs/bot.py) creates it once, attaches it and closes it with the bot; the
 console builds its own. It plugs into a character's reply sequence (:class:`bot.core.pipeline.Pipeline`)
-through its general hooks only: a memory gate (consent, before a turn is stored), a context provider (recall)
-and a turn listener (summarization). The admin fact commands embed with :meth:`MemoryService.embed`.
+through its general hooks only: a context provider (recall) and a turn listener (summarization); its consent
+is handed to the engines by the composition root. The admin fact commands embed with
+:meth:`MemoryService.embed`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from bot.core.claude import ClaudeClient
 from bot.core.config import MemorySettings, StorageSettings
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, Pipeline, ReplyResult, StoredConsent
+from bot.core.pipeline import Incoming, Pipeline, ReplyResult
 from database.models import utcnow
 from database.records import CoreMemoryRow, ExcerptRow, FactRow, PromptData
 from database.retention import Pruned
@@ -35,13 +36,15 @@ log = logging.getLogger(__name__)
 
 class MemoryService:
     def __init__(self, settings: MemorySettings, store: Store, claude: ClaudeClient, engine: Pipeline, *,
-                 embedder: Embedder | None = None, notify: Callable[[str], None] | None = None) -> None:
+                 embedder: Embedder | None = None, notify: Callable[[str], None] | None = None,
+                 consent: Consent | None = None) -> None:
         single_blas_thread()  # recall's vector maths on the event loop's thread: see memory/embeddings.py
         self.settings = settings
         self.store = store
         self.engine = engine
         self.character_key = engine.character_key
-        self.consent = Consent(store, settings.memory_consent)
+        # The one the engines ask before storing an exchange (bot/runtime/composition.py).
+        self.consent = consent or Consent(store, settings.memory_consent)
         self.embedder: Embedder = embedder or SentenceEmbedder(settings.embedding_model)
         self.cache = FactCache(store)
         self.excerpts = ExcerptCache(store)  # episodic recall: the person's archived exchanges
@@ -110,7 +113,6 @@ class MemoryService:
     def attach(self) -> None:
         if self.attached:
             return
-        self.engine.memory_gates.append(self._gate)
         self.engine.sources.recall = self._provide
         self.engine.turn_listeners.append(self._on_turn)
         self.attached = True
@@ -118,10 +120,8 @@ class MemoryService:
     def detach(self) -> None:
         if self.engine.sources.recall == self._provide:
             self.engine.sources.recall = None
-        for hooks, fn in ((self.engine.memory_gates, self._gate),
-                          (self.engine.turn_listeners, self._on_turn)):
-            if fn in hooks:
-                hooks.remove(fn)  # type: ignore[arg-type]  # each fn goes with its own list, of its own type
+        if self._on_turn in self.engine.turn_listeners:
+            self.engine.turn_listeners.remove(self._on_turn)
         self.attached = False
 
     async def close(self) -> None:
@@ -132,11 +132,6 @@ class MemoryService:
         await self.summarizer.close()
         for summarizer in self.member_summarizers.values():
             await summarizer.close()
-
-    async def _gate(self, msg: Incoming) -> StoredConsent:
-        # The person's answer is read with the write of the exchange (ReplyEngine.may_remember).
-        mode = await self.consent.mode_for(msg.guild_id)
-        return lambda consent: self.consent.allows(consent, mode)
 
     async def _provide(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         try:

@@ -75,7 +75,7 @@ def test_the_consent_rule() -> None:
     assert [everyone.allows(v) for v in (None, True, False)] == [True, True, False]
 
 
-def test_the_memory_gates_answers_as_one() -> None:
+def test_consent_answers_as_one() -> None:
     def yes_if_given(consent: bool | None) -> bool:
         return consent is True
 
@@ -176,32 +176,34 @@ async def test_an_opt_out_while_the_reply_is_written_keeps_it_out(make_harness: 
 async def test_a_failing_consent_check_stores_nothing(make_harness: MakeHarness, caplog: Any) -> None:
     h = await make_harness()
 
-    async def broken(msg: Any) -> bool:
-        raise RuntimeError("database unavailable")
+    class Broken:
+        async def for_exchange(self, msg: Any) -> bool:
+            raise RuntimeError("database unavailable")
 
-    h.bot.engine.memory_gates.insert(0, broken)
+    h.bot.engine.consent = Broken()
     await exchange(h, "hello", 1)
     assert (await h.store.conversations.history(h.bot.engine.character_key, USER_ID,
                                                 f"channel:{CHANNEL_ID}")).turns == []
-    assert "memory gate failed" in caplog.text
+    assert "memory consent check failed" in caplog.text
 
 
-async def test_every_memory_gate_and_consent_rule_must_agree(make_harness: MakeHarness) -> None:
-    """Gates may answer yes or no at once or with a rule for the stored consent; all of them must agree."""
+async def test_the_engines_consent_rule_decides_what_is_stored(make_harness: MakeHarness) -> None:
+    """The consent may answer yes or no at once, or with a rule for the stored consent, checked as the
+    exchange is written."""
     h = await make_harness()
     key, scope = h.bot.engine.character_key, f"channel:{CHANNEL_ID}"
     asked: list[bool | None] = []
 
-    async def agrees(msg: Any) -> bool:
-        return True
+    class NeverStored:
+        async def for_exchange(self, msg: Any) -> Any:
+            return lambda consent: asked.append(consent) or False
 
-    async def never_stored(msg: Any) -> Any:
-        return lambda consent: asked.append(consent) or False
-
-    h.bot.engine.memory_gates[:0] = [agrees, never_stored]
+    assert isinstance(h.bot.engine.consent, Consent)  # the memory service's, handed in by the root
+    kept = h.bot.engine.consent
+    h.bot.engine.consent = NeverStored()
     await exchange(h, "hello", 1)
     assert asked == [None]  # the stored answer: never given
     assert (await h.store.conversations.history(key, USER_ID, scope)).turns == []
-    h.bot.engine.memory_gates.remove(never_stored)
+    h.bot.engine.consent = kept
     await exchange(h, "hello again", 2)
     assert len((await h.store.conversations.history(key, USER_ID, scope)).turns) == 2

@@ -161,16 +161,43 @@ class NullOutlet:
         return None
 
 
-# Hooks: how features join the pipeline without the engine knowing them.
-DecisionListener = Callable[[Incoming, Decision], Awaitable[None]]
-# Told of each stored exchange after the reply is out. Turn listeners run side by side (independent, and their
-# small writes share one transaction, database/trips.py): one must not count on another having run.
-TurnListener = Callable[[Incoming, ReplyResult], Awaitable[None]]
-# Consulted after the message is logged and before any reply work (votes, memory, the model): the Decision
-# that stops it (a refused person, a spent budget), or None to go on. It may speak through the outlet.
-Gate = Callable[[Incoming, Outlet], Awaitable[Decision | None]]
-# Returns True when it consumed the message (e.g. an admin command in the log channel): no reply work follows.
-Interceptor = Callable[[Incoming], Awaitable[bool]]
+# Hooks: how features join the pipeline without the engine knowing them. Each kind is a Protocol, so its name
+# says its contract; any function or bound method of that shape is one (the parameters are positional).
+
+
+class DecisionListener(Protocol):
+    """Told of every decision about a message (answer or not, and why), after it is made: counters, the
+    dashboard's live view. It only observes: it may not change the decision nor send anything. Listeners run
+    one after another; one that raises is logged and skipped (it never reaches the engine)."""
+
+    def __call__(self, msg: Incoming, decision: Decision, /) -> Awaitable[None]: ...
+
+
+class TurnListener(Protocol):
+    """Told of each exchange after the reply is out and the exchange is stored (``result.turn_ids`` empty when
+    consent kept it out of the history): summaries, relationships, persona evolution. Turn listeners run side
+    by side (independent, and their small writes share one transaction, database/trips.py): one must not
+    count on another having run. One that raises is logged (it never reaches the engine nor the other
+    listeners); it may not send anything to Discord."""
+
+    def __call__(self, msg: Incoming, result: ReplyResult, /) -> Awaitable[None]: ...
+
+
+class Gate(Protocol):
+    """Consulted after the message is logged and before any reply work (votes, memory, the model): the
+    Decision that stops it (a refused person, a spent budget), or None to go on. It may speak through the
+    outlet (say why). Gates run in their order, the first that stops wins; an exception propagates and the
+    message goes unanswered (a gate that cannot decide must not let a message through unchecked)."""
+
+    def __call__(self, msg: Incoming, outlet: Outlet, /) -> Awaitable[Decision | None]: ...
+
+
+class Interceptor(Protocol):
+    """Consulted for every logged message, even where the bot is inactive, before any reply work: True when
+    it consumed the message (e.g. an admin command in the log channel), and then no reply work follows. The
+    message is logged already, whatever it answers; one that raises is logged and counts as False."""
+
+    def __call__(self, msg: Incoming, /) -> Awaitable[bool]: ...
 # What a feature knows for one reply, as text: the prompt layout (bot/reply/prompting.py) decides where and
 # how it is shown. Synchronous sources are cheap reads of state kept in memory.
 DataSource = Callable[[Persona, Incoming, PromptData], str]
@@ -190,17 +217,29 @@ class PromptSources:
     late: Callable[[Incoming], str] | None = None  # owed since before a restart (bot/reply/recovery.py)
 
 
-# The reply text as it will be sent, from the text Claude wrote (e.g. :emote: names made valid).
-ReplyFilter = Callable[[Incoming, str], str]
-# Consent (memory/): when any gate says no, the exchange is answered but not kept in the history. A gate may
-# answer instead with the rule the person's stored consent (None: never given) must pass: it is then read
-# and checked in the unit of work that stores the exchange (one trip to the database less).
+class ReplyFilter(Protocol):
+    """The reply text as it will be sent, from the text Claude wrote (e.g. :emote: names made valid).
+    Synchronous and cheap: it runs on every reply, in order, before sending. It may only rewrite the text:
+    a blank answer keeps the text as it was, and one that raises is logged and skipped."""
+
+    def __call__(self, msg: Incoming, text: str, /) -> str: ...
+# The rule the person's stored consent (None: never given) must pass: it is then read and checked in the
+# unit of work that stores the exchange (one trip to the database less).
 StoredConsent = Callable[[bool | None], bool]
-MemoryGate = Callable[[Incoming], Awaitable[bool | StoredConsent]]
+
+
+class MemoryConsent(Protocol):
+    """Whether an exchange may be kept in the conversation history (memory/consent.py ``Consent``): one
+    object, handed to every character's engine by the composition root (bot/runtime/composition.py)."""
+
+    async def for_exchange(self, msg: Incoming) -> bool | StoredConsent:
+        """False: answered but not stored; True: stored; a rule: stored if the person's stored consent passes
+        it. Raising counts as False (when consent cannot be checked, nothing is stored)."""
+        ...
 
 
 def all_consent(answers: Sequence[bool | StoredConsent]) -> bool | StoredConsent:
-    """The memory gates' answers as one: False if any said no, else the rule every stored-consent rule
+    """Several consent answers as one: False if any said no, else the rule every stored-consent rule
     passes (True when none asked for one)."""
     rules: list[StoredConsent] = []
     for answer in answers:
@@ -222,7 +261,7 @@ class Pipeline(Protocol):
     sources: PromptSources
     turn_listeners: list[TurnListener]
     decision_listeners: list[DecisionListener]
-    memory_gates: list[MemoryGate]
+    consent: MemoryConsent | None
     reply_filters: list[ReplyFilter]
 
     @property

@@ -26,7 +26,7 @@ from bot.core.pipeline import (
     Gate,
     Incoming,
     Interceptor,
-    MemoryGate,
+    MemoryConsent,
     Outlet,
     PromptSources,
     ReplyFilter,
@@ -67,7 +67,7 @@ class Prefetched:
 class ReplyEngine(ExchangeKeeping):
     def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
                  *, character_key: str | None = None, gates: Sequence[Gate] = (),
-                 ballot: Ballot | None = None) -> None:
+                 ballot: Ballot | None = None, consent: MemoryConsent | None = None) -> None:
         self.settings = settings
         self.store = store
         self.claude = claude
@@ -93,8 +93,9 @@ class ReplyEngine(ExchangeKeeping):
         self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona,
                                               load_zone(settings.alive.timezone))
         self.turn_listeners.append(self.persona_runtime.on_turn)
-        # Consent (memory/): when any gate says no, the exchange is answered but not stored in the history.
-        self.memory_gates: list[MemoryGate] = []
+        # Consent (memory/consent.py), one for the whole bot: when it says no, the exchange is answered but
+        # not stored in the history. None (a bot without memory): every exchange is stored.
+        self.consent: MemoryConsent | None = consent
         self._locks: KeyedLocks[tuple[int, str]] = KeyedLocks()  # per conversation, only while in use
         # Our own account and webhooks: never another character (bot/reply/turns.py).
         self.own_author_ids: set[int] = set()

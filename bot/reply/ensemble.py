@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from bot.core.config import Settings
+from bot.core.config import EnsembleSettings
 from bot.core.pipeline import Decision, Incoming, ReplyResult
 from bot.reply.addressing import addressed_order
 from bot.reply.engine import ReplyEngine
@@ -41,18 +41,19 @@ log = logging.getLogger(__name__)
 
 class Ensemble:
     def __init__(
-        self, cast: Sequence[CastMember], settings: Settings, store: Store, rng: random.Random | None = None
+        self, cast: Sequence[CastMember], settings: EnsembleSettings, store: Store,
+        rng: random.Random | None = None
     ) -> None:
         if not cast:
             raise ValueError("an ensemble needs at least one character")
         self.members = list(cast)
-        self.settings = settings
+        self.settings = settings  # the ensemble section, read at each use (a live reload applies)
         self.store = store
         self.rng = rng or random.Random()
         self.router = CharacterRouter(
-            settings.ensemble.router_sticky_seconds,
-            response_chance=settings.ensemble.global_response_chance,
-            follow_up_cooldown=settings.ensemble.follow_up_cooldown,
+            settings.router_sticky_seconds,
+            response_chance=settings.global_response_chance,
+            follow_up_cooldown=settings.follow_up_cooldown,
             rng=self.rng,
         )
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # affinity fades with the days
@@ -164,7 +165,7 @@ class Ensemble:
             # (during a chain, the next addressed character answers anyway: no banter on top)
             return Casting.quiet(Decision(False, "one of my characters spoke"))
         turns = self._character_turns.get(msg.channel_id, 0)
-        if turns >= self.settings.ensemble.max_character_turns:
+        if turns >= self.settings.max_character_turns:
             return Casting.quiet(Decision(
                 False, f"{turns} character turns in a row in this channel; waiting for a person"))
         named = self.addressed(msg, exclude=speaker)
@@ -189,7 +190,7 @@ class Ensemble:
         return Casting(decision, (key,), finish)
 
     def _fade(self, value: float, updated_at: datetime | None) -> float:
-        return decayed_affinity(value, updated_at, self.now(), self.settings.ensemble.affinity_decay_days)
+        return decayed_affinity(value, updated_at, self.now(), self.settings.affinity_decay_days)
 
     async def affinity(self, a: str, b: str) -> float:
         """The pair's affinity now: as stored, faded by the days since they last talked."""
@@ -203,7 +204,7 @@ class Ensemble:
         self.rng.shuffle(others)
         for member in others:
             affinity = await self.affinity(speaker, member.key)
-            chance = banter_probability(self.settings.ensemble.banter_chance, affinity)
+            chance = banter_probability(self.settings.banter_chance, affinity)
             if self.rng.random() < chance:
                 return member.key, f"banter, chance {chance:.0%} at affinity {affinity:+.1f}"
         return None

@@ -1,7 +1,7 @@
 """What happens to an exchange once the reply is out: it is stored in the conversation (unless its author ran
-/forget_me meanwhile, or a memory gate says no), the turn listeners hear of it, and the message's owed mark is
-cleared; a reply of several parts records its progress, so a crash between parts is resumed from the first
-part not posted (bot/reply/recovery.py).
+/forget_me meanwhile, or the memory consent says no), the turn listeners hear of it, and the message's owed
+mark is cleared; a reply of several parts records its progress, so a crash between parts is resumed from the
+first part not posted (bot/reply/recovery.py).
 
 :class:`ExchangeKeeping` is part of :class:`~bot.reply.engine.ReplyEngine`; kept apart so the decision and
 the prompt stay readable there.
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.core.claude import Completion
 from bot.core.keyed import KeyedLocks
-from bot.core.pipeline import Incoming, Outlet, ReplyResult, StoredConsent, all_consent
+from bot.core.pipeline import Incoming, MemoryConsent, Outlet, ReplyResult, StoredConsent, TurnListener
 from bot.core.tokens import counted
 from database.records import Turn
 from database.store import Store
@@ -43,8 +43,8 @@ class ExchangeKeeping:
     store: Store
     owed: set[int]
     _locks: KeyedLocks[tuple[int, str]]
-    turn_listeners: list[Callable[[Incoming, ReplyResult], Awaitable[None]]]
-    memory_gates: list[Callable[[Incoming], Awaitable[bool | StoredConsent]]]
+    turn_listeners: list[TurnListener]
+    consent: MemoryConsent | None
     if TYPE_CHECKING:  # the engine's read-only property
         @property
         def character_key(self) -> str: ...
@@ -109,18 +109,15 @@ class ExchangeKeeping:
         return await self._keep(msg, greeting.text, parts, ids, True, None, mark)
 
     async def may_remember(self, msg: Incoming) -> bool | StoredConsent:
-        """Whether this exchange may be kept in the conversation history (every memory gate agrees), or the
-        rule the person's stored consent must then pass when it is written (bot/core/pipeline.py)."""
-        answers: list[bool | StoredConsent] = []
-        for gate in list(self.memory_gates):
-            try:
-                answers.append(await gate(msg))
-            except Exception:  # when consent cannot be checked, err on the side of not storing
-                log.exception("memory gate failed for message %s", msg.message_id)
-                return False
-            if answers[-1] is False:
-                return False
-        return all_consent(answers)
+        """Whether this exchange may be kept in the conversation history (the consent says so), or the rule
+        the person's stored consent must then pass when it is written (bot/core/pipeline.py)."""
+        if self.consent is None:
+            return True
+        try:
+            return await self.consent.for_exchange(msg)
+        except Exception:  # when consent cannot be checked, err on the side of not storing
+            log.exception("memory consent check failed for message %s", msg.message_id)
+            return False
 
     async def settle(self, msg: Incoming) -> None:
         """Clear the owed mark of ``msg``, if this engine set one."""

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
-from bot.core.config import Settings
+from bot.core.config.service import RecoverySettings
 from bot.core.pipeline import Incoming, Outlet
 from bot.reply.engine import ReplyEngine
 from database.models import utcnow
@@ -44,8 +44,8 @@ def late_note(minutes: int) -> str:
 class ReplyRecovery:
     """Answers, or closes, the replies a previous run of this bot's characters still owed."""
 
-    def __init__(self, settings: Settings, store: Store, engines: Sequence[ReplyEngine]) -> None:
-        self.settings = settings
+    def __init__(self, settings: RecoverySettings, store: Store, engines: Sequence[ReplyEngine]) -> None:
+        self.settings = settings  # the recovery section, read at each use (a live reload applies)
         self.store = store
         self.engines = {engine.character_key: engine for engine in engines}
         self.late: dict[int, int] = {}  # message id -> minutes late, while its reply is written
@@ -59,7 +59,7 @@ class ReplyRecovery:
     async def triage(self, now: datetime | None = None) -> list[tuple[Owed, int]]:
         """The owed replies still worth giving, with how many minutes late each is; closes the rest."""
         now = now or utcnow()
-        limit = self.settings.recovery.reply_recovery_minutes * 60
+        limit = self.settings.reply_recovery_minutes * 60
         fresh: list[tuple[Owed, int]] = []
         pending = [o for key in self.engines for o in await self.store.owed.pending(key)]
         for owed in sorted(pending, key=lambda o: (o.owed_since, o.message_id)):
@@ -72,7 +72,7 @@ class ReplyRecovery:
             await self.store.owed.settle(owed.character, owed.message_id)
             log.warning("dropped the reply owed to message %s in channel %s: %d minutes old (limit %g)",
                         owed.message_id, owed.channel_id, age // 60,
-                        self.settings.recovery.reply_recovery_minutes)
+                        self.settings.reply_recovery_minutes)
         return fresh
 
     async def run(self, fetch: Fetch) -> int:

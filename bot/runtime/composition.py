@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from bot.alive.service import Alive, DiscordSide
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, SpendingGuard
-from bot.core.config import MemorySettings, Settings
+from bot.core.config import EnsembleSettings, MemorySettings, Settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.pipeline import Gate
 from bot.operator.access import AccessGate
@@ -43,6 +43,7 @@ from bot.servertools.polls import Polls
 from bot.servertools.tickets import TicketDesk
 from bot.servertools.userinfo import UserInfo
 from database.store import Store
+from memory.consent import Consent
 from memory.identity import seed_identity
 from memory.service import MemoryService
 
@@ -116,22 +117,23 @@ async def open_store(settings: Settings) -> Store:
                        busy_timeout=recovery.db_busy_timeout).open()
 
 
-def compose_reply(settings: Settings, store: Store, character: CharacterSource, *,
+def compose_reply(settings: Settings, store: Store, character: CharacterSource, consent: Consent, *,
                   spending: SpendingGuard | None = None,
                   gates: Sequence[Gate] = ()) -> tuple[ClaudeClient, ReplyEngine]:
     """The model client and the main character's engine (the console's too, without gates nor limits)."""
     claude = ClaudeClient(settings, store, spending=spending)
     claude.start_checks()  # an unreachable model server is a warning with its URL, never a crash
-    engine = ReplyEngine(settings, store, claude, character, gates=gates)
+    engine = ReplyEngine(settings, store, claude, character, gates=gates, consent=consent)
     claude.warn_refused_settings([engine.persona])  # once: sampling a model would refuse
     return claude, engine
 
 
 def compose_memory(settings: MemorySettings, store: Store, claude: ClaudeClient, engine: ReplyEngine,
-                   members: Collection[ReplyEngine] = (), *,
+                   members: Collection[ReplyEngine] = (), *, consent: Consent,
                    notify: Callable[[str], None] | None = None) -> MemoryService:
-    """Consent, recall, summarization and consolidation, attached to every character's engine."""
-    memory = MemoryService(settings, store, claude, engine, notify=notify)
+    """Recall, summarization and consolidation, attached to every character's engine; ``consent`` is the
+    one the engines were built with."""
+    memory = MemoryService(settings, store, claude, engine, notify=notify, consent=consent)
     memory.attach()
     for member in members:
         memory.attach_member(member)
@@ -152,7 +154,9 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     limits = SpendingLimits(
         settings, store, is_admin=access.is_admin, addressed=lambda msg: engine.reply_certain(msg),
         name=lambda: engine.persona.name, mirror=mirror.emit, token_factor=lambda: claude.token_factor())
-    claude, engine = compose_reply(settings, store, character, spending=limits,
+    # Who may be remembered: one consent for every character, handed to each engine as it is built.
+    consent = Consent(store, settings.memory.memory_consent)
+    claude, engine = compose_reply(settings, store, character, consent, spending=limits,
                                    gates=(access.gate, limits.gate))
     voice = VoiceService(settings)
     voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
@@ -162,13 +166,15 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         engine.own_author_ids.add(edge.own_user_id)
     log.info("starting: loading %s (identity, other characters, memory, commands)", engine.persona.name)
     await seed_identity(store, settings.character_dir, engine.character_key)
-    ensemble = await compose_ensemble(settings, store, claude, character, engine, edge.own_user_id)
+    ensemble = await compose_ensemble(settings, holder.section("ensemble"), store, claude, character, engine,
+                                      edge.own_user_id, consent)
     members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine))
-    recovery = ReplyRecovery(settings, store, [engine, *members])  # run once ready (cogs/events.py)
+    # Run once ready (cogs/events.py).
+    recovery = ReplyRecovery(holder.section("recovery"), store, [engine, *members])
     memory = compose_memory(holder.section("memory"),  # reads a reload at each use
-                            store, claude, engine, members, notify=mirror.emit)
+                            store, claude, engine, members, consent=consent, notify=mirror.emit)
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
     admin = AdminTools(store, settings, engine.character_key, mirror, embed=memory.embed)
     counters = ActivityRecorder(store, engine.character_key)
@@ -191,9 +197,11 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     return services
 
 
-async def compose_ensemble(settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
-                           engine: ReplyEngine, own_user_id: int | None) -> Ensemble | None:
-    """The other characters this bot plays (``ensemble_characters``), each with its own engine."""
+async def compose_ensemble(settings: Settings, section: EnsembleSettings, store: Store, claude: ClaudeClient,
+                           character: CharacterSource, engine: ReplyEngine, own_user_id: int | None,
+                           consent: Consent) -> Ensemble | None:
+    """The other characters this bot plays (``ensemble_characters``), each with its own engine; ``section``:
+    the ensemble settings, following reloads."""
     folders = settings.ensemble_dirs
     if not folders:
         return None
@@ -202,11 +210,11 @@ async def compose_ensemble(settings: Settings, store: Store, claude: ClaudeClien
         source = CharacterSource(folder, character.config_file, character.environ)
         source.load()  # a broken folder fails start-up with its file and key named
         member = ReplyEngine(settings, store, claude, source, character_key=folder.name,
-                             ballot=engine.voting.ballot)  # vote rounds paced process-wide
-        member.memory_gates = engine.memory_gates  # one consent policy for the whole bot
+                             ballot=engine.voting.ballot,  # vote rounds paced process-wide
+                             consent=consent)  # one consent policy for the whole bot
         await seed_identity(store, folder, member.character_key)
         cast.append(CastMember(folder.name, member))
-    ensemble = Ensemble(cast, settings, store)
+    ensemble = Ensemble(cast, section, store)
     ensemble.bot_user_id = own_user_id
     log.info("playing %d characters: %s", len(cast), ", ".join(m.name for m in cast))
     return ensemble

@@ -33,6 +33,7 @@ from bot.reply.persona_runtime import dm_greeted_key, greeting_for
 from bot.reply.sequence import ReplySequence, Solo
 from bot.runtime.composition import compose_memory, compose_reply, open_store
 from database.store import Store
+from memory.consent import Consent
 from memory.identity import seed_identity
 from memory.service import MemoryService
 
@@ -260,8 +261,9 @@ async def _chat(settings: Settings, character: CharacterSource, user: str | None
     engine: ReplyEngine | None = None
     claude: ClaudeClient | None = None
     try:
-        claude, engine = compose_reply(settings, store, character)
-        memory = compose_memory(settings.memory, store, claude, engine)
+        consent = Consent(store, settings.memory.memory_consent)
+        claude, engine = compose_reply(settings, store, character, consent)
+        memory = compose_memory(settings.memory, store, claude, engine, consent=consent)
         console = Console(settings, store, engine, user or login_name())
         await seed_identity(store, settings.character_dir, engine.character_key)
         await claude.verify_models()  # a model id that does not exist: exit 2 now, not at the first line
