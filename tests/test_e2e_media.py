@@ -227,9 +227,10 @@ async def test_a_picture_claude_cannot_decode_is_named_and_the_rest_answered(har
     assert reply["content"] == LINE.format(file="glitch.png") + "\n\nWhat a view!"
     refused, answered = reply_requests(h)
     assert refused.status == 400
-    last = len(refused.body["messages"]) - 1  # the message's own turn; its first block the broken picture
-    assert image_problem(refused.body) == f"messages.{last}.content.0.image.source.base64.data: Could not " \
-        "process image"
+    last = len(refused.body["messages"]) - 1  # the message's own turn; its first picture the broken one
+    first = next(j for j, b in enumerate(refused.body["messages"][last]["content"]) if b["type"] == "image")
+    assert image_problem(refused.body) == f"messages.{last}.content.{first}.image.source.base64.data: " \
+        "Could not process image"
     assert answered.status == 200
     assert [base64.b64decode(b["source"]["data"]) for b in images_in(answered)] == [JPEG]
     text = content_text(answered.body["messages"][-1]["content"])
