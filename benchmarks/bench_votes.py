@@ -51,7 +51,7 @@ async def run(model: str, votes: int, seed: int, structured: bool) -> tuple[int,
             fake.script(said)
             (answer,) = await Ballot(client, client.settings).ask(prompt, count=1, user_id=None)
             wrong += bool(answer) != meant
-        return client.parse_failures["vote"], client.parse_retries["vote"], wrong
+        return client.tally.parse_failures["vote"], client.tally.parse_retries["vote"], wrong
     finally:
         await client.close()
         await fake.close()

@@ -407,7 +407,7 @@ class Consolidator:
                 return parse_extraction(completion.text, self.settings.relationship_max_daily_change)
             except MalformedExtraction as exc:
                 report.malformed += 1
-                self.claude.unparsed("consolidation", retried=attempt == 1)
+                self.claude.tally.unparsed("consolidation", retried=attempt == 1)
                 if attempt == 2:
                     log.warning("consolidation: malformed answer for %s twice (%s); skipped, their %d "
                                 "messages stay in the log", batch.label, exc, len(batch.messages))

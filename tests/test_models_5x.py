@@ -93,7 +93,7 @@ async def test_a_refusal_and_a_thinking_only_answer_are_answered_in_character(ma
     first = await dm_reply(h, "something the classifier declines", 1)
     assert fallback in first and first.strip()
     assert len(h.claude.requests_for(LINEUP["reply"])) == 1  # a refusal is not retried
-    assert h.bot.claude.refusals["reply"] == 1
+    assert h.bot.claude.tally.refusals["reply"] == 1
 
     # Thinking that fills max_tokens: asked once more with twice the room, then answered.
     h.claude.script(Reply(text="Here is the way.", thinking_tokens=10**6), model=LINEUP["reply"])

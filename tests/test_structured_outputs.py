@@ -113,14 +113,14 @@ async def test_votes_always_parse_under_the_schema_and_the_one_word_failures_are
     answers, claude = await votes_on(fake_claude, store.url, model_capabilities=lineup_capabilities()
                                      + ",claude-test-voter[structured_outputs]=false")
     assert answers == [True, True, None, False, False, False, None]
-    assert (claude.parse_failures["vote"], claude.parse_retries["vote"]) == (2, 0)
+    assert (claude.tally.parse_failures["vote"], claude.tally.parse_retries["vote"]) == (2, 0)
     assert all("format" not in r.body.get("output_config", {}) for r in fake_claude.requests)
     assert "Unparsed answers since start: 2 (vote 2 (0 asked again))" in await claude.status_lines()
 
     # after: the same words, decoded to the vote schema, come back as JSON that always parses
     fake_claude.requests.clear()
     answers, claude = await votes_on(fake_claude, store.url)
-    assert answers == meant and claude.parse_failures["vote"] == 0
+    assert answers == meant and claude.tally.parse_failures["vote"] == 0
     assert [r.text for r in fake_claude.requests][:3] == ['{"vote": "yes"}'] * 3
     assert all(r.body["output_config"]["format"] == {"type": "json_schema", "schema": VOTE_SCHEMA}
                for r in fake_claude.requests)

@@ -21,7 +21,6 @@ import json
 import logging
 import random
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
@@ -43,6 +42,7 @@ from bot.core.models.base import (
 )
 from bot.core.models.capabilities import Family, ModelTable
 from bot.core.models.sent import SentLog
+from bot.core.models.tally import AnswerTally
 from database.models import utcnow
 from database.store import Store
 
@@ -101,11 +101,7 @@ class ClaudeClient(StartupChecks):
         self._backends: dict[str, Backend] = {}
         self._costs = parse_model_costs(settings.models.model_costs)
         self.models = ModelTable(settings.models.model_capabilities)
-        self.refusals: Counter[str] = Counter()  # purpose -> refusals since start (/status shows them)
-        # purpose -> answers that came back but did not parse, and the calls asked again for that, since
-        # start (/status and benchmarks/bench_votes.py read them): what structured outputs remove
-        self.parse_failures: Counter[str] = Counter()
-        self.parse_retries: Counter[str] = Counter()
+        self.tally = AnswerTally()  # refusals and unparsed answers since start (/status shows them)
         self._in_use = models_in_use(settings)
         for name in self._in_use:  # made now, so the first reply does not pay for an SDK client
             self.backend(name)
@@ -165,20 +161,7 @@ class ClaudeClient(StartupChecks):
                          f"{u.cache_creation_tokens:,} cache write")
         if len(lines) == 1:
             lines.append("  no model calls yet")
-        by_purpose = ", ".join(f"{p} {n}" for p, n in sorted(self.refusals.items()))
-        lines.append(f"Refusals since start: {sum(self.refusals.values())}"
-                     + (f" ({by_purpose})" if by_purpose else ""))
-        unparsed = ", ".join(f"{p} {n} ({self.parse_retries[p]} asked again)"
-                             for p, n in sorted(self.parse_failures.items()))
-        lines.append(f"Unparsed answers since start: {sum(self.parse_failures.values())}"
-                     + (f" ({unparsed})" if unparsed else ""))
-        return "\n".join(lines)
-
-    def unparsed(self, purpose: str, *, retried: bool) -> None:
-        """Count an answer of ``purpose`` that did not parse (``retried``: the caller asks again)."""
-        self.parse_failures[purpose] += 1
-        if retried:
-            self.parse_retries[purpose] += 1
+        return "\n".join(lines + self.tally.lines())
 
     def structured(self, model: str) -> bool:
         """Whether ``model``'s answers can be held to a JSON schema (structured outputs)."""
@@ -439,10 +422,10 @@ class ClaudeClient(StartupChecks):
     async def _refusal(self, backend: Backend, kwargs: dict[str, Any], purpose: str, user_id: int | None,
                        started: float, name: str, model: str, completion: Completion) -> None:
         """A refusal: billed, logged, counted, told to the error observers; never retried."""
-        self.refusals[purpose] += 1
+        refused = self.tally.refused(purpose)
         await self._spent(completion, name, model, purpose, user_id, started, ok=False, error="refusal")
         line = f"{backend.label} {purpose} call ({model}) was refused by the model's safety classifier"
-        log.warning("%s (%d refusals since start)", line, sum(self.refusals.values()))
+        log.warning("%s (%d refusals since start)", line, refused)
         for observer in list(self.on_error):
             try:
                 await observer(line)

@@ -104,7 +104,7 @@ class Ballot:
         for text in answers:
             vote = None if text is None else parse_vote(text)
             if text is not None and vote is None:
-                self.claude.unparsed("vote", retried=False)
+                self.claude.tally.unparsed("vote", retried=False)
             votes.append(vote)
         return votes
 

@@ -29,7 +29,7 @@ class RunningBot:
 
     def refusals(self) -> dict[str, int]:
         """Requests the model refused since start, per purpose (``stop_reason: refusal``)."""
-        return dict(self.engine.claude.refusals)
+        return dict(self.engine.claude.tally.refusals)
 
     @property
     def uptime(self) -> float:

@@ -1,0 +1,36 @@
+"""What the model's answers were, counted since start: refusals, and answers that did not parse (with how
+many were asked again). /status shows them; benchmarks/bench_votes.py reads them to compare a one-word vote
+with one held to a schema."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+
+class AnswerTally:
+    """Per purpose ("reply", "vote", "consolidation", ...), since the process started."""
+
+    def __init__(self) -> None:
+        self.refusals: Counter[str] = Counter()
+        self.parse_failures: Counter[str] = Counter()
+        self.parse_retries: Counter[str] = Counter()
+
+    def refused(self, purpose: str) -> int:
+        """Count a refusal; the refusals since start."""
+        self.refusals[purpose] += 1
+        return sum(self.refusals.values())
+
+    def unparsed(self, purpose: str, *, retried: bool) -> None:
+        """Count an answer of ``purpose`` that did not parse (``retried``: the caller asks again)."""
+        self.parse_failures[purpose] += 1
+        if retried:
+            self.parse_retries[purpose] += 1
+
+    def lines(self) -> list[str]:
+        """The /status lines: refusals and unparsed answers since start, by purpose."""
+        refused = ", ".join(f"{p} {n}" for p, n in sorted(self.refusals.items()))
+        unparsed = ", ".join(f"{p} {n} ({self.parse_retries[p]} asked again)"
+                             for p, n in sorted(self.parse_failures.items()))
+        return [f"Refusals since start: {sum(self.refusals.values())}" + (f" ({refused})" if refused else ""),
+                f"Unparsed answers since start: {sum(self.parse_failures.values())}"
+                + (f" ({unparsed})" if unparsed else "")]
