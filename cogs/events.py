@@ -122,6 +122,9 @@ class Events(commands.Cog):
         self._tasks: set[asyncio.Task[Any]] = set()
         ensemble = getattr(bot, "ensemble", None)
         self.webhooks = WebhookPool(lambda: bot.user, ensemble) if ensemble is not None else None
+        # The main character's key, for the outlets: fixed for the process, so a message's handling enters
+        # the reply sequence and the engine once each, in that order (tests/test_message_walk.py).
+        self.main_key = bot.engine.character_key
         self._recovered = False
 
     async def cog_unload(self) -> None:
@@ -131,10 +134,10 @@ class Events(commands.Cog):
     def mention_name(self) -> str:
         """The name an @mention of the bot account stands for: its one character's ("" with an ensemble,
         whose characters share the account)."""
-        return "" if self.webhooks is not None else self.bot.engine.persona.name
+        return "" if self.webhooks is not None else self.bot.engine.character.current().name
 
     def outlets(self, message: discord.Message) -> Callable[[str], Outlet]:
-        return outlets_for(message, self.webhooks, self.bot.engine.character_key)
+        return outlets_for(message, self.webhooks, self.main_key)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -244,22 +245,30 @@ class ListOutlet:
         raise AssertionError("nothing to delete here")
 
 
-def streaming(text: str, pieces: int = 6) -> Any:
-    async def generate(on_text: Any) -> Completion:
-        step = len(text) // pieces + 1
-        for end in range(step, len(text) + step, step):
-            if on_text is not None:
-                on_text(text[:end])
-            await asyncio.sleep(0.01)
-        return Completion(text, "m", CallUsage())
+@dataclass
+class Streaming:
+    """A model call writing ``text`` in ``pieces`` (delivery's Writer)."""
 
-    return generate
+    text: str
+    pieces: int = 6
+    notice: str = ""
+    so_far: str = ""
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def write(self, *, streamed: bool) -> Completion:
+        step = len(self.text) // self.pieces + 1
+        for end in range(step, len(self.text) + step, step):
+            if streamed:
+                self.so_far = self.text[:end]
+                self.changed.set()
+            await asyncio.sleep(0.01)
+        return Completion(self.text, "m", CallUsage())
 
 
 async def delivered(outlet: Any, mode: str, text: str) -> Delivered:
     settings = Harness(db_url="sqlite+aiosqlite:///unused.db", tmp_path=Path("."), config={
         "reply_delivery": mode, "stream_edit_interval": "0.2"}).settings()
-    return await Delivery(settings, outlet, streaming(text), lambda t: t, "fallback", "").run()
+    return await Delivery(settings, outlet, Streaming(text), lambda t: t, "fallback").run()
 
 
 async def test_a_failed_edit_is_logged_and_the_reply_goes_on(caplog: pytest.LogCaptureFixture) -> None:

@@ -9,8 +9,10 @@ voting model.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
+
+from bot.core.persona.model import Persona
 
 
 def name_variants(name: str) -> set[str]:
@@ -56,6 +58,33 @@ class NameMatcher:
             return False
         folded = fold(text)
         return any(name in folded for name in self._folded) and self._pattern.search(text) is not None
+
+
+class CharacterNames:
+    """One character's names: its persona's (read live, the files may be edited), the first word of it when
+    distinctive, and ``extra`` ones (the bot account's own username); one matcher for them all, rebuilt only
+    when the persona or the extra names change."""
+
+    def __init__(self, persona: Callable[[], Persona], extra: set[str]) -> None:
+        self.persona = persona
+        self.extra = extra  # the engine's set, filled once connected
+        self._key: tuple[Persona, frozenset[str]] | None = None
+        self._matcher = NameMatcher(())
+
+    def __call__(self) -> set[str]:
+        persona = self.persona()
+        names = {persona.name, *self.extra}
+        first = persona.name.split()[0] if persona.name.split() else ""
+        if len(first) >= 3:
+            names.add(first)
+        return {n for n in names if n}
+
+    def matcher(self) -> NameMatcher:
+        persona, kept = self.persona(), self._key
+        if kept is None or kept[0] is not persona or kept[1] != self.extra:
+            self._matcher = NameMatcher(self())
+            self._key = (persona, frozenset(self.extra))
+        return self._matcher
 
 
 def first_position(text: str, names: Iterable[str]) -> int | None:

@@ -9,7 +9,9 @@
   Discord's edit rate limit); the final edit carries the whole text, and what is over Discord's length
   limit continues in new messages. An outlet that cannot edit (the console) gets ``chunked``.
 
-:class:`Delivery` owns the generation call for one reply, so each mode can overlap it as it needs.
+:class:`Delivery` runs the reply's model call (a :class:`Writer`: bot/reply/generation.py, built by the
+engine), so each mode can overlap it as it needs, and applies the reply filters (:class:`Finish`) to every
+text shown: it is handed values, and calls nothing back in the engine.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from bot.core.claude import ClaudeUnavailable, Completion
 from bot.core.config import Settings
-from bot.core.pipeline import Outlet
+from bot.core.pipeline import Incoming, Outlet, ReplyFilter
 from bot.reply.splitting import FENCE, split_message
 from bot.reply.typing_sim import typing_seconds
 
@@ -34,10 +36,41 @@ T = TypeVar("T")
 MIN_BURST = 150  # characters: a chunk gathers paragraphs until it is at least this long (no one-line spam)
 _SENTENCE_END = re.compile(r"[.!?…][\"')\]*_~]*(?=\s)|\n")
 
-Generate = Callable[[Callable[[str], None] | None], Awaitable[Completion]]
-"""Runs the reply's model call; given a callback, it streams and calls it with the text so far."""
 Progress = Callable[[list[str], int], Awaitable[None]]
 """Records a reply of several parts: all of them and how many are posted (bot/reply/recovery.py resumes)."""
+
+
+class Writer(Protocol):
+    """The reply's model call (bot/reply/generation.py ``Generation``)."""
+
+    notice: str  # a line said first (e.g. files that could not be opened); read at each text shown
+    so_far: str  # streamed: the text written so far
+    changed: asyncio.Event  # set when so_far changes
+
+    async def write(self, *, streamed: bool) -> Completion:
+        """The completion (raises ClaudeUnavailable); ``streamed``: ``so_far`` follows it as it is written."""
+        ...
+
+
+def finish_text(filters: Iterable[ReplyFilter], msg: Incoming, text: str) -> str:
+    """The text as it goes to Discord: the reply filters applied in order; a failing filter is skipped."""
+    for text_filter in filters:
+        try:
+            text = text_filter(msg, text) or text
+        except Exception:
+            log.exception("reply filter failed on the reply to message %s", msg.message_id)
+    return text
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The reply filters as applied to the reply to ``msg`` (:func:`finish_text`)."""
+
+    msg: Incoming
+    filters: Sequence[ReplyFilter]  # the engine's list: features add theirs at start-up
+
+    def __call__(self, text: str) -> str:
+        return finish_text(self.filters, self.msg, text)
 
 
 @runtime_checkable
@@ -111,10 +144,9 @@ class Delivery:
 
     settings: Settings
     outlet: Outlet
-    generate: Generate
-    finish: Callable[[str], str]  # the reply filters, applied to every text shown
+    writer: Writer  # the model call, made while the typing indicator runs
+    finish: Callable[[str], str]  # the reply filters (a Finish), applied to every text shown
     fallback: str  # what is said when Claude fails or answers blank
-    notice: str = ""  # a line said first (e.g. files that could not be opened)
     started: float = field(default_factory=time.monotonic)  # when the person's wait began
     label: str = "reply"  # how log lines name this reply
     log: logging.Logger = log  # whose log lines these are (the engine's: the reply is its work)
@@ -127,9 +159,9 @@ class Delivery:
             return await self._streamed()
         return await self._at_once(chunked=mode != "whole")
 
-    async def _generate(self, on_text: Callable[[str], None] | None) -> tuple[Completion | None, str, bool]:
+    async def _generate(self, *, streamed: bool) -> tuple[Completion | None, str, bool]:
         try:
-            completion = await self.generate(on_text)
+            completion = await self.writer.write(streamed=streamed)
         except ClaudeUnavailable as exc:
             self.log.error("%s failed, sending the fallback: %s", self.label, exc)
             self.at_once = self.at_once or exc.known  # nothing was written: no typing pause either
@@ -141,14 +173,14 @@ class Delivery:
         return completion, completion.text, True
 
     def _shown(self, text: str) -> str:
-        return with_notice(self.notice, self.finish(text))
+        return with_notice(self.writer.notice, self.finish(text))
 
     # -- whole and chunked
 
     async def _at_once(self, *, chunked: bool) -> Delivered:
         limit = self.settings.discord.max_message_length
         async with self.outlet.typing():
-            completion, text, ok = await self._generate(None)
+            completion, text, ok = await self._generate(streamed=False)
             text = self._shown(text)
             parts = chunks(text, limit) if chunked else split_message(text, limit)
             # The typing a person would need for the whole answer, shared among the bursts by their length
@@ -191,15 +223,8 @@ class Delivery:
     async def _streamed(self) -> Delivered:
         outlet = self.outlet
         assert isinstance(outlet, EditableOutlet)
-        latest = ""
-        changed = asyncio.Event()
-
-        def on_text(so_far: str) -> None:
-            nonlocal latest
-            latest = so_far
-            changed.set()
-
-        generation = asyncio.ensure_future(self._generate(on_text))
+        changed = self.writer.changed
+        generation = asyncio.ensure_future(self._generate(streamed=True))
         posted: list[tuple[int | None, str]] = []  # (message id, what it shows)
         edits = 0
         synced = ""
@@ -224,7 +249,7 @@ class Delivery:
             del posted[len(parts):]
 
         def visible() -> str:
-            sentences = complete_sentences(latest)
+            sentences = complete_sentences(self.writer.so_far)
             return self._shown(sentences) if sentences else ""
 
         try:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from bot.core.character import CharacterSource
-from bot.core.claude import SPEND_GUILD, ClaudeClient, ClaudeUnavailable, Completion
+from bot.core.claude import SPEND_GUILD, ClaudeClient, Completion
 from bot.core.config import Settings
 from bot.core.keyed import KeyedLocks
 from bot.core.localtime import load_zone
@@ -34,8 +35,9 @@ from bot.core.pipeline import (
     TurnListener,
 )
 from bot.core.policy import PolicyCache, ServerPolicy, language_hint
-from bot.reply.addressing import NameMatcher
-from bot.reply.delivery import Delivery
+from bot.reply.addressing import CharacterNames
+from bot.reply.delivery import Delivery, Finish, finish_text
+from bot.reply.generation import Generation, ModelCall
 from bot.reply.greetings import Greeter, Opening
 from bot.reply.intent import IntentRouter
 from bot.reply.keeping import ExchangeKeeping, _safely
@@ -75,8 +77,7 @@ class ReplyEngine(ExchangeKeeping):
         self._character_key = character_key or settings.character_name_slug
         self.throttle = BotThrottle(settings)
         self.extra_names: set[str] = set()  # e.g. the bot account's own username
-        self._names_key: tuple[Persona, frozenset[str]] | None = None
-        self._names = NameMatcher(())
+        self.names = CharacterNames(character.current, self.extra_names)
         self.decision_listeners: list[DecisionListener] = []
         self.turn_listeners: list[TurnListener] = []
         self.interceptors: list[Interceptor] = []
@@ -90,7 +91,7 @@ class ReplyEngine(ExchangeKeeping):
         self.reply_filters: list[ReplyFilter] = []
         # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing
         # when unused).
-        self.persona_runtime = PersonaRuntime(store, self._character_key, lambda: self.persona,
+        self.persona_runtime = PersonaRuntime(store, self._character_key, character.current,
                                               load_zone(settings.alive.timezone))
         self.turn_listeners.append(self.persona_runtime.on_turn)
         # Consent (memory/consent.py), one for the whole bot: when it says no, the exchange is answered but
@@ -108,11 +109,11 @@ class ReplyEngine(ExchangeKeeping):
         # (bot/reply/intent.py).
         self.bot_prefixes = parse_prefixes(settings.triage.other_bot_prefixes)
         # Vote rounds (bot/reply/voting.py): the ballot is the process's, shared by an ensemble's engines.
-        self.voting = Voting(ballot or Ballot(claude, settings), store, settings, lambda: self.persona,
+        self.voting = Voting(ballot or Ballot(claude, settings), store, settings, character.current,
                              self.own_author_ids, self.server_policy)
         self.intents = IntentRouter(settings.triage)
-        self.greeter = Greeter(settings, store, self._character_key, self.own_author_ids, self.finish_text,
-                               self.names)
+        self.greeter = Greeter(settings, store, self._character_key, self.own_author_ids,
+                               functools.partial(finish_text, self.reply_filters), self.names)
         self._policies = PolicyCache(settings)  # each server's effective settings, resolved once per change
         # name_mentioned() of the messages in flight, by id: (the text asked about, the answer). A busy
         # server's messages interleave between their logging and their decision, so more than one is kept.
@@ -213,20 +214,12 @@ class ReplyEngine(ExchangeKeeping):
 
     # -- 2. decide
 
-    def names(self) -> set[str]:
-        persona = self.persona
-        names = {persona.name, *self.extra_names}
-        first = persona.name.split()[0] if persona.name.split() else ""
-        if len(first) >= 3:
-            names.add(first)
-        return {n for n in names if n}
-
     def recall_budget(self, msg: Incoming, default: int) -> int:
         """Tokens of remembered facts for a reply to ``msg``: more for a question about the past."""
         return self.intents.recall_budget(msg, default)
 
     def name_mentioned(self, text: str) -> bool:
-        return self._name_matcher()(text)
+        return self.names.matcher()(text)
 
     def _names_me(self, msg: Incoming) -> bool:
         """name_mentioned() of the message's text, asked once per message (logging and deciding both ask;
@@ -239,14 +232,6 @@ class ReplyEngine(ExchangeKeeping):
             del self._named[next(iter(self._named))]  # the oldest: long decided
         self._named[msg.message_id] = (msg.content, named)
         return named
-
-    def _name_matcher(self) -> NameMatcher:
-        """One matcher for every name, rebuilt only when the persona or the extra names change."""
-        persona, kept = self.persona, self._names_key
-        if kept is None or kept[0] is not persona or kept[1] != self.extra_names:
-            self._names = NameMatcher(self.names())
-            self._names_key = (persona, frozenset(self.extra_names))
-        return self._names
 
     async def decide(self, msg: Incoming) -> Decision:
         decision = await self._decide(msg)
@@ -373,32 +358,16 @@ class ReplyEngine(ExchangeKeeping):
         media = await read_media(msg.carried, msg.fetch, MediaLimits.of(self.settings.media))  # images, files
         lines = (self.settings.media.unreadable_attachment_line, persona.name,
                  self.settings.media.attachments_left_out_line)
-
-        async def generate(on_text: Callable[[str], None] | None) -> Completion:
-            shown = media
-            while True:
-                built = shown.into(prompt)
-                try:
-                    return await self.complete(msg, persona, built, premium, on_text=on_text)
-                except ClaudeUnavailable as exc:
-                    # A picture whose header is sound but whose pixels Claude cannot decode: that picture is
-                    # named as not seen, and the rest of the message is asked again (once per picture).
-                    refused = shown.refused_image(built, str(exc))
-                    if refused is None:
-                        raise
-                    log.warning("reply to message %s: Claude could not process %s (%s); asking again "
-                                "without it", msg.message_id, refused.filename, exc)
-                    shown = shown.without(refused, "Claude could not process it")
-                    delivery.notice = shown.notice(*lines)
-
-        # Typing starts with the request, not before the prompt is read: it overlaps the generation (what the
-        # person waits for) without its own round trip competing with the few milliseconds of prompt work.
-        # The call's usage row is stored as soon as the call ends, before the typing delay and the post: the
-        # spending limits see it at once (bot/operator/limits.py).
-        delivery = Delivery(
-            self.settings, outlet, generate, lambda text: self.finish_text(msg, text),
-            self.fallback_text(persona), media.notice(*lines), started, f"reply to message {msg.message_id}",
-            log, progress=self._progress(msg) if msg.message_id in self.owed else None)
+        label = f"reply to message {msg.message_id}"
+        # The request and what its text goes through, as values: delivery runs the call (typing starts with
+        # the request, not before the prompt is read: it overlaps the generation, what the person waits for)
+        # and calls nothing back here. The call's usage row is stored as soon as the call ends, before the
+        # typing delay and the post: the spending limits see it at once (bot/operator/limits.py).
+        generation = Generation(self.claude, prompt, media, self.model_call(msg, persona, premium), lines,
+                                label, log)
+        delivery = Delivery(self.settings, outlet, generation, Finish(msg, self.reply_filters),
+                            self.fallback_text(persona), started, label, log,
+                            progress=self._progress(msg) if msg.message_id in self.owed else None)
         delivered = await delivery.run()
         await self.settle(msg)  # posted: no longer owed (a crash before this is answered at start-up)
         return await self._keep(msg, delivered.text, delivered.parts, delivered.ids, delivered.ok,
@@ -453,30 +422,22 @@ class ReplyEngine(ExchangeKeeping):
                                                   replace_last_reply=replace_last_reply, see_later=see_later)
         return await self.complete(msg, persona, prompt, premium)
 
-    async def complete(self, msg: Incoming, persona: Persona, prompt: Prompt, premium: bool, *,
-                       on_text: Callable[[str], None] | None = None) -> Completion:
-        """Ask Claude for the reply to ``msg`` with a built prompt (the premium model for premium users);
-        with ``on_text``, streamed, and it sees the text so far (bot/reply/delivery.py)."""
-        # Premium users keep their model; others get the one of the message's intent (code, image).
-        model = (self.settings.models.premium_model if premium
-                 else self.intents.model_for(msg, self.settings.models.default_model))
-        # effort by tier, not by model: a premium model that is also the default stays at reply_effort
+    async def complete(self, msg: Incoming, persona: Persona, prompt: Prompt, premium: bool) -> Completion:
+        """Ask Claude for the reply to ``msg`` with a built prompt, unstreamed (a draft, not a delivery)."""
+        return await self.model_call(msg, persona, premium).ask(self.claude, prompt)
+
+    def model_call(self, msg: Incoming, persona: Persona, premium: bool) -> ModelCall:
+        """How the reply to ``msg`` is asked: premium users keep their model; others get the one of the
+        message's intent (code, image). The effort goes by tier, not by model: a premium model that is also
+        the default stays at reply_effort."""
         models = self.settings.models
-        effort = models.premium_reply_effort if premium else models.reply_effort
-        return await self.claude.generate(
-            prompt, model=model, user_id=msg.author_id, purpose="reply",
-            max_tokens=persona.max_tokens, temperature=persona.temperature, on_text=on_text,
-            stream=True if on_text is not None else None,
-            effort=effort)
+        model = models.premium_model if premium else self.intents.model_for(msg, models.default_model)
+        return ModelCall(model, msg.author_id, persona.max_tokens, persona.temperature,
+                         models.premium_reply_effort if premium else models.reply_effort)
 
     def finish_text(self, msg: Incoming, text: str) -> str:
         """The text as it goes to Discord (reply filters applied; a failing filter is skipped)."""
-        for text_filter in self.reply_filters:
-            try:
-                text = text_filter(msg, text) or text
-            except Exception:
-                log.exception("reply filter failed on the reply to message %s", msg.message_id)
-        return text
+        return finish_text(self.reply_filters, msg, text)
 
     def fallback_text(self, persona: Persona) -> str:
         return self.settings.replies.fallback_reply.replace("{name}", persona.name)

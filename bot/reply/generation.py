@@ -1,0 +1,78 @@
+"""One reply's model call, as a value the engine hands on: the engine decides what is asked (the prompt, the
+model, the effort) and builds a :class:`Generation`; delivery (bot/reply/delivery.py) runs it while the
+typing indicator shows, streamed when it posts the text as it is written. Neither calls back into the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion
+from bot.core.models.base import Prompt
+from bot.reply.media import Media
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """How a reply is asked of the model (the engine chooses: the model by tier and intent, the effort by
+    tier, the persona's length and temperature)."""
+
+    model: str
+    user_id: int
+    max_tokens: int | None
+    temperature: float | None
+    effort: str
+
+    async def ask(self, claude: ClaudeClient, prompt: Prompt,
+                  on_text: Callable[[str], None] | None = None) -> Completion:
+        """The model's answer to ``prompt``; with ``on_text``, streamed, and it sees the text so far."""
+        return await claude.generate(
+            prompt, model=self.model, user_id=self.user_id, purpose="reply", max_tokens=self.max_tokens,
+            temperature=self.temperature, on_text=on_text, stream=True if on_text is not None else None,
+            effort=self.effort)
+
+
+@dataclass
+class Generation:
+    """The reply to one message, written by the model: the prompt and the files the message carried (read
+    into it when asked). A picture whose header is sound but whose pixels the model cannot decode is named as
+    not seen, and the rest of the message is asked again (once per picture); ``notice`` then says so.
+    Streamed, the text written so far is kept here (``so_far``, ``changed``), for delivery to read: the model
+    client calls back into this object only."""
+
+    claude: ClaudeClient
+    prompt: Prompt
+    media: Media
+    call: ModelCall
+    notice_lines: tuple[str, str, str]  # Media.notice's lines: the unreadable file's, the name, the left-out
+    label: str = "reply"  # how log lines name this reply
+    log: logging.Logger = logging.getLogger("bot.reply.engine")  # whose log lines these are
+    notice: str = field(init=False)  # a line said before the reply (e.g. files that could not be opened)
+    so_far: str = field(init=False, default="")  # streamed: the text written so far
+    changed: asyncio.Event = field(init=False, default_factory=asyncio.Event)  # set when so_far changes
+
+    def __post_init__(self) -> None:
+        self.notice = self.media.notice(*self.notice_lines)
+
+    async def write(self, *, streamed: bool) -> Completion:
+        """The completion (raises ClaudeUnavailable); ``streamed``: ``so_far`` follows it as it is written."""
+        shown = self.media
+        while True:
+            built = shown.into(self.prompt)
+            try:
+                return await self.call.ask(self.claude, built, self._wrote if streamed else None)
+            except ClaudeUnavailable as exc:
+                refused = shown.refused_image(built, str(exc))
+                if refused is None:
+                    raise
+                self.log.warning("%s: Claude could not process %s (%s); asking again without it", self.label,
+                                 refused.filename, exc)
+                shown = shown.without(refused, "Claude could not process it")
+                self.notice = shown.notice(*self.notice_lines)
+
+    def _wrote(self, so_far: str) -> None:
+        self.so_far = so_far
+        self.changed.set()
