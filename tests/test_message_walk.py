@@ -11,10 +11,13 @@ One real DM reply over the fake wire is traced with ``sys.setprofile``. What cou
 * **the window**: the message's own handling (the task ``on_message`` runs in and the tasks it starts), from
   ``on_message`` starting until the reply's first post starts (the Claude request is made before it).
 * **visits once**: the stages entered, in the order they are entered and with consecutive entries of the same
-  stage collapsed, name each stage once. A stage entered again after the flow moved on to another (a
-  callback from delivery into the engine, say) names it twice. Each stage is also entered only from the stage
-  before it in the walk or from the one that handed over to it (the engine calls prompting, then delivery;
-  prompting returns): never from a stage later in the walk.
+  stage collapsed, name each stage once (``WALK``): a stage entered again after the flow moved on to another
+  (a callback from delivery into the engine, say) names it twice. And no entry comes from a stage later in
+  the walk than the one entered: a stage hands over to later ones (the engine has prompting build the prompt,
+  then delivery send the reply) and gets their answer back, and none calls back into an earlier one.
+* **the order**: delivery comes before the model client. The typing indicator runs while the model writes,
+  and a streamed reply is posted as it is written: delivery runs the model call the engine built for it
+  (bot/reply/generation.py, a helper), and reads the text so far from it, not from a callback of its own.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ STAGES = {
     "bot/core/claude.py": "claude",
 }
 # The walk, in order: the engine decides and has prompting build the request, then hands it to delivery, which
-# has the model client write it (bot/reply/generation.py, a helper) while the typing indicator runs.
+# has the model client write it (bot/reply/generation.py) while the typing indicator runs.
 WALK = ["events", "sequence", "engine", "prompting", "delivery", "claude"]
 OUTLETS = ROOT / "cogs" / "outlets.py"
 

@@ -1,4 +1,5 @@
-"""Where a message goes: log it, decide whether to answer, build the prompt, generate, send.
+"""Where a message goes: log it, decide whether to answer, build the prompt and the model call, then hand
+them to delivery (bot/reply/delivery.py), which generates and sends; nothing calls back in here.
 
 :class:`ReplyEngine` is plain Python: the Discord cog, the console and the tests all drive it the same
 way, handing it an :class:`Incoming` message and an :class:`Outlet` to speak through.
