@@ -111,13 +111,13 @@ class Walk:
 async def test_a_dm_reply_walks_through_each_stage_once(make_harness: MakeHarness, mode: str) -> None:
     harness = await make_harness(reply_delivery=mode)
     harness.claude.script("Glub! Hello there, friend.", model="claude-test-default")
-    walk = Walk()
+    walk, profiling = Walk(), sys.getprofile()
     sys.setprofile(walk.profile)
     try:
         sent = await harness.dm("hello finn")
         await harness.replies(int(sent["channel_id"]))
     finally:
-        sys.setprofile(None)
+        sys.setprofile(profiling)
     await harness.handled(sent)
     [reply] = harness.discord.posted(int(sent["channel_id"]))
     assert reply["content"] == "Glub! Hello there, friend."  # streamed: the first sentence, then edited
