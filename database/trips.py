@@ -31,6 +31,8 @@ T = TypeVar("T")
 
 @dataclass
 class _Unit:
+    """One caller's unit of work; units of every result type share a trip (its future's type is its
+    function's, which the list of units cannot say: hence Any)."""
     fn: Callable[[Connection], Any]
     write: bool
     future: asyncio.Future[Any]
