@@ -195,6 +195,8 @@ def parse_model_capabilities(text: str) -> tuple[dict[str, str], dict[str, dict[
     ``claude-sonnet-5-5[min_cache_tokens]=1024``; lists are joined with ``+``, ``none`` for empty) ->
     ({model: family}, {model: {field: value}}). Raises ValueError naming the bad entry."""
     families: dict[str, str] = {}
+    # Field values by field name, as parsed for each field (_FIELD_TYPES): each fits its own field, which
+    # no one type says for all (dataclasses.replace checks the values against every field): hence Any.
     overrides: dict[str, dict[str, Any]] = {}
     for entry in (e.strip() for e in text.split(",")):
         if not entry:
