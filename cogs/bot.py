@@ -199,6 +199,7 @@ class KindredMixin:
     def _latencies(self) -> Latencies:
         if isinstance(self, commands.AutoShardedBot):
             return list(self.latencies)
+        # attr-defined: a Bot's attribute, which the mixin gets from the Bot it is mixed into
         return [(None, self.latency)]  # type: ignore[attr-defined]
 
     def _join_cluster(self) -> None:
