@@ -168,11 +168,14 @@ _FIELD_TYPES = {f.name: f.type for f in fields(Family)}
 _OVERRIDABLE = tuple(n for n in _FIELD_TYPES if n not in ("name", "prefixes"))
 
 
+FieldValue = tuple[str, ...] | bool | int | float | str | None  # a Family field's value, as overridden
+
+
 def family_named(name: str) -> Family | None:
     return _BY_NAME.get(name)
 
 
-def _parse_value(key: str, text: str) -> Any:
+def _parse_value(key: str, text: str) -> FieldValue:
     kind = str(_FIELD_TYPES[key])
     if kind.startswith("tuple"):
         return tuple(v for v in text.split("+") if v and v != "none")
