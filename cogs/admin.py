@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands, tasks
 
+from bot.alive.service import Alive
 from bot.core.pipeline import Decision, Incoming
 from bot.core.text import Page, clip
 from bot.operator.admin.heartbeat import LatencyWatch
@@ -33,7 +35,8 @@ from bot.operator.admin.language import (
     parse_page_number,
 )
 from bot.operator.conversation_tools import InvalidInput
-from cogs.permissions import in_log_channel, is_admin
+from cogs.events import Events
+from cogs.permissions import HookInteraction, in_log_channel, is_admin
 from cogs.ui import NO_PINGS
 
 if TYPE_CHECKING:
@@ -55,7 +58,7 @@ def shard_latencies(bot: commands.Bot | commands.AutoShardedBot) -> Latencies:
 # --------------------------------------------------------------------------- list users pagination
 
 
-class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PAGE_BUTTON):
+class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=PAGE_BUTTON):
     """Previous/Next under a ``list users`` page. The page travels in the custom id, so the buttons work for
     as long as the message exists, across restarts; only admins may press them."""
 
@@ -67,18 +70,18 @@ class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=P
         self.page = page
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any],
-                             match: Any) -> UsersPageButton:
+    async def from_custom_id(cls, interaction: HookInteraction, item: discord.ui.Item[discord.ui.View],
+                             match: re.Match[str]) -> UsersPageButton:
         return cls(int(match["page"]), match["direction"])
 
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+    async def interaction_check(self, interaction: HookInteraction) -> bool:
         if await is_admin(interaction.client, interaction.user):
             return True
         await interaction.response.send_message("Only the bot's admins can page through the users.",
                                                 ephemeral=True)
         return False
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+    async def callback(self, interaction: HookInteraction) -> None:
         try:
             page, text = await interaction.client.admin.users.page(self.page)
             await interaction.response.edit_message(content=text, view=users_view(page),
@@ -203,7 +206,7 @@ class Admin(commands.Cog):
                 uptime_seconds=time.monotonic() - self.bot.started_at, guild_count=len(self.bot.guilds),
                 latencies=shard_latencies(self.bot), verbose=self.bot.mirror.enabled)
             text += "\n" + await self.bot.claude.status_lines()
-            alive: Any = getattr(self.bot, "alive", None)
+            alive: Alive | None = getattr(self.bot, "alive", None)
             if alive is not None:
                 text += "\n" + await alive.status_lines()
             await self.post(text)
@@ -237,10 +240,10 @@ class Admin(commands.Cog):
             log.warning("shutdown: every other process of the cluster was told to stop too")
         # Like SIGTERM (bot/runtime/lifecycle.py): no new messages while replies finish.
         self.bot.stopping = True
-        events: Any = self.bot.get_cog("Events")
+        events = self.bot.get_cog("Events")
         grace = self.bot.settings.operation.shutdown_grace_seconds
         finished = True
-        if events is not None:
+        if isinstance(events, Events):
             try:
                 await asyncio.wait_for(events.drain(), timeout=grace)
             except TimeoutError:

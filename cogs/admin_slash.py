@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
@@ -20,11 +20,11 @@ from discord.ext import commands
 
 from bot.operator.admin.language import Choice
 from bot.operator.conversation_tools import InvalidInput
-from cogs.permissions import NotAdmin, is_admin, require_server
+from cogs.permissions import HookInteraction, NotAdmin, is_admin, require_server
 from cogs.ui import send_long
 
 if TYPE_CHECKING:
-    from cogs.bot import Kindred
+    from cogs.bot import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ def admin_group(name: str, description: str) -> app_commands.Group:
 
 DEFER_AFTER_SECONDS = 1.5
 
+Choices = list[app_commands.Choice[str | int | float]]  # an autocomplete's answer (discord.py's value types)
+
 
 class AdminSlash(commands.Cog):
     identity = admin_group("identity", "The character's traits, lore, facts and quirks (admins).")
@@ -53,7 +55,7 @@ class AdminSlash(commands.Cog):
         self.bot = bot
         self.tools = bot.admin
 
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+    async def interaction_check(self, interaction: HookInteraction) -> bool:
         """Every command of this cog: in a server (the groups are guild-only, but discord.py does not enforce
         that for incoming interactions), and by a Kindred admin (Discord's permission alone is not enough)."""
         require_server(interaction)
@@ -61,7 +63,7 @@ class AdminSlash(commands.Cog):
             return True
         raise NotAdmin()
 
-    async def answer(self, interaction: discord.Interaction[Any], work: Awaitable[str]) -> None:
+    async def answer(self, interaction: Interaction, work: Awaitable[str]) -> None:
         task = asyncio.ensure_future(work)
         deferred = False
         # Discord allows 3 s for the first answer; slow work (e.g. loading the embedding model) defers first.
@@ -82,8 +84,8 @@ class AdminSlash(commands.Cog):
 
     # -- autocomplete (admins only: the choices show user names and stored text)
 
-    async def _choices(self, interaction: discord.Interaction[Any],
-                       produce: Callable[[], Awaitable[Sequence[Choice]]]) -> list[app_commands.Choice[Any]]:
+    async def _choices(self, interaction: Interaction,
+                       produce: Callable[[], Awaitable[Sequence[Choice]]]) -> Choices:
         if interaction.guild_id is None or not await is_admin(self.bot, interaction.user):
             return []
         try:
@@ -94,59 +96,59 @@ class AdminSlash(commands.Cog):
         return [app_commands.Choice(name=name, value=value) for name, value in pairs]
 
     @staticmethod
-    def _user_option(interaction: discord.Interaction[Any]) -> str:
+    def _user_option(interaction: Interaction) -> str:
         return str(getattr(interaction.namespace, "user", "") or "")
 
-    async def ac_user(self, interaction: discord.Interaction[Any],
-                      current: str) -> list[app_commands.Choice[Any]]:
+    async def ac_user(self, interaction: Interaction,
+                      current: str) -> Choices:
         return await self._choices(interaction, lambda: self.tools.users.choices(current))
 
-    async def ac_entry(self, interaction: discord.Interaction[Any],
-                       current: str) -> list[app_commands.Choice[Any]]:
+    async def ac_entry(self, interaction: Interaction,
+                       current: str) -> Choices:
         return await self._choices(interaction, lambda: self.tools.identity.choices(str(current)))
 
-    async def ac_fact(self, interaction: discord.Interaction[Any],
-                      current: str) -> list[app_commands.Choice[Any]]:
+    async def ac_fact(self, interaction: Interaction,
+                      current: str) -> Choices:
         user = self._user_option(interaction)
         return await self._choices(interaction, lambda: self.tools.facts.choices(user, str(current)))
 
-    async def ac_memory(self, interaction: discord.Interaction[Any],
-                        current: str) -> list[app_commands.Choice[Any]]:
+    async def ac_memory(self, interaction: Interaction,
+                        current: str) -> Choices:
         user = self._user_option(interaction)
         return await self._choices(interaction, lambda: self.tools.memories.choices(user, str(current)))
 
-    async def ac_version(self, interaction: discord.Interaction[Any],
-                         current: str) -> list[app_commands.Choice[Any]]:
+    async def ac_version(self, interaction: Interaction,
+                         current: str) -> Choices:
         user = self._user_option(interaction)
         return await self._choices(interaction,
                                    lambda: self.tools.memories.version_choices(user, str(current)))
 
-    async def ac_key(self, interaction: discord.Interaction[Any],
-                     current: str) -> list[app_commands.Choice[Any]]:
+    async def ac_key(self, interaction: Interaction,
+                     current: str) -> Choices:
         return await self._choices(interaction, lambda: self.tools.state.choices(current))
 
     # -- /identity
 
     @identity.command(name="add", description="Add a trait, lore, fact or quirk to the character.")
     @app_commands.describe(kind="What kind of entry", text="The entry, as the character should read it")
-    async def identity_add(self, interaction: discord.Interaction[Any], kind: Kind, text: str) -> None:
+    async def identity_add(self, interaction: Interaction, kind: Kind, text: str) -> None:
         await self.answer(interaction, self.tools.identity.add(kind, text))
 
     @identity.command(name="list", description="List the character's identity entries with their ids.")
     @app_commands.describe(kind="Only this kind (default: all)")
-    async def identity_list(self, interaction: discord.Interaction[Any], kind: Kind | None = None) -> None:
+    async def identity_list(self, interaction: Interaction, kind: Kind | None = None) -> None:
         await self.answer(interaction, self.tools.identity.show(kind))
 
     @identity.command(name="edit", description="Rewrite one identity entry.")
     @app_commands.describe(entry="The entry to change", text="Its new text")
     @app_commands.autocomplete(entry=ac_entry)
-    async def identity_edit(self, interaction: discord.Interaction[Any], entry: int, text: str) -> None:
+    async def identity_edit(self, interaction: Interaction, entry: int, text: str) -> None:
         await self.answer(interaction, self.tools.identity.edit(entry, text))
 
     @identity.command(name="delete", description="Delete one identity entry.")
     @app_commands.describe(entry="The entry to delete")
     @app_commands.autocomplete(entry=ac_entry)
-    async def identity_delete(self, interaction: discord.Interaction[Any], entry: int) -> None:
+    async def identity_delete(self, interaction: Interaction, entry: int) -> None:
         await self.answer(interaction, self.tools.identity.delete(entry))
 
     # -- /facts
@@ -155,34 +157,34 @@ class AdminSlash(commands.Cog):
     @app_commands.describe(user=USER_HELP, text="The fact", category="A category (default: general)",
                            pinned="Pinned facts are always kept")
     @app_commands.autocomplete(user=ac_user)
-    async def facts_add(self, interaction: discord.Interaction[Any], user: str, text: str,
+    async def facts_add(self, interaction: Interaction, user: str, text: str,
                         category: str = "general", pinned: bool = False) -> None:
         await self.answer(interaction, self.tools.facts.add(user, text, category, pinned))
 
     @facts.command(name="list", description="List the long-term facts about a user.")
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
-    async def facts_list(self, interaction: discord.Interaction[Any], user: str) -> None:
+    async def facts_list(self, interaction: Interaction, user: str) -> None:
         await self.answer(interaction, self.tools.facts.show(user))
 
     @facts.command(name="edit", description="Change a fact's text and/or category.")
     @app_commands.describe(user=USER_HELP, fact="The fact to change", text="Its new text",
                            category="Its new category")
     @app_commands.autocomplete(user=ac_user, fact=ac_fact)
-    async def facts_edit(self, interaction: discord.Interaction[Any], user: str, fact: int,
+    async def facts_edit(self, interaction: Interaction, user: str, fact: int,
                          text: str | None = None, category: str | None = None) -> None:
         await self.answer(interaction, self.tools.facts.edit(user, fact, text, category))
 
     @facts.command(name="delete", description="Delete a fact about a user.")
     @app_commands.describe(user=USER_HELP, fact="The fact to delete")
     @app_commands.autocomplete(user=ac_user, fact=ac_fact)
-    async def facts_delete(self, interaction: discord.Interaction[Any], user: str, fact: int) -> None:
+    async def facts_delete(self, interaction: Interaction, user: str, fact: int) -> None:
         await self.answer(interaction, self.tools.facts.delete(user, fact))
 
     @facts.command(name="pin", description="Pin (or unpin) a fact about a user.")
     @app_commands.describe(user=USER_HELP, fact="The fact", pinned="True pins (default), false unpins")
     @app_commands.autocomplete(user=ac_user, fact=ac_fact)
-    async def facts_pin(self, interaction: discord.Interaction[Any], user: str, fact: int,
+    async def facts_pin(self, interaction: Interaction, user: str, fact: int,
                         pinned: bool = True) -> None:
         await self.answer(interaction, self.tools.facts.pin(user, fact, pinned))
 
@@ -191,38 +193,38 @@ class AdminSlash(commands.Cog):
     @memories.command(name="list", description="A user's core memories with their ids.")
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
-    async def memories_list(self, interaction: discord.Interaction[Any], user: str) -> None:
+    async def memories_list(self, interaction: Interaction, user: str) -> None:
         await self.answer(interaction, self.tools.memories.show(user))
 
     @memories.command(name="add", description="Add a core memory of a user.")
     @app_commands.describe(user=USER_HELP, text="What the character should always remember")
     @app_commands.autocomplete(user=ac_user)
-    async def memories_add(self, interaction: discord.Interaction[Any], user: str, text: str) -> None:
+    async def memories_add(self, interaction: Interaction, user: str, text: str) -> None:
         await self.answer(interaction, self.tools.memories.add(user, text))
 
     @memories.command(name="edit", description="Rewrite a core memory (the old version is archived).")
     @app_commands.describe(user=USER_HELP, memory="The memory to change", text="Its new text")
     @app_commands.autocomplete(user=ac_user, memory=ac_memory)
-    async def memories_edit(self, interaction: discord.Interaction[Any], user: str, memory: int,
+    async def memories_edit(self, interaction: Interaction, user: str, memory: int,
                             text: str) -> None:
         await self.answer(interaction, self.tools.memories.edit(user, memory, text))
 
     @memories.command(name="delete", description="Delete a core memory (the old version is archived).")
     @app_commands.describe(user=USER_HELP, memory="The memory to delete")
     @app_commands.autocomplete(user=ac_user, memory=ac_memory)
-    async def memories_delete(self, interaction: discord.Interaction[Any], user: str, memory: int) -> None:
+    async def memories_delete(self, interaction: Interaction, user: str, memory: int) -> None:
         await self.answer(interaction, self.tools.memories.delete(user, memory))
 
     @memories.command(name="history", description="The archived versions of a user's core memories.")
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
-    async def memories_history(self, interaction: discord.Interaction[Any], user: str) -> None:
+    async def memories_history(self, interaction: Interaction, user: str) -> None:
         await self.answer(interaction, self.tools.memories.history(user))
 
     @memories.command(name="restore", description="Bring back an archived version of a user's core memories.")
     @app_commands.describe(user=USER_HELP, version="The archived version to restore")
     @app_commands.autocomplete(user=ac_user, version=ac_version)
-    async def memories_restore(self, interaction: discord.Interaction[Any], user: str, version: int) -> None:
+    async def memories_restore(self, interaction: Interaction, user: str, version: int) -> None:
         await self.answer(interaction, self.tools.memories.restore(user, version))
 
     # -- /relationship
@@ -230,14 +232,14 @@ class AdminSlash(commands.Cog):
     @relationship.command(name="show", description="The relationship metrics and the tone they give replies.")
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
-    async def relationship_show(self, interaction: discord.Interaction[Any], user: str) -> None:
+    async def relationship_show(self, interaction: Interaction, user: str) -> None:
         await self.answer(interaction, self.tools.relationship.show(user))
 
     @relationship.command(name="set",
                           description="Set relationship metrics (values outside a range are clamped).")
     @app_commands.describe(user=USER_HELP, anger="0..10", rapport="0..10", trust="0..10", formality="-5..+5")
     @app_commands.autocomplete(user=ac_user)
-    async def relationship_set(self, interaction: discord.Interaction[Any], user: str,
+    async def relationship_set(self, interaction: Interaction, user: str,
                                anger: float | None = None,
                                rapport: float | None = None, trust: float | None = None,
                                formality: float | None = None) -> None:
@@ -247,31 +249,31 @@ class AdminSlash(commands.Cog):
     @relationship.command(name="reset", description="Forget the relationship (back to no tone guidance).")
     @app_commands.describe(user=USER_HELP)
     @app_commands.autocomplete(user=ac_user)
-    async def relationship_reset(self, interaction: discord.Interaction[Any], user: str) -> None:
+    async def relationship_reset(self, interaction: Interaction, user: str) -> None:
         await self.answer(interaction, self.tools.relationship.reset(user))
 
     # -- /state
 
     @state.command(name="list", description="Every global state key and its value.")
-    async def state_list(self, interaction: discord.Interaction[Any]) -> None:
+    async def state_list(self, interaction: Interaction) -> None:
         await self.answer(interaction, self.tools.state.show())
 
     @state.command(name="get", description="One global state value.")
     @app_commands.describe(key="The key")
     @app_commands.autocomplete(key=ac_key)
-    async def state_get(self, interaction: discord.Interaction[Any], key: str) -> None:
+    async def state_get(self, interaction: Interaction, key: str) -> None:
         await self.answer(interaction, self.tools.state.get(key))
 
     @state.command(name="set", description="Set a global state value (e.g. daily_mood, verbose).")
     @app_commands.describe(key="The key", value="Its new value")
     @app_commands.autocomplete(key=ac_key)
-    async def state_set(self, interaction: discord.Interaction[Any], key: str, value: str) -> None:
+    async def state_set(self, interaction: Interaction, key: str, value: str) -> None:
         await self.answer(interaction, self.tools.state.set(key, value))
 
     @state.command(name="delete", description="Delete a global state key.")
     @app_commands.describe(key="The key")
     @app_commands.autocomplete(key=ac_key)
-    async def state_delete(self, interaction: discord.Interaction[Any], key: str) -> None:
+    async def state_delete(self, interaction: Interaction, key: str) -> None:
         await self.answer(interaction, self.tools.state.delete(key))
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING
 
-import discord
 from discord import app_commands
 from discord.ext import commands
 
@@ -21,9 +21,10 @@ from bot.alive.checkins import CheckInChoice
 from bot.alive.service import Alive
 from bot.alive.status import clean_status
 from cogs.presence import AlivePresence
+from database.boundary import JsonObject
 
 if TYPE_CHECKING:
-    from cogs.bot import Kindred
+    from cogs.bot import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class AliveCog(commands.Cog, name="Alive"):
         self.bot = bot
         self.alive = alive
         self.presence = presence
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._status_checked = False
 
     async def cog_load(self) -> None:
@@ -47,7 +48,7 @@ class AliveCog(commands.Cog, name="Alive"):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Coroutine[object, object, object], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -74,7 +75,7 @@ class AliveCog(commands.Cog, name="Alive"):
         except Exception:
             log.exception("could not show the custom status")
 
-    async def _status_heard(self, message: dict[str, Any]) -> None:
+    async def _status_heard(self, message: JsonObject) -> None:
         text = clean_status(str(message.get("text", "")))
         if text is not None and message.get("character") == self.bot.engine.character_key:
             await self.presence.present(text)
@@ -82,7 +83,7 @@ class AliveCog(commands.Cog, name="Alive"):
     # -- /checkin
 
     @checkin.command(name="on", description="Let me DM you to ask how you are after a long silence.")
-    async def checkin_on(self, interaction: discord.Interaction[Any]) -> None:
+    async def checkin_on(self, interaction: Interaction) -> None:
         settings = self.bot.settings
         if not settings.alive.checkins:
             await interaction.response.send_message("Check-ins are switched off for this bot.",
@@ -95,7 +96,7 @@ class AliveCog(commands.Cog, name="Alive"):
             "until you answer). `/checkin off` stops it.", ephemeral=True)
 
     @checkin.command(name="off", description="No more check-in DMs from me.")
-    async def checkin_off(self, interaction: discord.Interaction[Any]) -> None:
+    async def checkin_off(self, interaction: Interaction) -> None:
         await CheckInChoice(self.bot.store).choose(interaction.user.id, interaction.user.display_name, False)
         await interaction.response.send_message("Understood: no check-in DMs from me. `/checkin on` brings "
                                                 "them back.", ephemeral=True)

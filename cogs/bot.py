@@ -55,6 +55,7 @@ from cogs.posting import NO_MENTIONS
 from cogs.presence import AlivePresence
 from cogs.startup import announce_connected, log_invite
 from cogs.ui import answer_expired_click, on_app_command_error
+from database.boundary import JsonObject
 from database.models import utcnow
 from database.records import SeenMessage
 from database.store import Store
@@ -198,6 +199,7 @@ class KindredMixin:
     def _latencies(self) -> Latencies:
         if isinstance(self, commands.AutoShardedBot):
             return list(self.latencies)
+        # attr-defined: a Bot's attribute, which the mixin gets from the Bot it is mixed into
         return [(None, self.latency)]  # type: ignore[attr-defined]
 
     def _join_cluster(self) -> None:
@@ -225,13 +227,13 @@ class KindredMixin:
 
         return posted
 
-    async def _cluster_posted(self, message: dict[str, Any]) -> None:
+    async def _cluster_posted(self, message: JsonObject) -> None:
         seen = SeenMessage(int(message["message_id"]), int(message["channel_id"]), message.get("guild_id"),
                            0, str(message.get("author_name", "")), True, False, "", utcnow())
         for engine in self._engines():
             engine.turns.arrived(seen)
 
-    async def _cluster_shutdown(self, message: dict[str, Any]) -> None:
+    async def _cluster_shutdown(self, message: JsonObject) -> None:
         if message.get("character") != self.engine.character_key:
             return  # another character's processes, sharing the database
         log.warning("shutdown asked for in another process of the cluster (%s); closing", message.get("node"))
@@ -253,7 +255,8 @@ class KindredMixin:
     def on_message(self) -> Any:
         """Kindred has no prefix commands: the Events cog handles every message. discord.py's Bot would
         process each as a command ("@bot hello", an unknown one); a plain no-op would still cost a task per
-        message. Seen as absent, it is not scheduled at all (Client.dispatch skips a missing handler)."""
+        message. Seen as absent, it is not scheduled at all (Client.dispatch skips a missing handler).
+        (Any: it never returns, and stands in for Bot.on_message, a method.)"""
         raise AttributeError("on_message")
 
     async def close(self) -> None:
@@ -306,6 +309,7 @@ class KindredMixin:
             await close_database(self.store)
 
 
+# ``**options``: discord.py's own Client options (intents, proxy, ...), each of its own type, passed through.
 class KindredBot(KindredMixin, commands.Bot):
     def __init__(self, settings: Settings, character: CharacterSource, *, freeze_after_setup: bool = False,
                  skip_jobs: Collection[str] = (), **options: Any) -> None:
@@ -331,6 +335,7 @@ class KindredShardedBot(KindredMixin, commands.AutoShardedBot):
 
 
 Kindred = KindredBot | KindredShardedBot
+Interaction = discord.Interaction[Kindred]  # an interaction whose client is this bot
 
 
 def create_bot(settings: Settings, character: CharacterSource, **options: Any) -> Kindred:

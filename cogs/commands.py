@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.alive.service import Alive
 from bot.core.pipeline import conversation_scope, private_scope
 from bot.core.text import clip
 from bot.operator.conversation_tools import (
@@ -37,11 +38,11 @@ from bot.operator.conversation_tools import (
 from bot.reply.splitting import split_message
 from cogs.events import private_place
 from cogs.permissions import Inactive, NotAllowed, active_here, may_talk, require_active, require_may_talk
-from cogs.posting import allowed_mentions_for
+from cogs.posting import SendOptions, allowed_mentions_for
 from cogs.ui import OwnedView, confirm_timeout, help_lines, tell
 
 if TYPE_CHECKING:
-    from cogs.bot import Kindred
+    from cogs.bot import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ PREVIEW_LIMIT = 1700  # room for the header and notes in a 2000-character messag
 PAIR_PREVIEW = 70
 
 
-def scope_of(interaction: discord.Interaction[Any]) -> str:
+def scope_of(interaction: Interaction) -> str:
     """The conversation a command is about: the DM, or the channel it was used in (as Incoming.scope)."""
     return conversation_scope(interaction.guild is None, private_place(interaction.channel),
                               int(interaction.channel_id or 0))
@@ -59,7 +60,7 @@ def scope_of(interaction: discord.Interaction[Any]) -> str:
 
 
 class ResetView(OwnedView):
-    def __init__(self, tools: ConversationTools, origin: discord.Interaction[Any], scope: str) -> None:
+    def __init__(self, tools: ConversationTools, origin: Interaction, scope: str) -> None:
         super().__init__(origin.user.id, origin, timeout=confirm_timeout(origin))
         self.tools = tools
         self.scope = scope
@@ -71,7 +72,7 @@ class ResetView(OwnedView):
         self.button("Yes, reset", "confirm", self.confirm, style=discord.ButtonStyle.danger)
         self.button("Cancel", "cancel", self.cancel)
 
-    async def confirm(self, interaction: discord.Interaction[Any]) -> None:
+    async def confirm(self, interaction: Interaction) -> None:
         removed = await self.tools.reset(interaction.user.id, self.scope)
         log.info("user %s reset their conversation in %s (%d turns)", interaction.user.id, self.scope,
                  removed)
@@ -79,14 +80,14 @@ class ResetView(OwnedView):
                                        f"({removed} messages cleared). "
                                        "Your core memories are untouched.")
 
-    async def cancel(self, interaction: discord.Interaction[Any]) -> None:
+    async def cancel(self, interaction: Interaction) -> None:
         await self.finish(interaction, "Cancelled: nothing was changed.")
 
 
 class ForgetView(OwnedView):
     """Pick exchanges (toggle buttons, ✅ on the chosen ones), then confirm."""
 
-    def __init__(self, tools: ConversationTools, origin: discord.Interaction[Any], scope: str,
+    def __init__(self, tools: ConversationTools, origin: Interaction, scope: str,
                  pairs: list[Pair], character: str) -> None:
         super().__init__(origin.user.id, origin, timeout=confirm_timeout(origin))
         self.tools = tools
@@ -131,15 +132,15 @@ class ForgetView(OwnedView):
             lines.append(f"{'✅' if on else '⬜'} **{number}.** You: {you}\n      {self.character}: {me}")
         return "\n".join(lines)
 
-    def toggler(self, key: int) -> Callable[[discord.Interaction[Any]], Awaitable[None]]:
-        async def toggle(interaction: discord.Interaction[Any]) -> None:
+    def toggler(self, key: int) -> Callable[[Interaction], Awaitable[None]]:
+        async def toggle(interaction: Interaction) -> None:
             self.selected ^= {key}
             self.render()
             await interaction.response.edit_message(content=self.content, view=self)
 
         return toggle
 
-    async def ask(self, interaction: discord.Interaction[Any]) -> None:
+    async def ask(self, interaction: Interaction) -> None:
         if not self.selected:
             await tell(interaction, "Select at least one exchange first.")
             return
@@ -147,12 +148,12 @@ class ForgetView(OwnedView):
         self.render()
         await interaction.response.edit_message(content=self.content, view=self)
 
-    async def back(self, interaction: discord.Interaction[Any]) -> None:
+    async def back(self, interaction: Interaction) -> None:
         self.confirming = False
         self.render()
         await interaction.response.edit_message(content=self.content, view=self)
 
-    async def confirm(self, interaction: discord.Interaction[Any]) -> None:
+    async def confirm(self, interaction: Interaction) -> None:
         chosen = [p for p in self.pairs if p.key in self.selected]
         removed = await self.tools.forget(interaction.user.id, self.scope, chosen)
         log.info("user %s forgot %d exchanges (%d turns) in %s", interaction.user.id, len(chosen), removed,
@@ -160,7 +161,7 @@ class ForgetView(OwnedView):
         await self.finish(interaction, f"Forgotten: {len(chosen)} exchange(s), {removed} message(s) removed "
                                        "from my memory of this conversation.")
 
-    async def cancel(self, interaction: discord.Interaction[Any]) -> None:
+    async def cancel(self, interaction: Interaction) -> None:
         await self.finish(interaction, "Cancelled: nothing was forgotten.")
 
 
@@ -171,7 +172,7 @@ class RerollView(OwnedView):
     timeout restarts at every click, so a user pressing Redo could keep them alive for ever; the expiry is
     scheduled here instead."""
 
-    def __init__(self, cog: UserCommands, origin: discord.Interaction[Any], session: RerollSession) -> None:
+    def __init__(self, cog: UserCommands, origin: Interaction, session: RerollSession) -> None:
         super().__init__(origin.user.id, origin, timeout=None)
         self.cog = cog
         self.session = session
@@ -202,7 +203,7 @@ class RerollView(OwnedView):
                 "Accept posts it here and makes it my "
                 "answer; Redo tries again; Dismiss keeps the old answer.")
 
-    async def show_new_draft(self, interaction: discord.Interaction[Any]) -> None:
+    async def show_new_draft(self, interaction: Interaction) -> None:
         """Generate a draft and show it on the preview (the interaction was already answered or deferred)."""
         self.draft = await self.session.draft()
         self.content = self.render()
@@ -221,7 +222,7 @@ class RerollView(OwnedView):
             self.stop()
             await self.on_timeout()
 
-    async def refused_here(self, interaction: discord.Interaction[Any]) -> bool:
+    async def refused_here(self, interaction: Interaction) -> bool:
         """Tell the user and return True when the bot was deactivated here since the preview appeared (or
         they may no longer make it speak: blocked, or a daily limit reached)."""
         try:
@@ -232,13 +233,13 @@ class RerollView(OwnedView):
             return True
         return False
 
-    async def wait_your_turn(self, interaction: discord.Interaction[Any]) -> bool:
+    async def wait_your_turn(self, interaction: Interaction) -> bool:
         if self.busy.locked():
             await tell(interaction, "Just a moment: I'm still on your previous click.")
             return True
         return False
 
-    async def redo(self, interaction: discord.Interaction[Any]) -> None:
+    async def redo(self, interaction: Interaction) -> None:
         if await self.wait_your_turn(interaction) or await self.refused_here(interaction):
             return
         async with self.busy:
@@ -246,13 +247,13 @@ class RerollView(OwnedView):
             await interaction.response.edit_message(content=f"{self.content}\n\n-# Rerolling…", view=self)
             await self.show_new_draft(interaction)
 
-    async def accept(self, interaction: discord.Interaction[Any]) -> None:
+    async def accept(self, interaction: Interaction) -> None:
         if await self.wait_your_turn(interaction):
             return
         async with self.busy:
             await self._accept(interaction)
 
-    async def _accept(self, interaction: discord.Interaction[Any]) -> None:
+    async def _accept(self, interaction: Interaction) -> None:
         if self.draft is None or not self.draft.ok:
             await tell(interaction, "There is no answer to accept yet: press Redo.")
             return
@@ -277,7 +278,7 @@ class RerollView(OwnedView):
         log.info("user %s accepted a reroll in %s", interaction.user.id, self.session.target.scope)
         await self.finish(interaction, "Posted. That is now my answer in our conversation.")
 
-    async def dismiss(self, interaction: discord.Interaction[Any]) -> None:
+    async def dismiss(self, interaction: Interaction) -> None:
         if await self.wait_your_turn(interaction):
             return
         await self.finish(interaction, "Dismissed: my original answer stays.")
@@ -299,14 +300,14 @@ class UserCommands(commands.Cog):
 
     @app_commands.command(name="reset_conversation",
                           description="Start our conversation here afresh (your core memories stay).")
-    async def reset_conversation(self, interaction: discord.Interaction[Any]) -> None:
+    async def reset_conversation(self, interaction: Interaction) -> None:
         view = ResetView(self.tools, interaction, scope_of(interaction))
         await interaction.response.send_message(view.content, view=view, ephemeral=True)
 
     @app_commands.command(name="forget_last", description="Choose recent exchanges here for me to forget.")
     @app_commands.describe(count=f"How many recent exchanges to choose from ({FORGET_MIN}-{FORGET_MAX}, "
                                  f"default {FORGET_DEFAULT})")
-    async def forget_last(self, interaction: discord.Interaction[Any],
+    async def forget_last(self, interaction: Interaction,
                           count: app_commands.Range[int, FORGET_MIN, FORGET_MAX] = FORGET_DEFAULT) -> None:
         scope = scope_of(interaction)
         try:
@@ -324,7 +325,7 @@ class UserCommands(commands.Cog):
     @app_commands.describe(context="Optional out-of-character note to steer the new answer")
     @active_here()
     @may_talk()
-    async def reroll(self, interaction: discord.Interaction[Any], context: str | None = None) -> None:
+    async def reroll(self, interaction: Interaction, context: str | None = None) -> None:
         scope = scope_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         target = await self.tools.reroll_target(interaction.user.id, scope)
@@ -340,13 +341,14 @@ class UserCommands(commands.Cog):
         view = RerollView(self, interaction, session)
         await view.show_new_draft(interaction)
 
-    async def post_publicly(self, interaction: discord.Interaction[Any], session: RerollSession,
+    async def post_publicly(self, interaction: Interaction, session: RerollSession,
                             text: str) -> list[int]:
         """Post an accepted reroll as ordinary channel messages (split when long); in a server the first part
         replies to the message it answers, like a normal reply."""
-        channel: Any = interaction.channel
-        if not isinstance(channel, discord.abc.Messageable):
-            channel = self.bot.get_partial_messageable(interaction.channel_id or 0)
+        here = interaction.channel
+        channel: discord.abc.Messageable = (
+            here if isinstance(here, discord.abc.Messageable)
+            else self.bot.get_partial_messageable(interaction.channel_id or 0))
         answered = session.target.user_turn.discord_message_id
         ids: list[int] = []
         for i, part in enumerate(split_message(text, self.bot.settings.discord.max_message_length)):
@@ -355,7 +357,7 @@ class UserCommands(commands.Cog):
                 reference = discord.MessageReference(message_id=answered,
                                                      channel_id=interaction.channel_id or 0,
                                                      fail_if_not_exists=False)
-            kwargs: dict[str, Any] = {"allowed_mentions": allowed_mentions_for(part)}
+            kwargs: SendOptions = {"allowed_mentions": allowed_mentions_for(part)}
             if reference is not None:
                 kwargs["reference"] = reference
                 kwargs["mention_author"] = False
@@ -364,7 +366,7 @@ class UserCommands(commands.Cog):
 
     @app_commands.command(name="remember", description="Add something to what I always remember about you.")
     @app_commands.describe(memory=f"What I should remember (up to {REMEMBER_MAX_CHARS} characters)")
-    async def remember(self, interaction: discord.Interaction[Any], memory: str) -> None:
+    async def remember(self, interaction: Interaction, memory: str) -> None:
         try:
             await self.tools.remember(interaction.user.id, interaction.user.display_name, memory,
                                       private=private_scope(scope_of(interaction)),
@@ -376,7 +378,7 @@ class UserCommands(commands.Cog):
 
     @app_commands.command(name="status",
                           description="Your usage, plan, and our conversation here in figures.")
-    async def status(self, interaction: discord.Interaction[Any]) -> None:
+    async def status(self, interaction: Interaction) -> None:
         figures = await self.tools.status(interaction.user.id, scope_of(interaction))
         usage = figures.usage
         where = "our DMs" if interaction.guild is None else "this channel"
@@ -393,7 +395,7 @@ class UserCommands(commands.Cog):
             f"{figures.history_messages} messages · {figures.history_tokens:,} tokens"
             + (" (with a summary of earlier talk)" if figures.has_summary else "")))
         embed.add_field(name="Core memories", value=str(figures.core_memories))
-        alive: Any = getattr(self.bot, "alive", None)
+        alive: Alive | None = getattr(self.bot, "alive", None)
         if alive is not None and self.bot.settings.alive.emotions:
             embed.add_field(name=f"How {self.character_name} feels", inline=False, value=alive.feeling_line())
         if figures.stage is not None:
@@ -404,7 +406,7 @@ class UserCommands(commands.Cog):
         await tell(interaction, embed=embed)
 
     @app_commands.command(name="help", description="Every command and what it does.")
-    async def help(self, interaction: discord.Interaction[Any]) -> None:
+    async def help(self, interaction: Interaction) -> None:
         lines = help_lines(self.bot.tree, interaction.guild)
         text = f"**{self.character_name}: commands**\n" + "\n".join(lines)
         parts = split_message(text, 2000)

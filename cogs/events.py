@@ -100,7 +100,8 @@ def clean_content(message: discord.Message, me: discord.abc.User | None = None, 
 
 def private_place(channel: Any) -> bool:
     """A server place not everyone there can see: a private thread (a ticket's), a thread of a private
-    channel, or a channel @everyone may not view. Unknown counts as private (the log then says less)."""
+    channel, or a channel @everyone may not view. Unknown counts as private (the log then says less).
+    (Any: whatever channel discord.py hands, a message's or an interaction's, read by duck typing.)"""
     if isinstance(channel, discord.Thread):
         if channel.type == discord.ChannelType.private_thread:
             return True
@@ -119,7 +120,7 @@ def private_place(channel: Any) -> bool:
 class Events(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         ensemble = getattr(bot, "ensemble", None)
         self.webhooks = WebhookPool(lambda: bot.user, ensemble) if ensemble is not None else None
         # The main character's key, for the outlets: fixed for the process, so a message's handling enters

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -22,7 +23,7 @@ from memory.service import MemoryService
 from memory.svgmap import days_ago, render_fact_map
 
 if TYPE_CHECKING:
-    from cogs.bot import Kindred
+    from cogs.bot import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ PAGE_SIZE = 8
 LIST_TIMEOUT_SECONDS = 300.0
 
 
-def fact_line(number: int, fact: FactRow, now: Any) -> str:
+def fact_line(number: int, fact: FactRow, now: datetime) -> str:
     pin = " 📌" if fact.pinned else ""
     private = " 🔒" if fact.private else ""
     return (f"**{number}.** [{fact.category}]{pin}{private} {clip(fact.fact, 130)} "
@@ -45,7 +46,7 @@ def memory_line(memory: CoreMemoryRow, server: str) -> str:
 
 
 class ForgetMeView(OwnedView):
-    def __init__(self, memory: MemoryService, origin: discord.Interaction[Any], character: str) -> None:
+    def __init__(self, memory: MemoryService, origin: Interaction, character: str) -> None:
         super().__init__(origin.user.id, origin, timeout=confirm_timeout(origin))
         self.memory = memory
         self.content = (f"Delete **everything** {character} has stored about you? "
@@ -58,7 +59,7 @@ class ForgetMeView(OwnedView):
         self.button("Yes, delete everything", "confirm", self.confirm, style=discord.ButtonStyle.danger)
         self.button("Cancel", "cancel", self.cancel)
 
-    async def confirm(self, interaction: discord.Interaction[Any]) -> None:
+    async def confirm(self, interaction: Interaction) -> None:
         await interaction.response.defer()
         counts = await self.memory.forget_user(interaction.user.id)
         total = sum(counts.values())
@@ -72,7 +73,7 @@ class ForgetMeView(OwnedView):
                                        "If you talk to me again, "
                                        "I start from nothing.")
 
-    async def cancel(self, interaction: discord.Interaction[Any]) -> None:
+    async def cancel(self, interaction: Interaction) -> None:
         await self.finish(interaction, "Cancelled: nothing was deleted.")
 
 
@@ -88,7 +89,7 @@ class MemoryCommands(commands.Cog):
         return self.bot.engine.persona.name
 
     @group.command(name="opt-in", description="Let me remember our conversations and what you tell me.")
-    async def opt_in(self, interaction: discord.Interaction[Any]) -> None:
+    async def opt_in(self, interaction: Interaction) -> None:
         await self.memory.set_consent(interaction.user.id, interaction.user.display_name, True)
         log.info("user %s opted in to memory", interaction.user.id)
         await tell(interaction, "Thank you: from now on I remember our conversations and what you tell me "
@@ -96,7 +97,7 @@ class MemoryCommands(commands.Cog):
                                 "deletes everything.")
 
     @group.command(name="opt-out", description="Stop me remembering anything new about you.")
-    async def opt_out(self, interaction: discord.Interaction[Any]) -> None:
+    async def opt_out(self, interaction: Interaction) -> None:
         await self.memory.set_consent(interaction.user.id, interaction.user.display_name, False)
         log.info("user %s opted out of memory", interaction.user.id)
         await tell(interaction, "Understood: I no longer keep anything new about you "
@@ -109,7 +110,7 @@ class MemoryCommands(commands.Cog):
     @app_commands.describe(where="each: a server's memories stay in it (the default); all: shared everywhere")
     @app_commands.choices(where=[app_commands.Choice(name="each server its own", value="each"),
                                  app_commands.Choice(name="all servers", value="all")])
-    async def servers(self, interaction: discord.Interaction[Any], where: str) -> None:
+    async def servers(self, interaction: Interaction, where: str) -> None:
         everywhere = where == "all"
         await self.memory.set_everywhere(interaction.user.id, interaction.user.display_name, everywhere)
         if everywhere:
@@ -121,7 +122,7 @@ class MemoryCommands(commands.Cog):
                                     "DMs or private places stays there).")
 
     @group.command(name="map", description="A picture of what I remember about you, by topic.")
-    async def map(self, interaction: discord.Interaction[Any]) -> None:
+    async def map(self, interaction: Interaction) -> None:
         facts = await self.memory.facts(interaction.user.id)
         if not facts:
             await tell(interaction, self._nothing_yet())
@@ -135,7 +136,7 @@ class MemoryCommands(commands.Cog):
                                 file=file)
 
     @group.command(name="list", description="Page through the memories and facts I keep about you.")
-    async def list_facts(self, interaction: discord.Interaction[Any]) -> None:
+    async def list_facts(self, interaction: Interaction) -> None:
         facts = await self.memory.facts(interaction.user.id)
         core = await self.memory.core_memories(interaction.user.id)
         if not facts and not core:
@@ -157,7 +158,7 @@ class MemoryCommands(commands.Cog):
     @group.command(name="said",
                    description="Page through what I kept of your own words; delete one by number.")
     @app_commands.describe(forget="The number of one of your excerpts to delete (shown in the list)")
-    async def said(self, interaction: discord.Interaction[Any], forget: int | None = None) -> None:
+    async def said(self, interaction: Interaction, forget: int | None = None) -> None:
         if forget is not None:
             gone = await self.memory.forget_said(interaction.user.id, [forget])
             await tell(interaction, f"Deleted #{forget}: I no longer remember you saying that." if gone
@@ -190,7 +191,7 @@ class MemoryCommands(commands.Cog):
                 f"conversations.{note}")
 
     @app_commands.command(name="forget_me", description="Delete everything I have stored about you.")
-    async def forget_me(self, interaction: discord.Interaction[Any]) -> None:
+    async def forget_me(self, interaction: Interaction) -> None:
         view = ForgetMeView(self.memory, interaction, self.character)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -41,7 +42,7 @@ from cogs.permissions import require_server
 from cogs.serverlog import post_notice
 
 if TYPE_CHECKING:
-    from cogs.bot import Kindred
+    from cogs.bot import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
 
     def check(
         self,
-        interaction: discord.Interaction[Any],
+        interaction: Interaction,
         action: str,
         target: discord.abc.User | None,
         *,
@@ -111,7 +112,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
 
     async def record(
         self,
-        interaction: discord.Interaction[Any],
+        interaction: Interaction,
         action: str,
         *,
         target: discord.abc.User | None = None,
@@ -166,7 +167,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
 
     async def run(
         self,
-        interaction: discord.Interaction[Any],
+        interaction: Interaction,
         action: str,
         target: discord.abc.User,
         reason: str | None,
@@ -174,7 +175,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
         *,
         member_required: bool,
         detail: str = "",
-        perform: Any,
+        perform: Callable[[discord.Guild, str], Awaitable[object]],
         dm_first: bool = False,
     ) -> None:
         """Check, (notify,) act, log, confirm: the steps every single-person action shares."""
@@ -210,7 +211,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
     @app_commands.describe(member="Who to kick", reason=REASON, notify=NOTIFY)
     async def kick(
         self,
-        interaction: discord.Interaction[Any],
+        interaction: Interaction,
         member: discord.User,
         reason: str | None = None,
         notify: bool = True,
@@ -235,7 +236,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
     )
     async def ban(
         self,
-        interaction: discord.Interaction[Any],
+        interaction: Interaction,
         user: discord.User,
         reason: str | None = None,
         delete_days: app_commands.Range[int, 0, 7] = 0,
@@ -262,7 +263,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
     @app_commands.guild_only()
     @app_commands.describe(user="The banned person's user id (or @mention)", reason=REASON)
     async def unban(
-        self, interaction: discord.Interaction[Any], user: str, reason: str | None = None
+        self, interaction: Interaction, user: str, reason: str | None = None
     ) -> None:
         match = re.fullmatch(r"<@!?(\d+)>|(\d{5,25})", user.strip())
         if match is None:
@@ -319,7 +320,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
     )
     async def timeout(
         self,
-        interaction: discord.Interaction[Any],
+        interaction: Interaction,
         member: discord.User,
         duration: str,
         reason: str | None = None,
@@ -352,7 +353,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
     @app_commands.describe(member="Whose timeout to lift", reason=REASON, notify=NOTIFY)
     async def untimeout(
         self,
-        interaction: discord.Interaction[Any],
+        interaction: Interaction,
         member: discord.User,
         reason: str | None = None,
         notify: bool = True,
@@ -379,7 +380,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
     @app_commands.guild_only()
     @app_commands.describe(member="Who to warn", reason="What the warning is for", notify=NOTIFY)
     async def warn(
-        self, interaction: discord.Interaction[Any], member: discord.User, reason: str, notify: bool = True
+        self, interaction: Interaction, member: discord.User, reason: str, notify: bool = True
     ) -> None:
         try:
             guild = self.check(interaction, "warn", member, member_required=True)
@@ -413,7 +414,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
     @app_commands.default_permissions(moderate_members=True)
     @app_commands.guild_only()
     @app_commands.describe(member="Whose warnings to list")
-    async def warnings(self, interaction: discord.Interaction[Any], member: discord.User) -> None:
+    async def warnings(self, interaction: Interaction, member: discord.User) -> None:
         try:
             guild = self.check(interaction, "warnings", None, member_required=False)
         except Refused as exc:
@@ -445,7 +446,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
     )
     async def purge(
         self,
-        interaction: discord.Interaction[Any],
+        interaction: Interaction,
         count: app_commands.Range[int, 1, PURGE_MAX],
         user: discord.User | None = None,
         reason: str | None = None,

@@ -4,7 +4,8 @@ make the character speak also need a place where it is active (``/bot activate |
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import discord
 from discord import app_commands
@@ -14,6 +15,14 @@ from bot.operator.access import AccessGate
 from bot.operator.limits import SpendingLimits
 from bot.operator.places import Places
 from database.store import Store
+
+# An interaction as discord.py hands it: to the hooks it calls (a View's or a DynamicItem's callback,
+# interaction_check, from_custom_id, an app-command check), typed for any client, so a hook must take any;
+# and to the modules cogs/bot.py imports, which cannot name its Kindred (an import cycle). Its client is
+# always this bot.
+HookInteraction = discord.Interaction[Any]
+
+T = TypeVar("T")  # what an app-command check decorates (a command, or its callback)
 
 
 class Kindred(Protocol):
@@ -83,10 +92,10 @@ def in_log_channel(bot: Kindred, channel_id: int) -> bool:
     return bool(bot.settings.secrets.log_channel) and channel_id == bot.settings.secrets.log_channel
 
 
-def admin_only() -> Any:
+def admin_only() -> Callable[[T], T]:
     """App-command check: the caller must be a Kindred admin (on top of Discord's default permission)."""
 
-    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+    async def predicate(interaction: HookInteraction) -> bool:
         if await is_admin(interaction.client, interaction.user):
             return True
         raise NotAdmin()
@@ -94,7 +103,7 @@ def admin_only() -> Any:
     return app_commands.check(predicate)
 
 
-def require_server(interaction: discord.Interaction[Any]) -> None:
+def require_server(interaction: HookInteraction) -> None:
     """Raise :class:`~discord.app_commands.NoPrivateMessage` outside a server. Discord hides guild-only
     commands in DMs, but discord.py does not enforce ``guild_only`` for incoming interactions: a client may
     still send one, and it must be refused, not run."""
@@ -102,17 +111,17 @@ def require_server(interaction: discord.Interaction[Any]) -> None:
         raise app_commands.NoPrivateMessage()
 
 
-def in_server() -> Any:
+def in_server() -> Callable[[T], T]:
     """App-command check: the command runs in a server (see :func:`require_server`)."""
 
-    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+    async def predicate(interaction: HookInteraction) -> bool:
         require_server(interaction)
         return True
 
     return app_commands.check(predicate)
 
 
-async def require_active(bot: Kindred, interaction: discord.Interaction[Any]) -> None:
+async def require_active(bot: Kindred, interaction: HookInteraction) -> None:
     """Raise :class:`Inactive` when the bot is deactivated where ``interaction`` happens (DMs are always
     on)."""
     if interaction.guild_id is None:
@@ -121,10 +130,10 @@ async def require_active(bot: Kindred, interaction: discord.Interaction[Any]) ->
         raise Inactive()
 
 
-def active_here() -> Any:
+def active_here() -> Callable[[T], T]:
     """App-command check for commands that produce character replies: refused where the bot is deactivated."""
 
-    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+    async def predicate(interaction: HookInteraction) -> bool:
         await require_active(interaction.client, interaction)
         return True
 
@@ -138,7 +147,7 @@ class NotAllowed(app_commands.CheckFailure):
         super().__init__(message)
 
 
-async def require_may_talk(bot: Kindred, interaction: discord.Interaction[Any]) -> None:
+async def require_may_talk(bot: Kindred, interaction: HookInteraction) -> None:
     """Raise :class:`NotAllowed` when the caller may not make the character speak, as for a message: who
     may talk to it (bot/operator/access.py) and the daily spending limits (bot/operator/limits.py; said in
     character)."""
@@ -151,10 +160,10 @@ async def require_may_talk(bot: Kindred, interaction: discord.Interaction[Any]) 
         raise NotAllowed(bot.limits.reply_text(reached))
 
 
-def may_talk() -> Any:
+def may_talk() -> Callable[[T], T]:
     """App-command check for commands that make the character speak (see :func:`require_may_talk`)."""
 
-    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+    async def predicate(interaction: HookInteraction) -> bool:
         await require_may_talk(interaction.client, interaction)
         return True
 
@@ -168,7 +177,7 @@ class NotServerAdmin(app_commands.CheckFailure):
         super().__init__("Only this server's admins (the Manage Server permission) can use this command.")
 
 
-async def is_server_admin(bot: Kindred, interaction: discord.Interaction[Any]) -> bool:
+async def is_server_admin(bot: Kindred, interaction: HookInteraction) -> bool:
     """Who may change a server's own settings: someone with Manage Server there (Discord's administrators
     have it), or one of the bot's admins."""
     perms = interaction.permissions
@@ -177,10 +186,10 @@ async def is_server_admin(bot: Kindred, interaction: discord.Interaction[Any]) -
     return await is_admin(bot, interaction.user)
 
 
-def server_admin_only() -> Any:
+def server_admin_only() -> Callable[[T], T]:
     """App-command check: in a server, by one of its admins (see :func:`is_server_admin`)."""
 
-    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+    async def predicate(interaction: HookInteraction) -> bool:
         require_server(interaction)
         if await is_server_admin(interaction.client, interaction):
             return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import discord
 
@@ -41,3 +42,6 @@ def allowed_mentions_for(text: str, *, users: Iterable[discord.abc.Snowflake] = 
 
 # What a client sends when a call names no policy of its own (discord.py merges a call's over it): nothing.
 NO_MENTIONS = discord.AllowedMentions.none()
+# Keyword arguments for discord.py's send(), each of its own type; one is left out rather than None when
+# not wanted (send's overloads take no None): a Discord boundary, hence Any.
+SendOptions = dict[str, Any]

@@ -8,7 +8,7 @@ cache of the row is cleared by the change).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -28,7 +28,7 @@ from cogs.permissions import is_server_admin, server_admin_only
 from cogs.serverlog import server_policy
 
 if TYPE_CHECKING:
-    from cogs.bot import Kindred
+    from cogs.bot import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
 
     @group.command(name="show", description="This server's settings, and which ones are the defaults.")
     @server_admin_only()
-    async def show(self, interaction: discord.Interaction[Any]) -> None:
+    async def show(self, interaction: Interaction) -> None:
         guild_id = int(interaction.guild_id or 0)
         config = await self.server_settings.get(guild_id, fresh=True)
         policy = await server_policy(self.bot, guild_id)
@@ -96,7 +96,7 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
         await tell(interaction, embed=embed, allowed_mentions=discord.AllowedMentions.none())
 
     async def ac_value(
-        self, interaction: discord.Interaction[Any], current: str
+        self, interaction: Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild is None or not await is_server_admin(self.bot, interaction):
             return []
@@ -116,7 +116,7 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
     @app_commands.choices(key=[app_commands.Choice(name=k, value=k) for k in KEYS])
     @app_commands.autocomplete(value=ac_value)
     @server_admin_only()
-    async def set_value(self, interaction: discord.Interaction[Any], key: str, value: str) -> None:
+    async def set_value(self, interaction: Interaction, key: str, value: str) -> None:
         try:
             parsed = parse_value(key, value)
         except BadValue as exc:

@@ -11,17 +11,18 @@ over its server's.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.alive.service import Alive
 from cogs.permissions import admin_only, in_server
 from database.places import effective_activation
 
 if TYPE_CHECKING:
-    from cogs.bot import Kindred
+    from cogs.bot import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class PlaceSettings(commands.Cog):
         self.bot = bot
         self.places = bot.services.tools.places
 
-    def _place(self, interaction: discord.Interaction[Any], scope: Scope) -> tuple[str, int, str]:
+    def _place(self, interaction: Interaction, scope: Scope) -> tuple[str, int, str]:
         """(place type, place id, how to name it) for the database."""
         if scope == "server":
             guild = interaction.guild
@@ -55,7 +56,7 @@ class PlaceSettings(commands.Cog):
         name = getattr(channel, "mention", None) or "this channel"
         return "channel", int(interaction.channel_id or 0), name
 
-    async def _switch(self, interaction: discord.Interaction[Any], scope: Scope, active: bool) -> None:
+    async def _switch(self, interaction: Interaction, scope: Scope, active: bool) -> None:
         place_type, place_id, name = self._place(interaction, scope)
         await self.places.set_active(place_type, place_id, active)
         log.info("admin %s %s %s %s", interaction.user.id, "activated" if active else "deactivated",
@@ -75,20 +76,20 @@ class PlaceSettings(commands.Cog):
     @app_commands.describe(scope="This channel (default) or the whole server")
     @in_server()
     @admin_only()
-    async def activate(self, interaction: discord.Interaction[Any], scope: Scope = "channel") -> None:
+    async def activate(self, interaction: Interaction, scope: Scope = "channel") -> None:
         await self._switch(interaction, scope, True)
 
     @group.command(name="deactivate", description="Silence the bot in this channel or the whole server.")
     @app_commands.describe(scope="This channel (default) or the whole server")
     @in_server()
     @admin_only()
-    async def deactivate(self, interaction: discord.Interaction[Any], scope: Scope = "channel") -> None:
+    async def deactivate(self, interaction: Interaction, scope: Scope = "channel") -> None:
         await self._switch(interaction, scope, False)
 
     @group.command(name="status-here", description="Whether the bot is active in this channel, and why.")
     @in_server()
     @admin_only()
-    async def status_here(self, interaction: discord.Interaction[Any]) -> None:
+    async def status_here(self, interaction: Interaction) -> None:
         channel_id, guild_id = int(interaction.channel_id or 0), interaction.guild_id
         # One fresh read: the answer and the reasons shown come from the same settings.
         channel_setting, server_setting = await self.places.activation(channel_id, guild_id)
@@ -100,7 +101,7 @@ class PlaceSettings(commands.Cog):
             f"server: {on_off(server_setting)}; a channel setting wins). Messages here are {logging_note}.",
             ephemeral=True)
 
-    async def _set_switch(self, interaction: discord.Interaction[Any], switch: str, state: OnOff,
+    async def _set_switch(self, interaction: Interaction, switch: str, state: OnOff,
                           scope: Scope) -> None:
         place_type, place_id, name = self._place(interaction, scope)
         wanted = None if state == "default" else state == "on"
@@ -122,7 +123,7 @@ class PlaceSettings(commands.Cog):
                            scope="This channel (default) or the whole server")
     @in_server()
     @admin_only()
-    async def proactive(self, interaction: discord.Interaction[Any], state: OnOff,
+    async def proactive(self, interaction: Interaction, state: OnOff,
                         scope: Scope = "channel") -> None:
         await self._set_switch(interaction, "proactive", state, scope)
 
@@ -131,15 +132,15 @@ class PlaceSettings(commands.Cog):
                            scope="This channel (default) or the whole server")
     @in_server()
     @admin_only()
-    async def reactions(self, interaction: discord.Interaction[Any], state: OnOff,
+    async def reactions(self, interaction: Interaction, state: OnOff,
                         scope: Scope = "channel") -> None:
         await self._set_switch(interaction, "reactions", state, scope)
 
     @group.command(name="status-refresh", description="Write and show a new custom status now.")
     @in_server()
     @admin_only()
-    async def status_refresh(self, interaction: discord.Interaction[Any]) -> None:
-        alive: Any = getattr(self.bot, "alive", None)
+    async def status_refresh(self, interaction: Interaction) -> None:
+        alive: Alive | None = getattr(self.bot, "alive", None)
         if alive is None:
             await interaction.response.send_message("The custom status is not running in this bot.",
                                                     ephemeral=True)

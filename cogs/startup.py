@@ -30,6 +30,8 @@ def invite_url(application_id: int) -> str:
     return discord.utils.oauth_url(application_id, permissions=INVITE_PERMISSIONS, scopes=INVITE_SCOPES)
 
 
+# ``bot: Any`` below: cogs/bot.py's KindredMixin hands itself, a mixin the type checker does not see as a
+# Client (it becomes one only in KindredBot and KindredShardedBot).
 def log_invite(bot: Any) -> None:
     """The invite link for this application (known after the login), with the permissions Kindred uses."""
     if bot.application_id:

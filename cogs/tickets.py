@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -28,13 +28,13 @@ from bot.servertools.tickets import (
     transcript_line,
 )
 from cogs.commands import clip, tell
-from cogs.permissions import NotServerAdmin, is_server_admin, require_server
+from cogs.permissions import HookInteraction, NotServerAdmin, is_server_admin, require_server
 from cogs.posting import allowed_mentions_for
 from cogs.serverlog import post_notice
 from database.models import utcnow
 
 if TYPE_CHECKING:
-    from cogs.bot import Kindred
+    from cogs.bot import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ THREAD_PERMISSIONS = ("create_private_threads", "send_messages_in_threads", "man
 NOT_SET_UP = "Tickets aren't set up in this server yet: an admin can run `/ticket setup`."
 
 
-class CloseButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM_ID_PATTERN):
+class CloseButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID_PATTERN):
     """A ticket's Close button; works after a restart too."""
 
     def __init__(self, ticket_id: int) -> None:
@@ -58,11 +58,11 @@ class CloseButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTO
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+        cls, interaction: HookInteraction, item: discord.ui.Item[discord.ui.View], match: re.Match[str], /
     ) -> CloseButton:
         return cls(int(match["ticket"]))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+    async def callback(self, interaction: HookInteraction) -> None:
         cog = interaction.client.get_cog("Tickets")
         if not isinstance(cog, Tickets):
             await tell(interaction, "Tickets are not available right now.")
@@ -101,7 +101,7 @@ class Tickets(commands.Cog):
     )
     async def setup_tickets(
         self,
-        interaction: discord.Interaction[Any],
+        interaction: Interaction,
         staff_role: discord.Role,
         channel: discord.TextChannel | None = None,
     ) -> None:
@@ -144,7 +144,7 @@ class Tickets(commands.Cog):
 
     @group.command(name="open", description="Open a private thread with the staff.")
     @app_commands.describe(topic="What it is about (optional)")
-    async def open_ticket(self, interaction: discord.Interaction[Any], topic: str | None = None) -> None:
+    async def open_ticket(self, interaction: Interaction, topic: str | None = None) -> None:
         require_server(interaction)
         guild = interaction.guild
         config = await self.desk.setup_of(int(interaction.guild_id or 0))
@@ -231,7 +231,7 @@ class Tickets(commands.Cog):
             except discord.HTTPException:
                 log.exception("could not delete the thread %s of a failed ticket", thread.id)
 
-    async def close(self, interaction: discord.Interaction[Any], ticket_id: int) -> None:
+    async def close(self, interaction: Interaction, ticket_id: int) -> None:
         found = await self.desk.closable(ticket_id)
         if found is None:
             await tell(interaction, "This ticket is already closed.")

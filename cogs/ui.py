@@ -20,7 +20,7 @@ from discord import app_commands
 
 from bot.core.text import Page, clip, page_of
 from bot.reply.splitting import split_message
-from cogs.permissions import NotAdmin
+from cogs.permissions import HookInteraction, NotAdmin
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +33,13 @@ NO_PINGS = discord.AllowedMentions.none()
 MESSAGE_LIMIT = 2000  # Discord's longest message
 
 _live_views: weakref.WeakValueDictionary[str, OwnedView] = weakref.WeakValueDictionary()
-Callback = Callable[[discord.Interaction[Any]], Awaitable[None]]  # a button's
+Callback = Callable[[HookInteraction], Awaitable[None]]  # a button's
 
 
 # --------------------------------------------------------------------------- answers
 
 
-async def tell(interaction: discord.Interaction[Any], text: str = "", **kwargs: Any) -> None:
+async def tell(interaction: HookInteraction, text: str = "", **kwargs: Any) -> None:
     """Answer ephemerally whether or not the interaction was already responded to."""
     if interaction.response.is_done():
         await interaction.followup.send(text, ephemeral=True, **kwargs)
@@ -47,7 +47,7 @@ async def tell(interaction: discord.Interaction[Any], text: str = "", **kwargs: 
         await interaction.response.send_message(text, ephemeral=True, **kwargs)
 
 
-async def send_long(interaction: discord.Interaction[Any], text: str, *, deferred: bool = False) -> None:
+async def send_long(interaction: HookInteraction, text: str, *, deferred: bool = False) -> None:
     """An ephemeral answer, split over follow-ups when longer than one message. After a defer, the first
     part replaces the "thinking…" placeholder."""
     parts = split_message(text, MESSAGE_LIMIT) or ["(nothing)"]
@@ -60,7 +60,7 @@ async def send_long(interaction: discord.Interaction[Any], text: str, *, deferre
             await interaction.followup.send(part, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
-def confirm_timeout(interaction: discord.Interaction[Any]) -> float | None:
+def confirm_timeout(interaction: HookInteraction) -> float | None:
     """How long confirmation buttons stay usable (``confirm_timeout_seconds``; 0 means no limit)."""
     return float(interaction.client.settings.discord.confirm_timeout_seconds) or None
 
@@ -71,7 +71,7 @@ def confirm_timeout(interaction: discord.Interaction[Any]) -> float | None:
 class OwnedView(discord.ui.View):
     """Buttons only their owner may press; on timeout they are disabled and say so."""
 
-    def __init__(self, owner_id: int, origin: discord.Interaction[Any], *, timeout: float | None) -> None:
+    def __init__(self, owner_id: int, origin: HookInteraction, *, timeout: float | None) -> None:
         super().__init__(timeout=timeout)
         self.owner_id = owner_id
         self.token = secrets.token_hex(6)
@@ -85,15 +85,15 @@ class OwnedView(discord.ui.View):
 
     def button(self, label: str, action: str, callback: Callback, *,
                style: discord.ButtonStyle = discord.ButtonStyle.secondary, disabled: bool = False,
-               row: int | None = None) -> discord.ui.Button[Any]:
-        item: discord.ui.Button[Any] = discord.ui.Button(label=label, style=style, custom_id=self.cid(action),
-                                                         disabled=disabled, row=row)
+               row: int | None = None) -> discord.ui.Button[discord.ui.View]:
+        item: discord.ui.Button[discord.ui.View] = discord.ui.Button(
+            label=label, style=style, custom_id=self.cid(action), disabled=disabled, row=row)
         # discord.py's way to give one button its own callback (a method it expects subclasses to override)
         item.callback = callback  # type: ignore[method-assign,assignment]
         self.add_item(item)
         return item
 
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+    async def interaction_check(self, interaction: HookInteraction) -> bool:
         if interaction.user.id != self.owner_id:
             await interaction.response.send_message(
                 "These buttons belong to whoever ran the command; run it yourself to get your own.",
@@ -112,15 +112,15 @@ class OwnedView(discord.ui.View):
         except discord.HTTPException as exc:  # the message may be gone or its token too old
             log.debug("could not mark view %s expired: %s", self.token, exc)
 
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception,
-                       item: discord.ui.Item[Any]) -> None:
+    async def on_error(self, interaction: HookInteraction, error: Exception,
+                       item: discord.ui.Item[discord.ui.View]) -> None:
         log.error("button %s failed", getattr(item, "custom_id", item), exc_info=error)
         try:
             await tell(interaction, APOLOGY)
         except discord.HTTPException:
             log.exception("could not apologise for a failed button")
 
-    async def finish(self, interaction: discord.Interaction[Any], content: str) -> None:
+    async def finish(self, interaction: HookInteraction, content: str) -> None:
         """Show the outcome and retire the buttons (the interaction was deferred or not yet answered)."""
         self.stop()
         self.content = content
@@ -133,7 +133,7 @@ class OwnedView(discord.ui.View):
 class PagedView(OwnedView):
     """Lines shown ``size`` per page under a heading, with Previous / Next buttons."""
 
-    def __init__(self, origin: discord.Interaction[Any], lines: Sequence[str],
+    def __init__(self, origin: HookInteraction, lines: Sequence[str],
                  heading: Callable[[Page], str], *, size: int, timeout: float | None) -> None:
         super().__init__(origin.user.id, origin, timeout=timeout)
         self.lines = list(lines)
@@ -149,19 +149,19 @@ class PagedView(OwnedView):
         self.button("◀ Previous", "prev", self.prev, disabled=not page.has_prev)
         self.button("Next ▶", "next", self.next, disabled=not page.has_next)
 
-    async def turn(self, interaction: discord.Interaction[Any], step: int) -> None:
+    async def turn(self, interaction: HookInteraction, step: int) -> None:
         self.page = page_of(self.page.total, self.page.number + step, self.page.size)
         self.render()
         await interaction.response.edit_message(content=self.content, view=self)
 
-    async def prev(self, interaction: discord.Interaction[Any]) -> None:
+    async def prev(self, interaction: HookInteraction) -> None:
         await self.turn(interaction, -1)
 
-    async def next(self, interaction: discord.Interaction[Any]) -> None:
+    async def next(self, interaction: HookInteraction) -> None:
         await self.turn(interaction, +1)
 
 
-async def answer_expired_click(interaction: discord.Interaction[Any]) -> None:
+async def answer_expired_click(interaction: HookInteraction) -> None:
     """Answer clicks on our buttons whose view is gone, instead of letting Discord show a failure
     (an ``on_interaction`` listener of the bot)."""
     if interaction.type is not discord.InteractionType.component:
@@ -182,13 +182,15 @@ async def answer_expired_click(interaction: discord.Interaction[Any]) -> None:
 # --------------------------------------------------------------------------- /help, from the tree itself
 
 
+# Any command of the tree: discord.py's Command is generic in its group and its callback's result, which
+# differ from command to command.
 AnyCommand = app_commands.Command[Any, ..., Any] | app_commands.Group | app_commands.ContextMenu
 
 
 def is_admin_command(command: AnyCommand) -> bool:
     """Admin commands carry a default permission (set on the top-level command or group) or
     extras["admin"]."""
-    node: Any = command
+    node: AnyCommand | None = command
     while node is not None:
         if getattr(node, "extras", {}).get("admin"):
             return True
@@ -204,13 +206,14 @@ def usage_of(command: app_commands.Command[Any, ..., Any]) -> str:
     return f"/{command.qualified_name}" + (f" {params}" if params else "")
 
 
-def help_lines(tree: app_commands.CommandTree[Any], guild: discord.abc.Snowflake | None) -> list[str]:
+def help_lines(tree: app_commands.CommandTree[discord.Client],
+               guild: discord.abc.Snowflake | None) -> list[str]:
     """One line per command, from the tree itself (subcommands and context menus included)."""
-    commands_: list[Any] = list(tree.get_commands())
+    commands_: list[AnyCommand] = list(tree.get_commands())
     if guild is not None:
         commands_ += tree.get_commands(guild=guild)
     lines: list[str] = []
-    entries: list[tuple[str, str, Any]]  # a command, a subcommand or a context menu
+    entries: list[tuple[str, str, AnyCommand]]  # a command, a subcommand or a context menu
     for top in sorted(commands_, key=lambda c: c.name):
         if isinstance(top, app_commands.ContextMenu):
             target = "message" if top.type is discord.AppCommandType.message else "user"
@@ -253,7 +256,7 @@ def describe_error(error: app_commands.AppCommandError) -> str | None:
     return None
 
 
-async def on_app_command_error(interaction: discord.Interaction[Any],
+async def on_app_command_error(interaction: HookInteraction,
                                error: app_commands.AppCommandError) -> None:
     """Tree-wide handler: expected failures get their explanation, anything else an apology and a
     traceback."""

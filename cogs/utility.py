@@ -13,7 +13,8 @@ import asyncio
 import io
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -34,12 +35,13 @@ from bot.servertools.polls import (
 )
 from bot.servertools.userinfo import known_since
 from cogs.commands import clip, tell
-from cogs.permissions import is_admin, require_server
+from cogs.permissions import HookInteraction, is_admin, require_server
+from cogs.posting import SendOptions
 from database.models import utcnow
 from database.records import PollRecord
 
 if TYPE_CHECKING:
-    from cogs.bot import Kindred
+    from cogs.bot import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ def poll_embed(poll: PollRecord, counts: list[int], *, closed: bool = False) -> 
     return embed
 
 
-class PollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM_ID_PATTERN):
+class PollButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID_PATTERN):
     """One option's button; works for any poll, before and after a restart."""
 
     def __init__(self, poll_id: int, option: int, label: str = "") -> None:
@@ -77,12 +79,12 @@ class PollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+        cls, interaction: HookInteraction, item: discord.ui.Item[discord.ui.View], match: re.Match[str], /
     ) -> PollButton:
         label = item.label if isinstance(item, discord.ui.Button) else None  # always a button: its own
         return cls(int(match["poll"]), int(match["option"]), label or "")
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+    async def callback(self, interaction: HookInteraction) -> None:
         cog = interaction.client.get_cog("Utility")
         if not isinstance(cog, Utility):
             await tell(interaction, "Polls are not available right now.")
@@ -168,7 +170,7 @@ class Utility(commands.Cog):
             if poll.message_id
             else None
         )
-        kwargs: dict[str, Any] = {"reference": reference} if reference else {}
+        kwargs: SendOptions = {"reference": reference} if reference else {}
         sent = await channel.send(
             results_text(self.character, poll.question, poll.options, counts),
             embed=embed,
@@ -180,7 +182,7 @@ class Utility(commands.Cog):
         log.info("poll %s closed with %d votes", poll_id, sum(counts))
         return True
 
-    async def vote(self, interaction: discord.Interaction[Any], poll_id: int, option: int) -> None:
+    async def vote(self, interaction: Interaction, poll_id: int, option: int) -> None:
         vote = await self.polls.vote(poll_id, interaction.user.id, option)
         if vote.tally is None:
             await tell(interaction, "This poll no longer exists.")
@@ -203,7 +205,7 @@ class Utility(commands.Cog):
         duration="How long it stays open: 10m, 2h, 3d ... (default 24h, at most 30 days)",
     )
     async def poll(
-        self, interaction: discord.Interaction[Any], question: str, options: str, duration: str | None = None
+        self, interaction: Interaction, question: str, options: str, duration: str | None = None
     ) -> None:
         require_server(interaction)
         try:
@@ -245,7 +247,7 @@ class Utility(commands.Cog):
     @app_commands.guild_only()
     @app_commands.describe(member="Who (default: you)")
     async def userinfo(
-        self, interaction: discord.Interaction[Any], member: discord.User | None = None
+        self, interaction: Interaction, member: discord.User | None = None
     ) -> None:
         require_server(interaction)
         target = member or interaction.user
@@ -299,7 +301,7 @@ class Utility(commands.Cog):
         name="serverinfo", description="About this server: created, members, roles, boosts."
     )
     @app_commands.guild_only()
-    async def serverinfo(self, interaction: discord.Interaction[Any]) -> None:
+    async def serverinfo(self, interaction: Interaction) -> None:
         require_server(interaction)
         guild = interaction.guild
         if guild is None:
@@ -327,7 +329,7 @@ class Utility(commands.Cog):
         await tell(interaction, embed=embed, allowed_mentions=discord.AllowedMentions.none())
 
 
-def stamp(moment: Any) -> str:
+def stamp(moment: datetime) -> str:
     """A Discord timestamp: shown in each reader's own time zone, with "x days ago"."""
     seconds = int(moment.timestamp())
     return f"<t:{seconds}:D> (<t:{seconds}:R>)"

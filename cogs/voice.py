@@ -21,7 +21,7 @@ import io
 import json
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord.http import Route
@@ -139,7 +139,7 @@ async def send_voice_message(http: discord.http.HTTPClient, channel_id: int, cli
     payload = {"content": "", "flags": VOICE_MESSAGE_FLAG, "attachments": [
         {"id": 0, "filename": VOICE_FILENAME, "duration_secs": clip.duration, "waveform": clip.waveform}]}
     file = discord.File(io.BytesIO(clip.ogg), filename=VOICE_FILENAME)  # rewound by discord.py on a retry
-    form: list[dict[str, Any]] = [{"name": "payload_json", "value": json.dumps(payload)},
+    form: list[dict[str, object]] = [{"name": "payload_json", "value": json.dumps(payload)},
             {"name": "files[0]", "value": file.fp, "filename": VOICE_FILENAME, "content_type": "audio/ogg"}]
     route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
     data = await http.request(route, files=[file], form=form)

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import make_url
 
+from database.boundary import JsonObject
 from database.engine import Database
 from database.library_models import ClusterNode
 from database.models import utcnow
@@ -96,7 +97,7 @@ def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(f"kindred:{name}".encode()).digest()[:8], "big", signed=True)
 
 
-Listener = Callable[[dict[str, Any]], None]
+Listener = Callable[[JsonObject], None]  # told each signal, as the JSON object it was sent as
 
 
 class ClusterLink:
@@ -105,7 +106,7 @@ class ClusterLink:
     def __init__(self, url: str) -> None:
         # SQLAlchemy's URL ("postgresql+asyncpg://...") as the plain libpq DSN asyncpg takes.
         self.dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        self._conn: Any = None
+        self._conn: Any = None  # asyncpg's connection (asyncpg has no type hints)
         self._listener: Listener | None = None
 
     @property
@@ -122,7 +123,7 @@ class ClusterLink:
             "application_name": "kindred-cluster"})
         await self._conn.add_listener(CHANNEL, self._heard)
 
-    def _heard(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _heard(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         try:
             message = json.loads(payload)
         except ValueError:
@@ -148,7 +149,7 @@ class ClusterLink:
         if self.alive:
             await self._conn.fetchval("SELECT pg_advisory_unlock($1)", key, timeout=5)
 
-    async def notify(self, message: dict[str, Any]) -> None:
+    async def notify(self, message: JsonObject) -> None:
         payload = json.dumps(message, separators=(",", ":"))
         if len(payload.encode()) > MAX_PAYLOAD:
             raise ValueError("cluster signal too large for NOTIFY")

@@ -14,10 +14,10 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, case, delete, func, insert, literal, select, update
 
+from database.boundary import NamedRow
 from database.engine import Database
 from database.excerpts import insert_excerpts
 from database.models import ArchivedMessage, LoggedMessage, Relationship, UserFact, utcnow
@@ -50,7 +50,7 @@ class ConsolidationLog:
         query = select(LoggedMessage).where(LoggedMessage.id > after_id, LoggedMessage.id <= max_log_id) \
             .order_by(LoggedMessage.id).limit(limit)
 
-        def convert(rows: Sequence[Any]) -> list[tuple[int, SeenMessage]]:
+        def convert(rows: Sequence[NamedRow]) -> list[tuple[int, SeenMessage]]:
             return [(int(r.id), seen_message(r)) for r in rows]
 
         # A window holds up to 200k rows: never converted on the event loop.
@@ -128,7 +128,7 @@ class ConsolidationLog:
                     ],
                 )
             for fact_id, public in batch.mentioned:
-                values: dict[str, Any] = {
+                values: dict[str, object] = {
                     "reference_count": UserFact.reference_count + 1,
                     "last_mentioned": now,
                     "updated_at": changed,

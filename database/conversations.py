@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
+from database.boundary import DbRow, DbValue
 from database.engine import Database
 from database.history_cache import TURN_CACHE_CONVERSATIONS, TurnCache, changes_history
 from database.memories import replace_source_memories
@@ -19,16 +19,23 @@ from database.records import (
     NOTE_SOURCES,
     PRIVATE_NOTE_SOURCE,
     PRIVATE_SOURCE,
+    FactStamp,
     History,
     PromptData,
     PromptRequest,
     RelationshipRecord,
+    SeenMessage,
     Turn,
     as_utc,
 )
 from database.statements import fact_stamp, recent_messages
 
 APPENDS_KEPT = 10_000  # conversations whose latest append is told apart (far more than replies in flight)
+# A prompt read's two halves as read (_prompt_data makes the record): the person (identity, memories,
+# relationship, mood, user, stage, fact stamp, writing style) and the place (history, the channel's lines).
+_Person = tuple[dict[str, list[str]], list[tuple[DbValue, ...]], DbRow | None, DbValue, DbRow | None,
+                DbRow | None, FactStamp, DbValue]
+_Place = tuple[History, list[SeenMessage]]
 
 
 class Conversations:
@@ -103,7 +110,7 @@ class Conversations:
         still waiting; on PostgreSQL those still on their way were added from memory, database/log.py), so
         only an edit made since would differ; they are most of the read (75 rows). After any other change to a
         history (see history_stamp) read everything again instead."""
-        def read(conn: Connection) -> tuple[tuple[Any, ...], History]:
+        def read(conn: Connection) -> tuple[_Person, History]:
             return self._read_person(conn, r), self.read_history(conn, r.character, r.user_id, r.scope)
 
         person, history = await self.db.read(read)
@@ -120,7 +127,7 @@ class Conversations:
                                              self.db.read(lambda conn: self._read_place(conn, r)))
         return _prompt_data(person, place)
 
-    def _read_person(self, conn: Connection, r: PromptRequest) -> tuple[Any, ...]:
+    def _read_person(self, conn: Connection, r: PromptRequest) -> _Person:
         """What the character holds of the person (identity, memories, relationship, mood, user, stage,
         fact stamp, writing style): small lookups, many of them."""
         q = self._q
@@ -137,14 +144,14 @@ class Conversations:
             mood = q["mood"].scalar(conn)
             user = q["user"].first(conn, params)
             state = q["character_state"].first(conn, params)
-            stamp = q["fact_stamp"].first(conn, params)
+            stamp = q["fact_stamp"].one(conn, params)
             style = q["style_profile"].scalar(conn, params)
         identity: dict[str, list[str]] = {}
         for kind, content in kinds:
             identity.setdefault(kind, []).append(content)
         return identity, memories, rel, mood, user, state, fact_stamp(stamp), style
 
-    def _read_place(self, conn: Connection, r: PromptRequest) -> tuple[Any, ...]:
+    def _read_place(self, conn: Connection, r: PromptRequest) -> _Place:
         """The conversation and its place (history, the channel's recent messages): few reads, many rows."""
         history = self.read_history(conn, r.character, r.user_id, r.scope)
         recent = (recent_messages(conn, self._q, r.channel_id, r.recent_limit, r.before_id)
@@ -257,7 +264,7 @@ class Conversations:
     ) -> None:
         if not content.strip():
             raise ValueError("a blank turn is never stored")
-        values: dict[str, Any] = {"content": content, "tokens": tokens}
+        values: dict[str, object] = {"content": content, "tokens": tokens}
         if discord_message_id is not None:
             values["discord_message_id"] = discord_message_id
         await self.db.change(update(HistoryMessage).where(HistoryMessage.id == turn_id).values(**values))
@@ -344,12 +351,12 @@ class Conversations:
         return await self.db.write(write)
 
 
-def _prompt_params(r: PromptRequest) -> dict[str, Any]:
+def _prompt_params(r: PromptRequest) -> dict[str, object]:
     return {"character": r.character, "user_id": r.user_id, "scope": r.scope,
             "private_source": PRIVATE_SOURCE, "private_note": PRIVATE_NOTE_SOURCE, "guild_id": r.guild_id}
 
 
-def _prompt_data(person: tuple[Any, ...], place: tuple[Any, ...]) -> PromptData:
+def _prompt_data(person: _Person, place: _Place) -> PromptData:
     identity, memories, rel, mood, user, state, stamp, style = person
     history, recent = place
     return PromptData(

@@ -23,16 +23,20 @@ import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy import Connection, Executable, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.engine import AdaptedConnection, Dialect, Engine, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from database.boundary import DbValue, NamedRow
 from database.errors import SchemaNotReady
 from database.retry import RETRY_SECONDS, retrying
 from database.sqlite_thread import SQLiteThread
@@ -52,7 +56,8 @@ MIGRATION_WAIT_SECONDS = 300.0
 _LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout expires
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout: float = 10.0) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry,
+                    busy_timeout: float = 10.0) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers and the writer work at once; NORMAL sync is durable across process crashes.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -92,7 +97,8 @@ def make_engine(url: str, busy_timeout: float = 10.0) -> AsyncEngine:
     return engine
 
 
-def _drop_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+def _drop_closed(dbapi_connection: AdaptedConnection, _record: ConnectionPoolEntry,
+                 _proxy: PoolProxiedConnection) -> None:
     """Checkout: a pooled connection asyncpg already knows the server closed (a restart, a terminated
     backend) is replaced before use, with no round trip. Without this each of the pool's dead connections
     cost a failed unit of work and a retry's backoff after PostgreSQL came back."""
@@ -180,7 +186,7 @@ class Database:
     def is_sqlite(self) -> bool:
         return self._sync_engine is not None
 
-    def insert(self, table: Any) -> Any:
+    def insert(self, table: type[DeclarativeBase] | Table) -> postgresql.Insert | sqlite.Insert:
         """An INSERT that knows ON CONFLICT (both dialects spell it the same way)."""
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
@@ -212,16 +218,16 @@ class Database:
     async def write(self, fn: Callable[[Connection], T]) -> T:
         return await self.run(fn, write=True)
 
-    async def rows(self, query: Any) -> list[Any]:
+    async def rows(self, query: Executable) -> list[NamedRow]:
         return await self.read(lambda conn: list(conn.execute(query).all()))
 
-    async def first(self, query: Any) -> Any | None:
+    async def first(self, query: Executable) -> NamedRow | None:
         return await self.read(lambda conn: conn.execute(query).first())
 
-    async def scalar(self, query: Any) -> Any:
+    async def scalar(self, query: Executable) -> DbValue:
         return await self.read(lambda conn: conn.execute(query).scalar())
 
-    async def change(self, statement: Any) -> int:
+    async def change(self, statement: Executable) -> int:
         """Run one data-changing statement in its own transaction; the number of rows it touched."""
         return await self.write(lambda conn: int(conn.execute(statement).rowcount or 0))
 

@@ -9,10 +9,10 @@ their vectors filled in after the consolidation run that wrote them (``unembedde
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
+from database.boundary import DbRow, DbValue
 from database.engine import Database
 from database.models import ArchiveExcerpt, User, utcnow
 from database.records import ExcerptRow, NewExcerpt, as_utc
@@ -30,7 +30,7 @@ _COLUMNS = (
 )
 
 
-def _row(r: Any) -> ExcerptRow:
+def _row(r: DbRow) -> ExcerptRow:
     vector = r[9] if len(r) > 9 else None
     return ExcerptRow(int(r[0]), int(r[1]), int(r[2]), int(r[3]) if r[3] is not None else None, bool(r[4]),
                       str(r[5]), bool(r[6]), str(r[7]), as_utc(r[8]),
@@ -66,7 +66,7 @@ class Excerpts:
                  .order_by(ArchiveExcerpt.said_at.desc(), ArchiveExcerpt.id.desc()).limit(limit))
         return await self.db.read(lambda conn: [_row(r) for r in conn.execute(query).all()])
 
-    async def stamp(self, user_id: int) -> tuple[Any, ...]:
+    async def stamp(self, user_id: int) -> tuple[DbValue, DbValue, DbValue]:
         """Changes with any insert (the newest id) or deletion (``users.excerpts_deleted``; /forget_me takes
         the users row too) of the person's excerpts, which are never updated: two index lookups, whatever
         the number of excerpts."""

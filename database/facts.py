@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
+from database.boundary import DbRow
 from database.engine import Database
 from database.models import User, UserFact, utcnow
 from database.prepared import Statements
-from database.records import FactRow, as_utc
+from database.records import FactRow, FactStamp, as_utc
 from database.statements import fact_stamp
 
 _COLUMNS = (
@@ -32,7 +32,7 @@ _COLUMNS = (
 )
 
 
-def _fact(r: Any) -> FactRow:
+def _fact(r: DbRow) -> FactRow:
     return FactRow(
         int(r[0]),
         str(r[1]),
@@ -111,7 +111,7 @@ class Facts:
     ) -> bool:
         """Change a fact's text and/or category. A new text replaces the embedding with ``embedding`` (None
         when no embedder is available: a stale vector of the old text would recall the wrong thing)."""
-        values: dict[str, Any] = {}
+        values: dict[str, object] = {}
         if fact is not None:
             values.update(fact=fact, embedding=embedding)
         if category is not None:
@@ -154,12 +154,12 @@ class Facts:
             is not None
         )
 
-    async def stamp(self, user_id: int) -> tuple[Any, ...]:
+    async def stamp(self, user_id: int) -> FactStamp:
         """A cheap fingerprint of a person's facts that changes when one is added, edited, mentioned or
         deleted (every insert and update sets ``updated_at``; a deletion changes the count):
         recall's vector cache
         compares it instead of re-reading vectors. Answered from ix_user_facts_user_id_updated_at alone."""
-        row = await self.db.read(lambda conn: self._q["fact_stamp"].first(conn, {"user_id": user_id}))
+        row = await self.db.read(lambda conn: self._q["fact_stamp"].one(conn, {"user_id": user_id}))
         return fact_stamp(row)
 
     async def set_embeddings(self, vectors: Sequence[tuple[int, bytes]]) -> None:

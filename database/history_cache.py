@@ -7,13 +7,22 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from database.records import Turn
 
 TURN_CACHE_CONVERSATIONS = 500  # conversations whose turns stay in memory between replies
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class _KeepsHistory(Protocol):
+    """What :func:`changes_history` needs of the object whose method it marks."""
+
+    def history_changed(self) -> None: ...
+
+
+S = TypeVar("S", bound=_KeepsHistory)
 
 
 class TurnCache:
@@ -62,14 +71,14 @@ class TurnCache:
 
 
 def changes_history(
-    method: Callable[Concatenate[Any, P], Awaitable[R]],
-) -> Callable[Concatenate[Any, P], Awaitable[R]]:
+    method: Callable[Concatenate[S, P], Awaitable[R]],
+) -> Callable[Concatenate[S, P], Awaitable[R]]:
     """Marks a Conversations method that changes conversation history (other than append_turns, which
     keeps count per conversation): every prompt read taken before it ends is stale, and the turn cache is
     emptied."""
 
     @functools.wraps(method)
-    async def wrapper(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+    async def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(self, *args, **kwargs)
         finally:  # also after a failure: the change may have been made

@@ -5,11 +5,11 @@ readable."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from database.boundary import Json, JsonObject
 from database.models import TZ, Base, utcnow
 
 
@@ -21,8 +21,8 @@ class PersonaFlowCharacter(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # creation order
     name: Mapped[str] = mapped_column(String(100), unique=True)
     prompt: Mapped[str] = mapped_column(Text)
-    background: Mapped[dict[str, Any]] = mapped_column(JSON)
-    memory_config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    background: Mapped[JsonObject] = mapped_column(JSON)
+    memory_config: Mapped[JsonObject] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 
 
@@ -35,9 +35,9 @@ class PersonaFlowMemory(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     character: Mapped[str] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(100))
-    content: Mapped[Any] = mapped_column(JSON)  # text, or a dict such as {"user": ..., "response": ...}
+    content: Mapped[Json] = mapped_column(JSON)  # text, or a dict such as {"user": ..., "response": ...}
     # "metadata" is taken on declarative classes, hence the attribute name.
-    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
+    meta: Mapped[JsonObject] = mapped_column("metadata", JSON)
     created_at: Mapped[datetime] = mapped_column(TZ)  # the memory's own timestamp
 
 

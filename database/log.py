@@ -13,7 +13,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, overload
+from typing import TypeVar, overload
 
 from sqlalchemy import Connection, func, select, update
 
@@ -26,6 +26,7 @@ from database.retry import transient
 from database.statements import log_batch_params, recent_messages, seen_message
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 AUTHOR_REFRESH_SECONDS = 60.0
 # How long a message nobody waits on (chatter, not a reply certain) may wait for others to share its commit,
 # while messages keep coming: on a busy server one commit then carries a dozen messages (on PostgreSQL a
@@ -49,7 +50,8 @@ class _GroupCommit:
     while waiting (a shutdown) does not take its message's write down with it.
     """
 
-    def __init__(self, write: Callable[[Sequence[Entry], Sequence[PromptRequest | None]], Any],
+    def __init__(self, write: Callable[[Sequence[Entry], Sequence[PromptRequest | None]],
+                                       Awaitable[list[PromptData | None]]],
                  linger: float = LINGER_SECONDS) -> None:
         self._write = write
         self._linger = linger
@@ -138,7 +140,7 @@ class MessageLog:
         self._read_prompt = read_prompt
         self._read_prompt_beside = read_prompt_beside
         self._batches = _GroupCommit(self._write_seen)
-        self._solo: set[asyncio.Future[Any]] = set()  # writes of messages that will be answered (PostgreSQL)
+        self._solo: set[asyncio.Future[None]] = set()  # writes of messages that will be answered (PostgreSQL)
         # Authors upserted lately (so their next message skips the upsert): a cache, bounded, oldest out.
         self._recent_authors: OrderedDict[int, tuple[tuple[str, str], float]] = OrderedDict()
         self._refused: OrderedDict[int, None] = OrderedDict()
@@ -257,8 +259,8 @@ class MessageLog:
                 for row in owed_rows(character, [(m.message_id, m.channel_id)])]
         now = utcnow()
         clock = time.monotonic()
-        users: dict[int, dict[str, Any]] = {}
-        nicks: dict[tuple[int, str], dict[str, Any]] = {}
+        users: dict[int, dict[str, object]] = {}
+        nicks: dict[tuple[int, str], dict[str, object]] = {}
         for m, display in batch:
             # An author seen under the same names within the last minute needs no upsert: last_seen
             # is kept to the minute, and most messages come from people who just spoke.
@@ -357,7 +359,7 @@ def clean_name(name: str) -> str:
     return name[:100].replace("\x00", "\ufffd")
 
 
-def log_row(m: SeenMessage, display: str) -> dict[str, Any]:
+def log_row(m: SeenMessage, display: str) -> dict[str, object]:
     """The log's row of ``m``: under its author's display name, and no NUL (PostgreSQL's text cannot hold
     one, and one would fail the whole batch). A dict written out: every message makes one."""
     return {
@@ -377,7 +379,7 @@ def log_row(m: SeenMessage, display: str) -> dict[str, Any]:
 
 def as_logged(m: SeenMessage, display: str) -> SeenMessage:
     """``m`` as the log will hold it (:func:`log_row`)."""
-    return SeenMessage(**log_row(m, display))
+    return m._replace(author_name=clean_name(display), content=m.content.replace("\x00", "\ufffd"))
 
 
 def with_lines(data: PromptData | None, lines: Sequence[SeenMessage], limit: int) -> PromptData | None:
@@ -392,7 +394,7 @@ def with_lines(data: PromptData | None, lines: Sequence[SeenMessage], limit: int
     return dataclasses.replace(data, recent=recent)
 
 
-def _consume(task: asyncio.Future[Any]) -> None:
+def _consume(task: asyncio.Future[T]) -> None:
     """Retrieve a finished read's outcome, so one nobody awaits (its write failed) is not reported as lost."""
     if not task.cancelled():
         task.exception()

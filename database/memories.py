@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.sql.expression import Executable
 
+from database.boundary import JsonObject
 from database.engine import Database
 from database.models import CoreMemory, CoreMemoryVersion, utcnow
 from database.records import PRIVATE_OF, PRIVATE_SOURCES, CoreMemoryRow, as_utc
@@ -56,7 +56,7 @@ def _insert(conn: Connection, character: str, user_id: int, content: str, source
         updated_at=now).returning(CoreMemory.id)).scalar_one())
 
 
-def snapshot_place(item: dict[str, Any]) -> tuple[str, int | None]:
+def snapshot_place(item: JsonObject) -> tuple[str, int | None]:
     """(source, guild_id) of one memory of a version. A version archived before 0016 has no place: its
     summary and /remember memories come back private, as the migration made the stored ones."""
     source = str(item.get("source", "summary"))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy import Connection, func, insert, select
 
-from sqlalchemy import func, insert, select
-
+from database.boundary import DbRow
 from database.engine import Database
 from database.models import utcnow
 from database.records import ModerationRecord, WarningRecord, as_utc
@@ -24,7 +23,7 @@ ACTION_COLUMNS = (
 )
 
 
-def _action(row: Any) -> ModerationRecord:
+def _action(row: DbRow) -> ModerationRecord:
     return ModerationRecord(
         int(row[0]),
         int(row[1]),
@@ -85,7 +84,7 @@ class Moderation:
         warnings that person now has in this server)."""
         now = utcnow()
 
-        def work(conn: Any) -> tuple[int, int]:
+        def work(conn: Connection) -> tuple[int, int]:
             wid = conn.execute(
                 insert(MemberWarning)
                 .values(

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, String, cast, delete, func, or_, select, update
 
+from database.boundary import NamedRow
 from database.engine import Database
 from database.models import (
     ApiCall,
@@ -156,7 +156,7 @@ class People:
             .group_by(CoreMemory.user_id)
         )
 
-        def read(conn: Connection) -> tuple[Sequence[Any], Sequence[Any], Sequence[Any]]:
+        def read(conn: Connection) -> tuple[Sequence[NamedRow], Sequence[NamedRow], Sequence[NamedRow]]:
             return (
                 conn.execute(usage_query).all(),
                 conn.execute(history_query).all(),

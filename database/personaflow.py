@@ -4,7 +4,6 @@ their memories, kept in Kindred's database."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
@@ -14,7 +13,7 @@ from database.models import utcnow
 from database.records import PersonaFlowCharacterRow, PersonaFlowMemoryRow, as_utc
 
 
-def _personaflow_memory_values(m: PersonaFlowMemoryRow) -> dict[str, Any]:
+def _personaflow_memory_values(m: PersonaFlowMemoryRow) -> dict[str, object]:
     return {"character": m.character, "type": m.type, "content": m.content, "metadata": dict(m.metadata),
             "created_at": m.timestamp}
 

@@ -4,10 +4,10 @@ id); a poll whose message could not be posted is deleted again, so no poll is le
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
+from database.boundary import DbRow
 from database.engine import Database
 from database.models import utcnow
 from database.records import PollRecord, as_utc
@@ -26,7 +26,7 @@ POLL_COLUMNS = (
 )
 
 
-def _poll(row: Any) -> PollRecord:
+def _poll(row: DbRow) -> PollRecord:
     return PollRecord(
         int(row[0]),
         int(row[1]),
@@ -96,7 +96,7 @@ class Polls:
         """Record (or change) a person's vote; False when the poll is closed or gone."""
         now = utcnow()
 
-        def work(conn: Any) -> bool:
+        def work(conn: Connection) -> bool:
             closed = conn.execute(select(Poll.closed).where(Poll.id == poll_id)).scalar()
             if closed is None or closed:
                 return False

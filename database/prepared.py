@@ -15,17 +15,23 @@ dialects: all index the same way).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.sql import Select, TextClause
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 
-Processor = Callable[[Any], Any] | None
+from database.boundary import DbRow, DbValue
+
+Processor = Callable[[DbValue], DbValue] | None  # a column type's conversion to or from the driver's value
 # What is compiled here: a query, a write, or raw SQL.
-Statement = Select[*tuple[Any, ...]] | UpdateBase | TextClause
+Query = Select[*tuple[DbValue, ...]]
+Statement = Query | UpdateBase | TextClause
+Params = Mapping[str, object]  # a statement's parameters by name
+T = TypeVar("T")
 
 
 class Prepared:
@@ -49,7 +55,7 @@ class Prepared:
         # asyncpg hands back Python's own types (floats, aware datetimes, booleans): no result processors.
         self.dbapi = plain and dialect.driver == "asyncpg" and dialect.paramstyle == "numeric_dollar"
         self._names = names
-        self._fixed: dict[str, Any] = {}
+        self._fixed: dict[str, object] = {}
         self._bind: tuple[Processor, ...] = ()
         self._result: tuple[Processor, ...] = ()
         if self.raw or self.dbapi:
@@ -66,7 +72,7 @@ class Prepared:
             )
         self._any_result = any(self._result)
 
-    def _params(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+    def _params(self, values: Params) -> tuple[DbValue, ...]:
         fixed = self._fixed
         return tuple(
             [
@@ -77,7 +83,7 @@ class Prepared:
             ]
         )
 
-    def _convert(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    def _convert(self, rows: list[DbRow]) -> list[DbRow]:
         if not self._any_result:
             return rows
         procs = self._result
@@ -85,7 +91,7 @@ class Prepared:
             tuple([p(v) if p is not None else v for p, v in zip(procs, row, strict=True)]) for row in rows
         ]
 
-    def _on_dbapi(self, conn: Connection, run: Callable[[Any], Any]) -> Any:
+    def _on_dbapi(self, conn: Connection, run: Callable[[DBAPICursor], T]) -> T:
         """``run(cursor)`` on the asyncpg adapter's cursor of ``conn``'s connection. SQLAlchemy is told of
         the transaction the statement opens (as its own execute would), so a rollback on ``conn`` reaches
         it."""
@@ -98,14 +104,14 @@ class Prepared:
         finally:
             cursor.close()
 
-    def _fetch_dbapi(self, conn: Connection, values: Mapping[str, Any] | None, fetch: str) -> Any:
-        def run(cursor: Any) -> Any:
+    def _fetch_dbapi(self, conn: Connection, values: Params | None, fetch: str) -> DbValue:
+        def run(cursor: DBAPICursor) -> DbValue:
             cursor.execute(self.sql, self._params(values or {}))
             return getattr(cursor, fetch)()
 
         return self._on_dbapi(conn, run)
 
-    def all(self, conn: Connection, values: Mapping[str, Any] | None = None) -> list[Any]:
+    def all(self, conn: Connection, values: Params | None = None) -> list[DbRow]:
         if self.dbapi:
             return list(self._fetch_dbapi(conn, values, "fetchall"))
         if not self.raw:
@@ -114,20 +120,21 @@ class Prepared:
         cursor = conn.connection.driver_connection.execute(self.sql, self._params(values or {}))  # type: ignore[union-attr]
         return self._convert(cursor.fetchall())
 
-    def driver_rows(self, conn: Connection, values: Mapping[str, Any] | None = None) -> list[Any] | None:
+    def driver_rows(self, conn: Connection, values: Params | None = None) -> list[DbRow] | None:
         """The rows as the driver returns them (no result processors: SQLite's text times, 0/1 booleans),
         for a caller that converts many rows faster itself; None where the statement does not run raw."""
         if not self.raw:
             return None
         # the checked-out connection's driver connection: never None here
         cursor = conn.connection.driver_connection.execute(self.sql, self._params(values or {}))  # type: ignore[union-attr]
-        rows: list[Any] = cursor.fetchall()
+        rows: list[DbRow] = cursor.fetchall()
         return rows
 
-    def first(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any | None:
+    def first(self, conn: Connection, values: Params | None = None) -> DbRow | None:
         """The first row, or None; also how an INSERT/UPDATE ... RETURNING is run."""
         if self.dbapi:
-            return self._fetch_dbapi(conn, values, "fetchone")
+            row: DbRow | None = self._fetch_dbapi(conn, values, "fetchone")
+            return row
         if not self.raw:
             return conn.execute(self.statement, dict(values or {})).first()
         # the checked-out connection's driver connection: never None here
@@ -136,14 +143,14 @@ class Prepared:
         cursor.close()
         return None if row is None else self._convert([row])[0]
 
-    def one(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any:
+    def one(self, conn: Connection, values: Params | None = None) -> DbRow:
         """The row of a statement that always returns one (an upsert's RETURNING, a select of aggregates)."""
         row = self.first(conn, values)
         if row is None:
             raise LookupError(f"no row from a statement that returns one: {self.sql[:80]}")
         return row
 
-    def scalar(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any:
+    def scalar(self, conn: Connection, values: Params | None = None) -> DbValue:
         row = self.first(conn, values)
         return None if row is None else row[0]
 
@@ -155,7 +162,7 @@ class Prepared:
         if self.dbapi and (self.warm_with_nulls or isinstance(self.statement, Select)):
             self._fetch_dbapi(conn, dict.fromkeys(self._names), "fetchall")
 
-    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def execute_many(self, conn: Connection, rows: Sequence[Params]) -> None:
         """Run a data-changing statement once per row (inside the caller's transaction)."""
         if self.dbapi:
             self._on_dbapi(conn, lambda cursor: cursor.executemany(self.sql, [self._params(r) for r in rows]))

@@ -8,9 +8,9 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy.sql.dml import UpdateBase
 
 from database.alive_models import CheckIn, StyleProfile
 from database.conversations import Conversations
@@ -219,7 +219,7 @@ class Privacy:
                 ).scalars()
             )
 
-        def theirs(table: Any) -> Any:
+        def theirs(table: type[LoggedMessage | ArchivedMessage]) -> ColumnElement[bool]:
             conds = [table.author_id == user_id]
             if dm_channels:
                 conds.append(and_(table.is_dm.is_(True), table.channel_id.in_(sorted(dm_channels))))
@@ -230,7 +230,7 @@ class Privacy:
 
         conv_ids = select(Conversation.id).where(Conversation.user_id == user_id)
         posted_for = select(PostedFor.message_id).where(PostedFor.user_id == user_id)
-        plan: list[tuple[str, Any]] = [
+        plan: list[tuple[str, UpdateBase]] = [
             ("history_messages", delete(HistoryMessage).where(HistoryMessage.conversation_id.in_(conv_ids))),
             ("conversations", delete(Conversation).where(Conversation.user_id == user_id)),
             ("core_memories", delete(CoreMemory).where(CoreMemory.user_id == user_id)),
@@ -279,9 +279,10 @@ class Privacy:
         the direct messages from ``dm_channel_ids``, which the caller knows from Discord rather than from
         this database."""
         dms = sorted(set(dm_channel_ids))
-        queries: dict[str, Any] = {}
+        queries: dict[str, Select[int]] = {}
         for table in Base.metadata.sorted_tables:
-            conds: list[Any] = [table.c[k] == user_id for k in PERSON_COLUMNS.get(table.name, ())]
+            conds: list[ColumnElement[bool]] = [
+                table.c[k] == user_id for k in PERSON_COLUMNS.get(table.name, ())]
             for fk in table.foreign_keys:
                 parent = fk.column.table
                 for k in PERSON_COLUMNS.get(parent.name, ()):

@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from database.boundary import Json, JsonObject
 
 # Core memories drawn from DM conversations carry this source and never reach a channel's prompt.
 PRIVATE_SOURCE = "summary_dm"
@@ -19,6 +21,7 @@ NOTE_SOURCES = ("user", PRIVATE_NOTE_SOURCE)  # what a person asked to be rememb
 PRIVATE_SOURCES = (PRIVATE_SOURCE, PRIVATE_NOTE_SOURCE)
 # What a memory of unknown origin becomes (0016): private, as the privacy-safe reading (issue 49).
 PRIVATE_OF = {"summary": PRIVATE_SOURCE, "user": PRIVATE_NOTE_SOURCE}
+FactStamp = tuple[int, int | None, str]  # a person's facts: (how many, the newest id, the latest change)
 
 
 class CoreMemoryRow(NamedTuple):
@@ -133,7 +136,7 @@ class PromptData:
     memory_consent: bool | None = None  # the user's /memory opt-in (True) / opt-out (False); None: never said
     interactions: int = 0  # the character's interaction count (evolution stages)
     stage: str = ""  # the character's stored evolution stage
-    fact_stamp: tuple[Any, ...] | None = None
+    fact_stamp: FactStamp | None = None
     style_profile: str | None = None  # the user's writing profile as stored (memory/style.py), if any
     last_interaction: datetime | None = None  # the user's previous exchange with a character (fact expiry)
     memory_everywhere: bool = False  # /memory servers all: one server's facts recalled in the others
@@ -160,16 +163,16 @@ class PromptRequest:
 class PersonaFlowCharacterRow:
     name: str
     prompt: str
-    background: dict[str, Any]
-    memory_config: dict[str, Any]
+    background: JsonObject
+    memory_config: JsonObject
 
 
 @dataclass(frozen=True)
 class PersonaFlowMemoryRow:
     character: str
     type: str
-    content: Any  # text, or a JSON object
-    metadata: dict[str, Any]
+    content: Json  # text, or a JSON object
+    metadata: JsonObject
     timestamp: datetime
 
 

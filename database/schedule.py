@@ -5,17 +5,17 @@ processes (or two ticks) that saw the same due time, exactly one moves it on and
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 
 from database.alive_models import ScheduledJob
+from database.boundary import DbRow
 from database.engine import Database
 from database.models import utcnow
 from database.records import ScheduleRow, as_utc
 
 
-def _row(r: Any) -> ScheduleRow:  # a database row (a tuple-like Row)
+def _row(r: DbRow) -> ScheduleRow:
     name, due, last_run, result = r
     return ScheduleRow(str(name), as_utc(due), as_utc(last_run) if last_run else None, str(result or ""))
 

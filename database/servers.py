@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
@@ -77,7 +76,7 @@ class Servers:
         return [(int(gid), ServerConfig(int(gid), **dict(zip(FIELDS, values, strict=True))), stamp)
                 for gid, stamp, *values in rows]
 
-    async def update(self, guild_id: int, **values: Any) -> ServerConfig:
+    async def update(self, guild_id: int, **values: object) -> ServerConfig:
         """Set some of a server's settings (None clears one back to the global default)."""
         unknown = set(values) - set(FIELDS)
         if unknown:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from database.engine import Database
 from database.models import ApiCall, User
 
 # A person's tokens: what they made the model read and write. Cache reads are left out: they cost a tenth
 # of an input token, and every reply re-reads the cached character prompt.
+N = TypeVar("N", int, float)  # a sum of tokens, or of dollars
 PERSON_TOKENS = ApiCall.input_tokens + ApiCall.output_tokens + ApiCall.cache_creation_tokens
 
 
@@ -32,7 +35,8 @@ class SpentToday:
     global_usd: float = 0.0
 
 
-def _sum(what: Any, zero: float, *where: ColumnElement[bool]) -> Any:
+def _sum(what: ColumnElement[N] | InstrumentedAttribute[N], zero: N,
+         *where: ColumnElement[bool]) -> ScalarSelect[N]:
     return select(func.coalesce(func.sum(what), zero)).where(*where).scalar_subquery()
 
 
@@ -44,7 +48,8 @@ class Spending:
                     everyone: bool = False) -> SpentToday:
         """One trip: ``user_id``'s tokens and premium flag, ``guild_id``'s cost and (``everyone``) the whole
         bot's cost, each counted from ``since`` (an aware datetime)."""
-        columns: list[Any] = [literal(0)]  # a query needs one column even when nothing else is asked
+        # A query needs one column even when nothing else is asked.
+        columns: list[ColumnElement[int] | ColumnElement[float] | ColumnElement[bool]] = [literal(0)]
         names: list[str] = ["_"]
         today = ApiCall.created_at >= since
         if user_id is not None:

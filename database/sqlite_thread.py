@@ -29,7 +29,8 @@ from sqlalchemy.engine import Engine
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# A unit: the loop and future that wait for it, and what to run with the connection.
+# A unit: the loop and future that wait for it, and what to run with the connection. Units of every result
+# type share one queue (a future's type is its function's, which the queue cannot say): hence Any.
 _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[Connection], Any]]
 # A finished unit on its way back: its future, whether it returned, and its value or error.
 _Outcome = tuple["asyncio.Future[Any]", bool, Any]

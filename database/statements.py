@@ -8,17 +8,17 @@ the reply's prompt read, and what is stored after a reply.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, text, true, update
+from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.expression import BindParameter
+from sqlalchemy.sql.expression import BindParameter, ColumnElement
 from sqlalchemy.types import DateTime
 
 from database.alive_models import StyleProfile
+from database.boundary import DbRow, DbValue, NamedRow
 from database.models import (
     ApiCall,
     ArchivedMessage,
@@ -34,8 +34,8 @@ from database.models import (
     User,
     UserFact,
 )
-from database.prepared import Prepared, Statements
-from database.records import SeenMessage, UserRecord, as_utc
+from database.prepared import Params, Prepared, Query, Statement, Statements
+from database.records import FactStamp, SeenMessage, UserRecord, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ _SQLITE_TIME = DateTime().dialect_impl(sqlite.dialect()).result_processor(sqlite
 MAX_MESSAGE_ID = 2**63 - 1  # above every Discord snowflake: "no upper bound" as a bound parameter
 
 
-def sqlite_time(value: Any) -> datetime:
+def sqlite_time(value: DbValue) -> datetime:
     """A time as SQLite keeps it (SQLAlchemy writes "2026-11-24 14:00:00.123456", UTC, no zone), aware."""
     if isinstance(value, str):
         try:
@@ -85,7 +85,7 @@ def build_statements(dialect: Dialect) -> Statements:
         CoreMemory.character == character, CoreMemory.user_id == user_id
     )
 
-    def recent(table: Any) -> Any:
+    def recent(table: type[LoggedMessage | ArchivedMessage]) -> Query:
         return (
             select(
                 table.message_id,
@@ -108,16 +108,17 @@ def build_statements(dialect: Dialect) -> Statements:
     user, nick, state = insert_for(User), insert_for(Nickname), insert_for(CharacterState)
     style, global_state = insert_for(StyleProfile), insert_for(GlobalState)
 
-    def replacing(ins: Any, key: Any, columns: list[str]) -> tuple[Any, list[str]]:
-        """An insert that replaces ``columns`` of the row whose ``key`` is there already."""
+    def replacing(ins: postgresql.Insert | sqlite.Insert, key: str,
+                  columns: list[str]) -> tuple[Statement, list[str]]:
+        """An insert that replaces ``columns`` of the row whose ``key`` column is there already."""
         return (ins.on_conflict_do_update(index_elements=[key], set_={c: ins.excluded[c] for c in columns}),
-                [key.key, *columns])
+                [key, *columns])
     conversation_key = and_(
         Conversation.character == character,
         Conversation.user_id == user_id,
         Conversation.scope == bindparam("scope"),
     )
-    statements: dict[str, tuple[Any, list[str] | None]] = {
+    statements: dict[str, tuple[Statement, list[str] | None]] = {
         "user_upsert": (
             user.on_conflict_do_update(
                 index_elements=[User.id],
@@ -240,14 +241,14 @@ def build_statements(dialect: Dialect) -> Statements:
         "style_locked": (
             select(StyleProfile.profile).where(StyleProfile.user_id == user_id).with_for_update(), None
         ),
-        "style_upsert": replacing(style, StyleProfile.user_id, ["profile", "updated_at"]),
+        "style_upsert": replacing(style, "user_id", ["profile", "updated_at"]),
         "last_interaction": (
             select(User.last_interaction).where(User.id == user_id).with_for_update(), None
         ),
         "last_interaction_set": (
             update(User).where(User.id == user_id).values(last_interaction=bindparam("now")), None
         ),
-        "state_upsert": replacing(global_state, GlobalState.key, ["value", "updated_at"]),
+        "state_upsert": replacing(global_state, "key", ["value", "updated_at"]),
         "turns": (
             select(
                 HistoryMessage.role,
@@ -266,20 +267,24 @@ def build_statements(dialect: Dialect) -> Statements:
         # on PostgreSQL each costs the client more than the statement does. Each part is a subquery of the
         # statement above it; asyncpg hands ROW(...) and ARRAY(SELECT ROW(...)) back as tuples of the same
         # native values the parts return alone (conversations.py, _read_person).
-        def one(name: str) -> Any:
-            stmt = statements[name][0]
+        def query(name: str) -> Query:  # the reads combined here are all queries
+            assert isinstance(stmt := statements[name][0], Select)
+            return stmt
+
+        def one(name: str) -> ColumnElement[DbValue]:
+            stmt = query(name)
             return stmt.with_only_columns(func.ROW(*stmt.selected_columns)).scalar_subquery()
 
-        def many(name: str, *, row: bool = True) -> Any:
-            stmt = statements[name][0]
+        def many(name: str, *, row: bool = True) -> ColumnElement[DbValue]:
+            stmt = query(name)
             return func.ARRAY((stmt.with_only_columns(func.ROW(*stmt.selected_columns)) if row
                                else stmt).scalar_subquery())
 
         for person, memory in (("person", "memories"), ("person_private", "memories_private")):
             statements[person] = (select(
                 many("identity"), many(memory), one("relationship"),
-                statements["mood"][0].scalar_subquery(), one("user"), one("character_state"),
-                one("fact_stamp"), statements["style_profile"][0].scalar_subquery()), None)
+                query("mood").scalar_subquery(), one("user"), one("character_state"),
+                one("fact_stamp"), query("style_profile").scalar_subquery()), None)
         statements["log_batch"] = (LOG_BATCH, None)
     # The log batch does nothing with NULL arrays (no row to unnest): warmed like the reads (engine.py).
     return {name: Prepared(stmt, dialect, column_keys=keys, warm_with_nulls=name == "log_batch")
@@ -339,12 +344,11 @@ SELECT 1
 """)
 
 
-def log_batch_params(users: Sequence[Mapping[str, Any]], nicks: Sequence[Mapping[str, Any]],
-                     rows: Sequence[Mapping[str, Any]], owed: Sequence[Mapping[str, Any]],
-                     settled: Sequence[tuple[str, int]]) -> dict[str, list[Any]]:
+def log_batch_params(users: Sequence[Params], nicks: Sequence[Params], rows: Sequence[Params],
+                     owed: Sequence[Params], settled: Sequence[tuple[str, int]]) -> dict[str, list[object]]:
     """LOG_BATCH's arrays, from the rows user_upsert, nick_upsert, log_insert and owed_insert take, and the
     (character, message id) pairs owed_delete takes."""
-    def columns(prefix: str, items: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> dict[str, list[Any]]:
+    def columns(prefix: str, items: Sequence[Params], keys: Sequence[str]) -> dict[str, list[object]]:
         return {f"{prefix}{k}": [item[k] for item in items] for k in keys}
 
     return {
@@ -359,7 +363,7 @@ def log_batch_params(users: Sequence[Mapping[str, Any]], nicks: Sequence[Mapping
     }
 
 
-def fact_stamp(row: Any) -> tuple[Any, ...]:
+def fact_stamp(row: DbRow) -> FactStamp:
     return (int(row[0]), row[1], str(row[2]))
 
 
@@ -375,12 +379,12 @@ USER_RECORD_COLUMNS = (
 )
 
 
-def user_record(row: Any) -> UserRecord:
+def user_record(row: DbRow) -> UserRecord:
     """From a row of ``select(*USER_RECORD_COLUMNS)``."""
     return UserRecord(row[0], row[1], row[2], row[3], row[4], as_utc(row[5]), as_utc(row[6]))
 
 
-def seen_message(r: Any) -> SeenMessage:
+def seen_message(r: NamedRow) -> SeenMessage:
     return SeenMessage(
         r.message_id,
         r.channel_id,

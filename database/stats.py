@@ -5,10 +5,10 @@ has already added up and deleted, ``api_usage_days`` (database/retention.py), an
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
 
-from sqlalchemy import Connection, Date, case, cast, func, select, text
+from sqlalchemy import ColumnElement, Connection, Date, case, cast, func, select, text
+from sqlalchemy.orm import InstrumentedAttribute
 
 from database.engine import Database
 from database.models import ApiCall, DailyCount, UsageDay
@@ -17,7 +17,7 @@ from database.records import DailyUsage
 Counter = tuple[str, str, str]  # (UTC day YYYY-MM-DD, character, counter name)
 
 
-def day_of(dialect: str, column: Any) -> Any:
+def day_of(dialect: str, column: InstrumentedAttribute[datetime]) -> ColumnElement[date | str]:
     """A timestamp column as its UTC day; SQLite keeps UTC times as text, PostgreSQL as timestamptz."""
     if dialect == "postgresql":
         return cast(func.timezone("UTC", column), Date)

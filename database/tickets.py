@@ -4,10 +4,10 @@ once the row is dropped again) and, when it closes, its transcript."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
+from database.boundary import DbRow
 from database.engine import Database
 from database.models import utcnow
 from database.records import TicketRecord, TranscriptLine, as_utc
@@ -27,7 +27,7 @@ TICKET_COLUMNS = (
 )
 
 
-def _ticket(row: Any) -> TicketRecord:
+def _ticket(row: DbRow) -> TicketRecord:
     return TicketRecord(
         int(row[0]),
         int(row[1]),
@@ -88,7 +88,7 @@ class Tickets:
         """Close a ticket and archive its transcript in one transaction; False when it was already closed."""
         now = utcnow()
 
-        def work(conn: Any) -> bool:
+        def work(conn: Connection) -> bool:
             changed = conn.execute(
                 update(Ticket)
                 .where(Ticket.id == ticket_id, Ticket.status == "open")

@@ -31,6 +31,8 @@ T = TypeVar("T")
 
 @dataclass
 class _Unit:
+    """One caller's unit of work; units of every result type share a trip (its future's type is its
+    function's, which the list of units cannot say: hence Any)."""
     fn: Callable[[Connection], Any]
     write: bool
     future: asyncio.Future[Any]
@@ -97,8 +99,8 @@ class SharedTrips:
         writes = [u for u in batch if u.write]
         reads = [u for u in batch if not u.write]
 
-        def trip(conn: Connection) -> tuple[list[Any], list[_Outcome]]:
-            written: list[Any] = []
+        def trip(conn: Connection) -> tuple[list[object], list[_Outcome]]:
+            written: list[object] = []
             if writes:
                 with conn.begin():  # one transaction: any error rolls back all of it (then each alone)
                     written = [u.fn(conn) for u in writes]

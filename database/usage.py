@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, func, select
 
 from database.engine import Database
 from database.models import ApiCall, UsageDay, utcnow
-from database.prepared import Statements
+from database.prepared import Query, Statements
 from database.records import Usage
 
 
-def usage_totals(*where: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+def usage_totals(*where: ColumnElement[bool]) -> Query:
     """(calls, input, output, cache-write, cache-read tokens, cost) of the calls matching ``where``, in
     :class:`Usage`'s field order."""
     return select(func.count(), func.coalesce(func.sum(ApiCall.input_tokens), 0),
@@ -40,7 +39,7 @@ class UsageLog:
             cache_read_tokens=cache_read_tokens, cost=cost, latency_ms=latency_ms, ok=ok, error=error,
             guild_id=guild_id)])
 
-    async def record_all(self, calls: Sequence[Mapping[str, Any]]) -> None:
+    async def record_all(self, calls: Sequence[Mapping[str, object]]) -> None:
         """Several model calls in one write (a vote round's): each mapping holds record()'s arguments, and
         may hold ``created_at`` (when the call ended; else now)."""
         if not calls:

@@ -35,7 +35,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+
+import numpy as np
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion, Prompt
 from bot.core.config import MemorySettings
@@ -65,7 +66,7 @@ ARCHIVE_CHUNK = 2_000
 EXTRACTION_MAX_TOKENS = 1_500
 WINDOW = 200_000  # log rows read at a time (one window holds a normal day: more would split batches)
 
-StepHook = Callable[[str, dict[str, Any]], Awaitable[None]]
+StepHook = Callable[[str, dict[str, object]], Awaitable[None]]  # told each step's name and details
 ProgressHook = Callable[[int, int], None]  # (messages done, messages in the run)
 
 
@@ -148,13 +149,13 @@ class Consolidator:
         self.batch_poll = 5.0  # seconds before the first poll of a batch (tests: 0)
         self._embedding: asyncio.Task[int] | None = None  # the excerpts' vectors, after a run
 
-    async def _encode(self, sentences: list[str]) -> Any:
+    async def _encode(self, sentences: list[str]) -> np.ndarray:
         """Embed in a worker thread, batched with the other users' facts being embedded at the same time."""
         if self._encoder is None or self._encoder.embedder is not self.embedder:
             self._encoder = BatchingEncoder(self.embedder)
         return await self._encoder.encode(sentences)
 
-    async def _step(self, name: str, **detail: Any) -> None:
+    async def _step(self, name: str, **detail: object) -> None:
         if self.on_step is not None:
             await self.on_step(name, detail)
 

@@ -8,8 +8,9 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Protocol
 
+from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
 from database.store import Store
@@ -19,11 +20,23 @@ from memory.embeddings import Embedder, SentenceEmbedder
 log = logging.getLogger(__name__)
 
 
+class _Tqdm(Protocol):
+    """What the bar uses of tqdm's (tqdm ships no type hints)."""
+
+    total: int
+    n: int
+
+    def refresh(self) -> None: ...
+    def update(self, n: int) -> None: ...
+    def set_postfix_str(self, s: str, refresh: bool = True) -> None: ...
+    def close(self) -> None: ...
+
+
 class _Bar:
     """The command line's one progress bar: tqdm on stderr (a plain counter if tqdm is missing)."""
 
     def __init__(self) -> None:
-        self._bar: Any = None  # made at the first report, when the total is known
+        self._bar: _Tqdm | None = None  # made at the first report, when the total is known
 
     def __call__(self, done: int, total: int) -> None:
         if self._bar is None:
@@ -64,7 +77,7 @@ def quiet_while_the_bar_runs() -> Iterator[None]:
     try:
         from tqdm.contrib.logging import logging_redirect_tqdm
     except ImportError:  # pragma: no cover
-        redirect: Any = contextlib.nullcontext()
+        redirect: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     else:
         redirect = logging_redirect_tqdm()  # swaps the terminal handlers for ones that write above the bar
     with redirect:
@@ -81,7 +94,7 @@ def quiet_while_the_bar_runs() -> Iterator[None]:
                 handler.setLevel(level)
 
 
-async def run_consolidation_cli(settings: Settings, character: Any, *,
+async def run_consolidation_cli(settings: Settings, character: CharacterSource, *,
                                 embedder: Embedder | None = None) -> int:
     """``python main.py consolidate --now``: one run with one progress bar on stderr, then its summary.
 
@@ -106,8 +119,8 @@ async def run_consolidation_cli(settings: Settings, character: Any, *,
     return 1 if report.skipped else 0
 
 
-async def _consolidate_with_bar(settings: Settings, character: Any, store: Store, claude: ClaudeClient,
-                                embedder: Embedder | None) -> ConsolidationReport:
+async def _consolidate_with_bar(settings: Settings, character: CharacterSource, store: Store,
+                                claude: ClaudeClient, embedder: Embedder | None) -> ConsolidationReport:
     key = settings.character_name_slug  # the name the bot files data under (engine.character_key)
     embedder = embedder or SentenceEmbedder(settings.memory.embedding_model)
     load = getattr(embedder, "load", None)

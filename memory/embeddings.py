@@ -19,9 +19,12 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:  # imported when a model is first loaded: it takes seconds
+    from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +44,11 @@ def default_model_path() -> str:
 
 
 # One loaded model per name/path per process (tests and the bot share it; loading costs seconds).
-_MODELS: dict[str, Any] = {}
+_MODELS: dict[str, SentenceTransformer] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-def load_model(name_or_path: str) -> Any:
+def load_model(name_or_path: str) -> SentenceTransformer:
     """The sentence-transformers model, loaded once per process, never from the network."""
     with _LOAD_LOCK:
         model = _MODELS.get(name_or_path)

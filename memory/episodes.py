@@ -24,7 +24,6 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 
@@ -33,7 +32,7 @@ from database.records import ExcerptRow, NewExcerpt, SeenMessage
 from database.store import Store
 from memory.embeddings import DTYPE, Embedder, encode_async, from_bytes, normalise, to_bytes
 from memory.lexical import LexicalIndex
-from memory.stamped import StampedCache
+from memory.stamped import Stamp, StampedCache
 from memory.timewords import window
 
 EXCERPT_CHARS = 1_000  # as consolidation reads a message: one long message is not a whole evening
@@ -130,7 +129,7 @@ class ExcerptIndex:
     rows: list[ExcerptRow]
     matrix: np.ndarray
     positions: np.ndarray
-    stamp: tuple[Any, ...] = ()
+    stamp: Stamp = ()
     dm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     channel: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     told: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds
@@ -144,7 +143,7 @@ class ExcerptIndex:
     starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
-    def build(cls, rows: Sequence[ExcerptRow], stamp: tuple[Any, ...] = ()) -> ExcerptIndex:
+    def build(cls, rows: Sequence[ExcerptRow], stamp: Stamp = ()) -> ExcerptIndex:
         decoded = [from_bytes(r.embedding) if r.embedding else None for r in rows]
         sizes: dict[int, int] = {}
         for v in decoded:

@@ -16,16 +16,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 import numpy as np
 
+from database.boundary import Json, JsonObject
 from database.records import FactRow
 from database.store import Store
 from memory.embeddings import DTYPE, from_bytes, normalise
 from memory.lexical import LexicalIndex
 from memory.relationships import RELATIONSHIP_RANGES
-from memory.stamped import StampedCache
+from memory.stamped import Stamp, StampedCache
 
 CATEGORIES = ("personal", "preferences", "work", "hobbies", "relationships", "health", "plans", "other")
 # What lasts when extraction does not say: who they are, their people, their likes, their plans (life events
@@ -58,7 +58,7 @@ class Extraction:
     relationship: dict[str, float] = field(default_factory=dict)
 
 
-def _json_object(text: str) -> Any:
+def _json_object(text: str) -> Json:
     """The JSON object in an answer, tolerating a Markdown fence or a sentence around it."""
     # The fence taken off by hand: a pattern "\s*```$" is searched from each space of a run (quadratic).
     stripped = text.strip()
@@ -75,12 +75,12 @@ def _json_object(text: str) -> Any:
         raise MalformedExtraction(f"invalid JSON: {exc.msg} at character {exc.pos}") from None
 
 
-def normalise_category(raw: Any) -> str:
+def normalise_category(raw: object) -> str:
     value = str(raw or "").strip().lower()
     return value if value in CATEGORIES else "other"
 
 
-def _day(raw: Any) -> date | None:
+def _day(raw: object) -> date | None:
     """A "YYYY-MM-DD" (or a longer ISO time) as a date; anything else (null, "unknown"): None."""
     if not isinstance(raw, str) or len(raw.strip()) < 10:
         return None
@@ -92,7 +92,7 @@ def _day(raw: Any) -> date | None:
 
 _DAY_OR_NULL = {"anyOf": [{"type": "string"}, {"type": "null"}]}
 _METRICS = ("anger", "rapport", "trust", "formality")
-EXTRACTION_SCHEMA: dict[str, Any] = {
+EXTRACTION_SCHEMA: JsonObject = {
     "type": "object",
     "properties": {
         "facts": {"type": "array", "items": {
@@ -175,7 +175,7 @@ class FactIndex:
     rows: list[FactRow]
     matrix: np.ndarray
     positions: np.ndarray
-    stamp: tuple[Any, ...] = ()
+    stamp: Stamp = ()
     pinned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     private: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     guild: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # 0: no one server's
@@ -193,7 +193,7 @@ class FactIndex:
     lexical: LexicalIndex = field(default_factory=LexicalIndex)  # BM25 over the facts' words
 
     @classmethod
-    def build(cls, rows: Sequence[FactRow], stamp: tuple[Any, ...] = (), dim: int | None = None,
+    def build(cls, rows: Sequence[FactRow], stamp: Stamp = (), dim: int | None = None,
               lexical: bool = True) -> FactIndex:
         vectors: list[np.ndarray] = []
         positions: list[int] = []
@@ -256,7 +256,7 @@ class FactCache(StampedCache[FactIndex]):
         super().__init__(max_users)
         self.store = store
 
-    async def get(self, user_id: int, stamp: tuple[Any, ...] | None = None) -> FactIndex:
+    async def get(self, user_id: int, stamp: Stamp | None = None) -> FactIndex:
         """``stamp``: the fingerprint when the caller has just read it (a reply reads it with its prompt
         data)."""
         if stamp is None:

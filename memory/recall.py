@@ -28,7 +28,6 @@ import itertools
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
 
@@ -44,6 +43,7 @@ from memory.embeddings import Embedder, encode_async
 from memory.episodes import HEADER_TOKENS, ExcerptCache, ExcerptIndex, day, header
 from memory.facts import FactCache, FactIndex
 from memory.lexical import terms
+from memory.stamped import Stamp
 from memory.timewords import window
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ class Recall:
         self.excerpts = excerpts  # None: facts only (the person's archive is not searched)
 
     async def facts_for(self, user_id: int, text: str, *, private: bool, now: datetime | None = None,
-                        stamp: tuple[Any, ...] | None = None, budget: int | None = None,
+                        stamp: Stamp | None = None, budget: int | None = None,
                         last_interaction: datetime | None = None, known: bool = False,
                         guild_id: int | None = None) -> list[FactRow]:
         """The facts alone (see :meth:`recall_for`)."""
@@ -270,7 +270,7 @@ class Recall:
                                    search_archive=False, guild_id=guild_id))[0]
 
     async def recall_for(self, user_id: int, text: str, *, private: bool, channel_id: int,
-                         now: datetime | None = None, stamp: tuple[Any, ...] | None = None,
+                         now: datetime | None = None, stamp: Stamp | None = None,
                          budget: int | None = None, last_interaction: datetime | None = None,
                          known: bool = False, guild_id: int | None = None,
                          ) -> tuple[list[FactRow], list[ExcerptRow]]:
@@ -283,7 +283,7 @@ class Recall:
                                   search_archive=self.excerpts is not None, guild_id=guild_id)
 
     async def _recall(self, user_id: int, text: str, *, private: bool, channel_id: int, now: datetime | None,
-                      stamp: tuple[Any, ...] | None, budget: int | None, last_interaction: datetime | None,
+                      stamp: Stamp | None, budget: int | None, last_interaction: datetime | None,
                       known: bool, search_archive: bool,
                       guild_id: int | None) -> tuple[list[FactRow], list[ExcerptRow]]:
         now = now or utcnow()

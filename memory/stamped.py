@@ -8,12 +8,15 @@ recently used person goes first past ``max_users``, so memory stays bounded on a
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
+
+# A fingerprint of what an index was built from (counts, newest ids, times): only compared for equality.
+Stamp = tuple[object, ...]
 
 
 class Stamped(Protocol):
     @property
-    def stamp(self) -> tuple[Any, ...]: ...
+    def stamp(self) -> Stamp: ...
 
 
 Index = TypeVar("Index", bound=Stamped)
@@ -25,7 +28,7 @@ class StampedCache(Generic[Index]):
         self._items: OrderedDict[int, Index] = OrderedDict()
         self.loads = 0  # how many times rows were (re)read: tests and benchmarks check the cache works
 
-    def cached(self, user_id: int, stamp: tuple[Any, ...]) -> Index | None:
+    def cached(self, user_id: int, stamp: Stamp) -> Index | None:
         """The person's index while its stamp is ``stamp`` (and they are now the most recently used)."""
         found = self._items.get(user_id)
         if found is None or found.stamp != stamp:

@@ -28,7 +28,6 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.config import MemorySettings
@@ -185,7 +184,8 @@ class Summarizer:
         (errored, expired, over ``max_wait``, another backend) is asked directly by the same passes as by
         day, and the answers go through the same parsing and storing. Returns how many were compacted."""
         local = int(self.settings.conversation_token_threshold / self.claude.token_factor())
-        due: list[tuple[int, str, str, Any]] = []  # user, scope, name, the pass's inputs
+        # user, scope, name, the pass's inputs (the history, the turns it drops)
+        due: list[tuple[int, str, str, tuple[History, list[Turn]]]] = []
         for user_id, scope in await self.store.conversations.conversations_over(self.character_key, local):
             if self.running(user_id, scope) or not await self.consent.remembers(user_id):
                 continue

@@ -14,7 +14,6 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from bot.core.claude import Prompt
 from bot.core.config import Settings
@@ -25,6 +24,7 @@ from bot.core.pipeline import Incoming, Outlet
 from bot.reply.prompting import CHANNEL_USER, EPHEMERAL, IDENTITY_TITLES, character_block, now_part
 from bot.reply.splitting import split_message
 from bot.reply.typing_sim import typing_seconds
+from database.boundary import JsonObject
 from database.store import Store
 from memory.mood import MOOD_KEY
 
@@ -52,7 +52,7 @@ async def self_portrait(store: Store, character_key: str) -> SelfPortrait:
     return SelfPortrait(identity, await store.state.get(MOOD_KEY))
 
 
-def character_system(persona: Persona, portrait: SelfPortrait, *, quotes: bool) -> list[dict[str, Any]]:
+def character_system(persona: Persona, portrait: SelfPortrait, *, quotes: bool) -> list[JsonObject]:
     """The system block: a reply's character block (the character prompt, who it is, its mood)."""
     text = character_block(persona, portrait.identity, portrait.mood, quotes=quotes,
                            world=persona_world(persona, CHANNEL_USER),

@@ -84,7 +84,9 @@ class Alive:
                                 self.proactive.run),
                      DurableJob(engine.store, f"checkins:{key}", CHECKIN_INTERVAL, self.checkins.run)]
         self._learnt: deque[int] = deque(maxlen=256)  # messages already learnt from (several characters)
-        self._hooks: list[tuple[list[Any], Any]] = []  # (engine hook list, what was added to it)
+        # (engine hook list, what was added to it): lists of hooks of different signatures (Any: a list's
+        # item type is fixed, and one list of pairs cannot say each pair's own)
+        self._hooks: list[tuple[list[Any], Any]] = []
 
     def now(self) -> datetime:
         return self.clock()

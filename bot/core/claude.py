@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from anthropic import AsyncAnthropic
 
@@ -37,12 +37,14 @@ from bot.core.models.base import (
     CallUsage,
     Completion,
     Prompt,
+    Request,
     parse_model_costs,
     route,
 )
 from bot.core.models.capabilities import Family, ModelTable
 from bot.core.models.sent import SentLog
 from bot.core.models.tally import AnswerTally
+from database.boundary import Json
 from database.models import utcnow
 from database.store import Store
 
@@ -213,7 +215,7 @@ class ClaudeClient(StartupChecks):
         """One reply; streamed when configured (``on_text`` sees the text so far). ``max_tokens`` is what
         the person reads; room for thinking at ``effort`` (default: ``reply_effort``, or
         ``premium_reply_effort`` for the premium model) is added for models that think."""
-        kwargs: dict[str, Any] = {
+        kwargs: Request = {
             "model": model,
             "max_tokens": max_tokens or self.settings.models.default_max_tokens,
             "messages": prompt.messages,
@@ -233,14 +235,14 @@ class ClaudeClient(StartupChecks):
 
     async def ask_many(self, prompt: Prompt, *, count: int, model: str, max_tokens: int, purpose: str,
                        user_id: int | None, timeout: float,
-                       schema: Mapping[str, Any] | None = None) -> list[str | None]:
+                       schema: Mapping[str, Json] | None = None) -> list[str | None]:
         """The same short request ``count`` times at once (a vote round, bot/reply/voting.py): each answer's
         text, None where the call failed. ``schema``: the answers are held to it (structured outputs)."""
         # One request for all (the SDK copies what it sends), and the usage rows in one write at the end
         # instead of one write per call.
         request = {"model": model, "max_tokens": max_tokens, "system": prompt.system,
                    "messages": prompt.messages}
-        calls: list[dict[str, Any]] = []
+        calls: list[Mapping[str, object]] = []
 
         async def one() -> str | None:
             try:
@@ -271,10 +273,10 @@ class ClaudeClient(StartupChecks):
 
     async def complete(self, prompt: Prompt, *, model: str | None = None, user_id: int | None = None,
                        purpose: str, max_tokens: int = 1000, temperature: float | None = None,
-                       timeout: float | None = None, schema: Mapping[str, Any] | None = None) -> Completion:
+                       timeout: float | None = None, schema: Mapping[str, Json] | None = None) -> Completion:
         """A plain non-streamed call (structured extraction and other background work); ``schema``: the JSON
         schema its answer is held to where the model supports structured outputs."""
-        kwargs: dict[str, Any] = {"model": model or self.background_model, "max_tokens": max_tokens,
+        kwargs: Request = {"model": model or self.background_model, "max_tokens": max_tokens,
                                   "messages": prompt.messages}
         _set_temperature(kwargs, temperature)
         if prompt.system:
@@ -287,7 +289,7 @@ class ClaudeClient(StartupChecks):
     async def complete_batch(self, prompts: dict[str, Prompt], *, purpose: str, max_tokens: int = 1000,
                              max_wait: float, first_poll: float = 5.0,
                              users: Mapping[str, int | None] | None = None,
-                             schema: Mapping[str, Any] | None = None) -> dict[str, Completion]:
+                             schema: Mapping[str, Json] | None = None) -> dict[str, Completion]:
         """Background calls that can wait, sent as one Message Batch (half price; bot/core/models/batches.py):
         the answers that came back within ``max_wait`` seconds, by key. A key missing from the answer (its
         request errored or expired, the batch was cancelled, another backend serves the model, a spend
@@ -300,9 +302,9 @@ class ClaudeClient(StartupChecks):
         backend = self.backend(name)
         if name != "anthropic" or not hasattr(backend, "sdk"):
             return {}
-        requests: dict[str, dict[str, Any]] = {}
+        requests: dict[str, Request] = {}
         for key, prompt in prompts.items():
-            kwargs: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": prompt.messages}
+            kwargs: Request = {"model": model, "max_tokens": max_tokens, "messages": prompt.messages}
             if prompt.system:
                 kwargs["system"] = prompt.system
             requests[key] = backend.shape(kwargs, background=True, effort=None, schema=schema)
@@ -314,7 +316,7 @@ class ClaudeClient(StartupChecks):
             log.info("%s batch %s: %d of %d answered%s; the rest go direct", purpose, outcome.batch_id,
                      len(outcome.completions), len(requests), " (cancelled: over the wait)"
                      if outcome.timed_out else "")
-        calls: list[dict[str, Any]] = []
+        calls: list[Mapping[str, object]] = []
         answered: dict[str, Completion] = {}
         for key, completion in outcome.completions.items():
             cost = BATCH_DISCOUNT * self.models.cost(completion.usage, model, completion.model, claude=True,
@@ -329,10 +331,10 @@ class ClaudeClient(StartupChecks):
 
     # -- the call loop
 
-    async def _call(self, kwargs: dict[str, Any], *, purpose: str, user_id: int | None, timeout: float,
+    async def _call(self, kwargs: Request, *, purpose: str, user_id: int | None, timeout: float,
                     stream: bool, on_text: Callable[[str], None] | None = None, background: bool = True,
-                    effort: str | None = None, calls: list[dict[str, Any]] | None = None,
-                    gaps: Sequence[float] = (), schema: Mapping[str, Any] | None = None,
+                    effort: str | None = None, calls: list[Mapping[str, object]] | None = None,
+                    gaps: Sequence[float] = (), schema: Mapping[str, Json] | None = None,
                     parts: Sequence[tuple[str, str]] = ()) -> Completion:
         """One model call, retried through transient failures; its usage recorded (a successful call's
         appended to ``calls`` instead, when given, for the caller to store with others), and the request
@@ -408,7 +410,7 @@ class ClaudeClient(StartupChecks):
 
     async def _spent(self, completion: Completion, backend: str, model: str, purpose: str,
                      user_id: int | None, started: float, *, ok: bool, error: str = "",
-                     calls: list[dict[str, Any]] | None = None) -> Completion:
+                     calls: list[Mapping[str, object]] | None = None) -> Completion:
         """Record a call that reached the model (its tokens are billed, whatever it answered)."""
         latency = (time.perf_counter() - started) * 1000
         cost = self.models.cost(completion.usage, model, completion.model, claude=backend == "anthropic",
@@ -419,7 +421,7 @@ class ClaudeClient(StartupChecks):
                            error=error, calls=calls)
         return completion
 
-    async def _refusal(self, backend: Backend, kwargs: dict[str, Any], purpose: str, user_id: int | None,
+    async def _refusal(self, backend: Backend, kwargs: Request, purpose: str, user_id: int | None,
                        started: float, name: str, model: str, completion: Completion) -> None:
         """A refusal: billed, logged, counted, told to the error observers; never retried."""
         refused = self.tally.refused(purpose)
@@ -434,7 +436,7 @@ class ClaudeClient(StartupChecks):
         raise ClaudeRefused(f"{model} refused the request")
 
     async def _record(self, completion: Completion, *, purpose: str, user_id: int | None, latency_ms: float,
-                      ok: bool, error: str = "", calls: list[dict[str, Any]] | None = None) -> None:
+                      ok: bool, error: str = "", calls: list[Mapping[str, object]] | None = None) -> None:
         u = completion.usage
         call = dict(user_id=user_id, purpose=purpose, model=completion.model, input_tokens=u.input_tokens,
                     output_tokens=u.output_tokens, cache_creation_tokens=u.cache_creation_tokens,
@@ -453,7 +455,7 @@ class ClaudeClient(StartupChecks):
                 "cache_creation_tokens": u.cache_creation_tokens, "cache_read_tokens": u.cache_read_tokens,
                 "cost": round(u.cost, 8), "latency_ms": round(latency_ms, 1)}))
 
-    async def _store_usage(self, calls: list[dict[str, Any]]) -> None:
+    async def _store_usage(self, calls: list[Mapping[str, object]]) -> None:
         """Write the usage rows a call left in its ``calls`` list (one write; a failure is only logged)."""
         if self.store is not None and calls:
             try:
@@ -461,7 +463,7 @@ class ClaudeClient(StartupChecks):
             except Exception:  # usage accounting must never break a reply
                 log.exception("could not record API usage")
 
-    async def _failed(self, backend: Backend, kwargs: dict[str, Any], purpose: str, user_id: int | None,
+    async def _failed(self, backend: Backend, kwargs: Request, purpose: str, user_id: int | None,
                       started: float, error: str) -> None:
         log.warning("%s %s call (%s) failed: %s", backend.label, purpose, kwargs["model"], error)
         await self._record(Completion("", kwargs["model"], CallUsage()), purpose=purpose, user_id=user_id,
@@ -476,7 +478,7 @@ class ClaudeClient(StartupChecks):
 ModelClient = ClaudeClient
 
 
-def _set_temperature(kwargs: dict[str, Any], temperature: float | None) -> None:
+def _set_temperature(kwargs: Request, temperature: float | None) -> None:
     """Temperature left the SDK's signatures in 1.0 (newer models accept only the default, 1.0); the API
     still takes it for older models, so a non-default value travels in ``extra_body``."""
     if temperature is not None and temperature != 1.0:

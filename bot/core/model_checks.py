@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from bot.core.config import PROJECT_ROOT, Settings
 from bot.core.config.credentials import source_of
@@ -23,6 +22,7 @@ from bot.core.errors import ConfigError
 from bot.core.models.base import KEY_REJECTED, MODELS_NOT_CHECKED, Backend, route
 from bot.core.models.capabilities import Family, ModelTable
 from bot.core.models.listed import accepted, closest
+from bot.core.persona.model import Persona
 
 log = logging.getLogger("bot.core.claude")  # the client's own log lines, wherever they are written
 
@@ -146,7 +146,7 @@ class StartupChecks:
             for error in self.wrong_models:
                 log.error("%s; replies that need it fall back in character", error)
 
-    def warn_refused_settings(self, personas: Sequence[Any] = ()) -> list[str]:
+    def warn_refused_settings(self, personas: Sequence[Persona] = ()) -> list[str]:
         """Start-up, once: each sampling setting a reply model would refuse, naming the file, the key and
         the model ("temperature=0.8 in characters/atlas/character.json is ignored by claude-sonnet-5-5").
         The requests leave the value out; this is how the operator learns it."""

@@ -27,12 +27,12 @@ import re
 import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bot.core.attachments import Attachment, Carried
 from bot.core.config.messages import MediaSettings
 from bot.core.models.base import Prompt
 from bot.core.tokens import count_tokens, truncate_tokens
+from database.boundary import JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class ImagePart:
     media_type: str
     data: bytes
 
-    def block(self) -> dict[str, Any]:
+    def block(self) -> JsonObject:
         return {"type": "image", "source": {"type": "base64", "media_type": self.media_type,
                                             "data": base64.b64encode(self.data).decode("ascii")}}
 

@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.core.localtime import DISCORD_EPOCH_MS, snowflake_time
 from bot.core.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
@@ -30,6 +30,7 @@ from bot.core.persona.lorebook import PlacedLore, has_regex_keys, persona_world,
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from bot.core.text import clean_name
+from database.boundary import JsonObject
 from database.records import PromptData
 from database.store import Store
 
@@ -189,7 +190,7 @@ class PersonaRuntime:
             return await asyncio.to_thread(placed_lore, persona, scanned, name)
         return placed_lore(persona, scanned, name)
 
-    async def lore_extras(self, persona: Persona, msg: Incoming, data: PromptData) -> dict[str, Any]:
+    async def lore_extras(self, persona: Persona, msg: Incoming, data: PromptData) -> JsonObject:
         """The world and the lore of a reply, as ReplyExtras fields (bot/reply/prompting.py)."""
         lore = await self.lore(persona, msg, data)
         return {"world": self.world(persona), "world_after": self.world(persona, after=True),

@@ -35,7 +35,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from bot.core.attachments import NO_TEXT
 from bot.core.claude import Prompt
@@ -48,6 +47,7 @@ from bot.core.pipeline import Incoming
 from bot.core.text import clean_name, defuse
 from bot.reply.pins import NotePins
 from bot.reply.transcript import LOOKBACK, is_own, mark_transcript, transcript_messages
+from database.boundary import JsonObject
 from database.records import History, PromptData, RelationshipRecord, SeenMessage
 
 EPHEMERAL = {"type": "ephemeral"}
@@ -228,7 +228,7 @@ def build_reply_prompt(
     # 1. the character
     character = character_block(persona, data.identity, data.mood, extras.emotes, world=extras.world,
                                 world_after=extras.world_after)
-    system: list[dict[str, Any]] = [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
+    system: list[JsonObject] = [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
     # 2. the person, 3. the transcript
     person, parts = person_and_parts(name, data)
     parts[:0] = [("world", fence("world", extras.world) if extras.world.strip() else ""),
@@ -354,7 +354,7 @@ def _utc(moment: datetime) -> datetime:
 NEW_CHAT = "[Start a new chat]"
 
 
-def _lead(messages: list[dict[str, Any]], block: dict[str, Any]) -> None:
+def _lead(messages: list[JsonObject], block: JsonObject) -> None:
     """``block`` first in the first user turn (made when there is none yet)."""
     if messages and messages[0]["role"] == "user":
         content = messages[0]["content"]
@@ -365,7 +365,7 @@ def _lead(messages: list[dict[str, Any]], block: dict[str, Any]) -> None:
 
 
 def history_messages(history: History, *, drop_last_assistant: bool = False,
-                     notes: Mapping[int, str] | None = None) -> list[dict[str, Any]]:
+                     notes: Mapping[int, str] | None = None) -> list[JsonObject]:
     """Turns as alternating user/assistant messages starting with a user turn (merging repeats); ``notes``:
     text that opens the user turn of each Discord message id (bot/reply/pins.py).
 
@@ -378,8 +378,8 @@ def history_messages(history: History, *, drop_last_assistant: bool = False,
         while end and turns[end - 1].role == "assistant":
             end -= 1
     # One pass with no call per turn: a long history is hundreds of turns on every reply.
-    messages: list[dict[str, Any]] = []
-    last: dict[str, Any] | None = None
+    messages: list[JsonObject] = []
+    last: JsonObject | None = None
     for i in range(end):
         role, content = turns[i][0], turns[i][1]
         if not content or content.isspace():
@@ -396,7 +396,7 @@ def history_messages(history: History, *, drop_last_assistant: bool = False,
     return messages
 
 
-def _append(messages: list[dict[str, Any]], role: str, text: str) -> None:
+def _append(messages: list[JsonObject], role: str, text: str) -> None:
     # Plain string content (the API reads it as one text block): a long history is a third of the objects
     # the SDK walks and serializes for every request. Only the cache breakpoint needs block form.
     if messages and messages[-1]["role"] == role:
@@ -410,11 +410,11 @@ def _append(messages: list[dict[str, Any]], role: str, text: str) -> None:
         messages.append({"role": role, "content": text})
 
 
-def _mark_cache(message: dict[str, Any]) -> None:
+def _mark_cache(message: JsonObject) -> None:
     message["content"] = [{"type": "text", "text": _text_of(message), "cache_control": EPHEMERAL}]
 
 
-def _text_of(message: dict[str, Any]) -> str:
+def _text_of(message: JsonObject) -> str:
     content = message["content"]
     return content if isinstance(content, str) else "\n\n".join(b.get("text", "") for b in content)
 
@@ -457,7 +457,7 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
     # the caller keeps the lines' start put while people talk, so the next message's votes read this
     # prefix. What changes every message (the burst, the latest message, the question) follows, uncached.
     header = f"Channel: {msg.place()}\n\nRecent messages:"
-    content: list[dict[str, Any]] = [{"type": "text", "text": header}]
+    content: list[JsonObject] = [{"type": "text", "text": header}]
     content += [{"type": "text", "text": f"{speaker(m, own_ids, persona.name)}: {m.content}"}
                 for m in recent if m.message_id not in shown and m.content]
     if len(content) == 1:

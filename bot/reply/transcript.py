@@ -19,9 +19,9 @@ starts a new window, one cache write.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
 
 from bot.core.text import clean_name, defuse
+from database.boundary import JsonObject
 from database.records import SeenMessage
 
 ROLL_STEP = 60
@@ -70,10 +70,10 @@ def is_own(message: SeenMessage, own_ids: Collection[int], name: str) -> bool:
 
 
 def transcript_messages(header: str, lines: Sequence[SeenMessage], own_ids: Collection[int],
-                        name: str) -> list[dict[str, Any]]:
+                        name: str) -> list[JsonObject]:
     """``lines`` as alternating turns, one text block per line: the character's own lines are assistant
     turns, everyone else's user turns ("name: text"); ``header`` opens the first user turn."""
-    messages: list[dict[str, Any]] = [{"role": "user", "content": [{"type": "text", "text": header}]}]
+    messages: list[JsonObject] = [{"role": "user", "content": [{"type": "text", "text": header}]}]
     for m in lines:
         own = is_own(m, own_ids, name)
         role = "assistant" if own else "user"
@@ -84,7 +84,7 @@ def transcript_messages(header: str, lines: Sequence[SeenMessage], own_ids: Coll
     return messages
 
 
-def mark_transcript(messages: list[dict[str, Any]], breakpoints: int) -> None:
+def mark_transcript(messages: list[JsonObject], breakpoints: int) -> None:
     """Put ``cache_control`` on the transcript's last block and on every :data:`LOOKBACK`-th block before
     it, ``breakpoints`` in all at most (the API allows 4 per request, the system prompt has used some)."""
     blocks = [b for m in messages for b in m["content"]]

@@ -19,7 +19,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from typing import Any
 
 from bot.core.claude import ClaudeClient, Prompt
 from bot.core.config import Settings
@@ -29,6 +28,7 @@ from bot.core.pipeline import Decision, Incoming
 from bot.core.policy import ServerPolicy
 from bot.reply.prompting import VOTE_LINES, build_vote_prompt
 from bot.reply.transcript import TranscriptWindows, fetch_limit
+from database.boundary import JsonObject
 from database.store import Store
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ VOTE_ROUND_PATIENCE = 2.0
 # The answer a vote is decoded to where the voting model supports structured outputs: one of two words in a
 # JSON object, so "Yes.", "I think yes" or "**no**" cannot come back (a one-word vote's parse failures
 # count as no: a missed reply).
-VOTE_SCHEMA: dict[str, Any] = {
+VOTE_SCHEMA: JsonObject = {
     "type": "object",
     # "no" first: where nothing says yes, no (as an unreadable one-word vote counts)
     "properties": {"vote": {"type": "string", "enum": ["no", "yes"]}},

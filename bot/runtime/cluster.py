@@ -27,15 +27,15 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from bot.core.config.service import ClusterSettings
+from database.boundary import Json, JsonObject
 from database.cluster import NodeRow, lock_key
 from database.store import Store
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
+Handler = Callable[[JsonObject], Awaitable[None]]
 
 
 def shard_of(guild_id: int | None, shard_count: int) -> int:
@@ -81,7 +81,7 @@ class Cluster:
         self._link = store.cluster_link()
         self._key = lock_key(f"leader:{character_key}")
         self._loop_task: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._closed = False
 
     @property
@@ -99,7 +99,7 @@ class Cluster:
         servers.changed.append(lambda gid: self.publish_soon("invalidate", what="server", id=gid))
         places.changed.append(lambda: self.publish_soon("invalidate", what="places"))
 
-        async def invalidate(message: dict[str, Any]) -> None:
+        async def invalidate(message: JsonObject) -> None:
             if message.get("what") == "server":
                 servers.forget(int(message.get("id") or 0))
             else:
@@ -181,7 +181,7 @@ class Cluster:
             except Exception:
                 log.exception("cluster: work on becoming leader failed")
 
-    def _heard(self, message: dict[str, Any]) -> None:
+    def _heard(self, message: JsonObject) -> None:
         if message.get("node") == self.node_id or self._closed:
             return
         for handler in self._handlers.get(str(message.get("kind")), ()):
@@ -190,13 +190,13 @@ class Cluster:
             task.add_done_callback(self._tasks.discard)
 
     @staticmethod
-    async def _handle(handler: Handler, message: dict[str, Any]) -> None:
+    async def _handle(handler: Handler, message: JsonObject) -> None:
         try:
             await handler(message)
         except Exception:
             log.exception("cluster: handling a %s signal failed", message.get("kind"))
 
-    async def publish(self, kind: str, **data: Any) -> bool:
+    async def publish(self, kind: str, **data: Json) -> bool:
         """Tell every other process of the database; False when there is none or the link is down."""
         if self._link is None or not self._link.alive:
             return False
@@ -207,7 +207,7 @@ class Cluster:
             log.warning("cluster: could not send a %s signal (%s)", kind, exc)
             return False
 
-    def publish_soon(self, kind: str, *, peers_only: bool = False, **data: Any) -> None:
+    def publish_soon(self, kind: str, *, peers_only: bool = False, **data: Json) -> None:
         """publish() from code that cannot wait (a repository's change callback, a reply's aftermath).
         ``peers_only``: not when no other process was alive at the last heartbeat (news that only matters
         to a process already running, unlike a shutdown)."""

@@ -24,7 +24,6 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from apscheduler.job import Job as ScheduledJob
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -140,7 +139,7 @@ class Job:
     """One named job: what runs, and when."""
 
     name: str
-    run: Callable[[], Awaitable[Any]]
+    run: Callable[[], Awaitable[object]]
     trigger: BaseTrigger
     misfire_grace_time: int | None = None
 

@@ -14,7 +14,7 @@ import gc
 import logging
 import signal
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from typing import Protocol, Self
 
 from database.store import Store
 
@@ -38,7 +38,7 @@ class Service(Protocol):
 
     def is_closed(self) -> bool: ...
 
-    async def __aenter__(self) -> Any: ...
+    async def __aenter__(self) -> Self: ...
 
     async def __aexit__(self, *exc_info: object) -> None: ...
 
@@ -105,7 +105,7 @@ def settle_heap() -> None:
     gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
-def run_on(name: str, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+def run_on(name: str, main: Callable[[], Coroutine[object, object, None]]) -> None:
     """``asyncio.run(main())`` on the event loop ``name`` (:func:`loop_factory`)."""
     with asyncio.Runner(loop_factory=loop_factory(name)) as runner:
         loop = runner.get_loop()

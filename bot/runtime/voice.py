@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.core.config import Settings
 from bot.runtime.audio import AudioError, VoiceClip, espeak, missing_programs, to_voice_clip
+
+if TYPE_CHECKING:  # the SDK is imported when a client is first made: it takes seconds
+    from openai import AsyncOpenAI
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ class VoiceService:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._clients: dict[str, Any] = {}  # base URL -> AsyncOpenAI
+        self._clients: dict[str, AsyncOpenAI] = {}  # by base URL
         # Made now: importing the SDK takes seconds, which the first voice message should not wait for.
         if self.hears:
             self._client(settings.voice.stt_base_url)
@@ -74,7 +77,7 @@ class VoiceService:
             log.warning(line)
         return problems
 
-    def _client(self, base_url: str) -> Any:
+    def _client(self, base_url: str) -> AsyncOpenAI:
         url = base_url or self.settings.models.openai_base_url
         client = self._clients.get(url)
         if client is None:

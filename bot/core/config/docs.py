@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import textwrap
-from typing import Any
 
 from bot.core.config.keys import Setting
 from bot.core.config.paths import PROJECT_ROOT
@@ -17,7 +16,7 @@ EXAMPLE = PROJECT_ROOT / "config.env.example"
 REFERENCE = PROJECT_ROOT / "docs" / "configuration.md"
 
 
-def _shown(value: Any) -> str:
+def _shown(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 

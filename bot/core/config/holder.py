@@ -44,7 +44,8 @@ class SettingsHolder:
         return old
 
     def live(self, section: str) -> Live[Any]:
-        """The section named ``section`` (``"memory"``...), as it is now at each read."""
+        """The section named ``section`` (``"memory"``...), as it is now at each read. (Any: the section's
+        class is ``SECTIONS[section]``, chosen by a name only the caller knows.)"""
         if section not in SECTIONS:
             raise ValueError(f"no settings section {section!r}")
         return Live(lambda: getattr(self.current, section))
@@ -54,7 +55,8 @@ class SettingsHolder:
         return following(self, "current", Settings)
 
     def section(self, section: str) -> Any:
-        """The section named ``section`` as its own type (``MemorySettings``...), following the holder."""
+        """The section named ``section`` as its own type (``MemorySettings``...), following the holder.
+        (Any: as for :meth:`live`, the type is the named section's.)"""
         if section not in SECTIONS:
             raise ValueError(f"no settings section {section!r}")
         return following(self, f"current.{section}", SECTIONS[section])
@@ -79,6 +81,6 @@ def following(holder: SettingsHolder, path: str, kind: type[S]) -> S:
         props = {f.name: field_of(f.name) for f in fields(kind)}
         view = type(f"Live{kind.__name__}", (kind,), {**props, "__slots__": ("_holder",)})
         _FOLLOWING[(kind, path)] = view
-    value: Any = object.__new__(view)
+    value: object = object.__new__(view)
     view._holder.__set__(value, holder)  # type: ignore[attr-defined]  # the slot's own setter (not frozen)
     return cast(S, value)

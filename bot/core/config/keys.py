@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import Field, dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, ClassVar, Protocol, TypeGuard
 
 _SPEC = "kindred.setting"  # the metadata entry of a declared field
 
+SettingValue = int | float | str | bool  # a setting's value, of its declared kind (_PARSERS)
 
-def key(default: Any, help: str, *, min: float | None = None, above: float | None = None,
+
+# Returns Any as dataclasses.field does: in the class body it stands for a value of the field's own type.
+def key(default: SettingValue, help: str, *, min: float | None = None, above: float | None = None,
         max: float | None = None, choices: tuple[str, ...] = (), aliases: tuple[str, ...] = (),
         check: Callable[[Any], str | None] | None = None, secret: bool = False,
         placeholder_unset: bool = False, restart: bool = False) -> Any:
@@ -38,7 +41,7 @@ def _bool(raw: str) -> bool:
     raise ValueError(f"expected true or false, got {raw!r}")
 
 
-_PARSERS: dict[type, Callable[[str], Any]] = {int: int, float: float, str: str, bool: _bool}
+_PARSERS: dict[type, Callable[[str], SettingValue]] = {int: int, float: float, str: str, bool: _bool}
 KIND_NAMES = {int: "a whole number", float: "a number", bool: "true or false"}
 
 
@@ -56,7 +59,7 @@ class Setting:
 
     key: str
     kind: type
-    default: Any
+    default: SettingValue
     help: str
     section: str  # the Settings attribute whose dataclass holds it, e.g. "memory"
     aliases: tuple[str, ...] = ()
@@ -64,23 +67,23 @@ class Setting:
     above: float | None = None
     max: float | None = None
     choices: tuple[str, ...] = ()
-    check: Callable[[Any], str | None] | None = None
+    check: Callable[[Any], str | None] | None = None  # takes its own setting's kind (Any: each differs)
     secret: bool = False
     placeholder_unset: bool = False
     restart: bool = False  # applies only after a restart (a live reload says so)
 
-    def parse(self, raw: str) -> Any:
+    def parse(self, raw: str) -> SettingValue:
         """The typed value of a non-empty raw string; ValueError when it is not of the kind."""
         value = _PARSERS[self.kind](raw)
-        if self.choices:
+        if self.choices and isinstance(value, str):
             value = {_fold(c): c for c in self.choices}.get(_fold(value), value)
         return value
 
-    def problem(self, value: Any) -> str | None:
+    def problem(self, value: SettingValue) -> str | None:
         """What is wrong with a parsed value (bounds, choices, check), or None."""
         if self.choices and value not in self.choices:
             return f"must be one of {', '.join(self.choices)}, got {value!r}"
-        if self.kind in (int, float) and not self._in_bounds(value):
+        if isinstance(value, int | float) and self.kind in (int, float) and not self._in_bounds(value):
             return f"{self._bounds_rule()}, got {value}"
         return self.check(value) if self.check is not None else None
 
@@ -126,19 +129,19 @@ def declared(section_cls: type, section: str) -> tuple[Setting, ...]:
     """The settings a section class declares, in order (every field must be declared with :func:`key`)."""
     out = []
     for f in fields(section_cls):
-        if _SPEC not in f.metadata:
+        if _SPEC not in f.metadata or f.default is MISSING:
             raise TypeError(f"{section_cls.__name__}.{f.name} is not declared with key(...)")
         out.append(Setting(f.name, _kind(f), f.default, section=section, **f.metadata[_SPEC]))
     return tuple(out)
 
 
-def _kind(f: Field[Any]) -> type:
+def _kind(f: Field[object]) -> type:
     if f.type not in _PARSERS:  # sections.py does not use postponed annotations: types are the classes
         raise TypeError(f"setting {f.name} has unsupported type {f.type!r}")
     return f.type
 
 
-def parsed_by(parse: Any) -> Any:
+def parsed_by(parse: Callable[[str], object]) -> Callable[[str], str | None]:
     """A check from a parser that raises ValueError (its message is the problem)."""
     def check(value: str) -> str | None:
         try:

@@ -24,8 +24,8 @@ class Change:
     """One key whose value differs between the running and the reloaded configuration."""
 
     key: str
-    old: Any
-    new: Any
+    old: object  # a setting's value, or a character key's raw text (None: not set)
+    new: object
     setting: Setting | None = None  # None: a character key (persona text), which CharacterSource applies
 
     @property
@@ -45,7 +45,7 @@ class Change:
         return f"{self.key} {shift}"
 
 
-def _shown(value: Any) -> str:
+def _shown(value: object) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= _SHOWN else text[:_SHOWN - 3] + "..."
 
@@ -67,7 +67,7 @@ def changes(old: Settings, new: Settings) -> list[Change]:
 
 def live_settings(running: Settings, new: Settings) -> Settings:
     """``new`` with every restart-only key kept at its running value (what the running bot can apply)."""
-    sections: dict[str, Any] = {}
+    sections: dict[str, Any] = {}  # Settings' sections by field name, each of its own class (for replace)
     for name in SECTIONS:
         kept = {s.key: getattr(getattr(running, name), s.key) for s in SETTINGS
                 if s.section == name and s.restart}

@@ -31,6 +31,9 @@ log = logging.getLogger("bot.core.config")  # the package's name: what operators
 
 # Values shipped in example files; treated as "not set" so an operator gets a clear error.
 _PLACEHOLDER_PREFIXES = ("your_", "<", "changeme")
+# Every setting's parsed value by key, each of its own declared kind (read by key where its kind is
+# known): one type cannot say them all.
+Parsed = dict[str, Any]
 
 
 def _is_placeholder(value: str) -> bool:
@@ -121,7 +124,7 @@ def load_settings(
         raise ConfigError(str(character_dir), "character_dir", "no such character folder")
     source = read_sources(config_file, character_dir, environ)
     char_env = str(character_dir / "character.env")
-    parsed: dict[str, Any] = {}
+    parsed: Parsed = {}
     origin: dict[str, str] = {}  # key -> the file its value came from (unset keys: character.env)
     set_in: dict[str, str] = {}  # key -> where it was set (only keys that were)
     for setting in SETTINGS:
@@ -152,7 +155,7 @@ def load_settings(
     _validate_dashboard(parsed, origin, set_in, character_dir, require_dashboard)
     warn_unknown_keys(source)
     # one object per section, by Settings' field name (each of its own class: Any to Settings' keywords)
-    sections: dict[str, Any] = {name: cls(**{s.key: parsed[s.key] for s in SETTINGS if s.section == name})
+    sections: Parsed = {name: cls(**{s.key: parsed[s.key] for s in SETTINGS if s.section == name})
                 for name, cls in SECTIONS.items()}
     return Settings(character_dir=character_dir, config_file=config_file, raw=dict(source.values), **sections,
                     origins=set_in)
@@ -161,13 +164,13 @@ def load_settings(
 MODEL_KEYS = ("default_model", "premium_model", "voting_model", "summary_model")
 
 
-def _uses_anthropic(parsed: dict[str, Any]) -> bool:
+def _uses_anthropic(parsed: Parsed) -> bool:
     """Whether any purpose's model runs on Claude (only then is the Anthropic key required)."""
     return any(route(parsed[k] or parsed["default_model"], parsed["llm_backend"])[0] == "anthropic"
                for k in MODEL_KEYS)
 
 
-def _default_models(parsed: dict[str, Any], origin: dict[str, str]) -> None:
+def _default_models(parsed: Parsed, origin: dict[str, str]) -> None:
     """On the openai backend Claude's default model names mean nothing: the reply model must be named, and
     the premium and voting models follow it unless they are set too."""
     if parsed["llm_backend"] != "openai":
@@ -196,7 +199,7 @@ def low_variety(token: str) -> bool:
     return token in (token + token)[1:-1]  # a string is one piece repeated iff it occurs inside itself twice
 
 
-def _validate_dashboard(parsed: dict[str, Any], origin: dict[str, str], set_in: dict[str, str],
+def _validate_dashboard(parsed: Parsed, origin: dict[str, str], set_in: dict[str, str],
                         character_dir: Path, required: bool) -> None:
     """The dashboard's token, only when it is served (``required``: `main.py dashboard`); the token itself
     is never part of a message."""
@@ -216,7 +219,7 @@ def _validate_dashboard(parsed: dict[str, Any], origin: dict[str, str], set_in: 
     parsed["dashboard_token"] = token
 
 
-def _validate(parsed: dict[str, Any], origin: dict[str, str], set_in: dict[str, str], character_dir: Path,
+def _validate(parsed: Parsed, origin: dict[str, str], set_in: dict[str, str], character_dir: Path,
               require_discord: bool, require_anthropic: bool) -> None:
     if require_discord and _is_placeholder(parsed["discord_token"]):
         raise unusable("discord_token", set_in, character_dir, _unusable_why(parsed["discord_token"]))
@@ -244,7 +247,7 @@ def _validate(parsed: dict[str, Any], origin: dict[str, str], set_in: dict[str, 
     _validate_cluster(parsed, origin)
 
 
-def _validate_cluster(parsed: dict[str, Any], origin: dict[str, str]) -> None:
+def _validate_cluster(parsed: Parsed, origin: dict[str, str]) -> None:
     """A process that runs only some shards is one of a cluster: every shard in range, PostgreSQL only."""
     from bot.core.config.service import parse_shard_ids
 

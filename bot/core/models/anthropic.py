@@ -6,7 +6,6 @@ Answers are read by block type: thinking blocks never become text."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import anthropic
 import httpx2
@@ -31,6 +30,7 @@ from bot.core.models.messages_http import (
     retryable_status,
     tls_context,
 )
+from database.boundary import Json
 
 PROBE_TIMEOUT = 10.0  # seconds for the start-up check of the key
 
@@ -58,7 +58,7 @@ class AnthropicBackend:
         self.listed: list[str] | None = None  # the models list as the start-up check read it
 
     def shape(self, request: Request, *, background: bool, effort: str | None,
-              gaps: Sequence[float] = (), schema: Mapping[str, Any] | None = None) -> Request:
+              gaps: Sequence[float] = (), schema: Mapping[str, Json] | None = None) -> Request:
         family = self.table.family(str(request["model"]))
         if family is None:
             return request
@@ -166,7 +166,7 @@ def shape_request(request: Request, family: Family, *, background: bool, effort:
     return out
 
 
-def completion_of(message: Any) -> Completion:
+def completion_of(message: object) -> Completion:
     """The answer of a message: the JSON dict the direct path reads, or the SDK's Message (a stream's, or a
     stand-in's object). Text comes from text blocks only: thinking never becomes text."""
     text = "".join(str(_field(b, "text") or "") for b in _field(message, "content") or ()
@@ -181,7 +181,7 @@ def completion_of(message: Any) -> Completion:
                       stop_reason=_field(message, "stop_reason"))
 
 
-def _field(value: Any, name: str) -> Any:
+def _field(value: object, name: str) -> Json:
     """``name`` of a JSON object or of an SDK model alike (None when absent)."""
     return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
 

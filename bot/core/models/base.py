@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
+
+from database.boundary import Json, JsonObject
 
 BACKENDS = ("anthropic", "openai")
 KEY_REJECTED = "rejected the API key"  # how a backend's probe says its key was refused (401/403)
 MODELS_NOT_CHECKED = "the configured model ids are not checked"  # a probe that could not read the list
 
-Request = dict[str, Any]
+Request = JsonObject  # a model request as its API takes it (model, system, messages, ...): JSON
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,8 @@ class Completion:
 class Prompt:
     """A request's content: ``system`` blocks (stable ones first, carrying cache_control) and messages."""
 
-    system: list[dict[str, Any]] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    system: list[JsonObject] = field(default_factory=list)
+    messages: list[JsonObject] = field(default_factory=list)
     # Seconds between the conversation's recent messages, oldest first: how long its cache entries should
     # live (bot/core/models/caching.py). Empty: no pauses known (5-minute entries).
     gaps: tuple[float, ...] = ()
@@ -76,7 +78,7 @@ class Backend(Protocol):
     base_url: str
 
     def shape(self, request: Request, *, background: bool, effort: str | None,
-              gaps: Sequence[float] = (), schema: Mapping[str, Any] | None = None) -> Request:
+              gaps: Sequence[float] = (), schema: Mapping[str, Json] | None = None) -> Request:
         """The request as its model accepts it (background: the least thinking the model allows; ``gaps``:
         the conversation's pace, for its cache lifetimes; ``schema``: a JSON schema the answer must follow,
         where the model can be held to one)."""

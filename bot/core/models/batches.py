@@ -13,12 +13,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import anthropic
+from anthropic.types.messages import MessageBatch
 
 from bot.core.models.anthropic import completion_of
 from bot.core.models.base import Completion
+from database.boundary import JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class BatchOutcome:
     timed_out: bool = False
 
 
-async def run_batch(sdk: anthropic.AsyncAnthropic, requests: Mapping[str, dict[str, Any]], *,
+async def run_batch(sdk: anthropic.AsyncAnthropic, requests: Mapping[str, JsonObject], *,
                     max_wait: float, first_poll: float = 5.0, max_poll: float = 120.0,
                     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                     clock: Callable[[], float] = time.monotonic) -> BatchOutcome:
@@ -86,7 +87,7 @@ async def run_batch(sdk: anthropic.AsyncAnthropic, requests: Mapping[str, dict[s
 
 
 async def _cancel(sdk: anthropic.AsyncAnthropic, batch_id: str,
-                  sleep: Callable[[float], Awaitable[None]], pause: float) -> Any:
+                  sleep: Callable[[float], Awaitable[None]], pause: float) -> MessageBatch:
     """Cancel a batch that took too long; wait a little for it to end (its answered requests are kept)."""
     batch = await sdk.messages.batches.cancel(batch_id)
     for _ in range(CANCEL_POLLS):

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
 
 from bot.core.tokens import count_tokens
+from database.boundary import Json, JsonObject
 
 SHORT_TTL = 300.0
 LONG_TTL = 3600.0
@@ -44,7 +44,7 @@ def _tokens(text: str) -> int:
     return max(count_tokens(text), len(text) // 4 + 1)
 
 
-def _text(block: Any) -> str:
+def _text(block: Json) -> str:
     if isinstance(block, str):
         return block
     if isinstance(block, dict):
@@ -55,10 +55,10 @@ def _text(block: Any) -> str:
     return str(block)
 
 
-def _blocks(request: dict[str, Any]) -> list[tuple[dict[str, Any] | None, str]]:
+def _blocks(request: JsonObject) -> list[tuple[JsonObject | None, str]]:
     """Every prompt block in cache order (tools, system, messages) with its dict (None: a plain string,
     which carries no mark)."""
-    out: list[tuple[dict[str, Any] | None, str]] = []
+    out: list[tuple[JsonObject | None, str]] = []
     for tool in request.get("tools") or ():
         out.append((tool if isinstance(tool, dict) else None, _text(tool)))
     system = request.get("system")
@@ -85,8 +85,8 @@ def hour_pays(share: float, prefix: float, new: float) -> bool:
     return share * (WRITE_5M - READ) * prefix > (WRITE_1H - WRITE_5M) * new
 
 
-def place_cache(request: dict[str, Any], *, min_tokens: int, token_factor: float,
-                gaps: Sequence[float] = ()) -> dict[str, Any]:
+def place_cache(request: JsonObject, *, min_tokens: int, token_factor: float,
+                gaps: Sequence[float] = ()) -> JsonObject:
     """``request`` with its breakpoints decided (see the module): marks under ``min_tokens`` dropped, each
     other one given its lifetime from ``gaps`` (seconds between the conversation's recent messages). The
     caller's blocks are not changed: the marked ones are copied."""
@@ -130,15 +130,15 @@ def place_cache(request: dict[str, Any], *, min_tokens: int, token_factor: float
     return _rewritten(request, {id(blocks[i][0]): ttl[i] for i in marks})
 
 
-def _first_message_block(request: dict[str, Any]) -> int:
+def _first_message_block(request: JsonObject) -> int:
     system = request.get("system")
     return len(request.get("tools") or ()) + (1 if isinstance(system, str) else len(system or ()))
 
 
-def _rewritten(request: dict[str, Any], ttl: dict[int, str | None]) -> dict[str, Any]:
+def _rewritten(request: JsonObject, ttl: dict[int, str | None]) -> JsonObject:
     """A copy of ``request`` whose marked blocks carry their decided ``cache_control`` (or none)."""
 
-    def block(b: Any) -> Any:
+    def block(b: Json) -> Json:
         if not isinstance(b, dict) or id(b) not in ttl:
             return b
         out = {k: v for k, v in b.items() if k != "cache_control"}

@@ -168,11 +168,14 @@ _FIELD_TYPES = {f.name: f.type for f in fields(Family)}
 _OVERRIDABLE = tuple(n for n in _FIELD_TYPES if n not in ("name", "prefixes"))
 
 
+FieldValue = tuple[str, ...] | bool | int | float | str | None  # a Family field's value, as overridden
+
+
 def family_named(name: str) -> Family | None:
     return _BY_NAME.get(name)
 
 
-def _parse_value(key: str, text: str) -> Any:
+def _parse_value(key: str, text: str) -> FieldValue:
     kind = str(_FIELD_TYPES[key])
     if kind.startswith("tuple"):
         return tuple(v for v in text.split("+") if v and v != "none")
@@ -195,6 +198,8 @@ def parse_model_capabilities(text: str) -> tuple[dict[str, str], dict[str, dict[
     ``claude-sonnet-5-5[min_cache_tokens]=1024``; lists are joined with ``+``, ``none`` for empty) ->
     ({model: family}, {model: {field: value}}). Raises ValueError naming the bad entry."""
     families: dict[str, str] = {}
+    # Field values by field name, as parsed for each field (_FIELD_TYPES): each fits its own field, which
+    # no one type says for all (dataclasses.replace checks the values against every field): hence Any.
     overrides: dict[str, dict[str, Any]] = {}
     for entry in (e.strip() for e in text.split(",")):
         if not entry:

@@ -14,7 +14,6 @@ import functools
 import json
 import ssl
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import aiohttp
 import httpx2
@@ -25,6 +24,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from bot.core.models.base import Failure, Request, retry_after
+from database.boundary import Json, JsonObject
 
 # Besides every 5xx: request timeout, conflict and rate limit are worth another try (as the SDK judges them).
 RETRYABLE_STATUS = {408, 409, 429}
@@ -34,7 +34,7 @@ _HEADER_ARGS = {"user_profile_id": "anthropic-user-profile-id", "workspace_id": 
 _NOT_BODY = {"extra_body", "extra_headers", "extra_query", "timeout", *_HEADER_ARGS}
 
 
-def _encode(body: Mapping[str, Any]) -> bytes:
+def _encode(body: Mapping[str, Json]) -> bytes:
     """The SDK's own JSON (anthropic._utils._json: compact, UTF-8 as is, no NaN), by orjson: the body of a
     vote carries the channel's recent lines, and the json module took a tenth of a vote's client CPU."""
     return orjson.dumps(body)
@@ -92,12 +92,12 @@ class MessagesHTTP:
                                               proxy_auth=proxy_auth)
         return self._session
 
-    async def create(self, request: Request) -> dict[str, Any]:
+    async def create(self, request: Request) -> JsonObject:
         """The answer's JSON message; CallFailed for an error status, a broken connection or a timeout."""
         session = self._session or self._open()
         data, headers, params = prepare(request, self.headers)
         # A per-call timeout only when given: aiohttp reads timeout=None as "no timeout at all".
-        options: dict[str, Any] = {}  # keyword arguments for aiohttp
+        options: JsonObject = {}  # keyword arguments for aiohttp
         if "timeout" in request:
             options["timeout"] = client_timeout(request["timeout"])
         for hook in self.on_request:
@@ -150,7 +150,7 @@ def wire_headers(sdk: AsyncAnthropic) -> dict[str, str]:
 
 
 def prepare(request: Request, headers: CIMultiDict[str]) -> tuple[bytes, CIMultiDict[str],
-                                                                  Mapping[str, Any] | None]:
+                                                                  Mapping[str, Json] | None]:
     """(body, headers, query) as messages.create(**request) would send them: the body fields as given,
     ``extra_body`` merged over them at the top level; NOT_GIVEN / omit values left out (None is sent as
     null, as the SDK does). ``headers`` (the SDK's) is copied only when the request changes it."""

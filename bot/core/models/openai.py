@@ -7,11 +7,11 @@ servers cache on their own), text blocks are joined, image blocks become ``image
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import httpx2
 import openai
 from openai import AsyncOpenAI
+from openai.types import CompletionUsage
 
 from bot.core.models.base import (
     KEY_REJECTED,
@@ -23,6 +23,7 @@ from bot.core.models.base import (
     temperature_of,
 )
 from bot.core.tokens import count_tokens
+from database.boundary import Json, JsonObject
 
 RETRYABLE_STATUS = {408, 409, 429}
 PROBE_TIMEOUT = 10.0  # the start-up check runs beside start-up: a busy machine may answer slowly
@@ -43,7 +44,7 @@ class OpenAIBackend:
         self.base_url = str(self.sdk.base_url).rstrip("/")
 
     def shape(self, request: Request, *, background: bool, effort: str | None,
-              gaps: Sequence[float] = (), schema: Mapping[str, Any] | None = None) -> Request:
+              gaps: Sequence[float] = (), schema: Mapping[str, Json] | None = None) -> Request:
         return request  # an OpenAI-compatible server takes the request as it is
 
     async def create(self, request: Request) -> Completion:
@@ -107,16 +108,16 @@ class OpenAIBackend:
         await self.sdk.close()
 
 
-def chat_request(request: Request) -> dict[str, Any]:
+def chat_request(request: Request) -> JsonObject:
     """The Chat Completions body for one request (translation only: nothing is added or left out)."""
-    messages: list[dict[str, Any]] = []
+    messages: list[JsonObject] = []
     system = request.get("system")
     if system:
         text = system if isinstance(system, str) else "\n\n".join(t for b in system if (t := _text(b)))
         messages.append({"role": "system", "content": text})
     for message in request["messages"]:
         messages.append({"role": message["role"], "content": _content(message["content"])})
-    body: dict[str, Any] = {"model": request["model"], "messages": messages,
+    body: JsonObject = {"model": request["model"], "messages": messages,
                             "max_tokens": request["max_tokens"]}
     temperature = temperature_of(request)
     if temperature is not None:
@@ -124,7 +125,7 @@ def chat_request(request: Request) -> dict[str, Any]:
     return body
 
 
-def _sdk_args(body: dict[str, Any]) -> dict[str, Any]:
+def _sdk_args(body: JsonObject) -> JsonObject:
     """create()'s arguments for a body. The messages travel in ``extra_body``, which the SDK merges over its
     own body as it is: given as ``messages``, each would be walked through the SDK's typed-dict transform
     (about 0.7 ms per message, 150 ms for a 200-turn conversation) to come out unchanged."""
@@ -132,7 +133,7 @@ def _sdk_args(body: dict[str, Any]) -> dict[str, Any]:
             "extra_body": {"messages": body["messages"]}}
 
 
-def _text(block: Any) -> str:
+def _text(block: Json) -> str:
     """A block's text: a text block, a plain string, or the text inside a tool result."""
     if isinstance(block, str):
         return block
@@ -148,11 +149,11 @@ def _text(block: Any) -> str:
     return ""
 
 
-def _content(content: Any) -> str | list[dict[str, Any]]:
+def _content(content: Json) -> str | list[JsonObject]:
     """Text only: one string (what every server accepts). With images: text and ``image_url`` parts."""
     if isinstance(content, str):
         return content
-    parts: list[dict[str, Any]] = []
+    parts: list[JsonObject] = []
     for block in content:
         image = _image_url(block)
         if image is not None:
@@ -164,7 +165,7 @@ def _content(content: Any) -> str | list[dict[str, Any]]:
     return parts
 
 
-def _image_url(block: Any) -> str | None:
+def _image_url(block: Json) -> str | None:
     """An Anthropic image block as a URL (``data:`` for inline base64 images), else None."""
     if not isinstance(block, dict) or block.get("type") != "image":
         return None
@@ -176,7 +177,7 @@ def _image_url(block: Any) -> str | None:
     return None
 
 
-def _completion(body: dict[str, Any], text: str, model: str | None, usage: Any,
+def _completion(body: JsonObject, text: str, model: str | None, usage: CompletionUsage | None,
                 finish: str | None) -> Completion:
     if usage is not None:
         details = getattr(usage, "prompt_tokens_details", None)
@@ -188,7 +189,7 @@ def _completion(body: dict[str, Any], text: str, model: str | None, usage: Any,
     return Completion(text=text.strip(), model=model or body["model"], usage=counts, stop_reason=finish)
 
 
-def _body_text(body: dict[str, Any]) -> str:
+def _body_text(body: JsonObject) -> str:
     out = []
     for message in body["messages"]:
         content = message["content"]

@@ -20,10 +20,10 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from bot.core.models.base import CallUsage
 from bot.core.tokens import count_tokens
+from database.boundary import JsonObject
 
 KEPT = 50
 LAYOUT = "layout: tags and headers"
@@ -40,7 +40,7 @@ class SentRequest:
     purpose: str  # "reply", "vote", "summary", ...
     model: str
     user_id: int | None
-    request: dict[str, Any]  # what the backend sent: model, system, messages, ...
+    request: JsonObject  # what the backend sent: model, system, messages, ...
     parts: tuple[tuple[str, str], ...]  # (label, text) as the layout placed them
     usage: CallUsage
     answer: str
@@ -58,7 +58,7 @@ class SentLog:
         self._ring: deque[SentRequest] = deque(maxlen=kept)
         self._numbers = itertools.count(1)
 
-    def add(self, *, purpose: str, model: str, user_id: int | None, request: dict[str, Any],
+    def add(self, *, purpose: str, model: str, user_id: int | None, request: JsonObject,
             parts: Sequence[tuple[str, str]], usage: CallUsage, answer: str, at: datetime) -> None:
         # The request's dicts are the SDK's to send and ours to keep: nothing mutates them after sending.
         self._ring.append(SentRequest(next(self._numbers), at, purpose, model, user_id, request, tuple(parts),
@@ -94,7 +94,7 @@ class Block:
     default: str  # the label of text no part claims
 
 
-def blocks(request: dict[str, Any]) -> Iterator[Block]:
+def blocks(request: JsonObject) -> Iterator[Block]:
     """The request's text blocks in the API's prompt order (system, then messages)."""
     system = request.get("system") or []
     for b in [{"text": system}] if isinstance(system, str) else system:

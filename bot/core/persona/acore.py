@@ -24,7 +24,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from bot.core.errors import ConfigError
 from bot.core.persona.acore_frameworks import (
@@ -37,7 +36,8 @@ from bot.core.persona.acore_frameworks import (
 from bot.core.persona.claudemask import env_text, memory_prompt_overrides, resolve_char
 from bot.core.persona.fields import kind_of, read_json_object
 from bot.core.persona.framework import compile_framework_prompt
-from bot.core.persona.model import EvolutionStage, Persona
+from bot.core.persona.model import EvolutionStage, FieldChanges, Persona
+from database.boundary import Json, JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ _NOT_CHARACTERS = {"framework.json", "lorebook.json", "identity.json", "card.jso
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
 
 
-def acore_kind(data: Any) -> str | None:
+def acore_kind(data: Json) -> str | None:
     """``legacy``, ``advanced`` or ``compiled`` for an acore character object, else None."""
     if not isinstance(data, dict) or "spec" in data:
         return None
@@ -58,7 +58,7 @@ def acore_kind(data: Any) -> str | None:
     return None
 
 
-def peek_json(path: Path) -> Any:
+def peek_json(path: Path) -> Json:
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError):
@@ -75,7 +75,7 @@ def find_acore_character(folder: Path) -> Path | None:
 # --------------------------------------------------------------------------- shared fields
 
 
-def texts(value: Any, file: str, path: str) -> tuple[str, ...]:
+def texts(value: Json, file: str, path: str) -> tuple[str, ...]:
     """Text, a number or a list of them (acore's lists of traits, topics, quirks)."""
     if value is None:
         return ()
@@ -92,7 +92,7 @@ def texts(value: Any, file: str, path: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def as_object(value: Any, file: str, path: str) -> dict[str, Any]:
+def as_object(value: Json, file: str, path: str) -> JsonObject:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -100,7 +100,7 @@ def as_object(value: Any, file: str, path: str) -> dict[str, Any]:
     return value
 
 
-def avatar_fields(value: Any, file: str, path: str) -> dict[str, Any]:
+def avatar_fields(value: Json, file: str, path: str) -> JsonObject:
     """An acore avatar: an http(s) URL (Discord fetches it; nothing downloads here), or a picture in base64
     (a ``data:image/...;base64,`` URI or bare base64)."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -120,7 +120,7 @@ def avatar_fields(value: Any, file: str, path: str) -> dict[str, Any]:
     return {"avatar_data": blob}
 
 
-def acore_stages(raw: Any, file: str, path: str) -> tuple[tuple[EvolutionStage, ...], list[str]]:
+def acore_stages(raw: Json, file: str, path: str) -> tuple[tuple[EvolutionStage, ...], list[str]]:
     """``[{"milestone": 50, "unlocks": {"tone", "quirks", "knowledge_expansion"}}]`` as evolution stages."""
     if raw is None:
         return (), []
@@ -162,7 +162,7 @@ def acore_stages(raw: Any, file: str, path: str) -> tuple[tuple[EvolutionStage, 
 
 def _with_env(persona: Persona, env: Mapping[str, str]) -> Persona:
     """character.env's ``default_name``, ``description`` and memory prompts win over the file."""
-    changes: dict[str, Any] = {**memory_prompt_overrides(env)}
+    changes: FieldChanges = {**memory_prompt_overrides(env)}
     if env_text(env, "description"):
         changes["description"] = env_text(env, "description")
     name = env_text(env, "default_name") or persona.name
@@ -181,7 +181,7 @@ _LEGACY_USED = {"character_id", "display_name", "description", "identity", "know
                 "topic_avoidances", "evolution_stages", "avatar_url", "avatar", "first_message"}
 
 
-def _opinions(raw: Any, file: str) -> list[str]:
+def _opinions(raw: Json, file: str) -> list[str]:
     out = []
     for key, value in as_object(raw, file, "opinions").items():
         if isinstance(value, dict):
@@ -195,7 +195,7 @@ def _opinions(raw: Any, file: str) -> list[str]:
     return out
 
 
-def _legacy(data: Mapping[str, Any], file: str, folder: Path) -> tuple[Persona, list[str]]:
+def _legacy(data: Mapping[str, Json], file: str, folder: Path) -> tuple[Persona, list[str]]:
     identity = as_object(data.get("identity"), file, "identity")
     for key, value in identity.items():
         texts(value, file, f"identity.{key}")  # every problem named with acore's own field
@@ -276,7 +276,7 @@ def _legacy(data: Mapping[str, Any], file: str, folder: Path) -> tuple[Persona, 
 # --------------------------------------------------------------------------- advanced persona, compiled
 
 
-def _advanced(data: Mapping[str, Any], file: str, folder: Path) -> tuple[Persona, list[str]]:
+def _advanced(data: Mapping[str, Json], file: str, folder: Path) -> tuple[Persona, list[str]]:
     name = data.get("display_name") or data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(file, "display_name", "missing: the character has no name")
@@ -361,7 +361,7 @@ def _advanced(data: Mapping[str, Any], file: str, folder: Path) -> tuple[Persona
     return persona, unused
 
 
-def _compiled(data: Mapping[str, Any], file: str) -> tuple[Persona, list[str]]:
+def _compiled(data: Mapping[str, Json], file: str) -> tuple[Persona, list[str]]:
     name = data.get("character_name")
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(file, "character_name", "missing: the compiled persona has no character name")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from bot.core.errors import ConfigError
 from bot.core.persona.acore import acore_stages, as_object, avatar_fields, texts
@@ -13,13 +12,14 @@ from bot.core.persona.acore_frameworks import blend_rules, load_all_frameworks, 
 from bot.core.persona.cards import V2_FIELDS, V3_ONLY_FIELDS, Card
 from bot.core.persona.fields import kind_of
 from bot.core.persona.lorebook import lorebook_from_dict, merge_lorebooks
-from bot.core.persona.model import Persona
+from bot.core.persona.model import FieldChanges, Persona
+from database.boundary import Json
 
 _EXTENSIONS_USED = {"topic_interests", "topic_avoidances", "evolution_stages", "mode_profiles",
                     "framework_blending", "kindred"}
 
 
-def _mode_section(raw: Any, file: str, path: str) -> tuple[str, list[str]]:
+def _mode_section(raw: Json, file: str, path: str) -> tuple[str, list[str]]:
     """acore's ``mode_profiles``: the default mode's tone and style join the prompt."""
     profiles = as_object(raw, file, path)
     modes = profiles.get("available_modes") or []
@@ -44,7 +44,7 @@ def apply_card_extensions(persona: Persona, card: Card, folder: Path) -> Persona
     ``embedded_lorebook``; and the folder's frameworks after the card's prompt, as acore compiles them."""
     data, file = card.data, str(card.path)
     ext = data.get("extensions") or {}
-    changes: dict[str, Any] = avatar_fields(data.get("avatar_url"), file, "data.avatar_url")
+    changes: FieldChanges = avatar_fields(data.get("avatar_url"), file, "data.avatar_url")
     changes["topic_interests"] = texts(ext.get("topic_interests"), file, "data.extensions.topic_interests")
     changes["topic_avoidances"] = texts(ext.get("topic_avoidances"), file, "data.extensions.topic_avoidances")
     stages, unused = acore_stages(ext.get("evolution_stages"), file, "data.extensions.evolution_stages")

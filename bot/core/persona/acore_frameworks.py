@@ -22,7 +22,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
 from bot.core.errors import ConfigError
 from bot.core.persona.fields import kind_of, read_json_object
@@ -35,6 +34,7 @@ from bot.core.persona.framework import (
     parse_framework,
 )
 from bot.core.persona.model import Persona
+from database.boundary import Json
 
 log = logging.getLogger(__name__)
 
@@ -55,24 +55,24 @@ BLEND_CONTEXTS = {
 }
 
 
-def is_acore_framework(data: Mapping[str, Any]) -> bool:
+def is_acore_framework(data: Mapping[str, Json]) -> bool:
     return "framework_id" in data and "id" not in data
 
 
-def humanize(value: Any) -> str:
+def humanize(value: Json) -> str:
     """``friendly_professional`` -> ``friendly professional``; numbers and prose as they are."""
     text = str(value).strip()
     return text.replace("_", " ") if re.fullmatch(r"[\w.+-]+", text) else text
 
 
-def _words(value: Any, file: str, path: str) -> str:
+def _words(value: Json, file: str, path: str) -> str:
     """A setting's value alone: ``always`` / ``yes`` / ``a, b``."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     return _phrase("", value, file, path).strip()
 
 
-def _phrase(key: str, value: Any, file: str, path: str) -> str:
+def _phrase(key: str, value: Json, file: str, path: str) -> str:
     """One setting as words: ``anticipate_needs: true`` -> ``anticipate needs``."""
     label = humanize(key)
     if value is True:
@@ -90,7 +90,7 @@ def _phrase(key: str, value: Any, file: str, path: str) -> str:
     )
 
 
-def setting_lines(value: Any, file: str, path: str, skip: tuple[str, ...] = ()) -> tuple[str, ...]:
+def setting_lines(value: Json, file: str, path: str, skip: tuple[str, ...] = ()) -> tuple[str, ...]:
     """An acore settings object (or a list / text) as prompt lines: ``Helpfulness: priority maximum; ...``."""
     if value is None:
         return ()
@@ -116,7 +116,7 @@ def setting_lines(value: Any, file: str, path: str, skip: tuple[str, ...] = ()) 
     return tuple(lines)
 
 
-def _text(data: Mapping[str, Any], key: str, file: str, *, required: bool = False) -> str:
+def _text(data: Mapping[str, Json], key: str, file: str, *, required: bool = False) -> str:
     value = data.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -127,7 +127,7 @@ def _text(data: Mapping[str, Any], key: str, file: str, *, required: bool = Fals
     return value.strip() if key != "prompt_template" else value
 
 
-def _accuracy_rules(raw: Any, file: str) -> tuple[tuple[str, ...], list[str]]:
+def _accuracy_rules(raw: Json, file: str) -> tuple[tuple[str, ...], list[str]]:
     """(rules, unused fields) from ``anti_hallucination``."""
     if raw is None:
         return (), []
@@ -145,7 +145,7 @@ def _accuracy_rules(raw: Any, file: str) -> tuple[tuple[str, ...], list[str]]:
     return tuple(rules), unused
 
 
-def parse_acore_framework(data: Mapping[str, Any], file: str) -> Framework:
+def parse_acore_framework(data: Mapping[str, Json], file: str) -> Framework:
     fid = _text(data, "framework_id", file, required=True)
     patterns_key = "behavioural_patterns" if "behavioural_patterns" in data else "behavioral_patterns"
     decisions = data.get("decision_making")
@@ -191,7 +191,7 @@ def load_all_frameworks(folder: Path) -> dict[str, Framework]:
 
 
 def blend_rules(
-    raw: Any, file: str, path: str, known: Mapping[str, Framework]
+    raw: Json, file: str, path: str, known: Mapping[str, Framework]
 ) -> tuple[dict[str, dict[str, float]], list[str]]:
     """acore's ``framework_blending`` (``enabled``, ``base_framework``, ``blend_rules`` of ``context``,
     ``framework``, ``weight``) as Kindred's per-context blend; plus the fields it could not use."""

@@ -29,12 +29,12 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bot.core.errors import ConfigError
 from bot.core.persona.lorebook import lorebook_from_dict, lorebook_to_dict
-from bot.core.persona.model import Lorebook, Persona, render_macros
+from bot.core.persona.model import FieldChanges, Lorebook, Persona, render_macros
 from bot.core.persona.png import CARD_KEYWORDS, PNG_SIGNATURE, embed_card_png, placeholder_png, png_text
+from database.boundary import Json, JsonObject
 
 DEFAULT_MAIN_PROMPT = (
     "You are {{char}}. Write {{char}}'s next reply in this conversation with {{user}} and anyone else "
@@ -42,7 +42,7 @@ DEFAULT_MAIN_PROMPT = (
 )
 
 # Fields the V2 spec requires inside ``data``; export fills any that are missing with empty values.
-V2_FIELDS: dict[str, Any] = {
+V2_FIELDS: JsonObject = {
     "name": "", "description": "", "personality": "", "scenario": "", "first_mes": "", "mes_example": "",
     "creator_notes": "", "system_prompt": "", "post_history_instructions": "", "alternate_greetings": [],
     "tags": [], "creator": "", "character_version": "", "extensions": {},
@@ -62,7 +62,7 @@ _V1_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "me
 class Card:
     """A validated card: ``data`` is the V2/V3 ``data`` object (V1 cards are lifted into it)."""
 
-    data: dict[str, Any]
+    data: JsonObject
     version: int
     path: Path | None = None
     png: bytes | None = None
@@ -72,11 +72,11 @@ class Card:
     def name(self) -> str:
         return str(self.data.get("name", ""))
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return card_dict(self.data, self.version)
 
 
-def _b64_json(text: str, file: str, key: str) -> Any:
+def _b64_json(text: str, file: str, key: str) -> Json:
     try:
         raw = base64.b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
         return json.loads(raw.decode("utf-8"))
@@ -84,7 +84,7 @@ def _b64_json(text: str, file: str, key: str) -> Any:
         raise ConfigError(file, key, f"the embedded card is not base64-encoded JSON: {exc}") from None
 
 
-def card_payload_from_png(data: bytes, file: str) -> Any:
+def card_payload_from_png(data: bytes, file: str) -> Json:
     """The decoded card JSON of a PNG card (``ccv3`` preferred over ``chara``)."""
     try:
         texts = {k.lower(): v for k, v in reversed(list(png_text(data, CARD_KEYWORDS).items()))}
@@ -97,7 +97,7 @@ def card_payload_from_png(data: bytes, file: str) -> Any:
                       "no character card in this PNG (expected a tEXt/iTXt chunk named chara or ccv3)")
 
 
-def parse_card(raw: Any, file: str) -> Card:
+def parse_card(raw: Json, file: str) -> Card:
     """Validate a card object; every error names ``file`` and the field."""
     if not isinstance(raw, dict):
         raise ConfigError(file, "spec", "a card must be a JSON object")
@@ -216,7 +216,7 @@ def first_sentence(text: str, limit: int = 200) -> str:
     return flat
 
 
-def _talkativeness(value: Any) -> float | None:
+def _talkativeness(value: Json) -> float | None:
     """SillyTavern writes it as a string ("0.5") or a number; anything else (or out of 0..1) is unset."""
     try:
         talk = float(value)
@@ -225,7 +225,7 @@ def _talkativeness(value: Any) -> float | None:
     return talk if 0.0 <= talk <= 1.0 else None
 
 
-def compile_card_prompt(data: Mapping[str, Any], name: str) -> str:
+def compile_card_prompt(data: Mapping[str, Json], name: str) -> str:
     """The card's system prompt with its sections in a fixed order."""
     main = (data.get("system_prompt") or "").strip()
     main = _original(main, DEFAULT_MAIN_PROMPT) if main else DEFAULT_MAIN_PROMPT
@@ -257,7 +257,7 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
         or str(kindred.get("description") or "")
         or first_sentence(_char_macros(data.get("description") or data.get("creator_notes") or "", char))
     )
-    overrides: dict[str, Any] = {}
+    overrides: FieldChanges = {}
     for key in ("summarization_prompt", "core_memory_prompt", "core_memory_dump"):
         value = (env.get(key) or "").strip() or kindred.get(key)
         if isinstance(value, str) and value.strip():
@@ -298,7 +298,7 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
 # --------------------------------------------------------------------------- export
 
 
-def card_dict(data: Mapping[str, Any], version: int) -> dict[str, Any]:
+def card_dict(data: Mapping[str, Json], version: int) -> JsonObject:
     """A spec-complete card object of ``version`` (2 or 3; 1 is written as 2) from a ``data`` object.
 
     Known fields missing from ``data`` are added empty; everything else (``extensions`` above all) is
@@ -315,12 +315,12 @@ def card_dict(data: Mapping[str, Any], version: int) -> dict[str, Any]:
     return {"spec": "chara_card_v2", "spec_version": "2.0", "data": out}
 
 
-def persona_card_data(persona: Persona) -> dict[str, Any]:
+def persona_card_data(persona: Persona) -> JsonObject:
     """The card ``data`` for a persona: its original card when it came from one, else built from fields."""
     original = persona.extra.get("card")
     if isinstance(original, dict) and isinstance(original.get("data"), dict):
         return copy.deepcopy(original["data"])
-    data: dict[str, Any] = {
+    data: JsonObject = {
         "name": persona.name,
         "description": persona.description,
         "personality": "",
@@ -367,7 +367,7 @@ def persona_card_data(persona: Persona) -> dict[str, Any]:
 
 
 def export_card(
-    persona_or_card: Persona | Card | Mapping[str, Any],
+    persona_or_card: Persona | Card | Mapping[str, Json],
     path: Path,
     version: int = 2,
     png: bool = False,
@@ -396,7 +396,7 @@ def export_card(
         path.write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         return path
 
-    def b64(obj: Mapping[str, Any]) -> str:
+    def b64(obj: Mapping[str, Json]) -> str:
         return base64.b64encode(json.dumps(obj, ensure_ascii=False).encode("utf-8")).decode("ascii")
 
     payloads = {"chara": b64(card_dict(data, 2))}

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from bot.core.errors import ConfigError
-from bot.core.persona.model import Persona, render_macros
+from bot.core.persona.model import FieldChanges, Persona, render_macros
 from bot.core.persona.modes import modes_section, parse_modes
+from database.boundary import JsonObject
 
 MEMORY_PROMPT_KEYS = ("summarization_prompt", "core_memory_prompt", "core_memory_dump")
 
@@ -24,7 +24,7 @@ def env_text(env: Mapping[str, str], key: str) -> str:
     return (env.get(key) or "").strip()
 
 
-def memory_prompt_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+def memory_prompt_overrides(env: Mapping[str, str]) -> FieldChanges:
     """The memory prompts the env sets (empty values keep Persona's defaults)."""
     return {key: env_text(env, key) for key in MEMORY_PROMPT_KEYS if env_text(env, key)}
 
@@ -68,7 +68,7 @@ def load_claudemask(folder: Path, env: Mapping[str, str]) -> Persona:
     name = env_text(env, "default_name") or folder.name.replace("_", " ").replace("-", " ").title()
     modes, default_mode = parse_modes(env, file)
     prompt = core + ("\n\n" + modes_section(modes, default_mode) if modes else "")
-    extra: dict[str, Any] = {}
+    extra: JsonObject = {}
     if modes:
         extra = {"modes": [m.name for m in modes], "default_mode": default_mode}
     return Persona(

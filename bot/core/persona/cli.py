@@ -6,12 +6,12 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 from bot.core.errors import ConfigError
 from bot.core.persona.acore import peek_json
 from bot.core.persona.lorebook import load_lorebook
 from bot.core.persona.template import new_character
+from database.boundary import Json
 
 IMPORT_FORMATS = """\
 formats:
@@ -25,7 +25,7 @@ formats:
 """
 
 
-def is_lorebook(data: Any) -> bool:
+def is_lorebook(data: Json) -> bool:
     """A SillyTavern world-info file: ``entries`` (a list or an object keyed by id), no character in it."""
     if not isinstance(data, dict) or not isinstance(data.get("entries"), (list, dict)):
         return False

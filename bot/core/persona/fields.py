@@ -7,9 +7,9 @@ import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from bot.core.errors import ConfigError
+from database.boundary import Json, JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ class FieldReader:
     def fail(self, path: str, message: str) -> ConfigError:
         return ConfigError(self.file, path, message)
 
-    def text(self, obj: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> str:
+    def text(self, obj: Mapping[str, Json], key: str, path: str, *, required: bool = False) -> str:
         value = obj.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
@@ -33,7 +33,7 @@ class FieldReader:
             raise self.fail(path, f"expected text, got {kind_of(value)}")
         return value.strip()
 
-    def texts(self, value: Any, path: str) -> tuple[str, ...]:
+    def texts(self, value: Json, path: str) -> tuple[str, ...]:
         """A list of text (a single string counts as a one-item list)."""
         if value is None:
             return ()
@@ -50,7 +50,7 @@ class FieldReader:
         return tuple(out)
 
     def lines(
-        self, value: Any, path: str, label: str = "{key}: {value}", *, raw_keys: bool = False
+        self, value: Json, path: str, label: str = "{key}: {value}", *, raw_keys: bool = False
     ) -> tuple[str, ...]:
         """Text, a list of text, or an object of text/lists, flattened into prompt lines."""
         if isinstance(value, dict):
@@ -66,7 +66,7 @@ class FieldReader:
         return self.texts(value, path)
 
     def number(
-        self, obj: Mapping[str, Any], key: str, path: str, low: float, high: float, *, whole: bool = False
+        self, obj: Mapping[str, Json], key: str, path: str, low: float, high: float, *, whole: bool = False
     ) -> float | int | None:
         value = obj.get(key)
         if value is None:
@@ -78,7 +78,7 @@ class FieldReader:
             raise self.fail(path, f"must be between {low:g} and {high:g}, got {value!r}")
         return int(value) if whole else float(value)
 
-    def obj(self, value: Any, path: str, *, required: bool = False) -> dict[str, Any]:
+    def obj(self, value: Json, path: str, *, required: bool = False) -> JsonObject:
         if value is None:
             if required:
                 raise self.fail(path, "missing: this field is required")
@@ -88,7 +88,7 @@ class FieldReader:
         return value
 
 
-def kind_of(value: Any) -> str:
+def kind_of(value: Json) -> str:
     return {
         bool: "true/false",
         int: "a number",
@@ -105,7 +105,7 @@ def field_label(key: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def read_json_object(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> JsonObject:
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
@@ -117,7 +117,7 @@ def read_json_object(path: Path) -> dict[str, Any]:
     return data
 
 
-def warn_unknown_fields(data: Mapping[str, Any], known: set[str], file: str) -> None:
+def warn_unknown_fields(data: Mapping[str, Json], known: set[str], file: str) -> None:
     for key in data:
         if key not in known:
             log.warning("%s: %s: unknown field ignored (typo?)", file, key)

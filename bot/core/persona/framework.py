@@ -49,12 +49,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from bot.core.errors import ConfigError
 from bot.core.persona.claudemask import env_text, memory_prompt_overrides, resolve_char
 from bot.core.persona.fields import FieldReader, field_label, kind_of, read_json_object, warn_unknown_fields
-from bot.core.persona.model import EvolutionStage, Persona
+from bot.core.persona.model import EvolutionStage, FieldChanges, Persona
+from database.boundary import Json
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class Framework:
 # --------------------------------------------------------------------------- frameworks
 
 
-def parse_framework(data: Mapping[str, Any], file: str) -> Framework:
+def parse_framework(data: Mapping[str, Json], file: str) -> Framework:
     r = FieldReader(file)
     warn_unknown_fields(data, _FRAMEWORK_KEYS, file)
     fid = r.text(data, "id", "id", required=True)
@@ -187,7 +187,7 @@ def fill_template(template: str, values: Mapping[str, str], file: str, key: str 
 # --------------------------------------------------------------------------- the character
 
 
-def _stages(raw: Any, r: FieldReader) -> tuple[EvolutionStage, ...]:
+def _stages(raw: Json, r: FieldReader) -> tuple[EvolutionStage, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -216,7 +216,7 @@ def _stages(raw: Any, r: FieldReader) -> tuple[EvolutionStage, ...]:
     return tuple(sorted(stages, key=lambda s: s.min_interactions))
 
 
-def _weights(raw: Any, path: str, frameworks: Mapping[str, Framework], r: FieldReader) -> dict[str, float]:
+def _weights(raw: Json, path: str, frameworks: Mapping[str, Framework], r: FieldReader) -> dict[str, float]:
     obj = r.obj(raw, path)
     weights: dict[str, float] = {}
     for fid in obj:
@@ -231,7 +231,7 @@ def _weights(raw: Any, path: str, frameworks: Mapping[str, Framework], r: FieldR
     return {fid: w / total for fid, w in weights.items()} if weights else {}
 
 
-def _blending(raw: Any, frameworks: Mapping[str, Framework], r: FieldReader) -> dict[str, dict[str, float]]:
+def _blending(raw: Json, frameworks: Mapping[str, Framework], r: FieldReader) -> dict[str, dict[str, float]]:
     """{context: {framework_id: share}}; a flat mapping is the ``default`` context."""
     obj = r.obj(raw, "framework_blending")
     if not obj:
@@ -314,7 +314,7 @@ def framework_sections(
 
 
 def compile_framework_prompt(
-    character: Mapping[str, Any], frameworks: Mapping[str, Framework], file: str
+    character: Mapping[str, Json], frameworks: Mapping[str, Framework], file: str
 ) -> Persona:
     """Validate ``character`` (from ``file``) against its ``frameworks`` and build the Persona."""
     r = FieldReader(file)
@@ -452,7 +452,7 @@ def load_framework_character(
     frameworks = (read_frameworks or load_frameworks)(folder)
     persona = compile_framework_prompt(character, frameworks, str(path))
     name = env_text(env, "default_name") or persona.name
-    changes: dict[str, Any] = {**memory_prompt_overrides(env)}
+    changes: FieldChanges = {**memory_prompt_overrides(env)}
     if env_text(env, "description"):
         changes["description"] = env_text(env, "description")
     if name != persona.name:

@@ -29,7 +29,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 # `regex` (mrab's, a drop-in for re): its searches take a time limit and can release the GIL; the standard
 # re module has neither, and a card's /regex/ key is a stranger's pattern run over what people write.
@@ -39,6 +38,7 @@ from bot.core.errors import ConfigError
 from bot.core.persona.fields import kind_of
 from bot.core.persona.model import Lorebook, LoreEntry, Persona
 from bot.core.tokens import count_tokens
+from database.boundary import Json, JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ DEFAULT_DEPTH = 4
 # --------------------------------------------------------------------------- parsing
 
 
-def _placement(raw: dict[str, Any], ext: dict[str, Any]) -> tuple[str, int, str]:
+def _placement(raw: JsonObject, ext: JsonObject) -> tuple[str, int, str]:
     """(position, depth, role) of an entry; a value SillyTavern would not write falls back to its default
     (a card's odd field never stops it loading)."""
     position = "before_char"
@@ -103,7 +103,7 @@ def _placement(raw: dict[str, Any], ext: dict[str, Any]) -> tuple[str, int, str]
     return position, depth, role
 
 
-def _keys(value: Any, file: str, key: str) -> tuple[str, ...]:
+def _keys(value: Json, file: str, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):  # some editors store "a, b" instead of a list
@@ -113,7 +113,7 @@ def _keys(value: Any, file: str, key: str) -> tuple[str, ...]:
     return tuple(k for k in value if k.strip())
 
 
-def _bool(value: Any, default: bool, file: str, key: str) -> bool:
+def _bool(value: Json, default: bool, file: str, key: str) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
@@ -121,7 +121,7 @@ def _bool(value: Any, default: bool, file: str, key: str) -> bool:
     return value
 
 
-def _int(value: Any, default: int, file: str, key: str) -> int:
+def _int(value: Json, default: int, file: str, key: str) -> int:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
@@ -129,7 +129,7 @@ def _int(value: Any, default: int, file: str, key: str) -> int:
     return int(value)
 
 
-def _entry(raw: Any, file: str, where: str, *, world_info: bool) -> LoreEntry:
+def _entry(raw: Json, file: str, where: str, *, world_info: bool) -> LoreEntry:
     if not isinstance(raw, dict):
         raise ConfigError(file, where, f"expected an object, got {kind_of(raw)}")
     content = raw.get("content")
@@ -195,7 +195,7 @@ def _entry(raw: Any, file: str, where: str, *, world_info: bool) -> LoreEntry:
     )
 
 
-def lorebook_from_dict(data: Any, file: str, prefix: str = "") -> Lorebook:
+def lorebook_from_dict(data: Json, file: str, prefix: str = "") -> Lorebook:
     """Parse a ``character_book`` or world-info object; errors name ``file`` and the field path."""
 
     def at(key: str) -> str:
@@ -250,7 +250,7 @@ def load_lorebook(path: Path) -> Lorebook:
     )
 
 
-def _placed_extensions(e: LoreEntry) -> dict[str, Any]:
+def _placed_extensions(e: LoreEntry) -> JsonObject:
     """An entry's extensions with its placement as SillyTavern's numbers (only when it is not the default,
     so a card without them exports as it came)."""
     if (e.position, e.depth, e.role) == ("before_char", DEFAULT_DEPTH, "system"):
@@ -259,7 +259,7 @@ def _placed_extensions(e: LoreEntry) -> dict[str, Any]:
             "role": ROLES.index(e.role)}
 
 
-def lorebook_to_dict(book: Lorebook) -> dict[str, Any]:
+def lorebook_to_dict(book: Lorebook) -> JsonObject:
     """The ``character_book`` form of a lorebook (for card export)."""
     entries = []
     for i, e in enumerate(book.entries):
@@ -282,7 +282,7 @@ def lorebook_to_dict(book: Lorebook) -> dict[str, Any]:
                 "position": "after_char" if e.position in ("after_char", "em_bottom") else "before_char",
             }
         )
-    out: dict[str, Any] = {
+    out: JsonObject = {
         "name": book.name,
         "scan_depth": book.scan_depth,
         "token_budget": book.token_budget,

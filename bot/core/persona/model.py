@@ -12,6 +12,11 @@ from typing import Any
 
 from bot.core.persona.macros import Moment, time_macros_in
 from bot.core.persona.macros import render_macros as render_reply_macros
+from database.boundary import JsonObject
+
+# Changes to a dataclass (a Persona) by field name, for dataclasses.replace: each value is of its own
+# field's type, which no one type says for all the fields (replace checks each against every field).
+FieldChanges = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class LoreEntry:
     insertion_order: int = 100
     priority: int = 10
     name: str = ""
-    extensions: dict[str, Any] = field(default_factory=dict)
+    extensions: JsonObject = field(default_factory=dict)
     # SillyTavern's placement (bot/core/persona/lorebook.py POSITIONS): before_char, after_char, an_top,
     # an_bottom, at_depth, em_top, em_bottom; ``depth`` and ``role`` serve at_depth.
     position: str = "before_char"
@@ -55,7 +60,7 @@ class Lorebook:
     scan_depth: int = 4
     token_budget: int = 1024
     name: str = ""
-    extensions: dict[str, Any] = field(default_factory=dict)
+    extensions: JsonObject = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,7 @@ class Persona:
     source_format: str = "claudemask"
     source_path: Path | None = None
     # Format-specific data kept verbatim so an export round-trips (e.g. card ``extensions``).
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: JsonObject = field(default_factory=dict)
 
     def avatar_bytes(self) -> bytes | None:
         """The picture for a new webhook: the avatar file, else the one carried in the character file."""

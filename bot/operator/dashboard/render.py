@@ -9,7 +9,6 @@ import math
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -76,7 +75,7 @@ def session_of(request: web.Request) -> Session | None:
     return request.app[SESSIONS].get(request.cookies.get(COOKIE))
 
 
-def render(request: web.Request, template: str, *, status: int = 200, **values: Any) -> web.Response:
+def render(request: web.Request, template: str, *, status: int = 200, **values: object) -> web.Response:
     """A page, with the session's flash messages and CSRF token (every form posts it back)."""
     session = session_of(request)
     ctx = request.app[CONTEXT]
