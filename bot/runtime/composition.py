@@ -24,6 +24,7 @@ from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, SpendingGuard
 from bot.core.config import EnsembleSettings, MemorySettings, Settings
 from bot.core.config.holder import SettingsHolder
+from bot.core.config.service import AccessSettings, LimitSettings
 from bot.core.pipeline import Gate
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
@@ -150,9 +151,10 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     store = await open_store(settings)
     # Who may talk to it, and what it may spend: checked before any reply work. The limits ask the engine
     # and the model client, built just below (the lambdas read them once messages flow).
-    access = AccessGate(settings, store, edge.is_admin)
+    access = AccessGate(holder.watch(AccessSettings), store.servers, edge.is_admin)
     limits = SpendingLimits(
-        settings, store, is_admin=access.is_admin, addressed=lambda msg: engine.reply_certain(msg),
+        holder.follow(LimitSettings), settings.alive.timezone, store.spending, is_admin=access.is_admin,
+        addressed=lambda msg: engine.reply_certain(msg),
         name=lambda: engine.persona.name, mirror=mirror.emit, token_factor=lambda: claude.token_factor())
     # Who may be remembered: one consent for every character, handed to each engine as it is built.
     consent = Consent(store, settings.memory.memory_consent)
