@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING
 from bot.alive.service import Alive, DiscordSide
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, SpendingGuard
-from bot.core.config import EnsembleSettings, MemorySettings, Settings
+from bot.core.config import (
+    AliveSettings,
+    EnsembleSettings,
+    MemorySettings,
+    ModelSettings,
+    Settings,
+    StorageSettings,
+)
 from bot.core.config.holder import SettingsHolder
 from bot.core.config.service import AccessSettings, LimitSettings
 from bot.core.pipeline import Gate
@@ -122,7 +129,7 @@ def compose_reply(settings: Settings, store: Store, character: CharacterSource, 
                   spending: SpendingGuard | None = None,
                   gates: Sequence[Gate] = ()) -> tuple[ClaudeClient, ReplyEngine]:
     """The model client and the main character's engine (the console's too, without gates nor limits)."""
-    claude = ClaudeClient(settings, store, spending=spending)
+    claude = ClaudeClient(settings, store.usage, spending=spending)
     claude.start_checks()  # an unreachable model server is a warning with its URL, never a crash
     engine = ReplyEngine(settings, store, claude, character, gates=gates, consent=consent)
     claude.warn_refused_settings([engine.persona])  # once: sampling a model would refuse
@@ -178,11 +185,15 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     memory = compose_memory(holder.section("memory"),  # reads a reload at each use
                             store, claude, engine, members, consent=consent, notify=mirror.emit)
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
-    admin = AdminTools(store, settings, engine.character_key, mirror, embed=memory.embed)
+    admin = AdminTools(store, holder.follow(ModelSettings), holder.follow(StorageSettings),
+                       engine.character_key, mirror, embed=memory.embed)
     counters = ActivityRecorder(store, engine.character_key)
     counters.attach(engine, members)
     counters.start()
-    alive = await compose_alive(settings, engine, members, edge.alive_side, mirror, cluster, admin)
+    # In a cluster each process speaks first in its own shards' channels (bot/alive/service.py).
+    shards = cluster.shards if settings.shard_id_list else ""
+    alive = await compose_alive(holder.follow(AliveSettings), consent, engine, members, edge.alive_side,
+                                mirror, cluster, admin, shards=shards)
     memory_jobs = MemoryJobs(memory, holder.section("memory"), holder.section("storage"), cluster,
                              mirror.emit, after_daily=alive.after_consolidation)
     scheduler = Scheduler(scheduled_jobs(settings, memory_jobs, alive), skip=skip_jobs)
@@ -222,13 +233,14 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
     return ensemble
 
 
-async def compose_alive(settings: Settings, engine: ReplyEngine, members: list[ReplyEngine],
-                        side: DiscordSide, mirror: LogMirror, cluster: Cluster, admin: AdminTools) -> Alive:
+async def compose_alive(settings: AliveSettings, consent: Consent, engine: ReplyEngine,
+                        members: list[ReplyEngine], side: DiscordSide, mirror: LogMirror, cluster: Cluster,
+                        admin: AdminTools, *, shards: str) -> Alive:
     """The character alive between messages (bot/alive/), its feelings and /state edits shared with the
-    cluster's other processes."""
-    # In a cluster each process speaks first in its own shards' channels (bot/alive/service.py).
-    alive = Alive(engine, side, members=[engine, *members] if members else [], mirror=mirror.emit,
-                  shards=cluster.shards if settings.shard_id_list else "")
+    cluster's other processes; ``settings``: the alive section, following reloads; ``shards``: this
+    process's, in a cluster (else "")."""
+    alive = Alive(engine, side, settings, consent, members=[engine, *members] if members else [],
+                  mirror=mirror.emit, shards=shards)
     await alive.start()
     alive.attach()
     admin.state.listeners.append(alive.state_changed)
