@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from bot.core.tokens import count_tokens
+from database.excerpts import Excerpts
 from database.records import ExcerptRow, NewExcerpt, SeenMessage
-from database.store import Store
 from memory.embeddings import DTYPE, Embedder, encode_async, from_bytes, normalise, to_bytes
 from memory.lexical import LexicalIndex
 from memory.stamped import StampedCache
@@ -104,17 +104,17 @@ def indexed_text(speaker: str, content: str) -> str:
 EMBED_BATCH = 32  # sentences per model call when filling in vectors: a reply's query waits at most one call
 
 
-async def embed_pending(store: Store, embedder: Embedder, *, batch: int = EMBED_BATCH) -> int:
+async def embed_pending(excerpts: Excerpts, embedder: Embedder, *, batch: int = EMBED_BATCH) -> int:
     """Embed every excerpt that has no vector yet (oldest first), a batch at a time; how many were embedded.
     Run after consolidation (memory/consolidation.py); a run cut short leaves the rest for the next."""
     done, after = 0, 0
     while True:
-        pending = await store.excerpts.unembedded(after, batch)
+        pending = await excerpts.unembedded(after, batch)
         if not pending:
             return done
         vectors = await encode_async(embedder, [indexed_text(speaker, content) for _, _, speaker, content
                                                 in pending])
-        await store.excerpts.set_embeddings([(eid, user, to_bytes(v)) for (eid, user, _, _), v
+        await excerpts.set_embeddings([(eid, user, to_bytes(v)) for (eid, user, _, _), v
                                              in zip(pending, vectors, strict=True)])
         done += len(pending)
         after = pending[-1][0]
@@ -252,19 +252,19 @@ def clusters(matrix: np.ndarray, k: int = IVF_CLUSTERS, rounds: int = 5,
 class ExcerptCache(StampedCache[ExcerptIndex]):
     """Per-person :class:`ExcerptIndex`, re-read whenever the person's excerpt stamp changes."""
 
-    def __init__(self, store: Store, max_users: int = CACHE_USERS) -> None:
+    def __init__(self, excerpts: Excerpts, max_users: int = CACHE_USERS) -> None:
         super().__init__(max_users)
-        self.store = store
+        self.excerpts = excerpts
 
     async def get(self, user_id: int) -> ExcerptIndex:
-        stamp = await self.store.excerpts.stamp(user_id)
+        stamp = await self.excerpts.stamp(user_id)
         cached = self.cached(user_id, stamp)
         if cached is not None:
             return cached
         if stamp[0] is None:
             return self.keep(user_id, ExcerptIndex([], np.zeros((0, 0), dtype=DTYPE),
                                                    np.zeros(0, dtype=np.int64), stamp))
-        rows = await self.store.excerpts.rows(user_id)
+        rows = await self.excerpts.rows(user_id)
         return self.keep(user_id, await asyncio.to_thread(ExcerptIndex.build, rows, stamp) if len(rows) > 300
                          else ExcerptIndex.build(rows, stamp))
 

@@ -70,20 +70,20 @@ class Alive:
         self.clock = clock
         self.time = LocalTime.of(settings.timezone, settings.quiet_hours)
         self.consent = consent
-        self.feelings = {m.character_key: Feelings(engine.store, m.character_key, self.time, self.now)
+        self.feelings = {m.character_key: Feelings(engine.store.state, m.character_key, self.time, self.now)
                          for m in self.members}
-        self.style = StyleMirror(engine.store, self.consent)
+        self.style = StyleMirror(engine.store.style, self.consent)
         self.reactions = ReactionGate(settings.reaction_rate_limit)
         self.status = StatusKeeper(engine, feeling=self.feeling_block, apply=side.show_status, mirror=mirror)
         self.proactive = ProactiveRound(engine, self.time, places=side.places, outlet_for=side.outlet_for,
                                         status=self.status.current, feeling=self.feeling_block, mirror=mirror)
         self.checkins = CheckInRound(engine, self.time, feeling=self.feeling_block, open_dm=side.open_dm,
                                      remembers=self.consent.allows, mirror=mirror)
-        key = engine.character_key
-        self.jobs = [DurableJob(engine.store, f"proactive:{key}" + (f":shards {shards}" if shards else ""),
+        key, schedule = engine.character_key, engine.store.schedule
+        self.jobs = [DurableJob(schedule, f"proactive:{key}" + (f":shards {shards}" if shards else ""),
                                 timedelta(minutes=settings.proactive_interval_minutes),
                                 self.proactive.run),
-                     DurableJob(engine.store, f"checkins:{key}", CHECKIN_INTERVAL, self.checkins.run)]
+                     DurableJob(schedule, f"checkins:{key}", CHECKIN_INTERVAL, self.checkins.run)]
         self._learnt: deque[int] = deque(maxlen=256)  # messages already learnt from (several characters)
         self._hooks: list[tuple[list[Any], Any]] = []  # (engine hook list, what was added to it)
 

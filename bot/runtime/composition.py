@@ -187,7 +187,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
     admin = AdminTools(store, holder.follow(ModelSettings), holder.follow(StorageSettings),
                        engine.character_key, mirror, embed=memory.embed)
-    counters = ActivityRecorder(store, engine.character_key)
+    counters = ActivityRecorder(store.stats, engine.character_key)
     counters.attach(engine, members)
     counters.start()
     # In a cluster each process speaks first in its own shards' channels (bot/alive/service.py).
