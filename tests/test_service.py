@@ -19,7 +19,7 @@ import pytest
 from bot.core.character import CharacterSource
 from bot.core.config import BY_KEY, PROJECT_ROOT, SETTINGS, MemorySettings, load_settings
 from bot.core.config.docs import render_example, render_markdown
-from bot.core.config.holder import Live, SettingsHolder, section_name
+from bot.core.config.holder import Live, SettingsHolder, section_name, section_of
 from bot.core.config.live import changes, live_settings
 from bot.core.config.service import AccessSettings, LimitSettings
 from bot.reply.throttle import BotThrottle
@@ -288,6 +288,8 @@ def test_a_reload_is_swapped_in_keeping_restart_keys(tmp_path: Path) -> None:
     assert access.now is holder.current.access and access.now.blocked_users == "42"
     assert stale.blocked_users == "" and Live.fixed(stale).now is stale
     assert section_name(LimitSettings) == "limits"
+    assert section_of(running, LimitSettings).daily_token_budget == 9  # follows, as the running settings do
+    assert section_of(first, LimitSettings) is first.limits  # a fixed Settings: its own section
     assert throttle.cooldown == 2.5  # the engine's bot-to-bot throttle reads the settings at each decision
     assert running.discord.shard_count == 1 and running.secrets.discord_token == "old-secret"
     persona = replace(new, raw={**new.raw, "core_prompt": "x" * 500})

@@ -31,7 +31,7 @@ from bot.core.config import (
     StorageSettings,
 )
 from bot.core.config.holder import SettingsHolder
-from bot.core.config.service import AccessSettings, LimitSettings
+from bot.core.config.service import AccessSettings, ClusterSettings, LimitSettings
 from bot.core.pipeline import Gate
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
@@ -120,9 +120,8 @@ class Services:
 
 async def open_store(settings: Settings) -> Store:
     """The one data layer, its schema brought up to date (an outage or a lock is waited out)."""
-    recovery = settings.recovery
-    return await Store(settings.resolved_database_url(), retry_seconds=recovery.db_retry_seconds,
-                       busy_timeout=recovery.db_busy_timeout).open()
+    return await Store(settings.resolved_database_url(), retry_seconds=settings.recovery.db_retry_seconds,
+                       busy_timeout=settings.recovery.db_busy_timeout).open()
 
 
 def compose_reply(settings: Settings, store: Store, character: CharacterSource, consent: Consent, *,
@@ -169,8 +168,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                                    gates=(access.gate, limits.gate))
     voice = VoiceService(settings)
     voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
-    cluster = Cluster(store, settings.cluster, engine.character_key, shard_ids=settings.shard_id_list,
-                      shard_count=settings.discord.shard_count)
+    cluster = Cluster(store, holder.follow(ClusterSettings), engine.character_key,
+                      shard_ids=settings.shard_id_list, shard_count=settings.discord.shard_count)
     if edge.own_user_id is not None:  # (logged in by now) our own posts never count as another character's
         engine.own_author_ids.add(edge.own_user_id)
     log.info("starting: loading %s (identity, other characters, memory, commands)", engine.persona.name)

@@ -80,6 +80,16 @@ class SettingsHolder:
         return cast(Live[S], self.live(section_name(kind)))
 
 
+def section_of(settings: Settings, kind: type[S]) -> S:
+    """The section of type ``kind`` of ``settings``, following reloads when ``settings`` does (the running
+    bot's, from :meth:`SettingsHolder.settings`); else (a fixed ``Settings``) that section itself. For code
+    handed the whole settings that builds a class taking one section."""
+    holder = getattr(settings, "_holder", None)
+    if isinstance(holder, SettingsHolder):
+        return holder.follow(kind)
+    return cast(S, getattr(settings, section_name(kind)))
+
+
 def section_name(kind: type) -> str:
     """The ``Settings`` field holding the section of type ``kind`` (``MemorySettings``: ``"memory"``)."""
     for name, section in SECTIONS.items():
