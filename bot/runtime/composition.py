@@ -86,7 +86,8 @@ class ServerTools:
 
     @classmethod
     def on(cls, store: Store) -> ServerTools:
-        return cls(ModerationLog(store), Polls(store), UserInfo(store), TicketDesk(store), Places(store))
+        return cls(ModerationLog(store), Polls(store), UserInfo(store), TicketDesk(store),
+                   Places(store.places, store.switches))
 
 
 @dataclass
