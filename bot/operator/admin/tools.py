@@ -52,11 +52,11 @@ class AdminTools:
         self.store = store
         self.verbose = Verbose(store.state, storage, mirror)
         self.users = Users(store.people, models, character)
-        self.identity = IdentityEdits(store, character)
-        self.facts = FactEdits(store, self.users, embed)
-        self.memories = MemoryEdits(store, character, self.users)
-        self.relationship = RelationshipEdits(store, character, self.users)
-        self.state = StateEdits(store, self.verbose.load)
+        self.identity = IdentityEdits(store.identity, character)
+        self.facts = FactEdits(store.facts, self.users, embed)
+        self.memories = MemoryEdits(store.memories, character, self.users)
+        self.relationship = RelationshipEdits(store.people, character, self.users)
+        self.state = StateEdits(store.state, self.verbose.load)
 
     async def save_log(self) -> None:
         """Write the messages logged so far (a shutdown's last step before closing)."""
