@@ -31,7 +31,7 @@ from bot.core.config import (
     StorageSettings,
 )
 from bot.core.config.holder import SettingsHolder
-from bot.core.config.service import AccessSettings, ClusterSettings, LimitSettings
+from bot.core.config.service import AccessSettings, ClusterSettings, LimitSettings, RecoverySettings
 from bot.core.pipeline import Gate
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
@@ -175,14 +175,14 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         engine.own_author_ids.add(edge.own_user_id)
     log.info("starting: loading %s (identity, other characters, memory, commands)", engine.persona.name)
     await seed_identity(store, settings.character_dir, engine.character_key)
-    ensemble = await compose_ensemble(settings, holder.section("ensemble"), store, claude, character, engine,
-                                      edge.own_user_id, consent)
+    ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
+                                      engine, edge.own_user_id, consent)
     members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine))
     # Run once ready (cogs/events.py).
-    recovery = ReplyRecovery(holder.section("recovery"), store, [engine, *members])
-    memory = compose_memory(holder.section("memory"),  # reads a reload at each use
+    recovery = ReplyRecovery(holder.follow(RecoverySettings), store, [engine, *members])
+    memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use
                             store, claude, engine, members, consent=consent, notify=mirror.emit)
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
     admin = AdminTools(store, holder.follow(ModelSettings), holder.follow(StorageSettings),
@@ -194,9 +194,9 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     shards = cluster.shards if settings.shard_id_list else ""
     alive = await compose_alive(holder.follow(AliveSettings), consent, engine, members, edge.alive_side,
                                 mirror, cluster, admin, shards=shards)
-    memory_jobs = MemoryJobs(memory, holder.section("memory"), holder.section("storage"), cluster,
+    memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings), cluster,
                              mirror.emit, after_daily=alive.after_consolidation)
-    scheduler = Scheduler(scheduled_jobs(settings, memory_jobs, alive), skip=skip_jobs)
+    scheduler = Scheduler(scheduled_jobs(holder.follow(MemorySettings), memory_jobs, alive), skip=skip_jobs)
     if "consolidation" in scheduler.names:
         # In a cluster only the leader runs the memory jobs; a process that becomes leader (at start, or
         # when the old leader dies) first catches up on a consolidation the cluster missed.
