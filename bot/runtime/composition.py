@@ -29,6 +29,7 @@ from bot.core.config import (
     ModelSettings,
     Settings,
     StorageSettings,
+    VoiceSettings,
 )
 from bot.core.config.holder import SettingsHolder
 from bot.core.config.service import AccessSettings, ClusterSettings, LimitSettings, RecoverySettings
@@ -167,7 +168,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     consent = Consent(store, settings.memory.memory_consent)
     claude, engine = compose_reply(settings, store, character, consent, spending=limits,
                                    gates=(access.gate, limits.gate))
-    voice = VoiceService(settings)
+    voice = VoiceService(holder.follow(VoiceSettings), base_url=settings.models.openai_base_url,
+                         api_key=settings.secrets.openai_api_key)
     voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
     cluster = Cluster(store, holder.follow(ClusterSettings), engine.character_key,
                       shard_ids=settings.shard_id_list, shard_count=settings.discord.shard_count)
