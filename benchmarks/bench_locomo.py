@@ -316,7 +316,7 @@ async def run(samples: Sequence[Sample], url: str, *, budget: int, embedder: Emb
     turns = corpus in ("turns", "both")
     try:
         cache = FactCache(store)
-        excerpts = ExcerptCache(store.excerpts) if turns else None
+        excerpts = ExcerptCache(store) if turns else None
         recall = Recall(cache, cached, settings, Consent(store, settings.memory_consent), excerpts)
         consolidator = make_consolidator(store, embedder) if turns else None
         for n, sample in enumerate(samples, 1):

@@ -188,7 +188,7 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int, archiv
             async with store.engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 await conn.exec_driver_sql("VACUUM ANALYZE archive_excerpts")
-        excerpts = ExcerptCache(store.excerpts)
+        excerpts = ExcerptCache(store)
 
         async def recall_both() -> int:
             query = rng.standard_normal(DIM).astype("<f4")

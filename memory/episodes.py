@@ -31,6 +31,7 @@ import numpy as np
 from bot.core.tokens import count_tokens
 from database.excerpts import Excerpts
 from database.records import ExcerptRow, NewExcerpt, SeenMessage
+from database.store import Store
 from memory.embeddings import DTYPE, Embedder, encode_async, from_bytes, normalise, to_bytes
 from memory.lexical import LexicalIndex
 from memory.stamped import StampedCache
@@ -115,7 +116,7 @@ async def embed_pending(excerpts: Excerpts, embedder: Embedder, *, batch: int = 
         vectors = await encode_async(embedder, [indexed_text(speaker, content) for _, _, speaker, content
                                                 in pending])
         await excerpts.set_embeddings([(eid, user, to_bytes(v)) for (eid, user, _, _), v
-                                             in zip(pending, vectors, strict=True)])
+                                       in zip(pending, vectors, strict=True)])
         done += len(pending)
         after = pending[-1][0]
 
@@ -252,19 +253,19 @@ def clusters(matrix: np.ndarray, k: int = IVF_CLUSTERS, rounds: int = 5,
 class ExcerptCache(StampedCache[ExcerptIndex]):
     """Per-person :class:`ExcerptIndex`, re-read whenever the person's excerpt stamp changes."""
 
-    def __init__(self, excerpts: Excerpts, max_users: int = CACHE_USERS) -> None:
+    def __init__(self, store: Store, max_users: int = CACHE_USERS) -> None:
         super().__init__(max_users)
-        self.excerpts = excerpts
+        self.store = store
 
     async def get(self, user_id: int) -> ExcerptIndex:
-        stamp = await self.excerpts.stamp(user_id)
+        stamp = await self.store.excerpts.stamp(user_id)
         cached = self.cached(user_id, stamp)
         if cached is not None:
             return cached
         if stamp[0] is None:
             return self.keep(user_id, ExcerptIndex([], np.zeros((0, 0), dtype=DTYPE),
                                                    np.zeros(0, dtype=np.int64), stamp))
-        rows = await self.excerpts.rows(user_id)
+        rows = await self.store.excerpts.rows(user_id)
         return self.keep(user_id, await asyncio.to_thread(ExcerptIndex.build, rows, stamp) if len(rows) > 300
                          else ExcerptIndex.build(rows, stamp))
 

@@ -47,7 +47,7 @@ class MemoryService:
         self.consent = consent or Consent(store, settings.memory_consent)
         self.embedder: Embedder = embedder or SentenceEmbedder(settings.embedding_model)
         self.cache = FactCache(store)
-        self.excerpts = ExcerptCache(store.excerpts)  # episodic recall: the person's archived exchanges
+        self.excerpts = ExcerptCache(store)  # episodic recall: the person's archived exchanges
         self.recall = Recall(self.cache, self.embedder, settings, self.consent, self.excerpts)
 
         def persona() -> Persona:
