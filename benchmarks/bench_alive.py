@@ -77,8 +77,8 @@ async def writes(messages: list[str], users: int = 50) -> list[float]:
     now = datetime.now(UTC)
     for user in range(1, users + 1):  # the authors exist, as their logged messages would have made them
         await store.log.log_message(SeenMessage(user, 10, 1, user, f"user{user}", False, False, "hi", now))
-    feelings = Feelings(store, "bench", LocalTime.of("UTC", ""))
-    mirror = StyleMirror(store, Consent(store, "all"))
+    feelings = Feelings(store.state, "bench", LocalTime.of("UTC", ""))
+    mirror = StyleMirror(store.style, Consent(store, "all"))
     out = []
     for i, text in enumerate(messages):
         t0 = time.perf_counter()

@@ -139,7 +139,7 @@ async def run(url: str, messages: int, users: int, concurrency: int, embed: bool
         environ={"ANTHROPIC_API_KEY": "x", "DATABASE_URL": url, "DISCORD_TOKEN": "x"},
     )
     sdk = FakeSDK()
-    claude = ClaudeClient(settings, store, sdk=sdk)  # type: ignore[arg-type]
+    claude = ClaudeClient(settings, store.usage, sdk=sdk)  # type: ignore[arg-type]
     embedder = SentenceEmbedder(settings.memory.embedding_model)
     t0 = time.perf_counter()
     embedder.encode(["warm-up"])

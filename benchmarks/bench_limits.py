@@ -17,12 +17,10 @@ import logging
 import random
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import text
 
 from benchmarks.common import summary_ms, temp_sqlite_url
-from bot.core.config import Settings
 from bot.core.config.sections import LimitSettings
 from bot.core.pipeline import Incoming, NullOutlet
 from bot.operator.limits import SpendingLimits
@@ -53,7 +51,7 @@ async def seed(store: Store, calls: int) -> None:
 
 
 async def time_checks(store: Store, section: LimitSettings, checks: int) -> list[float]:
-    limits = SpendingLimits(Settings(Path("."), limits=section), store, is_admin=lambda _: False,
+    limits = SpendingLimits(section, "UTC", store.spending, is_admin=lambda _: False,
                             addressed=lambda _: True, name=lambda: "Finn", mirror=lambda _: None)
     rng = random.Random(11)
     outlet = NullOutlet()

@@ -301,7 +301,7 @@ def make_consolidator(store: Store, embedder: Embedder) -> Any:
     url = store.url
     settings = load_settings(PROJECT_ROOT / "characters" / "finn", None,
                              environ={"ANTHROPIC_API_KEY": "x", "DATABASE_URL": url, "DISCORD_TOKEN": "x"})
-    claude = ClaudeClient(settings, store, sdk=NoFactsSDK())  # type: ignore[arg-type]
+    claude = ClaudeClient(settings, store.usage, sdk=NoFactsSDK())  # type: ignore[arg-type]
     return Consolidator(store, claude, settings.memory, "bench",
                         CharacterSource(settings.character_dir, None, environ={}).current, embedder)
 

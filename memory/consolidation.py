@@ -184,7 +184,7 @@ class Consolidator:
 
     async def _embed_excerpts(self) -> int:
         try:
-            return await episodes.embed_pending(self.store, self.embedder)
+            return await episodes.embed_pending(self.store.excerpts, self.embedder)
         except Exception:  # the next run's job picks up what is left
             log.exception("embedding archive excerpts failed; they stay searchable by their words")
             return 0
@@ -227,7 +227,7 @@ class Consolidator:
                 self.cache.invalidate()
         await self._step("pruned", pruned=report.pruned_facts)
         if set_mood:
-            report.mood = await ensure_daily_mood(self.store, self.claude, self.persona(), now.date())
+            report.mood = await ensure_daily_mood(self.store.state, self.claude, self.persona(), now.date())
             await self._step("mood", mood=report.mood)
         report.seconds = time.perf_counter() - started
         await self.store.state.set(LAST_RUN_KEY, now.isoformat())

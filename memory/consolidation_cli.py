@@ -102,7 +102,7 @@ async def run_consolidation_cli(settings: Settings, character: CharacterSource, 
     the log for the next run), 3 on an unexpected error."""
     with quiet_while_the_bar_runs():
         store = await Store(settings.resolved_database_url()).open()
-        claude = ClaudeClient(settings, store)
+        claude = ClaudeClient(settings, store.usage)
         try:
             report = await _consolidate_with_bar(settings, character, store, claude, embedder)
         except Exception:

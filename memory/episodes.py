@@ -28,6 +28,7 @@ from datetime import datetime
 import numpy as np
 
 from bot.core.tokens import count_tokens
+from database.excerpts import Excerpts
 from database.records import ExcerptRow, NewExcerpt, SeenMessage
 from database.store import Store
 from memory.embeddings import DTYPE, Embedder, encode_async, from_bytes, normalise, to_bytes
@@ -103,18 +104,18 @@ def indexed_text(speaker: str, content: str) -> str:
 EMBED_BATCH = 32  # sentences per model call when filling in vectors: a reply's query waits at most one call
 
 
-async def embed_pending(store: Store, embedder: Embedder, *, batch: int = EMBED_BATCH) -> int:
+async def embed_pending(excerpts: Excerpts, embedder: Embedder, *, batch: int = EMBED_BATCH) -> int:
     """Embed every excerpt that has no vector yet (oldest first), a batch at a time; how many were embedded.
     Run after consolidation (memory/consolidation.py); a run cut short leaves the rest for the next."""
     done, after = 0, 0
     while True:
-        pending = await store.excerpts.unembedded(after, batch)
+        pending = await excerpts.unembedded(after, batch)
         if not pending:
             return done
         vectors = await encode_async(embedder, [indexed_text(speaker, content) for _, _, speaker, content
                                                 in pending])
-        await store.excerpts.set_embeddings([(eid, user, to_bytes(v)) for (eid, user, _, _), v
-                                             in zip(pending, vectors, strict=True)])
+        await excerpts.set_embeddings([(eid, user, to_bytes(v)) for (eid, user, _, _), v
+                                       in zip(pending, vectors, strict=True)])
         done += len(pending)
         after = pending[-1][0]
 

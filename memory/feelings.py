@@ -16,7 +16,7 @@ from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult
 from database.records import PromptData
-from database.store import Store
+from database.state import State
 from memory.emotions import EmotionState, advance, describe, guidance, signals, stimulate
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,8 @@ def state_key(character_key: str) -> str:
 
 
 class Feelings:
-    def __init__(self, store: Store, character_key: str, time: LocalTime, clock: Clock = utc_now) -> None:
-        self.store = store
+    def __init__(self, state: State, character_key: str, time: LocalTime, clock: Clock = utc_now) -> None:
+        self.kept = state  # where the feelings are kept (one global state key per character)
         self.key = state_key(character_key)
         self.time = time
         self.clock = clock
@@ -50,7 +50,7 @@ class Feelings:
 
     async def load(self) -> EmotionState:
         """The stored state (advanced to now), or a resting one when none is stored or it is unreadable."""
-        raw = await self.store.state.get(self.key)
+        raw = await self.kept.get(self.key)
         now = self.clock()
         try:
             self.state = EmotionState.from_json(raw) if raw else EmotionState.at_rest(now, self.time)
@@ -103,7 +103,7 @@ class Feelings:
             self._dirty = False
             raw = self.state.to_json()
             try:
-                await self.store.state.set(self.key, raw)
+                await self.kept.set(self.key, raw)
             except Exception:
                 log.exception("could not save %s", self.key)
                 return

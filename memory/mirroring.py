@@ -14,7 +14,7 @@ import re
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult
 from database.records import PromptData
-from database.store import Store
+from database.style import StyleProfiles
 from memory.consent import Consent
 from memory.style import StyleProfile, guidance, learn
 
@@ -25,8 +25,8 @@ _MENTION = re.compile(r"(?<!\w)[@#][^\s@#]+")
 
 
 class StyleMirror:
-    def __init__(self, store: Store, consent: Consent) -> None:
-        self.store = store
+    def __init__(self, profiles: StyleProfiles, consent: Consent) -> None:
+        self.profiles = profiles
         self.consent = consent
         self._parsed: dict[str, StyleProfile] = {}
 
@@ -70,4 +70,4 @@ class StyleMirror:
                 return None  # not remembered: no profile (and any old one goes)
             return self.learnt(old, text)
 
-        return self.parse(await self.store.style.learn(user_id, update))
+        return self.parse(await self.profiles.learn(user_id, update))

@@ -12,7 +12,7 @@ from datetime import date
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.persona.model import Persona
-from database.store import Store
+from database.state import State
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,12 @@ async def pick_mood(claude: ClaudeClient, persona: Persona, day: date) -> tuple[
     return mood, True
 
 
-async def ensure_daily_mood(store: Store, claude: ClaudeClient, persona: Persona, day: date) -> str | None:
+async def ensure_daily_mood(state: State, claude: ClaudeClient, persona: Persona, day: date) -> str | None:
     """Set today's mood unless it was already set today. Returns the new mood, or None if nothing changed."""
-    if await store.state.get(MOOD_DATE_KEY) == day.isoformat():
+    if await state.get(MOOD_DATE_KEY) == day.isoformat():
         return None
     mood, _ = await pick_mood(claude, persona, day)
-    await store.state.set(MOOD_KEY, mood)
-    await store.state.set(MOOD_DATE_KEY, day.isoformat())
+    await state.set(MOOD_KEY, mood)
+    await state.set(MOOD_DATE_KEY, day.isoformat())
     log.info("daily mood for %s: %s", day.isoformat(), mood)
     return mood

@@ -24,7 +24,7 @@ async def consolidate(url: str, claude_url: str, on_step: Any = None) -> str:
     """One run, as the bot would do it (only the embedder is the test's deterministic one)."""
     store = await Store(url).open()
     settings = memory_settings(url, claude_url)
-    claude = ClaudeClient(settings, store)
+    claude = ClaudeClient(settings, store.usage)
     try:
         consolidator = Consolidator(store, claude, settings.memory, settings.character_name_slug,
                                     CharacterSource(FINN, None, environ={}).current, HashEmbedder(),

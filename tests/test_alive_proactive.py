@@ -226,7 +226,8 @@ async def test_the_schedule_survives_a_restart_without_skipping_or_doubling(
     assert await job().tick(t0 + timedelta(minutes=29)) is None
     assert await job().tick(t0 + timedelta(minutes=31)) == "round 1"
     assert await job().tick(t0 + timedelta(minutes=31)) is None
-    twin = DurableJob(h.store, job().name, timedelta(minutes=30), counted)  # another process, same database
+    # another process, same database
+    twin = DurableJob(h.store.schedule, job().name, timedelta(minutes=30), counted)
     both = await asyncio.gather(job().tick(t0 + timedelta(minutes=61)), twin.tick(t0 + timedelta(minutes=61)))
     assert sorted(map(str, both)) == ["None", "round 2"]  # exactly one of them ran the round
 

@@ -76,6 +76,20 @@ def test_settings_are_read_through_their_sections_and_swapped_not_written() -> N
     assert found == []
 
 
+def test_the_composition_root_hands_out_sections_that_follow_a_reload() -> None:
+    """A class takes its settings section (issue 45): bot/runtime/composition.py hands it
+    ``holder.follow(XSettings)`` or ``holder.watch(XSettings)``, never ``settings.<section>`` of the live
+    settings, which is the section object of the moment and misses every later reload."""
+    from bot.core.config.sections import SECTIONS
+
+    tree = ast.parse((ROOT / "bot" / "runtime" / "composition.py").read_text())
+    read_keys = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    whole = [f"line {node.lineno}: settings.{node.attr}" for node in ast.walk(tree)
+             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+             and node.value.id == "settings" and node.attr in SECTIONS and id(node) not in read_keys]
+    assert whole == []
+
+
 # Long-lived services (issue 45): built once, by the composition root, never by a cog.
 SERVICES = {"ClaudeClient", "ReplyEngine", "MemoryService", "Alive", "AccessGate", "SpendingLimits",
             "AdminTools", "ActivityRecorder", "Places", "ModerationLog", "Polls", "UserInfo", "TicketDesk",

@@ -43,7 +43,7 @@ async def client(fake_claude: FakeClaude, store: Store, tmp_path: Path) -> Async
                                   "claude-sonnet-test[min_cache_tokens]=0,claude-haiku-test[min_cache_tokens]=0",
         },
     )
-    c = ClaudeClient(settings, store)
+    c = ClaudeClient(settings, store.usage)
     yield c
     await c.close()
 

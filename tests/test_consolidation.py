@@ -55,7 +55,7 @@ class Rig:
         self.store = store
         self.fc = fc
         self.settings = memory_settings(store.url, fc.base_url, **overrides)
-        self.claude = ClaudeClient(self.settings, store)
+        self.claude = ClaudeClient(self.settings, store.usage)
         self.persona = CharacterSource(FINN, None, environ={}).current
         self.key = self.settings.character_name_slug
 

@@ -49,7 +49,7 @@ async def consolidate(store: Store, fc: FakeClaude, *, batch: bool, **settings: 
     for m in the_log():
         await store.log.log_message(m)
     config = memory_settings(store.url, fc.base_url, **settings)
-    claude = ClaudeClient(config, store)
+    claude = ClaudeClient(config, store.usage)
     try:
         consolidator = Consolidator(store, claude, config.memory, config.character_name_slug,
                                     CharacterSource(FINN, None, environ={}).current, HashEmbedder())

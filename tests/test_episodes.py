@@ -122,14 +122,14 @@ async def test_an_excerpt_is_found_by_its_words_before_it_has_a_vector_and_the_b
                                index.allowed(private=True, channel_id=5))
     assert [index.rows[i].message_id for i in order][:1] == [11]
 
-    assert await episodes.embed_pending(store, embedder, batch=1) == 2
+    assert await episodes.embed_pending(store.excerpts, embedder, batch=1) == 2
     assert all(r.embedding for r in await store.excerpts.rows(USER_ID))
     again = await cache.get(USER_ID)
     assert len(again.positions) == 2  # the stamp moved: recall re-reads them with their vectors
     order, _ = episodes.ranked(again, embedder.encode([question])[0], question,
                                again.allowed(private=True, channel_id=5))
     assert [again.rows[i].message_id for i in order][:1] == [11]
-    assert await episodes.embed_pending(store, embedder) == 0  # nothing left
+    assert await episodes.embed_pending(store.excerpts, embedder) == 0  # nothing left
 
 
 # --------------------------------------------------------------------------- over the wire

@@ -12,6 +12,7 @@ import pytest
 
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from bot.core.config.holder import SettingsHolder
+from bot.core.config.service import AccessSettings
 from bot.core.derived import Derived
 from bot.core.policy import PolicyCache
 from bot.operator import activity
@@ -49,19 +50,14 @@ class _Servers:
         return self.config
 
 
-class _Store:
-    def __init__(self) -> None:
-        self.servers = _Servers()
-
-
 async def test_access_rules_follow_a_servers_lists_and_a_reload() -> None:
     holder = SettingsHolder(settings())
-    store: Any = _Store()
-    gate = AccessGate(holder.settings(), store, is_admin=lambda _: False)
+    servers: Any = _Servers()
+    gate = AccessGate(holder.watch(AccessSettings), servers, is_admin=lambda _: False)
     assert await gate.refusal(42, (), 7) is None
-    store.servers.config = ServerConfig(7, blocked_users="42")  # /settings set blocked_users 42
+    servers.config = ServerConfig(7, blocked_users="42")  # /settings set blocked_users 42
     assert await gate.refusal(42, (), 7) == "on blocked_users"
-    store.servers.config = ServerConfig(7)  # cleared: the global lists again
+    servers.config = ServerConfig(7)  # cleared: the global lists again
     assert await gate.refusal(42, (), 7) is None
     holder.swap(settings(BLOCKED_USERS="42"))  # and those changed by a live reload (same stored settings)
     assert await gate.refusal(42, (), 7) == "on blocked_users"

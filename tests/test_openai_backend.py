@@ -48,7 +48,7 @@ async def make_client(store: Store, tmp_path: Path, fake_openai: FakeOpenAI,
         base = {"LLM_BACKEND": "openai", "OPENAI_BASE_URL": fake_openai.base_url,
                 "ANTHROPIC_BASE_URL": fake_claude.base_url, "DEFAULT_MODEL": LOCAL,
                 "VOTING_MODEL": "tiny-voter", "DEFAULT_TEMPERATURE": "0.7"}
-        client = ClaudeClient(settings_for(tmp_path, **{**base, **env}), store)
+        client = ClaudeClient(settings_for(tmp_path, **{**base, **env}), store.usage)
         made.append(client)
         return client
 
@@ -205,8 +205,8 @@ async def test_each_purpose_may_use_its_own_backend(make_client: Any, fake_opena
     assert [r.model for r in fake_claude.requests] == ["claude-test-sonnet"]
     assert [r.model for r in fake_openai.requests] == [LOCAL] * 3 + ["summarizer"] * 2
     assert "cache_control" in str(fake_claude.requests[0].body)  # Claude's request keeps its breakpoints
-    assert models_in_use(client.settings) == {"anthropic": ["claude-test-sonnet", "claude-opus-5-5"],
-                                              "openai": [LOCAL, "summarizer"]}
+    used = models_in_use(client.settings.models, client.settings.replies.voting_model)
+    assert used == {"anthropic": ["claude-test-sonnet", "claude-opus-5-5"], "openai": [LOCAL, "summarizer"]}
 
 
 async def test_the_start_up_check_names_the_url(make_client: Any, fake_openai: FakeOpenAI,
@@ -249,7 +249,7 @@ def test_settings_for_the_openai_backend(tmp_path: Path) -> None:
     assert settings.models.llm_backend == "openai" and settings.secrets.anthropic_api_key == ""
     assert settings.models.premium_model == settings.replies.voting_model == "llama3.2"
     assert settings.models.summary_model == ""
-    assert models_in_use(settings) == {"openai": ["llama3.2"]}
+    assert models_in_use(settings.models, settings.replies.voting_model) == {"openai": ["llama3.2"]}
     with pytest.raises(ConfigError, match="default_model: missing: name the model"):  # not claude-* there
         settings_for(tmp_path, LLM_BACKEND="openai")
     with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):  # one model still on Claude: it is

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from bot.core.config import Settings
-from bot.core.config.sections import AliveSettings, LimitSettings
+from bot.core.config.sections import LimitSettings
 from bot.core.pipeline import Incoming, NullOutlet
 from bot.operator.access import AccessRules, parse_ids
 from bot.operator.limits import SpendingLimits
@@ -318,8 +317,8 @@ async def test_message_rate_limit_counts_a_minute_and_spares_admins(make_harness
 
 
 def test_the_day_starts_at_the_operators_midnight() -> None:
-    settings = Settings(Path("."), alive=AliveSettings(timezone="Europe/Paris"))
-    limits = SpendingLimits(settings, None, is_admin=lambda _: False,  # type: ignore[arg-type]
+    limits = SpendingLimits(LimitSettings(), "Europe/Paris", None,  # type: ignore[arg-type]
+                            is_admin=lambda _: False,
                             addressed=lambda _: True, name=lambda: "Finn", mirror=lambda _: None)
     late = datetime(2026, 7, 1, 22, 30, tzinfo=UTC)  # already 00:30 on July 2 in Paris (UTC+2)
     assert limits.day_start(late) == datetime(2026, 7, 1, 22, 0, tzinfo=UTC)
@@ -340,7 +339,7 @@ async def test_the_limits_check_costs_one_query_and_none_when_no_limit_is_set(st
     every = LimitSettings(daily_token_budget=10, premium_daily_token_budget=20, server_daily_spend_usd=1.0,
                           global_daily_spend_usd=2.0, user_messages_per_minute=5)
     for section, queries in ((LimitSettings(), 0), (every, 1)):
-        limits = SpendingLimits(Settings(Path("."), limits=section), store, is_admin=lambda _: False,
+        limits = SpendingLimits(section, "UTC", store.spending, is_admin=lambda _: False,
                                 addressed=lambda _: True, name=lambda: "Finn", mirror=lambda _: None)
         statements.clear()
         assert await limits.gate(msg, NullOutlet()) is None

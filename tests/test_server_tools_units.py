@@ -149,7 +149,7 @@ async def test_userinfo_knows_only_people_it_has_talked_to(store: Store) -> None
 
 
 async def test_places_and_switches(store: Store) -> None:
-    places = Places(store)
+    places = Places(store.places, store.switches)
     assert await places.is_active(CHANNEL, GUILD)  # active unless switched off
     await places.set_active("guild", GUILD, False)
     assert not await places.is_active(CHANNEL, GUILD)

@@ -57,7 +57,7 @@ async def test_the_fake_checks_the_format_as_the_api_does(fake_claude: FakeClaud
 async def extract(store: Store, fc: FakeClaude, message_id: int, **settings: Any) -> tuple[Any, list[Any]]:
     await store.log.log_message(seen(message_id, ALICE, "FACT[work]: Alice sells kites", name="alice"))
     config = memory_settings(store.url, fc.base_url, **settings)
-    claude = ClaudeClient(config, store)
+    claude = ClaudeClient(config, store.usage)
     try:
         report = await Consolidator(store, claude, config.memory, config.character_name_slug,
                                     CharacterSource(FINN, None, environ={}).current,

@@ -272,7 +272,7 @@ async def test_a_remember_in_dms_outlives_every_summary_and_stays_private(make_h
 
 async def make_summarizer(store: Store, fc: FakeClaude, **overrides: Any) -> tuple[Summarizer, ClaudeClient]:
     settings = memory_settings(store.url, fc.base_url, **{**SMALL, **overrides})
-    claude = ClaudeClient(settings, store)
+    claude = ClaudeClient(settings, store.usage)
     persona = CharacterSource(FINN, None, environ={}).current
     return Summarizer(store, claude, settings.memory, settings.character_name_slug, persona,
                       Consent(store, settings.memory.memory_consent)), claude

@@ -49,7 +49,7 @@ def answering(fake_claude: FakeClaude) -> None:
 async def summarize(store: Store, fc: FakeClaude, *, batch: bool, **overrides: Any) -> dict[int, Any]:
     """Seed the same two conversations and summarize them; what was stored, per person."""
     settings = memory_settings(store.url, fc.base_url, **{**SMALL, **overrides})
-    claude = ClaudeClient(settings, store)
+    claude = ClaudeClient(settings, store.usage)
     summarizer = Summarizer(store, claude, settings.memory, settings.character_name_slug,
                             CharacterSource(FINN, None, environ={}).current,
                             Consent(store, settings.memory.memory_consent))

@@ -269,12 +269,13 @@ def test_a_missing_program_is_one_clear_line_when_voice_is_on(monkeypatch: pytes
                                                               caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing installed
     env = {"DISCORD_TOKEN": "t", "ANTHROPIC_API_KEY": "k"}
-    assert VoiceService(load_settings(FINN, None, environ=env)).startup_problems() == []  # voice off: silent
-    on = VoiceService(load_settings(FINN, None, environ={**env, "VOICE_REPLIES": "mirror"}))
+    off = VoiceService(load_settings(FINN, None, environ=env).voice)
+    assert off.startup_problems() == []  # voice off: silent
+    on = VoiceService(load_settings(FINN, None, environ={**env, "VOICE_REPLIES": "mirror"}).voice)
     ffmpeg, espeak = on.startup_problems()
     assert "voice_replies=mirror needs ffmpeg, which is not installed (Debian: apt-get install ffmpeg)" \
         in ffmpeg
     assert "espeak-ng" in espeak and ffmpeg in caplog.text
     remote = VoiceService(load_settings(FINN, None, environ={**env, "VOICE_REPLIES": "always",
-                                                             "TTS_BACKEND": "openai"}))
+                                                             "TTS_BACKEND": "openai"}).voice)
     assert len(remote.startup_problems()) == 1  # speech from a server still needs ffmpeg's conversion

@@ -98,11 +98,11 @@ class CheckInRound:
         if outlet is None:
             return False
         here = place_incoming(0, now, user_id=person.user_id, user_name=name)
-        parts = split(engine.settings, engine.finish_text(here, completion.text.strip()))
+        parts = split(engine.settings.discord, engine.finish_text(here, completion.text.strip()))
         await store.checkins.mark_sent(person.user_id)  # first: a crash after sending must not send twice
         store.log.forget_author(person.user_id)  # their next message stamps last_seen anew: the answer
         try:
-            ids = await speak(engine.settings, outlet, parts)
+            ids = await speak(engine.settings.typing, outlet, parts)
         except Exception:
             await store.checkins.unmark(person.user_id, person.sent_at)
             raise

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.claude import Prompt
-from bot.core.config import Settings
+from bot.core.config import DiscordSettings, TypingSettings
 from bot.core.persona.lorebook import persona_world
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Outlet
 from bot.reply.prompting import CHANNEL_USER, EPHEMERAL, IDENTITY_TITLES, character_block, now_part
 from bot.reply.splitting import split_message
-from bot.reply.typing_sim import typing_seconds
+from bot.reply.typing_sim import typing_time
 from database.boundary import JsonObject
 from database.store import Store
 from memory.mood import MOOD_KEY
@@ -85,12 +85,12 @@ def place_incoming(channel_id: int, when: datetime, *, guild_id: int | None = No
                     channel_name=channel_name)
 
 
-async def speak(settings: Settings, outlet: Outlet, parts: Sequence[str]) -> list[int | None]:
+async def speak(typing: TypingSettings, outlet: Outlet, parts: Sequence[str]) -> list[int | None]:
     """Type for as long as a person would, then post ``parts`` (already filtered and split)."""
     async with outlet.typing():
-        await asyncio.sleep(typing_seconds("".join(parts), settings))
+        await asyncio.sleep(typing_time("".join(parts), typing))
     return [await outlet.send(part, first=i == 0) for i, part in enumerate(parts)]
 
 
-def split(settings: Settings, text: str) -> list[str]:
-    return split_message(text, settings.discord.max_message_length)
+def split(discord: DiscordSettings, text: str) -> list[str]:
+    return split_message(text, discord.max_message_length)

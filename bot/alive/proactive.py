@@ -181,6 +181,6 @@ class ProactiveRound:
             return "Claude answered nothing; nothing posted"
         here = place_incoming(place.channel_id, now, guild_id=place.guild_id, guild_name=place.guild_name,
                               channel_name=place.channel_name)
-        parts = split(settings, engine.finish_text(here, completion.text.strip()))
-        await speak(settings, self.outlet_for(place), parts)
+        parts = split(settings.discord, engine.finish_text(here, completion.text.strip()))
+        await speak(settings.typing, self.outlet_for(place), parts)
         return ""

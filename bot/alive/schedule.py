@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from database.records import ScheduleRow
-from database.store import Store
+from database.schedule import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,8 @@ def next_after(due: datetime, interval: timedelta, now: datetime) -> datetime:
 
 
 class DurableJob:
-    def __init__(self, store: Store, name: str, interval: timedelta, run: Round) -> None:
-        self.store = store
+    def __init__(self, schedule: Schedule, name: str, interval: timedelta, run: Round) -> None:
+        self.schedule = schedule
         self.name = name
         self.interval = interval
         self.run = run
@@ -41,7 +41,7 @@ class DurableJob:
     async def row(self, now: datetime) -> ScheduleRow:
         """The job's stored state, created (first due one interval from now) on first use."""
         if self._row is None:
-            self._row = await self.store.schedule.ensure(self.name, now + self.interval)
+            self._row = await self.schedule.ensure(self.name, now + self.interval)
         return self._row
 
     async def tick(self, now: datetime) -> str | None:
@@ -49,20 +49,20 @@ class DurableJob:
         row = await self.row(now)
         if now < row.next_due:
             return None
-        fresh = await self.store.schedule.get(self.name)  # another process may have taken it already
+        fresh = await self.schedule.get(self.name)  # another process may have taken it already
         if fresh is None or now < fresh.next_due:
             self._row = fresh
             return None
         next_due = next_after(fresh.next_due, self.interval, now)
-        if not await self.store.schedule.claim(self.name, fresh.next_due, next_due):
-            self._row = await self.store.schedule.get(self.name)
+        if not await self.schedule.claim(self.name, fresh.next_due, next_due):
+            self._row = await self.schedule.get(self.name)
             return None
         try:
             result = await self.run(now)
         except Exception as exc:
             log.exception("scheduled job %s failed", self.name)
             result = f"failed: {exc}"
-        await self.store.schedule.finish(self.name, now, result)
+        await self.schedule.finish(self.name, now, result)
         self._row = ScheduleRow(self.name, next_due, now, result)
         return result
 

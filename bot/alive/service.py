@@ -29,7 +29,7 @@ from bot.alive.reactions import SWITCH as REACTIONS
 from bot.alive.reactions import ReactionGate, aimed_at_me, may_react, warm_stimuli
 from bot.alive.schedule import DurableJob
 from bot.alive.status import StatusKeeper
-from bot.core.config import Settings
+from bot.core.config import AliveSettings
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Decision, Incoming, Outlet, ReplyResult
@@ -54,35 +54,36 @@ class DiscordSide(Protocol):
 
 
 class Alive:
-    def __init__(self, engine: ReplyEngine, side: DiscordSide, *, members: Sequence[ReplyEngine] = (),
-                 mirror: Callable[[str], None] = lambda _: None, clock: Clock = utc_now,
-                 shards: str = "") -> None:
-        """``shards``: in a cluster, the shards this process runs. Each process then runs the proactive
-        rounds of its own channels (a durable job per shard set), while a check-in round, which reaches
-        anyone by DM, stays one job for the whole cluster (its claim lets one process run each round)."""
-        settings = engine.settings
+    def __init__(self, engine: ReplyEngine, side: DiscordSide, settings: AliveSettings, consent: Consent, *,
+                 members: Sequence[ReplyEngine] = (), mirror: Callable[[str], None] = lambda _: None,
+                 clock: Clock = utc_now, shards: str = "") -> None:
+        """``settings``: the alive section (a reload reaches it); ``consent``: the bot's one memory consent
+        (whose writing style may be learnt). ``shards``: in a cluster, the shards this process runs. Each
+        process then runs the proactive rounds of its own channels (a durable job per shard set), while a
+        check-in round, which reaches anyone by DM, stays one job for the whole cluster (its claim lets one
+        process run each round)."""
         self.engine = engine
         self.members = [engine, *[m for m in members if m is not engine]]
         self.side = side
-        self.settings: Settings = settings
+        self.settings = settings
         self.mirror = mirror
         self.clock = clock
-        self.time = LocalTime.of(settings.alive.timezone, settings.alive.quiet_hours)
-        self.consent = Consent(engine.store, settings.memory.memory_consent)
-        self.feelings = {m.character_key: Feelings(engine.store, m.character_key, self.time, self.now)
+        self.time = LocalTime.of(settings.timezone, settings.quiet_hours)
+        self.consent = consent
+        self.feelings = {m.character_key: Feelings(engine.store.state, m.character_key, self.time, self.now)
                          for m in self.members}
-        self.style = StyleMirror(engine.store, self.consent)
-        self.reactions = ReactionGate(settings.alive.reaction_rate_limit)
+        self.style = StyleMirror(engine.store.style, self.consent)
+        self.reactions = ReactionGate(settings.reaction_rate_limit)
         self.status = StatusKeeper(engine, feeling=self.feeling_block, apply=side.show_status, mirror=mirror)
         self.proactive = ProactiveRound(engine, self.time, places=side.places, outlet_for=side.outlet_for,
                                         status=self.status.current, feeling=self.feeling_block, mirror=mirror)
         self.checkins = CheckInRound(engine, self.time, feeling=self.feeling_block, open_dm=side.open_dm,
                                      remembers=self.consent.allows, mirror=mirror)
-        key = engine.character_key
-        self.jobs = [DurableJob(engine.store, f"proactive:{key}" + (f":shards {shards}" if shards else ""),
-                                timedelta(minutes=settings.alive.proactive_interval_minutes),
+        key, schedule = engine.character_key, engine.store.schedule
+        self.jobs = [DurableJob(schedule, f"proactive:{key}" + (f":shards {shards}" if shards else ""),
+                                timedelta(minutes=settings.proactive_interval_minutes),
                                 self.proactive.run),
-                     DurableJob(engine.store, f"checkins:{key}", CHECKIN_INTERVAL, self.checkins.run)]
+                     DurableJob(schedule, f"checkins:{key}", CHECKIN_INTERVAL, self.checkins.run)]
         self._learnt: deque[int] = deque(maxlen=256)  # messages already learnt from (several characters)
         # (engine hook list, what was added to it): lists of hooks of different signatures (Any: a list's
         # item type is fixed, and one list of pairs cannot say each pair's own)
@@ -100,13 +101,13 @@ class Alive:
             # Emote syntax is checked whatever server_emotes says: nothing invalid may reach Discord.
             hooks: list[tuple[list[Any], Any]] = [(engine.reply_filters, self.render)]
             # The prompt's data: each in its named slot, placed by the layout (bot/reply/prompting.py).
-            if s.alive.emotions:
+            if s.emotions:
                 engine.sources.feelings = feelings.system_part
                 hooks.append((engine.turn_listeners, feelings.on_turn))
-            if s.alive.style_mirroring:
+            if s.style_mirroring:
                 engine.sources.style = self.style.system_part
                 hooks.append((engine.turn_listeners, self.learn))
-            if s.alive.server_emotes:
+            if s.server_emotes:
                 engine.sources.emotes = self.emote_part
             hooks.append((engine.decision_listeners, self.react))
             for hook_list, hook in hooks:
@@ -137,7 +138,7 @@ class Alive:
 
     async def after_consolidation(self) -> None:
         """The daily consolidation ran (bot/runtime/jobs.py): the day's custom status."""
-        if self.settings.alive.custom_status:
+        if self.settings.custom_status:
             await self.status.refresh(self.clock())
 
     # -- feelings
@@ -147,15 +148,15 @@ class Alive:
         return self.feelings[self.engine.character_key]
 
     def feeling_block(self) -> str:
-        return self.main_feelings.block() if self.settings.alive.emotions else ""
+        return self.main_feelings.block() if self.settings.emotions else ""
 
     def feeling_line(self) -> str:
         """How the character feels, for /status and the log channel."""
-        return self.main_feelings.describe() if self.settings.alive.emotions else "off (emotions=false)"
+        return self.main_feelings.describe() if self.settings.emotions else "off (emotions=false)"
 
     async def status_lines(self) -> str:
         """The log channel's ``status`` lines about feelings, the custom status and proactive talk."""
-        status = await self.status.current() if self.settings.alive.custom_status else ""
+        status = await self.status.current() if self.settings.custom_status else ""
         proactive = self.jobs[0]
         row = await self.engine.store.schedule.get(proactive.name)
         rounds = (f"next round {row.next_due:%Y-%m-%d %H:%M} UTC, last: {row.last_result or 'none yet'}"
@@ -163,14 +164,14 @@ class Alive:
         s = self.settings
         return "\n".join([
             f"Feeling: {self.feeling_line()}",
-            f"Custom status: {status or ('(none yet)' if s.alive.custom_status else 'off')}",
-            f"Proactive talk: default {'on' if s.alive.proactive_talk else 'off'} · every "
-            f"{s.alive.proactive_interval_minutes} min · chance {s.alive.proactive_chance:g} · {rounds}",
+            f"Custom status: {status or ('(none yet)' if s.custom_status else 'off')}",
+            f"Proactive talk: default {'on' if s.proactive_talk else 'off'} · every "
+            f"{s.proactive_interval_minutes} min · chance {s.proactive_chance:g} · {rounds}",
         ])
 
     async def refresh_status_answer(self) -> str:
         """``/bot status-refresh`` and the log channel's ``refresh status``: the answer to show the admin."""
-        if not self.settings.alive.custom_status:
+        if not self.settings.custom_status:
             return "The custom status is switched off (custom_status=false)."
         status = await self.status.refresh(self.clock())
         if status is None:
@@ -196,7 +197,7 @@ class Alive:
     # -- emotes
 
     def emotes(self, msg: Incoming) -> EmoteSet:
-        on = self.settings.alive.server_emotes and not msg.is_dm
+        on = self.settings.server_emotes and not msg.is_dm
         return self.side.emotes_for(msg.guild_id) if on else EMPTY
 
     def emote_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
@@ -213,7 +214,7 @@ class Alive:
         if not stimuli:
             return
         store = self.engine.store
-        default = self.settings.alive.emote_reactions
+        default = self.settings.emote_reactions
         if not await store.switches.is_on(REACTIONS, msg.channel_id, msg.guild_id, default):
             return
         previous = await store.log.recent_messages(msg.channel_id, limit=1, before_id=msg.message_id)
@@ -221,12 +222,12 @@ class Alive:
             return
         where = msg.log_place  # a private place by id only
         if not self.reactions.allow(msg.channel_id, self.clock()):
-            limit = self.settings.alive.reaction_rate_limit
+            limit = self.settings.reaction_rate_limit
             self.mirror(f"No emote reaction in {where}: {limit} per hour reached.")
             return
         emote = warm_reaction(self.emotes(msg), stimuli)
         await self.side.react(msg.channel_id, msg.message_id, emote)
-        if self.settings.alive.emotions:
+        if self.settings.emotions:
             feelings = self.main_feelings
             feelings.feel(msg.content)
             await feelings.save()

@@ -46,7 +46,7 @@ from bot.core.models.sent import SentLog
 from bot.core.models.tally import AnswerTally
 from database.boundary import Json
 from database.models import utcnow
-from database.store import Store
+from database.usage import UsageLog
 
 __all__ = ["CallUsage", "ClaudeClient", "ClaudeUnavailable", "Completion", "ModelClient", "Prompt"]
 
@@ -90,13 +90,16 @@ class SpendingGuard(Protocol):
 class ClaudeClient(StartupChecks):
     """The one model client (also importable as ``ModelClient``), whatever backend each purpose uses."""
 
-    def __init__(self, settings: Settings, store: Store | None, *, sdk: AsyncAnthropic | None = None,
+    def __init__(self, settings: Settings, usage: UsageLog | None, *, sdk: AsyncAnthropic | None = None,
                  spending: SpendingGuard | None = None) -> None:
+        """``usage``: where each call's tokens and cost are recorded (None: nowhere, e.g. the prompt docs).
+        The whole ``settings``: the client reads the models, timeouts, secrets, storage (its API log) and
+        the vote model's sections, and names where a rejected key was set (``origins``)."""
         self.settings = settings
         # The operator's spending limits (bot/operator/limits.py), handed in by the composition root: asked
         # before each call, told what each one cost.
         self.spending = spending
-        self.store = store
+        self.usage = usage
         self._timeout = max(settings.timeouts.llm_timeout, settings.timeouts.summarize_timeout,
                             settings.timeouts.should_reply_timeout, 1.0)
         self._anthropic_sdk = sdk
@@ -104,7 +107,7 @@ class ClaudeClient(StartupChecks):
         self._costs = parse_model_costs(settings.models.model_costs)
         self.models = ModelTable(settings.models.model_capabilities)
         self.tally = AnswerTally()  # refusals and unparsed answers since start (/status shows them)
-        self._in_use = models_in_use(settings)
+        self._in_use = models_in_use(settings.models, settings.replies.voting_model)
         for name in self._in_use:  # made now, so the first reply does not pay for an SDK client
             self.backend(name)
         self._checks: asyncio.Task[list[str]] | None = None
@@ -157,7 +160,7 @@ class ClaudeClient(StartupChecks):
         """/status: cost and tokens per model since the usage log began (priced from the capability table,
         cache writes and reads included), and the refusals since start."""
         lines = ["Costs per model:"]
-        for model, u in await self.store.usage.by_model() if self.store is not None else []:
+        for model, u in await self.usage.by_model() if self.usage is not None else []:
             lines.append(f"  `{model}`: ${u.cost:.4f} · {u.calls:,} calls · {u.input_tokens:,} in, "
                          f"{u.output_tokens:,} out, {u.cache_read_tokens:,} cache read, "
                          f"{u.cache_creation_tokens:,} cache write")
@@ -457,9 +460,9 @@ class ClaudeClient(StartupChecks):
 
     async def _store_usage(self, calls: list[Mapping[str, object]]) -> None:
         """Write the usage rows a call left in its ``calls`` list (one write; a failure is only logged)."""
-        if self.store is not None and calls:
+        if self.usage is not None and calls:
             try:
-                await self.store.usage.record_all(calls)
+                await self.usage.record_all(calls)
             except Exception:  # usage accounting must never break a reply
                 log.exception("could not record API usage")
 

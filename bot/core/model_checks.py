@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.core.config import PROJECT_ROOT, Settings
+from bot.core.config import PROJECT_ROOT, ModelSettings, Settings
 from bot.core.config.credentials import source_of
 from bot.core.config.loading import ENVIRONMENT
 from bot.core.errors import ConfigError
@@ -30,12 +30,12 @@ log = logging.getLogger("bot.core.claude")  # the client's own log lines, wherev
 PROBE_WAIT = 12.0
 
 
-def models_in_use(settings: Settings) -> dict[str, list[str]]:
+def models_in_use(models: ModelSettings, voting_model: str) -> dict[str, list[str]]:
     """backend -> the configured models (replies, premium replies, votes, background work) it serves."""
     used: dict[str, list[str]] = {}
-    for model in (settings.models.default_model, settings.models.premium_model, settings.replies.voting_model,
-                  settings.models.summary_model or settings.models.default_model):
-        backend, name = route(model, settings.models.llm_backend)
+    for model in (models.default_model, models.premium_model, voting_model,
+                  models.summary_model or models.default_model):
+        backend, name = route(model, models.llm_backend)
         if name not in used.setdefault(backend, []):
             used[backend].append(name)
     return used

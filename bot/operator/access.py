@@ -16,12 +16,13 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from bot.core.config import Settings
+from bot.core.config.holder import Live
 from bot.core.config.sections import parse_ids
+from bot.core.config.service import AccessSettings
 from bot.core.derived import Derived
 from bot.core.pipeline import Decision, Incoming, Outlet
 from database.records import ServerConfig
-from database.store import Store
+from database.servers import Servers
 
 log = logging.getLogger(__name__)
 
@@ -54,24 +55,26 @@ class AccessRules:
         return "not on allowed_users" + (" and holds no role on allowed_roles" if role_list else "")
 
 
-def list_value(settings: Settings, config: ServerConfig | None, name: str) -> str:
+def list_value(access: AccessSettings, config: ServerConfig | None, name: str) -> str:
     """A list as set for a server (its own value where it set one, "" counting), else the global one."""
     own = getattr(config, name) if config is not None else None
-    return own if own is not None else str(getattr(settings.access, name))
+    return own if own is not None else str(getattr(access, name))
 
 
-def rules_for(settings: Settings, config: ServerConfig | None) -> AccessRules:
+def rules_for(access: AccessSettings, config: ServerConfig | None) -> AccessRules:
     """The rules in a server (``config``: its stored settings) or, with None, in DMs."""
-    return AccessRules(settings.access.allow_dms,
-                       *(parse_ids(list_value(settings, config, n)) for n in LISTS))
+    return AccessRules(access.allow_dms, *(parse_ids(list_value(access, config, n)) for n in LISTS))
 
 
 class AccessGate:
-    """The message path's first gate (ReplyEngine.gates) and the slash commands' check."""
+    """The message path's first gate (ReplyEngine.gates) and the slash commands' check. ``access``: the
+    global lists as they are now (a ``Live`` view: the rules kept are made again when a reload replaces
+    the section); ``servers``: each server's own lists."""
 
-    def __init__(self, settings: Settings, store: Store, is_admin: Callable[[int], bool]) -> None:
-        self.settings = settings
-        self.store = store
+    def __init__(self, access: Live[AccessSettings], servers: Servers,
+                 is_admin: Callable[[int], bool]) -> None:
+        self.access = access
+        self.servers = servers
         self.is_admin = is_admin
         self._kept: Derived[int | None, AccessRules] = Derived()
 
@@ -79,14 +82,15 @@ class AccessGate:
         """Why ``user_id`` (holding ``roles``) may not talk to the character in ``guild_id`` (None: a DM)."""
         if self.is_admin(user_id):
             return None
-        config = await self.store.servers.get(guild_id) if guild_id is not None else None  # cached
+        config = await self.servers.get(guild_id) if guild_id is not None else None  # cached
         return self._rules(config).refusal(user_id, roles, is_dm=guild_id is None)
 
     def _rules(self, config: ServerConfig | None) -> AccessRules:
         """rules_for(), kept per server while neither its stored settings (the store's cached object) nor
         the global access section (replaced by a live reload) changed: every message asks."""
+        access = self.access.now
         return self._kept.get(config.guild_id if config is not None else None,
-                              (config, self.settings.access), lambda: rules_for(self.settings, config))
+                              (config, access), lambda: rules_for(access, config))
 
     async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
         why = await self.refusal(msg.author_id, msg.author_roles, None if msg.is_dm else msg.guild_id)

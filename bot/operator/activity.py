@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.core.pipeline import Decision, Incoming, ReplyResult
-from database.store import Store
+from database.stats import Stats
 
 if TYPE_CHECKING:  # engines are handed in; this module only hooks onto them
     from bot.reply.engine import ReplyEngine
@@ -47,8 +47,8 @@ def today() -> str:
 
 
 class ActivityRecorder:
-    def __init__(self, store: Store, character: str) -> None:
-        self.store = store
+    def __init__(self, stats: Stats, character: str) -> None:
+        self.stats = stats
         self.character = character
         self._pending: Counter[tuple[str, str, str]] = Counter()
         self._flusher: asyncio.Task[None] | None = None
@@ -103,7 +103,7 @@ class ActivityRecorder:
             return
         batch, self._pending = self._pending, Counter()
         try:
-            await self.store.stats.add_counts(batch)
+            await self.stats.add_counts(batch)
         except Exception as exc:  # figures must never break the bot; try again with the next flush
             log.warning("could not write the day's activity counters (kept for the next try): %s", exc)
             self._pending.update(batch)

@@ -23,11 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.core.config import Settings
+from bot.core.config.service import LimitSettings
 from bot.core.localtime import Clock, load_zone, utc_now
 from bot.core.pipeline import Decision, Incoming, Outlet
-from database.spending import SpentToday
-from database.store import Store
+from database.spending import Spending, SpentToday
 
 log = logging.getLogger(__name__)
 
@@ -53,23 +52,28 @@ class Reached:
 
 
 class SpendingLimits:
-    def __init__(self, settings: Settings, store: Store, *, is_admin: Callable[[int], bool],
+    """``limits``: the limits section (a reload reaches it); ``timezone``: the operator's (``timezone``, read
+    at start-up), where the day starts; ``spending``: the recorded model calls' figures."""
+
+    def __init__(self, limits: LimitSettings, timezone: str, spending: Spending, *,
+                 is_admin: Callable[[int], bool],
                  addressed: Callable[[Incoming], bool], name: Callable[[], str],
                  mirror: Callable[[str], None], clock: Clock = utc_now,
                  monotonic: Callable[[], float] = time.monotonic,
                  token_factor: Callable[[], float] = lambda: 1.0) -> None:
-        self.settings = settings
+        self.limits = limits
         # The reply model's tokens per local token (ClaudeClient.token_factor): budgets are written for the
         # 4.x tokenizer, so on 5.x (about 30 % more tokens of the same text) they buy the same conversation.
         self.token_factor = token_factor
-        self.store = store
+        self.spending = spending
         self.is_admin = is_admin
         self.addressed = addressed  # whether the message certainly asks for an answer (DM, mention, name)
         self.name = name
         self.mirror = mirror
         self.clock = clock
         self.monotonic = monotonic
-        self.zone = load_zone(settings.alive.timezone)
+        self.timezone = timezone
+        self.zone = load_zone(timezone)
         self._recent: dict[int, deque[float]] = {}  # person -> times of their admitted messages
         self._told: dict[tuple[str, int], str] = {}  # (kind, subject) -> the window they were told in
         self._noted: dict[tuple[str, int], str] = {}  # (kind, subject) -> the window logged and mirrored
@@ -80,18 +84,18 @@ class SpendingLimits:
 
     @property
     def daily(self) -> bool:
-        s = self.settings
-        return bool(s.limits.daily_token_budget or s.limits.premium_daily_token_budget
-                    or s.limits.server_daily_spend_usd or s.limits.global_daily_spend_usd)
+        s = self.limits
+        return bool(s.daily_token_budget or s.premium_daily_token_budget
+                    or s.server_daily_spend_usd or s.global_daily_spend_usd)
 
     @property
     def active(self) -> bool:
-        return self.daily or bool(self.settings.limits.user_messages_per_minute)
+        return self.daily or bool(self.limits.user_messages_per_minute)
 
     def budget(self, premium: bool) -> int:
         """The daily token budget in the reply model's tokens (what api_calls records)."""
-        s = self.settings
-        raw = s.limits.premium_daily_token_budget if premium else s.limits.daily_token_budget
+        s = self.limits
+        raw = s.premium_daily_token_budget if premium else s.daily_token_budget
         return round(raw * self.token_factor())
 
     def day_start(self, now: datetime) -> datetime:
@@ -103,7 +107,7 @@ class SpendingLimits:
 
     def _rate(self, user_id: int) -> Reached | None:
         """Counts the message when it is within the rate limit; a Reached when it is past it."""
-        limit = self.settings.limits.user_messages_per_minute
+        limit = self.limits.user_messages_per_minute
         if not limit:
             return None
         now = self.monotonic()
@@ -126,15 +130,15 @@ class SpendingLimits:
 
     async def spent(self, user_id: int | None, guild_id: int | None, now: datetime) -> SpentToday:
         """Today's figures the configured limits need (at most one query)."""
-        s = self.settings
+        s = self.limits
         since = self.day_start(now)
-        person = user_id if s.limits.daily_token_budget or s.limits.premium_daily_token_budget else None
-        server = (self._fresh(since, guild_id) if guild_id is not None and s.limits.server_daily_spend_usd
+        person = user_id if s.daily_token_budget or s.premium_daily_token_budget else None
+        server = (self._fresh(since, guild_id) if guild_id is not None and s.server_daily_spend_usd
                   else 0.0)
-        everyone = self._fresh(since, None) if s.limits.global_daily_spend_usd else 0.0
+        everyone = self._fresh(since, None) if s.global_daily_spend_usd else 0.0
         if person is None and server is not None and everyone is not None:
             return SpentToday(server_usd=server, global_usd=everyone)
-        read = await self.store.spending.today(since, user_id=person,
+        read = await self.spending.today(since, user_id=person,
                                                guild_id=guild_id if server is None else None,
                                                everyone=everyone is None)
         if len(self._shared) > MAX_TRACKED:
@@ -163,15 +167,15 @@ class SpendingLimits:
     async def _daily(self, user_id: int, guild_id: int | None, place: int) -> Reached | None:
         if not self.daily:
             return None
-        s = self.settings
+        s = self.limits
         now = self.clock()
         day = now.astimezone(self.zone).date().isoformat()
         spent = await self.spent(user_id, guild_id, now)
-        cap = s.limits.global_daily_spend_usd
+        cap = s.global_daily_spend_usd
         if cap and spent.global_usd >= cap:
             return Reached("global", place, day, f"global daily spend cap ${cap:g} reached "
                            f"(${spent.global_usd:.2f} today)", "tomorrow")
-        cap = s.limits.server_daily_spend_usd
+        cap = s.server_daily_spend_usd
         if guild_id is not None and cap and spent.server_usd >= cap:
             return Reached("server", place, day, f"this server's daily spend cap ${cap:g} reached "
                            f"(${spent.server_usd:.2f} today)", "tomorrow")
@@ -191,7 +195,7 @@ class SpendingLimits:
     async def guard(self, purpose: str) -> str | None:
         """ClaudeClient.spending: why a call the character would make unprompted is not made (None: it
         may be)."""
-        cap = self.settings.limits.global_daily_spend_usd
+        cap = self.limits.global_daily_spend_usd
         if not cap or purpose not in UNPROMPTED:
             return None
         now = self.clock()
@@ -203,11 +207,11 @@ class SpendingLimits:
         if self._once(self._noted, Reached("global", 0, day, reason, "tomorrow")):
             log.warning("%s: the character speaks first no more today", reason)
             self.mirror(f"⏳ {reason}: no proactive messages, check-ins or status until midnight "
-                        f"({self.settings.alive.timezone}).")
+                        f"({self.timezone}).")
         return reason
 
     def reply_text(self, reached: Reached) -> str:
-        return self.settings.limits.limit_reply.replace("{name}", self.name()).replace("{when}", reached.when)
+        return self.limits.limit_reply.replace("{name}", self.name()).replace("{when}", reached.when)
 
     # -- the message path
 
@@ -248,15 +252,15 @@ class SpendingLimits:
     def _reset_text(self, reached: Reached) -> str:
         if reached.kind == "rate":
             return "the minute is over"
-        return f"midnight ({self.settings.alive.timezone})"
+        return f"midnight ({self.timezone})"
 
     # -- /status
 
     async def status_line(self, user_id: int, premium: bool) -> str | None:
         """What is left of the person's daily budget (and their rate limit); None when no limit applies."""
-        s = self.settings
-        if not (s.limits.daily_token_budget or s.limits.premium_daily_token_budget
-                or s.limits.user_messages_per_minute):
+        s = self.limits
+        if not (s.daily_token_budget or s.premium_daily_token_budget
+                or s.user_messages_per_minute):
             return None
         if self.is_admin(user_id):
             return "No limits for you (you are one of my admins)."
@@ -264,12 +268,12 @@ class SpendingLimits:
         budget = self.budget(premium)
         if budget:
             now = self.clock()
-            spent = await self.store.spending.today(self.day_start(now), user_id=user_id)
+            spent = await self.spending.today(self.day_start(now), user_id=user_id)
             left = max(0, budget - spent.person_tokens)
             reset = self.day_start(now + timedelta(days=1, hours=1))  # (a day of 23 hours: DST)
             lines.append(f"{left:,} of {budget:,} tokens left today (resets <t:{int(reset.timestamp())}:R>)")
-        elif s.limits.daily_token_budget or s.limits.premium_daily_token_budget:
+        elif s.daily_token_budget or s.premium_daily_token_budget:
             lines.append("No daily token limit on your plan")
-        if s.limits.user_messages_per_minute:
-            lines.append(f"Up to {s.limits.user_messages_per_minute} messages a minute")
+        if s.user_messages_per_minute:
+            lines.append(f"Up to {s.user_messages_per_minute} messages a minute")
         return "\n".join(lines)

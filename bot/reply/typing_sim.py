@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import random
 
-from bot.core.config import Settings
+from bot.core.config import Settings, TypingSettings
+
+
+def typing_time(text: str, typing: TypingSettings, rng: random.Random | None = None) -> float:
+    """Seconds of typing indicator for ``text``: length / speed, +/- variance, clamped to [min, max]."""
+    base = len(text) / typing.typing_speed_cpm * 60.0
+    variance = typing.typing_variance
+    factor = 1.0 + (rng or random).uniform(-variance, variance) if variance else 1.0
+    return min(max(base * factor, typing.min_typing_time), typing.max_typing_time)
 
 
 def typing_seconds(text: str, settings: Settings, rng: random.Random | None = None) -> float:
-    """Seconds of typing indicator for ``text``: length / speed, +/- variance, clamped to [min, max]."""
-    base = len(text) / settings.typing.typing_speed_cpm * 60.0
-    variance = settings.typing.typing_variance
-    factor = 1.0 + (rng or random).uniform(-variance, variance) if variance else 1.0
-    return min(max(base * factor, settings.typing.min_typing_time), settings.typing.max_typing_time)
+    """:func:`typing_time` of the whole settings' typing section (what bot/reply/delivery.py calls)."""
+    return typing_time(text, settings.typing, rng)

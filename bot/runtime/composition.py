@@ -22,8 +22,17 @@ from typing import TYPE_CHECKING
 from bot.alive.service import Alive, DiscordSide
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, SpendingGuard
-from bot.core.config import EnsembleSettings, MemorySettings, Settings
+from bot.core.config import (
+    AliveSettings,
+    EnsembleSettings,
+    MemorySettings,
+    ModelSettings,
+    Settings,
+    StorageSettings,
+    VoiceSettings,
+)
 from bot.core.config.holder import SettingsHolder
+from bot.core.config.service import AccessSettings, ClusterSettings, LimitSettings, RecoverySettings
 from bot.core.pipeline import Gate
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
@@ -78,7 +87,8 @@ class ServerTools:
 
     @classmethod
     def on(cls, store: Store) -> ServerTools:
-        return cls(ModerationLog(store), Polls(store), UserInfo(store), TicketDesk(store), Places(store))
+        return cls(ModerationLog(store), Polls(store), UserInfo(store), TicketDesk(store),
+                   Places(store.places, store.switches))
 
 
 @dataclass
@@ -112,16 +122,15 @@ class Services:
 
 async def open_store(settings: Settings) -> Store:
     """The one data layer, its schema brought up to date (an outage or a lock is waited out)."""
-    recovery = settings.recovery
-    return await Store(settings.resolved_database_url(), retry_seconds=recovery.db_retry_seconds,
-                       busy_timeout=recovery.db_busy_timeout).open()
+    return await Store(settings.resolved_database_url(), retry_seconds=settings.recovery.db_retry_seconds,
+                       busy_timeout=settings.recovery.db_busy_timeout).open()
 
 
 def compose_reply(settings: Settings, store: Store, character: CharacterSource, consent: Consent, *,
                   spending: SpendingGuard | None = None,
                   gates: Sequence[Gate] = ()) -> tuple[ClaudeClient, ReplyEngine]:
     """The model client and the main character's engine (the console's too, without gates nor limits)."""
-    claude = ClaudeClient(settings, store, spending=spending)
+    claude = ClaudeClient(settings, store.usage, spending=spending)
     claude.start_checks()  # an unreachable model server is a warning with its URL, never a crash
     engine = ReplyEngine(settings, store, claude, character, gates=gates, consent=consent)
     claude.warn_refused_settings([engine.persona])  # once: sampling a model would refuse
@@ -150,40 +159,46 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     store = await open_store(settings)
     # Who may talk to it, and what it may spend: checked before any reply work. The limits ask the engine
     # and the model client, built just below (the lambdas read them once messages flow).
-    access = AccessGate(settings, store, edge.is_admin)
+    access = AccessGate(holder.watch(AccessSettings), store.servers, edge.is_admin)
     limits = SpendingLimits(
-        settings, store, is_admin=access.is_admin, addressed=lambda msg: engine.reply_certain(msg),
+        holder.follow(LimitSettings), settings.alive.timezone, store.spending, is_admin=access.is_admin,
+        addressed=lambda msg: engine.reply_certain(msg),
         name=lambda: engine.persona.name, mirror=mirror.emit, token_factor=lambda: claude.token_factor())
     # Who may be remembered: one consent for every character, handed to each engine as it is built.
     consent = Consent(store, settings.memory.memory_consent)
     claude, engine = compose_reply(settings, store, character, consent, spending=limits,
                                    gates=(access.gate, limits.gate))
-    voice = VoiceService(settings)
+    voice = VoiceService(holder.follow(VoiceSettings), base_url=settings.models.openai_base_url,
+                         api_key=settings.secrets.openai_api_key)
     voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
-    cluster = Cluster(store, settings.cluster, engine.character_key, shard_ids=settings.shard_id_list,
-                      shard_count=settings.discord.shard_count)
+    cluster = Cluster(store, holder.follow(ClusterSettings), engine.character_key,
+                      shard_ids=settings.shard_id_list, shard_count=settings.discord.shard_count)
     if edge.own_user_id is not None:  # (logged in by now) our own posts never count as another character's
         engine.own_author_ids.add(edge.own_user_id)
     log.info("starting: loading %s (identity, other characters, memory, commands)", engine.persona.name)
     await seed_identity(store, settings.character_dir, engine.character_key)
-    ensemble = await compose_ensemble(settings, holder.section("ensemble"), store, claude, character, engine,
-                                      edge.own_user_id, consent)
+    ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
+                                      engine, edge.own_user_id, consent)
     members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine))
     # Run once ready (cogs/events.py).
-    recovery = ReplyRecovery(holder.section("recovery"), store, [engine, *members])
-    memory = compose_memory(holder.section("memory"),  # reads a reload at each use
+    recovery = ReplyRecovery(holder.follow(RecoverySettings), store, [engine, *members])
+    memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use
                             store, claude, engine, members, consent=consent, notify=mirror.emit)
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
-    admin = AdminTools(store, settings, engine.character_key, mirror, embed=memory.embed)
-    counters = ActivityRecorder(store, engine.character_key)
+    admin = AdminTools(store, holder.follow(ModelSettings), holder.follow(StorageSettings),
+                       engine.character_key, mirror, embed=memory.embed)
+    counters = ActivityRecorder(store.stats, engine.character_key)
     counters.attach(engine, members)
     counters.start()
-    alive = await compose_alive(settings, engine, members, edge.alive_side, mirror, cluster, admin)
-    memory_jobs = MemoryJobs(memory, holder.section("memory"), holder.section("storage"), cluster,
+    # In a cluster each process speaks first in its own shards' channels (bot/alive/service.py).
+    shards = cluster.shards if settings.shard_id_list else ""
+    alive = await compose_alive(holder.follow(AliveSettings), consent, engine, members, edge.alive_side,
+                                mirror, cluster, admin, shards=shards)
+    memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings), cluster,
                              mirror.emit, after_daily=alive.after_consolidation)
-    scheduler = Scheduler(scheduled_jobs(settings, memory_jobs, alive), skip=skip_jobs)
+    scheduler = Scheduler(scheduled_jobs(holder.follow(MemorySettings), memory_jobs, alive), skip=skip_jobs)
     if "consolidation" in scheduler.names:
         # In a cluster only the leader runs the memory jobs; a process that becomes leader (at start, or
         # when the old leader dies) first catches up on a consolidation the cluster missed.
@@ -220,13 +235,14 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
     return ensemble
 
 
-async def compose_alive(settings: Settings, engine: ReplyEngine, members: list[ReplyEngine],
-                        side: DiscordSide, mirror: LogMirror, cluster: Cluster, admin: AdminTools) -> Alive:
+async def compose_alive(settings: AliveSettings, consent: Consent, engine: ReplyEngine,
+                        members: list[ReplyEngine], side: DiscordSide, mirror: LogMirror, cluster: Cluster,
+                        admin: AdminTools, *, shards: str) -> Alive:
     """The character alive between messages (bot/alive/), its feelings and /state edits shared with the
-    cluster's other processes."""
-    # In a cluster each process speaks first in its own shards' channels (bot/alive/service.py).
-    alive = Alive(engine, side, members=[engine, *members] if members else [], mirror=mirror.emit,
-                  shards=cluster.shards if settings.shard_id_list else "")
+    cluster's other processes; ``settings``: the alive section, following reloads; ``shards``: this
+    process's, in a cluster (else "")."""
+    alive = Alive(engine, side, settings, consent, members=[engine, *members] if members else [],
+                  mirror=mirror.emit, shards=shards)
     await alive.start()
     alive.attach()
     admin.state.listeners.append(alive.state_changed)

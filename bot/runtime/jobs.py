@@ -32,7 +32,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.alive.service import Alive
-from bot.core.config import MemorySettings, Settings, StorageSettings
+from bot.core.config import MemorySettings, StorageSettings
 from bot.runtime.cluster import Cluster
 from database.retention import Pruned
 from memory.consolidation import ConsolidationReport, missed_run
@@ -144,9 +144,9 @@ class Job:
     misfire_grace_time: int | None = None
 
 
-def scheduled_jobs(settings: Settings, memory_jobs: MemoryJobs, alive: Alive) -> list[Job]:
-    """Every job of the process, in one list."""
-    hour = settings.memory.consolidation_hour_utc
+def scheduled_jobs(memory: MemorySettings, memory_jobs: MemoryJobs, alive: Alive) -> list[Job]:
+    """Every job of the process, in one list (``memory``: the hour of the daily consolidation)."""
+    hour = memory.consolidation_hour_utc
 
     async def alive_tick() -> None:
         try:

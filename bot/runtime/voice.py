@@ -13,7 +13,7 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from bot.core.config import Settings
+from bot.core.config import VoiceSettings
 from bot.runtime.audio import AudioError, VoiceClip, espeak, missing_programs, to_voice_clip
 
 if TYPE_CHECKING:  # the SDK is imported when a client is first made: it takes seconds
@@ -45,32 +45,36 @@ def spoken_text(text: str) -> str:
 
 
 class VoiceService:
-    """The speech-to-text and text-to-speech backends chosen in settings (one per bot)."""
+    """The speech-to-text and text-to-speech backends chosen in settings (one per bot). ``voice``: the voice
+    section (a reload reaches it); ``base_url`` and ``api_key``: the openai backend's (``openai_base_url``,
+    ``openai_api_key``, read at start-up), for a voice server without a URL of its own."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, voice: VoiceSettings, *, base_url: str = "", api_key: str = "") -> None:
+        self.voice = voice
+        self.base_url = base_url
+        self.api_key = api_key
         self._clients: dict[str, AsyncOpenAI] = {}  # by base URL
         # Made now: importing the SDK takes seconds, which the first voice message should not wait for.
         if self.hears:
-            self._client(settings.voice.stt_base_url)
-        if settings.voice.voice_replies != "off" and settings.voice.tts_backend == "openai":
-            self._client(settings.voice.tts_base_url)
+            self._client(voice.stt_base_url)
+        if voice.voice_replies != "off" and voice.tts_backend == "openai":
+            self._client(voice.tts_base_url)
 
     @property
     def hears(self) -> bool:
-        return self.settings.voice.stt_backend == "openai"
+        return self.voice.stt_backend == "openai"
 
     def speaks_after(self, *, voice_message: bool) -> bool:
         """Whether a reply is also sent as a voice message (``voice_replies``)."""
-        mode = self.settings.voice.voice_replies
+        mode = self.voice.voice_replies
         return mode == "always" or (mode == "mirror" and voice_message)
 
     def startup_problems(self) -> list[str]:
         """One clear line per program voice needs and lacks (logged at start-up, returned for tests)."""
-        if self.settings.voice.voice_replies == "off":
+        if self.voice.voice_replies == "off":
             return []
-        needed = ["ffmpeg"] + (["espeak-ng"] if self.settings.voice.tts_backend == "espeak-ng" else [])
-        problems = [f"voice_replies={self.settings.voice.voice_replies} needs {name}, which is not installed "
+        needed = ["ffmpeg"] + (["espeak-ng"] if self.voice.tts_backend == "espeak-ng" else [])
+        problems = [f"voice_replies={self.voice.voice_replies} needs {name}, which is not installed "
                     f"(Debian: apt-get install {name}); replies stay text only until it is"
                     for name in missing_programs(*needed)]
         for line in problems:
@@ -78,14 +82,14 @@ class VoiceService:
         return problems
 
     def _client(self, base_url: str) -> AsyncOpenAI:
-        url = base_url or self.settings.models.openai_base_url
+        url = base_url or self.base_url
         client = self._clients.get(url)
         if client is None:
             from openai import AsyncOpenAI
 
-            client = AsyncOpenAI(api_key=self.settings.secrets.openai_api_key or "not-needed",
+            client = AsyncOpenAI(api_key=self.api_key or "not-needed",
                                  base_url=url or None, max_retries=1,
-                                 timeout=self.settings.voice.voice_timeout)
+                                 timeout=self.voice.voice_timeout)
             self._clients[url] = client
         return client
 
@@ -93,13 +97,13 @@ class VoiceService:
         """The words of a voice message (``stt_backend=openai``: POST /audio/transcriptions)."""
         if not self.hears:
             raise VoiceUnavailable("no speech-to-text backend (stt_backend)")
-        client = self._client(self.settings.voice.stt_base_url)
+        client = self._client(self.voice.stt_base_url)
         try:
-            async with asyncio.timeout(self.settings.voice.voice_timeout):
+            async with asyncio.timeout(self.voice.voice_timeout):
                 result = await client.audio.transcriptions.create(
-                    model=self.settings.voice.stt_model, file=(filename, audio, content_type))
+                    model=self.voice.stt_model, file=(filename, audio, content_type))
         except TimeoutError:
-            seconds = self.settings.voice.voice_timeout
+            seconds = self.voice.voice_timeout
             raise VoiceUnavailable(f"transcription timed out after {seconds:g}s") from None
         except Exception as exc:  # the SDK's errors: the server said no, or could not be reached
             raise VoiceUnavailable(f"transcription failed at {client.base_url}: {exc}") from exc
@@ -111,23 +115,23 @@ class VoiceService:
         if not words:
             raise VoiceUnavailable("nothing to say aloud")
         try:
-            async with asyncio.timeout(self.settings.voice.voice_timeout):
+            async with asyncio.timeout(self.voice.voice_timeout):
                 audio = await self._synthesize(words)
                 return await to_voice_clip(audio)
         except TimeoutError:
-            raise VoiceUnavailable(f"speech timed out after {self.settings.voice.voice_timeout:g}s") from None
+            raise VoiceUnavailable(f"speech timed out after {self.voice.voice_timeout:g}s") from None
         except AudioError as exc:
             raise VoiceUnavailable(str(exc)) from exc
 
     async def _synthesize(self, words: str) -> bytes:
-        voice = self.settings.voice.tts_voice
-        if self.settings.voice.tts_backend == "espeak-ng":
+        voice = self.voice.tts_voice
+        if self.voice.tts_backend == "espeak-ng":
             return await espeak(words, voice or DEFAULT_ESPEAK_VOICE)
-        client = self._client(self.settings.voice.tts_base_url)
+        client = self._client(self.voice.tts_base_url)
         try:
             # WAV: every speech server can make it, and ffmpeg turns it into the Opus Discord wants.
             response = await client.audio.speech.create(
-                model=self.settings.voice.tts_model, input=words, voice=voice or DEFAULT_OPENAI_VOICE,
+                model=self.voice.tts_model, input=words, voice=voice or DEFAULT_OPENAI_VOICE,
                 response_format="wav")
         except Exception as exc:  # the SDK's errors
             raise AudioError(f"speech failed at {client.base_url}: {exc}") from exc

@@ -196,7 +196,7 @@ class ClaudeSummarizer(_PortalUser):
         max_tokens: int = 500,
     ) -> None:
         super().__init__(store.portal if store is not None else None, "personaflow-claude")
-        self.client = ClaudeClient(settings, store.store if store is not None else None)
+        self.client = ClaudeClient(settings, store.store.usage if store is not None else None)
         self.user_id = user_id
         self.max_tokens = max_tokens
 

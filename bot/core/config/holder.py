@@ -5,10 +5,17 @@ Nothing is ever written into a frozen object.
 Components read at each use, so a swap reaches them without telling each one:
 
 * a :class:`Live` view reads the current value (``live.now``, a whole section or the whole settings);
+  :meth:`SettingsHolder.watch` gives one typed by its section. A class that keeps what it derives from a
+  section while that section is the same object (bot/operator/access.py) takes a ``Live`` of it;
 * :meth:`SettingsHolder.settings` and :meth:`SettingsHolder.section` give the same as the plain types
-  (``Settings``, ``MemorySettings``...) whose every field reads the holder's current value. Code that takes
-  a ``Settings`` or a section therefore reads ``settings.<section>.<key>`` the same way whether it was handed
-  a fixed value (tests, the console, the CLI) or the running bot's live one.
+  (``Settings``, ``MemorySettings``...) whose every field reads the holder's current value;
+  :meth:`SettingsHolder.follow` is :meth:`~SettingsHolder.section` typed by the section's class. Code that
+  takes a ``Settings`` or a section therefore reads ``settings.<section>.<key>`` the same way whether it was
+  handed a fixed value (tests, the console, the CLI) or the running bot's live one.
+
+A class takes the section it reads (``MemorySettings``), not the whole ``Settings``. The composition root
+hands it ``holder.follow(MemorySettings)``, never ``settings.memory`` of the live settings: that is the
+section object of the moment, which a reload replaces.
 """
 
 from __future__ import annotations
@@ -32,6 +39,11 @@ class Live(Generic[S]):
     @property
     def now(self) -> S:
         return self._read()
+
+    @classmethod
+    def fixed(cls, value: S) -> Live[S]:
+        """A view that never changes (tests, the console, the CLI: nothing reloads there)."""
+        return cls(lambda: value)
 
 
 class SettingsHolder:
@@ -60,6 +72,32 @@ class SettingsHolder:
         if section not in SECTIONS:
             raise ValueError(f"no settings section {section!r}")
         return following(self, f"current.{section}", SECTIONS[section])
+
+    def follow(self, kind: type[S]) -> S:
+        """:meth:`section` by its type: ``holder.follow(MemorySettings)`` is a ``MemorySettings``."""
+        return cast(S, self.section(section_name(kind)))
+
+    def watch(self, kind: type[S]) -> Live[S]:
+        """:meth:`live` by its type: ``.now`` is the section object of the moment (a reload replaces it)."""
+        return cast(Live[S], self.live(section_name(kind)))
+
+
+def section_of(settings: Settings, kind: type[S]) -> S:
+    """The section of type ``kind`` of ``settings``, following reloads when ``settings`` does (the running
+    bot's, from :meth:`SettingsHolder.settings`); else (a fixed ``Settings``) that section itself. For code
+    handed the whole settings that builds a class taking one section."""
+    holder = getattr(settings, "_holder", None)
+    if isinstance(holder, SettingsHolder):
+        return holder.follow(kind)
+    return cast(S, getattr(settings, section_name(kind)))
+
+
+def section_name(kind: type) -> str:
+    """The ``Settings`` field holding the section of type ``kind`` (``MemorySettings``: ``"memory"``)."""
+    for name, section in SECTIONS.items():
+        if section is kind:
+            return name
+    raise ValueError(f"{kind.__name__} is not a settings section")
 
 
 _FOLLOWING: dict[tuple[type, str], type] = {}

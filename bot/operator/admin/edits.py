@@ -20,8 +20,10 @@ from bot.operator.admin.users import Users
 from bot.operator.conversation_tools import InvalidInput
 from bot.operator.logmirror import STATE_KEY as VERBOSE_KEY
 from bot.operator.logmirror import parse_switch
+from database.identity import Identity
+from database.people import People
 from database.records import RelationshipRecord
-from database.store import Store
+from database.state import State
 from memory.identity import IDENTITY_KINDS
 from memory.relationships import clamp_metrics
 
@@ -47,25 +49,25 @@ def _checked_kind(kind: str | None) -> None:
 class IdentityEdits:
     """``/identity``: the character's traits, lore, facts and quirks."""
 
-    def __init__(self, store: Store, character: str) -> None:
-        self.store = store
+    def __init__(self, identity: Identity, character: str) -> None:
+        self.identity = identity
         self.character = character
 
     async def _entry(self, raw: str | int) -> tuple[int, str, str]:
         entry_id = parse_id(raw, "identity entry")
-        for entry in await self.store.identity.entries(self.character):
+        for entry in await self.identity.entries(self.character):
             if entry[0] == entry_id:
                 return entry
         raise InvalidInput(f"There is no identity entry #{entry_id}.")
 
     async def add(self, kind: str, text: str) -> str:
         _checked_kind(kind)
-        entry_id = await self.store.identity.add(self.character, kind, checked_text(text, kind))
+        entry_id = await self.identity.add(self.character, kind, checked_text(text, kind))
         return f"Added {kind} #{entry_id}: {clip(text, 300)}"
 
     async def show(self, kind: str | None = None) -> str:
         _checked_kind(kind)
-        entries = await self.store.identity.entries(self.character, kind)
+        entries = await self.identity.entries(self.character, kind)
         if not entries:
             return f"No {kind or 'identity'} entries yet."
         return f"**Identity ({kind or 'all kinds'})**\n" + "\n".join(
@@ -74,30 +76,30 @@ class IdentityEdits:
     async def edit(self, raw: str | int, text: str) -> str:
         entry_id, kind, old = await self._entry(raw)
         new = checked_text(text, kind)
-        await self.store.identity.update(entry_id, new)
+        await self.identity.update(entry_id, new)
         return f"Changed {kind} #{entry_id}\nwas: {clip(old, 300)}\nnow: {clip(new, 300)}"
 
     async def delete(self, raw: str | int) -> str:
         entry_id, kind, old = await self._entry(raw)
-        await self.store.identity.delete(entry_id)
+        await self.identity.delete(entry_id)
         return f"Deleted {kind} #{entry_id}: {clip(old, 300)}"
 
     async def choices(self, current: str) -> list[Choice]:
-        rows = await self.store.identity.entries(self.character)
+        rows = await self.identity.entries(self.character)
         return id_choices(((eid, f"#{eid} {kind}: {content}") for eid, kind, content in rows), current)
 
 
 class RelationshipEdits:
     """``/relationship``: anger, rapport, trust and formality toward one user."""
 
-    def __init__(self, store: Store, character: str, users: Users) -> None:
-        self.store = store
+    def __init__(self, people: People, character: str, users: Users) -> None:
+        self.people = people
         self.character = character
         self.users = users
 
     async def show(self, user_arg: str) -> str:
         user = await self.users.known(user_arg)
-        rel = await self.store.people.relationship(self.character, user.id)
+        rel = await self.people.relationship(self.character, user.id)
         return f"**Relationship with {user_label(user)}**\n" + format_relationship(rel, user)
 
     async def set(self, user_arg: str, **values: float | None) -> str:
@@ -108,14 +110,14 @@ class RelationshipEdits:
             raise InvalidInput(str(exc)) from exc
         if not clamped:
             raise InvalidInput("Give at least one of anger, rapport, trust (0..10) or formality (-5..+5).")
-        rel = await self.store.people.set_relationship(self.character, user.id, **clamped)
+        rel = await self.people.set_relationship(self.character, user.id, **clamped)
         head = "\n".join(f"⚠️ {n}" for n in notes)
         body = f"**Relationship with {user_label(user)} updated**\n" + format_relationship(rel, user)
         return f"{head}\n{body}" if head else body
 
     async def reset(self, user_arg: str) -> str:
         user = await self.users.known(user_arg)
-        existed = await self.store.people.delete_relationship(self.character, user.id)
+        existed = await self.people.delete_relationship(self.character, user.id)
         if not existed:
             return f"The relationship with {user_label(user)} was already at its defaults."
         return (f"Reset the relationship with {user_label(user)}: no tone guidance until it grows again "
@@ -126,8 +128,8 @@ class StateEdits:
     """``/state``: global state keys. ``reload_verbose`` puts a changed ``verbose`` key into effect at
     once."""
 
-    def __init__(self, store: Store, reload_verbose: Callable[[], Awaitable[bool]]) -> None:
-        self.store = store
+    def __init__(self, state: State, reload_verbose: Callable[[], Awaitable[bool]]) -> None:
+        self.state = state
         self.reload_verbose = reload_verbose
         # Told of every /state set or delete (key) -> a note for the answer, e.g. feelings reloaded.
         self.listeners: list[Callable[[str], Awaitable[str]]] = []
@@ -149,14 +151,14 @@ class StateEdits:
         return "".join([await listener(key) for listener in list(self.listeners)])
 
     async def show(self) -> str:
-        items = await self.store.state.all()
+        items = await self.state.all()
         if not items:
             return "The global state is empty."
         return "**Global state**\n" + "\n".join(f"`{k}` = {clip(v, 120) or '(empty)'}" for k, v in items)
 
     async def get(self, key: str) -> str:
         key = self._key(key)
-        items = dict(await self.store.state.all())
+        items = dict(await self.state.all())
         if key not in items:
             raise InvalidInput(f"There is no state key `{clip(key, 60)}`.")
         return f"`{key}` = {items[key] or '(empty)'}"
@@ -167,19 +169,19 @@ class StateEdits:
             raise InvalidInput(f"The value is {len(value)} characters long; the limit is {MAX_TEXT}.")
         if key == VERBOSE_KEY and parse_switch(value) is None:
             raise InvalidInput("`verbose` takes on or off.")
-        old = await self.store.state.get(key, "")
-        await self.store.state.set(key, value)
+        old = await self.state.get(key, "")
+        await self.state.set(key, value)
         was = f" (was: {clip(old, 200)})" if old else ""
         return f"Set `{key}` = {clip(value, 300) or '(empty)'}{was}" + await self._changed(key)
 
     async def delete(self, key: str) -> str:
         key = self._key(key)
-        if not await self.store.state.delete(key):
+        if not await self.state.delete(key):
             raise InvalidInput(f"There is no state key `{clip(key, 60)}`.")
         return f"Deleted `{key}`." + await self._changed(key)
 
     async def choices(self, current: str) -> list[Choice]:
         needle = current.strip().lower()
-        found: list[Choice] = [(clip(f"{k} = {v}", CHOICE_NAME), k) for k, v in await self.store.state.all()
+        found: list[Choice] = [(clip(f"{k} = {v}", CHOICE_NAME), k) for k, v in await self.state.all()
                                if needle in k.lower()]
         return found[:MAX_CHOICES]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.config import Settings
+from bot.core.config import ModelSettings, Settings
 from bot.core.pipeline import Decision, Incoming
 from bot.core.text import Page, clip
 from bot.operator.conversation_tools import InvalidInput
@@ -135,9 +135,9 @@ def format_day(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def format_user_data(s: UserSummary, settings: Settings) -> str:
+def format_user_data(s: UserSummary, models: ModelSettings) -> str:
     """Everything an admin may know about a user in figures; never what they said."""
-    model = settings.models.premium_model if s.user.premium else settings.models.default_model
+    model = models.premium_model if s.user.premium else models.default_model
     return "\n".join([
         f"**{user_label(s.user)}**",
         f"Plan: {'premium' if s.user.premium else 'standard'} (replies use `{model}`)",
@@ -163,11 +163,10 @@ def render_users_page(page: Page, summaries: Sequence[UserSummary]) -> str:
     return "\n".join([header, *(f"{first + i}. {format_user_line(s)}" for i, s in enumerate(summaries))])
 
 
-def premium_answer(user: UserRecord, premium: bool, settings: Settings) -> str:
+def premium_answer(user: UserRecord, premium: bool, models: ModelSettings) -> str:
     if premium:
-        return f"{user_label(user)} is now **premium**: their replies use `{settings.models.premium_model}`."
-    return (f"{user_label(user)} is **no longer premium**: their replies use "
-            f"`{settings.models.default_model}`.")
+        return f"{user_label(user)} is now **premium**: their replies use `{models.premium_model}`."
+    return f"{user_label(user)} is **no longer premium**: their replies use `{models.default_model}`."
 
 
 def format_relationship(rel: RelationshipRecord, user: UserRecord) -> str:

@@ -10,8 +10,9 @@ from bot.operator.admin.edits import checked_text
 from bot.operator.admin.language import Choice, format_day, id_choices, parse_id, parse_user_id, user_label
 from bot.operator.admin.users import Users
 from bot.operator.conversation_tools import InvalidInput
+from database.facts import Facts
+from database.memories import Memories
 from database.records import PRIVATE_SOURCES, CoreMemoryRow, FactRow, UserRecord
-from database.store import Store
 from memory.facts import time_label
 
 Embed = Callable[[str], Awaitable[bytes]]  # one sentence's stored embedding (MemoryService.embed)
@@ -33,8 +34,8 @@ class FactEdits:
     engine's), so recall finds them at once; without one they are stored unembedded, and the answer says
     so."""
 
-    def __init__(self, store: Store, users: Users, embed: Embed | None = None) -> None:
-        self.store = store
+    def __init__(self, facts: Facts, users: Users, embed: Embed | None = None) -> None:
+        self.facts = facts
         self.users = users
         self.embed = embed
 
@@ -43,7 +44,7 @@ class FactEdits:
 
     async def _fact(self, user: UserRecord, raw: str | int) -> FactRow:
         fact_id = parse_id(raw, "fact")
-        row = await self.store.facts.get(user.id, fact_id)
+        row = await self.facts.get(user.id, fact_id)
         if row is None:
             raise InvalidInput(f"{user_label(user)} has no fact #{fact_id}.")
         return row
@@ -53,7 +54,7 @@ class FactEdits:
         text = checked_text(text, "fact")
         category = _category(category or "general")
         embedding = await self._embedding(text)
-        fact_id = await self.store.facts.add(user.id, text, category=category, pinned=pinned,
+        fact_id = await self.facts.add(user.id, text, category=category, pinned=pinned,
                                                     embedding=embedding)
         pin = " (pinned)" if pinned else ""
         return (f"Added fact #{fact_id} [{category}]{pin} about {user_label(user)}: {clip(text, 300)}"
@@ -61,7 +62,7 @@ class FactEdits:
 
     async def show(self, user_arg: str) -> str:
         user = await self.users.known(user_arg)
-        rows = await self.store.facts.rows(user.id)
+        rows = await self.facts.rows(user.id)
         if not rows:
             return f"No long-term facts about {user_label(user)}."
         lines = [f"#{r.id} [{r.category}]{' 📌' if r.pinned else ''} {clip(r.fact, 300)} ({time_label(r)})"
@@ -76,7 +77,7 @@ class FactEdits:
         new_text = checked_text(text, "fact") if text is not None else None
         new_category = _category(category) if category is not None else None
         embedding = await self._embedding(new_text) if new_text is not None else None
-        await self.store.facts.edit(user.id, row.id, fact=new_text, category=new_category,
+        await self.facts.edit(user.id, row.id, fact=new_text, category=new_category,
                                     embedding=embedding)
         note = NOT_EMBEDDED if new_text is not None and embedding is None else ""
         return (f"Changed fact #{row.id} about {user_label(user)}\n"
@@ -86,13 +87,13 @@ class FactEdits:
     async def delete(self, user_arg: str, raw: str | int) -> str:
         user = await self.users.known(user_arg)
         row = await self._fact(user, raw)
-        await self.store.facts.delete(user.id, row.id)
+        await self.facts.delete(user.id, row.id)
         return f"Deleted fact #{row.id} about {user_label(user)}: {clip(row.fact, 300)}"
 
     async def pin(self, user_arg: str, raw: str | int, pinned: bool = True) -> str:
         user = await self.users.known(user_arg)
         row = await self._fact(user, raw)
-        await self.store.facts.pin(user.id, row.id, pinned)
+        await self.facts.pin(user.id, row.id, pinned)
         state = "Pinned" if pinned else "Unpinned"
         return f"{state} fact #{row.id} about {user_label(user)}: {clip(row.fact, 300)}"
 
@@ -101,7 +102,7 @@ class FactEdits:
             user_id = parse_user_id(user_arg)
         except InvalidInput:
             return []
-        rows = await self.store.facts.rows(user_id)
+        rows = await self.facts.rows(user_id)
         labels = ((r.id, f"#{r.id} [{r.category}]{' 📌' if r.pinned else ''} {r.fact}") for r in rows)
         return id_choices(labels, current)
 
@@ -120,21 +121,21 @@ def _placed(memory: CoreMemoryRow) -> str:
 class MemoryEdits:
     """``/memories``: a user's core memories; every change archives the previous version."""
 
-    def __init__(self, store: Store, character: str, users: Users) -> None:
-        self.store = store
+    def __init__(self, memories: Memories, character: str, users: Users) -> None:
+        self.memories = memories
         self.character = character
         self.users = users
 
     async def _memory(self, user: UserRecord, raw: str | int) -> tuple[int, str, str]:
         memory_id = parse_id(raw, "memory")
-        for memory in await self.store.memories.core_memories(self.character, user.id):
+        for memory in await self.memories.core_memories(self.character, user.id):
             if memory[0] == memory_id:
                 return memory
         raise InvalidInput(f"{user_label(user)} has no core memory #{memory_id}.")
 
     async def show(self, user_arg: str) -> str:
         user = await self.users.known(user_arg)
-        memories = await self.store.memories.placed_memories(self.character, user.id)
+        memories = await self.memories.placed_memories(self.character, user.id)
         if not memories:
             return f"No core memories of {user_label(user)}."
         return f"**Core memories of {user_label(user)}**\n" + "\n".join(
@@ -143,7 +144,7 @@ class MemoryEdits:
     async def add(self, user_arg: str, text: str) -> str:
         user = await self.users.known(user_arg)
         text = checked_text(text, "memory")
-        memory_id = await self.store.memories.add_core_memory(self.character, user.id, text, source="admin")
+        memory_id = await self.memories.add_core_memory(self.character, user.id, text, source="admin")
         return f"Added core memory #{memory_id} of {user_label(user)}: {clip(text, 300)}"
 
     async def edit(self, user_arg: str, raw: str | int, text: str, *, expected: str | None = None) -> str:
@@ -152,7 +153,7 @@ class MemoryEdits:
         user = await self.users.known(user_arg)
         memory_id, old, _ = await self._memory(user, raw)
         new = checked_text(text, "memory")
-        if (expected is not None and old != expected) or not await self.store.memories.update_core_memory(
+        if (expected is not None and old != expected) or not await self.memories.update_core_memory(
                 memory_id, new, expected=expected):
             raise EditConflict(f"Core memory #{memory_id} of {user_label(user)} was changed by someone else "
                                "after you opened it, so your edit was not saved; its current text is shown.")
@@ -162,12 +163,12 @@ class MemoryEdits:
     async def delete(self, user_arg: str, raw: str | int) -> str:
         user = await self.users.known(user_arg)
         memory_id, old, _ = await self._memory(user, raw)
-        await self.store.memories.delete_core_memory(memory_id)
+        await self.memories.delete_core_memory(memory_id)
         return f"Deleted core memory #{memory_id} of {user_label(user)} (archived first): {clip(old, 300)}"
 
     async def history(self, user_arg: str) -> str:
         user = await self.users.known(user_arg)
-        versions = await self.store.memories.core_memory_versions(self.character, user.id)
+        versions = await self.memories.core_memory_versions(self.character, user.id)
         if not versions:
             return f"No archived core-memory versions of {user_label(user)}."
         lines = []
@@ -180,10 +181,10 @@ class MemoryEdits:
     async def restore(self, user_arg: str, raw: str | int) -> str:
         user = await self.users.known(user_arg)
         version_id = parse_id(raw, "version")
-        versions = {v[0]: v for v in await self.store.memories.core_memory_versions(self.character, user.id)}
+        versions = {v[0]: v for v in await self.memories.core_memory_versions(self.character, user.id)}
         if version_id not in versions:
             raise InvalidInput(f"{user_label(user)} has no archived version #{version_id}.")
-        await self.store.memories.restore_core_memory_version(version_id)
+        await self.memories.restore_core_memory_version(version_id)
         count = len(versions[version_id][3])
         return (f"Restored version #{version_id} of {user_label(user)}'s core memories ({count} memories); "
                 "the version it replaced is archived too.")
@@ -193,7 +194,7 @@ class MemoryEdits:
             user_id = parse_user_id(user_arg)
         except InvalidInput:
             return []
-        rows = await self.store.memories.core_memories(self.character, user_id)
+        rows = await self.memories.core_memories(self.character, user_id)
         return id_choices(((mid, f"#{mid} ({_source(source)}) {content}") for mid, content, source in rows),
                           current)
 
@@ -202,6 +203,6 @@ class MemoryEdits:
             user_id = parse_user_id(user_arg)
         except InvalidInput:
             return []
-        rows = await self.store.memories.core_memory_versions(self.character, user_id)
+        rows = await self.memories.core_memory_versions(self.character, user_id)
         return id_choices(((vid, f"#{vid} {format_day(when)} {reason} ({len(items)} memories)")
                            for vid, when, reason, items in rows), current)

@@ -3,7 +3,7 @@ shared by the admin cogs (the log channel's commands and the admin slash command
 
 from __future__ import annotations
 
-from bot.core.config import Settings
+from bot.core.config import ModelSettings, StorageSettings
 from bot.operator.admin.edits import IdentityEdits, RelationshipEdits, StateEdits
 from bot.operator.admin.language import USAGE, verbose_answer
 from bot.operator.admin.memories import Embed, FactEdits, MemoryEdits
@@ -11,21 +11,22 @@ from bot.operator.admin.users import Users
 from bot.operator.conversation_tools import InvalidInput
 from bot.operator.logmirror import STATE_KEY as VERBOSE_KEY
 from bot.operator.logmirror import LogMirror, parse_switch
+from database.state import State
 from database.store import Store
 
 
 class Verbose:
     """The ``verbose`` switch: kept in the ``verbose`` global state key, applied to the log mirror."""
 
-    def __init__(self, store: Store, settings: Settings, mirror: LogMirror) -> None:
-        self.store = store
-        self.settings = settings
+    def __init__(self, state: State, storage: StorageSettings, mirror: LogMirror) -> None:
+        self.state = state
+        self.storage = storage
         self.mirror = mirror
 
     async def load(self) -> bool:
         """Set the mirror from the ``verbose`` state key; the ``verbose_logging`` setting when it is unset."""
-        parsed = parse_switch(await self.store.state.get(VERBOSE_KEY, ""))
-        self.mirror.enabled = self.settings.storage.verbose_logging if parsed is None else parsed
+        parsed = parse_switch(await self.state.get(VERBOSE_KEY, ""))
+        self.mirror.enabled = self.storage.verbose_logging if parsed is None else parsed
         return self.mirror.enabled
 
     async def switch(self, arg: str) -> str:
@@ -36,25 +37,26 @@ class Verbose:
                 raise InvalidInput(f"Usage: `{USAGE['verbose']}` (no argument toggles).")
         else:
             wanted = not await self.load()
-        await self.store.state.set(VERBOSE_KEY, "on" if wanted else "off")
+        await self.state.set(VERBOSE_KEY, "on" if wanted else "off")
         self.mirror.enabled = wanted
         return verbose_answer(wanted)
 
 
 class AdminTools:
     """The admin reads and edits, one attribute per concern. ``character`` is the name data is filed under
-    (ReplyEngine.character_key); ``embed`` embeds new facts (the memory engine's, when there is one)."""
+    (ReplyEngine.character_key); ``embed`` embeds new facts (the memory engine's, when there is one);
+    ``models`` and ``storage``: the sections read (a plan's model, ``verbose_logging``)."""
 
-    def __init__(self, store: Store, settings: Settings, character: str, mirror: LogMirror, *,
-                 embed: Embed | None = None) -> None:
+    def __init__(self, store: Store, models: ModelSettings, storage: StorageSettings, character: str,
+                 mirror: LogMirror, *, embed: Embed | None = None) -> None:
         self.store = store
-        self.verbose = Verbose(store, settings, mirror)
-        self.users = Users(store, settings, character)
-        self.identity = IdentityEdits(store, character)
-        self.facts = FactEdits(store, self.users, embed)
-        self.memories = MemoryEdits(store, character, self.users)
-        self.relationship = RelationshipEdits(store, character, self.users)
-        self.state = StateEdits(store, self.verbose.load)
+        self.verbose = Verbose(store.state, storage, mirror)
+        self.users = Users(store.people, models, character)
+        self.identity = IdentityEdits(store.identity, character)
+        self.facts = FactEdits(store.facts, self.users, embed)
+        self.memories = MemoryEdits(store.memories, character, self.users)
+        self.relationship = RelationshipEdits(store.people, character, self.users)
+        self.state = StateEdits(store.state, self.verbose.load)
 
     async def save_log(self) -> None:
         """Write the messages logged so far (a shutdown's last step before closing)."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from bot.core.config import Settings
+from bot.core.config import ModelSettings
 from bot.core.text import Page, page_of
 from bot.operator.admin.language import (
     MAX_CHOICES,
@@ -16,47 +16,48 @@ from bot.operator.admin.language import (
     user_choice,
 )
 from bot.operator.conversation_tools import InvalidInput
+from database.people import People
 from database.records import UserRecord
-from database.store import Store
 
 PAGE_SIZE = 10  # people per ``list users`` page
 
 
 class Users:
-    """``character`` is the name data is filed under (ReplyEngine.character_key)."""
+    """``character`` is the name data is filed under (ReplyEngine.character_key); ``models``: the models
+    section (which model a plan's replies use)."""
 
-    def __init__(self, store: Store, settings: Settings, character: str) -> None:
-        self.store = store
-        self.settings = settings
+    def __init__(self, people: People, models: ModelSettings, character: str) -> None:
+        self.people = people
+        self.models = models
         self.character = character
 
     async def known(self, arg: str) -> UserRecord:
         """The user a typed id or mention names; InvalidInput when the bot has never met them."""
         user_id = parse_user_id(arg)
-        user = await self.store.people.get_user(user_id)
+        user = await self.people.get_user(user_id)
         if user is None:
             raise InvalidInput(f"I don't know user {user_id}: they have not talked to me yet "
                                "(or their data was deleted).")
         return user
 
     async def choices(self, current: str) -> list[Choice]:
-        return [user_choice(u) for u in await self.store.people.search_users(current, limit=MAX_CHOICES)]
+        return [user_choice(u) for u in await self.people.search_users(current, limit=MAX_CHOICES)]
 
     async def data(self, arg: str) -> str:
         """``user data? <id>``."""
         if not arg:
             raise InvalidInput(f"Usage: `{USAGE['user_data']}`.")
         user = await self.known(arg)
-        summary = await self.store.people.user_summary(self.character, user.id)
+        summary = await self.people.user_summary(self.character, user.id)
         assert summary is not None  # the user exists: known() just read it
-        return format_user_data(summary, self.settings)
+        return format_user_data(summary, self.models)
 
     async def page(self, number: int) -> tuple[Page, str]:
         """``list users``: the people the bot knows (other bots, and the bot itself, are left out:
         ``user data?`` still answers about them)."""
-        total = await self.store.people.count_users()
+        total = await self.people.count_users()
         page = page_of(total, number, PAGE_SIZE)
-        summaries = await self.store.people.user_summaries(self.character, offset=page.offset,
+        summaries = await self.people.user_summaries(self.character, offset=page.offset,
                                                            limit=page.size)
         return page, render_users_page(page, summaries)
 
@@ -66,5 +67,5 @@ class Users:
             raise InvalidInput(f"Usage: `{USAGE['premium']}`.")
         user = await self.known(arg)
         premium = not user.premium
-        await self.store.people.set_premium(user.id, premium)
-        return premium_answer(user, premium, self.settings)
+        await self.people.set_premium(user.id, premium)
+        return premium_answer(user, premium, self.models)

@@ -54,6 +54,6 @@ def standalone_context(settings: Settings, character: CharacterSource, store: St
     return DashboardContext(
         settings=settings, store=store, character_key=key,
         character_name=lambda: character.current().name,
-        tools=AdminTools(store, settings, key, LogMirror()),
+        tools=AdminTools(store, settings.models, settings.storage, key, LogMirror()),
         forget=store.privacy.delete_user_data,
     )
