@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -166,11 +167,25 @@ class Harness:
         await self.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=PROCESS_WAIT,
                                     what="main.py")
 
+    async def spawn_main(self, *args: str, env: dict[str, str] | None = None,
+                         **pipes: Any) -> asyncio.subprocess.Process:
+        """``main.py --character <this character> *args`` against these fakes; ``env`` defaults to this
+        environment with the fakes' settings and LOG_LEVEL=INFO. ``pipes``: as :func:`spawn_main`."""
+        if env is None:
+            env = {**os.environ, **self.environ(), "LOG_LEVEL": "INFO"}
+        return await spawn_main("--character", str(self.character_dir), *args, env=env, **pipes)
+
+    async def shut_down(self, proc: asyncio.subprocess.Process, name: str = "Finn") -> str:
+        """Ask a bot process to shut down from the log channel; its output once it has exited with 0."""
+        await self.discord.user_message(LOG_CHANNEL_ID, ADMIN_ID, f"shutdown? {name}")
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
+        text = output.decode(errors="replace")
+        assert proc.returncode == 0, text[-3000:]
+        return text
+
     async def end_process(self, proc: asyncio.subprocess.Process) -> None:
         """Kill the process if it is still running, then close the fakes (a test's ``finally``)."""
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await stop_process(proc)
         await self.claude.close()
         await self.discord.close()
 
@@ -391,6 +406,23 @@ async def dm_reply(h: Harness, text: str, n: int, *, user: int = USER_ID) -> str
     """DM the bot and return its ``n``-th message in that DM."""
     sent = await h.dm(text, user=user)
     return str((await h.replies(int(sent["channel_id"]), n))[n - 1]["content"])
+
+
+async def spawn_main(*args: str, env: dict[str, str], cwd: Path = PROJECT_ROOT, stdin: int | None = None,
+                     stdout: int | None = asyncio.subprocess.PIPE,
+                     stderr: int | None = asyncio.subprocess.STDOUT) -> asyncio.subprocess.Process:
+    """``python main.py *args`` as a child process, run from ``cwd``; by default its stdout is piped and its
+    stderr goes with it."""
+    return await asyncio.create_subprocess_exec(sys.executable, str(PROJECT_ROOT / "main.py"), *args,
+                                                cwd=str(cwd), env=env, stdin=stdin, stdout=stdout,
+                                                stderr=stderr)
+
+
+async def stop_process(proc: asyncio.subprocess.Process) -> None:
+    """Kill a child process if it is still running (a test's ``finally``) and reap it."""
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
 
 
 async def eventually(check: Callable[[], Awaitable[T]], what: str, timeout: float = EVENT_WAIT) -> T:
