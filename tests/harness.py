@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,6 +40,8 @@ USER_ID = 900_000_000_000_000_101
 USER2_ID = 900_000_000_000_000_102
 OTHER_BOT_ID = 900_000_000_000_000_200
 OWNER_ID = 900_000_000_000_000_300
+
+EPHEMERAL = 64  # a message flag: only the user who ran the command sees it
 
 TEST_MODELS = ("claude-test-default", "claude-test-premium", "claude-test-voter", "claude-test-sonnet",
                "claude-test-haiku", "claude-test-voter-haiku", "claude-test-vision", "claude-test-code")
@@ -397,6 +400,25 @@ def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for row in message.get("components") or [] for c in row.get("components") or []]
 
 
+async def voted_in(h: Harness, server: FakeClaude | FakeOpenAI, voter: str, model: str, *, yes: int,
+                   no: int) -> None:
+    """A channel message the votes (``yes`` yeses, ``no`` noes, from ``voter``) let in: the answer ``model``
+    writes is the one reply posted."""
+    server.script("yes", model=voter, times=yes)
+    server.script("no", model=voter, times=no)
+    server.script("Tea, anyone?", model=model)
+    await h.say("anyone fancy some tea?")
+    [reply] = await h.replies(CHANNEL_ID)
+    assert reply["content"] == "Tea, anyone?"
+
+
+async def ephemeral(ix: Any) -> dict[str, Any]:
+    """The message an interaction answered with, asserting that only its user sees it."""
+    message: dict[str, Any] = await ix.message()
+    assert message["flags"] & EPHEMERAL, message
+    return message
+
+
 async def press(h: Harness, message: dict[str, Any], action: str, *, user: int = USER_ID) -> Any:
     """Click the message's button ``action`` (see :func:`button`)."""
     return await h.click(message, button(message, action)["custom_id"], user=user)
@@ -416,6 +438,17 @@ async def spawn_main(*args: str, env: dict[str, str], cwd: Path = PROJECT_ROOT, 
     return await asyncio.create_subprocess_exec(sys.executable, str(PROJECT_ROOT / "main.py"), *args,
                                                 cwd=str(cwd), env=env, stdin=stdin, stdout=stdout,
                                                 stderr=stderr)
+
+
+def run_main(*args: str, env: dict[str, str] | None = None, cwd: Path = PROJECT_ROOT,
+             python: Sequence[str] = (sys.executable,),
+             drop: Collection[str] = ("discord_token", "anthropic_api_key"),
+             ) -> subprocess.CompletedProcess[str]:
+    """``python main.py *args`` to its end, its output captured as text; its environment is this one less
+    the keys in ``drop`` (lower case: the secrets a developer's shell may hold), plus ``env``."""
+    clean = {k: v for k, v in os.environ.items() if k.lower() not in drop}
+    return subprocess.run([*python, str(PROJECT_ROOT / "main.py"), *args], capture_output=True, text=True,
+                          env={**clean, **(env or {})}, timeout=PROCESS_WAIT, cwd=cwd)
 
 
 async def stop_process(proc: asyncio.subprocess.Process) -> None:
@@ -447,3 +480,9 @@ def touch_later(path: Path, seconds: int = 10) -> None:
     (two writes in a row may share one time)."""
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + seconds * 1_000_000_000))
+
+
+def rewrite(path: Path, text: str, seconds: int = 10) -> None:
+    """An edit a watcher must see: the file written anew and its time moved on (:func:`touch_later`)."""
+    path.write_text(text)
+    touch_later(path, seconds)
