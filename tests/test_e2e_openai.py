@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from tests.dbtools import api_calls
-from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness
+from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, voted_in
 from tests.memory_support import last_user_text
 from tests.test_summarization import SMALL, SUMMARY_CUE, Script, chat, summarized
 
@@ -62,12 +62,7 @@ async def test_votes_are_counted_on_the_local_model(make_harness: MakeHarness) -
     await h.openai.wait_for_requests(3)
     await h.settled()  # every event read and handled: what did not happen, will not
     assert h.discord.posted(CHANNEL_ID) == []
-    h.openai.script("yes", model="qwen3:0.6b", times=2)
-    h.openai.script("no", model="qwen3:0.6b", times=1)
-    h.openai.script("Tea, anyone?", model="llama3.2:3b")
-    await h.say("anyone fancy some tea?")
-    [reply] = await h.replies(CHANNEL_ID)
-    assert reply["content"] == "Tea, anyone?"
+    await voted_in(h, h.openai, "qwen3:0.6b", "llama3.2:3b", yes=2, no=1)
     votes = [r for r in h.openai.requests if r.model == "qwen3:0.6b"]
     assert len(votes) == 6 and all(r.body["max_tokens"] == 5 and not r.stream for r in votes)
     assert len(h.openai.requests) == 7 and h.claude.requests == []

@@ -23,6 +23,7 @@ from tests.harness import (
     Harness,
     MakeHarness,
     reply_requests,
+    voted_in,
 )
 
 
@@ -79,12 +80,7 @@ async def test_unaddressed_message_asks_n_votes_and_replies_on_majority(make_har
     assert len(vote_requests(h)) == 5
     assert reply_requests(h) == [] and h.discord.posted(CHANNEL_ID) == []
 
-    h.claude.script("yes", model="claude-test-voter", times=3)
-    h.claude.script("no", model="claude-test-voter", times=2)
-    h.claude.script("Tea, anyone?", model="claude-test-default")
-    await h.say("anyone fancy some tea?")
-    [reply] = await h.replies(CHANNEL_ID)
-    assert reply["content"] == "Tea, anyone?"
+    await voted_in(h, h.claude, "claude-test-voter", "claude-test-default", yes=3, no=2)
     assert len(vote_requests(h)) == 10
 
 
