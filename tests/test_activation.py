@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness, MakeHarness
-
-EPHEMERAL = 64
-
-
-async def answer(ix: Any) -> str:
-    message = await ix.message()
-    assert message["flags"] & EPHEMERAL, message
-    return str(message["content"])
+from tests.harness import (
+    ADMIN_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    OTHER_CHANNEL_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    ephemeral,
+)
 
 
 def scope_option(value: str) -> list[dict[str, Any]]:
@@ -24,7 +25,7 @@ def scope_option(value: str) -> list[dict[str, Any]]:
 async def bot_command(h: Harness, sub: str, scope: str | None = None, *, user: int = ADMIN_ID,
                       channel: int = CHANNEL_ID, dm: bool = False) -> str:
     options = [{"name": sub, "type": 1, "options": scope_option(scope) if scope else []}]
-    return await answer(await h.slash("bot", options, user=user, channel=channel, dm=dm))
+    return str((await ephemeral(await h.slash("bot", options, user=user, channel=channel, dm=dm)))["content"])
 
 
 async def logged_ids(h: Harness, channel: int) -> set[int]:

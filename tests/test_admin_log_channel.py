@@ -26,6 +26,7 @@ from tests.fakes import EVENT_WAIT
 from tests.harness import (
     ADMIN_ID,
     CHANNEL_ID,
+    EPHEMERAL,
     LOG_CHANNEL_ID,
     OTHER_CHANNEL_ID,
     OWNER_ID,
@@ -37,7 +38,6 @@ from tests.harness import (
     log_posts,
 )
 
-EPHEMERAL = 64
 VOTER, DEFAULT, PREMIUM = "claude-test-voter", "claude-test-default", "claude-test-premium"
 
 
