@@ -458,6 +458,13 @@ async def stop_process(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
 
 
+def check(condition: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    """A plain condition as the async check :func:`eventually` polls."""
+    async def checked() -> T:
+        return condition()
+    return checked
+
+
 async def eventually(check: Callable[[], Awaitable[T]], what: str, timeout: float = EVENT_WAIT) -> T:
     """Poll an async check until it returns something truthy; return that."""
     deadline = asyncio.get_running_loop().time() + timeout
