@@ -24,6 +24,7 @@ from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from bot.core.localtime import DISCORD_EPOCH_MS
 from cogs.bot import Kindred, create_bot
+from database.records import History, SeenMessage
 from database.store import Store
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_models import lineup_capabilities
@@ -472,6 +473,26 @@ async def eventually(check: Callable[[], Awaitable[T]], what: str, timeout: floa
         assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
     return result
+
+
+async def logged(h: Harness, channel_id: int, message_id: int, timeout: float = EVENT_WAIT) -> SeenMessage:
+    """The message as the short-term log holds it, once written."""
+    async def found() -> SeenMessage | None:
+        recent = await h.store.log.recent_messages(channel_id, limit=50)
+        return next((m for m in recent if m.message_id == message_id), None)
+    return await eventually(found, f"message {message_id} in the log of channel {channel_id}", timeout)
+
+
+async def stored_history(h: Harness, scope: str, turns: int, *, user: int = USER_ID,
+                         timeout: float = EVENT_WAIT) -> History:
+    """The conversation once it holds ``turns`` turns (an exchange is stored just after the reply is sent)."""
+    assert h.bot is not None
+    key = h.bot.engine.character_key
+
+    async def found() -> History | None:
+        history = await h.store.conversations.history(key, user, scope)
+        return history if len(history.turns) >= turns else None
+    return await eventually(found, f"{turns} turns in {scope}", timeout)
 
 
 async def nothing_owed(store: Store, timeout: float = EVENT_WAIT) -> None:

@@ -24,9 +24,8 @@ from bot.core.persona.png import png_text
 from bot.core.persona.transfer import export_folder, import_character
 from bot.reply.prompting import NEW_CHAT
 from tests.fakes.claude_server import FakeClaude, content_text
-from tests.harness import CHANNEL_ID, Harness, run_main
+from tests.harness import CHANNEL_ID, Harness, reply_requests, run_main
 from tests.memory_support import last_user_text
-from tests.test_e2e_reply import reply_requests
 from tests.test_persona_runtime import dm_exchange, interactions_reach, status_fields
 
 ACORE = Path(__file__).parent / "data" / "acore_bot"

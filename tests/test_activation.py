@@ -3,7 +3,6 @@ deactivated place gets (no Claude request at all, no reply, no log row unless lo
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from tests.harness import (
@@ -15,6 +14,7 @@ from tests.harness import (
     Harness,
     MakeHarness,
     ephemeral,
+    logged,
 )
 
 
@@ -81,10 +81,7 @@ async def test_inactive_messages_are_logged_when_configured(make_harness: MakeHa
     text = await bot_command(h, "deactivate")
     assert "still logged" in text
     sent = await h.say("Finn, log me but stay quiet", mention=True)
-    for _ in range(200):
-        if int(sent["id"]) in await logged_ids(h, CHANNEL_ID):
-            break
-        await asyncio.sleep(0.01)
+    await logged(h, CHANNEL_ID, int(sent["id"]))
     assert int(sent["id"]) in await logged_ids(h, CHANNEL_ID)
     await h.settled()  # every event read and handled: what did not happen, will not
     assert h.claude.requests == [] and h.discord.posted(CHANNEL_ID) == []

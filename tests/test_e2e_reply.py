@@ -22,6 +22,7 @@ from tests.harness import (
     USER_ID,
     Harness,
     MakeHarness,
+    logged,
     reply_requests,
     voted_in,
 )
@@ -306,12 +307,7 @@ async def second_mention_waiting(harness: Harness) -> None:
     """A second @mention by the same person, logged (its prompt read done with it); its reply waits for the
     first."""
     second = await harness.say("so can we walk out?", mention=True)
-    for _ in range(500):
-        if any(m.message_id == int(second["id"])
-               for m in await harness.store.log.recent_messages(CHANNEL_ID, limit=5)):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the second @mention was never logged")
+    await logged(harness, CHANNEL_ID, int(second["id"]))
 
 
 async def test_a_reply_queued_behind_another_reads_the_person_again_but_not_the_channel(

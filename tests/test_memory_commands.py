@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from bot.core.tokens import counted
 from database.records import ConsolidationBatch, Turn
 from memory.svgmap import render_fact_map, shade
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, button, ephemeral, press
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, button, ephemeral, eventually, press
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -23,11 +22,9 @@ async def memory(h: Harness, name: str, *, user: int = USER_ID, dm: bool = False
 async def logged_from(h: Harness, channel: int, author: int, n: int) -> None:
     """Wait until the log (or the archive) holds ``n`` messages of ``author`` in ``channel``: the bot logs its
     own messages when the gateway echoes them back, a moment after they were posted."""
-    for _ in range(500):
-        if sum(m.author_id == author for m in await h.store.log.recent_messages(channel, limit=100)) >= n:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{n} messages of {author} never reached the log of channel {channel}")
+    async def enough() -> bool:
+        return sum(m.author_id == author for m in await h.store.log.recent_messages(channel, limit=100)) >= n
+    await eventually(enough, f"{n} messages of {author} in the log of channel {channel}")
 
 
 async def remember_everything(h: Harness, user: int, name: str, replies: int) -> int:

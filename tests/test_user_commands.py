@@ -27,6 +27,7 @@ from tests.harness import (
     ephemeral,
     press,
     reply_requests,
+    stored_history,
 )
 
 # --------------------------------------------------------------------------- helpers
@@ -83,11 +84,7 @@ async def subcommand(h: Harness, group: str, name: str, *, user: int = USER_ID) 
 
 async def settled(h: Harness, turns: int) -> None:
     """Wait until the conversation holds ``turns`` turns (the engine saves them right after sending)."""
-    for _ in range(500):
-        if len(await history(h)) >= turns:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"conversation never reached {turns} turns")
+    await stored_history(h, f"channel:{CHANNEL_ID}", turns)
 
 
 # --------------------------------------------------------------------------- registration
