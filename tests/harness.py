@@ -401,6 +401,16 @@ def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for row in message.get("components") or [] for c in row.get("components") or []]
 
 
+async def exchange(h: Harness, text: str, n: int, *, user: int = USER_ID) -> dict[str, Any]:
+    """@mention the character in the channel; its ``n``-th reply there, once the after-reply work (the
+    exchange's turns saved) is done."""
+    await h.say(text, mention=True, user=user)
+    reply: dict[str, Any] = (await h.replies(CHANNEL_ID, n))[n - 1]
+    assert h.bot is not None
+    await h.bot.get_cog("Events").drain()  # type: ignore[union-attr]
+    return reply
+
+
 async def voted_in(h: Harness, server: FakeClaude | FakeOpenAI, voter: str, model: str, *, yes: int,
                    no: int) -> None:
     """A channel message the votes (``yes`` yeses, ``no`` noes, from ``voter``) let in: the answer ``model``
