@@ -3,7 +3,6 @@ Claude is asked, and what the database holds before and after."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -25,6 +24,7 @@ from tests.harness import (
     button,
     buttons,
     ephemeral,
+    eventually,
     press,
     reply_requests,
     stored_history,
@@ -394,10 +394,7 @@ async def test_reroll_in_a_dm_after_a_failed_reply_becomes_the_answer(harness: H
     dm_channel = int(sent["channel_id"])
     [fallback] = await h.replies(dm_channel)
     assert "lost in thought" in fallback["content"]
-    for _ in range(200):  # the failed reply keeps only the user turn
-        if await history(h, "dm"):
-            break
-        await asyncio.sleep(0.01)
+    await stored_history(h, "dm", 1)  # the failed reply keeps only the user turn
     assert await history(h, "dm") == [("user", "psst")]
     h.claude.recover()
     h.claude.script("Psst yourself.", model="claude-test-default")
@@ -502,15 +499,11 @@ async def test_help_lists_every_registered_command(harness: Harness) -> None:
     assert "bot activate" in names and "reroll" in names
     ix = await h.slash("help")
     await ephemeral(ix)
-    # The list may outgrow one 2000-character message; the rest arrives as followups, so give them time.
-    deadline = asyncio.get_running_loop().time() + 5
-    while True:
-        text = await ix.text()
-        missing = [name for name in names if f"`/{name}" not in text]
-        if not missing or asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.02)
-    assert not missing, missing
+    # The list may outgrow one 2000-character message; the rest arrives as followups.
+    async def complete() -> str | None:
+        text = str(await ix.text())
+        return text if all(f"`/{name}" in text for name in names) else None
+    text = await eventually(complete, "every command in /help")
     assert "`/bot activate [scope]` *(admin)*" in text
     assert "`/remember <memory>` — " in text and "`/remember <memory>` *(admin)*" not in text
 

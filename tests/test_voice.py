@@ -23,7 +23,7 @@ from bot.runtime.audio import VoiceClip, missing_programs, to_voice_clip, wavefo
 from bot.runtime.voice import VoiceService, spoken_text, transcript_content
 from cogs.voice import VOICE_MESSAGE_FLAG, send_voice_message
 from tests.fakes.openai_server import tone
-from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, eventually
+from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, check, eventually
 from tests.memory_support import FINN, last_user_text
 from tests.test_e2e_openai import stored_turns
 
@@ -198,10 +198,7 @@ async def test_a_failing_speech_server_leaves_the_text_reply(make_harness: MakeH
     h.openai.audio_errors = [500, 500]
     sent = await h.dm("hello")
     [reply] = await h.replies(int(sent["channel_id"]))
-    for _ in range(100):
-        if "voice reply" in caplog.text:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(check(lambda: "voice reply" in caplog.text), "the failed voice reply's log line")
     assert "the voice reply to message" in caplog.text and "speech failed" in caplog.text
     assert reply["content"] == "Hello from fake Claude." and voice_posts(h, int(sent["channel_id"])) == []
 
