@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -181,7 +180,9 @@ async def test_sticky_routing_expires(make_ensemble: Callable[..., Awaitable[Har
     h.claude.script("yes", model=VOTER, times=None)
     await h.say("any good maps of the coast?")
     assert (await h.replies(CHANNEL_ID, 1))[-1]["author"]["username"] == "Atlas"
-    await asyncio.sleep(0.05)
+    router = h.bot.ensemble.router  # type: ignore[union-attr]
+    now = router.clock
+    router.clock = lambda: now() + 1.0  # a second later: past the 0 s stickiness, without waiting it out
     await h.say("and is it worth going in the rain?")
     assert int((await h.replies(CHANNEL_ID, 2))[-1]["author"]["id"]) == h.bot_user_id
 
