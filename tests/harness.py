@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from collections.abc import Awaitable, Callable, Sequence
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +24,7 @@ from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from bot.core.localtime import DISCORD_EPOCH_MS
 from cogs.bot import Kindred, create_bot
+from database.records import History, SeenMessage
 from database.store import Store
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_models import lineup_capabilities
@@ -38,6 +41,8 @@ USER_ID = 900_000_000_000_000_101
 USER2_ID = 900_000_000_000_000_102
 OTHER_BOT_ID = 900_000_000_000_000_200
 OWNER_ID = 900_000_000_000_000_300
+
+EPHEMERAL = 64  # a message flag: only the user who ran the command sees it
 
 TEST_MODELS = ("claude-test-default", "claude-test-premium", "claude-test-voter", "claude-test-sonnet",
                "claude-test-haiku", "claude-test-voter-haiku", "claude-test-vision", "claude-test-code")
@@ -166,11 +171,25 @@ class Harness:
         await self.discord.wait_for(lambda d: any(s.identified for s in d.sessions), timeout=PROCESS_WAIT,
                                     what="main.py")
 
+    async def spawn_main(self, *args: str, env: dict[str, str] | None = None,
+                         **pipes: Any) -> asyncio.subprocess.Process:
+        """``main.py --character <this character> *args`` against these fakes; ``env`` defaults to this
+        environment with the fakes' settings and LOG_LEVEL=INFO. ``pipes``: as :func:`spawn_main`."""
+        if env is None:
+            env = {**os.environ, **self.environ(), "LOG_LEVEL": "INFO"}
+        return await spawn_main("--character", str(self.character_dir), *args, env=env, **pipes)
+
+    async def shut_down(self, proc: asyncio.subprocess.Process, name: str = "Finn") -> str:
+        """Ask a bot process to shut down from the log channel; its output once it has exited with 0."""
+        await self.discord.user_message(LOG_CHANNEL_ID, ADMIN_ID, f"shutdown? {name}")
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
+        text = output.decode(errors="replace")
+        assert proc.returncode == 0, text[-3000:]
+        return text
+
     async def end_process(self, proc: asyncio.subprocess.Process) -> None:
         """Kill the process if it is still running, then close the fakes (a test's ``finally``)."""
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await stop_process(proc)
         await self.claude.close()
         await self.discord.close()
 
@@ -382,6 +401,35 @@ def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for row in message.get("components") or [] for c in row.get("components") or []]
 
 
+async def exchange(h: Harness, text: str, n: int, *, user: int = USER_ID) -> dict[str, Any]:
+    """@mention the character in the channel; its ``n``-th reply there, once the after-reply work (the
+    exchange's turns saved) is done."""
+    await h.say(text, mention=True, user=user)
+    reply: dict[str, Any] = (await h.replies(CHANNEL_ID, n))[n - 1]
+    assert h.bot is not None
+    await h.bot.get_cog("Events").drain()  # type: ignore[union-attr]
+    return reply
+
+
+async def voted_in(h: Harness, server: FakeClaude | FakeOpenAI, voter: str, model: str, *, yes: int,
+                   no: int) -> None:
+    """A channel message the votes (``yes`` yeses, ``no`` noes, from ``voter``) let in: the answer ``model``
+    writes is the one reply posted."""
+    server.script("yes", model=voter, times=yes)
+    server.script("no", model=voter, times=no)
+    server.script("Tea, anyone?", model=model)
+    await h.say("anyone fancy some tea?")
+    [reply] = await h.replies(CHANNEL_ID)
+    assert reply["content"] == "Tea, anyone?"
+
+
+async def ephemeral(ix: Any) -> dict[str, Any]:
+    """The message an interaction answered with, asserting that only its user sees it."""
+    message: dict[str, Any] = await ix.message()
+    assert message["flags"] & EPHEMERAL, message
+    return message
+
+
 async def press(h: Harness, message: dict[str, Any], action: str, *, user: int = USER_ID) -> Any:
     """Click the message's button ``action`` (see :func:`button`)."""
     return await h.click(message, button(message, action)["custom_id"], user=user)
@@ -393,6 +441,41 @@ async def dm_reply(h: Harness, text: str, n: int, *, user: int = USER_ID) -> str
     return str((await h.replies(int(sent["channel_id"]), n))[n - 1]["content"])
 
 
+async def spawn_main(*args: str, env: dict[str, str], cwd: Path = PROJECT_ROOT, stdin: int | None = None,
+                     stdout: int | None = asyncio.subprocess.PIPE,
+                     stderr: int | None = asyncio.subprocess.STDOUT) -> asyncio.subprocess.Process:
+    """``python main.py *args`` as a child process, run from ``cwd``; by default its stdout is piped and its
+    stderr goes with it."""
+    return await asyncio.create_subprocess_exec(sys.executable, str(PROJECT_ROOT / "main.py"), *args,
+                                                cwd=str(cwd), env=env, stdin=stdin, stdout=stdout,
+                                                stderr=stderr)
+
+
+def run_main(*args: str, env: dict[str, str] | None = None, cwd: Path = PROJECT_ROOT,
+             python: Sequence[str] = (sys.executable,),
+             drop: Collection[str] = ("discord_token", "anthropic_api_key"),
+             ) -> subprocess.CompletedProcess[str]:
+    """``python main.py *args`` to its end, its output captured as text; its environment is this one less
+    the keys in ``drop`` (lower case: the secrets a developer's shell may hold), plus ``env``."""
+    clean = {k: v for k, v in os.environ.items() if k.lower() not in drop}
+    return subprocess.run([*python, str(PROJECT_ROOT / "main.py"), *args], capture_output=True, text=True,
+                          env={**clean, **(env or {})}, timeout=PROCESS_WAIT, cwd=cwd)
+
+
+async def stop_process(proc: asyncio.subprocess.Process) -> None:
+    """Kill a child process if it is still running (a test's ``finally``) and reap it."""
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+
+
+def check(condition: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    """A plain condition as the async check :func:`eventually` polls."""
+    async def checked() -> T:
+        return condition()
+    return checked
+
+
 async def eventually(check: Callable[[], Awaitable[T]], what: str, timeout: float = EVENT_WAIT) -> T:
     """Poll an async check until it returns something truthy; return that."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -400,6 +483,26 @@ async def eventually(check: Callable[[], Awaitable[T]], what: str, timeout: floa
         assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
     return result
+
+
+async def logged(h: Harness, channel_id: int, message_id: int, timeout: float = EVENT_WAIT) -> SeenMessage:
+    """The message as the short-term log holds it, once written."""
+    async def found() -> SeenMessage | None:
+        recent = await h.store.log.recent_messages(channel_id, limit=50)
+        return next((m for m in recent if m.message_id == message_id), None)
+    return await eventually(found, f"message {message_id} in the log of channel {channel_id}", timeout)
+
+
+async def stored_history(h: Harness, scope: str, turns: int, *, user: int = USER_ID,
+                         timeout: float = EVENT_WAIT) -> History:
+    """The conversation once it holds ``turns`` turns (an exchange is stored just after the reply is sent)."""
+    assert h.bot is not None
+    key = h.bot.engine.character_key
+
+    async def found() -> History | None:
+        history = await h.store.conversations.history(key, user, scope)
+        return history if len(history.turns) >= turns else None
+    return await eventually(found, f"{turns} turns in {scope}", timeout)
 
 
 async def nothing_owed(store: Store, timeout: float = EVENT_WAIT) -> None:
@@ -415,3 +518,9 @@ def touch_later(path: Path, seconds: int = 10) -> None:
     (two writes in a row may share one time)."""
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + seconds * 1_000_000_000))
+
+
+def rewrite(path: Path, text: str, seconds: int = 10) -> None:
+    """An edit a watcher must see: the file written anew and its time moved on (:func:`touch_later`)."""
+    path.write_text(text)
+    touch_later(path, seconds)

@@ -6,15 +6,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+import shutil
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from database.records import SeenMessage
+from database.store import Store
 from memory.embeddings import SentenceEmbedder
 from tests.fakes.claude_models import lineup_capabilities
 
@@ -24,6 +26,18 @@ FACT_LINE = re.compile(r"FACT\[(?P<category>\w+)\]:\s*(?P<fact>[^\n]+)")
 MESSAGE_DATE = re.compile(r"\[(?P<day>\d{4}-\d\d-\d\d) \d\d:\d\d\] ")
 HAPPENED = re.compile(r"\s*HAPPENED\[(?P<day>\d{4}-\d\d-\d\d)\]")
 FEEL_LINE = re.compile(r"FEEL\[(?P<metric>\w+)\]:\s*(?P<delta>-?[\d.]+)")
+T = TypeVar("T")
+
+
+async def on_a_copy(template: Path, path: Path, run: Callable[[Store], Awaitable[T]]) -> T:
+    """``run`` on a database of its own: a copy of the migrated SQLite ``template`` at ``path`` (not the
+    test's own store's file), closed after."""
+    shutil.copyfile(template, path)
+    other = await Store(f"sqlite+aiosqlite:///{path}").open()
+    try:
+        return await run(other)
+    finally:
+        await other.close()
 
 
 class HashEmbedder:

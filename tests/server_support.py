@@ -7,20 +7,20 @@ from typing import Any
 
 from cogs.permissions import INVITE_PERMISSIONS
 from tests.fakes.discord_guild import BAN_MEMBERS, KICK_MEMBERS, MANAGE_MESSAGES, MODERATE_MEMBERS
-from tests.harness import ADMIN_ID, GUILD_ID, Harness
+from tests.harness import ADMIN_ID, GUILD_ID, Harness, ephemeral
 
-EPHEMERAL = 64
 MODERATOR = KICK_MEMBERS | BAN_MEMBERS | MODERATE_MEMBERS | MANAGE_MESSAGES
 MODERATOR_ID = ADMIN_ID  # "admin" holds the Moderator role in these tests
 
 
 def opt(name: str, value: Any) -> dict[str, Any]:
-    """One option; ints are integers, bools booleans, ("user", id) users, ("role", id) roles,
+    """One option; ints are integers, floats numbers, bools booleans, ("user", id) users, ("role", id) roles,
     ("channel", id) channels, anything else a string."""
     if isinstance(value, tuple):
         kind = {"user": 6, "channel": 7, "role": 8}[value[0]]
         return {"name": name, "type": kind, "value": str(value[1])}
-    kind = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 3
+    kind = (5 if isinstance(value, bool) else 4 if isinstance(value, int)
+            else 10 if isinstance(value, float) else 3)
     return {"name": name, "type": kind, "value": value}
 
 
@@ -34,8 +34,7 @@ def sub(name: str, **options: Any) -> list[dict[str, Any]]:
 
 async def answer(ix: Any) -> str:
     """The ephemeral text of an interaction's answer (asserting it is ephemeral)."""
-    message = await ix.message()
-    assert message["flags"] & EPHEMERAL, message
+    await ephemeral(ix)
     return str(await ix.text())
 
 

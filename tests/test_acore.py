@@ -7,10 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -26,11 +23,9 @@ from bot.core.persona.cards import read_card
 from bot.core.persona.png import png_text
 from bot.core.persona.transfer import export_folder, import_character
 from bot.reply.prompting import NEW_CHAT
-from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude, content_text
-from tests.harness import CHANNEL_ID, Harness
+from tests.harness import CHANNEL_ID, Harness, reply_requests, run_main
 from tests.memory_support import last_user_text
-from tests.test_e2e_reply import reply_requests
 from tests.test_persona_runtime import dm_exchange, interactions_reach, status_fields
 
 ACORE = Path(__file__).parent / "data" / "acore_bot"
@@ -288,18 +283,6 @@ def test_a_malformed_file_names_the_file_and_the_field(
         load_persona(folder, {})
     broken = folder / ("frameworks" if rel.startswith("frameworks/") else "") / Path(rel).name
     assert (info.value.file, info.value.key) == (str(broken), field), info.value.message
-
-
-def run_main(*args: str, env: dict[str, str], cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
-    return subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "main.py"), *args],
-        capture_output=True,
-        text=True,
-        env={**clean, **env},
-        timeout=PROCESS_WAIT,
-        cwd=cwd,
-    )
 
 
 def test_main_exits_2_naming_the_file_and_field_of_a_malformed_acore_file(tmp_path: Path) -> None:

@@ -3,18 +3,19 @@ deactivated place gets (no Claude request at all, no reply, no log row unless lo
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness, MakeHarness
-
-EPHEMERAL = 64
-
-
-async def answer(ix: Any) -> str:
-    message = await ix.message()
-    assert message["flags"] & EPHEMERAL, message
-    return str(message["content"])
+from tests.harness import (
+    ADMIN_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    OTHER_CHANNEL_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    ephemeral,
+    logged,
+)
 
 
 def scope_option(value: str) -> list[dict[str, Any]]:
@@ -24,7 +25,7 @@ def scope_option(value: str) -> list[dict[str, Any]]:
 async def bot_command(h: Harness, sub: str, scope: str | None = None, *, user: int = ADMIN_ID,
                       channel: int = CHANNEL_ID, dm: bool = False) -> str:
     options = [{"name": sub, "type": 1, "options": scope_option(scope) if scope else []}]
-    return await answer(await h.slash("bot", options, user=user, channel=channel, dm=dm))
+    return str((await ephemeral(await h.slash("bot", options, user=user, channel=channel, dm=dm)))["content"])
 
 
 async def logged_ids(h: Harness, channel: int) -> set[int]:
@@ -80,10 +81,7 @@ async def test_inactive_messages_are_logged_when_configured(make_harness: MakeHa
     text = await bot_command(h, "deactivate")
     assert "still logged" in text
     sent = await h.say("Finn, log me but stay quiet", mention=True)
-    for _ in range(200):
-        if int(sent["id"]) in await logged_ids(h, CHANNEL_ID):
-            break
-        await asyncio.sleep(0.01)
+    await logged(h, CHANNEL_ID, int(sent["id"]))
     assert int(sent["id"]) in await logged_ids(h, CHANNEL_ID)
     await h.settled()  # every event read and handled: what did not happen, will not
     assert h.claude.requests == [] and h.discord.posted(CHANNEL_ID) == []

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import math
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.core.config import PROJECT_ROOT
 from bot.core.pipeline import Incoming
 from bot.core.text import page_of
 from bot.core.tokens import counted
@@ -24,10 +22,11 @@ from bot.operator.conversation_tools import InvalidInput
 from bot.operator.logmirror import STATE_KEY
 from cogs.permissions import is_admin
 from database.records import Turn
-from tests.fakes import EVENT_WAIT, PROCESS_WAIT
+from tests.fakes import EVENT_WAIT
 from tests.harness import (
     ADMIN_ID,
     CHANNEL_ID,
+    EPHEMERAL,
     LOG_CHANNEL_ID,
     OTHER_CHANNEL_ID,
     OWNER_ID,
@@ -39,7 +38,6 @@ from tests.harness import (
     log_posts,
 )
 
-EPHEMERAL = 64
 VOTER, DEFAULT, PREMIUM = "claude-test-voter", "claude-test-default", "claude-test-premium"
 
 
@@ -381,18 +379,12 @@ async def test_main_exits_with_code_0_after_shutdown(db_url: str, tmp_path: Any)
 
     h = Harness(db_url=db_url, tmp_path=tmp_path)
     await h.start_fakes()
-    env = {**os.environ, **h.environ(), "LOG_LEVEL": "INFO"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT),
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    proc = await h.spawn_main()
     try:
         await h.process_identified()
-        await h.discord.user_message(LOG_CHANNEL_ID, ADMIN_ID, "shutdown? Finn")
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
+        text = await h.shut_down(proc)
     finally:
         await h.end_process(proc)
-    text = output.decode(errors="replace")
-    assert proc.returncode == 0, text[-3000:]
     assert "shutdown complete: Discord connection and database closed" in text, text[-3000:]
     assert "Traceback" not in text, text[-3000:]
     assert any("Goodbye! Finn is shutting down" in m["content"] for m in h.discord.posted(LOG_CHANNEL_ID))

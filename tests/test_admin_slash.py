@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from memory.relationships import clamp_metrics
-from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness
+from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, ephemeral
 from tests.memory_support import HashEmbedder
+from tests.server_support import answer, sub
 
-EPHEMERAL = 64
 VOTER = "claude-test-voter"
 GROUPS = {
     "identity": {"add", "list", "edit", "delete"},
@@ -30,22 +30,9 @@ GROUPS = {
 # --------------------------------------------------------------------------- helpers
 
 
-def sub(name: str, **options: Any) -> list[dict[str, Any]]:
-    """A subcommand's options as Discord sends them."""
-    opts = []
-    for key, value in options.items():
-        kind = (5 if isinstance(value, bool) else 4 if isinstance(value, int)
-                else 10 if isinstance(value, float) else 3)
-        opts.append({"name": key, "type": kind, "value": value})
-    return [{"type": 1, "name": name, "options": opts}]
-
-
 async def run(h: Harness, group: str, name: str, *, as_user: int = ADMIN_ID, **options: Any) -> str:
     """Run ``/group name`` as ``as_user`` and return the ephemeral answer's text."""
-    ix = await h.slash(group, sub(name, **options), user=as_user)
-    message = await ix.message()
-    assert message["flags"] & EPHEMERAL, message
-    return str(await ix.text())
+    return await answer(await h.slash(group, sub(name, **options), user=as_user))
 
 
 async def complete(h: Harness, group: str, name: str, focused: str, typed: str, *, as_user: int = ADMIN_ID,
@@ -113,8 +100,7 @@ async def test_admin_commands_are_refused_in_dms(harness: Harness) -> None:
     for group, name, options in (("state", "set", {"key": "daily_mood", "value": "stormy"}),
                                  ("identity", "add", {"kind": "trait", "text": "sneaky"})):
         ix = await h.slash(group, sub(name, **options), user=ADMIN_ID, dm=True)
-        message = await ix.message()
-        assert message["flags"] & EPHEMERAL
+        message = await ephemeral(ix)
         assert message["content"] == "This command only works in a server channel, not in direct messages."
     assert await h.store.state.get("daily_mood") == "sunny"
     assert "sneaky" not in await run(h, "identity", "list", kind="trait")  # and in the server it still works

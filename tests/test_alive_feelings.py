@@ -25,6 +25,7 @@ from tests.harness import (
     Harness,
     MakeHarness,
     button,
+    exchange,
 )
 
 VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
@@ -37,14 +38,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-async def exchange(h: Harness, text: str, n: int, *, user: int = USER_ID) -> dict[str, Any]:
-    """@mention the character and wait for its ``n``-th reply in the channel and its after-reply work."""
-    await h.say(text, mention=True, user=user)
-    reply = (await h.replies(CHANNEL_ID, n))[n - 1]
-    await h.bot.get_cog("Events").drain()
-    return reply
 
 
 def final_turn(h: Harness) -> str:

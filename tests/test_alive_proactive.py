@@ -15,7 +15,7 @@ import pytest
 from bot.alive.schedule import DurableJob
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude, content_text
-from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, Harness, MakeHarness
+from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, Harness, MakeHarness, logged
 
 VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
 
@@ -44,14 +44,6 @@ async def bot_switch(h: Harness, sub: str, state: str, scope: str | None = None)
         options.append({"name": "scope", "type": 3, "value": scope})
     ix = await h.slash("bot", [{"name": sub, "type": 1, "options": options}], user=ADMIN_ID)
     return str((await ix.message())["content"])
-
-
-async def logged(h: Harness, channel: int, message_id: int) -> None:
-    for _ in range(500):
-        if any(m.message_id == message_id for m in await h.store.log.recent_messages(channel, limit=50)):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"message {message_id} never reached the log")
 
 
 async def unaddressed(h: Harness, text: str, *, channel: int = CHANNEL_ID) -> dict[str, Any]:

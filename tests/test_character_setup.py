@@ -4,11 +4,9 @@ start-up (admins' entries kept), and `import-card` with lorebooks, ClaudeMask fi
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,9 +16,8 @@ import pytest
 from bot.core.config import PROJECT_ROOT, load_settings, read_sources
 from bot.core.persona.loader import load_persona as load_with
 from bot.core.persona.model import Persona
-from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import Harness
+from tests.harness import Harness, run_main
 from tests.test_admin_slash import run as admin
 from tests.test_persona_runtime import dm_exchange
 
@@ -35,10 +32,7 @@ def load_persona(folder: Path, env: dict[str, str]) -> Persona:
 
 
 def main_py(*args: str, cwd: Path = PROJECT_ROOT, **extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
-    env.update(extra)
-    return subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py"), *args], capture_output=True,
-                          text=True, env=env, timeout=PROCESS_WAIT, cwd=cwd)
+    return run_main(*args, env=extra, cwd=cwd)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:

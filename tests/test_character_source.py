@@ -13,7 +13,7 @@ import pytest
 import bot.core.character as character_module
 from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT
-from tests.harness import touch_later
+from tests.harness import rewrite, touch_later
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
@@ -70,8 +70,7 @@ def test_an_outside_file_edited_and_a_file_added_to_frameworks_are_seen(folder: 
     source = CharacterSource(folder, None, environ={})
     first = source.current()
     assert source.current() is first  # nothing changed: the same persona
-    lore.write_text('{"entries": {}, "name": "tides"}')  # outside the folder: only its own time changes
-    touch_later(lore)
+    rewrite(lore, '{"entries": {}, "name": "tides"}')  # outside the folder: only its own time changes
     second = source.current()
     assert second is not first and source.current() is second
     (folder / "frameworks").mkdir()  # a new sub-folder: the folder's own time changes
@@ -92,8 +91,7 @@ def test_a_broken_edit_keeps_the_last_good_persona_and_is_not_reloaded_each_call
     source = CharacterSource(folder, None, environ={})
     assert source.current().name == "Finn"
     env = folder / "character.env"
-    env.write_text(env.read_text().replace('default_name="Finn"', 'default_name="'))  # an unclosed quote
-    touch_later(env)
+    rewrite(env, env.read_text().replace('default_name="Finn"', 'default_name="'))  # an unclosed quote
     listings.clear()
     assert source.current().name == "Finn"
     assert listings  # looked once

@@ -11,7 +11,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from tests.dbtools import reset_schema
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.fakes.discord_lead import FakeDiscord
-from tests.harness import TEST_CONFIG, nothing_owed
+from tests.harness import TEST_CONFIG, check, eventually, nothing_owed
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
@@ -131,14 +131,6 @@ async def pg_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     yield url
 
 
-async def _until(predicate: Callable[[], Any], what: str, timeout: float = EVENT_WAIT) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def test_one_leader_failover_and_signals_between_processes(pg_url: str) -> None:
     fast = ClusterSettings(leader_failover_seconds=1.5, cluster_heartbeat_seconds=0.5)
     stores = [await Store(pg_url).open(), await Store(pg_url).open()]
@@ -161,11 +153,11 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
         assert clusters[0].leading and not clusters[1].leading and led == [0]
         # A signal reaches the other process, not the sender.
         assert await clusters[0].publish("invalidate", what="server", id=7)
-        await _until(lambda: heard, "the signal")
+        await eventually(check(lambda: heard), "the signal")
         # A signal back, sent after it: PostgreSQL hands a session its notifications in the order they were
         # sent, so once the sender hears this one it would have heard its own before.
         assert await clusters[1].publish("invalidate", what="server", id=8)
-        await _until(lambda: len(heard) >= 2, "the signal back")
+        await eventually(check(lambda: len(heard) >= 2), "the signal back")
         assert [(i, m["what"], m["id"]) for i, m in heard] == [(1, "server", 7), (0, "server", 8)]
         # The leader's session dies as with kill -9 (no unlock, no goodbye): the other takes over in time.
         link = clusters[0]._link
@@ -173,9 +165,10 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
         link._conn.terminate()
         clusters[0]._loop_task.cancel()  # type: ignore[union-attr]
         started = asyncio.get_running_loop().time()
-        await _until(lambda: clusters[1].leading, "the takeover", timeout=fast.leader_failover_seconds + 5)
+        await eventually(check(lambda: clusters[1].leading), "the takeover",
+                         timeout=fast.leader_failover_seconds + 5)
         assert asyncio.get_running_loop().time() - started <= fast.leader_failover_seconds + 1
-        await _until(lambda: led == [0, 1], "the new leader's hooks (the schedule's catch-up)")
+        await eventually(check(lambda: led == [0, 1]), "the new leader's hooks (the schedule's catch-up)")
         node = clusters[1].node_id
         deadline = asyncio.get_running_loop().time() + EVENT_WAIT
         while not (row := {r.node_id: r for r in await stores[1].cluster.nodes("finn")}[node]).leader:
@@ -208,7 +201,7 @@ async def test_cluster_signals_invalidate_the_other_process_caches(pg_url: str) 
         assert (await stores[1].servers.get(guild)).guild_id == guild  # cached in process 2
         assert (await stores[1].servers.get(guild)).vote_count is None
         changed = await stores[0].servers.update(guild, vote_count=1)
-        await _until(lambda: not stores[1].servers._table.held, "the invalidation")
+        await eventually(check(lambda: not stores[1].servers._table.held), "the invalidation")
         assert await stores[1].servers.get(guild) == changed
     finally:
         for cluster in clusters:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from bot.core.config import (
     resolve_character_dir,
 )
 from bot.core.errors import ConfigError
-from tests.fakes import PROCESS_WAIT
+from tests.harness import run_main
 
 CLAUDEMASK_CONFIG = '''# Bot reply settings
 bot_reply_threshold=1
@@ -161,13 +159,6 @@ def test_character_dir_resolution(tmp_path: Path) -> None:
     assert resolve_character_dir(str(tmp_path), {"CHARACTER_DIR": "elsewhere"}) == tmp_path
 
 
-def run_main(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k.lower() not in {"discord_token", "anthropic_api_key"}}
-    return subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py"), *args], capture_output=True,
-                          text=True,
-                          env={**clean, **env}, timeout=PROCESS_WAIT, cwd=PROJECT_ROOT)
-
-
 def test_main_exits_2_with_one_line_and_no_traceback(claudemask: tuple[Path, Path]) -> None:
     char, config = claudemask
     config.write_text(CLAUDEMASK_CONFIG.replace("shard_count=1", "shard_count=many"))
@@ -178,13 +169,19 @@ def test_main_exits_2_with_one_line_and_no_traceback(claudemask: tuple[Path, Pat
     assert len(lines) == 1 and str(config) in lines[0] and "shard_count" in lines[0]
 
 
-def test_main_rejects_a_character_without_prompt(tmp_path: Path) -> None:
+def main_with_character(tmp_path: Path, character_env: str) -> subprocess.CompletedProcess[str]:
+    """main.py with a character folder holding this character.env and an empty config file: both keys
+    given, so what it says is about the character."""
     char = tmp_path / "empty"
     char.mkdir()
-    (char / "character.env").write_text('default_name="Nobody"\n')
+    (char / "character.env").write_text(character_env)
     (tmp_path / "config.env").write_text("")
-    result = run_main("--character", str(char), "--config", str(tmp_path / "config.env"),
-                      env={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+    return run_main("--character", str(char), "--config", str(tmp_path / "config.env"),
+                    env={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+
+
+def test_main_rejects_a_character_without_prompt(tmp_path: Path) -> None:
+    result = main_with_character(tmp_path, 'default_name="Nobody"\n')
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "character.env" in result.stderr and "core_prompt" in result.stderr
 
@@ -282,12 +279,8 @@ def test_shipped_examples_have_no_unknown_keys(caplog: pytest.LogCaptureFixture)
 
 
 def test_main_logs_unknown_keys_to_stderr_without_values(tmp_path: Path) -> None:
+    result = main_with_character(tmp_path, 'default_name="Nobody"\nanthropic_api_kee="sk-secret-value"\n')
     char = tmp_path / "empty"
-    char.mkdir()
-    (char / "character.env").write_text('default_name="Nobody"\nanthropic_api_kee="sk-secret-value"\n')
-    (tmp_path / "config.env").write_text("")
-    result = run_main("--character", str(char), "--config", str(tmp_path / "config.env"),
-                      env={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
     assert result.returncode == 2 and "Traceback" not in result.stderr  # no prompt: stops after the warning
     [warning] = [line for line in result.stderr.splitlines() if "WARNING" in line]
     assert "anthropic_api_kee" in warning and str(char / "character.env") in warning

@@ -14,6 +14,7 @@ from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, load_settings, read_sources
 from bot.core.config.database_url import normalize_database_url
 from bot.core.errors import ConfigError
+from tests.harness import rewrite
 
 KEYS = {"DISCORD_TOKEN": "d", "ANTHROPIC_API_KEY": "a"}
 
@@ -113,8 +114,7 @@ def test_a_broken_edit_while_running_keeps_the_last_good_persona(tmp_path: Path)
     char = folder(tmp_path, 'core_prompt="You are Nyx."\n')
     source = CharacterSource(char, None, environ={})
     assert source.load().system_prompt == "You are Nyx."
-    (char / "character.env").write_text("core_prompt=You are Nyx.\nNow terser.\n")
-    os.utime(char / "character.env", ns=(1, 1))
+    rewrite(char / "character.env", "core_prompt=You are Nyx.\nNow terser.\n")
     assert source.current().system_prompt == "You are Nyx."
 
 
@@ -125,8 +125,7 @@ def test_core_prompt_file_is_read_relative_to_the_folder_at_each_load(tmp_path: 
                   prompt__md="You are Nyx.\n\nYou speak in terse lines, {{char}}.\n")
     source = CharacterSource(char, None, environ={})
     assert source.load().system_prompt == "You are Nyx.\n\nYou speak in terse lines, Nyx."
-    (char / "prompt.md").write_text("You are Nyx, and you hum.\n")
-    os.utime(char / "prompt.md", ns=(1, 1))
+    rewrite(char / "prompt.md", "You are Nyx, and you hum.\n")
     assert source.current().system_prompt == "You are Nyx, and you hum."
 
 
@@ -136,8 +135,7 @@ def test_core_prompt_file_outside_the_folder_top_level_is_watched(tmp_path: Path
     (char / "prompts" / "nyx.md").write_text("You are Nyx.")
     source = CharacterSource(char, None, environ={})
     assert source.load().system_prompt == "You are Nyx."
-    (char / "prompts" / "nyx.md").write_text("You are Nyx, in a subfolder.")
-    os.utime(char / "prompts" / "nyx.md", ns=(1, 1))
+    rewrite(char / "prompts" / "nyx.md", "You are Nyx, in a subfolder.")
     assert source.current().system_prompt == "You are Nyx, in a subfolder."
 
 

@@ -21,10 +21,8 @@ from database.models import (
 from database.store import Store
 from memory.consent import Consent
 from tests.fakes.claude_server import Reply
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, MakeHarness
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, MakeHarness, ephemeral, exchange
 from tests.memory_support import HashEmbedder, consolidation_responder
-
-EPHEMERAL = 64
 
 
 async def memory_rows(store: Store, user_id: int) -> dict[str, int]:
@@ -51,15 +49,7 @@ async def memory_rows(store: Store, user_id: int) -> dict[str, int]:
 
 async def memory_command(h: Harness, name: str, *, user: int = USER_ID) -> str:
     ix = await h.slash("memory", [{"type": 1, "name": name, "options": []}], user=user)
-    message = await ix.message()
-    assert message["flags"] & EPHEMERAL
-    return str(message["content"])
-
-
-async def exchange(h: Harness, text: str, n: int, *, user: int = USER_ID) -> None:
-    await h.say(text, mention=True, user=user)
-    await h.replies(CHANNEL_ID, n)
-    await h.bot.get_cog("Events").drain()  # the reply's turns are saved after it is posted
+    return str((await ephemeral(ix))["content"])
 
 
 def use_test_embedder(h: Harness) -> None:

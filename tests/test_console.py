@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from database.store import Store
 from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude, Reply
+from tests.harness import spawn_main
 from tests.memory_support import last_user_text
 from tests.test_summarization import CHAT, SMALL, SUMMARY_CUE, Script
 
@@ -33,10 +33,8 @@ async def run_console(claude: FakeClaude, db_url: str, cwd: Path, lines: list[st
                 "MODEL_CAPABILITIES": lineup_capabilities(),  # the test names as the lineup's models
                 "DEFAULT_MODEL": "claude-test-default", "MIN_TYPING_TIME": "0", "MAX_TYPING_TIME": "0.01",
                 **{k.upper(): v for k, v in config.items()}})
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN), cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await spawn_main("--console", "--character", str(FINN), cwd=cwd, env=env,
+                            stdin=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate("".join(f"{line}\n" for line in lines).encode()),
                                       timeout=PROCESS_WAIT)
     assert proc.returncode == 0, err.decode()
@@ -119,10 +117,8 @@ async def test_ctrl_c_during_a_reply_leaves_nothing_owed(tmp_path: Path, sqlite_
                 "DEFAULT_MODEL": "claude-test-default"})
     try:
         claude.script(Reply("Never finished.", held=held), model="claude-test-default")
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN),
-            cwd=tmp_path, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+        proc = await spawn_main("--console", "--character", str(FINN), cwd=tmp_path, env=env,
+                                stdin=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         assert proc.stdin is not None
         proc.stdin.write(b"tell me a long story\n")
         await proc.stdin.drain()

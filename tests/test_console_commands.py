@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from bot.core.config import PROJECT_ROOT
 from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude
+from tests.harness import spawn_main
 from tests.memory_support import last_user_text
 
 FINN = PROJECT_ROOT / "characters" / "finn"
@@ -38,10 +38,9 @@ def console_env(claude: FakeClaude, db_url: str, tmp_path: Path, **extra: str) -
 
 async def console(claude: FakeClaude, db_url: str, tmp_path: Path, lines: list[str], *args: str,
                   **extra: str) -> tuple[str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN), *args,
-        cwd=tmp_path, env=console_env(claude, db_url, tmp_path, **extra), stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await spawn_main("--console", "--character", str(FINN), *args, cwd=tmp_path,
+                            env=console_env(claude, db_url, tmp_path, **extra), stdin=asyncio.subprocess.PIPE,
+                            stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate("".join(f"{line}\n" for line in lines).encode()),
                                       timeout=PROCESS_WAIT)
     assert proc.returncode == 0 and "Traceback" not in err.decode(), err.decode()
@@ -98,10 +97,9 @@ async def test_the_user_is_named_by_as_else_by_the_login(fake_claude: FakeClaude
 ])
 async def test_ctrl_c_before_and_at_the_prompt_leaves_cleanly(
         fake_claude: FakeClaude, tmp_path: Path, sqlite_db_url: str, ready: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN),
-        cwd=tmp_path, env=console_env(fake_claude, sqlite_db_url, tmp_path), stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await spawn_main("--console", "--character", str(FINN), cwd=tmp_path,
+                            env=console_env(fake_claude, sqlite_db_url, tmp_path),
+                            stdin=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     assert proc.stderr is not None and proc.stdin is not None
     seen = b""
     while ready.encode() not in seen:  # stdin stays open: at the prompt it waits for a line
@@ -127,10 +125,9 @@ async def test_ctrl_c_while_a_reply_is_coming_leaves_cleanly(tmp_path: Path, sql
     claude.responder = responder
     await claude.start()
     try:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(PROJECT_ROOT / "main.py"), "--console", "--character", str(FINN),
-            cwd=tmp_path, env=console_env(claude, sqlite_db_url, tmp_path), stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        proc = await spawn_main("--console", "--character", str(FINN), cwd=tmp_path,
+                                env=console_env(claude, sqlite_db_url, tmp_path),
+                                stdin=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         assert proc.stdin is not None
         proc.stdin.write(b"tell me a long story\n")
         await proc.stdin.drain()

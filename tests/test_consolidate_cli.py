@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
-from bot.core.config import PROJECT_ROOT
 from database.store import Store
 from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
+from tests.harness import spawn_main
 from tests.memory_support import FINN, consolidation_responder, is_extraction, seen
 
 ALICE, BOB = 5, 6
@@ -52,10 +51,8 @@ async def test_consolidate_now_shows_one_honest_bar(tmp_path: Path) -> None:
     env.update({"ANTHROPIC_API_KEY": "fake", "ANTHROPIC_BASE_URL": claude.base_url})
     try:
         # Options after the subcommand: the character and the config file come from there.
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(PROJECT_ROOT / "main.py"), "consolidate", "--now", "--character", str(FINN),
-            "--config", str(config), cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+        proc = await spawn_main("consolidate", "--now", "--character", str(FINN), "--config", str(config),
+                                cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE)
         out, raw = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
     finally:
         await claude.close()

@@ -33,6 +33,7 @@ from memory.relationships import bound_daily_change
 from tests.consolidation_child import child_main, consolidate
 from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude, Reply
+from tests.harness import eventually
 from tests.memory_support import (
     FINN,
     HashEmbedder,
@@ -372,12 +373,9 @@ async def test_the_daily_job_is_scheduled_and_a_missed_run_happens_at_start_up(m
 
     await h.store.state.set(LAST_RUN_KEY, (started - timedelta(days=2)).isoformat())  # down for two days
     await h.restart()
-    for _ in range(1000):
-        if await h.store.state.get(LAST_RUN_KEY) > started.isoformat():
-            break
-        await asyncio.sleep(0.02)
-    else:
-        raise AssertionError("the missed consolidation did not run at start-up")
+    async def ran() -> bool:
+        return bool(await h.store.state.get(LAST_RUN_KEY) > started.isoformat())
+    await eventually(ran, "the missed consolidation to run at start-up")
     assert await h.store.log.count_logged() == 0 and await h.store.log.count_archived() == 2
     assert [r.fact for r in await h.store.facts.rows(h.user_id)] == ["Alice mends fishing nets"]
     assert await h.store.state.get(MOOD_KEY) == "Bright as a spring tide."

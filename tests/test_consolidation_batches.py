@@ -5,7 +5,6 @@ requests asked directly; and the fake's routes themselves as the API documents t
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from tests.memory_support import (
     consolidation_responder,
     is_extraction,
     memory_settings,
+    on_a_copy,
     seen,
 )
 
@@ -77,13 +77,8 @@ def utc(moment: datetime | None) -> datetime | None:
 @pytest.fixture
 async def direct(fake_claude: FakeClaude, sqlite_template: Path, tmp_path: Path) -> Any:
     """What the direct path stores (on a database of its own), and the fake made ready for the batch run."""
-    path = tmp_path / "direct.db"  # not the test's own (the sqlite store fixture's file is kindred.db)
-    shutil.copyfile(sqlite_template, path)
-    other = await Store(f"sqlite+aiosqlite:///{path}").open()
-    try:
-        stored = await consolidate(other, fake_claude, batch=False)
-    finally:
-        await other.close()
+    stored = await on_a_copy(sqlite_template, tmp_path / "direct.db",
+                             lambda other: consolidate(other, fake_claude, batch=False))
     assert all(r.path == "/v1/messages" for r in fake_claude.requests)
     # alice here and in her DM, bob, carol
     assert sum(is_extraction(r.body) for r in fake_claude.requests) == 4

@@ -8,7 +8,6 @@ import asyncio
 import os
 import re
 import signal
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +26,7 @@ from bot.operator.dashboard.live import LiveFeed
 from bot.operator.dashboard.sessions import Sessions
 from database.store import Store
 from tests.browser import free_port
-from tests.harness import CHANNEL_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, USER_ID, Harness, spawn_main, stop_process
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 TOKEN = "http-test-token-0123456789"
@@ -242,9 +241,7 @@ async def test_main_dashboard_serves_the_database_until_stopped(tmp_path: Path) 
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if k.lower() not in ("discord_token", "anthropic_api_key")},
            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "DASHBOARD_TOKEN": TOKEN}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "main.py", "dashboard", "--port", str(port), cwd=str(PROJECT_ROOT), env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    proc = await spawn_main("dashboard", "--port", str(port), env=env)
     try:
         assert proc.stdout is not None
         line = b""
@@ -258,17 +255,13 @@ async def test_main_dashboard_serves_the_database_until_stopped(tmp_path: Path) 
         proc.send_signal(signal.SIGTERM)
         output, _ = await asyncio.wait_for(proc.communicate(), 30)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await stop_process(proc)
     assert proc.returncode == 0 and b"Traceback" not in output and TOKEN.encode() not in output
 
 
 async def test_main_dashboard_refuses_a_short_token(tmp_path: Path) -> None:
     env: dict[str, Any] = {**os.environ, "DASHBOARD_TOKEN": "tiny"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "main.py", "dashboard", cwd=str(PROJECT_ROOT), env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await spawn_main("dashboard", env=env, stderr=asyncio.subprocess.PIPE)
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     text = err.decode()
     assert proc.returncode == 2 and "Traceback" not in text

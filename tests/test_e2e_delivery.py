@@ -18,8 +18,7 @@ from bot.core.claude import Completion
 from bot.core.models.base import CallUsage
 from bot.reply.delivery import MIN_BURST, Delivered, Delivery, chunks, complete_sentences, paragraphs
 from tests.fakes.claude_server import Reply
-from tests.harness import CHANNEL_ID, USER_ID, Harness
-from tests.test_e2e_empty_turns import history
+from tests.harness import CHANNEL_ID, USER_ID, Harness, stored_history
 
 REPLY_MODEL = "claude-test-default"
 PARAGRAPHS = [
@@ -52,7 +51,7 @@ async def test_chunked_sends_paragraphs_as_bursts_with_typing_before_each(make_h
     typing = h.discord.typing(channel)
     for before, after in zip(posted, posted[1:], strict=False):  # the character types before each burst
         assert any(before["_at"] < t < after["_at"] for t in typing)
-    stored = await history(h, "dm", 2)
+    stored = await stored_history(h, "dm", 2)
     assert stored.turns[1].content == LONG and stored.turns[1].discord_message_id == int(posted[-1]["id"])
     # A short answer stays one message.
     h.claude.script("Sure.\n\nSee you there.", model=REPLY_MODEL)
@@ -79,7 +78,7 @@ async def test_streamed_posts_the_first_sentence_then_edits_to_the_full_text(mak
     shown = [r.body["content"] for r in made]
     assert all(LONG.startswith(s) for s in shown) and shown == sorted(shown, key=len)  # it only grows
     assert h.discord.rate_limited == [] and len(h.discord.posted(CHANNEL_ID)) == 1
-    stored = await history(h, f"channel:{CHANNEL_ID}", 2)
+    stored = await stored_history(h, f"channel:{CHANNEL_ID}", 2)
     assert stored.turns[1].content == LONG
     [request] = h.claude.requests_for(REPLY_MODEL)
     assert request.stream

@@ -5,15 +5,12 @@ content as the real Messages API does, so an empty turn anywhere in a request wo
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from bot.core.attachments import NO_TEXT
-from database.records import History, SeenMessage
 from tests.dbtools import store_raw_turns
-from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import Recorded, content_text
-from tests.harness import CHANNEL_ID, OTHER_BOT_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, OTHER_BOT_ID, USER_ID, Harness, logged, stored_history
 
 REPLY_MODEL = "claude-test-default"
 
@@ -40,28 +37,6 @@ def assert_no_blank_content(request: Recorded) -> None:
         assert block["text"].strip()
 
 
-async def history(h: Harness, scope: str, turns: int, *, user: int = USER_ID,
-                  timeout: float = EVENT_WAIT) -> History:
-    """The conversation once it holds ``turns`` turns (an exchange is stored just after the reply is sent)."""
-    assert h.bot is not None
-    async with asyncio.timeout(timeout):
-        while True:
-            found = await h.store.conversations.history(h.bot.engine.character_key, user, scope)
-            if len(found.turns) >= turns:
-                return found
-            await asyncio.sleep(0.02)
-
-
-async def logged(h: Harness, channel_id: int, message_id: int, timeout: float = EVENT_WAIT) -> SeenMessage:
-    """The message as the short-term log holds it, once written."""
-    async with asyncio.timeout(timeout):
-        while True:
-            for seen in await h.store.log.recent_messages(channel_id, limit=10):
-                if seen.message_id == message_id:
-                    return seen
-            await asyncio.sleep(0.02)
-
-
 async def test_image_only_dm_is_answered_with_a_note_and_stored_as_it(harness: Harness) -> None:
     h = harness
     h.claude.script("What a fine cat!", model=REPLY_MODEL)
@@ -72,7 +47,7 @@ async def test_image_only_dm_is_answered_with_a_note_and_stored_as_it(harness: H
     [request] = reply_requests(h)
     assert last_user_text(request).endswith("alice: [image: cat.png]")
     assert_no_blank_content(request)
-    stored = await history(h, "dm", 2)
+    stored = await stored_history(h, "dm", 2)
     assert [(t.role, t.content) for t in stored.turns] == [("user", "[image: cat.png]"),
                                                            ("assistant", "What a fine cat!")]
     # the short-term log (channel context, consolidation) too
@@ -99,7 +74,7 @@ async def test_files_by_kind_and_text_beside_them(harness: Harness) -> None:
     expected = "look at these [audio: voice-message.ogg] [image: IMG_0042.JPG] [file: notes.pdf]"
     # What could not be opened is noted after the message (tests/test_e2e_media.py covers it).
     assert f"alice: {expected}\n\n[Attachments you could not open" in last_user_text(reply_requests(h)[0])
-    assert (await history(h, "dm", 2)).turns[0].content == expected
+    assert (await stored_history(h, "dm", 2)).turns[0].content == expected
 
 
 async def test_sticker_only_dm(harness: Harness) -> None:
@@ -110,7 +85,7 @@ async def test_sticker_only_dm(harness: Harness) -> None:
     [request] = reply_requests(h)
     assert last_user_text(request).endswith("alice: [sticker: wave]")
     assert_no_blank_content(request)
-    assert (await history(h, "dm", 2)).turns[0].content == "[sticker: wave]"
+    assert (await stored_history(h, "dm", 2)).turns[0].content == "[sticker: wave]"
 
 
 async def test_a_forward_is_answered_with_what_it_forwarded(harness: Harness) -> None:
@@ -121,7 +96,7 @@ async def test_a_forward_is_answered_with_what_it_forwarded(harness: Harness) ->
     [request] = reply_requests(h)
     note = "[forwarded message: meet me at the pier] [image: map.png]"
     assert last_user_text(request).endswith(f"alice: {note}")
-    assert (await history(h, "dm", 2)).turns[0].content == note
+    assert (await stored_history(h, "dm", 2)).turns[0].content == note
 
 
 async def test_embed_only_reply_from_another_bot(harness: Harness) -> None:
@@ -137,7 +112,7 @@ async def test_embed_only_reply_from_another_bot(harness: Harness) -> None:
     request = reply_requests(h)[-1]
     assert last_user_text(request).endswith("otherbot: [embed: Patch notes 1.2] [link]")
     assert_no_blank_content(request)
-    stored = await history(h, f"channel:{CHANNEL_ID}", 2, user=OTHER_BOT_ID)
+    stored = await stored_history(h, f"channel:{CHANNEL_ID}", 2, user=OTHER_BOT_ID)
     assert [t.content for t in stored.turns] == ["[embed: Patch notes 1.2] [link]",
                                                  "Patch notes, how exciting."]
 
@@ -150,14 +125,14 @@ async def test_a_bare_mention_and_a_mention_with_an_image_in_a_channel(harness: 
     first = reply_requests(h)[0]
     assert last_user_text(first).endswith("alice: @Finn")
     assert_no_blank_content(first)
-    assert (await history(h, scope, 2)).turns[0].content == "@Finn"
+    assert (await stored_history(h, scope, 2)).turns[0].content == "@Finn"
 
     await h.say("", mention=True, attachments=[h.discord.attachment("cat.gif", content_type="image/gif")])
     await h.replies(CHANNEL_ID, 2)
     second = reply_requests(h)[-1]
     assert last_user_text(second).endswith("alice: @Finn [image: cat.gif]")
     assert_no_blank_content(second)
-    assert (await history(h, scope, 4)).turns[2].content == "@Finn [image: cat.gif]"
+    assert (await stored_history(h, scope, 4)).turns[2].content == "@Finn [image: cat.gif]"
 
 
 async def test_unaddressed_image_is_logged_with_its_note_and_asks_no_vote(harness: Harness) -> None:
@@ -190,7 +165,7 @@ async def test_a_conversation_with_empty_turns_stored_heals_without_a_reset(harn
     assert content_text(messages[1]["content"]) == "Oh! Hello."
     assert content_text(messages[2]["content"]).startswith(f"{NO_TEXT}\n\n")  # the blank turn, repaired
     assert content_text(messages[2]["content"]).endswith("alice: are you still there?")
-    stored = await history(h, "dm", 7)
+    stored = await stored_history(h, "dm", 7)
     assert [t.content for t in stored.turns[-2:]] == ["are you still there?", "Glad you're still here."]
 
 
@@ -206,4 +181,4 @@ async def test_a_blank_answer_is_neither_posted_nor_stored(harness: Harness) -> 
     await h.replies(channel, 2)
     request = reply_requests(h)[-1]
     assert_no_blank_content(request)  # the blank answer never reached the history
-    assert [t.role for t in (await history(h, "dm", 3)).turns] == ["user", "user", "assistant"]
+    assert [t.role for t in (await stored_history(h, "dm", 3)).turns] == ["user", "user", "assistant"]

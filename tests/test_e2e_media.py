@@ -16,17 +16,12 @@ import pytest
 from bot.core.tokens import count_tokens
 from tests.fakes.claude_server import Recorded, content_text, image_problem
 from tests.fakes.discord_cdn import SAMPLES, png_bytes
-from tests.harness import CHANNEL_ID, Harness
-from tests.test_e2e_empty_turns import history, logged
+from tests.harness import CHANNEL_ID, Harness, logged, stored_history
+from tests.test_e2e_empty_turns import REPLY_MODEL, reply_requests
 
-REPLY_MODEL = "claude-test-default"
 PNG = (SAMPLES / "python.png").read_bytes()
 JPEG = (SAMPLES / "python.jpg").read_bytes()
 LINE = "*Finn squints at {file}.* I can't open that one here, sorry."
-
-
-def reply_requests(h: Harness) -> list[Recorded]:
-    return h.claude.requests_for(REPLY_MODEL)
 
 
 def images_in(request: Recorded) -> list[dict[str, Any]]:
@@ -53,7 +48,7 @@ async def test_an_image_reaches_claude_as_a_valid_image_block_and_the_history_ke
     assert content_text(request.body["messages"][-1]["content"]).endswith(
         "alice: look at her [image: cat.png] [image: photo.png]")
 
-    stored = await history(h, "dm", 2)
+    stored = await stored_history(h, "dm", 2)
     assert stored.turns[0].content == "look at her [image: cat.png] [image: photo.png]"
     assert (await logged(h, channel, int(sent["id"]))).content == stored.turns[0].content
 
@@ -73,7 +68,7 @@ async def test_an_image_in_a_channel_with_a_mention(harness: Harness) -> None:
     await h.replies(CHANNEL_ID)
     [request] = reply_requests(h)
     assert [b["source"]["media_type"] for b in images_in(request)] == ["image/webp"]
-    stored = await history(h, f"channel:{CHANNEL_ID}", 2)
+    stored = await stored_history(h, f"channel:{CHANNEL_ID}", 2)
     assert stored.turns[0].content.endswith("what is this? [image: meme.webp]")
 
 
@@ -87,7 +82,7 @@ async def test_a_text_file_arrives_as_a_fenced_block(harness: Harness) -> None:
     text = content_text(request.body["messages"][-1]["content"])
     assert f"alice: can you check this? [file: tide.py]\n\n[Contents of tide.py]\n```py\n{code}\n```" in text
     assert images_in(request) == []
-    stored = await history(h, "dm", 2)
+    stored = await stored_history(h, "dm", 2)
     assert stored.turns[0].content == "can you check this? [file: tide.py]"  # not the file itself
 
 
@@ -122,7 +117,7 @@ async def test_malformed_attachments_get_one_clear_line_and_the_message_is_still
     note = ("pics from the weekend [image: cat.png] [image: beach.jpg] [image: movie-night.png] "
             "[image: dog.gif]")
     assert (await logged(h, CHANNEL_ID, int(sent["id"]))).content.endswith(note)
-    stored = await history(h, f"channel:{CHANNEL_ID}", 2)
+    stored = await stored_history(h, f"channel:{CHANNEL_ID}", 2)
     assert stored.turns[0].content.endswith(note) and stored.turns[1].content == reply["content"]
     assert any("movie-night.png not shown to Claude: too large" in r.getMessage() for r in caplog.records)
 

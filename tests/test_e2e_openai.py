@@ -4,13 +4,21 @@ votes counted, a summary written, a timeout and an unreachable server falling ba
 
 from __future__ import annotations
 
-import asyncio
 import socket
 
 import pytest
 
 from tests.dbtools import api_calls
-from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness
+from tests.harness import (
+    CHANNEL_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    check,
+    eventually,
+    stored_history,
+    voted_in,
+)
 from tests.memory_support import last_user_text
 from tests.test_summarization import SMALL, SUMMARY_CUE, Script, chat, summarized
 
@@ -24,13 +32,7 @@ def fallback(h: Harness) -> str:
 
 async def stored_turns(h: Harness, scope: str, n: int, user: int = USER_ID) -> list[str]:
     """The conversation's stored turns, once there are ``n`` (stored just after the reply is sent)."""
-    assert h.bot is not None
-    for _ in range(250):
-        history = await h.store.conversations.history(h.bot.engine.character_key, user, scope)
-        if len(history.turns) >= n:
-            return [t.content for t in history.turns]
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{scope} never had {n} turns")
+    return [t.content for t in (await stored_history(h, scope, n, user=user)).turns]
 
 
 async def test_a_dm_is_answered_by_a_local_model(make_harness: MakeHarness) -> None:
@@ -62,12 +64,7 @@ async def test_votes_are_counted_on_the_local_model(make_harness: MakeHarness) -
     await h.openai.wait_for_requests(3)
     await h.settled()  # every event read and handled: what did not happen, will not
     assert h.discord.posted(CHANNEL_ID) == []
-    h.openai.script("yes", model="qwen3:0.6b", times=2)
-    h.openai.script("no", model="qwen3:0.6b", times=1)
-    h.openai.script("Tea, anyone?", model="llama3.2:3b")
-    await h.say("anyone fancy some tea?")
-    [reply] = await h.replies(CHANNEL_ID)
-    assert reply["content"] == "Tea, anyone?"
+    await voted_in(h, h.openai, "qwen3:0.6b", "llama3.2:3b", yes=2, no=1)
     votes = [r for r in h.openai.requests if r.model == "qwen3:0.6b"]
     assert len(votes) == 6 and all(r.body["max_tokens"] == 5 and not r.stream for r in votes)
     assert len(h.openai.requests) == 7 and h.claude.requests == []
@@ -122,10 +119,8 @@ async def test_an_unreachable_server_is_a_warning_then_a_fallback(make_harness: 
         s.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
     h = await make_harness(**LOCAL, openai_base_url=url, llm_timeout="1")
-    for _ in range(200):  # the check runs beside start-up
-        if f"{url} is unreachable" in caplog.text:
-            break
-        await asyncio.sleep(0.02)
+    # the check runs beside start-up
+    await eventually(check(lambda: f"{url} is unreachable" in caplog.text), "the unreachable warning")
     assert f"openai backend: {url} is unreachable" in caplog.text and "fall back in character" in caplog.text
     sent = await h.dm("hello?")
     [reply] = await h.replies(int(sent["channel_id"]))

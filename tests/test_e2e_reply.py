@@ -22,7 +22,9 @@ from tests.harness import (
     USER_ID,
     Harness,
     MakeHarness,
+    logged,
     reply_requests,
+    voted_in,
 )
 
 
@@ -79,12 +81,7 @@ async def test_unaddressed_message_asks_n_votes_and_replies_on_majority(make_har
     assert len(vote_requests(h)) == 5
     assert reply_requests(h) == [] and h.discord.posted(CHANNEL_ID) == []
 
-    h.claude.script("yes", model="claude-test-voter", times=3)
-    h.claude.script("no", model="claude-test-voter", times=2)
-    h.claude.script("Tea, anyone?", model="claude-test-default")
-    await h.say("anyone fancy some tea?")
-    [reply] = await h.replies(CHANNEL_ID)
-    assert reply["content"] == "Tea, anyone?"
+    await voted_in(h, h.claude, "claude-test-voter", "claude-test-default", yes=3, no=2)
     assert len(vote_requests(h)) == 10
 
 
@@ -310,12 +307,7 @@ async def second_mention_waiting(harness: Harness) -> None:
     """A second @mention by the same person, logged (its prompt read done with it); its reply waits for the
     first."""
     second = await harness.say("so can we walk out?", mention=True)
-    for _ in range(500):
-        if any(m.message_id == int(second["id"])
-               for m in await harness.store.log.recent_messages(CHANNEL_ID, limit=5)):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the second @mention was never logged")
+    await logged(harness, CHANNEL_ID, int(second["id"]))
 
 
 async def test_a_reply_queued_behind_another_reads_the_person_again_but_not_the_channel(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from bot.core.pipeline import Incoming
 from bot.reply.addressing import addressed_order, name_variants
 from bot.reply.ensemble import CharacterRouter, banter_probability, exchange_delta
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, Harness, speaker
+from tests.harness import CHANNEL_ID, Harness, eventually, speaker
 
 VOTER = "claude-test-voter"
 
@@ -137,10 +136,9 @@ async def test_a_named_character_answers_through_its_own_webhook(
         return [t.content for t in (await h.store.conversations.history(key, h.user_id, scope)).turns
                 if t.role == "user"]
 
-    for _ in range(100):
-        if len(await said_to("atlas")) == 2:
-            break
-        await asyncio.sleep(0.02)
+    async def atlas_heard_both() -> bool:
+        return len(await said_to("atlas")) == 2
+    await eventually(atlas_heard_both, "both lines stored in Atlas's conversation")
     assert await said_to("atlas") == ["Atlas, which way is north from here?", "Atlas, and south?"]
     assert await said_to(h.bot.engine.character_key) == ["Finn, a cup of tea please"]  # type: ignore[union-attr]
 
@@ -182,7 +180,9 @@ async def test_sticky_routing_expires(make_ensemble: Callable[..., Awaitable[Har
     h.claude.script("yes", model=VOTER, times=None)
     await h.say("any good maps of the coast?")
     assert (await h.replies(CHANNEL_ID, 1))[-1]["author"]["username"] == "Atlas"
-    await asyncio.sleep(0.05)
+    router = h.bot.ensemble.router  # type: ignore[union-attr]
+    now = router.clock
+    router.clock = lambda: now() + 1.0  # a second later: past the 0 s stickiness, without waiting it out
     await h.say("and is it worth going in the rain?")
     assert int((await h.replies(CHANNEL_ID, 2))[-1]["author"]["id"]) == h.bot_user_id
 
@@ -199,11 +199,10 @@ async def test_banter_stops_at_the_loop_cap_until_a_person_speaks(
     atlas_text = FakeClaude.all_text(requests_of(h, "Atlas")[0])
     assert "Finn here, thanks friend" in atlas_text
     finn = h.bot.engine.character_key  # type: ignore[union-attr]
-    for _ in range(100):  # the affinity is written just after each answer is posted
+    async def affinity() -> tuple[float, int] | None:  # written just after each answer is posted
         value, exchanges = await h.store.characters.affinity("atlas", finn)
-        if exchanges >= 2:
-            break
-        await asyncio.sleep(0.05)
+        return (value, exchanges) if exchanges >= 2 else None
+    value, exchanges = await eventually(affinity, "the affinity of two exchanges")
     assert exchanges == 2 and value > 0  # two warm exchanges
 
     await h.say("Finn, and tomorrow?")  # a person speaks: the count starts again
@@ -247,10 +246,9 @@ async def test_every_character_of_the_ensemble_summarizes_its_own_conversations(
         await h.say(line)
         await h.replies(CHANNEL_ID, i)
     scope = f"channel:{CHANNEL_ID}"
-    for _ in range(250):
-        if (await h.store.conversations.history("atlas", h.user_id, scope)).summary:
-            break
-        await asyncio.sleep(0.02)
+    async def summarized() -> str:
+        return (await h.store.conversations.history("atlas", h.user_id, scope)).summary
+    await eventually(summarized, "Atlas's summary")
     assert (await h.store.conversations.history("atlas", h.user_id, scope)).summary == summary
     [summary_request, *_] = [r for r in h.claude.requests if summary_cue in FakeClaude.all_text(r)]
     assert FakeClaude.system_text(summary_request).startswith("You are Atlas"), (

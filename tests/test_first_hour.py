@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import socket
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,18 +20,15 @@ from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, load_settings
 from bot.runtime.cluster import health_problem
 from database.cluster import NodeRow
-from tests.fakes import PROCESS_WAIT
-from tests.harness import Harness
+from tests.harness import Harness, rewrite, run_main
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
 
 def main_py(*args: str, python: tuple[str, ...] = (sys.executable,),
             **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items()
-             if k.lower() not in {"discord_token", "anthropic_api_key", "database_url"}}
-    return subprocess.run([*python, str(PROJECT_ROOT / "main.py"), *args], capture_output=True, text=True,
-                          env={**clean, **env}, timeout=PROCESS_WAIT, cwd=PROJECT_ROOT)
+    return run_main(*args, env=env, python=python,
+                    drop={"discord_token", "anthropic_api_key", "database_url"})
 
 
 def row(host: str, seen_ago: float, stopped: bool = False) -> NodeRow:
@@ -108,13 +103,11 @@ def test_an_edit_of_config_env_alone_is_not_called_a_character_change(
     source = CharacterSource(folder, config, environ={})
     source.load()
     caplog.set_level(logging.INFO, logger="bot.core.character")
-    config.write_text("reply_cooldown=2\n")
-    os.utime(config, ns=(time.time_ns(), time.time_ns() + 10**9))  # a new stamp, however coarse the clock
+    rewrite(config, "reply_cooldown=2\n")  # a new stamp, however coarse the clock
     source.current()
     assert not any("character files changed" in m for m in caplog.messages), caplog.messages
     env = folder / "character.env"
-    env.write_text(env.read_text().replace('default_name="Finn"', 'default_name="Finnegan"'))
-    os.utime(env, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    rewrite(env, env.read_text().replace('default_name="Finn"', 'default_name="Finnegan"'))
     assert source.current().name == "Finnegan"
     assert any(m == "character files changed: reloaded Finnegan" for m in caplog.messages), caplog.messages
 

@@ -15,7 +15,7 @@ from database.models import Base
 from database.records import Turn
 from database.store import Store
 from tests.fakes.claude_server import Reply
-from tests.harness import CHANNEL_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, USER_ID, Harness, check, eventually
 from tests.test_memory_commands import forget
 
 SECRET = "PINEAPPLE-42"
@@ -98,12 +98,16 @@ async def test_a_forget_while_an_exchange_is_stored_waits_for_it_then_deletes_it
     reply = asyncio.create_task(storing())
     await entered.wait()
     forgetting = asyncio.create_task(store.privacy.delete_user_data(5))
-    for _ in range(20):  # loop turns, no clock: the forget is waiting, not deleting
-        await asyncio.sleep(0)
-    assert not forgetting.done()
+    # The forget has begun (it marks its person first thing) while the exchange is still being stored;
+    # when it ends, the exchange must be over: it waited for it.
+    await eventually(check(lambda: store.privacy.forgotten_since(5, mark)), "the forget to begin")
+    reply_over_when_forgotten: list[bool] = []
+    forgetting.add_done_callback(lambda _: reply_over_when_forgotten.append(reply.done()))
     release.set()
     await reply
     await forgetting
+    await eventually(check(lambda: reply_over_when_forgotten), "the forget's done callback")
+    assert reply_over_when_forgotten == [True]
     assert await store.privacy.rows_about_user(5) == {}
     async with store.privacy.storing(5, mark) as keep:
         assert keep is False

@@ -14,8 +14,7 @@ from bot.core.config import PROJECT_ROOT
 from bot.core.persona.cards import read_card
 from bot.reply.prompting import NEW_CHAT
 from tests.fakes.claude_server import FakeClaude, content_text
-from tests.harness import CHANNEL_ID, USER2_ID, Harness
-from tests.test_e2e_reply import reply_requests
+from tests.harness import CHANNEL_ID, USER2_ID, Harness, reply_requests
 
 Make = Callable[..., Awaitable[Harness]]
 LUMEN = PROJECT_ROOT / "characters" / "lumen"

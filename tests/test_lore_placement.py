@@ -10,9 +10,8 @@ from typing import Any
 
 from bot.core.persona.cards import read_card
 from tests.fakes.claude_server import FakeClaude, content_text
-from tests.harness import Harness
+from tests.harness import Harness, reply_requests
 from tests.memory_support import last_user_text
-from tests.test_e2e_reply import reply_requests
 from tests.test_greetings import LUMEN, lumen_folder
 
 Make = Callable[..., Awaitable[Harness]]

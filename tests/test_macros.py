@@ -11,9 +11,8 @@ from pathlib import Path
 
 from bot.core.persona.macros import Moment, humanize, now_note, render_macros, time_macros_in
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import Clock, Harness
+from tests.harness import Clock, Harness, reply_requests
 from tests.memory_support import last_user_text
-from tests.test_e2e_reply import reply_requests
 
 CHARACTER = """\
 default_name="Wren"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import Any
@@ -10,9 +9,8 @@ from typing import Any
 from bot.core.tokens import counted
 from database.records import ConsolidationBatch, Turn
 from memory.svgmap import render_fact_map, shade
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, button, press
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, button, ephemeral, eventually, press
 
-EPHEMERAL = 64
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -24,11 +22,9 @@ async def memory(h: Harness, name: str, *, user: int = USER_ID, dm: bool = False
 async def logged_from(h: Harness, channel: int, author: int, n: int) -> None:
     """Wait until the log (or the archive) holds ``n`` messages of ``author`` in ``channel``: the bot logs its
     own messages when the gateway echoes them back, a moment after they were posted."""
-    for _ in range(500):
-        if sum(m.author_id == author for m in await h.store.log.recent_messages(channel, limit=100)) >= n:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{n} messages of {author} never reached the log of channel {channel}")
+    async def enough() -> bool:
+        return sum(m.author_id == author for m in await h.store.log.recent_messages(channel, limit=100)) >= n
+    await eventually(enough, f"{n} messages of {author} in the log of channel {channel}")
 
 
 async def remember_everything(h: Harness, user: int, name: str, replies: int) -> int:
@@ -93,8 +89,8 @@ async def test_forget_me_deletes_everything_after_confirmation(harness: Harness)
     assert len(bot_dm_rows) == 2  # the character's answers: one archived, one in the log
     bob_before = await h.store.privacy.rows_about_user(USER2_ID, [bob_dm])
 
-    prompt = await (await h.slash("forget_me")).message()
-    assert prompt["flags"] & EPHEMERAL and "Delete **everything**" in prompt["content"]
+    prompt = await ephemeral(await h.slash("forget_me"))
+    assert "Delete **everything**" in prompt["content"]
     await (await press(h, prompt, "cancel")).response()
     assert "Cancelled" in prompt["content"]
     assert await h.store.privacy.rows_about_user(USER_ID, [alice_dm]) == before
@@ -151,8 +147,8 @@ async def test_memory_map_is_an_svg_attachment_of_the_callers_facts(harness: Har
             ConsolidationBatch(key, USER_ID, (), mentioned=((ids[0], True),)))
     await h.store.facts.add(USER2_ID, "Bob's fact", category="work")
 
-    message = await (await memory(h, "map")).message()
-    assert message["flags"] & EPHEMERAL and "4 facts" in message["content"]
+    message = await ephemeral(await memory(h, "map"))
+    assert "4 facts" in message["content"]
     [attachment] = message["attachments"]
     assert attachment["filename"] == "memory-map.svg"
     root = ET.fromstring(attachment["_data"])
@@ -189,8 +185,7 @@ async def test_memory_list_pages_through_the_facts(harness: Harness) -> None:
     for i in range(1, 20):
         await h.store.facts.add(USER_ID, f"Alice fact number {i:02d}",
                                 category="hobbies" if i % 2 else "work", lasting=bool(i % 2))
-    message = await (await memory(h, "list")).message()
-    assert message["flags"] & EPHEMERAL
+    message = await ephemeral(await memory(h, "list"))
     assert "(page 1/3, 19 facts" in message["content"] and message["content"].count("Alice fact number") == 8
     assert f"told {datetime.now(UTC):%Y-%m-%d}, lasting" in message["content"]  # the hobbies here last
     assert button(message, "prev")["disabled"] and not button(message, "next").get("disabled")

@@ -8,9 +8,9 @@ from typing import Any
 
 from cogs.posting import MAX_PINGED_USERS
 from cogs.presence import ChannelOutlet
-from tests.harness import ADMIN_ID, CHANNEL_ID, USER_ID, Harness
+from tests.harness import ADMIN_ID, CHANNEL_ID, USER_ID, Harness, ephemeral, press
 from tests.test_tickets import setup_staff, threads, ticket
-from tests.test_user_commands import chat, ephemeral, press, settled, wait_content
+from tests.test_user_commands import chat, settled, wait_content
 
 CROWD = " ".join(f"<@{900_000_000_000_000_500 + i}>" for i in range(MAX_PINGED_USERS + 2))
 

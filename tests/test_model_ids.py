@@ -5,7 +5,6 @@ be read is a warning; and a permanent error's fallback is answered at once, with
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from bot.core.models.listed import accepted, closest
 from tests.fakes.claude_server import LISTED_MODELS
 from tests.harness import Harness
-from tests.test_startup import key_warnings, lines_of, main_env, run_to_exit, start_fakes, stop_fakes
+from tests.test_startup import check_at_start_up, exit_of, lines_of, start_fakes
 
 
 def test_aliases_of_listed_ids_are_accepted_and_typos_are_not() -> None:
@@ -35,11 +34,7 @@ async def test_a_model_id_that_does_not_exist_stops_start_up_naming_the_closest(
     h = await start_fakes(tmp_path)
     config = tmp_path / "config.env"
     config.write_text(f"premium_model={model}\n")
-    env = {k: v for k, v in main_env(h, LOG_LEVEL="WARNING").items() if k.lower() != "premium_model"}
-    try:
-        code, output = await run_to_exit(h, env, "--config", str(config))
-    finally:
-        await stop_fakes(h)
+    code, output = await exit_of(h, "--config", str(config), drop={"premium_model"})
     assert code == 2, output
     assert "Traceback" not in output
     [line] = lines_of(output)
@@ -50,10 +45,7 @@ async def test_a_model_id_that_does_not_exist_stops_start_up_naming_the_closest(
 
 async def test_another_vendors_model_in_the_environment_stops_start_up(tmp_path: Path) -> None:
     h = await start_fakes(tmp_path)
-    try:
-        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="WARNING", DEFAULT_MODEL="gpt-4o"))
-    finally:
-        await stop_fakes(h)
+    code, output = await exit_of(h, DEFAULT_MODEL="gpt-4o")
     assert code == 2, output
     [line] = lines_of(output)
     assert line.startswith(f"config error: environment: default_model: gpt-4o is not a model "
@@ -64,27 +56,17 @@ async def test_declared_ids_and_aliases_pass(db_url: str, tmp_path: Path,
                                              caplog: pytest.LogCaptureFixture) -> None:
     """The harness's claude-test-* names are declared in model_capabilities (a proxy's own names); the
     defaults it does not set (summary_model: the default model's) and aliases pass without a word."""
-    caplog.set_level(logging.WARNING, logger="bot.core.claude")
     h = Harness(db_url=db_url, tmp_path=tmp_path, config={"voting_model": "claude-haiku-4-5"})
-    try:
-        await h.start()
-        assert h.bot is not None and h.bot.is_ready() and h.bot.claude.wrong_models == []
-    finally:
-        await h.close()
-    assert key_warnings(caplog) == [] and h.claude.model_lists == 1
+    _, warnings = await check_at_start_up(h, caplog)
+    assert h.bot is not None and h.bot.claude.wrong_models == []
+    assert warnings == [] and h.claude.model_lists == 1
 
 
 async def test_a_models_list_that_cannot_be_read_is_a_warning(db_url: str, tmp_path: Path,
                                                               caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.core.claude")
     h = Harness(db_url=db_url, tmp_path=tmp_path, config={"premium_model": "claude-sonet-4-5"})
     h.claude.fail_all(500)  # the list answers 500: nothing can be judged, so nothing stops start-up
-    try:
-        await h.start()
-        assert h.bot is not None and h.bot.is_ready()
-    finally:
-        await h.close()
-    [warning] = key_warnings(caplog)
+    _, [warning] = await check_at_start_up(h, caplog)
     assert warning.startswith(f"anthropic backend: {h.claude.base_url} answered its models list with "
                               "HTTP 500")
     assert warning.endswith("the configured model ids are not checked")

@@ -22,7 +22,7 @@ from bot.core.persona.cards import export_card, import_card, read_card
 from bot.core.persona.lorebook import activate
 from bot.core.persona.modes import current_mode, split_mode_tag
 from bot.core.persona.png import make_png, png_text, read_png_chunks
-from tests.harness import touch_later
+from tests.harness import rewrite
 
 DATA = Path(__file__).parent / "data" / "persona"
 CHARACTERS = PROJECT_ROOT / "characters"
@@ -795,14 +795,11 @@ def test_edits_to_frameworks_and_a_lorebook_elsewhere_reload_the_character(tmp_p
     mentor = folder / "frameworks" / "mentor.json"
     data = json.loads(mentor.read_text())
     data["purpose"] = "Teach map reading to anyone who climbs the hill."
-    mentor.write_text(json.dumps(data))
-    touch_later(mentor, 5)
+    rewrite(mentor, json.dumps(data), 5)
     assert "Purpose: Teach map reading to anyone who climbs the hill." in source.current().system_prompt
 
-    lore.write_text(
-        json.dumps({"entries": [{"keys": ["funicular"], "content": "The funicular reopened in 2001."}]})
-    )
-    touch_later(lore, 10)
+    reopened = {"entries": [{"keys": ["funicular"], "content": "The funicular reopened in 2001."}]}
+    rewrite(lore, json.dumps(reopened))
     after = source.current().lorebook
     assert after is not None and after.entries[0].content == "The funicular reopened in 2001."
 

@@ -3,7 +3,6 @@ framework blend by context, evolution stages (with /status and a restart), ident
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import shutil
@@ -20,10 +19,8 @@ from bot.reply.persona_runtime import DISCORD_EPOCH_MS, greetings, last_spoke, s
 from bot.reply.prompting import NEW_CHAT
 from database.records import History, PromptData, SeenMessage, Turn
 from tests.fakes.claude_server import FakeClaude, content_text
-from tests.harness import CHANNEL_ID, USER2_ID, Harness
+from tests.harness import CHANNEL_ID, USER2_ID, Harness, ephemeral, eventually, reply_requests
 from tests.memory_support import last_user_text
-from tests.test_e2e_reply import reply_requests
-from tests.test_user_commands import ephemeral
 
 CHARACTERS = PROJECT_ROOT / "characters"
 FOG = "sounds the foghorn every thirty seconds"  # Lumen's lorebook entry for the keys fog / mist
@@ -53,12 +50,10 @@ async def dm_exchange(h: Harness, text: str, n: int) -> Any:
 async def interactions_reach(h: Harness, count: int) -> tuple[int, str]:
     """Wait until the character has counted ``count`` interactions (counted right after each reply is
     sent)."""
-    for _ in range(500):
+    async def reached() -> tuple[int, str] | None:
         state = await h.store.characters.character_state(h.bot.engine.character_key)
-        if state[0] >= count:
-            return state
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"interaction count never reached {count}")
+        return state if state[0] >= count else None
+    return await eventually(reached, f"an interaction count of {count}")
 
 
 async def status_fields(h: Harness) -> dict[str, str]:

@@ -4,16 +4,12 @@ post single; proven over the wire, the last one by killing main.py (kill -9) aga
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.core.config import PROJECT_ROOT
 from cogs.posting import reply_nonce
 from database.models import utcnow
 from database.owed import OwedReply
@@ -21,7 +17,16 @@ from database.records import SeenMessage
 from database.store import Store
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, Harness, bot_posts, nothing_owed
+from tests.harness import (
+    CHANNEL_ID,
+    OTHER_CHANNEL_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    bot_posts,
+    nothing_owed,
+    stop_process,
+)
 
 
 def post_bodies(h: Harness) -> list[dict[str, Any]]:
@@ -121,19 +126,10 @@ def saying(word: str) -> Any:
 
 async def _start_main(h: Harness) -> asyncio.subprocess.Process:
     identified = sum(1 for op, _ in h.discord.gateway_log if op == "2")
-    env = {**os.environ, **h.environ(), "LOG_LEVEL": "INFO"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT), env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    proc = await h.spawn_main(stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     await h.discord.wait_for(lambda d: sum(1 for op, _ in d.gateway_log if op == "2") > identified
                              and any(s.identified for s in d.sessions), timeout=PROCESS_WAIT, what="main.py")
     return proc
-
-
-async def _kill(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGKILL)
-        await proc.wait()
 
 
 async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_once(db_url: str,
@@ -157,7 +153,7 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
         second = await h.discord.user_message(OTHER_CHANNEL_ID, USER2_ID, f"<@{bot_id}> beta-kelp",
                                               mentions=[bot_id])
         await h.claude.wait_for_requests(2, timeout=EVENT_WAIT)  # Claude is writing the second reply
-        await _kill(procs[0])
+        await stop_process(procs[0])
         h.discord.release_posts()
 
         h.claude.script("Second answer, late.", model="claude-test-default", match=saying("beta-kelp"))
@@ -186,7 +182,7 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
             await store.close()
     finally:
         for proc in procs:
-            await _kill(proc)
+            await stop_process(proc)
         h.discord.release_posts()
         await h.claude.close()
         await h.discord.close()
@@ -221,7 +217,7 @@ async def test_several_characters_kill_9_mid_reply_then_restart_answers_the_one_
         await h.discord.wait_for(lambda _: answers("Finn") and any(
             speaking_as("Atlas", "delta-kelp")(r.body) for r in h.claude.requests), timeout=EVENT_WAIT,
             what="Finn's answer posted and Atlas's being written")
-        await _kill(procs[0])
+        await stop_process(procs[0])
 
         h.claude.script("Atlas, late: water.", match=speaking_as("Atlas", "delta-kelp"))
         procs.append(await _start_main(h))
@@ -239,7 +235,7 @@ async def test_several_characters_kill_9_mid_reply_then_restart_answers_the_one_
             await store.close()
     finally:
         for proc in procs:
-            await _kill(proc)
+            await stop_process(proc)
         await h.claude.close()
         await h.discord.close()
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from pathlib import Path
 
 from bot.core.config import PROJECT_ROOT, choose_character_dir, resolve_character_dir
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
-from tests.harness import ADMIN_ID, LOG_CHANNEL_ID, USER_ID, Harness
+from tests.harness import USER_ID, Harness, spawn_main
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
@@ -59,24 +58,14 @@ async def test_main_plays_the_character_env_in_the_folder_it_runs_from(sqlite_db
     h = Harness(db_url=sqlite_db_url, tmp_path=tmp_path)
     await h.start_fakes()
     settings = {k: v for k, v in h.environ().items() if k not in {"DISCORD_TOKEN", "ANTHROPIC_API_KEY"}}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(PROJECT_ROOT / "main.py"),
-        cwd=str(root),
-        env=environment(**settings),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    proc = await spawn_main(cwd=root, env=environment(**settings))
     try:
         await h.process_identified()
         await h.discord.dm_message(USER_ID, "hello there")
         await h.discord.wait_for_messages(h.discord.dm_channel_for(USER_ID), 1, timeout=EVENT_WAIT)
-        await h.discord.user_message(LOG_CHANNEL_ID, ADMIN_ID, "shutdown? Mask")
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
+        text = await h.shut_down(proc, "Mask")
     finally:
         await h.end_process(proc)
-    text = output.decode(errors="replace")
-    assert proc.returncode == 0, text[-3000:]
     assert f"character folder: {root} (the character.env in {root}: ClaudeMask layout" in text, text[-3000:]
     [request] = h.claude.requests_for("claude-test-default")
     assert h.claude.system_text(request).startswith("You are Mask, a porcelain theatre mask")
@@ -88,14 +77,11 @@ async def test_main_says_which_character_it_plays_when_both_are_given(sqlite_db_
     root = tmp_path / "claudemask"
     root.mkdir()
     (root / "character.env").write_text(MASK)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(PROJECT_ROOT / "main.py"),
+    proc = await spawn_main(
         "--console",
-        cwd=str(root),
+        cwd=root,
         env=environment(CHARACTER_DIR=str(FINN), ANTHROPIC_API_KEY="k", DATABASE_URL=sqlite_db_url),
         stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     _, err = await asyncio.wait_for(proc.communicate(b"/quit\n"), timeout=PROCESS_WAIT)

@@ -22,7 +22,7 @@ from bot.reply.ensemble import CastMember
 from bot.reply.router import CharacterRouter, decayed_affinity
 from database.store import Store
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, Harness, speaker
+from tests.harness import CHANNEL_ID, Harness, eventually, speaker
 from tests.test_e2e_reply import vote_requests
 
 VOTER = "claude-test-voter"
@@ -222,9 +222,8 @@ async def test_old_hostility_fades_and_banter_comes_back(make_harness: Make) -> 
     await h.say("Finn, and tomorrow?")
     posts = await h.replies(CHANNEL_ID, 3)
     assert [author(h, p) for p in posts[1:]] == ["Finn", "Atlas"], "Atlas bantered again"
-    for _ in range(100):
+    async def affinity() -> tuple[float, int] | None:
         value, exchanges, _ = await h.store.characters.affinity_since("atlas", finn)
-        if exchanges == 6:
-            break
-        await asyncio.sleep(0.05)
+        return (value, exchanges) if exchanges == 6 else None
+    value, exchanges = await eventually(affinity, "the affinity of six exchanges")
     assert exchanges == 6 and 0 < value < 2, "the warm exchange moved the faded value, not the old -10"

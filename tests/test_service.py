@@ -58,10 +58,7 @@ async def test_a_stop_signal_finishes_the_reply_in_flight_and_exits_0(db_url: st
     h = Harness(db_url=db_url, tmp_path=tmp_path)
     await h.start_fakes()
     h.claude.script("A slow, careful answer.", model=DEFAULT, delay=3.0)
-    env = {**os.environ, **h.environ(), "LOG_LEVEL": "INFO"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT),
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    proc = await h.spawn_main()
     assert proc.stdout is not None
     seen: list[str] = []
     try:

@@ -15,6 +15,7 @@ from database.log import _GroupCommit
 from database.models import GlobalState, User, utcnow
 from database.records import SeenMessage
 from database.store import Store
+from tests.harness import check, eventually
 
 
 def seen(i: int, author: int = 5) -> SeenMessage:
@@ -139,8 +140,8 @@ async def test_chatter_lingers_but_a_message_someone_waits_on_does_not(store: St
     # Now busy (a batch just went out): chatter waits for company.
     chatter = [asyncio.ensure_future(group.write((seen(i), "user5", None), None, urgent=False))
                for i in (2, 3)]
-    for _ in range(5):
-        await asyncio.sleep(0)
+    # Both are in, waiting together (a flusher that did not linger would have taken the first alone).
+    await eventually(check(lambda: len(group._pending) == 2), "both chatter messages waiting for company")
     assert batches == [1] and not any(c.done() for c in chatter)
     await asyncio.wait_for(group.write((seen(4), "user5", None), None, urgent=True), timeout=60)
     await asyncio.gather(*chatter)

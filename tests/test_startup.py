@@ -14,7 +14,7 @@ import os
 import re
 import signal
 import socket
-import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from cogs.permissions import INVITE_PERMISSIONS
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 
 # Libraries whose lines an operator should not see at INFO (logger names, or their parents).
-from tests.harness import LOG_CHANNEL_ID, Harness
+from tests.harness import LOG_CHANNEL_ID, Harness, stop_process
 
 NOISY = ("alembic", "apscheduler", "sentence_transformers", "transformers", "huggingface_hub", "torch",
          "httpx", "httpx2", "discord")
@@ -50,25 +50,31 @@ async def stop_fakes(h: Harness) -> None:
     await h.discord.close()
 
 
-def main_env(h: Harness, **extra: str) -> dict[str, str]:
+def main_env(h: Harness, *, drop: Collection[str] = (), **extra: str) -> dict[str, str]:
+    """The fakes' environment for main.py, without the keys of ours it sets (nor ``drop``, lower case)."""
     clean = {k: v for k, v in os.environ.items()
              if k.lower() not in {"discord_token", "anthropic_api_key", "database_url", "log_level"}}
-    return {**clean, **h.environ(), **extra}
+    return {k: v for k, v in {**clean, **h.environ(), **extra}.items() if k.lower() not in drop}
 
 
 async def run_to_exit(h: Harness, env: dict[str, str], *args: str) -> tuple[int, str]:
     """main.py until it exits on its own; its return code and its stderr+stdout."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "main.py", "--character", str(h.character_dir), *args, cwd=str(PROJECT_ROOT), env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    proc = await h.spawn_main(*args, env=env)
     try:
         output, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await stop_process(proc)
     assert proc.returncode is not None
     return proc.returncode, output.decode(errors="replace")
+
+
+async def exit_of(h: Harness, *args: str, drop: Collection[str] = (), **env: str) -> tuple[int, str]:
+    """main.py against the fakes (LOG_LEVEL=WARNING unless ``env`` says) until it exits, then the fakes
+    stopped: its return code and its output."""
+    try:
+        return await run_to_exit(h, main_env(h, drop=drop, **{"LOG_LEVEL": "WARNING", **env}), *args)
+    finally:
+        await stop_fakes(h)
 
 
 def lines_of(text: str) -> list[str]:
@@ -79,9 +85,7 @@ async def test_start_logs_the_invite_and_connected_lines_and_no_library_chatter(
     h = await start_fakes(tmp_path)
     # A plain sqlite:/// URL is taken as sqlite+aiosqlite.
     env = main_env(h, LOG_LEVEL="INFO", DATABASE_URL=f"sqlite:///{tmp_path / 'plain.db'}")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT), env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    proc = await h.spawn_main(env=env)
     seen: list[str] = []
 
     async def read() -> None:
@@ -97,10 +101,7 @@ async def test_start_logs_the_invite_and_connected_lines_and_no_library_chatter(
         await asyncio.wait_for(proc.wait(), timeout=PROCESS_WAIT)
         await reader
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        await stop_fakes(h)
+        await h.end_process(proc)
     text = "\n".join(seen)
     assert proc.returncode == 0, text[-3000:]
     assert "Traceback" not in text
@@ -125,10 +126,7 @@ async def test_start_logs_the_invite_and_connected_lines_and_no_library_chatter(
 async def test_a_missing_message_content_intent_is_one_line_and_exit_2(tmp_path: Path) -> None:
     h = await start_fakes(tmp_path)
     h.discord.enabled_intents.discard("message_content")  # as in a new application's developer portal
-    try:
-        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="WARNING"))
-    finally:
-        await stop_fakes(h)
+    code, output = await exit_of(h)
     assert any(g[0] == "2" for g in h.discord.gateway_log)  # it did try to identify, and was refused
     assert code == 2, output
     [line] = lines_of(output)
@@ -140,12 +138,8 @@ async def test_a_missing_message_content_intent_is_one_line_and_exit_2(tmp_path:
 async def test_an_unreachable_discord_is_one_line_and_exit_1(tmp_path: Path, host: str) -> None:
     h = await start_fakes(tmp_path)
     host = host.format(port=closed_port())  # .invalid never resolves (RFC 6761)
-    env = main_env(h, LOG_LEVEL="WARNING", DISCORD_API_BASE_URL=f"http://{host}/api/v10",
-                   DISCORD_GATEWAY_URL=f"ws://{host}/gateway")
-    try:
-        code, output = await run_to_exit(h, env)
-    finally:
-        await stop_fakes(h)
+    code, output = await exit_of(h, DISCORD_API_BASE_URL=f"http://{host}/api/v10",
+                                 DISCORD_GATEWAY_URL=f"ws://{host}/gateway")
     assert code == 1, output
     [line] = lines_of(output)
     assert line.startswith(f"cannot reach Discord at http://{host}/api/v10 (") and "Traceback" not in output
@@ -160,10 +154,7 @@ async def test_an_unreachable_discord_is_one_line_and_exit_1(tmp_path: Path, hos
 ])
 async def test_a_bad_database_url_stops_before_discord(tmp_path: Path, url: str, says: str) -> None:
     h = await start_fakes(tmp_path)
-    try:
-        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="WARNING", DATABASE_URL=url))
-    finally:
-        await stop_fakes(h)
+    code, output = await exit_of(h, DATABASE_URL=url)
     assert code == 2, output
     [line] = lines_of(output)
     assert line.startswith("config error: environment: database_url: ") and says in line, line
@@ -175,10 +166,7 @@ async def test_an_unreachable_postgresql_stops_before_discord(tmp_path: Path) ->
     h = await start_fakes(tmp_path)
     port = closed_port()
     url = f"postgres://kindred:secret-pw@127.0.0.1:{port}/kindred"  # also: the postgres:// spelling is taken
-    try:
-        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="WARNING", DATABASE_URL=url))
-    finally:
-        await stop_fakes(h)
+    code, output = await exit_of(h, DATABASE_URL=url)
     assert code == 2, output
     [line] = lines_of(output)
     assert "database_url: cannot connect to postgresql+asyncpg://kindred:***@127.0.0.1" in line, line
@@ -194,9 +182,7 @@ async def test_sigterm_while_starting_exits_0_with_one_line(tmp_path: Path) -> N
     port = silent.sockets[0].getsockname()[1]
     h = await start_fakes(tmp_path)
     env = main_env(h, LOG_LEVEL="INFO", DATABASE_URL=f"postgresql+asyncpg://k@127.0.0.1:{port}/k")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "main.py", "--character", str(h.character_dir), cwd=str(PROJECT_ROOT), env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    proc = await h.spawn_main(env=env)
     seen: list[str] = []
     try:
         assert proc.stdout is not None
@@ -207,9 +193,7 @@ async def test_sigterm_while_starting_exits_0_with_one_line(tmp_path: Path) -> N
         proc.send_signal(signal.SIGTERM)
         rest, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await stop_process(proc)
         silent.close()
         await stop_fakes(h)
     output = "\n".join(seen) + "\n" + rest.decode(errors="replace")
@@ -220,10 +204,7 @@ async def test_sigterm_while_starting_exits_0_with_one_line(tmp_path: Path) -> N
 
 async def test_an_out_of_range_temperature_stops_start_up(tmp_path: Path) -> None:
     h = await start_fakes(tmp_path)
-    try:
-        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="INFO", DEFAULT_TEMPERATURE="1.7"))
-    finally:
-        await stop_fakes(h)
+    code, output = await exit_of(h, LOG_LEVEL="INFO", DEFAULT_TEMPERATURE="1.7")
     assert code == 2, output
     assert lines_of(output) == ["config error: environment: default_temperature: must be between 0 and 1, "
                                 "got 1.7"]
@@ -237,10 +218,7 @@ async def test_an_unquoted_multi_line_prompt_is_one_line_naming_file_and_key(tmp
                                         "You speak in terse lines.\nfirst_message=Hi.\n")
     h = await start_fakes(tmp_path)
     h.character_dir = char
-    try:
-        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="INFO"))
-    finally:
-        await stop_fakes(h)
+    code, output = await exit_of(h, LOG_LEVEL="INFO")
     assert code == 2, output
     [line] = lines_of(output)  # python-dotenv's own warning ("could not parse statement") is not repeated
     assert line.startswith(f"config error: {char / 'character.env'}: core_prompt: ")
@@ -262,19 +240,25 @@ async def wait_for_check(h: Harness) -> Any:
     return await asyncio.wait_for(checks, timeout=EVENT_WAIT)
 
 
-async def test_a_wrong_anthropic_key_is_a_warning_at_start_up(db_url: str, tmp_path: Path,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+async def check_at_start_up(h: Harness, caplog: pytest.LogCaptureFixture) -> tuple[Any, list[str]]:
+    """Start the bot, wait for its start-up check of the model server, close it: what the check returned
+    and the warnings it logged (the bot must have started whatever they say)."""
     caplog.set_level(logging.WARNING, logger="bot.core.claude")
-    h = Harness(db_url=db_url, tmp_path=tmp_path)
-    h.claude.api_key = "sk-ant-the-real-one"  # the fake now answers any other key with 401
     try:
         await h.start()
-        await wait_for_check(h)
+        checked = await wait_for_check(h)
         assert h.bot is not None and h.bot.is_ready()  # it kept starting
-        assert h.claude.model_lists == 1 and h.claude.requests == []  # the free request, not a message
     finally:
         await h.close()
-    [warning] = key_warnings(caplog)
+    return checked, key_warnings(caplog)
+
+
+async def test_a_wrong_anthropic_key_is_a_warning_at_start_up(db_url: str, tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    h.claude.api_key = "sk-ant-the-real-one"  # the fake now answers any other key with 401
+    _, [warning] = await check_at_start_up(h, caplog)
+    assert h.claude.model_lists == 1 and h.claude.requests == []  # the free request, not a message
     assert warning.startswith("environment variable ANTHROPIC_API_KEY: anthropic_api_key: ")
     assert "rejected the API key (HTTP 401: invalid x-api-key)" in warning and "starting anyway" in warning
     assert "fake-anthropic-key" not in warning
@@ -300,20 +284,14 @@ async def test_a_key_rejected_at_start_up_gets_the_fallback_at_once(db_url: str,
 
 async def test_a_right_anthropic_key_passes_the_check_silently(db_url: str, tmp_path: Path,
                                                                caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.core.claude")
     h = Harness(db_url=db_url, tmp_path=tmp_path)
     h.claude.api_key = "fake-anthropic-key"
-    try:
-        await h.start()
-        assert await wait_for_check(h) == []
-    finally:
-        await h.close()
-    assert key_warnings(caplog) == [] and h.claude.model_lists == 1
+    assert await check_at_start_up(h, caplog) == ([], [])
+    assert h.claude.model_lists == 1
 
 
 async def test_a_wrong_openai_key_names_the_file_it_came_from(db_url: str, tmp_path: Path,
                                                               caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.core.claude")
     char = tmp_path / "finn"
     char.mkdir()
     finn = (PROJECT_ROOT / "characters" / "finn" / "character.env").read_text()
@@ -324,13 +302,7 @@ async def test_a_wrong_openai_key_names_the_file_it_came_from(db_url: str, tmp_p
                         "premium_model": "llama3.2"})
     h.openai.api_key = "sk-right"
     h.openai.models = ["llama3.2"]
-    try:
-        await h.start()
-        await wait_for_check(h)
-        assert h.bot is not None and h.bot.is_ready()
-    finally:
-        await h.close()
-    [warning] = key_warnings(caplog)
+    _, [warning] = await check_at_start_up(h, caplog)
     assert warning.startswith(f"{char / 'character.local.env'}: openai_api_key: ")
     assert "rejected the API key (HTTP 401: Incorrect API key provided.)" in warning
     assert "sk-wrong" not in warning
@@ -338,25 +310,15 @@ async def test_a_wrong_openai_key_names_the_file_it_came_from(db_url: str, tmp_p
 
 async def test_an_unreachable_model_server_is_a_warning_at_start_up(db_url: str, tmp_path: Path,
                                                                     caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.core.claude")
     h = Harness(db_url=db_url, tmp_path=tmp_path,
                 config={"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{closed_port()}"})
-    try:
-        await h.start()
-        await wait_for_check(h)
-        assert h.bot is not None and h.bot.is_ready()
-    finally:
-        await h.close()
-    [warning] = key_warnings(caplog)
+    _, [warning] = await check_at_start_up(h, caplog)
     assert "anthropic backend: http://127.0.0.1:" in warning and "is unreachable" in warning
 
 
 async def test_a_rejected_discord_token_names_where_it_came_from(tmp_path: Path) -> None:
     h = await start_fakes(tmp_path)
-    try:
-        code, output = await run_to_exit(h, main_env(h, LOG_LEVEL="WARNING", DISCORD_TOKEN="not-the-token"))
-    finally:
-        await stop_fakes(h)
+    code, output = await exit_of(h, DISCORD_TOKEN="not-the-token")
     assert code == 2, output
     [line] = lines_of(output)
     assert line.startswith("config error: environment variable DISCORD_TOKEN: discord_token: Discord "

@@ -4,7 +4,6 @@ the real SDK against the fake Claude), and the summarizer driven directly for th
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ from memory.summarizer import CHANNEL_SOURCE, Summarizer, parse_memories
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_models import lineup, token_factor
 from tests.fakes.claude_server import FakeClaude, Reply
-from tests.harness import CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, USER_ID, Harness, MakeHarness
+from tests.harness import CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, USER_ID, Harness, MakeHarness, eventually
 from tests.memory_support import FINN, last_user_text, memory_settings
 
 SUMMARY_CUE = "look back over this conversation"  # Finn's summarization_prompt
@@ -91,14 +90,13 @@ async def summarized(h: Harness, scope: str, user: int = USER_ID, timeout: float
                      previous: str = "") -> str:
     """Wait for the conversation's summary to be there (and to differ from ``previous``); return it."""
     key = h.bot.engine.character_key
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    async def new_summary() -> str | None:
         history = await h.store.conversations.history(key, user, scope)
-        if history.summary and history.summary != previous:
-            await h.bot.memory.summarizer.wait_idle()
-            return history.summary
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{scope} was never summarized")
+        return history.summary if history.summary and history.summary != previous else None
+    summary = await eventually(new_summary, f"a summary of {scope}", timeout)
+    await h.bot.memory.summarizer.wait_idle()
+    return summary
 
 
 async def chat(h: Harness, lines: list[str], *, start: int = 0, dm: bool = False) -> None:

@@ -6,7 +6,6 @@ the daily job sends them as batches while the daytime passes stay direct."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from memory.consent import Consent
 from memory.summarizer import Summarizer
 from tests.fakes.claude_models import lineup, token_factor
 from tests.fakes.claude_server import FakeClaude
-from tests.memory_support import FINN, last_user_text, memory_settings
+from tests.memory_support import FINN, last_user_text, memory_settings, on_a_copy
 
 PEOPLE = {5: "alice", 6: "bob"}
 SUMMARY_CUE = "look back over this conversation"  # Finn's summarization_prompt
@@ -81,13 +80,8 @@ async def summarize(store: Store, fc: FakeClaude, *, batch: bool, **overrides: A
 @pytest.fixture
 async def direct(fake_claude: FakeClaude, sqlite_template: Path, tmp_path: Path) -> Any:
     """What the direct path stores (on a database of its own), and the fake made ready for the batch run."""
-    path = tmp_path / "direct.db"
-    shutil.copyfile(sqlite_template, path)
-    other = await Store(f"sqlite+aiosqlite:///{path}").open()
-    try:
-        stored = await summarize(other, fake_claude, batch=False)
-    finally:
-        await other.close()
+    stored = await on_a_copy(sqlite_template, tmp_path / "direct.db",
+                             lambda other: summarize(other, fake_claude, batch=False))
     assert [r.path for r in fake_claude.requests] == ["/v1/messages"] * 4  # a summary and memories each
     assert all(summary.startswith("Summary ") and turns == 2 for summary, turns, _ in stored.values())
     fake_claude.requests.clear()

@@ -20,7 +20,17 @@ from bot.core.pipeline import Decision, Incoming
 from bot.reply.intent import Intent, classify
 from bot.reply.triage import bot_command, is_acknowledgement, parse_prefixes
 from bot.reply.voting import BurstWindow
-from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness, MakeHarness
+from tests.harness import (
+    ADMIN_ID,
+    CHANNEL_ID,
+    LOG_CHANNEL_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    check,
+    eventually,
+)
 
 VOTER, DEFAULT, CODE = "claude-test-voter", "claude-test-default", "claude-test-code"
 
@@ -278,6 +288,13 @@ async def test_the_window_judges_a_quiet_channel_at_once_then_the_latest_of_what
     assert judged == [(9, [])]
 
 
+async def newest_is(window: BurstWindow, message_id: int, channel_id: int = 7) -> None:
+    """Wait until ``message_id`` is the newest message of the channel's open window (its submit is in)."""
+    await eventually(check(lambda: window._newest.get(channel_id, (None,))[0] is not None
+                           and window._newest[channel_id][0].message_id == message_id),
+                     f"message {message_id} in the window")
+
+
 async def test_a_message_in_an_open_window_waits_for_its_close() -> None:
     """While the window a leading-edge round opened is open, a message is not judged until it closes."""
     leading_judged = asyncio.Event()
@@ -294,7 +311,7 @@ async def test_a_message_in_an_open_window_waits_for_its_close() -> None:
     assert (await window.submit(first)).reason == "majority vote"
     second = asyncio.create_task(window.submit(dataclasses.replace(first, message_id=2)))
     await leading_judged.wait()
-    await asyncio.sleep(0)  # let the second submit run up to its wait
+    await newest_is(window, 2)  # the second submit is in, up to its wait
     assert judged == [1] and not second.done() and not window.quiet(7)
     second.cancel()
 
@@ -400,12 +417,12 @@ async def test_an_earlier_message_is_decided_when_the_next_arrives_not_at_the_cl
 
     assert (await window.submit(msg(10))).reason == "majority vote"  # leading edge
     second = asyncio.ensure_future(window.submit(msg(20)))
-    await asyncio.sleep(0)
+    await newest_is(window, 20)
     assert not second.done()  # the newest: waits for the close
     assert (await window.submit(msg(15))).reason == "coalesced into 20"  # out of order: at once
     third = asyncio.ensure_future(window.submit(msg(30)))
     assert (await second).reason == "coalesced into 30"  # decided by the arrival of the next
-    await asyncio.sleep(0)
+    await newest_is(window, 30)
     assert not third.done() and judged == [(10, [])]
     window._close(7)  # the window's own timer, called now
     assert (await third).reason == "majority vote"

@@ -3,7 +3,6 @@ Claude is asked, and what the database holds before and after."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -17,18 +16,19 @@ from tests.fakes import EVENT_WAIT
 from tests.harness import (
     ADMIN_ID,
     CHANNEL_ID,
+    EPHEMERAL,
     USER2_ID,
     USER_ID,
     Harness,
     MakeHarness,
     button,
     buttons,
+    ephemeral,
+    eventually,
     press,
     reply_requests,
+    stored_history,
 )
-
-EPHEMERAL = 64
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -39,11 +39,18 @@ async def wait_content(h: Harness, message: dict[str, Any], needle: str,
     return message
 
 
-async def ephemeral(ix: Any) -> dict[str, Any]:
-    """The ephemeral message an interaction answered with."""
-    message = await ix.message()
-    assert message["flags"] & EPHEMERAL, message
-    return message
+async def reroll(h: Harness, draft: str) -> dict[str, Any]:
+    """``/reroll`` in the channel; its preview, once it shows ``draft``."""
+    return await wait_content(h, await ephemeral(await h.slash("reroll")), draft)
+
+
+async def said_hello(make_harness: MakeHarness, **config: Any) -> Harness:
+    """A bot with these settings that has answered "hello" with "Hi there." in the channel (both turns
+    saved)."""
+    h = await make_harness(**config)
+    await chat(h, "hello", "Hi there.", 1)
+    await settled(h, 2)
+    return h
 
 
 async def seed(h: Harness, exchanges: int, *, scope: str = f"channel:{CHANNEL_ID}",
@@ -77,11 +84,7 @@ async def subcommand(h: Harness, group: str, name: str, *, user: int = USER_ID) 
 
 async def settled(h: Harness, turns: int) -> None:
     """Wait until the conversation holds ``turns`` turns (the engine saves them right after sending)."""
-    for _ in range(500):
-        if len(await history(h)) >= turns:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"conversation never reached {turns} turns")
+    await stored_history(h, f"channel:{CHANNEL_ID}", turns)
 
 
 # --------------------------------------------------------------------------- registration
@@ -298,12 +301,9 @@ async def test_reroll_redo_carries_the_ooc_context_and_dismiss_changes_nothing(h
 
 
 async def test_reroll_buttons_expire(make_harness: MakeHarness) -> None:
-    h = await make_harness(reroll_timeout_seconds=1)
-    await chat(h, "hello", "Hi there.", 1)
-    await settled(h, 2)
+    h = await said_hello(make_harness, reroll_timeout_seconds=1)
     h.claude.script("Too late to accept.", model="claude-test-default")
-    preview = await ephemeral(await h.slash("reroll"))
-    await wait_content(h, preview, "Too late to accept.")
+    preview = await reroll(h, "Too late to accept.")
     await wait_content(h, preview, "These buttons have expired", timeout=5)
     assert all(c["disabled"] for c in buttons(preview))
     late = await ephemeral(await press(h, preview, "accept"))
@@ -314,13 +314,10 @@ async def test_reroll_buttons_expire(make_harness: MakeHarness) -> None:
 
 
 async def test_reroll_buttons_expire_from_the_preview_even_during_a_redo(make_harness: MakeHarness) -> None:
-    h = await make_harness(reroll_timeout_seconds=1)
-    await chat(h, "hello", "Hi there.", 1)
-    await settled(h, 2)
+    h = await said_hello(make_harness, reroll_timeout_seconds=1)
     h.claude.script("First draft.", model="claude-test-default")
     h.claude.script("A draft that arrives too late.", model="claude-test-default", delay=2.0)
-    preview = await ephemeral(await h.slash("reroll"))
-    await wait_content(h, preview, "First draft.")
+    preview = await reroll(h, "First draft.")
     await (await press(h, preview, "redo")).response()  # the deadline passes while this draft is written
     await wait_content(h, preview, "A draft that arrives too late.")
     assert "These buttons have expired" in preview["content"]
@@ -335,8 +332,7 @@ async def test_reroll_is_refused_where_the_bot_is_deactivated(harness: Harness) 
     await chat(h, "tell me a secret", "The sea is salty.", 1)
     await settled(h, 2)
     h.claude.script("A fresher secret.", model="claude-test-default")
-    preview = await ephemeral(await h.slash("reroll"))
-    await wait_content(h, preview, "A fresher secret.")
+    preview = await reroll(h, "A fresher secret.")
     assert "inactive" in (await subcommand(h, "bot", "deactivate", user=ADMIN_ID))["content"]
     requests = len(h.claude.requests)
 
@@ -360,14 +356,12 @@ async def test_reroll_is_refused_where_the_bot_is_deactivated(harness: Harness) 
 
 async def test_reroll_refusals_nothing_to_reroll_and_stale_accept(harness: Harness) -> None:
     h = harness
-    nothing = await ephemeral(await h.slash("reroll"))
-    await wait_content(h, nothing, "nothing to reroll")
+    await reroll(h, "nothing to reroll")
 
     await chat(h, "first question", "First answer.", 1)
     await settled(h, 2)
     h.claude.script("Rerolled answer.", model="claude-test-default")
-    preview = await ephemeral(await h.slash("reroll"))
-    await wait_content(h, preview, "Rerolled answer.")
+    preview = await reroll(h, "Rerolled answer.")
     refusal = await ephemeral(await press(h, preview, "accept", user=USER2_ID))
     assert "belong to whoever ran the command" in refusal["content"]
 
@@ -387,8 +381,7 @@ async def test_reroll_when_claude_fails_shows_the_fallback(harness: Harness,
     await settled(h, 2)
     h.claude.fail_all(400)
     with caplog.at_level(logging.ERROR, logger="bot.operator.conversation_tools"):
-        preview = await ephemeral(await h.slash("reroll"))
-        await wait_content(h, preview, "lost in thought")
+        preview = await reroll(h, "lost in thought")
     assert button(preview, "accept")["disabled"] is True and button(preview, "redo")["disabled"] is False
     assert any("reroll for user" in r.getMessage() for r in caplog.records)
     assert (await history(h))[-1] == ("assistant", "Yes!")
@@ -401,10 +394,7 @@ async def test_reroll_in_a_dm_after_a_failed_reply_becomes_the_answer(harness: H
     dm_channel = int(sent["channel_id"])
     [fallback] = await h.replies(dm_channel)
     assert "lost in thought" in fallback["content"]
-    for _ in range(200):  # the failed reply keeps only the user turn
-        if await history(h, "dm"):
-            break
-        await asyncio.sleep(0.01)
+    await stored_history(h, "dm", 1)  # the failed reply keeps only the user turn
     assert await history(h, "dm") == [("user", "psst")]
     h.claude.recover()
     h.claude.script("Psst yourself.", model="claude-test-default")
@@ -509,15 +499,11 @@ async def test_help_lists_every_registered_command(harness: Harness) -> None:
     assert "bot activate" in names and "reroll" in names
     ix = await h.slash("help")
     await ephemeral(ix)
-    # The list may outgrow one 2000-character message; the rest arrives as followups, so give them time.
-    deadline = asyncio.get_running_loop().time() + 5
-    while True:
-        text = await ix.text()
-        missing = [name for name in names if f"`/{name}" not in text]
-        if not missing or asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.02)
-    assert not missing, missing
+    # The list may outgrow one 2000-character message; the rest arrives as followups.
+    async def complete() -> str | None:
+        text = str(await ix.text())
+        return text if all(f"`/{name}" in text for name in names) else None
+    text = await eventually(complete, "every command in /help")
     assert "`/bot activate [scope]` *(admin)*" in text
     assert "`/remember <memory>` — " in text and "`/remember <memory>` *(admin)*" not in text
 

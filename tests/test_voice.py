@@ -23,7 +23,7 @@ from bot.runtime.audio import VoiceClip, missing_programs, to_voice_clip, wavefo
 from bot.runtime.voice import VoiceService, spoken_text, transcript_content
 from cogs.voice import VOICE_MESSAGE_FLAG, send_voice_message
 from tests.fakes.openai_server import tone
-from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness
+from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, check, eventually
 from tests.memory_support import FINN, last_user_text
 from tests.test_e2e_openai import stored_turns
 
@@ -35,14 +35,12 @@ needs_audio_tools = pytest.mark.skipif(
     reason="ffmpeg and espeak-ng are installed by `make setup`")
 
 
-async def logged(h: Harness, channel_id: int, n: int) -> list[str]:
+async def logged_texts(h: Harness, channel_id: int, n: int) -> list[str]:
     """The channel's logged message contents, once there are ``n``."""
-    for _ in range(250):
+    async def enough() -> list[str] | None:
         seen = await h.store.log.recent_messages(channel_id, limit=20)
-        if len(seen) >= n:
-            return [m.content for m in seen]
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"channel {channel_id} never logged {n} messages")
+        return [m.content for m in seen] if len(seen) >= n else None
+    return await eventually(enough, f"{n} messages in the log of channel {channel_id}")
 
 
 def speech_requests(h: Harness) -> list[Any]:
@@ -69,7 +67,7 @@ async def test_a_voice_dm_is_transcribed_and_answered_like_text(make_harness: Ma
         "/v1/audio/transcriptions", "whisper-large-v3", "voice-message.ogg", "audio/ogg")
     assert heard.data == OGG and h.discord.cdn_requests == [int(sent["attachments"][0]["id"])]
     assert last_user_text(h.claude.requests[0].body).endswith("[voice] is the kelp tea ready?")
-    assert (await logged(h, channel, 2))[0] == "[voice] is the kelp tea ready?"
+    assert (await logged_texts(h, channel, 2))[0] == "[voice] is the kelp tea ready?"
     assert await stored_turns(h, "dm", 2) == ["[voice] is the kelp tea ready?", "Almost! Two more minutes."]
 
 
@@ -79,10 +77,10 @@ async def test_without_speech_to_text_the_character_says_it_cannot_listen(make_h
     [reply] = await h.replies(int(sent["channel_id"]))
     assert reply["content"] == UNHEARD
     assert h.claude.requests == [] and h.openai.heard == [] and h.discord.cdn_requests == []
-    assert (await logged(h, int(sent["channel_id"]), 2))[0] == "[voice message]"  # never an empty turn
+    assert (await logged_texts(h, int(sent["channel_id"]), 2))[0] == "[voice message]"  # never an empty turn
     # In a server, a voice message nobody addressed is only logged; one replying to the character is answered.
     await h.discord.voice_message(USER_ID, OGG, channel_id=CHANNEL_ID)
-    await logged(h, CHANNEL_ID, 1)
+    await logged_texts(h, CHANNEL_ID, 1)
     await h.settled()  # every event read and handled: what did not happen, will not
     assert h.discord.posted(CHANNEL_ID) == [] and h.claude.requests == []
     ours = await h.discord.user_message(CHANNEL_ID, h.bot_user_id, "Fresh tea at the stall!")
@@ -112,13 +110,13 @@ async def test_a_voice_message_is_logged_and_owed_before_it_is_heard(make_harnes
     sent = await h.discord.voice_message(USER_ID, OGG)
     channel = int(sent["channel_id"])
     await asyncio.wait_for(h.openai.transcribing.wait(), 30)
-    assert (await logged(h, channel, 1)) == ["[voice message]"]
+    assert (await logged_texts(h, channel, 1)) == ["[voice message]"]
     owed = await h.store.owed.pending(h.bot.engine.character_key)
     assert [o.message_id for o in owed] == [int(sent["id"])]
     h.openai.transcribe_gate.set()
     [reply] = await h.replies(channel)
     assert reply["content"] == "Not yet."
-    assert (await logged(h, channel, 2))[0] == "[voice] is the tide in?"  # the transcript replaced it
+    assert (await logged_texts(h, channel, 2))[0] == "[voice] is the tide in?"  # the transcript replaced it
     await h.bot.get_cog("Events").drain()  # type: ignore[union-attr]
     await h.store.log.flush()
     assert await h.store.owed.pending(h.bot.engine.character_key) == []
@@ -173,7 +171,7 @@ async def test_mirror_answers_a_voice_message_with_a_voice_message(make_harness:
                 if r.method == "POST" and r.body and r.body.get("flags") == VOICE_MESSAGE_FLAG]
     assert upload.body["attachments"][0]["id"] == 0 and "duration_secs" in upload.body["attachments"][0]
     # Our own voice message is logged with a placeholder, not as an empty message.
-    assert (await logged(h, channel, 3))[-1] == "[voice message]"
+    assert (await logged_texts(h, channel, 3))[-1] == "[voice message]"
     # mirror: a typed message gets a typed answer only
     await h.dm("and a biscuit?")
     await h.replies(channel, 3)
@@ -200,10 +198,7 @@ async def test_a_failing_speech_server_leaves_the_text_reply(make_harness: MakeH
     h.openai.audio_errors = [500, 500]
     sent = await h.dm("hello")
     [reply] = await h.replies(int(sent["channel_id"]))
-    for _ in range(100):
-        if "voice reply" in caplog.text:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(check(lambda: "voice reply" in caplog.text), "the failed voice reply's log line")
     assert "the voice reply to message" in caplog.text and "speech failed" in caplog.text
     assert reply["content"] == "Hello from fake Claude." and voice_posts(h, int(sent["channel_id"])) == []
 

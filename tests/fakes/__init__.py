@@ -3,6 +3,8 @@ OpenAI-compatible server (chat completions, models, transcriptions, speech)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 # How long a test waits for something it is sure will happen before calling it a failure. Generous on
@@ -12,9 +14,9 @@ EVENT_WAIT = 30.0  # an event inside the test's own process: a post, a Claude re
 PROCESS_WAIT = 300.0  # a child `python main.py` process: its imports, start-up, or its exit
 
 
-async def serve_local(app: web.Application) -> tuple[web.AppRunner, int]:
+async def serve_local(app: web.Application, **runner_options: Any) -> tuple[web.AppRunner, int]:
     """Serve ``app`` on 127.0.0.1 on a free port; returns the runner (for cleanup) and the port."""
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, **runner_options)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

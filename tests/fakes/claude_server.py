@@ -48,11 +48,11 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
-from tests.fakes import EVENT_WAIT
+from tests.fakes import EVENT_WAIT, serve_local
 from tests.fakes.claude_batches import BatchRoutes
 from tests.fakes.claude_models import (
     THINKING_TOKENS,
@@ -366,7 +366,102 @@ def image_problem(body: dict[str, Any]) -> str | None:
     return None
 
 
-class FakeClaude:
+def retry_headers(reply: Reply) -> dict[str, str]:
+    """``retry-after`` and ``retry-after-ms`` on a 429 or 5xx, as both APIs send them (see :class:`Reply`)."""
+    if reply.retry_after is None or not (reply.status == 429 or reply.status >= 500):
+        return {}
+    return {"retry-after": f"{reply.retry_after:g}",
+            "retry-after-ms": str(max(1, round(reply.retry_after * 1000)))}
+
+
+class ModelServer:
+    """What the fake Claude and the fake OpenAI-compatible server share: serving on a free local port, the
+    answer choice (``fail_all`` > scripted rules in order > ``responder`` hook > ``default_text``) and the
+    record of requests. A subclass adds its routes in :meth:`add_routes`."""
+
+    def __init__(self, *, zero_latency: bool, default_text: str, chunk_size: int,
+                 api_key: str | None) -> None:
+        self.zero_latency = zero_latency
+        self.default_text = default_text
+        self.chunk_size = chunk_size  # characters per streamed text piece
+        self.api_key = api_key  # when set, any other key gets 401
+        self.responder: Responder | None = None
+        self.rules: list[Rule] = []
+        self.requests: list[Recorded] = []
+        self.model_lists = 0  # how often GET /v1/models was asked
+        self._failing: Reply | None = None
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- lifecycle
+
+    def add_routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> Self:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        self.add_routes(app)
+        # handler_cancellation: a client that timed out stops its handler, as a real server stops generating
+        self._runner, self.port = await serve_local(app, handler_cancellation=True, shutdown_timeout=0.5)
+        return self
+
+    async def close(self) -> None:
+        for task in list(self._tasks):  # slow answers nobody waits for any more must not hold up shutdown
+            task.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def tracked(self, answer: Awaitable[web.StreamResponse]) -> web.StreamResponse:
+        """Await a handler's answer, cancelled by :meth:`close` if it is still running then."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            return await answer
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    # -- scripting and observation
+
+    def recover(self) -> None:
+        self._failing = None
+
+    def requests_for(self, model: str) -> list[Recorded]:
+        return [r for r in self.requests if r.model == model]
+
+    async def _choose(self, body: dict[str, Any]) -> Reply:
+        if self._failing is not None:
+            return self._failing
+        for rule in self.rules:
+            if rule.applies(body):
+                rule.served += 1
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                    if rule.remaining <= 0:
+                        self.rules.remove(rule)
+                return rule.reply
+        if self.responder is not None:
+            answer = self.responder(body)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            if isinstance(answer, Reply):
+                return answer
+            if isinstance(answer, str):
+                return Reply(answer)
+        return Reply(self.default_text)
+
+
+class FakeClaude(ModelServer):
     """The fake API server. Answer choice per request: ``fail_all`` > scripted rules (in order) >
     ``responder`` hook > ``default_text``.
 
@@ -377,61 +472,25 @@ class FakeClaude:
     def __init__(self, *, zero_latency: bool = False, default_text: str = "Hello from fake Claude.",
                  chunk_size: int = 16, min_cache_tokens: int | None = None,
                  api_key: str | None = None) -> None:
-        self.zero_latency = zero_latency
-        self.default_text = default_text
-        self.chunk_size = chunk_size  # characters per text_delta
+        super().__init__(zero_latency=zero_latency, default_text=default_text, chunk_size=chunk_size,
+                         api_key=api_key)  # api_key: checked against x-api-key or Bearer
         # None: each model's documented minimum cacheable length; a number: that one for every model
         self.cache = PromptCache(min_tokens=min_cache_tokens)
-        self.api_key = api_key  # when set, any other key (x-api-key or Bearer) gets 401
         # 400 for bodies the real API would reject: no model, messages or max_tokens; blank content
         self.validate = True
-        self.responder: Responder | None = None
-        self.rules: list[Rule] = []
-        self.requests: list[Recorded] = []
         self.count_requests: list[Recorded] = []
         # GET /v1/models: what it lists (newest first, as the real API orders them: the lineup of
-        # tests/fakes/claude_models.py, dated ids for the older models), and how often it was asked
+        # tests/fakes/claude_models.py, dated ids for the older models)
         self.models: list[str] = list(LISTED_MODELS)
-        self.model_lists = 0
-        self._failing: Reply | None = None
-        self._ids = itertools.count(1)
         self._lock = threading.Lock()  # requests/waiters may be read from another thread's loop (benchmarks)
         self._waiters: list[tuple[int, str | None, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
         self.batches = BatchRoutes(self)  # the Message Batches routes (tests/fakes/claude_batches.py)
 
-    # -- lifecycle
-
-    async def start(self) -> FakeClaude:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
         self.batches.add_routes(app)
         app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
         app.router.add_get("/v1/models", self._models)
-        # handler_cancellation: a client that timed out stops its handler, like the real API stops generating
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def close(self) -> None:
-        for task in list(self._tasks):  # slow answers nobody waits for any more must not hold up shutdown
-            task.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeClaude:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     @property
     def base_url(self) -> str:
@@ -464,9 +523,6 @@ class FakeClaude:
         """Answer every request with this error until :meth:`recover` (scripted rules stay queued)."""
         self._failing = Reply(status=status, retry_after=retry_after, error_type=error_type)
 
-    def recover(self) -> None:
-        self._failing = None
-
     def clear_cache(self) -> None:
         self.cache.clear()
 
@@ -481,31 +537,7 @@ class FakeClaude:
         self.cache.clear()
         self.batches.reset()
 
-    async def _choose(self, body: dict[str, Any]) -> Reply:
-        if self._failing is not None:
-            return self._failing
-        for rule in self.rules:
-            if rule.applies(body):
-                rule.served += 1
-                if rule.remaining is not None:
-                    rule.remaining -= 1
-                    if rule.remaining <= 0:
-                        self.rules.remove(rule)
-                return rule.reply
-        if self.responder is not None:
-            answer = self.responder(body)
-            if inspect.isawaitable(answer):
-                answer = await answer
-            if isinstance(answer, Reply):
-                return answer
-            if isinstance(answer, str):
-                return Reply(answer)
-        return Reply(self.default_text)
-
     # -- observation
-
-    def requests_for(self, model: str) -> list[Recorded]:
-        return [r for r in self.requests if r.model == model]
 
     def last_request(self, model: str | None = None) -> Recorded:
         found = self.requests if model is None else self.requests_for(model)
@@ -681,14 +713,7 @@ class FakeClaude:
                                   else None, "last_id": page[-1] if page else None})
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            return await self._answer(request)
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
+        return await self.tracked(self._answer(request))
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         received = time.monotonic()
@@ -792,10 +817,8 @@ class FakeClaude:
     def _error_response(self, reply: Reply, record: Recorded) -> web.Response:
         error_type = reply.error_type or ERROR_TYPES.get(reply.status, "api_error")
         record.status, record.error_type, record.finished_at = reply.status, error_type, time.monotonic()
-        headers = {"request-id": f"req_fake_err_{next(self._ids):06d}", **reply.headers}
-        if reply.retry_after is not None and (reply.status == 429 or reply.status >= 500):
-            headers["retry-after"] = f"{reply.retry_after:g}"
-            headers["retry-after-ms"] = str(max(1, round(reply.retry_after * 1000)))
+        headers = {"request-id": f"req_fake_err_{next(self._ids):06d}", **reply.headers,
+                   **retry_headers(reply)}
         message = reply.error_message or _DEFAULT_MESSAGES.get(error_type,
                                                                f"fake {error_type} ({reply.status})")
         return web.json_response({"type": "error", "error": {"type": error_type, "message": message}},

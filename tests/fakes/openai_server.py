@@ -24,9 +24,7 @@ Tokens: every message's text costs ``len(text) // 4 + 1`` (claude_server.estimat
 from __future__ import annotations
 
 import asyncio
-import inspect
 import io
-import itertools
 import json
 import math
 import struct
@@ -38,7 +36,16 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes import EVENT_WAIT
-from tests.fakes.claude_server import Match, Recorded, Reply, Responder, Rule, _texts, estimate_tokens
+from tests.fakes.claude_server import (
+    Match,
+    ModelServer,
+    Recorded,
+    Reply,
+    Rule,
+    _texts,
+    estimate_tokens,
+    retry_headers,
+)
 
 __all__ = ["FakeOpenAI", "Heard", "Reply", "SPEECH_RATE"]
 
@@ -63,16 +70,14 @@ class Heard:
     status: int = 200
 
 
-class FakeOpenAI:
+class FakeOpenAI(ModelServer):
     """Answer choice per chat request: ``fail_all`` > scripted rules (in order) > ``responder`` hook >
     ``default_text``."""
 
     def __init__(self, *, zero_latency: bool = False, default_text: str = "Hello from the fake model.",
                  chunk_size: int = 16, api_key: str | None = None) -> None:
-        self.zero_latency = zero_latency
-        self.default_text = default_text
-        self.chunk_size = chunk_size
-        self.api_key = api_key  # when set, any other Bearer key gets 401
+        super().__init__(zero_latency=zero_latency, default_text=default_text, chunk_size=chunk_size,
+                         api_key=api_key)  # api_key: checked against the Bearer key
         self.models: list[str] = []  # what GET /v1/models lists
         self.stream_usage = True  # False: a server that ignores stream_options.include_usage
         self.transcript = "hello from a voice message"
@@ -80,43 +85,13 @@ class FakeOpenAI:
         # A test holds transcriptions here (set: they answer); ``transcribing`` is set when one has arrived.
         self.transcribe_gate: asyncio.Event | None = None
         self.transcribing = asyncio.Event()
-        self.responder: Responder | None = None
-        self.rules: list[Rule] = []
-        self.requests: list[Recorded] = []
-        self.model_lists = 0
         self.heard: list[Heard] = []
-        self._failing: Reply | None = None
-        self._ids = itertools.count(1)
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
-    async def start(self) -> FakeOpenAI:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/audio/transcriptions", self._transcribe)
         app.router.add_post("/v1/audio/speech", self._speech)
-        # handler_cancellation: a client that timed out stops its handler, as a real server stops generating
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenAI:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     @property
     def base_url(self) -> str:
@@ -139,12 +114,6 @@ class FakeOpenAI:
     def fail_all(self, status: int = 500, *, retry_after: float | None = 0.0) -> None:
         self._failing = Reply(status=status, retry_after=retry_after)
 
-    def recover(self) -> None:
-        self._failing = None
-
-    def requests_for(self, model: str) -> list[Recorded]:
-        return [r for r in self.requests if r.model == model]
-
     @staticmethod
     def all_text(req: Recorded) -> str:
         return "\n".join(t for m in req.body.get("messages") or [] for t in _texts(m.get("content", "")))
@@ -156,25 +125,6 @@ class FakeOpenAI:
                 raise AssertionError(f"expected {n} chat requests, got {len(self.requests)}")
             await asyncio.sleep(0.002)
         return list(self.requests)
-
-    async def _choose(self, body: dict[str, Any]) -> Reply:
-        if self._failing is not None:
-            return self._failing
-        for rule in self.rules:
-            if rule.applies(body):
-                rule.served += 1
-                if rule.remaining is not None:
-                    rule.remaining -= 1
-                    if rule.remaining <= 0:
-                        self.rules.remove(rule)
-                return rule.reply
-        if self.responder is not None:
-            answer = self.responder(body)
-            if inspect.isawaitable(answer):
-                answer = await answer
-            if isinstance(answer, Reply | str):
-                return answer if isinstance(answer, Reply) else Reply(answer)
-        return Reply(self.default_text)
 
     # -- chat completions
 
@@ -207,14 +157,7 @@ class FakeOpenAI:
         return None
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            return await self._answer(request)
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
+        return await self.tracked(self._answer(request))
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         received = time.monotonic()
@@ -264,10 +207,7 @@ class FakeOpenAI:
     def _error(self, reply: Reply, record: Recorded) -> web.Response:
         kind, code = ERRORS.get(reply.status, ("server_error", None))
         record.status, record.error_type, record.finished_at = reply.status, kind, time.monotonic()
-        headers = dict(reply.headers)
-        if reply.retry_after is not None and (reply.status == 429 or reply.status >= 500):
-            headers["retry-after"] = f"{reply.retry_after:g}"
-            headers["retry-after-ms"] = str(max(1, round(reply.retry_after * 1000)))
+        headers = {**reply.headers, **retry_headers(reply)}
         message = reply.error_message or f"fake {kind} ({reply.status})"
         return web.json_response({"error": {"message": message, "type": kind, "param": None, "code": code}},
                                  status=reply.status, headers=headers)
