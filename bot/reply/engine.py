@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from bot.core.character import CharacterSource
 from bot.core.claude import SPEND_GUILD, ClaudeClient, Completion
-from bot.core.config import Settings
+from bot.core.config import ReplySettings, Settings
+from bot.core.config.holder import section_of
 from bot.core.keyed import KeyedLocks
 from bot.core.localtime import load_zone
 from bot.core.models.base import Prompt
@@ -76,7 +77,8 @@ class ReplyEngine(ExchangeKeeping):
         self.claude = claude
         self.character = character
         self._character_key = character_key or settings.character_name_slug
-        self.throttle = BotThrottle(settings)
+        replies = section_of(settings, ReplySettings)  # following reloads as the running settings do
+        self.throttle = BotThrottle(replies)
         self.extra_names: set[str] = set()  # e.g. the bot account's own username
         self.names = CharacterNames(character.current, self.extra_names)
         self.decision_listeners: list[DecisionListener] = []
