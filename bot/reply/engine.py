@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from bot.core.character import CharacterSource
 from bot.core.claude import SPEND_GUILD, ClaudeClient, Completion
-from bot.core.config import ReplySettings, Settings
+from bot.core.config import EnsembleSettings, ReplySettings, Settings
 from bot.core.config.holder import section_of
+from bot.core.config.sections import TriageSettings
 from bot.core.keyed import KeyedLocks
 from bot.core.localtime import load_zone
 from bot.core.models.base import Prompt
@@ -94,8 +95,8 @@ class ReplyEngine(ExchangeKeeping):
         self.reply_filters: list[ReplyFilter] = []
         # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing
         # when unused).
-        self.persona_runtime = PersonaRuntime(store, self._character_key, character.current,
-                                              load_zone(settings.alive.timezone))
+        self.persona_runtime = PersonaRuntime(store.characters, self._character_key, character.current,
+                                              load_zone(settings.alive.timezone))  # a restart key
         self.turn_listeners.append(self.persona_runtime.on_turn)
         # Consent (memory/consent.py), one for the whole bot: when it says no, the exchange is answered but
         # not stored in the history. None (a bot without memory): every exchange is stored.
@@ -103,7 +104,8 @@ class ReplyEngine(ExchangeKeeping):
         self._locks: KeyedLocks[tuple[int, str]] = KeyedLocks()  # per conversation, only while in use
         # Our own account and webhooks: never another character (bot/reply/turns.py).
         self.own_author_ids: set[int] = set()
-        self.turns = TurnTaking(store, lambda: settings.ensemble, self.names, self.own_author_ids)
+        self.turns = TurnTaking(store.log, section_of(settings, EnsembleSettings), self.names,
+                                self.own_author_ids)
         self.transcripts = TranscriptWindows()  # where each channel's cached transcript starts
         self.note_pins = NotePins()  # where each DM's feelings and style notes sit in its history
         # Messages marked as owed a reply (database/owed.py) and not yet answered, by this process.
@@ -112,11 +114,13 @@ class ReplyEngine(ExchangeKeeping):
         # (bot/reply/intent.py).
         self.bot_prefixes = parse_prefixes(settings.triage.other_bot_prefixes)
         # Vote rounds (bot/reply/voting.py): the ballot is the process's, shared by an ensemble's engines.
-        self.voting = Voting(ballot or Ballot(claude, settings), store, settings, character.current,
-                             self.own_author_ids, self.server_policy)
+        self.voting = Voting(ballot or Ballot(claude, settings), store.log, replies,
+                             section_of(settings, TriageSettings), character.current, self.own_author_ids,
+                             self.server_policy)
         self.intents = IntentRouter(settings.triage)
-        self.greeter = Greeter(settings, store, self._character_key, self.own_author_ids,
-                               functools.partial(finish_text, self.reply_filters), self.names)
+        self.greeter = Greeter(replies, store.state, self._character_key, self.own_author_ids,
+                               functools.partial(finish_text, self.reply_filters), self.names,
+                               self.persona_runtime.zone)
         self._policies = PolicyCache(settings)  # each server's effective settings, resolved once per change
         # name_mentioned() of the messages in flight, by id: (the text asked about, the answer). A busy
         # server's messages interleave between their logging and their decision, so more than one is kept.
