@@ -112,12 +112,11 @@ class ReplyEngine(ExchangeKeeping):
         self.owed: set[int] = set()
         # Fewer votes (bot/reply/triage.py) and the model/recall budget by what a message is about
         # (bot/reply/intent.py).
-        self.bot_prefixes = parse_prefixes(settings.triage.other_bot_prefixes)
+        self.triage = section_of(settings, TriageSettings)  # read at each message: a reload applies
         # Vote rounds (bot/reply/voting.py): the ballot is the process's, shared by an ensemble's engines.
-        self.voting = Voting(ballot or Ballot(claude, settings), store.log, replies,
-                             section_of(settings, TriageSettings), character.current, self.own_author_ids,
-                             self.server_policy)
-        self.intents = IntentRouter(settings.triage)
+        self.voting = Voting(ballot or Ballot(claude, settings), store.log, replies, self.triage,
+                             character.current, self.own_author_ids, self.server_policy)
+        self.intents = IntentRouter(self.triage)
         self.greeter = Greeter(replies, store.state, self._character_key, self.own_author_ids,
                                functools.partial(finish_text, self.reply_filters), self.names,
                                self.persona_runtime.zone)
@@ -125,6 +124,11 @@ class ReplyEngine(ExchangeKeeping):
         # name_mentioned() of the messages in flight, by id: (the text asked about, the answer). A busy
         # server's messages interleave between their logging and their decision, so more than one is kept.
         self._named: dict[int, tuple[str, bool]] = {}
+
+    @property
+    def bot_prefixes(self) -> tuple[str, ...]:
+        """Other bots' command prefixes as configured now (parsed once per value)."""
+        return parse_prefixes(self.triage.other_bot_prefixes)
 
     @property
     def persona(self) -> Persona:
