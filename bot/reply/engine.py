@@ -70,6 +70,10 @@ class Prefetched:
 
 
 class ReplyEngine(ExchangeKeeping):
+    """One character's replies. It takes the whole settings (the running bot's follow reloads): it reads
+    many sections (replies, models, media, secrets, triage, alive, and delivery's), and the features built
+    on it read theirs through ``engine.settings``; its parts get their own sections from it (section_of)."""
+
     def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
                  *, character_key: str | None = None, gates: Sequence[Gate] = (),
                  ballot: Ballot | None = None, consent: MemoryConsent | None = None) -> None:
