@@ -5,18 +5,24 @@ form; the day's date turns at midnight UTC. The behaviour over the wire is the r
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from bot.core.config import PROJECT_ROOT, Settings, load_settings
-from bot.core.config.holder import SettingsHolder
+from bot.core.config import PROJECT_ROOT, EnsembleSettings, ReplySettings, Settings, load_settings
+from bot.core.config.holder import SettingsHolder, section_of
+from bot.core.config.sections import TriageSettings
 from bot.core.config.service import AccessSettings
 from bot.core.derived import Derived
+from bot.core.pipeline import Incoming
 from bot.core.policy import PolicyCache
 from bot.operator import activity
 from bot.operator.access import AccessGate
+from bot.reply.intent import IntentRouter
+from bot.reply.throttle import BotThrottle
+from bot.reply.turns import TurnTaking
 from cogs.events import clean_content
 from database.records import ServerConfig
 from database.statements import sqlite_time
@@ -124,3 +130,21 @@ def test_the_counters_day_turns_at_midnight_utc(monkeypatch: pytest.MonkeyPatch)
     assert activity.today() == "2026-11-24"
     monkeypatch.setattr(activity.time, "time", lambda: evening + 1)
     assert activity.today() == "2026-11-25"
+
+
+def test_the_reply_engines_parts_read_their_sections_as_a_reload_leaves_them() -> None:
+    """What the engine hands its parts (bot/reply/engine.py) is the section following the running settings:
+    a reload reaches the throttle, the intents' models and the turn-taking waits without rebuilding them."""
+    holder = SettingsHolder(settings())
+    running = holder.settings()
+    throttle = BotThrottle(section_of(running, ReplySettings))
+    intents = IntentRouter(section_of(running, TriageSettings))
+    messages: Any = None  # no wait here reads the log
+    turns = TurnTaking(messages, section_of(running, EnsembleSettings), set, set())
+    code = Incoming(message_id=1, channel_id=2, author_id=3, author_name="bot", content="```py\nx = 1\n```",
+                    created_at=datetime.now(UTC), is_dm=False, author_is_bot=True)
+    assert intents.model_for(code, "default") == "default"
+    holder.swap(settings(REPLY_COOLDOWN="2.5", CODE_MODEL="coder", TURN_WAIT_AFTER_BOT="7"))
+    assert throttle.cooldown == 2.5
+    assert intents.model_for(replace(code, message_id=4), "default") == "coder"
+    assert turns._timeout(code) == 7

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bot.core.character import CharacterSource
-from bot.core.config import BY_KEY, PROJECT_ROOT, SETTINGS, MemorySettings, load_settings
+from bot.core.config import BY_KEY, PROJECT_ROOT, SETTINGS, MemorySettings, ReplySettings, load_settings
 from bot.core.config.docs import render_example, render_markdown
 from bot.core.config.holder import Live, SettingsHolder, section_name, section_of
 from bot.core.config.live import changes, live_settings
@@ -267,7 +267,7 @@ def test_a_reload_is_swapped_in_keeping_restart_keys(tmp_path: Path) -> None:
     limits = holder.follow(LimitSettings)  # what a class taking its section is handed
     access = holder.watch(AccessSettings)  # ...or, when it keeps what it derives per section object
     stale = running.access  # the section object of the moment: what a reload replaces
-    throttle = BotThrottle(running)
+    throttle = BotThrottle(section_of(running, ReplySettings))
     new = _settings(tmp_path, DEFAULT_MAX_TOKENS="321", SHARD_COUNT="2", DISCORD_TOKEN="new-secret",
                     RECALL_TOKEN_BUDGET="5", REPLY_COOLDOWN="2.5", DAILY_TOKEN_BUDGET="9",
                     BLOCKED_USERS="42")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.core.config import load_settings
 from bot.reply.splitting import split_message
-from bot.reply.typing_sim import typing_seconds
+from bot.reply.typing_sim import typing_time
 
 ENV = {"DISCORD_TOKEN": "t", "ANTHROPIC_API_KEY": "k"}
 
@@ -53,12 +53,12 @@ def test_typing_time_scales_with_length_and_is_clamped(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, None, environ={**ENV, "typing_speed_cpm": "600",
                                                       "min_typing_time": "1",
                                                       "max_typing_time": "5", "typing_variance": "0"})
-    assert typing_seconds("x" * 10, settings) == 1.0  # 1 s at 600 cpm... clamped to the minimum
-    assert typing_seconds("x" * 30, settings) == 3.0
-    assert typing_seconds("x" * 10_000, settings) == 5.0
+    assert typing_time("x" * 10, settings.typing) == 1.0  # 1 s at 600 cpm... clamped to the minimum
+    assert typing_time("x" * 30, settings.typing) == 3.0
+    assert typing_time("x" * 10_000, settings.typing) == 5.0
     varied = load_settings(tmp_path, None, environ={**ENV, "typing_speed_cpm": "600",
                                                     "typing_variance": "0.2",
                                                     "min_typing_time": "0", "max_typing_time": "100"})
     rng = random.Random(1)
-    values = {round(typing_seconds("x" * 300, varied, rng), 3) for _ in range(20)}
+    values = {round(typing_time("x" * 300, varied.typing, rng), 3) for _ in range(20)}
     assert len(values) > 1 and all(24.0 <= v <= 36.0 for v in values)

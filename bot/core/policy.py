@@ -60,7 +60,9 @@ def resolve(
 
 class PolicyCache:
     """The last :func:`resolve` of each server, kept while neither its stored settings (the store's cached
-    object) nor the global sections it reads were replaced: every message of a server asks for it."""
+    object) nor the global sections it reads were replaced: every message of a server asks for it. It takes
+    the whole settings (the running bot's follow reloads): it reads three sections, replies, memory and
+    access, and keeps its answers per section object."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -28,7 +28,7 @@ from bot.core.claude import ClaudeUnavailable, Completion
 from bot.core.config import Settings
 from bot.core.pipeline import Incoming, Outlet, ReplyFilter
 from bot.reply.splitting import FENCE, split_message
-from bot.reply.typing_sim import typing_seconds
+from bot.reply.typing_sim import typing_time
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -142,7 +142,7 @@ def with_notice(notice: str, text: str) -> str:
 class Delivery:
     """One reply's generation and delivery through ``outlet``."""
 
-    settings: Settings
+    settings: Settings  # the whole settings: it reads three sections (delivery, discord, typing)
     outlet: Outlet
     writer: Writer  # the model call, made while the typing indicator runs
     finish: Callable[[str], str]  # the reply filters (a Finish), applied to every text shown
@@ -185,7 +185,7 @@ class Delivery:
             parts = chunks(text, limit) if chunked else split_message(text, limit)
             # The typing a person would need for the whole answer, shared among the bursts by their length
             # (at least min_typing_time each): the first appears sooner, the last no later than in one go.
-            total = typing_seconds(text, self.settings)
+            total = typing_time(text, self.settings.typing)
             length = sum(len(p) for p in parts) or 1
             shares = [max(total * len(p) / length, self.settings.typing.min_typing_time) for p in parts] \
                 if chunked else [total]

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 from bot.core.character import CharacterSource
 from bot.core.claude import SPEND_GUILD, ClaudeClient, Completion
-from bot.core.config import Settings
+from bot.core.config import EnsembleSettings, ReplySettings, Settings
+from bot.core.config.holder import section_of
+from bot.core.config.sections import TriageSettings
 from bot.core.keyed import KeyedLocks
 from bot.core.localtime import load_zone
 from bot.core.models.base import Prompt
@@ -68,6 +70,10 @@ class Prefetched:
 
 
 class ReplyEngine(ExchangeKeeping):
+    """One character's replies. It takes the whole settings (the running bot's follow reloads): it reads
+    many sections (replies, models, media, secrets, triage, alive, and delivery's), and the features built
+    on it read theirs through ``engine.settings``; its parts get their own sections from it (section_of)."""
+
     def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
                  *, character_key: str | None = None, gates: Sequence[Gate] = (),
                  ballot: Ballot | None = None, consent: MemoryConsent | None = None) -> None:
@@ -76,7 +82,8 @@ class ReplyEngine(ExchangeKeeping):
         self.claude = claude
         self.character = character
         self._character_key = character_key or settings.character_name_slug
-        self.throttle = BotThrottle(settings)
+        replies = section_of(settings, ReplySettings)  # following reloads as the running settings do
+        self.throttle = BotThrottle(replies)
         self.extra_names: set[str] = set()  # e.g. the bot account's own username
         self.names = CharacterNames(character.current, self.extra_names)
         self.decision_listeners: list[DecisionListener] = []
@@ -92,8 +99,8 @@ class ReplyEngine(ExchangeKeeping):
         self.reply_filters: list[ReplyFilter] = []
         # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing
         # when unused).
-        self.persona_runtime = PersonaRuntime(store, self._character_key, character.current,
-                                              load_zone(settings.alive.timezone))
+        self.persona_runtime = PersonaRuntime(store.characters, self._character_key, character.current,
+                                              load_zone(settings.alive.timezone))  # a restart key
         self.turn_listeners.append(self.persona_runtime.on_turn)
         # Consent (memory/consent.py), one for the whole bot: when it says no, the exchange is answered but
         # not stored in the history. None (a bot without memory): every exchange is stored.
@@ -101,24 +108,31 @@ class ReplyEngine(ExchangeKeeping):
         self._locks: KeyedLocks[tuple[int, str]] = KeyedLocks()  # per conversation, only while in use
         # Our own account and webhooks: never another character (bot/reply/turns.py).
         self.own_author_ids: set[int] = set()
-        self.turns = TurnTaking(store, lambda: settings.ensemble, self.names, self.own_author_ids)
+        self.turns = TurnTaking(store.log, section_of(settings, EnsembleSettings), self.names,
+                                self.own_author_ids)
         self.transcripts = TranscriptWindows()  # where each channel's cached transcript starts
         self.note_pins = NotePins()  # where each DM's feelings and style notes sit in its history
         # Messages marked as owed a reply (database/owed.py) and not yet answered, by this process.
         self.owed: set[int] = set()
         # Fewer votes (bot/reply/triage.py) and the model/recall budget by what a message is about
         # (bot/reply/intent.py).
-        self.bot_prefixes = parse_prefixes(settings.triage.other_bot_prefixes)
+        self.triage = section_of(settings, TriageSettings)  # read at each message: a reload applies
         # Vote rounds (bot/reply/voting.py): the ballot is the process's, shared by an ensemble's engines.
-        self.voting = Voting(ballot or Ballot(claude, settings), store, settings, character.current,
-                             self.own_author_ids, self.server_policy)
-        self.intents = IntentRouter(settings.triage)
-        self.greeter = Greeter(settings, store, self._character_key, self.own_author_ids,
-                               functools.partial(finish_text, self.reply_filters), self.names)
+        self.voting = Voting(ballot or Ballot(claude, settings), store.log, replies, self.triage,
+                             character.current, self.own_author_ids, self.server_policy)
+        self.intents = IntentRouter(self.triage)
+        self.greeter = Greeter(replies, store.state, self._character_key, self.own_author_ids,
+                               functools.partial(finish_text, self.reply_filters), self.names,
+                               self.persona_runtime.zone)
         self._policies = PolicyCache(settings)  # each server's effective settings, resolved once per change
         # name_mentioned() of the messages in flight, by id: (the text asked about, the answer). A busy
         # server's messages interleave between their logging and their decision, so more than one is kept.
         self._named: dict[int, tuple[str, bool]] = {}
+
+    @property
+    def bot_prefixes(self) -> tuple[str, ...]:
+        """Other bots' command prefixes as configured now (parsed once per value)."""
+        return parse_prefixes(self.triage.other_bot_prefixes)
 
     @property
     def persona(self) -> Persona:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 
-from bot.core.config import Settings
-from bot.core.localtime import load_zone
+from bot.core.config import ReplySettings
 from bot.core.persona.macros import Moment
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Outlet
@@ -27,7 +27,7 @@ from bot.reply.persona_runtime import channel_greeting, greeted_key, moment_of, 
 from bot.reply.splitting import split_message
 from bot.reply.triage import is_hello
 from database.records import PromptData
-from database.store import Store
+from database.state import State
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,12 @@ class Opening:
 
 
 class Greeter:
-    def __init__(self, settings: Settings, store: Store, character_key: str, own_ids: Collection[int],
-                 finish: Callable[[Incoming, str], str], names: Callable[[], Collection[str]]) -> None:
-        self.settings = settings
-        self.store = store
+    def __init__(self, replies: ReplySettings, state: State, character_key: str, own_ids: Collection[int],
+                 finish: Callable[[Incoming, str], str], names: Callable[[], Collection[str]],
+                 zone: tzinfo = UTC) -> None:
+        self.replies = replies  # ``greetings`` read at each reply (a section following reloads)
+        self.state = state  # where each greeting shown is marked
+        self.zone = zone  # the character's time zone (``timezone`` applies after a restart)
         self.character_key = character_key
         self.own_ids = own_ids  # the engine's own accounts (filled once connected)
         self.finish = finish  # the reply filters, as for any post
@@ -65,35 +67,35 @@ class Greeter:
 
     def _moment(self, msg: Incoming, data: PromptData) -> Moment:
         # posted text: its time macros are their values now, in the character's zone
-        return moment_of(msg, data, load_zone(self.settings.alive.timezone))
+        return moment_of(msg, data, self.zone)
 
     async def shown(self, data: PromptData, msg: Incoming) -> str:
         """The greeting already shown in ``msg``'s DM and not held by its history ("" for none): no consent
         to keep it, a crash before the exchange was stored, the console's own greeting."""
         if (not msg.is_dm or data.history.turns or data.history.summary
-                or not self.settings.replies.greetings):
+                or not self.replies.greetings):
             return ""
-        return await self.store.state.get(greeted_key(self.character_key, msg))
+        return await self.state.get(greeted_key(self.character_key, msg))
 
     async def open(self, persona: Persona, data: PromptData, msg: Incoming, outlet: Outlet) -> Opening | None:
         """The greeting ``msg``'s conversation opens with, posted through ``outlet`` when not shown yet."""
-        if not self.settings.replies.greetings:
+        if not self.replies.greetings:
             return None
         key = greeted_key(self.character_key, msg)
         if msg.is_dm:
             if data.history.turns or data.history.summary:
                 return None
-            shown = await self.store.state.get(key)
+            shown = await self.state.get(key)
             if shown:
                 return Opening(shown)
             text = opening_greeting(persona, data, msg, self._moment(msg, data))
         else:
             if not persona.group_greetings:
                 return None  # no read for the many cards without group greetings
-            if await self.store.state.get(key):
+            if await self.state.get(key):
                 return None  # the channel's log holds it, as the transcript shows
             if any(m.author_id in self.own_ids for m in data.recent):
-                await self.store.state.set(key, "-")  # it spoke here before greetings were kept: no opening
+                await self.state.set(key, "-")  # it spoke here before greetings were kept: no opening
                 return None
             text = channel_greeting(persona, msg, self._moment(msg, data))
         text = self.finish(msg, text) if text else ""
@@ -101,6 +103,6 @@ class Greeter:
         if not parts:
             return None
         ids = tuple([await outlet.send(part, first=i == 0) for i, part in enumerate(parts)])
-        await self.store.state.set(key, text)  # before anything else: from here on it is never posted again
+        await self.state.set(key, text)  # before anything else: from here on it is never posted again
         log.info("greeted %s in %s before answering message %s", msg.author_name, msg.scope, msg.message_id)
         return Opening(text, parts, ids, msg.is_dm, msg.is_dm and is_hello(msg.text, self.names()))

@@ -31,8 +31,8 @@ from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from bot.core.text import clean_name
 from database.boundary import JsonObject
+from database.characters import Characters
 from database.records import PromptData
-from database.store import Store
 
 if TYPE_CHECKING:
     from bot.core.pipeline import Incoming, ReplyResult
@@ -158,9 +158,9 @@ def moment_of(msg: Incoming, data: PromptData, zone: tzinfo, *, idle: bool = Tru
 
 
 class PersonaRuntime:
-    def __init__(self, store: Store, character_key: str, persona: Callable[[], Persona],
+    def __init__(self, characters: Characters, character_key: str, persona: Callable[[], Persona],
                  zone: tzinfo = UTC) -> None:
-        self.store = store
+        self.characters = characters  # each character's interaction count and evolution stage
         self.zone = zone  # the character's time zone: {{time}} and {{date}} are its local time
         self.character_key = character_key
         self.persona = persona  # read live: character files may change while the bot runs
@@ -215,7 +215,7 @@ class PersonaRuntime:
         # In order within the process, so a slower earlier turn never writes back an older stage.
         persona = self.persona()
         async with self._counting:
-            count, name = await self.store.characters.count_interaction(
+            count, name = await self.characters.count_interaction(
                 self.character_key, lambda n: stage_name(persona, n))
             if name != self._stored_stage:
                 if name:

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import time
 
-from bot.core.config import Settings
+from bot.core.config import ReplySettings
 
 
 class BotThrottle:
     """Keeps bot-to-bot talk from looping: at most ``threshold`` consecutive replies to bots in a
     channel until a human speaks, and ``cooldown`` seconds between replies to the same bot."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings  # read at each decision, so a live config reload applies at once
+    def __init__(self, replies: ReplySettings) -> None:
+        self.replies = replies  # read at each decision (a section following reloads: one applies at once)
         self._consecutive: dict[int, int] = {}
         self._last_reply_to: dict[int, float] = {}
 
     @property
     def threshold(self) -> int:
-        return self.settings.replies.bot_reply_threshold
+        return self.replies.bot_reply_threshold
 
     @property
     def cooldown(self) -> float:
-        return self.settings.replies.reply_cooldown
+        return self.replies.reply_cooldown
 
     def human_spoke(self, channel_id: int) -> None:
         self._consecutive.pop(channel_id, None)

@@ -10,6 +10,7 @@ Plain Python (no Discord, no database): the reply engine calls it from its decid
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Collection, Sequence
@@ -110,8 +111,10 @@ def is_acknowledgement(text: str) -> bool:
     return all(_is_ack_word(word) for word in _ACK_SEPARATORS.split(rest.lower()) if word)
 
 
+@functools.lru_cache(maxsize=8)
 def parse_prefixes(value: str) -> tuple[str, ...]:
-    """``other_bot_prefixes`` as a tuple, longest first (so ``;;`` is tried before ``;``)."""
+    """``other_bot_prefixes`` as a tuple, longest first (so ``;;`` is tried before ``;``); cached: the
+    engine asks at every message with the setting's current value."""
     return tuple(sorted({p.strip() for p in value.split(",") if p.strip()}, key=len, reverse=True))
 
 

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from bot.core.config import EnsembleSettings
 from bot.core.pipeline import Incoming
 from bot.reply.addressing import addressed_order, name_variants
+from database.log import MessageLog
 from database.records import SeenMessage
-from database.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +28,13 @@ Arrival = Callable[[Incoming | SeenMessage], bool]
 class TurnTaking:
     """One character's view of the others in its channels, and its waits for their answers."""
 
-    def __init__(self, store: Store, settings: Callable[[], EnsembleSettings],
+    def __init__(self, messages: MessageLog, ensemble: EnsembleSettings,
                  names: Callable[[], set[str]], own_author_ids: set[int]) -> None:
-        self.store = store
-        self._settings = settings  # read at each wait: a live reload of the wait times applies
+        self.messages = messages  # the short-term log: a channel's latest messages, looked at before a wait
+        self.ensemble = ensemble  # read at each wait (a section following reloads: the wait times apply)
         self.names = names  # this character's own names (read live: the persona may be edited)
         self.own_author_ids = own_author_ids  # our account and webhooks: never another character
-        self.peer_names: set[str] = {n.strip() for n in settings().peer_characters.split(",") if n.strip()}
+        self.peer_names: set[str] = {n.strip() for n in ensemble.peer_characters.split(",") if n.strip()}
         self._seen_bots: dict[int, dict[int, str]] = {}
         self._arrivals: list[tuple[Arrival, asyncio.Future[None]]] = []
 
@@ -96,7 +96,7 @@ class TurnTaking:
         self._arrivals.append(entry)
         try:
             if look_back is not None:
-                for seen in await self.store.log.recent_messages(look_back, limit=20):
+                for seen in await self.messages.recent_messages(look_back, limit=20):
                     if predicate(seen):
                         return True
             await asyncio.wait_for(future, timeout)
@@ -107,8 +107,8 @@ class TurnTaking:
             self._arrivals.remove(entry)
 
     def _timeout(self, msg: Incoming) -> float:
-        settings = self._settings()
-        return settings.turn_wait_after_bot if msg.author_is_bot else settings.turn_wait_after_human
+        ensemble = self.ensemble
+        return ensemble.turn_wait_after_bot if msg.author_is_bot else ensemble.turn_wait_after_human
 
     async def wait_posted(self, msg: Incoming, message_ids: Sequence[int | None]) -> bool:
         """Wait until the answer just posted to ``msg`` (by a character of this bot) is in the log, so the

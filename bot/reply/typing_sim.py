@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from bot.core.config import Settings, TypingSettings
+from bot.core.config import TypingSettings
 
 
 def typing_time(text: str, typing: TypingSettings, rng: random.Random | None = None) -> float:
@@ -14,7 +14,3 @@ def typing_time(text: str, typing: TypingSettings, rng: random.Random | None = N
     factor = 1.0 + (rng or random).uniform(-variance, variance) if variance else 1.0
     return min(max(base * factor, typing.min_typing_time), typing.max_typing_time)
 
-
-def typing_seconds(text: str, settings: Settings, rng: random.Random | None = None) -> float:
-    """:func:`typing_time` of the whole settings' typing section (what bot/reply/delivery.py calls)."""
-    return typing_time(text, settings.typing, rng)

@@ -21,7 +21,8 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 
 from bot.core.claude import ClaudeClient, Prompt
-from bot.core.config import Settings
+from bot.core.config import ReplySettings, Settings
+from bot.core.config.sections import TriageSettings
 from bot.core.pacing import Pacer
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Decision, Incoming
@@ -29,7 +30,7 @@ from bot.core.policy import ServerPolicy
 from bot.reply.prompting import VOTE_LINES, build_vote_prompt
 from bot.reply.transcript import TranscriptWindows, fetch_limit
 from database.boundary import JsonObject
-from database.store import Store
+from database.log import MessageLog
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ def majority_yes(votes: Sequence[bool | None]) -> bool:
 
 
 class Ballot:
-    """The process's vote requests: one for every character's engine (the pacer is process-wide)."""
+    """The process's vote requests: one for every character's engine (the pacer is process-wide). It takes
+    the whole settings: it reads three sections (replies, triage, timeouts), one key each."""
 
     def __init__(self, claude: ClaudeClient, settings: Settings) -> None:
         self.claude = claude
@@ -112,17 +114,17 @@ class Ballot:
 class Voting:
     """One character's vote rounds: its bursts by channel, and each round's recent lines."""
 
-    def __init__(self, ballot: Ballot, store: Store, settings: Settings, persona: Callable[[], Persona],
-                 own_ids: Collection[int], policy: Callable[[int | None], Awaitable[ServerPolicy | None]]
-                 ) -> None:
+    def __init__(self, ballot: Ballot, messages: MessageLog, replies: ReplySettings, triage: TriageSettings,
+                 persona: Callable[[], Persona], own_ids: Collection[int],
+                 policy: Callable[[int | None], Awaitable[ServerPolicy | None]]) -> None:
         self.ballot = ballot
-        self.store = store
-        self.settings = settings
+        self.messages = messages  # the short-term log: each round's recent lines
+        self.replies = replies  # read at each round (sections following reloads)
         self.persona = persona
         self.own_ids = own_ids  # our account and webhooks (the engine's set, filled as they become known)
         self.policy = policy  # a server's effective settings (its vote count)
         self.windows = TranscriptWindows()  # where each channel's recent lines start (as a transcript)
-        self.burst = BurstWindow(lambda: settings.triage.vote_window_seconds, self.round)
+        self.burst = BurstWindow(lambda: triage.vote_window_seconds, self.round)
 
     async def submit(self, msg: Incoming) -> Decision:
         """The decision on ``msg``: one vote round per burst of the channel."""
@@ -131,13 +133,13 @@ class Voting:
     async def round(self, msg: Incoming, burst: Sequence[Incoming]) -> Decision:
         """One vote round on ``msg``, the latest of its burst; the earlier messages of the burst are shown."""
         policy = await self.policy(msg.guild_id)
-        count = policy.vote_count if policy is not None else self.settings.replies.yes_no_vote_count
+        count = policy.vote_count if policy is not None else self.replies.yes_no_vote_count
         await self.ballot.pacer.turn()  # rounds due together start one by one
         # The recent lines keep their start while people talk (as a reply's transcript does), so each vote
         # reads the previous message's votes' prompt from the cache and writes only the new lines.
-        read = await self.store.log.recent_messages(msg.channel_id, limit=fetch_limit(VOTE_LINES),
-                                                    before_id=msg.message_id)
-        family = self.ballot.claude.family(self.settings.replies.voting_model)
+        read = await self.messages.recent_messages(msg.channel_id, limit=fetch_limit(VOTE_LINES),
+                                                   before_id=msg.message_id)
+        family = self.ballot.claude.family(self.replies.voting_model)
         if family is not None and family.min_cache_tokens > 1024:
             recent = read[-VOTE_LINES:]  # never cached on this model (Haiku 4.5: 4,096): the fewest lines
         else:
