@@ -6,9 +6,10 @@ it):
 
 1. pinned facts (an admin pinned them: always relevant, never expire);
 2. the facts most relevant to the message being answered: two rankings fused by reciprocal rank fusion
-   (Cormack et al. 2009), the cosine similarity of embeddings (paraphrases) and BM25 over the facts' words
-   (names, places, rare words: memory/lexical.py). No similarity floor: a fact only one ranking finds still
-   counts. Recency, references and lasting break ties;
+   (Cormack et al. 2009), the cosine similarity of embeddings (paraphrases; less a share of each fact's
+   likeness to all the person's facts, so what a fact says counts before whom it names) and BM25 over the
+   facts' words (names, places, rare words: memory/lexical.py). No similarity floor: a fact only one
+   ranking finds still counts. Recency, references and lasting break ties;
 3. then, if room is left, the most referenced facts, most recently mentioned first on ties.
 
 Forgetting follows the person, not the fact: a fact that expires (neither pinned nor lasting) is left out
@@ -55,6 +56,10 @@ MAX_MISSES = 25  # stop looking for a fact short enough for the rest of the budg
 # An excerpt's fused relevance against a fact's (LoCoMo developers' half, benchmarks/bench_locomo.py).
 EXCERPT_WEIGHT = 0.3
 UNCOVERED_WEIGHT = 0.45
+# The share of a fact's likeness to all the person's facts taken off its similarity to the message: every fact
+# names the person and sounds alike, so plain cosine ranks by whom a fact is about before what it says
+# (removing the common mean, as Mu & Viswanath 2018's "all-but-the-top"; LoCoMo developers' half).
+TYPICAL_WEIGHT = 0.4
 
 
 def expiring_allowed(index: FactIndex, now: datetime, expiry_days: int,
@@ -97,7 +102,7 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
     fused = np.zeros(len(index.rows), dtype=np.float64)
     dense: np.ndarray | None = None
     if query is not None and len(index.positions):
-        dense = index.scores(query)
+        dense = index.scores(query) - TYPICAL_WEIGHT * index.typical
         top = _top(dense, allowed, CANDIDATES)
         fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
     lexical = index.lexical.scores(text) if text.strip() and index.lexical.size else None
