@@ -177,6 +177,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             codes = np.concatenate([found, -1 - said])
             order = np.argsort(-np.concatenate([fused, weight * said_scores]), kind="stable")
             relevant = codes[order].tolist()
+    # a long excerpt is quoted in the sentences sharing the message's telling words
+    wanted = episodes.telling(excerpts, text) if excerpts is not None and excerpts.rows else {}
     chosen: list[FactRow] = []
     quoted: list[ExcerptRow] = []
     seen: set[int] = set()
@@ -191,8 +193,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         seen.add(i)
         if i < 0:  # an excerpt
             assert excerpts is not None
-            row = excerpts.rows[-1 - i]
-            cost = excerpts.cost(-1 - i)
+            row, cost = episodes.snippet(excerpts, -1 - i, wanted)
             told = excerpts.day_of(-1 - i)
             if told not in quoted_days:
                 cost += episodes.HEADER_TOKENS

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import update
 
+from bot.core.tokens import count_tokens
 from database.models import LoggedMessage
 from database.records import ConsolidationBatch, ExcerptRow, NewExcerpt, SeenMessage
 from database.store import Store
@@ -83,6 +84,28 @@ def test_excerpts_stay_where_they_were_said_and_share_the_budget_with_facts() ->
     tight = choose_both(facts, query, budget=8, private=True, now=NOW, expiry_days=0,
                         text="what is the greyhound called?", excerpts=index)[1]
     assert tight == []
+
+
+def test_a_long_line_is_quoted_in_its_sentences_that_share_the_messages_telling_words() -> None:
+    long = ("Hey! So much happened this month, honestly. Work was busy and the weather was awful. "
+            "My sister finally adopted a greyhound called Biscuit. We went to the beach on Sunday too!")
+    rows = [excerpt(1, long, dm=True), *(excerpt(k, f"alice line {k} about nothing much", dm=True)
+                                         for k in range(2, 40))]
+    index = ExcerptIndex.build(rows)
+    wanted = episodes.telling(index, "what is alice's greyhound called?")
+    assert "alic" not in wanted and {"greyhound", "call"} <= set(wanted)  # in every line: picks nothing
+    row, cost = episodes.snippet(index, 0, wanted)
+    assert row.content == "… My sister finally adopted a greyhound called Biscuit. …"
+    assert cost == count_tokens(episodes.line(row)) < index.cost(0)
+    assert (row.id, row.message_id, row.said_at) == (rows[0].id, rows[0].message_id, rows[0].said_at)
+    # A short line, or one no sentence of which shares a telling word, is quoted whole.
+    assert episodes.snippet(index, 1, wanted)[0] == rows[1]
+    assert episodes.snippet(index, 0, episodes.telling(index, "how are the kids?"))[0] == rows[0]
+    # Recall charges the budget for the quoted part: the long line fits where it whole would not.
+    query = HashEmbedder().encode(["what is alice's greyhound called?"])[0]
+    said = choose_both(FactIndex.build([]), query, budget=cost + episodes.HEADER_TOKENS, private=True,
+                       now=NOW, expiry_days=0, text="what is alice's greyhound called?", excerpts=index)[1]
+    assert [e.content for e in said] == [row.content]
 
 
 # --------------------------------------------------------------------------- the data path
