@@ -25,7 +25,7 @@ import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -395,11 +395,19 @@ def day(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d}"
 
 
+def spoken(told: str) -> str:
+    """A day (as :func:`day` keys it) as the prompt shows it: "8 May 2023", as the prompt's own date, and a
+    token cheaper than "2023-05-08" (each day heading recalled lines costs its tokens)."""
+    d = date.fromisoformat(told)
+    return f"{d.day} {d:%B %Y}"
+
+
 def header(told: str) -> str:
-    return f"{told}:\n"
+    return f"{spoken(told)}:\n"
 
 
-HEADER_TOKENS = count_tokens(header("2023-05-08"))
+# 6 for every day: a month name is one token
+HEADER_TOKENS = max(count_tokens(header(f"2023-{m:02d}-28")) for m in range(1, 13))
 
 
 def line(row: ExcerptRow) -> str:

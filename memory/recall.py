@@ -42,7 +42,7 @@ from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes
 from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async
-from memory.episodes import HEADER_TOKENS, ExcerptCache, ExcerptIndex, day, header
+from memory.episodes import HEADER_TOKENS, ExcerptCache, ExcerptIndex, day, header, spoken
 from memory.facts import FactCache, FactIndex
 from memory.lexical import terms
 from memory.timewords import window
@@ -236,7 +236,7 @@ def line(row: FactRow) -> str:
     """A fact's line; when it happened, where that is not the day it was told."""
     happened = day(row.happened_at) if row.happened_at is not None else ""
     if happened and happened != day(row.told):
-        return f"- {row.fact} (happened {happened})\n"
+        return f"- {row.fact} (happened {spoken(happened)})\n"
     return f"- {row.fact}\n"
 
 

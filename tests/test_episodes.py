@@ -78,7 +78,7 @@ def test_excerpts_stay_where_they_were_said_and_share_the_budget_with_facts() ->
                             text="what is the greyhound called?", excerpts=index, channel_id=7)[1]
     assert elsewhere == []
     text = episodes.render(in_dm, "alice")
-    said = f"{NOW - timedelta(days=20):%Y-%m-%d}"
+    said = f"{NOW - timedelta(days=20):%-d %B %Y}"
     assert f"{said}:\n- alice: \"my sister's greyhound is called Biscuit\"" in text
     # The budget counts each line and each day's header: too small for the line, nothing is quoted.
     tight = choose_both(facts, query, budget=8, private=True, now=NOW, expiry_days=0,
@@ -187,7 +187,7 @@ async def test_a_detail_said_once_in_a_dm_weeks_ago_is_found_there_never_in_a_ch
     await h.dm("do you remember what my sister called her puppy?")
     body = await _prompt_after(h, dm, 3)
     assert "[Words from your earlier conversations with alice" in body
-    assert f'{weeks_ago:%Y-%m-%d}:\n- alice: "my sister got a greyhound puppy and named it Biscuit' in body
+    assert f'{weeks_ago:%-d %B %Y}:\n- alice: "my sister got a greyhound puppy and named it Biscuit' in body
 
     await h.say("do you remember what my sister called her puppy?", mention=True)
     channel_body = await _prompt_after(h, CHANNEL_ID, 1)
