@@ -151,6 +151,10 @@ class ExcerptIndex:
     centroids: np.ndarray | None = None
     starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
+    def __post_init__(self) -> None:
+        self.slot = np.full(len(self.rows), -1, dtype=np.int64)  # each line's row of ``matrix`` (-1: none)
+        self.slot[self.positions] = np.arange(len(self.positions))
+
     @classmethod
     def build(cls, rows: Sequence[ExcerptRow], stamp: tuple[Any, ...] = ()) -> ExcerptIndex:
         decoded = [from_bytes(r.embedding) if r.embedding else None for r in rows]
@@ -233,6 +237,9 @@ class ExcerptIndex:
             known = self.sentences[i] = [(p, count_tokens(p), frozenset(terms(p)))
                                          for p in _SENTENCE.split(self.rows[i].content) if p]
         return known
+
+    def vector(self, i: int) -> np.ndarray | None:
+        return self.matrix[self.slot[i]] if self.slot[i] >= 0 else None
 
     def cost(self, i: int) -> int:
         known = self.costs.get(i)

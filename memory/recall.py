@@ -56,6 +56,9 @@ MAX_MISSES = 25  # stop looking for a fact short enough for the rest of the budg
 # An excerpt's fused relevance against a fact's (LoCoMo developers' half, benchmarks/bench_locomo.py).
 EXCERPT_WEIGHT = 0.3
 UNCOVERED_WEIGHT = 0.45
+# An excerpt this similar to a fact already recalled says what the fact says (most often the line it was
+# extracted from): it is left out and its tokens go to something new.
+SAID_AS_FACT = 0.7
 # The share of a fact's likeness to all the person's facts taken off its similarity to the message: every fact
 # names the person and sounds alike, so plain cosine ranks by whom a fact is about before what it says
 # (removing the common mean, as Mu & Viswanath 2018's "all-but-the-top"; LoCoMo developers' half).
@@ -144,7 +147,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 excerpts: ExcerptIndex | None = None, channel_id: int = 0, guild_id: int | None = None,
                 ) -> tuple[list[FactRow], list[ExcerptRow]]:
     """The facts and past excerpts to recall within ``budget`` tokens (each costs its line's tokens, and a
-    day's header the first time that day appears).
+    day's header the first time that day appears). A long excerpt is quoted in part (episodes.snippet); one
+    that says what a fact chosen before it says is left out (SAID_AS_FACT).
 
     ``query``: the message's embedding; ``text``: the message (for BM25); ``last_interaction``: the
     person's previous interaction with a character (soft expiry counts from it); ``excerpts``: the person's
@@ -180,6 +184,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     # a long excerpt is quoted in the sentences sharing the message's telling words
     wanted = episodes.telling(excerpts, text) if excerpts is not None and excerpts.rows else {}
     chosen: list[FactRow] = []
+    recalled: list[np.ndarray] = []  # the chosen facts' vectors, when excerpts are searched too
     quoted: list[ExcerptRow] = []
     seen: set[int] = set()
     days: set[str] = set()  # dates already heading a group: the facts told that day share the header
@@ -193,6 +198,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         seen.add(i)
         if i < 0:  # an excerpt
             assert excerpts is not None
+            if told_as_fact(excerpts.vector(-1 - i), recalled):
+                continue
             row, cost = episodes.snippet(excerpts, -1 - i, wanted)
             told = excerpts.day_of(-1 - i)
             if told not in quoted_days:
@@ -217,6 +224,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 cost += HEADER_TOKENS
             if cost <= left:
                 chosen.append(index.rows[i])
+                if excerpts is not None and index.slot[i] >= 0:
+                    recalled.append(index.matrix[index.slot[i]])
                 days.add(told)
                 left -= cost
                 misses = 0
@@ -225,6 +234,13 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         if left < MIN_LINE_TOKENS or misses >= MAX_MISSES:
             break
     return chosen, quoted
+
+
+def told_as_fact(vector: np.ndarray | None, recalled: Sequence[np.ndarray]) -> bool:
+    """Whether an excerpt (its unit vector) says what one of the recalled facts says (SAID_AS_FACT)."""
+    if vector is None or not recalled or vector.size != recalled[0].size:
+        return False
+    return bool(float(np.max(np.vstack(recalled) @ vector)) >= SAID_AS_FACT)
 
 
 def uncovered(index: FactIndex, excerpts: ExcerptIndex, text: str) -> bool:

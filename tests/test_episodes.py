@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from bot.core.tokens import count_tokens
 from database.models import LoggedMessage
-from database.records import ConsolidationBatch, ExcerptRow, NewExcerpt, SeenMessage
+from database.records import ConsolidationBatch, ExcerptRow, FactRow, NewExcerpt, SeenMessage
 from database.store import Store
 from memory import episodes
 from memory.embeddings import to_bytes
@@ -106,6 +106,22 @@ def test_a_long_line_is_quoted_in_its_sentences_that_share_the_messages_telling_
     said = choose_both(FactIndex.build([]), query, budget=cost + episodes.HEADER_TOKENS, private=True,
                        now=NOW, expiry_days=0, text="what is alice's greyhound called?", excerpts=index)[1]
     assert [e.content for e in said] == [row.content]
+
+
+def test_an_excerpt_that_says_what_a_recalled_fact_says_is_left_for_something_new() -> None:
+    said = "my sister adopted a greyhound called Biscuit"
+    fact = FactRow(1, said, "other", False, False, 1, NOW, NOW, to_bytes(HashEmbedder().encode([said])[0]))
+    index = ExcerptIndex.build([excerpt(1, said, dm=True), excerpt(2, "Biscuit hates the greyhound track",
+                                                                   dm=True)])
+    text = "what is the greyhound called?"
+    query = HashEmbedder().encode([text])[0]
+    both = choose_both(FactIndex.build([fact]), query, budget=200, private=True, now=NOW, expiry_days=0,
+                       text=text, excerpts=index)
+    assert [f.id for f in both[0]] == [1] and [e.id for e in both[1]] == [2]
+    # Without the fact, its line is quoted.
+    alone = choose_both(FactIndex.build([]), query, budget=200, private=True, now=NOW, expiry_days=0,
+                        text=text, excerpts=index)[1]
+    assert {e.id for e in alone} == {1, 2}
 
 
 # --------------------------------------------------------------------------- the data path
