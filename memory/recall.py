@@ -184,7 +184,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     # a long excerpt is quoted in the sentences sharing the message's telling words
     wanted = episodes.telling(excerpts, text) if excerpts is not None and excerpts.rows else {}
     chosen: list[FactRow] = []
-    recalled: list[np.ndarray] = []  # the chosen facts' vectors, when excerpts are searched too
+    recalled = Recalled(budget // MIN_LINE_TOKENS)  # the chosen facts' vectors, when excerpts are searched
     quoted: list[ExcerptRow] = []
     seen: set[int] = set()
     days: set[str] = set()  # dates already heading a group: the facts told that day share the header
@@ -198,12 +198,12 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         seen.add(i)
         if i < 0:  # an excerpt
             assert excerpts is not None
-            if told_as_fact(excerpts.vector(-1 - i), recalled):
-                continue
             row, cost = episodes.snippet(excerpts, -1 - i, wanted)
             told = excerpts.day_of(-1 - i)
             if told not in quoted_days:
                 cost += episodes.HEADER_TOKENS
+            if cost <= left and recalled.says(excerpts.vector(-1 - i)):
+                continue
             if cost <= left:
                 quoted.append(row)
                 quoted_days.add(told)
@@ -225,7 +225,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             if cost <= left:
                 chosen.append(index.rows[i])
                 if excerpts is not None and index.slot[i] >= 0:
-                    recalled.append(index.matrix[index.slot[i]])
+                    recalled.add(index.matrix[index.slot[i]])
                 days.add(told)
                 left -= cost
                 misses = 0
@@ -236,11 +236,26 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     return chosen, quoted
 
 
-def told_as_fact(vector: np.ndarray | None, recalled: Sequence[np.ndarray]) -> bool:
-    """Whether an excerpt (its unit vector) says what one of the recalled facts says (SAID_AS_FACT)."""
-    if vector is None or not recalled or vector.size != recalled[0].size:
-        return False
-    return bool(float(np.max(np.vstack(recalled) @ vector)) >= SAID_AS_FACT)
+class Recalled:
+    """The vectors of the facts chosen so far, in a buffer filled as they are (no copy per comparison)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.vectors: np.ndarray | None = None
+        self.n = 0
+
+    def add(self, vector: np.ndarray) -> None:
+        if self.vectors is None:
+            self.vectors = np.empty((self.capacity, vector.size), dtype=vector.dtype)
+        if self.n < self.capacity:
+            self.vectors[self.n] = vector
+            self.n += 1
+
+    def says(self, vector: np.ndarray | None) -> bool:
+        """Whether an excerpt (its unit vector) says what one of these facts says (SAID_AS_FACT)."""
+        if vector is None or self.vectors is None or vector.size != self.vectors.shape[1]:
+            return False
+        return bool(float(np.max(self.vectors[:self.n] @ vector)) >= SAID_AS_FACT)
 
 
 def uncovered(index: FactIndex, excerpts: ExcerptIndex, text: str) -> bool:
