@@ -10,7 +10,8 @@ At a reply, recall (memory/recall.py) searches the person's excerpts beside thei
 message by reciprocal rank fusion of: the cosine similarity of its embedding, BM25 over its words, BM25
 over its words *with its neighbours* (the exchange around it: the question a line answers names what the
 line itself does not), and, when the message names a time, similarity among what was said then. Facts and
-excerpts then share the one recall budget by relevance.
+excerpts then share the one recall budget by relevance; a long line is quoted in part, in its sentences
+that share the message's telling words (:func:`snippet`), so more of what was said fits.
 
 Where an excerpt may be recalled follows the strictest place rule: what was said in a DM only in that
 person's DMs, what was said in a server channel only in that same channel (so a private channel's words
@@ -21,9 +22,10 @@ never reach a public one, and a server's never leave it). Consent is checked by 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 
 import numpy as np
 
@@ -32,7 +34,7 @@ from database.excerpts import Excerpts
 from database.records import ExcerptRow, NewExcerpt, SeenMessage
 from database.store import Store
 from memory.embeddings import DTYPE, Embedder, encode_async, from_bytes, normalise, to_bytes
-from memory.lexical import LexicalIndex
+from memory.lexical import LexicalIndex, terms
 from memory.stamped import Stamp, StampedCache
 from memory.timewords import window
 
@@ -46,6 +48,10 @@ IVF_MIN = 20_000
 IVF_CLUSTERS = 128
 PROBE_VECTORS = 4_096
 RRF_K = 10  # as for facts (memory/recall.py)
+# A longer line is quoted in part: its sentences that share words with the message, up to about this many
+# tokens (LoCoMo's turns average 36: whole, ten fit in a 400-token recall; in part, eighteen).
+SNIPPET_TOKENS = 20
+COMMON_SHARE = 0.05
 CANDIDATES = 100
 
 
@@ -138,10 +144,16 @@ class ExcerptIndex:
     context: LexicalIndex = field(default_factory=LexicalIndex)  # each line's words with its neighbours'
     costs: dict[int, int] = field(default_factory=dict)
     days: dict[int, str] = field(default_factory=dict)  # each looked-at line's day, formatted once
+    # each looked-at line's sentences: (text, tokens, terms), split once
+    sentences: dict[int, list[tuple[str, int, frozenset[str]]]] = field(default_factory=dict)
     # The inverted file (IVF_MIN and more vectors): unit centroids; the matrix and positions in cluster
     # order; where each cluster starts in them (one more entry: the end).
     centroids: np.ndarray | None = None
     starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def __post_init__(self) -> None:
+        self.slot = np.full(len(self.rows), -1, dtype=np.int64)  # each line's row of ``matrix`` (-1: none)
+        self.slot[self.positions] = np.arange(len(self.positions))
 
     @classmethod
     def build(cls, rows: Sequence[ExcerptRow], stamp: Stamp = ()) -> ExcerptIndex:
@@ -218,6 +230,16 @@ class ExcerptIndex:
         if known is None:
             known = self.days[i] = day(self.rows[i].said_at)
         return known
+
+    def parts(self, i: int) -> list[tuple[str, int, frozenset[str]]]:
+        known = self.sentences.get(i)
+        if known is None:
+            known = self.sentences[i] = [(p, count_tokens(p), frozenset(terms(p)))
+                                         for p in _SENTENCE.split(self.rows[i].content) if p]
+        return known
+
+    def vector(self, i: int) -> np.ndarray | None:
+        return self.matrix[self.slot[i]] if self.slot[i] >= 0 else None
 
     def cost(self, i: int) -> int:
         known = self.costs.get(i)
@@ -325,16 +347,74 @@ def ranked(index: ExcerptIndex, query: np.ndarray | None, text: str, allowed: np
 
 # --------------------------------------------------------------------------- the prompt
 
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
+ELLIPSIS = "…"
+
+
+def telling(index: ExcerptIndex, text: str) -> dict[str, float]:
+    """The message's terms that can pick a line's sentences, with their weight (BM25's idf among the person's
+    lines): the rarer, the more telling. A term in more than COMMON_SHARE of the lines (the person's name,
+    "thanks") picks nothing."""
+    n = index.lexical.size
+    out: dict[str, float] = {}
+    for t in set(terms(text)):
+        hit = index.lexical.postings.get(t)
+        if hit is not None and len(hit[0]) <= COMMON_SHARE * n:
+            out[t] = float(np.log(1.0 + (n - len(hit[0]) + 0.5) / (len(hit[0]) + 0.5)))
+    return out
+
+
+def snippet(index: ExcerptIndex, i: int, wanted: Mapping[str, float],
+            limit: int = SNIPPET_TOKENS) -> tuple[ExcerptRow, int]:
+    """Excerpt ``i`` as recall quotes it for a message of terms ``wanted``, and its line's tokens: whole when
+    short, else its sentences sharing the most words with the message (at least one, whole sentences, in
+    their order, "…" where words were left out) within about ``limit`` tokens. Whole, too, when no sentence
+    shares a word (what matched was its meaning or its neighbours')."""
+    row, full = index.rows[i], index.cost(i)
+    if full <= limit or not wanted:
+        return row, full
+    parts = index.parts(i)
+    shared = [sum(wanted.get(w, 0.0) for w in t) for _, _, t in parts]
+    if len(parts) < 2 or max(shared) == 0:
+        return row, full
+    room = limit - (full - sum(n for _, n, _ in parts))  # the line's own tokens: dash, speaker, quotes
+    keep: list[int] = []
+    for k in sorted(range(len(parts)), key=lambda k: (-shared[k], k)):
+        if not shared[k]:
+            break
+        if not keep or parts[k][1] + 1 <= room:  # a sentence and its "…"
+            keep.append(k)
+            room -= parts[k][1] + 1
+    keep.sort()
+    text = ELLIPSIS + " " if keep[0] else ""
+    for n, k in enumerate(keep):
+        if n:
+            text += " " if k == keep[n - 1] + 1 else f" {ELLIPSIS} "
+        text += parts[k][0]
+    if keep[-1] != len(parts) - 1:
+        text += f" {ELLIPSIS}"
+    short = replace(row, content=text)
+    return short, count_tokens(line(short))
+
+
 
 def day(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d}"
 
 
+def spoken(told: str) -> str:
+    """A day (as :func:`day` keys it) as the prompt shows it: "8 May 2023", as the prompt's own date, and a
+    token cheaper than "2023-05-08" (each day heading recalled lines costs its tokens)."""
+    d = date.fromisoformat(told)
+    return f"{d.day} {d:%B %Y}"
+
+
 def header(told: str) -> str:
-    return f"{told}:\n"
+    return f"{spoken(told)}:\n"
 
 
-HEADER_TOKENS = count_tokens(header("2023-05-08"))
+# 6 for every day: a month name is one token
+HEADER_TOKENS = max(count_tokens(header(f"2023-{m:02d}-28")) for m in range(1, 13))
 
 
 def line(row: ExcerptRow) -> str:
@@ -349,7 +429,8 @@ def render(excerpts: Sequence[ExcerptRow], user: str) -> str:
     for e in sorted(excerpts, key=lambda e: (e.said_at, e.message_id)):
         groups.setdefault(day(e.said_at), []).append(e)
     body = "".join(header(told) + "".join(line(e) for e in groups[told]) for told in groups)
-    return (f"[Words from your earlier conversations with {user}, quoted as they were said, by day (your own "
-            "lines under your name; bring them up only where they fit, never recite them)]\n"
+    return (f"[Words from your earlier conversations with {user}, quoted as they were said ('…': words left "
+            "out), by day (your own lines under your name; bring them up only where they fit, never recite "
+            "them)]\n"
             + body.rstrip("\n"))
 

@@ -229,6 +229,13 @@ class FactIndex:
         self.refs = np.array([r.reference_count for r in self.rows], dtype=np.float64)
         self._dense_all = len(self.positions) == len(self.rows) and bool(
             (self.positions == np.arange(len(self.rows))).all())
+        self.slot = np.full(len(self.rows), -1, dtype=np.int64)  # each fact's row of ``matrix`` (-1: none)
+        self.slot[self.positions] = np.arange(len(self.positions))
+        # How much each fact looks like the person's facts in general (its product with their mean vector):
+        # recall discounts it, so a message is matched on what it asks about, not on whom.
+        typical = self.scores(self.matrix.mean(axis=0)) if len(self.positions) else np.zeros(len(self.rows))
+        # (0 for a fact with no vector: its similarity stays -inf)
+        self.typical = np.where(np.isfinite(typical), typical, 0.0).astype(np.float32)
 
     @property
     def dim(self) -> int:

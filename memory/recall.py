@@ -6,9 +6,10 @@ it):
 
 1. pinned facts (an admin pinned them: always relevant, never expire);
 2. the facts most relevant to the message being answered: two rankings fused by reciprocal rank fusion
-   (Cormack et al. 2009), the cosine similarity of embeddings (paraphrases) and BM25 over the facts' words
-   (names, places, rare words: memory/lexical.py). No similarity floor: a fact only one ranking finds still
-   counts. Recency, references and lasting break ties;
+   (Cormack et al. 2009), the cosine similarity of embeddings (paraphrases; less a share of each fact's
+   likeness to all the person's facts, so what a fact says counts before whom it names) and BM25 over the
+   facts' words (names, places, rare words: memory/lexical.py). No similarity floor: a fact only one
+   ranking finds still counts. Recency, references and lasting break ties;
 3. then, if room is left, the most referenced facts, most recently mentioned first on ties.
 
 Forgetting follows the person, not the fact: a fact that expires (neither pinned nor lasting) is left out
@@ -40,7 +41,7 @@ from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes
 from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async
-from memory.episodes import HEADER_TOKENS, ExcerptCache, ExcerptIndex, day, header
+from memory.episodes import HEADER_TOKENS, ExcerptCache, ExcerptIndex, day, header, spoken
 from memory.facts import FactCache, FactIndex
 from memory.lexical import terms
 from memory.stamped import Stamp
@@ -55,6 +56,13 @@ MAX_MISSES = 25  # stop looking for a fact short enough for the rest of the budg
 # An excerpt's fused relevance against a fact's (LoCoMo developers' half, benchmarks/bench_locomo.py).
 EXCERPT_WEIGHT = 0.3
 UNCOVERED_WEIGHT = 0.45
+# An excerpt this similar to a fact already recalled says what the fact says (most often the line it was
+# extracted from): it is left out and its tokens go to something new.
+SAID_AS_FACT = 0.7
+# The share of a fact's likeness to all the person's facts taken off its similarity to the message: every fact
+# names the person and sounds alike, so plain cosine ranks by whom a fact is about before what it says
+# (removing the common mean, as Mu & Viswanath 2018's "all-but-the-top"; LoCoMo developers' half).
+TYPICAL_WEIGHT = 0.4
 
 
 def expiring_allowed(index: FactIndex, now: datetime, expiry_days: int,
@@ -97,7 +105,7 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
     fused = np.zeros(len(index.rows), dtype=np.float64)
     dense: np.ndarray | None = None
     if query is not None and len(index.positions):
-        dense = index.scores(query)
+        dense = index.scores(query) - TYPICAL_WEIGHT * index.typical
         top = _top(dense, allowed, CANDIDATES)
         fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
     lexical = index.lexical.scores(text) if text.strip() and index.lexical.size else None
@@ -139,7 +147,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 excerpts: ExcerptIndex | None = None, channel_id: int = 0, guild_id: int | None = None,
                 ) -> tuple[list[FactRow], list[ExcerptRow]]:
     """The facts and past excerpts to recall within ``budget`` tokens (each costs its line's tokens, and a
-    day's header the first time that day appears).
+    day's header the first time that day appears). A long excerpt is quoted in part (episodes.snippet); one
+    that says what a fact chosen before it says is left out (SAID_AS_FACT).
 
     ``query``: the message's embedding; ``text``: the message (for BM25); ``last_interaction``: the
     person's previous interaction with a character (soft expiry counts from it); ``excerpts``: the person's
@@ -172,7 +181,10 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             codes = np.concatenate([found, -1 - said])
             order = np.argsort(-np.concatenate([fused, weight * said_scores]), kind="stable")
             relevant = codes[order].tolist()
+    # a long excerpt is quoted in the sentences sharing the message's telling words
+    wanted = episodes.telling(excerpts, text) if excerpts is not None and excerpts.rows else {}
     chosen: list[FactRow] = []
+    recalled = Recalled(budget // MIN_LINE_TOKENS)  # the chosen facts' vectors, when excerpts are searched
     quoted: list[ExcerptRow] = []
     seen: set[int] = set()
     days: set[str] = set()  # dates already heading a group: the facts told that day share the header
@@ -186,11 +198,12 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         seen.add(i)
         if i < 0:  # an excerpt
             assert excerpts is not None
-            row = excerpts.rows[-1 - i]
-            cost = excerpts.cost(-1 - i)
+            row, cost = episodes.snippet(excerpts, -1 - i, wanted)
             told = excerpts.day_of(-1 - i)
             if told not in quoted_days:
                 cost += episodes.HEADER_TOKENS
+            if cost <= left and recalled.says(excerpts.vector(-1 - i)):
+                continue
             if cost <= left:
                 quoted.append(row)
                 quoted_days.add(told)
@@ -211,6 +224,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 cost += HEADER_TOKENS
             if cost <= left:
                 chosen.append(index.rows[i])
+                if excerpts is not None and index.slot[i] >= 0:
+                    recalled.add(index.matrix[index.slot[i]])
                 days.add(told)
                 left -= cost
                 misses = 0
@@ -219,6 +234,28 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         if left < MIN_LINE_TOKENS or misses >= MAX_MISSES:
             break
     return chosen, quoted
+
+
+class Recalled:
+    """The vectors of the facts chosen so far, in a buffer filled as they are (no copy per comparison)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.vectors: np.ndarray | None = None
+        self.n = 0
+
+    def add(self, vector: np.ndarray) -> None:
+        if self.vectors is None:
+            self.vectors = np.empty((self.capacity, vector.size), dtype=vector.dtype)
+        if self.n < self.capacity:
+            self.vectors[self.n] = vector
+            self.n += 1
+
+    def says(self, vector: np.ndarray | None) -> bool:
+        """Whether an excerpt (its unit vector) says what one of these facts says (SAID_AS_FACT)."""
+        if vector is None or self.vectors is None or vector.size != self.vectors.shape[1]:
+            return False
+        return bool(float(np.max(self.vectors[:self.n] @ vector)) >= SAID_AS_FACT)
 
 
 def uncovered(index: FactIndex, excerpts: ExcerptIndex, text: str) -> bool:
@@ -230,7 +267,7 @@ def line(row: FactRow) -> str:
     """A fact's line; when it happened, where that is not the day it was told."""
     happened = day(row.happened_at) if row.happened_at is not None else ""
     if happened and happened != day(row.told):
-        return f"- {row.fact} (happened {happened})\n"
+        return f"- {row.fact} (happened {spoken(happened)})\n"
     return f"- {row.fact}\n"
 
 

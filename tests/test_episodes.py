@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import update
 
+from bot.core.tokens import count_tokens
 from database.models import LoggedMessage
-from database.records import ConsolidationBatch, ExcerptRow, NewExcerpt, SeenMessage
+from database.records import ConsolidationBatch, ExcerptRow, FactRow, NewExcerpt, SeenMessage
 from database.store import Store
 from memory import episodes
 from memory.embeddings import to_bytes
@@ -77,12 +78,50 @@ def test_excerpts_stay_where_they_were_said_and_share_the_budget_with_facts() ->
                             text="what is the greyhound called?", excerpts=index, channel_id=7)[1]
     assert elsewhere == []
     text = episodes.render(in_dm, "alice")
-    said = f"{NOW - timedelta(days=20):%Y-%m-%d}"
+    said = f"{NOW - timedelta(days=20):%-d %B %Y}"
     assert f"{said}:\n- alice: \"my sister's greyhound is called Biscuit\"" in text
     # The budget counts each line and each day's header: too small for the line, nothing is quoted.
     tight = choose_both(facts, query, budget=8, private=True, now=NOW, expiry_days=0,
                         text="what is the greyhound called?", excerpts=index)[1]
     assert tight == []
+
+
+def test_a_long_line_is_quoted_in_its_sentences_that_share_the_messages_telling_words() -> None:
+    long = ("Hey! So much happened this month, honestly. Work was busy and the weather was awful. "
+            "My sister finally adopted a greyhound called Biscuit. We went to the beach on Sunday too!")
+    rows = [excerpt(1, long, dm=True), *(excerpt(k, f"alice line {k} about nothing much", dm=True)
+                                         for k in range(2, 40))]
+    index = ExcerptIndex.build(rows)
+    wanted = episodes.telling(index, "what is alice's greyhound called?")
+    assert "alic" not in wanted and {"greyhound", "call"} <= set(wanted)  # in every line: picks nothing
+    row, cost = episodes.snippet(index, 0, wanted)
+    assert row.content == "… My sister finally adopted a greyhound called Biscuit. …"
+    assert cost == count_tokens(episodes.line(row)) < index.cost(0)
+    assert (row.id, row.message_id, row.said_at) == (rows[0].id, rows[0].message_id, rows[0].said_at)
+    # A short line, or one no sentence of which shares a telling word, is quoted whole.
+    assert episodes.snippet(index, 1, wanted)[0] == rows[1]
+    assert episodes.snippet(index, 0, episodes.telling(index, "how are the kids?"))[0] == rows[0]
+    # Recall charges the budget for the quoted part: the long line fits where it whole would not.
+    query = HashEmbedder().encode(["what is alice's greyhound called?"])[0]
+    said = choose_both(FactIndex.build([]), query, budget=cost + episodes.HEADER_TOKENS, private=True,
+                       now=NOW, expiry_days=0, text="what is alice's greyhound called?", excerpts=index)[1]
+    assert [e.content for e in said] == [row.content]
+
+
+def test_an_excerpt_that_says_what_a_recalled_fact_says_is_left_for_something_new() -> None:
+    said = "my sister adopted a greyhound called Biscuit"
+    fact = FactRow(1, said, "other", False, False, 1, NOW, NOW, to_bytes(HashEmbedder().encode([said])[0]))
+    index = ExcerptIndex.build([excerpt(1, said, dm=True), excerpt(2, "Biscuit hates the greyhound track",
+                                                                   dm=True)])
+    text = "what is the greyhound called?"
+    query = HashEmbedder().encode([text])[0]
+    both = choose_both(FactIndex.build([fact]), query, budget=200, private=True, now=NOW, expiry_days=0,
+                       text=text, excerpts=index)
+    assert [f.id for f in both[0]] == [1] and [e.id for e in both[1]] == [2]
+    # Without the fact, its line is quoted.
+    alone = choose_both(FactIndex.build([]), query, budget=200, private=True, now=NOW, expiry_days=0,
+                        text=text, excerpts=index)[1]
+    assert {e.id for e in alone} == {1, 2}
 
 
 # --------------------------------------------------------------------------- the data path
@@ -164,7 +203,7 @@ async def test_a_detail_said_once_in_a_dm_weeks_ago_is_found_there_never_in_a_ch
     await h.dm("do you remember what my sister called her puppy?")
     body = await _prompt_after(h, dm, 3)
     assert "[Words from your earlier conversations with alice" in body
-    assert f'{weeks_ago:%Y-%m-%d}:\n- alice: "my sister got a greyhound puppy and named it Biscuit' in body
+    assert f'{weeks_ago:%-d %B %Y}:\n- alice: "my sister got a greyhound puppy and named it Biscuit' in body
 
     await h.say("do you remember what my sister called her puppy?", mention=True)
     channel_body = await _prompt_after(h, CHANNEL_ID, 1)

@@ -94,12 +94,12 @@ def test_dates_head_the_facts_and_the_time_ranking_finds_that_days_facts() -> No
             *(fact(i, f"Alice likes the letter {chr(ord('a') + i)}", told_days=20) for i in range(3, 26))]
     index = FactIndex.build(rows)
     query = HashEmbedder().encode(["what happened on 22 April, 2026?"])[0]
-    told_that_day = choose(index, query, budget=25, private=False, now=NOW, expiry_days=14,
+    told_that_day = choose(index, query, budget=24, private=False, now=NOW, expiry_days=14,
                            text="what happened on 22 April, 2026?", last_interaction=NOW)
     assert [r.id for r in told_that_day] == [1]  # nothing in its words: found by the day it was told
     text = render([rows[1], rows[0]], "alice")
-    assert "2026-04-22:\n- Alice adopted a puppy\n2026-05-22:\n- Alice ran a marathon " \
-           "(happened 2026-05-20)" in text
+    assert "22 April 2026:\n- Alice adopted a puppy\n22 May 2026:\n- Alice ran a marathon " \
+           "(happened 20 May 2026)" in text
 
 
 # --------------------------------------------------------------------------- the database
@@ -181,7 +181,7 @@ async def test_a_month_old_fact_reaches_the_prompt_of_someone_who_speaks_daily(
     body = h.claude.last_request("claude-test-default").all_text()
     assert "- Alice's sister Maren lives in Tromsø" in body  # lasting
     assert "- Alice is allergic to shellfish" in body  # pinned
-    assert f"\n{said:%Y-%m-%d}:\n" in body  # the day it was told, beside the facts
+    assert f"\n{said:%-d %B %Y}:\n" in body  # the day it was told, beside the facts
     if who == "daily":
         assert "- Alice is repainting her kitchen yellow" in body  # 30 days old, and she spoke yesterday
     else:
