@@ -26,7 +26,8 @@ from database.records import (
     Turn,
     as_utc,
 )
-from database.statements import fact_stamp, recent_messages
+from database.stamps import fact_stamp
+from database.statements import recent_messages
 
 APPENDS_KEPT = 10_000  # conversations whose latest append is told apart (far more than replies in flight)
 

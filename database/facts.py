@@ -13,7 +13,7 @@ from database.engine import Database
 from database.models import User, UserFact, utcnow
 from database.prepared import Statements
 from database.records import FactRow, as_utc
-from database.statements import fact_stamp
+from database.stamps import fact_stamp
 
 _COLUMNS = (
     UserFact.id,

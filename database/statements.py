@@ -32,10 +32,10 @@ from database.models import (
     Nickname,
     Relationship,
     User,
-    UserFact,
 )
 from database.prepared import Prepared, Statements
 from database.records import SeenMessage, UserRecord, as_utc
+from database.stamps import fact_stamp_select
 
 log = logging.getLogger(__name__)
 
@@ -165,12 +165,7 @@ def build_statements(dialect: Dialect) -> Statements:
             .where(User.id == user_id), None
         ),
         "style_profile": (select(StyleProfile.profile).where(StyleProfile.user_id == user_id), None),
-        "fact_stamp": (
-            select(func.count(), func.max(UserFact.id), func.max(UserFact.updated_at)).where(
-                UserFact.user_id == user_id
-            ),
-            None,
-        ),
+        "fact_stamp": (fact_stamp_select(user_id, dialect), None),
         "character_state": (
             select(CharacterState.interaction_count, CharacterState.stage).where(
                 CharacterState.character == character
@@ -357,10 +352,6 @@ def log_batch_params(users: Sequence[Mapping[str, Any]], nicks: Sequence[Mapping
         "owed_since": [r["owed_since"] for r in owed],
         "settled_character": [c for c, _ in settled], "settled_message_id": [m for _, m in settled],
     }
-
-
-def fact_stamp(row: Any) -> tuple[Any, ...]:
-    return (int(row[0]), row[1], str(row[2]))
 
 
 # UserRecord's field order: every read of users that makes records selects these.

@@ -256,8 +256,10 @@ class ExcerptCache(StampedCache[ExcerptIndex]):
         super().__init__(max_users)
         self.store = store
 
-    async def get(self, user_id: int) -> ExcerptIndex:
-        stamp = await self.store.excerpts.stamp(user_id)
+    async def get(self, user_id: int, stamp: tuple[Any, ...] | None = None) -> ExcerptIndex:
+        """``stamp``: the excerpt stamp when the caller has just read it (with the fact stamp: one trip)."""
+        if stamp is None:
+            stamp = await self.store.excerpts.stamp(user_id)
         cached = self.cached(user_id, stamp)
         if cached is not None:
             return cached

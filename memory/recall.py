@@ -221,6 +221,17 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     return chosen, quoted
 
 
+async def indexes(facts: FactCache, excerpts: ExcerptCache, user_id: int,
+                  stamp: tuple[Any, ...] | None = None) -> tuple[FactIndex, ExcerptIndex]:
+    """The person's fact and excerpt indexes, both stamps read in one trip to the database (the excerpt
+    stamp alone when the caller read the fact stamp, ``stamp``, with its prompt data)."""
+    if stamp is None:
+        stamp, said = await excerpts.store.excerpts.stamps(user_id)
+    else:
+        said = await excerpts.store.excerpts.stamp(user_id)
+    return await facts.get(user_id, stamp), await excerpts.get(user_id, said)
+
+
 def uncovered(index: FactIndex, excerpts: ExcerptIndex, text: str) -> bool:
     """Whether the message names something the facts do not cover but the person's words do."""
     return any(t in excerpts.lexical.postings and t not in index.lexical.postings for t in terms(text))
@@ -289,8 +300,11 @@ class Recall:
         now = now or utcnow()
         if not known:
             last_interaction = await self.cache.store.people.last_interaction(user_id)
-        index = await self.cache.get(user_id, stamp)
-        said = await self.excerpts.get(user_id) if search_archive and self.excerpts is not None else None
+        said: ExcerptIndex | None = None
+        if search_archive and self.excerpts is not None:
+            index, said = await indexes(self.cache, self.excerpts, user_id, stamp)
+        else:
+            index = await self.cache.get(user_id, stamp)
         if said is not None and not said.rows:
             said = None
         if not index.rows and said is None:
