@@ -26,7 +26,7 @@ from database.records import (
     Turn,
     as_utc,
 )
-from database.stamps import fact_stamp
+from database.stamps import excerpt_stamp, fact_stamp
 from database.statements import recent_messages
 
 APPENDS_KEPT = 10_000  # conversations whose latest append is told apart (far more than replies in flight)
@@ -128,7 +128,7 @@ class Conversations:
         params = _prompt_params(r)
         together = q.get("person_private" if r.private else "person")  # PostgreSQL: one statement
         if together is not None:
-            kinds, found, rel, mood, user, state, stamp, style = together.one(conn, params)
+            kinds, found, rel, mood, user, state, stamp, style, said = together.one(conn, params)
             memories = [tuple(m) for m in found]  # (content, source) rows, as read one by one
         else:
             kinds = q["identity"].all(conn, params)
@@ -140,10 +140,11 @@ class Conversations:
             state = q["character_state"].first(conn, params)
             stamp = q["fact_stamp"].first(conn, params)
             style = q["style_profile"].scalar(conn, params)
+            said = q["excerpt_stamp"].first(conn, params)
         identity: dict[str, list[str]] = {}
         for kind, content in kinds:
             identity.setdefault(kind, []).append(content)
-        return identity, memories, rel, mood, user, state, fact_stamp(stamp), style
+        return identity, memories, rel, mood, user, state, fact_stamp(stamp), style, excerpt_stamp(said)
 
     def _read_place(self, conn: Connection, r: PromptRequest) -> tuple[Any, ...]:
         """The conversation and its place (history, the channel's recent messages): few reads, many rows."""
@@ -351,7 +352,7 @@ def _prompt_params(r: PromptRequest) -> dict[str, Any]:
 
 
 def _prompt_data(person: tuple[Any, ...], place: tuple[Any, ...]) -> PromptData:
-    identity, memories, rel, mood, user, state, stamp, style = person
+    identity, memories, rel, mood, user, state, stamp, style, said = person
     history, recent = place
     return PromptData(
         identity,
@@ -365,6 +366,7 @@ def _prompt_data(person: tuple[Any, ...], place: tuple[Any, ...]) -> PromptData:
         interactions=int(state[0]) if state else 0,
         stage=str(state[1]) if state else "",
         fact_stamp=stamp,
+        excerpt_stamp=said,
         style_profile=style,
         last_interaction=as_utc(user[2]) if user and user[2] is not None else None,
         memory_everywhere=bool(user and user[3]),

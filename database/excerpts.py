@@ -54,7 +54,7 @@ def insert_excerpts(db: Database, conn: Connection, user_id: int, excerpts: Sequ
 class Excerpts:
     def __init__(self, db: Database, q: Statements) -> None:
         self.db = db
-        self._q = q  # "excerpt_stamp" and "stamps" (database/stamps.py)
+        self._q = q  # "excerpt_stamp" (database/statements.py) and "stamps" (database/stamps.py)
 
     async def rows(self, user_id: int) -> list[ExcerptRow]:
         """Every excerpt of a person with its vector, in the order they were said (per place)."""

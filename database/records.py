@@ -134,6 +134,7 @@ class PromptData:
     interactions: int = 0  # the character's interaction count (evolution stages)
     stage: str = ""  # the character's stored evolution stage
     fact_stamp: tuple[Any, ...] | None = None
+    excerpt_stamp: tuple[Any, ...] | None = None  # the person's archived excerpts' (episodic recall)
     style_profile: str | None = None  # the user's writing profile as stored (memory/style.py), if any
     last_interaction: datetime | None = None  # the user's previous exchange with a character (fact expiry)
     memory_everywhere: bool = False  # /memory servers all: one server's facts recalled in the others

@@ -41,14 +41,19 @@ def excerpt_stamp(row: Any) -> tuple[Any, ...]:
     return (row[0], row[1], row[2]) if row is not None else (None, None, None)
 
 
-def stamp_statements(dialect: Dialect) -> Statements:
-    """"excerpt_stamp" alone, and "stamps": the fact stamp's three columns then the excerpt stamp's."""
-    user_id: BindParameter[int] = bindparam("user_id")
-    excerpt_columns = (
+def excerpt_stamp_select(user_id: BindParameter[int]) -> Select[Any, Any, Any]:
+    """The excerpt stamp's statement: two index lookups, whatever the number of excerpts."""
+    return select(
         select(func.max(ArchiveExcerpt.id)).where(ArchiveExcerpt.user_id == user_id).scalar_subquery(),
         select(User.excerpts_deleted).where(User.id == user_id).scalar_subquery(),
         select(User.excerpts_embedded).where(User.id == user_id).scalar_subquery(),
     )
+
+
+def stamp_statements(dialect: Dialect) -> Statements:
+    """"stamps": the fact stamp's three columns then the excerpt stamp's, in one statement ("excerpt_stamp"
+    alone is one of the prompt read's, database/statements.py)."""
+    user_id: BindParameter[int] = bindparam("user_id")
     facts = fact_stamp_select(user_id, dialect).subquery()
-    return {"excerpt_stamp": Prepared(select(*excerpt_columns), dialect),
-            "stamps": Prepared(select(*facts.c, *excerpt_columns).select_from(facts), dialect)}
+    excerpts = excerpt_stamp_select(user_id)
+    return {"stamps": Prepared(select(*facts.c, *excerpts.selected_columns).select_from(facts), dialect)}

@@ -35,7 +35,7 @@ from database.models import (
 )
 from database.prepared import Prepared, Statements
 from database.records import SeenMessage, UserRecord, as_utc
-from database.stamps import fact_stamp_select
+from database.stamps import excerpt_stamp_select, fact_stamp_select
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,7 @@ def build_statements(dialect: Dialect) -> Statements:
         ),
         "style_profile": (select(StyleProfile.profile).where(StyleProfile.user_id == user_id), None),
         "fact_stamp": (fact_stamp_select(user_id, dialect), None),
+        "excerpt_stamp": (excerpt_stamp_select(user_id), None),
         "character_state": (
             select(CharacterState.interaction_count, CharacterState.stage).where(
                 CharacterState.character == character
@@ -274,7 +275,8 @@ def build_statements(dialect: Dialect) -> Statements:
             statements[person] = (select(
                 many("identity"), many(memory), one("relationship"),
                 statements["mood"][0].scalar_subquery(), one("user"), one("character_state"),
-                one("fact_stamp"), statements["style_profile"][0].scalar_subquery()), None)
+                one("fact_stamp"), statements["style_profile"][0].scalar_subquery(), one("excerpt_stamp")),
+                None)
         statements["log_batch"] = (LOG_BATCH, None)
     # The log batch does nothing with NULL arrays (no row to unnest): warmed like the reads (engine.py).
     return {name: Prepared(stmt, dialect, column_keys=keys, warm_with_nulls=name == "log_batch")
