@@ -6,8 +6,9 @@ database.
 Measured through the real :class:`memory.facts.FactCache` and :func:`memory.recall.choose`:
 
 * warm: the per-user matrix (and BM25 postings) are cached; each recall still reads the user's fact stamp
-  from the database (one indexed aggregate query) to prove the cache current, then scores every fact by
-  embedding and by BM25, fuses the rankings and fills the token budget;
+  from the database (on SQLite a count over the user's index entries and two index probes:
+  database/stamps.py) to prove the cache current, then scores every fact by embedding and by BM25, fuses the
+  rankings and fills the token budget;
 * cold: the first recall for a user (its facts and vectors read and decoded);
 * encoding the message itself with the real model (the part that does not depend on how many facts there are);
 * the heavy user again with ``--archived`` archived messages (default 100,000: half theirs, half the
