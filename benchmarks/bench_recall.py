@@ -6,13 +6,14 @@ database.
 Measured through the real :class:`memory.facts.FactCache` and :func:`memory.recall.choose`:
 
 * warm: the per-user matrix (and BM25 postings) are cached; each recall still reads the user's fact stamp
-  from the database (one indexed aggregate query) to prove the cache current, then scores every fact by
-  embedding and by BM25, fuses the rankings and fills the token budget;
+  from the database (on SQLite a count over the user's index entries and two index probes:
+  database/stamps.py) to prove the cache current, then scores every fact by embedding and by BM25, fuses the
+  rankings and fills the token budget;
 * cold: the first recall for a user (its facts and vectors read and decoded);
 * encoding the message itself with the real model (the part that does not depend on how many facts there are);
 * the heavy user again with ``--archived`` archived messages (default 100,000: half theirs, half the
   character's answers, in their DMs) indexed for episodic recall (memory/episodes.py), searched beside the
-  facts as a reply in that DM does (the excerpt stamp read too).
+  facts as a reply in that DM does (the excerpt stamp read too, in the same trip as the fact stamp).
 
 Run: python -m benchmarks.bench_recall [--quick] [--facts N] [--users U] [--archived M] [--database-url URL]
 Target: p50 < 5 ms (issue 47: for a person with 10,000 facts and 100,000 archived messages).
@@ -35,7 +36,7 @@ from database.store import Store
 from memory.embeddings import SentenceEmbedder, single_blas_thread
 from memory.episodes import ExcerptCache
 from memory.facts import FactCache
-from memory.recall import choose, choose_both
+from memory.recall import choose, choose_both, indexes
 from tests.dbtools import reset_schema
 
 DIM = 384
@@ -193,8 +194,7 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int, archiv
         async def recall_both() -> int:
             query = rng.standard_normal(DIM).astype("<f4")
             query /= np.linalg.norm(query)
-            index = await cache.get(ids[-1])
-            said = await excerpts.get(ids[-1])
+            index, said = await indexes(cache, excerpts, ids[-1])  # both stamps in one trip
             text = f"Do you remember the {WORDS[pick.randrange(len(WORDS))]} I told you about?"
             return len(choose_both(index, query, budget=400, private=True, now=now, expiry_days=14, text=text,
                                    last_interaction=now, excerpts=said, channel_id=77)[1])

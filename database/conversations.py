@@ -19,7 +19,6 @@ from database.records import (
     NOTE_SOURCES,
     PRIVATE_NOTE_SOURCE,
     PRIVATE_SOURCE,
-    FactStamp,
     History,
     PromptData,
     PromptRequest,
@@ -28,13 +27,14 @@ from database.records import (
     Turn,
     as_utc,
 )
-from database.statements import fact_stamp, recent_messages
+from database.stamps import ExcerptStamp, FactStamp, excerpt_stamp, fact_stamp
+from database.statements import recent_messages
 
 APPENDS_KEPT = 10_000  # conversations whose latest append is told apart (far more than replies in flight)
 # A prompt read's two halves as read (_prompt_data makes the record): the person (identity, memories,
 # relationship, mood, user, stage, fact stamp, writing style) and the place (history, the channel's lines).
 _Person = tuple[dict[str, list[str]], list[tuple[DbValue, ...]], DbRow | None, DbValue, DbRow | None,
-                DbRow | None, FactStamp, DbValue]
+                DbRow | None, FactStamp, DbValue, ExcerptStamp]
 _Place = tuple[History, list[SeenMessage]]
 
 
@@ -134,7 +134,7 @@ class Conversations:
         params = _prompt_params(r)
         together = q.get("person_private" if r.private else "person")  # PostgreSQL: one statement
         if together is not None:
-            kinds, found, rel, mood, user, state, stamp, style = together.one(conn, params)
+            kinds, found, rel, mood, user, state, stamp, style, said = together.one(conn, params)
             memories = [tuple(m) for m in found]  # (content, source) rows, as read one by one
         else:
             kinds = q["identity"].all(conn, params)
@@ -146,10 +146,11 @@ class Conversations:
             state = q["character_state"].first(conn, params)
             stamp = q["fact_stamp"].one(conn, params)
             style = q["style_profile"].scalar(conn, params)
+            said = q["excerpt_stamp"].first(conn, params)
         identity: dict[str, list[str]] = {}
         for kind, content in kinds:
             identity.setdefault(kind, []).append(content)
-        return identity, memories, rel, mood, user, state, fact_stamp(stamp), style
+        return identity, memories, rel, mood, user, state, fact_stamp(stamp), style, excerpt_stamp(said)
 
     def _read_place(self, conn: Connection, r: PromptRequest) -> _Place:
         """The conversation and its place (history, the channel's recent messages): few reads, many rows."""
@@ -357,7 +358,7 @@ def _prompt_params(r: PromptRequest) -> dict[str, object]:
 
 
 def _prompt_data(person: _Person, place: _Place) -> PromptData:
-    identity, memories, rel, mood, user, state, stamp, style = person
+    identity, memories, rel, mood, user, state, stamp, style, said = person
     history, recent = place
     return PromptData(
         identity,
@@ -371,6 +372,7 @@ def _prompt_data(person: _Person, place: _Place) -> PromptData:
         interactions=int(state[0]) if state else 0,
         stage=str(state[1]) if state else "",
         fact_stamp=stamp,
+        excerpt_stamp=said,
         style_profile=style,
         last_interaction=as_utc(user[2]) if user and user[2] is not None else None,
         memory_everywhere=bool(user and user[3]),

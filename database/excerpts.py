@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from database.boundary import DbRow, DbValue
 from database.engine import Database
 from database.models import ArchiveExcerpt, User, utcnow
+from database.prepared import Statements
 from database.records import ExcerptRow, NewExcerpt, as_utc
+from database.stamps import ExcerptStamp, FactStamp, excerpt_stamp, fact_stamp
 
 _COLUMNS = (
     ArchiveExcerpt.id,
@@ -50,8 +52,9 @@ def insert_excerpts(db: Database, conn: Connection, user_id: int, excerpts: Sequ
 
 
 class Excerpts:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, q: Statements) -> None:
         self.db = db
+        self._q = q  # "excerpt_stamp" (database/statements.py) and "stamps" (database/stamps.py)
 
     async def rows(self, user_id: int) -> list[ExcerptRow]:
         """Every excerpt of a person with its vector, in the order they were said (per place)."""
@@ -69,13 +72,15 @@ class Excerpts:
     async def stamp(self, user_id: int) -> tuple[DbValue, DbValue, DbValue]:
         """Changes with any insert (the newest id) or deletion (``users.excerpts_deleted``; /forget_me takes
         the users row too) of the person's excerpts, which are never updated: two index lookups, whatever
-        the number of excerpts."""
-        newest = (select(func.max(ArchiveExcerpt.id)).where(ArchiveExcerpt.user_id == user_id)
-                  .scalar_subquery())
-        deleted = select(User.excerpts_deleted).where(User.id == user_id).scalar_subquery()
-        embedded = select(User.excerpts_embedded).where(User.id == user_id).scalar_subquery()
-        row = await self.db.first(select(newest, deleted, embedded))
-        return (row[0], row[1], row[2]) if row is not None else (None, None, None)
+        the number of excerpts (database/stamps.py)."""
+        return excerpt_stamp(await self.db.read(
+            lambda conn: self._q["excerpt_stamp"].first(conn, {"user_id": user_id})))
+
+    async def stamps(self, user_id: int) -> tuple[FactStamp, ExcerptStamp]:
+        """(the fact stamp, the excerpt stamp) in one trip to the database: what a recall that searches the
+        archive compares before it trusts its cached indexes."""
+        row = await self.db.read(lambda conn: self._q["stamps"].one(conn, {"user_id": user_id}))
+        return fact_stamp(row[:3]), excerpt_stamp(row[3:])
 
     async def unembedded(self, after: int, limit: int) -> list[tuple[int, int, str, str]]:
         """(id, user id, speaker, content) of excerpts without a vector, past id ``after``, oldest first:

@@ -12,8 +12,8 @@ from database.boundary import DbRow
 from database.engine import Database
 from database.models import User, UserFact, utcnow
 from database.prepared import Statements
-from database.records import FactRow, FactStamp, as_utc
-from database.statements import fact_stamp
+from database.records import FactRow, as_utc
+from database.stamps import FactStamp, fact_stamp
 
 _COLUMNS = (
     UserFact.id,

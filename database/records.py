@@ -1,7 +1,5 @@
-"""The value classes the data layer hands out and takes in: plain, frozen, free of SQLAlchemy.
-
-Every repository in this package returns these; the rest of Kindred imports them from here.
-"""
+"""The value classes the data layer hands out and takes in: plain, frozen, free of SQLAlchemy. Every
+repository in this package returns these; the rest of Kindred imports them from here."""
 
 from __future__ import annotations
 
@@ -11,6 +9,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from database.boundary import Json, JsonObject
+from database.stamps import ExcerptStamp, FactStamp
 
 # Core memories drawn from DM conversations carry this source and never reach a channel's prompt.
 PRIVATE_SOURCE = "summary_dm"
@@ -21,7 +20,6 @@ NOTE_SOURCES = ("user", PRIVATE_NOTE_SOURCE)  # what a person asked to be rememb
 PRIVATE_SOURCES = (PRIVATE_SOURCE, PRIVATE_NOTE_SOURCE)
 # What a memory of unknown origin becomes (0016): private, as the privacy-safe reading (issue 49).
 PRIVATE_OF = {"summary": PRIVATE_SOURCE, "user": PRIVATE_NOTE_SOURCE}
-FactStamp = tuple[int, int | None, str]  # a person's facts: (how many, the newest id, the latest change)
 
 
 class CoreMemoryRow(NamedTuple):
@@ -137,6 +135,7 @@ class PromptData:
     interactions: int = 0  # the character's interaction count (evolution stages)
     stage: str = ""  # the character's stored evolution stage
     fact_stamp: FactStamp | None = None
+    excerpt_stamp: ExcerptStamp | None = None  # the person's archived excerpts' (episodic recall)
     style_profile: str | None = None  # the user's writing profile as stored (memory/style.py), if any
     last_interaction: datetime | None = None  # the user's previous exchange with a character (fact expiry)
     memory_everywhere: bool = False  # /memory servers all: one server's facts recalled in the others

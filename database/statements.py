@@ -32,10 +32,10 @@ from database.models import (
     Nickname,
     Relationship,
     User,
-    UserFact,
 )
 from database.prepared import Params, Prepared, Query, Statement, Statements
-from database.records import FactStamp, SeenMessage, UserRecord, as_utc
+from database.records import SeenMessage, UserRecord, as_utc
+from database.stamps import excerpt_stamp_select, fact_stamp_select
 
 log = logging.getLogger(__name__)
 
@@ -166,12 +166,8 @@ def build_statements(dialect: Dialect) -> Statements:
             .where(User.id == user_id), None
         ),
         "style_profile": (select(StyleProfile.profile).where(StyleProfile.user_id == user_id), None),
-        "fact_stamp": (
-            select(func.count(), func.max(UserFact.id), func.max(UserFact.updated_at)).where(
-                UserFact.user_id == user_id
-            ),
-            None,
-        ),
+        "fact_stamp": (fact_stamp_select(user_id, dialect), None),
+        "excerpt_stamp": (excerpt_stamp_select(user_id), None),
         "character_state": (
             select(CharacterState.interaction_count, CharacterState.stage).where(
                 CharacterState.character == character
@@ -284,7 +280,7 @@ def build_statements(dialect: Dialect) -> Statements:
             statements[person] = (select(
                 many("identity"), many(memory), one("relationship"),
                 query("mood").scalar_subquery(), one("user"), one("character_state"),
-                one("fact_stamp"), query("style_profile").scalar_subquery()), None)
+                one("fact_stamp"), query("style_profile").scalar_subquery(), one("excerpt_stamp")), None)
         statements["log_batch"] = (LOG_BATCH, None)
     # The log batch does nothing with NULL arrays (no row to unnest): warmed like the reads (engine.py).
     return {name: Prepared(stmt, dialect, column_keys=keys, warm_with_nulls=name == "log_batch")
@@ -361,10 +357,6 @@ def log_batch_params(users: Sequence[Params], nicks: Sequence[Params], rows: Seq
         "owed_since": [r["owed_since"] for r in owed],
         "settled_character": [c for c, _ in settled], "settled_message_id": [m for _, m in settled],
     }
-
-
-def fact_stamp(row: DbRow) -> FactStamp:
-    return (int(row[0]), row[1], str(row[2]))
 
 
 # UserRecord's field order: every read of users that makes records selects these.

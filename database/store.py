@@ -33,6 +33,7 @@ from database.retention import Retention
 from database.schedule import Schedule
 from database.servers import Servers
 from database.spending import Spending
+from database.stamps import stamp_statements
 from database.state import State
 from database.statements import build_statements, warm_statements
 from database.stats import Stats
@@ -50,7 +51,8 @@ class Store:
         self.dialect = self.db.dialect
         self.closed = False
         # The hot path's statements, compiled once for the dialect of the engine that runs them.
-        q = build_statements(self.db.statement_dialect) | owed_statements(self.db.statement_dialect)
+        dialect = self.db.statement_dialect
+        q = build_statements(dialect) | owed_statements(dialect) | stamp_statements(dialect)
         self.db.warm_up = partial(warm_statements, q)  # on the connections opened at start-up
         self.conversations = Conversations(self.db, q)
         conversations = self.conversations
@@ -58,7 +60,7 @@ class Store:
         self.consolidation = ConsolidationLog(self.db)
         self.memories = Memories(self.db)
         self.facts = Facts(self.db, q)
-        self.excerpts = Excerpts(self.db)  # episodic recall's archive index
+        self.excerpts = Excerpts(self.db, q)  # episodic recall's archive index
         self.people = People(self.db, q)
         self.identity = Identity(self.db)
         self.characters = Characters(self.db, q)

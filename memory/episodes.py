@@ -278,8 +278,10 @@ class ExcerptCache(StampedCache[ExcerptIndex]):
         super().__init__(max_users)
         self.store = store
 
-    async def get(self, user_id: int) -> ExcerptIndex:
-        stamp = await self.store.excerpts.stamp(user_id)
+    async def get(self, user_id: int, stamp: Stamp | None = None) -> ExcerptIndex:
+        """``stamp``: the excerpt stamp when the caller has just read it (with the fact stamp: one trip)."""
+        if stamp is None:
+            stamp = await self.store.excerpts.stamp(user_id)
         cached = self.cached(user_id, stamp)
         if cached is not None:
             return cached
@@ -306,9 +308,11 @@ def _add_ranking(fused: np.ndarray, idx: np.ndarray, values: np.ndarray, found: 
     found.append(best)
 
 
-def _positive(scores: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    idx = np.flatnonzero((scores > 0) & allowed)
-    return idx, scores[idx]
+def _positive(matched: tuple[np.ndarray, np.ndarray], allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The allowed ones of (documents, BM25 scores) that score above zero."""
+    idx, scores = matched
+    keep = allowed[idx] & (scores > 0)
+    return idx[keep], scores[keep]
 
 
 def ranked(index: ExcerptIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
@@ -329,8 +333,8 @@ def ranked(index: ExcerptIndex, query: np.ndarray | None, text: str, allowed: np
         _add_ranking(fused, *dense, hits)
     context: tuple[np.ndarray, np.ndarray] | None = None
     if text.strip():
-        _add_ranking(fused, *_positive(index.lexical.scores(text), allowed), hits)
-        context = _positive(index.context.scores(text), allowed)
+        _add_ranking(fused, *_positive(index.lexical.matches(text), allowed), hits)
+        context = _positive(index.context.matches(text), allowed)
         _add_ranking(fused, *context, hits)
     span = window(text, now) if now is not None and text else None
     about = dense if dense is not None else context

@@ -83,3 +83,23 @@ class LexicalIndex:
             if hit is not None:
                 out[hit[0]] += hit[1]
         return out
+
+    def matches(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """(the documents sharing a term with ``query``, ascending; their BM25 scores): the nonzero part of
+        :meth:`scores`, the same values, without an array of every document when few match (an archive of
+        100,000 lines, of which a word's postings are a few thousand)."""
+        hits = [hit for hit in (self.postings.get(t) for t in set(terms(query))) if hit is not None]
+        if not hits:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if len(hits) == 1:  # one term's postings are ascending, each document once
+            return hits[0]
+        many = sum(len(idx) for idx, _ in hits)
+        if many * 16 >= self.size:  # sorting them would cost more than a pass over every document
+            out = self.scores(query)
+            found = np.flatnonzero(out)
+            return found, out[found]
+        found, at = np.unique(np.concatenate([idx for idx, _ in hits]), return_inverse=True)
+        values = np.zeros(len(found), dtype=np.float32)
+        # Added term by term in the order scores() adds them: the same float32 sums.
+        np.add.at(values, at, np.concatenate([w for _, w in hits]))
+        return found, values

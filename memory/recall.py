@@ -258,6 +258,16 @@ class Recalled:
         return bool(float(np.max(self.vectors[:self.n] @ vector)) >= SAID_AS_FACT)
 
 
+async def indexes(facts: FactCache, excerpts: ExcerptCache, user_id: int,
+                  stamp: Stamp | None = None, said: Stamp | None = None) -> tuple[FactIndex, ExcerptIndex]:
+    """The person's fact and excerpt indexes. ``stamp``, ``said``: the fact and excerpt stamps when the caller
+    read them (a reply, with its prompt data: then no trip to the database at all); the missing ones are
+    read in one trip."""
+    if stamp is None and said is None:
+        stamp, said = await excerpts.store.excerpts.stamps(user_id)
+    return await facts.get(user_id, stamp), await excerpts.get(user_id, said)
+
+
 def uncovered(index: FactIndex, excerpts: ExcerptIndex, text: str) -> bool:
     """Whether the message names something the facts do not cover but the person's words do."""
     return any(t in excerpts.lexical.postings and t not in index.lexical.postings for t in terms(text))
@@ -310,36 +320,40 @@ class Recall:
                          now: datetime | None = None, stamp: Stamp | None = None,
                          budget: int | None = None, last_interaction: datetime | None = None,
                          known: bool = False, guild_id: int | None = None,
-                         ) -> tuple[list[FactRow], list[ExcerptRow]]:
+                         said: Stamp | None = None) -> tuple[list[FactRow], list[ExcerptRow]]:
         """The facts and the past excerpts of this place that share the budget. ``budget``: tokens
         (default ``recall_token_budget``; more for memory questions); ``last_interaction``: the person's
         previous interaction, when the caller has read it (``known``); ``guild_id``: the server asked in
-        (only its facts), None in DMs or for everyone's."""
+        (only its facts), None in DMs or for everyone's; ``stamp``, ``said``: the fact and excerpt stamps,
+        when the caller has read them."""
         return await self._recall(user_id, text, private=private, channel_id=channel_id, now=now,
                                   stamp=stamp, budget=budget, last_interaction=last_interaction, known=known,
-                                  search_archive=self.excerpts is not None, guild_id=guild_id)
+                                  search_archive=self.excerpts is not None, guild_id=guild_id, said=said)
 
     async def _recall(self, user_id: int, text: str, *, private: bool, channel_id: int, now: datetime | None,
                       stamp: Stamp | None, budget: int | None, last_interaction: datetime | None,
-                      known: bool, search_archive: bool,
-                      guild_id: int | None) -> tuple[list[FactRow], list[ExcerptRow]]:
+                      known: bool, search_archive: bool, guild_id: int | None,
+                      said: Stamp | None = None) -> tuple[list[FactRow], list[ExcerptRow]]:
         now = now or utcnow()
         if not known:
             last_interaction = await self.cache.store.people.last_interaction(user_id)
-        index = await self.cache.get(user_id, stamp)
-        said = await self.excerpts.get(user_id) if search_archive and self.excerpts is not None else None
-        if said is not None and not said.rows:
-            said = None
-        if not index.rows and said is None:
+        archive: ExcerptIndex | None = None
+        if search_archive and self.excerpts is not None:
+            index, archive = await indexes(self.cache, self.excerpts, user_id, stamp, said)
+        else:
+            index = await self.cache.get(user_id, stamp)
+        if archive is not None and not archive.rows:
+            archive = None
+        if not index.rows and archive is None:
             return [], []
         query: np.ndarray | None = None
         # The model is only loaded (and a message only encoded) when there is something to compare with.
-        if text.strip() and (len(index.positions) or (said is not None and len(said.positions))):
+        if text.strip() and (len(index.positions) or (archive is not None and len(archive.positions))):
             query = (await encode_async(self.embedder, [text]))[0]
         budget = self.settings.recall_token_budget if budget is None else budget
         return choose_both(index, query, budget=budget, private=private, now=now,
                            expiry_days=self.settings.fact_expiry_days, text=text,
-                           last_interaction=last_interaction, excerpts=said, channel_id=channel_id,
+                           last_interaction=last_interaction, excerpts=archive, channel_id=channel_id,
                            guild_id=guild_id)
 
     async def provide(self, persona: Persona, msg: Incoming, data: PromptData | None = None, *,
@@ -359,7 +373,8 @@ class Recall:
         everywhere = data is not None and data.memory_everywhere
         facts, said = await self.recall_for(
             msg.author_id, msg.content, private=msg.is_dm, channel_id=msg.channel_id,
-            stamp=data.fact_stamp if data is not None else None, budget=budget,
+            stamp=data.fact_stamp if data is not None else None,
+            said=data.excerpt_stamp if data is not None else None, budget=budget,
             last_interaction=data.last_interaction if data is not None else None, known=data is not None,
             guild_id=None if everywhere or msg.is_dm else msg.guild_id)
         if data is not None and (data.core_memories or data.notes):  # shown already: no fact twice

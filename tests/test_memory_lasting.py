@@ -8,6 +8,7 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import update
 
@@ -42,6 +43,22 @@ def test_bm25_stems_and_ranks_rare_words_first() -> None:
                                 "Alice drinks tea daily"])
     scores = index.scores("Did you go hiking in Sweden?")
     assert scores.argmax() == 0 and scores[2] > 0 and scores[1] == scores[3] == 0
+
+
+def test_bm25_matches_are_the_nonzero_scores() -> None:
+    """matches() (the sparse form episodic recall reads) holds exactly the documents and values scores()
+    gives above zero, whichever way it gathers them (one term, a few postings, or many)."""
+    words = [f"word{i}" for i in range(400)]
+    rng = np.random.default_rng(5)
+    documents = [" ".join([*rng.choice(words, size=int(rng.integers(1, 8))),
+                           "often" * int(rng.random() < .5)]) for _ in range(2_000)]
+    index = LexicalIndex.build(documents)
+    for query in ("", "the", "word3", "word3 word7", "word1 word2 word3 word4 word5 word6", "unknown word9",
+                  "often word3", "often"):
+        scores = index.scores(query)
+        found, values = index.matches(query)
+        assert found.tolist() == np.flatnonzero(scores).tolist()
+        assert values.dtype == np.float32 and values.tolist() == scores[found].tolist()
 
 
 def test_the_time_a_message_names() -> None:

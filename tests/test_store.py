@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from bot.core.tokens import counted
-from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, PromptRequest, SeenMessage, Turn
+from database.excerpts import insert_excerpts
+from database.records import (
+    PRIVATE_NOTE_SOURCE,
+    PRIVATE_SOURCE,
+    NewExcerpt,
+    PromptRequest,
+    SeenMessage,
+    Turn,
+)
 from database.store import Store
 from memory.relationships import clamp_metrics
 from tests.dbtools import nicknames
@@ -399,9 +407,17 @@ async def test_the_person_read_in_one_statement_matches_the_statements_one_by_on
     await store.state.set("daily_mood", "sunny")
     await store.characters.count_interaction("finn")
     await store.facts.add(5, "has a boat")
+    said = [NewExcerpt(1000 + i, 10, None, True, "a", True, f"line {i}", datetime.now(UTC)) for i in (1, 2)]
+    await store.db.write(lambda conn: insert_excerpts(store.db, conn, 5, said))
+    kept, gone = await store.excerpts.listed(5)
+    await store.excerpts.delete(5, [gone.id])  # the deletion and the vector are stamped on the users row
+    await store.excerpts.set_embeddings([(kept.id, 5, bytes(8))])
     for private in (False, True):
         together, alone = await both(private)
         assert together == alone
+        # What recall's caches read for themselves (memory/recall.py, indexes): the very same stamps.
+        assert together[6:9:2] == (await store.excerpts.stamps(5)) and None not in together[8]
+        assert together[8] == await store.excerpts.stamp(5) and together[6] == await store.facts.stamp(5)
         # Rows come back as tuples or asyncpg records (read alike by position); the values in them, and
         # every other part, of the same types.
         def shape(value: Any) -> Any:

@@ -1,0 +1,60 @@
+"""The stamps recall's caches compare at every reply (memory/stamped.py): cheap fingerprints of a person's
+facts and of their archived excerpts, compiled once and read in one trip when both are wanted.
+
+- The fact stamp (count, newest id, newest ``updated_at``) changes with any insert, edit, mention or
+  deletion of the person's facts (every insert and update sets ``updated_at``; a deletion moves the count).
+- The excerpt stamp (newest id, ``users.excerpts_deleted``, ``users.excerpts_embedded``) changes with any
+  insert, deletion or vector filled in (excerpts are never edited otherwise).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import BindParameter
+
+from database.boundary import DbRow, DbValue
+from database.models import ArchiveExcerpt, User, UserFact
+from database.prepared import Prepared, Query, Statements
+
+FactStamp = tuple[int, int | None, str]  # a person's facts: (how many, the newest id, the latest change)
+ExcerptStamp = tuple[DbValue, DbValue, DbValue]  # a person's excerpts: (newest id, deletions, embeddings)
+
+
+def fact_stamp_select(user_id: BindParameter[int], dialect: Dialect) -> Query:
+    """The fact stamp's statement. SQLite: three lookups, where one aggregate would read all three columns
+    of each of the person's entries in the wide index (1.2 ms for 10,000 facts against 0.25): the count
+    steps the narrow user index, each maximum is one index probe. PostgreSQL keeps the one aggregate (one
+    index-only scan; its planner may answer ``max(id)`` alone by walking the primary key backwards)."""
+    of = UserFact.user_id == user_id
+    if dialect.name != "sqlite":
+        return select(func.count(), func.max(UserFact.id), func.max(UserFact.updated_at)).where(of)
+    return select(select(func.count()).select_from(UserFact).where(of).scalar_subquery(),
+                  select(func.max(UserFact.id)).where(of).scalar_subquery(),
+                  select(func.max(UserFact.updated_at)).where(of).scalar_subquery())
+
+
+def fact_stamp(row: DbRow) -> FactStamp:
+    return (int(row[0]), row[1], str(row[2]))
+
+
+def excerpt_stamp(row: DbRow | None) -> ExcerptStamp:
+    return (row[0], row[1], row[2]) if row is not None else (None, None, None)
+
+
+def excerpt_stamp_select(user_id: BindParameter[int]) -> Query:
+    """The excerpt stamp's statement: two index lookups, whatever the number of excerpts."""
+    return select(
+        select(func.max(ArchiveExcerpt.id)).where(ArchiveExcerpt.user_id == user_id).scalar_subquery(),
+        select(User.excerpts_deleted).where(User.id == user_id).scalar_subquery(),
+        select(User.excerpts_embedded).where(User.id == user_id).scalar_subquery(),
+    )
+
+
+def stamp_statements(dialect: Dialect) -> Statements:
+    """"stamps": the fact stamp's three columns then the excerpt stamp's, in one statement ("excerpt_stamp"
+    alone is one of the prompt read's, database/statements.py)."""
+    user_id: BindParameter[int] = bindparam("user_id")
+    facts = fact_stamp_select(user_id, dialect).subquery()
+    excerpts = excerpt_stamp_select(user_id)
+    return {"stamps": Prepared(select(*facts.c, *excerpts.selected_columns).select_from(facts), dialect)}
