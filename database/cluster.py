@@ -8,6 +8,7 @@ the process's connection dies, kill -9 included) and the LISTEN for the cluster'
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -108,6 +109,9 @@ class ClusterLink:
         self.dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self._conn: Any = None  # asyncpg's connection (asyncpg has no type hints)
         self._listener: Listener | None = None
+        # One statement at a time: asyncpg refuses a second on a busy connection ("another operation is in
+        # progress"), which lost signals sent together and made a ping beside a signal read as a dead session.
+        self._turn = asyncio.Lock()
 
     @property
     def alive(self) -> bool:
@@ -137,23 +141,27 @@ class ClusterLink:
         if not self.alive:
             return False
         try:
-            await self._conn.fetchval("SELECT 1", timeout=5)
+            async with self._turn:
+                await self._conn.fetchval("SELECT 1", timeout=5)
             return True
         except Exception:
             return False
 
     async def try_lock(self, key: int) -> bool:
-        return bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", key, timeout=5))
+        async with self._turn:
+            return bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", key, timeout=5))
 
     async def unlock(self, key: int) -> None:
         if self.alive:
-            await self._conn.fetchval("SELECT pg_advisory_unlock($1)", key, timeout=5)
+            async with self._turn:
+                await self._conn.fetchval("SELECT pg_advisory_unlock($1)", key, timeout=5)
 
     async def notify(self, message: JsonObject) -> None:
         payload = json.dumps(message, separators=(",", ":"))
         if len(payload.encode()) > MAX_PAYLOAD:
             raise ValueError("cluster signal too large for NOTIFY")
-        await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload, timeout=5)
+        async with self._turn:
+            await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload, timeout=5)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -181,6 +181,36 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
             await store.close()
 
 
+async def test_signals_sent_together_all_arrive_and_the_session_stays_up(pg_url: str) -> None:
+    """A burst of signals (replies posted at once) and the heartbeat's ping share one session: each waits
+    its turn, none is refused as "another operation is in progress", and the ping never mistakes a busy
+    session for a dead one (a leader would give up its lock)."""
+    stores = [await Store(pg_url).open(), await Store(pg_url).open()]
+    clusters = [Cluster(s, ClusterSettings(), "finn", shard_ids=(i,), shard_count=2)
+                for i, s in enumerate(stores)]
+    heard: list[int] = []
+
+    async def on_posted(message: dict[str, Any]) -> None:
+        heard.append(int(message["message_id"]))
+
+    clusters[1].on("posted", on_posted)
+    try:
+        for cluster in clusters:
+            await cluster.start()
+        link = clusters[0]._link
+        assert link is not None
+        sent = await asyncio.gather(*(clusters[0].publish("posted", message_id=n) for n in range(20)),
+                                    link.ping(), link.ping())
+        assert all(sent), sent
+        await eventually(check(lambda: len(heard) >= 20), "every signal of the burst")
+        assert sorted(heard) == list(range(20))
+    finally:
+        for cluster in clusters:
+            await cluster.close()
+        for store in stores:
+            await store.close()
+
+
 async def test_cluster_signals_invalidate_the_other_process_caches(pg_url: str) -> None:
     """An admin's /settings edit in one process applies to the very next message in the other."""
     fast = ClusterSettings(leader_failover_seconds=3, cluster_heartbeat_seconds=1)
