@@ -45,7 +45,7 @@ from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes
 from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async
-from memory.episodes import HEADER_TOKENS, ExcerptCache, ExcerptIndex, day, header, spoken
+from memory.episodes import DAY_TOKENS, YEAR_TOKENS, ExcerptCache, ExcerptIndex, day, headed, spoken
 from memory.facts import FactCache, FactIndex
 from memory.lexical import STOPWORDS, terms
 from memory.stamped import Stamp
@@ -181,8 +181,9 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 excerpts: ExcerptIndex | None = None, channel_id: int = 0, guild_id: int | None = None,
                 about: np.ndarray | None = None) -> tuple[list[FactRow], list[ExcerptRow]]:
     """The facts and past excerpts to recall within ``budget`` tokens (each costs its line's tokens, and a
-    day's header the first time that day appears). A long excerpt is quoted in part (episodes.snippet); one
-    that says what a fact chosen before it says is left out (SAID_AS_FACT).
+    day's heading the first time that day appears, with its year the first time that year does). A long
+    excerpt is quoted in part (episodes.snippet); one that says what a fact chosen before it says is left
+    out (SAID_AS_FACT).
 
     ``query``: the message's embedding; ``text``: the message (for BM25); ``about``: the embedding of its
     topic (:func:`topic`), None when it has none; ``last_interaction``: the
@@ -224,6 +225,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     seen: set[int] = set()
     days: set[str] = set()  # dates already heading a group: the facts told that day share the header
     quoted_days: set[str] = set()
+    years: set[str] = set()  # a year's first day names it (episodes.headed): its tokens are counted once
+    quoted_years: set[str] = set()
     left = budget
     misses = 0
     # Lazily: the loop stops once the budget is full, long before the end of thousands of facts.
@@ -236,12 +239,13 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             row, cost = episodes.snippet(excerpts, -1 - i, wanted)
             told = excerpts.day_of(-1 - i)
             if told not in quoted_days:
-                cost += episodes.HEADER_TOKENS
+                cost += DAY_TOKENS + (YEAR_TOKENS if told[:4] not in quoted_years else 0)
             if cost <= left and recalled.says(excerpts.vector(-1 - i)):
                 continue
             if cost <= left:
                 quoted.append(row)
                 quoted_days.add(told)
+                quoted_years.add(told[:4])
                 left -= cost
                 misses = 0
             else:
@@ -256,12 +260,13 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 known_day = index.days[i] = day(index.rows[i].told)
             cost, told = known_cost, known_day
             if told not in days:
-                cost += HEADER_TOKENS
+                cost += DAY_TOKENS + (YEAR_TOKENS if told[:4] not in years else 0)
             if cost <= left:
                 chosen.append(index.rows[i])
                 if excerpts is not None and index.slot[i] >= 0:
                     recalled.add(index.matrix[index.slot[i]])
                 days.add(told)
+                years.add(told[:4])
                 left -= cost
                 misses = 0
             else:
@@ -320,7 +325,7 @@ def render(facts: Sequence[FactRow], user: str) -> str:
     groups: dict[str, list[FactRow]] = {}
     for f in facts:
         groups.setdefault(day(f.told), []).append(f)
-    return "".join(header(told) + "".join(line(f) for f in groups[told]) for told in sorted(groups)).rstrip()
+    return headed({told: "".join(line(f) for f in groups[told]) for told in sorted(groups)}).rstrip()
 
 
 class Recall:
