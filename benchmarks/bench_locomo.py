@@ -18,7 +18,7 @@ tokens) on the day after the last session.
 A question none of whose evidence turns any observation carries cannot be scored by recall and is left out
 (and counted). In the same run, two baselines recall the same number of facts per question: plain cosine
 similarity of the embeddings, and BM25 (memory/lexical.py) alone. Recall time excludes encoding the
-question (the same for any number of facts: benchmarks/bench_recall.py measures it).
+question and its topic (the same for any number of facts: benchmarks/bench_recall.py measures it).
 
 ``--corpus turns``: the same questions answered from the raw dialogue instead. Each conversation is a DM
 between a person (the first speaker) and the character (the second); every turn is written to the
