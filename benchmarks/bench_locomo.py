@@ -18,7 +18,7 @@ tokens) on the day after the last session.
 A question none of whose evidence turns any observation carries cannot be scored by recall and is left out
 (and counted). In the same run, two baselines recall the same number of facts per question: plain cosine
 similarity of the embeddings, and BM25 (memory/lexical.py) alone. Recall time excludes encoding the
-question (the same for any number of facts: benchmarks/bench_recall.py measures it).
+question and its topic (the same for any number of facts: benchmarks/bench_recall.py measures it).
 
 ``--corpus turns``: the same questions answered from the raw dialogue instead. Each conversation is a DM
 between a person (the first speaker) and the character (the second); every turn is written to the
@@ -59,7 +59,7 @@ from memory.consent import Consent
 from memory.embeddings import Embedder, SentenceEmbedder, to_bytes
 from memory.episodes import ExcerptCache
 from memory.facts import FactCache
-from memory.recall import Recall
+from memory.recall import Recall, topic
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 _TURN = re.compile(r"D:?(\d+):(\d+)")
@@ -344,7 +344,8 @@ async def run(samples: Sequence[Sample], url: str, *, budget: int, embedder: Emb
             await store.people.touch_interaction(user_id, sample.last_session, None)
             index = await cache.get(user_id)
             turns_of = {row.id: o.turns for row, o in zip(index.rows, inserted, strict=True)}
-            cached.prime([q.text for q in sample.questions])
+            # the questions and their topics (memory.recall.topic), encoded ahead as a reply encodes them
+            cached.prime([s for q in sample.questions for s in (q.text, topic(index, q.text)) if s])
             now = sample.last_session + timedelta(days=1)
             for q in sample.questions:
                 t0 = time.perf_counter()

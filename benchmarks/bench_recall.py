@@ -155,10 +155,12 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int, archiv
     async def recall(user_id: int) -> int:
         query = rng.standard_normal(DIM).astype("<f4")
         query /= np.linalg.norm(query)
+        about = rng.standard_normal(DIM).astype("<f4")  # the message's topic (memory.recall.topic)
+        about /= np.linalg.norm(about)
         index = await cache.get(user_id)
         text = f"Do you remember the {WORDS[pick.randrange(len(WORDS))]} I told you about?"
         return len(choose(index, query, budget=400, private=False, now=now, expiry_days=14, text=text,
-                          last_interaction=now))
+                          last_interaction=now, about=about))
 
     cold: list[float] = []
     for uid in ids[:users]:
@@ -194,10 +196,12 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int, archiv
         async def recall_both() -> int:
             query = rng.standard_normal(DIM).astype("<f4")
             query /= np.linalg.norm(query)
+            about = rng.standard_normal(DIM).astype("<f4")
+            about /= np.linalg.norm(about)
             index, said = await indexes(cache, excerpts, ids[-1])  # both stamps in one trip
             text = f"Do you remember the {WORDS[pick.randrange(len(WORDS))]} I told you about?"
             return len(choose_both(index, query, budget=400, private=True, now=now, expiry_days=14, text=text,
-                                   last_interaction=now, excerpts=said, channel_id=77)[1])
+                                   last_interaction=now, excerpts=said, channel_id=77, about=about)[1])
 
         t0 = time.perf_counter()
         await recall_both()
@@ -219,8 +223,8 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int, archiv
     for i in range(50):
         t0 = time.perf_counter()
         await asyncio.to_thread(
-            embedder.encode, [f"Do you remember what I told you about the {WORDS[i % 20]}?"]
-        )
+            embedder.encode, [f"Do you remember what I told you about the {WORDS[i % 20]}?", WORDS[i % 20]]
+        )  # the message and its topic, in one call as recall encodes them
         encode.append(time.perf_counter() - t0)
 
     total = facts + heavy
@@ -232,7 +236,7 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int, archiv
     print(f"    of which the stamp query: {summary_ms(stamp)}")
     print(f"  heavy user ({heavy:,} facts), warm: {summary_ms(heavy_warm)}; cold {heavy_cold * 1000:.1f} ms")
     print(f"  cold (first recall of a user, {facts // users:,} facts read and decoded): {summary_ms(cold)}")
-    print(f"  encoding the message with the model (any number of facts): {summary_ms(encode)}")
+    print(f"  encoding the message and its topic with the model (any number of facts): {summary_ms(encode)}")
     if archived:
         print(f"  heavy user ({heavy:,} facts) with {archived:,} archived messages searched beside them, "
               "warm: "

@@ -413,12 +413,30 @@ def spoken(told: str) -> str:
     return f"{d.day} {d:%B %Y}"
 
 
-def header(told: str) -> str:
-    return f"{spoken(told)}:\n"
+def header(told: str, year: bool = True) -> str:
+    """A day's heading; ``year``: False under an earlier heading of the same year (see :func:`headed`)."""
+    if year:
+        return f"{spoken(told)}:\n"
+    d = date.fromisoformat(told)
+    return f"{d.day} {d:%B}:\n"
 
 
-# 6 for every day: a month name is one token
-HEADER_TOKENS = max(count_tokens(header(f"2023-{m:02d}-28")) for m in range(1, 13))
+def headed(groups: Mapping[str, str]) -> str:
+    """Days' lines (``groups``: day -> its lines, oldest day first) under their headings, each year named
+    once, in its first day's heading: "8 May 2023:" then "12 June:" (3 tokens fewer a day)."""
+    out: list[str] = []
+    shown = ""
+    for told, lines in groups.items():
+        out.append(header(told, year=told[:4] != shown) + lines)
+        shown = told[:4]
+    return "".join(out)
+
+
+# 6 for a heading with its year, 3 without: a month name is one token
+_DAYS = [f"2023-{m:02d}-{d:02d}" for m in range(1, 13) for d in (1, 9, 10, 28)]
+HEADER_TOKENS = max(count_tokens(header(t)) for t in _DAYS)
+DAY_TOKENS = max(count_tokens(header(t, year=False)) for t in _DAYS)
+YEAR_TOKENS = HEADER_TOKENS - DAY_TOKENS  # what the first heading of a year costs beside DAY_TOKENS
 
 
 def line(row: ExcerptRow) -> str:
@@ -432,7 +450,7 @@ def render(excerpts: Sequence[ExcerptRow], user: str) -> str:
     groups: dict[str, list[ExcerptRow]] = {}
     for e in sorted(excerpts, key=lambda e: (e.said_at, e.message_id)):
         groups.setdefault(day(e.said_at), []).append(e)
-    body = "".join(header(told) + "".join(line(e) for e in groups[told]) for told in groups)
+    body = headed({told: "".join(line(e) for e in groups[told]) for told in groups})
     return (f"[Words from your earlier conversations with {user}, quoted as they were said ('…': words left "
             "out), by day (your own lines under your name; bring them up only where they fit, never recite "
             "them)]\n"

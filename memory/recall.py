@@ -8,8 +8,11 @@ it):
 2. the facts most relevant to the message being answered: two rankings fused by reciprocal rank fusion
    (Cormack et al. 2009), the cosine similarity of embeddings (paraphrases; less a share of each fact's
    likeness to all the person's facts, so what a fact says counts before whom it names) and BM25 over the
-   facts' words (names, places, rare words: memory/lexical.py). No similarity floor: a fact only one
-   ranking finds still counts. Recency, references and lasting break ties;
+   facts' words (names, places, rare words: memory/lexical.py), and a third ranking by the similarity to
+   the message's topic (its words less the question words and those most of the person's facts share,
+   such as their name: "what activities does Melanie do?" asks about "activities"), which finds the
+   further items of a broad question. No similarity floor: a fact only one ranking finds still counts.
+   Recency, references and lasting break ties;
 3. then, if room is left, the most referenced facts, most recently mentioned first on ties.
 
 Forgetting follows the person, not the fact: a fact that expires (neither pinned nor lasting) is left out
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -41,9 +45,9 @@ from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes
 from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async
-from memory.episodes import HEADER_TOKENS, ExcerptCache, ExcerptIndex, day, header, spoken
+from memory.episodes import DAY_TOKENS, YEAR_TOKENS, ExcerptCache, ExcerptIndex, day, headed, spoken
 from memory.facts import FactCache, FactIndex
-from memory.lexical import terms
+from memory.lexical import STOPWORDS, terms
 from memory.stamped import Stamp
 from memory.timewords import window
 
@@ -53,9 +57,10 @@ RRF_K = 10  # sharper than the usual 60: only the top few dozen facts fit the bu
 CANDIDATES = 100  # from each ranking: a 400-token budget holds about 15-25 facts
 MIN_LINE_TOKENS = 4  # "- x\n": nothing shorter fits in what is left
 MAX_MISSES = 25  # stop looking for a fact short enough for the rest of the budget
-# An excerpt's fused relevance against a fact's (LoCoMo developers' half, benchmarks/bench_locomo.py).
-EXCERPT_WEIGHT = 0.3
-UNCOVERED_WEIGHT = 0.45
+# An excerpt's fused relevance against a fact's (LoCoMo developers' half, benchmarks/bench_locomo.py; 0.3 and
+# 0.45 before the topic's ranking raised the facts' fused scores by about half).
+EXCERPT_WEIGHT = 0.45
+UNCOVERED_WEIGHT = 0.675
 # An excerpt this similar to a fact already recalled says what the fact says (most often the line it was
 # extracted from): it is left out and its tokens go to something new.
 SAID_AS_FACT = 0.7
@@ -63,6 +68,12 @@ SAID_AS_FACT = 0.7
 # names the person and sounds alike, so plain cosine ranks by whom a fact is about before what it says
 # (removing the common mean, as Mu & Viswanath 2018's "all-but-the-top"; LoCoMo developers' half).
 TYPICAL_WEIGHT = 0.4
+# The topic's ranking against the message's own: what a broad question asks about, its name and question
+# words set aside, finds the list items the whole message ranks lower (LoCoMo developers' half).
+TOPIC_WEIGHT = 1.5
+COMMON_SHARE = 0.05  # a word in more of the person's facts than this (their name) is not the topic
+QUESTION_WORDS = frozenset("kind kinds type types".split())
+_TOPIC_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 
 
 def expiring_allowed(index: FactIndex, now: datetime, expiry_days: int,
@@ -90,24 +101,47 @@ def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
     return best[np.argsort(-scores[best], kind="stable")]
 
 
+def topic(index: FactIndex, text: str) -> str:
+    """The message's topic: its words less function and question words and those in more than
+    COMMON_SHARE of the person's facts (their name); '' when that leaves nothing or the whole message."""
+    n = index.lexical.size
+    kept: list[str] = []
+    for word in _TOPIC_WORD.findall(text):
+        base = re.split("['’]", word)[0]
+        low = base.lower()
+        if low in STOPWORDS or low in QUESTION_WORDS:
+            continue
+        stem = terms(low)
+        hit = index.lexical.postings.get(stem[0]) if stem else None
+        if hit is not None and len(hit[0]) > COMMON_SHARE * n:
+            continue
+        kept.append(base)
+    said = " ".join(kept)
+    return "" if said.casefold() == " ".join(_TOPIC_WORD.findall(text)).casefold() else said
+
+
 def ranked(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
-           now: datetime | None = None) -> list[int]:
+           now: datetime | None = None, about: np.ndarray | None = None) -> list[int]:
     """Allowed facts relevant to the message, best first (see :func:`scored`)."""
-    best: list[int] = scored(index, query, text, allowed, now)[0].tolist()
+    best: list[int] = scored(index, query, text, allowed, now, about)[0].tolist()
     return best
 
 
 def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
-           now: datetime | None = None) -> tuple[np.ndarray, np.ndarray]:
+           now: datetime | None = None, about: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(allowed facts relevant to the message, best first; their fused scores): the rankings by embedding
-    similarity, by BM25 and, when the message names a time ("on 3 June", "last week"), by similarity among
-    the facts told or happened then, fused by reciprocal rank fusion."""
+    similarity, by BM25, by similarity to the message's topic (``about``: the embedding of :func:`topic`)
+    and, when the message names a time ("on 3 June", "last week"), by similarity among the facts told or
+    happened then, fused by reciprocal rank fusion."""
     fused = np.zeros(len(index.rows), dtype=np.float64)
     dense: np.ndarray | None = None
     if query is not None and len(index.positions):
         dense = index.scores(query) - TYPICAL_WEIGHT * index.typical
         top = _top(dense, allowed, CANDIDATES)
         fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
+    if about is not None and len(index.positions):
+        top = _top(index.scores(about) - TYPICAL_WEIGHT * index.typical, allowed, CANDIDATES)
+        fused[top] += TOPIC_WEIGHT / (RRF_K + np.arange(1, len(top) + 1))
     lexical = index.lexical.scores(text) if text.strip() and index.lexical.size else None
     if lexical is not None:
         top = _top(np.where(lexical > 0, lexical, -np.inf), allowed, CANDIDATES)
@@ -117,9 +151,9 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
         start, end = span[0].timestamp(), span[1].timestamp()
         within = ((index.told >= start) & (index.told < end)) | (
             (index.happened >= start) & (index.happened < end))
-        about = dense if dense is not None else lexical
-        if about is not None:
-            top = _top(np.where(within, about, -np.inf), allowed, CANDIDATES)
+        then = dense if dense is not None else lexical
+        if then is not None:
+            top = _top(np.where(within, then, -np.inf), allowed, CANDIDATES)
             fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
     found = np.flatnonzero(fused)
     if not len(found):
@@ -136,21 +170,23 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
 
 def choose(index: FactIndex, query: np.ndarray | None, *, budget: int, private: bool, now: datetime,
            expiry_days: int, text: str = "", last_interaction: datetime | None = None,
-           guild_id: int | None = None) -> list[FactRow]:
+           guild_id: int | None = None, about: np.ndarray | None = None) -> list[FactRow]:
     """The facts to recall, in prompt order, within ``budget`` tokens (see :func:`choose_both`)."""
     return choose_both(index, query, budget=budget, private=private, now=now, expiry_days=expiry_days,
-                       text=text, last_interaction=last_interaction, guild_id=guild_id)[0]
+                       text=text, last_interaction=last_interaction, guild_id=guild_id, about=about)[0]
 
 
 def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, private: bool, now: datetime,
                 expiry_days: int, text: str = "", last_interaction: datetime | None = None,
                 excerpts: ExcerptIndex | None = None, channel_id: int = 0, guild_id: int | None = None,
-                ) -> tuple[list[FactRow], list[ExcerptRow]]:
+                about: np.ndarray | None = None) -> tuple[list[FactRow], list[ExcerptRow]]:
     """The facts and past excerpts to recall within ``budget`` tokens (each costs its line's tokens, and a
-    day's header the first time that day appears). A long excerpt is quoted in part (episodes.snippet); one
-    that says what a fact chosen before it says is left out (SAID_AS_FACT).
+    day's heading the first time that day appears, with its year the first time that year does). A long
+    excerpt is quoted in part (episodes.snippet); one that says what a fact chosen before it says is left
+    out (SAID_AS_FACT).
 
-    ``query``: the message's embedding; ``text``: the message (for BM25); ``last_interaction``: the
+    ``query``: the message's embedding; ``text``: the message (for BM25); ``about``: the embedding of its
+    topic (:func:`topic`), None when it has none; ``last_interaction``: the
     person's previous interaction with a character (soft expiry counts from it); ``excerpts``: the person's
     archived exchanges (memory/episodes.py), of which only those of this place (``private``: a DM; else
     ``channel_id``) may be chosen; ``guild_id``: a server's public or private channel, where only that
@@ -167,7 +203,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     if guild_id is not None and len(index.guild) == n:  # one server's facts stay in it (issue 49)
         allowed &= (index.guild == 0) | (index.guild == guild_id)
     pinned = [i for i in index.pinned_order if allowed[i]]
-    found, fused = scored(index, query, text, allowed, now) if index.rows else (np.zeros(0, np.int64),
+    found, fused = scored(index, query, text, allowed, now, about) if index.rows else (np.zeros(0, np.int64),
                                                                                  np.zeros(0))
     relevant: Iterable[int] = found.tolist()
     if excerpts is not None and excerpts.rows:
@@ -189,6 +225,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     seen: set[int] = set()
     days: set[str] = set()  # dates already heading a group: the facts told that day share the header
     quoted_days: set[str] = set()
+    years: set[str] = set()  # a year's first day names it (episodes.headed): its tokens are counted once
+    quoted_years: set[str] = set()
     left = budget
     misses = 0
     # Lazily: the loop stops once the budget is full, long before the end of thousands of facts.
@@ -201,12 +239,13 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             row, cost = episodes.snippet(excerpts, -1 - i, wanted)
             told = excerpts.day_of(-1 - i)
             if told not in quoted_days:
-                cost += episodes.HEADER_TOKENS
+                cost += DAY_TOKENS + (YEAR_TOKENS if told[:4] not in quoted_years else 0)
             if cost <= left and recalled.says(excerpts.vector(-1 - i)):
                 continue
             if cost <= left:
                 quoted.append(row)
                 quoted_days.add(told)
+                quoted_years.add(told[:4])
                 left -= cost
                 misses = 0
             else:
@@ -221,12 +260,13 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 known_day = index.days[i] = day(index.rows[i].told)
             cost, told = known_cost, known_day
             if told not in days:
-                cost += HEADER_TOKENS
+                cost += DAY_TOKENS + (YEAR_TOKENS if told[:4] not in years else 0)
             if cost <= left:
                 chosen.append(index.rows[i])
                 if excerpts is not None and index.slot[i] >= 0:
                     recalled.add(index.matrix[index.slot[i]])
                 days.add(told)
+                years.add(told[:4])
                 left -= cost
                 misses = 0
             else:
@@ -295,7 +335,7 @@ def render(facts: Sequence[FactRow], user: str) -> str:
     groups: dict[str, list[FactRow]] = {}
     for f in facts:
         groups.setdefault(day(f.told), []).append(f)
-    return "".join(header(told) + "".join(line(f) for f in groups[told]) for told in sorted(groups)).rstrip()
+    return headed({told: "".join(line(f) for f in groups[told]) for told in sorted(groups)}).rstrip()
 
 
 class Recall:
@@ -347,14 +387,19 @@ class Recall:
         if not index.rows and archive is None:
             return [], []
         query: np.ndarray | None = None
-        # The model is only loaded (and a message only encoded) when there is something to compare with.
+        about: np.ndarray | None = None
+        # The model is only loaded (and a message only encoded) when there is something to compare with;
+        # the message's topic in the same call.
         if text.strip() and (len(index.positions) or (archive is not None and len(archive.positions))):
-            query = (await encode_async(self.embedder, [text]))[0]
+            subject = topic(index, text) if len(index.positions) else ""
+            vectors = await encode_async(self.embedder, [text, subject] if subject else [text])
+            query = vectors[0]
+            about = vectors[1] if subject else None
         budget = self.settings.recall_token_budget if budget is None else budget
         return choose_both(index, query, budget=budget, private=private, now=now,
                            expiry_days=self.settings.fact_expiry_days, text=text,
                            last_interaction=last_interaction, excerpts=archive, channel_id=channel_id,
-                           guild_id=guild_id)
+                           guild_id=guild_id, about=about)
 
     async def provide(self, persona: Persona, msg: Incoming, data: PromptData | None = None, *,
                       budget: int | None = None) -> str:

@@ -21,7 +21,7 @@ from memory import embeddings
 from memory.consent import Consent
 from memory.embeddings import to_bytes
 from memory.facts import ExtractedFact, FactCache, FactIndex, match_facts
-from memory.recall import Recall, choose, render
+from memory.recall import Recall, choose, render, topic
 from memory.recall import line as prompt_line
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, MakeHarness
 from tests.memory_support import HashEmbedder
@@ -53,15 +53,34 @@ def test_pinned_then_similar_then_most_referenced_within_the_budget() -> None:
     assert [r.id for r in choose(index, query, budget=1000, private=True, now=NOW,
                                  expiry_days=14)] == [3, 2, 6, 1, 4]
     assert 5 in [r.id for r in choose(index, query, budget=1000, private=False, now=NOW, expiry_days=0)]
-    # Each line costs about 8 tokens, and each day it was told heads its facts once (6).
-    tight = choose(index, query, budget=35, private=False, now=NOW, expiry_days=14)
+    # Each line costs about 8 tokens, and each day it was told heads its facts once (6 tokens; 3 when a
+    # heading before it already named the year).
+    tight = choose(index, query, budget=30, private=False, now=NOW, expiry_days=14)
     assert [r.id for r in tight] == [3, 2]
+    assert [r.id for r in choose(index, query, budget=35, private=False, now=NOW,
+                                 expiry_days=14)] == [3, 2, 1]
     assert choose(index, None, budget=0, private=False, now=NOW, expiry_days=14) == []
     text = render(chosen, "alice")
     assert text.startswith("21 February 2026:") and "- Alice has a cat named Miso" in text  # data; the layout
     # fences and names it (bot/reply/prompting.py)
     # Grouped under the day they were told, oldest day first.
-    assert text.index("21 February 2026:\n- Alice is allergic") < text.index("1 June 2026:\n")
+    assert text.index("21 February 2026:\n- Alice is allergic") < text.index("\n1 June:\n")  # year named once
+
+
+def test_a_broad_question_is_also_ranked_by_its_topic() -> None:
+    # The topic: the message's words less question words and those most of the person's facts share (their
+    # name); a fact found only by the topic's ranking is still recalled.
+    rows = [row(i, f"Melanie {what}") for i, what in enumerate(
+        ("paints sunsets", "went camping", "runs a race", "reads to her kids", "plays the clarinet"), 1)]
+    index = FactIndex.build(rows)
+    assert topic(index, "What kinds of activities does Melanie do?") == "activities"
+    assert topic(index, "Melanie?") == ""  # nothing left to ask about
+    assert topic(index, "camping") == ""  # the whole message: no second ranking
+    e = HashEmbedder()
+    found = choose(index, e.encode(["What kinds of activities does Melanie do?"])[0], budget=1000,
+                   private=False, now=NOW, expiry_days=0, about=e.encode(["went camping"])[0],
+                   text="What kinds of activities does Melanie do?")
+    assert found[0].id == 2
 
 
 def test_vectors_of_another_model_are_ignored_not_mixed() -> None:
@@ -195,9 +214,8 @@ async def test_a_failing_recall_never_costs_the_reply(make_harness: MakeHarness,
 
 
 class KeyedEmbedder:
-    """A random unit vector per fact number: "... fact 123 ..." is encoded as fact 123's vector,
-    which no other
-    fact's vector resembles (384 random dimensions). Counts its calls."""
+    """A random unit vector per fact number: "... fact 123 ..." (or the message's topic, "123") is encoded as
+    fact 123's vector, which no other fact's vector resembles (384 random dimensions). Counts its calls."""
 
     dim = 384
 
@@ -208,7 +226,7 @@ class KeyedEmbedder:
 
     def encode(self, sentences: Any) -> np.ndarray:
         self.calls += 1
-        return np.vstack([self.vectors[int(re.search(r"fact (\d+)", s)[1])] for s in sentences])  # type: ignore[index]
+        return np.vstack([self.vectors[int(re.search(r"(\d+)", s)[1])] for s in sentences])  # type: ignore[index]
 
 
 async def test_recall_among_thousands_of_facts_reads_their_vectors_once(store: Store) -> None:
@@ -229,7 +247,7 @@ async def test_recall_among_thousands_of_facts_reads_their_vectors_once(store: S
     assert not [r for r in await recall.facts_for(USER_ID, "Do you remember fact 10?", private=False)
                 if r.fact == "Alice remembers fact 10"]  # a DM fact, asked about in a channel
     assert cache.loads == 1  # 21 recalls, the vectors read and decoded once
-    assert embedder.calls == 21  # only the messages were encoded
+    assert embedder.calls == 21  # only the messages (each with its topic, in the same call) were encoded
 
 
 # --------------------------------------------------------------------------- the model, warmed at start-up
