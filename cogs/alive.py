@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from discord import app_commands
 from discord.ext import commands
 
-from bot.alive.checkins import CheckInChoice
 from bot.alive.service import Alive
 from bot.alive.status import clean_status
 from cogs.presence import AlivePresence
@@ -89,7 +88,8 @@ class AliveCog(commands.Cog, name="Alive"):
             await interaction.response.send_message("Check-ins are switched off for this bot.",
                                                     ephemeral=True)
             return
-        await CheckInChoice(self.bot.store).choose(interaction.user.id, interaction.user.display_name, True)
+        user = interaction.user
+        await self.bot.services.tools.checkins.choose(user.id, user.display_name, True)
         days = f"{settings.alive.checkin_after_days:g}"
         await interaction.response.send_message(
             f"I'll check on you with a DM if I haven't heard from you for {days} days (never more than one "
@@ -97,7 +97,8 @@ class AliveCog(commands.Cog, name="Alive"):
 
     @checkin.command(name="off", description="No more check-in DMs from me.")
     async def checkin_off(self, interaction: Interaction) -> None:
-        await CheckInChoice(self.bot.store).choose(interaction.user.id, interaction.user.display_name, False)
+        user = interaction.user
+        await self.bot.services.tools.checkins.choose(user.id, user.display_name, False)
         await interaction.response.send_message("Understood: no check-in DMs from me. `/checkin on` brings "
                                                 "them back.", ephemeral=True)
 

@@ -18,7 +18,6 @@ from bot.servertools.settings import (
     CLEAR_WORDS,
     KEYS,
     BadValue,
-    ServerSettings,
     is_set,
     parse_value,
     show_value,
@@ -65,7 +64,7 @@ class ServerSettingsCog(commands.Cog, name="ServerSettings"):
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.server_settings = ServerSettings(bot.store)
+        self.server_settings = bot.services.tools.settings
 
     @property
     def character(self) -> str:

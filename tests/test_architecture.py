@@ -93,7 +93,7 @@ def test_the_composition_root_hands_out_sections_that_follow_a_reload() -> None:
 # Long-lived services (issue 45): built once, by the composition root, never by a cog.
 SERVICES = {"ClaudeClient", "ReplyEngine", "MemoryService", "Alive", "AccessGate", "SpendingLimits",
             "AdminTools", "ActivityRecorder", "Places", "ModerationLog", "Polls", "UserInfo", "TicketDesk",
-            "Dashboard", "AsyncIOScheduler", "Scheduler", "Cluster"}
+            "ServerSettings", "CheckInChoice", "Dashboard", "AsyncIOScheduler", "Scheduler", "Cluster"}
 
 
 def test_services_are_built_in_the_composition_root_and_scheduled_by_one_scheduler() -> None:

@@ -23,7 +23,7 @@ GUILD, CHANNEL, ALICE, BOB, STAFF_ROLE = 10, 20, 1, 2, 30
 
 
 async def test_a_poll_is_voted_on_changed_and_closed_once(store: Store) -> None:
-    polls = Polls(store)
+    polls = Polls(store.polls, store.privacy)
     now = utcnow()
     poll = await polls.create(GUILD, CHANNEL, ALICE, parse_poll("Tea?", "Yes | No | Maybe", "2h"), now)
     assert poll.options == ("Yes", "No", "Maybe") and not poll.closed
@@ -53,7 +53,7 @@ async def test_a_poll_is_voted_on_changed_and_closed_once(store: Store) -> None:
 
 
 async def test_a_poll_whose_message_failed_is_dropped(store: Store) -> None:
-    polls = Polls(store)
+    polls = Polls(store.polls, store.privacy)
     poll = await polls.create(GUILD, CHANNEL, ALICE, parse_poll("Q", "a | b", None), utcnow())
     await polls.posted(poll.id, 555, ALICE)
     assert (await store.polls.get(poll.id)).message_id == 555  # type: ignore[union-attr]
@@ -117,7 +117,7 @@ async def test_a_ticket_whose_thread_fails_leaves_nothing(store: Store) -> None:
 
 
 async def test_the_moderation_log_counts_warnings(store: Store) -> None:
-    modlog = ModerationLog(store)
+    modlog = ModerationLog(store.moderation)
     assert await modlog.record(GUILD, "ban", ALICE, target_id=BOB, reason="spam") > 0
     assert await modlog.warn(GUILD, BOB, ALICE, "rude") == "warning #1, 1 in total"
     detail = await modlog.warn(GUILD, BOB, ALICE, "rude again")
@@ -128,7 +128,7 @@ async def test_the_moderation_log_counts_warnings(store: Store) -> None:
 
 
 async def test_server_settings_are_set_by_key_and_cleared(store: Store) -> None:
-    settings = ServerSettings(store)
+    settings = ServerSettings(store.servers)
     assert (await settings.get(GUILD)).language is None
     await settings.set(GUILD, "language", "German")
     await settings.set(GUILD, "log_channel", CHANNEL)
@@ -139,7 +139,7 @@ async def test_server_settings_are_set_by_key_and_cleared(store: Store) -> None:
 
 
 async def test_userinfo_knows_only_people_it_has_talked_to(store: Store) -> None:
-    info = UserInfo(store)
+    info = UserInfo(store.people)
     assert await info.known(ALICE) is None
     await store.people.ensure_user(ALICE, "Alice")
     known = await info.known(ALICE)
@@ -167,7 +167,7 @@ async def test_places_and_switches(store: Store) -> None:
 
 
 async def test_a_check_in_choice_is_kept(store: Store) -> None:
-    choice = CheckInChoice(store)
+    choice = CheckInChoice(store.checkins)
     assert not await store.checkins.enabled(ALICE)
     await choice.choose(ALICE, "Alice", True)
     assert await store.checkins.enabled(ALICE)

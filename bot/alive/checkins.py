@@ -21,8 +21,8 @@ from bot.core.text import clean_name
 from bot.core.tokens import counted
 from bot.reply.engine import ReplyEngine
 from bot.reply.prompting import fence
+from database.checkins import CheckIns
 from database.records import CheckInDue, Turn
-from database.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,8 @@ class CheckInRound:
 class CheckInChoice:
     """``/checkin on|off``: whether someone wants a DM after a long silence."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, checkins: CheckIns) -> None:
+        self.checkins = checkins
 
     async def choose(self, user_id: int, name: str, wanted: bool) -> None:
-        await self.store.checkins.set(user_id, name, wanted)
+        await self.checkins.set(user_id, name, wanted)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.alive.checkins import CheckInChoice
 from bot.alive.service import Alive, DiscordSide
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, SpendingGuard
@@ -49,6 +50,7 @@ from bot.runtime.jobs import MemoryJobs, Scheduler, scheduled_jobs
 from bot.runtime.voice import VoiceService
 from bot.servertools.moderation import ModerationLog
 from bot.servertools.polls import Polls
+from bot.servertools.settings import ServerSettings
 from bot.servertools.tickets import TicketDesk
 from bot.servertools.userinfo import UserInfo
 from database.store import Store
@@ -84,11 +86,14 @@ class ServerTools:
     members: UserInfo
     tickets: TicketDesk
     places: Places
+    settings: ServerSettings
+    checkins: CheckInChoice
 
     @classmethod
     def on(cls, store: Store) -> ServerTools:
-        return cls(ModerationLog(store), Polls(store), UserInfo(store), TicketDesk(store),
-                   Places(store.places, store.switches))
+        return cls(ModerationLog(store.moderation), Polls(store.polls, store.privacy), UserInfo(store.people),
+                   TicketDesk(store), Places(store.places, store.switches), ServerSettings(store.servers),
+                   CheckInChoice(store.checkins))
 
 
 @dataclass

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from database.moderation import Moderation
 from database.records import WarningRecord
-from database.store import Store
 
 MAX_TIMEOUT = timedelta(days=28)  # Discord's limit for communication_disabled_until
 BULK_DELETE_MAX_AGE = timedelta(days=14)  # Discord refuses to bulk-delete older messages (50034)
@@ -233,8 +233,8 @@ class ModerationLog:
     """The server's moderation record: every action and warning kept in the database (the cog also posts a
     line to the server's log channel)."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, moderation: Moderation) -> None:
+        self.moderation = moderation
 
     async def record(
         self,
@@ -247,15 +247,15 @@ class ModerationLog:
         reason: str = "",
         detail: str = "",
     ) -> int:
-        return await self.store.moderation.record(
+        return await self.moderation.record(
             guild_id, action, moderator_id, target_id=target_id, channel_id=channel_id, reason=reason,
             detail=detail,
         )
 
     async def warn(self, guild_id: int, target_id: int, moderator_id: int, reason: str) -> str:
         """Warn someone; the detail for the log line ("warning #3, 2 in total")."""
-        wid, total = await self.store.moderation.warn(guild_id, target_id, moderator_id, reason)
+        wid, total = await self.moderation.warn(guild_id, target_id, moderator_id, reason)
         return f"warning #{wid}, {total} in total"
 
     async def warnings(self, guild_id: int, target_id: int) -> list[WarningRecord]:
-        return await self.store.moderation.warnings(guild_id, target_id)
+        return await self.moderation.warnings(guild_id, target_id)

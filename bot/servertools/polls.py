@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.servertools.moderation import BadInput, describe_duration, parse_duration
+from database.polls import Polls as PollRows
+from database.privacy import Privacy
 from database.records import PollRecord
-from database.store import Store
 
 MIN_OPTIONS, MAX_OPTIONS = 2, 25
 OPTION_MAX_CHARS = 80  # a button label's limit
@@ -135,13 +136,13 @@ class Polls:
     """A poll's lifecycle without Discord: created (and dropped again when its message could not be posted),
     voted on, closed once, and when each open poll is due to close. The cog posts and edits the messages."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, polls: PollRows, privacy: Privacy) -> None:
+        self.polls, self.privacy = polls, privacy
 
     async def create(
         self, guild_id: int, channel_id: int, author_id: int, spec: PollSpec, now: datetime
     ) -> PollRecord:
-        repo = self.store.polls
+        repo = self.polls
         poll_id = await repo.create(
             guild_id, channel_id, author_id, spec.question, spec.options, now + spec.duration
         )
@@ -153,22 +154,22 @@ class Polls:
     async def posted(self, poll_id: int, message_id: int, author_id: int) -> None:
         """The poll's message is out: its buttons are retired through it at close. It quotes its author: in
         the log it is theirs to forget (/forget_me)."""
-        await self.store.polls.set_message(poll_id, message_id)
-        await self.store.privacy.posted_for(author_id, message_id)
+        await self.polls.set_message(poll_id, message_id)
+        await self.privacy.posted_for(author_id, message_id)
 
     async def results_posted(self, poll: PollRecord, message_id: int) -> None:
         """The results quote the poll's question: theirs to forget, as the poll is."""
-        await self.store.privacy.posted_for(poll.author_id, message_id)
+        await self.privacy.posted_for(poll.author_id, message_id)
 
     async def discard(self, poll_id: int) -> None:
         """A poll whose message could not be posted: no poll without its message."""
-        await self.store.polls.delete(poll_id)
+        await self.polls.delete(poll_id)
 
     async def open_polls(self) -> list[PollRecord]:
-        return await self.store.polls.open_polls()
+        return await self.polls.open_polls()
 
     async def vote(self, poll_id: int, user_id: int, option: int) -> Vote:
-        repo = self.store.polls
+        repo = self.polls
         poll = await repo.get(poll_id)
         if poll is None or not 0 <= option < len(poll.options):
             return Vote(None)
@@ -180,7 +181,7 @@ class Polls:
 
     async def close(self, poll_id: int) -> Tally | None:
         """Close a poll once: its final counts, or None if it is gone or was already closed."""
-        repo = self.store.polls
+        repo = self.polls
         poll = await repo.get(poll_id)
         if poll is None or not await repo.close(poll_id):
             return None

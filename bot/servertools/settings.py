@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bot.core.policy import CONSENT_MODES, ID_LISTS, REPLY_MODES, ServerPolicy
 from database.records import ServerConfig
-from database.store import Store
+from database.servers import Servers
 
 VOTE_COUNT_MAX = 15
 LANGUAGE_MAX = 60
@@ -153,12 +153,12 @@ def is_set(key: str, config: ServerConfig) -> bool:
 class ServerSettings:
     """A server's own settings as stored: read (cached; ``fresh`` reads the database) and changed by key."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, servers: Servers) -> None:
+        self.servers = servers
 
     async def get(self, guild_id: int, *, fresh: bool = False) -> ServerConfig:
-        return await self.store.servers.get(guild_id, fresh=fresh)
+        return await self.servers.get(guild_id, fresh=fresh)
 
     async def set(self, guild_id: int, key: str, value: object) -> ServerConfig:
         """Store a value already read by :func:`parse_value` (None: back to the global default)."""
-        return await self.store.servers.update(guild_id, **{KEYS[key].column: value})
+        return await self.servers.update(guild_id, **{KEYS[key].column: value})
