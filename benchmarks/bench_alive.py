@@ -49,7 +49,7 @@ def hot_path(messages: list[str], users: int = 50) -> tuple[list[float], list[fl
     clock = [start]
     paris = LocalTime.of("Europe/Paris", "23-7")
     feelings = Feelings(None, "bench", paris, lambda: clock[0])  # type: ignore[arg-type]
-    mirror = StyleMirror(None, Consent(None, "all"))  # type: ignore[arg-type]
+    mirror = StyleMirror(None, Consent(None, None, "all"))  # type: ignore[arg-type]
     stored: dict[int, str] = {}
     emotion_s, style_s, total_s = [], [], []
     for i, text in enumerate(messages):
@@ -78,7 +78,7 @@ async def writes(messages: list[str], users: int = 50) -> list[float]:
     for user in range(1, users + 1):  # the authors exist, as their logged messages would have made them
         await store.log.log_message(SeenMessage(user, 10, 1, user, f"user{user}", False, False, "hi", now))
     feelings = Feelings(store.state, "bench", LocalTime.of("UTC", ""))
-    mirror = StyleMirror(store.style, Consent(store, "all"))
+    mirror = StyleMirror(store.style, Consent(store.servers, store.people, "all"))
     out = []
     for i, text in enumerate(messages):
         t0 = time.perf_counter()

@@ -315,9 +315,10 @@ async def run(samples: Sequence[Sample], url: str, *, budget: int, embedder: Emb
     facts = corpus in ("facts", "both")
     turns = corpus in ("turns", "both")
     try:
-        cache = FactCache(store)
-        excerpts = ExcerptCache(store) if turns else None
-        recall = Recall(cache, cached, settings, Consent(store, settings.memory_consent), excerpts)
+        cache = FactCache(store.facts)
+        excerpts = ExcerptCache(store.excerpts) if turns else None
+        recall = Recall(cache, store.people, cached, settings,
+                        Consent(store.servers, store.people, settings.memory_consent), excerpts)
         consolidator = make_consolidator(store, embedder) if turns else None
         for n, sample in enumerate(samples, 1):
             user_id = n

@@ -147,7 +147,7 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int, archiv
         async with store.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.exec_driver_sql("VACUUM ANALYZE user_facts")
-    cache = FactCache(store)
+    cache = FactCache(store.facts)
     rng = np.random.default_rng(2)
     pick = random.Random(3)
     now = datetime.now(UTC)
@@ -191,7 +191,7 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int, archiv
             async with store.engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 await conn.exec_driver_sql("VACUUM ANALYZE archive_excerpts")
-        excerpts = ExcerptCache(store)
+        excerpts = ExcerptCache(store.excerpts)
 
         async def recall_both() -> int:
             query = rng.standard_normal(DIM).astype("<f4")

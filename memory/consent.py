@@ -14,16 +14,17 @@ from __future__ import annotations
 
 from bot.core.config import BY_KEY
 from bot.core.pipeline import Incoming, StoredConsent
-from database.store import Store
+from database.people import People
+from database.servers import Servers
 
 MODES = BY_KEY["memory_consent"].choices  # as declared in bot/core/config/sections.py
 
 
 class Consent:
-    def __init__(self, store: Store, mode: str) -> None:
+    def __init__(self, servers: Servers, people: People, mode: str) -> None:
         if mode not in MODES:
             raise ValueError(f"memory_consent must be one of {', '.join(MODES)}, got {mode!r}")
-        self.store = store
+        self.servers, self.people = servers, people
         self.mode = mode
 
     def allows(self, consent: bool | None, mode: str | None = None) -> bool:
@@ -36,7 +37,7 @@ class Consent:
         Cached by the store: asked at every message."""
         if guild_id is None:
             return self.mode
-        return (await self.store.servers.get(guild_id)).memory_consent or self.mode
+        return (await self.servers.get(guild_id)).memory_consent or self.mode
 
     async def for_exchange(self, msg: Incoming) -> StoredConsent:
         """The engine's question (bot/core/pipeline.py ``MemoryConsent``): the rule the person's stored answer
@@ -45,9 +46,9 @@ class Consent:
         return lambda consent: self.allows(consent, mode)
 
     async def remembers(self, user_id: int, guild_id: int | None = None) -> bool:
-        user = await self.store.people.get_user(user_id)
+        user = await self.people.get_user(user_id)
         return self.allows(user.memory_consent if user is not None else None, await self.mode_for(guild_id))
 
     async def consents(self) -> dict[int, bool]:
         """Every stored answer (for a whole consolidation run: one query, not one per user)."""
-        return await self.store.people.memory_consents()
+        return await self.people.memory_consents()

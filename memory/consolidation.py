@@ -136,8 +136,8 @@ class Consolidator:
         self.persona = persona
         self.embedder = embedder
         self._encoder: BatchingEncoder | None = None
-        self.cache = cache or FactCache(store)
-        self.consent = consent or Consent(store, settings.memory_consent)
+        self.cache = cache or FactCache(store.facts)
+        self.consent = consent or Consent(store.servers, store.people, settings.memory_consent)
         self.concurrency = max(1, concurrency)
         self.on_step = on_step
         self.on_progress = on_progress

@@ -32,7 +32,7 @@ import numpy as np
 from bot.core.tokens import count_tokens
 from database.excerpts import Excerpts
 from database.records import ExcerptRow, NewExcerpt, SeenMessage
-from database.store import Store
+from database.stamps import ExcerptStamp, FactStamp
 from memory.embeddings import DTYPE, Embedder, encode_async, from_bytes, normalise, to_bytes
 from memory.lexical import LexicalIndex, terms
 from memory.stamped import Stamp, StampedCache
@@ -274,21 +274,25 @@ def clusters(matrix: np.ndarray, k: int = IVF_CLUSTERS, rounds: int = 5,
 class ExcerptCache(StampedCache[ExcerptIndex]):
     """Per-person :class:`ExcerptIndex`, re-read whenever the person's excerpt stamp changes."""
 
-    def __init__(self, store: Store, max_users: int = CACHE_USERS) -> None:
+    def __init__(self, excerpts: Excerpts, max_users: int = CACHE_USERS) -> None:
         super().__init__(max_users)
-        self.store = store
+        self.excerpts = excerpts
+
+    async def stamps(self, user_id: int) -> tuple[FactStamp, ExcerptStamp]:
+        """The person's fact and excerpt stamps in one trip (:meth:`Excerpts.stamps`)."""
+        return await self.excerpts.stamps(user_id)
 
     async def get(self, user_id: int, stamp: Stamp | None = None) -> ExcerptIndex:
         """``stamp``: the excerpt stamp when the caller has just read it (with the fact stamp: one trip)."""
         if stamp is None:
-            stamp = await self.store.excerpts.stamp(user_id)
+            stamp = await self.excerpts.stamp(user_id)
         cached = self.cached(user_id, stamp)
         if cached is not None:
             return cached
         if stamp[0] is None:
             return self.keep(user_id, ExcerptIndex([], np.zeros((0, 0), dtype=DTYPE),
                                                    np.zeros(0, dtype=np.int64), stamp))
-        rows = await self.store.excerpts.rows(user_id)
+        rows = await self.excerpts.rows(user_id)
         return self.keep(user_id, await asyncio.to_thread(ExcerptIndex.build, rows, stamp) if len(rows) > 300
                          else ExcerptIndex.build(rows, stamp))
 

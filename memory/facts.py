@@ -20,8 +20,8 @@ from datetime import date
 import numpy as np
 
 from database.boundary import Json, JsonObject
+from database.facts import Facts
 from database.records import FactRow
-from database.store import Store
 from memory.embeddings import DTYPE, from_bytes, normalise
 from memory.lexical import LexicalIndex
 from memory.relationships import RELATIONSHIP_RANGES
@@ -259,21 +259,21 @@ class FactIndex:
 class FactCache(StampedCache[FactIndex]):
     """Per-user :class:`FactIndex`, re-read whenever the user's fact stamp changes (see module docstring)."""
 
-    def __init__(self, store: Store, max_users: int = CACHE_USERS) -> None:
+    def __init__(self, facts: Facts, max_users: int = CACHE_USERS) -> None:
         super().__init__(max_users)
-        self.store = store
+        self.facts = facts
 
     async def get(self, user_id: int, stamp: Stamp | None = None) -> FactIndex:
         """``stamp``: the fingerprint when the caller has just read it (a reply reads it with its prompt
         data)."""
         if stamp is None:
-            stamp = await self.store.facts.stamp(user_id)
+            stamp = await self.facts.stamp(user_id)
         cached = self.cached(user_id, stamp)
         if cached is not None:
             return cached
         # Read after the stamp: a change in between leaves a newer index under an older stamp, which the
         # next lookup replaces. Never the other way round.
-        rows = await self.store.facts.rows(user_id)
+        rows = await self.facts.rows(user_id)
         return self.keep(user_id, await asyncio.to_thread(FactIndex.build, rows, stamp) if len(rows) > 500
                          else FactIndex.build(rows, stamp))
 

@@ -41,6 +41,7 @@ from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.core.tokens import count_tokens
 from database.models import utcnow
+from database.people import People
 from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes
 from memory.consent import Consent
@@ -304,7 +305,7 @@ async def indexes(facts: FactCache, excerpts: ExcerptCache, user_id: int,
     read them (a reply, with its prompt data: then no trip to the database at all); the missing ones are
     read in one trip."""
     if stamp is None and said is None:
-        stamp, said = await excerpts.store.excerpts.stamps(user_id)
+        stamp, said = await excerpts.stamps(user_id)
     return await facts.get(user_id, stamp), await excerpts.get(user_id, said)
 
 
@@ -339,9 +340,10 @@ def render(facts: Sequence[FactRow], user: str) -> str:
 
 
 class Recall:
-    def __init__(self, cache: FactCache, embedder: Embedder, settings: MemorySettings,
+    def __init__(self, cache: FactCache, people: People, embedder: Embedder, settings: MemorySettings,
                  consent: Consent, excerpts: ExcerptCache | None = None) -> None:
         self.cache = cache
+        self.people = people  # when the person last talked, for a caller that has not read it
         self.embedder = embedder
         self.settings = settings
         self.consent = consent
@@ -376,7 +378,7 @@ class Recall:
                       said: Stamp | None = None) -> tuple[list[FactRow], list[ExcerptRow]]:
         now = now or utcnow()
         if not known:
-            last_interaction = await self.cache.store.people.last_interaction(user_id)
+            last_interaction = await self.people.last_interaction(user_id)
         archive: ExcerptIndex | None = None
         if search_archive and self.excerpts is not None:
             index, archive = await indexes(self.cache, self.excerpts, user_id, stamp, said)

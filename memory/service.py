@@ -44,11 +44,11 @@ class MemoryService:
         self.engine = engine
         self.character_key = engine.character_key
         # The one the engines ask before storing an exchange (bot/runtime/composition.py).
-        self.consent = consent or Consent(store, settings.memory_consent)
+        self.consent = consent or Consent(store.servers, store.people, settings.memory_consent)
         self.embedder: Embedder = embedder or SentenceEmbedder(settings.embedding_model)
-        self.cache = FactCache(store)
-        self.excerpts = ExcerptCache(store)  # episodic recall: the person's archived exchanges
-        self.recall = Recall(self.cache, self.embedder, settings, self.consent, self.excerpts)
+        self.cache = FactCache(store.facts)
+        self.excerpts = ExcerptCache(store.excerpts)  # episodic recall: the person's archived exchanges
+        self.recall = Recall(self.cache, store.people, self.embedder, settings, self.consent, self.excerpts)
 
         def persona() -> Persona:
             return engine.persona  # read live: character files may change while the bot runs

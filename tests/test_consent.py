@@ -59,8 +59,8 @@ def use_test_embedder(h: Harness) -> None:
 
 
 def test_the_consent_rule() -> None:
-    opt_in = Consent(None, "opt_in")  # type: ignore[arg-type]
-    everyone = Consent(None, "all")  # type: ignore[arg-type]
+    opt_in = Consent(None, None, "opt_in")  # type: ignore[arg-type]
+    everyone = Consent(None, None, "all")  # type: ignore[arg-type]
     assert [opt_in.allows(v) for v in (None, True, False)] == [False, True, False]
     assert [everyone.allows(v) for v in (None, True, False)] == [True, True, False]
 

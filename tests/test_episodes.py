@@ -152,7 +152,7 @@ async def test_an_excerpt_is_found_by_its_words_before_it_has_a_vector_and_the_b
     await store.consolidation.commit_consolidation(ConsolidationBatch("k", USER_ID, (), excerpts=(
         NewExcerpt(11, 5, None, True, "alice", True, "my sister named her greyhound Biscuit", NOW),
         NewExcerpt(12, 5, None, True, "alice", True, "busy week at the bakery", NOW))))
-    cache = episodes.ExcerptCache(store)
+    cache = episodes.ExcerptCache(store.excerpts)
     embedder = HashEmbedder()
     question = "what did my sister call her greyhound?"
     index = await cache.get(USER_ID)

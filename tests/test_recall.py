@@ -109,7 +109,7 @@ async def test_the_vector_cache_rereads_a_user_only_after_a_change(store: Store)
     e = HashEmbedder()
     await store.people.ensure_user(USER_ID, "alice")
     await store.people.ensure_user(USER2_ID, "bob")
-    cache = FactCache(store)
+    cache = FactCache(store.facts)
     first = await store.facts.add(USER_ID, "Alice keeps bees", embedding=to_bytes(e.encode(["bees"])[0]))
     assert len((await cache.get(USER_ID)).rows) == 1 and cache.loads == 1
     await cache.get(USER_ID)
@@ -236,8 +236,9 @@ async def test_recall_among_thousands_of_facts_reads_their_vectors_once(store: S
     await store.consolidation.commit_consolidation(ConsolidationBatch("finn", USER_ID, (), new_facts=tuple(
         NewFact(f"Alice remembers fact {i}", "other", to_bytes(embedder.vectors[i]), private=i % 10 == 0)
         for i in range(n))))
-    cache = FactCache(store)
-    recall = Recall(cache, embedder, MemorySettings(recall_token_budget=budget), Consent(store, "all"))
+    cache = FactCache(store.facts)
+    recall = Recall(cache, store.people, embedder, MemorySettings(recall_token_budget=budget),
+                    Consent(store.servers, store.people, "all"))
     for i in random.Random(3).sample(range(1, n), 20):
         in_dm = i % 10 == 0  # a fact learnt in DMs is asked about in DMs
         chosen = await recall.facts_for(USER_ID, f"Do you remember fact {i}?", private=in_dm)

@@ -273,7 +273,7 @@ async def make_summarizer(store: Store, fc: FakeClaude, **overrides: Any) -> tup
     claude = ClaudeClient(settings, store.usage)
     persona = CharacterSource(FINN, None, environ={}).current
     return Summarizer(store, claude, settings.memory, settings.character_name_slug, persona,
-                      Consent(store, settings.memory.memory_consent)), claude
+                      Consent(store.servers, store.people, settings.memory.memory_consent)), claude
 
 
 async def seed_conversation(store: Store, key: str, exchanges: int = 4,

@@ -51,7 +51,7 @@ async def summarize(store: Store, fc: FakeClaude, *, batch: bool, **overrides: A
     claude = ClaudeClient(settings, store.usage)
     summarizer = Summarizer(store, claude, settings.memory, settings.character_name_slug,
                             CharacterSource(FINN, None, environ={}).current,
-                            Consent(store, settings.memory.memory_consent))
+                            Consent(store.servers, store.people, settings.memory.memory_consent))
     summarizer.batch_poll = 0.01
     key = summarizer.character_key
     for user_id, name in PEOPLE.items():

@@ -236,7 +236,8 @@ class ConversationTools:
                                f"{REMEMBER_MAX_CHARS}.")
         user = await self.store.people.get_user(user_id)
         answer = user.memory_consent if user is not None else None
-        if not Consent(self.store, self.engine.settings.memory.memory_consent).allows(answer):
+        consent = Consent(self.store.servers, self.store.people, self.engine.settings.memory.memory_consent)
+        if not consent.allows(answer):
             if answer is False:
                 raise InvalidInput("You turned my memory off with `/memory opt-out`, "
                                    "so I keep nothing new about "

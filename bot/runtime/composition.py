@@ -170,7 +170,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         addressed=lambda msg: engine.reply_certain(msg),
         name=lambda: engine.persona.name, mirror=mirror.emit, token_factor=lambda: claude.token_factor())
     # Who may be remembered: one consent for every character, handed to each engine as it is built.
-    consent = Consent(store, settings.memory.memory_consent)
+    consent = Consent(store.servers, store.people, settings.memory.memory_consent)
     claude, engine = compose_reply(settings, store, character, consent, spending=limits,
                                    gates=(access.gate, limits.gate))
     voice = VoiceService(holder.follow(VoiceSettings), base_url=settings.models.openai_base_url,

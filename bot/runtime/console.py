@@ -261,7 +261,7 @@ async def _chat(settings: Settings, character: CharacterSource, user: str | None
     engine: ReplyEngine | None = None
     claude: ClaudeClient | None = None
     try:
-        consent = Consent(store, settings.memory.memory_consent)
+        consent = Consent(store.servers, store.people, settings.memory.memory_consent)
         claude, engine = compose_reply(settings, store, character, consent)
         memory = compose_memory(settings.memory, store, claude, engine, consent=consent)
         console = Console(settings, store, engine, user or login_name())
