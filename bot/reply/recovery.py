@@ -20,8 +20,7 @@ from bot.core.config.service import RecoverySettings
 from bot.core.pipeline import Incoming, Outlet
 from bot.reply.engine import ReplyEngine
 from database.models import utcnow
-from database.owed import Owed
-from database.store import Store
+from database.owed import Owed, OwedReplies
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +43,9 @@ def late_note(minutes: int) -> str:
 class ReplyRecovery:
     """Answers, or closes, the replies a previous run of this bot's characters still owed."""
 
-    def __init__(self, settings: RecoverySettings, store: Store, engines: Sequence[ReplyEngine]) -> None:
+    def __init__(self, settings: RecoverySettings, owed: OwedReplies, engines: Sequence[ReplyEngine]) -> None:
         self.settings = settings  # the recovery section, read at each use (a live reload applies)
-        self.store = store
+        self.owed = owed
         self.engines = {engine.character_key: engine for engine in engines}
         self.late: dict[int, int] = {}  # message id -> minutes late, while its reply is written
         for engine in engines:
@@ -61,7 +60,7 @@ class ReplyRecovery:
         now = now or utcnow()
         limit = self.settings.reply_recovery_minutes * 60
         fresh: list[tuple[Owed, int]] = []
-        pending = [o for key in self.engines for o in await self.store.owed.pending(key)]
+        pending = [o for key in self.engines for o in await self.owed.pending(key)]
         for owed in sorted(pending, key=lambda o: (o.owed_since, o.message_id)):
             if owed.message_id in self.engines[owed.character].owed:
                 continue  # owed by this very process, answering it now (it came before we were ready)
@@ -69,7 +68,7 @@ class ReplyRecovery:
             if age <= limit:
                 fresh.append((owed, int(age // 60)))
                 continue
-            await self.store.owed.settle(owed.character, owed.message_id)
+            await self.owed.settle(owed.character, owed.message_id)
             log.warning("dropped the reply owed to message %s in channel %s: %d minutes old (limit %g)",
                         owed.message_id, owed.channel_id, age // 60,
                         self.settings.reply_recovery_minutes)
@@ -87,7 +86,7 @@ class ReplyRecovery:
             if found == NOT_MINE:
                 continue
             if found is None or isinstance(found, str):
-                await self.store.owed.settle(owed.character, owed.message_id)
+                await self.owed.settle(owed.character, owed.message_id)
                 if found is None:
                     log.warning("dropped the reply owed to message %s: the message is gone", owed.message_id)
                 else:

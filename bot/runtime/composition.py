@@ -188,7 +188,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine))
     # Run once ready (cogs/events.py).
-    recovery = ReplyRecovery(holder.follow(RecoverySettings), store, [engine, *members])
+    recovery = ReplyRecovery(holder.follow(RecoverySettings), store.owed, [engine, *members])
     memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use
                             store, claude, engine, members, consent=consent, notify=mirror.emit)
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
