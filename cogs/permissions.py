@@ -14,7 +14,6 @@ from bot.core.config import Settings
 from bot.operator.access import AccessGate
 from bot.operator.limits import SpendingLimits
 from bot.operator.places import Places
-from database.store import Store
 
 # An interaction as discord.py hands it: to the hooks it calls (a View's or a DynamicItem's callback,
 # interaction_check, from_custom_id, an app-command check), typed for any client, so a hook must take any;
@@ -29,7 +28,6 @@ class Kindred(Protocol):
     """What the checks read of the bot (cogs/bot.py's; a protocol, so the bot's own module may use them)."""
 
     settings: Settings
-    store: Store
     access: AccessGate
     limits: SpendingLimits
     places: Places  # where the bot is switched on (bot/runtime/composition.py's)

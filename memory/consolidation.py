@@ -43,6 +43,7 @@ from bot.core.config import MemorySettings
 from bot.core.persona.model import Persona
 from database.models import utcnow
 from database.records import ConsolidationBatch, NewExcerpt, NewFact, SeenMessage
+from database.state import State
 from database.store import Store
 from memory import episodes
 from memory.batching import Batch, extraction_prompt, fact_times, plan_window
@@ -451,12 +452,12 @@ def last_due(now: datetime, hour: int) -> datetime:
     return due if due <= now else due - timedelta(days=1)
 
 
-async def missed_run(store: Store, now: datetime, hour: int) -> bool:
+async def missed_run(state: State, now: datetime, hour: int) -> bool:
     """Whether the daily run due most recently did not happen (the bot was down at the time). A database
     that never had a run starts counting now, so a fresh install does not consolidate at its first start."""
-    raw = await store.state.get(LAST_RUN_KEY)
+    raw = await state.get(LAST_RUN_KEY)
     if not raw:
-        await store.state.set(LAST_RUN_KEY, now.isoformat())
+        await state.set(LAST_RUN_KEY, now.isoformat())
         return False
     try:
         last = datetime.fromisoformat(raw)

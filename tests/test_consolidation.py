@@ -142,10 +142,10 @@ def test_schedule_bookkeeping() -> None:
 
 async def test_missed_run_detection(store: Store) -> None:
     now = datetime(2026, 3, 10, 5, 30, tzinfo=UTC)
-    assert not await missed_run(store, now, 4)  # a fresh database starts counting now
+    assert not await missed_run(store.state, now, 4)  # a fresh database starts counting now
     assert await store.state.get(LAST_RUN_KEY) == now.isoformat()
-    assert not await missed_run(store, now + timedelta(hours=20), 4)  # next run not due before 04:00 tomorrow
-    assert await missed_run(store, now + timedelta(hours=23), 4)  # 04:00 passed without a run
+    assert not await missed_run(store.state, now + timedelta(hours=20), 4)  # not due before 04:00 tomorrow
+    assert await missed_run(store.state, now + timedelta(hours=23), 4)  # 04:00 passed without a run
 
 
 # --------------------------------------------------------------------------- a full run

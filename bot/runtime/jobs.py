@@ -65,7 +65,7 @@ class MemoryJobs:
         """This process became the leader (at start, or when the old leader died): first catch up on a
         consolidation the cluster missed."""
         hour = self.settings.consolidation_hour_utc
-        if await missed_run(self.memory.store, datetime.now(UTC), hour):
+        if await missed_run(self.memory.store.state, datetime.now(UTC), hour):
             log.info("the daily consolidation due at %02d:00 UTC did not run; running it now", hour)
             self._startup = asyncio.create_task(self.daily(), name="missed-consolidation")
 
