@@ -79,7 +79,8 @@ class CheckInRound:
             if remembered else []
         # A DM: memories drawn from DMs belong here too; quoted data, as in a reply (bot/reply/prompting.py).
         block = fence("person", "\n".join(f"- {m}" for m in memories), name=name) if memories else ""
-        request = initiative_prompt(persona, await self_portrait(store, engine.character_key),
+        portrait = await self_portrait(store.identity, store.state, engine.character_key)
+        request = initiative_prompt(persona, portrait,
                                     ASK.format(name=name), feeling=self.feeling(),
                                     moment=Moment(self.time.local(now), now - person.last_seen), name=name,
                                     person=block)

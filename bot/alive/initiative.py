@@ -25,7 +25,8 @@ from bot.reply.prompting import CHANNEL_USER, EPHEMERAL, IDENTITY_TITLES, charac
 from bot.reply.splitting import split_message
 from bot.reply.typing_sim import typing_time
 from database.boundary import JsonObject
-from database.store import Store
+from database.identity import Identity
+from database.state import State
 from memory.mood import MOOD_KEY
 
 
@@ -45,11 +46,11 @@ class SelfPortrait:
         return out
 
 
-async def self_portrait(store: Store, character_key: str) -> SelfPortrait:
+async def self_portrait(identity_rows: Identity, state: State, character_key: str) -> SelfPortrait:
     identity: dict[str, list[str]] = {}
-    for _, kind, content in await store.identity.entries(character_key):
+    for _, kind, content in await identity_rows.entries(character_key):
         identity.setdefault(kind, []).append(content)
-    return SelfPortrait(identity, await store.state.get(MOOD_KEY))
+    return SelfPortrait(identity, await state.get(MOOD_KEY))
 
 
 def character_system(persona: Persona, portrait: SelfPortrait, *, quotes: bool) -> list[JsonObject]:

@@ -158,7 +158,7 @@ class ProactiveRound:
         """Say something in ``place``; returns why nothing was posted ("" when it spoke)."""
         engine, settings = self.engine, self.engine.settings
         persona = engine.persona
-        portrait = await self_portrait(engine.store, engine.character_key)
+        portrait = await self_portrait(engine.store.identity, engine.store.state, engine.character_key)
         server = f" on the server {place.guild_name}" if place.guild_name else ""
         where = f"[Where: {place.label}{server}]"
         if kind == "comment":

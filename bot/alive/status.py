@@ -54,7 +54,7 @@ class StatusKeeper:
         """Write, store and show a new status; None (the old one kept, nothing shown) when Claude fails."""
         engine = self.engine
         persona = engine.persona
-        portrait = await self_portrait(engine.store, engine.character_key)
+        portrait = await self_portrait(engine.store.identity, engine.store.state, engine.character_key)
         said = [m.content for m in await engine.store.log.said_by(engine.own_author_ids, limit=RECENT_SAID)]
         lately = "\n".join(f"- {' '.join(s.split())[:150]}" for s in said if s.strip())
         context = (f"[What you said lately in the server]\n{lately}\n\n" if lately else "") + ASK
