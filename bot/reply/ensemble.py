@@ -32,7 +32,7 @@ from bot.reply.router import (
     exchange_delta,
 )
 from bot.reply.sequence import Casting
-from database.store import Store
+from database.characters import Characters
 
 __all__ = ["CastMember", "CharacterRouter", "Ensemble", "banter_probability", "exchange_delta"]
 
@@ -41,14 +41,14 @@ log = logging.getLogger(__name__)
 
 class Ensemble:
     def __init__(
-        self, cast: Sequence[CastMember], settings: EnsembleSettings, store: Store,
+        self, cast: Sequence[CastMember], settings: EnsembleSettings, characters: Characters,
         rng: random.Random | None = None
     ) -> None:
         if not cast:
             raise ValueError("an ensemble needs at least one character")
         self.members = list(cast)
         self.settings = settings  # the ensemble section, read at each use (a live reload applies)
-        self.store = store
+        self.characters = characters  # the pairs' affinity
         self.rng = rng or random.Random()
         self.router = CharacterRouter(
             settings.router_sticky_seconds,
@@ -182,7 +182,7 @@ class Ensemble:
 
         async def finish(results: Sequence[ReplyResult]) -> None:
             if results and results[0].ok:
-                value = await self.store.characters.adjust_affinity(
+                value = await self.characters.adjust_affinity(
                     speaker, key, exchange_delta(results[0].text), decay=self._fade)
                 log.info("affinity %s/%s now %+.2f", speaker, key, value)
 
@@ -194,7 +194,7 @@ class Ensemble:
 
     async def affinity(self, a: str, b: str) -> float:
         """The pair's affinity now: as stored, faded by the days since they last talked."""
-        value, _, updated_at = await self.store.characters.affinity_since(a, b)
+        value, _, updated_at = await self.characters.affinity_since(a, b)
         return self._fade(value, updated_at)
 
     async def _banter_pick(self, speaker: str, channel_id: int) -> tuple[str, str] | None:

@@ -234,7 +234,7 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
                              consent=consent)  # one consent policy for the whole bot
         await seed_identity(store, folder, member.character_key)
         cast.append(CastMember(folder.name, member))
-    ensemble = Ensemble(cast, section, store)
+    ensemble = Ensemble(cast, section, store.characters)
     ensemble.bot_user_id = own_user_id
     log.info("playing %d characters: %s", len(cast), ", ".join(m.name for m in cast))
     return ensemble
