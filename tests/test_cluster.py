@@ -186,8 +186,8 @@ async def test_signals_sent_together_all_arrive_and_the_session_stays_up(pg_url:
     its turn, none is refused as "another operation is in progress", and the ping never mistakes a busy
     session for a dead one (a leader would give up its lock)."""
     stores = [await Store(pg_url).open(), await Store(pg_url).open()]
-    clusters = [Cluster(s, ClusterSettings(), "finn", shard_ids=(i,), shard_count=2)
-                for i, s in enumerate(stores)]
+    slow = ClusterSettings(cluster_heartbeat_seconds=300)  # no heartbeat count during the test
+    clusters = [Cluster(s, slow, "finn", shard_ids=(i,), shard_count=2) for i, s in enumerate(stores)]
     heard: list[int] = []
 
     async def on_posted(message: dict[str, Any]) -> None:
@@ -197,6 +197,9 @@ async def test_signals_sent_together_all_arrive_and_the_session_stays_up(pg_url:
     try:
         for cluster in clusters:
             await cluster.start()
+        # The first counted no one at its start; the second's hello tells it at once (the heartbeat's
+        # count comes far later), so news only peers need is not dropped meanwhile.
+        await eventually(check(lambda: clusters[0].peers), "the newcomer's hello")
         link = clusters[0]._link
         assert link is not None
         sent = await asyncio.gather(*(clusters[0].publish("posted", message_id=n) for n in range(20)),

@@ -117,6 +117,7 @@ class Cluster:
             if self._link.alive:
                 await self._try_lead()
             await self._count_peers()
+            await self.publish("hello")  # the others count us at once, not at their next heartbeat
             if not self.leading:
                 log.info("cluster: process %s runs shards %s; another process leads the schedule",
                          self.node_id, self.shards)
@@ -184,6 +185,9 @@ class Cluster:
     def _heard(self, message: JsonObject) -> None:
         if message.get("node") == self.node_id or self._closed:
             return
+        # Another process spoke: it is alive now, whatever the last heartbeat counted (a newcomer's hello
+        # reaches us before our next count, and peers-only news sent meanwhile would be lost).
+        self.peers = max(self.peers, 1)
         for handler in self._handlers.get(str(message.get("kind")), ()):
             task = asyncio.get_running_loop().create_task(self._handle(handler, message))
             self._tasks.add(task)
