@@ -131,6 +131,13 @@ async def pg_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     yield url
 
 
+async def _close(clusters: list[Cluster], stores: list[Store]) -> None:
+    for cluster in clusters:
+        await cluster.close()
+    for store in stores:
+        await store.close()
+
+
 async def test_one_leader_failover_and_signals_between_processes(pg_url: str) -> None:
     fast = ClusterSettings(leader_failover_seconds=1.5, cluster_heartbeat_seconds=0.5)
     stores = [await Store(pg_url).open(), await Store(pg_url).open()]
@@ -175,10 +182,7 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
             await asyncio.sleep(0.05)
         assert row.shards == "2-3"
     finally:
-        for cluster in clusters:
-            await cluster.close()
-        for store in stores:
-            await store.close()
+        await _close(clusters, stores)
 
 
 async def test_signals_sent_together_all_arrive_and_the_session_stays_up(pg_url: str) -> None:
@@ -208,10 +212,7 @@ async def test_signals_sent_together_all_arrive_and_the_session_stays_up(pg_url:
         await eventually(check(lambda: len(heard) >= 20), "every signal of the burst")
         assert sorted(heard) == list(range(20))
     finally:
-        for cluster in clusters:
-            await cluster.close()
-        for store in stores:
-            await store.close()
+        await _close(clusters, stores)
 
 
 async def test_cluster_signals_invalidate_the_other_process_caches(pg_url: str) -> None:
@@ -236,10 +237,7 @@ async def test_cluster_signals_invalidate_the_other_process_caches(pg_url: str) 
         await eventually(check(lambda: not stores[1].servers._table.held), "the invalidation")
         assert await stores[1].servers.get(guild) == changed
     finally:
-        for cluster in clusters:
-            await cluster.close()
-        for store in stores:
-            await store.close()
+        await _close(clusters, stores)
 
 
 # -- real processes: main.py x 2 against the fakes (PostgreSQL)
