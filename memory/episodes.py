@@ -7,9 +7,11 @@ the character's right beside one of them in the same place, is indexed for that 
 embedding (computed in a worker thread, with the batch's facts).
 
 At a reply, recall (memory/recall.py) searches the person's excerpts beside their facts, ranking each
-message by reciprocal rank fusion of: the cosine similarity of its embedding, BM25 over its words, BM25
-over its words *with its neighbours* (the exchange around it: the question a line answers names what the
-line itself does not), and, when the message names a time, similarity among what was said then. Facts and
+message by reciprocal rank fusion of: the cosine similarity of its embedding, the similarity to the
+message's topic (its words less its question words and the person's name: memory/recall.py ``topic``),
+BM25 over its words, BM25 over its words *with its neighbours* (the exchange around it: the question a line
+answers names what the line itself does not), and, when the message names a time, similarity among what
+was said then. Facts and
 excerpts then share the one recall budget by relevance; a long line is quoted in part, in its sentences
 that share the message's telling words (:func:`snippet`), so more of what was said fits.
 
@@ -48,6 +50,10 @@ IVF_MIN = 20_000
 IVF_CLUSTERS = 128
 PROBE_VECTORS = 4_096
 RRF_K = 10  # as for facts (memory/recall.py)
+# The ranking by similarity to the message's topic (memory/recall.py ``topic``) against the message's own:
+# lighter than for facts (1.5), where a line's own words already carry more than a fact's (LoCoMo developers'
+# half, benchmarks/bench_locomo.py: turns 0.837 / 0.737 -> 0.845 / 0.745; 1.5: 0.849 / 0.743).
+TOPIC_WEIGHT = 1.0
 # A longer line is quoted in part: its sentences that share words with the message, up to about this many
 # tokens (LoCoMo's turns average 36: whole, ten fit in a 400-token recall; in part, eighteen).
 SNIPPET_TOKENS = 20
@@ -300,15 +306,16 @@ class ExcerptCache(StampedCache[ExcerptIndex]):
 # --------------------------------------------------------------------------- search
 
 
-def _add_ranking(fused: np.ndarray, idx: np.ndarray, values: np.ndarray, found: list[np.ndarray]) -> None:
-    """Add the reciprocal ranks of the best CANDIDATES of ``idx`` (by ``values``) to ``fused``; they go into
-    ``found``."""
+def _add_ranking(fused: np.ndarray, idx: np.ndarray, values: np.ndarray, found: list[np.ndarray],
+                 weight: float = 1.0) -> None:
+    """Add ``weight`` times the reciprocal ranks of the best CANDIDATES of ``idx`` (by ``values``) to
+    ``fused``; they go into ``found``."""
     k = min(CANDIDATES, len(idx))
     if k <= 0:
         return
     best = np.argpartition(-values, k - 1)[:k] if len(idx) > k else np.arange(len(idx))
     best = idx[best[np.argsort(-values[best], kind="stable")]]
-    fused[best] += 1.0 / (RRF_K + np.arange(1, k + 1))
+    fused[best] += weight / (RRF_K + np.arange(1, k + 1))
     found.append(best)
 
 
@@ -320,8 +327,9 @@ def _positive(matched: tuple[np.ndarray, np.ndarray], allowed: np.ndarray) -> tu
 
 
 def ranked(index: ExcerptIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
-           now: datetime | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(excerpt indices, their fused scores), best first: only excerpts some ranking found. Every ranking
+           now: datetime | None = None, about: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(excerpt indices, their fused scores), best first: only excerpts some ranking found. ``about``: the
+    embedding of the message's topic (memory/recall.py ``topic``), None when it has none. Every ranking
     looks only at its candidates (the searched clusters, the excerpts sharing a word with the message), so
     a person with 100,000 archived messages costs a few small arrays, not several of 100,000."""
     n = len(index.rows)
@@ -335,17 +343,21 @@ def ranked(index: ExcerptIndex, query: np.ndarray | None, text: str, allowed: np
         keep = allowed[idx]
         dense = idx[keep], values[keep]
         _add_ranking(fused, *dense, hits)
+    if about is not None and len(index.positions):
+        idx, values = index.search(about)
+        keep = allowed[idx]
+        _add_ranking(fused, idx[keep], values[keep], hits, TOPIC_WEIGHT)
     context: tuple[np.ndarray, np.ndarray] | None = None
     if text.strip():
         _add_ranking(fused, *_positive(index.lexical.matches(text), allowed), hits)
         context = _positive(index.context.matches(text), allowed)
         _add_ranking(fused, *context, hits)
     span = window(text, now) if now is not None and text else None
-    about = dense if dense is not None else context
-    if span is not None and about is not None:
-        told = index.told[about[0]]
+    then = dense if dense is not None else context
+    if span is not None and then is not None:
+        told = index.told[then[0]]
         within = (told >= span[0].timestamp()) & (told < span[1].timestamp())
-        _add_ranking(fused, about[0][within], about[1][within], hits)
+        _add_ranking(fused, then[0][within], then[1][within], hits)
     if not hits:
         return np.zeros(0, dtype=np.int64), fused[:0]
     found = np.unique(np.concatenate(hits))

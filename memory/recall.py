@@ -102,9 +102,10 @@ def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
     return best[np.argsort(-scores[best], kind="stable")]
 
 
-def topic(index: FactIndex, text: str) -> str:
+def topic(index: FactIndex | ExcerptIndex, text: str) -> str:
     """The message's topic: its words less function and question words and those in more than
-    COMMON_SHARE of the person's facts (their name); '' when that leaves nothing or the whole message."""
+    COMMON_SHARE of the person's facts (or, with no facts, of their archived lines: their name); '' when
+    that leaves nothing or the whole message."""
     n = index.lexical.size
     kept: list[str] = []
     for word in _TOPIC_WORD.findall(text):
@@ -209,7 +210,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     relevant: Iterable[int] = found.tolist()
     if excerpts is not None and excerpts.rows:
         place = excerpts.allowed(private=private, channel_id=channel_id)
-        said, said_scores = episodes.ranked(excerpts, query, text, place, now)
+        said, said_scores = episodes.ranked(excerpts, query, text, place, now, about)
         if len(said):
             # Excerpts are coded as -1 - their index; one relevance order for both, facts first on ties.
             # Facts are the denser memory; what was said counts fully when the message names something only
@@ -393,7 +394,9 @@ class Recall:
         # The model is only loaded (and a message only encoded) when there is something to compare with;
         # the message's topic in the same call.
         if text.strip() and (len(index.positions) or (archive is not None and len(archive.positions))):
-            subject = topic(index, text) if len(index.positions) else ""
+            # whose words tell what is common (their name): the facts', else the archived lines'
+            words: FactIndex | ExcerptIndex | None = index if len(index.positions) else archive
+            subject = topic(words, text) if words is not None else ""
             vectors = await encode_async(self.embedder, [text, subject] if subject else [text])
             query = vectors[0]
             about = vectors[1] if subject else None

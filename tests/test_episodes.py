@@ -10,15 +10,17 @@ from typing import Any
 import numpy as np
 from sqlalchemy import update
 
+from bot.core.config import MemorySettings
 from bot.core.tokens import count_tokens
 from database.models import LoggedMessage
 from database.records import ConsolidationBatch, ExcerptRow, FactRow, NewExcerpt, SeenMessage
 from database.store import Store
 from memory import episodes
+from memory.consent import Consent
 from memory.embeddings import to_bytes
 from memory.episodes import ExcerptIndex, beside, excerpts_of
-from memory.facts import FactIndex
-from memory.recall import choose_both
+from memory.facts import FactCache, FactIndex
+from memory.recall import Recall, choose_both, topic
 from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness
 from tests.memory_support import HashEmbedder, consolidation_responder
 from tests.test_memory_commands import forget, memory
@@ -122,6 +124,49 @@ def test_an_excerpt_that_says_what_a_recalled_fact_says_is_left_for_something_ne
     alone = choose_both(FactIndex.build([]), query, budget=200, private=True, now=NOW, expiry_days=0,
                         text=text, excerpts=index)[1]
     assert {e.id for e in alone} == {1, 2}
+
+
+ACTIVITIES = ("went camping at the lake", "ran a half marathon", "painted the fence", "read to the kids",
+              "played the clarinet", "baked bread")
+
+
+def test_a_broad_question_also_ranks_what_was_said_by_its_topic() -> None:
+    # As for facts (test_recall): what the message asks about, its question words and the person's name
+    # set aside. With no facts, the archived lines tell which word is the name.
+    index = ExcerptIndex.build([excerpt(k, f"alice {what}", dm=True) for k, what in enumerate(ACTIVITIES, 1)])
+    question = "What kinds of activities does alice do?"
+    assert topic(index, question) == "activities"
+    e = HashEmbedder()
+    place = index.allowed(private=True, channel_id=0)
+    order, _ = episodes.ranked(index, e.encode([question])[0], question, place,
+                               about=e.encode(["baked bread"])[0])
+    assert index.rows[order[0]].content == "alice baked bread"  # found by the topic's ranking alone
+    plain, _ = episodes.ranked(index, e.encode([question])[0], question, place)
+    assert index.rows[plain[0]].content != "alice baked bread"
+
+
+async def test_with_no_facts_the_topic_is_read_from_the_archived_lines(store: Store) -> None:
+    await store.people.ensure_user(USER_ID, "alice")
+    await store.consolidation.commit_consolidation(ConsolidationBatch("k", USER_ID, (), excerpts=tuple(
+        NewExcerpt(10 + k, 5, None, True, "alice", True, f"alice {what}", NOW)
+        for k, what in enumerate(ACTIVITIES))))
+    asked: list[list[str]] = []
+
+    class Recording(HashEmbedder):
+        def encode(self, sentences: Any) -> np.ndarray:
+            asked.append(list(sentences))
+            return super().encode(sentences)
+
+    embedder = Recording()
+    await episodes.embed_pending(store.excerpts, embedder)
+    settings = MemorySettings()
+    recall = Recall(FactCache(store.facts), store.people, embedder, settings,
+                    Consent(store.servers, store.people, settings.memory_consent),
+                    episodes.ExcerptCache(store.excerpts))
+    question = "What kinds of activities does alice do?"
+    facts, said = await recall.recall_for(USER_ID, question, private=True, channel_id=5, now=NOW)
+    assert facts == [] and said  # the archive alone answers
+    assert asked[-1] == [question, "activities"]  # the message and its topic, in one call
 
 
 # --------------------------------------------------------------------------- the data path
