@@ -59,7 +59,7 @@ from memory.consent import Consent
 from memory.embeddings import Embedder, SentenceEmbedder, to_bytes
 from memory.episodes import ExcerptCache
 from memory.facts import FactCache
-from memory.recall import Recall, topic
+from memory.recall import Recall, subject_of
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 _TURN = re.compile(r"D:?(\d+):(\d+)")
@@ -344,9 +344,11 @@ async def run(samples: Sequence[Sample], url: str, *, budget: int, embedder: Emb
                 result.index_seconds += seconds
             await store.people.touch_interaction(user_id, sample.last_session, None)
             index = await cache.get(user_id)
+            archive = await excerpts.get(user_id) if excerpts is not None else None
             turns_of = {row.id: o.turns for row, o in zip(index.rows, inserted, strict=True)}
             # the questions and their topics (memory.recall.topic), encoded ahead as a reply encodes them
-            cached.prime([s for q in sample.questions for s in (q.text, topic(index, q.text)) if s])
+            cached.prime([s for q in sample.questions for s in (q.text, subject_of(index, archive, q.text))
+                          if s])
             now = sample.last_session + timedelta(days=1)
             for q in sample.questions:
                 t0 = time.perf_counter()

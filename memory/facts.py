@@ -22,7 +22,7 @@ import numpy as np
 from database.boundary import Json, JsonObject
 from database.facts import Facts
 from database.records import FactRow
-from memory.embeddings import DTYPE, from_bytes, normalise
+from memory.embeddings import DTYPE, from_bytes, normalise, similarities
 from memory.lexical import LexicalIndex
 from memory.relationships import RELATIONSHIP_RANGES
 from memory.stamped import Stamp, StampedCache
@@ -248,11 +248,17 @@ class FactIndex:
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of every fact to ``vector`` (-inf where a fact has no usable vector)."""
-        if self._dense_all and len(self.rows) and vector.size == self.dim:  # every fact embedded: no scatter
-            return self.matrix @ vector.astype(DTYPE, copy=False)
-        out = np.full(len(self.rows), -np.inf, dtype=np.float32)
-        if len(self.positions) and vector.size == self.dim:
-            out[self.positions] = self.matrix @ vector.astype(DTYPE, copy=False)
+        return self.scores_of(vector[None, :])[:, 0] if vector.ndim == 1 else self.scores_of(vector)
+
+    def scores_of(self, vectors: np.ndarray) -> np.ndarray:
+        """Cosine similarities of every fact to each row of ``vectors`` (facts x vectors): one pass over the
+        matrix for all of them (the message and its topic), which is memory-bound for thousands of facts."""
+        k = vectors.shape[0]
+        if self._dense_all and len(self.rows) and vectors.shape[1] == self.dim:  # every fact embedded
+            return similarities(self.matrix, vectors.astype(DTYPE, copy=False))
+        out = np.full((len(self.rows), k), -np.inf, dtype=np.float32)
+        if len(self.positions) and vectors.shape[1] == self.dim:
+            out[self.positions] = similarities(self.matrix, vectors.astype(DTYPE, copy=False))
         return out
 
 

@@ -122,6 +122,13 @@ def topic(index: FactIndex | ExcerptIndex, text: str) -> str:
     return "" if said.casefold() == " ".join(_TOPIC_WORD.findall(text)).casefold() else said
 
 
+def subject_of(index: FactIndex, archive: ExcerptIndex | None, text: str) -> str:
+    """The topic recall ranks by: read against the person's facts, or their archived lines when they have
+    no facts (whose words tell what is common: their name)."""
+    words: FactIndex | ExcerptIndex | None = index if len(index.positions) else archive
+    return topic(words, text) if words is not None else ""
+
+
 def ranked(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
            now: datetime | None = None, about: np.ndarray | None = None) -> list[int]:
     """Allowed facts relevant to the message, best first (see :func:`scored`)."""
@@ -138,12 +145,13 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
     fused = np.zeros(len(index.rows), dtype=np.float64)
     dense: np.ndarray | None = None
     if query is not None and len(index.positions):
-        dense = index.scores(query) - TYPICAL_WEIGHT * index.typical
+        both = index.scores_of(np.stack([query, about]) if about is not None else query[None, :])
+        dense = both[:, 0] - TYPICAL_WEIGHT * index.typical
         top = _top(dense, allowed, CANDIDATES)
         fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
-    if about is not None and len(index.positions):
-        top = _top(index.scores(about) - TYPICAL_WEIGHT * index.typical, allowed, CANDIDATES)
-        fused[top] += TOPIC_WEIGHT / (RRF_K + np.arange(1, len(top) + 1))
+        if about is not None:
+            top = _top(both[:, 1] - TYPICAL_WEIGHT * index.typical, allowed, CANDIDATES)
+            fused[top] += TOPIC_WEIGHT / (RRF_K + np.arange(1, len(top) + 1))
     lexical = index.lexical.scores(text) if text.strip() and index.lexical.size else None
     if lexical is not None:
         top = _top(np.where(lexical > 0, lexical, -np.inf), allowed, CANDIDATES)
@@ -394,9 +402,7 @@ class Recall:
         # The model is only loaded (and a message only encoded) when there is something to compare with;
         # the message's topic in the same call.
         if text.strip() and (len(index.positions) or (archive is not None and len(archive.positions))):
-            # whose words tell what is common (their name): the facts', else the archived lines'
-            words: FactIndex | ExcerptIndex | None = index if len(index.positions) else archive
-            subject = topic(words, text) if words is not None else ""
+            subject = subject_of(index, archive, text)
             vectors = await encode_async(self.embedder, [text, subject] if subject else [text])
             query = vectors[0]
             about = vectors[1] if subject else None

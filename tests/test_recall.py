@@ -83,6 +83,22 @@ def test_a_broad_question_is_also_ranked_by_its_topic() -> None:
     assert found[0].id == 2
 
 
+def test_the_message_and_its_topic_are_scored_in_one_pass_with_the_same_results(monkeypatch: Any) -> None:
+    monkeypatch.setattr(embeddings, "BLOCK_ROWS", 4)  # several blocks and a short last one
+    e = HashEmbedder()
+    topics = "bees cats fog tea choir".split() * 3
+    rows = [row(i, f"Alice fact number {i} about {w}") for i, w in enumerate(topics)]
+    index = FactIndex.build(rows)
+    pair = e.encode(["how are the bees", "bees"])
+    both = index.scores_of(pair)
+    assert both.shape == (len(rows), 2)
+    assert np.allclose(both[:, 0], index.scores(pair[0]), atol=1e-6)
+    assert np.allclose(both[:, 1], index.matrix @ pair[1], atol=1e-6)
+    # A fact without a usable vector scores -inf in each column.
+    index = FactIndex.build([*rows, FactRow(99, "odd", "other", False, False, 1, NOW, NOW, None)])
+    assert np.isneginf(index.scores_of(pair)[-1]).all()
+
+
 def test_vectors_of_another_model_are_ignored_not_mixed() -> None:
     rows = [row(1, "Alice keeps bees"), FactRow(2, "odd", "other", False, False, 1, NOW, NOW,
                                                  np.ones(3, dtype="<f4").tobytes())]
