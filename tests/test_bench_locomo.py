@@ -3,8 +3,14 @@ turn ids, what is unscoreable) and the scoring (hit, all, the baselines) through
 
 from __future__ import annotations
 
+import builtins
+import json
+import sys
 from typing import Any
 
+import pytest
+
+from benchmarks import bench_locomo_peer
 from benchmarks.bench_locomo import read_samples, run, score, turn_ids
 from tests.memory_support import HashEmbedder
 
@@ -111,3 +117,26 @@ async def test_the_turns_corpus_is_archived_by_consolidation_and_found_by_recall
     # A budget for a day's header and about one line: the dog's question is answered by the turn that says it.
     tight = await run([read], db_url, budget=40, embedder=HashEmbedder(), corpus="turns")
     assert tight.by_category[4].hit == 1 and tight.quoted <= 2 * 3
+
+
+def test_the_peer_benchmark_says_how_to_install_the_peer_when_it_is_missing(tmp_path: Any, monkeypatch: Any,
+                                                                              capsys: Any) -> None:
+    data = tmp_path / "locomo.json"
+    data.write_text(json.dumps(SAMPLE), encoding="utf-8")
+    real_import = builtins.__import__
+
+    def no_peer(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith("engram"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_peer)
+    monkeypatch.setattr(sys, "argv", ["bench_locomo_peer", "--data", str(data)])
+    with pytest.raises(SystemExit) as exited:
+        bench_locomo_peer.main()
+    assert exited.value.code == 2
+    assert "pip install engram-search==0.1.7" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["bench_locomo_peer", "--data", str(tmp_path / "missing.json")])
+    with pytest.raises(SystemExit) as exited:
+        bench_locomo_peer.main()
+    assert exited.value.code == 2 and "no such file" in capsys.readouterr().err
