@@ -11,9 +11,9 @@ message by reciprocal rank fusion of: the cosine similarity of its embedding, th
 message's topic (its words less its question words and the person's name: memory/recall.py ``topic``),
 BM25 over its words, BM25 over its words *with its neighbours* (the exchange around it: the question a line
 answers names what the line itself does not), and, when the message names a time, similarity among what
-was said then. Facts and
-excerpts then share the one recall budget by relevance; a long line is quoted in part, in its sentences
-that share the message's telling words (:func:`snippet`), so more of what was said fits.
+was said then. Facts and excerpts then share the one recall budget by relevance; a long line is quoted in
+part, in its sentences that share the message's telling words (:func:`snippet`), so more of what was said
+fits.
 
 Where an excerpt may be recalled follows the strictest place rule: what was said in a DM only in that
 person's DMs, what was said in a server channel only in that same channel (so a private channel's words
@@ -57,6 +57,8 @@ TOPIC_WEIGHT = 1.0
 # A longer line is quoted in part: its sentences that share words with the message, up to about this many
 # tokens (LoCoMo's turns average 36: whole, ten fit in a 400-token recall; in part, eighteen).
 SNIPPET_TOKENS = 20
+# A word in more than this share of a person's lines (or facts: memory/recall.py) is as good as their name:
+# it tells nothing about what a message asks.
 COMMON_SHARE = 0.05
 CANDIDATES = 100
 
@@ -204,36 +206,32 @@ class ExcerptIndex:
         here: np.ndarray = ~self.dm & (self.channel == channel_id)
         return here
 
-    def search(self, vector: np.ndarray, about: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(excerpt indices, cosine similarity to ``vector``) of the excerpts searched: every one with a
-        usable vector, or those of the clusters nearest ``vector``. With ``about`` (the message's topic), the
-        similarities are a column each (excerpts x 2), in one pass over the vectors: the topic is ranked
-        among the excerpts the message reached."""
-        vectors = vector[None, :] if about is None else np.stack([vector, about])
-        empty = np.zeros(0, dtype=np.int64), np.zeros((0, len(vectors)), dtype=np.float32)
-        if not len(self.positions) or vector.size != self.matrix.shape[1]:
-            return empty if about is not None else (empty[0], empty[1][:, 0])
+    def search(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(excerpt indices, their cosine similarity to each row of ``vectors``: excerpts x vectors) of the
+        excerpts searched: every one with a usable vector, or those of the clusters nearest the first row
+        (the message; a second row, its topic, is ranked among the excerpts the message reached). One pass
+        over the vectors for all rows."""
+        if not len(self.positions) or vectors.shape[1] != self.matrix.shape[1]:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, len(vectors)), dtype=np.float32)
         vectors = vectors.astype(DTYPE, copy=False)
         if self.centroids is None:
-            idx, values = self.positions, similarities(self.matrix, vectors)
-        else:
-            parts: list[tuple[int, int]] = []
-            taken = 0
-            for c in np.argsort(-(self.centroids @ vectors[0])):
-                if taken >= PROBE_VECTORS:
-                    break
-                a, b = int(self.starts[c]), int(self.starts[c + 1])
-                parts.append((a, b))
-                taken += b - a
-            idx = np.concatenate([self.positions[a:b] for a, b in parts])
-            values = np.concatenate([similarities(self.matrix[a:b], vectors) for a, b in parts])
-        return (idx, values) if about is not None else (idx, values[:, 0])
+            return self.positions, similarities(self.matrix, vectors)
+        parts: list[tuple[int, int]] = []
+        taken = 0
+        for c in np.argsort(-(self.centroids @ vectors[0])):
+            if taken >= PROBE_VECTORS:
+                break
+            a, b = int(self.starts[c]), int(self.starts[c + 1])
+            parts.append((a, b))
+            taken += b - a
+        return (np.concatenate([self.positions[a:b] for a, b in parts]),
+                np.concatenate([similarities(self.matrix[a:b], vectors) for a, b in parts]))
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         """Cosine similarity to ``vector`` (-inf: no usable vector, or in a cluster not searched)."""
         out = np.full(len(self.rows), -np.inf, dtype=np.float32)
-        idx, values = self.search(vector)
-        out[idx] = values
+        idx, values = self.search(vector[None, :])
+        out[idx] = values[:, 0]
         return out
 
     def day_of(self, i: int) -> str:
@@ -344,9 +342,9 @@ def ranked(index: ExcerptIndex, query: np.ndarray | None, text: str, allowed: np
     hits: list[np.ndarray] = []
     dense: tuple[np.ndarray, np.ndarray] | None = None
     if query is not None and len(index.positions):
-        idx, values = index.search(query, about)
+        idx, values = index.search(np.stack([query, about]) if about is not None else query[None, :])
         keep = allowed[idx]
-        dense = idx[keep], (values[keep, 0] if about is not None else values[keep])
+        dense = idx[keep], values[keep, 0]
         _add_ranking(fused, *dense, hits)
         if about is not None:
             _add_ranking(fused, idx[keep], values[keep, 1], hits, TOPIC_WEIGHT)
@@ -418,7 +416,6 @@ def snippet(index: ExcerptIndex, i: int, wanted: Mapping[str, float],
         text += f" {ELLIPSIS}"
     short = replace(row, content=text)
     return short, count_tokens(line(short))
-
 
 
 def day(moment: datetime) -> str:

@@ -248,7 +248,7 @@ class FactIndex:
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of every fact to ``vector`` (-inf where a fact has no usable vector)."""
-        return self.scores_of(vector[None, :])[:, 0] if vector.ndim == 1 else self.scores_of(vector)
+        return self.scores_of(vector[None, :])[:, 0]
 
     def scores_of(self, vectors: np.ndarray) -> np.ndarray:
         """Cosine similarities of every fact to each row of ``vectors`` (facts x vectors): one pass over the

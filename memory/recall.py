@@ -72,7 +72,6 @@ TYPICAL_WEIGHT = 0.4
 # The topic's ranking against the message's own: what a broad question asks about, its name and question
 # words set aside, finds the list items the whole message ranks lower (LoCoMo developers' half).
 TOPIC_WEIGHT = 1.5
-COMMON_SHARE = 0.05  # a word in more of the person's facts than this (their name) is not the topic
 QUESTION_WORDS = frozenset("kind kinds type types".split())
 _TOPIC_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 
@@ -104,8 +103,8 @@ def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
 
 def topic(index: FactIndex | ExcerptIndex, text: str) -> str:
     """The message's topic: its words less function and question words and those in more than
-    COMMON_SHARE of the person's facts (or, with no facts, of their archived lines: their name); '' when
-    that leaves nothing or the whole message."""
+    episodes.COMMON_SHARE of the person's facts (or, with no facts, of their archived lines: their name);
+    '' when that leaves nothing or the whole message."""
     n = index.lexical.size
     kept: list[str] = []
     for word in _TOPIC_WORD.findall(text):
@@ -115,7 +114,7 @@ def topic(index: FactIndex | ExcerptIndex, text: str) -> str:
             continue
         stem = terms(low)
         hit = index.lexical.postings.get(stem[0]) if stem else None
-        if hit is not None and len(hit[0]) > COMMON_SHARE * n:
+        if hit is not None and len(hit[0]) > episodes.COMMON_SHARE * n:
             continue
         kept.append(base)
     said = " ".join(kept)
@@ -146,11 +145,12 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
     dense: np.ndarray | None = None
     if query is not None and len(index.positions):
         both = index.scores_of(np.stack([query, about]) if about is not None else query[None, :])
-        dense = both[:, 0] - TYPICAL_WEIGHT * index.typical
+        both -= TYPICAL_WEIGHT * index.typical[:, None]
+        dense = both[:, 0]
         top = _top(dense, allowed, CANDIDATES)
         fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
         if about is not None:
-            top = _top(both[:, 1] - TYPICAL_WEIGHT * index.typical, allowed, CANDIDATES)
+            top = _top(both[:, 1], allowed, CANDIDATES)
             fused[top] += TOPIC_WEIGHT / (RRF_K + np.arange(1, len(top) + 1))
     lexical = index.lexical.scores(text) if text.strip() and index.lexical.size else None
     if lexical is not None:

@@ -291,12 +291,13 @@ def test_many_excerpts_are_searched_through_their_nearest_clusters(monkeypatch: 
     monkeypatch.setattr(episodes, "PROBE_VECTORS", 60)
     index = ExcerptIndex.build(rows)
     assert index.centroids is not None and index.starts[-1] == len(rows)
-    found, similarity = index.search(vectors[130])
+    found, values = index.search(vectors[130][None, :])
+    similarity = values[:, 0]
     # Only the nearest clusters are scored (not all 360 vectors), and they hold the vector itself.
     assert 60 <= len(found) < len(rows) and found[int(np.argmax(similarity))] == 130
     assert np.isclose(similarity.max(), 1.0, atol=1e-5)
     # With the message's topic, the same excerpts (those the message reached), a column for each.
-    again, pair = index.search(vectors[130], vectors[7])
+    again, pair = index.search(vectors[[130, 7]])
     assert again.tolist() == found.tolist() and pair.shape == (len(found), 2)
     assert np.allclose(pair[:, 0], similarity, atol=1e-6)
     assert np.allclose(pair[:, 1], vectors[found] @ vectors[7], atol=1e-6)
