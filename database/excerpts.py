@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
-from database.boundary import DbRow, DbValue
+from database.boundary import DbRow
 from database.engine import Database
 from database.models import ArchiveExcerpt, User, utcnow
 from database.prepared import Statements
@@ -69,7 +69,7 @@ class Excerpts:
                  .order_by(ArchiveExcerpt.said_at.desc(), ArchiveExcerpt.id.desc()).limit(limit))
         return await self.db.read(lambda conn: [_row(r) for r in conn.execute(query).all()])
 
-    async def stamp(self, user_id: int) -> tuple[DbValue, DbValue, DbValue]:
+    async def stamp(self, user_id: int) -> ExcerptStamp:
         """Changes with any insert (the newest id) or deletion (``users.excerpts_deleted``; /forget_me takes
         the users row too) of the person's excerpts, which are never updated: two index lookups, whatever
         the number of excerpts (database/stamps.py)."""
