@@ -24,6 +24,7 @@ from database.models import (
     Conversation,
     CoreMemory,
     CoreMemoryVersion,
+    GlobalState,
     HistoryMessage,
     LoggedMessage,
     Nickname,
@@ -36,7 +37,7 @@ from database.models import (
 from database.server_models import Poll, PollVote, Ticket, TicketMessage
 
 # Every table, classified once (tests/test_privacy_tables.py walks the models: a new table that is in
-# none of these three fails it, so nobody's words can land in a table /forget_me forgets).
+# none of these four fails it, so nobody's words can land in a table /forget_me forgets).
 # 1. Where a person's id sits: /forget_me deletes those rows (or clears a column naming them as the
 #    staff who closed someone else's ticket), and its proof counts them. Rows of a table pointing at one of
 #    these by a foreign key (history_messages -> conversations) are theirs too.
@@ -74,7 +75,6 @@ NOTHING_PERSONAL: dict[str, str] = {
     "cluster_nodes": "the bot's processes",
     "daily_counts": "per-day totals, no ids (0006)",
     "api_usage_days": "model calls added up per day and model, no ids (0013)",
-    "global_state": "the bot's own settings",
     "identity_entries": "the character's identity",
     "owed_replies": "a message and channel id while a reply is owed, gone once answered; no text",
     "personaflow_characters": "characters",
@@ -83,6 +83,28 @@ NOTHING_PERSONAL: dict[str, str] = {
     "place_switches": "per-place switches (channel or server ids)",
     "scheduled_jobs": "the bot's schedule",
 }
+# 4. Where a person sits in the key of one of the bot's small named values, or in the text of one: the
+#    greeting marks (bot/reply/persona_runtime.py ``greeted_key``). A DM's, ``greeted:<character>:<user>:
+#    <scope>``, holds the greeting as shown, their name in it, and opens their next DM's prompt while no
+#    history holds it: deleted. A channel's, ``greeted:<character>:channel:<id>`` (or a private place's),
+#    holds the greeting shown to the first person answered there, named by no id: whoever is forgotten, its
+#    text goes and the mark stays ("-", greeted, text not kept), as nothing reads more than that it is set.
+IN_KEYS: dict[str, str] = {"global_state": "the bot's own values; the greeting marks name people"}
+GREETED = "greeted:"
+NO_TEXT = "-"
+
+
+def dm_greeting_marks(user_id: int) -> ColumnElement[bool]:
+    """The greeting marks of ``user_id``'s own conversations (their DMs), every character's."""
+    return GlobalState.key.like(f"{GREETED}%:{int(user_id)}:%")
+
+
+def channel_greeting_texts() -> ColumnElement[bool]:
+    """The greeting marks of channels and private places that still hold the text shown there."""
+    # (the scopes of bot/core/pipeline.py conversation_scope: "channel:<id>", "private:<id>", "dm")
+    place = or_(GlobalState.key.like("%:channel:%"), GlobalState.key.like("%:private:%"))
+    return and_(GlobalState.key.like(f"{GREETED}%"), place, GlobalState.key.not_like("%:dm"),
+                GlobalState.value != NO_TEXT)
 
 
 FORGETS_KEPT = 4096  # people forgotten lately whose replies in flight are still told apart (oldest out)
@@ -255,6 +277,8 @@ class Privacy:
             ("tickets", delete(Ticket).where(Ticket.opener_id == user_id)),
             ("tickets_closed_by", update(Ticket).where(Ticket.closed_by == user_id).values(closed_by=None)),
             ("users", delete(User).where(User.id == user_id)),
+            ("global_state", delete(GlobalState).where(dm_greeting_marks(user_id))),
+            ("greeting_texts", update(GlobalState).where(channel_greeting_texts()).values(value=NO_TEXT)),
         ]
         counts = {name: int(conn.execute(stmt).rowcount or 0) for name, stmt in plan}
         if consent is False:
@@ -292,6 +316,8 @@ class Privacy:
                         conds.append(fk.parent == user_id)
             if dms and "is_dm" in table.c and "channel_id" in table.c:
                 conds.append(and_(table.c.is_dm.is_(True), table.c.channel_id.in_(dms)))
+            if table.name == GlobalState.__tablename__:
+                conds.extend([dm_greeting_marks(user_id), channel_greeting_texts()])
             if "message_id" in table.c and table.name != PostedFor.__tablename__:  # a post made for them
                 conds.append(table.c.message_id.in_(
                     select(PostedFor.message_id).where(PostedFor.user_id == user_id)))

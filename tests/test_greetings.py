@@ -14,7 +14,8 @@ from bot.core.config import PROJECT_ROOT
 from bot.core.persona.cards import read_card
 from bot.reply.prompting import NEW_CHAT
 from tests.fakes.claude_server import FakeClaude, content_text
-from tests.harness import CHANNEL_ID, USER2_ID, Harness, reply_requests
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, reply_requests
+from tests.test_memory_commands import forget
 
 Make = Callable[..., Awaitable[Harness]]
 LUMEN = PROJECT_ROOT / "characters" / "lumen"
@@ -124,3 +125,41 @@ async def test_a_channel_has_no_greeting_without_group_only_greetings(make_harne
     [answer] = await h.replies(CHANNEL_ID, 1)
     await h.settled()
     assert answer["content"] == "Calm seas." and len(h.discord.posted(CHANNEL_ID)) == 1
+
+
+async def test_forget_me_forgets_the_greeting_shown_with_the_persons_name(make_harness: Make,
+                                                                          tmp_path: Path) -> None:
+    """/forget_me leaves no greeting naming the person: their DM's mark goes (the next DM starts from
+    nothing, greeted anew by the name they have now, and its prompt never carries the old greeting), and a
+    channel's mark keeps that it was greeted, not the text naming them."""
+    h = await make_harness(character_dir=lumen_folder(tmp_path, first_mes="Welcome aboard, {{user}}!",
+                                                      group_only_greetings=[GROUP]), greetings="true")
+    h.claude.script("The lamp is lit.", model="claude-test-default", times=None)
+    h.discord.users[USER_ID]["global_name"] = "Marigold"
+    sent = await h.dm("How is the lamp?")
+    dm = int(sent["channel_id"])
+    old, _ = await h.replies(dm, 2)
+    assert old["content"] == "Welcome aboard, Marigold!"
+    await h.say("and the Narrows?", mention=True)
+    channel_greeting, _ = await h.replies(CHANNEL_ID, 2)
+    assert "Marigold" in channel_greeting["content"]
+    await h.settled()
+    before = await h.store.privacy.rows_about_user(USER_ID, [dm])
+    assert before["global_state"] == 2  # the DM's mark and the channel's, both naming her
+
+    await forget(h)
+
+    assert await h.store.privacy.rows_about_user(USER_ID, [dm]) == {}
+    assert not [(k, v) for k, v in await h.store.state.all() if "Marigold" in v]
+    # She comes back under another name: greeted as a new chat, by that name; the old greeting is nowhere.
+    h.discord.users[USER_ID]["global_name"] = "Wren"
+    await h.dm("Hello again, is the lamp still lit?")
+    posted = await h.replies(dm, 4)
+    assert posted[2]["content"] == "Welcome aboard, Wren!"
+    request = reply_requests(h)[-1]
+    assert "Marigold" not in FakeClaude.all_text(request)
+    assert content_text(request.body["messages"][1]["content"]) == "Welcome aboard, Wren!"
+    # The channel is not greeted again (bob speaks there next).
+    await h.say("and the ferry?", mention=True, user=USER2_ID)
+    await h.replies(CHANNEL_ID, 3)
+    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)].count(channel_greeting["content"]) == 1
