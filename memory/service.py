@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -214,6 +215,8 @@ class MemoryService:
         self.summarizer.forget_user(user_id)
         for summarizer in self.member_summarizers.values():
             summarizer.forget_user(user_id)
+        # The prompt inspector's copies of their requests go too (and those still in flight are not kept).
+        self._claude.sent.forget(user_id, time.monotonic())
         counts = await self.store.privacy.delete_user_data(user_id)
         self.cache.invalidate(user_id)
         self.excerpts.invalidate(user_id)

@@ -4,17 +4,24 @@ from the cache; refused without the operator's login; every text escaped. Also i
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 from markupsafe import escape
 
-from bot.core.models.sent import READ, UNCACHED, itemize
+from benchmarks.bench_inspector import deep_size
+from bot.core.models.base import CallUsage
+from bot.core.models.sent import READ, UNCACHED, SentLog, itemize
 from tests.browser import chromium, needs_chromium
-from tests.harness import CHANNEL_ID, USER2_ID, Harness, MakeHarness
+from tests.fakes.claude_server import Reply
+from tests.fakes.discord_cdn import padded_png
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, MakeHarness, reply_requests
 from tests.test_dashboard_browser import log_in, shot, start
+from tests.test_memory_commands import forget
 
 TOKEN = "browser-test-token-0123456789"  # the one tests.test_dashboard_browser.start configures
 HOSTILE = "<script>alert('x')</script>"
@@ -115,3 +122,92 @@ async def test_the_inspector_in_a_browser(make_harness: MakeHarness, tmp_path: P
         assert HOSTILE in await page.inner_text("table.parts")
         assert await page.evaluate("() => document.querySelectorAll('main script').length") == 0
         await shot(page, "prompt", tmp_path)
+
+
+async def logged_in(http: aiohttp.ClientSession, base: str) -> None:
+    async with http.post(base + "/login", data={"token": TOKEN, "next": "/prompts"}) as r:
+        assert r.status == 200
+
+
+async def test_the_inspector_keeps_the_images_kind_and_size_not_their_bytes(
+        make_harness: MakeHarness) -> None:
+    """A four-image DM reaches the model whole; the inspector keeps its text, and each image's media type
+    and size, in a few kilobytes (it kept some 21 MB of base64 per such DM)."""
+    h, base = await start(make_harness)
+    png = padded_png(1_000_000)
+    files = [h.discord.attachment(f"photo{i}.png", content_type="image/png", data=png) for i in range(4)]
+    sent = await h.dm("look at my four photos", attachments=files)
+    await h.replies(int(sent["channel_id"]))
+    [received] = reply_requests(h)
+    images = [b["source"] for m in received.body["messages"] if isinstance(m["content"], list)
+              for b in m["content"] if b.get("type") == "image"]
+    sizes = [len(source["data"]) for source in images]
+    assert len(sizes) == 4 and sum(sizes) > 5_000_000  # the model was shown them all
+    log = h.bot.engine.claude.sent  # type: ignore[union-attr]
+    [kept] = [r for r in log.recent() if r.purpose == "reply"]
+    assert deep_size(kept) < 100_000 and log.held < 100_000
+    kept_sources = [b["source"] for m in kept.request["messages"] if isinstance(m["content"], list)
+                    for b in m["content"] if b.get("type") == "image"]
+    assert [(s.get("media_type"), s.get("omitted_bytes"), "data" in s) for s in kept_sources] == [
+        ("image/png", size, False) for size in sizes]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await logged_in(http, base)
+        async with http.get(f"{base}/prompts/{kept.number}") as r:
+            page = await r.text()
+    assert page.count(f"[image block: image/png, {sizes[0]:,} bytes of base64]") == 4
+    assert "look at my four photos" in page
+
+
+def test_the_inspector_is_bounded_by_bytes() -> None:
+    """The ring holds at most its budget of bytes, the oldest requests going first; the newest is kept
+    whatever its size."""
+    log = SentLog(budget=1_000_000)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def add(text: str) -> None:
+        request = {"messages": [{"role": "user", "content": text}]}
+        log.add(purpose="reply", model="m", user_id=1, request=request, parts=[("message", text)],
+                usage=CallUsage(), answer="ok", at=at)
+
+    for n in range(30):
+        add(f"{n} " + "x" * 100_000)  # some 200 kB each: the request, and the part naming the same text
+    assert log.held <= log.budget and 3 <= len(log) < 10
+    assert [r.number for r in log.recent()] == list(range(30, 30 - len(log), -1))
+    assert abs(deep_size(log.recent()) - log.held) < log.held / 2  # what it counts is what it holds
+    add("y" * 2_000_000)
+    assert len(log) == 1 and log.recent()[0].number == 31
+
+
+async def test_forget_me_takes_their_requests_out_of_the_inspector(make_harness: MakeHarness) -> None:
+    """After /forget_me the person's requests are gone from /prompts (their DM's text with them), a reply
+    in flight meanwhile is not kept when answered, and everyone else's stay."""
+    h, base = await start(make_harness)
+    await h.dm("my secret is the blue door")
+    dm = await h.dm_channel_id()
+    await h.replies(dm, 1)
+    await h.dm("bob's own words", user=USER2_ID)
+    await h.replies(await h.dm_channel_id(USER2_ID), 1)
+    log = h.bot.engine.claude.sent  # type: ignore[union-attr]
+    [alices] = [r for r in log.recent() if r.user_id == USER_ID]
+    [bobs] = [r for r in log.recent() if r.user_id == USER2_ID]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await logged_in(http, base)
+        async with http.get(f"{base}/prompts/{alices.number}") as r:
+            assert r.status == 200 and "blue door" in await r.text()
+        # Her next reply is being written while she runs /forget_me.
+        held = asyncio.Event()
+        h.claude.script(Reply("The red door too?", held=held), model="claude-test-default")
+        await h.dm("and the red door")
+        await h.claude.wait_for_requests(3, model="claude-test-default")  # hers, bob's, hers
+        await forget(h)
+        held.set()
+        await h.replies(dm, 2)
+        await h.at_rest()
+        async with http.get(f"{base}/prompts/{alices.number}") as r:
+            assert r.status == 404 and "blue door" not in await r.text()
+        async with http.get(f"{base}/prompts") as r:
+            listing = await r.text()
+        async with http.get(f"{base}/prompts/{bobs.number}") as r:
+            assert r.status == 200 and "own words" in await r.text()
+    assert f"/people/{USER_ID}" not in listing and f"/people/{USER2_ID}" in listing
+    assert [r for r in log.recent() if r.user_id == USER_ID] == []

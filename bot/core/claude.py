@@ -342,6 +342,7 @@ class ClaudeClient(StartupChecks):
         """One model call, retried through transient failures; its usage recorded (a successful call's
         appended to ``calls`` instead, when given, for the caller to store with others), and the request
         kept for the prompt inspector with the layout's ``parts``."""
+        begun = time.monotonic()  # a /forget_me of user_id after this: the request is not kept (SentLog.add)
         refused_by = await self.spending.guard(purpose) if self.spending is not None else None
         if refused_by is not None:
             log.info("%s call not made: %s", purpose, refused_by)
@@ -408,7 +409,7 @@ class ClaudeClient(StartupChecks):
         completion = await self._spent(completion, name, model, purpose, user_id, started, ok=True,
                                        calls=calls)
         self.sent.add(purpose=purpose, model=model, user_id=user_id, request=kwargs, parts=parts,
-                      usage=completion.usage, answer=completion.text, at=utcnow())
+                      usage=completion.usage, answer=completion.text, at=utcnow(), begun=begun)
         return completion
 
     async def _spent(self, completion: Completion, backend: str, model: str, purpose: str,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import struct
 import time
 import zlib
@@ -43,6 +44,17 @@ def png_bytes(width: int = 1, height: int = 1) -> bytes:
     raw = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def padded_png(size: int) -> bytes:
+    """A valid 1x1 PNG of about ``size`` bytes: the pixel, then a private ancillary chunk of noise (which a
+    decoder skips, and which base64 cannot shrink)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    head = png_bytes()[:33]  # the signature and IHDR
+    tail = png_bytes()[33:]  # IDAT and IEND
+    return head + chunk(b"noIS", os.urandom(max(0, size - len(head) - len(tail) - 12))) + tail
 
 
 def sample_bytes(filename: str, content_type: str | None) -> bytes:

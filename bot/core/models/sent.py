@@ -1,10 +1,13 @@
 """The requests this process sent to the model lately, as sent, for the operator's prompt inspector
 (the dashboard's /prompts page; SillyTavern's "prompt itemization").
 
-:class:`SentLog` is a bounded ring (:data:`KEPT` requests, per process, in memory only: a restart or a
-second process starts empty), filled by the model client with each answered call: the request as its
-backend shaped it, the labelled parts the prompt layout placed in it (``Prompt.parts``, written by
-bot/reply/prompting.py; no second copy of the layout here), and the usage the answer reported.
+:class:`SentLog` is a ring bounded by what it holds (:data:`KEPT_BYTES` of text, and :data:`KEPT` requests at
+most, per process, in memory only: a restart or a second process starts empty), filled by the model client
+with each answered call: the request as its backend shaped it, less the bytes of its images and documents
+(their kind and size stay: the inspector itemizes text; a 4-image DM would otherwise hold some 21 MB), the
+labelled parts the prompt layout placed in it (``Prompt.parts``, written by bot/reply/prompting.py; no second
+copy of the layout here), and the usage the answer reported. Anyone who can DM the bot fills it, dashboard
+or not, so its memory is bounded by bytes. /forget_me takes a person's requests out (:meth:`SentLog.forget`).
 
 :func:`itemize` splits each block of such a request into those parts (text no part claims is named by where
 it stands: ``system``, ``transcript``, the character's own turns), counts each part's tokens with the
@@ -16,16 +19,19 @@ and the blocks are mapped onto those figures by their counted size.
 from __future__ import annotations
 
 import itertools
-from collections import deque
+import sys
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.models.base import CallUsage
 from bot.core.tokens import count_tokens
-from database.boundary import JsonObject
+from database.boundary import Json, JsonObject
 
 KEPT = 50
+KEPT_BYTES = 8 * 2**20  # what the kept requests may hold (Python's size of their text); the oldest go first
+FORGETS_KEPT = 1024  # people forgotten lately whose requests still in flight are not kept when answered
 LAYOUT = "layout: tags and headers"
 READ, WRITTEN, UNCACHED = "read from cache", "written to cache", "not cached"
 # Claude's tokens and ours differ a little: a block whose counted end lies within this share of the
@@ -44,6 +50,7 @@ class SentRequest:
     parts: tuple[tuple[str, str], ...]  # (label, text) as the layout placed them
     usage: CallUsage
     answer: str
+    held: int = 0  # bytes it holds, as SentLog counts them
 
     @property
     def private(self) -> bool:
@@ -52,17 +59,52 @@ class SentRequest:
 
 
 class SentLog:
-    """The last :data:`KEPT` answered requests of this process, newest last."""
+    """The latest answered requests of this process, newest last: :data:`KEPT` at most, and no more than
+    ``budget`` bytes of them (the newest is kept whatever its size: one request is bounded by the model's
+    context)."""
 
-    def __init__(self, kept: int = KEPT) -> None:
+    def __init__(self, kept: int = KEPT, budget: int = KEPT_BYTES) -> None:
         self._ring: deque[SentRequest] = deque(maxlen=kept)
         self._numbers = itertools.count(1)
+        self.budget = budget
+        self.held = 0  # bytes the kept requests hold
+        self._forgotten: OrderedDict[int, float] = OrderedDict()  # person -> when (monotonic) forgotten
 
     def add(self, *, purpose: str, model: str, user_id: int | None, request: JsonObject,
-            parts: Sequence[tuple[str, str]], usage: CallUsage, answer: str, at: datetime) -> None:
-        # The request's dicts are the SDK's to send and ours to keep: nothing mutates them after sending.
-        self._ring.append(SentRequest(next(self._numbers), at, purpose, model, user_id, request, tuple(parts),
-                                      usage, answer))
+            parts: Sequence[tuple[str, str]], usage: CallUsage, answer: str, at: datetime,
+            begun: float | None = None) -> None:
+        """Keep an answered request. ``begun`` (``time.monotonic()`` when the call began): a request for
+        someone forgotten since (a reply in flight during their /forget_me) is not kept."""
+        if user_id is not None and begun is not None and self._forgotten.get(user_id, float("-inf")) >= begun:
+            return
+        # The request's dicts are the SDK's to send and ours to keep: nothing mutates them after sending, and
+        # the slim copy shares all but the containers of the bytes it leaves out.
+        slim, size = slimmed(request)
+        kept_parts = tuple(parts)
+        size += sum(sys.getsizeof(label) + sys.getsizeof(text) for label, text in kept_parts)
+        size += sys.getsizeof(answer)
+        if len(self._ring) == self._ring.maxlen:
+            self.held -= self._ring[0].held
+        self._ring.append(SentRequest(next(self._numbers), at, purpose, model, user_id, slim, kept_parts,
+                                      usage, answer, size))
+        self.held += size
+        while self.held > self.budget and len(self._ring) > 1:
+            self.held -= self._ring.popleft().held
+
+    def forget(self, user_id: int, now: float) -> int:
+        """Take out every request made for ``user_id`` (their /forget_me), and keep none still in flight
+        (begun before ``now``, a ``time.monotonic()``). Returns how many were taken out."""
+        self._forgotten.pop(user_id, None)
+        self._forgotten[user_id] = now
+        while len(self._forgotten) > FORGETS_KEPT:
+            self._forgotten.popitem(last=False)
+        gone = [r for r in self._ring if r.user_id == user_id]
+        if gone:
+            kept = [r for r in self._ring if r.user_id != user_id]
+            self._ring.clear()
+            self._ring.extend(kept)
+            self.held = sum(r.held for r in kept)
+        return len(gone)
 
     def recent(self) -> list[SentRequest]:
         return list(reversed(self._ring))
@@ -72,6 +114,42 @@ class SentLog:
 
     def __len__(self) -> int:
         return len(self._ring)
+
+
+OMITTED = "omitted_bytes"  # what a left-out source says instead of its data: how long the data was
+
+
+def slimmed(request: JsonObject) -> tuple[JsonObject, int]:
+    """``request`` without the data of its base64 sources (images, PDFs: ``{"type": "base64", "data": ...}``,
+    which keep their media type and say how long the data was), and the bytes the copy holds. Containers
+    are copied only on the way to a source left out; everything else is shared with ``request``."""
+    size = 0
+
+    def walk(value: Json) -> Json:
+        nonlocal size
+        size += sys.getsizeof(value)
+        if isinstance(value, dict):
+            if value.get("type") == "base64" and isinstance(value.get("data"), str):
+                out = {k: v for k, v in value.items() if k != "data"}
+                out[OMITTED] = len(value["data"])
+                size += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in out.items())
+                return out
+            changed = False
+            copy: dict[str, Json] = {}
+            for k, v in value.items():
+                size += sys.getsizeof(k)
+                w = walk(v)
+                changed = changed or w is not v
+                copy[k] = w
+            return copy if changed else value
+        if isinstance(value, list):
+            items = [walk(v) for v in value]
+            return items if any(w is not v for w, v in zip(items, value, strict=True)) else value
+        return value
+
+    slim = walk(request)
+    assert isinstance(slim, dict)
+    return slim, size
 
 
 @dataclass(frozen=True)
@@ -104,8 +182,18 @@ def blocks(request: JsonObject) -> Iterator[Block]:
         default = "transcript: the character's turn" if role == "assistant" else "transcript"
         content = message.get("content", "")
         for b in [{"type": "text", "text": content}] if isinstance(content, str) else content:
-            text = b.get("text", "") if b.get("type", "text") == "text" else f"[{b.get('type')} block]"
+            text = b.get("text", "") if b.get("type", "text") == "text" else placeholder(b)
             yield Block(f"{role} {n}", text, "cache_control" in b, default)
+
+
+def placeholder(block: JsonObject) -> str:
+    """What stands for a block that is not text: its kind, and for a source left out its media type and
+    size (``[image block: image/png, 5,242,880 bytes of base64]``)."""
+    source = block.get("source")
+    if isinstance(source, dict) and OMITTED in source:
+        return (f"[{block.get('type')} block: {source.get('media_type', '?')}, "
+                f"{source[OMITTED]:,} bytes of base64]")
+    return f"[{block.get('type')} block]"
 
 
 def split(text: str, parts: Sequence[tuple[str, str]], default: str) -> list[tuple[str, str]]:
