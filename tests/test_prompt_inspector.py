@@ -155,7 +155,10 @@ async def test_the_inspector_keeps_the_images_kind_and_size_not_their_bytes(
         async with http.get(f"{base}/prompts/{kept.number}") as r:
             page = await r.text()
     assert page.count(f"[image block: image/png, {sizes[0]:,} bytes of base64]") == 4
-    assert "look at my four photos" in page
+    # Itemized as any DM: the layout's parts named, the request marked private.
+    labels = [label for label, _, _ in rows(page)]
+    assert {"system", "where", "time", "message"} <= set(labels) and kept.private
+    assert "look at my four photos" in next(text for label, text in kept.parts if label == "message")
 
 
 def test_the_inspector_is_bounded_by_bytes() -> None:

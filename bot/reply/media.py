@@ -26,7 +26,7 @@ import logging
 import re
 import struct
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.attachments import Attachment, Carried
 from bot.core.config.messages import MediaSettings
@@ -276,7 +276,9 @@ class Media:
                 blocks[at] = {**blocks[at], "text": blocks[at]["text"] + extra}
             blocks[at:at] = images
             last["content"] = blocks
-        return Prompt(system=prompt.system, messages=[*prompt.messages[:-1], last])
+        # The rest as built: the layout's parts (the prompt inspector itemizes by them, and marks a DM's
+        # request private by them) and the conversation's pauses (its cache entries' lifetime).
+        return replace(prompt, messages=[*prompt.messages[:-1], last])
 
 
 def _names(names: Sequence[str]) -> str:
