@@ -182,17 +182,23 @@ def test_the_inspector_is_bounded_by_bytes() -> None:
 
 
 async def test_forget_me_takes_their_requests_out_of_the_inspector(make_harness: MakeHarness) -> None:
-    """After /forget_me the person's requests are gone from /prompts (their DM's text with them), a reply
-    in flight meanwhile is not kept when answered, and everyone else's stay."""
+    """After /forget_me the person's requests are gone from /prompts (their DM's text with them), and those
+    quoting them (bob's reply in a channel, its transcript holding her line); a reply in flight meanwhile
+    is not kept when answered; everyone else's stay."""
     h, base = await start(make_harness)
     await h.dm("my secret is the blue door")
     dm = await h.dm_channel_id()
     await h.replies(dm, 1)
     await h.dm("bob's own words", user=USER2_ID)
     await h.replies(await h.dm_channel_id(USER2_ID), 1)
+    await h.say("my cat is called Pickle", mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    await h.say("what a name", mention=True, user=USER2_ID)
+    await h.replies(CHANNEL_ID, 2)
     log = h.bot.engine.claude.sent  # type: ignore[union-attr]
-    [alices] = [r for r in log.recent() if r.user_id == USER_ID]
-    [bobs] = [r for r in log.recent() if r.user_id == USER2_ID]
+    _, alices = [r for r in log.recent() if r.user_id == USER_ID]  # newest first: her channel reply, her DM
+    bobs_channel, bobs = [r for r in log.recent() if r.user_id == USER2_ID]
+    assert any("Pickle" in text for text in map(str, bobs_channel.request["messages"]))
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         await logged_in(http, base)
         async with http.get(f"{base}/prompts/{alices.number}") as r:
@@ -201,13 +207,15 @@ async def test_forget_me_takes_their_requests_out_of_the_inspector(make_harness:
         held = asyncio.Event()
         h.claude.script(Reply("The red door too?", held=held), model="claude-test-default")
         await h.dm("and the red door")
-        await h.claude.wait_for_requests(3, model="claude-test-default")  # hers, bob's, hers
+        await h.claude.wait_for_requests(5, model="claude-test-default")  # hers, bob's, hers, bob's, hers
         await forget(h)
         held.set()
         await h.replies(dm, 2)
         await h.at_rest()
         async with http.get(f"{base}/prompts/{alices.number}") as r:
             assert r.status == 404 and "blue door" not in await r.text()
+        async with http.get(f"{base}/prompts/{bobs_channel.number}") as r:
+            assert r.status == 404 and "Pickle" not in await r.text()
         async with http.get(f"{base}/prompts") as r:
             listing = await r.text()
         async with http.get(f"{base}/prompts/{bobs.number}") as r:

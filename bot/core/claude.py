@@ -234,7 +234,7 @@ class ClaudeClient(StartupChecks):
         return await self._call(kwargs, purpose=purpose, user_id=user_id,
                                 timeout=self.settings.timeouts.llm_timeout if timeout is None else timeout,
                                 stream=use_stream, on_text=on_text, background=False, effort=effort,
-                                gaps=prompt.gaps, parts=prompt.parts)
+                                gaps=prompt.gaps, parts=prompt.parts, people=prompt.people)
 
     async def ask_many(self, prompt: Prompt, *, count: int, model: str, max_tokens: int, purpose: str,
                        user_id: int | None, timeout: float,
@@ -251,7 +251,7 @@ class ClaudeClient(StartupChecks):
             try:
                 completion = await self._call(request, purpose=purpose, user_id=user_id, timeout=timeout,
                                               stream=False, calls=calls, gaps=prompt.gaps, parts=prompt.parts,
-                                              schema=schema)
+                                              schema=schema, people=prompt.people)
             except ClaudeUnavailable:
                 return None
             return completion.text
@@ -272,7 +272,7 @@ class ClaudeClient(StartupChecks):
             {"model": self.background_model, "max_tokens": max_tokens,
              "system": prompt.system, "messages": prompt.messages},
             purpose=purpose, user_id=user_id, timeout=self.settings.timeouts.summarize_timeout, stream=False,
-            parts=prompt.parts)
+            parts=prompt.parts, people=prompt.people)
 
     async def complete(self, prompt: Prompt, *, model: str | None = None, user_id: int | None = None,
                        purpose: str, max_tokens: int = 1000, temperature: float | None = None,
@@ -287,7 +287,7 @@ class ClaudeClient(StartupChecks):
         return await self._call(kwargs, purpose=purpose, user_id=user_id,
                                 timeout=(self.settings.timeouts.summarize_timeout if timeout is None
                                          else timeout),
-                                stream=False, schema=schema, parts=prompt.parts)
+                                stream=False, schema=schema, parts=prompt.parts, people=prompt.people)
 
     async def complete_batch(self, prompts: dict[str, Prompt], *, purpose: str, max_tokens: int = 1000,
                              max_wait: float, first_poll: float = 5.0,
@@ -338,10 +338,11 @@ class ClaudeClient(StartupChecks):
                     stream: bool, on_text: Callable[[str], None] | None = None, background: bool = True,
                     effort: str | None = None, calls: list[Mapping[str, object]] | None = None,
                     gaps: Sequence[float] = (), schema: Mapping[str, Json] | None = None,
-                    parts: Sequence[tuple[str, str]] = ()) -> Completion:
+                    parts: Sequence[tuple[str, str]] = (),
+                    people: frozenset[int] = frozenset()) -> Completion:
         """One model call, retried through transient failures; its usage recorded (a successful call's
         appended to ``calls`` instead, when given, for the caller to store with others), and the request
-        kept for the prompt inspector with the layout's ``parts``."""
+        kept for the prompt inspector with the layout's ``parts`` and the ``people`` it quotes."""
         begun = time.monotonic()  # a /forget_me of user_id after this: the request is not kept (SentLog.add)
         refused_by = await self.spending.guard(purpose) if self.spending is not None else None
         if refused_by is not None:
@@ -409,7 +410,8 @@ class ClaudeClient(StartupChecks):
         completion = await self._spent(completion, name, model, purpose, user_id, started, ok=True,
                                        calls=calls)
         self.sent.add(purpose=purpose, model=model, user_id=user_id, request=kwargs, parts=parts,
-                      usage=completion.usage, answer=completion.text, at=utcnow(), begun=begun)
+                      usage=completion.usage, answer=completion.text, at=utcnow(), begun=begun,
+                      people=people)
         return completion
 
     async def _spent(self, completion: Completion, backend: str, model: str, purpose: str,

@@ -324,7 +324,8 @@ def build_reply_prompt(
               ("message", said_now), ("lore: at a depth", at_end),
               *(("instructions", i) for i in instructions)]
     return Prompt(system=system, messages=messages, gaps=pace(data.recent, msg, data.history),
-                  parts=tuple((label, text) for label, text in parts if text))
+                  parts=tuple((label, text) for label, text in parts if text),
+                  people=frozenset(m.author_id for m in (*data.recent, *lines, *since)))
 
 
 def pace(recent: Sequence[SeenMessage], msg: Incoming, history: History | None = None) -> tuple[float, ...]:
@@ -481,4 +482,5 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
     return Prompt(system=[{"type": "text", "text": system, "cache_control": EPHEMERAL}],
                   messages=[{"role": "user", "content": content}], gaps=pace(recent, msg),
                   parts=(("character", character), ("where", header), ("message", latest),
-                         ("instructions", f"{question} Answer yes or no.")))
+                         ("instructions", f"{question} Answer yes or no.")),
+                  people=frozenset({*(m.author_id for m in recent), *(b.author_id for b in burst)}))

@@ -50,6 +50,9 @@ class Prompt:
     # What the layout placed, as (label, text): the operator's prompt inspector (bot/core/models/sent.py)
     # itemizes the request by these; the model never sees them.
     parts: tuple[tuple[str, str], ...] = ()
+    # Whose words it quotes besides the person it is for (a channel's transcript): their /forget_me takes
+    # the request out of the prompt inspector too. Never sent either.
+    people: frozenset[int] = frozenset()
 
     def text(self) -> str:
         parts = [b.get("text", "") for b in self.system]

@@ -51,6 +51,7 @@ class SentRequest:
     usage: CallUsage
     answer: str
     held: int = 0  # bytes it holds, as SentLog counts them
+    people: frozenset[int] = frozenset()  # whose words it quotes besides user_id's (Prompt.people)
 
     @property
     def private(self) -> bool:
@@ -72,10 +73,11 @@ class SentLog:
 
     def add(self, *, purpose: str, model: str, user_id: int | None, request: JsonObject,
             parts: Sequence[tuple[str, str]], usage: CallUsage, answer: str, at: datetime,
-            begun: float | None = None) -> None:
-        """Keep an answered request. ``begun`` (``time.monotonic()`` when the call began): a request for
-        someone forgotten since (a reply in flight during their /forget_me) is not kept."""
-        if user_id is not None and begun is not None and self._forgotten.get(user_id, float("-inf")) >= begun:
+            begun: float | None = None, people: frozenset[int] = frozenset()) -> None:
+        """Keep an answered request. ``begun`` (``time.monotonic()`` when the call began): a request for or
+        quoting someone forgotten since (a reply in flight during their /forget_me) is not kept."""
+        if begun is not None and any(self._forgotten.get(p, float("-inf")) >= begun
+                                     for p in (user_id, *people) if p is not None):
             return
         # The request's dicts are the SDK's to send and ours to keep: nothing mutates them after sending, and
         # the slim copy shares all but the containers of the bytes it leaves out.
@@ -86,25 +88,25 @@ class SentLog:
         if len(self._ring) == self._ring.maxlen:
             self.held -= self._ring[0].held
         self._ring.append(SentRequest(next(self._numbers), at, purpose, model, user_id, slim, kept_parts,
-                                      usage, answer, size))
+                                      usage, answer, size, people))
         self.held += size
         while self.held > self.budget and len(self._ring) > 1:
             self.held -= self._ring.popleft().held
 
     def forget(self, user_id: int, now: float) -> int:
-        """Take out every request made for ``user_id`` (their /forget_me), and keep none still in flight
-        (begun before ``now``, a ``time.monotonic()``). Returns how many were taken out."""
+        """Take out every request made for or quoting ``user_id`` (their /forget_me), and keep none still in
+        flight (begun before ``now``, a ``time.monotonic()``). Returns how many were taken out."""
         self._forgotten.pop(user_id, None)
         self._forgotten[user_id] = now
         while len(self._forgotten) > FORGETS_KEPT:
             self._forgotten.popitem(last=False)
-        gone = [r for r in self._ring if r.user_id == user_id]
+        kept = [r for r in self._ring if r.user_id != user_id and user_id not in r.people]
+        gone = len(self._ring) - len(kept)
         if gone:
-            kept = [r for r in self._ring if r.user_id != user_id]
             self._ring.clear()
             self._ring.extend(kept)
             self.held = sum(r.held for r in kept)
-        return len(gone)
+        return gone
 
     def recent(self) -> list[SentRequest]:
         return list(reversed(self._ring))
