@@ -5,16 +5,30 @@ channel opens with one of a V3 card's ``group_only_greetings`` once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.core.config import PROJECT_ROOT
 from bot.core.persona.cards import read_card
 from bot.reply.prompting import NEW_CHAT
+from database.store import Store
+from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude, content_text
-from tests.harness import CHANNEL_ID, USER2_ID, Harness, reply_requests
+from tests.harness import (
+    CHANNEL_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    bot_posts,
+    nothing_owed,
+    reply_requests,
+    stop_process,
+)
 
 Make = Callable[..., Awaitable[Harness]]
 LUMEN = PROJECT_ROOT / "characters" / "lumen"
@@ -124,3 +138,55 @@ async def test_a_channel_has_no_greeting_without_group_only_greetings(make_harne
     [answer] = await h.replies(CHANNEL_ID, 1)
     await h.settled()
     assert answer["content"] == "Calm seas." and len(h.discord.posted(CHANNEL_ID)) == 1
+
+
+# -- kill -9 against the real process
+
+
+async def _start_main(h: Harness) -> asyncio.subprocess.Process:
+    identified = sum(1 for op, _ in h.discord.gateway_log if op == "2")
+    proc = await h.spawn_main(stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    await h.discord.wait_for(lambda d: sum(1 for op, _ in d.gateway_log if op == "2") > identified
+                             and any(s.identified for s in d.sessions), timeout=PROCESS_WAIT, what="main.py")
+    return proc
+
+
+@pytest.mark.parametrize("where", ["dm", "channel"])
+async def test_kill_9_between_the_greeting_and_the_answer_then_restart_posts_the_answer(
+        db_url: str, tmp_path: Path, where: str) -> None:
+    """The greeting (a first DM's, or a channel's) is out, the answer is being written when the process is
+    killed: the restart posts the answer as a post of its own (its nonce names the answer, not the greeting
+    Discord already has under the message's first nonce; in a channel the greeting is no reply the restart
+    could take for the answer), and the greeting is not posted again."""
+    h = Harness(db_url=db_url, tmp_path=tmp_path, character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]),
+                config={"greetings": "true"})
+    await h.start_fakes()
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        procs.append(await _start_main(h))
+        h.claude.script("never finished", model="claude-test-default", delay=60)
+        bot_id = int(next(iter(h.discord.bots.values()))["id"])
+        first = await (h.discord.dm_message(USER_ID, "How many ships passed tonight?") if where == "dm" else
+                       h.discord.user_message(CHANNEL_ID, USER_ID, f"<@{bot_id}> How many ships passed tonight?",
+                                              mentions=[bot_id]))
+        dm = int(first["channel_id"])
+        await h.claude.wait_for_requests(1, timeout=EVENT_WAIT)  # the greeting was posted before this call
+        [greeting] = [p["content"] for p in bot_posts(h, dm)]
+        await stop_process(procs[0])  # kill -9, the answer not written yet
+
+        h.claude.script("Forty-one ships tonight.", model="claude-test-default")
+        procs.append(await _start_main(h))
+        await h.discord.wait_for(lambda d: len(bot_posts(h, dm)) == 2 or bool(d.duplicate_nonces),
+                                 timeout=EVENT_WAIT, what="the answer, late")
+        assert [p["content"] for p in bot_posts(h, dm)] == [greeting, "Forty-one ships tonight."]
+        assert h.discord.duplicate_nonces == []
+        store = await Store(db_url).open()
+        try:
+            await nothing_owed(store)
+        finally:
+            await store.close()
+    finally:
+        for proc in procs:
+            await stop_process(proc)
+        await h.claude.close()
+        await h.discord.close()

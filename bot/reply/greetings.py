@@ -22,7 +22,7 @@ from datetime import UTC, tzinfo
 from bot.core.config import ReplySettings
 from bot.core.persona.macros import Moment
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, Outlet
+from bot.core.pipeline import GreetingOutlet, Incoming, Outlet
 from bot.reply.persona_runtime import channel_greeting, greeted_key, moment_of, opening_greeting
 from bot.reply.splitting import split_message
 from bot.reply.triage import is_hello
@@ -102,7 +102,9 @@ class Greeter:
         parts = tuple(split_message(text))
         if not parts:
             return None
-        ids = tuple([await outlet.send(part, first=i == 0) for i, part in enumerate(parts)])
+        # Through the greeting's own outlet where there is one: its posts never take the answer's nonces.
+        poster = outlet.greeting() if isinstance(outlet, GreetingOutlet) else outlet
+        ids = tuple([await poster.send(part, first=i == 0) for i, part in enumerate(parts)])
         await self.state.set(key, text)  # before anything else: from here on it is never posted again
         log.info("greeted %s in %s before answering message %s", msg.author_name, msg.scope, msg.message_id)
         return Opening(text, parts, ids, msg.is_dm, msg.is_dm and is_hello(msg.text, self.names()))
