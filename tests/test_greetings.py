@@ -190,3 +190,35 @@ async def test_kill_9_between_the_greeting_and_the_answer_then_restart_posts_the
             await stop_process(proc)
         await h.claude.close()
         await h.discord.close()
+
+
+async def test_two_mentions_at_the_same_moment_in_a_new_channel_get_one_group_greeting(
+        db_url: str, tmp_path: Path) -> None:
+    """Two people @mention the character together in a channel it has never spoken in: one group greeting,
+    then an answer to each."""
+    h = Harness(db_url=db_url, tmp_path=tmp_path, character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]),
+                config={"greetings": "true"})
+    await h.start_fakes()
+    proc = None
+    try:
+        proc = await _start_main(h)
+        bot_id = int(next(iter(h.discord.bots.values()))["id"])
+        h.claude.script("The Narrows are calm.", model="claude-test-default", times=None)
+        await asyncio.gather(*(h.discord.user_message(CHANNEL_ID, user, f"<@{bot_id}> how are the Narrows?",
+                                                      mentions=[bot_id]) for user in (USER_ID, USER2_ID)))
+        await h.discord.wait_for(lambda d: len([p for p in bot_posts(h, CHANNEL_ID)
+                                                if p["content"] == "The Narrows are calm."]) == 2,
+                                 timeout=EVENT_WAIT, what="both answers")
+        store = await Store(db_url).open()
+        try:
+            await nothing_owed(store)
+        finally:
+            await store.close()
+        posted = [p["content"] for p in bot_posts(h, CHANNEL_ID)]
+        greetings = [p for p in posted if p != "The Narrows are calm."]
+        assert len(greetings) == 1 and posted[0] == greetings[0], posted
+    finally:
+        if proc is not None:
+            await stop_process(proc)
+        await h.claude.close()
+        await h.discord.close()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 
 from bot.core.config import ReplySettings
+from bot.core.keyed import KeyedLocks
 from bot.core.persona.macros import Moment
 from bot.core.persona.model import Persona
 from bot.core.pipeline import GreetingOutlet, Incoming, Outlet
@@ -64,6 +65,7 @@ class Greeter:
         self.own_ids = own_ids  # the engine's own accounts (filled once connected)
         self.finish = finish  # the reply filters, as for any post
         self.names = names  # the character's names ("hey Finn" is a hello)
+        self._channels: KeyedLocks[str] = KeyedLocks()  # per channel greeting mark, while one is posted
 
     def _moment(self, msg: Incoming, data: PromptData) -> Moment:
         # posted text: its time macros are their values now, in the character's zone
@@ -82,22 +84,29 @@ class Greeter:
         if not self.replies.greetings:
             return None
         key = greeted_key(self.character_key, msg)
-        if msg.is_dm:
+        if msg.is_dm:  # (the engine answers one message of a conversation at a time)
             if data.history.turns or data.history.summary:
                 return None
             shown = await self.state.get(key)
             if shown:
                 return Opening(shown)
-            text = opening_greeting(persona, data, msg, self._moment(msg, data))
-        else:
-            if not persona.group_greetings:
-                return None  # no read for the many cards without group greetings
+            return await self._post(key, opening_greeting(persona, data, msg, self._moment(msg, data)), msg,
+                                    outlet)
+        if not persona.group_greetings:
+            return None  # no read for the many cards without group greetings
+        if await self.state.get(key):
+            return None  # the channel's log holds it, as the transcript shows
+        # Everyone's replies in a channel run side by side: two people mentioning the character at once
+        # would both find no mark before either is written. One checks, posts and marks at a time.
+        async with self._channels(key):
             if await self.state.get(key):
-                return None  # the channel's log holds it, as the transcript shows
+                return None  # the reply this one waited for greeted the channel
             if any(m.author_id in self.own_ids for m in data.recent):
                 await self.state.set(key, "-")  # it spoke here before greetings were kept: no opening
                 return None
-            text = channel_greeting(persona, msg, self._moment(msg, data))
+            return await self._post(key, channel_greeting(persona, msg, self._moment(msg, data)), msg, outlet)
+
+    async def _post(self, key: str, text: str, msg: Incoming, outlet: Outlet) -> Opening | None:
         text = self.finish(msg, text) if text else ""
         parts = tuple(split_message(text))
         if not parts:
