@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import (
     CHANNEL_ID,
+    run_main,
     USER2_ID,
     USER_ID,
     Harness,
@@ -138,6 +140,40 @@ async def test_a_channel_has_no_greeting_without_group_only_greetings(make_harne
     [answer] = await h.replies(CHANNEL_ID, 1)
     await h.settled()
     assert answer["content"] == "Calm seas." and len(h.discord.posted(CHANNEL_ID)) == 1
+
+
+LONG_GREETING = " ".join(f"*The lamp turns, beam {i}.* The {i}th ship passes in the fog, slow and patient."
+                         for i in range(900))
+
+
+async def test_a_greeting_is_one_or_two_posts_cut_at_a_sentence_with_one_warning(
+        make_harness: Make, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert len(LONG_GREETING) > 60_000
+    caplog.set_level(logging.WARNING, logger="bot.core.character")
+    h = await make_harness(character_dir=lumen_folder(tmp_path, first_mes=LONG_GREETING), greetings="true")
+    h.claude.script("Forty-one ships tonight.", model="claude-test-default")
+    sent = await h.dm("How many ships passed tonight?")
+    channel = int(sent["channel_id"])
+    await h.discord.wait_for(lambda d: any(p["content"] == "Forty-one ships tonight." for p in bot_posts(h, channel)),
+                             timeout=EVENT_WAIT, what="the answer")
+    *greeting, answer = [p["content"] for p in bot_posts(h, channel)]
+    assert 1 <= len(greeting) <= 2 and answer == "Forty-one ships tonight."
+    shown = " ".join(greeting)  # (the two posts split at a space)
+    assert LONG_GREETING.startswith(shown) and shown.endswith((".", ".*"))  # cut at a sentence
+    warned = [r.getMessage() for r in caplog.records if "greeting" in r.getMessage()]
+    assert len(warned) == 1 and "first message (" in warned[0], warned
+
+
+def test_import_card_warns_once_of_a_greeting_too_long_for_two_posts(tmp_path: Path) -> None:
+    card = lumen_folder(tmp_path, first_mes=LONG_GREETING,
+                        alternate_greetings=[LONG_GREETING, "Hello, {{user}}."]) / "card.json"
+    characters = tmp_path / "characters"
+    characters.mkdir()
+    result = run_main("import-card", str(card), "--as", "longwinded", "--dir", str(characters))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "first message" in warnings[0] and "alternate greeting 1" in warnings[0], \
+        result.stderr
 
 
 # -- kill -9 against the real process

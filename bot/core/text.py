@@ -16,6 +16,24 @@ def clip(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
+# A sentence's end: its mark, then any closing quote, bracket or markdown (a roleplay's "*waves.*"), then space.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]*_~]*(?=\s)")
+
+
+def cut_at_sentence(text: str, limit: int) -> str:
+    """``text`` when it fits in ``limit`` characters, else its longest start that fits and ends a sentence
+    (or a line, else a word, when no sentence ends past the first third)."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, limit + 1) if m.end() <= limit]
+    cut = max(ends, default=-1)
+    if cut <= limit // 3:
+        window = text[:limit + 1]
+        cut = max(window.rfind("\n"), window.rfind(" "))
+    return text[:cut if cut > 0 else limit].rstrip()
+
+
 _UNSAFE_NAME = re.compile(r"[<>\"`\x00-\x1f\x7f]+")
 
 

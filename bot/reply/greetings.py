@@ -22,7 +22,7 @@ from datetime import UTC, tzinfo
 from bot.core.config import ReplySettings
 from bot.core.keyed import KeyedLocks
 from bot.core.persona.macros import Moment
-from bot.core.persona.model import Persona
+from bot.core.persona.model import GREETING_POSTS, Persona
 from bot.core.pipeline import GreetingOutlet, Incoming, Outlet
 from bot.reply.persona_runtime import channel_greeting, greeted_key, moment_of, opening_greeting
 from bot.reply.splitting import split_message
@@ -111,6 +111,9 @@ class Greeter:
         parts = tuple(split_message(text))
         if not parts:
             return None
+        if len(parts) > GREETING_POSTS:  # cut to fit at load; its macros expanded may still spill over
+            parts = parts[:GREETING_POSTS]
+            text = "\n\n".join(parts)
         # Through the greeting's own outlet where there is one: its posts never take the answer's nonces.
         poster = outlet.greeting() if isinstance(outlet, GreetingOutlet) else outlet
         ids = tuple([await poster.send(part, first=i == 0) for i, part in enumerate(parts)])
