@@ -22,6 +22,7 @@ from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import (
     CHANNEL_ID,
+    GUILD_ID,
     run_main,
     USER2_ID,
     USER_ID,
@@ -140,6 +141,28 @@ async def test_a_channel_has_no_greeting_without_group_only_greetings(make_harne
     [answer] = await h.replies(CHANNEL_ID, 1)
     await h.settled()
     assert answer["content"] == "Calm seas." and len(h.discord.posted(CHANNEL_ID)) == 1
+
+
+MARKDOWN_NAME = "[free nitro](https://evil.example) **admin**"
+
+
+@pytest.mark.parametrize("where", ["channel", "dm"])
+async def test_a_name_in_a_greeting_is_written_as_discord_text(make_harness: Make, tmp_path: Path,
+                                                               where: str) -> None:
+    """The first person's display name fills in the greeting's {{user}}: shown as written, never a masked link
+    or bold."""
+    h = await make_harness(character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]), greetings="true")
+    if where == "channel":
+        h.discord.members[GUILD_ID][USER_ID]["nick"] = MARKDOWN_NAME  # a server nickname
+    else:
+        h.discord.users[USER_ID]["global_name"] = MARKDOWN_NAME
+    h.claude.script("Welcome aboard.", model="claude-test-default")
+    sent = await (h.say("hello there, lamp keeper", mention=True) if where == "channel"
+                  else h.dm("what is this place?"))
+    greeting, _ = await h.replies(int(sent["channel_id"]), 2)
+    escaped = r"\[free nitro\]\(https\://evil.example\) \*\*admin\*\*"
+    assert escaped in greeting["content"], greeting["content"]
+    assert "[free nitro](" not in greeting["content"].replace(escaped, "")
 
 
 LONG_GREETING = " ".join(f"*The lamp turns, beam {i}.* The {i}th ship passes in the fog, slow and patient."

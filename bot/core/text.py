@@ -44,6 +44,17 @@ def clean_name(name: str) -> str:
     return cleaned or "someone"
 
 
+_MARKDOWN = re.compile(r"([\\*_~`|>#\-\[\]()<:])")
+_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+
+
+def discord_name(name: str) -> str:
+    """A display name as a post shows it (a greeting's ``{{user}}``): :func:`clean_name`, then written as
+    Discord text, not markdown, so a name such as ``[free nitro](https://...)`` or ``**admin**`` shows as
+    written instead of becoming a masked link or bold, and ``@everyone`` in it is no mention."""
+    return _MASS_MENTION.sub("@\u200b\\1", _MARKDOWN.sub(r"\\\1", clean_name(name)))
+
+
 # The tags of the prompt layout (bot/reply/prompting.py): text a person wrote that would open or close one
 # is defused (its "<" written as "&lt;"), so quoted data cannot end its fence or fake another part.
 PROMPT_TAGS = ("world", "person", "memories", "notes", "relationship", "summary", "now", "lore", "entry",
