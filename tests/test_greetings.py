@@ -23,13 +23,13 @@ from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import (
     CHANNEL_ID,
     GUILD_ID,
-    run_main,
     USER2_ID,
     USER_ID,
     Harness,
     bot_posts,
     nothing_owed,
     reply_requests,
+    run_main,
     stop_process,
 )
 
@@ -151,7 +151,8 @@ async def test_a_name_in_a_greeting_is_written_as_discord_text(make_harness: Mak
                                                                where: str) -> None:
     """The first person's display name fills in the greeting's {{user}}: shown as written, never a masked link
     or bold."""
-    h = await make_harness(character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]), greetings="true")
+    h = await make_harness(character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]),
+                           greetings="true")
     if where == "channel":
         h.discord.members[GUILD_ID][USER_ID]["nick"] = MARKDOWN_NAME  # a server nickname
     else:
@@ -177,7 +178,8 @@ async def test_a_greeting_is_one_or_two_posts_cut_at_a_sentence_with_one_warning
     h.claude.script("Forty-one ships tonight.", model="claude-test-default")
     sent = await h.dm("How many ships passed tonight?")
     channel = int(sent["channel_id"])
-    await h.discord.wait_for(lambda d: any(p["content"] == "Forty-one ships tonight." for p in bot_posts(h, channel)),
+    await h.discord.wait_for(lambda d: any(p["content"] == "Forty-one ships tonight."
+                                           for p in bot_posts(h, channel)),
                              timeout=EVENT_WAIT, what="the answer")
     *greeting, answer = [p["content"] for p in bot_posts(h, channel)]
     assert 1 <= len(greeting) <= 2 and answer == "Forty-one ships tonight."
@@ -217,7 +219,8 @@ async def test_kill_9_between_the_greeting_and_the_answer_then_restart_posts_the
     killed: the restart posts the answer as a post of its own (its nonce names the answer, not the greeting
     Discord already has under the message's first nonce; in a channel the greeting is no reply the restart
     could take for the answer), and the greeting is not posted again."""
-    h = Harness(db_url=db_url, tmp_path=tmp_path, character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]),
+    h = Harness(db_url=db_url, tmp_path=tmp_path,
+                character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]),
                 config={"greetings": "true"})
     await h.start_fakes()
     procs: list[asyncio.subprocess.Process] = []
@@ -225,8 +228,9 @@ async def test_kill_9_between_the_greeting_and_the_answer_then_restart_posts_the
         procs.append(await _start_main(h))
         h.claude.script("never finished", model="claude-test-default", delay=60)
         bot_id = int(next(iter(h.discord.bots.values()))["id"])
-        first = await (h.discord.dm_message(USER_ID, "How many ships passed tonight?") if where == "dm" else
-                       h.discord.user_message(CHANNEL_ID, USER_ID, f"<@{bot_id}> How many ships passed tonight?",
+        question = "How many ships passed tonight?"
+        first = await (h.discord.dm_message(USER_ID, question) if where == "dm" else
+                       h.discord.user_message(CHANNEL_ID, USER_ID, f"<@{bot_id}> {question}",
                                               mentions=[bot_id]))
         dm = int(first["channel_id"])
         await h.claude.wait_for_requests(1, timeout=EVENT_WAIT)  # the greeting was posted before this call
@@ -255,7 +259,8 @@ async def test_two_mentions_at_the_same_moment_in_a_new_channel_get_one_group_gr
         db_url: str, tmp_path: Path) -> None:
     """Two people @mention the character together in a channel it has never spoken in: one group greeting,
     then an answer to each."""
-    h = Harness(db_url=db_url, tmp_path=tmp_path, character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]),
+    h = Harness(db_url=db_url, tmp_path=tmp_path,
+                character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]),
                 config={"greetings": "true"})
     await h.start_fakes()
     proc = None

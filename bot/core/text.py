@@ -16,7 +16,8 @@ def clip(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-# A sentence's end: its mark, then any closing quote, bracket or markdown (a roleplay's "*waves.*"), then space.
+# A sentence's end: its mark, then any closing quote, bracket or markdown (a roleplay's "*waves.*"), then a
+# space.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]*_~]*(?=\s)")
 
 

@@ -106,7 +106,8 @@ def bound_greetings(persona: Persona) -> Persona:
         return cut_at_sentence(text, GREETING_MAX_CHARS)
 
     first = bounded(persona.first_message, "first message")
-    alternates = tuple(bounded(g, f"alternate greeting {i}") for i, g in enumerate(persona.alternate_greetings, 1))
+    alternates = tuple(bounded(g, f"alternate greeting {i}")
+                       for i, g in enumerate(persona.alternate_greetings, 1))
     group = tuple(bounded(g, f"group-only greeting {i}") for i, g in enumerate(persona.group_greetings, 1))
     if not cut:
         return persona
