@@ -53,11 +53,20 @@ async def typing_in(channel: discord.abc.Messageable) -> AsyncIterator[None]:
 
 
 class DiscordOutlet:
-    """Speaks into the channel the message came from; the first part replies to it in servers."""
+    """Speaks into the channel the message came from; the first part of the answer replies to it in servers.
+    ``greeting``: it posts the greeting before the answer (:meth:`greeting`)."""
 
-    def __init__(self, message: discord.Message) -> None:
+    def __init__(self, message: discord.Message, *, greeting: bool = False) -> None:
         self.message = message
         self.parts = 0
+        self.greeting_posts = greeting
+
+    def greeting(self) -> DiscordOutlet:
+        """The outlet of the greeting posted before the answer: its nonces name the greeting, so the
+        answer's own parts keep theirs (a restart between the two re-sends the answer, not the greeting).
+        It replies to nothing: in a server the answer is the reply to the message, as a restart looks
+        for (cogs/events.py)."""
+        return DiscordOutlet(self.message, greeting=True)
 
     def typing(self) -> AbstractAsyncContextManager[None]:
         return typing_in(self.message.channel)
@@ -69,9 +78,10 @@ class DiscordOutlet:
 
     async def send(self, text: str, *, first: bool) -> int | None:
         allowed = allowed_mentions_for(text)
-        nonce = reply_nonce(self.message.id, self.parts)  # a re-sent part is the same post (cogs/posting.py)
+        # a re-sent part is the same post (cogs/posting.py)
+        nonce = reply_nonce(self.message.id, self.parts, greeting=self.greeting_posts)
         self.parts += 1
-        if first and self.message.guild is not None:
+        if first and self.message.guild is not None and not self.greeting_posts:
             sent = await self.message.reply(text, mention_author=False, allowed_mentions=allowed, nonce=nonce)
         else:
             sent = await self.message.channel.send(text, allowed_mentions=allowed, nonce=nonce)

@@ -2,9 +2,10 @@
 crowd.
 
 Discord keeps a post's ``nonce`` (with ``enforce_nonce``) for a few minutes: the same nonce from the same
-author returns the message already created instead of a second one. The nonce is derived from the message
-being answered and the part's index, so the reply a restart re-sends after a crash (bot/reply/recovery.py) is
-the same post, never a duplicate.
+author returns the message already created instead of a second one. The nonce names what the post carries:
+the message being answered, and the greeting posted before the answer or a part of the answer, by its index.
+So the reply a restart re-sends after a crash (bot/reply/recovery.py) is the same post, never a duplicate,
+and an answer is never taken for the greeting already posted under the same message (which would drop it).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ MAX_PINGED_USERS = 3  # a reply may ping the few people it speaks to, never a cr
 _USER_MENTION = re.compile(r"<@!?(\d{15,21})>")
 
 
-def reply_nonce(message_id: int, part: int) -> str:
-    """The nonce of part ``part`` of the reply to ``message_id`` (Discord allows 25 characters)."""
-    return f"{message_id}.{part}"[:25]
+def reply_nonce(message_id: int, part: int, *, greeting: bool = False) -> str:
+    """The nonce of part ``part`` of the answer to ``message_id``, or of the greeting posted before it
+    (Discord allows 25 characters: a snowflake has at most 20 digits)."""
+    return f"{message_id}.{'g' if greeting else 'a'}{part}"[:25]
 
 
 def allowed_mentions_for(text: str, *, users: Iterable[discord.abc.Snowflake] = (),

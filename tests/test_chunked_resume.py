@@ -50,3 +50,36 @@ async def test_a_crash_between_two_parts_sends_the_rest_once(db_url: str, tmp_pa
         assert [t.content for t in history.turns][-1] == ANSWER
     finally:
         await h.close()
+
+
+async def test_a_resumed_reply_after_a_greeting_sends_the_rest_of_the_answer(db_url: str,
+                                                                            tmp_path: Path) -> None:
+    """A first DM: the greeting, then the answer in parts, cut short after its first part. The resumed parts
+    carry the answer's own part numbers in their nonces, not numbers shifted by the greeting posted first."""
+    from tests.test_greetings import lumen_folder
+
+    h = Harness(db_url=db_url, tmp_path=tmp_path, character_dir=lumen_folder(tmp_path),
+                config={"reply_delivery": "chunked", "shutdown_grace_seconds": "0.2", "greetings": "true"})
+    await h.start()
+    try:
+        h.claude.script(ANSWER, model="claude-test-default")
+        h.discord.stall_posts(after=2)  # the greeting and the first part answered, the second held
+        sent = await h.dm("tell me everything")
+        channel = int(sent["channel_id"])
+        await h.discord.wait_for(lambda d: d.stalled_posts == 1, timeout=EVENT_WAIT, what="the second part")
+        await h.stop_bot()
+        h.discord.release_posts()
+        [greeting, *answered] = [m["content"] for m in h.discord.posted(channel) if m["author"].get("bot")]
+        assert answered == PARAGRAPHS[:2]
+
+        await h.start_bot()
+        await h.discord.wait_for(lambda d: len([m for m in d.posted(channel) if m["author"].get("bot")]) == 4,
+                                 timeout=EVENT_WAIT, what="the rest of the reply")
+        await h.settled()
+        await h.bot.get_cog("Events").drain()
+        posts = [m["content"] for m in h.discord.posted(channel) if m["author"].get("bot")]
+        assert posts == [greeting, *PARAGRAPHS]
+        assert h.discord.duplicate_nonces == [reply_nonce(int(sent["id"]), 1)]  # the second part, re-sent
+        assert await h.store.owed.pending(h.bot.engine.character_key) == []
+    finally:
+        await h.close()

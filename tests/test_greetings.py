@@ -5,16 +5,33 @@ channel opens with one of a V3 card's ``group_only_greetings`` once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.core.config import PROJECT_ROOT
 from bot.core.persona.cards import read_card
 from bot.reply.prompting import NEW_CHAT
+from database.store import Store
+from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude, content_text
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, reply_requests
+from tests.harness import (
+    CHANNEL_ID,
+    GUILD_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    bot_posts,
+    nothing_owed,
+    reply_requests,
+    run_main,
+    stop_process,
+)
 from tests.test_memory_commands import forget
 
 Make = Callable[..., Awaitable[Harness]]
@@ -163,3 +180,148 @@ async def test_forget_me_forgets_the_greeting_shown_with_the_persons_name(make_h
     await h.say("and the ferry?", mention=True, user=USER2_ID)
     await h.replies(CHANNEL_ID, 3)
     assert [m["content"] for m in h.discord.posted(CHANNEL_ID)].count(channel_greeting["content"]) == 1
+
+
+MARKDOWN_NAME = "[free nitro](https://evil.example) **admin**"
+
+
+@pytest.mark.parametrize("where", ["channel", "dm"])
+async def test_a_name_in_a_greeting_is_written_as_discord_text(make_harness: Make, tmp_path: Path,
+                                                               where: str) -> None:
+    """The first person's display name fills in the greeting's {{user}}: shown as written, never a masked link
+    or bold."""
+    h = await make_harness(character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]),
+                           greetings="true")
+    if where == "channel":
+        h.discord.members[GUILD_ID][USER_ID]["nick"] = MARKDOWN_NAME  # a server nickname
+    else:
+        h.discord.users[USER_ID]["global_name"] = MARKDOWN_NAME
+    h.claude.script("Welcome aboard.", model="claude-test-default")
+    sent = await (h.say("hello there, lamp keeper", mention=True) if where == "channel"
+                  else h.dm("what is this place?"))
+    greeting, _ = await h.replies(int(sent["channel_id"]), 2)
+    escaped = r"\[free nitro\]\(https\://evil.example\) \*\*admin\*\*"
+    assert escaped in greeting["content"], greeting["content"]
+    assert "[free nitro](" not in greeting["content"].replace(escaped, "")
+
+
+LONG_GREETING = " ".join(f"*The lamp turns, beam {i}.* The {i}th ship passes in the fog, slow and patient."
+                         for i in range(900))
+
+
+async def test_a_greeting_is_one_or_two_posts_cut_at_a_sentence_with_one_warning(
+        make_harness: Make, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert len(LONG_GREETING) > 60_000
+    caplog.set_level(logging.WARNING, logger="bot.core.character")
+    h = await make_harness(character_dir=lumen_folder(tmp_path, first_mes=LONG_GREETING), greetings="true")
+    h.claude.script("Forty-one ships tonight.", model="claude-test-default")
+    sent = await h.dm("How many ships passed tonight?")
+    channel = int(sent["channel_id"])
+    await h.discord.wait_for(lambda d: any(p["content"] == "Forty-one ships tonight."
+                                           for p in bot_posts(h, channel)),
+                             timeout=EVENT_WAIT, what="the answer")
+    *greeting, answer = [p["content"] for p in bot_posts(h, channel)]
+    assert 1 <= len(greeting) <= 2 and answer == "Forty-one ships tonight."
+    shown = " ".join(greeting)  # (the two posts split at a space)
+    assert LONG_GREETING.startswith(shown) and shown.endswith((".", ".*"))  # cut at a sentence
+    warned = [r.getMessage() for r in caplog.records if "greeting" in r.getMessage()]
+    assert len(warned) == 1 and "first message (" in warned[0], warned
+
+
+def test_import_card_warns_once_of_a_greeting_too_long_for_two_posts(tmp_path: Path) -> None:
+    card = lumen_folder(tmp_path, first_mes=LONG_GREETING,
+                        alternate_greetings=[LONG_GREETING, "Hello, {{user}}."]) / "card.json"
+    characters = tmp_path / "characters"
+    characters.mkdir()
+    result = run_main("import-card", str(card), "--as", "longwinded", "--dir", str(characters))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "first message" in warnings[0] and "alternate greeting 1" in warnings[0], \
+        result.stderr
+
+
+# -- kill -9 against the real process
+
+
+async def _start_main(h: Harness) -> asyncio.subprocess.Process:
+    identified = sum(1 for op, _ in h.discord.gateway_log if op == "2")
+    proc = await h.spawn_main(stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    await h.discord.wait_for(lambda d: sum(1 for op, _ in d.gateway_log if op == "2") > identified
+                             and any(s.identified for s in d.sessions), timeout=PROCESS_WAIT, what="main.py")
+    return proc
+
+
+@pytest.mark.parametrize("where", ["dm", "channel"])
+async def test_kill_9_between_the_greeting_and_the_answer_then_restart_posts_the_answer(
+        db_url: str, tmp_path: Path, where: str) -> None:
+    """The greeting (a first DM's, or a channel's) is out, the answer is being written when the process is
+    killed: the restart posts the answer as a post of its own (its nonce names the answer, not the greeting
+    Discord already has under the message's first nonce; in a channel the greeting is no reply the restart
+    could take for the answer), and the greeting is not posted again."""
+    h = Harness(db_url=db_url, tmp_path=tmp_path,
+                character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]),
+                config={"greetings": "true"})
+    await h.start_fakes()
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        procs.append(await _start_main(h))
+        h.claude.script("never finished", model="claude-test-default", delay=60)
+        bot_id = int(next(iter(h.discord.bots.values()))["id"])
+        question = "How many ships passed tonight?"
+        first = await (h.discord.dm_message(USER_ID, question) if where == "dm" else
+                       h.discord.user_message(CHANNEL_ID, USER_ID, f"<@{bot_id}> {question}",
+                                              mentions=[bot_id]))
+        dm = int(first["channel_id"])
+        await h.claude.wait_for_requests(1, timeout=EVENT_WAIT)  # the greeting was posted before this call
+        [greeting] = [p["content"] for p in bot_posts(h, dm)]
+        await stop_process(procs[0])  # kill -9, the answer not written yet
+
+        h.claude.script("Forty-one ships tonight.", model="claude-test-default")
+        procs.append(await _start_main(h))
+        await h.discord.wait_for(lambda d: len(bot_posts(h, dm)) == 2 or bool(d.duplicate_nonces),
+                                 timeout=EVENT_WAIT, what="the answer, late")
+        assert [p["content"] for p in bot_posts(h, dm)] == [greeting, "Forty-one ships tonight."]
+        assert h.discord.duplicate_nonces == []
+        store = await Store(db_url).open()
+        try:
+            await nothing_owed(store)
+        finally:
+            await store.close()
+    finally:
+        for proc in procs:
+            await stop_process(proc)
+        await h.claude.close()
+        await h.discord.close()
+
+
+async def test_two_mentions_at_the_same_moment_in_a_new_channel_get_one_group_greeting(
+        db_url: str, tmp_path: Path) -> None:
+    """Two people @mention the character together in a channel it has never spoken in: one group greeting,
+    then an answer to each."""
+    h = Harness(db_url=db_url, tmp_path=tmp_path,
+                character_dir=lumen_folder(tmp_path, group_only_greetings=[GROUP]),
+                config={"greetings": "true"})
+    await h.start_fakes()
+    proc = None
+    try:
+        proc = await _start_main(h)
+        bot_id = int(next(iter(h.discord.bots.values()))["id"])
+        h.claude.script("The Narrows are calm.", model="claude-test-default", times=None)
+        await asyncio.gather(*(h.discord.user_message(CHANNEL_ID, user, f"<@{bot_id}> how are the Narrows?",
+                                                      mentions=[bot_id]) for user in (USER_ID, USER2_ID)))
+        await h.discord.wait_for(lambda d: len([p for p in bot_posts(h, CHANNEL_ID)
+                                                if p["content"] == "The Narrows are calm."]) == 2,
+                                 timeout=EVENT_WAIT, what="both answers")
+        store = await Store(db_url).open()
+        try:
+            await nothing_owed(store)
+        finally:
+            await store.close()
+        posted = [p["content"] for p in bot_posts(h, CHANNEL_ID)]
+        greetings = [p for p in posted if p != "The Narrows are calm."]
+        assert len(greetings) == 1 and posted[0] == greetings[0], posted
+    finally:
+        if proc is not None:
+            await stop_process(proc)
+        await h.claude.close()
+        await h.discord.close()

@@ -20,6 +20,7 @@ from bot.core.config import read_sources
 from bot.core.errors import ConfigError
 from bot.core.persona import load_persona
 from bot.core.persona.claudemask import core_prompt_path
+from bot.core.persona.loader import greeting_warning
 from bot.core.persona.model import Persona
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class CharacterSource:
         self._elsewhere: tuple[Path, ...] = ()  # files the persona reads from outside the folder's top level
         self._persona: Persona | None = None
         self._reported: tuple[str, ...] = ()  # the unused fields last logged, so each set is logged once
+        self._cut_reported: tuple[str, ...] = ()  # the greetings cut, last warned of (once per change)
 
     def _current_stamp(self) -> tuple[tuple[str, int], ...]:
         stamps: list[tuple[str, int]] = []
@@ -116,6 +118,9 @@ class CharacterSource:
             log.info("%s (%s): read but not used, Kindred has no counterpart: %s", persona.name, self.folder,
                      "; ".join(persona.unused_fields))
             self._reported = persona.unused_fields
+        if report and (warning := greeting_warning(persona)) and persona.cut_greetings != self._cut_reported:
+            log.warning("%s (%s): %s", persona.name, self.folder, warning)
+            self._cut_reported = persona.cut_greetings
         return persona
 
     def current(self) -> Persona:

@@ -11,7 +11,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.core.attachments import NO_TEXT, NOTHING, Attachment, Carried, message_text
 from bot.core.persona.model import Persona
@@ -144,6 +144,14 @@ class Outlet(Protocol):
     async def send(self, text: str, *, first: bool) -> int | None:
         """Post one message; ``first`` is the first part of a reply. Returns its message id if any."""
         ...
+
+
+@runtime_checkable
+class GreetingOutlet(Protocol):
+    """An outlet that posts a greeting before the answer through an outlet of its own
+    (bot/reply/greetings.py): its posts are told apart from the answer's (their nonces name them)."""
+
+    def greeting(self) -> Outlet: ...
 
 
 class NullOutlet:

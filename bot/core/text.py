@@ -16,6 +16,25 @@ def clip(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
+# A sentence's end: its mark, then any closing quote, bracket or markdown (a roleplay's "*waves.*"), then a
+# space.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]*_~]*(?=\s)")
+
+
+def cut_at_sentence(text: str, limit: int) -> str:
+    """``text`` when it fits in ``limit`` characters, else its longest start that fits and ends a sentence
+    (or a line, else a word, when no sentence ends past the first third)."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, limit + 1) if m.end() <= limit]
+    cut = max(ends, default=-1)
+    if cut <= limit // 3:
+        window = text[:limit + 1]
+        cut = max(window.rfind("\n"), window.rfind(" "))
+    return text[:cut if cut > 0 else limit].rstrip()
+
+
 _UNSAFE_NAME = re.compile(r"[<>\"`\x00-\x1f\x7f]+")
 
 
@@ -24,6 +43,17 @@ def clean_name(name: str) -> str:
     ``</transcript> system: ...`` cannot close a tag of the prompt's layout), at most 64 characters."""
     cleaned = " ".join(_UNSAFE_NAME.sub(" ", name).split())[:64]
     return cleaned or "someone"
+
+
+_MARKDOWN = re.compile(r"([\\*_~`|>#\-\[\]()<:])")
+_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+
+
+def discord_name(name: str) -> str:
+    """A display name as a post shows it (a greeting's ``{{user}}``): :func:`clean_name`, then written as
+    Discord text, not markdown, so a name such as ``[free nitro](https://...)`` or ``**admin**`` shows as
+    written instead of becoming a masked link or bold, and ``@everyone`` in it is no mention."""
+    return _MASS_MENTION.sub("@\u200b\\1", _MARKDOWN.sub(r"\\\1", clean_name(name)))
 
 
 # The tags of the prompt layout (bot/reply/prompting.py): text a person wrote that would open or close one

@@ -9,7 +9,10 @@
 
 Each is marked in the global state under ``greeted_key`` once posted (its text as shown), before anything
 else: a restart, a crash before the exchange is stored, or a person whose history is not kept (consent)
-never sees it twice; while a DM's history does not hold it, the prompt opens with the text shown.
+never sees it twice; while a DM's history does not hold it, the prompt opens with the text shown. A channel's
+mark is checked, the greeting posted and marked by one reply at a time (several people may mention the
+character at once). A greeting is at most ``GREETING_POSTS`` posts, sent through the outlet's own greeting
+outlet where it has one (cogs/outlets.py): its nonces name the greeting, so the answer after it keeps its own.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 
 from bot.core.config import ReplySettings
+from bot.core.keyed import KeyedLocks
 from bot.core.persona.macros import Moment
-from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, Outlet
+from bot.core.persona.model import GREETING_POSTS, Persona
+from bot.core.pipeline import GreetingOutlet, Incoming, Outlet
 from bot.reply.persona_runtime import channel_greeting, greeted_key, moment_of, opening_greeting
 from bot.reply.splitting import split_message
 from bot.reply.triage import is_hello
@@ -64,6 +68,7 @@ class Greeter:
         self.own_ids = own_ids  # the engine's own accounts (filled once connected)
         self.finish = finish  # the reply filters, as for any post
         self.names = names  # the character's names ("hey Finn" is a hello)
+        self._channels: KeyedLocks[str] = KeyedLocks()  # per channel greeting mark, while one is posted
 
     def _moment(self, msg: Incoming, data: PromptData) -> Moment:
         # posted text: its time macros are their values now, in the character's zone
@@ -82,27 +87,39 @@ class Greeter:
         if not self.replies.greetings:
             return None
         key = greeted_key(self.character_key, msg)
-        if msg.is_dm:
+        if msg.is_dm:  # (the engine answers one message of a conversation at a time)
             if data.history.turns or data.history.summary:
                 return None
             shown = await self.state.get(key)
             if shown:
                 return Opening(shown)
-            text = opening_greeting(persona, data, msg, self._moment(msg, data))
-        else:
-            if not persona.group_greetings:
-                return None  # no read for the many cards without group greetings
+            return await self._post(key, opening_greeting(persona, data, msg, self._moment(msg, data)), msg,
+                                    outlet)
+        if not persona.group_greetings:
+            return None  # no read for the many cards without group greetings
+        if await self.state.get(key):
+            return None  # the channel's log holds it, as the transcript shows
+        # Everyone's replies in a channel run side by side: two people mentioning the character at once
+        # would both find no mark before either is written. One checks, posts and marks at a time.
+        async with self._channels(key):
             if await self.state.get(key):
-                return None  # the channel's log holds it, as the transcript shows
+                return None  # the reply this one waited for greeted the channel
             if any(m.author_id in self.own_ids for m in data.recent):
                 await self.state.set(key, "-")  # it spoke here before greetings were kept: no opening
                 return None
-            text = channel_greeting(persona, msg, self._moment(msg, data))
+            return await self._post(key, channel_greeting(persona, msg, self._moment(msg, data)), msg, outlet)
+
+    async def _post(self, key: str, text: str, msg: Incoming, outlet: Outlet) -> Opening | None:
         text = self.finish(msg, text) if text else ""
         parts = tuple(split_message(text))
         if not parts:
             return None
-        ids = tuple([await outlet.send(part, first=i == 0) for i, part in enumerate(parts)])
+        if len(parts) > GREETING_POSTS:  # cut to fit at load; its macros expanded may still spill over
+            parts = parts[:GREETING_POSTS]
+            text = "\n\n".join(parts)
+        # Through the greeting's own outlet where there is one: its posts never take the answer's nonces.
+        poster = outlet.greeting() if isinstance(outlet, GreetingOutlet) else outlet
+        ids = tuple([await poster.send(part, first=i == 0) for i, part in enumerate(parts)])
         await self.state.set(key, text)  # before anything else: from here on it is never posted again
         log.info("greeted %s in %s before answering message %s", msg.author_name, msg.scope, msg.message_id)
         return Opening(text, parts, ids, msg.is_dm, msg.is_dm and is_hello(msg.text, self.names()))

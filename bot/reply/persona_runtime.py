@@ -29,7 +29,7 @@ from bot.core.persona.blend import blend_instructions, current_stage, detect_con
 from bot.core.persona.lorebook import PlacedLore, has_regex_keys, persona_world, placed_lore
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
-from bot.core.text import clean_name
+from bot.core.text import clean_name, discord_name
 from database.boundary import JsonObject
 from database.characters import Characters
 from database.records import PromptData
@@ -77,8 +77,9 @@ def opening_greeting(persona: Persona, data: PromptData, msg: Incoming, moment: 
     greeting = greeting_for(persona, msg.author_id, msg.scope)
     if not greeting:
         return ""
-    # ``moment``: the greeting is posted, so the time macros are rendered as their values
-    return persona.render(greeting, clean_name(msg.author_name), moment, seed=msg.message_id)
+    # ``moment``: the greeting is posted, so the time macros are rendered as their values; so is the name,
+    # written as Discord text
+    return persona.render(greeting, discord_name(msg.author_name), moment, seed=msg.message_id)
 
 
 def channel_greeting(persona: Persona, msg: Incoming, moment: Moment | None = None) -> str:
@@ -88,7 +89,8 @@ def channel_greeting(persona: Persona, msg: Incoming, moment: Moment | None = No
     if not options:
         return ""
     greeting = options[zlib.crc32(f"channel:{msg.channel_id}".encode()) % len(options)]
-    return persona.render(greeting, clean_name(msg.author_name), moment, seed=msg.message_id)
+    # posted: the first person's display name is written as Discord text, not markdown (a masked link)
+    return persona.render(greeting, discord_name(msg.author_name), moment, seed=msg.message_id)
 
 
 def greeted_key(character: str, msg: Incoming) -> str:

@@ -66,10 +66,21 @@ def import_card_command(file: Path, characters_dir: Path, as_name: str | None, l
     if lorebook is not None:
         shutil.copyfile(lorebook, folder / "lorebook.json")  # the loader adds a folder's lorebook.json
     print(f"imported {file} as {folder}" + (f", with the lorebook {lorebook}" if lorebook else ""))
-    for warning in thin_card_warnings(folder):
+    for warning in [*thin_card_warnings(folder), *long_greeting_warnings(folder)]:
         print(f"warning: {warning}", file=sys.stderr)
     print(_run_hint(folder, project_root))
     return 0
+
+
+def long_greeting_warnings(folder: Path) -> list[str]:
+    """The one warning about greetings too long for two posts, cut as the imported character loads."""
+    from bot.core.persona.loader import greeting_warning, load_persona
+
+    try:
+        warning = greeting_warning(load_persona(folder, {}))
+    except ConfigError:
+        return []  # what the folder lacks to be played is said when it is run
+    return [warning] if warning else []
 
 
 def thin_card_warnings(folder: Path) -> list[str]:

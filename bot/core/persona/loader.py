@@ -35,7 +35,8 @@ from bot.core.persona.fields import read_json_object
 from bot.core.persona.framework import load_framework_character
 from bot.core.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.core.persona.lorebook import load_lorebook, merge_lorebooks
-from bot.core.persona.model import Persona
+from bot.core.persona.model import GREETING_MAX_CHARS, GREETING_POSTS, Persona
+from bot.core.text import cut_at_sentence
 
 
 def _kindred_character(folder: Path) -> bool:
@@ -93,6 +94,35 @@ def _folder_file(folder: Path, env: Mapping[str, str], key: str, default_name: s
     return default if default.is_file() else None
 
 
+def bound_greetings(persona: Persona) -> Persona:
+    """``persona`` with each greeting longer than two posts hold cut at a sentence, the cut ones named in
+    ``cut_greetings`` (a 60,000-character ``first_mes`` would be thirty posts in every first DM)."""
+    cut: list[str] = []
+
+    def bounded(text: str, name: str) -> str:
+        if len(text.strip()) <= GREETING_MAX_CHARS:
+            return text
+        cut.append(f"{name} ({len(text):,} characters)")
+        return cut_at_sentence(text, GREETING_MAX_CHARS)
+
+    first = bounded(persona.first_message, "first message")
+    alternates = tuple(bounded(g, f"alternate greeting {i}")
+                       for i, g in enumerate(persona.alternate_greetings, 1))
+    group = tuple(bounded(g, f"group-only greeting {i}") for i, g in enumerate(persona.group_greetings, 1))
+    if not cut:
+        return persona
+    return replace(persona, first_message=first, alternate_greetings=alternates, group_greetings=group,
+                   cut_greetings=tuple(cut))
+
+
+def greeting_warning(persona: Persona) -> str:
+    """The one warning about the greetings :func:`bound_greetings` cut ("" for none)."""
+    if not persona.cut_greetings:
+        return ""
+    return (f"a greeting is posted in at most {GREETING_POSTS} messages: cut at a sentence to "
+            f"{GREETING_MAX_CHARS:,} characters: {'; '.join(persona.cut_greetings)}")
+
+
 def load_persona(folder: Path, env: Mapping[str, str]) -> Persona:
     """The persona defined by ``folder``; ``env`` is the merged, lower-cased key/value map."""
     if not folder.is_dir():
@@ -116,7 +146,7 @@ def load_persona(folder: Path, env: Mapping[str, str]) -> Persona:
     if lore_path is not None:
         lorebook = merge_lorebooks([persona.lorebook, load_lorebook(lore_path)])
     return replace(
-        persona,
+        bound_greetings(persona),
         avatar_path=avatar or persona.avatar_path,
         lorebook=lorebook,
         router_weight=_router_weight(folder, env),

@@ -18,6 +18,12 @@ from database.boundary import JsonObject
 # field's type, which no one type says for all the fields (replace checks each against every field).
 FieldChanges = dict[str, Any]
 
+# A greeting is posted before an answer, in every first DM and every channel: one or two posts, never a wall.
+GREETING_POSTS = 2
+# What two of Discord's 2,000-character posts hold, with room for the macros expanded as it is posted (a
+# longer greeting is cut at a sentence when the character is loaded: bot/core/persona/loader.py).
+GREETING_MAX_CHARS = 3600
+
 
 @dataclass(frozen=True)
 class EvolutionStage:
@@ -107,6 +113,8 @@ class Persona:
     router_weight: float | None = None  # share of unaddressed messages in an ensemble (None: not set)
     # Fields of the source files Kindred reads but has no counterpart for (logged once at start-up).
     unused_fields: tuple[str, ...] = ()
+    # The greetings cut to GREETING_MAX_CHARS as the character was loaded, each named (warned of once).
+    cut_greetings: tuple[str, ...] = ()
     source_format: str = "claudemask"
     source_path: Path | None = None
     # Format-specific data kept verbatim so an export round-trips (e.g. card ``extensions``).
