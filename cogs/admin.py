@@ -2,7 +2,8 @@
 
 In the channel ``log_channel`` an admin (``admin_user_ids`` or the application owner) may type:
 ``shutdown? <name>``, ``user data? <id>``, ``list users``, ``premium <id>``, ``verbose [on|off]``, ``status``
-and ``testlog``. The words are caught by a ReplyEngine interceptor, after the message is written to the
+and ``testlog``. The words are caught by an interceptor of the main engine (the bot's, declared by the
+composition root, hands them to this cog while it is loaded), after the message is written to the
 short-term log and before any reply work; from anyone else, or anywhere else, they are ordinary chat.
 The language and its text live in :mod:`bot.operator.admin.language`, the reads and edits in ``bot.admin``
 (the bot's :class:`bot.operator.admin.tools.AdminTools`), which latency readings deserve a warning in
@@ -112,8 +113,6 @@ class Admin(commands.Cog):
     async def cog_load(self) -> None:
         await self.tools.verbose.load()
         self.bot.mirror.attach(self.post)
-        self.bot.engine.interceptors.append(self.intercept)
-        self.bot.engine.decision_listeners.append(self.mirror_decision)
         self.bot.claude.on_error.append(self.mirror_error)
         self.bot.add_dynamic_items(UsersPageButton)
         self.heartbeat.change_interval(seconds=self.bot.settings.discord.heartbeat_interval_seconds)
@@ -124,12 +123,8 @@ class Admin(commands.Cog):
         # The shutdown task is left alone: it is the one closing the bot.
         self.heartbeat.cancel()
         self.bot.mirror.detach()
-        for hooks, hook in ((self.bot.engine.interceptors, self.intercept),
-                            (self.bot.engine.decision_listeners, self.mirror_decision),
-                            (self.bot.claude.on_error, self.mirror_error)):
-            if hook in hooks:
-                # each hook goes with its own list, of its own type
-                hooks.remove(hook)  # type: ignore[arg-type]
+        if self.mirror_error in self.bot.claude.on_error:
+            self.bot.claude.on_error.remove(self.mirror_error)
         self.bot.remove_dynamic_items(UsersPageButton)
 
     # -- the log channel

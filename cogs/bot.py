@@ -30,7 +30,7 @@ from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
 from bot.core.config.holder import SettingsHolder
-from bot.core.pipeline import Incoming, ReplyResult, TurnListener
+from bot.core.pipeline import Decision, Incoming
 from bot.core.tokens import load_encoding
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
@@ -162,6 +162,7 @@ class KindredMixin:
             publish_status=lambda text: self.cluster.publish_soon("status", peers_only=True, text=text))
         edge = Edge(is_admin=lambda uid: is_admin_id(self, uid),  # type: ignore[arg-type]
                     own_user_id=self.user.id if self.user is not None else None,
+                    intercept=self._log_command, mirror_decision=self._mirror_decision,
                     alive_side=self.presence, latencies=self._latencies,
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at)
@@ -211,21 +212,22 @@ class KindredMixin:
         cluster.on("shutdown", self._cluster_shutdown)
         cluster.share_cache_changes()
         cluster.on("posted", self._cluster_posted)
-        for engine in self._engines():
-            engine.turn_listeners.append(self._poster(engine))
 
     def _engines(self) -> list[ReplyEngine]:
         return [m.engine for m in self.ensemble.members] if self.ensemble is not None else [self.engine]
 
-    def _poster(self, engine: ReplyEngine) -> TurnListener:
-        """A character answered: a process waiting for its turn in that channel may go on at once."""
-        async def posted(msg: Incoming, result: ReplyResult) -> None:
-            if result.message_ids and result.message_ids[-1] is not None:  # off the reply's path
-                self.cluster.publish_soon("posted", peers_only=True, channel_id=msg.channel_id,
-                                          guild_id=msg.guild_id, message_id=result.message_ids[-1],
-                                          author_name=engine.persona.name)
+    async def _log_command(self, msg: Incoming) -> bool:
+        """An admin command in the log channel, consumed by the Admin cog (cogs/admin.py) while it is
+        loaded: the main engine's interceptor."""
+        intercept = getattr(self.get_cog("Admin"), "intercept", None)  # type: ignore[attr-defined]
+        return bool(await intercept(msg)) if intercept is not None else False
 
-        return posted
+    async def _mirror_decision(self, msg: Incoming, decision: Decision) -> None:
+        """The verbose mirror of a decision in the log channel (the Admin cog's, while it is loaded): a
+        decision observer of the main engine."""
+        mirror = getattr(self.get_cog("Admin"), "mirror_decision", None)  # type: ignore[attr-defined]
+        if mirror is not None:
+            await mirror(msg, decision)
 
     async def _cluster_posted(self, message: JsonObject) -> None:
         seen = SeenMessage(int(message["message_id"]), int(message["channel_id"]), message.get("guild_id"),

@@ -1,6 +1,7 @@
 """Recall: the user's long-term facts that belong in this reply's prompt, within a token budget.
 
-The ``recall`` slot of a reply engine's :class:`bot.core.pipeline.PromptSources`. In order, as long as they
+The ``recall`` slot of a reply's prompt (memory/service.py ``RecallPart``, a
+:class:`bot.core.pipeline.PromptPart`). In order, as long as they
 fit in ``recall_token_budget`` tokens (a fact too long for what is left is skipped for a shorter one after
 it):
 

@@ -1,11 +1,11 @@
 """The memory engine of a running bot: one object (``bot.memory``) holding consent, the embedding model, the
 fact cache, recall, summarization and consolidation, hooked into the reply engine.
 
-The bot's ``setup_hook`` (cogs/bot.py) creates it once, attaches it and closes it with the bot; the
-console builds its own. It plugs into a character's reply sequence (:class:`bot.core.pipeline.Pipeline`)
-through its general hooks only: a context provider (recall) and a turn listener (summarization); its consent
-is handed to the engines by the composition root. The admin fact commands embed with
-:meth:`MemoryService.embed`.
+The composition root (bot/runtime/composition.py) creates it once, before the reply engines, and declares
+what it adds to each character's replies when it builds them (:class:`bot.core.pipeline.Features`): a
+prompt part (:meth:`MemoryService.recall_part`, the recalled facts) and a turn observer
+(:meth:`MemoryService.keeper`, summarization); its consent is handed to the engines too. The console builds
+its own. The admin fact commands embed with :meth:`MemoryService.embed`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from bot.core.claude import ClaudeClient
 from bot.core.config import MemorySettings, StorageSettings
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, Pipeline, ReplyResult
+from bot.core.pipeline import Incoming, ReplyResult, TurnListener
 from database.models import utcnow
 from database.records import CoreMemoryRow, ExcerptRow, FactRow, PromptData
 from database.retention import Pruned
@@ -33,32 +33,33 @@ from memory.recall import Recall
 from memory.summarizer import Summarizer
 
 log = logging.getLogger(__name__)
+RecallBudget = Callable[[Incoming, int], int]  # (the message, the default budget) -> tokens of facts
 
 
 class MemoryService:
-    def __init__(self, settings: MemorySettings, store: Store, claude: ClaudeClient, engine: Pipeline, *,
+    def __init__(self, settings: MemorySettings, store: Store, claude: ClaudeClient, character_key: str,
+                 persona: Callable[[], Persona], *, budget: RecallBudget | None = None,
                  embedder: Embedder | None = None, notify: Callable[[str], None] | None = None,
                  consent: Consent | None = None) -> None:
+        """``persona``: the main character's, read live (character files may change while the bot runs);
+        ``budget``: the tokens of remembered facts for a reply to a message (the reply engine's intent
+        routing gives a question about the past more, bot/reply/intent.py), the setting's when not given."""
         single_blas_thread()  # recall's vector maths on the event loop's thread: see memory/embeddings.py
         self.settings = settings
         self.store = store
-        self.engine = engine
-        self.character_key = engine.character_key
+        self.character_key = character_key
+        self._budget = budget
+        self._persona = persona
         # The one the engines ask before storing an exchange (bot/runtime/composition.py).
         self.consent = consent or Consent(store.servers, store.people, settings.memory_consent)
         self.embedder: Embedder = embedder or SentenceEmbedder(settings.embedding_model)
         self.cache = FactCache(store.facts)
         self.excerpts = ExcerptCache(store.excerpts)  # episodic recall: the person's archived exchanges
         self.recall = Recall(self.cache, store.people, self.embedder, settings, self.consent, self.excerpts)
-
-        def persona() -> Persona:
-            return engine.persona  # read live: character files may change while the bot runs
-
         self.summarizer = Summarizer(store, claude, settings, self.character_key, persona, self.consent,
                                      notify)
         self.consolidator = Consolidator(store, claude, settings, self.character_key, persona, self.embedder,
                                          cache=self.cache, consent=self.consent)
-        self.attached = False
         self._notify = notify
         self._claude = claude
         # The other characters of an ensemble: each keeps its own histories, so each has its own summarizer.
@@ -91,42 +92,30 @@ class MemoryService:
             return False
         return True
 
-    # -- engine hooks
+    # -- what it adds to the replies (declared by the composition root)
 
-    def attach_member(self, engine: Pipeline) -> None:
-        """Give another character of the same bot recall and summarization (consent is shared already)."""
-        if engine.character_key in self.member_summarizers or engine is self.engine:
-            return
+    def recall_part(self) -> RecallPart:
+        """The recalled facts, a prompt part of every character's replies."""
+        return RecallPart(self)
 
-        def persona() -> Persona:
-            return engine.persona
-
-        summarizer = Summarizer(self.store, self._claude, self.settings, engine.character_key, persona,
-                                self.consent, self._notify)
-        self.member_summarizers[engine.character_key] = summarizer
-        engine.sources.recall = self._provide
+    def keeper(self, character_key: str | None = None,
+               persona: Callable[[], Persona] | None = None) -> TurnListener:
+        """The turn observer of a character's replies: summarization (each character keeps its own
+        histories, so another character of the cast gets its own summarizer) and the last interaction."""
+        if character_key is None or character_key == self.character_key:
+            return self._on_turn
+        summarizer = self.member_summarizers.get(character_key)
+        if summarizer is None:
+            summarizer = Summarizer(self.store, self._claude, self.settings, character_key,
+                                    persona or self._persona, self.consent, self._notify)
+            self.member_summarizers[character_key] = summarizer
 
         async def on_turn(msg: Incoming, result: ReplyResult) -> None:
             await asyncio.gather(self._interacted(msg, result), summarizer.on_turn(msg, result))
 
-        engine.turn_listeners.append(on_turn)
-
-    def attach(self) -> None:
-        if self.attached:
-            return
-        self.engine.sources.recall = self._provide
-        self.engine.turn_listeners.append(self._on_turn)
-        self.attached = True
-
-    def detach(self) -> None:
-        if self.engine.sources.recall == self._provide:
-            self.engine.sources.recall = None
-        if self._on_turn in self.engine.turn_listeners:
-            self.engine.turn_listeners.remove(self._on_turn)
-        self.attached = False
+        return on_turn
 
     async def close(self) -> None:
-        self.detach()
         if self.warming is not None:
             self.warming.cancel()  # a load under way finishes in its thread; the model stays cached
         await self.consolidator.close()  # excerpts not embedded yet wait for the next run
@@ -134,11 +123,13 @@ class MemoryService:
         for summarizer in self.member_summarizers.values():
             await summarizer.close()
 
-    async def _provide(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+    async def provide(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        """The remembered facts for a reply to ``msg`` ("" when recall fails: a reply beats none)."""
         try:
             # A question about the past gets a larger budget (the engine's intent routing,
             # bot/reply/intent.py).
-            budget = self.engine.recall_budget(msg, self.settings.recall_token_budget)
+            default = self.settings.recall_token_budget
+            budget = self._budget(msg, default) if self._budget is not None else default
             return await self.recall.provide(persona, msg, data, budget=budget)
         except Exception:  # a reply without recalled facts beats no reply
             log.exception("recall failed for message %s", msg.message_id)
@@ -222,3 +213,15 @@ class MemoryService:
         self.excerpts.invalidate(user_id)
         log.info("deleted all data of user %s on request (%d rows)", user_id, sum(counts.values()))
         return counts
+
+
+class RecallPart:
+    """The person's remembered facts, dated lines (memory/recall.py), in the prompt's ``recall`` slot."""
+
+    slot = "recall"
+
+    def __init__(self, memory: MemoryService) -> None:
+        self._memory = memory
+
+    async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        return await self._memory.provide(persona, msg, data)

@@ -153,10 +153,11 @@ async def test_prune_and_return_after_silence_forget_only_what_expires(store: St
 
 
 async def _turn_done(h: Harness) -> asyncio.Event:
-    """Set once the memory's turn listener has finished (the listeners run side by side)."""
+    """Set once the memory's turn observer has finished (the observers run side by side)."""
     assert h.bot is not None and h.bot.memory is not None
     done = asyncio.Event()
-    listeners = h.bot.engine.turn_listeners
+    engine = h.bot.engine
+    listeners = list(engine.keepers)
     memory = h.bot.memory._on_turn
 
     async def listener(msg: Any, result: Any) -> None:
@@ -166,6 +167,7 @@ async def _turn_done(h: Harness) -> asyncio.Event:
             done.set()
 
     listeners[listeners.index(memory)] = listener
+    engine.keepers = tuple(listeners)  # this test's stand-in for the one compose() declared
     return done
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -64,7 +64,7 @@ class Verdict:
         return f"Proactive round · {self.place.label}: {what} ({self.reason})"
 
 
-def judge(now: datetime, recent: Sequence[SeenMessage], own_ids: set[int], *, active: bool,
+def judge(now: datetime, recent: Sequence[SeenMessage], own_ids: Collection[int], *, active: bool,
           max_silence: timedelta, chance: float, roll: Callable[[], float]) -> tuple[bool, str]:
     """Whether to speak in one channel, and why (``roll`` is drawn only when every check passed)."""
     if not active:

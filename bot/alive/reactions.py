@@ -5,7 +5,7 @@ character (warm or praising words, right after something it said), it reacts wit
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
 from bot.core.pipeline import Decision, Incoming
@@ -28,7 +28,7 @@ def warm_stimuli(text: str) -> tuple[str, ...]:
     return found if WARM & set(found) else ()
 
 
-def aimed_at_me(previous: Iterable[SeenMessage], own_ids: set[int]) -> bool:
+def aimed_at_me(previous: Iterable[SeenMessage], own_ids: Collection[int]) -> bool:
     """The message follows something the character said (the channel's message just before it)."""
     latest = max(previous, key=lambda m: m.message_id, default=None)
     return latest is not None and latest.author_id in own_ids

@@ -1,10 +1,12 @@
 """Alive between messages: the pieces that make the character more than a responder, wired to the reply
 engine and to the Discord side (made by bot/runtime/composition.py, given Discord by cogs/presence.py).
 
-* feelings (memory/feelings.py) and style mirroring (memory/mirroring.py): engine hooks on every character;
+* feelings (memory/feelings.py) and style mirroring (memory/mirroring.py): prompt parts and turn observers
+  of every character's replies (:class:`AliveParts`, declared in each engine's stages by the composition
+  root);
 * server emotes (bot/alive/emotes.py): named in the stable prompt, made valid in everything the character
-  sends;
-* emote reactions (bot/alive/reactions.py): a decision listener;
+  sends (a reply filter);
+* emote reactions (bot/alive/reactions.py): a decision observer;
 * proactive rounds (bot/alive/proactive.py) and check-ins (bot/alive/checkins.py): durable jobs
   (bot/alive/schedule.py);
 * the custom status (bot/alive/status.py).
@@ -17,9 +19,9 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.alive.checkins import INTERVAL as CHECKIN_INTERVAL
 from bot.alive.checkins import CheckInRound
@@ -32,9 +34,10 @@ from bot.alive.status import StatusKeeper
 from bot.core.config import AliveSettings
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Decision, Incoming, Outlet, ReplyResult
+from bot.core.pipeline import Decision, Incoming, Outlet, PromptPart, ReplyResult, TurnListener
 from bot.reply.engine import ReplyEngine
 from database.records import PromptData
+from database.store import Store
 from memory.consent import Consent
 from memory.feelings import Feelings
 from memory.mirroring import StyleMirror
@@ -53,27 +56,153 @@ class DiscordSide(Protocol):
     async def show_status(self, text: str) -> None: ...
 
 
-class Alive:
-    def __init__(self, engine: ReplyEngine, side: DiscordSide, settings: AliveSettings, consent: Consent, *,
-                 members: Sequence[ReplyEngine] = (), mirror: Callable[[str], None] = lambda _: None,
-                 clock: Clock = utc_now, shards: str = "") -> None:
-        """``settings``: the alive section (a reload reaches it); ``consent``: the bot's one memory consent
-        (whose writing style may be learnt). ``shards``: in a cluster, the shards this process runs. Each
-        process then runs the proactive rounds of its own channels (a durable job per shard set), while a
-        check-in round, which reaches anyone by DM, stays one job for the whole cluster (its claim lets one
-        process run each round)."""
-        self.engine = engine
-        self.members = [engine, *[m for m in members if m is not engine]]
-        self.side = side
+class AliveParts:
+    """What being alive adds to each character's replies, built before the engines and declared by the
+    composition root in their stages (bot/core/pipeline.py ``Features``): the character's feelings and the
+    person's writing style (prompt parts and turn observers, each when switched on at start-up), the server's
+    emotes (a prompt part, and a reply filter that makes every :emote: valid, whatever ``server_emotes``
+    says: nothing invalid may reach Discord) and emote reactions (a decision observer)."""
+
+    def __init__(self, store: Store, settings: AliveSettings, consent: Consent, keys: Sequence[str],
+                 side: DiscordSide, accounts: Collection[int], *,
+                 mirror: Callable[[str], None] = lambda _: None, clock: Clock = utc_now) -> None:
+        """``keys``: every character's, the main one first; ``accounts``: the main character's own."""
+        self.store = store
         self.settings = settings
+        self.side = side
+        self.accounts = accounts
         self.mirror = mirror
         self.clock = clock
         self.time = LocalTime.of(settings.timezone, settings.quiet_hours)
-        self.consent = consent
-        self.feelings = {m.character_key: Feelings(engine.store.state, m.character_key, self.time, self.now)
-                         for m in self.members}
-        self.style = StyleMirror(engine.store.style, self.consent)
+        self.main_key = keys[0]
+        self.feelings = {key: Feelings(store.state, key, self.time, self.now) for key in keys}
+        self.style = StyleMirror(store.style, consent)
         self.reactions = ReactionGate(settings.reaction_rate_limit)
+        self._learnt: deque[int] = deque(maxlen=256)  # messages already learnt from (several characters)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def prompt_parts(self, key: str) -> tuple[PromptPart, ...]:
+        """The character's feelings, the person's style, the server's emotes: each when switched on."""
+        s = self.settings
+        return (*((FeelingsPart(self.feelings[key]),) if s.emotions else ()),
+                *((StylePart(self.style),) if s.style_mirroring else ()),
+                *((EmotesPart(self),) if s.server_emotes else ()))
+
+    def turn_observers(self, key: str) -> tuple[TurnListener, ...]:
+        """The character's feelings and the person's style, learnt from each exchange (when switched on)."""
+        s = self.settings
+        return (*((self.feelings[key].on_turn,) if s.emotions else ()),
+                *((self.learn,) if s.style_mirroring else ()))
+
+    @property
+    def main_feelings(self) -> Feelings:
+        return self.feelings[self.main_key]
+
+    # -- style
+
+    async def learn(self, msg: Incoming, result: ReplyResult) -> None:
+        if msg.message_id in self._learnt:  # several characters answered it: one lesson
+            return
+        self._learnt.append(msg.message_id)
+        await self.style.on_turn(msg, result)
+
+    # -- emotes
+
+    def emotes(self, msg: Incoming) -> EmoteSet:
+        on = self.settings.server_emotes and not msg.is_dm
+        return self.side.emotes_for(msg.guild_id) if on else EMPTY
+
+    def render(self, msg: Incoming, text: str) -> str:
+        return render(text, self.emotes(msg))
+
+    async def react(self, msg: Incoming, decision: Decision) -> None:
+        """React with an emote to a warm message aimed at the character that its vote left unanswered."""
+        if not may_react(msg, decision):
+            return
+        stimuli = warm_stimuli(msg.content)
+        if not stimuli:
+            return
+        store = self.store
+        default = self.settings.emote_reactions
+        if not await store.switches.is_on(REACTIONS, msg.channel_id, msg.guild_id, default):
+            return
+        previous = await store.log.recent_messages(msg.channel_id, limit=1, before_id=msg.message_id)
+        if not aimed_at_me(previous, self.accounts):
+            return
+        where = msg.log_place  # a private place by id only
+        if not self.reactions.allow(msg.channel_id, self.clock()):
+            limit = self.settings.reaction_rate_limit
+            self.mirror(f"No emote reaction in {where}: {limit} per hour reached.")
+            return
+        emote = warm_reaction(self.emotes(msg), stimuli)
+        await self.side.react(msg.channel_id, msg.message_id, emote)
+        if self.settings.emotions:
+            feelings = self.main_feelings
+            feelings.feel(msg.content)
+            await feelings.save()
+        shown = emote.syntax if isinstance(emote, Emote) else emote
+        log.info("reacted %s to message %s instead of replying", shown, msg.message_id)
+        who = f"user {msg.author_id}" if msg.private else msg.author_name
+        self.mirror(f"Reacted {shown} in {where} to {who} instead of replying "
+                    "(warm, the vote said no).")
+
+
+class FeelingsPart:
+    """How the character feels right now (memory/feelings.py), in the prompt's ``feelings`` slot."""
+
+    slot = "feelings"
+
+    def __init__(self, feelings: Feelings) -> None:
+        self._feelings = feelings
+
+    async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        return self._feelings.system_part(persona, msg, data)
+
+
+class StylePart:
+    """How the person writes (memory/mirroring.py), in the prompt's ``style`` slot."""
+
+    slot = "style"
+
+    def __init__(self, style: StyleMirror) -> None:
+        self._style = style
+
+    async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        return self._style.system_part(persona, msg, data)
+
+
+class EmotesPart:
+    """The server's custom emotes (bot/alive/emotes.py), in the prompt's ``emotes`` slot."""
+
+    slot = "emotes"
+
+    def __init__(self, parts: AliveParts) -> None:
+        self._parts = parts
+
+    async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        return self._parts.emotes(msg).prompt_block()
+
+
+class Alive:
+    def __init__(self, engine: ReplyEngine, parts: AliveParts, side: DiscordSide, settings: AliveSettings,
+                 consent: Consent, *, mirror: Callable[[str], None] = lambda _: None,
+                 shards: str = "") -> None:
+        """``parts``: what being alive adds to the replies (its feelings are the ones shown and changed
+        here); ``settings``: the alive section (a reload reaches it); ``consent``: the bot's one memory
+        consent (whose writing style may be learnt). ``shards``: in a cluster, the shards this process runs.
+        Each process then runs the proactive rounds of its own channels (a durable job per shard set), while
+        a check-in round, which reaches anyone by DM, stays one job for the whole cluster (its claim lets one
+        process run each round)."""
+        self.engine = engine
+        self.parts = parts
+        self.side = side
+        self.settings = settings
+        self.mirror = mirror
+        self.time = parts.time
+        self.consent = consent
+        self.feelings = parts.feelings
         self.status = StatusKeeper(engine, feeling=self.feeling_block, apply=side.show_status, mirror=mirror)
         self.proactive = ProactiveRound(engine, self.time, places=side.places, outlet_for=side.outlet_for,
                                         status=self.status.current, feeling=self.feeling_block, mirror=mirror)
@@ -84,43 +213,17 @@ class Alive:
                                 timedelta(minutes=settings.proactive_interval_minutes),
                                 self.proactive.run),
                      DurableJob(schedule, f"checkins:{key}", CHECKIN_INTERVAL, self.checkins.run)]
-        self._learnt: deque[int] = deque(maxlen=256)  # messages already learnt from (several characters)
-        # (engine hook list, what was added to it): lists of hooks of different signatures (Any: a list's
-        # item type is fixed, and one list of pairs cannot say each pair's own)
-        self._hooks: list[tuple[list[Any], Any]] = []
+
+    @property
+    def clock(self) -> Clock:
+        return self.parts.clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:  # tests move time: the feelings and reactions follow
+        self.parts.clock = clock
 
     def now(self) -> datetime:
         return self.clock()
-
-    # -- wiring
-
-    def attach(self) -> None:
-        s = self.settings
-        for engine in self.members:
-            feelings = self.feelings[engine.character_key]
-            # Emote syntax is checked whatever server_emotes says: nothing invalid may reach Discord.
-            hooks: list[tuple[list[Any], Any]] = [(engine.reply_filters, self.render)]
-            # The prompt's data: each in its named slot, placed by the layout (bot/reply/prompting.py).
-            if s.emotions:
-                engine.sources.feelings = feelings.system_part
-                hooks.append((engine.turn_listeners, feelings.on_turn))
-            if s.style_mirroring:
-                engine.sources.style = self.style.system_part
-                hooks.append((engine.turn_listeners, self.learn))
-            if s.server_emotes:
-                engine.sources.emotes = self.emote_part
-            hooks.append((engine.decision_listeners, self.react))
-            for hook_list, hook in hooks:
-                hook_list.append(hook)
-                self._hooks.append((hook_list, hook))
-
-    def detach(self) -> None:
-        for engine in self.members:
-            engine.sources.feelings = engine.sources.style = engine.sources.emotes = None
-        for hook_list, hook in self._hooks:
-            if hook in hook_list:
-                hook_list.remove(hook)
-        self._hooks.clear()
 
     async def start(self) -> None:
         for feelings in self.feelings.values():
@@ -132,7 +235,6 @@ class Alive:
         return [await job.tick(when) for job in self.jobs]
 
     async def close(self) -> None:
-        self.detach()
         for feelings in self.feelings.values():
             await feelings.save()
 
@@ -145,7 +247,7 @@ class Alive:
 
     @property
     def main_feelings(self) -> Feelings:
-        return self.feelings[self.engine.character_key]
+        return self.parts.main_feelings
 
     def feeling_block(self) -> str:
         return self.main_feelings.block() if self.settings.emotions else ""
@@ -185,55 +287,3 @@ class Alive:
                 state = await feelings.load()
                 return f"\n-# Feelings reloaded: {state.label}."
         return ""
-
-    # -- style
-
-    async def learn(self, msg: Incoming, result: ReplyResult) -> None:
-        if msg.message_id in self._learnt:  # several characters answered it: one lesson
-            return
-        self._learnt.append(msg.message_id)
-        await self.style.on_turn(msg, result)
-
-    # -- emotes
-
-    def emotes(self, msg: Incoming) -> EmoteSet:
-        on = self.settings.server_emotes and not msg.is_dm
-        return self.side.emotes_for(msg.guild_id) if on else EMPTY
-
-    def emote_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
-        return self.emotes(msg).prompt_block()
-
-    def render(self, msg: Incoming, text: str) -> str:
-        return render(text, self.emotes(msg))
-
-    async def react(self, msg: Incoming, decision: Decision) -> None:
-        """React with an emote to a warm message aimed at the character that its vote left unanswered."""
-        if not may_react(msg, decision):
-            return
-        stimuli = warm_stimuli(msg.content)
-        if not stimuli:
-            return
-        store = self.engine.store
-        default = self.settings.emote_reactions
-        if not await store.switches.is_on(REACTIONS, msg.channel_id, msg.guild_id, default):
-            return
-        previous = await store.log.recent_messages(msg.channel_id, limit=1, before_id=msg.message_id)
-        if not aimed_at_me(previous, self.engine.own_author_ids):
-            return
-        where = msg.log_place  # a private place by id only
-        if not self.reactions.allow(msg.channel_id, self.clock()):
-            limit = self.settings.reaction_rate_limit
-            self.mirror(f"No emote reaction in {where}: {limit} per hour reached.")
-            return
-        emote = warm_reaction(self.emotes(msg), stimuli)
-        await self.side.react(msg.channel_id, msg.message_id, emote)
-        if self.settings.emotions:
-            feelings = self.main_feelings
-            feelings.feel(msg.content)
-            await feelings.save()
-        shown = emote.syntax if isinstance(emote, Emote) else emote
-        log.info("reacted %s to message %s instead of replying", shown, msg.message_id)
-        who = f"user {msg.author_id}" if msg.private else msg.author_name
-        self.mirror(f"Reacted {shown} in {where} to {who} instead of replying "
-                    "(warm, the vote said no).")
-

@@ -91,8 +91,9 @@ class ClaudeClient(StartupChecks):
     """The one model client (also importable as ``ModelClient``), whatever backend each purpose uses."""
 
     def __init__(self, settings: Settings, usage: UsageLog | None, *, sdk: AsyncAnthropic | None = None,
-                 spending: SpendingGuard | None = None) -> None:
+                 spending: SpendingGuard | None = None, models: ModelTable | None = None) -> None:
         """``usage``: where each call's tokens and cost are recorded (None: nowhere, e.g. the prompt docs).
+        ``models``: the capability table, when the composition root shares it (the spending limits read it).
         The whole ``settings``: the client reads the models, timeouts, secrets, storage (its API log) and
         the vote model's sections, and names where a rejected key was set (``origins``)."""
         self.settings = settings
@@ -105,7 +106,7 @@ class ClaudeClient(StartupChecks):
         self._anthropic_sdk = sdk
         self._backends: dict[str, Backend] = {}
         self._costs = parse_model_costs(settings.models.model_costs)
-        self.models = ModelTable(settings.models.model_capabilities)
+        self.models = models or ModelTable(settings.models.model_capabilities)
         self.tally = AnswerTally()  # refusals and unparsed answers since start (/status shows them)
         self._in_use = models_in_use(settings.models, settings.replies.voting_model)
         for name in self._in_use:  # made now, so the first reply does not pay for an SDK client

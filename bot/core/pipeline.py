@@ -1,12 +1,13 @@
 """The reply pipeline's value types: what flows between Discord (or the console, or a test), the reply
-engine, and the features hooked into it (memory, the persona runtime, the log mirror).
+engine, and the features plugged into its stages (memory, the alive features, the log mirror): see
+:class:`Features`.
 
 A leaf module: it imports nothing of the engine, so everything may import it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -169,8 +170,9 @@ class NullOutlet:
         return None
 
 
-# Hooks: how features join the pipeline without the engine knowing them. Each kind is a Protocol, so its name
-# says its contract; any function or bound method of that shape is one (the parameters are positional).
+# What features plug into a reply's stages, without the engine knowing them (declared in :class:`Features`).
+# Each kind is a Protocol, so its name says its contract; any function or bound method of that shape is one
+# (the parameters are positional).
 
 
 class DecisionListener(Protocol):
@@ -206,23 +208,24 @@ class Interceptor(Protocol):
     message is logged already, whatever it answers; one that raises is logged and counts as False."""
 
     def __call__(self, msg: Incoming, /) -> Awaitable[bool]: ...
-# What a feature knows for one reply, as text: the prompt layout (bot/reply/prompting.py) decides where and
-# how it is shown. Synchronous sources are cheap reads of state kept in memory.
-DataSource = Callable[[Persona, Incoming, PromptData], str]
-AsyncDataSource = Callable[[Persona, Incoming, PromptData], Awaitable[str]]
 
 
-@dataclass
-class PromptSources:
-    """The features that supply data to a reply's prompt, one named slot each (None: the feature is off).
-    A feature fills its slot when it attaches and clears it when it detaches; it never writes prompt text
-    of its own placement: the layout puts each part in its one place (see bot/reply/prompting.py)."""
+class PromptPart(Protocol):
+    """What one feature knows for one reply, as text, and the layout's slot it fills (one of
+    :data:`PROMPT_SLOTS`): the layout (bot/reply/prompting.py) decides where and how it is shown, never the
+    feature. Given the prompt data read for this reply, so it needs no trip of its own to the database;
+    "" when it has nothing to say."""
 
-    recall: AsyncDataSource | None = None  # the person's remembered facts, dated lines (memory/recall.py)
-    feelings: DataSource | None = None  # how the character feels right now (memory/feelings.py)
-    style: DataSource | None = None  # how the person writes (memory/mirroring.py)
-    emotes: DataSource | None = None  # the server's custom emotes (bot/alive/emotes.py)
-    late: Callable[[Incoming], str] | None = None  # owed since before a restart (bot/reply/recovery.py)
+    @property
+    def slot(self) -> str: ...
+
+    async def supply(self, persona: Persona, msg: Incoming, data: PromptData, /) -> str: ...
+
+
+# The layout's named places for what features supply: remembered facts (memory/recall.py), how the character
+# feels (memory/feelings.py), how the person writes (memory/mirroring.py), the server's custom emotes
+# (bot/alive/emotes.py), and instructions (one more line each, e.g. a late reply's, bot/reply/recovery.py).
+PROMPT_SLOTS = ("recall", "feelings", "style", "emotes", "instructions")
 
 
 class ReplyFilter(Protocol):
@@ -261,23 +264,55 @@ def all_consent(answers: Sequence[bool | StoredConsent]) -> bool | StoredConsent
     return lambda consent: all(rule(consent) for rule in rules)
 
 
-class Pipeline(Protocol):
-    """A character's reply sequence as the features that hook into it see it (memory, the alive features,
-    the operator's counters): who it is, and where a feature may join in. bot/reply/engine.py's
-    ``ReplyEngine`` is the one implementation; features below the reply layer (memory/) know only this."""
+@dataclass(frozen=True)
+class Features:
+    """What the features add to one character's replies, stage by stage, declared once by the composition
+    root (bot/runtime/composition.py ``compose``) when it builds the engine; nothing is added later. Each
+    stage runs its entries in the order given:
 
-    sources: PromptSources
-    turn_listeners: list[TurnListener]
-    decision_listeners: list[DecisionListener]
-    consent: MemoryConsent | None
-    reply_filters: list[ReplyFilter]
+    admit (``interceptors``, then ``gates``) → decide (``decision_observers``) → compose the prompt
+    (``prompt_parts``) → generate and deliver (``reply_filters``) → keep (``turn_observers``)."""
 
-    @property
-    def character_key(self) -> str: ...
+    interceptors: tuple[Interceptor, ...] = ()  # a log-channel command consumed before any reply work
+    gates: tuple[Gate, ...] = ()  # who may talk to it, then what it may spend
+    decision_observers: tuple[DecisionListener, ...] = ()  # counters, the mirror, reactions, the dashboard
+    prompt_parts: tuple[PromptPart, ...] = ()  # recall, feelings, style, emotes, a late reply's note
+    reply_filters: tuple[ReplyFilter, ...] = ()  # emote names made valid
+    turn_observers: tuple[TurnListener, ...] = ()  # summaries, feelings, style, counters, the cluster
 
-    @property
-    def persona(self) -> Persona: ...
+    def __post_init__(self) -> None:
+        for part in self.prompt_parts:
+            if part.slot not in PROMPT_SLOTS:  # else the layout would leave it out, silently
+                raise ValueError(f"a prompt part fills {part.slot!r}, not one of {PROMPT_SLOTS}")
 
-    def recall_budget(self, msg: Incoming, default: int) -> int:
-        """Tokens of remembered facts for a reply to ``msg`` (more for a question about the past)."""
-        ...
+
+NO_FEATURES = Features()  # an engine nothing is added to (a test's, the console's without gates)
+
+
+class OwnAccounts:
+    """The accounts a character's own posts come from: never another character's, never a person's. The bot
+    user (known once logged in: the Discord edge hands it to the composition root) and the webhooks an
+    ensemble speaks through (registered as they are made, shared by every character of the cast)."""
+
+    def __init__(self, user_id: int | None = None, webhooks: set[int] | None = None) -> None:
+        self.user_id = user_id
+        self._webhooks: set[int] = webhooks if webhooks is not None else set()
+
+    def sharing_webhooks(self) -> OwnAccounts:
+        """Another character's accounts: the same webhooks, not the bot user (which speaks as the main
+        character: to the others, it is another character)."""
+        return OwnAccounts(None, self._webhooks)
+
+    def register_webhook(self, webhook_id: int) -> None:
+        self._webhooks.add(webhook_id)
+
+    def __contains__(self, author_id: object) -> bool:
+        return author_id == self.user_id or author_id in self._webhooks
+
+    def __iter__(self) -> Iterator[int]:
+        if self.user_id is not None:
+            yield self.user_id
+        yield from self._webhooks
+
+    def __len__(self) -> int:
+        return (self.user_id is not None) + len(self._webhooks - {self.user_id})

@@ -1,6 +1,7 @@
 """Per-day counters of what the reply pipeline decided, for the operator's dashboard.
 
-Hooked on the engines' decision and turn listeners, so it sees every message the character considered
+A decision observer of the main engine (an ensemble announces every decision there) and a turn observer of
+every engine (bot/runtime/composition.py declares both), so it sees every message the character considered
 (whichever character of an ensemble answers). On the message's path it only adds to a dictionary; the sums
 reach the database (``store.stats``) in one small write every ``FLUSH_SECONDS`` and at shutdown. Counted per
 UTC day and character:
@@ -18,15 +19,10 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from bot.core.pipeline import Decision, Incoming, ReplyResult
 from database.stats import Stats
-
-if TYPE_CHECKING:  # engines are handed in; this module only hooks onto them
-    from bot.reply.engine import ReplyEngine
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +49,8 @@ class ActivityRecorder:
         self._pending: Counter[tuple[str, str, str]] = Counter()
         self._flusher: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
-        self._engines: list[ReplyEngine] = []
 
-    # -- the hooks (on every message: dictionary work only)
+    # -- the observers (on every message: dictionary work only)
 
     async def on_decision(self, msg: Incoming, decision: Decision) -> None:
         day = today()
@@ -76,14 +71,6 @@ class ActivityRecorder:
             self._pending[(day, self.character, name)] += n
 
     # -- lifecycle
-
-    def attach(self, main: ReplyEngine, members: Iterable[ReplyEngine] = ()) -> None:
-        """Listen to the main engine's decisions (an ensemble announces every decision there) and to every
-        engine's finished replies."""
-        main.decision_listeners.append(self.on_decision)
-        for engine in (main, *members):
-            engine.turn_listeners.append(self.on_turn)
-            self._engines.append(engine)
 
     def start(self) -> None:
         if self._flusher is None:
@@ -110,12 +97,6 @@ class ActivityRecorder:
 
     async def close(self) -> None:
         """Stop the periodic flush and write the rest (before the store closes)."""
-        for engine in self._engines:
-            if self.on_decision in engine.decision_listeners:
-                engine.decision_listeners.remove(self.on_decision)
-            if self.on_turn in engine.turn_listeners:
-                engine.turn_listeners.remove(self.on_turn)
-        self._engines.clear()
         self._stop.set()
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)

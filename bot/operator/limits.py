@@ -23,8 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.core.config import ModelSettings
 from bot.core.config.service import LimitSettings
 from bot.core.localtime import Clock, load_zone, utc_now
+from bot.core.models.base import route
+from bot.core.models.capabilities import ModelTable
 from bot.core.pipeline import Decision, Incoming, Outlet
 from database.spending import Spending, SpentToday
 
@@ -49,6 +52,21 @@ class Reached:
     window: str
     reason: str
     when: str
+
+
+class ReplyTokenFactor:
+    """The reply model's tokens per token of the local tokenizer (as ``ClaudeClient.token_factor`` says), read
+    from the capability table the model client shares: the limits are built before the client, whose guard
+    they are."""
+
+    def __init__(self, models: ModelSettings, table: ModelTable) -> None:
+        self.models = models  # following reloads
+        self.table = table
+
+    def __call__(self) -> float:
+        backend, name = route(self.models.default_model, self.models.llm_backend)
+        family = self.table.family(name) if backend == "anthropic" else None
+        return family.token_factor if family is not None else 1.0
 
 
 class SpendingLimits:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 
 from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming
 
 
 def name_variants(name: str) -> set[str]:
@@ -85,6 +86,40 @@ class CharacterNames:
             self._matcher = NameMatcher(self())
             self._key = (persona, frozenset(self.extra))
         return self._matcher
+
+    def name(self) -> str:
+        """The character's name as its files say it now."""
+        return self.persona().name
+
+
+class Addressee:
+    """Whether a message certainly asks this character for an answer, without asking anyone: a person's DM,
+    @mention, reply, or the character's name. Asked when the message is logged (its reply then is owed from
+    that write), by the spending limits (who is told a budget is spent) and when deciding; the name check
+    runs once per message (a voice message asks again once heard, with its new text)."""
+
+    KEPT = 1024  # messages whose name check is kept (far more than are between logging and deciding)
+
+    def __init__(self, names: CharacterNames) -> None:
+        self.names = names
+        # name_mentioned() of the messages in flight, by id: (the text asked about, the answer). A busy
+        # server's messages interleave between their logging and their decision, so more than one is kept.
+        self._named: dict[int, tuple[str, bool]] = {}
+
+    def names_me(self, msg: Incoming) -> bool:
+        known = self._named.get(msg.message_id)
+        if known is not None and known[0] == msg.content:
+            return known[1]
+        named = self.names.matcher()(msg.content)
+        if len(self._named) >= self.KEPT:
+            del self._named[next(iter(self._named))]  # the oldest: long decided
+        self._named[msg.message_id] = (msg.content, named)
+        return named
+
+    def reply_certain(self, msg: Incoming) -> bool:
+        if msg.author_is_bot:
+            return False  # the bot-to-bot throttle may still say no
+        return msg.is_dm or msg.mentions_bot or msg.replies_to_bot or self.names_me(msg)
 
 
 def first_position(text: str, names: Iterable[str]) -> int | None:

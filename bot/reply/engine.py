@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.core.character import CharacterSource
@@ -25,20 +25,19 @@ from bot.core.localtime import load_zone
 from bot.core.models.base import Prompt
 from bot.core.persona.model import Persona
 from bot.core.pipeline import (
+    NO_FEATURES,
     Decision,
-    DecisionListener,
+    Features,
     Gate,
     Incoming,
-    Interceptor,
     MemoryConsent,
     Outlet,
-    PromptSources,
-    ReplyFilter,
+    OwnAccounts,
     ReplyResult,
     TurnListener,
 )
 from bot.core.policy import PolicyCache, ServerPolicy, language_hint
-from bot.reply.addressing import CharacterNames
+from bot.reply.addressing import Addressee, CharacterNames
 from bot.reply.delivery import Delivery, Finish, finish_text
 from bot.reply.generation import Generation, ModelCall
 from bot.reply.greetings import Greeter, Opening
@@ -57,7 +56,6 @@ from database.records import PromptData, PromptRequest, SeenMessage
 from database.store import Store
 
 log = logging.getLogger(__name__)
-NAMED_KEPT = 1024  # messages whose name check is kept (far more than are between logging and deciding)
 
 
 @dataclass(frozen=True)
@@ -75,8 +73,13 @@ class ReplyEngine(ExchangeKeeping):
     on it read theirs through ``engine.settings``; its parts get their own sections from it (section_of)."""
 
     def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
-                 *, character_key: str | None = None, gates: Sequence[Gate] = (),
-                 ballot: Ballot | None = None, consent: MemoryConsent | None = None) -> None:
+                 *, character_key: str | None = None, features: Features = NO_FEATURES,
+                 accounts: OwnAccounts | None = None, addressee: Addressee | None = None,
+                 intents: IntentRouter | None = None, ballot: Ballot | None = None,
+                 consent: MemoryConsent | None = None) -> None:
+        """``features``: what the features add at each stage; ``accounts``: the character's own (the
+        composition root's, filled at login); ``addressee`` and ``intents``: who the character is asked by,
+        and what about, when others ask it too (the spending limits, memory's recall budget)."""
         self.settings = settings
         self.store = store
         self.claude = claude
@@ -84,30 +87,23 @@ class ReplyEngine(ExchangeKeeping):
         self._character_key = character_key or settings.character_name_slug
         replies = section_of(settings, ReplySettings)  # following reloads as the running settings do
         self.throttle = BotThrottle(replies)
-        self.extra_names: set[str] = set()  # e.g. the bot account's own username
-        self.names = CharacterNames(character.current, self.extra_names)
-        self.decision_listeners: list[DecisionListener] = []
-        self.turn_listeners: list[TurnListener] = []
-        self.interceptors: list[Interceptor] = []
-        # Who may talk to it, then spending limits (bot/operator/access.py, bot/operator/limits.py), in that
-        # order: handed in by the composition root (bot/runtime/composition.py).
-        self.gates: tuple[Gate, ...] = tuple(gates)
-        # What features (memory recall, feelings, style, emotes, a late reply) supply to the prompt, one named
-        # slot each; the layout (bot/reply/prompting.py) places it. They get the prompt data read for this
-        # reply, so they need no trip of their own to the database.
-        self.sources = PromptSources()
-        self.reply_filters: list[ReplyFilter] = []
+        self.addressee = addressee or Addressee(CharacterNames(character.current, set()))
+        self.names = self.addressee.names
+        # What the features add at each stage (access and spending gates, prompt parts, reply filters,
+        # observers), declared once by the composition root (bot/runtime/composition.py), in order.
+        self.features = features
+        self.gates: tuple[Gate, ...] = features.gates
         # Lorebook, framework blend, evolution: every character's engine has them (they cost nothing
         # when unused).
         self.persona_runtime = PersonaRuntime(store.characters, self._character_key, character.current,
                                               load_zone(settings.alive.timezone))  # a restart key
-        self.turn_listeners.append(self.persona_runtime.on_turn)
+        self.keepers: tuple[TurnListener, ...] = (self.persona_runtime.on_turn, *features.turn_observers)
         # Consent (memory/consent.py), one for the whole bot: when it says no, the exchange is answered but
         # not stored in the history. None (a bot without memory): every exchange is stored.
         self.consent: MemoryConsent | None = consent
         self._locks: KeyedLocks[tuple[int, str]] = KeyedLocks()  # per conversation, only while in use
         # Our own account and webhooks: never another character (bot/reply/turns.py).
-        self.own_author_ids: set[int] = set()
+        self.own_author_ids = accounts if accounts is not None else OwnAccounts()
         self.turns = TurnTaking(store.log, section_of(settings, EnsembleSettings), self.names,
                                 self.own_author_ids)
         self.transcripts = TranscriptWindows()  # where each channel's cached transcript starts
@@ -120,14 +116,11 @@ class ReplyEngine(ExchangeKeeping):
         # Vote rounds (bot/reply/voting.py): the ballot is the process's, shared by an ensemble's engines.
         self.voting = Voting(ballot or Ballot(claude, settings), store.log, replies, self.triage,
                              character.current, self.own_author_ids, self.server_policy)
-        self.intents = IntentRouter(self.triage)
+        self.intents = intents or IntentRouter(self.triage)
         self.greeter = Greeter(replies, store.state, self._character_key, self.own_author_ids,
-                               functools.partial(finish_text, self.reply_filters), self.names,
+                               functools.partial(finish_text, features.reply_filters), self.names,
                                self.persona_runtime.zone)
         self._policies = PolicyCache(settings)  # each server's effective settings, resolved once per change
-        # name_mentioned() of the messages in flight, by id: (the text asked about, the answer). A busy
-        # server's messages interleave between their logging and their decision, so more than one is kept.
-        self._named: dict[int, tuple[str, bool]] = {}
 
     @property
     def bot_prefixes(self) -> tuple[str, ...]:
@@ -216,9 +209,7 @@ class ReplyEngine(ExchangeKeeping):
 
     def reply_certain(self, msg: Incoming) -> bool:
         """Whether decide() will answer without asking anyone (a person's DM, @mention, reply or our name)."""
-        if msg.author_is_bot:
-            return False  # the bot-to-bot throttle may still say no
-        return msg.is_dm or msg.mentions_bot or msg.replies_to_bot or self._names_me(msg)
+        return self.addressee.reply_certain(msg)
 
     def prompt_request(self, msg: Incoming) -> PromptRequest:
         """What build_prompt() reads for a reply to ``msg``."""
@@ -237,16 +228,7 @@ class ReplyEngine(ExchangeKeeping):
         return self.names.matcher()(text)
 
     def _names_me(self, msg: Incoming) -> bool:
-        """name_mentioned() of the message's text, asked once per message (logging and deciding both ask;
-        a voice message asks again once heard, with its new text)."""
-        known = self._named.get(msg.message_id)
-        if known is not None and known[0] == msg.content:
-            return known[1]
-        named = self.name_mentioned(msg.content)
-        if len(self._named) >= NAMED_KEPT:
-            del self._named[next(iter(self._named))]  # the oldest: long decided
-        self._named[msg.message_id] = (msg.content, named)
-        return named
+        return self.addressee.names_me(msg)
 
     async def decide(self, msg: Incoming) -> Decision:
         decision = await self._decide(msg)
@@ -305,7 +287,7 @@ class ReplyEngine(ExchangeKeeping):
 
     async def _admit(self, msg: Incoming, *, prefetch: bool) -> tuple[bool, Prefetched | None]:
         active, prefetched = await self._observe(msg, prefetch=prefetch)  # logged first, whoever consumes it
-        for interceptor in list(self.interceptors):  # consulted even where the bot is inactive
+        for interceptor in self.features.interceptors:  # consulted even where the bot is inactive
             try:
                 if await interceptor(msg):
                     return False, None
@@ -327,7 +309,7 @@ class ReplyEngine(ExchangeKeeping):
         if log.isEnabledFor(logging.INFO):  # describe() formats: not for every message of a busy server
             log.info("message %s from %s in %s: %s", msg.message_id, msg.author_name, msg.scope,
                      decision.describe())
-        for listener in list(self.decision_listeners):
+        for listener in self.features.decision_observers:
             await _safely(listener(msg, decision))
 
     # -- 3. respond (bot/reply/sequence.py runs the steps in order, for one character or several)
@@ -380,7 +362,7 @@ class ReplyEngine(ExchangeKeeping):
         # typing delay and the post: the spending limits see it at once (bot/operator/limits.py).
         generation = Generation(self.claude, prompt, media, self.model_call(msg, persona, premium), lines,
                                 label, log)
-        delivery = Delivery(self.settings, outlet, generation, Finish(msg, self.reply_filters),
+        delivery = Delivery(self.settings, outlet, generation, Finish(msg, self.features.reply_filters),
                             self.fallback_text(persona), started, label, log,
                             progress=self._progress(msg) if msg.message_id in self.owed else None)
         delivered = await delivery.run()
@@ -416,18 +398,26 @@ class ReplyEngine(ExchangeKeeping):
         return prompt, data.premium
 
     async def extras(self, persona: Persona, msg: Incoming, data: PromptData) -> ReplyExtras:
-        """What the features supply to the reply to ``msg``, as data for the layout."""
-        sources, runtime = self.sources, self.persona_runtime
+        """What the features supply to the reply to ``msg``, as data for the layout: each prompt part fills
+        its slot (an instruction adds a line), in the order the composition root gave them."""
+        runtime = self.persona_runtime
         instructions = runtime.instructions(persona, msg, data)
-        for note in (await self._server_context(msg), sources.late(msg) if sources.late else ""):
-            if note:
-                instructions.append(note)
+        slots: dict[str, str] = {}
+        hint = await self._server_context(msg)
+        if hint:
+            instructions.append(hint)
+        for part in self.features.prompt_parts:
+            text = await part.supply(persona, msg, data)
+            if not text:
+                continue
+            if part.slot == "instructions":
+                instructions.append(text)
+            else:
+                slots[part.slot] = f"{slots[part.slot]}\n\n{text}" if part.slot in slots else text
         return ReplyExtras(
             **await runtime.lore_extras(persona, msg, data),  # the world, and the lore by its places
-            recall=await sources.recall(persona, msg, data) if sources.recall else "",
-            feelings=sources.feelings(persona, msg, data) if sources.feelings else "",
-            style=sources.style(persona, msg, data) if sources.style else "",
-            emotes=sources.emotes(persona, msg, data) if sources.emotes else "",
+            recall=slots.get("recall", ""), feelings=slots.get("feelings", ""), style=slots.get("style", ""),
+            emotes=slots.get("emotes", ""),
             macro_note=runtime.macro_note(persona, msg, runtime.moment(msg, data)),
             instructions=instructions)
 
@@ -452,7 +442,7 @@ class ReplyEngine(ExchangeKeeping):
 
     def finish_text(self, msg: Incoming, text: str) -> str:
         """The text as it goes to Discord (reply filters applied; a failing filter is skipped)."""
-        return finish_text(self.reply_filters, msg, text)
+        return finish_text(self.features.reply_filters, msg, text)
 
     def fallback_text(self, persona: Persona) -> str:
         return self.settings.replies.fallback_reply.replace("{name}", persona.name)

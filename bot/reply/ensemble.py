@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.core.config import EnsembleSettings
-from bot.core.pipeline import Decision, Incoming, ReplyResult
+from bot.core.pipeline import Decision, Incoming, OwnAccounts, ReplyResult
 from bot.reply.addressing import addressed_order
 from bot.reply.engine import ReplyEngine
 from bot.reply.router import (
@@ -42,11 +42,14 @@ log = logging.getLogger(__name__)
 class Ensemble:
     def __init__(
         self, cast: Sequence[CastMember], settings: EnsembleSettings, characters: Characters,
-        rng: random.Random | None = None
+        rng: random.Random | None = None, *, accounts: OwnAccounts | None = None
     ) -> None:
+        """``accounts``: the main character's own (the bot user, known at login, and the cast's webhooks,
+        which every character's accounts share)."""
         if not cast:
             raise ValueError("an ensemble needs at least one character")
         self.members = list(cast)
+        self.accounts = accounts if accounts is not None else OwnAccounts()
         self.settings = settings  # the ensemble section, read at each use (a live reload applies)
         self.characters = characters  # the pairs' affinity
         self.rng = rng or random.Random()
@@ -57,7 +60,6 @@ class Ensemble:
             rng=self.rng,
         )
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # affinity fades with the days
-        self.bot_user_id: int | None = None  # the account the main character speaks as
         self.webhook_keys: dict[int, str] = {}  # webhook id -> the character it speaks for
         self._character_turns: dict[int, int] = {}
         self._chains: dict[int, int] = {}  # channels where several addressed characters are answering in turn
@@ -76,14 +78,13 @@ class Ensemble:
 
     def register_webhook(self, webhook_id: int, key: str) -> None:
         self.webhook_keys[webhook_id] = key
-        for member in self.members:  # the cast's own posts never count as another bot's
-            member.engine.own_author_ids.add(webhook_id)
+        self.accounts.register_webhook(webhook_id)  # the cast's own posts never count as another bot's
 
     def speaker_of(self, msg: Incoming) -> str | None:
         """Which of the cast wrote ``msg`` (None for people and other bots)."""
         if msg.webhook_id is not None and msg.webhook_id in self.webhook_keys:
             return self.webhook_keys[msg.webhook_id]
-        if self.bot_user_id is not None and msg.author_id == self.bot_user_id:
+        if self.accounts.user_id is not None and msg.author_id == self.accounts.user_id:
             return self.main_key
         return None
 
@@ -92,7 +93,7 @@ class Ensemble:
             return None
         if author_id in self.webhook_keys:
             return self.webhook_keys[author_id]
-        return self.main_key if author_id == self.bot_user_id else None
+        return self.main_key if author_id == self.accounts.user_id else None
 
     def addressed(self, msg: Incoming, exclude: str | None = None) -> list[str]:
         """The cast members ``msg`` speaks to: a reply to one of them first, then names/mentions in order."""

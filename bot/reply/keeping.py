@@ -1,5 +1,5 @@
 """What happens to an exchange once the reply is out: it is stored in the conversation (unless its author ran
-/forget_me meanwhile, or the memory consent says no), the turn listeners hear of it, and the message's owed
+/forget_me meanwhile, or the memory consent says no), the turn observers hear of it, and the message's owed
 mark is cleared; a reply of several parts records its progress, so a crash between parts is resumed from the
 first part not posted (bot/reply/recovery.py).
 
@@ -43,7 +43,7 @@ class ExchangeKeeping:
     store: Store
     owed: set[int]
     _locks: KeyedLocks[tuple[int, str]]
-    turn_listeners: list[TurnListener]
+    keepers: tuple[TurnListener, ...]  # the persona runtime's, then the features' turn observers
     consent: MemoryConsent | None
     if TYPE_CHECKING:  # the engine's read-only property
         @property
@@ -77,7 +77,7 @@ class ExchangeKeeping:
     async def _keep(self, msg: Incoming, text: str, parts: list[str], ids: list[int | None], ok: bool,
                     completion: Completion | None, mark: int, *,
                     greeting: Greeting | None = None) -> ReplyResult:
-        """Store the exchange (unless its author was forgotten meanwhile) and tell the turn listeners;
+        """Store the exchange (unless its author was forgotten meanwhile) and tell the turn observers;
         ``greeting``: the greeting posted before the answer, stored where it appears (after the message)."""
         # The one place an exchange is stored: msg.text is never blank (an image-only message is stored as
         # "[image: cat.png]"), and a failed or blank answer is not stored at all.
@@ -98,7 +98,7 @@ class ExchangeKeeping:
             result = ReplyResult(text, parts, ids, ok, completion, turn_ids, speaker=self.character_key)
             # Together: the listeners are independent, and their small writes then share one transaction
             # (database/trips.py) instead of a commit each.
-            await asyncio.gather(*(_safely(listener(msg, result)) for listener in list(self.turn_listeners)))
+            await asyncio.gather(*(_safely(listener(msg, result)) for listener in self.keepers))
         return result
 
     async def _keep_greeting(self, msg: Incoming, greeting: Greeting, mark: int) -> ReplyResult:

@@ -3,7 +3,7 @@
 :class:`PersonaRuntime` supplies one character's engine with data for the prompt layout
 (bot/reply/prompting.py), computed from the prompt data the reply already read (no database trip of its own
 on the hot path): the lore the recent messages activate, the message's time, the framework blend for this
-message's kind of conversation and the evolution stage reached; and, as a turn listener, counts each
+message's kind of conversation and the evolution stage reached; and, as a turn observer, counts each
 answered interaction and stores the stage when a milestone is crossed.
 
 Greetings, as SillyTavern opens a chat with ``first_mes``: :func:`opening_greeting` is the one a person's

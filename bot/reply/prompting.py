@@ -26,7 +26,7 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
 
 Text a person or a card wrote is data: inside tags, never in ``system`` unquoted; display names are cleaned
 so they cannot close a tag (:func:`clean_name`). Features supply that data through the engine's
-:class:`bot.core.pipeline.PromptSources`; only this module decides where it goes. At most 4 cache
+:class:`bot.core.pipeline.PromptPart`; only this module decides where it goes. At most 4 cache
 breakpoints per request (the API's limit): the character block, the DM's person block, the history's end.
 """
 
@@ -87,7 +87,7 @@ def relationship_guidance(rel: RelationshipRecord | None, user: str) -> str:
 
 @dataclass(frozen=True)
 class ReplyExtras:
-    """What the features supplied for one reply (bot/core/pipeline.py ``PromptSources``), as data."""
+    """What the features supplied for one reply (bot/core/pipeline.py ``PromptPart``), as data."""
 
     world: str = ""  # the lorebook's always-on entries before the character (stable: with it, cached)
     world_after: str = ""  # ... and after it

@@ -17,10 +17,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from bot.core.config.service import RecoverySettings
+from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Outlet
 from bot.reply.engine import ReplyEngine
 from database.models import utcnow
 from database.owed import Owed, OwedReplies
+from database.records import PromptData
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +42,30 @@ def late_note(minutes: int) -> str:
     return f"(You are answering this {minutes} {unit} late; you were briefly away.)"
 
 
+class LateReplies:
+    """The replies being written late (owed since before a restart), and the note that says so in their
+    prompt: a prompt part (an instruction) of every character's replies."""
+
+    slot = "instructions"
+
+    def __init__(self) -> None:
+        self.minutes: dict[int, int] = {}  # message id -> minutes late, while its reply is written
+
+    async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        minutes = self.minutes.get(msg.message_id)
+        return late_note(minutes) if minutes is not None else ""
+
+
 class ReplyRecovery:
     """Answers, or closes, the replies a previous run of this bot's characters still owed."""
 
-    def __init__(self, settings: RecoverySettings, owed: OwedReplies, engines: Sequence[ReplyEngine]) -> None:
+    def __init__(self, settings: RecoverySettings, owed: OwedReplies, engines: Sequence[ReplyEngine],
+                 late: LateReplies) -> None:
+        """``late``: the prompt part every engine was built with (the composition root gives both)."""
         self.settings = settings  # the recovery section, read at each use (a live reload applies)
         self.owed = owed
         self.engines = {engine.character_key: engine for engine in engines}
-        self.late: dict[int, int] = {}  # message id -> minutes late, while its reply is written
-        for engine in engines:
-            engine.sources.late = self.provide
-
-    def provide(self, msg: Incoming) -> str:
-        minutes = self.late.get(msg.message_id)
-        return late_note(minutes) if minutes is not None else ""
+        self.late = late.minutes
 
     async def triage(self, now: datetime | None = None) -> list[tuple[Owed, int]]:
         """The owed replies still worth giving, with how many minutes late each is; closes the rest."""

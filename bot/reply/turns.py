@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from bot.core.config import EnsembleSettings
 from bot.core.pipeline import Incoming
@@ -29,7 +29,7 @@ class TurnTaking:
     """One character's view of the others in its channels, and its waits for their answers."""
 
     def __init__(self, messages: MessageLog, ensemble: EnsembleSettings,
-                 names: Callable[[], set[str]], own_author_ids: set[int]) -> None:
+                 names: Callable[[], set[str]], own_author_ids: Collection[int]) -> None:
         self.messages = messages  # the short-term log: a channel's latest messages, looked at before a wait
         self.ensemble = ensemble  # read at each wait (a section following reloads: the wait times apply)
         self.names = names  # this character's own names (read live: the persona may be edited)

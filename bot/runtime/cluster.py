@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.core.config.service import ClusterSettings
+from bot.core.pipeline import Incoming, ReplyResult, TurnListener
 from database.boundary import Json, JsonObject
 from database.cluster import NodeRow, lock_key
 from database.store import Store
@@ -91,6 +92,16 @@ class Cluster:
 
     def on(self, kind: str, handler: Handler) -> None:
         self._handlers.setdefault(kind, []).append(handler)
+
+    def posted(self, name: Callable[[], str]) -> TurnListener:
+        """A turn observer of one character's replies (``name``: its name, read live): it answered, so a
+        process waiting for its turn in that channel may go on at once."""
+        async def posted(msg: Incoming, result: ReplyResult) -> None:
+            if result.message_ids and result.message_ids[-1] is not None:  # off the reply's path
+                self.publish_soon("posted", peers_only=True, channel_id=msg.channel_id, guild_id=msg.guild_id,
+                                  message_id=result.message_ids[-1], author_name=name())
+
+        return posted
 
     def share_cache_changes(self) -> None:
         """A server's settings or a place's activation changed in one process: the others drop their cached

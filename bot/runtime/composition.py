@@ -4,23 +4,25 @@
 who is an admin, our own account, the Discord side of the character's own initiative, the gateway's
 figures), keeps the :class:`Services` it returns, then loads the cogs, which take what they use from it and
 build nothing.
-The console builds its smaller set with :func:`open_store`, :func:`compose_reply` and :func:`compose_memory`,
-the same functions. Nothing here is wired through a hook list where one collaborator is meant: the model
-client gets the spending limits and the reply engine its gates as constructor arguments.
+The console builds its smaller set with :func:`open_store`, :func:`compose_model`, :func:`compose_memory` and
+:func:`compose_engine`, the same functions. Nothing is attached after it is built: the model client gets the
+spending limits, and each reply engine what every feature adds to the stages of its replies (gates, prompt
+parts, filters, observers: bot/core/pipeline.py ``Features``), as constructor arguments.
 
 The order matters where one service reads another: the database first, the spending limits before the model
-client (they are its guard), the engine before what listens to it, the memory before its jobs.
+client (they are its guard), every feature a reply uses before the engine, the memory before its jobs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.alive.checkins import CheckInChoice
-from bot.alive.service import Alive, DiscordSide
+from bot.alive.service import Alive, AliveParts, DiscordSide
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, SpendingGuard
 from bot.core.config import (
@@ -32,18 +34,22 @@ from bot.core.config import (
     StorageSettings,
     VoiceSettings,
 )
-from bot.core.config.holder import SettingsHolder
+from bot.core.config.holder import SettingsHolder, section_of
+from bot.core.config.sections import TriageSettings
 from bot.core.config.service import AccessSettings, ClusterSettings, LimitSettings, RecoverySettings
-from bot.core.pipeline import Gate
+from bot.core.models.capabilities import ModelTable
+from bot.core.pipeline import NO_FEATURES, DecisionListener, Features, Interceptor, OwnAccounts
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.tools import AdminTools
-from bot.operator.limits import SpendingLimits
+from bot.operator.limits import ReplyTokenFactor, SpendingLimits
 from bot.operator.logmirror import LogMirror
 from bot.operator.places import Places
+from bot.reply.addressing import Addressee, CharacterNames
 from bot.reply.engine import ReplyEngine
 from bot.reply.ensemble import CastMember, Ensemble
-from bot.reply.recovery import ReplyRecovery
+from bot.reply.intent import IntentRouter
+from bot.reply.recovery import LateReplies, ReplyRecovery
 from bot.reply.sequence import ReplySequence, Solo
 from bot.runtime.cluster import Cluster
 from bot.runtime.jobs import MemoryJobs, Scheduler, scheduled_jobs
@@ -61,6 +67,7 @@ from memory.service import MemoryService
 if TYPE_CHECKING:
     from bot.operator.admin.language import Latencies
     from bot.operator.dashboard import Dashboard
+    from bot.operator.dashboard.live import LiveFeed
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +78,8 @@ class Edge:
 
     is_admin: Callable[[int], bool]  # the bot's admins (the owner, admin_user_ids, the admin role)
     own_user_id: int | None  # our account: our own posts never count as another character's
+    intercept: Interceptor  # the log channel's admin commands (cogs/admin.py, while it is loaded)
+    mirror_decision: DecisionListener  # the verbose mirror of every decision to the log channel (idem)
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (cogs/presence.py)
     latencies: Callable[[], Latencies]  # the gateway's, for the dashboard
     guild_count: Callable[[], int]
@@ -131,75 +140,114 @@ async def open_store(settings: Settings) -> Store:
                        busy_timeout=settings.recovery.db_busy_timeout).open()
 
 
-def compose_reply(settings: Settings, store: Store, character: CharacterSource, consent: Consent, *,
-                  spending: SpendingGuard | None = None,
-                  gates: Sequence[Gate] = ()) -> tuple[ClaudeClient, ReplyEngine]:
-    """The model client and the main character's engine (the console's too, without gates nor limits)."""
-    claude = ClaudeClient(settings, store.usage, spending=spending)
+def compose_model(settings: Settings, store: Store, *, spending: SpendingGuard | None = None,
+                  models: ModelTable | None = None) -> ClaudeClient:
+    """The model client, guarded by the spending limits (none in the console)."""
+    claude = ClaudeClient(settings, store.usage, spending=spending, models=models)
     claude.start_checks()  # an unreachable model server is a warning with its URL, never a crash
-    engine = ReplyEngine(settings, store, claude, character, gates=gates, consent=consent)
-    claude.warn_refused_settings([engine.persona])  # once: sampling a model would refuse
-    return claude, engine
+    return claude
 
 
-def compose_memory(settings: MemorySettings, store: Store, claude: ClaudeClient, engine: ReplyEngine,
-                   members: Collection[ReplyEngine] = (), *, consent: Consent,
+def compose_memory(settings: MemorySettings, store: Store, claude: ClaudeClient, character: CharacterSource,
+                   key: str, intents: IntentRouter, *, consent: Consent,
                    notify: Callable[[str], None] | None = None) -> MemoryService:
-    """Recall, summarization and consolidation, attached to every character's engine; ``consent`` is the
-    one the engines were built with."""
-    memory = MemoryService(settings, store, claude, engine, notify=notify, consent=consent)
-    memory.attach()
-    for member in members:
-        memory.attach_member(member)
-    return memory
+    """Recall, summarization and consolidation of the main character ``key``; a question about the past
+    gets a larger recall budget (``intents``, the main engine's); ``consent`` is the one the engines are
+    built with."""
+    return MemoryService(settings, store, claude, key, character.current, budget=intents.recall_budget,
+                         notify=notify, consent=consent)
+
+
+def compose_engine(settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
+                   consent: Consent, memory: MemoryService, features: Features = NO_FEATURES, *,
+                   accounts: OwnAccounts | None = None, addressee: Addressee | None = None,
+                   intents: IntentRouter | None = None) -> ReplyEngine:
+    """The main character's engine: memory's recall and summaries, then ``features``' own (the console
+    gives none: no gates nor limits there)."""
+    features = dataclasses.replace(
+        features, prompt_parts=(memory.recall_part(), *features.prompt_parts),
+        turn_observers=(memory.keeper(), *features.turn_observers))
+    engine = ReplyEngine(settings, store, claude, character, features=features, accounts=accounts,
+                         addressee=addressee, intents=intents, consent=consent)
+    claude.warn_refused_settings([engine.persona])  # once: sampling a model would refuse
+    return engine
+
+
+def intent_router(settings: Settings) -> IntentRouter:
+    """What a message is about (bot/reply/intent.py), classified once for the engine and the memory."""
+    return IntentRouter(section_of(settings, TriageSettings))
 
 
 async def compose(holder: SettingsHolder, character: CharacterSource, mirror: LogMirror, edge: Edge, *,
                   skip_jobs: Collection[str] = ()) -> Services:
     """Every service of a running bot, built and wired (nothing started that waits on Discord). The caller
-    keeps them before anything can fail (cogs/bot.py verifies the models next), so its close releases them."""
+    keeps them before anything can fail (cogs/bot.py verifies the models next), so its close releases them.
+
+    Each character's engine is built last of what its replies use: what every feature adds to a stage of
+    its replies (bot/core/pipeline.py ``Features``) is declared here, once, in the stage's order."""
     settings = holder.settings()
+    key = settings.character_name_slug
     # Start-up says what it is doing: on a busy machine it can take a while, and silence looks stuck.
     log.info("starting: opening the database (and bringing its schema up to date)")
     store = await open_store(settings)
-    # Who may talk to it, and what it may spend: checked before any reply work. The limits ask the engine
-    # and the model client, built just below (the lambdas read them once messages flow).
+    # Who may talk to it, and what it may spend: checked before any reply work. The limits read who a
+    # message certainly asks for an answer (they tell that person a budget is spent) and the capability
+    # table the model client gets.
     access = AccessGate(holder.watch(AccessSettings), store.servers, edge.is_admin)
+    names = CharacterNames(character.current, set())
+    addressee = Addressee(names)
+    models = ModelTable(settings.models.model_capabilities)
     limits = SpendingLimits(
         holder.follow(LimitSettings), settings.alive.timezone, store.spending, is_admin=access.is_admin,
-        addressed=lambda msg: engine.reply_certain(msg),
-        name=lambda: engine.persona.name, mirror=mirror.emit, token_factor=lambda: claude.token_factor())
+        addressed=addressee.reply_certain, name=names.name, mirror=mirror.emit,
+        token_factor=ReplyTokenFactor(holder.follow(ModelSettings), models))
     # Who may be remembered: one consent for every character, handed to each engine as it is built.
     consent = Consent(store.servers, store.people, settings.memory.memory_consent)
-    claude, engine = compose_reply(settings, store, character, consent, spending=limits,
-                                   gates=(access.gate, limits.gate))
+    cluster = Cluster(store, holder.follow(ClusterSettings), key,
+                      shard_ids=settings.shard_id_list, shard_count=settings.discord.shard_count)
+    # Our own accounts (the bot user, logged in by now; the cast's webhooks as they are made): our own posts
+    # never count as another character's.
+    accounts = OwnAccounts(edge.own_user_id)
+    counters = ActivityRecorder(store.stats, key)
+    keys = [key, *(folder.name for folder in settings.ensemble_dirs)]
+    alive_parts = AliveParts(store, holder.follow(AliveSettings), consent, keys, edge.alive_side, accounts,
+                             mirror=mirror.emit)
+    late = LateReplies()  # owed since before a restart: their prompt says so (bot/reply/recovery.py)
+    live = compose_live_feed() if settings.dashboard.dashboard_port else None
+    # The main character's replies, stage by stage.
+    main = Features(
+        interceptors=(edge.intercept,),  # the log channel's admin commands
+        gates=(access.gate, limits.gate),
+        decision_observers=(counters.on_decision, alive_parts.react, edge.mirror_decision,
+                            *((live.on_decision,) if live is not None else ())),
+        prompt_parts=(*alive_parts.prompt_parts(key), late),  # after memory's recall (compose_engine)
+        reply_filters=(alive_parts.render,),
+        turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), cluster.posted(names.name)))
+    claude = compose_model(settings, store, spending=limits, models=models)
+    intents = intent_router(settings)
+    memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use
+                            store, claude, character, key, intents, consent=consent, notify=mirror.emit)
+    engine = compose_engine(settings, store, claude, character, consent, memory, main, accounts=accounts,
+                            addressee=addressee, intents=intents)
     voice = VoiceService(holder.follow(VoiceSettings), base_url=settings.models.openai_base_url,
                          api_key=settings.secrets.openai_api_key)
     voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
-    cluster = Cluster(store, holder.follow(ClusterSettings), engine.character_key,
-                      shard_ids=settings.shard_id_list, shard_count=settings.discord.shard_count)
-    if edge.own_user_id is not None:  # (logged in by now) our own posts never count as another character's
-        engine.own_author_ids.add(edge.own_user_id)
     log.info("starting: loading %s (identity, other characters, memory, commands)", engine.persona.name)
     await seed_identity(store, settings.character_dir, engine.character_key)
     ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
-                                      engine, edge.own_user_id, consent)
+                                      engine, accounts, consent, memory, alive_parts, counters, late, cluster)
     members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine))
     # Run once ready (cogs/events.py).
-    recovery = ReplyRecovery(holder.follow(RecoverySettings), store.owed, [engine, *members])
-    memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use
-                            store, claude, engine, members, consent=consent, notify=mirror.emit)
+    recovery = ReplyRecovery(holder.follow(RecoverySettings), store.owed, [engine, *members], late)
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
     admin = AdminTools(store, holder.follow(ModelSettings), holder.follow(StorageSettings),
                        engine.character_key, mirror, embed=memory.embed)
-    counters = ActivityRecorder(store.stats, engine.character_key)
-    counters.attach(engine, members)
     counters.start()
     # In a cluster each process speaks first in its own shards' channels (bot/alive/service.py).
     shards = cluster.shards if settings.shard_id_list else ""
-    alive = await compose_alive(holder.follow(AliveSettings), consent, engine, members, edge.alive_side,
+    alive = await compose_alive(holder.follow(AliveSettings), consent, engine, alive_parts, edge.alive_side,
                                 mirror, cluster, admin, shards=shards)
     memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings), cluster,
                              mirror.emit, after_daily=alive.after_consolidation)
@@ -212,16 +260,20 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
                         scheduler=scheduler, tools=ServerTools.on(store))
-    if settings.dashboard.dashboard_port:
-        services.dashboard = compose_dashboard(services, settings, edge)
+    if live is not None:
+        services.dashboard = compose_dashboard(services, settings, edge, live)
     return services
 
 
 async def compose_ensemble(settings: Settings, section: EnsembleSettings, store: Store, claude: ClaudeClient,
-                           character: CharacterSource, engine: ReplyEngine, own_user_id: int | None,
-                           consent: Consent) -> Ensemble | None:
+                           character: CharacterSource, engine: ReplyEngine, accounts: OwnAccounts,
+                           consent: Consent, memory: MemoryService, alive: AliveParts,
+                           counters: ActivityRecorder, late: LateReplies,
+                           cluster: Cluster) -> Ensemble | None:
     """The other characters this bot plays (``ensemble_characters``), each with its own engine; ``section``:
-    the ensemble settings, following reloads."""
+    the ensemble settings, following reloads. Every decision is announced on the main engine (its
+    observers see the cast's); each character's replies get recall, its own summaries, feelings and the
+    cast's own webhooks."""
     folders = settings.ensemble_dirs
     if not folders:
         return None
@@ -229,27 +281,33 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
     for folder in folders:
         source = CharacterSource(folder, character.config_file, character.environ)
         source.load()  # a broken folder fails start-up with its file and key named
-        member = ReplyEngine(settings, store, claude, source, character_key=folder.name,
+        key = folder.name
+        names = CharacterNames(source.current, set())
+        features = Features(
+            decision_observers=(alive.react,),
+            prompt_parts=(memory.recall_part(), *alive.prompt_parts(key), late),
+            reply_filters=(alive.render,),
+            turn_observers=(memory.keeper(key, source.current), counters.on_turn, *alive.turn_observers(key),
+                            cluster.posted(names.name)))
+        member = ReplyEngine(settings, store, claude, source, character_key=key, features=features,
+                             accounts=accounts.sharing_webhooks(), addressee=Addressee(names),
                              ballot=engine.voting.ballot,  # vote rounds paced process-wide
                              consent=consent)  # one consent policy for the whole bot
         await seed_identity(store, folder, member.character_key)
-        cast.append(CastMember(folder.name, member))
-    ensemble = Ensemble(cast, section, store.characters)
-    ensemble.bot_user_id = own_user_id
+        cast.append(CastMember(key, member))
+    ensemble = Ensemble(cast, section, store.characters, accounts=accounts)
     log.info("playing %d characters: %s", len(cast), ", ".join(m.name for m in cast))
     return ensemble
 
 
-async def compose_alive(settings: AliveSettings, consent: Consent, engine: ReplyEngine,
-                        members: list[ReplyEngine], side: DiscordSide, mirror: LogMirror, cluster: Cluster,
+async def compose_alive(settings: AliveSettings, consent: Consent, engine: ReplyEngine, parts: AliveParts,
+                        side: DiscordSide, mirror: LogMirror, cluster: Cluster,
                         admin: AdminTools, *, shards: str) -> Alive:
     """The character alive between messages (bot/alive/), its feelings and /state edits shared with the
     cluster's other processes; ``settings``: the alive section, following reloads; ``shards``: this
     process's, in a cluster (else "")."""
-    alive = Alive(engine, side, settings, consent, members=[engine, *members] if members else [],
-                  mirror=mirror.emit, shards=shards)
+    alive = Alive(engine, parts, side, settings, consent, mirror=mirror.emit, shards=shards)
     await alive.start()
-    alive.attach()
     admin.state.listeners.append(alive.state_changed)
 
     async def feelings_heard(message: dict[str, object]) -> None:
@@ -274,10 +332,18 @@ async def compose_alive(settings: AliveSettings, consent: Consent, engine: Reply
     return alive
 
 
-def compose_dashboard(services: Services, settings: Settings, edge: Edge) -> Dashboard:
+def compose_live_feed() -> LiveFeed:
+    """The dashboard's live stream of decisions (imported only when the dashboard is served)."""
+    from bot.operator.dashboard.live import LiveFeed
+
+    return LiveFeed()
+
+
+def compose_dashboard(services: Services, settings: Settings, edge: Edge, live: LiveFeed) -> Dashboard:
     """The dashboard of a running bot (only when ``dashboard_port`` asks for it: Jinja2 and the pages):
     /forget_me's effect through the memory service (which also stops summaries in flight and drops cached
-    facts), the admin tools with its embedder."""
+    facts), the admin tools with its embedder, the live stream of decisions (a decision observer of the
+    main engine)."""
     from bot.operator.dashboard import Dashboard, DashboardContext, RunningBot
 
     engine, memory = services.engine, services.memory
@@ -290,6 +356,6 @@ def compose_dashboard(services: Services, settings: Settings, edge: Edge) -> Das
         character_name=lambda: engine.persona.name,
         tools=services.admin,  # the same edits as the slash commands
         forget=forget,
-        bot=RunningBot(edge.started_at, edge.latencies, edge.guild_count, engine),
+        bot=RunningBot(edge.started_at, edge.latencies, edge.guild_count, services.claude, live),
     )
     return Dashboard(context, settings.dashboard.dashboard_host, settings.dashboard.dashboard_port)

@@ -31,7 +31,7 @@ from bot.core.pipeline import Incoming
 from bot.reply.engine import ReplyEngine
 from bot.reply.persona_runtime import dm_greeted_key, greeting_for
 from bot.reply.sequence import ReplySequence, Solo
-from bot.runtime.composition import compose_memory, compose_reply, open_store
+from bot.runtime.composition import compose_engine, compose_memory, compose_model, intent_router, open_store
 from database.store import Store
 from memory.consent import Consent
 from memory.identity import seed_identity
@@ -262,8 +262,11 @@ async def _chat(settings: Settings, character: CharacterSource, user: str | None
     claude: ClaudeClient | None = None
     try:
         consent = Consent(store.servers, store.people, settings.memory.memory_consent)
-        claude, engine = compose_reply(settings, store, character, consent)
-        memory = compose_memory(settings.memory, store, claude, engine, consent=consent)
+        claude = compose_model(settings, store)
+        intents = intent_router(settings)
+        memory = compose_memory(settings.memory, store, claude, character, settings.character_name_slug,
+                                intents, consent=consent)
+        engine = compose_engine(settings, store, claude, character, consent, memory, intents=intents)
         console = Console(settings, store, engine, user or login_name())
         await seed_identity(store, settings.character_dir, engine.character_key)
         await claude.verify_models()  # a model id that does not exist: exit 2 now, not at the first line

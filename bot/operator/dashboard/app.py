@@ -99,8 +99,7 @@ class Dashboard:
     async def start(self) -> None:
         """Listen; a port that cannot be had stops start-up naming the setting."""
         if self.ctx.bot is not None:
-            self.live = LiveFeed()
-            self.live.attach(self.ctx.bot.engine)
+            self.live = self.ctx.bot.live
         self._runner = web.AppRunner(create_app(self.ctx, self.live), access_log=None,
                                      shutdown_timeout=SHUTDOWN_SECONDS)
         await self._runner.setup()

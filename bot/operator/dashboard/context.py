@@ -8,11 +8,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.core.character import CharacterSource
+from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
 from bot.operator.admin.language import Latencies
 from bot.operator.admin.tools import AdminTools
+from bot.operator.dashboard.live import LiveFeed
 from bot.operator.logmirror import LogMirror
-from bot.reply.engine import ReplyEngine
 from database.store import Store
 
 Forget = Callable[[int], Awaitable[dict[str, int]]]
@@ -25,11 +26,12 @@ class RunningBot:
     started_at: float  # time.monotonic() at start-up
     latencies: Callable[[], Latencies]
     guild_count: Callable[[], int]
-    engine: ReplyEngine  # the main engine: every decision of an ensemble is announced there
+    claude: ClaudeClient  # the model client: its refusals and the requests it sent
+    live: LiveFeed  # every reply decision, as it is made (a decision observer of the main engine)
 
     def refusals(self) -> dict[str, int]:
         """Requests the model refused since start, per purpose (``stop_reason: refusal``)."""
-        return dict(self.engine.claude.tally.refusals)
+        return dict(self.claude.tally.refusals)
 
     @property
     def uptime(self) -> float:

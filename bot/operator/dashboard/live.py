@@ -1,7 +1,7 @@
 """The live decision stream: every reply decision of the running bot, as the log channel's verbose mode words
 it (a DM only as "DM from user <id>", never its text), pushed to open pages as server-sent events.
 
-Hooked on the main engine's decision listeners (an ensemble announces every character's decisions there).
+A decision observer of the main engine (an ensemble announces every character's decisions there).
 The hook only appends to memory and to each open page's queue; a page that cannot keep up loses its oldest
 lines, never the bot's time.
 """
@@ -14,13 +14,9 @@ import json
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from bot.core.pipeline import Decision, Incoming
 from bot.operator.admin.language import describe_decision
-
-if TYPE_CHECKING:
-    from bot.reply.engine import ReplyEngine
 
 KEEP = 200  # recent decisions a newly opened page shows
 QUEUE = 100  # lines waiting for one slow page
@@ -49,12 +45,7 @@ class LiveFeed:
         self.recent: deque[LiveEvent] = deque(maxlen=keep)
         self._numbers = itertools.count(1)
         self._queues: set[asyncio.Queue[LiveEvent | None]] = set()
-        self._engine: ReplyEngine | None = None
         self.closed = False
-
-    def attach(self, engine: ReplyEngine) -> None:
-        self._engine = engine
-        engine.decision_listeners.append(self.on_decision)
 
     async def on_decision(self, msg: Incoming, decision: Decision) -> None:
         event = LiveEvent(next(self._numbers), datetime.now(UTC), describe_decision(msg, decision),
@@ -83,10 +74,9 @@ class LiveFeed:
         self._queues.discard(queue)
 
     def close(self) -> None:
-        """Unhook from the engine and end every open stream (the dashboard is stopping)."""
+        """End every open stream (the dashboard is stopping); later decisions are still kept for a page
+        that asks (none will: the dashboard is gone)."""
         self.closed = True
-        if self._engine is not None and self.on_decision in self._engine.decision_listeners:
-            self._engine.decision_listeners.remove(self.on_decision)
         for queue in list(self._queues):
             _offer(queue, None)
 

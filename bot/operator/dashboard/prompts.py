@@ -19,7 +19,7 @@ from bot.operator.dashboard.render import CONTEXT, error_page, render
 
 def sent_log(request: web.Request) -> SentLog | None:
     bot = request.app[CONTEXT].bot
-    return bot.engine.claude.sent if bot is not None else None
+    return bot.claude.sent if bot is not None else None
 
 
 async def prompts(request: web.Request) -> web.Response:
