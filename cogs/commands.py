@@ -290,7 +290,7 @@ class RerollView(OwnedView):
 class UserCommands(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.tools = ConversationTools(bot.engine)
+        self.tools = bot.services.conversation
 
     @property
     def character_name(self) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.core.tokens import counted, history_tokens
-from bot.operator.conversation_tools import ConversationTools, pairs_of
+from bot.operator.conversation_tools import pairs_of
 from database.records import Turn
 from tests.dbtools import compact_history
 from tests.fakes import EVENT_WAIT
@@ -541,7 +541,7 @@ async def test_forget_never_touches_turns_outside_the_conversation(harness: Harn
     h = harness
     await seed(h, 1)
     other = await seed(h, 1, user=USER2_ID)
-    tools = ConversationTools(h.bot.engine)
+    tools = h.bot.services.conversation
     forged = pairs_of([Turn("user", "x", other[0]), Turn("assistant", "y", other[1])])
     assert await tools.forget(USER_ID, f"channel:{CHANNEL_ID}", forged) == 0
     assert len(await history(h, user=USER2_ID)) == 2

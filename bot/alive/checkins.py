@@ -13,13 +13,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
+from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime, hour_in
 from bot.core.persona.macros import Moment
 from bot.core.pipeline import Outlet
 from bot.core.text import clean_name
 from bot.core.tokens import counted
-from bot.reply.engine import ReplyEngine
 from bot.reply.prompting import fence
 from database.checkins import CheckIns
 from database.records import CheckInDue, Turn
@@ -41,10 +41,10 @@ ASK = ("[Write {name} one short, warm DM, in character, asking how they are. Use
 
 
 class CheckInRound:
-    def __init__(self, engine: ReplyEngine, time: LocalTime, *, feeling: Callable[[], str],
+    def __init__(self, speaker: Speaker, time: LocalTime, *, feeling: Callable[[], str],
                  open_dm: Callable[[int], Awaitable[Outlet | None]], remembers: Callable[[bool | None], bool],
                  mirror: Callable[[str], None]) -> None:
-        self.engine = engine
+        self.speaker = speaker
         self.time = time
         self.feeling = feeling
         self.open_dm = open_dm
@@ -55,12 +55,12 @@ class CheckInRound:
         return hour_in(self.time.hour(now), *CHECKIN_HOURS) and not self.time.is_quiet(now)
 
     async def run(self, now: datetime) -> str:
-        settings = self.engine.settings
+        settings = self.speaker.settings
         if not settings.alive.checkins:
             return "check-ins are off"
         if not self.sensible_hour(now):
             return "not a sensible local hour"
-        due = await self.engine.store.checkins.due(now - timedelta(days=settings.alive.checkin_after_days))
+        due = await self.speaker.store.checkins.due(now - timedelta(days=settings.alive.checkin_after_days))
         sent = 0
         for person in due:
             try:
@@ -70,23 +70,23 @@ class CheckInRound:
         return f"{sent} of {len(due)} check-in(s) sent"
 
     async def check_in(self, person: CheckInDue, now: datetime) -> bool:
-        engine = self.engine
-        store, persona = engine.store, engine.persona
+        speaker = self.speaker
+        store, persona = speaker.store, speaker.persona
         user = await store.people.get_user(person.user_id)
         remembered = self.remembers(user.memory_consent if user is not None else None)
         name = clean_name(person.name) if person.name else "them"
-        memories = [m[1] for m in await store.memories.core_memories(engine.character_key, person.user_id)] \
+        memories = [m[1] for m in await store.memories.core_memories(speaker.character_key, person.user_id)] \
             if remembered else []
         # A DM: memories drawn from DMs belong here too; quoted data, as in a reply (bot/reply/prompting.py).
         block = fence("person", "\n".join(f"- {m}" for m in memories), name=name) if memories else ""
-        portrait = await self_portrait(store.identity, store.state, engine.character_key)
+        portrait = await self_portrait(store.identity, store.state, speaker.character_key)
         request = initiative_prompt(persona, portrait,
                                     ASK.format(name=name), feeling=self.feeling(),
                                     moment=Moment(self.time.local(now), now - person.last_seen), name=name,
                                     person=block)
         try:
-            completion = await engine.claude.generate(
-                request, model=engine.settings.models.default_model,
+            completion = await speaker.claude.generate(
+                request, model=speaker.settings.models.default_model,
                 user_id=person.user_id, purpose="checkin", max_tokens=persona.max_tokens,
                 temperature=persona.temperature)
         except ClaudeUnavailable as exc:
@@ -99,17 +99,17 @@ class CheckInRound:
         if outlet is None:
             return False
         here = place_incoming(0, now, user_id=person.user_id, user_name=name)
-        parts = split(engine.settings.discord, engine.finish_text(here, completion.text.strip()))
+        parts = split(speaker.settings.discord, speaker.finish_text(here, completion.text.strip()))
         await store.checkins.mark_sent(person.user_id)  # first: a crash after sending must not send twice
         store.log.forget_author(person.user_id)  # their next message stamps last_seen anew: the answer
         try:
-            ids = await speak(engine.settings.typing, outlet, parts)
+            ids = await speak(speaker.settings.typing, outlet, parts)
         except Exception:
             await store.checkins.unmark(person.user_id, person.sent_at)
             raise
         if remembered:
             text = "\n\n".join(parts)
-            await store.conversations.append_turns(engine.character_key, person.user_id, "dm", [
+            await store.conversations.append_turns(speaker.character_key, person.user_id, "dm", [
                 counted(Turn("assistant", text, discord_message_id=ids[-1] if ids else None))])
         days = max(1, int((now - person.last_seen) / timedelta(days=1)))
         log.info("check-in sent to user %s after %s of silence", person.user_id, span(days))

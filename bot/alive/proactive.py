@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
+from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
 from bot.core.pipeline import Outlet
-from bot.reply.engine import ReplyEngine
 from bot.reply.prompting import format_recent
 from database.records import SeenMessage
 
@@ -99,11 +99,11 @@ THOUGHT_NO_STATUS = ("Nobody asked you anything: you decide to speak up on your 
 class ProactiveRound:
     """One round over every channel offered by ``places`` (the Discord side knows which exist)."""
 
-    def __init__(self, engine: ReplyEngine, time: LocalTime, *, places: Callable[[], Sequence[Place]],
+    def __init__(self, speaker: Speaker, time: LocalTime, *, places: Callable[[], Sequence[Place]],
                  outlet_for: Callable[[Place], Outlet], status: Callable[[], Awaitable[str]],
                  feeling: Callable[[], str], mirror: Callable[[str], None],
                  rng: Roller | None = None) -> None:
-        self.engine = engine
+        self.speaker = speaker
         self.time = time
         self.places = places
         self.outlet_for = outlet_for
@@ -114,7 +114,7 @@ class ProactiveRound:
         self.last: list[Verdict] = []  # the latest round's decisions (admins, tests)
 
     async def run(self, now: datetime) -> str:
-        settings, store = self.engine.settings, self.engine.store
+        settings, store = self.speaker.settings, self.speaker.store
         if self.time.is_quiet(now):
             where = f"{settings.alive.quiet_hours}, {settings.alive.timezone}"
             self.mirror(f"Proactive round skipped: quiet hours ({where}).")
@@ -128,7 +128,7 @@ class ProactiveRound:
                 continue
             active = await store.places.is_active(place.channel_id, place.guild_id)
             recent = await store.log.recent_messages(place.channel_id, limit=RECENT)
-            go, reason = judge(now, recent, self.engine.own_author_ids, active=active,
+            go, reason = judge(now, recent, self.speaker.own_author_ids, active=active,
                                max_silence=timedelta(hours=settings.alive.proactive_max_silence_hours),
                                chance=settings.alive.proactive_chance, roll=self.rng.random)
             kind = ""
@@ -149,20 +149,20 @@ class ProactiveRound:
         """Where no channel or server switch (/bot proactive) is set: the server's ``proactive`` setting
         (/server settings), else proactive_talk."""
         if place.guild_id is not None:
-            stored = (await self.engine.store.servers.get(place.guild_id)).proactive  # cached
+            stored = (await self.speaker.store.servers.get(place.guild_id)).proactive  # cached
             if stored is not None:
                 return stored
-        return self.engine.settings.alive.proactive_talk
+        return self.speaker.settings.alive.proactive_talk
 
     async def speak(self, place: Place, kind: str, recent: Sequence[SeenMessage], now: datetime) -> str:
         """Say something in ``place``; returns why nothing was posted ("" when it spoke)."""
-        engine, settings = self.engine, self.engine.settings
-        persona = engine.persona
-        portrait = await self_portrait(engine.store.identity, engine.store.state, engine.character_key)
+        speaker, settings = self.speaker, self.speaker.settings
+        persona = speaker.persona
+        portrait = await self_portrait(speaker.store.identity, speaker.store.state, speaker.character_key)
         server = f" on the server {place.guild_name}" if place.guild_name else ""
         where = f"[Where: {place.label}{server}]"
         if kind == "comment":
-            said = format_recent(recent, engine.own_author_ids, persona.name)  # its own lines under its name
+            said = format_recent(recent, speaker.own_author_ids, persona.name)  # its own lines under its name
             context = f"{where}\n\n[Recent messages in this channel]\n{said}\n\n[{COMMENT}]"
         else:
             status = await self.status()
@@ -171,7 +171,7 @@ class ProactiveRound:
         request = initiative_prompt(persona, portrait, context, feeling=self.feeling(),
                                     moment=Moment(self.time.local(now)))
         try:
-            completion = await engine.claude.generate(
+            completion = await speaker.claude.generate(
                 request, model=settings.models.default_model, user_id=None, purpose="proactive",
                 max_tokens=persona.max_tokens, temperature=persona.temperature)
         except ClaudeUnavailable as exc:
@@ -181,6 +181,6 @@ class ProactiveRound:
             return "Claude answered nothing; nothing posted"
         here = place_incoming(place.channel_id, now, guild_id=place.guild_id, guild_name=place.guild_name,
                               channel_name=place.channel_name)
-        parts = split(settings.discord, engine.finish_text(here, completion.text.strip()))
+        parts = split(settings.discord, speaker.finish_text(here, completion.text.strip()))
         await speak(settings.typing, self.outlet_for(place), parts)
         return ""

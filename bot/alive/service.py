@@ -30,12 +30,12 @@ from bot.alive.proactive import Place, ProactiveRound
 from bot.alive.reactions import SWITCH as REACTIONS
 from bot.alive.reactions import ReactionGate, aimed_at_me, may_react, warm_stimuli
 from bot.alive.schedule import DurableJob
+from bot.alive.speaker import Speaker
 from bot.alive.status import StatusKeeper
 from bot.core.config import AliveSettings
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Decision, Incoming, Outlet, PromptPart, ReplyResult, TurnListener
-from bot.reply.engine import ReplyEngine
 from database.records import PromptData
 from database.store import Store
 from memory.consent import Consent
@@ -186,16 +186,16 @@ class EmotesPart:
 
 
 class Alive:
-    def __init__(self, engine: ReplyEngine, parts: AliveParts, side: DiscordSide, settings: AliveSettings,
+    def __init__(self, speaker: Speaker, parts: AliveParts, side: DiscordSide, settings: AliveSettings,
                  consent: Consent, *, mirror: Callable[[str], None] = lambda _: None,
                  shards: str = "") -> None:
-        """``parts``: what being alive adds to the replies (its feelings are the ones shown and changed
-        here); ``settings``: the alive section (a reload reaches it); ``consent``: the bot's one memory
-        consent (whose writing style may be learnt). ``shards``: in a cluster, the shards this process runs.
-        Each process then runs the proactive rounds of its own channels (a durable job per shard set), while
-        a check-in round, which reaches anyone by DM, stays one job for the whole cluster (its claim lets one
-        process run each round)."""
-        self.engine = engine
+        """``speaker``: the main character as its own initiative speaks; ``parts``: what being alive adds to
+        the replies (its feelings are the ones shown and changed here); ``settings``: the alive section (a
+        reload reaches it); ``consent``: the bot's one memory consent (whose writing style may be learnt).
+        ``shards``: in a cluster, the shards this process runs. Each process then runs the proactive rounds
+        of its own channels (a durable job per shard set), while a check-in round, which reaches anyone by
+        DM, stays one job for the whole cluster (its claim lets one process run each round)."""
+        self.speaker = speaker
         self.parts = parts
         self.side = side
         self.settings = settings
@@ -203,12 +203,12 @@ class Alive:
         self.time = parts.time
         self.consent = consent
         self.feelings = parts.feelings
-        self.status = StatusKeeper(engine, feeling=self.feeling_block, apply=side.show_status, mirror=mirror)
-        self.proactive = ProactiveRound(engine, self.time, places=side.places, outlet_for=side.outlet_for,
+        self.status = StatusKeeper(speaker, feeling=self.feeling_block, apply=side.show_status, mirror=mirror)
+        self.proactive = ProactiveRound(speaker, self.time, places=side.places, outlet_for=side.outlet_for,
                                         status=self.status.current, feeling=self.feeling_block, mirror=mirror)
-        self.checkins = CheckInRound(engine, self.time, feeling=self.feeling_block, open_dm=side.open_dm,
+        self.checkins = CheckInRound(speaker, self.time, feeling=self.feeling_block, open_dm=side.open_dm,
                                      remembers=self.consent.allows, mirror=mirror)
-        key, schedule = engine.character_key, engine.store.schedule
+        key, schedule = speaker.character_key, speaker.store.schedule
         self.jobs = [DurableJob(schedule, f"proactive:{key}" + (f":shards {shards}" if shards else ""),
                                 timedelta(minutes=settings.proactive_interval_minutes),
                                 self.proactive.run),
@@ -260,7 +260,7 @@ class Alive:
         """The log channel's ``status`` lines about feelings, the custom status and proactive talk."""
         status = await self.status.current() if self.settings.custom_status else ""
         proactive = self.jobs[0]
-        row = await self.engine.store.schedule.get(proactive.name)
+        row = await self.speaker.store.schedule.get(proactive.name)
         rounds = (f"next round {row.next_due:%Y-%m-%d %H:%M} UTC, last: {row.last_result or 'none yet'}"
                   if row else "no round yet")
         s = self.settings

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.alive.initiative import initiative_prompt, self_portrait
+from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
-from bot.reply.engine import ReplyEngine
 
 log = logging.getLogger(__name__)
 
@@ -40,26 +40,26 @@ def clean_status(text: str) -> str | None:
 
 
 class StatusKeeper:
-    def __init__(self, engine: ReplyEngine, *, feeling: Callable[[], str],
+    def __init__(self, speaker: Speaker, *, feeling: Callable[[], str],
                  apply: Callable[[str], Awaitable[None]], mirror: Callable[[str], None]) -> None:
-        self.engine = engine
+        self.speaker = speaker
         self.feeling = feeling
         self.apply = apply
         self.mirror = mirror
 
     async def current(self) -> str:
-        return await self.engine.store.state.get(STATUS_KEY)
+        return await self.speaker.store.state.get(STATUS_KEY)
 
     async def refresh(self, now: datetime) -> str | None:
         """Write, store and show a new status; None (the old one kept, nothing shown) when Claude fails."""
-        engine = self.engine
-        persona = engine.persona
-        portrait = await self_portrait(engine.store.identity, engine.store.state, engine.character_key)
-        said = [m.content for m in await engine.store.log.said_by(engine.own_author_ids, limit=RECENT_SAID)]
+        speaker = self.speaker
+        persona = speaker.persona
+        portrait = await self_portrait(speaker.store.identity, speaker.store.state, speaker.character_key)
+        said = [m.content for m in await speaker.store.log.said_by(speaker.own_author_ids, limit=RECENT_SAID)]
         lately = "\n".join(f"- {' '.join(s.split())[:150]}" for s in said if s.strip())
         context = (f"[What you said lately in the server]\n{lately}\n\n" if lately else "") + ASK
         try:
-            completion = await engine.claude.complete(
+            completion = await speaker.claude.complete(
                 initiative_prompt(persona, portrait, context, feeling=self.feeling()), purpose="status",
                 max_tokens=80)
         except ClaudeUnavailable as exc:
@@ -71,8 +71,8 @@ class StatusKeeper:
             log.warning("custom status not refreshed: unusable answer %r", completion.text[:80])
             self.mirror("Custom status not refreshed: Claude's answer was unusable; the old one stays.")
             return None
-        await engine.store.state.set(STATUS_KEY, status)
-        await engine.store.state.set(STATUS_AT_KEY, now.isoformat())
+        await speaker.store.state.set(STATUS_KEY, status)
+        await speaker.store.state.set(STATUS_AT_KEY, now.isoformat())
         log.info("custom status: %s", status)
         self.mirror(f"Custom status set: {status}")
         await self.apply(status)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from discord.utils import time_snowflake
 
 from bot.core.claude import ClaudeUnavailable
+from bot.core.config import MemorySettings
 from bot.core.pipeline import Incoming
 from bot.core.tokens import count_tokens, counted, history_tokens
 from bot.reply.engine import ReplyEngine
@@ -166,12 +167,12 @@ class RerollSession:
 
 
 class ConversationTools:
-    def __init__(self, engine: ReplyEngine) -> None:
+    def __init__(self, engine: ReplyEngine, store: Store, memory: MemorySettings) -> None:
+        """``engine``: the main character's, which drafts; ``memory``: the memory section, following
+        reloads (its default consent)."""
         self.engine = engine
-
-    @property
-    def store(self) -> Store:
-        return self.engine.store
+        self.store = store
+        self.memory = memory
 
     @property
     def character_key(self) -> str:
@@ -236,7 +237,7 @@ class ConversationTools:
                                f"{REMEMBER_MAX_CHARS}.")
         user = await self.store.people.get_user(user_id)
         answer = user.memory_consent if user is not None else None
-        consent = Consent(self.store.servers, self.store.people, self.engine.settings.memory.memory_consent)
+        consent = Consent(self.store.servers, self.store.people, self.memory.memory_consent)
         if not consent.allows(answer):
             if answer is False:
                 raise InvalidInput("You turned my memory off with `/memory opt-out`, "

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from bot.alive.checkins import CheckInChoice
 from bot.alive.service import Alive, AliveParts, DiscordSide
+from bot.alive.speaker import Speaker
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, SpendingGuard
 from bot.core.config import (
@@ -42,6 +43,7 @@ from bot.core.pipeline import NO_FEATURES, DecisionListener, Features, Intercept
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.tools import AdminTools
+from bot.operator.conversation_tools import ConversationTools
 from bot.operator.limits import ReplyTokenFactor, SpendingLimits
 from bot.operator.logmirror import LogMirror
 from bot.operator.places import Places
@@ -126,6 +128,7 @@ class Services:
     memory_jobs: MemoryJobs
     scheduler: Scheduler
     tools: ServerTools
+    conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
     dashboard: Dashboard | None = None
 
     @property
@@ -247,7 +250,10 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     counters.start()
     # In a cluster each process speaks first in its own shards' channels (bot/alive/service.py).
     shards = cluster.shards if settings.shard_id_list else ""
-    alive = await compose_alive(holder.follow(AliveSettings), consent, engine, alive_parts, edge.alive_side,
+    # The character's own initiative reads the store, the settings, the model client and the character
+    # itself, never the engine; its text goes through the same reply filters.
+    speaker = Speaker(store, settings, claude, character, key, accounts, main.reply_filters)
+    alive = await compose_alive(holder.follow(AliveSettings), consent, speaker, alive_parts, edge.alive_side,
                                 mirror, cluster, admin, shards=shards)
     memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings), cluster,
                              mirror.emit, after_daily=alive.after_consolidation)
@@ -259,7 +265,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
-                        scheduler=scheduler, tools=ServerTools.on(store))
+                        scheduler=scheduler, tools=ServerTools.on(store),
+                        conversation=ConversationTools(engine, store, holder.follow(MemorySettings)))
     if live is not None:
         services.dashboard = compose_dashboard(services, settings, edge, live)
     return services
@@ -300,13 +307,13 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
     return ensemble
 
 
-async def compose_alive(settings: AliveSettings, consent: Consent, engine: ReplyEngine, parts: AliveParts,
+async def compose_alive(settings: AliveSettings, consent: Consent, speaker: Speaker, parts: AliveParts,
                         side: DiscordSide, mirror: LogMirror, cluster: Cluster,
                         admin: AdminTools, *, shards: str) -> Alive:
     """The character alive between messages (bot/alive/), its feelings and /state edits shared with the
     cluster's other processes; ``settings``: the alive section, following reloads; ``shards``: this
     process's, in a cluster (else "")."""
-    alive = Alive(engine, parts, side, settings, consent, mirror=mirror.emit, shards=shards)
+    alive = Alive(speaker, parts, side, settings, consent, mirror=mirror.emit, shards=shards)
     await alive.start()
     admin.state.listeners.append(alive.state_changed)
 

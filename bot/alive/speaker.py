@@ -1,0 +1,36 @@
+"""The character as its own initiative speaks (proactive rounds, check-ins, the custom status): the narrow
+things those read, handed in by the composition root (bot/runtime/composition.py) instead of the reply
+engine: the store, the settings, the model client, the character (its key and its persona, read live: the
+files may change), its own accounts and the reply filters its text goes through before Discord."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from bot.core.character import CharacterSource
+from bot.core.claude import ClaudeClient
+from bot.core.config import Settings
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming, ReplyFilter
+from bot.reply.delivery import finish_text
+from database.store import Store
+
+
+class Speaker:
+    def __init__(self, store: Store, settings: Settings, claude: ClaudeClient, character: CharacterSource,
+                 character_key: str, accounts: Collection[int], filters: tuple[ReplyFilter, ...]) -> None:
+        self.store = store
+        self.settings = settings  # the whole settings: its models, alive, discord and typing sections
+        self.claude = claude
+        self.character = character
+        self.character_key = character_key
+        self.own_author_ids = accounts  # its own lines, told apart from the others' in a channel's log
+        self.filters = filters
+
+    @property
+    def persona(self) -> Persona:
+        return self.character.current()
+
+    def finish_text(self, msg: Incoming, text: str) -> str:
+        """The text as it goes to Discord, through the same filters as a reply (emote names made valid)."""
+        return finish_text(self.filters, msg, text)
