@@ -113,7 +113,6 @@ class Admin(commands.Cog):
     async def cog_load(self) -> None:
         await self.tools.verbose.load()
         self.bot.mirror.attach(self.post)
-        self.bot.claude.on_error.append(self.mirror_error)
         self.bot.add_dynamic_items(UsersPageButton)
         self.heartbeat.change_interval(seconds=self.bot.settings.discord.heartbeat_interval_seconds)
         self.heartbeat.start()
@@ -123,8 +122,6 @@ class Admin(commands.Cog):
         # The shutdown task is left alone: it is the one closing the bot.
         self.heartbeat.cancel()
         self.bot.mirror.detach()
-        if self.mirror_error in self.bot.claude.on_error:
-            self.bot.claude.on_error.remove(self.mirror_error)
         self.bot.remove_dynamic_items(UsersPageButton)
 
     # -- the log channel
@@ -151,9 +148,6 @@ class Admin(commands.Cog):
             return
         if self.bot.mirror.active:
             self.bot.mirror.emit(describe_decision(msg, decision))
-
-    async def mirror_error(self, text: str) -> None:
-        self.bot.mirror.emit(f"❗ {text}")
 
     # -- commands
 

@@ -29,7 +29,10 @@ def state_key(character_key: str) -> str:
 
 
 class Feelings:
-    def __init__(self, state: State, character_key: str, time: LocalTime, clock: Clock = utc_now) -> None:
+    def __init__(self, state: State, character_key: str, time: LocalTime, clock: Clock = utc_now, *,
+                 shared: Callable[[str, str], None] | None = None) -> None:
+        """``shared``: told of each saved state (key, JSON), so a cluster's other processes adopt it
+        (bot/runtime/cluster.py)."""
         self.kept = state  # where the feelings are kept (one global state key per character)
         self.key = state_key(character_key)
         self.time = time
@@ -37,8 +40,7 @@ class Feelings:
         self.state = EmotionState.at_rest(clock(), time)
         self._writer: asyncio.Task[None] | None = None
         self._dirty = False
-        # Told of each saved state (key, JSON): a cluster's other processes adopt it (bot/runtime/).
-        self.saved: list[Callable[[str, str], None]] = []
+        self._shared = shared
 
     def adopt(self, raw: str) -> bool:
         """Take a state another process saved (no write: it is stored already)."""
@@ -107,5 +109,5 @@ class Feelings:
             except Exception:
                 log.exception("could not save %s", self.key)
                 return
-            for listener in list(self.saved):
-                listener(self.key, raw)
+            if self._shared is not None:
+                self._shared(self.key, raw)

@@ -65,8 +65,10 @@ class AliveParts:
 
     def __init__(self, store: Store, settings: AliveSettings, consent: Consent, keys: Sequence[str],
                  side: DiscordSide, accounts: Collection[int], *,
-                 mirror: Callable[[str], None] = lambda _: None, clock: Clock = utc_now) -> None:
-        """``keys``: every character's, the main one first; ``accounts``: the main character's own."""
+                 mirror: Callable[[str], None] = lambda _: None, clock: Clock = utc_now,
+                 share_feelings: Callable[[str, str], None] | None = None) -> None:
+        """``keys``: every character's, the main one first; ``accounts``: the main character's own;
+        ``share_feelings``: told of each saved feelings state (a cluster's other processes adopt it)."""
         self.store = store
         self.settings = settings
         self.side = side
@@ -75,7 +77,8 @@ class AliveParts:
         self.clock = clock
         self.time = LocalTime.of(settings.timezone, settings.quiet_hours)
         self.main_key = keys[0]
-        self.feelings = {key: Feelings(store.state, key, self.time, self.now) for key in keys}
+        self.feelings = {key: Feelings(store.state, key, self.time, self.now, shared=share_feelings)
+                         for key in keys}
         self.style = StyleMirror(store.style, consent)
         self.reactions = ReactionGate(settings.reaction_rate_limit)
         self._learnt: deque[int] = deque(maxlen=256)  # messages already learnt from (several characters)

@@ -91,9 +91,11 @@ class ClaudeClient(StartupChecks):
     """The one model client (also importable as ``ModelClient``), whatever backend each purpose uses."""
 
     def __init__(self, settings: Settings, usage: UsageLog | None, *, sdk: AsyncAnthropic | None = None,
-                 spending: SpendingGuard | None = None, models: ModelTable | None = None) -> None:
+                 spending: SpendingGuard | None = None, models: ModelTable | None = None,
+                 on_error: Sequence[Callable[[str], Awaitable[None]]] = ()) -> None:
         """``usage``: where each call's tokens and cost are recorded (None: nowhere, e.g. the prompt docs).
-        ``models``: the capability table, when the composition root shares it (the spending limits read it).
+        ``models``: the capability table, when the composition root shares it (the spending limits read it);
+        ``on_error``: told one line per failed call (the admin log channel's mirror).
         The whole ``settings``: the client reads the models, timeouts, secrets, storage (its API log) and
         the vote model's sections, and names where a rejected key was set (``origins``)."""
         self.settings = settings
@@ -114,8 +116,7 @@ class ClaudeClient(StartupChecks):
         self._checks: asyncio.Task[list[str]] | None = None
         self.wrong_models: list[ConfigError] = []  # configured ids the models list does not serve
         self._api_log = self._make_api_logger()
-        # Observers (e.g. the admin log-channel mirror) get one line per failed call.
-        self.on_error: list[Callable[[str], Awaitable[None]]] = []
+        self.on_error = tuple(on_error)
         # Backends whose key was rejected: (what was said, when), see KEY_RECHECK_SECONDS.
         self._refused: dict[str, tuple[str, float]] = {}
         self.sent = SentLog()  # the last requests as sent, for the dashboard's prompt inspector
@@ -435,7 +436,7 @@ class ClaudeClient(StartupChecks):
         await self._spent(completion, name, model, purpose, user_id, started, ok=False, error="refusal")
         line = f"{backend.label} {purpose} call ({model}) was refused by the model's safety classifier"
         log.warning("%s (%d refusals since start)", line, refused)
-        for observer in list(self.on_error):
+        for observer in self.on_error:
             try:
                 await observer(line)
             except Exception:
@@ -475,7 +476,7 @@ class ClaudeClient(StartupChecks):
         log.warning("%s %s call (%s) failed: %s", backend.label, purpose, kwargs["model"], error)
         await self._record(Completion("", kwargs["model"], CallUsage()), purpose=purpose, user_id=user_id,
                            latency_ms=(time.perf_counter() - started) * 1000, ok=False, error=error)
-        for observer in list(self.on_error):
+        for observer in self.on_error:
             try:
                 await observer(f"{backend.label} {purpose} call failed ({kwargs['model']}): {error}")
             except Exception:

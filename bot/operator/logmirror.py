@@ -54,6 +54,10 @@ class LogMirror:
         """Mirror one line when verbose mode is on; never raises, never waits for Discord."""
         self.emit(text)
 
+    async def model_error(self, text: str) -> None:
+        """A failed model call (the model client's error observer), marked as such."""
+        self.emit(f"❗ {text}")
+
     def emit(self, text: str) -> None:
         """The synchronous form of ``mirror(text)`` for callers outside a coroutine."""
         sink = self._sink

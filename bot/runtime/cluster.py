@@ -103,6 +103,16 @@ class Cluster:
 
         return posted
 
+    def share_feelings(self, key: str, raw: str) -> None:
+        """A character's feelings were saved here: the other processes adopt them (one character)."""
+        self.publish_soon("feelings", peers_only=True, key=key, state=raw)
+
+    async def share_state_edit(self, key: str) -> str:
+        """An admin's /state edit made here: the other processes apply it too (nothing to add to the
+        answer)."""
+        self.publish_soon("state", key=key)
+        return ""
+
     def share_cache_changes(self) -> None:
         """A server's settings or a place's activation changed in one process: the others drop their cached
         copies (they read the database again at their next message)."""

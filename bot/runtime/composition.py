@@ -144,9 +144,11 @@ async def open_store(settings: Settings) -> Store:
 
 
 def compose_model(settings: Settings, store: Store, *, spending: SpendingGuard | None = None,
-                  models: ModelTable | None = None) -> ClaudeClient:
-    """The model client, guarded by the spending limits (none in the console)."""
-    claude = ClaudeClient(settings, store.usage, spending=spending, models=models)
+                  models: ModelTable | None = None, mirror: LogMirror | None = None) -> ClaudeClient:
+    """The model client, guarded by the spending limits, its failures mirrored to the log channel (neither
+    in the console)."""
+    claude = ClaudeClient(settings, store.usage, spending=spending, models=models,
+                          on_error=(mirror.model_error,) if mirror is not None else ())
     claude.start_checks()  # an unreachable model server is a warning with its URL, never a crash
     return claude
 
@@ -214,7 +216,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     counters = ActivityRecorder(store.stats, key)
     keys = [key, *(folder.name for folder in settings.ensemble_dirs)]
     alive_parts = AliveParts(store, holder.follow(AliveSettings), consent, keys, edge.alive_side, accounts,
-                             mirror=mirror.emit)
+                             mirror=mirror.emit, share_feelings=cluster.share_feelings)
     late = LateReplies()  # owed since before a restart: their prompt says so (bot/reply/recovery.py)
     live = compose_live_feed() if settings.dashboard.dashboard_port else None
     # The main character's replies, stage by stage.
@@ -226,7 +228,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         prompt_parts=(*alive_parts.prompt_parts(key), late),  # after memory's recall (compose_engine)
         reply_filters=(alive_parts.render,),
         turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), cluster.posted(names.name)))
-    claude = compose_model(settings, store, spending=limits, models=models)
+    claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror)
     intents = intent_router(settings)
     memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use
                             store, claude, character, key, intents, consent=consent, notify=mirror.emit)
@@ -245,8 +247,6 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # Run once ready (cogs/events.py).
     recovery = ReplyRecovery(holder.follow(RecoverySettings), store.owed, [engine, *members], late)
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
-    admin = AdminTools(store, holder.follow(ModelSettings), holder.follow(StorageSettings),
-                       engine.character_key, mirror, embed=memory.embed)
     counters.start()
     # In a cluster each process speaks first in its own shards' channels (bot/alive/service.py).
     shards = cluster.shards if settings.shard_id_list else ""
@@ -254,7 +254,12 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # itself, never the engine; its text goes through the same reply filters.
     speaker = Speaker(store, settings, claude, character, key, accounts, main.reply_filters)
     alive = await compose_alive(holder.follow(AliveSettings), consent, speaker, alive_parts, edge.alive_side,
-                                mirror, cluster, admin, shards=shards)
+                                mirror, cluster, shards=shards)
+    # An admin's /state edit of a feelings key takes effect at once, here and in the cluster's other
+    # processes.
+    admin = AdminTools(store, holder.follow(ModelSettings), holder.follow(StorageSettings),
+                       engine.character_key, mirror, embed=memory.embed,
+                       state_changed=(alive.state_changed, cluster.share_state_edit))
     memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings), cluster,
                              mirror.emit, after_daily=alive.after_consolidation)
     scheduler = Scheduler(scheduled_jobs(holder.follow(MemorySettings), memory_jobs, alive), skip=skip_jobs)
@@ -308,23 +313,17 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
 
 
 async def compose_alive(settings: AliveSettings, consent: Consent, speaker: Speaker, parts: AliveParts,
-                        side: DiscordSide, mirror: LogMirror, cluster: Cluster,
-                        admin: AdminTools, *, shards: str) -> Alive:
-    """The character alive between messages (bot/alive/), its feelings and /state edits shared with the
+                        side: DiscordSide, mirror: LogMirror, cluster: Cluster, *, shards: str) -> Alive:
+    """The character alive between messages (bot/alive/), its feelings and /state edits heard from the
     cluster's other processes; ``settings``: the alive section, following reloads; ``shards``: this
     process's, in a cluster (else "")."""
     alive = Alive(speaker, parts, side, settings, consent, mirror=mirror.emit, shards=shards)
     await alive.start()
-    admin.state.listeners.append(alive.state_changed)
 
     async def feelings_heard(message: dict[str, object]) -> None:
         for feelings in alive.feelings.values():
             if feelings.key == message.get("key"):
                 feelings.adopt(str(message.get("state", "")))
-
-    async def tell_state(key: str) -> str:
-        cluster.publish_soon("state", key=key)
-        return ""
 
     async def state_heard(message: dict[str, object]) -> None:
         await alive.state_changed(str(message.get("key", "")))
@@ -332,10 +331,6 @@ async def compose_alive(settings: AliveSettings, consent: Consent, speaker: Spea
     # A cluster shares one character: its feelings and an admin's /state edits reach every process.
     cluster.on("feelings", feelings_heard)
     cluster.on("state", state_heard)
-    for feelings in alive.feelings.values():
-        feelings.saved.append(
-            lambda key, raw: cluster.publish_soon("feelings", peers_only=True, key=key, state=raw))
-    admin.state.listeners.append(tell_state)
     return alive
 
 

@@ -4,7 +4,7 @@ next reply, since prompts are built from the database at every message."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.core.text import clip
 from bot.operator.admin.language import (
@@ -128,11 +128,13 @@ class StateEdits:
     """``/state``: global state keys. ``reload_verbose`` puts a changed ``verbose`` key into effect at
     once."""
 
-    def __init__(self, state: State, reload_verbose: Callable[[], Awaitable[bool]]) -> None:
+    def __init__(self, state: State, reload_verbose: Callable[[], Awaitable[bool]],
+                 changed: Sequence[Callable[[str], Awaitable[str]]] = ()) -> None:
+        """``changed``: told of every /state set or delete (key) -> a note for the answer, e.g. feelings
+        reloaded."""
         self.state = state
         self.reload_verbose = reload_verbose
-        # Told of every /state set or delete (key) -> a note for the answer, e.g. feelings reloaded.
-        self.listeners: list[Callable[[str], Awaitable[str]]] = []
+        self._changed_told = tuple(changed)
 
     @staticmethod
     def _key(key: str) -> str:
@@ -148,7 +150,7 @@ class StateEdits:
         if key == VERBOSE_KEY:
             on = await self.reload_verbose()
             return f"\n-# Verbose mode is now {'on' if on else 'off'}."
-        return "".join([await listener(key) for listener in list(self.listeners)])
+        return "".join([await told(key) for told in self._changed_told])
 
     async def show(self) -> str:
         items = await self.state.all()

@@ -3,6 +3,8 @@ shared by the admin cogs (the log channel's commands and the admin slash command
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+
 from bot.core.config import ModelSettings, StorageSettings
 from bot.operator.admin.edits import IdentityEdits, RelationshipEdits, StateEdits
 from bot.operator.admin.language import USAGE, verbose_answer
@@ -45,10 +47,12 @@ class Verbose:
 class AdminTools:
     """The admin reads and edits, one attribute per concern. ``character`` is the name data is filed under
     (ReplyEngine.character_key); ``embed`` embeds new facts (the memory engine's, when there is one);
-    ``models`` and ``storage``: the sections read (a plan's model, ``verbose_logging``)."""
+    ``models`` and ``storage``: the sections read (a plan's model, ``verbose_logging``); ``state_changed``:
+    told of every /state edit (a note for the answer), e.g. the feelings reloaded."""
 
     def __init__(self, store: Store, models: ModelSettings, storage: StorageSettings, character: str,
-                 mirror: LogMirror, *, embed: Embed | None = None) -> None:
+                 mirror: LogMirror, *, embed: Embed | None = None,
+                 state_changed: Sequence[Callable[[str], Awaitable[str]]] = ()) -> None:
         self.store = store
         self.verbose = Verbose(store.state, storage, mirror)
         self.users = Users(store.people, models, character)
@@ -56,7 +60,7 @@ class AdminTools:
         self.facts = FactEdits(store.facts, self.users, embed)
         self.memories = MemoryEdits(store.memories, character, self.users)
         self.relationship = RelationshipEdits(store.people, character, self.users)
-        self.state = StateEdits(store.state, self.verbose.load)
+        self.state = StateEdits(store.state, self.verbose.load, state_changed)
 
     async def save_log(self) -> None:
         """Write the messages logged so far (a shutdown's last step before closing)."""
