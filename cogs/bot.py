@@ -163,6 +163,7 @@ class KindredMixin:
         edge = Edge(is_admin=lambda uid: is_admin_id(self, uid),  # type: ignore[arg-type]
                     own_user_id=self.user.id if self.user is not None else None,
                     intercept=self._log_command, mirror_decision=self._mirror_decision,
+                    sync_commands=self._sync_commands,
                     alive_side=self.presence, latencies=self._latencies,
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at)
@@ -183,7 +184,7 @@ class KindredMixin:
             await self.load_extension(name)  # type: ignore[attr-defined]
         self.scheduler.start()
         self._join_cluster()
-        await self.cluster.start()  # as leader (always, on SQLite): the lead hooks run now
+        await self.cluster.start(services.lead_work)  # as leader (always, on SQLite): the lead work runs now
         if services.dashboard is not None:
             self.dashboard = services.dashboard
             await self.dashboard.start()
@@ -207,14 +208,16 @@ class KindredMixin:
         """What this process does for the cluster and what it hears from the others
         (bot/runtime/cluster.py)."""
         cluster = self.cluster
-        # self: the mixin is only ever mixed into KindredBot or KindredShardedBot
-        cluster.lead_hooks.append(lambda: sync_app_commands(self))  # type: ignore[arg-type]
         cluster.on("shutdown", self._cluster_shutdown)
         cluster.share_cache_changes()
         cluster.on("posted", self._cluster_posted)
 
     def _engines(self) -> list[ReplyEngine]:
         return [m.engine for m in self.ensemble.members] if self.ensemble is not None else [self.engine]
+
+    async def _sync_commands(self) -> None:
+        # self: the mixin is only ever mixed into KindredBot or KindredShardedBot
+        await sync_app_commands(self)  # type: ignore[arg-type]
 
     async def _log_command(self, msg: Incoming) -> bool:
         """An admin command in the log channel, consumed by the Admin cog (cogs/admin.py) while it is

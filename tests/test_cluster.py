@@ -104,9 +104,8 @@ async def test_on_sqlite_the_one_process_leads_and_signals_go_nowhere(tmp_path: 
     async def hook() -> None:
         ran.append("lead")
 
-    cluster.lead_hooks.append(hook)
     try:
-        await cluster.start()
+        await cluster.start(lead_work=(hook,))
         assert cluster.leading and ran == ["lead"] and not cluster.shared
         assert await cluster.publish("shutdown") is False
         [node] = await store.cluster.nodes()
@@ -145,6 +144,7 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
                 for i, s in enumerate(stores)]
     led: list[int] = []
     heard: list[tuple[int, dict[str, Any]]] = []
+    hooks = []
     for i, cluster in enumerate(clusters):
         async def hook(i: int = i) -> None:
             led.append(i)
@@ -152,11 +152,11 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
         async def on_signal(message: dict[str, Any], i: int = i) -> None:
             heard.append((i, message))
 
-        cluster.lead_hooks.append(hook)
+        hooks.append(hook)
         cluster.on("invalidate", on_signal)
     try:
-        await clusters[0].start()
-        await clusters[1].start()
+        await clusters[0].start(lead_work=(hooks[0],))
+        await clusters[1].start(lead_work=(hooks[1],))
         assert clusters[0].leading and not clusters[1].leading and led == [0]
         # A signal reaches the other process, not the sender.
         assert await clusters[0].publish("invalidate", what="server", id=7)

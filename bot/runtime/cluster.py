@@ -5,9 +5,9 @@
   (Proactive rounds run in every process, for its own shards' channels: bot/alive/service.py.)
   The leader holds a PostgreSQL advisory lock on its own session; PostgreSQL releases it when that session
   dies (kill -9 included, and within seconds when the machine vanishes: TCP keepalives), and another
-  process takes it on its next try, every ``leader_failover_seconds / 3``. Becoming leader runs the
-  :attr:`lead_hooks` (e.g. a consolidation the dead leader missed). Every such job is idempotent or resumes
-  from the database, so one cut short by the old leader is finished or safely redone.
+  process takes it on its next try, every ``leader_failover_seconds / 3``. Becoming leader runs the lead
+  work handed to :meth:`Cluster.start` (e.g. a consolidation the dead leader missed). Every such job is
+  idempotent or resumes from the database, so one cut short by the old leader is finished or safely redone.
 * **Signals.** ``publish(kind, ...)`` sends a JSON NOTIFY every process of the database hears (not the
   sender); handlers registered with :meth:`on` run on each receiver: ``shutdown`` (the log channel's
   ``shutdown?``), ``invalidate`` (an admin's edit of a cached server or channel setting), ``posted`` (a
@@ -64,6 +64,9 @@ def describe_shards(shard_ids: tuple[int, ...] | None, shard_count: int) -> str:
     return ",".join(ranges)
 
 
+LeadWork = Callable[[], Awaitable[object]]  # what it returns is not read
+
+
 class Cluster:
     def __init__(self, store: Store, settings: ClusterSettings, character_key: str, *,
                  shard_ids: tuple[int, ...] | None, shard_count: int) -> None:
@@ -77,7 +80,7 @@ class Cluster:
         # Other live processes on the database, as of the last heartbeat: signals that only matter to them
         # (a post, a feeling) are not sent into an empty room on every message.
         self.peers = 0
-        self.lead_hooks: list[Callable[[], Awaitable[object]]] = []  # what they return is not read
+        self._lead_work: tuple[LeadWork, ...] = ()
         self._handlers: dict[str, list[Handler]] = {}
         self._link = store.cluster_link()
         self._key = lock_key(f"leader:{character_key}")
@@ -128,7 +131,9 @@ class Cluster:
 
         self.on("invalidate", invalidate)
 
-    async def start(self) -> None:
+    async def start(self, lead_work: Sequence[LeadWork] = ()) -> None:
+        """Join the cluster; ``lead_work`` runs, in order, each time this process becomes its leader."""
+        self._lead_work = tuple(lead_work)
         await self.store.cluster.register(self.node_id, self.character, socket.gethostname(), os.getpid(),
                                           self.shards, self.shard_count)
         if self._link is None:
@@ -197,9 +202,9 @@ class Cluster:
         self.leading = True
         log.info("cluster: process %s (shards %s) leads the scheduled work", self.node_id, self.shards)
         await self.store.cluster.take_lead(self.node_id, self.character)
-        for hook in list(self.lead_hooks):
+        for work in self._lead_work:
             try:
-                await hook()
+                await work()
             except Exception:
                 log.exception("cluster: work on becoming leader failed")
 

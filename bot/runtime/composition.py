@@ -53,7 +53,7 @@ from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.intent import IntentRouter
 from bot.reply.recovery import LateReplies, ReplyRecovery
 from bot.reply.sequence import ReplySequence, Solo
-from bot.runtime.cluster import Cluster
+from bot.runtime.cluster import Cluster, LeadWork
 from bot.runtime.jobs import MemoryJobs, Scheduler, scheduled_jobs
 from bot.runtime.voice import VoiceService
 from bot.servertools.moderation import ModerationLog
@@ -82,6 +82,7 @@ class Edge:
     own_user_id: int | None  # our account: our own posts never count as another character's
     intercept: Interceptor  # the log channel's admin commands (cogs/admin.py, while it is loaded)
     mirror_decision: DecisionListener  # the verbose mirror of every decision to the log channel (idem)
+    sync_commands: LeadWork  # the slash commands synced with Discord (by the cluster's leader)
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (cogs/presence.py)
     latencies: Callable[[], Latencies]  # the gateway's, for the dashboard
     guild_count: Callable[[], int]
@@ -127,6 +128,7 @@ class Services:
     alive: Alive
     memory_jobs: MemoryJobs
     scheduler: Scheduler
+    lead_work: tuple[LeadWork, ...]  # run on becoming the cluster's leader (Cluster.start)
     tools: ServerTools
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
     dashboard: Dashboard | None = None
@@ -263,14 +265,15 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings), cluster,
                              mirror.emit, after_daily=alive.after_consolidation)
     scheduler = Scheduler(scheduled_jobs(holder.follow(MemorySettings), memory_jobs, alive), skip=skip_jobs)
-    if "consolidation" in scheduler.names:
-        # In a cluster only the leader runs the memory jobs; a process that becomes leader (at start, or
-        # when the old leader dies) first catches up on a consolidation the cluster missed.
-        cluster.lead_hooks.append(memory_jobs.catch_up)
+    # What a process does on becoming the cluster's leader (at start, or when the old leader dies): only
+    # the leader runs the memory jobs, so it first catches up on a consolidation the cluster missed; then
+    # the slash commands are synced. setup_hook starts the cluster with it once the cogs are loaded.
+    catch_up = (memory_jobs.catch_up,) if "consolidation" in scheduler.names else ()
+    lead_work = (*catch_up, edge.sync_commands)
     services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
-                        scheduler=scheduler, tools=ServerTools.on(store),
+                        scheduler=scheduler, lead_work=lead_work, tools=ServerTools.on(store),
                         conversation=ConversationTools(engine, store, holder.follow(MemorySettings)))
     if live is not None:
         services.dashboard = compose_dashboard(services, settings, edge, live)
