@@ -58,7 +58,7 @@ async def overhead(backend: str, messages: int) -> list[float]:
     made: Any = h.bot.claude.backend(backend)
     made.sdk._client.event_hooks["request"].append(on_request)
     if getattr(made, "direct", None) is not None:  # Claude's non-streamed calls skip the SDK
-        made.direct.on_request.append(lambda: sends.append(time.perf_counter()))
+        made.direct.on_request = lambda: sends.append(time.perf_counter())
     fake = h.claude if backend == "anthropic" else h.openai
 
     async def drive() -> list[float]:

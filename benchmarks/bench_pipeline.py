@@ -117,7 +117,7 @@ async def overhead(messages: int, seed: int, database_url: str | None, limits: b
     backend: Any = h.bot.claude.backend("anthropic")
     backend.sdk._client.event_hooks["request"].append(on_request)  # streamed calls
     if backend.direct is not None:  # the rest (see bot/core/models/messages_http.py)
-        backend.direct.on_request.append(on_direct_request)
+        backend.direct.on_request = on_direct_request
     bot_id = h.bot_user_id
 
     async def drive(send: Callable[[int], Awaitable[dict[str, Any]]]) -> tuple[list[float], list[float]]:

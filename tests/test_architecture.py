@@ -118,3 +118,44 @@ def test_the_model_client_knows_requests_not_votes_nor_the_operators_limits() ->
     assert [name for name, text in core.items() if "vote_window" in text or "def vote(" in text] == []
     client = core["bot/core/claude.py"]
     assert "spend_guards" not in client and "on_spend" not in client
+
+
+CALLABLE_WORDS = ("Callable", "Listener", "Filter", "Interceptor", "Gate", "Handler", "Hook", "Awaitable")
+
+
+def test_no_class_in_bot_exposes_a_list_of_callables() -> None:
+    """What a feature adds to a reply (a gate, a prompt part, a filter, an observer) is declared once by the
+    composition root, as a constructor argument (bot/core/pipeline.py ``Features``): no public list an
+    outsider appends to after construction."""
+    lists = []
+    for package in ("bot", "memory"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Attribute)
+                        and not node.target.attr.startswith("_")):
+                    kind = ast.unparse(node.annotation)
+                    if kind.startswith("list[") and any(word in kind for word in CALLABLE_WORDS):
+                        lists.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.target.attr}: {kind}")
+    assert lists == []
+
+
+def test_nothing_outside_the_reply_pipeline_reads_the_engine_s_store_settings_or_model_client() -> None:
+    """Features get the narrow things they use (repositories, the model client, the character) from the
+    composition root, never the engine as a service locator."""
+    pipeline = {"bot/reply/engine.py", "bot/reply/keeping.py"}
+    reads = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+             for package in ("bot", "cogs", "memory")
+             for path in sorted((ROOT / package).rglob("*.py")) if str(path.relative_to(ROOT)) not in pipeline
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             for attr in ("store", "settings", "claude") if f"engine.{attr}" in line.replace("self.", "")
+             and f"engine.{attr}_" not in line]
+    assert reads == []
+
+
+def test_the_composition_root_attaches_nothing_after_construction() -> None:
+    """compose() builds each object with what it uses: no .append onto another object's list, no
+    attach(), no attribute of a built object set from outside (its own local lists aside)."""
+    text = (ROOT / "bot" / "runtime" / "composition.py").read_text()
+    later = (".append(", ".attach(", ".add(", ".bot_user_id =")
+    assert [line.strip() for line in text.splitlines()
+            if not line.strip().startswith("cast.") and any(word in line for word in later)] == []

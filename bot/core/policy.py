@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 from bot.core.config import Settings
 from bot.core.derived import Derived
-from database.records import ServerConfig
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming
+from database.records import PromptData, ServerConfig
+from database.servers import Servers
 
 REPLY_MODES = ("vote", "addressed")
 CONSENT_MODES = ("all", "opt_in")
@@ -83,3 +86,33 @@ def language_hint(policy: ServerPolicy) -> str:
         f"[Language: people in this server speak {policy.language}. Answer in {policy.language} unless "
         "the person writes to you in another language.]"
     )
+
+
+class ServerPolicies:
+    """Each server's effective settings (/settings over the global ones), resolved once per change; the
+    stored settings are cached by the store, so asking costs no database trip. One for the whole bot: the
+    engines' decisions and the prompt's language hint read the same answers."""
+
+    def __init__(self, settings: Settings, servers: Servers) -> None:
+        self._servers = servers
+        self._cache = PolicyCache(settings)
+
+    async def of(self, guild_id: int | None) -> ServerPolicy | None:
+        """None in DMs."""
+        if guild_id is None:
+            return None
+        return self._cache.get(await self._servers.get(guild_id))
+
+
+class LanguageHint:
+    """A server's language (/settings), an instruction of the reply's prompt ("" in DMs and where none is
+    set)."""
+
+    slot = "instructions"
+
+    def __init__(self, policies: ServerPolicies) -> None:
+        self._policies = policies
+
+    async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        policy = await self._policies.of(msg.guild_id)
+        return language_hint(policy) if policy is not None else ""

@@ -36,7 +36,7 @@ from bot.core.pipeline import (
     ReplyResult,
     TurnListener,
 )
-from bot.core.policy import PolicyCache, ServerPolicy, language_hint
+from bot.core.policy import ServerPolicies, ServerPolicy
 from bot.reply.addressing import Addressee, CharacterNames
 from bot.reply.delivery import Delivery, Finish, finish_text
 from bot.reply.generation import Generation, ModelCall
@@ -75,7 +75,8 @@ class ReplyEngine(ExchangeKeeping):
     def __init__(self, settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
                  *, character_key: str | None = None, features: Features = NO_FEATURES,
                  accounts: OwnAccounts | None = None, addressee: Addressee | None = None,
-                 intents: IntentRouter | None = None, ballot: Ballot | None = None,
+                 intents: IntentRouter | None = None, policies: ServerPolicies | None = None,
+                 ballot: Ballot | None = None,
                  consent: MemoryConsent | None = None) -> None:
         """``features``: what the features add at each stage; ``accounts``: the character's own (the
         composition root's, filled at login); ``addressee`` and ``intents``: who the character is asked by,
@@ -120,7 +121,8 @@ class ReplyEngine(ExchangeKeeping):
         self.greeter = Greeter(replies, store.state, self._character_key, self.own_author_ids,
                                functools.partial(finish_text, features.reply_filters), self.names,
                                self.persona_runtime.zone)
-        self._policies = PolicyCache(settings)  # each server's effective settings, resolved once per change
+        # Each server's effective settings, resolved once per change (the bot's one, shared by its engines).
+        self.policies = policies or ServerPolicies(settings, store.servers)
 
     @property
     def bot_prefixes(self) -> tuple[str, ...]:
@@ -266,14 +268,7 @@ class ReplyEngine(ExchangeKeeping):
 
     async def server_policy(self, guild_id: int | None) -> ServerPolicy | None:
         """A server's own settings over the global ones (/settings); None in DMs. Cached by the store."""
-        if guild_id is None:
-            return None
-        return self._policies.get(await self.store.servers.get(guild_id))
-
-    async def _server_context(self, msg: Incoming) -> str:
-        """A server's language hint (/settings), "" in DMs and where none is set."""
-        policy = await self.server_policy(msg.guild_id)
-        return language_hint(policy) if policy is not None else ""
+        return await self.policies.of(guild_id)
 
     async def admit(self, msg: Incoming) -> bool:
         """Log the message, let interceptors consume it; True when reply work may follow."""
@@ -403,9 +398,6 @@ class ReplyEngine(ExchangeKeeping):
         runtime = self.persona_runtime
         instructions = runtime.instructions(persona, msg, data)
         slots: dict[str, str] = {}
-        hint = await self._server_context(msg)
-        if hint:
-            instructions.append(hint)
         for part in self.features.prompt_parts:
             text = await part.supply(persona, msg, data)
             if not text:

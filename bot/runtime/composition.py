@@ -39,7 +39,8 @@ from bot.core.config.holder import SettingsHolder, section_of
 from bot.core.config.sections import TriageSettings
 from bot.core.config.service import AccessSettings, ClusterSettings, LimitSettings, RecoverySettings
 from bot.core.models.capabilities import ModelTable
-from bot.core.pipeline import NO_FEATURES, DecisionListener, Features, Interceptor, OwnAccounts
+from bot.core.pipeline import NO_FEATURES, DecisionListener, Features, Interceptor, OwnAccounts, PromptPart
+from bot.core.policy import LanguageHint, ServerPolicies
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.tools import AdminTools
@@ -168,14 +169,15 @@ def compose_memory(settings: MemorySettings, store: Store, claude: ClaudeClient,
 def compose_engine(settings: Settings, store: Store, claude: ClaudeClient, character: CharacterSource,
                    consent: Consent, memory: MemoryService, features: Features = NO_FEATURES, *,
                    accounts: OwnAccounts | None = None, addressee: Addressee | None = None,
-                   intents: IntentRouter | None = None) -> ReplyEngine:
+                   intents: IntentRouter | None = None,
+                   policies: ServerPolicies | None = None) -> ReplyEngine:
     """The main character's engine: memory's recall and summaries, then ``features``' own (the console
     gives none: no gates nor limits there)."""
     features = dataclasses.replace(
         features, prompt_parts=(memory.recall_part(), *features.prompt_parts),
         turn_observers=(memory.keeper(), *features.turn_observers))
     engine = ReplyEngine(settings, store, claude, character, features=features, accounts=accounts,
-                         addressee=addressee, intents=intents, consent=consent)
+                         addressee=addressee, intents=intents, policies=policies, consent=consent)
     claude.warn_refused_settings([engine.persona])  # once: sampling a model would refuse
     return engine
 
@@ -220,6 +222,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     alive_parts = AliveParts(store, holder.follow(AliveSettings), consent, keys, edge.alive_side, accounts,
                              mirror=mirror.emit, share_feelings=cluster.share_feelings)
     late = LateReplies()  # owed since before a restart: their prompt says so (bot/reply/recovery.py)
+    policies = ServerPolicies(settings, store.servers)  # each server's /settings over the global ones
     live = compose_live_feed() if settings.dashboard.dashboard_port else None
     # The main character's replies, stage by stage.
     main = Features(
@@ -227,7 +230,9 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         gates=(access.gate, limits.gate),
         decision_observers=(counters.on_decision, alive_parts.react, edge.mirror_decision,
                             *((live.on_decision,) if live is not None else ())),
-        prompt_parts=(*alive_parts.prompt_parts(key), late),  # after memory's recall (compose_engine)
+        prompt_parts=(*alive_parts.prompt_parts(key),  # after memory's recall (compose_engine)
+                      LanguageHint(policies),  # the server's language, as /settings says
+                      late),
         reply_filters=(alive_parts.render,),
         turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), cluster.posted(names.name)))
     claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror)
@@ -235,14 +240,15 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use
                             store, claude, character, key, intents, consent=consent, notify=mirror.emit)
     engine = compose_engine(settings, store, claude, character, consent, memory, main, accounts=accounts,
-                            addressee=addressee, intents=intents)
+                            addressee=addressee, intents=intents, policies=policies)
     voice = VoiceService(holder.follow(VoiceSettings), base_url=settings.models.openai_base_url,
                          api_key=settings.secrets.openai_api_key)
     voice.startup_problems()  # one line per missing program voice needs (ffmpeg, espeak-ng)
     log.info("starting: loading %s (identity, other characters, memory, commands)", engine.persona.name)
     await seed_identity(store, settings.character_dir, engine.character_key)
     ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
-                                      engine, accounts, consent, memory, alive_parts, counters, late, cluster)
+                                      engine, accounts, consent, memory, alive_parts, counters,
+                                      (LanguageHint(policies), late), cluster)
     members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine))
@@ -283,12 +289,12 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
 async def compose_ensemble(settings: Settings, section: EnsembleSettings, store: Store, claude: ClaudeClient,
                            character: CharacterSource, engine: ReplyEngine, accounts: OwnAccounts,
                            consent: Consent, memory: MemoryService, alive: AliveParts,
-                           counters: ActivityRecorder, late: LateReplies,
+                           counters: ActivityRecorder, instructions: tuple[PromptPart, ...],
                            cluster: Cluster) -> Ensemble | None:
     """The other characters this bot plays (``ensemble_characters``), each with its own engine; ``section``:
     the ensemble settings, following reloads. Every decision is announced on the main engine (its
-    observers see the cast's); each character's replies get recall, its own summaries, feelings and the
-    cast's own webhooks."""
+    observers see the cast's); each character's replies get recall, its own summaries, feelings, the main
+    character's ``instructions`` (the language hint, the late note) and the cast's own webhooks."""
     folders = settings.ensemble_dirs
     if not folders:
         return None
@@ -300,12 +306,13 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
         names = CharacterNames(source.current, set())
         features = Features(
             decision_observers=(alive.react,),
-            prompt_parts=(memory.recall_part(), *alive.prompt_parts(key), late),
+            prompt_parts=(memory.recall_part(), *alive.prompt_parts(key), *instructions),
             reply_filters=(alive.render,),
             turn_observers=(memory.keeper(key, source.current), counters.on_turn, *alive.turn_observers(key),
                             cluster.posted(names.name)))
         member = ReplyEngine(settings, store, claude, source, character_key=key, features=features,
                              accounts=accounts.sharing_webhooks(), addressee=Addressee(names),
+                             policies=engine.policies,
                              ballot=engine.voting.ballot,  # vote rounds paced process-wide
                              consent=consent)  # one consent policy for the whole bot
         await seed_identity(store, folder, member.character_key)

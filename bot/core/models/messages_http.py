@@ -72,8 +72,8 @@ class MessagesHTTP:
         self.timeout = client_timeout(sdk.timeout)
         # Taken with the session, in the running loop: one of them (x-stainless-async) names the loop.
         self.headers: CIMultiDict[str] = CIMultiDict()
-        # Called as each request goes out (benchmarks time the client's own share with it).
-        self.on_request: list[Callable[[], object]] = []
+        # Called as each request goes out (a benchmark times the client's own share with it).
+        self.on_request: Callable[[], object] | None = None
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
@@ -100,8 +100,8 @@ class MessagesHTTP:
         options: JsonObject = {}  # keyword arguments for aiohttp
         if "timeout" in request:
             options["timeout"] = client_timeout(request["timeout"])
-        for hook in self.on_request:
-            hook()
+        if self.on_request is not None:
+            self.on_request()
         try:
             async with session.post(self.url, data=data, headers=headers, params=params,
                                     **options) as response:
