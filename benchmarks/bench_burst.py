@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import logging
 import os
 import tempfile
@@ -76,9 +75,8 @@ async def burst(messages: int, people: int, mention_every: int, database_url: st
     async def on_decision(msg: Incoming, decision: Decision) -> None:
         decisions.setdefault(msg.message_id, []).append(decision)
 
-    engine = h.bot.engine  # one decision observer more than compose() declared: the benchmark's
-    engine.features = dataclasses.replace(
-        engine.features, decision_observers=(*engine.features.decision_observers, on_decision))
+    decider = h.bot.engine.decider  # one decision observer more than compose() declared: the benchmark's
+    decider.observers = (*decider.observers, on_decision)
     bot_id = h.bot_user_id
 
     async def send() -> tuple[list[int], list[tuple[int, float]]]:

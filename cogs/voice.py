@@ -72,7 +72,7 @@ async def hear(bot: Kindred, msg: Incoming, message: discord.Message, outlet: Ou
     if bot.voice.hears:
         # Logged (as "[voice message]") and its answer owed before it is heard: a crash while downloading or
         # transcribing loses neither; the restart answers it as unheard.
-        await engine.log_first(msg)
+        await engine.admission.log_first(msg)
         try:
             # Listening takes a moment: where an answer is certain (a DM, a reply), the character types.
             async with outlet.typing() if engine.reply_certain(msg) else contextlib.nullcontext():
@@ -80,16 +80,16 @@ async def hear(bot: Kindred, msg: Incoming, message: discord.Message, outlet: Ou
                 kind = attachment.content_type or "audio/ogg"
                 text = await bot.voice.transcribe(audio, attachment.filename, kind)
             heard = transcript_content(text)
-            await engine.relog(msg, heard)
+            await engine.admission.relog(msg, heard)
             return dataclasses.replace(msg, content=heard, carried=NOTHING)
         except (discord.HTTPException, VoiceUnavailable) as exc:
             log.warning("voice message %s could not be transcribed: %s", message.id, exc)
     try:
-        if await engine.admit(msg) and engine.reply_certain(msg):
+        if await engine.admission.admit(msg) and engine.reply_certain(msg):
             line = bot.settings.voice.voice_unheard_reply.replace("{name}", engine.persona.name)
             await outlet.send(line, first=True)
     finally:
-        await engine.settle(msg)  # the unheard line is its answer (or none is owed)
+        await engine.keeper.settle(msg)  # the unheard line is its answer (or none is owed)
     return None
 
 

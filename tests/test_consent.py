@@ -170,7 +170,7 @@ async def test_a_failing_consent_check_stores_nothing(make_harness: MakeHarness,
         async def for_exchange(self, msg: Any) -> bool:
             raise RuntimeError("database unavailable")
 
-    h.bot.engine.consent = Broken()
+    h.bot.engine.keeper.consent = Broken()
     await exchange(h, "hello", 1)
     assert (await h.store.conversations.history(h.bot.engine.character_key, USER_ID,
                                                 f"channel:{CHANNEL_ID}")).turns == []
@@ -188,12 +188,12 @@ async def test_the_engines_consent_rule_decides_what_is_stored(make_harness: Mak
         async def for_exchange(self, msg: Any) -> Any:
             return lambda consent: asked.append(consent) or False
 
-    assert isinstance(h.bot.engine.consent, Consent)  # the memory service's, handed in by the root
-    kept = h.bot.engine.consent
-    h.bot.engine.consent = NeverStored()
+    assert isinstance(h.bot.engine.keeper.consent, Consent)  # the memory service's, handed in by the root
+    kept = h.bot.engine.keeper.consent
+    h.bot.engine.keeper.consent = NeverStored()
     await exchange(h, "hello", 1)
     assert asked == [None]  # the stored answer: never given
     assert (await h.store.conversations.history(key, USER_ID, scope)).turns == []
-    h.bot.engine.consent = kept
+    h.bot.engine.keeper.consent = kept
     await exchange(h, "hello again", 2)
     assert len((await h.store.conversations.history(key, USER_ID, scope)).turns) == 2

@@ -156,8 +156,8 @@ async def _turn_done(h: Harness) -> asyncio.Event:
     """Set once the memory's turn observer has finished (the observers run side by side)."""
     assert h.bot is not None and h.bot.memory is not None
     done = asyncio.Event()
-    engine = h.bot.engine
-    listeners = list(engine.keepers)
+    keeper = h.bot.engine.keeper
+    listeners = list(keeper.keepers)
     memory = h.bot.memory._on_turn
 
     async def listener(msg: Any, result: Any) -> None:
@@ -167,7 +167,7 @@ async def _turn_done(h: Harness) -> asyncio.Event:
             done.set()
 
     listeners[listeners.index(memory)] = listener
-    engine.keepers = tuple(listeners)  # this test's stand-in for the one compose() declared
+    keeper.keepers = tuple(listeners)  # this test's stand-in for the one compose() declared
     return done
 
 

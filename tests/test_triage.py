@@ -130,9 +130,8 @@ async def test_a_burst_is_judged_in_few_vote_rounds_every_message_logged_and_dec
         decided[msg.message_id] = decision
 
     assert h.bot is not None
-    engine = h.bot.engine  # one observer more than compose() declared: this test's
-    observers = (*engine.features.decision_observers, on_decision)
-    engine.features = dataclasses.replace(engine.features, decision_observers=observers)
+    decider = h.bot.engine.decider  # one observer more than compose() declared: this test's
+    decider.observers = (*decider.observers, on_decision)
     h.claude.script("no", model=VOTER, times=None)
     sent: list[dict[str, Any]] = []
     for i in range(30):

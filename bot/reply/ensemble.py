@@ -120,7 +120,7 @@ class Ensemble:
         if speaker is not None:  # our own words: maybe another character answers
             return await self._after_character(msg, speaker)
         if msg.is_dm:  # a DM is the main character's own conversation (no webhooks there)
-            decision = await self.main.decide(msg)
+            decision = await self.main.decider.decide(msg)
             return Casting(decision, (self.main_key,) if decision.reply else ())
         if not msg.author_is_bot:
             self._character_turns.pop(msg.channel_id, None)
@@ -135,7 +135,7 @@ class Ensemble:
         key, reason = self.router.route(msg, self.members)
         if key is None:
             return Casting.quiet(Decision(False, reason))
-        decision = await self.member(key).engine.decide(msg)
+        decision = await self.member(key).engine.decider.decide(msg)
         decision = Decision(decision.reply, f"{self.member(key).name}, {reason}; {decision.reason}",
                             decision.votes)
         if not decision.reply:

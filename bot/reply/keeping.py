@@ -3,8 +3,8 @@
 mark is cleared; a reply of several parts records its progress, so a crash between parts is resumed from the
 first part not posted (bot/reply/recovery.py).
 
-:class:`ExchangeKeeping` is part of :class:`~bot.reply.engine.ReplyEngine`; kept apart so the decision and
-the prompt stay readable there.
+Stage 5 of a reply, keep: :class:`ExchangeKeeper`, one per character, given its turn observers (the
+persona runtime's, then the features' the composition root declared) when the engine is built.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from bot.core.claude import Completion
 from bot.core.keyed import KeyedLocks
@@ -37,19 +37,20 @@ class Greeting(Protocol):
     def ids(self) -> tuple[int | None, ...]: ...  # the engine's own log lines, wherever they are written
 
 
-class ExchangeKeeping:
-    """Storing and settling a reply's exchange (its attributes are the engine's)."""
+class ExchangeKeeper:
+    """Storing and settling one character's exchanges; ``owed``: the messages this process marked owed a
+    reply (shared with the admission stage, which marks them)."""
 
-    store: Store
-    owed: set[int]
-    _locks: KeyedLocks[tuple[int, str]]
-    keepers: tuple[TurnListener, ...]  # the persona runtime's, then the features' turn observers
-    consent: MemoryConsent | None
-    if TYPE_CHECKING:  # the engine's read-only property
-        @property
-        def character_key(self) -> str: ...
+    def __init__(self, store: Store, character_key: str, owed: set[int], keepers: tuple[TurnListener, ...],
+                 consent: MemoryConsent | None) -> None:
+        self.store = store
+        self.character_key = character_key
+        self.owed = owed
+        self.keepers = keepers
+        self.consent = consent
+        self.locks: KeyedLocks[tuple[int, str]] = KeyedLocks()  # per conversation, only while in use
 
-    def _progress(self, msg: Incoming) -> Callable[[list[str], int], Awaitable[None]]:
+    def progress(self, msg: Incoming) -> Callable[[list[str], int], Awaitable[None]]:
         """Records a reply of several parts in its owed mark, as it goes out (database/owed.py)."""
         def record(parts: list[str], delivered: int) -> Awaitable[None]:
             return self.store.owed.delivering(self.character_key, msg.message_id, delivered,
@@ -60,7 +61,7 @@ class ExchangeKeeping:
                      delivered: int) -> ReplyResult:
         """Send the parts of a reply a crash interrupted, from the first not posted (bot/reply/recovery.py):
         neither half an answer nor the whole one twice. Then the exchange is stored as after any reply."""
-        async with self._locks((msg.author_id, msg.scope)):
+        async with self.locks((msg.author_id, msg.scope)):
             mark = self.store.privacy.mark_of(msg.message_id)
             start = getattr(outlet, "resume_at", None)
             if callable(start):  # the part numbers (and their nonces) carry on where they stopped
@@ -72,9 +73,9 @@ class ExchangeKeeping:
                     await self.store.owed.delivering(self.character_key, msg.message_id, i + 1)
             await self.settle(msg)
             text = "\n\n".join(parts)
-            return await self._keep(msg, text, list(parts), ids, True, None, mark)
+            return await self.keep(msg, text, list(parts), ids, True, None, mark)
 
-    async def _keep(self, msg: Incoming, text: str, parts: list[str], ids: list[int | None], ok: bool,
+    async def keep(self, msg: Incoming, text: str, parts: list[str], ids: list[int | None], ok: bool,
                     completion: Completion | None, mark: int, *,
                     greeting: Greeting | None = None) -> ReplyResult:
         """Store the exchange (unless its author was forgotten meanwhile) and tell the turn observers;
@@ -101,12 +102,12 @@ class ExchangeKeeping:
             await asyncio.gather(*(_safely(listener(msg, result)) for listener in self.keepers))
         return result
 
-    async def _keep_greeting(self, msg: Incoming, greeting: Greeting, mark: int) -> ReplyResult:
+    async def keep_greeting(self, msg: Incoming, greeting: Greeting, mark: int) -> ReplyResult:
         """The greeting just posted was the whole answer to ``msg`` (a first DM that says hello): settled and
         stored as any answer."""
         await self.settle(msg)
         parts, ids = list(greeting.parts), list(greeting.ids)
-        return await self._keep(msg, greeting.text, parts, ids, True, None, mark)
+        return await self.keep(msg, greeting.text, parts, ids, True, None, mark)
 
     async def may_remember(self, msg: Incoming) -> bool | StoredConsent:
         """Whether this exchange may be kept in the conversation history (the consent says so), or the rule

@@ -110,7 +110,7 @@ class ReplyRecovery:
             engine.owed.add(msg.message_id)  # respond() clears the mark once posted
             try:
                 if owed.parts:  # cut short between two parts: the rest, as written then (issue 49)
-                    await engine.resume(msg, outlet_for(owed.character), owed.parts, owed.delivered)
+                    await engine.keeper.resume(msg, outlet_for(owed.character), owed.parts, owed.delivered)
                     log.info("sent the last %d of %d parts of the reply to message %s (cut short by a "
                              "restart)", len(owed.parts) - owed.delivered, len(owed.parts), msg.message_id)
                 else:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Protocol
 from bot.core.pipeline import Decision, Incoming, Outlet, ReplyResult
 
 if TYPE_CHECKING:
-    from bot.reply.engine import Prefetched, ReplyEngine
+    from bot.reply.composing import Prefetched
+    from bot.reply.engine import ReplyEngine
 
 log = logging.getLogger(__name__)
 
@@ -70,30 +71,30 @@ class ReplySequence:
         main = self.cast.main
         own = self.cast.own_words(msg)
         if own:  # our own words: logged for context, then perhaps another character answers
-            if not await main.observe(msg):
+            if not await main.admission.observe(msg):
                 return []
             prefetched = None
         else:
-            admitted, prefetched = await main.admit_prefetching(msg)
+            admitted, prefetched = await main.admission.admit_prefetching(msg)
             if not admitted:
-                await main.settle(msg)  # consumed (a log-channel command, say): nothing is owed
+                await main.keeper.settle(msg)  # consumed (a log-channel command, say): nothing is owed
                 return []
-            stop = await main.gate(msg, outlet_for(main.character_key))
+            stop = await main.admission.gate(msg, outlet_for(main.character_key))
             if stop is not None:
-                await main.announce_decision(msg, stop)
-                await main.settle(msg)
+                await main.decider.announce_decision(msg, stop)
+                await main.keeper.settle(msg)
                 return []
         casting = await self.cast.cast(msg)
         if own and not casting.speakers:  # our own post nobody answers: no decision to speak of
             log.debug("message %s: %s", msg.message_id, casting.decision.describe())
             return []
-        await main.announce_decision(msg, casting.decision)
+        await main.decider.announce_decision(msg, casting.decision)
         if main.character_key not in casting.speakers:
-            await main.settle(msg)  # a mark the log write made for the main character, not needed
+            await main.keeper.settle(msg)  # a mark the log write made for the main character, not needed
         if not casting.speakers:
             return []
         for key in casting.speakers:  # decided by a vote or by the cast: owed from now on
-            await self.cast.engine(key).owe(msg)
+            await self.cast.engine(key).admission.owe(msg)
         if msg.author_is_bot and not msg.is_dm and not own:
             # Counted when decided, not when sent: a bot's next message may arrive before this reply is out.
             main.throttle.replied_to_bot(msg.channel_id, msg.author_id)
@@ -140,5 +141,5 @@ class Solo:
     async def cast(self, msg: Incoming) -> Casting:
         if self.own_words(msg):
             return Casting.quiet(Decision(False, "my own message"))
-        decision = await self._engine.decide(msg)
+        decision = await self._engine.decider.decide(msg)
         return Casting(decision, (self._engine.character_key,) if decision.reply else ())

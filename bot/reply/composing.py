@@ -1,0 +1,131 @@
+"""Stage 3 of a reply, compose the prompt: the prompt data (read with the message's log write when it
+could be), the greeting shown, what the features supply (their prompt parts, each in its slot of the
+layout), and the model call; bot/reply/prompting.py lays the prompt out."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from bot.core.config import Settings
+from bot.core.models.base import Prompt
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming, PromptPart
+from bot.reply.generation import ModelCall
+from bot.reply.greetings import Greeter, Opening
+from bot.reply.intent import IntentRouter
+from bot.reply.persona_runtime import PersonaRuntime
+from bot.reply.pins import NotePins
+from bot.reply.prompting import ReplyExtras, build_reply_prompt
+from bot.reply.transcript import TranscriptWindows, fetch_limit
+from database.records import PromptData, PromptRequest, SeenMessage
+from database.store import Store
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """Prompt data read in the same database trip as the message's log write; good while the store's
+    history stamp for the conversation is unchanged (its history has not changed since it was read)."""
+
+    data: PromptData
+    stamp: tuple[int, int]
+
+
+class PromptComposer:
+    """One character's prompts: ``parts``, what the features supply (in the composition root's order)."""
+
+    def __init__(self, store: Store, settings: Settings, character_key: str, greeter: Greeter,
+                 runtime: PersonaRuntime, accounts: Collection[int], parts: tuple[PromptPart, ...],
+                 intents: IntentRouter) -> None:
+        self.store = store
+        self.settings = settings
+        self.character_key = character_key
+        self.greeter = greeter
+        self.persona_runtime = runtime
+        self.own_author_ids = accounts
+        self.parts = parts
+        self.intents = intents
+        self.transcripts = TranscriptWindows()  # where each channel's cached transcript starts
+        self.note_pins = NotePins()  # where each DM's feelings and style notes sit in its history
+
+    def prompt_request(self, msg: Incoming) -> PromptRequest:
+        """What build_prompt() reads for a reply to ``msg``."""
+        return PromptRequest(self.character_key, msg.author_id, msg.scope, msg.channel_id,
+                             0 if msg.is_dm else fetch_limit(self.settings.replies.recent_channel_messages),
+                             msg.message_id,
+                             msg.is_dm, None if msg.is_dm else msg.guild_id)
+
+    async def prompt_data(self, msg: Incoming, prefetched: Prefetched | None) -> PromptData:
+        """Read with the log write, unless a history has changed since. When the only change is an exchange
+        stored in this conversation (the reply to an earlier message of it, as on a busy server where
+        replies queue up), the person and the conversation are read again and the channel's lines before
+        the message kept; any other change (a /forget_me, a summary) reads everything again."""
+        data = None
+        if prefetched is not None:
+            changes, appends = self.store.conversations.history_stamp(self.character_key, msg.author_id,
+                                                                      msg.scope)
+            if (changes, appends) == prefetched.stamp:
+                data = prefetched.data
+            elif changes == prefetched.stamp[0]:
+                data = await self.store.conversations.prompt_data_again(prefetched.data,
+                                                                        self.prompt_request(msg))
+        return data or await self.read_prompt_data(msg)
+
+    async def read_prompt_data(self, msg: Incoming) -> PromptData:
+        r = self.prompt_request(msg)
+        return await self.store.conversations.prompt_data(*dataclasses.astuple(r)[:4], private=r.private,
+                                                          recent_limit=r.recent_limit, before_id=r.before_id)
+
+    async def build_prompt(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
+                           replace_last_reply: bool = False, see_later: bool = False,
+                           data: PromptData | None = None,
+                           opening: Opening | None = None) -> tuple[Prompt, bool]:
+        """The reply prompt for ``msg`` and whether its author is premium; ``data``: its prompt data if
+        already read (see prompt_request); ``opening``: the greeting this reply posted first, if any."""
+        data = data or await self.read_prompt_data(msg)
+        greeting = opening.text if opening is not None else await self.greeter.shown(data, msg)
+        later: list[SeenMessage] = []
+        if see_later and not msg.is_dm:
+            later = [m for m in await self.store.log.recent_messages(msg.channel_id, limit=10)
+                     if m.message_id > msg.message_id]
+        prompt = build_reply_prompt(persona, data, msg, extras=await self.extras(persona, msg, data),
+                                    moment=self.persona_runtime.moment(msg, data),
+                                    greeting=greeting, ooc_context=ooc_context,
+                                    replace_last_reply=replace_last_reply,
+                                    since=later, own_ids=self.own_author_ids, pins=self.note_pins,
+                                    transcript=None if msg.is_dm else self.transcripts.window(
+                                        msg.channel_id, data.recent,
+                                        self.settings.replies.recent_channel_messages))
+        return prompt, data.premium
+
+    async def extras(self, persona: Persona, msg: Incoming, data: PromptData) -> ReplyExtras:
+        """What the features supply to the reply to ``msg``, as data for the layout: each prompt part fills
+        its slot (an instruction adds a line), in the order the composition root gave them."""
+        runtime = self.persona_runtime
+        instructions = runtime.instructions(persona, msg, data)
+        slots: dict[str, str] = {}
+        for part in self.parts:
+            text = await part.supply(persona, msg, data)
+            if not text:
+                continue
+            if part.slot == "instructions":
+                instructions.append(text)
+            else:
+                slots[part.slot] = f"{slots[part.slot]}\n\n{text}" if part.slot in slots else text
+        return ReplyExtras(
+            **await runtime.lore_extras(persona, msg, data),  # the world, and the lore by its places
+            recall=slots.get("recall", ""), feelings=slots.get("feelings", ""), style=slots.get("style", ""),
+            emotes=slots.get("emotes", ""),
+            macro_note=runtime.macro_note(persona, msg, runtime.moment(msg, data)),
+            instructions=instructions)
+
+    def model_call(self, msg: Incoming, persona: Persona, premium: bool) -> ModelCall:
+        """How the reply to ``msg`` is asked: premium users keep their model; others get the one of the
+        message's intent (code, image). The effort goes by tier, not by model: a premium model that is also
+        the default stays at reply_effort."""
+        models = self.settings.models
+        model = models.premium_model if premium else self.intents.model_for(msg, models.default_model)
+        return ModelCall(model, msg.author_id, persona.max_tokens, persona.temperature,
+                         models.premium_reply_effort if premium else models.reply_effort)
+

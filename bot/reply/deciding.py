@@ -1,0 +1,86 @@
+"""Stage 2 of a reply, decide: answered without asking anyone (a DM, an @mention, a reply, the name),
+left to another character named in it, skipped (another bot's command, a server answering only when
+addressed), or put to a vote round (bot/reply/voting.py); then the decision observers hear of it."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Collection
+
+from bot.core.config.sections import TriageSettings
+from bot.core.pipeline import Decision, DecisionListener, Incoming
+from bot.core.policy import ServerPolicies
+from bot.reply.addressing import Addressee
+from bot.reply.intent import IntentRouter
+from bot.reply.keeping import _safely
+from bot.reply.throttle import BotThrottle
+from bot.reply.triage import parse_prefixes, skip_reason
+from bot.reply.turns import TurnTaking
+from bot.reply.voting import Voting
+
+log = logging.getLogger("bot.reply.engine")
+
+
+class Decider:
+    """Whether one character answers a message, and why; ``observers``: the decision observers, in order."""
+
+    def __init__(self, addressee: Addressee, throttle: BotThrottle, turns: TurnTaking, triage: TriageSettings,
+                 voting: Voting, policies: ServerPolicies, intents: IntentRouter, accounts: Collection[int],
+                 observers: tuple[DecisionListener, ...]) -> None:
+        self.addressee = addressee
+        self.throttle = throttle
+        self.turns = turns
+        self.triage = triage  # read at each message: a reload applies
+        self.voting = voting
+        self.policies = policies
+        self.intents = intents
+        self.own_author_ids = accounts
+        self.observers = observers
+
+    @property
+    def bot_prefixes(self) -> tuple[str, ...]:
+        """Other bots' command prefixes as configured now (parsed once per value)."""
+        return parse_prefixes(self.triage.other_bot_prefixes)
+
+    async def decide(self, msg: Incoming) -> Decision:
+        decision = await self._decide(msg)
+        if decision.reply:  # the intent is logged with the decision
+            decision = dataclasses.replace(decision, intent=self.intents.route(msg).intent.value)
+        return decision
+
+    async def _decide(self, msg: Incoming) -> Decision:
+        if msg.author_is_bot:
+            blocked = self.throttle.blocked(msg.channel_id, msg.author_id)
+            if blocked:
+                return Decision(False, blocked)
+        if msg.is_dm:
+            return Decision(True, "direct message")
+        if msg.mentions_bot:
+            return Decision(True, "mentioned", after=self.turns.characters_before_me(msg))
+        if msg.replies_to_bot:
+            return Decision(True, "reply to one of my messages")
+        if self.addressee.names_me(msg):
+            return Decision(True, "name mentioned", after=self.turns.characters_before_me(msg))
+        if not msg.content.strip():
+            return Decision(False, "empty message")
+        # Name match first: a message naming another character (and not us) is theirs, no vote needed.
+        if self.turns.has_peers(msg.channel_id):
+            others = [c for c in self.turns.addressed_characters(msg) if c]
+            if others:
+                return Decision(False, "addressed to " + ", ".join(others))
+        skip = skip_reason(msg, prefixes=self.bot_prefixes, own_ids=self.own_author_ids)
+        if skip is not None:
+            return Decision(False, skip)
+        policy = await self.policies.of(msg.guild_id)
+        if policy is not None and not policy.votes:
+            return Decision(False, "this server's reply mode is addressed only")
+        return await self.voting.submit(msg)  # one vote round per burst of the channel
+
+    async def announce_decision(self, msg: Incoming, decision: Decision) -> None:
+        if log.isEnabledFor(logging.INFO):  # describe() formats: not for every message of a busy server
+            log.info("message %s from %s in %s: %s", msg.message_id, msg.author_name, msg.scope,
+                     decision.describe())
+        for listener in self.observers:
+            await _safely(listener(msg, decision))
+
