@@ -18,7 +18,6 @@ import json
 import logging
 import time
 from collections.abc import Collection
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -56,10 +55,7 @@ from cogs.presence import AlivePresence
 from cogs.startup import announce_connected, log_invite
 from cogs.ui import answer_expired_click, on_app_command_error
 from database.boundary import JsonObject
-from database.models import utcnow
-from database.records import SeenMessage
 from database.store import Store
-from memory.identity import seed_identity
 from memory.service import MemoryService
 
 if TYPE_CHECKING:
@@ -163,7 +159,7 @@ class KindredMixin:
         edge = Edge(is_admin=lambda uid: is_admin_id(self, uid),  # type: ignore[arg-type]
                     own_user_id=self.user.id if self.user is not None else None,
                     intercept=self._log_command, mirror_decision=self._mirror_decision,
-                    sync_commands=self._sync_commands,
+                    sync_commands=self._sync_commands, cluster_shutdown=self._cluster_shutdown,
                     alive_side=self.presence, latencies=self._latencies,
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at)
@@ -183,14 +179,12 @@ class KindredMixin:
             # a Bot's method, which the mixin gets from the Bot it is mixed into
             await self.load_extension(name)  # type: ignore[attr-defined]
         self.scheduler.start()
-        self._join_cluster()
         await self.cluster.start(services.lead_work)  # as leader (always, on SQLite): the lead work runs now
         if services.dashboard is not None:
             self.dashboard = services.dashboard
             await self.dashboard.start()
         await encoding
-        self.reloader = ConfigReloader(self.settings_holder, [self.character, *self._ensemble_sources()],
-                                       self._reseed_identity)
+        self.reloader = services.reloader
         self.reloader.start()  # config.env and the character files, applied live when they change
         if self.freeze_after_setup:
             settle_heap()  # what start-up built, out of the collector's sight; full collections rarer
@@ -203,17 +197,6 @@ class KindredMixin:
             return list(self.latencies)
         # attr-defined: a Bot's attribute, which the mixin gets from the Bot it is mixed into
         return [(None, self.latency)]  # type: ignore[attr-defined]
-
-    def _join_cluster(self) -> None:
-        """What this process does for the cluster and what it hears from the others
-        (bot/runtime/cluster.py)."""
-        cluster = self.cluster
-        cluster.on("shutdown", self._cluster_shutdown)
-        cluster.share_cache_changes()
-        cluster.on("posted", self._cluster_posted)
-
-    def _engines(self) -> list[ReplyEngine]:
-        return [m.engine for m in self.ensemble.members] if self.ensemble is not None else [self.engine]
 
     async def _sync_commands(self) -> None:
         # self: the mixin is only ever mixed into KindredBot or KindredShardedBot
@@ -232,12 +215,6 @@ class KindredMixin:
         if mirror is not None:
             await mirror(msg, decision)
 
-    async def _cluster_posted(self, message: JsonObject) -> None:
-        seen = SeenMessage(int(message["message_id"]), int(message["channel_id"]), message.get("guild_id"),
-                           0, str(message.get("author_name", "")), True, False, "", utcnow())
-        for engine in self._engines():
-            engine.turns.arrived(seen)
-
     async def _cluster_shutdown(self, message: JsonObject) -> None:
         if message.get("character") != self.engine.character_key:
             return  # another character's processes, sharing the database
@@ -245,16 +222,6 @@ class KindredMixin:
         self.exit_code = 0
         task = asyncio.create_task(self.close(), name="cluster-shutdown")  # close() waits for this handler
         self._cluster_closing = task
-
-    def _ensemble_sources(self) -> list[CharacterSource]:
-        return [m.engine.character for m in self.ensemble.members[1:]] if self.ensemble is not None else []
-
-    async def _reseed_identity(self, folder: Path) -> None:
-        """A changed identity.json, seeded again into the character it belongs to (the reloader's call)."""
-        engines = [self.engine, *(m.engine for m in (self.ensemble.members[1:] if self.ensemble else ()))]
-        for engine in engines:
-            if engine.character.folder == folder:
-                await seed_identity(self.store, folder, engine.character_key)
 
     @property
     def on_message(self) -> Any:

@@ -19,6 +19,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.alive.checkins import CheckInChoice
@@ -54,14 +55,18 @@ from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.intent import IntentRouter
 from bot.reply.recovery import LateReplies, ReplyRecovery
 from bot.reply.sequence import ReplySequence, Solo
-from bot.runtime.cluster import Cluster, LeadWork
+from bot.runtime.cluster import Cluster, Handler, LeadWork
 from bot.runtime.jobs import MemoryJobs, Scheduler, scheduled_jobs
+from bot.runtime.reloader import ConfigReloader
 from bot.runtime.voice import VoiceService
 from bot.servertools.moderation import ModerationLog
 from bot.servertools.polls import Polls
 from bot.servertools.settings import ServerSettings
 from bot.servertools.tickets import TicketDesk
 from bot.servertools.userinfo import UserInfo
+from database.boundary import JsonObject
+from database.models import utcnow
+from database.records import SeenMessage
 from database.store import Store
 from memory.consent import Consent
 from memory.identity import seed_identity
@@ -84,6 +89,7 @@ class Edge:
     intercept: Interceptor  # the log channel's admin commands (cogs/admin.py, while it is loaded)
     mirror_decision: DecisionListener  # the verbose mirror of every decision to the log channel (idem)
     sync_commands: LeadWork  # the slash commands synced with Discord (by the cluster's leader)
+    cluster_shutdown: Handler  # another process of the cluster asked every one to shut down
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (cogs/presence.py)
     latencies: Callable[[], Latencies]  # the gateway's, for the dashboard
     guild_count: Callable[[], int]
@@ -130,6 +136,7 @@ class Services:
     memory_jobs: MemoryJobs
     scheduler: Scheduler
     lead_work: tuple[LeadWork, ...]  # run on becoming the cluster's leader (Cluster.start)
+    reloader: ConfigReloader
     tools: ServerTools
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
     dashboard: Dashboard | None = None
@@ -276,10 +283,15 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # the slash commands are synced. setup_hook starts the cluster with it once the cogs are loaded.
     catch_up = (memory_jobs.catch_up,) if "consolidation" in scheduler.names else ()
     lead_work = (*catch_up, edge.sync_commands)
+    engines = [engine, *members]
+    join_cluster(cluster, engines, edge)
+    # config.env and the character files, applied live when they change (setup_hook starts it last).
+    reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed)
     services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
-                        scheduler=scheduler, lead_work=lead_work, tools=ServerTools.on(store),
+                        scheduler=scheduler, lead_work=lead_work, reloader=reloader,
+                        tools=ServerTools.on(store),
                         conversation=ConversationTools(engine, store, holder.follow(MemorySettings)))
     if live is not None:
         services.dashboard = compose_dashboard(services, settings, edge, live)
@@ -342,6 +354,34 @@ async def compose_alive(settings: AliveSettings, consent: Consent, speaker: Spea
     cluster.on("feelings", feelings_heard)
     cluster.on("state", state_heard)
     return alive
+
+
+def join_cluster(cluster: Cluster, engines: list[ReplyEngine], edge: Edge) -> None:
+    """What this process hears from the cluster's others (bot/runtime/cluster.py): a shutdown for all, an
+    admin's edit of a cached setting, and a character's answer (a process waiting for its turn in that
+    channel goes on at once)."""
+    async def posted(message: JsonObject) -> None:
+        seen = SeenMessage(int(message["message_id"]), int(message["channel_id"]), message.get("guild_id"),
+                           0, str(message.get("author_name", "")), True, False, "", utcnow())
+        for engine in engines:
+            engine.turns.arrived(seen)
+
+    cluster.on("shutdown", edge.cluster_shutdown)
+    cluster.share_cache_changes()
+    cluster.on("posted", posted)
+
+
+class IdentitySeeds:
+    """A changed identity.json, seeded again into the character it belongs to (the reloader's call)."""
+
+    def __init__(self, store: Store, engines: list[ReplyEngine]) -> None:
+        self.store = store
+        self.engines = engines
+
+    async def reseed(self, folder: Path) -> None:
+        for engine in self.engines:
+            if engine.character.folder == folder:
+                await seed_identity(self.store, folder, engine.character_key)
 
 
 def compose_live_feed() -> LiveFeed:
