@@ -308,7 +308,8 @@ async def test_the_status_is_written_from_what_it_said_in_public_never_in_privat
     h.claude.script("Watching the pool sparkle", match=status_request)
     ix = await h.slash("bot", [{"name": "status-refresh", "type": 1, "options": []}], user=ADMIN_ID)
     assert "New custom status: Watching the pool sparkle" in (await ix.message())["content"]
-    await h.discord.wait_for(lambda d: d.custom_status() == "Watching the pool sparkle", what="the new status")
+    await h.discord.wait_for(lambda d: d.custom_status() == "Watching the pool sparkle",
+                             what="the new status")
     request = [r for r in h.claude.requests if status_request(r.body)][asked]
     text = FakeClaude.all_text(request)
     assert "[What you said lately in the server]" in text and said["public"] in text
