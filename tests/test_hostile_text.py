@@ -101,3 +101,30 @@ def test_a_disabled_key_is_not_searched_again(caplog: pytest.LogCaptureFixture) 
         assert lorebook.activate(book, ["b" * 40 + "c"]) == []
     lines: list[Any] = [r.getMessage() for r in caplog.records if "lorebook key disabled" in r.getMessage()]
     assert len(lines) == 1 and "card.png: data.character_book.entries[0]" in lines[0] and "'bees'" in lines[0]
+
+
+async def test_a_large_lorebook_is_matched_in_a_worker_thread(make_harness: MakeHarness, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """3,000 plain keys: each reply's matching is one pass over the text in a worker thread, never on the
+    event loop, and the triggered entry still reaches the prompt."""
+    import threading
+
+    from bot.reply import persona_runtime
+
+    folder = _character_with_lore(tmp_path, [f"kelpword{n}" for n in range(2999)])  # and "glade"
+    on_loop: list[bool] = []
+    real = persona_runtime.placed_lore
+
+    def placed(*args: Any, **kwargs: Any) -> Any:
+        on_loop.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(persona_runtime, "placed_lore", placed)
+    h = await make_harness(character_dir=folder)
+    dm = await h.dm_channel_id()
+    for n, text in enumerate(("hello there", "and the glade?"), start=1):
+        h.claude.script(f"Answer {n}.", model=DEFAULT)
+        await h.dm(text)
+        await h.replies(dm, n)
+    assert "The glade is where the selkies dance." in h.claude.requests_for(DEFAULT)[-1].all_text()
+    assert on_loop == [False, False]
