@@ -320,6 +320,22 @@ def test_a_large_book_finds_what_each_key_searched_alone_finds(monkeypatch: pyte
         assert together.found(text) == alone.found(text), text
 
 
+def test_a_large_book_matches_an_empty_key_as_a_small_book_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty key (a book made in code; files drop them) cannot be a word of the automaton: it is searched
+    alone, as a small book's keys are, whole word or not, in either case."""
+    from bot.core.persona import lorebook
+
+    lb = book(*(entry((key,), f"about {key!r}", case_sensitive=case, extensions={"match_whole_words": whole})
+                for key in ("", "  ", "gull") for case in (True, False) for whole in (True, False)))
+    monkeypatch.setattr(lorebook, "EACH_KEY_LIMIT", 10_000)
+    alone = lorebook.KeyIndex(lb)
+    monkeypatch.setattr(lorebook, "EACH_KEY_LIMIT", 0)
+    together = lorebook.KeyIndex(lb)
+    assert together.large
+    for text in ("", " ", "a", "a gull.", "gulls", "GULL!", "\n"):
+        assert together.found(text) == alone.found(text), text
+
+
 def test_a_large_book_is_prepared_once_and_matched_off_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     """3,000 keys: the first reply prepares the book; the next ones compile nothing (a key cache smaller
     than the book recompiled most of its keys at every reply), and the matching is a worker thread's."""

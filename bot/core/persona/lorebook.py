@@ -31,6 +31,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+# pyahocorasick (import ahocorasick): a large book's plain keys in one Aho-Corasick automaton, built and
+# searched in C.
+import ahocorasick
+
 # `regex` (mrab's, a drop-in for re): its searches take a time limit and can release the GIL; the standard
 # re module has neither, and a card's /regex/ key is a stranger's pattern run over what people write.
 import regex
@@ -347,55 +351,25 @@ Literal = tuple[str, bool, bool]
 _WORD = re.compile(r"\w")  # what a whole-word key may not touch on either side: its (?<!\w) and (?!\w)
 
 # Up to this many plain keys, each is searched alone (one compiled literal a key, at C speed); beyond it one
-# pass over the text finds them all (KeyAutomaton), so a reply's matching grows with its text, not with the
-# text times the keys, and the book's matching is done in a worker thread (see needs_thread).
+# pass over the text finds them all (an Aho-Corasick automaton), so a reply's matching grows with its text,
+# not with the text times the keys, and the book's matching is done in a worker thread (see needs_thread).
 EACH_KEY_LIMIT = 64
 
 
-class KeyAutomaton:
-    """Every plain key of a book in one Aho-Corasick automaton: one pass over a text finds which occur."""
+def _literal_pattern(text: str, case: bool, whole: bool) -> re.Pattern[str]:
+    """A plain key searched alone: the literal, in a word of its own when ``whole``."""
+    return re.compile(rf"(?<!\w){re.escape(text)}(?!\w)" if whole else re.escape(text),
+                      0 if case else re.IGNORECASE)
 
-    def __init__(self, needles: Sequence[str]) -> None:
-        self.goto: list[dict[str, int]] = [{}]
-        self.ends: list[list[int]] = [[]]  # the needles (by index) that end at each state
-        for index, needle in enumerate(needles):
-            state = 0
-            for ch in needle:
-                nxt = self.goto[state].get(ch)
-                if nxt is None:
-                    nxt = len(self.goto)
-                    self.goto[state][ch] = nxt
-                    self.goto.append({})
-                    self.ends.append([])
-                state = nxt
-            self.ends[state].append(index)
-        self.fail = [0] * len(self.goto)
-        self.lengths = [len(n) for n in needles]
-        queue = list(self.goto[0].values())
-        for state in queue:  # breadth first: a state's fail link is known before its children's
-            for ch, child in self.goto[state].items():
-                back = self.fail[state]
-                while back and ch not in self.goto[back]:
-                    back = self.fail[back]
-                target = self.goto[back].get(ch, 0)
-                self.fail[child] = target if target != child else 0
-                self.ends[child] = self.ends[child] + self.ends[self.fail[child]]
-                queue.append(child)
 
-    def occurrences(self, text: str) -> list[tuple[int, int]]:
-        """(needle index, the index just past its end) of every occurrence in ``text``."""
-        goto, fail, ends = self.goto, self.fail, self.ends
-        found: list[tuple[int, int]] = []
-        state = 0
-        for i, ch in enumerate(text):
-            nxt = goto[state].get(ch)
-            while nxt is None and state:
-                state = fail[state]
-                nxt = goto[state].get(ch)
-            state = nxt or 0
-            if ends[state]:
-                found.extend((index, i + 1) for index in ends[state])
-        return found
+def _automaton(needles: dict[str, list[int]]) -> ahocorasick.Automaton:
+    """The needles (each text with the ids of the keys that look for it) in one automaton; a found text's
+    value is (its length, those ids)."""
+    automaton = ahocorasick.Automaton()
+    for text, ids in needles.items():
+        automaton.add_word(text, (len(text), tuple(ids)))
+    automaton.make_automaton()
+    return automaton
 
 
 # A key of an entry as the index refers to it: a plain key's id, or a /regex/ key's (key, case-sensitive).
@@ -425,15 +399,26 @@ class KeyIndex:
         self.size = len(literals)
         self.whole = [whole for (_, _, whole) in literals]
         self.each: list[re.Pattern[str]] | None = None
-        self.automata: list[tuple[bool, KeyAutomaton, list[int]]] = []  # (case-sensitive, automaton, ids)
+        # pyahocorasick's automata (the case-sensitive keys', the others' lowered), made once: the one pass is
+        # the C extension's
+        self.automata: list[tuple[bool, ahocorasick.Automaton]] = []
+        # by id, the keys no automaton can hold (an empty one, made by hand rather than read from a file):
+        # searched alone, as a small book's are
+        self.alone: list[tuple[int, re.Pattern[str]]] = []
         if len(literals) <= EACH_KEY_LIMIT:
-            self.each = [re.compile(rf"(?<!\w){re.escape(text)}(?!\w)" if whole else re.escape(text),
-                                    0 if case else re.IGNORECASE) for text, case, whole in literals]
+            self.each = [_literal_pattern(*literal) for literal in literals]
             return
         for case in (True, False):
-            chosen = [(text, n) for (text, c, _), n in literals.items() if c is case]
-            if chosen:
-                self.automata.append((case, KeyAutomaton([t for t, _ in chosen]), [n for _, n in chosen]))
+            needles: dict[str, list[int]] = {}
+            for (text, c, whole), n in literals.items():
+                if c is not case:
+                    continue
+                if text:
+                    needles.setdefault(text, []).append(n)
+                else:
+                    self.alone.append((n, _literal_pattern(text, c, whole)))
+            if needles:
+                self.automata.append((case, _automaton(needles)))
 
     @property
     def large(self) -> bool:
@@ -445,18 +430,21 @@ class KeyIndex:
             return [pattern.search(text) is not None for pattern in self.each]
         hits = [False] * self.size
         lowered = text.lower()
-        for case, automaton, ids in self.automata:
+        for case, automaton in self.automata:
             scanned = text if case else lowered
-            for index, end in automaton.occurrences(scanned):
-                n = ids[index]
-                if hits[n]:
-                    continue
-                if self.whole[n]:
-                    start = end - automaton.lengths[index]
-                    if (start > 0 and _WORD.match(scanned[start - 1])) or (
-                            end < len(scanned) and _WORD.match(scanned[end])):
+            # each occurrence: the index of its last character, and (its length, the ids of its keys)
+            for last, (length, ids) in automaton.iter(scanned):
+                end = last + 1
+                start = end - length
+                for n in ids:
+                    if hits[n]:
                         continue
-                hits[n] = True
+                    if self.whole[n] and ((start > 0 and _WORD.match(scanned[start - 1])) or (
+                            end < len(scanned) and _WORD.match(scanned[end]))):
+                        continue
+                    hits[n] = True
+        for n, pattern in self.alone:
+            hits[n] = pattern.search(text) is not None
         return hits
 
 
