@@ -465,8 +465,8 @@ def key_index(book: Lorebook) -> KeyIndex:
 
 def needs_thread(book: Lorebook) -> bool:
     """Whether matching ``book`` belongs off the event loop: a card's own patterns, a book past
-    EACH_KEY_LIMIT plain keys (one pass in Python per reply), or a book not prepared yet (its index is
-    made first)."""
+    EACH_KEY_LIMIT plain keys (each reply, every key the pass finds is checked in Python, and there can be
+    thousands), or a book not prepared yet (its index is made first)."""
     kept = _indexes.get(id(book))
     if kept is None or kept[0]() is not book:
         return True
