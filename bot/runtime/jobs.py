@@ -6,8 +6,8 @@ it runs, by name, listed in :func:`scheduled_jobs`:
   becomes the cluster's leader (the last run time is kept in global state, so the schedule survives
   restarts); after it, the day's custom status (bot/alive/);
 * ``retention``: half an hour after the consolidation, model calls older than ``usage_retention_days`` added
-  up per day and deleted, archived messages older than ``archive_retention_days`` deleted
-  (database/retention.py);
+  up per day and deleted, archived messages older than ``archive_retention_days`` deleted with their
+  excerpts kept for recall (database/retention.py; ``python main.py consolidate --now`` applies it too);
 * ``summary-sweep``: every few minutes, conversations still over the threshold summarized (retrying failed
   passes);
 * ``alive-tick``: every TICK_SECONDS, whichever durable job of the character's own is due (proactive rounds,
@@ -116,7 +116,7 @@ class MemoryJobs:
         except Exception:
             log.exception("retention failed; the next day's run retries")
             return None
-        if pruned.calls or pruned.archived:
+        if pruned.calls or pruned.archived or pruned.excerpts:
             log.info("retention: %s", pruned.describe())
         return pruned
 
