@@ -5,6 +5,7 @@ requests asked directly; and the fake's routes themselves as the API documents t
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from bot.core.claude import ClaudeClient
 from database.store import Store
 from memory.batching import Batch
 from memory.consolidation import ConsolidationReport, Consolidator
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.memory_support import (
     FINN,
@@ -223,3 +225,29 @@ async def test_the_daily_job_extracts_through_a_batch_by_default(make_harness: A
     extraction = [r for r in h.claude.requests if is_extraction(r.body)]
     assert [r.path for r in extraction] == ["/v1/messages/batches"]
     assert h.claude.batches.created == 1
+
+
+async def test_a_batch_waited_on_when_the_bot_stops_is_cancelled(make_harness: Any) -> None:
+    """The bot stops while the nightly consolidation waits on its batch (up to consolidation_batch_wait):
+    the batch is cancelled through the cancel endpoint before the model client closes, rather than left
+    processing (billed, its answers never read, the same work sent again at the next start)."""
+    h = await make_harness(consolidation_batch_wait="3600")
+    h.claude.responder = consolidation_responder()
+    await h.say("FACT[work]: Alice mends fishing nets", mention=True)
+    await h.replies(h.channel_id, 1)
+    await h.bot.get_cog("Events").drain()
+    h.claude.batches.held = {"*"}  # nothing is processed: the consolidation waits on it
+    nightly = asyncio.create_task(h.bot.services.memory_jobs.daily())
+    await h.claude.batches.wait_for(lambda b: any(x.polls for x in b.batches.values()), EVENT_WAIT,
+                                    "the nightly batch created and polled")
+    await h.stop_bot()
+    assert h.claude.batches.canceled == 1
+    (batch,) = h.claude.batches.batches.values()
+    assert batch.status == "ended" and batch.cancel_initiated_at is not None
+    assert batch.counts()["canceled"] == len(batch.requests)
+    assert nightly.done() and nightly.cancelled()
+    store = await Store(h.store.url).open()  # the bot's own is closed
+    try:
+        assert await store.log.count_logged() == 2  # the exchange waits for the next run
+    finally:
+        await store.close()
