@@ -1,6 +1,6 @@
 """Kindred launcher: `python main.py [--character characters/<name>] [--console]`.
 
-Also: `python main.py consolidate --now` (daily memory consolidation by hand),
+Also: `python main.py consolidate --now` (the nightly consolidation and retention by hand),
 `python main.py import-card <file> [--as <folder name>]` (a SillyTavern card or an acore_bot character file
 into a character folder), `python main.py export-card <folder> [--png] [--v3] [--out <file>]` (a
 character folder, any format, as a SillyTavern card) and `python main.py dashboard [--host H] [--port N]`
@@ -73,7 +73,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     common = argparse.ArgumentParser(add_help=False)
     _common_options(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command")
-    cons = sub.add_parser("consolidate", help="run the daily memory consolidation", parents=[common])
+    cons = sub.add_parser("consolidate", parents=[common],
+                          help="run the nightly memory work: the consolidation, then the retention")
     cons.add_argument("--now", action="store_true", required=True, help="run it now, with a progress bar")
     new = sub.add_parser("new-character",
                          help="make a character folder from the template characters/_template")

@@ -328,14 +328,14 @@ class MessageLog:
             lambda conn: recent_messages(conn, self._q, channel_id, limit, before_id))
 
     async def said_by(self, author_ids: Iterable[int], *, limit: int) -> list[SeenMessage]:
-        """What these authors said lately in server channels (never DMs), newest first, from the log."""
+        """What these authors said lately in public server channels (no DMs, no private places)."""
         ids = sorted(set(author_ids))
         if not ids:
             return []
         rows = await self.db.rows(select(LoggedMessage).where(
-            LoggedMessage.author_id.in_(ids), LoggedMessage.is_dm.is_(False)).order_by(
-            LoggedMessage.id.desc()).limit(limit))
-        return [seen_message(r[0]) for r in rows]
+            LoggedMessage.author_id.in_(ids), LoggedMessage.is_dm.is_(False),
+            LoggedMessage.private.is_(False)).order_by(LoggedMessage.id.desc()).limit(limit))
+        return [seen_message(r) for r in rows]  # a Core read: each row is the table's columns, by name
 
     async def guild_of(self, channel_id: int) -> int | None:
         """The server of a channel the log or the archive saw a message in (None: unknown, or a DM)."""

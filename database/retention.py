@@ -4,10 +4,13 @@
   added up per UTC day and model into ``api_usage_days`` (the dashboard's cost history and /status's totals
   read both), then deleted, in one transaction;
 * ``message_archive`` (the consolidated log): messages said more than ``archive_retention_days`` ago are
-  deleted (what was learnt from them stays in facts, summaries and memories).
+  deleted (what was learnt from them stays in facts, summaries and memories), and with them, in the same
+  transaction, their word-for-word copies kept for episodic recall (``archive_excerpts``): whatever holds a
+  person's words expires with them. Those people's excerpt stamps change, so recall's cached indexes are
+  read again and quote none of them.
 
 0 for either setting keeps those rows forever. The job runs daily on the cluster's leader
-(bot/runtime/jobs.py).
+(bot/runtime/jobs.py), and after each ``python main.py consolidate --now`` (memory/consolidation_cli.py).
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, case, delete, func, select
+from sqlalchemy import Connection, case, delete, func, select, update
 
 from database.engine import Database
-from database.models import ApiCall, ArchivedMessage, UsageDay
+from database.models import ApiCall, ArchivedMessage, ArchiveExcerpt, UsageDay, User, utcnow
 from database.stats import day_of
+
+STAMP_CHUNK = 500  # people whose excerpt stamp one statement moves (bound parameters stay few)
 
 
 @dataclass(frozen=True)
@@ -27,10 +32,12 @@ class Pruned:
     calls: int = 0  # api_calls rows added up and deleted
     days: int = 0  # (day, model) rows they were added to
     archived: int = 0  # message_archive rows deleted
+    excerpts: int = 0  # archive_excerpts rows (their words, kept for recall) deleted with them
 
     def describe(self) -> str:
         return (f"{self.calls} model calls older than the usage retention added up into {self.days} "
-                f"day(s) and deleted; {self.archived} archived messages deleted")
+                f"day(s) and deleted; {self.archived} archived messages deleted, with {self.excerpts} "
+                "excerpts of them kept for recall")
 
 
 def usage_cutoff(now: datetime, days: int) -> datetime:
@@ -44,15 +51,31 @@ class Retention:
 
     async def prune(self, now: datetime, *, usage_days: int, archive_days: int) -> Pruned:
         """Apply both retentions as of ``now`` (an aware UTC datetime); 0 days: keep forever."""
-        calls = days = archived = 0
+        calls = days = archived = excerpts = 0
         if usage_days > 0:
             cutoff = usage_cutoff(now, usage_days)
             calls, days = await self.db.write(lambda conn: self._fold_usage(conn, cutoff))
         if archive_days > 0:
             before = now - timedelta(days=archive_days)
-            archived = await self.db.change(
-                delete(ArchivedMessage).where(ArchivedMessage.created_at < before))
-        return Pruned(calls, days, archived)
+            archived, excerpts = await self.db.write(lambda conn: self._prune_archive(conn, before))
+        return Pruned(calls, days, archived, excerpts)
+
+    def _prune_archive(self, conn: Connection, before: datetime) -> tuple[int, int]:
+        """The archived messages said before ``before`` and their excerpts (``said_at`` is the message's
+        own time), in one transaction; the excerpts' people get a new excerpt stamp."""
+        archived = int(conn.execute(
+            delete(ArchivedMessage).where(ArchivedMessage.created_at < before)).rowcount or 0)
+        old = ArchiveExcerpt.said_at < before
+        people = [int(u) for u in
+                  conn.execute(select(ArchiveExcerpt.user_id).where(old).distinct()).scalars()]
+        if not people:
+            return archived, 0
+        excerpts = int(conn.execute(delete(ArchiveExcerpt).where(old)).rowcount or 0)
+        stamped = utcnow()
+        for start in range(0, len(people), STAMP_CHUNK):
+            conn.execute(update(User).where(User.id.in_(people[start:start + STAMP_CHUNK]))
+                         .values(excerpts_deleted=stamped))
+        return archived, excerpts
 
     def _fold_usage(self, conn: Connection, before: datetime) -> tuple[int, int]:
         day = day_of(conn.dialect.name, ApiCall.created_at).label("day")

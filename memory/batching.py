@@ -155,7 +155,7 @@ def extraction_prompt(persona: Persona, batch: Batch, max_change: float, *,
                       structured: bool = False) -> Prompt:
     """The extraction request for one person's batch. ``structured``: the model holds its answer to
     EXTRACTION_SCHEMA (structured outputs), so the JSON's shape is not spelled out again in the text."""
-    name = batch.user_name or f"user {batch.user_id}"
+    name = clean_name(batch.user_name) if batch.user_name else f"user {batch.user_id}"  # no tag in a name
     where = f"private direct messages with {persona.name}" if batch.private else "server channels"
     lines = extraction_lines(persona, batch)
     context = (f" {CONTEXT} lines are others', shown for what {name} answers: no facts from them."

@@ -67,6 +67,7 @@ ARCHIVE_CHUNK = 2_000
 EXTRACTION_MAX_TOKENS = 1_500
 WINDOW = 200_000  # log rows read at a time (one window holds a normal day: more would split batches)
 
+AnswerKey = tuple[int, bool, int | None, tuple[int, ...]]  # see answer_key
 StepHook = Callable[[str, dict[str, object]], Awaitable[None]]  # told each step's name and details
 ProgressHook = Callable[[int, int], None]  # (messages done, messages in the run)
 
@@ -101,6 +102,11 @@ class ConsolidationReport:
                 f"again, {self.pruned_facts} expired; {self.excerpts} messages indexed for recall; "
                 f"{self.relationship_updates} relationships updated; "
                 f"{self.seconds:.1f}s ({self.claude_seconds:.1f}s waiting for Claude)")
+
+
+def answer_key(batch: Batch) -> AnswerKey:
+    """What an extraction answers: whose messages, from where, which ones (log ids are never reused)."""
+    return batch.user_id, batch.private, batch.guild_id, batch.log_ids
 
 
 class Progress:
@@ -144,9 +150,10 @@ class Consolidator:
         self.on_progress = on_progress
         # One run at a time per process (other processes: see commit_consolidation).
         self._lock = asyncio.Lock()
-        # A batched run's extraction answers, read ahead through the Message Batches API (id(batch) -> answer)
+        # A batched run's extraction answers, read ahead through the Message Batches API, by what each
+        # answers (answer_key): an answer left unused never reaches another batch, whatever object it is
         self._batched = False
-        self._answers: dict[int, Completion] = {}
+        self._answers: dict[AnswerKey, Completion] = {}
         self.batch_poll = 5.0  # seconds before the first poll of a batch (tests: 0)
         self._embedding: asyncio.Task[int] | None = None  # the excerpts' vectors, after a run
 
@@ -384,7 +391,7 @@ class Consolidator:
                                                    max_wait=self.settings.consolidation_batch_wait,
                                                    first_poll=self.batch_poll)
         report.claude_seconds += time.perf_counter() - t0
-        self._answers.update({id(keyed[key]): completion for key, completion in answers.items()})
+        self._answers.update({answer_key(keyed[key]): completion for key, completion in answers.items()})
 
     async def _extract(self, batch: Batch, report: ConsolidationReport) -> Extraction | None:
         """Claude's validated answer (read ahead in a batch, else asked now); one retry after a malformed
@@ -394,7 +401,7 @@ class Consolidator:
         for attempt in (1, 2):
             t0 = time.perf_counter()
             try:
-                ahead = self._answers.pop(id(batch), None) if attempt == 1 else None
+                ahead = self._answers.pop(answer_key(batch), None) if attempt == 1 else None
                 completion = ahead or await self.claude.complete(prompt, user_id=batch.user_id,
                                                                  purpose="consolidation",
                                                                  max_tokens=EXTRACTION_MAX_TOKENS,

@@ -1,5 +1,8 @@
-"""``python main.py consolidate --now``: one run of the daily consolidation (memory/consolidation.py) from the
-command line, with one progress bar on stderr and its summary printed once."""
+"""``python main.py consolidate --now``: one run of the nightly work from the command line: the daily
+consolidation (memory/consolidation.py), with one progress bar on stderr and its summary printed once, then
+the retention (database/retention.py: old model calls added up, archived messages past
+``archive_retention_days`` deleted with their excerpts), which the bot runs half an hour after its nightly
+consolidation."""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
+from database.retention import Pruned
 from database.store import Store
 from memory.consolidation import ConsolidationReport, Consolidator
 from memory.embeddings import Embedder, SentenceEmbedder
@@ -96,10 +101,12 @@ def quiet_while_the_bar_runs() -> Iterator[None]:
 
 async def run_consolidation_cli(settings: Settings, character: CharacterSource, *,
                                 embedder: Embedder | None = None) -> int:
-    """``python main.py consolidate --now``: one run with one progress bar on stderr, then its summary.
+    """``python main.py consolidate --now``: one run with one progress bar on stderr, then its summary, then
+    the retention as the settings give it, and what it deleted.
 
     Exit code 0 when every batch was handled, 1 when some were skipped (Claude failed; their messages stay in
     the log for the next run), 3 on an unexpected error."""
+    pruned: Pruned | None = None
     with quiet_while_the_bar_runs():
         store = await Store(settings.resolved_database_url()).open()
         claude = ClaudeClient(settings, store.usage)
@@ -107,15 +114,27 @@ async def run_consolidation_cli(settings: Settings, character: CharacterSource, 
             report = await _consolidate_with_bar(settings, character, store, claude, embedder)
         except Exception:
             log.exception("consolidation failed")
-            return 3
+            report = None
+        try:
+            # Whatever the consolidation did: what the retention deletes never depended on it.
+            pruned = await store.retention.prune(datetime.now(UTC),
+                                                 usage_days=settings.storage.usage_retention_days,
+                                                 archive_days=settings.storage.archive_retention_days)
+        except Exception:
+            log.exception("retention failed")
         finally:
             await claude.close()
             await store.close()
-    kept = (f"; {report.skipped} {'batch' if report.skipped == 1 else 'batches'} skipped, their messages "
-            "stay in the log for the next run" if report.skipped else "")
-    print(f"consolidation done: {report.describe()}{kept}", file=sys.stderr)
-    for error in report.errors:
-        print(f"  {error}", file=sys.stderr)
+    if report is not None:
+        kept = (f"; {report.skipped} {'batch' if report.skipped == 1 else 'batches'} skipped, their "
+                "messages stay in the log for the next run" if report.skipped else "")
+        print(f"consolidation done: {report.describe()}{kept}", file=sys.stderr)
+        for error in report.errors:
+            print(f"  {error}", file=sys.stderr)
+    if pruned is not None:
+        print(f"retention done: {pruned.describe()}", file=sys.stderr)
+    if report is None or pruned is None:
+        return 3
     return 1 if report.skipped else 0
 
 

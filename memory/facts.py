@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -73,10 +74,14 @@ def _json_object(text: str) -> Json:
         return json.loads(stripped[start:end + 1])
     except json.JSONDecodeError as exc:
         raise MalformedExtraction(f"invalid JSON: {exc.msg} at character {exc.pos}") from None
+    except RecursionError:  # arrays or objects nested past the interpreter's depth
+        raise MalformedExtraction("invalid JSON: nested too deep") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise MalformedExtraction(f"invalid JSON: {exc}") from None
 
 
 def normalise_category(raw: object) -> str:
-    value = str(raw or "").strip().lower()
+    value = raw.strip().lower() if isinstance(raw, str) else ""  # never str() of a hostile value
     return value if value in CATEGORIES else "other"
 
 
@@ -120,6 +125,15 @@ def parse_extraction(text: str, max_change: float) -> Extraction:
     Raises MalformedExtraction for anything else. Deltas are clamped to +/-``max_change`` (the daily bound
     is enforced again when applied); facts are trimmed and de-duplicated.
     """
+    try:
+        return _parse_extraction(text, max_change)
+    except MalformedExtraction:
+        raise
+    except (RecursionError, OverflowError, ValueError) as exc:  # hostile numbers or nesting: malformed too
+        raise MalformedExtraction(f"unusable answer ({type(exc).__name__})") from None
+
+
+def _parse_extraction(text: str, max_change: float) -> Extraction:
     data = _json_object(text)
     if not isinstance(data, dict):
         raise MalformedExtraction("the answer is not a JSON object")
@@ -150,9 +164,15 @@ def parse_extraction(text: str, max_change: float) -> Extraction:
     for key, value in raw_rel.items():
         if key not in RELATIONSHIP_RANGES:
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # NaN
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise MalformedExtraction(f'relationship "{key}" must be a number')
-        relationship[key] = max(-max_change, min(max_change, float(value)))
+        try:
+            number = float(value)  # an integer too large for a float overflows
+        except OverflowError:
+            number = math.nan
+        if not math.isfinite(number):  # NaN, Infinity (which JSON may spell) or beyond a float
+            raise MalformedExtraction(f'relationship "{key}" must be a finite number')
+        relationship[key] = max(-max_change, min(max_change, number))
     return Extraction(tuple(facts[:MAX_FACTS_PER_BATCH]), relationship)
 
 

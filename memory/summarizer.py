@@ -34,7 +34,7 @@ from bot.core.config import MemorySettings
 from bot.core.localtime import snowflake_time
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult, private_scope
-from bot.core.text import defuse
+from bot.core.text import clean_name, defuse
 from bot.core.tokens import count_tokens, summary_tokens
 from database.records import PRIVATE_SOURCE, CoreMemoryRow, History, Turn
 from database.store import Store
@@ -62,7 +62,9 @@ def fill(template: str, persona: Persona, user_name: str) -> str:
 
 def transcript(turns: Sequence[Turn], persona: Persona, user_name: str) -> str:
     """The turns as "name: text" lines, a date line before each day's first (the day its Discord message was
-    sent, where the turn has one): a summary keeps absolute dates only if it sees them."""
+    sent, where the turn has one): a summary keeps absolute dates only if it sees them. The person's name is
+    cleaned and their text defused: neither can end the transcript's fence."""
+    user_name = clean_name(user_name)
     lines: list[str] = []
     shown = ""
     for t in turns:
@@ -194,7 +196,7 @@ class Summarizer:
             if history.conversation_id is None or len(history.turns) <= keep:
                 continue
             user = await self.store.people.get_user(user_id)
-            due.append((user_id, scope, user.name if user and user.name else f"user {user_id}",
+            due.append((user_id, scope, clean_name(user.name) if user and user.name else f"user {user_id}",
                         (history, history.turns[:len(history.turns) - keep])))
         if not due:
             return 0
@@ -275,6 +277,8 @@ class Summarizer:
         a channel's conversation (looked up in the log when not given)."""
         if not await self.consent.remembers(user_id):
             return False
+        # A display name is the person's text too: as every request shows it, no tag or quote in it.
+        user_name = clean_name(user_name)
         history = await self.store.conversations.history(self.character_key, user_id, scope)
         keep = self.settings.history_keep_messages
         if history.conversation_id is None or len(history.turns) <= keep:

@@ -103,6 +103,9 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
     "prompt fences: names cleaned, tags defused": (
         lambda t: (text.clean_name(t), text.defuse(t)),
         (text._UNSAFE_NAME, text._PROMPT_TAG, " ".join(text.PROMPT_TAGS))),
+    "text: a name written as Discord text": (
+        text.discord_name, (text._MARKDOWN, text._MASS_MENTION, "everyone here")),
+    "text: a greeting cut at a sentence": (lambda t: text.cut_at_sentence(t, 3600), (text._SENTENCE_END,)),
     "names: addressed": (lambda t: (PERSONA_NAMES(t), addressing.first_position(t, ["Finn", "Sera"]),
                                     addressing.addressed_order(t, ROOMS)), ("Finn Seraphina Sera fox",)),
     "relationships: warm and cold words": (router.exchange_delta, (router._WARM, router._COLD)),

@@ -276,3 +276,41 @@ async def test_the_custom_status_is_written_shown_reapplied_and_refreshed(make_h
     h.claude.script("After the tide turned", match=status_request)
     await h.bot.services.memory_jobs.daily()  # once a day, after consolidation
     await h.discord.wait_for(lambda d: d.custom_status() == "After the tide turned", what="the day's status")
+
+
+async def test_the_status_is_written_from_what_it_said_in_public_never_in_private(
+        make_harness: MakeHarness) -> None:
+    """The refresh reads the character's own lines from the log: those of the server's public channels,
+    never a DM's nor a private place's (a channel @everyone cannot see)."""
+    from tests.harness import GUILD_ID, dm_reply
+    from tests.test_private_memories import VIEW_CHANNEL
+
+    h = await make_harness(custom_status="true")
+    await h.discord.wait_for(lambda d: d.custom_status() is not None, what="the start-up status")
+    channel: dict[str, Any] = h.discord.channels[OTHER_CHANNEL_ID]  # made private: @everyone cannot see it
+    channel["permission_overwrites"] = [{"id": str(GUILD_ID), "type": 0, "allow": "0",
+                                         "deny": str(VIEW_CHANNEL)}]
+    await h.discord.dispatch("CHANNEL_UPDATE", channel, guild_id=GUILD_ID)
+    said = {"public": "The tide pool is sparkling today.", "private": "Your ticket about the leak is open.",
+            "dm": "Between us, I fear the deep."}
+    h.claude.script(said["public"], model=DEFAULT)
+    await h.say("finn, how is the pool?", mention=True)
+    [public] = await h.replies(CHANNEL_ID)
+    h.claude.script(said["private"], model=DEFAULT)
+    await h.say("finn, my ticket?", channel=OTHER_CHANNEL_ID, mention=True)
+    [private] = await h.replies(OTHER_CHANNEL_ID)
+    h.claude.script(said["dm"], model=DEFAULT)
+    assert await dm_reply(h, "what scares you?", 1) == said["dm"]
+    await logged(h, CHANNEL_ID, int(public["id"]))
+    await logged(h, OTHER_CHANNEL_ID, int(private["id"]))
+
+    asked = len([r for r in h.claude.requests if status_request(r.body)])
+    h.claude.script("Watching the pool sparkle", match=status_request)
+    ix = await h.slash("bot", [{"name": "status-refresh", "type": 1, "options": []}], user=ADMIN_ID)
+    assert "New custom status: Watching the pool sparkle" in (await ix.message())["content"]
+    await h.discord.wait_for(lambda d: d.custom_status() == "Watching the pool sparkle",
+                             what="the new status")
+    request = [r for r in h.claude.requests if status_request(r.body)][asked]
+    text = FakeClaude.all_text(request)
+    assert "[What you said lately in the server]" in text and said["public"] in text
+    assert said["private"] not in text and said["dm"] not in text

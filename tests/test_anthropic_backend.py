@@ -91,6 +91,19 @@ async def test_direct_create_sends_what_the_sdk_sends(fake_claude: FakeClaude,
     assert session.closed
 
 
+async def test_a_per_call_timeout_is_sent_as_the_sdk_sends_it(fake_claude: FakeClaude,
+                                                               backend: AnthropicBackend) -> None:
+    """The model client gives each call its own timeout (read from the settings of the moment): the direct
+    path says so in the same headers as the SDK, x-stainless-timeout included."""
+    await backend.sdk.messages.create(**REQUEST, timeout=7.5)
+    fake_claude.clear_cache()
+    await backend.create(REQUEST, timeout=7.5)
+    sdk, ours = fake_claude.requests
+    assert {k: v for k, v in ours.headers.items() if k != "connection"} == \
+        {k: v for k, v in sdk.headers.items() if k != "connection"}
+    assert ours.headers["x-stainless-timeout"] == ours.headers["x-stainless-read-timeout"] == "7.5"
+
+
 async def test_headers_are_taken_in_the_running_loop(fake_claude: FakeClaude) -> None:
     """A backend made outside any event loop (as at start-up) still names the loop its calls run in, as
     the SDK does per request (``x-stainless-async``)."""

@@ -11,10 +11,13 @@ import pytest
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.config import load_settings
+from bot.core.config.holder import SettingsHolder
+from bot.core.config.live import live_settings
 from bot.reply.voting import Ballot, majority_yes, parse_yes_no
 from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import FakeClaude, Reply
+from tests.harness import check, eventually
 
 pytestmark = pytest.mark.fake_claude(min_cache_tokens=0)  # its prompts are a few words
 
@@ -83,6 +86,33 @@ async def test_deadline_bounds_retries(fake_claude: FakeClaude, client: ClaudeCl
         await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, timeout=0.8)
     [call] = await api_calls(store, user_id=7)
     assert not call.ok and "529" in call.error
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "direct"])
+async def test_a_raised_llm_timeout_applies_to_the_next_request(fake_claude: FakeClaude, store: Store,
+                                                                tmp_path: Path, stream: bool) -> None:
+    """llm_timeout raised by a live reload: the next request to the API waits the new time, where the
+    client made at start-up would cut each attempt at the start-up value and retry in vain."""
+    (tmp_path / "character.env").write_text('core_prompt="x"\n')
+    environ = {"ANTHROPIC_API_KEY": "k", "DISCORD_TOKEN": "t", "ANTHROPIC_BASE_URL": fake_claude.base_url,
+               "LLM_TIMEOUT": "1", "SHOULD_REPLY_TIMEOUT": "1", "SUMMARIZE_TIMEOUT": "1",
+               "DEFAULT_MODEL": "claude-sonnet-test", "MODEL_CAPABILITIES": "claude-sonnet-test=sonnet-4.6"}
+    holder = SettingsHolder(load_settings(tmp_path, None, environ=environ))
+    client = ClaudeClient(holder.settings(), store.usage)  # as the bot makes it: following the holder
+    try:
+        holder.swap(live_settings(holder.current,
+                                  load_settings(tmp_path, None, environ={**environ, "LLM_TIMEOUT": "3"})))
+        fake_claude.script(Reply("never sent", held=asyncio.Event()), times=None)  # it never comes
+        with pytest.raises(ClaudeUnavailable, match="timed out after 3s"):
+            await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, stream=stream)
+        # the fake's handler is cancelled just after the client closes the connection
+        await eventually(check(lambda: all(r.cut_at or r.finished_at for r in fake_claude.requests)),
+                         "the request cut")
+        [request] = fake_claude.requests  # one attempt, not one a second
+        assert request.cut_at is not None and request.cut_at - request.received_at > 2
+        assert request.headers["x-stainless-read-timeout"] == "3.0"  # what the SDK says it waits
+    finally:
+        await client.close()
 
 
 async def test_streaming_and_usage_with_cache_and_cost(

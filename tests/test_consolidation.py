@@ -113,6 +113,52 @@ def test_extraction_parsing_validates_and_bounds() -> None:
             parse_extraction(bad, 1.0)
 
 
+# Answers built to break the parser rather than the schema: numbers no float holds, an integer of more digits
+# than Python converts, nesting past the interpreter's depth. Each is a malformed answer like any other.
+HOSTILE_ANSWERS = (
+    '{"facts": [], "relationship": {"rapport": ' + "9" * 400 + "}}",  # int -> float overflows
+    '{"facts": [], "relationship": {"trust": 1e999}}',  # a float literal beyond the range: infinity
+    '{"facts": [], "relationship": {"anger": -Infinity}}',
+    '{"facts": [], "relationship": {"rapport": ' + "7" * 5000 + "}}",  # past int's digit limit
+    '{"facts": ' + "[" * 100_000 + "]" * 100_000 + "}",  # nested past the recursion limit
+)
+
+
+def test_hostile_numbers_and_nesting_are_a_malformed_answer() -> None:
+    for bad in HOSTILE_ANSWERS:
+        with pytest.raises(MalformedExtraction):
+            parse_extraction(bad, 1.0)
+
+
+async def test_a_hostile_answer_is_asked_again_like_any_malformed_one(rig_factory: Any,
+                                                                       fake_claude: FakeClaude) -> None:
+    rig: Rig = rig_factory(model_capabilities=lineup_capabilities()
+                           + ",claude-test-default[structured_outputs]=false")
+    facts = ["Alice sells kites", "Alice owns a grey cat", "Alice swims at dawn", "Alice hates olives",
+             "Alice speaks Welsh"]
+    await log_all(rig.store, [seen(i, ALICE, f"case {i}\nFACT[hobbies]: {fact}", name="alice")
+                              for i, fact in enumerate(facts)])
+    asked: dict[str, int] = {}
+
+    def respond(body: dict[str, Any]) -> str | None:
+        if not is_extraction(body):
+            return consolidation_responder()(body)
+        text = first_user_text(body)
+        number = int(re.findall(r"case (\d+)", text)[0])
+        key = str(number)
+        asked[key] = asked.get(key, 0) + 1
+        return HOSTILE_ANSWERS[number] if asked[key] == 1 else consolidation_responder()(body)
+
+    fake_claude.responder = respond
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("memory.batching.BATCH_MESSAGES", 1)  # one message, one batch, one hostile answer each
+        report = await rig.consolidator().run(set_mood=False)
+    assert report.malformed == len(HOSTILE_ANSWERS) and report.skipped == 0, report.errors
+    assert asked == {str(i): 2 for i in range(len(HOSTILE_ANSWERS))}  # each asked again once
+    assert fact_texts(await rig.store.facts.rows(ALICE)) == sorted(facts)
+    assert await rig.store.log.count_logged() == 0
+
+
 def test_daily_bound_holds_over_several_steps_and_ranges() -> None:
     current = RelationshipRecord().__dict__
     values, used = bound_daily_change(current, {}, {"rapport": 0.7, "anger": -3}, 1.0)

@@ -5,6 +5,8 @@ requests asked directly; and the fake's routes themselves as the API documents t
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,9 @@ import pytest
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from database.store import Store
-from memory.consolidation import Consolidator
+from memory.batching import Batch
+from memory.consolidation import ConsolidationReport, Consolidator
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.memory_support import (
     FINN,
@@ -127,6 +131,40 @@ async def test_a_batch_over_its_wait_is_cancelled_and_asked_directly(store: Stor
     assert [r.path for r in fake_claude.requests] == ["/v1/messages"] * len(batch.requests)
 
 
+async def test_an_answer_read_ahead_goes_only_to_the_batch_it_answers(store: Store,
+                                                                       fake_claude: FakeClaude) -> None:
+    """An answer read ahead and left unused (its batch failed before asking) must not reach a later batch
+    that happens to live at the same address: another person's facts. CPython hands a new object a freed
+    one's address, which is all ``id()`` knows: here one object is reused for Bob's messages, which is that
+    case made certain."""
+    config = memory_settings(store.url, fake_claude.base_url)
+    claude = ClaudeClient(config, store.usage)
+    try:
+        consolidator = Consolidator(store, claude, config.memory, config.character_name_slug,
+                                    CharacterSource(FINN, None, environ={}).current, HashEmbedder())
+        consolidator.batch_poll = 0.01
+        report = ConsolidationReport()
+        alice = Batch(ALICE, "alice", False, [(1, seen(1, ALICE, "FACT[work]: Alice works as a night nurse",
+                                                        name="alice"))], guild_id=1)
+        await consolidator._read_ahead([[alice]], report)
+        assert fake_claude.batches.created == 1
+        # The same messages in another object are the same question: the answer read ahead serves it.
+        again = dataclasses.replace(alice)
+        found = await consolidator._extract(again, report)
+        assert found is not None and [f.fact for f in found.facts] == ["Alice works as a night nurse"]
+        assert [r.path for r in fake_claude.requests] == ["/v1/messages/batches"]
+
+        await consolidator._read_ahead([[alice]], report)  # read ahead again, and left unused
+        bob = alice  # the address Alice's batch had, now Bob's
+        bob.user_id, bob.user_name = BOB, "bob"
+        bob.messages = [(3, seen(3, BOB, "FACT[hobbies]: Bob collects sea glass", name="bob"))]
+        found = await consolidator._extract(bob, report)
+        assert found is not None and [f.fact for f in found.facts] == ["Bob collects sea glass"]
+        assert fake_claude.requests[-1].path == "/v1/messages"  # Bob's own question, asked directly
+    finally:
+        await claude.close()
+
+
 # --------------------------------------------------------------------------- the fake's routes
 
 
@@ -187,3 +225,29 @@ async def test_the_daily_job_extracts_through_a_batch_by_default(make_harness: A
     extraction = [r for r in h.claude.requests if is_extraction(r.body)]
     assert [r.path for r in extraction] == ["/v1/messages/batches"]
     assert h.claude.batches.created == 1
+
+
+async def test_a_batch_waited_on_when_the_bot_stops_is_cancelled(make_harness: Any) -> None:
+    """The bot stops while the nightly consolidation waits on its batch (up to consolidation_batch_wait):
+    the batch is cancelled through the cancel endpoint before the model client closes, rather than left
+    processing (billed, its answers never read, the same work sent again at the next start)."""
+    h = await make_harness(consolidation_batch_wait="3600")
+    h.claude.responder = consolidation_responder()
+    await h.say("FACT[work]: Alice mends fishing nets", mention=True)
+    await h.replies(h.channel_id, 1)
+    await h.bot.get_cog("Events").drain()
+    h.claude.batches.held = {"*"}  # nothing is processed: the consolidation waits on it
+    nightly = asyncio.create_task(h.bot.services.memory_jobs.daily())
+    await h.claude.batches.wait_for(lambda b: any(x.polls for x in b.batches.values()), EVENT_WAIT,
+                                    "the nightly batch created and polled")
+    await h.stop_bot()
+    assert h.claude.batches.canceled == 1
+    (batch,) = h.claude.batches.batches.values()
+    assert batch.status == "ended" and batch.cancel_initiated_at is not None
+    assert batch.counts()["canceled"] == len(batch.requests)
+    assert nightly.done() and nightly.cancelled()
+    store = await Store(h.store.url).open()  # the bot's own is closed
+    try:
+        assert await store.log.count_logged() == 2  # the exchange waits for the next run
+    finally:
+        await store.close()

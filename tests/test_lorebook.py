@@ -280,3 +280,85 @@ def test_lore_is_handed_to_the_layout_by_its_place() -> None:
     assert placed.at_depth == (DepthLore(3, "user", "Deep."), DepthLore(1, "system", "Always deep."),
                                DepthLore(0, "system", "Last."))
     assert persona_world(persona, "x") == "" and persona_world(persona, "x", after=True) == "Always near."
+
+
+# --------------------------------------------------------------------------- a large book
+
+
+def _large_book(keys: int, *, extra: tuple[LoreEntry, ...] = ()) -> Lorebook:
+    """``keys`` made-up plain keys (two an entry), past the size where each key is searched alone."""
+    entries = tuple(entry((f"zorvath{n}qu", f"mel {n} dune"), f"Entry {n}.", case_sensitive=n % 5 == 0,
+                          extensions={"match_whole_words": True} if n % 3 == 0 else {})
+                    for n in range(keys // 2))
+    return Lorebook(entries=entries + extra, token_budget=100_000)
+
+
+def test_a_large_book_finds_what_each_key_searched_alone_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past EACH_KEY_LIMIT plain keys one pass over the text finds them all (an automaton): it finds exactly
+    what each key's own search finds, overlapping keys, case, whole words and accents included."""
+    import random
+
+    from bot.core.persona import lorebook
+
+    rng = random.Random(7)
+    pieces = ["dragon", "Dragonfly", "fly", "on", "c++", "Mr. Rook", "rook", "ÉCLAIR", "éclair", "straße",
+              "a", "sea serpent", "Sea", "x_y", "naïve"]
+    entries = tuple(entry((key,), f"about {key}", case_sensitive=rng.random() < 0.3,
+                          extensions={"match_whole_words": rng.random() < 0.5})
+                    for key in pieces for _ in range(3))
+    lb = book(*entries)
+    monkeypatch.setattr(lorebook, "EACH_KEY_LIMIT", 10_000)
+    alone = lorebook.KeyIndex(lb)
+    monkeypatch.setattr(lorebook, "EACH_KEY_LIMIT", 0)
+    together = lorebook.KeyIndex(lb)
+    assert alone.each is not None and together.large
+    filler = ["the", " ", ".", ",", "\n", "_", "é", "1", "-", "+"]
+    for _ in range(400):
+        text = "".join(rng.choice(pieces + filler) for _ in range(rng.randint(0, 12)))
+        if rng.random() < 0.5:
+            text = "".join(c.upper() if rng.random() < 0.3 else c for c in text)
+        assert together.found(text) == alone.found(text), text
+
+
+def test_a_large_book_matches_an_empty_key_as_a_small_book_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty key (a book made in code; files drop them) cannot be a word of the automaton: it is searched
+    alone, as a small book's keys are, whole word or not, in either case."""
+    from bot.core.persona import lorebook
+
+    lb = book(*(entry((key,), f"about {key!r}", case_sensitive=case, extensions={"match_whole_words": whole})
+                for key in ("", "  ", "gull") for case in (True, False) for whole in (True, False)))
+    monkeypatch.setattr(lorebook, "EACH_KEY_LIMIT", 10_000)
+    alone = lorebook.KeyIndex(lb)
+    monkeypatch.setattr(lorebook, "EACH_KEY_LIMIT", 0)
+    together = lorebook.KeyIndex(lb)
+    assert together.large
+    for text in ("", " ", "a", "a gull.", "gulls", "GULL!", "\n"):
+        assert together.found(text) == alone.found(text), text
+
+
+def test_a_large_book_is_prepared_once_and_matched_off_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """3,000 keys: the first reply prepares the book; the next ones compile nothing (a key cache smaller
+    than the book recompiled most of its keys at every reply), and the matching is a worker thread's."""
+    import re
+
+    import regex
+
+    from bot.core.persona import lorebook
+
+    lb = _large_book(3000, extra=(entry(("lighthouse",), "The lighthouse is dark."),))
+    assert lorebook.needs_thread(lb)  # not prepared yet: its first reply prepares it off the loop
+    first = activate(lb, ["zorvath3qu and the Lighthouse"])
+    assert contents(first) == ["Entry 3.", "The lighthouse is dark."]
+    compiled: list[str] = []
+    for module in (re, regex):
+        real = module.compile
+        monkeypatch.setattr(module, "compile", lambda p, f=0, _real=real, **kw: compiled.append(p) or _real(
+            p, f, **kw))
+    found = activate(lb, ["mel 10 dune, melt 11 dunes", "ZORVATH5QU", "zorvath6qu", "zorvath9qux"])
+    # 10 in its own case (5 is not), 6 as a whole word (9 is not one there)
+    assert contents(found) == ["Entry 6.", "Entry 10."]
+    assert compiled == []
+    assert lorebook.needs_thread(lb)  # large: one pass in Python per reply, in a worker thread
+    small = book(entry(("comet",), "A comet."))
+    activate(small, ["comet"])
+    assert not lorebook.needs_thread(small)  # a few keys, prepared: searched at C speed on the loop

@@ -4,13 +4,26 @@ database a local run creates is readable by its owner only. On SQLite and Postgr
 
 from __future__ import annotations
 
+import asyncio
+import os
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.core.character import CharacterSource
+from bot.core.claude import ClaudeClient
 from database.records import SeenMessage
 from database.store import Store
+from memory import episodes
+from memory.consent import Consent
+from memory.consolidation import Consolidator
+from memory.facts import FactCache
+from memory.recall import Recall
+from tests.fakes import PROCESS_WAIT
+from tests.fakes.claude_server import FakeClaude
+from tests.harness import spawn_main
+from tests.memory_support import FINN, HashEmbedder, consolidation_responder, memory_settings, seen
 
 NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
 
@@ -57,11 +70,11 @@ async def test_whole_days_are_added_up_and_zero_keeps_every_row(store: Store) ->
 
 
 async def test_archived_messages_older_than_the_retention_go(store: Store) -> None:
-    def seen(i: int, when: datetime) -> SeenMessage:
+    def logged(i: int, when: datetime) -> SeenMessage:
         return SeenMessage(i, 10, 1, 5, "alice", False, False, f"message {i}", when)
 
     for i, days in enumerate((400, 366, 300, 1), start=1):
-        await store.log.log_message(seen(i, NOW - timedelta(days=days)))
+        await store.log.log_message(logged(i, NOW - timedelta(days=days)))
     await store.consolidation.archive_logged([1, 2, 3, 4])
     assert (await store.retention.prune(NOW, usage_days=0, archive_days=0)).archived == 0
     assert (await store.retention.prune(NOW, usage_days=0, archive_days=365)).archived == 2
@@ -95,3 +108,61 @@ async def test_the_daily_retention_job_applies_the_settings(make_harness: Any) -
     assert pruned is not None and (pruned.calls, pruned.days) == (1, 1)
     assert (await h.store.usage.totals()).calls == 1
     assert sum(d.calls for d in await h.store.stats.daily_usage(now - timedelta(days=60))) == 2
+
+
+async def test_consolidate_now_applies_the_retention_to_the_archive_and_its_words(
+        store: Store, fake_claude: FakeClaude, tmp_path: Path) -> None:
+    """As an operator runs it: ``main.py consolidate --now`` on a database holding archived messages past
+    ``archive_retention_days`` and their excerpts. Both go, recall (its cache kept from before) quotes them
+    no more, and what is younger stays."""
+    fake_claude.responder = consolidation_responder()
+    old, recent = datetime.now(UTC) - timedelta(days=400), datetime.now(UTC) - timedelta(days=10)
+    alice, dm = 5, 77
+    for m in (seen(1, alice, "my sister named her greyhound Biscuit", name="alice", dm=True, channel=dm,
+                   at=old),
+              SeenMessage(2, dm, None, 900, "Finn", True, True, "Biscuit! What a name for a greyhound.",
+                          old + timedelta(minutes=1)),
+              seen(3, alice, "the bakery opens a second shop in spring", name="alice", dm=True, channel=dm,
+                   at=recent)):
+        await store.log.log_message(m)
+    settings = memory_settings(store.url, fake_claude.base_url)
+    claude = ClaudeClient(settings, store.usage)
+    embedder = HashEmbedder()
+    try:
+        consolidator = Consolidator(store, claude, settings.memory, settings.character_name_slug,
+                                    CharacterSource(FINN, None, environ={}).current, embedder)
+        assert (await consolidator.run(set_mood=False)).committed == 1
+        assert await consolidator.embedded() == 3
+    finally:
+        await claude.close()
+    recall = Recall(FactCache(store.facts), store.people, embedder, settings.memory,
+                    Consent(store.servers, store.people, settings.memory.memory_consent),
+                    episodes.ExcerptCache(store.excerpts))
+
+    async def recalled() -> list[str]:
+        _, said = await recall.recall_for(alice, "what is the greyhound called? and the bakery?",
+                                          private=True, channel_id=dm)
+        return sorted(e.content for e in said)
+
+    assert await recalled() == ["Biscuit! What a name for a greyhound.",
+                                "my sister named her greyhound Biscuit",
+                                "the bakery opens a second shop in spring"]
+    assert await store.log.count_archived() == 3
+
+    config = tmp_path / "config.env"
+    config.write_text(f'DATABASE_URL="{store.url}"\nDEFAULT_MODEL="claude-test-default"\n'
+                      'ARCHIVE_RETENTION_DAYS="365"\n')
+    env = {k: v for k, v in os.environ.items()
+           if k.lower() not in {"discord_token", "anthropic_api_key", "database_url", "log_level"}}
+    env.update({"ANTHROPIC_API_KEY": "fake", "ANTHROPIC_BASE_URL": fake_claude.base_url})
+    proc = await spawn_main("consolidate", "--now", "--character", str(FINN), "--config", str(config),
+                            cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE)
+    _, raw = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
+    err = raw.decode()
+    assert proc.returncode == 0, err
+    assert "retention done:" in err and "2 archived messages deleted, with 2 excerpts" in err, err
+
+    assert await store.log.count_archived() == 1
+    assert [e.content for e in await store.excerpts.rows(alice)] == [
+        "the bakery opens a second shop in spring"]
+    assert await recalled() == ["the bakery opens a second shop in spring"]

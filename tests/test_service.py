@@ -4,6 +4,7 @@ character files are reloaded while the bot runs, both proven over the wire again
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -240,6 +241,94 @@ async def test_an_identity_file_added_while_running_is_seeded(db_url: str, tmp_p
         await h.close()
 
 
+class Output:
+    """A child process's output, read line by line as it comes (its pipe never fills while a test waits on
+    something else)."""
+
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self.lines: list[str] = []
+        self._grew = asyncio.Condition()
+        self._task = asyncio.create_task(self._read(stream))
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            async with self._grew:
+                self.lines.append(line.decode(errors="replace"))
+                self._grew.notify_all()
+        async with self._grew:
+            self._grew.notify_all()
+
+    async def line(self, found: Any, what: str, timeout: float = EVENT_WAIT) -> str:
+        """The first line (since the start) that ``found(line)`` accepts."""
+        async def scan() -> str:
+            async with self._grew:
+                while True:
+                    hit = next((line for line in self.lines if found(line)), None)
+                    if hit is not None:
+                        return hit
+                    if self._task.done():
+                        raise AssertionError(f"output ended before {what}:\n" + "".join(self.lines)[-3000:])
+                    await self._grew.wait()
+
+        try:
+            return await asyncio.wait_for(scan(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"no line for {what}:\n" + "".join(self.lines)[-3000:]) from None
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+KEEPING = "keeping the running configuration until it has settings again"
+
+
+@pytest.mark.parametrize("gone", ["truncated", "removed"])
+async def test_a_config_env_caught_mid_edit_keeps_the_running_configuration(db_url: str, tmp_path: Path,
+                                                                            gone: str) -> None:
+    """main.py as an operator runs it, config.env rewritten by an editor or a deploy: between two polls the
+    file is empty (or gone). That is not "every key at its default": alice stays blocked (her DM reaches no
+    model), one line says why; once the file has settings again, they apply."""
+    config = tmp_path / "config.env"
+    config.write_text(f"blocked_users={USER_ID}\n", encoding="utf-8")
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    await h.start_fakes()
+    env = {**os.environ, **h.environ(), "LOG_LEVEL": "INFO", "CONFIG_RELOAD_SECONDS": "0.05"}
+    proc = await h.spawn_main("--config", str(config), env=env)
+    assert proc.stdout is not None
+    out = Output(proc.stdout)
+    try:
+        await h.process_identified()
+        if gone == "truncated":
+            _rewrite(config, "")
+        else:
+            config.unlink()
+        line = await out.line(lambda t: "config reload" in t and (KEEPING in t or "blocked_users" in t),
+                              "the reload")
+        why = "empty" if gone == "truncated" else "missing"
+        assert f"config reload: {config} is {why}; {KEEPING}" in line
+        _rewrite(config, "\n")  # still no settings (blank, or back but empty): nothing more to say
+
+        sent = await h.dm("secret knock", user=USER_ID)
+        decided = await out.line(lambda t: f"message {sent['id']} from" in t, "alice's DM decided")
+        assert "on blocked_users" in decided
+        h.claude.script("Hi Bob.", model=DEFAULT)
+        sent = await h.dm("hello?", user=USER2_ID)
+        assert [m["content"] for m in await h.replies(int(sent["channel_id"]))] == ["Hi Bob."]
+        assert not any("secret knock" in h.claude.all_text(r) for r in h.claude.requests)
+
+        _rewrite(config, "blocked_users=\n")  # the edit is done: it applies
+        await out.line(lambda t: f"blocked_users '{USER_ID}' -> ''" in t, "the reload of the new file")
+        h.claude.script("Hi Alice.", model=DEFAULT)
+        sent = await h.dm("may I now?", user=USER_ID)
+        assert [m["content"] for m in await h.replies(int(sent["channel_id"]))] == ["Hi Alice."]
+        assert sum(KEEPING in t for t in out.lines) == 1, "".join(out.lines)[-3000:]
+    finally:
+        await h.end_process(proc)
+        await out.close()
+
+
 # --------------------------------------------------------------------------- the pieces, without the wire
 
 
@@ -304,3 +393,47 @@ async def test_config_reload_seconds_0_watches_nothing(tmp_path: Path) -> None:
     reloader.start()
     assert reloader._task is None
     await reloader.stop()
+
+
+async def test_an_emptied_config_env_is_said_once_and_keeps_settings_and_persona(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Every poll that finds config.env without settings keeps what runs, settings and the persona keys it
+    held alike; only the first says so. The file back with settings: they apply."""
+    config = tmp_path / "config.env"
+    config.write_text('blocked_users=42\nconfig_reload_seconds=3600\npost_history_instructions="Be brief."\n',
+                      encoding="utf-8")
+    environ = {"DISCORD_TOKEN": "t", "ANTHROPIC_API_KEY": "k"}
+    holder = SettingsHolder(load_settings(FINN, config, environ=environ))
+    source = CharacterSource(FINN, config, environ)
+    persona = source.load()
+    assert persona.post_history_instructions == "Be brief."
+
+    async def reseed(folder: Path) -> None:
+        raise AssertionError("no identity.json changed")
+
+    reloader = ConfigReloader(holder, [source], reseed)
+    reloader.start()  # polls hourly: each look below is asked for
+    caplog.set_level(logging.INFO, logger="bot")
+    try:
+        _rewrite(config, "")
+        assert await reloader.check() == [str(config)]
+        _rewrite(config, " \n\n")
+        assert await reloader.check() == [str(config)]
+        config.unlink()
+        assert await reloader.check() == [str(config)]
+        assert holder.current.access.blocked_users == "42"
+        assert source.current().post_history_instructions == "Be brief."
+        kept = [m for m in caplog.messages if "keeping the running configuration" in m]
+        assert kept == [f"config reload: {config} is empty; {KEEPING} (restart to run without it)"]
+
+        _rewrite(config, "blocked_users=7\nconfig_reload_seconds=3600\n")
+        await reloader.check()
+        assert holder.current.access.blocked_users == "7"
+        assert any("blocked_users '42' -> '7'" in m for m in caplog.messages)
+        assert source.current().post_history_instructions == ""
+        config.unlink()  # and a second edit caught midway is said again
+        await reloader.check()
+        assert sum("keeping the running configuration" in m for m in caplog.messages) == 2
+        assert holder.current.access.blocked_users == "7"
+    finally:
+        await reloader.stop()

@@ -26,6 +26,7 @@ from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
 from bot.core.pipeline import Outlet
+from bot.core.text import clean_name
 from bot.reply.prompting import format_recent
 from database.records import SeenMessage
 
@@ -159,8 +160,9 @@ class ProactiveRound:
         speaker, settings = self.speaker, self.speaker.settings
         persona = speaker.persona
         portrait = await self_portrait(speaker.store.identity, speaker.store.state, speaker.character_key)
-        server = f" on the server {place.guild_name}" if place.guild_name else ""
-        where = f"[Where: {place.label}{server}]"
+        # Channel and server names are text people chose: cleaned as every prompt shows names.
+        server = f" on the server {clean_name(place.guild_name)}" if place.guild_name else ""
+        where = f"[Where: {clean_name(place.label)}{server}]"
         if kind == "comment":
             said = format_recent(recent, speaker.own_author_ids, persona.name)  # its own lines under its name
             context = f"{where}\n\n[Recent messages in this channel]\n{said}\n\n[{COMMENT}]"

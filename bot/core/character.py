@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bot.core.config import read_sources
+from bot.core.config.envfile import empty_or_missing
 from bot.core.errors import ConfigError
 from bot.core.persona import load_persona
 from bot.core.persona.claudemask import core_prompt_path
@@ -55,6 +56,9 @@ class CharacterSource:
         self._persona: Persona | None = None
         self._reported: tuple[str, ...] = ()  # the unused fields last logged, so each set is logged once
         self._cut_reported: tuple[str, ...] = ()  # the greetings cut, last warned of (once per change)
+        # config.env had settings at the last load: if it has none now, an edit is under way (the settings'
+        # reload says so) and the persona keys it may hold are not dropped meanwhile.
+        self._config_had_settings = False
 
     def _current_stamp(self) -> tuple[tuple[str, int], ...]:
         stamps: list[tuple[str, int]] = []
@@ -107,7 +111,9 @@ class CharacterSource:
     def load(self, *, report: bool = True) -> Persona:
         """Load (or reload) now; raises ConfigError for a broken folder. With ``report``, the fields the
         files carry that Kindred has no counterpart for are logged in one line (once per change)."""
+        had_settings = empty_or_missing(self.config_file) is None
         env = read_sources(self.config_file, self.folder, self._environ).values
+        self._config_had_settings = had_settings
         lorebook = (env.get("lorebook") or "").strip()
         self._elsewhere = (self.folder / Path(lorebook).expanduser(),) if lorebook else ()
         prompt_file = core_prompt_path(self.folder, env)  # watched too, wherever it is
@@ -136,6 +142,8 @@ class CharacterSource:
         stamp = self._current_stamp()
         if stamp == self._stamp:
             self._remember(stamp)  # e.g. a new, still empty frameworks/: watched from now on
+        elif self._config_had_settings and empty_or_missing(self.config_file) is not None:
+            self._remember(stamp)  # its return (a new time) reloads then
         else:
             # config.env is read too (a persona key may live there), but an edit of it alone is the
             # settings' business (their reload says what changed): not "character files changed".

@@ -367,7 +367,8 @@ class ClaudeClient(StartupChecks):
                 while True:
                     attempt += 1
                     try:
-                        call = backend.stream(kwargs, on_text) if stream else backend.create(kwargs)
+                        call = (backend.stream(kwargs, on_text, timeout=timeout) if stream
+                                else backend.create(kwargs, timeout=timeout))
                         completion = await call
                     except Exception as exc:
                         failure = backend.failure(exc)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from bot.core.localtime import DISCORD_EPOCH_MS, snowflake_time
 from bot.core.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
-from bot.core.persona.lorebook import PlacedLore, has_regex_keys, persona_world, placed_lore
+from bot.core.persona.lorebook import PlacedLore, needs_thread, persona_world, placed_lore
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from bot.core.text import clean_name, discord_name
@@ -187,8 +187,9 @@ class PersonaRuntime:
     async def lore(self, persona: Persona, msg: Incoming, data: PromptData) -> PlacedLore:
         """The lore the recent messages activate, by where it is placed, as data (the layout fences it)."""
         scanned, name = scanned_messages(msg, data), clean_name(msg.author_name)
-        if persona.lorebook is not None and has_regex_keys(persona.lorebook):
-            # A card's own patterns: searched in a worker thread (each with a time limit), never on the loop.
+        if persona.lorebook is not None and needs_thread(persona.lorebook):
+            # A card's own patterns (each searched with a time limit), a large book's one pass over the text,
+            # or a book's first use (its keys are prepared): in a worker thread, never on the loop.
             return await asyncio.to_thread(placed_lore, persona, scanned, name)
         return placed_lore(persona, scanned, name)
 

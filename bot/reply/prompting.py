@@ -427,7 +427,8 @@ def speaker(m: SeenMessage, own_ids: Collection[int] = (), character: str = "") 
 
 
 def format_recent(messages: Sequence[SeenMessage], own_ids: Collection[int] = (), character: str = "") -> str:
-    return "\n".join(f"{speaker(m, own_ids, character)}: {m.content}" for m in messages if m.content)
+    """The lines as "name: text", names cleaned and text defused (no line can close a tag of the prompt)."""
+    return "\n".join(f"{speaker(m, own_ids, character)}: {defuse(m.content)}" for m in messages if m.content)
 
 
 def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Incoming, *,
@@ -459,7 +460,7 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
     # prefix. What changes every message (the burst, the latest message, the question) follows, uncached.
     header = f"Channel: {msg.place()}\n\nRecent messages:"
     content: list[JsonObject] = [{"type": "text", "text": header}]
-    content += [{"type": "text", "text": f"{speaker(m, own_ids, persona.name)}: {m.content}"}
+    content += [{"type": "text", "text": f"{speaker(m, own_ids, persona.name)}: {defuse(m.content)}"}
                 for m in recent if m.message_id not in shown and m.content]
     if len(content) == 1:
         content[0]["text"] += "\n(none)"
@@ -470,13 +471,13 @@ def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Inco
         content[index]["cache_control"] = dict(EPHEMERAL)
     text = ""
     if burst:  # at most the last 30: a longer burst's start matters little to whether to join in now
-        said = "\n".join(f"{clean_name(m.author_name)}: {m.text}" for m in burst[-30:])
+        said = "\n".join(f"{clean_name(m.author_name)}: {defuse(m.text)}" for m in burst[-30:])
         more = f"({len(burst) - 30} earlier not shown)\n" if len(burst) > 30 else ""
         text += f"Messages since then, judged together with the latest:\n{more}{said}\n\n"
     # A burst is judged as a whole: the answer would follow its latest message but may take up any of them.
     question = (f"Should {persona.name} join in now, after the latest message?" if burst
                 else f"Should {persona.name} reply to the latest message?")
-    latest = f"Latest message, from {clean_name(msg.author_name)}: {msg.text}"
+    latest = f"Latest message, from {clean_name(msg.author_name)}: {defuse(msg.text)}"
     text += f"{latest}\n\n{question} Answer yes or no."
     content.append({"type": "text", "text": text})
     return Prompt(system=[{"type": "text", "text": system, "cache_control": EPHEMERAL}],

@@ -6,8 +6,8 @@ it runs, by name, listed in :func:`scheduled_jobs`:
   becomes the cluster's leader (the last run time is kept in global state, so the schedule survives
   restarts); after it, the day's custom status (bot/alive/);
 * ``retention``: half an hour after the consolidation, model calls older than ``usage_retention_days`` added
-  up per day and deleted, archived messages older than ``archive_retention_days`` deleted
-  (database/retention.py);
+  up per day and deleted, archived messages older than ``archive_retention_days`` deleted with their
+  excerpts kept for recall (database/retention.py; ``python main.py consolidate --now`` applies it too);
 * ``summary-sweep``: every few minutes, conversations still over the threshold summarized (retrying failed
   passes);
 * ``alive-tick``: every TICK_SECONDS, whichever durable job of the character's own is due (proactive rounds,
@@ -60,6 +60,9 @@ class MemoryJobs:
         # Run after each successful daily consolidation (the day's new custom status, bot/alive/).
         self.after_daily = after_daily
         self._startup: asyncio.Task[ConsolidationReport | None] | None = None
+        # The tasks running the nightly work now (the scheduler's, a catch-up's): a stop cancels them, which
+        # cancels a Message Batch they wait on rather than leave it running, billed, with nobody to read it.
+        self._nightly: set[asyncio.Task[object]] = set()
 
     async def catch_up(self) -> None:
         """This process became the leader (at start, or when the old leader died): first catch up on a
@@ -70,11 +73,27 @@ class MemoryJobs:
             self._startup = asyncio.create_task(self.daily(), name="missed-consolidation")
 
     async def close(self) -> None:
-        if self._startup is not None and not self._startup.done():
-            self._startup.cancel()
+        """Stop the nightly work under way (before the model client closes: a batch it waits on is cancelled
+        through it); what it did not commit waits for the next run."""
+        running = [t for t in (self._startup, *self._nightly) if t is not None and not t.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            log.info("stopping the nightly memory work under way; the next run does what it left")
+            await asyncio.gather(*running, return_exceptions=True)
         # The memory service itself belongs to the bot, which closes it (cogs/bot.py).
 
     async def daily(self) -> ConsolidationReport | None:
+        task = asyncio.current_task()
+        if task is None:
+            return await self._daily()
+        self._nightly.add(task)
+        try:
+            return await self._daily()
+        finally:
+            self._nightly.discard(task)
+
+    async def _daily(self) -> ConsolidationReport | None:
         if not self.cluster.leading:
             return None  # the cluster's leader runs it
         if self.memory.consolidator.running:
@@ -116,7 +135,7 @@ class MemoryJobs:
         except Exception:
             log.exception("retention failed; the next day's run retries")
             return None
-        if pruned.calls or pruned.archived:
+        if pruned.calls or pruned.archived or pruned.excerpts:
             log.info("retention: %s", pruned.describe())
         return pruned
 

@@ -5,8 +5,11 @@ On a change the whole configuration is read and validated again, as at start-up.
 changed key, the keys that can change live are swapped in at once (bot/core/config/holder.py), the
 restart-only ones are named; the persona (prompts, cards, character.env's character keys) is reloaded by its
 :class:`CharacterSource`; a changed ``identity.json`` is seeded again. Invalid: one line naming the file
-and the key, and the running configuration stays as it was. Polling needs no new dependency and works the
-same on every file system (bind mounts and network shares included, where inotify may stay silent).
+and the key, and the running configuration stays as it was. A ``config.env`` that had settings and is now
+missing or empty (an editor or a deploy rewriting it, caught between two polls) is not read as "every key
+at its default": the running configuration stays, said once, until the file has settings again. Polling
+needs no new dependency and works the same on every file system (bind mounts and network shares included,
+where inotify may stay silent).
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from pathlib import Path
 
 from bot.core.character import WATCHED_SUBFOLDERS, CharacterSource
 from bot.core.config import load_settings
+from bot.core.config.envfile import empty_or_missing
 from bot.core.config.holder import SettingsHolder
 from bot.core.config.live import changes, live_settings
+from bot.core.config.sections import Settings
 from bot.core.errors import ConfigError
 from bot.core.persona.identity import IDENTITY_FILE
 
@@ -71,6 +76,10 @@ class ConfigReloader:
         self.environ = main.environ  # None: the process environment, read again at each reload
         self._stamps: Stamps = {}
         self._task: asyncio.Task[None] | None = None
+        # Whether the running configuration was read from a config.env with settings in it (then its
+        # vanishing is an edit under way, not "use every default"), and whether that was said already.
+        self._config_had_settings = False
+        self._keeping = False
 
     @property
     def folders(self) -> list[Path]:
@@ -84,6 +93,7 @@ class ConfigReloader:
         if self.settings.operation.config_reload_seconds <= 0 or self._task is not None:
             return
         self._stamps = self._stamp()
+        self._config_had_settings = empty_or_missing(self.config_file) is None
         self._task = asyncio.create_task(self._poll(), name="config-reload")
 
     async def stop(self) -> None:
@@ -111,14 +121,30 @@ class ConfigReloader:
             await self.reload(changed)
         return changed
 
+    def _read(self) -> tuple[str | None, Settings | None]:
+        """(why config.env holds no settings, or None; the configuration read again, or None when the
+        file that had settings has none now: an edit under way)."""
+        why = empty_or_missing(self.config_file)
+        if why is not None and self._config_had_settings:
+            return why, None
+        main = self.characters[0]
+        return why, load_settings(main.folder, self.config_file, environ=self.environ)
+
     async def reload(self, changed: Sequence[str]) -> None:
         names = ", ".join(changed)
-        main = self.characters[0]
         try:
-            new = await asyncio.to_thread(load_settings, main.folder, self.config_file, environ=self.environ)
+            why, new = await asyncio.to_thread(self._read)
         except ConfigError as exc:
             log.error("config reload: %s; keeping the running configuration", exc)
             return
+        if new is None:
+            if not self._keeping:
+                log.warning("config reload: %s is %s; keeping the running configuration until it has "
+                            "settings again (restart to run without it)", self.config_file, why)
+                self._keeping = True
+            return
+        self._keeping = False
+        self._config_had_settings = why is None
         found = changes(self.holder.current, new)
         for change in found:
             log.log(logging.WARNING if change.needs_restart else logging.INFO,

@@ -17,15 +17,18 @@
 How a batch moves is the test's to choose (no wall clock): ``batch_polls`` retrieves before the requests are
 processed (default 1: the first poll finds it ended); ``held``: custom ids (or ``"*"``) that are not
 processed until the batch expires (:meth:`BatchRoutes.expire`, or at the ``expire_at_poll``-th retrieve: its
-24 hours are up) or is cancelled (they end "expired" or "canceled").
+24 hours are up) or is cancelled (they end "expired" or "canceled"). :meth:`BatchRoutes.wait_for` waits until
+the batches reach a state (a batch created and polled, one cancelled), checked after every call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -74,17 +77,48 @@ class BatchRoutes:
         self.created = 0
         self.canceled = 0
         self._ids = itertools.count(1)
+        self._waiters: list[tuple[Callable[[BatchRoutes], bool], asyncio.Future[None]]] = []
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_post("/v1/messages/batches", self._create)
-        app.router.add_get("/v1/messages/batches/{id}", self._retrieve)
-        app.router.add_get("/v1/messages/batches/{id}/results", self._results)
-        app.router.add_post("/v1/messages/batches/{id}/cancel", self._cancel)
+        app.router.add_post("/v1/messages/batches", self._noted(self._create))
+        app.router.add_get("/v1/messages/batches/{id}", self._noted(self._retrieve))
+        app.router.add_get("/v1/messages/batches/{id}/results", self._noted(self._results))
+        app.router.add_post("/v1/messages/batches/{id}/cancel", self._noted(self._cancel))
+
+    def _noted(self, handler: Callable[[web.Request], Any]) -> Callable[[web.Request], Any]:
+        async def handle(request: web.Request) -> web.Response:
+            response: web.Response = await handler(request)
+            self._changed()  # after the state moved, before the client reads the answer
+            return response
+
+        return handle
 
     def reset(self) -> None:
         self.batches.clear()
         self.polls, self.held, self.created, self.canceled = 1, set(), 0, 0
         self.expire_at_poll = None
+
+    async def wait_for(self, condition: Callable[[BatchRoutes], bool], timeout: float, what: str) -> None:
+        """Wait until ``condition(routes)`` holds, checked now and after every batch call (from any loop)."""
+        if condition(self):
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        waiter = (condition, future)
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                await future
+        except TimeoutError:
+            raise AssertionError(f"the fake Claude's batches never reached: {what}") from None
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def _changed(self) -> None:
+        for condition, future in list(self._waiters):
+            if condition(self):
+                future.get_loop().call_soon_threadsafe(_settle, future)
 
     async def expire(self) -> None:
         """24 hours pass: every batch still in progress ends, its unprocessed requests expired."""
@@ -241,3 +275,8 @@ class BatchRoutes:
         record.finished_at = time.monotonic()
         fake._record(record)
         return {"type": "succeeded", "message": fake._message(params, reply, thinking, record.usage)}
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -160,6 +160,7 @@ class Recorded:
     usage: dict[str, int] = field(default_factory=dict)
     finished_at: float | None = None
     thinking_tokens: int = 0  # of the answer's output tokens, those spent thinking
+    cut_at: float | None = None  # when the client hung up before the answer was whole (its timeout, say)
 
     @property
     def json(self) -> dict[str, Any]:
@@ -740,18 +741,22 @@ class FakeClaude(ModelServer):
             if reply.usage:
                 record.usage.update(reply.usage)
         self._record(record)
-        if reply.delay and not self.zero_latency:
-            await asyncio.sleep(reply.delay)
-        if reply.held is not None:
-            await reply.held.wait()
-        if reply.status != 200:
-            return self._error_response(reply, record)
-        message = self._message(body, reply, thinking, record.usage)
-        if not stream:
-            record.finished_at = time.monotonic()
-            return web.json_response(message, headers={"request-id": f"req_fake_{message['id'][9:]}",
-                                                       **reply.headers})
-        return await self._stream(request, message, reply, record)
+        try:
+            if reply.delay and not self.zero_latency:
+                await asyncio.sleep(reply.delay)
+            if reply.held is not None:
+                await reply.held.wait()
+            if reply.status != 200:
+                return self._error_response(reply, record)
+            message = self._message(body, reply, thinking, record.usage)
+            if not stream:
+                record.finished_at = time.monotonic()
+                return web.json_response(message, headers={"request-id": f"req_fake_{message['id'][9:]}",
+                                                           **reply.headers})
+            return await self._stream(request, message, reply, record)
+        except asyncio.CancelledError:  # handler_cancellation: the client closed the connection
+            record.cut_at = time.monotonic()
+            raise
 
     def _message(self, body: dict[str, Any], reply: Reply, thinking: int, usage: dict[str, Any]
                  ) -> dict[str, Any]:

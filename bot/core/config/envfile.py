@@ -60,3 +60,17 @@ def read_env_file(path: Path) -> dict[str, str | None]:
         raise ConfigError(str(path), "file", "not UTF-8 text") from None
     check_lines(path, text)
     return dict(dotenv_values(path, encoding="utf-8-sig"))
+
+
+def empty_or_missing(path: Path | None) -> str | None:
+    """Why ``path`` holds no settings now: "missing", "empty" (nothing but white space), or None (it has
+    some, or there is no such file to watch)."""
+    if path is None:
+        return None
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return None  # unreadable (a folder, a permission): load_settings names the problem
+    return "empty" if not text.strip() else None

@@ -245,8 +245,9 @@ class StorageSettings:
         "up per day and model first, so the dashboard's cost history and /status's totals stay (0: keep "
         "every row).", min=0)
     archive_retention_days: int = key(
-        365, "Days consolidated messages are kept in the archive (message_archive); what was learnt from "
-        "them stays in facts, summaries and memories (0: keep forever).", min=0)
+        365, "Days consolidated messages are kept in the archive (message_archive), with their word-for-word "
+        "copies kept for recall (archive_excerpts); what was learnt from them stays in facts, summaries and "
+        "memories (0: keep forever). Applied daily, and by `main.py consolidate --now`.", min=0)
 
 
 @dataclass(frozen=True)

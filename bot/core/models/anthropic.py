@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import anthropic
 import httpx2
-from anthropic import AsyncAnthropic, DefaultAioHttpClient
+from anthropic import NOT_GIVEN, AsyncAnthropic, DefaultAioHttpClient, NotGiven
 
 from bot.core.models.base import (
     KEY_REJECTED,
@@ -70,13 +70,15 @@ class AnthropicBackend:
         return place_cache(shaped, min_tokens=family.min_cache_tokens, token_factor=family.token_factor,
                            gaps=gaps)
 
-    async def create(self, request: Request) -> Completion:
+    async def create(self, request: Request, *, timeout: float | None = None) -> Completion:
+        """``timeout``: this call's own (None: the one the client was made with)."""
         if self.direct is None:
-            return completion_of(await self.sdk.messages.create(**request))
-        return completion_of(await self.direct.create(request))
+            return completion_of(await self.sdk.messages.create(**request, timeout=_own(timeout)))
+        return completion_of(await self.direct.create(request, timeout=timeout))
 
-    async def stream(self, request: Request, on_text: Callable[[str], None] | None) -> Completion:
-        async with self.sdk.messages.stream(**request) as stream:
+    async def stream(self, request: Request, on_text: Callable[[str], None] | None, *,
+                     timeout: float | None = None) -> Completion:
+        async with self.sdk.messages.stream(**request, timeout=_own(timeout)) as stream:
             text = ""
             async for chunk in stream.text_stream:
                 text += chunk
@@ -193,6 +195,11 @@ def _retryable(exc: anthropic.APIStatusError) -> bool:
         return True
     return exc.status_code == 200 and getattr(exc, "type", None) in {"overloaded_error", "api_error",
                                                                          "rate_limit_error"}
+
+
+def _own(timeout: float | None) -> float | NotGiven:
+    """A call's own timeout for the SDK: NOT_GIVEN keeps the client's (None would mean none at all)."""
+    return NOT_GIVEN if timeout is None else timeout
 
 
 def _error_message(exc: anthropic.APIStatusError) -> str:

@@ -4,6 +4,10 @@ One batch: create it with every request (each under its ``custom_id``), poll it 
 it has ended or ``max_wait`` has passed (then cancel it: what was answered by then is still read), and read
 its results (JSON lines). What comes back is the answers that succeeded; every other request (errored,
 expired, canceled, or never seen) is the caller's to make directly.
+
+A wait cut short (the bot stopping: its task is cancelled) cancels the batch before it gives up: nobody
+would read its answers, yet every request it went on to process would be billed, and the next start asks
+the same work again.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ log = logging.getLogger(__name__)
 
 BATCH_DISCOUNT = 0.5  # every token of a batched request bills at half the standard price
 CANCEL_POLLS = 10  # retrieves after a cancel before giving the batch up
+ABANDON_SECONDS = 10.0  # how long a stopping bot waits for the cancel of a batch it leaves
 
 
 @dataclass
@@ -80,6 +85,10 @@ async def run_batch(sdk: anthropic.AsyncAnthropic, requests: Mapping[str, JsonOb
     except anthropic.APIError as exc:
         log.warning("message batch %s could not be followed (%s); its unanswered requests go direct",
                     batch.id, exc)
+    except asyncio.CancelledError:
+        if batch.processing_status == "in_progress":
+            await _abandon(sdk, batch.id)
+        raise
     for cid in requests:
         if cid not in outcome.completions and cid not in outcome.failed:
             outcome.failed[cid] = "no result"
@@ -96,3 +105,16 @@ async def _cancel(sdk: anthropic.AsyncAnthropic, batch_id: str,
         await sleep(pause)
         batch = await sdk.messages.batches.retrieve(batch_id)
     return batch
+
+
+async def _abandon(sdk: anthropic.AsyncAnthropic, batch_id: str) -> None:
+    """Cancel a batch whose wait was cut short, without waiting for it to end; never raises (the caller is
+    being cancelled: it re-raises that)."""
+    try:
+        # Shielded: a second cancellation of the stopping task does not cut the request off half-way.
+        await asyncio.wait_for(asyncio.shield(sdk.messages.batches.cancel(batch_id)), ABANDON_SECONDS)
+    except (anthropic.APIError, TimeoutError, asyncio.CancelledError) as exc:
+        log.warning("message batch %s left running while stopping: its cancel failed (%s)", batch_id,
+                    type(exc).__name__)
+        return
+    log.info("message batch %s cancelled: the bot is stopping", batch_id)

@@ -92,14 +92,17 @@ class MessagesHTTP:
                                               proxy_auth=proxy_auth)
         return self._session
 
-    async def create(self, request: Request) -> JsonObject:
-        """The answer's JSON message; CallFailed for an error status, a broken connection or a timeout."""
+    async def create(self, request: Request, *, timeout: float | httpx2.Timeout | None = None) -> JsonObject:
+        """The answer's JSON message; CallFailed for an error status, a broken connection or a timeout.
+        ``timeout``: this call's own, as messages.create(timeout=...) takes it (or in ``request``)."""
         session = self._session or self._open()
         data, headers, params = prepare(request, self.headers)
         # A per-call timeout only when given: aiohttp reads timeout=None as "no timeout at all".
         options: JsonObject = {}  # keyword arguments for aiohttp
-        if "timeout" in request:
-            options["timeout"] = client_timeout(request["timeout"])
+        per_call = timeout if timeout is not None else request.get("timeout")
+        if per_call is not None:
+            options["timeout"] = client_timeout(per_call)
+            headers = timeout_headers(headers, per_call)
         if self.on_request is not None:
             self.on_request()
         try:
@@ -136,11 +139,19 @@ def client_timeout(timeout: float | httpx2.Timeout | None) -> aiohttp.ClientTime
     return aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=timeout, sock_read=timeout)
 
 
+def timeout_headers(headers: CIMultiDict[str], timeout: float | httpx2.Timeout) -> CIMultiDict[str]:
+    """``headers`` with the two the SDK sends for a per-call timeout: its read timeout, in both."""
+    read = str(timeout.read if isinstance(timeout, httpx2.Timeout) else timeout)
+    out = headers.copy()
+    out["x-stainless-timeout"] = out["x-stainless-read-timeout"] = read
+    return out
+
+
 def wire_headers(sdk: AsyncAnthropic) -> dict[str, str]:
     """The headers the SDK sends with every Messages call, taken from it once. Per request it also sends
     ``x-stainless-retry-count`` (always 0 here: retries are the model client's, each a first attempt for
     the SDK too) and ``x-stainless-read-timeout``; its ``x-stainless-timeout`` is left out, as it carries
-    only the SDK's "not given" marker when, as here, no per-call timeout is passed."""
+    only the SDK's "not given" marker when no per-call timeout is passed (one that is: timeout_headers)."""
     timeout = sdk.timeout
     read = timeout.read if isinstance(timeout, httpx2.Timeout) else timeout
     headers = {"accept-encoding": "gzip, deflate", "x-stainless-retry-count": "0",

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import httpx2
 import openai
-from openai import AsyncOpenAI
+from openai import NOT_GIVEN, AsyncOpenAI, NotGiven
 from openai.types import CompletionUsage
 
 from bot.core.models.base import (
@@ -47,18 +47,20 @@ class OpenAIBackend:
               gaps: Sequence[float] = (), schema: Mapping[str, Json] | None = None) -> Request:
         return request  # an OpenAI-compatible server takes the request as it is
 
-    async def create(self, request: Request) -> Completion:
+    async def create(self, request: Request, *, timeout: float | None = None) -> Completion:
+        """``timeout``: this call's own (None: the one the client was made with)."""
         body = chat_request(request)
-        response = await self.sdk.chat.completions.create(**_sdk_args(body))
+        response = await self.sdk.chat.completions.create(**_sdk_args(body), timeout=_own(timeout))
         choice = response.choices[0] if response.choices else None
         text = (choice.message.content or "") if choice is not None else ""
         finish = choice.finish_reason if choice is not None else None
         return _completion(body, text, response.model, response.usage, finish)
 
-    async def stream(self, request: Request, on_text: Callable[[str], None] | None) -> Completion:
+    async def stream(self, request: Request, on_text: Callable[[str], None] | None, *,
+                     timeout: float | None = None) -> Completion:
         body = chat_request(request)
         # include_usage: the server adds a last chunk with the call's token counts (no choices in it).
-        stream = await self.sdk.chat.completions.create(**_sdk_args(body), stream=True,
+        stream = await self.sdk.chat.completions.create(**_sdk_args(body), stream=True, timeout=_own(timeout),
                                                         stream_options={"include_usage": True})
         text, model, usage, finish = "", "", None, None
         async with stream:
@@ -195,6 +197,11 @@ def _body_text(body: JsonObject) -> str:
         content = message["content"]
         out.append(content if isinstance(content, str) else "\n".join(p.get("text", "") for p in content))
     return "\n".join(out)
+
+
+def _own(timeout: float | None) -> float | NotGiven:
+    """A call's own timeout for the SDK: NOT_GIVEN keeps the client's (None would mean none at all)."""
+    return NOT_GIVEN if timeout is None else timeout
 
 
 def _error_message(exc: openai.APIError) -> str:
