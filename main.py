@@ -40,6 +40,7 @@ try:
         resolve_folder,
         warn_unknown_character_keys,
     )
+    from bot.core.config.credentials import check_discord_token
     from bot.core.errors import ConfigError
     from database.errors import SchemaNotReady
 except ModuleNotFoundError as _missing:
@@ -151,6 +152,9 @@ def _load(args: argparse.Namespace, *, discord: bool,
     # The dashboard alone needs neither Discord nor Claude, but its own token.
     settings = load_settings(character_dir, config_file, require_discord=discord,
                              require_anthropic=not dashboard, require_dashboard=dashboard)
+    if discord:  # a token no login could take is said now, not as Discord's refusal
+        check_discord_token(settings.secrets.discord_token, settings.origins,
+                            settings.discord.discord_api_base_url)
     character = CharacterSource(character_dir, config_file)
     character.load()  # a folder without a prompt fails here, before anything connects
     prompt = read_sources(config_file, character_dir).values.get("core_prompt") or ""
@@ -199,7 +203,7 @@ def run(argv: list[str]) -> int:
     log.info("character folder: %s (%s)", settings.character_dir, why)
     if ctrl_c.seen:
         return bye()
-    from bot.runtime.startup import check_database
+    from bot.runtime.startup import check_database, claim_sqlite_file
 
     if settings.resolved_database_url().startswith("postgresql"):
         log.info("starting: checking the database at %s", settings.safe_database_url())
@@ -218,6 +222,7 @@ def run(argv: list[str]) -> int:
         from memory.consolidation_cli import run_consolidation_cli
 
         return asyncio.run(run_consolidation_cli(settings, character))
+    claim_sqlite_file(settings)  # a second bot on one SQLite file would answer every message again
     return run_bot(settings, character)
 
 

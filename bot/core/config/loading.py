@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.core.config.credentials import LOCAL_ENV, unusable
+from bot.core.config.credentials import CREDENTIALS, LOCAL_ENV, unusable
 from bot.core.config.database_url import normalize_database_url
 from bot.core.config.envfile import read_env_file
 from bot.core.config.keys import KIND_NAMES
@@ -29,8 +29,9 @@ ENVIRONMENT = "environment"
 
 log = logging.getLogger("bot.core.config")  # the package's name: what operators (and tests) filter on
 
-# Values shipped in example files; treated as "not set" so an operator gets a clear error.
-_PLACEHOLDER_PREFIXES = ("your_", "<", "changeme")
+# Values shipped in example files and the README's commands (`DISCORD_TOKEN=your-bot-token ...`); treated as
+# "not set" so an operator gets a clear error.
+_PLACEHOLDER_PREFIXES = ("your_", "your-", "<", "changeme")
 # Every setting's parsed value by key, each of its own declared kind (read by key where its kind is
 # known): one type cannot say them all.
 Parsed = dict[str, Any]
@@ -105,6 +106,10 @@ def read_sources(config_file: Path | None, character_dir: Path,
             if value is None:
                 continue
             k = key.strip().lower()
+            # A credential left at the example placeholder (the shipped character.env's, an empty
+            # DISCORD_TOKEN= from a compose file) never hides a real one set in an earlier file.
+            if k in CREDENTIALS and _is_placeholder(value) and not _is_placeholder(values.get(k, "")):
+                continue
             values[k] = value.strip()
             origins[k] = origin
     return Source(values, origins, file_keys)

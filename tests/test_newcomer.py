@@ -1,0 +1,131 @@
+"""A newcomer's first hour, tried again: main.py as a subprocess against the fake Discord and the fake Claude,
+each plausible mistake answered by one line naming what to fix, before anything is contacted that the mistake
+does not concern.
+
+A database file that cannot be made is a database_url error, not a network one; the README's own
+placeholders and a token pasted with its "Bot " prefix are caught before any request; a placeholder in the
+shipped character.env never hides a real token set in config.env; a second process on one SQLite file
+refuses to start instead of answering every message twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+from bot.core.config import PROJECT_ROOT
+from tests.fakes import PROCESS_WAIT
+from tests.harness import Harness, stop_process
+from tests.test_startup import exit_of, lines_of, main_env, start_fakes, stop_fakes
+
+FINN = PROJECT_ROOT / "characters" / "finn"
+
+
+async def test_a_database_file_that_cannot_be_made_is_a_database_url_error(tmp_path: Path) -> None:
+    """Its folder is a file (as /etc/hostname/kindred.db): exit 2 naming database_url, before Discord."""
+    (tmp_path / "hostname").write_text("a file, not a folder\n")
+    h = await start_fakes(tmp_path)
+    code, output = await exit_of(h, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'hostname' / 'kindred.db'}")
+    assert code == 2, output
+    [line] = lines_of(output)
+    assert line.startswith("config error: environment: database_url: cannot create the SQLite database "
+                           f"{tmp_path / 'hostname' / 'kindred.db'}"), line
+    assert "Not a directory" in line and "cannot reach Discord" not in line
+    assert h.discord.requests == [] and h.discord.gateway_log == []
+
+
+async def test_the_readmes_own_placeholders_are_placeholders(tmp_path: Path) -> None:
+    """`DISCORD_TOKEN=your-bot-token ANTHROPIC_API_KEY=your-api-key make run` as the README writes it."""
+    h = await start_fakes(tmp_path)
+    code, output = await exit_of(h, DISCORD_TOKEN="your-bot-token", ANTHROPIC_API_KEY="your-api-key")
+    assert code == 2, output
+    [line] = lines_of(output)
+    assert line.startswith("config error: environment: DISCORD_TOKEN: still the example placeholder"), line
+    assert "rejected" not in line and "Reset Token" not in line
+    assert h.discord.requests == [] and h.discord.gateway_log == []
+
+
+async def test_a_token_with_its_bot_prefix_is_named_before_login(tmp_path: Path) -> None:
+    h = await start_fakes(tmp_path)
+    code, output = await exit_of(h, DISCORD_TOKEN="Bot fake-discord-token")
+    assert code == 2, output
+    [line] = lines_of(output)
+    assert line.startswith("config error: environment variable DISCORD_TOKEN: discord_token: "), line
+    assert "'Bot '" in line and "without" in line and "rejected" not in line
+    assert "fake-discord-token" not in output  # never the secret itself
+    assert h.discord.requests == [] and h.discord.gateway_log == []
+
+
+async def test_a_token_not_shaped_like_discords_is_named_before_any_request(tmp_path: Path) -> None:
+    """Against discord.com itself (no fake Discord named): a token that cannot be one is said at once, not
+    sent (here there is no network: a request would end as "cannot reach Discord", exit 1)."""
+    h = await start_fakes(tmp_path)
+    code, output = await exit_of(h, drop={"discord_api_base_url", "discord_gateway_url"},
+                                 DISCORD_TOKEN="my discord token")
+    assert code == 2, output
+    [line] = lines_of(output)
+    assert line.startswith("config error: environment variable DISCORD_TOKEN: discord_token: "
+                           "does not look like a Discord bot token"), line
+    assert "my discord token" not in output
+
+
+async def test_a_placeholder_in_character_env_never_hides_the_token_in_config_env(tmp_path: Path) -> None:
+    """The shipped characters/finn/character.env holds placeholders; the newcomer put the real token and key
+    in config.env: those are used, and the bot connects."""
+    folder = tmp_path / "finn"
+    shutil.copytree(FINN, folder)
+    assert 'discord_token="your_Discord_bot_token"' in (folder / "character.env").read_text()
+    h = await start_fakes(tmp_path)
+    h.character_dir = folder
+    config = tmp_path / "config.env"
+    config.write_text("discord_token=fake-discord-token\nanthropic_api_key=fake-anthropic-key\n")
+    env = main_env(h, drop={"discord_token", "anthropic_api_key"}, LOG_LEVEL="INFO")
+    proc = await h.spawn_main("--config", str(config), env=env)
+    try:
+        seen = await read_until(proc, "connected as")
+        text = await h.shut_down(proc)
+    finally:
+        await h.end_process(proc)
+    assert any("connected as Kindred" in line for line in seen), "\n".join(seen)
+    assert "config error" not in text
+
+
+async def read_until(proc: asyncio.subprocess.Process, marker: str) -> list[str]:
+    """The process's lines up to the first that holds ``marker`` (all of them if it exits first)."""
+    assert proc.stdout is not None
+    seen: list[str] = []
+    while not any(marker in line for line in seen):
+        raw = await asyncio.wait_for(proc.stdout.readline(), timeout=PROCESS_WAIT)
+        if not raw:
+            break
+        seen.append(raw.decode(errors="replace").rstrip("\n"))
+    return seen
+
+
+async def test_a_second_process_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> None:
+    """`make run` in two terminals: the second says so in one line and never logs in to Discord; the first
+    goes on alone."""
+    h: Harness = await start_fakes(tmp_path)
+    env = main_env(h, LOG_LEVEL="INFO")
+    first = await h.spawn_main(env=env)
+    try:
+        seen = await read_until(first, "connected as")
+        assert any("connected as" in line for line in seen), "\n".join(seen)
+        logins = len([g for g in h.discord.gateway_log if g[0] == "2"])
+        second = await h.spawn_main(env=env)
+        try:
+            output, _ = await asyncio.wait_for(second.communicate(), timeout=PROCESS_WAIT)
+        finally:
+            await stop_process(second)
+        text = output.decode(errors="replace")
+        assert second.returncode == 2, text
+        line = lines_of(text)[-1]
+        assert line.startswith("config error: ") and "database_url" in line, text
+        assert "another Kindred process" in line and str(tmp_path / "kindred.db") in line, line
+        assert "Traceback" not in text
+        assert len([g for g in h.discord.gateway_log if g[0] == "2"]) == logins  # no second login
+        await h.shut_down(first)
+    finally:
+        await stop_process(first)
+        await stop_fakes(h)
