@@ -152,9 +152,6 @@ def _load(args: argparse.Namespace, *, discord: bool,
     # The dashboard alone needs neither Discord nor Claude, but its own token.
     settings = load_settings(character_dir, config_file, require_discord=discord,
                              require_anthropic=not dashboard, require_dashboard=dashboard)
-    if discord:  # a token no login could take is said now, not as Discord's refusal
-        check_discord_token(settings.secrets.discord_token, settings.origins,
-                            settings.discord.discord_api_base_url)
     character = CharacterSource(character_dir, config_file)
     character.load()  # a folder without a prompt fails here, before anything connects
     prompt = read_sources(config_file, character_dir).values.get("core_prompt") or ""
@@ -163,6 +160,9 @@ def _load(args: argparse.Namespace, *, discord: bool,
         refuse_template(folder)
         warn_unknown_character_keys(folder)
         CharacterSource(folder, config_file).load(report=False)  # the bot's own load reports it
+    if discord:  # a token no login could take is said now, not as Discord's refusal
+        check_discord_token(settings.secrets.discord_token, settings.origins,
+                            settings.discord.discord_api_base_url)
     return settings, character, choice.why
 
 
