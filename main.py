@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -382,6 +383,20 @@ def main() -> None:
         print("stopped before connecting (SIGTERM during start-up)", file=sys.stderr)
     if code == 2:  # every config error (the settings, a refused token, the intent) exits 2 by here
         code = config_error_exit_code()
+    end(code)
+
+
+def end(code: int) -> None:
+    """Exit with ``code``. While the embedding model still loads in its daemon thread (a stop, or a failed
+    start-up check, seconds after the start), the process ends now: the interpreter's teardown would run
+    beside that thread inside torch, and nothing is left to save (the bot has closed its database)."""
+    embeddings = sys.modules.get("memory.embeddings")
+    loader = getattr(embeddings, "LOADER_THREAD", None)
+    if loader is not None and any(t.name == loader and t.is_alive() for t in threading.enumerate()):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
 
 

@@ -129,3 +129,22 @@ async def test_a_second_process_on_one_sqlite_file_refuses_to_start(tmp_path: Pa
     finally:
         await stop_process(first)
         await stop_fakes(h)
+
+
+async def test_a_wrong_model_id_is_said_before_the_embedding_model_has_loaded(tmp_path: Path) -> None:
+    """The model check answers in a moment, the embedding model (loaded in the background from the start)
+    takes seconds: the line comes at once and the process ends without waiting for the load."""
+    h = await start_fakes(tmp_path)
+    env = main_env(h, LOG_LEVEL="INFO", DEFAULT_MODEL="gpt-4o", PRELOAD_EMBEDDING_MODEL="true")
+    proc = await h.spawn_main(env=env)
+    try:
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
+    finally:
+        await stop_process(proc)
+        await stop_fakes(h)
+    text = output.decode(errors="replace")
+    assert proc.returncode == 2, text
+    lines = lines_of(text)
+    assert lines[-1].startswith("config error: environment: default_model: gpt-4o is not a model"), text
+    assert not any("loaded embedding model" in line for line in lines), text  # never waited for
+    assert "Traceback" not in text
