@@ -37,6 +37,7 @@ try:
         Settings,
         choose_character_dir,
         load_settings,
+        missing_folder,
         read_sources,
         resolve_folder,
         warn_unknown_character_keys,
@@ -232,11 +233,16 @@ def export(args: argparse.Namespace) -> int:
 
     folder = resolve_folder(args.folder)
     if not folder.is_dir():
-        raise ConfigError(args.folder, "folder", "no such character folder")
+        raise ConfigError(args.folder, "folder", missing_folder(folder))
     env = read_sources(_config_file(args.config), folder).values
     out = args.out or default_export_path(folder, PROJECT_ROOT / "exports", args.png)
     path = export_folder(folder, env, out, png=args.png, version=3 if args.v3 else 2)
-    print(f"exported {folder} as {path}")
+    left_out = ""
+    if (folder / "identity.json").is_file():  # a card has no place for what the bot seeds in its database
+        left_out = (f" (left out: {folder / 'identity.json'}, the identity entries Kindred keeps in its "
+                    "database; a SillyTavern card has no field for them: copy the file beside the card to keep "
+                    "them)")
+    print(f"exported {folder} as {path}{left_out}")
     return 0
 def run_dashboard(args: argparse.Namespace, settings: Settings, character: CharacterSource) -> int:
     from bot.operator.dashboard import serve_alone

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot.core.config import PROJECT_ROOT
 from tests.fakes import PROCESS_WAIT
-from tests.harness import Harness, stop_process
+from tests.harness import Harness, run_main, stop_process
 from tests.test_startup import exit_of, lines_of, main_env, start_fakes, stop_fakes
 
 FINN = PROJECT_ROOT / "characters" / "finn"
@@ -148,3 +148,34 @@ async def test_a_wrong_model_id_is_said_before_the_embedding_model_has_loaded(tm
     assert lines[-1].startswith("config error: environment: default_model: gpt-4o is not a model"), text
     assert not any("loaded embedding model" in line for line in lines), text  # never waited for
     assert "Traceback" not in text
+
+
+# -- small words
+
+
+def test_a_missing_character_folder_lists_the_folders_and_the_likeliest(tmp_path: Path) -> None:
+    result = run_main("--character", "characters/fin", env={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+    assert result.returncode == 2, result.stderr
+    [line] = lines_of(result.stderr)
+    characters = PROJECT_ROOT / "characters"
+    assert line.startswith("config error: characters/fin: character_dir: no such character folder ("), line
+    assert f"{characters} holds atlas, finn" in line and "_template" not in line
+    assert line.endswith(f"; did you mean {characters / 'finn'}?)"), line
+
+
+def test_max_typing_time_below_min_shows_both_values(tmp_path: Path) -> None:
+    result = run_main("--character", str(FINN), env={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y",
+                                                     "MAX_TYPING_TIME": "-3"})
+    assert result.returncode == 2, result.stderr
+    assert lines_of(result.stderr) == ["config error: environment: max_typing_time: must be at least "
+                                       "min_typing_time, got max_typing_time=-3 and min_typing_time=2"]
+
+
+def test_export_card_says_it_leaves_identity_json_out(tmp_path: Path) -> None:
+    out = tmp_path / "finn.json"
+    result = run_main("export-card", str(FINN), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.is_file()
+    assert result.stdout.strip() == (
+        f"exported {FINN} as {out} (left out: {FINN / 'identity.json'}, the identity entries Kindred keeps in "
+        "its database; a SillyTavern card has no field for them: copy the file beside the card to keep them)")
