@@ -11,6 +11,8 @@ refuses to start instead of answering every message twice.
 from __future__ import annotations
 
 import asyncio
+import os
+import pty
 import shutil
 from pathlib import Path
 
@@ -188,3 +190,27 @@ def test_the_first_screen_says_what_a_first_run_costs_and_how_to_try_it_briskly(
     assert "`TYPING_SPEED_CPM=3000 MAX_TYPING_TIME=3 ` before\n`make run`" in first
     quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     assert not any(tool in quick for tool in ("ruff", "lint-imports", "mypy"))  # for contributors, later
+
+
+async def test_the_console_shows_a_prompt_in_a_terminal(tmp_path: Path) -> None:
+    """At a terminal the console says where to type (``NAME> ``); piped input gets none (other tests)."""
+    h = await start_fakes(tmp_path)
+    master, slave = pty.openpty()
+    proc = await h.spawn_main("--console", "--as", "alice", env=main_env(h), stdin=slave,
+                              stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    os.close(slave)
+    try:
+        assert proc.stderr is not None
+        said = b""
+        while b"Ctrl-D leaves" not in said:  # the console's start-up note: it reads what is typed now
+            chunk = await asyncio.wait_for(proc.stderr.read(200), timeout=PROCESS_WAIT)
+            assert chunk, said.decode(errors="replace")  # it ended before reading
+            said += chunk
+        os.write(master, b"/quit\n")
+        _, rest = await asyncio.wait_for(proc.communicate(), timeout=PROCESS_WAIT)
+    finally:
+        os.close(master)
+        await stop_process(proc)
+        await stop_fakes(h)
+    assert proc.returncode == 0
+    assert b"alice> " in said + rest, (said + rest).decode(errors="replace")
