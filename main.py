@@ -240,8 +240,8 @@ def export(args: argparse.Namespace) -> int:
     left_out = ""
     if (folder / "identity.json").is_file():  # a card has no place for what the bot seeds in its database
         left_out = (f" (left out: {folder / 'identity.json'}, the identity entries Kindred keeps in its "
-                    "database; a SillyTavern card has no field for them: copy the file beside the card to keep "
-                    "them)")
+                    "database; a SillyTavern card has no field for them: copy the file beside the card to "
+                    "keep them)")
     print(f"exported {folder} as {path}{left_out}")
     return 0
 def run_dashboard(args: argparse.Namespace, settings: Settings, character: CharacterSource) -> int:

@@ -130,7 +130,8 @@ def test_make_bench_says_how_long_and_offers_a_quick_run(monkeypatch: pytest.Mon
 
 
 # A venv's python that runs the bot as a stand-in: the line main.py prints for a mistake, and its exit code.
-BOT = '#!/bin/sh\nif [ "$1" = "-c" ]; then exit 0; fi\necho "config error: environment: x: what is wrong" >&2\nexit {code}\n'
+BOT = ('#!/bin/sh\nif [ "$1" = "-c" ]; then exit 0; fi\n'
+       'echo "config error: environment: x: what is wrong" >&2\nexit {code}\n')
 
 
 @pytest.mark.parametrize(("target", "code"), [("run", 2), ("run", 1), ("console", 2)])

@@ -28,7 +28,8 @@ async def test_a_database_file_that_cannot_be_made_is_a_database_url_error(tmp_p
     """Its folder is a file (as /etc/hostname/kindred.db): exit 2 naming database_url, before Discord."""
     (tmp_path / "hostname").write_text("a file, not a folder\n")
     h = await start_fakes(tmp_path)
-    code, output = await exit_of(h, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'hostname' / 'kindred.db'}")
+    database = tmp_path / "hostname" / "kindred.db"
+    code, output = await exit_of(h, DATABASE_URL=f"sqlite+aiosqlite:///{database}")
     assert code == 2, output
     [line] = lines_of(output)
     assert line.startswith("config error: environment: database_url: cannot create the SQLite database "
@@ -179,8 +180,9 @@ def test_export_card_says_it_leaves_identity_json_out(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert out.is_file()
     assert result.stdout.strip() == (
-        f"exported {FINN} as {out} (left out: {FINN / 'identity.json'}, the identity entries Kindred keeps in "
-        "its database; a SillyTavern card has no field for them: copy the file beside the card to keep them)")
+        f"exported {FINN} as {out} (left out: {FINN / 'identity.json'}, the identity entries Kindred keeps "
+        "in its database; a SillyTavern card has no field for them: copy the file beside the card to keep "
+        "them)")
 
 
 def test_the_first_screen_says_what_a_first_run_costs_and_how_to_try_it_briskly() -> None:

@@ -277,8 +277,8 @@ def health_problem(rows: list[NodeRow], host: str, now: datetime, heartbeat_seco
     mine = [r for r in rows if r.host == host and r.stopped_at is None]
     if not mine:
         stopped = [r.stopped_at for r in rows if r.host == host and r.stopped_at is not None]
-        when = (f"the last one stopped {max(0.0, (now - _aware(max(stopped))).total_seconds()):.0f}s ago" if stopped
-                else "none has run on this database yet")
+        ago = max(0.0, (now - _aware(max(stopped))).total_seconds()) if stopped else 0.0
+        when = f"the last one stopped {ago:.0f}s ago" if stopped else "none has run on this database yet"
         return f"unhealthy: no Kindred process is running on {host} ({when})"
     age = min((now - _aware(r.last_seen)).total_seconds() for r in mine)
     if age > 3 * heartbeat_seconds:

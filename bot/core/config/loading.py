@@ -238,8 +238,8 @@ def _validate(parsed: Parsed, origin: dict[str, str], set_in: dict[str, str], ch
     # What no single declaration can say: relations between keys, folders on disk.
     if parsed["max_typing_time"] < parsed["min_typing_time"]:
         raise ConfigError(origin["max_typing_time"], "max_typing_time",
-                          f"must be at least min_typing_time, got max_typing_time={parsed['max_typing_time']:g} "
-                          f"and min_typing_time={parsed['min_typing_time']:g}")
+                          f"must be at least min_typing_time, got max_typing_time="
+                          f"{parsed['max_typing_time']:g} and min_typing_time={parsed['min_typing_time']:g}")
     seen_folders = {character_dir.resolve()}
     for part in (p.strip() for p in parsed["ensemble_characters"].split(",")):
         if not part:
