@@ -119,15 +119,17 @@ class Dispatcher:
             sooner.clear()
             self.timers.waking_at = None  # a row armed while this pass looks wakes the next wait at once
             try:
-                await self._start_due(self.clock())
+                started = await self._start_due(now := self.clock())
                 earliest = await self.rows.earliest(self.rounds, self.handlers)
             except Exception:
                 log.exception("timers: reading the due rows failed; trying again shortly")
-                earliest, wait = None, RETRY_WAIT
+                wait = RETRY_WAIT
             else:
                 wait = self.max_wait
-            if earliest is not None:
-                wait = min(wait, max(0.0, (earliest - self.clock()).total_seconds()))
+                if earliest is not None:
+                    wait = min(wait, max(0.0, (earliest - self.clock()).total_seconds()))
+                    if earliest <= now and not started:
+                        wait = RETRY_WAIT  # due, yet none could be taken: never a busy loop
             self.timers.waking_at = self.clock() + timedelta(seconds=wait)
             with suppress(TimeoutError):
                 await asyncio.wait_for(sooner.wait(), wait)
