@@ -166,3 +166,22 @@ async def test_migration_0018_gives_each_open_poll_a_closing_timer_and_keeps_the
         assert await loop.run_due(at + timedelta(hours=2)) == [f"poll {poll.id}"]  # it closes from its row
     finally:
         await store.close()
+
+
+async def test_a_one_shot_timer_cut_short_by_a_shutdown_is_due_again_at_once(store: Store) -> None:
+    t0 = utc_now()
+    began = asyncio.Event()
+
+    async def slow(row: TimerRow) -> str:
+        began.set()
+        await asyncio.Event().wait()  # still closing when the bot stops
+        return "closed"
+
+    loop = Dispatcher(Timers(store.timers), handlers={"poll": slow}, clock=lambda: t0)
+    await loop.timers.at("poll", "poll:8", t0, {"poll": 8})
+    started = asyncio.ensure_future(loop.run_due(t0))
+    await asyncio.wait_for(began.wait(), EVENT_WAIT)
+    await loop.stop()
+    assert started.done()  # its run was cancelled with the loop
+    row = await store.timers.get("poll:8")
+    assert row is not None and row.due == t0  # not a lease away: the next start closes it

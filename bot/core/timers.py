@@ -105,7 +105,7 @@ class Dispatcher:
 
     async def stop(self) -> None:
         """Nothing new starts; runs in flight are cancelled (a round's row has moved on already, a one-shot
-        timer's stays and is taken again after its lease)."""
+        timer's is due again at once, for the next start)."""
         self._started = True
         tasks = [*([self._loop] if self._loop is not None else []), *self._running]
         self._loop = None
@@ -176,6 +176,10 @@ class Dispatcher:
     async def _once(self, handler: Handler, row: TimerRow, now: datetime, leased: datetime) -> str:
         try:
             result = await handler(row)
+        except asyncio.CancelledError:
+            # Stopped (shutting down) mid-run: the row is due again at once, for the next start.
+            await self.rows.claim(row.key, leased, row.due)
+            raise
         except Exception as exc:
             log.exception("timer %s failed; it is taken again later", row.key)
             result = f"failed: {exc}"
