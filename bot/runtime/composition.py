@@ -17,8 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.alive.checkins import INTERVAL as CHECKIN_INTERVAL
 from bot.alive.checkins import CheckInChoice
 from bot.alive.service import Alive, DiscordSide
 from bot.core.character import CharacterSource
@@ -35,6 +37,7 @@ from bot.core.config import (
 from bot.core.config.holder import SettingsHolder
 from bot.core.config.service import AccessSettings, ClusterSettings, LimitSettings, RecoverySettings
 from bot.core.pipeline import Gate
+from bot.core.timers import Dispatcher, Recurring, Timers
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.tools import AdminTools
@@ -49,7 +52,8 @@ from bot.runtime.cluster import Cluster
 from bot.runtime.jobs import MemoryJobs, Scheduler, scheduled_jobs
 from bot.runtime.voice import VoiceService
 from bot.servertools.moderation import ModerationLog
-from bot.servertools.polls import Polls
+from bot.servertools.polls import TIMER as POLL_TIMER
+from bot.servertools.polls import PollBoard, Polls
 from bot.servertools.settings import ServerSettings
 from bot.servertools.tickets import TicketDesk
 from bot.servertools.userinfo import UserInfo
@@ -72,6 +76,7 @@ class Edge:
     is_admin: Callable[[int], bool]  # the bot's admins (the owner, admin_user_ids, the admin role)
     own_user_id: int | None  # our account: our own posts never count as another character's
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (cogs/presence.py)
+    poll_board: PollBoard  # a closed poll's results (cogs/poll_results.py)
     latencies: Callable[[], Latencies]  # the gateway's, for the dashboard
     guild_count: Callable[[], int]
     started_at: float  # time.monotonic() when the process started
@@ -90,8 +95,8 @@ class ServerTools:
     checkins: CheckInChoice
 
     @classmethod
-    def on(cls, store: Store) -> ServerTools:
-        return cls(ModerationLog(store.moderation), Polls(store.polls, store.privacy), UserInfo(store.people),
+    def on(cls, store: Store, polls: Polls) -> ServerTools:
+        return cls(ModerationLog(store.moderation), polls, UserInfo(store.people),
                    TicketDesk(store), Places(store.places, store.switches), ServerSettings(store.servers),
                    CheckInChoice(store.checkins))
 
@@ -116,6 +121,7 @@ class Services:
     alive: Alive
     memory_jobs: MemoryJobs
     scheduler: Scheduler
+    timers: Dispatcher
     tools: ServerTools
     dashboard: Dashboard | None = None
 
@@ -203,15 +209,24 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                                 mirror, cluster, admin, shards=shards)
     memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings), cluster,
                              mirror.emit, after_daily=alive.after_consolidation)
-    scheduler = Scheduler(scheduled_jobs(holder.follow(MemorySettings), memory_jobs, alive), skip=skip_jobs)
+    scheduler = Scheduler(scheduled_jobs(holder.follow(MemorySettings), memory_jobs), skip=skip_jobs)
     if "consolidation" in scheduler.names:
         # In a cluster only the leader runs the memory jobs; a process that becomes leader (at start, or
         # when the old leader dies) first catches up on a consolidation the cluster missed.
         cluster.lead_hooks.append(memory_jobs.catch_up)
+    # The one timer loop (bot/core/timers.py): every recurring round and every kind of one-shot timer is
+    # listed here, once. Each process runs the rounds listed; a round's claim lets one process run each.
+    timers = Timers(store.timers)
+    polls = Polls(store.polls, store.privacy, timers, edge.poll_board, character=lambda: engine.persona.name)
+    dispatcher = Dispatcher(timers, rounds=[
+        Recurring(alive.proactive_key, timedelta(minutes=settings.alive.proactive_interval_minutes),
+                  alive.proactive.run),
+        Recurring(alive.checkins_key, CHECKIN_INTERVAL, alive.checkins.run),
+    ], handlers={POLL_TIMER: polls.close_due})
     services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
-                        scheduler=scheduler, tools=ServerTools.on(store))
+                        scheduler=scheduler, timers=dispatcher, tools=ServerTools.on(store, polls))
     if settings.dashboard.dashboard_port:
         services.dashboard = compose_dashboard(services, settings, edge)
     return services
