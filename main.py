@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,10 +37,12 @@ try:
         Settings,
         choose_character_dir,
         load_settings,
+        missing_folder,
         read_sources,
         resolve_folder,
         warn_unknown_character_keys,
     )
+    from bot.core.config.credentials import check_discord_token
     from bot.core.errors import ConfigError
     from database.errors import SchemaNotReady
 except ModuleNotFoundError as _missing:
@@ -160,6 +163,9 @@ def _load(args: argparse.Namespace, *, discord: bool,
         refuse_template(folder)
         warn_unknown_character_keys(folder)
         CharacterSource(folder, config_file).load(report=False)  # the bot's own load reports it
+    if discord:  # a token no login could take is said now, not as Discord's refusal
+        check_discord_token(settings.secrets.discord_token, settings.origins,
+                            settings.discord.discord_api_base_url)
     return settings, character, choice.why
 
 
@@ -200,7 +206,7 @@ def run(argv: list[str]) -> int:
     log.info("character folder: %s (%s)", settings.character_dir, why)
     if ctrl_c.seen:
         return bye()
-    from bot.runtime.startup import check_database
+    from bot.runtime.startup import check_database, claim_sqlite_file
 
     if settings.resolved_database_url().startswith("postgresql"):
         log.info("starting: checking the database at %s", settings.safe_database_url())
@@ -219,6 +225,7 @@ def run(argv: list[str]) -> int:
         from memory.consolidation_cli import run_consolidation_cli
 
         return asyncio.run(run_consolidation_cli(settings, character))
+    claim_sqlite_file(settings)  # a second bot on one SQLite file would answer every message again
     return run_bot(settings, character)
 
 
@@ -227,11 +234,16 @@ def export(args: argparse.Namespace) -> int:
 
     folder = resolve_folder(args.folder)
     if not folder.is_dir():
-        raise ConfigError(args.folder, "folder", "no such character folder")
+        raise ConfigError(args.folder, "folder", missing_folder(folder))
     env = read_sources(_config_file(args.config), folder).values
     out = args.out or default_export_path(folder, PROJECT_ROOT / "exports", args.png)
     path = export_folder(folder, env, out, png=args.png, version=3 if args.v3 else 2)
-    print(f"exported {folder} as {path}")
+    left_out = ""
+    if (folder / "identity.json").is_file():  # a card has no place for what the bot seeds in its database
+        left_out = (f" (left out: {folder / 'identity.json'}, the identity entries Kindred keeps in its "
+                    "database; a SillyTavern card has no field for them: copy the file beside the card to "
+                    "keep them)")
+    print(f"exported {folder} as {path}{left_out}")
     return 0
 def run_dashboard(args: argparse.Namespace, settings: Settings, character: CharacterSource) -> int:
     from bot.operator.dashboard import serve_alone
@@ -378,6 +390,20 @@ def main() -> None:
         print("stopped before connecting (SIGTERM during start-up)", file=sys.stderr)
     if code == 2:  # every config error (the settings, a refused token, the intent) exits 2 by here
         code = config_error_exit_code()
+    end(code)
+
+
+def end(code: int) -> None:
+    """Exit with ``code``. While the embedding model still loads in its daemon thread (a stop, or a failed
+    start-up check, seconds after the start), the process ends now: the interpreter's teardown would run
+    beside that thread inside torch, and nothing is left to save (the bot has closed its database)."""
+    embeddings = sys.modules.get("memory.embeddings")
+    loader = getattr(embeddings, "LOADER_THREAD", None)
+    if loader is not None and any(t.name == loader and t.is_alive() for t in threading.enumerate()):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
 
 

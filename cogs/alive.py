@@ -1,5 +1,5 @@
 """Alive between messages, the Discord side of ``bot.alive`` (bot/alive/service.py, built by
-bot/runtime/composition.py; its tick is a job of the one scheduler, bot/runtime/jobs.py):
+bot/runtime/composition.py; its rounds are durable timers of the one timer loop, bot/core/timers.py):
 
 * the custom status: shown with Discord's custom activity at every READY and RESUMED (a new gateway
   session starts without one), written at start-up when none is set and after each daily consolidation;

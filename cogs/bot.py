@@ -50,6 +50,7 @@ from bot.runtime.startup import commands_digest, remember_commands_digest
 from bot.runtime.voice import VoiceService
 from cogs.identify import IdentifyPacer
 from cogs.permissions import in_log_channel, is_admin_id
+from cogs.poll_results import DiscordPollBoard
 from cogs.posting import NO_MENTIONS
 from cogs.presence import AlivePresence
 from cogs.startup import announce_connected, log_invite
@@ -138,6 +139,7 @@ class KindredMixin:
         self.tree.error(on_app_command_error)  # type: ignore[attr-defined]
         self.add_listener(answer_expired_click, "on_interaction")  # type: ignore[attr-defined]
         self.add_listener(functools.partial(announce_connected, self), "on_ready")  # type: ignore[attr-defined]
+        self.add_listener(self._start_timers, "on_ready")  # type: ignore[attr-defined]
         self.identify_pacer = IdentifyPacer(self._max_concurrency)
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
@@ -161,6 +163,7 @@ class KindredMixin:
                     intercept=self._log_command, mirror_decision=self._mirror_decision,
                     sync_commands=self._sync_commands, cluster_shutdown=self._cluster_shutdown,
                     alive_side=self.presence, latencies=self._latencies,
+                    poll_board=DiscordPollBoard(self),  # type: ignore[arg-type]
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at)
         self.services = services = await compose(self.settings_holder, self.character, self.mirror, edge,
@@ -191,6 +194,12 @@ class KindredMixin:
         log.info("Kindred ready to connect as %s (database %s)", self.engine.persona.name,
                  self.settings.safe_database_url())
         log_invite(self)
+
+    async def _start_timers(self) -> None:
+        """Connected: the durable timers' one loop starts (rounds, a poll's closing, bot/core/timers.py),
+        so a round missed while down runs with the channels known. Later READYs find it running."""
+        if hasattr(self, "services") and not self.stopping:
+            await self.services.timers.start()
 
     def _latencies(self) -> Latencies:
         if isinstance(self, commands.AutoShardedBot):
@@ -259,6 +268,7 @@ class KindredMixin:
                 log.warning("shutdown: some replies did not finish within %gs", grace)
         if hasattr(self, "services"):
             self.scheduler.shutdown()  # no job starts while the rest closes
+            await self.services.timers.stop()  # nor a timer's run
         await super().close()  # type: ignore[misc]
         if hasattr(self, "services"):
             await self.services.memory_jobs.close()

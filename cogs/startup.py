@@ -18,12 +18,12 @@ import aiohttp
 import discord
 
 from bot.core.config import Settings
-from bot.core.config.credentials import rejected
+from bot.core.config.credentials import DISCORD_PORTAL, rejected
 from cogs.permissions import INVITE_PERMISSIONS, INVITE_SCOPES
 
 log = logging.getLogger("kindred")
 
-PORTAL = "https://discord.com/developers/applications"
+PORTAL = DISCORD_PORTAL
 
 
 def invite_url(application_id: int) -> str:

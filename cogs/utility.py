@@ -3,14 +3,12 @@ time), ``/userinfo`` and ``/serverinfo``.
 
 Polls survive restarts: each button's custom id carries the poll's id and option (a discord.py DynamicItem
 registered at load, so clicks on any poll's buttons are handled without a view per poll), votes live in
-the database, and every open poll's closing timer is rebuilt from its row when the cog loads (a poll whose
-time passed while the bot was down closes at once).
+the database, and each poll closes from its durable timer (bot/core/timers.py; a poll whose time passed while
+the bot was down closes at once), its results shown by cogs/poll_results.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
 import logging
 import re
 from datetime import datetime
@@ -20,48 +18,24 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.servertools.charts import render_bar_chart
 from bot.servertools.moderation import BadInput
 from bot.servertools.polls import (
     CUSTOM_ID,
     CUSTOM_ID_PATTERN,
-    closing_line,
     describe_span,
     parse_poll,
-    result_lines,
-    results_text,
-    seconds_until_close,
     vote_answer,
 )
 from bot.servertools.userinfo import known_since
 from cogs.commands import clip, tell
 from cogs.permissions import HookInteraction, is_admin, require_server
-from cogs.posting import SendOptions
+from cogs.poll_results import POLL_COLOR, poll_embed
 from database.models import utcnow
-from database.records import PollRecord
 
 if TYPE_CHECKING:
     from cogs.bot import Interaction, Kindred
 
 log = logging.getLogger(__name__)
-
-POLL_COLOR = discord.Colour.blurple()
-
-
-def poll_embed(poll: PollRecord, counts: list[int], *, closed: bool = False) -> discord.Embed:
-    total = sum(counts)
-    embed = discord.Embed(
-        title=clip(poll.question, 250),
-        colour=POLL_COLOR,
-        description="\n".join(result_lines(poll.options, counts))[:4000],
-    )
-    embed.add_field(name="Votes", value=str(total))
-    embed.add_field(name="Status", value=closing_line(poll.closes_at, closed))
-    embed.set_footer(
-        text="One vote each; press another option to change yours." if not closed else "This poll has closed."
-    )
-    return embed
-
 
 class PollButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID_PATTERN):
     """One option's button; works for any poll, before and after a restart."""
@@ -102,7 +76,6 @@ def poll_view(poll_id: int, options: list[str] | tuple[str, ...]) -> discord.ui.
 class Utility(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.timers: dict[int, asyncio.Task[None]] = {}
         self.polls = bot.services.tools.polls
         self.members = bot.services.tools.members
 
@@ -112,75 +85,11 @@ class Utility(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(PollButton)
-        for poll in await self.polls.open_polls():
-            self.schedule(poll)
-        if self.timers:
-            log.info("polls: %d open poll(s) scheduled to close", len(self.timers))
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(PollButton)
-        for task in self.timers.values():
-            task.cancel()
-        await asyncio.gather(*self.timers.values(), return_exceptions=True)
-        self.timers.clear()
 
     # -- polls
-
-    def schedule(self, poll: PollRecord) -> None:
-        """Close ``poll`` at its closing time (now, if that has passed)."""
-        delay = seconds_until_close(poll, utcnow())
-        old = self.timers.pop(poll.id, None)
-        if old is not None:
-            old.cancel()
-        self.timers[poll.id] = asyncio.create_task(self._close_later(poll.id, delay), name=f"poll-{poll.id}")
-
-    async def _close_later(self, poll_id: int, delay: float) -> None:
-        try:
-            await asyncio.sleep(delay)
-            await self.close_poll(poll_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("closing poll %s failed", poll_id)
-        finally:
-            if self.timers.get(poll_id) is asyncio.current_task():
-                self.timers.pop(poll_id, None)
-
-    async def close_poll(self, poll_id: int) -> bool:
-        """Close a poll, retire its buttons and post the results with the chart; False if it was closed."""
-        closed = await self.polls.close(poll_id)
-        if closed is None:
-            return False
-        poll, counts = closed.poll, closed.counts
-        channel = self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
-        if poll.message_id is not None:
-            try:
-                await channel.get_partial_message(poll.message_id).edit(
-                    embed=poll_embed(poll, counts, closed=True), view=None
-                )
-            except discord.HTTPException as exc:
-                log.warning("could not retire the buttons of poll %s: %s", poll_id, exc)
-        chart = await asyncio.to_thread(render_bar_chart, poll.question, poll.options, counts)
-        name = f"poll-{poll_id}.png"
-        embed = poll_embed(poll, counts, closed=True).set_image(url=f"attachment://{name}")
-        reference = (
-            discord.MessageReference(
-                message_id=poll.message_id, channel_id=poll.channel_id, fail_if_not_exists=False
-            )
-            if poll.message_id
-            else None
-        )
-        kwargs: SendOptions = {"reference": reference} if reference else {}
-        sent = await channel.send(
-            results_text(self.character, poll.question, poll.options, counts),
-            embed=embed,
-            file=discord.File(io.BytesIO(chart), filename=name),
-            allowed_mentions=discord.AllowedMentions.none(),
-            **kwargs,
-        )
-        await self.polls.results_posted(poll, sent.id)
-        log.info("poll %s closed with %d votes", poll_id, sum(counts))
-        return True
 
     async def vote(self, interaction: Interaction, poll_id: int, option: int) -> None:
         vote = await self.polls.vote(poll_id, interaction.user.id, option)
@@ -231,7 +140,7 @@ class Utility(commands.Cog):
         except BaseException:
             await self.polls.discard(poll_id)  # no poll without its message
             raise
-        self.schedule(poll)
+        await self.polls.arm(poll)  # its closing: a durable timer (bot/core/timers.py)
         log.info(
             "poll %s by %s in %s: %d options, closes %s",
             poll_id,

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from database.models import TZ, Base, utcnow
 
 
 class ScheduledJob(Base):
-    """A durable schedule: when a recurring job is next due and how its last run went, so that a restart
-    neither skips nor repeats a round (bot/alive/schedule.py)."""
+    """A durable timer (a due row, bot/core/timers.py): a recurring round (``kind`` "round": when it is next
+    due and how its last run went, so that a restart neither skips nor repeats one) or a one-shot timer (a
+    poll's closing: its ``kind`` and ``payload``, deleted once it ran)."""
 
     __tablename__ = "scheduled_jobs"
+    __table_args__ = (Index("ix_scheduled_jobs_next_due", "next_due"),)
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), server_default="round")
+    payload: Mapped[str] = mapped_column(Text, server_default="{}")  # JSON: what a one-shot timer is about
     next_due: Mapped[datetime] = mapped_column(TZ)
     last_run: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
     last_result: Mapped[str] = mapped_column(Text, default="")

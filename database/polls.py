@@ -86,7 +86,7 @@ class Polls:
         return _poll(row) if row is not None else None
 
     async def open_polls(self) -> list[PollRecord]:
-        """Polls still to be closed (their timers are rebuilt from these at start-up)."""
+        """Polls still to be closed (each closes from its durable timer, database/timers.py)."""
         rows = await self.db.rows(
             select(*POLL_COLUMNS).where(Poll.closed.is_(False)).order_by(Poll.closes_at)
         )

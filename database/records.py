@@ -379,16 +379,6 @@ class DailyUsage:
 
 
 @dataclass(frozen=True)
-class ScheduleRow:
-    """A durable job: when it is next due, and when and how it last ran."""
-
-    name: str
-    next_due: datetime
-    last_run: datetime | None
-    last_result: str
-
-
-@dataclass(frozen=True)
 class CheckInDue:
     """Someone who asked for check-ins and has been silent: their name, when they were last seen, and when
     the last check-in went out (None: never)."""

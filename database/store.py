@@ -30,7 +30,6 @@ from database.places import Places
 from database.polls import Polls
 from database.privacy import Privacy
 from database.retention import Retention
-from database.schedule import Schedule
 from database.servers import Servers
 from database.spending import Spending
 from database.stamps import stamp_statements
@@ -40,6 +39,7 @@ from database.stats import Stats
 from database.style import StyleProfiles
 from database.switches import PlaceSwitches
 from database.tickets import Tickets
+from database.timers import TimerRows
 from database.usage import UsageLog
 
 
@@ -77,8 +77,9 @@ class Store:
         self.moderation = Moderation(self.db)
         self.polls = Polls(self.db)
         self.tickets = Tickets(self.db)
-        # Alive between messages: durable schedules, per-place switches, writing styles, check-ins.
-        self.schedule = Schedule(self.db)
+        # Durable timers (rounds, a poll's closing); alive between messages: per-place switches, writing
+        # styles, check-ins.
+        self.timers = TimerRows(self.db)
         self.switches = PlaceSwitches(self.db)
         self.style = StyleProfiles(self.db, q)
         self.checkins = CheckIns(self.db)

@@ -85,6 +85,40 @@ class SentenceEmbedder:
         return np.asarray(vectors, dtype=DTYPE)
 
 
+LOADER_THREAD = "embedding-model-load"
+
+
+async def load_in_background(embedder: SentenceEmbedder) -> None:
+    """``embedder.load()`` in a daemon thread of its own, awaited. Not the event loop's worker threads: the
+    end of the loop waits for those, and so does the end of the process, so a bot that stops (or fails a
+    start-up check) in the seconds the model takes to load would stay until it has loaded, its reason unsaid.
+    main.py ends the process without waiting for this thread (see its end)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            embedder.load()
+        except Exception as exc:
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:  # the loop is closed: no one is waiting any more
+            pass
+
+    threading.Thread(target=run, name=LOADER_THREAD, daemon=True).start()
+    await done
+
+
 async def encode_async(embedder: Embedder, sentences: Sequence[str]) -> np.ndarray:
     """Encode in a worker thread (model loading included), keeping the event loop free."""
     return await asyncio.to_thread(embedder.encode, list(sentences))

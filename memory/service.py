@@ -26,7 +26,14 @@ from database.retention import Pruned
 from database.store import Store
 from memory.consent import Consent
 from memory.consolidation import Consolidator
-from memory.embeddings import Embedder, SentenceEmbedder, encode_async, single_blas_thread, to_bytes
+from memory.embeddings import (
+    Embedder,
+    SentenceEmbedder,
+    encode_async,
+    load_in_background,
+    single_blas_thread,
+    to_bytes,
+)
 from memory.episodes import ExcerptCache
 from memory.facts import FactCache
 from memory.recall import Recall
@@ -85,7 +92,7 @@ class MemoryService:
         try:
             if not self.settings.preload_embedding_model and not await self.store.facts.has_embedded():
                 return False
-            await asyncio.to_thread(self.embedder.load)
+            await load_in_background(self.embedder)
         except Exception as exc:
             log.warning("could not load the embedding model %s ahead of time (recall will try again): %s",
                         self.embedder.model_name, exc)

@@ -12,10 +12,20 @@ from typing import Any
 
 import pytest
 
-from bot.alive.schedule import DurableJob
+from bot.core.timers import Dispatcher, Recurring, Timers
+from database.timers import TimerRow
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude, content_text
-from tests.harness import ADMIN_ID, CHANNEL_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, Harness, MakeHarness, logged
+from tests.harness import (
+    ADMIN_ID,
+    CHANNEL_ID,
+    LOG_CHANNEL_ID,
+    OTHER_CHANNEL_ID,
+    Harness,
+    MakeHarness,
+    eventually,
+    logged,
+)
 
 VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
 
@@ -199,37 +209,51 @@ async def test_a_claude_failure_posts_nothing_into_the_quiet_channel(
 async def test_the_schedule_survives_a_restart_without_skipping_or_doubling(
         make_harness: MakeHarness) -> None:
     h = await make_harness(proactive_interval_minutes="30")
-    assert h.bot.scheduler.get_job("alive-tick") is not None
     runs: list[datetime] = []
 
     async def counted(now: datetime) -> str:
         runs.append(now)
         return f"round {len(runs)}"
 
-    def job() -> DurableJob:
-        [found] = [j for j in h.bot.alive.jobs if j.name.startswith("proactive:")]
+    def timers() -> Dispatcher:
+        """The bot's one timer loop, its proactive round counted."""
+        loop = h.bot.services.timers
+        [found] = [r for r in loop.rounds.values() if r.key.startswith("proactive:")]
         found.run = counted
-        return found
+        return loop
 
-    t0 = datetime.now(UTC)
-    assert await job().tick(t0) is None
-    row = await h.store.schedule.get(job().name)
-    assert row is not None and row.next_due == t0 + timedelta(minutes=30)
-    assert await job().tick(t0 + timedelta(minutes=29)) is None
-    assert await job().tick(t0 + timedelta(minutes=31)) == "round 1"
-    assert await job().tick(t0 + timedelta(minutes=31)) is None
+    key = h.bot.alive.proactive_key
+
+    async def rounds(loop: Dispatcher, at: datetime) -> list[str]:
+        """What the proactive round said when ``loop`` ran what was due at ``at`` (check-ins run too)."""
+        return [r for r in await loop.run_due(at) if r.startswith("round")]
+
+    before = datetime.now(UTC)
+
+    async def stored() -> TimerRow | None:
+        return await h.store.timers.get(key)
+
+    # The round's row is written when the bot connects: first due one interval on.
+    row = await eventually(stored, "the proactive round's row")
+    t0 = row.due - timedelta(minutes=30)
+    assert t0 <= before + timedelta(seconds=5)
+    assert await rounds(timers(), t0) == []
+    assert await rounds(timers(), t0 + timedelta(minutes=29)) == []
+    assert await rounds(timers(), t0 + timedelta(minutes=31)) == ["round 1"]
+    assert await rounds(timers(), t0 + timedelta(minutes=31)) == []
     # another process, same database
-    twin = DurableJob(h.store.schedule, job().name, timedelta(minutes=30), counted)
-    both = await asyncio.gather(job().tick(t0 + timedelta(minutes=61)), twin.tick(t0 + timedelta(minutes=61)))
-    assert sorted(map(str, both)) == ["None", "round 2"]  # exactly one of them ran the round
+    twin = Dispatcher(Timers(h.store.timers), rounds=[Recurring(key, timedelta(minutes=30), counted)])
+    both = await asyncio.gather(rounds(timers(), t0 + timedelta(minutes=61)),
+                                rounds(twin, t0 + timedelta(minutes=61)))
+    assert sorted(map(str, both)) == ["['round 2']", "[]"]  # exactly one of them ran the round
 
     await h.restart()
     # Due at +90 as stored, not 30 minutes after this start.
-    assert await job().tick(t0 + timedelta(minutes=70)) is None
-    assert await job().tick(t0 + timedelta(minutes=155)) == "round 3"  # +90, +120, +150 missed: one round
-    row = await h.store.schedule.get(job().name)
-    assert row is not None and row.next_due == t0 + timedelta(minutes=180) and row.last_result == "round 3"
-    assert await job().tick(t0 + timedelta(minutes=156)) is None
+    assert await rounds(timers(), t0 + timedelta(minutes=70)) == []
+    assert await rounds(timers(), t0 + timedelta(minutes=155)) == ["round 3"]  # +90, +120, +150 missed: one
+    row = await h.store.timers.get(key)
+    assert row is not None and row.due == t0 + timedelta(minutes=180) and row.last_result == "round 3"
+    assert await rounds(timers(), t0 + timedelta(minutes=156)) == []
     assert runs == [t0 + timedelta(minutes=31), t0 + timedelta(minutes=61), t0 + timedelta(minutes=155)]
 
 

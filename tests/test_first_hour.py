@@ -41,8 +41,11 @@ def test_health_counts_a_fresh_heartbeat_on_this_machine_only() -> None:
     now = datetime.now(UTC)
     assert health_problem([row("here", 2)], "here", now, 5.0) is None
     assert "16s ago" in (health_problem([row("here", 16)], "here", now, 5.0) or "")  # three beats missed
-    assert "no Kindred process on here" in (health_problem([row("elsewhere", 1)], "here", now, 5.0) or "")
-    assert "no Kindred process" in (health_problem([row("here", 1, stopped=True)], "here", now, 5.0) or "")
+    # None running here: said as such, with whether one ever ran (not "none has started" when one stopped).
+    assert health_problem([row("elsewhere", 1)], "here", now, 5.0) == (
+        "unhealthy: no Kindred process is running on here (none has run on this database yet)")
+    assert health_problem([row("here", 1, stopped=True)], "here", now, 5.0) == (
+        "unhealthy: no Kindred process is running on here (the last one stopped 0s ago)")
 
 
 async def test_main_py_health_follows_the_bots_heartbeat(make_harness: Any, db_url: str) -> None:
@@ -53,7 +56,8 @@ async def test_main_py_health_follows_the_bots_heartbeat(make_harness: Any, db_u
     await h.stop_bot()  # signs off: stopped
     gone = main_py("health", "--character", str(FINN), DATABASE_URL=db_url)
     assert gone.returncode == 1 and "Traceback" not in gone.stderr
-    assert gone.stderr.strip().startswith("unhealthy: no Kindred process on"), gone.stderr
+    assert gone.stderr.strip().startswith("unhealthy: no Kindred process is running on"), gone.stderr
+    assert "the last one stopped" in gone.stderr
 
 
 def test_a_config_error_exits_with_the_code_the_environment_asks_for(tmp_path: Path) -> None:

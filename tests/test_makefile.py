@@ -127,3 +127,23 @@ def test_make_bench_says_how_long_and_offers_a_quick_run(monkeypatch: pytest.Mon
     assert all(c[-1] == "--quick" for c in calls[len(run_all.BENCHMARKS):])
     dry = make("-n", "bench", "ARGS=--quick").stdout.splitlines()
     assert dry[-1].endswith("-m benchmarks.run_all --quick")
+
+
+# A venv's python that runs the bot as a stand-in: the line main.py prints for a mistake, and its exit code.
+BOT = ('#!/bin/sh\nif [ "$1" = "-c" ]; then exit 0; fi\n'
+       'echo "config error: environment: x: what is wrong" >&2\nexit {code}\n')
+
+
+@pytest.mark.parametrize(("target", "code"), [("run", 2), ("run", 1), ("console", 2)])
+def test_make_run_ends_with_the_bots_own_line(tmp_path: Path, target: str, code: int) -> None:
+    """`make run` as the README writes it (no -s), .venv set up already: what the bot said is the last
+    line, with no "make: *** [run] Error N" after it."""
+    venv = tmp_path / ".venv"
+    stand_in(venv / "bin" / "python", BOT.format(code=code))
+    (venv / ".installed-run").touch()  # set up: nothing is installed
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    result = subprocess.run(["make", target, f"VENV={venv}", "SYSTEM_PACKAGES="], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, env=env, timeout=PROCESS_WAIT)
+    lines = (result.stdout + result.stderr).splitlines()
+    assert lines == ["config error: environment: x: what is wrong"], lines
+    assert result.returncode == 0  # make can say only 0 or 2: the code is main.py's (README)

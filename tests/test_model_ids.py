@@ -48,8 +48,10 @@ async def test_another_vendors_model_in_the_environment_stops_start_up(tmp_path:
     code, output = await exit_of(h, DEFAULT_MODEL="gpt-4o")
     assert code == 2, output
     [line] = lines_of(output)
-    assert line.startswith(f"config error: environment: default_model: gpt-4o is not a model "
-                           f"{h.claude.base_url} serves (did you mean claude-")
+    # Not "did you mean claude-opus-4" (spelled nearest "gpt-4o"): a Claude id to use, or the other backend.
+    assert line == (f"config error: environment: default_model: gpt-4o is not a model {h.claude.base_url} "
+                    "serves (not a Claude model: use a Claude id such as claude-sonnet-5-5, or "
+                    "llm_backend=openai for an OpenAI-compatible server)")
 
 
 async def test_declared_ids_and_aliases_pass(db_url: str, tmp_path: Path,

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from bot.servertools.charts import WINNER, render_bar_chart
 from bot.servertools.moderation import BadInput
 from bot.servertools.polls import parse_poll
+from database.alive_models import ScheduledJob
 from database.server_models import Poll
 from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, eventually
 from tests.server_support import answer, opts
@@ -130,7 +131,7 @@ async def test_a_poll_whose_message_fails_leaves_no_row(harness: Harness) -> Non
     )
     assert "went wrong" in await answer(ix)  # the apology, after the failed first answer
     assert await h.store.polls.open_polls() == []
-    assert h.bot.get_cog("Utility").timers == {}
+    assert await h.store.timers.of_kind("poll") == []  # no closing timer either
 
 
 async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) -> None:
@@ -189,9 +190,12 @@ async def test_polls_survive_a_restart(harness: Harness) -> None:
     # While the bot is down the short poll comes due (a closing time set in the row, not a wait the
     # restart's own length could outrun on a loaded machine).
     short_id = int(button_ids(short_poll)[0].split(":")[1])
+    soon = datetime.now(UTC) + timedelta(seconds=1)
     async with h.store.engine.begin() as conn:
-        await conn.execute(update(Poll).where(Poll.id == short_id)
-                           .values(closes_at=datetime.now(UTC) + timedelta(seconds=1)))
+        await conn.execute(update(Poll).where(Poll.id == short_id).values(closes_at=soon))
+        # Its closing timer, a row of its own.
+        await conn.execute(update(ScheduledJob).where(ScheduledJob.name == f"poll:{short_id}")
+                           .values(next_due=soon))
     restarted_at = time.perf_counter()
     await h.start_bot()
 
@@ -204,13 +208,12 @@ async def test_polls_survive_a_restart(harness: Harness) -> None:
         h.discord.messages[int(long_poll["id"])]["components"][0]["components"][0]["custom_id"].split(":")[1]
     )
     assert await h.store.polls.counts(long_id) == {0: 1, 1: 1}
-    # The short poll's timer was rebuilt from its row: it closes after the restart, once.
+    # The short poll closes from its timer's row after the restart, once.
     [posted] = await h.discord.wait_for(lambda d: results(h), timeout=10, what="the short poll's results")
     assert posted["_at"] > restarted_at and "**No** wins (1 vote)" in posted["content"]
-    cog = h.bot.get_cog("Utility")
 
     async def settled() -> bool:
-        return set(cog.timers) == {long_id}
+        return {r.key for r in await h.store.timers.of_kind("poll")} == {f"poll:{long_id}"}
 
     await eventually(settled, "the closed poll's timer to retire")
     assert len(results(h)) == 1

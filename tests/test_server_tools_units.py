@@ -10,9 +10,10 @@ from datetime import timedelta
 import pytest
 
 from bot.alive.checkins import CheckInChoice
+from bot.core.timers import Timers
 from bot.operator.places import Places
 from bot.servertools.moderation import ModerationLog
-from bot.servertools.polls import Polls, parse_poll, seconds_until_close, vote_answer
+from bot.servertools.polls import PollBoard, Polls, Tally, parse_poll, seconds_until_close, vote_answer
 from bot.servertools.settings import ServerSettings
 from bot.servertools.tickets import TicketDesk, may_close, transcript_line
 from bot.servertools.userinfo import UserInfo, known_since
@@ -22,8 +23,23 @@ from database.store import Store
 GUILD, CHANNEL, ALICE, BOB, STAFF_ROLE = 10, 20, 1, 2, 30
 
 
+class Board:
+    """Where the results would be shown (cogs/poll_results.py over the wire): the tallies it was given."""
+
+    def __init__(self) -> None:
+        self.shown: list[Tally] = []
+
+    async def show_results(self, tally: Tally, character: str) -> int | None:
+        self.shown.append(tally)
+        return 9000 + tally.poll.id
+
+
+def polls_on(store: Store, board: PollBoard | None = None) -> Polls:
+    return Polls(store.polls, store.privacy, Timers(store.timers), board or Board(), character=lambda: "Finn")
+
+
 async def test_a_poll_is_voted_on_changed_and_closed_once(store: Store) -> None:
-    polls = Polls(store.polls, store.privacy)
+    polls = polls_on(store)
     now = utcnow()
     poll = await polls.create(GUILD, CHANNEL, ALICE, parse_poll("Tea?", "Yes | No | Maybe", "2h"), now)
     assert poll.options == ("Yes", "No", "Maybe") and not poll.closed
@@ -53,7 +69,7 @@ async def test_a_poll_is_voted_on_changed_and_closed_once(store: Store) -> None:
 
 
 async def test_a_poll_whose_message_failed_is_dropped(store: Store) -> None:
-    polls = Polls(store.polls, store.privacy)
+    polls = polls_on(store)
     poll = await polls.create(GUILD, CHANNEL, ALICE, parse_poll("Q", "a | b", None), utcnow())
     await polls.posted(poll.id, 555, ALICE)
     assert (await store.polls.get(poll.id)).message_id == 555  # type: ignore[union-attr]

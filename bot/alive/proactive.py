@@ -1,5 +1,5 @@
 """Proactive engagement: every ``proactive_interval_minutes`` each channel where proactive talk is on gets
-one ``proactive_chance`` roll to speak first (bot/alive/schedule.py keeps the rounds durable).
+one ``proactive_chance`` roll to speak first (a recurring round of the durable timers, bot/core/timers.py).
 
 A channel is skipped when the place is deactivated, when the last message there is the character's own,
 when it has been silent longer than ``proactive_max_silence_hours`` (no talking into an empty room) or

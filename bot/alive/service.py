@@ -7,8 +7,9 @@ engine and to the Discord side (made by bot/runtime/composition.py, given Discor
 * server emotes (bot/alive/emotes.py): named in the stable prompt, made valid in everything the character
   sends (a reply filter);
 * emote reactions (bot/alive/reactions.py): a decision observer;
-* proactive rounds (bot/alive/proactive.py) and check-ins (bot/alive/checkins.py): durable jobs
-  (bot/alive/schedule.py);
+* proactive rounds (bot/alive/proactive.py) and check-ins (bot/alive/checkins.py): recurring rounds of the
+  one timer loop (bot/core/timers.py), keyed ``proactive_key`` and ``checkins_key`` (listed by the
+  composition root);
 * the custom status (bot/alive/status.py).
 
 Everything reads time from ``clock`` (tests inject theirs). Discord is reached only through
@@ -20,16 +21,14 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
-from bot.alive.checkins import INTERVAL as CHECKIN_INTERVAL
 from bot.alive.checkins import CheckInRound
 from bot.alive.emotes import EMPTY, Emote, EmoteSet, render, warm_reaction
 from bot.alive.proactive import Place, ProactiveRound
 from bot.alive.reactions import SWITCH as REACTIONS
 from bot.alive.reactions import ReactionGate, aimed_at_me, may_react, warm_stimuli
-from bot.alive.schedule import DurableJob
 from bot.alive.speaker import Speaker
 from bot.alive.status import StatusKeeper
 from bot.core.config import AliveSettings
@@ -196,8 +195,8 @@ class Alive:
         the replies (its feelings are the ones shown and changed here); ``settings``: the alive section (a
         reload reaches it); ``consent``: the bot's one memory consent (whose writing style may be learnt).
         ``shards``: in a cluster, the shards this process runs. Each process then runs the proactive rounds
-        of its own channels (a durable job per shard set), while a check-in round, which reaches anyone by
-        DM, stays one job for the whole cluster (its claim lets one process run each round)."""
+        of its own channels (a round per shard set), while a check-in round, which reaches anyone by DM,
+        stays one round for the whole cluster (its claim lets one process run each)."""
         self.speaker = speaker
         self.parts = parts
         self.side = side
@@ -211,11 +210,9 @@ class Alive:
                                         status=self.status.current, feeling=self.feeling_block, mirror=mirror)
         self.checkins = CheckInRound(speaker, self.time, feeling=self.feeling_block, open_dm=side.open_dm,
                                      remembers=self.consent.allows, mirror=mirror)
-        key, schedule = speaker.character_key, speaker.store.schedule
-        self.jobs = [DurableJob(schedule, f"proactive:{key}" + (f":shards {shards}" if shards else ""),
-                                timedelta(minutes=settings.proactive_interval_minutes),
-                                self.proactive.run),
-                     DurableJob(schedule, f"checkins:{key}", CHECKIN_INTERVAL, self.checkins.run)]
+        key = speaker.character_key
+        self.proactive_key = f"proactive:{key}" + (f":shards {shards}" if shards else "")
+        self.checkins_key = f"checkins:{key}"
 
     @property
     def clock(self) -> Clock:
@@ -231,11 +228,6 @@ class Alive:
     async def start(self) -> None:
         for feelings in self.feelings.values():
             await feelings.load()
-
-    async def tick(self, now: datetime | None = None) -> list[str | None]:
-        """Run whatever durable job is due at ``now`` (the clock's time when not given)."""
-        when = now or self.clock()
-        return [await job.tick(when) for job in self.jobs]
 
     async def close(self) -> None:
         for feelings in self.feelings.values():
@@ -262,9 +254,8 @@ class Alive:
     async def status_lines(self) -> str:
         """The log channel's ``status`` lines about feelings, the custom status and proactive talk."""
         status = await self.status.current() if self.settings.custom_status else ""
-        proactive = self.jobs[0]
-        row = await self.speaker.store.schedule.get(proactive.name)
-        rounds = (f"next round {row.next_due:%Y-%m-%d %H:%M} UTC, last: {row.last_result or 'none yet'}"
+        row = await self.speaker.store.timers.get(self.proactive_key)
+        rounds = (f"next round {row.due:%Y-%m-%d %H:%M} UTC, last: {row.last_result or 'none yet'}"
                   if row else "no round yet")
         s = self.settings
         return "\n".join([

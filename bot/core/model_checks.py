@@ -117,9 +117,14 @@ class StartupChecks:
             if accepted(model, listed) or model in self.models.families or model in self.models.overrides:
                 continue
             where = self.settings.origins.get(key) or str(self.settings.character_dir / "character.env")
-            wrong.append(ConfigError(where, key,
-                                     f"{model} is not a model {self._backends['anthropic'].base_url} serves "
-                                     f"(did you mean {closest(model, listed)}?)"))
+            served = f"{model} is not a model {self._backends['anthropic'].base_url} serves"
+            if "claude" not in model.lower():  # another vendor's id: no Claude id is spelled like it
+                sonnets = [m for m in listed if "sonnet" in m] or listed
+                wrong.append(ConfigError(where, key, f"{served} (not a Claude model: use a Claude id such as "
+                                                     f"{closest(sonnets[0], sonnets)}, or llm_backend=openai "
+                                                     "for an OpenAI-compatible server)"))
+                continue
+            wrong.append(ConfigError(where, key, f"{served} (did you mean {closest(model, listed)}?)"))
         return wrong
 
     async def verify_models(self) -> None:

@@ -302,7 +302,10 @@ def health_problem(rows: list[NodeRow], host: str, now: datetime, heartbeat_seco
     three heartbeats old, as :func:`format_nodes` counts a process as running."""
     mine = [r for r in rows if r.host == host and r.stopped_at is None]
     if not mine:
-        return f"unhealthy: no Kindred process on {host} has started on this database"
+        stopped = [r.stopped_at for r in rows if r.host == host and r.stopped_at is not None]
+        ago = max(0.0, (now - _aware(max(stopped))).total_seconds()) if stopped else 0.0
+        when = f"the last one stopped {ago:.0f}s ago" if stopped else "none has run on this database yet"
+        return f"unhealthy: no Kindred process is running on {host} ({when})"
     age = min((now - _aware(r.last_seen)).total_seconds() for r in mine)
     if age > 3 * heartbeat_seconds:
         return (f"unhealthy: the last heartbeat on {host} was {age:.0f}s ago "

@@ -19,9 +19,11 @@ import dataclasses
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.alive.checkins import INTERVAL as CHECKIN_INTERVAL
 from bot.alive.checkins import CheckInChoice
 from bot.alive.service import Alive, AliveParts, DiscordSide
 from bot.alive.speaker import Speaker
@@ -42,6 +44,7 @@ from bot.core.config.service import AccessSettings, ClusterSettings, LimitSettin
 from bot.core.models.capabilities import ModelTable
 from bot.core.pipeline import NO_FEATURES, DecisionListener, Features, Interceptor, OwnAccounts, PromptPart
 from bot.core.policy import LanguageHint, ServerPolicies
+from bot.core.timers import Dispatcher, Recurring, Timers
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.tools import AdminTools
@@ -60,7 +63,8 @@ from bot.runtime.jobs import MemoryJobs, Scheduler, scheduled_jobs
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.voice import VoiceService
 from bot.servertools.moderation import ModerationLog
-from bot.servertools.polls import Polls
+from bot.servertools.polls import TIMER as POLL_TIMER
+from bot.servertools.polls import PollBoard, Polls
 from bot.servertools.settings import ServerSettings
 from bot.servertools.tickets import TicketDesk
 from bot.servertools.userinfo import UserInfo
@@ -91,6 +95,7 @@ class Edge:
     sync_commands: LeadWork  # the slash commands synced with Discord (by the cluster's leader)
     cluster_shutdown: Handler  # another process of the cluster asked every one to shut down
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (cogs/presence.py)
+    poll_board: PollBoard  # a closed poll's results (cogs/poll_results.py)
     latencies: Callable[[], Latencies]  # the gateway's, for the dashboard
     guild_count: Callable[[], int]
     started_at: float  # time.monotonic() when the process started
@@ -109,8 +114,8 @@ class ServerTools:
     checkins: CheckInChoice
 
     @classmethod
-    def on(cls, store: Store) -> ServerTools:
-        return cls(ModerationLog(store.moderation), Polls(store.polls, store.privacy), UserInfo(store.people),
+    def on(cls, store: Store, polls: Polls) -> ServerTools:
+        return cls(ModerationLog(store.moderation), polls, UserInfo(store.people),
                    TicketDesk(store), Places(store.places, store.switches), ServerSettings(store.servers),
                    CheckInChoice(store.checkins))
 
@@ -137,6 +142,7 @@ class Services:
     scheduler: Scheduler
     lead_work: tuple[LeadWork, ...]  # run on becoming the cluster's leader (Cluster.start)
     reloader: ConfigReloader
+    timers: Dispatcher
     tools: ServerTools
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
     dashboard: Dashboard | None = None
@@ -277,12 +283,21 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                        state_changed=(alive.state_changed, cluster.share_state_edit))
     memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings), cluster,
                              mirror.emit, after_daily=alive.after_consolidation)
-    scheduler = Scheduler(scheduled_jobs(holder.follow(MemorySettings), memory_jobs, alive), skip=skip_jobs)
+    scheduler = Scheduler(scheduled_jobs(holder.follow(MemorySettings), memory_jobs), skip=skip_jobs)
     # What a process does on becoming the cluster's leader (at start, or when the old leader dies): only
     # the leader runs the memory jobs, so it first catches up on a consolidation the cluster missed; then
     # the slash commands are synced. setup_hook starts the cluster with it once the cogs are loaded.
     catch_up = (memory_jobs.catch_up,) if "consolidation" in scheduler.names else ()
     lead_work = (*catch_up, edge.sync_commands)
+    # The one timer loop (bot/core/timers.py): every recurring round and every kind of one-shot timer is
+    # listed here, once. Each process runs the rounds listed; a round's claim lets one process run each.
+    timers = Timers(store.timers)
+    polls = Polls(store.polls, store.privacy, timers, edge.poll_board, character=names.name)
+    dispatcher = Dispatcher(timers, rounds=[
+        Recurring(alive.proactive_key, timedelta(minutes=settings.alive.proactive_interval_minutes),
+                  alive.proactive.run),
+        Recurring(alive.checkins_key, CHECKIN_INTERVAL, alive.checkins.run),
+    ], handlers={POLL_TIMER: polls.close_due})
     engines = [engine, *members]
     join_cluster(cluster, engines, edge)
     # config.env and the character files, applied live when they change (setup_hook starts it last).
@@ -290,8 +305,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
-                        scheduler=scheduler, lead_work=lead_work, reloader=reloader,
-                        tools=ServerTools.on(store),
+                        scheduler=scheduler, lead_work=lead_work, reloader=reloader, timers=dispatcher,
+                        tools=ServerTools.on(store, polls),
                         conversation=ConversationTools(engine, store, holder.follow(MemorySettings)))
     if live is not None:
         services.dashboard = compose_dashboard(services, settings, edge, live)

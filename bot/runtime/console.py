@@ -195,9 +195,19 @@ class Console:
         outlet = ConsoleOutlet(self.engine.persona.name)
         await self.replies.handle(self.last, lambda key: outlet)
 
+    def prompt(self) -> None:
+        """``NAME> `` where the person types, in a terminal only (piped input is not a person waiting);
+        on stderr, so stdout stays the conversation."""
+        if sys.stdin.isatty():
+            print(f"{self.user}> ", end="", file=sys.stderr, flush=True)
+
     async def chat(self, lines: LineReader) -> None:
         await self.greet()
-        while (line := await lines.next()) is not None:
+        while True:
+            self.prompt()
+            line = await lines.next()
+            if line is None:
+                return
             text = line.strip()
             if text.startswith("/"):
                 if not await self.command(text):

@@ -9,9 +9,10 @@ it runs, by name, listed in :func:`scheduled_jobs`:
   up per day and deleted, archived messages older than ``archive_retention_days`` deleted with their
   excerpts kept for recall (database/retention.py; ``python main.py consolidate --now`` applies it too);
 * ``summary-sweep``: every few minutes, conversations still over the threshold summarized (retrying failed
-  passes);
-* ``alive-tick``: every TICK_SECONDS, whichever durable job of the character's own is due (proactive rounds,
-  check-ins: bot/alive/schedule.py keeps their due times and last results in the database).
+  passes).
+
+Proactive rounds, check-ins and a poll's closing are not jobs of this scheduler but durable timers
+(bot/core/timers.py): they must happen once at their time across restarts and processes.
 
 The memory jobs run on the cluster's leader only. The work itself is :mod:`memory` and :mod:`bot.alive`;
 this module only schedules it.
@@ -31,7 +32,6 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.alive.service import Alive
 from bot.core.config import MemorySettings, StorageSettings
 from bot.runtime.cluster import Cluster
 from database.retention import Pruned
@@ -41,7 +41,6 @@ from memory.service import MemoryService
 log = logging.getLogger(__name__)
 
 SWEEP_MINUTES = 10.0
-TICK_SECONDS = 20.0
 MISFIRE_GRACE_SECONDS = 3600  # a daily job late by up to an hour (a busy loop, a suspend) still runs
 
 
@@ -163,23 +162,15 @@ class Job:
     misfire_grace_time: int | None = None
 
 
-def scheduled_jobs(memory: MemorySettings, memory_jobs: MemoryJobs, alive: Alive) -> list[Job]:
+def scheduled_jobs(memory: MemorySettings, memory_jobs: MemoryJobs) -> list[Job]:
     """Every job of the process, in one list (``memory``: the hour of the daily consolidation)."""
     hour = memory.consolidation_hour_utc
-
-    async def alive_tick() -> None:
-        try:
-            await alive.tick()
-        except Exception:
-            log.exception("alive tick failed")
-
     return [
         Job("consolidation", memory_jobs.daily, CronTrigger(hour=hour, minute=0, timezone=UTC),
             MISFIRE_GRACE_SECONDS),
         Job("retention", memory_jobs.retention, CronTrigger(hour=hour, minute=30, timezone=UTC),
             MISFIRE_GRACE_SECONDS),
         Job("summary-sweep", memory_jobs.sweep, IntervalTrigger(minutes=SWEEP_MINUTES, timezone=UTC)),
-        Job("alive-tick", alive_tick, IntervalTrigger(seconds=TICK_SECONDS, timezone=UTC)),
     ]
 
 

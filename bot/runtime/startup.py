@@ -2,18 +2,22 @@
 cogs/startup.py):
 
 * :func:`quiet_libraries`: at INFO the log says what Kindred did, not what its libraries did;
-* :func:`check_database`: an unreachable PostgreSQL is a config error (exit 2) before the Discord login.
+* :func:`check_database`: an unreachable PostgreSQL, or a SQLite file that cannot be made, is a config error
+  (exit 2) before the Discord login;
+* :func:`claim_sqlite_file`: one bot process per SQLite file (a second one would answer every message too).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from typing import IO
 
 import discord
 
 from bot.core.config import Settings
 from bot.core.errors import ConfigError
+from database.engine import create_private, sqlite_file
 from database.store import Store
 
 log = logging.getLogger("kindred")
@@ -62,6 +66,7 @@ async def check_database(settings: Settings) -> None:
     reached, or refuses us, stops start-up here with the reason, before Discord is contacted."""
     url = settings.resolved_database_url()
     if not url.startswith("postgresql"):
+        check_sqlite_file(settings)
         return
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -77,6 +82,60 @@ async def check_database(settings: Settings) -> None:
                           + refused_hint(url, exc)) from None
     finally:
         await engine.dispose()
+
+
+def check_sqlite_file(settings: Settings) -> None:
+    """The SQLite file (and its folder) made now, as the database will: a folder that is a file, or one this
+    user may not write (a volume owned by root), is the database_url's problem, said before Discord."""
+    path = sqlite_file(settings.resolved_database_url())
+    if path is None:
+        return
+    try:
+        create_private(path)
+        if not os.access(path, os.R_OK | os.W_OK) or not os.access(path.parent, os.W_OK | os.X_OK):
+            raise PermissionError(f"user {os.getuid()} may not write it or its folder")
+    except OSError as exc:
+        raise ConfigError(_url_origin(settings), "database_url",
+                          f"cannot create the SQLite database {path} ({exc.strerror or exc}): point "
+                          "DATABASE_URL at a file in a folder this user can write (in Docker: a data volume "
+                          "the image's user owns)") from None
+
+
+def _url_origin(settings: Settings) -> str:
+    return settings.origins.get("database_url") or "DATABASE_URL not set (the default file)"
+
+
+_claims: list[IO[bytes]] = []  # the lock files held for the life of the process
+
+
+def claim_sqlite_file(settings: Settings) -> None:
+    """One bot per SQLite file: a second process on it would log in too and answer every message again
+    (two model calls), both leading the scheduled work. PostgreSQL is how processes share a database (a
+    cluster). The claim is an exclusive lock on ``<file>.lock``, released by the system when the process
+    ends, however it ends."""
+    path = sqlite_file(settings.resolved_database_url())
+    if path is None:
+        return
+    try:
+        import fcntl
+    except ImportError:  # not on this system: nothing to claim with
+        return
+    lock = path.with_name(path.name + ".lock")
+    handle = open(lock, "a+b")  # noqa: SIM115 - held open until the process ends
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        pid = handle.read().decode(errors="replace").strip()
+        handle.close()
+        raise ConfigError(_url_origin(settings), "database_url",
+                          f"another Kindred process{f' (pid {pid})' if pid.isdigit() else ''} is already "
+                          f"running on {path}: stop it first (one process per SQLite file; processes that "
+                          "share a database need PostgreSQL)") from None
+    handle.truncate(0)
+    handle.write(str(os.getpid()).encode())
+    handle.flush()
+    _claims.append(handle)
 
 
 APP_COMMANDS_STATE_KEY = "app_commands_hash"

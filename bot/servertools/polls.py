@@ -3,19 +3,27 @@ close), tallying, and the words and chart shown.
 
 A poll has 2 to 25 options (25 buttons is what one Discord message holds), one vote per person that they
 may change, and a closing time; its results are posted at close with a bar chart (bot/servertools/charts.py).
+A poll closes from its durable timer (a due row of kind ``poll``, bot/core/timers.py), so it closes once, on
+time, whatever restarts or processes came between.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
+from bot.core.timers import Timers
 from bot.servertools.moderation import BadInput, describe_duration, parse_duration
 from database.polls import Polls as PollRows
 from database.privacy import Privacy
 from database.records import PollRecord
+from database.timers import TimerRow
+
+log = logging.getLogger(__name__)
 
 MIN_OPTIONS, MAX_OPTIONS = 2, 25
 OPTION_MAX_CHARS = 80  # a button label's limit
@@ -27,6 +35,7 @@ MAX_DURATION = timedelta(days=30)
 SEPARATORS = re.compile(r"[|;\n]")
 CUSTOM_ID = "kindred-poll:{poll}:{option}"
 CUSTOM_ID_PATTERN = r"kindred-poll:(?P<poll>[0-9]+):(?P<option>[0-9]+)"
+TIMER = "poll"  # the kind of a poll's closing timer
 
 
 @dataclass(frozen=True)
@@ -132,12 +141,25 @@ class Vote:
     before: int | None = None
 
 
+class PollBoard(Protocol):
+    """Where a closed poll's results are shown (cogs/poll_results.py): its buttons retired, the results
+    posted with their chart."""
+
+    async def show_results(self, tally: Tally, character: str) -> int | None:
+        """The results message's id (None when nothing could be posted)."""
+        ...
+
+
 class Polls:
     """A poll's lifecycle without Discord: created (and dropped again when its message could not be posted),
-    voted on, closed once, and when each open poll is due to close. The cog posts and edits the messages."""
+    voted on, its closing timer armed, closed once when it comes due. The cog posts the poll and takes the
+    votes; ``board`` shows the results."""
 
-    def __init__(self, polls: PollRows, privacy: Privacy) -> None:
+    def __init__(self, polls: PollRows, privacy: Privacy, timers: Timers, board: PollBoard,
+                 character: Callable[[], str]) -> None:
+        """``character``: the name the results are announced in (it follows a reload)."""
         self.polls, self.privacy = polls, privacy
+        self.timers, self.board, self.character = timers, board, character
 
     async def create(
         self, guild_id: int, channel_id: int, author_id: int, spec: PollSpec, now: datetime
@@ -160,6 +182,22 @@ class Polls:
     async def results_posted(self, poll: PollRecord, message_id: int) -> None:
         """The results quote the poll's question: theirs to forget, as the poll is."""
         await self.privacy.posted_for(poll.author_id, message_id)
+
+    async def arm(self, poll: PollRecord) -> None:
+        """The poll's message is out: it closes at its closing time (now, if that has passed)."""
+        await self.timers.at(TIMER, f"poll:{poll.id}", poll.closes_at, {"poll": poll.id})
+
+    async def close_due(self, timer: TimerRow) -> str:
+        """The poll's closing timer came due: close it and show the results (nothing if it was closed)."""
+        poll_id = int(timer.payload["poll"])
+        closed = await self.close(poll_id)
+        if closed is None:
+            return f"poll {poll_id} was closed already"
+        message_id = await self.board.show_results(closed, self.character())
+        if message_id is not None:
+            await self.results_posted(closed.poll, message_id)
+        log.info("poll %s closed with %d votes", poll_id, sum(closed.counts))
+        return f"poll {poll_id} closed"
 
     async def discard(self, poll_id: int) -> None:
         """A poll whose message could not be posted: no poll without its message."""

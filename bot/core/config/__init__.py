@@ -30,6 +30,7 @@ from bot.core.config.paths import (
     PROJECT_ROOT,
     CharacterChoice,
     choose_character_dir,
+    missing_folder,
     resolve_character_dir,
     resolve_folder,
 )
@@ -57,7 +58,7 @@ __all__ = [
     "BY_KEY", "CHARACTER_KEYS", "DEFAULT_CHARACTER", "ENVIRONMENT", "LEGACY_KEYS", "MIN_DASHBOARD_TOKEN",
     "PROJECT_ROOT", "SECTIONS", "SETTINGS", "AliveSettings", "CharacterChoice", "choose_character_dir",
     "DashboardSettings", "DiscordSettings", "EnsembleSettings", "is_known_key", "key", "load_settings",
-    "MemorySettings", "ModelSettings", "OperationSettings",
+    "MemorySettings", "missing_folder", "ModelSettings", "OperationSettings",
     "read_sources", "ReplySettings", "resolve_character_dir",
     "resolve_folder", "SecretSettings", "Setting", "Settings", "Source", "StorageSettings",
     "TimeoutSettings", "TypingSettings", "VoiceSettings", "warn_unknown_character_keys",

@@ -4,6 +4,7 @@ or the environment variable, and a missing one points at ``character.local.env``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -48,3 +49,30 @@ def unusable(key: str, origins: Mapping[str, str], character_dir: Path, why: str
 def rejected(key: str, origins: Mapping[str, str], by: str, detail: str, advice: str) -> str:
     """The line for a credential its service refused (``by``: the service; ``detail``: its answer)."""
     return f"{source_of(key, origins)}: {key}: {by} rejected {CREDENTIALS[key][0]} ({detail}): {advice}"
+
+
+DISCORD_PORTAL = "https://discord.com/developers/applications"
+# A Discord bot token: the bot's id, a timestamp and a signature, base64url each, joined by dots.
+DISCORD_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{17,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
+
+
+def discord_token_problem(token: str, *, discord_itself: bool) -> str | None:
+    """What is wrong with a Discord token's shape, said before it is sent: the ``Bot `` prefix of an
+    Authorization header pasted with it, or (``discord_itself``: the URL is Discord's, not a compatible
+    server's, whose tokens are its own business) anything that cannot be a bot token. The token itself is
+    never part of the answer."""
+    if token.lower().startswith("bot "):
+        return ("starts with 'Bot ': put the token alone, without the 'Bot ' prefix (it is added to each "
+                "request)")
+    if discord_itself and not DISCORD_TOKEN_SHAPE.fullmatch(token):
+        return (f"does not look like a Discord bot token (three parts of letters, digits, - and _ joined by "
+                f"dots, about 70 characters): copy it again from {DISCORD_PORTAL} (your application > Bot > "
+                "Reset Token)")
+    return None
+
+
+def check_discord_token(token: str, origins: Mapping[str, str], api_base_url: str) -> None:
+    """Raise the config error for a Discord token no login could take (see discord_token_problem)."""
+    problem = discord_token_problem(token, discord_itself=api_base_url.startswith("https://discord.com/"))
+    if problem is not None:
+        raise ConfigError(source_of("discord_token", origins), "discord_token", problem)

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.core.config.credentials import LOCAL_ENV, unusable
+from bot.core.config.credentials import CREDENTIALS, LOCAL_ENV, unusable
 from bot.core.config.database_url import normalize_database_url
 from bot.core.config.envfile import read_env_file
 from bot.core.config.keys import KIND_NAMES
-from bot.core.config.paths import resolve_folder
+from bot.core.config.paths import missing_folder, resolve_folder
 from bot.core.config.sections import BY_KEY, MIN_DASHBOARD_TOKEN, SECTIONS, SETTINGS, Settings
 from bot.core.errors import ConfigError
 from bot.core.models.base import route
@@ -29,8 +29,9 @@ ENVIRONMENT = "environment"
 
 log = logging.getLogger("bot.core.config")  # the package's name: what operators (and tests) filter on
 
-# Values shipped in example files; treated as "not set" so an operator gets a clear error.
-_PLACEHOLDER_PREFIXES = ("your_", "<", "changeme")
+# Values shipped in example files and the README's commands (`DISCORD_TOKEN=your-bot-token ...`); treated as
+# "not set" so an operator gets a clear error.
+_PLACEHOLDER_PREFIXES = ("your_", "your-", "<", "changeme")
 # Every setting's parsed value by key, each of its own declared kind (read by key where its kind is
 # known): one type cannot say them all.
 Parsed = dict[str, Any]
@@ -105,6 +106,10 @@ def read_sources(config_file: Path | None, character_dir: Path,
             if value is None:
                 continue
             k = key.strip().lower()
+            # A credential left at the example placeholder (the shipped character.env's, an empty
+            # DISCORD_TOKEN= from a compose file) never hides a real one set in an earlier file.
+            if k in CREDENTIALS and _is_placeholder(value) and not _is_placeholder(values.get(k, "")):
+                continue
             values[k] = value.strip()
             origins[k] = origin
     return Source(values, origins, file_keys)
@@ -121,7 +126,7 @@ def load_settings(
 ) -> Settings:
     """Read and validate every setting; raise ConfigError naming the file and key of the first problem."""
     if not character_dir.is_dir():
-        raise ConfigError(str(character_dir), "character_dir", "no such character folder")
+        raise ConfigError(str(character_dir), "character_dir", missing_folder(character_dir))
     source = read_sources(config_file, character_dir, environ)
     char_env = str(character_dir / "character.env")
     parsed: Parsed = {}
@@ -232,7 +237,9 @@ def _validate(parsed: Parsed, origin: dict[str, str], set_in: dict[str, str], ch
             raise ConfigError(origin[setting.key], setting.key, problem)
     # What no single declaration can say: relations between keys, folders on disk.
     if parsed["max_typing_time"] < parsed["min_typing_time"]:
-        raise ConfigError(origin["max_typing_time"], "max_typing_time", "must be at least min_typing_time")
+        raise ConfigError(origin["max_typing_time"], "max_typing_time",
+                          f"must be at least min_typing_time, got max_typing_time="
+                          f"{parsed['max_typing_time']:g} and min_typing_time={parsed['min_typing_time']:g}")
     seen_folders = {character_dir.resolve()}
     for part in (p.strip() for p in parsed["ensemble_characters"].split(",")):
         if not part:
@@ -240,7 +247,7 @@ def _validate(parsed: Parsed, origin: dict[str, str], set_in: dict[str, str], ch
         folder = resolve_folder(part)
         where = origin["ensemble_characters"]
         if not folder.is_dir():
-            raise ConfigError(where, "ensemble_characters", f"no such character folder: {part}")
+            raise ConfigError(where, "ensemble_characters", f"{part}: {missing_folder(folder)}")
         if folder.resolve() in seen_folders:
             raise ConfigError(where, "ensemble_characters", f"{part} is listed twice")
         seen_folders.add(folder.resolve())

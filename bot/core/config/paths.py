@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,3 +59,16 @@ def resolve_folder(value: str) -> Path:
         if candidate.exists():
             return candidate
     return path
+
+
+def missing_folder(folder: Path, characters: Path | None = None) -> str:
+    """"no such character folder", with the folders there are under characters/ and the one most likely
+    meant."""
+    root = PROJECT_ROOT / "characters" if characters is None else characters
+    names = sorted(p.name for p in root.iterdir()
+                   if p.is_dir() and not p.name.startswith(("_", "."))) if root.is_dir() else []
+    if not names:
+        return "no such character folder"
+    there = f"{root} holds {', '.join(names)}"
+    guess = difflib.get_close_matches(folder.name.lower(), names, n=1, cutoff=0.5)
+    return f"no such character folder ({there}{f'; did you mean {root / guess[0]}?' if guess else ''})"

@@ -1,0 +1,189 @@
+"""The one timer mechanism for work that must happen once at its time, across restarts and across the
+processes of a cluster: durable due rows (database/timers.py) and one loop that dispatches them.
+
+* A *recurring round* (:class:`Recurring`: the proactive round, check-ins) has a row keyed by its name, due on
+  a fixed grid (its first due time plus whole intervals). When it is due, the loop moves it to the first grid
+  point after now (a compare-and-set on the due time: of two processes that saw the same due time only one
+  wins) and runs it once: a round missed while the bot was down runs once, late, never several times. Its
+  result (or ``failed: ...``) is recorded; the next round comes at its time.
+* A *one-shot timer* (a poll's closing) is a row of a ``kind`` with a payload, armed by :meth:`Timers.at`.
+  Taking it moves its due time a lease ahead; it is deleted once its handler returned. A handler that raised
+  (or a process that died running it) leaves the row, taken again when the lease runs out, so handlers are
+  written to be run again safely (closing a closed poll does nothing).
+
+The loop (:class:`Dispatcher`) sleeps until the earliest row of its own is due, and wakes early when a sooner
+one is armed in this process (a row armed by another process is seen at the latest ``max_wait`` later). Each
+run is a task of its own, so a long round never holds a poll's closing back. Handlers are given to the
+dispatcher when it is built (bot/runtime/composition.py); nothing registers later.
+
+Not durable timers, and not here: APScheduler runs the calendar jobs (the nightly consolidation and its
+kin, bot/runtime/jobs.py); the heartbeat, the cluster's liveness loops, the config reloader's file polls and
+the activity counters' flushes are plain loops that only matter while the process runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.core.localtime import Clock, utc_now
+from database.boundary import JsonObject
+from database.timers import TimerRow, TimerRows
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TimerRow], Awaitable[str]]  # a one-shot timer's work -> a one-line result
+LEASE = timedelta(minutes=10)  # a one-shot timer whose run never finished is taken again after this
+MAX_WAIT = 60.0  # seconds: rows armed by another process are seen at least this often
+RETRY_WAIT = 5.0  # seconds after the database failed the loop
+
+
+def next_after(due: datetime, interval: timedelta, now: datetime) -> datetime:
+    """The first grid point (``due`` + k intervals, k >= 1) after ``now``."""
+    if now < due:
+        return due + interval
+    steps = int((now - due) / interval) + 1
+    return due + steps * interval
+
+
+@dataclass
+class Recurring:
+    """A recurring round: its row's key, its interval, and what runs (the time it runs at -> a one-line
+    result)."""
+
+    key: str
+    interval: timedelta
+    run: Callable[[datetime], Awaitable[str]]
+
+
+class Timers:
+    """Arming one-shot timers; the dispatcher of this process is woken when one comes due sooner than it
+    planned to wake."""
+
+    def __init__(self, rows: TimerRows) -> None:
+        self.rows = rows
+        self.sooner = asyncio.Event()
+        self.waking_at: datetime | None = None  # when the loop next looks (None: it is looking now)
+
+    async def at(self, kind: str, key: str, due: datetime, payload: JsonObject) -> None:
+        """Run ``kind``'s handler with this row at ``due`` (a row already under ``key`` is moved to it)."""
+        await self.rows.put(key, kind, due, payload)
+        if self.waking_at is None or due < self.waking_at:
+            self.sooner.set()
+
+
+class Dispatcher:
+    def __init__(self, timers: Timers, *, rounds: Sequence[Recurring] = (),
+                 handlers: Mapping[str, Handler] | None = None, clock: Clock = utc_now,
+                 max_wait: float = MAX_WAIT) -> None:
+        """``rounds``: this process's recurring rounds; ``handlers``: the one-shot timers' work, by kind."""
+        self.timers = timers
+        self.rows = timers.rows
+        self.rounds = {r.key: r for r in rounds}
+        self.handlers = dict(handlers or {})
+        self.clock = clock
+        self.max_wait = max_wait
+        self._loop: asyncio.Task[None] | None = None
+        self._started = False  # start() runs once (each READY calls it), never after stop()
+        self._running: set[asyncio.Task[str]] = set()
+
+    # -- the loop
+
+    async def start(self) -> None:
+        """Each round's row (first due one interval from now, when it has none yet), then the loop."""
+        if self._started:
+            return
+        self._started = True
+        now = self.clock()
+        for r in self.rounds.values():
+            await self.rows.ensure(r.key, now + r.interval)
+        self._loop = asyncio.create_task(self._run_loop(), name="timers")
+
+    async def stop(self) -> None:
+        """Nothing new starts; runs in flight are cancelled (a round's row has moved on already, a one-shot
+        timer's is due again at once, for the next start)."""
+        self._started = True
+        tasks = [*([self._loop] if self._loop is not None else []), *self._running]
+        self._loop = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run_loop(self) -> None:
+        sooner = self.timers.sooner
+        while True:
+            sooner.clear()
+            self.timers.waking_at = None  # a row armed while this pass looks wakes the next wait at once
+            try:
+                started = await self._start_due(now := self.clock())
+                earliest = await self.rows.earliest(self.rounds, self.handlers)
+            except Exception:
+                log.exception("timers: reading the due rows failed; trying again shortly")
+                wait = RETRY_WAIT
+            else:
+                wait = self.max_wait
+                if earliest is not None:
+                    wait = min(wait, max(0.0, (earliest - self.clock()).total_seconds()))
+                    if earliest <= now and not started:
+                        wait = RETRY_WAIT  # due, yet none could be taken: never a busy loop
+            self.timers.waking_at = self.clock() + timedelta(seconds=wait)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(sooner.wait(), wait)
+
+    # -- one pass
+
+    async def run_due(self, now: datetime | None = None) -> list[str]:
+        """Take and run every row of this process due at ``now`` (the clock's time when not given); the
+        results of those this process ran."""
+        return list(await asyncio.gather(*await self._start_due(now or self.clock())))
+
+    async def _start_due(self, now: datetime) -> list[asyncio.Task[str]]:
+        started = []
+        for row in await self.rows.due(self.rounds, self.handlers, now):
+            task = await self._take(row, now)
+            if task is not None:
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+                started.append(task)
+        return started
+
+    async def _take(self, row: TimerRow, now: datetime) -> asyncio.Task[str] | None:
+        """Claim ``row`` (None when another process or pass took it first) and start its run."""
+        recurring = self.rounds.get(row.key)
+        if recurring is not None:
+            if not await self.rows.claim(row.key, row.due, next_after(row.due, recurring.interval, now)):
+                return None
+            return asyncio.create_task(self._round(recurring, now), name=f"timer {row.key}")
+        handler = self.handlers.get(row.kind)
+        leased = now + LEASE
+        if handler is None or not await self.rows.claim(row.key, row.due, leased):
+            return None
+        return asyncio.create_task(self._once(handler, row, now, leased), name=f"timer {row.key}")
+
+    async def _round(self, recurring: Recurring, now: datetime) -> str:
+        try:
+            result = await recurring.run(now)
+        except Exception as exc:
+            log.exception("scheduled round %s failed", recurring.key)
+            result = f"failed: {exc}"
+        await self.rows.finish(recurring.key, now, result)
+        return result
+
+    async def _once(self, handler: Handler, row: TimerRow, now: datetime, leased: datetime) -> str:
+        try:
+            result = await handler(row)
+        except asyncio.CancelledError:
+            # Stopped (shutting down) mid-run: the row is due again at once, for the next start.
+            await self.rows.claim(row.key, leased, row.due)
+            raise
+        except Exception as exc:
+            log.exception("timer %s failed; it is taken again later", row.key)
+            result = f"failed: {exc}"
+            await self.rows.finish(row.key, now, result)
+            return result
+        await self.rows.done(row.key, leased)
+        return result
