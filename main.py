@@ -313,13 +313,13 @@ def run_cluster_status(args: argparse.Namespace) -> int:
 
 def run_bot(settings: Settings, character: CharacterSource) -> int:
     log.info("starting: loading Kindred's modules (discord.py, the reply engine, memory)")
+    from bot.discord.client import create_bot
+    from bot.discord.startup import run_discord
     from bot.runtime.lifecycle import run_on, serve
-    from cogs.bot import create_bot
-    from cogs.startup import run_discord
 
     bot = create_bot(settings, character, freeze_after_setup=True)
     # bot.run's own runner, with SIGTERM/SIGINT closing the bot gracefully (bot/runtime/lifecycle.py); a
-    # refused or unreachable Discord is one line and an exit code (cogs/startup.py).
+    # refused or unreachable Discord is one line and an exit code (bot/discord/startup.py).
     return run_discord(bot, settings, lambda: run_on(settings.operation.event_loop, lambda: serve(
         bot, settings.secrets.discord_token, grace_seconds=settings.operation.shutdown_grace_seconds)))
 

@@ -25,6 +25,8 @@ from discord.ext import commands, tasks
 from bot.alive.service import Alive
 from bot.core.pipeline import Decision, Incoming
 from bot.core.text import Page, clip
+from bot.discord.permissions import HookInteraction, in_log_channel, is_admin
+from bot.discord.ui import NO_PINGS
 from bot.operator.admin.heartbeat import LatencyWatch
 from bot.operator.admin.language import (
     USAGE,
@@ -37,11 +39,9 @@ from bot.operator.admin.language import (
 )
 from bot.operator.conversation_tools import InvalidInput
 from cogs.events import Events
-from cogs.permissions import HookInteraction, in_log_channel, is_admin
-from cogs.ui import NO_PINGS
 
 if TYPE_CHECKING:
-    from cogs.bot import Kindred
+    from bot.discord.client import Kindred
 
 log = logging.getLogger(__name__)
 

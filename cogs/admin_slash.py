@@ -18,13 +18,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.permissions import HookInteraction, NotAdmin, is_admin, require_server
+from bot.discord.ui import send_long
 from bot.operator.admin.language import Choice
 from bot.operator.conversation_tools import InvalidInput
-from cogs.permissions import HookInteraction, NotAdmin, is_admin, require_server
-from cogs.ui import send_long
 
 if TYPE_CHECKING:
-    from cogs.bot import Interaction, Kindred
+    from bot.discord.client import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from discord.ext import commands
 
 from bot.alive.service import Alive
 from bot.alive.status import clean_status
-from cogs.presence import AlivePresence
+from bot.discord.presence import AlivePresence
 from database.boundary import JsonObject
 
 if TYPE_CHECKING:
-    from cogs.bot import Interaction, Kindred
+    from bot.discord.client import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Thin Discord glue over :class:`bot.operator.conversation_tools.ConversationTools`. Every command acts on the
 caller's own conversation where it is used (a DM, or this channel). Buttons belong to the person who ran the
-command and expire (cogs/ui.py); the bot's own error handler turns every failure into an ephemeral answer.
+command and expire (bot/discord/ui.py); the bot's error handler turns every failure into an ephemeral answer.
 
 Where an admin used ``/bot deactivate``, /reroll (and its Redo and Accept buttons) refuse: they make the
 character speak there. The other commands keep working, since they are about the caller's own data (their
@@ -23,6 +23,16 @@ from discord.ext import commands
 from bot.alive.service import Alive
 from bot.core.pipeline import conversation_scope, private_scope
 from bot.core.text import clip
+from bot.discord.permissions import (
+    Inactive,
+    NotAllowed,
+    active_here,
+    may_talk,
+    require_active,
+    require_may_talk,
+)
+from bot.discord.posting import SendOptions, allowed_mentions_for
+from bot.discord.ui import OwnedView, confirm_timeout, help_lines, tell
 from bot.operator.conversation_tools import (
     FORGET_DEFAULT,
     FORGET_MAX,
@@ -37,12 +47,9 @@ from bot.operator.conversation_tools import (
 )
 from bot.reply.splitting import split_message
 from cogs.events import private_place
-from cogs.permissions import Inactive, NotAllowed, active_here, may_talk, require_active, require_may_talk
-from cogs.posting import SendOptions, allowed_mentions_for
-from cogs.ui import OwnedView, confirm_timeout, help_lines, tell
 
 if TYPE_CHECKING:
-    from cogs.bot import Interaction, Kindred
+    from bot.discord.client import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 

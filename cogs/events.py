@@ -1,6 +1,6 @@
 """Messages in, replies out: each Discord message becomes an :class:`~bot.core.pipeline.Incoming` and goes
 through the one reply sequence (bot/reply/sequence.py) with the outlets its answers go out through
-(cogs/outlets.py). Everything between is plain Python."""
+(bot/discord/outlets.py). Everything between is plain Python."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from discord.ext import commands
 
 from bot.core.attachments import NOTHING, Attachment, Carried, Embed
 from bot.core.pipeline import Incoming, Outlet
+from bot.discord.media import attachment_fetcher
+from bot.discord.outlets import WebhookPool, outlets_for
+from bot.discord.voice import answer, with_voice_placeholder
 from bot.reply.recovery import ANSWERED, NOT_MINE
 from bot.runtime.cluster import runs_shard_of
-from cogs.media import attachment_fetcher
-from cogs.outlets import WebhookPool, outlets_for
-from cogs.voice import answer, with_voice_placeholder
 
 if TYPE_CHECKING:
-    from cogs.bot import Kindred
+    from bot.discord.client import Kindred
     from database.owed import Owed
 
 log = logging.getLogger(__name__)

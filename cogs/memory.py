@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.text import Page, clip
-from cogs.ui import OwnedView, PagedView, confirm_timeout, tell
+from bot.discord.ui import OwnedView, PagedView, confirm_timeout, tell
 from database.models import utcnow
 from database.records import CoreMemoryRow, FactRow
 from memory.facts import time_label
@@ -23,7 +23,7 @@ from memory.service import MemoryService
 from memory.svgmap import days_ago, render_fact_map
 
 if TYPE_CHECKING:
-    from cogs.bot import Interaction, Kindred
+    from bot.discord.client import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 

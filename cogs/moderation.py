@@ -20,6 +20,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.permissions import require_server
+from bot.discord.serverlog import post_notice
 from bot.servertools.moderation import (
     ACTIONS,
     MAX_TIMEOUT,
@@ -38,11 +40,9 @@ from bot.servertools.moderation import (
     refusal,
 )
 from cogs.commands import clip, tell
-from cogs.permissions import require_server
-from cogs.serverlog import post_notice
 
 if TYPE_CHECKING:
-    from cogs.bot import Interaction, Kindred
+    from bot.discord.client import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 

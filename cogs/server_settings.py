@@ -14,6 +14,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.permissions import is_server_admin, server_admin_only
+from bot.discord.serverlog import server_policy
 from bot.servertools.settings import (
     CLEAR_WORDS,
     KEYS,
@@ -23,11 +25,9 @@ from bot.servertools.settings import (
     show_value,
 )
 from cogs.commands import tell
-from cogs.permissions import is_server_admin, server_admin_only
-from cogs.serverlog import server_policy
 
 if TYPE_CHECKING:
-    from cogs.bot import Interaction, Kindred
+    from bot.discord.client import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 

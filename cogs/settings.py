@@ -18,11 +18,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.alive.service import Alive
-from cogs.permissions import admin_only, in_server
+from bot.discord.permissions import admin_only, in_server
 from database.places import effective_activation
 
 if TYPE_CHECKING:
-    from cogs.bot import Interaction, Kindred
+    from bot.discord.client import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 

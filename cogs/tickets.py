@@ -16,6 +16,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.permissions import HookInteraction, NotServerAdmin, is_server_admin, require_server
+from bot.discord.posting import allowed_mentions_for
+from bot.discord.serverlog import post_notice
 from bot.servertools.moderation import audit_reason
 from bot.servertools.tickets import (
     CUSTOM_ID,
@@ -28,13 +31,10 @@ from bot.servertools.tickets import (
     transcript_line,
 )
 from cogs.commands import clip, tell
-from cogs.permissions import HookInteraction, NotServerAdmin, is_server_admin, require_server
-from cogs.posting import allowed_mentions_for
-from cogs.serverlog import post_notice
 from database.models import utcnow
 
 if TYPE_CHECKING:
-    from cogs.bot import Interaction, Kindred
+    from bot.discord.client import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 

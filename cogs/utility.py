@@ -4,7 +4,7 @@ time), ``/userinfo`` and ``/serverinfo``.
 Polls survive restarts: each button's custom id carries the poll's id and option (a discord.py DynamicItem
 registered at load, so clicks on any poll's buttons are handled without a view per poll), votes live in
 the database, and each poll closes from its durable timer (bot/core/timers.py; a poll whose time passed while
-the bot was down closes at once), its results shown by cogs/poll_results.py.
+the bot was down closes at once), its results shown by bot/discord/poll_results.py.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.permissions import HookInteraction, is_admin, require_server
+from bot.discord.poll_results import POLL_COLOR, poll_embed
 from bot.servertools.moderation import BadInput
 from bot.servertools.polls import (
     CUSTOM_ID,
@@ -28,12 +30,10 @@ from bot.servertools.polls import (
 )
 from bot.servertools.userinfo import known_since
 from cogs.commands import clip, tell
-from cogs.permissions import HookInteraction, is_admin, require_server
-from cogs.poll_results import POLL_COLOR, poll_embed
 from database.models import utcnow
 
 if TYPE_CHECKING:
-    from cogs.bot import Interaction, Kindred
+    from bot.discord.client import Interaction, Kindred
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from discord.ext import commands
 from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, Settings, load_settings
 from bot.core.localtime import DISCORD_EPOCH_MS
-from cogs.bot import Kindred, create_bot
+from bot.discord.client import Kindred, create_bot
 from database.records import History, SeenMessage
 from database.store import Store
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT

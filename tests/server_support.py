@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cogs.permissions import INVITE_PERMISSIONS
+from bot.discord.permissions import INVITE_PERMISSIONS
 from tests.fakes.discord_guild import BAN_MEMBERS, KICK_MEMBERS, MANAGE_MESSAGES, MODERATE_MEMBERS
 from tests.harness import ADMIN_ID, GUILD_ID, Harness, ephemeral
 

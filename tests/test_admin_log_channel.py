@@ -17,10 +17,10 @@ from sqlalchemy.engine import make_url
 from bot.core.pipeline import Incoming
 from bot.core.text import page_of
 from bot.core.tokens import counted
+from bot.discord.permissions import is_admin
 from bot.operator.admin.language import AdminCommand, format_latency, parse_command, parse_user_id
 from bot.operator.conversation_tools import InvalidInput
 from bot.operator.logmirror import STATE_KEY
-from cogs.permissions import is_admin
 from database.records import Turn
 from tests.fakes import EVENT_WAIT
 from tests.harness import (

@@ -358,7 +358,7 @@ async def test_an_unexpected_failure_is_answered_even_without_the_user_commands_
             raise RuntimeError("identity table full of barnacles")
 
         monkeypatch.setattr(h.bot.admin.identity, "show", broken)
-        with caplog.at_level(logging.ERROR, logger="cogs.ui"):
+        with caplog.at_level(logging.ERROR, logger="bot.discord.ui"):
             text = await run(h, "identity", "list")
         assert text.startswith("Sorry, something went wrong on my side.")
         [record] = [r for r in caplog.records if "/identity list failed" in r.getMessage()]

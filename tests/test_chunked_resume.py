@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cogs.posting import reply_nonce
+from bot.discord.posting import reply_nonce
 from tests.fakes import EVENT_WAIT
 from tests.harness import CHANNEL_ID, USER_ID, Harness
 

@@ -231,7 +231,7 @@ def test_readme_commands_say_they_run_in_the_venv() -> None:
 
 
 def test_readme_walks_through_the_discord_set_up() -> None:
-    from cogs.permissions import INVITE_PERMISSIONS
+    from bot.discord.permissions import INVITE_PERMISSIONS
 
     readme = (PROJECT_ROOT / "README.md").read_text()
     section = readme.split("## Discord set-up", 1)[1].split("\n## ", 1)[0]

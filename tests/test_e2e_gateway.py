@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cogs.bot import KindredShardedBot
+from bot.discord.client import KindredShardedBot
 from tests.fakes import EVENT_WAIT
 from tests.harness import CHANNEL_ID, Harness, MakeHarness
 
@@ -56,9 +56,9 @@ async def test_reconnect_resumes_and_keeps_answering(harness: Harness) -> None:
 
 async def test_typing_is_refreshed_while_a_slow_reply_is_generated(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    import cogs.outlets
+    import bot.discord.outlets
 
-    monkeypatch.setattr(cogs.outlets, "TYPING_REFRESH_SECONDS", 0.1)  # Discord's cadence is ~8 s
+    monkeypatch.setattr(bot.discord.outlets, "TYPING_REFRESH_SECONDS", 0.1)  # Discord's cadence is ~8 s
     harness.claude.script("Sorry, I was steeping the tea.", model="claude-test-default", delay=0.6)
     sent = await harness.dm("are you typing?")
     channel = int(sent["channel_id"])

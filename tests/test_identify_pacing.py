@@ -1,9 +1,10 @@
-"""IDENTIFY pacing (cogs/identify.py): Discord's max_concurrency per five seconds, per bucket, instead of
+"""IDENTIFY pacing (bot/discord/identify.py): Discord's max_concurrency per five seconds, per bucket,
+instead of
 discord.py's five seconds before every IDENTIFY but the first."""
 
 from __future__ import annotations
 
-from cogs.identify import WINDOW, IdentifyPacer
+from bot.discord.identify import WINDOW, IdentifyPacer
 
 
 class Clock:

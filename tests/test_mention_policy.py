@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cogs.posting import MAX_PINGED_USERS
-from cogs.presence import ChannelOutlet
+from bot.discord.posting import MAX_PINGED_USERS
+from bot.discord.presence import ChannelOutlet
 from tests.harness import ADMIN_ID, CHANNEL_ID, USER_ID, Harness, ephemeral, press
 from tests.test_tickets import setup_staff, threads, ticket
 from tests.test_user_commands import chat, settled, wait_content

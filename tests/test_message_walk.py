@@ -3,8 +3,8 @@
 One real DM reply over the fake wire is traced with ``sys.setprofile``. What counts:
 
 * **the stages**: six modules, the ones a reader follows a message through (``STAGES``). Every other module
-  (helpers such as ``cogs/voice.py``, ``bot/reply/keeping.py``, ``bot/reply/generation.py``, discord.py,
-  the SDK) is transparent: a stage may call into it and get an answer back.
+  (helpers such as ``bot/discord/voice.py``, ``bot/reply/keeping.py``, ``bot/reply/generation.py``,
+  discord.py, the SDK) is transparent: a stage may call into it and get an answer back.
 * **an entry**: a function (method, closure, lambda) of a stage module *starting* when the nearest stage frame
   below it on the call stack belongs to another stage (or there is none). A function calling another of its
   own module, a return to the caller, and a coroutine resuming after an ``await`` are no entries.
@@ -45,7 +45,7 @@ STAGES = {
 # The walk, in order: the engine decides and has prompting build the request, then hands it to delivery, which
 # has the model client write it (bot/reply/generation.py) while the typing indicator runs.
 WALK = ["events", "sequence", "engine", "prompting", "delivery", "claude"]
-OUTLETS = ROOT / "cogs" / "outlets.py"
+OUTLETS = ROOT / "bot" / "discord" / "outlets.py"
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from urllib.parse import unquote
 import discord
 import pytest
 
+from bot.discord.permissions import INVITE_PERMISSIONS
 from bot.servertools.moderation import BULK_DELETE_MAX_AGE
-from cogs.permissions import INVITE_PERMISSIONS
 from tests.fakes.discord_guild import ADMINISTRATOR, KICK_MEMBERS, MODERATE_MEMBERS
 from tests.harness import (
     CHANNEL_ID,

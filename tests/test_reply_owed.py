@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cogs.posting import reply_nonce
+from bot.discord.posting import reply_nonce
 from database.models import utcnow
 from database.owed import OwedReply
 from database.records import SeenMessage

@@ -106,7 +106,7 @@ def test_a_servers_own_consent_mode_applies_to_what_was_said_there() -> None:
 def test_the_readme_asks_for_the_permissions_the_bot_needs() -> None:
     from pathlib import Path
 
-    from cogs.permissions import INVITE_PERMISSIONS, INVITE_SCOPES
+    from bot.discord.permissions import INVITE_PERMISSIONS, INVITE_SCOPES
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert f"permissions={INVITE_PERMISSIONS.value}" in readme

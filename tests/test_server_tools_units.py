@@ -24,7 +24,7 @@ GUILD, CHANNEL, ALICE, BOB, STAFF_ROLE = 10, 20, 1, 2, 30
 
 
 class Board:
-    """Where the results would be shown (cogs/poll_results.py over the wire): the tallies it was given."""
+    """Where the results would be shown (bot/discord/poll_results.py, over the wire): tallies it was given."""
 
     def __init__(self) -> None:
         self.shown: list[Tally] = []

@@ -152,7 +152,7 @@ async def _exchange(h: Harness, text: str, answer: str, n: int) -> Any:
 
 
 def test_settling_the_heap_freezes_start_up_and_makes_full_collections_rarer() -> None:
-    """What main.py's bot does once set up (cogs/bot.py): start-up's objects frozen out of the collector's
+    """What main.py's bot does once set up: start-up's objects frozen out of the collector's
     sight, and a full collection only every FULL_COLLECTION_EVERY middle ones (young ones untouched)."""
     from bot.runtime.lifecycle import FULL_COLLECTION_EVERY, settle_heap
 

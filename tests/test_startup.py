@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from bot.core.config import PROJECT_ROOT
-from cogs.permissions import INVITE_PERMISSIONS
+from bot.discord.permissions import INVITE_PERMISSIONS
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 
 # Libraries whose lines an operator should not see at INFO (logger names, or their parents).

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cogs.permissions import INVITE_PERMISSIONS
+from bot.discord.permissions import INVITE_PERMISSIONS
 from tests.fakes.discord_guild import CREATE_PRIVATE_THREADS
 from tests.harness import ADMIN_ID, CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, USER2_ID, USER_ID, Harness
 from tests.server_support import answer, sub

@@ -17,7 +17,7 @@ import pytest
 
 from bot.core.character import CharacterSource
 from bot.core.config import PROJECT_ROOT, load_settings
-from cogs.bot import Kindred, create_bot
+from bot.discord.client import Kindred, create_bot
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_BOT_ID, Harness, speaker, track_handled
 

@@ -186,7 +186,7 @@ async def test_a_failing_button_gets_an_apology_and_a_traceback(harness: Harness
 
     monkeypatch.setattr(cog.tools, "reset", broken)
     prompt = await ephemeral(await h.slash("reset_conversation"))
-    with caplog.at_level(logging.ERROR, logger="cogs.ui"):
+    with caplog.at_level(logging.ERROR, logger="bot.discord.ui"):
         ix = await press(h, prompt, "confirm")
         answer = await ephemeral(ix)
     assert answer["content"].startswith("Sorry, something went wrong on my side.")
@@ -517,7 +517,7 @@ async def test_unexpected_error_gets_an_apology_and_a_traceback(harness: Harness
         raise RuntimeError("database on fire")
 
     monkeypatch.setattr(cog.tools, "status", broken)
-    with caplog.at_level(logging.ERROR, logger="cogs.ui"):
+    with caplog.at_level(logging.ERROR, logger="bot.discord.ui"):
         answer = await ephemeral(await harness.slash("status"))
     assert "Sorry, something went wrong" in answer["content"]
     [record] = [r for r in caplog.records if "/status failed" in r.getMessage()]

@@ -19,9 +19,9 @@ import pytest
 from discord.http import Route
 
 from bot.core.config import load_settings
+from bot.discord.voice import VOICE_MESSAGE_FLAG, send_voice_message
 from bot.runtime.audio import VoiceClip, missing_programs, to_voice_clip, waveform
 from bot.runtime.voice import VoiceService, spoken_text, transcript_content
-from cogs.voice import VOICE_MESSAGE_FLAG, send_voice_message
 from tests.fakes.openai_server import tone
 from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, check, eventually
 from tests.memory_support import FINN, last_user_text

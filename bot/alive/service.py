@@ -1,5 +1,5 @@
 """Alive between messages: the pieces that make the character more than a responder, wired to the reply
-engine and to the Discord side (made by bot/runtime/composition.py, given Discord by cogs/presence.py).
+engine and to the Discord side (made by bot/runtime/composition.py, given Discord by bot/discord/presence.py).
 
 * feelings (memory/feelings.py) and style mirroring (memory/mirroring.py): prompt parts and turn observers
   of every character's replies (:class:`AliveParts`, declared in each engine's stages by the composition
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 
 class DiscordSide(Protocol):
-    """What the behaviours here need of Discord (cogs/presence.py)."""
+    """What the behaviours here need of Discord (bot/discord/presence.py)."""
 
     def places(self) -> Sequence[Place]: ...
     def outlet_for(self, place: Place) -> Outlet: ...

@@ -12,7 +12,8 @@ else: a restart, a crash before the exchange is stored, or a person whose histor
 never sees it twice; while a DM's history does not hold it, the prompt opens with the text shown. A channel's
 mark is checked, the greeting posted and marked by one reply at a time (several people may mention the
 character at once). A greeting is at most ``GREETING_POSTS`` posts, sent through the outlet's own greeting
-outlet where it has one (cogs/outlets.py): its nonces name the greeting, so the answer after it keeps its own.
+outlet where it has one (bot/discord/outlets.py): its nonces name the greeting, so the answer after it keeps
+its own.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ as it goes out, and one cut short is resumed from its first part not posted. At 
 younger than ``reply_recovery_minutes`` are answered, the prompt telling the character that time passed;
 older ones are closed as dropped (a late answer to a conversation long moved on would be stranger than none)
 and logged. The posts carry the same
-nonce as the first try (cogs/posting.py), so a reply that reached Discord just before the crash is not
+nonce as the first try (bot/discord/posting.py), so a reply that reached Discord just before the crash is not
 posted twice.
 """
 

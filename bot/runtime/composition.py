@@ -1,6 +1,6 @@
 """The composition root: every long-lived service of a running bot is built here, once, in order.
 
-``cogs/bot.py``'s ``setup_hook`` calls :func:`compose` with what only Discord can supply (:class:`Edge`:
+``setup_hook`` (bot/discord/client.py) calls :func:`compose` with what only Discord can supply (:class:`Edge`:
 who is an admin, our own account, the Discord side of the character's own initiative, the gateway's
 figures), keeps the :class:`Services` it returns, then loads the cogs, which take what they use from it and
 build nothing.
@@ -86,7 +86,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Edge:
-    """What only the Discord client knows, handed to :func:`compose` by cogs/bot.py."""
+    """What only the Discord client knows, handed to :func:`compose` by bot/discord/client.py."""
 
     is_admin: Callable[[int], bool]  # the bot's admins (the owner, admin_user_ids, the admin role)
     own_user_id: int | None  # our account: our own posts never count as another character's
@@ -94,8 +94,8 @@ class Edge:
     mirror_decision: DecisionListener  # the verbose mirror of every decision to the log channel (idem)
     sync_commands: LeadWork  # the slash commands synced with Discord (by the cluster's leader)
     cluster_shutdown: Handler  # another process of the cluster asked every one to shut down
-    alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (cogs/presence.py)
-    poll_board: PollBoard  # a closed poll's results (cogs/poll_results.py)
+    alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (bot/discord/presence.py)
+    poll_board: PollBoard  # a closed poll's results (bot/discord/poll_results.py)
     latencies: Callable[[], Latencies]  # the gateway's, for the dashboard
     guild_count: Callable[[], int]
     started_at: float  # time.monotonic() when the process started
@@ -122,7 +122,7 @@ class ServerTools:
 
 @dataclass
 class Services:
-    """Every long-lived service of the process; cogs/bot.py closes them in reverse order."""
+    """Every long-lived service of the process; bot/discord/client.py closes them in reverse order."""
 
     store: Store
     claude: ClaudeClient
@@ -203,7 +203,7 @@ def intent_router(settings: Settings) -> IntentRouter:
 async def compose(holder: SettingsHolder, character: CharacterSource, mirror: LogMirror, edge: Edge, *,
                   skip_jobs: Collection[str] = ()) -> Services:
     """Every service of a running bot, built and wired (nothing started that waits on Discord). The caller
-    keeps them before anything can fail (cogs/bot.py verifies the models next), so its close releases them.
+    keeps them before anything can fail (the Bot class verifies the models next), so its close releases them.
 
     Each character's engine is built last of what its replies use: what every feature adds to a stage of
     its replies (bot/core/pipeline.py ``Features``) is declared here, once, in the stage's order."""

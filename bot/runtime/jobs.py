@@ -80,7 +80,7 @@ class MemoryJobs:
         if running:
             log.info("stopping the nightly memory work under way; the next run does what it left")
             await asyncio.gather(*running, return_exceptions=True)
-        # The memory service itself belongs to the bot, which closes it (cogs/bot.py).
+        # The memory service itself belongs to the bot, which closes it (bot/discord/client.py).
 
     async def daily(self) -> ConsolidationReport | None:
         task = asyncio.current_task()

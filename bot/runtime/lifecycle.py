@@ -3,7 +3,7 @@ the log channel's ``shutdown?`` does.
 
 On the first signal the bot takes no new messages, replies in flight get ``shutdown_grace_seconds`` to
 finish and be saved, then the dashboard, Discord, the model and voice clients and the database close
-(the bot's ``close`` in cogs/bot.py), and ``main.py`` exits 0. A second signal while stopping is
+(the bot's ``close`` in bot/discord/client.py), and ``main.py`` exits 0. A second signal while stopping is
 logged and changes nothing: the close already under way is the fastest safe way out.
 """
 
@@ -29,7 +29,7 @@ FULL_COLLECTION_EVERY = 100
 
 
 class Service(Protocol):
-    """What :func:`serve` needs of the Discord client (cogs/bot.py's bot): an async context manager whose
+    """What :func:`serve` needs of the Discord client (bot/discord/client.py): an async context manager whose
     exit awaits its one close."""
 
     async def start(self, token: str) -> None: ...

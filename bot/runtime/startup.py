@@ -1,5 +1,5 @@
 """What the operator sees while the bot starts, before Discord is contacted (the Discord side of start-up is
-cogs/startup.py):
+bot/discord/startup.py):
 
 * :func:`quiet_libraries`: at INFO the log says what Kindred did, not what its libraries did;
 * :func:`check_database`: an unreachable PostgreSQL, or a SQLite file that cannot be made, is a config error
@@ -142,7 +142,7 @@ APP_COMMANDS_STATE_KEY = "app_commands_hash"
 
 
 async def commands_digest(store: Store) -> str:
-    """The fingerprint of the slash commands last uploaded to Discord (cogs/bot.py's sync_app_commands)."""
+    """The fingerprint of the slash commands last uploaded to Discord (bot/discord/client.py)."""
     return await store.state.get(APP_COMMANDS_STATE_KEY)
 
 

@@ -1,6 +1,6 @@
 """Voice messages, transport-free: hearing one (speech-to-text) and speaking a reply (text-to-speech plus
 conversion to a Discord voice clip). The Discord side (which message is a voice message, the upload) is
-cogs/voice.py.
+bot/discord/voice.py.
 
 A voice message is answered like text: its transcript, kept as ``[voice] <transcript>``, goes through the
 reply pipeline. Without a speech-to-text backend the character says, in one line, that it cannot listen.

@@ -142,7 +142,7 @@ class Vote:
 
 
 class PollBoard(Protocol):
-    """Where a closed poll's results are shown (cogs/poll_results.py): its buttons retired, the results
+    """Where a closed poll's results are shown (bot/discord/poll_results.py): its buttons retired, the results
     posted with their chart."""
 
     async def show_results(self, tally: Tally, character: str) -> int | None:

@@ -182,7 +182,7 @@ class EnsembleSettings:
 
 @dataclass(frozen=True)
 class DiscordSettings:
-    """The Discord connection, message limits and button lifetimes (cogs/bot.py, cogs/)."""
+    """The Discord connection, message limits and button lifetimes (bot/discord/client.py, cogs/)."""
 
     TITLE: ClassVar[str] = "Discord"
     max_message_length: int = key(

@@ -17,7 +17,8 @@ from bot.operator.places import Places
 
 # An interaction as discord.py hands it: to the hooks it calls (a View's or a DynamicItem's callback,
 # interaction_check, from_custom_id, an app-command check), typed for any client, so a hook must take any;
-# and to the modules cogs/bot.py imports, which cannot name its Kindred (an import cycle). Its client is
+# and to the modules bot/discord/client.py imports, which cannot name its Kindred (an import cycle). Its
+# client is
 # always this bot.
 HookInteraction = discord.Interaction[Any]
 
@@ -25,7 +26,7 @@ T = TypeVar("T")  # what an app-command check decorates (a command, or its callb
 
 
 class Kindred(Protocol):
-    """What the checks read of the bot (cogs/bot.py's; a protocol, so the bot's own module may use them)."""
+    """What the checks read of the bot (client.py's; a protocol, so the bot's own module may use them)."""
 
     settings: Settings
     access: AccessGate
@@ -197,7 +198,7 @@ def server_admin_only() -> Callable[[T], T]:
 
 
 # What the invite link asks for (README "Discord set-up"): reading and talking (embeds, files, history),
-# emote reactions (cogs/alive.py), voice messages (cogs/voice.py), webhooks for the characters of an
+# emote reactions (cogs/alive.py), voice messages (bot/discord/voice.py), webhooks for the characters of an
 # ensemble, and the server tools: kick, ban, time out, purge, ticket threads.
 INVITE_PERMISSIONS = discord.Permissions(
     view_channel=True, send_messages=True, send_messages_in_threads=True, embed_links=True, attach_files=True,

@@ -12,7 +12,7 @@ import discord
 from bot.core.policy import ServerPolicy, resolve
 
 if TYPE_CHECKING:
-    from cogs.bot import Kindred
+    from bot.discord.client import Kindred
 
 log = logging.getLogger(__name__)
 

@@ -31,6 +31,13 @@ from bot.core.config import Settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.pipeline import Decision, Incoming
 from bot.core.tokens import load_encoding
+from bot.discord.identify import IdentifyPacer
+from bot.discord.permissions import in_log_channel, is_admin_id
+from bot.discord.poll_results import DiscordPollBoard
+from bot.discord.posting import NO_MENTIONS
+from bot.discord.presence import AlivePresence
+from bot.discord.startup import announce_connected, log_invite
+from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.tools import AdminTools
@@ -48,13 +55,6 @@ from bot.runtime.lifecycle import close_database, settle_heap
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.startup import commands_digest, remember_commands_digest
 from bot.runtime.voice import VoiceService
-from cogs.identify import IdentifyPacer
-from cogs.permissions import in_log_channel, is_admin_id
-from cogs.poll_results import DiscordPollBoard
-from cogs.posting import NO_MENTIONS
-from cogs.presence import AlivePresence
-from cogs.startup import announce_connected, log_invite
-from cogs.ui import answer_expired_click, on_app_command_error
 from database.boundary import JsonObject
 from database.store import Store
 from memory.service import MemoryService
@@ -109,7 +109,7 @@ class KindredMixin:
     recovery: ReplyRecovery  # replies a crash left owed, answered once connected (bot/reply/recovery.py)
     services: Services  # every long-lived service, built by bot/runtime/composition.py
     alive: Alive  # the character alive between messages (bot/alive/service.py)
-    presence: AlivePresence  # its Discord side (cogs/presence.py)
+    presence: AlivePresence  # its Discord side (bot/discord/presence.py)
     scheduler: Scheduler  # the one scheduler and its named jobs (bot/runtime/jobs.py)
     places: Places  # where the bot is switched on (bot/operator/places.py)
 

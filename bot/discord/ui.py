@@ -2,7 +2,7 @@
 belong to whoever ran the command (:class:`OwnedView`) and pages of lines under them (:class:`PagedView`),
 page arithmetic (:func:`page_of`), :func:`clip` for previews, the ``/help`` lines read from the command tree
 (:func:`help_lines`), and the two handlers the bot installs itself
-(cogs/bot.py) so they work whatever cogs are loaded: the tree-wide slash-command error handler
+(bot/discord/client.py) so they work whatever cogs are loaded: the tree-wide slash-command error handler
 (:func:`on_app_command_error`) and the answer to a click on buttons whose view is gone
 (:func:`answer_expired_click`).
 """
@@ -19,8 +19,8 @@ import discord
 from discord import app_commands
 
 from bot.core.text import Page, clip, page_of
+from bot.discord.permissions import HookInteraction, NotAdmin
 from bot.reply.splitting import split_message
-from cogs.permissions import HookInteraction, NotAdmin
 
 log = logging.getLogger(__name__)
 

@@ -28,14 +28,14 @@ from discord.http import Route
 
 from bot.core.attachments import NOTHING
 from bot.core.pipeline import Incoming, Outlet, ReplyResult
+from bot.discord.media import read_capped
 from bot.reply.media import TooLarge
 from bot.runtime.voice import UNHEARD_CONTENT, VoiceUnavailable, transcript_content
-from cogs.media import read_capped
 
 if TYPE_CHECKING:
     from bot.core.config import VoiceSettings
+    from bot.discord.client import Kindred
     from bot.runtime.audio import VoiceClip
-    from cogs.bot import Kindred
 
 log = logging.getLogger(__name__)
 

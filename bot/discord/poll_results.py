@@ -11,9 +11,9 @@ import logging
 import discord
 
 from bot.core.text import clip
+from bot.discord.posting import SendOptions
 from bot.servertools.charts import render_bar_chart
 from bot.servertools.polls import Tally, closing_line, result_lines, results_text
-from cogs.posting import SendOptions
 from database.records import PollRecord
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Where replies go on Discord: the channel a message came from (:class:`DiscordOutlet`, as the bot account),
 or a character's own webhook in that channel (:class:`WebhookOutlet`, for the characters of an ensemble,
 each webhook made once by :class:`WebhookPool`). Both post under the one mention and nonce policy
-(cogs/posting.py) and keep the typing indicator running beside the generation (:func:`typing_in`).
+(bot/discord/posting.py) and keep the typing indicator running beside the generation (:func:`typing_in`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import discord
 
 from bot.core.keyed import KeyedLocks
 from bot.core.pipeline import Outlet
+from bot.discord.posting import allowed_mentions_for, reply_nonce
 from bot.reply.ensemble import Ensemble
-from cogs.posting import allowed_mentions_for, reply_nonce
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class DiscordOutlet:
 
     async def send(self, text: str, *, first: bool) -> int | None:
         allowed = allowed_mentions_for(text)
-        # a re-sent part is the same post (cogs/posting.py)
+        # a re-sent part is the same post (bot/discord/posting.py)
         nonce = reply_nonce(self.message.id, self.parts, greeting=self.greeting_posts)
         self.parts += 1
         if first and self.message.guild is not None and not self.greeting_posts:

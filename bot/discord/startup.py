@@ -19,7 +19,7 @@ import discord
 
 from bot.core.config import Settings
 from bot.core.config.credentials import DISCORD_PORTAL, rejected
-from cogs.permissions import INVITE_PERMISSIONS, INVITE_SCOPES
+from bot.discord.permissions import INVITE_PERMISSIONS, INVITE_SCOPES
 
 log = logging.getLogger("kindred")
 
@@ -30,7 +30,7 @@ def invite_url(application_id: int) -> str:
     return discord.utils.oauth_url(application_id, permissions=INVITE_PERMISSIONS, scopes=INVITE_SCOPES)
 
 
-# ``bot: Any`` below: cogs/bot.py's KindredMixin hands itself, a mixin the type checker does not see as a
+# ``bot: Any`` below: client.py's KindredMixin hands itself, a mixin the type checker does not see as a
 # Client (it becomes one only in KindredBot and KindredShardedBot).
 def log_invite(bot: Any) -> None:
     """The invite link for this application (known after the login), with the permissions Kindred uses."""

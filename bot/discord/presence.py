@@ -1,6 +1,6 @@
 """The Discord side of the character's own initiative (bot/alive/service.py's DiscordSide): the text
 channels it may speak in, DMs, the server's emotes (from the guild cache), reactions and the custom status.
-Made by cogs/bot.py before the services, which are built with it."""
+Made by bot/discord/client.py before the services, which are built with it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import discord
 
 from bot.alive.emotes import Emote, EmoteSet
 from bot.alive.proactive import Place
-from cogs.outlets import typing_in
-from cogs.posting import allowed_mentions_for
+from bot.discord.outlets import typing_in
+from bot.discord.posting import allowed_mentions_for
 
 log = logging.getLogger(__name__)
 
