@@ -38,7 +38,7 @@ from bot.operator.admin.language import (
     parse_page_number,
 )
 from bot.operator.conversation_tools import InvalidInput
-from cogs.events import Events
+from cogs.messages import Messages
 
 if TYPE_CHECKING:
     from bot.discord.client import Kindred
@@ -229,10 +229,10 @@ class Admin(commands.Cog):
             log.warning("shutdown: every other process of the cluster was told to stop too")
         # Like SIGTERM (bot/runtime/lifecycle.py): no new messages while replies finish.
         self.bot.stopping = True
-        events = self.bot.get_cog("Events")
+        events = self.bot.get_cog("Messages")
         grace = self.bot.settings.operation.shutdown_grace_seconds
         finished = True
-        if isinstance(events, Events):
+        if isinstance(events, Messages):
             try:
                 await asyncio.wait_for(events.drain(), timeout=grace)
             except TimeoutError:

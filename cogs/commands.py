@@ -23,6 +23,7 @@ from discord.ext import commands
 from bot.alive.service import Alive
 from bot.core.pipeline import conversation_scope, private_scope
 from bot.core.text import clip
+from bot.discord.flow import private_place
 from bot.discord.permissions import (
     Inactive,
     NotAllowed,
@@ -46,7 +47,6 @@ from bot.operator.conversation_tools import (
     StaleReroll,
 )
 from bot.reply.splitting import split_message
-from cogs.events import private_place
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred

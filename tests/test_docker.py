@@ -265,7 +265,7 @@ def test_the_image_gets_the_code_but_no_secrets() -> None:
             for source in sources:
                 assert (PROJECT_ROOT / source).exists(), source
                 assert source == "." or not _ignored(source, patterns), source
-    needed = ["main.py", "pyproject.toml", "alembic.ini", "bot/discord/client.py", "cogs/events.py",
+    needed = ["main.py", "pyproject.toml", "alembic.ini", "bot/discord/client.py", "cogs/messages.py",
               "database/migrations/env.py", "memory/service.py", "personaflow/__init__.py",
               "characters/finn/character.env", "config.env.example"]
     for path in needed:

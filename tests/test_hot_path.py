@@ -18,12 +18,12 @@ from bot.core.config.service import AccessSettings
 from bot.core.derived import Derived
 from bot.core.pipeline import Incoming
 from bot.core.policy import PolicyCache
+from bot.discord.flow import clean_content
 from bot.operator import activity
 from bot.operator.access import AccessGate
 from bot.reply.intent import IntentRouter
 from bot.reply.throttle import BotThrottle
 from bot.reply.turns import TurnTaking
-from cogs.events import clean_content
 from database.records import ServerConfig
 from database.statements import sqlite_time
 

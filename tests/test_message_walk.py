@@ -35,7 +35,7 @@ from tests.harness import MakeHarness, reply_requests
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = {
-    "cogs/events.py": "events",
+    "cogs/messages.py": "events",
     "bot/reply/sequence.py": "sequence",
     "bot/reply/engine.py": "engine",
     "bot/reply/prompting.py": "prompting",

@@ -123,7 +123,7 @@ async def test_a_dm_keeps_its_cached_prefix_while_feelings_and_style_change(
         await h.dm(f"{moods[i % len(moods)]} (turn {i})" + ("" if i % 3 else " 😊😊 LOL"))
         dm = dm or await h.dm_channel_id()
         await h.replies(dm, i + 1)
-        await h.bot.get_cog("Events").drain()  # the turn's feelings and style are stored before the next
+        await h.bot.get_cog("Messages").drain()  # the turn's feelings and style are stored before the next
     requests = reply_requests(h)[-20:]
     assert len(requests) == 20
 

@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.events", "cogs.commands", "cogs.settings", "cogs.admin", "cogs.admin_slash",
+EXTENSIONS = ("cogs.messages", "cogs.commands", "cogs.settings", "cogs.admin", "cogs.admin_slash",
               "cogs.memory",
               # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.utility", "cogs.tickets", "cogs.server_settings",
@@ -124,7 +124,7 @@ class KindredMixin:
         self.mirror = LogMirror()
         self._kindred_closing: asyncio.Future[None] | None = None
         self._cluster_closing: asyncio.Task[None] | None = None  # a close asked for by another process
-        self.stopping = False  # closing: the Events cog takes no new messages (bot/runtime/lifecycle.py)
+        self.stopping = False  # closing: the messages cog takes no new messages (bot/runtime/lifecycle.py)
         self.reloader: ConfigReloader | None = None  # live config reload (setup_hook)
         self.extensions_to_load: list[str] = list(EXTENSIONS)
         self.skip_jobs = tuple(skip_jobs)  # scheduled jobs this process leaves out (tests)
@@ -234,7 +234,7 @@ class KindredMixin:
 
     @property
     def on_message(self) -> Any:
-        """Kindred has no prefix commands: the Events cog handles every message. discord.py's Bot would
+        """Kindred has no prefix commands: the messages cog handles every message. discord.py's Bot would
         process each as a command ("@bot hello", an unknown one); a plain no-op would still cost a task per
         message. Seen as absent, it is not scheduled at all (Client.dispatch skips a missing handler).
         (Any: it never returns, and stands in for Bot.on_message, a method.)"""
@@ -259,7 +259,7 @@ class KindredMixin:
             await self.dashboard.stop()
         # Let replies in flight finish and be saved before the connection and the database go away.
         # a Bot's method (and close below), which the mixin gets from the Bot it is mixed into
-        events = self.get_cog("Events")  # type: ignore[attr-defined]
+        events = self.get_cog("Messages")  # type: ignore[attr-defined]
         grace = self.settings.operation.shutdown_grace_seconds
         if events is not None:
             try:

@@ -65,7 +65,7 @@ class DiscordOutlet:
         """The outlet of the greeting posted before the answer: its nonces name the greeting, so the
         answer's own parts keep theirs (a restart between the two re-sends the answer, not the greeting).
         It replies to nothing: in a server the answer is the reply to the message, as a restart looks
-        for (cogs/events.py)."""
+        for (cogs/messages.py)."""
         return DiscordOutlet(self.message, greeting=True)
 
     def typing(self) -> AbstractAsyncContextManager[None]:

@@ -20,7 +20,6 @@ import dataclasses
 import io
 import json
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import discord
@@ -105,22 +104,6 @@ async def download(attachment: discord.Attachment, settings: VoiceSettings) -> b
         raise VoiceUnavailable(f"download timed out after {settings.voice_timeout:g}s") from None
     except TooLarge:  # the declared size was wrong: the download stopped there
         raise VoiceUnavailable(f"more than max_voice_bytes ({cap}) arrived") from None
-
-
-async def answer(bot: Kindred, msg: Incoming, message: discord.Message,
-                 outlet_for: Callable[[str], Outlet]) -> None:
-    """The reply sequence for one message: a voice message is heard first, and the main character's reply is
-    also spoken when ``voice_replies`` asks for it."""
-    voice_message = voice_attachment(message) is not None
-    if voice_message:
-        heard = await hear(bot, msg, message, outlet_for(bot.engine.character_key))
-        if heard is None:
-            return
-        msg = heard
-    results = await bot.replies.handle(msg, outlet_for)
-    spoken = [r for r in results if r.speaker == bot.engine.character_key]
-    if spoken and bot.voice.speaks_after(voice_message=voice_message):
-        await speak_reply(bot, message.channel.id, message.id, spoken[0])
 
 
 async def speak_reply(bot: Kindred, channel_id: int, message_id: int, result: ReplyResult) -> int | None:

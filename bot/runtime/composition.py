@@ -265,7 +265,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine))
-    # Run once ready (cogs/events.py).
+    # Run once ready (cogs/messages.py).
     recovery = ReplyRecovery(holder.follow(RecoverySettings), store.owed, [engine, *members], late)
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
     counters.start()

@@ -1,6 +1,7 @@
-"""Messages in, replies out: each Discord message becomes an :class:`~bot.core.pipeline.Incoming` and goes
-through the one reply sequence (bot/reply/sequence.py) with the outlets its answers go out through
-(bot/discord/outlets.py). Everything between is plain Python."""
+"""The messages cog: Discord messages in, replies out. Each message is handed to the message flow
+(bot/discord/flow.py: it becomes an :class:`~bot.core.pipeline.Incoming` and goes through the one reply
+sequence, bot/reply/sequence.py) with the outlets its answers go out through (bot/discord/outlets.py); once
+ready, the replies a crash left owed are answered."""
 
 from __future__ import annotations
 
@@ -8,16 +9,14 @@ import asyncio
 import gc
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
 
-from bot.core.attachments import NOTHING, Attachment, Carried, Embed
 from bot.core.pipeline import Incoming, Outlet
-from bot.discord.media import attachment_fetcher
+from bot.discord.flow import MessageFlow
 from bot.discord.outlets import WebhookPool, outlets_for
-from bot.discord.voice import answer, with_voice_placeholder
 from bot.reply.recovery import ANSWERED, NOT_MINE
 from bot.runtime.cluster import runs_shard_of
 
@@ -28,98 +27,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def carried_by(message: discord.Message) -> Carried:
-    """What the message holds besides its text (files, stickers, embeds, a poll, a forward)."""
-    snapshots = message.message_snapshots
-    if not (message.attachments or message.stickers or message.embeds or snapshots
-            or message.poll is not None):
-        return NOTHING  # the common case: plain text, nothing to build
-    # A forward's own files and stickers live in its snapshot, not in the message.
-    attachments = [*message.attachments, *(a for s in snapshots for a in s.attachments)]
-    stickers = [*message.stickers, *(t for s in snapshots for t in s.stickers)]
-    embeds = [*message.embeds, *(e for s in snapshots for e in s.embeds)]
-    return Carried(
-        attachments=tuple(Attachment(a.filename, a.content_type, a.size, a.url) for a in attachments),
-        stickers=tuple(t.name for t in stickers),
-        embeds=tuple(Embed(e.title or e.author.name or e.description or "", e.url or "") for e in embeds),
-        poll=message.poll.question if message.poll is not None else None,
-        forwarded="\n".join(s.content for s in snapshots) if snapshots else None)
-
-
-def to_incoming(message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:
-    """Translate a discord.py message into the engine's transport-free form; ``character``: the name an
-    @mention of the bot account is shown as (the character's, not the account's)."""
-    reference = message.reference
-    replied: discord.Message | None = None
-    if reference is not None:
-        resolved = reference.resolved
-        replied = resolved if isinstance(resolved, discord.Message) else None
-        if replied is None and reference.message_id is not None:
-            replied = message._state._get_message(reference.message_id)
-    guild = message.guild
-    channel = message.channel
-    return Incoming(
-        message_id=message.id,
-        channel_id=channel.id,
-        author_id=message.author.id,
-        author_name=message.author.display_name,
-        content=clean_content(message, me, character),
-        created_at=message.created_at,
-        is_dm=guild is None,
-        guild_id=guild.id if guild else None,
-        guild_name=guild.name if guild else "",
-        channel_name=getattr(channel, "name", "") or "",
-        author_is_bot=message.author.bot,
-        mentions_bot=any(u.id == me.id for u in message.mentions),
-        mentions_others=any(u.id not in (me.id, message.author.id) for u in message.mentions),
-        replies_to_bot=replied is not None and replied.author.id == me.id,
-        reply_to_id=reference.message_id if reference else None,
-        reply_to_author_id=replied.author.id if replied is not None else None,
-        webhook_id=message.webhook_id,
-        carried=carried_by(message),
-        author_roles=tuple(r.id for r in message.author.roles) if isinstance(message.author, discord.Member)
-        else (),
-        fetch=attachment_fetcher(message),
-        private=private_place(channel),
-    )
-
-
-def clean_content(message: discord.Message, me: discord.abc.User | None = None, character: str = "") -> str:
-    """The text with mentions as names (discord.py's clean_content), an @mention of the bot account as the
-    character's name (the model then sees someone talking to it). Most chatter has no mention, nor an
-    @everyone to defuse, and then is its own clean form: the resolving is skipped."""
-    content = message.content
-    if "<" in content or "@" in content:
-        content = message.clean_content
-        if character and me is not None:
-            for user in message.mentions:
-                if user.id == me.id:
-                    content = content.replace(f"@{user.display_name}", f"@{character}")
-    return content.replace("\x00", "")  # PostgreSQL text cannot hold NUL
-
-
-def private_place(channel: Any) -> bool:
-    """A server place not everyone there can see: a private thread (a ticket's), a thread of a private
-    channel, or a channel @everyone may not view. Unknown counts as private (the log then says less).
-    (Any: whatever channel discord.py hands, a message's or an interaction's, read by duck typing.)"""
-    if isinstance(channel, discord.Thread):
-        if channel.type == discord.ChannelType.private_thread:
-            return True
-        channel = channel.parent
-        if channel is None:
-            return True
-    guild = getattr(channel, "guild", None)
-    if guild is None:
-        return False  # a DM: named as a DM already
-    try:
-        return not channel.permissions_for(guild.default_role).view_channel
-    except (AttributeError, TypeError):
-        return True
-
-
-class Events(commands.Cog):
+class Messages(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
+        self.flow = MessageFlow(bot)
         self._tasks: set[asyncio.Task[object]] = set()
         ensemble = getattr(bot, "ensemble", None)
         self.webhooks = WebhookPool(lambda: bot.user, ensemble) if ensemble is not None else None
@@ -147,10 +58,8 @@ class Events(commands.Cog):
             return
         if self.bot.stopping and message.author.id != me.id:
             return  # stopping (SIGTERM): no new work; our own replies in flight are still logged
-        msg = with_voice_placeholder(to_incoming(message, me, self.mention_name()), message)
-        for user in message.mentions:  # a bot named in the message is a character that may answer first
-            if user.bot and user.id != me.id:
-                self.bot.engine.turns.note_peer(message.channel.id, user.id, user.display_name)
+        msg = self.flow.incoming(message, me, self.mention_name())
+        self.flow.note_peers(message, me)
         # discord.py runs each listener call in a task of its own, so a slow Claude never holds up the
         # gateway: the work is done right here (no second task), and tracked so shutdown can wait for it
         # (our own posts too: their log write must not hold a connection open past the close).
@@ -158,7 +67,7 @@ class Events(commands.Cog):
         if task is not None:
             self._tasks.add(task)
         try:
-            await answer(self.bot, msg, message, self.outlets(message))  # the reply sequence, voice around it
+            await self.flow.answer(msg, message, self.outlets(message))  # the reply sequence, voice around it
         except Exception:
             log.exception("failed to handle message %s", message.id)
         finally:
@@ -207,7 +116,7 @@ class Events(commands.Cog):
                 return ANSWERED
         except (discord.NotFound, discord.Forbidden):
             return None
-        return with_voice_placeholder(to_incoming(message, me, self.mention_name()), message), \
+        return self.flow.incoming(message, me, self.mention_name()), \
             self.outlets(message)
 
     async def _answered(self, message: discord.Message, character: str) -> bool:
@@ -233,4 +142,4 @@ class Events(commands.Cog):
 
 
 async def setup(bot: Kindred) -> None:
-    await bot.add_cog(Events(bot))
+    await bot.add_cog(Messages(bot))

@@ -1,0 +1,142 @@
+"""The flow from an incoming Discord message to the reply sequence, as a plain class the messages cog
+(cogs/messages.py) calls: the message becomes an :class:`~bot.core.pipeline.Incoming` (a voice message
+standing as ``[voice message]`` until heard), bots it names are noted as peers, a voice message is heard
+first (bot/discord/voice.py), the reply sequence (bot/reply/sequence.py) answers through the outlets it is
+given (bot/discord/outlets.py), and the main character's reply is also spoken when ``voice_replies`` asks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.core.attachments import NOTHING, Attachment, Carried, Embed
+from bot.core.pipeline import Incoming, Outlet
+from bot.discord.media import attachment_fetcher
+from bot.discord.voice import hear, speak_reply, voice_attachment, with_voice_placeholder
+
+if TYPE_CHECKING:
+    from bot.discord.client import Kindred
+
+
+class MessageFlow:
+    """One Discord message's way in: what the messages cog hands on, between Discord in and Discord out."""
+
+    def __init__(self, bot: Kindred) -> None:
+        self.bot = bot
+
+    def incoming(self, message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:
+        """``message`` as the engine sees it; ``character``: the name an @mention of the bot account is
+        shown as."""
+        return with_voice_placeholder(to_incoming(message, me, character), message)
+
+    def note_peers(self, message: discord.Message, me: discord.abc.User) -> None:
+        """A bot named in the message is a character that may answer first."""
+        for user in message.mentions:
+            if user.bot and user.id != me.id:
+                self.bot.engine.turns.note_peer(message.channel.id, user.id, user.display_name)
+
+    async def answer(self, msg: Incoming, message: discord.Message,
+                     outlet_for: Callable[[str], Outlet]) -> None:
+        """The reply sequence for one message: a voice message is heard first, and the main character's
+        reply is also spoken when ``voice_replies`` asks for it."""
+        voice_message = voice_attachment(message) is not None
+        if voice_message:
+            heard = await hear(self.bot, msg, message, outlet_for(self.bot.engine.character_key))
+            if heard is None:
+                return
+            msg = heard
+        results = await self.bot.replies.handle(msg, outlet_for)
+        spoken = [r for r in results if r.speaker == self.bot.engine.character_key]
+        if spoken and self.bot.voice.speaks_after(voice_message=voice_message):
+            await speak_reply(self.bot, message.channel.id, message.id, spoken[0])
+
+
+def carried_by(message: discord.Message) -> Carried:
+    """What the message holds besides its text (files, stickers, embeds, a poll, a forward)."""
+    snapshots = message.message_snapshots
+    if not (message.attachments or message.stickers or message.embeds or snapshots
+            or message.poll is not None):
+        return NOTHING  # the common case: plain text, nothing to build
+    # A forward's own files and stickers live in its snapshot, not in the message.
+    attachments = [*message.attachments, *(a for s in snapshots for a in s.attachments)]
+    stickers = [*message.stickers, *(t for s in snapshots for t in s.stickers)]
+    embeds = [*message.embeds, *(e for s in snapshots for e in s.embeds)]
+    return Carried(
+        attachments=tuple(Attachment(a.filename, a.content_type, a.size, a.url) for a in attachments),
+        stickers=tuple(t.name for t in stickers),
+        embeds=tuple(Embed(e.title or e.author.name or e.description or "", e.url or "") for e in embeds),
+        poll=message.poll.question if message.poll is not None else None,
+        forwarded="\n".join(s.content for s in snapshots) if snapshots else None)
+
+
+def to_incoming(message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:
+    """Translate a discord.py message into the engine's transport-free form; ``character``: the name an
+    @mention of the bot account is shown as (the character's, not the account's)."""
+    reference = message.reference
+    replied: discord.Message | None = None
+    if reference is not None:
+        resolved = reference.resolved
+        replied = resolved if isinstance(resolved, discord.Message) else None
+        if replied is None and reference.message_id is not None:
+            replied = message._state._get_message(reference.message_id)
+    guild = message.guild
+    channel = message.channel
+    return Incoming(
+        message_id=message.id,
+        channel_id=channel.id,
+        author_id=message.author.id,
+        author_name=message.author.display_name,
+        content=clean_content(message, me, character),
+        created_at=message.created_at,
+        is_dm=guild is None,
+        guild_id=guild.id if guild else None,
+        guild_name=guild.name if guild else "",
+        channel_name=getattr(channel, "name", "") or "",
+        author_is_bot=message.author.bot,
+        mentions_bot=any(u.id == me.id for u in message.mentions),
+        mentions_others=any(u.id not in (me.id, message.author.id) for u in message.mentions),
+        replies_to_bot=replied is not None and replied.author.id == me.id,
+        reply_to_id=reference.message_id if reference else None,
+        reply_to_author_id=replied.author.id if replied is not None else None,
+        webhook_id=message.webhook_id,
+        carried=carried_by(message),
+        author_roles=tuple(r.id for r in message.author.roles) if isinstance(message.author, discord.Member)
+        else (),
+        fetch=attachment_fetcher(message),
+        private=private_place(channel),
+    )
+
+
+def clean_content(message: discord.Message, me: discord.abc.User | None = None, character: str = "") -> str:
+    """The text with mentions as names (discord.py's clean_content), an @mention of the bot account as the
+    character's name (the model then sees someone talking to it). Most chatter has no mention, nor an
+    @everyone to defuse, and then is its own clean form: the resolving is skipped."""
+    content = message.content
+    if "<" in content or "@" in content:
+        content = message.clean_content
+        if character and me is not None:
+            for user in message.mentions:
+                if user.id == me.id:
+                    content = content.replace(f"@{user.display_name}", f"@{character}")
+    return content.replace("\x00", "")  # PostgreSQL text cannot hold NUL
+
+
+def private_place(channel: Any) -> bool:
+    """A server place not everyone there can see: a private thread (a ticket's), a thread of a private
+    channel, or a channel @everyone may not view. Unknown counts as private (the log then says less).
+    (Any: whatever channel discord.py hands, a message's or an interaction's, read by duck typing.)"""
+    if isinstance(channel, discord.Thread):
+        if channel.type == discord.ChannelType.private_thread:
+            return True
+        channel = channel.parent
+        if channel is None:
+            return True
+    guild = getattr(channel, "guild", None)
+    if guild is None:
+        return False  # a DM: named as a DM already
+    try:
+        return not channel.permissions_for(guild.default_role).view_channel
+    except (AttributeError, TypeError):
+        return True
