@@ -3,7 +3,7 @@ bot/runtime/composition.py; its rounds are durable timers of the one timer loop,
 
 * the custom status: shown with Discord's custom activity at every READY and RESUMED (a new gateway
   session starts without one), written at start-up when none is set and after each daily consolidation;
-* ``/checkin on|off`` for everyone; the admin switches live in cogs/settings.py (``/bot ...``);
+* ``/checkin on|off`` for everyone; the admin switches live in cogs/activation.py (``/bot ...``);
 * the server's emotes (from the guild cache) and reactions.
 """
 

@@ -1,5 +1,5 @@
 """``/settings show`` and ``/settings set``: a server's own settings (server admins; the global settings stay
-the defaults). A separate group from ``/bot`` (cogs/settings.py), which switches the bot on or off by place.
+the defaults). A separate group from ``/bot`` (cogs/activation.py), which switches the bot on or off by place.
 
 What each key does is bot/servertools/settings.py; every change applies to the very next message (the store's
 cache of the row is cleared by the change).

@@ -65,10 +65,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.messages", "cogs.commands", "cogs.settings", "cogs.admin", "cogs.admin_slash",
+EXTENSIONS = ("cogs.messages", "cogs.commands", "cogs.activation", "cogs.admin", "cogs.admin_slash",
               "cogs.memory",
               # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
-              "cogs.moderation", "cogs.utility", "cogs.tickets", "cogs.server_settings",
+              "cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings",
               "cogs.alive")
 
 

@@ -36,7 +36,7 @@ def on_off(value: bool | None) -> str:
     return "not set" if value is None else ("active" if value else "inactive")
 
 
-class PlaceSettings(commands.Cog):
+class Activation(commands.Cog):
     group = app_commands.Group(
         name="bot", description="Where the bot takes part (admins).", guild_only=True,
         allowed_contexts=app_commands.AppCommandContext(guild=True),
@@ -150,4 +150,4 @@ class PlaceSettings(commands.Cog):
 
 
 async def setup(bot: Kindred) -> None:
-    await bot.add_cog(PlaceSettings(bot))
+    await bot.add_cog(Activation(bot))

@@ -1,5 +1,5 @@
-"""Utility: ``/poll`` (buttons, live counts, one changeable vote each, results with a bar chart at the closing
-time), ``/userinfo`` and ``/serverinfo``.
+"""``/poll``: buttons, live counts, one changeable vote each, results with a bar chart at the closing time
+(``/userinfo`` and ``/serverinfo`` are cogs/info.py).
 
 Polls survive restarts: each button's custom id carries the poll's id and option (a discord.py DynamicItem
 registered at load, so clicks on any poll's buttons are handled without a view per poll), votes live in
@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.permissions import HookInteraction, is_admin, require_server
-from bot.discord.poll_results import POLL_COLOR, poll_embed
+from bot.discord.permissions import HookInteraction, require_server
+from bot.discord.poll_results import poll_embed
 from bot.servertools.moderation import BadInput
 from bot.servertools.polls import (
     CUSTOM_ID,
@@ -28,7 +27,6 @@ from bot.servertools.polls import (
     parse_poll,
     vote_answer,
 )
-from bot.servertools.userinfo import known_since
 from cogs.commands import clip, tell
 from database.models import utcnow
 
@@ -59,8 +57,8 @@ class PollButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], tem
         return cls(int(match["poll"]), int(match["option"]), label or "")
 
     async def callback(self, interaction: HookInteraction) -> None:
-        cog = interaction.client.get_cog("Utility")
-        if not isinstance(cog, Utility):
+        cog = interaction.client.get_cog("Polls")
+        if not isinstance(cog, PollsCog):
             await tell(interaction, "Polls are not available right now.")
             return
         await cog.vote(interaction, self.poll_id, self.option)
@@ -73,11 +71,10 @@ def poll_view(poll_id: int, options: list[str] | tuple[str, ...]) -> discord.ui.
     return view
 
 
-class Utility(commands.Cog):
+class PollsCog(commands.Cog, name="Polls"):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
         self.polls = bot.services.tools.polls
-        self.members = bot.services.tools.members
 
     @property
     def character(self) -> str:
@@ -150,99 +147,6 @@ class Utility(commands.Cog):
             poll.closes_at.isoformat(),
         )
 
-    # -- info
-
-    @app_commands.command(name="userinfo", description="About a member: joined, created, roles, boosts.")
-    @app_commands.guild_only()
-    @app_commands.describe(member="Who (default: you)")
-    async def userinfo(
-        self, interaction: Interaction, member: discord.User | None = None
-    ) -> None:
-        require_server(interaction)
-        target = member or interaction.user
-        if not isinstance(target, discord.Member):
-            await tell(interaction, f"{target.display_name} is not a member of this server.")
-            return
-        embed = discord.Embed(
-            title=target.display_name,
-            colour=target.colour or POLL_COLOR,
-            description=f"{target.mention} · `{target.id}`" + (" · bot" if target.bot else ""),
-        )
-        embed.set_thumbnail(url=target.display_avatar.url)
-        embed.add_field(name="Account created", value=stamp(target.created_at))
-        embed.add_field(
-            name="Joined this server", value=stamp(target.joined_at) if target.joined_at else "unknown"
-        )
-        roles = [r.mention for r in reversed(target.roles) if not r.is_default()]
-        embed.add_field(
-            name=f"Roles ({len(roles)})",
-            inline=False,
-            value=" ".join(roles[:20]) + (" …" if len(roles) > 20 else "") if roles else "none",
-        )
-        embed.add_field(
-            name="Boosting", value=f"since {stamp(target.premium_since)}" if target.premium_since else "no"
-        )
-        if target.is_timed_out() and target.timed_out_until:
-            embed.add_field(name="Timed out", value=f"until {stamp(target.timed_out_until)}")
-        known = await self.members.known(target.id)
-        embed.add_field(
-            name=f"Known to {self.character}",
-            inline=False,
-            value=(
-                f"since {stamp(known.first_seen)} ({known_since(known, utcnow())} days)"
-                if known is not None
-                else "not yet: we haven't talked"
-            ),
-        )
-        if known is not None and await is_admin(self.bot, interaction.user):
-            rel = await self.members.relationship(self.bot.engine.character_key, target.id)
-            embed.add_field(
-                name="Relationship (admins only)",
-                inline=False,
-                value=(
-                    f"anger {rel.anger:g}/10 · rapport {rel.rapport:g}/10 · trust {rel.trust:g}/10 · "
-                    f"formality {rel.formality:+g}"
-                ),
-            )
-        await tell(interaction, embed=embed)
-
-    @app_commands.command(
-        name="serverinfo", description="About this server: created, members, roles, boosts."
-    )
-    @app_commands.guild_only()
-    async def serverinfo(self, interaction: Interaction) -> None:
-        require_server(interaction)
-        guild = interaction.guild
-        if guild is None:
-            await tell(interaction, "I can't see this server right now; try again in a moment.")
-            return
-        embed = discord.Embed(title=guild.name, colour=POLL_COLOR, description=f"`{guild.id}`")
-        if guild.icon is not None:
-            embed.set_thumbnail(url=guild.icon.url)
-        embed.add_field(name="Owner", value=f"<@{guild.owner_id}>")
-        embed.add_field(name="Created", value=stamp(guild.created_at))
-        cached = guild.members
-        bots = sum(1 for m in cached if m.bot)
-        total = guild.member_count or len(cached)
-        embed.add_field(
-            name="Members",
-            value=f"{total}" + (f" ({total - bots} people, {bots} bots)" if len(cached) >= total else ""),
-        )
-        embed.add_field(name="Roles", value=str(len(guild.roles) - 1))
-        embed.add_field(
-            name="Channels", value=f"{len(guild.text_channels)} text · {len(guild.voice_channels)} voice"
-        )
-        embed.add_field(
-            name="Boosts", value=f"{guild.premium_subscription_count or 0} (tier {guild.premium_tier})"
-        )
-        await tell(interaction, embed=embed, allowed_mentions=discord.AllowedMentions.none())
-
-
-def stamp(moment: datetime) -> str:
-    """A Discord timestamp: shown in each reader's own time zone, with "x days ago"."""
-    seconds = int(moment.timestamp())
-    return f"<t:{seconds}:D> (<t:{seconds}:R>)"
-
 
 async def setup(bot: Kindred) -> None:
-    await bot.add_cog(Utility(bot))
+    await bot.add_cog(PollsCog(bot))
