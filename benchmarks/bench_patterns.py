@@ -16,7 +16,7 @@ import argparse
 import statistics
 import time
 
-from bot.reply.triage import is_acknowledgement
+from bot.reply.deciding.triage import is_acknowledgement
 from tests.test_adversarial_patterns import ENTRY_POINTS, inputs
 
 

@@ -2,7 +2,8 @@
 the one-word vote and with the vote held to a strict JSON schema (structured outputs, issue 48).
 
 The fake Claude answers each vote with a word drawn (seeded) from :data:`ANSWERS`: what a small model says
-when it does not keep to one word. On the one-word path the client reads it leniently (bot/reply/voting.py);
+when it does not keep to one word. On the one-word path the client reads it leniently
+(bot/reply/deciding/voting.py);
 under the schema the fake decodes it into ``{"vote": ...}`` as the real API's constrained decoding would.
 Reported per path: votes asked, parse failures and retries (the model client's counters, which /status
 shows), and votes read otherwise than meant (an unreadable vote counts as no: a missed reply).
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from bot.core.claude import ClaudeClient, Prompt
 from bot.core.config import load_settings
-from bot.reply.voting import Ballot
+from bot.reply.deciding.voting import Ballot
 from tests.fakes.claude_server import FakeClaude
 
 # (what the model said, what it meant): a tidy word most of the time, and the ways it strays

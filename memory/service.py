@@ -50,7 +50,8 @@ class MemoryService:
                  consent: Consent | None = None) -> None:
         """``persona``: the main character's, read live (character files may change while the bot runs);
         ``budget``: the tokens of remembered facts for a reply to a message (the reply engine's intent
-        routing gives a question about the past more, bot/reply/intent.py), the setting's when not given."""
+        routing gives a question about the past more, bot/reply/deciding/intent.py), the setting's when not
+        given."""
         single_blas_thread()  # recall's vector maths on the event loop's thread: see memory/embeddings.py
         self.settings = settings
         self.store = store
@@ -134,7 +135,7 @@ class MemoryService:
         """The remembered facts for a reply to ``msg`` ("" when recall fails: a reply beats none)."""
         try:
             # A question about the past gets a larger budget (the engine's intent routing,
-            # bot/reply/intent.py).
+            # bot/reply/deciding/intent.py).
             default = self.settings.recall_token_budget
             budget = self._budget(msg, default) if self._budget is not None else default
             return await self.recall.provide(persona, msg, data, budget=budget)

@@ -28,7 +28,7 @@ from bot.core.config import PROJECT_ROOT, load_settings
 from bot.core.models.base import CallUsage
 from bot.core.models.sent import SentRequest, itemize
 from bot.core.persona.model import Persona
-from bot.reply.voting import Ballot
+from bot.reply.deciding.voting import Ballot
 from memory.consolidation import EXTRACTION_MAX_TOKENS
 from memory.facts import EXTRACTION_SCHEMA
 from tests.fakes.claude_server import FakeClaude

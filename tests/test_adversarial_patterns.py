@@ -25,7 +25,8 @@ from bot.core import attachments, localtime, text, topics
 from bot.core.persona import blend, cards, framework, lorebook, macros, modes, template
 from bot.core.persona.model import Lorebook, LoreEntry
 from bot.operator.admin import language
-from bot.reply import addressing, delivery, intent, router, splitting, triage
+from bot.reply import delivery, router, splitting
+from bot.reply.deciding import addressing, intent, triage
 from bot.runtime import voice
 from bot.servertools import moderation, polls, settings
 from cogs import posting

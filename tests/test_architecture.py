@@ -111,7 +111,8 @@ def test_services_are_built_in_the_composition_root_and_scheduled_by_one_schedul
 
 
 def test_the_model_client_knows_requests_not_votes_nor_the_operators_limits() -> None:
-    """The core reads no reply-layer setting (vote windows live in bot/reply/voting.py), and the spending
+    """The core reads no reply-layer setting (vote windows live in bot/reply/deciding/voting.py), and the
+    spending
     limits reach the model client as its one typed collaborator, not through hooks added from outside."""
     core = {str(path.relative_to(ROOT)): path.read_text() for path in (ROOT / "bot" / "core").rglob("*.py")
             if "config" not in path.parts}  # (where every setting is declared)

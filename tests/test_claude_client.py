@@ -13,7 +13,7 @@ from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.config import load_settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.config.live import live_settings
-from bot.reply.voting import Ballot, majority_yes, parse_yes_no
+from bot.reply.deciding.voting import Ballot, majority_yes, parse_yes_no
 from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import FakeClaude, Reply

@@ -10,7 +10,7 @@ import pytest
 
 from bot.core.persona import Persona
 from bot.core.pipeline import Incoming
-from bot.reply.addressing import addressed_order, name_variants
+from bot.reply.deciding.addressing import addressed_order, name_variants
 from bot.reply.ensemble import CharacterRouter, banter_probability, exchange_delta
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, Harness, eventually, speaker

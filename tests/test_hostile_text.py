@@ -22,7 +22,7 @@ from bot.core.claude import ClaudeClient
 from bot.core.persona import lorebook
 from bot.core.persona.model import Lorebook, LoreEntry
 from bot.core.tokens import counted
-from bot.reply.triage import is_acknowledgement
+from bot.reply.deciding.triage import is_acknowledgement
 from database.records import Turn
 from database.store import Store
 from memory.consent import Consent

@@ -21,9 +21,9 @@ from bot.core.policy import PolicyCache
 from bot.discord.flow import clean_content
 from bot.operator import activity
 from bot.operator.access import AccessGate
-from bot.reply.intent import IntentRouter
+from bot.reply.deciding.intent import IntentRouter
+from bot.reply.deciding.turns import TurnTaking
 from bot.reply.throttle import BotThrottle
-from bot.reply.turns import TurnTaking
 from database.records import ServerConfig
 from database.statements import sqlite_time
 

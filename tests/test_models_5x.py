@@ -15,7 +15,7 @@ from anthropic import AsyncAnthropic
 
 from bot.core.config import PROJECT_ROOT
 from bot.core.models.base import Prompt
-from bot.reply.voting import VOTE_SCHEMA
+from bot.reply.deciding.voting import VOTE_SCHEMA
 from tests.browser import free_port
 from tests.fakes.claude_models import lineup
 from tests.fakes.claude_server import Reply

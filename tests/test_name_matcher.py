@@ -1,11 +1,12 @@
-"""NameMatcher (bot/reply/addressing.py): the name test every message goes through. Its quick substring
+"""NameMatcher (bot/reply/deciding/addressing.py): the name test every message goes through. Its quick
+substring
 test may only ever let a text through to the pattern, never turn away one the pattern matches."""
 
 from __future__ import annotations
 
 import re
 
-from bot.reply.addressing import NameMatcher, first_position, fold
+from bot.reply.deciding.addressing import NameMatcher, first_position, fold
 
 
 def test_a_name_counts_as_a_word_in_any_case() -> None:

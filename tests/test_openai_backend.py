@@ -16,7 +16,7 @@ from bot.core.claude import ClaudeClient, ClaudeUnavailable, ModelClient, Prompt
 from bot.core.config import load_settings
 from bot.core.errors import ConfigError
 from bot.core.models.base import parse_model_costs, route
-from bot.reply.voting import Ballot
+from bot.reply.deciding.voting import Ballot
 from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import FakeClaude, Reply, estimate_tokens

@@ -13,7 +13,7 @@ import pytest
 
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, Prompt
-from bot.reply.voting import VOTE_SCHEMA, Ballot
+from bot.reply.deciding.voting import VOTE_SCHEMA, Ballot
 from database.store import Store
 from memory.consolidation import Consolidator
 from memory.facts import EXTRACTION_SCHEMA, parse_extraction

@@ -1,4 +1,5 @@
-"""Fewer votes, same judgement (bot/reply/triage.py) and intent routing (bot/reply/intent.py), proven over
+"""Fewer votes, same judgement (bot/reply/deciding/triage.py) and intent routing
+(bot/reply/deciding/intent.py), proven over
 the wire: the votes and replies that reach the fake Claude, the decisions mirrored to the log channel, the
 log rows.
 
@@ -17,9 +18,9 @@ import pytest
 
 from bot.core.attachments import Attachment, Carried
 from bot.core.pipeline import Decision, Incoming
-from bot.reply.intent import Intent, classify
-from bot.reply.triage import bot_command, is_acknowledgement, parse_prefixes
-from bot.reply.voting import BurstWindow
+from bot.reply.deciding.intent import Intent, classify
+from bot.reply.deciding.triage import bot_command, is_acknowledgement, parse_prefixes
+from bot.reply.deciding.voting import BurstWindow
 from tests.harness import (
     ADMIN_ID,
     CHANNEL_ID,

@@ -139,7 +139,7 @@ async def test_the_wait_is_longer_after_a_person_than_after_a_bot(
     await pair.start_atlas(
         peer_characters="Zed", turn_wait_after_human="1.0", turn_wait_after_bot="0.1", reply_cooldown="0"
     )
-    caplog.set_level(logging.INFO, logger="bot.reply.turns")
+    caplog.set_level(logging.INFO, logger="bot.reply.deciding.turns")
     started = time.monotonic()
     await pair.h.say("Zed and Atlas, what's over the ridge?")
     await pair.h.discord.wait_for(lambda _: pair.posts_by(ATLAS_ACCOUNT), what="Atlas's answer")

@@ -241,7 +241,8 @@ class ClaudeClient(StartupChecks):
     async def ask_many(self, prompt: Prompt, *, count: int, model: str, max_tokens: int, purpose: str,
                        user_id: int | None, timeout: float,
                        schema: Mapping[str, Json] | None = None) -> list[str | None]:
-        """The same short request ``count`` times at once (a vote round, bot/reply/voting.py): each answer's
+        """The same short request ``count`` times at once (a vote round, bot/reply/deciding/voting.py): each
+        answer's
         text, None where the call failed. ``schema``: the answers are held to it (structured outputs)."""
         # One request for all (the SDK copies what it sends), and the usage rows in one write at the end
         # instead of one write per call.

@@ -54,7 +54,8 @@ class Incoming:
     channel_name: str = ""
     author_is_bot: bool = False
     mentions_bot: bool = False
-    mentions_others: bool = False  # @mentions a user other than the bot (bot/reply/triage.py: no vote then)
+    mentions_others: bool = False  # @mentions a user other than the bot (bot/reply/deciding/triage.py: no
+    # vote then)
     replies_to_bot: bool = False
     reply_to_id: int | None = None
     reply_to_author_id: int | None = (
@@ -113,7 +114,7 @@ class Decision:
     votes: tuple[bool | None, ...] = ()
     # Other characters (bots in this server) named before this one: they answer first, we wait our turn.
     after: tuple[str, ...] = ()
-    intent: str = ""  # of a message that will be answered (bot/reply/intent.py)
+    intent: str = ""  # of a message that will be answered (bot/reply/deciding/intent.py)
 
     def describe(self) -> str:
         what = f"{'reply' if self.reply else 'stay quiet'} ({self.reason}"

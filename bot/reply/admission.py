@@ -13,10 +13,10 @@ from bot.core.claude import SPEND_GUILD
 from bot.core.config import Settings
 from bot.core.pipeline import Decision, Features, Incoming, Outlet
 from bot.core.policy import ServerPolicies
-from bot.reply.addressing import Addressee
 from bot.reply.composing import Prefetched, PromptComposer
+from bot.reply.deciding.addressing import Addressee
+from bot.reply.deciding.turns import TurnTaking
 from bot.reply.throttle import BotThrottle
-from bot.reply.turns import TurnTaking
 from database.records import SeenMessage
 from database.store import Store
 

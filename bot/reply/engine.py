@@ -1,5 +1,5 @@
 """Where a message goes: admitted (logged, intercepted, gated: bot/reply/admission.py), decided
-(bot/reply/deciding.py), its prompt composed (bot/reply/composing.py), generated and delivered
+(bot/reply/deciding/__init__.py), its prompt composed (bot/reply/composing.py), generated and delivered
 (bot/reply/delivery.py), then kept (bot/reply/keeping.py). The engine builds those stages for one
 character, each given what the features add to it (bot/core/pipeline.py ``Features``, declared by the
 composition root), and runs the answer through them; nothing calls back in here.
@@ -24,20 +24,20 @@ from bot.core.models.base import Prompt
 from bot.core.persona.model import Persona
 from bot.core.pipeline import NO_FEATURES, Features, Incoming, MemoryConsent, Outlet, OwnAccounts, ReplyResult
 from bot.core.policy import ServerPolicies
-from bot.reply.addressing import Addressee, CharacterNames
 from bot.reply.admission import Admission
 from bot.reply.composing import Prefetched, PromptComposer
 from bot.reply.deciding import Decider
+from bot.reply.deciding.addressing import Addressee, CharacterNames
+from bot.reply.deciding.intent import IntentRouter
+from bot.reply.deciding.turns import TurnTaking
+from bot.reply.deciding.voting import Ballot, Voting
 from bot.reply.delivery import Delivery, Finish, finish_text
 from bot.reply.generation import Generation
 from bot.reply.greetings import Greeter
-from bot.reply.intent import IntentRouter
 from bot.reply.keeping import ExchangeKeeper
 from bot.reply.media import MediaLimits, read_media
 from bot.reply.persona_runtime import PersonaRuntime
 from bot.reply.throttle import BotThrottle
-from bot.reply.turns import TurnTaking
-from bot.reply.voting import Ballot, Voting
 from database.store import Store
 
 log = logging.getLogger(__name__)
@@ -74,19 +74,20 @@ class ReplyEngine:
         # when unused).
         self.persona_runtime = PersonaRuntime(store.characters, key, character.current,
                                               load_zone(settings.alive.timezone))  # a restart key
-        # Our own account and webhooks: never another character (bot/reply/turns.py).
+        # Our own account and webhooks: never another character (bot/reply/deciding/turns.py).
         self.own_author_ids = accounts if accounts is not None else OwnAccounts()
         self.turns = TurnTaking(store.log, section_of(settings, EnsembleSettings), self.names,
                                 self.own_author_ids)
         # Messages marked as owed a reply (database/owed.py) and not yet answered, by this process.
         self.owed: set[int] = set()
-        # Fewer votes (bot/reply/triage.py) and the model/recall budget by what a message is about
-        # (bot/reply/intent.py).
+        # Fewer votes (bot/reply/deciding/triage.py) and the model/recall budget by what a message is about
+        # (bot/reply/deciding/intent.py).
         triage = section_of(settings, TriageSettings)  # read at each message: a reload applies
         self.intents = intents or IntentRouter(triage)
         # Each server's effective settings, resolved once per change (the bot's one, shared by its engines).
         self.policies = policies or ServerPolicies(settings, store.servers)
-        # Vote rounds (bot/reply/voting.py): the ballot is the process's, shared by an ensemble's engines.
+        # Vote rounds (bot/reply/deciding/voting.py): the ballot is the process's, shared by an ensemble's
+        # engines.
         self.voting = Voting(ballot or Ballot(claude, settings), store.log, replies, triage,
                              character.current, self.own_author_ids, self.policies.of)
         greeter = Greeter(replies, store.state, key, self.own_author_ids,

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from bot.core.config import EnsembleSettings
 from bot.core.pipeline import Decision, Incoming, OwnAccounts, ReplyResult
-from bot.reply.addressing import addressed_order
+from bot.reply.deciding.addressing import addressed_order
 from bot.reply.engine import ReplyEngine
 from bot.reply.router import (
     CastMember,

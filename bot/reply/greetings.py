@@ -3,7 +3,7 @@
 * A person's first DM with the character: the greeting (``first_mes`` or an alternate, fixed per person,
   macros expanded for them; bot/reply/persona_runtime.py ``opening_greeting``) is posted before the answer
   and stored in the history after their message, where it appears (bot/reply/keeping.py). A first DM that
-  only says hello (bot/reply/triage.py ``is_hello``) is answered by the greeting alone.
+  only says hello (bot/reply/deciding/triage.py ``is_hello``) is answered by the greeting alone.
 * A server channel: the first time the character answers there, one of a V3 card's ``group_only_greetings``
   (none without them); the channel's log keeps it, as the transcript shows.
 
@@ -28,9 +28,9 @@ from bot.core.keyed import KeyedLocks
 from bot.core.persona.macros import Moment
 from bot.core.persona.model import GREETING_POSTS, Persona
 from bot.core.pipeline import GreetingOutlet, Incoming, Outlet
+from bot.reply.deciding.triage import is_hello
 from bot.reply.persona_runtime import channel_greeting, greeted_key, moment_of, opening_greeting
 from bot.reply.splitting import split_message
-from bot.reply.triage import is_hello
 from database.records import PromptData
 from database.state import State
 

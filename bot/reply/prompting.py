@@ -433,7 +433,8 @@ def format_recent(messages: Sequence[SeenMessage], own_ids: Collection[int] = ()
 
 def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Incoming, *,
                       burst: Sequence[Incoming] = (), own_ids: Collection[int] = ()) -> Prompt:
-    """``burst``: the earlier unaddressed messages judged with ``msg`` (bot/reply/triage.py), shown before
+    """``burst``: the earlier unaddressed messages judged with ``msg`` (bot/reply/deciding/triage.py), shown
+    before
     it."""
     system = (
         f"You decide whether {persona.name} would naturally join in a group chat. "

@@ -7,7 +7,7 @@
    itself, bot/reply/engine.py; several characters of one bot, bot/reply/ensemble.py);
 4. **owe**: each answer is marked owed before any model call, so a crash from here on cannot lose it
    (bot/reply/recovery.py answers it at the next start);
-5. **answer in turn**: each character waits for the ones named before it (bot/reply/turns.py), then its
+5. **answer in turn**: each character waits for the ones named before it (deciding/turns.py), then its
    engine builds the prompt, generates, delivers and stores the exchange, and clears its owed mark.
 
 Our own characters' posts are logged for context and may draw an answer from another character of the cast,
@@ -109,7 +109,8 @@ class ReplySequence:
                 engine = self.cast.engine(key)
                 if results:  # the one before it answered here: its words are in the prompt once logged
                     await turns.wait_posted(msg, results[-1].message_ids)
-                elif casting.decision.after:  # other bots' characters named first (bot/reply/turns.py)
+                elif casting.decision.after:  # other bots' characters named first
+                # (bot/reply/deciding/turns.py)
                     await turns.wait_turn(msg, casting.decision.after)
                 waited = bool(results or casting.decision.after)  # then the prompt is read afresh
                 result = await engine.respond(msg, outlet_for(key), see_later=waited,

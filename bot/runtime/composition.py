@@ -52,10 +52,10 @@ from bot.operator.conversation_tools import ConversationTools
 from bot.operator.limits import ReplyTokenFactor, SpendingLimits
 from bot.operator.logmirror import LogMirror
 from bot.operator.places import Places
-from bot.reply.addressing import Addressee, CharacterNames
+from bot.reply.deciding.addressing import Addressee, CharacterNames
+from bot.reply.deciding.intent import IntentRouter
 from bot.reply.engine import ReplyEngine
 from bot.reply.ensemble import CastMember, Ensemble
-from bot.reply.intent import IntentRouter
 from bot.reply.recovery import LateReplies, ReplyRecovery
 from bot.reply.sequence import ReplySequence, Solo
 from bot.runtime.cluster import Cluster, Handler, LeadWork
@@ -196,7 +196,8 @@ def compose_engine(settings: Settings, store: Store, claude: ClaudeClient, chara
 
 
 def intent_router(settings: Settings) -> IntentRouter:
-    """What a message is about (bot/reply/intent.py), classified once for the engine and the memory."""
+    """What a message is about (bot/reply/deciding/intent.py), classified once for the engine and the
+    memory."""
     return IntentRouter(section_of(settings, TriageSettings))
 
 

@@ -338,8 +338,8 @@ class DashboardSettings:
 
 @dataclass(frozen=True)
 class TriageSettings:
-    """Fewer votes in busy channels (bot/reply/triage.py); intent routing of answered messages
-    (bot/reply/intent.py)."""
+    """Fewer votes in busy channels (bot/reply/deciding/triage.py); intent routing of answered messages
+    (bot/reply/deciding/intent.py)."""
 
     TITLE: ClassVar[str] = "Triage and intent routing"
     vote_window_seconds: float = key(

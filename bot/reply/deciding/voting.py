@@ -1,6 +1,7 @@
 """Voting: whether the character answers an unaddressed channel message, all of it in one place.
 
-What the engine's decide step (bot/reply/engine.py) hands here has passed triage (bot/reply/triage.py):
+What the engine's decide step (bot/reply/engine.py) hands here has passed triage
+(bot/reply/deciding/triage.py):
 
 1. :class:`BurstWindow`, burst coalescing: a message in a quiet channel is judged at once (leading edge);
    the unaddressed messages that follow it within ``vote_window_seconds`` are judged together when the

@@ -3,7 +3,7 @@
 1. :func:`skip_reason`, the priority filter: a message obviously not for the character gets no vote (a bare
    acknowledgement or reaction, a message that @mentions or replies to someone else, another bot's prefix
    command, a post of a webhook we do not know). Addressed messages never come here.
-2. burst coalescing (bot/reply/voting.py's BurstWindow): what is left is voted on, a burst at a time.
+2. burst coalescing (bot/reply/deciding/voting.py's BurstWindow): what is left is voted on, a burst at a time.
 
 Plain Python (no Discord, no database): the reply engine calls it from its decide step.
 """

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from bot.core.config import EnsembleSettings
 from bot.core.pipeline import Incoming
-from bot.reply.addressing import addressed_order, name_variants
+from bot.reply.deciding.addressing import addressed_order, name_variants
 from database.log import MessageLog
 from database.records import SeenMessage
 

@@ -1,6 +1,6 @@
 """Stage 2 of a reply, decide: answered without asking anyone (a DM, an @mention, a reply, the name),
 left to another character named in it, skipped (another bot's command, a server answering only when
-addressed), or put to a vote round (bot/reply/voting.py); then the decision observers hear of it."""
+addressed), or put to a vote round (bot/reply/deciding/voting.py); then the decision observers hear of it."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from collections.abc import Collection
 from bot.core.config.sections import TriageSettings
 from bot.core.pipeline import Decision, DecisionListener, Incoming
 from bot.core.policy import ServerPolicies
-from bot.reply.addressing import Addressee
-from bot.reply.intent import IntentRouter
+from bot.reply.deciding.addressing import Addressee
+from bot.reply.deciding.intent import IntentRouter
+from bot.reply.deciding.triage import parse_prefixes, skip_reason
+from bot.reply.deciding.turns import TurnTaking
+from bot.reply.deciding.voting import Voting
 from bot.reply.keeping import _safely
 from bot.reply.throttle import BotThrottle
-from bot.reply.triage import parse_prefixes, skip_reason
-from bot.reply.turns import TurnTaking
-from bot.reply.voting import Voting
 
 log = logging.getLogger("bot.reply.engine")
 
