@@ -18,13 +18,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from benchmarks.common import percentile, summary_ms, temp_sqlite_url
+from bot.alive.feelings import Feelings
+from bot.alive.mirroring import StyleMirror
+from bot.alive.style import StyleProfile, guidance
 from bot.core.localtime import LocalTime
 from database.records import SeenMessage
 from database.store import Store
 from memory.consent import Consent
-from memory.feelings import Feelings
-from memory.mirroring import StyleMirror
-from memory.style import StyleProfile, guidance
 
 TARGET_MS = 0.2
 WORDS = ("the tide is high today and the kelp looks great thanks finn lol idk tbh what do you think about "

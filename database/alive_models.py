@@ -44,7 +44,7 @@ class PlaceSwitch(Base):
 
 
 class StyleProfile(Base):
-    """How a person writes (memory/style.py), learnt from their messages; only for people remembered."""
+    """How a person writes (bot/alive/style.py), learnt from their messages; only for people remembered."""
 
     __tablename__ = "style_profiles"
 

@@ -136,7 +136,7 @@ class PromptData:
     stage: str = ""  # the character's stored evolution stage
     fact_stamp: FactStamp | None = None
     excerpt_stamp: ExcerptStamp | None = None  # the person's archived excerpts' (episodic recall)
-    style_profile: str | None = None  # the user's writing profile as stored (memory/style.py), if any
+    style_profile: str | None = None  # the user's writing profile as stored (bot/alive/style.py), if any
     last_interaction: datetime | None = None  # the user's previous exchange with a character (fact expiry)
     memory_everywhere: bool = False  # /memory servers all: one server's facts recalled in the others
     notes: list[str] = field(default_factory=list)  # the person's /remember notes, in their own words

@@ -1,4 +1,4 @@
-"""Writing-style profiles: how each person writes (the profile itself is memory/style.py's). Only people
+"""Writing-style profiles: how each person writes (the profile itself is bot/alive/style.py's). Only people
 the character may remember have one; learning and the consent check share one transaction, so a profile
 is never written for someone who opted out, and an opt-out removes it at their next message."""
 

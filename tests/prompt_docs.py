@@ -82,9 +82,9 @@ PARTS: dict[str, str] = {
     "time": "Today's date, weekday and local time in the character's zone, and how long since the person "
             "last wrote: after the cache breakpoint, so it never breaks the cached prefix.",
     "time: macros": "What the card's time macros stand for now.",
-    "person: feelings": "How the character feels right now (memory/feelings.py).",
-    "feelings": "How the character feels right now (memory/feelings.py).",
-    "person: style": "How the person writes (memory/mirroring.py).",
+    "person: feelings": "How the character feels right now (bot/alive/feelings.py).",
+    "feelings": "How the character feels right now (bot/alive/feelings.py).",
+    "person: style": "How the person writes (bot/alive/mirroring.py).",
     "lore": "Lorebook entries the recent messages triggered, fenced as data.",
     "person: recall": "Facts recalled for this message, under the day they were told.",
     "message": "The message being answered.",

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bot.alive import emotes, status
+from bot.alive import emotes, emotions, mirroring, status, style
 from bot.core import attachments, localtime, text, topics
 from bot.core.persona import blend, cards, framework, lorebook, macros, modes, template
 from bot.core.persona.model import Lorebook, LoreEntry
@@ -30,7 +30,7 @@ from bot.reply.deciding import addressing, intent, triage
 from bot.runtime import voice
 from bot.servertools import moderation, polls, settings
 from cogs import posting
-from memory import emotions, facts, lexical, mirroring, style, summarizer, timewords
+from memory import facts, lexical, summarizer, timewords
 from personaflow.core import memory as pf_memory
 from personaflow.utils import validators
 

@@ -12,8 +12,8 @@ from typing import Any
 import discord
 import pytest
 
-from memory.emotions import EmotionState
-from memory.style import StyleProfile
+from bot.alive.emotions import EmotionState
+from bot.alive.style import StyleProfile
 from tests.fakes.claude_server import FakeClaude, content_text
 from tests.harness import (
     ADMIN_ID,

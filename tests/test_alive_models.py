@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 
 from bot.alive.emotes import EMPTY, Emote, EmoteSet, render, warm_reaction
+from bot.alive.emotions import HORMONES, EmotionState, advance, guidance, mood_label, signals, stimulate
 from bot.alive.proactive import judge
 from bot.alive.reactions import ReactionGate, aimed_at_me, warm_stimuli
 from bot.alive.status import MAX_STATUS, clean_status
+from bot.alive.style import MIN_MESSAGES, StyleProfile, learn
+from bot.alive.style import guidance as style_guidance
 from bot.core.config import PROJECT_ROOT, load_settings
 from bot.core.errors import ConfigError
 from bot.core.localtime import LocalTime, hour_in, parse_quiet_hours
 from bot.core.timers import next_after
 from database.records import SeenMessage
-from memory.emotions import HORMONES, EmotionState, advance, guidance, mood_label, signals, stimulate
-from memory.style import MIN_MESSAGES, StyleProfile, learn
-from memory.style import guidance as style_guidance
 from tests.fakes import PROCESS_WAIT
 
 UTC_CLOCK = LocalTime.of("UTC", "")

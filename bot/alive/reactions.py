@@ -8,9 +8,9 @@ from collections import deque
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
+from bot.alive.emotions import signals
 from bot.core.pipeline import Decision, Incoming
 from database.records import SeenMessage
-from memory.emotions import signals
 
 SWITCH = "reactions"  # the place switch (/bot reactions on|off)
 WINDOW = timedelta(hours=1)

@@ -1,7 +1,7 @@
 """Alive between messages: the pieces that make the character more than a responder, wired to the reply
 engine and to the Discord side (made by bot/runtime/composition.py, given Discord by bot/discord/presence.py).
 
-* feelings (memory/feelings.py) and style mirroring (memory/mirroring.py): prompt parts and turn observers
+* feelings (feelings.py) and style mirroring (mirroring.py): prompt parts and turn observers
   of every character's replies (:class:`AliveParts`, declared in each engine's stages by the composition
   root);
 * server emotes (bot/alive/emotes.py): named in the stable prompt, made valid in everything the character
@@ -26,6 +26,8 @@ from typing import Protocol
 
 from bot.alive.checkins import CheckInRound
 from bot.alive.emotes import EMPTY, Emote, EmoteSet, render, warm_reaction
+from bot.alive.feelings import Feelings
+from bot.alive.mirroring import StyleMirror
 from bot.alive.proactive import Place, ProactiveRound
 from bot.alive.reactions import SWITCH as REACTIONS
 from bot.alive.reactions import ReactionGate, aimed_at_me, may_react, warm_stimuli
@@ -38,8 +40,6 @@ from bot.core.pipeline import Decision, Incoming, Outlet, PromptPart, ReplyResul
 from database.records import PromptData
 from database.store import Store
 from memory.consent import Consent
-from memory.feelings import Feelings
-from memory.mirroring import StyleMirror
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class AliveParts:
 
 
 class FeelingsPart:
-    """How the character feels right now (memory/feelings.py), in the prompt's ``feelings`` slot."""
+    """How the character feels right now (bot/alive/feelings.py), in the prompt's ``feelings`` slot."""
 
     slot = "feelings"
 
@@ -164,7 +164,7 @@ class FeelingsPart:
 
 
 class StylePart:
-    """How the person writes (memory/mirroring.py), in the prompt's ``style`` slot."""
+    """How the person writes (bot/alive/mirroring.py), in the prompt's ``style`` slot."""
 
     slot = "style"
 

@@ -224,7 +224,7 @@ class PromptPart(Protocol):
 
 
 # The layout's named places for what features supply: remembered facts (memory/recall.py), how the character
-# feels (memory/feelings.py), how the person writes (memory/mirroring.py), the server's custom emotes
+# feels (bot/alive/feelings.py), how the person writes (bot/alive/mirroring.py), the server's custom emotes
 # (bot/alive/emotes.py), and instructions (one more line each, e.g. a late reply's, bot/reply/recovery.py).
 PROMPT_SLOTS = ("recall", "feelings", "style", "emotes", "instructions")
 

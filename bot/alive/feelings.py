@@ -1,4 +1,4 @@
-"""A character's feelings at run time: the emotion model (memory/emotions.py) kept in memory, moved by each
+"""A character's feelings at run time: the emotion model (bot/alive/emotions.py) kept in memory, moved by each
 exchange, shown in the stable part of the prompt, and persisted in global state (``emotions.<character>``,
 visible in /state) after each exchange, so a restart keeps the feeling.
 
@@ -12,12 +12,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from bot.alive.emotions import EmotionState, advance, describe, guidance, signals, stimulate
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult
 from database.records import PromptData
 from database.state import State
-from memory.emotions import EmotionState, advance, describe, guidance, signals, stimulate
 
 log = logging.getLogger(__name__)
 

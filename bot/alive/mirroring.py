@@ -1,4 +1,4 @@
-"""Style mirroring at run time: each remembered person's writing profile (memory/style.py) turned into one
+"""Style mirroring at run time: each remembered person's writing profile (bot/alive/style.py) turned into one
 line of the stable prompt, and learnt from their messages after each exchange.
 
 The profile is read with the rest of the prompt data (no trip of its own); consent is checked against the
@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import re
 
+from bot.alive.style import StyleProfile, guidance, learn
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult
 from database.records import PromptData
 from database.style import StyleProfiles
 from memory.consent import Consent
-from memory.style import StyleProfile, guidance, learn
 
 log = logging.getLogger(__name__)
 
