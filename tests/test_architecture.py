@@ -10,6 +10,8 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
+# The Discord edge: the cogs and the Bot class with its helpers.
+EDGE = (ROOT / "cogs", ROOT / "bot" / "discord")
 PACKAGES = ("bot", "cogs", "database", "memory", "personaflow")
 MAX_DATABASE_MODULE_LINES = 400
 MAX_METHODS_PER_CLASS = 40
@@ -62,7 +64,7 @@ def test_cogs_call_feature_classes_not_the_store() -> None:
     """A cog turns Discord in and out and calls a feature's plain class; the workflow and the data access
     live in that class (bot/<feature>/), where they are tested without Discord."""
     calls = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
-             for path in sorted((ROOT / "cogs").glob("*.py"))
+             for path in sorted(p for edge in EDGE for p in edge.glob("*.py"))
              for n, line in enumerate(path.read_text().splitlines(), 1) if "store." in line]
     assert calls == []
 
@@ -100,7 +102,7 @@ def test_services_are_built_in_the_composition_root_and_scheduled_by_one_schedul
     """bot/runtime/composition.py builds every long-lived service; cogs take theirs from the bot; the one
     scheduler (bot/runtime/jobs.py) lists every job."""
     built = []
-    for path in sorted((ROOT / "cogs").glob("*.py")):
+    for path in sorted(p for edge in EDGE for p in edge.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in SERVICES:
                 built.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.func.id}")
