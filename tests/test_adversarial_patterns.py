@@ -24,12 +24,12 @@ from bot.alive import emotes, emotions, mirroring, status, style
 from bot.core import attachments, localtime, text, topics
 from bot.core.persona import blend, cards, framework, lorebook, macros, modes, template
 from bot.core.persona.model import Lorebook, LoreEntry
+from bot.discord import posting
 from bot.operator.admin import language
 from bot.reply import delivery, router, splitting
 from bot.reply.deciding import addressing, intent, triage
 from bot.runtime import voice
 from bot.servertools import moderation, polls, settings
-from cogs import posting
 from memory import facts, lexical, summarizer, timewords
 from personaflow.core import memory as pf_memory
 from personaflow.utils import validators
