@@ -22,7 +22,7 @@ import pytest
 
 from bot.alive import emotes, emotions, mirroring, status, style
 from bot.core import attachments, localtime, text, topics
-from bot.core.persona import blend, cards, framework, lorebook, macros, modes, template
+from bot.core.persona import blend, cards, framework, lorebook, lorekeys, macros, modes, template
 from bot.core.persona.model import Lorebook, LoreEntry
 from bot.discord import posting
 from bot.operator.admin import language
@@ -123,7 +123,7 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
     "framework blend: kind of conversation": (blend.detect_context,
                                               (*blend._CONTEXT_PATTERNS.values(), blend._CALL)),
     "lorebook: keys (literal and the card's regex)": (lambda t: lorebook.activate(LORE, [t]),
-                                                      ("glade eldoria elvishia moon red",)),
+                                                      ("glade eldoria elvishia moon red", lorekeys._WORD)),
     "macros": (lambda t: (macros.render_macros(t, char="Finn", user=t[:100]), macros.time_macros_in([t]),
                           macros.chance_macros(t, seed=1), macros.chance_macros("{{roll:" + t[:200] + "}}")),
                (macros._MACRO, macros._TIME_MACRO, macros._CHANCE, macros._DICE)),
@@ -166,7 +166,7 @@ def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     compiled patterns are all named by some entry."""
     modules = (triage, intent, router, topics, timewords, lexical, style, emotions, mirroring, blend, macros,
                framework, template, modes, splitting, delivery, emotes, voice, attachments, posting, polls,
-               moderation, localtime, text)
+               moderation, localtime, text, lorekeys)
     covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
     covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
     missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()

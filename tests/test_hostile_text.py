@@ -19,7 +19,7 @@ import pytest
 
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
-from bot.core.persona import lorebook
+from bot.core.persona import lorebook, lorekeys
 from bot.core.persona.model import Lorebook, LoreEntry
 from bot.core.tokens import counted
 from bot.reply.deciding.triage import is_acknowledgement
@@ -84,7 +84,7 @@ async def test_a_card_regex_that_backtracks_is_disabled_once_and_the_bot_keeps_a
         make_harness: MakeHarness, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="bot.core.persona.lorebook")
     key = "/(a|aa)+$/"
-    lorebook._disabled_keys.discard((key, False))  # another test of this worker may have met it
+    lorekeys._disabled_keys.discard((key, False))  # another test of this worker may have met it
     folder = _character_with_lore(tmp_path, [key, "eldoria"])
     h = await make_harness(character_dir=folder)
     h.claude.script("Aaah, indeed.", model=DEFAULT)
@@ -110,7 +110,7 @@ def test_a_card_regex_that_runs_well_still_matches() -> None:
 
 def test_a_disabled_key_is_not_searched_again(caplog: pytest.LogCaptureFixture) -> None:
     key = "/(b|bb)+$/"
-    lorebook._disabled_keys.discard((key, False))
+    lorekeys._disabled_keys.discard((key, False))
     entry = LoreEntry(keys=(key,), content="never", name="bees",
                       origin="card.png: data.character_book.entries[0]")
     book = Lorebook(entries=(entry,))

@@ -298,7 +298,7 @@ def test_a_large_book_finds_what_each_key_searched_alone_finds(monkeypatch: pyte
     what each key's own search finds, overlapping keys, case, whole words and accents included."""
     import random
 
-    from bot.core.persona import lorebook
+    from bot.core.persona import lorekeys
 
     rng = random.Random(7)
     pieces = ["dragon", "Dragonfly", "fly", "on", "c++", "Mr. Rook", "rook", "ÉCLAIR", "éclair", "straße",
@@ -307,10 +307,10 @@ def test_a_large_book_finds_what_each_key_searched_alone_finds(monkeypatch: pyte
                           extensions={"match_whole_words": rng.random() < 0.5})
                     for key in pieces for _ in range(3))
     lb = book(*entries)
-    monkeypatch.setattr(lorebook, "EACH_KEY_LIMIT", 10_000)
-    alone = lorebook.KeyIndex(lb)
-    monkeypatch.setattr(lorebook, "EACH_KEY_LIMIT", 0)
-    together = lorebook.KeyIndex(lb)
+    monkeypatch.setattr(lorekeys, "EACH_KEY_LIMIT", 10_000)
+    alone = lorekeys.KeyIndex(lb)
+    monkeypatch.setattr(lorekeys, "EACH_KEY_LIMIT", 0)
+    together = lorekeys.KeyIndex(lb)
     assert alone.each is not None and together.large
     filler = ["the", " ", ".", ",", "\n", "_", "é", "1", "-", "+"]
     for _ in range(400):
@@ -323,14 +323,14 @@ def test_a_large_book_finds_what_each_key_searched_alone_finds(monkeypatch: pyte
 def test_a_large_book_matches_an_empty_key_as_a_small_book_does(monkeypatch: pytest.MonkeyPatch) -> None:
     """An empty key (a book made in code; files drop them) cannot be a word of the automaton: it is searched
     alone, as a small book's keys are, whole word or not, in either case."""
-    from bot.core.persona import lorebook
+    from bot.core.persona import lorekeys
 
     lb = book(*(entry((key,), f"about {key!r}", case_sensitive=case, extensions={"match_whole_words": whole})
                 for key in ("", "  ", "gull") for case in (True, False) for whole in (True, False)))
-    monkeypatch.setattr(lorebook, "EACH_KEY_LIMIT", 10_000)
-    alone = lorebook.KeyIndex(lb)
-    monkeypatch.setattr(lorebook, "EACH_KEY_LIMIT", 0)
-    together = lorebook.KeyIndex(lb)
+    monkeypatch.setattr(lorekeys, "EACH_KEY_LIMIT", 10_000)
+    alone = lorekeys.KeyIndex(lb)
+    monkeypatch.setattr(lorekeys, "EACH_KEY_LIMIT", 0)
+    together = lorekeys.KeyIndex(lb)
     assert together.large
     for text in ("", " ", "a", "a gull.", "gulls", "GULL!", "\n"):
         assert together.found(text) == alone.found(text), text
@@ -343,10 +343,10 @@ def test_a_large_book_is_prepared_once_and_matched_off_the_loop(monkeypatch: pyt
 
     import regex
 
-    from bot.core.persona import lorebook
+    from bot.core.persona import lorekeys
 
     lb = _large_book(3000, extra=(entry(("lighthouse",), "The lighthouse is dark."),))
-    assert lorebook.needs_thread(lb)  # not prepared yet: its first reply prepares it off the loop
+    assert lorekeys.needs_thread(lb)  # not prepared yet: its first reply prepares it off the loop
     first = activate(lb, ["zorvath3qu and the Lighthouse"])
     assert contents(first) == ["Entry 3.", "The lighthouse is dark."]
     compiled: list[str] = []
@@ -358,7 +358,7 @@ def test_a_large_book_is_prepared_once_and_matched_off_the_loop(monkeypatch: pyt
     # 10 in its own case (5 is not), 6 as a whole word (9 is not one there)
     assert contents(found) == ["Entry 6.", "Entry 10."]
     assert compiled == []
-    assert lorebook.needs_thread(lb)  # large: one pass in Python per reply, in a worker thread
+    assert lorekeys.needs_thread(lb)  # large: one pass in Python per reply, in a worker thread
     small = book(entry(("comet",), "A comet."))
     activate(small, ["comet"])
-    assert not lorebook.needs_thread(small)  # a few keys, prepared: searched at C speed on the loop
+    assert not lorekeys.needs_thread(small)  # a few keys, prepared: searched at C speed on the loop

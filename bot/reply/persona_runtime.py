@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 
 from bot.core.localtime import DISCORD_EPOCH_MS, snowflake_time
 from bot.core.persona.blend import blend_instructions, current_stage, detect_context, stage_instructions
-from bot.core.persona.lorebook import PlacedLore, needs_thread, persona_world, placed_lore
+from bot.core.persona.lorebook import PlacedLore, persona_world, placed_lore
+from bot.core.persona.lorekeys import needs_thread
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from bot.core.text import clean_name, discord_name
