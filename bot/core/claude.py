@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
-from pathlib import Path
 from typing import Protocol
 
 from anthropic import AsyncAnthropic
@@ -41,6 +39,7 @@ from bot.core.models.base import (
     parse_model_costs,
     route,
 )
+from bot.core.models.calllog import CallLog
 from bot.core.models.capabilities import Family, ModelTable
 from bot.core.models.sent import SentLog
 from bot.core.models.tally import AnswerTally
@@ -115,7 +114,9 @@ class ClaudeClient(StartupChecks):
             self.backend(name)
         self._checks: asyncio.Task[list[str]] | None = None
         self.wrong_models: list[ConfigError] = []  # configured ids the models list does not serve
-        self._api_log = self._make_api_logger()
+        storage = settings.storage  # a relative api_log_file is the project's (an absolute one stays)
+        self._api_log = (CallLog(PROJECT_ROOT / storage.api_log_file) if storage.enable_api_call_logging
+                         else None)
         self.on_error = tuple(on_error)
         # Backends whose key was rejected: (what was said, when), see KEY_RECHECK_SECONDS.
         self._refused: dict[str, tuple[str, float]] = {}
@@ -175,31 +176,14 @@ class ClaudeClient(StartupChecks):
         family = self.family(model)
         return family is not None and family.structured_outputs
 
-    def _make_api_logger(self) -> logging.Logger | None:
-        if not self.settings.storage.enable_api_call_logging:
-            return None
-        path = Path(self.settings.storage.api_log_file)
-        if not path.is_absolute():
-            path = PROJECT_ROOT / path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        logger = logging.getLogger(f"kindred.api_calls.{id(self)}")
-        logger.propagate = False
-        handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        return logger
-
     async def close(self) -> None:
         if self._checks is not None:
             self._checks.cancel()
             await asyncio.gather(self._checks, return_exceptions=True)
         for backend in self._backends.values():
             await backend.close()
-        if self._api_log:
-            for h in list(self._api_log.handlers):
-                h.close()
-                self._api_log.removeHandler(h)
+        if self._api_log is not None:
+            self._api_log.close()
 
     # -- public calls
 
@@ -459,11 +443,8 @@ class ClaudeClient(StartupChecks):
         if u.cost and self.spending is not None:
             self.spending.add_spend(SPEND_GUILD.get(), u.cost)
         if self._api_log is not None:
-            self._api_log.info(json.dumps({
-                "purpose": purpose, "model": completion.model, "user_id": user_id, "ok": ok, "error": error,
-                "input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
-                "cache_creation_tokens": u.cache_creation_tokens, "cache_read_tokens": u.cache_read_tokens,
-                "cost": round(u.cost, 8), "latency_ms": round(latency_ms, 1)}))
+            self._api_log.write(purpose=purpose, model=completion.model, user_id=user_id, ok=ok, error=error,
+                                usage=u, latency_ms=latency_ms)
 
     async def _store_usage(self, calls: list[Mapping[str, object]]) -> None:
         """Write the usage rows a call left in its ``calls`` list (one write; a failure is only logged)."""
