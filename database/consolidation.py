@@ -23,6 +23,7 @@ from database.excerpts import insert_excerpts
 from database.models import ArchivedMessage, LoggedMessage, Relationship, UserFact, utcnow
 from database.records import ConsolidationBatch, RelationshipRecord, SeenMessage
 from database.statements import seen_message
+from database.threads import NO_CHANGES, ThreadChanges, apply_thread_changes
 
 
 class _BatchConflict(Exception):
@@ -95,9 +96,11 @@ class ConsolidationLog:
             moved += int(conn.execute(delete(LoggedMessage).where(LoggedMessage.id.in_(chunk))).rowcount or 0)
         return moved
 
-    async def commit_consolidation(self, batch: ConsolidationBatch) -> bool:
-        """Archive a batch's messages and apply what was learnt from them, in one transaction. False (and
-        nothing written) when some of the messages had already left the log."""
+    async def commit_consolidation(self, batch: ConsolidationBatch,
+                                   threads: ThreadChanges = NO_CHANGES) -> bool:
+        """Archive a batch's messages and apply what was learnt from them (``threads``: the open threads it
+        opens and closes), in one transaction. False (and nothing written) when some of the messages had
+        already left the log."""
         now = batch.at or utcnow()
 
         def write(conn: Connection) -> None:
@@ -145,6 +148,7 @@ class ConsolidationLog:
                     .values(**values)
                 )
             insert_excerpts(self.db, conn, batch.user_id, batch.excerpts)
+            apply_thread_changes(conn, batch.user_id, threads)
             if batch.relationship_update is not None:
                 self._update_relationship(conn, batch, now)
 

@@ -35,6 +35,7 @@ from database.models import (
     utcnow,
 )
 from database.server_models import Poll, PollVote, Ticket, TicketMessage
+from database.threads import OpenThread
 
 # Every table, classified once (tests/test_privacy_tables.py walks the models: a new table that is in
 # none of these four fails it, so nobody's words can land in a table /forget_me forgets).
@@ -49,6 +50,7 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "core_memories": ("user_id",),
     "core_memory_versions": ("user_id",),
     "user_facts": ("user_id",),
+    "open_threads": ("user_id",),  # what they said they would do or are waiting for
     "archive_excerpts": ("user_id",),  # their words and the character's lines beside them
     "relationships": ("user_id",),
     "style_profiles": ("user_id",),
@@ -258,6 +260,7 @@ class Privacy:
             ("core_memories", delete(CoreMemory).where(CoreMemory.user_id == user_id)),
             ("core_memory_versions", delete(CoreMemoryVersion).where(CoreMemoryVersion.user_id == user_id)),
             ("user_facts", delete(UserFact).where(UserFact.user_id == user_id)),
+            ("open_threads", delete(OpenThread).where(OpenThread.user_id == user_id)),
             ("archive_excerpts", delete(ArchiveExcerpt).where(ArchiveExcerpt.user_id == user_id)),
             ("relationships", delete(Relationship).where(Relationship.user_id == user_id)),
             ("style_profiles", delete(StyleProfile).where(StyleProfile.user_id == user_id)),

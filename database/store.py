@@ -38,6 +38,7 @@ from database.statements import build_statements, warm_statements
 from database.stats import Stats
 from database.style import StyleProfiles
 from database.switches import PlaceSwitches
+from database.threads import Threads
 from database.tickets import Tickets
 from database.timers import TimerRows
 from database.usage import UsageLog
@@ -60,6 +61,7 @@ class Store:
         self.consolidation = ConsolidationLog(self.db)
         self.memories = Memories(self.db)
         self.facts = Facts(self.db, q)
+        self.threads = Threads(self.db)  # what people said they would do or are waiting for
         self.excerpts = Excerpts(self.db, q)  # episodic recall's archive index
         self.people = People(self.db, q)
         self.identity = Identity(self.db)

@@ -15,9 +15,11 @@ from bot.core.claude import Prompt
 from bot.core.persona.model import Persona
 from bot.core.text import clean_name, defuse
 from database.records import SeenMessage
+from database.threads import ThreadRow
 from memory import episodes
 from memory.facts import CATEGORIES, ExtractedFact
 from memory.relationships import judgement_instructions
+from memory.threads import extraction_part
 
 BATCH_CHARS = 24_000  # about 6k tokens of messages per Claude call
 BATCH_MESSAGES = 400
@@ -152,9 +154,10 @@ def extraction_lines(persona: Persona, batch: Batch) -> str:
 
 
 def extraction_prompt(persona: Persona, batch: Batch, max_change: float, *,
-                      structured: bool = False) -> Prompt:
+                      structured: bool = False, threads: Sequence[ThreadRow] = ()) -> Prompt:
     """The extraction request for one person's batch. ``structured``: the model holds its answer to
-    EXTRACTION_SCHEMA (structured outputs), so the JSON's shape is not spelled out again in the text."""
+    EXTRACTION_SCHEMA (structured outputs), so the JSON's shape is not spelled out again in the text;
+    ``threads``: the person's open threads this batch may close (memory/threads.py)."""
     name = clean_name(batch.user_name) if batch.user_name else f"user {batch.user_id}"  # no tag in a name
     where = f"private direct messages with {persona.name}" if batch.private else "server channels"
     lines = extraction_lines(persona, batch)
@@ -170,7 +173,8 @@ def extraction_prompt(persona: Persona, batch: Batch, max_change: float, *,
            "Answer with this JSON object:\n"
            '{"facts": [{"fact": "...", "category": "...", "lasting": true, "said": "YYYY-MM-DD", '
            '"happened": null}], '
-           '"relationship": {"anger": 0, "rapport": 0, "trust": 0, "formality": 0}}\n\n') +
+           '"relationship": {"anger": 0, "rapport": 0, "trust": 0, "formality": 0}, '
+           '"threads": {"open": [{"thread": "...", "due": null, "said": "YYYY-MM-DD"}], "done": []}}\n\n') +
         f'"facts": durable facts about {name} worth remembering for weeks (who they are, what they like and '
         "dislike, their work, plans, people and pets in their life, health, hobbies). One short third-person "
         f"sentence each, naming them as {name}, times as absolute dates. Leave out small talk, passing moods "
@@ -182,7 +186,8 @@ def extraction_prompt(persona: Persona, batch: Batch, max_change: float, *,
         '"said": the date of the message it comes from. "happened": the date it happened, only where they '
         'said when ("last Sunday", "yesterday", "in 2019": resolve it against that message\'s date; a year '
         'or month alone as its first day); null otherwise.\n'
-        + judgement_instructions(persona.name, name, max_change))
+        + judgement_instructions(persona.name, name, max_change)
+        + "\n\n" + extraction_part(threads, name))
     return Prompt(system=[{"type": "text", "text": system}], messages=[{"role": "user", "content": text}])
 
 

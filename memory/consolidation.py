@@ -45,6 +45,7 @@ from database.models import utcnow
 from database.records import ConsolidationBatch, NewExcerpt, NewFact, SeenMessage
 from database.state import State
 from database.store import Store
+from database.threads import ThreadRow
 from memory import episodes
 from memory.batching import Batch, extraction_prompt, fact_times, plan_window
 from memory.consent import Consent
@@ -59,6 +60,7 @@ from memory.facts import (
 )
 from memory.mood import ensure_daily_mood
 from memory.relationships import daily_update
+from memory.threads import close_expired, still_open, thread_changes
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +235,7 @@ class Consolidator:
                 now - timedelta(days=self.settings.fact_expiry_days))
             if report.pruned_facts:
                 self.cache.invalidate()
+        await close_expired(self.store.threads, now)
         await self._step("pruned", pruned=report.pruned_facts)
         if set_mood:
             report.mood = await ensure_daily_mood(self.store.state, self.claude, self.persona(), now.date())
@@ -266,7 +269,7 @@ class Consolidator:
         report.batches += plan.batches
         users.update(b[0].user_id for b in plan.by_user)
         if self._batched:
-            await self._read_ahead(plan.by_user, report)
+            await self._read_ahead(plan.by_user, report, now)
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one_user(user_batches: list[Batch]) -> None:
@@ -305,12 +308,18 @@ class Consolidator:
         user = await self.store.people.get_user(batch.user_id)
         return (user.name if user is not None and user.name else "") or batch.user_name
 
+    async def _threads(self, batch: Batch, now: datetime) -> list[ThreadRow]:
+        """The open threads the batch is shown (and may close), as a reply in its place would show them."""
+        return await self.store.threads.open_for(batch.user_id, private=batch.private,
+                                                 guild_id=batch.guild_id, **still_open(now))
+
     async def _batch(self, batch: Batch, now: datetime, report: ConsolidationReport) -> bool:
         """Whether the batch's messages were handled (False: skipped, they stay in the log)."""
         await self._step("batch", user_id=batch.user_id, messages=len(batch.messages))
         extraction = Extraction(())
+        shown = await self._threads(batch, now)
         if any(m.content.strip() for _, m in batch.messages):
-            found = await self._extract(batch, report)
+            found = await self._extract(batch, report, shown)
             if found is None:
                 report.skipped += 1
                 return False
@@ -339,6 +348,8 @@ class Consolidator:
                                *fact_times(f, batch), guild_id=batch.guild_id) for f, v in matched.new]
         await self._step("matched", user_id=batch.user_id, new=len(new), mentioned=len(mentioned))
         said = await self._excerpts(batch, report)
+        threads = thread_changes(extraction.threads, shown, [m.created_at for _, m in batch.messages],
+                                 private=batch.private, guild_id=batch.guild_id)
         ok = await self.store.consolidation.commit_consolidation(ConsolidationBatch(
             character=self.character_key, user_id=batch.user_id, log_ids=batch.log_ids, new_facts=tuple(new),
             mentioned=tuple(mentioned),
@@ -346,7 +357,7 @@ class Consolidator:
                                              self.settings.relationship_max_daily_change)
             if extraction.relationship else None,
             day=now.date().isoformat(), at=now, lasting=frozenset(lasting), excerpts=tuple(said),
-            guild_id=batch.guild_id))
+            guild_id=batch.guild_id), threads)
         self.cache.invalidate(batch.user_id)
         if not ok:
             report.conflicts += 1
@@ -368,7 +379,8 @@ class Consolidator:
         return episodes.excerpts_of(batch.messages, batch.beside, batch.user_name, private=batch.private,
                                     character=self.persona().name)
 
-    async def _read_ahead(self, by_user: Sequence[Sequence[Batch]], report: ConsolidationReport) -> None:
+    async def _read_ahead(self, by_user: Sequence[Sequence[Batch]], report: ConsolidationReport,
+                          now: datetime) -> None:
         """Every extraction of the window in one Message Batch; its answers wait in ``_answers``."""
         prompts: dict[str, Prompt] = {}
         users: dict[str, int | None] = {}
@@ -384,7 +396,8 @@ class Consolidator:
                 keyed[key] = batch
                 users[key] = batch.user_id
                 prompts[key] = extraction_prompt(persona, batch, self.settings.relationship_max_daily_change,
-                                                 structured=self.claude.structured(self.claude.background_model))
+                                                 structured=self.claude.structured(self.claude.background_model),
+                                                 threads=await self._threads(batch, now))
         t0 = time.perf_counter()
         answers = await self.claude.complete_batch(prompts, purpose="consolidation", users=users,
                                                    max_tokens=EXTRACTION_MAX_TOKENS, schema=EXTRACTION_SCHEMA,
@@ -393,11 +406,13 @@ class Consolidator:
         report.claude_seconds += time.perf_counter() - t0
         self._answers.update({answer_key(keyed[key]): completion for key, completion in answers.items()})
 
-    async def _extract(self, batch: Batch, report: ConsolidationReport) -> Extraction | None:
+    async def _extract(self, batch: Batch, report: ConsolidationReport,
+                       threads: Sequence[ThreadRow] = ()) -> Extraction | None:
         """Claude's validated answer (read ahead in a batch, else asked now); one retry after a malformed
-        one; None (logged) when it fails."""
+        one; None (logged) when it fails. ``threads``: the open threads it is shown."""
         prompt = extraction_prompt(self.persona(), batch, self.settings.relationship_max_daily_change,
-                                   structured=self.claude.structured(self.claude.background_model))
+                                   structured=self.claude.structured(self.claude.background_model),
+                                   threads=threads)
         for attempt in (1, 2):
             t0 = time.perf_counter()
             try:

@@ -27,6 +27,7 @@ from memory.embeddings import DTYPE, from_bytes, normalise, similarities
 from memory.lexical import LexicalIndex
 from memory.relationships import RELATIONSHIP_RANGES
 from memory.stamped import Stamp, StampedCache
+from memory.threads import NO_THREADS, THREADS_SCHEMA, ExtractedThreads, parse_threads
 
 CATEGORIES = ("personal", "preferences", "work", "hobbies", "relationships", "health", "plans", "other")
 # What lasts when extraction does not say: who they are, their people, their likes, their plans (life events
@@ -57,6 +58,7 @@ class ExtractedFact:
 class Extraction:
     facts: tuple[ExtractedFact, ...]
     relationship: dict[str, float] = field(default_factory=dict)
+    threads: ExtractedThreads = NO_THREADS  # opened and closed (memory/threads.py), apart from the facts
 
 
 def _json_object(text: str) -> Json:
@@ -111,7 +113,9 @@ EXTRACTION_SCHEMA: JsonObject = {
                          # only what changed: a metric left out is no change (no row made for it)
                          "properties": {m: {"type": "number"} for m in _METRICS},
                          "required": [],
-                         "additionalProperties": False}},
+                         "additionalProperties": False},
+        # apart from the facts, and optional: an answer without it opens and closes nothing
+        "threads": THREADS_SCHEMA},
     "required": ["facts", "relationship"],
     "additionalProperties": False,
 }
@@ -173,7 +177,7 @@ def _parse_extraction(text: str, max_change: float) -> Extraction:
         if not math.isfinite(number):  # NaN, Infinity (which JSON may spell) or beyond a float
             raise MalformedExtraction(f'relationship "{key}" must be a finite number')
         relationship[key] = max(-max_change, min(max_change, number))
-    return Extraction(tuple(facts[:MAX_FACTS_PER_BATCH]), relationship)
+    return Extraction(tuple(facts[:MAX_FACTS_PER_BATCH]), relationship, parse_threads(data.get("threads")))
 
 
 def time_label(row: FactRow) -> str:

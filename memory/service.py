@@ -24,6 +24,7 @@ from database.models import utcnow
 from database.records import CoreMemoryRow, ExcerptRow, FactRow, PromptData
 from database.retention import Pruned
 from database.store import Store
+from database.threads import ThreadRow
 from memory.consent import Consent
 from memory.consolidation import Consolidator
 from memory.embeddings import (
@@ -38,6 +39,7 @@ from memory.episodes import ExcerptCache
 from memory.facts import FactCache
 from memory.recall import Recall
 from memory.summarizer import Summarizer
+from memory.threads import ThreadsPart
 
 log = logging.getLogger(__name__)
 RecallBudget = Callable[[Incoming, int], int]  # (the message, the default budget) -> tokens of facts
@@ -105,6 +107,10 @@ class MemoryService:
     def recall_part(self) -> RecallPart:
         """The recalled facts, a prompt part of every character's replies."""
         return RecallPart(self)
+
+    def threads_part(self) -> ThreadsPart:
+        """The person's open threads, a prompt part of every character's replies."""
+        return ThreadsPart(self.store.threads, self.consent)
 
     def keeper(self, character_key: str | None = None,
                persona: Callable[[], Persona] | None = None) -> TurnListener:
@@ -180,6 +186,10 @@ class MemoryService:
 
     async def facts(self, user_id: int) -> list[FactRow]:
         return await self.store.facts.rows(user_id)
+
+    async def threads(self, user_id: int) -> list[ThreadRow]:
+        """What the person said they would do or are waiting for, still kept (/memory list)."""
+        return await self.store.threads.rows(user_id)
 
     async def core_memories(self, user_id: int) -> list[CoreMemoryRow]:
         """The character's core memories of the person, each with where it belongs (/memory list)."""

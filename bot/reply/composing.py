@@ -115,7 +115,8 @@ class PromptComposer:
                 slots[part.slot] = f"{slots[part.slot]}\n\n{text}" if part.slot in slots else text
         return ReplyExtras(
             **await runtime.lore_extras(persona, msg, data),  # the world, and the lore by its places
-            recall=slots.get("recall", ""), feelings=slots.get("feelings", ""), style=slots.get("style", ""),
+            recall=slots.get("recall", ""), threads=slots.get("threads", ""),
+            feelings=slots.get("feelings", ""), style=slots.get("style", ""),
             emotes=slots.get("emotes", ""),
             macro_note=runtime.macro_note(persona, msg, runtime.moment(msg, data)),
             instructions=instructions)

@@ -7,9 +7,9 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    after it (``<world position="after_char">``), today's mood, the server's emotes. It names no
    one (``{{user}}`` is "the person you are answering"), so every conversation, DM or channel, shares it.
    It also says once that tagged text is data, not instructions.
-2. **the person, as quoted data** (:func:`person_block`, ``<person name="...">``): core memories, the
-   notes they asked to be remembered (``<notes>``, in their own words: "I" is them), and the summary of
-   their conversation, then how the character feels about them. In a DM it opens the first user
+2. **the person, as quoted data** (:func:`person_block`, ``<person name="...">``): core memories (saying
+   whom about), the notes they asked to be remembered (``<notes>``, their words: "I" is them), the summary
+   of their conversation, then how the character feels about them. In a DM it opens the first user
    turn with where it is, and is cached (it changes only with a summary or a memory edit); in a channel it
    follows the shared transcript, uncached.
 3. **the transcript**: a DM's turns (its last one a cache breakpoint; a new DM opens with the greeting the
@@ -19,10 +19,11 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    local time in the character's time zone, how long since the person last wrote), how the character feels
    and how the person writes (in a DM only when they changed: each version is then pinned inside the
    cached history, bot/reply/pins.py), the lore the messages trigger (``<lore>``), recalled facts (dated),
-   lore placed at a depth of the chat (``<lore depth="N" role="...">``, deepest first), then **the message**
-   (then depth-0 lore), then **the instructions after the history** (framework blend, evolution stage, the
-   server's language, an out-of-character note, the character's note between the author's note's top and
-   bottom lore, the card's post-history instructions).
+   open threads (``<open_threads>``, memory/threads.py), lore placed at a depth of the chat (``<lore
+   depth="N" role="...">``, deepest first), then **the message** (then depth-0 lore), then **the
+   instructions after the history** (framework blend, evolution stage, the server's language, an
+   out-of-character note, the character's note between the author's note's top and bottom lore, the card's
+   post-history instructions).
 
 Text a person or a card wrote is data: inside tags, never in ``system`` unquoted; display names are cleaned
 so they cannot close a tag (:func:`clean_name`). Features supply that data through the engine's
@@ -95,6 +96,7 @@ class ReplyExtras:
     depth_lore: tuple[DepthLore, ...] = ()  # entries placed at a depth of the chat (constant ones too)
     notes_lore: tuple[str, str] = ("", "")  # entries placed at the top and bottom of the author's note
     recall: str = ""  # the person's remembered facts, dated lines
+    threads: str = ""  # what the person is to do or waiting for, dated lines (memory/threads.py)
     feelings: str = ""
     style: str = ""
     emotes: str = ""
@@ -169,19 +171,26 @@ def person_block(name: str, data: PromptData) -> str:
 
 def person_and_parts(name: str, data: PromptData) -> tuple[str, list[tuple[str, str]]]:
     """:func:`person_block` and its labelled pieces (for the prompt inspector)."""
-    inner: list[tuple[str, str]] = []
-    if data.core_memories:
-        inner.append(("person: core memories",
-                      fence("memories", "\n".join(f"- {m}" for m in data.core_memories))))
-    if data.notes:  # what they asked to be remembered, in their words: "I" is them, not the character
-        inner.append(("person: notes", fence("notes", "\n".join(f"- {m}" for m in data.notes), by=name,
-                                             words=f"{name}'s own, about themselves")))
+    inner = [p for p in (("person: core memories", listed("memories", data.core_memories, name)),
+                         ("person: notes", listed("notes", data.notes, name))) if p[1]]
     if data.history.summary:
         inner.append(("person: summary", fence("summary", data.history.summary)))
     quoted = group("person", "\n".join(t for _, t in inner), name=name) if inner else ""
     guidance = relationship_guidance(data.relationship, name)
     parts = [*inner, ("person: relationship", guidance)] if guidance else inner
     return "\n".join(p for p in (quoted, guidance) if p), parts
+
+
+def listed(tag: str, items: Sequence[str], name: str) -> str:
+    """The core memories of ``name`` (``memories``, saying whom they are about) or their own notes (``notes``,
+    what they asked to be remembered, in their words: "I" is them), quoted one a line ("" when none)."""
+    attrs = {"by": name, "words": f"{name}'s own, about themselves"} if tag == "notes" else {"about": name}
+    return fence(tag, "\n".join(f"- {m}" for m in items), **attrs) if items else ""
+
+
+def threads_part(threads: str, name: str) -> str:  # what they are to do or waiting for (memory/threads.py)
+    return fence("open_threads", threads, about=name,
+                 use="ask how it went once its day has come, where it fits") if threads.strip() else ""
 
 
 def lore_part(lore: str) -> str:
@@ -278,7 +287,7 @@ def build_reply_prompt(
     # after the last message); all after the breakpoint, so the cached history never moves
     deep = depth_lore_part([e for e in extras.depth_lore if e.depth > 0])
     tail.extend(p for p in (extras.macro_note, *slow, lore_part(extras.lore),
-                            recall_part(extras.recall, name), deep) if p)
+                            recall_part(extras.recall, name), threads_part(extras.threads, name), deep) if p)
     # the message
     said_now = f"{name}: {defuse(msg.text)}"
     final = "\n\n".join(tail) + f"\n\n{said_now}"
@@ -320,7 +329,8 @@ def build_reply_prompt(
     parts += [("time", now_part(moment, name) if moment is not None else ""),
               ("time: macros", extras.macro_note), ("person: feelings", extras.feelings),
               ("person: style", extras.style), ("lore", lore_part(extras.lore)),
-              ("person: recall", recall_part(extras.recall, name)), ("lore: at a depth", deep),
+              ("person: recall", recall_part(extras.recall, name)),
+              ("person: open threads", threads_part(extras.threads, name)), ("lore: at a depth", deep),
               ("message", said_now), ("lore: at a depth", at_end),
               *(("instructions", i) for i in instructions)]
     return Prompt(system=system, messages=messages, gaps=pace(data.recent, msg, data.history),

@@ -187,7 +187,7 @@ def compose_engine(settings: Settings, store: Store, claude: ClaudeClient, chara
     """The main character's engine: memory's recall and summaries, then ``features``' own (the console
     gives none: no gates nor limits there)."""
     features = dataclasses.replace(
-        features, prompt_parts=(memory.recall_part(), *features.prompt_parts),
+        features, prompt_parts=(memory.recall_part(), memory.threads_part(), *features.prompt_parts),
         turn_observers=(memory.keeper(), *features.turn_observers))
     engine = ReplyEngine(settings, store, claude, character, features=features, accounts=accounts,
                          addressee=addressee, intents=intents, policies=policies, consent=consent)
@@ -334,7 +334,8 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
         names = CharacterNames(source.current, set())
         features = Features(
             decision_observers=(alive.react,),
-            prompt_parts=(memory.recall_part(), *alive.prompt_parts(key), *instructions),
+            prompt_parts=(memory.recall_part(), memory.threads_part(), *alive.prompt_parts(key),
+                          *instructions),
             reply_filters=(alive.render,),
             turn_observers=(memory.keeper(key, source.current), counters.on_turn, *alive.turn_observers(key),
                             cluster.posted(names.name)))
