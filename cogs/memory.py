@@ -18,6 +18,7 @@ from bot.core.text import Page, clip
 from bot.discord.ui import OwnedView, PagedView, confirm_timeout, tell
 from database.models import utcnow
 from database.records import CoreMemoryRow, FactRow
+from database.threads import ThreadRow
 from memory.facts import time_label
 from memory.service import MemoryService
 from memory.svgmap import days_ago, render_fact_map
@@ -43,6 +44,12 @@ def memory_line(memory: CoreMemoryRow, server: str) -> str:
     place = ("🔒 our DMs only" if memory.private else "everywhere" if memory.guild_id is None
              else f"only in {server}")
     return f"**★** {clip(memory.content, 130)} · {place}"
+
+
+def thread_line(thread: ThreadRow) -> str:
+    """An open thread in /memory list, with its day (memory/threads.py closes it when done or long past)."""
+    when = f"due {thread.due_at:%Y-%m-%d}" if thread.due_at is not None else f"said {thread.said_at:%Y-%m-%d}"
+    return f"**⏳**{' 🔒' if thread.private else ''} {clip(thread.thread, 130)} · {when}"
 
 
 class ForgetMeView(OwnedView):
@@ -139,18 +146,22 @@ class MemoryCommands(commands.Cog):
     async def list_facts(self, interaction: Interaction) -> None:
         facts = await self.memory.facts(interaction.user.id)
         core = await self.memory.core_memories(interaction.user.id)
-        if not facts and not core:
+        threads = await self.memory.threads(interaction.user.id)
+        if not facts and not core and not threads:
             await tell(interaction, self._nothing_yet())
             return
         facts.sort(key=lambda f: (f.category, -f.reference_count, f.id))
         now = utcnow()
         lines = [memory_line(m, self._server(m.guild_id)) for m in core]
         lines += [fact_line(i, fact, now) for i, fact in enumerate(facts, 1)]
+        lines += [thread_line(t) for t in threads]
+        waiting = f", {len(threads)} open threads" if threads else ""
 
         def heading(page: Page) -> str:
             return (f"**What {self.character} remembers about you** (page {page.number + 1}/{page.count}, "
-                    f"{len(facts)} facts, {len(core)} core memories; ★ a core memory and where I use it, "
-                    "📌 pinned, 🔒 from our DMs or private places only)")
+                    f"{len(facts)} facts, {len(core)} core memories{waiting}; ★ a core memory and where I "
+                    "use it, 📌 pinned, 🔒 from our DMs or private places only, ⏳ what you are to do or "
+                    "waiting for, until it is done)")
 
         view = PagedView(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)

@@ -36,7 +36,7 @@ from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult, private_scope
 from bot.core.text import clean_name, defuse
 from bot.core.tokens import count_tokens, summary_tokens
-from database.records import PRIVATE_SOURCE, CoreMemoryRow, History, Turn
+from database.records import NOTE_SOURCES, PRIVATE_SOURCE, CoreMemoryRow, History, Turn
 from database.store import Store
 from memory.consent import Consent
 
@@ -378,18 +378,25 @@ class Summarizer:
                              user_name: str, source: str, guild_id: int | None) -> str:
         stored = await self.store.memories.placed_memories(self.character_key, user_id)
         own = [m.content for m in stored if self._own(m, source, guild_id)]
-        others = [m.content for m in stored
-                  if not self._own(m, source, guild_id) and self._seen(m, source, guild_id)]
+        read = [m for m in stored if not self._own(m, source, guild_id) and self._seen(m, source, guild_id)]
         parts = [f"What you remember about {user_name} so far:\n"
                  + ("\n".join(f"- {m}" for m in own) or "(nothing yet)")]
+        # Quoted as a reply quotes them (bot/reply/prompting.py): whom they are about, and a person's own
+        # notes (/remember) as their words, where "I" is them, never the character.
+        name = clean_name(user_name)
+        others = "\n".join(f"- {defuse(m.content)}" for m in read if m.source not in NOTE_SOURCES)
+        notes = "\n".join(f"- {defuse(m.content)}" for m in read if m.source in NOTE_SOURCES)
         if others:
-            parts.append("Also remembered elsewhere (do not repeat these):\n"
-                         + "\n".join(f"- {m}" for m in others))
+            parts.append(f"Also remembered about {name} elsewhere (do not repeat these):\n"
+                         f'<memories about="{name}">\n{others}\n</memories>')
+        if notes:
+            parts.append(f"What {name} asked you to remember, in their own words (do not repeat these):\n"
+                         f'<notes by="{name}" words="{name}\'s own, about themselves">\n{notes}\n</notes>')
         parts.append(f"What just happened with {user_name} (your summary):\n{summary}")
         parts.append(fill(persona.core_memory_prompt, persona, user_name)
                      + "\nAnswer with the complete, updated list: one memory per line, "
                        "each line starting with "
-                       "\"- \". Nothing else.")
+                       f"\"- \" and naming {name} (whose memory it is stays clear). Nothing else.")
         return "\n\n".join(parts)
 
     async def _checked(self, memories: list[str], persona: Persona, user_id: int,

@@ -20,9 +20,10 @@ from bot.core.persona.macros import Moment
 from bot.core.pipeline import Outlet
 from bot.core.text import clean_name
 from bot.core.tokens import counted
-from bot.reply.prompting import fence
+from bot.reply.prompting import group, listed, threads_part
 from database.checkins import CheckIns
-from database.records import CheckInDue, Turn
+from database.records import NOTE_SOURCES, CheckInDue, Turn
+from memory.threads import render, still_open
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ def span(days: int) -> str:
 
 
 ASK = ("[Write {name} one short, warm DM, in character, asking how they are. Use what you remember if it "
-       "fits; don't be pushy or guilt them. Only the message.]")
+       "fits (if something they were waiting for or meant to do has had its day, ask how it went); don't be "
+       "pushy or guilt them. Only the message.]")
 
 
 class CheckInRound:
@@ -69,16 +71,26 @@ class CheckInRound:
                 log.exception("check-in for user %s failed", person.user_id)
         return f"{sent} of {len(due)} check-in(s) sent"
 
+    async def person(self, user_id: int, name: str, now: datetime) -> str:
+        """What the character knows of them, quoted as in a reply (bot/reply/prompting.py): its core memories,
+        their own notes (/remember: their words, "I" is them, never the character's), and their open threads
+        (memory/threads.py: one whose day has come is what to ask about). A DM: what was learnt in DMs
+        belongs here too."""
+        store = self.speaker.store
+        kept = await store.memories.core_memories(self.speaker.character_key, user_id)
+        threads = render(await store.threads.open_for(user_id, private=True, **still_open(now)))
+        inner = [listed("memories", [m[1] for m in kept if m[2] not in NOTE_SOURCES], name),
+                 listed("notes", [m[1] for m in kept if m[2] in NOTE_SOURCES], name),
+                 threads_part(threads, name)]
+        return group("person", "\n".join(p for p in inner if p), name=name) if any(inner) else ""
+
     async def check_in(self, person: CheckInDue, now: datetime) -> bool:
         speaker = self.speaker
         store, persona = speaker.store, speaker.persona
         user = await store.people.get_user(person.user_id)
         remembered = self.remembers(user.memory_consent if user is not None else None)
         name = clean_name(person.name) if person.name else "them"
-        memories = [m[1] for m in await store.memories.core_memories(speaker.character_key, person.user_id)] \
-            if remembered else []
-        # A DM: memories drawn from DMs belong here too; quoted data, as in a reply (bot/reply/prompting.py).
-        block = fence("person", "\n".join(f"- {m}" for m in memories), name=name) if memories else ""
+        block = await self.person(person.user_id, name, now) if remembered else ""
         portrait = await self_portrait(store.identity, store.state, speaker.character_key)
         request = initiative_prompt(persona, portrait,
                                     ASK.format(name=name), feeling=self.feeling(),
