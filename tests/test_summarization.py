@@ -258,7 +258,10 @@ async def test_a_remember_in_dms_outlives_every_summary_and_stays_private(make_h
     kept = [m for _, m, _ in await h.store.memories.core_memories(key, USER_ID)]
     assert note in kept and "Alice likes long runs." in kept
     memory_request = requests_with(h, MEMORY_CUE)[-1]
-    assert f"do not repeat these):\n- {note}" in last_user_text(memory_request.body)  # kept, not rewritten
+    # kept, not rewritten; quoted as hers, by name: in her words "I" is her, never the character
+    assert ("What alice asked you to remember, in their own words (do not repeat these):\n"
+            f"<notes by=\"alice\" words=\"alice's own, about themselves\">\n- {note}\n</notes>"
+            ) in last_user_text(memory_request.body)
     await chat(h, CHAT[4:5], start=4, dm=True)
     assert f"- {note}" in reply_requests(h)[-1].all_text()  # still in the next DM reply
     await chat(h, CHAT[:1])
