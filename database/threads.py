@@ -104,7 +104,7 @@ class Threads:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def open_for(self, user_id: int, *, due_after: datetime, said_after: datetime,
+    async def open_for(self, user_id: int, due_after: datetime, said_after: datetime, *,
                        private: bool = True, guild_id: int | None = None) -> list[ThreadRow]:
         """The person's threads still open, soonest due first (undated ones last): those due after
         ``due_after``, and undated ones said after ``said_after``. ``private``: a DM (every thread); else a

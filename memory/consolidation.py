@@ -310,8 +310,8 @@ class Consolidator:
 
     async def _threads(self, batch: Batch, now: datetime) -> list[ThreadRow]:
         """The open threads the batch is shown (and may close), as a reply in its place would show them."""
-        return await self.store.threads.open_for(batch.user_id, private=batch.private,
-                                                 guild_id=batch.guild_id, **still_open(now))
+        return await self.store.threads.open_for(batch.user_id, *still_open(now), private=batch.private,
+                                                 guild_id=batch.guild_id)
 
     async def _batch(self, batch: Batch, now: datetime, report: ConsolidationReport) -> bool:
         """Whether the batch's messages were handled (False: skipped, they stay in the log)."""

@@ -115,16 +115,16 @@ def thread_changes(found: ExtractedThreads, shown: Sequence[ThreadRow], times: S
 
 async def close_expired(threads: Threads, now: datetime) -> int:
     """Delete everyone's threads whose time has passed (:data:`DUE_GRACE`, :data:`UNDATED_LIFE`)."""
-    cut = still_open(now)
-    closed = await threads.delete_expired(cut["due_after"], cut["said_after"])
+    closed = await threads.delete_expired(*still_open(now))
     if closed:
         log.info("closed %d open threads whose time has passed", closed)
     return closed
 
 
-def still_open(now: datetime) -> dict[str, datetime]:
-    """The cut-offs of what is still open at ``now`` (Threads.open_for's keywords)."""
-    return {"due_after": now - DUE_GRACE, "said_after": now - UNDATED_LIFE}
+def still_open(now: datetime) -> tuple[datetime, datetime]:
+    """The cut-offs of what is still open at ``now``: due after the first, or undated and said after the
+    second (Threads.open_for's, and delete_expired's for what is over)."""
+    return now - DUE_GRACE, now - UNDATED_LIFE
 
 
 def spoken(moment: datetime) -> str:
@@ -167,7 +167,6 @@ class ThreadsPart:
                                                         await self.consent.mode_for(msg.guild_id)):
             return ""
         everywhere = data.memory_everywhere
-        rows = await self.threads.open_for(msg.author_id, private=msg.is_dm,
-                                           guild_id=None if everywhere or msg.is_dm else msg.guild_id,
-                                           **still_open(utcnow()))
+        rows = await self.threads.open_for(msg.author_id, *still_open(utcnow()), private=msg.is_dm,
+                                           guild_id=None if everywhere or msg.is_dm else msg.guild_id)
         return render(rows)

@@ -78,7 +78,7 @@ class CheckInRound:
         belongs here too."""
         store = self.speaker.store
         kept = await store.memories.core_memories(self.speaker.character_key, user_id)
-        threads = render(await store.threads.open_for(user_id, private=True, **still_open(now)))
+        threads = render(await store.threads.open_for(user_id, *still_open(now), private=True))
         inner = [listed("memories", [m[1] for m in kept if m[2] not in NOTE_SOURCES], name),
                  listed("notes", [m[1] for m in kept if m[2] in NOTE_SOURCES], name),
                  threads_part(threads, name)]
