@@ -87,6 +87,7 @@ PARTS: dict[str, str] = {
     "person: style": "How the person writes (bot/alive/mirroring.py).",
     "lore": "Lorebook entries the recent messages triggered, fenced as data.",
     "person: recall": "Facts recalled for this message, under the day they were told.",
+    "person: open threads": "What the person said they would do or are waiting for, with its day.",
     "message": "The message being answered.",
     "instructions": "What the character is asked to do, after the history.",
     "layout: tags and headers": "The layout's own text around the parts: XML tags, headers.",
