@@ -380,7 +380,7 @@ class Consolidator:
                                     character=self.persona().name)
 
     async def _read_ahead(self, by_user: Sequence[Sequence[Batch]], report: ConsolidationReport,
-                          now: datetime) -> None:
+                          now: datetime | None = None) -> None:
         """Every extraction of the window in one Message Batch; its answers wait in ``_answers``."""
         prompts: dict[str, Prompt] = {}
         users: dict[str, int | None] = {}
@@ -397,7 +397,7 @@ class Consolidator:
                 users[key] = batch.user_id
                 prompts[key] = extraction_prompt(persona, batch, self.settings.relationship_max_daily_change,
                                                  structured=self.claude.structured(self.claude.background_model),
-                                                 threads=await self._threads(batch, now))
+                                                 threads=await self._threads(batch, now or utcnow()))
         t0 = time.perf_counter()
         answers = await self.claude.complete_batch(prompts, purpose="consolidation", users=users,
                                                    max_tokens=EXTRACTION_MAX_TOKENS, schema=EXTRACTION_SCHEMA,
