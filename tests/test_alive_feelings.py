@@ -77,7 +77,8 @@ async def test_exchanges_move_the_feelings_which_decay_and_survive_a_restart(
     await exchange(h, "what are you up to?", 4)
     system = h.claude.system_text(h.claude.last_request(DEFAULT))
     # In a channel the feeling follows the shared, cached transcript (bot/reply/prompting.py): it moves often.
-    assert "## How you feel right now\nYou feel affectionate." in final_turn(h)
+    # The reply is told how the character feels toward alice, whose warmth moved it (issue 58).
+    assert "## How you feel right now\nToward alice you feel fond: warm" in final_turn(h)
     await exchange(h, "and later?", 5)
     assert h.claude.system_text(h.claude.last_request(DEFAULT)) == system  # the same cached prefix
     assert h.claude.last_request(DEFAULT).usage["cache_read_input_tokens"] > 0

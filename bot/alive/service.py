@@ -76,7 +76,8 @@ class AliveParts:
         self.clock = clock
         self.time = LocalTime.of(settings.timezone, settings.quiet_hours)
         self.main_key = keys[0]
-        self.feelings = {key: Feelings(store.state, key, self.time, self.now, shared=share_feelings)
+        self.feelings = {key: Feelings(store.state, key, self.time, self.now, shared=share_feelings,
+                                       rows=store.feelings, remembers=consent.allows)
                          for key in keys}
         self.style = StyleMirror(store.style, consent)
         self.reactions = ReactionGate(settings.reaction_rate_limit)
@@ -141,9 +142,7 @@ class AliveParts:
         emote = warm_reaction(self.emotes(msg), stimuli)
         await self.side.react(msg.channel_id, msg.message_id, emote)
         if self.settings.emotions:
-            feelings = self.main_feelings
-            feelings.feel(msg.content)
-            await feelings.save()
+            await self.main_feelings.exchange(msg)
         shown = emote.syntax if isinstance(emote, Emote) else emote
         log.info("reacted %s to message %s instead of replying", shown, msg.message_id)
         who = f"user {msg.author_id}" if msg.private else msg.author_name
@@ -152,7 +151,8 @@ class AliveParts:
 
 
 class FeelingsPart:
-    """How the character feels right now (bot/alive/feelings.py), in the prompt's ``feelings`` slot."""
+    """How the character feels right now, toward the person first (bot/alive/feelings.py), in the prompt's
+    ``feelings`` slot."""
 
     slot = "feelings"
 
@@ -160,7 +160,7 @@ class FeelingsPart:
         self._feelings = feelings
 
     async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
-        return self._feelings.system_part(persona, msg, data)
+        return await self._feelings.system_part(persona, msg, data)
 
 
 class StylePart:
