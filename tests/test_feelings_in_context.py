@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 
 from bot.alive.appraisal import appraise
+from bot.alive.reactions import warm_stimuli
 from bot.core.config import PROJECT_ROOT
 from bot.core.config.sections import AliveSettings
 from bot.core.localtime import load_zone
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import USER2_ID, Harness, MakeHarness, exchange, reply_requests
+from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness, exchange, reply_requests
+from tests.test_memory_commands import forget
 
 LINE = re.compile(r"## How you feel right now\n([^\n]*)")
 OLD_LABELS = ("You feel rattled", "You feel irritable", "You feel sleepy", "You feel affectionate",
@@ -96,6 +98,9 @@ async def test_a_persons_own_distress_gets_concern_not_defence(make_harness: Mak
     text = FakeClaude.all_text(reply_requests(h)[-1])
     for defensive in ("defensive", "stung", "guarded", "rattled", "irritable", "terse"):
         assert defensive not in text.replace("nothing defensive", "")
+    assert "person_feelings" in await h.store.privacy.rows_about_user(USER_ID)
+    await forget(h)  # a feeling toward someone is about them: /forget_me takes it
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
 
     await h.dm("I'm not angry with you, I promise", user=USER2_ID)  # negated: no quarrel with bob
     await h.replies(await h.dm_channel_id(USER2_ID), 1)
@@ -120,6 +125,12 @@ async def test_a_persons_own_distress_gets_concern_not_defence(make_harness: Mak
 def test_an_appraisal_reads_negation_and_whom_a_harsh_word_is_aimed_at(
         text: str, expected: tuple[str, ...]) -> None:
     assert appraise(text, ("Finn",)) == expected
+
+
+def test_an_emote_reaction_reads_warmth_in_context() -> None:
+    assert warm_stimuli("haha love it, thanks!") == ("praise", "warmth")
+    assert warm_stimuli("I don't love it") == ()
+    assert warm_stimuli("thanks for nothing, you idiot") == ()
 
 
 async def test_the_night_follows_the_characters_zone_and_a_card_can_do_without(
