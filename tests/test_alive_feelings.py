@@ -199,6 +199,7 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
     checkin = [r for r in h.claude.requests if checkin_request(r.body)][-1]
     asked = h.claude.all_text(checkin)
     assert "Alice restores old boats" in asked and "asking how they are" in asked
+    assert "## How you feel right now\nToward alice you feel at ease" in asked  # toward her, not everyone
     # what she typed is quoted data, never system text; the time, in the character's zone, and her silence
     assert "Alice restores old boats" not in h.claude.system_text(checkin)
     assert "<person name=\"alice\">\n- Alice restores old boats" in asked

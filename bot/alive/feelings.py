@@ -107,19 +107,24 @@ class Feelings:
     async def system_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
         """The reply's one state line: the feeling toward the person leads (see bot/alive/regard.py)."""
         self.names = tuple(n for n in (persona.name, persona.nickname, self.character) if n)
-        now = self.clock()
-        person, room = await self.read(msg)
-        return state_line(clean_name(msg.author_name), person.advanced(now),
-                          room=None if room is None else room.advanced(now), mood=data.mood,
-                          night=self.night(persona, now))
+        return await self.line(persona, msg.author_id, clean_name(msg.author_name), data.mood,
+                               None if msg.is_dm else msg.channel_id)
 
-    async def read(self, msg: Incoming) -> tuple[Regard, Regard | None]:
-        """How the character feels toward ``msg``'s author and in its channel (None in a DM), as stored."""
-        now, channel = self.clock(), None if msg.is_dm else msg.channel_id
+    async def line(self, persona: Persona, user_id: int, name: str, mood: str,
+                   channel_id: int | None = None) -> str:
+        """The state line toward a person (``channel_id``: where, when it is a channel), as of now."""
+        now = self.clock()
+        person, room = await self.read(user_id, channel_id)
+        return state_line(name, person.advanced(now), room=None if room is None else room.advanced(now),
+                          mood=mood, night=self.night(persona, now))
+
+    async def read(self, user_id: int, channel_id: int | None = None) -> tuple[Regard, Regard | None]:
+        """How the character feels toward a person and in a channel (None without one), as stored."""
+        now = self.clock()
         if self.rows is None:
-            return Regard.calm(now), None if channel is None else Regard.calm(now)
-        person, place = await self.rows.read(self.character, msg.author_id, channel)
-        return Regard.from_json(person, now), None if channel is None else Regard.from_json(place, now)
+            return Regard.calm(now), None if channel_id is None else Regard.calm(now)
+        person, place = await self.rows.read(self.character, user_id, channel_id)
+        return Regard.from_json(person, now), None if channel_id is None else Regard.from_json(place, now)
 
     async def on_turn(self, msg: Incoming, result: ReplyResult) -> None:
         await self.exchange(msg)

@@ -208,7 +208,7 @@ class Alive:
         self.status = StatusKeeper(speaker, feeling=self.feeling_block, apply=side.show_status, mirror=mirror)
         self.proactive = ProactiveRound(speaker, self.time, places=side.places, outlet_for=side.outlet_for,
                                         status=self.status.current, feeling=self.feeling_block, mirror=mirror)
-        self.checkins = CheckInRound(speaker, self.time, feeling=self.feeling_block, open_dm=side.open_dm,
+        self.checkins = CheckInRound(speaker, self.time, feeling=self.feeling_toward, open_dm=side.open_dm,
                                      remembers=self.consent.allows, mirror=mirror)
         key = speaker.character_key
         self.proactive_key = f"proactive:{key}" + (f":shards {shards}" if shards else "")
@@ -246,6 +246,12 @@ class Alive:
 
     def feeling_block(self) -> str:
         return self.main_feelings.block() if self.settings.emotions else ""
+
+    async def feeling_toward(self, user_id: int, name: str, mood: str) -> str:
+        """How the main character feels toward one person (a check-in DM): the state line of a reply."""
+        if not self.settings.emotions:
+            return ""
+        return await self.main_feelings.line(self.speaker.persona, user_id, name, mood)
 
     def feeling_line(self) -> str:
         """How the character feels, for /status and the log channel."""
