@@ -36,6 +36,11 @@ class Clock:
         return self.now
 
 
+def set_clock(h: Harness, clock: Clock) -> None:
+    assert h.bot is not None
+    h.bot.alive.clock = clock
+
+
 def state_line(request: Any) -> str:
     """The state line in force in a reply request (in a DM, the latest version pinned in its history)."""
     found = LINE.findall(FakeClaude.all_text(request))
@@ -58,7 +63,7 @@ def afternoon() -> datetime:
 async def test_bobs_insults_in_a_channel_leave_alices_dm_feeling_unchanged(make_harness: MakeHarness) -> None:
     h = await make_harness(timezone="UTC")
     clock = Clock(afternoon())
-    h.bot.alive.clock = clock
+    set_clock(h, clock)
     before = await dm(h, "hello finn, how is the tide today?", 1)
     assert before.startswith("Toward alice you feel at ease")
 
@@ -78,7 +83,7 @@ async def test_bobs_insults_in_a_channel_leave_alices_dm_feeling_unchanged(make_
         "Toward alice you feel at ease; the room feels tense, so let that colour your tone.")
 
     await h.restart()  # kept in the database, read at each exchange
-    h.bot.alive.clock = clock
+    set_clock(h, clock)
     await exchange(h, "well?", 6, user=USER2_ID)
     assert state_line(reply_requests(h)[-1]).startswith("Toward bob you feel stung")
     clock.now += timedelta(days=2)  # and it fades
@@ -89,7 +94,7 @@ async def test_bobs_insults_in_a_channel_leave_alices_dm_feeling_unchanged(make_
 async def test_a_persons_own_distress_gets_concern_not_defence(make_harness: MakeHarness) -> None:
     h = await make_harness(timezone="UTC")
     clock = Clock(afternoon())
-    h.bot.alive.clock = clock
+    set_clock(h, clock)
     await h.store.state.set("daily_mood", "Playful, in the mood for jokes.")
     await dm(h, "I feel so stupid, I messed up at work", 1)
     line = await dm(h, "sorry, long day", 2)
@@ -137,7 +142,7 @@ async def test_the_night_follows_the_characters_zone_and_a_card_can_do_without(
         make_harness: MakeHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     h = await make_harness(timezone="Asia/Tokyo")  # UTC+9, no summer time
     clock = Clock(datetime(2026, 11, 25, 14, 30, tzinfo=UTC))  # 23:30 in Tokyo, the afternoon in UTC
-    h.bot.alive.clock = clock
+    set_clock(h, clock)
     night = await dm(h, "still up?", 1)
     assert night.endswith("It is late at night for you: a little tired, softer and slower.")
     clock.now = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)  # 14:00 in Tokyo
@@ -148,7 +153,7 @@ async def test_the_night_follows_the_characters_zone_and_a_card_can_do_without(
     with (folder / "character.env").open("a", encoding="utf-8") as env:
         env.write("\ncircadian=false\n")
     h2 = await make_harness(character_dir=folder, timezone="Asia/Tokyo")
-    h2.bot.alive.clock = Clock(datetime(2026, 11, 25, 14, 30, tzinfo=UTC))
+    set_clock(h2, Clock(datetime(2026, 11, 25, 14, 30, tzinfo=UTC)))
     assert "night" not in await dm(h2, "still up?", 1)
 
     # No timezone set: the machine's own zone, not UTC.
@@ -160,7 +165,7 @@ async def test_the_night_follows_the_characters_zone_and_a_card_can_do_without(
 async def test_the_state_line_never_holds_two_contradictory_moods(make_harness: MakeHarness) -> None:
     h = await make_harness(timezone="UTC")
     clock = Clock(datetime(2026, 11, 25, 23, 30, tzinfo=UTC))  # late at night, a playful day
-    h.bot.alive.clock = clock
+    set_clock(h, clock)
     await h.store.state.set("daily_mood", "Playful, in the mood for jokes.")
     said = ("hi finn!", "you're the best, thank you <3", "I feel awful, I failed my exam", "wow, no way?!",
             "you're useless", "whatever, shut up", "sorry finn, I love you", "ok")
