@@ -80,7 +80,7 @@ async def test_bobs_insults_in_a_channel_leave_alices_dm_feeling_unchanged(make_
     assert "stung" not in FakeClaude.all_text(reply_requests(h)[-1])
     await exchange(h, "hi all", 5)  # alice in the channel: the room is tense, she is not to blame
     assert state_line(reply_requests(h)[-1]) == (
-        "Toward alice you feel at ease; the room feels tense, so let that colour your tone.")
+        "Toward alice you feel at ease; the room feels tense.")
 
     await h.restart()  # kept in the database, read at each exchange
     set_clock(h, clock)
@@ -99,7 +99,7 @@ async def test_a_persons_own_distress_gets_concern_not_defence(make_harness: Mak
     await dm(h, "I feel so stupid, I messed up at work", 1)
     line = await dm(h, "sorry, long day", 2)
     assert line.startswith("Toward alice you feel concerned: they are having a hard time: be gentle")
-    assert "Your mood today stays in the background for now." in line  # the jokes wait
+    assert "Your mood today stays in the background." in line  # the jokes wait
     text = FakeClaude.all_text(reply_requests(h)[-1])
     for defensive in ("defensive", "stung", "guarded", "rattled", "irritable", "terse"):
         assert defensive not in text.replace("nothing defensive", "")
@@ -144,7 +144,7 @@ async def test_the_night_follows_the_characters_zone_and_a_card_can_do_without(
     clock = Clock(datetime(2026, 11, 25, 14, 30, tzinfo=UTC))  # 23:30 in Tokyo, the afternoon in UTC
     set_clock(h, clock)
     night = await dm(h, "still up?", 1)
-    assert night.endswith("It is late at night for you: a little tired, softer and slower.")
+    assert night.endswith("It is late at night for you: a little tired.")
     clock.now = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)  # 14:00 in Tokyo
     assert "night" not in await dm(h, "good afternoon!", 2)
 

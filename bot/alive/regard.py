@@ -41,9 +41,8 @@ HEAVY = frozenset({"hurt", "concern"})  # leads that the day's mood and the nigh
 TOWARD = {
     "warmth": ("fond", "warm and familiar with them"),
     "delight": ("pleased", "upbeat and playful with them"),
-    "hurt": ("stung", "a little guarded and dry with them, never cruel; it fades if they make amends"),
-    "concern": ("concerned", "they are having a hard time: be gentle and attentive, listen first, no "
-                             "teasing and nothing defensive"),
+    "hurt": ("stung", "a little guarded and dry with them, never cruel"),
+    "concern": ("concerned", "they are having a hard time: be gentle, listen first, nothing defensive"),
 }
 # The room's mood, in a channel: (what it is, how it colours the reply).
 ROOM = {
@@ -126,12 +125,11 @@ def state_line(name: str, person: Regard, *, room: Regard | None = None, mood: s
         parts[0] += f": {TOWARD[lead[0]][1]}."
     else:
         room_lead = room.lead() if room is not None else None
-        parts[0] += (f"; the room feels {ROOM[room_lead[0]]}, so let that colour your tone."
-                     if room_lead is not None else ", as you usually are with them.")
+        parts[0] += (f"; the room feels {ROOM[room_lead[0]]}."
+                     if room_lead is not None else ".")
     if mood:
-        parts.append("Your mood today stays in the background for now." if heavy
-                     else "Your mood today colours this.")
+        parts.append("Your mood today stays in the background." if heavy else "Your mood today colours this.")
     if night:
         parts.append("It is late at night for you, but you stay attentive." if heavy
-                     else "It is late at night for you: a little tired, softer and slower.")
+                     else "It is late at night for you: a little tired.")
     return "## How you feel right now\n" + " ".join(parts)
