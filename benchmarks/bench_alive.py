@@ -5,7 +5,9 @@ its label and guidance) and the author's style line (the stored profile parsed, 
 guidance); after the reply, the emotion update (text signals, stimuli, saturation) and the style update (the
 profile learnt from the message and serialized for the store). Then, separately, the two writes that follow
 a reply on SQLite (the feeling saved to global state, the profile learnt in one transaction with the consent
-check): after the answer is posted, never before it.
+check): after the answer is posted, never before it. And the feelings toward each person and in each channel
+on SQLite: before the reply, the stored feeling toward the author and the channel's read and made into the
+state line; after it, the exchange judged in context and both written back (with the character's own).
 Run: python -m benchmarks.bench_alive [--quick] [--messages N]
 """
 
@@ -22,6 +24,8 @@ from bot.alive.feelings import Feelings
 from bot.alive.mirroring import StyleMirror
 from bot.alive.style import StyleProfile, guidance
 from bot.core.localtime import LocalTime
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming
 from database.records import SeenMessage
 from database.store import Store
 from memory.consent import Consent
@@ -92,6 +96,31 @@ async def writes(messages: list[str], users: int = 50) -> list[float]:
     return out
 
 
+async def relationships(messages: list[str], users: int = 50) -> tuple[list[float], list[float]]:
+    """(before, after) seconds per exchange of the feelings per person and per channel, on SQLite."""
+    store = await Store(temp_sqlite_url("regard.db")).open()
+    now = datetime.now(UTC)
+    for user in range(1, users + 1):
+        await store.log.log_message(SeenMessage(user, 10, 1, user, f"user{user}", False, False, "hi", now))
+    feelings = Feelings(store.state, "bench", LocalTime.of("UTC", ""), rows=store.feelings)
+    persona = Persona(name="Finn", system_prompt="You are Finn.")
+    before, after = [], []
+    for i, text in enumerate(messages):
+        user = 1 + i % users
+        msg = Incoming(message_id=10_000 + i, channel_id=10 + i % 3, author_id=user,
+                       author_name=f"user{user}", content=text, created_at=now, is_dm=False, guild_id=1)
+        t0 = time.perf_counter()
+        line = await feelings.line(persona, user, msg.author_name, "Calm.", msg.channel_id)
+        t1 = time.perf_counter()
+        await feelings.exchange(msg)
+        t2 = time.perf_counter()
+        assert line.startswith("## How you feel right now")
+        before.append(t1 - t0)
+        after.append(t2 - t1)
+    await store.close()
+    return before, after
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true",
@@ -109,6 +138,9 @@ def main() -> None:
     print(f"both, per message: {summary_ms(total)}; target < {TARGET_MS} ms (median): {verdict}")
     after = asyncio.run(writes(messages[: min(n, 2_000)]))
     print(f"after the reply, on SQLite (feeling saved + profile learnt, one exchange): {summary_ms(after)}")
+    read, moved = asyncio.run(relationships(messages[: min(n, 2_000)]))
+    print(f"toward the person and the channel, on SQLite: before the reply (read + state line) "
+          f"{summary_ms(read)}; after it (judged + written) {summary_ms(moved)}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The tables of the character's life between messages (0007_alive): durable schedules, per-place switches,
-how a person writes, check-ins. Kept beside models.py (same ``Base``) so each file stays readable."""
+how a person writes, check-ins, how the character feels toward a person and in a channel
+(0021_relationship_feelings). Kept beside models.py (same ``Base``) so each file stays readable."""
 
 from __future__ import annotations
 
@@ -63,4 +64,30 @@ class CheckIn(Base):
                                          primary_key=True, autoincrement=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     sent_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class PersonFeeling(Base):
+    """How a character feels toward a person right now (bot/alive/regard.py, JSON), moved by each exchange
+    with them and fading by the hour; beside their relationship (models.py), whose metrics the daily
+    consolidation judges."""
+
+    __tablename__ = "person_feelings"
+
+    character: Mapped[str] = mapped_column(String(100), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True, autoincrement=False)
+    feeling: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class PlaceFeeling(Base):
+    """How a character feels in a channel (bot/alive/regard.py, JSON), moved by everything said there and
+    fading by the hour."""
+
+    __tablename__ = "place_feelings"
+
+    character: Mapped[str] = mapped_column(String(100), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    feeling: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.sql.dml import UpdateBase
 
-from database.alive_models import CheckIn, StyleProfile
+from database.alive_models import CheckIn, PersonFeeling, StyleProfile
 from database.conversations import Conversations
 from database.engine import Database
 from database.log import MessageLog
@@ -54,6 +54,7 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "archive_excerpts": ("user_id",),  # their words and the character's lines beside them
     "relationships": ("user_id",),
     "style_profiles": ("user_id",),
+    "person_feelings": ("user_id",),
     "checkins": ("user_id",),
     "message_log": ("author_id",),  # and whole DM channels, and posts made for them: see Privacy._delete
     "message_archive": ("author_id",),
@@ -83,6 +84,7 @@ NOTHING_PERSONAL: dict[str, str] = {
     "personaflow_memories": "a character's own memories",
     "place_settings": "where the character is active (channel or server ids)",
     "place_switches": "per-place switches (channel or server ids)",
+    "place_feelings": "how the room feels in a channel (channel ids), everyone's at once",
     "scheduled_jobs": "the bot's schedule",
 }
 # 4. Where a person sits in the key of one of the bot's small named values, or in the text of one: the
@@ -264,6 +266,7 @@ class Privacy:
             ("archive_excerpts", delete(ArchiveExcerpt).where(ArchiveExcerpt.user_id == user_id)),
             ("relationships", delete(Relationship).where(Relationship.user_id == user_id)),
             ("style_profiles", delete(StyleProfile).where(StyleProfile.user_id == user_id)),
+            ("person_feelings", delete(PersonFeeling).where(PersonFeeling.user_id == user_id)),
             ("checkins", delete(CheckIn).where(CheckIn.user_id == user_id)),
             ("message_log", delete(LoggedMessage).where(theirs(LoggedMessage))),
             ("message_archive", delete(ArchivedMessage).where(theirs(ArchivedMessage))),

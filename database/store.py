@@ -19,6 +19,7 @@ from database.conversations import Conversations
 from database.engine import Database
 from database.excerpts import Excerpts
 from database.facts import Facts
+from database.feelings import FeelingRows
 from database.identity import Identity
 from database.log import MessageLog
 from database.memories import Memories
@@ -80,11 +81,12 @@ class Store:
         self.polls = Polls(self.db)
         self.tickets = Tickets(self.db)
         # Durable timers (rounds, a poll's closing); alive between messages: per-place switches, writing
-        # styles, check-ins.
+        # styles, check-ins, feelings toward each person and in each channel.
         self.timers = TimerRows(self.db)
         self.switches = PlaceSwitches(self.db)
         self.style = StyleProfiles(self.db, q)
         self.checkins = CheckIns(self.db)
+        self.feelings = FeelingRows(self.db)
         # A cluster of processes on one PostgreSQL: their rows (the link is each process's own session).
         self.cluster = ClusterNodes(self.db)
         # Replies owed (issue 14): what a crash left unanswered is answered at the next start-up.

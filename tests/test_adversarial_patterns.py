@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bot.alive import emotes, emotions, mirroring, status, style
+from bot.alive import appraisal, emotes, emotions, mirroring, status, style
 from bot.core import attachments, localtime, text, topics
 from bot.core.persona import blend, cards, framework, lorebook, lorekeys, macros, modes, template
 from bot.core.persona.model import Lorebook, LoreEntry
@@ -119,6 +119,8 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
     "style: learn": (lambda t: style.learn(None, t),
                      (style._WORD, style._EMOJI, style._SCRIPT, style._NON_LATIN)),
     "feelings: signals": (emotions.signals, (emotions._WORD,)),
+    "feelings: appraisal in context": (lambda t: appraisal.appraise(t, ("Finn",)),
+                                       (appraisal._CLAUSES, appraisal._WORD, *appraisal.ORDERS)),
     "mirroring: mentions removed": (lambda t: mirroring._MENTION.sub("", t), (mirroring._MENTION,)),
     "framework blend: kind of conversation": (blend.detect_context,
                                               (*blend._CONTEXT_PATTERNS.values(), blend._CALL)),
@@ -166,7 +168,7 @@ def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     compiled patterns are all named by some entry."""
     modules = (triage, intent, router, topics, timewords, lexical, style, emotions, mirroring, blend, macros,
                framework, template, modes, splitting, delivery, emotes, voice, attachments, posting, polls,
-               moderation, localtime, text, lorekeys)
+               moderation, localtime, text, lorekeys, appraisal)
     covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
     covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
     missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()

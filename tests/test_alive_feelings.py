@@ -77,7 +77,8 @@ async def test_exchanges_move_the_feelings_which_decay_and_survive_a_restart(
     await exchange(h, "what are you up to?", 4)
     system = h.claude.system_text(h.claude.last_request(DEFAULT))
     # In a channel the feeling follows the shared, cached transcript (bot/reply/prompting.py): it moves often.
-    assert "## How you feel right now\nYou feel affectionate." in final_turn(h)
+    # The reply is told how the character feels toward alice, whose warmth moved it (issue 58).
+    assert "## How you feel right now\nToward alice you feel fond: warm" in final_turn(h)
     await exchange(h, "and later?", 5)
     assert h.claude.system_text(h.claude.last_request(DEFAULT)) == system  # the same cached prefix
     assert h.claude.last_request(DEFAULT).usage["cache_read_input_tokens"] > 0
@@ -198,6 +199,7 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
     checkin = [r for r in h.claude.requests if checkin_request(r.body)][-1]
     asked = h.claude.all_text(checkin)
     assert "Alice restores old boats" in asked and "asking how they are" in asked
+    assert "## How you feel right now\nToward alice you feel at ease" in asked  # toward her, not everyone
     # what she typed is quoted data, never system text; the time, in the character's zone, and her silence
     assert "Alice restores old boats" not in h.claude.system_text(checkin)
     # her /remember note is hers, by name (in her words "I" is her), never the character's own memory

@@ -42,13 +42,16 @@ ASK = ("[Write {name} one short, warm DM, in character, asking how they are. Use
        "pushy or guilt them. Only the message.]")
 
 
+Toward = Callable[[int, str, str], Awaitable[str]]  # (user id, name, today's mood) -> the state line
+
+
 class CheckInRound:
-    def __init__(self, speaker: Speaker, time: LocalTime, *, feeling: Callable[[], str],
+    def __init__(self, speaker: Speaker, time: LocalTime, *, feeling: Toward,
                  open_dm: Callable[[int], Awaitable[Outlet | None]], remembers: Callable[[bool | None], bool],
                  mirror: Callable[[str], None]) -> None:
         self.speaker = speaker
         self.time = time
-        self.feeling = feeling
+        self.feeling = feeling  # (user id, name, today's mood) -> how the character feels toward them
         self.open_dm = open_dm
         self.remembers = remembers
         self.mirror = mirror
@@ -93,7 +96,8 @@ class CheckInRound:
         block = await self.person(person.user_id, name, now) if remembered else ""
         portrait = await self_portrait(store.identity, store.state, speaker.character_key)
         request = initiative_prompt(persona, portrait,
-                                    ASK.format(name=name), feeling=self.feeling(),
+                                    ASK.format(name=name),
+                                    feeling=await self.feeling(person.user_id, name, portrait.mood),
                                     moment=Moment(self.time.local(now), now - person.last_seen), name=name,
                                     person=block)
         try:

@@ -54,6 +54,7 @@ STIMULI: dict[str, dict[str, float]] = {
     "praise": {"dopamine": 0.16, "serotonin": 0.06},
     "conflict": {"cortisol": 0.22, "adrenaline": 0.20, "serotonin": -0.10, "oxytocin": -0.06},
     "surprise": {"adrenaline": 0.15, "dopamine": 0.06},
+    "distress": {"oxytocin": 0.05, "cortisol": 0.04},  # someone is having a hard time: closer, a little tense
 }
 # How far loneliness moves each resting level once it is full.
 LONELINESS: dict[str, float] = {"oxytocin": -0.25, "serotonin": -0.12, "cortisol": 0.10, "dopamine": -0.06}

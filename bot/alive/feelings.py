@@ -1,9 +1,18 @@
-"""A character's feelings at run time: the emotion model (bot/alive/emotions.py) kept in memory, moved by each
-exchange, shown in the stable part of the prompt, and persisted in global state (``emotions.<character>``,
-visible in /state) after each exchange, so a restart keeps the feeling.
+"""A character's feelings at run time, at two levels:
 
-Nothing here touches the database on the way to a reply: the label is computed from the state in memory.
-Writes happen after the reply, coalesced (one in flight at a time; the newest state wins).
+* toward each person and in each channel (bot/alive/regard.py), read from the database at each exchange
+  (database/feelings.py): a person's messages move only the character's feeling toward that person, what
+  is said in a channel moves only that channel's mood, so one hostile person in a channel leaves everyone
+  else's DMs as they were. Each reply is told one state line (:func:`bot.alive.regard.state_line`): the
+  feeling toward the person leads; the room, the day's mood and, where the card keeps a daily rhythm, the
+  night in the character's own time zone only colour it.
+* the character as a whole: the hormone model (bot/alive/emotions.py), kept in memory and persisted in
+  global state (``emotions.<character>``, visible in /state) after each exchange, so a restart keeps it; it
+  is what /status, the custom status and speaking first go by (loneliness builds there).
+
+What a message carries is judged in context (bot/alive/appraisal.py: negation, and whom a harsh word is
+aimed at). Writes happen after the reply; the global state's are coalesced (one in flight at a time; the
+newest state wins).
 """
 
 from __future__ import annotations
@@ -11,17 +20,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
-from bot.alive.emotions import EmotionState, advance, describe, guidance, signals, stimulate
+from bot.alive.appraisal import appraise
+from bot.alive.emotions import BY_NAME, EmotionState, advance, describe, guidance, stimulate
+from bot.alive.regard import Regard, state_line
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, ReplyResult
+from bot.core.text import clean_name
+from database.feelings import FeelingRows
 from database.records import PromptData
 from database.state import State
 
 log = logging.getLogger(__name__)
 
 STATE_PREFIX = "emotions."
+NIGHT_MELATONIN = 0.45  # the resting melatonin level from which it is night for the character (about 23-5)
 
 
 def state_key(character_key: str) -> str:
@@ -30,10 +45,17 @@ def state_key(character_key: str) -> str:
 
 class Feelings:
     def __init__(self, state: State, character_key: str, time: LocalTime, clock: Clock = utc_now, *,
-                 shared: Callable[[str, str], None] | None = None) -> None:
+                 shared: Callable[[str, str], None] | None = None, rows: FeelingRows | None = None,
+                 remembers: Callable[[bool | None], bool] = lambda consent: consent is not False) -> None:
         """``shared``: told of each saved state (key, JSON), so a cluster's other processes adopt it
-        (bot/runtime/cluster.py)."""
-        self.kept = state  # where the feelings are kept (one global state key per character)
+        (bot/runtime/cluster.py); ``rows``: where the feelings toward each person and in each channel are
+        kept (None: the character's own only); ``remembers``: whether a person's stored consent lets a
+        feeling toward them be kept."""
+        self.kept = state  # where the character's own feelings are kept (one global state key per character)
+        self.character = character_key
+        self.rows = rows
+        self.remembers = remembers
+        self.names: tuple[str, ...] = (character_key,)  # what it is called: a clause naming it is aimed at it
         self.key = state_key(character_key)
         self.time = time
         self.clock = clock
@@ -74,19 +96,66 @@ class Feelings:
     # -- engine hooks
 
     def block(self) -> str:
-        """The stable prompt part: the label and its tone guidance (the same text while the label holds)."""
+        """The character's own feeling and its tone guidance, for what it says unprompted."""
         return guidance(self.current().label)
 
-    def system_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
-        return self.block()  # the label moves with every exchange: shown after the cached history
+    def night(self, persona: Persona, when: datetime) -> bool:
+        """Whether it is night for the character at ``when``, in its own time zone (never, for a card
+        without a daily rhythm)."""
+        return persona.circadian and BY_NAME["melatonin"].rest(self.time.hour(when), 0.0) >= NIGHT_MELATONIN
+
+    async def system_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        """The reply's one state line: the feeling toward the person leads (see bot/alive/regard.py)."""
+        self.names = tuple(n for n in (persona.name, persona.nickname, self.character) if n)
+        return await self.line(persona, msg.author_id, clean_name(msg.author_name), data.mood,
+                               None if msg.is_dm else msg.channel_id)
+
+    async def line(self, persona: Persona, user_id: int, name: str, mood: str,
+                   channel_id: int | None = None) -> str:
+        """The state line toward a person (``channel_id``: where, when it is a channel), as of now."""
+        now = self.clock()
+        person, room = await self.read(user_id, channel_id)
+        return state_line(name, person.advanced(now), room=None if room is None else room.advanced(now),
+                          mood=mood, night=self.night(persona, now))
+
+    async def read(self, user_id: int, channel_id: int | None = None) -> tuple[Regard, Regard | None]:
+        """How the character feels toward a person and in a channel (None without one), as stored."""
+        now = self.clock()
+        if self.rows is None:
+            return Regard.calm(now), None if channel_id is None else Regard.calm(now)
+        person, place = await self.rows.read(self.character, user_id, channel_id)
+        return Regard.from_json(person, now), None if channel_id is None else Regard.from_json(place, now)
 
     async def on_turn(self, msg: Incoming, result: ReplyResult) -> None:
-        self.feel(msg.content)
+        await self.exchange(msg)
+
+    async def exchange(self, msg: Incoming) -> tuple[str, ...]:
+        """One exchange with ``msg``: what it carries moves the feeling toward its author, the mood of its
+        channel and the character's own state (saved)."""
+        found = self.feel(msg.content)
+        if self.rows is not None and not msg.author_is_bot:
+            now = self.clock()
+
+            def person(old: str, consent: bool | None) -> str | None:
+                if not self.remembers(consent):
+                    return None
+                return Regard.from_json(old, now).moved(found, now).to_json()
+
+            def place(old: str) -> str:
+                return Regard.from_json(old, now).moved(found, now).to_json()
+
+            try:
+                await self.rows.move(self.character, msg.author_id, person,
+                                     None if msg.is_dm else msg.channel_id, place)
+            except Exception:
+                log.exception("could not keep the feelings of an exchange with user %s", msg.author_id)
         await self.save()
+        return found
 
     def feel(self, text: str) -> tuple[str, ...]:
-        """One exchange: the stimuli its text carries move the state (in memory; save() persists)."""
-        found = signals(text)
+        """What ``text`` carries, judged in context, moves the character's own state (in memory; save()
+        persists)."""
+        found = appraise(text, self.names)
         stimulate(self.state, found, self.clock(), self.time)
         self._dirty = True
         return found

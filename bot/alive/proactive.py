@@ -117,7 +117,7 @@ class ProactiveRound:
     async def run(self, now: datetime) -> str:
         settings, store = self.speaker.settings, self.speaker.store
         if self.time.is_quiet(now):
-            where = f"{settings.alive.quiet_hours}, {settings.alive.timezone}"
+            where = f"{settings.alive.quiet_hours}, {self.time.zone.key}"
             self.mirror(f"Proactive round skipped: quiet hours ({where}).")
             self.last = []
             return "quiet hours"

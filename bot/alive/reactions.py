@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
-from bot.alive.emotions import signals
+from bot.alive.appraisal import appraise
 from bot.core.pipeline import Decision, Incoming
 from database.records import SeenMessage
 
@@ -23,9 +23,10 @@ def may_react(msg: Incoming, decision: Decision) -> bool:
 
 
 def warm_stimuli(text: str) -> tuple[str, ...]:
-    """The message's stimuli when it is warm (else empty)."""
-    found = signals(text)
-    return found if WARM & set(found) else ()
+    """The message's stimuli when it is warm, read in context (else empty): "I don't love it" is not, nor
+    is thanks with an insult aimed at the character."""
+    found = appraise(text)
+    return found if WARM & set(found) and "conflict" not in found else ()
 
 
 def aimed_at_me(previous: Iterable[SeenMessage], own_ids: Collection[int]) -> bool:

@@ -76,7 +76,8 @@ class AliveParts:
         self.clock = clock
         self.time = LocalTime.of(settings.timezone, settings.quiet_hours)
         self.main_key = keys[0]
-        self.feelings = {key: Feelings(store.state, key, self.time, self.now, shared=share_feelings)
+        self.feelings = {key: Feelings(store.state, key, self.time, self.now, shared=share_feelings,
+                                       rows=store.feelings, remembers=consent.allows)
                          for key in keys}
         self.style = StyleMirror(store.style, consent)
         self.reactions = ReactionGate(settings.reaction_rate_limit)
@@ -141,9 +142,7 @@ class AliveParts:
         emote = warm_reaction(self.emotes(msg), stimuli)
         await self.side.react(msg.channel_id, msg.message_id, emote)
         if self.settings.emotions:
-            feelings = self.main_feelings
-            feelings.feel(msg.content)
-            await feelings.save()
+            await self.main_feelings.exchange(msg)
         shown = emote.syntax if isinstance(emote, Emote) else emote
         log.info("reacted %s to message %s instead of replying", shown, msg.message_id)
         who = f"user {msg.author_id}" if msg.private else msg.author_name
@@ -152,7 +151,8 @@ class AliveParts:
 
 
 class FeelingsPart:
-    """How the character feels right now (bot/alive/feelings.py), in the prompt's ``feelings`` slot."""
+    """How the character feels right now, toward the person first (bot/alive/feelings.py), in the prompt's
+    ``feelings`` slot."""
 
     slot = "feelings"
 
@@ -160,7 +160,7 @@ class FeelingsPart:
         self._feelings = feelings
 
     async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
-        return self._feelings.system_part(persona, msg, data)
+        return await self._feelings.system_part(persona, msg, data)
 
 
 class StylePart:
@@ -208,7 +208,7 @@ class Alive:
         self.status = StatusKeeper(speaker, feeling=self.feeling_block, apply=side.show_status, mirror=mirror)
         self.proactive = ProactiveRound(speaker, self.time, places=side.places, outlet_for=side.outlet_for,
                                         status=self.status.current, feeling=self.feeling_block, mirror=mirror)
-        self.checkins = CheckInRound(speaker, self.time, feeling=self.feeling_block, open_dm=side.open_dm,
+        self.checkins = CheckInRound(speaker, self.time, feeling=self.feeling_toward, open_dm=side.open_dm,
                                      remembers=self.consent.allows, mirror=mirror)
         key = speaker.character_key
         self.proactive_key = f"proactive:{key}" + (f":shards {shards}" if shards else "")
@@ -246,6 +246,12 @@ class Alive:
 
     def feeling_block(self) -> str:
         return self.main_feelings.block() if self.settings.emotions else ""
+
+    async def feeling_toward(self, user_id: int, name: str, mood: str) -> str:
+        """How the main character feels toward one person (a check-in DM): the state line of a reply."""
+        if not self.settings.emotions:
+            return ""
+        return await self.main_feelings.line(self.speaker.persona, user_id, name, mood)
 
     def feeling_line(self) -> str:
         """How the character feels, for /status and the log channel."""

@@ -6,10 +6,12 @@ A leaf module (nothing of Kindred imported), so the configuration can validate w
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Clock = Callable[[], datetime]  # aware UTC datetimes; tests inject their own to fast-forward
@@ -46,8 +48,32 @@ def parse_quiet_hours(text: str) -> tuple[int, int] | None:
     return start, end
 
 
+def machine_zone() -> ZoneInfo:
+    """The machine's own time zone: ``TZ`` when it names one, else the zone /etc/localtime links to (or
+    /etc/timezone names); UTC when none of those says (a container without zone data, say)."""
+    names = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        names.append(str(Path("/etc/localtime").resolve()).partition("/zoneinfo/")[2])
+    except OSError:
+        pass
+    try:
+        names.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    except OSError:
+        pass
+    for name in names:
+        if name and not name.startswith("/"):
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
 def load_zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name``; ValueError with a one-line reason when there is no such zone."""
+    """The IANA time zone ``name`` (empty: the machine's own, :func:`machine_zone`); ValueError with a
+    one-line reason when there is no such zone."""
+    if not name.strip():
+        return machine_zone()
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError):
@@ -68,7 +94,7 @@ class LocalTime:
 
     @classmethod
     def of(cls, timezone: str, quiet_hours: str) -> LocalTime:
-        return cls(load_zone(timezone or "UTC"), parse_quiet_hours(quiet_hours))
+        return cls(load_zone(timezone), parse_quiet_hours(quiet_hours))
 
     def local(self, when: datetime) -> datetime:
         return when.astimezone(self.zone)

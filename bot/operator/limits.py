@@ -90,8 +90,8 @@ class SpendingLimits:
         self.mirror = mirror
         self.clock = clock
         self.monotonic = monotonic
-        self.timezone = timezone
         self.zone = load_zone(timezone)
+        self.timezone = self.zone.key  # named even when the setting is empty (the machine's zone)
         self._recent: dict[int, deque[float]] = {}  # person -> times of their admitted messages
         self._told: dict[tuple[str, int], str] = {}  # (kind, subject) -> the window they were told in
         self._noted: dict[tuple[str, int], str] = {}  # (kind, subject) -> the window logged and mirrored

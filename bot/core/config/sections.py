@@ -290,8 +290,8 @@ class AliveSettings:
         "", "Local hours (in timezone) when the character never speaks first nor checks in, as start-end "
         "like 23-7 (empty: none).", check=parsed_by(parse_quiet_hours), restart=True)
     timezone: str = key(
-        "UTC", "IANA time zone of quiet_hours, check-ins and the character's daily rhythm (e.g. "
-        "Europe/Paris).", check=parsed_by(load_zone), restart=True)
+        "", "IANA time zone of quiet_hours, check-ins and the character's daily rhythm (e.g. "
+        "Europe/Paris; empty: the machine's own).", check=parsed_by(load_zone), restart=True)
     custom_status: bool = key(
         True, "Claude writes a one-line custom status once a day after consolidation (and at start-up when "
         "none is set).")

@@ -15,8 +15,9 @@ Frameworks (``framework.json``, ``frameworks/*.json``) may be Kindred's or acore
 For every format: ``default_name`` / ``description`` and the three memory prompts from the env override
 what the files say; ``avatar`` (a path relative to the folder) or an ``avatar.png`` file sets the avatar;
 ``lorebook`` (a path) or a ``lorebook.json`` file adds a SillyTavern world-info lorebook; ``router_weight``
-is the character's share of unaddressed messages in an ensemble; an ``identity.json`` is validated here (it
-is seeded into the database at start-up).
+is the character's share of unaddressed messages in an ensemble; ``circadian=false`` (or a card's
+``extensions.kindred.circadian: false``) keeps the hour of the day from tiring it; an ``identity.json`` is
+validated here (it is seeded into the database at start-up).
 """
 
 from __future__ import annotations
@@ -69,6 +70,26 @@ def _router_weight(folder: Path, env: Mapping[str, str]) -> float | None:
             str(folder / "character.env"), "router_weight", f"expected a number >= 0, got {raw!r}"
         )
     return weight
+
+
+SWITCH_WORDS = {"true": True, "on": True, "yes": True, "1": True,
+                "false": False, "off": False, "no": False, "0": False}
+
+
+def _circadian(folder: Path, env: Mapping[str, str], persona: Persona) -> bool:
+    """Whether the hour of the day tires the character: character.env's ``circadian``, else a card's
+    ``extensions.kindred.circadian``, else on."""
+    raw = env_text(env, "circadian").lower()
+    if raw:
+        if raw not in SWITCH_WORDS:
+            raise ConfigError(str(folder / "character.env"), "circadian",
+                              f"expected true or false, got {raw!r}")
+        return SWITCH_WORDS[raw]
+    card = persona.extra.get("card")
+    extensions = card.get("extensions") if isinstance(card, dict) else None
+    kindred = extensions.get("kindred") if isinstance(extensions, dict) else None
+    said = kindred.get("circadian") if isinstance(kindred, dict) else None
+    return said if isinstance(said, bool) else persona.circadian
 
 
 def _framework_notes(persona: Persona, folder: Path) -> tuple[str, ...]:
@@ -150,5 +171,6 @@ def load_persona(folder: Path, env: Mapping[str, str]) -> Persona:
         avatar_path=avatar or persona.avatar_path,
         lorebook=lorebook,
         router_weight=_router_weight(folder, env),
+        circadian=_circadian(folder, env, persona),
         unused_fields=(*persona.unused_fields, *_framework_notes(persona, folder)),
     )

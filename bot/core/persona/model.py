@@ -111,6 +111,9 @@ class Persona:
     framework_blend: dict[str, float] = field(default_factory=dict)
     lorebook: Lorebook | None = None
     router_weight: float | None = None  # share of unaddressed messages in an ensemble (None: not set)
+    # Whether the hour of the day tires the character (late at night in its time zone); off for a card
+    # with no such rhythm (character.env ``circadian=false``, a card's ``extensions.kindred.circadian``).
+    circadian: bool = True
     # Fields of the source files Kindred reads but has no counterpart for (logged once at start-up).
     unused_fields: tuple[str, ...] = ()
     # The greetings cut to GREETING_MAX_CHARS as the character was loaded, each named (warned of once).

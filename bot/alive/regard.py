@@ -1,0 +1,135 @@
+"""How the character feels toward one person, or in one channel (the room's mood), and the one state line
+a reply is told.
+
+A :class:`Regard` is four feelings, each 0..1: ``warmth``, ``delight``, ``hurt`` and ``concern``. Each
+exchange moves them by what it carries (bot/alive/appraisal.py): an insult aimed at the character hurts,
+the person's own distress makes it concerned, warmth and praise warm it. Between exchanges each halves
+toward nothing every half-life, so a quarrel fades in hours and fondness in a day or so. A person's regard
+moves only with that person's messages (kept with the relationship, database/feelings.py); a channel's only
+with what is said there. Pure and deterministic: every function takes the time it works at.
+
+:func:`state_line` puts the feeling toward the person, the room's mood, the day's mood and the time of
+night into one line in a fixed order of precedence, so its parts cannot pull against each other: the
+feeling toward the person leads; the room colours it only when the person leaves no strong feeling; the
+day's mood colours a light lead and steps back behind a heavy one (hurt, concern); the night makes the
+character a little tired, except that it stays attentive to someone having a hard time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+FEELINGS = ("warmth", "delight", "hurt", "concern")
+HALF_LIFE_HOURS = {"warmth": 12.0, "delight": 3.0, "hurt": 6.0, "concern": 8.0}
+# What each stimulus does: a positive number adds that share of the room left (saturating), a negative
+# one takes that share of the level away.
+STIMULI: dict[str, dict[str, float]] = {
+    "warmth": {"warmth": 0.35, "hurt": -0.3},
+    "praise": {"delight": 0.35, "warmth": 0.1, "hurt": -0.2},
+    "surprise": {"delight": 0.15},
+    "conflict": {"hurt": 0.4, "warmth": -0.2, "delight": -0.5},
+    "distress": {"concern": 0.45, "delight": -0.3},
+}
+FELT = 0.2  # below this a feeling does not lead
+STRONG = 0.45  # from this on it is said without "a little"
+HEAVY = frozenset({"hurt", "concern"})  # leads that the day's mood and the night step back behind
+
+# The lead toward a person: (how it is said, how to let it show).
+TOWARD = {
+    "warmth": ("fond", "warm and familiar with them"),
+    "delight": ("pleased", "upbeat and playful with them"),
+    "hurt": ("stung", "a little guarded and dry with them, never cruel"),
+    "concern": ("concerned", "they are having a hard time: be gentle, listen first, nothing defensive"),
+}
+# The room's mood, in a channel: (what it is, how it colours the reply).
+ROOM = {
+    "warmth": "warm", "delight": "lively", "hurt": "tense", "concern": "subdued",
+}
+
+
+@dataclass
+class Regard:
+    """The four feelings as of ``at`` (aware UTC)."""
+
+    levels: dict[str, float]
+    at: datetime
+    label: str = field(default="")
+
+    @classmethod
+    def calm(cls, now: datetime) -> Regard:
+        return cls(dict.fromkeys(FEELINGS, 0.0), now)
+
+    def to_json(self) -> str:
+        levels = {k: round(v, 4) for k, v in self.levels.items()}
+        return json.dumps({"levels": levels, "at": self.at.isoformat()}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str, now: datetime) -> Regard:
+        """The stored regard; a calm one at ``now`` when none is stored or it is unreadable."""
+        try:
+            data = json.loads(raw)
+            levels = {k: _clamp(float(data["levels"].get(k, 0.0))) for k in FEELINGS}
+            at = datetime.fromisoformat(data["at"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return cls.calm(now)
+        return cls(levels, at) if at.tzinfo is not None else cls.calm(now)
+
+    def advanced(self, now: datetime) -> Regard:
+        """This regard as time has left it at ``now`` (a new object)."""
+        hours = max(0.0, (now - self.at).total_seconds() / 3600)
+        return Regard({k: v * 0.5 ** (hours / HALF_LIFE_HOURS[k]) for k, v in self.levels.items()},
+                      max(now, self.at))
+
+    def moved(self, stimuli: tuple[str, ...], now: datetime) -> Regard:
+        """The regard after an exchange at ``now`` carrying ``stimuli`` (a new object)."""
+        out = self.advanced(now)
+        for name in stimuli:
+            for feeling, delta in STIMULI.get(name, {}).items():
+                level = out.levels[feeling]
+                moved = level + delta * (1 - level) if delta > 0 else level * (1 + delta)
+                out.levels[feeling] = _clamp(moved)
+        return out
+
+    def lead(self) -> tuple[str, float] | None:
+        """The strongest feeling, when it is felt at all."""
+        name = max(FEELINGS, key=lambda k: self.levels[k])
+        level = self.levels[name]
+        return (name, level) if level >= FELT else None
+
+
+def _clamp(x: float) -> float:
+    return 0.0 if not math.isfinite(x) or x < 0.0 else 1.0 if x > 1.0 else x
+
+
+def toward(regard: Regard) -> str:
+    """How the character feels toward someone, in a word or two ("at ease" when nothing stands out)."""
+    lead = regard.lead()
+    if lead is None:
+        return "at ease"
+    feeling, level = lead
+    return TOWARD[feeling][0] if level >= STRONG else f"a little {TOWARD[feeling][0]}"
+
+
+def state_line(name: str, person: Regard, *, room: Regard | None = None, mood: str = "",
+               night: bool = False) -> str:
+    """The one line about how the character feels right now (see the module's docstring for the order).
+    ``room``: the channel's regard (None in a DM); ``mood``: today's mood, said in the character block;
+    ``night``: it is night where the character lives and its rhythm is on."""
+    lead = person.lead()
+    heavy = lead is not None and lead[0] in HEAVY
+    parts = [f"Toward {name} you feel {toward(person)}"]
+    if lead is not None:
+        parts[0] += f": {TOWARD[lead[0]][1]}."
+    else:
+        room_lead = room.lead() if room is not None else None
+        parts[0] += (f"; the room feels {ROOM[room_lead[0]]}."
+                     if room_lead is not None else ".")
+    if mood:
+        parts.append("Your mood today stays in the background." if heavy else "Your mood today colours this.")
+    if night:
+        parts.append("It is late at night for you, but you stay attentive." if heavy
+                     else "It is late at night for you: a little tired.")
+    return "## How you feel right now\n" + " ".join(parts)

@@ -1,0 +1,188 @@
+"""Feelings per relationship, judged in context, over the wire (fake Discord + fake Claude): what the reply
+requests the fake Claude receives say about how the character feels. One person's hostility in a channel
+stays with that person (and that channel); a person's own distress makes the character concerned, not
+defensive; the night follows the character's own time zone and a card can do without it; and the one state
+line never holds two moods pulling against each other."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.alive.appraisal import appraise
+from bot.alive.reactions import warm_stimuli
+from bot.core.config import PROJECT_ROOT
+from bot.core.config.sections import AliveSettings
+from bot.core.localtime import load_zone
+from tests.fakes.claude_server import FakeClaude
+from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness, exchange, reply_requests
+from tests.test_memory_commands import forget
+
+LINE = re.compile(r"## How you feel right now\n([^\n]*)")
+OLD_LABELS = ("You feel rattled", "You feel irritable", "You feel sleepy", "You feel affectionate",
+              "You feel cheerful", "You feel content", "You feel lonely", "You feel excited")
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def set_clock(h: Harness, clock: Clock) -> None:
+    assert h.bot is not None
+    h.bot.alive.clock = clock
+
+
+def state_line(request: Any) -> str:
+    """The state line in force in a reply request (in a DM, the latest version pinned in its history)."""
+    found = LINE.findall(FakeClaude.all_text(request))
+    assert found, "no state line in the request"
+    return str(found[-1])
+
+
+async def dm(h: Harness, text: str, n: int, *, user: int | None = None) -> str:
+    """DM the character; the state line its reply was asked with, once the exchange is stored."""
+    sent = await h.dm(text, user=user)
+    await h.replies(int(sent["channel_id"]), n)
+    await h.bot.get_cog("Messages").drain()  # type: ignore[union-attr]
+    return state_line(reply_requests(h)[-1])
+
+
+def afternoon() -> datetime:
+    return datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # 14:00 UTC, with timezone=UTC: no night
+
+
+async def test_bobs_insults_in_a_channel_leave_alices_dm_feeling_unchanged(make_harness: MakeHarness) -> None:
+    h = await make_harness(timezone="UTC")
+    clock = Clock(afternoon())
+    set_clock(h, clock)
+    before = await dm(h, "hello finn, how is the tide today?", 1)
+    assert before.startswith("Toward alice you feel at ease")
+
+    for n, insult in enumerate(("you're useless", "you are so stupid, finn", "shut up, go away"), 1):
+        clock.now += timedelta(minutes=1)
+        await exchange(h, insult, n, user=USER2_ID)
+    await exchange(h, "still there?", 4, user=USER2_ID)
+    at_bob = state_line(reply_requests(h)[-1])
+    assert at_bob.startswith("Toward bob you feel stung: a little guarded")  # toward the one who caused it
+
+    clock.now += timedelta(minutes=1)
+    after = await dm(h, "anything new on the docks?", 2)
+    assert after == before  # alice's DM: as it was
+    assert "stung" not in FakeClaude.all_text(reply_requests(h)[-1])
+    await exchange(h, "hi all", 5)  # alice in the channel: the room is tense, she is not to blame
+    assert state_line(reply_requests(h)[-1]) == (
+        "Toward alice you feel at ease; the room feels tense.")
+
+    await h.restart()  # kept in the database, read at each exchange
+    set_clock(h, clock)
+    await exchange(h, "well?", 6, user=USER2_ID)
+    assert state_line(reply_requests(h)[-1]).startswith("Toward bob you feel stung")
+    clock.now += timedelta(days=2)  # and it fades
+    await exchange(h, "hello again", 7, user=USER2_ID)
+    assert state_line(reply_requests(h)[-1]).startswith("Toward bob you feel at ease")
+
+
+async def test_a_persons_own_distress_gets_concern_not_defence(make_harness: MakeHarness) -> None:
+    h = await make_harness(timezone="UTC")
+    clock = Clock(afternoon())
+    set_clock(h, clock)
+    await h.store.state.set("daily_mood", "Playful, in the mood for jokes.")
+    await dm(h, "I feel so stupid, I messed up at work", 1)
+    line = await dm(h, "sorry, long day", 2)
+    assert line.startswith("Toward alice you feel concerned: they are having a hard time: be gentle")
+    assert "Your mood today stays in the background." in line  # the jokes wait
+    text = FakeClaude.all_text(reply_requests(h)[-1])
+    for defensive in ("defensive", "stung", "guarded", "rattled", "irritable", "terse"):
+        assert defensive not in text.replace("nothing defensive", "")
+    assert "person_feelings" in await h.store.privacy.rows_about_user(USER_ID)
+    await forget(h)  # a feeling toward someone is about them: /forget_me takes it
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+
+    await h.dm("I'm not angry with you, I promise", user=USER2_ID)  # negated: no quarrel with bob
+    await h.replies(await h.dm_channel_id(USER2_ID), 1)
+    await h.bot.get_cog("Messages").drain()  # type: ignore[union-attr]
+    assert (await dm(h, "ok", 2, user=USER2_ID)).startswith("Toward bob you feel at ease")
+    await dm(h, "you're useless, finn", 3, user=USER2_ID)  # an insult aimed at the character: conflict
+    assert (await dm(h, "hm", 4, user=USER2_ID)).startswith("Toward bob you feel a little stung")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("I feel so stupid, I messed up at work", ("distress",)),
+    ("I'm not angry", ()),
+    ("you're not stupid", ()),
+    ("you are so stupid", ("conflict",)),
+    ("finn, you idiot", ("conflict",)),
+    ("shut up", ("conflict",)),
+    ("i hate this, it's the worst", ("distress",)),
+    ("I don't love you", ()),
+    ("thank you Finn, I love you, you're the best <3", ("praise", "warmth")),
+    ("omg no way?!", ("surprise",)),
+])
+def test_an_appraisal_reads_negation_and_whom_a_harsh_word_is_aimed_at(
+        text: str, expected: tuple[str, ...]) -> None:
+    assert appraise(text, ("Finn",)) == expected
+
+
+def test_an_emote_reaction_reads_warmth_in_context() -> None:
+    assert warm_stimuli("haha love it, thanks!") == ("praise", "warmth")
+    assert warm_stimuli("I don't love it") == ()
+    assert warm_stimuli("thanks for nothing, you idiot") == ()
+
+
+async def test_the_night_follows_the_characters_zone_and_a_card_can_do_without(
+        make_harness: MakeHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = await make_harness(timezone="Asia/Tokyo")  # UTC+9, no summer time
+    clock = Clock(datetime(2026, 11, 25, 14, 30, tzinfo=UTC))  # 23:30 in Tokyo, the afternoon in UTC
+    set_clock(h, clock)
+    night = await dm(h, "still up?", 1)
+    assert night.endswith("It is late at night for you: a little tired.")
+    clock.now = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)  # 14:00 in Tokyo
+    assert "night" not in await dm(h, "good afternoon!", 2)
+
+    folder = tmp_path / "finn"  # the same character, its card saying it keeps no daily rhythm
+    shutil.copytree(PROJECT_ROOT / "characters" / "finn", folder)
+    with (folder / "character.env").open("a", encoding="utf-8") as env:
+        env.write("\ncircadian=false\n")
+    h2 = await make_harness(character_dir=folder, timezone="Asia/Tokyo")
+    set_clock(h2, Clock(datetime(2026, 11, 25, 14, 30, tzinfo=UTC)))
+    assert "night" not in await dm(h2, "still up?", 1)
+
+    # No timezone set: the machine's own zone, not UTC.
+    assert AliveSettings().timezone == ""
+    monkeypatch.setenv("TZ", "America/Lima")
+    assert load_zone("").key == "America/Lima"
+
+
+async def test_the_state_line_never_holds_two_contradictory_moods(make_harness: MakeHarness) -> None:
+    h = await make_harness(timezone="UTC")
+    clock = Clock(datetime(2026, 11, 25, 23, 30, tzinfo=UTC))  # late at night, a playful day
+    set_clock(h, clock)
+    await h.store.state.set("daily_mood", "Playful, in the mood for jokes.")
+    said = ("hi finn!", "you're the best, thank you <3", "I feel awful, I failed my exam", "wow, no way?!",
+            "you're useless", "whatever, shut up", "sorry finn, I love you", "ok")
+    for n, text in enumerate(said, 1):
+        clock.now += timedelta(minutes=2)
+        await dm(h, text, n)
+    leads = ("at ease", "fond", "pleased", "stung", "concerned")
+    seen = set()
+    for request in reply_requests(h)[-len(said):]:
+        text = FakeClaude.all_text(request)
+        assert not any(old in text for old in OLD_LABELS)  # no second, character-wide feeling
+        line = state_line(request)
+        assert line.count("you feel") == 1
+        [lead] = [w for w in leads if f"you feel {w}" in line or f"you feel a little {w}" in line]
+        seen.add(lead)
+        heavy = lead in ("stung", "concerned")
+        # a heavy lead: the day's jokes and the night's tiredness step back; a light one: they colour it
+        assert ("stays in the background" in line) == heavy and ("colours this" in line) == (not heavy)
+        assert ("you stay attentive" in line) == heavy and ("a little tired" in line) == (not heavy)
+    assert {"stung", "concerned"} <= seen and seen & {"fond", "pleased"}
