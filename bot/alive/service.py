@@ -73,14 +73,24 @@ class AliveParts:
         self.side = side
         self.accounts = accounts
         self.mirror = mirror
-        self.clock = clock
         self.time = LocalTime.of(settings.timezone, settings.quiet_hours)
         self.main_key = keys[0]
-        self.feelings = {key: Feelings(store.state, key, self.time, self.now, shared=share_feelings)
+        self.feelings = {key: Feelings(store.state, key, self.time, clock, shared=share_feelings)
                          for key in keys}
+        self._clock = clock
         self.style = StyleMirror(store.style, consent)
         self.reactions = ReactionGate(settings.reaction_rate_limit)
         self._learnt: deque[int] = deque(maxlen=256)  # messages already learnt from (several characters)
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:  # tests move time: the feelings follow (each holds the clock)
+        self._clock = clock
+        for feelings in self.feelings.values():
+            feelings.clock = clock
 
     def now(self) -> datetime:
         return self.clock()

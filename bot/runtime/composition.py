@@ -90,7 +90,7 @@ class Edge:
 
     is_admin: Callable[[int], bool]  # the bot's admins (the owner, admin_user_ids, the admin role)
     own_user_id: int | None  # our account: our own posts never count as another character's
-    intercept: Interceptor  # the log channel's admin commands (cogs/admin.py, while it is loaded)
+    intercept: Interceptor  # the log channel's commands (bot/discord/logchannel.py, while its cog is loaded)
     mirror_decision: DecisionListener  # the verbose mirror of every decision to the log channel (idem)
     sync_commands: LeadWork  # the slash commands synced with Discord (by the cluster's leader)
     cluster_shutdown: Handler  # another process of the cluster asked every one to shut down
