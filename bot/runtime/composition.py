@@ -52,8 +52,7 @@ from bot.operator.conversation_tools import ConversationTools
 from bot.operator.limits import ReplyTokenFactor, SpendingLimits
 from bot.operator.logmirror import LogMirror
 from bot.operator.places import Places
-from bot.reply.deciding.addressing import Addressee, CharacterNames
-from bot.reply.deciding.intent import IntentRouter
+from bot.reply.deciding import Addressee, CharacterNames, IntentRouter
 from bot.reply.engine import ReplyEngine
 from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.recovery import LateReplies, ReplyRecovery
