@@ -35,10 +35,13 @@ class Speaking(Protocol):
 
 
 class Member(Protocol):
-    """One character of the cast (bot/reply/ensemble.py ``CastMember``): its key and its engine."""
+    """One character of the cast (bot/reply/ensemble.py ``CastMember``): its key, name and engine."""
 
     @property
     def key(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
 
     @property
     def engine(self) -> Speaking: ...
