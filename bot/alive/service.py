@@ -28,6 +28,7 @@ from bot.alive.checkins import CheckInRound
 from bot.alive.emotes import EMPTY, Emote, EmoteSet, render, warm_reaction
 from bot.alive.feelings import Feelings
 from bot.alive.mirroring import StyleMirror
+from bot.alive.mood import ensure_daily_mood
 from bot.alive.proactive import Place, ProactiveRound
 from bot.alive.reactions import SWITCH as REACTIONS
 from bot.alive.reactions import ReactionGate, aimed_at_me, may_react, warm_stimuli
@@ -244,7 +245,10 @@ class Alive:
             await feelings.save()
 
     async def after_consolidation(self) -> None:
-        """The daily consolidation ran (bot/runtime/jobs.py): the day's custom status."""
+        """The daily consolidation ran (bot/runtime/jobs.py): the day's mood (unless set today already),
+        then the day's custom status, which reads it."""
+        speaker = self.speaker
+        await ensure_daily_mood(speaker.store.state, speaker.claude, speaker.persona, self.clock().date())
         if self.settings.custom_status:
             await self.status.refresh(self.clock())
 
