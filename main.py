@@ -222,7 +222,7 @@ def run(argv: list[str]) -> int:
         return asyncio.run(run_console(settings, character, args.as_user,
                                        interrupted_while_starting=lambda: ctrl_c.seen))
     if args.command == "consolidate":
-        from memory.consolidation_cli import run_consolidation_cli
+        from bot.runtime.consolidation_cli import run_consolidation_cli
 
         return asyncio.run(run_consolidation_cli(settings, character))
     claim_sqlite_file(settings)  # a second bot on one SQLite file would answer every message again

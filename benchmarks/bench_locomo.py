@@ -287,7 +287,7 @@ async def archive_dialogue(store: Store, sample: Sample, user_id: int, consolida
     async with store.engine.begin() as conn:
         await conn.execute(insert(LoggedMessage), rows)
     t0 = time.perf_counter()
-    await consolidator.run(now=sample.last_session + timedelta(days=1), set_mood=False)
+    await consolidator.run(now=sample.last_session + timedelta(days=1))
     await consolidator.embedded()  # the vectors a running bot adds in the background after the run
     return turn_of, time.perf_counter() - t0
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from benchmarks.common import percentile, seed_messages, summary_ms
 from bot.core.claude import ClaudeClient, Prompt
-from bot.reply.deciding.voting import Ballot
+from bot.reply.deciding import Ballot
 from database.store import Store
 from tests.dbtools import reset_schema
 from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, Harness

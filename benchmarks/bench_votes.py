@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bot.core.claude import ClaudeClient, Prompt
 from bot.core.config import load_settings
-from bot.reply.deciding.voting import Ballot
+from bot.reply.deciding import Ballot
 from tests.fakes.claude_server import FakeClaude
 
 # (what the model said, what it meant): a tidy word most of the time, and the ways it strays

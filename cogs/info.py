@@ -11,8 +11,8 @@ from discord.ext import commands
 
 from bot.discord.permissions import is_admin, require_server
 from bot.discord.poll_results import POLL_COLOR
+from bot.discord.ui import tell
 from bot.servertools.userinfo import known_since
-from cogs.commands import tell
 from database.models import utcnow
 
 if TYPE_CHECKING:

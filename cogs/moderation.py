@@ -20,8 +20,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.text import clip
 from bot.discord.permissions import require_server
 from bot.discord.serverlog import post_notice
+from bot.discord.ui import tell
 from bot.servertools.moderation import (
     ACTIONS,
     MAX_TIMEOUT,
@@ -39,7 +41,6 @@ from bot.servertools.moderation import (
     plan_purge,
     refusal,
 )
-from cogs.commands import clip, tell
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred

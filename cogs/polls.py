@@ -17,8 +17,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.text import clip
 from bot.discord.permissions import HookInteraction, require_server
 from bot.discord.poll_results import poll_embed
+from bot.discord.ui import tell
 from bot.servertools.moderation import BadInput
 from bot.servertools.polls import (
     CUSTOM_ID,
@@ -27,7 +29,6 @@ from bot.servertools.polls import (
     parse_poll,
     vote_answer,
 )
-from cogs.commands import clip, tell
 from database.models import utcnow
 
 if TYPE_CHECKING:

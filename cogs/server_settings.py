@@ -16,6 +16,7 @@ from discord.ext import commands
 
 from bot.discord.permissions import is_server_admin, server_admin_only
 from bot.discord.serverlog import server_policy
+from bot.discord.ui import tell
 from bot.servertools.settings import (
     CLEAR_WORDS,
     KEYS,
@@ -24,7 +25,6 @@ from bot.servertools.settings import (
     parse_value,
     show_value,
 )
-from cogs.commands import tell
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred

@@ -16,9 +16,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.text import clip
 from bot.discord.permissions import HookInteraction, NotServerAdmin, is_server_admin, require_server
 from bot.discord.posting import allowed_mentions_for
 from bot.discord.serverlog import post_notice
+from bot.discord.ui import tell
 from bot.servertools.moderation import audit_reason
 from bot.servertools.tickets import (
     CUSTOM_ID,
@@ -30,7 +32,6 @@ from bot.servertools.tickets import (
     thread_name,
     transcript_line,
 )
-from cogs.commands import clip, tell
 from database.models import utcnow
 
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from database.boundary import DbValue, NamedRow
 from database.errors import SchemaNotReady
-from database.retry import RETRY_SECONDS, retrying
+from database.retry import RETRY_SECONDS, Retry
 from database.sqlite_thread import SQLiteThread
 from database.trips import SharedTrips
 
@@ -202,7 +202,16 @@ class Database:
         """Run ``fn(connection)`` as one unit of work: in a transaction when ``write``; retried, whole,
         through a transient failure (see database/retry.py). ``single``: a write of one statement (an
         executemany included), atomic by itself: on PostgreSQL it needs no transaction around it."""
-        return await retrying(lambda: self._run_once(fn, write, single), self.retry_seconds)
+        retry = Retry(self.retry_seconds)
+        while True:
+            try:
+                result = await self._run_once(fn, write, single)
+            except Exception as exc:
+                if await retry.again(exc):
+                    continue
+                raise
+            retry.done()
+            return result
 
     async def _run_once(self, fn: Callable[[Connection], T], write: bool, single: bool = False) -> T:
         if self._thread is not None:
@@ -251,7 +260,16 @@ class Database:
     async def write_then_read(self, write: Callable[[Connection], None],
                               read: Callable[[Connection], T]) -> T:
         """Commit ``write``, then run ``read`` on the same connection: on SQLite, one trip to its thread."""
-        return await retrying(lambda: self._write_then_read_once(write, read), self.retry_seconds)
+        retry = Retry(self.retry_seconds)
+        while True:
+            try:
+                result = await self._write_then_read_once(write, read)
+            except Exception as exc:
+                if await retry.again(exc):
+                    continue
+                raise
+            retry.done()
+            return result
 
     async def _write_then_read_once(self, write: Callable[[Connection], None],
                                     read: Callable[[Connection], T]) -> T:

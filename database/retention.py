@@ -10,7 +10,7 @@
   read again and quote none of them.
 
 0 for either setting keeps those rows forever. The job runs daily on the cluster's leader
-(bot/runtime/jobs.py), and after each ``python main.py consolidate --now`` (memory/consolidation_cli.py).
+(bot/runtime/jobs.py), and after each ``python main.py consolidate --now`` (bot/runtime/consolidation_cli.py).
 """
 
 from __future__ import annotations

@@ -18,13 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 RETRY_SECONDS = 30.0
 FIRST_DELAY = 0.05
 MAX_DELAY = 1.0
@@ -56,30 +53,49 @@ def transient(exc: BaseException) -> bool:
     return False
 
 
-async def retrying(call: Callable[[], Awaitable[T]], budget: float) -> T:
-    """``call()``, again with backoff while it fails transiently, for at most ``budget`` seconds."""
-    deadline: float | None = None
-    delay = FIRST_DELAY
-    attempts = 0
-    while True:
-        try:
-            result = await call()
-        except Exception as exc:
-            if not transient(exc):
+class Retry:
+    """The attempts at one unit of work, retried with backoff while it fails transiently, for at most
+    ``budget`` seconds. The caller runs the unit itself and tells this object how each attempt ended (no
+    callback: the unit of work stays in its own module)::
+
+        retry = Retry(budget)
+        while True:
+            try:
+                result = await unit()
+            except Exception as exc:
+                if await retry.again(exc):
+                    continue
                 raise
-            now = time.monotonic()
-            deadline = deadline if deadline is not None else now + budget
-            if now >= deadline:
-                log.error("database still unavailable after %gs; giving up this unit of work: %s",
-                          budget, exc)
-                raise
-            attempts += 1
-            if attempts == 1:
-                log.warning("database unavailable (%s: %s); retrying for up to %gs", type(exc).__name__,
-                            str(exc).splitlines()[0][:200] if str(exc) else "", budget)
-            await asyncio.sleep(min(delay, max(deadline - now, 0.0)))
-            delay = min(delay * 2, MAX_DELAY)
-            continue
-        if attempts:
-            log.warning("database available again after %d retries", attempts)
-        return result
+            retry.done()
+            return result
+    """
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        self.deadline: float | None = None
+        self.delay = FIRST_DELAY
+        self.attempts = 0
+
+    async def again(self, exc: Exception) -> bool:
+        """After a failed attempt: True once the backoff is waited and the unit should run again; False
+        when ``exc`` is no passing failure or the budget is spent (the caller raises it)."""
+        if not transient(exc):
+            return False
+        now = time.monotonic()
+        self.deadline = self.deadline if self.deadline is not None else now + self.budget
+        if now >= self.deadline:
+            log.error("database still unavailable after %gs; giving up this unit of work: %s",
+                      self.budget, exc)
+            return False
+        self.attempts += 1
+        if self.attempts == 1:
+            log.warning("database unavailable (%s: %s); retrying for up to %gs", type(exc).__name__,
+                        str(exc).splitlines()[0][:200] if str(exc) else "", self.budget)
+        await asyncio.sleep(min(self.delay, max(self.deadline - now, 0.0)))
+        self.delay = min(self.delay * 2, MAX_DELAY)
+        return True
+
+    def done(self) -> None:
+        """The attempt succeeded."""
+        if self.attempts:
+            log.warning("database available again after %d retries", self.attempts)

@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection
 
-from database.retry import retrying
+from database.retry import Retry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -118,14 +118,19 @@ class SharedTrips:
                     conn.rollback()  # PostgreSQL: a failed statement spoils the rest of its transaction
             return written, outcomes
 
-        try:
-            written, outcomes = await retrying(lambda: self.db.run_trip(trip, writes=bool(writes)),
-                                              self.db.retry_seconds)
-        except Exception as exc:
-            log.debug("a shared trip of %d units failed (%s); each runs alone", len(batch), exc)
-            for unit in batch:  # in their order: a later write of the same caller never passes an earlier
-                await self._alone(unit)
-            return
+        retry = Retry(self.db.retry_seconds)
+        while True:
+            try:
+                written, outcomes = await self.db.run_trip(trip, writes=bool(writes))
+                retry.done()
+                break
+            except Exception as exc:
+                if await retry.again(exc):
+                    continue
+                log.debug("a shared trip of %d units failed (%s); each runs alone", len(batch), exc)
+                for unit in batch:  # in their order: a later write of the same caller never passes an earlier
+                    await self._alone(unit)
+                return
         for unit, value in zip(writes, written, strict=True):
             _settle(unit.future, value)
         for unit, (ok, value) in zip(reads, outcomes, strict=True):

@@ -6,8 +6,8 @@
 * :mod:`memory.facts`, :mod:`memory.embeddings`: extracted facts, their embeddings, the per-user vector cache;
 * :mod:`memory.recall`: facts recalled into each reply's prompt within a token budget;
 * :mod:`memory.consent`: who may be remembered (``memory_consent``, /memory opt-in | opt-out);
-* :mod:`memory.relationships`, :mod:`memory.mood`: the character's feelings toward people, its daily mood
-  (its feelings of the moment, emotions and style mirroring live in bot/alive/);
+* :mod:`memory.relationships`: the character's feelings toward people
+  (its daily mood, its feelings of the moment, emotions and style mirroring live in bot/alive/);
 * :mod:`memory.svgmap`: the /memory map picture;
 * :mod:`memory.service`: all of it hooked into a running bot as ``bot.memory``.
 """

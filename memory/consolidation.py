@@ -18,7 +18,8 @@ One run (scheduled daily by bot/runtime/jobs.py, or ``python main.py consolidate
    (memory/episodes.py: by their words at once, embedded after the run in the background). A batch whose
    messages already left the log (a concurrent run, /forget_me) rolls back;
 6. archives the remaining messages (bots, the character's own) in transactions of their own, prunes expired
-   facts, sets the daily mood, and records the run in global state (``memory.last_consolidation``);
+   facts, and records the run in global state (``memory.last_consolidation``); the day's mood is not memory:
+   the nightly job sets it after this run (bot/alive/mood.py);
 7. starts embedding the excerpts it indexed, in the background (:meth:`Consolidator.start_embedding`;
    :meth:`Consolidator.embedded` waits for it): the model costs far more than the run itself.
 
@@ -58,7 +59,6 @@ from memory.facts import (
     match_facts,
     parse_extraction,
 )
-from memory.mood import ensure_daily_mood
 from memory.relationships import daily_update
 from memory.threads import close_expired, still_open, thread_changes
 
@@ -89,7 +89,6 @@ class ConsolidationReport:
     excerpts: int = 0  # messages indexed for episodic recall
     relationship_updates: int = 0
     pruned_facts: int = 0
-    mood: str | None = None
     seconds: float = 0.0
     claude_seconds: float = 0.0  # wall time spent waiting for Claude (summed over concurrent calls)
     malformed: int = 0  # answers that did not parse (each asked again once): none with structured outputs
@@ -173,14 +172,13 @@ class Consolidator:
     def running(self) -> bool:
         return self._lock.locked()
 
-    async def run(self, *, now: datetime | None = None, set_mood: bool = True,
-                  batch: bool = False) -> ConsolidationReport:
+    async def run(self, *, now: datetime | None = None, batch: bool = False) -> ConsolidationReport:
         """``batch``: ask for the extractions through one Message Batch per window first (half price, within
         ``consolidation_batch_wait``); the direct calls then only ask what it did not answer."""
         async with self._lock:
             self._batched, self._answers = batch, {}
             try:
-                report = await self._run(now or utcnow(), set_mood)
+                report = await self._run(now or utcnow())
             finally:
                 self._batched, self._answers = False, {}
         self.start_embedding()  # also what a run cut short (a restart, a failure) left without vectors
@@ -210,7 +208,7 @@ class Consolidator:
             self._embedding.cancel()
             await asyncio.gather(self._embedding, return_exceptions=True)
 
-    async def _run(self, now: datetime, set_mood: bool) -> ConsolidationReport:
+    async def _run(self, now: datetime) -> ConsolidationReport:
         started = time.perf_counter()
         report = ConsolidationReport()
         # Messages logged from now on wait for the next run.
@@ -237,9 +235,6 @@ class Consolidator:
                 self.cache.invalidate()
         await close_expired(self.store.threads, now)
         await self._step("pruned", pruned=report.pruned_facts)
-        if set_mood:
-            report.mood = await ensure_daily_mood(self.store.state, self.claude, self.persona(), now.date())
-            await self._step("mood", mood=report.mood)
         report.seconds = time.perf_counter() - started
         await self.store.state.set(LAST_RUN_KEY, now.isoformat())
         await self._step("done", report=report)

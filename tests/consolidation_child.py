@@ -10,9 +10,11 @@ on the n-th time the consolidation reports that step and waits to be killed; wit
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
+from bot.alive.mood import ensure_daily_mood
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from database.store import Store
@@ -21,15 +23,20 @@ from tests.memory_support import FINN, HashEmbedder, memory_settings
 
 
 async def consolidate(url: str, claude_url: str, on_step: Any = None) -> str:
-    """One run, as the bot would do it (only the embedder is the test's deterministic one)."""
+    """One run, as the bot's nightly job does it (only the embedder is the test's deterministic one): the
+    consolidation, then the day's mood (bot/alive/mood.py), a step of its own."""
     store = await Store(url).open()
     settings = memory_settings(url, claude_url)
     claude = ClaudeClient(settings, store.usage)
     try:
-        consolidator = Consolidator(store, claude, settings.memory, settings.character_name_slug,
-                                    CharacterSource(FINN, None, environ={}).current, HashEmbedder(),
-                                    on_step=on_step)
-        return (await consolidator.run()).describe()
+        persona = CharacterSource(FINN, None, environ={}).current
+        consolidator = Consolidator(store, claude, settings.memory, settings.character_name_slug, persona,
+                                    HashEmbedder(), on_step=on_step)
+        report = await consolidator.run()
+        if on_step is not None:
+            await on_step("mood", {})
+        await ensure_daily_mood(store.state, claude, persona(), datetime.now(UTC).date())
+        return report.describe()
     finally:
         await claude.close()
         await store.close()

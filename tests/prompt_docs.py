@@ -70,7 +70,7 @@ PARTS: dict[str, str] = {
     "system": "The character: its prompt, who it is, its mood today (and for a vote or a summary, the task).",
     "character": "The character's own prompt, as the card wrote it.",
     "world": "The lorebook's always-on entries, fenced as data.",
-    "character: mood": "Today's mood (memory/mood.py), stable for the day, so cached with the character.",
+    "character: mood": "Today's mood (bot/alive/mood.py), stable for the day, so cached with the character.",
     "character: emotes": "The server's custom emotes.",
     "where": "Where the message was written.",
     "person": "The person as quoted data (their core memories).",

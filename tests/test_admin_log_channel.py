@@ -351,9 +351,9 @@ async def test_shutdown_finishes_replies_saves_and_closes(harness: Harness,
     h.claude.script("A slow, careful answer.", model=DEFAULT, delay=0.4)
     await h.say("tell me slowly", mention=True)
     await h.claude.wait_for_requests(1)  # the reply is in flight
-    cog: Any = bot.get_cog("Admin")
+    cog = bot.log_channel
     assert await open_database_connections(h.db_url) > 0  # the probe sees the bot's pooled connections
-    with caplog.at_level(logging.INFO, logger="cogs.admin"):
+    with caplog.at_level(logging.INFO, logger="bot.discord.logchannel"):
         await h.say("shutdown? Finn", user=ADMIN_ID, channel=LOG_CHANNEL_ID)
         await wait_until(h, lambda: cog.shutdown_task is not None, "the shutdown to start")
         await asyncio.wait_for(cog.shutdown_task, timeout=10)

@@ -26,8 +26,8 @@ from bot.core.persona import blend, cards, framework, lorebook, lorekeys, macros
 from bot.core.persona.model import Lorebook, LoreEntry
 from bot.discord import posting
 from bot.operator.admin import language
-from bot.reply import delivery, router, splitting
-from bot.reply.deciding import addressing, intent, triage
+from bot.reply import delivery, splitting
+from bot.reply.deciding import addressing, intent, router, triage
 from bot.runtime import voice
 from bot.servertools import moderation, polls, settings
 from memory import facts, lexical, summarizer, timewords

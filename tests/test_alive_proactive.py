@@ -302,6 +302,21 @@ async def test_the_custom_status_is_written_shown_reapplied_and_refreshed(make_h
     await h.discord.wait_for(lambda d: d.custom_status() == "After the tide turned", what="the day's status")
 
 
+async def test_the_nightly_job_sets_the_day_s_mood_after_the_consolidation(make_harness: MakeHarness) -> None:
+    """The day's mood is the character's, not the memory's (bot/alive/mood.py): the nightly job sets it once
+    the consolidation ran (which itself writes no mood), once a day."""
+    h = await make_harness()
+    h.claude.script("Salty and cheerful today.",
+                    match=lambda body: "what mood you are in today" in FakeClaude.all_text(body))
+    await h.bot.services.memory.consolidator.run()
+    assert await h.store.state.get("daily_mood") == ""  # nothing set
+    await h.bot.services.memory_jobs.daily()
+    assert await h.store.state.get("daily_mood") == "Salty and cheerful today."
+    asked = len(h.claude.requests)
+    await h.bot.services.memory_jobs.daily()  # set today already: not asked again
+    assert not [r for r in h.claude.requests[asked:] if "what mood you are in" in FakeClaude.all_text(r.body)]
+
+
 async def test_the_status_is_written_from_what_it_said_in_public_never_in_private(
         make_harness: MakeHarness) -> None:
     """The refresh reads the character's own lines from the log: those of the server's public channels,

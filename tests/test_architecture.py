@@ -162,3 +162,15 @@ def test_the_composition_root_attaches_nothing_after_construction() -> None:
     later = (".append(", ".attach(", ".add(", ".bot_user_id =")
     assert [line.strip() for line in text.splitlines()
             if not line.strip().startswith("cast.") and any(word in line for word in later)] == []
+
+
+def test_whether_to_answer_is_imported_through_its_package_s_entry_point() -> None:
+    """bot/reply/deciding is one package with one entry point (its __init__): no module outside it imports its
+    modules (tests may, for their unit tests)."""
+    package = "bot.reply.deciding"
+    graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=False, cache_dir=None)
+    inside = {m for m in graph.modules if m == package or m.startswith(package + ".")}
+    reaching = sorted(f"{importer} imports {imported}" for importer in sorted(graph.modules - inside)
+                      for imported in graph.find_modules_directly_imported_by(importer)
+                      if imported.startswith(package + "."))
+    assert reaching == []

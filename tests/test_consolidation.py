@@ -14,12 +14,13 @@ import re
 import signal
 import threading
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.alive.mood import MOOD_KEY, ensure_daily_mood
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from database.records import RelationshipRecord
@@ -28,7 +29,6 @@ from memory.batching import make_batches
 from memory.consolidation import LAST_RUN_KEY, Consolidator, last_due, missed_run
 from memory.embeddings import to_bytes
 from memory.facts import MalformedExtraction, parse_extraction
-from memory.mood import MOOD_KEY
 from memory.relationships import bound_daily_change
 from tests.consolidation_child import child_main, consolidate
 from tests.fakes.claude_models import lineup_capabilities
@@ -152,7 +152,7 @@ async def test_a_hostile_answer_is_asked_again_like_any_malformed_one(rig_factor
     fake_claude.responder = respond
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("memory.batching.BATCH_MESSAGES", 1)  # one message, one batch, one hostile answer each
-        report = await rig.consolidator().run(set_mood=False)
+        report = await rig.consolidator().run()
     assert report.malformed == len(HOSTILE_ANSWERS) and report.skipped == 0, report.errors
     assert asked == {str(i): 2 for i in range(len(HOSTILE_ANSWERS))}  # each asked again once
     assert fact_texts(await rig.store.facts.rows(ALICE)) == sorted(facts)
@@ -226,6 +226,9 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
 
     with caplog.at_level(logging.INFO, logger="memory.consolidation"):
         report = await rig.consolidator(embedder, on_step=on_step).run()
+    # The mood is no memory: the nightly job sets it after the consolidation (bot/alive/mood.py).
+    assert await store.state.get(MOOD_KEY) == ""  # nothing set
+    assert await ensure_daily_mood(store.state, rig.claude, rig.persona(), date.today()) is not None
 
     assert report.skipped == 0 and report.conflicts == 0 and report.messages == 7
     assert await store.log.count_logged() == 0 and await archived_ids(store) == [1, 2, 3, 4, 5, 6, 7]
@@ -268,7 +271,8 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
 
     # Twice is harmless: nothing left to do, nothing counted again.
     again = await rig.consolidator(embedder).run()
-    assert again.messages == 0 and again.mood is None
+    assert again.messages == 0
+    assert await ensure_daily_mood(store.state, rig.claude, rig.persona(), date.today()) is None  # set today
     assert {r.fact: r.reference_count for r in await store.facts.rows(ALICE)}["Alice loves green tea"] == 2
 
 
@@ -295,7 +299,7 @@ async def test_malformed_answers_are_retried_once_then_skipped_keeping_the_messa
 
     fake_claude.responder = respond
     with caplog.at_level(logging.INFO, logger="memory.consolidation"):
-        report = await rig.consolidator().run(set_mood=False)
+        report = await rig.consolidator().run()
     assert (report.committed, report.skipped) == (1, 1)
     assert len(alice_calls) == 2 and len(bob_calls) == 2
     retry = alice_calls[1]["messages"]
@@ -307,11 +311,11 @@ async def test_malformed_answers_are_retried_once_then_skipped_keeping_the_messa
     assert f"malformed answer for bob ({BOB}) twice" in caplog.text  # named as people know them
 
     fake_claude.fail_all(400)  # Claude down: skipped the same way
-    report = await rig.consolidator().run(set_mood=False)
+    report = await rig.consolidator().run()
     assert report.skipped == 1 and await rig.store.log.count_logged() == 1
     fake_claude.recover()
     fake_claude.responder = consolidation_responder()
-    report = await rig.consolidator().run(set_mood=False)
+    report = await rig.consolidator().run()
     assert report.committed == 1 and await rig.store.log.count_logged() == 0
     assert fact_texts(await rig.store.facts.rows(BOB)) == ["Bob fixes boats"]
 
@@ -321,17 +325,17 @@ async def test_relationship_change_is_bounded_per_day_across_runs(rig_factory: A
     day = datetime(2026, 5, 1, 4, tzinfo=UTC)
     for n in range(3):
         await log_all(rig.store, [seen(10 + n, ALICE, "FEEL[rapport]: 0.5\nFEEL[anger]: -2", name="alice")])
-        await rig.consolidator().run(now=day + timedelta(hours=n), set_mood=False)
+        await rig.consolidator().run(now=day + timedelta(hours=n))
     rel = await rig.store.people.relationship(rig.key, ALICE)
     assert rel.rapport == pytest.approx(5.8) and rel.anger == 0.0
     # An admin's change is not undone by the bound.
     await rig.store.people.set_relationship(rig.key, ALICE, anger=6)
     await log_all(rig.store, [seen(20, ALICE, "FEEL[rapport]: 0.5\nFEEL[anger]: -0.5", name="alice")])
-    await rig.consolidator().run(now=day + timedelta(hours=5), set_mood=False)
+    await rig.consolidator().run(now=day + timedelta(hours=5))
     rel = await rig.store.people.relationship(rig.key, ALICE)
     assert rel.rapport == pytest.approx(5.8) and rel.anger == pytest.approx(5.5)
     await log_all(rig.store, [seen(21, ALICE, "FEEL[rapport]: 0.5", name="alice")])
-    await rig.consolidator().run(now=day + timedelta(days=1), set_mood=False)  # a new day, a new allowance
+    await rig.consolidator().run(now=day + timedelta(days=1))  # a new day, a new allowance
     assert (await rig.store.people.relationship(rig.key, ALICE)).rapport == pytest.approx(6.3)
 
 
@@ -350,7 +354,7 @@ async def test_opt_in_mode_purges_the_unconsented_and_their_dms(rig_factory: Any
     ])
     await rig.store.people.set_memory_consent(ALICE, True)
     await rig.store.people.set_memory_consent(CAROL, False)
-    report = await rig.consolidator().run(set_mood=False)
+    report = await rig.consolidator().run()
     assert report.purged == 4
     assert await archived_ids(rig.store) == [1, 6]
     assert await rig.store.log.count_logged() == 0
@@ -372,21 +376,21 @@ async def test_expired_facts_are_pruned_unless_pinned(rig_factory: Any) -> None:
     async with rig.store.engine.begin() as conn:
         await conn.execute(update(UserFact).where(UserFact.fact.like("old%"))
                            .values(last_mentioned=datetime.now(UTC) - timedelta(days=15)))
-    report = await rig.consolidator().run(set_mood=False)
+    report = await rig.consolidator().run()
     assert report.pruned_facts == 1
     assert fact_texts(await rig.store.facts.rows(ALICE)) == ["old and pinned", "recent"]
 
 
 async def test_mood_falls_back_to_the_list_when_claude_fails(rig_factory: Any,
                                                              fake_claude: FakeClaude) -> None:
-    from memory.mood import FALLBACK_MOODS, fallback_mood
+    from bot.alive.mood import FALLBACK_MOODS, fallback_mood
 
     rig: Rig = rig_factory()
     fake_claude.script(Reply(status=400), times=1)
     now = datetime(2026, 7, 1, 4, tzinfo=UTC)
-    report = await rig.consolidator().run(now=now)
-    assert report.mood == fallback_mood(now.date()) and report.mood in FALLBACK_MOODS
-    assert await rig.store.state.get(MOOD_KEY) == report.mood
+    mood = await ensure_daily_mood(rig.store.state, rig.claude, rig.persona(), now.date())
+    assert mood == fallback_mood(now.date()) and mood in FALLBACK_MOODS
+    assert await rig.store.state.get(MOOD_KEY) == mood
 
 
 async def test_concurrent_runs_count_every_fact_once(rig_factory: Any) -> None:
@@ -394,7 +398,7 @@ async def test_concurrent_runs_count_every_fact_once(rig_factory: Any) -> None:
     await log_all(rig.store, [seen(i, ALICE + i % 3, f"FACT[work]: p{i % 3} owns item{i}", name=f"p{i % 3}")
                               for i in range(1, 31)])
     one, two = rig.consolidator(), rig.consolidator()
-    reports = await asyncio.gather(one.run(set_mood=False), two.run(set_mood=False))
+    reports = await asyncio.gather(one.run(), two.run())
     assert sum(r.committed for r in reports) == 3 and sum(r.conflicts for r in reports) <= 3
     assert await rig.store.log.count_logged() == 0 and len(await archived_ids(rig.store)) == 30
     facts = [r for uid in (ALICE, BOB, CAROL) for r in await rig.store.facts.rows(uid)]

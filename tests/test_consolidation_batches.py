@@ -58,7 +58,7 @@ async def consolidate(store: Store, fc: FakeClaude, *, batch: bool, **settings: 
         consolidator = Consolidator(store, claude, config.memory, config.character_name_slug,
                                     CharacterSource(FINN, None, environ={}).current, HashEmbedder())
         consolidator.batch_poll = 0.01  # the test's fake answers at once: no need to wait 5 s to ask
-        report = await consolidator.run(batch=batch, set_mood=False)
+        report = await consolidator.run(batch=batch)
         assert report.skipped == 0 and await store.log.count_logged() == 0
         facts = {}
         rels = {}

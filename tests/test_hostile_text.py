@@ -179,7 +179,7 @@ async def test_a_display_name_cannot_end_a_fence_of_any_memory_request(store: St
         await store.log.log_message(seen(1, 7, "FACT[hobbies]: collects sea glass", name=HOSTILE_NAME),
                                     HOSTILE_NAME)
         report = await Consolidator(store, claude, settings.memory, settings.character_name_slug, persona,
-                                    HashEmbedder()).run(set_mood=False)
+                                    HashEmbedder()).run()
         assert report.committed == 1
     finally:
         await claude.close()

@@ -1,23 +1,27 @@
-"""Issue 45, "wiring you can read": a walk from ``on_message`` to the Claude request visits each module once.
+"""A walk from ``on_message`` to the Claude request you can read: each stage visited once, no project module
+calling back into one that called it, and ``bot/`` reaching ``cogs/`` only through an outlet.
 
 One real DM reply over the fake wire is traced with ``sys.setprofile``. What counts:
 
-* **the stages**: six modules, the ones a reader follows a message through (``STAGES``). Every other module
-  (helpers such as ``bot/discord/voice.py``, ``bot/reply/keeping.py``, ``bot/reply/generation.py``,
-  discord.py, the SDK) is transparent: a stage may call into it and get an answer back.
-* **an entry**: a function (method, closure, lambda) of a stage module *starting* when the nearest stage frame
-  below it on the call stack belongs to another stage (or there is none). A function calling another of its
+* **a module**: every Python file of the project (``bot/``, ``cogs/``, ``memory/``, ``database/``,
+  ``characters/``, ...; not ``tests/`` nor installed libraries, which are transparent: a module may call
+  into discord.py or the SDK and get an answer back).
+* **an entry**: a function (method, closure, lambda) of a module *starting* when the nearest project frame
+  below it on the call stack belongs to another module (or there is none). A function calling another of its
   own module, a return to the caller, and a coroutine resuming after an ``await`` are no entries.
 * **the window**: the message's own handling (the task ``on_message`` runs in and the tasks it starts), from
   ``on_message`` starting until the reply's first post starts (the Claude request is made before it).
-* **visits once**: the stages entered, in the order they are entered and with consecutive entries of the same
-  stage collapsed, name each stage once (``WALK``): a stage entered again after the flow moved on to another
-  (a callback from delivery into the engine, say) names it twice. And no entry comes from a stage later in
-  the walk than the one entered: a stage hands over to later ones (the engine has prompting build the prompt,
-  then delivery send the reply) and gets their answer back, and none calls back into an earlier one.
+* **no call back** (every module): no module is entered while a frame of its own is still on the call stack
+  below the caller, i.e. no A -> B -> A: a module hands work to others and gets their answer back, and none
+  of them calls back into it (a callback, a hook reaching through to its owner's attributes).
+* **the Discord edge**: nothing in ``bot/`` enters ``cogs/`` except an outlet's methods (the ``Outlet``
+  protocol of bot/core/pipeline.py): cogs are the edge, the flow does not call up into them.
+* **the stages**: six modules a reader follows a message through (``STAGES``). The stages entered, in the
+  order they are entered and with consecutive entries of the same stage collapsed (other modules ignored),
+  name each stage once (``WALK``), and no entry comes from a stage later in the walk than the one entered.
 * **the order**: delivery comes before the model client. The typing indicator runs while the model writes,
   and a streamed reply is posted as it is written: delivery runs the model call the engine built for it
-  (bot/reply/generation.py, a helper), and reads the text so far from it, not from a callback of its own.
+  (bot/reply/generation.py), and reads the text so far from it, not from a callback of its own.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from typing import Any
 
 import pytest
 
+from bot.core.pipeline import Outlet
 from tests.harness import MakeHarness, reply_requests
 
 ROOT = Path(__file__).resolve().parent.parent
+NOT_PROJECT = ("tests", ".venv", "venv")
 STAGES = {
     "cogs/messages.py": "events",
     "bot/reply/sequence.py": "sequence",
@@ -46,69 +52,104 @@ STAGES = {
 # has the model client write it (bot/reply/generation.py) while the typing indicator runs.
 WALK = ["events", "sequence", "engine", "prompting", "delivery", "claude"]
 OUTLETS = ROOT / "bot" / "discord" / "outlets.py"
+# What bot/ may call in cogs/: an outlet's methods (what a reply goes through).
+OUTLET_METHODS = frozenset(name for name in vars(Outlet) if not name.startswith("_")) | {"greeting"}
+
+
+def module_of(filename: str) -> str | None:
+    """The project module a code object belongs to ("bot/reply/engine.py"), None outside the project."""
+    path = Path(filename).resolve()
+    try:
+        relative = path.relative_to(ROOT)
+    except ValueError:
+        return None
+    if relative.suffix != ".py" or relative.parts[0] in NOT_PROJECT:
+        return None
+    return relative.as_posix()
 
 
 @dataclass(frozen=True)
 class Entry:
-    stage: str
+    module: str
     function: str  # where it entered (a code object's qualified name)
-    caller: str | None  # the stage it was called from (None: the event loop, a task's first step)
+    caller: str | None  # the module it was called from (None: the event loop, a task's first step)
+    below: tuple[str, ...]  # the project modules further down the call stack, nearest first
 
 
 class Walk:
-    """Records the stage entries of one message's handling (see the module's docstring)."""
+    """Records the module entries of one message's handling (see the module's docstring)."""
 
     def __init__(self) -> None:
-        self.entries: list[Entry] = []
-        self.started: set[FrameType] = set()  # stage frames already running (kept alive: ids not reused)
+        self.entries: list[Entry] = []  # every module's
+        self.stage_entries: list[tuple[str, str | None]] = []  # (stage, the stage it was called from)
+        self.started: set[FrameType] = set()  # project frames already running (kept alive: ids not reused)
         self.ended = False
-        self._stage_of: dict[CodeType, str | None] = {}
-        self._files = {str(ROOT / path): stage for path, stage in STAGES.items()}
+        self._module_of: dict[CodeType, str | None] = {}
         self._walking: contextvars.ContextVar[bool] = contextvars.ContextVar("walking", default=False)
 
-    def stage(self, code: CodeType) -> str | None:
+    def module(self, code: CodeType) -> str | None:
         try:
-            return self._stage_of[code]
+            return self._module_of[code]
         except KeyError:
-            stage = self._stage_of[code] = self._files.get(str(Path(code.co_filename).resolve()))
-            return stage
+            module = self._module_of[code] = module_of(code.co_filename)
+            return module
 
     def profile(self, frame: FrameType, event: str, arg: Any) -> None:
         if event != "call" or self.ended:
             return
         code = frame.f_code
-        if code.co_name == "on_message" and self.stage(code) == "events" and frame not in self.started:
+        module = self.module(code)
+        if code.co_name == "on_message" and module == "cogs/messages.py" and frame not in self.started:
             # Set in the handling task's own context: the tasks it starts inherit it, no other task has it.
             self._walking.set(True)
         if not self._walking.get():
             return
-        if code.co_name == "send" and code.co_filename == str(OUTLETS):
+        if code.co_name == "send" and module == "bot/discord/outlets.py":
             self.ended = True  # the reply's first post: the walk is over
             return
-        stage = self.stage(code)
-        if stage is None or frame in self.started:  # a helper, or a coroutine resuming
-            return
+        if module is None or code.co_name == "<module>" or frame in self.started:
+            return  # a library, an import, a coroutine resuming
         self.started.add(frame)
+        below: list[str] = []
         caller = frame.f_back
-        while caller is not None and self.stage(caller.f_code) is None:
+        while caller is not None:
+            caller_module = self.module(caller.f_code)
+            if caller_module is not None and (not below or below[-1] != caller_module):
+                below.append(caller_module)
             caller = caller.f_back
-        caller_stage = self.stage(caller.f_code) if caller is not None else None
-        if caller_stage != stage:
-            self.entries.append(Entry(stage, code.co_qualname, caller_stage))
+        if not below or below[0] != module:
+            self.entries.append(Entry(module, code.co_qualname, below[0] if below else None, tuple(below)))
+        stage = STAGES.get(module)
+        if stage is not None:
+            caller_stage = next((STAGES[m] for m in below if m in STAGES), None)
+            if caller_stage != stage:
+                self.stage_entries.append((stage, caller_stage))
 
     def collapsed(self) -> list[str]:
         walk: list[str] = []
-        for entry in self.entries:
-            if not walk or walk[-1] != entry.stage:
-                walk.append(entry.stage)
+        for stage, _ in self.stage_entries:
+            if not walk or walk[-1] != stage:
+                walk.append(stage)
         return walk
 
-    def describe(self) -> str:
-        return "\n".join(f"{e.caller} -> {e.stage}.{e.function}" for e in self.entries)
+    def calls_back(self) -> list[Entry]:
+        """Entries of a module still on the call stack below the one that called it (A -> B -> A)."""
+        return [e for e in self.entries if e.module in e.below[1:]]
+
+    def into_cogs(self) -> list[Entry]:
+        """Entries of cogs/ from bot/ other than an outlet's methods."""
+        return [
+            e for e in self.entries
+            if e.module.startswith("cogs/") and (e.caller or "").startswith("bot/")
+            and e.function.rpartition(".")[2] not in OUTLET_METHODS
+        ]
+
+    @staticmethod
+    def describe(entries: list[Entry]) -> str:
+        return "\n".join(f"{' <- '.join(e.below[::-1])} -> {e.module}:{e.function}" for e in entries)
 
 
-@pytest.mark.parametrize("mode", ["whole", "streamed"])  # streamed: the model call runs in a task of its own
-async def test_a_dm_reply_walks_through_each_stage_once(make_harness: MakeHarness, mode: str) -> None:
+async def traced_dm(make_harness: MakeHarness, mode: str) -> Walk:
     harness = await make_harness(reply_delivery=mode)
     harness.claude.script("Glub! Hello there, friend.", model="claude-test-default")
     walk, profiling = Walk(), sys.getprofile()
@@ -123,7 +164,32 @@ async def test_a_dm_reply_walks_through_each_stage_once(make_harness: MakeHarnes
     assert reply["content"] == "Glub! Hello there, friend."  # streamed: the first sentence, then edited
     assert len(reply_requests(harness)) == 1  # the fake Claude received the request
     assert walk.ended, "the reply's post was not seen"
-    assert walk.collapsed() == WALK, walk.describe()
+    return walk
+
+
+MODES = ["whole", "streamed"]  # streamed: the model call runs in a task of its own
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_dm_reply_walks_through_each_stage_once(make_harness: MakeHarness, mode: str) -> None:
+    walk = await traced_dm(make_harness, mode)
+    description = "\n".join(f"{caller} -> {stage}" for stage, caller in walk.stage_entries)
+    assert walk.collapsed() == WALK, description
     rank = {stage: i for i, stage in enumerate(WALK)}
-    backwards = [e for e in walk.entries if e.caller is not None and rank[e.caller] > rank[e.stage]]
-    assert backwards == [], walk.describe()
+    backwards = [(s, c) for s, c in walk.stage_entries if c is not None and rank[c] > rank[s]]
+    assert backwards == [], description
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_no_module_calls_back_into_one_that_called_it(make_harness: MakeHarness, mode: str) -> None:
+    walk = await traced_dm(make_harness, mode)
+    modules = {e.module for e in walk.entries}
+    assert set(STAGES) <= modules, sorted(modules)  # every project module is traced, not only the stages
+    assert any(m.startswith(("memory/", "database/")) for m in modules), sorted(modules)
+    assert walk.calls_back() == [], Walk.describe(walk.calls_back())
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_bot_enters_cogs_only_through_an_outlet(make_harness: MakeHarness, mode: str) -> None:
+    walk = await traced_dm(make_harness, mode)
+    assert walk.into_cogs() == [], Walk.describe(walk.into_cogs())

@@ -53,7 +53,7 @@ def checkin_request(body: dict[str, Any]) -> bool:
 
 async def consolidate(h: Harness) -> None:
     await h.bot.get_cog("Messages").drain()
-    report = await h.bot.memory.consolidator.run(set_mood=False)
+    report = await h.bot.memory.consolidator.run()
     assert report.committed >= 1 and report.malformed == 0
 
 

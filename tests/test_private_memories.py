@@ -53,7 +53,7 @@ async def test_private_places_are_kept_like_dms_and_servers_keep_their_own(
         key = h.bot.engine.character_key
         assert (await h.store.conversations.history(key, USER_ID, f"private:{OTHER_CHANNEL_ID}")).turns
 
-        await h.bot.memory.consolidator.run(set_mood=False)
+        await h.bot.memory.consolidator.run()
         facts = {f.fact: (f.private, f.guild_id) for f in await h.store.facts.rows(USER_ID)}
         assert facts == {DIABETES: (True, None), BEES: (False, GUILD_ID)}
 

@@ -131,7 +131,7 @@ async def test_consolidate_now_applies_the_retention_to_the_archive_and_its_word
     try:
         consolidator = Consolidator(store, claude, settings.memory, settings.character_name_slug,
                                     CharacterSource(FINN, None, environ={}).current, embedder)
-        assert (await consolidator.run(set_mood=False)).committed == 1
+        assert (await consolidator.run()).committed == 1
         assert await consolidator.embedded() == 3
     finally:
         await claude.close()

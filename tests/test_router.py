@@ -18,8 +18,8 @@ from bot.core.config import PROJECT_ROOT
 from bot.core.persona import Persona
 from bot.core.pipeline import Incoming
 from bot.core.topics import topic_hits
+from bot.reply.deciding.router import CharacterRouter, decayed_affinity
 from bot.reply.ensemble import CastMember
-from bot.reply.router import CharacterRouter, decayed_affinity
 from database.store import Store
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, Harness, eventually, speaker

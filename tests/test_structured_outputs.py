@@ -61,7 +61,7 @@ async def extract(store: Store, fc: FakeClaude, message_id: int, **settings: Any
     try:
         report = await Consolidator(store, claude, config.memory, config.character_name_slug,
                                     CharacterSource(FINN, None, environ={}).current,
-                                    HashEmbedder()).run(set_mood=False)
+                                    HashEmbedder()).run()
     finally:
         await claude.close()
     return report, [r for r in fc.requests if is_extraction(r.body)]

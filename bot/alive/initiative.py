@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.alive.mood import MOOD_KEY
 from bot.core.claude import Prompt
 from bot.core.config import DiscordSettings, TypingSettings
 from bot.core.persona.lorebook import persona_world
@@ -27,7 +28,6 @@ from bot.reply.typing_sim import typing_time
 from database.boundary import JsonObject
 from database.identity import Identity
 from database.state import State
-from memory.mood import MOOD_KEY
 
 
 @dataclass(frozen=True)

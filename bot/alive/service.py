@@ -28,6 +28,7 @@ from bot.alive.checkins import CheckInRound
 from bot.alive.emotes import EMPTY, Emote, EmoteSet, render, warm_reaction
 from bot.alive.feelings import Feelings
 from bot.alive.mirroring import StyleMirror
+from bot.alive.mood import ensure_daily_mood
 from bot.alive.proactive import Place, ProactiveRound
 from bot.alive.reactions import SWITCH as REACTIONS
 from bot.alive.reactions import ReactionGate, aimed_at_me, may_react, warm_stimuli
@@ -73,15 +74,25 @@ class AliveParts:
         self.side = side
         self.accounts = accounts
         self.mirror = mirror
-        self.clock = clock
         self.time = LocalTime.of(settings.timezone, settings.quiet_hours)
         self.main_key = keys[0]
-        self.feelings = {key: Feelings(store.state, key, self.time, self.now, shared=share_feelings,
+        self.feelings = {key: Feelings(store.state, key, self.time, clock, shared=share_feelings,
                                        rows=store.feelings, remembers=consent.allows)
                          for key in keys}
+        self._clock = clock
         self.style = StyleMirror(store.style, consent)
         self.reactions = ReactionGate(settings.reaction_rate_limit)
         self._learnt: deque[int] = deque(maxlen=256)  # messages already learnt from (several characters)
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:  # tests move time: the feelings follow (each holds the clock)
+        self._clock = clock
+        for feelings in self.feelings.values():
+            feelings.clock = clock
 
     def now(self) -> datetime:
         return self.clock()
@@ -234,7 +245,10 @@ class Alive:
             await feelings.save()
 
     async def after_consolidation(self) -> None:
-        """The daily consolidation ran (bot/runtime/jobs.py): the day's custom status."""
+        """The daily consolidation ran (bot/runtime/jobs.py): the day's mood (unless set today already),
+        then the day's custom status, which reads it."""
+        speaker = self.speaker
+        await ensure_daily_mood(speaker.store.state, speaker.claude, speaker.persona, self.clock().date())
         if self.settings.custom_status:
             await self.status.refresh(self.clock())
 

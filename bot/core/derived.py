@@ -16,15 +16,25 @@ class Derived(Generic[K, V]):
         self._limit = limit
         self._kept: dict[K, tuple[tuple[object, ...], V]] = {}
 
-    def get(self, key: K, sources: tuple[object, ...], make: Callable[[], V]) -> V:
-        """The value for ``key``, made by ``make()`` unless the one kept was made from these very
-        ``sources`` (compared by identity)."""
+    def kept(self, key: K, sources: tuple[object, ...]) -> V | None:
+        """The value kept for ``key`` if it was made from these very ``sources`` (compared by identity);
+        None: make it and :meth:`keep` it."""
         kept = self._kept.get(key)
         if kept is not None and len(kept[0]) == len(sources) and all(
                 a is b for a, b in zip(kept[0], sources, strict=True)):
             return kept[1]
-        value = make()
+        return None
+
+    def keep(self, key: K, sources: tuple[object, ...], value: V) -> V:
+        """Keep ``value``, made from ``sources``, for ``key``; returns it."""
         if len(self._kept) >= self._limit:
             self._kept.clear()  # bounded: one entry per place seen; forgetting costs one make() each
         self._kept[key] = (sources, value)
         return value
+
+    def get(self, key: K, sources: tuple[object, ...], make: Callable[[], V]) -> V:
+        """The value for ``key``, made by ``make()`` unless the one kept was made from these very
+        ``sources``. On a hot path, prefer :meth:`kept` and :meth:`keep`: the value is made by its owner,
+        not called back from here."""
+        value = self.kept(key, sources)
+        return value if value is not None else self.keep(key, sources, make())

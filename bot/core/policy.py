@@ -74,8 +74,9 @@ class PolicyCache:
     def get(self, config: ServerConfig) -> ServerPolicy:
         s = self.settings
         # A live reload swaps the section objects; a server's change, the store's cached config.
-        return self._kept.get(config.guild_id, (config, s.replies, s.memory, s.access),
-                              lambda: resolve(s, config))
+        sources = (config, s.replies, s.memory, s.access)
+        policy = self._kept.kept(config.guild_id, sources)
+        return policy if policy is not None else self._kept.keep(config.guild_id, sources, resolve(s, config))
 
 
 def language_hint(policy: ServerPolicy) -> str:

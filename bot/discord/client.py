@@ -29,9 +29,9 @@ from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
 from bot.core.config.holder import SettingsHolder
-from bot.core.pipeline import Decision, Incoming
 from bot.core.tokens import load_encoding
 from bot.discord.identify import IdentifyPacer
+from bot.discord.logchannel import LogChannel
 from bot.discord.permissions import in_log_channel, is_admin_id
 from bot.discord.poll_results import DiscordPollBoard
 from bot.discord.posting import NO_MENTIONS
@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.messages", "cogs.commands", "cogs.activation", "cogs.admin", "cogs.admin_slash",
+EXTENSIONS = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.admin", "cogs.admin_slash",
               "cogs.memory",
               # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings",
@@ -102,6 +102,7 @@ class KindredMixin:
     started_at: float
     exit_code: int
     mirror: LogMirror  # verbose mode: `await bot.mirror(text)` posts to the log channel
+    log_channel: LogChannel  # its admin commands and the decision mirror (bot/discord/logchannel.py)
     access: AccessGate  # who may talk to the character (bot/operator/access.py)
     limits: SpendingLimits  # what one person, one server and the bot may spend (bot/operator/limits.py)
     cluster: Cluster  # the leader lock and signals shared with other processes on the database
@@ -122,6 +123,7 @@ class KindredMixin:
         self.started_at = time.monotonic()
         self.exit_code = 0
         self.mirror = LogMirror()
+        self.log_channel = LogChannel(self)  # type: ignore[arg-type]  # the mixin is only ever mixed into a Bot
         self._kindred_closing: asyncio.Future[None] | None = None
         self._cluster_closing: asyncio.Task[None] | None = None  # a close asked for by another process
         self.stopping = False  # closing: the messages cog takes no new messages (bot/runtime/lifecycle.py)
@@ -160,7 +162,7 @@ class KindredMixin:
             publish_status=lambda text: self.cluster.publish_soon("status", peers_only=True, text=text))
         edge = Edge(is_admin=lambda uid: is_admin_id(self, uid),  # type: ignore[arg-type]
                     own_user_id=self.user.id if self.user is not None else None,
-                    intercept=self._log_command, mirror_decision=self._mirror_decision,
+                    intercept=self.log_channel.intercept, mirror_decision=self.log_channel.mirror_decision,
                     sync_commands=self._sync_commands, cluster_shutdown=self._cluster_shutdown,
                     alive_side=self.presence, latencies=self._latencies,
                     poll_board=DiscordPollBoard(self),  # type: ignore[arg-type]
@@ -210,19 +212,6 @@ class KindredMixin:
     async def _sync_commands(self) -> None:
         # self: the mixin is only ever mixed into KindredBot or KindredShardedBot
         await sync_app_commands(self)  # type: ignore[arg-type]
-
-    async def _log_command(self, msg: Incoming) -> bool:
-        """An admin command in the log channel, consumed by the Admin cog (cogs/admin.py) while it is
-        loaded: the main engine's interceptor."""
-        intercept = getattr(self.get_cog("Admin"), "intercept", None)  # type: ignore[attr-defined]
-        return bool(await intercept(msg)) if intercept is not None else False
-
-    async def _mirror_decision(self, msg: Incoming, decision: Decision) -> None:
-        """The verbose mirror of a decision in the log channel (the Admin cog's, while it is loaded): a
-        decision observer of the main engine."""
-        mirror = getattr(self.get_cog("Admin"), "mirror_decision", None)  # type: ignore[attr-defined]
-        if mirror is not None:
-            await mirror(msg, decision)
 
     async def _cluster_shutdown(self, message: JsonObject) -> None:
         if message.get("character") != self.engine.character_key:

@@ -98,7 +98,8 @@ class DiscordOutlet:
 
 def _partial(channel: discord.abc.Messageable, message_id: int) -> discord.PartialMessage:
     # every channel a message arrives in has it; the Messageable protocol does not declare it
-    return channel.get_partial_message(message_id)  # type: ignore[attr-defined]
+    partial: discord.PartialMessage = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
+    return partial
 
 
 def webhook_name(key: str) -> str:

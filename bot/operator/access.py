@@ -89,8 +89,9 @@ class AccessGate:
         """rules_for(), kept per server while neither its stored settings (the store's cached object) nor
         the global access section (replaced by a live reload) changed: every message asks."""
         access = self.access.now
-        return self._kept.get(config.guild_id if config is not None else None,
-                              (config, access), lambda: rules_for(access, config))
+        key, sources = config.guild_id if config is not None else None, (config, access)
+        rules = self._kept.kept(key, sources)
+        return rules if rules is not None else self._kept.keep(key, sources, rules_for(access, config))
 
     async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
         why = await self.refusal(msg.author_id, msg.author_roles, None if msg.is_dm else msg.guild_id)

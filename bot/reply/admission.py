@@ -14,8 +14,7 @@ from bot.core.config import Settings
 from bot.core.pipeline import Decision, Features, Incoming, Outlet
 from bot.core.policy import ServerPolicies
 from bot.reply.composing import Prefetched, PromptComposer
-from bot.reply.deciding.addressing import Addressee
-from bot.reply.deciding.turns import TurnTaking
+from bot.reply.deciding import Addressee, TurnTaking
 from bot.reply.throttle import BotThrottle
 from database.records import SeenMessage
 from database.store import Store

@@ -12,7 +12,7 @@ from bot.core.config import Settings
 from bot.core.models.base import Prompt
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, PromptPart
-from bot.reply.deciding.intent import IntentRouter
+from bot.reply.deciding import IntentRouter
 from bot.reply.generation import ModelCall
 from bot.reply.greetings import Greeter, Opening
 from bot.reply.persona_runtime import PersonaRuntime

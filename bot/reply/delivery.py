@@ -44,8 +44,13 @@ class Writer(Protocol):
     """The reply's model call (bot/reply/generation.py ``Generation``)."""
 
     notice: str  # a line said first (e.g. files that could not be opened); read at each text shown
-    so_far: str  # streamed: the text written so far
-    changed: asyncio.Event  # set when so_far changes
+    @property
+    def so_far(self) -> str:  # streamed: the text written so far
+        ...
+
+    @property
+    def changed(self) -> asyncio.Event:  # set when so_far changes
+        ...
 
     async def write(self, *, streamed: bool) -> Completion:
         """The completion (raises ClaudeUnavailable); ``streamed``: ``so_far`` follows it as it is written."""

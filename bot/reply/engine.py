@@ -26,11 +26,7 @@ from bot.core.pipeline import NO_FEATURES, Features, Incoming, MemoryConsent, Ou
 from bot.core.policy import ServerPolicies
 from bot.reply.admission import Admission
 from bot.reply.composing import Prefetched, PromptComposer
-from bot.reply.deciding import Decider
-from bot.reply.deciding.addressing import Addressee, CharacterNames
-from bot.reply.deciding.intent import IntentRouter
-from bot.reply.deciding.turns import TurnTaking
-from bot.reply.deciding.voting import Ballot, Voting
+from bot.reply.deciding import Addressee, Ballot, CharacterNames, Decider, IntentRouter, TurnTaking, Voting
 from bot.reply.delivery import Delivery, Finish, finish_text
 from bot.reply.generation import Generation
 from bot.reply.greetings import Greeter

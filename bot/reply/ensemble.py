@@ -5,8 +5,9 @@ webhook with its own name and avatar (the cog supplies those outlets). This modu
 
 * :func:`addressed` (entity detection by name, mention or reply) decides first: every character a message
   names answers, in the order they were named, each seeing the answers before its own;
-* otherwise :class:`~bot.reply.router.CharacterRouter` picks one candidate (global response chance, topic
-  avoidances, follow-up cooldown, topic interests, whoever spoke last, weights, else the main character);
+* otherwise :class:`~bot.reply.deciding.router.CharacterRouter` picks one candidate (global response chance,
+  topic avoidances, follow-up cooldown, topic interests, whoever spoke last, weights, else the main
+  character);
   the candidate's yes/no vote decides whether it joins in;
 * a message from one of the cast may draw an answer from another: named characters answer, else banter
   happens by chance, scaled by the pair's affinity (-10..10, changed by each exchange, fading toward 0 over
@@ -18,25 +19,37 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.core.config import EnsembleSettings
 from bot.core.pipeline import Decision, Incoming, OwnAccounts, ReplyResult
-from bot.reply.deciding.addressing import addressed_order
-from bot.reply.engine import ReplyEngine
-from bot.reply.router import (
-    CastMember,
+from bot.reply.deciding import (
     CharacterRouter,
+    addressed_order,
     banter_probability,
     decayed_affinity,
     exchange_delta,
 )
+from bot.reply.engine import ReplyEngine
 from bot.reply.sequence import Casting
 from database.characters import Characters
 
 __all__ = ["CastMember", "CharacterRouter", "Ensemble", "banter_probability", "exchange_delta"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class CastMember:
+    """One character of an ensemble: its key (what its data is filed under, the folder name) and engine."""
+
+    key: str
+    engine: ReplyEngine
+
+    @property
+    def name(self) -> str:
+        return self.engine.persona.name
 
 
 class Ensemble:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion
-from bot.core.models.base import Prompt
+from bot.core.models.base import Prompt, SoFar
 from bot.reply.media import Media
 
 
@@ -40,8 +40,8 @@ class Generation:
     """The reply to one message, written by the model: the prompt and the files the message carried (read
     into it when asked). A picture whose header is sound but whose pixels the model cannot decode is named as
     not seen, and the rest of the message is asked again (once per picture); ``notice`` then says so.
-    Streamed, the text written so far is kept here (``so_far``, ``changed``), for delivery to read: the model
-    client calls back into this object only."""
+    Streamed, the model client writes the text so far into ``written`` (a value of the core), for delivery to
+    read (``so_far``, ``changed``): no module of the reply is called back."""
 
     claude: ClaudeClient
     prompt: Prompt
@@ -51,11 +51,18 @@ class Generation:
     label: str = "reply"  # how log lines name this reply
     log: logging.Logger = logging.getLogger("bot.reply.engine")  # whose log lines these are
     notice: str = field(init=False)  # a line said before the reply (e.g. files that could not be opened)
-    so_far: str = field(init=False, default="")  # streamed: the text written so far
-    changed: asyncio.Event = field(init=False, default_factory=asyncio.Event)  # set when so_far changes
+    written: SoFar = field(init=False, default_factory=SoFar)  # streamed: the text written so far
 
     def __post_init__(self) -> None:
         self.notice = self.media.notice(*self.notice_lines)
+
+    @property
+    def so_far(self) -> str:
+        return self.written.text
+
+    @property
+    def changed(self) -> asyncio.Event:  # set when so_far changes
+        return self.written.changed
 
     async def write(self, *, streamed: bool) -> Completion:
         """The completion (raises ClaudeUnavailable); ``streamed``: ``so_far`` follows it as it is written."""
@@ -63,7 +70,7 @@ class Generation:
         while True:
             built = shown.into(self.prompt)
             try:
-                return await self.call.ask(self.claude, built, self._wrote if streamed else None)
+                return await self.call.ask(self.claude, built, self.written.wrote if streamed else None)
             except ClaudeUnavailable as exc:
                 refused = shown.refused_image(built, str(exc))
                 if refused is None:
@@ -72,7 +79,3 @@ class Generation:
                                  refused.filename, exc)
                 shown = shown.without(refused, "Claude could not process it")
                 self.notice = shown.notice(*self.notice_lines)
-
-    def _wrote(self, so_far: str) -> None:
-        self.so_far = so_far
-        self.changed.set()

@@ -28,7 +28,7 @@ from bot.core.keyed import KeyedLocks
 from bot.core.persona.macros import Moment
 from bot.core.persona.model import GREETING_POSTS, Persona
 from bot.core.pipeline import GreetingOutlet, Incoming, Outlet
-from bot.reply.deciding.triage import is_hello
+from bot.reply.deciding import is_hello
 from bot.reply.persona_runtime import channel_greeting, greeted_key, moment_of, opening_greeting
 from bot.reply.splitting import split_message
 from database.records import PromptData

@@ -52,8 +52,7 @@ from bot.operator.conversation_tools import ConversationTools
 from bot.operator.limits import ReplyTokenFactor, SpendingLimits
 from bot.operator.logmirror import LogMirror
 from bot.operator.places import Places
-from bot.reply.deciding.addressing import Addressee, CharacterNames
-from bot.reply.deciding.intent import IntentRouter
+from bot.reply.deciding import Addressee, CharacterNames, IntentRouter
 from bot.reply.engine import ReplyEngine
 from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.recovery import LateReplies, ReplyRecovery
@@ -90,7 +89,7 @@ class Edge:
 
     is_admin: Callable[[int], bool]  # the bot's admins (the owner, admin_user_ids, the admin role)
     own_user_id: int | None  # our account: our own posts never count as another character's
-    intercept: Interceptor  # the log channel's admin commands (cogs/admin.py, while it is loaded)
+    intercept: Interceptor  # the log channel's commands (bot/discord/logchannel.py, while its cog is loaded)
     mirror_decision: DecisionListener  # the verbose mirror of every decision to the log channel (idem)
     sync_commands: LeadWork  # the slash commands synced with Discord (by the cluster's leader)
     cluster_shutdown: Handler  # another process of the cluster asked every one to shut down

@@ -56,7 +56,7 @@ class MemoryJobs:
         self.storage = storage
         self.cluster = cluster
         self.mirror = mirror
-        # Run after each successful daily consolidation (the day's new custom status, bot/alive/).
+        # Run after each successful daily consolidation (the day's mood and custom status, bot/alive/).
         self.after_daily = after_daily
         self._startup: asyncio.Task[ConsolidationReport | None] | None = None
         # The tasks running the nightly work now (the scheduler's, a catch-up's): a stop cancels them, which

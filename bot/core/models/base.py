@@ -7,6 +7,7 @@ assembly (bot/reply/prompting.py) builds it: the Anthropic backend sends it as i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -60,6 +61,20 @@ class Prompt:
             content = m["content"]
             parts.extend([content] if isinstance(content, str) else [b.get("text", "") for b in content])
         return "\n".join(parts)
+
+
+class SoFar:
+    """The text of a streamed answer written so far: the backend writes into it as the text comes, a reader
+    (delivery) waits on ``changed`` and reads ``text``. A value handed down, so the one who reads is never
+    called back from the model client."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.changed = asyncio.Event()
+
+    def wrote(self, text: str) -> None:
+        self.text = text
+        self.changed.set()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@
   identity, relationship, global state; long-term facts and core memories), gathered by
   :class:`bot.operator.admin.tools.AdminTools`, which the bot creates once (``bot.admin``).
 
-The admin cogs (``cogs/admin.py``, ``cogs/admin_slash.py``) only translate Discord into these calls and
+The log channel (``bot/discord/logchannel.py``) and the admin cogs (``cogs/admin.py``,
+``cogs/admin_slash.py``) only translate Discord into these calls and
 answers back. Every answer is a ready-to-send string; bad input raises
 :class:`~bot.operator.conversation_tools.InvalidInput` with a one-line explanation.
 """

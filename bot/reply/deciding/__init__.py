@@ -1,6 +1,10 @@
 """Stage 2 of a reply, decide: answered without asking anyone (a DM, an @mention, a reply, the name),
 left to another character named in it, skipped (another bot's command, a server answering only when
-addressed), or put to a vote round (bot/reply/deciding/voting.py); then the decision observers hear of it."""
+addressed), or put to a vote round (bot/reply/deciding/voting.py); then the decision observers hear of it.
+
+The package's one entry point: modules outside it import what they use from here, never from its modules
+(tests/test_architecture.py). Among several characters, who takes a message nobody addressed is
+bot/reply/deciding/router.py's."""
 
 from __future__ import annotations
 
@@ -11,13 +15,19 @@ from collections.abc import Collection
 from bot.core.config.sections import TriageSettings
 from bot.core.pipeline import Decision, DecisionListener, Incoming
 from bot.core.policy import ServerPolicies
-from bot.reply.deciding.addressing import Addressee
+from bot.reply.deciding.addressing import Addressee, CharacterNames, addressed_order
 from bot.reply.deciding.intent import IntentRouter
-from bot.reply.deciding.triage import parse_prefixes, skip_reason
+from bot.reply.deciding.router import CharacterRouter, banter_probability, decayed_affinity, exchange_delta
+from bot.reply.deciding.triage import is_hello, parse_prefixes, skip_reason
 from bot.reply.deciding.turns import TurnTaking
-from bot.reply.deciding.voting import Voting
+from bot.reply.deciding.voting import Ballot, Voting
 from bot.reply.keeping import _safely
 from bot.reply.throttle import BotThrottle
+
+__all__ = [
+    "Addressee", "Ballot", "CharacterNames", "CharacterRouter", "Decider", "IntentRouter", "TurnTaking",
+    "Voting", "addressed_order", "banter_probability", "decayed_affinity", "exchange_delta", "is_hello",
+]
 
 log = logging.getLogger("bot.reply.engine")
 

@@ -1,5 +1,6 @@
 """``python main.py consolidate --now``: one run of the nightly work from the command line: the daily
-consolidation (memory/consolidation.py), with one progress bar on stderr and its summary printed once, then
+consolidation (memory/consolidation.py), with one progress bar on stderr and its summary printed once, the
+day's mood (bot/alive/mood.py, as the bot's nightly job sets it after the consolidation), then
 the retention (database/retention.py: old model calls added up, archived messages past
 ``archive_retention_days`` deleted with their excerpts), which the bot runs half an hour after its nightly
 consolidation."""
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Protocol
 
+from bot.alive.mood import ensure_daily_mood
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
@@ -112,6 +114,7 @@ async def run_consolidation_cli(settings: Settings, character: CharacterSource, 
         claude = ClaudeClient(settings, store.usage)
         try:
             report = await _consolidate_with_bar(settings, character, store, claude, embedder)
+            await ensure_daily_mood(store.state, claude, character.current(), datetime.now(UTC).date())
         except Exception:
             log.exception("consolidation failed")
             report = None

@@ -1,5 +1,6 @@
 """Who among several characters takes a message nobody addressed, and how two characters feel about each
-other. Plain Python (no Discord, no database): :mod:`bot.reply.ensemble` drives it.
+other. Plain Python (no Discord, no database): :mod:`bot.reply.ensemble` drives it, with its cast (any
+:class:`Member`: a key and an engine that knows its persona).
 
 :meth:`CharacterRouter.route`, in order:
 
@@ -20,24 +21,30 @@ import random
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
+from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.core.topics import topic_hits
-from bot.reply.engine import ReplyEngine
 
 
-@dataclass
-class CastMember:
-    """One character of an ensemble: its key (what its data is filed under, the folder name) and engine."""
+class Speaking(Protocol):
+    @property
+    def persona(self) -> Persona: ...
 
-    key: str
-    engine: ReplyEngine
+
+class Member(Protocol):
+    """One character of the cast (bot/reply/ensemble.py ``CastMember``): its key, name and engine."""
 
     @property
-    def name(self) -> str:
-        return self.engine.persona.name
+    def key(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def engine(self) -> Speaking: ...
 
 
 class CharacterRouter:
@@ -71,11 +78,11 @@ class CharacterRouter:
             return None
         return entry[0]
 
-    def route(self, msg: Incoming, cast: Sequence[CastMember]) -> tuple[str | None, str]:
+    def route(self, msg: Incoming, cast: Sequence[Member]) -> tuple[str | None, str]:
         """``(key, reason)``; ``(None, reason)`` when nobody should take the message."""
         if self.response_chance < 1.0 and self.rng.random() >= self.response_chance:
             return None, f"global response chance {self.response_chance:.0%} not drawn"
-        free: list[tuple[CastMember, float | None]] = []
+        free: list[tuple[Member, float | None]] = []
         held: list[str] = []
         for member in cast:
             persona = member.engine.persona

@@ -1,4 +1,6 @@
-"""The character's daily mood (global state ``daily_mood``), picked once a day by the scheduler.
+"""The character's daily mood (global state ``daily_mood``), picked once a day: by the nightly job after the
+memory's consolidation (:meth:`bot.alive.service.Alive.after_consolidation`), and by
+``python main.py consolidate --now`` (bot/runtime/consolidation_cli.py). A feeling, not a memory.
 
 Claude picks it in character; when Claude fails or answers something unusable, a mood is chosen from a fixed
 list by the date (deterministic, so a retry on the same day gives the same mood).

@@ -1,4 +1,5 @@
-"""User slash commands: /reset_conversation, /forget_last, /reroll, /remember, /status, /help.
+"""The commands about a person's own conversation with the character (the cog ``UserCommands``):
+/reset_conversation, /forget_last, /reroll, /remember, /status, /help.
 
 Thin Discord glue over :class:`bot.operator.conversation_tools.ConversationTools`. Every command acts on the
 caller's own conversation where it is used (a DM, or this channel). Buttons belong to the person who ran the
