@@ -291,7 +291,8 @@ class FactIndex:
         if len(self.current) != len(self.rows):  # built by hand (tests, benchmarks): every fact current
             self.current = np.ones(len(self.rows), dtype=bool)
             self.past = np.zeros(len(self.rows), dtype=bool)
-        self.order_list = self.by_references.tolist()
+        # Filling the budget: current facts only (history is recalled when the message is about it).
+        self.order_list = [i for i in self.by_references.tolist() if self.current[i]]
         self.pinned_order = [i for i in self.order_list if self.pinned[i]]
         self.refs = np.array([r.reference_count for r in self.rows], dtype=np.float64)
         self._dense_all = len(self.positions) == len(self.rows) and bool(
