@@ -75,7 +75,7 @@ TYPICAL_WEIGHT = 0.4
 TOPIC_WEIGHT = 1.5
 # A fact no longer true (kept as history) against a current one equally relevant: "where does she live?"
 # finds both the move to York and the years in Leeds; the present answers first.
-PAST_WEIGHT = 0.5
+PAST_WEIGHT = 0.35
 QUESTION_WORDS = frozenset("kind kinds type types".split())
 _TOPIC_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 
