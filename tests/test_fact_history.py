@@ -128,7 +128,7 @@ async def test_an_update_closes_the_old_fact_and_a_delete_without_history_remove
 
 
 async def test_migration_0019_keeps_every_fact_current(db_url: str) -> None:
-    from sqlalchemy import Boolean, DateTime, Integer, String, Text, column, insert, table
+    from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text, column, insert, table
 
     from database.engine import make_engine
     from tests.dbtools import migrate_to as to
@@ -139,11 +139,11 @@ async def test_migration_0019_keeps_every_fact_current(db_url: str) -> None:
     tz = DateTime(timezone=True)
     async with engine.begin() as conn:
         await conn.run_sync(to("0018_timers"))
-        users = table("users", column("id", Integer), column("name", String), column("is_bot", Boolean),
+        users = table("users", column("id", BigInteger), column("name", String), column("is_bot", Boolean),
                       column("premium", Boolean), column("first_seen", tz), column("last_seen", tz))
         await conn.execute(insert(users).values(id=USER_ID, name="alice", is_bot=False, premium=False,
                                                 first_seen=NOW, last_seen=NOW))
-        facts = table("user_facts", column("user_id", Integer), column("fact", Text),
+        facts = table("user_facts", column("user_id", BigInteger), column("fact", Text),
                       column("category", String), column("first_mentioned", tz), column("last_mentioned", tz),
                       column("reference_count", Integer), column("pinned", Boolean),
                       column("private", Boolean), column("lasting", Boolean), column("updated_at", tz))
@@ -159,8 +159,31 @@ async def test_migration_0019_keeps_every_fact_current(db_url: str) -> None:
         [fact] = await store.facts.rows(USER_ID)
         assert (fact.fact, fact.valid_until, fact.superseded_by, fact.past) == ("Alice lives in Leeds", None,
                                                                                  None, None)
+        assert await store.consolidation.commit_consolidation(ConsolidationBatch(
+            "finn", USER_ID, (), at=NOW, new_facts=(NewFact("Alice lives in York", "personal", None,
+                                                            replaces=fact.id, past="Alice lived in Leeds"),)))
     finally:
         await store.close()
+    engine = make_engine(db_url)
+    async with engine.begin() as conn:  # down again: the history goes, the current facts stay
+        await conn.run_sync(downgrade_to("0018_timers"))
+        left = (await conn.exec_driver_sql("SELECT fact FROM user_facts")).scalars().all()
+    await engine.dispose()
+    assert left == ["Alice lives in York"]
+
+
+def downgrade_to(revision: str) -> Any:
+    from alembic import command
+    from alembic.config import Config
+
+    from database.engine import MIGRATIONS
+
+    def run(connection: object) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, revision)
+    return run
 
 
 # --------------------------------------------------------------------------- over the wire
