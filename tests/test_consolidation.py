@@ -264,7 +264,7 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
     assert len(extraction) == 3  # alice channel, alice DM, bob (the empty message needs no call)
     dm_request = next(r for r in extraction if "shellfish" in first_user_text(r.body))
     dm_lines = first_user_text(dm_request.body).split("</messages>")[0]
-    assert "night nurse" not in dm_lines  # DM and channel messages are never mixed (the known facts are shown)
+    assert "night nurse" not in dm_lines  # DM and channel messages never mixed (known facts are shown)
     assert "consolidation:" in caplog.text
 
     # Twice is harmless: nothing left to do, nothing counted again.
