@@ -61,7 +61,7 @@ from memory.facts import (
     parse_extraction,
 )
 from memory.mood import ensure_daily_mood
-from memory.reconcile import Changes, changes, nearest, resolve, shown_ids, to_embed, visible
+from memory.reconcile import Changes, changes, nearest, resolve, shown_ids, telling, to_embed, visible
 from memory.relationships import daily_update
 
 log = logging.getLogger(__name__)
@@ -375,7 +375,8 @@ class Consolidator:
 
     async def _show_known(self, batch: Batch, report: ConsolidationReport) -> None:
         """Choose the person's current facts the extraction is shown (to update, delete or say again): all
-        those it may see up to MAX_SHOWN, else the MAX_SHOWN nearest to any of the batch's lines."""
+        those it may see up to MAX_SHOWN, else the MAX_SHOWN nearest to the batch's lines
+        (memory/reconcile.py nearest)."""
         if batch.shown is not None:  # chosen when its answer was read ahead: the ids it answers with
             return
         index = await self.cache.get(batch.user_id)
@@ -383,9 +384,9 @@ class Consolidator:
         if len(candidates) > MAX_SHOWN:
             lines = [m.content[:MESSAGE_CHARS] for _, m in batch.messages if m.content.strip()]
             t0 = time.perf_counter()
-            vectors = normalise(await self._encode(lines))
+            vectors = normalise(await self._encode(telling(lines)))
             report.embed_seconds += time.perf_counter() - t0
-            candidates = nearest(index, candidates, vectors)
+            candidates = nearest(index, candidates, vectors, "\n".join(lines))
         batch.shown = shown_ids([index.rows[i] for i in candidates.tolist()])
 
     async def _read_ahead(self, by_user: Sequence[Sequence[Batch]], report: ConsolidationReport) -> None:

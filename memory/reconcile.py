@@ -69,10 +69,27 @@ def visible(index: FactIndex, private: bool, guild_id: int | None) -> np.ndarray
     return seen
 
 
-def nearest(index: FactIndex, candidates: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    """The MAX_SHOWN candidates most similar to any of the lines (unit ``vectors``), in the facts' order."""
-    closest = index.scores_of(vectors).max(axis=1)[candidates]
-    return np.sort(candidates[np.argsort(-closest, kind="stable")[:MAX_SHOWN]])
+EMBEDDED_LINES = 32  # the longest lines of a batch embedded to find the facts near it (the model costs)
+RRF_K = 10
+
+
+def telling(lines: Sequence[str]) -> list[str]:
+    """The lines whose vectors choose the facts shown: the longest EMBEDDED_LINES (a batch holds up to 400
+    messages; embedding them all would cost seconds on a CPU, and the short ones say little)."""
+    return sorted(lines, key=len, reverse=True)[:EMBEDDED_LINES]
+
+
+def nearest(index: FactIndex, candidates: np.ndarray, vectors: np.ndarray, text: str) -> np.ndarray:
+    """The MAX_SHOWN candidates nearest to the batch, in the facts' order: by the best cosine to one of its
+    telling lines (unit ``vectors``) and by BM25 over all its words (``text``), fused by reciprocal rank."""
+    fused = np.zeros(len(candidates))
+    rankings = [index.scores_of(vectors).max(axis=1)[candidates]] if len(vectors) else []
+    if index.lexical.size == len(index.rows):
+        rankings.append(index.lexical.scores(text)[candidates])
+    for scores in rankings:
+        order = np.argsort(-scores, kind="stable")
+        fused[order] += 1.0 / (RRF_K + np.arange(1, len(order) + 1))
+    return np.sort(candidates[np.argsort(-fused, kind="stable")[:MAX_SHOWN]])
 
 
 @dataclass

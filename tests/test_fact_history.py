@@ -10,14 +10,15 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 
 from database.records import ConsolidationBatch, FactRow, NewFact
 from database.store import Store
 from memory.embeddings import to_bytes
-from memory.facts import FactIndex, MalformedExtraction, parse_extraction
+from memory.facts import MAX_SHOWN, FactIndex, MalformedExtraction, parse_extraction
 from memory.recall import choose, dated, line, render
-from memory.reconcile import resolve, shown_ids
+from memory.reconcile import nearest, resolve, shown_ids, telling
 from tests.harness import USER_ID, MakeHarness
 from tests.memory_support import HashEmbedder, consolidation_responder, first_user_text, is_extraction
 
@@ -80,6 +81,17 @@ def test_answers_apply_to_the_facts_shown_once_each() -> None:
     assert [f.fact for f in resolved.new] == ["Alice lives in Hull", "Alice rows"]
     assert [(r.id, past) for r, past in resolved.retired] == [(11, "Alice had a cat")]
     assert list(resolved.kept) == [12]
+
+
+def test_of_many_facts_the_extraction_is_shown_those_nearest_to_the_messages() -> None:
+    rows = [row(i, f"Alice collected {i} blue stamps in spring") for i in range(1, 40)]
+    rows.append(row(40, "Alice lives in Leeds near the canal"))
+    index = FactIndex.build(rows)
+    lines = ["big news", "I moved to York, no more Leeds canal walks", "ok"]
+    vectors = HashEmbedder().encode(telling(lines))
+    picked = nearest(index, np.arange(len(rows)), vectors, "\n".join(lines))
+    assert len(picked) == MAX_SHOWN and 39 in picked.tolist()  # the Leeds fact (position 39) among them
+    assert telling(["a", "ccc", "bb"]) == ["ccc", "bb", "a"]
 
 
 # --------------------------------------------------------------------------- what recall shows
