@@ -19,7 +19,7 @@ from memory.embeddings import to_bytes
 from memory.facts import MAX_SHOWN, FactIndex, MalformedExtraction, parse_extraction
 from memory.recall import choose, dated, line, render
 from memory.reconcile import nearest, resolve, shown_ids, telling
-from tests.harness import USER_ID, MakeHarness
+from tests.harness import CHANNEL_ID, USER_ID, MakeHarness
 from tests.memory_support import HashEmbedder, consolidation_responder, first_user_text, is_extraction
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -248,3 +248,26 @@ async def test_a_move_updates_the_fact_and_the_reply_knows_where_they_live_now_a
     assert "- alice lives in York" in recalled[1]  # current
     assert re.search(r"- alice lived in Leeds \(until \w+ \d{4}\)", recalled[1])  # only as past
     assert "lives in Leeds" not in recalled[1]
+
+
+async def test_the_summary_and_core_memory_passes_see_the_current_facts_of_their_place(
+        make_harness: MakeHarness) -> None:
+    from tests.test_summarization import CHAT, MEMORY_CUE, SMALL, SUMMARY_CUE, Script, chat, requests_with
+    from tests.test_summarization import summarized as summary_of
+
+    h = await make_harness(**SMALL)
+    h.claude.responder = Script()
+    await h.store.people.ensure_user(USER_ID, "alice")
+    leeds = await h.store.facts.add(USER_ID, "Alice lives in Leeds", category="personal")
+    assert await h.store.consolidation.commit_consolidation(ConsolidationBatch(
+        "finn", USER_ID, (), at=NOW, new_facts=(
+            NewFact("Alice lives in York", "personal", None, replaces=leeds, past="Alice lived in Leeds"),
+            NewFact("Alice is allergic to shellfish", "health", None, private=True))))
+    await chat(h, CHAT[:3])
+    await summary_of(h, f"channel:{CHANNEL_ID}")
+    for cue in (SUMMARY_CUE, MEMORY_CUE):
+        [request] = requests_with(h, cue)
+        asked = first_user_text(request.body)
+        assert "Facts already kept about alice" in asked and "- Alice lives in York" in asked
+        assert "Leeds" not in asked  # closed: not what is true now
+        assert "shellfish" not in asked  # a DM secret never reaches a server channel's pass
