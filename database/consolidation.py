@@ -108,28 +108,40 @@ class ConsolidationLog:
             if self._move_to_archive(conn, batch.log_ids, now) != len(batch.log_ids):
                 raise _BatchConflict
             if batch.new_facts:
-                conn.execute(
-                    insert(UserFact),
-                    [
-                        {
-                            "user_id": batch.user_id,
-                            "fact": f.fact,
-                            "category": f.category[:50],
-                            "pinned": False,
-                            "private": f.private,
-                            "embedding": f.embedding,
-                            "first_mentioned": now,
-                            "last_mentioned": now,
-                            "reference_count": 1,
-                            "updated_at": changed,
-                            "lasting": f.lasting,
-                            "said_at": f.said_at or now,
-                            "happened_at": f.happened_at,
-                            "guild_id": f.guild_id,
-                        }
-                        for f in batch.new_facts
-                    ],
-                )
+                rows = [
+                    {
+                        "user_id": batch.user_id,
+                        "fact": f.fact,
+                        "category": f.category[:50],
+                        "pinned": False,
+                        "private": f.private,
+                        "embedding": f.embedding,
+                        "first_mentioned": now,
+                        "last_mentioned": now,
+                        "reference_count": 1,
+                        "updated_at": changed,
+                        "lasting": f.lasting,
+                        "said_at": f.said_at or now,
+                        "happened_at": f.happened_at,
+                        "guild_id": f.guild_id,
+                    }
+                    for f in batch.new_facts
+                ]
+                plain = [row for row, f in zip(rows, batch.new_facts, strict=True) if f.replaces is None]
+                if plain:
+                    conn.execute(insert(UserFact), plain)
+                for row, f in zip(rows, batch.new_facts, strict=True):
+                    if f.replaces is not None:  # an update: the new fact first, then the old one closed
+                        new_id = int(conn.execute(insert(UserFact).values(**row).returning(UserFact.id))
+                                     .scalar_one())
+                        self._close(conn, batch.user_id, f.replaces, f.said_at or now, changed, f.past,
+                                    new_id)
+            for fact_id, past in batch.retired:
+                if past is None:  # not worth keeping as history (never true, or asked to be forgotten)
+                    conn.execute(delete(UserFact).where(UserFact.id == fact_id,
+                                                        UserFact.user_id == batch.user_id))
+                else:
+                    self._close(conn, batch.user_id, fact_id, now, changed, past, None)
             for fact_id, public in batch.mentioned:
                 values: dict[str, object] = {
                     "reference_count": UserFact.reference_count + 1,
@@ -157,6 +169,14 @@ class ConsolidationLog:
         except _BatchConflict:
             return False
         return True
+
+    @staticmethod
+    def _close(conn: Connection, user_id: int, fact_id: int, until: datetime, changed: datetime,
+               past: str | None, by: int | None) -> None:
+        """Close a current fact: no longer true since ``until`` (a closed one keeps its first closing)."""
+        open_fact = (UserFact.id == fact_id, UserFact.user_id == user_id, UserFact.valid_until.is_(None))
+        conn.execute(update(UserFact).where(*open_fact)
+                     .values(valid_until=until, superseded_by=by, past=past, updated_at=changed))
 
     def _update_relationship(self, conn: Connection, batch: ConsolidationBatch, now: datetime) -> None:
         assert batch.relationship_update is not None

@@ -29,6 +29,9 @@ _COLUMNS = (
     UserFact.said_at,
     UserFact.happened_at,
     UserFact.guild_id,
+    UserFact.valid_until,
+    UserFact.superseded_by,
+    UserFact.past,
 )
 
 
@@ -47,6 +50,9 @@ def _fact(r: DbRow) -> FactRow:
         as_utc(r[10]) if r[10] is not None else None,
         as_utc(r[11]) if r[11] is not None else None,
         int(r[12]) if r[12] is not None else None,
+        as_utc(r[13]) if r[13] is not None else None,
+        int(r[14]) if r[14] is not None else None,
+        str(r[15]) if r[15] is not None else None,
     )
 
 

@@ -228,6 +228,11 @@ class UserFact(Base):
     # The server whose public channels it was learnt in (None: a DM, a private place, or added by hand):
     # recalled in that server only, unless the person said otherwise (users.memory_everywhere, 0015).
     guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
+    # 0019_fact_history. A fact that stopped being true is closed, not overwritten: since when, by which fact,
+    # and its past-tense wording (NULL: not told as history, e.g. only reworded). Open: all three NULL.
+    valid_until: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
+    superseded_by: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    past: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
 
 
 class Relationship(Base):

@@ -195,6 +195,9 @@ class FactRow:
     said_at: datetime | None = None  # when the person said it
     happened_at: datetime | None = None  # when it happened, where they said so
     guild_id: int | None = None  # learnt in this server's public channels (None: anywhere, or private)
+    valid_until: datetime | None = None  # closed: no longer true since then (None: current)
+    superseded_by: int | None = None  # the fact that replaced it
+    past: str | None = None  # a closed fact told as history ("Alice lived in Leeds"); None: never recalled
 
     @property
     def told(self) -> datetime:
@@ -211,6 +214,8 @@ class NewFact:
     said_at: datetime | None = None  # default: the batch's time
     happened_at: datetime | None = None
     guild_id: int | None = None  # the server whose public channels it was learnt in
+    replaces: int | None = None  # the known fact it updates: closed, with ``past`` as its history wording
+    past: str | None = None
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,7 @@ class ConsolidationBatch:
     lasting: frozenset[int] = frozenset()  # ids of mentioned facts now said as lasting
     excerpts: tuple[NewExcerpt, ...] = ()  # the batch's messages indexed for episodic recall
     guild_id: int | None = None  # the server of the batch's public channels (None: a DM or private place)
+    retired: tuple[tuple[int, str | None], ...] = ()  # (fact id, past wording: closed; None: deleted)
 
 
 # -- server tools (database/servers.py, moderation.py, polls.py, tickets.py)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from bot.core.claude import Prompt
 from bot.core.persona.model import Persona
 from bot.core.text import clean_name, defuse
-from database.records import SeenMessage
+from database.records import FactRow, SeenMessage
 from database.threads import ThreadRow
 from memory import episodes
 from memory.facts import CATEGORIES, ExtractedFact
@@ -40,6 +40,9 @@ class Batch:
     # The line each message answers (by log id): the one right before it in the same place, by someone else
     # (a "yes" keeps its question). Context for the extraction only: no fact is taken from it.
     answers: dict[int, SeenMessage] = field(default_factory=dict)
+    # The person's known facts nearest to these messages, by the short ids the extraction answers with
+    # (memory/facts.py shown_ids); None until chosen.
+    shown: dict[str, FactRow] | None = None
 
     @property
     def log_ids(self) -> tuple[int, ...]:
@@ -131,6 +134,13 @@ def answered_lines(rows: Sequence[tuple[int, SeenMessage]]) -> dict[int, SeenMes
     return out
 
 
+_ACTIONS = (
+    '"action", for each fact, against the known facts: "add" a new one ("id": null); "update" a known fact '
+    'these messages change or complete ("id": its id, "fact": the whole new sentence); "delete" a known fact '
+    'they show is no longer true or was never true, or that they ask to be forgotten ("id": its id); "none" '
+    'for a known fact only said again ("id": its id). "past", for update and delete: the known fact as it '
+    'now reads in the past tense, when it was true until now ("Alice lived in Leeds"); null when it was only '
+    "incomplete, never true, or they ask to forget it.\n")
 CONTEXT = "(context)"  # marks a line someone else wrote, shown only for what the person's lines answer
 
 
@@ -153,6 +163,11 @@ def extraction_lines(persona: Persona, batch: Batch) -> str:
     return "\n".join(out)
 
 
+def known_lines(shown: dict[str, FactRow]) -> str:
+    """The known facts shown to an extraction, each after its short id, with the day it was told."""
+    return "\n".join(f"[{ref}] {defuse(row.fact)} (told {row.told:%Y-%m-%d})" for ref, row in shown.items())
+
+
 def extraction_prompt(persona: Persona, batch: Batch, max_change: float, *,
                       structured: bool = False, threads: Sequence[ThreadRow] = ()) -> Prompt:
     """The extraction request for one person's batch. ``structured``: the model holds its answer to
@@ -163,22 +178,27 @@ def extraction_prompt(persona: Persona, batch: Batch, max_change: float, *,
     lines = extraction_lines(persona, batch)
     context = (f" {CONTEXT} lines are others', shown for what {name} answers: no facts from them."
                if batch.answers else "")
+    known = (f"\n\nWhat is already known about {name} (the facts nearest to these messages):\n<known>\n"
+             f"{known_lines(batch.shown)}\n</known>" if batch.shown else "")
     system = (f"You keep the long-term memory of {persona.name}"
               + (f" ({persona.description})" if persona.description else "")
               + ", a character who chats with people on Discord. Answer with one JSON object only.")
     text = (
         f"Messages {name} wrote in {where}, oldest first:{context}\n<messages>\n{lines}\n</messages>"
-        "\n\n"
+        f"{known}\n\n"
         + ("" if structured else
            "Answer with this JSON object:\n"
-           '{"facts": [{"fact": "...", "category": "...", "lasting": true, "said": "YYYY-MM-DD", '
-           '"happened": null}], '
+           '{"facts": [{"action": "add", "id": null, "fact": "...", "category": "...", "lasting": true, '
+           '"said": "YYYY-MM-DD", "happened": null, "past": null}], '
            '"relationship": {"anger": 0, "rapport": 0, "trust": 0, "formality": 0}, '
            '"threads": {"open": [{"thread": "...", "due": null, "said": "YYYY-MM-DD"}], "done": []}}\n\n') +
         f'"facts": durable facts about {name} worth remembering for weeks (who they are, what they like and '
         "dislike, their work, plans, people and pets in their life, health, hobbies). One short third-person "
-        f"sentence each, naming them as {name}, times as absolute dates. Leave out small talk, passing moods "
+        f"sentence each, naming them as {name}; the day something happened goes in \"happened\", not in the "
+        "sentence; other times as absolute dates. Leave out small talk, passing moods "
         f"and anything only about other people. An empty list is fine.\n"
+        + (_ACTIONS if batch.shown else
+           '"action": "add" (nothing is known yet); "id" and "past": null.\n') +
         f'"category": one of {", ".join(CATEGORIES)}.\n'
         '"lasting": true for what stays true for months or years: who they are, the people in their life, '
         "life events (a move, a new job, a birth, a loss), what they like and dislike, their plans; false "

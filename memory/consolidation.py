@@ -7,19 +7,19 @@ One run (scheduled daily by bot/runtime/jobs.py, or ``python main.py consolidate
 3. per user, in batches of a bounded size (direct messages apart from channel messages, so DM facts stay
    private), asks Claude for the facts worth keeping, with categories, and for how the messages change the
    character's feelings, as one JSON object (validated; a malformed answer is retried once, then the batch
-   is skipped with a log line and its messages stay in the log for the next run);
-4. embeds the facts (in a worker thread) and compares them with the user's known facts: a known fact at
-   cosine similarity >= ``fact_similarity_threshold`` is mentioned again (last_mentioned,
-   reference_count + 1),
-   anything else is inserted with its embedding;
+   is skipped with a log line and its messages stay in the log for the next run). It is shown the person's
+   nearest current facts by id and answers add, update, delete or none per fact (memory/reconcile.py): an
+   update closes the old fact as history ("lived in Leeds"), never recalled as current;
+4. embeds the facts (in a worker thread) and compares the added ones with the user's current facts: a
+   current fact at cosine similarity >= ``fact_similarity_threshold`` is mentioned again (last_mentioned,
+   reference_count + 1), anything else is inserted with its embedding;
 5. commits each batch in ONE transaction: its messages move to the permanent archive (ON CONFLICT DO NOTHING
    on message_id) and leave the log, its facts are applied and the relationship change is applied within the
    day's bound; its messages and the character's lines beside them are indexed for episodic recall
    (memory/episodes.py: by their words at once, embedded after the run in the background). A batch whose
    messages already left the log (a concurrent run, /forget_me) rolls back;
 6. archives the remaining messages (bots, the character's own) in transactions of their own, prunes expired
-   facts, and records the run in global state (``memory.last_consolidation``); the day's mood is not memory:
-   the nightly job sets it after this run (bot/alive/mood.py);
+   facts, and records the run in global state (``memory.last_consolidation``; the day's mood is bot/alive's);
 7. starts embedding the excerpts it indexed, in the background (:meth:`Consolidator.start_embedding`;
    :meth:`Consolidator.embedded` waits for it): the model costs far more than the run itself.
 
@@ -43,12 +43,12 @@ from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion, Prompt
 from bot.core.config import MemorySettings
 from bot.core.persona.model import Persona
 from database.models import utcnow
-from database.records import ConsolidationBatch, NewExcerpt, NewFact, SeenMessage
+from database.records import ConsolidationBatch, NewExcerpt, SeenMessage
 from database.state import State
 from database.store import Store
 from database.threads import ThreadRow
 from memory import episodes
-from memory.batching import Batch, extraction_prompt, fact_times, plan_window
+from memory.batching import Batch, extraction_prompt, plan_window
 from memory.consent import Consent
 from memory.embeddings import BatchingEncoder, Embedder, to_bytes
 from memory.facts import (
@@ -56,9 +56,9 @@ from memory.facts import (
     Extraction,
     FactCache,
     MalformedExtraction,
-    match_facts,
     parse_extraction,
 )
+from memory.reconcile import Changes, changes, resolve, show_known, to_embed
 from memory.relationships import daily_update
 from memory.threads import close_expired, still_open, thread_changes
 
@@ -86,6 +86,8 @@ class ConsolidationReport:
     users: int = 0
     new_facts: int = 0
     mentioned_facts: int = 0
+    updated_facts: int = 0  # known facts replaced by a new text (the old one closed, kept as history)
+    retired_facts: int = 0  # known facts no longer true (closed) or to be forgotten (deleted)
     excerpts: int = 0  # messages indexed for episodic recall
     relationship_updates: int = 0
     pruned_facts: int = 0
@@ -100,7 +102,8 @@ class ConsolidationReport:
                 f"{self.committed}/{self.batches} batches of {self.users} users committed, {self.skipped} "
                 f"skipped, {self.conflicts} already handled; facts: {self.new_facts} new, "
                 f"{self.mentioned_facts} mentioned "
-                f"again, {self.pruned_facts} expired; {self.excerpts} messages indexed for recall; "
+                f"again, {self.updated_facts} updated, {self.retired_facts} retired, "
+                f"{self.pruned_facts} expired; {self.excerpts} messages indexed for recall; "
                 f"{self.relationship_updates} relationships updated; "
                 f"{self.seconds:.1f}s ({self.claude_seconds:.1f}s waiting for Claude)")
 
@@ -314,35 +317,31 @@ class Consolidator:
         extraction = Extraction(())
         shown = await self._threads(batch, now)
         if any(m.content.strip() for _, m in batch.messages):
+            await self._show_known(batch, report)
             found = await self._extract(batch, report, shown)
             if found is None:
                 report.skipped += 1
                 return False
             extraction = found
         await self._step("extracted", user_id=batch.user_id, facts=len(extraction.facts))
-        new: list[NewFact] = []
-        mentioned: list[tuple[int, bool]] = []
-        lasting: set[int] = set()
-        if extraction.facts:
+        resolved = resolve(extraction.facts, batch.shown or {})
+        found_changes = Changes(retired=tuple((row.id, past) for row, past in resolved.retired),
+                                mentioned=dict(resolved.kept))
+        if resolved.new or resolved.updates:
             index = await self.cache.get(batch.user_id)
-            # A fact worded exactly like a known one is that fact: no need to embed it to find out.
-            known = {r.fact.casefold(): r.id for r in index.rows}
-            exact = {known[f.fact.casefold()] for f in extraction.facts if f.fact.casefold() in known}
-            rest = [f for f in extraction.facts if f.fact.casefold() not in known]
-            mentioned = [(fid, not batch.private) for fid in exact]
-            lasting = {known[f.fact.casefold()] for f in extraction.facts
-                       if f.lasting and f.fact.casefold() in known}
-            if rest:
+            rest, changed = to_embed(index, resolved)
+            vectors = np.zeros((0, 0))
+            if rest or changed:
                 t0 = time.perf_counter()
-                vectors = await self._encode([f.fact for f in rest])
+                vectors = await self._encode([f.fact for f in (*rest, *changed)])
                 report.embed_seconds += time.perf_counter() - t0
-                matched = match_facts(index, rest, vectors, self.settings.fact_similarity_threshold)
-                mentioned += [(fid, not batch.private) for fid in matched.mentioned if fid not in exact]
-                lasting |= {fid for fid, f in matched.mentioned_by.items() if f.lasting}
-                new = [NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting,
-                               *fact_times(f, batch), guild_id=batch.guild_id) for f, v in matched.new]
+            found_changes = changes(index, resolved, vectors, batch, self.settings.fact_similarity_threshold)
+        new = found_changes.new
+        mentioned = [(fid, not batch.private) for fid in found_changes.mentioned]
+        lasting = {fid for fid, f in found_changes.mentioned.items() if f.lasting}
+        retired = found_changes.retired
         await self._step("matched", user_id=batch.user_id, new=len(new), mentioned=len(mentioned))
-        said = await self._excerpts(batch, report)
+        said_lines = await self._excerpts(batch, report)
         threads = thread_changes(extraction.threads, shown, [m.created_at for _, m in batch.messages],
                                  private=batch.private, guild_id=batch.guild_id)
         ok = await self.store.consolidation.commit_consolidation(ConsolidationBatch(
@@ -351,8 +350,8 @@ class Consolidator:
             relationship_update=daily_update(extraction.relationship,
                                              self.settings.relationship_max_daily_change)
             if extraction.relationship else None,
-            day=now.date().isoformat(), at=now, lasting=frozenset(lasting), excerpts=tuple(said),
-            guild_id=batch.guild_id), threads)
+            day=now.date().isoformat(), at=now, lasting=frozenset(lasting), excerpts=tuple(said_lines),
+            guild_id=batch.guild_id, retired=retired), threads)
         self.cache.invalidate(batch.user_id)
         if not ok:
             report.conflicts += 1
@@ -362,8 +361,10 @@ class Consolidator:
         report.committed += 1
         report.archived += len(batch.messages)
         report.new_facts += len(new)
-        report.excerpts += len(said)
+        report.excerpts += len(said_lines)
         report.mentioned_facts += len(mentioned)
+        report.updated_facts += len(resolved.updates)
+        report.retired_facts += len(retired)
         report.relationship_updates += 1 if extraction.relationship else 0
         await self._step("committed", user_id=batch.user_id, messages=len(batch.messages))
         return True
@@ -373,6 +374,13 @@ class Consolidator:
         (searchable by their words at once; :meth:`start_embedding` adds the vectors after the run)."""
         return episodes.excerpts_of(batch.messages, batch.beside, batch.user_name, private=batch.private,
                                     character=self.persona().name)
+
+    async def _show_known(self, batch: Batch, report: ConsolidationReport) -> None:
+        """Choose the facts the extraction is shown (memory/reconcile.py show_known), once per batch."""
+        if batch.shown is None:  # else chosen when its answer was read ahead: the ids it answers with
+            t0 = time.perf_counter()
+            await show_known(batch, await self.cache.get(batch.user_id), self._encode)
+            report.embed_seconds += time.perf_counter() - t0
 
     async def _read_ahead(self, by_user: Sequence[Sequence[Batch]], report: ConsolidationReport,
                           now: datetime | None = None) -> None:
@@ -387,6 +395,7 @@ class Consolidator:
                 if not any(m.content.strip() for _, m in batch.messages):
                     continue
                 batch.user_name = known  # as one_user names it: the same prompt either way
+                await self._show_known(batch, report)
                 key = f"b{len(keyed)}"
                 keyed[key] = batch
                 users[key] = batch.user_id

@@ -45,6 +45,10 @@ class MalformedExtraction(ValueError):
     """Claude's answer is not the JSON object asked for."""
 
 
+ACTIONS = ("add", "update", "delete", "none")  # per fact, against the known facts shown (as Mem0's)
+MAX_SHOWN = 20  # known facts shown to an extraction: those nearest to its messages
+
+
 @dataclass(frozen=True)
 class ExtractedFact:
     fact: str
@@ -52,6 +56,9 @@ class ExtractedFact:
     lasting: bool = False
     said: date | None = None  # the day of the message it came from
     happened: date | None = None  # the day it happened, where the person said ("last Sunday")
+    action: str = "add"  # add; update, delete or none of the known fact ``ref``
+    ref: str | None = None  # a shown fact's short id ("F3")
+    past: str | None = None  # update, delete: the known fact in the past tense, if worth keeping as history
 
 
 @dataclass(frozen=True)
@@ -98,16 +105,19 @@ def _day(raw: object) -> date | None:
 
 
 _DAY_OR_NULL = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+_TEXT_OR_NULL = _DAY_OR_NULL
 _METRICS = ("anger", "rapport", "trust", "formality")
 EXTRACTION_SCHEMA: JsonObject = {
     "type": "object",
     "properties": {
         "facts": {"type": "array", "items": {
             "type": "object",
-            "properties": {"fact": {"type": "string"},
+            "properties": {"action": {"type": "string", "enum": list(ACTIONS)}, "id": _TEXT_OR_NULL,
+                           "fact": {"type": "string"},
                            "category": {"type": "string", "enum": list(CATEGORIES)},
-                           "lasting": {"type": "boolean"}, "said": _DAY_OR_NULL, "happened": _DAY_OR_NULL},
-            "required": ["fact", "category", "lasting", "said", "happened"],
+                           "lasting": {"type": "boolean"}, "said": _DAY_OR_NULL, "happened": _DAY_OR_NULL,
+                           "past": _TEXT_OR_NULL},
+            "required": ["action", "id", "fact", "category", "lasting", "said", "happened", "past"],
             "additionalProperties": False}},
         "relationship": {"type": "object",
                          # only what changed: a metric left out is no change (no row made for it)
@@ -123,8 +133,9 @@ EXTRACTION_SCHEMA: JsonObject = {
 
 
 def parse_extraction(text: str, max_change: float) -> Extraction:
-    """Validate ``{"facts": [{"fact", "category", "lasting", "said", "happened"}...], "relationship":
-    {metric: delta}}`` ("lasting": a boolean, by default from the category; the dates optional).
+    """Validate ``{"facts": [{"action", "id", "fact", "category", "lasting", "said", "happened", "past"}...],
+    "relationship": {metric: delta}}`` ("lasting": a boolean, by default from the category; the dates
+    optional; "action" one of ACTIONS, by default add; "id" a shown known fact's, for the other actions).
 
     Raises MalformedExtraction for anything else. Deltas are clamped to +/-``max_change`` (the daily bound
     is enforced again when applied); facts are trimmed and de-duplicated.
@@ -151,14 +162,20 @@ def _parse_extraction(text: str, max_change: float) -> Extraction:
             item = {"fact": item}
         if not isinstance(item, dict) or not isinstance(item.get("fact"), str):
             raise MalformedExtraction('each fact must be an object with a "fact" string')
-        fact = " ".join(item["fact"].split())[:MAX_FACT_CHARS]
-        if fact and fact.lower() not in seen:
+        fact = _text(item["fact"]) or ""
+        action, ref = _action(item.get("action")), _ref(item.get("id"))
+        if action != "add" and ref is None:  # about no shown fact: a new one, or nothing
+            action = "add" if action == "update" else ""
+        if action in ("add", "update") and (not fact or fact.lower() in seen):
+            continue
+        if action:
             seen.add(fact.lower())
             category = normalise_category(item.get("category"))
             lasting = item.get("lasting")
             facts.append(ExtractedFact(
                 fact, category, lasting if isinstance(lasting, bool) else category in LASTING_CATEGORIES,
-                _day(item.get("said")), _day(item.get("happened"))))
+                _day(item.get("said")), _day(item.get("happened")), action, ref if action != "add" else None,
+                _text(item.get("past"))))
     relationship: dict[str, float] = {}
     raw_rel = data.get("relationship", {})
     if raw_rel is None:
@@ -180,11 +197,34 @@ def _parse_extraction(text: str, max_change: float) -> Extraction:
     return Extraction(tuple(facts[:MAX_FACTS_PER_BATCH]), relationship, parse_threads(data.get("threads")))
 
 
+def _text(raw: object) -> str | None:
+    """A fact's text, spaces collapsed and bounded; None for anything else or nothing."""
+    return " ".join(raw.split())[:MAX_FACT_CHARS] or None if isinstance(raw, str) else None
+
+
+def _action(raw: object) -> str:
+    value = raw.strip().lower() if isinstance(raw, str) else ""
+    return value if value in ACTIONS else "add"
+
+
+def _ref(raw: object) -> str | None:
+    """A shown fact's short id as "F<n>" ("F3", "f3", "3", 3 alike); None for anything else."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    if not isinstance(raw, str):
+        return None
+    value = raw.strip().upper().removeprefix("F")
+    return f"F{int(value)}" if value.isdigit() and len(value) <= 4 else None
+
+
 def time_label(row: FactRow) -> str:
-    """How fact lists show a fact's time and lasting: "told 2026-05-08, happened 2026-05-02, lasting"."""
+    """How fact lists show a fact's time and lasting: "told 2026-05-08, happened 2026-05-02, lasting" (and
+    "until 2026-11-20" for a fact no longer true)."""
     out = f"told {row.told:%Y-%m-%d}"
     if row.happened_at is not None:
         out += f", happened {row.happened_at:%Y-%m-%d}"
+    if row.valid_until is not None:
+        out += f", until {row.valid_until:%Y-%m-%d}"
     return out + (", lasting" if row.lasting else "")
 
 
@@ -215,6 +255,8 @@ class FactIndex:
     refs: np.ndarray = field(default_factory=lambda: np.zeros(0))  # reference counts
     days: dict[int, str] = field(default_factory=dict)  # the day a fact was told, as the prompt shows it
     lexical: LexicalIndex = field(default_factory=LexicalIndex)  # BM25 over the facts' words
+    current: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # not closed
+    past: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # closed, told as history
 
     @classmethod
     def build(cls, rows: Sequence[FactRow], stamp: Stamp = (), dim: int | None = None,
@@ -245,10 +287,16 @@ class FactIndex:
                    happened=np.array([r.happened_at.timestamp() if r.happened_at else np.nan for r in rows],
                                      dtype=np.float64),
                    by_references=order.astype(np.int64),
+                   current=np.array([r.valid_until is None for r in rows], dtype=bool),
+                   past=np.array([r.valid_until is not None and bool(r.past) for r in rows], dtype=bool),
                    lexical=LexicalIndex.build([r.fact for r in rows]) if lexical else LexicalIndex())
 
     def __post_init__(self) -> None:
-        self.order_list = self.by_references.tolist()
+        if len(self.current) != len(self.rows):  # built by hand (tests, benchmarks): every fact current
+            self.current = np.ones(len(self.rows), dtype=bool)
+            self.past = np.zeros(len(self.rows), dtype=bool)
+        # Filling the budget: current facts only (history is recalled when the message is about it).
+        self.order_list = [i for i in self.by_references.tolist() if self.current[i]]
         self.pinned_order = [i for i in self.order_list if self.pinned[i]]
         self.refs = np.array([r.reference_count for r in self.rows], dtype=np.float64)
         self._dense_all = len(self.positions) == len(self.rows) and bool(
@@ -329,7 +377,8 @@ def match_facts(index: FactIndex, facts: Sequence[ExtractedFact], vectors: np.nd
         vectors = normalise(np.asarray(vectors, dtype=DTYPE).reshape(len(facts), -1))
     pending: list[np.ndarray] = []
     for fact, vector in zip(facts, vectors, strict=True):
-        scores = index.scores(vector)
+        # A closed fact is not said again: "lives in Leeds" after the move back is a new, current fact.
+        scores = np.where(index.current, index.scores(vector), -np.inf)
         best = int(np.argmax(scores)) if len(scores) else -1
         if best >= 0 and scores[best] >= threshold:
             row = index.rows[best]

@@ -33,7 +33,7 @@ import itertools
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 
@@ -73,6 +73,9 @@ TYPICAL_WEIGHT = 0.4
 # The topic's ranking against the message's own: what a broad question asks about, its name and question
 # words set aside, finds the list items the whole message ranks lower (LoCoMo developers' half).
 TOPIC_WEIGHT = 1.5
+# A fact no longer true (kept as history) against a current one equally relevant: "where does she live?"
+# finds both the move to York and the years in Leeds; the present answers first.
+PAST_WEIGHT = 0.35
 QUESTION_WORDS = frozenset("kind kinds type types".split())
 _TOPIC_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 
@@ -166,6 +169,7 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
         if then is not None:
             top = _top(np.where(within, then, -np.inf), allowed, CANDIDATES)
             fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
+    fused = np.where(index.past, PAST_WEIGHT * fused, fused)  # what is true now before what was
     found = np.flatnonzero(fused)
     if not len(found):
         return found, fused[:0]
@@ -208,7 +212,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     n = len(index.rows)
     if budget <= 0 or (not n and (excerpts is None or not excerpts.rows)):
         return [], []
-    allowed = expiring_allowed(index, now, expiry_days, last_interaction)
+    # A closed fact only as history, and only when told as such (a reworded or retracted one never).
+    allowed = expiring_allowed(index, now, expiry_days, last_interaction) & (index.current | index.past)
     if not private:
         allowed &= ~index.private
     if guild_id is not None and len(index.guild) == n:  # one server's facts stay in it (issue 49)
@@ -325,11 +330,25 @@ def uncovered(index: FactIndex, excerpts: ExcerptIndex, text: str) -> bool:
 
 
 def line(row: FactRow) -> str:
-    """A fact's line; when it happened, where that is not the day it was told."""
+    """A fact's line: a closed one in the past tense with when it stopped ("- Alice lived in Leeds (until
+    November 2026)"); when it happened, where that is not the day it was told and the sentence does not
+    already say it (the date once, in the prompt's one format)."""
+    if row.valid_until is not None:
+        return f"- {(row.past or row.fact).rstrip('.')} (until {row.valid_until:%B %Y})\n"
     happened = day(row.happened_at) if row.happened_at is not None else ""
-    if happened and happened != day(row.told):
+    if happened and happened != day(row.told) and not dated(row.fact, happened):
         return f"- {row.fact} (happened {spoken(happened)})\n"
     return f"- {row.fact}\n"
+
+
+def dated(text: str, told: str) -> bool:
+    """Whether a sentence already names the day (as "2026-11-17", "17 November 2026" or "November 17")."""
+    d = date.fromisoformat(told)
+    words = "".join(c if c.isalnum() or c == "-" else " " for c in text.casefold()).split()
+    # "17th" reads as "17"; "of" in "17th of November" is set aside
+    said = f" {' '.join(w.rstrip('stndrh') if w[:1].isdigit() else w for w in words if w != 'of')} "
+    month = f"{d:%B}".casefold()
+    return any(f" {form} " in said for form in (told, f"{d.day} {month}", f"{month} {d.day}"))
 
 
 def _same(text: str) -> str:

@@ -79,7 +79,8 @@ def transcript(turns: Sequence[Turn], persona: Persona, user_name: str) -> str:
 
 
 # What every summary keeps (Anthropic's advice: say what to do, and why).
-SUMMARY_RULES = "Only what was said; absolute dates, never \"last Sunday\"."
+SUMMARY_RULES = "Only what was said; absolute dates, as \"17 November 2026\", never \"last Sunday\"."
+FACTS_SHOWN = 30  # the person's known facts shown to a pass, most often mentioned first
 NEUTRAL_USER = "the person you are talking with"  # {{user}} in the system prompt: names stay out of system
 
 
@@ -201,8 +202,11 @@ class Summarizer:
         if not due:
             return 0
         persona = self.persona()
-        summaries = {f"s{i}": self._summary_text(persona, h, dropped, name, private_scope(scope))
-                     for i, (_, scope, name, (h, dropped)) in enumerate(due)}
+        summaries: dict[str, str] = {}
+        for i, (user_id, scope, name, (h, dropped)) in enumerate(due):
+            private, guild = await self._place(scope, None)
+            summaries[f"s{i}"] = self._summary_text(persona, h, dropped, name, private_scope(scope),
+                                                    await self._facts(user_id, name, private, guild))
         users = {f"s{i}": user_id for i, (user_id, *_) in enumerate(due)}
         answered = await self._batch("summary", persona, summaries, users, SUMMARY_MAX_TOKENS, max_wait)
         memories: dict[str, str] = {}
@@ -287,7 +291,8 @@ class Summarizer:
         persona = self.persona()
         private, guild = await self._place(scope, guild_id)
         source = PRIVATE_SOURCE if private else CHANNEL_SOURCE
-        summary = await self._summary(persona, history, dropped, user_id, user_name, private_scope(scope))
+        summary = await self._summary(persona, history, dropped, user_id, user_name, private_scope(scope),
+                                      await self._facts(user_id, user_name, private, guild))
         memories = await self._memories(persona, summary, dropped, user_id, user_name, source, guild)
         done = await self.store.conversations.apply_summary(
             history.conversation_id, summary=summary, previous_summary=history.summary,
@@ -350,20 +355,33 @@ class Summarizer:
         return completion.text.strip()
 
     async def _summary(self, persona: Persona, history: History, dropped: Sequence[Turn], user_id: int,
-                       user_name: str, private: bool) -> str:
-        return await self._ask(persona, user_name,
-                               self._summary_text(persona, history, dropped, user_name, private), user_id,
-                               "summary", SUMMARY_MAX_TOKENS)
+                       user_name: str, private: bool, facts: str = "") -> str:
+        text = self._summary_text(persona, history, dropped, user_name, private, facts)
+        return await self._ask(persona, user_name, text, user_id, "summary", SUMMARY_MAX_TOKENS)
+
+    async def _facts(self, user_id: int, user_name: str, private: bool, guild_id: int | None) -> str:
+        """The person's current facts this pass may see (a server's: no DM secret, no other server's), so
+        that what it writes neither restates nor contradicts them; '' when there are none."""
+        rows = [r for r in await self.store.facts.rows(user_id) if r.valid_until is None
+                and (private or (not r.private and r.guild_id in (None, guild_id)))]
+        rows.sort(key=lambda r: (-r.reference_count, -r.last_mentioned.timestamp()))
+        if not rows:
+            return ""
+        return (f"Facts already kept about {user_name} (what is still true; do not repeat them, and do not "
+                "contradict them unless the conversation changes them):\n"
+                + "\n".join(f"- {defuse(r.fact)}" for r in rows[:FACTS_SHOWN]))
 
     @staticmethod
     def _summary_text(persona: Persona, history: History, dropped: Sequence[Turn], user_name: str,
-                      private: bool) -> str:
+                      private: bool, facts: str = "") -> str:
         # What was said is data: tagged (the tag says where, so no heading is needed; the lines name who), the
         # tags in it defused. The earlier summary is the character's own words.
         where = "private" if private else "channel"  # a DM or a private place; else a server channel
         parts = [f"Earlier summary (cover it too):\n{defuse(history.summary)}"] if history.summary else []
         lines = transcript(dropped, persona, user_name)
         parts.append(f'<transcript place="{where}">\n{lines}\n</transcript>')
+        if facts:
+            parts.append(facts)
         parts.append(fill(persona.summarization_prompt, persona, user_name)
                      + f"\n{SUMMARY_RULES} A few short paragraphs.")
         return "\n\n".join(parts)
@@ -392,6 +410,9 @@ class Summarizer:
         if notes:
             parts.append(f"What {name} asked you to remember, in their own words (do not repeat these):\n"
                          f'<notes by="{name}" words="{name}\'s own, about themselves">\n{notes}\n</notes>')
+        facts = await self._facts(user_id, user_name, source == PRIVATE_SOURCE, guild_id)
+        if facts:
+            parts.append(facts)
         parts.append(f"What just happened with {user_name} (your summary):\n{summary}")
         parts.append(fill(persona.core_memory_prompt, persona, user_name)
                      + "\nAnswer with the complete, updated list: one memory per line, "

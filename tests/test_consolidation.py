@@ -266,7 +266,8 @@ async def test_consolidation_learns_matches_archives_and_sets_the_mood(rig_facto
     extraction = [r for r in rig.fc.requests if is_extraction(r.body)]
     assert len(extraction) == 3  # alice channel, alice DM, bob (the empty message needs no call)
     dm_request = next(r for r in extraction if "shellfish" in first_user_text(r.body))
-    assert "night nurse" not in first_user_text(dm_request.body)  # DM and channel messages are never mixed
+    dm_lines = first_user_text(dm_request.body).split("</messages>")[0]
+    assert "night nurse" not in dm_lines  # DM and channel messages never mixed (known facts are shown)
     assert "consolidation:" in caplog.text
 
     # Twice is harmless: nothing left to do, nothing counted again.

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020_open_threads"
-down_revision = "0018_timers"
+down_revision = "0019_fact_history"
 branch_labels = None
 depends_on = None
 

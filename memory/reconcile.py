@@ -1,0 +1,146 @@
+"""One truth per fact: what an extraction's answers do to the person's known facts.
+
+The extraction is shown the person's current facts nearest to the new lines (:func:`shown`), each under a
+short id, and answers per fact add, update (the id, the new text), delete (the id) or none (the id: said
+again), as Mem0 keeps its memories. :func:`resolve` applies the answers to the facts shown, and
+:func:`changes` turns them into what the batch's transaction writes: new facts (an added one that says what a
+current fact says is that fact mentioned again), updates (a new fact that closes the old one, kept as
+history) and retired facts (closed, or deleted when not worth keeping as history).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from database.records import FactRow, NewFact
+from memory.batching import MESSAGE_CHARS, Batch, fact_times
+from memory.embeddings import normalise, to_bytes
+from memory.facts import MAX_SHOWN, ExtractedFact, FactIndex, match_facts
+
+
+def shown_ids(rows: Sequence[FactRow]) -> dict[str, FactRow]:
+    """The known facts an extraction is shown, by the short ids it answers with (F1, F2...)."""
+    return {f"F{i}": row for i, row in enumerate(rows, start=1)}
+
+
+@dataclass
+class Resolved:
+    """An extraction's answers against the known facts it was shown (:func:`resolve`)."""
+
+    new: list[ExtractedFact] = field(default_factory=list)  # to add (matched against all known facts first)
+    kept: dict[int, ExtractedFact] = field(default_factory=dict)  # known fact id -> said again, unchanged
+    updates: list[tuple[ExtractedFact, FactRow]] = field(default_factory=list)  # new text, the fact it closes
+    retired: list[tuple[FactRow, str | None]] = field(default_factory=list)  # closed (with past) or deleted
+
+
+def resolve(facts: Sequence[ExtractedFact], shown: dict[str, FactRow]) -> Resolved:
+    """Each answer applied to the shown fact it names: an id never shown makes an update a new fact and a
+    delete or none nothing; a fact is changed once (the first answer about it wins); an update that only
+    repeats the fact's words is that fact said again."""
+    out = Resolved()
+    touched: set[int] = set()
+    for f in facts:
+        row = shown.get(f.ref) if f.ref is not None else None
+        if f.action == "add" or (row is None and f.action == "update"):
+            out.new.append(f)
+        elif row is None or row.id in touched:
+            if f.action == "update":
+                out.new.append(f)
+        elif f.action == "none" or (f.action == "update" and f.fact.casefold() == row.fact.casefold()):
+            out.kept.setdefault(row.id, f)
+        else:
+            touched.add(row.id)
+            if f.action == "update":
+                out.updates.append((f, row))
+            else:
+                out.retired.append((row, f.past))
+    return out
+
+
+def visible(index: FactIndex, private: bool, guild_id: int | None) -> np.ndarray:
+    """The current facts a batch may be shown: a server's batch sees no DM secret and no other server's
+    fact (its answer is written to that server's facts)."""
+    seen = index.current.copy()
+    if not private and len(index.rows):
+        seen &= ~index.private & ((index.guild == 0) | (index.guild == (guild_id or 0)))
+    return seen
+
+
+EMBEDDED_LINES = 32  # the longest lines of a batch embedded to find the facts near it (the model costs)
+RRF_K = 10
+
+
+def telling(lines: Sequence[str]) -> list[str]:
+    """The lines whose vectors choose the facts shown: the longest EMBEDDED_LINES (a batch holds up to 400
+    messages; embedding them all would cost seconds on a CPU, and the short ones say little)."""
+    return sorted(lines, key=len, reverse=True)[:EMBEDDED_LINES]
+
+
+def nearest(index: FactIndex, candidates: np.ndarray, vectors: np.ndarray, text: str) -> np.ndarray:
+    """The MAX_SHOWN candidates nearest to the batch, in the facts' order: by the best cosine to one of its
+    telling lines (unit ``vectors``) and by BM25 over all its words (``text``), fused by reciprocal rank."""
+    fused = np.zeros(len(candidates))
+    rankings = [index.scores_of(vectors).max(axis=1)[candidates]] if len(vectors) else []
+    if index.lexical.size == len(index.rows):
+        rankings.append(index.lexical.scores(text)[candidates])
+    for scores in rankings:
+        order = np.argsort(-scores, kind="stable")
+        fused[order] += 1.0 / (RRF_K + np.arange(1, len(order) + 1))
+    return np.sort(candidates[np.argsort(-fused, kind="stable")[:MAX_SHOWN]])
+
+
+@dataclass
+class Changes:
+    """What a batch writes to the person's facts."""
+
+    new: list[NewFact] = field(default_factory=list)
+    mentioned: dict[int, ExtractedFact] = field(default_factory=dict)  # known fact id -> what was said of it
+    retired: tuple[tuple[int, str | None], ...] = ()
+
+
+def to_embed(index: FactIndex, resolved: Resolved) -> tuple[list[ExtractedFact], list[ExtractedFact]]:
+    """(added facts not worded exactly as a current one, updates' new texts): what needs a vector."""
+    known = current_words(index)
+    return [f for f in resolved.new if f.fact.casefold() not in known], [f for f, _ in resolved.updates]
+
+
+def current_words(index: FactIndex) -> dict[str, int]:
+    return {r.fact.casefold(): r.id for r, now in zip(index.rows, index.current, strict=True) if now}
+
+
+def changes(index: FactIndex, resolved: Resolved, vectors: np.ndarray, batch: Batch,
+            threshold: float) -> Changes:
+    """The batch's writes; ``vectors``: the embeddings of :func:`to_embed`'s facts, in its order. A fact
+    worded exactly as a current known one is that fact (no vector needed); one at cosine ``threshold`` or
+    more to a current one is that fact said again."""
+    known = current_words(index)
+    rest, changed = to_embed(index, resolved)
+    said = {**{fid: f for f in resolved.new if (fid := known.get(f.fact.casefold())) is not None},
+            **resolved.kept}
+    out = Changes()
+    if rest:
+        matched = match_facts(index, rest, vectors[:len(rest)], threshold)
+        said.update({fid: f for fid, f in matched.mentioned_by.items() if fid not in said})
+        out.new = [NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting, *fact_times(f, batch),
+                           guild_id=batch.guild_id) for f, v in matched.new]
+    out.new += [NewFact(f.fact, f.category, to_bytes(v), batch.private, f.lasting, *fact_times(f, batch),
+                        guild_id=batch.guild_id, replaces=row.id, past=f.past)
+                for (f, row), v in zip(resolved.updates, vectors[len(rest):], strict=True)]
+    out.mentioned = said
+    out.retired = tuple((row.id, past) for row, past in resolved.retired)
+    return out
+
+
+async def show_known(batch: Batch, index: FactIndex,
+                     encode: Callable[[list[str]], Awaitable[np.ndarray]]) -> None:
+    """Choose the person's current facts the extraction is shown (to update, delete or say again): all those
+    it may see up to MAX_SHOWN, else the MAX_SHOWN nearest to the batch's lines."""
+    candidates = np.flatnonzero(visible(index, batch.private, batch.guild_id))
+    if len(candidates) > MAX_SHOWN:
+        lines = [m.content[:MESSAGE_CHARS] for _, m in batch.messages if m.content.strip()]
+        vectors = normalise(await encode(telling(lines)))
+        candidates = nearest(index, candidates, vectors, "\n".join(lines))
+    batch.shown = shown_ids([index.rows[i] for i in candidates.tolist()])
