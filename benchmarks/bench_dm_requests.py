@@ -189,8 +189,7 @@ def breakdown(body: dict[str, Any], sent: set[str]) -> dict[str, Any]:
     """One request's tokens by part, and its recalled tokens already said elsewhere in it."""
     out: Counter[str] = Counter()
     recalled: list[tuple[str, str]] = []
-    system = body.get("system") or []
-    out["system"] += sum(count_tokens(t) for t in blocks(system))
+    out["system"] += sum(count_tokens(t) for t in blocks(body.get("system") or []))
     messages = body["messages"]
     for i, message in enumerate(messages):
         for block in blocks(message["content"]):
@@ -201,7 +200,7 @@ def breakdown(body: dict[str, Any], sent: set[str]) -> dict[str, Any]:
                 out["history"] += count_tokens(sep + said)
                 split_tags(head, out, recalled, "other")
             elif message["role"] == "user" and not TAG.search(block) and not block.startswith("[Where"):
-                said = next((s for s in sent if block.endswith(s)), block)
+                said = max((s for s in sent if block.endswith(s)), key=len, default=block)
                 out["history"] += count_tokens(said)
                 out["notes/pins"] += count_tokens(block[:len(block) - len(said)])
             else:
@@ -237,14 +236,17 @@ def _history_text(body: dict[str, Any]) -> list[str]:
 async def run(tmp_path: Path) -> list[dict[str, Any]]:
     """The scenario on a fresh bot; each reply request's breakdown, with the message it answered."""
     start = monday()
+
+    def day(d: int, hour: int) -> datetime:
+        return datetime(start.year, start.month, start.day, hour, tzinfo=UTC) + timedelta(days=d)
+
     h = Harness(db_url=f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}", tmp_path=tmp_path, config=CONFIG)
     await h.start_world()
-    clock = Clock(h, datetime(start.year, start.month, start.day, 18, 0, tzinfo=UTC))
+    clock = Clock(h, day(0, 18))
     h.claude.responder = responder(start)
     await h.start_bot()
     assert h.bot is not None
     bot = h.bot
-    sent = set(REPLIES)
     n = 0
 
     async def talk(lines: list[tuple[str, str]], at: datetime) -> None:
@@ -258,14 +260,10 @@ async def run(tmp_path: Path) -> list[dict[str, Any]]:
             await bot.memory.summarizer.wait_idle()
             clock.at += timedelta(minutes=4)
 
-    async def consolidate(day: int) -> None:
+    async def consolidate(days: int) -> None:
         await bot.get_cog("Messages").drain()  # type: ignore[union-attr]
-        at = datetime(start.year, start.month, start.day, 4, tzinfo=UTC) + timedelta(days=day)
-        await bot.memory.consolidator.run(now=at, set_mood=False)
+        await bot.memory.consolidator.run(now=day(days, 4), set_mood=False)
         await bot.memory.consolidator.embedded()
-
-    def day(d: int, hour: int) -> datetime:
-        return datetime(start.year, start.month, start.day, hour, tzinfo=UTC) + timedelta(days=d)
 
     try:
         await talk(DAY1, day(0, 18))
@@ -276,7 +274,7 @@ async def run(tmp_path: Path) -> list[dict[str, Any]]:
         out = []
         for record in h.claude.requests_for(REPLY_MODEL):
             said = final(record.body).rpartition("\n\nalice: ")[2].strip()
-            out.append({"message": said, **breakdown(record.body, sent)})
+            out.append({"message": said, **breakdown(record.body, set(REPLIES))})
         return out
     finally:
         await h.close()
