@@ -27,7 +27,6 @@ from bot.core.pipeline import Decision, Incoming
 from bot.core.text import Page, clip
 from bot.discord.permissions import HookInteraction, in_log_channel, is_admin
 from bot.discord.ui import NO_PINGS
-from bot.operator.admin.heartbeat import LatencyWatch
 from bot.operator.admin.language import (
     USAGE,
     AdminCommand,
@@ -108,11 +107,8 @@ class Admin(commands.Cog):
         self.bot = bot
         self.tools = bot.admin
         self.shutdown_task: asyncio.Task[None] | None = None
-        self.latency_watch = LatencyWatch()
 
     async def cog_load(self) -> None:
-        await self.tools.verbose.load()
-        self.bot.mirror.attach(self.post)
         self.bot.add_dynamic_items(UsersPageButton)
         self.heartbeat.change_interval(seconds=self.bot.settings.discord.heartbeat_interval_seconds)
         self.heartbeat.start()
@@ -121,25 +117,12 @@ class Admin(commands.Cog):
         # Runs on bot.close() too (discord.py unloads extensions first), which stops the heartbeat.
         # The shutdown task is left alone: it is the one closing the bot.
         self.heartbeat.cancel()
-        self.bot.mirror.detach()
         self.bot.remove_dynamic_items(UsersPageButton)
 
     # -- the log channel
 
-    def log_channel(self) -> discord.abc.Messageable | None:
-        channel_id = self.bot.settings.secrets.log_channel
-        if not channel_id:
-            return None
-        channel = self.bot.get_channel(channel_id)
-        if isinstance(channel, discord.abc.Messageable):
-            return channel
-        return self.bot.get_partial_messageable(channel_id)
-
     async def post(self, text: str, **kwargs: Any) -> discord.Message | None:
-        channel = self.log_channel()
-        if channel is None:
-            return None
-        return await channel.send(text[:2000], allowed_mentions=NO_PINGS, **kwargs)
+        return await self.bot.log_channel.post(text, **kwargs)
 
     # -- verbose mirror
 
@@ -271,7 +254,7 @@ class Admin(commands.Cog):
     async def check_latency(self) -> None:
         """One reading of every shard's latency; warn about those slow on consecutive readings."""
         threshold = self.bot.settings.discord.latency_warning_ms
-        for slow in self.latency_watch.check(shard_latencies(self.bot), threshold):
+        for slow in self.tools.latency.check(shard_latencies(self.bot), threshold):
             text = slow.describe(threshold)
             log.warning(text)
             try:

@@ -145,7 +145,8 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
     led: list[int] = []
     heard: list[tuple[int, dict[str, Any]]] = []
     hooks = []
-    for i, cluster in enumerate(clusters):
+    signals: list[dict[str, tuple[Any, ...]]] = []
+    for i in range(len(clusters)):
         async def hook(i: int = i) -> None:
             led.append(i)
 
@@ -153,10 +154,10 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
             heard.append((i, message))
 
         hooks.append(hook)
-        cluster.on("invalidate", on_signal)
+        signals.append({"invalidate": (on_signal,)})
     try:
-        await clusters[0].start(lead_work=(hooks[0],))
-        await clusters[1].start(lead_work=(hooks[1],))
+        await clusters[0].start(lead_work=(hooks[0],), heard=signals[0])
+        await clusters[1].start(lead_work=(hooks[1],), heard=signals[1])
         assert clusters[0].leading and not clusters[1].leading and led == [0]
         # A signal reaches the other process, not the sender.
         assert await clusters[0].publish("invalidate", what="server", id=7)
@@ -197,10 +198,9 @@ async def test_signals_sent_together_all_arrive_and_the_session_stays_up(pg_url:
     async def on_posted(message: dict[str, Any]) -> None:
         heard.append(int(message["message_id"]))
 
-    clusters[1].on("posted", on_posted)
     try:
-        for cluster in clusters:
-            await cluster.start()
+        for cluster, heard_by in zip(clusters, ({}, {"posted": (on_posted,)}), strict=True):
+            await cluster.start(heard=heard_by)
         # The first counted no one at its start; the second's hello tells it at once (the heartbeat's
         # count comes far later), so news only peers need is not dropped meanwhile.
         await eventually(check(lambda: clusters[0].peers), "the newcomer's hello")
@@ -225,12 +225,11 @@ async def test_cluster_signals_invalidate_the_other_process_caches(pg_url: str) 
     async def forget(message: dict[str, Any]) -> None:
         stores[1].servers.forget(int(message["id"]))
 
-    clusters[1].on("invalidate", forget)
     stores[0].servers.changed.append(
         lambda gid: clusters[0].publish_soon("invalidate", what="server", id=gid))
     try:
-        for cluster in clusters:
-            await cluster.start()
+        for cluster, heard_by in zip(clusters, ({}, {"invalidate": (forget,)}), strict=True):
+            await cluster.start(heard=heard_by)
         assert (await stores[1].servers.get(guild)).guild_id == guild  # cached in process 2
         assert (await stores[1].servers.get(guild)).vote_count is None
         changed = await stores[0].servers.update(guild, vote_count=1)

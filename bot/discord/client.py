@@ -32,6 +32,8 @@ from bot.core.config.holder import SettingsHolder
 from bot.core.pipeline import Decision, Incoming
 from bot.core.tokens import load_encoding
 from bot.discord.identify import IdentifyPacer
+from bot.discord.logchannel import LogChannel
+from bot.discord.outlets import WebhookPool
 from bot.discord.permissions import in_log_channel, is_admin_id
 from bot.discord.poll_results import DiscordPollBoard
 from bot.discord.posting import NO_MENTIONS
@@ -101,6 +103,7 @@ class KindredMixin:
     admin: AdminTools  # every admin read and edit (bot/operator/admin/)
     started_at: float
     exit_code: int
+    log_channel: LogChannel  # the admins' log channel, as the bot posts to it
     mirror: LogMirror  # verbose mode: `await bot.mirror(text)` posts to the log channel
     access: AccessGate  # who may talk to the character (bot/operator/access.py)
     limits: SpendingLimits  # what one person, one server and the bot may spend (bot/operator/limits.py)
@@ -112,6 +115,7 @@ class KindredMixin:
     presence: AlivePresence  # its Discord side (bot/discord/presence.py)
     scheduler: Scheduler  # the one scheduler and its named jobs (bot/runtime/jobs.py)
     places: Places  # where the bot is switched on (bot/operator/places.py)
+    webhooks: WebhookPool | None  # the cast's webhooks, one per character per channel (None: one character)
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool,
                       skip_jobs: Collection[str]) -> None:
@@ -121,7 +125,9 @@ class KindredMixin:
         self.character = character
         self.started_at = time.monotonic()
         self.exit_code = 0
-        self.mirror = LogMirror()
+        # type: the mixin is only ever mixed into a discord.Client
+        self.log_channel = LogChannel(self, lambda: self.settings.secrets.log_channel)  # type: ignore[arg-type]
+        self.mirror = LogMirror(self.log_channel.post)
         self._kindred_closing: asyncio.Future[None] | None = None
         self._cluster_closing: asyncio.Task[None] | None = None  # a close asked for by another process
         self.stopping = False  # closing: the messages cog takes no new messages (bot/runtime/lifecycle.py)
@@ -174,6 +180,8 @@ class KindredMixin:
         self.ensemble, self.replies, self.recovery = services.ensemble, services.replies, services.recovery
         self.memory, self.admin, self.counters = services.memory, services.admin, services.counters
         self.alive, self.scheduler, self.places = services.alive, services.scheduler, services.tools.places
+        # The cast's webhooks, one per character per channel (the messages cog's outlets use them).
+        self.webhooks = WebhookPool(lambda: self.user, self.ensemble) if self.ensemble is not None else None
         # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
         # and the closest real id), not at the first reply; the services are the bot's already, so the
         # close that follows releases them (the model client's connections among them).
@@ -182,7 +190,8 @@ class KindredMixin:
             # a Bot's method, which the mixin gets from the Bot it is mixed into
             await self.load_extension(name)  # type: ignore[attr-defined]
         self.scheduler.start()
-        await self.cluster.start(services.lead_work)  # as leader (always, on SQLite): the lead work runs now
+        # As leader (always, on SQLite), the lead work runs now.
+        await self.cluster.start(services.lead_work, services.heard)
         if services.dashboard is not None:
             self.dashboard = services.dashboard
             await self.dashboard.start()
@@ -269,6 +278,7 @@ class KindredMixin:
         if hasattr(self, "services"):
             self.scheduler.shutdown()  # no job starts while the rest closes
             await self.services.timers.stop()  # nor a timer's run
+        self.mirror.close()  # the cogs unload now: the log channel's last lines are theirs
         await super().close()  # type: ignore[misc]
         if hasattr(self, "services"):
             await self.services.memory_jobs.close()
