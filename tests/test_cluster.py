@@ -441,3 +441,32 @@ async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(db_url: 
     finally:
         await other.close()
         await other_store.close()
+
+
+async def test_the_custom_status_is_shared_with_the_clusters_other_processes(db_url: str,
+                                                                             make_harness: Any) -> None:
+    """One character, one status on every shard: a status shown by another process of the cluster is shown
+    here (the composition root's `status` handler), and one shown here is told to the others."""
+    if "postgresql" not in db_url:
+        pytest.skip("signals between processes go through PostgreSQL")
+    h = await make_harness()
+    other_store = await Store(db_url).open()
+    heard: list[dict[str, Any]] = []
+
+    async def on_status(message: dict[str, Any]) -> None:
+        heard.append(message)
+
+    other = Cluster(other_store, ClusterSettings(), h.bot.engine.character_key, shard_ids=(1,), shard_count=2)
+    await other.start(heard={"status": (on_status,)})
+    try:
+        assert await other.publish("status", text="Mending nets at dusk")
+        await h.discord.wait_for(lambda d: d.custom_status() == "Mending nets at dusk",
+                                 what="the status another process showed")
+        await eventually(check(lambda: h.bot.cluster.peers), "the other process counted")
+        await h.store.state.set("custom_status", "After the tide turned")
+        await h.bot.alive.status.reapply()
+        await eventually(check(lambda: [m["text"] for m in heard]), "the status told to the other process")
+        assert [m["text"] for m in heard] == ["After the tide turned"]
+    finally:
+        await other.close()
+        await other_store.close()

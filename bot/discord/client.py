@@ -162,8 +162,7 @@ class KindredMixin:
         # The ignores below: self is the mixin, only ever mixed into KindredBot or KindredShardedBot (the
         # Bot's attributes and the Kindred union the helpers take).
         self.presence = AlivePresence(
-            self, is_log_channel=lambda cid: in_log_channel(self, cid),  # type: ignore[arg-type]
-            publish_status=lambda text: self.cluster.publish_soon("status", peers_only=True, text=text))
+            self, is_log_channel=lambda cid: in_log_channel(self, cid))  # type: ignore[arg-type]
         edge = Edge(is_admin=lambda uid: is_admin_id(self, uid),  # type: ignore[arg-type]
                     own_user_id=self.user.id if self.user is not None else None,
                     intercept=self._log_command, mirror_decision=self._mirror_decision,

@@ -107,6 +107,10 @@ class Cluster:
         """A character's feelings were saved here: the other processes adopt them (one character)."""
         self.publish_soon("feelings", peers_only=True, key=key, state=raw)
 
+    def share_status(self, text: str) -> None:
+        """The character's custom status changed here: the other processes show it on their shards."""
+        self.publish_soon("status", peers_only=True, text=text)
+
     async def share_state_edit(self, key: str) -> str:
         """An admin's /state edit made here: the other processes apply it too (nothing to add to the
         answer)."""

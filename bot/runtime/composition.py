@@ -278,7 +278,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # itself, never the engine; its text goes through the same reply filters.
     speaker = Speaker(store, settings, claude, character, key, accounts, main.reply_filters)
     alive = Alive(speaker, alive_parts, edge.alive_side, holder.follow(AliveSettings), consent,
-                  mirror=mirror.emit, shards=shards)
+                  mirror=mirror.emit, shards=shards, share_status=cluster.share_status)
     await alive.start()
     # An admin's /state edit of a feelings key takes effect at once, here and in the cluster's other
     # processes.
@@ -381,7 +381,7 @@ def cluster_signals(cluster: Cluster, engines: list[ReplyEngine], alive: Alive,
     async def status_heard(message: JsonObject) -> None:
         text = clean_status(str(message.get("text", "")))
         if text is not None and message.get("character") == main_key:
-            await edge.alive_side.present(text)
+            await edge.alive_side.show_status(text)
 
     return {"shutdown": (edge.cluster_shutdown,), "invalidate": (cluster.invalidate,), "posted": (posted,),
             "feelings": (feelings_heard,), "state": (state_heard,), "status": (status_heard,)}
