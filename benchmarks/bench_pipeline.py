@@ -205,10 +205,10 @@ async def votes(count: int, latency: float, rounds: int) -> tuple[float, float]:
         many: list[float] = []
         for _ in range(rounds):
             t = time.perf_counter()
-            await Ballot(client, client.settings).ask(prompt, count=1, user_id=None)
+            await Ballot(client, client.settings).ask(prompt, count=1, user_id=None, guild_id=None)
             one.append(time.perf_counter() - t)
             t = time.perf_counter()
-            await Ballot(client, client.settings).ask(prompt, count=count, user_id=None)
+            await Ballot(client, client.settings).ask(prompt, count=count, user_id=None, guild_id=None)
             many.append(time.perf_counter() - t)
         return percentile(one, 50), percentile(many, 50)
     finally:

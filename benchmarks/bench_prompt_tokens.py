@@ -124,7 +124,7 @@ def prompts(persona: Persona) -> dict[str, Any]:
 
     stand_in = SimpleNamespace(_ask=ask, _summary_text=Summarizer._summary_text)
     asyncio.run(Summarizer._summary(stand_in, persona,  # type: ignore[arg-type]
-                                    History(1, SUMMARY, HISTORY), HISTORY, USER, "alice", True))
+                                    History(1, SUMMARY, HISTORY), HISTORY, USER, "alice", True, None))
     out["summary"] = captured["summary"]
     batch = Batch(USER, "alice", True, [(i, m) for i, m in enumerate(RECENT) if m.author_id == USER])
     batch.answers = {i: m for i, m in answered_lines(list(enumerate(RECENT))).items() if i in batch.log_ids}

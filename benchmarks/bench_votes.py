@@ -50,7 +50,8 @@ async def run(model: str, votes: int, seed: int, structured: bool) -> tuple[int,
         for _ in range(votes):
             said, meant = draw.choices(ANSWERS, WEIGHTS)[0]
             fake.script(said)
-            (answer,) = await Ballot(client, client.settings).ask(prompt, count=1, user_id=None)
+            (answer,) = await Ballot(client, client.settings).ask(prompt, count=1, user_id=None,
+                                                                  guild_id=None)
             wrong += bool(answer) != meant
         return client.tally.parse_failures["vote"], client.tally.parse_retries["vote"], wrong
     finally:

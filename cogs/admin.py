@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from discord.ext import commands, tasks
 
 from bot.discord.logchannel import UsersPageButton, shard_latencies
-from bot.operator.admin.heartbeat import LatencyWatch
 
 if TYPE_CHECKING:
     from bot.discord.client import Kindred
@@ -25,11 +24,8 @@ class Admin(commands.Cog):
         self.bot = bot
         self.tools = bot.admin
         self.channel = bot.log_channel
-        self.latency_watch = LatencyWatch()
 
     async def cog_load(self) -> None:
-        await self.tools.verbose.load()
-        self.bot.mirror.attach(self.channel.post)
         self.bot.add_dynamic_items(UsersPageButton)
         self.heartbeat.change_interval(seconds=self.bot.settings.discord.heartbeat_interval_seconds)
         self.heartbeat.start()
@@ -38,7 +34,6 @@ class Admin(commands.Cog):
         # Runs on bot.close() too (discord.py unloads extensions first), which stops the heartbeat.
         # A shutdown in progress is left alone: it is the one closing the bot.
         self.heartbeat.cancel()
-        self.bot.mirror.detach()
         self.bot.remove_dynamic_items(UsersPageButton)
 
     # -- heartbeat
@@ -50,7 +45,7 @@ class Admin(commands.Cog):
     async def check_latency(self) -> None:
         """One reading of every shard's latency; warn about those slow on consecutive readings."""
         threshold = self.bot.settings.discord.latency_warning_ms
-        for slow in self.latency_watch.check(shard_latencies(self.bot), threshold):
+        for slow in self.tools.latency.check(shard_latencies(self.bot), threshold):
             text = slow.describe(threshold)
             log.warning(text)
             try:

@@ -18,9 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.alive.service import Alive
-from bot.alive.status import clean_status
 from bot.discord.presence import AlivePresence
-from database.boundary import JsonObject
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
@@ -38,9 +36,6 @@ class AliveCog(commands.Cog, name="Alive"):
         self.presence = presence
         self._tasks: set[asyncio.Task[object]] = set()
         self._status_checked = False
-
-    async def cog_load(self) -> None:
-        self.bot.cluster.on("status", self._status_heard)  # a cluster shows one status on every shard
 
     async def cog_unload(self) -> None:
         for task in list(self._tasks):
@@ -73,11 +68,6 @@ class AliveCog(commands.Cog, name="Alive"):
             await self.alive.status.reapply()
         except Exception:
             log.exception("could not show the custom status")
-
-    async def _status_heard(self, message: JsonObject) -> None:
-        text = clean_status(str(message.get("text", "")))
-        if text is not None and message.get("character") == self.bot.engine.character_key:
-            await self.presence.present(text)
 
     # -- /checkin
 

@@ -28,12 +28,12 @@ log = logging.getLogger(__name__)
 
 
 class Messages(commands.Cog):
-    def __init__(self, bot: Kindred) -> None:
+    def __init__(self, bot: Kindred, flow: MessageFlow, webhooks: WebhookPool | None) -> None:
+        """``webhooks``: the cast's (None: one character, who speaks as the bot account)."""
         self.bot = bot
-        self.flow = MessageFlow(bot)
+        self.flow = flow
         self._tasks: set[asyncio.Task[object]] = set()
-        ensemble = getattr(bot, "ensemble", None)
-        self.webhooks = WebhookPool(lambda: bot.user, ensemble) if ensemble is not None else None
+        self.webhooks = webhooks
         # The main character's key, for the outlets: fixed for the process, so a message's handling enters
         # the reply sequence and the engine once each, in that order (tests/test_message_walk.py).
         self.main_key = bot.engine.character_key
@@ -142,4 +142,4 @@ class Messages(commands.Cog):
 
 
 async def setup(bot: Kindred) -> None:
-    await bot.add_cog(Messages(bot))
+    await bot.add_cog(Messages(bot, MessageFlow(bot), bot.webhooks))

@@ -11,15 +11,23 @@ Everywhere else a value has its own type; these are the only places ``Any`` stan
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, Select, TextClause
+from sqlalchemy.sql.dml import UpdateBase
 
 DbValue = Any  # one column's value, as the driver returns it
 # A row: a tuple (pysqlite), an asyncpg record or a SQLAlchemy Row; all index the same way.
 DbRow = Sequence[DbValue]
 NamedRow = Row[*tuple[DbValue, ...]]  # a SQLAlchemy Row: its columns are read by name too (``r.content``)
+
+# The hot path's statements, SQLAlchemy Core built once per dialect (database/statements.py): a query, a
+# write, or raw SQL, run with ``conn.execute``; their parameters by name.
+Query = Select[*tuple[DbValue, ...]]
+Statement = Query | UpdateBase | TextClause
+Params = Mapping[str, object]
+Statements = dict[str, Statement]
 
 Json = Any  # a JSON value, unchecked until read
 JsonObject = dict[str, Json]  # a JSON object (what json.loads gives for "{...}")

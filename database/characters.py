@@ -8,9 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, case, select, update
 
+from database.boundary import Statements
 from database.engine import Database
 from database.models import CharacterAffinity, CharacterState, utcnow
-from database.prepared import Statements
 
 AFFINITY_LIMIT = 10.0
 
@@ -34,7 +34,7 @@ class Characters:
         values = {"character": character, "interaction_count": 1, "stage": "", "updated_at": utcnow()}
 
         def count(conn: Connection) -> tuple[int, str]:
-            number, stage = self._q["interaction_upsert"].one(conn, values)
+            number, stage = conn.execute(self._q["interaction_upsert"], values).one()
             if stage_for is not None and (reached := stage_for(int(number))) != stage:
                 conn.execute(update(CharacterState).where(CharacterState.character == character)
                              .values(stage=reached))

@@ -9,12 +9,11 @@ from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from database.boundary import DbRow, DbValue
+from database.boundary import DbRow, DbValue, Statements
 from database.engine import Database
 from database.history_cache import TURN_CACHE_CONVERSATIONS, TurnCache, changes_history
 from database.memories import replace_source_memories
 from database.models import Conversation, HistoryMessage, utcnow
-from database.prepared import Statements
 from database.records import (
     NOTE_SOURCES,
     PRIVATE_NOTE_SOURCE,
@@ -67,9 +66,8 @@ class Conversations:
         return await self.db.read(lambda conn: self.read_history(conn, character, user_id, scope))
 
     def read_history(self, conn: Connection, character: str, user_id: int, scope: str) -> History:
-        row = self._q["conversation"].first(
-            conn, {"character": character, "user_id": user_id, "scope": scope}
-        )
+        row = conn.execute(self._q["conversation"],
+                           {"character": character, "user_id": user_id, "scope": scope}).first()
         if row is None:
             return History(None, "", [])
         cid, summary, revision = row
@@ -77,7 +75,7 @@ class Conversations:
         # never carries this revision again, so a mislabelled entry is never served.
         turns = self._turns.get(cid, revision)
         if turns is None:
-            turns = [Turn._make(t) for t in self._q["turns"].all(conn, {"conversation_id": cid})]
+            turns = [Turn._make(t) for t in conn.execute(self._q["turns"], {"conversation_id": cid})]
             self._turns.put(cid, revision, turns)
         return History(cid, summary, turns)
 
@@ -134,19 +132,19 @@ class Conversations:
         params = _prompt_params(r)
         together = q.get("person_private" if r.private else "person")  # PostgreSQL: one statement
         if together is not None:
-            kinds, found, rel, mood, user, state, stamp, style, said = together.one(conn, params)
+            kinds, found, rel, mood, user, state, stamp, style, said = conn.execute(together, params).one()
             memories = [tuple(m) for m in found]  # (content, source) rows, as read one by one
         else:
-            kinds = q["identity"].all(conn, params)
+            kinds = conn.execute(q["identity"], params).all()
             memory = q["memories_private" if r.private else "memories"]
-            memories = [tuple(row) for row in memory.all(conn, params)]
-            rel = q["relationship"].first(conn, params)
-            mood = q["mood"].scalar(conn)
-            user = q["user"].first(conn, params)
-            state = q["character_state"].first(conn, params)
-            stamp = q["fact_stamp"].one(conn, params)
-            style = q["style_profile"].scalar(conn, params)
-            said = q["excerpt_stamp"].first(conn, params)
+            memories = [tuple(row) for row in conn.execute(memory, params)]
+            rel = conn.execute(q["relationship"], params).first()
+            mood = conn.execute(q["mood"]).scalar()
+            user = conn.execute(q["user"], params).first()
+            state = conn.execute(q["character_state"], params).first()
+            stamp = conn.execute(q["fact_stamp"], params).one()
+            style = conn.execute(q["style_profile"], params).scalar()
+            said = conn.execute(q["excerpt_stamp"], params).first()
         identity: dict[str, list[str]] = {}
         for kind, content in kinds:
             identity.setdefault(kind, []).append(content)
@@ -163,9 +161,8 @@ class Conversations:
         """(stored turns, their tokens, the summary) of one conversation: is it due for summarization?"""
 
         def read(conn: Connection) -> tuple[int, int, str]:
-            row = self._q["conversation_size"].first(
-                conn, {"character": character, "user_id": user_id, "scope": scope}
-            )
+            row = conn.execute(self._q["conversation_size"],
+                               {"character": character, "user_id": user_id, "scope": scope}).first()
             if row is None:
                 return 0, 0, ""
             summary, n, tokens = row
@@ -219,23 +216,23 @@ class Conversations:
 
         def write(conn: Connection) -> tuple[int, int, int, list[int]] | None:
             if consent is not None:
-                person = q["user"].first(conn, {"user_id": user_id})  # premium, memory_consent, ...
+                # premium, memory_consent, ...
+                person = conn.execute(q["user"], {"user_id": user_id}).first()
                 if not consent(person[1] if person is not None else None):
                     return None
             # Locked (on PostgreSQL; SQLite writes one at a time anyway) so that the revision before and
             # after are this append's own: the turn cache is extended only across exactly this change.
             now = utcnow()
-            row = q["conversation_locked"].first(conn, key)
+            row = conn.execute(q["conversation_locked"], key).first()
             if row is None:
-                q["conversation_insert"].execute_many(
-                    conn, [{**key, "summary": "", "updated_at": now, "revision": 0}]
-                )
-                row = q["conversation_locked"].one(conn, key)
+                conn.execute(q["conversation_insert"],
+                             {**key, "summary": "", "updated_at": now, "revision": 0})
+                row = conn.execute(q["conversation_locked"], key).one()
             cid, before = int(row[0]), int(row[1])
             ids = [
                 int(
-                    q["turn_insert"].one(
-                        conn,
+                    conn.execute(
+                        q["turn_insert"],
                         {
                             "conversation_id": cid,
                             "role": turn.role,
@@ -244,11 +241,12 @@ class Conversations:
                             "discord_message_id": turn.discord_message_id,
                             "created_at": now,
                         },
-                    )[0]
+                    ).one()[0]
                 )
                 for turn in turns
             ]
-            after = q["conversation_touch"].one(conn, {"conversation_id": cid, "touched_at": now})[0]
+            after = conn.execute(q["conversation_touch"],
+                                 {"conversation_id": cid, "touched_at": now}).one()[0]
             return cid, before, int(after), ids
 
         written = await self.db.write_shared(write)

@@ -12,10 +12,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
-from database.boundary import DbRow
+from database.boundary import DbRow, Statements
 from database.engine import Database
 from database.models import ArchiveExcerpt, User, utcnow
-from database.prepared import Statements
 from database.records import ExcerptRow, NewExcerpt, as_utc
 from database.stamps import ExcerptStamp, FactStamp, excerpt_stamp, fact_stamp
 
@@ -74,12 +73,12 @@ class Excerpts:
         the users row too) of the person's excerpts, which are never updated: two index lookups, whatever
         the number of excerpts (database/stamps.py)."""
         return excerpt_stamp(await self.db.read(
-            lambda conn: self._q["excerpt_stamp"].first(conn, {"user_id": user_id})))
+            lambda conn: conn.execute(self._q["excerpt_stamp"], {"user_id": user_id}).first()))
 
     async def stamps(self, user_id: int) -> tuple[FactStamp, ExcerptStamp]:
         """(the fact stamp, the excerpt stamp) in one trip to the database: what a recall that searches the
         archive compares before it trusts its cached indexes."""
-        row = await self.db.read(lambda conn: self._q["stamps"].one(conn, {"user_id": user_id}))
+        row = await self.db.read(lambda conn: conn.execute(self._q["stamps"], {"user_id": user_id}).one())
         return fact_stamp(row[:3]), excerpt_stamp(row[3:])
 
     async def unembedded(self, after: int, limit: int) -> list[tuple[int, int, str, str]]:

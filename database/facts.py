@@ -8,10 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
-from database.boundary import DbRow
+from database.boundary import DbRow, Statements
 from database.engine import Database
 from database.models import User, UserFact, utcnow
-from database.prepared import Statements
 from database.records import FactRow, as_utc
 from database.stamps import FactStamp, fact_stamp
 
@@ -165,7 +164,7 @@ class Facts:
         deleted (every insert and update sets ``updated_at``; a deletion changes the count):
         recall's vector cache
         compares it instead of re-reading vectors. Answered from ix_user_facts_user_id_updated_at alone."""
-        row = await self.db.read(lambda conn: self._q["fact_stamp"].one(conn, {"user_id": user_id}))
+        row = await self.db.read(lambda conn: conn.execute(self._q["fact_stamp"], {"user_id": user_id}).one())
         return fact_stamp(row)
 
     async def set_embeddings(self, vectors: Sequence[tuple[int, bytes]]) -> None:

@@ -17,13 +17,13 @@ from typing import TypeVar, overload
 
 from sqlalchemy import Connection, func, select, update
 
+from database.boundary import Statements
 from database.engine import Database
 from database.models import ArchivedMessage, LoggedMessage, utcnow
 from database.owed import Settled, delete_owed, insert_owed, owed_rows
-from database.prepared import Statements
 from database.records import PromptData, PromptRequest, SeenMessage
 from database.retry import transient
-from database.statements import log_batch_params, recent_messages, seen_message
+from database.statements import execute_all, log_batch_params, recent_messages, seen_message
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -293,10 +293,10 @@ class MessageLog:
 
         def write(conn: Connection) -> None:
             if users:
-                q["user_upsert"].execute_many(conn, list(users.values()))
-                q["nick_upsert"].execute_many(conn, list(nicks.values()))
+                execute_all(conn, q["user_upsert"], list(users.values()))
+                execute_all(conn, q["nick_upsert"], list(nicks.values()))
             if rows:
-                q["log_insert"].execute_many(conn, rows)
+                execute_all(conn, q["log_insert"], rows)
             insert_owed(q, conn, owed)
             delete_owed(q, conn, settled)
 
@@ -310,7 +310,7 @@ class MessageLog:
                 params = log_batch_params(
                     list(users.values()), list(nicks.values()), rows,
                     [r for r in owed if (r["character"], r["message_id"]) not in cleared], list(cleared))
-                await self.db.run(lambda conn: q["log_batch"].first(conn, params), write=True, single=True)
+                await self.db.run(lambda conn: conn.execute(q["log_batch"], params), write=True, single=True)
                 return None
             await self.db.write(write)
             return None

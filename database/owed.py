@@ -19,9 +19,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
+from database.boundary import Statements
 from database.engine import Database
 from database.models import TZ, Base, utcnow
-from database.prepared import Prepared, Statements
+from database.statements import execute_all
 
 
 class OwedReply(Base):
@@ -50,16 +51,13 @@ class Owed:
 
 
 def owed_statements(dialect: Dialect) -> Statements:
-    """The mark and its clearing, compiled once: both run for every reply (see database/prepared.py)."""
+    """The mark and its clearing, built once: both run for every reply."""
     insert_for = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
     return {
-        "owed_insert": Prepared(
-            insert_for(OwedReply).on_conflict_do_nothing(index_elements=[OwedReply.message_id,
-                                                                         OwedReply.character]),
-            dialect, column_keys=["message_id", "character", "channel_id", "owed_since"]),
-        "owed_delete": Prepared(
-            delete(OwedReply).where(OwedReply.character == bindparam("character"),
-                                    OwedReply.message_id == bindparam("message_id")), dialect),
+        "owed_insert": insert_for(OwedReply).on_conflict_do_nothing(index_elements=[OwedReply.message_id,
+                                                                                    OwedReply.character]),
+        "owed_delete": delete(OwedReply).where(OwedReply.character == bindparam("character"),
+                                               OwedReply.message_id == bindparam("message_id")),
     }
 
 
@@ -73,7 +71,7 @@ def owed_rows(character: str, messages: Iterable[tuple[int, int]]) -> list[dict[
 def insert_owed(q: Statements, conn: Connection, rows: Sequence[dict[str, object]]) -> None:
     """Mark replies owed inside a unit of work that is already open (the message log's write)."""
     if rows:
-        q["owed_insert"].execute_many(conn, rows)
+        execute_all(conn, q["owed_insert"], rows)
 
 
 class Settled(NamedTuple):
@@ -86,7 +84,7 @@ class Settled(NamedTuple):
 def delete_owed(q: Statements, conn: Connection, settled: Sequence[Settled]) -> None:
     """Clear marks inside a unit of work that is already open (the message log's batch)."""
     if settled:
-        q["owed_delete"].execute_many(conn, [{"character": c, "message_id": m} for c, m in settled])
+        execute_all(conn, q["owed_delete"], [{"character": c, "message_id": m} for c, m in settled])
 
 
 class OwedReplies:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, String, cast, delete, func, or_, select, update
 
-from database.boundary import NamedRow
+from database.boundary import NamedRow, Statements
 from database.engine import Database
 from database.models import (
     ApiCall,
@@ -21,9 +21,8 @@ from database.models import (
     UserFact,
     utcnow,
 )
-from database.prepared import Statements
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary, as_utc
-from database.statements import USER_RECORD_COLUMNS, user_record
+from database.statements import USER_RECORD_COLUMNS, execute_all, user_record
 from database.usage import usage_totals
 
 
@@ -41,7 +40,8 @@ class People:
         await self.db.change(ins.on_conflict_do_nothing(index_elements=[User.id]))
 
     async def get_user(self, user_id: int) -> UserRecord | None:
-        row = await self.db.read_shared(lambda conn: self._q["user_record"].first(conn, {"user_id": user_id}))
+        row = await self.db.read_shared(
+            lambda conn: conn.execute(self._q["user_record"], {"user_id": user_id}).first())
         return None if row is None else user_record(row)
 
     async def list_users(
@@ -96,13 +96,13 @@ class People:
         q = self._q
 
         def write(conn: Connection) -> int:
-            previous = q["last_interaction"].scalar(conn, {"user_id": user_id})
+            previous = conn.execute(q["last_interaction"], {"user_id": user_id}).scalar()
             gone = 0
             if forget_before is not None and previous is not None and as_utc(previous) < forget_before:
                 gone = int(conn.execute(delete(UserFact).where(
                     UserFact.user_id == user_id, UserFact.pinned.is_(False),
                     UserFact.lasting.is_(False))).rowcount or 0)
-            q["last_interaction_set"].execute_many(conn, [{"user_id": user_id, "now": now}])
+            execute_all(conn, q["last_interaction_set"], [{"user_id": user_id, "now": now}])
             return gone
 
         return await self.db.write_shared(write)  # after a reply, with the other listeners' writes

@@ -110,7 +110,7 @@ class SQLiteThread:
             if conn.in_transaction():
                 conn.rollback()
             # What the pool's reset on return did: a statement run on the driver's connection directly
-            # (database/prepared.py) may have begun a transaction SQLAlchemy does not know of.
+            # (a test's, or a raw call) may have begun a transaction SQLAlchemy does not know of.
             driver = conn.connection.driver_connection
             if driver is not None and driver.in_transaction:
                 driver.rollback()

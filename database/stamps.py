@@ -13,9 +13,8 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import BindParameter
 
-from database.boundary import DbRow, DbValue
+from database.boundary import DbRow, DbValue, Query, Statements
 from database.models import ArchiveExcerpt, User, UserFact
-from database.prepared import Prepared, Query, Statements
 
 FactStamp = tuple[int, int | None, str]  # a person's facts: (how many, the newest id, the latest change)
 ExcerptStamp = tuple[DbValue, DbValue, DbValue]  # a person's excerpts: (newest id, deletions, embeddings)
@@ -57,4 +56,4 @@ def stamp_statements(dialect: Dialect) -> Statements:
     user_id: BindParameter[int] = bindparam("user_id")
     facts = fact_stamp_select(user_id, dialect).subquery()
     excerpts = excerpt_stamp_select(user_id)
-    return {"stamps": Prepared(select(*facts.c, *excerpts.selected_columns).select_from(facts), dialect)}
+    return {"stamps": select(*facts.c, *excerpts.selected_columns).select_from(facts)}

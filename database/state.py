@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
+from database.boundary import Statements
 from database.engine import Database
 from database.models import GlobalState, utcnow
-from database.prepared import Statements
+from database.statements import execute_all
 
 
 class State:
@@ -21,7 +22,7 @@ class State:
     async def set(self, key: str, value: str) -> None:
         row = {"key": key, "value": value, "updated_at": utcnow()}
         # Shared: the feelings are stored after a reply, beside the other listeners' writes.
-        await self.db.write_shared(lambda conn: self._q["state_upsert"].execute_many(conn, [row]))
+        await self.db.write_shared(lambda conn: execute_all(conn, self._q["state_upsert"], [row]))
 
     async def delete(self, key: str) -> bool:
         return bool(await self.db.change(delete(GlobalState).where(GlobalState.key == key)))

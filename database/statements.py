@@ -1,5 +1,5 @@
-"""The per-message statements, compiled once (see prepared.py), and the row conversions shared by the
-repositories that run them.
+"""The per-message statements, built once per dialect, and the row conversions shared by the repositories
+that run them (plain ``conn.execute``: SQLAlchemy caches each statement's compiled form).
 
 Building a select() costs more than running it on SQLite, and these run for every message: the log write,
 the reply's prompt read, and what is stored after a reply.
@@ -18,7 +18,7 @@ from sqlalchemy.sql.expression import BindParameter, ColumnElement
 from sqlalchemy.types import DateTime
 
 from database.alive_models import StyleProfile
-from database.boundary import DbRow, DbValue, NamedRow
+from database.boundary import DbRow, DbValue, NamedRow, Params, Query, Statement, Statements
 from database.models import (
     ApiCall,
     ArchivedMessage,
@@ -33,7 +33,6 @@ from database.models import (
     Relationship,
     User,
 )
-from database.prepared import Params, Prepared, Query, Statement, Statements
 from database.records import SeenMessage, UserRecord, as_utc
 from database.stamps import excerpt_stamp_select, fact_stamp_select
 
@@ -55,7 +54,7 @@ def sqlite_time(value: DbValue) -> datetime:
 
 
 def recent_messages(conn: Connection, q: Statements, channel_id: int, limit: int,
-            before_id: int | None) -> list[SeenMessage]:
+                    before_id: int | None) -> list[SeenMessage]:
     out: list[SeenMessage] = []
     before = before_id if before_id is not None else MAX_MESSAGE_ID
     for name in ("recent_logged", "recent_archived"):  # the archive only when the log has too few
@@ -65,15 +64,30 @@ def recent_messages(conn: Connection, q: Statements, channel_id: int, limit: int
         if out:
             before = min(before, min(m.message_id for m in out))
         params = {"channel_id": channel_id, "before": before, "limit": want}
-        raw = q[name].driver_rows(conn, params)
-        if raw is not None:  # SQLite: a vote round or a reply reads 75 of these, converted here in one step
-            out.extend(SeenMessage(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), r[7],
-                                   sqlite_time(r[8]), r[9]) for r in raw)
-        else:
-            out.extend(SeenMessage(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], as_utc(r[8]), r[9])
-                       for r in q[name].all(conn, params))
+        out.extend(SeenMessage(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], as_utc(r[8]), r[9])
+                   for r in conn.execute(q[name], params))
     out.sort(key=lambda m: m.message_id)
     return out
+
+
+def warm_statements(q: Statements, conn: Connection) -> None:
+    """Run the hot path's reads once with every parameter NULL on a connection opened at start-up
+    (PostgreSQL; they match no row, and the log batch writes nothing with NULL arrays): asyncpg prepares each
+    on the connection, and the server loads the tables and indexes they touch, so the first messages after a
+    start do not pay for it. A failure only logs."""
+    for name, statement in q.items():
+        if not (isinstance(statement, Select) or name == "log_batch"):
+            continue
+        try:
+            conn.execute(statement, dict.fromkeys(statement.compile(dialect=conn.dialect).params))
+        except Exception as exc:  # the statement is prepared by its first real use instead
+            log.warning("could not prepare %s ahead of use: %s", name, exc)
+
+
+def execute_all(conn: Connection, statement: Statement, rows: Sequence[Params]) -> None:
+    """A data-changing statement run once per row, inside the caller's transaction (none: nothing runs)."""
+    if rows:
+        conn.execute(statement, [dict(r) for r in rows])
 
 
 def build_statements(dialect: Dialect) -> Statements:
@@ -282,20 +296,7 @@ def build_statements(dialect: Dialect) -> Statements:
                 query("mood").scalar_subquery(), one("user"), one("character_state"),
                 one("fact_stamp"), query("style_profile").scalar_subquery(), one("excerpt_stamp")), None)
         statements["log_batch"] = (LOG_BATCH, None)
-    # The log batch does nothing with NULL arrays (no row to unnest): warmed like the reads (engine.py).
-    return {name: Prepared(stmt, dialect, column_keys=keys, warm_with_nulls=name == "log_batch")
-            for name, (stmt, keys) in statements.items()}
-
-
-def warm_statements(q: Statements, conn: Connection) -> None:
-    """Prepare the hot path's statements on a connection opened at start-up (PostgreSQL), so the first
-    messages after a start do not pay for it: on a cold connection each statement costs an extra round
-    trip to be prepared, and the server reads its tables' catalog entries. A failure only logs."""
-    for name, prepared in q.items():
-        try:
-            prepared.warm(conn)
-        except Exception as exc:  # the statement is prepared by its first real use instead
-            log.warning("could not prepare %s ahead of use: %s", name, exc)
+    return {name: stmt for name, (stmt, _) in statements.items()}
 
 
 # PostgreSQL: a batch of the message log (database/log.py) in one statement, one round trip however many

@@ -52,7 +52,7 @@ class Store:
         self.engine = self.db.engine
         self.dialect = self.db.dialect
         self.closed = False
-        # The hot path's statements, compiled once for the dialect of the engine that runs them.
+        # The hot path's statements, built once for the dialect of the engine that runs them.
         dialect = self.db.statement_dialect
         q = build_statements(dialect) | owed_statements(dialect) | stamp_statements(dialect)
         self.db.warm_up = partial(warm_statements, q)  # on the connections opened at start-up

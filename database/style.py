@@ -9,9 +9,10 @@ from collections.abc import Callable
 from sqlalchemy import Connection, delete, select
 
 from database.alive_models import StyleProfile
+from database.boundary import Statements
 from database.engine import Database
 from database.models import utcnow
-from database.prepared import Statements
+from database.statements import execute_all
 
 # (stored profile or None, the user's memory consent) -> new profile, or None to keep none.
 StyleUpdate = Callable[[str | None, bool | None], str | None]
@@ -32,16 +33,16 @@ class StyleProfiles:
         q, key = self._q, {"user_id": user_id}
 
         def write(conn: Connection) -> str | None:
-            user = q["user"].first(conn, key)  # (premium, memory consent, last interaction)
+            user = conn.execute(q["user"], key).first()  # (premium, memory consent, last interaction)
             if user is None:  # never seen, or just forgotten: nothing to attach a profile to
                 return None
-            old = q["style_locked"].scalar(conn, key)
+            old = conn.execute(q["style_locked"], key).scalar()
             new = update(None if old is None else str(old), user[1])
             if new is None:
                 if old is not None:
                     conn.execute(delete(StyleProfile).where(StyleProfile.user_id == user_id))
                 return None
-            q["style_upsert"].execute_many(conn, [{**key, "profile": new, "updated_at": utcnow()}])
+            execute_all(conn, q["style_upsert"], [{**key, "profile": new, "updated_at": utcnow()}])
             return new
 
         return await self.db.write_shared(write)  # after a reply, with the other listeners' writes

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, func, select
 
+from database.boundary import Query, Statements
 from database.engine import Database
 from database.models import ApiCall, UsageDay, utcnow
-from database.prepared import Query, Statements
 from database.records import Usage
+from database.statements import execute_all
 
 
 def usage_totals(*where: ColumnElement[bool]) -> Query:
@@ -51,7 +52,7 @@ class UsageLog:
                  "cache_read_tokens": c["cache_read_tokens"], "cost": c["cost"],
                  "latency_ms": c["latency_ms"], "ok": c["ok"], "error": str(c.get("error", ""))[:300],
                  "created_at": c.get("created_at") or now} for c in calls]
-        await self.db.write_shared(lambda conn: self._q["api_call_insert"].execute_many(conn, rows),
+        await self.db.write_shared(lambda conn: execute_all(conn, self._q["api_call_insert"], rows),
                                    single=True)
 
     async def totals(self, user_id: int | None = None, *, purpose: str | None = None) -> Usage:

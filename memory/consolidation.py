@@ -404,6 +404,7 @@ class Consolidator:
                                                  threads=await self._threads(batch, now or utcnow()))
         t0 = time.perf_counter()
         answers = await self.claude.complete_batch(prompts, purpose="consolidation", users=users,
+                                                   guild_id=None,
                                                    max_tokens=EXTRACTION_MAX_TOKENS, schema=EXTRACTION_SCHEMA,
                                                    max_wait=self.settings.consolidation_batch_wait,
                                                    first_poll=self.batch_poll)
@@ -421,7 +422,7 @@ class Consolidator:
             t0 = time.perf_counter()
             try:
                 ahead = self._answers.pop(answer_key(batch), None) if attempt == 1 else None
-                completion = ahead or await self.claude.complete(prompt, user_id=batch.user_id,
+                completion = ahead or await self.claude.complete(prompt, user_id=batch.user_id, guild_id=None,
                                                                  purpose="consolidation",
                                                                  max_tokens=EXTRACTION_MAX_TOKENS,
                                                                  schema=EXTRACTION_SCHEMA)

@@ -229,6 +229,7 @@ class Summarizer:
         prompts = {k: Prompt(system=self._system(persona, ""), messages=[{"role": "user", "content": t}])
                    for k, t in texts.items()}
         completions = await self.claude.complete_batch(prompts, purpose=purpose, max_tokens=max_tokens,
+                                                       guild_id=None,
                                                        users=users, max_wait=max_wait,
                                                        first_poll=self.batch_poll)
         answered = {k: c.text.strip() for k, c in completions.items() if c.text.strip()}
@@ -278,7 +279,8 @@ class Summarizer:
                         guild_id: int | None = None) -> bool:
         """One pass. True when the history was compacted; False when there was nothing to do or the
         conversation changed meanwhile; raises SummaryFailed when Claude failed. ``guild_id``: the server of
-        a channel's conversation (looked up in the log when not given)."""
+        a channel's conversation (looked up in the log when not given); the pass's model calls are spent
+        for it (a pass a reply started: that reply's server)."""
         if not await self.consent.remembers(user_id):
             return False
         # A display name is the person's text too: as every request shows it, no tag or quote in it.
@@ -292,8 +294,9 @@ class Summarizer:
         private, guild = await self._place(scope, guild_id)
         source = PRIVATE_SOURCE if private else CHANNEL_SOURCE
         summary = await self._summary(persona, history, dropped, user_id, user_name, private_scope(scope),
-                                      await self._facts(user_id, user_name, private, guild))
-        memories = await self._memories(persona, summary, dropped, user_id, user_name, source, guild)
+                                      await self._facts(user_id, user_name, private, guild), guild_id)
+        memories = await self._memories(persona, summary, dropped, user_id, user_name, source, guild,
+                                        guild_id)
         done = await self.store.conversations.apply_summary(
             history.conversation_id, summary=summary, previous_summary=history.summary,
             drop_through_id=dropped[-1].id, expected_dropped=len(dropped), character=self.character_key,
@@ -340,14 +343,15 @@ class Summarizer:
         return [{"type": "text", "text": persona.render(persona.system_prompt, NEUTRAL_USER)}]
 
     async def _ask(self, persona: Persona, user_name: str, text: str, user_id: int, purpose: str,
-                   max_tokens: int) -> str:
+                   max_tokens: int, spent_for: int | None) -> str:
+        """The model's answer to ``text``; ``spent_for``: the server the call is charged to."""
         ahead = self._ahead.pop((purpose, text), None)
         if ahead is not None:  # the nightly batch answered this very prompt
             return ahead
         prompt = Prompt(system=self._system(persona, user_name), messages=[{"role": "user", "content": text}])
         try:
-            completion = await self.claude.summarize(prompt, user_id=user_id, purpose=purpose,
-                                                     max_tokens=max_tokens)
+            completion = await self.claude.summarize(prompt, user_id=user_id, guild_id=spent_for,
+                                                     purpose=purpose, max_tokens=max_tokens)
         except ClaudeUnavailable as exc:
             raise SummaryFailed(str(exc)) from None
         if not completion.text.strip():
@@ -355,9 +359,9 @@ class Summarizer:
         return completion.text.strip()
 
     async def _summary(self, persona: Persona, history: History, dropped: Sequence[Turn], user_id: int,
-                       user_name: str, private: bool, facts: str = "") -> str:
+                       user_name: str, private: bool, facts: str, spent_for: int | None) -> str:
         text = self._summary_text(persona, history, dropped, user_name, private, facts)
-        return await self._ask(persona, user_name, text, user_id, "summary", SUMMARY_MAX_TOKENS)
+        return await self._ask(persona, user_name, text, user_id, "summary", SUMMARY_MAX_TOKENS, spent_for)
 
     async def _facts(self, user_id: int, user_name: str, private: bool, guild_id: int | None) -> str:
         """The person's current facts this pass may see (a server's: no DM secret, no other server's), so
@@ -387,10 +391,12 @@ class Summarizer:
         return "\n\n".join(parts)
 
     async def _memories(self, persona: Persona, summary: str, dropped: Sequence[Turn], user_id: int,
-                        user_name: str, source: str, guild_id: int | None) -> list[str]:
+                        user_name: str, source: str, guild_id: int | None,
+                        spent_for: int | None) -> list[str]:
         asked = await self._memories_text(persona, summary, dropped, user_id, user_name, source, guild_id)
-        text = await self._ask(persona, user_name, asked, user_id, "core_memory", MEMORY_MAX_TOKENS)
-        return await self._checked(parse_memories(text), persona, user_id, user_name)
+        text = await self._ask(persona, user_name, asked, user_id, "core_memory", MEMORY_MAX_TOKENS,
+                               spent_for)
+        return await self._checked(parse_memories(text), persona, user_id, user_name, spent_for)
 
     async def _memories_text(self, persona: Persona, summary: str, dropped: Sequence[Turn], user_id: int,
                              user_name: str, source: str, guild_id: int | None) -> str:
@@ -421,7 +427,7 @@ class Summarizer:
         return "\n\n".join(parts)
 
     async def _checked(self, memories: list[str], persona: Persona, user_id: int,
-                       user_name: str) -> list[str]:
+                       user_name: str, spent_for: int | None) -> list[str]:
         """The answered memories, condensed (core_memory_dump, always direct) when they have grown long."""
         if not memories:
             raise SummaryFailed("no core memories in the answer")
@@ -432,7 +438,7 @@ class Summarizer:
                 f"Your core memories about {user_name}:\n" + "\n".join(f"- {m}" for m in memories) + "\n\n"
                 + fill(persona.core_memory_dump, persona, user_name)
                 + "\nAnswer with the list only: one memory per line, each starting with \"- \".",
-                user_id, "core_memory_dump", MEMORY_MAX_TOKENS)
+                user_id, "core_memory_dump", MEMORY_MAX_TOKENS, spent_for)
             memories = parse_memories(condensed) or memories
             log.info("condensed the core memories of %s to %d items", user_id, len(memories))
         return memories

@@ -117,19 +117,21 @@ async def capture(persona: Persona, built: dict[str, Prompt]) -> list[tuple[str,
     reply = models.default_model
     length, heat = persona.max_tokens, persona.temperature
     calls: dict[str, Callable[[Prompt], Awaitable[Any]]] = {
-        "dm reply": lambda p: client.generate(p, model=reply, user_id=1, max_tokens=persona.max_tokens,
-                                              temperature=persona.temperature),
-        "channel reply": lambda p: client.generate(p, model=reply, user_id=1, max_tokens=persona.max_tokens,
+        "dm reply": lambda p: client.generate(p, model=reply, user_id=1, guild_id=None,
+                                              max_tokens=persona.max_tokens, temperature=persona.temperature),
+        "channel reply": lambda p: client.generate(p, model=reply, user_id=1, guild_id=None,
+                                                   max_tokens=persona.max_tokens,
                                                    temperature=persona.temperature),
-        "vote": lambda p: Ballot(client, client.settings).ask(p, count=1, user_id=1),
-        "summary": lambda p: client.summarize(p, user_id=1, purpose="summary", max_tokens=2000),
-        "extraction": lambda p: client.complete(p, user_id=1, purpose="consolidation",
+        "vote": lambda p: Ballot(client, client.settings).ask(p, count=1, user_id=1, guild_id=None),
+        "summary": lambda p: client.summarize(p, user_id=1, guild_id=None, purpose="summary",
+                                              max_tokens=2000),
+        "extraction": lambda p: client.complete(p, user_id=1, guild_id=None, purpose="consolidation",
                                                 max_tokens=EXTRACTION_MAX_TOKENS, schema=EXTRACTION_SCHEMA),
-        "proactive": lambda p: client.generate(p, model=reply, user_id=None, purpose="proactive",
-                                               max_tokens=length, temperature=heat),
-        "check-in": lambda p: client.generate(p, model=reply, user_id=1, purpose="checkin",
+        "proactive": lambda p: client.generate(p, model=reply, user_id=None, guild_id=None,
+                                               purpose="proactive", max_tokens=length, temperature=heat),
+        "check-in": lambda p: client.generate(p, model=reply, user_id=1, guild_id=None, purpose="checkin",
                                               max_tokens=length, temperature=heat),
-        "status": lambda p: client.complete(p, purpose="status", max_tokens=80),
+        "status": lambda p: client.complete(p, guild_id=None, purpose="status", max_tokens=80),
     }
     out: list[tuple[str, SentRequest]] = []
     try:

@@ -216,10 +216,10 @@ async def test_a_rejected_key_stops_calls_as_before(fake_claude: FakeClaude, tmp
     prompt = Prompt(messages=[{"role": "user", "content": "hello"}])
     try:
         with pytest.raises(ClaudeUnavailable, match="HTTP 401: invalid x-api-key") as first:
-            await client.generate(prompt, model=SONNET_4, user_id=None)
+            await client.generate(prompt, model=SONNET_4, user_id=None, guild_id=None)
         assert first.value.known and len(fake_claude.requests) == 1  # permanent: its fallback at once too
         with pytest.raises(ClaudeUnavailable, match="rejected the API key") as second:
-            await client.generate(prompt, model=SONNET_4, user_id=None)
+            await client.generate(prompt, model=SONNET_4, user_id=None, guild_id=None)
         assert second.value.known and len(fake_claude.requests) == 1
     finally:
         await client.close()

@@ -174,3 +174,43 @@ def test_whether_to_answer_is_imported_through_its_package_s_entry_point() -> No
                       for imported in graph.find_modules_directly_imported_by(importer)
                       if imported.startswith(package + "."))
     assert reaching == []
+
+
+PROJECT_PACKAGES = ("bot", "memory", "database", "characters", "personaflow", "cogs")
+WIRING = ("__init__", "cog_load")  # a cog's moments of being built and loaded
+
+
+def test_cogs_build_nothing_and_register_nothing() -> None:
+    """compose() builds everything and the bot hands it the Discord edge: a cog, when built or loaded,
+    constructs no project object (it takes what it uses from the bot) and hands none of its own methods to
+    another object (no handler, sink or listener registered from a cog: what hears what is declared by the
+    composition root)."""
+    import importlib
+    import inspect
+
+    from discord.ext import commands
+
+    found = []
+    for path in sorted((ROOT / "cogs").glob("*.py")):
+        module = importlib.import_module(f"cogs.{path.stem}")
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            cog = getattr(module, node.name, None) if isinstance(node, ast.ClassDef) else None
+            if not (inspect.isclass(cog) and issubclass(cog, commands.Cog)):
+                continue
+            assert isinstance(node, ast.ClassDef)
+            own = {f.name for f in node.body if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)}
+            for fn in node.body:
+                if not (isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) and fn.name in WIRING):
+                    continue
+                for call in (c for c in ast.walk(fn) if isinstance(c, ast.Call)):
+                    built = getattr(module, call.func.id, None) if isinstance(call.func, ast.Name) else None
+                    if inspect.isclass(built) and built.__module__.split(".")[0] in PROJECT_PACKAGES:
+                        found.append(f"{path.name}:{call.lineno}: {node.name}.{fn.name} builds "
+                                     f"{built.__name__}")
+                    for arg in [*call.args, *(k.value for k in call.keywords)]:
+                        if (isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name)
+                                and arg.value.id == "self" and arg.attr in own):
+                            found.append(f"{path.name}:{call.lineno}: {node.name}.{fn.name} registers "
+                                         f"self.{arg.attr}")
+    assert found == []

@@ -58,7 +58,7 @@ async def test_retryable_errors_are_retried_within_the_deadline(
 ) -> None:
     fake_claude.script(status=status, times=2)
     fake_claude.script("finally")
-    completion = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7)
+    completion = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, guild_id=None)
     assert completion.text == "finally"
     assert [r.status for r in fake_claude.requests] == [status, status, 200]
 
@@ -67,7 +67,8 @@ async def test_overload_in_the_middle_of_a_stream_is_retried(fake_claude: FakeCl
                                                              client: ClaudeClient) -> None:
     fake_claude.script("partial answer that breaks off", stream_error="overloaded_error")
     fake_claude.script("a whole answer")
-    completion = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, stream=True)
+    completion = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, guild_id=None,
+                                       stream=True)
     assert completion.text == "a whole answer" and len(fake_claude.requests) == 2
 
 
@@ -76,14 +77,14 @@ async def test_client_errors_are_not_retried(fake_claude: FakeClaude, client: Cl
                                              status: int) -> None:
     fake_claude.script(status=status)
     with pytest.raises(ClaudeUnavailable):
-        await client.generate(PROMPT, model="claude-sonnet-test", user_id=7)
+        await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, guild_id=None)
     assert len(fake_claude.requests) == 1
 
 
 async def test_deadline_bounds_retries(fake_claude: FakeClaude, client: ClaudeClient, store: Store) -> None:
     fake_claude.fail_all(529)
     with pytest.raises(ClaudeUnavailable, match="timed out"):
-        await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, timeout=0.8)
+        await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, guild_id=None, timeout=0.8)
     [call] = await api_calls(store, user_id=7)
     assert not call.ok and "529" in call.error
 
@@ -104,7 +105,7 @@ async def test_a_raised_llm_timeout_applies_to_the_next_request(fake_claude: Fak
                                   load_settings(tmp_path, None, environ={**environ, "LLM_TIMEOUT": "3"})))
         fake_claude.script(Reply("never sent", held=asyncio.Event()), times=None)  # it never comes
         with pytest.raises(ClaudeUnavailable, match="timed out after 3s"):
-            await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, stream=stream)
+            await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, guild_id=None, stream=stream)
         # the fake's handler is cancelled just after the client closes the connection
         await eventually(check(lambda: all(r.cut_at or r.finished_at for r in fake_claude.requests)),
                          "the request cut")
@@ -120,8 +121,9 @@ async def test_streaming_and_usage_with_cache_and_cost(
 ) -> None:
     seen: list[str] = []
     fake_claude.script("streamed " * 50)
-    first = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, on_text=seen.append)
-    second = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, stream=False)
+    first = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, guild_id=None,
+                                  on_text=seen.append)
+    second = await client.generate(PROMPT, model="claude-sonnet-test", user_id=7, guild_id=None, stream=False)
     assert seen and seen[-1].strip() == first.text and fake_claude.requests[0].stream \
             and not fake_claude.requests[1].stream
     assert first.usage.cache_creation_tokens > 0 and second.usage.cache_read_tokens > 0
@@ -163,8 +165,8 @@ async def test_recorded_cost_is_exact_for_cache_writes_and_reads(
     )
     fake_claude.script("first answer " * 8)
     fake_claude.script("second answer " * 8)
-    await client.generate(first_turn, model="claude-sonnet-test", user_id=7, stream=False)
-    await client.generate(second_turn, model="claude-sonnet-test", user_id=7, stream=True)
+    await client.generate(first_turn, model="claude-sonnet-test", user_id=7, guild_id=None, stream=False)
+    await client.generate(second_turn, model="claude-sonnet-test", user_id=7, guild_id=None, stream=True)
     writes, reads = (r.usage for r in fake_claude.requests)
     assert writes["cache_creation_input_tokens"] > 0 and writes["cache_read_input_tokens"] == 0
     assert reads["cache_read_input_tokens"] > 0 and reads["cache_creation_input_tokens"] > 0
@@ -202,7 +204,7 @@ async def test_votes_run_concurrently(fake_claude: FakeClaude, client: ClaudeCli
         return Reply("Yes.")
 
     fake_claude.responder = answer_when_all_arrived
-    votes = await Ballot(client, client.settings).ask(PROMPT, count=count, user_id=None)
+    votes = await Ballot(client, client.settings).ask(PROMPT, count=count, user_id=None, guild_id=None)
     assert votes == [True] * count
     requests = fake_claude.requests_for("claude-haiku-test")
     assert len(requests) == count
@@ -214,7 +216,7 @@ async def test_votes_run_concurrently(fake_claude: FakeClaude, client: ClaudeCli
 async def test_failed_votes_count_as_no(fake_claude: FakeClaude, client: ClaudeClient) -> None:
     fake_claude.script("Yes.", model="claude-haiku-test", times=2)
     fake_claude.script(status=400, model="claude-haiku-test", times=1)
-    votes = await Ballot(client, client.settings).ask(PROMPT, count=3, user_id=None)
+    votes = await Ballot(client, client.settings).ask(PROMPT, count=3, user_id=None, guild_id=None)
     assert sorted(votes, key=str) == sorted([True, True, None], key=str)
     assert majority_yes(votes)
     assert not majority_yes([True, None, False, None])

@@ -145,7 +145,8 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
     led: list[int] = []
     heard: list[tuple[int, dict[str, Any]]] = []
     hooks = []
-    for i, cluster in enumerate(clusters):
+    signals: list[dict[str, tuple[Any, ...]]] = []
+    for i in range(len(clusters)):
         async def hook(i: int = i) -> None:
             led.append(i)
 
@@ -153,10 +154,10 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
             heard.append((i, message))
 
         hooks.append(hook)
-        cluster.on("invalidate", on_signal)
+        signals.append({"invalidate": (on_signal,)})
     try:
-        await clusters[0].start(lead_work=(hooks[0],))
-        await clusters[1].start(lead_work=(hooks[1],))
+        await clusters[0].start(lead_work=(hooks[0],), heard=signals[0])
+        await clusters[1].start(lead_work=(hooks[1],), heard=signals[1])
         assert clusters[0].leading and not clusters[1].leading and led == [0]
         # A signal reaches the other process, not the sender.
         assert await clusters[0].publish("invalidate", what="server", id=7)
@@ -197,10 +198,9 @@ async def test_signals_sent_together_all_arrive_and_the_session_stays_up(pg_url:
     async def on_posted(message: dict[str, Any]) -> None:
         heard.append(int(message["message_id"]))
 
-    clusters[1].on("posted", on_posted)
     try:
-        for cluster in clusters:
-            await cluster.start()
+        for cluster, heard_by in zip(clusters, ({}, {"posted": (on_posted,)}), strict=True):
+            await cluster.start(heard=heard_by)
         # The first counted no one at its start; the second's hello tells it at once (the heartbeat's
         # count comes far later), so news only peers need is not dropped meanwhile.
         await eventually(check(lambda: clusters[0].peers), "the newcomer's hello")
@@ -225,12 +225,11 @@ async def test_cluster_signals_invalidate_the_other_process_caches(pg_url: str) 
     async def forget(message: dict[str, Any]) -> None:
         stores[1].servers.forget(int(message["id"]))
 
-    clusters[1].on("invalidate", forget)
     stores[0].servers.changed.append(
         lambda gid: clusters[0].publish_soon("invalidate", what="server", id=gid))
     try:
-        for cluster in clusters:
-            await cluster.start()
+        for cluster, heard_by in zip(clusters, ({}, {"invalidate": (forget,)}), strict=True):
+            await cluster.start(heard=heard_by)
         assert (await stores[1].servers.get(guild)).guild_id == guild  # cached in process 2
         assert (await stores[1].servers.get(guild)).vote_count is None
         changed = await stores[0].servers.update(guild, vote_count=1)
@@ -439,6 +438,35 @@ async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(db_url: 
         assert await other.publish("posted", channel_id=CHANNEL_ID, guild_id=GUILD_ID, message_id=10_001,
                                    author_name="Atlas")
         assert await asyncio.wait_for(waiting, timeout=10) is True  # the signal, not the 30 s wait
+    finally:
+        await other.close()
+        await other_store.close()
+
+
+async def test_the_custom_status_is_shared_with_the_clusters_other_processes(db_url: str,
+                                                                             make_harness: Any) -> None:
+    """One character, one status on every shard: a status shown by another process of the cluster is shown
+    here (the composition root's `status` handler), and one shown here is told to the others."""
+    if "postgresql" not in db_url:
+        pytest.skip("signals between processes go through PostgreSQL")
+    h = await make_harness()
+    other_store = await Store(db_url).open()
+    heard: list[dict[str, Any]] = []
+
+    async def on_status(message: dict[str, Any]) -> None:
+        heard.append(message)
+
+    other = Cluster(other_store, ClusterSettings(), h.bot.engine.character_key, shard_ids=(1,), shard_count=2)
+    await other.start(heard={"status": (on_status,)})
+    try:
+        assert await other.publish("status", text="Mending nets at dusk")
+        await h.discord.wait_for(lambda d: d.custom_status() == "Mending nets at dusk",
+                                 what="the status another process showed")
+        await eventually(check(lambda: h.bot.cluster.peers), "the other process counted")
+        await h.store.state.set("custom_status", "After the tide turned")
+        await h.bot.alive.status.reapply()
+        await eventually(check(lambda: [m["text"] for m in heard]), "the status told to the other process")
+        assert [m["text"] for m in heard] == ["After the tide turned"]
     finally:
         await other.close()
         await other_store.close()

@@ -129,11 +129,12 @@ async def test_status_summary_and_background_work_are_not_starved(make_harness: 
     completion = await h.bot.claude.complete(
         Prompt(
             messages=[{"role": "user", "content": "A short custom status, please."}]),
-        purpose="status", max_tokens=80)
+        guild_id=None, purpose="status", max_tokens=80)
     assert completion.text and completion.stop_reason == "end_turn"
     summary = await h.bot.claude.summarize(
         Prompt(
-            messages=[{"role": "user", "content": "Summarize: we talked about maps."}]), user_id=None)
+            messages=[{"role": "user", "content": "Summarize: we talked about maps."}]), user_id=None,
+        guild_id=None)
     assert summary.text
     assert refused(h) == []
 

@@ -62,7 +62,7 @@ async def test_the_one_prompt_is_translated_and_nothing_else_is_added(make_clien
                                                                      store: Store) -> None:
     client = make_client()
     fake_openai.script("Tea it is.")
-    completion = await client.generate(PROMPT, model=LOCAL, user_id=7, stream=False)
+    completion = await client.generate(PROMPT, model=LOCAL, user_id=7, guild_id=None, stream=False)
     assert completion.text == "Tea it is." and completion.model == LOCAL
     [request] = fake_openai.requests
     assert request.status == 200  # the fake refuses cache_control, Anthropic blocks and a top-level system
@@ -86,7 +86,7 @@ async def test_image_blocks_become_image_url_parts(make_client: Any, fake_openai
         {"type": "text", "text": "what is this?"},
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
         {"type": "image", "source": {"type": "url", "url": "https://example.invalid/kelp.jpg"}}]}])
-    await client.generate(prompt, model=LOCAL, user_id=None, stream=False)
+    await client.generate(prompt, model=LOCAL, user_id=None, guild_id=None, stream=False)
     assert fake_openai.requests[0].status == 200
     assert fake_openai.requests[0].body["messages"] == [{"role": "user", "content": [
         {"type": "text", "text": "what is this?"},
@@ -101,7 +101,7 @@ async def test_streaming_gets_the_usage_from_the_last_chunk_and_prices_it(make_c
     seen: list[str] = []
     text = "The kelp tea steeps slowly while the kettle sings by the tide pool."
     fake_openai.script(text, usage={"prompt_tokens": 40, "prompt_tokens_details": {"cached_tokens": 30}})
-    completion = await client.generate(PROMPT, model=LOCAL, user_id=7, on_text=seen.append)
+    completion = await client.generate(PROMPT, model=LOCAL, user_id=7, guild_id=None, on_text=seen.append)
     request = fake_openai.requests[0]
     assert request.stream and request.body["stream_options"] == {"include_usage": True}
     assert len(seen) > 2 and seen[-1] == text and completion.text == text
@@ -116,7 +116,7 @@ async def test_a_server_that_ignores_include_usage_is_still_counted(make_client:
                                                                    fake_openai: FakeOpenAI) -> None:
     client = make_client()
     fake_openai.stream_usage = False
-    completion = await client.generate(PROMPT, model=LOCAL, user_id=None, stream=True)
+    completion = await client.generate(PROMPT, model=LOCAL, user_id=None, guild_id=None, stream=True)
     assert completion.text == fake_openai.default_text
     assert completion.usage.input_tokens > 5 and completion.usage.output_tokens > 2
 
@@ -127,7 +127,7 @@ async def test_retryable_errors_are_retried_within_the_deadline(make_client: Any
     client = make_client()
     fake_openai.script(status=status, times=2, retry_after=0.01)
     fake_openai.script("finally")
-    completion = await client.generate(PROMPT, model=LOCAL, user_id=7, stream=True)
+    completion = await client.generate(PROMPT, model=LOCAL, user_id=7, guild_id=None, stream=True)
     assert completion.text == "finally"
     assert [r.status for r in fake_openai.requests] == [status, status, 200]
 
@@ -136,7 +136,7 @@ async def test_retry_after_is_honoured(make_client: Any, fake_openai: FakeOpenAI
     client = make_client()
     fake_openai.script(status=429, retry_after=0.4)
     started = asyncio.get_running_loop().time()
-    await client.generate(PROMPT, model=LOCAL, user_id=None, stream=False)
+    await client.generate(PROMPT, model=LOCAL, user_id=None, guild_id=None, stream=False)
     assert asyncio.get_running_loop().time() - started >= 0.38
     # The SDK's own retries are off: the client's loop made the second attempt.
     assert [r.headers.get("x-stainless-retry-count", "0") for r in fake_openai.requests] == ["0", "0"]
@@ -146,7 +146,8 @@ async def test_a_stream_that_breaks_off_is_retried(make_client: Any, fake_openai
     client = make_client()
     fake_openai.script("a partial answer that breaks off", stream_error="server_error")
     fake_openai.script("a whole answer")
-    assert (await client.generate(PROMPT, model=LOCAL, user_id=None, stream=True)).text == "a whole answer"
+    assert (await client.generate(PROMPT, model=LOCAL, user_id=None, guild_id=None,
+                                  stream=True)).text == "a whole answer"
     assert len(fake_openai.requests) == 2
 
 
@@ -156,7 +157,7 @@ async def test_client_errors_are_not_retried(make_client: Any, fake_openai: Fake
     client = make_client()
     fake_openai.script("no such model", status=status)
     with pytest.raises(ClaudeUnavailable, match=f"HTTP {status}"):
-        await client.generate(PROMPT, model=LOCAL, user_id=7)
+        await client.generate(PROMPT, model=LOCAL, user_id=7, guild_id=None)
     assert len(fake_openai.requests) == 1
     [call] = await api_calls(store, user_id=7)
     assert not call.ok and str(status) in call.error
@@ -167,12 +168,12 @@ async def test_the_deadline_bounds_retries_and_a_slow_server(make_client: Any, f
     client = make_client()
     fake_openai.fail_all(503, retry_after=0.05)
     with pytest.raises(ClaudeUnavailable, match="timed out"):
-        await client.generate(PROMPT, model=LOCAL, user_id=7, timeout=0.5)
+        await client.generate(PROMPT, model=LOCAL, user_id=7, guild_id=None, timeout=0.5)
     assert len(fake_openai.requests) >= 3
     fake_openai.recover()
     fake_openai.script("too late", delay=5)
     with pytest.raises(ClaudeUnavailable, match="timed out after 0.3s"):
-        await client.generate(PROMPT, model=LOCAL, user_id=7, timeout=0.3)
+        await client.generate(PROMPT, model=LOCAL, user_id=7, guild_id=None, timeout=0.3)
     calls = await api_calls(store, user_id=7)
     assert len(calls) == 2 and not any(c.ok for c in calls)
 
@@ -183,7 +184,7 @@ async def test_votes_run_concurrently_and_are_parsed(make_client: Any, fake_open
     fake_openai.script("**No**", model="tiny-voter", times=1, delay=0.2)
     fake_openai.script(status=400, model="tiny-voter")
     started = asyncio.get_running_loop().time()
-    votes = await Ballot(client, client.settings).ask(PROMPT, count=5, user_id=None)
+    votes = await Ballot(client, client.settings).ask(PROMPT, count=5, user_id=None, guild_id=None)
     assert asyncio.get_running_loop().time() - started < 0.6  # together, not one after another
     assert sorted(votes, key=str) == sorted([True, True, True, False, None], key=str)
     assert all(r.body["max_tokens"] == 5 for r in fake_openai.requests_for("tiny-voter"))
@@ -198,10 +199,12 @@ async def test_each_purpose_may_use_its_own_backend(make_client: Any, fake_opena
                          MODEL_CAPABILITIES="claude-test-sonnet[min_cache_tokens]=0")
     fake_claude.script("a Claude reply")
     fake_openai.script("yes", model=LOCAL, times=None)
-    assert (await client.generate(PROMPT, model="claude-test-sonnet", user_id=None)).text == "a Claude reply"
-    assert await Ballot(client, client.settings).ask(PROMPT, count=3, user_id=None) == [True, True, True]
-    await client.summarize(PROMPT, user_id=None)
-    await client.complete(PROMPT, purpose="mood")
+    assert (await client.generate(PROMPT, model="claude-test-sonnet", user_id=None,
+                                  guild_id=None)).text == "a Claude reply"
+    assert await Ballot(client, client.settings).ask(PROMPT, count=3, user_id=None,
+                                                     guild_id=None) == [True, True, True]
+    await client.summarize(PROMPT, user_id=None, guild_id=None)
+    await client.complete(PROMPT, guild_id=None, purpose="mood")
     assert [r.model for r in fake_claude.requests] == ["claude-test-sonnet"]
     assert [r.model for r in fake_openai.requests] == [LOCAL] * 3 + ["summarizer"] * 2
     assert "cache_control" in str(fake_claude.requests[0].body)  # Claude's request keeps its breakpoints
@@ -274,7 +277,7 @@ async def test_a_claude_user_sees_no_change(make_client: Any, fake_openai: FakeO
                          VOTING_MODEL="claude-haiku-4-5",
                          MODEL_CAPABILITIES="claude-sonnet-4-6[min_cache_tokens]=0")
     fake_claude.script(Reply("Glub."))
-    await client.generate(PROMPT, model="claude-sonnet-4-6", user_id=7, stream=False)
+    await client.generate(PROMPT, model="claude-sonnet-4-6", user_id=7, guild_id=None, stream=False)
     body = fake_claude.requests[0].body
     assert body["system"] == PROMPT.system and body["messages"] == PROMPT.messages
     assert body["temperature"] == 0.7

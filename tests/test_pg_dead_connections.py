@@ -3,8 +3,9 @@
 Two moments after the server cuts its connections (a restart, ``pg_terminate_backend``):
 - the goodbye read, the end of the stream not yet: asyncpg refuses any statement on such a connection
   ("another operation (2) is in progress") without calling it closed. A unit of work that meets one must
-  go on, on another connection, on both ways a statement runs (database/prepared.py's straight DBAPI call,
-  and SQLAlchemy's execute). The CI failure this guards: a reply's log write gave up on that error.
+  go on, on another connection, on both ways a statement runs (a repository's unit of work on the sync
+  connection, and the database's own async execute). The CI failure this guards: a reply's log write gave
+  up on that error.
 - both read: the pool's checkout replaces the closed connections before use, so the first unit of work
   after an outage does not fail once per dead connection, each time with a retry's backoff.
 """
@@ -21,7 +22,6 @@ from sqlalchemy import Integer, event, literal, select
 from sqlalchemy.engine import make_url
 
 from database.engine import Database
-from database.prepared import Prepared
 from tests.fakes.postgres_goodbye import PostgresRelay
 
 POOLED = 3
@@ -32,13 +32,13 @@ def _postgres(db_url: str) -> None:
         pytest.skip("PostgreSQL's connections")
 
 
-async def _fill_pool(db: Database, statement: Prepared) -> None:
+async def _fill_pool(db: Database) -> None:
     """``POOLED`` connections opened at once and left idle in the pool."""
     gate = asyncio.Event()
     entered = 0
 
     def hold(conn: Any) -> Any:
-        return statement.first(conn)
+        return conn.execute(select(literal(0, Integer))).first()
 
     async def one() -> None:
         nonlocal entered
@@ -60,18 +60,17 @@ async def test_a_connection_holding_the_servers_goodbye_is_discarded(
     relay = PostgresRelay(url.host or "127.0.0.1", url.port or 5432)
     port = await relay.start()
     db = Database(url.set(port=port).render_as_string(hide_password=False), retry_seconds=20)
-    number = Prepared(select(literal(0, Integer)), db.statement_dialect)
-    assert number.dbapi  # the straight DBAPI call under test
     try:
-        await _fill_pool(db, number)
+        await _fill_pool(db)
         assert relay.connections == POOLED
         await relay.goodbye()
         await relay.wait_read()
         caplog.set_level(logging.WARNING, logger="database.retry")
         for n in range(1, POOLED + 2):  # more units than dead connections: every one is met and dropped
             if way == "prepared":
-                row = await db.read(lambda conn, n=n: Prepared(  # type: ignore[misc]
-                    select(literal(n, Integer)), db.statement_dialect).first(conn))
+                # a unit of work on the sync connection (the repositories' way)
+                row = await db.read(lambda conn, n=n: conn.execute(  # type: ignore[misc]
+                    select(literal(n, Integer))).first())
             else:
                 row = await db.first(select(literal(n, Integer)))
             assert row is not None and row[0] == n
@@ -100,9 +99,8 @@ async def test_closed_pooled_connections_are_replaced_at_checkout(
         dbapi_conn.driver_connection.add_termination_listener(lost)
 
     event.listen(db.engine.sync_engine, "connect", connected)
-    number = Prepared(select(literal(0, Integer)), db.statement_dialect)
     try:
-        await _fill_pool(db, number)
+        await _fill_pool(db)
         assert len(opened) == POOLED
         pids = [c.driver_connection.get_server_pid() for c in opened]
         url = make_url(db_url)
@@ -116,7 +114,7 @@ async def test_closed_pooled_connections_are_replaced_at_checkout(
         await asyncio.wait_for(ended.wait(), 30)  # asyncpg has read each connection's end
         caplog.set_level(logging.WARNING, logger="database.retry")
         for _ in range(POOLED + 1):
-            assert await db.read(lambda conn: number.scalar(conn)) == 0
+            assert await db.read(lambda conn: conn.execute(select(literal(0, Integer))).scalar()) == 0
             assert await db.scalar(select(literal(5, Integer))) == 5
         retries = [r.getMessage() for r in caplog.records if r.name == "database.retry"]
         assert not retries, f"a dead pooled connection was used: {retries}"

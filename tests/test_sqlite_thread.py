@@ -56,7 +56,7 @@ async def test_a_transaction_left_open_is_rolled_back_before_the_next_unit(engin
     def sloppy(conn: Connection) -> None:
         conn.execute(text("INSERT INTO t (v) VALUES ('never committed')"))  # no begin(), no commit
 
-    def raw(conn: Connection) -> None:  # straight to the driver, as database/prepared.py does
+    def raw(conn: Connection) -> None:  # straight to the driver, beside SQLAlchemy
         conn.connection.driver_connection.execute("INSERT INTO t (v) VALUES ('raw, never committed')")
 
     def count(conn: Connection) -> tuple[bool, list[str]]:

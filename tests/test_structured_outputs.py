@@ -101,7 +101,7 @@ async def votes_on(fake: FakeClaude, url: str, **settings: Any) -> tuple[list[bo
     try:
         for said, _ in SLOPPY_VOTES:
             fake.script(said, model="claude-test-voter")
-            answers += await Ballot(claude, claude.settings).ask(prompt, count=1, user_id=None)
+            answers += await Ballot(claude, claude.settings).ask(prompt, count=1, user_id=None, guild_id=None)
     finally:
         await claude.close()
     return answers, claude

@@ -14,6 +14,7 @@ from database.records import PRIVATE_SOURCE, Turn
 from database.store import Store
 from memory.consent import Consent
 from memory.summarizer import CHANNEL_SOURCE, Summarizer, parse_memories
+from tests.dbtools import api_calls
 from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_models import lineup, token_factor
 from tests.fakes.claude_server import FakeClaude, Reply
@@ -240,6 +241,25 @@ async def test_dm_memories_stay_private(make_harness: MakeHarness) -> None:
     assert "secretly" not in channel_reply.all_text()
     sources = sorted(s for _, _, s in await h.store.memories.core_memories(key, USER_ID))
     assert sources == sorted([CHANNEL_SOURCE, PRIVATE_SOURCE])  # both kept: each pass rewrites its own
+
+
+async def test_the_summary_a_reply_starts_is_spent_for_that_replys_server(make_harness: MakeHarness) -> None:
+    """The per-server spend cap counts the background work a reply sets off: the summary pass a server's
+    reply starts is charged to that server, one a DM starts to none."""
+    h = await make_harness(**SMALL)
+    h.claude.responder = Script()
+    await chat(h, CHAT[:3])
+    await summarized(h, f"channel:{CHANNEL_ID}")
+    rows = await api_calls(h.store, user_id=USER_ID)
+    background = {(r.purpose, r.guild_id) for r in rows if r.purpose != "reply"}
+    assert background == {("summary", GUILD_ID), ("core_memory", GUILD_ID)}
+    assert {r.guild_id for r in rows if r.purpose == "reply"} == {GUILD_ID}
+
+    await chat(h, CHAT[:4], dm=True)
+    await summarized(h, "dm")
+    newer = [r for r in await api_calls(h.store, user_id=USER_ID) if r.id > max(r.id for r in rows)]
+    assert {r.purpose for r in newer} >= {"summary", "core_memory", "reply"}
+    assert {r.guild_id for r in newer} == {None}
 
 
 async def test_a_remember_in_dms_outlives_every_summary_and_stays_private(make_harness: MakeHarness) -> None:

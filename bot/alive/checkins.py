@@ -103,7 +103,7 @@ class CheckInRound:
         try:
             completion = await speaker.claude.generate(
                 request, model=speaker.settings.models.default_model,
-                user_id=person.user_id, purpose="checkin", max_tokens=persona.max_tokens,
+                user_id=person.user_id, guild_id=None, purpose="checkin", max_tokens=persona.max_tokens,
                 temperature=persona.temperature)
         except ClaudeUnavailable as exc:
             log.warning("check-in for user %s skipped: Claude failed (%s)", person.user_id, exc)

@@ -51,7 +51,7 @@ async def pick_mood(claude: ClaudeClient, persona: Persona, day: date) -> tuple[
             "say what mood you are in today, so you can let it colour how you talk. "
             "Answer with that sentence only.")}])
     try:
-        completion = await claude.complete(prompt, purpose="mood", max_tokens=80)
+        completion = await claude.complete(prompt, guild_id=None, purpose="mood", max_tokens=80)
     except ClaudeUnavailable as exc:
         log.warning("daily mood: Claude failed (%s); using the fallback list", exc)
         return fallback_mood(day), False

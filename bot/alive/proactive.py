@@ -174,7 +174,8 @@ class ProactiveRound:
                                     moment=Moment(self.time.local(now)))
         try:
             completion = await speaker.claude.generate(
-                request, model=settings.models.default_model, user_id=None, purpose="proactive",
+                request, model=settings.models.default_model, user_id=None, guild_id=None,
+                purpose="proactive",
                 max_tokens=persona.max_tokens, temperature=persona.temperature)
         except ClaudeUnavailable as exc:
             log.warning("proactive message in %s skipped: Claude failed (%s)", place.label, exc)

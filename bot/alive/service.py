@@ -53,7 +53,7 @@ class DiscordSide(Protocol):
     async def open_dm(self, user_id: int) -> Outlet | None: ...
     def emotes_for(self, guild_id: int | None) -> EmoteSet: ...
     async def react(self, channel_id: int, message_id: int, emote: Emote | str) -> None: ...
-    async def show_status(self, text: str) -> None: ...
+    async def show_status(self, text: str) -> None: ...  # on this process's shards
 
 
 class AliveParts:
@@ -201,14 +201,16 @@ class EmotesPart:
 class Alive:
     def __init__(self, speaker: Speaker, parts: AliveParts, side: DiscordSide, settings: AliveSettings,
                  consent: Consent, *, mirror: Callable[[str], None] = lambda _: None,
-                 shards: str = "") -> None:
+                 shards: str = "", share_status: Callable[[str], None] | None = None) -> None:
         """``speaker``: the main character as its own initiative speaks; ``parts``: what being alive adds to
         the replies (its feelings are the ones shown and changed here); ``settings``: the alive section (a
         reload reaches it); ``consent``: the bot's one memory consent (whose writing style may be learnt).
         ``shards``: in a cluster, the shards this process runs. Each process then runs the proactive rounds
         of its own channels (a round per shard set), while a check-in round, which reaches anyone by DM,
-        stays one round for the whole cluster (its claim lets one process run each)."""
+        stays one round for the whole cluster (its claim lets one process run each). ``share_status``: told
+        of each custom status shown (a cluster's other processes show it on their shards)."""
         self.speaker = speaker
+        self.share_status = share_status
         self.parts = parts
         self.side = side
         self.settings = settings
@@ -216,7 +218,8 @@ class Alive:
         self.time = parts.time
         self.consent = consent
         self.feelings = parts.feelings
-        self.status = StatusKeeper(speaker, feeling=self.feeling_block, apply=side.show_status, mirror=mirror)
+        self.status = StatusKeeper(speaker, feeling=self.feeling_block, apply=self._show_status,
+                                   mirror=mirror)
         self.proactive = ProactiveRound(speaker, self.time, places=side.places, outlet_for=side.outlet_for,
                                         status=self.status.current, feeling=self.feeling_block, mirror=mirror)
         self.checkins = CheckInRound(speaker, self.time, feeling=self.feeling_toward, open_dm=side.open_dm,
@@ -257,6 +260,11 @@ class Alive:
     @property
     def main_feelings(self) -> Feelings:
         return self.parts.main_feelings
+
+    async def _show_status(self, text: str) -> None:
+        if self.share_status is not None:
+            self.share_status(text)
+        await self.side.show_status(text)
 
     def feeling_block(self) -> str:
         return self.main_feelings.block() if self.settings.emotions else ""

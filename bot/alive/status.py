@@ -60,8 +60,8 @@ class StatusKeeper:
         context = (f"[What you said lately in the server]\n{lately}\n\n" if lately else "") + ASK
         try:
             completion = await speaker.claude.complete(
-                initiative_prompt(persona, portrait, context, feeling=self.feeling()), purpose="status",
-                max_tokens=80)
+                initiative_prompt(persona, portrait, context, feeling=self.feeling()), guild_id=None,
+                purpose="status", max_tokens=80)
         except ClaudeUnavailable as exc:
             log.warning("custom status not refreshed: Claude failed (%s); the old one stays", exc)
             self.mirror(f"Custom status not refreshed: Claude failed ({exc}); the old one stays.")

@@ -21,7 +21,6 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextvars import ContextVar
 from typing import Protocol
 
 from anthropic import AsyncAnthropic
@@ -50,11 +49,6 @@ from database.usage import UsageLog
 __all__ = ["CallUsage", "ClaudeClient", "ClaudeUnavailable", "Completion", "ModelClient", "Prompt"]
 
 log = logging.getLogger(__name__)
-
-# The server a model call is spent for (the per-server spend cap reads it): set by the reply engine for each
-# message it handles, and inherited by every call made in that task (votes, the reply, work it starts).
-SPEND_GUILD: ContextVar[int | None] = ContextVar("kindred_spend_guild", default=None)
-
 
 class ClaudeUnavailable(Exception):
     """A call failed for good (timeout, or non-retryable / persistent error), on whichever backend.
@@ -87,7 +81,11 @@ class SpendingGuard(Protocol):
 
 
 class ClaudeClient(StartupChecks):
-    """The one model client (also importable as ``ModelClient``), whatever backend each purpose uses."""
+    """The one model client (also importable as ``ModelClient``), whatever backend each purpose uses.
+
+    Every call names the server it is spent for (``guild_id``; None: a DM, or background work no reply
+    started): the per-server spend cap and the usage rows read it. Work a reply starts (its votes, the
+    summary it sets off) is charged to that reply's server by passing it on."""
 
     def __init__(self, settings: Settings, usage: UsageLog | None, *, sdk: AsyncAnthropic | None = None,
                  spending: SpendingGuard | None = None, models: ModelTable | None = None,
@@ -193,6 +191,7 @@ class ClaudeClient(StartupChecks):
         *,
         model: str,
         user_id: int | None,
+        guild_id: int | None,
         purpose: str = "reply",
         max_tokens: int | None = None,
         temperature: float | None = None,
@@ -217,13 +216,13 @@ class ClaudeClient(StartupChecks):
         models = self.settings.models
         if effort is None:
             effort = models.premium_reply_effort if model == models.premium_model else models.reply_effort
-        return await self._call(kwargs, purpose=purpose, user_id=user_id,
+        return await self._call(kwargs, purpose=purpose, user_id=user_id, guild_id=guild_id,
                                 timeout=self.settings.timeouts.llm_timeout if timeout is None else timeout,
                                 stream=use_stream, on_text=on_text, background=False, effort=effort,
                                 gaps=prompt.gaps, parts=prompt.parts, people=prompt.people)
 
     async def ask_many(self, prompt: Prompt, *, count: int, model: str, max_tokens: int, purpose: str,
-                       user_id: int | None, timeout: float,
+                       user_id: int | None, guild_id: int | None, timeout: float,
                        schema: Mapping[str, Json] | None = None) -> list[str | None]:
         """The same short request ``count`` times at once (a vote round, bot/reply/deciding/voting.py): each
         answer's
@@ -236,7 +235,8 @@ class ClaudeClient(StartupChecks):
 
         async def one() -> str | None:
             try:
-                completion = await self._call(request, purpose=purpose, user_id=user_id, timeout=timeout,
+                completion = await self._call(request, purpose=purpose, user_id=user_id, guild_id=guild_id,
+                                              timeout=timeout,
                                               stream=False, calls=calls, gaps=prompt.gaps, parts=prompt.parts,
                                               schema=schema, people=prompt.people)
             except ClaudeUnavailable:
@@ -253,17 +253,19 @@ class ClaudeClient(StartupChecks):
         """The model of summaries, consolidation and the daily mood (``summary_model``, else replies')."""
         return self.settings.models.summary_model or self.settings.models.default_model
 
-    async def summarize(self, prompt: Prompt, *, user_id: int | None, purpose: str = "summary",
-                        max_tokens: int = 2000) -> Completion:
+    async def summarize(self, prompt: Prompt, *, user_id: int | None, guild_id: int | None,
+                        purpose: str = "summary", max_tokens: int = 2000) -> Completion:
         return await self._call(
             {"model": self.background_model, "max_tokens": max_tokens,
              "system": prompt.system, "messages": prompt.messages},
-            purpose=purpose, user_id=user_id, timeout=self.settings.timeouts.summarize_timeout, stream=False,
-            parts=prompt.parts, people=prompt.people)
+            purpose=purpose, user_id=user_id, guild_id=guild_id,
+            timeout=self.settings.timeouts.summarize_timeout, stream=False, parts=prompt.parts,
+            people=prompt.people)
 
     async def complete(self, prompt: Prompt, *, model: str | None = None, user_id: int | None = None,
-                       purpose: str, max_tokens: int = 1000, temperature: float | None = None,
-                       timeout: float | None = None, schema: Mapping[str, Json] | None = None) -> Completion:
+                       guild_id: int | None, purpose: str, max_tokens: int = 1000,
+                       temperature: float | None = None, timeout: float | None = None,
+                       schema: Mapping[str, Json] | None = None) -> Completion:
         """A plain non-streamed call (structured extraction and other background work); ``schema``: the JSON
         schema its answer is held to where the model supports structured outputs."""
         kwargs: Request = {"model": model or self.background_model, "max_tokens": max_tokens,
@@ -271,13 +273,13 @@ class ClaudeClient(StartupChecks):
         _set_temperature(kwargs, temperature)
         if prompt.system:
             kwargs["system"] = prompt.system
-        return await self._call(kwargs, purpose=purpose, user_id=user_id,
+        return await self._call(kwargs, purpose=purpose, user_id=user_id, guild_id=guild_id,
                                 timeout=(self.settings.timeouts.summarize_timeout if timeout is None
                                          else timeout),
                                 stream=False, schema=schema, parts=prompt.parts, people=prompt.people)
 
     async def complete_batch(self, prompts: dict[str, Prompt], *, purpose: str, max_tokens: int = 1000,
-                             max_wait: float, first_poll: float = 5.0,
+                             max_wait: float, first_poll: float = 5.0, guild_id: int | None,
                              users: Mapping[str, int | None] | None = None,
                              schema: Mapping[str, Json] | None = None) -> dict[str, Completion]:
         """Background calls that can wait, sent as one Message Batch (half price; bot/core/models/batches.py):
@@ -314,14 +316,16 @@ class ClaudeClient(StartupChecks):
             priced = Completion(completion.text, completion.model,
                                 dataclasses.replace(completion.usage, cost=cost), completion.stop_reason)
             await self._record(priced, purpose=f"{purpose} batch", user_id=(users or {}).get(key),
-                               latency_ms=(time.perf_counter() - started) * 1000, ok=True, calls=calls)
+                               guild_id=guild_id, latency_ms=(time.perf_counter() - started) * 1000, ok=True,
+                               calls=calls)
             answered[key] = priced
         await self._store_usage(calls)
         return answered
 
     # -- the call loop
 
-    async def _call(self, kwargs: Request, *, purpose: str, user_id: int | None, timeout: float,
+    async def _call(self, kwargs: Request, *, purpose: str, user_id: int | None, guild_id: int | None,
+                    timeout: float,
                     stream: bool, on_text: Callable[[str], None] | None = None, background: bool = True,
                     effort: str | None = None, calls: list[Mapping[str, object]] | None = None,
                     gaps: Sequence[float] = (), schema: Mapping[str, Json] | None = None,
@@ -370,11 +374,11 @@ class ClaudeClient(StartupChecks):
                         await asyncio.sleep(_backoff(attempt, failure.retry_after))
                         continue
                     if completion.stop_reason == "refusal":
-                        await self._refusal(backend, kwargs, purpose, user_id, started, name, model,
-                                            completion)
+                        await self._refusal(backend, kwargs, purpose, user_id, guild_id, started, name,
+                                            model, completion)
                     if not completion.text and completion.stop_reason == "max_tokens":
                         # Thinking used all of max_tokens: once more with twice the room, never posted empty.
-                        await self._spent(completion, name, model, purpose, user_id, started,
+                        await self._spent(completion, name, model, purpose, user_id, guild_id, started,
                                           ok=False, error="max_tokens reached while thinking")
                         if roomier:
                             raise ClaudeUnavailable(f"{model} spent max_tokens={kwargs['max_tokens']} "
@@ -388,22 +392,22 @@ class ClaudeClient(StartupChecks):
                         continue
                     break
         except TimeoutError:
-            await self._failed(backend, kwargs, purpose, user_id, started,
+            await self._failed(backend, kwargs, purpose, user_id, guild_id, started,
                                f"timed out after {timeout:g}s ({last_error})")
             raise ClaudeUnavailable(f"{model} timed out after {timeout:g}s: {last_error}") from None
         except ClaudeUnavailable as exc:
-            await self._failed(backend, kwargs, purpose, user_id, started, str(exc))
+            await self._failed(backend, kwargs, purpose, user_id, guild_id, started, str(exc))
             raise
         self._refused.pop(name, None)  # it answered: whatever key it has now, it takes
-        completion = await self._spent(completion, name, model, purpose, user_id, started, ok=True,
-                                       calls=calls)
+        completion = await self._spent(completion, name, model, purpose, user_id, guild_id, started,
+                                       ok=True, calls=calls)
         self.sent.add(purpose=purpose, model=model, user_id=user_id, request=kwargs, parts=parts,
                       usage=completion.usage, answer=completion.text, at=utcnow(), begun=begun,
                       people=people)
         return completion
 
     async def _spent(self, completion: Completion, backend: str, model: str, purpose: str,
-                     user_id: int | None, started: float, *, ok: bool, error: str = "",
+                     user_id: int | None, guild_id: int | None, started: float, *, ok: bool, error: str = "",
                      calls: list[Mapping[str, object]] | None = None) -> Completion:
         """Record a call that reached the model (its tokens are billed, whatever it answered)."""
         latency = (time.perf_counter() - started) * 1000
@@ -411,15 +415,17 @@ class ClaudeClient(StartupChecks):
                                 costs=self._costs)
         priced = dataclasses.replace(completion.usage, cost=cost)
         completion = Completion(completion.text, completion.model, priced, completion.stop_reason)
-        await self._record(completion, purpose=purpose, user_id=user_id, latency_ms=latency, ok=ok,
-                           error=error, calls=calls)
+        await self._record(completion, purpose=purpose, user_id=user_id, guild_id=guild_id,
+                           latency_ms=latency, ok=ok, error=error, calls=calls)
         return completion
 
     async def _refusal(self, backend: Backend, kwargs: Request, purpose: str, user_id: int | None,
-                       started: float, name: str, model: str, completion: Completion) -> None:
+                       guild_id: int | None, started: float, name: str, model: str,
+                       completion: Completion) -> None:
         """A refusal: billed, logged, counted, told to the error observers; never retried."""
         refused = self.tally.refused(purpose)
-        await self._spent(completion, name, model, purpose, user_id, started, ok=False, error="refusal")
+        await self._spent(completion, name, model, purpose, user_id, guild_id, started, ok=False,
+                          error="refusal")
         line = f"{backend.label} {purpose} call ({model}) was refused by the model's safety classifier"
         log.warning("%s (%d refusals since start)", line, refused)
         for observer in self.on_error:
@@ -429,19 +435,20 @@ class ClaudeClient(StartupChecks):
                 log.exception("error observer failed")
         raise ClaudeRefused(f"{model} refused the request")
 
-    async def _record(self, completion: Completion, *, purpose: str, user_id: int | None, latency_ms: float,
+    async def _record(self, completion: Completion, *, purpose: str, user_id: int | None,
+                      guild_id: int | None, latency_ms: float,
                       ok: bool, error: str = "", calls: list[Mapping[str, object]] | None = None) -> None:
         u = completion.usage
         call = dict(user_id=user_id, purpose=purpose, model=completion.model, input_tokens=u.input_tokens,
                     output_tokens=u.output_tokens, cache_creation_tokens=u.cache_creation_tokens,
                     cache_read_tokens=u.cache_read_tokens, cost=u.cost, latency_ms=latency_ms, ok=ok,
-                    error=error, guild_id=SPEND_GUILD.get(), created_at=utcnow())
+                    error=error, guild_id=guild_id, created_at=utcnow())
         if calls is not None:
             calls.append(call)
         else:
             await self._store_usage([call])
         if u.cost and self.spending is not None:
-            self.spending.add_spend(SPEND_GUILD.get(), u.cost)
+            self.spending.add_spend(guild_id, u.cost)
         if self._api_log is not None:
             self._api_log.write(purpose=purpose, model=completion.model, user_id=user_id, ok=ok, error=error,
                                 usage=u, latency_ms=latency_ms)
@@ -455,10 +462,11 @@ class ClaudeClient(StartupChecks):
                 log.exception("could not record API usage")
 
     async def _failed(self, backend: Backend, kwargs: Request, purpose: str, user_id: int | None,
-                      started: float, error: str) -> None:
+                      guild_id: int | None, started: float, error: str) -> None:
         log.warning("%s %s call (%s) failed: %s", backend.label, purpose, kwargs["model"], error)
         await self._record(Completion("", kwargs["model"], CallUsage()), purpose=purpose, user_id=user_id,
-                           latency_ms=(time.perf_counter() - started) * 1000, ok=False, error=error)
+                           guild_id=guild_id, latency_ms=(time.perf_counter() - started) * 1000, ok=False,
+                           error=error)
         for observer in self.on_error:
             try:
                 await observer(f"{backend.label} {purpose} call failed ({kwargs['model']}): {error}")

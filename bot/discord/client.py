@@ -32,6 +32,7 @@ from bot.core.config.holder import SettingsHolder
 from bot.core.tokens import load_encoding
 from bot.discord.identify import IdentifyPacer
 from bot.discord.logchannel import LogChannel
+from bot.discord.outlets import WebhookPool
 from bot.discord.permissions import in_log_channel, is_admin_id
 from bot.discord.poll_results import DiscordPollBoard
 from bot.discord.posting import NO_MENTIONS
@@ -113,6 +114,7 @@ class KindredMixin:
     presence: AlivePresence  # its Discord side (bot/discord/presence.py)
     scheduler: Scheduler  # the one scheduler and its named jobs (bot/runtime/jobs.py)
     places: Places  # where the bot is switched on (bot/operator/places.py)
+    webhooks: WebhookPool | None  # the cast's webhooks, one per character per channel (None: one character)
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool,
                       skip_jobs: Collection[str]) -> None:
@@ -122,8 +124,8 @@ class KindredMixin:
         self.character = character
         self.started_at = time.monotonic()
         self.exit_code = 0
-        self.mirror = LogMirror()
         self.log_channel = LogChannel(self)  # type: ignore[arg-type]  # the mixin is only ever mixed into a Bot
+        self.mirror = LogMirror(self.log_channel.post)
         self._kindred_closing: asyncio.Future[None] | None = None
         self._cluster_closing: asyncio.Task[None] | None = None  # a close asked for by another process
         self.stopping = False  # closing: the messages cog takes no new messages (bot/runtime/lifecycle.py)
@@ -158,8 +160,7 @@ class KindredMixin:
         # The ignores below: self is the mixin, only ever mixed into KindredBot or KindredShardedBot (the
         # Bot's attributes and the Kindred union the helpers take).
         self.presence = AlivePresence(
-            self, is_log_channel=lambda cid: in_log_channel(self, cid),  # type: ignore[arg-type]
-            publish_status=lambda text: self.cluster.publish_soon("status", peers_only=True, text=text))
+            self, is_log_channel=lambda cid: in_log_channel(self, cid))  # type: ignore[arg-type]
         edge = Edge(is_admin=lambda uid: is_admin_id(self, uid),  # type: ignore[arg-type]
                     own_user_id=self.user.id if self.user is not None else None,
                     intercept=self.log_channel.intercept, mirror_decision=self.log_channel.mirror_decision,
@@ -176,6 +177,8 @@ class KindredMixin:
         self.ensemble, self.replies, self.recovery = services.ensemble, services.replies, services.recovery
         self.memory, self.admin, self.counters = services.memory, services.admin, services.counters
         self.alive, self.scheduler, self.places = services.alive, services.scheduler, services.tools.places
+        # The cast's webhooks, one per character per channel (the messages cog's outlets use them).
+        self.webhooks = WebhookPool(lambda: self.user, self.ensemble) if self.ensemble is not None else None
         # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
         # and the closest real id), not at the first reply; the services are the bot's already, so the
         # close that follows releases them (the model client's connections among them).
@@ -184,7 +187,8 @@ class KindredMixin:
             # a Bot's method, which the mixin gets from the Bot it is mixed into
             await self.load_extension(name)  # type: ignore[attr-defined]
         self.scheduler.start()
-        await self.cluster.start(services.lead_work)  # as leader (always, on SQLite): the lead work runs now
+        # As leader (always, on SQLite), the lead work runs now.
+        await self.cluster.start(services.lead_work, services.heard)
         if services.dashboard is not None:
             self.dashboard = services.dashboard
             await self.dashboard.start()
@@ -258,6 +262,7 @@ class KindredMixin:
         if hasattr(self, "services"):
             self.scheduler.shutdown()  # no job starts while the rest closes
             await self.services.timers.stop()  # nor a timer's run
+        self.mirror.close()  # the cogs unload now: the log channel's last lines are theirs
         await super().close()  # type: ignore[misc]
         if hasattr(self, "services"):
             await self.services.memory_jobs.close()

@@ -35,15 +35,14 @@ class AlivePresence:
     """The Discord side of the character's own initiative (bot/alive/service.py's DiscordSide), made by the
     bot before its services (bot/runtime/composition.py) so that they can be built with it."""
 
-    def __init__(self, bot: discord.Client, *, is_log_channel: Callable[[int], bool],
-                 publish_status: Callable[[str], None]) -> None:
+    def __init__(self, bot: discord.Client, *, is_log_channel: Callable[[int], bool]) -> None:
         self.bot = bot
         self.is_log_channel = is_log_channel
-        self.publish_status = publish_status  # the cluster's other processes show it on their shards
         self._emotes: dict[int, tuple[Sequence[discord.Emoji], EmoteSet]] = {}
 
     async def show_status(self, text: str) -> None:
-        self.publish_status(text)
+        """The custom status shown on this process's shards (the cluster's others are told by the alive
+        service, bot/alive/service.py)."""
         await self.present(text)
 
     async def present(self, text: str) -> None:

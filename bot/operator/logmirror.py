@@ -2,7 +2,7 @@
 
 Any code holding the bot calls ``await bot.mirror("Summarized user 123's conversation in channel:456")``.
 The call returns at once: the line is posted in the background, so a reply never waits on the log channel.
-While verbose mode is off (or no log channel is attached, e.g. in the console) the line is dropped.
+While verbose mode is off (or it has no log channel, e.g. in the console) the line is dropped.
 
 Callers must never pass direct-message content: the log channel is a server channel. Say *that* something
 happened in a DM ("DM from user 123: reply"), never what was said.
@@ -32,18 +32,17 @@ def parse_switch(value: str) -> bool | None:
 
 
 class LogMirror:
-    """Holds the verbose switch and where mirrored lines go. Plain Python; the admin cog attaches the log
-    channel as the sink and keeps ``enabled`` in step with the ``verbose`` global state key."""
+    """Holds the verbose switch and where mirrored lines go. Plain Python; ``sink``: the log channel's post
+    (bot/discord/logchannel.py, given by the bot that builds it; None: lines go nowhere). The admin tools
+    keep ``enabled`` in step with the ``verbose`` global state key."""
 
-    def __init__(self) -> None:
+    def __init__(self, sink: Sink | None = None) -> None:
         self.enabled = False
-        self._sink: Sink | None = None
+        self._sink = sink
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def attach(self, sink: Sink) -> None:
-        self._sink = sink
-
-    def detach(self) -> None:
+    def close(self) -> None:
+        """No line is posted from now on (the bot is closing: the log channel is going away)."""
         self._sink = None
 
     @property

@@ -9,7 +9,6 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-from bot.core.claude import SPEND_GUILD
 from bot.core.config import Settings
 from bot.core.pipeline import Decision, Features, Incoming, Outlet
 from bot.core.policy import ServerPolicies
@@ -132,9 +131,7 @@ class Admission:
         return active, prefetched
 
     async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
-        """The first gate that stops ``msg`` says why (None: reply work may follow). Every model call made
-        for the message from here on is charged to its server."""
-        SPEND_GUILD.set(msg.guild_id)
+        """The first gate that stops ``msg`` says why (None: reply work may follow)."""
         for gate in self.gates:
             stop = await gate(msg, outlet)
             if stop is not None:

@@ -127,6 +127,6 @@ class PromptComposer:
         the default stays at reply_effort."""
         models = self.settings.models
         model = models.premium_model if premium else self.intents.model_for(msg, models.default_model)
-        return ModelCall(model, msg.author_id, persona.max_tokens, persona.temperature,
+        return ModelCall(model, msg.author_id, msg.guild_id, persona.max_tokens, persona.temperature,
                          models.premium_reply_effort if premium else models.reply_effort)
 

@@ -22,6 +22,7 @@ class ModelCall:
 
     model: str
     user_id: int
+    guild_id: int | None  # the server the call is spent for (None: a DM)
     max_tokens: int | None
     temperature: float | None
     effort: str
@@ -30,7 +31,8 @@ class ModelCall:
                   on_text: Callable[[str], None] | None = None) -> Completion:
         """The model's answer to ``prompt``; with ``on_text``, streamed, and it sees the text so far."""
         return await claude.generate(
-            prompt, model=self.model, user_id=self.user_id, purpose="reply", max_tokens=self.max_tokens,
+            prompt, model=self.model, user_id=self.user_id, guild_id=self.guild_id,
+            purpose="reply", max_tokens=self.max_tokens,
             temperature=self.temperature, on_text=on_text, stream=True if on_text is not None else None,
             effort=self.effort)
 

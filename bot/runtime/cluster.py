@@ -25,7 +25,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.core.config.service import ClusterSettings
@@ -81,7 +81,7 @@ class Cluster:
         # (a post, a feeling) are not sent into an empty room on every message.
         self.peers = 0
         self._lead_work: tuple[LeadWork, ...] = ()
-        self._handlers: dict[str, list[Handler]] = {}
+        self._signals: Mapping[str, Sequence[Handler]] = {}
         self._link = store.cluster_link()
         self._key = lock_key(f"leader:{character_key}")
         self._loop_task: asyncio.Task[None] | None = None
@@ -92,9 +92,6 @@ class Cluster:
     def shared(self) -> bool:
         """Whether other processes may share this database (PostgreSQL)."""
         return self._link is not None
-
-    def on(self, kind: str, handler: Handler) -> None:
-        self._handlers.setdefault(kind, []).append(handler)
 
     def posted(self, name: Callable[[], str]) -> TurnListener:
         """A turn observer of one character's replies (``name``: its name, read live): it answered, so a
@@ -110,6 +107,10 @@ class Cluster:
         """A character's feelings were saved here: the other processes adopt them (one character)."""
         self.publish_soon("feelings", peers_only=True, key=key, state=raw)
 
+    def share_status(self, text: str) -> None:
+        """The character's custom status changed here: the other processes show it on their shards."""
+        self.publish_soon("status", peers_only=True, text=text)
+
     async def share_state_edit(self, key: str) -> str:
         """An admin's /state edit made here: the other processes apply it too (nothing to add to the
         answer)."""
@@ -118,22 +119,25 @@ class Cluster:
 
     def share_cache_changes(self) -> None:
         """A server's settings or a place's activation changed in one process: the others drop their cached
-        copies (they read the database again at their next message)."""
+        copies (they read the database again at their next message; :meth:`invalidate` hears it)."""
         servers, places = self.store.servers, self.store.places
         servers.changed.append(lambda gid: self.publish_soon("invalidate", what="server", id=gid))
         places.changed.append(lambda: self.publish_soon("invalidate", what="places"))
 
-        async def invalidate(message: JsonObject) -> None:
-            if message.get("what") == "server":
-                servers.forget(int(message.get("id") or 0))
-            else:
-                places.forget()
+    async def invalidate(self, message: JsonObject) -> None:
+        """Another process changed a server's settings or a place's activation: our cached copy goes."""
+        if message.get("what") == "server":
+            self.store.servers.forget(int(message.get("id") or 0))
+        else:
+            self.store.places.forget()
 
-        self.on("invalidate", invalidate)
-
-    async def start(self, lead_work: Sequence[LeadWork] = ()) -> None:
-        """Join the cluster; ``lead_work`` runs, in order, each time this process becomes its leader."""
+    async def start(self, lead_work: Sequence[LeadWork] = (),
+                    heard: Mapping[str, Sequence[Handler]] | None = None) -> None:
+        """Join the cluster; ``lead_work`` runs, in order, each time this process becomes its leader;
+        ``heard``: what each kind of signal from the other processes is handed to (the composition root's
+        list; a kind not in it is ignored)."""
         self._lead_work = tuple(lead_work)
+        self._signals = dict(heard or {})
         await self.store.cluster.register(self.node_id, self.character, socket.gethostname(), os.getpid(),
                                           self.shards, self.shard_count)
         if self._link is None:
@@ -214,7 +218,7 @@ class Cluster:
         # Another process spoke: it is alive now, whatever the last heartbeat counted (a newcomer's hello
         # reaches us before our next count, and peers-only news sent meanwhile would be lost).
         self.peers = max(self.peers, 1)
-        for handler in self._handlers.get(str(message.get("kind")), ()):
+        for handler in self._signals.get(str(message.get("kind")), ()):
             task = asyncio.get_running_loop().create_task(self._handle(handler, message))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

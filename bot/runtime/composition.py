@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +27,7 @@ from bot.alive.checkins import INTERVAL as CHECKIN_INTERVAL
 from bot.alive.checkins import CheckInChoice
 from bot.alive.service import Alive, AliveParts, DiscordSide
 from bot.alive.speaker import Speaker
+from bot.alive.status import clean_status
 from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, SpendingGuard
 from bot.core.config import (
@@ -140,6 +141,7 @@ class Services:
     memory_jobs: MemoryJobs
     scheduler: Scheduler
     lead_work: tuple[LeadWork, ...]  # run on becoming the cluster's leader (Cluster.start)
+    heard: Mapping[str, tuple[Handler, ...]]  # what each signal of the cluster's others goes to (idem)
     reloader: ConfigReloader
     timers: Dispatcher
     tools: ServerTools
@@ -274,13 +276,15 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The character's own initiative reads the store, the settings, the model client and the character
     # itself, never the engine; its text goes through the same reply filters.
     speaker = Speaker(store, settings, claude, character, key, accounts, main.reply_filters)
-    alive = await compose_alive(holder.follow(AliveSettings), consent, speaker, alive_parts, edge.alive_side,
-                                mirror, cluster, shards=shards)
+    alive = Alive(speaker, alive_parts, edge.alive_side, holder.follow(AliveSettings), consent,
+                  mirror=mirror.emit, shards=shards, share_status=cluster.share_status)
+    await alive.start()
     # An admin's /state edit of a feelings key takes effect at once, here and in the cluster's other
     # processes.
     admin = AdminTools(store, holder.follow(ModelSettings), holder.follow(StorageSettings),
                        engine.character_key, mirror, embed=memory.embed,
                        state_changed=(alive.state_changed, cluster.share_state_edit))
+    await admin.verbose.load()  # verbose mode as the admins last left it
     memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings), cluster,
                              mirror.emit, after_daily=alive.after_consolidation)
     scheduler = Scheduler(scheduled_jobs(holder.follow(MemorySettings), memory_jobs), skip=skip_jobs)
@@ -299,13 +303,15 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         Recurring(alive.checkins_key, CHECKIN_INTERVAL, alive.checkins.run),
     ], handlers={POLL_TIMER: polls.close_due})
     engines = [engine, *members]
-    join_cluster(cluster, engines, edge)
+    cluster.share_cache_changes()
+    heard = cluster_signals(cluster, engines, alive, edge)
     # config.env and the character files, applied live when they change (setup_hook starts it last).
     reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed)
     services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
-                        scheduler=scheduler, lead_work=lead_work, reloader=reloader, timers=dispatcher,
+                        scheduler=scheduler, lead_work=lead_work, heard=heard, reloader=reloader,
+                        timers=dispatcher,
                         tools=ServerTools.on(store, polls),
                         conversation=ConversationTools(engine, store, holder.follow(MemorySettings)))
     if live is not None:
@@ -350,41 +356,35 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
     return ensemble
 
 
-async def compose_alive(settings: AliveSettings, consent: Consent, speaker: Speaker, parts: AliveParts,
-                        side: DiscordSide, mirror: LogMirror, cluster: Cluster, *, shards: str) -> Alive:
-    """The character alive between messages (bot/alive/), its feelings and /state edits heard from the
-    cluster's other processes; ``settings``: the alive section, following reloads; ``shards``: this
-    process's, in a cluster (else "")."""
-    alive = Alive(speaker, parts, side, settings, consent, mirror=mirror.emit, shards=shards)
-    await alive.start()
+def cluster_signals(cluster: Cluster, engines: list[ReplyEngine], alive: Alive,
+                    edge: Edge) -> dict[str, tuple[Handler, ...]]:
+    """What this process does with each signal of the cluster's others (bot/runtime/cluster.py), handed to
+    :meth:`Cluster.start`: a shutdown for all, an admin's edit of a cached setting, a character's answer (a
+    process waiting for its turn in that channel goes on at once), and, as a cluster shares one character,
+    its feelings, an admin's /state edits and its custom status (shown on every shard)."""
+    main_key = engines[0].character_key
 
-    async def feelings_heard(message: dict[str, object]) -> None:
-        for feelings in alive.feelings.values():
-            if feelings.key == message.get("key"):
-                feelings.adopt(str(message.get("state", "")))
-
-    async def state_heard(message: dict[str, object]) -> None:
-        await alive.state_changed(str(message.get("key", "")))
-
-    # A cluster shares one character: its feelings and an admin's /state edits reach every process.
-    cluster.on("feelings", feelings_heard)
-    cluster.on("state", state_heard)
-    return alive
-
-
-def join_cluster(cluster: Cluster, engines: list[ReplyEngine], edge: Edge) -> None:
-    """What this process hears from the cluster's others (bot/runtime/cluster.py): a shutdown for all, an
-    admin's edit of a cached setting, and a character's answer (a process waiting for its turn in that
-    channel goes on at once)."""
     async def posted(message: JsonObject) -> None:
         seen = SeenMessage(int(message["message_id"]), int(message["channel_id"]), message.get("guild_id"),
                            0, str(message.get("author_name", "")), True, False, "", utcnow())
         for engine in engines:
             engine.turns.arrived(seen)
 
-    cluster.on("shutdown", edge.cluster_shutdown)
-    cluster.share_cache_changes()
-    cluster.on("posted", posted)
+    async def feelings_heard(message: JsonObject) -> None:
+        for feelings in alive.feelings.values():
+            if feelings.key == message.get("key"):
+                feelings.adopt(str(message.get("state", "")))
+
+    async def state_heard(message: JsonObject) -> None:
+        await alive.state_changed(str(message.get("key", "")))
+
+    async def status_heard(message: JsonObject) -> None:
+        text = clean_status(str(message.get("text", "")))
+        if text is not None and message.get("character") == main_key:
+            await edge.alive_side.show_status(text)
+
+    return {"shutdown": (edge.cluster_shutdown,), "invalidate": (cluster.invalidate,), "posted": (posted,),
+            "feelings": (feelings_heard,), "state": (state_heard,), "status": (status_heard,)}
 
 
 class IdentitySeeds:

@@ -93,15 +93,17 @@ class Ballot:
         # A busy server's vote rounds start one by one (the window read at each start).
         self.pacer = vote_round_pacer(lambda: settings.triage.vote_window_seconds)
 
-    async def ask(self, prompt: Prompt, *, count: int, user_id: int | None) -> list[bool | None]:
-        """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed."""
+    async def ask(self, prompt: Prompt, *, count: int, user_id: int | None,
+                  guild_id: int | None) -> list[bool | None]:
+        """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed.
+        ``guild_id``: the server of the message voted on, which the votes are spent for."""
         # Where the model supports structured outputs the answer is decoded to VOTE_SCHEMA and always
         # parses; elsewhere it is the one word, read leniently (an unreadable one counts as no).
         model = self.settings.replies.voting_model
         structured = self.claude.structured(model)
         answers = await self.claude.ask_many(
             prompt, count=count, model=model, max_tokens=VOTE_MAX_TOKENS[structured], purpose="vote",
-            user_id=user_id, timeout=self.settings.timeouts.should_reply_timeout,
+            user_id=user_id, guild_id=guild_id, timeout=self.settings.timeouts.should_reply_timeout,
             schema=VOTE_SCHEMA if structured else None)
         votes: list[bool | None] = []
         for text in answers:
@@ -147,7 +149,7 @@ class Voting:
             recent = self.windows.window(msg.channel_id, read, VOTE_LINES)
         votes = await self.ballot.ask(build_vote_prompt(self.persona(), recent, msg, burst=burst,
                                                         own_ids=self.own_ids),
-                                      count=count, user_id=msg.author_id)
+                                      count=count, user_id=msg.author_id, guild_id=msg.guild_id)
         reason = f"majority vote on a burst of {len(burst) + 1}" if burst else "majority vote"
         return Decision(majority_yes(votes), reason, tuple(votes))
 
