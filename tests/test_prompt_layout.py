@@ -170,8 +170,9 @@ async def test_notes_are_fenced_apart_from_the_persons_words_and_only_the_curren
     assert "You feel" in state and "alice writes" in state
     for m in messages[:-1]:  # the history: the person's words and the answers, no notes among them
         assert "<state>" not in content_text(m["content"]) and "You feel" not in content_text(m["content"])
-    said = messages[-1]["content"][0]["text"]  # the message, as its history turn will read
-    assert said.startswith("love you") and "<state>" not in said and "<state>" in h.claude.all_text(last)
+    final = content_text(messages[-1]["content"])
+    assert final.index("</state>") < final.index("alice: love you")  # apart from, before, their words
+    assert "<state>" not in json.dumps(cached_prefix(last.body)[1:])  # after the breakpoint, uncached and "<state>" in h.claude.all_text(last)
     share = (len(state) + len("<state>\n\n</state>")) / len(text)
     print(f"notes: {share:.1%} of the request's turns")
     assert share <= 0.15, share

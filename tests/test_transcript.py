@@ -121,10 +121,9 @@ def test_a_dm_prompt_keeps_its_layout() -> None:
     assert "cache_control" in person
     assert "Alice once rescued a hermit crab." in person["text"] and "<state>" not in person["text"]
     assert [m["role"] for m in prompt.messages] == ["user", "assistant", "user"]
-    # the conversation so far and the message, as its history turn will read, are the cached prefix
-    assert breakpoints(prompt)[-1] == "question 3"
-    message, after = prompt.messages[-1]["content"]
-    assert message["text"] == "question 3" and "<state>\nx\n</state>" in after["text"]  # after the breakpoint
+    assert breakpoints(prompt)[-1] == "Glub, hi."  # the conversation so far is the cached prefix
+    final = prompt.messages[-1]["content"]
+    assert "<state>\nx\n</state>" in final and final.endswith("alice: question 3")  # after the breakpoint
     # a channel that has not said anything yet: the person's conversation, as in a DM
     quiet = build_reply_prompt(PERSONA, data([], turns), incoming(3), own_ids={BOT}, transcript=[])
     assert "Alice once rescued a hermit crab." in quiet.messages[0]["content"][0]["text"]

@@ -48,7 +48,7 @@ from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name, defuse
 from bot.reply.room import DmStamps, is_own, people_part, replied_name
-from bot.reply.transcript import LOOKBACK, history_messages, mark_transcript, transcript_messages, user_turn
+from bot.reply.transcript import LOOKBACK, history_messages, mark_transcript, transcript_messages
 from database.boundary import JsonObject
 from database.records import History, PromptData, RelationshipRecord, SeenMessage
 
@@ -250,14 +250,10 @@ def build_reply_prompt(
                  ("character: emotes", extras.emotes)]
     tail: list[str] = []
     said_as = name
-    # A DM's message is written as its history turn will be, a breakpoint of its own, what changes every
-    # reply after it: the next reply reads it from cache instead of paying for it twice (uncached here,
-    # then written with the history).
-    first = msg.is_dm and not replace_last_reply
-    stamps = DmStamps(zone) if zone is not None else None
     if not shared:
-        messages = history_messages(data.history, drop_last_assistant=replace_last_reply, stamps=stamps)
-        if messages and not first:
+        messages = history_messages(data.history, drop_last_assistant=replace_last_reply,
+                                    stamps=DmStamps(zone) if zone is not None else None)
+        if messages:
             _mark_cache(messages[-1])
         if greeting:
             messages[:0] = [{"role": "user", "content": NEW_CHAT},
@@ -302,10 +298,6 @@ def build_reply_prompt(
     # the message
     said_now = f"{said_as}: {defuse(msg.text)}"
     final = "\n\n".join(tail) + f"\n\n{said_now}"
-    if first:
-        marker = stamps.after(msg.message_id) if stamps is not None else ""
-        said_now = user_turn(msg.text, marker)
-        final = "\n\n".join(tail)
     if replace_last_reply and messages and messages[-1]["role"] == "user":
         # Reroll: the last user turn is already the message being answered (the opening block stays).
         last = messages[-1]
@@ -339,12 +331,7 @@ def build_reply_prompt(
                                                                seed=msg.message_id))
     if instructions:
         final += "\n\n" + "\n\n".join(instructions)
-    if first:
-        block: list[JsonObject] = [{"type": "text", "text": said_now, "cache_control": EPHEMERAL}]
-        rest = [{"type": "text", "text": final.strip()}] if final.strip() else []
-        _append_blocks(messages, [*block, *rest])
-    else:
-        _append(messages, "user", final)
+    _append(messages, "user", final)
     # the parts by name, for the operator's prompt inspector (bot/core/models/sent.py)
     parts += [("time", now_part(moment, name) if moment is not None else ""),
               ("room", room if not msg.is_dm else ""), ("time: macros", extras.macro_note),
@@ -406,16 +393,6 @@ def _append(messages: list[JsonObject], role: str, text: str) -> None:
             last["content"] = _text_of(last) + "\n\n" + text
     else:
         messages.append({"role": role, "content": text})
-
-
-def _append_blocks(messages: list[JsonObject], blocks: list[JsonObject]) -> None:
-    """``blocks`` at the end of the last user turn (made when the last turn is not one)."""
-    if messages and messages[-1]["role"] == "user":
-        content = messages[-1]["content"]
-        before = [{"type": "text", "text": content}] if isinstance(content, str) else content
-        messages[-1]["content"] = [*before, *blocks]
-    else:
-        messages.append({"role": "user", "content": blocks})
 
 
 def _mark_cache(message: JsonObject) -> None:
