@@ -96,7 +96,8 @@ def test_a_check_in_days_later_is_not_merged_into_the_answer_before() -> None:
              Turn("assistant", "Any time!", discord_message_id=snowflake(start + timedelta(seconds=5))),
              Turn("assistant", "How did the interview go?",
                   discord_message_id=snowflake(start + timedelta(days=9))),
-             Turn("user", "it went great", discord_message_id=snowflake(start + timedelta(days=9, minutes=2)))]
+             Turn("user", "it went great",
+                  discord_message_id=snowflake(start + timedelta(days=9, minutes=2)))]
     messages = history_messages(History(1, "", turns), stamps=DmStamps(UTC))
     assert messages == [
         {"role": "user", "content": "[Wed 18 Nov, 21:30] thank you"},
@@ -106,3 +107,22 @@ def test_a_check_in_days_later_is_not_merged_into_the_answer_before() -> None:
         {"role": "user", "content": "it went great"}]
     # without the times (no zone known) the turns read as before
     assert [m["role"] for m in history_messages(History(1, "", turns))] == ["user", "assistant", "user"]
+
+
+async def test_a_persons_time_zone_when_they_gave_it(make_harness: MakeHarness) -> None:
+    h = await make_harness()  # the character lives on UTC
+    Clock(h, datetime(2026, 11, 20, 23, 40, tzinfo=UTC))
+    bad = await (await h.slash("memory", [{"type": 1, "name": "timezone", "options": [
+        {"type": 3, "name": "zone", "value": "Mars/Olympus"}]}])).message()
+    assert "I don't know that time zone" in bad["content"]
+    ok = await (await h.slash("memory", [{"type": 1, "name": "timezone", "options": [
+        {"type": 3, "name": "zone", "value": "Asia/Tokyo"}]}])).message()
+    assert "Asia/Tokyo" in ok["content"]
+    sent = await h.dm("still up?")
+    await h.replies(int(sent["channel_id"]), 1)
+    said = h.claude.all_text(reply_requests(h)[-1])
+    assert "11:40 PM where you are (UTC). For alice it is Saturday 8:40 AM (Asia/Tokyo).</now>" in said
+    await (await h.slash("memory", [{"type": 1, "name": "timezone", "options": []}])).message()
+    await h.dm("and now?")
+    await h.replies(int(sent["channel_id"]), 2)
+    assert "For alice it is" not in h.claude.all_text(reply_requests(h)[-1])

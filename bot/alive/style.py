@@ -206,6 +206,7 @@ def guidance(p: StyleProfile | None, name: str) -> str:
         return ""
     shown = settle(p)
     where = f"; in {shown['language']}" if shown["language"] else ""
-    # Shown after the history at every reply (bot/reply/prompting.py): short, it is paid for uncached.
+    # Shown after the history at every reply (bot/reply/prompting.py ``<state>``): short, it is paid for
+    # uncached; what to do with it ("mirror it loosely") the system prompt says once, cached.
     said = ", ".join(traits(p, shown))
-    return f"## How {name} writes\n{name} writes {said}{where}; mirror it loosely, staying yourself."
+    return f"## How {name} writes\n{name} writes {said}{where}."
