@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.reply.room import DmStamps
-from bot.reply.transcript import history_messages
-from database.records import History, Turn
+from bot.reply.transcript import history_messages, transcript_messages
+from database.records import History, SeenMessage, Turn
 from tests.fakes.claude_server import content_text
 from tests.harness import CHANNEL_ID, USER2_ID, Clock, MakeHarness, reply_requests
 
@@ -57,7 +57,7 @@ async def test_a_discord_reply_is_marked_with_whom_it_answers(make_harness: Make
     request = reply_requests(h)[-1]
     said = h.claude.all_text(request)
     assert "[21:05] alice, replying to bob: @Finn finn, is bob right about the festival?" in said
-    assert "[your reply to alice:]" in said
+    assert "[your reply to alice:]" not in said  # it answered the line just before: nothing to say
     final = final_turn(request)
     assert "bob, replying to you: and you, finn?" in final
     assert "[Why you answer: bob replied to your message]" in final
@@ -84,6 +84,24 @@ async def test_a_two_day_gap_shows_between_two_lines_of_a_dm(make_harness: MakeH
     assert "[2 days later, Sat 21 Nov, 08:30] morning!" in history  # the gap, where it happened
     assert third.usage["cache_read_input_tokens"] > 0  # the history, markers and all, read from cache
     assert "slept well?" in history[-1] and "[Sat" not in history[-1]
+
+
+def test_an_answer_to_an_earlier_line_records_whom_it_answered() -> None:
+    at = datetime(2026, 11, 18, 20, 5, tzinfo=UTC)
+
+    def line(i: int, author: int, name: str, text: str, reply_to: int | None = None) -> SeenMessage:
+        return SeenMessage(snowflake(at) + i, 10, 5, author, name, author == 1, False, text, at, reply_to)
+
+    lines = [line(1, 2, "alice", "finn, tea?"), line(2, 3, "bob", "me too"),
+             line(3, 1, "Finn", "Kettle's on, alice.", reply_to=snowflake(at) + 1),
+             line(4, 3, "bob", "and mine?"), line(5, 1, "Finn", "Yours too.", reply_to=snowflake(at) + 4)]
+    messages = transcript_messages("[h]", lines, {1}, "Finn", UTC)
+    assert [(m["role"], [b["text"] for b in m["content"]]) for m in messages] == [
+        ("user", ["[h]", "[Wed 18 Nov, 20:05] alice: finn, tea?", "[20:05] bob: me too",
+                  "[your reply to alice:]"]),
+        ("assistant", ["Kettle's on, alice."]),
+        ("user", ["[20:05] bob: and mine?"]),  # the line just before: whom it answers goes without saying
+        ("assistant", ["Yours too."])]
 
 
 def snowflake(at: datetime) -> int:

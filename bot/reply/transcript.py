@@ -70,18 +70,20 @@ def transcript_messages(header: str, lines: Sequence[SeenMessage], own_ids: Coll
     """``lines`` as alternating turns, one text block per line: the character's own lines are assistant
     turns, everyone else's user turns ("[time] name, replying to whom: text"; the time in ``zone``, none
     without one); ``header`` opens the first user turn. An answer of the character's that replied to a line
-    is preceded by whom it answered, in a user block of its own (never in its own words, which the model
-    would learn to imitate). Nothing depends on later lines: the transcript only grows."""
+    other than the one just before is preceded by whom it answered, in a user block of its own (never in
+    its own words, which the model would learn to imitate). Nothing depends on later lines: the transcript
+    only grows."""
     messages: list[JsonObject] = [{"role": "user", "content": [{"type": "text", "text": header}]}]
     stamps = LineStamps(zone) if zone is not None else None
     by_id = {m.message_id: m for m in lines}
+    before = 0  # the line just before: an answer to it needs no saying
     for m in lines:
         own = is_own(m, own_ids, name)
         role = "assistant" if own else "user"
         whom = replied_name(m.reply_to_id, by_id, own_ids, name)
         if own:
             text = m.content
-            if whom and whom not in ("you", "an earlier message"):
+            if whom and whom not in ("you", "an earlier message") and m.reply_to_id != before:
                 if messages[-1]["role"] != "user":
                     messages.append({"role": "user", "content": []})
                 messages[-1]["content"].append({"type": "text", "text": f"[your reply to {whom}:]"})
@@ -93,6 +95,7 @@ def transcript_messages(header: str, lines: Sequence[SeenMessage], own_ids: Coll
         if messages[-1]["role"] != role:
             messages.append({"role": role, "content": []})
         messages[-1]["content"].append({"type": "text", "text": text})
+        before = m.message_id
     return messages
 
 
