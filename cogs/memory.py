@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.localtime import load_zone
 from bot.core.text import Page, clip
 from bot.discord.ui import OwnedView, PagedView, confirm_timeout, tell
 from database.models import utcnow
@@ -127,6 +128,22 @@ class MemoryCommands(commands.Cog):
         else:
             await tell(interaction, "What you tell me in a server stays in that server (what you tell me in "
                                     "DMs or private places stays there).")
+
+    @group.command(name="timezone", description="The time zone you live in, so I know your time of day.")
+    @app_commands.describe(zone="An IANA time zone such as Europe/Paris or America/New_York; none: forget it")
+    async def timezone(self, interaction: Interaction, zone: str | None = None) -> None:
+        if zone is None or not zone.strip():
+            await self.memory.set_timezone(interaction.user.id, interaction.user.display_name, None)
+            await tell(interaction, "Done: I no longer keep your time zone.")
+            return
+        try:
+            name = load_zone(zone).key
+        except ValueError as error:
+            await tell(interaction, f"I don't know that time zone: {error}.")
+            return
+        await self.memory.set_timezone(interaction.user.id, interaction.user.display_name, name)
+        await tell(interaction, f"Got it: you live on {name} time. "
+                                "`/memory timezone` with nothing forgets it.")
 
     @group.command(name="map", description="A picture of what I remember about you, by topic.")
     async def map(self, interaction: Interaction) -> None:

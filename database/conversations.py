@@ -374,5 +374,6 @@ def _prompt_data(person: _Person, place: _Place) -> PromptData:
         style_profile=style,
         last_interaction=as_utc(user[2]) if user and user[2] is not None else None,
         memory_everywhere=bool(user and user[3]),
+        person_zone=str(user[4] or "") if user else "",
         notes=[str(m[0]) for m in memories if m[1] in NOTE_SOURCES],
     )

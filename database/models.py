@@ -68,6 +68,8 @@ class User(Base):
     # /memory servers all: facts learnt in one server's channels are recalled in the others too (0015).
     # No Python default: the hot path's upsert leaves it out (the server's default applies).
     memory_everywhere: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # The IANA time zone the person gave (/memory timezone, 0022): a reply prompt tells their local time.
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
 
 
 class Nickname(Base):

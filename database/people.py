@@ -84,6 +84,10 @@ class People:
         """``/memory servers``: whether facts learnt in one server are recalled in the others too."""
         await self.db.change(update(User).where(User.id == user_id).values(memory_everywhere=everywhere))
 
+    async def set_timezone(self, user_id: int, zone: str | None) -> None:
+        """``/memory timezone``: the IANA zone the person lives in (None: forget it)."""
+        await self.db.change(update(User).where(User.id == user_id).values(timezone=zone))
+
     async def last_interaction(self, user_id: int) -> datetime | None:
         value = await self.db.scalar(select(User.last_interaction).where(User.id == user_id))
         return as_utc(value) if value is not None else None

@@ -139,6 +139,7 @@ class PromptData:
     style_profile: str | None = None  # the user's writing profile as stored (bot/alive/style.py), if any
     last_interaction: datetime | None = None  # the user's previous exchange with a character (fact expiry)
     memory_everywhere: bool = False  # /memory servers all: one server's facts recalled in the others
+    person_zone: str = ""  # the IANA time zone the person gave (/memory timezone), "" when none
     notes: list[str] = field(default_factory=list)  # the person's /remember notes, in their own words
 
 

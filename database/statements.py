@@ -176,7 +176,8 @@ def build_statements(dialect: Dialect) -> Statements:
             .where(Relationship.character == character, Relationship.user_id == user_id), None),
         "mood": (select(GlobalState.value).where(GlobalState.key == "daily_mood"), None),
         "user": (
-            select(User.premium, User.memory_consent, User.last_interaction, User.memory_everywhere)
+            select(User.premium, User.memory_consent, User.last_interaction, User.memory_everywhere,
+                   User.timezone)
             .where(User.id == user_id), None
         ),
         "style_profile": (select(StyleProfile.profile).where(StyleProfile.user_id == user_id), None),

@@ -214,6 +214,12 @@ class MemoryService:
         await self.store.people.ensure_user(user_id, name)
         await self.store.people.set_memory_everywhere(user_id, everywhere)
 
+    async def set_timezone(self, user_id: int, name: str, zone: str | None) -> None:
+        """The time zone they live in, as they gave it (None: forget it); the character then knows their
+        local time."""
+        await self.store.people.ensure_user(user_id, name)
+        await self.store.people.set_timezone(user_id, zone)
+
     async def opted_out(self, user_id: int) -> bool:
         """Whether the user said no to being remembered (``/memory opt-out``; kept through a forget)."""
         user = await self.store.people.get_user(user_id)

@@ -43,7 +43,7 @@ KINDS: dict[str, str] = {
         "Alice writes to Finn in a DM. The character block (system) names no one, so every conversation "
         "shares its cache entry; the person's block opens the conversation and is cached with it; the "
         "history's last turn is the second breakpoint; everything that changes each reply (the time, "
-        "feelings, style, lore, recall, the message, the instructions) comes after it."),
+        "the state, lore, recall, the message, the instructions) comes after it."),
     "channel reply": (
         "Alice @mentions Finn in #general. The transcript is one block per line, append-only, so everyone's "
         "replies in the channel read one cached prefix; the person being answered comes after it, uncached."),
@@ -82,6 +82,11 @@ PARTS: dict[str, str] = {
     "time": "Today's date, weekday and local time in the character's zone, and how long since the person "
             "last wrote: after the cache breakpoint, so it never breaks the cached prefix.",
     "time: macros": "What the card's time macros stand for now.",
+    "room": "In a channel: who has been talking there lately, and why the character answers (addressed, or "
+            "chose to join in after the votes: then brief and light).",
+    "character: state": "How the character feels right now and how the person writes (bot/alive/feelings.py, "
+                        "bot/alive/mirroring.py), fenced apart from anyone's words; only the current "
+                        "version, after the cache breakpoint.",
     "person: feelings": "How the character feels right now (bot/alive/feelings.py).",
     "feelings": "How the character feels right now (bot/alive/feelings.py).",
     "person: style": "How the person writes (bot/alive/mirroring.py).",

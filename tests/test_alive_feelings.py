@@ -77,8 +77,8 @@ async def test_exchanges_move_the_feelings_which_decay_and_survive_a_restart(
     await exchange(h, "what are you up to?", 4)
     system = h.claude.system_text(h.claude.last_request(DEFAULT))
     # In a channel the feeling follows the shared, cached transcript (bot/reply/prompting.py): it moves often.
-    # The reply is told how the character feels toward alice, whose warmth moved it (issue 58).
-    assert "## How you feel right now\nToward alice you feel fond: warm" in final_turn(h)
+    # The reply is told how the character feels toward alice, whose warmth moved it, in its fenced state.
+    assert "<state>\nToward alice you feel fond: warm" in final_turn(h)
     await exchange(h, "and later?", 5)
     assert h.claude.system_text(h.claude.last_request(DEFAULT)) == system  # the same cached prefix
     assert h.claude.last_request(DEFAULT).usage["cache_read_input_tokens"] > 0
@@ -110,7 +110,7 @@ async def test_a_writing_profile_for_the_remembered_only_deleted_by_forget_me(ha
         await exchange(h, text, n)
     await exchange(h, "u there", 4)
     # in a channel, about the person: after the shared, cached transcript
-    assert "## How alice writes\nalice writes very short messages, all in lowercase" in final_turn(h)
+    assert "\nalice writes very short messages, all in lowercase" in final_turn(h)
     profile = await h.store.style.get(USER_ID)
     assert profile is not None and StyleProfile.from_json(profile).messages == 4
 

@@ -141,6 +141,26 @@ def test_a_profile_is_learnt_incrementally_and_becomes_one_line_of_guidance() ->
     assert learn(profile, "   ") == profile  # nothing to learn from
 
 
+def test_the_style_line_holds_while_a_person_writes_near_an_edge() -> None:
+    """Hysteresis: a person whose messages average about 15 words (the edge of "short") and who now and then
+    ends one with an exclamation mark keeps one style line; a clear change still shows."""
+    profile: StyleProfile | None = None
+    lines, words = [], []
+    for i in range(40):
+        n = 11 + (i % 2) * 8  # 11 and 19 words in turn
+        text = " ".join(["word"] * n) + ("!" if i % 4 < 2 else ".")  # half of them
+        profile = learn(profile, text)
+        words.append(profile.words)
+        lines.append(style_guidance(profile, "alice"))
+    settled = lines[10:]
+    assert min(words[10:]) < 15 < max(words[10:])  # the figure crosses the edge again and again
+    assert len(set(settled)) == 1, set(settled)  # the line does not
+    for _ in range(15):
+        profile = learn(profile, " ".join(["word"] * 30) + ".")
+    assert "medium-length messages" in style_guidance(profile, "alice")  # a clear change shows
+    assert profile is not None and StyleProfile.from_json(profile.to_json()).shown == profile.shown
+
+
 # --------------------------------------------------------------------------- emotes
 
 

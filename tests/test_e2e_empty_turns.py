@@ -59,9 +59,9 @@ async def test_image_only_dm_is_answered_with_a_note_and_stored_as_it(harness: H
     await h.replies(channel, 2)
     second = reply_requests(h)[-1]
     assert_no_blank_content(second)
-    # the first turn, after the conversation's cached opening (where, and who: bot/reply/prompting.py) and
-    # the feelings note pinned where it first applied (bot/reply/pins.py)
-    assert content_text(second.body["messages"][0]["content"][1:]).endswith("\n[image: cat.png]")
+    # the first turn, after the conversation's cached opening (where, and who: bot/reply/prompting.py),
+    # with when it was written (bot/reply/room.py)
+    assert content_text(second.body["messages"][0]["content"][1:]).endswith("] [image: cat.png]")
 
 
 async def test_files_by_kind_and_text_beside_them(harness: Harness) -> None:
@@ -110,7 +110,7 @@ async def test_embed_only_reply_from_another_bot(harness: Harness) -> None:
         {"type": "link", "url": "https://example.com/tides"}])
     await h.replies(CHANNEL_ID, 2)
     request = reply_requests(h)[-1]
-    assert last_user_text(request).endswith("otherbot: [embed: Patch notes 1.2] [link]")
+    assert last_user_text(request).endswith("otherbot, replying to you: [embed: Patch notes 1.2] [link]")
     assert_no_blank_content(request)
     stored = await stored_history(h, f"channel:{CHANNEL_ID}", 2, user=OTHER_BOT_ID)
     assert [t.content for t in stored.turns] == ["[embed: Patch notes 1.2] [link]",

@@ -23,7 +23,7 @@ from tests.fakes.claude_server import FakeClaude
 from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness, exchange, reply_requests
 from tests.test_memory_commands import forget
 
-LINE = re.compile(r"## How you feel right now\n([^\n]*)")
+LINE = re.compile(r"<state>\n([^\n]*)")  # the feeling leads the fenced state (bot/reply/prompting.py)
 OLD_LABELS = ("You feel rattled", "You feel irritable", "You feel sleepy", "You feel affectionate",
               "You feel cheerful", "You feel content", "You feel lonely", "You feel excited")
 

@@ -72,7 +72,7 @@ async def test_memory_commands_are_registered(harness: Harness) -> None:
     registered = {c["name"]: c for c in harness.discord.registered_commands()}
     assert "forget_me" in registered
     subs = {o["name"] for o in registered["memory"]["options"]}
-    assert subs == {"opt-in", "opt-out", "servers", "map", "list", "said"}
+    assert subs == {"opt-in", "opt-out", "servers", "timezone", "map", "list", "said"}
 
 
 async def test_forget_me_deletes_everything_after_confirmation(harness: Harness) -> None:

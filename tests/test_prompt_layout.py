@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bench_cache import reply_for
 from bot.core.config import PROJECT_ROOT
 from bot.core.text import clean_name
 from bot.reply.prompting import fence
@@ -127,27 +128,55 @@ async def test_a_dm_keeps_its_cached_prefix_while_feelings_and_style_change(
     requests = reply_requests(h)[-20:]
     assert len(requests) == 20
 
-    def latest(pattern: str, request: Any) -> str:  # the version in force: the last one in the prompt
-        found = re.findall(pattern, h.claude.all_text(request))
-        return found[-1] if found else ""
-
-    feelings = [latest(r"## How you feel right now\n[^\n]*", r) for r in requests]
-    styles = [latest(r"## How alice writes\n[^\n]*", r) for r in requests]
-    assert len(set(feelings)) > 1 and len(set(styles) - {""}) > 1  # they did change along the way
-    kept = 0
-    for i, (before, after) in enumerate(itertools.pairwise(requests), 1):
+    states = [state_of(h.claude.all_text(r)) for r in requests]
+    assert len(set(states)) > 1  # the feelings and style did change along the way
+    for before, after in itertools.pairwise(requests):
         prefix = cached_prefix(before.body)
         now = [(where, text) for where, text, _ in blocks(after.body)][:len(prefix)]
         assert now == prefix  # byte-identical: the next turn reads all of it from cache
         assert after.usage["cache_read_input_tokens"] >= sum(estimate_tokens(text) for _, text in prefix)
-        # issue 48: notes that did not change since the last turn are not sent again after the breakpoint,
-        # uncached: they sit inside the cached history where their version first applied
-        if (feelings[i], styles[i]) == (feelings[i - 1], styles[i - 1]):
-            kept += 1
-            assert "## How you feel" not in after_breakpoints(after.body)
-        else:
-            assert feelings[i] in after_breakpoints(after.body)
-    assert kept > 0
+        # the notes are the character's own, fenced after the breakpoint: never in the cached history
+        assert "<state>" not in json.dumps([text for where, text in prefix if where != "system"])
+        assert "<state>" in after_breakpoints(after.body)
+
+
+def state_of(text: str) -> str:
+    """The one ``<state>`` block of a request (only the current version is ever sent)."""
+    found = re.findall(r"<state>\n(.*?)\n</state>", text, re.S)
+    assert len(found) == 1, found
+    return str(found[0])
+
+
+async def test_notes_are_fenced_apart_from_the_persons_words_and_only_the_current_one_is_sent(
+        make_harness: MakeHarness) -> None:
+    """How the character feels and how the person writes: one fenced ``<state>`` block, outside the
+    person's turns, replaced at each reply rather than piled up in the history; over a 16-turn DM they
+    take a small share of the history (46 % before, one pinned version per change)."""
+    h = await make_harness(emotions="true", style_mirroring="true")
+    h.claude.responder = reply_for  # answers of the length the character's prompt asks for
+    moods = ("thank you so much, you're amazing!", "i hate this, it's the worst", "omg no way?!",
+             "love you, you sweet fish <3", "shut up, go away", "ok. fine.")
+    dm = 0
+    for i in range(16):
+        await h.dm(f"{moods[i % len(moods)]} {'LOL 😊' if i % 2 else 'Right.'} (turn {i})")
+        dm = dm or await h.dm_channel_id()
+        await h.replies(dm, i + 1)
+        await h.bot.get_cog("Messages").drain()
+    last = reply_requests(h)[-1]
+    messages = last.body["messages"]
+    text = "\n".join(content_text(m["content"]) for m in messages)
+    state = state_of(text)
+    assert "How you feel" not in text and "## How alice writes" not in text  # no headings in the turns
+    assert "you feel" in state and "alice writes" in state
+    for m in messages[:-1]:  # the history: the person's words and the answers, no notes among them
+        assert "<state>" not in content_text(m["content"]) and "You feel" not in content_text(m["content"])
+    final = content_text(messages[-1]["content"])
+    assert final.index("</state>") < final.index("alice: love you")  # apart from, before, their words
+    assert "<state>" not in json.dumps(cached_prefix(last.body)[1:])  # after the breakpoint, uncached
+    share = (len(state) + len("<state>\n\n</state>")) / len(text)
+    assert share <= 0.15, share
+    system = h.claude.system_text(last)
+    assert "<state>" in system  # the system prompt says what the fence holds
 
 
 async def test_a_cards_character_note_follows_the_history(make_harness: MakeHarness, tmp_path: Path) -> None:

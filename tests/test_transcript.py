@@ -90,7 +90,7 @@ def test_a_channel_prompt_shares_its_prefix_and_keeps_the_person_in_the_tail() -
     tail = prompt.messages[-1]["content"][-1]["text"]
     assert "cache_control" not in prompt.messages[-1]["content"][-1]
     for needed in ('<person name="alice">', "Alice once rescued a hermit crab.", "rapport",
-                   "How you feel right now", "How alice writes\n.", "alice: question 9"):
+                   "<state>\ncontent\n.\n</state>", "alice: question 9"):
         assert needed in tail
     text = "\n".join(b["text"] for m in prompt.messages for b in m["content"])
     assert "#general on the server Tide Pool" in text and "bob: the crabs are restless" in text
@@ -119,11 +119,11 @@ def test_a_dm_prompt_keeps_its_layout() -> None:
     person = prompt.messages[0]["content"][0]
     assert person["text"].startswith('[Where: a private direct message with alice]\n<person name="alice">')
     assert "cache_control" in person
-    assert "Alice once rescued a hermit crab." in person["text"] and "How alice writes" not in person["text"]
+    assert "Alice once rescued a hermit crab." in person["text"] and "<state>" not in person["text"]
     assert [m["role"] for m in prompt.messages] == ["user", "assistant", "user"]
     assert breakpoints(prompt)[-1] == "Glub, hi."  # the conversation so far is the cached prefix
     final = prompt.messages[-1]["content"]
-    assert "How alice writes" in final and final.endswith("alice: question 3")  # style after the breakpoint
+    assert "<state>\nx\n</state>" in final and final.endswith("alice: question 3")  # after the breakpoint
     # a channel that has not said anything yet: the person's conversation, as in a DM
     quiet = build_reply_prompt(PERSONA, data([], turns), incoming(3), own_ids={BOT}, transcript=[])
     assert "Alice once rescued a hermit crab." in quiet.messages[0]["content"][0]["text"]

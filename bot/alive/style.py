@@ -3,14 +3,18 @@ incrementally from their messages, and one line of guidance for the character to
 
 Pure: a profile goes in with a message and a new profile comes out (:func:`learn`, a running mean for the
 first messages, then an exponential average so it follows a person who changes). The guidance is made of
-coarse buckets, so it changes seldom: it sits in the stable part of the prompt, which the prompt cache
-keeps. Whether someone may have a profile at all is consent's (memory/consent.py; database/style.py).
+coarse buckets with hysteresis (:func:`settle`: a bucket is left only once the value is well past its edge,
+the buckets shown are kept in the profile), so a person writing near an edge does not make the line flicker
+from one message to the next. Whether someone may have a profile at all is consent's (memory/consent.py;
+database/style.py).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, fields
 
 MIN_MESSAGES = 3  # no guidance before this many messages
@@ -57,6 +61,7 @@ class StyleProfile:
     formality: float = 0.0  # -1 slangy .. +1 formal (from the messages that show either)
     formal_seen: int = 0
     languages: dict[str, float] = field(default_factory=dict)  # smoothed share of each language seen
+    shown: dict[str, str] = field(default_factory=dict)  # the bucket of each trait the guidance says (settle)
 
     def to_json(self) -> str:
         data: dict[str, object] = {}
@@ -64,6 +69,7 @@ class StyleProfile:
             value = getattr(self, key)
             data[key] = round(value, 4) if isinstance(value, float) else value
         data["languages"] = {k: round(v, 4) for k, v in self.languages.items()}
+        data["shown"] = dict(self.shown)
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -120,49 +126,87 @@ def learn(profile: StyleProfile | None, text: str) -> StyleProfile:
             languages[code] *= 1 - weight
         languages[language] = languages.get(language, 0.0) + weight
         languages = {k: v for k, v in languages.items() if v >= 0.02}  # a stray word fades out
-    return StyleProfile(
+    new = StyleProfile(
         messages=p.messages + 1, words=_mix(p.words, len(words), weight), lowercase=lowercase,
         shouting=shouting, end_punct=_mix(p.end_punct, 1.0 if text.endswith((".", "!", "?", "…")) else 0.0,
                                           weight),
         exclaim=_mix(p.exclaim, 1.0 if "!" in text else 0.0, weight), emoji=_mix(p.emoji, emoji, weight),
-        formality=formality, formal_seen=formal_seen, languages=languages)
+        formality=formality, formal_seen=formal_seen, languages=languages, shown=p.shown)
+    new.shown = settle(new)
+    return new
 
 
-def traits(p: StyleProfile) -> list[str]:
-    """The profile in coarse words (what the guidance says)."""
-    out = ["very short messages" if p.words <= 6 else "short messages" if p.words <= 15
-           else "medium-length messages" if p.words <= 40 else "long messages"]
-    if p.shouting >= 0.5:
-        out.append("often in capitals")
-    elif p.lowercase >= 0.7:
-        out.append("all in lowercase")
-    if p.end_punct <= 0.3:
-        out.append("mostly without final punctuation")
-    if p.exclaim >= 0.5:
-        out.append("lots of exclamation marks")
-    out.append("lots of emoji" if p.emoji >= 1.0 else "some emoji" if p.emoji >= 0.3
-               else "no emoji" if p.emoji < 0.05 else "the odd emoji")
-    if p.formal_seen:
-        if p.formality >= 0.4:
-            out.append("formal")
-        elif p.formality <= -0.3:
-            out.append("casual, with slang")
+SLACK = 0.2  # how far past a bucket's edge (a share of the edge) a value must go to leave the bucket shown
+LENGTHS = ((6, 15, 40), ("very short messages", "short messages", "medium-length messages", "long messages"))
+EMOJI = ((0.05, 0.3, 1.0), ("no emoji", "the odd emoji", "some emoji", "lots of emoji"))
+# A trait shown from the first figure on, hidden again only below the second (one figure is 1 - another
+# share: "mostly without final punctuation" is a share of messages ending in none).
+FLAGS = {"capitals": (0.5, 0.35), "lowercase": (0.7, 0.55), "unpunctuated": (0.7, 0.55),
+         "exclaim": (0.5, 0.35), "formal": (0.4, 0.25), "casual": (0.3, 0.15), "language": (0.6, 0.45)}
+
+
+def _banded(value: float, edges: tuple[float, ...], labels: tuple[str, ...], was: str | None, *,
+            upper: bool = True) -> str:
+    """The bucket of ``value`` (``upper``: an edge value belongs to the bucket below), or ``was`` while the
+    value stays within :data:`SLACK` of its bucket's edges."""
+    if was in labels:
+        j = labels.index(was)
+        low = edges[j - 1] * (1 - SLACK) if j else -math.inf
+        high = edges[j] * (1 + SLACK) if j < len(edges) else math.inf
+        if low <= value <= high:
+            return was
+    return labels[(bisect_left if upper else bisect_right)(edges, value)]
+
+
+def _held(name: str, value: float, shown: dict[str, str]) -> bool:
+    enter, leave = FLAGS[name]
+    return value >= (leave if shown.get(name) else enter)
+
+
+def settle(p: StyleProfile) -> dict[str, str]:
+    """The bucket of each trait to show ("" for a trait not shown), from the figures and the buckets shown
+    until now (``p.shown``): a bucket changes only once its figure is clearly past the edge."""
+    was = p.shown
+    out = {"length": _banded(p.words, *LENGTHS, was.get("length")),
+           "emoji": _banded(p.emoji, *EMOJI, was.get("emoji"), upper=False)}
+    capitals = _held("capitals", p.shouting, was)
+    out["capitals"] = "often in capitals" if capitals else ""
+    out["lowercase"] = "all in lowercase" if not capitals and _held("lowercase", p.lowercase, was) else ""
+    out["unpunctuated"] = ("mostly without final punctuation"
+                           if _held("unpunctuated", 1 - p.end_punct, was) else "")
+    out["exclaim"] = "lots of exclamation marks" if _held("exclaim", p.exclaim, was) else ""
+    out["formal"] = "formal" if p.formal_seen and _held("formal", p.formality, was) else ""
+    out["casual"] = "casual, with slang" if p.formal_seen and _held("casual", -p.formality, was) else ""
+    language = ""
+    if p.languages:
+        enter, leave = FLAGS["language"]
+        previous = was.get("language", "")
+        code, share = max(p.languages.items(), key=lambda kv: kv[1])
+        if previous and p.languages.get(_CODES.get(previous, ""), 0.0) >= leave:
+            language = previous  # the language shown until now still holds its own
+        elif share >= enter:
+            language = LANGUAGES.get(code, "")
+    out["language"] = language
     return out
 
 
-def main_language(p: StyleProfile) -> str | None:
-    if not p.languages:
-        return None
-    code, share = max(p.languages.items(), key=lambda kv: kv[1])
-    return LANGUAGES.get(code) if share >= 0.6 else None
+_CODES = {name: code for code, name in LANGUAGES.items()}
+TRAIT_ORDER = ("length", "capitals", "lowercase", "unpunctuated", "exclaim", "emoji", "formal", "casual")
+
+
+def traits(p: StyleProfile, shown: dict[str, str] | None = None) -> list[str]:
+    """The profile in coarse words (what the guidance says); ``shown``: its :func:`settle`, if known."""
+    shown = shown or settle(p)
+    return [shown[k] for k in TRAIT_ORDER if shown[k]]
 
 
 def guidance(p: StyleProfile | None, name: str) -> str:
     """One line for the prompt ("" until the profile has MIN_MESSAGES messages)."""
     if p is None or p.messages < MIN_MESSAGES:
         return ""
-    language = main_language(p)
-    where = f"; in {language}" if language else ""
-    # Shown after the history at every reply (bot/reply/prompting.py): short, it is paid for uncached.
-    said = ", ".join(traits(p))
-    return f"## How {name} writes\n{name} writes {said}{where}; mirror it loosely, staying yourself."
+    shown = settle(p)
+    where = f"; in {shown['language']}" if shown["language"] else ""
+    # Shown after the history at every reply (bot/reply/prompting.py ``<state>``): short, it is paid for
+    # uncached; what to do with it ("mirror it loosely") the system prompt says once, cached.
+    said = ", ".join(traits(p, shown))
+    return f"## How {name} writes\n{name} writes {said}{where}."

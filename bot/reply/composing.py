@@ -5,7 +5,7 @@ layout), and the model call; bot/reply/prompting.py lays the prompt out."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from bot.core.config import Settings
@@ -16,8 +16,8 @@ from bot.reply.deciding import IntentRouter
 from bot.reply.generation import ModelCall
 from bot.reply.greetings import Greeter, Opening
 from bot.reply.persona_runtime import PersonaRuntime
-from bot.reply.pins import NotePins
 from bot.reply.prompting import ReplyExtras, build_reply_prompt
+from bot.reply.room import replied_name, why_part
 from bot.reply.transcript import TranscriptWindows, fetch_limit
 from database.records import PromptData, PromptRequest, SeenMessage
 from database.store import Store
@@ -37,7 +37,9 @@ class PromptComposer:
 
     def __init__(self, store: Store, settings: Settings, character_key: str, greeter: Greeter,
                  runtime: PersonaRuntime, accounts: Collection[int], parts: tuple[PromptPart, ...],
-                 intents: IntentRouter) -> None:
+                 intents: IntentRouter, names_me: Callable[[Incoming], bool] = lambda _: False) -> None:
+        """``names_me``: whether a message names the character (bot/reply/deciding/addressing.py): the
+        prompt says why the character answers."""
         self.store = store
         self.settings = settings
         self.character_key = character_key
@@ -47,7 +49,7 @@ class PromptComposer:
         self.parts = parts
         self.intents = intents
         self.transcripts = TranscriptWindows()  # where each channel's cached transcript starts
-        self.note_pins = NotePins()  # where each DM's feelings and style notes sit in its history
+        self.names_me = names_me
 
     def prompt_request(self, msg: Incoming) -> PromptRequest:
         """What build_prompt() reads for a reply to ``msg``."""
@@ -89,14 +91,15 @@ class PromptComposer:
         if see_later and not msg.is_dm:
             later = [m for m in await self.store.log.recent_messages(msg.channel_id, limit=10)
                      if m.message_id > msg.message_id]
+        lines = None if msg.is_dm else self.transcripts.window(msg.channel_id, data.recent,
+                                                               self.settings.replies.recent_channel_messages)
+        why = "" if msg.is_dm else why_part(msg, self.names_me(msg), replied_name(
+            msg.reply_to_id, {m.message_id: m for m in data.recent}, self.own_author_ids, persona.name))
         prompt = build_reply_prompt(persona, data, msg, extras=await self.extras(persona, msg, data),
                                     moment=self.persona_runtime.moment(msg, data),
                                     greeting=greeting, ooc_context=ooc_context,
                                     replace_last_reply=replace_last_reply,
-                                    since=later, own_ids=self.own_author_ids, pins=self.note_pins,
-                                    transcript=None if msg.is_dm else self.transcripts.window(
-                                        msg.channel_id, data.recent,
-                                        self.settings.replies.recent_channel_messages))
+                                    since=later, own_ids=self.own_author_ids, transcript=lines, why=why)
         return prompt, data.premium
 
     async def extras(self, persona: Persona, msg: Incoming, data: PromptData) -> ReplyExtras:

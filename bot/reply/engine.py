@@ -91,7 +91,8 @@ class ReplyEngine:
                           self.persona_runtime.zone)
         # The stages, in order.
         self.composer = PromptComposer(store, settings, key, greeter, self.persona_runtime,
-                                       self.own_author_ids, features.prompt_parts, self.intents)
+                                       self.own_author_ids, features.prompt_parts, self.intents,
+                                       self.addressee.names_me)
         self.admission = Admission(store, settings, key, self.addressee, self.throttle, self.turns,
                                    self.policies, self.composer, features, self.owed)
         self.decider = Decider(self.addressee, self.throttle, self.turns, triage, self.voting, self.policies,

@@ -1,4 +1,5 @@
-"""The channel transcript: what a channel said, as an append-only part of a reply prompt's cached prefix.
+"""The channel transcript: what a channel said, as an append-only part of a reply prompt's cached prefix
+(and a DM's history as turns, :func:`history_messages`).
 
 Anthropic's prompt cache serves a request's prefix only when an earlier request wrote exactly that prefix
 at a breakpoint, and looks for it at most 20 blocks before each breakpoint. A window of the last N channel
@@ -19,10 +20,13 @@ starts a new window, one cache write.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import tzinfo
 
+from bot.core.attachments import NO_TEXT
 from bot.core.text import clean_name, defuse
+from bot.reply.room import DmStamps, LineStamps, is_own, replied_name
 from database.boundary import JsonObject
-from database.records import SeenMessage
+from database.records import History, SeenMessage
 
 ROLL_STEP = 60
 """Lines a window grows by before it rolls over: larger means fewer rewrites of the transcript, longer
@@ -61,26 +65,37 @@ class TranscriptWindows:
         return kept
 
 
-def is_own(message: SeenMessage, own_ids: Collection[int], name: str) -> bool:
-    """Whether the character wrote ``message``: from one of its accounts, and under its name where several
-    characters share accounts (an ensemble's webhooks)."""
-    if message.author_id not in own_ids:
-        return False
-    return len(own_ids) == 1 or message.author_name.casefold() == name.casefold()
-
-
 def transcript_messages(header: str, lines: Sequence[SeenMessage], own_ids: Collection[int],
-                        name: str) -> list[JsonObject]:
+                        name: str, zone: tzinfo | None = None) -> list[JsonObject]:
     """``lines`` as alternating turns, one text block per line: the character's own lines are assistant
-    turns, everyone else's user turns ("name: text"); ``header`` opens the first user turn."""
+    turns, everyone else's user turns ("[time] name, replying to whom: text"; the time in ``zone``, none
+    without one); ``header`` opens the first user turn. An answer of the character's that replied to a line
+    other than the one just before is preceded by whom it answered, in a user block of its own (never in
+    its own words, which the model would learn to imitate). Nothing depends on later lines: the transcript
+    only grows."""
     messages: list[JsonObject] = [{"role": "user", "content": [{"type": "text", "text": header}]}]
+    stamps = LineStamps(zone) if zone is not None else None
+    by_id = {m.message_id: m for m in lines}
+    before = 0  # the line just before: an answer to it needs no saying
     for m in lines:
         own = is_own(m, own_ids, name)
         role = "assistant" if own else "user"
-        text = m.content if own else f"{clean_name(m.author_name)}: {defuse(m.content)}"
+        whom = replied_name(m.reply_to_id, by_id, own_ids, name)
+        if own:
+            text = m.content
+            if whom and whom not in ("you", "an earlier message") and m.reply_to_id != before:
+                if messages[-1]["role"] != "user":
+                    messages.append({"role": "user", "content": []})
+                messages[-1]["content"].append({"type": "text", "text": f"[your reply to {whom}:]"})
+        else:
+            said = f"{clean_name(m.author_name)}, replying to {whom}" if whom else clean_name(m.author_name)
+            text = f"{said}: {defuse(m.content)}"
+            if stamps is not None:
+                text = f"[{stamps.of(m.message_id)}] {text}"
         if messages[-1]["role"] != role:
             messages.append({"role": role, "content": []})
         messages[-1]["content"].append({"type": "text", "text": text})
+        before = m.message_id
     return messages
 
 
@@ -93,3 +108,47 @@ def mark_transcript(messages: list[JsonObject], breakpoints: int) -> None:
         if index < 1:  # the header alone is not worth a breakpoint
             break
         blocks[index]["cache_control"] = {"type": "ephemeral"}
+
+
+def user_turn(text: str, marker: str = "") -> str:
+    """A person's DM turn as a prompt shows it: their words defused, after when they wrote it (if said)."""
+    return f"[{marker}] {defuse(text)}" if marker else defuse(text)
+
+
+def history_messages(history: History, *, drop_last_assistant: bool = False,
+                     stamps: DmStamps | None = None) -> list[JsonObject]:
+    """Turns as alternating user/assistant messages starting with a user turn (merging repeats); ``stamps``:
+    a user turn written after a pause says when, and an answer written after a pause with no message in
+    between (a check-in days later) is not merged into the one before: a marker turn says when it came
+    (bot/reply/room.py; from the turns' Discord ids, so the history stays byte-stable). ``stamps`` is then
+    left at the last turn, for the message answered.
+
+    A blank turn (stored by an older version, or edited to nothing) would make the API reject every request
+    of the conversation: a blank user turn becomes the no-text placeholder, a blank answer is left out.
+    """
+    turns = history.turns
+    end = len(turns)
+    if drop_last_assistant:
+        while end and turns[end - 1].role == "assistant":
+            end -= 1
+    # One pass, plain string content: a long history is hundreds of turns on every reply.
+    messages: list[JsonObject] = []
+    last: JsonObject | None = None
+    for i in range(end):
+        role, content = turns[i][0], turns[i][1]
+        if not content or content.isspace():
+            if role != "user":
+                continue
+            content = NO_TEXT
+        marker = stamps.after(turns[i][3]) if stamps is not None else ""
+        if role == "user":
+            content = user_turn(content, marker)
+        elif marker and last is not None and last["role"] == "assistant":
+            last = {"role": "user", "content": f"[{marker}: no message from them in between]"}
+            messages.append(last)
+        if last is not None and last["role"] == role:
+            last["content"] += "\n\n" + content
+        elif last is not None or role == "user":
+            last = {"role": role, "content": content}
+            messages.append(last)
+    return messages
