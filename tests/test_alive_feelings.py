@@ -200,7 +200,9 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
     assert "Alice restores old boats" in asked and "asking how they are" in asked
     # what she typed is quoted data, never system text; the time, in the character's zone, and her silence
     assert "Alice restores old boats" not in h.claude.system_text(checkin)
-    assert "<person name=\"alice\">\n- Alice restores old boats" in asked
+    assert "<person name=\"alice\">\n<memories>\n- Alice restores old boats" in asked
+    # and what they last talked about (the conversation's last message from her)
+    assert "<last_message by=\"alice\">\nhello finn\n</last_message>" in asked
     when = day + timedelta(hours=1)
     assert re.search(rf"<now>{when:%A}, {when.day} {when:%B} {when.year}, 1:00 PM where you are \(UTC\)\. "
                      r"alice last wrote [34] days ago\.</now>", asked)

@@ -87,7 +87,8 @@ async def test_what_a_person_typed_is_quoted_data_never_system_text(make_harness
     await h.replies(int(sent["channel_id"]), 1)
     request = reply_requests(h)[-1]
     system = h.claude.system_text(request)
-    assert injection not in system and "alice" not in system  # neither her note nor even her name
+    # not her note; her name only where the card says {{user}} (a DM renders it as SillyTavern's solo chat)
+    assert injection not in system and "alice" not in system.replace("You ask alice questions", "")
     person = content_text(request.body["messages"][0]["content"][:1])
     assert person.startswith('[Where: a private direct message with alice]\n<person name="alice">')
     assert person.endswith("</person>")

@@ -20,7 +20,7 @@ from bot.core.persona.macros import Moment
 from bot.core.pipeline import Outlet
 from bot.core.text import clean_name
 from bot.core.tokens import counted
-from bot.reply.prompting import fence
+from bot.reply.prompting import fence, group
 from database.checkins import CheckIns
 from database.records import CheckInDue, Turn
 
@@ -77,8 +77,18 @@ class CheckInRound:
         name = clean_name(person.name) if person.name else "them"
         memories = [m[1] for m in await store.memories.core_memories(speaker.character_key, person.user_id)] \
             if remembered else []
-        # A DM: memories drawn from DMs belong here too; quoted data, as in a reply (bot/reply/prompting.py).
-        block = fence("person", "\n".join(f"- {m}" for m in memories), name=name) if memories else ""
+        # A DM: memories drawn from DMs belong here too; quoted data, as in a reply (bot/reply/prompting.py),
+        # with what the conversation was about: its summary and the last thing the person said.
+        inner = [fence("memories", "\n".join(f"- {m}" for m in memories))] if memories else []
+        if remembered:
+            history = await store.conversations.history(speaker.character_key, person.user_id, "dm")
+            if history.summary:
+                inner.append(fence("summary", history.summary))
+            last = next((t.content for t in reversed(history.turns)
+                         if t.role == "user" and t.content.strip()), "")
+            if last:
+                inner.append(fence("last_message", last[:500], by=name))
+        block = group("person", "\n".join(inner), name=name) if inner else ""
         portrait = await self_portrait(store.identity, store.state, speaker.character_key)
         request = initiative_prompt(persona, portrait,
                                     ASK.format(name=name), feeling=self.feeling(),

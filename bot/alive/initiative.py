@@ -53,9 +53,11 @@ async def self_portrait(identity_rows: Identity, state: State, character_key: st
     return SelfPortrait(identity, await state.get(MOOD_KEY))
 
 
-def character_system(persona: Persona, portrait: SelfPortrait, *, quotes: bool) -> list[JsonObject]:
-    """The system block: a reply's character block (the character prompt, who it is, its mood)."""
-    text = character_block(persona, portrait.identity, portrait.mood, quotes=quotes,
+def character_system(persona: Persona, portrait: SelfPortrait) -> list[JsonObject]:
+    """The system block: a reply's character block (the character prompt, who it is, its mood), byte for
+    byte as a channel reply without emotes has it (the rule on quoted data included), so the cache entry
+    a reply wrote serves the status and proactive requests too."""
+    text = character_block(persona, portrait.identity, portrait.mood,
                            world=persona_world(persona, CHANNEL_USER),
                            world_after=persona_world(persona, CHANNEL_USER, after=True))
     return [{"type": "text", "text": text, "cache_control": EPHEMERAL}]
@@ -69,11 +71,11 @@ def initiative_prompt(persona: Persona, portrait: SelfPortrait, ask: str, *, fee
     tail = [("person", person)]
     if moment is not None:
         who = name or "everyone"
-        tail += [("time", now_part(moment, who)),
+        tail += [("time", now_part(moment, who, dated=persona.real_world_time)),
                  ("time: macros", now_note(persona.time_macros(), moment, who))]
     tail += [("feelings", feeling), ("instructions", ask)]
     shown = tuple((label, text) for label, text in tail if text)
-    return Prompt(system=character_system(persona, portrait, quotes=bool(person)),
+    return Prompt(system=character_system(persona, portrait),
                   messages=[{"role": "user", "content": "\n\n".join(text for _, text in shown)}],
                   parts=shown)  # named for the prompt inspector (bot/core/models/sent.py)
 

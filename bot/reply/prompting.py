@@ -45,14 +45,13 @@ from bot.core.persona.macros import Moment, humanize
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name, defuse
+from bot.reply.depth import place_at_depth
 from bot.reply.pins import NotePins
-from bot.reply.transcript import LOOKBACK, is_own, mark_transcript, transcript_messages
+from bot.reply.transcript import is_own, mark_transcript, transcript_messages
 from database.boundary import JsonObject
 from database.records import History, PromptData, RelationshipRecord, SeenMessage
 
 EPHEMERAL = {"type": "ephemeral"}
-VOTE_LINES = 10
-"""The fewest recent channel lines a vote sees (its window grows from there, as a transcript does)."""
 # {{user}} in the character block of a channel prompt: that block is shared by everyone there (it opens the
 # cached prefix), so it names no one; the final turn says who is being answered.
 CHANNEL_USER = "the person you are answering"
@@ -121,24 +120,28 @@ def group(tag: str, fenced: str, **attrs: str) -> str:
 QUIET_SPELL = timedelta(minutes=30)
 
 
-def now_part(moment: Moment, name: str) -> str:
-    """The time: date, weekday, local time in the character's zone, and how long since the person wrote."""
+def now_part(moment: Moment, name: str, *, dated: bool = True) -> str:
+    """The time: date, weekday, local time in the character's zone, and how long since the person wrote;
+    ``dated`` False (a card set in another world): only the silence, when there was one."""
     when: datetime = moment.now
     zone = getattr(when.tzinfo, "key", None) or when.tzname() or "UTC"
-    text = f"{when:%A}, {when.day} {when:%B} {when.year}, {moment.value('time')} where you are ({zone})."
+    text = f"{when:%A}, {when.day} {when:%B} {when.year}, {moment.value('time')} where you are ({zone})." \
+        if dated else ""
     if moment.idle is not None and moment.idle >= QUIET_SPELL:
         text += f" {name} last wrote {humanize(moment.idle)} ago."
-    return f"<now>{text}</now>"
+    return f"<now>{text.strip()}</now>" if text else ""
 
 
 def character_block(persona: Persona, identity: dict[str, list[str]], mood: str, emotes: str = "", *,
-                    world: str = "", world_after: str = "", quotes: bool = True) -> str:
+                    world: str = "", world_after: str = "", quotes: bool = True,
+                    user: str = CHANNEL_USER) -> str:
     """Part 1, the character: the same for everyone it talks to (cached across conversations); ``quotes``:
     the request quotes what people wrote (the rule on tagged text is said). Part 2, the world: the
     lorebook's always-on entries, placed before the character's self-portrait (SillyTavern's before_char)
-    or after it (after_char); the character prompt stays first (the role)."""
+    or after it (after_char); the character prompt stays first (the role). ``user``: what ``{{user}}`` is,
+    the person's name in a DM (SillyTavern's solo chat: the block is then that conversation's own)."""
     parts: list[str] = []
-    character_prompt = persona.render(persona.system_prompt, CHANNEL_USER)
+    character_prompt = persona.render(persona.system_prompt, user)
     if character_prompt and not character_prompt.isspace():  # the API rejects a blank text block
         parts.append(character_prompt)
     if world.strip():
@@ -226,8 +229,10 @@ def build_reply_prompt(
     lines = [m for m in (data.recent if transcript is None else transcript) if m.message_id != msg.message_id]
     shared = not msg.is_dm and bool(lines)  # a channel transcript: everyone there shares the prefix
     # 1. the character
+    # {{user}}: in a DM the person (SillyTavern's solo chat); in a channel, whose cached prefix everyone
+    # there shares, "the person you are answering" (a SillyTavern group has one user; a channel has many)
     character = character_block(persona, data.identity, data.mood, extras.emotes, world=extras.world,
-                                world_after=extras.world_after)
+                                world_after=extras.world_after, user=name if msg.is_dm else CHANNEL_USER)
     system: list[JsonObject] = [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
     # 2. the person, 3. the transcript
     person, parts = person_and_parts(name, data)
@@ -272,13 +277,21 @@ def build_reply_prompt(
         replace_last_reply = False  # the transcript ends before the message: no earlier answer to drop
     # 4. after the last breakpoint: the time, the character's feelings, how the person writes, the world,
     # the recalled facts
-    if moment is not None:
-        tail.append(now_part(moment, name))
-    # lore at a depth: the deeper entries before the message, depth 0 after it (SillyTavern's depth 0 is
-    # after the last message); all after the breakpoint, so the cached history never moves
-    deep = depth_lore_part([e for e in extras.depth_lore if e.depth > 0])
+    if moment is not None and (when := now_part(moment, name, dated=persona.real_world_time)):
+        tail.append(when)
     tail.extend(p for p in (extras.macro_note, *slow, lore_part(extras.lore),
-                            recall_part(extras.recall, name), deep) if p)
+                            recall_part(extras.recall, name)) if p)
+    # at a depth of the chat (SillyTavern's depth N: before the N-th message from the end): the lore placed
+    # there and the card's character's note, deepest first (bot/reply/depth.py); depth 0 after the message
+    note = ""
+    if persona.character_note:
+        note = "[Character's note] " + persona.render(persona.character_note, name, seed=msg.message_id,
+                                                      last_message=defuse(msg.text))
+    at_depth = [(e.depth, depth_lore_part([e])) for e in extras.depth_lore if e.depth > 0]
+    if note and persona.character_note_depth > 0:
+        at_depth.append((persona.character_note_depth, note))
+    at_depth.sort(key=lambda p: -p[0])
+    deep = "\n\n".join(t for _, t in at_depth)
     # the message
     said_now = f"{name}: {defuse(msg.text)}"
     final = "\n\n".join(tail) + f"\n\n{said_now}"
@@ -305,19 +318,20 @@ def build_reply_prompt(
         instructions.append(f"[Out of character note from {name} for this reply: {ooc_context}]")
     if top:
         instructions.append(top)
-    if persona.character_note:  # SillyTavern puts it at a depth of the chat; here after the cached history
-        instructions.append("[Character's note] " + persona.render(persona.character_note, name,
-                                                                   seed=msg.message_id))
+    if note and persona.character_note_depth == 0:  # at depth 0: after the message
+        instructions.append(note)
     if bottom:
         instructions.append(bottom)
     if persona.post_history_instructions:
         instructions.append("[Instructions] " + persona.render(persona.post_history_instructions, name,
-                                                               seed=msg.message_id))
+                                                               seed=msg.message_id,
+                                                               last_message=defuse(msg.text)))
     if instructions:
         final += "\n\n" + "\n\n".join(instructions)
     _append(messages, "user", final)
+    place_at_depth(messages, at_depth, len(system))
     # the parts by name, for the operator's prompt inspector (bot/core/models/sent.py)
-    parts += [("time", now_part(moment, name) if moment is not None else ""),
+    parts += [("time", now_part(moment, name, dated=persona.real_world_time) if moment is not None else ""),
               ("time: macros", extras.macro_note), ("person: feelings", extras.feelings),
               ("person: style", extras.style), ("lore", lore_part(extras.lore)),
               ("person: recall", recall_part(extras.recall, name)), ("lore: at a depth", deep),
@@ -429,60 +443,3 @@ def speaker(m: SeenMessage, own_ids: Collection[int] = (), character: str = "") 
 def format_recent(messages: Sequence[SeenMessage], own_ids: Collection[int] = (), character: str = "") -> str:
     """The lines as "name: text", names cleaned and text defused (no line can close a tag of the prompt)."""
     return "\n".join(f"{speaker(m, own_ids, character)}: {defuse(m.content)}" for m in messages if m.content)
-
-
-def build_vote_prompt(persona: Persona, recent: Sequence[SeenMessage], msg: Incoming, *,
-                      burst: Sequence[Incoming] = (), own_ids: Collection[int] = ()) -> Prompt:
-    """``burst``: the earlier unaddressed messages judged with ``msg`` (bot/reply/deciding/triage.py), shown
-    before
-    it."""
-    system = (
-        f"You decide whether {persona.name} would naturally join in a group chat. "
-        f"{persona.name}: {persona.description or 'a character in this server'}. "
-        "Say yes when the message invites a reply from them, asks something they would answer, "
-        "or touches what "
-        "they care about; say no for messages addressed to others or small talk that needs no answer. "
-        "Answer with exactly one word: yes or no."
-    )
-    # The card's prior (SillyTavern's group-chat talkativeness; 0.5, its default, says nothing).
-    talk = persona.talkativeness
-    if talk is not None and abs(talk - 0.5) >= 0.15:
-        kind, lean = ("quiet", "no") if talk < 0.5 else ("chatty", "yes")
-        system += (f" {persona.name} is {kind} in groups (talkativeness {talk:g} of 1): lean {lean} when "
-                   "unsure.")
-    # The stable part (instructions and who the character is) comes first and is cached: every vote of
-    # every message shares it, and Haiku 5.5 caches a prefix from 512 tokens (Haiku 4.5: 4,096).
-    character = persona.render(persona.system_prompt, CHANNEL_USER)
-    if character and not character.isspace():
-        system += f"\n\nWho {persona.name} is (their own character prompt):\n{character}"
-    shown = {msg.message_id, *(m.message_id for m in burst)}
-    # One block per recent line, the last a breakpoint (and every 20th before it, within the look-back):
-    # the caller keeps the lines' start put while people talk, so the next message's votes read this
-    # prefix. What changes every message (the burst, the latest message, the question) follows, uncached.
-    header = f"Channel: {msg.place()}\n\nRecent messages:"
-    content: list[JsonObject] = [{"type": "text", "text": header}]
-    content += [{"type": "text", "text": f"{speaker(m, own_ids, persona.name)}: {defuse(m.content)}"}
-                for m in recent if m.message_id not in shown and m.content]
-    if len(content) == 1:
-        content[0]["text"] += "\n(none)"
-    for n in range(2):  # the system prompt has one of the 4 breakpoints
-        index = len(content) - 1 - n * LOOKBACK
-        if index < 1:
-            break
-        content[index]["cache_control"] = dict(EPHEMERAL)
-    text = ""
-    if burst:  # at most the last 30: a longer burst's start matters little to whether to join in now
-        said = "\n".join(f"{clean_name(m.author_name)}: {defuse(m.text)}" for m in burst[-30:])
-        more = f"({len(burst) - 30} earlier not shown)\n" if len(burst) > 30 else ""
-        text += f"Messages since then, judged together with the latest:\n{more}{said}\n\n"
-    # A burst is judged as a whole: the answer would follow its latest message but may take up any of them.
-    question = (f"Should {persona.name} join in now, after the latest message?" if burst
-                else f"Should {persona.name} reply to the latest message?")
-    latest = f"Latest message, from {clean_name(msg.author_name)}: {defuse(msg.text)}"
-    text += f"{latest}\n\n{question} Answer yes or no."
-    content.append({"type": "text", "text": text})
-    return Prompt(system=[{"type": "text", "text": system, "cache_control": EPHEMERAL}],
-                  messages=[{"role": "user", "content": content}], gaps=pace(recent, msg),
-                  parts=(("character", character), ("where", header), ("message", latest),
-                         ("instructions", f"{question} Answer yes or no.")),
-                  people=frozenset({*(m.author_id for m in recent), *(b.author_id for b in burst)}))

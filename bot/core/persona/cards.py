@@ -272,6 +272,9 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
     talk = _talkativeness((data.get("extensions") or {}).get("talkativeness"))
     depth = (data.get("extensions") or {}).get("depth_prompt")
     note = depth.get("prompt") if isinstance(depth, dict) else None
+    # SillyTavern's depth prompt: at depth 4 unless the card says otherwise
+    at = depth.get("depth") if isinstance(depth, dict) else None
+    at = int(at) if isinstance(at, int | float) and not isinstance(at, bool) and 0 <= at <= 1000 else 4
     path = source or card.path
     return Persona(
         name=name,
@@ -281,6 +284,8 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
         description=description,
         post_history_instructions=_char_macros(phi, char),
         character_note=_char_macros(note, char).strip() if isinstance(note, str) else "",
+        character_note_depth=at,
+        real_world_time=kindred.get("real_world_time") is not False,
         first_message=_char_macros(data.get("first_mes") or "", char),
         alternate_greetings=tuple(_char_macros(g, char) for g in data.get("alternate_greetings") or ()),
         group_greetings=tuple(_char_macros(g, char) for g in data.get("group_only_greetings") or ()
