@@ -1,0 +1,132 @@
+"""A SillyTavern card rendered as SillyTavern renders it, read in the requests the fake Claude receives:
+``{{user}}`` is the person in their DM, a V3 nickname is a name people call the character, the depth
+prompt sits four messages from the end with the history still read from the cache, the macros are
+rendered, a card set in another world gets no real date; and a vote round's requests are not one request
+sent three times."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.claude_server import FakeClaude, content_text
+from tests.fakes.prompt_cache import estimate_tokens
+from tests.harness import CHANNEL_ID, GUILD_ID, Harness, reply_requests
+from tests.memory_support import last_user_text
+from tests.test_prompt_layout import cached_prefix
+
+Make = Callable[..., Awaitable[Harness]]
+FERN = 900_000_000_000_000_777
+VOTER = "claude-test-voter"
+SECRET = "The Kestrel is running out of fuel."
+
+
+def mara_card(tmp_path: Path, **data: Any) -> Path:
+    """A V3 card whose name is a title and whose nickname is what people call her."""
+    card = {
+        "name": "Captain of the Kestrel", "nickname": "Mara",
+        "description": "{{char}} commands the airship Kestrel. {{user}} is a passenger she likes.",
+        "personality": "dry, loyal", "scenario": "", "first_mes": "", "mes_example": "",
+        "creator_notes": "", "system_prompt": "", "post_history_instructions": "",
+        "alternate_greetings": [], "group_only_greetings": [], "tags": [], "creator": "tests",
+        "character_version": "1",
+        "extensions": {"depth_prompt": {"prompt": SECRET, "depth": 4, "role": "system"}},
+        **data,
+    }
+    folder = tmp_path / "mara"
+    folder.mkdir()
+    (folder / "card.json").write_text(json.dumps({"spec": "chara_card_v3", "spec_version": "3.0",
+                                                  "data": card}))
+    return folder
+
+
+async def fern(h: Harness) -> None:
+    h.discord.add_user(FERN, "fern")
+    h.discord.add_member(GUILD_ID, FERN)
+
+
+async def test_user_is_the_person_in_their_dm(make_harness: Make, tmp_path: Path) -> None:
+    h = await make_harness(character_dir=mara_card(tmp_path))
+    await fern(h)
+    sent = await h.dm("hello captain", user=FERN)
+    await h.replies(int(sent["channel_id"]), 1)
+    system = FakeClaude.system_text(reply_requests(h)[-1])
+    assert "Mara commands the airship Kestrel. fern is a passenger she likes." in system
+    assert "the person you are answering" not in system
+
+
+async def test_a_nickname_is_a_name_she_answers_to_without_votes(make_harness: Make, tmp_path: Path) -> None:
+    h = await make_harness(character_dir=mara_card(tmp_path), yes_no_vote_count="3")
+    await h.say("Mara, is the kestrel safe?")
+    await h.replies(CHANNEL_ID, 1)
+    assert not [r for r in h.claude.requests if r.body.get("model") == VOTER]
+    # in a channel, whose cached character block everyone there shares, {{user}} names no one
+    assert "the person you are answering is a passenger" in FakeClaude.system_text(reply_requests(h)[-1])
+
+
+async def test_the_depth_prompt_sits_four_messages_from_the_end_and_the_history_is_read(
+        make_harness: Make, tmp_path: Path) -> None:
+    h = await make_harness(character_dir=mara_card(tmp_path))
+    for i in range(4):
+        sent = await h.dm(f"how is the ship doing, part {i}?")
+        await h.replies(int(sent["channel_id"]), i + 1)
+    previous, request = reply_requests(h)[-2:]
+    messages = request.body["messages"]
+    holder = next(i for i, m in enumerate(messages) if SECRET in content_text(m["content"]))
+    # before the 4th message from the end (an answer: so at the end of the user turn before it)
+    assert messages[holder]["role"] == "user"
+    assert [m["role"] for m in messages[holder + 1:]] == ["assistant", "user", "assistant", "user"]
+    blocks = messages[holder]["content"]
+    assert SECRET in blocks[-1]["text"] and "cache_control" in blocks[-2]
+    assert SECRET not in last_user_text(request.body)  # not the most salient line any more
+    # the history before it is read from the cache the previous reply wrote
+    read = request.usage["cache_read_input_tokens"]
+    assert read >= sum(estimate_tokens(text) for _, text in cached_prefix(previous.body))
+    assert "how is the ship doing, part 0?" in json.dumps(cached_prefix(previous.body))  # history, not system
+
+
+async def test_macros_are_rendered_not_raw(make_harness: Make, tmp_path: Path) -> None:
+    prompt = ("{{// a note for card authors only}}You are {{char}}.{{newline}}Crew: {{group}} / "
+              "{{charIfNotGroup}}.\n\n{{trim}}\n\nThe bridge clock: {{isotime}} on {{isodate}}, in Cairo "
+              "{{time_UTC+2}}.")
+    h = await make_harness(character_dir=mara_card(
+        tmp_path, system_prompt=prompt, post_history_instructions="Answer this: {{lastMessage}}"))
+    sent = await h.dm("status report")
+    await h.replies(int(sent["channel_id"]), 1)
+    request = reply_requests(h)[-1]
+    text = FakeClaude.all_text(request)
+    assert "{{" not in text and "card authors" not in text
+    system = FakeClaude.system_text(request)
+    assert ("You are Mara.\nCrew: Mara / Mara.The bridge clock: [24-hour time] on [ISO date], in Cairo "
+            "[time at UTC+2].") in system
+    final = last_user_text(request.body)
+    assert "[time at UTC+2] = " in final and "[24-hour time] = " in final
+    assert final.rstrip().endswith("[Instructions] Answer this: status report")
+
+
+async def test_a_card_set_in_another_world_gets_no_real_date(make_harness: Make, tmp_path: Path) -> None:
+    h = await make_harness(character_dir=mara_card(
+        tmp_path, extensions={"kindred": {"real_world_time": False}}))
+    sent = await h.dm("what day is it?")
+    await h.replies(int(sent["channel_id"]), 1)
+    text = FakeClaude.all_text(reply_requests(h)[-1])
+    assert "<now>" not in text and "where you are (" not in text
+    (tmp_path / "other").mkdir()
+    h2 = await make_harness(character_dir=mara_card(tmp_path / "other"))
+    sent = await h2.dm("what day is it?")
+    await h2.replies(int(sent["channel_id"]), 1)
+    assert "<now>" in FakeClaude.all_text(reply_requests(h2)[-1])
+
+
+async def test_a_vote_rounds_requests_are_not_one_request_thrice(make_harness: Make) -> None:
+    h = await make_harness(yes_no_vote_count="3")
+    h.claude.script("no", model=VOTER, times=None)
+    await h.say("anyone up for tea later?")
+    votes = await h.claude.wait_for_requests(3, model=VOTER)
+    bodies = {json.dumps(v.body, sort_keys=True) for v in votes}
+    assert len(bodies) == 3
+    assert len({json.dumps(v.body["system"]) for v in votes}) == 1  # one cached prefix for all three
+    system = FakeClaude.system_text(votes[0])
+    assert "exactly one word" not in system and ".." not in system
