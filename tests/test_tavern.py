@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from bot.core.persona.lorebook import activate
+from bot.core.persona.model import Lorebook, LoreEntry
 from tests.fakes.claude_server import FakeClaude, content_text
 from tests.fakes.prompt_cache import estimate_tokens
 from tests.harness import CHANNEL_ID, GUILD_ID, Harness, reply_requests
@@ -130,3 +132,41 @@ async def test_a_vote_rounds_requests_are_not_one_request_thrice(make_harness: M
     assert len({json.dumps(v.body["system"]) for v in votes}) == 1  # one cached prefix for all three
     system = FakeClaude.system_text(votes[0])
     assert "exactly one word" not in system and ".." not in system
+
+
+def book(*entries: LoreEntry, recursive: bool = True) -> Lorebook:
+    return Lorebook(entries=entries, scan_depth=1, recursive=recursive)
+
+
+def names(lore: Lorebook, messages: list[str]) -> list[str]:
+    return [e.name for e in activate(lore, messages)]
+
+
+def test_a_sticky_entry_stays_while_the_topic_is_live_then_goes() -> None:
+    lore = book(LoreEntry(("kestrel",), "The Kestrel is low on fuel.", name="kestrel",
+                          extensions={"sticky": 3}))
+    assert names(lore, ["is the kestrel safe?"]) == ["kestrel"]
+    assert names(lore, ["is the kestrel safe?", "she is", "and the crew?"]) == ["kestrel"]  # scan depth 1
+    assert names(lore, ["is the kestrel safe?", "a", "b", "c"]) == ["kestrel"]
+    assert names(lore, ["is the kestrel safe?", "a", "b", "c", "d"]) == []
+
+
+def test_cooldown_and_delay_count_messages() -> None:
+    lore = book(LoreEntry(("bell",), "The bell rings.", name="bell", extensions={"cooldown": 2}),
+                LoreEntry(("fog",), "Fog rolls in.", name="fog", extensions={"delay": 3}))
+    assert names(lore, ["bell"]) == ["bell"]
+    assert names(lore, ["bell", "bell"]) == [] and names(lore, ["bell", "bell", "bell"]) == []
+    assert names(lore, ["bell", "bell", "bell", "bell"]) == ["bell"]  # the cooldown is over
+    assert names(lore, ["fog"]) == [] and names(lore, ["a", "b", "fog"]) == ["fog"]
+
+
+def test_recursion_follows_the_activated_entries_text() -> None:
+    entries = (LoreEntry(("kestrel",), "The Kestrel burns aether.", name="kestrel"),
+               LoreEntry(("aether",), "Aether is rare this season.", name="aether"),
+               LoreEntry(("season",), "It is the dry season.", name="season",
+                         extensions={"exclude_recursion": True}))
+    assert names(book(*entries), ["the kestrel?"]) == ["kestrel", "aether"]
+    assert names(book(*entries, recursive=False), ["the kestrel?"]) == ["kestrel"]
+    stopper = (LoreEntry(("kestrel",), "The Kestrel burns aether.", name="kestrel",
+                         extensions={"prevent_recursion": True}), entries[1])
+    assert names(book(*stopper), ["the kestrel?"]) == ["kestrel"]

@@ -67,6 +67,7 @@ class Lorebook:
     token_budget: int = 1024
     name: str = ""
     extensions: JsonObject = field(default_factory=dict)
+    recursive: bool = True  # the card's recursive_scanning (SillyTavern's recursive scan: on by default)
 
 
 @dataclass(frozen=True)
