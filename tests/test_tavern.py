@@ -203,3 +203,14 @@ def test_openers_and_phrases_are_found_only_when_they_repeat() -> None:
     openers, phrases = repeated(["Glub! The tide is kind.", "Glub, the tide is kind today.",
                                  "Oh. The tide is kind, glub."])
     assert openers == ["Glub"] and phrases == ["the tide is kind"]
+
+
+async def test_before_char_world_info_comes_before_the_description(make_harness: Make, tmp_path: Path) -> None:
+    world = "The sky-lanes close at dusk."
+    book = {"entries": [{"keys": [], "content": world, "constant": True, "enabled": True,
+                         "insertion_order": 1, "position": "before_char", "extensions": {}}]}
+    h = await make_harness(character_dir=mara_card(tmp_path, character_book=book))
+    sent = await h.dm("hello")
+    await h.replies(int(sent["channel_id"]), 1)
+    system = FakeClaude.system_text(reply_requests(h)[-1])
+    assert system.index("You are Mara") < system.index(world) < system.index("## About Mara")

@@ -150,10 +150,15 @@ def character_block(persona: Persona, identity: dict[str, list[str]], mood: str,
     the person's name in a DM (SillyTavern's solo chat: the block is then that conversation's own)."""
     parts: list[str] = []
     character_prompt = persona.render(persona.system_prompt, user)
-    if character_prompt and not character_prompt.isspace():  # the API rejects a blank text block
-        parts.append(character_prompt)
+    # before_char world info: before the card's description, after its main prompt (SillyTavern's order)
+    head, cut, rest = character_prompt.partition(f"\n\n{persona.description_heading}") \
+        if persona.description_heading else (character_prompt, "", "")
+    if head and not head.isspace():  # the API rejects a blank text block
+        parts.append(head)
     if world.strip():
         parts.append(fence("world", world))
+    if cut:
+        parts.append(cut.strip() + rest)
     identity_lines = []
     for kind, title in IDENTITY_TITLES.items():
         items = identity.get(kind) or []

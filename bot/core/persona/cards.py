@@ -285,6 +285,7 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
         post_history_instructions=_char_macros(phi, char),
         character_note=_char_macros(note, char).strip() if isinstance(note, str) else "",
         character_note_depth=at,
+        description_heading=f"## About {char}" if (data.get("description") or "").strip() else "",
         real_world_time=kindred.get("real_world_time") is not False,
         first_message=_char_macros(data.get("first_mes") or "", char),
         alternate_greetings=tuple(_char_macros(g, char) for g in data.get("alternate_greetings") or ()),

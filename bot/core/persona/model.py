@@ -97,6 +97,9 @@ class Persona:
     nickname: str = ""  # a V3 card's nickname: {{char}} in its texts (name stays the display name)
     # A card's ``extensions.depth_prompt`` (SillyTavern's "character's note"): shown after the history.
     character_note: str = ""
+    # Where a card's own description begins in ``system_prompt`` (its heading): SillyTavern's before_char
+    # world info goes just before it, after the main prompt ("": after the whole character prompt).
+    description_heading: str = ""
     # False for a card set in another world: no real date or time of day in its prompts (only the silence)
     real_world_time: bool = True
     character_note_depth: int = 4  # where it goes: before the N-th message from the end (0: after the last)
