@@ -205,7 +205,8 @@ def test_openers_and_phrases_are_found_only_when_they_repeat() -> None:
     assert openers == ["Glub"] and phrases == ["the tide is kind"]
 
 
-async def test_before_char_world_info_comes_before_the_description(make_harness: Make, tmp_path: Path) -> None:
+async def test_before_char_world_info_comes_before_the_description(make_harness: Make,
+                                                                   tmp_path: Path) -> None:
     world = "The sky-lanes close at dusk."
     book = {"entries": [{"keys": [], "content": world, "constant": True, "enabled": True,
                          "insertion_order": 1, "position": "before_char", "extensions": {}}]}
@@ -214,3 +215,16 @@ async def test_before_char_world_info_comes_before_the_description(make_harness:
     await h.replies(int(sent["channel_id"]), 1)
     system = FakeClaude.system_text(reply_requests(h)[-1])
     assert system.index("You are Mara") < system.index(world) < system.index("## About Mara")
+
+
+async def test_example_dialogue_reads_like_the_live_chat(make_harness: Make, tmp_path: Path) -> None:
+    h = await make_harness(character_dir=mara_card(
+        tmp_path, mes_example="<START>\n{{user}}: Is it safe?\n{{char}}: Safe as houses."))
+    await fern(h)
+    sent = await h.dm("hello", user=FERN)
+    await h.replies(int(sent["channel_id"]), 1)
+    assert "fern: Is it safe?\nMara: Safe as houses." in FakeClaude.system_text(reply_requests(h)[-1])
+    await h.say("Mara, hello", mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    channel = FakeClaude.system_text(reply_requests(h)[-1])
+    assert "someone: Is it safe?\nMara: Safe as houses." in channel and "{{" not in channel

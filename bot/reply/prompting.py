@@ -41,7 +41,7 @@ from bot.core.claude import Prompt
 from bot.core.localtime import snowflake_time
 from bot.core.models.caching import RECENT_GAPS
 from bot.core.persona.lorebook import DepthLore
-from bot.core.persona.macros import Moment, humanize
+from bot.core.persona.macros import NEUTRAL_USER, Moment, humanize
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name, defuse
@@ -55,7 +55,7 @@ from database.records import History, PromptData, RelationshipRecord, SeenMessag
 EPHEMERAL = {"type": "ephemeral"}
 # {{user}} in the character block of a channel prompt: that block is shared by everyone there (it opens the
 # cached prefix), so it names no one; the final turn says who is being answered.
-CHANNEL_USER = "the person you are answering"
+CHANNEL_USER = NEUTRAL_USER
 
 
 IDENTITY_TITLES = {"trait": "Traits", "lore": "Lore", "fact": "Facts about yourself", "quirk": "Quirks"}

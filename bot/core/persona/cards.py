@@ -192,9 +192,18 @@ def _original(text: str, default: str) -> str:
 
 
 def format_examples(mes_example: str) -> str:
-    """Example dialogue blocks (separated by ``<START>``) as plain text blocks."""
+    """Example dialogue blocks (separated by ``<START>``) as plain text blocks, each line as the live chat
+    shows one ("name: message"): a person's line written ``{{user}}:`` is said by ``{{user_line}}``, which
+    the prompt layout names as the person in a DM and "someone" in a channel (where ``{{user}}`` is a
+    description, not a name)."""
     blocks = [b.strip() for b in re.split(r"<START>", mes_example, flags=re.IGNORECASE)]
-    return "\n\n---\n\n".join(b for b in blocks if b)
+    lines = []
+    for line in "\n\n---\n\n".join(b for b in blocks if b).split("\n"):
+        bare = line.lstrip()
+        if bare[:9].lower() == "{{user}}:":
+            line = "{{user_line}}:" + bare[9:]
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def first_sentence(text: str, limit: int = 200) -> str:
@@ -235,7 +244,8 @@ def compile_card_prompt(data: Mapping[str, Json], name: str) -> str:
         (f"## {name}'s personality", data.get("personality") or ""),
         ("## Scenario", data.get("scenario") or ""),
         (
-            f"## Example dialogue (how {name} talks; not part of this conversation)",
+            f"## Example dialogue (how {name} talks; not part of this conversation; your own replies carry "
+            "no name in front)",
             format_examples(data.get("mes_example") or ""),
         ),
     )

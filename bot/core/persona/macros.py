@@ -37,13 +37,16 @@ from datetime import datetime, timedelta, timezone
 TIME_MACROS = ("date", "time", "weekday", "idle_duration", "isodate", "isotime")
 REFERENCES = {"date": "[date]", "time": "[time]", "weekday": "[weekday]", "idle_duration": "[idle duration]",
               "isodate": "[ISO date]", "isotime": "[24-hour time]"}
-_MACRO = re.compile(r"\{\{\s*(char|user|date|time|weekday|idle_duration|isodate|isotime|lastmessage|group"
-                    r"|charifnotgroup|newline|noop|time_utc[+-]\d{1,2})\s*\}\}", re.IGNORECASE)
+_MACRO = re.compile(r"\{\{\s*(char|user|user_line|date|time|weekday|idle_duration|isodate|isotime|lastmessage"
+                    r"|group|charifnotgroup|newline|noop|time_utc[+-]\d{1,2})\s*\}\}", re.IGNORECASE)
 _TIME_MACRO = re.compile(r"\{\{\s*(date|time|weekday|idle_duration|isodate|isotime|time_utc[+-]\d{1,2})"
                          r"\s*\}\}", re.IGNORECASE)
 _COMMENT = re.compile(r"\{\{//.*?\}\}", re.DOTALL)
 _TRIM = re.compile(r"(?:\r?\n)*\{\{\s*trim\s*\}\}(?:\r?\n)*", re.IGNORECASE)
 LAST_MESSAGE = "[the message you are answering]"
+# {{user}} where a prompt names no one (a channel's shared character block); an example dialogue's person
+# (bot/core/persona/cards.py writes their lines as {{user_line}}) is then "someone"
+NEUTRAL_USER = "the person you are answering"
 
 
 def reference(name: str) -> str:
@@ -127,6 +130,8 @@ def render_macros(text: str, *, char: str, user: str, moment: Moment | None = No
             return char
         if key == "user":
             return user
+        if key == "user_line":
+            return "someone" if user == NEUTRAL_USER else user
         if key == "newline":
             return "\n"
         if key == "noop":
