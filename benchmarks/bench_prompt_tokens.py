@@ -35,10 +35,10 @@ from bot.reply.prompting import (
     CHANNEL_USER,
     ReplyExtras,
     build_reply_prompt,
-    build_vote_prompt,
     fence,
     format_recent,
 )
+from bot.reply.voteprompt import build_vote_prompt
 from database.records import History, PromptData, RelationshipRecord, SeenMessage, Turn
 from memory.batching import Batch, answered_lines, extraction_prompt
 from memory.summarizer import NEUTRAL_USER, Summarizer
