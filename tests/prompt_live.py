@@ -69,7 +69,8 @@ async def _run(h: Harness) -> dict[str, SentRequest]:
     # the client's own record of what it sent, with the parts the layout named (the prompt inspector's)
     kept = h.bot.claude.sent.recent()
     out: dict[str, SentRequest] = {}
-    for number, (kind, recorded) in enumerate((("dm reply", dm_request), ("channel reply", channel_request)), 1):
+    live = (("dm reply", dm_request), ("channel reply", channel_request))
+    for number, (kind, recorded) in enumerate(live, 1):
         match = next((r for r in kept if r.request.get("messages") == recorded.body["messages"]), None)
         parts = match.parts if match is not None else ()
         out[kind] = SentRequest(number, AT, kind, REPLY_MODEL, None, recorded.body, parts, CallUsage(), "")
