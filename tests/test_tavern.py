@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.alive.initiative import SelfPortrait, initiative_prompt
 from bot.core.persona.lorebook import activate
 from bot.core.persona.model import Lorebook, LoreEntry, Persona
 from bot.reply.guard import repeated, variety_note
+from bot.reply.prompting import CHANNEL_USER, character_block
 from database.records import SeenMessage
 from memory.batching import Batch, extraction_prompt
 from tests.fakes.claude_server import FakeClaude, content_text
@@ -228,3 +230,11 @@ async def test_example_dialogue_reads_like_the_live_chat(make_harness: Make, tmp
     await h.replies(CHANNEL_ID, 1)
     channel = FakeClaude.system_text(reply_requests(h)[-1])
     assert "someone: Is it safe?\nMara: Safe as houses." in channel and "{{" not in channel
+
+
+def test_status_and_proactive_requests_share_a_channel_replys_system_block() -> None:
+    persona = Persona(name="Mara", system_prompt="You are Mara. You ask {{user}} about the sky.")
+    portrait = SelfPortrait({"trait": ["dry"]}, "calm")
+    status = initiative_prompt(persona, portrait, "Write your status.")
+    reply = character_block(persona, portrait.identity, portrait.mood, user=CHANNEL_USER)
+    assert status.system[0]["text"] == reply  # one cache entry, not one per kind of request
