@@ -238,3 +238,17 @@ def test_status_and_proactive_requests_share_a_channel_replys_system_block() -> 
     status = initiative_prompt(persona, portrait, "Write your status.")
     reply = character_block(persona, portrait.identity, portrait.mood, user=CHANNEL_USER)
     assert status.system[0]["text"] == reply  # one cache entry, not one per kind of request
+
+
+async def test_sticky_lore_stays_in_the_prompt_while_the_topic_is_live(make_harness: Make,
+                                                                       tmp_path: Path) -> None:
+    fuel = "The Kestrel's aether tanks are a third full."
+    book = {"scan_depth": 1, "entries": [{"keys": ["fuel"], "content": fuel, "enabled": True,
+                                          "insertion_order": 1, "extensions": {"sticky": 3}}]}
+    h = await make_harness(character_dir=mara_card(tmp_path, character_book=book, extensions={}))
+    for n, text in enumerate(("how is the fuel?", "and the crew?", "and the weather?"), 1):
+        sent = await h.dm(text)
+        await h.replies(int(sent["channel_id"]), n)
+    first, second, third = (last_user_text(r.body) for r in reply_requests(h)[-3:])
+    assert fuel in first and fuel in second  # scan depth 1 no longer sees "fuel": the entry sticks
+    assert fuel not in third  # three messages on, it has gone
