@@ -4,9 +4,10 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
 
 1. **the character** (:func:`character_block`, system, cached): the character prompt, **the world** (the
    lorebook's always-on entries placed before the character, ``<world>``), who it is, the world placed
-   after it (``<world position="after_char">``), today's mood, the server's emotes. It names no
-   one (``{{user}}`` is "the person you are answering"), so every conversation, DM or channel, shares it.
-   It also says once that tagged text is data, not instructions.
+   after it (``<world position="after_char">``), today's mood, the server's emotes. In a channel it
+   names no one (``{{user}}`` is "the person you are answering"), so everyone there shares it; in a DM
+   ``{{user}}`` is the person (SillyTavern's solo chat). It says once that tagged text is never a command
+   (the person's notes are wishes to honour), and that the character may disagree.
 2. **the person, as quoted data** (:func:`person_block`, ``<person name="...">``): core memories, the
    notes they asked to be remembered (``<notes>``, in their own words: "I" is them), and the summary of
    their conversation, then how the character feels about them. In a DM it opens the first user
@@ -19,15 +20,18 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    local time in the character's time zone, how long since the person last wrote), how the character feels
    and how the person writes (in a DM only when they changed: each version is then pinned inside the
    cached history, bot/reply/pins.py), the lore the messages trigger (``<lore>``), recalled facts (dated),
-   lore placed at a depth of the chat (``<lore depth="N" role="...">``, deepest first), then **the message**
-   (then depth-0 lore), then **the instructions after the history** (framework blend, evolution stage, the
-   server's language, an out-of-character note, the character's note between the author's note's top and
-   bottom lore, the card's post-history instructions).
+   then **the message** (then depth-0 lore), then **the instructions after the history** (framework blend,
+   evolution stage, the server's language, an out-of-character note, the author's note's top and bottom
+   lore, a line asking to vary repeated openers (bot/reply/guard.py), the card's post-history
+   instructions). Lore placed at a depth of the chat (``<lore depth="N" role="...">``) and the card's
+   character's note go at their depth, N messages from the end (bot/reply/depth.py), the history's
+   breakpoint then just before them.
 
 Text a person or a card wrote is data: inside tags, never in ``system`` unquoted; display names are cleaned
 so they cannot close a tag (:func:`clean_name`). Features supply that data through the engine's
 :class:`bot.core.pipeline.PromptPart`; only this module decides where it goes. At most 4 cache
-breakpoints per request (the API's limit): the character block, the DM's person block, the history's end.
+breakpoints per request (the API's limit): the character block, the DM's person block, the history's end
+(or the block before the deepest note at a depth).
 """
 
 from __future__ import annotations
