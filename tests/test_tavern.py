@@ -190,7 +190,7 @@ def test_the_extraction_request_treats_the_messages_as_quoted_data() -> None:
 async def test_the_character_is_asked_to_vary_its_openers_and_may_disagree(harness: Harness) -> None:
     h = harness
     h.claude.script("Glub, hello there! The tide is kind today.", model="claude-test-default", times=None)
-    for i in range(3):
+    for i in range(4):
         sent = await h.dm(f"tell me something, {i}")
         await h.replies(int(sent["channel_id"]), i + 1)
     first, *_, last = reply_requests(h)
@@ -201,9 +201,9 @@ async def test_the_character_is_asked_to_vary_its_openers_and_may_disagree(harne
 
 
 def test_openers_and_phrases_are_found_only_when_they_repeat() -> None:
-    assert variety_note(["Hi!", "Well, maybe.", "Sure thing."]) == ""
+    assert variety_note(["Hi!", "Well, maybe.", "Sure thing.", "Hi again.", "Oh, the tide."]) == ""
     openers, phrases = repeated(["Glub! The tide is kind.", "Glub, the tide is kind today.",
-                                 "Oh. The tide is kind, glub."])
+                                 "Glub. The tide is kind, glub.", "Oh, the tide is kind."])
     assert openers == ["Glub"] and phrases == ["the tide is kind"]
 
 

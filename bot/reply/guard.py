@@ -23,16 +23,14 @@ def _words(text: str) -> list[str]:
 
 
 def _opener(text: str) -> str:
-    """A turn's first words, as written: its first word, or first two when the first is very short."""
-    words = _WORD.findall(text.lstrip("*_~ "))
-    if not words:
-        return ""
-    return " ".join(words[:2]) if len(words[0]) <= 2 and len(words) > 1 else words[0]
+    """A turn's first word, as written."""
+    words = _WORD.findall(text)
+    return words[0] if words else ""
 
 
 def repeated(own: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(openers used in at least two of the last :data:`RECENT` turns, phrases in at
-    least three of them: two to four words)."""
+    """(openers used in at least three of the last :data:`RECENT` turns, phrases of two to four words, two
+    of them not :data:`COMMON`, in at least four): a habit, not a coincidence."""
     turns = [t for t in own if t.strip()][-RECENT:]
     openers = Counter(o.casefold() for o in (_opener(t) for t in turns) if o)
     shown = {o.casefold(): o for o in (_opener(t) for t in turns) if o}
@@ -40,11 +38,11 @@ def repeated(own: Sequence[str]) -> tuple[list[str], list[str]]:
     for turn in turns:
         words = _words(turn)
         grams = {" ".join(words[i:i + n]) for n in (2, 3, 4) for i in range(len(words) - n + 1)}
-        phrases.update(g for g in grams if any(w not in COMMON for w in g.split()))
-    often = [p for p, c in phrases.most_common() if c >= 3]
+        phrases.update(g for g in grams if sum(w not in COMMON for w in g.split()) >= 2)
+    often = [p for p, c in phrases.most_common() if c >= 4]
     # a longer phrase covers the shorter ones inside it
-    kept = [p for p in often if not any(p != q and p in q for q in often)][:3]
-    return [shown[o] for o, c in openers.most_common() if c >= 2][:3], kept
+    kept = [p for p in often if not any(p != q and p in q for q in often)][:2]
+    return [shown[o] for o, c in openers.most_common() if c >= 3][:3], kept
 
 
 def variety_note(own: Sequence[str]) -> str:
