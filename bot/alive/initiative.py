@@ -21,7 +21,7 @@ from bot.core.persona.lorebook import persona_world
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Outlet
-from bot.reply.prompting import CHANNEL_USER, EPHEMERAL, IDENTITY_TITLES, character_block, now_part
+from bot.reply.prompting import CHANNEL_USER, IDENTITY_TITLES, character_block, now_part, system_blocks
 from bot.reply.splitting import split_message
 from bot.reply.typing_sim import typing_time
 from database.boundary import JsonObject
@@ -60,7 +60,7 @@ def character_system(persona: Persona, portrait: SelfPortrait) -> list[JsonObjec
     text = character_block(persona, portrait.identity, portrait.mood,
                            world=persona_world(persona, CHANNEL_USER),
                            world_after=persona_world(persona, CHANNEL_USER, after=True))
-    return [{"type": "text", "text": text, "cache_control": EPHEMERAL}]
+    return system_blocks(persona, text)
 
 
 def initiative_prompt(persona: Persona, portrait: SelfPortrait, ask: str, *, feeling: str = "",

@@ -182,6 +182,19 @@ def character_block(persona: Persona, identity: dict[str, list[str]], mood: str,
     return "\n\n".join(parts)
 
 
+def system_blocks(persona: Persona, character: str) -> list[JsonObject]:
+    """The character block as system blocks, each a cache breakpoint. Where the character prompt names
+    ``{{user}}`` (a DM's block names the person, a channel's no one), it is cut at the paragraph before
+    the first ``{{user}}``: what precedes it is the same in every conversation, so every DM, channel,
+    status and proactive request reads one cache entry for it and writes only its own rest."""
+    probe = persona.render(persona.system_prompt, "\x00")
+    cut = probe.rfind("\n\n", 0, max(0, probe.find("\x00")))
+    if cut > 0 and character.startswith(probe[:cut]):
+        return [{"type": "text", "text": character[:cut], "cache_control": EPHEMERAL},
+                {"type": "text", "text": character[cut:], "cache_control": EPHEMERAL}]
+    return [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
+
+
 def person_block(name: str, data: PromptData) -> str:
     """Part 2, the person as quoted data ("" when nothing is known of them), then how the character feels
     about them (its own guidance, so outside the quotes)."""
@@ -251,7 +264,7 @@ def build_reply_prompt(
     # there shares, "the person you are answering" (a SillyTavern group has one user; a channel has many)
     character = character_block(persona, data.identity, data.mood, extras.emotes, world=extras.world,
                                 world_after=extras.world_after, user=name if msg.is_dm else CHANNEL_USER)
-    system: list[JsonObject] = [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
+    system = system_blocks(persona, character)
     # 2. the person, 3. the transcript
     person, parts = person_and_parts(name, data)
     parts[:0] = [("world", fence("world", extras.world) if extras.world.strip() else ""),
