@@ -252,3 +252,18 @@ async def test_sticky_lore_stays_in_the_prompt_while_the_topic_is_live(make_harn
     first, second, third = (last_user_text(r.body) for r in reply_requests(h)[-3:])
     assert fuel in first and fuel in second  # scan depth 1 no longer sees "fuel": the entry sticks
     assert fuel not in third  # three messages on, it has gone
+
+
+async def test_dm_and_channel_share_the_character_block_up_to_the_first_user(harness: Harness) -> None:
+    """Finn's prompt names {{user}} in its fourth paragraph: what comes before is one cache entry for the
+    DM (where {{user}} is alice) and the channel (where it is no one)."""
+    h = harness
+    sent = await h.dm("hello finn")
+    await h.replies(int(sent["channel_id"]), 1)
+    await h.say("finn, are you open?", mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    dm, channel = reply_requests(h)[-2:]
+    shared, own = channel.body["system"][:2]
+    assert dm.body["system"][0] == shared and "{{" not in shared["text"]
+    assert "alice" in dm.body["system"][1]["text"] and "the person you are answering" in own["text"]
+    assert channel.usage["cache_read_input_tokens"] >= estimate_tokens(shared["text"])
