@@ -254,16 +254,23 @@ async def test_sticky_lore_stays_in_the_prompt_while_the_topic_is_live(make_harn
     assert fuel not in third  # three messages on, it has gone
 
 
-async def test_dm_and_channel_share_the_character_block_up_to_the_first_user(harness: Harness) -> None:
-    """Finn's prompt names {{user}} in its fourth paragraph: what comes before is one cache entry for the
-    DM (where {{user}} is alice) and the channel (where it is no one)."""
-    h = harness
-    sent = await h.dm("hello finn")
+async def test_dm_and_channel_share_the_character_block_up_to_the_first_user(make_harness: Make,
+                                                                             tmp_path: Path) -> None:
+    """A long prompt that names {{user}} late: what comes before is one cache entry for the DM (where
+    {{user}} is alice) and the channel (where it is no one)."""
+    folder = tmp_path / "wren"
+    folder.mkdir()
+    lore = "Wren keeps a night-market stall of maps and tide charts. " * 40
+    (folder / "character.env").write_text(
+        f'default_name="Wren"\ncore_prompt="You are Wren. {lore}\n\nYou ask {{{{user}}}} where they sail."\n')
+    h = await make_harness(character_dir=folder)
+    sent = await h.dm("hello wren")
     await h.replies(int(sent["channel_id"]), 1)
-    await h.say("finn, are you open?", mention=True)
+    await h.say("wren, are you open?", mention=True)
     await h.replies(CHANNEL_ID, 1)
     dm, channel = reply_requests(h)[-2:]
     shared, own = channel.body["system"][:2]
     assert dm.body["system"][0] == shared and "{{" not in shared["text"]
-    assert "alice" in dm.body["system"][1]["text"] and "the person you are answering" in own["text"]
+    assert "You ask alice" in dm.body["system"][1]["text"]
+    assert "You ask the person you are answering" in own["text"]
     assert channel.usage["cache_read_input_tokens"] >= estimate_tokens(shared["text"])

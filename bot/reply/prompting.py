@@ -182,6 +182,9 @@ def character_block(persona: Persona, identity: dict[str, list[str]], mood: str,
     return "\n\n".join(parts)
 
 
+SHARED_MIN_CHARS = 2048  # about 512 tokens
+
+
 def system_blocks(persona: Persona, character: str) -> list[JsonObject]:
     """The character block as system blocks, each a cache breakpoint. Where the character prompt names
     ``{{user}}`` (a DM's block names the person, a channel's no one), it is cut at the paragraph before
@@ -189,7 +192,9 @@ def system_blocks(persona: Persona, character: str) -> list[JsonObject]:
     status and proactive request reads one cache entry for it and writes only its own rest."""
     probe = persona.render(persona.system_prompt, "\x00")
     cut = probe.rfind("\n\n", 0, max(0, probe.find("\x00")))
-    if cut > 0 and character.startswith(probe[:cut]):
+    # shorter than the smallest cacheable prefix (512 tokens on the 5.5 models), its breakpoint would
+    # cache nothing and cost a channel transcript one of its own
+    if cut >= SHARED_MIN_CHARS and character.startswith(probe[:cut]):
         return [{"type": "text", "text": character[:cut], "cache_control": EPHEMERAL},
                 {"type": "text", "text": character[cut:], "cache_control": EPHEMERAL}]
     return [{"type": "text", "text": character, "cache_control": EPHEMERAL}]
