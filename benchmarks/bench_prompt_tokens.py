@@ -35,10 +35,10 @@ from bot.reply.prompting import (
     CHANNEL_USER,
     ReplyExtras,
     build_reply_prompt,
-    build_vote_prompt,
     fence,
     format_recent,
 )
+from bot.reply.voteprompt import build_vote_prompt
 from database.records import History, PromptData, RelationshipRecord, SeenMessage, Turn
 from memory.batching import Batch, answered_lines, extraction_prompt
 from memory.summarizer import NEUTRAL_USER, Summarizer
@@ -124,7 +124,7 @@ def prompts(persona: Persona) -> dict[str, Any]:
 
     stand_in = SimpleNamespace(_ask=ask, _summary_text=Summarizer._summary_text)
     asyncio.run(Summarizer._summary(stand_in, persona,  # type: ignore[arg-type]
-                                    History(1, SUMMARY, HISTORY), HISTORY, USER, "alice", True, None))
+                                    History(1, SUMMARY, HISTORY), HISTORY, USER, "alice", True, "", None))
     out["summary"] = captured["summary"]
     batch = Batch(USER, "alice", True, [(i, m) for i, m in enumerate(RECENT) if m.author_id == USER])
     batch.answers = {i: m for i, m in answered_lines(list(enumerate(RECENT))).items() if i in batch.log_ids}

@@ -8,6 +8,9 @@ layout named (bot/core/models/sent.py, as the dashboard's prompt inspector does)
 Deterministic: no date, id or answer in the output depends on when it runs; tests/test_docs.py checks the
 file is what this script writes.
 
+The DM and channel replies come from a live run of the bot itself (tests/prompt_live.py), so pinned notes
+and recall are as the bot sends them.
+
 Run: .venv/bin/python -m tests.prompt_docs  (writes docs/prompts.md; --check: exit 1 when it differs)
 """
 
@@ -33,6 +36,7 @@ from memory.consolidation import EXTRACTION_MAX_TOKENS
 from memory.facts import EXTRACTION_SCHEMA
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import TEST_CONFIG
+from tests.prompt_live import live_requests
 
 TARGET = PROJECT_ROOT / "docs" / "prompts.md"
 AT = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)
@@ -40,13 +44,15 @@ AT = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)
 # What each kind is for, and how it is laid out (said once, above its parts).
 KINDS: dict[str, str] = {
     "dm reply": (
-        "Alice writes to Finn in a DM. The character block (system) names no one, so every conversation "
-        "shares its cache entry; the person's block opens the conversation and is cached with it; the "
-        "history's last turn is the second breakpoint; everything that changes each reply (the time, "
+        "Alice's fourth message to Finn in a DM, from a live run of the bot (tests/prompt_live.py: the bot "
+        "against the fake Discord and the fake Claude, on a fixed clock). The character block (system) "
+        "names no one unless the card says {{user}}; the person's block opens the conversation and is "
+        "cached with it; the history's last turn is the last breakpoint; what changes each reply (the time, "
         "the state, lore, recall, the message, the instructions) comes after it."),
     "channel reply": (
-        "Alice @mentions Finn in #general. The transcript is one block per line, append-only, so everyone's "
-        "replies in the channel read one cached prefix; the person being answered comes after it, uncached."),
+        "Alice @mentions Finn in #general, from the same live run. The transcript is one block per line, "
+        "append-only, so everyone's replies in the channel read one cached prefix; the person being "
+        "answered comes after it, uncached."),
     "vote": (
         "Nobody addressed Finn: should Finn join in? The voting model sees who Finn is (cached, shared by "
         "every vote), the recent lines (cached), then the latest message and the question."),
@@ -76,6 +82,8 @@ PARTS: dict[str, str] = {
     "person": "The person as quoted data (their core memories).",
     "person: core memories": "What the character always remembers about the person, quoted as data.",
     "person: summary": "The summary of their earlier conversation, quoted as data.",
+    "person: notes": "What the person asked to be remembered, in their words: wishes to honour.",
+    "lore: at a depth": "Lore and the card's depth prompt placed at their depth of the chat.",
     "person: relationship": "How the character feels about the person, as tone guidance (not raw numbers).",
     "transcript": "The conversation: the person's turns (in a channel, one line per block).",
     "transcript: the character's turn": "The character's own earlier replies, as assistant turns.",
@@ -194,8 +202,11 @@ totals per kind, before and after issue 44:
 
 
 def render() -> str:
-    """docs/prompts.md's text (builds the prompts, then runs its own event loop to send them)."""
-    sections = [render_kind(kind, sent) for kind, sent in asyncio.run(capture(*build()))]
+    """docs/prompts.md's text (builds the prompts, then runs its own event loop to send them); the two reply
+    kinds from a live run of the bot (tests/prompt_live.py: pins and recall as the bot sends them)."""
+    captured = dict(asyncio.run(capture(*build())))
+    captured.update(asyncio.run(live_requests()))
+    sections = [render_kind(kind, captured[kind]) for kind in KINDS]
     return HEAD + "\n" + "\n".join(sections).rstrip("\n") + "\n"
 
 

@@ -26,7 +26,7 @@ from bot.core.persona import blend, cards, framework, lorebook, lorekeys, macros
 from bot.core.persona.model import Lorebook, LoreEntry
 from bot.discord import posting
 from bot.operator.admin import language
-from bot.reply import delivery, splitting
+from bot.reply import delivery, guard, splitting
 from bot.reply.deciding import addressing, intent, router, triage
 from bot.runtime import voice
 from bot.servertools import moderation, polls, settings
@@ -128,7 +128,9 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
                                                       ("glade eldoria elvishia moon red", lorekeys._WORD)),
     "macros": (lambda t: (macros.render_macros(t, char="Finn", user=t[:100]), macros.time_macros_in([t]),
                           macros.chance_macros(t, seed=1), macros.chance_macros("{{roll:" + t[:200] + "}}")),
-               (macros._MACRO, macros._TIME_MACRO, macros._CHANCE, macros._DICE)),
+               (macros._MACRO, macros._TIME_MACRO, macros._CHANCE, macros._DICE, macros._COMMENT,
+                macros._TRIM)),
+    "repetition guard: openers and phrases": (lambda t: guard.variety_note([t, t, t]), (guard._WORD,)),
     "card: char and user macros": (lambda t: cards._char_macros(t, "Finn"), ("BOT USER char user original",)),
     "card: example blocks": (cards.format_examples, ("START",)),
     "card: first sentence": (cards.first_sentence, ()),
@@ -168,7 +170,7 @@ def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     compiled patterns are all named by some entry."""
     modules = (triage, intent, router, topics, timewords, lexical, style, emotions, mirroring, blend, macros,
                framework, template, modes, splitting, delivery, emotes, voice, attachments, posting, polls,
-               moderation, localtime, text, lorekeys, appraisal)
+               moderation, localtime, text, lorekeys, appraisal, guard)
     covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
     covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
     missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()

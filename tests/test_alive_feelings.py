@@ -205,6 +205,8 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
     # her /remember note is hers, by name (in her words "I" is her), never the character's own memory
     assert ("<person name=\"alice\">\n<notes by=\"alice\" words=\"alice's own, about themselves\">\n"
             "- Alice restores old boats") in asked
+    # and what they last talked about (the conversation's last message from her)
+    assert "<last_message by=\"alice\">\nhello finn\n</last_message>" in asked
     when = day + timedelta(hours=1)
     assert re.search(rf"<now>{when:%A}, {when.day} {when:%B} {when.year}, 1:00 PM where you are \(UTC\)\. "
                      r"alice last wrote [34] days ago\.</now>", asked)

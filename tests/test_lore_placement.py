@@ -1,6 +1,7 @@
 """Lore where the card places it (issue 44, item 6), proven by the request the fake Claude receives: a
-constant entry after the character in the cached system block, at-depth entries as fenced data after the
-history's breakpoint (depth 0 after the message), the author's note's bottom after the character's note."""
+constant entry after the character in the cached system block, at-depth entries as fenced data at their depth
+of the chat, after the history's breakpoint (depth 0 after the message), the author's note's bottom after
+the character's note."""
 
 from __future__ import annotations
 
@@ -46,14 +47,21 @@ async def test_lore_goes_where_its_position_says(make_harness: Make, tmp_path: P
     # Constant entries beside the character: in the cached character block, after_char after the rest of it.
     assert f'<world position="after_char">\n{NEAR}\n</world>' in system
     assert system.index("<world>") < system.index("Its lens turns") < system.index(NEAR)
-    # At-depth lore: fenced data after the history's breakpoint, never in system, never in the history.
+    # At-depth lore where SillyTavern puts it: depth 2 before the second message from the end (the last
+    # answer, so at the end of the user turn before it), after the history's breakpoint; depth 0 after
+    # the message. Never in system.
     messages = request.body["messages"]
-    history = "\n".join(content_text(m["content"]) for m in messages[:-1])
-    assert "cache_control" in messages[-2]["content"][-1]
-    assert DEEP not in history and LAST not in history and DEEP not in system
+    deep = f'<lore depth="2" role="system">\n{DEEP}\n</lore>'
+    holder = next(i for i, m in enumerate(messages) if deep in content_text(m["content"]))
+    assert messages[holder]["role"] == "user" and [m["role"] for m in messages[holder + 1:]] == [
+        "assistant", "user"]
+    blocks = messages[holder]["content"]
+    at = next(i for i, b in enumerate(blocks) if b["text"] == deep)
+    assert at == len(blocks) - 1 and "cache_control" in blocks[at - 1]  # the cache ends just before it
+    assert DEEP not in system and LAST not in content_text(messages[holder]["content"])
     final = last_user_text(request.body)
     asked = final.index("alice: Is there fog over the Narrows tonight?")
-    assert final.index(f'<lore depth="2" role="system">\n{DEEP}\n</lore>') < asked  # deeper: before it
+    assert DEEP not in final
     assert final.index(f'<lore depth="0" role="user">\n{LAST}\n</lore>') > asked  # depth 0: after it
     bottom = final.index(f'<lore position="an_bottom">\n{NOTE}\n</lore>')
     assert asked < bottom < final.index("[Instructions]")  # with the notes after the history

@@ -45,8 +45,7 @@ async def test_time_macros_render_per_message_and_the_system_prompt_stays_cached
     assert json.dumps(first.body["system"]) == json.dumps(second.body["system"])
     system = FakeClaude.system_text(first)
     assert ("You are Wren, a night-market fortune teller. Today is [date] ([weekday]) and it is [time] where "
-            "you live. the person you are answering has been away for [idle duration]") in system
-    assert "alice" not in system  # the person's name is quoted data, never system text
+            "you live. alice has been away for [idle duration]") in system  # a DM: {{user}} is the person
     assert "{{" not in FakeClaude.all_text(first) + FakeClaude.all_text(second)
 
     # The per-message part states the values at each reply.

@@ -114,8 +114,8 @@ def test_a_dm_prompt_keeps_its_layout() -> None:
     prompt = build_reply_prompt(PERSONA, data([], turns), incoming(3, dm=True),
                                 extras=ReplyExtras(style="## How alice writes\nx"))
     [character] = prompt.system  # the person is quoted data, never a system block
-    assert "You ask the person you are answering questions" in character["text"]
-    assert "alice" not in character["text"] and "hermit crab" not in character["text"]
+    assert "You ask alice questions" in character["text"]  # {{user}} in a DM: the person
+    assert "hermit crab" not in character["text"]
     person = prompt.messages[0]["content"][0]
     assert person["text"].startswith('[Where: a private direct message with alice]\n<person name="alice">')
     assert "cache_control" in person

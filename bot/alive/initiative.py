@@ -22,7 +22,7 @@ from bot.core.persona.lorebook import persona_world
 from bot.core.persona.macros import Moment, now_note
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming, Outlet
-from bot.reply.prompting import CHANNEL_USER, EPHEMERAL, IDENTITY_TITLES, character_block, now_part
+from bot.reply.prompting import CHANNEL_USER, IDENTITY_TITLES, character_block, now_part, system_blocks
 from bot.reply.splitting import split_message
 from bot.reply.typing_sim import typing_time
 from database.boundary import JsonObject
@@ -53,12 +53,14 @@ async def self_portrait(identity_rows: Identity, state: State, character_key: st
     return SelfPortrait(identity, await state.get(MOOD_KEY))
 
 
-def character_system(persona: Persona, portrait: SelfPortrait, *, quotes: bool) -> list[JsonObject]:
-    """The system block: a reply's character block (the character prompt, who it is, its mood)."""
-    text = character_block(persona, portrait.identity, portrait.mood, quotes=quotes,
+def character_system(persona: Persona, portrait: SelfPortrait) -> list[JsonObject]:
+    """The system block: a reply's character block (the character prompt, who it is, its mood), byte for
+    byte as a channel reply without emotes has it (the rule on quoted data included), so the cache entry
+    a reply wrote serves the status and proactive requests too."""
+    text = character_block(persona, portrait.identity, portrait.mood,
                            world=persona_world(persona, CHANNEL_USER),
                            world_after=persona_world(persona, CHANNEL_USER, after=True))
-    return [{"type": "text", "text": text, "cache_control": EPHEMERAL}]
+    return system_blocks(persona, text)
 
 
 def initiative_prompt(persona: Persona, portrait: SelfPortrait, ask: str, *, feeling: str = "",
@@ -69,11 +71,11 @@ def initiative_prompt(persona: Persona, portrait: SelfPortrait, ask: str, *, fee
     tail = [("person", person)]
     if moment is not None:
         who = name or "everyone"
-        tail += [("time", now_part(moment, who)),
+        tail += [("time", now_part(moment, who, dated=persona.real_world_time)),
                  ("time: macros", now_note(persona.time_macros(), moment, who))]
     tail += [("feelings", feeling), ("instructions", ask)]
     shown = tuple((label, text) for label, text in tail if text)
-    return Prompt(system=character_system(persona, portrait, quotes=bool(person)),
+    return Prompt(system=character_system(persona, portrait),
                   messages=[{"role": "user", "content": "\n\n".join(text for _, text in shown)}],
                   parts=shown)  # named for the prompt inspector (bot/core/models/sent.py)
 

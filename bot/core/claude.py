@@ -221,30 +221,32 @@ class ClaudeClient(StartupChecks):
                                 stream=use_stream, on_text=on_text, background=False, effort=effort,
                                 gaps=prompt.gaps, parts=prompt.parts, people=prompt.people)
 
-    async def ask_many(self, prompt: Prompt, *, count: int, model: str, max_tokens: int, purpose: str,
-                       user_id: int | None, guild_id: int | None, timeout: float,
+    async def ask_many(self, prompt: Prompt | Sequence[Prompt], *, count: int, model: str, max_tokens: int,
+                       purpose: str, user_id: int | None, guild_id: int | None, timeout: float,
                        schema: Mapping[str, Json] | None = None) -> list[str | None]:
-        """The same short request ``count`` times at once (a vote round, bot/reply/deciding/voting.py): each
-        answer's
-        text, None where the call failed. ``schema``: the answers are held to it (structured outputs)."""
-        # One request for all (the SDK copies what it sends), and the usage rows in one write at the end
-        # instead of one write per call.
-        request = {"model": model, "max_tokens": max_tokens, "system": prompt.system,
-                   "messages": prompt.messages}
+        """A short request ``count`` times at once (a vote round, bot/reply/deciding/voting.py): each
+        answer's text, None where the call failed; several prompts: the ``i``-th call sends the ``i``-th
+        (cycling). ``schema``: the answers are held to it (structured outputs)."""
+        prompts = [prompt] if isinstance(prompt, Prompt) else list(prompt)
+        # One request body per prompt (the SDK copies what it sends), and the usage rows in one write at
+        # the end instead of one write per call.
+        requests = [{"model": model, "max_tokens": max_tokens, "system": p.system, "messages": p.messages}
+                    for p in prompts]
         calls: list[Mapping[str, object]] = []
 
-        async def one() -> str | None:
+        async def one(i: int) -> str | None:
+            sent = prompts[i % len(prompts)]
             try:
-                completion = await self._call(request, purpose=purpose, user_id=user_id, guild_id=guild_id,
-                                              timeout=timeout,
-                                              stream=False, calls=calls, gaps=prompt.gaps, parts=prompt.parts,
-                                              schema=schema, people=prompt.people)
+                completion = await self._call(requests[i % len(prompts)], purpose=purpose, user_id=user_id,
+                                              guild_id=guild_id,
+                                              timeout=timeout, stream=False, calls=calls, gaps=sent.gaps,
+                                              parts=sent.parts, schema=schema, people=sent.people)
             except ClaudeUnavailable:
                 return None
             return completion.text
 
         try:
-            return list(await asyncio.gather(*(one() for _ in range(count))))
+            return list(await asyncio.gather(*(one(i) for i in range(count))))
         finally:
             await self._store_usage(calls)
 

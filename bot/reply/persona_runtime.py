@@ -180,10 +180,11 @@ class PersonaRuntime:
         names = persona.time_macros()
         return now_note(names, moment, clean_name(msg.author_name)) if names else ""
 
-    def world(self, persona: Persona, *, after: bool = False) -> str:
-        """The lorebook's always-on entries placed before (``after``: after) the character, naming no one
-        (they go in the shared, cached character block)."""
-        return persona_world(persona, "the person you are answering", after=after)
+    def world(self, persona: Persona, *, after: bool = False,
+              user: str = "the person you are answering") -> str:
+        """The lorebook's always-on entries placed before (``after``: after) the character; ``user``: the
+        person in a DM, else no one (a channel's cached character block is shared by everyone there)."""
+        return persona_world(persona, user, after=after)
 
     async def lore(self, persona: Persona, msg: Incoming, data: PromptData) -> PlacedLore:
         """The lore the recent messages activate, by where it is placed, as data (the layout fences it)."""
@@ -197,7 +198,9 @@ class PersonaRuntime:
     async def lore_extras(self, persona: Persona, msg: Incoming, data: PromptData) -> JsonObject:
         """The world and the lore of a reply, as ReplyExtras fields (bot/reply/prompting.py)."""
         lore = await self.lore(persona, msg, data)
-        return {"world": self.world(persona), "world_after": self.world(persona, after=True),
+        user = clean_name(msg.author_name) if msg.is_dm else "the person you are answering"
+        return {"world": self.world(persona, user=user),
+                "world_after": self.world(persona, after=True, user=user),
                 "lore": lore.beside_char, "depth_lore": lore.at_depth,
                 "notes_lore": (lore.notes_top, lore.notes_bottom)}
 

@@ -192,9 +192,18 @@ def _original(text: str, default: str) -> str:
 
 
 def format_examples(mes_example: str) -> str:
-    """Example dialogue blocks (separated by ``<START>``) as plain text blocks."""
+    """Example dialogue blocks (separated by ``<START>``) as plain text blocks, each line as the live chat
+    shows one ("name: message"): a person's line written ``{{user}}:`` is said by ``{{user_line}}``, which
+    the prompt layout names as the person in a DM and "someone" in a channel (where ``{{user}}`` is a
+    description, not a name)."""
     blocks = [b.strip() for b in re.split(r"<START>", mes_example, flags=re.IGNORECASE)]
-    return "\n\n---\n\n".join(b for b in blocks if b)
+    lines = []
+    for line in "\n\n---\n\n".join(b for b in blocks if b).split("\n"):
+        bare = line.lstrip()
+        if bare[:9].lower() == "{{user}}:":
+            line = "{{user_line}}:" + bare[9:]
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def first_sentence(text: str, limit: int = 200) -> str:
@@ -235,7 +244,8 @@ def compile_card_prompt(data: Mapping[str, Json], name: str) -> str:
         (f"## {name}'s personality", data.get("personality") or ""),
         ("## Scenario", data.get("scenario") or ""),
         (
-            f"## Example dialogue (how {name} talks; not part of this conversation)",
+            f"## Example dialogue (how {name} talks; not part of this conversation; your own replies carry "
+            "no name in front)",
             format_examples(data.get("mes_example") or ""),
         ),
     )
@@ -272,6 +282,9 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
     talk = _talkativeness((data.get("extensions") or {}).get("talkativeness"))
     depth = (data.get("extensions") or {}).get("depth_prompt")
     note = depth.get("prompt") if isinstance(depth, dict) else None
+    # SillyTavern's depth prompt: at depth 4 unless the card says otherwise
+    at = depth.get("depth") if isinstance(depth, dict) else None
+    at = int(at) if isinstance(at, int | float) and not isinstance(at, bool) and 0 <= at <= 1000 else 4
     path = source or card.path
     return Persona(
         name=name,
@@ -281,6 +294,9 @@ def card_to_persona(card: Card, env: Mapping[str, str], source: Path | None = No
         description=description,
         post_history_instructions=_char_macros(phi, char),
         character_note=_char_macros(note, char).strip() if isinstance(note, str) else "",
+        character_note_depth=at,
+        description_heading=f"## About {char}" if (data.get("description") or "").strip() else "",
+        real_world_time=kindred.get("real_world_time") is not False,
         first_message=_char_macros(data.get("first_mes") or "", char),
         alternate_greetings=tuple(_char_macros(g, char) for g in data.get("alternate_greetings") or ()),
         group_greetings=tuple(_char_macros(g, char) for g in data.get("group_only_greetings") or ()

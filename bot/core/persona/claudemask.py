@@ -77,6 +77,7 @@ def load_claudemask(folder: Path, env: Mapping[str, str]) -> Persona:
         description=env_text(env, "description"),
         first_message=resolve_char(env_text(env, "first_message"), name),
         post_history_instructions=resolve_char(env_text(env, "post_history_instructions"), name),
+        real_world_time=env_text(env, "real_world_time").lower() not in ("false", "no", "off", "0"),
         source_format="claudemask",
         source_path=folder / "character.env",
         extra=extra,

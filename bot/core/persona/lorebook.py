@@ -17,7 +17,8 @@ Activation rules (see :func:`activate`): a key must appear in the last ``scan_de
 (case-insensitive unless ``case_sensitive``; ``/regex/flags`` keys are regular expressions); ``selective``
 entries also need a secondary key; ``constant`` entries always activate; disabled entries never do; the
 result is ordered by ``insertion_order`` and fits the token budget by dropping whole entries, lowest
-``priority`` first. Which keys a text holds is bot/core/persona/lorekeys.py's.
+``priority`` first. Which keys a text holds is bot/core/persona/lorekeys.py's; recursion and the timed
+effects (sticky, cooldown, delay) are bot/core/persona/loretimed.py's.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pathlib import Path
 from bot.core.errors import ConfigError
 from bot.core.persona.fields import kind_of
 from bot.core.persona.lorekeys import Matcher, key_index
+from bot.core.persona.loretimed import recurse, timed, timed_active
 from bot.core.persona.model import Lorebook, LoreEntry, Persona
 from bot.core.tokens import count_tokens
 from database.boundary import Json, JsonObject
@@ -225,7 +227,8 @@ def lorebook_from_dict(data: Json, file: str, prefix: str = "") -> Lorebook:
         raise ConfigError(file, at("scan_depth"), f"must not be negative, got {scan_depth}")
     if budget < 0:
         raise ConfigError(file, at("token_budget"), f"must not be negative, got {budget}")
-    return Lorebook(entries=entries, scan_depth=scan_depth, token_budget=budget, name=name, extensions=ext)
+    return Lorebook(entries=entries, scan_depth=scan_depth, token_budget=budget, name=name, extensions=ext,
+                    recursive=data.get("recursive_scanning") is not False)
 
 
 def load_lorebook(path: Path) -> Lorebook:
@@ -240,7 +243,8 @@ def load_lorebook(path: Path) -> Lorebook:
     return (
         book
         if book.name
-        else Lorebook(book.entries, book.scan_depth, book.token_budget, path.stem, book.extensions)
+        else Lorebook(book.entries, book.scan_depth, book.token_budget, path.stem, book.extensions,
+                      book.recursive)
     )
 
 
@@ -280,7 +284,7 @@ def lorebook_to_dict(book: Lorebook) -> JsonObject:
         "name": book.name,
         "scan_depth": book.scan_depth,
         "token_budget": book.token_budget,
-        "recursive_scanning": False,
+        "recursive_scanning": book.recursive,
         "extensions": book.extensions,
         "entries": entries,
     }
@@ -303,13 +307,22 @@ def activate(
     window = list(recent_messages)[-depth:] if depth > 0 else []
     # Messages are joined with a newline so a key never matches across two messages.
     text = "\n".join(window)
-    chosen: list[tuple[int, LoreEntry]] = []
     matcher = Matcher(key_index(lorebook), text) if text else None
+
+    def usable(index: int, entry: LoreEntry) -> bool:
+        return entry.enabled and bool(entry.content.strip())
+
+    found = {index: entry for index, entry in enumerate(lorebook.entries) if usable(index, entry)
+             and (entry.constant or (matcher is not None and matcher.triggered(index, entry)))}
+    recurse(lorebook, found, usable)  # what the activated entries' own text triggers
+    # sticky, cooldown and delay: replayed over the last messages (bot/core/persona/loretimed.py)
     for index, entry in enumerate(lorebook.entries):
-        if not entry.enabled or not entry.content.strip():
-            continue
-        if entry.constant or (matcher is not None and matcher.triggered(index, entry)):
-            chosen.append((index, entry))
+        if usable(index, entry) and not entry.constant and timed(entry):
+            if timed_active(lorebook, index, entry, list(recent_messages), index in found):
+                found[index] = entry
+            else:
+                found.pop(index, None)
+    chosen = sorted(found.items())
     budget = lorebook.token_budget if token_budget is None else token_budget
     if budget is not None and budget >= 0:
         kept: set[int] = set()
@@ -406,4 +419,5 @@ def merge_lorebooks(books: Sequence[Lorebook | None]) -> Lorebook | None:
         return None
     first = present[0]
     entries = tuple(e for b in present for e in b.entries)
-    return Lorebook(entries, first.scan_depth, first.token_budget, first.name, first.extensions)
+    return Lorebook(entries, first.scan_depth, first.token_budget, first.name, first.extensions,
+                    first.recursive)

@@ -1,6 +1,10 @@
 """SillyTavern macros in prompts and cards: ``{{char}}``, ``{{user}}``, ``{{date}}``, ``{{time}}``,
-``{{weekday}}``, ``{{idle_duration}}`` (case-insensitive, spaces inside the braces allowed, as in
-SillyTavern).
+``{{weekday}}``, ``{{idle_duration}}``, ``{{isodate}}``, ``{{isotime}}``, ``{{time_UTC+2}}``
+(case-insensitive, spaces inside the braces allowed, as in SillyTavern); ``{{// a comment}}`` and
+``{{noop}}`` are removed, ``{{newline}}`` is a line break and ``{{trim}}`` removes itself with the line
+breaks around it (after the rest, as SillyTavern does); ``{{lastMessage}}`` is the message answered (a
+reference to it in the stable text); ``{{group}}`` and ``{{charIfNotGroup}}`` are the character's name (a
+Kindred conversation has one character: SillyTavern's solo chat).
 
 Prompt caching needs the system prompt to stay byte-identical from one reply to the next, yet ``{{time}}``
 changes every minute. So the macros are rendered in two places:
@@ -28,12 +32,28 @@ import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
-TIME_MACROS = ("date", "time", "weekday", "idle_duration")
-REFERENCES = {"date": "[date]", "time": "[time]", "weekday": "[weekday]", "idle_duration": "[idle duration]"}
-_MACRO = re.compile(r"\{\{\s*(char|user|date|time|weekday|idle_duration)\s*\}\}", re.IGNORECASE)
-_TIME_MACRO = re.compile(r"\{\{\s*(date|time|weekday|idle_duration)\s*\}\}", re.IGNORECASE)
+TIME_MACROS = ("date", "time", "weekday", "idle_duration", "isodate", "isotime")
+REFERENCES = {"date": "[date]", "time": "[time]", "weekday": "[weekday]", "idle_duration": "[idle duration]",
+              "isodate": "[ISO date]", "isotime": "[24-hour time]"}
+_MACRO = re.compile(r"\{\{\s*(char|user|user_line|date|time|weekday|idle_duration|isodate|isotime|lastmessage"
+                    r"|group|charifnotgroup|newline|noop|time_utc[+-]\d{1,2})\s*\}\}", re.IGNORECASE)
+_TIME_MACRO = re.compile(r"\{\{\s*(date|time|weekday|idle_duration|isodate|isotime|time_utc[+-]\d{1,2})"
+                         r"\s*\}\}", re.IGNORECASE)
+_COMMENT = re.compile(r"\{\{//.*?\}\}", re.DOTALL)
+_TRIM = re.compile(r"(?:\r?\n)*\{\{\s*trim\s*\}\}(?:\r?\n)*", re.IGNORECASE)
+LAST_MESSAGE = "[the message you are answering]"
+# {{user}} where a prompt names no one (a channel's shared character block); an example dialogue's person
+# (bot/core/persona/cards.py writes their lines as {{user_line}}) is then "someone"
+NEUTRAL_USER = "the person you are answering"
+
+
+def reference(name: str) -> str:
+    """The stable stand-in for a time macro (``time_utc+2``: "[time at UTC+2]")."""
+    if name.startswith("time_utc"):
+        return f"[time at UTC{name[8:]}]"
+    return REFERENCES[name]
 
 
 @dataclass(frozen=True)
@@ -44,6 +64,16 @@ class Moment:
     idle: timedelta | None = None  # since the person last spoke; None when they never did before
 
     def value(self, name: str) -> str:
+        if name.startswith("time_utc"):  # {{time_UTC+2}}: the time at that offset from UTC
+            hours = int(name[8:])
+            if not -14 <= hours <= 14:
+                return reference(name)
+            at = self.now.astimezone(timezone(timedelta(hours=hours)))
+            return Moment(at, self.idle).value("time")
+        if name == "isodate":
+            return f"{self.now:%Y-%m-%d}"
+        if name == "isotime":
+            return f"{self.now:%H:%M}"
         if name == "date":
             return f"{self.now:%B} {self.now.day}, {self.now.year}"  # SillyTavern's "LL": November 23, 2026
         if name == "time":
@@ -84,36 +114,49 @@ def chance_macros(text: str, seed: int | None = None) -> str:
 
 
 def render_macros(text: str, *, char: str, user: str, moment: Moment | None = None,
-                  seed: int | None = None) -> str:
+                  seed: int | None = None, last_message: str | None = None) -> str:
     """``{{char}}``/``{{user}}`` as the names; the time macros as their values at ``moment``, or without a
     moment as the stable references the per-message ``[Now: ...]`` note explains; the chance macros drawn
-    (``seed``: the message answered, for those that change per reply)."""
-    text = chance_macros(text, seed)
+    (``seed``: the message answered, for those that change per reply); ``{{lastMessage}}`` as
+    ``last_message`` (None: a reference to it); comments, ``{{newline}}`` and ``{{trim}}`` as SillyTavern
+    renders them."""
+    if "{{" not in text:
+        return text
+    text = chance_macros(_COMMENT.sub("", text), seed)
 
     def sub(match: re.Match[str]) -> str:
         key = match.group(1).lower()
-        if key == "char":
+        if key in ("char", "group", "charifnotgroup"):
             return char
         if key == "user":
             return user
-        return moment.value(key) if moment is not None else REFERENCES[key]
+        if key == "user_line":
+            return "someone" if user == NEUTRAL_USER else user
+        if key == "newline":
+            return "\n"
+        if key == "noop":
+            return ""
+        if key == "lastmessage":
+            return last_message if last_message is not None else LAST_MESSAGE
+        return moment.value(key) if moment is not None else reference(key)
 
-    return _MACRO.sub(sub, text)
+    return _TRIM.sub("", _MACRO.sub(sub, text))
 
 
 def time_macros_in(texts: Iterable[str]) -> list[str]:
-    """The time-varying macros ``texts`` use, in :data:`TIME_MACROS` order."""
+    """The time-varying macros ``texts`` use, in :data:`TIME_MACROS` order (then the UTC offsets)."""
     found = {m.group(1).lower() for text in texts for m in _TIME_MACRO.finditer(text)}
-    return [name for name in TIME_MACROS if name in found]
+    return [name for name in TIME_MACROS if name in found] + sorted(n for n in found if n not in TIME_MACROS)
 
 
 def now_note(names: Iterable[str], moment: Moment, user: str) -> str:
     """The per-message statement of what the references stand for at this reply ("" for no names)."""
-    parts = [f"{REFERENCES[n]} = {moment.value(n)}" + (f" (since {user} last wrote)"
-                                                        if n == "idle_duration" and moment.idle is not None
-                                                        else "")
+    names = list(names)
+    parts = [f"{reference(n)} = {moment.value(n)}" + (f" (since {user} last wrote)"
+                                                       if n == "idle_duration" and moment.idle is not None
+                                                       else "")
              for n in names]
-    return f"[Now, for {', '.join(REFERENCES[n] for n in names)} in your instructions: {'; '.join(parts)}]" \
+    return f"[Now, for {', '.join(reference(n) for n in names)} in your instructions: {'; '.join(parts)}]" \
         if parts else ""
 
 

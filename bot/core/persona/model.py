@@ -67,6 +67,7 @@ class Lorebook:
     token_budget: int = 1024
     name: str = ""
     extensions: JsonObject = field(default_factory=dict)
+    recursive: bool = True  # the card's recursive_scanning (SillyTavern's recursive scan: on by default)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,12 @@ class Persona:
     nickname: str = ""  # a V3 card's nickname: {{char}} in its texts (name stays the display name)
     # A card's ``extensions.depth_prompt`` (SillyTavern's "character's note"): shown after the history.
     character_note: str = ""
+    # Where a card's own description begins in ``system_prompt`` (its heading): SillyTavern's before_char
+    # world info goes just before it, after the main prompt ("": after the whole character prompt).
+    description_heading: str = ""
+    # False for a card set in another world: no real date or time of day in its prompts (only the silence)
+    real_world_time: bool = True
+    character_note_depth: int = 4  # where it goes: before the N-th message from the end (0: after the last)
     first_message: str = ""
     alternate_greetings: tuple[str, ...] = ()
     group_greetings: tuple[str, ...] = ()  # a V3 card's group_only_greetings: a server channel opens with one
@@ -130,12 +137,12 @@ class Persona:
         return self.avatar_data
 
     def render(self, text: str, user_name: str = "User", moment: Moment | None = None,
-               seed: int | None = None) -> str:
+               seed: int | None = None, last_message: str | None = None) -> str:
         """Resolve the macros (case-insensitive) in ``text``: ``{{char}}``/``{{user}}`` as names, the time
         macros (``{{date}}``...) as their values at ``moment``, else as the stable references explained per
         message, the chance macros drawn (``seed``: the message answered; bot/core/persona/macros.py)."""
         return render_reply_macros(text, char=self.nickname or self.name, user=user_name, moment=moment,
-                                   seed=seed)
+                                   seed=seed, last_message=last_message)
 
     def time_macros(self) -> list[str]:
         """The time macros the character's prompt, instructions, greetings and lorebook use."""

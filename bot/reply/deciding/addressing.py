@@ -78,6 +78,10 @@ class CharacterNames:
         first = persona.name.split()[0] if persona.name.split() else ""
         if len(first) >= 3:
             names.add(first)
+        # A V3 card's nickname is what the card calls the character ({{char}}): people call it that too.
+        # One or two letters ("Q") would match stray words, so those stay a card-text name only.
+        if len(persona.nickname.strip()) >= 3:
+            names.add(persona.nickname.strip())
         return {n for n in names if n}
 
     def matcher(self) -> NameMatcher:

@@ -28,8 +28,8 @@ from bot.core.pacing import Pacer
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Decision, Incoming
 from bot.core.policy import ServerPolicy
-from bot.reply.prompting import VOTE_LINES, build_vote_prompt
 from bot.reply.transcript import TranscriptWindows, fetch_limit
+from bot.reply.voteprompt import LENSES, VOTE_LINES, build_vote_prompt
 from database.boundary import JsonObject
 from database.log import MessageLog
 
@@ -93,10 +93,11 @@ class Ballot:
         # A busy server's vote rounds start one by one (the window read at each start).
         self.pacer = vote_round_pacer(lambda: settings.triage.vote_window_seconds)
 
-    async def ask(self, prompt: Prompt, *, count: int, user_id: int | None,
-                  guild_id: int | None) -> list[bool | None]:
-        """Ask the voting model ``count`` times at once; each answer is True/False, None if it failed.
-        ``guild_id``: the server of the message voted on, which the votes are spent for."""
+    async def ask(self, prompt: Prompt | Sequence[Prompt], *, count: int,
+                  user_id: int | None, guild_id: int | None) -> list[bool | None]:
+        """Ask the voting model ``count`` times at once (several prompts: one each, cycling); each answer is
+        True/False, None if it failed. ``guild_id``: the server of the message voted on, which the votes are
+        spent for."""
         # Where the model supports structured outputs the answer is decoded to VOTE_SCHEMA and always
         # parses; elsewhere it is the one word, read leniently (an unreadable one counts as no).
         model = self.settings.replies.voting_model
@@ -147,9 +148,12 @@ class Voting:
             recent = read[-VOTE_LINES:]  # never cached on this model (Haiku 4.5: 4,096): the fewest lines
         else:
             recent = self.windows.window(msg.channel_id, read, VOTE_LINES)
-        votes = await self.ballot.ask(build_vote_prompt(self.persona(), recent, msg, burst=burst,
-                                                        own_ids=self.own_ids),
-                                      count=count, user_id=msg.author_id, guild_id=msg.guild_id)
+        persona = self.persona()
+        # each vote judges from its own angle: not the same request sent count times
+        prompts = [build_vote_prompt(persona, recent, msg, burst=burst, own_ids=self.own_ids, lens=i)
+                   for i in range(min(count, len(LENSES)))]
+        votes = await self.ballot.ask(prompts, count=count, user_id=msg.author_id,
+                                      guild_id=msg.guild_id)
         reason = f"majority vote on a burst of {len(burst) + 1}" if burst else "majority vote"
         return Decision(majority_yes(votes), reason, tuple(votes))
 
