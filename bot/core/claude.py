@@ -121,6 +121,7 @@ class ClaudeClient(StartupChecks):
         # Backends whose key was rejected: (what was said, when), see KEY_RECHECK_SECONDS.
         self._refused: dict[str, tuple[str, float]] = {}
         self.sent = SentLog()  # the last requests as sent, for the dashboard's prompt inspector
+        self._tools_left_out = False  # the operator was told tools are not sent to the OpenAI backend
 
     def backend(self, name: str) -> Backend:
         """The backend called ``name``, made on first use (a model routed to it explicitly, say)."""
@@ -213,6 +214,14 @@ class ClaudeClient(StartupChecks):
                          self.settings.models.default_temperature if temperature is None else temperature)
         if prompt.system:
             kwargs["system"] = prompt.system
+        if prompt.tools:
+            if route(model, self.settings.models.llm_backend)[0] == "anthropic":
+                kwargs["tools"] = list(prompt.tools)  # first in cache order: the same bytes every request
+            elif not self._tools_left_out:
+                self._tools_left_out = True
+                log.warning("%s is served by the OpenAI-compatible backend: its replies are asked without "
+                            "tools (web search and fetch need Claude; function calling there is not built "
+                            "yet)", model)
         use_stream = self.settings.models.stream_replies if stream is None else stream
         models = self.settings.models
         if effort is None:
@@ -410,7 +419,7 @@ class ClaudeClient(StartupChecks):
         cost = self.models.cost(completion.usage, model, completion.model, claude=backend == "anthropic",
                                 costs=self._costs)
         priced = dataclasses.replace(completion.usage, cost=cost)
-        completion = Completion(completion.text, completion.model, priced, completion.stop_reason)
+        completion = dataclasses.replace(completion, usage=priced)
         await self._record(completion, purpose=purpose, user_id=user_id, latency_ms=latency, ok=ok,
                            error=error, calls=calls)
         return completion

@@ -10,6 +10,7 @@ way, handing it an :class:`Incoming` message and an :class:`Outlet` to speak thr
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -31,6 +32,7 @@ from bot.reply.delivery import Delivery, Finish, finish_text
 from bot.reply.generation import Generation
 from bot.reply.greetings import Greeter
 from bot.reply.keeping import ExchangeKeeper
+from bot.reply.looking import Lookup
 from bot.reply.media import MediaLimits, read_media
 from bot.reply.persona_runtime import PersonaRuntime
 from bot.reply.throttle import BotThrottle
@@ -99,6 +101,7 @@ class ReplyEngine:
         self.keeper = ExchangeKeeper(store, key, self.owed,
                                      (self.persona_runtime.on_turn, *features.turn_observers), consent)
         self.consent = consent
+        self.lookup = Lookup(settings)  # the tools a reply may use (web search and fetch) and their caps
 
     @property
     def persona(self) -> Persona:
@@ -140,8 +143,11 @@ class ReplyEngine:
         # the request, not before the prompt is read: it overlaps the generation, what the person waits for)
         # and calls nothing back here. The call's usage row is stored as soon as the call ends, before the
         # typing delay and the post: the spending limits see it at once (bot/operator/limits.py).
+        tools = self.lookup.toolbox(msg, prompt, persona.name)
+        if tools is not None:
+            prompt = dataclasses.replace(prompt, tools=tools.declared)
         generation = Generation(self.claude, prompt, media, composer.model_call(msg, persona, premium), lines,
-                                label, log)
+                                label, log, tools=tools)
         delivery = Delivery(self.settings, outlet, generation, Finish(msg, self.features.reply_filters),
                             self.fallback_text(persona), started, label, log,
                             progress=keeper.progress(msg) if msg.message_id in self.owed else None)

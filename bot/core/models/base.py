@@ -29,6 +29,8 @@ class CallUsage:
     cache_read_tokens: int = 0
     cost: float = 0.0
     cache_creation_1h_tokens: int = 0  # of cache_creation_tokens, those written with the one-hour ttl
+    web_search_requests: int = 0  # Anthropic's server tools: each search is billed on top of the tokens
+    web_fetch_requests: int = 0  # (fetches cost only the tokens of what they read)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class Completion:
     model: str
     usage: CallUsage
     stop_reason: str | None = None
+    # The answer's content blocks as JSON (server and client tool blocks, thinking with its signature): what
+    # goes back to the model when a turn paused or asked for a client tool. Empty where not kept (OpenAI).
+    content: tuple[JsonObject, ...] = ()
+    sources: tuple[tuple[str, str], ...] = ()  # (url, title) the answer cited or fetched, in order, once each
 
 
 @dataclass
@@ -54,6 +60,12 @@ class Prompt:
     # Whose words it quotes besides the person it is for (a channel's transcript): their /forget_me takes
     # the request out of the prompt inspector too. Never sent either.
     people: frozenset[int] = frozenset()
+    # The tools the request declares (bot/core/models/tools.py), first in cache order: the same bytes from
+    # request to request, or the cached prefix is lost. Left out by a backend that cannot call them.
+    tools: tuple[JsonObject, ...] = ()
+    # Whose private memories the request carries (the person it is for, when any): web_fetch is never
+    # declared in a request carrying anyone else's (what a fetched page says could carry them away).
+    memories_of: frozenset[int] = frozenset()
 
     def text(self) -> str:
         parts = [b.get("text", "") for b in self.system]
