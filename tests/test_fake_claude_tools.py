@@ -31,6 +31,11 @@ async def client(fake_claude: FakeClaude) -> AsyncIterator[anthropic.AsyncAnthro
     await c.close()
 
 
+async def create(client: anthropic.AsyncAnthropic, **kwargs: Any) -> anthropic.types.Message:
+    """A request as the tests write it (plain dicts, not the SDK's typed params)."""
+    return await client.messages.create(**kwargs)  # type: ignore[no-any-return]
+
+
 def ask(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": text}]
 
@@ -40,11 +45,12 @@ async def test_a_search_comes_back_with_its_work_citations_and_billed_search(
         fake_claude: FakeClaude, client: anthropic.AsyncAnthropic, stream: bool) -> None:
     fake_claude.script(Reply(tools=Search("storm", NEWS, answer="Windy.")))
     kwargs: dict[str, Any] = {"model": MODEL, "max_tokens": 200, "tools": [SEARCH], "messages": ask("news?")}
+    message: anthropic.types.Message
     if stream:
         async with client.messages.stream(**kwargs) as s:
             message = await s.get_final_message()
     else:
-        message = await client.messages.create(**kwargs)
+        message = await create(client, **kwargs)
     kinds = [b.type for b in message.content]
     assert kinds == ["text", "server_tool_use", "web_search_tool_result", "text", "text"]
     used = message.usage.server_tool_use
@@ -58,17 +64,17 @@ async def test_a_search_comes_back_with_its_work_citations_and_billed_search(
 async def test_without_the_search_tool_the_model_answers_from_what_it_knows(
         fake_claude: FakeClaude, client: anthropic.AsyncAnthropic) -> None:
     fake_claude.script(Reply(tools=Search("storm", NEWS, plain="No idea, sorry.")))
-    message = await client.messages.create(model=MODEL, max_tokens=100, messages=ask("news?"))
+    message = await create(client, model=MODEL, max_tokens=100, messages=ask("news?"))
     assert [b.type for b in message.content] == ["text"] and message.usage.server_tool_use is None
 
 
 async def test_a_paused_turn_sent_back_goes_on(fake_claude: FakeClaude,
                                                client: anthropic.AsyncAnthropic) -> None:
     fake_claude.script(Reply(tools=Search("storm", NEWS, answer="Windy.", pause=True)), times=2)
-    first = await client.messages.create(model=MODEL, max_tokens=100, tools=[SEARCH], messages=ask("news?"))
+    first = await create(client, model=MODEL, max_tokens=100, tools=[SEARCH], messages=ask("news?"))
     assert first.stop_reason == "pause_turn"
     paused = completion_of(first)
-    second = await client.messages.create(model=MODEL, max_tokens=100, tools=[SEARCH], messages=[
+    second = await create(client, model=MODEL, max_tokens=100, tools=[SEARCH], messages=[
         *ask("news?"), {"role": "assistant", "content": list(paused.content)}])
     assert second.stop_reason == "end_turn" and completion_of(second).sources == tuple(NEWS)
 
@@ -78,10 +84,10 @@ async def test_a_fetch_reads_only_a_link_of_the_conversation(fake_claude: FakeCl
     url = "https://blog.example.org/x"
     fetch = {"type": WEB_FETCH, "name": "web_fetch", "allowed_domains": ["blog.example.org"]}
     fake_claude.script(Reply(tools=Fetch(url, "X", "the page")), times=2)
-    read = await client.messages.create(model=MODEL, max_tokens=100, tools=[fetch],
+    read = await create(client, model=MODEL, max_tokens=100, tools=[fetch],
                                         messages=ask(f"see {url}"))
     assert completion_of(read).sources == ((url, "X"),)
-    refused = await client.messages.create(model=MODEL, max_tokens=100, tools=[fetch], messages=ask("see it"))
+    refused = await create(client, model=MODEL, max_tokens=100, tools=[fetch], messages=ask("see it"))
     result = next(b for b in refused.content if b.type == "web_fetch_tool_result")
     assert result.content.type == "web_fetch_tool_result_error"
     assert result.content.error_code == "url_not_allowed"
@@ -92,19 +98,19 @@ async def test_a_tool_use_without_its_result_is_a_400(fake_claude: FakeClaude,
     asked = {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "look_up",
                                                "input": {"word": "otter"}}]}
     with pytest.raises(anthropic.BadRequestError, match="`tool_use` ids were found without `tool_result`"):
-        await client.messages.create(model=MODEL, max_tokens=50, tools=[LOOKUP],
+        await create(client, model=MODEL, max_tokens=50, tools=[LOOKUP],
                                      messages=[*ask("otter?"), asked, *ask("well?")])
     answered = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
                                              "content": "a mammal"}]}
-    ok = await client.messages.create(model=MODEL, max_tokens=50, tools=[LOOKUP],
+    ok = await create(client, model=MODEL, max_tokens=50, tools=[LOOKUP],
                                       messages=[*ask("otter?"), asked, answered])
     assert ok.stop_reason == "end_turn"
     wrong = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_9", "content": "?"}]}
     with pytest.raises(anthropic.BadRequestError, match="unexpected `tool_use_id`"):
-        await client.messages.create(model=MODEL, max_tokens=50, tools=[LOOKUP],
+        await create(client, model=MODEL, max_tokens=50, tools=[LOOKUP],
                                      messages=[*ask("otter?"), {"role": "assistant", "content": "hm"}, wrong])
     with pytest.raises(anthropic.BadRequestError, match="must define tools"):
-        await client.messages.create(model=MODEL, max_tokens=50, messages=[*ask("otter?"), asked, answered])
+        await create(client, model=MODEL, max_tokens=50, messages=[*ask("otter?"), asked, answered])
 
 
 @pytest.mark.parametrize(("tool", "said"), [
@@ -119,11 +125,11 @@ async def test_a_tool_use_without_its_result_is_a_400(fake_claude: FakeClaude,
 async def test_tool_declarations_are_checked(fake_claude: FakeClaude, client: anthropic.AsyncAnthropic,
                                              tool: dict[str, Any], said: str) -> None:
     with pytest.raises(anthropic.BadRequestError, match=said):
-        await client.messages.create(model=MODEL, max_tokens=50, tools=[tool],  # type: ignore[list-item]
+        await create(client, model=MODEL, max_tokens=50, tools=[tool],
                                      messages=ask("hi"))
 
 
 async def test_tool_names_must_be_unique(fake_claude: FakeClaude, client: anthropic.AsyncAnthropic) -> None:
     with pytest.raises(anthropic.BadRequestError, match="Tool names must be unique"):
-        await client.messages.create(model=MODEL, max_tokens=50, tools=[LOOKUP, LOOKUP],  # type: ignore[list-item]
+        await create(client, model=MODEL, max_tokens=50, tools=[LOOKUP, LOOKUP],
                                      messages=ask("hi"))
