@@ -5,13 +5,14 @@ prefix."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from bot.core.models.capabilities import WEB_SEARCH_USD
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import Reply
 from tests.fakes.claude_tools import WEB_FETCH, WEB_SEARCH, Fetch, Search
-from tests.harness import CHANNEL_ID, MakeHarness, reply_requests
+from tests.harness import CHANNEL_ID, MakeHarness, eventually, reply_requests
 
 NEWS = [("https://news.example.com/storm", "Storm reaches the coast"),
         ("https://www.bbc.co.uk/news/markets", "Markets rally")]
@@ -84,7 +85,7 @@ async def test_a_paused_search_turn_is_continued(make_harness: MakeHarness) -> N
     last = resumed.body["messages"][-1]
     assert last["role"] == "assistant"  # the paused turn, sent back as it came
     assert [b["type"] for b in last["content"] if b["type"] != "thinking"] == [
-        "server_tool_use", "web_search_tool_result"]
+        "text", "server_tool_use", "web_search_tool_result"]
     assert json.dumps(resumed.body["tools"]) == json.dumps(paused.body["tools"])
     assert "Here it is." in reply["content"]
     assert "<https://news.example.com/storm>" in reply["content"]
@@ -99,6 +100,25 @@ async def test_a_streamed_reply_streams_its_text_after_a_search(make_harness: Ma
     [final] = h.discord.posted(CHANNEL_ID)
     assert "What a match." in final["content"] and final["content"].splitlines()[-1].startswith("-# Sources:")
     assert reply_requests(h)[0].stream
+
+
+async def test_typing_shows_again_while_a_paused_search_goes_on(make_harness: MakeHarness) -> None:
+    h = await make_harness(web_search="everywhere", reply_delivery="streamed")
+    search, searching = Search("results", NEWS[:1], answer="Here it is.", pause=True), asyncio.Event()
+    h.claude.script(Reply(tools=search))
+    h.claude.script(Reply(tools=search, held=searching))  # the search goes on until the test says
+    await h.say("who won today?", mention=True)
+    [first] = await h.replies(CHANNEL_ID)
+    assert first["content"] == "Let me look that up."  # the paused turn's words, posted as written
+
+    async def typing_again() -> bool:
+        return any(at > first["_at"] for at in h.discord.typing(CHANNEL_ID))
+
+    await eventually(typing_again, "typing while the search goes on")
+    searching.set()
+    await h.at_rest()
+    [final] = h.discord.posted(CHANNEL_ID)
+    assert "Here it is." in final["content"] and "<https://news.example.com/storm>" in final["content"]
 
 
 async def test_the_cap_stops_the_eleventh_search_in_character(make_harness: MakeHarness) -> None:

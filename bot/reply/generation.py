@@ -108,8 +108,12 @@ class Generation:
         return self.written.text
 
     @property
-    def changed(self) -> asyncio.Event:  # set when so_far changes
+    def changed(self) -> asyncio.Event:  # set when so_far or working changes
         return self.written.changed
+
+    @property
+    def working(self) -> bool:  # a tool runs between calls: nothing is being written
+        return self.written.working
 
     async def write(self, *, streamed: bool) -> Completion:
         """The completion (raises ClaudeUnavailable); ``streamed``: ``so_far`` follows it as it is written."""
@@ -140,6 +144,11 @@ class Generation:
             def wrote(text: str, before: str = before) -> None:
                 self.written.wrote(_joined(before, text))
 
+            if round_ > 1 and streamed:
+                # what the last call wrote is whole (it may be posted now), and typing shows again while
+                # the tool's work goes on
+                self.written.wrote(f"{said}\n\n" if said else "")
+                self.written.tools_running()
             completion = await self.call.ask(self.claude, dataclasses.replace(built, messages=messages),
                                              wrote if streamed else None)
             if tools.searches is not None and completion.usage.web_search_requests:

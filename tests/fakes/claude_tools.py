@@ -192,9 +192,10 @@ class Search:
                 {"type": "web_search_tool_result", "tool_use_id": use_id, "content": [
                     {"type": "web_search_result", "url": url, "title": title, "page_age": None,
                      "encrypted_content": _encrypted(url)} for url, title in self.results]}]
+        opening = {"type": "text", "text": "Let me look that up."}
         if self.pause:
-            return Answer(work, "pause_turn", searches=1)
-        return Answer([{"type": "text", "text": "Let me look that up."}, *work, *self._cited()], searches=1)
+            return Answer([opening, *work], "pause_turn", searches=1)
+        return Answer([opening, *work, *self._cited()], searches=1)
 
     def _cited(self) -> list[dict[str, Any]]:
         blocks: list[dict[str, Any]] = [{"type": "text", "text": self.answer + " "}]

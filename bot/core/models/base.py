@@ -83,9 +83,15 @@ class SoFar:
     def __init__(self) -> None:
         self.text = ""
         self.changed = asyncio.Event()
+        self.working = False  # a tool runs between the answer's calls: nothing is written meanwhile
 
     def wrote(self, text: str) -> None:
         self.text = text
+        self.working = False
+        self.changed.set()
+
+    def tools_running(self) -> None:
+        self.working = True
         self.changed.set()
 
 
