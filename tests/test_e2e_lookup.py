@@ -46,6 +46,18 @@ async def test_a_question_about_today_gets_a_search_and_its_sources(make_harness
     assert call.cost >= WEB_SEARCH_USD  # the search is billed on top of the tokens
 
 
+async def test_the_history_keeps_the_words_without_the_sources(make_harness: MakeHarness) -> None:
+    h = await make_harness(web_search="dms")
+    h.claude.script(Reply(tools=Search("news today", NEWS, answer="Big day out there.")))
+    sent = await h.dm("what's in the news today?")
+    await h.replies(int(sent["channel_id"]))
+    await h.at_rest()
+    await h.dm("wow, tell me more")
+    await h.replies(int(sent["channel_id"]), 2)
+    said = h.claude.all_text(reply_requests(h)[-1])
+    assert "Big day out there." in said and "Sources:" not in said
+
+
 async def test_search_is_off_by_default_and_dms_only_keeps_it_out_of_channels(
         make_harness: MakeHarness) -> None:
     h = await make_harness(web_search="dms")

@@ -22,6 +22,7 @@ from bot.core.config.holder import section_of
 from bot.core.config.sections import TriageSettings
 from bot.core.localtime import load_zone
 from bot.core.models.base import Prompt
+from bot.core.models.tools import without_footnotes
 from bot.core.persona.model import Persona
 from bot.core.pipeline import NO_FEATURES, Features, Incoming, MemoryConsent, Outlet, OwnAccounts, ReplyResult
 from bot.core.policy import ServerPolicies
@@ -153,8 +154,10 @@ class ReplyEngine:
                             progress=keeper.progress(msg) if msg.message_id in self.owed else None)
         delivered = await delivery.run()
         await keeper.settle(msg)  # posted: no longer owed (a crash before this is answered at start-up)
-        return await keeper.keep(msg, delivered.text, delivered.parts, delivered.ids, delivered.ok,
-                                 delivered.completion, mark, greeting=opening and opening.stored)
+        # the history keeps the words, not the line of sources (the model would copy it without searching)
+        return await keeper.keep(msg, without_footnotes(delivered.text), delivered.parts, delivered.ids,
+                                 delivered.ok, delivered.completion, mark,
+                                 greeting=opening and opening.stored)
 
     async def generate(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
                        replace_last_reply: bool = False, see_later: bool = False) -> Completion:

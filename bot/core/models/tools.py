@@ -22,6 +22,7 @@ WEB_FETCH = "web_fetch_20250910"
 # Blocks that stand for a server tool's work inside an answer: a turn holding them is sent back as it is.
 SERVER_BLOCKS = frozenset({"server_tool_use", "web_search_tool_result", "web_fetch_tool_result"})
 MAX_SOURCES = 3  # footnote links under a reply: a few, never a wall of URLs
+SOURCES = "-# Sources: "  # how the line of sources under a reply begins (Discord's small text)
 FETCH_MAX_CONTENT_TOKENS = 20_000  # a fetched page is cut here (its tokens are billed as input)
 
 
@@ -137,7 +138,14 @@ def footnotes(sources: Sequence[tuple[str, str]]) -> str:
     for url, _title in sources[:MAX_SOURCES]:
         host = (urlsplit(url).hostname or url).removeprefix("www.")
         links.append(f"[{host}](<{url.replace('>', '%3E')}>)")
-    return f"-# Sources: {' · '.join(links)}" if links else ""
+    return f"{SOURCES}{' · '.join(links)}" if links else ""
+
+
+def without_footnotes(text: str) -> str:
+    """``text`` without its line of sources: what the history keeps (a model that read such lines in its
+    own earlier turns would write them, links and all, without having searched)."""
+    body, sep, last = text.rpartition("\n")
+    return body.rstrip() if sep and last.startswith(SOURCES) else text
 
 
 def tool_uses(content: Sequence[JsonObject]) -> list[JsonObject]:
