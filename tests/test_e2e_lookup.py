@@ -133,6 +133,24 @@ async def test_typing_shows_again_while_a_paused_search_goes_on(make_harness: Ma
     assert "Here it is." in final["content"] and "<https://news.example.com/storm>" in final["content"]
 
 
+async def test_typing_shows_while_a_search_runs_in_the_middle_of_a_stream(make_harness: MakeHarness) -> None:
+    h = await make_harness(web_search="everywhere", reply_delivery="streamed")
+    searching = asyncio.Event()
+    h.claude.script(Reply(tools=Search("results", NEWS[:1], answer="Here it is."), searching=searching))
+    await h.say("who won today?", mention=True)
+    [first] = await h.replies(CHANNEL_ID)
+    assert first["content"] == "Let me look that up."  # the words before the search, posted whole
+
+    async def typing_again() -> bool:
+        return any(at > first["_at"] for at in h.discord.typing(CHANNEL_ID))
+
+    await eventually(typing_again, "typing while the search runs")
+    searching.set()
+    await h.at_rest()
+    [final] = h.discord.posted(CHANNEL_ID)
+    assert "Here it is." in final["content"] and "<https://news.example.com/storm>" in final["content"]
+
+
 async def test_the_cap_stops_the_eleventh_search_in_character(make_harness: MakeHarness) -> None:
     h = await make_harness(web_search="dms", web_search_daily_cap_person=10, web_search_daily_cap_server=50)
     h.claude.script(Reply(tools=Search("news", NEWS[:1], answer="Found it.")), times=None)

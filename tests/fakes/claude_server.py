@@ -135,6 +135,7 @@ class Reply:
     tools: ToolScript | None = None
     content: list[dict[str, Any]] | None = None  # the answer's blocks after thinking (None: one text block)
     server_tool_use: dict[str, int] | None = None  # usage.server_tool_use, when server tools ran
+    searching: asyncio.Event | None = None  # a streamed tool turn waits after its server_tool_use until set
 
 
 Responder = Callable[[dict[str, Any]], Reply | str | None | Awaitable[Reply | str | None]]
@@ -897,6 +898,9 @@ class FakeClaude(ModelServer):
         if reply.content is not None:  # a tool turn: each block as the API streams its kind
             for offset, block in enumerate(message["content"][index:]):
                 self._stream_block(event, index + offset, block)
+                if block["type"] == "server_tool_use" and reply.searching is not None:
+                    await flush()  # the search runs on the server until the test lets it end
+                    await reply.searching.wait()
             chunks = []
         has_text = reply.content is None and any(b["type"] == "text" for b in message["content"])
         if has_text:

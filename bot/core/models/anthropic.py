@@ -18,6 +18,7 @@ from bot.core.models.base import (
     Completion,
     Failure,
     Request,
+    ToolAware,
     retry_after,
 )
 from bot.core.models.caching import place_cache
@@ -86,6 +87,8 @@ class AnthropicBackend:
                 if event.type == "content_block_start" and event.content_block.type not in ("text",
                                                                                             "thinking"):
                     apart = bool(text)
+                    if event.content_block.type == "server_tool_use" and isinstance(on_text, ToolAware):
+                        on_text.tool_started(text)  # the search runs now: typing shows meanwhile
                 elif event.type == "text" and event.text:
                     text += ("\n\n" if apart else "") + event.text
                     apart = False

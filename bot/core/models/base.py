@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from database.boundary import Json, JsonObject
 
@@ -73,6 +73,16 @@ class Prompt:
             content = m["content"]
             parts.extend([content] if isinstance(content, str) else [b.get("text", "") for b in content])
         return "\n".join(parts)
+
+
+@runtime_checkable
+class ToolAware(Protocol):
+    """A streamed answer's reader that wants to know when a server tool starts (a search runs on the API's
+    side in the middle of the stream): ``text`` is what was written before it."""
+
+    def __call__(self, text: str) -> None: ...
+
+    def tool_started(self, text: str) -> None: ...
 
 
 class SoFar:
