@@ -121,7 +121,6 @@ class ClaudeClient(StartupChecks):
         # Backends whose key was rejected: (what was said, when), see KEY_RECHECK_SECONDS.
         self._refused: dict[str, tuple[str, float]] = {}
         self.sent = SentLog()  # the last requests as sent, for the dashboard's prompt inspector
-        self._tools_left_out = False  # the operator was told tools are not sent to the OpenAI backend
 
     def backend(self, name: str) -> Backend:
         """The backend called ``name``, made on first use (a model routed to it explicitly, say)."""
@@ -214,14 +213,8 @@ class ClaudeClient(StartupChecks):
                          self.settings.models.default_temperature if temperature is None else temperature)
         if prompt.system:
             kwargs["system"] = prompt.system
-        if prompt.tools:
-            if route(model, self.settings.models.llm_backend)[0] == "anthropic":
-                kwargs["tools"] = list(prompt.tools)  # first in cache order: the same bytes every request
-            elif not self._tools_left_out:
-                self._tools_left_out = True
-                log.warning("%s is served by the OpenAI-compatible backend: its replies are asked without "
-                            "tools (web search and fetch need Claude; function calling there is not built "
-                            "yet)", model)
+        if prompt.tools:  # first in cache order: the same bytes every request (a backend may leave them out)
+            kwargs["tools"] = list(prompt.tools)
         use_stream = self.settings.models.stream_replies if stream is None else stream
         models = self.settings.models
         if effort is None:
