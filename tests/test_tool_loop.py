@@ -108,6 +108,35 @@ async def test_the_calls_of_one_reply_are_bounded(fake_claude: FakeClaude, clien
     assert done.stop_reason == "tool_use" and "still using tools after 3 calls" in caplog.text
 
 
+def searched(n: int) -> Reply:
+    """A turn paused after its ``n``-th search (the server's work, as the API sends it back)."""
+    use = f"srvtoolu_{n}"
+    work = [{"type": "server_tool_use", "id": use, "name": "web_search", "input": {"query": "q"}},
+            {"type": "web_search_tool_result", "tool_use_id": use, "content": []}]
+    return Reply(content=work, stop_reason="pause_turn",
+                 server_tool_use={"web_search_requests": 1, "web_fetch_requests": 0})
+
+
+async def test_a_turn_paused_twice_goes_back_as_one_assistant_turn(fake_claude: FakeClaude,
+                                                                    client: ClaudeClient) -> None:
+    fake_claude.script(searched(1))
+    fake_claude.script(searched(2))
+    fake_claude.script("Found it.")
+    search = {"type": WEB_SEARCH, "name": "web_search", "max_uses": 5}
+    spent: list[int] = []
+
+    class Counted:
+        def spent(self, searches: int) -> None:
+            spent.append(searches)
+
+    done = await generation(client, Toolbox((search,), {}, 4, Counted())).write(streamed=True)
+    assert done.text == "Found it." and done.usage.web_search_requests == 2 and spent == [1, 1]
+    last = fake_claude.requests[-1].body["messages"]
+    assert last[-2]["role"] == "user" and last[-1]["role"] == "assistant"
+    assert [b["id"] for b in last[-1]["content"] if b["type"] == "server_tool_use"] == ["srvtoolu_1",
+                                                                                      "srvtoolu_2"]
+
+
 async def test_an_unknown_tool_is_answered_as_an_error(fake_claude: FakeClaude, client: ClaudeClient) -> None:
     fake_claude.script(Reply(content=[{"type": "tool_use", "id": "toolu_x", "name": "define",
                                        "input": {"word": "zzz"}}], stop_reason="tool_use"))

@@ -137,7 +137,7 @@ class Generation:
         if tools is None:
             return await self.call.ask(self.claude, built, self.written.wrote if streamed else None)
         messages = list(built.messages)
-        said, usage, sources = "", CallUsage(), dict[str, str]()
+        said, usage, sources, paused = "", CallUsage(), dict[str, str](), False
         for round_ in range(1, tools.rounds + 1):
             wrote = _Round(self.written, said)
             if round_ > 1 and streamed:
@@ -153,17 +153,22 @@ class Generation:
             sources.update((url, title) for url, title in completion.sources if url not in sources)
             last = round_ == tools.rounds
             if completion.stop_reason == "pause_turn" and not last:
-                messages.append({"role": "assistant", "content": list(completion.content)})
+                # the turn goes on: a turn paused again is sent back whole, as one assistant message
+                earlier = messages.pop()["content"] if paused else []
+                messages.append({"role": "assistant", "content": [*earlier, *completion.content]})
+                paused = True
                 continue
+            paused = False
             if completion.stop_reason == "tool_use" and not last:
                 results, final = await self._run(tools, completion)
                 if final is not None:
                     said = final
                     break
-                messages += [{"role": "assistant", "content": list(completion.content)},
-                             {"role": "user", "content": results}]
-                continue
-            if completion.stop_reason in ("pause_turn", "tool_use"):
+                if results:
+                    messages += [{"role": "assistant", "content": list(completion.content)},
+                                 {"role": "user", "content": results}]
+                    continue
+            if last and completion.stop_reason in ("pause_turn", "tool_use"):
                 self.log.warning("%s: still using tools after %d calls; answering with what was written",
                                  self.label, tools.rounds)
             break
