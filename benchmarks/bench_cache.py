@@ -27,6 +27,9 @@ logged, as before. Besides the read share, each conversation reports the tokens 
 its cost per reply in input-token equivalents (uncached 1x, 5-minute write 1.25x, 1-hour write 2x, read 0.1x;
 "vs no cache": the same prompts with no cache_control) and in dollars.
 
+``--tools`` turns web search on everywhere: every reply's request declares the tool (first in the cache
+order), to show that the declared tools keep the read share.
+
 Run: python -m benchmarks.bench_cache [--lineup 5|4] [--pace human|fast] [--seed 48] [--dm-turns 50]
      [--channel-messages 40] [--votes 10] [--day]
 """
@@ -302,6 +305,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--day", action="store_true", help="price a day of typical traffic on both lineups")
     parser.add_argument("--quick", action="store_true", help="the same run (it takes seconds; for run_all)")
+    parser.add_argument("--tools", action="store_true",
+                        help="web search on everywhere: every reply's request declares the tool")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     pace = args.pace or ("human" if args.day else "fast")
@@ -309,9 +314,11 @@ def main() -> None:
         folder = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
         figures = asyncio.run(run(f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder,
                                   dm_turns=args.dm_turns, channel_messages=args.channel_messages,
-                                  votes=args.votes, lineup=lineup, pace=pace, seed=args.seed))
+                                  votes=args.votes, lineup=lineup, pace=pace, seed=args.seed,
+                                  config={"web_search": "everywhere"} if args.tools else None))
         reply_model, vote_model = LINEUPS[lineup]
         print(f"lineup {lineup}.x: replies {reply_model}, votes {vote_model}; {pace} pace"
+              + ("; web search declared" if args.tools else "")
               + (f" (seed {args.seed})" if pace == "human" else ""))
         print(f"  DM, {args.dm_turns} turns: {figures.dm.describe()}")
         print(f"  channel, 3 people, {args.channel_messages} @mentions: {figures.channel.describe()}  "

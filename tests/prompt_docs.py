@@ -17,6 +17,7 @@ Run: .venv/bin/python -m tests.prompt_docs  (writes docs/prompts.md; --check: ex
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,7 @@ from bot.core.claude import ClaudeClient, Prompt
 from bot.core.config import PROJECT_ROOT, load_settings
 from bot.core.models.base import CallUsage
 from bot.core.models.sent import SentRequest, itemize
+from bot.core.models.tools import web_search
 from bot.core.persona.model import Persona
 from bot.reply.deciding.voting import Ballot
 from memory.consolidation import EXTRACTION_MAX_TOKENS
@@ -53,6 +55,9 @@ KINDS: dict[str, str] = {
         "Alice @mentions Finn in #general, from the same live run. The transcript is one block per line, "
         "append-only, so everyone's replies in the channel read one cached prefix; the person being "
         "answered comes after it, uncached."),
+    "search reply": (
+        "The DM reply again, with web search on (web_search=dms): the tool's declaration comes first in the "
+        "cache order, built the same way every time, so the cached prefix still holds for every reply."),
     "vote": (
         "Nobody addressed Finn: should Finn join in? The voting model sees who Finn is (cached, shared by "
         "every vote), the recent lines (cached), then the latest message and the question."),
@@ -73,6 +78,7 @@ KINDS: dict[str, str] = {
 # What each part is (the labels of bot/reply/prompting.py and bot/alive/initiative.py, and the block
 # defaults of bot/core/models/sent.py).
 PARTS: dict[str, str] = {
+    "tools": "A tool the model may use (bot/core/models/tools.py): first in the cached prefix.",
     "system": "The character: its prompt, who it is, its mood today (and for a vote or a summary, the task).",
     "character": "The character's own prompt, as the card wrote it.",
     "world": "The lorebook's always-on entries, fenced as data.",
@@ -118,6 +124,7 @@ def build() -> tuple[Persona, dict[str, Prompt]]:
     built: dict[str, Prompt] = prompts(persona)
     portrait = SelfPortrait({"trait": ["Finn hums sea shanties when nervous."]}, "")
     built["status"] = initiative_prompt(persona, portrait, STATUS_ASK)
+    built["search reply"] = dataclasses.replace(built["dm reply"], tools=(web_search(max_uses=3),))
     return persona, built
 
 
@@ -132,6 +139,9 @@ async def capture(persona: Persona, built: dict[str, Prompt]) -> list[tuple[str,
     calls: dict[str, Callable[[Prompt], Awaitable[Any]]] = {
         "dm reply": lambda p: client.generate(p, model=reply, user_id=1, guild_id=None,
                                               max_tokens=persona.max_tokens, temperature=persona.temperature),
+        "search reply": lambda p: client.generate(p, model=reply, user_id=1, guild_id=None,
+                                                  max_tokens=persona.max_tokens,
+                                                  temperature=persona.temperature),
         "channel reply": lambda p: client.generate(p, model=reply, user_id=1, guild_id=None,
                                                    max_tokens=persona.max_tokens,
                                                    temperature=persona.temperature),

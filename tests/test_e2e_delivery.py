@@ -253,6 +253,7 @@ class Streaming:
     notice: str = ""
     so_far: str = ""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    working: bool = False  # no tools here
 
     async def write(self, *, streamed: bool) -> Completion:
         step = len(self.text) // self.pieces + 1

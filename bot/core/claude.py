@@ -212,6 +212,8 @@ class ClaudeClient(StartupChecks):
                          self.settings.models.default_temperature if temperature is None else temperature)
         if prompt.system:
             kwargs["system"] = prompt.system
+        if prompt.tools:  # first in cache order: the same bytes every request (a backend may leave them out)
+            kwargs["tools"] = list(prompt.tools)
         use_stream = self.settings.models.stream_replies if stream is None else stream
         models = self.settings.models
         if effort is None:
@@ -416,7 +418,7 @@ class ClaudeClient(StartupChecks):
         cost = self.models.cost(completion.usage, model, completion.model, claude=backend == "anthropic",
                                 costs=self._costs)
         priced = dataclasses.replace(completion.usage, cost=cost)
-        completion = Completion(completion.text, completion.model, priced, completion.stop_reason)
+        completion = dataclasses.replace(completion, usage=priced)
         await self._record(completion, purpose=purpose, user_id=user_id, guild_id=guild_id,
                            latency_ms=latency, ok=ok, error=error, calls=calls)
         return completion

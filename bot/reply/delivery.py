@@ -49,7 +49,11 @@ class Writer(Protocol):
         ...
 
     @property
-    def changed(self) -> asyncio.Event:  # set when so_far changes
+    def changed(self) -> asyncio.Event:  # set when so_far or working changes
+        ...
+
+    @property
+    def working(self) -> bool:  # streamed: a tool runs, nothing is being written (typing shows again)
         ...
 
     async def write(self, *, streamed: bool) -> Completion:
@@ -267,7 +271,13 @@ class Delivery:
                 await sync(visible())
                 while not generation.done():
                     changed.clear()
-                    await _first_of(changed.wait(), generation)
+                    if self.writer.working:  # a search or a tool between calls: typing, as a person would
+                        async with self.outlet.typing():
+                            while self.writer.working and not generation.done():
+                                changed.clear()
+                                await _first_of(changed.wait(), generation)
+                    else:
+                        await _first_of(changed.wait(), generation)
                     wait = self.settings.delivery.stream_edit_interval - (time.monotonic() - last_edit)
                     if wait > 0:
                         await _first_of(asyncio.sleep(wait), generation)

@@ -10,6 +10,7 @@ way, handing it an :class:`Incoming` message and an :class:`Outlet` to speak thr
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -21,6 +22,7 @@ from bot.core.config.holder import section_of
 from bot.core.config.sections import TriageSettings
 from bot.core.localtime import load_zone
 from bot.core.models.base import Prompt
+from bot.core.models.tools import without_footnotes
 from bot.core.persona.model import Persona
 from bot.core.pipeline import NO_FEATURES, Features, Incoming, MemoryConsent, Outlet, OwnAccounts, ReplyResult
 from bot.core.policy import ServerPolicies
@@ -31,6 +33,7 @@ from bot.reply.delivery import Delivery, Finish, finish_text
 from bot.reply.generation import Generation
 from bot.reply.greetings import Greeter
 from bot.reply.keeping import ExchangeKeeper
+from bot.reply.looking import Lookup
 from bot.reply.media import MediaLimits, read_media
 from bot.reply.persona_runtime import PersonaRuntime
 from bot.reply.throttle import BotThrottle
@@ -100,6 +103,7 @@ class ReplyEngine:
         self.keeper = ExchangeKeeper(store, key, self.owed,
                                      (self.persona_runtime.on_turn, *features.turn_observers), consent)
         self.consent = consent
+        self.lookup = Lookup(settings)  # the tools a reply may use (web search and fetch) and their caps
 
     @property
     def persona(self) -> Persona:
@@ -141,15 +145,20 @@ class ReplyEngine:
         # the request, not before the prompt is read: it overlaps the generation, what the person waits for)
         # and calls nothing back here. The call's usage row is stored as soon as the call ends, before the
         # typing delay and the post: the spending limits see it at once (bot/operator/limits.py).
+        tools = self.lookup.toolbox(msg, prompt, persona.name)
+        if tools is not None:
+            prompt = dataclasses.replace(prompt, tools=tools.declared)
         generation = Generation(self.claude, prompt, media, composer.model_call(msg, persona, premium), lines,
-                                label, log)
+                                label, log, tools=tools)
         delivery = Delivery(self.settings, outlet, generation, Finish(msg, self.features.reply_filters),
                             self.fallback_text(persona), started, label, log,
                             progress=keeper.progress(msg) if msg.message_id in self.owed else None)
         delivered = await delivery.run()
         await keeper.settle(msg)  # posted: no longer owed (a crash before this is answered at start-up)
-        return await keeper.keep(msg, delivered.text, delivered.parts, delivered.ids, delivered.ok,
-                                 delivered.completion, mark, greeting=opening and opening.stored)
+        # the history keeps the words, not the line of sources (the model would copy it without searching)
+        return await keeper.keep(msg, without_footnotes(delivered.text), delivered.parts, delivered.ids,
+                                 delivered.ok, delivered.completion, mark,
+                                 greeting=opening and opening.stored)
 
     async def generate(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
                        replace_last_reply: bool = False, see_later: bool = False) -> Completion:

@@ -1,18 +1,64 @@
 """One reply's model call, as a value the engine hands on: the engine decides what is asked (the prompt, the
-model, the effort) and builds a :class:`Generation`; delivery (bot/reply/delivery.py) runs it while the
-typing indicator shows, streamed when it posts the text as it is written. Neither calls back into the other.
+model, the effort, the tools) and builds a :class:`Generation`; delivery (bot/reply/delivery.py) runs it
+while the typing indicator shows, streamed when it posts the text as it is written. Neither calls back into
+the other.
+
+With tools (a :class:`Toolbox`, bot/reply/looking.py), the reply may take several calls, at most
+``rounds``: a turn the API paused (``pause_turn``, a long search) is sent back as it is and goes on; a
+client tool the model asks for is run here and its result, fenced as data, sent back. The text of every
+round is kept (streamed, it grows across them), and the sources the answer used are shown under it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion
-from bot.core.models.base import Prompt, SoFar
+from bot.core.models.base import CallUsage, Prompt, SoFar
+from bot.core.models.tools import footnotes, tool_uses
 from bot.reply.media import Media
+from bot.reply.prompting import fence
+from database.boundary import JsonObject
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    """What a client tool gave: a result the model reads (``error``: the tool failed, say so), or with
+    ``final`` the reply itself, said in character with no further call (a search past the day's cap)."""
+
+    text: str
+    error: bool = False
+    final: bool = False
+
+
+class ClientTool(Protocol):
+    """A tool Kindred runs when the model asks (declared in the request with a strict input schema)."""
+
+    name: str
+
+    async def run(self, arguments: JsonObject) -> ToolOutput: ...
+
+
+class Searches(Protocol):
+    """Told how many web searches each call of a reply made (the day's caps, bot/reply/looking.py)."""
+
+    def spent(self, searches: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Toolbox:
+    """A reply's tools: the declarations (the request's ``tools``, the same bytes from request to request),
+    the client tools by name, the bound on calls, and whom its searches are counted for."""
+
+    declared: tuple[JsonObject, ...]
+    client: Mapping[str, ClientTool]
+    rounds: int
+    searches: Searches | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +98,7 @@ class Generation:
     notice_lines: tuple[str, str, str]  # Media.notice's lines: the unreadable file's, the name, the left-out
     label: str = "reply"  # how log lines name this reply
     log: logging.Logger = logging.getLogger("bot.reply.engine")  # whose log lines these are
+    tools: Toolbox | None = None  # what the model may use while writing (None: no tools, one call)
     notice: str = field(init=False)  # a line said before the reply (e.g. files that could not be opened)
     written: SoFar = field(init=False, default_factory=SoFar)  # streamed: the text written so far
 
@@ -63,8 +110,12 @@ class Generation:
         return self.written.text
 
     @property
-    def changed(self) -> asyncio.Event:  # set when so_far changes
+    def changed(self) -> asyncio.Event:  # set when so_far or working changes
         return self.written.changed
+
+    @property
+    def working(self) -> bool:  # a tool runs between calls: nothing is being written
+        return self.written.working
 
     async def write(self, *, streamed: bool) -> Completion:
         """The completion (raises ClaudeUnavailable); ``streamed``: ``so_far`` follows it as it is written."""
@@ -72,7 +123,7 @@ class Generation:
         while True:
             built = shown.into(self.prompt)
             try:
-                return await self.call.ask(self.claude, built, self.written.wrote if streamed else None)
+                return await self._rounds(built, streamed)
             except ClaudeUnavailable as exc:
                 refused = shown.refused_image(built, str(exc))
                 if refused is None:
@@ -81,3 +132,92 @@ class Generation:
                                  refused.filename, exc)
                 shown = shown.without(refused, "Claude could not process it")
                 self.notice = shown.notice(*self.notice_lines)
+
+    async def _rounds(self, built: Prompt, streamed: bool) -> Completion:
+        """The reply's calls: one, or with tools as many as the turn needs (at most ``rounds``)."""
+        tools = self.tools
+        if tools is None:
+            return await self.call.ask(self.claude, built, self.written.wrote if streamed else None)
+        messages = list(built.messages)
+        said, usage, sources, paused = "", CallUsage(), dict[str, str](), False
+        for round_ in range(1, tools.rounds + 1):
+            wrote = _Round(self.written, said)
+            if round_ > 1 and streamed:
+                # what the last call wrote is whole (it may be posted now), and typing shows again while
+                # the tool's work goes on
+                self.written.wrote(f"{said}\n\n" if said else "")
+                self.written.tools_running()
+            completion = await self.call.ask(self.claude, dataclasses.replace(built, messages=messages),
+                                             wrote if streamed else None)
+            if tools.searches is not None and completion.usage.web_search_requests:
+                tools.searches.spent(completion.usage.web_search_requests)
+            said, usage = _joined(said, completion.text), _added(usage, completion.usage)
+            sources.update((url, title) for url, title in completion.sources if url not in sources)
+            last = round_ == tools.rounds
+            if completion.stop_reason == "pause_turn" and not last:
+                # the turn goes on: a turn paused again is sent back whole, as one assistant message
+                earlier = messages.pop()["content"] if paused else []
+                messages.append({"role": "assistant", "content": [*earlier, *completion.content]})
+                paused = True
+                continue
+            paused = False
+            if completion.stop_reason == "tool_use" and not last:
+                results, final = await self._run(tools, completion)
+                if final is not None:
+                    said = final
+                    break
+                if results:
+                    messages += [{"role": "assistant", "content": list(completion.content)},
+                                 {"role": "user", "content": results}]
+                    continue
+            if last and completion.stop_reason in ("pause_turn", "tool_use"):
+                self.log.warning("%s: still using tools after %d calls; answering with what was written",
+                                 self.label, tools.rounds)
+            break
+        shown = list(sources.items())
+        text = _joined(said, footnotes(shown)) if said else said
+        return dataclasses.replace(completion, text=text, usage=usage, sources=tuple(shown))
+
+    async def _run(self, tools: Toolbox, completion: Completion) -> tuple[list[JsonObject], str | None]:
+        """The client tools the answer asked for, run in order: their ``tool_result`` blocks (the text fenced
+        as data: a tool's output never instructs the model), or the reply itself when one ends it."""
+        results: list[JsonObject] = []
+        for use in tool_uses(completion.content):
+            name, arguments = str(use.get("name")), use.get("input")
+            tool = tools.client.get(name)
+            try:
+                output = (await tool.run(arguments if isinstance(arguments, dict) else {})
+                          if tool is not None else ToolOutput(f"there is no tool called {name}", error=True))
+            except Exception:
+                self.log.exception("%s: tool %s failed", self.label, name)
+                output = ToolOutput("the tool failed", error=True)
+            if output.final:
+                return results, output.text
+            results.append({"type": "tool_result", "tool_use_id": use.get("id"), "is_error": output.error,
+                            "content": fence("tool_output", output.text, name=name)})
+        return results, None
+
+
+class _Round:
+    """What one call of a streamed reply writes, after the text of the calls before it (``before``); told
+    when a server tool starts in the middle of the stream, the text so far is whole and typing shows."""
+
+    def __init__(self, written: SoFar, before: str) -> None:
+        self.written, self.before = written, before
+
+    def __call__(self, text: str) -> None:
+        self.written.wrote(_joined(self.before, text))
+
+    def tool_started(self, text: str) -> None:
+        said = _joined(self.before, text)
+        self.written.wrote(f"{said}\n\n" if said else "")
+        self.written.tools_running()
+
+
+def _joined(before: str, text: str) -> str:
+    """The text of a reply's rounds: each one's a paragraph after the last."""
+    return f"{before}\n\n{text}" if before and text else before or text
+
+
+def _added(a: CallUsage, b: CallUsage) -> CallUsage:
+    return CallUsage(**{f.name: getattr(a, f.name) + getattr(b, f.name) for f in dataclasses.fields(a)})

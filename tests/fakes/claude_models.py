@@ -159,7 +159,7 @@ def violation(body: dict[str, Any]) -> str | None:
                         f'Use an effort of "{rules.disabled_max_effort}" or lower, or adaptive thinking.')
     messages = body.get("messages") or []
     if (not rules.prefill and messages and isinstance(messages[-1], dict)
-            and messages[-1].get("role") == "assistant"):
+            and messages[-1].get("role") == "assistant" and not _paused_turn(messages[-1])):
         return ("This model does not support assistant message prefill. The conversation must end with a "
                 "user message.")
     bad_format = format_problem(body)
@@ -262,3 +262,12 @@ def read_into(text: str, schema: dict[str, Any]) -> Any:
             if word in named:
                 return named[word]
     return least(schema)
+
+
+def _paused_turn(message: dict[str, Any]) -> bool:
+    """A turn the model paused in (``pause_turn``): sent back with its server tool's work, it goes on; it is
+    no prefill."""
+    content = message.get("content")
+    return isinstance(content, list) and any(
+        isinstance(b, dict) and b.get("type") in ("server_tool_use", "web_search_tool_result",
+                                                  "web_fetch_tool_result") for b in content)

@@ -48,7 +48,7 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from aiohttp import web
 
@@ -64,7 +64,14 @@ from tests.fakes.claude_models import (
     token_factor,
     violation,
 )
+from tests.fakes.claude_tools import Answer, tool_problem
 from tests.fakes.prompt_cache import LOOKBACK, PromptCache, blocks, estimate_tokens
+
+
+class ToolScript(Protocol):
+    """What the model does with a request's tools (tests/fakes/claude_tools.py's Search, Fetch)."""
+
+    def answer_to(self, body: dict[str, Any]) -> Answer: ...
 
 # The Models API's list as the real one reads: newer models by undated ids, older ones dated (their undated
 # names are aliases the API also accepts, as bot/core/models/listed.py knows).
@@ -123,6 +130,12 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     held: asyncio.Event | None = None  # the answer waits until the test sets it (no guess at a delay)
     thinking_tokens: int | None = None  # None: the model's own (by effort) when it thinks, else none
+    # What the model does with the request's tools (tests/fakes/claude_tools.py: a Search or a Fetch); its
+    # blocks, stop reason and billed searches replace ``text`` and ``stop_reason``.
+    tools: ToolScript | None = None
+    content: list[dict[str, Any]] | None = None  # the answer's blocks after thinking (None: one text block)
+    server_tool_use: dict[str, int] | None = None  # usage.server_tool_use, when server tools ran
+    searching: asyncio.Event | None = None  # a streamed tool turn waits after its server_tool_use until set
 
 
 Responder = Callable[[dict[str, Any]], Reply | str | None | Awaitable[Reply | str | None]]
@@ -157,7 +170,7 @@ class Recorded:
     status: int = 200
     text: str = ""
     error_type: str | None = None
-    usage: dict[str, int] = field(default_factory=dict)
+    usage: dict[str, Any] = field(default_factory=dict)
     finished_at: float | None = None
     thinking_tokens: int = 0  # of the answer's output tokens, those spent thinking
     cut_at: float | None = None  # when the client hung up before the answer was whole (its timeout, say)
@@ -641,7 +654,7 @@ class FakeClaude(ModelServer):
                 return Reply(status=400, error_message=f"{name}: Field required")
         if not body["messages"]:
             return Reply(status=400, error_message="messages: at least one message is required")
-        blank = _blank_content(body) or PromptCache.problem(body)
+        blank = _blank_content(body) or tool_problem(body) or PromptCache.problem(body)
         if blank is not None:
             return Reply(status=400, error_message=blank)
         bad_image = image_problem(body)
@@ -730,6 +743,12 @@ class FakeClaude(ModelServer):
             reply = Reply(status=_STATUS_FOR_TYPE.get(reply.stream_error, 500), error_type=reply.stream_error,
                           retry_after=reply.retry_after)
         thinking = 0
+        if reply.status == 200 and reply.tools is not None:
+            answer = reply.tools.answer_to(body)
+            used = {"web_search_requests": answer.searches, "web_fetch_requests": answer.fetches}
+            reply = dataclasses.replace(reply, text=answer.text, stop_reason=answer.stop_reason,
+                                        content=answer.content, tools=None,
+                                        server_tool_use=used if answer.searches or answer.fetches else None)
         if reply.status == 200:
             reply, thinking = self._spend(body, self.constrained(body, reply))
         record.status, record.text = reply.status, reply.text if reply.status == 200 else ""
@@ -740,6 +759,8 @@ class FakeClaude(ModelServer):
             record.thinking_tokens = thinking
             if reply.usage:
                 record.usage.update(reply.usage)
+            if reply.server_tool_use:
+                record.usage["server_tool_use"] = dict(reply.server_tool_use)
         self._record(record)
         try:
             if reply.delay and not self.zero_latency:
@@ -764,7 +785,9 @@ class FakeClaude(ModelServer):
         content: list[dict[str, Any]] = []
         if thinking:  # first, its text omitted (the default display); the signature is what comes back
             content.append({"type": "thinking", "thinking": "", "signature": f"sig_fake_{thinking}"})
-        if reply.text or not thinking:
+        if reply.content is not None:
+            content.extend(reply.content)
+        elif reply.text or not thinking:
             content.append({"type": "text", "text": reply.text})
         return {"id": f"msg_fake_{next(self._ids):06d}", "type": "message", "role": "assistant",
                 "model": body.get("model"), "content": content,
@@ -807,6 +830,8 @@ class FakeClaude(ModelServer):
             thinking = THINKING_TOKENS[effort_of(body, rules)] if thinks(body, rules) else 0
         if reply.stop_reason == "refusal":
             return reply, 0
+        if reply.content is not None:  # a tool turn's blocks go out whole
+            return reply, thinking
         limit = int(body.get("max_tokens") or 0)
         if thinking >= limit > 0:
             return Reply(text="", stop_reason="max_tokens", headers=reply.headers,
@@ -828,6 +853,12 @@ class FakeClaude(ModelServer):
                                                                f"fake {error_type} ({reply.status})")
         return web.json_response({"type": "error", "error": {"type": error_type, "message": message}},
                                  status=reply.status, headers=headers)
+
+    @staticmethod
+    def _stream_block(event: Callable[[str, dict[str, Any]], None], index: int,
+                      block: dict[str, Any]) -> None:
+        for data in _stream_block_events(index, block):
+            event(data["type"], data)
 
     async def _stream(self, request: web.Request, message: dict[str, Any], reply: Reply,
                       record: Recorded) -> web.StreamResponse:
@@ -864,7 +895,14 @@ class FakeClaude(ModelServer):
                                                     "signature": thinking["signature"]}})
             event("content_block_stop", {"type": "content_block_stop", "index": 0})
             index = 1
-        has_text = any(b["type"] == "text" for b in message["content"])
+        if reply.content is not None:  # a tool turn: each block as the API streams its kind
+            for offset, block in enumerate(message["content"][index:]):
+                self._stream_block(event, index + offset, block)
+                if block["type"] == "server_tool_use" and reply.searching is not None:
+                    await flush()  # the search runs on the server until the test lets it end
+                    await reply.searching.wait()
+            chunks = []
+        has_text = reply.content is None and any(b["type"] == "text" for b in message["content"])
         if has_text:
             event("content_block_start", {"type": "content_block_start", "index": index,
                                           "content_block": {"type": "text", "text": ""}})
@@ -891,12 +929,39 @@ class FakeClaude(ModelServer):
                                     # the API repeats the input side here (cumulative counts)
                                     "usage": {k: usage[k] for k in (
                                         "output_tokens", "input_tokens", "cache_creation_input_tokens",
-                                        "cache_read_input_tokens")}})
+                                        "cache_read_input_tokens", "server_tool_use") if k in usage}})
             event("message_stop", {"type": "message_stop"})
         await flush()
         await response.write_eof()
         record.finished_at = time.monotonic()
         return response
+
+
+def _stream_block_events(index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
+    """One content block of a tool turn as SSE events: a text's pieces and citations as deltas, a tool
+    call's input as JSON deltas, a tool result whole at its start."""
+    kind = block["type"]
+    events: list[dict[str, Any]] = []
+
+    def delta(d: dict[str, Any]) -> None:
+        events.append({"type": "content_block_delta", "index": index, "delta": d})
+
+    if kind == "text":
+        start: dict[str, Any] = {"type": "text", "text": ""}
+        if block.get("citations"):
+            start["citations"] = []
+        events.append({"type": "content_block_start", "index": index, "content_block": start})
+        delta({"type": "text_delta", "text": block["text"]})
+        for citation in block.get("citations") or []:
+            delta({"type": "citations_delta", "citation": citation})
+    elif kind in ("server_tool_use", "tool_use"):
+        events.append({"type": "content_block_start", "index": index,
+                       "content_block": {**block, "input": {}}})
+        delta({"type": "input_json_delta", "partial_json": json.dumps(block["input"])})
+    else:
+        events.append({"type": "content_block_start", "index": index, "content_block": block})
+    events.append({"type": "content_block_stop", "index": index})
+    return events
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -18,6 +18,7 @@ from bot.core.models.base import (
     Completion,
     Failure,
     Request,
+    ToolAware,
     retry_after,
 )
 from bot.core.models.caching import place_cache
@@ -30,7 +31,8 @@ from bot.core.models.messages_http import (
     retryable_status,
     tls_context,
 )
-from database.boundary import Json
+from bot.core.models.tools import answer_text, paused_turn, sources_of
+from database.boundary import Json, JsonObject
 
 PROBE_TIMEOUT = 10.0  # seconds for the start-up check of the key
 
@@ -80,10 +82,18 @@ class AnthropicBackend:
                      timeout: float | None = None) -> Completion:
         async with self.sdk.messages.stream(**request, timeout=_own(timeout)) as stream:
             text = ""
-            async for chunk in stream.text_stream:
-                text += chunk
-                if on_text is not None:
-                    on_text(text)
+            apart = False  # a tool block came since the last text: what follows is a new paragraph
+            async for event in stream:
+                if event.type == "content_block_start" and event.content_block.type not in ("text",
+                                                                                            "thinking"):
+                    apart = bool(text)
+                    if event.content_block.type == "server_tool_use" and isinstance(on_text, ToolAware):
+                        on_text.tool_started(text)  # the search runs now: typing shows meanwhile
+                elif event.type == "text" and event.text:
+                    text += ("\n\n" if apart else "") + event.text
+                    apart = False
+                    if on_text is not None:
+                        on_text(text)
             message = await stream.get_final_message()
         return completion_of(message)
 
@@ -138,7 +148,8 @@ def shape_request(request: Request, family: Family, *, background: bool, effort:
     if extra:
         out["extra_body"] = extra
     messages = list(out.get("messages") or [])
-    while not family.prefill and len(messages) > 1 and messages[-1].get("role") == "assistant":
+    while (not family.prefill and len(messages) > 1 and messages[-1].get("role") == "assistant"
+           and not paused_turn(messages[-1])):
         messages.pop()  # a prefill is a 400 here; the prompt's instructions carry the format instead
     out["messages"] = messages
     room = 0
@@ -171,16 +182,27 @@ def shape_request(request: Request, family: Family, *, background: bool, effort:
 def completion_of(message: object) -> Completion:
     """The answer of a message: the JSON dict the direct path reads, or the SDK's Message (a stream's, or a
     stand-in's object). Text comes from text blocks only: thinking never becomes text."""
-    text = "".join(str(_field(b, "text") or "") for b in _field(message, "content") or ()
-                   if _field(b, "type") == "text")
+    content = tuple(_json(b) for b in _field(message, "content") or ())
     raw = _field(message, "usage")
     creation = _field(raw, "cache_creation")
+    tools = _field(raw, "server_tool_use")
     usage = CallUsage(int(_field(raw, "input_tokens") or 0), int(_field(raw, "output_tokens") or 0),
                       int(_field(raw, "cache_creation_input_tokens") or 0),
                       int(_field(raw, "cache_read_input_tokens") or 0),
-                      cache_creation_1h_tokens=int(_field(creation, "ephemeral_1h_input_tokens") or 0))
-    return Completion(text=text.strip(), model=_field(message, "model"), usage=usage,
-                      stop_reason=_field(message, "stop_reason"))
+                      cache_creation_1h_tokens=int(_field(creation, "ephemeral_1h_input_tokens") or 0),
+                      web_search_requests=int(_field(tools, "web_search_requests") or 0),
+                      web_fetch_requests=int(_field(tools, "web_fetch_requests") or 0))
+    return Completion(text=answer_text(content), model=_field(message, "model"), usage=usage,
+                      stop_reason=_field(message, "stop_reason"), content=content,
+                      sources=sources_of(content))
+
+
+def _json(block: object) -> JsonObject:
+    """A content block as the JSON that goes back to the API (an SDK model's fields as it set them)."""
+    if isinstance(block, dict):
+        return block
+    dumped = block.to_dict() if hasattr(block, "to_dict") else {}
+    return dumped if isinstance(dumped, dict) else {}
 
 
 def _field(value: object, name: str) -> Json:

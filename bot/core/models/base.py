@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from database.boundary import Json, JsonObject
 
@@ -29,6 +29,8 @@ class CallUsage:
     cache_read_tokens: int = 0
     cost: float = 0.0
     cache_creation_1h_tokens: int = 0  # of cache_creation_tokens, those written with the one-hour ttl
+    web_search_requests: int = 0  # Anthropic's server tools: each search is billed on top of the tokens
+    web_fetch_requests: int = 0  # (fetches cost only the tokens of what they read)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class Completion:
     model: str
     usage: CallUsage
     stop_reason: str | None = None
+    # The answer's content blocks as JSON (server and client tool blocks, thinking with its signature): what
+    # goes back to the model when a turn paused or asked for a client tool. Empty where not kept (OpenAI).
+    content: tuple[JsonObject, ...] = ()
+    sources: tuple[tuple[str, str], ...] = ()  # (url, title) the answer cited or fetched, in order, once each
 
 
 @dataclass
@@ -54,6 +60,12 @@ class Prompt:
     # Whose words it quotes besides the person it is for (a channel's transcript): their /forget_me takes
     # the request out of the prompt inspector too. Never sent either.
     people: frozenset[int] = frozenset()
+    # The tools the request declares (bot/core/models/tools.py), first in cache order: the same bytes from
+    # request to request, or the cached prefix is lost. Left out by a backend that cannot call them.
+    tools: tuple[JsonObject, ...] = ()
+    # Whose private memories the request carries (the person it is for, when any): web_fetch is never
+    # declared in a request carrying anyone else's (what a fetched page says could carry them away).
+    memories_of: frozenset[int] = frozenset()
 
     def text(self) -> str:
         parts = [b.get("text", "") for b in self.system]
@@ -61,6 +73,16 @@ class Prompt:
             content = m["content"]
             parts.extend([content] if isinstance(content, str) else [b.get("text", "") for b in content])
         return "\n".join(parts)
+
+
+@runtime_checkable
+class ToolAware(Protocol):
+    """A streamed answer's reader that wants to know when a server tool starts (a search runs on the API's
+    side in the middle of the stream): ``text`` is what was written before it."""
+
+    def __call__(self, text: str) -> None: ...
+
+    def tool_started(self, text: str) -> None: ...
 
 
 class SoFar:
@@ -71,9 +93,15 @@ class SoFar:
     def __init__(self) -> None:
         self.text = ""
         self.changed = asyncio.Event()
+        self.working = False  # a tool runs between the answer's calls: nothing is written meanwhile
 
     def wrote(self, text: str) -> None:
         self.text = text
+        self.working = False
+        self.changed.set()
+
+    def tools_running(self) -> None:
+        self.working = True
         self.changed.set()
 
 

@@ -19,6 +19,10 @@ from typing import Any, TypedDict
 
 from bot.core.models.base import CallUsage
 
+# Anthropic's web search tool is billed per search on top of the tokens ($10 per 1,000); web fetch costs
+# only the tokens of what it read.
+WEB_SEARCH_USD = 0.01
+
 __all__ = ["EFFORTS", "FAMILIES", "Family", "ModelTable", "parse_model_capabilities"]
 
 log = logging.getLogger(__name__)
@@ -284,16 +288,18 @@ class ModelTable:
     def cost(self, usage: CallUsage, model: str, answered_by: str, *, claude: bool,
              costs: Mapping[str, tuple[float, float]]) -> float:
         """USD of a call: ``model_costs`` (``costs``) for a listed model; the table's prices (cache writes and
-        reads included) for Claude; else 0 (a local model). ``answered_by``: the model id the answer named."""
+        reads included) for Claude; else 0 (a local model); plus a Claude call's web searches.
+        ``answered_by``: the model id the answer named."""
         prices = costs.get(model) or costs.get(answered_by)
         u = usage
+        searches = u.web_search_requests * WEB_SEARCH_USD if claude else 0.0
         if prices is None:
             family = self.family(answered_by or model) if claude else None
             if family is None:
-                return 0.0
-            return family.price(u.input_tokens, u.output_tokens, u.cache_creation_tokens, u.cache_read_tokens,
-                                u.cache_creation_1h_tokens)
+                return searches
+            return searches + family.price(u.input_tokens, u.output_tokens, u.cache_creation_tokens,
+                                           u.cache_read_tokens, u.cache_creation_1h_tokens)
         per_input, per_output = prices
         # model_costs gives input/output only: cache writes and reads at Anthropic's usual ratios.
-        return (per_input * (u.input_tokens + u.cache_creation_tokens * 1.25 + u.cache_read_tokens * 0.1)
-                + per_output * u.output_tokens)
+        return (searches + per_input * (u.input_tokens + u.cache_creation_tokens * 1.25
+                                        + u.cache_read_tokens * 0.1) + per_output * u.output_tokens)

@@ -6,6 +6,7 @@ servers cache on their own), text blocks are joined, image blocks become ``image
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 
 import httpx2
@@ -25,6 +26,8 @@ from bot.core.models.base import (
 from bot.core.tokens import count_tokens
 from database.boundary import Json, JsonObject
 
+log = logging.getLogger(__name__)
+
 RETRYABLE_STATUS = {408, 409, 429}
 PROBE_TIMEOUT = 10.0  # the start-up check runs beside start-up: a busy machine may answer slowly
 
@@ -42,9 +45,17 @@ class OpenAIBackend:
             timeout=timeout,
         )
         self.base_url = str(self.sdk.base_url).rstrip("/")
+        self.told_tools = False  # the operator was told replies go without tools here
 
     def shape(self, request: Request, *, background: bool, effort: str | None,
               gaps: Sequence[float] = (), schema: Mapping[str, Json] | None = None) -> Request:
+        if "tools" in request:  # Claude's server tools, and function calling here is not built yet
+            if not self.told_tools:
+                self.told_tools = True
+                log.warning("%s is served by the OpenAI-compatible backend: its replies are asked without "
+                            "tools (web search and fetch need Claude; function calling there is not built "
+                            "yet)", request["model"])
+            return {k: v for k, v in request.items() if k != "tools"}
         return request  # an OpenAI-compatible server takes the request as it is
 
     async def create(self, request: Request, *, timeout: float | None = None) -> Completion:

@@ -19,6 +19,7 @@ and the blocks are mapped onto those figures by their counted size.
 from __future__ import annotations
 
 import itertools
+import json
 import sys
 from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
@@ -175,7 +176,11 @@ class Block:
 
 
 def blocks(request: JsonObject) -> Iterator[Block]:
-    """The request's text blocks in the API's prompt order (system, then messages)."""
+    """The request's text blocks in the API's prompt order (tools, system, then messages)."""
+    for tool in request.get("tools") or []:
+        declared = {k: v for k, v in tool.items() if k != "cache_control"} if isinstance(tool, dict) else tool
+        yield Block("tools", json.dumps(declared, sort_keys=True), isinstance(tool, dict) and "cache_control"
+                    in tool, "tools")
     system = request.get("system") or []
     for b in [{"text": system}] if isinstance(system, str) else system:
         yield Block("system", b.get("text", ""), "cache_control" in b, "system")
