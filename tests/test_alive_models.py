@@ -133,6 +133,9 @@ def test_a_profile_is_learnt_incrementally_and_becomes_one_line_of_guidance() ->
         formal = learn(formal, text)
     assert formal is not None
     assert "formal" in style_guidance(formal, "bob") and "in English" in style_guidance(formal, "bob")
+    # an absent habit goes unsaid (the line is paid for at every reply); a present one is said
+    assert formal.shown["emoji"] == "no emoji" and "emoji" not in style_guidance(formal, "bob")
+    assert "emoji" in line  # alice's odd emoji
     spanish: StyleProfile | None = None
     for text in ("Hola, ¿cómo estás? Estoy bien", "que hace el pez por la mañana", "es muy bonito el mar"):
         spanish = learn(spanish, text)

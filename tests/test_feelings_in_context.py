@@ -16,6 +16,8 @@ import pytest
 
 from bot.alive.appraisal import appraise
 from bot.alive.reactions import warm_stimuli
+from bot.alive.regard import Regard
+from bot.alive.regard import state_line as full_line
 from bot.core.config import PROJECT_ROOT
 from bot.core.config.sections import AliveSettings
 from bot.core.localtime import load_zone
@@ -23,7 +25,8 @@ from tests.fakes.claude_server import FakeClaude
 from tests.harness import USER2_ID, USER_ID, Harness, MakeHarness, exchange, reply_requests
 from tests.test_memory_commands import forget
 
-LINE = re.compile(r"<state>\n([^\n]*)")  # the feeling leads the fenced state (bot/reply/prompting.py)
+# the feeling leads the fenced state (bot/reply/prompting.py), said only when something stands out
+LINE = re.compile(r"<state>\n((?:Toward|It is late)[^\n]*)")
 OLD_LABELS = ("You feel rattled", "You feel irritable", "You feel sleepy", "You feel affectionate",
               "You feel cheerful", "You feel content", "You feel lonely", "You feel excited")
 
@@ -42,10 +45,9 @@ def set_clock(h: Harness, clock: Clock) -> None:
 
 
 def state_line(request: Any) -> str:
-    """The state line in force in a reply request (in a DM, the latest version pinned in its history)."""
+    """The state line in force in a reply request ("" when nothing stands out: a reply leaves it unsaid)."""
     found = LINE.findall(FakeClaude.all_text(request))
-    assert found, "no state line in the request"
-    return str(found[-1])
+    return str(found[-1]) if found else ""
 
 
 async def dm(h: Harness, text: str, n: int, *, user: int | None = None) -> str:
@@ -65,7 +67,7 @@ async def test_bobs_insults_in_a_channel_leave_alices_dm_feeling_unchanged(make_
     clock = Clock(afternoon())
     set_clock(h, clock)
     before = await dm(h, "hello finn, how is the tide today?", 1)
-    assert before.startswith("Toward alice you feel at ease")
+    assert before == ""  # at ease: nothing stands out, nothing said
 
     for n, insult in enumerate(("you're useless", "you are so stupid, finn", "shut up, go away"), 1):
         clock.now += timedelta(minutes=1)
@@ -88,7 +90,33 @@ async def test_bobs_insults_in_a_channel_leave_alices_dm_feeling_unchanged(make_
     assert state_line(reply_requests(h)[-1]).startswith("Toward bob you feel stung")
     clock.now += timedelta(days=2)  # and it fades
     await exchange(h, "hello again", 7, user=USER2_ID)
-    assert state_line(reply_requests(h)[-1]).startswith("Toward bob you feel at ease")
+    assert state_line(reply_requests(h)[-1]) == ""  # at ease again
+
+
+async def test_a_reply_says_nothing_of_feelings_when_nothing_stands_out(make_harness: MakeHarness) -> None:
+    h = await make_harness(timezone="UTC")
+    clock = Clock(afternoon())
+    set_clock(h, clock)
+    await h.store.state.set("daily_mood", "Playful, in the mood for jokes.")
+    assert await dm(h, "hello finn, how is the tide today?", 1) == ""
+    asked = FakeClaude.all_text(reply_requests(h)[-1])
+    # no "at ease", no "your mood colours this" (the mood is in the character block): no state at all
+    assert "<state>\n" not in asked and "Toward alice" not in asked and "colours this" not in asked
+    clock.now += timedelta(minutes=1)
+    assert (await dm(h, "thank you finn, you're the best <3", 2)) == ""  # said after this exchange
+    clock.now += timedelta(minutes=1)
+    assert (await dm(h, "see you", 3)).startswith("Toward alice you feel")  # then it stands out
+    checkin = await h.bot.alive.feeling_toward(USER2_ID, "bob", "")  # type: ignore[union-attr]
+    assert checkin.endswith("Toward bob you feel at ease.")  # a check-in's line is said in full
+
+
+def test_a_quiet_state_says_the_night_alone_when_only_the_night_stands_out() -> None:
+    calm = Regard.calm(afternoon())
+    assert full_line("alice", calm, mood="Playful.", quiet=True) == ""
+    assert full_line("alice", calm, mood="Playful.", night=True, quiet=True).endswith(
+        "\nIt is late at night for you: a little tired.")
+    tense = calm.moved(("conflict",), afternoon())
+    assert "the room feels tense" in full_line("alice", calm, room=tense, quiet=True)  # the room stands out
 
 
 async def test_a_persons_own_distress_gets_concern_not_defence(make_harness: MakeHarness) -> None:
@@ -110,7 +138,7 @@ async def test_a_persons_own_distress_gets_concern_not_defence(make_harness: Mak
     await h.dm("I'm not angry with you, I promise", user=USER2_ID)  # negated: no quarrel with bob
     await h.replies(await h.dm_channel_id(USER2_ID), 1)
     await h.bot.get_cog("Messages").drain()  # type: ignore[union-attr]
-    assert (await dm(h, "ok", 2, user=USER2_ID)).startswith("Toward bob you feel at ease")
+    assert await dm(h, "ok", 2, user=USER2_ID) == ""  # at ease
     await dm(h, "you're useless, finn", 3, user=USER2_ID)  # an insult aimed at the character: conflict
     assert (await dm(h, "hm", 4, user=USER2_ID)).startswith("Toward bob you feel a little stung")
 
@@ -178,6 +206,10 @@ async def test_the_state_line_never_holds_two_contradictory_moods(make_harness: 
         text = FakeClaude.all_text(request)
         assert not any(old in text for old in OLD_LABELS)  # no second, character-wide feeling
         line = state_line(request)
+        if "you feel" not in line:  # nothing stands out: only the night is said
+            assert line == "It is late at night for you: a little tired."
+            seen.add("at ease")
+            continue
         assert line.count("you feel") == 1
         [lead] = [w for w in leads if f"you feel {w}" in line or f"you feel a little {w}" in line]
         seen.add(lead)

@@ -108,15 +108,16 @@ class Feelings:
         """The reply's one state line: the feeling toward the person leads (see bot/alive/regard.py)."""
         self.names = tuple(n for n in (persona.name, persona.nickname, self.character) if n)
         return await self.line(persona, msg.author_id, clean_name(msg.author_name), data.mood,
-                               None if msg.is_dm else msg.channel_id)
+                               None if msg.is_dm else msg.channel_id, quiet=True)
 
     async def line(self, persona: Persona, user_id: int, name: str, mood: str,
-                   channel_id: int | None = None) -> str:
-        """The state line toward a person (``channel_id``: where, when it is a channel), as of now."""
+                   channel_id: int | None = None, *, quiet: bool = False) -> str:
+        """The state line toward a person (``channel_id``: where, when it is a channel), as of now;
+        ``quiet``: only what stands out (a reply's, see :func:`state_line`)."""
         now = self.clock()
         person, room = await self.read(user_id, channel_id)
         return state_line(name, person.advanced(now), room=None if room is None else room.advanced(now),
-                          mood=mood, night=self.night(persona, now))
+                          mood=mood, night=self.night(persona, now), quiet=quiet)
 
     async def read(self, user_id: int, channel_id: int | None = None) -> tuple[Regard, Regard | None]:
         """How the character feels toward a person and in a channel (None without one), as stored."""

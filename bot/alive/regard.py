@@ -114,12 +114,16 @@ def toward(regard: Regard) -> str:
 
 
 def state_line(name: str, person: Regard, *, room: Regard | None = None, mood: str = "",
-               night: bool = False) -> str:
+               night: bool = False, quiet: bool = False) -> str:
     """The one line about how the character feels right now (see the module's docstring for the order).
     ``room``: the channel's regard (None in a DM); ``mood``: today's mood, said in the character block;
-    ``night``: it is night where the character lives and its rhythm is on."""
+    ``night``: it is night where the character lives and its rhythm is on; ``quiet``: say only what stands
+    out (a reply's state is paid for uncached at every request, and "at ease" is what the character is
+    anyway): nothing at all when no feeling leads, the room is calm and it is not night."""
     lead = person.lead()
     heavy = lead is not None and lead[0] in HEAVY
+    if quiet and lead is None and (room is None or room.lead() is None):
+        return "## How you feel right now\nIt is late at night for you: a little tired." if night else ""
     parts = [f"Toward {name} you feel {toward(person)}"]
     if lead is not None:
         parts[0] += f": {TOWARD[lead[0]][1]}."

@@ -176,7 +176,7 @@ def settle(p: StyleProfile) -> dict[str, str]:
                            if _held("unpunctuated", 1 - p.end_punct, was) else "")
     out["exclaim"] = "lots of exclamation marks" if _held("exclaim", p.exclaim, was) else ""
     out["formal"] = "formal" if p.formal_seen and _held("formal", p.formality, was) else ""
-    out["casual"] = "casual, with slang" if p.formal_seen and _held("casual", -p.formality, was) else ""
+    out["casual"] = "casual" if p.formal_seen and _held("casual", -p.formality, was) else ""
     language = ""
     if p.languages:
         enter, leave = FLAGS["language"]
@@ -194,10 +194,14 @@ _CODES = {name: code for code, name in LANGUAGES.items()}
 TRAIT_ORDER = ("length", "capitals", "lowercase", "unpunctuated", "exclaim", "emoji", "formal", "casual")
 
 
+# Buckets that say only that a habit is absent: left unsaid, as the line is paid for at every reply.
+UNSAID = frozenset({EMOJI[1][0]})
+
+
 def traits(p: StyleProfile, shown: dict[str, str] | None = None) -> list[str]:
     """The profile in coarse words (what the guidance says); ``shown``: its :func:`settle`, if known."""
     shown = shown or settle(p)
-    return [shown[k] for k in TRAIT_ORDER if shown[k]]
+    return [shown[k] for k in TRAIT_ORDER if shown[k] and shown[k] not in UNSAID]
 
 
 def guidance(p: StyleProfile | None, name: str) -> str:

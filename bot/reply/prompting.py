@@ -21,7 +21,7 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
 4. after the last breakpoint, what changes every reply: **the time** (:func:`now_part`: date, weekday,
    local time in the character's time zone, how long since the person last wrote), in a channel **the
    room** (who is here lately, why the character answers: addressed, or chose to join in), **the state**
-   (:func:`state_part`, ``<state>``: how the character feels and how the person writes, the current
+   (:func:`state_part`, ``<state>``: what stands out of its feelings and the person's writing, the current
    version only, fenced apart from anyone's words), the lore the messages trigger (``<lore>``), recalled
    facts (dated), open threads (``<open_threads>``, memory/threads.py), then **the message** (then
    depth-0 lore), then **the instructions after the history** (framework blend, evolution stage, the
