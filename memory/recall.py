@@ -271,7 +271,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             codes = np.concatenate([found, -1 - said])
             order = np.argsort(-np.concatenate([fused, weight * said_scores]), kind="stable")
             relevant = codes[order].tolist()
-    if reach and max(reach) < floors[0]:  # a message about nothing recalls nothing (the pinned facts stay)
+    # a message about nothing recalls nothing (the pinned facts stay); one naming a day asks about it
+    if reach and max(reach) < floors[0] and (not text or window(text, now) is None):
         relevant = []
     # a long excerpt is quoted in the sentences sharing the message's telling words
     wanted = episodes.telling(excerpts, text) if excerpts is not None and excerpts.rows else {}
