@@ -6,6 +6,7 @@ embedding model, and the rules on their own."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 
@@ -21,6 +22,11 @@ from tests.memory_support import HashEmbedder, consolidation_responder
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 EXCERPTS = "[Words from your earlier conversations with alice"
+
+
+def _bot(h: Harness) -> Any:
+    assert h.bot is not None
+    return h.bot
 
 
 def _recalled(body: str) -> str:
@@ -45,11 +51,11 @@ async def _archived_dm(h: Harness) -> None:
     await h.replies(dm, 1)
     await h.dm("anyway, busy week at the bakery")
     await h.replies(dm, 2)
-    await h.bot.get_cog("Messages").drain()
+    await _bot(h).get_cog("Messages").drain()
     async with h.store.engine.begin() as conn:  # said a while ago: the run archives it
         await conn.execute(update(LoggedMessage).values(created_at=datetime.now(UTC) - timedelta(days=2)))
-    report = await h.bot.memory.consolidator.run()
-    assert report.excerpts >= 2 and await h.bot.memory.consolidator.embedded() == report.excerpts
+    report = await _bot(h).memory.consolidator.run()
+    assert report.excerpts >= 2 and await _bot(h).memory.consolidator.embedded() == report.excerpts
 
 
 async def test_after_a_consolidation_no_excerpt_repeats_a_line_of_the_history(
@@ -61,7 +67,7 @@ async def test_after_a_consolidation_no_excerpt_repeats_a_line_of_the_history(
     assert body.count("named it Biscuit, it hides from umbrellas") == 1
     assert EXCERPTS not in body
     # Once the history is gone (reset), the archive is what is left of them, and it is quoted.
-    await h.store.conversations.reset_conversation(h.bot.engine.character_key, USER_ID, "dm")
+    await h.store.conversations.reset_conversation(_bot(h).engine.character_key, USER_ID, "dm")
     again = await _dm_prompt(h, "do you remember what my sister called her puppy?", 4)
     assert EXCERPTS in again and "named it Biscuit" in again
 
@@ -70,8 +76,9 @@ async def test_night_after_a_reset_recalls_nothing(make_harness: MakeHarness) ->
     h = await make_harness()
     await _archived_dm(h)
     for text in ("Alice is training for the Leeds half marathon", "Alice works at a bakery"):
-        await h.store.facts.add(USER_ID, text, embedding=await h.bot.memory.embed(text), category="personal")
-    await h.store.conversations.reset_conversation(h.bot.engine.character_key, USER_ID, "dm")
+        vector = await _bot(h).memory.embed(text)
+        await h.store.facts.add(USER_ID, text, embedding=vector, category="personal")
+    await h.store.conversations.reset_conversation(_bot(h).engine.character_key, USER_ID, "dm")
     body = await _dm_prompt(h, "night!", 3)
     assert "<recalled_facts" not in body and EXCERPTS not in body
     assert "half marathon" not in body and "Biscuit" not in body
@@ -82,18 +89,19 @@ async def test_night_after_a_reset_recalls_nothing(make_harness: MakeHarness) ->
 
 async def test_a_fact_a_core_memory_says_in_other_words_is_left_out(make_harness: MakeHarness) -> None:
     h = await make_harness()
-    key = h.bot.engine.character_key
+    key = _bot(h).engine.character_key
     await h.store.people.ensure_user(USER_ID, "alice")
     memory = "Alice told me she has been vegetarian since she was twelve."
     await h.store.memories.add_core_memory(key, USER_ID, memory)
     for text in ("Alice is vegetarian.", "Alice cooks a vegetarian lasagne every Sunday"):
-        await h.store.facts.add(USER_ID, text, embedding=await h.bot.memory.embed(text), category="personal")
+        vector = await _bot(h).memory.embed(text)
+        await h.store.facts.add(USER_ID, text, embedding=vector, category="personal")
     body = await _dm_prompt(h, "any vegetarian recipe ideas for Sunday?", 1)
     recalled = _recalled(body)
     assert "- Alice cooks a vegetarian lasagne every Sunday" in recalled
     assert "Alice is vegetarian." not in recalled  # the core memory says it (0.87 cosine, other words)
     # Embedded once, with the message: the next reply asks the model for the message alone.
-    assert h.bot is not None and memory in h.bot.memory.recall.memories.vectors
+    assert memory in _bot(h).memory.recall.memories.vectors
 
 
 # --------------------------------------------------------------------------- the rules
