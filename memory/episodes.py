@@ -166,6 +166,7 @@ class ExcerptIndex:
     def __post_init__(self) -> None:
         self.slot = np.full(len(self.rows), -1, dtype=np.int64)  # each line's row of ``matrix`` (-1: none)
         self.slot[self.positions] = np.arange(len(self.positions))
+        self._where: dict[int, int] | None = None
 
     @classmethod
     def build(cls, rows: Sequence[ExcerptRow], stamp: Stamp = ()) -> ExcerptIndex:
@@ -238,6 +239,12 @@ class ExcerptIndex:
         idx, values = self.search(vector[None, :])
         out[idx] = values[:, 0]
         return out
+
+    def where_said(self) -> dict[int, int]:
+        """Each line's index by its message id (made once, at the first look)."""
+        if self._where is None:
+            self._where = {m: i for i, m in enumerate(self.message_ids.tolist())}
+        return self._where
 
     def day_of(self, i: int) -> str:
         known = self.days.get(i)
@@ -339,7 +346,9 @@ def _near(index: ExcerptIndex, matched: tuple[np.ndarray, np.ndarray], asked: np
     """The ones of (excerpts, scores) sharing words with the message that are also near it in meaning
     (``floor``, to the message or its topic); one without a vector yet, by its words alone."""
     idx, scores = matched
-    if asked is None or not len(idx) or asked.shape[1] != index.matrix.shape[1]:
+    # (a floor of 0 or less filters next to nothing: thousands of lines share a common word, and their
+    # vectors are not gathered for it)
+    if floor <= 0 or asked is None or not len(idx) or asked.shape[1] != index.matrix.shape[1]:
         return matched
     slots = index.slot[idx]
     near = np.full(len(idx), np.inf, dtype=np.float32)

@@ -24,6 +24,7 @@ import numpy as np
 from bot.core.localtime import snowflake_time
 from bot.core.pipeline import Incoming
 from database.records import PromptData
+from memory.episodes import ExcerptIndex
 from memory.facts import FactIndex
 
 MEMORY_VECTORS = 4_096
@@ -42,16 +43,18 @@ class Present:
     summarized: bool = False
     memories: tuple[str, ...] = ()
 
-    def held(self, message_ids: np.ndarray, channels: np.ndarray, told: np.ndarray) -> np.ndarray:
-        """Which of some excerpts (their message ids, channel ids, POSIX times) the request already holds."""
-        out = np.isin(message_ids, np.fromiter(self.ids, dtype=np.int64, count=len(self.ids))) \
-            if self.ids else np.zeros(len(message_ids), dtype=bool)
+    def held(self, excerpts: ExcerptIndex) -> np.ndarray:
+        """Which of a person's excerpts the request already holds."""
+        out = np.zeros(len(excerpts.rows), dtype=bool)
+        if self.ids:
+            where = excerpts.where_said()
+            out[[i for m in self.ids if (i := where.get(m)) is not None]] = True
         if self.summarized or self.since is not None:
-            here = channels == self.channel_id
+            here = excerpts.channel == self.channel_id
             if self.summarized:  # before the live lines: the summary; from them on: the lines
                 out |= here
             elif self.since is not None:
-                out |= here & (told >= self.since.timestamp())
+                out |= here & (excerpts.told >= self.since.timestamp())
         return out
 
 

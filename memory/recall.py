@@ -183,7 +183,7 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
     lexical = index.lexical.scores(text) if text.strip() and index.lexical.size else None
     if lexical is not None:
         shares = lexical > 0  # a fact not embedded yet: its words alone
-        if near is not None:
+        if near is not None and floors[2] > 0:
             shares &= ~(np.isfinite(near) & (near < floors[2]))
         top = _top(np.where(shares, lexical, -np.inf), allowed, CANDIDATES)
         fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
@@ -260,8 +260,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         np.zeros(0, np.int64), np.zeros(0))
     relevant: Iterable[int] = found.tolist()
     if excerpts is not None and excerpts.rows:
-        place = excerpts.allowed(private=private, channel_id=channel_id) & ~present.held(
-            excerpts.message_ids, excerpts.channel, excerpts.told)
+        place = excerpts.allowed(private=private, channel_id=channel_id) & ~present.held(excerpts)
         said, said_scores = episodes.ranked(excerpts, query, text, place, now, about, floors, reach)
         if len(said):
             # Excerpts are coded as -1 - their index; one relevance order for both, facts first on ties.
