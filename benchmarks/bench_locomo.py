@@ -29,9 +29,15 @@ reply uses; an excerpt carries its own turn id, scored the same way. ``--corpus 
 facts and the archive together, sharing the budget as in a reply. Also reported: the consolidation's time
 (index time) and the excerpts' bytes per 10,000 messages.
 
+With the archive the question is asked in a DM whose live history is the last session (what a request holds
+the day after it): recall is told of it (memory/present.py), and its turns count as covered, since the
+request shows them. ``redundancy``: the share of the recalled lines' tokens already present elsewhere in
+the request (:func:`redundancy`). ``--split``: the tuning part of the development half or its held-out
+part (SPLITS): ranking changes are chosen on the first and kept only if the second does not fall.
+
 Run: python -m benchmarks.bench_locomo --data locomo10.json [--budget 400] [--corpus facts|turns|both]
-     [--json OUT] [--database-url URL]   (a SCRATCH database: its Kindred tables are dropped; default a
-     temporary SQLite)
+     [--split tune|held-out|all] [--json OUT] [--database-url URL]
+     (a SCRATCH database: its Kindred tables are dropped; default a temporary SQLite)
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from benchmarks import bench_locomo_peer
-from benchmarks.bench_locomo import read_samples, run, score, turn_ids
+from bot.core.tokens import count_tokens
+from benchmarks.bench_locomo import SPLITS, read_samples, redundancy, run, score, turn_ids
 from tests.memory_support import HashEmbedder
 
 SAMPLE: list[dict[str, Any]] = [{
@@ -142,3 +143,15 @@ def test_the_peer_benchmark_says_how_to_install_the_peer_when_it_is_missing(tmp_
     with pytest.raises(SystemExit) as exited:
         bench_locomo_peer.main()
     assert exited.value.code == 2 and "no such file" in capsys.readouterr().err
+
+
+def test_redundancy_counts_the_recalled_tokens_the_request_already_holds() -> None:
+    facts = [("- Ana adopted a greyhound called Pip.\n", frozenset({"D1:3"}))]
+    said = [('- Ana: "I adopted a greyhound, his name is Pip!"\n', "D1:3"),  # the fact was drawn from it
+            ('- Ana: "I ran the Leeds half marathon."\n', "D2:1"),  # the live history holds it
+            ('- Ben: "Pip is a great name."\n', "D1:4"), ('- Ben: "Pip is a great name."\n', "D1:9")]
+    total, repeated = redundancy(facts, said, frozenset({"D2:1"}))
+    sizes = [count_tokens(t) for t, _ in facts] + [count_tokens(t) for t, _ in said]
+    assert total == sum(sizes) and repeated == sizes[1] + sizes[2] + sizes[4]
+    assert redundancy([], [], frozenset()) == (0, 0)
+    assert set(SPLITS["tune"]).isdisjoint(SPLITS["held-out"]) and len(SPLITS["tune"]) == 3
