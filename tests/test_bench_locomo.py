@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from benchmarks import bench_locomo_peer
-from bot.core.tokens import count_tokens
 from benchmarks.bench_locomo import SPLITS, read_samples, redundancy, run, score, turn_ids
+from bot.core.tokens import count_tokens
 from tests.memory_support import HashEmbedder
 
 SAMPLE: list[dict[str, Any]] = [{
