@@ -29,9 +29,15 @@ reply uses; an excerpt carries its own turn id, scored the same way. ``--corpus 
 facts and the archive together, sharing the budget as in a reply. Also reported: the consolidation's time
 (index time) and the excerpts' bytes per 10,000 messages.
 
+With the archive the question is asked in a DM whose live history is the last session (what a request holds
+the day after it): recall is told of it (memory/present.py), and its turns count as covered, since the
+request shows them. ``redundancy``: the share of the recalled lines' tokens already present elsewhere in
+the request (:func:`redundancy`). ``--split``: the tuning part of the development half or its held-out
+part (SPLITS): ranking changes are chosen on the first and kept only if the second does not fall.
+
 Run: python -m benchmarks.bench_locomo --data locomo10.json [--budget 400] [--corpus facts|turns|both]
-     [--json OUT] [--database-url URL]   (a SCRATCH database: its Kindred tables are dropped; default a
-     temporary SQLite)
+     [--split tune|held-out|all] [--json OUT] [--database-url URL]
+     (a SCRATCH database: its Kindred tables are dropped; default a temporary SQLite)
 """
 
 from __future__ import annotations
@@ -53,14 +59,21 @@ import numpy as np
 from sqlalchemy import insert
 
 from bot.core.config import MemorySettings
+from bot.core.tokens import count_tokens
 from database.records import ConsolidationBatch, NewFact
 from database.store import Store
+from memory import episodes
+from memory import recall as recall_lines
 from memory.consent import Consent
 from memory.embeddings import Embedder, SentenceEmbedder, to_bytes
 from memory.episodes import ExcerptCache
 from memory.facts import FactCache
-from memory.recall import Recall, subject_of
+from memory.present import Present
+from memory.recall import FLOORS, Recall, subject_of
 
+# The development half split in two: ranking changes are tuned on the first part and kept only if
+# the second, held out, does not fall.
+SPLITS = {"tune": ("conv-26", "conv-30", "conv-41"), "held-out": ("conv-42", "conv-43")}
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 _TURN = re.compile(r"D:?(\d+):(\d+)")
 _DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%I:%M %p on %B %d, %Y")
@@ -199,6 +212,12 @@ class Result:
     messages: int = 0  # archived through consolidation
     index_seconds: float = 0.0
     excerpt_bytes: int = 0
+    tokens: int = 0  # of the recalled lines
+    repeated: int = 0  # of those that repeat another recalled line or the recent context
+
+    @property
+    def redundancy(self) -> float:
+        return self.repeated / self.tokens if self.tokens else 0.0
 
     def as_json(self) -> dict[str, Any]:
         ms = sorted(t * 1000 for t in self.times)
@@ -218,6 +237,7 @@ class Result:
             "mean_excerpts_recalled": round(self.quoted / max(1, self.overall.n), 2),
             "messages_archived": self.messages,
             "index_seconds": round(self.index_seconds, 2),
+            "redundancy": round(self.redundancy, 4),
             "excerpt_bytes_per_10k_messages": round(self.excerpt_bytes * 10_000 / self.messages)
             if self.messages else 0,
             "by_category": {CATEGORIES[c]: {**{k: round(v, 4) for k, v in t.rates().items()}, "n": t.n}
@@ -232,6 +252,7 @@ class CachedEmbedder:
     def __init__(self, model: Embedder) -> None:
         self.model = model
         self.known: dict[str, np.ndarray] = {}
+        self.floors = getattr(model, "floors", FLOORS)  # the model's relevance floor (memory/recall.py)
 
     def prime(self, sentences: Sequence[str]) -> None:
         todo = [s for s in dict.fromkeys(sentences) if s not in self.known]
@@ -330,18 +351,20 @@ async def run(samples: Sequence[Sample], url: str, *, budget: int, embedder: Emb
                 for o, v in zip(sample.observations, vectors, strict=True):
                     sessions.setdefault(o.said, []).append(
                         (o, NewFact(o.text, "other", to_bytes(v), lasting=True, said_at=o.said)))
-                for said, group in sorted(sessions.items()):
+                for session, group in sorted(sessions.items()):
                     await store.consolidation.commit_consolidation(ConsolidationBatch(
                         "bench", user_id, (), new_facts=tuple(f for _, f in group),
-                        day=said.date().isoformat(), at=said))
+                        day=session.date().isoformat(), at=session))
                     inserted += [o for o, _ in group]
                 result.facts += len(sample.observations)
             turn_of: dict[int, str] = {}
+            live = NOTHING_LIVE
             if turns:
                 await store.people.ensure_user(CHARACTER_ID, sample.speakers[1])
                 turn_of, seconds = await archive_dialogue(store, sample, user_id, consolidator, embedder)
                 result.messages += len(sample.turns)
                 result.index_seconds += seconds
+                live = recent_context(sample, turn_of, DM_CHANNEL + user_id)
             await store.people.touch_interaction(user_id, sample.last_session, None)
             index = await cache.get(user_id)
             archive = await excerpts.get(user_id) if excerpts is not None else None
@@ -353,11 +376,16 @@ async def run(samples: Sequence[Sample], url: str, *, budget: int, embedder: Emb
             for q in sample.questions:
                 t0 = time.perf_counter()
                 chosen, said = await recall.recall_for(user_id, q.text, private=turns, now=now, budget=budget,
-                                                       channel_id=DM_CHANNEL + user_id)
+                                                       channel_id=DM_CHANNEL + user_id, **live.asked)
                 result.times.append(time.perf_counter() - t0)
                 k = len(chosen)
                 carried = [turns_of[r.id] for r in chosen] + [frozenset({turn_of[e.message_id]})
-                                                              for e in said]
+                                                              for e in said] + [live.turns]
+                tokens, repeated = redundancy([(recall_lines.line(r), turns_of[r.id]) for r in chosen],
+                                              [(episodes.line(e), turn_of[e.message_id]) for e in said],
+                                              live.turns)
+                result.tokens += tokens
+                result.repeated += repeated
                 hit, every = score(carried, q.evidence)
                 cos_hit = bm_hit = False
                 if facts and not turns:
@@ -379,6 +407,45 @@ async def run(samples: Sequence[Sample], url: str, *, budget: int, embedder: Emb
     finally:
         await store.close()
     return result
+
+
+@dataclass(frozen=True)
+class Live:
+    """The recent context a DM's request holds when the question is asked: the last session's turns (its
+    history), and how recall is told of them."""
+
+    turns: frozenset[str] = frozenset()
+    asked: dict[str, Any] = field(default_factory=dict)
+
+
+NOTHING_LIVE = Live()
+
+
+def recent_context(sample: Sample, turn_of: dict[int, str], channel_id: int) -> Live:
+    """The last session as the live history of the DM the question is asked in (a day after it, before any
+    summary)."""
+    day = sample.last_session.date()
+    last = [t for t in sample.turns if t.said.date() == day]
+    ids = frozenset(m for m, turn in turn_of.items() if turn in {t.turn for t in last})
+    return Live(frozenset(t.turn for t in last),
+                {"present": Present(ids, channel_id, min((t.said for t in last), default=None))})
+
+
+def redundancy(facts: Sequence[tuple[str, frozenset[str]]], said: Sequence[tuple[str, str]],
+               recent: frozenset[str]) -> tuple[int, int]:
+    """(tokens of the recalled lines, tokens of those already present elsewhere in the request): a line
+    repeated word for word, an excerpt of a turn some recalled fact was drawn from (the fact says it), and
+    an excerpt of a turn of the recent context (the live history holds it)."""
+    drawn = set().union(*(t for _, t in facts)) if facts else set()
+    seen: set[str] = set()
+    total = repeated = 0
+    for text, turn in [(text, None) for text, _ in facts] + [(text, turn) for text, turn in said]:
+        n = count_tokens(text)
+        total += n
+        if text in seen or (turn is not None and (turn in drawn or turn in recent)):
+            repeated += n
+        seen.add(text)
+    return total, repeated
 
 
 async def excerpt_bytes(store: Store) -> int:
@@ -411,6 +478,8 @@ async def main_async(args: argparse.Namespace, data: Sequence[dict[str, Any]]) -
     from benchmarks.common import temp_sqlite_url
     from tests.dbtools import reset_schema
 
+    if args.split != "all":
+        data = [c for c in data if c.get("sample_id") in SPLITS[args.split]]
     samples = read_samples(data)
     url = args.database_url or temp_sqlite_url("locomo.db")
     await reset_schema(url)
@@ -422,6 +491,8 @@ async def main_async(args: argparse.Namespace, data: Sequence[dict[str, Any]]) -
           f"{args.budget} tokens, {out['mean_facts_recalled']} facts and {out['mean_excerpts_recalled']} "
           f"excerpts recalled on average; {url.split(':')[0]}")
     print(table(result))
+    print(f"redundancy: {out['redundancy']:.1%} of the recalled tokens repeat another recalled line or the "
+          "recent context")
     print(f"recall time (question already encoded): p50 {out['p50_ms']:.2f} ms, p99 {out['p99_ms']:.2f} ms")
     if result.messages:
         print(f"index: consolidation of {result.messages} messages {result.index_seconds:.1f} s; excerpts "
@@ -438,6 +509,10 @@ def main() -> None:
     parser.add_argument("--corpus", choices=("facts", "turns", "both"), default="facts",
                         help="what recall searches: the observations as facts, the archived dialogue, "
                              "or both")
+    parser.add_argument("--split", choices=("tune", "held-out", "all"), default="all",
+                        help="the conversations asked: the tuning part of the development half ("
+                             + ", ".join(SPLITS["tune"]) + "), its held-out part ("
+                             + ", ".join(SPLITS["held-out"]) + ") or all")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     parser.add_argument("--database-url", default=None,
                         help="a SCRATCH database (its Kindred tables are dropped); default: a temporary "

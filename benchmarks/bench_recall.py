@@ -36,10 +36,14 @@ from database.store import Store
 from memory.embeddings import SentenceEmbedder, single_blas_thread
 from memory.episodes import ExcerptCache
 from memory.facts import FactCache
+from memory.present import Present
 from memory.recall import choose, choose_both, indexes
 from tests.dbtools import reset_schema
 
 DIM = 384
+# Random vectors are near nothing: with the shipped floor recall would stop at the message's floor and fill
+# nothing. The worst case is measured instead: every candidate ranked and the budget filled.
+NO_FLOOR = (-1.0, -1.0, -1.0)
 WORDS = (
     "tea",
     "tides",
@@ -160,7 +164,7 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int, archiv
         index = await cache.get(user_id)
         text = f"Do you remember the {WORDS[pick.randrange(len(WORDS))]} I told you about?"
         return len(choose(index, query, budget=400, private=False, now=now, expiry_days=14, text=text,
-                          last_interaction=now, about=about))
+                          last_interaction=now, about=about, floors=NO_FLOOR))
 
     cold: list[float] = []
     for uid in ids[:users]:
@@ -192,6 +196,9 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int, archiv
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 await conn.exec_driver_sql("VACUUM ANALYZE archive_excerpts")
         excerpts = ExcerptCache(store.excerpts)
+        # what a DM's request holds: its last 200 lines, left out of the excerpts searched
+        rows = (await excerpts.get(ids[-1])).rows
+        live = Present(frozenset(r.message_id for r in rows[-200:]), 77, max(r.said_at for r in rows))
 
         async def recall_both() -> int:
             query = rng.standard_normal(DIM).astype("<f4")
@@ -201,7 +208,8 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int, archiv
             index, said = await indexes(cache, excerpts, ids[-1])  # both stamps in one trip
             text = f"Do you remember the {WORDS[pick.randrange(len(WORDS))]} I told you about?"
             return len(choose_both(index, query, budget=400, private=True, now=now, expiry_days=14, text=text,
-                                   last_interaction=now, excerpts=said, channel_id=77, about=about)[1])
+                                   last_interaction=now, excerpts=said, channel_id=77, about=about,
+                                   floors=NO_FLOOR, fill=True, present=live)[1])
 
         t0 = time.perf_counter()
         await recall_both()

@@ -61,6 +61,9 @@ SNIPPET_TOKENS = 20
 # it tells nothing about what a message asks.
 COMMON_SHARE = 0.05
 CANDIDATES = 100
+# The relevance floor, as for facts (memory/recall.py FLOORS, where it is explained): the message's, an
+# excerpt's in the embedding rankings, and one found by its words'.
+FLOORS = (0.3, 0.0, 0.0)
 
 
 # --------------------------------------------------------------------------- indexing at consolidation
@@ -147,6 +150,7 @@ class ExcerptIndex:
     stamp: Stamp = ()
     dm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     channel: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    message_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     told: np.ndarray = field(default_factory=lambda: np.zeros(0))  # POSIX seconds
     lexical: LexicalIndex = field(default_factory=LexicalIndex)  # each line's words
     context: LexicalIndex = field(default_factory=LexicalIndex)  # each line's words with its neighbours'
@@ -162,6 +166,7 @@ class ExcerptIndex:
     def __post_init__(self) -> None:
         self.slot = np.full(len(self.rows), -1, dtype=np.int64)  # each line's row of ``matrix`` (-1: none)
         self.slot[self.positions] = np.arange(len(self.positions))
+        self._where: dict[int, int] | None = None
 
     @classmethod
     def build(cls, rows: Sequence[ExcerptRow], stamp: Stamp = ()) -> ExcerptIndex:
@@ -196,6 +201,7 @@ class ExcerptIndex:
         return cls(list(rows), matrix, where, stamp,
                    dm=np.array([r.is_dm for r in rows], dtype=bool),
                    channel=np.array([r.channel_id for r in rows], dtype=np.int64), told=told,
+                   message_ids=np.array([r.message_id for r in rows], dtype=np.int64),
                    lexical=LexicalIndex.build(texts), context=LexicalIndex.build(around),
                    centroids=centroids, starts=starts)
 
@@ -233,6 +239,12 @@ class ExcerptIndex:
         idx, values = self.search(vector[None, :])
         out[idx] = values[:, 0]
         return out
+
+    def where_said(self) -> dict[int, int]:
+        """Each line's index by its message id (made once, at the first look)."""
+        if self._where is None:
+            self._where = {m: i for i, m in enumerate(self.message_ids.tolist())}
+        return self._where
 
     def day_of(self, i: int) -> str:
         known = self.days.get(i)
@@ -329,10 +341,31 @@ def _positive(matched: tuple[np.ndarray, np.ndarray], allowed: np.ndarray) -> tu
     return idx[keep], scores[keep]
 
 
+def _near(index: ExcerptIndex, matched: tuple[np.ndarray, np.ndarray], asked: np.ndarray | None,
+          floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ones of (excerpts, scores) sharing words with the message that are also near it in meaning
+    (``floor``, to the message or its topic); one without a vector yet, by its words alone."""
+    idx, scores = matched
+    # (a floor of 0 or less filters next to nothing: thousands of lines share a common word, and their
+    # vectors are not gathered for it)
+    if floor <= 0 or asked is None or not len(idx) or asked.shape[1] != index.matrix.shape[1]:
+        return matched
+    slots = index.slot[idx]
+    near = np.full(len(idx), np.inf, dtype=np.float32)
+    has = slots >= 0
+    if has.any():
+        near[has] = (index.matrix[slots[has]] @ asked.astype(DTYPE, copy=False).T).max(axis=1)
+    keep = near >= floor
+    return idx[keep], scores[keep]
+
+
 def ranked(index: ExcerptIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
-           now: datetime | None = None, about: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+           now: datetime | None = None, about: np.ndarray | None = None,
+           floors: tuple[float, float, float] = FLOORS,
+           reach: list[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(excerpt indices, their fused scores), best first: only excerpts some ranking found. ``about``: the
-    embedding of the message's topic (memory/recall.py ``topic``), None when it has none. Every ranking
+    embedding of the message's topic (memory/recall.py ``topic``), None when it has none; ``floors``: the
+    relevance floor (FLOORS). Every ranking
     looks only at its candidates (the searched clusters, the excerpts sharing a word with the message), so
     a person with 100,000 archived messages costs a few small arrays, not several of 100,000."""
     n = len(index.rows)
@@ -341,18 +374,25 @@ def ranked(index: ExcerptIndex, query: np.ndarray | None, text: str, allowed: np
         return np.zeros(0, dtype=np.int64), fused[:0]
     hits: list[np.ndarray] = []
     dense: tuple[np.ndarray, np.ndarray] | None = None
-    if query is not None and len(index.positions):
-        idx, values = index.search(np.stack([query, about]) if about is not None else query[None, :])
+    asked = np.stack([query, about]) if query is not None and about is not None else \
+        query[None, :] if query is not None else None
+    if asked is not None and len(index.positions):
+        idx, values = index.search(asked)
         keep = allowed[idx]
         dense = idx[keep], values[keep, 0]
-        _add_ranking(fused, *dense, hits)
+        if reach is not None and len(idx):
+            reach.append(float(values[keep].max(initial=-1.0)))
+        near = dense[1] >= floors[1]
+        _add_ranking(fused, dense[0][near], dense[1][near], hits)
         if about is not None:
-            _add_ranking(fused, idx[keep], values[keep, 1], hits, TOPIC_WEIGHT)
+            near = values[keep, 1] >= floors[1]
+            _add_ranking(fused, idx[keep][near], values[keep, 1][near], hits, TOPIC_WEIGHT)
     context: tuple[np.ndarray, np.ndarray] | None = None
     if text.strip():
-        _add_ranking(fused, *_positive(index.lexical.matches(text), allowed), hits)
+        words = _positive(index.lexical.matches(text), allowed)
+        _add_ranking(fused, *_near(index, words, asked, floors[2]), hits)
         context = _positive(index.context.matches(text), allowed)
-        _add_ranking(fused, *context, hits)
+        _add_ranking(fused, *_near(index, context, asked, floors[2]), hits)
     span = window(text, now) if now is not None and text else None
     then = dense if dense is not None else context
     if span is not None and then is not None:

@@ -12,9 +12,15 @@ it):
    facts' words (names, places, rare words: memory/lexical.py), and a third ranking by the similarity to
    the message's topic (its words less the question words and those most of the person's facts share,
    such as their name: "what activities does Melanie do?" asks about "activities"), which finds the
-   further items of a broad question. No similarity floor: a fact only one ranking finds still counts.
+   further items of a broad question. A fact only one ranking finds still counts, but a message no fact
+   or excerpt is near (FLOORS: "night!") recalls nothing but the pinned facts.
    Recency, references and lasting break ties;
-3. then, if room is left, the most referenced facts, most recently mentioned first on ties.
+3. then, only for a message asking what is remembered ("do you remember me?", the intent routing's larger
+   budget), the most referenced facts, most recently mentioned first on ties: otherwise the budget is a
+   ceiling, not a target.
+
+Nothing the request already holds is recalled again (memory/present.py): an excerpt of the live history or
+of what its summary tells, a fact a core memory or note shown says (by their vectors, SAID_AS_MEMORY).
 
 Forgetting follows the person, not the fact: a fact that expires (neither pinned nor lasting) is left out
 once the person has been silent with the characters for longer than ``fact_expiry_days`` (their previous
@@ -32,8 +38,8 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -47,9 +53,11 @@ from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes
 from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async
-from memory.episodes import DAY_TOKENS, YEAR_TOKENS, ExcerptCache, ExcerptIndex, day, headed, spoken
+from memory.episodes import DAY_TOKENS, YEAR_TOKENS, ExcerptCache, ExcerptIndex, day
+from memory.factlines import line, render
 from memory.facts import FactCache, FactIndex
 from memory.lexical import STOPWORDS, terms
+from memory.present import NOTHING, MemoryVectors, Present, present
 from memory.stamped import Stamp
 from memory.timewords import window
 
@@ -66,6 +74,17 @@ UNCOVERED_WEIGHT = 0.675
 # An excerpt this similar to a fact already recalled says what the fact says (most often the line it was
 # extracted from): it is left out and its tokens go to something new.
 SAID_AS_FACT = 0.7
+# The relevance floor, three cosines (to the message or its topic): when no fact or excerpt reaches the first,
+# the message is about nothing and recalls nothing ("night!": at most 0.29 on LoCoMo's facts, where every
+# question's evidence reaches 0.39); a fact or excerpt below the second is left out of the embedding
+# rankings, and one found by its words alone must reach the third. Chosen on the tuning part of LoCoMo's
+# developers' half (benchmarks/bench_locomo.py --split tune) so its hit rates do not fall, and checked on its
+# held-out part: item floors of 0.2-0.3 cut the embedding rankings' tails, which lifts the excerpts' ranks
+# past the facts' (more excerpts, "all" lower), so only the message's floor is kept.
+FLOORS = (0.3, 0.0, 0.0)  # for the shipped model (an embedder's ``floors`` tells its own: cosines differ)
+# A fact this similar to a core memory or note the request shows says what it says (a memory in the
+# character's words, the fact in the third person: never the same string).
+SAID_AS_MEMORY = 0.85
 # The share of a fact's likeness to all the person's facts taken off its similarity to the message: every fact
 # names the person and sounds alike, so plain cosine ranks by whom a fact is about before what it says
 # (removing the common mean, as Mu & Viswanath 2018's "all-but-the-top"; LoCoMo developers' half).
@@ -140,16 +159,25 @@ def ranked(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
 
 
 def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.ndarray,
-           now: datetime | None = None, about: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+           now: datetime | None = None, about: np.ndarray | None = None,
+           floors: tuple[float, float, float] = FLOORS,
+           reach: list[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(allowed facts relevant to the message, best first; their fused scores): the rankings by embedding
     similarity, by BM25, by similarity to the message's topic (``about``: the embedding of :func:`topic`)
     and, when the message names a time ("on 3 June", "last week"), by similarity among the facts told or
     happened then, fused by reciprocal rank fusion."""
     fused = np.zeros(len(index.rows), dtype=np.float64)
     dense: np.ndarray | None = None
+    near: np.ndarray | None = None  # the best raw cosine to the message or its topic
+    raw: np.ndarray | None = None  # to the message
     if query is not None and len(index.positions):
         both = index.scores_of(np.stack([query, about]) if about is not None else query[None, :])
-        both -= TYPICAL_WEIGHT * index.typical[:, None]
+        near = both.max(axis=1)
+        raw = both[:, 0]
+        if reach is not None and len(near):
+            reach.append(float(near[allowed].max(initial=-1.0)))
+        # the floor: a fact no nearer than it to the message (or its topic) is not about it
+        both = np.where(both >= floors[1], both - TYPICAL_WEIGHT * index.typical[:, None], -np.inf)
         dense = both[:, 0]
         top = _top(dense, allowed, CANDIDATES)
         fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
@@ -158,14 +186,18 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
             fused[top] += TOPIC_WEIGHT / (RRF_K + np.arange(1, len(top) + 1))
     lexical = index.lexical.scores(text) if text.strip() and index.lexical.size else None
     if lexical is not None:
-        top = _top(np.where(lexical > 0, lexical, -np.inf), allowed, CANDIDATES)
+        shares = lexical > 0  # a fact not embedded yet: its words alone
+        if near is not None and floors[2] > 0:
+            shares &= ~(np.isfinite(near) & (near < floors[2]))
+        top = _top(np.where(shares, lexical, -np.inf), allowed, CANDIDATES)
         fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
     span = window(text, now) if now is not None and text else None
     if span is not None:
         start, end = span[0].timestamp(), span[1].timestamp()
         within = ((index.told >= start) & (index.told < end)) | (
             (index.happened >= start) & (index.happened < end))
-        then = dense if dense is not None else lexical
+        # what was told or happened then is what the message asks about: no floor
+        then = raw - TYPICAL_WEIGHT * index.typical if raw is not None else lexical
         if then is not None:
             top = _top(np.where(within, then, -np.inf), allowed, CANDIDATES)
             fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
@@ -185,16 +217,20 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
 
 def choose(index: FactIndex, query: np.ndarray | None, *, budget: int, private: bool, now: datetime,
            expiry_days: int, text: str = "", last_interaction: datetime | None = None,
-           guild_id: int | None = None, about: np.ndarray | None = None) -> list[FactRow]:
+           guild_id: int | None = None, about: np.ndarray | None = None,
+           floors: tuple[float, float, float] = FLOORS) -> list[FactRow]:
     """The facts to recall, in prompt order, within ``budget`` tokens (see :func:`choose_both`)."""
     return choose_both(index, query, budget=budget, private=private, now=now, expiry_days=expiry_days,
-                       text=text, last_interaction=last_interaction, guild_id=guild_id, about=about)[0]
+                       text=text, last_interaction=last_interaction, guild_id=guild_id, about=about,
+                       floors=floors)[0]
 
 
 def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, private: bool, now: datetime,
                 expiry_days: int, text: str = "", last_interaction: datetime | None = None,
                 excerpts: ExcerptIndex | None = None, channel_id: int = 0, guild_id: int | None = None,
-                about: np.ndarray | None = None) -> tuple[list[FactRow], list[ExcerptRow]]:
+                about: np.ndarray | None = None, present: Present = NOTHING, shown: np.ndarray | None = None,
+                fill: bool = False,
+                floors: tuple[float, float, float] = FLOORS) -> tuple[list[FactRow], list[ExcerptRow]]:
     """The facts and past excerpts to recall within ``budget`` tokens (each costs its line's tokens, and a
     day's heading the first time that day appears, with its year the first time that year does). A long
     excerpt is quoted in part (episodes.snippet); one that says what a fact chosen before it says is left
@@ -205,10 +241,14 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     person's previous interaction with a character (soft expiry counts from it); ``excerpts``: the person's
     archived exchanges (memory/episodes.py), of which only those of this place (``private``: a DM; else
     ``channel_id``) may be chosen; ``guild_id``: a server's public or private channel, where only that
-    server's facts (and those of no one server) are recalled. Order: pinned facts, then facts and excerpts
-    together by their fused relevance, then the most referenced facts. Filtering and ranking are numpy
-    operations over the whole index; only the candidates that can fill the budget are looked at one by one,
-    so thousands of facts cost little more than a handful."""
+    server's facts (and those of no one server) are recalled; ``present``: what the request already holds
+    (memory/present.py), whose excerpts are left out; ``shown``: the facts a core memory or note shown says
+    (memory/present.py :class:`MemoryVectors`), left out unless pinned. Order: pinned facts, then facts
+    and excerpts together by their fused relevance, as long as they clear the relevance floor
+    (``floors``): the budget is a ceiling, not a target; ``fill``: a message asking what is remembered
+    ("do you remember me?"), whose leftover room goes to the most referenced facts. Filtering and ranking
+    are numpy operations over the whole index; only the candidates that can fill the budget are looked at
+    one by one, so thousands of facts cost little more than a handful."""
     n = len(index.rows)
     if budget <= 0 or (not n and (excerpts is None or not excerpts.rows)):
         return [], []
@@ -219,12 +259,15 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     if guild_id is not None and len(index.guild) == n:  # one server's facts stay in it (issue 49)
         allowed &= (index.guild == 0) | (index.guild == guild_id)
     pinned = [i for i in index.pinned_order if allowed[i]]
-    found, fused = scored(index, query, text, allowed, now, about) if index.rows else (np.zeros(0, np.int64),
-                                                                                 np.zeros(0))
+    pinned_set = set(pinned)
+    fresh = allowed & ~shown if shown is not None and len(shown) == n else allowed
+    reach: list[float] = []  # the best cosine of a fact or excerpt to the message or its topic
+    found, fused = scored(index, query, text, fresh, now, about, floors, reach) if index.rows else (
+        np.zeros(0, np.int64), np.zeros(0))
     relevant: Iterable[int] = found.tolist()
     if excerpts is not None and excerpts.rows:
-        place = excerpts.allowed(private=private, channel_id=channel_id)
-        said, said_scores = episodes.ranked(excerpts, query, text, place, now, about)
+        place = excerpts.allowed(private=private, channel_id=channel_id) & ~present.held(excerpts)
+        said, said_scores = episodes.ranked(excerpts, query, text, place, now, about, floors, reach)
         if len(said):
             # Excerpts are coded as -1 - their index; one relevance order for both, facts first on ties.
             # Facts are the denser memory; what was said counts fully when the message names something only
@@ -233,6 +276,11 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             codes = np.concatenate([found, -1 - said])
             order = np.argsort(-np.concatenate([fused, weight * said_scores]), kind="stable")
             relevant = codes[order].tolist()
+    # a message about nothing recalls nothing (the pinned facts stay); one naming a day asks about it, and
+    # one naming what a fact names (a word they share: "where do I live?") asks about those facts
+    if reach and max(reach) < floors[0] and (not text or window(text, now) is None):
+        named = set(index.lexical.matches(text)[0].tolist()) if index.rows and text else set()
+        relevant = [i for i in relevant if i in named]
     # a long excerpt is quoted in the sentences sharing the message's telling words
     wanted = episodes.telling(excerpts, text) if excerpts is not None and excerpts.rows else {}
     chosen: list[FactRow] = []
@@ -246,7 +294,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     left = budget
     misses = 0
     # Lazily: the loop stops once the budget is full, long before the end of thousands of facts.
-    for i in itertools.chain(pinned, relevant, index.order_list):
+    for i in itertools.chain(pinned, relevant, index.order_list if fill else ()):
         if i in seen:
             continue
         seen.add(i)
@@ -267,7 +315,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             else:
                 misses += 1
         else:
-            if not allowed[i]:
+            if not fresh[i] and i not in pinned_set:  # not allowed, or a memory shown says it
                 continue
             known_cost, known_day = index.costs.get(i), index.days.get(i)  # counted once, then kept
             if known_cost is None:
@@ -329,43 +377,9 @@ def uncovered(index: FactIndex, excerpts: ExcerptIndex, text: str) -> bool:
     return any(t in excerpts.lexical.postings and t not in index.lexical.postings for t in terms(text))
 
 
-def line(row: FactRow) -> str:
-    """A fact's line: a closed one in the past tense with when it stopped ("- Alice lived in Leeds (until
-    November 2026)"); when it happened, where that is not the day it was told and the sentence does not
-    already say it (the date once, in the prompt's one format)."""
-    if row.valid_until is not None:
-        return f"- {(row.past or row.fact).rstrip('.')} (until {row.valid_until:%B %Y})\n"
-    happened = day(row.happened_at) if row.happened_at is not None else ""
-    if happened and happened != day(row.told) and not dated(row.fact, happened):
-        return f"- {row.fact} (happened {spoken(happened)})\n"
-    return f"- {row.fact}\n"
-
-
-def dated(text: str, told: str) -> bool:
-    """Whether a sentence already names the day (as "2026-11-17", "17 November 2026" or "November 17")."""
-    d = date.fromisoformat(told)
-    words = "".join(c if c.isalnum() or c == "-" else " " for c in text.casefold()).split()
-    # "17th" reads as "17"; "of" in "17th of November" is set aside
-    said = f" {' '.join(w.rstrip('stndrh') if w[:1].isdigit() else w for w in words if w != 'of')} "
-    month = f"{d:%B}".casefold()
-    return any(f" {form} " in said for form in (told, f"{d.day} {month}", f"{month} {d.day}"))
-
-
 def _same(text: str) -> str:
     """A memory's words for a comparison: case, spacing and the closing full stop set aside."""
     return " ".join(text.casefold().split()).rstrip(".")
-
-
-def render(facts: Sequence[FactRow], user: str) -> str:
-    """The facts grouped under the day they were told, oldest day first (relevance order within a day):
-    one date heads many facts, so dates cost few tokens, and the model reads the person's story in order.
-    Data only: the prompt layout (bot/reply/prompting.py) fences it and says what it is."""
-    if not facts:
-        return ""
-    groups: dict[str, list[FactRow]] = {}
-    for f in facts:
-        groups.setdefault(day(f.told), []).append(f)
-    return headed({told: "".join(line(f) for f in groups[told]) for told in sorted(groups)}).rstrip()
 
 
 class Recall:
@@ -377,6 +391,7 @@ class Recall:
         self.settings = settings
         self.consent = consent
         self.excerpts = excerpts  # None: facts only (the person's archive is not searched)
+        self.memories = MemoryVectors()  # the core memories' and notes', embedded once each
 
     async def facts_for(self, user_id: int, text: str, *, private: bool, now: datetime | None = None,
                         stamp: Stamp | None = None, budget: int | None = None,
@@ -391,20 +406,24 @@ class Recall:
                          now: datetime | None = None, stamp: Stamp | None = None,
                          budget: int | None = None, last_interaction: datetime | None = None,
                          known: bool = False, guild_id: int | None = None,
-                         said: Stamp | None = None) -> tuple[list[FactRow], list[ExcerptRow]]:
+                         said: Stamp | None = None, present: Present = NOTHING,
+                         fill: bool = False) -> tuple[list[FactRow], list[ExcerptRow]]:
         """The facts and the past excerpts of this place that share the budget. ``budget``: tokens
         (default ``recall_token_budget``; more for memory questions); ``last_interaction``: the person's
         previous interaction, when the caller has read it (``known``); ``guild_id``: the server asked in
         (only its facts), None in DMs or for everyone's; ``stamp``, ``said``: the fact and excerpt stamps,
-        when the caller has read them."""
+        when the caller has read them; ``present``: what the request already holds (memory/present.py),
+        never recalled again; ``fill``: the message asks what is remembered (:func:`choose_both`)."""
         return await self._recall(user_id, text, private=private, channel_id=channel_id, now=now,
                                   stamp=stamp, budget=budget, last_interaction=last_interaction, known=known,
-                                  search_archive=self.excerpts is not None, guild_id=guild_id, said=said)
+                                  search_archive=self.excerpts is not None, guild_id=guild_id, said=said,
+                                  present=present, fill=fill)
 
     async def _recall(self, user_id: int, text: str, *, private: bool, channel_id: int, now: datetime | None,
                       stamp: Stamp | None, budget: int | None, last_interaction: datetime | None,
                       known: bool, search_archive: bool, guild_id: int | None,
-                      said: Stamp | None = None) -> tuple[list[FactRow], list[ExcerptRow]]:
+                      said: Stamp | None = None, present: Present = NOTHING,
+                      fill: bool = False) -> tuple[list[FactRow], list[ExcerptRow]]:
         now = now or utcnow()
         if not known:
             last_interaction = await self.people.last_interaction(user_id)
@@ -421,22 +440,28 @@ class Recall:
         about: np.ndarray | None = None
         # The model is only loaded (and a message only encoded) when there is something to compare with;
         # the message's topic in the same call.
+        # the memories shown that were never embedded, in the same call
         if text.strip() and (len(index.positions) or (archive is not None and len(archive.positions))):
             subject = subject_of(index, archive, text)
-            vectors = await encode_async(self.embedder, [text, subject] if subject else [text])
+            asked = [text, subject] if subject else [text]
+            new = self.memories.missing(present.memories) if len(index.positions) else []
+            vectors = await encode_async(self.embedder, asked + new)
             query = vectors[0]
             about = vectors[1] if subject else None
+            self.memories.keep(new, vectors[len(asked):])
         budget = self.settings.recall_token_budget if budget is None else budget
         return choose_both(index, query, budget=budget, private=private, now=now,
                            expiry_days=self.settings.fact_expiry_days, text=text,
                            last_interaction=last_interaction, excerpts=archive, channel_id=channel_id,
-                           guild_id=guild_id, about=about)
+                           guild_id=guild_id, about=about, present=present,
+                           shown=self.memories.said(index, present.memories, SAID_AS_MEMORY), fill=fill,
+                           floors=getattr(self.embedder, "floors", FLOORS))
 
     async def provide(self, persona: Persona, msg: Incoming, data: PromptData | None = None, *,
-                      budget: int | None = None) -> str:
+                      budget: int | None = None, fill: bool = False) -> str:
         """The context provider: '' when there is nothing to recall (or the user is not remembered).
         ``data``: the prompt data of this reply, which already holds the user's consent answer; ``budget``:
-        see recall_for."""
+        see recall_for; ``fill``: the message asks what is remembered (:func:`choose_both`)."""
         budget = self.settings.recall_token_budget if budget is None else budget
         if budget <= 0 or msg.author_is_bot:
             return ""
@@ -452,7 +477,8 @@ class Recall:
             stamp=data.fact_stamp if data is not None else None,
             said=data.excerpt_stamp if data is not None else None, budget=budget,
             last_interaction=data.last_interaction if data is not None else None, known=data is not None,
-            guild_id=None if everywhere or msg.is_dm else msg.guild_id)
+            guild_id=None if everywhere or msg.is_dm else msg.guild_id,
+            present=present(msg, data) if data is not None else NOTHING, fill=fill)
         if data is not None and (data.core_memories or data.notes):  # shown already: no fact twice
             shown = {_same(m) for m in (*data.core_memories, *data.notes)}
             facts = [f for f in facts if _same(f.fact) not in shown]

@@ -144,7 +144,8 @@ class MemoryService:
             # bot/reply/deciding/intent.py).
             default = self.settings.recall_token_budget
             budget = self._budget(msg, default) if self._budget is not None else default
-            return await self.recall.provide(persona, msg, data, budget=budget)
+            # ... and may be answered by the most referenced facts when none is about what it asks
+            return await self.recall.provide(persona, msg, data, budget=budget, fill=budget > default)
         except Exception:  # a reply without recalled facts beats no reply
             log.exception("recall failed for message %s", msg.message_id)
             return ""

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from benchmarks import bench_locomo_peer
-from benchmarks.bench_locomo import read_samples, run, score, turn_ids
+from benchmarks.bench_locomo import SPLITS, read_samples, redundancy, run, score, turn_ids
+from bot.core.tokens import count_tokens
 from tests.memory_support import HashEmbedder
 
 SAMPLE: list[dict[str, Any]] = [{
@@ -109,10 +110,12 @@ async def test_the_turns_corpus_is_archived_by_consolidation_and_found_by_recall
     assert read.turns[2].text.endswith("[image: a grey dog on a sofa]") and read.speakers == ("Ana", "Ben")
     turns = await run([read], db_url, budget=400, embedder=HashEmbedder(), corpus="turns")
     # Every turn archived and indexed (Ana's, and Ben's as the character's lines beside hers); a 400-token
-    # budget holds the whole dialogue: each question quotes all six, and the dog's is answered (D1:3). The
-    # other two name turns this short dialogue does not have (D1:5, D2:4) or that say something else.
+    # budget holds the whole dialogue (hashed words have no relevance floor), but never the last session,
+    # which the DM's history holds (the recent context): each question quotes the four others, and the
+    # dog's is answered (D1:3). The other two name turns this short dialogue does not have (D1:5, D2:4) or
+    # that say something else.
     assert (turns.facts, turns.messages, turns.overall.n) == (0, 6, 3)
-    assert turns.quoted == 3 * 6 and turns.by_category[4].hit == 1 and turns.by_category[1].hit == 0
+    assert turns.quoted == 3 * 4 and turns.by_category[4].hit == 1 and turns.by_category[1].hit == 0
     assert turns.index_seconds > 0 and turns.excerpt_bytes > 6 * 4 * HashEmbedder().encode(["x"]).shape[1]
     # A budget for a day's header and about one line: the dog's question is answered by the turn that says it.
     tight = await run([read], db_url, budget=40, embedder=HashEmbedder(), corpus="turns")
@@ -140,3 +143,15 @@ def test_the_peer_benchmark_says_how_to_install_the_peer_when_it_is_missing(tmp_
     with pytest.raises(SystemExit) as exited:
         bench_locomo_peer.main()
     assert exited.value.code == 2 and "no such file" in capsys.readouterr().err
+
+
+def test_redundancy_counts_the_recalled_tokens_the_request_already_holds() -> None:
+    facts = [("- Ana adopted a greyhound called Pip.\n", frozenset({"D1:3"}))]
+    said = [('- Ana: "I adopted a greyhound, his name is Pip!"\n', "D1:3"),  # the fact was drawn from it
+            ('- Ana: "I ran the Leeds half marathon."\n', "D2:1"),  # the live history holds it
+            ('- Ben: "Pip is a great name."\n', "D1:4"), ('- Ben: "Pip is a great name."\n', "D1:9")]
+    total, repeated = redundancy(facts, said, frozenset({"D2:1"}))
+    sizes = [count_tokens(t) for t, _ in facts] + [count_tokens(t) for t, _ in said]
+    assert total == sum(sizes) and repeated == sizes[1] + sizes[2] + sizes[4]
+    assert redundancy([], [], frozenset()) == (0, 0)
+    assert set(SPLITS["tune"]).isdisjoint(SPLITS["held-out"]) and len(SPLITS["tune"]) == 3

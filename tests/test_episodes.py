@@ -106,7 +106,8 @@ def test_a_long_line_is_quoted_in_its_sentences_that_share_the_messages_telling_
     # Recall charges the budget for the quoted part: the long line fits where it whole would not.
     query = HashEmbedder().encode(["what is alice's greyhound called?"])[0]
     said = choose_both(FactIndex.build([]), query, budget=cost + episodes.HEADER_TOKENS, private=True,
-                       now=NOW, expiry_days=0, text="what is alice's greyhound called?", excerpts=index)[1]
+                       now=NOW, expiry_days=0, text="what is alice's greyhound called?", excerpts=index,
+                       floors=HashEmbedder.floors)[1]
     assert [e.content for e in said] == [row.content]
 
 
@@ -139,9 +140,9 @@ def test_a_broad_question_also_ranks_what_was_said_by_its_topic() -> None:
     e = HashEmbedder()
     place = index.allowed(private=True, channel_id=0)
     order, _ = episodes.ranked(index, e.encode([question])[0], question, place,
-                               about=e.encode(["baked bread"])[0])
+                               about=e.encode(["baked bread"])[0], floors=e.floors)
     assert index.rows[order[0]].content == "alice baked bread"  # found by the topic's ranking alone
-    plain, _ = episodes.ranked(index, e.encode([question])[0], question, place)
+    plain, _ = episodes.ranked(index, e.encode([question])[0], question, place, floors=e.floors)
     assert index.rows[plain[0]].content != "alice baked bread"
 
 
@@ -245,6 +246,9 @@ async def test_a_detail_said_once_in_a_dm_weeks_ago_is_found_there_never_in_a_ch
     assert await h.bot.memory.consolidator.embedded() == report.excerpts
     assert all(r.embedding for r in await h.store.excerpts.rows(USER_ID))
 
+    # The DM's history still holds those lines verbatim: recall never quotes them back while it does. Once
+    # the conversation is reset, the archive is what is left of them.
+    await h.store.conversations.reset_conversation(h.bot.engine.character_key, USER_ID, "dm")
     await h.dm("do you remember what my sister called her puppy?")
     body = await _prompt_after(h, dm, 3)
     assert "[Words from your earlier conversations with alice" in body

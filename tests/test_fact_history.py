@@ -16,8 +16,9 @@ import pytest
 from database.records import ConsolidationBatch, FactRow, NewFact
 from database.store import Store
 from memory.embeddings import to_bytes
+from memory.factlines import dated, line, render
 from memory.facts import MAX_SHOWN, FactIndex, MalformedExtraction, parse_extraction
-from memory.recall import choose, dated, line, render
+from memory.recall import choose, choose_both
 from memory.reconcile import nearest, resolve, shown_ids, telling
 from tests.harness import CHANNEL_ID, USER_ID, MakeHarness
 from tests.memory_support import HashEmbedder, consolidation_responder, first_user_text, is_extraction
@@ -109,7 +110,10 @@ def test_a_closed_fact_is_history_never_current_and_a_date_is_said_once() -> Non
     assert line(leeds) == "- Alice lived in Leeds (until November 2026)\n"
     assert "lives in Leeds" not in render(chosen, "alice")
     # Nothing asked about: the history is no filler.
-    assert [f.id for f in choose(index, None, budget=400, private=True, now=NOW, expiry_days=0)] == [2]
+    # Nothing asked about, or asked what is remembered (a filled budget): the history is no filler.
+    assert choose(index, None, budget=400, private=True, now=NOW, expiry_days=0) == []
+    filled = choose_both(index, None, budget=400, private=True, now=NOW, expiry_days=0, fill=True)[0]
+    assert [f.id for f in filled] == [2]
 
     ran = row(5, "Alice ran a half marathon on 2026-11-17.", happened_at=NOW - timedelta(days=3))
     assert line(ran) == "- Alice ran a half marathon on 2026-11-17.\n"  # not "(happened 17 November 2026)"

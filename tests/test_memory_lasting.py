@@ -17,9 +17,10 @@ from database.records import ConsolidationBatch, FactRow, NewFact, SeenMessage
 from database.store import Store
 from memory.batching import Batch, fact_times
 from memory.embeddings import to_bytes
+from memory.factlines import render
 from memory.facts import FactIndex, parse_extraction
 from memory.lexical import LexicalIndex, terms
-from memory.recall import choose, expiring_allowed, render
+from memory.recall import choose, expiring_allowed
 from memory.timewords import window
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, MakeHarness
 from tests.memory_support import HashEmbedder

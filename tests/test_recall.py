@@ -20,9 +20,10 @@ from database.store import Store
 from memory import embeddings
 from memory.consent import Consent
 from memory.embeddings import to_bytes
+from memory.factlines import line as prompt_line
+from memory.factlines import render
 from memory.facts import ExtractedFact, FactCache, FactIndex, match_facts
-from memory.recall import Recall, choose, render, topic
-from memory.recall import line as prompt_line
+from memory.recall import Recall, choose, topic
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, MakeHarness
 from tests.memory_support import HashEmbedder
 

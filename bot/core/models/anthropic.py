@@ -201,7 +201,8 @@ def _json(block: object) -> JsonObject:
     """A content block as the JSON that goes back to the API (an SDK model's fields as it set them)."""
     if isinstance(block, dict):
         return block
-    dumped = block.to_dict() if hasattr(block, "to_dict") else {}
+    # an SDK model dumps itself; a stand-in's plain object (a benchmark's) gives its attributes
+    dumped = block.to_dict() if hasattr(block, "to_dict") else dict(getattr(block, "__dict__", {}))
     return dumped if isinstance(dumped, dict) else {}
 
 

@@ -1,7 +1,7 @@
 """open threads: what a person said they would do or are waiting for, until it is done
 
 Revision ID: 0020_open_threads
-Revises: 0018_timers
+Revises: 0019_fact_history
 Create Date: 2026-11-26 03:40:00
 
 ``open_threads`` (database/threads.py): one row per thread still open (an exam on Friday, a promise), with

@@ -1,7 +1,7 @@
 """feelings per relationship and per channel
 
 Revision ID: 0021_relationship_feelings
-Revises: 0018_timers
+Revises: 0020_open_threads
 Create Date: 2026-11-26 04:00:00
 
 How a character feels toward a person (``person_feelings``, beside the relationship) and how the room

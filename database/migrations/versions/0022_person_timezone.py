@@ -1,7 +1,7 @@
 """a person's time zone, as they gave it (/memory timezone)
 
 Revision ID: 0022_person_timezone
-Revises: 0018_timers
+Revises: 0021_relationship_feelings
 Create Date: 2026-11-26 04:00:00
 
 ``users.timezone``: the IANA zone a person said they live in; a reply prompt then tells their local time
@@ -24,5 +24,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("timezone")
+    # A plain DROP COLUMN (SQLite 3.35+), not a batch copy: copying ``users`` drops the old table, and with
+    # foreign keys on that cascades to every row that references a person (their facts, feelings, ...).
+    op.execute("ALTER TABLE users DROP COLUMN timezone")

@@ -1,0 +1,111 @@
+"""What a reply's request already holds, so recall never quotes it again (memory/recall.py).
+
+A reply's request shows the live conversation (a DM's history turns; in a server channel the channel's
+recent lines, or the person's history turns when there are none), the summary of what came before it, and
+the core memories and notes. Recall reads this from the prompt data of the reply (:func:`present`) and
+leaves out:
+
+* an archived excerpt (memory/episodes.py) of a message the request shows: its Discord id is among the live
+  lines', or it was said in the live conversation's place at or after the oldest live line (a reply split
+  into several messages keeps only its last id in the history, so the time decides for the others);
+* an excerpt of that place said before the live lines when a summary stands for them: the summary already
+  tells what was said there up to the live lines (since the last reset, which clears it);
+* a fact that says what a core memory or note says, by their embeddings (memory/recall.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from bot.core.localtime import snowflake_time
+from bot.core.pipeline import Incoming
+from database.records import PromptData
+from memory.episodes import ExcerptIndex
+from memory.facts import FactIndex
+
+MEMORY_VECTORS = 4_096
+
+
+@dataclass(frozen=True)
+class Present:
+    """What a request holds: ``ids``, the Discord ids of the lines it shows; ``channel_id``, the place of its
+    live conversation, where everything said at or after ``since`` is shown (None: nothing but ``ids``) and,
+    when ``summarized``, everything said before ``since`` is told by the summary; ``memories``: the core
+    memories and notes shown, in their words."""
+
+    ids: frozenset[int] = frozenset()
+    channel_id: int = 0
+    since: datetime | None = None
+    summarized: bool = False
+    memories: tuple[str, ...] = ()
+
+    def held(self, excerpts: ExcerptIndex) -> np.ndarray:
+        """Which of a person's excerpts the request already holds."""
+        out = np.zeros(len(excerpts.rows), dtype=bool)
+        if self.ids:
+            where = excerpts.where_said()
+            out[[i for m in self.ids if (i := where.get(m)) is not None]] = True
+        if self.summarized or self.since is not None:
+            here = excerpts.channel == self.channel_id
+            if self.summarized:  # before the live lines: the summary; from them on: the lines
+                out |= here
+            elif self.since is not None:
+                out |= here & (excerpts.told >= self.since.timestamp())
+        return out
+
+
+NOTHING = Present()
+
+
+def present(msg: Incoming, data: PromptData) -> Present:
+    """What the request of the reply to ``msg`` holds, from its prompt data (bot/reply/prompting.py lays the
+    same data out): in a channel with recent lines, those lines; else the history turns."""
+    lines = [m for m in data.recent if m.message_id != msg.message_id and m.content.strip()] \
+        if not msg.is_dm else []
+    ids = {msg.message_id}
+    since: datetime | None = None
+    if lines:
+        ids.update(m.message_id for m in lines)
+        since = min(_utc(m.created_at) for m in lines)
+    else:
+        turned = [t.discord_message_id for t in data.history.turns if t.discord_message_id]
+        ids.update(turned)
+        if turned:
+            since = snowflake_time(min(turned))
+    return Present(frozenset(ids), msg.channel_id, since, bool(data.history.summary),
+                   (*data.core_memories, *data.notes))
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class MemoryVectors:
+    """The core memories' and notes' vectors, by their words: each is embedded once (in the model call that
+    encodes a message), not at every reply; a rewritten memory is new words, and the oldest are let go past
+    MEMORY_VECTORS."""
+
+    def __init__(self) -> None:
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def missing(self, memories: Sequence[str]) -> list[str]:
+        return list(dict.fromkeys(m for m in memories if m not in self.vectors))
+
+    def keep(self, memories: Sequence[str], vectors: np.ndarray) -> None:
+        for m, v in zip(memories, vectors, strict=True):
+            if len(self.vectors) >= MEMORY_VECTORS:
+                del self.vectors[next(iter(self.vectors))]
+            self.vectors[m] = v
+
+    def said(self, index: FactIndex, memories: Sequence[str], threshold: float) -> np.ndarray | None:
+        """Which facts of ``index`` are within ``threshold`` cosine of one of ``memories`` (those embedded);
+        None when none can be compared."""
+        vectors = [v for m in memories if (v := self.vectors.get(m)) is not None and v.size == index.dim]
+        if not vectors or not len(index.positions):
+            return None
+        shown: np.ndarray = index.scores_of(np.stack(vectors)).max(axis=1) >= threshold
+        return shown

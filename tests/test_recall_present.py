@@ -1,0 +1,176 @@
+"""Recall never repeats what the request already holds, and recalls nothing for a message about nothing:
+the live history's lines are not quoted back as earlier conversations, a fact a core memory says is left
+out (by their vectors), and the relevance floor (memory/recall.py FLOORS); over the wire with the real
+embedding model, and the rules on their own."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from database.models import LoggedMessage
+from database.records import ExcerptRow, FactRow
+from memory.embeddings import to_bytes
+from memory.episodes import ExcerptIndex
+from memory.facts import FactIndex
+from memory.present import MemoryVectors, Present
+from memory.recall import FLOORS, choose_both
+from tests.harness import USER_ID, Harness, MakeHarness
+from tests.memory_support import HashEmbedder, consolidation_responder
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+EXCERPTS = "[Words from your earlier conversations with alice"
+
+
+def _bot(h: Harness) -> Any:
+    assert h.bot is not None
+    return h.bot
+
+
+def _recalled(body: str) -> str:
+    start = body.find("<recalled_facts")
+    return "" if start < 0 else body[start:].split("</recalled_facts>", 1)[0]
+
+
+async def _dm_prompt(h: Harness, text: str, n: int) -> str:
+    dm = await h.dm_channel_id()
+    await h.dm(text)
+    await h.replies(dm, n)
+    return h.claude.last_request("claude-test-default").all_text()
+
+
+async def _archived_dm(h: Harness) -> None:
+    """alice tells the character about her sister's dog in a DM, then the daily consolidation archives it
+    (extraction keeps no fact: only the words remain, as excerpts with their vectors)."""
+    h.claude.responder = consolidation_responder()
+    await h.store.people.ensure_user(USER_ID, "alice")
+    dm = await h.dm_channel_id()
+    await h.dm("my sister got a greyhound puppy and named it Biscuit, it hides from umbrellas")
+    await h.replies(dm, 1)
+    await h.dm("anyway, busy week at the bakery")
+    await h.replies(dm, 2)
+    await _bot(h).get_cog("Messages").drain()
+    async with h.store.engine.begin() as conn:  # said a while ago: the run archives it
+        await conn.execute(update(LoggedMessage).values(created_at=datetime.now(UTC) - timedelta(days=2)))
+    report = await _bot(h).memory.consolidator.run()
+    assert report.excerpts >= 2 and await _bot(h).memory.consolidator.embedded() == report.excerpts
+
+
+async def test_after_a_consolidation_no_excerpt_repeats_a_line_of_the_history(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    await _archived_dm(h)
+    body = await _dm_prompt(h, "do you remember what my sister called her puppy?", 3)
+    # The history holds the lines verbatim: they are there once, never quoted again as earlier words.
+    assert body.count("named it Biscuit, it hides from umbrellas") == 1
+    assert EXCERPTS not in body
+    # Once the history is gone (reset), the archive is what is left of them, and it is quoted.
+    await h.store.conversations.reset_conversation(_bot(h).engine.character_key, USER_ID, "dm")
+    again = await _dm_prompt(h, "do you remember what my sister called her puppy?", 4)
+    assert EXCERPTS in again and "named it Biscuit" in again
+
+
+async def test_night_after_a_reset_recalls_nothing(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    await _archived_dm(h)
+    for text in ("Alice is training for the Leeds half marathon", "Alice works at a bakery"):
+        vector = await _bot(h).memory.embed(text)
+        await h.store.facts.add(USER_ID, text, embedding=vector, category="personal")
+    await h.store.conversations.reset_conversation(_bot(h).engine.character_key, USER_ID, "dm")
+    body = await _dm_prompt(h, "night!", 3)
+    assert "<recalled_facts" not in body and EXCERPTS not in body
+    assert "half marathon" not in body and "Biscuit" not in body
+    # A message about something still recalls it: the floor is not a wall.
+    about = await _dm_prompt(h, "how is my half marathon training going?", 4)
+    assert "- Alice is training for the Leeds half marathon" in _recalled(about)
+
+
+async def test_a_fact_a_core_memory_says_in_other_words_is_left_out(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    key = _bot(h).engine.character_key
+    await h.store.people.ensure_user(USER_ID, "alice")
+    memory = "Alice told me she has been vegetarian since she was twelve."
+    await h.store.memories.add_core_memory(key, USER_ID, memory)
+    for text in ("Alice is vegetarian.", "Alice cooks a vegetarian lasagne every Sunday"):
+        vector = await _bot(h).memory.embed(text)
+        await h.store.facts.add(USER_ID, text, embedding=vector, category="personal")
+    body = await _dm_prompt(h, "any vegetarian recipe ideas for Sunday?", 1)
+    recalled = _recalled(body)
+    assert "- Alice cooks a vegetarian lasagne every Sunday" in recalled
+    assert "Alice is vegetarian." not in recalled  # the core memory says it (0.87 cosine, other words)
+    # Embedded once, with the message: the next reply asks the model for the message alone.
+    assert memory in _bot(h).memory.recall.memories.vectors
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+def _fact(i: int, text: str, e: HashEmbedder, *, pinned: bool = False) -> FactRow:
+    return FactRow(i, text, "other", pinned, False, 1, NOW, NOW, to_bytes(e.encode([text])[0]))
+
+
+def _excerpt(i: int, text: str, e: HashEmbedder, *, channel: int = 5, at: datetime = NOW) -> ExcerptRow:
+    return ExcerptRow(i, 1000 + i, channel, None, True, "alice", True, text, at,
+                      to_bytes(e.encode([f"alice: {text}"])[0]))
+
+
+def test_the_floor_recalls_nothing_for_nothing_and_keeps_the_pinned() -> None:
+    e = HashEmbedder()
+    index = FactIndex.build([
+        _fact(1, "kayaking on the lake", e), _fact(2, "allergic to shellfish", e, pinned=True),
+        _fact(3, "kayak club on Sundays", e)])
+    floors = (0.3, 0.3, 0.0)
+    night = choose_both(index, e.encode(["night!"])[0], budget=1000, private=True, now=NOW, expiry_days=0,
+                        text="night!", floors=floors)[0]
+    assert [r.id for r in night] == [2]  # the pinned fact only: a message about nothing recalls nothing
+    lake = choose_both(index, e.encode(["the lake"])[0], budget=1000, private=True, now=NOW, expiry_days=0,
+                       text="the lake", floors=floors)[0]
+    assert [r.id for r in lake] == [2, 1]  # a ceiling, not a target: the kayak club is not about the lake
+    # Without the floor (the old behaviour) the message recalled the third fact too.
+    flat = choose_both(index, e.encode(["the lake"])[0], budget=1000, private=True, now=NOW, expiry_days=0,
+                       text="the lake", floors=(0.0, 0.0, 0.0), fill=True)[0]
+    assert [r.id for r in flat] == [2, 1, 3]
+
+
+def test_excerpts_the_request_holds_are_never_recalled() -> None:
+    e = HashEmbedder()
+    lines = [_excerpt(1, "the lake was freezing", e, at=NOW - timedelta(days=9)),
+             _excerpt(2, "the lake froze over", e, at=NOW - timedelta(days=3)),
+             _excerpt(3, "swimming in the lake", e, at=NOW - timedelta(hours=2)),
+             _excerpt(4, "a lake in another DM", e, channel=6, at=NOW - timedelta(hours=1))]
+    archive = ExcerptIndex.build(lines)
+    empty = FactIndex.build([])
+
+    def quoted(present: Present) -> list[int]:
+        said = choose_both(empty, e.encode(["the lake"])[0], budget=1000, private=True, now=NOW,
+                           expiry_days=0, text="the lake", excerpts=archive, present=present,
+                           floors=(0.0, 0.0, 0.0))[1]
+        return sorted(r.id for r in said)
+
+    assert quoted(Present()) == [1, 2, 3, 4]
+    assert quoted(Present(frozenset({1002}))) == [1, 3, 4]  # by id: a line of the history
+    # by time: the live history starts 5 hours ago in channel 5 (a reply's earlier parts keep no id there)
+    assert quoted(Present(channel_id=5, since=NOW - timedelta(hours=5))) == [1, 2, 4]
+    # a summary tells what came before the live lines there
+    assert quoted(Present(channel_id=5, since=NOW - timedelta(hours=5), summarized=True)) == [4]
+
+
+def test_a_fact_said_by_a_memory_is_found_by_vectors_not_strings() -> None:
+    e = HashEmbedder()
+    index = FactIndex.build([_fact(1, "Alice is vegetarian", e), _fact(2, "Alice runs", e),
+                             _fact(3, "Alice is vegetarian", e, pinned=True)])
+    vectors = MemoryVectors()
+    memory = "alice IS vegetarian!"  # other case and punctuation: no string matches
+    assert vectors.missing([memory, memory]) == [memory]
+    vectors.keep([memory], e.encode([memory]))
+    assert vectors.missing([memory]) == []
+    shown = vectors.said(index, [memory], 0.85)
+    assert shown is not None and shown.tolist() == [True, False, True]
+    chosen = choose_both(index, e.encode(["vegetarian food"])[0], budget=1000, private=True, now=NOW,
+                         expiry_days=0, text="vegetarian food", shown=shown, floors=FLOORS)[0]
+    assert [r.id for r in chosen] == [3]  # pinned facts stay; the other says what the memory says
+    assert vectors.said(index, ["never embedded"], 0.85) is None
+    nothing = vectors.said(index, [memory], 1.01)
+    assert nothing is not None and not nothing.any()
