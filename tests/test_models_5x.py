@@ -145,7 +145,7 @@ async def test_thresholds_and_budgets_count_the_models_tokens(make_harness: Any)
     from tests.test_summarization import CHAT, SUMMARY_CUE, Script, chat, requests_with
 
     h = await make_harness(conversation_token_threshold="60", history_keep_messages="2",
-                           recent_channel_messages="0", daily_token_budget="1000")
+                           recent_channel_messages="0", daily_token_budget="10000")
     h.claude.responder = Script()
     await chat(h, CHAT[:2])
     await h.bot.get_cog("Messages").drain()  # the replies' turn listeners have run
@@ -153,7 +153,7 @@ async def test_thresholds_and_budgets_count_the_models_tokens(make_harness: Any)
     new_tokenizer = "5-5" in LINEUP["reply"]
     assert h.bot.claude.token_factor() == (1.3 if new_tokenizer else 1.0)
     assert len(requests_with(h, SUMMARY_CUE)) == (1 if new_tokenizer else 0)
-    assert h.bot.limits.budget(False) == (1300 if new_tokenizer else 1000)
+    assert h.bot.limits.budget(False) == (13000 if new_tokenizer else 10000)
     # and the fake counts the same text as about 30 % more tokens on 5.x, as the API would
     sdk = AsyncAnthropic(api_key="fake-anthropic-key", base_url=h.claude.base_url)
     counts = {}

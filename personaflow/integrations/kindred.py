@@ -205,6 +205,7 @@ class ClaudeSummarizer(_PortalUser):
             self.client.summarize,
             summary_prompt(memories),
             user_id=self.user_id,
+            guild_id=None,  # a personaflow session belongs to no server: its spend is the bot's
             purpose=self.PURPOSE,
             max_tokens=self.max_tokens,
         )
