@@ -262,7 +262,7 @@ async def run(tmp_path: Path) -> list[dict[str, Any]]:
 
     async def consolidate(days: int) -> None:
         await bot.get_cog("Messages").drain()  # type: ignore[union-attr]
-        await bot.memory.consolidator.run(now=day(days, 4), set_mood=False)
+        await bot.memory.consolidator.run(now=day(days, 4))
         await bot.memory.consolidator.embedded()
 
     try:
