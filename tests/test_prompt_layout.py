@@ -139,14 +139,16 @@ async def test_a_dm_keeps_its_cached_prefix_while_feelings_and_style_change(
         assert after.usage["cache_read_input_tokens"] >= sum(estimate_tokens(text) for _, text in prefix)
         # the notes are the character's own, fenced after the breakpoint: never in the cached history
         assert "<state>" not in json.dumps([text for where, text in prefix if where != "system"])
-        assert "<state>" in after_breakpoints(after.body)
+        # (a quiet moment by day says nothing: no block; bot/alive/regard.py)
+        assert ("<state>" in after_breakpoints(after.body)) == bool(state_of(h.claude.all_text(after)))
 
 
 def state_of(text: str) -> str:
-    """The one ``<state>`` block of a request (only the current version is ever sent)."""
+    """The ``<state>`` block of a request: only the current version is ever sent, and none when nothing
+    stands out (a calm feeling by day, before the person's style is known): ''."""
     found = re.findall(r"<state>\n(.*?)\n</state>", text, re.S)
-    assert len(found) == 1, found
-    return str(found[0])
+    assert len(found) <= 1, found
+    return str(found[0]) if found else ""
 
 
 async def test_notes_are_fenced_apart_from_the_persons_words_and_only_the_current_one_is_sent(
