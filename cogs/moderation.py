@@ -1,9 +1,7 @@
 """Moderation: ``/kick``, ``/ban``, ``/unban``, ``/timeout``, ``/untimeout``, ``/purge``, ``/warn``,
-``/warnings``.
-
-Every command checks both sides before doing anything (bot/servertools/moderation.py ``refusal``): the
-caller's Discord permission (the command's default permission hides it from others; this runtime check covers
-the rest), the bot's own permission, and the role hierarchy. A refusal is one ephemeral line naming the rule.
+``/warnings``. Every command checks both sides first (bot/servertools/moderation.py ``refusal``): the caller's
+Discord permission (the command's default permission hides it from others; this runtime check covers the
+rest), the bot's own permission, and the role hierarchy. A refusal is one ephemeral line naming the rule.
 The reason goes into Discord's audit log; the person may get a short DM notice; every action is written to the
 moderation log (database) and posted in the server's log channel.
 """

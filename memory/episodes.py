@@ -27,7 +27,7 @@ import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import datetime
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from database.excerpts import Excerpts
 from database.records import ExcerptRow, NewExcerpt, SeenMessage
 from database.stamps import ExcerptStamp, FactStamp
 from memory.embeddings import DTYPE, Embedder, encode_async, from_bytes, normalise, similarities, to_bytes
+from memory.factlines import day, headed
 from memory.lexical import LexicalIndex, terms
 from memory.stamped import Stamp, StampedCache
 from memory.timewords import window
@@ -456,43 +457,6 @@ def snippet(index: ExcerptIndex, i: int, wanted: Mapping[str, float],
         text += f" {ELLIPSIS}"
     short = replace(row, content=text)
     return short, count_tokens(line(short))
-
-
-def day(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d}"
-
-
-def spoken(told: str) -> str:
-    """A day (as :func:`day` keys it) as the prompt shows it: "8 May 2023", as the prompt's own date, and a
-    token cheaper than "2023-05-08" (each day heading recalled lines costs its tokens)."""
-    d = date.fromisoformat(told)
-    return f"{d.day} {d:%B %Y}"
-
-
-def header(told: str, year: bool = True) -> str:
-    """A day's heading; ``year``: False under an earlier heading of the same year (see :func:`headed`)."""
-    if year:
-        return f"{spoken(told)}:\n"
-    d = date.fromisoformat(told)
-    return f"{d.day} {d:%B}:\n"
-
-
-def headed(groups: Mapping[str, str]) -> str:
-    """Days' lines (``groups``: day -> its lines, oldest day first) under their headings, each year named
-    once, in its first day's heading: "8 May 2023:" then "12 June:" (3 tokens fewer a day)."""
-    out: list[str] = []
-    shown = ""
-    for told, lines in groups.items():
-        out.append(header(told, year=told[:4] != shown) + lines)
-        shown = told[:4]
-    return "".join(out)
-
-
-# 6 for a heading with its year, 3 without: a month name is one token
-_DAYS = [f"2023-{m:02d}-{d:02d}" for m in range(1, 13) for d in (1, 9, 10, 28)]
-HEADER_TOKENS = max(count_tokens(header(t)) for t in _DAYS)
-DAY_TOKENS = max(count_tokens(header(t, year=False)) for t in _DAYS)
-YEAR_TOKENS = HEADER_TOKENS - DAY_TOKENS  # what the first heading of a year costs beside DAY_TOKENS
 
 
 def line(row: ExcerptRow) -> str:

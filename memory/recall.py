@@ -53,8 +53,8 @@ from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes
 from memory.consent import Consent
 from memory.embeddings import Embedder, encode_async
-from memory.episodes import DAY_TOKENS, YEAR_TOKENS, ExcerptCache, ExcerptIndex, day
-from memory.factlines import line, render
+from memory.episodes import ExcerptCache, ExcerptIndex
+from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
 from memory.facts import FactCache, FactIndex
 from memory.lexical import STOPWORDS, terms
 from memory.present import NOTHING, MemoryVectors, Present, present

@@ -15,7 +15,7 @@ from bot.core.tokens import count_tokens
 from database.models import LoggedMessage
 from database.records import ConsolidationBatch, ExcerptRow, FactRow, NewExcerpt, SeenMessage
 from database.store import Store
-from memory import episodes
+from memory import episodes, factlines
 from memory.consent import Consent
 from memory.embeddings import to_bytes
 from memory.episodes import ExcerptIndex, beside, excerpts_of
@@ -105,7 +105,7 @@ def test_a_long_line_is_quoted_in_its_sentences_that_share_the_messages_telling_
     assert episodes.snippet(index, 0, episodes.telling(index, "how are the kids?"))[0] == rows[0]
     # Recall charges the budget for the quoted part: the long line fits where it whole would not.
     query = HashEmbedder().encode(["what is alice's greyhound called?"])[0]
-    said = choose_both(FactIndex.build([]), query, budget=cost + episodes.HEADER_TOKENS, private=True,
+    said = choose_both(FactIndex.build([]), query, budget=cost + factlines.HEADER_TOKENS, private=True,
                        now=NOW, expiry_days=0, text="what is alice's greyhound called?", excerpts=index,
                        floors=HashEmbedder.floors)[1]
     assert [e.content for e in said] == [row.content]
