@@ -27,7 +27,7 @@ from memory.embeddings import DTYPE, from_bytes, normalise, similarities
 from memory.lexical import LexicalIndex
 from memory.relationships import RELATIONSHIP_RANGES
 from memory.stamped import Stamp, StampedCache
-from memory.threads import NO_THREADS, THREADS_SCHEMA, ExtractedThreads, parse_threads
+from memory.threads import NO_THREADS, THREADS_SCHEMA, ExtractedThreads, iso_day, parse_threads
 
 CATEGORIES = ("personal", "preferences", "work", "hobbies", "relationships", "health", "plans", "other")
 # What lasts when extraction does not say: who they are, their people, their likes, their plans (life events
@@ -92,16 +92,6 @@ def _json_object(text: str) -> Json:
 def normalise_category(raw: object) -> str:
     value = raw.strip().lower() if isinstance(raw, str) else ""  # never str() of a hostile value
     return value if value in CATEGORIES else "other"
-
-
-def _day(raw: object) -> date | None:
-    """A "YYYY-MM-DD" (or a longer ISO time) as a date; anything else (null, "unknown"): None."""
-    if not isinstance(raw, str) or len(raw.strip()) < 10:
-        return None
-    try:
-        return date.fromisoformat(raw.strip()[:10])
-    except ValueError:
-        return None
 
 
 _DAY_OR_NULL = {"anyOf": [{"type": "string"}, {"type": "null"}]}
@@ -174,8 +164,8 @@ def _parse_extraction(text: str, max_change: float) -> Extraction:
             lasting = item.get("lasting")
             facts.append(ExtractedFact(
                 fact, category, lasting if isinstance(lasting, bool) else category in LASTING_CATEGORIES,
-                _day(item.get("said")), _day(item.get("happened")), action, ref if action != "add" else None,
-                _text(item.get("past"))))
+                iso_day(item.get("said")), iso_day(item.get("happened")), action,
+                ref if action != "add" else None, _text(item.get("past"))))
     relationship: dict[str, float] = {}
     raw_rel = data.get("relationship", {})
     if raw_rel is None:

@@ -68,7 +68,8 @@ class ExtractedThreads:
 NO_THREADS = ExtractedThreads()
 
 
-def _day(raw: object) -> date | None:
+def iso_day(raw: object) -> date | None:
+    """A "YYYY-MM-DD" (or a longer ISO time) as a date; anything else (null, "unknown"): None."""
     if not isinstance(raw, str) or len(raw.strip()) < 10:
         return None
     try:
@@ -91,8 +92,8 @@ def parse_threads(raw: object) -> ExtractedThreads:
             continue
         seen.add(text.casefold())
         dated = isinstance(item, dict)
-        opened.append(ExtractedThread(text, _day(item.get("due")) if dated else None,
-                                      _day(item.get("said")) if dated else None))
+        opened.append(ExtractedThread(text, iso_day(item.get("due")) if dated else None,
+                                      iso_day(item.get("said")) if dated else None))
     done = raw.get("done")
     ids = tuple(int(i) for i in (done if isinstance(done, list) else ())
                 if isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**62)
