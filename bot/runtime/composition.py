@@ -256,7 +256,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), cluster.posted(names.name)),
         # the server's tools (member info, events, this channel's log, a reaction), where switched on
         tools=(KnowingTools(holder.follow(ServerToolSettings), store.people, store.log, store.switches,
-                            consent, edge.server_view, accounts),))
+                            consent, edge.server_view, accounts, names.name),))
     claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror)
     intents = intent_router(settings)
     memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use

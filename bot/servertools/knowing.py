@@ -17,7 +17,7 @@ the same bytes for every reply under the same settings: the tools come first in 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -187,8 +187,10 @@ class RecentMessages:
         "you see).", {"count": {"type": "integer", "description": "How many of the latest messages."}},
         ("count",))
 
-    def __init__(self, msg: Incoming, log: Log, remembered: Remembered, most: int) -> None:
+    def __init__(self, msg: Incoming, log: Log, remembered: Remembered, most: int, own: Collection[int],
+                 name: str) -> None:
         self.msg, self.log, self.remembered, self.most = msg, log, remembered, most
+        self.own, self.name_of_own = own, name  # the character's own lines under its name, not the account's
 
     async def run(self, arguments: JsonObject) -> ToolOutput:
         count = arguments.get("count")
@@ -204,7 +206,8 @@ class RecentMessages:
         if not kept:
             return ToolOutput("Nothing was said here lately.")
         return ToolOutput("\n".join(
-            f"[{m.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC] {clean_name(m.author_name)}: "
+            f"[{m.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC] "
+            f"{clean_name(self.name_of_own if m.author_id in self.own else m.author_name)}: "
             f"{' '.join(m.content.split())[:MAX_LINE]}" for m in kept))
 
 
@@ -235,9 +238,11 @@ class ServerTools:
     setting is on)."""
 
     def __init__(self, settings: ServerToolSettings, people: People, log: Log, switches: PlaceSwitches,
-                 remembered: Remembered, view: ServerView, own: Collection[int]) -> None:
+                 remembered: Remembered, view: ServerView, own: Collection[int],
+                 character: Callable[[], str]) -> None:
+        """``own``: the character's own accounts; ``character``: its name now."""
         self.settings, self.people, self.log, self.switches = settings, people, log, switches
-        self.remembered, self.view, self.own = remembered, view, own
+        self.remembered, self.view, self.own, self.character = remembered, view, own, character
         self._react: tuple[str, JsonObject | None] = ("", None)  # the allow-list's declaration, kept
 
     def _react_declared(self) -> tuple[tuple[str, ...], JsonObject | None]:
@@ -260,7 +265,8 @@ class ServerTools:
             lent += [(MemberInfo.DECLARED, member),
                      (ScheduledEvents.DECLARED, ScheduledEvents(msg, self.view)),
                      (RecentMessages.DECLARED,
-                      RecentMessages(msg, self.log, self.remembered, s.server_tools_recent_lines))]
+                      RecentMessages(msg, self.log, self.remembered, s.server_tools_recent_lines, self.own,
+                                     self.character()))]
         emojis, declared = self._react_declared()
         if declared is not None:
             lent.append((declared, React(msg, self.view, emojis)))

@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ _CLIENT_FIELDS = {"type", "name", "description", "input_schema", "strict", "cach
                   "defer_loading", "allowed_callers", "eager_input_streaming"}
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _RESULTS = {"web_search_tool_result", "web_fetch_tool_result"}
+_USE_IDS = itertools.count(1)
 
 
 def tool_problem(body: dict[str, Any]) -> str | None:
@@ -285,7 +287,7 @@ class UseTool:
         if tool.get("strict") and not conforms(wanted, schema):  # constrained decoding: never off the schema
             wanted = read_into(json.dumps(wanted, ensure_ascii=False), schema)
         self.inputs.append(wanted)
-        use_id = f"toolu_fake_{self.name}_{len(self.ids) + 1:04d}"
+        use_id = f"toolu_fake_{self.name}_{next(_USE_IDS):04d}"  # unique across a chain's tools
         self.ids.append(use_id)
         return Answer([{"type": "tool_use", "id": use_id, "name": self.name, "input": wanted}], "tool_use")
 
