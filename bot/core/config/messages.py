@@ -131,8 +131,8 @@ class ServerToolSettings:
         "member's display name, roles and joined date), scheduled_events (the server's events) and "
         "recent_messages (what was said in this channel), and react (below). Read-only; people forgotten "
         "or not remembered (/forget_me, memory_consent) are left out. /bot server-tools switches them off "
-        "(or on) for a channel or a server. Their declarations add about 450 input tokens to each request, "
-        "read from the cache after the first.")
+        "for a channel or a server (never on past this setting). Their declarations add about 400 input "
+        "tokens to each request there, read from the cache after the first.")
     server_tools_recent_lines: int = key(
         30, "Lines of this channel recent_messages returns at most.", min=1, max=100)
     react_emojis: str = key(
