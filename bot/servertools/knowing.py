@@ -183,9 +183,9 @@ def describe_event(event: EventCard) -> str:
 class RecentMessages:
     name = "recent_messages"
     DECLARED = client_tool(
-        name, "What was said in this channel lately, oldest first (this channel only; older than what "
-        "you see).", {"count": {"type": "integer", "description": "How many of the latest messages."}},
-        ("count",))
+        name, "What was said in this channel lately, oldest first: the latest messages before the one you "
+        "are answering (this channel only).",
+        {"count": {"type": "integer", "description": "How many messages (a few dozen at most)."}}, ("count",))
 
     def __init__(self, msg: Incoming, log: Log, remembered: Remembered, most: int, own: Collection[int],
                  name: str) -> None:
