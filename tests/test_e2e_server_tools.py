@@ -9,6 +9,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import discord
+import pytest
+
 from tests.fakes.claude_server import Reply
 from tests.fakes.claude_tools import UseTool, result_text
 from tests.fakes.discord_guild import ADD_REACTIONS, VIEW_CHANNEL
@@ -222,3 +225,36 @@ async def test_react_adds_a_reaction_from_the_allow_list_only(make_harness: Make
     await h.replies(CHANNEL_ID, 3)
     assert thumbs.results[0]["is_error"] is True and "Missing Permissions" in result_text(thumbs.results[0])
     assert len(h.discord.reactions) == 2
+
+
+async def test_the_fake_discord_keeps_discords_rules_for_members_and_events(
+        make_harness: MakeHarness) -> None:
+    """What the tools rely on, through the real discord.py: a non-member is 404 Unknown Member; listing the
+    members needs the GUILD_MEMBERS intent (403 Missing Access without it); a server the bot is not in is
+    403 Missing Access; an unknown emoji is 400 Unknown Emoji."""
+    h = await make_harness()
+    assert h.bot is not None
+    guild = h.bot.get_guild(GUILD_ID)
+    assert guild is not None
+    stranger = 900_000_000_000_000_999
+    h.discord.add_user(stranger, "stranger")
+    with pytest.raises(discord.NotFound) as unknown:
+        await guild.fetch_member(stranger)
+    assert unknown.value.code == 10007
+    assert (await guild.fetch_member(USER_ID)).name == "alice"
+    h.discord.enabled_intents.discard("guild_members")
+    with pytest.raises(discord.Forbidden) as listing:
+        await h.bot.http.get_members(GUILD_ID, 10, None)
+    assert listing.value.code == 50001
+    other = 900_000_000_000_001_001
+    h.discord.add_guild(other, "Elsewhere", channels=[])
+    del h.discord.members[other][h.bot_user_id]  # a server the bot is not in
+    with pytest.raises(discord.Forbidden) as member:
+        await h.bot.http.get_member(other, USER_ID)
+    with pytest.raises(discord.Forbidden) as events:
+        await h.bot.http.get_scheduled_events(other, False)
+    assert member.value.code == events.value.code == 50001
+    sent = await h.say("hello")
+    with pytest.raises(discord.HTTPException) as emoji:
+        await h.bot.http.add_reaction(CHANNEL_ID, int(sent["id"]), "notanemoji")
+    assert emoji.value.status == 400 and emoji.value.code == 10014
