@@ -15,8 +15,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.core.attachments import NO_TEXT, NOTHING, Attachment, Carried, message_text
+from bot.core.models.tools import ClientTool
 from bot.core.persona.model import Persona
 from bot.core.text import clean_name
+from database.boundary import JsonObject
 from database.records import PromptData
 
 if TYPE_CHECKING:
@@ -251,6 +253,15 @@ class MemoryConsent(Protocol):
         ...
 
 
+class ReplyTools(Protocol):
+    """Client tools a feature lends one reply (bot/servertools/knowing.py): each tool's declaration with the
+    tool, bound to the message answered. The declarations come first in the request's cached prefix, so
+    they must be the same bytes for every reply in the same place under the same settings. It may read the
+    database and settings; it never calls the model nor posts anything."""
+
+    async def __call__(self, msg: Incoming, /) -> Sequence[tuple[JsonObject, ClientTool]]: ...
+
+
 def all_consent(answers: Sequence[bool | StoredConsent]) -> bool | StoredConsent:
     """Several consent answers as one: False if any said no, else the rule every stored-consent rule
     passes (True when none asked for one)."""
@@ -273,7 +284,7 @@ class Features:
     stage runs its entries in the order given:
 
     admit (``interceptors``, then ``gates``) → decide (``decision_observers``) → compose the prompt
-    (``prompt_parts``) → generate and deliver (``reply_filters``) → keep (``turn_observers``)."""
+    (``prompt_parts``) → generate (``tools``) and deliver (``reply_filters``) → keep (``turn_observers``)."""
 
     interceptors: tuple[Interceptor, ...] = ()  # a log-channel command consumed before any reply work
     gates: tuple[Gate, ...] = ()  # who may talk to it, then what it may spend
@@ -281,6 +292,7 @@ class Features:
     prompt_parts: tuple[PromptPart, ...] = ()  # recall, feelings, style, emotes, a late reply's note
     reply_filters: tuple[ReplyFilter, ...] = ()  # emote names made valid
     turn_observers: tuple[TurnListener, ...] = ()  # summaries, feelings, style, counters, the cluster
+    tools: tuple[ReplyTools, ...] = ()  # what the model may use while writing (the server's tools)
 
     def __post_init__(self) -> None:
         for part in self.prompt_parts:

@@ -37,6 +37,7 @@ from bot.discord.permissions import in_log_channel, is_admin_id
 from bot.discord.poll_results import DiscordPollBoard
 from bot.discord.posting import NO_MENTIONS
 from bot.discord.presence import AlivePresence
+from bot.discord.serverview import DiscordServerView
 from bot.discord.startup import announce_connected, log_invite
 from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.operator.access import AccessGate
@@ -167,6 +168,7 @@ class KindredMixin:
                     sync_commands=self._sync_commands, cluster_shutdown=self._cluster_shutdown,
                     alive_side=self.presence, latencies=self._latencies,
                     poll_board=DiscordPollBoard(self),  # type: ignore[arg-type]
+                    server_view=DiscordServerView(self),  # type: ignore[arg-type]
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at)
         self.services = services = await compose(self.settings_holder, self.character, self.mirror, edge,

@@ -17,7 +17,7 @@ The caps are counted by this process (a restart starts the day's count again).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 
 from bot.core.config import Settings
@@ -105,15 +105,31 @@ class Lookup:
         self.settings = settings  # whole: lookup, and the character's time zone (alive)
         self.budget = budget or SearchBudget()
 
-    def toolbox(self, msg: Incoming, prompt: Prompt, name: str) -> Toolbox | None:
-        """What the reply to ``msg`` may use (None: no tools, as before)."""
+    def toolbox(self, msg: Incoming, prompt: Prompt, name: str,
+                lent: Sequence[tuple[JsonObject, ClientTool]] = ()) -> Toolbox | None:
+        """What the reply to ``msg`` may use (None: no tools, as before): the search tools, then the tools
+        the features lend (``lent``: the server's), then a fetch of the links the message carries."""
         lookup = self.settings.lookup
-        if lookup.web_search == "off" or (lookup.web_search == "dms" and not msg.is_dm):
-            return None
-        left = self.budget.left(msg, person=lookup.web_search_daily_cap_person,
-                                server=lookup.web_search_daily_cap_server)
         declared: list[JsonObject] = []
         client: dict[str, ClientTool] = {}
+        if lookup.web_search == "everywhere" or (lookup.web_search == "dms" and msg.is_dm):
+            self._search(msg, name, declared, client)
+        searching = bool(declared)
+        for declaration, tool in lent:
+            declared.append(declaration)
+            client[tool.name] = tool
+        posted = links(msg.content)[:MAX_LINKS]
+        if searching and lookup.web_fetch and posted and prompt.memories_of <= {msg.author_id}:
+            declared.append(web_fetch(domains(posted)))
+        if not declared:
+            return None
+        return Toolbox(tuple(declared), client, lookup.tool_rounds, self.budget.account(msg))
+
+    def _search(self, msg: Incoming, name: str, declared: list[JsonObject], client: dict[str, ClientTool]
+                ) -> None:
+        lookup = self.settings.lookup
+        left = self.budget.left(msg, person=lookup.web_search_daily_cap_person,
+                                server=lookup.web_search_daily_cap_server)
         if left > 0:
             location = Location.parse(lookup.web_search_location, self.settings.alive.timezone) \
                 if lookup.web_search_location.strip() else None
@@ -125,10 +141,6 @@ class Lookup:
             capped = CappedSearch(lookup.web_search_capped_line.replace("{name}", name))
             declared.append(CappedSearch.DECLARED)
             client[capped.name] = capped
-        posted = links(msg.content)[:MAX_LINKS]
-        if lookup.web_fetch and posted and prompt.memories_of <= {msg.author_id}:
-            declared.append(web_fetch(domains(posted)))
-        return Toolbox(tuple(declared), client, lookup.tool_rounds, self.budget.account(msg))
 
 
 def _listed(text: str) -> list[str]:

@@ -35,6 +35,7 @@ from bot.core.config import (
     EnsembleSettings,
     MemorySettings,
     ModelSettings,
+    ServerToolSettings,
     Settings,
     StorageSettings,
     VoiceSettings,
@@ -62,6 +63,8 @@ from bot.runtime.cluster import Cluster, Handler, LeadWork
 from bot.runtime.jobs import MemoryJobs, Scheduler, scheduled_jobs
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.voice import VoiceService
+from bot.servertools.knowing import ServerTools as KnowingTools
+from bot.servertools.knowing import ServerView
 from bot.servertools.moderation import ModerationLog
 from bot.servertools.polls import TIMER as POLL_TIMER
 from bot.servertools.polls import PollBoard, Polls
@@ -96,6 +99,7 @@ class Edge:
     cluster_shutdown: Handler  # another process of the cluster asked every one to shut down
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (bot/discord/presence.py)
     poll_board: PollBoard  # a closed poll's results (bot/discord/poll_results.py)
+    server_view: ServerView  # members, scheduled events, reactions for the reply's tools (serverview.py)
     latencies: Callable[[], Latencies]  # the gateway's, for the dashboard
     guild_count: Callable[[], int]
     started_at: float  # time.monotonic() when the process started
@@ -249,7 +253,10 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                       LanguageHint(policies),  # the server's language, as /settings says
                       late),
         reply_filters=(alive_parts.render,),
-        turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), cluster.posted(names.name)))
+        turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), cluster.posted(names.name)),
+        # the server's tools (member info, events, this channel's log, a reaction), where switched on
+        tools=(KnowingTools(holder.follow(ServerToolSettings), store.people, store.log, store.switches,
+                            consent, edge.server_view, accounts, names.name),))
     claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror)
     intents = intent_router(settings)
     memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use

@@ -17,16 +17,23 @@
   with a client tool, the model asks for that tool (``stop_reason: tool_use``); with neither, it answers
   from what it knows. A fetch reads only a URL that is in the conversation and on an allowed domain (else
   the result is the API's ``url_not_allowed`` error), its ``document`` cited when citations are on.
+  A :class:`UseTool` asks for one client tool and answers from its ``tool_result``; under ``strict`` its
+  input is held to the tool's schema, as the API's constrained decoding holds the real model's (an enum
+  value the schema does not list cannot be produced). A strict tool's schema must close every object
+  (``additionalProperties: false``), as the API requires.
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.fakes.claude_models import _open_object, conforms, read_into
 
 WEB_SEARCH = "web_search_20250305"
 WEB_FETCH = "web_fetch_20250910"
@@ -42,6 +49,7 @@ _CLIENT_FIELDS = {"type", "name", "description", "input_schema", "strict", "cach
                   "defer_loading", "allowed_callers", "eager_input_streaming"}
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _RESULTS = {"web_search_tool_result", "web_fetch_tool_result"}
+_USE_IDS = itertools.count(1)
 
 
 def tool_problem(body: dict[str, Any]) -> str | None:
@@ -87,6 +95,10 @@ def _declared_problem(tools: Any) -> str | None:
                 return f"tools.{i}.custom.input_schema: JSON schema is invalid - type must be 'object'"
             if "strict" in tool and not isinstance(tool["strict"], bool):
                 return f"tools.{i}.custom.strict: Input should be a valid boolean"
+            open_at = _open_object(schema, "input_schema") if tool.get("strict") else None
+            if open_at is not None:
+                return (f"tools.{i}.custom.{open_at}: For 'object' type, 'additionalProperties' must be "
+                        "explicitly set to false")
         else:
             return f"tools.{i}: Input tag '{kind}' found using 'type' does not match any of the expected tags"
         name = str(tool.get("name"))
@@ -235,6 +247,57 @@ class Fetch:
             {"type": "server_tool_use", "id": use_id, "name": "web_fetch", "input": {"url": self.url}},
             {"type": "web_fetch_tool_result", "tool_use_id": use_id, "content": result}]
         return Answer([*work, {"type": "text", "text": self.answer}], fetches=1)
+
+
+@dataclass
+class UseTool:
+    """The model asking for client tool ``name`` with ``input`` (one ``tool_use``, ``stop_reason: tool_use``),
+    then, sent its ``tool_result``, answering ``answer`` (``{result}`` in it: the result's text) or asking
+    for the tool ``then`` (a chain of tools, the last one's answer the reply);
+    ``plain``: its answer when the request does not declare the tool. ``results``: every ``tool_result``
+    block it was sent, for a test to read."""
+
+    name: str
+    input: dict[str, Any] = field(default_factory=dict)
+    answer: str = "{result}"
+    plain: str = "I can't do that here."
+    ids: list[str] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    inputs: list[dict[str, Any]] = field(default_factory=list)  # the inputs it gave, as decoded
+    then: UseTool | None = None  # the tool it asks for next, once this one's result came (its answer last)
+
+    def answer_to(self, body: dict[str, Any]) -> Answer:
+        messages = body.get("messages") or []
+        last = messages[-1] if messages else {}
+        answered = [b for b in _blocks(last)
+                    if b.get("type") == "tool_result" and b.get("tool_use_id") in self.ids]
+        if answered:
+            self.results.extend(answered)
+            if self.then is not None:
+                return self.then.answer_to(body)
+            said = self.answer.replace("{result}", result_text(answered[-1]))
+            return Answer([{"type": "text", "text": said}])
+        if self.then is not None and self.ids:  # its result came earlier: the next tool's turn
+            return self.then.answer_to(body)
+        tool = next((t for t in client_tools(body) if t.get("name") == self.name), None)
+        if tool is None:
+            return Answer([{"type": "text", "text": self.plain}])
+        schema = tool.get("input_schema") or {}
+        wanted = dict(self.input)
+        if tool.get("strict") and not conforms(wanted, schema):  # constrained decoding: never off the schema
+            wanted = read_into(json.dumps(wanted, ensure_ascii=False), schema)
+        self.inputs.append(wanted)
+        use_id = f"toolu_fake_{self.name}_{next(_USE_IDS):04d}"  # unique across a chain's tools
+        self.ids.append(use_id)
+        return Answer([{"type": "tool_use", "id": use_id, "name": self.name, "input": wanted}], "tool_use")
+
+
+def result_text(block: dict[str, Any]) -> str:
+    """The text of a ``tool_result`` block (a string, or text blocks)."""
+    content = block.get("content")
+    if isinstance(content, str):
+        return content
+    return "".join(str(b.get("text") or "") for b in content or [] if isinstance(b, dict))
 
 
 def _encrypted(url: str) -> str:

@@ -19,7 +19,13 @@ from typing import ClassVar
 
 from bot.core.config import checks
 from bot.core.config.keys import Section, Setting, declared, is_section, key, parsed_by
-from bot.core.config.messages import DeliverySettings, LookupSettings, MediaSettings, VoiceSettings
+from bot.core.config.messages import (
+    DeliverySettings,
+    LookupSettings,
+    MediaSettings,
+    ServerToolSettings,
+    VoiceSettings,
+)
 from bot.core.config.paths import PROJECT_ROOT, resolve_folder
 from bot.core.config.service import (
     AccessSettings,
@@ -391,6 +397,7 @@ class Settings:
     media: MediaSettings = field(default_factory=MediaSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     lookup: LookupSettings = field(default_factory=LookupSettings)
+    servertools: ServerToolSettings = field(default_factory=ServerToolSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
     triage: TriageSettings = field(default_factory=TriageSettings)
