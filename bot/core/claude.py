@@ -445,7 +445,8 @@ class ClaudeClient(StartupChecks):
         u = completion.usage
         call = dict(user_id=user_id, purpose=purpose, model=completion.model, input_tokens=u.input_tokens,
                     output_tokens=u.output_tokens, cache_creation_tokens=u.cache_creation_tokens,
-                    cache_read_tokens=u.cache_read_tokens, cost=u.cost, latency_ms=latency_ms, ok=ok,
+                    cache_read_tokens=u.cache_read_tokens, cost=u.cost, web_searches=u.web_search_requests,
+                    latency_ms=latency_ms, ok=ok,
                     error=error, guild_id=guild_id, created_at=utcnow())
         if calls is not None:
             calls.append(call)

@@ -44,21 +44,15 @@ class ClientTool(Protocol):
     async def run(self, arguments: JsonObject) -> ToolOutput: ...
 
 
-class Searches(Protocol):
-    """Told how many web searches each call of a reply made (the day's caps, bot/reply/looking.py)."""
-
-    def spent(self, searches: int) -> None: ...
-
-
 @dataclass(frozen=True)
 class Toolbox:
     """A reply's tools: the declarations (the request's ``tools``, the same bytes from request to request),
-    the client tools by name, the bound on calls, and whom its searches are counted for."""
+    the client tools by name, and the bound on calls. (Its searches are counted where each call's usage is
+    recorded: ``api_calls.web_searches``.)"""
 
     declared: tuple[JsonObject, ...]
     client: Mapping[str, ClientTool]
     rounds: int
-    searches: Searches | None = None
 
 
 @dataclass(frozen=True)
@@ -149,8 +143,6 @@ class Generation:
                 self.written.tools_running()
             completion = await self.call.ask(self.claude, dataclasses.replace(built, messages=messages),
                                              wrote if streamed else None)
-            if tools.searches is not None and completion.usage.web_search_requests:
-                tools.searches.spent(completion.usage.web_search_requests)
             said, usage = _joined(said, completion.text), _added(usage, completion.usage)
             sources.update((url, title) for url, title in completion.sources if url not in sources)
             last = round_ == tools.rounds
