@@ -1,7 +1,8 @@
 """The reply's tool loop (bot/reply/generation.py) against the fake Messages API: a client tool asked for
 is run and its result, fenced as data, goes back in the next user turn (the fake 400s a tool_use left
-without its result); the calls of one reply are bounded; the tools each reply declares (bot/reply/looking.py);
-and a backend that cannot take tools is asked without them, the operator told once."""
+without its result); the calls of one reply are bounded; the tools each reply declares (bot/reply/looking.py)
+and the day's caps on searches, read from the recorded calls (the openai backend's function calling:
+tests/test_openai_tools.py)."""
 
 from __future__ import annotations
 
@@ -196,22 +197,3 @@ async def test_the_day_cap_counts_per_person_and_server_and_resets_the_next_day(
     today[0] = date(2026, 11, 27)
     fresh = await lookup.toolbox(bob, PROMPT, "Finn")
     assert fresh is not None and fresh.declared[0]["type"] == WEB_SEARCH
-
-
-async def test_the_openai_backend_is_asked_without_tools_and_the_operator_told_once(
-        fake_claude: FakeClaude, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from tests.fakes.openai_server import FakeOpenAI
-
-    async with FakeOpenAI() as fake_openai:
-        c = ClaudeClient(settings(tmp_path, fake_claude.base_url, LLM_BACKEND="openai",
-                                  OPENAI_BASE_URL=fake_openai.base_url, DEFAULT_MODEL="local-model"),
-                         store.usage)
-        try:
-            with caplog.at_level(logging.WARNING):
-                for _ in range(2):
-                    await c.generate(Prompt(PROMPT.system, PROMPT.messages, tools=(DECLARED,)),
-                                     model="local-model", user_id=1, guild_id=None, stream=False)
-        finally:
-            await c.close()
-        assert all("tools" not in r.body for r in fake_openai.requests) and len(fake_openai.requests) == 2
-    assert caplog.text.count("asked without tools") == 1

@@ -128,7 +128,8 @@ class ClaudeClient(StartupChecks):
                 from bot.core.models.openai import OpenAIBackend
 
                 found = OpenAIBackend(api_key=self.settings.secrets.openai_api_key,
-                                      base_url=self.settings.models.openai_base_url, timeout=self._timeout)
+                                      base_url=self.settings.models.openai_base_url, timeout=self._timeout,
+                                      tools=self.settings.models.openai_tools)
             else:
                 from bot.core.models.anthropic import AnthropicBackend
 
