@@ -50,7 +50,7 @@ class UsageLog:
                  "model": c["model"], "input_tokens": c["input_tokens"], "output_tokens": c["output_tokens"],
                  "cache_creation_tokens": c["cache_creation_tokens"],
                  "cache_read_tokens": c["cache_read_tokens"], "cost": c["cost"],
-                 "web_searches": int(c.get("web_searches", 0) or 0), "latency_ms": c["latency_ms"],
+                 "web_searches": c.get("web_searches", 0), "latency_ms": c["latency_ms"],
                  "ok": c["ok"], "error": str(c.get("error", ""))[:300],
                  "created_at": c.get("created_at") or now} for c in calls]
         await self.db.write_shared(lambda conn: execute_all(conn, self._q["api_call_insert"], rows),
