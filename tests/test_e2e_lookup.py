@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 
 from bot.core.models.capabilities import WEB_SEARCH_USD
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import Reply
 from tests.fakes.claude_tools import WEB_FETCH, WEB_SEARCH, Fetch, Search
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, MakeHarness, eventually, reply_requests
+from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, MakeHarness, eventually, reply_requests
 
 NEWS = [("https://news.example.com/storm", "Storm reaches the coast"),
         ("https://www.bbc.co.uk/news/markets", "Markets rally")]
@@ -188,6 +189,11 @@ async def test_the_server_cap_counts_everyone_in_it(make_harness: MakeHarness) -
     assert [r.body["tools"][0].get("max_uses") for r in requests[:3]] == [3, 2, 1]
     assert tool_types(requests[3].body) == ["custom"]
     assert h.discord.posted(CHANNEL_ID)[-1]["content"].startswith("*Finn rubs their eyes.*")
+    # the searches' cost, in what the server's spending limit and the dashboard's cost by model read
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    spent = await h.store.spending.today(midnight, guild_id=GUILD_ID)
+    assert spent.server_usd >= 3 * WEB_SEARCH_USD
+    assert sum(u.cost for _, u in await h.store.usage.by_model()) >= 3 * WEB_SEARCH_USD
     # in his DMs the server's cap is not his: he may search again there
     sent = await h.dm("any news in private?", user=USER2_ID)
     await h.replies(int(sent["channel_id"]))
