@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
+from bot.core.models.openai import chat_request
+from bot.core.models.openai_tools import Call, tool_use_blocks
 from bot.reply.generation import Generation, ModelCall, Toolbox
 from bot.reply.media import Media
 from database.store import Store
@@ -118,3 +120,29 @@ async def test_server_tools_alone_are_left_out_and_the_operator_told_once(
             await generation(client, Toolbox((SEARCH,), {}, 4)).write(streamed=False)
     assert len(fake_openai.requests) == 2 and all("tools" not in r.body for r in fake_openai.requests)
     assert caplog.text.count("asked without web search and fetch") == 1
+
+
+def test_tool_turns_translate_to_tool_calls_and_tool_messages() -> None:
+    request = {"model": LOCAL, "max_tokens": 100, "tools": [SEARCH, DECLARED], "messages": [
+        {"role": "user", "content": "define two words"},
+        {"role": "assistant", "content": [
+            {"type": "text", "text": "Checking."},
+            {"type": "tool_use", "id": "call_a", "name": "define", "input": {"word": "quokka"}},
+            {"type": "tool_use", "id": "call_b", "name": "define", "input": {"word": "zzz"}}]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "call_a", "content": "a wallaby"},
+            {"type": "tool_result", "tool_use_id": "call_b", "is_error": True, "content": "no such word"},
+            {"type": "text", "text": "(and be quick)"}]}]}
+    body = chat_request(request)
+    assert body["tools"] == [FUNCTION]  # web search left out
+    _, asked, first, second, rest = body["messages"]
+    assert asked == {"role": "assistant", "content": "Checking.", "tool_calls": [
+        {"id": f"call_{n}", "type": "function",
+         "function": {"name": "define", "arguments": json.dumps({"word": w})}}
+        for n, w in (("a", "quokka"), ("b", "zzz"))]}
+    assert first == {"role": "tool", "tool_call_id": "call_a", "content": "a wallaby"}
+    assert second == {"role": "tool", "tool_call_id": "call_b", "content": "error: no such word"}
+    assert rest == {"role": "user", "content": "(and be quick)"}
+    # an answer's calls read back: arguments that are not a JSON object are read as none
+    blocks = tool_use_blocks("", [Call("", "define", "{not json")])
+    assert blocks == ({"type": "tool_use", "id": "call_0", "name": "define", "input": {}},)

@@ -125,8 +125,10 @@ class OpenAIBackend:
         """The body again without its tools, when the server refused them and ``openai_tools`` is auto (the
         operator told once); anything else: the error raised again."""
         message = _error_message(exc)
-        if "tools" not in body or self.tools != "auto" or not any(w in message.lower()
-                                                                  for w in ("tool", "function")):
+        # A body already holding tool turns was taken with tools before: its 400 is about something else.
+        turns = any(m.get("tool_calls") or m.get("role") == "tool" for m in body["messages"])
+        if ("tools" not in body or self.tools != "auto" or turns
+                or not any(w in message.lower() for w in ("tool", "function"))):
             raise exc
         self.tools_refused = True
         self._tell("refused", "%s refused function calling (HTTP 400: %s): replies there go without "
