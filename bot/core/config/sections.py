@@ -95,6 +95,10 @@ class ModelSettings:
     openai_base_url: str = key(
         "", "Base URL of the OpenAI-compatible server, e.g. http://localhost:11434/v1 (Ollama); empty: "
         "OpenAI's own.", restart=True)
+    openai_tools: str = key(
+        "auto", "Function calling on the openai backend (Kindred's own tools; web search and fetch need "
+        "Claude): on, off, or auto (on until the server refuses tools, then the replies go without them and "
+        "the log says so once).", choices=("auto", "on", "off"), restart=True)
     model_costs: str = key(
         "", "Comma-separated MODEL=USD per input token[/USD per output token]; an unlisted model costs 0 on "
         "the openai backend (a local model) and its capability-table price on anthropic.",
