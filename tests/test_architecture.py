@@ -70,18 +70,25 @@ def test_cogs_call_feature_classes_not_the_store() -> None:
 
 
 def test_settings_are_read_through_their_sections_and_swapped_not_written() -> None:
-    """No bare-key fallback (``settings.<section>.<key>`` everywhere) and nothing writes into a frozen value:
-    a live reload swaps the current settings (bot/core/config/holder.py)."""
+    """No bare-key fallback (``settings.<section>.<key>`` everywhere), no class made at run time (``type()``
+    with a name, bases and a namespace: the settings are the plain dataclasses they are declared as), and
+    nothing writes into a frozen value but the one copy of a reload into the running settings
+    (``SettingsHolder.update``, bot/core/config/holder.py)."""
     found = [f"{path.relative_to(ROOT)}:{n}" for path in sorted((ROOT / "bot").rglob("*.py"))
              for n, line in enumerate(path.read_text().splitlines(), 1)
              if "__getattr__" in line or "object.__setattr__" in line]
-    assert found == []
+    assert [f.rsplit(":", 1)[0] for f in found] == ["bot/core/config/holder.py"]
+    made = [f"{path.relative_to(ROOT)}:{node.lineno}" for package in PACKAGES
+            for path in sorted((ROOT / package).rglob("*.py")) for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "type"
+            and len(node.args) == 3]
+    assert made == []
 
 
 def test_the_composition_root_hands_out_sections_that_follow_a_reload() -> None:
     """A class takes its settings section (issue 45): bot/runtime/composition.py hands it
-    ``holder.follow(XSettings)`` or ``holder.watch(XSettings)``, never ``settings.<section>`` of the live
-    settings, which is the section object of the moment and misses every later reload."""
+    ``holder.follow(XSettings)``, the running section a reload writes into, in one spelling throughout
+    (not ``settings.<section>``, which reads as a value taken once)."""
     from bot.core.config.sections import SECTIONS
 
     tree = ast.parse((ROOT / "bot" / "runtime" / "composition.py").read_text())

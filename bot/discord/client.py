@@ -118,9 +118,9 @@ class KindredMixin:
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool,
                       skip_jobs: Collection[str]) -> None:
-        # Every component gets settings that follow the holder: a live reload swaps the current ones.
+        # Every component gets the holder's running settings: a live reload writes its values into them.
         self.settings_holder = SettingsHolder(settings)
-        self.settings = self.settings_holder.settings()
+        self.settings = self.settings_holder.current
         self.character = character
         self.started_at = time.monotonic()
         self.exit_code = 0

@@ -209,7 +209,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
 
     Each character's engine is built last of what its replies use: what every feature adds to a stage of
     its replies (bot/core/pipeline.py ``Features``) is declared here, once, in the stage's order."""
-    settings = holder.settings()
+    settings = holder.current
     key = settings.character_name_slug
     # Start-up says what it is doing: on a busy machine it can take a while, and silence looks stuck.
     log.info("starting: opening the database (and bringing its schema up to date)")
@@ -217,7 +217,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # Who may talk to it, and what it may spend: checked before any reply work. The limits read who a
     # message certainly asks for an answer (they tell that person a budget is spent) and the capability
     # table the model client gets.
-    access = AccessGate(holder.watch(AccessSettings), store.servers, edge.is_admin)
+    access = AccessGate(holder.follow(AccessSettings), store.servers, edge.is_admin)
     names = CharacterNames(character.current, set())
     addressee = Addressee(names)
     models = ModelTable(settings.models.model_capabilities)
