@@ -36,7 +36,8 @@ class Derived(Generic[K, V]):
         return value
 
     def get(self, key: K, sources: tuple[object, ...], make: Callable[[], V]) -> V:
-        """The value for ``key``, made by ``make()`` unless the one kept was made from these ``sources``. On a hot path, prefer :meth:`kept` and :meth:`keep`: the value is made by its owner,
-        not called back from here."""
+        """The value for ``key``, made by ``make()`` unless the one kept was made from these ``sources``.
+        On a hot path, prefer :meth:`kept` and :meth:`keep`: the value is made by its owner, not called back
+        from here."""
         value = self.kept(key, sources)
         return value if value is not None else self.keep(key, sources, make())

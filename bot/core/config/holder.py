@@ -3,8 +3,8 @@
 those very objects (:meth:`SettingsHolder.update`, the one place that writes into settings).
 
 So a component reads at each use and a reload reaches it without telling each one: whatever holds the
-running settings (``bot.settings``, ``holder.current``) or one of its sections (``holder.follow(MemorySettings)``,
-which is ``holder.current.memory``) sees the new values at its next read. Code handed a fixed value (tests,
+running settings (``bot.settings``, ``holder.current``) or one of its sections
+(``holder.follow(MemorySettings)``, which is ``holder.current.memory``) sees the new values at its next read. Code handed a fixed value (tests,
 the console, the CLI) reads ``settings.<section>.<key>`` the same way.
 
 A class takes the section it reads (``MemorySettings``), not the whole ``Settings``. A class that keeps what
@@ -37,8 +37,8 @@ class SettingsHolder:
         _copy_values(new, self.current, skip=SECTIONS)
 
     def follow(self, kind: type[S]) -> S:
-        """The running section of type ``kind``: ``holder.follow(MemorySettings)`` is ``holder.current.memory``,
-        the object every reload writes its new values into."""
+        """The running section of type ``kind`` (``holder.follow(MemorySettings)`` is
+        ``holder.current.memory``), the object every reload writes its new values into."""
         return section_of(self.current, kind)
 
 
