@@ -79,7 +79,8 @@ def test_settings_are_read_through_their_sections_and_swapped_not_written() -> N
              if "__getattr__" in line or "object.__setattr__" in line]
     assert [f.rsplit(":", 1)[0] for f in found] == ["bot/core/config/holder.py"]
     made = [f"{path.relative_to(ROOT)}:{node.lineno}" for package in PACKAGES
-            for path in sorted((ROOT / package).rglob("*.py")) for node in ast.walk(ast.parse(path.read_text()))
+            for path in sorted((ROOT / package).rglob("*.py"))
+            for node in ast.walk(ast.parse(path.read_text()))
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "type"
             and len(node.args) == 3]
     assert made == []

@@ -4,8 +4,9 @@ those very objects (:meth:`SettingsHolder.update`, the one place that writes int
 
 So a component reads at each use and a reload reaches it without telling each one: whatever holds the
 running settings (``bot.settings``, ``holder.current``) or one of its sections
-(``holder.follow(MemorySettings)``, which is ``holder.current.memory``) sees the new values at its next read. Code handed a fixed value (tests,
-the console, the CLI) reads ``settings.<section>.<key>`` the same way.
+(``holder.follow(MemorySettings)``, which is ``holder.current.memory``) sees the new values at its next
+read. Code handed a fixed value (tests, the console, the CLI) reads ``settings.<section>.<key>`` the same
+way.
 
 A class takes the section it reads (``MemorySettings``), not the whole ``Settings``. A class that keeps what
 it derives from a section (bot/core/policy.py, bot/operator/access.py) compares the section's values with a
