@@ -216,25 +216,24 @@ async def test_signals_sent_together_all_arrive_and_the_session_stays_up(pg_url:
 
 
 async def test_cluster_signals_invalidate_the_other_process_caches(pg_url: str) -> None:
-    """An admin's /settings edit in one process applies to the very next message in the other."""
+    """An admin's /settings edit (or a place switched on or off) in one process applies to the very next
+    message in the other: the store notes the change, its cluster tells the others."""
     fast = ClusterSettings(leader_failover_seconds=3, cluster_heartbeat_seconds=1)
     stores = [await Store(pg_url).open(), await Store(pg_url).open()]
     clusters = [Cluster(s, fast, "finn", shard_ids=(i,), shard_count=2) for i, s in enumerate(stores)]
     guild = 42
-
-    async def forget(message: dict[str, Any]) -> None:
-        stores[1].servers.forget(int(message["id"]))
-
-    stores[0].servers.changed.append(
-        lambda gid: clusters[0].publish_soon("invalidate", what="server", id=gid))
     try:
-        for cluster, heard_by in zip(clusters, ({}, {"invalidate": (forget,)}), strict=True):
+        for cluster, heard_by in zip(clusters, ({}, {"invalidate": (clusters[1].invalidate,)}), strict=True):
             await cluster.start(heard=heard_by)
         assert (await stores[1].servers.get(guild)).guild_id == guild  # cached in process 2
         assert (await stores[1].servers.get(guild)).vote_count is None
         changed = await stores[0].servers.update(guild, vote_count=1)
         await eventually(check(lambda: not stores[1].servers._table.held), "the invalidation")
         assert await stores[1].servers.get(guild) == changed
+        assert await stores[1].places.is_active(7, guild)  # cached in process 2
+        await stores[0].places.set_active("channel", 7, False)
+        await eventually(check(lambda: not stores[1].places._table.held), "the places' invalidation")
+        assert not await stores[1].places.is_active(7, guild)
     finally:
         await _close(clusters, stores)
 

@@ -303,7 +303,6 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         Recurring(alive.checkins_key, CHECKIN_INTERVAL, alive.checkins.run),
     ], handlers={POLL_TIMER: polls.close_due})
     engines = [engine, *members]
-    cluster.share_cache_changes()
     heard = cluster_signals(cluster, engines, alive, edge)
     # config.env and the character files, applied live when they change (setup_hook starts it last).
     reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed)
