@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, SpendingGuard
 from bot.core.config import (
     AliveSettings,
+    DiscordSettings,
     EnsembleSettings,
     MemorySettings,
     ModelSettings,
@@ -48,6 +49,7 @@ from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.timers import Dispatcher, Recurring, Timers
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
+from bot.operator.admin.heartbeat import Heartbeat
 from bot.operator.admin.tools import AdminTools
 from bot.operator.conversation_tools import ConversationTools
 from bot.operator.limits import ReplyTokenFactor, SpendingLimits
@@ -96,7 +98,8 @@ class Edge:
     cluster_shutdown: Handler  # another process of the cluster asked every one to shut down
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (bot/discord/presence.py)
     poll_board: PollBoard  # a closed poll's results (bot/discord/poll_results.py)
-    latencies: Callable[[], Latencies]  # the gateway's, for the dashboard
+    latencies: Callable[[], Latencies]  # the gateway's, for the dashboard and the latency heartbeat
+    post_to_log: Callable[[str], Awaitable[object]]  # a line in the log channel (the heartbeat's warnings)
     guild_count: Callable[[], int]
     started_at: float  # time.monotonic() when the process started
 
@@ -144,6 +147,7 @@ class Services:
     heard: Mapping[str, tuple[Handler, ...]]  # what each signal of the cluster's others goes to (idem)
     reloader: ConfigReloader
     timers: Dispatcher
+    heartbeat: Heartbeat  # the gateway's latency, read every heartbeat_interval_seconds
     tools: ServerTools
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
     dashboard: Dashboard | None = None
@@ -311,6 +315,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
                         scheduler=scheduler, lead_work=lead_work, heard=heard, reloader=reloader,
                         timers=dispatcher,
+                        heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log),
                         tools=ServerTools.on(store, polls),
                         conversation=ConversationTools(engine, store, holder.follow(MemorySettings)))
     if live is not None:
