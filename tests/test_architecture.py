@@ -137,9 +137,10 @@ CALLABLE_WORDS = ("Callable", "Listener", "Filter", "Interceptor", "Gate", "Hand
 def test_no_class_in_bot_exposes_a_list_of_callables() -> None:
     """What a feature adds to a reply (a gate, a prompt part, a filter, an observer) is declared once by the
     composition root, as a constructor argument (bot/core/pipeline.py ``Features``): no public list an
-    outsider appends to after construction."""
+    outsider appends to after construction. The data layer too: a repository tells of its changes through
+    what it is given at construction (database/refreshing.py ``CacheChanges``)."""
     lists = []
-    for package in ("bot", "memory"):
+    for package in ("bot", "memory", "database"):
         for path in sorted((ROOT / package).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text())):
                 if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Attribute)
@@ -221,4 +222,36 @@ def test_cogs_build_nothing_and_register_nothing() -> None:
                                 and arg.value.id == "self" and arg.attr in own):
                             found.append(f"{path.name}:{call.lineno}: {node.name}.{fn.name} registers "
                                          f"self.{arg.attr}")
+    assert found == []
+
+
+def test_a_cogs_setup_builds_only_the_cog() -> None:
+    """A cog module's ``setup()`` adds its cog, handing it what the bot already holds (``bot.flow``...): the
+    message flow and every other collaborator is built by the bot's setup_hook or the composition root."""
+    import importlib
+    import inspect
+
+    from discord.ext import commands
+
+    found = []
+    for path in sorted((ROOT / "cogs").glob("*.py")):
+        module = importlib.import_module(f"cogs.{path.stem}")
+        for fn in ast.parse(path.read_text()).body:
+            if not (isinstance(fn, ast.AsyncFunctionDef) and fn.name == "setup"):
+                continue
+            for call in (c for c in ast.walk(fn) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)):
+                built = getattr(module, call.func.id, None)
+                if not (inspect.isclass(built) and issubclass(built, commands.Cog)):
+                    found.append(f"{path.name}:{call.lineno}: setup() builds {call.func.id}")
+    assert found == []
+
+
+def test_bot_reaches_no_cog_and_runs_no_loop_of_its_own_in_a_cog() -> None:
+    """Nothing in ``bot/`` looks a cog up (``get_cog``): what it needs (the work in flight, the flow) it is
+    given at construction. No cog runs a ``tasks.loop``: timers are the runtime's (bot/core/timers.py, the
+    scheduler, the cluster's and the heartbeat's loops, started by the bot and stopped by its close)."""
+    found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+             for package, word in (("bot", "get_cog("), ("cogs", "tasks.loop"))
+             for path in sorted((ROOT / package).rglob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1) if word in line]
     assert found == []
