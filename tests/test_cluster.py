@@ -23,6 +23,7 @@ from bot.core.config.sections import ClusterSettings, parse_shard_ids
 from bot.core.errors import ConfigError
 from bot.runtime.cluster import Cluster, describe_shards, format_nodes
 from database.cluster import NodeRow
+from database.refreshing import CacheChanges
 from database.store import Store
 from tests.dbtools import reset_schema
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
@@ -213,6 +214,21 @@ async def test_signals_sent_together_all_arrive_and_the_session_stays_up(pg_url:
         assert sorted(heard) == list(range(20))
     finally:
         await _close(clusters, stores)
+
+
+async def test_cache_changes_wait_for_the_cluster_once_per_server() -> None:
+    """What the store notes of its cached tables' changes is held for the cluster to pass on: a server
+    changed twice before it is taken is told once, and a take leaves nothing waiting."""
+    changes = CacheChanges()
+    changes.server(7)
+    changes.server(7)
+    changes.server(9)
+    changes.places()
+    await asyncio.wait_for(changes.wait(), EVENT_WAIT)  # noted: the cluster's task wakes
+    assert changes.take() == (frozenset({7, 9}), True)
+    assert changes.take() == (frozenset(), False)
+    changes.places()
+    assert changes.take() == (frozenset(), True)
 
 
 async def test_cluster_signals_invalidate_the_other_process_caches(pg_url: str) -> None:

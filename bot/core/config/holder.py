@@ -32,7 +32,8 @@ class SettingsHolder:
 
     def update(self, new: Settings) -> None:
         """Copy ``new`` (the reloader's :func:`~bot.core.config.live.live_settings`) into the running settings
-        and their sections, in one step of the event loop (no await: no reader sees half of it)."""
+        and their sections, in one step of the event loop (no await: no coroutine sees half of it; a key read
+        in a worker thread meanwhile is the old value or the new one)."""
         for name in SECTIONS:
             _copy_values(getattr(new, name), getattr(self.current, name))
         _copy_values(new, self.current, skip=SECTIONS)
