@@ -63,7 +63,7 @@ class ReplyEngine:
         self.claude = claude
         self.character = character
         self._character_key = key = character_key or settings.character_name_slug
-        replies = section_of(settings, ReplySettings)  # following reloads as the running settings do
+        replies = section_of(settings, ReplySettings)  # of the running settings: follows reloads
         self.throttle = BotThrottle(replies)
         self.addressee = addressee or Addressee(CharacterNames(character.current, set()))
         self.names = self.addressee.names

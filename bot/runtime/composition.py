@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, SpendingGuard
 from bot.core.config import (
     AliveSettings,
+    DiscordSettings,
     EnsembleSettings,
     MemorySettings,
     ModelSettings,
@@ -49,6 +50,7 @@ from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.timers import Dispatcher, Recurring, Timers
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
+from bot.operator.admin.heartbeat import Heartbeat
 from bot.operator.admin.tools import AdminTools
 from bot.operator.conversation_tools import ConversationTools
 from bot.operator.limits import ReplyTokenFactor, SpendingLimits
@@ -100,7 +102,8 @@ class Edge:
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (bot/discord/presence.py)
     poll_board: PollBoard  # a closed poll's results (bot/discord/poll_results.py)
     server_view: ServerView  # members, scheduled events, reactions for the reply's tools (serverview.py)
-    latencies: Callable[[], Latencies]  # the gateway's, for the dashboard
+    latencies: Callable[[], Latencies]  # the gateway's, for the dashboard and the latency heartbeat
+    post_to_log: Callable[[str], Awaitable[object]]  # a line in the log channel (the heartbeat's warnings)
     guild_count: Callable[[], int]
     started_at: float  # time.monotonic() when the process started
 
@@ -148,6 +151,7 @@ class Services:
     heard: Mapping[str, tuple[Handler, ...]]  # what each signal of the cluster's others goes to (idem)
     reloader: ConfigReloader
     timers: Dispatcher
+    heartbeat: Heartbeat  # the gateway's latency, read every heartbeat_interval_seconds
     tools: ServerTools
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
     dashboard: Dashboard | None = None
@@ -213,7 +217,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
 
     Each character's engine is built last of what its replies use: what every feature adds to a stage of
     its replies (bot/core/pipeline.py ``Features``) is declared here, once, in the stage's order."""
-    settings = holder.settings()
+    settings = holder.current
     key = settings.character_name_slug
     # Start-up says what it is doing: on a busy machine it can take a while, and silence looks stuck.
     log.info("starting: opening the database (and bringing its schema up to date)")
@@ -221,7 +225,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # Who may talk to it, and what it may spend: checked before any reply work. The limits read who a
     # message certainly asks for an answer (they tell that person a budget is spent) and the capability
     # table the model client gets.
-    access = AccessGate(holder.watch(AccessSettings), store.servers, edge.is_admin)
+    access = AccessGate(holder.follow(AccessSettings), store.servers, edge.is_admin)
     names = CharacterNames(character.current, set())
     addressee = Addressee(names)
     models = ModelTable(settings.models.model_capabilities)
@@ -310,7 +314,6 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         Recurring(alive.checkins_key, CHECKIN_INTERVAL, alive.checkins.run),
     ], handlers={POLL_TIMER: polls.close_due})
     engines = [engine, *members]
-    cluster.share_cache_changes()
     heard = cluster_signals(cluster, engines, alive, edge)
     # config.env and the character files, applied live when they change (setup_hook starts it last).
     reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed)
@@ -319,6 +322,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
                         scheduler=scheduler, lead_work=lead_work, heard=heard, reloader=reloader,
                         timers=dispatcher,
+                        heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log),
                         tools=ServerTools.on(store, polls),
                         conversation=ConversationTools(engine, store, holder.follow(MemorySettings)))
     if live is not None:
