@@ -188,3 +188,23 @@ def test_the_vote_window_grows_with_the_channels_pace() -> None:
     off, _ = first_look(first_look=False)
     off.heard(1)
     assert off.window(1, 2.0) == 2.0
+
+
+def test_a_card_word_the_chat_says_all_the_time_weighs_less() -> None:
+    look, _ = first_look()
+    patch = "that tide patch broke my build"  # "tide": a word of the card, and here the server's jargon
+    assert look.look(message(patch)).vote  # before the chat is known, every card word weighs one
+    for n in range(1000):  # one message in ten says it
+        look.look(message(patch if n % 10 == 0 else "my train was late again", channel=100 + n))
+    assert not look.look(message(patch, channel=2)).vote
+    assert look.look(message("do you still brew kelp tea?", channel=3)).vote  # the card's other words do not
+
+
+def test_only_the_next_messages_after_its_own_ride_on_it() -> None:
+    look, _ = first_look()
+    look.spoke(1)
+    verdicts = []
+    for _ in range(6):
+        look.heard(1)  # as the decider hears every message before looking at it
+        verdicts.append(look.look(message("haha that sounds awful")).vote)
+    assert verdicts == [True, True, False, False, False, False]

@@ -6,12 +6,15 @@ only what the message and this process already hold, never a model and never an 
 has none for an unaddressed message: recall embeds a message only once it is answered, in a worker thread):
 
 * **interest**: the message's stemmed words (memory/lexical.py, microseconds) against the card's. A word of
-  the card's ``topic_interests`` (or its acore_bot category's keywords) or a lorebook key weighs most; a word
-  of the description and character prompt weighs by how often the card says it, common chat words left
-  out (:data:`COMMON_WORDS`), so a card's boilerplate ("people", "message", "reply") says nothing;
+  the card's ``topic_interests`` (or its acore_bot category's keywords) or a lorebook key weighs most; one
+  of its description and character prompt weighs one, common chat words left out (:data:`COMMON_WORDS`),
+  so a card's boilerplate ("people", "message", "reply") says nothing; and a card word the chat itself
+  uses in more than :data:`USUAL_SHARE` of its messages weighs less (:class:`ChatWords`: a server's jargon,
+  "patch" in a gaming server, stops making its talk interesting to a character whose awning is patched);
 * **the channel's recent topic**: how interesting its last minutes were, fading (a conversation about the
   character's interests keeps its follow-ups interesting though they do not repeat the words);
-* **how recently the character spoke there**: a message just after its own is likely said to it;
+* **how recently the character spoke there**: the next message or two after its own are likely said to it
+  (fading with the time and with the messages since);
 * **SillyTavern's talkativeness** (the card's ``extensions.talkativeness``, 0.5 neutral): scales it all;
 * **the channel's activity and its vote budget**: ``vote_budget_per_hour`` rounds per channel; the more of
   it the last hour spent, the more interest a message needs (a busy channel spends it on its most
@@ -57,13 +60,16 @@ COMMON_WORDS = frozenset(
 """)
 )
 INTEREST_WEIGHT = 2.0  # a word of topic_interests or a lorebook key: one is enough
-CARD_WEIGHT = 0.6  # a word the card's prose says once; twice or more: CARD_WEIGHT_CENTRAL
-CARD_WEIGHT_CENTRAL = 1.0
+CARD_WEIGHT = 1.0  # a word of the card's prose
+USUAL_SHARE = 0.02  # a card word in more of the chat's messages than this weighs less, in proportion
+WARM_UP = 500  # messages heard before the chat's own words are judged
+CHAT_WORDS_WINDOW = 20_000  # the chat's word counts are halved every this many messages (they follow it)
 TOPIC_HALF_LIFE = 180.0  # seconds: how long a channel's interesting talk keeps its follow-ups interesting
 TOPIC_SHARE = 0.5  # of the channel's recent interest added to a message's own (at most TOPIC_CAP)
 TOPIC_CAP = 1.0
-SPOKE_BONUS = 1.5  # just after the character spoke there (halved every SPOKE_HALF_LIFE)
-SPOKE_HALF_LIFE = 90.0
+SPOKE_BONUS = 1.5  # just after the character spoke there (halved every SPOKE_HALF_LIFE, and every
+SPOKE_HALF_LIFE = 90.0  # SPOKE_HALF_MESSAGES messages said there since)
+SPOKE_HALF_MESSAGES = 2.0
 PACE_TIME_CONSTANT = 60.0  # seconds: the channel's pace is its messages per second over about a minute
 BUDGET_STEEPNESS = 2.0  # the threshold at the last round of the budget: (1 + this) x first_look_threshold
 WINDOW_MAX_FACTOR = 4.0  # a busy channel's vote window: at most this many times vote_window_seconds
@@ -80,10 +86,7 @@ class CardProfile:
 
     @classmethod
     def of(cls, persona: Persona) -> CardProfile:
-        counts: dict[str, int] = {}
-        for word in terms(f"{persona.description}\n{persona.system_prompt}"):
-            counts[word] = counts.get(word, 0) + 1
-        weights = {w: CARD_WEIGHT_CENTRAL if n > 1 else CARD_WEIGHT for w, n in counts.items()}
+        weights = dict.fromkeys(terms(f"{persona.description}\n{persona.system_prompt}"), CARD_WEIGHT)
         strong = list(persona.topic_interests)
         if persona.lorebook is not None:
             strong += [
@@ -95,12 +98,42 @@ class CardProfile:
             weights.pop(word, None)
         return cls(weights, tuple(persona.topic_interests))
 
-    def interest(self, text: str) -> float:
-        """How much ``text`` touches the card: each distinct word counted once, by its weight."""
-        score = sum(self.weights.get(w, 0.0) for w in set(terms(text)))
+    def words(self, text: str) -> set[str]:
+        """The card's words ``text`` says (stemmed, each once)."""
+        return {w for w in terms(text) if w in self.weights}
+
+    def interest(self, text: str, chat: ChatWords | None = None, words: set[str] | None = None) -> float:
+        """How much ``text`` touches the card: each of its ``words`` (:meth:`words`) counted once, by its
+        weight (less when the ``chat`` uses it all the time)."""
+        said = self.words(text) if words is None else words
+        score = sum(self.weights[w] * (1.0 if chat is None else chat.weight(w)) for w in said)
         if self.topics and topic_hits(text, self.topics):  # categories' keywords ("gaming": steam, rpg...)
             score = max(score, INTEREST_WEIGHT)
         return score
+
+
+class ChatWords:
+    """How often the chat the character hears says each of the card's words (in how many messages): a word
+    usual in the chat says less about whether a message is for the character."""
+
+    def __init__(self) -> None:
+        self.heard = 0.0
+        self.counts: dict[str, float] = {}
+
+    def hear(self, words: set[str]) -> None:
+        self.heard += 1
+        for word in words:
+            self.counts[word] = self.counts.get(word, 0.0) + 1
+        if self.heard >= 2 * CHAT_WORDS_WINDOW:  # the older half counts half: the counts follow the chat
+            self.heard /= 2
+            self.counts = {w: n / 2 for w, n in self.counts.items() if n >= 1}
+
+    def weight(self, word: str) -> float:
+        """1 for a word the chat seldom says; below, in proportion, past USUAL_SHARE of its messages."""
+        if self.heard < WARM_UP:
+            return 1.0
+        share = self.counts.get(word, 0.0) / self.heard
+        return 1.0 if share <= USUAL_SHARE else USUAL_SHARE / share
 
 
 @dataclass(frozen=True)
@@ -119,6 +152,7 @@ class _Channel:
     topic: float = 0.0  # recent interest, fading with TOPIC_HALF_LIFE
     topic_at: float = -math.inf
     spoke_at: float = -math.inf
+    since_spoke: int = 0  # messages heard there since
     rounds: deque[float] = field(default_factory=deque)  # when its vote rounds of the last hour ran
 
 
@@ -137,6 +171,7 @@ class FirstLook:
         self.clock = clock
         self._channels: dict[int, _Channel] = {}
         self._profile: tuple[Persona, CardProfile] | None = None
+        self.chat = ChatWords()  # how usual each card word is in what the character hears
 
     @property
     def on(self) -> bool:
@@ -160,10 +195,12 @@ class FirstLook:
         elapsed = max(0.0, now - channel.seen_at)
         channel.pace = channel.pace * math.exp(-elapsed / PACE_TIME_CONSTANT) + 1.0 / PACE_TIME_CONSTANT
         channel.seen_at = now
+        channel.since_spoke += 1
 
     def spoke(self, channel_id: int) -> None:
         """The character decided to answer in the channel."""
-        self._channel(channel_id).spoke_at = self.clock()
+        channel = self._channel(channel_id)
+        channel.spoke_at, channel.since_spoke = self.clock(), 0
 
     def voted(self, channel_id: int) -> None:
         """A vote round ran in the channel: it is spent from the channel's budget."""
@@ -184,10 +221,14 @@ class FirstLook:
         if not self.on:
             return Look(True, 0.0, "first look off")
         channel, now = self._channel(msg.channel_id), self.clock()
-        own = self.profile().interest(msg.said)
+        profile = self.profile()
+        words = profile.words(msg.said)
+        own = profile.interest(msg.said, self.chat, words)
+        self.chat.hear(words)
         topic = channel.topic * 0.5 ** ((now - channel.topic_at) / TOPIC_HALF_LIFE)
         channel.topic, channel.topic_at = topic + own, now
-        spoke = SPOKE_BONUS * 0.5 ** ((now - channel.spoke_at) / SPOKE_HALF_LIFE)
+        spoke = SPOKE_BONUS * 0.5 ** ((now - channel.spoke_at) / SPOKE_HALF_LIFE
+                                      + max(0, channel.since_spoke - 1) / SPOKE_HALF_MESSAGES)
         talk = self.persona().talkativeness
         score = (own + min(TOPIC_CAP, TOPIC_SHARE * topic) + spoke) * (0.5 + (0.5 if talk is None else talk))
         rounds = channel.rounds
