@@ -291,8 +291,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(0.05)
         done = time.monotonic()
         count = await logged(store) - logged_before
-        # Settle: the last vote window closes, its votes and the last replies go out (and are posted).
-        await asyncio.sleep(VOTE_WINDOW)
+        # Settle: the last vote window closes, its votes and the last replies go out (and are posted). The
+        # first look sizes a busy channel's window by its pace, up to 4 times the setting.
+        await asyncio.sleep(VOTE_WINDOW * 4)
         seen, still = (-1, -1), time.monotonic()
         while time.monotonic() - still < 1.0:
             now = (len(claude.requests), len(discord.messages))  # len(): safe across the threads
