@@ -128,22 +128,35 @@ def test_off_every_message_gets_its_vote() -> None:
     assert look.look(message("the harbour was busy this morning")).vote
 
 
-def test_just_after_the_character_spoke_a_message_is_worth_a_vote_and_that_fades() -> None:
+def test_the_next_message_of_the_person_it_answered_is_worth_a_vote_and_that_fades() -> None:
     look, clock = first_look()
-    look.spoke(1)
+    look.spoke(1, 7)  # it answered bob (author 7) in channel 1
     clock.now += 10
     assert look.look(message("haha that sounds awful")).vote
     assert not look.look(message("haha that sounds awful", channel=2)).vote  # it spoke in channel 1 only
+    other = dataclasses.replace(message("haha that sounds awful"), author_id=8)
+    assert not look.look(other).vote  # someone else's message is not an answer to it
     clock.now += 600
     assert not look.look(message("haha that sounds awful")).vote
 
 
 def test_a_conversation_about_its_interests_keeps_its_follow_ups_interesting() -> None:
     look, clock = first_look()
-    look.look(message("kelp tea or seafoam chai? I can never choose at the stall"))
-    clock.now += 20
+    for said in ("kelp tea or seafoam chai? I can never choose at the stall",
+                 "the stall's chai, brewed strong", "kelp tea from the tide pools stall",
+                 "seafoam chai at the stall, with tea to follow"):
+        look.look(message(said))
+        clock.now += 5
     assert look.look(message("honestly the second one, so spicy")).vote
     clock.now += 1800  # the topic has faded
+    assert not look.look(message("honestly the second one, so spicy")).vote
+
+
+def test_one_interesting_message_among_many_does_not_carry_the_next() -> None:
+    look, clock = first_look()
+    for _ in range(5):
+        look.look(message("my train was late again"))
+    look.look(message("kelp tea or seafoam chai? I can never choose at the stall"))
     assert not look.look(message("honestly the second one, so spicy")).vote
 
 
@@ -198,13 +211,3 @@ def test_a_card_word_the_chat_says_all_the_time_weighs_less() -> None:
         look.look(message(patch if n % 10 == 0 else "my train was late again", channel=100 + n))
     assert not look.look(message(patch, channel=2)).vote
     assert look.look(message("do you still brew kelp tea?", channel=3)).vote  # the card's other words do not
-
-
-def test_only_the_next_messages_after_its_own_ride_on_it() -> None:
-    look, _ = first_look()
-    look.spoke(1)
-    verdicts = []
-    for _ in range(6):
-        look.heard(1)  # as the decider hears every message before looking at it
-        verdicts.append(look.look(message("haha that sounds awful")).vote)
-    assert verdicts == [True, True, False, False, False, False]

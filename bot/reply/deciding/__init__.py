@@ -61,7 +61,7 @@ class Decider:
         decision = await self._decide(msg)
         if decision.reply:  # the intent is logged with the decision
             if not msg.is_dm:
-                self.first_look.spoke(msg.channel_id)
+                self.first_look.spoke(msg.channel_id, msg.author_id)
             decision = dataclasses.replace(decision, intent=self.intents.route(msg).intent.value)
         return decision
 

@@ -11,10 +11,11 @@ has none for an unaddressed message: recall embeds a message only once it is ans
   so a card's boilerplate ("people", "message", "reply") says nothing; and a card word the chat itself
   uses in more than :data:`USUAL_SHARE` of its messages weighs less (:class:`ChatWords`: a server's jargon,
   "patch" in a gaming server, stops making its talk interesting to a character whose awning is patched);
-* **the channel's recent topic**: how interesting its last minutes were, fading (a conversation about the
-  character's interests keeps its follow-ups interesting though they do not repeat the words);
-* **how recently the character spoke there**: the next message or two after its own are likely said to it
-  (fading with the time and with the messages since);
+* **the channel's recent topic**: how interesting its recent messages were, on average, fading with time (a
+  conversation about the character's interests keeps its follow-ups interesting though they do not repeat
+  the words; one interesting message among many does not);
+* **how recently the character spoke there**: the next message of the person it answered there is likely
+  said to it (fading with the time since);
 * **SillyTavern's talkativeness** (the card's ``extensions.talkativeness``, 0.5 neutral): scales it all;
 * **the channel's activity and its vote budget**: ``vote_budget_per_hour`` rounds per channel; the more of
   it the last hour spent, the more interest a message needs (a busy channel spends it on its most
@@ -65,11 +66,11 @@ USUAL_SHARE = 0.02  # a card word in more of the chat's messages than this weigh
 WARM_UP = 200  # messages heard before the chat's own words are judged
 CHAT_WORDS_WINDOW = 20_000  # the chat's word counts are halved every this many messages (they follow it)
 TOPIC_HALF_LIFE = 180.0  # seconds: how long a channel's interesting talk keeps its follow-ups interesting
-TOPIC_SHARE = 0.5  # of the channel's recent interest added to a message's own (at most TOPIC_CAP)
+TOPIC_WEIGHT = 0.3  # of each message in the channel's recent topic (a moving average of their interest)
+TOPIC_SHARE = 0.5  # of the channel's recent topic added to a message's own (at most TOPIC_CAP)
 TOPIC_CAP = 1.0
-SPOKE_BONUS = 1.5  # just after the character spoke there (halved every SPOKE_HALF_LIFE, and every
-SPOKE_HALF_LIFE = 90.0  # SPOKE_HALF_MESSAGES messages said there since)
-SPOKE_HALF_MESSAGES = 2.0
+SPOKE_BONUS = 1.5  # the next message of the person the character answered there (halved every
+SPOKE_HALF_LIFE = 90.0  # SPOKE_HALF_LIFE seconds)
 PACE_TIME_CONSTANT = 60.0  # seconds: the channel's pace is its messages per second over about a minute
 BUDGET_STEEPNESS = 2.0  # the threshold at the last round of the budget: (1 + this) x first_look_threshold
 WINDOW_MAX_FACTOR = 4.0  # a busy channel's vote window: at most this many times vote_window_seconds
@@ -149,10 +150,10 @@ class Look:
 class _Channel:
     seen_at: float = -math.inf
     pace: float = 0.0  # messages per second, exponentially weighted over PACE_TIME_CONSTANT
-    topic: float = 0.0  # recent interest, fading with TOPIC_HALF_LIFE
+    topic: float = 0.0  # the recent messages' interest (a moving average), fading with TOPIC_HALF_LIFE
     topic_at: float = -math.inf
     spoke_at: float = -math.inf
-    since_spoke: int = 0  # messages heard there since
+    spoke_to: int | None = None  # the person it answered there last
     rounds: deque[float] = field(default_factory=deque)  # when its vote rounds of the last hour ran
 
 
@@ -195,12 +196,11 @@ class FirstLook:
         elapsed = max(0.0, now - channel.seen_at)
         channel.pace = channel.pace * math.exp(-elapsed / PACE_TIME_CONSTANT) + 1.0 / PACE_TIME_CONSTANT
         channel.seen_at = now
-        channel.since_spoke += 1
 
-    def spoke(self, channel_id: int) -> None:
-        """The character decided to answer in the channel."""
+    def spoke(self, channel_id: int, person: int) -> None:
+        """The character decided to answer ``person`` in the channel."""
         channel = self._channel(channel_id)
-        channel.spoke_at, channel.since_spoke = self.clock(), 0
+        channel.spoke_at, channel.spoke_to = self.clock(), person
 
     def voted(self, channel_id: int) -> None:
         """A vote round ran in the channel: it is spent from the channel's budget."""
@@ -226,9 +226,10 @@ class FirstLook:
         own = profile.interest(msg.said, self.chat, words)
         self.chat.hear(words)
         topic = channel.topic * 0.5 ** ((now - channel.topic_at) / TOPIC_HALF_LIFE)
-        channel.topic, channel.topic_at = topic + own, now
-        spoke = SPOKE_BONUS * 0.5 ** ((now - channel.spoke_at) / SPOKE_HALF_LIFE
-                                      + max(0, channel.since_spoke - 1) / SPOKE_HALF_MESSAGES)
+        channel.topic, channel.topic_at = topic + TOPIC_WEIGHT * (own - topic), now
+        spoke = 0.0
+        if msg.author_id == channel.spoke_to:
+            spoke = SPOKE_BONUS * 0.5 ** ((now - channel.spoke_at) / SPOKE_HALF_LIFE)
         talk = self.persona().talkativeness
         score = (own + min(TOPIC_CAP, TOPIC_SHARE * topic) + spoke) * (0.5 + (0.5 if talk is None else talk))
         rounds = channel.rounds
