@@ -63,7 +63,8 @@ COMMON_WORDS = frozenset(
 INTEREST_WEIGHT = 2.0  # a word of topic_interests or a lorebook key: one is enough
 CARD_WEIGHT = 1.0  # a word of the card's prose
 USUAL_SHARE = 0.02  # a card word in more of the chat's messages than this weighs less, in proportion
-WARM_UP = 200  # messages heard before the chat's own words are judged
+WARM_UP = 50  # messages heard, and times a word was seen, before the chat makes a word usual
+USUAL_MIN_COUNT = 5
 CHAT_WORDS_WINDOW = 20_000  # the chat's word counts are halved every this many messages (they follow it)
 TOPIC_HALF_LIFE = 180.0  # seconds: how long a channel's interesting talk keeps its follow-ups interesting
 TOPIC_WEIGHT = 0.3  # of each message in the channel's recent topic (a moving average of their interest)
@@ -131,9 +132,10 @@ class ChatWords:
 
     def weight(self, word: str) -> float:
         """1 for a word the chat seldom says; below, in proportion, past USUAL_SHARE of its messages."""
-        if self.heard < WARM_UP:
+        count = self.counts.get(word, 0.0)
+        if self.heard < WARM_UP or count < USUAL_MIN_COUNT:
             return 1.0
-        share = self.counts.get(word, 0.0) / self.heard
+        share = count / self.heard
         return 1.0 if share <= USUAL_SHARE else USUAL_SHARE / share
 
 
