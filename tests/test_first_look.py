@@ -169,18 +169,20 @@ def test_talkativeness_scales_the_interest() -> None:
     assert chatty.look(message(text)).score == 1.5 * neutral.look(message(text, channel=2)).score
 
 
-def test_the_budget_rises_the_bar_as_it_is_spent_and_stops_votes_once_spent() -> None:
+def test_the_budget_rises_the_bar_past_its_half_and_stops_votes_once_spent() -> None:
     look, clock = first_look(vote_budget_per_hour=4)
-    mild = "the tide was low today"  # tide: 1.0, just enough with nothing spent
+    mild = "the tide was low today"  # tide: 1.0, just enough at the threshold
     assert look.look(message(mild, channel=5)).vote
     look.voted(5)
+    look.voted(5)
     assert look.look(message(mild, channel=9)).vote  # another channel: its own budget
-    clock.now += 1800  # the channel's topic has faded; its round is still within the hour
-    assert not look.look(message(mild, channel=5)).vote  # a quarter spent: the bar is 1.5
+    clock.now += 1800  # the channel's topic has faded; its rounds are still within the hour
+    assert look.look(message(mild, channel=5)).vote  # half the budget spent: still the threshold
+    look.voted(5)
+    assert not look.look(message(mild, channel=5)).vote  # three quarters: the bar is 2
     strong = "kelp tea at the tide pools stall, with seafoam chai"
-    for _ in range(3):
-        assert look.look(message(strong, channel=5)).vote
-        look.voted(5)
+    assert look.look(message(strong, channel=5)).vote
+    look.voted(5)
     refused = look.look(message(strong, channel=5))
     assert not refused.vote and "budget is spent" in refused.reason
     clock.now += 3601  # an hour later its rounds are no longer counted (and its topic has faded)

@@ -355,8 +355,8 @@ class TriageSettings:
         1.0, "How much interest a message needs for a vote (about one word of topic_interests or a lorebook "
         "key, or two of the card's description; 0: every message, within the budget).", min=0)
     vote_budget_per_hour: int = key(
-        30, "Vote rounds a channel may cost per hour with the first look on; the more of it spent, the more "
-        "interest a message needs (0: no budget).", min=0)
+        30, "Vote rounds a channel may cost per hour with the first look on; past half of it, the more of it "
+        "spent, the more interest a message needs (0: no budget).", min=0)
     other_bot_prefixes: str = key(
         "!,?,$,%,;;,-", "Comma-separated command prefixes of other bots: a message starting with one and a "
         "letter (!play) gets no vote.")

@@ -17,10 +17,10 @@ has none for an unaddressed message: recall embeds a message only once it is ans
 * **how recently the character spoke there**: the next message of the person it answered there is likely
   said to it (fading with the time since);
 * **SillyTavern's talkativeness** (the card's ``extensions.talkativeness``, 0.5 neutral): scales it all;
-* **the channel's activity and its vote budget**: ``vote_budget_per_hour`` rounds per channel; the more of
-  it the last hour spent, the more interest a message needs (a busy channel spends it on its most
-  interesting messages), none once it is spent. The channel's pace also sizes its vote window
-  (:meth:`FirstLook.window`): a busy channel folds more messages into one round.
+* **the channel's activity and its vote budget**: ``vote_budget_per_hour`` rounds per channel; once the
+  last hour spent half of it, the more of it spent, the more interest a message needs (a busy channel
+  spends the rest on its most interesting messages), none once it is spent. The channel's pace also sizes
+  its vote window (:meth:`FirstLook.window`): a busy channel folds more messages into one round.
 
 A message that passes goes to the vote round (bot/reply/deciding/voting.py), its majority unchanged. What is
 addressed to the character (a DM, an @mention, a reply to it, its name) never comes here.
@@ -73,7 +73,8 @@ TOPIC_CAP = 1.0
 SPOKE_BONUS = 1.5  # the next message of the person the character answered there (halved every
 SPOKE_HALF_LIFE = 90.0  # SPOKE_HALF_LIFE seconds)
 PACE_TIME_CONSTANT = 60.0  # seconds: the channel's pace is its messages per second over about a minute
-BUDGET_STEEPNESS = 2.0  # the threshold at the last round of the budget: (1 + this) x first_look_threshold
+BUDGET_FREE = 0.5  # the share of the budget spent at the threshold; past it the bar rises, to
+BUDGET_STEEPNESS = 2.0  # (1 + this) x first_look_threshold at the budget's last round
 WINDOW_MAX_FACTOR = 4.0  # a busy channel's vote window: at most this many times vote_window_seconds
 WINDOW_MAX_SECONDS = 60.0
 HOUR = 3600.0
@@ -240,9 +241,8 @@ class FirstLook:
         budget = self.triage.vote_budget_per_hour
         if budget and len(rounds) >= budget:
             return Look(False, score, f"first look: this channel's vote budget is spent ({budget} an hour)")
-        needed = self.triage.first_look_threshold * (
-            1.0 + BUDGET_STEEPNESS * len(rounds) / budget if budget else 1.0
-        )
+        spent = max(0.0, len(rounds) / budget - BUDGET_FREE) / (1.0 - BUDGET_FREE) if budget else 0.0
+        needed = self.triage.first_look_threshold * (1.0 + BUDGET_STEEPNESS * spent)
         if score < needed:
             return Look(False, score, f"first look: not interesting enough ({score:.2f} < {needed:.2f})")
         return Look(True, score, f"first look {score:.2f}")
