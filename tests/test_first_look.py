@@ -142,9 +142,12 @@ def test_the_next_message_of_the_person_it_answered_is_worth_a_vote_and_that_fad
 
 def test_a_conversation_about_its_interests_keeps_its_follow_ups_interesting() -> None:
     look, clock = first_look()
-    for said in ("kelp tea or seafoam chai? I can never choose at the stall",
-                 "the stall's chai, brewed strong", "kelp tea from the tide pools stall",
-                 "seafoam chai at the stall, with tea to follow"):
+    for said in (
+        "kelp tea or seafoam chai? I can never choose at the stall",
+        "the stall's chai, brewed strong",
+        "kelp tea from the tide pools stall",
+        "seafoam chai at the stall, with tea to follow",
+    ):
         look.look(message(said))
         clock.now += 5
     assert look.look(message("honestly the second one, so spicy")).vote
