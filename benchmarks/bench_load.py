@@ -16,6 +16,22 @@ ordinary channel chatter. Reported:
   ``--split`` adds an unaddressed-only and an addressed-only phase after the mix, each ``--seconds`` long, so
   the two kinds of message get a figure each (issue 30: <= 0.3 ms and <= 2 ms).
 
+Two traffic models (``--model``):
+
+* ``busy`` (the default): ``--guilds`` 40 servers, one channel each, taking turns, at ``--rate`` 500: every
+  channel busy, so the vote window folds a burst into one round;
+* ``quiet``: many servers (``--guilds`` 2,000) whose activity is Zipf-distributed (``--zipf`` 1.1: the
+  busiest server has about a tenth of the messages, most servers a message a minute or less), at ``--rate``
+  100, and ``--interesting`` 5 % of the messages about the character's interests (kelp tea, the tide, the
+  seagulls): the fake votes yes on those, no on the rest. Reported beside the rest: vote calls per
+  unaddressed message (target at most 0.2) and the share of the would-be-yes messages still voted on or
+  answered (at least 95 %).
+
+``--day`` prices each phase's calls (their tokens as the fake counted them) on the 5.x lineup (replies on
+Sonnet 5.5, votes on Haiku 5.5, the project's model table) and scales it to a day of a 1,000-server
+deployment at the run's messages per server. The first look (``first_look``) is on, as shipped;
+``--setting first_look=false`` gives the figures without it.
+
 ``--profile FILE`` profiles the bot process over the measured phases: py-spy (when installed: its own
 process, sampling; FILE gets the collapsed stacks) else cProfile inside the bot (through
 benchmarks/profiled_bot.py, FILE gets pstats); either way FILE.txt gets the top functions by own and total
@@ -23,7 +39,8 @@ samples, and the CPU of each of the bot's threads (native ones included) over th
 
 Target on this 2-core machine (issue 14): 500 messages/s sustained, p99 overhead under 50 ms, none dropped.
 
-Run: python -m benchmarks.bench_load [--quick] [--rate 500] [--seconds 20] [--guilds 40]
+Run: python -m benchmarks.bench_load [--quick] [--model busy|quiet] [--day] [--rate 500] [--seconds 20]
+     [--guilds 40] [--interesting 0.05] [--zipf 1.1]
      [--addressed 0.05] [--processes 1|2] [--database-url URL]   (a SCRATCH database: it is emptied)
      [--split] [--profile FILE] [--slowest N] [--bot kindred|bare|lean|both|all]
 
@@ -41,6 +58,7 @@ import argparse
 import asyncio
 import gc
 import os
+import random
 import re
 import sys
 import tempfile
@@ -54,6 +72,7 @@ from benchmarks.bench_pipeline import FakesThread
 from benchmarks.common import percentile
 from benchmarks.profiling import Profiler, cpu_seconds, profiled_command, py_spy, thread_cpu
 from bot.core.config import PROJECT_ROOT
+from bot.core.models.capabilities import ModelTable
 from database.models import LoggedMessage
 from database.store import Store
 from tests.dbtools import reset_schema
@@ -67,6 +86,53 @@ USERS = 20
 VOTE_WINDOW = 2.0  # the shipped vote_window_seconds
 TAG = re.compile(r"\bm(\d{7})\b")
 YARDSTICKS = {"bare": "bare discord.py", "lean": "lean discord.py"}  # --bot's yardsticks, as reported
+# The quiet model's messages about Finn's interests (the fake votes yes on these) and its ordinary chatter.
+INTERESTING = ("how long should kelp tea steep?", "is the seafoam chai spicy today?",
+               "what time is high tide at the pools tonight?", "the seagulls stole my chips again, any tips?",
+               "does barnacle oolong really taste that bitter?", "anyone been to a tea stall by the sea?")
+CHATTER = ("the harbour was busy this morning", "did anyone watch the match last night", "my train was late "
+           "again", "new phone who dis", "what are you all having for dinner", "that patch broke my build",
+           "who is up for a game later", "ugh mondays", "look at this picture of my dog",
+           "is the server event still on saturday")
+DEPLOYMENT = 1_000  # servers of the --day deployment
+DAY_LINEUP = {"claude-test-voter": "claude-haiku-5-5"}  # --day: every other model prices as Sonnet 5.5
+MODELS = {"busy": {"guilds": 40, "rate": 500.0, "seconds": 20.0, "interesting": 0.0},
+          "quiet": {"guilds": 2000, "rate": 100.0, "seconds": 10.0, "interesting": 0.05}}
+
+
+def judged_text(body: dict[str, Any]) -> str:
+    """The last block of a request's last message: what a vote judges (the latest message and its burst) or
+    what a reply answers."""
+    messages = body.get("messages") or [{}]
+    content = messages[-1].get("content", "")
+    if isinstance(content, list):
+        content = content[-1].get("text", "") if content else ""
+    return str(content)
+
+
+def vote_as_scripted(body: dict[str, Any]) -> str | None:
+    """The fake's votes: yes on a message about the character's interests, no on the rest."""
+    if body.get("model") != TEST_CONFIG["voting_model"]:
+        return None
+    judged = judged_text(body)
+    return "yes" if any(phrase in judged for phrase in INTERESTING) else "no"
+
+
+def zipf_weights(n: int, exponent: float) -> list[float]:
+    return [1.0 / (rank + 1) ** exponent for rank in range(n)]
+
+
+def price(model: str, usage: dict[str, Any]) -> float:
+    """USD of one recorded call on the 5.x lineup."""
+    family = TABLE.family(DAY_LINEUP.get(model, "claude-sonnet-5-5"))
+    assert family is not None
+    written_1h = int((usage.get("cache_creation") or {}).get("ephemeral_1h_input_tokens", 0))
+    return family.price(int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)),
+                        int(usage.get("cache_creation_input_tokens", 0)),
+                        int(usage.get("cache_read_input_tokens", 0)), written_1h)
+
+
+TABLE = ModelTable()
 
 
 def guild_id(i: int, shards: int) -> int:
@@ -123,6 +189,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
            "DISCORD_API_BASE_URL": discord.api_base, "DISCORD_GATEWAY_URL": discord.gateway_url,
            "DATABASE_URL": url, "LOG_LEVEL": "WARNING", "SHARD_COUNT": str(shards),
            "max_typing_time": "0", "stream_replies": "false",
+           "first_look": "true",  # as shipped (the tests' config votes on every message)
            # The shipped judgement of busy channels (the tests' config judges each message on its own).
            "vote_window_seconds": str(VOTE_WINDOW), **dict(args.setting)}
     procs = []
@@ -159,6 +226,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     sent_at: dict[int, float] = {}
     next_tag = 1_000_000
+    claude.responder = vote_as_scripted
+    rng = random.Random(args.seed)
+    weights = zipf_weights(len(channels), args.zipf) if args.model == "quiet" else None
     profiler = Profiler(args.profile, procs[0].pid) if args.profile else None
     threads_before = thread_cpu(procs[0].pid)
     if profiler is not None:
@@ -174,6 +244,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         next_tag += total
         logged_before = await logged(store)
         addressed = {first_tag + n for n in range(total) if every and n % every == 0}
+        # Where each message goes and what it says, drawn before sending (the draw costs the sender no time).
+        if weights is None:
+            places = [channels[n % len(channels)] for n in range(total)]
+        else:
+            places = rng.choices(channels, weights=weights, k=total)
+        interesting = {first_tag + n for n in range(total)
+                       if first_tag + n not in addressed and rng.random() < args.interesting}
 
         async def send_all() -> None:
             start = time.monotonic()
@@ -182,11 +259,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 delay = due - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                channel = channels[n % len(channels)]
+                channel = places[n]
                 author = 910_000_000_000_000_000 + n % USERS
                 tag = first_tag + n
                 if tag in addressed:
                     content, mentions = f"<@{BOT_ID}> m{tag} what do you think of the tide?", [BOT_ID]
+                elif tag in interesting:
+                    content, mentions = f"m{tag} {INTERESTING[n % len(INTERESTING)]}", None
+                elif args.model == "quiet":
+                    content, mentions = f"m{tag} {CHATTER[n % len(CHATTER)]}", None
                 else:
                     content, mentions = f"m{tag} the harbour was busy this morning", None
                 sent_at[tag] = time.monotonic()
@@ -210,8 +291,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(0.05)
         done = time.monotonic()
         count = await logged(store) - logged_before
-        # Settle: the last vote window closes, its votes and the last replies go out (and are posted).
-        await asyncio.sleep(VOTE_WINDOW)
+        # Settle: the last vote window closes, its votes and the last replies go out (and are posted). The
+        # first look sizes a busy channel's window by its pace, up to 4 times the setting.
+        await asyncio.sleep(VOTE_WINDOW * 4)
         seen, still = (-1, -1), time.monotonic()
         while time.monotonic() - still < 1.0:
             now = (len(claude.requests), len(discord.messages))  # len(): safe across the threads
@@ -223,7 +305,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         first_request: dict[int, float] = {}
         votes = 0
+        judged: set[int] = set()  # the would-be-yes messages a vote judged or a reply answered
+        usd = {"votes": 0.0, "replies": 0.0}
         for r in list(claude.requests)[requests_before:]:
+            usd["votes" if r.model == TEST_CONFIG["voting_model"] else "replies"] += price(r.model, r.usage)
+            judged.update(t for t in (int(m.group(1)) for m in TAG.finditer(judged_text(r.body)))
+                          if t in interesting)
             body = str(r.body.get("messages", ""))
             for m in TAG.finditer(body):
                 tag = int(m.group(1))
@@ -244,6 +331,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "p50": percentile(overhead_ms, 50), "p99": percentile(overhead_ms, 99),
             "measured": len(overhead_ms),
             "votes_per_message": votes / total if total else 0.0,
+            "votes_per_unaddressed": votes / (total - len(addressed)) if total > len(addressed) else 0.0,
+            "interesting": len(interesting), "interesting_judged": len(judged & interesting),
+            "usd_per_message": {k: v / total for k, v in usd.items()} if total else usd,
             "judged_p50": percentile(judged_ms, 50), "judged_n": len(judged_ms),
             "cpu_ms_per_message": cpu * 1000 / total if total else 0.0,
             "cpu_share": cpu / (settled - first),
@@ -294,9 +384,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100 messages/s for 5 s")
-    parser.add_argument("--rate", type=float, default=500.0, help="messages per second (default 500)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="how long to send (default 20)")
-    parser.add_argument("--guilds", type=int, default=40)
+    parser.add_argument("--model", choices=sorted(MODELS), default="busy",
+                        help="busy: 40 servers taking turns at 500/s; quiet: 2,000 servers of Zipf activity "
+                        "at 100/s, 5%% of the messages about the character's interests")
+    parser.add_argument("--rate", type=float, default=None, help="messages per second (busy 500, quiet 100)")
+    parser.add_argument("--seconds", type=float, default=None, help="how long to send (busy 20, quiet 10)")
+    parser.add_argument("--guilds", type=int, default=None, help="servers (busy 40, quiet 2000)")
+    parser.add_argument("--interesting", type=float, default=None,
+                        help="share of messages about the character's interests, voted yes (quiet 0.05)")
+    parser.add_argument("--zipf", type=float, default=1.1, help="the quiet model's Zipf exponent")
+    parser.add_argument("--seed", type=int, default=61, help="the quiet model's draw")
+    parser.add_argument("--day", action="store_true",
+                        help=f"price a day of a {DEPLOYMENT:,}-server deployment on the 5.x lineup")
     parser.add_argument("--addressed", type=float, default=0.05, help="share of messages that @mention it")
     parser.add_argument("--split", action="store_true",
                         help="after the mix, an unaddressed-only and an addressed-only phase (CPU of each)")
@@ -320,6 +419,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.bot in ("bare", "lean") and args.profile and py_spy() is None:
         parser.error(f"--profile with --bot {args.bot} needs py-spy (the cProfile wrapper runs main.py)")
+    for name, value in MODELS[args.model].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     if args.quick:
         args.rate, args.seconds = 100.0, 5.0
     if args.bot not in ("both", "all"):
@@ -354,6 +456,18 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> None:
               f"(n={ph['measured']} @mentions); {ph['votes_per_message']:.2f} vote calls per message "
               f"(unaddressed ones judged after p50 {ph['judged_p50']:.0f} ms, n={ph['judged_n']}); bot CPU "
               f"{ph['cpu_ms_per_message']:.3f} ms per message ({ph['cpu_share'] * 100:.0f}% of a core)")
+        line = f"  {args.model} model: {ph['votes_per_unaddressed']:.3f} vote calls per unaddressed message"
+        if ph["interesting"]:
+            share = ph["interesting_judged"] / ph["interesting"] * 100
+            line += (f"; {ph['interesting_judged']} of {ph['interesting']} would-be-yes messages voted on or "
+                     f"answered ({share:.1f}%)")
+        print(line)
+        if args.day:
+            per_server = args.rate / args.guilds * 86_400
+            cost = {k: v * per_server * DEPLOYMENT for k, v in ph["usd_per_message"].items()}
+            print(f"  a day of {DEPLOYMENT:,} servers at {per_server:,.0f} messages a server (this phase's "
+                  f"mix, 5.x lineup): ${sum(cost.values()):,.0f} (votes ${cost['votes']:,.0f}, replies "
+                  f"${cost['replies']:,.0f})")
         if ph["slowest"]:
             print("  slowest @mentions (ms, sent at s): "
                   + ", ".join(f"{ms:.0f} @ {at:.2f}" for ms, at in reversed(ph["slowest"])))

@@ -79,6 +79,9 @@ TEST_CONFIG: dict[str, str] = {
     "greetings": "false",
     # Tests that count votes per message judge each one at once; the burst window has tests of its own.
     "vote_window_seconds": "0",
+    # Tests of voting vote on every unaddressed message; the first look has tests of its own
+    # (tests/test_first_look.py).
+    "first_look": "false",
 }
 
 

@@ -28,7 +28,16 @@ from bot.core.pipeline import NO_FEATURES, Features, Incoming, MemoryConsent, Ou
 from bot.core.policy import ServerPolicies
 from bot.reply.admission import Admission
 from bot.reply.composing import Prefetched, PromptComposer
-from bot.reply.deciding import Addressee, Ballot, CharacterNames, Decider, IntentRouter, TurnTaking, Voting
+from bot.reply.deciding import (
+    Addressee,
+    Ballot,
+    CharacterNames,
+    Decider,
+    FirstLook,
+    IntentRouter,
+    TurnTaking,
+    Voting,
+)
 from bot.reply.delivery import Delivery, Finish, finish_text
 from bot.reply.generation import Generation
 from bot.reply.greetings import Greeter
@@ -87,8 +96,10 @@ class ReplyEngine:
         self.policies = policies or ServerPolicies(settings, store.servers)
         # Vote rounds (bot/reply/deciding/voting.py): the ballot is the process's, shared by an ensemble's
         # engines.
+        # Which unaddressed messages deserve a vote at all, and each channel's vote window by its pace.
+        first_look = FirstLook(triage, character.current)
         self.voting = Voting(ballot or Ballot(claude, settings), store.log, replies, triage,
-                             character.current, self.own_author_ids, self.policies.of)
+                             character.current, self.own_author_ids, self.policies.of, first_look.window)
         greeter = Greeter(replies, store.state, key, self.own_author_ids,
                           functools.partial(finish_text, features.reply_filters), self.names,
                           self.persona_runtime.zone)
@@ -99,7 +110,7 @@ class ReplyEngine:
         self.admission = Admission(store, settings, key, self.addressee, self.throttle, self.turns,
                                    self.policies, self.composer, features, self.owed)
         self.decider = Decider(self.addressee, self.throttle, self.turns, triage, self.voting, self.policies,
-                               self.intents, self.own_author_ids, features.decision_observers)
+                               self.intents, self.own_author_ids, features.decision_observers, first_look)
         self.keeper = ExchangeKeeper(store, key, self.owed,
                                      (self.persona_runtime.on_turn, *features.turn_observers), consent)
         self.consent = consent

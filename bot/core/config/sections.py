@@ -356,6 +356,17 @@ class TriageSettings:
         2.0, "A message in a quiet channel is voted on at once; the unaddressed messages that follow it "
         "within this many seconds share one vote round, on the latest (0: a round per message).", min=0,
         max=60)
+    first_look: bool = key(
+        True, "Before any vote, a local first look (no model call) at each unaddressed channel message: only "
+        "one touching the card's interests, following the character's own words or a conversation about "
+        "them gets a vote round; the vote window grows with the channel's pace. false: every message past "
+        "the filters is voted on.")
+    first_look_threshold: float = key(
+        1.0, "How much interest a message needs for a vote (about one word of topic_interests or a lorebook "
+        "key, or two of the card's description; 0: every message, within the budget).", min=0)
+    vote_budget_per_hour: int = key(
+        30, "Vote rounds a channel may cost per hour with the first look on; past half of it, the more of it "
+        "spent, the more interest a message needs (0: no budget).", min=0)
     other_bot_prefixes: str = key(
         "!,?,$,%,;;,-", "Comma-separated command prefixes of other bots: a message starting with one and a "
         "letter (!play) gets no vote.")

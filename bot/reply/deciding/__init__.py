@@ -1,6 +1,7 @@
 """Stage 2 of a reply, decide: answered without asking anyone (a DM, an @mention, a reply, the name),
 left to another character named in it, skipped (another bot's command, a server answering only when
-addressed), or put to a vote round (bot/reply/deciding/voting.py); then the decision observers hear of it.
+addressed, a message the first look finds of no interest: bot/reply/deciding/firstlook.py), or put to a vote
+round (bot/reply/deciding/voting.py); then the decision observers hear of it.
 
 The package's one entry point: modules outside it import what they use from here, never from its modules
 (tests/test_architecture.py). Among several characters, who takes a message nobody addressed is
@@ -16,6 +17,7 @@ from bot.core.config.sections import TriageSettings
 from bot.core.pipeline import Decision, DecisionListener, Incoming
 from bot.core.policy import ServerPolicies
 from bot.reply.deciding.addressing import Addressee, CharacterNames, addressed_order
+from bot.reply.deciding.firstlook import CardProfile, FirstLook, Look
 from bot.reply.deciding.intent import IntentRouter
 from bot.reply.deciding.router import CharacterRouter, banter_probability, decayed_affinity, exchange_delta
 from bot.reply.deciding.triage import is_hello, parse_prefixes, skip_reason
@@ -25,7 +27,8 @@ from bot.reply.keeping import _safely
 from bot.reply.throttle import BotThrottle
 
 __all__ = [
-    "Addressee", "Ballot", "CharacterNames", "CharacterRouter", "Decider", "IntentRouter", "TurnTaking",
+    "Addressee", "Ballot", "CardProfile", "CharacterNames", "CharacterRouter", "Decider", "FirstLook",
+    "IntentRouter", "Look", "TurnTaking",
     "Voting", "addressed_order", "banter_probability", "decayed_affinity", "exchange_delta", "is_hello",
 ]
 
@@ -37,7 +40,7 @@ class Decider:
 
     def __init__(self, addressee: Addressee, throttle: BotThrottle, turns: TurnTaking, triage: TriageSettings,
                  voting: Voting, policies: ServerPolicies, intents: IntentRouter, accounts: Collection[int],
-                 observers: tuple[DecisionListener, ...]) -> None:
+                 observers: tuple[DecisionListener, ...], first_look: FirstLook) -> None:
         self.addressee = addressee
         self.throttle = throttle
         self.turns = turns
@@ -47,6 +50,7 @@ class Decider:
         self.intents = intents
         self.own_author_ids = accounts
         self.observers = observers
+        self.first_look = first_look  # which unaddressed messages get a vote round at all
 
     @property
     def bot_prefixes(self) -> tuple[str, ...]:
@@ -56,6 +60,8 @@ class Decider:
     async def decide(self, msg: Incoming) -> Decision:
         decision = await self._decide(msg)
         if decision.reply:  # the intent is logged with the decision
+            if not msg.is_dm:
+                self.first_look.spoke(msg.channel_id, msg.author_id)
             decision = dataclasses.replace(decision, intent=self.intents.route(msg).intent.value)
         return decision
 
@@ -66,6 +72,7 @@ class Decider:
                 return Decision(False, blocked)
         if msg.is_dm:
             return Decision(True, "direct message")
+        self.first_look.heard(msg.channel_id)  # the channel's pace, whoever the message is for
         if msg.mentions_bot:
             return Decision(True, "mentioned", after=self.turns.characters_before_me(msg))
         if msg.replies_to_bot:
@@ -85,7 +92,13 @@ class Decider:
         policy = await self.policies.of(msg.guild_id)
         if policy is not None and not policy.votes:
             return Decision(False, "this server's reply mode is addressed only")
-        return await self.voting.submit(msg)  # one vote round per burst of the channel
+        look = self.first_look.look(msg)  # addressed messages never wait for it: they were answered above
+        if not look.vote:
+            return Decision(False, look.reason)
+        decision = await self.voting.submit(msg)  # one vote round per burst of the channel
+        if decision.votes:  # a round ran (not coalesced into a later message's)
+            self.first_look.voted(msg.channel_id)
+        return decision
 
     async def announce_decision(self, msg: Incoming, decision: Decision) -> None:
         if log.isEnabledFor(logging.INFO):  # describe() formats: not for every message of a busy server

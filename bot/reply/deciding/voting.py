@@ -120,7 +120,9 @@ class Voting:
 
     def __init__(self, ballot: Ballot, messages: MessageLog, replies: ReplySettings, triage: TriageSettings,
                  persona: Callable[[], Persona], own_ids: Collection[int],
-                 policy: Callable[[int | None], Awaitable[ServerPolicy | None]]) -> None:
+                 policy: Callable[[int | None], Awaitable[ServerPolicy | None]],
+                 sized: Callable[[int, float], float] | None = None) -> None:
+        """``sized``: a channel's vote window from vote_window_seconds (the first look's, by its pace)."""
         self.ballot = ballot
         self.messages = messages  # the short-term log: each round's recent lines
         self.replies = replies  # read at each round (sections following reloads)
@@ -128,7 +130,7 @@ class Voting:
         self.own_ids = own_ids  # our account and webhooks (the engine's set, filled as they become known)
         self.policy = policy  # a server's effective settings (its vote count)
         self.windows = TranscriptWindows()  # where each channel's recent lines start (as a transcript)
-        self.burst = BurstWindow(lambda: triage.vote_window_seconds, self.round)
+        self.burst = BurstWindow(lambda: triage.vote_window_seconds, self.round, sized)
 
     async def submit(self, msg: Incoming) -> Decision:
         """The decision on ``msg``: one vote round per burst of the channel."""
@@ -173,9 +175,11 @@ class BurstWindow:
     first, and a channel that never falls quiet is still judged every ``seconds`` (the window does not
     restart with each message). With ``seconds`` 0, each message is judged at once on its own."""
 
-    def __init__(self, seconds: float | Callable[[], float], judge: Judge) -> None:
+    def __init__(self, seconds: float | Callable[[], float], judge: Judge,
+                 sized: Callable[[int, float], float] | None = None) -> None:
         # A callable: the setting as it is now (a live reload applies to the next window that opens).
         self._seconds = seconds if callable(seconds) else (lambda: seconds)
+        self._sized = sized  # a channel's window from the setting (by its pace); None: the setting
         self.judge = judge
         # By channel: the messages waiting for the open window to close; a channel with no entry is quiet.
         self._pending: dict[int, list[tuple[Incoming, asyncio.Future[Decision]]]] = {}
@@ -220,7 +224,8 @@ class BurstWindow:
 
     def _open(self, channel_id: int) -> None:
         self._pending[channel_id] = []
-        asyncio.get_running_loop().call_later(self.seconds, self._close, channel_id)
+        seconds = self.seconds if self._sized is None else self._sized(channel_id, self.seconds)
+        asyncio.get_running_loop().call_later(seconds, self._close, channel_id)
 
     def _close(self, channel_id: int) -> None:
         pending = self._pending.pop(channel_id, None)

@@ -1,0 +1,248 @@
+"""The first look: which unaddressed channel messages deserve a vote at all, decided locally, for nothing.
+
+A vote round costs ``yes_no_vote_count`` calls to the voting model. In a thousand quiet servers nearly every
+ordinary message would cost one, for messages the character almost always lets pass. The first look reads
+only what the message and this process already hold, never a model and never an embedding (the hot path
+has none for an unaddressed message: recall embeds a message only once it is answered, in a worker thread):
+
+* **interest**: the message's stemmed words (memory/lexical.py, microseconds) against the card's. A word of
+  the card's ``topic_interests`` (or its acore_bot category's keywords) or a lorebook key weighs most; one
+  of its description and character prompt weighs one, common chat words left out (:data:`COMMON_WORDS`),
+  so a card's boilerplate ("people", "message", "reply") says nothing; and a card word the chat itself
+  uses in more than :data:`USUAL_SHARE` of its messages weighs less (:class:`ChatWords`: a server's jargon,
+  "patch" in a gaming server, stops making its talk interesting to a character whose awning is patched);
+* **the channel's recent topic**: how interesting its recent messages were, on average, fading with time (a
+  conversation about the character's interests keeps its follow-ups interesting though they do not repeat
+  the words; one interesting message among many does not);
+* **how recently the character spoke there**: the next message of the person it answered there is likely
+  said to it (fading with the time since);
+* **SillyTavern's talkativeness** (the card's ``extensions.talkativeness``, 0.5 neutral): scales it all;
+* **the channel's activity and its vote budget**: ``vote_budget_per_hour`` rounds per channel; once the
+  last hour spent half of it, the more of it spent, the more interest a message needs (a busy channel
+  spends the rest on its most interesting messages), none once it is spent. The channel's pace also sizes
+  its vote window (:meth:`FirstLook.window`): a busy channel folds more messages into one round.
+
+A message that passes goes to the vote round (bot/reply/deciding/voting.py), its majority unchanged. What is
+addressed to the character (a DM, an @mention, a reply to it, its name) never comes here.
+Plain Python (no Discord, no database, no clock but the one given).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.core.config.sections import TriageSettings
+from bot.core.persona.model import Persona
+from bot.core.pipeline import Incoming
+from bot.core.topics import topic_hits
+from memory.lexical import terms
+
+# Content words of everyday chat and of card boilerplate (stemmed as memory/lexical.py stems): in a card's
+# prose they say nothing about what the character cares about, so a message sharing them is not interesting.
+COMMON_WORDS = frozenset(
+    terms("""
+    like love know think want need get got go going come make made take say said tell told ask asked
+    see look good great nice well really thing things something anything everything nothing way time times
+    day days today tonight tomorrow yesterday year years week people person someone anyone everyone
+    friend friends guy guys man woman one two first last new old little big long short lot lots
+    right yes yeah sure maybe please thanks thank sorry hello hey okay help try use work feel felt keep
+    let put seem show still back even much many never always often sometimes usual usually kind sort bit
+    message messages reply replies respond response answer answers chat conversation talk talking user users
+    character characters roleplay role play story stay stays break stop start write written text words word
+    speak speaks speaking name names act acts action actions describe describes detail details world
+    personality scenario description prompt instructions assistant ai model human
+    voice tone style sentence sentences format formatting honest honestly kindly remember remembers
+    every now after before per four three unless whether actually went run runs don doesn didn isn can won
+    wasn aren small large strong care cares question questions questioned real really truth carry carries
+""")
+)
+INTEREST_WEIGHT = 2.0  # a word of topic_interests or a lorebook key: one is enough
+CARD_WEIGHT = 1.0  # a word of the card's prose
+USUAL_SHARE = 0.02  # a card word in more of the chat's messages than this weighs less, in proportion
+WARM_UP = 50  # messages heard, and times a word was seen, before the chat makes a word usual
+USUAL_MIN_COUNT = 5
+CHAT_WORDS_WINDOW = 20_000  # the chat's word counts are halved every this many messages (they follow it)
+TOPIC_HALF_LIFE = 180.0  # seconds: how long a channel's interesting talk keeps its follow-ups interesting
+TOPIC_WEIGHT = 0.3  # of each message in the channel's recent topic (a moving average of their interest)
+TOPIC_SHARE = 0.5  # of the channel's recent topic added to a message's own (at most TOPIC_CAP)
+TOPIC_CAP = 1.0
+SPOKE_BONUS = 1.5  # the next message of the person the character answered there (halved every
+SPOKE_HALF_LIFE = 90.0  # SPOKE_HALF_LIFE seconds)
+PACE_TIME_CONSTANT = 60.0  # seconds: the channel's pace is its messages per second over about a minute
+BUDGET_FREE = 0.5  # the share of the budget spent at the threshold; past it the bar rises, to
+BUDGET_STEEPNESS = 2.0  # (1 + this) x first_look_threshold at the budget's last round
+WINDOW_MAX_FACTOR = 4.0  # a busy channel's vote window: at most this many times vote_window_seconds
+WINDOW_MAX_SECONDS = 60.0
+HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class CardProfile:
+    """The character's card as weighted stemmed words: what a message must touch to interest it."""
+
+    weights: dict[str, float]
+    topics: tuple[str, ...]  # topic_interests as written (matched with their categories' keywords too)
+
+    @classmethod
+    def of(cls, persona: Persona) -> CardProfile:
+        weights = dict.fromkeys(terms(f"{persona.description}\n{persona.system_prompt}"), CARD_WEIGHT)
+        strong = list(persona.topic_interests)
+        if persona.lorebook is not None:
+            strong += [
+                k for e in persona.lorebook.entries if e.enabled for k in e.keys if not k.startswith("/")
+            ]
+        for word in terms(" ".join(k.replace("_", " ") for k in strong)):
+            weights[word] = INTEREST_WEIGHT
+        for word in (*COMMON_WORDS, *terms(f"{persona.name} {persona.nickname}")):  # names: addressing's
+            weights.pop(word, None)
+        return cls(weights, tuple(persona.topic_interests))
+
+    def words(self, text: str) -> set[str]:
+        """The card's words ``text`` says (stemmed, each once)."""
+        return {w for w in terms(text) if w in self.weights}
+
+    def interest(self, text: str, chat: ChatWords | None = None, words: set[str] | None = None) -> float:
+        """How much ``text`` touches the card: each of its ``words`` (:meth:`words`) counted once, by its
+        weight (less when the ``chat`` uses it all the time)."""
+        said = self.words(text) if words is None else words
+        score = sum(self.weights[w] * (1.0 if chat is None else chat.weight(w)) for w in said)
+        if self.topics and topic_hits(text, self.topics):  # categories' keywords ("gaming": steam, rpg...)
+            score = max(score, INTEREST_WEIGHT)
+        return score
+
+
+class ChatWords:
+    """How often the chat the character hears says each of the card's words (in how many messages): a word
+    usual in the chat says less about whether a message is for the character."""
+
+    def __init__(self) -> None:
+        self.heard = 0.0
+        self.counts: dict[str, float] = {}
+
+    def hear(self, words: set[str]) -> None:
+        self.heard += 1
+        for word in words:
+            self.counts[word] = self.counts.get(word, 0.0) + 1
+        if self.heard >= 2 * CHAT_WORDS_WINDOW:  # the older half counts half: the counts follow the chat
+            self.heard /= 2
+            self.counts = {w: n / 2 for w, n in self.counts.items() if n >= 1}
+
+    def weight(self, word: str) -> float:
+        """1 for a word the chat seldom says; below, in proportion, past USUAL_SHARE of its messages."""
+        count = self.counts.get(word, 0.0)
+        if self.heard < WARM_UP or count < USUAL_MIN_COUNT:
+            return 1.0
+        share = count / self.heard
+        return 1.0 if share <= USUAL_SHARE else USUAL_SHARE / share
+
+
+@dataclass(frozen=True)
+class Look:
+    """The first look's verdict on one message: whether it gets a vote, and why (logged with the decision)."""
+
+    vote: bool
+    score: float
+    reason: str
+
+
+@dataclass(slots=True)
+class _Channel:
+    seen_at: float = -math.inf
+    pace: float = 0.0  # messages per second, exponentially weighted over PACE_TIME_CONSTANT
+    topic: float = 0.0  # the recent messages' interest (a moving average), fading with TOPIC_HALF_LIFE
+    topic_at: float = -math.inf
+    spoke_at: float = -math.inf
+    spoke_to: int | None = None  # the person it answered there last
+    rounds: deque[float] = field(default_factory=deque)  # when its vote rounds of the last hour ran
+
+
+class FirstLook:
+    """One character's first look at the unaddressed messages of every channel (the engine's decider holds
+    it). ``persona``: the character as it is now (the card's profile is rebuilt when it changes)."""
+
+    def __init__(
+        self,
+        triage: TriageSettings,
+        persona: Callable[[], Persona],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.triage = triage  # read at each message: a reload applies
+        self.persona = persona
+        self.clock = clock
+        self._channels: dict[int, _Channel] = {}
+        self._profile: tuple[Persona, CardProfile] | None = None
+        self.chat = ChatWords()  # how usual each card word is in what the character hears
+
+    @property
+    def on(self) -> bool:
+        return self.triage.first_look
+
+    def profile(self) -> CardProfile:
+        persona = self.persona()
+        if self._profile is None or self._profile[0] is not persona:
+            self._profile = (persona, CardProfile.of(persona))
+        return self._profile[1]
+
+    def _channel(self, channel_id: int) -> _Channel:
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            channel = self._channels[channel_id] = _Channel()
+        return channel
+
+    def heard(self, channel_id: int) -> None:
+        """A message in the channel, whoever it is for: its pace."""
+        channel, now = self._channel(channel_id), self.clock()
+        elapsed = max(0.0, now - channel.seen_at)
+        channel.pace = channel.pace * math.exp(-elapsed / PACE_TIME_CONSTANT) + 1.0 / PACE_TIME_CONSTANT
+        channel.seen_at = now
+
+    def spoke(self, channel_id: int, person: int) -> None:
+        """The character decided to answer ``person`` in the channel."""
+        channel = self._channel(channel_id)
+        channel.spoke_at, channel.spoke_to = self.clock(), person
+
+    def voted(self, channel_id: int) -> None:
+        """A vote round ran in the channel: it is spent from the channel's budget."""
+        self._channel(channel_id).rounds.append(self.clock())
+
+    def window(self, channel_id: int, seconds: float) -> float:
+        """The channel's vote window: ``seconds`` (vote_window_seconds) while it is calm; longer as more
+        messages fall in one window (the square root of how many, at most WINDOW_MAX_FACTOR times)."""
+        channel = self._channels.get(channel_id)
+        if not self.on or channel is None or seconds <= 0:
+            return seconds
+        per_window = channel.pace * math.exp(-(self.clock() - channel.seen_at) / PACE_TIME_CONSTANT) * seconds
+        factor = min(WINDOW_MAX_FACTOR, max(1.0, math.sqrt(per_window)))
+        return min(max(seconds, WINDOW_MAX_SECONDS), seconds * factor)
+
+    def look(self, msg: Incoming) -> Look:
+        """Whether the unaddressed ``msg`` (past triage) deserves a vote round."""
+        if not self.on:
+            return Look(True, 0.0, "first look off")
+        channel, now = self._channel(msg.channel_id), self.clock()
+        profile = self.profile()
+        words = profile.words(msg.said)
+        own = profile.interest(msg.said, self.chat, words)
+        self.chat.hear(words)
+        topic = channel.topic * 0.5 ** ((now - channel.topic_at) / TOPIC_HALF_LIFE)
+        channel.topic, channel.topic_at = topic + TOPIC_WEIGHT * (own - topic), now
+        spoke = 0.0
+        if msg.author_id == channel.spoke_to:
+            spoke = SPOKE_BONUS * 0.5 ** ((now - channel.spoke_at) / SPOKE_HALF_LIFE)
+        talk = self.persona().talkativeness
+        score = (own + min(TOPIC_CAP, TOPIC_SHARE * topic) + spoke) * (0.5 + (0.5 if talk is None else talk))
+        rounds = channel.rounds
+        while rounds and now - rounds[0] > HOUR:
+            rounds.popleft()
+        budget = self.triage.vote_budget_per_hour
+        if budget and len(rounds) >= budget:
+            return Look(False, score, f"first look: this channel's vote budget is spent ({budget} an hour)")
+        spent = max(0.0, len(rounds) / budget - BUDGET_FREE) / (1.0 - BUDGET_FREE) if budget else 0.0
+        needed = self.triage.first_look_threshold * (1.0 + BUDGET_STEEPNESS * spent)
+        if score < needed:
+            return Look(False, score, f"first look: not interesting enough ({score:.2f} < {needed:.2f})")
+        return Look(True, score, f"first look {score:.2f}")
