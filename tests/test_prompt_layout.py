@@ -174,8 +174,11 @@ async def test_notes_are_fenced_apart_from_the_persons_words_and_only_the_curren
     assert "you feel" in state and "alice writes" in state
     for m in messages[:-1]:  # the history: the person's words and the answers, no notes among them
         assert "<state>" not in content_text(m["content"]) and "You feel" not in content_text(m["content"])
-    final = content_text(messages[-1]["content"])
-    assert final.index("</state>") < final.index("alice: love you")  # apart from, before, their words
+    # their words a block of their own, cached as the history will show them; the notes in one after it
+    final = messages[-1]["content"]
+    words = next(i for i, b in enumerate(final) if "love you" in b["text"])
+    assert "cache_control" in final[words] and "<state>" not in final[words]["text"]
+    assert "<state>" in final[-1]["text"] and words < len(final) - 1 and "cache_control" not in final[-1]
     assert "<state>" not in json.dumps(cached_prefix(last.body)[1:])  # after the breakpoint, uncached
     share = (len(state) + len("<state>\n\n</state>")) / len(text)
     assert share <= 0.15, share
