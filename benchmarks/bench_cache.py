@@ -290,6 +290,7 @@ async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messag
                 dm_channel = await h.dm_channel_id()
             posted = await h.replies(dm_channel, i + 1, timeout=10)
             await _logged(h, dm_channel, int(posted[-1]["id"]))
+            await h.at_rest()  # the reply's bookkeeping (feelings, style) done, as before a person answers
         dm = await _tally(h, reply_model, start)
 
         start = len(h.claude.requests)
@@ -299,6 +300,7 @@ async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messag
             await h.say(line(100 + i), user=people[i % len(people)], mention=True)
             posted = await h.replies(CHANNEL_ID, i + 1, timeout=10)
             await _logged(h, CHANNEL_ID, int(posted[-1]["id"]))
+            await h.at_rest()
         channel = await _tally(h, reply_model, start)
         last_channel = h.claude.last_request(reply_model).body if channel_messages else {}
 
