@@ -14,27 +14,29 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    their conversation, then how the character feels about them. In a DM it opens the first user
    turn with where it is, and is cached (it changes only with a summary or a memory edit); in a channel it
    follows the shared transcript, uncached.
-3. **the transcript**: a DM's turns (its last one a cache breakpoint; a new DM opens with the greeting the
-   person was shown, bot/reply/greetings.py; a turn after a pause says when it was written), or the
-   channel's lines, one block each, each with its time and whom it replies to (bot/reply/transcript.py,
-   bot/reply/room.py), append-only so everyone's replies there read one cached prefix.
+3. **the transcript**: a DM's turns, then the message answered as the history will show it at the next
+   reply (the cache breakpoint, read by the next reply; bot/reply/transcript.py ``dm_message``; a new DM
+   opens with the greeting the person was shown, bot/reply/greetings.py; a turn after a pause says when it
+   was written), or the channel's lines, one block each, each with its time and whom it replies to
+   (bot/reply/transcript.py, bot/reply/room.py), append-only so everyone's replies there read one prefix.
 4. after the last breakpoint, what changes every reply: **the time** (:func:`now_part`: date, weekday,
    local time in the character's time zone, how long since the person last wrote), in a channel **the
    room** (who is here lately, why the character answers: addressed, or chose to join in), **the state**
    (:func:`state_part`, ``<state>``: what stands out of its feelings and the person's writing, the current
    version only, fenced apart from anyone's words), the lore the messages trigger (``<lore>``), recalled
-   facts (dated), open threads (``<open_threads>``, memory/threads.py), then **the message** (then
-   depth-0 lore), then **the instructions after the history** (framework blend, evolution stage, the
-   server's language, an out-of-character note, the author's note's top and bottom lore, a line asking
-   to vary repeated openers (bot/reply/guard.py), the card's post-history instructions). Lore placed at
-   a depth of the chat (``<lore depth="N" role="...">``) and the card's character's note go at their
-   depth, N messages from the end (bot/reply/depth.py), the history's breakpoint then just before them.
+   facts (dated), open threads (``<open_threads>``, memory/threads.py), then, in a channel, **the
+   message**, then depth-0 lore, then **the instructions after the history** (framework blend, evolution
+   stage, the server's language, an out-of-character note, the author's note's top and bottom lore, a
+   line asking to vary repeated openers (bot/reply/guard.py), the card's post-history instructions). A
+   DM's message comes before all of 4. Lore placed at a depth of the chat (``<lore depth="N" ...>``)
+   and the card's character's note go at their depth, N messages from the end (bot/reply/depth.py), the
+   history's breakpoint then just before them.
 
 Text a person or a card wrote is data: inside tags, never in ``system`` unquoted; display names are cleaned
 so they cannot close a tag (:func:`clean_name`). Features supply that data through the engine's
 :class:`bot.core.pipeline.PromptPart`; only this module decides where it goes. At most 4 cache
-breakpoints per request (the API's limit): the character block, the DM's person block, the history's end
-(or the block before the deepest note at a depth).
+breakpoints per request (the API's limit): the character block, the DM's person block, a DM's message or
+a channel transcript's end (or the block before the deepest note at a depth).
 """
 
 from __future__ import annotations
