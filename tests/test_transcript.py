@@ -148,3 +148,22 @@ def test_a_burst_of_lines_between_two_replies_still_reads_the_previous_prefix() 
     assert second.cache_read_input_tokens == first.total - tail
     chatter = sum(estimate_tokens(f"bob: chatter {i}") for i in range(30, 85))
     assert second.cache_creation_input_tokens == chatter
+
+
+def test_a_dm_reroll_and_a_message_after_an_unanswered_one_keep_the_next_prefix() -> None:
+    """The message a DM reply caches is what the history shows at the next reply: after an unanswered
+    message it is merged into that turn (as the history merges them); a reroll's is the history's last
+    turn already, never said twice."""
+    cache = PromptCache(min_tokens=0)
+    said = (Turn("user", "hello"), Turn("assistant", "Glub, hi."), Turn("user", "question 3"))
+    first = build_reply_prompt(PERSONA, data([], said), incoming(4, dm=True))
+    assert [m["role"] for m in first.messages] == ["user", "assistant", "user"]
+    assert breakpoints(first)[-1] == "question 3\n\nquestion 4"
+    cache.usage({"model": "m", "system": first.system, "messages": first.messages})
+    answered = (*said, Turn("user", "question 4"), Turn("assistant", "Both, then."))
+    again = build_reply_prompt(PERSONA, data([], answered), incoming(4, dm=True), replace_last_reply=True)
+    assert breakpoints(again) == breakpoints(first)  # the same message, the same cached prefix
+    assert sum(b["text"].count("question 4") for m in again.messages for b in m["content"]
+               if isinstance(m["content"], list)) == 1  # said once
+    usage = cache.usage({"model": "m", "system": again.system, "messages": again.messages})
+    assert usage.cache_creation_input_tokens == 0 and usage.cache_read_input_tokens > 0
