@@ -27,11 +27,18 @@ logged, as before. Besides the read share, each conversation reports the tokens 
 its cost per reply in input-token equivalents (uncached 1x, 5-minute write 1.25x, 1-hour write 2x, read 0.1x;
 "vs no cache": the same prompts with no cache_control) and in dollars.
 
+The bot runs on a fixed clock (``--clock day``, the default: 08:00 in the character's zone, UTC here;
+``--clock night``: 23:15, when the character's state says it is late at night, about 12 tokens more at
+every reply after the cache breakpoint), the same virtual clock that the pauses move on: the bot's own
+clock (its feelings' rhythm), the message times (the ``<now>`` line, the DM's time markers) and the fake
+cache's lifetimes, so the figures do not depend on the hour, the day or the machine's zone they are run
+at. Either start keeps a whole human-pace DM on its side of the night (about 5 hours of pauses).
+
 ``--tools`` turns web search on everywhere: every reply's request declares the tool (first in the cache
 order), to show that the declared tools keep the read share.
 
-Run: python -m benchmarks.bench_cache [--lineup 5|4] [--pace human|fast] [--seed 48] [--dm-turns 50]
-     [--channel-messages 40] [--votes 10] [--day]
+Run: python -m benchmarks.bench_cache [--lineup 5|4] [--pace human|fast] [--clock day|night] [--seed 48]
+     [--dm-turns 50] [--channel-messages 40] [--votes 10] [--day]
 """
 
 from __future__ import annotations
@@ -41,16 +48,16 @@ import asyncio
 import logging
 import random
 import tempfile
-import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.core.models.capabilities import ModelTable
 from tests.fakes.claude_models import lineup as suite_lineup
 from tests.fakes.claude_server import Recorded, content_text
-from tests.harness import CHANNEL_ID, GUILD_ID, Harness
+from tests.harness import CHANNEL_ID, GUILD_ID, Clock, Harness
 
 LINEUPS = {"5": ("claude-sonnet-5-5", "claude-haiku-5-5"), "4": ("claude-sonnet-4-6", "claude-haiku-4-5")}
 TABLE = ModelTable()
@@ -60,7 +67,12 @@ CONFIG = {
     "max_typing_time": "0",
     # The real ids follow the table; the summaries' stand-in is declared (start-up checks every model id).
     "model_capabilities": "claude-bench-summaries=haiku-5.5",
+    "timezone": "UTC",  # the character's zone, not the machine's: the clock below is read in it
 }
+# Where the virtual clock starts (a Friday): by day, and at night for the character (its rhythm's night is
+# about 23:00-05:00 in its zone), each leaving a human-pace DM's 5 hours on its side of the night.
+CLOCKS = {"day": datetime(2026, 11, 20, 8, 0, tzinfo=UTC),
+          "night": datetime(2026, 11, 20, 23, 15, tzinfo=UTC)}
 # A day of typical traffic on one server (an assumption, stated in docs/models.md): 300 channel replies
 # (@mentions, names, replies-to), 200 DM turns, and 1,500 unaddressed messages judged by 3 votes each.
 DAY = {"channel": 300, "dm": 200, "votes": 1500 * 3}
@@ -76,15 +88,29 @@ WEIGHTS = {"plain": 1.0, "write_5m": 1.25, "write_1h": 2.0, "read": 0.1}
 
 
 class Pace:
-    """The clock the fake cache and the fake Discord share: real time plus the pauses skipped so far."""
+    """The virtual clock the bot, the fake cache and the fake Discord share: a fixed start plus the pauses
+    skipped so far (no real time: the same run gives the same figures at any hour)."""
 
-    def __init__(self, kind: str, seed: int = SEED) -> None:
+    def __init__(self, kind: str, seed: int = SEED, start: datetime = CLOCKS["day"]) -> None:
         self.kind = kind
         self.offset = 0.0
+        self.start = start
         self._random = random.Random(seed)
+        self._discord: Clock | None = None
 
     def now(self) -> float:
-        return time.monotonic() + self.offset
+        """Seconds, for the fake cache's lifetimes."""
+        return self.start.timestamp() + self.offset
+
+    def at(self) -> datetime:
+        """The time, for the bot's clock."""
+        return self.start + timedelta(seconds=self.offset)
+
+    def drive(self, h: Harness) -> None:
+        """Give the fake Discord's message ids this clock's time (discord.py reads a message's time from
+        them) and the fake cache its lifetimes."""
+        self._discord = Clock(h, self.at())
+        h.claude.cache.clock = self.now
 
     def gap(self, scenario: str) -> float:
         """The next pause in seconds (0 at fast pace)."""
@@ -101,7 +127,8 @@ class Pace:
         """Let a person's pause pass (virtually) before their next message."""
         seconds = self.gap(scenario)
         self.offset += seconds
-        h.discord.time_offset = self.offset
+        if self._discord is not None:
+            self._discord.at = self.at()
         return seconds
 
 _SUBJECTS = ("the tide pools", "your tea stall", "the storm last night", "that crab who owes you money",
@@ -231,9 +258,10 @@ async def _tally(h: Harness, model: str, since: int) -> Tally:
 
 async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messages: int = 40,
               votes: int = 10, config: dict[str, str] | None = None, lineup: str | None = None,
-              pace: str = "fast", seed: int = SEED) -> CacheFigures:
+              pace: str = "fast", seed: int = SEED, clock: str = "day") -> CacheFigures:
     """The three conversations on a fresh bot on ``lineup``'s models (None: the one the test suite runs
-    on, KINDRED_TEST_LINEUP); ``config`` adds settings to :data:`CONFIG`; ``pace``: "fast" or "human"."""
+    on, KINDRED_TEST_LINEUP); ``config`` adds settings to :data:`CONFIG`; ``pace``: "fast" or "human";
+    ``clock``: where the virtual clock starts (:data:`CLOCKS`)."""
     if lineup is None:
         lineup = "4" if suite_lineup()["reply"] == LINEUPS["4"][0] else "5"
     reply_model, vote_model = LINEUPS[lineup]
@@ -247,36 +275,39 @@ async def run(db_url: str, tmp_path: Path, *, dm_turns: int = 50, channel_messag
     h.discord.add_member(GUILD_ID, CAROL_ID)
     h.claude.responder = reply_for
     h.claude.cache.min_tokens = None  # the documented per-model minimums (the harness caches anything)
-    clock = Pace(pace, seed)
-    h.claude.cache.clock = clock.now
-    await h.start_bot()
+    virtual = Pace(pace, seed, CLOCKS[clock])
+    virtual.drive(h)
+    bot = await h.start_bot()
+    bot.alive.clock = virtual.at
     try:
         start = len(h.claude.requests)
         dm_channel = 0
         for i in range(dm_turns):
             if i:
-                clock.wait(h, "dm")
+                virtual.wait(h, "dm")
             await h.dm(line(i))
             if not dm_channel:
                 dm_channel = await h.dm_channel_id()
             posted = await h.replies(dm_channel, i + 1, timeout=10)
             await _logged(h, dm_channel, int(posted[-1]["id"]))
+            await h.at_rest()  # the reply's bookkeeping (feelings, style) done, as before a person answers
         dm = await _tally(h, reply_model, start)
 
         start = len(h.claude.requests)
         people = (h.user_id, h.user2_id, CAROL_ID)
         for i in range(channel_messages):
-            clock.wait(h, "channel")
+            virtual.wait(h, "channel")
             await h.say(line(100 + i), user=people[i % len(people)], mention=True)
             posted = await h.replies(CHANNEL_ID, i + 1, timeout=10)
             await _logged(h, CHANNEL_ID, int(posted[-1]["id"]))
+            await h.at_rest()
         channel = await _tally(h, reply_model, start)
         last_channel = h.claude.last_request(reply_model).body if channel_messages else {}
 
         start = len(h.claude.requests)
         per_message = h.bot.settings.replies.yes_no_vote_count if h.bot else 3
         for i in range(votes):
-            clock.wait(h, "channel")
+            virtual.wait(h, "channel")
             await h.say(f"anyway, {_SUBJECTS[i % len(_SUBJECTS)]} again (aside {i})", user=people[i % 3])
             await h.claude.wait_for_requests(start + (i + 1) * per_message, timeout=10, model=None)
         vote = await _tally(h, vote_model, start)
@@ -303,6 +334,9 @@ def main() -> None:
                         help="human: seeded pauses on a virtual clock; fast: back to back (default without "
                              "--day; --day defaults to human)")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="day",
+                        help="the fixed time the run starts at: day (08:00) or night (23:15), in the "
+                             "character's zone")
     parser.add_argument("--day", action="store_true", help="price a day of typical traffic on both lineups")
     parser.add_argument("--quick", action="store_true", help="the same run (it takes seconds; for run_all)")
     parser.add_argument("--tools", action="store_true",
@@ -315,9 +349,11 @@ def main() -> None:
         figures = asyncio.run(run(f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder,
                                   dm_turns=args.dm_turns, channel_messages=args.channel_messages,
                                   votes=args.votes, lineup=lineup, pace=pace, seed=args.seed,
+                                  clock=args.clock,
                                   config={"web_search": "everywhere"} if args.tools else None))
         reply_model, vote_model = LINEUPS[lineup]
-        print(f"lineup {lineup}.x: replies {reply_model}, votes {vote_model}; {pace} pace"
+        print(f"lineup {lineup}.x: replies {reply_model}, votes {vote_model}; {pace} pace from "
+              f"{CLOCKS[args.clock]:%H:%M} ({args.clock})"
               + ("; web search declared" if args.tools else "")
               + (f" (seed {args.seed})" if pace == "human" else ""))
         print(f"  DM, {args.dm_turns} turns: {figures.dm.describe()}")

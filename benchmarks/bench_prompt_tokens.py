@@ -26,6 +26,7 @@ from bot.alive.initiative import SelfPortrait, initiative_prompt
 from bot.alive.proactive import COMMENT
 from bot.core.claude import Prompt
 from bot.core.config import PROJECT_ROOT
+from bot.core.localtime import DISCORD_EPOCH_MS
 from bot.core.persona.loader import load_persona
 from bot.core.persona.macros import Moment
 from bot.core.persona.model import Persona
@@ -74,7 +75,9 @@ def finn() -> Persona:
 
 
 def incoming(dm: bool) -> Incoming:
-    return Incoming(message_id=999, channel_id=5, author_id=USER, author_name="alice", content=MESSAGE,
+    # its Discord id holds its time (NOW), as a real message's does: a DM's history marks its turns by it
+    snowflake = (int(NOW.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22 | 999
+    return Incoming(message_id=snowflake, channel_id=5, author_id=USER, author_name="alice", content=MESSAGE,
                     created_at=NOW, is_dm=dm, guild_id=None if dm else 7,
                     guild_name="" if dm else "Tide Pool", channel_name="" if dm else "general")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -385,6 +386,17 @@ def bot_posts(h: Harness, channel_id: int | None = CHANNEL_ID) -> list[dict[str,
 def log_posts(h: Harness) -> list[str]:
     """The texts the bot posted in the admin log channel."""
     return [m["content"] for m in h.discord.posted(LOG_CHANNEL_ID)]
+
+
+_DM_MARKER = re.compile(r"\[(?:[^\]\n]{1,40} later, )?\w{3} \d{1,2} \w{3}, \d\d:\d\d\] ")
+
+
+def said_in_dm(body: dict[str, Any]) -> str:
+    """The message a DM reply request answers: its last user turn's cached block, as the history will show it
+    from the next reply on (bot/reply/transcript.py ``dm_message``), without its time marker."""
+    content = body["messages"][-1]["content"]
+    [*_, said] = [b["text"] for b in content if "cache_control" in b]
+    return _DM_MARKER.sub("", said.rsplit("\n\n", 1)[-1], count=1)
 
 
 def reply_requests(h: Harness) -> list[Recorded]:

@@ -50,8 +50,9 @@ KINDS: dict[str, str] = {
         "Alice's fourth message to Finn in a DM, from a live run of the bot (tests/prompt_live.py: the bot "
         "against the fake Discord and the fake Claude, on a fixed clock). The character block (system) "
         "names no one unless the card says {{user}}; the person's block opens the conversation and is "
-        "cached with it; the history's last turn is the last breakpoint; what changes each reply (the time, "
-        "the state, lore, recall, the message, the instructions) comes after it."),
+        "cached with it; the message, as the history will show it at the next reply, is the last "
+        "breakpoint (the next reply reads it from the cache); what changes each reply (the time, the state, "
+        "lore, recall, the instructions) comes after it."),
     "channel reply": (
         "Alice @mentions Finn in #general, from the same live run. The transcript is one block per line, "
         "append-only, so everyone's replies in the channel read one cached prefix; the person being "
@@ -113,7 +114,7 @@ PARTS: dict[str, str] = {
     "lore": "Lorebook entries the recent messages triggered, fenced as data.",
     "person: recall": "Facts recalled for this message, under the day they were told.",
     "person: open threads": "What the person said they would do or are waiting for, with its day.",
-    "message": "The message being answered.",
+    "message": "The message being answered (in a DM, cached as its history will show it next time).",
     "instructions": "What the character is asked to do, after the history.",
     "layout: tags and headers": "The layout's own text around the parts: XML tags, headers.",
 }

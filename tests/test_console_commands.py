@@ -15,8 +15,7 @@ from bot.core.config import PROJECT_ROOT
 from tests.fakes import PROCESS_WAIT
 from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import spawn_main
-from tests.memory_support import last_user_text
+from tests.harness import said_in_dm, spawn_main
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
@@ -54,7 +53,8 @@ async def test_console_commands_never_reach_claude_and_logs_stay_out_of_the_chat
                              ["/help", "/name Sam", "/status", "hello there", "/bogus thing", "/STATUS",
                               "/quit", "never sent"])
     [request] = fake_claude.requests  # the one message; no command, and nothing after /quit
-    assert last_user_text(request.body).rstrip().endswith("Sam: hello there")
+    assert said_in_dm(request.body) == "hello there"
+    assert "[Where: a private direct message with Sam]" in FakeClaude.all_text(request)
     sent = FakeClaude.all_text(request)
     assert not any(word in sent for word in ("/help", "/name", "/status", "/bogus", "never sent"))
     greeting, reply = out.splitlines()
@@ -87,8 +87,9 @@ async def test_the_user_is_named_by_as_else_by_the_login(fake_claude: FakeClaude
     await console(fake_claude, sqlite_db_url, tmp_path, ["hello"], "--as", "Robin", LOGNAME="pat")
     await console(fake_claude, sqlite_db_url, tmp_path, ["hello"], LOGNAME="pat", USER="pat")
     first, second = fake_claude.requests
-    assert last_user_text(first.body).rstrip().endswith("Robin: hello")
-    assert last_user_text(second.body).rstrip().endswith("pat: hello")
+    assert said_in_dm(first.body) == said_in_dm(second.body) == "hello"
+    assert "[Where: a private direct message with Robin]" in FakeClaude.all_text(first)
+    assert "[Where: a private direct message with pat]" in FakeClaude.all_text(second)
 
 
 @pytest.mark.parametrize("ready", [

@@ -10,7 +10,7 @@ from typing import Any
 from bot.core.attachments import NO_TEXT
 from tests.dbtools import store_raw_turns
 from tests.fakes.claude_server import Recorded, content_text
-from tests.harness import CHANNEL_ID, OTHER_BOT_ID, USER_ID, Harness, logged, stored_history
+from tests.harness import CHANNEL_ID, OTHER_BOT_ID, USER_ID, Harness, logged, said_in_dm, stored_history
 
 REPLY_MODEL = "claude-test-default"
 
@@ -45,7 +45,7 @@ async def test_image_only_dm_is_answered_with_a_note_and_stored_as_it(harness: H
     [reply] = await h.replies(channel)
     assert reply["content"] == "What a fine cat!"  # not the fallback
     [request] = reply_requests(h)
-    assert last_user_text(request).endswith("alice: [image: cat.png]")
+    assert said_in_dm(request.body) == "[image: cat.png]"
     assert_no_blank_content(request)
     stored = await stored_history(h, "dm", 2)
     assert [(t.role, t.content) for t in stored.turns] == [("user", "[image: cat.png]"),
@@ -73,7 +73,11 @@ async def test_files_by_kind_and_text_beside_them(harness: Harness) -> None:
     await h.replies(int(sent["channel_id"]))
     expected = "look at these [audio: voice-message.ogg] [image: IMG_0042.JPG] [file: notes.pdf]"
     # What could not be opened is noted after the message (tests/test_e2e_media.py covers it).
-    assert f"alice: {expected}\n\n[Attachments you could not open" in last_user_text(reply_requests(h)[0])
+    [request] = reply_requests(h)
+    assert said_in_dm(request.body) == expected
+    assert last_user_text(request).endswith("[Attachments you could not open, and have already said so: "
+                                            "voice-message.ogg (an audio file it cannot open), notes.pdf "
+                                            "(a file it cannot open)]")
     assert (await stored_history(h, "dm", 2)).turns[0].content == expected
 
 
@@ -83,7 +87,7 @@ async def test_sticker_only_dm(harness: Harness) -> None:
     [reply] = await h.replies(int(sent["channel_id"]))
     assert reply["content"] == h.claude.default_text
     [request] = reply_requests(h)
-    assert last_user_text(request).endswith("alice: [sticker: wave]")
+    assert said_in_dm(request.body) == "[sticker: wave]"
     assert_no_blank_content(request)
     assert (await stored_history(h, "dm", 2)).turns[0].content == "[sticker: wave]"
 
@@ -95,7 +99,7 @@ async def test_a_forward_is_answered_with_what_it_forwarded(harness: Harness) ->
     await h.replies(int(sent["channel_id"]))
     [request] = reply_requests(h)
     note = "[forwarded message: meet me at the pier] [image: map.png]"
-    assert last_user_text(request).endswith(f"alice: {note}")
+    assert said_in_dm(request.body) == note
     assert (await stored_history(h, "dm", 2)).turns[0].content == note
 
 
@@ -164,7 +168,7 @@ async def test_a_conversation_with_empty_turns_stored_heals_without_a_reset(harn
     assert content_text(messages[0]["content"][1:]) == f"{NO_TEXT}\n\nhello?"  # after the opening block
     assert content_text(messages[1]["content"]) == "Oh! Hello."
     assert content_text(messages[2]["content"]).startswith(f"{NO_TEXT}\n\n")  # the blank turn, repaired
-    assert content_text(messages[2]["content"]).endswith("alice: are you still there?")
+    assert said_in_dm(request.body) == "are you still there?"
     stored = await stored_history(h, "dm", 7)
     assert [t.content for t in stored.turns[-2:]] == ["are you still there?", "Glad you're still here."]
 

@@ -16,7 +16,7 @@ import pytest
 from bot.core.tokens import count_tokens
 from tests.fakes.claude_server import Recorded, content_text, image_problem
 from tests.fakes.discord_cdn import SAMPLES, png_bytes
-from tests.harness import CHANNEL_ID, Harness, logged, stored_history
+from tests.harness import CHANNEL_ID, Harness, logged, said_in_dm, stored_history
 from tests.test_e2e_empty_turns import REPLY_MODEL, reply_requests
 
 PNG = (SAMPLES / "python.png").read_bytes()
@@ -45,8 +45,7 @@ async def test_an_image_reaches_claude_as_a_valid_image_block_and_the_history_ke
     assert [b["source"]["media_type"] for b in blocks] == ["image/png", "image/jpeg"]
     assert [base64.b64decode(b["source"]["data"]) for b in blocks] == [PNG, JPEG]
     assert sorted(h.discord.cdn_requests) == sorted([int(cat["id"]), int(photo["id"])])
-    assert content_text(request.body["messages"][-1]["content"]).endswith(
-        "alice: look at her [image: cat.png] [image: photo.png]")
+    assert said_in_dm(request.body) == "look at her [image: cat.png] [image: photo.png]"
 
     stored = await stored_history(h, "dm", 2)
     assert stored.turns[0].content == "look at her [image: cat.png] [image: photo.png]"
@@ -80,7 +79,8 @@ async def test_a_text_file_arrives_as_a_fenced_block(harness: Harness) -> None:
     await h.replies(int(sent["channel_id"]))
     [request] = reply_requests(h)
     text = content_text(request.body["messages"][-1]["content"])
-    assert f"alice: can you check this? [file: tide.py]\n\n[Contents of tide.py]\n```py\n{code}\n```" in text
+    assert said_in_dm(request.body) == "can you check this? [file: tide.py]"
+    assert text.endswith(f"\n\n[Contents of tide.py]\n```py\n{code}\n```")  # in the turn, after the message
     assert images_in(request) == []
     stored = await stored_history(h, "dm", 2)
     assert stored.turns[0].content == "can you check this? [file: tide.py]"  # not the file itself
@@ -158,7 +158,7 @@ async def test_an_image_claude_would_refuse_is_named_and_the_rest_of_the_message
     assert request.status == 200
     assert [base64.b64decode(b["source"]["data"]) for b in images_in(request)] == [JPEG]
     text = content_text(request.body["messages"][-1]["content"])
-    assert "alice: holiday pics [image: banner.gif] [image: beach.jpg]" in text
+    assert said_in_dm(request.body).startswith("holiday pics [image: banner.gif] [image: beach.jpg]")
     assert "banner.gif (too big a picture: 9,000 × 16 pixels)" in text
     assert "scroll.png (too big a picture: 1 × 8,001 pixels)" in text
     assert "odd.png (the picture's header is broken)" in text
@@ -229,5 +229,5 @@ async def test_a_picture_claude_cannot_decode_is_named_and_the_rest_answered(har
     assert answered.status == 200
     assert [base64.b64decode(b["source"]["data"]) for b in images_in(answered)] == [JPEG]
     text = content_text(answered.body["messages"][-1]["content"])
-    assert "alice: two photos [image: glitch.png] [image: view.jpg]" in text
+    assert said_in_dm(answered.body) == "two photos [image: glitch.png] [image: view.jpg]"
     assert "glitch.png (Claude could not process it)" in text

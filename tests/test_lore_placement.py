@@ -60,7 +60,7 @@ async def test_lore_goes_where_its_position_says(make_harness: Make, tmp_path: P
     assert at == len(blocks) - 1 and "cache_control" in blocks[at - 1]  # the cache ends just before it
     assert DEEP not in system and LAST not in content_text(messages[holder]["content"])
     final = last_user_text(request.body)
-    asked = final.index("alice: Is there fog over the Narrows tonight?")
+    asked = final.index("Is there fog over the Narrows tonight?")
     assert DEEP not in final
     assert final.index(f'<lore depth="0" role="user">\n{LAST}\n</lore>') > asked  # depth 0: after it
     bottom = final.index(f'<lore position="an_bottom">\n{NOTE}\n</lore>')

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.core.persona.macros import Moment, humanize, now_note, render_macros, time_macros_in
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import Clock, Harness, reply_requests
+from tests.harness import Clock, Harness, reply_requests, said_in_dm
 from tests.memory_support import last_user_text
 
 CHARACTER = """\
@@ -58,10 +58,11 @@ async def test_time_macros_render_per_message_and_the_system_prompt_stays_cached
     assert "<now>Monday, 2 March 2026, 9:15 AM where you are (Asia/Tokyo).</now>" in one
     assert ("<now>Monday, 2 March 2026, 12:25 PM where you are (Asia/Tokyo). alice last wrote 3 hours "
             "ago.</now>") in two
-    # the message, then the instructions after the history
-    assert two.rstrip().endswith("alice: what time is it?\n\n[Instructions] Mention the hour ([time]) if "
-                                 "alice asks.")
-    assert "alice: hello there, read my cards\n\n[Instructions]" in one
+    # the message (cached as the history will show it), then the notes and the instructions after it
+    assert said_in_dm(first.body) == "hello there, read my cards"
+    assert said_in_dm(second.body) == "what time is it?"
+    assert two.rstrip().endswith("\n\n[Instructions] Mention the hour ([time]) if alice asks.")
+    assert one.index("hello there, read my cards") < one.index("[Instructions]")
     # The greeting, posted with its macros' values, opens the new conversation's prompt as it was shown.
     assert greeting["content"] == "*Wren shuffles the cards.* Good Monday, alice."
     assert first.body["messages"][1] == {"role": "assistant", "content": greeting["content"]}

@@ -171,6 +171,12 @@ async def test_media_goes_into_the_last_user_turn_after_cached_blocks() -> None:
         assert media_prompt.messages[-1]["content"][1]["text"] == "alice: look [image: a.png]"  # not changed
         plain = media.into(Prompt(messages=[{"role": "user", "content": "alice: look"}]))
         assert [b["type"] for b in plain.messages[0]["content"]] == ["image", "text"]
+        # a DM's message is a cached block (as its history shows it next time): the media go after it
+        cached = {"type": "text", "text": "look [image: a.png]", "cache_control": {"type": "ephemeral"}}
+        dm = media.into(Prompt(messages=[{"role": "user", "content": [cached]}]))
+        assert [b["type"] for b in dm.messages[0]["content"]] == ["text", "image", "text"]
+        assert dm.messages[0]["content"][0] == cached and dm.messages[0]["content"][2]["text"].startswith(
+            "[Contents of b.txt]")
 
     await run()
 

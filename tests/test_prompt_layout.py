@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from benchmarks.bench_cache import reply_for
 from bot.core.config import PROJECT_ROOT
 from bot.core.text import clean_name
@@ -174,8 +176,11 @@ async def test_notes_are_fenced_apart_from_the_persons_words_and_only_the_curren
     assert "you feel" in state and "alice writes" in state
     for m in messages[:-1]:  # the history: the person's words and the answers, no notes among them
         assert "<state>" not in content_text(m["content"]) and "You feel" not in content_text(m["content"])
-    final = content_text(messages[-1]["content"])
-    assert final.index("</state>") < final.index("alice: love you")  # apart from, before, their words
+    # their words a block of their own, cached as the history will show them; the notes in one after it
+    final = messages[-1]["content"]
+    words = next(i for i, b in enumerate(final) if "love you" in b["text"])
+    assert "cache_control" in final[words] and "<state>" not in final[words]["text"]
+    assert "<state>" in final[-1]["text"] and words < len(final) - 1 and "cache_control" not in final[-1]
     assert "<state>" not in json.dumps(cached_prefix(last.body)[1:])  # after the breakpoint, uncached
     share = (len(state) + len("<state>\n\n</state>")) / len(text)
     assert share <= 0.15, share
@@ -229,3 +234,35 @@ async def test_a_cards_talkativeness_and_a_wpp_description_reach_the_vote_whole(
     assert f"{name} is quiet in groups (talkativeness 0.2 of 1): lean no when unsure." in system
     first = system.split("You decide whether", 1)[1].split("Say yes", 1)[0]
     assert 'Mind("kind" + "wry. Dry.") Likes("tea")}] Lore.' in first  # never cut inside the brackets
+
+
+
+@pytest.mark.parametrize("greetings", ["false", "true"])
+async def test_a_dms_first_reply_writes_the_prefix_its_second_reads(make_harness: MakeHarness,
+                                                                   greetings: str) -> None:
+    """The DM's first request says where it is (``[Where: a private direct message with alice]``) exactly as
+    every later one does, and caches its message as the history shows it from then on: the second request
+    opens with the first one's blocks, byte for byte, up to its last breakpoint, and reads them from cache.
+    With a greeting (posted before the first answer, stored after the message) the first request shows it
+    before the message, SillyTavern's new chat: the system and the opening block are still the same bytes."""
+    h = await make_harness(greetings=greetings)
+    h.claude.responder = reply_for
+    sent = await h.dm("is the stall open today?")
+    dm = int(sent["channel_id"])
+    greeted = greetings == "true"
+    await h.replies(dm, 2 if greeted else 1)
+    await h.at_rest()
+    await h.dm("and do you sell kelp tea?")
+    await h.replies(dm, 3 if greeted else 2)
+    first, second = reply_requests(h)[-2:]
+    assert json.dumps(first.body["system"]) == json.dumps(second.body["system"])
+    for request in (first, second):
+        opening = request.body["messages"][0]["content"][0]
+        assert opening["text"] == "[Where: a private direct message with alice]"
+        assert "cache_control" in opening
+    upto = cached_prefix(first.body)[:2] if greeted else cached_prefix(first.body)
+    sent_again = [(where, text) for where, text, _ in blocks(second.body)][:len(upto)]
+    assert json.dumps(sent_again) == json.dumps(upto)  # byte-identical
+    assert second.usage["cache_read_input_tokens"] >= sum(estimate_tokens(text) for _, text in upto)
+    if not greeted:  # the message is the last breakpoint, as the history shows it next time
+        assert upto[-1][1].endswith("] is the stall open today?")

@@ -121,9 +121,11 @@ def test_a_dm_prompt_keeps_its_layout() -> None:
     assert "cache_control" in person
     assert "Alice once rescued a hermit crab." in person["text"] and "<state>" not in person["text"]
     assert [m["role"] for m in prompt.messages] == ["user", "assistant", "user"]
-    assert breakpoints(prompt)[-1] == "Glub, hi."  # the conversation so far is the cached prefix
-    final = prompt.messages[-1]["content"]
-    assert "<state>\nx\n</state>" in final and final.endswith("alice: question 3")  # after the breakpoint
+    # the conversation so far is the cached prefix, the message too, as the history will show it next time
+    assert breakpoints(prompt)[-1] == "question 3"
+    said, notes = prompt.messages[-1]["content"]
+    assert said == {"type": "text", "text": "question 3", "cache_control": {"type": "ephemeral"}}
+    assert notes == {"type": "text", "text": "<state>\nx\n</state>"}  # after the breakpoint
     # a channel that has not said anything yet: the person's conversation, as in a DM
     quiet = build_reply_prompt(PERSONA, data([], turns), incoming(3), own_ids={BOT}, transcript=[])
     assert "Alice once rescued a hermit crab." in quiet.messages[0]["content"][0]["text"]
@@ -146,3 +148,22 @@ def test_a_burst_of_lines_between_two_replies_still_reads_the_previous_prefix() 
     assert second.cache_read_input_tokens == first.total - tail
     chatter = sum(estimate_tokens(f"bob: chatter {i}") for i in range(30, 85))
     assert second.cache_creation_input_tokens == chatter
+
+
+def test_a_dm_reroll_and_a_message_after_an_unanswered_one_keep_the_next_prefix() -> None:
+    """The message a DM reply caches is what the history shows at the next reply: after an unanswered
+    message it is merged into that turn (as the history merges them); a reroll's is the history's last
+    turn already, never said twice."""
+    cache = PromptCache(min_tokens=0)
+    said = (Turn("user", "hello"), Turn("assistant", "Glub, hi."), Turn("user", "question 3"))
+    first = build_reply_prompt(PERSONA, data([], said), incoming(4, dm=True))
+    assert [m["role"] for m in first.messages] == ["user", "assistant", "user"]
+    assert breakpoints(first)[-1] == "question 3\n\nquestion 4"
+    cache.usage({"model": "m", "system": first.system, "messages": first.messages})
+    answered = (*said, Turn("user", "question 4"), Turn("assistant", "Both, then."))
+    again = build_reply_prompt(PERSONA, data([], answered), incoming(4, dm=True), replace_last_reply=True)
+    assert breakpoints(again) == breakpoints(first)  # the same message, the same cached prefix
+    assert sum(b["text"].count("question 4") for m in again.messages for b in m["content"]
+               if isinstance(m["content"], list)) == 1  # said once
+    usage = cache.usage({"model": "m", "system": again.system, "messages": again.messages})
+    assert usage.cache_creation_input_tokens == 0 and usage.cache_read_input_tokens > 0

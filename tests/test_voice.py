@@ -23,8 +23,8 @@ from bot.discord.voice import VOICE_MESSAGE_FLAG, send_voice_message
 from bot.runtime.audio import VoiceClip, missing_programs, to_voice_clip, waveform
 from bot.runtime.voice import VoiceService, spoken_text, transcript_content
 from tests.fakes.openai_server import tone
-from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, check, eventually
-from tests.memory_support import FINN, last_user_text
+from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, check, eventually, said_in_dm
+from tests.memory_support import FINN
 from tests.test_e2e_openai import stored_turns
 
 OGG = b"OggS\x00\x02" + bytes(range(256)) * 4  # a user's voice message: passed on, never decoded
@@ -66,7 +66,7 @@ async def test_a_voice_dm_is_transcribed_and_answered_like_text(make_harness: Ma
     assert (heard.path, heard.model, heard.filename, heard.content_type) == (
         "/v1/audio/transcriptions", "whisper-large-v3", "voice-message.ogg", "audio/ogg")
     assert heard.data == OGG and h.discord.cdn_requests == [int(sent["attachments"][0]["id"])]
-    assert last_user_text(h.claude.requests[0].body).endswith("[voice] is the kelp tea ready?")
+    assert said_in_dm(h.claude.requests[0].body) == "[voice] is the kelp tea ready?"
     assert (await logged_texts(h, channel, 2))[0] == "[voice] is the kelp tea ready?"
     assert await stored_turns(h, "dm", 2) == ["[voice] is the kelp tea ready?", "Almost! Two more minutes."]
 

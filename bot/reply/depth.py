@@ -18,10 +18,12 @@ from database.boundary import JsonObject
 BREAKPOINTS = 4  # the API's limit per request
 
 
-def place_at_depth(messages: list[JsonObject], notes: Sequence[tuple[int, str]], system_marks: int) -> None:
+def place_at_depth(messages: list[JsonObject], notes: Sequence[tuple[int, str]], system_marks: int, *,
+                   after: int = 0) -> None:
     """Insert each ``(depth, text)`` note (depth >= 1, deepest first) into ``messages``, the request's whole
     chat (its first block the opening one: a DM's cached opening or a channel's header), and move the
-    chat's cache breakpoints before the deepest note; ``system_marks``: breakpoints the system part uses."""
+    chat's cache breakpoints before the deepest note; ``system_marks``: breakpoints the system part uses;
+    ``after``: blocks at the end that follow the message answered (a DM's notes after it), no message."""
     notes = [(d, t) for d, t in notes if d >= 1 and t.strip()]
     if not notes or not messages:
         return
@@ -30,6 +32,7 @@ def place_at_depth(messages: list[JsonObject], notes: Sequence[tuple[int, str]],
             m["content"] = [{"type": "text", "text": m["content"]}]
     units = [(mi, bi) for mi, m in enumerate(messages) for bi in range(len(m["content"]))
              if (mi, bi) != (0, 0)]
+    units = units[:len(units) - after]
     merged: dict[int, list[str]] = {}
     for depth, text in notes:  # one block per place: the deeper notes first
         merged.setdefault(max(0, len(units) - depth), []).append(text)

@@ -268,7 +268,9 @@ class Media:
                 else content + extra
         else:
             blocks = list(content)
-            at = max((i for i, b in enumerate(blocks) if b.get("type") == "text"), default=-1)
+            # never into a cached block (a DM's message is one): the next request reads it as it was
+            at = max((i for i, b in enumerate(blocks)
+                      if b.get("type") == "text" and "cache_control" not in b), default=-1)
             if at < 0:
                 blocks.append({"type": "text", "text": extra.strip() or "[attachments]"})
                 at = len(blocks) - 1

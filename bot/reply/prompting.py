@@ -14,27 +14,29 @@ A reply's parts, in order (:func:`build_reply_prompt`; each part is named by the
    their conversation, then how the character feels about them. In a DM it opens the first user
    turn with where it is, and is cached (it changes only with a summary or a memory edit); in a channel it
    follows the shared transcript, uncached.
-3. **the transcript**: a DM's turns (its last one a cache breakpoint; a new DM opens with the greeting the
-   person was shown, bot/reply/greetings.py; a turn after a pause says when it was written), or the
-   channel's lines, one block each, each with its time and whom it replies to (bot/reply/transcript.py,
-   bot/reply/room.py), append-only so everyone's replies there read one cached prefix.
+3. **the transcript**: a DM's turns, then the message answered as the history will show it at the next
+   reply (the cache breakpoint, read by the next reply; bot/reply/transcript.py ``dm_message``; a new DM
+   opens with the greeting the person was shown, bot/reply/greetings.py; a turn after a pause says when it
+   was written), or the channel's lines, one block each, each with its time and whom it replies to
+   (bot/reply/transcript.py, bot/reply/room.py), append-only so everyone's replies there read one prefix.
 4. after the last breakpoint, what changes every reply: **the time** (:func:`now_part`: date, weekday,
    local time in the character's time zone, how long since the person last wrote), in a channel **the
    room** (who is here lately, why the character answers: addressed, or chose to join in), **the state**
    (:func:`state_part`, ``<state>``: what stands out of its feelings and the person's writing, the current
    version only, fenced apart from anyone's words), the lore the messages trigger (``<lore>``), recalled
-   facts (dated), open threads (``<open_threads>``, memory/threads.py), then **the message** (then
-   depth-0 lore), then **the instructions after the history** (framework blend, evolution stage, the
-   server's language, an out-of-character note, the author's note's top and bottom lore, a line asking
-   to vary repeated openers (bot/reply/guard.py), the card's post-history instructions). Lore placed at
-   a depth of the chat (``<lore depth="N" role="...">``) and the card's character's note go at their
-   depth, N messages from the end (bot/reply/depth.py), the history's breakpoint then just before them.
+   facts (dated), open threads (``<open_threads>``, memory/threads.py), then, in a channel, **the
+   message**, then depth-0 lore, then **the instructions after the history** (framework blend, evolution
+   stage, the server's language, an out-of-character note, the author's note's top and bottom lore, a
+   line asking to vary repeated openers (bot/reply/guard.py), the card's post-history instructions). A
+   DM's message comes before all of 4. Lore placed at a depth of the chat (``<lore depth="N" ...>``)
+   and the card's character's note go at their depth, N messages from the end (bot/reply/depth.py), the
+   history's breakpoint then just before them.
 
 Text a person or a card wrote is data: inside tags, never in ``system`` unquoted; display names are cleaned
 so they cannot close a tag (:func:`clean_name`). Features supply that data through the engine's
 :class:`bot.core.pipeline.PromptPart`; only this module decides where it goes. At most 4 cache
-breakpoints per request (the API's limit): the character block, the DM's person block, the history's end
-(or the block before the deepest note at a depth).
+breakpoints per request (the API's limit): the character block, the DM's person block, a DM's message or
+a channel transcript's end (or the block before the deepest note at a depth).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from bot.core.text import clean_name, defuse
 from bot.reply.depth import place_at_depth
 from bot.reply.guard import variety_note
 from bot.reply.room import DmStamps, is_own, people_part, replied_name
-from bot.reply.transcript import history_messages, mark_transcript, transcript_messages
+from bot.reply.transcript import dm_message, history_messages, mark_transcript, transcript_messages
 from database.boundary import JsonObject
 from database.records import History, PromptData, RelationshipRecord, SeenMessage
 
@@ -310,9 +312,12 @@ def build_reply_prompt(
                  ("character: emotes", extras.emotes)]
     tail: list[str] = []
     said_as = name
+    said_now = ""  # a DM's message as its history will show it (cached), else said in the final turn below
     if not shared:
-        messages = history_messages(data.history, drop_last_assistant=replace_last_reply,
-                                    stamps=DmStamps(zone) if zone is not None else None)
+        stamps = DmStamps(zone) if zone is not None else None
+        messages = history_messages(data.history, drop_last_assistant=replace_last_reply, stamps=stamps)
+        if msg.is_dm:
+            said_now = dm_message(messages, msg.text, msg.message_id, stamps, rerolled=replace_last_reply)
         if messages:
             _mark_cache(messages[-1])
         if greeting:
@@ -364,24 +369,25 @@ def build_reply_prompt(
         at_depth.append((persona.character_note_depth, note))
     at_depth.sort(key=lambda p: -p[0])
     deep = "\n\n".join(t for _, t in at_depth)
-    # the message
-    said_now = f"{said_as}: {defuse(msg.text)}"
-    final = "\n\n".join(tail) + f"\n\n{said_now}"
-    if replace_last_reply and messages and messages[-1]["role"] == "user":
-        # Reroll: the last user turn is already the message being answered (the opening block stays).
-        last = messages[-1]
-        if len(messages) == 1 and isinstance(last["content"], list) and len(last["content"]) > 1:
-            said = _text_of({"content": last["content"][1:]})
-            last["content"] = last["content"][:1]
-        else:
-            said = _text_of(messages.pop())
-        final = "\n\n".join(tail) + "\n\n" + said
+    # the message: a DM's is the cached block before all this; elsewhere it ends what the tail says
+    cached_message = bool(said_now)
+    if not cached_message:
+        said_now = f"{said_as}: {defuse(msg.text)}"
+        if replace_last_reply and messages and messages[-1]["role"] == "user":
+            # Reroll: the last user turn is already the message being answered (the opening block stays).
+            last = messages[-1]
+            if len(messages) == 1 and isinstance(last["content"], list) and len(last["content"]) > 1:
+                said_now = _text_of({"content": last["content"][1:]})
+                last["content"] = last["content"][:1]
+            else:
+                said_now = _text_of(messages.pop())
+        tail.append(said_now)
     if since:
         # Other characters answered this message first; the reply should build on what they said.
-        final += "\n\n[Answered since, before your turn]\n" + format_recent(since, own_ids, persona.name)
+        tail.append("[Answered since, before your turn]\n" + format_recent(since, own_ids, persona.name))
     at_end = depth_lore_part([e for e in extras.depth_lore if e.depth == 0])
     if at_end:
-        final += "\n\n" + at_end
+        tail.append(at_end)
     # the instructions after the history, the lore of the author's note's top and bottom around the notes
     top, bottom = (fence("lore", t, position=p) if t.strip() else ""
                    for t, p in zip(extras.notes_lore, ("an_top", "an_bottom"), strict=True))
@@ -403,10 +409,11 @@ def build_reply_prompt(
         instructions.append("[Instructions] " + persona.render(persona.post_history_instructions, name,
                                                                seed=msg.message_id,
                                                                last_message=defuse(msg.text)))
-    if instructions:
-        final += "\n\n" + "\n\n".join(instructions)
-    _append(messages, "user", final)
-    place_at_depth(messages, at_depth, len(system))
+    final = "\n\n".join([*tail, *instructions])
+    if final:
+        _append(messages, "user", final)
+    # (a DM's notes after its message are no message of the chat: a depth counts messages)
+    place_at_depth(messages, at_depth, len(system), after=1 if cached_message and final else 0)
     # the parts by name, for the operator's prompt inspector (bot/core/models/sent.py)
     parts += [("time", now_part(moment, name, data.person_zone, dated=persona.real_world_time)
                        if moment is not None else ""),

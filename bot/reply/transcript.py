@@ -115,6 +115,23 @@ def user_turn(text: str, marker: str = "") -> str:
     return f"[{marker}] {defuse(text)}" if marker else defuse(text)
 
 
+def dm_message(messages: list[JsonObject], text: str, message_id: int, stamps: DmStamps | None, *,
+               rerolled: bool = False) -> str:
+    """End a DM's ``messages`` (its history as :func:`history_messages` gave it, with ``stamps``) with the
+    message answered, exactly as the history will show it from the next reply on: its marker after a pause,
+    merged into a user turn before it that got no answer. Cached by this reply, it is read by the next.
+    A reroll's (``rerolled``) is there already. Returns the message's text as shown."""
+    if rerolled and messages and messages[-1]["role"] == "user":
+        return str(messages[-1]["content"])
+    said = user_turn(text if text and not text.isspace() else NO_TEXT,
+                     stamps.after(message_id) if stamps is not None else "")
+    if messages and messages[-1]["role"] == "user":  # (as history_messages merges a turn with no answer)
+        messages[-1]["content"] += "\n\n" + said
+    else:
+        messages.append({"role": "user", "content": said})
+    return said
+
+
 def history_messages(history: History, *, drop_last_assistant: bool = False,
                      stamps: DmStamps | None = None) -> list[JsonObject]:
     """Turns as alternating user/assistant messages starting with a user turn (merging repeats); ``stamps``:
