@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.core.persona.register import DEFAULT_SAFE_REGISTER, MATURE_PLACE, SAFE_
 from bot.core.persona.transfer import import_character
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import CHANNEL_ID, OTHER_CHANNEL_ID, USER_ID, Harness, reply_requests
+from tests.test_alive_proactive import Rolls, bot_switch, proactive, sent_at, status_request, unaddressed
 
 Make = Callable[..., Awaitable[Harness]]
 EXAMPLE = "Vel purrs something unrepeatable."
@@ -134,3 +136,21 @@ def test_an_nsfw_tagged_card_is_imported_as_mature(tmp_path: Path) -> None:
     assert "mature=" not in (plain / "character.env").read_text()
     assert not load_persona(plain, {}).mature
     assert not load_persona(folder, {"mature": "false"}).mature  # character.env wins over the tag
+
+
+async def test_proactive_talk_follows_its_channel_and_the_status_keeps_safe(make_harness: Make,
+                                                                           tmp_path: Path) -> None:
+    h = await make_harness(character_dir=vel_card(tmp_path), proactive_chance="1", yes_no_vote_count="1",
+                           custom_status="true")
+    await h.discord.wait_for(lambda d: d.custom_status() is not None, what="the custom status")
+    [asked] = [r for r in h.claude.requests if status_request(r.body)]
+    assert safe(FakeClaude.all_text(asked))  # shown everywhere
+    await h.discord.mark_age_restricted(CHANNEL_ID)
+    assert "**on** for <#" in await bot_switch(h, "proactive", "on")
+    said = await unaddressed(h, "quiet night in the lounge")
+    h.bot.alive.proactive.rng = Rolls(0.0, 0.2)  # within the chance; a comment
+    h.claude.script(ANSWER, match=proactive)
+    spoke = await h.bot.alive.proactive.run(sent_at(said) + timedelta(minutes=5))
+    assert spoke == "spoke in 1 of 1 channel(s)"
+    await h.replies(CHANNEL_ID)
+    assert full(FakeClaude.all_text(next(r for r in reversed(h.claude.requests) if proactive(r.body))))
