@@ -24,7 +24,7 @@ from discord.ext import commands
 from bot.alive.service import Alive
 from bot.core.pipeline import conversation_scope, private_scope
 from bot.core.text import clip
-from bot.discord.flow import private_place
+from bot.discord.flow import age_restricted_place, private_place
 from bot.discord.permissions import (
     Inactive,
     NotAllowed,
@@ -345,7 +345,8 @@ class UserCommands(commands.Cog):
         session = self.tools.reroll(
             target, author_name=interaction.user.display_name, channel_id=interaction.channel_id or 0,
             guild_id=interaction.guild_id, guild_name=interaction.guild.name if interaction.guild else "",
-            channel_name=getattr(channel, "name", "") or "", ooc_context=context or "")
+            channel_name=getattr(channel, "name", "") or "", ooc_context=context or "",
+            age_restricted=age_restricted_place(channel))
         view = RerollView(self, interaction, session)
         await view.show_new_draft(interaction)
 

@@ -17,6 +17,7 @@ from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime, hour_in
 from bot.core.persona.macros import Moment
+from bot.core.persona.register import in_place
 from bot.core.pipeline import Outlet
 from bot.core.text import clean_name
 from bot.core.tokens import counted
@@ -97,7 +98,7 @@ class CheckInRound:
 
     async def check_in(self, person: CheckInDue, now: datetime) -> bool:
         speaker = self.speaker
-        store, persona = speaker.store, speaker.persona
+        store, persona = speaker.store, in_place(speaker.persona, False)  # a DM: a mature one's safe register
         user = await store.people.get_user(person.user_id)
         remembered = self.remembers(user.memory_consent if user is not None else None)
         name = clean_name(person.name) if person.name else "them"

@@ -25,6 +25,7 @@ from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import LocalTime
 from bot.core.persona.macros import Moment
+from bot.core.persona.register import in_place
 from bot.core.pipeline import Outlet
 from bot.core.text import clean_name
 from bot.reply.prompting import format_recent
@@ -47,6 +48,7 @@ class Place:
     guild_id: int
     channel_name: str = ""
     guild_name: str = ""
+    age_restricted: bool = False  # Discord's NSFW channel: a mature character speaks in full there
 
     @property
     def label(self) -> str:
@@ -158,7 +160,7 @@ class ProactiveRound:
     async def speak(self, place: Place, kind: str, recent: Sequence[SeenMessage], now: datetime) -> str:
         """Say something in ``place``; returns why nothing was posted ("" when it spoke)."""
         speaker, settings = self.speaker, self.speaker.settings
-        persona = speaker.persona
+        persona = in_place(speaker.persona, place.age_restricted)  # a mature one's register for the place
         portrait = await self_portrait(speaker.store.identity, speaker.store.state, speaker.character_key)
         # Channel and server names are text people chose: cleaned as every prompt shows names.
         server = f" on the server {clean_name(place.guild_name)}" if place.guild_name else ""

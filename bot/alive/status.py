@@ -14,6 +14,7 @@ from datetime import datetime
 from bot.alive.initiative import initiative_prompt, self_portrait
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
+from bot.core.persona.register import in_place
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class StatusKeeper:
     async def refresh(self, now: datetime) -> str | None:
         """Write, store and show a new status; None (the old one kept, nothing shown) when Claude fails."""
         speaker = self.speaker
-        persona = speaker.persona
+        persona = in_place(speaker.persona, False)  # shown everywhere: a mature one's safe register
         portrait = await self_portrait(speaker.store.identity, speaker.store.state, speaker.character_key)
         said = [m.content for m in await speaker.store.log.said_by(speaker.own_author_ids, limit=RECENT_SAID)]
         lately = "\n".join(f"- {' '.join(s.split())[:150]}" for s in said if s.strip())

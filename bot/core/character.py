@@ -23,6 +23,7 @@ from bot.core.persona import load_persona
 from bot.core.persona.claudemask import core_prompt_path
 from bot.core.persona.loader import greeting_warning
 from bot.core.persona.model import Persona
+from bot.core.persona.register import register_notice
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class CharacterSource:
         self._persona: Persona | None = None
         self._reported: tuple[str, ...] = ()  # the unused fields last logged, so each set is logged once
         self._cut_reported: tuple[str, ...] = ()  # the greetings cut, last warned of (once per change)
+        self._register_reported = ""  # where a mature character speaks in full, last said (once per change)
         # config.env had settings at the last load: if it has none now, an edit is under way (the settings'
         # reload says so) and the persona keys it may hold are not dropped meanwhile.
         self._config_had_settings = False
@@ -127,6 +129,10 @@ class CharacterSource:
         if report and (warning := greeting_warning(persona)) and persona.cut_greetings != self._cut_reported:
             log.warning("%s (%s): %s", persona.name, self.folder, warning)
             self._cut_reported = persona.cut_greetings
+        if report and (notice := register_notice(persona)) != self._register_reported:
+            if notice:
+                log.info("%s (%s): %s", persona.name, self.folder, notice)
+            self._register_reported = notice
         return persona
 
     def current(self) -> Persona:

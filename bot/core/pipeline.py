@@ -70,6 +70,9 @@ class Incoming:
     # A server place not everyone there can see (a private channel, a private thread such as a ticket's):
     # the log channel names it by id only, never quoting it or its name (a ticket thread is named by topic).
     private: bool = False
+    # Discord's age-restricted (NSFW) channel, or a thread of one: where a mature character speaks in full
+    # (bot/core/persona/register.py). Never a DM.
+    age_restricted: bool = False
     # Downloads an attachment of ``carried``, up to a size in bytes (the transport's CDN read), for a reply
     # that looks at images and files (bot/reply/media.py); None where nothing can be downloaded.
     fetch: Callable[[Attachment, int], Awaitable[bytes]] | None = field(default=None, compare=False,

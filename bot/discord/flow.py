@@ -121,6 +121,7 @@ def to_incoming(message: discord.Message, me: discord.abc.User, character: str =
         else (),
         fetch=attachment_fetcher(message),
         private=private_place(channel),
+        age_restricted=age_restricted_place(channel),
     )
 
 
@@ -136,6 +137,13 @@ def clean_content(message: discord.Message, me: discord.abc.User | None = None, 
                 if user.id == me.id:
                     content = content.replace(f"@{user.display_name}", f"@{character}")
     return content.replace("\x00", "")  # PostgreSQL text cannot hold NUL
+
+
+def age_restricted_place(channel: Any) -> bool:
+    """A server channel marked age-restricted (NSFW), or a thread of one (discord.py's ``is_nsfw`` reads
+    the parent's flag); a DM never is. (Any: as :func:`private_place`.)"""
+    is_nsfw = getattr(channel, "is_nsfw", None)
+    return getattr(channel, "guild", None) is not None and callable(is_nsfw) and bool(is_nsfw())
 
 
 def private_place(channel: Any) -> bool:

@@ -60,7 +60,7 @@ class AlivePresence:
                     continue
                 if me is not None and not channel.permissions_for(me).send_messages:
                     continue
-                out.append(Place(channel.id, guild.id, channel.name, guild.name))
+                out.append(Place(channel.id, guild.id, channel.name, guild.name, channel.is_nsfw()))
         return out
 
     def outlet_for(self, place: Place) -> ChannelOutlet:

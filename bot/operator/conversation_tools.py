@@ -208,16 +208,17 @@ class ConversationTools:
         return RerollTarget.of(await self.history(user_id, scope), user_id, scope)
 
     def reroll(self, target: RerollTarget, *, author_name: str, channel_id: int, guild_id: int | None,
-               guild_name: str = "", channel_name: str = "", ooc_context: str = "") -> RerollSession:
+               guild_name: str = "", channel_name: str = "", ooc_context: str = "",
+               age_restricted: bool = False) -> RerollSession:
         """A session answering ``target`` again, as if its user turn had just arrived where the command was
-        used."""
+        used (``age_restricted``: there, a mature character speaks in full)."""
         turn = target.user_turn
         incoming = Incoming(
             message_id=turn.discord_message_id or time_snowflake(datetime.now(UTC)),
             channel_id=channel_id, author_id=target.user_id, author_name=author_name, content=turn.content,
             created_at=datetime.now(UTC), is_dm=target.scope == "dm", guild_id=guild_id,
             guild_name=guild_name,
-            channel_name=channel_name)
+            channel_name=channel_name, age_restricted=age_restricted)
         return RerollSession(self, target, incoming, ooc_context)
 
     # -- memories and figures

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from bot.core.config import Settings
 from bot.core.models.base import Prompt
 from bot.core.persona.model import Persona
+from bot.core.persona.register import in_place
 from bot.core.pipeline import Incoming, PromptPart
 from bot.reply.deciding import IntentRouter
 from bot.reply.generation import ModelCall
@@ -86,6 +87,7 @@ class PromptComposer:
         """The reply prompt for ``msg`` and whether its author is premium; ``data``: its prompt data if
         already read (see prompt_request); ``opening``: the greeting this reply posted first, if any."""
         data = data or await self.read_prompt_data(msg)
+        persona = in_place(persona, msg.age_restricted)  # (a reroll's persona too; once is enough)
         greeting = opening.text if opening is not None else await self.greeter.shown(data, msg)
         later: list[SeenMessage] = []
         if see_later and not msg.is_dm:

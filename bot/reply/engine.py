@@ -24,6 +24,7 @@ from bot.core.localtime import load_zone
 from bot.core.models.base import Prompt
 from bot.core.models.tools import without_footnotes
 from bot.core.persona.model import Persona
+from bot.core.persona.register import in_place
 from bot.core.pipeline import NO_FEATURES, Features, Incoming, MemoryConsent, Outlet, OwnAccounts, ReplyResult
 from bot.core.policy import ServerPolicies
 from bot.reply.admission import Admission
@@ -141,7 +142,9 @@ class ReplyEngine:
 
     async def _respond(self, msg: Incoming, outlet: Outlet, see_later: bool = False,
                        prefetched: Prefetched | None = None) -> ReplyResult:
-        persona, composer, keeper = self.persona, self.composer, self.keeper
+        # a mature character as it plays here: its full register only in an age-restricted place
+        persona = in_place(self.persona, msg.age_restricted)
+        composer, keeper = self.composer, self.keeper
         started = time.monotonic()
         mark = self.store.privacy.mark_of(msg.message_id)
         data = await composer.prompt_data(msg, prefetched)

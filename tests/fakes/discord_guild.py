@@ -706,6 +706,22 @@ class GuildWorld:
         await self._dispatch_guild("THREAD_CREATE", {**public, "newly_created": True}, gid)
         return public
 
+    async def open_thread(self, parent_id: int, user_id: int, name: str) -> int:
+        """A member opens a public thread in a channel (as the bot would, with the member's permissions)."""
+        made = await self._create_thread(parent_id, {"name": name, "type": 11}, self.users[user_id], {})
+        assert isinstance(made, dict), made
+        return int(made["id"])
+
+    async def mark_age_restricted(self, channel_id: int, nsfw: bool = True) -> None:
+        """A server admin switches a text channel's age restriction (Discord's ``nsfw``): the flag is a
+        channel's own, sent in its payload and a CHANNEL_UPDATE; a thread has none (it reads its parent's)."""
+        channel = self.channels[channel_id]
+        if channel["type"] in (11, 12):
+            raise ValueError("a thread has no age restriction of its own: Discord reads its parent's")
+        channel["nsfw"] = nsfw
+        public = {k: v for k, v in channel.items() if not k.startswith("_")}
+        await self._dispatch_guild("CHANNEL_UPDATE", public, int(channel["guild_id"]))
+
     async def _edit_channel(
         self, cid: int, body: dict[str, Any], bot: dict[str, Any], headers: Mapping[str, str]
     ) -> Any:
@@ -723,6 +739,8 @@ class GuildWorld:
                     channel["thread_metadata"][key] = body[key]
         if "name" in body:
             channel["name"] = body["name"]
+        if "nsfw" in body and channel["type"] not in (11, 12):  # a thread's flag is its parent's
+            channel["nsfw"] = bool(body["nsfw"])
         self._audit(gid, "channel_update", cid, bot, headers)
         public = {k: v for k, v in channel.items() if not k.startswith("_")}
         await self._dispatch_guild(

@@ -16,8 +16,9 @@ For every format: ``default_name`` / ``description`` and the three memory prompt
 what the files say; ``avatar`` (a path relative to the folder) or an ``avatar.png`` file sets the avatar;
 ``lorebook`` (a path) or a ``lorebook.json`` file adds a SillyTavern world-info lorebook; ``router_weight``
 is the character's share of unaddressed messages in an ensemble; ``circadian=false`` (or a card's
-``extensions.kindred.circadian: false``) keeps the hour of the day from tiring it; an ``identity.json`` is
-validated here (it is seeded into the database at start-up).
+``extensions.kindred.circadian: false``) keeps the hour of the day from tiring it; ``mature`` and
+``safe_register`` (or the card's NSFW tag) say where its full register applies (register.py); an
+``identity.json`` is validated here (it is seeded into the database at start-up).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bot.core.persona.framework import load_framework_character
 from bot.core.persona.identity import IDENTITY_FILE, read_identity_seed
 from bot.core.persona.lorebook import load_lorebook, merge_lorebooks
 from bot.core.persona.model import GREETING_MAX_CHARS, GREETING_POSTS, Persona
+from bot.core.persona.register import mature_fields
 from bot.core.text import cut_at_sentence
 
 
@@ -172,5 +174,6 @@ def load_persona(folder: Path, env: Mapping[str, str]) -> Persona:
         lorebook=lorebook,
         router_weight=_router_weight(folder, env),
         circadian=_circadian(folder, env, persona),
+        **mature_fields(folder, env, persona),
         unused_fields=(*persona.unused_fields, *_framework_notes(persona, folder)),
     )

@@ -121,6 +121,10 @@ class Persona:
     # Whether the hour of the day tires the character (late at night in its time zone); off for a card
     # with no such rhythm (character.env ``circadian=false``, a card's ``extensions.kindred.circadian``).
     circadian: bool = True
+    # Speaks in its full register only in age-restricted places (bot/core/persona/register.py); elsewhere
+    # in its safe register: ``safe_register``, else the default.
+    mature: bool = False
+    safe_register: str = ""
     # Fields of the source files Kindred reads but has no counterpart for (logged once at start-up).
     unused_fields: tuple[str, ...] = ()
     # The greetings cut to GREETING_MAX_CHARS as the character was loaded, each named (warned of once).

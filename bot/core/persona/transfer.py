@@ -11,6 +11,7 @@ from bot.core.errors import ConfigError
 from bot.core.persona.acore import acore_kind, peek_json
 from bot.core.persona.cards import (
     export_card,
+    find_card,
     import_card,
     new_character_folder,
     persona_card_data,
@@ -21,6 +22,7 @@ from bot.core.persona.loader import load_persona
 from bot.core.persona.lorebook import lorebook_to_dict
 from bot.core.persona.model import Persona
 from bot.core.persona.png import PNG_SIGNATURE
+from bot.core.persona.register import tagged_nsfw
 
 
 def import_character(path: Path, characters_dir: Path, as_name: str | None = None) -> Path:
@@ -30,7 +32,7 @@ def import_character(path: Path, characters_dir: Path, as_name: str | None = Non
         return _import_claudemask(path, characters_dir, as_name)
     data = peek_json(path) if path.suffix.lower() == ".json" else None
     if acore_kind(data) is None:
-        return import_card(path, characters_dir, as_name)
+        return mark_mature(import_card(path, characters_dir, as_name))
     assert isinstance(data, dict)
     name = data.get("display_name") or data.get("character_name") or data.get("name") or path.stem
     found = data.get("description")
@@ -67,6 +69,18 @@ def import_character(path: Path, characters_dir: Path, as_name: str | None = Non
         shutil.rmtree(target)
         raise
     return target
+
+
+def mark_mature(folder: Path) -> Path:
+    """An imported card tagged NSFW is marked mature in its character.env, where the operator sees it
+    (the loader reads the tag too: the line says so and is the one place to turn it off)."""
+    card = find_card(folder)
+    if card is not None and tagged_nsfw(read_card(card).as_dict()):
+        with (folder / "character.env").open("a", encoding="utf-8") as env:
+            env.write("\n# The card is tagged NSFW: its full register only in age-restricted channels,\n"
+                      "# a safe one elsewhere and in DMs (docs/characters.md, Mature characters);\n"
+                      "# safe_register=\"...\" says how it keeps to it.\nmature=true\n")
+    return folder
 
 
 def _import_claudemask(path: Path, characters_dir: Path, as_name: str | None) -> Path:
