@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 Scope = Literal["channel", "server"]
 OnOff = Literal["on", "off", "default"]
 SWITCHES = {"proactive": ("proactive_talk", "I speak first now and then (when it has been quiet a while)"),
-            "reactions": ("emote_reactions", "I react with an emote to warm messages I don't answer")}
+            "reactions": ("emote_reactions", "I react with an emote to warm messages I don't answer"),
+            "reminders": ("reminders", "people can ask me to remind them of something here")}
 
 
 def on_off(value: bool | None) -> str:
@@ -135,6 +136,15 @@ class Activation(commands.Cog):
     async def reactions(self, interaction: Interaction, state: OnOff,
                         scope: Scope = "channel") -> None:
         await self._set_switch(interaction, "reactions", state, scope)
+
+    @group.command(name="reminders", description="Let people ask me for reminders here (or not).")
+    @app_commands.describe(state="on, off, or default (the reminders setting)",
+                           scope="This channel (default) or the whole server")
+    @in_server()
+    @admin_only()
+    async def reminders(self, interaction: Interaction, state: OnOff,
+                        scope: Scope = "channel") -> None:
+        await self._set_switch(interaction, "reminders", state, scope)
 
     @group.command(name="status-refresh", description="Write and show a new custom status now.")
     @in_server()

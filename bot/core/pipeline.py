@@ -21,6 +21,7 @@ from database.records import PromptData
 
 if TYPE_CHECKING:
     from bot.core.claude import Completion
+    from bot.core.models.tools import OfferedTool
 
 
 PRIVATE_SCOPE = "private:"  # a private place of a server: summarized into private memories, as a DM is
@@ -236,6 +237,14 @@ class ReplyFilter(Protocol):
     a blank answer keeps the text as it was, and one that raises is logged and skipped."""
 
     def __call__(self, msg: Incoming, text: str, /) -> str: ...
+class ToolSource(Protocol):
+    """Client tools a feature offers the reply to one message (a reminder, where reminders are on),
+    declared in its request after reading where and by whom it was asked. Each tool's declaration is the
+    same from request to request (the cached prefix starts with the tools); none: nothing offered."""
+
+    async def offered(self, msg: Incoming) -> Sequence[OfferedTool]: ...
+
+
 # The rule the person's stored consent (None: never given) must pass: it is then read and checked in the
 # unit of work that stores the exchange (one trip to the database less).
 StoredConsent = Callable[[bool | None], bool]
@@ -281,6 +290,7 @@ class Features:
     prompt_parts: tuple[PromptPart, ...] = ()  # recall, feelings, style, emotes, a late reply's note
     reply_filters: tuple[ReplyFilter, ...] = ()  # emote names made valid
     turn_observers: tuple[TurnListener, ...] = ()  # summaries, feelings, style, counters, the cluster
+    tool_sources: tuple[ToolSource, ...] = ()  # client tools a reply may use (reminders)
 
     def __post_init__(self) -> None:
         for part in self.prompt_parts:

@@ -145,7 +145,8 @@ class ReplyEngine:
         # the request, not before the prompt is read: it overlaps the generation, what the person waits for)
         # and calls nothing back here. The call's usage row is stored as soon as the call ends, before the
         # typing delay and the post: the spending limits see it at once (bot/operator/limits.py).
-        tools = self.lookup.toolbox(msg, prompt, persona.name)
+        offered = [tool for source in self.features.tool_sources for tool in await source.offered(msg)]
+        tools = self.lookup.offering(self.lookup.toolbox(msg, prompt, persona.name), offered)
         if tools is not None:
             prompt = dataclasses.replace(prompt, tools=tools.declared)
         generation = Generation(self.claude, prompt, media, composer.model_call(msg, persona, premium), lines,

@@ -20,20 +20,11 @@ from typing import Protocol
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion
 from bot.core.models.base import CallUsage, Prompt, SoFar
+from bot.core.models.tools import ToolOutput as ToolOutput  # (re-exported: the tools' result)
 from bot.core.models.tools import footnotes, tool_uses
 from bot.reply.media import Media
 from bot.reply.prompting import fence
 from database.boundary import JsonObject
-
-
-@dataclass(frozen=True)
-class ToolOutput:
-    """What a client tool gave: a result the model reads (``error``: the tool failed, say so), or with
-    ``final`` the reply itself, said in character with no further call (a search past the day's cap)."""
-
-    text: str
-    error: bool = False
-    final: bool = False
 
 
 class ClientTool(Protocol):

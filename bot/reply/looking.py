@@ -17,12 +17,12 @@ The caps are counted by this process (a restart starts the day's count again).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 
 from bot.core.config import Settings
 from bot.core.models.base import Prompt
-from bot.core.models.tools import Location, client_tool, domains, web_fetch, web_search
+from bot.core.models.tools import Location, OfferedTool, client_tool, domains, web_fetch, web_search
 from bot.core.pipeline import Incoming
 from bot.reply.generation import ClientTool, Toolbox, ToolOutput
 from database.boundary import JsonObject
@@ -129,6 +129,18 @@ class Lookup:
         if lookup.web_fetch and posted and prompt.memories_of <= {msg.author_id}:
             declared.append(web_fetch(domains(posted)))
         return Toolbox(tuple(declared), client, lookup.tool_rounds, self.budget.account(msg))
+
+    def offering(self, toolbox: Toolbox | None, offered: Sequence[OfferedTool]) -> Toolbox | None:
+        """``toolbox`` with the client tools the features offered this reply (a reminder) declared first:
+        theirs are the same bytes from request to request, and the cached prefix starts with the tools."""
+        if not offered:
+            return toolbox
+        declared = tuple(t.declared for t in offered)
+        client = {t.name: t for t in offered}
+        if toolbox is None:
+            return Toolbox(declared, client, self.settings.lookup.tool_rounds)
+        return Toolbox((*declared, *toolbox.declared), {**client, **toolbox.client}, toolbox.rounds,
+                       toolbox.searches)
 
 
 def _listed(text: str) -> list[str]:

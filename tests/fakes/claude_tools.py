@@ -16,7 +16,9 @@
   (``stop_reason: pause_turn``) and answers when the paused turn is sent back. Without ``web_search`` but
   with a client tool, the model asks for that tool (``stop_reason: tool_use``); with neither, it answers
   from what it knows. A fetch reads only a URL that is in the conversation and on an allowed domain (else
-  the result is the API's ``url_not_allowed`` error), its ``document`` cited when citations are on.
+  the result is the API's ``url_not_allowed`` error), its ``document`` cited when citations are on. A
+  :class:`UseTool` asks for a named client tool only when the request declares it (else it answers from
+  what it knows), and answers once that tool's result comes back, keeping what the result said.
 """
 
 from __future__ import annotations
@@ -235,6 +237,33 @@ class Fetch:
             {"type": "server_tool_use", "id": use_id, "name": "web_fetch", "input": {"url": self.url}},
             {"type": "web_fetch_tool_result", "tool_use_id": use_id, "content": result}]
         return Answer([*work, {"type": "text", "text": self.answer}], fetches=1)
+
+
+@dataclass
+class UseTool:
+    """The model asking for client tool ``name`` with ``input`` (when the request declares it), then, given
+    the result, answering ``answer``; ``plain`` when the tool is not declared. ``results``: the
+    ``tool_result`` blocks it was sent, in order."""
+
+    name: str
+    input: dict[str, Any]
+    answer: str = "Done."
+    plain: str = "I can't do that from here."
+    results: list[dict[str, Any]] = field(default_factory=list)
+    asked: int = 0
+
+    def answer_to(self, body: dict[str, Any]) -> Answer:
+        messages = body.get("messages") or []
+        mine = [b for b in _blocks(messages[-1] if messages else None)
+                if b.get("type") == "tool_result" and str(b.get("tool_use_id")).startswith("toolu_use_")]
+        if mine:
+            self.results += mine
+            return Answer([{"type": "text", "text": self.answer}])
+        if not any(t.get("name") == self.name for t in client_tools(body)):
+            return Answer([{"type": "text", "text": self.plain}])
+        self.asked += 1
+        return Answer([{"type": "tool_use", "id": f"toolu_use_{self.asked:04d}", "name": self.name,
+                        "input": self.input}], "tool_use")
 
 
 def _encrypted(url: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from database.boundary import Json, JsonObject
@@ -24,6 +25,27 @@ SERVER_BLOCKS = frozenset({"server_tool_use", "web_search_tool_result", "web_fet
 MAX_SOURCES = 3  # footnote links under a reply: a few, never a wall of URLs
 SOURCES = "-# Sources: "  # how the line of sources under a reply begins (Discord's small text)
 FETCH_MAX_CONTENT_TOKENS = 20_000  # a fetched page is cut here (its tokens are billed as input)
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    """What a client tool gave: a result the model reads (``error``: the tool failed, say so), or with
+    ``final`` the reply itself, said in character with no further call (a search past the day's cap)."""
+
+    text: str
+    error: bool = False
+    final: bool = False
+
+
+class OfferedTool(Protocol):
+    """A client tool a feature offers one reply (bot/core/pipeline.py ``ToolSource``): its name, its
+    declaration (the same bytes from request to request: the cached prefix starts with the tools) and what
+    it does when the model asks."""
+
+    name: str
+    declared: JsonObject
+
+    async def run(self, arguments: JsonObject) -> ToolOutput: ...
 
 
 @dataclass(frozen=True)
