@@ -25,7 +25,7 @@ from database.alive_models import ScheduledJob
 from database.reminders import Reminder, reminder_key
 from database.store import Store
 from tests.fakes.claude_server import Reply
-from tests.fakes.claude_tools import UseTool
+from tests.fakes.claude_tools import Search, UseTool
 from tests.harness import CHANNEL_ID, GUILD_ID, USER_ID, Harness, MakeHarness, bot_posts, ephemeral, eventually
 from tests.test_memory_commands import forget
 
@@ -211,6 +211,16 @@ async def test_the_plain_line_goes_out_when_the_model_fails(make_harness: MakeHa
     [post] = [m for m in bot_posts(h, dm) if "remind you" in m["content"]]
     assert post["content"] == "alice, you asked me to remind you: stretch"
     h.claude.recover()
+
+
+async def test_a_reminder_tool_and_a_web_search_share_a_request(make_harness: MakeHarness) -> None:
+    h = await make_harness(web_search="dms")
+    h.claude.script(Reply(tools=Search("news today", [("https://news.example.com/a", "A storm")],
+                                       answer="Big day.")))
+    sent = await h.dm("what's in the news today?")
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert "Big day." in reply["content"]
+    assert tool_names(h.claude.requests[-1].body) == ["set_reminder", "suggest_timezone", "web_search"]
 
 
 async def test_reminders_lists_and_cancels(make_harness: MakeHarness) -> None:

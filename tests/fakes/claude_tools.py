@@ -180,7 +180,7 @@ class Search:
         if paused and any(b.get("id") in self.ids for b in paused):
             return Answer(self._cited())  # the paused turn goes on from its search
         if tool is None:
-            custom = client_tools(body)
+            custom = [t for t in client_tools(body) if "search" in str(t.get("name"))]  # not a reminder
             if custom:
                 use_id = f"toolu_fake_{len(self.ids) + 1:04d}"
                 self.ids.append(use_id)
