@@ -61,7 +61,8 @@ class ForgetMeView(OwnedView):
                         "Our conversations and their "
                         "summaries, core memories (and their archived versions), long-term facts, "
                         "the excerpts of our conversations I can look back on, how I feel "
-                        "about you, how you write, your check-in choice, your logged and archived messages "
+                        "about you, how you write, your check-in choice, your reminders, your logged and "
+                        "archived messages "
                         "(my answers in our DMs too), your usage records and your names. This cannot be "
                         "undone.")
         self.button("Yes, delete everything", "confirm", self.confirm, style=discord.ButtonStyle.danger)

@@ -486,8 +486,8 @@ async def test_a_dm_reminder_is_delivered_once_by_the_cluster_after_a_restart(wo
 
     await world.launch("low", "0-1")
     await world.launch("high", "2-3")
-    world.claude.script(Reply(tools=UseTool(
-        "set_reminder", {"text": "stretch", "local_time": None, "in_minutes": 2}, answer="Will do!")), times=2)
+    asked = {"text": "stretch", "local_time": None, "in_minutes": 2}
+    world.claude.script(Reply(tools=UseTool("set_reminder", asked, answer="Will do!")), times=2)
     sent = await world.discord.dm_message(USER, "remind me in 2 minutes to stretch")
     dm = int(sent["channel_id"])
     await world.discord.wait_for_messages(dm, 1, timeout=EVENT_WAIT)
@@ -498,7 +498,6 @@ async def test_a_dm_reminder_is_delivered_once_by_the_cluster_after_a_restart(wo
     assert codes == [0, 0], {n: world.log(n)[-2000:] for n in world.procs}
     store = await Store(world.db_url).open()
     try:
-        rows = await store.reminders.open_for(USER)
         [row] = await store.reminders.open_for(USER)  # the DM came on shard 0 only: one reply set one
         now = datetime.now(UTC)
         async with store.engine.begin() as conn:

@@ -26,8 +26,8 @@ def tool_types(body: dict[str, object]) -> list[object]:
 
 
 async def test_a_question_about_today_gets_a_search_and_its_sources(make_harness: MakeHarness) -> None:
-    h = await make_harness(reminders_in_dms="false", web_search="dms", web_search_location="Brighton, England, GB",
-                           timezone="Europe/London")
+    h = await make_harness(reminders_in_dms="false", web_search="dms",
+                           web_search_location="Brighton, England, GB", timezone="Europe/London")
     h.claude.script(Reply(tools=Search("news today", NEWS, answer="Big day out there.")))
     sent = await h.dm("what's in the news today?")
     [reply] = await h.replies(int(sent["channel_id"]))
@@ -153,7 +153,8 @@ async def test_typing_shows_while_a_search_runs_in_the_middle_of_a_stream(make_h
 
 
 async def test_the_cap_stops_the_eleventh_search_in_character(make_harness: MakeHarness) -> None:
-    h = await make_harness(reminders_in_dms="false", web_search="dms", web_search_daily_cap_person=10, web_search_daily_cap_server=50)
+    h = await make_harness(reminders_in_dms="false", web_search="dms", web_search_daily_cap_person=10,
+                           web_search_daily_cap_server=50)
     h.claude.script(Reply(tools=Search("news", NEWS[:1], answer="Found it.")), times=None)
     channel = 0
     for n in range(1, 12):

@@ -26,7 +26,16 @@ from database.reminders import Reminder, reminder_key
 from database.store import Store
 from tests.fakes.claude_server import Reply
 from tests.fakes.claude_tools import Search, UseTool
-from tests.harness import CHANNEL_ID, GUILD_ID, USER_ID, Harness, MakeHarness, bot_posts, ephemeral, eventually
+from tests.harness import (
+    CHANNEL_ID,
+    GUILD_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    bot_posts,
+    ephemeral,
+    eventually,
+)
 from tests.test_memory_commands import forget
 
 LONDON = ZoneInfo("Europe/London")
@@ -79,7 +88,8 @@ def asking(msg_id: int = 1, *, dm: bool = True) -> Incoming:
 
 async def test_a_reminder_for_friday_is_stored_for_the_right_utc_instant(store: Store) -> None:
     now = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
-    book = ReminderBook(AliveSettings(), store.reminders, store.switches, Timers(store.timers), clock=lambda: now)
+    book = ReminderBook(AliveSettings(), store.reminders, store.switches, Timers(store.timers),
+                        clock=lambda: now)
     msg = asking()
     # No zone yet: a local time is not guessed, a relative one is fine.
     refused = await book.set(msg, "call mum", "2026-10-30T18:00", None)
@@ -90,7 +100,8 @@ async def test_a_reminder_for_friday_is_stored_for_the_right_utc_instant(store: 
     assert not done.error, done.text
     [row] = await store.reminders.open_for(USER_ID)
     assert row.due_at == datetime(2026, 10, 30, 18, 0, tzinfo=UTC) and row.zone == "Europe/London"
-    assert f"<t:{int(row.due_at.timestamp())}:F>" in done.text and "Friday 30 October 2026, 18:00" in done.text
+    assert f"<t:{int(row.due_at.timestamp())}:F>" in done.text
+    assert "Friday 30 October 2026, 18:00" in done.text
     [timer] = await store.timers.of_kind("reminder")
     assert (timer.key, timer.due, timer.payload) == (reminder_key(row.id), row.due_at, {"reminder": row.id})
     skipped = await book.set(msg, "x", "2027-03-28T01:30", None)
@@ -113,7 +124,8 @@ async def test_a_reminder_for_friday_is_stored_for_the_right_utc_instant(store: 
 async def test_two_processes_deliver_a_reminder_once(store: Store, db_url: str) -> None:
     """Two processes' timer loops on one database, both seeing the reminder due: one delivers it."""
     now = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
-    book = ReminderBook(AliveSettings(), store.reminders, store.switches, Timers(store.timers), clock=lambda: now)
+    book = ReminderBook(AliveSettings(), store.reminders, store.switches, Timers(store.timers),
+                        clock=lambda: now)
     await book.set(asking(), "stretch", None, 2)
     other = await Store(db_url).open()
     delivered: list[int] = []
@@ -243,7 +255,8 @@ async def test_reminders_lists_and_cancels(make_harness: MakeHarness) -> None:
     other = await ephemeral(await h.slash("reminders", [{"name": "cancel", "type": 4, "value": row.id}],
                                           user=h.user2_id, dm=True))
     assert "no reminder" in other["content"]
-    done = await ephemeral(await h.slash("reminders", [{"name": "cancel", "type": 4, "value": row.id}], dm=True))
+    done = await ephemeral(await h.slash("reminders", [{"name": "cancel", "type": 4, "value": row.id}],
+                                         dm=True))
     assert f"Cancelled reminder #{row.id}" in done["content"]
     assert await h.store.reminders.open_for(USER_ID) == []
     # Its timer finds it gone and posts nothing.
