@@ -272,7 +272,9 @@ async def test_forget_me_removes_their_reminders(make_harness: MakeHarness) -> N
     sent = await h.dm("remind me in half an hour to stretch")
     await h.replies(int(sent["channel_id"]))
     [row] = await h.store.reminders.open_for(USER_ID)
+    h.bot.services.reminders.propose(asking(), "Asia/Tokyo", None)
     await forget(h)
+    assert h.bot.services.reminders.proposed(USER_ID) == ""
     assert await h.store.reminders.open_for(USER_ID) == []
     assert await h.store.timers.of_kind("reminder") == []
     assert "reminders" not in await h.store.privacy.rows_about_user(USER_ID)
