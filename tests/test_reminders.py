@@ -9,6 +9,7 @@ them on. The cluster's two processes: tests/test_cluster.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -331,3 +332,26 @@ async def test_in_a_channel_reminders_wait_for_an_admin_and_are_delivered_there(
         await h.store.timers.get(reminder_key(row.id))) == f"reminder {row.id} delivered"  # type: ignore[arg-type]
     [post] = [m for m in bot_posts(h) if "Stretch time!" in m["content"]]
     assert post["content"] == f"<@{USER_ID}> Stretch time!"
+
+
+async def test_a_reminder_waits_for_a_reply_in_flight_in_its_place(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.claude.script(Reply(tools=set_reminder(in_minutes=3)), times=2)
+    sent = await h.dm("remind me in 3 minutes to stretch")
+    dm = int(sent["channel_id"])
+    await h.replies(dm)
+    [row] = await h.store.reminders.open_for(USER_ID)
+    timer = await h.store.timers.get(reminder_key(row.id))
+    assert timer is not None
+    locks = h.bot.engine.keeper.locks
+    h.claude.script("Stretch, now!")
+    async with locks((USER_ID, "dm")):  # a reply to them is being written in the DM
+        delivery = asyncio.create_task(h.bot.services.timers.handlers["reminder"](timer))
+
+        async def waiting() -> bool:
+            return locks.waiting((USER_ID, "dm")) == 2  # the reply's hold and the reminder's wait
+
+        await eventually(waiting, "the reminder to wait for the reply")
+        assert not delivery.done() and not [m for m in bot_posts(h, dm) if "Stretch, now!" in m["content"]]
+    assert await delivery == f"reminder {row.id} delivered"
+    assert [m["content"] for m in bot_posts(h, dm) if "Stretch" in m["content"]] == ["Stretch, now!"]
