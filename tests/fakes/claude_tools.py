@@ -4,7 +4,8 @@
   versioned type (``web_search_20250305``, ``web_fetch_20250910``) with their own name and only their own
   fields (``max_uses`` at least 1; ``allowed_domains`` or ``blocked_domains``, never both; a
   ``user_location`` of type ``approximate``); a client tool's name (``^[a-zA-Z0-9_-]{1,64}$``), an
-  ``input_schema`` of type object, ``strict`` a boolean; names unique.
+  ``input_schema`` of type object, ``strict`` a boolean; names unique. Strict tools keep to the grammar's
+  limits: ``additionalProperties: false``, at most 20 of them, at most 16 union-typed parameters in all.
 * Turns: a client ``tool_use`` must be answered by its ``tool_result`` in the very next user message, and a
   ``tool_result`` must answer a ``tool_use`` of the message before (both 400s in the API's words); tool
   blocks in a request that declares no tools are a 400. A server tool's work (``server_tool_use`` and its
@@ -43,6 +44,10 @@ _SERVER_NAMES = {WEB_SEARCH: "web_search", WEB_FETCH: "web_fetch"}
 _CLIENT_FIELDS = {"type", "name", "description", "input_schema", "strict", "cache_control", "input_examples",
                   "defer_loading", "allowed_callers", "eager_input_streaming"}
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+# Strict tools' grammar limits (Anthropic's structured outputs): tools per request, and parameters whose
+# type is a union (a type array such as ["string", "null"], or anyOf) across all their schemas.
+MAX_STRICT_TOOLS = 20
+MAX_UNION_PARAMETERS = 16
 _RESULTS = {"web_search_tool_result", "web_fetch_tool_result"}
 
 
@@ -89,12 +94,23 @@ def _declared_problem(tools: Any) -> str | None:
                 return f"tools.{i}.custom.input_schema: JSON schema is invalid - type must be 'object'"
             if "strict" in tool and not isinstance(tool["strict"], bool):
                 return f"tools.{i}.custom.strict: Input should be a valid boolean"
+            if tool.get("strict") and schema.get("additionalProperties") is not False:
+                return (f"tools.{i}.custom.input_schema: For 'object' type, 'additionalProperties' must be "
+                        "explicitly set to false")
         else:
             return f"tools.{i}: Input tag '{kind}' found using 'type' does not match any of the expected tags"
         name = str(tool.get("name"))
         if name in names:
             return "tools: Tool names must be unique."
         names.add(name)
+    strict = [t for t in tools if t.get("strict")]
+    if len(strict) > MAX_STRICT_TOOLS:
+        return f"Too many strict tools: {len(strict)} (at most {MAX_STRICT_TOOLS})"
+    unions = sum(1 for t in strict for p in (t["input_schema"].get("properties") or {}).values()
+                 if isinstance(p, dict) and (isinstance(p.get("type"), list) or "anyOf" in p))
+    if unions > MAX_UNION_PARAMETERS:
+        return (f"Too many parameters with union types: {unions} (at most {MAX_UNION_PARAMETERS} across "
+                "all strict tools)")
     return None
 
 
