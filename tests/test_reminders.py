@@ -10,6 +10,7 @@ them on. The cluster's two processes: tests/test_cluster.py."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -355,3 +356,24 @@ async def test_a_reminder_waits_for_a_reply_in_flight_in_its_place(make_harness:
         assert not delivery.done() and not [m for m in bot_posts(h, dm) if "Stretch, now!" in m["content"]]
     assert await delivery == f"reminder {row.id} delivered"
     assert [m["content"] for m in bot_posts(h, dm) if "Stretch" in m["content"]] == ["Stretch, now!"]
+
+
+async def test_a_reminder_whose_posts_keep_failing_is_dropped_after_a_day(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.claude.script(Reply(tools=set_reminder(in_minutes=3)), times=2)
+    sent = await h.dm("remind me in 3 minutes to stretch")
+    await h.replies(int(sent["channel_id"]))
+    [row] = await h.store.reminders.open_for(USER_ID)
+    timer = await h.store.timers.get(reminder_key(row.id))
+    assert timer is not None
+    handler = h.bot.services.timers.handlers["reminder"]
+    async with h.store.engine.begin() as conn:  # two days late: the bot was down, it still goes out
+        await conn.execute(update(Reminder).where(Reminder.id == row.id)
+                           .values(due_at=datetime.now(UTC) - timedelta(days=2)))
+    h.claude.script("Late, but: stretch!")
+    late = dataclasses.replace(timer, last_result="")
+    assert await handler(late) == f"reminder {row.id} delivered"
+    await h.store.reminders.unmark(row.id)  # as if that post had failed, and the run before it too
+    failed = dataclasses.replace(timer, last_result="failed: 403 Forbidden")
+    assert await handler(failed) == f"reminder {row.id} dropped: a day late"
+    assert await h.store.reminders.open_for(USER_ID) == []

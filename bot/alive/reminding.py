@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.proactive import Place
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 ASK = ("[{name} asked you {ago} ago to remind them of what is quoted above, now. Remind them of it, in "
        "character, in one or two short lines. Only the message.]")
+GIVE_UP = timedelta(days=1)  # a reminder whose posts kept failing this long after its time is dropped
 PlaceLock = Callable[[tuple[int, str]], AbstractAsyncContextManager[None]]  # a conversation's reply lock
 
 
@@ -60,6 +61,11 @@ class ReminderDelivery:
             now = self.clock()
             if not await reminders.mark_delivered(reminder_id, now):  # first: a crash after posting
                 return f"reminder {reminder_id} taken by another run"  # must not post it twice
+            if row.last_result.startswith("failed") and now - reminder.due_at > GIVE_UP:
+                # its posts keep failing (its place gone, or closed to us): not retried for ever; one merely
+                # late (the bot was down) still goes out
+                log.warning("reminder %s dropped: still not delivered a day after its time", reminder_id)
+                return f"reminder {reminder_id} dropped: a day late"
             try:
                 outlet = await self._outlet(reminder)
                 if outlet is None:
