@@ -256,12 +256,12 @@ async def run(tmp_path: Path) -> list[dict[str, Any]]:
             n += 1
             await h.dm(said)
             await h.replies(await h.dm_channel_id(), n, timeout=30)
-            await bot.get_cog("Messages").drain()  # type: ignore[union-attr]
+            await bot.in_flight.drain()
             await bot.memory.summarizer.wait_idle()
             clock.at += timedelta(minutes=4)
 
     async def consolidate(days: int) -> None:
-        await bot.get_cog("Messages").drain()  # type: ignore[union-attr]
+        await bot.in_flight.drain()
         await bot.memory.consolidator.run(now=day(days, 4))
         await bot.memory.consolidator.embedded()
 

@@ -1,6 +1,8 @@
 """Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and
-``/bot status-here``; ``/bot proactive`` and ``/bot reactions`` (the switches of proactive talk and emote
-reactions, bot/alive/service.py); ``/bot status-refresh`` (a new custom status now).
+``/bot status-here``; ``/bot proactive``, ``/bot reactions`` and ``/bot server-tools`` (the switches of
+proactive talk and emote reactions, bot/alive/service.py, and of the server's tools while replying,
+bot/servertools/knowing.py: those only where the operator's server_tools setting is on); ``/bot
+status-refresh`` (a new custom status now).
 
 A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
 log only when ``log_inactive_channels`` is true. The engine enforces this (ReplyEngine.observe reads
@@ -28,9 +30,16 @@ log = logging.getLogger(__name__)
 
 Scope = Literal["channel", "server"]
 OnOff = Literal["on", "off", "default"]
-SWITCHES = {"proactive": ("proactive_talk", "I speak first now and then (when it has been quiet a while)"),
-            "reactions": ("emote_reactions", "I react with an emote to warm messages I don't answer"),
-            "reminders": ("reminders", "people can ask me to remind them of something here")}
+# switch -> (settings section, the key that is its default, what it does)
+SWITCHES = {
+    "proactive": ("alive", "proactive_talk", "I speak first now and then (when it has been quiet a while)"),
+    "reactions": ("alive", "emote_reactions", "I react with an emote to warm messages I don't answer"),
+    "reminders": ("alive", "reminders", "people can ask me to remind them of something here"),
+    "server_tools": ("servertools", "server_tools",
+                     "I may look up members, events and what was said here while replying")}
+# Switches whose setting is the operator's master switch: a place may turn them off, never on past it
+# (their tools cost tokens and reach Discord: bot/servertools/knowing.py).
+MASTERED = {"server_tools"}
 
 
 def on_off(value: bool | None) -> str:
@@ -107,12 +116,15 @@ class Activation(commands.Cog):
         place_type, place_id, name = self._place(interaction, scope)
         wanted = None if state == "default" else state == "on"
         await self.places.set_switch(switch, place_type, place_id, wanted)
-        default_key, what = SWITCHES[switch]
-        default = getattr(self.bot.settings.alive, default_key)
+        section, default_key, what = SWITCHES[switch]
+        default = getattr(getattr(self.bot.settings, section), default_key)
         channel_id, guild_id = int(interaction.channel_id or 0), interaction.guild_id
-        effective = await self.places.switch_is_on(switch, channel_id, guild_id, default)
+        if switch in MASTERED:
+            effective = default and await self.places.switch_is_on(switch, channel_id, guild_id, True)
+        else:
+            effective = await self.places.switch_is_on(switch, channel_id, guild_id, default)
         log.info("admin %s set %s %s for %s %s", interaction.user.id, switch, state, place_type, place_id)
-        title = switch.capitalize()
+        title = switch.replace("_", " ").capitalize()
         head = (f"{title} for {name}: back to the default ({'on' if default else 'off'}, {default_key})."
                 if state == "default" else f"{title} is **{state}** for {name}.")
         await interaction.response.send_message(
@@ -145,6 +157,15 @@ class Activation(commands.Cog):
     async def reminders(self, interaction: Interaction, state: OnOff,
                         scope: Scope = "channel") -> None:
         await self._set_switch(interaction, "reminders", state, scope)
+
+    @group.command(name="server-tools",
+                   description="Let me look up members, events and this channel's messages while replying.")
+    @app_commands.describe(state="on, off, or default (the server_tools setting)",
+                           scope="This channel (default) or the whole server")
+    @in_server()
+    @admin_only()
+    async def server_tools(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
+        await self._set_switch(interaction, "server_tools", state, scope)
 
     @group.command(name="status-refresh", description="Write and show a new custom status now.")
     @in_server()

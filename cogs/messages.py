@@ -5,7 +5,6 @@ ready, the replies a crash left owed are answered."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from collections.abc import Callable
@@ -29,19 +28,15 @@ log = logging.getLogger(__name__)
 
 class Messages(commands.Cog):
     def __init__(self, bot: Kindred, flow: MessageFlow, webhooks: WebhookPool | None) -> None:
-        """``webhooks``: the cast's (None: one character, who speaks as the bot account)."""
+        """``flow``: the bot's (built by its setup_hook); ``webhooks``: the cast's (None: one character, who
+        speaks as the bot account)."""
         self.bot = bot
         self.flow = flow
-        self._tasks: set[asyncio.Task[object]] = set()
         self.webhooks = webhooks
         # The main character's key, for the outlets: fixed for the process, so a message's handling enters
         # the reply sequence and the engine once each, in that order (tests/test_message_walk.py).
         self.main_key = bot.engine.character_key
         self._recovered = False
-
-    async def cog_unload(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
 
     def mention_name(self) -> str:
         """The name an @mention of the bot account stands for: its one character's ("" with an ensemble,
@@ -61,17 +56,13 @@ class Messages(commands.Cog):
         msg = self.flow.incoming(message, me, self.mention_name())
         self.flow.note_peers(message, me)
         # discord.py runs each listener call in a task of its own, so a slow Claude never holds up the
-        # gateway: the work is done right here (no second task), and tracked so shutdown can wait for it
-        # (our own posts too: their log write must not hold a connection open past the close).
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
+        # gateway: the work is done right here (no second task); the flow counts it as in flight, so a
+        # shutdown waits for it.
         try:
             await self.flow.answer(msg, message, self.outlets(message))  # the reply sequence, voice around it
         except Exception:
             log.exception("failed to handle message %s", message.id)
         finally:
-            self._tasks.discard(task)
             # The exchange this message started is over (answered, voted down, skipped or failed): the one
             # point a listener (the tests, proving an absence) can know no reply to it is still coming.
             self.bot.dispatch("message_handled", message)
@@ -87,15 +78,11 @@ class Messages(commands.Cog):
         if recovery is None or self._recovered:
             return
         self._recovered = True
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)  # a shutdown waits for it like for any reply
         try:
-            await recovery.run(self._fetch_owed)
+            with self.flow.in_flight:  # a shutdown waits for it like for any reply
+                await recovery.run(self._fetch_owed)
         except Exception:
             log.exception("answering the replies owed from before the restart failed")
-        finally:
-            self._tasks.discard(task)
 
     async def _fetch_owed(self, owed: Owed) -> tuple[Incoming, Callable[[str], Outlet]] | str | None:
         me = self.bot.user
@@ -135,11 +122,6 @@ class Messages(commands.Cog):
                 return True
         return False
 
-    async def drain(self) -> None:
-        """Let in-flight replies finish (used by a graceful shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
 
 async def setup(bot: Kindred) -> None:
-    await bot.add_cog(Messages(bot, MessageFlow(bot), bot.webhooks))
+    await bot.add_cog(Messages(bot, bot.flow, bot.webhooks))

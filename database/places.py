@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 
 from database.engine import Database
 from database.models import PlaceSetting, utcnow
-from database.refreshing import TableMirror
+from database.refreshing import CacheChanges, TableMirror
 
 PLACE_CACHE_SECONDS = 5.0
 
@@ -22,12 +21,12 @@ def effective_activation(channel: bool | None, guild: bool | None) -> bool:
 
 
 class Places:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, changes: CacheChanges) -> None:
         self.db = db
         # ("channel" or "guild", id) -> its switch: the whole table, a row per place an admin switched.
         self._table: TableMirror[tuple[str, int], bool] = TableMirror(PLACE_CACHE_SECONDS, self._read)
-        # Told of each change (the cluster tells the other processes, whose caches would lag otherwise).
-        self.changed: list[Callable[[], None]] = []
+        # Where each change is noted: the cluster tells the other processes, whose caches would lag otherwise.
+        self._changes = changes
 
     def forget(self) -> None:
         """Another process changed a place: read the table again at the next message."""
@@ -40,8 +39,7 @@ class Places:
             index_elements=[PlaceSetting.place_type, PlaceSetting.place_id],
             set_={"active": ins.excluded.active, "updated_at": ins.excluded.updated_at}))
         await self._table.refresh()  # our own change applies to the very next message
-        for listener in list(self.changed):
-            listener()
+        self._changes.places()
 
     async def drain(self) -> None:
         """Wait for the cache's reads under way (before the database closes)."""

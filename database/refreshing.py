@@ -125,3 +125,36 @@ def _quietly(task: asyncio.Task[None]) -> None:
     """A background read that failed: the copy stays, and the next message after ``seconds`` tries again."""
     if not task.cancelled() and task.exception() is not None:
         log.warning("could not refresh the cached settings: %s", task.exception())
+
+
+class CacheChanges:
+    """What this process changed in its cached tables (a server's settings, the places' switches), held until
+    the cluster passes it on to the other processes (bot/runtime/cluster.py: they :meth:`TableMirror.forget`
+    their copies). The tables write into it, the cluster reads it: neither calls the other. A server changed
+    twice before it is passed on is told once, so what waits is bounded by the servers the bot is in (on
+    SQLite nothing reads it: one process, nobody to tell)."""
+
+    def __init__(self) -> None:
+        self._servers: set[int] = set()
+        self._places = False
+        self._noted = asyncio.Event()
+
+    def server(self, guild_id: int) -> None:
+        self._servers.add(guild_id)
+        self._noted.set()
+
+    def places(self) -> None:
+        self._places = True
+        self._noted.set()
+
+    async def wait(self) -> None:
+        """Until something changed that was not taken yet."""
+        await self._noted.wait()
+
+    def take(self) -> tuple[frozenset[int], bool]:
+        """(the servers whose settings changed, whether a place's switch did) since the last take."""
+        taken = frozenset(self._servers), self._places
+        self._servers.clear()
+        self._places = False
+        self._noted.clear()
+        return taken

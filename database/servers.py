@@ -8,7 +8,6 @@ passes them on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -16,7 +15,7 @@ from sqlalchemy import select
 from database.engine import Database
 from database.models import utcnow
 from database.records import ServerConfig
-from database.refreshing import TableMirror
+from database.refreshing import CacheChanges, TableMirror
 from database.server_models import ServerSettings
 
 SERVER_CACHE_SECONDS = 5.0
@@ -38,14 +37,14 @@ FIELDS = (
 
 
 class Servers:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, changes: CacheChanges) -> None:
         self.db = db
         # guild id -> its settings: the whole table, a row per server that changed something.
         self._table: TableMirror[int, ServerConfig] = TableMirror(SERVER_CACHE_SECONDS, self._read)
         # The answer for a server with no row, one object each: what is derived from it is kept (derived.py).
         self._unset: dict[int, ServerConfig] = {}
-        # Told of each change (the cluster tells the other processes, whose caches would lag otherwise).
-        self.changed: list[Callable[[int], None]] = []
+        # Where each change is noted: the cluster tells the other processes, whose caches would lag otherwise.
+        self._changes = changes
 
     def forget(self, guild_id: int) -> None:
         """Another process changed a server's settings: read the table again at the next message."""
@@ -89,8 +88,7 @@ class Servers:
             )
         )
         await self._table.refresh()  # our own change applies to the very next message
-        for listener in list(self.changed):
-            listener(guild_id)
+        self._changes.server(guild_id)
         return await self.get(guild_id)
 
     async def consent_modes(self) -> dict[int, str]:

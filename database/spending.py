@@ -68,3 +68,13 @@ class Spending:
                           premium=bool(values.get("premium") or False),
                           server_usd=float(values.get("server_usd") or 0.0),
                           global_usd=float(values.get("global_usd") or 0.0))
+
+    async def searches(self, since: datetime, *, user_id: int, guild_id: int | None) -> tuple[int, int]:
+        """(``user_id``'s, ``guild_id``'s) web searches from ``since``, in one trip (0 for a DM's server):
+        the day's caps read them before a reply that may search (bot/reply/looking.py)."""
+        today = ApiCall.created_at >= since
+        columns = [_sum(ApiCall.web_searches, 0, ApiCall.user_id == user_id, today),
+                   _sum(ApiCall.web_searches, 0, ApiCall.guild_id == guild_id, today)
+                   if guild_id is not None else literal(0)]
+        row = await self.db.first(select(*columns))
+        return (int(row[0] or 0), int(row[1] or 0)) if row is not None else (0, 0)

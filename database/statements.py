@@ -231,6 +231,7 @@ def build_statements(dialect: Dialect) -> Statements:
                 "cache_creation_tokens",
                 "cache_read_tokens",
                 "cost",
+                "web_searches",
                 "latency_ms",
                 "ok",
                 "error",

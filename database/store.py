@@ -30,6 +30,7 @@ from database.personaflow import PersonaFlowRows
 from database.places import Places
 from database.polls import Polls
 from database.privacy import Privacy
+from database.refreshing import CacheChanges
 from database.reminders import Reminders
 from database.retention import Retention
 from database.servers import Servers
@@ -69,7 +70,9 @@ class Store:
         self.identity = Identity(self.db)
         self.characters = Characters(self.db, q)
         self.state = State(self.db, q)
-        self.places = Places(self.db)
+        # What this process changed in the cached tables below, for the cluster to tell the others.
+        self.changes = CacheChanges()
+        self.places = Places(self.db, self.changes)
         self.usage = UsageLog(self.db, q)
         self.spending = Spending(self.db)  # today's spend, for the spending limits
         self.personaflow = PersonaFlowRows(self.db)
@@ -77,7 +80,7 @@ class Store:
         self.retention = Retention(self.db)  # old usage rows added up per day, old archive deleted
         self.privacy = Privacy(self.db, self.log, self.conversations)
         # Server tools (issue 13): per-server settings, moderation record, polls, tickets.
-        self.servers = Servers(self.db)
+        self.servers = Servers(self.db, self.changes)
         self.moderation = Moderation(self.db)
         self.polls = Polls(self.db)
         self.tickets = Tickets(self.db)

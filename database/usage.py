@@ -42,7 +42,7 @@ class UsageLog:
 
     async def record_all(self, calls: Sequence[Mapping[str, object]]) -> None:
         """Several model calls in one write (a vote round's): each mapping holds record()'s arguments, and
-        may hold ``created_at`` (when the call ended; else now)."""
+        may hold ``created_at`` (when the call ended; else now) and ``web_searches`` (else 0)."""
         if not calls:
             return
         now = utcnow()
@@ -50,7 +50,8 @@ class UsageLog:
                  "model": c["model"], "input_tokens": c["input_tokens"], "output_tokens": c["output_tokens"],
                  "cache_creation_tokens": c["cache_creation_tokens"],
                  "cache_read_tokens": c["cache_read_tokens"], "cost": c["cost"],
-                 "latency_ms": c["latency_ms"], "ok": c["ok"], "error": str(c.get("error", ""))[:300],
+                 "web_searches": c.get("web_searches", 0), "latency_ms": c["latency_ms"],
+                 "ok": c["ok"], "error": str(c.get("error", ""))[:300],
                  "created_at": c.get("created_at") or now} for c in calls]
         await self.db.write_shared(lambda conn: execute_all(conn, self._q["api_call_insert"], rows),
                                    single=True)

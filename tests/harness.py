@@ -283,8 +283,7 @@ class Harness:
         """Every reply finished, its echo read and every message logged (for tests that read stored rows)."""
         await self.settled()
         assert self.bot is not None
-        events: Any = self.bot.get_cog("Messages")
-        await events.drain()
+        await self.bot.in_flight.drain()
         await self.store.log.flush()
 
     # -- shortcuts
@@ -407,7 +406,7 @@ async def exchange(h: Harness, text: str, n: int, *, user: int = USER_ID) -> dic
     await h.say(text, mention=True, user=user)
     reply: dict[str, Any] = (await h.replies(CHANNEL_ID, n))[n - 1]
     assert h.bot is not None
-    await h.bot.get_cog("Messages").drain()  # type: ignore[union-attr]
+    await h.bot.in_flight.drain()
     return reply
 
 

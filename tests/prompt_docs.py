@@ -28,12 +28,13 @@ from benchmarks.bench_prompt_tokens import finn, prompts
 from bot.alive.initiative import SelfPortrait, initiative_prompt
 from bot.alive.status import ASK as STATUS_ASK
 from bot.core.claude import ClaudeClient, Prompt
-from bot.core.config import PROJECT_ROOT, load_settings
+from bot.core.config import BY_KEY, PROJECT_ROOT, load_settings
 from bot.core.models.base import CallUsage
 from bot.core.models.sent import SentRequest, itemize
 from bot.core.models.tools import web_search
 from bot.core.persona.model import Persona
 from bot.reply.deciding.voting import Ballot
+from bot.servertools.knowing import MemberInfo, React, RecentMessages, ScheduledEvents, allowed_emojis
 from memory.consolidation import EXTRACTION_MAX_TOKENS
 from memory.facts import EXTRACTION_SCHEMA
 from tests.fakes.claude_server import FakeClaude
@@ -58,6 +59,10 @@ KINDS: dict[str, str] = {
     "search reply": (
         "The DM reply again, with web search on (web_search=dms): the tool's declaration comes first in the "
         "cache order, built the same way every time, so the cached prefix still holds for every reply."),
+    "server tools reply": (
+        "The channel reply again, with the server's tools on (server_tools=true): member_info, "
+        "scheduled_events, recent_messages and react, each with a strict schema (react's enum is the "
+        "react_emojis allow-list), first in the cache order and the same bytes for every reply there."),
     "vote": (
         "Nobody addressed Finn: should Finn join in? The voting model sees who Finn is (cached, shared by "
         "every vote), the recent lines (cached), then the latest message and the question."),
@@ -78,7 +83,8 @@ KINDS: dict[str, str] = {
 # What each part is (the labels of bot/reply/prompting.py and bot/alive/initiative.py, and the block
 # defaults of bot/core/models/sent.py).
 PARTS: dict[str, str] = {
-    "tools": "A tool the model may use (bot/core/models/tools.py): first in the cached prefix.",
+    "tools": "The tools the model may use (bot/core/models/tools.py, bot/servertools/knowing.py): first in "
+             "the cached prefix.",
     "system": "The character: its prompt, who it is, its mood today (and for a vote or a summary, the task).",
     "character": "The character's own prompt, as the card wrote it.",
     "world": "The lorebook's always-on entries, fenced as data.",
@@ -125,6 +131,9 @@ def build() -> tuple[Persona, dict[str, Prompt]]:
     portrait = SelfPortrait({"trait": ["Finn hums sea shanties when nervous."]}, "")
     built["status"] = initiative_prompt(persona, portrait, STATUS_ASK)
     built["search reply"] = dataclasses.replace(built["dm reply"], tools=(web_search(max_uses=3),))
+    emojis = allowed_emojis(str(BY_KEY["react_emojis"].default))
+    built["server tools reply"] = dataclasses.replace(built["channel reply"], tools=(
+        MemberInfo.DECLARED, ScheduledEvents.DECLARED, RecentMessages.DECLARED, React.declared(emojis)))
     return persona, built
 
 
@@ -145,6 +154,9 @@ async def capture(persona: Persona, built: dict[str, Prompt]) -> list[tuple[str,
         "channel reply": lambda p: client.generate(p, model=reply, user_id=1, guild_id=None,
                                                    max_tokens=persona.max_tokens,
                                                    temperature=persona.temperature),
+        "server tools reply": lambda p: client.generate(p, model=reply, user_id=1, guild_id=1,
+                                                        max_tokens=persona.max_tokens,
+                                                        temperature=persona.temperature),
         "vote": lambda p: Ballot(client, client.settings).ask(p, count=1, user_id=1, guild_id=None),
         "summary": lambda p: client.summarize(p, user_id=1, guild_id=None, purpose="summary",
                                               max_tokens=2000),

@@ -360,7 +360,7 @@ async def test_shutdown_finishes_replies_saves_and_closes(harness: Harness,
     assert bot.is_closed()
     assert await open_database_connections(h.db_url) == 0  # the database really is closed
     assert "shutdown complete: Discord connection and database closed" in caplog.messages
-    assert bot.get_cog("Admin") is None  # extensions are unloaded by the close (the heartbeat stops)
+    assert bot.get_cog("Admin") is None and not bot.services.heartbeat.running  # the close stopped both
     [reply] = h.discord.posted(CHANNEL_ID)
     assert reply["content"] == "A slow, careful answer."
     [goodbye] = h.discord.posted(LOG_CHANNEL_ID)

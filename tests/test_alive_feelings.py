@@ -156,7 +156,7 @@ async def test_emotes_are_made_valid_and_warm_messages_get_a_reaction(make_harne
     await exchange(h, "one more thing", 2)
     h.claude.script("no", model=VOTER)
     await h.say("aww thanks, you're sweet", user=USER2_ID)  # the hour's one reaction is spent
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     await h.settled()  # every event read and handled: what did not happen, will not
     assert len(h.discord.reactions) == 1
 
@@ -184,7 +184,7 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
     await h.dm("hello finn")
     dm = await h.dm_channel_id()
     await h.replies(dm, 1)
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     await h.store.memories.add_core_memory("finn", USER_ID, "Alice restores old boats", source="user")
     day = (datetime.now(UTC) + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
 
@@ -216,14 +216,14 @@ async def test_one_check_in_dm_after_a_silence_until_it_is_answered(make_harness
     await h.dm("sorry, I've been busy sanding a hull!")  # she answers: it reads as an answer to the check-in
     await h.replies(dm, 3)
     assert "The tide missed you" in h.claude.all_text(h.claude.last_request(DEFAULT))
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     assert await alive.checkins.run(day + timedelta(days=3)) == "1 of 1 check-in(s) sent"  # a new silence
     await h.replies(dm, 4)
 
     await (await h.slash("checkin", [{"type": 1, "name": "off", "options": []}])).text()
     await h.dm("back again")
     await h.replies(dm, 5)
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     assert await alive.checkins.run(day + timedelta(days=6)) == "0 of 0 check-in(s) sent"
 
 

@@ -61,7 +61,7 @@ async def unaddressed(h: Harness, text: str, *, channel: int = CHANNEL_ID) -> di
     h.claude.script("no", model=VOTER)
     message = await h.say(text, channel=channel)
     await logged(h, channel, int(message["id"]))
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     return message
 
 

@@ -70,18 +70,26 @@ def test_cogs_call_feature_classes_not_the_store() -> None:
 
 
 def test_settings_are_read_through_their_sections_and_swapped_not_written() -> None:
-    """No bare-key fallback (``settings.<section>.<key>`` everywhere) and nothing writes into a frozen value:
-    a live reload swaps the current settings (bot/core/config/holder.py)."""
+    """No bare-key fallback (``settings.<section>.<key>`` everywhere), no class made at run time (``type()``
+    with a name, bases and a namespace: the settings are the plain dataclasses they are declared as), and
+    nothing writes into a frozen value but the one copy of a reload into the running settings
+    (``SettingsHolder.update``, bot/core/config/holder.py)."""
     found = [f"{path.relative_to(ROOT)}:{n}" for path in sorted((ROOT / "bot").rglob("*.py"))
              for n, line in enumerate(path.read_text().splitlines(), 1)
              if "__getattr__" in line or "object.__setattr__" in line]
-    assert found == []
+    assert [f.rsplit(":", 1)[0] for f in found] == ["bot/core/config/holder.py"]
+    made = [f"{path.relative_to(ROOT)}:{node.lineno}" for package in PACKAGES
+            for path in sorted((ROOT / package).rglob("*.py"))
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "type"
+            and len(node.args) == 3]
+    assert made == []
 
 
 def test_the_composition_root_hands_out_sections_that_follow_a_reload() -> None:
     """A class takes its settings section (issue 45): bot/runtime/composition.py hands it
-    ``holder.follow(XSettings)`` or ``holder.watch(XSettings)``, never ``settings.<section>`` of the live
-    settings, which is the section object of the moment and misses every later reload."""
+    ``holder.follow(XSettings)``, the running section a reload writes into, in one spelling throughout
+    (not ``settings.<section>``, which reads as a value taken once)."""
     from bot.core.config.sections import SECTIONS
 
     tree = ast.parse((ROOT / "bot" / "runtime" / "composition.py").read_text())
@@ -129,9 +137,10 @@ CALLABLE_WORDS = ("Callable", "Listener", "Filter", "Interceptor", "Gate", "Hand
 def test_no_class_in_bot_exposes_a_list_of_callables() -> None:
     """What a feature adds to a reply (a gate, a prompt part, a filter, an observer) is declared once by the
     composition root, as a constructor argument (bot/core/pipeline.py ``Features``): no public list an
-    outsider appends to after construction."""
+    outsider appends to after construction. The data layer too: a repository tells of its changes through
+    what it is given at construction (database/refreshing.py ``CacheChanges``)."""
     lists = []
-    for package in ("bot", "memory"):
+    for package in ("bot", "memory", "database"):
         for path in sorted((ROOT / package).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text())):
                 if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Attribute)
@@ -213,4 +222,36 @@ def test_cogs_build_nothing_and_register_nothing() -> None:
                                 and arg.value.id == "self" and arg.attr in own):
                             found.append(f"{path.name}:{call.lineno}: {node.name}.{fn.name} registers "
                                          f"self.{arg.attr}")
+    assert found == []
+
+
+def test_a_cogs_setup_builds_only_the_cog() -> None:
+    """A cog module's ``setup()`` adds its cog, handing it what the bot already holds (``bot.flow``...): the
+    message flow and every other collaborator is built by the bot's setup_hook or the composition root."""
+    import importlib
+    import inspect
+
+    from discord.ext import commands
+
+    found = []
+    for path in sorted((ROOT / "cogs").glob("*.py")):
+        module = importlib.import_module(f"cogs.{path.stem}")
+        for fn in ast.parse(path.read_text()).body:
+            if not (isinstance(fn, ast.AsyncFunctionDef) and fn.name == "setup"):
+                continue
+            for call in (c for c in ast.walk(fn) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)):
+                built = getattr(module, call.func.id, None)
+                if not (inspect.isclass(built) and issubclass(built, commands.Cog)):
+                    found.append(f"{path.name}:{call.lineno}: setup() builds {call.func.id}")
+    assert found == []
+
+
+def test_bot_reaches_no_cog_and_runs_no_loop_of_its_own_in_a_cog() -> None:
+    """Nothing in ``bot/`` looks a cog up (``get_cog``): what it needs (the work in flight, the flow) it is
+    given at construction. No cog runs a ``tasks.loop``: timers are the runtime's (bot/core/timers.py, the
+    scheduler, the cluster's and the heartbeat's loops, started by the bot and stopped by its close)."""
+    found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+             for package, word in (("bot", "get_cog("), ("cogs", "tasks.loop"))
+             for path in sorted((ROOT / package).rglob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1) if word in line]
     assert found == []

@@ -127,8 +127,8 @@ async def test_the_bad_input_corpus(harness: Harness) -> None:
         assert post["content"].startswith(("You said:", "I hear you.")), post["content"][:200]
     # Everything the bot saw is in the log (but the log channel, never logged as conversation: issue 49),
     # and the next message is answered.
-    events: Any = h.bot.get_cog("Messages")
-    await h.discord.wait_for(lambda _: not events._tasks, timeout=15, what="the messages in hand handled")
+    in_flight = h.bot.in_flight
+    await h.discord.wait_for(lambda _: not in_flight.busy, timeout=15, what="the messages in hand handled")
     logged = {int(r[0]) for r in await h.store.db.rows(select(LoggedMessage.message_id))}
     missing = [m["content"][:60] for m in sent
                if int(m["id"]) not in logged and int(m["channel_id"]) != LOG_CHANNEL_ID]

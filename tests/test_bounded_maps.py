@@ -65,7 +65,7 @@ async def test_the_engine_keeps_no_lock_per_person_after_answering(harness: Harn
         h.discord.add_member(h.guild_id, person)
         await h.say(f"hello Finn, I am person {n}", user=person, mention=True)
         await h.replies(CHANNEL_ID, n)
-    await h.bot.get_cog("Messages").drain()  # type: ignore[union-attr]
+    await h.bot.in_flight.drain()
     assert len(h.bot.engine.keeper.locks) == 0
 
 

@@ -39,7 +39,7 @@ async def test_a_crash_between_two_parts_sends_the_rest_once(db_url: str, tmp_pa
         await h.discord.wait_for(lambda d: len([m for m in d.posted(channel) if m["author"].get("bot")]) == 3,
                                  timeout=EVENT_WAIT, what="the rest of the reply")
         await h.settled()
-        await h.bot.get_cog("Messages").drain()
+        await h.bot.in_flight.drain()
         posts = [m for m in h.discord.posted(channel) if m["author"].get("bot")]
         assert [m["content"] for m in posts] == PARAGRAPHS  # each part once, in order
         assert h.discord.duplicate_nonces == [reply_nonce(int(sent["id"]), 1)]  # the second, re-sent
@@ -76,7 +76,7 @@ async def test_a_resumed_reply_after_a_greeting_sends_the_rest_of_the_answer(db_
         await h.discord.wait_for(lambda d: len([m for m in d.posted(channel) if m["author"].get("bot")]) == 4,
                                  timeout=EVENT_WAIT, what="the rest of the reply")
         await h.settled()
-        await h.bot.get_cog("Messages").drain()
+        await h.bot.in_flight.drain()
         posts = [m["content"] for m in h.discord.posted(channel) if m["author"].get("bot")]
         assert posts == [greeting, *PARAGRAPHS]
         assert h.discord.duplicate_nonces == [reply_nonce(int(sent["id"]), 1)]  # the second part, re-sent

@@ -99,9 +99,9 @@ async def test_a_raised_llm_timeout_applies_to_the_next_request(fake_claude: Fak
                "LLM_TIMEOUT": "1", "SHOULD_REPLY_TIMEOUT": "1", "SUMMARIZE_TIMEOUT": "1",
                "DEFAULT_MODEL": "claude-sonnet-test", "MODEL_CAPABILITIES": "claude-sonnet-test=sonnet-4.6"}
     holder = SettingsHolder(load_settings(tmp_path, None, environ=environ))
-    client = ClaudeClient(holder.settings(), store.usage)  # as the bot makes it: following the holder
+    client = ClaudeClient(holder.current, store.usage)  # as the bot makes it: the running settings
     try:
-        holder.swap(live_settings(holder.current,
+        holder.update(live_settings(holder.current,
                                   load_settings(tmp_path, None, environ={**environ, "LLM_TIMEOUT": "3"})))
         fake_claude.script(Reply("never sent", held=asyncio.Event()), times=None)  # it never comes
         with pytest.raises(ClaudeUnavailable, match="timed out after 3s"):

@@ -23,6 +23,7 @@ from bot.core.config.sections import ClusterSettings, parse_shard_ids
 from bot.core.errors import ConfigError
 from bot.runtime.cluster import Cluster, describe_shards, format_nodes
 from database.cluster import NodeRow
+from database.refreshing import CacheChanges
 from database.store import Store
 from tests.dbtools import reset_schema
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
@@ -215,26 +216,40 @@ async def test_signals_sent_together_all_arrive_and_the_session_stays_up(pg_url:
         await _close(clusters, stores)
 
 
+async def test_cache_changes_wait_for_the_cluster_once_per_server() -> None:
+    """What the store notes of its cached tables' changes is held for the cluster to pass on: a server
+    changed twice before it is taken is told once, and a take leaves nothing waiting."""
+    changes = CacheChanges()
+    changes.server(7)
+    changes.server(7)
+    changes.server(9)
+    changes.places()
+    await asyncio.wait_for(changes.wait(), EVENT_WAIT)  # noted: the cluster's task wakes
+    assert changes.take() == (frozenset({7, 9}), True)
+    assert changes.take() == (frozenset(), False)
+    changes.places()
+    assert changes.take() == (frozenset(), True)
+
+
 async def test_cluster_signals_invalidate_the_other_process_caches(pg_url: str) -> None:
-    """An admin's /settings edit in one process applies to the very next message in the other."""
+    """An admin's /settings edit (or a place switched on or off) in one process applies to the very next
+    message in the other: the store notes the change, its cluster tells the others."""
     fast = ClusterSettings(leader_failover_seconds=3, cluster_heartbeat_seconds=1)
     stores = [await Store(pg_url).open(), await Store(pg_url).open()]
     clusters = [Cluster(s, fast, "finn", shard_ids=(i,), shard_count=2) for i, s in enumerate(stores)]
     guild = 42
-
-    async def forget(message: dict[str, Any]) -> None:
-        stores[1].servers.forget(int(message["id"]))
-
-    stores[0].servers.changed.append(
-        lambda gid: clusters[0].publish_soon("invalidate", what="server", id=gid))
     try:
-        for cluster, heard_by in zip(clusters, ({}, {"invalidate": (forget,)}), strict=True):
+        for cluster, heard_by in zip(clusters, ({}, {"invalidate": (clusters[1].invalidate,)}), strict=True):
             await cluster.start(heard=heard_by)
         assert (await stores[1].servers.get(guild)).guild_id == guild  # cached in process 2
         assert (await stores[1].servers.get(guild)).vote_count is None
         changed = await stores[0].servers.update(guild, vote_count=1)
         await eventually(check(lambda: not stores[1].servers._table.held), "the invalidation")
         assert await stores[1].servers.get(guild) == changed
+        assert await stores[1].places.is_active(7, guild)  # cached in process 2
+        await stores[0].places.set_active("channel", 7, False)
+        await eventually(check(lambda: not stores[1].places._table.held), "the places' invalidation")
+        assert not await stores[1].places.is_active(7, guild)
     finally:
         await _close(clusters, stores)
 

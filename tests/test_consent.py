@@ -90,7 +90,7 @@ async def test_opt_in_mode_keeps_nothing_about_people_who_did_not_opt_in(make_ha
     await exchange(h, "FACT[hobbies]: Alice plays the accordion at the harbour festival.", 2)
     await h.dm("FACT[health]: Alice has a bad knee.\nFEEL[trust]: 1")
     await h.replies(await h.dm_channel_id(), 1)
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     await exchange(h, "FACT[work]: Bob sells sea glass.\nFEEL[rapport]: 1", 3, user=USER2_ID)
     ix = await h.slash("memory", [{"type": 1, "name": "opt-in", "options": []}], user=USER2_ID)
     assert "from now on I remember" in (await ix.message())["content"]
@@ -155,7 +155,7 @@ async def test_an_opt_out_while_the_reply_is_written_keeps_it_out(make_harness: 
     held.set()
     [reply] = await h.replies(CHANNEL_ID, 1)
     assert reply["content"] == "One kelp tea, coming up."
-    await h.bot.get_cog("Messages").drain()  # the reply's turns would be saved after it is posted
+    await h.bot.in_flight.drain()  # the reply's turns would be saved after it is posted
     assert (await h.store.conversations.history(key, USER_ID, scope)).turns == []
 
     assert "from now on I remember" in await memory_command(h, "opt-in")

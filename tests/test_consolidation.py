@@ -418,7 +418,7 @@ async def test_the_daily_job_is_scheduled_and_a_missed_run_happens_at_start_up(m
     h.claude.responder = consolidation_responder()
     await h.say("FACT[work]: Alice mends fishing nets", mention=True)
     await h.replies(h.channel_id, 1)
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     assert await h.store.log.count_logged() == 2  # her message and the answer
     assert await h.store.log.count_archived() == 0  # no run yet: today's 03:00 run is not missed
 

@@ -217,7 +217,7 @@ async def test_the_daily_job_extracts_through_a_batch_by_default(make_harness: A
     h.claude.responder = consolidation_responder()
     await h.say("FACT[work]: Alice mends fishing nets", mention=True)
     await h.replies(h.channel_id, 1)
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     h.claude.requests.clear()
     report = await h.bot.services.memory_jobs.daily()
     assert report is not None and report.committed == 1
@@ -235,7 +235,7 @@ async def test_a_batch_waited_on_when_the_bot_stops_is_cancelled(make_harness: A
     h.claude.responder = consolidation_responder()
     await h.say("FACT[work]: Alice mends fishing nets", mention=True)
     await h.replies(h.channel_id, 1)
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     h.claude.batches.held = {"*"}  # nothing is processed: the consolidation waits on it
     nightly = asyncio.create_task(h.bot.services.memory_jobs.daily())
     await h.claude.batches.wait_for(lambda b: any(x.polls for x in b.batches.values()), EVENT_WAIT,

@@ -61,12 +61,12 @@ async def test_the_bot_counts_its_decisions_per_day(harness: Harness) -> None:
     await h.replies(CHANNEL_ID, 1)
     await h.say("nobody in particular")  # to the vote
     await h.claude.wait_for_requests(3, model="claude-test-voter")
-    await h.bot.get_cog("Messages").drain()  # type: ignore[union-attr]
+    await h.bot.in_flight.drain()
     h.claude.fail_all(400)
     await h.say("still there?", mention=True)  # the fallback
     await h.replies(CHANNEL_ID, 2)
     h.claude.recover()
-    await h.bot.get_cog("Messages").drain()  # type: ignore[union-attr]
+    await h.bot.in_flight.drain()
     await h.stop_bot()  # the last counts are written at shutdown
     store = await Store(h.db_url).open()
     try:

@@ -74,12 +74,12 @@ async def traffic(h: Harness) -> int:
     await h.dm("a secret for Finn's ears only", user=USER2_ID)
     dm = await h.dm_channel_id(USER2_ID)
     await h.replies(dm, 1)
-    await h.bot.get_cog("Messages").drain()  # type: ignore[union-attr]  (the vote too, before Claude fails)
+    await h.bot.in_flight.drain()  # (the vote too, before Claude fails)
     h.claude.fail_all(400)
     await h.say("are you there?", mention=True)  # Claude fails: the fallback reply
     await h.replies(CHANNEL_ID, 4)
     h.claude.recover()
-    await h.bot.get_cog("Messages").drain()  # type: ignore[union-attr]
+    await h.bot.in_flight.drain()
     await h.bot.counters.flush()  # type: ignore[union-attr]
     return dm
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 
 from bot.core.models.capabilities import WEB_SEARCH_USD
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import Reply
 from tests.fakes.claude_tools import WEB_FETCH, WEB_SEARCH, Fetch, Search
-from tests.harness import CHANNEL_ID, MakeHarness, eventually, reply_requests
+from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, MakeHarness, eventually, reply_requests
 
 NEWS = [("https://news.example.com/storm", "Storm reaches the coast"),
         ("https://www.bbc.co.uk/news/markets", "Markets rally")]
@@ -152,12 +153,16 @@ async def test_typing_shows_while_a_search_runs_in_the_middle_of_a_stream(make_h
     assert "Here it is." in final["content"] and "<https://news.example.com/storm>" in final["content"]
 
 
-async def test_the_cap_stops_the_eleventh_search_in_character(make_harness: MakeHarness) -> None:
+async def test_the_cap_stops_the_eleventh_search_in_character_even_after_a_restart(
+        make_harness: MakeHarness) -> None:
     h = await make_harness(reminders_in_dms="false", web_search="dms", web_search_daily_cap_person=10,
                            web_search_daily_cap_server=50)
     h.claude.script(Reply(tools=Search("news", NEWS[:1], answer="Found it.")), times=None)
     channel = 0
     for n in range(1, 12):
+        if n == 7:  # the day's count is read from the database, not this process: a restart keeps it
+            await h.at_rest()
+            await h.restart()
         sent = await h.dm(f"any news? ({n})")
         channel = int(sent["channel_id"])
         await h.replies(channel, n)
@@ -169,6 +174,32 @@ async def test_the_cap_stops_the_eleventh_search_in_character(make_harness: Make
     assert tool_types(requests[10].body) == ["custom"]
     last = h.discord.posted(channel)[-1]["content"]
     assert last == "*Finn rubs their eyes.* I've looked up all I can for today. Ask me again tomorrow?"
+    await h.at_rest()
+    assert sum(c.web_searches for c in await api_calls(h.store, user_id=USER_ID)) == 10
+
+
+async def test_the_server_cap_counts_everyone_in_it(make_harness: MakeHarness) -> None:
+    h = await make_harness(web_search="everywhere", web_search_daily_cap_person=10,
+                           web_search_daily_cap_server=3)
+    h.claude.script(Reply(tools=Search("news", NEWS[:1], answer="Found it.")), times=None)
+    for n, user in enumerate((USER_ID, USER_ID, USER2_ID, USER2_ID), 1):
+        await h.say(f"any news? ({n})", mention=True, user=user)
+        await h.replies(CHANNEL_ID, n)
+        await h.at_rest()
+    requests = reply_requests(h)
+    # the third search is the server's last today (bob's first), the fourth is capped (bob's second)
+    assert [r.body["tools"][0].get("max_uses") for r in requests[:3]] == [3, 2, 1]
+    assert tool_types(requests[3].body) == ["custom"]
+    assert h.discord.posted(CHANNEL_ID)[-1]["content"].startswith("*Finn rubs their eyes.*")
+    # the searches' cost, in what the server's spending limit and the dashboard's cost by model read
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    spent = await h.store.spending.today(midnight, guild_id=GUILD_ID)
+    assert spent.server_usd >= 3 * WEB_SEARCH_USD
+    assert sum(u.cost for _, u in await h.store.usage.by_model()) >= 3 * WEB_SEARCH_USD
+    # in his DMs the server's cap is not his: he may search again there
+    sent = await h.dm("any news in private?", user=USER2_ID)
+    await h.replies(int(sent["channel_id"]))
+    assert tool_types(reply_requests(h)[-1].body) == [WEB_SEARCH]
 
 
 async def test_declared_tools_keep_the_cached_prefix(make_harness: MakeHarness) -> None:

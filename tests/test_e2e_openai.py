@@ -1,14 +1,17 @@
 """Kindred on a local model, end to end: the real bot between the fake Discord and the fake OpenAI-compatible
 server (``llm_backend=openai``), proven by what crosses the wire: a DM answered (after a 429 and a 500),
-votes counted, a summary written, a timeout and an unreachable server falling back in character."""
+votes counted, a summary written, a timeout and an unreachable server falling back in character, one of
+Kindred's own tools called as a function."""
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
 
 from tests.dbtools import api_calls
+from tests.fakes.openai_server import Calls
 from tests.harness import (
     CHANNEL_ID,
     USER_ID,
@@ -125,3 +128,17 @@ async def test_an_unreachable_server_is_a_warning_then_a_fallback(make_harness: 
     sent = await h.dm("hello?")
     [reply] = await h.replies(int(sent["channel_id"]))
     assert reply["content"] == fallback(h)
+
+
+async def test_a_local_model_calls_kindred_s_own_tool(make_harness: MakeHarness) -> None:
+    # past the day's search cap the search tool is one of Kindred's own: a function the local model may call
+    h = await make_harness(**LOCAL, web_search="dms", web_search_daily_cap_person=0)
+    h.openai.script(Calls("Hmm, let me look.", calls=[("search_web", json.dumps({"query": "tide times"}))]))
+    sent = await h.dm("when is high tide today?")
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert reply["content"] == ("*Finn rubs their eyes.* I've looked up all I can for today. "
+                                "Ask me again tomorrow?")
+    [request] = h.openai.requests
+    assert [t["function"]["name"] for t in request.body["tools"]] == ["search_web"]
+    assert request.body["tools"][0]["type"] == "function" and request.stream
+    assert h.claude.requests == []

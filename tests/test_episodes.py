@@ -235,7 +235,7 @@ async def test_a_detail_said_once_in_a_dm_weeks_ago_is_found_there_never_in_a_ch
     await h.replies(dm, 1)
     await h.dm("anyway, busy week at the bakery")
     await h.replies(dm, 2)
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     weeks_ago = datetime.now(UTC) - timedelta(days=21)
     async with h.store.engine.begin() as conn:  # said three weeks ago
         await conn.execute(update(LoggedMessage).values(created_at=weeks_ago))

@@ -231,12 +231,12 @@ async def test_a_move_updates_the_fact_and_the_reply_knows_where_they_live_now_a
     dm = await h.dm_channel_id()
     await h.dm("I live in Leeds, the rain is relentless")
     await h.replies(dm, 1)
-    await bot.get_cog("Messages").drain()
+    await bot.in_flight.drain()
     assert (await bot.memory.consolidator.run()).new_facts == 1
 
     await h.dm("big news: I moved to York last week!")
     await h.replies(dm, 2)
-    await bot.get_cog("Messages").drain()
+    await bot.in_flight.drain()
     report = await bot.memory.consolidator.run()
     asked = [first_user_text(r.body) for r in h.claude.requests if is_extraction(r.body)]
     assert "moved to York" in asked[-1] and LEEDS.search(asked[-1])  # shown the Leeds fact, with its id

@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from tests.fakes.claude_server import estimate_tokens
-from tests.fakes.openai_server import SPEECH_RATE, FakeOpenAI
+from tests.fakes.openai_server import SPEECH_RATE, Calls, FakeOpenAI
 
 
 @pytest.fixture
@@ -100,3 +100,76 @@ async def test_models_transcriptions_and_speech(fake_openai: FakeOpenAI, client:
         assert w.getframerate() == SPEECH_RATE and abs(w.getnframes() / SPEECH_RATE - 0.5) < 0.01
     with pytest.raises(openai.BadRequestError):  # this fake speaks WAV only, and says so
         await client.audio.speech.create(model="tts-1", voice="alloy", input="hello", response_format="mp3")
+
+
+TOOL: Any = {"type": "function", "function": {
+    "name": "define", "description": "What a word means.", "strict": True,
+    "parameters": {"type": "object", "properties": {"word": {"type": "string"}}, "required": ["word"],
+                   "additionalProperties": False}}}
+CALLED: list[Any] = [{"role": "user", "content": "what is a quokka?"},
+                     {"role": "assistant", "content": None, "tool_calls": [
+                         {"id": "call_1", "type": "function",
+                          "function": {"name": "define", "arguments": '{"word": "quokka"}'}}]}]
+
+
+async def test_function_calls_whole_and_streamed_in_pieces(fake_openai: FakeOpenAI,
+                                                           client: openai.AsyncOpenAI) -> None:
+    arguments = '{"word": "quokka"}'
+    fake_openai.script(Calls(calls=[("define", arguments)]), times=2)
+    response = await client.chat.completions.create(model="m", messages=MESSAGES, tools=[TOOL])
+    [choice] = response.choices
+    assert choice.finish_reason == "tool_calls" and choice.message.content is None
+    [call] = choice.message.tool_calls or []
+    assert call.type == "function" and call.function.name == "define" and call.function.arguments == arguments
+    assert response.usage is not None and response.usage.completion_tokens == estimate_tokens("define"
+                                                                                              + arguments)
+    fake_openai.chunk_size = 4
+    stream = await client.chat.completions.create(model="m", messages=MESSAGES, tools=[TOOL], stream=True,
+                                                  stream_options={"include_usage": True})
+    chunks = [chunk async for chunk in stream]
+    deltas = [d for c in chunks if c.choices for d in c.choices[0].delta.tool_calls or []]
+    assert deltas[0].id and deltas[0].function is not None and deltas[0].function.name == "define"
+    pieces = [d.function.arguments for d in deltas[1:] if d.function is not None]
+    assert len(pieces) > 1 and "".join(pieces) == arguments and all(d.index == 0 for d in deltas)
+    assert chunks[-2].choices[0].finish_reason == "tool_calls" and chunks[-1].usage is not None
+
+
+async def test_a_tool_answer_follows_its_call(fake_openai: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    answered = [*CALLED, {"role": "tool", "tool_call_id": "call_1", "content": "a small wallaby"}]
+    response = await client.chat.completions.create(model="m", messages=answered, tools=[TOOL],
+                                                    tool_choice={"type": "function",
+                                                                 "function": {"name": "define"}})
+    assert response.choices[0].message.content == "Hello from the fake model."
+
+
+@pytest.mark.parametrize(("messages", "extra", "says"), [
+    ([{"role": "user", "content": "x"}, {"role": "tool", "tool_call_id": "call_1", "content": "y"}], {},
+     "must be a response to a preceeding message with 'tool_calls'"),
+    ([*CALLED, {"role": "tool", "tool_call_id": "call_2", "content": "y"}], {},
+     "must be a response to a preceeding message with 'tool_calls'"),
+    (CALLED, {}, "did not have response messages: call_1"),
+    (MESSAGES, {"tool_choice": {"type": "function", "function": {"name": "spell"}}},
+     "no function named 'spell'"),
+    (MESSAGES, {"tools": None, "tool_choice": "auto"}, "only allowed when 'tools' are specified"),
+    (MESSAGES, {"tools": [{"type": "function", "function": {
+        "name": "define", "strict": True, "parameters": {"type": "object", "properties": {"w": {}}}}}]},
+     "'additionalProperties' is required"),
+    (MESSAGES, {"tools": [{"type": "custom", "name": "define"}]}, "type 'function'"),
+])
+async def test_what_a_server_refuses_of_function_calling(fake_openai: FakeOpenAI, client: openai.AsyncOpenAI,
+                                                         messages: list[Any], extra: dict[str, Any],
+                                                         says: str) -> None:
+    tools = extra.pop("tools", [TOOL])
+    with pytest.raises(openai.BadRequestError) as refused:
+        await client.chat.completions.create(model="m", messages=messages, extra_body={
+            **({"tools": tools} if tools is not None else {}), **extra})
+    assert says in refused.value.message
+
+
+async def test_a_server_without_function_calling_refuses_any_tools(fake_openai: FakeOpenAI,
+                                                                   client: openai.AsyncOpenAI) -> None:
+    fake_openai.rejects_tools = True
+    with pytest.raises(openai.BadRequestError, match="does not support tools"):
+        await client.chat.completions.create(model="m", messages=MESSAGES, tools=[TOOL])
+    response = await client.chat.completions.create(model="m", messages=MESSAGES)
+    assert response.choices[0].message.content == "Hello from the fake model."

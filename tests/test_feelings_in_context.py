@@ -54,7 +54,7 @@ async def dm(h: Harness, text: str, n: int, *, user: int | None = None) -> str:
     """DM the character; the state line its reply was asked with, once the exchange is stored."""
     sent = await h.dm(text, user=user)
     await h.replies(int(sent["channel_id"]), n)
-    await h.bot.get_cog("Messages").drain()  # type: ignore[union-attr]
+    await h.bot.in_flight.drain()
     return state_line(reply_requests(h)[-1])
 
 
@@ -137,7 +137,7 @@ async def test_a_persons_own_distress_gets_concern_not_defence(make_harness: Mak
 
     await h.dm("I'm not angry with you, I promise", user=USER2_ID)  # negated: no quarrel with bob
     await h.replies(await h.dm_channel_id(USER2_ID), 1)
-    await h.bot.get_cog("Messages").drain()  # type: ignore[union-attr]
+    await h.bot.in_flight.drain()
     assert await dm(h, "ok", 2, user=USER2_ID) == ""  # at ease
     await dm(h, "you're useless, finn", 3, user=USER2_ID)  # an insult aimed at the character: conflict
     assert (await dm(h, "hm", 4, user=USER2_ID)).startswith("Toward bob you feel a little stung")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
 
 import pytest
 
@@ -54,7 +53,7 @@ def test_latency_and_duration_texts() -> None:
 
 async def test_warning_reaches_the_log_and_the_log_channel(make_harness: MakeHarness,
                                                            caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="cogs.admin")
+    caplog.set_level(logging.WARNING, logger="bot.operator.admin.heartbeat")
     h = await make_harness(heartbeat_interval_seconds="0.05", latency_warning_ms="0")
     [first, *_] = await h.replies(LOG_CHANNEL_ID, 2)  # it keeps checking, every interval
     assert first["content"].startswith(f"⚠️ {WARNING}: gateway at ")
@@ -73,23 +72,22 @@ async def test_each_shard_is_checked(make_harness: MakeHarness) -> None:
 
 async def test_no_warning_below_the_threshold_and_none_after_close(make_harness: MakeHarness) -> None:
     h = await make_harness(heartbeat_interval_seconds="0.05")  # threshold 1000 ms: a local fake is far faster
-    cog = h.bot.get_cog("Admin")
-    assert cog is not None and cog.heartbeat.is_running()  # type: ignore[attr-defined]
-    # Three checks done (the loop counts one once its body, a warning's post included, has run).
-    await h.discord.wait_for(lambda _: cog.heartbeat.current_loop >= 3, what="three heartbeat checks")  # type: ignore[attr-defined]
+    heartbeat = h.bot.services.heartbeat  # the runtime's, started by the bot's setup_hook
+    assert heartbeat.running
+    # Three checks done (a reading counts once its round, a warning's post included, has run).
+    await h.discord.wait_for(lambda _: heartbeat.readings >= 3, what="three heartbeat checks")
     assert h.discord.posted(LOG_CHANNEL_ID) == []
     await h.bot.close()
-    await h.discord.wait_for(lambda d: not cog.heartbeat.is_running(), timeout=2,  # type: ignore[attr-defined]
-                             what="the heartbeat to stop")
+    await h.discord.wait_for(lambda d: not heartbeat.running, timeout=2, what="the heartbeat to stop")
 
 
 async def test_one_slow_reading_posts_nothing_two_in_a_row_do(make_harness: MakeHarness) -> None:
     """Over the wire: the fake gateway holds heartbeat ACKs back, as a slow (or just re-identified) gateway
     does; the test takes the readings itself instead of waiting for the monitor's interval."""
     h = await make_harness(latency_warning_ms="200")
-    cog: Any = h.bot.get_cog("Admin")
-    cog.heartbeat.cancel()
-    await h.discord.wait_for(lambda d: not cog.heartbeat.is_running(), timeout=2, what="the monitor to stop")
+    heartbeat = h.bot.services.heartbeat
+    await heartbeat.stop()
+    assert not heartbeat.running
 
     async def measured(ack_delay: float) -> float:
         """One new latency measurement, its ACK held back ``ack_delay`` seconds by the gateway."""
@@ -102,15 +100,15 @@ async def test_one_slow_reading_posts_nothing_two_in_a_row_do(make_harness: Make
         return h.bot.latency
 
     assert await measured(0.5) >= 0.5
-    await cog.check_latency()
+    await heartbeat.check()
     assert h.discord.posted(LOG_CHANNEL_ID) == []  # one slow reading: nothing
     assert await measured(0) < 0.2
-    await cog.check_latency()
+    await heartbeat.check()
     assert await measured(0.5) >= 0.5
-    await cog.check_latency()
+    await heartbeat.check()
     assert h.discord.posted(LOG_CHANNEL_ID) == []  # slow, fast, slow: still nothing
     assert await measured(0.5) >= 0.5
-    await cog.check_latency()
+    await heartbeat.check()
     [warning] = h.discord.posted(LOG_CHANNEL_ID)  # slow twice in a row: one warning
     assert warning["content"].startswith(f"⚠️ {WARNING}: gateway at ")
     assert warning["content"].endswith("(threshold 200 ms).")

@@ -36,14 +36,14 @@ def settings(**env: str) -> Settings:
 
 def test_a_servers_policy_is_kept_until_its_settings_or_the_global_ones_change() -> None:
     holder = SettingsHolder(settings(YES_NO_VOTE_COUNT="3"))
-    policies = PolicyCache(holder.settings())
+    policies = PolicyCache(holder.current)
     plain = ServerConfig(1)
     first = policies.get(plain)
     assert first.vote_count == 3 and policies.get(plain) is first  # asked again: the same answer, kept
     own = ServerConfig(1, vote_count=5)  # the server set its own (the store's cache holds a new object)
     assert policies.get(own).vote_count == 5
     assert policies.get(plain).vote_count == 3
-    holder.swap(settings(YES_NO_VOTE_COUNT="1"))  # a live reload: where the server has no value of its own,
+    holder.update(settings(YES_NO_VOTE_COUNT="1"))  # a live reload: where the server has no value of its own,
     assert policies.get(plain).vote_count == 1  # the new global one...
     assert policies.get(own).vote_count == 5  # ...and its own value still wins
 
@@ -59,23 +59,23 @@ class _Servers:
 async def test_access_rules_follow_a_servers_lists_and_a_reload() -> None:
     holder = SettingsHolder(settings())
     servers: Any = _Servers()
-    gate = AccessGate(holder.watch(AccessSettings), servers, is_admin=lambda _: False)
+    gate = AccessGate(holder.follow(AccessSettings), servers, is_admin=lambda _: False)
     assert await gate.refusal(42, (), 7) is None
     servers.config = ServerConfig(7, blocked_users="42")  # /settings set blocked_users 42
     assert await gate.refusal(42, (), 7) == "on blocked_users"
     servers.config = ServerConfig(7)  # cleared: the global lists again
     assert await gate.refusal(42, (), 7) is None
-    holder.swap(settings(BLOCKED_USERS="42"))  # and those changed by a live reload (same stored settings)
+    holder.update(settings(BLOCKED_USERS="42"))  # and those changed by a live reload (same stored settings)
     assert await gate.refusal(42, (), 7) == "on blocked_users"
     assert await gate.refusal(42, (), None) == "on blocked_users"  # DMs too
-    holder.swap(settings(ALLOW_DMS="false"))
+    holder.update(settings(ALLOW_DMS="false"))
     assert await gate.refusal(42, (), None) == "direct messages are off (allow_dms)"
 
 
 def test_a_derived_value_is_made_again_only_when_a_source_is_another_object() -> None:
     made: list[str] = []
     kept: Derived[int, str] = Derived(limit=2)
-    first, second = ServerConfig(1), ServerConfig(1)  # equal, but not the same object
+    first, second = ServerConfig(1), ServerConfig(1, vote_count=5)  # a server's settings, then changed
 
     def make(name: str) -> str:
         made.append(name)
@@ -83,7 +83,8 @@ def test_a_derived_value_is_made_again_only_when_a_source_is_another_object() ->
 
     assert kept.get(1, (first,), lambda: make("a")) == "a"
     assert kept.get(1, (first,), lambda: make("b")) == "a"  # the same sources: kept
-    assert kept.get(1, (second,), lambda: make("c")) == "c"  # replaced (a refresh, a reload): made again
+    assert kept.get(1, (ServerConfig(1),), lambda: make("b")) == "a"  # an equal copy (a refresh): kept
+    assert kept.get(1, (second,), lambda: make("c")) == "c"  # another value (a change, a reload): made again
     kept.get(2, (first,), lambda: make("d"))
     kept.get(3, (first,), lambda: make("e"))  # over the limit: what was kept is forgotten
     assert kept.get(1, (second,), lambda: make("f")) == "f"
@@ -136,7 +137,7 @@ def test_the_reply_engines_parts_read_their_sections_as_a_reload_leaves_them() -
     """What the engine hands its parts (bot/reply/engine.py) is the section following the running settings:
     a reload reaches the throttle, the intents' models and the turn-taking waits without rebuilding them."""
     holder = SettingsHolder(settings())
-    running = holder.settings()
+    running = holder.current
     throttle = BotThrottle(section_of(running, ReplySettings))
     intents = IntentRouter(section_of(running, TriageSettings))
     messages: Any = None  # no wait here reads the log
@@ -144,7 +145,7 @@ def test_the_reply_engines_parts_read_their_sections_as_a_reload_leaves_them() -
     code = Incoming(message_id=1, channel_id=2, author_id=3, author_name="bot", content="```py\nx = 1\n```",
                     created_at=datetime.now(UTC), is_dm=False, author_is_bot=True)
     assert intents.model_for(code, "default") == "default"
-    holder.swap(settings(REPLY_COOLDOWN="2.5", CODE_MODEL="coder", TURN_WAIT_AFTER_BOT="7"))
+    holder.update(settings(REPLY_COOLDOWN="2.5", CODE_MODEL="coder", TURN_WAIT_AFTER_BOT="7"))
     assert throttle.cooldown == 2.5
     assert intents.model_for(replace(code, message_id=4), "default") == "coder"
     assert turns._timeout(code) == 7

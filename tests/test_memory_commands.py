@@ -43,7 +43,7 @@ async def remember_everything(h: Harness, user: int, name: str, replies: int) ->
             logged = await h.store.consolidation.logged_through(await h.store.consolidation.log_watermark())
             assert await h.store.consolidation.archive_logged([i for i, m in logged
                                                                if m.channel_id == dm]) == 2
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     await h.store.conversations.append_turns(key, user, "dm", [counted(Turn("user", "a secret")),
                                                                counted(Turn("assistant", "kept"))])
     await h.store.memories.add_core_memory(key, user, f"{name} likes kelp")
@@ -109,7 +109,7 @@ async def test_forget_me_deletes_everything_after_confirmation(harness: Harness)
     # They can start again from nothing.
     await h.say("hello again", mention=True)
     await h.replies(CHANNEL_ID, 3)
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     assert (await h.store.people.get_user(USER_ID)) is not None
     assert await h.store.facts.rows(USER_ID) == []
 
@@ -129,7 +129,7 @@ async def test_forget_me_keeps_an_opt_out_and_nothing_else(harness: Harness) -> 
     # Still not remembered: answered, but nothing new is kept.
     await h.say("hello again", mention=True)
     await h.replies(CHANNEL_ID, 2)
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     assert (await h.store.conversations.history(key, USER_ID, f"channel:{CHANNEL_ID}")).turns == []
 
 

@@ -148,7 +148,7 @@ async def test_thresholds_and_budgets_count_the_models_tokens(make_harness: Any)
                            recent_channel_messages="0", daily_token_budget="10000")
     h.claude.responder = Script()
     await chat(h, CHAT[:2])
-    await h.bot.get_cog("Messages").drain()  # the replies' turn listeners have run
+    await h.bot.in_flight.drain()  # the replies' turn listeners have run
     await h.bot.memory.summarizer.wait_idle()
     new_tokenizer = "5-5" in LINEUP["reply"]
     assert h.bot.claude.token_factor() == (1.3 if new_tokenizer else 1.0)

@@ -52,7 +52,7 @@ def checkin_request(body: dict[str, Any]) -> bool:
 
 
 async def consolidate(h: Harness) -> None:
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     report = await h.bot.memory.consolidator.run()
     assert report.committed >= 1 and report.malformed == 0
 
@@ -89,7 +89,7 @@ async def test_an_open_thread_reaches_the_reply_and_the_check_in_and_closes_when
     assert EXAM in listed["content"] and "⏳" in listed["content"]
 
     # A check-in after its day asks how it went: the thread and her note, each quoted as hers
-    await h.bot.get_cog("Messages").drain()
+    await h.bot.in_flight.drain()
     day = (utc_now() + timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
     h.claude.script("Alice! How did the chemistry exam go?", match=checkin_request)
     assert await h.bot.alive.checkins.run(day) == "1 of 1 check-in(s) sent"

@@ -126,7 +126,7 @@ async def test_a_dm_keeps_its_cached_prefix_while_feelings_and_style_change(
         await h.dm(f"{moods[i % len(moods)]} (turn {i})" + ("" if i % 3 else " 😊😊 LOL"))
         dm = dm or await h.dm_channel_id()
         await h.replies(dm, i + 1)
-        await h.bot.get_cog("Messages").drain()  # the turn's feelings and style are stored before the next
+        await h.bot.in_flight.drain()  # the turn's feelings and style are stored before the next
     requests = reply_requests(h)[-20:]
     assert len(requests) == 20
 
@@ -165,7 +165,7 @@ async def test_notes_are_fenced_apart_from_the_persons_words_and_only_the_curren
         await h.dm(f"{moods[i % len(moods)]} {'LOL 😊' if i % 2 else 'Right.'} (turn {i})")
         dm = dm or await h.dm_channel_id()
         await h.replies(dm, i + 1)
-        await h.bot.get_cog("Messages").drain()
+        await h.bot.in_flight.drain()
     last = reply_requests(h)[-1]
     messages = last.body["messages"]
     text = "\n".join(content_text(m["content"]) for m in messages)

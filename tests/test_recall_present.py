@@ -51,7 +51,7 @@ async def _archived_dm(h: Harness) -> None:
     await h.replies(dm, 1)
     await h.dm("anyway, busy week at the bakery")
     await h.replies(dm, 2)
-    await _bot(h).get_cog("Messages").drain()
+    await _bot(h).in_flight.drain()
     async with h.store.engine.begin() as conn:  # said a while ago: the run archives it
         await conn.execute(update(LoggedMessage).values(created_at=datetime.now(UTC) - timedelta(days=2)))
     report = await _bot(h).memory.consolidator.run()

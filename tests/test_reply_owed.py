@@ -273,7 +273,8 @@ async def test_in_a_cluster_a_process_answers_only_what_came_on_its_shards(db_ur
         await h.discord.wait_for(lambda _: bot_posts(h, CHANNEL_ID), timeout=10, what="the late reply")
         assert [p["content"] for p in bot_posts(h, CHANNEL_ID)] == ["Sorry for the wait."]
         events: Any = h.bot.get_cog("Messages")  # type: ignore[union-attr]
-        await h.discord.wait_for(lambda _: events._recovered and not events._tasks, what="the recovery done")
+        in_flight = h.bot.in_flight  # type: ignore[union-attr]
+        await h.discord.wait_for(lambda _: events._recovered and not in_flight.busy, what="the recovery done")
         left = {o.message_id for o in await h.store.owed.pending("finn")}
         assert left == {int(theirs["id"]), int(dm["id"])}  # still owed, by the process on shard 0
         assert bot_posts(h, other_channel) == [] and bot_posts(h, int(dm["channel_id"])) == []

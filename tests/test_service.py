@@ -20,9 +20,9 @@ import pytest
 from bot.core.character import CharacterSource
 from bot.core.config import BY_KEY, PROJECT_ROOT, SETTINGS, MemorySettings, ReplySettings, load_settings
 from bot.core.config.docs import render_example, render_markdown
-from bot.core.config.holder import Live, SettingsHolder, section_name, section_of
+from bot.core.config.holder import SettingsHolder, section_name, section_of, snapshot
 from bot.core.config.live import changes, live_settings
-from bot.core.config.service import AccessSettings, LimitSettings
+from bot.core.config.service import LimitSettings
 from bot.reply.throttle import BotThrottle
 from bot.runtime.reloader import ConfigReloader
 from database.store import Store
@@ -350,12 +350,11 @@ def _settings(tmp_path: Path, **env: str) -> Any:
 def test_a_reload_is_swapped_in_keeping_restart_keys(tmp_path: Path) -> None:
     first = _settings(tmp_path, DEFAULT_MAX_TOKENS="700", SHARD_COUNT="1", DISCORD_TOKEN="old-secret")
     holder = SettingsHolder(first)
-    running = holder.settings()  # what the bot hands its components
-    memory = holder.section("memory")
-    models = holder.live("models")
-    limits = holder.follow(LimitSettings)  # what a class taking its section is handed
-    access = holder.watch(AccessSettings)  # ...or, when it keeps what it derives per section object
-    stale = running.access  # the section object of the moment: what a reload replaces
+    running = holder.current  # what the bot hands its components
+    memory = holder.follow(MemorySettings)  # what a class taking its section is handed
+    limits = holder.follow(LimitSettings)
+    access = running.access  # the running section itself: a reload writes its new values into it
+    kept = snapshot(access)  # what a class deriving from a section compares it with
     throttle = BotThrottle(section_of(running, ReplySettings))
     new = _settings(tmp_path, DEFAULT_MAX_TOKENS="321", SHARD_COUNT="2", DISCORD_TOKEN="new-secret",
                     RECALL_TOKEN_BUDGET="5", REPLY_COOLDOWN="2.5", DAILY_TOKEN_BUDGET="9",
@@ -366,18 +365,19 @@ def test_a_reload_is_swapped_in_keeping_restart_keys(tmp_path: Path) -> None:
     assert found["default_max_tokens"].describe() == "default_max_tokens 700 -> 321"
     assert found["discord_token"].describe() == ("discord_token changed: read at start-up, applies after a "
                                                  "restart (the running value stays)")  # no secret logged
-    assert holder.swap(live_settings(holder.current, new)) is first
-    assert first.models.default_max_tokens == 700  # nothing frozen was written to
-    assert running.models.default_max_tokens == 321 and models.now.default_max_tokens == 321
-    assert memory.recall_token_budget == 5 and isinstance(memory, MemorySettings)
+    holder.update(live_settings(holder.current, new))
+    assert first.models.default_max_tokens == 700 and new.models.default_max_tokens == 321  # neither written
+    assert running is holder.current and running.models.default_max_tokens == 321
+    assert memory.recall_token_budget == 5 and memory is running.memory and isinstance(memory, MemorySettings)
     assert limits.daily_token_budget == 9 and isinstance(limits, LimitSettings)
-    assert access.now is holder.current.access and access.now.blocked_users == "42"
-    assert stale.blocked_users == "" and Live.fixed(stale).now is stale
+    assert access.blocked_users == "42" and access is running.access
+    assert kept.blocked_users == "" and kept != access  # the copy keeps the values from before
     assert section_name(LimitSettings) == "limits"
     assert section_of(running, LimitSettings).daily_token_budget == 9  # follows, as the running settings do
     assert section_of(first, LimitSettings) is first.limits  # a fixed Settings: its own section
     assert throttle.cooldown == 2.5  # the engine's bot-to-bot throttle reads the settings at each decision
     assert running.discord.shard_count == 1 and running.secrets.discord_token == "old-secret"
+    assert running.raw is new.raw  # what is not a section (the persona's raw keys) is the reload's too
     persona = replace(new, raw={**new.raw, "core_prompt": "x" * 500})
     [prompt] = [c for c in changes(new, persona) if c.key == "core_prompt"]
     assert prompt.describe() == "core_prompt changed (the persona follows it from the next message)"

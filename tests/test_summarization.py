@@ -201,7 +201,7 @@ async def test_a_failed_pass_keeps_the_history_backs_off_and_the_sweep_retries_w
     # Right after a failure the conversation's turns start no new pass (while Claude fails, every message
     # would otherwise cost a full attempt)...
     await chat(h, CHAT[3:4], start=3)
-    await h.bot.get_cog("Messages").drain()  # the reply's turn listeners have run
+    await h.bot.in_flight.drain()  # the reply's turn listeners have run
     await h.bot.memory.summarizer.wait_idle()  # and a pass they started would have asked Claude by now
     assert script.kinds.count("summary") == 1
     assert len((await h.store.conversations.history(key, USER_ID, scope)).turns) == 8

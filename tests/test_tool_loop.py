@@ -1,13 +1,14 @@
 """The reply's tool loop (bot/reply/generation.py) against the fake Messages API: a client tool asked for
 is run and its result, fenced as data, goes back in the next user turn (the fake 400s a tool_use left
-without its result); the calls of one reply are bounded; the tools each reply declares (bot/reply/looking.py);
-and a backend that cannot take tools is asked without them, the operator told once."""
+without its result); the calls of one reply are bounded; the tools each reply declares (bot/reply/looking.py)
+and the day's caps on searches, read from the recorded calls (the openai backend's function calling:
+tests/test_openai_tools.py)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from bot.reply.looking import CappedSearch, Lookup, SearchBudget, links
 from bot.reply.media import Media
 from database.boundary import JsonObject
 from database.store import Store
+from tests.dbtools import api_calls
 from tests.fakes.claude_server import FakeClaude, Reply
 from tests.fakes.claude_tools import WEB_FETCH, WEB_SEARCH
 
@@ -117,20 +119,16 @@ def searched(n: int) -> Reply:
                  server_tool_use={"web_search_requests": 1, "web_fetch_requests": 0})
 
 
-async def test_a_turn_paused_twice_goes_back_as_one_assistant_turn(fake_claude: FakeClaude,
-                                                                    client: ClaudeClient) -> None:
+async def test_a_turn_paused_twice_goes_back_as_one_assistant_turn(
+        fake_claude: FakeClaude, client: ClaudeClient, store: Store) -> None:
     fake_claude.script(searched(1))
     fake_claude.script(searched(2))
     fake_claude.script("Found it.")
     search = {"type": WEB_SEARCH, "name": "web_search", "max_uses": 5}
-    spent: list[int] = []
-
-    class Counted:
-        def spent(self, searches: int) -> None:
-            spent.append(searches)
-
-    done = await generation(client, Toolbox((search,), {}, 4, Counted())).write(streamed=True)
-    assert done.text == "Found it." and done.usage.web_search_requests == 2 and spent == [1, 1]
+    done = await generation(client, Toolbox((search,), {}, 4)).write(streamed=True)
+    assert done.text == "Found it." and done.usage.web_search_requests == 2
+    # each call's searches are recorded with it: the day's caps read them there
+    assert [c.web_searches for c in await api_calls(store)] == [0, 1, 1]  # newest first
     last = fake_claude.requests[-1].body["messages"]
     assert last[-2]["role"] == "user" and last[-1]["role"] == "assistant"
     assert [b["id"] for b in last[-1]["content"] if b["type"] == "server_tool_use"] == ["srvtoolu_1",
@@ -150,58 +148,52 @@ def incoming(content: str, *, dm: bool = True, author: int = 7, guild: int | Non
     return Incoming(1, 2, author, "ann", content, datetime.now(UTC), dm, guild_id=guild)
 
 
-def test_each_reply_declares_the_tools_its_settings_and_message_allow(tmp_path: Path) -> None:
-    off = Lookup(settings(tmp_path, "http://x"))
-    assert off.toolbox(incoming("news?"), PROMPT, "Finn") is None  # off by default
-    dms = Lookup(settings(tmp_path, "http://x", WEB_SEARCH="dms"))
-    assert dms.toolbox(incoming("news?", dm=False, guild=5), PROMPT, "Finn") is None
-    box = dms.toolbox(incoming("see https://a.example.com/x, and https://b.example.com/y."), PROMPT, "Finn")
+async def test_each_reply_declares_the_tools_its_settings_and_message_allow(tmp_path: Path,
+                                                                          store: Store) -> None:
+    budget = SearchBudget(store.spending)
+    off = Lookup(settings(tmp_path, "http://x"), budget)
+    assert await off.toolbox(incoming("news?"), PROMPT, "Finn") is None  # off by default
+    dms = Lookup(settings(tmp_path, "http://x", WEB_SEARCH="dms"), budget)
+    assert await dms.toolbox(incoming("news?", dm=False, guild=5), PROMPT, "Finn") is None
+    box = await dms.toolbox(incoming("see https://a.example.com/x, and https://b.example.com/y."), PROMPT,
+                            "Finn")
     assert box is not None and [t["type"] for t in box.declared] == [WEB_SEARCH, WEB_FETCH]
     assert box.declared[1]["allowed_domains"] == ["a.example.com", "b.example.com"]
     # another person's private memories in the request: no fetch
     theirs = Prompt(PROMPT.system, PROMPT.messages, memories_of=frozenset({7, 8}))
-    box = dms.toolbox(incoming("see https://a.example.com/x"), theirs, "Finn")
+    box = await dms.toolbox(incoming("see https://a.example.com/x"), theirs, "Finn")
     assert box is not None and [t["type"] for t in box.declared] == [WEB_SEARCH]
     assert links("<https://a.b/c>, (https://d.e/f). https://g.h/i!") == ["https://a.b/c", "https://d.e/f",
                                                                           "https://g.h/i"]
 
 
-async def test_the_day_cap_counts_per_person_and_server_and_resets_the_next_day(tmp_path: Path) -> None:
+async def searched_at(store: Store, person: int, server: int | None, searches: int, at: datetime) -> None:
+    """A reply call that made ``searches`` web searches, recorded as the model client records one."""
+    await store.usage.record_all([dict(user_id=person, guild_id=server, purpose="reply", model=MODEL,
+                                       input_tokens=10, output_tokens=5, cache_creation_tokens=0,
+                                       cache_read_tokens=0, cost=0.01 * searches, web_searches=searches,
+                                       latency_ms=1.0, ok=True, created_at=at)])
+
+
+async def test_the_day_cap_counts_per_person_and_server_and_resets_the_next_day(tmp_path: Path,
+                                                                                store: Store) -> None:
     today = [date(2026, 11, 26)]
-    budget = SearchBudget(lambda: today[0])
+    noon = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    budget = SearchBudget(store.spending, lambda: today[0])
     lookup = Lookup(settings(tmp_path, "http://x", WEB_SEARCH="everywhere", WEB_SEARCH_DAILY_CAP_PERSON="4",
                              WEB_SEARCH_DAILY_CAP_SERVER="5"), budget)
     ann, bob = incoming("news?", dm=False, guild=5), incoming("news?", dm=False, guild=5, author=8)
-    box = lookup.toolbox(ann, PROMPT, "Finn")
-    assert box is not None and box.searches is not None
-    box.searches.spent(3)
-    again = lookup.toolbox(ann, PROMPT, "Finn")
+    await searched_at(store, 7, 5, 3, noon)
+    await searched_at(store, 7, 5, 9, noon - timedelta(days=1))  # yesterday's: not counted today
+    again = await lookup.toolbox(ann, PROMPT, "Finn")
     assert again is not None and again.declared[0]["max_uses"] == 1  # her last one today
-    assert budget.left(bob, person=4, server=5) == 2  # the server's count is everyone's
-    budget.spend(8, 5, 2)
-    capped = lookup.toolbox(bob, PROMPT, "Finn")
+    assert await budget.left(bob, person=4, server=5) == 2  # the server's count is everyone's
+    assert await budget.left(incoming("news?", author=8), person=4, server=5) == 4  # a DM: his own cap only
+    await searched_at(store, 8, 5, 2, noon)
+    capped = await lookup.toolbox(bob, PROMPT, "Finn")
     assert capped is not None and capped.declared == (CappedSearch.DECLARED,)
     said = await capped.client["search_web"].run({"query": "news"})
     assert said.final and said.text.startswith("*Finn rubs their eyes.*")
     today[0] = date(2026, 11, 27)
-    fresh = lookup.toolbox(bob, PROMPT, "Finn")
+    fresh = await lookup.toolbox(bob, PROMPT, "Finn")
     assert fresh is not None and fresh.declared[0]["type"] == WEB_SEARCH
-
-
-async def test_the_openai_backend_is_asked_without_tools_and_the_operator_told_once(
-        fake_claude: FakeClaude, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from tests.fakes.openai_server import FakeOpenAI
-
-    async with FakeOpenAI() as fake_openai:
-        c = ClaudeClient(settings(tmp_path, fake_claude.base_url, LLM_BACKEND="openai",
-                                  OPENAI_BASE_URL=fake_openai.base_url, DEFAULT_MODEL="local-model"),
-                         store.usage)
-        try:
-            with caplog.at_level(logging.WARNING):
-                for _ in range(2):
-                    await c.generate(Prompt(PROMPT.system, PROMPT.messages, tools=(DECLARED,)),
-                                     model="local-model", user_id=1, guild_id=None, stream=False)
-        finally:
-            await c.close()
-        assert all("tools" not in r.body for r in fake_openai.requests) and len(fake_openai.requests) == 2
-    assert caplog.text.count("asked without tools") == 1

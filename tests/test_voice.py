@@ -117,7 +117,7 @@ async def test_a_voice_message_is_logged_and_owed_before_it_is_heard(make_harnes
     [reply] = await h.replies(channel)
     assert reply["content"] == "Not yet."
     assert (await logged_texts(h, channel, 2))[0] == "[voice] is the tide in?"  # the transcript replaced it
-    await h.bot.get_cog("Messages").drain()  # type: ignore[union-attr]
+    await h.bot.in_flight.drain()
     await h.store.log.flush()
     assert await h.store.owed.pending(h.bot.engine.character_key) == []
 
@@ -128,7 +128,7 @@ async def test_a_voice_message_over_max_voice_bytes_is_not_downloaded(make_harne
     [reply] = await h.replies(int(sent["channel_id"]))
     assert reply["content"] == UNHEARD
     assert h.discord.cdn_requests == [] and h.openai.heard == []  # not one byte fetched
-    await h.bot.get_cog("Messages").drain()  # type: ignore[union-attr]
+    await h.bot.in_flight.drain()
     await h.store.log.flush()  # the owed mark is cleared with the log's next batch
     assert await h.store.owed.pending(h.bot.engine.character_key) == []  # the unheard line answered it
 

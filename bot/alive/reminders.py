@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from bot.core.config import AliveSettings
 from bot.core.localtime import Clock, load_zone, utc_now
-from bot.core.models.tools import OfferedTool, ToolOutput, client_tool
+from bot.core.models.tools import ClientTool, ToolOutput, client_tool
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name
 from bot.core.timers import Timers
@@ -145,13 +145,15 @@ class ReminderBook:
         self.clock = clock
         self._proposed: OrderedDict[int, str] = OrderedDict()  # user id -> a zone waiting for /timezone
 
-    async def offered(self, msg: Incoming) -> Sequence[OfferedTool]:
-        """The tools of ``msg``'s reply: none for another bot, nor where reminders are off."""
+    async def __call__(self, msg: Incoming) -> Sequence[tuple[JsonObject, ClientTool]]:
+        """The tools lent to ``msg``'s reply (bot/core/pipeline.py ``ReplyTools``): none for another bot,
+        nor where reminders are off."""
         if msg.author_is_bot or msg.webhook_id is not None:
             return ()
         on = self.settings.reminders_in_dms if msg.is_dm else await self.switches.is_on(
             SWITCH, msg.channel_id, msg.guild_id, self.settings.reminders)
-        return (SetReminder(self, msg), SuggestTimezone(self, msg)) if on else ()
+        return ((SET_REMINDER, SetReminder(self, msg)), (SUGGEST_TIMEZONE, SuggestTimezone(self, msg))) \
+            if on else ()
 
     async def set(self, msg: Incoming, text: str, local_time: str | None,
                   in_minutes: int | None) -> ToolOutput:
@@ -269,7 +271,6 @@ class SetReminder:
     """``set_reminder`` for one message's reply."""
 
     name = "set_reminder"
-    declared: JsonObject = SET_REMINDER
 
     def __init__(self, book: ReminderBook, msg: Incoming) -> None:
         self.book, self.msg = book, msg
@@ -285,7 +286,6 @@ class SuggestTimezone:
     """``suggest_timezone`` for one message's reply."""
 
     name = "suggest_timezone"
-    declared: JsonObject = SUGGEST_TIMEZONE
 
     def __init__(self, book: ReminderBook, msg: Incoming) -> None:
         self.book, self.msg = book, msg

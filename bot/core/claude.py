@@ -128,7 +128,8 @@ class ClaudeClient(StartupChecks):
                 from bot.core.models.openai import OpenAIBackend
 
                 found = OpenAIBackend(api_key=self.settings.secrets.openai_api_key,
-                                      base_url=self.settings.models.openai_base_url, timeout=self._timeout)
+                                      base_url=self.settings.models.openai_base_url, timeout=self._timeout,
+                                      tools=self.settings.models.openai_tools)
             else:
                 from bot.core.models.anthropic import AnthropicBackend
 
@@ -445,7 +446,8 @@ class ClaudeClient(StartupChecks):
         u = completion.usage
         call = dict(user_id=user_id, purpose=purpose, model=completion.model, input_tokens=u.input_tokens,
                     output_tokens=u.output_tokens, cache_creation_tokens=u.cache_creation_tokens,
-                    cache_read_tokens=u.cache_read_tokens, cost=u.cost, latency_ms=latency_ms, ok=ok,
+                    cache_read_tokens=u.cache_read_tokens, cost=u.cost, web_searches=u.web_search_requests,
+                    latency_ms=latency_ms, ok=ok,
                     error=error, guild_id=guild_id, created_at=utcnow())
         if calls is not None:
             calls.append(call)

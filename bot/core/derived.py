@@ -1,6 +1,7 @@
-"""Values derived from objects that are replaced, never changed (a server's cached stored settings, a settings
-section a live reload swaps): each value is kept per key and made again only when one of its sources is no
-longer the same object. For what every message asks and seldom changes (issue 30)."""
+"""Values derived from what seldom changes (a server's cached stored settings, a settings section a live
+reload writes new values into): each value is kept per key and made again only when one of its sources
+differs from the one it was made from (the same object, or equal to it). For what every message asks
+(issue 30)."""
 
 from __future__ import annotations
 
@@ -17,24 +18,26 @@ class Derived(Generic[K, V]):
         self._kept: dict[K, tuple[tuple[object, ...], V]] = {}
 
     def kept(self, key: K, sources: tuple[object, ...]) -> V | None:
-        """The value kept for ``key`` if it was made from these very ``sources`` (compared by identity);
-        None: make it and :meth:`keep` it."""
+        """The value kept for ``key`` if it was made from these ``sources`` (each the same object or an
+        equal one: a source that changes in place is kept as a copy, see :meth:`keep`); None: make it and
+        :meth:`keep` it."""
         kept = self._kept.get(key)
         if kept is not None and len(kept[0]) == len(sources) and all(
-                a is b for a, b in zip(kept[0], sources, strict=True)):
+                a is b or a == b for a, b in zip(kept[0], sources, strict=True)):
             return kept[1]
         return None
 
     def keep(self, key: K, sources: tuple[object, ...], value: V) -> V:
-        """Keep ``value``, made from ``sources``, for ``key``; returns it."""
+        """Keep ``value``, made from ``sources``, for ``key``; returns it. A source that changes in place (a
+        running settings section) is passed as a copy of its values (``holder.snapshot``)."""
         if len(self._kept) >= self._limit:
             self._kept.clear()  # bounded: one entry per place seen; forgetting costs one make() each
         self._kept[key] = (sources, value)
         return value
 
     def get(self, key: K, sources: tuple[object, ...], make: Callable[[], V]) -> V:
-        """The value for ``key``, made by ``make()`` unless the one kept was made from these very
-        ``sources``. On a hot path, prefer :meth:`kept` and :meth:`keep`: the value is made by its owner,
-        not called back from here."""
+        """The value for ``key``, made by ``make()`` unless the one kept was made from these ``sources``.
+        On a hot path, prefer :meth:`kept` and :meth:`keep`: the value is made by its owner, not called back
+        from here."""
         value = self.kept(key, sources)
         return value if value is not None else self.keep(key, sources, make())

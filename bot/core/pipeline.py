@@ -15,13 +15,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.core.attachments import NO_TEXT, NOTHING, Attachment, Carried, message_text
+from bot.core.models.tools import ClientTool
 from bot.core.persona.model import Persona
 from bot.core.text import clean_name
+from database.boundary import JsonObject
 from database.records import PromptData
 
 if TYPE_CHECKING:
     from bot.core.claude import Completion
-    from bot.core.models.tools import OfferedTool
 
 
 PRIVATE_SCOPE = "private:"  # a private place of a server: summarized into private memories, as a DM is
@@ -237,14 +238,6 @@ class ReplyFilter(Protocol):
     a blank answer keeps the text as it was, and one that raises is logged and skipped."""
 
     def __call__(self, msg: Incoming, text: str, /) -> str: ...
-class ToolSource(Protocol):
-    """Client tools a feature offers the reply to one message (a reminder, where reminders are on),
-    declared in its request after reading where and by whom it was asked. Each tool's declaration is the
-    same from request to request (the cached prefix starts with the tools); none: nothing offered."""
-
-    async def offered(self, msg: Incoming) -> Sequence[OfferedTool]: ...
-
-
 # The rule the person's stored consent (None: never given) must pass: it is then read and checked in the
 # unit of work that stores the exchange (one trip to the database less).
 StoredConsent = Callable[[bool | None], bool]
@@ -258,6 +251,15 @@ class MemoryConsent(Protocol):
         """False: answered but not stored; True: stored; a rule: stored if the person's stored consent passes
         it. Raising counts as False (when consent cannot be checked, nothing is stored)."""
         ...
+
+
+class ReplyTools(Protocol):
+    """Client tools a feature lends one reply (bot/servertools/knowing.py): each tool's declaration with the
+    tool, bound to the message answered. The declarations come first in the request's cached prefix, so
+    they must be the same bytes for every reply in the same place under the same settings. It may read the
+    database and settings; it never calls the model nor posts anything."""
+
+    async def __call__(self, msg: Incoming, /) -> Sequence[tuple[JsonObject, ClientTool]]: ...
 
 
 def all_consent(answers: Sequence[bool | StoredConsent]) -> bool | StoredConsent:
@@ -282,7 +284,7 @@ class Features:
     stage runs its entries in the order given:
 
     admit (``interceptors``, then ``gates``) → decide (``decision_observers``) → compose the prompt
-    (``prompt_parts``) → generate and deliver (``reply_filters``) → keep (``turn_observers``)."""
+    (``prompt_parts``) → generate (``tools``) and deliver (``reply_filters``) → keep (``turn_observers``)."""
 
     interceptors: tuple[Interceptor, ...] = ()  # a log-channel command consumed before any reply work
     gates: tuple[Gate, ...] = ()  # who may talk to it, then what it may spend
@@ -290,7 +292,7 @@ class Features:
     prompt_parts: tuple[PromptPart, ...] = ()  # recall, feelings, style, emotes, a late reply's note
     reply_filters: tuple[ReplyFilter, ...] = ()  # emote names made valid
     turn_observers: tuple[TurnListener, ...] = ()  # summaries, feelings, style, counters, the cluster
-    tool_sources: tuple[ToolSource, ...] = ()  # client tools a reply may use (reminders)
+    tools: tuple[ReplyTools, ...] = ()  # what the model may use while writing (the server's tools)
 
     def __post_init__(self) -> None:
         for part in self.prompt_parts:

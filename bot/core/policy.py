@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core.config import Settings
+from bot.core.config.holder import snapshot
 from bot.core.derived import Derived
 from bot.core.persona.model import Persona
 from bot.core.pipeline import Incoming
@@ -65,7 +66,7 @@ class PolicyCache:
     """The last :func:`resolve` of each server, kept while neither its stored settings (the store's cached
     object) nor the global sections it reads were replaced: every message of a server asks for it. It takes
     the whole settings (the running bot's follow reloads): it reads three sections, replies, memory and
-    access, and keeps its answers per section object."""
+    access, and keeps its answers while their values stay."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -73,10 +74,12 @@ class PolicyCache:
 
     def get(self, config: ServerConfig) -> ServerPolicy:
         s = self.settings
-        # A live reload swaps the section objects; a server's change, the store's cached config.
-        sources = (config, s.replies, s.memory, s.access)
-        policy = self._kept.kept(config.guild_id, sources)
-        return policy if policy is not None else self._kept.keep(config.guild_id, sources, resolve(s, config))
+        # A live reload writes new values into the sections; a server's change, the store's cached config.
+        policy = self._kept.kept(config.guild_id, (config, s.replies, s.memory, s.access))
+        if policy is None:
+            sources = (config, snapshot(s.replies), snapshot(s.memory), snapshot(s.access))
+            policy = self._kept.keep(config.guild_id, sources, resolve(s, config))
+        return policy
 
 
 def language_hint(policy: ServerPolicy) -> str:

@@ -30,6 +30,7 @@ from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.tokens import load_encoding
+from bot.discord.flow import MessageFlow
 from bot.discord.identify import IdentifyPacer
 from bot.discord.logchannel import LogChannel
 from bot.discord.outlets import WebhookPool
@@ -37,6 +38,7 @@ from bot.discord.permissions import in_log_channel, is_admin_id
 from bot.discord.poll_results import DiscordPollBoard
 from bot.discord.posting import NO_MENTIONS
 from bot.discord.presence import AlivePresence
+from bot.discord.serverview import DiscordServerView
 from bot.discord.startup import announce_connected, log_invite
 from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.operator.access import AccessGate
@@ -52,7 +54,7 @@ from bot.reply.sequence import ReplySequence
 from bot.runtime.cluster import Cluster
 from bot.runtime.composition import Edge, Services, compose
 from bot.runtime.jobs import Scheduler
-from bot.runtime.lifecycle import close_database, settle_heap
+from bot.runtime.lifecycle import InFlight, close_database, settle_heap
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.startup import commands_digest, remember_commands_digest
 from bot.runtime.voice import VoiceService
@@ -104,6 +106,8 @@ class KindredMixin:
     exit_code: int
     mirror: LogMirror  # verbose mode: `await bot.mirror(text)` posts to the log channel
     log_channel: LogChannel  # its admin commands and the decision mirror (bot/discord/logchannel.py)
+    in_flight: InFlight  # the work a graceful stop lets finish (bot/runtime/lifecycle.py)
+    flow: MessageFlow  # each message's way to the reply sequence, handed to the messages cog
     access: AccessGate  # who may talk to the character (bot/operator/access.py)
     limits: SpendingLimits  # what one person, one server and the bot may spend (bot/operator/limits.py)
     cluster: Cluster  # the leader lock and signals shared with other processes on the database
@@ -118,13 +122,15 @@ class KindredMixin:
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool,
                       skip_jobs: Collection[str]) -> None:
-        # Every component gets settings that follow the holder: a live reload swaps the current ones.
+        # Every component gets the holder's running settings: a live reload writes its values into them.
         self.settings_holder = SettingsHolder(settings)
-        self.settings = self.settings_holder.settings()
+        self.settings = self.settings_holder.current
         self.character = character
         self.started_at = time.monotonic()
         self.exit_code = 0
-        self.log_channel = LogChannel(self)  # type: ignore[arg-type]  # the mixin is only ever mixed into a Bot
+        # The work a graceful stop lets finish: the message flow counts each message's handling there.
+        self.in_flight = InFlight()
+        self.log_channel = LogChannel(self, self.in_flight)  # type: ignore[arg-type]  # mixed into a Bot only
         self.mirror = LogMirror(self.log_channel.post)
         self._kindred_closing: asyncio.Future[None] | None = None
         self._cluster_closing: asyncio.Task[None] | None = None  # a close asked for by another process
@@ -165,8 +171,9 @@ class KindredMixin:
                     own_user_id=self.user.id if self.user is not None else None,
                     intercept=self.log_channel.intercept, mirror_decision=self.log_channel.mirror_decision,
                     sync_commands=self._sync_commands, cluster_shutdown=self._cluster_shutdown,
-                    alive_side=self.presence, latencies=self._latencies,
+                    alive_side=self.presence, latencies=self._latencies, post_to_log=self.log_channel.post,
                     poll_board=DiscordPollBoard(self),  # type: ignore[arg-type]
+                    server_view=DiscordServerView(self),  # type: ignore[arg-type]
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at)
         self.services = services = await compose(self.settings_holder, self.character, self.mirror, edge,
@@ -177,8 +184,10 @@ class KindredMixin:
         self.ensemble, self.replies, self.recovery = services.ensemble, services.replies, services.recovery
         self.memory, self.admin, self.counters = services.memory, services.admin, services.counters
         self.alive, self.scheduler, self.places = services.alive, services.scheduler, services.tools.places
-        # The cast's webhooks, one per character per channel (the messages cog's outlets use them).
+        # The cast's webhooks, one per character per channel (the messages cog's outlets use them), and the
+        # flow the messages cog hands each message to.
         self.webhooks = WebhookPool(lambda: self.user, self.ensemble) if self.ensemble is not None else None
+        self.flow = MessageFlow(self, self.in_flight)  # type: ignore[arg-type]  # mixed into a Bot only
         # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
         # and the closest real id), not at the first reply; the services are the bot's already, so the
         # close that follows releases them (the model client's connections among them).
@@ -189,6 +198,7 @@ class KindredMixin:
         self.scheduler.start()
         # As leader (always, on SQLite), the lead work runs now.
         await self.cluster.start(services.lead_work, services.heard)
+        services.heartbeat.start()  # the gateway's latency, read every heartbeat_interval_seconds
         if services.dashboard is not None:
             self.dashboard = services.dashboard
             await self.dashboard.start()
@@ -251,28 +261,27 @@ class KindredMixin:
         if self.dashboard is not None:  # no edit may start while the rest closes
             await self.dashboard.stop()
         # Let replies in flight finish and be saved before the connection and the database go away.
-        # a Bot's method (and close below), which the mixin gets from the Bot it is mixed into
-        events = self.get_cog("Messages")  # type: ignore[attr-defined]
         grace = self.settings.operation.shutdown_grace_seconds
-        if events is not None:
-            try:
-                await asyncio.wait_for(events.drain(), timeout=grace)
-            except TimeoutError:
-                log.warning("shutdown: some replies did not finish within %gs", grace)
+        try:
+            await asyncio.wait_for(self.in_flight.drain(), timeout=grace)
+        except TimeoutError:
+            log.warning("shutdown: some replies did not finish within %gs", grace)
         if hasattr(self, "services"):
             self.scheduler.shutdown()  # no job starts while the rest closes
             await self.services.timers.stop()  # nor a timer's run
+            await self.services.heartbeat.stop()
         self.mirror.close()  # the cogs unload now: the log channel's last lines are theirs
+        self.in_flight.cancel()  # what did not finish in the grace period
+        # a Bot's method, which the mixin gets from the Bot it is mixed into
         await super().close()  # type: ignore[misc]
         if hasattr(self, "services"):
             await self.services.memory_jobs.close()
             await self.alive.close()  # its feelings saved, off the engines
         if hasattr(self, "cluster"):
             await self.cluster.close()  # leadership released at once, the row marked stopped
-        if events is not None:
-            # Work on messages that arrived after the first drain (our own goodbye, say) was cancelled with
-            # the cog; let it release its database connection before the database closes.
-            await events.drain()
+        # Work on messages that arrived after the first drain (our own goodbye, say) was cancelled above; let
+        # it release its database connection before the database closes.
+        await self.in_flight.drain()
         if hasattr(self, "memory"):
             await self.memory.close()  # background summaries stop before the database goes away
         if self.counters is not None:

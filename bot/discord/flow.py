@@ -1,30 +1,43 @@
-"""The flow from an incoming Discord message to the reply sequence, as a plain class the messages cog
-(cogs/messages.py) calls: the message becomes an :class:`~bot.core.pipeline.Incoming` (a voice message
-standing as ``[voice message]`` until heard), bots it names are noted as peers, a voice message is heard
-first (bot/discord/voice.py), the reply sequence (bot/reply/sequence.py) answers through the outlets it is
-given (bot/discord/outlets.py), and the main character's reply is also spoken when ``voice_replies`` asks."""
+"""The flow from an incoming Discord message to the reply sequence, as a plain class the bot builds and
+hands the messages cog (cogs/messages.py): the message becomes an :class:`~bot.core.pipeline.Incoming` (a
+voice message standing as ``[voice message]`` until heard), bots it names are noted as peers, a voice
+message is heard first (bot/discord/voice.py), the reply sequence (bot/reply/sequence.py) answers through
+the outlets it is given (bot/discord/outlets.py), and the main character's reply is also spoken when
+``voice_replies`` asks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
 from bot.core.attachments import NOTHING, Attachment, Carried, Embed
 from bot.core.pipeline import Incoming, Outlet
 from bot.discord.media import attachment_fetcher
+from bot.discord.voice import Bot as VoiceBot
 from bot.discord.voice import hear, speak_reply, voice_attachment, with_voice_placeholder
 
 if TYPE_CHECKING:
-    from bot.discord.client import Kindred
+    from bot.reply.sequence import ReplySequence
+    from bot.runtime.lifecycle import InFlight
+
+
+class Bot(VoiceBot, Protocol):
+    """What the flow reads of the bot (bot/discord/client.py's, which builds the flow and so cannot be
+    named here)."""
+
+    replies: ReplySequence
 
 
 class MessageFlow:
-    """One Discord message's way in: what the messages cog hands on, between Discord in and Discord out."""
+    """One Discord message's way in: what the messages cog hands on, between Discord in and Discord out.
+    Built by the bot's setup_hook once the services are composed, and handed to the cog. ``in_flight``: each
+    message's handling is counted there while it runs, so a graceful stop lets it finish."""
 
-    def __init__(self, bot: Kindred) -> None:
+    def __init__(self, bot: Bot, in_flight: InFlight) -> None:
         self.bot = bot
+        self.in_flight = in_flight
 
     def incoming(self, message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:
         """``message`` as the engine sees it; ``character``: the name an @mention of the bot account is
@@ -40,17 +53,19 @@ class MessageFlow:
     async def answer(self, msg: Incoming, message: discord.Message,
                      outlet_for: Callable[[str], Outlet]) -> None:
         """The reply sequence for one message: a voice message is heard first, and the main character's
-        reply is also spoken when ``voice_replies`` asks for it."""
-        voice_message = voice_attachment(message) is not None
-        if voice_message:
-            heard = await hear(self.bot, msg, message, outlet_for(self.bot.engine.character_key))
-            if heard is None:
-                return
-            msg = heard
-        results = await self.bot.replies.handle(msg, outlet_for)
-        spoken = [r for r in results if r.speaker == self.bot.engine.character_key]
-        if spoken and self.bot.voice.speaks_after(voice_message=voice_message):
-            await speak_reply(self.bot, message.channel.id, message.id, spoken[0])
+        reply is also spoken when ``voice_replies`` asks for it. In flight until it returns (our own posts
+        too: their log write must not hold a connection open past the close)."""
+        with self.in_flight:
+            voice_message = voice_attachment(message) is not None
+            if voice_message:
+                heard = await hear(self.bot, msg, message, outlet_for(self.bot.engine.character_key))
+                if heard is None:
+                    return
+                msg = heard
+            results = await self.bot.replies.handle(msg, outlet_for)
+            spoken = [r for r in results if r.speaker == self.bot.engine.character_key]
+            if spoken and self.bot.voice.speaks_after(voice_message=voice_message):
+                await speak_reply(self.bot, message.channel.id, message.id, spoken[0])
 
 
 def carried_by(message: discord.Message) -> Carried:

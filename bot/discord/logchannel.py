@@ -5,8 +5,7 @@ up into ``cogs/``.
 In the channel ``log_channel`` an admin (``admin_user_ids`` or the application owner) may type:
 ``shutdown? <name>``, ``user data? <id>``, ``list users``, ``premium <id>``, ``verbose [on|off]``, ``status``
 and ``testlog``. They are caught after the message is written to the short-term log and before any reply
-work, while the Admin cog (cogs/admin.py, which keeps the gateway-latency heartbeat) is loaded; from anyone
-else, or anywhere else, they are ordinary chat. The language and its text live in
+work; from anyone else, or anywhere else, they are ordinary chat. The language and its text live in
 :mod:`bot.operator.admin.language`, the reads and edits in ``bot.admin`` (the bot's
 :class:`bot.operator.admin.tools.AdminTools`); this module only carries Discord in and out.
 """
@@ -45,6 +44,7 @@ from bot.operator.conversation_tools import InvalidInput
 from bot.operator.logmirror import LogMirror
 from bot.reply.engine import ReplyEngine
 from bot.runtime.cluster import Cluster
+from bot.runtime.lifecycle import InFlight
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,6 @@ class Bot(Checked, Protocol):
     def get_user(self, user_id: int, /) -> discord.User | None: ...
 
     async def fetch_user(self, user_id: int, /) -> discord.User: ...
-
-    def get_cog(self, name: str, /) -> commands.Cog | None: ...
 
     def is_closed(self) -> bool: ...
 
@@ -142,13 +140,11 @@ def users_view(page: Page) -> discord.ui.View:
 
 
 class LogChannel:
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, in_flight: InFlight) -> None:
+        """``in_flight``: the bot's work in flight, which ``shutdown?`` lets finish before it closes."""
         self.bot = bot
+        self.in_flight = in_flight
         self.shutdown_task: asyncio.Task[None] | None = None
-
-    def open(self) -> bool:
-        """Whether the channel takes commands and mirrors decisions: while the Admin cog is loaded."""
-        return self.bot.get_cog("Admin") is not None
 
     def channel(self) -> discord.abc.Messageable | None:
         channel_id = self.bot.settings.secrets.log_channel
@@ -169,7 +165,7 @@ class LogChannel:
 
     async def mirror_decision(self, msg: Incoming, decision: Decision) -> None:
         """A decision observer of the main engine."""
-        if not self.open() or in_log_channel(self.bot, msg.channel_id):  # chat there is visible already
+        if in_log_channel(self.bot, msg.channel_id):  # chat there is visible already
             return
         if self.bot.mirror.active:
             self.bot.mirror.emit(describe_decision(msg, decision))
@@ -179,7 +175,7 @@ class LogChannel:
     async def intercept(self, msg: Incoming) -> bool:
         """The main engine's interceptor: consume the message when it is an admin command from an admin in
         the log channel."""
-        if msg.author_is_bot or not in_log_channel(self.bot, msg.channel_id) or not self.open():
+        if msg.author_is_bot or not in_log_channel(self.bot, msg.channel_id):
             return False
         command = parse_command(msg.content)
         if command is None:
@@ -257,15 +253,13 @@ class LogChannel:
             log.warning("shutdown: every other process of the cluster was told to stop too")
         # Like SIGTERM (bot/runtime/lifecycle.py): no new messages while replies finish.
         bot.stopping = True
-        events: Any = bot.get_cog("Messages")  # the message tasks in flight (its drain(), as close() does)
         grace = bot.settings.operation.shutdown_grace_seconds
         finished = True
-        if events is not None:
-            try:
-                await asyncio.wait_for(events.drain(), timeout=grace)
-            except TimeoutError:
-                finished = False
-                log.warning("shutdown: some replies did not finish within %gs", grace)
+        try:
+            await asyncio.wait_for(self.in_flight.drain(), timeout=grace)  # as close() does
+        except TimeoutError:
+            finished = False
+            log.warning("shutdown: some replies did not finish within %gs", grace)
         await bot.mirror.drain()
         await bot.admin.save_log()
         done = ("Replies in flight are finished and everything is saved." if finished else

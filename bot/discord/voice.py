@@ -20,7 +20,7 @@ import dataclasses
 import io
 import json
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import discord
 from discord.http import Route
@@ -32,11 +32,29 @@ from bot.reply.media import TooLarge
 from bot.runtime.voice import UNHEARD_CONTENT, VoiceUnavailable, transcript_content
 
 if TYPE_CHECKING:
-    from bot.core.config import VoiceSettings
-    from bot.discord.client import Kindred
+    from bot.core.config import Settings, VoiceSettings
+    from bot.operator.access import AccessGate
+    from bot.reply.engine import ReplyEngine
     from bot.runtime.audio import VoiceClip
+    from bot.runtime.voice import VoiceService
 
 log = logging.getLogger(__name__)
+
+
+class Bot(Protocol):
+    """What hearing and speaking read of the bot (bot/discord/client.py's, which the message flow it serves
+    cannot name: client.py builds the flow)."""
+
+    settings: Settings
+    engine: ReplyEngine
+    access: AccessGate
+    voice: VoiceService
+
+    @property
+    def user(self) -> discord.ClientUser | None: ...
+
+    @property
+    def http(self) -> discord.http.HTTPClient: ...
 
 VOICE_MESSAGE_FLAG = 1 << 13  # IS_VOICE_MESSAGE
 VOICE_FILENAME = "voice-message.ogg"
@@ -59,7 +77,7 @@ def with_voice_placeholder(msg: Incoming, message: discord.Message) -> Incoming:
     return dataclasses.replace(msg, content=UNHEARD_CONTENT, carried=NOTHING)  # the note says it all
 
 
-async def hear(bot: Kindred, msg: Incoming, message: discord.Message, outlet: Outlet) -> Incoming | None:
+async def hear(bot: Bot, msg: Incoming, message: discord.Message, outlet: Outlet) -> Incoming | None:
     """``msg`` with its transcript as content (unchanged when not a voice message); None when the voice
     message could not be heard and has been dealt with (logged, and answered with the unheard line)."""
     attachment = voice_attachment(message)
@@ -106,7 +124,7 @@ async def download(attachment: discord.Attachment, settings: VoiceSettings) -> b
         raise VoiceUnavailable(f"more than max_voice_bytes ({cap}) arrived") from None
 
 
-async def speak_reply(bot: Kindred, channel_id: int, message_id: int, result: ReplyResult) -> int | None:
+async def speak_reply(bot: Bot, channel_id: int, message_id: int, result: ReplyResult) -> int | None:
     """Send ``result`` again as a voice message; a failure is logged (the text reply is already out)."""
     try:
         clip = await bot.voice.speak(result.text)

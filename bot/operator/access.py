@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from bot.core.config.holder import Live
+from bot.core.config.holder import snapshot
 from bot.core.config.sections import parse_ids
 from bot.core.config.service import AccessSettings
 from bot.core.derived import Derived
@@ -68,10 +68,10 @@ def rules_for(access: AccessSettings, config: ServerConfig | None) -> AccessRule
 
 class AccessGate:
     """The message path's first gate (ReplyEngine.gates) and the slash commands' check. ``access``: the
-    global lists as they are now (a ``Live`` view: the rules kept are made again when a reload replaces
-    the section); ``servers``: each server's own lists."""
+    global lists (the running section: the rules kept are made again when a reload changes it);
+    ``servers``: each server's own lists."""
 
-    def __init__(self, access: Live[AccessSettings], servers: Servers,
+    def __init__(self, access: AccessSettings, servers: Servers,
                  is_admin: Callable[[int], bool]) -> None:
         self.access = access
         self.servers = servers
@@ -87,11 +87,13 @@ class AccessGate:
 
     def _rules(self, config: ServerConfig | None) -> AccessRules:
         """rules_for(), kept per server while neither its stored settings (the store's cached object) nor
-        the global access section (replaced by a live reload) changed: every message asks."""
-        access = self.access.now
-        key, sources = config.guild_id if config is not None else None, (config, access)
-        rules = self._kept.kept(key, sources)
-        return rules if rules is not None else self._kept.keep(key, sources, rules_for(access, config))
+        the global access section (a live reload) changed: every message asks."""
+        access = self.access
+        key = config.guild_id if config is not None else None
+        rules = self._kept.kept(key, (config, access))
+        if rules is None:
+            rules = self._kept.keep(key, (config, snapshot(access)), rules_for(access, config))
+        return rules
 
     async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
         why = await self.refusal(msg.author_id, msg.author_roles, None if msg.is_dm else msg.guild_id)

@@ -33,7 +33,7 @@ from bot.reply.delivery import Delivery, Finish, finish_text
 from bot.reply.generation import Generation
 from bot.reply.greetings import Greeter
 from bot.reply.keeping import ExchangeKeeper
-from bot.reply.looking import Lookup
+from bot.reply.looking import Lookup, SearchBudget
 from bot.reply.media import MediaLimits, read_media
 from bot.reply.persona_runtime import PersonaRuntime
 from bot.reply.throttle import BotThrottle
@@ -63,7 +63,7 @@ class ReplyEngine:
         self.claude = claude
         self.character = character
         self._character_key = key = character_key or settings.character_name_slug
-        replies = section_of(settings, ReplySettings)  # following reloads as the running settings do
+        replies = section_of(settings, ReplySettings)  # of the running settings: follows reloads
         self.throttle = BotThrottle(replies)
         self.addressee = addressee or Addressee(CharacterNames(character.current, set()))
         self.names = self.addressee.names
@@ -103,7 +103,8 @@ class ReplyEngine:
         self.keeper = ExchangeKeeper(store, key, self.owed,
                                      (self.persona_runtime.on_turn, *features.turn_observers), consent)
         self.consent = consent
-        self.lookup = Lookup(settings)  # the tools a reply may use (web search and fetch) and their caps
+        # the tools a reply may use (web search and fetch) and their day's caps
+        self.lookup = Lookup(settings, SearchBudget(store.spending))
 
     @property
     def persona(self) -> Persona:
@@ -145,8 +146,8 @@ class ReplyEngine:
         # the request, not before the prompt is read: it overlaps the generation, what the person waits for)
         # and calls nothing back here. The call's usage row is stored as soon as the call ends, before the
         # typing delay and the post: the spending limits see it at once (bot/operator/limits.py).
-        offered = [tool for source in self.features.tool_sources for tool in await source.offered(msg)]
-        tools = self.lookup.offering(self.lookup.toolbox(msg, prompt, persona.name), offered)
+        lent = [tool for lender in self.features.tools for tool in await lender(msg)]
+        tools = await self.lookup.toolbox(msg, prompt, persona.name, lent)
         if tools is not None:
             prompt = dataclasses.replace(prompt, tools=tools.declared)
         generation = Generation(self.claude, prompt, media, composer.model_call(msg, persona, premium), lines,

@@ -16,40 +16,26 @@ import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion
 from bot.core.models.base import CallUsage, Prompt, SoFar, SoFarRound
-from bot.core.models.tools import ToolOutput as ToolOutput  # (re-exported: the tools' result)
-from bot.core.models.tools import footnotes, tool_uses
+from bot.core.models.tools import ClientTool, ToolOutput, footnotes, tool_uses
 from bot.reply.media import Media
 from bot.reply.prompting import fence
 from database.boundary import JsonObject
 
-
-class ClientTool(Protocol):
-    """A tool Kindred runs when the model asks (declared in the request with a strict input schema)."""
-
-    name: str
-
-    async def run(self, arguments: JsonObject) -> ToolOutput: ...
-
-
-class Searches(Protocol):
-    """Told how many web searches each call of a reply made (the day's caps, bot/reply/looking.py)."""
-
-    def spent(self, searches: int) -> None: ...
+__all__ = ["ClientTool", "Generation", "ModelCall", "ToolOutput", "Toolbox"]
 
 
 @dataclass(frozen=True)
 class Toolbox:
     """A reply's tools: the declarations (the request's ``tools``, the same bytes from request to request),
-    the client tools by name, the bound on calls, and whom its searches are counted for."""
+    the client tools by name, and the bound on calls. (Its searches are counted where each call's usage is
+    recorded: ``api_calls.web_searches``.)"""
 
     declared: tuple[JsonObject, ...]
     client: Mapping[str, ClientTool]
     rounds: int
-    searches: Searches | None = None
 
 
 @dataclass(frozen=True)
@@ -140,8 +126,6 @@ class Generation:
                 self.written.tools_running()
             completion = await self.call.ask(self.claude, dataclasses.replace(built, messages=messages),
                                              wrote if streamed else None)
-            if tools.searches is not None and completion.usage.web_search_requests:
-                tools.searches.spent(completion.usage.web_search_requests)
             said, usage = _joined(said, completion.text), _added(usage, completion.usage)
             sources.update((url, title) for url, title in completion.sources if url not in sources)
             last = round_ == tools.rounds

@@ -9,23 +9,23 @@ day's caps on web searches.
   carrying another person's private memories (what a fetched page says could carry them away).
 * Past a cap (per person, per server, per UTC day), ``web_search`` gives way to a client tool of the same
   purpose whose use ends the reply with ``web_search_capped_line``: the character says it, in character,
-  instead of searching.
-
-The caps are counted by this process (a restart starts the day's count again).
+  instead of searching. The day's searches are read from the recorded model calls: a restart keeps them, and
+  the processes of a cluster count them together.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 from bot.core.config import Settings
 from bot.core.models.base import Prompt
-from bot.core.models.tools import Location, OfferedTool, client_tool, domains, web_fetch, web_search
+from bot.core.models.tools import Location, client_tool, domains, web_fetch, web_search
 from bot.core.pipeline import Incoming
 from bot.reply.generation import ClientTool, Toolbox, ToolOutput
 from database.boundary import JsonObject
+from database.spending import Spending
 
 # A link as Discord shows one: http(s), up to the next space or bracket a link does not end inside.
 _LINK = re.compile(r"https?://[^\s<>()\[\]\"'`|]{1,2000}")
@@ -43,45 +43,23 @@ def links(text: str) -> list[str]:
 
 
 class SearchBudget:
-    """Web searches made today (UTC) per person and per server, in this process."""
+    """Web searches made today (UTC) per person and per server, read from the recorded model calls
+    (``api_calls.web_searches``, written as each call ends): the counts survive a restart and every
+    process on the database shares them. One read per reply that may search."""
 
-    def __init__(self, today: Callable[[], date] = lambda: datetime.now(UTC).date()) -> None:
+    def __init__(self, spending: Spending,
+                 today: Callable[[], date] = lambda: datetime.now(UTC).date()) -> None:
+        self.spending = spending
         self._today = today
-        self._day: date | None = None
-        self._made: dict[tuple[str, int], int] = {}
 
-    def _counts(self) -> dict[tuple[str, int], int]:
-        day = self._today()
-        if day != self._day:  # a new day: yesterday's counts go
-            self._day, self._made = day, {}
-        return self._made
-
-    def left(self, msg: Incoming, *, person: int, server: int) -> int:
+    async def left(self, msg: Incoming, *, person: int, server: int) -> int:
         """Searches ``msg``'s reply may still make today (caps: ``person``, ``server``)."""
-        made = self._counts()
-        left = person - made.get(("person", msg.author_id), 0)
+        since = datetime.combine(self._today(), time(), UTC)
+        mine, theirs = await self.spending.searches(since, user_id=msg.author_id, guild_id=msg.guild_id)
+        left = person - mine
         if msg.guild_id is not None:
-            left = min(left, server - made.get(("server", msg.guild_id), 0))
+            left = min(left, server - theirs)
         return max(left, 0)
-
-    def account(self, msg: Incoming) -> SearchAccount:
-        return SearchAccount(self, msg.author_id, msg.guild_id)
-
-    def spend(self, person: int, server: int | None, searches: int) -> None:
-        made = self._counts()
-        made[("person", person)] = made.get(("person", person), 0) + searches
-        if server is not None:
-            made[("server", server)] = made.get(("server", server), 0) + searches
-
-
-class SearchAccount:
-    """Whom one reply's searches are counted for (handed to the generation, told after each call)."""
-
-    def __init__(self, budget: SearchBudget, person: int, server: int | None) -> None:
-        self.budget, self.person, self.server = budget, person, server
-
-    def spent(self, searches: int) -> None:
-        self.budget.spend(self.person, self.server, searches)
 
 
 class CappedSearch:
@@ -101,19 +79,35 @@ class CappedSearch:
 class Lookup:
     """The tools of each reply, from the ``lookup`` settings (read at each message: a reload applies)."""
 
-    def __init__(self, settings: Settings, budget: SearchBudget | None = None) -> None:
+    def __init__(self, settings: Settings, budget: SearchBudget) -> None:
         self.settings = settings  # whole: lookup, and the character's time zone (alive)
-        self.budget = budget or SearchBudget()
+        self.budget = budget
 
-    def toolbox(self, msg: Incoming, prompt: Prompt, name: str) -> Toolbox | None:
-        """What the reply to ``msg`` may use (None: no tools, as before)."""
+    async def toolbox(self, msg: Incoming, prompt: Prompt, name: str,
+                      lent: Sequence[tuple[JsonObject, ClientTool]] = ()) -> Toolbox | None:
+        """What the reply to ``msg`` may use (None: no tools, as before): the search tools, then the tools
+        the features lend (``lent``: the server's), then a fetch of the links the message carries."""
         lookup = self.settings.lookup
-        if lookup.web_search == "off" or (lookup.web_search == "dms" and not msg.is_dm):
-            return None
-        left = self.budget.left(msg, person=lookup.web_search_daily_cap_person,
-                                server=lookup.web_search_daily_cap_server)
         declared: list[JsonObject] = []
         client: dict[str, ClientTool] = {}
+        if lookup.web_search == "everywhere" or (lookup.web_search == "dms" and msg.is_dm):
+            await self._search(msg, name, declared, client)
+        searching = bool(declared)
+        for declaration, tool in lent:
+            declared.append(declaration)
+            client[tool.name] = tool
+        posted = links(msg.content)[:MAX_LINKS]
+        if searching and lookup.web_fetch and posted and prompt.memories_of <= {msg.author_id}:
+            declared.append(web_fetch(domains(posted)))
+        if not declared:
+            return None
+        return Toolbox(tuple(declared), client, lookup.tool_rounds)
+
+    async def _search(self, msg: Incoming, name: str, declared: list[JsonObject],
+                      client: dict[str, ClientTool]) -> None:
+        lookup = self.settings.lookup
+        left = await self.budget.left(msg, person=lookup.web_search_daily_cap_person,
+                                      server=lookup.web_search_daily_cap_server)
         if left > 0:
             location = Location.parse(lookup.web_search_location, self.settings.alive.timezone) \
                 if lookup.web_search_location.strip() else None
@@ -125,22 +119,6 @@ class Lookup:
             capped = CappedSearch(lookup.web_search_capped_line.replace("{name}", name))
             declared.append(CappedSearch.DECLARED)
             client[capped.name] = capped
-        posted = links(msg.content)[:MAX_LINKS]
-        if lookup.web_fetch and posted and prompt.memories_of <= {msg.author_id}:
-            declared.append(web_fetch(domains(posted)))
-        return Toolbox(tuple(declared), client, lookup.tool_rounds, self.budget.account(msg))
-
-    def offering(self, toolbox: Toolbox | None, offered: Sequence[OfferedTool]) -> Toolbox | None:
-        """``toolbox`` with the client tools the features offered this reply (a reminder) declared first:
-        theirs are the same bytes from request to request, and the cached prefix starts with the tools."""
-        if not offered:
-            return toolbox
-        declared = tuple(t.declared for t in offered)
-        client = {t.name: t for t in offered}
-        if toolbox is None:
-            return Toolbox(declared, client, self.settings.lookup.tool_rounds)
-        return Toolbox((*declared, *toolbox.declared), {**client, **toolbox.client}, toolbox.rounds,
-                       toolbox.searches)
 
 
 def _listed(text: str) -> list[str]:

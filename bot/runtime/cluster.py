@@ -85,6 +85,7 @@ class Cluster:
         self._link = store.cluster_link()
         self._key = lock_key(f"leader:{character_key}")
         self._loop_task: asyncio.Task[None] | None = None
+        self._passing_on: asyncio.Task[None] | None = None  # the store's cache changes, told to the others
         self._tasks: set[asyncio.Task[object]] = set()
         self._closed = False
 
@@ -117,12 +118,20 @@ class Cluster:
         self.publish_soon("state", key=key)
         return ""
 
-    def share_cache_changes(self) -> None:
-        """A server's settings or a place's activation changed in one process: the others drop their cached
-        copies (they read the database again at their next message; :meth:`invalidate` hears it)."""
-        servers, places = self.store.servers, self.store.places
-        servers.changed.append(lambda gid: self.publish_soon("invalidate", what="server", id=gid))
-        places.changed.append(lambda: self.publish_soon("invalidate", what="places"))
+    async def _pass_on_cache_changes(self) -> None:
+        """A server's settings or a place's activation changed in this process (the store notes it,
+        database/refreshing.py ``CacheChanges``): the others drop their cached copies (they read the
+        database again at their next message; :meth:`invalidate` hears it)."""
+        while True:
+            await self.store.changes.wait()
+            self._publish_cache_changes()
+
+    def _publish_cache_changes(self) -> None:
+        servers, places = self.store.changes.take()
+        for guild_id in sorted(servers):
+            self.publish_soon("invalidate", what="server", id=guild_id)
+        if places:
+            self.publish_soon("invalidate", what="places")
 
     async def invalidate(self, message: JsonObject) -> None:
         """Another process changed a server's settings or a place's activation: our cached copy goes."""
@@ -152,6 +161,8 @@ class Cluster:
                 log.info("cluster: process %s runs shards %s; another process leads the schedule",
                          self.node_id, self.shards)
         self._loop_task = asyncio.create_task(self._run(), name="cluster")
+        if self._link is not None:  # on SQLite there is no other process to tell
+            self._passing_on = asyncio.create_task(self._pass_on_cache_changes(), name="cluster-invalidate")
 
     @property
     def poll_seconds(self) -> float:
@@ -254,10 +265,13 @@ class Cluster:
     async def close(self) -> None:
         if self._closed:
             return
+        for task in (self._loop_task, self._passing_on):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if self._passing_on is not None:
+            self._publish_cache_changes()  # a change made since the last pass is told all the same
         self._closed = True
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
         try:

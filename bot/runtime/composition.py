@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -34,9 +34,11 @@ from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, SpendingGuard
 from bot.core.config import (
     AliveSettings,
+    DiscordSettings,
     EnsembleSettings,
     MemorySettings,
     ModelSettings,
+    ServerToolSettings,
     Settings,
     StorageSettings,
     VoiceSettings,
@@ -50,6 +52,7 @@ from bot.core.policy import LanguageHint, ServerPolicies
 from bot.core.timers import Dispatcher, Recurring, Timers
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
+from bot.operator.admin.heartbeat import Heartbeat
 from bot.operator.admin.tools import AdminTools
 from bot.operator.conversation_tools import ConversationTools
 from bot.operator.limits import ReplyTokenFactor, SpendingLimits
@@ -64,6 +67,8 @@ from bot.runtime.cluster import Cluster, Handler, LeadWork
 from bot.runtime.jobs import MemoryJobs, Scheduler, scheduled_jobs
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.voice import VoiceService
+from bot.servertools.knowing import ServerTools as KnowingTools
+from bot.servertools.knowing import ServerView
 from bot.servertools.moderation import ModerationLog
 from bot.servertools.polls import TIMER as POLL_TIMER
 from bot.servertools.polls import PollBoard, Polls
@@ -99,7 +104,9 @@ class Edge:
     cluster_shutdown: Handler  # another process of the cluster asked every one to shut down
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (bot/discord/presence.py)
     poll_board: PollBoard  # a closed poll's results (bot/discord/poll_results.py)
-    latencies: Callable[[], Latencies]  # the gateway's, for the dashboard
+    server_view: ServerView  # members, scheduled events, reactions for the reply's tools (serverview.py)
+    latencies: Callable[[], Latencies]  # the gateway's, for the dashboard and the latency heartbeat
+    post_to_log: Callable[[str], Awaitable[object]]  # a line in the log channel (the heartbeat's warnings)
     guild_count: Callable[[], int]
     started_at: float  # time.monotonic() when the process started
 
@@ -147,6 +154,7 @@ class Services:
     heard: Mapping[str, tuple[Handler, ...]]  # what each signal of the cluster's others goes to (idem)
     reloader: ConfigReloader
     timers: Dispatcher
+    heartbeat: Heartbeat  # the gateway's latency, read every heartbeat_interval_seconds
     tools: ServerTools
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
     reminders: ReminderBook  # /reminders, /timezone's proposals, the set_reminder tool
@@ -213,7 +221,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
 
     Each character's engine is built last of what its replies use: what every feature adds to a stage of
     its replies (bot/core/pipeline.py ``Features``) is declared here, once, in the stage's order."""
-    settings = holder.settings()
+    settings = holder.current
     key = settings.character_name_slug
     # Start-up says what it is doing: on a busy machine it can take a while, and silence looks stuck.
     log.info("starting: opening the database (and bringing its schema up to date)")
@@ -221,7 +229,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # Who may talk to it, and what it may spend: checked before any reply work. The limits read who a
     # message certainly asks for an answer (they tell that person a budget is spent) and the capability
     # table the model client gets.
-    access = AccessGate(holder.watch(AccessSettings), store.servers, edge.is_admin)
+    access = AccessGate(holder.follow(AccessSettings), store.servers, edge.is_admin)
     names = CharacterNames(character.current, set())
     addressee = Addressee(names)
     models = ModelTable(settings.models.model_capabilities)
@@ -257,7 +265,10 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                       late),
         reply_filters=(alive_parts.render,),
         turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), cluster.posted(names.name)),
-        tool_sources=(reminders,))  # set_reminder, where reminders are on
+        # what the model may use while writing: reminders (in DMs, and where switched on), then the server's
+        # tools (member info, events, this channel's log, a reaction), where switched on
+        tools=(reminders, KnowingTools(holder.follow(ServerToolSettings), store.people, store.log,
+                                       store.switches, consent, edge.server_view, accounts, names.name)))
     claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror)
     intents = intent_router(settings)
     memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use
@@ -311,7 +322,6 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     ], handlers={POLL_TIMER: polls.close_due, REMINDER_TIMER: ReminderDelivery(
         speaker, edge.alive_side, alive_parts.time, engine.keeper.locks, mirror=mirror.emit).deliver})
     engines = [engine, *members]
-    cluster.share_cache_changes()
     heard = cluster_signals(cluster, engines, alive, edge)
     # config.env and the character files, applied live when they change (setup_hook starts it last).
     reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed)
@@ -320,6 +330,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
                         scheduler=scheduler, lead_work=lead_work, heard=heard, reloader=reloader,
                         timers=dispatcher,
+                        heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log),
                         tools=ServerTools.on(store, polls),
                         conversation=ConversationTools(engine, store, holder.follow(MemorySettings)),
                         reminders=reminders)

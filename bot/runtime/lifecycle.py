@@ -43,6 +43,43 @@ class Service(Protocol):
     async def __aexit__(self, *exc_info: object) -> None: ...
 
 
+class InFlight:
+    """The work a graceful stop lets finish: each message's handling (bot/discord/flow.py) and the answering
+    of replies a crash left owed. One per bot, given at construction to the flow and to what stops the bot
+    (its close, the log channel's ``shutdown?``). ``with in_flight:`` counts the current task as in flight
+    until the block ends."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[asyncio.Task[object], int] = {}  # a task in flight -> its blocks open (nesting)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._tasks)
+
+    def __enter__(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks[task] = self._tasks.get(task, 0) + 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            left = self._tasks.pop(task, 1) - 1
+            if left:
+                self._tasks[task] = left
+
+    async def drain(self) -> None:
+        """Until the work in flight now has finished (or was cancelled)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def cancel(self) -> None:
+        """Cancel the work in flight (what did not finish in the grace period; :meth:`drain` then waits for
+        it to release what it holds)."""
+        for task in list(self._tasks):
+            task.cancel()
+
+
 async def serve(bot: Service, token: str, *, grace_seconds: float) -> None:
     """Log in, run until closed (by a signal, ``shutdown?`` or a fatal error), close everything."""
     loop = asyncio.get_running_loop()

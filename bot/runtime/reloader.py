@@ -2,7 +2,7 @@
 ``config_reload_seconds`` (0: off) by modification time and size.
 
 On a change the whole configuration is read and validated again, as at start-up. Valid: one log line per
-changed key, the keys that can change live are swapped in at once (bot/core/config/holder.py), the
+changed key, the keys that can change live are applied at once (bot/core/config/holder.py), the
 restart-only ones are named; the persona (prompts, cards, character.env's character keys) is reloaded by its
 :class:`CharacterSource`; a changed ``identity.json`` is seeded again. Invalid: one line naming the file
 and the key, and the running configuration stays as it was. A ``config.env`` that had settings and is now
@@ -63,12 +63,12 @@ def stamp_files(folders: Sequence[Path], files: Sequence[Path | None]) -> Stamps
 
 
 class ConfigReloader:
-    """Polls the configuration files and swaps the running settings for the reloaded ones."""
+    """Polls the configuration files and copies the reloaded settings into the running ones."""
 
     def __init__(self, holder: SettingsHolder, characters: Sequence[CharacterSource],
                  reseed: Callable[[Path], Awaitable[None]]) -> None:
         self.holder = holder  # the running bot's settings: every component reads through it
-        self.settings = holder.settings()
+        self.settings = holder.current
         self.characters = list(characters)  # the main character first
         self.reseed = reseed  # seeds a folder's identity.json again
         main = self.characters[0]
@@ -149,7 +149,7 @@ class ConfigReloader:
         for change in found:
             log.log(logging.WARNING if change.needs_restart else logging.INFO,
                     "config reload (%s): %s", names, change.describe())
-        self.holder.swap(live_settings(self.holder.current, new))
+        self.holder.update(live_settings(self.holder.current, new))
         if any(c.key == "log_level" for c in found):
             logging.getLogger().setLevel(self.settings.storage.log_level)
         for source in self.characters:  # the persona now rather than at the next message (it logs itself)

@@ -4,8 +4,7 @@
   versioned type (``web_search_20250305``, ``web_fetch_20250910``) with their own name and only their own
   fields (``max_uses`` at least 1; ``allowed_domains`` or ``blocked_domains``, never both; a
   ``user_location`` of type ``approximate``); a client tool's name (``^[a-zA-Z0-9_-]{1,64}$``), an
-  ``input_schema`` of type object, ``strict`` a boolean; names unique. Strict tools keep to the grammar's
-  limits: ``additionalProperties: false``, at most 20 of them, at most 16 union-typed parameters in all.
+  ``input_schema`` of type object, ``strict`` a boolean; names unique.
 * Turns: a client ``tool_use`` must be answered by its ``tool_result`` in the very next user message, and a
   ``tool_result`` must answer a ``tool_use`` of the message before (both 400s in the API's words); tool
   blocks in a request that declares no tools are a 400. A server tool's work (``server_tool_use`` and its
@@ -17,19 +16,25 @@
   (``stop_reason: pause_turn``) and answers when the paused turn is sent back. Without ``web_search`` but
   with a client tool, the model asks for that tool (``stop_reason: tool_use``); with neither, it answers
   from what it knows. A fetch reads only a URL that is in the conversation and on an allowed domain (else
-  the result is the API's ``url_not_allowed`` error), its ``document`` cited when citations are on. A
-  :class:`UseTool` asks for a named client tool only when the request declares it (else it answers from
-  what it knows), and answers once that tool's result comes back, keeping what the result said.
+  the result is the API's ``url_not_allowed`` error), its ``document`` cited when citations are on.
+  A :class:`UseTool` asks for one client tool and answers from its ``tool_result``; under ``strict`` its
+  input is held to the tool's schema, as the API's constrained decoding holds the real model's (an enum
+  value the schema does not list cannot be produced). A strict tool's schema must close every object
+  (``additionalProperties: false``), as the API requires; at most 20 strict tools, and at most 16
+  union-typed parameters across them.
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.fakes.claude_models import _open_object, conforms, read_into
 
 WEB_SEARCH = "web_search_20250305"
 WEB_FETCH = "web_fetch_20250910"
@@ -49,6 +54,7 @@ _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MAX_STRICT_TOOLS = 20
 MAX_UNION_PARAMETERS = 16
 _RESULTS = {"web_search_tool_result", "web_fetch_tool_result"}
+_USE_IDS = itertools.count(1)
 
 
 def tool_problem(body: dict[str, Any]) -> str | None:
@@ -94,8 +100,9 @@ def _declared_problem(tools: Any) -> str | None:
                 return f"tools.{i}.custom.input_schema: JSON schema is invalid - type must be 'object'"
             if "strict" in tool and not isinstance(tool["strict"], bool):
                 return f"tools.{i}.custom.strict: Input should be a valid boolean"
-            if tool.get("strict") and schema.get("additionalProperties") is not False:
-                return (f"tools.{i}.custom.input_schema: For 'object' type, 'additionalProperties' must be "
+            open_at = _open_object(schema, "input_schema") if tool.get("strict") else None
+            if open_at is not None:
+                return (f"tools.{i}.custom.{open_at}: For 'object' type, 'additionalProperties' must be "
                         "explicitly set to false")
         else:
             return f"tools.{i}: Input tag '{kind}' found using 'type' does not match any of the expected tags"
@@ -257,29 +264,53 @@ class Fetch:
 
 @dataclass
 class UseTool:
-    """The model asking for client tool ``name`` with ``input`` (when the request declares it), then, given
-    the result, answering ``answer``; ``plain`` when the tool is not declared. ``results``: the
-    ``tool_result`` blocks it was sent, in order."""
+    """The model asking for client tool ``name`` with ``input`` (one ``tool_use``, ``stop_reason: tool_use``),
+    then, sent its ``tool_result``, answering ``answer`` (``{result}`` in it: the result's text) or asking
+    for the tool ``then`` (a chain of tools, the last one's answer the reply);
+    ``plain``: its answer when the request does not declare the tool. ``results``: every ``tool_result``
+    block it was sent, for a test to read."""
 
     name: str
-    input: dict[str, Any]
-    answer: str = "Done."
-    plain: str = "I can't do that from here."
+    input: dict[str, Any] = field(default_factory=dict)
+    answer: str = "{result}"
+    plain: str = "I can't do that here."
+    ids: list[str] = field(default_factory=list)
     results: list[dict[str, Any]] = field(default_factory=list)
-    asked: int = 0
+    inputs: list[dict[str, Any]] = field(default_factory=list)  # the inputs it gave, as decoded
+    then: UseTool | None = None  # the tool it asks for next, once this one's result came (its answer last)
 
     def answer_to(self, body: dict[str, Any]) -> Answer:
         messages = body.get("messages") or []
-        mine = [b for b in _blocks(messages[-1] if messages else None)
-                if b.get("type") == "tool_result" and str(b.get("tool_use_id")).startswith("toolu_use_")]
-        if mine:
-            self.results += mine
-            return Answer([{"type": "text", "text": self.answer}])
-        if not any(t.get("name") == self.name for t in client_tools(body)):
+        last = messages[-1] if messages else {}
+        answered = [b for b in _blocks(last)
+                    if b.get("type") == "tool_result" and b.get("tool_use_id") in self.ids]
+        if answered:
+            self.results.extend(answered)
+            if self.then is not None:
+                return self.then.answer_to(body)
+            said = self.answer.replace("{result}", result_text(answered[-1]))
+            return Answer([{"type": "text", "text": said}])
+        if self.then is not None and self.ids:  # its result came earlier: the next tool's turn
+            return self.then.answer_to(body)
+        tool = next((t for t in client_tools(body) if t.get("name") == self.name), None)
+        if tool is None:
             return Answer([{"type": "text", "text": self.plain}])
-        self.asked += 1
-        return Answer([{"type": "tool_use", "id": f"toolu_use_{self.asked:04d}", "name": self.name,
-                        "input": self.input}], "tool_use")
+        schema = tool.get("input_schema") or {}
+        wanted = dict(self.input)
+        if tool.get("strict") and not conforms(wanted, schema):  # constrained decoding: never off the schema
+            wanted = read_into(json.dumps(wanted, ensure_ascii=False), schema)
+        self.inputs.append(wanted)
+        use_id = f"toolu_fake_{self.name}_{next(_USE_IDS):04d}"  # unique across a chain's tools
+        self.ids.append(use_id)
+        return Answer([{"type": "tool_use", "id": use_id, "name": self.name, "input": wanted}], "tool_use")
+
+
+def result_text(block: dict[str, Any]) -> str:
+    """The text of a ``tool_result`` block (a string, or text blocks)."""
+    content = block.get("content")
+    if isinstance(content, str):
+        return content
+    return "".join(str(b.get("text") or "") for b in content or [] if isinstance(b, dict))
 
 
 def _encrypted(url: str) -> str:

@@ -30,6 +30,8 @@ DISCORD_EPOCH_MS = 1420070400000
 
 # Permission bits (discord.com/developers/docs/topics/permissions)
 KICK_MEMBERS = 1 << 1
+ADD_REACTIONS = 1 << 6
+VIEW_CHANNEL = 1 << 10
 BAN_MEMBERS = 1 << 2
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
@@ -129,6 +131,7 @@ class GuildWorld:
         self.rate_limited: list[tuple[str, str, float]] = []  # (method, path, retry_after) of every 429 sent
         self._role_ids = itertools.count(1)
         self.faults: list[tuple[str, int, int, str]] = []  # (pattern, status, code, message), each used once
+        self.scheduled_events: dict[int, list[dict[str, Any]]] = {}  # guild -> its scheduled events
 
     # ------------------------------------------------------------------ world: roles and permissions
 
@@ -179,6 +182,78 @@ class GuildWorld:
         if member.get("_admin") or value & ADMINISTRATOR:
             return ALL
         return value
+
+    def channel_permissions(self, channel_id: int, user_id: int) -> int:
+        """A member's permissions in a channel, as Discord computes them: the server-wide ones (an
+        administrator has all), then the channel's overwrites: @everyone's, the member's roles' together
+        (deny, then allow), the member's own. A thread takes its parent's."""
+        channel = self.channels[channel_id]
+        if channel.get("type") in (11, 12) and channel.get("parent_id"):
+            channel = self.channels[int(channel["parent_id"])]
+        guild_id = int(channel["guild_id"])
+        value = self.permissions_of(guild_id, user_id)
+        if value == ALL:
+            return ALL
+        member = self.members.get(guild_id, {}).get(user_id) or {}
+        overwrites = {str(o["id"]): o for o in channel.get("permission_overwrites") or []}
+        everyone = overwrites.get(str(guild_id))
+        if everyone is not None:
+            value = (value & ~int(everyone["deny"])) | int(everyone["allow"])
+        allow = deny = 0
+        for rid in member.get("roles", []):
+            role = overwrites.get(str(rid))
+            if role is not None and role.get("type", 0) == 0:
+                allow, deny = allow | int(role["allow"]), deny | int(role["deny"])
+        value = (value & ~deny) | allow
+        own = overwrites.get(str(user_id))
+        if own is not None and own.get("type") == 1:
+            value = (value & ~int(own["deny"])) | int(own["allow"])
+        return value
+
+    def add_scheduled_event(self, guild_id: int, name: str, start: datetime, *, end: datetime | None = None,
+                            channel_id: int | None = None, location: str | None = None,
+                            description: str | None = None, status: int = 1) -> dict[str, Any]:
+        """A scheduled event: in a voice channel (``channel_id``, entity type 2) or somewhere else
+        (``location``, entity type 3, which Discord requires an end for). Status 1 scheduled, 2 active,
+        3 completed, 4 canceled."""
+        if channel_id is None and (location is None or end is None):
+            raise ValueError("an external event needs a location and an end")
+        event = {"id": str(self.snowflake()), "guild_id": str(guild_id),  # type: ignore[attr-defined]
+                 "channel_id": str(channel_id) if channel_id is not None else None,
+                 "creator_id": None, "name": name, "description": description,
+                 "scheduled_start_time": start.isoformat(),
+                 "scheduled_end_time": end.isoformat() if end is not None else None,
+                 "privacy_level": 2, "status": status, "entity_type": 2 if channel_id is not None else 3,
+                 "entity_id": None,
+                 "entity_metadata": {"location": location} if channel_id is None else None, "image": None}
+        self.scheduled_events.setdefault(guild_id, []).append(event)
+        return event
+
+    def _get_member(self, gid: int, uid: int, bot: dict[str, Any]) -> Any:
+        """``GET /guilds/{guild}/members/{user}``: no intent needed; a server the bot is not in is 403
+        Missing Access, someone not in it 404 Unknown Member."""
+        if gid not in self.guilds:
+            return error(404, 10004, "Unknown Guild")
+        if int(bot.get("id") or 0) not in self.members.get(gid, {}):
+            return error(403, 50001, "Missing Access")
+        if uid not in self.members[gid]:
+            return error(404, 10007, "Unknown Member")
+        return self._member_payload(gid, uid)  # type: ignore[attr-defined]
+
+    def _scheduled_events(self, gid: int, bot: dict[str, Any], query: dict[str, str]) -> Any:
+        """``GET /guilds/{guild}/scheduled-events``: those the bot may see, an event in a channel only with
+        VIEW_CHANNEL there (``with_user_count`` adds the counts)."""
+        if gid not in self.guilds:
+            return error(404, 10004, "Unknown Guild")
+        me = int(bot.get("id") or 0)
+        if me not in self.members.get(gid, {}):
+            return error(403, 50001, "Missing Access")
+        seen = [dict(e) for e in self.scheduled_events.get(gid, []) if e["channel_id"] is None
+                or self.channel_permissions(int(e["channel_id"]), me) & VIEW_CHANNEL]
+        if query.get("with_user_count") == "true":
+            for event in seen:
+                event["user_count"] = 0
+        return seen
 
     def top_position(self, guild_id: int, user_id: int) -> int:
         member = self.members.get(guild_id, {}).get(user_id) or {}
@@ -409,7 +484,12 @@ class GuildWorld:
         match (method, p):
             case ("GET", ["guilds", gid, "roles"]):
                 return self._guild_roles(int(gid))
+            case ("GET", ["guilds", gid, "scheduled-events"]):
+                return self._scheduled_events(int(gid), bot, query)
             case ("GET", ["guilds", gid, "members"]):
+                # List Guild Members: only with the GUILD_MEMBERS intent switched on for the application
+                if "guild_members" not in self.enabled_intents:  # type: ignore[attr-defined]
+                    return error(403, 50001, "Missing Access")
                 after, limit = int(query.get("after", 0)), int(query.get("limit", 1))
                 ids = sorted(u for u in self.members[int(gid)] if u > after)[:limit]
                 return [self._member_payload(int(gid), u) for u in ids]  # type: ignore[attr-defined]

@@ -26,7 +26,14 @@ from tests.fakes import EVENT_WAIT, serve_local
 from tests.fakes.discord_cdn import CdnWorld
 from tests.fakes.discord_edits import refuse_edit, refuse_webhook_edit, too_long
 from tests.fakes.discord_faults import Reliability
-from tests.fakes.discord_guild import ADMINISTRATOR, NOT_MINE, GuildWorld
+from tests.fakes.discord_guild import (
+    ADD_REACTIONS,
+    ADMINISTRATOR,
+    NOT_MINE,
+    READ_MESSAGE_HISTORY,
+    VIEW_CHANNEL,
+    GuildWorld,
+)
 
 DISCORD_EPOCH_MS = 1420070400000
 API = "/api/v10"
@@ -708,8 +715,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
                 return None
             case ("GET", ["guilds", gid]):
                 return {k: v for k, v in self._guild_payload(int(gid)).items() if k != "members"}
-            case ("GET", ["guilds", gid, "members", uid]):
-                return self._member_payload(int(gid), int(uid))
+            case ("GET", ["guilds", gid, "members", uid]) if uid.isdigit():
+                return self._get_member(int(gid), int(uid), bot or {})
             case ("GET", ["guilds", gid, "channels"]):
                 return self._guild_payload(int(gid))["channels"]
             case ("PUT", ["applications", _, "commands"]):
@@ -749,8 +756,20 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
 
     def _react(self, channel_id: int, message_id: int, emoji: str,
                bot: dict[str, Any]) -> web.Response | None:
-        """Discord's checks: the message exists; a custom emoji (name:id) must be one the bot can use,
+        """Discord's checks: in a server, View Channel and Read Message History in the channel (403 50001
+        Missing Access, 403 50013 Missing Permissions), and Add Reactions unless someone already reacted
+        with that emoji; the message exists; a custom emoji (name:id) must be one the bot can use,
         anything else must be a unicode emoji (400, code 10014 "Unknown Emoji", otherwise)."""
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            return _json({"message": "Unknown Channel", "code": 10003}, 404)
+        if channel.get("guild_id"):
+            allowed = self.channel_permissions(channel_id, int(bot.get("id") or 0))
+            if not allowed & VIEW_CHANNEL:
+                return _json({"message": "Missing Access", "code": 50001}, 403)
+            taken = any(r["message_id"] == message_id and r["emoji"] == emoji for r in self.reactions)
+            if not allowed & READ_MESSAGE_HISTORY or not (taken or allowed & ADD_REACTIONS):
+                return _json({"message": "Missing Permissions", "code": 50013}, 403)
         if message_id not in self.messages or int(self.messages[message_id]["channel_id"]) != channel_id:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
         custom = re.fullmatch(r"(\w+):(\d+)", emoji)

@@ -13,6 +13,13 @@ What it speaks (checked against openai 3.x's parsers):
   Bodies a strict server would refuse get 400: no model or messages, an unknown role, content parts other
   than ``text`` and ``image_url``, Anthropic leftovers (``system`` at the top, ``cache_control``,
   ``image`` blocks), ``stream_options`` without ``stream``.
+* Function calling: ``tools`` must be ``{type: function, function: {name, description?, parameters?,
+  strict?}}`` (a strict schema must forbid additional properties and require every property, as OpenAI's
+  structured outputs do); ``tool_choice`` needs tools and names one of them; a ``role: tool`` message must
+  answer a ``tool_calls`` id of the assistant message before it, and each such id must be answered before the
+  next message. A :class:`Calls` answer calls functions: ``message.tool_calls`` with ``finish_reason:
+  tool_calls``, or streamed as ``delta.tool_calls[index]`` (the id and name first, then the arguments in
+  pieces). ``rejects_tools`` plays a server without function calling: any ``tools`` is a 400.
 * ``GET /v1/models``: ``models`` (ids), as a start-up check reads them.
 * ``POST /v1/audio/transcriptions`` (multipart ``file`` + ``model``): ``{"text": transcript}``.
 * ``POST /v1/audio/speech`` (JSON ``model``, ``input``, ``voice``, ``response_format``): a real WAV tone,
@@ -27,10 +34,11 @@ import asyncio
 import io
 import json
 import math
+import re
 import struct
 import time
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -47,14 +55,23 @@ from tests.fakes.claude_server import (
     retry_headers,
 )
 
-__all__ = ["FakeOpenAI", "Heard", "Reply", "SPEECH_RATE"]
+__all__ = ["Calls", "FakeOpenAI", "Heard", "Reply", "SPEECH_RATE"]
 
 ERRORS: dict[int, tuple[str, str | None]] = {  # status -> (type, code), as OpenAI names them
     400: ("invalid_request_error", None), 401: ("invalid_request_error", "invalid_api_key"),
     404: ("invalid_request_error", "model_not_found"), 429: ("requests", "rate_limit_exceeded"),
     500: ("server_error", None), 502: ("server_error", None), 503: ("server_error", None)}
 ROLES = {"system", "developer", "user", "assistant", "tool"}
+FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+REJECTED_TOOLS = "this model does not support tools"  # what a server without function calling answers
 SPEECH_RATE = 16000  # Hz of the WAV /audio/speech returns
+
+
+@dataclass
+class Calls(Reply):
+    """An answer that calls functions: (name, arguments as JSON text) each, after ``text`` if any."""
+
+    calls: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -80,6 +97,7 @@ class FakeOpenAI(ModelServer):
                          api_key=api_key)  # api_key: checked against the Bearer key
         self.models: list[str] = []  # what GET /v1/models lists
         self.stream_usage = True  # False: a server that ignores stream_options.include_usage
+        self.rejects_tools = False  # True: a server without function calling (any ``tools`` is a 400)
         self.transcript = "hello from a voice message"
         self.audio_errors: list[int] = []  # statuses for the next audio requests, first first
         # A test holds transcriptions here (set: they answer); ``transcribing`` is set when one has arrived.
@@ -140,11 +158,14 @@ class FakeOpenAI(ModelServer):
                 return f"Unrecognized request argument supplied: {leftover}"
         if "stream_options" in body and not body.get("stream"):
             return "The 'stream_options' parameter is only allowed when 'stream' is enabled."
+        problem = _tools_problem(body, self.rejects_tools)
+        if problem is not None:
+            return problem
         for i, message in enumerate(body["messages"]):
             if not isinstance(message, dict) or message.get("role") not in ROLES:
                 return f"messages[{i}]: invalid role"
             content = message.get("content")
-            if isinstance(content, str):
+            if isinstance(content, str) or (content is None and message.get("tool_calls")):
                 continue
             if not isinstance(content, list):
                 return f"messages[{i}].content must be a string or an array of parts"
@@ -186,18 +207,29 @@ class FakeOpenAI(ModelServer):
             return self._error(reply, record)
         if not stream:
             record.finished_at = time.monotonic()
+            message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
+            if _called(reply):
+                message["content"] = reply.text or None
+                message["tool_calls"] = [{"id": call_id, "type": "function",
+                                          "function": {"name": name, "arguments": arguments}}
+                                         for call_id, name, arguments in self._calls(reply)]
             return web.json_response({
                 "id": f"chatcmpl-fake{next(self._ids)}", "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body["model"], "system_fingerprint": None, "usage": record.usage,
                 "choices": [{"index": 0, "finish_reason": _finish(reply), "logprobs": None,
-                             "message": {"role": "assistant", "content": reply.text, "refusal": None}}]},
+                             "message": message}]},
                 headers=reply.headers)
         return await self._stream(request, body, reply, record)
 
+    def _calls(self, reply: Reply) -> list[tuple[str, str, str]]:
+        """(id, name, arguments) of each call, the ids new for every answer, as a server makes them."""
+        return [(f"call_fake{next(self._ids)}", name, arguments) for name, arguments in _call_list(reply)]
+
     def _usage(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
-        prompt = sum(estimate_tokens(t) for m in body["messages"] for t in _texts(m.get("content", "")))
-        completion = estimate_tokens(reply.text)
+        prompt = sum(estimate_tokens(t) for m in body["messages"] for t in _texts(m.get("content") or ""))
+        written = reply.text + "".join(n + a for n, a in _call_list(reply))
+        completion = estimate_tokens(written)
         usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
                                  "total_tokens": prompt + completion,
                                  "prompt_tokens_details": {"cached_tokens": 0}}
@@ -236,6 +268,13 @@ class FakeOpenAI(ModelServer):
             if reply.stream_error and n == reply.stream_error_after:
                 break
             chunk({"content": piece})
+        if _called(reply) and not reply.stream_error:
+            for index, (call_id, name, arguments) in enumerate(self._calls(reply)):
+                chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
+                                       "function": {"name": name, "arguments": ""}}]})
+                for at in range(0, len(arguments), size):
+                    chunk({"tool_calls": [{"index": index,
+                                           "function": {"arguments": arguments[at:at + size]}}]})
         if reply.stream_error:
             error = {"message": f"fake {reply.stream_error}", "type": reply.stream_error, "param": None,
                      "code": None}
@@ -328,4 +367,84 @@ def _invalid_request(message: str) -> web.Response:
 
 
 def _finish(reply: Reply) -> str:
+    if _called(reply):
+        return "tool_calls"
     return "stop" if reply.stop_reason == "end_turn" else reply.stop_reason
+
+
+def _call_list(reply: Reply) -> list[tuple[str, str]]:
+    return reply.calls if isinstance(reply, Calls) else []
+
+
+def _called(reply: Reply) -> bool:
+    return bool(_call_list(reply))
+
+
+def _tools_problem(body: dict[str, Any], rejects_tools: bool) -> str | None:
+    """Why a server would refuse the body's tools, tool choice or tool messages (None: it would not)."""
+    tools = body.get("tools")
+    if tools is not None and rejects_tools:
+        return f"registry.local/{body.get('model')} {REJECTED_TOOLS}"
+    names: list[str] = []
+    for i, tool in enumerate(tools if isinstance(tools, list) else [] if tools is None else [None]):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(function, dict):
+            return f"Invalid value at tools[{i}]: expected an object with type 'function' and a 'function'."
+        name = function.get("name")
+        if not isinstance(name, str) or not FUNCTION_NAME.fullmatch(name):
+            return f"Invalid 'tools[{i}].function.name': string does not match pattern '^[a-zA-Z0-9_-]+$'."
+        schema = function.get("parameters", {"type": "object", "properties": {}})
+        if not isinstance(schema, dict) or schema.get("type") != "object":
+            return (f"Invalid schema for function '{name}': schema must be a JSON Schema of "
+                    "'type: \"object\"'.")
+        if function.get("strict"):
+            properties = schema.get("properties") or {}
+            if schema.get("additionalProperties") is not False:
+                return (f"Invalid schema for function '{name}': 'additionalProperties' is required to be "
+                        "supplied and to be false.")
+            if sorted(schema.get("required") or []) != sorted(properties):
+                return (f"Invalid schema for function '{name}': 'required' is required to be supplied and to "
+                        "be an array including every key in properties.")
+        names.append(name)
+    choice = body.get("tool_choice")
+    if choice is not None:
+        if not names:
+            return ("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are "
+                    "specified.")
+        if isinstance(choice, dict):
+            chosen = (choice.get("function") or {}).get("name")
+            if chosen not in names:
+                return f"Invalid value for 'tool_choice': no function named '{chosen}' was specified."
+        elif choice not in ("none", "auto", "required"):
+            return f"Invalid value for 'tool_choice': {json.dumps(choice)[:40]}"
+    return _tool_messages_problem(body.get("messages") or [])
+
+
+def _tool_messages_problem(messages: list[Any]) -> str | None:
+    """A ``role: tool`` message must answer a call of the assistant message before it, and every call must
+    be answered (OpenAI's wording)."""
+    open_calls: list[str] = []  # ids of the last assistant message's calls not answered yet
+    answering = False  # inside the tool messages after an assistant message with calls
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role")
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if not answering or call_id not in open_calls:
+                return (f"Invalid parameter: messages[{i}]: messages with role 'tool' must be a response to "
+                        "a preceeding message with 'tool_calls'.")
+            open_calls.remove(call_id)
+            continue
+        if open_calls:
+            return ("An assistant message with 'tool_calls' must be followed by tool messages responding to "
+                    f"each 'tool_call_id'. The following tool_call_ids did not have response messages: "
+                    f"{', '.join(open_calls)}")
+        calls = message.get("tool_calls") if role == "assistant" else None
+        answering = bool(calls)
+        open_calls = [str(c.get("id")) for c in calls if isinstance(c, dict)] if calls else []
+    if open_calls:
+        return ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                f"'tool_call_id'. The following tool_call_ids did not have response messages: "
+                f"{', '.join(open_calls)}")
+    return None

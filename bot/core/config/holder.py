@@ -1,94 +1,66 @@
-"""The running bot's settings across live reloads (issue 17): one :class:`SettingsHolder` holds the current
-frozen :class:`Settings`; a reload builds a new one and :meth:`SettingsHolder.swap` puts it in place.
-Nothing is ever written into a frozen object.
+"""The running bot's settings across live reloads (issue 17): one :class:`SettingsHolder` owns the running
+:class:`Settings` and its section objects, kept for the whole run; a reload copies the new values into
+those very objects (:meth:`SettingsHolder.update`, the one place that writes into settings).
 
-Components read at each use, so a swap reaches them without telling each one:
+So a component reads at each use and a reload reaches it without telling each one: whatever holds the
+running settings (``bot.settings``, ``holder.current``) or one of its sections
+(``holder.follow(MemorySettings)``, which is ``holder.current.memory``) sees the new values at its next
+read. Code handed a fixed value (tests, the console, the CLI) reads ``settings.<section>.<key>`` the same
+way.
 
-* a :class:`Live` view reads the current value (``live.now``, a whole section or the whole settings);
-  :meth:`SettingsHolder.watch` gives one typed by its section. A class that keeps what it derives from a
-  section while that section is the same object (bot/operator/access.py) takes a ``Live`` of it;
-* :meth:`SettingsHolder.settings` and :meth:`SettingsHolder.section` give the same as the plain types
-  (``Settings``, ``MemorySettings``...) whose every field reads the holder's current value;
-  :meth:`SettingsHolder.follow` is :meth:`~SettingsHolder.section` typed by the section's class. Code that
-  takes a ``Settings`` or a section therefore reads ``settings.<section>.<key>`` the same way whether it was
-  handed a fixed value (tests, the console, the CLI) or the running bot's live one.
-
-A class takes the section it reads (``MemorySettings``), not the whole ``Settings``. The composition root
-hands it ``holder.follow(MemorySettings)``, never ``settings.memory`` of the live settings: that is the
-section object of the moment, which a reload replaces.
+A class takes the section it reads (``MemorySettings``), not the whole ``Settings``. A class that keeps what
+it derives from a section (bot/core/policy.py, bot/operator/access.py) compares the section's values with a
+:func:`snapshot` taken when it derived them: the object stays the same across reloads, its values do not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import fields, is_dataclass
-from operator import attrgetter
-from typing import Any, Generic, TypeVar, cast
+import copy
+from collections.abc import Collection
+from dataclasses import fields, replace
+from typing import Any, TypeVar, cast
 
 from bot.core.config.sections import SECTIONS, Settings
 
 S = TypeVar("S")
 
 
-class Live(Generic[S]):
-    """One part of the current settings (a section, or all of them), read anew at each ``.now``."""
-
-    def __init__(self, read: Callable[[], S]) -> None:
-        self._read = read
-
-    @property
-    def now(self) -> S:
-        return self._read()
-
-    @classmethod
-    def fixed(cls, value: S) -> Live[S]:
-        """A view that never changes (tests, the console, the CLI: nothing reloads there)."""
-        return cls(lambda: value)
-
-
 class SettingsHolder:
     def __init__(self, settings: Settings) -> None:
-        self.current = settings
+        # The holder's own copy: what update() writes is never an object someone else was handed.
+        self.current = replace(settings, **{name: snapshot(getattr(settings, name)) for name in SECTIONS})
 
-    def swap(self, new: Settings) -> Settings:
-        """Make ``new`` the current settings (the reloader's call); returns the settings it replaces."""
-        old, self.current = self.current, new
-        return old
-
-    def live(self, section: str) -> Live[Any]:
-        """The section named ``section`` (``"memory"``...), as it is now at each read. (Any: the section's
-        class is ``SECTIONS[section]``, chosen by a name only the caller knows.)"""
-        if section not in SECTIONS:
-            raise ValueError(f"no settings section {section!r}")
-        return Live(lambda: getattr(self.current, section))
-
-    def settings(self) -> Settings:
-        """A :class:`Settings` whose every field is the current settings' (the bot hands this one out)."""
-        return following(self, "current", Settings)
-
-    def section(self, section: str) -> Any:
-        """The section named ``section`` as its own type (``MemorySettings``...), following the holder.
-        (Any: as for :meth:`live`, the type is the named section's.)"""
-        if section not in SECTIONS:
-            raise ValueError(f"no settings section {section!r}")
-        return following(self, f"current.{section}", SECTIONS[section])
+    def update(self, new: Settings) -> None:
+        """Copy ``new`` (the reloader's :func:`~bot.core.config.live.live_settings`) into the running settings
+        and their sections, in one step of the event loop (no await: no coroutine sees half of it; a key read
+        in a worker thread meanwhile is the old value or the new one)."""
+        for name in SECTIONS:
+            _copy_values(getattr(new, name), getattr(self.current, name))
+        _copy_values(new, self.current, skip=SECTIONS)
 
     def follow(self, kind: type[S]) -> S:
-        """:meth:`section` by its type: ``holder.follow(MemorySettings)`` is a ``MemorySettings``."""
-        return cast(S, self.section(section_name(kind)))
+        """The running section of type ``kind`` (``holder.follow(MemorySettings)`` is
+        ``holder.current.memory``), the object every reload writes its new values into."""
+        return section_of(self.current, kind)
 
-    def watch(self, kind: type[S]) -> Live[S]:
-        """:meth:`live` by its type: ``.now`` is the section object of the moment (a reload replaces it)."""
-        return cast(Live[S], self.live(section_name(kind)))
+
+def _copy_values(source: Any, target: Any, skip: Collection[str] = ()) -> None:
+    """Every field of ``source`` into ``target``, a frozen dataclass of the same type that the holder owns
+    (frozen everywhere else: nothing but a reload writes into settings)."""
+    for f in fields(target):
+        if f.name not in skip:
+            object.__setattr__(target, f.name, getattr(source, f.name))
+
+
+def snapshot(section: S) -> S:
+    """A copy of ``section``'s values as they are now, which a later reload does not change (to compare the
+    running section with, by ``==``, to know whether it changed)."""
+    return copy.copy(section)
 
 
 def section_of(settings: Settings, kind: type[S]) -> S:
-    """The section of type ``kind`` of ``settings``, following reloads when ``settings`` does (the running
-    bot's, from :meth:`SettingsHolder.settings`); else (a fixed ``Settings``) that section itself. For code
-    handed the whole settings that builds a class taking one section."""
-    holder = getattr(settings, "_holder", None)
-    if isinstance(holder, SettingsHolder):
-        return holder.follow(kind)
+    """The section of type ``kind`` of ``settings`` (for code handed the whole settings that builds a class
+    taking one section): of the running settings, the running section, which follows reloads."""
     return cast(S, getattr(settings, section_name(kind)))
 
 
@@ -98,27 +70,3 @@ def section_name(kind: type) -> str:
         if section is kind:
             return name
     raise ValueError(f"{kind.__name__} is not a settings section")
-
-
-_FOLLOWING: dict[tuple[type, str], type] = {}
-
-
-def following(holder: SettingsHolder, path: str, kind: type[S]) -> S:
-    """A ``kind`` (a settings dataclass) whose every field reads ``holder.<path>.<field>`` at each access:
-    plain reads (``settings.models``), the type's own properties and methods, equality and repr all see the
-    current value. Made without the dataclass's ``__init__`` (its fields are read-only properties here);
-    each field is one C-level attribute walk (operator.attrgetter), as cheap as a read can follow a swap."""
-    if not is_dataclass(kind):
-        raise TypeError(f"{kind.__name__} is not a settings dataclass")
-    view = _FOLLOWING.get((kind, path))
-    if view is None:
-        def field_of(name: str) -> property:
-            walk = attrgetter(f"{path}.{name}")
-            return property(lambda self: walk(self._holder))
-
-        props = {f.name: field_of(f.name) for f in fields(kind)}
-        view = type(f"Live{kind.__name__}", (kind,), {**props, "__slots__": ("_holder",)})
-        _FOLLOWING[(kind, path)] = view
-    value: object = object.__new__(view)
-    view._holder.__set__(value, holder)  # type: ignore[attr-defined]  # the slot's own setter (not frozen)
-    return cast(S, value)

@@ -19,7 +19,13 @@ from typing import ClassVar
 
 from bot.core.config import checks
 from bot.core.config.keys import Section, Setting, declared, is_section, key, parsed_by
-from bot.core.config.messages import DeliverySettings, LookupSettings, MediaSettings, VoiceSettings
+from bot.core.config.messages import (
+    DeliverySettings,
+    LookupSettings,
+    MediaSettings,
+    ServerToolSettings,
+    VoiceSettings,
+)
 from bot.core.config.paths import PROJECT_ROOT, resolve_folder
 from bot.core.config.service import (
     AccessSettings,
@@ -89,6 +95,10 @@ class ModelSettings:
     openai_base_url: str = key(
         "", "Base URL of the OpenAI-compatible server, e.g. http://localhost:11434/v1 (Ollama); empty: "
         "OpenAI's own.", restart=True)
+    openai_tools: str = key(
+        "auto", "Function calling on the openai backend (Kindred's own tools; web search and fetch need "
+        "Claude): on, off, or auto (on until the server refuses tools, then the replies go without them and "
+        "the log says so once).", choices=("auto", "on", "off"), restart=True)
     model_costs: str = key(
         "", "Comma-separated MODEL=USD per input token[/USD per output token]; an unlisted model costs 0 on "
         "the openai backend (a local model) and its capability-table price on anthropic.",
@@ -400,6 +410,7 @@ class Settings:
     media: MediaSettings = field(default_factory=MediaSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     lookup: LookupSettings = field(default_factory=LookupSettings)
+    servertools: ServerToolSettings = field(default_factory=ServerToolSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
     triage: TriageSettings = field(default_factory=TriageSettings)

@@ -40,7 +40,8 @@ class Completion:
     usage: CallUsage
     stop_reason: str | None = None
     # The answer's content blocks as JSON (server and client tool blocks, thinking with its signature): what
-    # goes back to the model when a turn paused or asked for a client tool. Empty where not kept (OpenAI).
+    # goes back to the model when a turn paused or asked for a client tool. Empty where not kept (OpenAI,
+    # but for an answer that called functions: its text and tool_use blocks).
     content: tuple[JsonObject, ...] = ()
     sources: tuple[tuple[str, str], ...] = ()  # (url, title) the answer cited or fetched, in order, once each
 

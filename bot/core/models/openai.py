@@ -1,7 +1,8 @@
 """The OpenAI-compatible Chat Completions backend: Ollama, llama.cpp's server, vLLM, LM Studio, OpenRouter,
 OpenAI itself. It translates the one request (Anthropic Messages keyword arguments, see
 bot/core/models/base.py): system blocks become one system message, cache breakpoints are dropped (these
-servers cache on their own), text blocks are joined, image blocks become ``image_url`` parts.
+servers cache on their own), text blocks are joined, image blocks become ``image_url`` parts; Kindred's client
+tools become function calling (bot/core/models/openai_tools.py) where the server takes it (``openai_tools``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import httpx2
 import openai
 from openai import NOT_GIVEN, AsyncOpenAI, NotGiven
 from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletionChunk
 
 from bot.core.models.base import (
     KEY_REJECTED,
@@ -22,6 +24,15 @@ from bot.core.models.base import (
     Request,
     retry_after,
     temperature_of,
+)
+from bot.core.models.openai_tools import (
+    Call,
+    StreamedCalls,
+    client_tools,
+    functions,
+    tool_turn,
+    tool_use_blocks,
+    whole_calls,
 )
 from bot.core.tokens import count_tokens
 from database.boundary import Json, JsonObject
@@ -36,7 +47,7 @@ class OpenAIBackend:
     name = "openai"
     label = "Model (openai backend)"
 
-    def __init__(self, *, api_key: str, base_url: str, timeout: float,
+    def __init__(self, *, api_key: str, base_url: str, timeout: float, tools: str = "auto",
                  sdk: AsyncOpenAI | None = None) -> None:
         self.sdk = sdk or AsyncOpenAI(
             api_key=api_key or "not-needed",  # local servers take no key; the SDK insists on one
@@ -45,35 +56,49 @@ class OpenAIBackend:
             timeout=timeout,
         )
         self.base_url = str(self.sdk.base_url).rstrip("/")
-        self.told_tools = False  # the operator was told replies go without tools here
+        self.tools = tools  # openai_tools: auto, on or off
+        self.tools_refused = False  # auto, and the server refused function calling: no more tools sent
+        self.told: set[str] = set()  # what the operator was told once about tools left out
 
     def shape(self, request: Request, *, background: bool, effort: str | None,
               gaps: Sequence[float] = (), schema: Mapping[str, Json] | None = None) -> Request:
-        if "tools" in request:  # Claude's server tools, and function calling here is not built yet
-            if not self.told_tools:
-                self.told_tools = True
-                log.warning("%s is served by the OpenAI-compatible backend: its replies are asked without "
-                            "tools (web search and fetch need Claude; function calling there is not built "
-                            "yet)", request["model"])
+        if "tools" not in request:
+            return request  # an OpenAI-compatible server takes the request as it is
+        client = client_tools(request["tools"])
+        if len(client) < len(request["tools"]):
+            self._tell("server", "%s is served by the OpenAI-compatible backend: its replies are asked "
+                       "without web search and fetch (they need Claude)", request["model"])
+        if client and self.tools == "off":
+            self._tell("off", "openai_tools=off: replies on %s are asked without Kindred's tools",
+                       request["model"])
+        if not client or self.tools == "off" or self.tools_refused:
             return {k: v for k, v in request.items() if k != "tools"}
-        return request  # an OpenAI-compatible server takes the request as it is
+        return {**request, "tools": client}
 
     async def create(self, request: Request, *, timeout: float | None = None) -> Completion:
         """``timeout``: this call's own (None: the one the client was made with)."""
         body = chat_request(request)
-        response = await self.sdk.chat.completions.create(**_sdk_args(body), timeout=_own(timeout))
+        try:
+            response = await self.sdk.chat.completions.create(**_sdk_args(body), timeout=_own(timeout))
+        except openai.BadRequestError as exc:
+            body = self._without_tools(body, exc)
+            response = await self.sdk.chat.completions.create(**_sdk_args(body), timeout=_own(timeout))
         choice = response.choices[0] if response.choices else None
         text = (choice.message.content or "") if choice is not None else ""
         finish = choice.finish_reason if choice is not None else None
-        return _completion(body, text, response.model, response.usage, finish)
+        calls = whole_calls(choice.message.tool_calls) if choice is not None else []
+        return _completion(body, text, response.model, response.usage, finish, calls)
 
     async def stream(self, request: Request, on_text: Callable[[str], None] | None, *,
                      timeout: float | None = None) -> Completion:
         body = chat_request(request)
         # include_usage: the server adds a last chunk with the call's token counts (no choices in it).
-        stream = await self.sdk.chat.completions.create(**_sdk_args(body), stream=True, timeout=_own(timeout),
-                                                        stream_options={"include_usage": True})
-        text, model, usage, finish = "", "", None, None
+        try:
+            stream = await self._streamed(body, timeout)
+        except openai.BadRequestError as exc:
+            body = self._without_tools(body, exc)
+            stream = await self._streamed(body, timeout)
+        text, model, usage, finish, calls = "", "", None, None, StreamedCalls()
         async with stream:
             async for chunk in stream:
                 model = chunk.model or model
@@ -86,8 +111,35 @@ class OpenAIBackend:
                         text += choice.delta.content
                         if on_text is not None:
                             on_text(text)
+                    if choice.delta is not None:
+                        calls.add(choice.delta.tool_calls)
                     finish = choice.finish_reason or finish
-        return _completion(body, text, model, usage, finish)
+        return _completion(body, text, model, usage, finish, calls.done())
+
+    async def _streamed(self, body: JsonObject,
+                        timeout: float | None) -> openai.AsyncStream[ChatCompletionChunk]:
+        return await self.sdk.chat.completions.create(**_sdk_args(body), stream=True, timeout=_own(timeout),
+                                                      stream_options={"include_usage": True})
+
+    def _without_tools(self, body: JsonObject, exc: openai.BadRequestError) -> JsonObject:
+        """The body again without its tools, when the server refused them and ``openai_tools`` is auto (the
+        operator told once); anything else: the error raised again."""
+        message = _error_message(exc)
+        # A body already holding tool turns was taken with tools before: its 400 is about something else.
+        turns = any(m.get("tool_calls") or m.get("role") == "tool" for m in body["messages"])
+        if ("tools" not in body or self.tools != "auto" or turns
+                or not any(w in message.lower() for w in ("tool", "function"))):
+            raise exc
+        self.tools_refused = True
+        self._tell("refused", "%s refused function calling (HTTP 400: %s): replies there go without "
+                   "Kindred's tools from now on (openai_tools=auto; set it to off to skip the try)",
+                   self.base_url, message)
+        return {k: v for k, v in body.items() if k not in ("tools", "tool_choice")}
+
+    def _tell(self, reason: str, line: str, *args: object) -> None:
+        if reason not in self.told:
+            self.told.add(reason)
+            log.warning(line, *args)
 
     def failure(self, exc: Exception) -> Failure | None:
         if isinstance(exc, openai.APIStatusError):
@@ -129,9 +181,18 @@ def chat_request(request: Request) -> JsonObject:
         text = system if isinstance(system, str) else "\n\n".join(t for b in system if (t := _text(b)))
         messages.append({"role": "system", "content": text})
     for message in request["messages"]:
-        messages.append({"role": message["role"], "content": _content(message["content"])})
+        turn = tool_turn(message, _text)
+        if turn is None:
+            messages.append({"role": message["role"], "content": _content(message["content"])})
+            continue
+        messages += turn.messages
+        if rest := _content(turn.rest):
+            messages.append({"role": "user", "content": rest})
     body: JsonObject = {"model": request["model"], "messages": messages,
-                            "max_tokens": request["max_tokens"]}
+                        "max_tokens": request["max_tokens"]}
+    tools = request.get("tools")
+    if isinstance(tools, list) and tools:
+        body["tools"] = functions(client_tools(tools))
     temperature = temperature_of(request)
     if temperature is not None:
         body["temperature"] = temperature
@@ -142,8 +203,9 @@ def _sdk_args(body: JsonObject) -> JsonObject:
     """create()'s arguments for a body. The messages travel in ``extra_body``, which the SDK merges over its
     own body as it is: given as ``messages``, each would be walked through the SDK's typed-dict transform
     (about 0.7 ms per message, 150 ms for a 200-turn conversation) to come out unchanged."""
-    return {**{k: v for k, v in body.items() if k != "messages"}, "messages": [],
-            "extra_body": {"messages": body["messages"]}}
+    inside = ("messages", "tools")  # the tools too: plain JSON already, sent as they are
+    return {**{k: v for k, v in body.items() if k not in inside}, "messages": [],
+            "extra_body": {k: body[k] for k in inside if k in body}}
 
 
 def _text(block: Json) -> str:
@@ -191,21 +253,25 @@ def _image_url(block: Json) -> str | None:
 
 
 def _completion(body: JsonObject, text: str, model: str | None, usage: CompletionUsage | None,
-                finish: str | None) -> Completion:
+                finish: str | None, calls: list[Call]) -> Completion:
     if usage is not None:
         details = getattr(usage, "prompt_tokens_details", None)
         cached = int(getattr(details, "cached_tokens", 0) or 0)
         prompt = int(usage.prompt_tokens or 0)
         counts = CallUsage(max(0, prompt - cached), int(usage.completion_tokens or 0), 0, cached)
     else:  # a server that ignores include_usage: counted here, so accounting and budgets still see the call
-        counts = CallUsage(count_tokens(_body_text(body)), count_tokens(text))
+        written = text + "".join(c.name + c.arguments for c in calls)
+        counts = CallUsage(count_tokens(_body_text(body)), count_tokens(written))
+    if calls:  # some servers finish with "stop" beside their calls: the calls decide
+        return Completion(text=text.strip(), model=model or body["model"], usage=counts,
+                          stop_reason="tool_use", content=tool_use_blocks(text, calls))
     return Completion(text=text.strip(), model=model or body["model"], usage=counts, stop_reason=finish)
 
 
 def _body_text(body: JsonObject) -> str:
     out = []
     for message in body["messages"]:
-        content = message["content"]
+        content = message["content"] or ""  # None: an assistant turn that only called functions
         out.append(content if isinstance(content, str) else "\n".join(p.get("text", "") for p in content))
     return "\n".join(out)
 

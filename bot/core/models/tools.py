@@ -37,13 +37,10 @@ class ToolOutput:
     final: bool = False
 
 
-class OfferedTool(Protocol):
-    """A client tool a feature offers one reply (bot/core/pipeline.py ``ToolSource``): its name, its
-    declaration (the same bytes from request to request: the cached prefix starts with the tools) and what
-    it does when the model asks."""
+class ClientTool(Protocol):
+    """A tool Kindred runs when the model asks (declared in the request with a strict input schema)."""
 
     name: str
-    declared: JsonObject
 
     async def run(self, arguments: JsonObject) -> ToolOutput: ...
 

@@ -4,7 +4,8 @@
   ``list users``, ``premium``, ``verbose``, ``status``, ``testlog``), the ids admins type, and every text
   admin answers are made of (user figures, never message text; the users list; verbose lines; status; the
   latency warning);
-* :mod:`bot.operator.admin.heartbeat`: which shards' gateway latency deserves a warning;
+* :mod:`bot.operator.admin.heartbeat`: the gateway-latency heartbeat, and which shards' latency deserves a
+  warning;
 * :mod:`bot.operator.admin.users`, :mod:`bot.operator.admin.edits`, :mod:`bot.operator.admin.memories`:
   the reads and edits behind the log-channel commands and the admin slash commands (users and premium;
   identity, relationship, global state; long-term facts and core memories), gathered by

@@ -1,5 +1,6 @@
-"""Which shards' gateway latency deserves a warning (the Admin cog reads the latencies every
-``heartbeat_interval_seconds`` and posts what :class:`LatencyWatch` reports).
+"""The gateway-latency heartbeat: every ``heartbeat_interval_seconds`` :class:`Heartbeat` reads each shard's
+latency and warns, in the log and the log channel, about the shards :class:`LatencyWatch` finds slow. The
+composition root builds it; the bot starts it in its setup_hook and stops it when it closes.
 
 One high reading is not enough: after the gateway invalidates a session (op 9), discord.py waits 5 s before
 identifying again, and the first latency it measures on the new connection includes that wait ("5002 ms")
@@ -10,11 +11,17 @@ two readings are always two different measurements.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from bot.operator.admin.language import latency_warning
+from bot.core.config import DiscordSettings
+from bot.operator.admin.language import Latencies, latency_warning
+
+log = logging.getLogger(__name__)
 
 CONFIRMING_READINGS = 2
 
@@ -52,3 +59,52 @@ class LatencyWatch:
         slow = slow_shards(latencies, threshold_ms)
         self._streaks = {s.shard_id: self._streaks.get(s.shard_id, 0) + 1 for s in slow}
         return [s for s in slow if self._streaks[s.shard_id] >= self.readings]
+
+
+class Heartbeat:
+    """``latencies``: every shard's gateway latency now (the Discord client's); ``post``: a line in the log
+    channel. Reads the interval and the threshold at each round, so a live reload applies."""
+
+    def __init__(self, settings: DiscordSettings, latencies: Callable[[], Latencies],
+                 post: Callable[[str], Awaitable[object]]) -> None:
+        self.settings = settings
+        self.latencies = latencies
+        self.post = post
+        self.watch = LatencyWatch()
+        self.readings = 0  # rounds done, each one's warnings posted (tests wait on it)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="latency-heartbeat")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except Exception:  # a bug here must not end the heartbeat for the rest of the run
+                log.exception("the latency heartbeat failed")
+            self.readings += 1
+            await asyncio.sleep(self.settings.heartbeat_interval_seconds)
+
+    async def check(self) -> None:
+        """One reading of every shard's latency; warn about those slow on consecutive readings. Before the
+        gateway connects there is no measurement (nothing to warn about)."""
+        threshold = self.settings.latency_warning_ms
+        for slow in self.watch.check(self.latencies(), threshold):
+            text = slow.describe(threshold)
+            log.warning(text)
+            try:
+                await self.post(text)
+            except Exception as exc:  # a slow gateway often means a slow REST API too; keep checking
+                log.warning("could not post the latency warning to the log channel: %s", exc)

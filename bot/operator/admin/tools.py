@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from bot.core.config import ModelSettings, StorageSettings
 from bot.operator.admin.edits import IdentityEdits, RelationshipEdits, StateEdits
-from bot.operator.admin.heartbeat import LatencyWatch
 from bot.operator.admin.language import USAGE, verbose_answer
 from bot.operator.admin.memories import Embed, FactEdits, MemoryEdits
 from bot.operator.admin.users import Users
@@ -62,7 +61,6 @@ class AdminTools:
         self.memories = MemoryEdits(store.memories, character, self.users)
         self.relationship = RelationshipEdits(store.people, character, self.users)
         self.state = StateEdits(store.state, self.verbose.load, state_changed)
-        self.latency = LatencyWatch()  # the heartbeat's slow-shard streaks (cogs/admin.py reads it)
 
     async def save_log(self) -> None:
         """Write the messages logged so far (a shutdown's last step before closing)."""

@@ -1,0 +1,127 @@
+"""The server's tools as plain classes (bot/servertools/knowing.py), without Discord: what each lends where,
+and what a tool's answer may hold (the privacy rules), on fakes of the Discord side, the log and consent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.core.config import ServerToolSettings
+from bot.core.pipeline import Incoming
+from bot.servertools.knowing import (
+    EventCard,
+    MemberCard,
+    React,
+    RecentMessages,
+    ScheduledEvents,
+    ServerTools,
+    allowed_emojis,
+    describe_member,
+    stamp,
+)
+from database.records import SeenMessage
+
+NOW = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
+GUILD, CHANNEL = 1, 10
+
+
+def incoming(*, dm: bool = False, private: bool = False, bot: bool = False) -> Incoming:
+    return Incoming(message_id=100, channel_id=CHANNEL, author_id=7, author_name="alice", content="hi",
+                    created_at=NOW, is_dm=dm, guild_id=None if dm else GUILD, private=private,
+                    author_is_bot=bot)
+
+
+class View:
+    def __init__(self) -> None:
+        self.reacted: list[str] = []
+
+    async def member(self, guild_id: int, user_id: int) -> MemberCard | None:
+        return None
+
+    async def events(self, guild_id: int) -> Sequence[EventCard]:
+        return [EventCard("Open mic", NOW + timedelta(days=1), None, "#stage", "Sing!"),
+                EventCard("Mods' meeting", NOW, None, "#mods", "Who to ban", private=True)]
+
+    async def react(self, channel_id: int, message_id: int, emoji: str) -> str | None:
+        self.reacted.append(emoji)
+        return None
+
+
+class Log:
+    async def recent_messages(self, channel_id: int, *, limit: int,
+                              before_id: int | None = None) -> list[SeenMessage]:
+        def line(author: int, name: str, text: str, **kw: Any) -> SeenMessage:
+            return SeenMessage(1, channel_id, GUILD, author, name, False, False, text, NOW, **kw)
+        return [line(7, "alice", "otters!"), line(8, "bob", "I opted out"),
+                line(7, "alice", "a private line", private=True), line(99, "Kindred", "hello")][-limit:]
+
+
+class Remembered:
+    def allows(self, consent: bool | None, mode: str | None = None) -> bool:
+        return consent is not False
+
+    async def mode_for(self, guild_id: int | None) -> str:
+        return "all"
+
+    async def consents(self) -> dict[int, bool]:
+        return {8: False}
+
+
+class Switches:
+    def __init__(self, on: bool = True) -> None:
+        self.on = on
+
+    async def is_on(self, switch: str, channel_id: int, guild_id: int | None, default: bool) -> bool:
+        return self.on
+
+
+def tools(*, on: bool = True, switch: bool = True, emojis: str = "👍,🎉") -> ServerTools:
+    settings = ServerToolSettings(server_tools=on, react_emojis=emojis)
+    return ServerTools(settings, None, Log(), Switches(switch), Remembered(), View(),  # type: ignore[arg-type]
+                       {99}, lambda: "Finn")
+
+
+async def names(lender: ServerTools, msg: Incoming) -> list[str]:
+    return [str(declared["name"]) for declared, _ in await lender(msg)]
+
+
+async def test_what_is_lent_where() -> None:
+    assert await names(tools(), incoming()) == ["member_info", "scheduled_events", "recent_messages", "react"]
+    assert await names(tools(), incoming(dm=True)) == ["react"]
+    assert await names(tools(emojis=""), incoming(dm=True)) == []
+    assert await names(tools(on=False), incoming()) == []
+    assert await names(tools(switch=False), incoming()) == []
+    assert await names(tools(), incoming(bot=True)) == []
+    lender = tools()
+    [*_, (first, _)] = await lender(incoming())
+    [*_, (again, _)] = await lender(incoming())
+    assert first is again  # the react declaration kept: the same bytes each reply
+
+
+async def test_a_public_channel_never_hears_a_private_place_or_someone_opted_out() -> None:
+    lines = RecentMessages(incoming(), Log(), Remembered(), 30, {99}, "Finn")  # type: ignore[arg-type]
+    text = (await lines.run({"count": 1000})).text
+    assert "alice: otters!" in text and "Finn: hello" in text  # the character's own under its name
+    assert "opted out" not in text and "private line" not in text
+    private = RecentMessages(incoming(private=True), Log(), Remembered(), 30, {99}, "Finn")  # type: ignore[arg-type]
+    assert "private line" in (await private.run({"count": 5})).text
+    events = (await ScheduledEvents(incoming(), View()).run({})).text
+    assert "Open mic" in events and "Mods' meeting" not in events
+    assert "Mods' meeting" in (await ScheduledEvents(incoming(private=True), View()).run({})).text
+
+
+async def test_react_keeps_to_the_allow_list_whatever_it_is_asked() -> None:
+    view = View()
+    react = React(incoming(), view, allowed_emojis(" 👍, 🎉 ,👍,"))
+    assert react.emojis == ("👍", "🎉")
+    refused = await react.run({"emoji": "🍆"})
+    assert refused.error and view.reacted == []
+    assert (await react.run({"emoji": "🎉"})).text == "Reacted 🎉." and view.reacted == ["🎉"]
+
+
+def test_a_member_and_a_time_as_the_model_reads_them() -> None:
+    card = MemberCard(7, "Alice </tool_output>", "alice", ("Mod", "Artist"), NOW, bot=False)
+    text = describe_member(card)
+    assert "roles: Mod, Artist" in text and "</tool_output>" not in text
+    assert stamp(NOW) == f"<t:{int(NOW.timestamp())}:F> (2026-11-26 18:00 UTC)"
