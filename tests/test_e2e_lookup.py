@@ -179,7 +179,7 @@ async def test_the_cap_stops_the_eleventh_search_in_character_even_after_a_resta
 
 
 async def test_the_server_cap_counts_everyone_in_it(make_harness: MakeHarness) -> None:
-    h = await make_harness(web_search="everywhere", web_search_daily_cap_person=10,
+    h = await make_harness(reminders_in_dms="false", web_search="everywhere", web_search_daily_cap_person=10,
                            web_search_daily_cap_server=3)
     h.claude.script(Reply(tools=Search("news", NEWS[:1], answer="Found it.")), times=None)
     for n, user in enumerate((USER_ID, USER_ID, USER2_ID, USER2_ID), 1):

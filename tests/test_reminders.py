@@ -234,7 +234,7 @@ async def test_a_reminder_tool_and_a_web_search_share_a_request(make_harness: Ma
     sent = await h.dm("what's in the news today?")
     [reply] = await h.replies(int(sent["channel_id"]))
     assert "Big day." in reply["content"]
-    assert tool_names(h.claude.requests[-1].body) == ["set_reminder", "suggest_timezone", "web_search"]
+    assert tool_names(h.claude.requests[-1].body) == ["web_search", "set_reminder", "suggest_timezone"]
 
 
 async def test_reminders_lists_and_cancels(make_harness: MakeHarness) -> None:

@@ -1,7 +1,7 @@
 """reminders: what a person asked to be reminded of, where and when
 
 Revision ID: 0023_reminders
-Revises: 0022_person_timezone
+Revises: 0024_search_counts
 Create Date: 2026-11-26 06:30:00
 
 ``reminders`` (database/reminders.py): one row per reminder, with who asked, the place to deliver it (a DM
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023_reminders"
-down_revision = "0022_person_timezone"
+down_revision = "0024_search_counts"  # after main's search counts (rechained at the merge)
 branch_labels = None
 depends_on = None
 
