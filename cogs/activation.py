@@ -34,6 +34,7 @@ OnOff = Literal["on", "off", "default"]
 SWITCHES = {
     "proactive": ("alive", "proactive_talk", "I speak first now and then (when it has been quiet a while)"),
     "reactions": ("alive", "emote_reactions", "I react with an emote to warm messages I don't answer"),
+    "reminders": ("alive", "reminders", "people can ask me to remind them of something here"),
     "server_tools": ("servertools", "server_tools",
                      "I may look up members, events and what was said here while replying")}
 # Switches whose setting is the operator's master switch: a place may turn them off, never on past it
@@ -147,6 +148,15 @@ class Activation(commands.Cog):
     async def reactions(self, interaction: Interaction, state: OnOff,
                         scope: Scope = "channel") -> None:
         await self._set_switch(interaction, "reactions", state, scope)
+
+    @group.command(name="reminders", description="Let people ask me for reminders here (or not).")
+    @app_commands.describe(state="on, off, or default (the reminders setting)",
+                           scope="This channel (default) or the whole server")
+    @in_server()
+    @admin_only()
+    async def reminders(self, interaction: Interaction, state: OnOff,
+                        scope: Scope = "channel") -> None:
+        await self._set_switch(interaction, "reminders", state, scope)
 
     @group.command(name="server-tools",
                    description="Let me look up members, events and this channel's messages while replying.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -54,14 +55,17 @@ def thread_line(thread: ThreadRow) -> str:
 
 
 class ForgetMeView(OwnedView):
-    def __init__(self, memory: MemoryService, origin: Interaction, character: str) -> None:
+    def __init__(self, memory: MemoryService, origin: Interaction, character: str,
+                 forget_proposal: Callable[[int], None] = lambda _: None) -> None:
         super().__init__(origin.user.id, origin, timeout=confirm_timeout(origin))
         self.memory = memory
+        self.forget_proposal = forget_proposal  # a time zone proposed to them, kept in memory only
         self.content = (f"Delete **everything** {character} has stored about you? "
                         "Our conversations and their "
                         "summaries, core memories (and their archived versions), long-term facts, "
                         "the excerpts of our conversations I can look back on, how I feel "
-                        "about you, how you write, your check-in choice, your logged and archived messages "
+                        "about you, how you write, your check-in choice, your reminders, your logged and "
+                        "archived messages "
                         "(my answers in our DMs too), your usage records and your names. This cannot be "
                         "undone.")
         self.button("Yes, delete everything", "confirm", self.confirm, style=discord.ButtonStyle.danger)
@@ -70,6 +74,7 @@ class ForgetMeView(OwnedView):
     async def confirm(self, interaction: Interaction) -> None:
         await interaction.response.defer()
         counts = await self.memory.forget_user(interaction.user.id)
+        self.forget_proposal(interaction.user.id)
         total = sum(counts.values())
         if await self.memory.opted_out(interaction.user.id):
             await self.finish(interaction, f"Done: I deleted {total} record(s) about you. "
@@ -220,7 +225,7 @@ class MemoryCommands(commands.Cog):
 
     @app_commands.command(name="forget_me", description="Delete everything I have stored about you.")
     async def forget_me(self, interaction: Interaction) -> None:
-        view = ForgetMeView(self.memory, interaction, self.character)
+        view = ForgetMeView(self.memory, interaction, self.character, self.bot.services.reminders.confirmed)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)
 
 

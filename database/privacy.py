@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.sql.dml import UpdateBase
 
-from database.alive_models import CheckIn, PersonFeeling, StyleProfile
+from database.alive_models import CheckIn, PersonFeeling, ScheduledJob, StyleProfile
 from database.conversations import Conversations
 from database.engine import Database
 from database.log import MessageLog
@@ -34,6 +34,7 @@ from database.models import (
     UserFact,
     utcnow,
 )
+from database.reminders import Reminder, reminder_key
 from database.server_models import Poll, PollVote, Ticket, TicketMessage
 from database.threads import OpenThread
 
@@ -56,6 +57,7 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "style_profiles": ("user_id",),
     "person_feelings": ("user_id",),
     "checkins": ("user_id",),
+    "reminders": ("user_id",),  # what they asked to be reminded of (and their timers, by key)
     "message_log": ("author_id",),  # and whole DM channels, and posts made for them: see Privacy._delete
     "message_archive": ("author_id",),
     "posted_for": ("user_id",),  # the bot's posts quoting them: any row with that message_id is theirs
@@ -268,6 +270,10 @@ class Privacy:
             ("style_profiles", delete(StyleProfile).where(StyleProfile.user_id == user_id)),
             ("person_feelings", delete(PersonFeeling).where(PersonFeeling.user_id == user_id)),
             ("checkins", delete(CheckIn).where(CheckIn.user_id == user_id)),
+            ("reminder_timers", delete(ScheduledJob).where(ScheduledJob.name.in_(
+                [reminder_key(int(r)) for r in conn.execute(
+                    select(Reminder.id).where(Reminder.user_id == user_id)).scalars()]))),
+            ("reminders", delete(Reminder).where(Reminder.user_id == user_id)),
             ("message_log", delete(LoggedMessage).where(theirs(LoggedMessage))),
             ("message_archive", delete(ArchivedMessage).where(theirs(ArchivedMessage))),
             ("posted_for", delete(PostedFor).where(PostedFor.user_id == user_id)),

@@ -31,6 +31,7 @@ from database.places import Places
 from database.polls import Polls
 from database.privacy import Privacy
 from database.refreshing import CacheChanges
+from database.reminders import Reminders
 from database.retention import Retention
 from database.servers import Servers
 from database.spending import Spending
@@ -89,6 +90,7 @@ class Store:
         self.switches = PlaceSwitches(self.db)
         self.style = StyleProfiles(self.db, q)
         self.checkins = CheckIns(self.db)
+        self.reminders = Reminders(self.db)  # what people asked to be reminded of (bot/alive/reminders.py)
         self.feelings = FeelingRows(self.db)
         # A cluster of processes on one PostgreSQL: their rows (the link is each process's own session).
         self.cluster = ClusterNodes(self.db)

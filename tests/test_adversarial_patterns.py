@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bot.alive import appraisal, emotes, emotions, mirroring, status, style
+from bot.alive import appraisal, emotes, emotions, mirroring, reminders, status, style
 from bot.core import attachments, localtime, text, topics
 from bot.core.persona import blend, cards, framework, lorebook, lorekeys, macros, modes, template
 from bot.core.persona.model import Lorebook, LoreEntry
@@ -159,6 +159,10 @@ ENTRY_POINTS: dict[str, tuple[Callable[[str], Any], tuple[re.Pattern[str] | str,
         lambda t: (language.parse_command(t), _swallow(language.parse_user_id)(t)),
         tuple(p for _, p in language._COMMANDS)),
     "quiet hours": (_swallow(localtime.parse_quiet_hours), (localtime._HOURS,)),
+    "reminders: a local time the model gave": (
+        _swallow(lambda t: reminders.local_to_utc(t, reminders.ZoneInfo("Europe/London"))),
+        (reminders._LOCAL, "2026-10-25T01:30+01:00")),
+    "reminders: a time of day said": (reminders.clock_minutes, (reminders._CLOCK, "9:30 p.m.")),
     "summaries: memory lists": (summarizer.parse_memories, ()),
     "extraction: the JSON in an answer": (_swallow(facts._json_object), ("json",)),
     "personaflow: sentences and words": (lambda t: (pf_memory._sentences(t), pf_memory._words(t)), ()),
@@ -171,7 +175,7 @@ def test_every_pattern_reading_outside_text_has_an_entry() -> None:
     compiled patterns are all named by some entry."""
     modules = (triage, intent, router, topics, timewords, lexical, style, emotions, mirroring, blend, macros,
                framework, template, modes, splitting, delivery, looking, emotes, voice, attachments, posting,
-               polls, moderation, localtime, text, lorekeys, appraisal, guard)
+               polls, moderation, localtime, text, lorekeys, appraisal, guard, reminders)
     covered = {id(p) for _, patterns in ENTRY_POINTS.values() for p in patterns if isinstance(p, re.Pattern)}
     covered |= {id(p) for p in blend._CONTEXT_PATTERNS.values()}
     missing = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()

@@ -485,3 +485,54 @@ async def test_the_custom_status_is_shared_with_the_clusters_other_processes(db_
     finally:
         await other.close()
         await other_store.close()
+
+
+@needs_pg
+async def test_a_dm_reminder_is_delivered_once_by_the_cluster_after_a_restart(world: ClusterWorld) -> None:
+    """"Remind me in 2 minutes to stretch" in a DM: both processes stop and start again, the reminder comes
+    due (its row moved to now while they are down: time driven, not waited for), both see it, and one of
+    them delivers it, once, in the DM."""
+    from sqlalchemy import update
+
+    from database.alive_models import ScheduledJob
+    from database.reminders import Reminder, reminder_key
+    from tests.fakes.claude_server import Reply
+    from tests.fakes.claude_tools import UseTool
+
+    await world.launch("low", "0-1")
+    await world.launch("high", "2-3")
+    asked = {"text": "stretch", "local_time": None, "in_minutes": 2}
+    world.claude.script(Reply(tools=UseTool("set_reminder", asked, answer="Will do!")), times=2)
+    sent = await world.discord.dm_message(USER, "remind me in 2 minutes to stretch")
+    dm = int(sent["channel_id"])
+    await world.discord.wait_for_messages(dm, 1, timeout=EVENT_WAIT)
+    for proc in world.procs.values():
+        proc.send_signal(signal.SIGTERM)
+    codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in world.procs.values())),
+                                   timeout=PROCESS_WAIT)
+    assert codes == [0, 0], {n: world.log(n)[-2000:] for n in world.procs}
+    store = await Store(world.db_url).open()
+    try:
+        [row] = await store.reminders.open_for(USER)  # the DM came on shard 0 only: one reply set one
+        now = datetime.now(UTC)
+        async with store.engine.begin() as conn:
+            await conn.execute(update(Reminder).where(Reminder.id == row.id).values(due_at=now))
+            await conn.execute(update(ScheduledJob).where(ScheduledJob.name == reminder_key(row.id))
+                               .values(next_due=now))
+        world.claude.script("Stretch time, friend!", times=2)  # a second delivery would say it again
+        await world.launch("low again", "0-1")
+        await world.launch("high again", "2-3")
+        await world.discord.wait_for(
+            lambda d: [m for m in d.posted(dm) if "Stretch time" in m["content"]], timeout=EVENT_WAIT,
+            what="the reminder")
+
+        async def retired() -> bool:
+            return await store.timers.get(reminder_key(row.id)) is None
+
+        await eventually(retired, "the reminder's timer to retire")
+        assert len([m for m in world.discord.posted(dm) if "Stretch time" in m["content"]]) == 1
+        delivered = [n for n in ("low again", "high again") if f"reminder {row.id} delivered" in world.log(n)]
+        assert len(delivered) == 1, {n: world.log(n)[-2000:] for n in world.procs}
+        assert all(int(m["channel_id"]) == dm for m in world.discord.posted() if "Stretch" in m["content"])
+    finally:
+        await store.close()

@@ -1,7 +1,8 @@
 """Looking things up, over the wire (fake Discord, fake Claude with its tools: tests/fakes/claude_tools.py):
 a question about today gets a search and its sources under the reply, a posted link is read, a paused
 search turn goes on, the day's cap stops a search in character, and the declared tools keep the cached
-prefix."""
+prefix. (Reminders are off in these DMs, so only the lookup tools are declared: tests/test_reminders.py has
+both.)"""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ def tool_types(body: dict[str, object]) -> list[object]:
 
 
 async def test_a_question_about_today_gets_a_search_and_its_sources(make_harness: MakeHarness) -> None:
-    h = await make_harness(web_search="dms", web_search_location="Brighton, England, GB",
-                           timezone="Europe/London")
+    h = await make_harness(reminders_in_dms="false", web_search="dms",
+                           web_search_location="Brighton, England, GB", timezone="Europe/London")
     h.claude.script(Reply(tools=Search("news today", NEWS, answer="Big day out there.")))
     sent = await h.dm("what's in the news today?")
     [reply] = await h.replies(int(sent["channel_id"]))
@@ -48,7 +49,7 @@ async def test_a_question_about_today_gets_a_search_and_its_sources(make_harness
 
 
 async def test_the_history_keeps_the_words_without_the_sources(make_harness: MakeHarness) -> None:
-    h = await make_harness(web_search="dms")
+    h = await make_harness(reminders_in_dms="false", web_search="dms")
     h.claude.script(Reply(tools=Search("news today", NEWS, answer="Big day out there.")))
     sent = await h.dm("what's in the news today?")
     await h.replies(int(sent["channel_id"]))
@@ -61,7 +62,7 @@ async def test_the_history_keeps_the_words_without_the_sources(make_harness: Mak
 
 async def test_search_is_off_by_default_and_dms_only_keeps_it_out_of_channels(
         make_harness: MakeHarness) -> None:
-    h = await make_harness(web_search="dms")
+    h = await make_harness(reminders_in_dms="false", web_search="dms")
     await h.say("what's in the news today?", mention=True)
     await h.replies(CHANNEL_ID)
     [request] = reply_requests(h)
@@ -69,7 +70,7 @@ async def test_search_is_off_by_default_and_dms_only_keeps_it_out_of_channels(
 
 
 async def test_a_posted_link_is_fetched(make_harness: MakeHarness) -> None:
-    h = await make_harness(web_search="everywhere")
+    h = await make_harness(reminders_in_dms="false", web_search="everywhere")
     url = "https://blog.example.org/posts/otters"
     h.claude.script(Reply(tools=Fetch(url, "Otters hold hands", "Sea otters hold hands while sleeping.",
                                       answer="Otters hold hands so they don't drift apart!")))
@@ -88,7 +89,7 @@ async def test_a_posted_link_is_fetched(make_harness: MakeHarness) -> None:
 
 
 async def test_a_paused_search_turn_is_continued(make_harness: MakeHarness) -> None:
-    h = await make_harness(web_search="dms")
+    h = await make_harness(reminders_in_dms="false", web_search="dms")
     h.claude.script(Reply(tools=Search("election results", NEWS[:1], answer="Here it is.", pause=True)),
                     times=2)
     sent = await h.dm("who won the election today?")
@@ -105,7 +106,7 @@ async def test_a_paused_search_turn_is_continued(make_harness: MakeHarness) -> N
 
 
 async def test_a_streamed_reply_streams_its_text_after_a_search(make_harness: MakeHarness) -> None:
-    h = await make_harness(web_search="everywhere", reply_delivery="streamed")
+    h = await make_harness(reminders_in_dms="false", web_search="everywhere", reply_delivery="streamed")
     h.claude.script(Reply(tools=Search("scores", NEWS, answer="What a match.")))
     await h.say("what was the score last night?", mention=True)
     [reply] = await h.replies(CHANNEL_ID)
@@ -116,7 +117,7 @@ async def test_a_streamed_reply_streams_its_text_after_a_search(make_harness: Ma
 
 
 async def test_typing_shows_again_while_a_paused_search_goes_on(make_harness: MakeHarness) -> None:
-    h = await make_harness(web_search="everywhere", reply_delivery="streamed")
+    h = await make_harness(reminders_in_dms="false", web_search="everywhere", reply_delivery="streamed")
     search, searching = Search("results", NEWS[:1], answer="Here it is.", pause=True), asyncio.Event()
     h.claude.script(Reply(tools=search))
     h.claude.script(Reply(tools=search, held=searching))  # the search goes on until the test says
@@ -135,7 +136,7 @@ async def test_typing_shows_again_while_a_paused_search_goes_on(make_harness: Ma
 
 
 async def test_typing_shows_while_a_search_runs_in_the_middle_of_a_stream(make_harness: MakeHarness) -> None:
-    h = await make_harness(web_search="everywhere", reply_delivery="streamed")
+    h = await make_harness(reminders_in_dms="false", web_search="everywhere", reply_delivery="streamed")
     searching = asyncio.Event()
     h.claude.script(Reply(tools=Search("results", NEWS[:1], answer="Here it is."), searching=searching))
     await h.say("who won today?", mention=True)
@@ -154,7 +155,8 @@ async def test_typing_shows_while_a_search_runs_in_the_middle_of_a_stream(make_h
 
 async def test_the_cap_stops_the_eleventh_search_in_character_even_after_a_restart(
         make_harness: MakeHarness) -> None:
-    h = await make_harness(web_search="dms", web_search_daily_cap_person=10, web_search_daily_cap_server=50)
+    h = await make_harness(reminders_in_dms="false", web_search="dms", web_search_daily_cap_person=10,
+                           web_search_daily_cap_server=50)
     h.claude.script(Reply(tools=Search("news", NEWS[:1], answer="Found it.")), times=None)
     channel = 0
     for n in range(1, 12):
@@ -177,7 +179,7 @@ async def test_the_cap_stops_the_eleventh_search_in_character_even_after_a_resta
 
 
 async def test_the_server_cap_counts_everyone_in_it(make_harness: MakeHarness) -> None:
-    h = await make_harness(web_search="everywhere", web_search_daily_cap_person=10,
+    h = await make_harness(reminders_in_dms="false", web_search="everywhere", web_search_daily_cap_person=10,
                            web_search_daily_cap_server=3)
     h.claude.script(Reply(tools=Search("news", NEWS[:1], answer="Found it.")), times=None)
     for n, user in enumerate((USER_ID, USER_ID, USER2_ID, USER2_ID), 1):
@@ -201,7 +203,7 @@ async def test_the_server_cap_counts_everyone_in_it(make_harness: MakeHarness) -
 
 
 async def test_declared_tools_keep_the_cached_prefix(make_harness: MakeHarness) -> None:
-    h = await make_harness(web_search="dms")
+    h = await make_harness(reminders_in_dms="false", web_search="dms")
     for n, text in enumerate(("hi there", "how are you?"), 1):
         sent = await h.dm(text)
         await h.replies(int(sent["channel_id"]), n)

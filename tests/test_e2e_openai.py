@@ -132,7 +132,7 @@ async def test_an_unreachable_server_is_a_warning_then_a_fallback(make_harness: 
 
 async def test_a_local_model_calls_kindred_s_own_tool(make_harness: MakeHarness) -> None:
     # past the day's search cap the search tool is one of Kindred's own: a function the local model may call
-    h = await make_harness(**LOCAL, web_search="dms", web_search_daily_cap_person=0)
+    h = await make_harness(**LOCAL, web_search="dms", web_search_daily_cap_person=0, reminders_in_dms="false")
     h.openai.script(Calls("Hmm, let me look.", calls=[("search_web", json.dumps({"query": "tide times"}))]))
     sent = await h.dm("when is high tide today?")
     [reply] = await h.replies(int(sent["channel_id"]))

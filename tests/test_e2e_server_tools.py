@@ -90,7 +90,7 @@ async def test_who_is_alice_asks_member_info_and_answers_from_its_result(make_ha
 
 async def test_server_tools_are_off_by_default_switchable_per_place_and_only_react_in_dms(
         make_harness: MakeHarness) -> None:
-    h = await make_harness()
+    h = await make_harness(reminders_in_dms="false")  # only the server's tools here (reminders: their own)
     await h.say("hello", mention=True)
     await h.replies(CHANNEL_ID, 1)
     assert "tools" not in reply_requests(h)[-1].body

@@ -129,6 +129,28 @@ async def test_tool_declarations_are_checked(fake_claude: FakeClaude, client: an
                                      messages=ask("hi"))
 
 
+async def test_strict_tools_keep_to_the_grammar_limits(fake_claude: FakeClaude,
+                                                        client: anthropic.AsyncAnthropic) -> None:
+    def strict(name: str, unions: int) -> dict[str, Any]:
+        props = {f"p{n}": {"type": ["string", "null"]} for n in range(unions)}
+        return {"name": name, "description": "x", "strict": True,
+                "input_schema": {"type": "object", "properties": props, "required": list(props),
+                                 "additionalProperties": False}}
+
+    with pytest.raises(anthropic.BadRequestError, match="Too many strict tools"):
+        await create(client, model=MODEL, max_tokens=50, tools=[strict(f"t{n}", 0) for n in range(21)],
+                     messages=ask("hi"))
+    with pytest.raises(anthropic.BadRequestError, match="union types"):
+        await create(client, model=MODEL, max_tokens=50, tools=[strict("a", 9), strict("b", 8)],
+                     messages=ask("hi"))
+    loose = strict("c", 1)
+    loose["input_schema"] = {**loose["input_schema"], "additionalProperties": True}
+    with pytest.raises(anthropic.BadRequestError, match="additionalProperties"):
+        await create(client, model=MODEL, max_tokens=50, tools=[loose], messages=ask("hi"))
+    await create(client, model=MODEL, max_tokens=50, tools=[strict("a", 8), strict("b", 8)],
+                 messages=ask("hi"))  # sixteen: within the limit
+
+
 async def test_tool_names_must_be_unique(fake_claude: FakeClaude, client: anthropic.AsyncAnthropic) -> None:
     with pytest.raises(anthropic.BadRequestError, match="Tool names must be unique"):
         await create(client, model=MODEL, max_tokens=50, tools=[LOOKUP, LOOKUP],

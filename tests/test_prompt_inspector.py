@@ -85,7 +85,9 @@ async def test_the_inspector_itemizes_a_reply_as_sent(make_harness: MakeHarness)
     assert "<script" not in page and str(escape(HOSTILE)) in page
     parts = rows(page)
     labels = [label for label, _, _ in parts]
-    assert labels[0] == "system" and "where" in labels and "time" in labels and "message" in labels
+    # A DM's request declares the reminder tools first (the head of the cached prefix), then the system.
+    assert labels[:3] == ["tools", "tools", "system"]
+    assert "where" in labels and "time" in labels and "message" in labels
     assert "transcript" in labels and "transcript: the character's turn" in labels
     message = next(p for p in parts if p[0] == "message")
     assert message[1] == UNCACHED and message[2] > 0  # after the last breakpoint

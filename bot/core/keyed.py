@@ -33,3 +33,8 @@ class KeyedLocks(Generic[K]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def waiting(self, key: K) -> int:
+        """How many tasks hold or wait for ``key``'s lock."""
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None else 0

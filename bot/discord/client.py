@@ -72,7 +72,7 @@ EXTENSIONS = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.adm
               "cogs.memory",
               # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings",
-              "cogs.alive")
+              "cogs.alive", "cogs.reminders")
 
 
 def configure_endpoints(settings: Settings) -> None:

@@ -34,9 +34,9 @@ from database.spending import Spending, SpentToday
 log = logging.getLogger(__name__)
 
 # Calls the character makes of its own accord (bot/alive/service.py): past the global spend cap they are not
-# made.
+# made (a reminder then goes out as its plain line, bot/alive/reminding.py).
 # Replies and votes are stopped earlier, by the message path's gate; memory upkeep goes on.
-UNPROMPTED = frozenset({"proactive", "checkin", "status"})
+UNPROMPTED = frozenset({"proactive", "checkin", "status", "reminder"})
 RATE_WINDOW = 60.0  # seconds: user_messages_per_minute
 SHARED_SPEND_SECONDS = 5.0  # how long a server's or the bot's spend today is reused before it is read again
 MAX_TRACKED = 20_000  # people (or places) remembered at once; the oldest windows are forgotten past it

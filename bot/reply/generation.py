@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion
-from bot.core.models.base import CallUsage, Prompt, SoFar
+from bot.core.models.base import CallUsage, Prompt, SoFar, SoFarRound
 from bot.core.models.tools import ClientTool, ToolOutput, footnotes, tool_uses
 from bot.reply.media import Media
 from bot.reply.prompting import fence
@@ -118,7 +118,7 @@ class Generation:
         messages = list(built.messages)
         said, usage, sources, paused = "", CallUsage(), dict[str, str](), False
         for round_ in range(1, tools.rounds + 1):
-            wrote = _Round(self.written, said)
+            wrote = SoFarRound(self.written, said)
             if round_ > 1 and streamed:
                 # what the last call wrote is whole (it may be posted now), and typing shows again while
                 # the tool's work goes on
@@ -171,22 +171,6 @@ class Generation:
             results.append({"type": "tool_result", "tool_use_id": use.get("id"), "is_error": output.error,
                             "content": fence("tool_output", output.text, name=name)})
         return results, None
-
-
-class _Round:
-    """What one call of a streamed reply writes, after the text of the calls before it (``before``); told
-    when a server tool starts in the middle of the stream, the text so far is whole and typing shows."""
-
-    def __init__(self, written: SoFar, before: str) -> None:
-        self.written, self.before = written, before
-
-    def __call__(self, text: str) -> None:
-        self.written.wrote(_joined(self.before, text))
-
-    def tool_started(self, text: str) -> None:
-        said = _joined(self.before, text)
-        self.written.wrote(f"{said}\n\n" if said else "")
-        self.written.tools_running()
 
 
 def _joined(before: str, text: str) -> str:

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 from bot.alive.checkins import INTERVAL as CHECKIN_INTERVAL
 from bot.alive.checkins import CheckInChoice
+from bot.alive.reminders import ReminderBook
+from bot.alive.reminding import ReminderDelivery
 from bot.alive.service import Alive, AliveParts, DiscordSide
 from bot.alive.speaker import Speaker
 from bot.alive.status import clean_status
@@ -76,6 +78,7 @@ from bot.servertools.userinfo import UserInfo
 from database.boundary import JsonObject
 from database.models import utcnow
 from database.records import SeenMessage
+from database.reminders import TIMER as REMINDER_TIMER
 from database.store import Store
 from memory.consent import Consent
 from memory.identity import seed_identity
@@ -154,6 +157,7 @@ class Services:
     heartbeat: Heartbeat  # the gateway's latency, read every heartbeat_interval_seconds
     tools: ServerTools
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
+    reminders: ReminderBook  # /reminders, /timezone's proposals, the set_reminder tool
     dashboard: Dashboard | None = None
 
     @property
@@ -247,6 +251,9 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     late = LateReplies()  # owed since before a restart: their prompt says so (bot/reply/recovery.py)
     policies = ServerPolicies(settings, store.servers)  # each server's /settings over the global ones
     live = compose_live_feed() if settings.dashboard.dashboard_port else None
+    # The durable timers' rows (bot/core/timers.py), armed by what replies set (a reminder) and the polls.
+    timers = Timers(store.timers)
+    reminders = ReminderBook(holder.follow(AliveSettings), store.reminders, store.switches, timers)
     # The main character's replies, stage by stage.
     main = Features(
         interceptors=(edge.intercept,),  # the log channel's admin commands
@@ -258,9 +265,10 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                       late),
         reply_filters=(alive_parts.render,),
         turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), cluster.posted(names.name)),
-        # the server's tools (member info, events, this channel's log, a reaction), where switched on
-        tools=(KnowingTools(holder.follow(ServerToolSettings), store.people, store.log, store.switches,
-                            consent, edge.server_view, accounts, names.name),))
+        # what the model may use while writing: reminders (in DMs, and where switched on), then the server's
+        # tools (member info, events, this channel's log, a reaction), where switched on
+        tools=(reminders, KnowingTools(holder.follow(ServerToolSettings), store.people, store.log,
+                                       store.switches, consent, edge.server_view, accounts, names.name)))
     claude = compose_model(settings, store, spending=limits, models=models, mirror=mirror)
     intents = intent_router(settings)
     memory = compose_memory(holder.follow(MemorySettings),  # reads a reload at each use
@@ -306,13 +314,13 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     lead_work = (*catch_up, edge.sync_commands)
     # The one timer loop (bot/core/timers.py): every recurring round and every kind of one-shot timer is
     # listed here, once. Each process runs the rounds listed; a round's claim lets one process run each.
-    timers = Timers(store.timers)
     polls = Polls(store.polls, store.privacy, timers, edge.poll_board, character=names.name)
     dispatcher = Dispatcher(timers, rounds=[
         Recurring(alive.proactive_key, timedelta(minutes=settings.alive.proactive_interval_minutes),
                   alive.proactive.run),
         Recurring(alive.checkins_key, CHECKIN_INTERVAL, alive.checkins.run),
-    ], handlers={POLL_TIMER: polls.close_due})
+    ], handlers={POLL_TIMER: polls.close_due, REMINDER_TIMER: ReminderDelivery(
+        speaker, edge.alive_side, alive_parts.time, engine.keeper.locks, mirror=mirror.emit).deliver})
     engines = [engine, *members]
     heard = cluster_signals(cluster, engines, alive, edge)
     # config.env and the character files, applied live when they change (setup_hook starts it last).
@@ -324,7 +332,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         timers=dispatcher,
                         heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log),
                         tools=ServerTools.on(store, polls),
-                        conversation=ConversationTools(engine, store, holder.follow(MemorySettings)))
+                        conversation=ConversationTools(engine, store, holder.follow(MemorySettings)),
+                        reminders=reminders)
     if live is not None:
         services.dashboard = compose_dashboard(services, settings, edge, live)
     return services

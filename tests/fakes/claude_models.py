@@ -226,13 +226,14 @@ def conforms(value: Any, schema: dict[str, Any]) -> bool:
               "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
               "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
               "null": lambda v: v is None}
-    if kind is not None and not checks.get(kind, lambda v: True)(value):
+    kinds = kind if isinstance(kind, list) else [] if kind is None else [kind]  # a type array: a union
+    if kinds and not any(checks.get(k, lambda v: True)(value) for k in kinds):
         return False
-    if kind == "object":
+    if "object" in kinds and isinstance(value, dict):
         props = schema.get("properties", {})
         return (all(k in value for k in schema.get("required", ()))
                 and all(k in props and conforms(v, props[k]) for k, v in value.items()))
-    if kind == "array":
+    if "array" in kinds and isinstance(value, list):
         return all(conforms(v, schema.get("items", {})) for v in value)
     return True
 
@@ -244,6 +245,8 @@ def least(schema: dict[str, Any]) -> Any:
     if "enum" in schema:
         return schema["enum"][0]
     kind = schema.get("type")
+    if isinstance(kind, list):  # a type array: null where it may be, else its first type's least
+        return None if "null" in kind else least({**schema, "type": kind[0]})
     if kind == "object":
         return {k: least(schema["properties"][k]) for k in schema.get("required", ())}
     return {"array": [], "string": "", "boolean": False, "number": 0, "integer": 0}.get(str(kind))

@@ -20,7 +20,8 @@
   A :class:`UseTool` asks for one client tool and answers from its ``tool_result``; under ``strict`` its
   input is held to the tool's schema, as the API's constrained decoding holds the real model's (an enum
   value the schema does not list cannot be produced). A strict tool's schema must close every object
-  (``additionalProperties: false``), as the API requires.
+  (``additionalProperties: false``), as the API requires; at most 20 strict tools, and at most 16
+  union-typed parameters across them.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ _SERVER_NAMES = {WEB_SEARCH: "web_search", WEB_FETCH: "web_fetch"}
 _CLIENT_FIELDS = {"type", "name", "description", "input_schema", "strict", "cache_control", "input_examples",
                   "defer_loading", "allowed_callers", "eager_input_streaming"}
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+# Strict tools' grammar limits (Anthropic's structured outputs): tools per request, and parameters whose
+# type is a union (a type array such as ["string", "null"], or anyOf) across all their schemas.
+MAX_STRICT_TOOLS = 20
+MAX_UNION_PARAMETERS = 16
 _RESULTS = {"web_search_tool_result", "web_fetch_tool_result"}
 _USE_IDS = itertools.count(1)
 
@@ -105,6 +110,14 @@ def _declared_problem(tools: Any) -> str | None:
         if name in names:
             return "tools: Tool names must be unique."
         names.add(name)
+    strict = [t for t in tools if t.get("strict")]
+    if len(strict) > MAX_STRICT_TOOLS:
+        return f"Too many strict tools: {len(strict)} (at most {MAX_STRICT_TOOLS})"
+    unions = sum(1 for t in strict for p in (t["input_schema"].get("properties") or {}).values()
+                 if isinstance(p, dict) and (isinstance(p.get("type"), list) or "anyOf" in p))
+    if unions > MAX_UNION_PARAMETERS:
+        return (f"Too many parameters with union types: {unions} (at most {MAX_UNION_PARAMETERS} across "
+                "all strict tools)")
     return None
 
 
@@ -190,7 +203,7 @@ class Search:
         if paused and any(b.get("id") in self.ids for b in paused):
             return Answer(self._cited())  # the paused turn goes on from its search
         if tool is None:
-            custom = client_tools(body)
+            custom = [t for t in client_tools(body) if "search" in str(t.get("name"))]  # not a reminder
             if custom:
                 use_id = f"toolu_fake_{len(self.ids) + 1:04d}"
                 self.ids.append(use_id)

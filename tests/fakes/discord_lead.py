@@ -39,6 +39,10 @@ DISCORD_EPOCH_MS = 1420070400000
 API = "/api/v10"
 ALL_PERMISSIONS = str((1 << 50) - 1)
 VOICE_MESSAGE_FLAG = 1 << 13  # IS_VOICE_MESSAGE
+# Events of a DM (no guild): Discord sends them to shard 0 only.
+DM_EVENTS = frozenset({"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_REACTION_ADD",
+                       "MESSAGE_REACTION_REMOVE", "TYPING_START", "CHANNEL_CREATE", "CHANNEL_PINS_UPDATE",
+                       "INTERACTION_CREATE"})
 # view/send/embed/attach/history
 # Privileged gateway intents (IDENTIFY's bit -> the application flag set when it is on in the developer
 # portal, the "limited" flag of a bot in fewer than 100 servers): asking for one that is off closes with 4014.
@@ -369,6 +373,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
                 continue
             if guild_id is not None and not self._on_shard(guild_id, session.shard):
                 continue
+            if guild_id is None and event in DM_EVENTS and session.shard[0] != 0:
+                continue  # Discord sends direct messages (and what happens in them) to shard 0 only
             if guild_id is None and event == "MESSAGE_CREATE" and not self._sees_dm(session, data):
                 continue
             await self._send(session, event, data)

@@ -321,6 +321,15 @@ class AliveSettings:
         True, "Allow /checkin: one DM to people who opted in after checkin_after_days of silence.")
     checkin_after_days: float = key(
         7.0, "Days of silence after which someone who ran /checkin on gets one check-in DM.", above=0)
+    reminders: bool = key(
+        False, "Let people ask the character for reminders in servers' channels, where no admin used /bot "
+        "reminders (a server opts in).")
+    reminders_in_dms: bool = key(True, "Let people ask the character for reminders in its DMs.")
+    reminders_max_open: int = key(10, "Reminders one person may have waiting at once.", min=1)
+    reminders_per_day: int = key(10, "Reminders one person may set in 24 hours.", min=1)
+    reminder_fallback_line: str = key(
+        "{user}, you asked me to remind you: {reminder}", "A reminder as it goes out when the model cannot "
+        "write it ({user}: the person, {reminder}: what they asked, {name}: the character).")
 
 
 MIN_DASHBOARD_TOKEN = 16  # a login token shorter than this could be guessed

@@ -106,6 +106,27 @@ class SoFar:
         self.changed.set()
 
 
+class SoFarRound:
+    """What one call of a streamed answer of several calls (a reply using tools) writes into ``written``,
+    after the text of the calls before it (``before``, a paragraph each); told when a server tool starts in
+    the middle of the stream, the text so far is whole and typing shows. A value of the core like
+    :class:`SoFar`, so the model client calls nothing above it."""
+
+    def __init__(self, written: SoFar, before: str) -> None:
+        self.written, self.before = written, before
+
+    def __call__(self, text: str) -> None:
+        self.written.wrote(self._joined(text))
+
+    def tool_started(self, text: str) -> None:
+        said = self._joined(text)
+        self.written.wrote(f"{said}\n\n" if said else "")
+        self.written.tools_running()
+
+    def _joined(self, text: str) -> str:
+        return f"{self.before}\n\n{text}" if self.before and text else self.before or text
+
+
 @dataclass(frozen=True)
 class Failure:
     """How a backend judges an exception its SDK (or its own HTTP call) raised: the line to log, whether

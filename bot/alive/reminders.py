@@ -1,0 +1,295 @@
+"""Reminders: "remind me Friday at 6 to call mum" becomes a durable reminder, delivered in character at the
+person's local time, in the place it was asked (bot/alive/reminding.py delivers it).
+
+The model never does time arithmetic: the ``set_reminder`` tool takes the person's local wall-clock time as
+they said it (ISO 8601 without an offset) or a number of minutes from now, and Kindred converts the local
+time with the person's IANA zone (``/timezone``). A local time the clocks skip (a spring-forward gap) or
+pass twice (the autumn fold) is refused and its result says so, for the character to ask back, never
+guessed. Without a zone only a relative time is taken; ``suggest_timezone`` lets the character propose a
+zone from what the person said ("it's 9pm here"), which ``/timezone`` then offers them first to confirm.
+
+Offered in DMs (``reminders_in_dms``) and in servers' channels where an admin switched them on (``/bot
+reminders``; the ``reminders`` setting is the default), at most ``reminders_max_open`` waiting and
+``reminders_per_day`` set in 24 hours per person.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, available_timezones
+
+from bot.core.config import AliveSettings
+from bot.core.localtime import Clock, load_zone, utc_now
+from bot.core.models.tools import ClientTool, ToolOutput, client_tool
+from bot.core.pipeline import Incoming
+from bot.core.text import clean_name
+from bot.core.timers import Timers
+from database.boundary import JsonObject
+from database.reminders import TIMER, NewReminder, ReminderRow, Reminders, reminder_key
+from database.switches import PlaceSwitches
+
+SWITCH = "reminders"  # the place switch (/bot reminders on|off)
+FURTHEST = timedelta(days=366)  # a reminder further away than this is refused
+LATE = timedelta(minutes=1)  # a local time this far in the past is refused (a minute's slack: "now")
+CLOSE_ENOUGH = timedelta(minutes=20)  # a stated local time matches a proposed zone within this
+PROPOSALS_KEPT = 1024  # proposed zones waiting for their person's /timezone (oldest out)
+# A local date and time as the tool takes it, with an offset only to choose one of an ambiguous time's two.
+_LOCAL = re.compile(r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?([+-]\d{2}:\d{2}|Z)?")
+_CLOCK = re.compile(r"(\d{1,2})(?::(\d{2}))?\s*([ap]\.?m\.?)?", re.IGNORECASE)
+
+SET_REMINDER = client_tool(
+    "set_reminder",
+    "Set a reminder for the person you are answering, delivered to them here at the time they want. Give "
+    "either local_time (their local wall-clock date and time as they mean it, ISO 8601 without an offset, "
+    "e.g. 2026-11-27T18:00; work the date out from <now>) or in_minutes (for \"in 20 minutes\"), the other "
+    "null. Never convert between time zones yourself. The result says when it is set for, or why not: "
+    "then ask them.",
+    {"text": {"type": "string", "description": "What to remind them of, in a few words."},
+     "local_time": {"type": ["string", "null"]},
+     "in_minutes": {"type": ["integer", "null"]}},
+    ("text", "local_time", "in_minutes"))
+SUGGEST_TIMEZONE = client_tool(
+    "suggest_timezone",
+    "Propose the IANA time zone the person you are answering lives in, when what they said tells you (their "
+    "city, or \"it's 9pm here\": give that local time too, 24-hour HH:MM). It is not set until they "
+    "confirm with /timezone; ask them to.",
+    {"zone": {"type": "string", "description": "An IANA name, e.g. Europe/London"},
+     "their_local_time": {"type": ["string", "null"]}},
+    ("zone", "their_local_time"))
+
+
+class TimeRefused(ValueError):
+    """A local time that cannot be converted as given; the message says why, for the character to ask."""
+
+
+@dataclass(frozen=True)
+class Instant:
+    """A reminder's time: the instant (UTC) and the local time it stands for."""
+
+    due: datetime
+    local: datetime
+
+
+def local_to_utc(text: str, zone: ZoneInfo) -> Instant:
+    """``text`` (``YYYY-MM-DDTHH:MM``, local to ``zone``) as an instant. A time the clocks skip or pass twice
+    raises :class:`TimeRefused`; an offset after it chooses one of an ambiguous time's two (and must be one
+    of them)."""
+    match = _LOCAL.fullmatch(text.strip())
+    if match is None:
+        raise TimeRefused(f"{text!r} is not a local date and time like 2026-11-27T18:00")
+    year, month, day, hour, minute = (int(match.group(i)) for i in range(1, 6))
+    try:
+        wall = datetime(year, month, day, hour, minute)
+    except ValueError as error:
+        raise TimeRefused(f"{text!r} is not a real date and time ({error})") from None
+    first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+    shown = f"{wall:%Y-%m-%d %H:%M}"
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
+        raise TimeRefused(f"{shown} does not exist in {zone.key}: the clocks skip it (daylight saving time "
+                          "starts). Ask them which time they mean")
+    offset = match.group(7)
+    if first.utcoffset() != second.utcoffset():
+        options = {_offset(first): first, _offset(second): second}
+        if offset in options:
+            chosen = options[offset]
+            return Instant(chosen.astimezone(UTC), chosen)
+        earlier, later = options
+        raise TimeRefused(f"{shown} happens twice in {zone.key} (the clocks go back): ask them whether they "
+                          f"mean the first ({first.tzname()}) or the second ({second.tzname()}), then give "
+                          f"local_time with that offset ({shown[11:]}{earlier} or {shown[11:]}{later})")
+    if offset is not None and offset != _offset(first):
+        raise TimeRefused(f"give local_time without an offset: their time zone ({zone.key}) is known")
+    return Instant(first.astimezone(UTC), first)
+
+
+def _offset(when: datetime) -> str:
+    seconds = int((when.utcoffset() or timedelta()).total_seconds())
+    sign = "-" if seconds < 0 else "+"
+    return f"{sign}{abs(seconds) // 3600:02d}:{abs(seconds) % 3600 // 60:02d}"
+
+
+def clock_minutes(text: str) -> int | None:
+    """``"21:00"``, ``"9pm"``, ``"9:30 am"`` as minutes after midnight; None when it is no time of day."""
+    match = _CLOCK.fullmatch(text.strip())
+    if match is None:
+        return None
+    hour, minute, half = int(match.group(1)), int(match.group(2) or 0), (match.group(3) or "").lower()
+    if half:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if half.startswith("p") else 0)
+    return hour * 60 + minute if hour < 24 and minute < 60 else None
+
+
+def stamp(when: datetime) -> str:
+    """A time as Discord shows it to each reader in their own zone: the date and time, and how far off."""
+    unix = int(when.timestamp())
+    return f"<t:{unix}:F> (<t:{unix}:R>)"
+
+
+class ReminderBook:
+    """Setting, listing and cancelling reminders (the tools' and the commands' one place), and the zones
+    proposed from what people said."""
+
+    def __init__(self, settings: AliveSettings, reminders: Reminders, switches: PlaceSwitches, timers: Timers,
+                 *, clock: Clock = utc_now) -> None:
+        self.settings = settings  # the alive section, following reloads
+        self.reminders = reminders
+        self.switches = switches
+        self.timers = timers
+        self.clock = clock
+        self._proposed: OrderedDict[int, str] = OrderedDict()  # user id -> a zone waiting for /timezone
+
+    async def __call__(self, msg: Incoming) -> Sequence[tuple[JsonObject, ClientTool]]:
+        """The tools lent to ``msg``'s reply (bot/core/pipeline.py ``ReplyTools``): none for another bot,
+        nor where reminders are off."""
+        if msg.author_is_bot or msg.webhook_id is not None:
+            return ()
+        on = self.settings.reminders_in_dms if msg.is_dm else await self.switches.is_on(
+            SWITCH, msg.channel_id, msg.guild_id, self.settings.reminders)
+        return ((SET_REMINDER, SetReminder(self, msg)), (SUGGEST_TIMEZONE, SuggestTimezone(self, msg))) \
+            if on else ()
+
+    async def set(self, msg: Incoming, text: str, local_time: str | None,
+                  in_minutes: int | None) -> ToolOutput:
+        """A reminder for ``msg``'s author in ``msg``'s place, or the reason why not (for the model)."""
+        name = clean_name(msg.author_name) or "them"
+        what = " ".join(text.split())
+        if not what:
+            return ToolOutput("say what to remind them of", error=True)
+        now = self.clock()
+        waiting, made = await self.reminders.counts(msg.author_id, now - timedelta(days=1))
+        if waiting >= self.settings.reminders_max_open:
+            return ToolOutput(f"{name} already has {waiting} reminders waiting, the most one may have: they "
+                              "can cancel one with /reminders", error=True)
+        if made >= self.settings.reminders_per_day:
+            return ToolOutput(f"{name} has set {made} reminders in the last 24 hours, the most allowed: "
+                              "tell them to ask again tomorrow", error=True)
+        zone = ""
+        if (local_time is None) == (in_minutes is None):
+            return ToolOutput("give either local_time or in_minutes (the other null)", error=True)
+        if in_minutes is not None:
+            if in_minutes < 1:
+                return ToolOutput("in_minutes must be at least 1", error=True)
+            due = now + timedelta(minutes=min(in_minutes, int(FURTHEST / timedelta(minutes=1)) + 1))
+        else:
+            zone = await self.reminders.zone_of(msg.author_id)
+            if not zone:
+                return ToolOutput(f"{name}'s time zone is unknown, so a local time cannot be converted: ask "
+                                  "where they live (suggest_timezone when they tell you) or have them run "
+                                  "/timezone; a relative time (in_minutes) needs no zone", error=True)
+            try:
+                due = local_to_utc(str(local_time), load_zone(zone)).due
+            except (TimeRefused, ValueError) as refused:
+                return ToolOutput(str(refused), error=True)
+            if due < now - LATE:
+                return ToolOutput(f"{local_time} in {zone} has already passed: ask them what they mean",
+                                  error=True)
+        if due > now + FURTHEST:
+            return ToolOutput("that is more than a year away: too far for a reminder", error=True)
+        reminder_id = await self.reminders.add(NewReminder(
+            msg.author_id, msg.author_name, msg.channel_id, msg.guild_id, msg.is_dm, what, due, zone), now)
+        await self.timers.at(TIMER, reminder_key(reminder_id), due, {"reminder": reminder_id})
+        local = f"{due.astimezone(load_zone(zone)):%A %d %B %Y, %H:%M} {zone}" if zone else \
+            f"in {humane(due - now)}"
+        where = "in this DM" if msg.is_dm else "in this channel"
+        return ToolOutput(f"Reminder #{reminder_id} set for {local} ({due:%Y-%m-%d %H:%M} UTC), delivered "
+                          f"{where}. Discord shows {stamp(due)} in each reader's own time, should you name "
+                          f"the time. Confirm it to {name} in your own words.")
+
+    def propose(self, msg: Incoming, zone_name: str, their_local_time: str | None) -> ToolOutput:
+        """A zone proposed from what the person said, kept for ``/timezone`` to offer them first."""
+        try:
+            zone = load_zone(zone_name) if zone_name.strip() else None
+        except ValueError as error:
+            return ToolOutput(str(error), error=True)
+        if zone is None:
+            return ToolOutput("name an IANA time zone, e.g. Europe/London", error=True)
+        there = self.clock().astimezone(zone)
+        if their_local_time:
+            said = clock_minutes(their_local_time)
+            if said is None:
+                return ToolOutput(f"{their_local_time!r} is not a time of day like 21:00", error=True)
+            apart = abs(there.hour * 60 + there.minute - said)
+            if timedelta(minutes=min(apart, 24 * 60 - apart)) > CLOSE_ENOUGH:
+                return ToolOutput(f"it is {there:%H:%M} in {zone.key} now, not {their_local_time}: that is "
+                                  "not their zone; ask them where they are", error=True)
+        self._proposed[msg.author_id] = zone.key
+        self._proposed.move_to_end(msg.author_id)
+        while len(self._proposed) > PROPOSALS_KEPT:
+            self._proposed.popitem(last=False)
+        name = clean_name(msg.author_name) or "them"
+        return ToolOutput(f"Proposed {zone.key} (it is {there:%H:%M} there now). It is not set yet: ask "
+                          f"{name} to confirm with /timezone, which offers {zone.key} first.")
+
+    def proposed(self, user_id: int) -> str:
+        """The zone proposed to this person and not yet confirmed ("" when none)."""
+        return self._proposed.get(user_id, "")
+
+    def confirmed(self, user_id: int) -> None:
+        self._proposed.pop(user_id, None)
+
+    async def waiting(self, user_id: int) -> list[ReminderRow]:
+        return await self.reminders.open_for(user_id)
+
+    async def cancel(self, user_id: int, reminder_id: int) -> bool:
+        """Cancel one of the person's waiting reminders (its timer finds it gone); whether there was one."""
+        return await self.reminders.cancel(user_id, reminder_id)
+
+
+@functools.cache
+def zone_names() -> tuple[str, ...]:
+    """Every IANA zone this machine knows, sorted (read once: it lists the zone files)."""
+    return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
+
+
+def zone_choices(typed: str, proposed: str = "", limit: int = 25) -> list[str]:
+    """IANA names for ``/timezone``'s autocomplete: the one proposed to the person first, then those whose
+    city starts with what they typed, then any containing it (``new york`` finds America/New_York)."""
+    wanted = typed.strip().casefold().replace(" ", "_")
+    names = zone_names()
+    city = [z for z in names if z.rsplit("/", 1)[-1].casefold().startswith(wanted)]
+    rest = [z for z in names if wanted in z.casefold() and z not in city]
+    first = [proposed] if proposed and wanted in proposed.casefold() else []
+    return list(dict.fromkeys([*first, *city, *rest]))[:limit]
+
+
+def humane(span: timedelta) -> str:
+    minutes = max(1, round(span.total_seconds() / 60))
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = minutes / 60
+    return f"{hours:.0f} hours" if hours < 48 else f"{hours / 24:.0f} days"
+
+
+class SetReminder:
+    """``set_reminder`` for one message's reply."""
+
+    name = "set_reminder"
+
+    def __init__(self, book: ReminderBook, msg: Incoming) -> None:
+        self.book, self.msg = book, msg
+
+    async def run(self, arguments: JsonObject) -> ToolOutput:
+        text, local, minutes = arguments.get("text"), arguments.get("local_time"), arguments.get("in_minutes")
+        return await self.book.set(self.msg, str(text or ""), str(local) if local is not None else None,
+                                   minutes if isinstance(minutes, int) and not isinstance(minutes, bool)
+                                   else None)
+
+
+class SuggestTimezone:
+    """``suggest_timezone`` for one message's reply."""
+
+    name = "suggest_timezone"
+
+    def __init__(self, book: ReminderBook, msg: Incoming) -> None:
+        self.book, self.msg = book, msg
+
+    async def run(self, arguments: JsonObject) -> ToolOutput:
+        said = arguments.get("their_local_time")
+        return self.book.propose(self.msg, str(arguments.get("zone") or ""), str(said) if said else None)

@@ -1,0 +1,114 @@
+"""Delivering a reminder (bot/alive/reminders.py sets them) from its durable timer (kind ``reminder``,
+bot/core/timers.py): once across a cluster's processes (the timer's claim, then the row's own mark), after a
+restart too, in character, in the place it was asked: a DM reminder in the person's DM, never in a channel;
+a channel's in that channel, naming the person.
+
+It waits for a reply to the person in flight in that place (the engine's lock on the conversation), so it
+never cuts in. The character writes it (a model call with the persona, as a check-in); when the model fails,
+``reminder_fallback_line`` goes out instead: a reminder is a promise, and it is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
+
+from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
+from bot.alive.proactive import Place
+from bot.alive.reminders import humane
+from bot.alive.service import DiscordSide
+from bot.alive.speaker import Speaker
+from bot.core.claude import ClaudeUnavailable
+from bot.core.localtime import Clock, LocalTime, utc_now
+from bot.core.persona.macros import Moment
+from bot.core.pipeline import Outlet, conversation_scope
+from bot.core.text import clean_name
+from bot.reply.prompting import fence
+from database.reminders import ReminderRow
+from database.timers import TimerRow
+
+log = logging.getLogger(__name__)
+
+ASK = ("[{name} asked you {ago} ago to remind them of what is quoted above, now. Remind them of it, in "
+       "character, in one or two short lines. Only the message.]")
+GIVE_UP = timedelta(days=1)  # a reminder whose posts kept failing this long after its time is dropped
+PlaceLock = Callable[[tuple[int, str]], AbstractAsyncContextManager[None]]  # a conversation's reply lock
+
+
+class ReminderDelivery:
+    """The ``reminder`` timer's handler."""
+
+    def __init__(self, speaker: Speaker, side: DiscordSide, time: LocalTime, place_lock: PlaceLock, *,
+                 mirror: Callable[[str], None] = lambda _: None, clock: Clock = utc_now) -> None:
+        self.speaker = speaker
+        self.side = side
+        self.time = time
+        self.place_lock = place_lock  # the main character's per-conversation reply lock
+        self.mirror = mirror
+        self.clock = clock
+
+    async def deliver(self, row: TimerRow) -> str:
+        """Deliver the reminder of ``row`` (safe to run again: one delivered or cancelled is left alone)."""
+        reminders = self.speaker.store.reminders
+        reminder_id = int(str(row.payload.get("reminder", 0)))
+        reminder = await reminders.get(reminder_id)
+        if reminder is None or reminder.delivered:
+            return f"reminder {reminder_id} gone (cancelled, forgotten or delivered)"
+        scope = conversation_scope(reminder.is_dm, False, reminder.channel_id)
+        async with self.place_lock((reminder.user_id, scope)):  # a reply in flight there goes first
+            now = self.clock()
+            if not await reminders.mark_delivered(reminder_id, now):  # first: a crash after posting
+                return f"reminder {reminder_id} taken by another run"  # must not post it twice
+            if row.last_result.startswith("failed") and now - reminder.due_at > GIVE_UP:
+                # its posts keep failing (its place gone, or closed to us): not retried for ever; one merely
+                # late (the bot was down) still goes out
+                log.warning("reminder %s dropped: still not delivered a day after its time", reminder_id)
+                return f"reminder {reminder_id} dropped: a day late"
+            try:
+                outlet = await self._outlet(reminder)
+                if outlet is None:
+                    return f"reminder {reminder_id} undeliverable: no DM channel with its person"
+                text = await self.words(reminder, now)
+                here = place_incoming(reminder.channel_id, now, guild_id=reminder.guild_id,
+                                      user_id=reminder.user_id)
+                await speak(self.speaker.settings.typing, outlet,
+                            split(self.speaker.settings.discord, self.speaker.finish_text(here, text)))
+            except BaseException:
+                await reminders.unmark(reminder_id)  # not posted: the timer tries again
+                raise
+        where = "their DM" if reminder.is_dm else f"channel {reminder.channel_id}"
+        log.info("reminder %s delivered to user %s in %s", reminder_id, reminder.user_id, where)
+        self.mirror(f"Reminder {reminder_id} delivered to user {reminder.user_id} in {where}.")
+        return f"reminder {reminder_id} delivered"
+
+    async def _outlet(self, reminder: ReminderRow) -> Outlet | None:
+        if reminder.is_dm:  # a DM reminder goes to the DM, whatever else the row says
+            return await self.side.open_dm(reminder.user_id)
+        return self.side.outlet_for(Place(reminder.channel_id, reminder.guild_id or 0))
+
+    async def words(self, reminder: ReminderRow, now: datetime) -> str:
+        """The reminder in the character's words; the fallback line when the model fails or says nothing."""
+        speaker = self.speaker
+        store, persona = speaker.store, speaker.persona
+        user = await store.people.get_user(reminder.user_id)
+        name = clean_name(user.name) if user is not None and user.name else "them"
+        mention = "" if reminder.is_dm else f"<@{reminder.user_id}> "
+        fallback = speaker.settings.alive.reminder_fallback_line.replace("{name}", persona.name) \
+            .replace("{user}", name).replace("{reminder}", reminder.text)
+        portrait = await self_portrait(store.identity, store.state, speaker.character_key)
+        ask = ASK.format(name=name, ago=humane(now - reminder.created_at))
+        request = initiative_prompt(persona, portrait, ask,
+                                    moment=Moment(self.time.local(now)), name=name,
+                                    person=fence("reminder", reminder.text, by=name))
+        try:
+            completion = await speaker.claude.generate(
+                request, model=speaker.settings.models.default_model, user_id=reminder.user_id,
+                guild_id=reminder.guild_id, purpose="reminder", max_tokens=persona.max_tokens,
+                temperature=persona.temperature)
+            text = completion.text.strip()
+        except ClaudeUnavailable as exc:
+            log.warning("reminder %s: Claude failed (%s); the plain line goes out", reminder.id, exc)
+            text = ""
+        return mention + (text or fallback)

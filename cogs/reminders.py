@@ -1,0 +1,101 @@
+"""``/timezone`` (the person's IANA zone, autocompleted; the same one ``/memory timezone`` sets) and
+``/reminders`` (the person's waiting reminders, each time shown by Discord in the reader's own zone; one
+cancelled by number). Thin Discord glue over bot/alive/reminders.py; every answer is ephemeral."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from discord import app_commands
+from discord.ext import commands
+
+from bot.alive.reminders import ReminderBook, stamp, zone_choices, zone_names
+from bot.core.localtime import load_zone
+from bot.core.text import clip
+from bot.discord.ui import tell
+from database.reminders import ReminderRow
+
+if TYPE_CHECKING:
+    from bot.discord.client import Interaction, Kindred
+
+log = logging.getLogger(__name__)
+
+Choices = list[app_commands.Choice[str | int | float]]
+
+
+def reminder_line(reminder: ReminderRow, here: str) -> str:
+    return f"**#{reminder.id}** {stamp(reminder.due_at)} · {here} · {clip(reminder.text, 120)}"
+
+
+class ReminderCommands(commands.Cog):
+    def __init__(self, bot: Kindred) -> None:
+        self.bot = bot
+        self.book: ReminderBook = bot.services.reminders
+
+    async def cog_load(self) -> None:
+        await asyncio.to_thread(zone_names)  # the zone list read once, off the event loop
+
+    async def ac_zone(self, interaction: Interaction, current: str) -> Choices:
+        proposed = self.book.proposed(interaction.user.id)
+        return [app_commands.Choice(name=z if z != proposed else f"{z} (from what you told me)", value=z)
+                for z in zone_choices(str(current), proposed)]
+
+    @app_commands.command(name="timezone", description="The time zone you live in, for your reminders and "
+                                                        "your time of day.")
+    @app_commands.describe(zone="An IANA time zone such as Europe/London or America/New_York")
+    @app_commands.autocomplete(zone=ac_zone)
+    async def timezone(self, interaction: Interaction, zone: str) -> None:
+        try:
+            name = load_zone(zone).key if zone.strip() else ""
+        except ValueError as error:
+            await tell(interaction, f"I don't know that time zone: {error}.")
+            return
+        if not name:
+            await tell(interaction, "Which one? Start typing your city, e.g. `London` or `New York`.")
+            return
+        await self.bot.memory.set_timezone(interaction.user.id, interaction.user.display_name, name)
+        self.book.confirmed(interaction.user.id)
+        log.info("user %s set their time zone", interaction.user.id)
+        await tell(interaction, f"Got it: you live on {name} time; your reminders follow it. "
+                                "`/memory timezone` with nothing forgets it.")
+
+    async def ac_reminder(self, interaction: Interaction, current: str) -> Choices:
+        try:
+            waiting = await self.book.waiting(interaction.user.id)
+        except Exception:
+            log.exception("reminder autocomplete failed")
+            return []
+        typed = str(current).casefold()
+        choices: Choices = [
+            app_commands.Choice(name=clip(f"#{r.id} {r.due_at:%Y-%m-%d %H:%M} UTC · {r.text}", 100),
+                                value=r.id)
+            for r in waiting if typed in f"#{r.id} {r.text}".casefold()]
+        return choices[:25]
+
+    @app_commands.command(name="reminders", description="Your reminders waiting; cancel one.")
+    @app_commands.describe(cancel="The reminder to cancel (its number in the list)")
+    @app_commands.autocomplete(cancel=ac_reminder)
+    async def reminders(self, interaction: Interaction, cancel: int | None = None) -> None:
+        user = interaction.user.id
+        if cancel is not None:
+            gone = await self.book.cancel(user, cancel)
+            await tell(interaction, f"Cancelled reminder #{cancel}." if gone
+                       else f"You have no reminder #{cancel} waiting: nothing was cancelled.")
+            return
+        waiting = await self.book.waiting(user)
+        if not waiting:
+            await tell(interaction, "You have no reminders waiting. Ask me in a DM, e.g. \"remind me in 20 "
+                                    "minutes to stretch\".")
+            return
+        lines = [reminder_line(r, self._place(r)) for r in waiting]
+        await tell(interaction, "**Your reminders** (`/reminders cancel:<number>` cancels one)\n"
+                   + "\n".join(lines)[:1900])
+
+    def _place(self, reminder: ReminderRow) -> str:
+        return "in our DMs" if reminder.is_dm else f"in <#{reminder.channel_id}>"
+
+
+async def setup(bot: Kindred) -> None:
+    await bot.add_cog(ReminderCommands(bot))

@@ -1,0 +1,157 @@
+"""Reminders: what a person asked the character to remind them of, where, and when (an instant in UTC,
+converted from their local wall-clock time by bot/alive/reminders.py). Each open reminder has a durable timer
+(``reminder:<id>``, database/timers.py) that delivers it once; a delivered reminder keeps its row, marked,
+for a day (the per-day cap counts it), then goes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from database.engine import Database
+from database.models import TZ, Base, User, utcnow
+from database.records import as_utc
+
+MAX_REMINDER_CHARS = 500
+KEPT_DELIVERED = timedelta(days=1)  # a delivered reminder's row, kept for the day's count
+TIMER = "reminder"  # the kind of its durable timer
+
+
+def reminder_key(reminder_id: int) -> str:
+    """The key of a reminder's durable timer."""
+    return f"{TIMER}:{reminder_id}"
+
+
+class Reminder(Base):
+    """One reminder (0023_reminders)."""
+
+    __tablename__ = "reminders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int] = mapped_column(BigInteger)  # the DM channel or the server's channel
+    guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)  # None: a DM
+    is_dm: Mapped[bool] = mapped_column(Boolean, default=False)
+    text: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(TZ)
+    zone: Mapped[str] = mapped_column(String(64), default="")  # the zone it was set in ("": relative, UTC)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
+
+
+@dataclass(frozen=True)
+class ReminderRow:
+    """A stored reminder. (Here rather than in records.py, which is full.)"""
+
+    id: int
+    user_id: int
+    channel_id: int
+    guild_id: int | None
+    is_dm: bool
+    text: str
+    due_at: datetime
+    zone: str
+    created_at: datetime
+    delivered: bool
+
+
+@dataclass(frozen=True)
+class NewReminder:
+    user_id: int
+    user_name: str
+    channel_id: int
+    guild_id: int | None
+    is_dm: bool
+    text: str
+    due_at: datetime
+    zone: str = ""
+
+
+COLUMNS = (Reminder.id, Reminder.user_id, Reminder.channel_id, Reminder.guild_id, Reminder.is_dm,
+           Reminder.text, Reminder.due_at, Reminder.zone, Reminder.created_at, Reminder.delivered_at)
+
+
+def _row(r: Sequence[object]) -> ReminderRow:
+    guild, due, created = r[3], r[6], r[8]
+    return ReminderRow(
+        int(str(r[0])), int(str(r[1])), int(str(r[2])), None if guild is None else int(str(guild)),
+        bool(r[4]), str(r[5]), as_utc(due) if isinstance(due, datetime) else utcnow(), str(r[7] or ""),
+        as_utc(created) if isinstance(created, datetime) else utcnow(), r[9] is not None)
+
+
+class Reminders:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def zone_of(self, user_id: int) -> str:
+        """The IANA zone the person gave (/timezone), "" when none."""
+        return str(await self.db.scalar(select(User.timezone).where(User.id == user_id)) or "")
+
+    async def add(self, new: NewReminder, now: datetime | None = None) -> int:
+        """Store a reminder (the person's row made when missing); its id. Delivered reminders older than a
+        day go at the same time."""
+        now = now or utcnow()
+        person = self.db.insert(User).values(id=new.user_id, name=new.user_name[:100], is_bot=False,
+                                             premium=False, first_seen=now, last_seen=now)
+        person = person.on_conflict_do_nothing(index_elements=[User.id])
+        stale = delete(Reminder).where(Reminder.delivered_at < now - KEPT_DELIVERED)
+        added = insert(Reminder).values(
+            user_id=new.user_id, channel_id=new.channel_id, guild_id=new.guild_id, is_dm=new.is_dm,
+            text=new.text[:MAX_REMINDER_CHARS], due_at=new.due_at, zone=new.zone, created_at=now
+        ).returning(Reminder.id)
+
+        def write(conn: Connection) -> int:
+            conn.execute(person)
+            conn.execute(stale)
+            return int(conn.execute(added).scalar_one())
+
+        return await self.db.write(write)
+
+    async def get(self, reminder_id: int) -> ReminderRow | None:
+        row = await self.db.first(select(*COLUMNS).where(Reminder.id == reminder_id))
+        return None if row is None else _row(row)
+
+    async def open_for(self, user_id: int) -> list[ReminderRow]:
+        """The person's reminders still to come, soonest first."""
+        return [_row(r) for r in await self.db.rows(
+            select(*COLUMNS).where(Reminder.user_id == user_id, Reminder.delivered_at.is_(None))
+            .order_by(Reminder.due_at, Reminder.id))]
+
+    async def counts(self, user_id: int, since: datetime) -> tuple[int, int]:
+        """(open reminders, reminders set since ``since``) of the person."""
+        open_ = await self.db.scalar(select(func.count()).select_from(Reminder).where(
+            Reminder.user_id == user_id, Reminder.delivered_at.is_(None)))
+        made = await self.db.scalar(select(func.count()).select_from(Reminder).where(
+            Reminder.user_id == user_id, Reminder.created_at >= since))
+        return int(str(open_ or 0)), int(str(made or 0))
+
+    async def cancel(self, user_id: int, reminder_id: int) -> bool:
+        """Delete one of the person's open reminders; whether there was one."""
+        return bool(await self.db.change(delete(Reminder).where(
+            Reminder.id == reminder_id, Reminder.user_id == user_id, Reminder.delivered_at.is_(None))))
+
+    async def mark_delivered(self, reminder_id: int, now: datetime) -> bool:
+        """Mark it delivered before it is posted (a compare-and-set: a second run finds it taken)."""
+        return bool(await self.db.change(update(Reminder).where(
+            Reminder.id == reminder_id, Reminder.delivered_at.is_(None)).values(delivered_at=now)))
+
+    async def unmark(self, reminder_id: int) -> None:
+        """Its post failed: it is still to be delivered (the timer tries again)."""
+        await self.db.change(update(Reminder).where(Reminder.id == reminder_id).values(delivered_at=None))

@@ -1,0 +1,379 @@
+"""Reminders and time zones (bot/alive/reminders.py, bot/alive/reminding.py, cogs/reminders.py).
+
+Units: a local wall-clock time converted with the person's IANA zone across a DST change, a time the
+clocks skip refused and one they pass twice asked back. Over the wire (fake Discord + fake Claude asking
+for ``set_reminder``): a DM reminder set, the bot restarted, delivered once in that DM (never a channel);
+``/reminders`` lists and cancels; ``/forget_me`` removes them; ``/timezone`` autocompletes IANA names, the
+one proposed from what the person said first; in a server's channel reminders are off until an admin turns
+them on. The cluster's two processes: tests/test_cluster.py."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import update
+
+from bot.alive.reminders import ReminderBook, TimeRefused, clock_minutes, local_to_utc, zone_choices
+from bot.core.config.sections import AliveSettings
+from bot.core.pipeline import Incoming
+from bot.core.timers import Dispatcher, Timers
+from database.alive_models import ScheduledJob
+from database.reminders import Reminder, reminder_key
+from database.store import Store
+from tests.fakes.claude_server import Reply
+from tests.fakes.claude_tools import Search, UseTool
+from tests.harness import (
+    CHANNEL_ID,
+    GUILD_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    bot_posts,
+    ephemeral,
+    eventually,
+)
+from tests.test_memory_commands import forget
+
+LONDON = ZoneInfo("Europe/London")
+
+
+# -- converting a local time
+
+
+def test_friday_18_00_in_london_is_the_right_instant_on_each_side_of_the_clocks_going_back() -> None:
+    # The last Sunday of October 2026 is the 25th: British Summer Time ends at 02:00 local.
+    before = local_to_utc("2026-10-23T18:00", LONDON)  # the Friday before: BST, UTC+1
+    after = local_to_utc("2026-10-30T18:00", LONDON)  # the Friday after: GMT, UTC+0
+    assert before.due == datetime(2026, 10, 23, 17, 0, tzinfo=UTC)
+    assert after.due == datetime(2026, 10, 30, 18, 0, tzinfo=UTC)
+    assert (after.due - before.due) == timedelta(days=7, hours=1)  # a week and the hour given back
+
+
+def test_a_time_the_clocks_skip_is_refused_and_one_they_pass_twice_is_asked_back() -> None:
+    with pytest.raises(TimeRefused, match="does not exist"):
+        local_to_utc("2026-03-29T01:30", LONDON)  # 01:00 -> 02:00 BST: never shown on a London clock
+    with pytest.raises(TimeRefused, match="happens twice") as asked:
+        local_to_utc("2026-10-25T01:30", LONDON)
+    assert "+01:00" in str(asked.value) and "+00:00" in str(asked.value)
+    # The person said which: the offset chooses one of the two, and only one of those two.
+    assert local_to_utc("2026-10-25T01:30+01:00", LONDON).due == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert local_to_utc("2026-10-25T01:30+00:00", LONDON).due == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    with pytest.raises(TimeRefused):
+        local_to_utc("2026-10-25T01:30+05:00", LONDON)
+    with pytest.raises(TimeRefused):
+        local_to_utc("2026-10-30T18:00+05:00", LONDON)  # no ambiguity: the zone decides, not the model
+    for bad in ("Friday 6pm", "2026-02-30T18:00", "2026-10-30"):
+        with pytest.raises(TimeRefused):
+            local_to_utc(bad, LONDON)
+
+
+def test_times_of_day_and_zone_choices() -> None:
+    assert [clock_minutes(t) for t in ("21:00", "9pm", "9:30 a.m.", "12am", "25:00", "13pm")] == [
+        1260, 1260, 570, 0, None, None]
+    assert zone_choices("london")[0] == "Europe/London"
+    assert "America/New_York" in zone_choices("new york")
+    assert zone_choices("", proposed="Asia/Tokyo")[0] == "Asia/Tokyo"
+    assert len(zone_choices("")) == 25
+
+
+def asking(msg_id: int = 1, *, dm: bool = True) -> Incoming:
+    return Incoming(message_id=msg_id, channel_id=555 if dm else CHANNEL_ID, author_id=USER_ID,
+                    author_name="alice", content="remind me", created_at=datetime(2026, 10, 20, tzinfo=UTC),
+                    is_dm=dm, guild_id=None if dm else GUILD_ID)
+
+
+async def test_a_reminder_for_friday_is_stored_for_the_right_utc_instant(store: Store) -> None:
+    now = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
+    book = ReminderBook(AliveSettings(), store.reminders, store.switches, Timers(store.timers),
+                        clock=lambda: now)
+    msg = asking()
+    # No zone yet: a local time is not guessed, a relative one is fine.
+    refused = await book.set(msg, "call mum", "2026-10-30T18:00", None)
+    assert refused.error and "time zone is unknown" in refused.text
+    await store.people.ensure_user(USER_ID, "alice")
+    await store.people.set_timezone(USER_ID, "Europe/London")
+    done = await book.set(msg, "call mum", "2026-10-30T18:00", None)
+    assert not done.error, done.text
+    [row] = await store.reminders.open_for(USER_ID)
+    assert row.due_at == datetime(2026, 10, 30, 18, 0, tzinfo=UTC) and row.zone == "Europe/London"
+    assert f"<t:{int(row.due_at.timestamp())}:F>" in done.text
+    assert "Friday 30 October 2026, 18:00" in done.text
+    [timer] = await store.timers.of_kind("reminder")
+    assert (timer.key, timer.due, timer.payload) == (reminder_key(row.id), row.due_at, {"reminder": row.id})
+    skipped = await book.set(msg, "x", "2027-03-28T01:30", None)
+    assert skipped.error and "does not exist" in skipped.text
+    past = await book.set(msg, "x", "2026-10-19T18:00", None)
+    assert past.error and "passed" in past.text
+    # The caps: waiting at once, and set in a day.
+    few = ReminderBook(AliveSettings(reminders_max_open=2), store.reminders, store.switches,
+                       Timers(store.timers), clock=lambda: now)
+    assert not (await few.set(msg, "two", None, 5)).error
+    third = await few.set(msg, "three", None, 5)
+    assert third.error and "2 reminders waiting" in third.text
+    daily = ReminderBook(AliveSettings(reminders_per_day=2), store.reminders, store.switches,
+                         Timers(store.timers), clock=lambda: now)
+    fourth = await daily.set(msg, "four", None, 5)
+    assert fourth.error and "in the last 24 hours" in fourth.text
+    assert await few.cancel(USER_ID, row.id) and not await few.cancel(USER_ID, row.id)
+
+
+async def test_two_processes_deliver_a_reminder_once(store: Store, db_url: str) -> None:
+    """Two processes' timer loops on one database, both seeing the reminder due: one delivers it."""
+    now = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
+    book = ReminderBook(AliveSettings(), store.reminders, store.switches, Timers(store.timers),
+                        clock=lambda: now)
+    await book.set(asking(), "stretch", None, 2)
+    other = await Store(db_url).open()
+    delivered: list[int] = []
+
+    async def deliver(row: Any) -> str:
+        delivered.append(int(row.payload["reminder"]))
+        return "delivered"
+
+    try:
+        loops = [Dispatcher(Timers(s.timers), handlers={"reminder": deliver}, clock=lambda: now)
+                 for s in (store, other)]
+        due = now + timedelta(minutes=3)
+        results = [r for run in [await loop.run_due(due) for loop in loops] for r in run]
+        assert results == ["delivered"] and len(delivered) == 1
+        assert await store.timers.of_kind("reminder") == []
+    finally:
+        await other.close()
+
+
+# -- over the wire
+
+
+def set_reminder(**input_: Any) -> UseTool:
+    return UseTool("set_reminder", {"text": "stretch", "local_time": None, "in_minutes": None, **input_},
+                   answer="Will do, I'll nudge you!")
+
+
+def tool_names(body: dict[str, Any]) -> list[str]:
+    return [str(t.get("name")) for t in body.get("tools") or []]
+
+
+async def due_now(h: Harness, reminder_id: int) -> None:
+    """Move a reminder and its timer to now, while the bot is down (time driven, not waited for)."""
+    now = datetime.now(UTC)
+    async with h.store.engine.begin() as conn:
+        await conn.execute(update(Reminder).where(Reminder.id == reminder_id).values(due_at=now))
+        await conn.execute(update(ScheduledJob).where(ScheduledJob.name == reminder_key(reminder_id))
+                           .values(next_due=now))
+
+
+async def test_a_dm_reminder_is_delivered_in_that_dm_after_a_restart_once(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    tool = set_reminder(in_minutes=2)
+    h.claude.script(Reply(tools=tool), times=2)
+    sent = await h.dm("remind me in 2 minutes to stretch")
+    dm = int(sent["channel_id"])
+    [reply] = await h.replies(dm)
+    assert reply["content"] == "Will do, I'll nudge you!"  # the character confirms, in its own words
+    [result] = tool.results
+    assert not result["is_error"] and "Reminder #" in result["content"]
+    assert result["content"].startswith("<tool_output")  # fenced as data
+    [row] = await h.store.reminders.open_for(USER_ID)
+    asked_at = datetime.fromisoformat(sent["timestamp"])
+    assert row.is_dm and row.text == "stretch" and row.channel_id == dm and row.guild_id is None
+    assert timedelta(minutes=2) <= row.due_at - asked_at < timedelta(minutes=2, seconds=30)
+    # The declaration is the same bytes in every request (the cached prefix starts with the tools).
+    first, second = [r for r in h.claude.requests if r.body.get("tools")][:2]
+    assert json.dumps(first.body["tools"]) == json.dumps(second.body["tools"])
+    assert tool_names(first.body)[:2] == ["set_reminder", "suggest_timezone"]
+
+    await h.stop_bot()
+    # Even a row pointing at a server channel: a DM reminder goes to the DM.
+    async with h.store.engine.begin() as conn:
+        await conn.execute(update(Reminder).where(Reminder.id == row.id).values(channel_id=CHANNEL_ID))
+    await due_now(h, row.id)
+    h.claude.script("Oi! Time to stretch those fins.")
+    await h.start_bot()
+    posts = await h.discord.wait_for(
+        lambda d: [m for m in bot_posts(h, dm) if "stretch those fins" in m["content"]], what="the reminder")
+    assert len(posts) == 1
+
+    async def retired() -> bool:
+        return await h.store.timers.get(reminder_key(row.id)) is None
+
+    await eventually(retired, "the reminder's timer to retire")
+    assert (await h.store.reminders.get(row.id)).delivered  # type: ignore[union-attr]
+    assert await h.store.reminders.open_for(USER_ID) == []
+    assert [m for m in bot_posts(h, dm) if "stretch" in m["content"]] == posts  # once
+    assert bot_posts(h, CHANNEL_ID) == []  # never in a channel
+    delivery = h.claude.requests[-1].body
+    assert "<reminder" in json.dumps(delivery["messages"]) and "stretch" in json.dumps(delivery["messages"])
+
+
+async def test_the_plain_line_goes_out_when_the_model_fails(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.claude.script(Reply(tools=set_reminder(in_minutes=1)), times=2)
+    sent = await h.dm("remind me in a minute to drink water")
+    dm = int(sent["channel_id"])
+    await h.replies(dm)
+    [row] = await h.store.reminders.open_for(USER_ID)
+    h.claude.fail_all(500)
+    result = await h.bot.services.timers.handlers["reminder"](
+        await h.store.timers.get(reminder_key(row.id)))  # type: ignore[arg-type]
+    assert result == f"reminder {row.id} delivered"
+    [post] = [m for m in bot_posts(h, dm) if "remind you" in m["content"]]
+    assert post["content"] == "alice, you asked me to remind you: stretch"
+    h.claude.recover()
+
+
+async def test_a_reminder_tool_and_a_web_search_share_a_request(make_harness: MakeHarness) -> None:
+    h = await make_harness(web_search="dms")
+    h.claude.script(Reply(tools=Search("news today", [("https://news.example.com/a", "A storm")],
+                                       answer="Big day.")))
+    sent = await h.dm("what's in the news today?")
+    [reply] = await h.replies(int(sent["channel_id"]))
+    assert "Big day." in reply["content"]
+    assert tool_names(h.claude.requests[-1].body) == ["web_search", "set_reminder", "suggest_timezone"]
+
+
+async def test_reminders_lists_and_cancels(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.claude.script(Reply(tools=set_reminder(in_minutes=90)), times=2)
+    sent = await h.dm("remind me in 90 minutes to stretch")
+    await h.replies(int(sent["channel_id"]))
+    [row] = await h.store.reminders.open_for(USER_ID)
+    unix = int(row.due_at.timestamp())
+    listed = (await ephemeral(await h.slash("reminders", dm=True)))["content"]
+    assert f"#{row.id}" in listed and f"<t:{unix}:F>" in listed and f"<t:{unix}:R>" in listed
+    assert "stretch" in listed and "in our DMs" in listed
+    ix = await h.discord.interaction_autocomplete(
+        "reminders", [{"name": "cancel", "type": 4, "value": "", "focused": True}], user_id=USER_ID,
+        channel_id=None, guild_id=None)
+    await ix.response()
+    [choice] = ix.callbacks[0]["choices"]
+    assert choice["value"] == row.id and "stretch" in choice["name"]
+    # Someone else cannot cancel it.
+    other = await ephemeral(await h.slash("reminders", [{"name": "cancel", "type": 4, "value": row.id}],
+                                          user=h.user2_id, dm=True))
+    assert "no reminder" in other["content"]
+    done = await ephemeral(await h.slash("reminders", [{"name": "cancel", "type": 4, "value": row.id}],
+                                         dm=True))
+    assert f"Cancelled reminder #{row.id}" in done["content"]
+    assert await h.store.reminders.open_for(USER_ID) == []
+    # Its timer finds it gone and posts nothing.
+    timer = await h.store.timers.get(reminder_key(row.id))
+    assert timer is not None
+    assert "gone" in await h.bot.services.timers.handlers["reminder"](timer)
+    assert "no reminders waiting" in (await ephemeral(await h.slash("reminders", dm=True)))["content"]
+
+
+async def test_forget_me_removes_their_reminders(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.claude.script(Reply(tools=set_reminder(in_minutes=30)), times=2)
+    sent = await h.dm("remind me in half an hour to stretch")
+    await h.replies(int(sent["channel_id"]))
+    [row] = await h.store.reminders.open_for(USER_ID)
+    h.bot.services.reminders.propose(asking(), "Asia/Tokyo", None)
+    await forget(h)
+    assert h.bot.services.reminders.proposed(USER_ID) == ""
+    assert await h.store.reminders.open_for(USER_ID) == []
+    assert await h.store.timers.of_kind("reminder") == []
+    assert "reminders" not in await h.store.privacy.rows_about_user(USER_ID)
+
+
+async def test_timezone_autocompletes_and_offers_the_zone_proposed_from_what_was_said(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    here = datetime.now(ZoneInfo("Asia/Tokyo"))
+    tool = UseTool("suggest_timezone", {"zone": "Asia/Tokyo", "their_local_time": f"{here:%H:%M}"},
+                   answer="Tokyo? Run /timezone to confirm.")
+    h.claude.script(Reply(tools=tool), times=2)
+    sent = await h.dm(f"it's {here:%H:%M} here")
+    await h.replies(int(sent["channel_id"]))
+    assert "Proposed Asia/Tokyo" in tool.results[0]["content"]
+    assert (await h.store.reminders.zone_of(USER_ID)) == ""  # not set until they confirm
+    ix = await h.discord.interaction_autocomplete(
+        "timezone", [{"name": "zone", "type": 3, "value": "", "focused": True}], user_id=USER_ID,
+        channel_id=None, guild_id=None)
+    await ix.response()
+    first = ix.callbacks[0]["choices"][0]
+    assert first["value"] == "Asia/Tokyo" and "from what you told me" in first["name"]
+    done = await ephemeral(await h.slash("timezone", [{"name": "zone", "type": 3, "value": "Asia/Tokyo"}],
+                                         dm=True))
+    assert "Asia/Tokyo" in done["content"]
+    assert await h.store.reminders.zone_of(USER_ID) == "Asia/Tokyo"
+    bad = await ephemeral(await h.slash("timezone", [{"name": "zone", "type": 3, "value": "Mars/Base"}],
+                                        dm=True))
+    assert "don't know" in bad["content"]
+    # Its time is in the <now> of their next request.
+    h.claude.script("Evening!")
+    sent = await h.dm("hi again")
+    await h.replies(int(sent["channel_id"]), 2)
+    assert "(Asia/Tokyo)" in json.dumps(h.claude.requests[-1].body["messages"])
+
+
+async def test_in_a_channel_reminders_wait_for_an_admin_and_are_delivered_there(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.claude.script("Sure.")
+    await h.say("remind me in 5 minutes to stretch", mention=True)
+    await h.replies(CHANNEL_ID)
+    assert "set_reminder" not in tool_names(h.claude.requests[-1].body)  # off in servers by default
+    switched = await ephemeral(await h.slash("bot", [{"name": "reminders", "type": 1, "options": [
+        {"name": "state", "type": 3, "value": "on"}]}], user=h.admin_id))
+    assert "**on**" in switched["content"]
+    h.claude.script(Reply(tools=set_reminder(in_minutes=5)), times=2)
+    await h.say("remind me in 5 minutes to stretch", mention=True)
+    await h.replies(CHANNEL_ID, 2)
+    [row] = await h.store.reminders.open_for(USER_ID)
+    assert not row.is_dm and row.channel_id == CHANNEL_ID and row.guild_id == GUILD_ID
+    h.claude.script("Stretch time!")
+    assert await h.bot.services.timers.handlers["reminder"](
+        await h.store.timers.get(reminder_key(row.id))) == f"reminder {row.id} delivered"  # type: ignore[arg-type]
+    [post] = [m for m in bot_posts(h) if "Stretch time!" in m["content"]]
+    assert post["content"] == f"<@{USER_ID}> Stretch time!"
+
+
+async def test_a_reminder_waits_for_a_reply_in_flight_in_its_place(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.claude.script(Reply(tools=set_reminder(in_minutes=3)), times=2)
+    sent = await h.dm("remind me in 3 minutes to stretch")
+    dm = int(sent["channel_id"])
+    await h.replies(dm)
+    [row] = await h.store.reminders.open_for(USER_ID)
+    timer = await h.store.timers.get(reminder_key(row.id))
+    assert timer is not None
+    locks = h.bot.engine.keeper.locks
+    h.claude.script("Stretch, now!")
+    async with locks((USER_ID, "dm")):  # a reply to them is being written in the DM
+        delivery = asyncio.create_task(h.bot.services.timers.handlers["reminder"](timer))
+
+        async def waiting() -> bool:
+            return locks.waiting((USER_ID, "dm")) == 2  # the reply's hold and the reminder's wait
+
+        await eventually(waiting, "the reminder to wait for the reply")
+        assert not delivery.done() and not [m for m in bot_posts(h, dm) if "Stretch, now!" in m["content"]]
+    assert await delivery == f"reminder {row.id} delivered"
+    assert [m["content"] for m in bot_posts(h, dm) if "Stretch" in m["content"]] == ["Stretch, now!"]
+
+
+async def test_a_reminder_whose_posts_keep_failing_is_dropped_after_a_day(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.claude.script(Reply(tools=set_reminder(in_minutes=3)), times=2)
+    sent = await h.dm("remind me in 3 minutes to stretch")
+    await h.replies(int(sent["channel_id"]))
+    [row] = await h.store.reminders.open_for(USER_ID)
+    timer = await h.store.timers.get(reminder_key(row.id))
+    assert timer is not None
+    handler = h.bot.services.timers.handlers["reminder"]
+    async with h.store.engine.begin() as conn:  # two days late: the bot was down, it still goes out
+        await conn.execute(update(Reminder).where(Reminder.id == row.id)
+                           .values(due_at=datetime.now(UTC) - timedelta(days=2)))
+    h.claude.script("Late, but: stretch!")
+    late = dataclasses.replace(timer, last_result="")
+    assert await handler(late) == f"reminder {row.id} delivered"
+    await h.store.reminders.unmark(row.id)  # as if that post had failed, and the run before it too
+    failed = dataclasses.replace(timer, last_result="failed: 403 Forbidden")
+    assert await handler(failed) == f"reminder {row.id} dropped: a day late"
+    assert await h.store.reminders.open_for(USER_ID) == []
