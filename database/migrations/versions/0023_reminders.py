@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023_reminders"
-down_revision = "0024_search_counts"  # after main's search counts (rechained at the merge)
+down_revision = "0022_person_timezone"
 branch_labels = None
 depends_on = None
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0024_search_counts"
-down_revision = "0022_person_timezone"
+down_revision = "0023_reminders"
 branch_labels = None
 depends_on = None
 
