@@ -19,6 +19,7 @@ from sqlalchemy.types import DateTime
 
 from database.alive_models import StyleProfile
 from database.boundary import DbRow, DbValue, NamedRow, Params, Query, Statement, Statements
+from database.feelings import feeling_statements
 from database.models import (
     ApiCall,
     ArchivedMessage,
@@ -35,6 +36,7 @@ from database.models import (
 )
 from database.records import SeenMessage, UserRecord, as_utc
 from database.stamps import excerpt_stamp_select, fact_stamp_select
+from database.threads import thread_statements
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +275,8 @@ def build_statements(dialect: Dialect) -> Statements:
             None,
         ),
     }
+    statements.update((name, (stmt, None)) for name, stmt in {**thread_statements(),
+                                                              **feeling_statements()}.items())
     if dialect.name == "postgresql":
         # The person half of a reply's prompt read as one statement: one round trip instead of eight, and
         # on PostgreSQL each costs the client more than the statement does. Each part is a subquery of the
@@ -291,11 +295,12 @@ def build_statements(dialect: Dialect) -> Statements:
             return func.ARRAY((stmt.with_only_columns(func.ROW(*stmt.selected_columns)) if row
                                else stmt).scalar_subquery())
 
-        for person, memory in (("person", "memories"), ("person_private", "memories_private")):
+        for person, private in (("person", ""), ("person_private", "_private")):
             statements[person] = (select(
-                many("identity"), many(memory), one("relationship"),
+                many("identity"), many(f"memories{private}"), one("relationship"),
                 query("mood").scalar_subquery(), one("user"), one("character_state"),
-                one("fact_stamp"), query("style_profile").scalar_subquery(), one("excerpt_stamp")), None)
+                one("fact_stamp"), query("style_profile").scalar_subquery(), one("excerpt_stamp"),
+                many(f"threads{private}"), one("feelings")), None)
         statements["log_batch"] = (LOG_BATCH, None)
     return {name: stmt for name, (stmt, _) in statements.items()}
 
