@@ -14,6 +14,7 @@ from database.engine import Database
 from database.history_cache import TURN_CACHE_CONVERSATIONS, TurnCache, changes_history
 from database.memories import replace_source_memories
 from database.models import Conversation, HistoryMessage, utcnow
+from database.person_read import split_singles, widths
 from database.records import (
     NOTE_SOURCES,
     PRIVATE_NOTE_SOURCE,
@@ -52,6 +53,7 @@ class Conversations:
         self._append_serial = 0
         self._forgotten_serial = 0
         self._turns = TurnCache(TURN_CACHE_CONVERSATIONS)
+        self._widths = widths(q) if "person_singles" in q else ()
 
     def history_changed(self) -> None:
         self._history_changes += 1
@@ -140,8 +142,13 @@ class Conversations:
             memories = [tuple(m) for m in found]  # (content, source) rows, as read one by one
         else:
             kinds = conn.execute(q["identity"], params).all()
-            memory = q["memories_private" if r.private else "memories"]
-            memories = [tuple(row) for row in conn.execute(memory, params)]
+            memories = [tuple(row) for row in conn.execute(q[f"memories{private}"], params)]
+            threads = conn.execute(q[f"threads{private}"], params).all()
+        singles = q.get("person_singles")  # SQLite: the parts of one row in one statement
+        if singles is not None:
+            rel, mood, user, state, stamp, style, said, feelings = split_singles(
+                conn.execute(singles, params).one(), self._widths)
+        elif together is None:
             rel = conn.execute(q["relationship"], params).first()
             mood = conn.execute(q["mood"]).scalar()
             user = conn.execute(q["user"], params).first()
@@ -149,7 +156,6 @@ class Conversations:
             stamp = conn.execute(q["fact_stamp"], params).one()
             style = conn.execute(q["style_profile"], params).scalar()
             said = conn.execute(q["excerpt_stamp"], params).first()
-            threads = conn.execute(q[f"threads{private}"], params).all()
             feelings = conn.execute(q["feelings"], params).one()
         identity: dict[str, list[str]] = {}
         for kind, content in kinds:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.expression import BindParameter, ColumnElement
+from sqlalchemy.sql.expression import BindParameter
 from sqlalchemy.types import DateTime
 
 from database.alive_models import StyleProfile
@@ -34,6 +34,7 @@ from database.models import (
     Relationship,
     User,
 )
+from database.person_read import person_statements
 from database.records import SeenMessage, UserRecord, as_utc
 from database.stamps import excerpt_stamp_select, fact_stamp_select
 from database.threads import thread_statements
@@ -277,32 +278,11 @@ def build_statements(dialect: Dialect) -> Statements:
     }
     statements.update((name, (stmt, None)) for name, stmt in {**thread_statements(),
                                                               **feeling_statements()}.items())
+    built = {name: stmt for name, (stmt, _) in statements.items()}
+    built |= person_statements(built, dialect)  # the person half of a reply's prompt read (person_read.py)
     if dialect.name == "postgresql":
-        # The person half of a reply's prompt read as one statement: one round trip instead of eight, and
-        # on PostgreSQL each costs the client more than the statement does. Each part is a subquery of the
-        # statement above it; asyncpg hands ROW(...) and ARRAY(SELECT ROW(...)) back as tuples of the same
-        # native values the parts return alone (conversations.py, _read_person).
-        def query(name: str) -> Query:  # the reads combined here are all queries
-            assert isinstance(stmt := statements[name][0], Select)
-            return stmt
-
-        def one(name: str) -> ColumnElement[DbValue]:
-            stmt = query(name)
-            return stmt.with_only_columns(func.ROW(*stmt.selected_columns)).scalar_subquery()
-
-        def many(name: str, *, row: bool = True) -> ColumnElement[DbValue]:
-            stmt = query(name)
-            return func.ARRAY((stmt.with_only_columns(func.ROW(*stmt.selected_columns)) if row
-                               else stmt).scalar_subquery())
-
-        for person, private in (("person", ""), ("person_private", "_private")):
-            statements[person] = (select(
-                many("identity"), many(f"memories{private}"), one("relationship"),
-                query("mood").scalar_subquery(), one("user"), one("character_state"),
-                one("fact_stamp"), query("style_profile").scalar_subquery(), one("excerpt_stamp"),
-                many(f"threads{private}"), one("feelings")), None)
-        statements["log_batch"] = (LOG_BATCH, None)
-    return {name: stmt for name, (stmt, _) in statements.items()}
+        built["log_batch"] = LOG_BATCH
+    return built
 
 
 # PostgreSQL: a batch of the message log (database/log.py) in one statement, one round trip however many
