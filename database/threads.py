@@ -28,6 +28,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import BindParameter
 
 from database.boundary import Statements
 from database.engine import Database
@@ -102,7 +103,7 @@ def thread_statements() -> Statements:
     still open, memory/threads.py): "threads_private", every thread of the person (a DM); "threads", those
     said in a server's channels, of the ``guild_id`` server and of none, or of every server when the person
     shares them everywhere (a channel)."""
-    user_id = bindparam("user_id")
+    user_id: BindParameter[int] = bindparam("user_id")
     everywhere = select(User.memory_everywhere).where(User.id == user_id).scalar_subquery()
     theirs = select(*COLUMNS).where(OpenThread.user_id == user_id).order_by(OpenThread.id)
     return {"threads_private": theirs,
