@@ -185,6 +185,7 @@ async def test_hot_path_statements_read_what_sqlalchemy_reads(store: Store) -> N
     await store.characters.set_character_stage("finn", "friend")
     await store.facts.add(5, "has a cat")
     await store.style.learn(5, lambda old, consent: '{"messages": 1}')
+    await store.threads.apply(5, ThreadChanges((NewThread("an exam", None, datetime.now(UTC), False, 1),)))
     await store.conversations.append_turns(
         "finn",
         5,
