@@ -6,12 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from database.stamps import ExcerptStamp, FactStamp
-
-if TYPE_CHECKING:  # threads.py reads its rows with these records
-    from database.threads import ThreadRow
 
 # Core memories drawn from DM conversations carry this source and never reach a channel's prompt.
 PRIVATE_SOURCE = "summary_dm"
@@ -119,6 +116,18 @@ class RelationshipRecord:
     rapport: float = 5.0
     trust: float = 5.0
     formality: float = 0.0
+
+
+@dataclass(frozen=True)
+class ThreadRow:
+    """A stored open thread (database/threads.py)."""
+
+    id: int
+    thread: str
+    due_at: datetime | None
+    said_at: datetime
+    private: bool
+    guild_id: int | None
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from sqlalchemy.sql.expression import BindParameter
 from database.boundary import Statements
 from database.engine import Database
 from database.models import TZ, Base, User, utcnow
+from database.records import ThreadRow as ThreadRow  # where it always was, for its readers
 from database.records import as_utc
 
 MAX_THREAD_CHARS = 300
@@ -51,18 +52,6 @@ class OpenThread(Base):
     said_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
-
-
-@dataclass(frozen=True)
-class ThreadRow:
-    """A stored open thread. (Here rather than in records.py, which is full.)"""
-
-    id: int
-    thread: str
-    due_at: datetime | None
-    said_at: datetime
-    private: bool
-    guild_id: int | None
 
 
 @dataclass(frozen=True)
