@@ -14,6 +14,7 @@ from database.engine import Database
 from database.history_cache import TURN_CACHE_CONVERSATIONS, TurnCache, changes_history
 from database.memories import replace_source_memories
 from database.models import Conversation, HistoryMessage, utcnow
+from database.person_read import split_singles, widths
 from database.records import (
     NOTE_SOURCES,
     PRIVATE_NOTE_SOURCE,
@@ -28,12 +29,14 @@ from database.records import (
 )
 from database.stamps import ExcerptStamp, FactStamp, excerpt_stamp, fact_stamp
 from database.statements import recent_messages
+from database.threads import ThreadRow, thread_rows
 
 APPENDS_KEPT = 10_000  # conversations whose latest append is told apart (far more than replies in flight)
 # A prompt read's two halves as read (_prompt_data makes the record): the person (identity, memories,
-# relationship, mood, user, stage, fact stamp, writing style) and the place (history, the channel's lines).
+# relationship, mood, user, stage, fact stamp, writing style, excerpt stamp, open threads, feelings) and the
+# place (history, the channel's lines).
 _Person = tuple[dict[str, list[str]], list[tuple[DbValue, ...]], DbRow | None, DbValue, DbRow | None,
-                DbRow | None, FactStamp, DbValue, ExcerptStamp]
+                DbRow | None, FactStamp, DbValue, ExcerptStamp, tuple[ThreadRow, ...], tuple[str, str]]
 _Place = tuple[History, list[SeenMessage]]
 
 
@@ -50,6 +53,7 @@ class Conversations:
         self._append_serial = 0
         self._forgotten_serial = 0
         self._turns = TurnCache(TURN_CACHE_CONVERSATIONS)
+        self._widths = widths(q) if "person_singles" in q else ()
 
     def history_changed(self) -> None:
         self._history_changes += 1
@@ -127,17 +131,24 @@ class Conversations:
 
     def _read_person(self, conn: Connection, r: PromptRequest) -> _Person:
         """What the character holds of the person (identity, memories, relationship, mood, user, stage,
-        fact stamp, writing style): small lookups, many of them."""
+        fact stamp, writing style, excerpt stamp, open threads, feelings): small lookups, many of them."""
         q = self._q
         params = _prompt_params(r)
-        together = q.get("person_private" if r.private else "person")  # PostgreSQL: one statement
+        private = "_private" if r.private else ""
+        together = q.get(f"person{private}")  # PostgreSQL: one statement
         if together is not None:
-            kinds, found, rel, mood, user, state, stamp, style, said = conn.execute(together, params).one()
+            kinds, found, rel, mood, user, state, stamp, style, said, threads, feelings = conn.execute(
+                together, params).one()
             memories = [tuple(m) for m in found]  # (content, source) rows, as read one by one
         else:
             kinds = conn.execute(q["identity"], params).all()
-            memory = q["memories_private" if r.private else "memories"]
-            memories = [tuple(row) for row in conn.execute(memory, params)]
+            memories = [tuple(row) for row in conn.execute(q[f"memories{private}"], params)]
+            threads = conn.execute(q[f"threads{private}"], params).all()
+        singles = q.get("person_singles")  # SQLite: the parts of one row in one statement
+        if singles is not None:
+            rel, mood, user, state, stamp, style, said, feelings = split_singles(
+                conn.execute(singles, params).one(), self._widths)
+        elif together is None:
             rel = conn.execute(q["relationship"], params).first()
             mood = conn.execute(q["mood"]).scalar()
             user = conn.execute(q["user"], params).first()
@@ -145,10 +156,13 @@ class Conversations:
             stamp = conn.execute(q["fact_stamp"], params).one()
             style = conn.execute(q["style_profile"], params).scalar()
             said = conn.execute(q["excerpt_stamp"], params).first()
+            feelings = conn.execute(q["feelings"], params).one()
         identity: dict[str, list[str]] = {}
         for kind, content in kinds:
             identity.setdefault(kind, []).append(content)
-        return identity, memories, rel, mood, user, state, fact_stamp(stamp), style, excerpt_stamp(said)
+        toward, room = feelings
+        return (identity, memories, rel, mood, user, state, fact_stamp(stamp), style, excerpt_stamp(said),
+                thread_rows(threads), (str(toward or ""), "" if r.private else str(room or "")))
 
     def _read_place(self, conn: Connection, r: PromptRequest) -> _Place:
         """The conversation and its place (history, the channel's recent messages): few reads, many rows."""
@@ -351,12 +365,12 @@ class Conversations:
 
 
 def _prompt_params(r: PromptRequest) -> dict[str, object]:
-    return {"character": r.character, "user_id": r.user_id, "scope": r.scope,
+    return {"character": r.character, "user_id": r.user_id, "scope": r.scope, "channel_id": r.channel_id,
             "private_source": PRIVATE_SOURCE, "private_note": PRIVATE_NOTE_SOURCE, "guild_id": r.guild_id}
 
 
 def _prompt_data(person: _Person, place: _Place) -> PromptData:
-    identity, memories, rel, mood, user, state, stamp, style, said = person
+    identity, memories, rel, mood, user, state, stamp, style, said, threads, feelings = person
     history, recent = place
     return PromptData(
         identity,
@@ -376,4 +390,6 @@ def _prompt_data(person: _Person, place: _Place) -> PromptData:
         memory_everywhere=bool(user and user[3]),
         person_zone=str(user[4] or "") if user else "",
         notes=[str(m[0]) for m in memories if m[1] in NOTE_SOURCES],
+        threads=threads,
+        feelings=feelings,
     )

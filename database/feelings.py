@@ -1,14 +1,16 @@
 """Where the character's feelings are kept (bot/alive/feelings.py decides them): toward each person
-(``person_feelings``, beside the relationship) and in each channel (``place_feelings``). Read at each
-exchange, so every process of a cluster, and a restart, sees what the last exchange left."""
+(``person_feelings``, beside the relationship) and in each channel (``place_feelings``). A reply reads them
+with its prompt data (database/conversations.py, the "feelings" statement here); an exchange that moves them
+writes them back, so every process of a cluster, and a restart, sees what the last exchange left."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from database.alive_models import PersonFeeling, PlaceFeeling
+from database.boundary import Statements
 from database.engine import Database
 from database.models import User, utcnow
 
@@ -16,21 +18,44 @@ from database.models import User, utcnow
 PersonUpdate = Callable[[str, bool | None], str | None]
 PlaceUpdate = Callable[[str], str]
 
+_MINE = (PersonFeeling.character == bindparam("character"), PersonFeeling.user_id == bindparam("user_id"))
+_HERE = (PlaceFeeling.character == bindparam("character"), PlaceFeeling.channel_id == bindparam("channel_id"))
+
+
+def feeling_statements() -> Statements:
+    """"feelings": (toward the person, in the channel) as stored, NULL where nothing is; one of the prompt
+    read's (database/statements.py)."""
+    return {"feelings": select(select(PersonFeeling.feeling).where(*_MINE).scalar_subquery(),
+                               select(PlaceFeeling.feeling).where(*_HERE).scalar_subquery())}
+
 
 class FeelingRows:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Built once: building a statement costs more than running it on SQLite.
+        self._consent = select(User.memory_consent).where(User.id == bindparam("user_id"))
+        self._person = select(PersonFeeling.feeling).where(*_MINE).with_for_update()
+        self._place = select(PlaceFeeling.feeling).where(*_HERE).with_for_update()
+        self._drop = delete(PersonFeeling).where(*_MINE)
+        ins = db.insert(PersonFeeling)
+        self._keep = ins.on_conflict_do_update(
+            index_elements=[PersonFeeling.character, PersonFeeling.user_id],
+            set_={"feeling": ins.excluded.feeling, "updated_at": ins.excluded.updated_at})
+        room = db.insert(PlaceFeeling)
+        self._room = room.on_conflict_do_update(
+            index_elements=[PlaceFeeling.character, PlaceFeeling.channel_id],
+            set_={"feeling": room.excluded.feeling, "updated_at": room.excluded.updated_at})
+        self._both = feeling_statements()["feelings"]
 
     async def read(self, character: str, user_id: int, channel_id: int | None = None) -> tuple[str, str]:
         """How the character feels toward a person and, given ``channel_id``, in that channel, as stored
-        ("" where nothing is): one small read, shared with the others of the moment."""
+        ("" where nothing is): one small read, shared with the others of the moment (a reply has them in
+        its prompt data already)."""
 
         def read(conn: Connection) -> tuple[str, str]:
-            person = conn.execute(select(PersonFeeling.feeling).where(
-                PersonFeeling.character == character, PersonFeeling.user_id == user_id)).scalar()
-            place = None if channel_id is None else conn.execute(select(PlaceFeeling.feeling).where(
-                PlaceFeeling.character == character, PlaceFeeling.channel_id == channel_id)).scalar()
-            return str(person or ""), str(place or "")
+            person, place = conn.execute(self._both, {"character": character, "user_id": user_id,
+                                                      "channel_id": channel_id}).one()
+            return str(person or ""), str(place or "") if channel_id is not None else ""
 
         return await self.db.read_shared(read)
 
@@ -39,30 +64,22 @@ class FeelingRows:
         """One exchange: the feeling toward the person, and the room's in ``channel_id``, read, changed by
         the updates and written back in one transaction (the consent check with it: nothing is kept of
         someone who opted out). A person never stored (or just forgotten) gets no feeling."""
-        db = self.db
+        key = {"character": character, "user_id": user_id, "channel_id": channel_id}
 
         def write(conn: Connection) -> None:
-            consent = conn.execute(select(User.memory_consent).where(User.id == user_id)).first()
+            consent = conn.execute(self._consent, key).first()
             if consent is not None:
-                mine = (PersonFeeling.character == character, PersonFeeling.user_id == user_id)
-                old = conn.execute(select(PersonFeeling.feeling).where(*mine).with_for_update()).scalar()
+                old = conn.execute(self._person, key).scalar()
                 new = person(str(old or ""), consent[0])
                 if new is None:
                     if old is not None:
-                        conn.execute(delete(PersonFeeling).where(*mine))
+                        conn.execute(self._drop, key)
                 else:
-                    ins = db.insert(PersonFeeling).values(character=character, user_id=user_id, feeling=new,
-                                                          updated_at=utcnow())
-                    conn.execute(ins.on_conflict_do_update(
-                        index_elements=[PersonFeeling.character, PersonFeeling.user_id],
-                        set_={"feeling": ins.excluded.feeling, "updated_at": ins.excluded.updated_at}))
+                    conn.execute(self._keep, {"character": character, "user_id": user_id, "feeling": new,
+                                              "updated_at": utcnow()})
             if channel_id is not None and place is not None:
-                here = (PlaceFeeling.character == character, PlaceFeeling.channel_id == channel_id)
-                before = conn.execute(select(PlaceFeeling.feeling).where(*here).with_for_update()).scalar()
-                room = db.insert(PlaceFeeling).values(character=character, channel_id=channel_id,
-                                                      feeling=place(str(before or "")), updated_at=utcnow())
-                conn.execute(room.on_conflict_do_update(
-                    index_elements=[PlaceFeeling.character, PlaceFeeling.channel_id],
-                    set_={"feeling": room.excluded.feeling, "updated_at": room.excluded.updated_at}))
+                before = conn.execute(self._place, key).scalar()
+                conn.execute(self._room, {"character": character, "channel_id": channel_id,
+                                          "feeling": place(str(before or "")), "updated_at": utcnow()})
 
-        await db.write_shared(write)  # after a reply, with the other listeners' writes
+        await self.db.write_shared(write)  # after a reply, with the other listeners' writes

@@ -4,13 +4,33 @@ their memories, kept in Kindred's database."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select
 
+from database.boundary import Json, JsonObject
 from database.engine import Database
 from database.library_models import PersonaFlowCharacter, PersonaFlowMemory
 from database.models import utcnow
-from database.records import PersonaFlowCharacterRow, PersonaFlowMemoryRow, as_utc
+from database.records import as_utc
+
+
+@dataclass(frozen=True)
+class PersonaFlowCharacterRow:
+    name: str
+    prompt: str
+    background: JsonObject
+    memory_config: JsonObject
+
+
+@dataclass(frozen=True)
+class PersonaFlowMemoryRow:
+    character: str
+    type: str
+    content: Json  # text, or a JSON object
+    metadata: JsonObject
+    timestamp: datetime
 
 
 def _personaflow_memory_values(m: PersonaFlowMemoryRow) -> dict[str, object]:

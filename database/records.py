@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from database.boundary import Json, JsonObject
 from database.stamps import ExcerptStamp, FactStamp
 
 # Core memories drawn from DM conversations carry this source and never reach a channel's prompt.
@@ -120,6 +119,18 @@ class RelationshipRecord:
 
 
 @dataclass(frozen=True)
+class ThreadRow:
+    """A stored open thread (database/threads.py)."""
+
+    id: int
+    thread: str
+    due_at: datetime | None
+    said_at: datetime
+    private: bool
+    guild_id: int | None
+
+
+@dataclass(frozen=True)
 class PromptData:
     """Everything about the character and the user that a reply's prompt needs, read in one go."""
 
@@ -141,6 +152,8 @@ class PromptData:
     memory_everywhere: bool = False  # /memory servers all: one server's facts recalled in the others
     person_zone: str = ""  # the IANA time zone the person gave (/memory timezone), "" when none
     notes: list[str] = field(default_factory=list)  # the person's /remember notes, in their own words
+    threads: tuple[ThreadRow, ...] = ()  # their open threads this place may show, whatever their time
+    feelings: tuple[str, str] = ("", "")  # toward them and in the channel ("" in a DM), as stored
 
 
 @dataclass(frozen=True)
@@ -157,23 +170,6 @@ class PromptRequest:
     # A server's place (public or private): its memories, those of no server, and the rest of the person's
     # non-private ones only when they share them everywhere (users.memory_everywhere; issue 49).
     guild_id: int | None = None
-
-
-@dataclass(frozen=True)
-class PersonaFlowCharacterRow:
-    name: str
-    prompt: str
-    background: JsonObject
-    memory_config: JsonObject
-
-
-@dataclass(frozen=True)
-class PersonaFlowMemoryRow:
-    character: str
-    type: str
-    content: Json  # text, or a JSON object
-    metadata: JsonObject
-    timestamp: datetime
 
 
 # -- long-term memory

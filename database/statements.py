@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.expression import BindParameter, ColumnElement
+from sqlalchemy.sql.expression import BindParameter
 from sqlalchemy.types import DateTime
 
 from database.alive_models import StyleProfile
 from database.boundary import DbRow, DbValue, NamedRow, Params, Query, Statement, Statements
+from database.feelings import feeling_statements
 from database.models import (
     ApiCall,
     ArchivedMessage,
@@ -33,8 +34,10 @@ from database.models import (
     Relationship,
     User,
 )
+from database.person_read import person_statements
 from database.records import SeenMessage, UserRecord, as_utc
 from database.stamps import excerpt_stamp_select, fact_stamp_select
+from database.threads import thread_statements
 
 log = logging.getLogger(__name__)
 
@@ -274,31 +277,13 @@ def build_statements(dialect: Dialect) -> Statements:
             None,
         ),
     }
+    statements.update((name, (stmt, None)) for name, stmt in {**thread_statements(),
+                                                              **feeling_statements()}.items())
+    built = {name: stmt for name, (stmt, _) in statements.items()}
+    built |= person_statements(built, dialect)  # the person half of a reply's prompt read (person_read.py)
     if dialect.name == "postgresql":
-        # The person half of a reply's prompt read as one statement: one round trip instead of eight, and
-        # on PostgreSQL each costs the client more than the statement does. Each part is a subquery of the
-        # statement above it; asyncpg hands ROW(...) and ARRAY(SELECT ROW(...)) back as tuples of the same
-        # native values the parts return alone (conversations.py, _read_person).
-        def query(name: str) -> Query:  # the reads combined here are all queries
-            assert isinstance(stmt := statements[name][0], Select)
-            return stmt
-
-        def one(name: str) -> ColumnElement[DbValue]:
-            stmt = query(name)
-            return stmt.with_only_columns(func.ROW(*stmt.selected_columns)).scalar_subquery()
-
-        def many(name: str, *, row: bool = True) -> ColumnElement[DbValue]:
-            stmt = query(name)
-            return func.ARRAY((stmt.with_only_columns(func.ROW(*stmt.selected_columns)) if row
-                               else stmt).scalar_subquery())
-
-        for person, memory in (("person", "memories"), ("person_private", "memories_private")):
-            statements[person] = (select(
-                many("identity"), many(memory), one("relationship"),
-                query("mood").scalar_subquery(), one("user"), one("character_state"),
-                one("fact_stamp"), query("style_profile").scalar_subquery(), one("excerpt_stamp")), None)
-        statements["log_batch"] = (LOG_BATCH, None)
-    return {name: stmt for name, (stmt, _) in statements.items()}
+        built["log_batch"] = LOG_BATCH
+    return built
 
 
 # PostgreSQL: a batch of the message log (database/log.py) in one statement, one round trip however many

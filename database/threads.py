@@ -1,6 +1,7 @@
 """Open threads: what a person said they would do or are waiting for (an exam on Friday, a promise to send a
 photo), kept as such until it is done. Consolidation opens and closes them (memory/threads.py says when);
-replies and check-ins read them afresh each time.
+replies read them with their prompt data (database/conversations.py, the statements here), check-ins
+afresh.
 
 A thread knows where it was said, as a fact does: one from a DM or a private place (``private``) is shown in
 DMs only; one from a server's channels (``guild_id``) in that server, or in every server when the person chose
@@ -12,11 +13,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Connection, ForeignKey, Integer, Text, delete, insert, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    ForeignKey,
+    Integer,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import BindParameter
 
+from database.boundary import Statements
 from database.engine import Database
-from database.models import TZ, Base, utcnow
+from database.models import TZ, Base, User, utcnow
+from database.records import ThreadRow as ThreadRow  # where it always was, for its readers
 from database.records import as_utc
 
 MAX_THREAD_CHARS = 300
@@ -35,18 +52,6 @@ class OpenThread(Base):
     said_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
-
-
-@dataclass(frozen=True)
-class ThreadRow:
-    """A stored open thread. (Here rather than in records.py, which is full.)"""
-
-    id: int
-    thread: str
-    due_at: datetime | None
-    said_at: datetime
-    private: bool
-    guild_id: int | None
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,24 @@ def _row(r: Sequence[object]) -> ThreadRow:
     return ThreadRow(int(str(r[0])), str(r[1]), as_utc(due) if isinstance(due, datetime) else None,
                      as_utc(said) if isinstance(said, datetime) else utcnow(), bool(r[4]),
                      None if guild is None else int(str(guild)))
+
+
+def thread_rows(rows: Sequence[Sequence[object]]) -> tuple[ThreadRow, ...]:
+    return tuple(_row(r) for r in rows)
+
+
+def thread_statements() -> Statements:
+    """The prompt read's (database/statements.py), oldest first, whatever their time (the reader keeps those
+    still open, memory/threads.py): "threads_private", every thread of the person (a DM); "threads", those
+    said in a server's channels, of the ``guild_id`` server and of none, or of every server when the person
+    shares them everywhere (a channel)."""
+    user_id: BindParameter[int] = bindparam("user_id")
+    everywhere = select(User.memory_everywhere).where(User.id == user_id).scalar_subquery()
+    theirs = select(*COLUMNS).where(OpenThread.user_id == user_id).order_by(OpenThread.id)
+    return {"threads_private": theirs,
+            "threads": theirs.where(OpenThread.private.is_(False), or_(
+                OpenThread.guild_id.is_(None), OpenThread.guild_id == bindparam("guild_id"),
+                everywhere.is_(true())))}
 
 
 def apply_thread_changes(conn: Connection, user_id: int, changes: ThreadChanges) -> None:

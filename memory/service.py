@@ -110,7 +110,7 @@ class MemoryService:
 
     def threads_part(self) -> ThreadsPart:
         """The person's open threads, a prompt part of every character's replies."""
-        return ThreadsPart(self.store.threads, self.consent)
+        return ThreadsPart(self.consent)
 
     def keeper(self, character_key: str | None = None,
                persona: Callable[[], Persona] | None = None) -> TurnListener:

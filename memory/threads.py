@@ -8,9 +8,9 @@ such so that the character can ask how it went (database/threads.py stores them)
 * **Closed by time.** A dated thread stays open :data:`DUE_GRACE` after its day, so that a reply or a check-in
   in the days after can still ask how it went; an undated one :data:`UNDATED_LIFE` after it was said. Past
   that it is not shown, and the nightly consolidation deletes it.
-* **Read afresh at each reply and check-in** (one small indexed query), with the privacy of facts
-  (memory/recall.py): DM threads only in DMs; in a server only that server's, unless the person chose every
-  server.
+* **Read with each reply's prompt data** (database/conversations.py: no trip of their own) **and afresh at
+  each check-in**, with the privacy of facts (memory/recall.py): DM threads only in DMs; in a server only
+  that server's, unless the person chose every server.
 """
 
 from __future__ import annotations
@@ -154,20 +154,25 @@ def extraction_part(threads: Sequence[ThreadRow], name: str) -> str:
             "the open threads above that these messages show done, over or called off. Empty lists are fine.")
 
 
+def open_now(threads: Sequence[ThreadRow], now: datetime) -> list[ThreadRow]:
+    """Those of ``threads`` still open at ``now``, soonest due first (undated ones last), as
+    Threads.open_for gives them."""
+    due_after, said_after = still_open(now)
+    rows = [t for t in threads if (t.due_at > due_after if t.due_at is not None else t.said_at > said_after)]
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(rows, key=lambda t: (t.due_at or far, t.id))
+
+
 class ThreadsPart:
-    """The person's open threads, in the prompt's ``threads`` slot (read afresh for every reply)."""
+    """The person's open threads, in the prompt's ``threads`` slot (read with every reply's prompt data)."""
 
     slot = "threads"
 
-    def __init__(self, threads: Threads, consent: Consent) -> None:
-        self.threads = threads
+    def __init__(self, consent: Consent) -> None:
         self.consent = consent
 
     async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
-        if msg.author_is_bot or not self.consent.allows(data.memory_consent,
-                                                        await self.consent.mode_for(msg.guild_id)):
+        if not data.threads or msg.author_is_bot or not self.consent.allows(
+                data.memory_consent, await self.consent.mode_for(msg.guild_id)):
             return ""
-        everywhere = data.memory_everywhere
-        rows = await self.threads.open_for(msg.author_id, *still_open(utcnow()), private=msg.is_dm,
-                                           guild_id=None if everywhere or msg.is_dm else msg.guild_id)
-        return render(rows)
+        return render(open_now(data.threads, utcnow()))

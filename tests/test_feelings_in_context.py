@@ -93,6 +93,28 @@ async def test_bobs_insults_in_a_channel_leave_alices_dm_feeling_unchanged(make_
     assert state_line(reply_requests(h)[-1]) == ""  # at ease again
 
 
+async def test_a_message_that_carries_nothing_leaves_the_kept_feelings_as_they_were(
+        make_harness: MakeHarness) -> None:
+    """No feeling is written for an exchange that carries nothing (time alone fades them, as they are read);
+    one kept of someone who opted out since goes at their next exchange, whatever it carries."""
+    h = await make_harness(timezone="UTC")
+    clock = Clock(afternoon())
+    set_clock(h, clock)
+    key = h.bot.engine.character_key  # type: ignore[union-attr]
+    await dm(h, "hello, how is the tide today?", 1)
+    assert await h.store.feelings.read(key, USER_ID) == ("", "")  # nothing carried: nothing kept
+    await dm(h, "thank you finn, you're the best <3", 2)
+    kept, _ = await h.store.feelings.read(key, USER_ID)
+    assert kept
+    clock.now += timedelta(minutes=30)
+    await dm(h, "ok, and the boats?", 3)
+    assert await h.store.feelings.read(key, USER_ID) == (kept, "")  # as it was: no write
+    assert (await dm(h, "see you", 4)).startswith("Toward alice you feel")  # faded by the hour as read
+    await (await h.slash("memory", [{"type": 1, "name": "opt-out", "options": []}])).message()
+    await dm(h, "and tomorrow?", 5)
+    assert await h.store.feelings.read(key, USER_ID) == ("", "")
+
+
 async def test_a_reply_says_nothing_of_feelings_when_nothing_stands_out(make_harness: MakeHarness) -> None:
     h = await make_harness(timezone="UTC")
     clock = Clock(afternoon())

@@ -19,6 +19,7 @@ from database.records import (
     Turn,
 )
 from database.store import Store
+from database.threads import NewThread, ThreadChanges
 from memory.relationships import clamp_metrics
 from tests.dbtools import nicknames
 
@@ -184,6 +185,7 @@ async def test_hot_path_statements_read_what_sqlalchemy_reads(store: Store) -> N
     await store.characters.set_character_stage("finn", "friend")
     await store.facts.add(5, "has a cat")
     await store.style.learn(5, lambda old, consent: '{"messages": 1}')
+    await store.threads.apply(5, ThreadChanges((NewThread("an exam", None, datetime.now(UTC), False, 1),)))
     await store.conversations.append_turns(
         "finn",
         5,
@@ -364,7 +366,7 @@ async def test_the_person_read_in_one_statement_matches_the_statements_one_by_on
     q = dict(conversations._q)
 
     async def both(private: bool) -> tuple[Any, Any]:
-        request = PromptRequest("finn", 5, "dm" if private else "channel:10", 10, 0, None, private)
+        request = PromptRequest("finn", 5, "dm" if private else "channel:10", 10, 0, None, private, 7)
         together = await store.db.read(lambda conn: conversations._read_person(conn, request))
         one_by_one = {k: v for k, v in q.items() if not k.startswith("person")}
         conversations._q = one_by_one
@@ -392,9 +394,17 @@ async def test_the_person_read_in_one_statement_matches_the_statements_one_by_on
     kept, gone = await store.excerpts.listed(5)
     await store.excerpts.delete(5, [gone.id])  # the deletion and the vector are stamped on the users row
     await store.excerpts.set_embeddings([(kept.id, 5, bytes(8))])
+    now = datetime.now(UTC)  # threads of a DM, of this server and of another (a channel shows this one's)
+    await store.threads.apply(5, ThreadChanges(tuple(NewThread(f"thread {i}", now if i else None, now,
+                                                               private=i == 0, guild_id=i or None)
+                                                     for i in (0, 7, 8))))
+    await store.feelings.move("finn", 5, lambda old, _: '{"warm": 1}', 10, lambda old: '{"lively": 1}')
     for private in (False, True):
         together, alone = await both(private)
         assert together == alone
+        shown = ["thread 0", "thread 7", "thread 8"] if private else ["thread 7"]
+        assert [t.thread for t in together[9]] == shown
+        assert together[10] == ('{"warm": 1}', "" if private else '{"lively": 1}')
         # What recall's caches read for themselves (memory/recall.py, indexes): the very same stamps.
         assert together[6:9:2] == (await store.excerpts.stamps(5)) and None not in together[8]
         assert together[8] == await store.excerpts.stamp(5) and together[6] == await store.facts.stamp(5)

@@ -57,6 +57,10 @@ ANGRY_FACES = ("😡", "🤬", "🙄")  # judged by the clause's target, like a 
 ASTONISHED = ("?!", "!?")  # made of what separates clauses: looked for in the whole text
 
 KINDS = ("praise", "warmth", "conflict", "surprise", "distress")
+# Each signal word's kinds of WORDS, and every word a negation can matter to: the others are passed over.
+_KINDS_OF: dict[str, tuple[str, ...]] = {
+    w: tuple(kind for kind, words in WORDS.items() if w in words) for w in set().union(*WORDS.values())}
+_SIGNALS = HARSH | DISTRESS | frozenset(_KINDS_OF)
 
 
 def _negated(words: list[str], i: int) -> bool:
@@ -74,6 +78,12 @@ def appraise(text: str, names: Iterable[str] = ()) -> tuple[str, ...]:
     called = {n.lower() for n in names if n}
     lowered = text.lower()
     found = {"surprise"} if any(p in lowered for p in ASTONISHED) else set()
+    # What the whole text holds of each list, looked for clause by clause only then (most hold none). It
+    # runs for every exchange: a signal word alone is checked for a negation before it.
+    phrased = [(kind, present) for kind, phrases in PHRASES.items()
+               if (present := [p for p in phrases if p in lowered])]
+    orders = any(p in lowered for p in ORDERS)
+    faces = any(p in lowered for p in ANGRY_FACES)
     for clause in _CLAUSES.split(lowered):
         if not clause.strip():
             continue
@@ -81,18 +91,18 @@ def appraise(text: str, names: Iterable[str] = ()) -> tuple[str, ...]:
         aimed = any(w in SECOND_PERSON or w in called for w in words)
         about_self = any(w in FIRST_PERSON for w in words)
         for i, w in enumerate(words):
-            if _negated(words, i):
+            if w not in _SIGNALS or _negated(words, i):
                 continue
             if w in HARSH:
                 found.add("conflict" if aimed else "distress")
             if w in DISTRESS and not (aimed and not about_self):
                 found.add("distress")
-            found.update(kind for kind, vocabulary in WORDS.items() if w in vocabulary)
-        for kind, phrases in PHRASES.items():
+            found.update(_KINDS_OF.get(w, ()))
+        for kind, phrases in phrased:
             if any((at := clause.find(p)) >= 0 and not _phrase_negated(clause, at) for p in phrases):
                 found.add(kind)
-        if any(p in clause for p in ORDERS):
+        if orders and any(p in clause for p in ORDERS):
             found.add("conflict")
-        if any(p in clause for p in ANGRY_FACES):
+        if faces and any(p in clause for p in ANGRY_FACES):
             found.add("distress" if about_self and not aimed else "conflict")
     return tuple(kind for kind in KINDS if kind in found)

@@ -63,6 +63,7 @@ class Feelings:
         self._writer: asyncio.Task[None] | None = None
         self._dirty = False
         self._shared = shared
+        self._dropped: set[int] = set()  # people whose kept feeling their next exchange deletes
 
     def adopt(self, raw: str) -> bool:
         """Take a state another process saved (no write: it is stored already)."""
@@ -105,17 +106,26 @@ class Feelings:
         return persona.circadian and BY_NAME["melatonin"].rest(self.time.hour(when), 0.0) >= NIGHT_MELATONIN
 
     async def system_part(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
-        """The reply's one state line: the feeling toward the person leads (see bot/alive/regard.py)."""
+        """The reply's one state line: the feeling toward the person leads (see bot/alive/regard.py), as
+        read with the prompt data."""
         self.names = tuple(n for n in (persona.name, persona.nickname, self.character) if n)
-        return await self.line(persona, msg.author_id, clean_name(msg.author_name), data.mood,
-                               None if msg.is_dm else msg.channel_id, quiet=True)
+        now = self.clock()
+        toward, here = data.feelings if self.rows is not None else ("", "")
+        if toward and not self.remembers(data.memory_consent):
+            self._dropped.add(msg.author_id)  # kept of someone who opted out since: gone at this exchange
+        person = Regard.from_json(toward, now)
+        room = None if msg.is_dm else Regard.from_json(here, now)
+        return self._line(persona, clean_name(msg.author_name), data.mood, person, room, now, quiet=True)
 
     async def line(self, persona: Persona, user_id: int, name: str, mood: str,
                    channel_id: int | None = None, *, quiet: bool = False) -> str:
         """The state line toward a person (``channel_id``: where, when it is a channel), as of now;
         ``quiet``: only what stands out (a reply's, see :func:`state_line`)."""
-        now = self.clock()
         person, room = await self.read(user_id, channel_id)
+        return self._line(persona, name, mood, person, room, self.clock(), quiet=quiet)
+
+    def _line(self, persona: Persona, name: str, mood: str, person: Regard, room: Regard | None,
+              now: datetime, *, quiet: bool) -> str:
         return state_line(name, person.advanced(now), room=None if room is None else room.advanced(now),
                           mood=mood, night=self.night(persona, now), quiet=quiet)
 
@@ -132,9 +142,13 @@ class Feelings:
 
     async def exchange(self, msg: Incoming) -> tuple[str, ...]:
         """One exchange with ``msg``: what it carries moves the feeling toward its author, the mood of its
-        channel and the character's own state (saved)."""
+        channel and the character's own state (saved). A message that carries nothing leaves the stored
+        feelings as they are (time alone fades them as they are read), and is no write, unless a feeling
+        kept of its author must go (their consent no longer allows it)."""
         found = self.feel(msg.content)
-        if self.rows is not None and not msg.author_is_bot:
+        dropped = msg.author_id in self._dropped
+        self._dropped.discard(msg.author_id)
+        if self.rows is not None and not msg.author_is_bot and (found or dropped):
             now = self.clock()
 
             def person(old: str, consent: bool | None) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
 RECENT = 6  # own turns read
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
@@ -18,31 +19,43 @@ COMMON = frozenset(
     "they me my your our their its this that there here what how do does did not no yes just".split())
 
 
-def _words(text: str) -> list[str]:
-    return [w.casefold() for w in _WORD.findall(text)]
-
-
-def _opener(text: str) -> str:
-    """A turn's first word, as written."""
-    words = _WORD.findall(text)
-    return words[0] if words else ""
+@lru_cache(maxsize=512)
+def _marks(text: str) -> tuple[str, tuple[str, ...]]:
+    """A turn's first word, as written, and its phrases of two to four words, two of them not
+    :data:`COMMON`. Kept per text: each reply reads the same last turns but one, and a long one has
+    hundreds of phrases."""
+    found = _WORD.findall(text)
+    words = [w.casefold() for w in found]
+    rare = [w not in COMMON for w in words]
+    grams = dict.fromkeys(" ".join(words[i:i + n]) for n in (2, 3, 4) for i in range(len(words) - n + 1)
+                          if sum(rare[i:i + n]) >= 2)  # each once, in a fixed order (ties stay put)
+    return (found[0] if found else ""), tuple(grams)
 
 
 def repeated(own: Sequence[str]) -> tuple[list[str], list[str]]:
     """(openers used in at least three of the last :data:`RECENT` turns, phrases of two to four words, two
     of them not :data:`COMMON`, in at least four): a habit, not a coincidence."""
-    turns = [t for t in own if t.strip()][-RECENT:]
-    openers = Counter(o.casefold() for o in (_opener(t) for t in turns) if o)
-    shown = {o.casefold(): o for o in (_opener(t) for t in turns) if o}
+    turns = [_marks(t) for t in _last_said(own)]
+    openers = Counter(o.casefold() for o, _ in turns if o)
+    shown = {o.casefold(): o for o, _ in turns if o}
     phrases: Counter[str] = Counter()
-    for turn in turns:
-        words = _words(turn)
-        grams = {" ".join(words[i:i + n]) for n in (2, 3, 4) for i in range(len(words) - n + 1)}
-        phrases.update(g for g in grams if sum(w not in COMMON for w in g.split()) >= 2)
+    for _, grams in turns:
+        phrases.update(grams)
     often = [p for p, c in phrases.most_common() if c >= 4]
     # a longer phrase covers the shorter ones inside it
     kept = [p for p in often if not any(p != q and p in q for q in often)][:2]
     return [shown[o] for o, c in openers.most_common() if c >= 3][:3], kept
+
+
+def _last_said(own: Sequence[str]) -> list[str]:
+    """The last :data:`RECENT` of ``own`` that are not blank, read from the end (a history is long)."""
+    out: list[str] = []
+    for text in reversed(own):
+        if text.strip():
+            out.append(text)
+            if len(out) == RECENT:
+                break
+    return out[::-1]
 
 
 def variety_note(own: Sequence[str]) -> str:

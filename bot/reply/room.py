@@ -16,7 +16,7 @@ from bot.core.localtime import DISCORD_EPOCH_MS, snowflake_time
 from bot.core.persona.macros import humanize
 from bot.core.pipeline import Incoming
 from bot.core.text import clean_name
-from database.records import SeenMessage
+from database.records import SeenMessage, Turn
 
 PAUSE = timedelta(hours=1)
 """A silence in a DM after which the next turn says when it was written."""
@@ -54,6 +54,23 @@ class DmStamps:
         gap = timedelta(milliseconds=at - last) if last is not None else timedelta(0)
         later = f"{humanize(gap)} later, " if gap >= timedelta(days=1) else ""
         return f"{later}{day_and_time(when, self.zone)}"
+
+    def marks(self, turns: Sequence[Turn]) -> dict[int, str]:
+        """after() of each turn's id in turn (a blank answer, left out of a prompt, is skipped), as
+        {position: marker} for those that have one (few do): one tight loop, no call per turn, for a history
+        of hundreds of turns."""
+        out: dict[int, str] = {}
+        last = self._last
+        for i, (role, content, _, message_id, _) in enumerate(turns):
+            if not message_id or role != "user" and (not content or content.isspace()):
+                continue
+            at = (message_id >> 22) + DISCORD_EPOCH_MS  # sent_ms()
+            if last is None or at - last >= _PAUSE_MS:
+                self._last = last
+                out[i] = self.after(message_id)
+            last = at
+        self._last = last
+        return out
 
 
 class LineStamps:

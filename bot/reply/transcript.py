@@ -148,18 +148,21 @@ def history_messages(history: History, *, drop_last_assistant: bool = False,
     if drop_last_assistant:
         while end and turns[end - 1].role == "assistant":
             end -= 1
-    # One pass, plain string content: a long history is hundreds of turns on every reply.
+    # One pass, plain string content, no call per turn where none is needed: a long history is hundreds of
+    # turns on every reply.
     messages: list[JsonObject] = []
     last: JsonObject | None = None
+    marks = stamps.marks(turns[:end]) if stamps is not None else {}
     for i in range(end):
         role, content = turns[i][0], turns[i][1]
+        marker = marks.get(i, "") if marks else ""
         if not content or content.isspace():
             if role != "user":
                 continue
             content = NO_TEXT
-        marker = stamps.after(turns[i][3]) if stamps is not None else ""
         if role == "user":
-            content = user_turn(content, marker)
+            if marker or "<" in content:
+                content = user_turn(content, marker)
         elif marker and last is not None and last["role"] == "assistant":
             last = {"role": "user", "content": f"[{marker}: no message from them in between]"}
             messages.append(last)

@@ -23,7 +23,7 @@ from dotenv import dotenv_values
 from bot.core.claude import ClaudeClient, Prompt
 from bot.core.config import Settings
 from bot.core.persona import load_persona
-from database.records import PersonaFlowCharacterRow, PersonaFlowMemoryRow
+from database.personaflow import PersonaFlowCharacterRow, PersonaFlowMemoryRow
 from database.store import Store
 from personaflow.core.character import Character
 from personaflow.core.memory import Memory, MemoryConfigLike
