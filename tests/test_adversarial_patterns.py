@@ -35,7 +35,7 @@ from personaflow.core import memory as pf_memory
 from personaflow.utils import validators
 
 MAX_CHARS = 4000  # Discord's longest message (with Nitro)
-BOUND_SECONDS = 1.0
+BOUND_SECONDS = 1.0  # of the calling thread's CPU time (the alarm below is wall-clock)
 ALARM_SECONDS = 5  # a call still running then is stopped (it would otherwise take hours)
 
 # Pieces every entry point gets, besides its own patterns' words.
@@ -192,14 +192,14 @@ def test_adversarial_input_is_read_in_bounded_time(name: str) -> None:
     try:
         for text in inputs(patterns):
             signal.alarm(ALARM_SECONDS)
-            started = time.perf_counter()
+            started = time.thread_time()  # CPU time: a loaded machine's waits are not the pattern's cost
             try:
                 fn(text)
             except _Stalled:
                 pytest.fail(f"{name}: still running after {ALARM_SECONDS} s on {text[:40]!r}...")
             finally:
                 signal.alarm(0)
-            took = time.perf_counter() - started
+            took = time.thread_time() - started
             if took > worst:
                 worst, worst_input = took, text
     finally:
