@@ -47,7 +47,9 @@ class MessageFlow:
             if heard is None:
                 return
             msg = heard
+        await self.bot.swipe_desk.moved_on(msg)  # the swipe buttons of the reply before go
         results = await self.bot.replies.handle(msg, outlet_for)
+        await self.bot.swipe_desk.offer(msg, results, message)
         spoken = [r for r in results if r.speaker == self.bot.engine.character_key]
         if spoken and self.bot.voice.speaks_after(voice_message=voice_message):
             await speak_reply(self.bot, message.channel.id, message.id, spoken[0])

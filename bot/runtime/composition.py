@@ -32,6 +32,7 @@ from bot.core.character import CharacterSource
 from bot.core.claude import ClaudeClient, SpendingGuard
 from bot.core.config import (
     AliveSettings,
+    DiscordSettings,
     EnsembleSettings,
     MemorySettings,
     ModelSettings,
@@ -59,6 +60,7 @@ from bot.reply.engine import ReplyEngine
 from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.recovery import LateReplies, ReplyRecovery
 from bot.reply.sequence import ReplySequence, Solo
+from bot.reply.swipes import ReplySwipes
 from bot.runtime.cluster import Cluster, Handler, LeadWork
 from bot.runtime.jobs import MemoryJobs, Scheduler, scheduled_jobs
 from bot.runtime.reloader import ConfigReloader
@@ -150,6 +152,7 @@ class Services:
     timers: Dispatcher
     tools: ServerTools
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
+    swipes: ReplySwipes  # a reply's alternatives (bot/discord/swipes.py shows them)
     dashboard: Dashboard | None = None
 
     @property
@@ -320,7 +323,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         scheduler=scheduler, lead_work=lead_work, heard=heard, reloader=reloader,
                         timers=dispatcher,
                         tools=ServerTools.on(store, polls),
-                        conversation=ConversationTools(engine, store, holder.follow(MemorySettings)))
+                        conversation=ConversationTools(engine, store, holder.follow(MemorySettings)),
+                        swipes=ReplySwipes(store, holder.follow(DiscordSettings), engine, ensemble))
     if live is not None:
         services.dashboard = compose_dashboard(services, settings, edge, live)
     return services
