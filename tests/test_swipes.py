@@ -5,9 +5,18 @@ interaction rules (tests/fakes/discord_components.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tests.fakes import EVENT_WAIT
+import pytest
+
+from tests.fakes import EVENT_WAIT, discord_components
+from tests.fakes.discord_components import (
+    refuse_callback,
+    refuse_components,
+    refuse_token_use,
+    webhook_components,
+)
 from tests.harness import (
     ADMIN_ID,
     CHANNEL_ID,
@@ -23,6 +32,7 @@ from tests.harness import (
     reply_requests,
     stored_history,
 )
+from tests.test_ensemble import make_ensemble  # noqa: F401, F811  (the fixture)
 
 MODEL = "claude-test-default"
 
@@ -115,3 +125,73 @@ async def test_the_buttons_go_when_their_time_runs_out(make_harness: MakeHarness
     await h.discord.wait_for(lambda _: not reply.get("components"), EVENT_WAIT, what="the buttons gone")
     assert reply["content"] == "Once."
     assert (await history(h))[-1] == ("assistant", "Once.")
+
+
+async def test_reroll_and_new_swipes_are_refused_where_the_bot_is_deactivated(harness: Harness) -> None:
+    h = harness
+    nothing = await ephemeral(await h.slash("reroll"))
+    await h.discord.wait_for(lambda _: "nothing to reroll" in nothing["content"], EVENT_WAIT, what="refusal")
+    reply = await swiped_reply(h)
+    off = await ephemeral(await h.slash("bot", [{"type": 1, "name": "deactivate", "options": []}],
+                                        user=ADMIN_ID))
+    assert "inactive" in off["content"]
+    requests = len(h.claude.requests)
+    refusal = await ephemeral(await press(h, reply, "new"))
+    assert "switched off in this channel" in refusal["content"]
+    refusal = await ephemeral(await h.slash("reroll"))
+    assert "switched off in this channel" in refusal["content"]
+    assert len(h.claude.requests) == requests and reply["content"] == "Once."
+
+
+async def test_a_webhook_characters_reply_is_swiped_through_its_own_webhook(
+        make_ensemble: Callable[..., Awaitable[Harness]]) -> None:  # noqa: F811  (the fixture)
+    h = await make_ensemble(ensemble_characters="atlas")
+    await h.say("Atlas, which way is north?")
+    [reply] = await h.replies(CHANNEL_ID, 1)
+    assert reply["webhook_id"] and reply["author"]["username"] == "Atlas"
+    first = reply["content"]
+    await h.discord.wait_for(lambda _: reply.get("components"), EVENT_WAIT, what="the swipe buttons")
+    await (await press(h, reply, "new")).response()
+    await h.discord.wait_for(lambda _: any(c.get("label") == "2/2" for c in buttons(reply)), EVENT_WAIT,
+                             what="the second alternative")
+    hook = h.discord.webhooks[int(reply["webhook_id"])]
+    edits = [r for r in h.discord.requests
+             if r.method == "PATCH" and r.path.endswith(f"/messages/{reply['id']}")]
+    assert edits and all(r.path.startswith(f"/webhooks/{hook['id']}/{hook['token']}/") for r in edits)
+    await (await press(h, reply, "prev")).response()
+    await h.discord.wait_for(lambda _: reply["content"] == first, EVENT_WAIT, what="the first again")
+    assert [m["id"] for m in h.discord.posted(CHANNEL_ID)] == [reply["id"]]
+
+
+# -- the fake Discord holds the bot to Discord's rules
+
+
+def test_the_fake_refuses_components_discord_refuses() -> None:
+    def row(*ids: str) -> dict[str, Any]:
+        return {"type": 1, "components": [{"type": 2, "style": 2, "label": "x", "custom_id": i} for i in ids]}
+
+    assert refuse_components({"components": [row("a", "b", "c", "d", "e")]}) is None
+    assert refuse_components({"components": [row("a" * 101)]}) is not None  # custom_id over 100
+    assert refuse_components({"components": [row(*"abcdef")]}) is not None  # 6 buttons in a row
+    assert refuse_components({"components": [row(str(i)) for i in range(6)]}) is not None  # 6 rows
+    assert refuse_components({"components": [row("a"), row("a")]}) is not None  # a duplicate id
+    foreign = {"id": "1", "token": "t", "application_id": None}
+    body, refused = webhook_components(foreign, {"content": "x", "components": [row("a")]}, {})
+    assert refused is None and "components" not in body  # ignored without with_components
+    _, refused = webhook_components(foreign, {"components": [row("a")]}, {"with_components": "true"})
+    assert refused is not None  # interactive components only from an application's webhook
+
+
+def test_the_fake_enforces_the_interaction_token_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(discord_components.time, "monotonic", lambda: now[0])
+    record: dict[str, Any] = {"created": now[0]}
+    assert refuse_token_use(record) is not None  # no follow-up before the response
+    assert refuse_callback(record) is None
+    record["acknowledged"] = True
+    assert refuse_callback(record) is not None  # acknowledged once only
+    assert refuse_token_use(record) is None
+    now[0] += discord_components.TOKEN_LIFETIME + 1
+    assert refuse_token_use(record) is not None  # the token's 15 minutes are over
+    late = {"created": 0.0}
+    assert refuse_callback(late) is not None  # past the 3 seconds

@@ -183,7 +183,7 @@ class KindredMixin:
         self.alive, self.scheduler, self.places = services.alive, services.scheduler, services.tools.places
         # The cast's webhooks, one per character per channel (the messages cog's outlets use them).
         self.webhooks = WebhookPool(lambda: self.user, self.ensemble) if self.ensemble is not None else None
-        self.swipe_desk = SwipeDesk(self, services.swipes)  # type: ignore[arg-type]  # a Bot, as above
+        self.swipe_desk = SwipeDesk(self, services.swipes, self.webhooks)  # type: ignore[arg-type]  # a Bot
         # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
         # and the closest real id), not at the first reply; the services are the bot's already, so the
         # close that follows releases them (the model client's connections among them).

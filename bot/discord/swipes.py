@@ -15,11 +15,11 @@ import contextlib
 import logging
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import discord
 
 from bot.core.pipeline import Incoming, ReplyResult
+from bot.discord.outlets import WebhookPool
 from bot.discord.permissions import (
     HookInteraction,
     Inactive,
@@ -32,9 +32,6 @@ from bot.discord.posting import allowed_mentions_for
 from bot.discord.ui import tell
 from bot.reply.swipes import Asker, ReplySwipes, Swiped
 from database.swipes import SwipeRecord
-
-if TYPE_CHECKING:
-    from bot.discord.client import Kindred
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +77,11 @@ class SwipeDesk:
     """The bot's swipes on Discord: offers them on a reply, answers the buttons, and takes the buttons off
     when the conversation moves on or their time is up."""
 
-    def __init__(self, bot: Kindred, swipes: ReplySwipes) -> None:
-        self.bot = bot
+    def __init__(self, client: discord.Client, swipes: ReplySwipes, webhooks: WebhookPool | None) -> None:
+        """``webhooks``: the cast's (None: one character, who speaks as the bot account)."""
+        self.client = client
         self.swipes = swipes
+        self.webhooks = webhooks
         self.channels: set[int] | None = None  # channels with open swipes (None: not read yet)
         self.busy: set[int] = set()  # messages a new alternative is being written for
         self.tasks: set[asyncio.Task[None]] = set()
@@ -94,10 +93,10 @@ class SwipeDesk:
     async def moved_on(self, msg: Incoming) -> None:
         """A message arrived in a channel: the buttons there go, each reply keeping the alternative shown
         (already in the history). Only the database is awaited; the edits go out beside the reply."""
-        if msg.author_id in self.bot.engine.own_author_ids:
+        if msg.author_id in self.swipes.engine.own_author_ids:
             return
         if self.channels is None:
-            self.channels = set(await self.bot.store.swipes.open_channels())
+            self.channels = set(await self.swipes.open_channels())
         if msg.channel_id not in self.channels:
             return
         self.channels.discard(msg.channel_id)
@@ -111,7 +110,7 @@ class SwipeDesk:
             return
         result = results[-1]
         webhook_id = None
-        if result.speaker and result.speaker != self.bot.engine.character_key:
+        if result.speaker and result.speaker != self.swipes.engine.character_key:
             hook = await self._hook(message.channel, result.speaker)
             if hook is None:  # said by the bot account as "**Name:** ...": not swapped in place
                 return
@@ -132,8 +131,9 @@ class SwipeDesk:
         message = interaction.message
         if message is None:
             return
-        record = await self.bot.store.swipes.get(message.id)
-        admin = await is_admin(self.bot, interaction.user)
+        record = await self.swipes.of_message(message.id)
+        bot = interaction.client  # the Kindred bot: who its admins are, where it is active, its limits
+        admin = await is_admin(bot, interaction.user)
         if not admin and interaction.guild_id is not None:
             perms = interaction.permissions
             admin = perms.administrator or perms.manage_guild
@@ -149,8 +149,8 @@ class SwipeDesk:
                 await tell(interaction, "Just a moment: I'm still writing the last one.")
                 return
             try:  # a new alternative makes the character speak: the same rules as a message
-                await require_active(self.bot, interaction)
-                await require_may_talk(self.bot, interaction)
+                await require_active(bot, interaction)
+                await require_may_talk(bot, interaction)
             except (Inactive, NotAllowed) as exc:
                 await tell(interaction, str(exc))
                 return
@@ -213,8 +213,8 @@ class SwipeDesk:
 
     async def strip(self, record: SwipeRecord) -> None:
         """The buttons off a reply, its shown alternative staying."""
-        channel = self.bot.get_channel(record.channel_id) or \
-            self.bot.get_partial_messageable(record.channel_id)
+        channel = self.client.get_channel(record.channel_id) or \
+            self.client.get_partial_messageable(record.channel_id)
         try:
             await self.edit(record, channel, None, buttons=False)
         except discord.HTTPException as exc:  # deleted meanwhile, or no longer ours to edit
@@ -235,16 +235,16 @@ class SwipeDesk:
             await interaction.edit_original_response(content=record.text, view=view,
                                                      allowed_mentions=mentions)
         else:
-            place = self.bot.get_partial_messageable(record.channel_id)
+            place = self.client.get_partial_messageable(record.channel_id)
             partial = place.get_partial_message(record.message_id)
             await partial.edit(content=record.text, view=view, allowed_mentions=mentions)
 
     async def _hook(self, channel: object, key: str) -> discord.Webhook | None:
-        pool = self.bot.webhooks
+        pool = self.webhooks
         if pool is None:
             return None
         if not isinstance(channel, discord.TextChannel):
-            found = self.bot.get_channel(getattr(channel, "id", 0))
+            found = self.client.get_channel(getattr(channel, "id", 0))
             channel = found if isinstance(found, discord.TextChannel) else channel
         return await pool.get(channel, key) if isinstance(channel, discord.abc.Messageable) else None
 

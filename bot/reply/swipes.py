@@ -88,6 +88,12 @@ class ReplySwipes:
         await self.store.swipes.open(record)
         return record
 
+    async def of_message(self, message_id: int) -> SwipeRecord | None:
+        return await self.store.swipes.get(message_id)
+
+    async def open_channels(self) -> list[int]:
+        return await self.store.swipes.open_channels()
+
     async def latest(self, user_id: int, channel_id: int) -> SwipeRecord | None:
         """The open swipes of the reply to ``user_id`` in this channel (for /reroll), if any."""
         return await self.store.swipes.open_for(user_id, channel_id)
