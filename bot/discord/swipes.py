@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 import discord
 
@@ -117,12 +119,12 @@ class SwipeDesk:
             webhook_id = hook.id
         for record in await self.swipes.close_channel(msg.channel_id):  # an older reply is no longer latest
             self.beside(self.strip(record))
-        record = await self.swipes.offer(msg, result, webhook_id)
-        if record is None:
+        offered = await self.swipes.offer(msg, result, webhook_id)
+        if offered is None:
             return
         if self.channels is not None:
-            self.channels.add(record.channel_id)
-        await self.edit(record, message.channel, None, buttons=True)
+            self.channels.add(offered.channel_id)
+        await self.edit(offered, message.channel, None, buttons=True)
         self.wake.set()
 
     # -- the buttons
@@ -278,8 +280,8 @@ class SwipeDesk:
                 log.exception("taking expired swipe buttons off failed")
                 await asyncio.sleep(5)
 
-    def beside(self, work: object) -> None:
+    def beside(self, work: Coroutine[Any, Any, None]) -> None:
         """Run an edit beside the reply, tracked so a shutdown waits for it."""
-        task: asyncio.Task[None] = asyncio.ensure_future(work)  # type: ignore[arg-type]
+        task = asyncio.ensure_future(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
