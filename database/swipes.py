@@ -2,8 +2,9 @@
 
 One row per reply message while its buttons are up: every alternative written so far, which one is shown, the
 stored assistant turn that must hold the shown one, and when the buttons go. A row outlives a restart, so the
-buttons keep working; closing it (the conversation moved on, or the time ran out) keeps the row's shown
-alternative in the history, which every change of the shown one has already written there.
+buttons keep working; closing it (the conversation moved on, or the time ran out) deletes it: the shown
+alternative is in the history already (every change of the shown one wrote it there), and the others are
+not kept.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Connection, Index, Integer, String, select, update
+from sqlalchemy import JSON, BigInteger, Boolean, Connection, Index, Integer, String, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from database.boundary import DbRow
@@ -146,9 +147,8 @@ class Swipes:
         def write(conn: Connection) -> list[SwipeRecord]:
             rows = [_record(r) for r in conn.execute(
                 select(*COLUMNS).where(where, SwipeSet.open.is_(True))).all()]  # type: ignore[arg-type]
-            if rows:
-                conn.execute(update(SwipeSet).where(SwipeSet.message_id.in_([r.message_id for r in rows]))
-                             .values(open=False))
+            if rows:  # the shown alternative is in the history already; the others are not kept
+                conn.execute(delete(SwipeSet).where(SwipeSet.message_id.in_([r.message_id for r in rows])))
             return rows
 
         return await self.db.write(write)

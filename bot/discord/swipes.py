@@ -112,7 +112,8 @@ class SwipeDesk:
             return
         result = results[-1]
         webhook_id = None
-        if result.speaker and result.speaker != self.swipes.engine.character_key:
+        if self.webhooks is not None and message.guild is not None and result.speaker \
+                and result.speaker != self.swipes.engine.character_key:
             hook = await self._hook(message.channel, result.speaker)
             if hook is None:  # said by the bot account as "**Name:** ...": not swapped in place
                 return
@@ -143,8 +144,6 @@ class SwipeDesk:
         refusal = self.swipes.refusal(record, asker)
         if refusal or record is None:
             await tell(interaction, refusal)
-            if record is not None and record.open is False and message.components:
-                self.beside(self.strip(record))
             return
         if action == "new":
             if message.id in self.busy:

@@ -76,12 +76,14 @@ class ReplySwipes:
         swapped in place). None: not offered."""
         if not result.ok or len(result.message_ids) != 1 or result.message_ids[0] is None:
             return None
+        if len(result.turn_ids) < 2:  # not kept (the person is not remembered): nothing to answer again from
+            return None
         character = result.speaker or self.engine.character_key
         if self.engine_of(character) is None:
             return None
         now = now or datetime.now(UTC)
         # The stored answer is the exchange's last turn (after the message, and a greeting if there was one).
-        turn_id = result.turn_ids[-1] if len(result.turn_ids) >= 2 else None
+        turn_id = result.turn_ids[-1]
         record = SwipeRecord(result.message_ids[0], character, msg.author_id, msg.scope, msg.channel_id,
                              msg.guild_id, webhook_id, turn_id, (result.parts[0],), 0, True,
                              now + timedelta(seconds=self.discord.swipe_timeout_seconds))

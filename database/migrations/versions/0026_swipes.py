@@ -5,8 +5,8 @@ Revises: 0022_person_timezone
 Create Date: 2026-11-26 07:00:00
 
 ``swipes``: one row per reply message carrying the swipe buttons: its alternatives (JSON), the one shown,
-the stored answer turn that holds it, and when the buttons go. Rows of a closed message stay (small; they
-go with the person's data on /forget_me).
+the stored answer turn that holds it, and when the buttons go. A row is deleted when its buttons go (the
+shown alternative stays in the history); a person's rows go with /forget_me.
 """
 
 from __future__ import annotations
