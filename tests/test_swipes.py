@@ -27,6 +27,7 @@ from tests.harness import (
     button,
     buttons,
     ephemeral,
+    eventually,
     exchange,
     press,
     reply_requests,
@@ -75,6 +76,14 @@ async def test_three_swipes_then_a_new_message_keep_the_third_in_the_history(har
     assert await history(h) == [("user", "@Finn tell me a story"), ("assistant", "Thrice.")]
     # One message, edited in place: no new post, the same id.
     assert [m["id"] for m in h.discord.posted(CHANNEL_ID)] == [reply["id"]]
+    # Each swipe is a model call counted in the person's usage.
+    replies = reply_requests(h)
+    assert len(replies) == 4
+
+    async def counted() -> bool:
+        return (await h.store.usage.totals(USER_ID, purpose="reply")).calls == 4
+
+    await eventually(counted, "four reply calls counted")
 
     h.claude.script("And they lived happily.", model=MODEL)
     second = await exchange(h, "and then?", 2)
