@@ -1,18 +1,18 @@
 """The commands about a person's own conversation with the character (the cog ``UserCommands``):
-/reset_conversation, /forget_last, /reroll, /remember, /status, /help.
+/reset_conversation, /forget_last, /reroll, /remember, /status, /help; and the swipe buttons (◀ ▶ 🔄) on the
+character's latest reply, which /reroll presses for you (bot/discord/swipes.py, bot/reply/swipes.py).
 
 Thin Discord glue over :class:`bot.operator.conversation_tools.ConversationTools`. Every command acts on the
 caller's own conversation where it is used (a DM, or this channel). Buttons belong to the person who ran the
 command and expire (bot/discord/ui.py); the bot's error handler turns every failure into an ephemeral answer.
 
-Where an admin used ``/bot deactivate``, /reroll (and its Redo and Accept buttons) refuse: they make the
-character speak there. The other commands keep working, since they are about the caller's own data (their
+Where an admin used ``/bot deactivate``, /reroll (and the 🔄 button) refuse: they make the character speak
+there. The other commands keep working, since they are about the caller's own data (their
 history, memories and figures), which stays theirs to see and clean up wherever the bot is silent.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -24,16 +24,12 @@ from discord.ext import commands
 from bot.alive.service import Alive
 from bot.core.pipeline import conversation_scope, private_scope
 from bot.core.text import clip
-from bot.discord.flow import age_restricted_place, private_place
+from bot.discord.flow import private_place
 from bot.discord.permissions import (
-    Inactive,
-    NotAllowed,
     active_here,
     may_talk,
-    require_active,
-    require_may_talk,
 )
-from bot.discord.posting import SendOptions, allowed_mentions_for
+from bot.discord.swipes import SwipeButton
 from bot.discord.ui import OwnedView, confirm_timeout, help_lines, tell
 from bot.operator.conversation_tools import (
     FORGET_DEFAULT,
@@ -41,11 +37,8 @@ from bot.operator.conversation_tools import (
     FORGET_MIN,
     REMEMBER_MAX_CHARS,
     ConversationTools,
-    Draft,
     InvalidInput,
     Pair,
-    RerollSession,
-    StaleReroll,
 )
 from bot.reply.splitting import split_message
 
@@ -173,125 +166,6 @@ class ForgetView(OwnedView):
         await self.finish(interaction, "Cancelled: nothing was forgotten.")
 
 
-class RerollView(OwnedView):
-    """Accept / Redo / Dismiss for a rerolled answer shown as an ephemeral preview.
-
-    The buttons live ``reroll_timeout_seconds`` from when the preview first appears. discord.py's own view
-    timeout restarts at every click, so a user pressing Redo could keep them alive for ever; the expiry is
-    scheduled here instead."""
-
-    def __init__(self, cog: UserCommands, origin: Interaction, session: RerollSession) -> None:
-        super().__init__(origin.user.id, origin, timeout=None)
-        self.cog = cog
-        self.session = session
-        self.draft: Draft | None = None
-        self.lifetime = float(cog.bot.settings.discord.reroll_timeout_seconds) or None
-        self.expiry: asyncio.Task[None] | None = None
-        # One action at a time: a second click while a draft is generated or posted is told to wait.
-        self.busy = asyncio.Lock()
-        self.accept_button = self.button("Accept", "accept", self.accept, style=discord.ButtonStyle.success)
-        self.redo_button = self.button("Redo", "redo", self.redo, style=discord.ButtonStyle.primary)
-        self.dismiss_button = self.button("Dismiss", "dismiss", self.dismiss)
-
-    def set_enabled(self, enabled: bool) -> None:
-        self.accept_button.disabled = not enabled or not (self.draft and self.draft.ok)
-        self.redo_button.disabled = not enabled
-        self.dismiss_button.disabled = not enabled
-
-    def render(self) -> str:
-        assert self.draft is not None
-        text = self.draft.text
-        if len(text) > PREVIEW_LIMIT:
-            text = text[:PREVIEW_LIMIT].rstrip() + f"… *(+{len(self.draft.text) - PREVIEW_LIMIT} characters)*"
-        note = f" Steered by: *{clip(self.session.ooc_context, 150)}*" if self.session.ooc_context else ""
-        if not self.draft.ok:
-            return (f"{text}\n\n-# I could not come up with a new answer just now. "
-                    "Try Redo in a moment, or Dismiss.")
-        return (f"{text}\n\n-# Reroll preview (only you see this).{note} "
-                "Accept posts it here and makes it my "
-                "answer; Redo tries again; Dismiss keeps the old answer.")
-
-    async def show_new_draft(self, interaction: Interaction) -> None:
-        """Generate a draft and show it on the preview (the interaction was already answered or deferred)."""
-        self.draft = await self.session.draft()
-        self.content = self.render()
-        if self.is_finished():  # the buttons expired while this draft was generated: show it, disabled
-            await self.on_timeout()
-            return
-        self.set_enabled(True)
-        await interaction.edit_original_response(content=self.content, view=self)
-        if self.expiry is None and self.lifetime:
-            self.expiry = asyncio.create_task(self.expire_after(self.lifetime),
-                                              name=f"reroll-expiry-{self.token}")
-
-    async def expire_after(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-        if not self.is_finished():
-            self.stop()
-            await self.on_timeout()
-
-    async def refused_here(self, interaction: Interaction) -> bool:
-        """Tell the user and return True when the bot was deactivated here since the preview appeared (or
-        they may no longer make it speak: blocked, or a daily limit reached)."""
-        try:
-            await require_active(self.cog.bot, interaction)
-            await require_may_talk(self.cog.bot, interaction)
-        except (Inactive, NotAllowed) as exc:
-            await tell(interaction, str(exc))
-            return True
-        return False
-
-    async def wait_your_turn(self, interaction: Interaction) -> bool:
-        if self.busy.locked():
-            await tell(interaction, "Just a moment: I'm still on your previous click.")
-            return True
-        return False
-
-    async def redo(self, interaction: Interaction) -> None:
-        if await self.wait_your_turn(interaction) or await self.refused_here(interaction):
-            return
-        async with self.busy:
-            self.set_enabled(False)
-            await interaction.response.edit_message(content=f"{self.content}\n\n-# Rerolling…", view=self)
-            await self.show_new_draft(interaction)
-
-    async def accept(self, interaction: Interaction) -> None:
-        if await self.wait_your_turn(interaction):
-            return
-        async with self.busy:
-            await self._accept(interaction)
-
-    async def _accept(self, interaction: Interaction) -> None:
-        if self.draft is None or not self.draft.ok:
-            await tell(interaction, "There is no answer to accept yet: press Redo.")
-            return
-        if await self.refused_here(interaction):
-            return
-        await interaction.response.defer()
-        try:
-            await self.session.ensure_current()
-        except StaleReroll:
-            await self.finish(interaction, "The conversation has moved on since this reroll started, "
-                                           "so I left it "
-                                           "as it is. Use /reroll again for the newest answer.")
-            return
-        ids = await self.cog.post_publicly(interaction, self.session, self.draft.text)
-        try:
-            await self.session.save(self.draft.text, ids[-1] if ids else None)
-        except StaleReroll:
-            await self.finish(interaction, "Posted, but the conversation moved on meanwhile, "
-                                           "so my memory of it "
-                                           "keeps the newer exchange.")
-            return
-        log.info("user %s accepted a reroll in %s", interaction.user.id, self.session.target.scope)
-        await self.finish(interaction, "Posted. That is now my answer in our conversation.")
-
-    async def dismiss(self, interaction: Interaction) -> None:
-        if await self.wait_your_turn(interaction):
-            return
-        await self.finish(interaction, "Dismissed: my original answer stays.")
-
-
 # --------------------------------------------------------------------------- the cog
 
 
@@ -299,6 +173,12 @@ class UserCommands(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
         self.tools = bot.services.conversation
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(SwipeButton)  # every reply's swipe buttons, before and after a restart
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(SwipeButton)
 
     @property
     def character_name(self) -> str:
@@ -329,49 +209,13 @@ class UserCommands(commands.Cog):
         view = ForgetView(self.tools, interaction, scope, pairs, self.character_name)
         await interaction.response.send_message(view.content, view=view, ephemeral=True)
 
-    @app_commands.command(name="reroll", description="Get a different answer to your last message here.")
-    @app_commands.describe(context="Optional out-of-character note to steer the new answer")
+    @app_commands.command(name="reroll",
+                          description="A new alternative for my latest reply to you here (a swipe).")
+    @app_commands.describe(context="Optional out-of-character note to steer the new alternative")
     @active_here()
     @may_talk()
     async def reroll(self, interaction: Interaction, context: str | None = None) -> None:
-        scope = scope_of(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        target = await self.tools.reroll_target(interaction.user.id, scope)
-        if target is None:
-            await interaction.edit_original_response(content="There is nothing to reroll: you haven't said "
-                                                             "anything to me here yet.")
-            return
-        channel = interaction.channel
-        session = self.tools.reroll(
-            target, author_name=interaction.user.display_name, channel_id=interaction.channel_id or 0,
-            guild_id=interaction.guild_id, guild_name=interaction.guild.name if interaction.guild else "",
-            channel_name=getattr(channel, "name", "") or "", ooc_context=context or "",
-            age_restricted=age_restricted_place(channel))
-        view = RerollView(self, interaction, session)
-        await view.show_new_draft(interaction)
-
-    async def post_publicly(self, interaction: Interaction, session: RerollSession,
-                            text: str) -> list[int]:
-        """Post an accepted reroll as ordinary channel messages (split when long); in a server the first part
-        replies to the message it answers, like a normal reply."""
-        here = interaction.channel
-        channel: discord.abc.Messageable = (
-            here if isinstance(here, discord.abc.Messageable)
-            else self.bot.get_partial_messageable(interaction.channel_id or 0))
-        answered = session.target.user_turn.discord_message_id
-        ids: list[int] = []
-        for i, part in enumerate(split_message(text, self.bot.settings.discord.max_message_length)):
-            reference = None
-            if i == 0 and answered and interaction.guild is not None:
-                reference = discord.MessageReference(message_id=answered,
-                                                     channel_id=interaction.channel_id or 0,
-                                                     fail_if_not_exists=False)
-            kwargs: SendOptions = {"allowed_mentions": allowed_mentions_for(part)}
-            if reference is not None:
-                kwargs["reference"] = reference
-                kwargs["mention_author"] = False
-            ids.append((await channel.send(part, **kwargs)).id)
-        return ids
+        await self.bot.swipe_desk.reroll(interaction, context or "")
 
     @app_commands.command(name="remember", description="Add something to what I always remember about you.")
     @app_commands.describe(memory=f"What I should remember (up to {REMEMBER_MAX_CHARS} characters)")

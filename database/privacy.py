@@ -36,6 +36,7 @@ from database.models import (
 )
 from database.reminders import Reminder, reminder_key
 from database.server_models import Poll, PollVote, Ticket, TicketMessage
+from database.swipes import SwipeSet
 from database.threads import OpenThread
 
 # Every table, classified once (tests/test_privacy_tables.py walks the models: a new table that is in
@@ -65,6 +66,7 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "poll_votes": ("user_id",),
     "tickets": ("opener_id", "closed_by"),  # the topic is their words
     "ticket_messages": ("author_id",),
+    "swipes": ("user_id",),  # the alternatives of a reply to them
 }
 THROUGH_PARENT: dict[str, str] = {"history_messages": "conversations"}
 # 2. The server's own record about members: kept, as the server's moderators would expect.
@@ -279,6 +281,7 @@ class Privacy:
             ("posted_for", delete(PostedFor).where(PostedFor.user_id == user_id)),
             ("api_calls", delete(ApiCall).where(ApiCall.user_id == user_id)),
             ("nicknames", delete(Nickname).where(Nickname.user_id == user_id)),
+            ("swipes", delete(SwipeSet).where(SwipeSet.user_id == user_id)),
             # Their poll votes and their lines in ticket transcripts; the server's moderation record
             # (warnings, actions: target_id / moderator_id) is the server's and stays.
             ("poll_votes", delete(PollVote).where(PollVote.user_id == user_id)),

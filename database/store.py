@@ -40,6 +40,7 @@ from database.state import State
 from database.statements import build_statements, warm_statements
 from database.stats import Stats
 from database.style import StyleProfiles
+from database.swipes import Swipes
 from database.switches import PlaceSwitches
 from database.threads import Threads
 from database.tickets import Tickets
@@ -87,6 +88,7 @@ class Store:
         # Durable timers (rounds, a poll's closing); alive between messages: per-place switches, writing
         # styles, check-ins, feelings toward each person and in each channel.
         self.timers = TimerRows(self.db)
+        self.swipes = Swipes(self.db, conversations)  # a reply's alternatives on its message
         self.switches = PlaceSwitches(self.db)
         self.style = StyleProfiles(self.db, q)
         self.checkins = CheckIns(self.db)

@@ -1,6 +1,6 @@
 """One mention policy for every send path (issue 26, item 4), seen in what the fake Discord would ping
 (its ``_pings``, by Discord's rules for ``allowed_mentions``): a ticket's topic cannot ping @everyone,
-/reroll's public post and the character's own posts ping no crowd, as replies already did."""
+a swiped alternative and the character's own posts ping no crowd, as replies already did."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 from bot.discord.posting import MAX_PINGED_USERS
 from bot.discord.presence import ChannelOutlet
-from tests.harness import ADMIN_ID, CHANNEL_ID, USER_ID, Harness, ephemeral, press
+from tests.harness import ADMIN_ID, CHANNEL_ID, USER_ID, Harness, press
 from tests.test_tickets import setup_staff, threads, ticket
-from tests.test_user_commands import chat, settled, wait_content
+from tests.test_user_commands import chat, settled
 
 CROWD = " ".join(f"<@{900_000_000_000_000_500 + i}>" for i in range(MAX_PINGED_USERS + 2))
 
@@ -30,18 +30,17 @@ async def test_a_ticket_topic_cannot_ping_everyone(harness: Harness) -> None:
     assert pings(opening) == {"everyone": False, "users": [USER_ID], "roles": [staff]}  # ...but pings no one
 
 
-async def test_reroll_public_post_pings_no_crowd(harness: Harness) -> None:
+async def test_a_swiped_alternative_pings_no_crowd(harness: Harness) -> None:
     h = harness
-    await chat(h, "who is coming?", "Let me think.", 1)
+    reply = await chat(h, "who is coming?", "Let me think.", 1)
     await settled(h, 2)
+    await h.discord.wait_for(lambda _: reply.get("components"), what="the swipe buttons")
     h.claude.script(f"Everyone! {CROWD} @everyone", model="claude-test-default")
-    preview = await ephemeral(await h.slash("reroll"))
-    await wait_content(h, preview, "Everyone!")
-    await (await press(h, preview, "accept")).response()
-    await wait_content(h, preview, "Posted.")
-    new = h.discord.posted(CHANNEL_ID)[-1]
-    assert CROWD in new["content"]
-    assert pings(new) == {"everyone": False, "users": [], "roles": []}
+    await (await press(h, reply, "new")).response()
+    await h.discord.wait_for(lambda _: "Everyone!" in reply["content"], what="the new alternative")
+    [edit] = [r for r in h.discord.requests  # through the click's interaction (its @original)
+              if r.method == "PATCH" and "Everyone!" in ((r.body or {}).get("content") or "")]
+    assert h.discord._pings(edit.body) == {"everyone": False, "users": [], "roles": []}
 
 
 async def test_the_characters_own_posts_ping_a_few_but_no_crowd(harness: Harness) -> None:

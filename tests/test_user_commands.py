@@ -14,9 +14,7 @@ from database.records import Turn
 from tests.dbtools import compact_history
 from tests.fakes import EVENT_WAIT
 from tests.harness import (
-    ADMIN_ID,
     CHANNEL_ID,
-    EPHEMERAL,
     USER2_ID,
     USER_ID,
     Harness,
@@ -26,7 +24,6 @@ from tests.harness import (
     ephemeral,
     eventually,
     press,
-    reply_requests,
     stored_history,
 )
 
@@ -37,11 +34,6 @@ async def wait_content(h: Harness, message: dict[str, Any], needle: str,
                        timeout: float = EVENT_WAIT) -> dict[str, Any]:
     await h.discord.wait_for(lambda d: needle in (message.get("content") or ""), timeout, what=f"{needle!r}")
     return message
-
-
-async def reroll(h: Harness, draft: str) -> dict[str, Any]:
-    """``/reroll`` in the channel; its preview, once it shows ``draft``."""
-    return await wait_content(h, await ephemeral(await h.slash("reroll")), draft)
 
 
 async def said_hello(make_harness: MakeHarness, **config: Any) -> Harness:
@@ -246,165 +238,6 @@ async def test_forget_last_default_count_and_out_of_range_values(harness: Harnes
 async def test_forget_last_with_nothing_to_forget(harness: Harness) -> None:
     answer = await ephemeral(await harness.slash("forget_last", dm=True))
     assert "no exchanges" in answer["content"]
-
-
-# --------------------------------------------------------------------------- /reroll
-
-
-async def test_reroll_accept_posts_publicly_and_replaces_the_last_answer(harness: Harness) -> None:
-    h = harness
-    await chat(h, "tell me about the tide", "The old answer.", 1)
-    await settled(h, 2)
-    h.claude.script("A much better answer.", model="claude-test-default")
-    ix = await h.slash("reroll")
-    preview = await ephemeral(ix)
-    await wait_content(h, preview, "A much better answer.")
-    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["The old answer."]  # preview only
-    # The reroll prompt answers the last user turn without the old answer in it.
-    request = reply_requests(h)[-1]
-    text = h.claude.all_text(request)
-    assert "tell me about the tide" in text and "The old answer." not in text
-    assert request.body["messages"][-1]["role"] == "user"
-
-    await (await press(h, preview, "accept")).response()
-    await wait_content(h, preview, "Posted.")
-    posted = h.discord.posted(CHANNEL_ID)
-    assert [m["content"] for m in posted] == ["The old answer.", "A much better answer."]
-    new = posted[-1]
-    assert not new.get("flags", 0) & EPHEMERAL and new.get("message_reference")  # a public reply
-    hist = await h.store.conversations.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")
-    assert [(t.role, t.content) for t in hist.turns][-1] == ("assistant", "A much better answer.")
-    assert len(hist.turns) == 2 and hist.turns[-1].discord_message_id == int(new["id"])
-
-
-async def test_reroll_redo_carries_the_ooc_context_and_dismiss_changes_nothing(harness: Harness) -> None:
-    h = harness
-    await chat(h, "how are you?", "Fine, thanks.", 1)
-    await settled(h, 2)
-    h.claude.script("First reroll.", model="claude-test-default")
-    h.claude.script("Grumpy second reroll.", model="claude-test-default", delay=0.5)
-    preview = await ephemeral(await h.slash("reroll", [{"name": "context", "type": 3, "value": "be grumpy"}]))
-    await wait_content(h, preview, "First reroll.")
-    assert "Steered by: *be grumpy*" in preview["content"]
-    await (await press(h, preview, "redo")).response()
-    impatient = await ephemeral(await press(h, preview, "accept"))  # while the redo is still generating
-    assert "still on your previous click" in impatient["content"]
-    await wait_content(h, preview, "Grumpy second reroll.")
-    redo_request = reply_requests(h)[-1]
-    assert "[Out of character note from alice for this reply: be grumpy]" in h.claude.all_text(redo_request)
-    assert button(preview, "accept")["disabled"] is False
-
-    await (await press(h, preview, "dismiss")).response()
-    assert "original answer stays" in preview["content"] and preview["components"] == []
-    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["Fine, thanks."]
-    assert (await history(h))[-1] == ("assistant", "Fine, thanks.")
-
-
-async def test_reroll_buttons_expire(make_harness: MakeHarness) -> None:
-    h = await said_hello(make_harness, reroll_timeout_seconds=1)
-    h.claude.script("Too late to accept.", model="claude-test-default")
-    preview = await reroll(h, "Too late to accept.")
-    await wait_content(h, preview, "These buttons have expired", timeout=5)
-    assert all(c["disabled"] for c in buttons(preview))
-    late = await ephemeral(await press(h, preview, "accept"))
-    assert "These buttons have expired" in late["content"]
-    await h.settled()  # the click handled to the end: an accept it went on to post would be out
-    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["Hi there."]
-    assert (await history(h))[-1] == ("assistant", "Hi there.")
-
-
-async def test_reroll_buttons_expire_from_the_preview_even_during_a_redo(make_harness: MakeHarness) -> None:
-    h = await said_hello(make_harness, reroll_timeout_seconds=1)
-    h.claude.script("First draft.", model="claude-test-default")
-    h.claude.script("A draft that arrives too late.", model="claude-test-default", delay=2.0)
-    preview = await reroll(h, "First draft.")
-    await (await press(h, preview, "redo")).response()  # the deadline passes while this draft is written
-    await wait_content(h, preview, "A draft that arrives too late.")
-    assert "These buttons have expired" in preview["content"]
-    assert all(c["disabled"] for c in buttons(preview))  # shown, but no longer acceptable
-    late = await ephemeral(await press(h, preview, "accept"))
-    assert "These buttons have expired" in late["content"]
-    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["Hi there."]
-
-
-async def test_reroll_is_refused_where_the_bot_is_deactivated(harness: Harness) -> None:
-    h = harness
-    await chat(h, "tell me a secret", "The sea is salty.", 1)
-    await settled(h, 2)
-    h.claude.script("A fresher secret.", model="claude-test-default")
-    preview = await reroll(h, "A fresher secret.")
-    assert "inactive" in (await subcommand(h, "bot", "deactivate", user=ADMIN_ID))["content"]
-    requests = len(h.claude.requests)
-
-    for action in ("accept", "redo"):  # the preview was made while active; its buttons check again
-        refusal = await ephemeral(await press(h, preview, action))
-        assert "switched off in this channel" in refusal["content"] and "\n" not in refusal["content"]
-    refusal = await ephemeral(await h.slash("reroll"))
-    assert "switched off in this channel" in refusal["content"]
-    assert len(h.claude.requests) == requests  # nothing generated
-    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["The sea is salty."]
-    assert (await history(h))[-1] == ("assistant", "The sea is salty.")
-    # The caller's own data stays theirs to see and clean up where the bot is silent.
-    status = await ephemeral(await h.slash("status"))
-    assert status["embeds"][0]["title"].startswith("Your status with")
-
-    await subcommand(h, "bot", "activate", user=ADMIN_ID)
-    await (await press(h, preview, "accept")).response()
-    await wait_content(h, preview, "Posted.")
-    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["The sea is salty.", "A fresher secret."]
-
-
-async def test_reroll_refusals_nothing_to_reroll_and_stale_accept(harness: Harness) -> None:
-    h = harness
-    await reroll(h, "nothing to reroll")
-
-    await chat(h, "first question", "First answer.", 1)
-    await settled(h, 2)
-    h.claude.script("Rerolled answer.", model="claude-test-default")
-    preview = await reroll(h, "Rerolled answer.")
-    refusal = await ephemeral(await press(h, preview, "accept", user=USER2_ID))
-    assert "belong to whoever ran the command" in refusal["content"]
-
-    await chat(h, "second question", "Second answer.", 2)  # the conversation moves on
-    await settled(h, 4)
-    await (await press(h, preview, "accept")).response()
-    await wait_content(h, preview, "moved on")
-    assert [m["content"] for m in h.discord.posted(CHANNEL_ID)] == ["First answer.", "Second answer."]
-    assert [c for _, c in await history(h)] == ["@Finn first question", "First answer.",
-                                                "@Finn second question", "Second answer."]
-
-
-async def test_reroll_when_claude_fails_shows_the_fallback(harness: Harness,
-                                                           caplog: pytest.LogCaptureFixture) -> None:
-    h = harness
-    await chat(h, "are you there?", "Yes!", 1)
-    await settled(h, 2)
-    h.claude.fail_all(400)
-    with caplog.at_level(logging.ERROR, logger="bot.operator.conversation_tools"):
-        preview = await reroll(h, "lost in thought")
-    assert button(preview, "accept")["disabled"] is True and button(preview, "redo")["disabled"] is False
-    assert any("reroll for user" in r.getMessage() for r in caplog.records)
-    assert (await history(h))[-1] == ("assistant", "Yes!")
-
-
-async def test_reroll_in_a_dm_after_a_failed_reply_becomes_the_answer(harness: Harness) -> None:
-    h = harness
-    h.claude.fail_all(400)
-    sent = await h.dm("psst")
-    dm_channel = int(sent["channel_id"])
-    [fallback] = await h.replies(dm_channel)
-    assert "lost in thought" in fallback["content"]
-    await stored_history(h, "dm", 1)  # the failed reply keeps only the user turn
-    assert await history(h, "dm") == [("user", "psst")]
-    h.claude.recover()
-    h.claude.script("Psst yourself.", model="claude-test-default")
-    preview = await ephemeral(await h.slash("reroll", dm=True))
-    await wait_content(h, preview, "Psst yourself.")
-    await (await press(h, preview, "accept")).response()
-    await wait_content(h, preview, "Posted.")
-    assert [m["content"] for m in h.discord.posted(dm_channel)][-1] == "Psst yourself."
-    assert await history(h, "dm") == [("user", "psst"), ("assistant", "Psst yourself.")]
-    assert await history(h) == []  # the channel conversation is another scope
 
 
 # --------------------------------------------------------------------------- /remember, /status, /help

@@ -40,6 +40,7 @@ from bot.discord.posting import NO_MENTIONS
 from bot.discord.presence import AlivePresence
 from bot.discord.serverview import DiscordServerView
 from bot.discord.startup import announce_connected, log_invite
+from bot.discord.swipes import SwipeDesk
 from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
@@ -119,6 +120,7 @@ class KindredMixin:
     scheduler: Scheduler  # the one scheduler and its named jobs (bot/runtime/jobs.py)
     places: Places  # where the bot is switched on (bot/operator/places.py)
     webhooks: WebhookPool | None  # the cast's webhooks, one per character per channel (None: one character)
+    swipe_desk: SwipeDesk  # the swipe buttons on the latest reply (bot/discord/swipes.py)
 
     def _kindred_init(self, settings: Settings, character: CharacterSource, freeze_after_setup: bool,
                       skip_jobs: Collection[str]) -> None:
@@ -187,7 +189,8 @@ class KindredMixin:
         # The cast's webhooks, one per character per channel (the messages cog's outlets use them), and the
         # flow the messages cog hands each message to.
         self.webhooks = WebhookPool(lambda: self.user, self.ensemble) if self.ensemble is not None else None
-        self.flow = MessageFlow(self, self.in_flight)  # type: ignore[arg-type]  # mixed into a Bot only
+        self.swipe_desk = SwipeDesk(self, services.swipes, self.webhooks)  # type: ignore[arg-type]  # a Bot
+        self.flow = MessageFlow(self, self.in_flight, self.swipe_desk)  # type: ignore[arg-type]  # a Bot only
         # A configured model id the models list does not serve stops start-up here (exit 2, naming the key
         # and the closest real id), not at the first reply; the services are the bot's already, so the
         # close that follows releases them (the model client's connections among them).
@@ -216,6 +219,7 @@ class KindredMixin:
         so a round missed while down runs with the channels known. Later READYs find it running."""
         if hasattr(self, "services") and not self.stopping:
             await self.services.timers.start()
+            self.swipe_desk.start()
 
     def _latencies(self) -> Latencies:
         if isinstance(self, commands.AutoShardedBot):
@@ -270,6 +274,7 @@ class KindredMixin:
             self.scheduler.shutdown()  # no job starts while the rest closes
             await self.services.timers.stop()  # nor a timer's run
             await self.services.heartbeat.stop()
+            await self.swipe_desk.stop()
         self.mirror.close()  # the cogs unload now: the log channel's last lines are theirs
         self.in_flight.cancel()  # what did not finish in the grace period
         # a Bot's method, which the mixin gets from the Bot it is mixed into

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import discord
 
 from bot.core.attachments import NOTHING, Attachment, Carried, Embed
-from bot.core.pipeline import Incoming, Outlet
+from bot.core.pipeline import Incoming, Outlet, ReplyResult
 from bot.discord.media import attachment_fetcher
 from bot.discord.voice import Bot as VoiceBot
 from bot.discord.voice import hear, speak_reply, voice_attachment, with_voice_placeholder
@@ -30,14 +30,24 @@ class Bot(VoiceBot, Protocol):
     replies: ReplySequence
 
 
+class Swipes(Protocol):
+    """The swipe buttons (bot/discord/swipes.py's desk, which reads this module's places)."""
+
+    async def moved_on(self, msg: Incoming) -> None: ...
+
+    async def offer(self, msg: Incoming, results: list[ReplyResult], message: discord.Message) -> None: ...
+
+
 class MessageFlow:
     """One Discord message's way in: what the messages cog hands on, between Discord in and Discord out.
     Built by the bot's setup_hook once the services are composed, and handed to the cog. ``in_flight``: each
-    message's handling is counted there while it runs, so a graceful stop lets it finish."""
+    message's handling is counted there while it runs, so a graceful stop lets it finish; ``swipes``: the
+    swipe buttons, moved to each new reply."""
 
-    def __init__(self, bot: Bot, in_flight: InFlight) -> None:
+    def __init__(self, bot: Bot, in_flight: InFlight, swipes: Swipes) -> None:
         self.bot = bot
         self.in_flight = in_flight
+        self.swipes = swipes
 
     def incoming(self, message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:
         """``message`` as the engine sees it; ``character``: the name an @mention of the bot account is
@@ -62,7 +72,9 @@ class MessageFlow:
                 if heard is None:
                     return
                 msg = heard
+            await self.swipes.moved_on(msg)  # the swipe buttons of the reply before go
             results = await self.bot.replies.handle(msg, outlet_for)
+            await self.swipes.offer(msg, results, message)
             spoken = [r for r in results if r.speaker == self.bot.engine.character_key]
             if spoken and self.bot.voice.speaks_after(voice_message=voice_message):
                 await speak_reply(self.bot, message.channel.id, message.id, spoken[0])

@@ -28,7 +28,7 @@ def reply_nonce(message_id: int, part: int, *, greeting: bool = False) -> str:
 
 def allowed_mentions_for(text: str, *, users: Iterable[discord.abc.Snowflake] = (),
                          roles: Iterable[discord.abc.Snowflake] = ()) -> discord.AllowedMentions:
-    """The one mention policy of every post (replies, /reroll, the character's own posts, tickets...):
+    """The one mention policy of every post (replies, swipes, the character's own posts, tickets...):
     never @everyone or @here; roles only those the code names (a ticket's staff role), never one the text
     names; users the code names, plus those the text names when they are a handful (a reply echoing a
     message with a hundred mentions pings none of them)."""

@@ -1,5 +1,5 @@
-"""What a user may do to their own conversation: reset it, forget exchanges, reroll the last answer,
-add a core memory, see their figures.
+"""What a user may do to their own conversation: reset it, forget exchanges, add a core memory, see their
+figures (a new answer to the last message is a swipe: bot/reply/swipes.py).
 
 Plain logic over the :class:`~bot.reply.engine.ReplyEngine` and the store, so the slash-command cog, the
 console and tests drive exactly the same code. Every operation is scoped to one user and one conversation
@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
-from discord.utils import time_snowflake
-
-from bot.core.claude import ClaudeUnavailable
 from bot.core.config import MemorySettings
-from bot.core.pipeline import Incoming
-from bot.core.tokens import count_tokens, counted, history_tokens
+from bot.core.tokens import history_tokens
 from bot.reply.engine import ReplyEngine
 from bot.reply.persona_runtime import StageStatus, dm_greeted_key, stage_status
 from database.records import PRIVATE_NOTE_SOURCE, History, Turn, Usage
@@ -33,10 +28,6 @@ REMEMBER_MAX_CHARS = 1000
 
 class InvalidInput(ValueError):
     """Bad user input; the message is a one-line explanation meant for the user."""
-
-
-class StaleReroll(Exception):
-    """The conversation moved on (or was reset) since the reroll started; its draft no longer applies."""
 
 
 @dataclass(frozen=True)
@@ -88,84 +79,6 @@ class StatusFigures:
     stage: StageStatus | None = None  # the character's evolution (None when it has no stages)
 
 
-@dataclass(frozen=True)
-class RerollTarget:
-    """The last exchange of a conversation: the user turn to answer again and the answer(s) it replaces."""
-
-    user_id: int
-    scope: str
-    user_turn: Turn
-    answer_turns: tuple[Turn, ...] = field(default_factory=tuple)
-
-    @staticmethod
-    def of(history: History, user_id: int, scope: str) -> RerollTarget | None:
-        turns = history.turns
-        last_user = next((i for i in range(len(turns) - 1, -1, -1) if turns[i].role == "user"), None)
-        if last_user is None:
-            return None
-        return RerollTarget(user_id, scope, turns[last_user], tuple(turns[last_user + 1:]))
-
-    def same_as(self, other: RerollTarget | None) -> bool:
-        return other is not None and other.user_turn.id == self.user_turn.id and \
-            [t.id for t in other.answer_turns] == [t.id for t in self.answer_turns]
-
-
-@dataclass(frozen=True)
-class Draft:
-    text: str
-    ok: bool  # False: Claude failed and ``text`` is the in-character fallback (not to be posted)
-
-
-class RerollSession:
-    """One /reroll: drafts new answers to the last user turn and, when one is accepted, puts it in place of
-    the old answer in the history."""
-
-    def __init__(self, tools: ConversationTools, target: RerollTarget, incoming: Incoming,
-                 ooc_context: str) -> None:
-        self.tools = tools
-        self.target = target
-        self.incoming = incoming
-        self.ooc_context = ooc_context.strip()
-        self.drafts = 0
-
-    async def draft(self) -> Draft:
-        """Generate a new answer (steered by the out-of-character context); the fallback if Claude fails."""
-        engine = self.tools.engine
-        persona = engine.persona
-        self.drafts += 1
-        try:
-            completion = await engine.generate(self.incoming, persona, ooc_context=self.ooc_context,
-                                               replace_last_reply=True)
-        except ClaudeUnavailable as exc:
-            log.error("reroll for user %s in %s failed: %s", self.target.user_id, self.target.scope, exc)
-            return Draft(engine.fallback_text(persona), False)
-        if not completion.text.strip():
-            log.error("reroll for user %s in %s came back empty", self.target.user_id, self.target.scope)
-            return Draft(engine.fallback_text(persona), False)
-        return Draft(engine.finish_text(self.incoming, completion.text), True)
-
-    async def ensure_current(self) -> None:
-        """Raise :class:`StaleReroll` unless the last exchange is still the one this session started from."""
-        history = await self.tools.history(self.target.user_id, self.target.scope)
-        if not self.target.same_as(RerollTarget.of(history, self.target.user_id, self.target.scope)):
-            raise StaleReroll("the conversation has moved on since this reroll started")
-
-    async def save(self, text: str, discord_message_id: int | None) -> None:
-        """Make ``text`` the answer to the last user turn: the first old answer turn is rewritten in place,
-        any further ones (all of which the new answer replaced in the prompt) are removed."""
-        await self.ensure_current()
-        store = self.tools.store
-        answers = self.target.answer_turns
-        if answers:
-            await store.conversations.replace_turn(answers[0].id, text, count_tokens(text),
-                                                   discord_message_id)
-            await store.conversations.delete_turns([t.id for t in answers[1:]])
-        else:  # the original reply had failed: the reroll becomes the answer
-            await store.conversations.append_turns(
-                self.tools.character_key, self.target.user_id, self.target.scope,
-                [counted(Turn("assistant", text, discord_message_id=discord_message_id))])
-
-
 class ConversationTools:
     def __init__(self, engine: ReplyEngine, store: Store, memory: MemorySettings) -> None:
         """``engine``: the main character's, which drafts; ``memory``: the memory section, following
@@ -201,25 +114,6 @@ class ConversationTools:
         current = {t.id for t in (await self.history(user_id, scope)).turns}
         wanted = [tid for pair in pairs for tid in pair.turn_ids if tid in current]
         return await self.store.conversations.delete_turns(wanted)
-
-    # -- reroll
-
-    async def reroll_target(self, user_id: int, scope: str) -> RerollTarget | None:
-        return RerollTarget.of(await self.history(user_id, scope), user_id, scope)
-
-    def reroll(self, target: RerollTarget, *, author_name: str, channel_id: int, guild_id: int | None,
-               guild_name: str = "", channel_name: str = "", ooc_context: str = "",
-               age_restricted: bool = False) -> RerollSession:
-        """A session answering ``target`` again, as if its user turn had just arrived where the command was
-        used (``age_restricted``: there, a mature character speaks in full)."""
-        turn = target.user_turn
-        incoming = Incoming(
-            message_id=turn.discord_message_id or time_snowflake(datetime.now(UTC)),
-            channel_id=channel_id, author_id=target.user_id, author_name=author_name, content=turn.content,
-            created_at=datetime.now(UTC), is_dm=target.scope == "dm", guild_id=guild_id,
-            guild_name=guild_name,
-            channel_name=channel_name, age_restricted=age_restricted)
-        return RerollSession(self, target, incoming, ooc_context)
 
     # -- memories and figures
 

@@ -63,6 +63,7 @@ from bot.reply.engine import ReplyEngine
 from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.recovery import LateReplies, ReplyRecovery
 from bot.reply.sequence import ReplySequence, Solo
+from bot.reply.swipes import ReplySwipes
 from bot.runtime.cluster import Cluster, Handler, LeadWork
 from bot.runtime.jobs import MemoryJobs, Scheduler, scheduled_jobs
 from bot.runtime.reloader import ConfigReloader
@@ -158,6 +159,7 @@ class Services:
     tools: ServerTools
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
     reminders: ReminderBook  # /reminders, /timezone's proposals, the set_reminder tool
+    swipes: ReplySwipes  # a reply's alternatives (bot/discord/swipes.py shows them)
     dashboard: Dashboard | None = None
 
     @property
@@ -333,7 +335,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log),
                         tools=ServerTools.on(store, polls),
                         conversation=ConversationTools(engine, store, holder.follow(MemorySettings)),
-                        reminders=reminders)
+                        reminders=reminders,
+                        swipes=ReplySwipes(store, holder.follow(DiscordSettings), engine, ensemble))
     if live is not None:
         services.dashboard = compose_dashboard(services, settings, edge, live)
     return services

@@ -15,6 +15,7 @@ import database.library_models  # noqa: F401  (registers personaflow's and the c
 import database.owed  # noqa: F401  (registers the owed_replies table on Base)
 import database.reminders  # noqa: F401  (registers the reminders table on Base)
 import database.server_models  # noqa: F401  (registers the server tools' tables on Base)
+import database.swipes  # noqa: F401  (registers the swipes table on Base)
 from database.models import Base
 
 config = context.config

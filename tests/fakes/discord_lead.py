@@ -24,6 +24,13 @@ from aiohttp import WSMsgType, web
 
 from tests.fakes import EVENT_WAIT, serve_local
 from tests.fakes.discord_cdn import CdnWorld
+from tests.fakes.discord_components import (
+    SERVED_WINDOW,
+    refuse_callback,
+    refuse_components,
+    refuse_token_use,
+    webhook_components,
+)
 from tests.fakes.discord_edits import refuse_edit, refuse_webhook_edit, too_long
 from tests.fakes.discord_faults import Reliability
 from tests.fakes.discord_guild import (
@@ -568,7 +575,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
             payload["user"] = self.users[user_id]
         if message is not None:
             payload["message"] = self._public(message)
-        self.interactions[iid] = {"payload": payload, "callbacks": [], "followups": [], "token": token}
+        self.interactions[iid] = {"payload": payload, "callbacks": [], "followups": [], "token": token,
+                                  "created": time.monotonic()}
         return payload
 
     async def interaction_command(self, name: str, options: list[dict[str, Any]], *, user_id: int,
@@ -705,7 +713,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
             case ("GET", ["channels", cid, "messages", mid]):
                 return self._public(self.messages[int(mid)])
             case ("PATCH", ["channels", cid, "messages", mid]):
-                refused = refuse_edit(self.messages.get(int(mid)), int(cid), bot, body)
+                refused = refuse_edit(self.messages.get(int(mid)), int(cid), bot, body) \
+                    or refuse_components(body)
                 return refused if refused is not None else await self._edit(int(mid), body, files)
             case ("DELETE", ["channels", cid, "messages", mid]):
                 return await self._delete(int(mid))
@@ -743,8 +752,9 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
             case ("POST", ["webhooks", wid, wtoken]):
                 return await self._webhook_execute(int(wid), wtoken, body, files, query)
             case ("PATCH", ["webhooks", wid, wtoken, "messages", mid]):
-                refused = refuse_webhook_edit(self.messages.get(int(mid)), self.webhooks.get(int(wid)),
-                                              wtoken, body)
+                hook = self.webhooks.get(int(wid))
+                body, refused = webhook_components(hook, body, query) if hook else (body, None)
+                refused = refused or refuse_webhook_edit(self.messages.get(int(mid)), hook, wtoken, body)
                 return refused if refused is not None else await self._edit(int(mid), body, files)
             case ("DELETE", ["webhooks", wid, wtoken, "messages", mid]):
                 return await self._delete(int(mid))
@@ -815,7 +825,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
 
     async def _bot_post(self, channel_id: int, author: dict[str, Any], body: dict[str, Any],
                         files: list[dict[str, Any]]) -> dict[str, Any] | web.Response:
-        refused = too_long(body)
+        refused = too_long(body) or refuse_components(body)
         if refused is not None:
             return refused
         checked = self._check_post(author, body)  # the nonce: a re-sent post is the same message
@@ -888,8 +898,13 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
                 return record
         raise KeyError(f"interaction token {token}")
 
-    def _callback(self, iid: int, body: dict[str, Any], files: list[dict[str, Any]]) -> dict[str, Any]:
+    def _callback(self, iid: int, body: dict[str, Any],
+                  files: list[dict[str, Any]]) -> dict[str, Any] | web.Response:
         record = self.interactions[iid]
+        refused = refuse_callback(record, SERVED_WINDOW) or refuse_components(body.get("data") or {})
+        if refused is not None:
+            return refused
+        record["acknowledged"] = True
         payload = record["payload"]
         rtype = int(body.get("type", 0))
         data = body.get("data") or {}
@@ -933,8 +948,12 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
         record["callbacks"].append(entry)
         return result
 
-    def _followup(self, token: str, body: dict[str, Any], files: list[dict[str, Any]]) -> dict[str, Any]:
+    def _followup(self, token: str, body: dict[str, Any],
+                  files: list[dict[str, Any]]) -> dict[str, Any] | web.Response:
         record = self._interaction_for_token(token)
+        refused = refuse_token_use(record) or refuse_components(body)
+        if refused is not None:
+            return refused
         payload = record["payload"]
         fields = self._content_fields(body, files)
         message = self._message(int(payload["channel_id"]), self.users[self.application_id], "",
@@ -948,6 +967,9 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
     async def _interaction_message(self, method: str, token: str, which: str, body: dict[str, Any],
                                    files: list[dict[str, Any]]) -> Any:
         record = self._interaction_for_token(token)
+        refused = refuse_token_use(record) or refuse_components(body)
+        if refused is not None:
+            return refused
         mid = record.get("original") if which == "@original" else int(which)
         if mid is None:
             raise KeyError("original response")
@@ -965,7 +987,9 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
         channel = self.channels[channel_id]
         hook = {"id": str(wid), "type": 1, "token": f"wtoken-{wid}", "name": body.get("name") or "Webhook",
                 "avatar": "fakeavatarhash" if body.get("avatar") else None, "channel_id": str(channel_id),
-                "guild_id": channel.get("guild_id"), "application_id": None, "user": bot,
+                "guild_id": channel.get("guild_id"), "user": bot,
+                # A bot's webhook belongs to its application (its buttons' clicks come to the bot).
+                "application_id": str(self.application_id) if bot.get("bot") else None,
                 "_avatar_data": body.get("avatar")}
         self.webhooks[wid] = hook
         return {k: v for k, v in hook.items() if not k.startswith("_")}
@@ -975,6 +999,9 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
         hook = self.webhooks[wid]
         if hook["token"] != wtoken:
             raise KeyError("webhook token")
+        body, refused = webhook_components(hook, body, query)
+        if refused is not None:
+            return refused
         author = {"id": str(wid), "username": body.get("username") or hook["name"], "avatar": hook["avatar"],
                   "discriminator": "0000", "bot": True, "global_name": None}
         message = self._message(int(hook["channel_id"]), author, "",

@@ -199,8 +199,9 @@ class DiscordSettings:
         2000, "Longest Discord message; longer replies are split.", min=100, max=4000)
     shard_count: int = key(
         1, "Gateway shards; above 1 the bot runs as an AutoShardedBot.", above=0, restart=True)
-    reroll_timeout_seconds: int = key(
-        60, "Seconds the /reroll buttons stay usable, counted from when the preview appears.", min=0)
+    swipe_timeout_seconds: int = key(
+        900, "Seconds the swipe buttons (◀ ▶ 🔄) stay on the character's latest reply, from when it is "
+        "posted; they also go when the next message arrives there.", min=1)
     confirm_timeout_seconds: int = key(
         180, "Seconds the confirmation buttons of /reset_conversation, /forget_last and /forget_me stay "
         "usable (0: no limit).", min=0)

@@ -1,0 +1,288 @@
+"""Swipes on Discord: the ◀ ▶ 🔄 buttons on the character's latest reply, and the edits that show an
+alternative on that same message (the logic is bot/reply/swipes.py).
+
+The buttons are a discord.py DynamicItem: their custom ids name only the action, and the message they are
+on says which reply, so any reply's buttons work after a restart with nothing to register per message. A
+reply the bot account posted is edited through the interaction (or the channel, when no one pressed
+anything); one a character of an ensemble posted through its webhook is edited through that webhook, the
+only account Discord lets edit it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+
+from bot.core.pipeline import Incoming, ReplyResult
+from bot.discord.flow import age_restricted_place
+from bot.discord.outlets import WebhookPool
+from bot.discord.permissions import (
+    HookInteraction,
+    Inactive,
+    NotAllowed,
+    is_admin,
+    require_active,
+    require_may_talk,
+)
+from bot.discord.posting import allowed_mentions_for
+from bot.discord.ui import tell
+from bot.reply.swipes import Asker, ReplySwipes, Swiped
+from database.swipes import SwipeRecord
+
+log = logging.getLogger(__name__)
+
+CUSTOM_ID = "kindred-swipe:{action}"
+CUSTOM_ID_PATTERN = r"kindred-swipe:(?P<action>prev|next|new)"
+ACTIONS = {"prev": "◀", "next": "▶", "new": "🔄"}
+
+
+class SwipeButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID_PATTERN):
+    """One of a reply's swipe buttons; works on any reply, before and after a restart."""
+
+    def __init__(self, action: str, *, disabled: bool = False) -> None:
+        super().__init__(discord.ui.Button(label=ACTIONS[action], custom_id=CUSTOM_ID.format(action=action),
+                                           style=discord.ButtonStyle.secondary, disabled=disabled))
+        self.action = action
+
+    @classmethod
+    async def from_custom_id(cls, interaction: HookInteraction, item: discord.ui.Item[discord.ui.View],
+                             match: re.Match[str], /) -> SwipeButton:
+        return cls(match["action"])
+
+    async def callback(self, interaction: HookInteraction) -> None:
+        desk: SwipeDesk | None = getattr(interaction.client, "swipe_desk", None)
+        if desk is None:
+            await tell(interaction, "Swipes are not available right now.")
+            return
+        await desk.press(interaction, self.action)
+
+
+def swipe_view(record: SwipeRecord) -> discord.ui.View:
+    """◀, where we are (n/m), ▶, 🔄: one action row of four buttons."""
+    view = discord.ui.View(timeout=None)
+    last = len(record.alternatives) - 1
+    view.add_item(SwipeButton("prev", disabled=record.shown == 0))
+    view.add_item(discord.ui.Button(label=f"{record.shown + 1}/{last + 1}", disabled=True,
+                                    custom_id="kindred-swipe:at"))
+    view.add_item(SwipeButton("next", disabled=record.shown == last))
+    view.add_item(SwipeButton("new"))
+    return view
+
+
+class SwipeDesk:
+    """The bot's swipes on Discord: offers them on a reply, answers the buttons, and takes the buttons off
+    when the conversation moves on or their time is up."""
+
+    def __init__(self, client: discord.Client, swipes: ReplySwipes, webhooks: WebhookPool | None) -> None:
+        """``webhooks``: the cast's (None: one character, who speaks as the bot account)."""
+        self.client = client
+        self.swipes = swipes
+        self.webhooks = webhooks
+        self.channels: set[int] | None = None  # channels with open swipes (None: not read yet)
+        self.busy: set[int] = set()  # messages a new alternative is being written for
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.wake = asyncio.Event()
+        self.expiry: asyncio.Task[None] | None = None
+
+    # -- the conversation moves on
+
+    async def moved_on(self, msg: Incoming) -> None:
+        """A message arrived in a channel: the buttons there go, each reply keeping the alternative shown
+        (already in the history). Only the database is awaited; the edits go out beside the reply."""
+        if msg.author_id in self.swipes.engine.own_author_ids:
+            return
+        if self.channels is None:
+            self.channels = set(await self.swipes.open_channels())
+        if msg.channel_id not in self.channels:
+            return
+        self.channels.discard(msg.channel_id)
+        for record in await self.swipes.close_channel(msg.channel_id):
+            self.beside(self.strip(record))
+
+    async def offer(self, msg: Incoming, results: list[ReplyResult], message: discord.Message) -> None:
+        """Swipes on the last reply just posted to ``message`` (one message long, by a character we can edit
+        as)."""
+        if not results:
+            return
+        result = results[-1]
+        webhook_id = None
+        if self.webhooks is not None and message.guild is not None and result.speaker \
+                and result.speaker != self.swipes.engine.character_key:
+            hook = await self._hook(message.channel, result.speaker)
+            if hook is None:  # said by the bot account as "**Name:** ...": not swapped in place
+                return
+            webhook_id = hook.id
+        for record in await self.swipes.close_channel(msg.channel_id):  # an older reply is no longer latest
+            self.beside(self.strip(record))
+        offered = await self.swipes.offer(msg, result, webhook_id)
+        if offered is None:
+            return
+        if self.channels is not None:
+            self.channels.add(offered.channel_id)
+        await self.edit(offered, message.channel, None, buttons=True)
+        self.wake.set()
+
+    # -- the buttons
+
+    async def press(self, interaction: HookInteraction, action: str) -> None:
+        message = interaction.message
+        if message is None:
+            return
+        record = await self.swipes.of_message(message.id)
+        bot = interaction.client  # the Kindred bot: who its admins are, where it is active, its limits
+        admin = await is_admin(bot, interaction.user)
+        if not admin and interaction.guild_id is not None:
+            perms = interaction.permissions
+            admin = perms.administrator or perms.manage_guild
+        asker = self._asker(interaction, admin)
+        refusal = self.swipes.refusal(record, asker)
+        if refusal or record is None:
+            await tell(interaction, refusal)
+            return
+        if action == "new":
+            if message.id in self.busy:
+                await tell(interaction, "Just a moment: I'm still writing the last one.")
+                return
+            try:  # a new alternative makes the character speak: the same rules as a message
+                await require_active(bot, interaction)
+                await require_may_talk(bot, interaction)
+            except (Inactive, NotAllowed) as exc:
+                await tell(interaction, str(exc))
+                return
+        await interaction.response.defer()  # the token's three seconds: the edit follows
+        if action == "new":
+            self.busy.add(message.id)
+            try:
+                swiped = await self.swipes.new_alternative(record, asker)
+            finally:
+                self.busy.discard(message.id)
+        else:
+            swiped = await self.swipes.step(record, -1 if action == "prev" else 1)
+        await self.shown(interaction, record, swiped)
+
+    async def reroll(self, interaction: HookInteraction, context: str) -> None:
+        """/reroll: a new alternative on the caller's latest reply here, as 🔄 would."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        record = await self.swipes.latest(interaction.user.id, int(interaction.channel_id or 0))
+        if record is None or self.swipes.refusal(record, self._asker(interaction, False)):
+            await interaction.edit_original_response(content=(
+                "There is nothing to reroll: my latest reply to you here has no swipes open any more "
+                "(they go when the conversation moves on)."))
+            return
+        if record.message_id in self.busy:
+            await interaction.edit_original_response(content="Just a moment: I'm still writing the last one.")
+            return
+        self.busy.add(record.message_id)
+        try:
+            swiped = await self.swipes.new_alternative(record, self._asker(interaction, False), context)
+        finally:
+            self.busy.discard(record.message_id)
+        if swiped.record is None or swiped.refusal:
+            await interaction.edit_original_response(
+                content=swiped.refusal or "The conversation moved on meanwhile: nothing was changed.")
+            return
+        await self.edit(swiped.record, interaction.channel, None, buttons=True)
+        await interaction.edit_original_response(content=(
+            f"A new alternative is on my reply "
+            f"({swiped.record.shown + 1}/{len(swiped.record.alternatives)}); "
+            "◀ ▶ go back to the others. The one shown when we talk on is the one I keep."))
+
+    def _asker(self, interaction: HookInteraction, admin: bool) -> Asker:
+        channel = interaction.channel
+        return Asker(interaction.user.id, interaction.user.display_name, admin,
+                     interaction.guild.name if interaction.guild else "", getattr(channel, "name", "") or "",
+                     age_restricted_place(channel))
+
+    async def shown(self, interaction: HookInteraction, before: SwipeRecord, swiped: Swiped) -> None:
+        if swiped.refusal:
+            await interaction.followup.send(swiped.refusal, ephemeral=True)
+            return
+        if swiped.record is None:
+            await interaction.followup.send("These buttons have expired: the conversation has moved on.",
+                                            ephemeral=True)
+            return
+        await self.edit(swiped.record, interaction.channel, interaction, buttons=True)
+        log.info("user %s swiped reply %s to %d/%d", interaction.user.id, before.message_id,
+                 swiped.record.shown + 1, len(swiped.record.alternatives))
+
+    # -- editing the reply
+
+    async def strip(self, record: SwipeRecord) -> None:
+        """The buttons off a reply, its shown alternative staying."""
+        channel = self.client.get_channel(record.channel_id) or \
+            self.client.get_partial_messageable(record.channel_id)
+        try:
+            await self.edit(record, channel, None, buttons=False)
+        except discord.HTTPException as exc:  # deleted meanwhile, or no longer ours to edit
+            log.info("could not take the swipe buttons off message %s: %s", record.message_id, exc)
+
+    async def edit(self, record: SwipeRecord, channel: object, interaction: HookInteraction | None, *,
+                   buttons: bool) -> None:
+        view = swipe_view(record) if buttons else None
+        mentions = allowed_mentions_for(record.text)
+        if record.webhook_id is not None:
+            hook = await self._hook(channel, record.character)
+            if hook is None:  # no longer reachable (permissions changed): the message stays as it is
+                log.info("no webhook of %s to edit message %s with", record.character, record.message_id)
+                return
+            await hook.edit_message(record.message_id, content=record.text, view=view,
+                                    allowed_mentions=mentions)
+        elif interaction is not None:
+            await interaction.edit_original_response(content=record.text, view=view,
+                                                     allowed_mentions=mentions)
+        else:
+            place = self.client.get_partial_messageable(record.channel_id)
+            partial = place.get_partial_message(record.message_id)
+            await partial.edit(content=record.text, view=view, allowed_mentions=mentions)
+
+    async def _hook(self, channel: object, key: str) -> discord.Webhook | None:
+        pool = self.webhooks
+        if pool is None:
+            return None
+        if not isinstance(channel, discord.TextChannel):
+            found = self.client.get_channel(getattr(channel, "id", 0))
+            channel = found if isinstance(found, discord.TextChannel) else channel
+        return await pool.get(channel, key) if isinstance(channel, discord.abc.Messageable) else None
+
+    # -- their time runs out
+
+    def start(self) -> None:
+        """Connected: the loop that takes expired buttons off (from the database, so a restart keeps it)."""
+        if self.expiry is None or self.expiry.done():
+            self.expiry = asyncio.create_task(self._expire(), name="swipe-expiry")
+
+    async def stop(self) -> None:
+        for task in [*self.tasks, *([self.expiry] if self.expiry else [])]:
+            task.cancel()
+        await asyncio.gather(*self.tasks, *([self.expiry] if self.expiry else []), return_exceptions=True)
+
+    async def _expire(self) -> None:
+        while True:
+            try:
+                due = await self.swipes.next_closing()
+                wait = None if due is None else max(0.0, (due - datetime.now(UTC)).total_seconds())
+                self.wake.clear()
+                if wait is None or wait > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wake.wait(), wait)
+                    continue
+                for record in await self.swipes.close_due():
+                    await self.strip(record)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("taking expired swipe buttons off failed")
+                await asyncio.sleep(5)
+
+    def beside(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run an edit beside the reply, tracked so a shutdown waits for it."""
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)

@@ -1,0 +1,177 @@
+"""Swipes: the character's latest reply in a conversation can be answered again, its alternatives kept and
+browsed on the same message, as SillyTavern does.
+
+A reply posted as one message is offered swipes (:meth:`ReplySwipes.offer`); a new alternative is a model
+call like the reply's own (the same engine, the same server, so the spending limits and usage count it);
+showing an alternative writes it into the stored answer at once, so what the history keeps when the
+conversation moves on is always the one shown. The buttons go (:meth:`ReplySwipes.close_channel`) when the
+next message arrives there, or when ``swipe_timeout_seconds`` ran out. Everything lives in the database
+(database/swipes.py), so a restart changes nothing. Discord's side is bot/discord/swipes.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from discord.utils import time_snowflake
+
+from bot.core.claude import ClaudeUnavailable
+from bot.core.config import DiscordSettings
+from bot.core.pipeline import Incoming, ReplyResult
+from bot.core.tokens import count_tokens
+from bot.reply.engine import ReplyEngine
+from bot.reply.ensemble import Ensemble
+from database.records import Turn
+from database.store import Store
+from database.swipes import SwipeRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who pressed a button, and where: their name and the place's, for the prompt of a new alternative."""
+
+    user_id: int
+    name: str
+    admin: bool = False
+    guild_name: str = ""
+    channel_name: str = ""
+    age_restricted: bool = False  # the place is (a mature character speaks in full there)
+
+
+@dataclass(frozen=True)
+class Swiped:
+    """What a press did: the set as it is now (None: its buttons are gone), or why nothing changed."""
+
+    record: SwipeRecord | None
+    refusal: str = ""
+
+
+class ReplySwipes:
+    def __init__(self, store: Store, discord: DiscordSettings, engine: ReplyEngine,
+                 ensemble: Ensemble | None) -> None:
+        """``discord``: the Discord section, following reloads (the buttons' lifetime, the message length);
+        ``engine``: the main character's; ``ensemble``: the cast's other characters, when there are some."""
+        self.store = store
+        self.discord = discord
+        self.engine = engine
+        self.ensemble = ensemble
+
+    def engine_of(self, character: str) -> ReplyEngine | None:
+        if character == self.engine.character_key:
+            return self.engine
+        if self.ensemble is not None:
+            try:
+                return self.ensemble.engine(character)
+            except (KeyError, StopIteration):  # a character no longer in the cast
+                return None
+        return None
+
+    async def offer(self, msg: Incoming, result: ReplyResult, webhook_id: int | None = None,
+                    now: datetime | None = None) -> SwipeRecord | None:
+        """Open swipes on a reply just posted, when it is one message (a reply split over several cannot be
+        swapped in place). None: not offered."""
+        if not result.ok or len(result.message_ids) != 1 or result.message_ids[0] is None:
+            return None
+        if len(result.turn_ids) < 2:  # not kept (the person is not remembered): nothing to answer again from
+            return None
+        character = result.speaker or self.engine.character_key
+        if self.engine_of(character) is None:
+            return None
+        now = now or datetime.now(UTC)
+        # The stored answer is the exchange's last turn (after the message, and a greeting if there was one).
+        turn_id = result.turn_ids[-1]
+        record = SwipeRecord(result.message_ids[0], character, msg.author_id, msg.scope, msg.channel_id,
+                             msg.guild_id, webhook_id, turn_id, (result.parts[0],), 0, True,
+                             now + timedelta(seconds=self.discord.swipe_timeout_seconds))
+        await self.store.swipes.open(record)
+        return record
+
+    async def of_message(self, message_id: int) -> SwipeRecord | None:
+        return await self.store.swipes.get(message_id)
+
+    async def open_channels(self) -> list[int]:
+        return await self.store.swipes.open_channels()
+
+    async def latest(self, user_id: int, channel_id: int) -> SwipeRecord | None:
+        """The open swipes of the reply to ``user_id`` in this channel (for /reroll), if any."""
+        return await self.store.swipes.open_for(user_id, channel_id)
+
+    def refusal(self, record: SwipeRecord | None, asker: Asker, now: datetime | None = None) -> str:
+        """Why ``asker`` may not swipe here ("" when they may)."""
+        if record is None or not record.open or record.closes_at <= (now or datetime.now(UTC)):
+            return "These buttons have expired: the conversation has moved on."
+        if asker.user_id != record.user_id and not asker.admin:
+            return "Only the person this reply answered can swipe it."
+        return ""
+
+    async def step(self, record: SwipeRecord, delta: int) -> Swiped:
+        """Show the previous (-1) or next (+1) alternative."""
+        index = record.shown + delta
+        if not 0 <= index < len(record.alternatives):
+            return Swiped(record, "There is no other alternative that way: press 🔄 for a new one.")
+        text = record.alternatives[index]
+        return await self._shown(record, index, text, added=False)
+
+    async def new_alternative(self, record: SwipeRecord, asker: Asker, ooc_context: str = "") -> Swiped:
+        """Ask the model for another answer to the same message (steered by ``ooc_context``, an
+        out-of-character note), and show it."""
+        engine = self.engine_of(record.character)
+        history = await self.store.conversations.history(record.character, record.user_id, record.scope)
+        answered = _answered_turn(history.turns, record.turn_id)
+        if engine is None or answered is None:
+            return Swiped(record, "I can no longer find the message this reply answered.")
+        incoming = Incoming(
+            message_id=answered.discord_message_id or time_snowflake(datetime.now(UTC)),
+            channel_id=record.channel_id, author_id=record.user_id,
+            author_name=asker.name if asker.user_id == record.user_id else "",
+            content=answered.content, created_at=datetime.now(UTC), is_dm=record.scope == "dm",
+            guild_id=record.guild_id, guild_name=asker.guild_name, channel_name=asker.channel_name,
+            age_restricted=asker.age_restricted)
+        persona = engine.persona
+        try:
+            completion = await engine.generate(incoming, persona, ooc_context=ooc_context.strip(),
+                                               replace_last_reply=record.turn_id is not None)
+        except ClaudeUnavailable as exc:
+            log.error("a new swipe for user %s in %s failed: %s", record.user_id, record.scope, exc)
+            return Swiped(record, "I could not come up with another answer just now; try again in a moment.")
+        text = engine.finish_text(incoming, completion.text).strip()
+        if not text:
+            return Swiped(record, "I could not come up with another answer just now; try again in a moment.")
+        limit = self.discord.max_message_length
+        if len(text) > limit:  # one message holds it, and the history keeps exactly what is shown
+            text = text[:limit - 1].rstrip() + "…"
+        return await self._shown(record, len(record.alternatives), text, added=True)
+
+    async def _shown(self, record: SwipeRecord, index: int, text: str, *, added: bool) -> Swiped:
+        """Alternative ``index`` becomes the answer: in the history, and in the channel's log, whose lines a
+        server channel's prompt reads."""
+        shown = await self.store.swipes.show(record.message_id, index, text, count_tokens(text), added=added)
+        if shown is not None:
+            await self.store.log.set_content(record.message_id, text)
+        return Swiped(shown)
+
+    async def close_channel(self, channel_id: int) -> list[SwipeRecord]:
+        """The conversation there moved on: its open swipes close, keeping the alternative shown."""
+        return await self.store.swipes.close_in_channel(channel_id)
+
+    async def close_due(self, now: datetime | None = None) -> list[SwipeRecord]:
+        return await self.store.swipes.close_due(now or datetime.now(UTC))
+
+    async def next_closing(self) -> datetime | None:
+        return await self.store.swipes.next_closing()
+
+
+def _answered_turn(turns: Sequence[Turn], answer_id: int | None) -> Turn | None:
+    """The message the stored answer ``answer_id`` answered: the last user turn before it (or the last one,
+    when the answer was not kept)."""
+    end = len(turns)
+    if answer_id is not None:
+        end = next((i for i, t in enumerate(turns) if t.id == answer_id), -1)
+        if end < 0:
+            return None
+    return next((turns[i] for i in range(end - 1, -1, -1) if turns[i].role == "user"), None)

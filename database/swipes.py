@@ -1,0 +1,160 @@
+"""Swipes: the alternatives of a character's latest reply, browsed on its one Discord message (0026_swipes).
+
+One row per reply message while its buttons are up: every alternative written so far, which one is shown, the
+stored assistant turn that must hold the shown one, and when the buttons go. A row outlives a restart, so the
+buttons keep working; closing it (the conversation moved on, or the time ran out) deletes it: the shown
+alternative is in the history already (every change of the shown one wrote it there), and the others are
+not kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, Connection, Index, Integer, String, delete, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from database.boundary import DbRow
+from database.conversations import Conversations
+from database.engine import Database
+from database.models import TZ, Base, HistoryMessage
+from database.records import as_utc
+
+
+class SwipeSet(Base):
+    """A reply's alternatives (0026_swipes)."""
+
+    __tablename__ = "swipes"
+
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    character: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(BigInteger)  # the person answered: they (or an admin) may swipe
+    scope: Mapped[str] = mapped_column(String(64))
+    channel_id: Mapped[int] = mapped_column(BigInteger)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    webhook_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # posted by a webhook of ours
+    turn_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the stored answer (None: not kept)
+    alternatives: Mapped[list[str]] = mapped_column(JSON)
+    shown: Mapped[int] = mapped_column(Integer, default=0)
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    closes_at: Mapped[datetime] = mapped_column(TZ)
+
+    __table_args__ = (Index("ix_swipes_channel_open", "channel_id", "open"),)
+
+
+@dataclass(frozen=True)
+class SwipeRecord:
+    message_id: int
+    character: str
+    user_id: int
+    scope: str
+    channel_id: int
+    guild_id: int | None
+    webhook_id: int | None
+    turn_id: int | None
+    alternatives: tuple[str, ...]
+    shown: int
+    open: bool
+    closes_at: datetime
+
+    @property
+    def text(self) -> str:
+        """The alternative on the message now."""
+        return self.alternatives[self.shown]
+
+
+COLUMNS = (SwipeSet.message_id, SwipeSet.character, SwipeSet.user_id, SwipeSet.scope, SwipeSet.channel_id,
+           SwipeSet.guild_id, SwipeSet.webhook_id, SwipeSet.turn_id, SwipeSet.alternatives, SwipeSet.shown,
+           SwipeSet.open, SwipeSet.closes_at)
+
+
+def _record(row: DbRow) -> SwipeRecord:
+    return SwipeRecord(int(row[0]), str(row[1]), int(row[2]), str(row[3]), int(row[4]),
+                       None if row[5] is None else int(row[5]), None if row[6] is None else int(row[6]),
+                       None if row[7] is None else int(row[7]), tuple(str(a) for a in row[8]), int(row[9]),
+                       bool(row[10]), as_utc(row[11]))
+
+
+class Swipes:
+    def __init__(self, db: Database, conversations: Conversations) -> None:
+        """``conversations``: told when a stored answer changes (its turn cache and prompt stamps)."""
+        self.db = db
+        self.conversations = conversations
+
+    async def open(self, record: SwipeRecord) -> None:
+        await self.db.write(lambda conn: conn.execute(self.db.insert(SwipeSet).values(
+            message_id=record.message_id, character=record.character, user_id=record.user_id,
+            scope=record.scope, channel_id=record.channel_id, guild_id=record.guild_id,
+            webhook_id=record.webhook_id, turn_id=record.turn_id, alternatives=list(record.alternatives),
+            shown=record.shown, open=True, closes_at=record.closes_at).on_conflict_do_nothing()))
+
+    async def get(self, message_id: int) -> SwipeRecord | None:
+        row = await self.db.first(select(*COLUMNS).where(SwipeSet.message_id == message_id))
+        return None if row is None else _record(row)
+
+    async def open_channels(self) -> list[int]:
+        """The channels with a reply whose buttons are up."""
+        return [int(r[0]) for r in await self.db.rows(
+            select(SwipeSet.channel_id).where(SwipeSet.open.is_(True)).distinct())]
+
+    async def open_for(self, user_id: int, channel_id: int) -> SwipeRecord | None:
+        """The newest open row of a reply to ``user_id`` in this channel."""
+        row = await self.db.first(select(*COLUMNS).where(
+            SwipeSet.user_id == user_id, SwipeSet.channel_id == channel_id, SwipeSet.open.is_(True))
+            .order_by(SwipeSet.message_id.desc()).limit(1))
+        return None if row is None else _record(row)
+
+    async def show(self, message_id: int, index: int, text: str, tokens: int, *,
+                   added: bool = False) -> SwipeRecord | None:
+        """Show alternative ``index`` (``added``: a new one, ``text``, appended first): the row and the stored
+        answer change together, so the history never holds another alternative than the one shown. None when
+        the row is closed or gone (the conversation moved on meanwhile)."""
+
+        def write(conn: Connection) -> SwipeRecord | None:
+            row = conn.execute(select(*COLUMNS).where(SwipeSet.message_id == message_id,
+                                                      SwipeSet.open.is_(True))).first()
+            if row is None:
+                return None
+            record = _record(row)
+            alternatives = [*record.alternatives, text] if added else list(record.alternatives)
+            if not 0 <= index < len(alternatives):
+                return record
+            conn.execute(update(SwipeSet).where(SwipeSet.message_id == message_id).values(
+                alternatives=alternatives, shown=index))
+            if record.turn_id is not None:
+                conn.execute(update(HistoryMessage).where(HistoryMessage.id == record.turn_id).values(
+                    content=alternatives[index], tokens=tokens))
+            return _record(conn.execute(select(*COLUMNS).where(SwipeSet.message_id == message_id)).one())
+
+        try:
+            return await self.db.write(write)
+        finally:  # also after a failure: the change may have been made
+            self.conversations.history_changed()
+
+    async def close_in_channel(self, channel_id: int) -> list[SwipeRecord]:
+        """Close the channel's open rows (the conversation moved on there); the ones closed."""
+        return await self._close(SwipeSet.channel_id == channel_id)
+
+    async def close_due(self, now: datetime) -> list[SwipeRecord]:
+        """Close the rows whose time ran out; the ones closed."""
+        return await self._close(SwipeSet.closes_at <= now)
+
+    async def close(self, message_id: int) -> list[SwipeRecord]:
+        return await self._close(SwipeSet.message_id == message_id)
+
+    async def _close(self, where: object) -> list[SwipeRecord]:
+        def write(conn: Connection) -> list[SwipeRecord]:
+            rows = [_record(r) for r in conn.execute(
+                select(*COLUMNS).where(where, SwipeSet.open.is_(True))).all()]  # type: ignore[arg-type]
+            if rows:  # the shown alternative is in the history already; the others are not kept
+                conn.execute(delete(SwipeSet).where(SwipeSet.message_id.in_([r.message_id for r in rows])))
+            return rows
+
+        return await self.db.write(write)
+
+    async def next_closing(self) -> datetime | None:
+        """When the next open row's buttons go (None: none open)."""
+        row = await self.db.first(select(SwipeSet.closes_at).where(SwipeSet.open.is_(True))
+                                  .order_by(SwipeSet.closes_at).limit(1))
+        return None if row is None else as_utc(row[0])

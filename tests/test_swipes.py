@@ -1,0 +1,206 @@
+"""Swipes over the wire: the ◀ ▶ 🔄 buttons on the character's latest reply, the alternatives shown by editing
+that one message, the history keeping the one shown, who may swipe, the buttons going when the conversation
+moves on, and all of it after a restart. The fake Discord holds the bot to Discord's component and
+interaction rules (tests/fakes/discord_components.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from tests.fakes import EVENT_WAIT, discord_components
+from tests.fakes.discord_components import (
+    refuse_callback,
+    refuse_components,
+    refuse_token_use,
+    webhook_components,
+)
+from tests.harness import (
+    ADMIN_ID,
+    CHANNEL_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    MakeHarness,
+    button,
+    buttons,
+    ephemeral,
+    eventually,
+    exchange,
+    press,
+    reply_requests,
+    stored_history,
+)
+from tests.test_ensemble import make_ensemble  # noqa: F401, F811  (the fixture)
+
+MODEL = "claude-test-default"
+
+
+async def shows(h: Harness, message: dict[str, Any], text: str, position: str) -> None:
+    """Wait until the reply shows ``text`` with its counter at ``position`` (e.g. "2/3")."""
+    def done(_: object) -> bool:
+        return message.get("content") == text and any(c.get("label") == position for c in buttons(message))
+
+    await h.discord.wait_for(done, EVENT_WAIT, what=f"{text!r} at {position}")
+
+
+async def history(h: Harness) -> list[tuple[str, str]]:
+    hist = await h.store.conversations.history(h.bot.engine.character_key, USER_ID, f"channel:{CHANNEL_ID}")
+    return [(t.role, t.content) for t in hist.turns]
+
+
+async def swiped_reply(h: Harness) -> dict[str, Any]:
+    """The character answers "tell me a story" with "Once." and its swipe buttons appear."""
+    h.claude.script("Once.", model=MODEL)
+    reply = await exchange(h, "tell me a story", 1)
+    await shows(h, reply, "Once.", "1/1")
+    await stored_history(h, f"channel:{CHANNEL_ID}", 2)
+    return reply
+
+
+async def test_three_swipes_then_a_new_message_keep_the_third_in_the_history(harness: Harness) -> None:
+    h = harness
+    reply = await swiped_reply(h)
+    assert button(reply, "prev")["disabled"] and button(reply, "next")["disabled"]
+    for n, text in enumerate(("Twice.", "Thrice.", "Four times."), 2):
+        h.claude.script(text, model=MODEL)
+        await (await press(h, reply, "new")).response()
+        await shows(h, reply, text, f"{n}/{n}")
+    # The swipe's prompt answers the same message, without the alternative it replaces.
+    text = h.claude.all_text(reply_requests(h)[-1])
+    assert "tell me a story" in text and "Thrice." not in text
+    await (await press(h, reply, "prev")).response()
+    await shows(h, reply, "Thrice.", "3/4")  # the third alternative, browsed back to
+    assert await history(h) == [("user", "@Finn tell me a story"), ("assistant", "Thrice.")]
+    # One message, edited in place: no new post, the same id.
+    assert [m["id"] for m in h.discord.posted(CHANNEL_ID)] == [reply["id"]]
+    # Each swipe is a model call counted in the person's usage.
+    replies = reply_requests(h)
+    assert len(replies) == 4
+
+    async def counted() -> bool:
+        return (await h.store.usage.totals(USER_ID, purpose="reply")).calls == 4
+
+    await eventually(counted, "four reply calls counted")
+
+    h.claude.script("And they lived happily.", model=MODEL)
+    second = await exchange(h, "and then?", 2)
+    await h.discord.wait_for(lambda _: not reply.get("components"), EVENT_WAIT, what="the buttons gone")
+    assert reply["content"] == "Thrice."
+    request = reply_requests(h)[-1]
+    said = h.claude.all_text(request)
+    assert "Thrice." in said and "Four times." not in said and "Twice." not in said
+    assert (await history(h))[:2] == [("user", "@Finn tell me a story"), ("assistant", "Thrice.")]
+    await shows(h, second, "And they lived happily.", "1/1")  # the latest reply carries them now
+
+
+async def test_another_person_may_not_swipe_but_an_admin_may(harness: Harness) -> None:
+    h = harness
+    reply = await swiped_reply(h)
+    requests = len(h.claude.requests)
+    for action in ("new", "prev", "next"):
+        refusal = await ephemeral(await h.click(reply, f"kindred-swipe:{action}", user=USER2_ID))
+        assert "Only the person this reply answered" in refusal["content"]
+    assert len(h.claude.requests) == requests and reply["content"] == "Once."
+    h.claude.script("An admin's version.", model=MODEL)
+    await (await press(h, reply, "new", user=ADMIN_ID)).response()
+    await shows(h, reply, "An admin's version.", "2/2")
+
+
+async def test_reroll_is_a_new_swipe_and_buttons_survive_a_restart(harness: Harness) -> None:
+    h = harness
+    reply = await swiped_reply(h)
+    h.claude.script("Rerolled.", model=MODEL)
+    answer = await ephemeral(await h.slash("reroll", [{"name": "context", "type": 3, "value": "be brief"}]))
+    await h.discord.wait_for(lambda _: "new alternative" in answer["content"], EVENT_WAIT, what="the answer")
+    await shows(h, reply, "Rerolled.", "2/2")
+    assert "be brief" in h.claude.all_text(reply_requests(h)[-1])
+
+    await h.restart()
+    await (await press(h, reply, "prev")).response()
+    await shows(h, reply, "Once.", "1/2")
+    h.claude.script("After the restart.", model=MODEL)
+    await (await press(h, reply, "new")).response()
+    await shows(h, reply, "After the restart.", "3/3")
+    assert (await history(h))[-1] == ("assistant", "After the restart.")
+    assert [m["id"] for m in h.discord.posted(CHANNEL_ID)] == [reply["id"]]
+
+
+async def test_the_buttons_go_when_their_time_runs_out(make_harness: MakeHarness) -> None:
+    h = await make_harness(swipe_timeout_seconds=1)
+    reply = await swiped_reply(h)
+    await h.discord.wait_for(lambda _: not reply.get("components"), EVENT_WAIT, what="the buttons gone")
+    assert reply["content"] == "Once."
+    assert (await history(h))[-1] == ("assistant", "Once.")
+
+
+async def test_reroll_and_new_swipes_are_refused_where_the_bot_is_deactivated(harness: Harness) -> None:
+    h = harness
+    nothing = await ephemeral(await h.slash("reroll"))
+    await h.discord.wait_for(lambda _: "nothing to reroll" in nothing["content"], EVENT_WAIT, what="refusal")
+    reply = await swiped_reply(h)
+    off = await ephemeral(await h.slash("bot", [{"type": 1, "name": "deactivate", "options": []}],
+                                        user=ADMIN_ID))
+    assert "inactive" in off["content"]
+    requests = len(h.claude.requests)
+    refusal = await ephemeral(await press(h, reply, "new"))
+    assert "switched off in this channel" in refusal["content"]
+    refusal = await ephemeral(await h.slash("reroll"))
+    assert "switched off in this channel" in refusal["content"]
+    assert len(h.claude.requests) == requests and reply["content"] == "Once."
+
+
+async def test_a_webhook_characters_reply_is_swiped_through_its_own_webhook(
+        make_ensemble: Callable[..., Awaitable[Harness]]) -> None:  # noqa: F811  (the fixture)
+    h = await make_ensemble(ensemble_characters="atlas")
+    await h.say("Atlas, which way is north?")
+    [reply] = await h.replies(CHANNEL_ID, 1)
+    assert reply["webhook_id"] and reply["author"]["username"] == "Atlas"
+    first = reply["content"]
+    await h.discord.wait_for(lambda _: reply.get("components"), EVENT_WAIT, what="the swipe buttons")
+    await (await press(h, reply, "new")).response()
+    await h.discord.wait_for(lambda _: any(c.get("label") == "2/2" for c in buttons(reply)), EVENT_WAIT,
+                             what="the second alternative")
+    hook = h.discord.webhooks[int(reply["webhook_id"])]
+    edits = [r for r in h.discord.requests
+             if r.method == "PATCH" and r.path.endswith(f"/messages/{reply['id']}")]
+    assert edits and all(r.path.startswith(f"/webhooks/{hook['id']}/{hook['token']}/") for r in edits)
+    await (await press(h, reply, "prev")).response()
+    await h.discord.wait_for(lambda _: reply["content"] == first, EVENT_WAIT, what="the first again")
+    assert [m["id"] for m in h.discord.posted(CHANNEL_ID)] == [reply["id"]]
+
+
+# -- the fake Discord holds the bot to Discord's rules
+
+
+def test_the_fake_refuses_components_discord_refuses() -> None:
+    def row(*ids: str) -> dict[str, Any]:
+        return {"type": 1, "components": [{"type": 2, "style": 2, "label": "x", "custom_id": i} for i in ids]}
+
+    assert refuse_components({"components": [row("a", "b", "c", "d", "e")]}) is None
+    assert refuse_components({"components": [row("a" * 101)]}) is not None  # custom_id over 100
+    assert refuse_components({"components": [row(*"abcdef")]}) is not None  # 6 buttons in a row
+    assert refuse_components({"components": [row(str(i)) for i in range(6)]}) is not None  # 6 rows
+    assert refuse_components({"components": [row("a"), row("a")]}) is not None  # a duplicate id
+    foreign = {"id": "1", "token": "t", "application_id": None}
+    body, refused = webhook_components(foreign, {"content": "x", "components": [row("a")]}, {})
+    assert refused is None and "components" not in body  # ignored without with_components
+    _, refused = webhook_components(foreign, {"components": [row("a")]}, {"with_components": "true"})
+    assert refused is not None  # interactive components only from an application's webhook
+
+
+def test_the_fake_enforces_the_interaction_token_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(discord_components.time, "monotonic", lambda: now[0])
+    record: dict[str, Any] = {"created": now[0]}
+    assert refuse_token_use(record) is not None  # no follow-up before the response
+    assert refuse_callback(record) is None
+    record["acknowledged"] = True
+    assert refuse_callback(record) is not None  # acknowledged once only
+    assert refuse_token_use(record) is None
+    now[0] += discord_components.TOKEN_LIFETIME + 1
+    assert refuse_token_use(record) is not None  # the token's 15 minutes are over
+    late = {"created": 0.0}
+    assert refuse_callback(late) is not None  # past the 3 seconds
