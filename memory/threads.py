@@ -35,6 +35,7 @@ DUE_GRACE = timedelta(days=7)
 UNDATED_LIFE = timedelta(days=30)
 MAX_THREADS_PER_BATCH = 10
 MAX_SHOWN = 12  # threads a prompt lists at most (soonest due first)
+READ_AHEAD = 64  # replies whose threads recall read before the part showed them
 
 _DAY_OR_NULL: JsonObject = {"anyOf": [{"type": "string"}, {"type": "null"}]}
 THREADS_SCHEMA: JsonObject = {
@@ -155,19 +156,33 @@ def extraction_part(threads: Sequence[ThreadRow], name: str) -> str:
 
 
 class ThreadsPart:
-    """The person's open threads, in the prompt's ``threads`` slot (read afresh for every reply)."""
+    """The person's open threads, in the prompt's ``threads`` slot (read afresh for every reply). Recall reads
+    them first (:meth:`shown`), to say a thread once: not again as a fact (memory/recall.py); the part then
+    shows what recall read."""
 
     slot = "threads"
 
     def __init__(self, threads: Threads, consent: Consent) -> None:
         self.threads = threads
         self.consent = consent
+        self._read: dict[int, list[ThreadRow]] = {}  # by message: read for recall, not shown yet
+
+    async def shown(self, msg: Incoming, data: PromptData) -> list[ThreadRow]:
+        """The threads the reply to ``msg`` shows (kept for :meth:`supply`)."""
+        rows = await self._open(msg, data)
+        if len(self._read) >= READ_AHEAD:  # replies that never showed theirs (failed): let go
+            del self._read[next(iter(self._read))]
+        self._read[msg.message_id] = rows
+        return rows
 
     async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        rows = self._read.pop(msg.message_id, None)
+        return render(rows if rows is not None else await self._open(msg, data))
+
+    async def _open(self, msg: Incoming, data: PromptData) -> list[ThreadRow]:
         if msg.author_is_bot or not self.consent.allows(data.memory_consent,
                                                         await self.consent.mode_for(msg.guild_id)):
-            return ""
+            return []
         everywhere = data.memory_everywhere
-        rows = await self.threads.open_for(msg.author_id, *still_open(utcnow()), private=msg.is_dm,
+        return await self.threads.open_for(msg.author_id, *still_open(utcnow()), private=msg.is_dm,
                                            guild_id=None if everywhere or msg.is_dm else msg.guild_id)
-        return render(rows)

@@ -72,6 +72,36 @@ async def test_after_a_consolidation_no_excerpt_repeats_a_line_of_the_history(
     assert EXCERPTS in again and "named it Biscuit" in again
 
 
+async def test_a_summary_hides_only_what_it_tells_what_came_before_it_is_recalled(
+        make_harness: MakeHarness) -> None:
+    from tests.test_summarization import CHAT, SMALL, Script, chat, summarized
+
+    h = await make_harness(**SMALL)
+    await _archived_dm(h)  # the puppy, two days ago: then a reset, and a new conversation
+    key = _bot(h).engine.character_key
+    await h.store.conversations.reset_conversation(key, USER_ID, "dm")
+    assert (await h.store.conversations.history(key, USER_ID, "dm")).summary_since is None
+    script = Script()
+    h.claude.responder = consolidation_responder(script)
+    await chat(h, CHAT[:3], start=2, dm=True)
+    await summarized(h, "dm")
+    history = await h.store.conversations.history(key, USER_ID, "dm")
+    # it tells from the new conversation's first message on: the puppy was before it
+    said = [r.said_at for r in await _bot(h).memory.said(USER_ID)]
+    assert history.summary_since is not None and history.summary_since.replace(tzinfo=UTC) > max(
+        s.replace(tzinfo=UTC) for s in said)
+    body = await _dm_prompt(h, "do you remember what my sister called her puppy?", 6)
+    assert "<summary" in body and EXCERPTS in body and "named it Biscuit" in body
+    # a second summary tells from the same start; a reset forgets it
+    script.summary = "Alice told me about Miso, the lighthouse and her sister's visit."
+    await chat(h, CHAT[3:], start=6, dm=True)
+    await summarized(h, "dm", previous=history.summary)
+    again = await h.store.conversations.history(key, USER_ID, "dm")
+    assert again.summary_since == history.summary_since
+    await h.store.conversations.reset_conversation(key, USER_ID, "dm")
+    assert (await h.store.conversations.history(key, USER_ID, "dm")).summary_since is None
+
+
 async def test_night_after_a_reset_recalls_nothing(make_harness: MakeHarness) -> None:
     h = await make_harness()
     await _archived_dm(h)
@@ -153,8 +183,13 @@ def test_excerpts_the_request_holds_are_never_recalled() -> None:
     assert quoted(Present(frozenset({1002}))) == [1, 3, 4]  # by id: a line of the history
     # by time: the live history starts 5 hours ago in channel 5 (a reply's earlier parts keep no id there)
     assert quoted(Present(channel_id=5, since=NOW - timedelta(hours=5))) == [1, 2, 4]
-    # a summary tells what came before the live lines there
+    # a summary tells what came before the live lines there: all of it when its start is not known
     assert quoted(Present(channel_id=5, since=NOW - timedelta(hours=5), summarized=True)) == [4]
+    # from where it starts telling: what was said there before (before a reset) is recalled
+    told = NOW - timedelta(days=5)
+    live = NOW - timedelta(hours=5)
+    assert quoted(Present(channel_id=5, since=live, summarized=True, told_from=told)) == [1, 4]
+    assert quoted(Present(channel_id=5, summarized=True, told_from=told)) == [1, 4]
 
 
 def test_a_fact_said_by_a_memory_is_found_by_vectors_not_strings() -> None:
