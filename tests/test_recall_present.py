@@ -17,6 +17,7 @@ from memory.episodes import ExcerptIndex
 from memory.facts import FactIndex
 from memory.present import MemoryVectors, Present
 from memory.recall import FLOORS, choose_both
+from memory.sources import Recalled
 from tests.harness import USER_ID, Harness, MakeHarness
 from tests.memory_support import HashEmbedder, consolidation_responder
 
@@ -209,3 +210,29 @@ def test_a_fact_said_by_a_memory_is_found_by_vectors_not_strings() -> None:
     assert vectors.said(index, ["never embedded"], 0.85) is None
     nothing = vectors.said(index, [memory], 1.01)
     assert nothing is not None and not nothing.any()
+
+
+def test_the_excerpt_a_recalled_fact_was_drawn_from_is_left_out() -> None:
+    e = HashEmbedder()
+    day = NOW - timedelta(days=3)
+    text = "alice moved to York with her dog"
+    vector = to_bytes(e.encode([text])[0])
+    index = FactIndex.build([FactRow(1, text, "other", False, False, 1, day, day, vector, said_at=day)])
+    archive = ExcerptIndex.build([
+        _excerpt(1, "I moved to York last week", e, at=day + timedelta(hours=1)),  # the line it came from
+        _excerpt(2, "the dog loves York", e, at=day + timedelta(hours=2)),  # that day, less like it
+        _excerpt(3, "York again, moved my dog's bed", e, at=NOW - timedelta(days=10))])  # another day
+
+    def recalled(facts: FactIndex) -> tuple[list[int], list[int]]:
+        chosen, said = choose_both(facts, e.encode(["York"])[0], budget=1000, private=True, now=NOW,
+                                   expiry_days=0, text="York", excerpts=archive, floors=(0.0, 0.0, 0.0))
+        return [r.id for r in chosen], sorted(r.id for r in said)
+
+    assert recalled(FactIndex.build([])) == ([], [1, 2, 3])
+    # the fact says what its own line said; the day's other line and another day's are other words
+    assert recalled(index) == ([1], [2, 3])
+    # quoted before the fact drawn from it came: the fact says it, and it is let go
+    drawn = Recalled(10, index, archive)
+    drawn.quote(1)
+    drawn.quote(0)
+    assert drawn.add(0) == 0 and drawn.says(0, archive.vector(0)) and not drawn.says(1, archive.vector(1))
