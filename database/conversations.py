@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select, update
 
@@ -74,14 +75,14 @@ class Conversations:
                            {"character": character, "user_id": user_id, "scope": scope}).first()
         if row is None:
             return History(None, "", [])
-        cid, summary, revision = row
+        cid, summary, revision, since = row
         # The revision is read before the turns: turns read later can only be newer, and a newer state
         # never carries this revision again, so a mislabelled entry is never served.
         turns = self._turns.get(cid, revision)
         if turns is None:
             turns = [Turn._make(t) for t in conn.execute(self._q["turns"], {"conversation_id": cid})]
             self._turns.put(cid, revision, turns)
-        return History(cid, summary, turns)
+        return History(cid, summary, turns, since)
 
     async def prompt_data(
         self,
@@ -304,7 +305,8 @@ class Conversations:
                 return 0
             result = conn.execute(delete(HistoryMessage).where(HistoryMessage.conversation_id == cid))
             conn.execute(
-                update(Conversation).where(Conversation.id == cid).values(summary="", updated_at=utcnow())
+                update(Conversation).where(Conversation.id == cid)
+                .values(summary="", summary_since=None, updated_at=utcnow())
             )
             return int(result.rowcount or 0)
 
@@ -325,11 +327,13 @@ class Conversations:
         source: str,
         reason: str,
         guild_id: int | None = None,
+        covers_from: datetime | None = None,
     ) -> bool:
         """Replace the turns up to ``drop_through_id`` by ``summary`` and rewrite the user's core memories of
         ``source`` and ``guild_id``'s place (the old version archived), atomically. Nothing changes, and False
         is returned, when the conversation moved under the summarizer's feet (reset, turns forgotten, another
-        summary)."""
+        summary). A first summary (none before) starts telling at ``covers_from``, the time of its first
+        message (default: when the first dropped turn was stored)."""
 
         def write(conn: Connection) -> bool:
             current = conn.execute(
@@ -351,10 +355,18 @@ class Conversations:
                     HistoryMessage.conversation_id == conversation_id, HistoryMessage.id <= drop_through_id
                 )
             )
+            starts: dict[str, object] = {}
+            if not previous_summary:  # the first since a reset: it tells from its first message on
+                starts["summary_since"] = covers_from or conn.execute(
+                    select(func.min(HistoryMessage.created_at)).where(
+                        HistoryMessage.conversation_id == conversation_id,
+                        HistoryMessage.id <= drop_through_id,
+                    )
+                ).scalar()
             conn.execute(
                 update(Conversation)
                 .where(Conversation.id == conversation_id)
-                .values(summary=summary, updated_at=utcnow())
+                .values(summary=summary, updated_at=utcnow(), **starts)
             )
             if memories is not None:
                 replace_source_memories(conn, character, user_id, memories, source=source, reason=reason,

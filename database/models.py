@@ -139,6 +139,7 @@ class Conversation(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     scope: Mapped[str] = mapped_column(String(64))
     summary: Mapped[str] = mapped_column(Text, default="")
+    summary_since: Mapped[datetime | None] = mapped_column(TZ, nullable=True)  # its first message's time
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
     # Moved forward by a database trigger (migration 0004) whenever one of its history messages is added,
     # edited or deleted, however that happens: the store's turn cache trusts nothing else.

@@ -72,6 +72,7 @@ class History:
     conversation_id: int | None
     summary: str
     turns: list[Turn]
+    summary_since: datetime | None = None  # the summary tells what was said from then (None: all before)
 
 
 @dataclass(frozen=True)

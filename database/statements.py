@@ -193,7 +193,8 @@ def build_statements(dialect: Dialect) -> Statements:
             None,
         ),
         "conversation": (
-            select(Conversation.id, Conversation.summary, Conversation.revision).where(conversation_key),
+            select(Conversation.id, Conversation.summary, Conversation.revision, Conversation.summary_since)
+            .where(conversation_key),
             None,
         ),
         # After a reply (append_turns, usage, the interaction count, the summarization check).

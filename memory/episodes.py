@@ -168,6 +168,7 @@ class ExcerptIndex:
         self.slot = np.full(len(self.rows), -1, dtype=np.int64)  # each line's row of ``matrix`` (-1: none)
         self.slot[self.positions] = np.arange(len(self.positions))
         self._where: dict[int, int] | None = None
+        self._by_time: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def build(cls, rows: Sequence[ExcerptRow], stamp: Stamp = ()) -> ExcerptIndex:
@@ -240,6 +241,16 @@ class ExcerptIndex:
         idx, values = self.search(vector[None, :])
         out[idx] = values[:, 0]
         return out
+
+    def said_between(self, start: float, end: float) -> np.ndarray:
+        """The lines with a vector said from ``start`` to before ``end`` (POSIX seconds), by a time order
+        made once, at the first look."""
+        if self._by_time is None:
+            order = self.positions[np.argsort(self.told[self.positions], kind="stable")]
+            self._by_time = order, self.told[order]
+        order, times = self._by_time
+        found: np.ndarray = order[np.searchsorted(times, start):np.searchsorted(times, end)]
+        return found
 
     def where_said(self) -> dict[int, int]:
         """Each line's index by its message id (made once, at the first look)."""

@@ -8,9 +8,11 @@ leaves out:
 * an archived excerpt (memory/episodes.py) of a message the request shows: its Discord id is among the live
   lines', or it was said in the live conversation's place at or after the oldest live line (a reply split
   into several messages keeps only its last id in the history, so the time decides for the others);
-* an excerpt of that place said before the live lines when a summary stands for them: the summary already
-  tells what was said there up to the live lines (since the last reset, which clears it);
-* a fact that says what a core memory or note says, by their embeddings (memory/recall.py).
+* an excerpt of that place said before the live lines when a summary stands for them and tells it: the
+  summary tells what was said there from its first message (``History.summary_since``, set by the first
+  summary after a reset) up to the live lines; what was said before that (before the reset) is recalled;
+* a fact that says what a core memory, a note or an open thread shown says, by their embeddings
+  (memory/recall.py): a thread that is also a fact is said once, as the thread (it has its day).
 """
 
 from __future__ import annotations
@@ -34,14 +36,16 @@ MEMORY_VECTORS = 4_096
 class Present:
     """What a request holds: ``ids``, the Discord ids of the lines it shows; ``channel_id``, the place of its
     live conversation, where everything said at or after ``since`` is shown (None: nothing but ``ids``) and,
-    when ``summarized``, everything said before ``since`` is told by the summary; ``memories``: the core
-    memories and notes shown, in their words."""
+    when ``summarized``, everything said before ``since`` from ``told_from`` on is told by the summary
+    (None: all of it, a summary older than the record of its start); ``memories``: the core memories and
+    notes (and open threads) shown, in their words."""
 
     ids: frozenset[int] = frozenset()
     channel_id: int = 0
     since: datetime | None = None
     summarized: bool = False
     memories: tuple[str, ...] = ()
+    told_from: datetime | None = None
 
     def held(self, excerpts: ExcerptIndex) -> np.ndarray:
         """Which of a person's excerpts the request already holds."""
@@ -49,21 +53,24 @@ class Present:
         if self.ids:
             where = excerpts.where_said()
             out[[i for m in self.ids if (i := where.get(m)) is not None]] = True
-        if self.summarized or self.since is not None:
-            here = excerpts.channel == self.channel_id
-            if self.summarized:  # before the live lines: the summary; from them on: the lines
-                out |= here
-            elif self.since is not None:
-                out |= here & (excerpts.told >= self.since.timestamp())
+        start = self.since  # from the live lines on: the lines
+        if self.summarized:  # before them, the summary from where it starts telling (None: all of it)
+            start = self.told_from if start is None or self.told_from is None \
+                else min(_utc(start), _utc(self.told_from))
+        elif start is None:
+            return out
+        here = excerpts.channel == self.channel_id
+        out |= here if start is None else here & (excerpts.told >= _utc(start).timestamp())
         return out
 
 
 NOTHING = Present()
 
 
-def present(msg: Incoming, data: PromptData) -> Present:
+def present(msg: Incoming, data: PromptData, threads: Sequence[str] = ()) -> Present:
     """What the request of the reply to ``msg`` holds, from its prompt data (bot/reply/prompting.py lays the
-    same data out): in a channel with recent lines, those lines; else the history turns."""
+    same data out): in a channel with recent lines, those lines; else the history turns. ``threads``: the
+    open threads it shows (memory/threads.py), compared with the facts as the memories are."""
     lines = [m for m in data.recent if m.message_id != msg.message_id and m.content.strip()] \
         if not msg.is_dm else []
     ids = {msg.message_id}
@@ -77,7 +84,7 @@ def present(msg: Incoming, data: PromptData) -> Present:
         if turned:
             since = snowflake_time(min(turned))
     return Present(frozenset(ids), msg.channel_id, since, bool(data.history.summary),
-                   (*data.core_memories, *data.notes))
+                   (*data.core_memories, *data.notes, *threads), data.history.summary_since)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -58,6 +58,7 @@ from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
 from memory.facts import FactCache, FactIndex
 from memory.lexical import STOPWORDS, terms
 from memory.present import NOTHING, MemoryVectors, Present, present
+from memory.sources import Recalled
 from memory.stamped import Stamp
 from memory.timewords import window
 
@@ -71,9 +72,6 @@ MAX_MISSES = 25  # stop looking for a fact short enough for the rest of the budg
 # 0.45 before the topic's ranking raised the facts' fused scores by about half).
 EXCERPT_WEIGHT = 0.45
 UNCOVERED_WEIGHT = 0.675
-# An excerpt this similar to a fact already recalled says what the fact says (most often the line it was
-# extracted from): it is left out and its tokens go to something new.
-SAID_AS_FACT = 0.7
 # The relevance floor, three cosines (to the message or its topic): when no fact or excerpt reaches the first,
 # the message is about nothing and recalls nothing ("night!": at most 0.29 on LoCoMo's facts, where every
 # question's evidence reaches 0.39); a fact or excerpt below the second is left out of the embedding
@@ -233,8 +231,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 floors: tuple[float, float, float] = FLOORS) -> tuple[list[FactRow], list[ExcerptRow]]:
     """The facts and past excerpts to recall within ``budget`` tokens (each costs its line's tokens, and a
     day's heading the first time that day appears, with its year the first time that year does). A long
-    excerpt is quoted in part (episodes.snippet); one that says what a fact chosen before it says is left
-    out (SAID_AS_FACT).
+    excerpt is quoted in part (episodes.snippet); one that says what a chosen fact says, or was drawn from,
+    is left out (memory/sources.py).
 
     ``query``: the message's embedding; ``text``: the message (for BM25); ``about``: the embedding of its
     topic (:func:`topic`), None when it has none; ``last_interaction``: the
@@ -284,8 +282,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     # a long excerpt is quoted in the sentences sharing the message's telling words
     wanted = episodes.telling(excerpts, text) if excerpts is not None and excerpts.rows else {}
     chosen: list[FactRow] = []
-    recalled = Recalled(budget // MIN_LINE_TOKENS)  # the chosen facts' vectors, when excerpts are searched
-    quoted: list[ExcerptRow] = []
+    recalled = Recalled(budget // MIN_LINE_TOKENS, index, excerpts)  # what they say, with excerpts searched
+    quoted: dict[int, tuple[ExcerptRow, int]] = {}  # excerpt index -> (its line, the line's tokens)
     seen: set[int] = set()
     days: set[str] = set()  # dates already heading a group: the facts told that day share the header
     quoted_days: set[str] = set()
@@ -301,13 +299,15 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
         if i < 0:  # an excerpt
             assert excerpts is not None
             row, cost = episodes.snippet(excerpts, -1 - i, wanted)
+            own = cost  # its line's, given back if a fact drawn from it comes (its day's heading is not)
             told = excerpts.day_of(-1 - i)
             if told not in quoted_days:
                 cost += DAY_TOKENS + (YEAR_TOKENS if told[:4] not in quoted_years else 0)
-            if cost <= left and recalled.says(excerpts.vector(-1 - i)):
+            if cost <= left and recalled.says(-1 - i, excerpts.vector(-1 - i)):
                 continue
             if cost <= left:
-                quoted.append(row)
+                quoted[-1 - i] = row, own
+                recalled.quote(-1 - i)
                 quoted_days.add(told)
                 quoted_years.add(told[:4])
                 left -= cost
@@ -327,8 +327,9 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 cost += DAY_TOKENS + (YEAR_TOKENS if told[:4] not in years else 0)
             if cost <= left:
                 chosen.append(index.rows[i])
-                if excerpts is not None and index.slot[i] >= 0:
-                    recalled.add(index.matrix[index.slot[i]])
+                source = recalled.add(i)
+                if source is not None:  # quoted before the fact drawn from it: the fact says it
+                    left += quoted.pop(source)[1]
                 days.add(told)
                 years.add(told[:4])
                 left -= cost
@@ -337,29 +338,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 misses += 1
         if left < MIN_LINE_TOKENS or misses >= MAX_MISSES:
             break
-    return chosen, quoted
-
-
-class Recalled:
-    """The vectors of the facts chosen so far, in a buffer filled as they are (no copy per comparison)."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.vectors: np.ndarray | None = None
-        self.n = 0
-
-    def add(self, vector: np.ndarray) -> None:
-        if self.vectors is None:
-            self.vectors = np.empty((self.capacity, vector.size), dtype=vector.dtype)
-        if self.n < self.capacity:
-            self.vectors[self.n] = vector
-            self.n += 1
-
-    def says(self, vector: np.ndarray | None) -> bool:
-        """Whether an excerpt (its unit vector) says what one of these facts says (SAID_AS_FACT)."""
-        if vector is None or self.vectors is None or vector.size != self.vectors.shape[1]:
-            return False
-        return bool(float(np.max(self.vectors[:self.n] @ vector)) >= SAID_AS_FACT)
+    return chosen, [row for row, _ in quoted.values()]
 
 
 async def indexes(facts: FactCache, excerpts: ExcerptCache, user_id: int,
@@ -458,10 +437,11 @@ class Recall:
                            floors=getattr(self.embedder, "floors", FLOORS))
 
     async def provide(self, persona: Persona, msg: Incoming, data: PromptData | None = None, *,
-                      budget: int | None = None, fill: bool = False) -> str:
+                      budget: int | None = None, fill: bool = False, threads: Sequence[str] = ()) -> str:
         """The context provider: '' when there is nothing to recall (or the user is not remembered).
         ``data``: the prompt data of this reply, which already holds the user's consent answer; ``budget``:
-        see recall_for; ``fill``: the message asks what is remembered (:func:`choose_both`)."""
+        see recall_for; ``fill``: the message asks what is remembered (:func:`choose_both`); ``threads``: the
+        open threads the reply shows (memory/threads.py), whose facts are not said again."""
         budget = self.settings.recall_token_budget if budget is None else budget
         if budget <= 0 or msg.author_is_bot:
             return ""
@@ -478,9 +458,9 @@ class Recall:
             said=data.excerpt_stamp if data is not None else None, budget=budget,
             last_interaction=data.last_interaction if data is not None else None, known=data is not None,
             guild_id=None if everywhere or msg.is_dm else msg.guild_id,
-            present=present(msg, data) if data is not None else NOTHING, fill=fill)
-        if data is not None and (data.core_memories or data.notes):  # shown already: no fact twice
-            shown = {_same(m) for m in (*data.core_memories, *data.notes)}
+            present=present(msg, data, threads) if data is not None else NOTHING, fill=fill)
+        if data is not None and (data.core_memories or data.notes or threads):  # shown already: no fact twice
+            shown = {_same(m) for m in (*data.core_memories, *data.notes, *threads)}
             facts = [f for f in facts if _same(f.fact) not in shown]
         return "\n\n".join(part for part in (render(facts, msg.author_name),
                                             episodes.render(said, msg.author_name)) if part)

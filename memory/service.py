@@ -66,6 +66,7 @@ class MemoryService:
         self.cache = FactCache(store.facts)
         self.excerpts = ExcerptCache(store.excerpts)  # episodic recall: the person's archived exchanges
         self.recall = Recall(self.cache, store.people, self.embedder, settings, self.consent, self.excerpts)
+        self.open_threads = ThreadsPart(self.consent)  # read by recall, then shown
         self.summarizer = Summarizer(store, claude, settings, self.character_key, persona, self.consent,
                                      notify)
         self.consolidator = Consolidator(store, claude, settings, self.character_key, persona, self.embedder,
@@ -110,7 +111,7 @@ class MemoryService:
 
     def threads_part(self) -> ThreadsPart:
         """The person's open threads, a prompt part of every character's replies."""
-        return ThreadsPart(self.consent)
+        return self.open_threads
 
     def keeper(self, character_key: str | None = None,
                persona: Callable[[], Persona] | None = None) -> TurnListener:
@@ -145,7 +146,10 @@ class MemoryService:
             default = self.settings.recall_token_budget
             budget = self._budget(msg, default) if self._budget is not None else default
             # ... and may be answered by the most referenced facts when none is about what it asks
-            return await self.recall.provide(persona, msg, data, budget=budget, fill=budget > default)
+            # ... and says no open thread the reply shows again as a fact
+            threads = [t.thread for t in await self.open_threads.shown(msg, data)]
+            return await self.recall.provide(persona, msg, data, budget=budget, fill=budget > default,
+                                             threads=threads)
         except Exception:  # a reply without recalled facts beats no reply
             log.exception("recall failed for message %s", msg.message_id)
             return ""

@@ -28,6 +28,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Prompt
 from bot.core.config import MemorySettings
@@ -82,6 +83,13 @@ def transcript(turns: Sequence[Turn], persona: Persona, user_name: str) -> str:
 SUMMARY_RULES = "Only what was said; absolute dates, as \"17 November 2026\", never \"last Sunday\"."
 FACTS_SHOWN = 30  # the person's known facts shown to a pass, most often mentioned first
 NEUTRAL_USER = "the person you are talking with"  # {{user}} in the system prompt: names stay out of system
+
+
+def first_said(turns: Sequence[Turn]) -> datetime | None:
+    """When the first of ``turns`` was said on Discord (the oldest message id's time; None without ids):
+    where a first summary starts telling (memory/present.py)."""
+    ids = [t.discord_message_id for t in turns if t.discord_message_id]
+    return snowflake_time(min(ids)) if ids else None
 
 
 def parse_memories(text: str) -> list[str]:
@@ -301,7 +309,7 @@ class Summarizer:
             history.conversation_id, summary=summary, previous_summary=history.summary,
             drop_through_id=dropped[-1].id, expected_dropped=len(dropped), character=self.character_key,
             user_id=user_id, memories=memories, source=source, reason=f"summarization of {scope}",
-            guild_id=guild)
+            guild_id=guild, covers_from=first_said(dropped))
         if done:
             log.info("summarized %d turns of %s/%s (%d core memories)", len(dropped), user_id, scope,
                      len(memories))

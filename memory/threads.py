@@ -164,15 +164,20 @@ def open_now(threads: Sequence[ThreadRow], now: datetime) -> list[ThreadRow]:
 
 
 class ThreadsPart:
-    """The person's open threads, in the prompt's ``threads`` slot (read with every reply's prompt data)."""
+    """The person's open threads, in the prompt's ``threads`` slot (read with every reply's prompt data).
+    Recall reads them too (:meth:`shown`), to say a thread once: not again as a fact (memory/recall.py)."""
 
     slot = "threads"
 
     def __init__(self, consent: Consent) -> None:
         self.consent = consent
 
-    async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+    async def shown(self, msg: Incoming, data: PromptData) -> list[ThreadRow]:
+        """The threads the reply to ``msg`` shows."""
         if not data.threads or msg.author_is_bot or not self.consent.allows(
                 data.memory_consent, await self.consent.mode_for(msg.guild_id)):
-            return ""
-        return render(open_now(data.threads, utcnow()))
+            return []
+        return open_now(data.threads, utcnow())
+
+    async def supply(self, persona: Persona, msg: Incoming, data: PromptData) -> str:
+        return render(await self.shown(msg, data))

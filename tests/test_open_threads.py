@@ -113,6 +113,25 @@ async def test_an_open_thread_reaches_the_reply_and_the_check_in_and_closes_when
     assert EXAM not in after and "<open_threads" not in after
 
 
+async def test_a_thread_that_is_also_a_fact_is_said_once_as_the_thread(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    await h.store.people.ensure_user(USER_ID, "alice")
+    due = (utc_now() + timedelta(days=2)).replace(hour=12, minute=0, second=0, microsecond=0)
+    await h.store.threads.apply(USER_ID, ThreadChanges((NewThread(EXAM, due, utc_now(), True),), ()))
+    same = "Alice has a chemistry exam on Friday."
+    more = "Alice is nervous about her chemistry exam on Friday"
+    for text in (same, more):
+        await h.store.facts.add(USER_ID, text, embedding=await h.bot.memory.embed(text), category="plans")
+    dm = await h.dm_channel_id()
+    await h.dm("any tips for my chemistry exam?")
+    await h.replies(dm, 1)
+    said = h.claude.all_text(h.claude.last_request(DEFAULT))
+    assert '<open_threads about="alice"' in said and f"- {EXAM} (due" in said
+    recalled = said.split("<recalled_facts", 1)[1].split("</recalled_facts>", 1)[0]
+    assert f"- {more}" in recalled  # it says more than the thread
+    assert same not in said  # the thread says it, with its day (0.94 cosine, other words)
+
+
 async def test_forget_me_deletes_the_open_threads(harness: Harness) -> None:
     h = harness
     await h.store.people.ensure_user(USER_ID, "alice")

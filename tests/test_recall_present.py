@@ -17,6 +17,7 @@ from memory.episodes import ExcerptIndex
 from memory.facts import FactIndex
 from memory.present import MemoryVectors, Present
 from memory.recall import FLOORS, choose_both
+from memory.sources import Recalled
 from tests.harness import USER_ID, Harness, MakeHarness
 from tests.memory_support import HashEmbedder, consolidation_responder
 
@@ -70,6 +71,36 @@ async def test_after_a_consolidation_no_excerpt_repeats_a_line_of_the_history(
     await h.store.conversations.reset_conversation(_bot(h).engine.character_key, USER_ID, "dm")
     again = await _dm_prompt(h, "do you remember what my sister called her puppy?", 4)
     assert EXCERPTS in again and "named it Biscuit" in again
+
+
+async def test_a_summary_hides_only_what_it_tells_what_came_before_it_is_recalled(
+        make_harness: MakeHarness) -> None:
+    from tests.test_summarization import CHAT, SMALL, Script, chat, summarized
+
+    h = await make_harness(**SMALL)
+    await _archived_dm(h)  # the puppy, two days ago: then a reset, and a new conversation
+    key = _bot(h).engine.character_key
+    await h.store.conversations.reset_conversation(key, USER_ID, "dm")
+    assert (await h.store.conversations.history(key, USER_ID, "dm")).summary_since is None
+    script = Script()
+    h.claude.responder = consolidation_responder(script)
+    await chat(h, CHAT[:3], start=2, dm=True)
+    await summarized(h, "dm")
+    history = await h.store.conversations.history(key, USER_ID, "dm")
+    # it tells from the new conversation's first message on: the puppy was before it
+    said = [r.said_at for r in await _bot(h).memory.said(USER_ID)]
+    assert history.summary_since is not None and history.summary_since.replace(tzinfo=UTC) > max(
+        s.replace(tzinfo=UTC) for s in said)
+    body = await _dm_prompt(h, "do you remember what my sister called her puppy?", 6)
+    assert "<summary" in body and EXCERPTS in body and "named it Biscuit" in body
+    # a second summary tells from the same start; a reset forgets it
+    script.summary = "Alice told me about Miso, the lighthouse and her sister's visit."
+    await chat(h, CHAT[3:], start=6, dm=True)
+    await summarized(h, "dm", previous=history.summary)
+    again = await h.store.conversations.history(key, USER_ID, "dm")
+    assert again.summary_since == history.summary_since
+    await h.store.conversations.reset_conversation(key, USER_ID, "dm")
+    assert (await h.store.conversations.history(key, USER_ID, "dm")).summary_since is None
 
 
 async def test_night_after_a_reset_recalls_nothing(make_harness: MakeHarness) -> None:
@@ -153,8 +184,13 @@ def test_excerpts_the_request_holds_are_never_recalled() -> None:
     assert quoted(Present(frozenset({1002}))) == [1, 3, 4]  # by id: a line of the history
     # by time: the live history starts 5 hours ago in channel 5 (a reply's earlier parts keep no id there)
     assert quoted(Present(channel_id=5, since=NOW - timedelta(hours=5))) == [1, 2, 4]
-    # a summary tells what came before the live lines there
+    # a summary tells what came before the live lines there: all of it when its start is not known
     assert quoted(Present(channel_id=5, since=NOW - timedelta(hours=5), summarized=True)) == [4]
+    # from where it starts telling: what was said there before (before a reset) is recalled
+    told = NOW - timedelta(days=5)
+    live = NOW - timedelta(hours=5)
+    assert quoted(Present(channel_id=5, since=live, summarized=True, told_from=told)) == [1, 4]
+    assert quoted(Present(channel_id=5, summarized=True, told_from=told)) == [1, 4]
 
 
 def test_a_fact_said_by_a_memory_is_found_by_vectors_not_strings() -> None:
@@ -174,3 +210,29 @@ def test_a_fact_said_by_a_memory_is_found_by_vectors_not_strings() -> None:
     assert vectors.said(index, ["never embedded"], 0.85) is None
     nothing = vectors.said(index, [memory], 1.01)
     assert nothing is not None and not nothing.any()
+
+
+def test_the_excerpt_a_recalled_fact_was_drawn_from_is_left_out() -> None:
+    e = HashEmbedder()
+    day = NOW - timedelta(days=3)
+    text = "alice moved to York with her dog"
+    vector = to_bytes(e.encode([text])[0])
+    index = FactIndex.build([FactRow(1, text, "other", False, False, 1, day, day, vector, said_at=day)])
+    archive = ExcerptIndex.build([
+        _excerpt(1, "I moved to York last week", e, at=day + timedelta(hours=1)),  # the line it came from
+        _excerpt(2, "the dog loves York", e, at=day + timedelta(hours=2)),  # that day, less like it
+        _excerpt(3, "York again, moved my dog's bed", e, at=NOW - timedelta(days=10))])  # another day
+
+    def recalled(facts: FactIndex) -> tuple[list[int], list[int]]:
+        chosen, said = choose_both(facts, e.encode(["York"])[0], budget=1000, private=True, now=NOW,
+                                   expiry_days=0, text="York", excerpts=archive, floors=(0.0, 0.0, 0.0))
+        return [r.id for r in chosen], sorted(r.id for r in said)
+
+    assert recalled(FactIndex.build([])) == ([], [1, 2, 3])
+    # the fact says what its own line said; the day's other line and another day's are other words
+    assert recalled(index) == ([1], [2, 3])
+    # quoted before the fact drawn from it came: the fact says it, and it is let go
+    drawn = Recalled(10, index, archive)
+    drawn.quote(1)
+    drawn.quote(0)
+    assert drawn.add(0) == 0 and drawn.says(0, archive.vector(0)) and not drawn.says(1, archive.vector(1))

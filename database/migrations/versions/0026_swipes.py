@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026_swipes"
-down_revision = "0024_search_counts"
+down_revision = "0025_summary_coverage"
 branch_labels = None
 depends_on = None
 
