@@ -10,16 +10,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from database.boundary import DbRow, DbValue, Statements
+from database.boundary import Statements
 from database.engine import Database
 from database.history_cache import TURN_CACHE_CONVERSATIONS, TurnCache, changes_history
 from database.memories import replace_source_memories
 from database.models import Conversation, HistoryMessage, utcnow
-from database.person_read import split_singles, widths
+from database.person_read import Person, read_person, widths
 from database.records import (
     NOTE_SOURCES,
-    PRIVATE_NOTE_SOURCE,
-    PRIVATE_SOURCE,
     History,
     PromptData,
     PromptRequest,
@@ -28,16 +26,11 @@ from database.records import (
     Turn,
     as_utc,
 )
-from database.stamps import ExcerptStamp, FactStamp, excerpt_stamp, fact_stamp
 from database.statements import recent_messages
-from database.threads import ThreadRow, thread_rows
 
 APPENDS_KEPT = 10_000  # conversations whose latest append is told apart (far more than replies in flight)
-# A prompt read's two halves as read (_prompt_data makes the record): the person (identity, memories,
-# relationship, mood, user, stage, fact stamp, writing style, excerpt stamp, open threads, feelings) and the
-# place (history, the channel's lines).
-_Person = tuple[dict[str, list[str]], list[tuple[DbValue, ...]], DbRow | None, DbValue, DbRow | None,
-                DbRow | None, FactStamp, DbValue, ExcerptStamp, tuple[ThreadRow, ...], tuple[str, str]]
+# A prompt read's two halves as read (_prompt_data makes the record): the person (database/person_read.py)
+# and the place (history, the channel's lines).
 _Place = tuple[History, list[SeenMessage]]
 
 
@@ -113,7 +106,7 @@ class Conversations:
         still waiting; on PostgreSQL those still on their way were added from memory, database/log.py), so
         only an edit made since would differ; they are most of the read (75 rows). After any other change to a
         history (see history_stamp) read everything again instead."""
-        def read(conn: Connection) -> tuple[_Person, History]:
+        def read(conn: Connection) -> tuple[Person, History]:
             return self._read_person(conn, r), self.read_history(conn, r.character, r.user_id, r.scope)
 
         person, history = await self.db.read(read)
@@ -130,40 +123,8 @@ class Conversations:
                                              self.db.read(lambda conn: self._read_place(conn, r)))
         return _prompt_data(person, place)
 
-    def _read_person(self, conn: Connection, r: PromptRequest) -> _Person:
-        """What the character holds of the person (identity, memories, relationship, mood, user, stage,
-        fact stamp, writing style, excerpt stamp, open threads, feelings): small lookups, many of them."""
-        q = self._q
-        params = _prompt_params(r)
-        private = "_private" if r.private else ""
-        together = q.get(f"person{private}")  # PostgreSQL: one statement
-        if together is not None:
-            kinds, found, rel, mood, user, state, stamp, style, said, threads, feelings = conn.execute(
-                together, params).one()
-            memories = [tuple(m) for m in found]  # (content, source) rows, as read one by one
-        else:
-            kinds = conn.execute(q["identity"], params).all()
-            memories = [tuple(row) for row in conn.execute(q[f"memories{private}"], params)]
-            threads = conn.execute(q[f"threads{private}"], params).all()
-        singles = q.get("person_singles")  # SQLite: the parts of one row in one statement
-        if singles is not None:
-            rel, mood, user, state, stamp, style, said, feelings = split_singles(
-                conn.execute(singles, params).one(), self._widths)
-        elif together is None:
-            rel = conn.execute(q["relationship"], params).first()
-            mood = conn.execute(q["mood"]).scalar()
-            user = conn.execute(q["user"], params).first()
-            state = conn.execute(q["character_state"], params).first()
-            stamp = conn.execute(q["fact_stamp"], params).one()
-            style = conn.execute(q["style_profile"], params).scalar()
-            said = conn.execute(q["excerpt_stamp"], params).first()
-            feelings = conn.execute(q["feelings"], params).one()
-        identity: dict[str, list[str]] = {}
-        for kind, content in kinds:
-            identity.setdefault(kind, []).append(content)
-        toward, room = feelings
-        return (identity, memories, rel, mood, user, state, fact_stamp(stamp), style, excerpt_stamp(said),
-                thread_rows(threads), (str(toward or ""), "" if r.private else str(room or "")))
+    def _read_person(self, conn: Connection, r: PromptRequest) -> Person:
+        return read_person(conn, self._q, self._widths, r)
 
     def _read_place(self, conn: Connection, r: PromptRequest) -> _Place:
         """The conversation and its place (history, the channel's recent messages): few reads, many rows."""
@@ -376,12 +337,7 @@ class Conversations:
         return await self.db.write(write)
 
 
-def _prompt_params(r: PromptRequest) -> dict[str, object]:
-    return {"character": r.character, "user_id": r.user_id, "scope": r.scope, "channel_id": r.channel_id,
-            "private_source": PRIVATE_SOURCE, "private_note": PRIVATE_NOTE_SOURCE, "guild_id": r.guild_id}
-
-
-def _prompt_data(person: _Person, place: _Place) -> PromptData:
+def _prompt_data(person: Person, place: _Place) -> PromptData:
     identity, memories, rel, mood, user, state, stamp, style, said, threads, feelings = person
     history, recent = place
     return PromptData(

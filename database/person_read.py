@@ -1,6 +1,6 @@
-"""The person half of a reply's prompt read (database/conversations.py, _read_person) in as few statements as
-the dialect allows. Each statement run costs SQLAlchemy's execution more CPU than the database takes to answer
-these small lookups (and on PostgreSQL a round trip), and a reply reads them at every message.
+"""The person half of a reply's prompt read (read_person, for database/conversations.py) in as few statements
+as the dialect allows. Each statement run costs SQLAlchemy's execution more CPU than the database takes to
+answer these small lookups (and on PostgreSQL a round trip), and a reply reads them at every message.
 
 - PostgreSQL: all of it in one statement ("person", "person_private"). Each part is a subquery of the
   statement it stands for; asyncpg hands ROW(...) and ARRAY(SELECT ROW(...)) back as tuples of the same
@@ -13,19 +13,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import ColumnElement
 
 from database.boundary import DbRow, DbValue, Query, Statement, Statements
+from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, PromptRequest
+from database.stamps import ExcerptStamp, FactStamp, excerpt_stamp, fact_stamp
+from database.threads import ThreadRow, thread_rows
 
-# The parts of one row at most, in _read_person's order, and the ones that are rows (None when absent; their
+# The parts of one row at most, in read_person's order, and the ones that are rows (None when absent; their
 # first column is never NULL in a row that is there).
 SINGLES = ("relationship", "mood", "user", "character_state", "fact_stamp", "style_profile", "excerpt_stamp",
            "feelings")
 ROWS = frozenset({"relationship", "user", "character_state"})
 SCALARS = frozenset({"mood", "style_profile"})
 
+
+# The person's half of a prompt read as read (identity, memories, relationship, mood, user, stage, fact
+# stamp, writing style, excerpt stamp, open threads, feelings).
+Person = tuple[dict[str, list[str]], list[tuple[DbValue, ...]], DbRow | None, DbValue, DbRow | None,
+               DbRow | None, FactStamp, DbValue, ExcerptStamp, tuple[ThreadRow, ...], tuple[str, str]]
 
 def person_statements(parts: Mapping[str, Statement], dialect: Dialect) -> Statements:
     def query(name: str) -> Query:  # the reads combined here are all queries
@@ -72,3 +80,43 @@ def split_singles(row: DbRow, sizes: tuple[int, ...]) -> list[DbValue | DbRow | 
         else:
             out.append(columns)
     return out
+
+
+def read_person(conn: Connection, q: Statements, sizes: tuple[int, ...], r: PromptRequest) -> Person:
+    """What the character holds of the person (identity, memories, relationship, mood, user, stage,
+    fact stamp, writing style, excerpt stamp, open threads, feelings): small lookups, many of them."""
+    params = prompt_params(r)
+    private = "_private" if r.private else ""
+    together = q.get(f"person{private}")  # PostgreSQL: one statement
+    if together is not None:
+        kinds, found, rel, mood, user, state, stamp, style, said, threads, feelings = conn.execute(
+            together, params).one()
+        memories = [tuple(m) for m in found]  # (content, source) rows, as read one by one
+    else:
+        kinds = conn.execute(q["identity"], params).all()
+        memories = [tuple(row) for row in conn.execute(q[f"memories{private}"], params)]
+        threads = conn.execute(q[f"threads{private}"], params).all()
+    singles = q.get("person_singles")  # SQLite: the parts of one row in one statement
+    if singles is not None:
+        rel, mood, user, state, stamp, style, said, feelings = split_singles(
+            conn.execute(singles, params).one(), sizes)
+    elif together is None:
+        rel = conn.execute(q["relationship"], params).first()
+        mood = conn.execute(q["mood"]).scalar()
+        user = conn.execute(q["user"], params).first()
+        state = conn.execute(q["character_state"], params).first()
+        stamp = conn.execute(q["fact_stamp"], params).one()
+        style = conn.execute(q["style_profile"], params).scalar()
+        said = conn.execute(q["excerpt_stamp"], params).first()
+        feelings = conn.execute(q["feelings"], params).one()
+    identity: dict[str, list[str]] = {}
+    for kind, content in kinds:
+        identity.setdefault(kind, []).append(content)
+    toward, room = feelings
+    return (identity, memories, rel, mood, user, state, fact_stamp(stamp), style, excerpt_stamp(said),
+            thread_rows(threads), (str(toward or ""), "" if r.private else str(room or "")))
+
+
+def prompt_params(r: PromptRequest) -> dict[str, object]:
+    return {"character": r.character, "user_id": r.user_id, "scope": r.scope, "channel_id": r.channel_id,
+            "private_source": PRIVATE_SOURCE, "private_note": PRIVATE_NOTE_SOURCE, "guild_id": r.guild_id}
