@@ -90,7 +90,9 @@ async def test_the_inspector_itemizes_a_reply_as_sent(make_harness: MakeHarness)
     assert "where" in labels and "time" in labels and "message" in labels
     assert "transcript" in labels and "transcript: the character's turn" in labels
     message = next(p for p in parts if p[0] == "message")
-    assert message[1] == UNCACHED and message[2] > 0  # after the last breakpoint
+    assert message[1] != UNCACHED and message[2] > 0  # a DM caches the message it answers (the breakpoint)
+    now = next(p for p in parts if p[0] == "time")
+    assert now[1] == UNCACHED  # the moment comes after it, past the last breakpoint
     # The second DM read the first one's prefix: the character block came from the cache.
     assert parts[0][1] == READ and second_dm.usage.cache_read_tokens > 0
     assert f"{second_dm.usage.cache_read_tokens:,} read from cache" in page
