@@ -96,3 +96,11 @@ def test_a_panel_keeps_within_the_limits_whatever_it_is_given() -> None:
     [container] = small
     assert [c["content"] for c in container["components"] if c["type"] == 10] == [
         "### Status", "**Plan**\nStandard", "**Lines**\none\ntwo"]  # short values keep their line breaks
+
+
+def test_a_long_list_in_a_panel_keeps_whole_lines() -> None:
+    lines = [f"**#{i}** reminder number {i} · in our DMs" for i in range(200)]
+    [container] = panel("Your reminders", [("", "hint"), ("", "\n".join(lines))]).to_components()
+    listed = container["components"][-1]["content"].splitlines()
+    assert listed and all(line in lines for line in listed)  # cut between lines, never mid-line
+    assert len(listed) < len(lines) and listed == lines[:len(listed)]
