@@ -13,6 +13,7 @@ from tests.fakes.discord_components import (
     refuse_components,
     refuse_v2_edit,
     walk_components,
+    webhook_components,
 )
 
 
@@ -104,3 +105,14 @@ def test_a_long_list_in_a_panel_keeps_whole_lines() -> None:
     listed = container["components"][-1]["content"].splitlines()
     assert listed and all(line in lines for line in listed)  # cut between lines, never mid-line
     assert len(listed) < len(lines) and listed == lines[:len(listed)]
+
+
+def test_a_webhook_the_app_did_not_create_sends_v2_layouts_without_interactive_components() -> None:
+    foreign = {"id": "1", "token": "t", "application_id": None}
+    query = {"with_components": "true"}
+    _, refused = webhook_components(foreign, v2({"type": 17, "components": [text("report")]}), query)
+    assert refused is None
+    section = {"type": 9, "components": [text("report")],
+               "accessory": {"type": 2, "style": 2, "label": "x", "custom_id": "go"}}
+    _, refused = webhook_components(foreign, v2({"type": 17, "components": [section]}), query)
+    assert refused is not None  # a button nested in the layout is still interactive

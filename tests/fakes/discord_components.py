@@ -166,8 +166,9 @@ def refuse_components(body: dict[str, Any]) -> web.Response | None:
 
 
 def interactive(body: dict[str, Any]) -> bool:
+    # Anywhere in the message: a V2 layout nests buttons in rows, containers and sections' accessories.
     return any(item.get("type") in (2, 3, 5, 6, 7, 8) and (item.get("type") != 2 or item.get("style") != 5)
-               for row in body.get("components") or [] for item in row.get("components") or [])
+               for item in walk_components(body.get("components") or []))
 
 
 def webhook_components(hook: dict[str, Any], body: dict[str, Any], query: dict[str, str]) -> (
