@@ -25,6 +25,7 @@ from bot.alive.service import Alive
 from bot.core.pipeline import conversation_scope, private_scope
 from bot.core.text import clip
 from bot.discord.flow import private_place
+from bot.discord.panels import panel, show_panel
 from bot.discord.permissions import (
     active_here,
     may_talk,
@@ -233,30 +234,12 @@ class UserCommands(commands.Cog):
                           description="Your usage, plan, and our conversation here in figures.")
     async def status(self, interaction: Interaction) -> None:
         figures = await self.tools.status(interaction.user.id, scope_of(interaction))
-        usage = figures.usage
-        where = "our DMs" if interaction.guild is None else "this channel"
-        embed = discord.Embed(title=f"Your status with {self.character_name}")
-        embed.add_field(name="Plan", value="Premium" if figures.premium else "Standard")
-        left = await self.bot.limits.status_line(interaction.user.id, figures.premium)  # spending limits
-        if left:
-            embed.add_field(name="Today's limits", value=left, inline=False)
-        embed.add_field(name="Usage (all time)", inline=False, value=(
-            f"{usage.calls} calls · {usage.total_tokens:,} tokens ({usage.input_tokens:,} in, "
-            f"{usage.output_tokens:,} out, {usage.cache_read_tokens:,} cache read, "
-            f"{usage.cache_creation_tokens:,} cache write) · ${usage.cost:.4f}"))
-        embed.add_field(name=f"Conversation in {where}", inline=False, value=(
-            f"{figures.history_messages} messages · {figures.history_tokens:,} tokens"
-            + (" (with a summary of earlier talk)" if figures.has_summary else "")))
-        embed.add_field(name="Core memories", value=str(figures.core_memories))
         alive: Alive | None = getattr(self.bot, "alive", None)
-        if alive is not None and self.bot.settings.alive.emotions:
-            embed.add_field(name=f"How {self.character_name} feels", inline=False, value=alive.feeling_line())
-        if figures.stage is not None:
-            stage = figures.stage
-            embed.add_field(name="Stage", inline=False, value=(
-                f"{stage.name or 'not reached yet'} · {stage.interactions:,} interactions"
-                + (f" · next: {stage.next_name} at {stage.next_at:,}" if stage.next_name else "")))
-        await tell(interaction, embed=embed)
+        feeling = alive.feeling_line() if alive is not None and self.bot.settings.alive.emotions else None
+        fields = figures.fields(
+            where="our DMs" if interaction.guild is None else "this channel", character=self.character_name,
+            limits=await self.bot.limits.status_line(interaction.user.id, figures.premium), feeling=feeling)
+        await show_panel(interaction, panel(f"Your status with {self.character_name}", fields))
 
     @app_commands.command(name="help", description="Every command and what it does.")
     async def help(self, interaction: Interaction) -> None:

@@ -17,6 +17,7 @@ from discord.ext import commands
 
 from bot.core.localtime import load_zone
 from bot.core.text import Page, clip
+from bot.discord.panels import PagedPanel, show_panel
 from bot.discord.ui import OwnedView, PagedView, confirm_timeout, tell
 from database.models import utcnow
 from database.records import CoreMemoryRow, FactRow
@@ -185,8 +186,8 @@ class MemoryCommands(commands.Cog):
                     "use it, 📌 pinned, 🔒 from our DMs or private places only, ⏳ what you are to do or "
                     "waiting for, until it is done)")
 
-        view = PagedView(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
-        await interaction.response.send_message(view.content, view=view, ephemeral=True)
+        panel = PagedPanel(interaction, lines, heading, size=PAGE_SIZE, timeout=LIST_TIMEOUT_SECONDS)
+        await show_panel(interaction, panel)
 
     @group.command(name="said",
                    description="Page through what I kept of your own words; delete one by number.")

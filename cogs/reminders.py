@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.alive.reminders import ReminderBook, stamp, zone_choices, zone_names
 from bot.core.localtime import load_zone
 from bot.core.text import clip
+from bot.discord.panels import panel, show_panel
 from bot.discord.ui import tell
 from database.reminders import ReminderRow
 
@@ -90,8 +91,9 @@ class ReminderCommands(commands.Cog):
                                     "minutes to stretch\".")
             return
         lines = [reminder_line(r, self._place(r)) for r in waiting]
-        await tell(interaction, "**Your reminders** (`/reminders cancel:<number>` cancels one)\n"
-                   + "\n".join(lines)[:1900])
+        # The hint first: a long list is cut at its end, never the hint.
+        await show_panel(interaction, panel("Your reminders", [
+            ("", "-# `/reminders cancel:<number>` cancels one"), ("", "\n".join(lines))]))
 
     def _place(self, reminder: ReminderRow) -> str:
         return "in our DMs" if reminder.is_dm else f"in <#{reminder.channel_id}>"

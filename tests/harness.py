@@ -30,7 +30,8 @@ from database.store import Store
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_models import lineup_capabilities
 from tests.fakes.claude_server import FakeClaude, Recorded
-from tests.fakes.discord_lead import FakeDiscord
+from tests.fakes.discord_components import walk_components
+from tests.fakes.discord_lead import FakeDiscord, panel_texts
 from tests.fakes.openai_server import FakeOpenAI
 
 GUILD_ID = 900_000_000_000_000_001
@@ -44,6 +45,7 @@ OTHER_BOT_ID = 900_000_000_000_000_200
 OWNER_ID = 900_000_000_000_000_300
 
 EPHEMERAL = 64  # a message flag: only the user who ran the command sees it
+COMPONENTS_V2 = 1 << 15  # a message flag: laid out with Components V2 (a panel), no content or embeds
 
 TEST_MODELS = ("claude-test-default", "claude-test-premium", "claude-test-voter", "claude-test-sonnet",
                "claude-test-haiku", "claude-test-voter-haiku", "claude-test-vision", "claude-test-code")
@@ -355,10 +357,9 @@ def track_handled(bot: commands.Bot, into: set[int]) -> set[int]:
 
 def button(message: dict[str, Any], action: str) -> dict[str, Any]:
     """The component whose custom id ends with ``:<action>``."""
-    for row in message.get("components") or []:
-        for comp in row.get("components") or []:
-            if str(comp.get("custom_id", "")).endswith(":" + action):
-                return comp
+    for comp in walk_components(message.get("components") or []):  # in a V2 panel's layout too
+        if str(comp.get("custom_id", "")).endswith(":" + action):
+            return comp
     raise AssertionError(f"no button {action!r} in {message.get('components')}")
 
 
@@ -442,6 +443,24 @@ async def ephemeral(ix: Any) -> dict[str, Any]:
     message: dict[str, Any] = await ix.message()
     assert message["flags"] & EPHEMERAL, message
     return message
+
+
+def panel_text(message: dict[str, Any]) -> str:
+    """All the text of a Components V2 panel, asserting it is one (the V2 flag, no content or embeds)."""
+    assert message["flags"] & COMPONENTS_V2 and not message["content"] and not message["embeds"], message
+    return "\n".join(panel_texts(message))
+
+
+def panel_fields(message: dict[str, Any]) -> dict[str, str]:
+    """A Components V2 panel's figures by name (bot/discord/panels.py: a text display "**name**\nvalue" each),
+    asserting the message is one: the V2 flag, no content, no embeds."""
+    assert message["flags"] & COMPONENTS_V2 and not message["content"] and not message["embeds"], message
+    fields = {}
+    for text in panel_texts(message):
+        name, _, value = text.partition("\n")
+        if name.startswith("**") and name.endswith("**"):
+            fields[name[2:-2]] = value
+    return fields
 
 
 async def press(h: Harness, message: dict[str, Any], action: str, *, user: int = USER_ID) -> Any:

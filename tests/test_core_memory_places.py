@@ -20,7 +20,7 @@ import pytest
 from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE
 from memory.summarizer import CHANNEL_SOURCE, SUMMARY_RULES
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness
+from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness, panel_text
 from tests.memory_support import last_user_text
 from tests.test_private_memories import OTHER_GUILD, OTHER_GUILD_CHANNEL, VIEW_CHANNEL
 
@@ -101,8 +101,8 @@ async def test_a_servers_core_memories_stay_in_it_and_private_ones_in_dms(two_se
                       TICKET: (PRIVATE_NOTE_SOURCE, None)}
 
     # /memory list says where each is used.
-    listing = str((await (await h.slash("memory", [{"type": 1, "name": "list", "options": []}])).message())[
-        "content"])
+    listed = await h.slash("memory", [{"type": 1, "name": "list", "options": []}])
+    listing = panel_text(await listed.message())
     lines = {line.split(" · ")[0]: line for line in listing.splitlines() if line.startswith("**★**")}
     assert lines[f"**★** {BEES}"].endswith("only in Tide Pool")
     assert lines[f"**★** {HEALTH}"].endswith("our DMs only") and lines[f"**★** {TICKET}"].endswith(

@@ -9,7 +9,17 @@ from typing import Any
 from bot.core.tokens import counted
 from database.records import ConsolidationBatch, Turn
 from memory.svgmap import render_fact_map, shade
-from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, button, ephemeral, eventually, press
+from tests.harness import (
+    CHANNEL_ID,
+    USER2_ID,
+    USER_ID,
+    Harness,
+    button,
+    ephemeral,
+    eventually,
+    panel_text,
+    press,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -186,18 +196,22 @@ async def test_memory_list_pages_through_the_facts(harness: Harness) -> None:
         await h.store.facts.add(USER_ID, f"Alice fact number {i:02d}",
                                 category="hobbies" if i % 2 else "work", lasting=bool(i % 2))
     message = await ephemeral(await memory(h, "list"))
-    assert "(page 1/3, 19 facts" in message["content"] and message["content"].count("Alice fact number") == 8
-    assert f"told {datetime.now(UTC):%Y-%m-%d}, lasting" in message["content"]  # the hobbies here last
+    # A Components V2 panel whose buttons are in its layout; each page is an edit of the same panel.
+    first_page = panel_text(message)
+    assert "(page 1/3, 19 facts" in first_page and first_page.count("Alice fact number") == 8
+    assert f"told {datetime.now(UTC):%Y-%m-%d}, lasting" in panel_text(message)  # the hobbies here last
     assert button(message, "prev")["disabled"] and not button(message, "next").get("disabled")
-    first_page = message["content"]
     await (await press(h, message, "next")).response()
-    assert "(page 2/3" in message["content"] and message["content"] != first_page
+    assert "(page 2/3" in panel_text(message) and panel_text(message) != first_page
     await (await press(h, message, "next")).response()
-    assert "(page 3/3" in message["content"] and message["content"].count("Alice fact number") == 3
+    assert "(page 3/3" in panel_text(message) and panel_text(message).count("Alice fact number") == 3
     assert button(message, "next")["disabled"]
     await (await press(h, message, "prev")).response()
-    assert "(page 2/3" in message["content"]
-    assert max(len(line) for line in message["content"].splitlines()) < 250
+    assert "(page 2/3" in panel_text(message)
+    stranger = await (await press(h, message, "prev", user=USER2_ID)).response()
+    assert "belong to whoever ran the command" in stranger["data"]["content"]
+    assert "(page 2/3" in panel_text(message)  # only its owner turns the pages
+    assert max(len(line) for line in panel_text(message).splitlines()) < 250
 
     nothing = await (await memory(h, "list", user=USER2_ID)).message()
     assert "don't have any long-term facts" in nothing["content"]

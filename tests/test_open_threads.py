@@ -16,7 +16,7 @@ from database.store import Store
 from database.threads import NewThread, ThreadChanges
 from memory.threads import parse_threads, still_open, thread_changes
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness
+from tests.harness import CHANNEL_ID, USER_ID, Harness, MakeHarness, panel_text
 from tests.memory_support import first_user_text, is_extraction
 from tests.test_memory_commands import forget, memory
 
@@ -86,7 +86,7 @@ async def test_an_open_thread_reaches_the_reply_and_the_check_in_and_closes_when
     await h.replies(CHANNEL_ID, 1)
     assert EXAM not in h.claude.all_text(h.claude.last_request(DEFAULT))
     listed = await (await memory(h, "list", dm=True)).message()
-    assert EXAM in listed["content"] and "⏳" in listed["content"]
+    assert EXAM in panel_text(listed) and "⏳" in panel_text(listed)
 
     # A check-in after its day asks how it went: the thread and her note, each quoted as hers
     await h.bot.in_flight.drain()

@@ -34,6 +34,7 @@ from tests.harness import (
     Harness,
     dm_reply,
     log_posts,
+    panel_fields,
 )
 from tests.server_support import answer, sub
 
@@ -227,7 +228,7 @@ async def test_daily_token_budget_is_said_once_survives_a_restart_and_resets_at_
 
     assert TALKED_OUT in await answer(await h.slash("reroll", dm=True))  # no new answer past the budget
     status = await (await h.slash("status", dm=True)).message()
-    fields = {f["name"]: f["value"] for f in status["embeds"][0]["fields"]}
+    fields = panel_fields(status)
     assert fields["Today's limits"].startswith(f"0 of {budget:,} tokens left today")
 
     await h.restart()  # the spend is read from the database: a restart does not reset it

@@ -19,7 +19,15 @@ from bot.reply.persona_runtime import DISCORD_EPOCH_MS, greetings, last_spoke, s
 from bot.reply.prompting import NEW_CHAT
 from database.records import History, PromptData, SeenMessage, Turn
 from tests.fakes.claude_server import FakeClaude, content_text
-from tests.harness import CHANNEL_ID, USER2_ID, Harness, ephemeral, eventually, reply_requests
+from tests.harness import (
+    CHANNEL_ID,
+    USER2_ID,
+    Harness,
+    ephemeral,
+    eventually,
+    panel_fields,
+    reply_requests,
+)
 from tests.memory_support import last_user_text
 
 CHARACTERS = PROJECT_ROOT / "characters"
@@ -58,7 +66,7 @@ async def interactions_reach(h: Harness, count: int) -> tuple[int, str]:
 
 async def status_fields(h: Harness) -> dict[str, str]:
     answer = await ephemeral(await h.slash("status", dm=True))
-    return {f["name"]: f["value"] for f in answer["embeds"][0]["fields"]}
+    return panel_fields(answer)
 
 
 # --------------------------------------------------------------------------- lorebook

@@ -28,8 +28,10 @@ from database.reminders import Reminder, reminder_key
 from database.store import Store
 from tests.fakes.claude_server import Reply
 from tests.fakes.claude_tools import Search, UseTool
+from tests.fakes.discord_lead import panel_texts
 from tests.harness import (
     CHANNEL_ID,
+    COMPONENTS_V2,
     GUILD_ID,
     USER_ID,
     Harness,
@@ -244,7 +246,9 @@ async def test_reminders_lists_and_cancels(make_harness: MakeHarness) -> None:
     await h.replies(int(sent["channel_id"]))
     [row] = await h.store.reminders.open_for(USER_ID)
     unix = int(row.due_at.timestamp())
-    listed = (await ephemeral(await h.slash("reminders", dm=True)))["content"]
+    panel = await ephemeral(await h.slash("reminders", dm=True))
+    assert panel["flags"] & COMPONENTS_V2 and not panel["content"]  # a Components V2 panel
+    listed = "\n".join(panel_texts(panel))
     assert f"#{row.id}" in listed and f"<t:{unix}:F>" in listed and f"<t:{unix}:R>" in listed
     assert "stretch" in listed and "in our DMs" in listed
     ix = await h.discord.interaction_autocomplete(

@@ -15,6 +15,8 @@ from tests.dbtools import compact_history
 from tests.fakes import EVENT_WAIT
 from tests.harness import (
     CHANNEL_ID,
+    COMPONENTS_V2,
+    EPHEMERAL,
     USER2_ID,
     USER_ID,
     Harness,
@@ -23,6 +25,7 @@ from tests.harness import (
     buttons,
     ephemeral,
     eventually,
+    panel_fields,
     press,
     stored_history,
 )
@@ -298,9 +301,20 @@ async def test_status_shows_usage_plan_conversation_and_memories(harness: Harnes
     await settled(h, 2)
     await h.store.memories.add_core_memory(h.bot.engine.character_key, USER_ID, "Alice counts things.")
     usage = await h.store.usage.totals(USER_ID)
-    answer = await ephemeral(await h.slash("status"))
-    [embed] = answer["embeds"]
-    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    ix = await h.slash("status")
+    answer = await ephemeral(ix)
+    # A Components V2 panel, as the fake recorded the response: the flags, then one container holding the
+    # title, a separator and a text display per figure; no content, no embeds (the fake refuses those).
+    [callback] = ix.callbacks
+    assert callback["type"] == 4 and callback["data"]["flags"] == EPHEMERAL | COMPONENTS_V2
+    assert not callback["data"].get("content") and not callback["data"].get("embeds")
+    [container] = answer["components"]
+    assert container["type"] == 17
+    kinds = [c["type"] for c in container["components"]]
+    assert kinds[:2] == [10, 14] and set(kinds[2:]) == {10}
+    assert container["components"][0]["content"] == f"### Your status with {h.bot.engine.persona.name}"
+    fields = panel_fields(answer)
+    assert list(fields)[:2] == ["Plan", "Usage (all time)"]
     assert fields["Plan"] == "Standard"
     assert (f"{usage.calls} calls" in fields["Usage (all time)"]
             and f"${usage.cost:.4f}" in fields["Usage (all time)"])
@@ -309,7 +323,7 @@ async def test_status_shows_usage_plan_conversation_and_memories(harness: Harnes
     assert fields["Core memories"] == "1"
     await h.store.people.set_premium(USER_ID, True)
     dm = await ephemeral(await h.slash("status", dm=True))
-    fields = {f["name"]: f["value"] for f in dm["embeds"][0]["fields"]}
+    fields = panel_fields(dm)
     assert fields["Plan"] == "Premium" and fields["Conversation in our DMs"] == "0 messages · 0 tokens"
 
 

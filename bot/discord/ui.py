@@ -32,7 +32,8 @@ APOLOGY = "Sorry, something went wrong on my side. It has been logged; please tr
 NO_PINGS = discord.AllowedMentions.none()
 MESSAGE_LIMIT = 2000  # Discord's longest message
 
-_live_views: weakref.WeakValueDictionary[str, OwnedView] = weakref.WeakValueDictionary()
+# Views with buttons, by token: OwnedView here, and the paged panels (bot/discord/panels.py).
+_live_views: weakref.WeakValueDictionary[str, discord.ui.view.BaseView] = weakref.WeakValueDictionary()
 Callback = Callable[[HookInteraction], Awaitable[None]]  # a button's
 
 
@@ -58,6 +59,11 @@ async def send_long(interaction: HookInteraction, text: str, *, deferred: bool =
             await interaction.response.send_message(part, ephemeral=True, allowed_mentions=NO_PINGS)
         else:
             await interaction.followup.send(part, ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+def keep_live(token: str, view: discord.ui.view.BaseView) -> None:
+    """Note a view whose buttons answer clicks while it lives (see :func:`answer_expired_click`)."""
+    _live_views[token] = view
 
 
 def confirm_timeout(interaction: HookInteraction) -> float | None:

@@ -78,6 +78,30 @@ class StatusFigures:
     core_memories: int
     stage: StageStatus | None = None  # the character's evolution (None when it has no stages)
 
+    def fields(self, *, where: str, limits: str | None, character: str,
+               feeling: str | None) -> list[tuple[str, str]]:
+        """/status as named figures, in the order shown: ``where`` the conversation is ("our DMs", "this
+        channel"), today's spending ``limits`` and how the ``character`` feels when those are shown."""
+        usage = self.usage
+        out = [("Plan", "Premium" if self.premium else "Standard")]
+        if limits:
+            out.append(("Today's limits", limits))
+        out.append(("Usage (all time)",
+                    f"{usage.calls} calls · {usage.total_tokens:,} tokens ({usage.input_tokens:,} in, "
+                    f"{usage.output_tokens:,} out, {usage.cache_read_tokens:,} cache read, "
+                    f"{usage.cache_creation_tokens:,} cache write) · ${usage.cost:.4f}"))
+        out.append((f"Conversation in {where}",
+                    f"{self.history_messages} messages · {self.history_tokens:,} tokens"
+                    + (" (with a summary of earlier talk)" if self.has_summary else "")))
+        out.append(("Core memories", str(self.core_memories)))
+        if feeling is not None:
+            out.append((f"How {character} feels", feeling))
+        if self.stage is not None:
+            stage = self.stage
+            out.append(("Stage", f"{stage.name or 'not reached yet'} · {stage.interactions:,} interactions"
+                        + (f" · next: {stage.next_name} at {stage.next_at:,}" if stage.next_name else "")))
+        return out
+
 
 class ConversationTools:
     def __init__(self, engine: ReplyEngine, store: Store, memory: MemorySettings) -> None:

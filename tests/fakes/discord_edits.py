@@ -48,7 +48,9 @@ def refuse_edit(message: dict[str, Any] | None, channel_id: int, bot: dict[str, 
     refused = too_long(body)
     if refused is not None:
         return refused
-    after = {key: body.get(key, message.get(key)) for key in ("content", "embeds", "attachments")}
-    if not (after["content"] or after["embeds"] or after["attachments"]):
+    shown = ("content", "embeds", "attachments", "components")
+    after = {key: body.get(key, message.get(key)) for key in shown}
+    v2 = int(body.get("flags", message.get("flags")) or 0) & (1 << 15)  # a V2 message shows its components
+    if not (after["content"] or after["embeds"] or after["attachments"] or (v2 and after["components"])):
         return error(400, 50006, "Cannot send an empty message")
     return None

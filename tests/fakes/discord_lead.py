@@ -29,6 +29,8 @@ from tests.fakes.discord_components import (
     refuse_callback,
     refuse_components,
     refuse_token_use,
+    refuse_v2_edit,
+    walk_components,
     webhook_components,
 )
 from tests.fakes.discord_edits import refuse_edit, refuse_webhook_edit, too_long
@@ -714,7 +716,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
                 return self._public(self.messages[int(mid)])
             case ("PATCH", ["channels", cid, "messages", mid]):
                 refused = refuse_edit(self.messages.get(int(mid)), int(cid), bot, body) \
-                    or refuse_components(body)
+                    or refuse_v2_edit(self.messages.get(int(mid)), body) or refuse_components(body)
                 return refused if refused is not None else await self._edit(int(mid), body, files)
             case ("DELETE", ["channels", cid, "messages", mid]):
                 return await self._delete(int(mid))
@@ -754,7 +756,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
             case ("PATCH", ["webhooks", wid, wtoken, "messages", mid]):
                 hook = self.webhooks.get(int(wid))
                 body, refused = webhook_components(hook, body, query) if hook else (body, None)
-                refused = refused or refuse_webhook_edit(self.messages.get(int(mid)), hook, wtoken, body)
+                refused = (refused or refuse_webhook_edit(self.messages.get(int(mid)), hook, wtoken, body)
+                           or refuse_v2_edit(self.messages.get(int(mid)), body))
                 return refused if refused is not None else await self._edit(int(mid), body, files)
             case ("DELETE", ["webhooks", wid, wtoken, "messages", mid]):
                 return await self._delete(int(mid))
@@ -902,6 +905,9 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
                   files: list[dict[str, Any]]) -> dict[str, Any] | web.Response:
         record = self.interactions[iid]
         refused = refuse_callback(record, SERVED_WINDOW) or refuse_components(body.get("data") or {})
+        if refused is None and int(body.get("type", 0)) == 7:  # an update edits the component's message
+            refused = refuse_v2_edit(self.messages.get(int(record["payload"]["message"]["id"])),
+                                     body.get("data") or {})
         if refused is not None:
             return refused
         record["acknowledged"] = True
@@ -973,6 +979,10 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
         mid = record.get("original") if which == "@original" else int(which)
         if mid is None:
             raise KeyError("original response")
+        if method == "PATCH":
+            refused = refuse_v2_edit(self.messages.get(mid), body)
+            if refused is not None:
+                return refused
         if method == "GET":
             return self._public(self.messages[mid])
         if method == "DELETE":
@@ -1009,6 +1019,12 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
                                        "_avatar_url": body.get("avatar_url")})
         await self._echo(message)
         return self._public(message) if query.get("wait") in ("true", "1", "True") else None
+
+
+def panel_texts(message: dict[str, Any]) -> list[str]:
+    """The text displays of a Components V2 message, nested ones included, in order."""
+    return [c.get("content") or "" for c in walk_components(message.get("components") or [])
+            if c.get("type") == 10]
 
 
 class Interaction:
@@ -1059,6 +1075,7 @@ class Interaction:
             out.append(part.get("content") or "")
             for embed in part.get("embeds") or []:
                 out.append(json.dumps(embed))
+            out += panel_texts(part)
         return "\n".join(out)
 
 
