@@ -136,10 +136,6 @@ class Swipes:
         """Close the channel's open rows (the conversation moved on there); the ones closed."""
         return await self._close(SwipeSet.channel_id == channel_id)
 
-    async def close_due(self, now: datetime) -> list[SwipeRecord]:
-        """Close the rows whose time ran out; the ones closed."""
-        return await self._close(SwipeSet.closes_at <= now)
-
     async def close(self, message_id: int) -> list[SwipeRecord]:
         return await self._close(SwipeSet.message_id == message_id)
 
@@ -152,9 +148,3 @@ class Swipes:
             return rows
 
         return await self.db.write(write)
-
-    async def next_closing(self) -> datetime | None:
-        """When the next open row's buttons go (None: none open)."""
-        row = await self.db.first(select(SwipeSet.closes_at).where(SwipeSet.open.is_(True))
-                                  .order_by(SwipeSet.closes_at).limit(1))
-        return None if row is None else as_utc(row[0])

@@ -6,10 +6,12 @@ interaction rules (tests/fakes/discord_components.py)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from database.timers import TimerRow
 from tests.fakes import EVENT_WAIT, discord_components
 from tests.fakes.discord_components import (
     refuse_callback,
@@ -23,7 +25,6 @@ from tests.harness import (
     USER2_ID,
     USER_ID,
     Harness,
-    MakeHarness,
     button,
     buttons,
     ephemeral,
@@ -128,12 +129,38 @@ async def test_reroll_is_a_new_swipe_and_buttons_survive_a_restart(harness: Harn
     assert [m["id"] for m in h.discord.posted(CHANNEL_ID)] == [reply["id"]]
 
 
-async def test_the_buttons_go_when_their_time_runs_out(make_harness: MakeHarness) -> None:
-    h = await make_harness(swipe_timeout_seconds=1)
+def message_edits(h: Harness, reply: dict[str, Any]) -> list[Any]:
+    path = f"/messages/{reply['id']}"
+    return [r for r in h.discord.requests if r.method == "PATCH" and r.path.endswith(path)]
+
+
+async def expire(h: Harness, reply: dict[str, Any]) -> list[str]:
+    """The reply's swipe-expiry timer is armed at its row's deadline; the timer loop's pass at that time runs
+    it (time driven through the dispatcher, not waited for)."""
+    [timer] = await h.store.timers.of_kind("swipe-expiry")
+    record = await h.store.swipes.get(int(reply["id"]))
+    assert record is not None and timer.key == f"swipe:{reply['id']}" and timer.due == record.closes_at
+    return await h.bot.services.timers.run_due(timer.due)
+
+
+async def test_the_buttons_go_when_their_time_runs_out(harness: Harness) -> None:
+    h = harness
     reply = await swiped_reply(h)
+    assert await h.bot.services.timers.run_due() == []  # not due yet: the buttons stay
+    assert reply.get("components")
+    [result] = await expire(h, reply)
+    assert "taken off" in result
     await h.discord.wait_for(lambda _: not reply.get("components"), EVENT_WAIT, what="the buttons gone")
     assert reply["content"] == "Once."
     assert (await history(h))[-1] == ("assistant", "Once.")
+    assert await h.store.swipes.get(int(reply["id"])) is None
+    assert await h.store.timers.of_kind("swipe-expiry") == []
+    # run again (a lease ran out, another process): the row is gone, nothing happens
+    again = TimerRow(f"swipe:{reply['id']}", "swipe-expiry", datetime.now(UTC), {"message": int(reply["id"])},
+                     None, "")
+    edits = len(message_edits(h, reply))
+    assert "already closed" in await h.bot.services.timers.handlers["swipe-expiry"](again)
+    assert len(message_edits(h, reply)) == edits
 
 
 async def test_reroll_and_new_swipes_are_refused_where_the_bot_is_deactivated(harness: Harness) -> None:
@@ -170,6 +197,11 @@ async def test_a_webhook_characters_reply_is_swiped_through_its_own_webhook(
     await (await press(h, reply, "prev")).response()
     await h.discord.wait_for(lambda _: reply["content"] == first, EVENT_WAIT, what="the first again")
     assert [m["id"] for m in h.discord.posted(CHANNEL_ID)] == [reply["id"]]
+    # their time runs out: the buttons go through the same webhook
+    await expire(h, reply)
+    await h.discord.wait_for(lambda _: not reply.get("components"), EVENT_WAIT, what="the buttons gone")
+    last = message_edits(h, reply)[-1]
+    assert last.path.startswith(f"/webhooks/{hook['id']}/{hook['token']}/") and reply["content"] == first
 
 
 # -- the fake Discord holds the bot to Discord's rules

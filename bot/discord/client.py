@@ -40,7 +40,7 @@ from bot.discord.posting import NO_MENTIONS
 from bot.discord.presence import AlivePresence
 from bot.discord.serverview import DiscordServerView
 from bot.discord.startup import announce_connected, log_invite
-from bot.discord.swipes import SwipeDesk
+from bot.discord.swipes import DiscordSwipeBoard, SwipeDesk
 from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
@@ -175,6 +175,7 @@ class KindredMixin:
                     sync_commands=self._sync_commands, cluster_shutdown=self._cluster_shutdown,
                     alive_side=self.presence, latencies=self._latencies, post_to_log=self.log_channel.post,
                     poll_board=DiscordPollBoard(self),  # type: ignore[arg-type]
+                    swipe_board=DiscordSwipeBoard(self),  # type: ignore[arg-type]
                     server_view=DiscordServerView(self),  # type: ignore[arg-type]
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at)
@@ -219,7 +220,6 @@ class KindredMixin:
         so a round missed while down runs with the channels known. Later READYs find it running."""
         if hasattr(self, "services") and not self.stopping:
             await self.services.timers.start()
-            self.swipe_desk.start()
 
     def _latencies(self) -> Latencies:
         if isinstance(self, commands.AutoShardedBot):
@@ -274,7 +274,6 @@ class KindredMixin:
             self.scheduler.shutdown()  # no job starts while the rest closes
             await self.services.timers.stop()  # nor a timer's run
             await self.services.heartbeat.stop()
-            await self.swipe_desk.stop()
         self.mirror.close()  # the cogs unload now: the log channel's last lines are theirs
         self.in_flight.cancel()  # what did not finish in the grace period
         # a Bot's method, which the mixin gets from the Bot it is mixed into

@@ -11,11 +11,9 @@ only account Discord lets edit it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Coroutine
-from datetime import UTC, datetime
 from typing import Any
 
 import discord
@@ -78,7 +76,8 @@ def swipe_view(record: SwipeRecord) -> discord.ui.View:
 
 class SwipeDesk:
     """The bot's swipes on Discord: offers them on a reply, answers the buttons, and takes the buttons off
-    when the conversation moves on or their time is up."""
+    when the conversation moves on or (through :class:`DiscordSwipeBoard`, the ``swipe-expiry`` timer's
+    Discord side) when their time is up."""
 
     def __init__(self, client: discord.Client, swipes: ReplySwipes, webhooks: WebhookPool | None) -> None:
         """``webhooks``: the cast's (None: one character, who speaks as the bot account)."""
@@ -88,8 +87,6 @@ class SwipeDesk:
         self.channels: set[int] | None = None  # channels with open swipes (None: not read yet)
         self.busy: set[int] = set()  # messages a new alternative is being written for
         self.tasks: set[asyncio.Task[None]] = set()
-        self.wake = asyncio.Event()
-        self.expiry: asyncio.Task[None] | None = None
 
     # -- the conversation moves on
 
@@ -127,7 +124,6 @@ class SwipeDesk:
         if self.channels is not None:
             self.channels.add(offered.channel_id)
         await self.edit(offered, message.channel, None, buttons=True)
-        self.wake.set()
 
     # -- the buttons
 
@@ -251,38 +247,23 @@ class SwipeDesk:
             channel = found if isinstance(found, discord.TextChannel) else channel
         return await pool.get(channel, key) if isinstance(channel, discord.abc.Messageable) else None
 
-    # -- their time runs out
-
-    def start(self) -> None:
-        """Connected: the loop that takes expired buttons off (from the database, so a restart keeps it)."""
-        if self.expiry is None or self.expiry.done():
-            self.expiry = asyncio.create_task(self._expire(), name="swipe-expiry")
-
-    async def stop(self) -> None:
-        for task in [*self.tasks, *([self.expiry] if self.expiry else [])]:
-            task.cancel()
-        await asyncio.gather(*self.tasks, *([self.expiry] if self.expiry else []), return_exceptions=True)
-
-    async def _expire(self) -> None:
-        while True:
-            try:
-                due = await self.swipes.next_closing()
-                wait = None if due is None else max(0.0, (due - datetime.now(UTC)).total_seconds())
-                self.wake.clear()
-                if wait is None or wait > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.wake.wait(), wait)
-                    continue
-                for record in await self.swipes.close_due():
-                    await self.strip(record)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("taking expired swipe buttons off failed")
-                await asyncio.sleep(5)
-
     def beside(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run an edit beside the reply, tracked so a shutdown waits for it."""
+        """Run an edit beside the reply (a reference kept until it is done, so it is not collected early)."""
         task = asyncio.ensure_future(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+
+class DiscordSwipeBoard:
+    """The ``swipe-expiry`` timer's Discord side, given to compose() in its Edge: the buttons off an expired
+    reply, through the bot's :class:`SwipeDesk` (built after compose(), once the cast's webhooks are; the
+    timers start only once connected, after it)."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+
+    async def strip(self, record: SwipeRecord) -> None:
+        desk: SwipeDesk | None = getattr(self.client, "swipe_desk", None)  # the Bot's, once set up
+        if desk is None:  # not set up yet: the timer's row stays, taken again after its lease
+            raise RuntimeError("the swipe desk is not set up yet")
+        await desk.strip(record)

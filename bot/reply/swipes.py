@@ -5,7 +5,8 @@ A reply posted as one message is offered swipes (:meth:`ReplySwipes.offer`); a n
 call like the reply's own (the same engine, the same server, so the spending limits and usage count it);
 showing an alternative writes it into the stored answer at once, so what the history keeps when the
 conversation moves on is always the one shown. The buttons go (:meth:`ReplySwipes.close_channel`) when the
-next message arrives there, or when ``swipe_timeout_seconds`` ran out. Everything lives in the database
+next message arrives there, or when ``swipe_timeout_seconds`` ran out (a one-shot durable timer of kind
+``swipe-expiry``, bot/core/timers.py, armed when they are offered). Everything lives in the database
 (database/swipes.py), so a restart changes nothing. Discord's side is bot/discord/swipes.py.
 """
 
@@ -15,20 +16,36 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from discord.utils import time_snowflake
 
 from bot.core.claude import ClaudeUnavailable
 from bot.core.config import DiscordSettings
 from bot.core.pipeline import Incoming, ReplyResult
+from bot.core.timers import Timers
 from bot.core.tokens import count_tokens
 from bot.reply.engine import ReplyEngine
 from bot.reply.ensemble import Ensemble
 from database.records import Turn
 from database.store import Store
 from database.swipes import SwipeRecord
+from database.timers import TimerRow
 
 log = logging.getLogger(__name__)
+
+TIMER = "swipe-expiry"  # the kind of the durable timer that takes a reply's buttons off when their time is up
+
+
+def timer_key(message_id: int) -> str:
+    return f"swipe:{message_id}"
+
+
+class SwipeBoard(Protocol):
+    """Discord's side of an expiry (bot/discord/swipes.py): the buttons off a reply, its shown alternative
+    staying."""
+
+    async def strip(self, record: SwipeRecord) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -53,13 +70,16 @@ class Swiped:
 
 class ReplySwipes:
     def __init__(self, store: Store, discord: DiscordSettings, engine: ReplyEngine,
-                 ensemble: Ensemble | None) -> None:
+                 ensemble: Ensemble | None, timers: Timers, board: SwipeBoard) -> None:
         """``discord``: the Discord section, following reloads (the buttons' lifetime, the message length);
-        ``engine``: the main character's; ``ensemble``: the cast's other characters, when there are some."""
+        ``engine``: the main character's; ``ensemble``: the cast's other characters, when there are some;
+        ``timers``: where the buttons' expiry is armed; ``board``: what takes them off then."""
         self.store = store
         self.discord = discord
         self.engine = engine
         self.ensemble = ensemble
+        self.timers = timers
+        self.board = board
 
     def engine_of(self, character: str) -> ReplyEngine | None:
         if character == self.engine.character_key:
@@ -89,6 +109,8 @@ class ReplySwipes:
                              msg.guild_id, webhook_id, turn_id, (result.parts[0],), 0, True,
                              now + timedelta(seconds=self.discord.swipe_timeout_seconds))
         await self.store.swipes.open(record)
+        await self.timers.at(TIMER, timer_key(record.message_id), record.closes_at,
+                             {"message": record.message_id})
         return record
 
     async def of_message(self, message_id: int) -> SwipeRecord | None:
@@ -159,11 +181,16 @@ class ReplySwipes:
         """The conversation there moved on: its open swipes close, keeping the alternative shown."""
         return await self.store.swipes.close_in_channel(channel_id)
 
-    async def close_due(self, now: datetime | None = None) -> list[SwipeRecord]:
-        return await self.store.swipes.close_due(now or datetime.now(UTC))
-
-    async def next_closing(self) -> datetime | None:
-        return await self.store.swipes.next_closing()
+    async def expire(self, timer: TimerRow) -> str:
+        """The ``swipe-expiry`` timer's handler: the reply's row closes and its buttons go. Safe to run again:
+        a row already closed (the conversation moved on, or an earlier run) does nothing."""
+        message_id = int(timer.payload["message"])
+        closed = await self.store.swipes.close(message_id)
+        for record in closed:
+            await self.board.strip(record)
+        if not closed:
+            return f"message {message_id}: already closed"
+        return f"buttons taken off message {message_id}"
 
 
 def _answered_turn(turns: Sequence[Turn], answer_id: int | None) -> Turn | None:

@@ -63,7 +63,8 @@ from bot.reply.engine import ReplyEngine
 from bot.reply.ensemble import CastMember, Ensemble
 from bot.reply.recovery import LateReplies, ReplyRecovery
 from bot.reply.sequence import ReplySequence, Solo
-from bot.reply.swipes import ReplySwipes
+from bot.reply.swipes import TIMER as SWIPE_TIMER
+from bot.reply.swipes import ReplySwipes, SwipeBoard
 from bot.runtime.cluster import Cluster, Handler, LeadWork
 from bot.runtime.jobs import MemoryJobs, Scheduler, scheduled_jobs
 from bot.runtime.reloader import ConfigReloader
@@ -105,6 +106,7 @@ class Edge:
     cluster_shutdown: Handler  # another process of the cluster asked every one to shut down
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (bot/discord/presence.py)
     poll_board: PollBoard  # a closed poll's results (bot/discord/poll_results.py)
+    swipe_board: SwipeBoard  # an expired reply's swipe buttons taken off (bot/discord/swipes.py)
     server_view: ServerView  # members, scheduled events, reactions for the reply's tools (serverview.py)
     latencies: Callable[[], Latencies]  # the gateway's, for the dashboard and the latency heartbeat
     post_to_log: Callable[[str], Awaitable[object]]  # a line in the log channel (the heartbeat's warnings)
@@ -253,7 +255,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     late = LateReplies()  # owed since before a restart: their prompt says so (bot/reply/recovery.py)
     policies = ServerPolicies(settings, store.servers)  # each server's /settings over the global ones
     live = compose_live_feed() if settings.dashboard.dashboard_port else None
-    # The durable timers' rows (bot/core/timers.py), armed by what replies set (a reminder) and the polls.
+    # The durable timers' rows (bot/core/timers.py), armed by what replies set (a reminder), the polls and
+    # the swipe buttons.
     timers = Timers(store.timers)
     reminders = ReminderBook(holder.follow(AliveSettings), store.reminders, store.switches, timers)
     # The main character's replies, stage by stage.
@@ -317,11 +320,12 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The one timer loop (bot/core/timers.py): every recurring round and every kind of one-shot timer is
     # listed here, once. Each process runs the rounds listed; a round's claim lets one process run each.
     polls = Polls(store.polls, store.privacy, timers, edge.poll_board, character=names.name)
+    swipes = ReplySwipes(store, holder.follow(DiscordSettings), engine, ensemble, timers, edge.swipe_board)
     dispatcher = Dispatcher(timers, rounds=[
         Recurring(alive.proactive_key, timedelta(minutes=settings.alive.proactive_interval_minutes),
                   alive.proactive.run),
         Recurring(alive.checkins_key, CHECKIN_INTERVAL, alive.checkins.run),
-    ], handlers={POLL_TIMER: polls.close_due, REMINDER_TIMER: ReminderDelivery(
+    ], handlers={POLL_TIMER: polls.close_due, SWIPE_TIMER: swipes.expire, REMINDER_TIMER: ReminderDelivery(
         speaker, edge.alive_side, alive_parts.time, engine.keeper.locks, mirror=mirror.emit).deliver})
     engines = [engine, *members]
     heard = cluster_signals(cluster, engines, alive, edge)
@@ -336,7 +340,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         tools=ServerTools.on(store, polls),
                         conversation=ConversationTools(engine, store, holder.follow(MemorySettings)),
                         reminders=reminders,
-                        swipes=ReplySwipes(store, holder.follow(DiscordSettings), engine, ensemble))
+                        swipes=swipes)
     if live is not None:
         services.dashboard = compose_dashboard(services, settings, edge, live)
     return services
