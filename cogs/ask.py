@@ -5,7 +5,8 @@ Thin Discord glue over :class:`bot.reply.asking.Asking`. The answer goes through
 first (a reply takes longer than Discord's three seconds), then the first part replaces the "thinking…"
 placeholder and the rest follow. Where the server keeps external apps from posting (the app may not send
 messages there, as the interaction's ``app_permissions`` say), the answer is ephemeral, as Discord would
-force it anyway.
+force it anyway. Like /reroll, the asking is refused where an admin deactivated the bot or where the person
+may not talk to it (a spending limit reached, say).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.text import clip
+from bot.discord.permissions import active_here, may_talk
 from bot.discord.ui import NO_PINGS, tell
 from bot.operator.conversation_tools import InvalidInput
 from bot.reply.asking import Asker, Asking, Quoted
@@ -75,10 +77,14 @@ class AskCommands(commands.Cog):
     @app_commands.describe(message="What to say to me")
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+    @active_here()
+    @may_talk()
     async def ask(self, interaction: Interaction, message: str) -> None:
         await interaction.response.defer(thinking=True, ephemeral=ephemeral_here(interaction))
         await answer(interaction, await self.asking.ask(asker_of(interaction), message))
 
+    @active_here()  # the menus' checks: ContextMenu reads them off the callback
+    @may_talk()
     async def ask_about(self, interaction: Interaction, message: discord.Message) -> None:
         await interaction.response.defer(thinking=True, ephemeral=ephemeral_here(interaction))
         await answer(interaction, await self.asking.ask_about(asker_of(interaction), quoted_of(message)))
