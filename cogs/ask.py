@@ -1,7 +1,7 @@
 """``/ask`` and the message menus "Ask <character>" and "Remember this": usable wherever the application is
 installed, to a server or to a person (a server that never invited the bot, a group DM, the bot's DMs).
 
-Thin Discord glue over :class:`bot.reply.asking.Asking`. The answer goes through the interaction: deferred
+Thin Discord glue over :class:`bot.operator.asking.Asking`. The answer goes through the interaction: deferred
 first (a reply takes longer than Discord's three seconds), then the first part replaces the "thinking…"
 placeholder and the rest follow. Where the server keeps external apps from posting (the app may not send
 messages there, as the interaction's ``app_permissions`` say), the answer is ephemeral, as Discord would
@@ -20,8 +20,8 @@ from discord.ext import commands
 from bot.core.text import clip
 from bot.discord.permissions import active_here, may_talk
 from bot.discord.ui import NO_PINGS, tell
+from bot.operator.asking import Asker, Asking, Quoted
 from bot.operator.conversation_tools import InvalidInput
-from bot.reply.asking import Asker, Asking, Quoted
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
@@ -50,7 +50,8 @@ async def answer(interaction: Interaction, parts: list[str]) -> None:
         parts = ["…"]  # the character did not answer (a limit, a gate): the placeholder must not hang
     await interaction.edit_original_response(content=parts[0], allowed_mentions=NO_PINGS)
     for part in parts[1:]:
-        await interaction.followup.send(part, ephemeral=ephemeral_here(interaction), allowed_mentions=NO_PINGS)
+        await interaction.followup.send(part, ephemeral=ephemeral_here(interaction),
+                                        allowed_mentions=NO_PINGS)
 
 
 class AskCommands(commands.Cog):

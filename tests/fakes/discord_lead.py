@@ -633,8 +633,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
         if guild_id is not None:
             assert guild_id not in self.guilds, "the bot is in every guild of add_guild"
             self.channels[channel_id] = {"id": str(channel_id), "type": 0, "name": "elsewhere",
-                                         "guild_id": str(guild_id), "position": 0, "permission_overwrites": [],
-                                         "nsfw": False, "topic": None, "last_message_id": None,
+                                         "guild_id": str(guild_id), "position": 0,
+                                         "permission_overwrites": [], "nsfw": False, "topic": None, "last_message_id": None,
                                          "rate_limit_per_user": 0, "parent_id": None, "flags": 0,
                                          "_outside": True}
         else:
@@ -654,10 +654,11 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
                                     external_apps_allowed: bool = True) -> Interaction:
         """A command of an app installed to a person (``user_install``), used where it is installed: in a
         guild the bot is not in (``guild_id``: context 0, a guild the bot was never sent), in a group DM
-        (no guild: context 2) or in the bot's DM. As Discord does, a guild's interaction carries the invoker as a
-        ``member`` (with their permissions) and only a partial ``guild``; elsewhere a ``user``. ``target``: the message a message menu (type 3) was used
-        on. Where the server disables external apps (``external_apps_allowed`` False) the app may not send
-        messages and Discord forces its responses ephemeral."""
+        (no guild: context 2) or in the bot's DM. As Discord does, a guild's interaction carries the invoker
+        as a ``member`` (with their permissions) and only a partial ``guild``; elsewhere a ``user``.
+        ``target``: the message a message menu (type 3) was used on. Where the server disables external
+        apps (``external_apps_allowed`` False) the app may not send messages and Discord forces its responses
+        ephemeral."""
         channel = {k: v for k, v in self.channels[channel_id].items() if not k.startswith("_")}
         command = self._find_command(name, None)
         data: dict[str, Any] = {"id": command["id"] if command else str(self.snowflake()), "name": name,
@@ -687,8 +688,9 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
                                  "permissions": MEMBER_PERMISSIONS}
         else:
             payload["user"] = self.users[user_id]
-        self.interactions[iid] = {"payload": payload, "callbacks": [], "followups": [], "token": f"itoken-{iid}",
-                                  "created": time.monotonic(), "forced_ephemeral": not external_apps_allowed}
+        self.interactions[iid] = {"payload": payload, "callbacks": [], "followups": [],
+                                  "token": f"itoken-{iid}", "created": time.monotonic(),
+                                  "forced_ephemeral": not external_apps_allowed}
         await self.dispatch("INTERACTION_CREATE", payload, guild_id=None)
         return Interaction(self, iid)
 
