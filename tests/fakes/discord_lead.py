@@ -634,7 +634,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
             assert guild_id not in self.guilds, "the bot is in every guild of add_guild"
             self.channels[channel_id] = {"id": str(channel_id), "type": 0, "name": "elsewhere",
                                          "guild_id": str(guild_id), "position": 0,
-                                         "permission_overwrites": [], "nsfw": False, "topic": None, "last_message_id": None,
+                                         "permission_overwrites": [], "nsfw": False, "topic": None,
+                                         "last_message_id": None,
                                          "rate_limit_per_user": 0, "parent_id": None, "flags": 0,
                                          "_outside": True}
         else:
