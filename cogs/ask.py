@@ -5,8 +5,11 @@ Thin Discord glue over :class:`bot.operator.asking.Asking`. The answer goes thro
 first (a reply takes longer than Discord's three seconds), then the first part replaces the "thinking…"
 placeholder and the rest follow. Where the server keeps external apps from posting (the app may not send
 messages there, as the interaction's ``app_permissions`` say), the answer is ephemeral, as Discord would
-force it anyway. Like /reroll, the asking is refused where an admin deactivated the bot or where the person
-may not talk to it (a spending limit reached, say).
+force it anyway. Like /reroll, asking is refused where an admin deactivated the bot or where the person may
+not talk to it (a spending limit reached, say).
+
+discord.py has no context menu inside a cog: the menus are module functions (reaching the bot's
+:class:`Asking`), added to the tree when the cog loads.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from discord.ext import commands
 from bot.core.text import clip
 from bot.discord.permissions import active_here, may_talk
 from bot.discord.ui import NO_PINGS, tell
-from bot.operator.asking import Asker, Asking, Quoted
+from bot.operator.asking import Asker, Quoted
 from bot.operator.conversation_tools import InvalidInput
 
 if TYPE_CHECKING:
@@ -54,15 +57,33 @@ async def answer(interaction: Interaction, parts: list[str]) -> None:
                                         allowed_mentions=NO_PINGS)
 
 
+@active_here()  # the menu's checks: a ContextMenu reads them off its callback
+@may_talk()
+async def ask_about(interaction: Interaction, message: discord.Message) -> None:
+    await interaction.response.defer(thinking=True, ephemeral=ephemeral_here(interaction))
+    asking = interaction.client.services.asking
+    await answer(interaction, await asking.ask_about(asker_of(interaction), quoted_of(message)))
+
+
+async def remember_this(interaction: Interaction, message: discord.Message) -> None:
+    try:
+        await interaction.client.services.asking.remember(asker_of(interaction), quoted_of(message))
+    except InvalidInput as exc:
+        await tell(interaction, str(exc))
+        return
+    await tell(interaction, f"I'll remember that {message.author.display_name} said: "
+                            f"*{clip(message.content, 300)}*")
+
+
 class AskCommands(commands.Cog):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
-        self.asking = Asking(bot.engine, bot.services.conversation)
+        self.asking = bot.services.asking
         name = clip(f"Ask {self.asking.name}", MENU_NAME_LIMIT)
         self.menus = [
-            app_commands.ContextMenu(name=name, callback=self.ask_about, allowed_installs=ANYWHERE_INSTALLS,
+            app_commands.ContextMenu(name=name, callback=ask_about, allowed_installs=ANYWHERE_INSTALLS,
                                      allowed_contexts=ANYWHERE_CONTEXTS),
-            app_commands.ContextMenu(name="Remember this", callback=self.remember_this,
+            app_commands.ContextMenu(name="Remember this", callback=remember_this,
                                      allowed_installs=ANYWHERE_INSTALLS, allowed_contexts=ANYWHERE_CONTEXTS),
         ]
 
@@ -83,21 +104,6 @@ class AskCommands(commands.Cog):
     async def ask(self, interaction: Interaction, message: str) -> None:
         await interaction.response.defer(thinking=True, ephemeral=ephemeral_here(interaction))
         await answer(interaction, await self.asking.ask(asker_of(interaction), message))
-
-    @active_here()  # the menus' checks: ContextMenu reads them off the callback
-    @may_talk()
-    async def ask_about(self, interaction: Interaction, message: discord.Message) -> None:
-        await interaction.response.defer(thinking=True, ephemeral=ephemeral_here(interaction))
-        await answer(interaction, await self.asking.ask_about(asker_of(interaction), quoted_of(message)))
-
-    async def remember_this(self, interaction: Interaction, message: discord.Message) -> None:
-        try:
-            await self.asking.remember(asker_of(interaction), quoted_of(message))
-        except InvalidInput as exc:
-            await tell(interaction, str(exc))
-            return
-        await tell(interaction, f"I'll remember that {message.author.display_name} said: "
-                                f"*{clip(message.content, 300)}*")
 
 
 async def setup(bot: Kindred) -> None:
