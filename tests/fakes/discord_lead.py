@@ -959,6 +959,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
             out.append({**cmd, "id": existing.get(cmd["name"], str(self.snowflake())),
                         "application_id": str(self.application_id), "version": str(self.snowflake()),
                         "default_member_permissions": cmd.get("default_member_permissions"),
+                        # Discord answers every command with a description: "" for a context menu's
+                        "description": cmd.get("description", ""), "type": cmd.get("type", 1),
                         **({"guild_id": scope} if scope != "global" else {})})
         self.commands[scope] = out
         return out
