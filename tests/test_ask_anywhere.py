@@ -105,3 +105,19 @@ async def test_where_external_apps_are_disabled_the_answer_is_ephemeral(harness:
     shown = await ask.message()
     assert "Quietly" in shown["content"] and shown["flags"] & EPHEMERAL
     assert (await ask.response())["data"].get("flags", 0) & EPHEMERAL  # the app asked for it itself
+
+
+async def test_ask_in_a_channel_the_bot_is_in_stays_out_of_that_channel(harness: Harness) -> None:
+    h = harness
+    h.claude.script("Between us: teal.", model="claude-test-default")
+    ask = await h.slash("ask", [{"name": "message", "type": 3, "value": "my secret glaze is teal"}])
+    assert "teal" in (await ask.message())["content"]
+    await stored_history(h, "dm", 2)
+    h.claude.script("Hello!", model="claude-test-default")
+    before = len(h.claude.requests)
+    await h.say("hi there", user=USER2_ID, mention=True)
+    await h.replies(CHANNEL_ID, 2)  # the /ask answer is the channel's first bot message
+    later = h.claude.requests[before:]
+    body = json.dumps(later[-1].body) if later else ""
+    i = body.find("secret glaze")
+    assert later and i < 0, body[max(0, i - 600):i + 200]

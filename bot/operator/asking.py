@@ -94,7 +94,9 @@ class Asking:
         """The answer to ``text``, in message-sized parts; [] when the character does not answer (a gate
         such as a spending limit, or a person who may not talk to it)."""
         now = datetime.now(UTC)
-        msg = Incoming(message_id=time_snowflake(now), channel_id=asker.channel_id, author_id=asker.user_id,
+        # Logged under the person's own id, never the channel's: the place's log feeds the prompts of everyone
+        # there (where the bot is in it), and what is asked is private (a snowflake no channel has).
+        msg = Incoming(message_id=time_snowflake(now), channel_id=asker.user_id, author_id=asker.user_id,
                        author_name=asker.name, content=text, created_at=now, is_dm=True,
                        replies_to_bot=True)
         outlet = CollectingOutlet()
