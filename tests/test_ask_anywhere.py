@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from bot.reply.engine import ReplyEngine
 from database.records import PRIVATE_NOTE_SOURCE
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, stored_history
 
@@ -17,13 +18,18 @@ GROUP_DM = 900_000_000_000_000_520
 EPHEMERAL = 64
 
 
+def engine(h: Harness) -> ReplyEngine:
+    assert h.bot is not None
+    return h.bot.engine
+
+
 def asked(h: Harness, needle: str) -> bool:
     return any(needle in json.dumps(r.body) for r in h.claude.requests)
 
 
 async def test_ask_is_registered_for_both_installs_and_every_context(harness: Harness) -> None:
     registered = {c["name"]: c for c in harness.discord.registered_commands()}
-    menu = f"Ask {harness.bot.engine.persona.name}"[:32]
+    menu = f"Ask {engine(harness).persona.name}"[:32]
     for name in ("ask", menu, "Remember this"):
         assert sorted(registered[name]["integration_types"]) == [0, 1], name
         assert sorted(registered[name]["contexts"]) == [0, 1, 2], name
@@ -43,7 +49,7 @@ async def test_ask_in_a_server_the_bot_is_not_in_is_answered_and_kept_private(ha
     assert asked(h, "which glaze for the zebra mug")
     history = await stored_history(h, "dm", 2)  # the person's private scope, as their DMs
     assert "zebra mug" in history.turns[0].content
-    assert (await h.store.conversations.history(h.bot.engine.character_key, USER_ID,
+    assert (await h.store.conversations.history(engine(h).character_key, USER_ID,
                                                 f"channel:{ELSEWHERE_CHANNEL}")).turns == []
     # Later, in a real server channel: the private exchange is not in that reply's prompt.
     h.claude.script("Hello!", model="claude-test-default")
@@ -73,7 +79,7 @@ async def test_ask_menu_in_a_group_dm_answers_the_message(harness: Harness) -> N
     h.discord.add_outside_channel(GROUP_DM, recipients=(USER_ID, USER2_ID))
     target = h.discord.post_outside(GROUP_DM, USER2_ID, "should I fire the vase at cone 6?")
     h.claude.script("Cone 6 suits that clay.", model="claude-test-default")
-    menu = f"Ask {h.bot.engine.persona.name}"[:32]
+    menu = f"Ask {engine(h).persona.name}"[:32]
     ask = await h.discord.interaction_installed(menu, user_id=USER_ID, channel_id=GROUP_DM, target=target)
     assert "Cone 6 suits" in (await ask.message())["content"]
     assert asked(h, "should I fire the vase at cone 6?")
@@ -89,7 +95,7 @@ async def test_remember_this_stores_a_private_attributed_note(harness: Harness) 
                                                  target=target)
     answer = await done.message()
     assert "I'll remember" in answer["content"] and answer["flags"] & EPHEMERAL
-    notes = await h.store.memories.core_memories(h.bot.engine.character_key, USER_ID)
+    notes = await h.store.memories.core_memories(engine(h).character_key, USER_ID)
     assert [(content, source) for _, content, source in notes] == [
         ("bob said: the studio closes at nine on Fridays".replace("bob", target["author"]["username"]),
          PRIVATE_NOTE_SOURCE)]
