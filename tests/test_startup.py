@@ -114,6 +114,9 @@ async def test_start_logs_the_invite_and_connected_lines_and_no_library_chatter(
     [invite] = [m.group("message") for m in parsed if "invite link" in m.group("message")]
     assert (f"https://discord.com/oauth2/authorize?client_id={app_id}&scope=bot+applications.commands"
             f"&permissions={INVITE_PERMISSIONS.value}") in invite
+    [user_install] = [m.group("message") for m in parsed if "user-install link" in m.group("message")]
+    assert (f"https://discord.com/oauth2/authorize?client_id={app_id}&integration_type=1"
+            "&scope=applications.commands") in user_install
     [connected] = [m.group("message") for m in parsed if m.group("message").startswith("connected as")]
     assert connected == "connected as Kindred in 1 server"
     # Start-up says what it is loading before it connects (it may take a while on a busy machine).

@@ -349,9 +349,11 @@ async def test_help_lists_every_registered_command(harness: Harness) -> None:
     # The list may outgrow one 2000-character message; the rest arrives as followups.
     async def complete() -> str | None:
         text = str(await ix.text())
-        return text if all(f"`/{name}" in text for name in names) else None
+        menus = [c["name"] for c in h.discord.registered_commands() if c.get("type", 1) != 1]
+        return text if (all(f"`/{name}" in text or name in menus for name in names)
+                        and all(f"`Apps ▸ {menu}`" in text for menu in menus)) else None
     text = await eventually(complete, "every command in /help")
-    assert "`/bot activate [scope]` *(admin)*" in text
+    assert "`/bot activate [scope]` *(admin)*" in text and "`Apps ▸ Remember this`" in text
     assert "`/remember <memory>` — " in text and "`/remember <memory>` *(admin)*" not in text
 
 

@@ -73,7 +73,7 @@ EXTENSIONS = ("cogs.messages", "cogs.conversation", "cogs.activation", "cogs.adm
               "cogs.memory",
               # Server tools (issue 13): moderation, polls and info, tickets, per-server settings.
               "cogs.moderation", "cogs.polls", "cogs.info", "cogs.tickets", "cogs.server_settings",
-              "cogs.alive", "cogs.reminders")
+              "cogs.alive", "cogs.reminders", "cogs.ask")
 
 
 def configure_endpoints(settings: Settings) -> None:

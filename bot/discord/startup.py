@@ -30,12 +30,19 @@ def invite_url(application_id: int) -> str:
     return discord.utils.oauth_url(application_id, permissions=INVITE_PERMISSIONS, scopes=INVITE_SCOPES)
 
 
+def user_install_url(application_id: int) -> str:
+    """The link that installs the application to a person (``/ask`` and the message menus anywhere)."""
+    return (f"https://discord.com/oauth2/authorize?client_id={application_id}&integration_type=1"
+            "&scope=applications.commands")
+
+
 # ``bot: Any`` below: client.py's KindredMixin hands itself, a mixin the type checker does not see as a
 # Client (it becomes one only in KindredBot and KindredShardedBot).
 def log_invite(bot: Any) -> None:
     """The invite link for this application (known after the login), with the permissions Kindred uses."""
     if bot.application_id:
         log.info("invite link for application %s: %s", bot.application_id, invite_url(bot.application_id))
+        log.info("user-install link (/ask anywhere): %s", user_install_url(bot.application_id))
 
 
 async def announce_connected(bot: Any) -> None:

@@ -54,6 +54,7 @@ from bot.operator.access import AccessGate
 from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.heartbeat import Heartbeat
 from bot.operator.admin.tools import AdminTools
+from bot.operator.asking import Asking
 from bot.operator.conversation_tools import ConversationTools
 from bot.operator.limits import ReplyTokenFactor, SpendingLimits
 from bot.operator.logmirror import LogMirror
@@ -162,6 +163,7 @@ class Services:
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
     reminders: ReminderBook  # /reminders, /timezone's proposals, the set_reminder tool
     swipes: ReplySwipes  # a reply's alternatives (bot/discord/swipes.py shows them)
+    asking: Asking  # /ask and the message menus, wherever the app is installed
     dashboard: Dashboard | None = None
 
     @property
@@ -331,6 +333,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     heard = cluster_signals(cluster, engines, alive, edge)
     # config.env and the character files, applied live when they change (setup_hook starts it last).
     reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed)
+    conversation = ConversationTools(engine, store, holder.follow(MemorySettings))
     services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
@@ -338,7 +341,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         timers=dispatcher,
                         heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log),
                         tools=ServerTools.on(store, polls),
-                        conversation=ConversationTools(engine, store, holder.follow(MemorySettings)),
+                        conversation=conversation, asking=Asking(engine, conversation),
                         reminders=reminders,
                         swipes=swipes)
     if live is not None:

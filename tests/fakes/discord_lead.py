@@ -40,6 +40,7 @@ from tests.fakes.discord_guild import (
     ADMINISTRATOR,
     NOT_MINE,
     READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
     VIEW_CHANNEL,
     GuildWorld,
 )
@@ -624,6 +625,78 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
         await self.dispatch("INTERACTION_CREATE", payload, guild_id=guild_id)
         return Interaction(self, int(payload["id"]))
 
+    # ------------------------------------------------------------------ user installs
+
+    def add_outside_channel(self, channel_id: int, *, guild_id: int | None = None,
+                            recipients: tuple[int, ...] = ()) -> None:
+        """A place the bot was never invited to, where a person who installed the app can still use it: a
+        channel of a server the bot is not in (``guild_id``; the guild is never sent to the bot), or a group
+        DM (type 3) of ``recipients``."""
+        if guild_id is not None:
+            assert guild_id not in self.guilds, "the bot is in every guild of add_guild"
+            self.channels[channel_id] = {"id": str(channel_id), "type": 0, "name": "elsewhere",
+                                         "guild_id": str(guild_id), "position": 0,
+                                         "permission_overwrites": [], "nsfw": False, "topic": None,
+                                         "last_message_id": None,
+                                         "rate_limit_per_user": 0, "parent_id": None, "flags": 0,
+                                         "_outside": True}
+        else:
+            self.channels[channel_id] = {"id": str(channel_id), "type": 3, "name": None, "owner_id":
+                                         str(recipients[0]) if recipients else None, "last_message_id": None,
+                                         "recipients": [self.users[u] for u in recipients], "_outside": True}
+
+    def post_outside(self, channel_id: int, author_id: int, content: str) -> dict[str, Any]:
+        """A message in a place the bot is not in: stored, never sent to the bot's gateway."""
+        message = self._message(channel_id, self.users[author_id], content)
+        message.pop("member", None)
+        return self._public(message)
+
+    async def interaction_installed(self, name: str, options: list[dict[str, Any]] | None = None, *,
+                                    user_id: int, channel_id: int, guild_id: int | None = None,
+                                    user_install: bool = True, target: dict[str, Any] | None = None,
+                                    external_apps_allowed: bool = True) -> Interaction:
+        """A command of an app installed to a person (``user_install``), used where it is installed: in a
+        guild the bot is not in (``guild_id``: context 0, a guild the bot was never sent), in a group DM
+        (no guild: context 2) or in the bot's DM. As Discord does, a guild's interaction carries the invoker
+        as a ``member`` (with their permissions) and only a partial ``guild``; elsewhere a ``user``.
+        ``target``: the message a message menu (type 3) was used on. Where the server disables external
+        apps (``external_apps_allowed`` False) the app may not send messages and Discord forces its responses
+        ephemeral."""
+        channel = {k: v for k, v in self.channels[channel_id].items() if not k.startswith("_")}
+        command = self._find_command(name, None)
+        data: dict[str, Any] = {"id": command["id"] if command else str(self.snowflake()), "name": name,
+                                "type": 3 if target is not None else 1}
+        if target is not None:
+            data["target_id"] = target["id"]
+            data["resolved"] = {"messages": {target["id"]: target}}
+        else:
+            data["options"] = options or []
+        context = 0 if guild_id else (2 if channel["type"] == 3 else 1)
+        iid = self.snowflake()
+        permissions = int(MEMBER_PERMISSIONS) & ~(0 if external_apps_allowed else SEND_MESSAGES)
+        payload: dict[str, Any] = {
+            "id": str(iid), "application_id": str(self.application_id), "type": 2, "token": f"itoken-{iid}",
+            "version": 1, "data": data, "channel_id": str(channel_id), "channel": channel, "locale": "en-US",
+            "entitlements": [], "context": context, "attachment_size_limit": 8_388_608,
+            "authorizing_integration_owners": ({"1": str(user_id)} if user_install
+                                               else {"0": str(guild_id)}),
+            "app_permissions": str(permissions),
+        }
+        if guild_id:  # as Discord sends it in any guild: the invoker as a member, the guild only partial
+            payload["guild_id"] = str(guild_id)
+            payload["guild_locale"] = "en-US"
+            payload["guild"] = {"id": str(guild_id), "locale": "en-US", "features": []}
+            payload["member"] = {"user": self.users[user_id], "roles": [], "joined_at": _iso(), "deaf": False,
+                                 "mute": False, "flags": 0, "pending": False, "nick": None, "avatar": None,
+                                 "permissions": MEMBER_PERMISSIONS}
+        else:
+            payload["user"] = self.users[user_id]
+        self.interactions[iid] = {"payload": payload, "callbacks": [], "followups": [],
+                                  "token": f"itoken-{iid}", "created": time.monotonic(),
+                                  "forced_ephemeral": not external_apps_allowed}
+        await self.dispatch("INTERACTION_CREATE", payload, guild_id=None)
+        return Interaction(self, iid)
+
     def _find_command(self, name: str, guild_id: int | None) -> dict[str, Any] | None:
         for scope in ([str(guild_id)] if guild_id else []) + ["global"]:
             for command in self.commands.get(scope, []):
@@ -889,6 +962,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
             out.append({**cmd, "id": existing.get(cmd["name"], str(self.snowflake())),
                         "application_id": str(self.application_id), "version": str(self.snowflake()),
                         "default_member_permissions": cmd.get("default_member_permissions"),
+                        # Discord answers every command with a description: "" for a context menu's
+                        "description": cmd.get("description", ""), "type": cmd.get("type", 1),
                         **({"guild_id": scope} if scope != "global" else {})})
         self.commands[scope] = out
         return out
@@ -918,6 +993,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
         result: dict[str, Any] = {"interaction": {"id": str(iid), "type": payload["type"]}}
         if rtype in (4, 5):  # a (deferred) message response creates the original message
             fields = self._content_fields(data, files)
+            if record.get("forced_ephemeral"):  # a server that disables external apps: Discord forces it
+                fields["flags"] |= 64
             ephemeral = bool(fields["flags"] & 64)
             message = self._message(int(payload["channel_id"]), self.users[self.application_id], "",
                                     extra={**fields, "interaction_metadata": {
@@ -962,6 +1039,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
             return refused
         payload = record["payload"]
         fields = self._content_fields(body, files)
+        if record.get("forced_ephemeral"):
+            fields["flags"] |= 64
         message = self._message(int(payload["channel_id"]), self.users[self.application_id], "",
                                 extra={**fields, "webhook_id": str(self.application_id)})
         message["_ephemeral"] = bool(fields["flags"] & 64)

@@ -1,0 +1,111 @@
+"""Asking the character from anywhere: ``/ask`` and the message menus "Ask <character>" and "Remember this",
+which work where the application is installed to a person (a server that never invited the bot, a group DM)
+as well as where it is installed to a server.
+
+Plain logic over the :class:`~bot.reply.engine.ReplyEngine`, driven the way the console drives it (one
+character, the same reply sequence), so the cog only turns an interaction into a call and the answer into
+follow-ups. What is said this way belongs to the person's private scope (``dm``, as their DMs): the bot may
+not be in that place at all, so nothing of it is ever shown in a server channel's prompt.
+
+What cannot work there, and how it is handled:
+- no webhooks: an ensemble's characters answer as the main one (one engine, :class:`Solo`);
+- no channel history: the prompt sees the person's private conversation and the message asked about, never
+  the place's other messages;
+- an interaction may only answer through itself: the answer is collected here and sent as follow-ups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from discord.utils import time_snowflake
+
+from bot.core.pipeline import Incoming
+from bot.operator.conversation_tools import ConversationTools
+from bot.reply.engine import ReplyEngine
+from bot.reply.sequence import ReplySequence, Solo
+from bot.reply.splitting import split_message
+
+QUOTE_LIMIT = 1500  # the message asked about, as quoted in the question (the rest is cut)
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asks, and where the interaction came from (its channel may be unknown to the bot)."""
+
+    user_id: int
+    name: str
+    channel_id: int
+
+
+@dataclass(frozen=True)
+class Quoted:
+    """The message a menu was used on."""
+
+    author_name: str
+    content: str
+
+
+class CollectingOutlet:
+    """An outlet that keeps the reply's parts: an interaction answers through follow-ups, not the channel."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    @asynccontextmanager
+    async def typing(self) -> AsyncIterator[None]:
+        yield  # the deferred interaction already shows "thinking…"
+
+    async def send(self, text: str, *, first: bool) -> int | None:
+        self.parts.append(text)
+        return None
+
+
+def question_about(quoted: Quoted, ask: str = "") -> str:
+    """The question a message menu asks: the message quoted and attributed, then the person's words."""
+    body = quoted.content.strip() or "(a message with no text)"
+    if len(body) > QUOTE_LIMIT:
+        body = body[:QUOTE_LIMIT] + "…"
+    lines = "\n".join(f"> {line}" for line in body.splitlines())
+    return f"{quoted.author_name} wrote:\n{lines}\n\n{ask or 'What do you make of this?'}"
+
+
+def note_of(quoted: Quoted) -> str:
+    """What "Remember this" keeps: the message, attributed to who wrote it."""
+    return f"{quoted.author_name} said: {quoted.content.strip()}"
+
+
+class Asking:
+    """Answers a person wherever the application is installed, in their private scope."""
+
+    def __init__(self, engine: ReplyEngine, tools: ConversationTools) -> None:
+        self.engine = engine
+        self.tools = tools
+        self.replies = ReplySequence(Solo(engine))  # one character: no webhooks to speak as the others
+
+    @property
+    def name(self) -> str:
+        return self.engine.persona.name
+
+    async def ask(self, asker: Asker, text: str, limit: int = 2000) -> list[str]:
+        """The answer to ``text``, in message-sized parts; [] when the character does not answer (a gate
+        such as a spending limit, or a person who may not talk to it)."""
+        now = datetime.now(UTC)
+        # Logged under the person's own id, never the channel's: the place's log feeds the prompts of everyone
+        # there (where the bot is in it), and what is asked is private (a snowflake no channel has).
+        msg = Incoming(message_id=time_snowflake(now), channel_id=asker.user_id, author_id=asker.user_id,
+                       author_name=asker.name, content=text, created_at=now, is_dm=True,
+                       replies_to_bot=True)
+        outlet = CollectingOutlet()
+        await self.replies.handle(msg, lambda key: outlet)
+        return [piece for part in outlet.parts for piece in split_message(part, limit) if piece.strip()]
+
+    async def ask_about(self, asker: Asker, quoted: Quoted) -> list[str]:
+        return await self.ask(asker, question_about(quoted))
+
+    async def remember(self, asker: Asker, quoted: Quoted) -> int:
+        """Keep the message as the person's own private note (raises InvalidInput as /remember does)."""
+        return await self.tools.remember(asker.user_id, asker.name, note_of(quoted), private=True)

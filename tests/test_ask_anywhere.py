@@ -1,0 +1,129 @@
+"""The app installed to a person, over the wire: ``/ask`` and the message menus "Ask <character>" and
+"Remember this" in a server that never invited the bot and in a group DM. Discord's payloads for these carry
+no guild member (a ``user`` object), a guild the bot does not know, ``context`` and
+``authorizing_integration_owners``; the answer comes through the interaction (deferred, then edited and
+followed up) and what is said stays in the person's private scope."""
+
+from __future__ import annotations
+
+import json
+
+from bot.reply.engine import ReplyEngine
+from database.records import PRIVATE_NOTE_SOURCE
+from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, stored_history
+
+ELSEWHERE_GUILD = 900_000_000_000_000_501  # a server the bot was never invited to
+ELSEWHERE_CHANNEL = 900_000_000_000_000_510
+GROUP_DM = 900_000_000_000_000_520
+EPHEMERAL = 64
+
+
+def engine(h: Harness) -> ReplyEngine:
+    assert h.bot is not None
+    return h.bot.engine
+
+
+def asked(h: Harness, needle: str) -> bool:
+    return any(needle in json.dumps(r.body) for r in h.claude.requests)
+
+
+async def test_ask_is_registered_for_both_installs_and_every_context(harness: Harness) -> None:
+    registered = {c["name"]: c for c in harness.discord.registered_commands()}
+    menu = f"Ask {engine(harness).persona.name}"[:32]
+    for name in ("ask", menu, "Remember this"):
+        assert sorted(registered[name]["integration_types"]) == [0, 1], name
+        assert sorted(registered[name]["contexts"]) == [0, 1, 2], name
+    assert registered[menu]["type"] == 3 and registered["Remember this"]["type"] == 3
+
+
+async def test_ask_in_a_server_the_bot_is_not_in_is_answered_and_kept_private(harness: Harness) -> None:
+    h = harness
+    h.discord.add_outside_channel(ELSEWHERE_CHANNEL, guild_id=ELSEWHERE_GUILD)
+    h.claude.script("Cobalt blue, every time.", model="claude-test-default")
+    ask = await h.discord.interaction_installed(
+        "ask", [{"name": "message", "type": 3, "value": "which glaze for the zebra mug"}],
+        user_id=USER_ID, channel_id=ELSEWHERE_CHANNEL, guild_id=ELSEWHERE_GUILD)
+    assert (await ask.response())["type"] == 5  # deferred: a reply takes longer than three seconds
+    shown = await ask.message()
+    assert "Cobalt blue" in shown["content"] and not shown["flags"] & EPHEMERAL
+    assert asked(h, "which glaze for the zebra mug")
+    history = await stored_history(h, "dm", 2)  # the person's private scope, as their DMs
+    assert "zebra mug" in history.turns[0].content
+    assert (await h.store.conversations.history(engine(h).character_key, USER_ID,
+                                                f"channel:{ELSEWHERE_CHANNEL}")).turns == []
+    # Later, in a real server channel: the private exchange is not in that reply's prompt.
+    h.claude.script("Hello!", model="claude-test-default")
+    before = len(h.claude.requests)
+    await h.say("hi there", mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    later = h.claude.requests[before:]
+    assert later and not any("zebra mug" in json.dumps(r.body) for r in later)
+
+
+async def test_a_long_answer_is_split_into_follow_ups(harness: Harness) -> None:
+    h = harness
+    h.discord.add_outside_channel(ELSEWHERE_CHANNEL, guild_id=ELSEWHERE_GUILD)
+    long_answer = " ".join(f"Sentence number {i} about kilns." for i in range(160))
+    h.claude.script(long_answer, model="claude-test-default")
+    ask = await h.discord.interaction_installed(
+        "ask", [{"name": "message", "type": 3, "value": "tell me everything about kilns"}],
+        user_id=USER_ID, channel_id=ELSEWHERE_CHANNEL, guild_id=ELSEWHERE_GUILD)
+    first = await ask.message()
+    last = await ask.followup(2)
+    assert len(first["content"]) <= 2000 and len(ask.followups) == 2
+    assert "Sentence number 0 " in first["content"] and "Sentence number 159" in last["content"]
+
+
+async def test_ask_menu_in_a_group_dm_answers_the_message(harness: Harness) -> None:
+    h = harness
+    h.discord.add_outside_channel(GROUP_DM, recipients=(USER_ID, USER2_ID))
+    target = h.discord.post_outside(GROUP_DM, USER2_ID, "should I fire the vase at cone 6?")
+    h.claude.script("Cone 6 suits that clay.", model="claude-test-default")
+    menu = f"Ask {engine(h).persona.name}"[:32]
+    ask = await h.discord.interaction_installed(menu, user_id=USER_ID, channel_id=GROUP_DM, target=target)
+    assert "Cone 6 suits" in (await ask.message())["content"]
+    assert asked(h, "should I fire the vase at cone 6?")
+    await stored_history(h, "dm", 2)
+
+
+async def test_remember_this_stores_a_private_attributed_note(harness: Harness) -> None:
+    h = harness
+    h.discord.add_outside_channel(ELSEWHERE_CHANNEL, guild_id=ELSEWHERE_GUILD)
+    target = h.discord.post_outside(ELSEWHERE_CHANNEL, USER2_ID, "the studio closes at nine on Fridays")
+    done = await h.discord.interaction_installed("Remember this", user_id=USER_ID,
+                                                 channel_id=ELSEWHERE_CHANNEL, guild_id=ELSEWHERE_GUILD,
+                                                 target=target)
+    answer = await done.message()
+    assert "I'll remember" in answer["content"] and answer["flags"] & EPHEMERAL
+    notes = await h.store.memories.core_memories(engine(h).character_key, USER_ID)
+    assert [(content, source) for _, content, source in notes] == [
+        ("bob said: the studio closes at nine on Fridays".replace("bob", target["author"]["username"]),
+         PRIVATE_NOTE_SOURCE)]
+
+
+async def test_where_external_apps_are_disabled_the_answer_is_ephemeral(harness: Harness) -> None:
+    h = harness
+    h.discord.add_outside_channel(ELSEWHERE_CHANNEL, guild_id=ELSEWHERE_GUILD)
+    h.claude.script("Quietly: yes.", model="claude-test-default")
+    ask = await h.discord.interaction_installed(
+        "ask", [{"name": "message", "type": 3, "value": "can you hear me"}], user_id=USER_ID,
+        channel_id=ELSEWHERE_CHANNEL, guild_id=ELSEWHERE_GUILD, external_apps_allowed=False)
+    shown = await ask.message()
+    assert "Quietly" in shown["content"] and shown["flags"] & EPHEMERAL
+    assert (await ask.response())["data"].get("flags", 0) & EPHEMERAL  # the app asked for it itself
+
+
+async def test_ask_in_a_channel_the_bot_is_in_stays_out_of_that_channel(harness: Harness) -> None:
+    h = harness
+    h.claude.script("Between us: teal.", model="claude-test-default")
+    ask = await h.slash("ask", [{"name": "message", "type": 3, "value": "my secret glaze is teal"}])
+    assert "teal" in (await ask.message())["content"]
+    await stored_history(h, "dm", 2)
+    h.claude.script("Hello!", model="claude-test-default")
+    before = len(h.claude.requests)
+    await h.say("hi there", user=USER2_ID, mention=True)
+    await h.replies(CHANNEL_ID, 2)  # the /ask answer is the channel's first bot message
+    later = h.claude.requests[before:]
+    body = json.dumps(later[-1].body) if later else ""
+    i = body.find("secret glaze")
+    assert later and i < 0, body[max(0, i - 600):i + 200]
