@@ -55,6 +55,8 @@ from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.heartbeat import Heartbeat
 from bot.operator.admin.tools import AdminTools
 from bot.operator.conversation_tools import ConversationTools
+from bot.operator.faces import TIMER as FACE_TIMER
+from bot.operator.faces import Faces, FaceWriter
 from bot.operator.limits import ReplyTokenFactor, SpendingLimits
 from bot.operator.logmirror import LogMirror
 from bot.operator.places import Places
@@ -105,6 +107,7 @@ class Edge:
     cluster_shutdown: Handler  # another process of the cluster asked every one to shut down
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (bot/discord/presence.py)
     poll_board: PollBoard  # a closed poll's results (bot/discord/poll_results.py)
+    face_writer: FaceWriter  # the bot's own member edited in one server (bot/discord/faces.py)
     server_view: ServerView  # members, scheduled events, reactions for the reply's tools (serverview.py)
     latencies: Callable[[], Latencies]  # the gateway's, for the dashboard and the latency heartbeat
     post_to_log: Callable[[str], Awaitable[object]]  # a line in the log channel (the heartbeat's warnings)
@@ -160,6 +163,7 @@ class Services:
     conversation: ConversationTools  # /history, /forget, /ooc, /remember: on the main character's engine
     reminders: ReminderBook  # /reminders, /timezone's proposals, the set_reminder tool
     swipes: ReplySwipes  # a reply's alternatives (bot/discord/swipes.py shows them)
+    faces: Faces  # a face per server (/bot face)
     dashboard: Dashboard | None = None
 
     @property
@@ -317,11 +321,12 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The one timer loop (bot/core/timers.py): every recurring round and every kind of one-shot timer is
     # listed here, once. Each process runs the rounds listed; a round's claim lets one process run each.
     polls = Polls(store.polls, store.privacy, timers, edge.poll_board, character=names.name)
+    faces = Faces(timers, store.state, edge.face_writer)
     dispatcher = Dispatcher(timers, rounds=[
         Recurring(alive.proactive_key, timedelta(minutes=settings.alive.proactive_interval_minutes),
                   alive.proactive.run),
         Recurring(alive.checkins_key, CHECKIN_INTERVAL, alive.checkins.run),
-    ], handlers={POLL_TIMER: polls.close_due, REMINDER_TIMER: ReminderDelivery(
+    ], handlers={POLL_TIMER: polls.close_due, FACE_TIMER: faces.apply_due, REMINDER_TIMER: ReminderDelivery(
         speaker, edge.alive_side, alive_parts.time, engine.keeper.locks, mirror=mirror.emit).deliver})
     engines = [engine, *members]
     heard = cluster_signals(cluster, engines, alive, edge)
@@ -336,7 +341,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         tools=ServerTools.on(store, polls),
                         conversation=ConversationTools(engine, store, holder.follow(MemorySettings)),
                         reminders=reminders,
-                        swipes=ReplySwipes(store, holder.follow(DiscordSettings), engine, ensemble))
+                        swipes=ReplySwipes(store, holder.follow(DiscordSettings), engine, ensemble),
+                        faces=faces)
     if live is not None:
         services.dashboard = compose_dashboard(services, settings, edge, live)
     return services
