@@ -76,9 +76,13 @@ class Faces:
         pending = await self.timers.rows.get(self._key(guild_id))
         last = await self._last_change(guild_id)
         if pending is not None or (last is not None and now < last + self.window):
-            due = pending.due if pending is not None else last + self.window  # type: ignore[operator]
-            merged = {**(pending.payload.get("change") or {} if pending else {}), **change}  # type: ignore[dict-item]
-            return await self._defer(guild_id, merged, max(due, now))
+            earlier: JsonObject = {}
+            if pending is not None:
+                due, earlier = pending.due, dict(pending.payload.get("change") or {})
+            else:
+                assert last is not None
+                due = last + self.window
+            return await self._defer(guild_id, {**earlier, **change}, max(due, now))
         try:
             await self._send(guild_id, change)
         except FaceWriteLimited as limited:
@@ -102,5 +106,5 @@ class Faces:
         after the timers' lease, not at once."""
         guild_id = int(str(row.payload["guild_id"]))
         change = row.payload.get("change") or {}
-        await self._send(guild_id, change)  # type: ignore[arg-type]
+        await self._send(guild_id, dict(change))
         return f"face changed in server {guild_id}"
