@@ -2,7 +2,8 @@
 ``/bot status-here``; ``/bot proactive``, ``/bot reactions`` and ``/bot server-tools`` (the switches of
 proactive talk and emote reactions, bot/alive/service.py, and of the server's tools while replying,
 bot/servertools/knowing.py: those only where the operator's server_tools setting is on); ``/bot
-status-refresh`` (a new custom status now).
+status-refresh`` (a new custom status now); ``/bot face avatar|banner|bio|reset`` (the character's face in
+this server, bot/operator/faces.py: server admins).
 
 A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
 log only when ``log_inactive_channels`` is true. The engine enforces this (ReplyEngine.observe reads
@@ -20,7 +21,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.alive.service import Alive
-from bot.discord.permissions import admin_only, in_server
+from bot.discord.permissions import admin_only, in_server, server_admin_only
+from bot.discord.ui import tell
+from bot.operator.faces import BIO_LIMIT, image_change
+from database.boundary import JsonObject
 from database.places import effective_activation
 
 if TYPE_CHECKING:
@@ -51,6 +55,8 @@ class Activation(commands.Cog):
         name="bot", description="Where the bot takes part (admins).", guild_only=True,
         allowed_contexts=app_commands.AppCommandContext(guild=True),
         default_permissions=discord.Permissions(administrator=True), extras={"admin": True})
+    face = app_commands.Group(name="face", parent=group,
+                              description="My avatar, banner and bio in this server (server admins).")
 
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
@@ -178,6 +184,56 @@ class Activation(commands.Cog):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         await interaction.edit_original_response(content=await alive.refresh_status_answer())
+
+
+    async def _change_face(self, interaction: Interaction, change: JsonObject | None, what: str) -> None:
+        assert interaction.guild_id is not None  # server_admin_only
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        faces = self.bot.services.faces
+        try:
+            due = (await faces.reset(interaction.guild_id) if change is None
+                   else await faces.change(interaction.guild_id, change))
+        except (ValueError, discord.HTTPException, LookupError) as exc:
+            await interaction.edit_original_response(content=f"I could not change {what}: {exc}")
+            return
+        log.info("server admin %s changed the face (%s) in server %s", interaction.user.id, what,
+                 interaction.guild_id)
+        if due is None:
+            await interaction.edit_original_response(content=f"Done: {what} changed in this server.")
+        else:
+            # Discord limits how often a face changes; the change waits for the window, then is sent once.
+            await interaction.edit_original_response(
+                content=f"Discord limits how often I may change my face: {what} will change "
+                        f"{discord.utils.format_dt(due, 'R')}.")
+
+    async def _image(self, interaction: Interaction, field: str, image: discord.Attachment) -> None:
+        if not (image.content_type or "").startswith("image/"):
+            await tell(interaction, "That is not an image (PNG, JPEG, GIF or WebP).")
+            return
+        await self._change_face(interaction, image_change(field, await image.read()), f"my {field}")
+
+    @face.command(name="avatar", description="My avatar in this server.")
+    @app_commands.describe(image="A PNG, JPEG, GIF or WebP image")
+    @server_admin_only()
+    async def face_avatar(self, interaction: Interaction, image: discord.Attachment) -> None:
+        await self._image(interaction, "avatar", image)
+
+    @face.command(name="banner", description="My profile banner in this server.")
+    @app_commands.describe(image="A PNG, JPEG, GIF or WebP image")
+    @server_admin_only()
+    async def face_banner(self, interaction: Interaction, image: discord.Attachment) -> None:
+        await self._image(interaction, "banner", image)
+
+    @face.command(name="bio", description="My profile bio in this server.")
+    @app_commands.describe(text=f"At most {BIO_LIMIT} characters")
+    @server_admin_only()
+    async def face_bio(self, interaction: Interaction, text: app_commands.Range[str, 1, BIO_LIMIT]) -> None:
+        await self._change_face(interaction, {"bio": text}, "my bio")
+
+    @face.command(name="reset", description="Back to my global avatar, banner and bio in this server.")
+    @server_admin_only()
+    async def face_reset(self, interaction: Interaction) -> None:
+        await self._change_face(interaction, None, "my face")
 
 
 async def setup(bot: Kindred) -> None:

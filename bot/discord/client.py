@@ -30,6 +30,7 @@ from bot.core.claude import ClaudeClient
 from bot.core.config import Settings
 from bot.core.config.holder import SettingsHolder
 from bot.core.tokens import load_encoding
+from bot.discord.faces import DiscordFaces
 from bot.discord.flow import MessageFlow
 from bot.discord.identify import IdentifyPacer
 from bot.discord.logchannel import LogChannel
@@ -176,6 +177,7 @@ class KindredMixin:
                     alive_side=self.presence, latencies=self._latencies, post_to_log=self.log_channel.post,
                     poll_board=DiscordPollBoard(self),  # type: ignore[arg-type]
                     swipe_board=DiscordSwipeBoard(self),  # type: ignore[arg-type]
+                    face_writer=DiscordFaces(self),  # type: ignore[arg-type]
                     server_view=DiscordServerView(self),  # type: ignore[arg-type]
                     guild_count=lambda: len(self.guilds),  # type: ignore[attr-defined]
                     started_at=self.started_at)

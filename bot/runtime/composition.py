@@ -56,6 +56,8 @@ from bot.operator.admin.heartbeat import Heartbeat
 from bot.operator.admin.tools import AdminTools
 from bot.operator.asking import Asking
 from bot.operator.conversation_tools import ConversationTools
+from bot.operator.faces import TIMER as FACE_TIMER
+from bot.operator.faces import Faces, FaceWriter
 from bot.operator.limits import ReplyTokenFactor, SpendingLimits
 from bot.operator.logmirror import LogMirror
 from bot.operator.places import Places
@@ -108,6 +110,7 @@ class Edge:
     alive_side: DiscordSide  # channels, DMs, emotes, reactions and the status (bot/discord/presence.py)
     poll_board: PollBoard  # a closed poll's results (bot/discord/poll_results.py)
     swipe_board: SwipeBoard  # an expired reply's swipe buttons taken off (bot/discord/swipes.py)
+    face_writer: FaceWriter  # the bot's own member edited in one server (bot/discord/faces.py)
     server_view: ServerView  # members, scheduled events, reactions for the reply's tools (serverview.py)
     latencies: Callable[[], Latencies]  # the gateway's, for the dashboard and the latency heartbeat
     post_to_log: Callable[[str], Awaitable[object]]  # a line in the log channel (the heartbeat's warnings)
@@ -164,6 +167,7 @@ class Services:
     reminders: ReminderBook  # /reminders, /timezone's proposals, the set_reminder tool
     swipes: ReplySwipes  # a reply's alternatives (bot/discord/swipes.py shows them)
     asking: Asking  # /ask and the message menus, wherever the app is installed
+    faces: Faces  # a face per server (/bot face)
     dashboard: Dashboard | None = None
 
     @property
@@ -323,11 +327,13 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # listed here, once. Each process runs the rounds listed; a round's claim lets one process run each.
     polls = Polls(store.polls, store.privacy, timers, edge.poll_board, character=names.name)
     swipes = ReplySwipes(store, holder.follow(DiscordSettings), engine, ensemble, timers, edge.swipe_board)
+    faces = Faces(timers, store.state, edge.face_writer)
     dispatcher = Dispatcher(timers, rounds=[
         Recurring(alive.proactive_key, timedelta(minutes=settings.alive.proactive_interval_minutes),
                   alive.proactive.run),
         Recurring(alive.checkins_key, CHECKIN_INTERVAL, alive.checkins.run),
-    ], handlers={POLL_TIMER: polls.close_due, SWIPE_TIMER: swipes.expire, REMINDER_TIMER: ReminderDelivery(
+    ], handlers={POLL_TIMER: polls.close_due, SWIPE_TIMER: swipes.expire, FACE_TIMER: faces.apply_due,
+                 REMINDER_TIMER: ReminderDelivery(
         speaker, edge.alive_side, alive_parts.time, engine.keeper.locks, mirror=mirror.emit).deliver})
     engines = [engine, *members]
     heard = cluster_signals(cluster, engines, alive, edge)
@@ -343,7 +349,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         tools=ServerTools.on(store, polls),
                         conversation=conversation, asking=Asking(engine, conversation),
                         reminders=reminders,
-                        swipes=swipes)
+                        swipes=swipes, faces=faces)
     if live is not None:
         services.dashboard = compose_dashboard(services, settings, edge, live)
     return services

@@ -80,6 +80,8 @@ class CdnWorld:
 
     def _init_cdn(self) -> None:
         self.cdn_files: dict[int, CdnFile] = {}
+        # id -> payload (an attachment option's resolved block)
+        self.cdn_attachments: dict[str, dict[str, Any]] = {}
         self.cdn_sent: dict[int, int] = {}  # attachment id -> bytes of it written before the client left
         self.cdn_chunked = False  # True: no Content-Length (chunked transfer), so only the bytes tell
 
@@ -108,6 +110,7 @@ class CdnWorld:
                                    "proxy_url": f"{self.cdn_base}/media{path}?{query}"}
         if content_type is not None:  # Discord leaves it out when it cannot tell
             payload["content_type"] = content_type
+        self.cdn_attachments[str(aid)] = payload
         return payload
 
     def forget_file(self, attachment: dict[str, Any]) -> None:

@@ -85,6 +85,8 @@ class Bucket:
 DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "DELETE /guilds/:major/members/:id": (5, 5.0),
     "PATCH /guilds/:major/members/:id": (10, 10.0),
+    # The bot's own face in a server: rarely (Kindred keeps to one change per window, under this).
+    "PATCH /guilds/:major/members/@me": (2, 600.0),
     "PUT /guilds/:major/bans/:id": (5, 5.0),
     "DELETE /guilds/:major/bans/:id": (5, 5.0),
     "POST /channels/:major/messages/bulk-delete": (5, 5.0),
@@ -391,6 +393,8 @@ class GuildWorld:
                     out.setdefault("members", {})[str(uid)] = payload(
                         guild_id, uid, with_user=False
                     )
+            elif opt.get("type") == 11 and str(value) in self.cdn_attachments:  # type: ignore[attr-defined]
+                out.setdefault("attachments", {})[str(value)] = self.cdn_attachments[str(value)]  # type: ignore[attr-defined]
             elif opt.get("type") == 8 and guild_id and int(value or 0) in self.roles.get(guild_id, {}):
                 out.setdefault("roles", {})[str(value)] = self.roles[guild_id][int(value)]
             elif opt.get("type") == 7 and int(value or 0) in self.channels:
@@ -495,6 +499,8 @@ class GuildWorld:
                 return [self._member_payload(int(gid), u) for u in ids]  # type: ignore[attr-defined]
             case ("DELETE", ["guilds", gid, "members", uid]):
                 return await self._kick(int(gid), int(uid), bot, headers)
+            case ("PATCH", ["guilds", gid, "members", "@me"]):
+                return await self._edit_own_member(int(gid), body, bot)  # type: ignore[attr-defined]
             case ("PATCH", ["guilds", gid, "members", uid]):
                 return await self._edit_member(int(gid), int(uid), body, bot, headers)
             case ("GET", ["guilds", gid, "bans"]):

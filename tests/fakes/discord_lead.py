@@ -44,6 +44,7 @@ from tests.fakes.discord_guild import (
     VIEW_CHANNEL,
     GuildWorld,
 )
+from tests.fakes.discord_profile import ProfileWorld
 
 DISCORD_EPOCH_MS = 1420070400000
 API = "/api/v10"
@@ -84,7 +85,7 @@ class Recorded:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeDiscord(GuildWorld, CdnWorld, Reliability):
+class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
     def __init__(self, *, heartbeat_interval_ms: int = 45_000) -> None:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.users: dict[int, dict[str, Any]] = {}
@@ -117,6 +118,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability):
         self.port = 0
         self._init_guild_world()  # roles, bans, audit log, rate limits (tests/fakes/discord_guild.py)
         self._init_cdn()  # attachment files (tests/fakes/discord_cdn.py)
+        self._init_profiles()  # the bot's own face per server (tests/fakes/discord_profile.py)
         self._init_reliability()  # nonces, 429s and gateway faults on demand (tests/fakes/discord_faults.py)
         self.add_bot("fake-discord-token", 800_000_000_000_000_001, "Kindred")
 

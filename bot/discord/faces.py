@@ -1,0 +1,29 @@
+"""The Discord side of a face per server (bot/operator/faces.py): one current-member edit
+(``PATCH /guilds/{guild}/members/@me``) through discord.py's ``Member.edit`` on the bot's own member."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.operator.faces import FaceWriteLimited, decode_image
+from database.boundary import JsonObject
+
+
+class DiscordFaces:
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+
+    async def write(self, guild_id: int, change: JsonObject) -> None:
+        guild = self.client.get_guild(guild_id)
+        if guild is None:
+            raise LookupError(f"not a member of server {guild_id}")
+        kwargs: dict[str, bytes | str | None] = {}
+        for field in ("avatar", "banner"):
+            if field in change:
+                kwargs[field] = decode_image(change[field])
+        if "bio" in change:
+            kwargs["bio"] = change["bio"]
+        try:
+            await guild.me.edit(**kwargs)  # type: ignore[arg-type]
+        except discord.RateLimited as limited:
+            raise FaceWriteLimited(limited.retry_after) from limited

@@ -1,0 +1,110 @@
+"""A face per server: the character's own avatar, banner and bio in one server (Discord's current-member
+route, ``PATCH /guilds/{guild}/members/@me``), set by a server admin and undone on request.
+
+Discord rate-limits that route per server, so a change made within :data:`WINDOW` of the last one is not sent
+(and never retried in a loop): it waits in a durable one-shot timer (bot/core/timers.py) due when the window
+ends; a later change made meanwhile is merged into the same pending row, so the window ends with exactly one
+request. When the last change was made is a state key, so a restart keeps the window.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.core.localtime import utc_now
+from bot.core.timers import Timers
+from database.boundary import JsonObject
+from database.state import State
+from database.timers import TimerRow
+
+TIMER = "face"  # the one-shot timer kind of a deferred change
+# At most one change per server in this long (Discord does not publish the route's limit).
+WINDOW = timedelta(minutes=10)
+BIO_LIMIT = 190  # characters, as Discord allows for a member's bio
+# avatar/banner: base64 of the image bytes (None: back to the global one)
+FIELDS = ("avatar", "banner", "bio")
+
+
+class FaceWriteLimited(Exception):
+    """Discord answered 429 anyway (another process changed the face, or its window is longer)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after:g}s")
+        self.retry_after = retry_after
+
+
+class FaceWriter(Protocol):
+    async def write(self, guild_id: int, change: JsonObject) -> None:
+        """Send one current-member edit with the fields of ``change`` (bytes as base64, None to clear)."""
+
+
+def image_change(field: str, data: bytes) -> JsonObject:
+    return {field: base64.b64encode(data).decode()}
+
+
+def decode_image(value: object) -> bytes | None:
+    return None if value is None else base64.b64decode(str(value))
+
+
+class Faces:
+    def __init__(self, timers: Timers, state: State, writer: FaceWriter, *,
+                 window: timedelta = WINDOW) -> None:
+        self.timers = timers
+        self.state = state
+        self.writer = writer
+        self.window = window
+
+    @staticmethod
+    def _key(guild_id: int) -> str:
+        return f"face:{guild_id}"
+
+    async def _last_change(self, guild_id: int) -> datetime | None:
+        raw = await self.state.get(f"face_changed:{guild_id}")
+        return datetime.fromisoformat(raw) if raw else None
+
+    async def change(self, guild_id: int, change: JsonObject) -> datetime | None:
+        """Apply ``change`` now, or defer it; returns when a deferred change will be sent (None: sent now)."""
+        unknown = set(change) - set(FIELDS)
+        if unknown:
+            raise ValueError(f"not a face field: {sorted(unknown)}")
+        bio = change.get("bio")
+        if isinstance(bio, str) and len(bio) > BIO_LIMIT:
+            raise ValueError(f"a bio is at most {BIO_LIMIT} characters")
+        now = utc_now()
+        pending = await self.timers.rows.get(self._key(guild_id))
+        last = await self._last_change(guild_id)
+        if pending is not None or (last is not None and now < last + self.window):
+            earlier: JsonObject = {}
+            if pending is not None:
+                due, earlier = pending.due, dict(pending.payload.get("change") or {})
+            else:
+                assert last is not None
+                due = last + self.window
+            return await self._defer(guild_id, {**earlier, **change}, max(due, now))
+        try:
+            await self._send(guild_id, change)
+        except FaceWriteLimited as limited:
+            return await self._defer(guild_id, change, now + timedelta(seconds=limited.retry_after))
+        return None
+
+    async def reset(self, guild_id: int) -> datetime | None:
+        """Back to the global avatar, banner and bio (nulls for every field)."""
+        return await self.change(guild_id, {"avatar": None, "banner": None, "bio": None})
+
+    async def _defer(self, guild_id: int, change: JsonObject, due: datetime) -> datetime:
+        await self.timers.at(TIMER, self._key(guild_id), due, {"guild_id": guild_id, "change": change})
+        return due
+
+    async def _send(self, guild_id: int, change: JsonObject) -> None:
+        await self.writer.write(guild_id, change)
+        await self.state.set(f"face_changed:{guild_id}", utc_now().isoformat())
+
+    async def apply_due(self, row: TimerRow) -> str:
+        """The timer's handler: the pending change, sent once. A 429 here raises, so the row is taken again
+        after the timers' lease, not at once."""
+        guild_id = int(str(row.payload["guild_id"]))
+        change = row.payload.get("change") or {}
+        await self._send(guild_id, dict(change))
+        return f"face changed in server {guild_id}"

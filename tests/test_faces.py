@@ -1,0 +1,75 @@
+"""A face per server over the wire: ``/bot face`` sets the character's avatar, banner and bio in one server
+through ``PATCH /guilds/{guild}/members/@me`` (a data URI the fake validates), a second change within the
+route's rate limit is
+deferred to a durable timer (no second request, no 429, until it fires; then exactly one),
+reset sends nulls, and a member who is not a server admin is refused ephemerally."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.operator.faces import TIMER
+from tests.fakes.discord_cdn import png_bytes
+from tests.harness import GUILD_ID, OWNER_ID, USER_ID, Harness, eventually
+from tests.server_support import answer
+
+ROUTE = "PATCH /guilds/:major/members/@me"
+
+
+def face(name: str, **options: Any) -> list[dict[str, Any]]:
+    """``/bot face <name>`` options as Discord sends them (a subcommand group, then the subcommand)."""
+    sub_options = []
+    for key, value in options.items():
+        if isinstance(value, dict):  # an attachment
+            sub_options.append({"name": key, "type": 11, "value": value["id"]})
+        else:
+            sub_options.append({"name": key, "type": 3, "value": value})
+    return [{"type": 2, "name": "face", "options": [{"type": 1, "name": name, "options": sub_options}]}]
+
+
+async def test_a_face_is_set_deferred_within_the_limit_and_reset(harness: Harness) -> None:
+    h = harness
+    image = h.discord.attachment("face.png", content_type="image/png", data=png_bytes(4, 4))
+    said = await answer(await h.slash("bot", face("avatar", image=image), user=OWNER_ID))
+    assert said == "Done: my avatar changed in this server."
+    [first] = h.discord.face_edits(GUILD_ID)
+    assert first["avatar"].startswith("data:image/png;base64,") and set(first) == {"avatar"}
+    assert h.discord.faces[GUILD_ID]["avatar"] is not None
+
+    # A second change within the window waits for its timer: nothing more crosses the wire, no 429.
+    said = await answer(await h.slash("bot", face("bio", text="Keeper of the lighthouse."), user=OWNER_ID))
+    assert said.startswith("Discord limits how often I may change my face: my bio will change <t:")
+    assert len(h.discord.face_edits(GUILD_ID)) == 1 and h.discord.rate_limited == []
+    [pending] = await h.store.timers.of_kind(TIMER)
+    assert pending.payload == {"guild_id": GUILD_ID, "change": {"bio": "Keeper of the lighthouse."}}
+
+    # The window passes (the fake's bucket empties) and the timer comes due: exactly one request.
+    h.discord.buckets[ROUTE].hits.clear()
+    assert h.bot is not None
+    await h.bot.services.faces.timers.at(TIMER, pending.key, datetime.now(UTC), pending.payload)
+    await h.discord.wait_for(lambda d: len(d.face_edits(GUILD_ID)) == 2, timeout=10, what="the deferred edit")
+
+    async def retired() -> bool:
+        return await h.store.timers.of_kind(TIMER) == []
+
+    await eventually(retired, "the face timer to retire")
+    assert h.discord.face_edits(GUILD_ID)[1] == {"bio": "Keeper of the lighthouse."}
+    assert h.discord.faces[GUILD_ID]["bio"] == "Keeper of the lighthouse."
+
+    # Reset (once the window has passed) sends nulls: the global face again.
+    h.discord.buckets[ROUTE].hits.clear()
+    await h.store.state.delete(f"face_changed:{GUILD_ID}")
+    said = await answer(await h.slash("bot", face("reset"), user=OWNER_ID))
+    assert said == "Done: my face changed in this server."
+    assert h.discord.face_edits(GUILD_ID)[-1] == {"avatar": None, "banner": None, "bio": ""}
+    assert h.discord.faces[GUILD_ID] == {"avatar": None, "banner": None, "bio": ""}
+    assert len(h.discord.face_edits(GUILD_ID)) == 3 and h.discord.rate_limited == []
+
+
+async def test_a_face_is_for_server_admins(harness: Harness) -> None:
+    h = harness
+    refused = await answer(await h.slash("bot", face("bio", text="Not mine to set."), user=USER_ID))
+    assert refused == "Only this server's admins (the Manage Server permission) can use this command."
+    assert h.discord.face_edits(GUILD_ID) == []
+
