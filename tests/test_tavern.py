@@ -263,7 +263,9 @@ async def test_dm_and_channel_share_the_character_block_up_to_the_first_user(mak
     lore = "Wren keeps a night-market stall of maps and tide charts. " * 40
     (folder / "character.env").write_text(
         f'default_name="Wren"\ncore_prompt="You are Wren. {lore}\n\nYou ask {{{{user}}}} where they sail."\n')
-    h = await make_harness(character_dir=folder)
+    # The same tools in both places (tools come first in the cache's order; the DM's reminder tool would make
+    # the DM's prefix its own).
+    h = await make_harness(character_dir=folder, reminders_in_dms="false")
     sent = await h.dm("hello wren")
     await h.replies(int(sent["channel_id"]), 1)
     await h.say("wren, are you open?", mention=True)
