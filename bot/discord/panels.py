@@ -20,7 +20,7 @@ from discord import ui
 
 from bot.core.text import Page, clip, page_of
 from bot.discord.permissions import HookInteraction
-from bot.discord.ui import APOLOGY, EXPIRED_TEXT, PREFIX, keep_live, tell
+from bot.discord.ui import APOLOGY, EXPIRED_TEXT, PREFIX, keep_live, owner_pressed, tell
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +122,7 @@ class PagedPanel(ui.LayoutView):
         self.add_item(ui.Container(*body, ui.ActionRow(self.prev_button, self.next_button)))
 
     async def interaction_check(self, interaction: HookInteraction) -> bool:
-        if interaction.user.id != self.owner_id:
-            await interaction.response.send_message(
-                "These buttons belong to whoever ran the command; run it yourself to get your own.",
-                ephemeral=True)
+        if not await owner_pressed(self.owner_id, interaction):
             return False
         self.last_interaction = interaction
         return True

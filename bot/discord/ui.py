@@ -74,6 +74,15 @@ def confirm_timeout(interaction: HookInteraction) -> float | None:
 # --------------------------------------------------------------------------- views
 
 
+async def owner_pressed(owner_id: int, interaction: HookInteraction) -> bool:
+    """Whether the one who ran the command pressed; anyone else is told whose buttons they are."""
+    if interaction.user.id == owner_id:
+        return True
+    await interaction.response.send_message(
+        "These buttons belong to whoever ran the command; run it yourself to get your own.", ephemeral=True)
+    return False
+
+
 class OwnedView(discord.ui.View):
     """Buttons only their owner may press; on timeout they are disabled and say so."""
 
@@ -100,10 +109,7 @@ class OwnedView(discord.ui.View):
         return item
 
     async def interaction_check(self, interaction: HookInteraction) -> bool:
-        if interaction.user.id != self.owner_id:
-            await interaction.response.send_message(
-                "These buttons belong to whoever ran the command; run it yourself to get your own.",
-                ephemeral=True)
+        if not await owner_pressed(self.owner_id, interaction):
             return False
         self.last_interaction = interaction
         return True
