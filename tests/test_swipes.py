@@ -198,8 +198,10 @@ async def test_a_webhook_characters_reply_is_swiped_through_its_own_webhook(
     await h.discord.wait_for(lambda _: reply["content"] == first, EVENT_WAIT, what="the first again")
     assert [m["id"] for m in h.discord.posted(CHANNEL_ID)] == [reply["id"]]
     # their time runs out: the buttons go through the same webhook
-    await expire(h, reply)
-    await h.discord.wait_for(lambda _: not reply.get("components"), EVENT_WAIT, what="the buttons gone")
+    results = await expire(h, reply)
+    assert any("taken off" in r for r in results), results
+    await h.discord.wait_for(lambda _: not reply.get("components"), EVENT_WAIT,
+                             what=f"the buttons gone (the timer: {results})")
     last = message_edits(h, reply)[-1]
     assert last.path.startswith(f"/webhooks/{hook['id']}/{hook['token']}/") and reply["content"] == first
 
