@@ -1,11 +1,11 @@
 """The fake Discord's current-member route, ``PATCH /guilds/{guild}/members/@me``: the bot's own nick, avatar,
 banner and bio in one server, with Discord's rules. Only a member of the server may edit itself (404 10004
-Unknown Guild
-otherwise); images are data URIs of PNG, JPEG, GIF or WebP (``data:image/png;base64,...``, the bytes
-that image: Discord decodes them) of at most 10 MiB, or null to go back to the global one; a bio is at most 190 characters, a nick at most 32; unknown
-fields are ignored, as Discord does. Anything else is 400 code 50035 with the field's error. The route is
-rate-limited per server
-(the fake's bucket ``PATCH /guilds/:major/members/@me``, tests/fakes/discord_guild.py).
+Unknown Guild otherwise); images are data URIs of PNG, JPEG, GIF or WebP (``data:image/png;base64,...``,
+the bytes that image: Discord decodes them) of at most 10 MiB, or null to go back to the global one; a bio
+is at most 190 characters, a nick at most 32; unknown fields are ignored, as Discord does. Anything else is
+400 code 50035 with the field's error. The route is rate-limited per server (the fake's bucket
+``PATCH /guilds/:major/members/@me``, tests/fakes/discord_guild.py); :meth:`ProfileWorld.bot_joins` invites
+the bot to a new server while it is connected.
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ class ProfileWorld:
         """The bot is invited to a new server while connected: GUILD_CREATE on the gateway."""
         self.add_guild(guild_id, name, channels=[(channel_id, "welcome")])  # type: ignore[attr-defined]
         payload = self._guild_payload(guild_id)  # type: ignore[attr-defined]
+        # A join's GUILD_CREATE carries no "unavailable" (false: an outage ended, which is no join).
+        payload.pop("unavailable", None)
         await self.dispatch("GUILD_CREATE", payload, guild_id=guild_id)  # type: ignore[attr-defined]
 
     def face_edits(self, guild_id: int) -> list[dict[str, Any]]:
