@@ -108,15 +108,16 @@ class CharacterFaces:
         (``force``: send it anyway); the fields an admin set stay. Returns when a deferred change will be
         sent (None: sent now, or nothing to send) and the face."""
         face = await self._face(stage)
+        applied = await self.faces.state.get(self._applied_key(guild_id))
+        # Nothing applied yet: the server shows Discord's default, which a face of no fields already is (a
+        # character without a face costs a start one read per server).
+        if not force and not applied and all(v is None for v in face.change.values()):
+            return None, face
         kept = await self.faces.admin_fields(guild_id)
         change = {f: v for f, v in face.change.items() if f not in kept}
-        if not change:
+        if not change or (not force and applied == _digest(change)):
             return None, face
         digest = _digest(change)
-        applied = await self.faces.state.get(self._applied_key(guild_id))
-        # Nothing applied yet: the server shows Discord's default, which a face of no fields already is.
-        if not force and (applied == digest or (not applied and all(v is None for v in change.values()))):
-            return None, face
         for problem in face.problems:
             log.warning("the character's face in server %s: %s", guild_id, problem)
         due = await self.faces.change(guild_id, change, by_admin=False)
@@ -125,7 +126,10 @@ class CharacterFaces:
 
     async def joined(self, guild_id: int) -> None:
         """The bot is in this server (at start, or it just joined): the face for the stage reached there."""
-        stage = await self.characters.server_stage(self.character_key, guild_id)
+        persona = self.persona()
+        staged = any(s.avatar or s.banner or s.bio for s in persona.evolution)
+        # The stage reached matters only to a character whose stages have faces.
+        stage = await self.characters.server_stage(self.character_key, guild_id) if staged else ""
         try:
             await self.show(guild_id, stage)
         except (ValueError, LookupError) as exc:
