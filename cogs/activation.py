@@ -3,7 +3,8 @@
 proactive talk and emote reactions, bot/alive/service.py, and of the server's tools while replying,
 bot/servertools/knowing.py: those only where the operator's server_tools setting is on); ``/bot
 status-refresh`` (a new custom status now); ``/bot face avatar|banner|bio|reset`` (the character's face in
-this server, bot/operator/faces.py: server admins).
+this server, bot/operator/faces.py: server admins; reset returns to the character's own face,
+bot/operator/character_faces.py).
 
 A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
 log only when ``log_inactive_channels`` is true. The engine enforces this (ReplyEngine.observe reads
