@@ -2,7 +2,8 @@
 server the bot is in (once: a restart sends nothing more) and in a server it joins; the evolution stage
 reached in one server changes that server's face only; a field a server admin set by hand wins over the
 stage until ``/bot face reset``, which returns to the character's face; a picture Discord would refuse is
-left out and said so, never sent. The fake Discord refuses the bodies Discord refuses."""
+left out and said so, never sent; a stage's missing picture or a bio too long stops the load, named. The
+fake Discord refuses the bodies Discord refuses."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.core.errors import ConfigError
+from bot.core.persona.loader import load_persona
 from bot.core.persona.png import embed_card_png, placeholder_png
 from tests.fakes.discord_cdn import padded_png, png_bytes
 from tests.harness import CHANNEL_ID, GUILD_ID, OWNER_ID, Harness
@@ -210,3 +213,15 @@ async def test_the_fake_refuses_the_bodies_discord_refuses(harness: Harness) -> 
         status, member = await patch({"avatar": data_uri(png_bytes(2, 2)), "bio": "x" * 190})
         assert status == 200 and member["bio"] == "x" * 190 and member["avatar"]
     assert len(d.face_edits(GUILD_ID)) == 1
+
+
+def test_a_folder_face_that_cannot_be_shown_stops_the_load_naming_it(tmp_path: Path) -> None:
+    folder = wren(tmp_path)
+    (folder / "friend.png").unlink()
+    with pytest.raises(ConfigError, match="evolution stage 'Friend': avatar: no such file: friend.png"):
+        load_persona(folder, {})
+    (folder / "friend.png").write_bytes(png_bytes(1, 1))
+    with pytest.raises(ConfigError, match="bio: a profile bio is at most 190 characters, this one has 191"):
+        load_persona(folder, {"bio": "b" * 191})
+    persona = load_persona(folder, {"bio": "From the env."})
+    assert persona.bio == "From the env." and persona.banner_path == folder / "banner.png"
