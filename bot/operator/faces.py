@@ -106,9 +106,13 @@ class Faces:
         """Apply ``change`` now, or defer it; returns when a deferred change will be sent (None: sent now).
         ``by_admin``: a server admin's, which the character's own face then leaves be."""
         check_change(change)
-        if by_admin:
+        due = await self._apply(guild_id, change)
+        if by_admin:  # once sent or waiting: a refused change marks nothing
             fields = sorted(await self.admin_fields(guild_id) | set(change))
             await self.state.set(f"face_admin:{guild_id}", ",".join(fields))
+        return due
+
+    async def _apply(self, guild_id: int, change: JsonObject) -> datetime | None:
         now = utc_now()
         pending = await self.timers.rows.get(self._key(guild_id))
         last = await self._last_change(guild_id)
