@@ -3,7 +3,8 @@
 proactive talk and emote reactions, bot/alive/service.py, and of the server's tools while replying,
 bot/servertools/knowing.py: those only where the operator's server_tools setting is on); ``/bot
 status-refresh`` (a new custom status now); ``/bot face avatar|banner|bio|reset`` (the character's face in
-this server, bot/operator/faces.py: server admins).
+this server, bot/operator/faces.py: server admins; reset returns to the character's own face,
+bot/operator/character_faces.py).
 
 A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
 log only when ``log_inactive_channels`` is true. The engine enforces this (ReplyEngine.observe reads
@@ -189,22 +190,28 @@ class Activation(commands.Cog):
     async def _change_face(self, interaction: Interaction, change: JsonObject | None, what: str) -> None:
         assert interaction.guild_id is not None  # server_admin_only
         await interaction.response.defer(ephemeral=True, thinking=True)
-        faces = self.bot.services.faces
+        services = self.bot.services
+        left_out: tuple[str, ...] = ()
         try:
-            due = (await faces.reset(interaction.guild_id) if change is None
-                   else await faces.change(interaction.guild_id, change))
+            if change is None:  # back to the character's own face (Discord's default when it has none)
+                due, own = await services.own_faces.reset(interaction.guild_id)
+                left_out = own.problems
+            else:
+                due = await services.faces.change(interaction.guild_id, change)
         except (ValueError, discord.HTTPException, LookupError) as exc:
             await interaction.edit_original_response(content=f"I could not change {what}: {exc}")
             return
         log.info("server admin %s changed the face (%s) in server %s", interaction.user.id, what,
                  interaction.guild_id)
+        # A picture of the character's folder Discord would refuse is left out, and said so.
+        note = "".join(f"\nNot shown: {problem}." for problem in left_out)
         if due is None:
-            await interaction.edit_original_response(content=f"Done: {what} changed in this server.")
+            await interaction.edit_original_response(content=f"Done: {what} changed in this server.{note}")
         else:
             # Discord limits how often a face changes; the change waits for the window, then is sent once.
             await interaction.edit_original_response(
                 content=f"Discord limits how often I may change my face: {what} will change "
-                        f"{discord.utils.format_dt(due, 'R')}.")
+                        f"{discord.utils.format_dt(due, 'R')}.{note}")
 
     async def _image(self, interaction: Interaction, field: str, image: discord.Attachment) -> None:
         if not (image.content_type or "").startswith("image/"):
@@ -230,7 +237,7 @@ class Activation(commands.Cog):
     async def face_bio(self, interaction: Interaction, text: app_commands.Range[str, 1, BIO_LIMIT]) -> None:
         await self._change_face(interaction, {"bio": text}, "my bio")
 
-    @face.command(name="reset", description="Back to my global avatar, banner and bio in this server.")
+    @face.command(name="reset", description="Back to my own avatar, banner and bio in this server.")
     @server_admin_only()
     async def face_reset(self, interaction: Interaction) -> None:
         await self._change_face(interaction, None, "my face")

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, case, select, update
 from database.boundary import Statements
 from database.engine import Database
 from database.models import CharacterAffinity, CharacterState, utcnow
+from database.server_models import ServerStage
 
 AFFINITY_LIMIT = 10.0
 
@@ -42,6 +43,35 @@ class Characters:
             return int(number), str(stage)
 
         return await self.db.write_shared(count)  # after a reply, with the other listeners' writes
+
+    async def count_server_interaction(self, character: str, guild_id: int,
+                                       stage_for: Callable[[int], str]) -> tuple[str, bool]:
+        """One more interaction of the character in one server; returns (the stage reached there, whether
+        this one changed it). The stage is stored in the same transaction as the count."""
+        ins = self.db.insert(ServerStage).values(character=character, guild_id=guild_id, interaction_count=1,
+                                                 stage="", updated_at=utcnow())
+        upsert = ins.on_conflict_do_update(
+            index_elements=[ServerStage.character, ServerStage.guild_id],
+            set_={"interaction_count": ServerStage.interaction_count + 1,
+                  "updated_at": ins.excluded.updated_at},
+        ).returning(ServerStage.interaction_count, ServerStage.stage)
+
+        def count(conn: Connection) -> tuple[str, bool]:
+            number, stage = conn.execute(upsert).one()
+            reached = stage_for(int(number))
+            if reached == stage:
+                return str(stage), False
+            conn.execute(update(ServerStage).where(ServerStage.character == character,
+                                                   ServerStage.guild_id == guild_id).values(stage=reached))
+            return reached, True
+
+        return await self.db.write_shared(count)  # after a reply, with the other listeners' writes
+
+    async def server_stage(self, character: str, guild_id: int) -> str:
+        """The evolution stage the character reached in one server ("" before any interaction there)."""
+        stage = await self.db.scalar(select(ServerStage.stage).where(ServerStage.character == character,
+                                                                     ServerStage.guild_id == guild_id))
+        return "" if stage is None else str(stage)
 
     async def set_character_stage(self, character: str, stage: str) -> None:
         await self.db.change(update(CharacterState).where(CharacterState.character == character)

@@ -126,3 +126,16 @@ class TicketMessage(Base):
     author_name: Mapped[str] = mapped_column(String(100), default="")
     content: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(TZ)
+
+
+class ServerStage(Base):
+    """A character's interactions and evolution stage in one server (0027_faces): the stage reached there
+    picks the face it shows there (bot/operator/character_faces.py)."""
+
+    __tablename__ = "character_server_state"
+
+    character: Mapped[str] = mapped_column(String(100), primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    interaction_count: Mapped[int] = mapped_column(Integer, default=0)
+    stage: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)

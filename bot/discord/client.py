@@ -153,6 +153,8 @@ class KindredMixin:
         self.add_listener(answer_expired_click, "on_interaction")  # type: ignore[attr-defined]
         self.add_listener(functools.partial(announce_connected, self), "on_ready")  # type: ignore[attr-defined]
         self.add_listener(self._start_timers, "on_ready")  # type: ignore[attr-defined]
+        self.add_listener(self._show_faces, "on_ready")  # type: ignore[attr-defined]
+        self.add_listener(self._show_face, "on_guild_join")  # type: ignore[attr-defined]
         self.identify_pacer = IdentifyPacer(self._max_concurrency)
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
@@ -222,6 +224,21 @@ class KindredMixin:
         so a round missed while down runs with the channels known. Later READYs find it running."""
         if hasattr(self, "services") and not self.stopping:
             await self.services.timers.start()
+
+    async def _show_faces(self) -> None:
+        """Connected: the character's own face in each of this process's servers (bot/operator/
+        character_faces.py), sent only where it is not what was last applied."""
+        # attr-defined: a Client's attribute, which the mixin gets from the Bot it is mixed into
+        for guild in list(self.guilds):  # type: ignore[attr-defined]
+            await self._show_face(guild)
+
+    async def _show_face(self, guild: discord.Guild) -> None:
+        if not hasattr(self, "services") or self.stopping:
+            return
+        try:
+            await self.services.own_faces.joined(guild.id)
+        except discord.HTTPException as exc:  # one server's refusal stops no other server's face
+            log.warning("could not show the character's face in server %s: %s", guild.id, exc)
 
     def _latencies(self) -> Latencies:
         if isinstance(self, commands.AutoShardedBot):

@@ -5,6 +5,11 @@ Discord rate-limits that route per server, so a change made within :data:`WINDOW
 (and never retried in a loop): it waits in a durable one-shot timer (bot/core/timers.py) due when the window
 ends; a later change made meanwhile is merged into the same pending row, so the window ends with exactly one
 request. When the last change was made is a state key, so a restart keeps the window.
+
+Which fields a server admin set by hand is a state key too: the character's own face
+(bot/operator/character_faces.py) never overrides them, until ``/bot face reset`` forgets them. A picture
+Discord would refuse (not PNG, JPEG, GIF or WebP, or over :data:`IMAGE_LIMIT`) is refused here with a
+clear message, never sent.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ TIMER = "face"  # the one-shot timer kind of a deferred change
 # At most one change per server in this long (Discord does not publish the route's limit).
 WINDOW = timedelta(minutes=10)
 BIO_LIMIT = 190  # characters, as Discord allows for a member's bio
+IMAGE_LIMIT = 10 * 1024 * 1024  # bytes of an avatar or banner Discord takes
 # avatar/banner: base64 of the image bytes (None: back to the global one)
 FIELDS = ("avatar", "banner", "bio")
 
@@ -48,6 +54,31 @@ def decode_image(value: object) -> bytes | None:
     return None if value is None else base64.b64decode(str(value))
 
 
+def image_problem(data: bytes) -> str:
+    """Why Discord would refuse ``data`` as an avatar or banner ("" when it would take it)."""
+    webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    if not (data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")) or webp):
+        return "not a PNG, JPEG, GIF or WebP image"
+    if len(data) > IMAGE_LIMIT:
+        return (f"{len(data) / 1024 / 1024:.1f} MiB, over Discord's limit of "
+                f"{IMAGE_LIMIT // 1024 // 1024} MiB for a profile picture")
+    return ""
+
+
+def check_change(change: JsonObject) -> None:
+    """Raise ValueError, saying why, for a change Discord would refuse."""
+    unknown = set(change) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"not a face field: {sorted(unknown)}")
+    bio = change.get("bio")
+    if isinstance(bio, str) and len(bio) > BIO_LIMIT:
+        raise ValueError(f"a bio is at most {BIO_LIMIT} characters")
+    for field in ("avatar", "banner"):
+        data = decode_image(change.get(field))
+        if data is not None and (problem := image_problem(data)):
+            raise ValueError(f"the {field} is {problem}")
+
+
 class Faces:
     def __init__(self, timers: Timers, state: State, writer: FaceWriter, *,
                  window: timedelta = WINDOW) -> None:
@@ -64,14 +95,24 @@ class Faces:
         raw = await self.state.get(f"face_changed:{guild_id}")
         return datetime.fromisoformat(raw) if raw else None
 
-    async def change(self, guild_id: int, change: JsonObject) -> datetime | None:
-        """Apply ``change`` now, or defer it; returns when a deferred change will be sent (None: sent now)."""
-        unknown = set(change) - set(FIELDS)
-        if unknown:
-            raise ValueError(f"not a face field: {sorted(unknown)}")
-        bio = change.get("bio")
-        if isinstance(bio, str) and len(bio) > BIO_LIMIT:
-            raise ValueError(f"a bio is at most {BIO_LIMIT} characters")
+    async def admin_fields(self, guild_id: int) -> set[str]:
+        """The fields a server admin set by hand in this server (the character's face leaves them be)."""
+        return {f for f in (await self.state.get(f"face_admin:{guild_id}")).split(",") if f}
+
+    async def forget_admin(self, guild_id: int) -> None:
+        await self.state.delete(f"face_admin:{guild_id}")
+
+    async def change(self, guild_id: int, change: JsonObject, *, by_admin: bool = True) -> datetime | None:
+        """Apply ``change`` now, or defer it; returns when a deferred change will be sent (None: sent now).
+        ``by_admin``: a server admin's, which the character's own face then leaves be."""
+        check_change(change)
+        due = await self._apply(guild_id, change)
+        if by_admin:  # once sent or waiting: a refused change marks nothing
+            fields = sorted(await self.admin_fields(guild_id) | set(change))
+            await self.state.set(f"face_admin:{guild_id}", ",".join(fields))
+        return due
+
+    async def _apply(self, guild_id: int, change: JsonObject) -> datetime | None:
         now = utc_now()
         pending = await self.timers.rows.get(self._key(guild_id))
         last = await self._last_change(guild_id)
@@ -88,10 +129,6 @@ class Faces:
         except FaceWriteLimited as limited:
             return await self._defer(guild_id, change, now + timedelta(seconds=limited.retry_after))
         return None
-
-    async def reset(self, guild_id: int) -> datetime | None:
-        """Back to the global avatar, banner and bio (nulls for every field)."""
-        return await self.change(guild_id, {"avatar": None, "banner": None, "bio": None})
 
     async def _defer(self, guild_id: int, change: JsonObject, due: datetime) -> datetime:
         await self.timers.at(TIMER, self._key(guild_id), due, {"guild_id": guild_id, "change": change})

@@ -55,6 +55,7 @@ from bot.operator.activity import ActivityRecorder
 from bot.operator.admin.heartbeat import Heartbeat
 from bot.operator.admin.tools import AdminTools
 from bot.operator.asking import Asking
+from bot.operator.character_faces import CharacterFaces
 from bot.operator.conversation_tools import ConversationTools
 from bot.operator.faces import TIMER as FACE_TIMER
 from bot.operator.faces import Faces, FaceWriter
@@ -168,6 +169,7 @@ class Services:
     swipes: ReplySwipes  # a reply's alternatives (bot/discord/swipes.py shows them)
     asking: Asking  # /ask and the message menus, wherever the app is installed
     faces: Faces  # a face per server (/bot face)
+    own_faces: CharacterFaces  # the character's own face in each server, by the stage reached there
     dashboard: Dashboard | None = None
 
     @property
@@ -265,6 +267,9 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # the swipe buttons.
     timers = Timers(store.timers)
     reminders = ReminderBook(holder.follow(AliveSettings), store.reminders, store.switches, timers)
+    # A face per server: an admin's (/bot face), else the character's own at the stage reached there.
+    faces = Faces(timers, store.state, edge.face_writer)
+    own_faces = CharacterFaces(faces, store.characters, key, character.current)
     # The main character's replies, stage by stage.
     main = Features(
         interceptors=(edge.intercept,),  # the log channel's admin commands
@@ -275,7 +280,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                       LanguageHint(policies),  # the server's language, as /settings says
                       late),
         reply_filters=(alive_parts.render,),
-        turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), cluster.posted(names.name)),
+        turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), cluster.posted(names.name),
+                        own_faces.on_turn),
         # what the model may use while writing: reminders (in DMs, and where switched on), then the server's
         # tools (member info, events, this channel's log, a reaction), where switched on
         tools=(reminders, KnowingTools(holder.follow(ServerToolSettings), store.people, store.log,
@@ -327,7 +333,6 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # listed here, once. Each process runs the rounds listed; a round's claim lets one process run each.
     polls = Polls(store.polls, store.privacy, timers, edge.poll_board, character=names.name)
     swipes = ReplySwipes(store, holder.follow(DiscordSettings), engine, ensemble, timers, edge.swipe_board)
-    faces = Faces(timers, store.state, edge.face_writer)
     dispatcher = Dispatcher(timers, rounds=[
         Recurring(alive.proactive_key, timedelta(minutes=settings.alive.proactive_interval_minutes),
                   alive.proactive.run),
@@ -349,7 +354,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                         tools=ServerTools.on(store, polls),
                         conversation=conversation, asking=Asking(engine, conversation),
                         reminders=reminders,
-                        swipes=swipes, faces=faces)
+                        swipes=swipes, faces=faces, own_faces=own_faces)
     if live is not None:
         services.dashboard = compose_dashboard(services, settings, edge, live)
     return services

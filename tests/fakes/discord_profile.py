@@ -1,11 +1,11 @@
 """The fake Discord's current-member route, ``PATCH /guilds/{guild}/members/@me``: the bot's own nick, avatar,
 banner and bio in one server, with Discord's rules. Only a member of the server may edit itself (404 10004
-Unknown Guild
-otherwise); images are data URIs of PNG, JPEG, GIF or WebP (``data:image/png;base64,...``) of at
-most 10 MiB, or null to go back to the global one; a bio is at most 190 characters, a nick at most 32; unknown
-fields are ignored, as Discord does. Anything else is 400 code 50035 with the field's error. The route is
-rate-limited per server
-(the fake's bucket ``PATCH /guilds/:major/members/@me``, tests/fakes/discord_guild.py).
+Unknown Guild otherwise); images are data URIs of PNG, JPEG, GIF or WebP (``data:image/png;base64,...``,
+the bytes that image: Discord decodes them) of at most 10 MiB, or null to go back to the global one; a bio
+is at most 190 characters, a nick at most 32; unknown fields are ignored, as Discord does. Anything else is
+400 code 50035 with the field's error. The route is rate-limited per server (the fake's bucket
+``PATCH /guilds/:major/members/@me``, tests/fakes/discord_guild.py); :meth:`ProfileWorld.bot_joins` invites
+the bot to a new server while it is connected.
 """
 
 from __future__ import annotations
@@ -22,6 +22,15 @@ DATA_URI = re.compile(r"data:image/(png|jpeg|gif|webp);base64,([A-Za-z0-9+/=]+)"
 IMAGE_LIMIT = 10 * 1024 * 1024  # bytes of an avatar or banner
 BIO_LIMIT = 190
 NICK_LIMIT = 32
+
+
+SIGNATURES = {"png": (b"\x89PNG\r\n\x1a\n",), "jpeg": (b"\xff\xd8\xff",), "gif": (b"GIF87a", b"GIF89a")}
+
+
+def _is_image(kind: str, data: bytes) -> bool:
+    if kind == "webp":
+        return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    return data.startswith(SIGNATURES[kind])
 
 
 def _field_error(field: str, code: str, message: str) -> dict[str, Any]:
@@ -46,6 +55,8 @@ class ProfileWorld:
             try:
                 data = base64.b64decode(match.group(2), validate=True)
             except binascii.Error:
+                return _field_error(field, "IMAGE_INVALID", "Invalid image data")
+            if not _is_image(match.group(1), data):  # Discord decodes it: the bytes must be that image
                 return _field_error(field, "IMAGE_INVALID", "Invalid image data")
             if len(data) > IMAGE_LIMIT:
                 return _field_error(field, "BINARY_TYPE_MAX_SIZE", "File cannot be larger than 10240.0 kb.")
@@ -76,6 +87,14 @@ class ProfileWorld:
             self.members[gid][uid]["nick"] = body["nick"] or None
         payload = self._member_payload(gid, uid)  # type: ignore[attr-defined]
         return {**payload, "avatar": face["avatar"], "banner": face["banner"], "bio": face["bio"]}
+
+    async def bot_joins(self, guild_id: int, name: str, channel_id: int) -> None:
+        """The bot is invited to a new server while connected: GUILD_CREATE on the gateway."""
+        self.add_guild(guild_id, name, channels=[(channel_id, "welcome")])  # type: ignore[attr-defined]
+        payload = self._guild_payload(guild_id)  # type: ignore[attr-defined]
+        # A join's GUILD_CREATE carries no "unavailable" (false: an outage ended, which is no join).
+        payload.pop("unavailable", None)
+        await self.dispatch("GUILD_CREATE", payload, guild_id=guild_id)  # type: ignore[attr-defined]
 
     def face_edits(self, guild_id: int) -> list[dict[str, Any]]:
         return [body for gid, body in self.profile_edits if gid == guild_id]

@@ -34,6 +34,7 @@ from bot.core.persona.acore_frameworks import (
     with_frameworks,
 )
 from bot.core.persona.claudemask import env_text, memory_prompt_overrides, resolve_char
+from bot.core.persona.faces import stage_face
 from bot.core.persona.fields import kind_of, read_json_object
 from bot.core.persona.framework import compile_framework_prompt
 from bot.core.persona.model import EvolutionStage, FieldChanges, Persona
@@ -153,6 +154,7 @@ def acore_stages(raw: Json, file: str, path: str) -> tuple[tuple[EvolutionStage,
                     unlocks.get("knowledge_expansion"), file, f"{where}.unlocks.knowledge_expansion"
                 )
             ),
+            **stage_face(stage, lambda at, message: ConfigError(file, at, message), where),
         )
         unused += [
             f"{where}.unlocks.{k}" for k in unlocks if k not in {"tone", "quirks", "knowledge_expansion"}

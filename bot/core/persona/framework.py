@@ -17,7 +17,8 @@ character.json
                            ``sample_phrases`` (list), ``temperature`` (0..1), ``max_tokens`` (1..64000)
     ``quirks``, ``topic_interests``, ``topic_avoidances``   lists of text
     ``evolution_stages``   list of ``{"min_interactions" (or "interactions"): n, "name", "tone",
-                           "quirks": [...], "knowledge": [...]}``, distinct thresholds
+                           "quirks": [...], "knowledge": [...], "avatar", "banner" (pictures
+                           in the folder), "bio"}``, distinct thresholds
     ``framework_blending`` ``{framework_id: weight}`` or ``{context: {framework_id: weight}}`` where a
                            context is ``default`` or one of :data:`CONTEXTS`; weights >= 0
     ``first_message``, ``alternate_greetings`` (list), ``example_messages``, ``post_history_instructions``
@@ -52,6 +53,7 @@ from pathlib import Path
 
 from bot.core.errors import ConfigError
 from bot.core.persona.claudemask import env_text, memory_prompt_overrides, resolve_char
+from bot.core.persona.faces import stage_face
 from bot.core.persona.fields import FieldReader, field_label, kind_of, read_json_object, warn_unknown_fields
 from bot.core.persona.model import EvolutionStage, FieldChanges, Persona
 from database.boundary import Json
@@ -211,6 +213,7 @@ def _stages(raw: Json, r: FieldReader) -> tuple[EvolutionStage, ...]:
                 tone=r.text(obj, "tone", f"{path}.tone"),
                 quirks=r.texts(obj.get("quirks"), f"{path}.quirks"),
                 knowledge=r.texts(obj.get("knowledge"), f"{path}.knowledge"),
+                **stage_face(obj, r.fail, path),
             )
         )
     return tuple(sorted(stages, key=lambda s: s.min_interactions))

@@ -17,7 +17,8 @@ what the files say; ``avatar`` (a path relative to the folder) or an ``avatar.pn
 ``lorebook`` (a path) or a ``lorebook.json`` file adds a SillyTavern world-info lorebook; ``router_weight``
 is the character's share of unaddressed messages in an ensemble; ``circadian=false`` (or a card's
 ``extensions.kindred.circadian: false``) keeps the hour of the day from tiring it; ``mature`` and
-``safe_register`` (or the card's NSFW tag) say where its full register applies (register.py); an
+``safe_register`` (or the card's NSFW tag) say where its full register applies (register.py); ``banner``
+and ``bio`` (with the avatar and the evolution stages' own) are its face in a server (faces.py); an
 ``identity.json`` is validated here (it is seeded into the database at start-up).
 """
 
@@ -33,6 +34,7 @@ from bot.core.persona.acore_cards import apply_card_extensions
 from bot.core.persona.acore_frameworks import load_all_frameworks
 from bot.core.persona.cards import card_to_persona, find_card, read_card
 from bot.core.persona.claudemask import env_text, load_claudemask
+from bot.core.persona.faces import face_fields
 from bot.core.persona.fields import read_json_object
 from bot.core.persona.framework import load_framework_character
 from bot.core.persona.identity import IDENTITY_FILE, read_identity_seed
@@ -175,5 +177,6 @@ def load_persona(folder: Path, env: Mapping[str, str]) -> Persona:
         router_weight=_router_weight(folder, env),
         circadian=_circadian(folder, env, persona),
         **mature_fields(folder, env, persona),
+        **face_fields(folder, env, persona),
         unused_fields=(*persona.unused_fields, *_framework_notes(persona, folder)),
     )

@@ -34,6 +34,12 @@ class EvolutionStage:
     tone: str = ""
     quirks: tuple[str, ...] = ()
     knowledge: tuple[str, ...] = ()
+    # The face the character shows in a server once it reaches the stage there (bot/operator/
+    # character_faces.py): pictures (relative to the character folder until loaded) and a profile bio;
+    # unset ones keep the earlier stage's, else the character's own.
+    avatar: Path | None = None
+    banner: Path | None = None
+    bio: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,9 @@ class Persona:
     avatar_path: Path | None = None
     avatar_url: str = ""  # an http(s) picture Discord fetches itself for webhook messages (acore avatar_url)
     avatar_data: bytes | None = None  # a picture carried inside the character file (a base64 data: URI)
+    # The rest of its face in a server (bot/operator/character_faces.py): a profile banner and bio.
+    banner_path: Path | None = None
+    bio: str = ""
     topic_interests: tuple[str, ...] = ()
     topic_avoidances: tuple[str, ...] = ()
     evolution: tuple[EvolutionStage, ...] = ()
