@@ -456,6 +456,14 @@ def test_v3_card_and_env_override(tmp_path: Path) -> None:
     assert p.lorebook is not None and p.lorebook.entries[0].keys == ("ink",)
 
 
+def test_a_cards_kindred_extension_says_whether_the_hour_tires_the_character(tmp_path: Path) -> None:
+    card = v3_card()
+    card["data"].setdefault("extensions", {})["kindred"] = {"circadian": False}
+    folder = folder_with(tmp_path, {"quill.json": card})
+    assert load_persona(folder, {}).circadian is False
+    assert load_persona(folder, {"circadian": "true"}).circadian is True  # character.env wins
+
+
 def test_png_card_in_text_chunk(tmp_path: Path) -> None:
     folder = folder_with(tmp_path, {"card.png": png_with(raw_chunk(b"tEXt", b"chara\0" + b64(v2_card())))})
     p = load_persona(folder, {})

@@ -53,11 +53,7 @@ def _in_folder(folder: Path, value: Path, file: str, key: str) -> Path:
 
 
 def _card_bio(persona: Persona) -> str:
-    card = persona.extra.get("card")
-    data = card.get("data") if isinstance(card, dict) else None
-    extensions = data.get("extensions") if isinstance(data, dict) else None
-    kindred = extensions.get("kindred") if isinstance(extensions, dict) else None
-    said = kindred.get("bio") if isinstance(kindred, dict) else None
+    said = persona.kindred_said("bio")
     return said if isinstance(said, str) else ""
 
 

@@ -89,10 +89,7 @@ def _circadian(folder: Path, env: Mapping[str, str], persona: Persona) -> bool:
             raise ConfigError(str(folder / "character.env"), "circadian",
                               f"expected true or false, got {raw!r}")
         return SWITCH_WORDS[raw]
-    card = persona.extra.get("card")
-    extensions = card.get("extensions") if isinstance(card, dict) else None
-    kindred = extensions.get("kindred") if isinstance(extensions, dict) else None
-    said = kindred.get("circadian") if isinstance(kindred, dict) else None
+    said = persona.kindred_said("circadian")
     return said if isinstance(said, bool) else persona.circadian
 
 

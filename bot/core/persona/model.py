@@ -143,6 +143,14 @@ class Persona:
     # Format-specific data kept verbatim so an export round-trips (e.g. card ``extensions``).
     extra: JsonObject = field(default_factory=dict)
 
+    def kindred_said(self, key: str) -> object:
+        """What the card it came from says of ``key`` under ``data.extensions.kindred`` (None: nothing)."""
+        card = self.extra.get("card")
+        data = card.get("data") if isinstance(card, dict) else None
+        extensions = data.get("extensions") if isinstance(data, dict) else None
+        kindred = extensions.get("kindred") if isinstance(extensions, dict) else None
+        return kindred.get(key) if isinstance(kindred, dict) else None
+
     def avatar_bytes(self) -> bytes | None:
         """The picture for a new webhook: the avatar file, else the one carried in the character file."""
         if self.avatar_path is not None and self.avatar_path.is_file():
