@@ -19,12 +19,22 @@ from bot.servertools.moderation import BadInput
 from bot.servertools.polls import parse_poll
 from database.alive_models import ScheduledJob
 from database.server_models import Poll
+from tests.fakes.discord_components import V2_FLAG, walk_components
+from tests.fakes.discord_lead import panel_texts
 from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, eventually
 from tests.server_support import answer, opts
 
 
 def button_ids(message: dict[str, Any]) -> list[str]:
-    return [c["custom_id"] for row in message.get("components") or [] for c in row["components"]]
+    """The vote buttons, wherever the poll's panel nests them."""
+    return [c["custom_id"] for c in walk_components(message.get("components") or []) if c["type"] == 2]
+
+
+def shown(h: Harness, message: dict[str, Any]) -> str:
+    """What the poll's panel says now (its text displays)."""
+    current = h.discord.messages[int(message["id"])]
+    assert current["flags"] & V2_FLAG and not current["content"] and not current["embeds"]
+    return "\n".join(panel_texts(current))
 
 
 async def start_poll(h: Harness, question: str, options: str, duration: str | None = None) -> dict[str, Any]:
@@ -138,13 +148,14 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     h = harness
     message = await start_poll(h, "Best snack?", "Kelp | Plankton | Krill", "3s")
     ids = button_ids(message)
-    assert len(ids) == 3 and "Best snack?" in message["embeds"][0]["title"]
+    assert len(ids) == 3 and "### 📊 Best snack?" in shown(h, message)
+    assert f"Poll by <@{USER_ID}>" in shown(h, message) and "**0 votes** · Closes <t:" in shown(h, message)
     [poll] = await eventually(lambda: h.store.polls.open_polls(), "the poll row")
     poll = await eventually(lambda: _with_message(h, poll.id), "the poll's message id")
     assert poll.message_id == int(message["id"]) and poll.options == ("Kelp", "Plankton", "Krill")
 
     assert await vote(h, message, 0, USER_ID) == "You voted for **Kelp**. Press another option to change it."
-    assert "1 vote (100%)" in h.discord.messages[int(message["id"])]["embeds"][0]["description"]
+    assert "1 vote (100%)" in shown(h, message)
     assert (
         await vote(h, message, 1, USER2_ID)
         == "You voted for **Plankton**. Press another option to change it."
@@ -152,8 +163,8 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     assert await vote(h, message, 1, USER_ID) == "Your vote moved to **Plankton**."
     assert await vote(h, message, 1, USER_ID) == "You already voted for **Plankton**."
     assert await h.store.polls.counts(poll.id) == {1: 2}  # one vote per person
-    live = h.discord.messages[int(message["id"])]["embeds"][0]
-    assert "2 votes (100%)" in live["description"] and live["fields"][0]["value"] == "2"
+    live = shown(h, message)
+    assert "2 votes (100%)" in live and "**2 votes** · Closes <t:" in live and "0 votes (0%)" in live
 
     [posted] = await h.discord.wait_for(lambda d: results(h), timeout=8, what="the poll results")
     assert posted["content"] == (
@@ -163,9 +174,9 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     assert chart["filename"] == f"poll-{poll.id}.png"
     width, _, _ = decode_png(h.discord.messages[int(posted["id"])]["attachments"][0]["_data"])
     assert width == 640
-    assert posted["embeds"][0]["image"]["url"] == f"attachment://poll-{poll.id}.png"
+    assert posted["embeds"] == [] and not posted["flags"] & V2_FLAG  # the character's words, plain
     closed = h.discord.messages[int(message["id"])]
-    assert closed["components"] == [] and closed["embeds"][0]["footer"]["text"] == "This poll has closed."
+    assert "**2 votes** · Closed <t:" in shown(h, message) and "This poll has closed." in shown(h, message)
     assert (await h.store.polls.get(poll.id)).closed
 
     assert await h.store.polls.counts(poll.id) == {1: 2}
@@ -204,9 +215,7 @@ async def test_polls_survive_a_restart(harness: Harness) -> None:
         await vote(h, long_poll, 1, USER2_ID)
         == "You voted for **Sunday**. Press another option to change it."
     )
-    long_id = int(
-        h.discord.messages[int(long_poll["id"])]["components"][0]["components"][0]["custom_id"].split(":")[1]
-    )
+    long_id = int(button_ids(h.discord.messages[int(long_poll["id"])])[0].split(":")[1])
     assert await h.store.polls.counts(long_id) == {0: 1, 1: 1}
     # The short poll closes from its timer's row after the restart, once.
     [posted] = await h.discord.wait_for(lambda d: results(h), timeout=10, what="the short poll's results")
