@@ -14,12 +14,16 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from bot.discord.panels import MAX_COMPONENTS, MAX_TEXT
+from bot.discord.poll_results import poll_panel
 from bot.servertools.charts import WINNER, render_bar_chart
 from bot.servertools.moderation import BadInput
-from bot.servertools.polls import parse_poll
+from bot.servertools.polls import MAX_OPTIONS, OPTION_MAX_CHARS, QUESTION_MAX_CHARS, parse_poll, result_lines
+from cogs.polls import poll_buttons
 from database.alive_models import ScheduledJob
+from database.records import PollRecord
 from database.server_models import Poll
-from tests.fakes.discord_components import V2_FLAG, walk_components
+from tests.fakes.discord_components import V2_FLAG, refuse_components, walk_components
 from tests.fakes.discord_lead import panel_texts
 from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, eventually
 from tests.server_support import answer, opts
@@ -227,3 +231,60 @@ async def test_polls_survive_a_restart(harness: Harness) -> None:
     await eventually(settled, "the closed poll's timer to retire")
     assert len(results(h)) == 1
     assert GUILD_ID == (await h.store.polls.get(long_id)).guild_id
+
+
+def long_options(n: int, width: int) -> list[str]:
+    return [f"option {i:02d} " + "x" * (width - 10) for i in range(n)]
+
+
+def panel_body(poll: PollRecord, counts: list[int], *, buttons: int) -> dict[str, Any]:
+    view = poll_panel(poll, counts, buttons=poll_buttons(poll.id, poll.options)[:buttons])
+    return {"flags": V2_FLAG, "components": view.to_components()}
+
+
+def test_the_panel_of_the_largest_poll_keeps_within_v2_limits_and_shows_every_option() -> None:
+    options = long_options(MAX_OPTIONS, OPTION_MAX_CHARS)
+    poll = PollRecord(1, GUILD_ID, CHANNEL_ID, None, USER_ID, "q" * QUESTION_MAX_CHARS, tuple(options),
+                      datetime.now(UTC), False)
+    counts = [10**9 + i for i in range(MAX_OPTIONS)]  # wide numbers in every line
+    body = panel_body(poll, counts, buttons=MAX_OPTIONS)
+    every = walk_components(body["components"])
+    assert refuse_components(body) is None
+    text = "\n".join(c["content"] for c in every if c["type"] == 10)
+    assert len(every) <= MAX_COMPONENTS and len(text) <= MAX_TEXT
+    assert len(button_ids(body)) == MAX_OPTIONS  # a button for each option
+    assert all(option in text for option in options) and "more option" not in text
+
+    # Laid out naively, one text display per option beside its buttons, the same poll is refused.
+    [container] = body["components"]
+    naive = {"flags": V2_FLAG, "components": [{**container, "components": [
+        {"type": 10, "content": line} for line in result_lines(options, counts)] + [
+        c for c in container["components"] if c["type"] == 1]}]}
+    refused = refuse_components(naive)
+    assert refused is not None and refused.status == 400
+
+
+def test_a_poll_past_the_input_rules_is_cut_between_whole_options_never_refused() -> None:
+    options = long_options(60, 300)  # more and longer than /poll takes: the builder still keeps the limits
+    poll = PollRecord(2, GUILD_ID, CHANNEL_ID, None, USER_ID, "Which?", tuple(options), datetime.now(UTC),
+                      True)
+    body = panel_body(poll, [1] * 60, buttons=0)
+    assert refuse_components(body) is None
+    [listing] = [c["content"] for c in walk_components(body["components"])
+                 if c["type"] == 10 and "option 00" in c["content"]]
+    lines = listing.splitlines()
+    entries = result_lines(options, [1] * 60)
+    kept = (len(lines) - 1) // 2
+    assert 0 < kept < 60 and lines[:-1] == "\n".join(entries[:kept]).splitlines()
+    assert lines[-1] == f"-# … and {60 - kept} more option(s), too long to show here."
+
+
+async def test_a_poll_of_many_long_options_is_a_panel_the_fake_accepts(harness: Harness) -> None:
+    h = harness
+    options = long_options(MAX_OPTIONS, OPTION_MAX_CHARS)
+    message = await start_poll(h, "q" * QUESTION_MAX_CHARS, " | ".join(options), "1h")
+    assert message["flags"] & V2_FLAG and len(button_ids(message)) == MAX_OPTIONS
+    assert await vote(h, message, MAX_OPTIONS - 1, USER2_ID) == (
+        f"You voted for **{options[-1]}**. Press another option to change it.")
+    live = shown(h, message)
+    assert all(option in live for option in options) and "**1 vote** · Closes <t:" in live
