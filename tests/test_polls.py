@@ -8,6 +8,7 @@ import re
 import struct
 import time
 import zlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -288,3 +289,24 @@ async def test_a_poll_of_many_long_options_is_a_panel_the_fake_accepts(harness: 
         f"You voted for **{options[-1]}**. Press another option to change it.")
     live = shown(h, message)
     assert all(option in live for option in options) and "**1 vote** · Closes <t:" in live
+
+
+async def test_a_poll_from_before_panels_becomes_one_when_voted_on_and_closed(harness: Harness) -> None:
+    h = harness
+    message = await start_poll(h, "Old style?", "Yes | No", "10m")
+    ids = button_ids(message)
+    stored = h.discord.messages[int(message["id"])]
+    # As the bot posted polls before: text, an embed and rows of buttons, without the V2 flag.
+    stored.update(flags=0, content="*Finn sets up a ballot box.* Poll:", embeds=[{"title": "Old style?"}],
+                  components=[{"type": 1, "components": [{"type": 2, "style": 2, "label": f"{i + 1}",
+                                                          "custom_id": cid} for i, cid in enumerate(ids)]}])
+    assert await vote(h, stored, 0, USER_ID) == "You voted for **Yes**. Press another option to change it."
+    assert "1 vote (100%)" in shown(h, message) and button_ids(stored) == ids  # a panel now, its text gone
+
+    [row] = await eventually(lambda: h.store.polls.open_polls(), "the poll row")
+    stored.update(flags=0, content="old text", embeds=[{"title": "Old style?"}])  # closing one still old
+    await h.bot.services.tools.polls.arm(replace(row, closes_at=datetime.now(UTC)))  # due now: it closes
+    await h.discord.wait_for(lambda d: results(h), timeout=10, what="the poll results")
+    await h.discord.wait_for(lambda d: "This poll has closed." in "\n".join(panel_texts(stored)),
+                             what="the closed panel")
+    assert "**1 vote** · Closed <t:" in shown(h, message) and button_ids(stored) == []

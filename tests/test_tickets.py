@@ -167,3 +167,23 @@ async def test_a_ticket_that_fails_half_way_leaves_nothing(harness: Harness) -> 
     assert text.startswith("I couldn't open the ticket")
     assert threads(h) == [] and await h.store.tickets.open_for(GUILD_ID, USER_ID) == []
     assert any(e["action"] == "channel_delete" for e in d.audit_entries(GUILD_ID))
+
+
+async def test_a_ticket_opened_before_panels_becomes_one_when_closed(harness: Harness) -> None:
+    h = harness
+    d = h.discord
+    staff = await setup_staff(h)
+    await ticket(h, "setup", user=ADMIN_ID, staff_role=("role", staff))
+    await ticket(h, "open", topic="old trouble")
+    [thread] = threads(h)
+    [posted] = d.posted(int(thread["id"]))
+    opening = d.messages[int(posted["id"])]
+    [close_id] = buttons(opening)
+    # As the bot opened tickets before: a line of text with a row holding the Close button, no V2 flag.
+    opening.update(flags=0, content=f"<@{USER_ID}> <@&{staff}>: Ticket #1 about **old trouble**.",
+                   components=[{"type": 1, "components": [{"type": 2, "style": 4, "label": "Close ticket",
+                                                           "custom_id": close_id}]}])
+    closing = await h.click(opening, close_id, user=USER_ID)
+    assert await answer(closing) == "Closed. The transcript is archived."
+    shown = panel_of(h, opening)
+    assert "**Topic**\nold trouble" in shown and "🔒 Closed <t:" in shown and buttons(opening) == []
