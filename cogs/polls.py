@@ -1,5 +1,5 @@
-"""``/poll``: buttons, live counts, one changeable vote each, results with a bar chart at the closing time
-(``/userinfo`` and ``/serverinfo`` are cogs/info.py).
+"""``/poll``: a panel (bot/discord/poll_results.py) with a button per option and live counts, one changeable
+vote each, results with a bar chart at the closing time (``/userinfo`` and ``/serverinfo`` are cogs/info.py).
 
 Polls survive restarts: each button's custom id carries the poll's id and option (a discord.py DynamicItem
 registered at load, so clicks on any poll's buttons are handled without a view per poll), votes live in
