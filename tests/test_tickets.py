@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.discord.permissions import INVITE_PERMISSIONS
+from database.models import LoggedMessage
 from tests.fakes.discord_components import V2_FLAG, walk_components
 from tests.fakes.discord_guild import CREATE_PRIVATE_THREADS
 from tests.fakes.discord_lead import panel_texts
@@ -136,6 +139,11 @@ async def test_open_talk_close_and_archive(harness: Harness) -> None:
     assert "🔒 Closed <t:" in shown and f"by <@{USER2_ID}>" in shown and "Ticket #1" in shown
     assert buttons(d.messages[int(opening["id"])]) == []
     assert any("turns off the light" in m["content"] for m in d.posted(tid))
+    # The conversation keeps the panel by its text, mentions as names (a V2 message has no content).
+    await h.at_rest()
+    logged = await h.store.db.rows(select(LoggedMessage.content).where(LoggedMessage.channel_id == tid))
+    assert any(r.content.startswith("[panel: 🎫 Ticket #1 · Opened by @alice · Staff @Staff · Topic") and
+               "Topic · my shell is stuck" in r.content for r in logged), logged
 
     # A Close that lands after someone else closed the ticket, before its panel lost the button, is refused.
     await ticket(h, "open", topic="another")

@@ -81,12 +81,13 @@ class MessageFlow:
 
 
 def panel_text(components: Sequence[Any]) -> str:
-    """A Components V2 message's text displays, nested ones included, one after another (headings and
+    """A Components V2 message's text displays, nested ones included, one after another (heading, bold and
     small-print marks dropped): what the conversation keeps of a panel."""
     parts: list[str] = []
     for component in components:
         if isinstance(component, discord.TextDisplay):
-            parts += [line.removeprefix("-# ").lstrip("#").strip() for line in component.content.splitlines()]
+            parts += [line.removeprefix("-# ").lstrip("#").replace("**", "").strip()
+                      for line in component.content.splitlines()]
         parts.append(panel_text(getattr(component, "children", None) or []))
     return " · ".join(p for p in parts if p)
 
@@ -108,7 +109,17 @@ def carried_by(message: discord.Message) -> Carried:
         embeds=tuple(Embed(e.title or e.author.name or e.description or "", e.url or "") for e in embeds),
         poll=message.poll.question if message.poll is not None else None,
         forwarded="\n".join(s.content for s in snapshots) if snapshots else None,
-        panel=panel_text(message.components) if panel else None)
+        panel=_named(message, panel_text(message.components)) if panel else None)
+
+
+def _named(message: discord.Message, text: str) -> str:
+    """A panel's mentions as names, as :func:`clean_content` shows a message's."""
+    for user in message.mentions:
+        for form in (f"<@{user.id}>", f"<@!{user.id}>"):
+            text = text.replace(form, f"@{user.display_name}")
+    for role in message.role_mentions:
+        text = text.replace(f"<@&{role.id}>", f"@{role.name}")
+    return text.replace("\x00", "")
 
 
 def to_incoming(message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:

@@ -923,6 +923,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
             fields["attachments"][0].update(duration_secs=meta["duration_secs"], waveform=meta["waveform"])
         message = self._message(channel_id, author, "", mentions=mentions,
                                 reply_to=int(ref["message_id"]) if ref else None, extra=fields)
+        message["mention_roles"] = [str(r) for r in pings["roles"]]  # the roles it mentions, as Discord lists
         self._mention_into_thread(channel_id, author, body)
         self._remember_nonce(author, body, message)
         await self._echo(message)
