@@ -269,8 +269,8 @@ def test_a_poll_past_the_input_rules_is_cut_between_whole_options_never_refused(
     options = long_options(60, 300)  # more and longer than /poll takes: the builder still keeps the limits
     poll = PollRecord(2, GUILD_ID, CHANNEL_ID, None, USER_ID, "Which?", tuple(options), datetime.now(UTC),
                       True)
-    body = panel_body(poll, [1] * 60, buttons=0)
-    assert refuse_components(body) is None
+    body = panel_body(poll, [1] * 60, buttons=60)
+    assert refuse_components(body) is None and len(walk_components(body["components"])) == MAX_COMPONENTS
     [listing] = [c["content"] for c in walk_components(body["components"])
                  if c["type"] == 10 and "option 00" in c["content"]]
     lines = listing.splitlines()

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 POLL_COLOR = discord.Colour.blurple()
 PER_ROW = 5  # buttons in one action row
-_FRAME = 6  # the container, the question, the byline, two separators and the status
+_FRAME = 7  # the container, the question, the byline, two separators, the options and the status
 OPEN_HINT = "-# One vote each; press another option to change yours."
 CLOSED_HINT = "-# This poll has closed."
 
