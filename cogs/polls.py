@@ -1,5 +1,5 @@
-"""``/poll``: buttons, live counts, one changeable vote each, results with a bar chart at the closing time
-(``/userinfo`` and ``/serverinfo`` are cogs/info.py).
+"""``/poll``: a panel (bot/discord/poll_results.py) with a button per option and live counts, one changeable
+vote each, results with a bar chart at the closing time (``/userinfo`` and ``/serverinfo`` are cogs/info.py).
 
 Polls survive restarts: each button's custom id carries the poll's id and option (a discord.py DynamicItem
 registered at load, so clicks on any poll's buttons are handled without a view per poll), votes live in
@@ -19,13 +19,12 @@ from discord.ext import commands
 
 from bot.core.text import clip
 from bot.discord.permissions import HookInteraction, require_server
-from bot.discord.poll_results import poll_embed
+from bot.discord.poll_results import poll_panel
 from bot.discord.ui import tell
 from bot.servertools.moderation import BadInput
 from bot.servertools.polls import (
     CUSTOM_ID,
     CUSTOM_ID_PATTERN,
-    describe_span,
     parse_poll,
     vote_answer,
 )
@@ -65,21 +64,15 @@ class PollButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], tem
         await cog.vote(interaction, self.poll_id, self.option)
 
 
-def poll_view(poll_id: int, options: list[str] | tuple[str, ...]) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    for i, option in enumerate(options):
-        view.add_item(PollButton(poll_id, i, clip(f"{i + 1}. {option}", 80)))
-    return view
+def poll_buttons(poll_id: int, options: list[str] | tuple[str, ...]) -> list[PollButton]:
+    """One vote button per option, laid out by the poll's panel (bot/discord/poll_results.py)."""
+    return [PollButton(poll_id, i, clip(f"{i + 1}. {option}", 80)) for i, option in enumerate(options)]
 
 
 class PollsCog(commands.Cog, name="Polls"):
     def __init__(self, bot: Kindred) -> None:
         self.bot = bot
         self.polls = bot.services.tools.polls
-
-    @property
-    def character(self) -> str:
-        return self.bot.engine.persona.name
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(PollButton)
@@ -98,7 +91,13 @@ class PollsCog(commands.Cog, name="Polls"):
             await tell(interaction, "This poll has closed; votes are no longer counted.")
             return
         poll, counts = vote.tally.poll, vote.tally.counts
-        await interaction.response.edit_message(embed=poll_embed(poll, counts))  # the live counts
+        live = poll_panel(poll, counts, buttons=poll_buttons(poll.id, poll.options))  # the counts, in place
+        message = interaction.message
+        if message is not None and not message.flags.components_v2:
+            # A poll posted before panels: its text and embed go as it becomes one (a V2 message has none).
+            await interaction.response.edit_message(content=None, embed=None, view=live)
+        else:
+            await interaction.response.edit_message(view=live)
         text = vote_answer(poll.options[option], option, vote.before)
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
 
@@ -127,10 +126,7 @@ class PollsCog(commands.Cog, name="Polls"):
         poll_id = poll.id
         try:
             sent = await interaction.response.send_message(
-                f"*{self.character} sets up a ballot box.* Poll by {interaction.user.mention}, open for "
-                f"{describe_span(spec.duration)}:",
-                embed=poll_embed(poll, [0] * len(spec.options)),
-                view=poll_view(poll_id, spec.options),
+                view=poll_panel(poll, [0] * len(spec.options), buttons=poll_buttons(poll_id, spec.options)),
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             message_id = sent.message_id or (await interaction.original_response()).id

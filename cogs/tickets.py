@@ -1,6 +1,7 @@
 """Tickets: ``/ticket open [topic]`` makes a private thread between the member and the server's staff role,
-with a Close button; closing archives the transcript in the database and posts a summary to the log
-channel. ``/ticket setup`` (server admins) sets the staff role and the channel the threads live in.
+opened by a panel (Components V2: who opened it, the staff, the topic, its status and a Close button);
+closing archives the transcript in the database, turns the panel to closed and posts a summary panel to the
+log channel. ``/ticket setup`` (server admins) sets the staff role and the channel the threads live in.
 
 The workflow (a ticket never left half-done) is bot/servertools/tickets.py's TicketDesk; this cog turns
 Discord in and out.
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.core.text import clip
+from bot.discord.panels import panel
 from bot.discord.permissions import HookInteraction, NotServerAdmin, is_server_admin, require_server
 from bot.discord.posting import allowed_mentions_for
 from bot.discord.serverlog import post_notice
@@ -28,7 +30,10 @@ from bot.servertools.tickets import (
     TRANSCRIPT_MAX,
     clean_topic,
     may_close,
-    summary,
+    notice_title,
+    opened_fields,
+    status_line,
+    summary_fields,
     thread_name,
     transcript_line,
 )
@@ -69,6 +74,29 @@ class CloseButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
             await tell(interaction, "Tickets are not available right now.")
             return
         await cog.close(interaction, self.ticket_id)
+
+
+OPEN_COLOUR = discord.Colour.green()
+CLOSED_COLOUR = discord.Colour.greyple()
+
+
+def ticket_panel(ticket_id: int, opener_id: int, staff_role_id: int, topic: str, status: str, *,
+                 close: CloseButton | None = None) -> discord.ui.LayoutView:
+    """The ticket's opening message, a panel: who opened it and the staff (mentioned, which brings them into
+    the private thread), the topic, its status, and the Close button while it is open."""
+    body: list[discord.ui.Item[Any]] = [
+        discord.ui.TextDisplay(f"### 🎫 Ticket #{ticket_id}"),
+        discord.ui.TextDisplay(f"**Opened by** <@{opener_id}> · **Staff** <@&{staff_role_id}>"),
+        discord.ui.Separator(),
+        discord.ui.TextDisplay(f"**Topic**\n{clip(topic, 1000) or 'none given'}"),
+        discord.ui.TextDisplay(f"**Status**\n{status}"),
+    ]
+    if close is not None:
+        body += [discord.ui.TextDisplay("-# Staff will be with you here; press Close when it's sorted."),
+                 discord.ui.ActionRow(close)]
+    view = discord.ui.LayoutView(timeout=None)
+    view.add_item(discord.ui.Container(*body, accent_colour=OPEN_COLOUR if close else CLOSED_COLOUR))
+    return view
 
 
 class Tickets(commands.Cog):
@@ -183,14 +211,9 @@ class Tickets(commands.Cog):
             for member in role.members[:50]:  # the staff the bot knows; the role mention below adds all
                 if not member.bot and member.id != interaction.user.id:
                     await thread.add_user(member)
-            view = discord.ui.View(timeout=None)
-            view.add_item(CloseButton(ticket_id))
             opening = await thread.send(
-                f"{interaction.user.mention} {role.mention}: *{self.character} opens a quiet room.* "
-                f"Ticket #{ticket_id}"
-                + (f" about **{clip(about, 150)}**" if about else "")
-                + ". Staff will be with you here; press Close when it's sorted.",
-                view=view,
+                view=ticket_panel(ticket_id, interaction.user.id, role.id, about, status_line(utcnow()),
+                                  close=CloseButton(ticket_id)),
                 allowed_mentions=allowed_mentions_for("", users=[interaction.user], roles=[role]),
             )
             await self.desk.posted_for(interaction.user.id, opening.id)  # it quotes their topic
@@ -215,12 +238,10 @@ class Tickets(commands.Cog):
             )
             return
         assert thread is not None  # made by make_thread, or open() raised
-        await post_notice(
-            self.bot,
-            guild.id,
-            f"**ticket #{ticket_id} opened** · by {interaction.user.display_name} "
-            f"({interaction.user.id}) · topic: {about or 'none'} · {thread.mention}",
-        )
+        user = interaction.user
+        fields = opened_fields(ticket_id, user.display_name, user.id, about, thread.id)
+        await post_notice(self.bot, guild.id, None,
+                          view=panel(notice_title(ticket_id, "opened"), fields, accent=OPEN_COLOUR))
         await interaction.edit_original_response(content=f"Your ticket is open: {thread.mention}.")
 
     @staticmethod
@@ -265,6 +286,16 @@ class Tickets(commands.Cog):
         if not await self.desk.close(ticket_id, user.id, lines):
             await interaction.edit_original_response(content="This ticket is already closed.")
             return
+        if interaction.message is not None:  # the opening panel, whose Close was pressed: now closed
+            closed = status_line(ticket.opened_at, user.id, utcnow(), len(lines))
+            view = ticket_panel(ticket_id, ticket.opener_id, config.staff_role_id or 0, ticket.topic, closed)
+            # A ticket opened before panels has text; it goes as the message becomes one (V2 has none).
+            cleared: dict[str, Any] = {} if interaction.message.flags.components_v2 else {"content": None}
+            try:
+                await interaction.message.edit(view=view, allowed_mentions=discord.AllowedMentions.none(),
+                                               **cleared)
+            except discord.HTTPException as exc:
+                log.warning("could not mark the panel of ticket %s closed: %s", ticket_id, exc)
         await thread.send(
             f"*{self.character} turns off the light.* Ticket closed by {user.mention}; the "
             "transcript is archived.",
@@ -278,9 +309,9 @@ class Tickets(commands.Cog):
             )
         except discord.HTTPException as exc:
             log.warning("could not archive the thread of ticket %s: %s", ticket_id, exc)
-        await post_notice(
-            self.bot, ticket.guild_id, summary(ticket, user.display_name, user.id, lines, utcnow())
-        )
+        fields = summary_fields(ticket, user.display_name, user.id, lines, utcnow())
+        await post_notice(self.bot, ticket.guild_id, None,
+                          view=panel(notice_title(ticket_id, "closed"), fields, accent=CLOSED_COLOUR))
         log.info("ticket %s closed by %s (%d messages archived)", ticket_id, user.id, len(lines))
         await interaction.edit_original_response(content="Closed. The transcript is archived.")
 

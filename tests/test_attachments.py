@@ -47,6 +47,9 @@ def test_describe_each_thing_a_message_can_carry() -> None:
     assert describe(Carried(forwarded="", attachments=(Attachment("a.wav"), Attachment("b.bin")))) == \
         "[forwarded message] [audio: a.wav] [file: b.bin]"
     assert describe(Carried(forwarded="meet at\nthe [pier]")) == "[forwarded message: meet at the (pier)]"
+    assert describe(Carried(panel="Ticket #1 · Topic [urgent]\nhelp")) == \
+        "[panel: Ticket #1 · Topic (urgent) help]"
+    assert describe(Carried(panel="")) == "[panel]" and len(describe(Carried(panel="x" * 5000))) < 420
 
 
 def test_labels_stay_one_short_line_that_cannot_close_the_note_early() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.discord.posting import MAX_PINGED_USERS
 from bot.discord.presence import ChannelOutlet
+from tests.fakes.discord_lead import panel_texts
 from tests.harness import ADMIN_ID, CHANNEL_ID, USER_ID, Harness, press
 from tests.test_tickets import setup_staff, threads, ticket
 from tests.test_user_commands import chat, settled
@@ -26,7 +27,7 @@ async def test_a_ticket_topic_cannot_ping_everyone(harness: Harness) -> None:
     await ticket(h, "open", topic="@everyone @here look at this")
     [thread] = threads(h)
     [opening] = h.discord.posted(int(thread["id"]))
-    assert "@everyone" in opening["content"]  # the topic is quoted...
+    assert "@everyone" in "\n".join(panel_texts(opening))  # the topic is quoted in its panel...
     assert pings(opening) == {"everyone": False, "users": [USER_ID], "roles": [staff]}  # ...but pings no one
 
 

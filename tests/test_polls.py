@@ -8,23 +8,38 @@ import re
 import struct
 import time
 import zlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import update
 
+from bot.discord.panels import MAX_COMPONENTS, MAX_TEXT
+from bot.discord.poll_results import poll_panel
 from bot.servertools.charts import WINNER, render_bar_chart
 from bot.servertools.moderation import BadInput
-from bot.servertools.polls import parse_poll
+from bot.servertools.polls import MAX_OPTIONS, OPTION_MAX_CHARS, QUESTION_MAX_CHARS, parse_poll, result_lines
+from cogs.polls import poll_buttons
 from database.alive_models import ScheduledJob
+from database.records import PollRecord
 from database.server_models import Poll
+from tests.fakes.discord_components import V2_FLAG, refuse_components, walk_components
+from tests.fakes.discord_lead import panel_texts
 from tests.harness import CHANNEL_ID, GUILD_ID, USER2_ID, USER_ID, Harness, eventually
 from tests.server_support import answer, opts
 
 
 def button_ids(message: dict[str, Any]) -> list[str]:
-    return [c["custom_id"] for row in message.get("components") or [] for c in row["components"]]
+    """The vote buttons, wherever the poll's panel nests them."""
+    return [c["custom_id"] for c in walk_components(message.get("components") or []) if c["type"] == 2]
+
+
+def shown(h: Harness, message: dict[str, Any]) -> str:
+    """What the poll's panel says now (its text displays)."""
+    current = h.discord.messages[int(message["id"])]
+    assert current["flags"] & V2_FLAG and not current["content"] and not current["embeds"]
+    return "\n".join(panel_texts(current))
 
 
 async def start_poll(h: Harness, question: str, options: str, duration: str | None = None) -> dict[str, Any]:
@@ -138,13 +153,14 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     h = harness
     message = await start_poll(h, "Best snack?", "Kelp | Plankton | Krill", "3s")
     ids = button_ids(message)
-    assert len(ids) == 3 and "Best snack?" in message["embeds"][0]["title"]
+    assert len(ids) == 3 and "### 📊 Best snack?" in shown(h, message)
+    assert f"Poll by <@{USER_ID}>" in shown(h, message) and "**0 votes** · Closes <t:" in shown(h, message)
     [poll] = await eventually(lambda: h.store.polls.open_polls(), "the poll row")
     poll = await eventually(lambda: _with_message(h, poll.id), "the poll's message id")
     assert poll.message_id == int(message["id"]) and poll.options == ("Kelp", "Plankton", "Krill")
 
     assert await vote(h, message, 0, USER_ID) == "You voted for **Kelp**. Press another option to change it."
-    assert "1 vote (100%)" in h.discord.messages[int(message["id"])]["embeds"][0]["description"]
+    assert "1 vote (100%)" in shown(h, message)
     assert (
         await vote(h, message, 1, USER2_ID)
         == "You voted for **Plankton**. Press another option to change it."
@@ -152,8 +168,8 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     assert await vote(h, message, 1, USER_ID) == "Your vote moved to **Plankton**."
     assert await vote(h, message, 1, USER_ID) == "You already voted for **Plankton**."
     assert await h.store.polls.counts(poll.id) == {1: 2}  # one vote per person
-    live = h.discord.messages[int(message["id"])]["embeds"][0]
-    assert "2 votes (100%)" in live["description"] and live["fields"][0]["value"] == "2"
+    live = shown(h, message)
+    assert "2 votes (100%)" in live and "**2 votes** · Closes <t:" in live and "0 votes (0%)" in live
 
     [posted] = await h.discord.wait_for(lambda d: results(h), timeout=8, what="the poll results")
     assert posted["content"] == (
@@ -163,9 +179,9 @@ async def test_votes_count_live_change_and_close_with_a_chart(harness: Harness) 
     assert chart["filename"] == f"poll-{poll.id}.png"
     width, _, _ = decode_png(h.discord.messages[int(posted["id"])]["attachments"][0]["_data"])
     assert width == 640
-    assert posted["embeds"][0]["image"]["url"] == f"attachment://poll-{poll.id}.png"
+    assert posted["embeds"] == [] and not posted["flags"] & V2_FLAG  # the character's words, plain
     closed = h.discord.messages[int(message["id"])]
-    assert closed["components"] == [] and closed["embeds"][0]["footer"]["text"] == "This poll has closed."
+    assert "**2 votes** · Closed <t:" in shown(h, message) and "This poll has closed." in shown(h, message)
     assert (await h.store.polls.get(poll.id)).closed
 
     assert await h.store.polls.counts(poll.id) == {1: 2}
@@ -204,9 +220,7 @@ async def test_polls_survive_a_restart(harness: Harness) -> None:
         await vote(h, long_poll, 1, USER2_ID)
         == "You voted for **Sunday**. Press another option to change it."
     )
-    long_id = int(
-        h.discord.messages[int(long_poll["id"])]["components"][0]["components"][0]["custom_id"].split(":")[1]
-    )
+    long_id = int(button_ids(h.discord.messages[int(long_poll["id"])])[0].split(":")[1])
     assert await h.store.polls.counts(long_id) == {0: 1, 1: 1}
     # The short poll closes from its timer's row after the restart, once.
     [posted] = await h.discord.wait_for(lambda d: results(h), timeout=10, what="the short poll's results")
@@ -218,3 +232,81 @@ async def test_polls_survive_a_restart(harness: Harness) -> None:
     await eventually(settled, "the closed poll's timer to retire")
     assert len(results(h)) == 1
     assert GUILD_ID == (await h.store.polls.get(long_id)).guild_id
+
+
+def long_options(n: int, width: int) -> list[str]:
+    return [f"option {i:02d} " + "x" * (width - 10) for i in range(n)]
+
+
+def panel_body(poll: PollRecord, counts: list[int], *, buttons: int) -> dict[str, Any]:
+    view = poll_panel(poll, counts, buttons=poll_buttons(poll.id, poll.options)[:buttons])
+    return {"flags": V2_FLAG, "components": view.to_components()}
+
+
+def test_the_panel_of_the_largest_poll_keeps_within_v2_limits_and_shows_every_option() -> None:
+    options = long_options(MAX_OPTIONS, OPTION_MAX_CHARS)
+    poll = PollRecord(1, GUILD_ID, CHANNEL_ID, None, USER_ID, "q" * QUESTION_MAX_CHARS, tuple(options),
+                      datetime.now(UTC), False)
+    counts = [10**9 + i for i in range(MAX_OPTIONS)]  # wide numbers in every line
+    body = panel_body(poll, counts, buttons=MAX_OPTIONS)
+    every = walk_components(body["components"])
+    assert refuse_components(body) is None
+    text = "\n".join(c["content"] for c in every if c["type"] == 10)
+    assert len(every) <= MAX_COMPONENTS and len(text) <= MAX_TEXT
+    assert len(button_ids(body)) == MAX_OPTIONS  # a button for each option
+    assert all(option in text for option in options) and "more option" not in text
+
+    # Laid out naively, one text display per option beside its buttons, the same poll is refused.
+    [container] = body["components"]
+    naive = {"flags": V2_FLAG, "components": [{**container, "components": [
+        {"type": 10, "content": line} for line in result_lines(options, counts)] + [
+        c for c in container["components"] if c["type"] == 1]}]}
+    refused = refuse_components(naive)
+    assert refused is not None and refused.status == 400
+
+
+def test_a_poll_past_the_input_rules_is_cut_between_whole_options_never_refused() -> None:
+    options = long_options(60, 300)  # more and longer than /poll takes: the builder still keeps the limits
+    poll = PollRecord(2, GUILD_ID, CHANNEL_ID, None, USER_ID, "Which?", tuple(options), datetime.now(UTC),
+                      True)
+    body = panel_body(poll, [1] * 60, buttons=60)
+    assert refuse_components(body) is None and len(walk_components(body["components"])) == MAX_COMPONENTS
+    [listing] = [c["content"] for c in walk_components(body["components"])
+                 if c["type"] == 10 and "option 00" in c["content"]]
+    lines = listing.splitlines()
+    entries = result_lines(options, [1] * 60)
+    kept = (len(lines) - 1) // 2
+    assert 0 < kept < 60 and lines[:-1] == "\n".join(entries[:kept]).splitlines()
+    assert lines[-1] == f"-# … and {60 - kept} more option(s), too long to show here."
+
+
+async def test_a_poll_of_many_long_options_is_a_panel_the_fake_accepts(harness: Harness) -> None:
+    h = harness
+    options = long_options(MAX_OPTIONS, OPTION_MAX_CHARS)
+    message = await start_poll(h, "q" * QUESTION_MAX_CHARS, " | ".join(options), "1h")
+    assert message["flags"] & V2_FLAG and len(button_ids(message)) == MAX_OPTIONS
+    assert await vote(h, message, MAX_OPTIONS - 1, USER2_ID) == (
+        f"You voted for **{options[-1]}**. Press another option to change it.")
+    live = shown(h, message)
+    assert all(option in live for option in options) and "**1 vote** · Closes <t:" in live
+
+
+async def test_a_poll_from_before_panels_becomes_one_when_voted_on_and_closed(harness: Harness) -> None:
+    h = harness
+    message = await start_poll(h, "Old style?", "Yes | No", "10m")
+    ids = button_ids(message)
+    stored = h.discord.messages[int(message["id"])]
+    # As the bot posted polls before: text, an embed and rows of buttons, without the V2 flag.
+    stored.update(flags=0, content="*Finn sets up a ballot box.* Poll:", embeds=[{"title": "Old style?"}],
+                  components=[{"type": 1, "components": [{"type": 2, "style": 2, "label": f"{i + 1}",
+                                                          "custom_id": cid} for i, cid in enumerate(ids)]}])
+    assert await vote(h, stored, 0, USER_ID) == "You voted for **Yes**. Press another option to change it."
+    assert "1 vote (100%)" in shown(h, message) and button_ids(stored) == ids  # a panel now, its text gone
+
+    [row] = await eventually(lambda: h.store.polls.open_polls(), "the poll row")
+    stored.update(flags=0, content="old text", embeds=[{"title": "Old style?"}])  # closing one still old
+    await h.bot.services.tools.polls.arm(replace(row, closes_at=datetime.now(UTC)))  # due now: it closes
+    await h.discord.wait_for(lambda d: results(h), timeout=10, what="the poll results")
+    await h.discord.wait_for(lambda d: "This poll has closed." in "\n".join(panel_texts(stored)),
+                             what="the closed panel")
+    assert "**1 vote** · Closed <t:" in shown(h, message) and button_ids(stored) == []

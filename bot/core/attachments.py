@@ -1,8 +1,10 @@
-"""What a message carried besides its text (files, stickers, embeds, a poll, a forward), as plain values.
+"""What a message carried besides its text (files, stickers, embeds, a poll, a forward, a panel), as plain
+values.
 
 Discord lets a message hold no text at all: an image, a sticker, a bot's embed. The conversation must still
 say something for it (the Messages API rejects an empty turn, and a blind reply is a poor one), so a short
-note describes what came: ``[image: cat.png]``, ``[sticker: wave]``, ``[embed: Patch notes]``.
+note describes what came: ``[image: cat.png]``, ``[sticker: wave]``, ``[embed: Patch notes]``,
+``[panel: ...]`` (a Components V2 message, which has no content: the text of its displays).
 The types here are transport-free (the Discord cog fills them in, tests build them directly), and keep what
 a later step needs to show Claude the image itself (url, content type, size).
 """
@@ -18,6 +20,7 @@ stored by an older version, repaired when the prompt is built)."""
 
 MAX_LABEL = 80  # characters of a file name, sticker name or embed title kept in a note
 MAX_FORWARDED = 400  # characters of a forwarded message's text
+MAX_PANEL = 400  # characters of a panel's text
 
 IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "heic", "heif",
                               "avif", "svg"})
@@ -56,10 +59,11 @@ class Carried:
     embeds: tuple[Embed, ...] = ()
     poll: str | None = None  # the poll's question
     forwarded: str | None = None  # a forward's text ("" if none); the forwarding message's content is empty
+    panel: str | None = None  # a Components V2 message's text displays, one after another
 
     def __bool__(self) -> bool:
         return bool(self.attachments or self.stickers or self.embeds or self.poll is not None
-                    or self.forwarded is not None)
+                    or self.forwarded is not None or self.panel is not None)
 
 
 NOTHING = Carried()
@@ -105,6 +109,9 @@ def describe(carried: Carried) -> str:
     if carried.poll is not None:
         question = _label(carried.poll)
         notes.append(f"[poll: {question}]" if question else "[poll]")
+    if carried.panel is not None:
+        shown = _label(carried.panel, MAX_PANEL)
+        notes.append(f"[panel: {shown}]" if shown else "[panel]")
     return " ".join(notes)
 
 

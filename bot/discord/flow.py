@@ -7,7 +7,7 @@ the outlets it is given (bot/discord/outlets.py), and the main character's reply
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
@@ -80,11 +80,24 @@ class MessageFlow:
                 await speak_reply(self.bot, message.channel.id, message.id, spoken[0])
 
 
+def panel_text(components: Sequence[Any]) -> str:
+    """A Components V2 message's text displays, nested ones included, one after another (heading, bold and
+    small-print marks dropped): what the conversation keeps of a panel."""
+    parts: list[str] = []
+    for component in components:
+        if isinstance(component, discord.TextDisplay):
+            parts += [line.removeprefix("-# ").lstrip("#").replace("**", "").strip()
+                      for line in component.content.splitlines()]
+        parts.append(panel_text(getattr(component, "children", None) or []))
+    return " · ".join(p for p in parts if p)
+
+
 def carried_by(message: discord.Message) -> Carried:
-    """What the message holds besides its text (files, stickers, embeds, a poll, a forward)."""
+    """What the message holds besides its text (files, stickers, embeds, a poll, a forward, a panel)."""
     snapshots = message.message_snapshots
+    panel = message.flags.components_v2
     if not (message.attachments or message.stickers or message.embeds or snapshots
-            or message.poll is not None):
+            or message.poll is not None or panel):
         return NOTHING  # the common case: plain text, nothing to build
     # A forward's own files and stickers live in its snapshot, not in the message.
     attachments = [*message.attachments, *(a for s in snapshots for a in s.attachments)]
@@ -95,7 +108,18 @@ def carried_by(message: discord.Message) -> Carried:
         stickers=tuple(t.name for t in stickers),
         embeds=tuple(Embed(e.title or e.author.name or e.description or "", e.url or "") for e in embeds),
         poll=message.poll.question if message.poll is not None else None,
-        forwarded="\n".join(s.content for s in snapshots) if snapshots else None)
+        forwarded="\n".join(s.content for s in snapshots) if snapshots else None,
+        panel=_named(message, panel_text(message.components)) if panel else None)
+
+
+def _named(message: discord.Message, text: str) -> str:
+    """A panel's mentions as names, as :func:`clean_content` shows a message's."""
+    for user in message.mentions:
+        for form in (f"<@{user.id}>", f"<@!{user.id}>"):
+            text = text.replace(form, f"@{user.display_name}")
+    for role in message.role_mentions:
+        text = text.replace(f"<@&{role.id}>", f"@{role.name}")
+    return text.replace("\x00", "")
 
 
 def to_incoming(message: discord.Message, me: discord.abc.User, character: str = "") -> Incoming:

@@ -1,16 +1,25 @@
-"""A closed poll's results on Discord (the :class:`PollBoard` of bot/servertools/polls.py, handed to the
-composition root in the Edge): the poll's buttons retired and its counts shown as closed, the results posted
-in its channel with a bar chart, as a reply to the poll. The closing itself is the poll's durable timer."""
+"""A poll on Discord as a Components V2 panel, and its closing (the :class:`PollBoard` of
+bot/servertools/polls.py, handed to the composition root in the Edge).
+
+The poll's message is a panel (:func:`poll_panel`): the question, each option with its count and a bar, the
+total and when it closes, with the voting buttons under it; each vote edits it in place, and at close its
+buttons are retired and it says closed. The character then announces the result in plain words, as a reply
+to the poll, with the bar chart attached. The closing itself is the poll's durable timer.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 import discord
+from discord import ui
 
 from bot.core.text import clip
+from bot.discord.panels import MAX_COMPONENTS, MAX_TEXT
 from bot.discord.posting import SendOptions
 from bot.servertools.charts import render_bar_chart
 from bot.servertools.polls import Tally, closing_line, result_lines, results_text
@@ -19,21 +28,52 @@ from database.records import PollRecord
 log = logging.getLogger(__name__)
 
 POLL_COLOR = discord.Colour.blurple()
+PER_ROW = 5  # buttons in one action row
+_FRAME = 7  # the container, the question, the byline, two separators, the options and the status
+OPEN_HINT = "-# One vote each; press another option to change yours."
+CLOSED_HINT = "-# This poll has closed."
 
 
-def poll_embed(poll: PollRecord, counts: list[int], *, closed: bool = False) -> discord.Embed:
+def _options_text(options: Sequence[str], counts: Sequence[int], room: int) -> str:
+    """Each option with its bar and count, whole entries while they fit in ``room`` characters; how many
+    were left out is said, so the panel never passes for complete."""
+    entries = result_lines(options, counts)
+    text = "\n".join(entries)
+    if len(text) <= room:
+        return text
+
+    def tail(hidden: int) -> str:
+        return f"-# … and {hidden} more option(s), too long to show here."
+
+    room -= len(tail(len(entries))) + 1  # the widest note, so whatever is kept leaves room for it
+    kept: list[str] = []
+    for entry in entries:
+        if sum(len(e) + 1 for e in kept) + len(entry) > room:
+            break
+        kept.append(entry)
+    return "\n".join([*kept, tail(len(entries) - len(kept))])
+
+
+def poll_panel(poll: PollRecord, counts: Sequence[int], *, closed: bool = False,
+               buttons: Sequence[ui.Item[Any]] = ()) -> ui.LayoutView:
+    """The poll's panel: a container with the question, who asked, each option with its count and bar, the
+    total and its closing, then ``buttons`` (the options' vote buttons, none once closed) in rows of five.
+    Within Components V2's limits whatever the poll holds: at most 40 components, 4,000 characters."""
     total = sum(counts)
-    embed = discord.Embed(
-        title=clip(poll.question, 250),
-        colour=POLL_COLOR,
-        description="\n".join(result_lines(poll.options, counts))[:4000],
-    )
-    embed.add_field(name="Votes", value=str(total))
-    embed.add_field(name="Status", value=closing_line(poll.closes_at, closed))
-    embed.set_footer(
-        text="One vote each; press another option to change yours." if not closed else "This poll has closed."
-    )
-    return embed
+    heading = f"### 📊 {clip(poll.question, 250)}"
+    byline = f"-# Poll by <@{poll.author_id}>"
+    status = (f"**{total} vote{'s' if total != 1 else ''}** · {closing_line(poll.closes_at, closed)}\n"
+              + (CLOSED_HINT if closed else OPEN_HINT))
+    room = MAX_TEXT - len(heading) - len(byline) - len(status)
+    shown = list(buttons)[:(MAX_COMPONENTS - _FRAME) * PER_ROW // (PER_ROW + 1)]  # each row costs one more
+    rows = [ui.ActionRow(*shown[i:i + PER_ROW]) for i in range(0, len(shown), PER_ROW)]
+    view = ui.LayoutView(timeout=None)
+    view.add_item(ui.Container(
+        ui.TextDisplay(heading), ui.TextDisplay(byline), ui.Separator(),
+        ui.TextDisplay(_options_text(poll.options, counts, room)), ui.Separator(),
+        ui.TextDisplay(status), *rows, accent_colour=POLL_COLOR,
+    ))
+    return view
 
 
 class DiscordPollBoard:
@@ -45,14 +85,13 @@ class DiscordPollBoard:
         channel = self.client.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
         if poll.message_id is not None:
             try:
+                # content and embeds cleared: a poll posted before panels becomes one (a V2 message has none)
                 await channel.get_partial_message(poll.message_id).edit(
-                    embed=poll_embed(poll, counts, closed=True), view=None
+                    content=None, embed=None, view=poll_panel(poll, counts, closed=True)
                 )
             except discord.HTTPException as exc:
                 log.warning("could not retire the buttons of poll %s: %s", poll.id, exc)
         chart = await asyncio.to_thread(render_bar_chart, poll.question, poll.options, counts)
-        name = f"poll-{poll.id}.png"
-        embed = poll_embed(poll, counts, closed=True).set_image(url=f"attachment://{name}")
         reference = (
             discord.MessageReference(
                 message_id=poll.message_id, channel_id=poll.channel_id, fail_if_not_exists=False
@@ -61,10 +100,10 @@ class DiscordPollBoard:
             else None
         )
         kwargs: SendOptions = {"reference": reference} if reference else {}
+        # The character's words stay plain text: the counts are in the poll's panel, the chart beside them.
         sent = await channel.send(
             results_text(character, poll.question, poll.options, counts),
-            embed=embed,
-            file=discord.File(io.BytesIO(chart), filename=name),
+            file=discord.File(io.BytesIO(chart), filename=f"poll-{poll.id}.png"),
             allowed_mentions=discord.AllowedMentions.none(),
             **kwargs,
         )

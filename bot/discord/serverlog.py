@@ -24,8 +24,9 @@ async def server_policy(bot: Kindred, guild_id: int, *, fresh: bool = False) -> 
     return resolve(bot.settings, config, global_log_here=here)
 
 
-async def post_notice(bot: Kindred, guild_id: int, text: str, **kwargs: Any) -> int | None:
-    """Post to the server's log channel; the message id, or None when there is none (or it failed)."""
+async def post_notice(bot: Kindred, guild_id: int, text: str | None, **kwargs: Any) -> int | None:
+    """Post to the server's log channel; the message id, or None when there is none (or it failed). No
+    ``text`` with a panel (``view=``): a Components V2 message has none."""
     channel_id = (await server_policy(bot, guild_id)).log_channel_id
     if not channel_id:
         return None

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.core.timers import Timers
-from bot.servertools.moderation import BadInput, describe_duration, parse_duration
+from bot.servertools.moderation import BadInput, parse_duration
 from database.polls import Polls as PollRows
 from database.privacy import Privacy
 from database.records import PollRecord
@@ -117,10 +117,6 @@ def results_text(character: str, question: str, options: Sequence[str], counts: 
         f"*{character} counts the votes.* The poll **{question}** has closed: {head} "
         f"({total} vote{'s' if total != 1 else ''})."
     )
-
-
-def describe_span(span: timedelta) -> str:
-    return describe_duration(span)
 
 
 @dataclass(frozen=True)

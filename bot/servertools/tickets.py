@@ -1,5 +1,5 @@
 """Tickets without Discord: the desk (:class:`TicketDesk`: set up, open, close, never half-done), names,
-transcript lines and the summary posted when a ticket closes."""
+transcript lines, and the words of its panels (the opening panel's status, the log channel's notices)."""
 
 from __future__ import annotations
 
@@ -34,17 +34,40 @@ def transcript_line(
     return TranscriptLine(message_id, author_id, author_name, text, created_at)
 
 
-def summary(
+def opened_fields(ticket_id: int, opener: str, opener_id: int, topic: str, thread_id: int) -> list[
+        tuple[str, str]]:
+    """The log channel's panel for a ticket opened (its title is :func:`notice_title`)."""
+    return [("Opened by", f"{opener} ({opener_id})"), ("Topic", topic or "none"),
+            ("Thread", f"<#{thread_id}>")]
+
+
+def summary_fields(
     ticket: TicketRecord, closed_by: str, closed_by_id: int, lines: Sequence[TranscriptLine], now: datetime
-) -> str:
-    """The plain summary for the log channel."""
+) -> list[tuple[str, str]]:
+    """The summary for the log channel, as a panel's figures: who opened and closed it, its topic, who
+    spoke and for how long it was open."""
     people = sorted({line.author_name for line in lines if line.author_name})
-    lasted = describe_duration(now - ticket.opened_at)
-    return (
-        f"**ticket #{ticket.id} closed** · opened by <@{ticket.opener_id}> · closed by {closed_by} "
-        f"({closed_by_id}) · topic: {ticket.topic or 'none'} · {len(lines)} message(s) from "
-        f"{', '.join(people) or 'nobody'} · open for {lasted} · transcript archived"
-    )
+    return [
+        ("Opened by", f"<@{ticket.opener_id}>"),
+        ("Closed by", f"{closed_by} ({closed_by_id})"),
+        ("Topic", ticket.topic or "none"),
+        ("Messages", f"{len(lines)} from {', '.join(people) or 'nobody'} · transcript archived"),
+        ("Open for", describe_duration(now - ticket.opened_at)),
+    ]
+
+
+def notice_title(ticket_id: int, what: str) -> str:
+    """A ticket notice's title in the log channel ("ticket #3 closed")."""
+    return f"ticket #{ticket_id} {what}"
+
+
+def status_line(opened_at: datetime, closed_by_id: int | None = None, closed_at: datetime | None = None,
+                archived: int = 0) -> str:
+    """A ticket's status on its opening panel: open since when, or closed by whom, when, what was kept."""
+    if closed_by_id is None or closed_at is None:
+        return f"🟢 Open since <t:{int(opened_at.timestamp())}:R>"
+    return (f"🔒 Closed <t:{int(closed_at.timestamp())}:R> by <@{closed_by_id}> · {archived} message(s) "
+            "archived")
 
 
 def clean_topic(topic: str | None) -> str:

@@ -73,6 +73,19 @@ def missing_permissions() -> web.Response:
     return error(403, 50013, "Missing Permissions")
 
 
+def mention_text(body: dict[str, Any]) -> str:
+    """The text whose mentions a post makes: its content and its text displays, nested ones included (in a
+    Components V2 message a text display's mentions ping by ``allowed_mentions`` as the content's do)."""
+    parts = [str(body.get("content") or "")]
+    stack = list(body.get("components") or [])
+    while stack:
+        component = stack.pop(0)
+        if component.get("type") == 10:
+            parts.append(str(component.get("content") or ""))
+        stack[:0] = list(component.get("components") or [])
+    return "\n".join(parts)
+
+
 @dataclass
 class Bucket:
     limit: int
@@ -287,7 +300,7 @@ class GuildWorld:
         gid = int(thread["guild_id"])
         allowed = body.get("allowed_mentions") or {"parse": ["roles"]}
         may_ping = bool(self.permissions_of(gid, int(author.get("id") or 0)) & MENTION_EVERYONE)
-        for rid in (int(r) for r in re.findall(r"<@&(\d+)>", body.get("content") or "")):
+        for rid in (int(r) for r in re.findall(r"<@&(\d+)>", mention_text(body))):
             role = self.roles.get(gid, {}).get(rid)
             if role is None or not (role["mentionable"] or may_ping):
                 continue

@@ -43,6 +43,7 @@ from tests.fakes.discord_guild import (
     SEND_MESSAGES,
     VIEW_CHANNEL,
     GuildWorld,
+    mention_text,
 )
 from tests.fakes.discord_profile import ProfileWorld
 
@@ -614,10 +615,9 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
         """Click a button (or choose in a select menu) on a message the bot sent."""
         current = self.messages.get(int(message["id"]), message)
         component_type = 2
-        for row in current.get("components", []):
-            for comp in row.get("components", []):
-                if comp.get("custom_id") == custom_id:
-                    component_type = comp.get("type", 2)
+        for comp in walk_components(current.get("components") or []):  # nested in a V2 layout too
+            if comp.get("custom_id") == custom_id:
+                component_type = comp.get("type", 2)
         data: dict[str, Any] = {"custom_id": custom_id, "component_type": component_type}
         if values is not None:
             data["values"] = values
@@ -877,7 +877,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
         """Who a post pings, by Discord's rules for ``allowed_mentions``: without it every mention in the
         text pings (@everyone and @here included); with it only what ``parse`` names or the ``users`` /
         ``roles`` lists hold. ``parse: [users]`` beside a ``users`` list is refused, as Discord does."""
-        text = body.get("content") or ""
+        text = mention_text(body)
         allowed = body.get("allowed_mentions")
         parse = {"everyone", "users", "roles"} if allowed is None else set(allowed.get("parse") or [])
         listed_users = {str(u) for u in (allowed or {}).get("users") or []}
@@ -910,7 +910,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
         if checked is not None:
             return checked
         ref = body.get("message_reference")
-        mentions = [int(m) for m in re.findall(r"<@!?(\d+)>", body.get("content") or "")]
+        mentions = [int(m) for m in re.findall(r"<@!?(\d+)>", mention_text(body))]
         pings = self._pings(body)
         if isinstance(pings, web.Response):
             return pings
@@ -923,6 +923,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
             fields["attachments"][0].update(duration_secs=meta["duration_secs"], waveform=meta["waveform"])
         message = self._message(channel_id, author, "", mentions=mentions,
                                 reply_to=int(ref["message_id"]) if ref else None, extra=fields)
+        message["mention_roles"] = [str(r) for r in pings["roles"]]  # the roles it mentions, as Discord lists
         self._mention_into_thread(channel_id, author, body)
         self._remember_nonce(author, body, message)
         await self._echo(message)
@@ -1020,7 +1021,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
             record["original"] = mid  # a component interaction's @original is the message it belongs to
             message = self.messages[mid]
             fields = self._content_fields(data, files)
-            for key in ("content", "embeds", "components"):
+            for key in ("content", "embeds", "components", "flags"):  # an edit may make it a V2 message
                 if key in data:
                     message[key] = fields[key]
             entry["message"] = message
