@@ -183,6 +183,10 @@ class LogChannel:
             return None
         return await channel.send(view=view, allowed_mentions=NO_PINGS)
 
+    async def post_report(self, title: str, fields: Sequence[tuple[str, str]]) -> discord.Message | None:
+        """A report of the verbose mirror (the daily consolidation's) as a panel."""
+        return await self.post_panel(panel(title, fields))
+
     # -- verbose mirror
 
     async def mirror_decision(self, msg: Incoming, decision: Decision) -> None:
