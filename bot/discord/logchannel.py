@@ -7,7 +7,9 @@ In the channel ``log_channel`` an admin (``admin_user_ids`` or the application o
 and ``testlog``. They are caught after the message is written to the short-term log and before any reply
 work; from anyone else, or anywhere else, they are ordinary chat. The language and its text live in
 :mod:`bot.operator.admin.language`, the reads and edits in ``bot.admin`` (the bot's
-:class:`bot.operator.admin.tools.AdminTools`); this module only carries Discord in and out.
+:class:`bot.operator.admin.tools.AdminTools`); this module only carries Discord in and out. A structured
+answer (``status``, ``user data?``, ``list users``) and a report of the verbose mirror are posted as
+Components V2 panels (bot/discord/panels.py); one-line answers and mirrored lines stay text.
 """
 
 from __future__ import annotations
