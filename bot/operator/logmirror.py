@@ -74,29 +74,25 @@ class LogMirror:
             return
         if not self.enabled or self._sink is None:
             return
-
         figures = tuple(fields)
-
-        async def post(_: str) -> object:
-            return await reports(title, figures)
-
-        self._spawn(post, title)
+        self._spawn(lambda: reports(title, figures))
 
     def emit(self, text: str) -> None:
         """The synchronous form of ``mirror(text)`` for callers outside a coroutine."""
         sink = self._sink
         if not self.enabled or sink is None or not text.strip():
             return
-        self._spawn(sink, text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…")
+        line = text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
+        self._spawn(lambda: sink(line))
 
-    def _spawn(self, sink: Sink, line: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._post(sink, line), name="log-mirror")
+    def _spawn(self, post: Callable[[], Awaitable[object]]) -> None:
+        task = asyncio.get_running_loop().create_task(self._post(post), name="log-mirror")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _post(self, sink: Sink, line: str) -> None:
+    async def _post(self, post: Callable[[], Awaitable[object]]) -> None:
         try:
-            await sink(line)
+            await post()
         except Exception as exc:  # a lost log line must never break what it describes
             log.warning("could not mirror a line to the log channel: %s", exc)
 
