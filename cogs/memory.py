@@ -5,7 +5,6 @@ the bot's ``setup_hook``); every answer is ephemeral.
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -17,6 +16,7 @@ from discord.ext import commands
 
 from bot.core.localtime import load_zone
 from bot.core.text import Page, clip
+from bot.discord.memorymap import MapPanel, map_file
 from bot.discord.panels import PagedPanel, show_panel
 from bot.discord.ui import OwnedView, PagedView, confirm_timeout, tell
 from database.models import utcnow
@@ -24,7 +24,7 @@ from database.records import CoreMemoryRow, FactRow
 from database.threads import ThreadRow
 from memory.facts import time_label
 from memory.service import MemoryService
-from memory.svgmap import days_ago, render_fact_map
+from memory.svgmap import days_ago
 
 if TYPE_CHECKING:
     from bot.discord.client import Interaction, Kindred
@@ -157,13 +157,10 @@ class MemoryCommands(commands.Cog):
         if not facts:
             await tell(interaction, self._nothing_yet())
             return
-        svg = render_fact_map(facts, user_name=interaction.user.display_name, character=self.character,
-                              now=utcnow())
-        file = discord.File(io.BytesIO(svg.encode("utf-8")), filename="memory-map.svg")
-        await tell(interaction, f"What I remember about you: {len(facts)} facts by topic "
-                                "(bigger = mentioned more "
-                                "often, greener = more recently). Open the file in a browser to see it.",
-                                file=file)
+        now = utcnow()
+        picture = map_file(facts, user_name=interaction.user.display_name, character=self.character, now=now)
+        panel = MapPanel(interaction, facts, character=self.character, now=now, timeout=LIST_TIMEOUT_SECONDS)
+        await show_panel(interaction, panel, [picture])
 
     @group.command(name="list", description="Page through the memories and facts I keep about you.")
     async def list_facts(self, interaction: Interaction) -> None:

@@ -385,8 +385,8 @@ def bot_posts(h: Harness, channel_id: int | None = CHANNEL_ID) -> list[dict[str,
 
 
 def log_posts(h: Harness) -> list[str]:
-    """The texts the bot posted in the admin log channel."""
-    return [m["content"] for m in h.discord.posted(LOG_CHANNEL_ID)]
+    """The texts the bot posted in the admin log channel (a report panel's text displays, one per line)."""
+    return [m["content"] or "\n".join(panel_texts(m)) for m in h.discord.posted(LOG_CHANNEL_ID)]
 
 
 _DM_MARKER = re.compile(r"\[(?:[^\]\n]{1,40} later, )?\w{3} \d{1,2} \w{3}, \d\d:\d\d\] ")

@@ -18,11 +18,19 @@ from bot.core.pipeline import Incoming
 from bot.core.text import page_of
 from bot.core.tokens import counted
 from bot.discord.permissions import is_admin
-from bot.operator.admin.language import AdminCommand, format_latency, parse_command, parse_user_id
+from bot.operator.admin.language import (
+    AdminCommand,
+    format_latency,
+    named_lines,
+    parse_command,
+    parse_user_id,
+)
 from bot.operator.conversation_tools import InvalidInput
 from bot.operator.logmirror import STATE_KEY
 from database.records import Turn
 from tests.fakes import EVENT_WAIT
+from tests.fakes.discord_components import MAX_V2_COMPONENTS, MAX_V2_TEXT, walk_components
+from tests.fakes.discord_lead import panel_texts
 from tests.harness import (
     ADMIN_ID,
     CHANNEL_ID,
@@ -36,6 +44,8 @@ from tests.harness import (
     MakeHarness,
     button,
     log_posts,
+    panel_fields,
+    panel_text,
 )
 
 VOTER, DEFAULT, PREMIUM = "claude-test-voter", "claude-test-default", "claude-test-premium"
@@ -190,12 +200,23 @@ async def seed_user(h: Harness, user_id: int, name: str, *, secret: str = "") ->
 async def test_user_data_shows_figures_never_text(harness: Harness) -> None:
     h = harness
     await seed_user(h, USER_ID, "alice", secret="secret-kelp-recipe")
-    text = (await admin_says(h, f"user data? {USER_ID}", 1))["content"]
-    assert f"alice (`{USER_ID}`)" in text
-    assert "Plan: standard" in text and DEFAULT in text
-    assert "1 calls · 2,000 tokens (1,200 in, 300 out, 500 cache read" in text and "$0.0123" in text
-    assert "Conversations: 2 messages" in text and "Core memories: 1" in text
+    answer = await admin_says(h, f"user data? {USER_ID}", 1)
+    text, fields = panel_text(answer), panel_fields(answer)  # a report: a Components V2 panel
+    assert f"### alice (`{USER_ID}`)" in text
+    assert fields["Plan"].startswith("standard") and DEFAULT in fields["Plan"]
+    assert fields["Usage"].startswith("1 calls · 2,000 tokens (1,200 in, 300 out, 500 cache read")
+    assert "$0.0123" in fields["Usage"]
+    assert fields["Conversations"].startswith("2 messages") and fields["Core memories"] == "1"
     assert "secret-kelp-recipe" not in text
+
+    dm = await h.dm("my secret diary entry about kelp", user=USER_ID)  # over the wire: a DM's text
+    await h.replies(int(dm["channel_id"]))
+    await h.bot.in_flight.drain()
+    again = panel_fields(await admin_says(h, f"user data? {USER_ID}", 2))
+    assert again["Usage"].startswith("2 calls") and again["Conversations"].startswith("4 messages")
+    listed = panel_text(await admin_says(h, "list users", 3))
+    assert "alice" in listed
+    assert not any("diary" in t or "secret-kelp" in t for t in log_posts(h))  # no report quotes anyone
 
 
 @pytest.mark.parametrize(("arg", "answer"), [
@@ -205,7 +226,7 @@ async def test_user_data_shows_figures_never_text(harness: Harness) -> None:
 ])
 async def test_user_data_bad_arguments(harness: Harness, arg: str, answer: str) -> None:
     text = (await admin_says(harness, f"user data? {arg}".strip(), 1))["content"]
-    assert answer in text
+    assert answer in text  # a one-line answer stays plain text
     assert harness.claude.requests == []
 
 
@@ -231,28 +252,28 @@ async def test_list_users_pages_with_admin_only_buttons(harness: Harness) -> Non
         await h.store.people.ensure_user(700_000_000_000_000_000 + i, f"user{i:02d}")
     await h.store.people.ensure_user(ADMIN_ID, "admin")
     page1 = await admin_says(h, "list users", 1)
-    assert "of 23 (page 1/3)" in page1["content"] and page1["content"].count("\n") == 10
+    assert "of 23 (page 1/3)" in panel_text(page1) and panel_text(page1).count(" msgs · ") == 10
     assert button(page1, "prev")["disabled"] is True and not button(page1, "next").get("disabled")
 
     refused = await h.click(page1, button(page1, "next")["custom_id"], user=USER_ID)
     answer = await refused.message()
     assert answer["flags"] & EPHEMERAL and "Only the bot's admins" in answer["content"]
-    assert "page 1/3" in h.discord.messages[int(page1["id"])]["content"]
+    assert "page 1/3" in panel_text(h.discord.messages[int(page1["id"])])
 
     click = await h.click(page1, button(page1, "next")["custom_id"], user=ADMIN_ID)
     assert (await click.response())["type"] == 7  # the page message itself changes
     page2 = h.discord.messages[int(page1["id"])]
-    assert "11–20 of 23 (page 2/3)" in page2["content"]
+    assert "11–20 of 23 (page 2/3)" in panel_text(page2)
     assert not button(page2, "prev").get("disabled") and not button(page2, "next").get("disabled")
 
     await (await h.click(page2, button(page2, "next")["custom_id"], user=ADMIN_ID)).response()
     page3 = h.discord.messages[int(page1["id"])]
-    assert "21–23 of 23 (page 3/3)" in page3["content"]
+    assert "21–23 of 23 (page 3/3)" in panel_text(page3)
     assert button(page3, "next")["disabled"] is True and not button(page3, "prev").get("disabled")
 
     await (await h.click(page3, button(page3, "prev")["custom_id"], user=ADMIN_ID)).response()
-    assert "page 2/3" in h.discord.messages[int(page1["id"])]["content"]
-    assert "page 3/3" in (await admin_says(h, "list users 3", 2))["content"]
+    assert "page 2/3" in panel_text(h.discord.messages[int(page1["id"])])
+    assert "page 3/3" in panel_text(await admin_says(h, "list users 3", 2))
     assert "pages count from 1" in (await admin_says(h, "list users x", 3))["content"]
 
 
@@ -310,11 +331,36 @@ async def test_verbose_starts_from_the_setting_then_the_saved_state(make_harness
 
 
 async def test_status_reports_models_settings_uptime_and_latency(harness: Harness) -> None:
-    text = (await admin_says(harness, "status", 1))["content"]
-    assert f"default `{DEFAULT}` · premium `{PREMIUM}` · voting `{VOTER}`" in text
-    assert "bot reply threshold 3 · 3 votes · cooldown 0s · typing 600000 cpm" in text
-    assert "Uptime: " in text and "servers: 1" in text and "verbose: off" in text
-    assert "Gateway latency: gateway " in text and " ms (warning above 1000 ms)" in text
+    fields = panel_fields(await admin_says(harness, "status", 1))  # a report: a Components V2 panel
+    assert fields["Models"] == f"default `{DEFAULT}` · premium `{PREMIUM}` · voting `{VOTER}`"
+    assert fields["Replies"].startswith("bot reply threshold 3 · 3 votes · cooldown 0s · typing 600000 cpm")
+    assert "servers: 1" in fields["Uptime"] and "verbose: off" in fields["Uptime"]
+    assert fields["Gateway latency"].startswith("gateway ") and fields["Gateway latency"].endswith(
+        " ms (warning above 1000 ms)")
+    assert "no model calls yet" in fields["Costs per model"] and "Refusals since start" in fields
+
+
+async def test_a_status_with_very_many_models_stays_inside_the_v2_limits(harness: Harness) -> None:
+    h = harness
+    for i in range(120):  # a cost line per model: far more than one V2 message holds
+        await h.store.usage.record(user_id=USER_ID, purpose="reply",
+                                   model=f"claude-test-model-{i:03d}-" + "x" * 40, input_tokens=1000 + i,
+                                   output_tokens=10, cache_creation_tokens=0,
+                                   cache_read_tokens=0, cost=0.001, latency_ms=5, ok=True)
+    answer = await admin_says(h, "status", 1)  # the fake refuses a V2 message past its limits
+    every = walk_components(answer["components"])
+    assert len(every) <= MAX_V2_COMPONENTS and sum(len(t) for t in panel_texts(answer)) <= MAX_V2_TEXT
+    fields = panel_fields(answer)
+    *costs, more = fields["Costs per model"].splitlines()
+    assert all(line.startswith("`claude-test-model-") for line in costs)
+    assert more == f"… {120 - len(costs)} more" and len(costs) > 5
+    assert fields["Refusals since start"] == "0" and "Feeling" in fields  # the figures after the long list
+
+
+def test_status_lines_of_other_parts_become_named_figures() -> None:
+    text = "Costs per model:\n  `a`: $1\n  `b`: $2\nRefusals since start: 0\nno name here"
+    assert named_lines(text) == (("Costs per model", "`a`: $1\n`b`: $2"), ("Refusals since start", "0"),
+                                 ("", "no name here"))
 
 
 async def test_status_reports_each_shards_latency(make_harness: MakeHarness) -> None:
@@ -325,9 +371,9 @@ async def test_status_reports_each_shards_latency(make_harness: MakeHarness) -> 
     await wait_until(h, lambda: len(bot.latencies) == 2 and all(math.isfinite(s) for _, s in bot.latencies),
                      "both shards' first heartbeat")
     latency = dict(bot.latencies)
-    text = (await admin_says(h, "status", 1))["content"]
-    assert (f"Gateway latency: shard 0 {format_latency(latency[0])}, shard 1 {format_latency(latency[1])} "
-            "(warning above 600000 ms)") in text
+    fields = panel_fields(await admin_says(h, "status", 1))
+    assert fields["Gateway latency"] == (f"shard 0 {format_latency(latency[0])}, "
+                                         f"shard 1 {format_latency(latency[1])} (warning above 600000 ms)")
 
 
 # --------------------------------------------------------------------------- shutdown

@@ -26,6 +26,7 @@ from tests.harness import (
     MakeHarness,
     button,
     exchange,
+    panel_fields,
 )
 
 VOTER, DEFAULT = "claude-test-voter", "claude-test-default"
@@ -46,8 +47,12 @@ def final_turn(h: Harness) -> str:
 
 
 async def log_command(h: Harness, text: str, n: int) -> str:
+    """The log channel's answer to an admin's ``text``; a report panel's figures as "name: value" lines."""
     await h.say(text, user=ADMIN_ID, channel=LOG_CHANNEL_ID)
-    return str((await h.replies(LOG_CHANNEL_ID, n))[n - 1]["content"])
+    answer = (await h.replies(LOG_CHANNEL_ID, n))[n - 1]
+    if answer["content"]:
+        return str(answer["content"])
+    return "\n".join(f"{name}: {value}" for name, value in panel_fields(answer).items())
 
 
 # --------------------------------------------------------------------------- emotions

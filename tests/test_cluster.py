@@ -28,7 +28,7 @@ from database.store import Store
 from tests.dbtools import reset_schema
 from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
-from tests.fakes.discord_lead import FakeDiscord
+from tests.fakes.discord_lead import FakeDiscord, panel_texts
 from tests.harness import TEST_CONFIG, check, eventually, nothing_owed
 
 FINN = PROJECT_ROOT / "characters" / "finn"
@@ -334,7 +334,8 @@ async def _cortisol_reported(world: ClusterWorld) -> float:
     count = len(world.discord.posted(world.log_channel))
     await world.discord.user_message(world.log_channel, ADMIN, "status")
     await world.discord.wait_for_messages(world.log_channel, count + 1, timeout=EVENT_WAIT)
-    text = "\n".join(m["content"] for m in world.discord.posted(world.log_channel)[count:])
+    text = "\n".join(m["content"] or "\n".join(panel_texts(m))  # the status report is a V2 panel
+                     for m in world.discord.posted(world.log_channel)[count:])
     found = re.search(r"cortisol (\d\.\d\d)", text)
     assert found, text
     return float(found.group(1))

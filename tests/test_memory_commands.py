@@ -9,6 +9,8 @@ from typing import Any
 from bot.core.tokens import counted
 from database.records import ConsolidationBatch, Turn
 from memory.svgmap import render_fact_map, shade
+from tests.fakes.discord_components import walk_components
+from tests.fakes.discord_lead import panel_texts
 from tests.harness import (
     CHANNEL_ID,
     USER2_ID,
@@ -158,7 +160,15 @@ async def test_memory_map_is_an_svg_attachment_of_the_callers_facts(harness: Har
     await h.store.facts.add(USER2_ID, "Bob's fact", category="work")
 
     message = await ephemeral(await memory(h, "map"))
-    assert "4 facts" in message["content"]
+    text = panel_text(message)  # a Components V2 panel, the picture shown through its file component
+    assert "4 facts in 3 topics" in text and "Bob" not in text
+    files = [c for c in walk_components(message["components"]) if c["type"] == 13]
+    assert [f["file"]["url"] for f in files] == ["attachment://memory-map.svg"]
+    sections = {t.partition("\n")[0]: t.splitlines()[1:] for t in panel_texts(message)}
+    assert [line.split(" · ")[0] for line in sections["**Hobbies** · 2"]] == [
+        "• Alice keeps bees", "• Alice sails on Sundays"]  # the most mentioned first
+    assert sections["**Hobbies** · 2"][0].endswith("×5, today")
+    assert sections["**Work** · 1"] == ["• Alice is a nurse 📌 · ×1, today"]
     [attachment] = message["attachments"]
     assert attachment["filename"] == "memory-map.svg"
     root = ET.fromstring(attachment["_data"])
@@ -175,10 +185,29 @@ async def test_memory_map_is_an_svg_attachment_of_the_callers_facts(harness: Har
     assert b"<script>" not in attachment["_data"]
 
     empty = await (await memory(h, "map", user=USER2_ID, dm=True)).message()
-    assert empty["attachments"]  # bob has one fact
+    assert empty["attachments"] and "Bob's fact" in panel_text(empty)  # bob has one fact
     await h.store.facts.delete(USER2_ID, (await h.store.facts.rows(USER2_ID))[0].id)
     none = await (await memory(h, "map", user=USER2_ID)).message()
     assert "don't have any long-term facts" in none["content"] and not none["attachments"]
+
+
+async def test_memory_map_of_many_long_facts_pages_within_the_v2_limits(harness: Harness) -> None:
+    h = harness
+    await h.store.people.ensure_user(USER_ID, "alice")
+    for i in range(40):  # 40 facts of 400 characters in 15 topics: far past one V2 message
+        await h.store.facts.add(USER_ID, f"fact {i:02d} " + "long words " * 36, category=f"topic{i % 15:02d}")
+    message = await ephemeral(await memory(h, "map"))  # the fake refuses a panel past the limits
+    every = walk_components(message["components"])
+    assert len(every) <= 40 and sum(len(t) for t in panel_texts(message)) <= 4000
+    assert "(page 1/4)" in panel_text(message) and panel_text(message).count("• fact ") == 12
+    await (await press(h, message, "next")).response()
+    await (await press(h, message, "next")).response()
+    await (await press(h, message, "next")).response()
+    last = panel_text(message)
+    assert "(page 4/4)" in last and last.count("• fact ") == 4 and button(message, "next")["disabled"]
+    assert [a["filename"] for a in message["attachments"]] == ["memory-map.svg"]  # kept by the edits
+    assert [c["file"]["url"] for c in walk_components(message["components"]) if c["type"] == 13] == [
+        "attachment://memory-map.svg"]
 
 
 def test_the_map_shades_by_recency_and_renders_without_facts() -> None:

@@ -134,7 +134,7 @@ class KindredMixin:
         # The work a graceful stop lets finish: the message flow counts each message's handling there.
         self.in_flight = InFlight()
         self.log_channel = LogChannel(self, self.in_flight)  # type: ignore[arg-type]  # mixed into a Bot only
-        self.mirror = LogMirror(self.log_channel.post)
+        self.mirror = LogMirror(self.log_channel.post, self.log_channel.post_report)
         self._kindred_closing: asyncio.Future[None] | None = None
         self._cluster_closing: asyncio.Task[None] | None = None  # a close asked for by another process
         self.stopping = False  # closing: the messages cog takes no new messages (bot/runtime/lifecycle.py)

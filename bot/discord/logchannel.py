@@ -7,7 +7,9 @@ In the channel ``log_channel`` an admin (``admin_user_ids`` or the application o
 and ``testlog``. They are caught after the message is written to the short-term log and before any reply
 work; from anyone else, or anywhere else, they are ordinary chat. The language and its text live in
 :mod:`bot.operator.admin.language`, the reads and edits in ``bot.admin`` (the bot's
-:class:`bot.operator.admin.tools.AdminTools`); this module only carries Discord in and out.
+:class:`bot.operator.admin.tools.AdminTools`); this module only carries Discord in and out. A structured
+answer (``status``, ``user data?``, ``list users``) and a report of the verbose mirror are posted as
+Components V2 panels (bot/discord/panels.py); one-line answers and mirrored lines stay text.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bot.alive.service import Alive
 from bot.core.claude import ClaudeClient
 from bot.core.pipeline import Decision, Incoming
 from bot.core.text import Page, clip
+from bot.discord.panels import panel
 from bot.discord.permissions import HookInteraction, in_log_channel, is_admin
 from bot.discord.permissions import Kindred as Checked
 from bot.discord.ui import NO_PINGS
@@ -34,8 +37,11 @@ from bot.operator.admin.language import (
     USAGE,
     AdminCommand,
     Latencies,
+    Report,
+    capped,
     describe_decision,
     format_status,
+    named_lines,
     parse_command,
     parse_page_number,
 )
@@ -120,8 +126,9 @@ class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]]
 
     async def callback(self, interaction: HookInteraction) -> None:
         try:
-            page, text = await interaction.client.admin.users.page(self.page)
-            await interaction.response.edit_message(content=text, view=users_view(page),
+            page, report = await interaction.client.admin.users.page(self.page)
+            # content=None: a page posted as text before the lists were panels becomes one
+            await interaction.response.edit_message(content=None, view=users_view(page, report),
                                                     allowed_mentions=NO_PINGS)
         except Exception:
             log.exception("list users: turning to page %s failed", self.page)
@@ -129,10 +136,20 @@ class UsersPageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]]
                 await interaction.response.send_message(FAILED, ephemeral=True)
 
 
-def users_view(page: Page) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(UsersPageButton(max(page.number - 1, 0), "prev", disabled=not page.has_prev))
-    view.add_item(UsersPageButton(min(page.number + 1, page.count - 1), "next", disabled=not page.has_next))
+def report_view(report: Report) -> discord.ui.LayoutView:
+    """A report as the log channel shows it: a Components V2 panel (a container, the title, a separator, a
+    text display per figure), kept within V2's limits by :func:`panel`."""
+    return panel(report.title, report.fields)
+
+
+def users_view(page: Page, report: Report) -> discord.ui.LayoutView:
+    """A ``list users`` page: its panel with the Previous/Next buttons at the foot of its container."""
+    view = report_view(report)
+    [container] = view.children
+    assert isinstance(container, discord.ui.Container)
+    container.add_item(discord.ui.ActionRow(
+        UsersPageButton(max(page.number - 1, 0), "prev", disabled=not page.has_prev),
+        UsersPageButton(min(page.number + 1, page.count - 1), "next", disabled=not page.has_next)))
     return view
 
 
@@ -160,6 +177,17 @@ class LogChannel:
         if channel is None:
             return None
         return await channel.send(text[:2000], allowed_mentions=NO_PINGS, **kwargs)
+
+    async def post_panel(self, view: discord.ui.LayoutView) -> discord.Message | None:
+        """A report as a Components V2 panel (no text beside it: a V2 message has none)."""
+        channel = self.channel()
+        if channel is None:
+            return None
+        return await channel.send(view=view, allowed_mentions=NO_PINGS)
+
+    async def post_report(self, title: str, fields: Sequence[tuple[str, str]]) -> discord.Message | None:
+        """A report of the verbose mirror (the daily consolidation's) as a panel."""
+        return await self.post_panel(panel(title, fields))
 
     # -- verbose mirror
 
@@ -204,24 +232,24 @@ class LogChannel:
         if command.name == "shutdown":
             await self.shutdown(command.arg, msg)
         elif command.name == "user_data":
-            await self.post(await tools.users.data(command.arg))
+            await self.post_panel(report_view(await tools.users.data(command.arg)))
         elif command.name == "list_users":
-            page, text = await tools.users.page(parse_page_number(command.arg))
-            await self.post(text, view=users_view(page))
+            page, report = await tools.users.page(parse_page_number(command.arg))
+            await self.post_panel(users_view(page, report))
         elif command.name == "premium":
             await self.post(await tools.users.toggle_premium(command.arg))
         elif command.name == "verbose":
             await self.post(await tools.verbose.switch(command.arg))
         elif command.name == "status":
-            text = format_status(
+            report = format_status(
                 self.bot.settings, character_name=self.bot.engine.persona.name,
                 uptime_seconds=time.monotonic() - self.bot.started_at, guild_count=len(self.bot.guilds),
                 latencies=shard_latencies(self.bot), verbose=self.bot.mirror.enabled)
-            text += "\n" + await self.bot.claude.status_lines()
+            fields = report.fields + named_lines(await self.bot.claude.status_lines())
             alive: Alive | None = getattr(self.bot, "alive", None)
             if alive is not None:
-                text += "\n" + await alive.status_lines()
-            await self.post(text)
+                fields += named_lines(await alive.status_lines())
+            await self.post_panel(report_view(Report(report.title, capped(fields))))
         elif command.name == "refresh_status":
             alive = getattr(self.bot, "alive", None)
             if alive is None:

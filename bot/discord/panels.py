@@ -66,11 +66,17 @@ def panel(title: str, fields: Sequence[tuple[str, str]], *,
     return view
 
 
-async def show_panel(interaction: HookInteraction, view: ui.LayoutView) -> None:
+async def show_panel(interaction: HookInteraction, view: ui.LayoutView,
+                     files: Sequence[discord.File] = ()) -> None:
     """Answer with ``view`` ephemerally, whether or not the interaction was already responded to (no text
-    beside it: a V2 message has none)."""
-    if interaction.response.is_done():
+    beside it: a V2 message has none). ``files``: attachments the view shows through its file or media
+    components (a V2 message shows them no other way)."""
+    if interaction.response.is_done() and files:
+        await interaction.followup.send(view=view, ephemeral=True, files=list(files))
+    elif interaction.response.is_done():
         await interaction.followup.send(view=view, ephemeral=True)
+    elif files:
+        await interaction.response.send_message(view=view, ephemeral=True, files=list(files))
     else:
         await interaction.response.send_message(view=view, ephemeral=True)
 

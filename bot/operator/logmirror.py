@@ -4,6 +4,9 @@ Any code holding the bot calls ``await bot.mirror("Summarized user 123's convers
 The call returns at once: the line is posted in the background, so a reply never waits on the log channel.
 While verbose mode is off (or it has no log channel, e.g. in the console) the line is dropped.
 
+A structured report (the daily consolidation's figures) goes through ``mirror.report(title, fields)``: the
+log channel shows it as a panel.
+
 Callers must never pass direct-message content: the log channel is a server channel. Say *that* something
 happened in a DM ("DM from user 123: reply"), never what was said.
 """
@@ -12,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 log = logging.getLogger(__name__)
 
 Sink = Callable[[str], Awaitable[object]]  # what it returns is not read
+Figures = Sequence[tuple[str, str]]  # a report's (name, value) figures
+ReportSink = Callable[[str, Figures], Awaitable[object]]  # a report's title and figures, shown as a panel
 STATE_KEY = "verbose"  # global_state key holding "on" / "off"
 MAX_LINE = 1900  # room under Discord's 2000 characters
 
@@ -34,16 +39,19 @@ def parse_switch(value: str) -> bool | None:
 class LogMirror:
     """Holds the verbose switch and where mirrored lines go. Plain Python; ``sink``: the log channel's post
     (bot/discord/logchannel.py, given by the bot that builds it; None: lines go nowhere). The admin tools
-    keep ``enabled`` in step with the ``verbose`` global state key."""
+    keep ``enabled`` in step with the ``verbose`` global state key. ``reports``: where a report goes (the
+    log channel's panels; None: as one line through ``sink``)."""
 
-    def __init__(self, sink: Sink | None = None) -> None:
+    def __init__(self, sink: Sink | None = None, reports: ReportSink | None = None) -> None:
         self.enabled = False
         self._sink = sink
+        self._reports = reports
         self._tasks: set[asyncio.Task[None]] = set()
 
     def close(self) -> None:
         """No line is posted from now on (the bot is closing: the log channel is going away)."""
         self._sink = None
+        self._reports = None
 
     @property
     def active(self) -> bool:
@@ -57,19 +65,34 @@ class LogMirror:
         """A failed model call (the model client's error observer), marked as such."""
         self.emit(f"❗ {text}")
 
+    def report(self, title: str, fields: Figures) -> None:
+        """Mirror a report when verbose mode is on, as a panel where the log channel shows them; never
+        raises, never waits for Discord."""
+        reports = self._reports
+        if reports is None:
+            self.emit(f"{title}: " + "; ".join(f"{n} {v}" if n else v for n, v in fields))
+            return
+        if not self.enabled or self._sink is None:
+            return
+        figures = tuple(fields)
+        self._spawn(lambda: reports(title, figures))
+
     def emit(self, text: str) -> None:
         """The synchronous form of ``mirror(text)`` for callers outside a coroutine."""
         sink = self._sink
         if not self.enabled or sink is None or not text.strip():
             return
         line = text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
-        task = asyncio.get_running_loop().create_task(self._post(sink, line), name="log-mirror")
+        self._spawn(lambda: sink(line))
+
+    def _spawn(self, post: Callable[[], Awaitable[object]]) -> None:
+        task = asyncio.get_running_loop().create_task(self._post(post), name="log-mirror")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _post(self, sink: Sink, line: str) -> None:
+    async def _post(self, post: Callable[[], Awaitable[object]]) -> None:
         try:
-            await sink(line)
+            await post()
         except Exception as exc:  # a lost log line must never break what it describes
             log.warning("could not mirror a line to the log channel: %s", exc)
 

@@ -322,7 +322,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                        state_changed=(alive.state_changed, cluster.share_state_edit))
     await admin.verbose.load()  # verbose mode as the admins last left it
     memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings), cluster,
-                             mirror.emit, after_daily=alive.after_consolidation)
+                             mirror.emit, report=mirror.report, after_daily=alive.after_consolidation)
     scheduler = Scheduler(scheduled_jobs(holder.follow(MemorySettings), memory_jobs), skip=skip_jobs)
     # What a process does on becoming the cluster's leader (at start, or when the old leader dies): only
     # the leader runs the memory jobs, so it first catches up on a consolidation the cluster missed; then

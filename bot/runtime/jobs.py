@@ -44,18 +44,35 @@ SWEEP_MINUTES = 10.0
 MISFIRE_GRACE_SECONDS = 3600  # a daily job late by up to an hour (a busy loop, a suspend) still runs
 
 
+def consolidation_figures(r: ConsolidationReport) -> list[tuple[str, str]]:
+    """The daily consolidation's report as named figures: counts only, never what anyone said."""
+    return [
+        ("Messages", f"{r.messages}: {r.archived} archived, {r.purged} deleted (no consent)"),
+        ("Batches", f"{r.committed}/{r.batches} of {r.users} users committed, {r.skipped} skipped, "
+                    f"{r.conflicts} already handled"),
+        ("Facts", f"{r.new_facts} new, {r.mentioned_facts} mentioned again, {r.updated_facts} updated, "
+                  f"{r.retired_facts} retired, {r.pruned_facts} expired"),
+        ("Recall", f"{r.excerpts} messages indexed · {r.relationship_updates} relationships updated"),
+        ("Time", f"{r.seconds:.1f}s ({r.claude_seconds:.1f}s waiting for Claude)"),
+    ]
+
+
 class MemoryJobs:
     """The memory's scheduled work: run by the cluster's leader, failures logged (and the next run
     retries)."""
 
     def __init__(self, memory: MemoryService, settings: MemorySettings, storage: StorageSettings,
                  cluster: Cluster, mirror: Callable[[str], None], *,
+                 report: Callable[[str, Sequence[tuple[str, str]]], None] | None = None,
                  after_daily: Callable[[], Awaitable[None]] | None = None) -> None:
+        """``mirror``: a line for the log channel; ``report``: a report for it (a panel there), else the
+        report goes as a line."""
         self.memory = memory
         self.settings = settings  # read at each run: a live reload applies
         self.storage = storage
         self.cluster = cluster
         self.mirror = mirror
+        self.report = report
         # Run after each successful daily consolidation (the day's mood and custom status, bot/alive/).
         self.after_daily = after_daily
         self._startup: asyncio.Task[ConsolidationReport | None] | None = None
@@ -104,7 +121,10 @@ class MemoryJobs:
             log.exception("daily consolidation failed; the log is kept and the next run retries")
             self.mirror("Daily memory consolidation failed; see the bot's log.")
             return None
-        self.mirror(f"Daily memory consolidation: {report.describe()}")
+        if self.report is not None:
+            self.report("Daily memory consolidation", consolidation_figures(report))
+        else:
+            self.mirror(f"Daily memory consolidation: {report.describe()}")
         if self.settings.consolidation_batch:
             await self.summaries_batched()
         if self.after_daily is not None:

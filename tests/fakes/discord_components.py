@@ -10,7 +10,8 @@ at most 40 components in all, nested ones counted (containers 17, sections 9 wit
 displays 10, thumbnails 11, media galleries 12, files 13, separators 14, action rows and their items); a text
 display at most 4,000 characters and all text displays together at most 4,000; an uploaded attachment shows
 only through a file, thumbnail or media gallery component naming it (``attachment://<filename>``); a V2
-message cannot drop the flag on edit. Layout components without the flag are refused. All 400 code 50035.
+message cannot drop the flag on edit, and a message edited into V2 keeps no content or embeds. Layout
+components without the flag are refused. All 400 code 50035.
 
 Webhooks: a webhook's ``components`` are read only when the webhook belongs to an application (a bot made
 it) or the request says ``with_components=true``; interactive components (buttons with a custom id, selects)
@@ -111,9 +112,14 @@ def refuse_v2(body: dict[str, Any]) -> web.Response | None:
 
 
 def refuse_v2_edit(message: dict[str, Any] | None, body: dict[str, Any]) -> web.Response | None:
-    """An edit of a V2 message keeps the flag and the V2 rules (400 50035), else None."""
-    if message is None or not int(message.get("flags") or 0) & V2_FLAG:
+    """An edit of a V2 message keeps the flag and the V2 rules (400 50035), else None. An edit that turns a
+    message into a V2 one clears its content and embeds: what it leaves of them counts as sent."""
+    if message is None:
         return None
+    if not int(message.get("flags") or 0) & V2_FLAG:
+        if not int(body.get("flags") or 0) & V2_FLAG:
+            return None
+        return refuse_v2({**{k: message.get(k) for k in ("content", "embeds") if k not in body}, **body})
     if "flags" in body and not int(body.get("flags") or 0) & V2_FLAG:
         return _invalid("flags", "MESSAGE_CANNOT_REMOVE_COMPONENTS_V2_FLAG",
                         "The IS_COMPONENTS_V2 flag cannot be removed from a message")

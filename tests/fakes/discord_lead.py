@@ -26,6 +26,7 @@ from tests.fakes import EVENT_WAIT, serve_local
 from tests.fakes.discord_cdn import CdnWorld
 from tests.fakes.discord_components import (
     SERVED_WINDOW,
+    V2_FLAG,
     refuse_callback,
     refuse_components,
     refuse_token_use,
@@ -1024,6 +1025,8 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
             for key in ("content", "embeds", "components", "flags"):  # an edit may make it a V2 message
                 if key in data:
                     message[key] = fields[key]
+            if fields["flags"] & V2_FLAG:  # a message may be edited into Components V2 (never out of it)
+                message["flags"] = int(message.get("flags") or 0) | V2_FLAG
             entry["message"] = message
             result["resource"] = {"type": rtype, "message": self._public(message)}
         elif rtype == 6 and "message" in payload:

@@ -2,7 +2,9 @@
 ids admins type anywhere, and the text admin answers are made of: figures about users (never what they
 said), the users list, verbose decision lines, the status report and the heartbeat's latency warning.
 
-Pure functions: no Discord and no database, so tests and the console can use them directly.
+Pure functions: no Discord and no database, so tests and the console can use them directly. The structured
+answers (status, user data, the users list) are :class:`Report` values, which the log channel shows as
+panels; one-line answers stay text.
 """
 
 from __future__ import annotations
@@ -25,6 +27,60 @@ CHOICE_NAME = 100  # ... and for a choice's label
 
 Choice = tuple[str, str | int]  # an autocomplete choice: (label shown, value sent back)
 Latencies = Sequence[tuple[int | None, float]]  # (shard id, seconds) as discord.py reports them
+
+
+Fields = tuple[tuple[str, str], ...]  # (name, value) figures; a nameless one is its value alone
+
+
+@dataclass(frozen=True)
+class Report:
+    """A structured answer of the log channel: a title and its figures (bot/discord/panels.py's panel)."""
+
+    title: str
+    fields: Fields
+
+    def text(self) -> str:
+        """The plain form: the title, then "name: value" lines."""
+        return "\n".join([f"**{self.title}**", *(f"{n}: {v}" if n else v for n, v in self.fields)])
+
+
+def named_lines(text: str) -> Fields:
+    """Lines "Name: value" as figures (the model client's and the character's status lines): an indented
+    line goes on with the figure above, as does every line under a "Name:" with nothing after it; a line
+    without a name is a nameless figure."""
+    out: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(": ")
+        if line[:1].isspace() and out:
+            out[-1] = (out[-1][0], f"{out[-1][1]}\n{line.strip()}".strip())
+        elif line.endswith(":"):
+            out.append((line[:-1].strip(), ""))
+        elif sep:
+            out.append((name.strip(), value.strip()))
+        else:
+            out.append(("", line.strip()))
+    return tuple(out)
+
+
+def capped(fields: Fields, limit: int = 1200) -> Fields:
+    """Each figure within ``limit`` characters, its whole lines kept and the rest counted ("… 40 more"), so
+    one long list (a cost line per model) leaves room in a panel for the figures after it."""
+    out = []
+    for name, value in fields:
+        lines = value.splitlines()
+        kept: list[str] = []
+        used = 0
+        for line in lines:
+            if used + len(line) + 1 > limit - 20:
+                break
+            kept.append(line)
+            used += len(line) + 1
+        if len(kept) < len(lines):
+            value = "\n".join([*kept, f"… {len(lines) - len(kept)} more"])
+        out.append((name, value))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- the log-channel commands
@@ -135,17 +191,16 @@ def format_day(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def format_user_data(s: UserSummary, models: ModelSettings) -> str:
+def format_user_data(s: UserSummary, models: ModelSettings) -> Report:
     """Everything an admin may know about a user in figures; never what they said."""
     model = models.premium_model if s.user.premium else models.default_model
-    return "\n".join([
-        f"**{user_label(s.user)}**",
-        f"Plan: {'premium' if s.user.premium else 'standard'} (replies use `{model}`)",
-        f"Usage: {format_usage(s.usage)}",
-        f"Conversations: {s.history_messages} messages · {s.history_tokens:,} tokens",
-        f"Core memories: {s.core_memories}",
-        f"First seen {format_day(s.user.first_seen)} · last seen {format_day(s.user.last_seen)}",
-    ])
+    return Report(user_label(s.user), (
+        ("Plan", f"{'premium' if s.user.premium else 'standard'} (replies use `{model}`)"),
+        ("Usage", format_usage(s.usage)),
+        ("Conversations", f"{s.history_messages} messages · {s.history_tokens:,} tokens"),
+        ("Core memories", str(s.core_memories)),
+        ("Seen", f"first {format_day(s.user.first_seen)} · last {format_day(s.user.last_seen)}"),
+    ))
 
 
 def format_user_line(s: UserSummary) -> str:
@@ -154,13 +209,13 @@ def format_user_line(s: UserSummary) -> str:
             f"{s.history_messages} msgs · {s.core_memories} memories")
 
 
-def render_users_page(page: Page, summaries: Sequence[UserSummary]) -> str:
+def render_users_page(page: Page, summaries: Sequence[UserSummary]) -> Report:
     if not page.total:
-        return "**Known users:** nobody yet."
+        return Report("Known users", (("", "Nobody yet."),))
     first = page.offset + 1
-    header = (f"**Known users** {first}–{page.offset + len(summaries)} of {page.total} "
-              f"(page {page.number + 1}/{page.count})")
-    return "\n".join([header, *(f"{first + i}. {format_user_line(s)}" for i, s in enumerate(summaries))])
+    header = f"{first}–{page.offset + len(summaries)} of {page.total} (page {page.number + 1}/{page.count})"
+    lines = "\n".join(f"{first + i}. {format_user_line(s)}" for i, s in enumerate(summaries))
+    return Report("Known users", (("", header), ("", lines)))
 
 
 def premium_answer(user: UserRecord, premium: bool, models: ModelSettings) -> str:
@@ -223,22 +278,22 @@ def shard_name(shard_id: int | None) -> str:
 
 
 def format_status(settings: Settings, *, character_name: str, uptime_seconds: float, guild_count: int,
-                  latencies: Latencies, verbose: bool) -> str:
+                  latencies: Latencies, verbose: bool) -> Report:
     s = settings
     gateway = ", ".join(f"{shard_name(sid)} {format_latency(lat)}" for sid, lat in latencies) \
         or "not connected"
-    return "\n".join([
-        f"**{character_name}: status**",
-        f"Models: default `{s.models.default_model}` · premium `{s.models.premium_model}` · "
-        f"voting `{s.replies.voting_model}`",
-        f"Replies: bot reply threshold {s.replies.bot_reply_threshold} · "
-        f"{s.replies.yes_no_vote_count} votes · "
-        f"cooldown {s.replies.reply_cooldown:g}s · typing {s.typing.typing_speed_cpm:g} cpm "
-        f"({s.typing.min_typing_time:g}–{s.typing.max_typing_time:g}s, ±{s.typing.typing_variance:.0%})",
-        f"Uptime: {format_duration(uptime_seconds)} · servers: {guild_count} · "
-        f"verbose: {'on' if verbose else 'off'}",
-        f"Gateway latency: {gateway} (warning above {s.discord.latency_warning_ms:g} ms)",
-    ])
+    return Report(f"{character_name}: status", (
+        ("Models", f"default `{s.models.default_model}` · premium `{s.models.premium_model}` · "
+                   f"voting `{s.replies.voting_model}`"),
+        ("Replies", f"bot reply threshold {s.replies.bot_reply_threshold} · "
+                    f"{s.replies.yes_no_vote_count} votes · "
+                    f"cooldown {s.replies.reply_cooldown:g}s · typing {s.typing.typing_speed_cpm:g} cpm "
+                    f"({s.typing.min_typing_time:g}–{s.typing.max_typing_time:g}s, "
+                    f"±{s.typing.typing_variance:.0%})"),
+        ("Uptime", f"{format_duration(uptime_seconds)} · servers: {guild_count} · "
+                   f"verbose: {'on' if verbose else 'off'}"),
+        ("Gateway latency", f"{gateway} (warning above {s.discord.latency_warning_ms:g} ms)"),
+    ))
 
 
 def latency_warning(shard_id: int | None, latency_ms: float, threshold_ms: float) -> str:

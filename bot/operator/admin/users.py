@@ -9,6 +9,7 @@ from bot.operator.admin.language import (
     MAX_CHOICES,
     USAGE,
     Choice,
+    Report,
     format_user_data,
     parse_user_id,
     premium_answer,
@@ -43,7 +44,7 @@ class Users:
     async def choices(self, current: str) -> list[Choice]:
         return [user_choice(u) for u in await self.people.search_users(current, limit=MAX_CHOICES)]
 
-    async def data(self, arg: str) -> str:
+    async def data(self, arg: str) -> Report:
         """``user data? <id>``."""
         if not arg:
             raise InvalidInput(f"Usage: `{USAGE['user_data']}`.")
@@ -52,7 +53,7 @@ class Users:
         assert summary is not None  # the user exists: known() just read it
         return format_user_data(summary, self.models)
 
-    async def page(self, number: int) -> tuple[Page, str]:
+    async def page(self, number: int) -> tuple[Page, Report]:
         """``list users``: the people the bot knows (other bots, and the bot itself, are left out:
         ``user data?`` still answers about them)."""
         total = await self.people.count_users()
