@@ -52,7 +52,7 @@ from database.people import People
 from database.records import ExcerptRow, FactRow, PromptData
 from memory import episodes
 from memory.consent import Consent
-from memory.embeddings import Embedder, encode_async
+from memory.embeddings import Embedder, encode_async, row_max
 from memory.episodes import ExcerptCache, ExcerptIndex
 from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
 from memory.facts import FactCache, FactIndex
@@ -115,7 +115,7 @@ def expiring_allowed(index: FactIndex, now: datetime, expiry_days: int,
 def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` best allowed positive-or-finite scores, best first."""
     scores = np.where(allowed, scores, -np.inf)
-    k = min(k, int(np.isfinite(scores).sum()))
+    k = min(k, int(np.count_nonzero(np.isfinite(scores))))
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
     best = np.argpartition(-scores, k - 1)[:k]
@@ -170,7 +170,7 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
     raw: np.ndarray | None = None  # to the message
     if query is not None and len(index.positions):
         both = index.scores_of(np.stack([query, about]) if about is not None else query[None, :])
-        near = both.max(axis=1)
+        near = row_max(both)
         raw = both[:, 0]
         if reach is not None and len(near):
             reach.append(float(near[allowed].max(initial=-1.0)))
@@ -200,7 +200,7 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
             top = _top(np.where(within, then, -np.inf), allowed, CANDIDATES)
             fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
     fused = np.where(index.past, PAST_WEIGHT * fused, fused)  # what is true now before what was
-    found = np.flatnonzero(fused)
+    found = np.flatnonzero(fused != 0)  # (of a boolean array: several times faster than of floats)
     if not len(found):
         return found, fused[:0]
     # Ties (the same fused score): the more recently told, then the more often mentioned, then the lasting
