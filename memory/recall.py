@@ -35,6 +35,7 @@ reply.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import re
@@ -93,6 +94,9 @@ TOPIC_WEIGHT = 1.5
 # A fact no longer true (kept as history) against a current one equally relevant: "where does she live?"
 # finds both the move to York and the years in Leeds; the present answers first.
 PAST_WEIGHT = 0.35
+# Past this many facts and excerpts together, the scoring runs in a worker thread (a few milliseconds of numpy
+# for thousands, most of it without the GIL), so the event loop goes on serving other messages meanwhile.
+THREAD_ITEMS = 2_000
 QUESTION_WORDS = frozenset("kind kinds type types".split())
 _TOPIC_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 
@@ -429,12 +433,19 @@ class Recall:
             about = vectors[1] if subject else None
             self.memories.keep(new, vectors[len(asked):])
         budget = self.settings.recall_token_budget if budget is None else budget
-        return choose_both(index, query, budget=budget, private=private, now=now,
-                           expiry_days=self.settings.fact_expiry_days, text=text,
-                           last_interaction=last_interaction, excerpts=archive, channel_id=channel_id,
-                           guild_id=guild_id, about=about, present=present,
-                           shown=self.memories.said(index, present.memories, SAID_AS_MEMORY), fill=fill,
-                           floors=getattr(self.embedder, "floors", FLOORS))
+        floors = getattr(self.embedder, "floors", FLOORS)
+
+        def pick() -> tuple[list[FactRow], list[ExcerptRow]]:
+            return choose_both(index, query, budget=budget, private=private, now=now,
+                               expiry_days=self.settings.fact_expiry_days, text=text,
+                               last_interaction=last_interaction, excerpts=archive, channel_id=channel_id,
+                               guild_id=guild_id, about=about, present=present,
+                               shown=self.memories.said(index, present.memories, SAID_AS_MEMORY), fill=fill,
+                               floors=floors)
+
+        if len(index.rows) + (len(archive.rows) if archive is not None else 0) > THREAD_ITEMS:
+            return await asyncio.to_thread(pick)
+        return pick()
 
     async def provide(self, persona: Persona, msg: Incoming, data: PromptData | None = None, *,
                       budget: int | None = None, fill: bool = False, threads: Sequence[str] = ()) -> str:
