@@ -64,21 +64,12 @@ def load_model(name_or_path: str) -> SentenceTransformer:
         return model
 
 
-# One encode at a time in the process (every embedder: torch already uses every core, and the thread count
-# set for a small call below is the process's).
-_ENCODE_LOCK = threading.Lock()
-# A call of this many sentences or fewer (a reply's message and its topic, a few memories) runs on one torch
-# thread. Its matrices are too small to share, and on a loaded host each step's threads wait at a barrier for
-# one another, spinning while the other is descheduled: a two-thread encode of one message took ~0.5 s and
-# ~0.2 s of CPU at load 8 on 2 cores, against ~50 ms and ~20 ms on one thread (the same vectors).
-SMALL_CALL = 8
-
-
 class SentenceEmbedder:
     """The configured sentence-transformers model, loaded on first use."""
 
     def __init__(self, model: str = "") -> None:
         self.model_name = model or default_model_path()
+        self._encode_lock = threading.Lock()  # one encode at a time: torch already uses every core
 
     def load(self) -> None:
         """Load the model now (blocking: call it in a worker thread) rather than on the first encode."""
@@ -88,17 +79,9 @@ class SentenceEmbedder:
         if not sentences:
             return np.zeros((0, 0), dtype=DTYPE)
         model = load_model(self.model_name)
-        import torch  # loaded with the model
-
-        with _ENCODE_LOCK:
-            threads = torch.get_num_threads()
-            if len(sentences) <= SMALL_CALL:
-                torch.set_num_threads(1)
-            try:
-                vectors = model.encode(list(sentences), batch_size=64, normalize_embeddings=True,
-                                       convert_to_numpy=True, show_progress_bar=False)
-            finally:
-                torch.set_num_threads(threads)
+        with self._encode_lock:
+            vectors = model.encode(list(sentences), batch_size=64, normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=DTYPE)
 
 
