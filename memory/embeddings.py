@@ -210,6 +210,19 @@ def normalise(matrix: np.ndarray) -> np.ndarray:
 BLOCK_ROWS = 512
 
 
+def row_max(matrix: np.ndarray) -> np.ndarray:
+    """Each row's maximum (``matrix.max(axis=1)``, the same values) for a matrix of a few columns, such as
+    similarities to a message and its topic: numpy reduces a short inner axis element by element, about a
+    hundred times slower than taking the maximum of the columns."""
+    if matrix.ndim != 2 or not matrix.shape[1]:
+        out: np.ndarray = matrix.max(axis=1)
+        return out
+    best = matrix[:, 0].copy()
+    for c in range(1, matrix.shape[1]):
+        np.maximum(best, matrix[:, c], out=best)
+    return best
+
+
 def similarities(matrix: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """``matrix @ vectors.T`` (rows x vectors), a block of rows at a time when there are several vectors."""
     if len(vectors) == 1 or len(matrix) <= BLOCK_ROWS:

@@ -35,7 +35,16 @@ from bot.core.tokens import count_tokens
 from database.excerpts import Excerpts
 from database.records import ExcerptRow, NewExcerpt, SeenMessage
 from database.stamps import ExcerptStamp, FactStamp
-from memory.embeddings import DTYPE, Embedder, encode_async, from_bytes, normalise, similarities, to_bytes
+from memory.embeddings import (
+    DTYPE,
+    Embedder,
+    encode_async,
+    from_bytes,
+    normalise,
+    row_max,
+    similarities,
+    to_bytes,
+)
 from memory.factlines import day, headed
 from memory.lexical import LexicalIndex, terms
 from memory.stamped import Stamp, StampedCache
@@ -366,7 +375,7 @@ def _near(index: ExcerptIndex, matched: tuple[np.ndarray, np.ndarray], asked: np
     near = np.full(len(idx), np.inf, dtype=np.float32)
     has = slots >= 0
     if has.any():
-        near[has] = (index.matrix[slots[has]] @ asked.astype(DTYPE, copy=False).T).max(axis=1)
+        near[has] = row_max(index.matrix[slots[has]] @ asked.astype(DTYPE, copy=False).T)
     keep = near >= floor
     return idx[keep], scores[keep]
 

@@ -96,7 +96,7 @@ class LexicalIndex:
         many = sum(len(idx) for idx, _ in hits)
         if many * 16 >= self.size:  # sorting them would cost more than a pass over every document
             out = self.scores(query)
-            found = np.flatnonzero(out)
+            found = np.flatnonzero(out != 0)  # (of a boolean array: several times faster than of floats)
             return found, out[found]
         found, at = np.unique(np.concatenate([idx for idx, _ in hits]), return_inverse=True)
         values = np.zeros(len(found), dtype=np.float32)

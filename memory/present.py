@@ -26,6 +26,7 @@ import numpy as np
 from bot.core.localtime import snowflake_time
 from bot.core.pipeline import Incoming
 from database.records import PromptData
+from memory.embeddings import row_max
 from memory.episodes import ExcerptIndex
 from memory.facts import FactIndex
 
@@ -114,5 +115,5 @@ class MemoryVectors:
         vectors = [v for m in memories if (v := self.vectors.get(m)) is not None and v.size == index.dim]
         if not vectors or not len(index.positions):
             return None
-        shown: np.ndarray = index.scores_of(np.stack(vectors)).max(axis=1) >= threshold
+        shown: np.ndarray = row_max(index.scores_of(np.stack(vectors))) >= threshold
         return shown

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import memory.recall
 from bot.core.config import MemorySettings
 from bot.core.tokens import count_tokens
 from database.records import ConsolidationBatch, FactRow, NewFact
@@ -246,9 +248,18 @@ class KeyedEmbedder:
         return np.vstack([self.vectors[int(re.search(r"(\d+)", s)[1])] for s in sentences])  # type: ignore[index]
 
 
-async def test_recall_among_thousands_of_facts_reads_their_vectors_once(store: Store) -> None:
+async def test_recall_among_thousands_of_facts_reads_their_vectors_once(store: Store,
+                                                                       monkeypatch: Any) -> None:
     n, budget = 3000, 60
     embedder = KeyedEmbedder(n)
+    scored_in: list[str] = []  # the threads recall scored in: past THREAD_ITEMS, never the event loop's
+    choose_both = memory.recall.choose_both
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        scored_in.append(threading.current_thread().name)
+        return choose_both(*args, **kwargs)
+
+    monkeypatch.setattr(memory.recall, "choose_both", spy)
     await store.people.ensure_user(USER_ID, "alice")
     await store.consolidation.commit_consolidation(ConsolidationBatch("finn", USER_ID, (), new_facts=tuple(
         NewFact(f"Alice remembers fact {i}", "other", to_bytes(embedder.vectors[i]), private=i % 10 == 0)
@@ -266,6 +277,7 @@ async def test_recall_among_thousands_of_facts_reads_their_vectors_once(store: S
                 if r.fact == "Alice remembers fact 10"]  # a DM fact, asked about in a channel
     assert cache.loads == 1  # 21 recalls, the vectors read and decoded once
     assert embedder.calls == 21  # only the messages (each with its topic, in the same call) were encoded
+    assert len(scored_in) == 21 and threading.main_thread().name not in scored_in
 
 
 # --------------------------------------------------------------------------- the model, warmed at start-up
