@@ -7,6 +7,7 @@ the outlets it is given (bot/discord/outlets.py), and the main character's reply
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -72,8 +73,13 @@ class MessageFlow:
                 if heard is None:
                     return
                 msg = heard
-            await self.swipes.moved_on(msg)  # the swipe buttons of the reply before go
-            results = await self.bot.replies.handle(msg, outlet_for)
+            # The swipe buttons of the reply before go, beside the reply rather than before it: nothing
+            # the reply reads depends on them (the alternative shown is in the history already).
+            moving_on = asyncio.ensure_future(self.swipes.moved_on(msg))
+            try:
+                results = await self.bot.replies.handle(msg, outlet_for)
+            finally:
+                await moving_on
             await self.swipes.offer(msg, results, message)
             spoken = [r for r in results if r.speaker == self.bot.engine.character_key]
             if spoken and self.bot.voice.speaks_after(voice_message=voice_message):

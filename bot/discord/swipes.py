@@ -116,9 +116,9 @@ class SwipeDesk:
             if hook is None:  # said by the bot account as "**Name:** ...": not swapped in place
                 return
             webhook_id = hook.id
-        for record in await self.swipes.close_channel(msg.channel_id):  # an older reply is no longer latest
+        closed, offered = await self.swipes.offer(msg, result, webhook_id)
+        for record in closed:  # an older reply is no longer latest
             self.beside(self.strip(record))
-        offered = await self.swipes.offer(msg, result, webhook_id)
         if offered is None:
             return
         if self.channels is not None:
