@@ -205,22 +205,10 @@ class Conversations:
                              {**key, "summary": "", "updated_at": now, "revision": 0})
                 row = conn.execute(q["conversation_locked"], key).one()
             cid, before = int(row[0]), int(row[1])
-            ids = [
-                int(
-                    conn.execute(
-                        q["turn_insert"],
-                        {
-                            "conversation_id": cid,
-                            "role": turn.role,
-                            "content": turn.content,
-                            "tokens": turn.tokens,
-                            "discord_message_id": turn.discord_message_id,
-                            "created_at": now,
-                        },
-                    ).one()[0]
-                )
-                for turn in turns
-            ]
+            rows = [{"conversation_id": cid, "role": turn.role, "content": turn.content,
+                     "tokens": turn.tokens, "discord_message_id": turn.discord_message_id, "created_at": now}
+                    for turn in turns]
+            ids = [int(r[0]) for r in conn.execute(q["turn_insert"], rows).all()]
             after = conn.execute(q["conversation_touch"],
                                  {"conversation_id": cid, "touched_at": now}).one()[0]
             return cid, before, int(after), ids

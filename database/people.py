@@ -100,6 +100,13 @@ class People:
         q = self._q
 
         def write(conn: Connection) -> int:
+            # The common case in one statement: someone not silent that long (or no expiry) is moved on.
+            recent = update(User).where(User.id == user_id).values(last_interaction=now)
+            if forget_before is not None:
+                recent = recent.where(or_(User.last_interaction.is_(None),
+                                          User.last_interaction >= forget_before))
+            if conn.execute(recent).rowcount:
+                return 0
             previous = conn.execute(q["last_interaction"], {"user_id": user_id}).scalar()
             gone = 0
             if forget_before is not None and previous is not None and as_utc(previous) < forget_before:

@@ -207,7 +207,8 @@ def build_statements(dialect: Dialect) -> Statements:
             ["character", "user_id", "scope", "summary", "updated_at", "revision"],
         ),
         "turn_insert": (
-            insert(HistoryMessage).returning(HistoryMessage.id),
+            # One statement for the exchange's turns; their ids in the order given.
+            insert(HistoryMessage).returning(HistoryMessage.id, sort_by_parameter_order=True),
             ["conversation_id", "role", "content", "tokens", "discord_message_id", "created_at"],
         ),
         "conversation_touch": (

@@ -83,11 +83,12 @@ class Swipes:
         self.conversations = conversations
 
     async def open(self, record: SwipeRecord) -> None:
-        await self.db.write(lambda conn: conn.execute(self.db.insert(SwipeSet).values(
+        # Shared: issued with the channel's close and the expiry's timer, all three go in one transaction.
+        await self.db.write_shared(lambda conn: conn.execute(self.db.insert(SwipeSet).values(
             message_id=record.message_id, character=record.character, user_id=record.user_id,
             scope=record.scope, channel_id=record.channel_id, guild_id=record.guild_id,
             webhook_id=record.webhook_id, turn_id=record.turn_id, alternatives=list(record.alternatives),
-            shown=record.shown, open=True, closes_at=record.closes_at).on_conflict_do_nothing()))
+            shown=record.shown, open=True, closes_at=record.closes_at).on_conflict_do_nothing()), single=True)
 
     async def get(self, message_id: int) -> SwipeRecord | None:
         row = await self.db.first(select(*COLUMNS).where(SwipeSet.message_id == message_id))
@@ -147,4 +148,4 @@ class Swipes:
                 conn.execute(delete(SwipeSet).where(SwipeSet.message_id.in_([r.message_id for r in rows])))
             return rows
 
-        return await self.db.write(write)
+        return await self.db.write_shared(write)

@@ -74,9 +74,11 @@ class TimerRows:
         text = json.dumps(payload)
         ins = self.db.insert(ScheduledJob).values(name=key, kind=kind, payload=text, next_due=due,
                                                   last_run=None, last_result="", updated_at=utcnow())
-        await self.db.change(ins.on_conflict_do_update(
+        statement = ins.on_conflict_do_update(
             index_elements=[ScheduledJob.name],
-            set_={"kind": kind, "payload": text, "next_due": due, "updated_at": utcnow()}))
+            set_={"kind": kind, "payload": text, "next_due": due, "updated_at": utcnow()})
+        # Shared: a timer armed beside other small writes (a reply's swipes) joins their transaction.
+        await self.db.write_shared(lambda conn: conn.execute(statement), single=True)
 
     async def due(self, rounds: Collection[str], kinds: Collection[str], now: datetime,
                   limit: int = 50) -> list[TimerRow]:

@@ -11,7 +11,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,14 @@ import pytest
 from bot.core.config import PROJECT_ROOT, load_settings
 from bot.core.config.sections import ClusterSettings, parse_shard_ids
 from bot.core.errors import ConfigError
-from bot.runtime.cluster import Cluster, describe_shards, format_nodes
+from bot.runtime.cluster import (
+    Cluster,
+    ClusterNews,
+    Handler,
+    cache_invalidation,
+    describe_shards,
+    format_nodes,
+)
 from database.cluster import NodeRow
 from database.refreshing import CacheChanges
 from database.store import Store
@@ -97,10 +104,17 @@ def test_status_report_names_the_leader_and_the_silent() -> None:
     assert "no Kindred process" in format_nodes([], now, 5.0)
 
 
+def cluster_of(store: Store, settings: ClusterSettings, key: str, *, shard_ids: tuple[int, ...] | None,
+               shard_count: int, heard: Mapping[str, Sequence[Handler]] | None = None) -> Cluster:
+    """One process's cluster membership, built as the composition root builds it."""
+    news = ClusterNews(store, key, shard_ids=shard_ids, shard_count=shard_count)
+    return Cluster(news, settings, heard=heard)
+
+
 async def test_on_sqlite_the_one_process_leads_and_signals_go_nowhere(tmp_path: Path) -> None:
     store = await Store(f"sqlite+aiosqlite:///{tmp_path / 'k.db'}").open()
     ran: list[str] = []
-    cluster = Cluster(store, ClusterSettings(), "finn", shard_ids=None, shard_count=1)
+    cluster = cluster_of(store, ClusterSettings(), "finn", shard_ids=None, shard_count=1)
 
     async def hook() -> None:
         ran.append("lead")
@@ -141,13 +155,11 @@ async def _close(clusters: list[Cluster], stores: list[Store]) -> None:
 async def test_one_leader_failover_and_signals_between_processes(pg_url: str) -> None:
     fast = ClusterSettings(leader_failover_seconds=1.5, cluster_heartbeat_seconds=0.5)
     stores = [await Store(pg_url).open(), await Store(pg_url).open()]
-    clusters = [Cluster(s, fast, "finn", shard_ids=(i * 2, i * 2 + 1), shard_count=4)
-                for i, s in enumerate(stores)]
     led: list[int] = []
     heard: list[tuple[int, dict[str, Any]]] = []
     hooks = []
     signals: list[dict[str, tuple[Any, ...]]] = []
-    for i in range(len(clusters)):
+    for i in range(len(stores)):
         async def hook(i: int = i) -> None:
             led.append(i)
 
@@ -156,9 +168,11 @@ async def test_one_leader_failover_and_signals_between_processes(pg_url: str) ->
 
         hooks.append(hook)
         signals.append({"invalidate": (on_signal,)})
+    clusters = [cluster_of(s, fast, "finn", shard_ids=(i * 2, i * 2 + 1), shard_count=4, heard=signals[i])
+                for i, s in enumerate(stores)]
     try:
-        await clusters[0].start(lead_work=(hooks[0],), heard=signals[0])
-        await clusters[1].start(lead_work=(hooks[1],), heard=signals[1])
+        await clusters[0].start(lead_work=(hooks[0],))
+        await clusters[1].start(lead_work=(hooks[1],))
         assert clusters[0].leading and not clusters[1].leading and led == [0]
         # A signal reaches the other process, not the sender.
         assert await clusters[0].publish("invalidate", what="server", id=7)
@@ -193,15 +207,16 @@ async def test_signals_sent_together_all_arrive_and_the_session_stays_up(pg_url:
     session for a dead one (a leader would give up its lock)."""
     stores = [await Store(pg_url).open(), await Store(pg_url).open()]
     slow = ClusterSettings(cluster_heartbeat_seconds=300)  # no heartbeat count during the test
-    clusters = [Cluster(s, slow, "finn", shard_ids=(i,), shard_count=2) for i, s in enumerate(stores)]
     heard: list[int] = []
 
     async def on_posted(message: dict[str, Any]) -> None:
         heard.append(int(message["message_id"]))
 
+    clusters = [cluster_of(s, slow, "finn", shard_ids=(i,), shard_count=2, heard=heard_by)
+                for i, (s, heard_by) in enumerate(zip(stores, ({}, {"posted": (on_posted,)}), strict=True))]
     try:
-        for cluster, heard_by in zip(clusters, ({}, {"posted": (on_posted,)}), strict=True):
-            await cluster.start(heard=heard_by)
+        for cluster in clusters:
+            await cluster.start()
         # The first counted no one at its start; the second's hello tells it at once (the heartbeat's
         # count comes far later), so news only peers need is not dropped meanwhile.
         await eventually(check(lambda: clusters[0].peers), "the newcomer's hello")
@@ -236,11 +251,13 @@ async def test_cluster_signals_invalidate_the_other_process_caches(pg_url: str) 
     message in the other: the store notes the change, its cluster tells the others."""
     fast = ClusterSettings(leader_failover_seconds=3, cluster_heartbeat_seconds=1)
     stores = [await Store(pg_url).open(), await Store(pg_url).open()]
-    clusters = [Cluster(s, fast, "finn", shard_ids=(i,), shard_count=2) for i, s in enumerate(stores)]
+    clusters = [cluster_of(s, fast, "finn", shard_ids=(i,), shard_count=2, heard=heard_by)
+                for i, (s, heard_by) in enumerate(zip(
+                    stores, ({}, {"invalidate": (cache_invalidation(stores[1]),)}), strict=True))]
     guild = 42
     try:
-        for cluster, heard_by in zip(clusters, ({}, {"invalidate": (clusters[1].invalidate,)}), strict=True):
-            await cluster.start(heard=heard_by)
+        for cluster in clusters:
+            await cluster.start()
         assert (await stores[1].servers.get(guild)).guild_id == guild  # cached in process 2
         assert (await stores[1].servers.get(guild)).vote_count is None
         changed = await stores[0].servers.update(guild, vote_count=1)
@@ -441,7 +458,7 @@ async def test_a_turn_answered_in_another_process_ends_the_wait_at_once(db_url: 
 
     h = await make_harness(turn_wait_after_human="30")
     other_store = await Store(db_url).open()
-    other = Cluster(other_store, ClusterSettings(), "atlas", shard_ids=(1,), shard_count=2)
+    other = cluster_of(other_store, ClusterSettings(), "atlas", shard_ids=(1,), shard_count=2)
     await other.start()
     try:
         msg = Incoming(10_000, CHANNEL_ID, USER_ID, "alice", "Atlas, then Finn: hello!",
@@ -472,8 +489,9 @@ async def test_the_custom_status_is_shared_with_the_clusters_other_processes(db_
     async def on_status(message: dict[str, Any]) -> None:
         heard.append(message)
 
-    other = Cluster(other_store, ClusterSettings(), h.bot.engine.character_key, shard_ids=(1,), shard_count=2)
-    await other.start(heard={"status": (on_status,)})
+    other = cluster_of(other_store, ClusterSettings(), h.bot.engine.character_key, shard_ids=(1,),
+                       shard_count=2, heard={"status": (on_status,)})
+    await other.start()
     try:
         assert await other.publish("status", text="Mending nets at dusk")
         await h.discord.wait_for(lambda d: d.custom_status() == "Mending nets at dusk",

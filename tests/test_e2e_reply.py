@@ -228,6 +228,30 @@ async def test_the_exchange_is_stored_with_its_consent_read_in_one_unit(harness:
     assert usage < units.index(exchange)
 
 
+async def test_a_dm_exchange_runs_a_bounded_number_of_statements(harness: Harness) -> None:
+    """A DM exchange after the first (the person and the conversation exist) stays within its statements and
+    commits on SQLite: the writes after the reply share their transactions, the turns go in one execute, and
+    the last interaction moves in one statement."""
+    db = harness.store.db
+    if not db.is_sqlite:
+        pytest.skip("read from SQLite's own statement trace")
+    harness.claude.script("Hello there!", model="claude-test-default")
+    harness.claude.script("Hello again!", model="claude-test-default")
+    sent = await harness.dm("hi finn")
+    channel = int(sent["channel_id"])
+    await harness.replies(channel)
+    await harness.settled()
+    async with sqlite_statements(db) as statements:
+        await harness.dm("how are you finn")
+        await harness.replies(channel, 2)
+        await harness.settled()
+    lines = [" ".join(s.split()) for s in statements]
+    # SQLite's trace shows a statement again for each trigger it fires: counted once.
+    run = [s for i, s in enumerate(lines) if s not in ("BEGIN", "COMMIT") and (i == 0 or lines[i - 1] != s)]
+    assert len(run) <= 28, "\n".join(run)
+    assert lines.count("COMMIT") <= 7, "\n".join(lines)
+
+
 async def test_a_replys_cost_is_stored_before_it_is_posted(harness: Harness) -> None:
     """The spending limits see a reply's model call at once: its usage row is committed when the call ends,
     before the typing delay and the post, not with the writes that follow the reply."""

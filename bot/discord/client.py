@@ -205,7 +205,7 @@ class KindredMixin:
             await self.load_extension(name)  # type: ignore[attr-defined]
         self.scheduler.start()
         # As leader (always, on SQLite), the lead work runs now.
-        await self.cluster.start(services.lead_work, services.heard)
+        await self.cluster.start(services.lead_work)
         services.heartbeat.start()  # the gateway's latency, read every heartbeat_interval_seconds
         if services.dashboard is not None:
             self.dashboard = services.dashboard

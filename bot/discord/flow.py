@@ -7,6 +7,7 @@ the outlets it is given (bot/discord/outlets.py), and the main character's reply
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,6 +22,7 @@ from bot.discord.voice import hear, speak_reply, voice_attachment, with_voice_pl
 if TYPE_CHECKING:
     from bot.reply.sequence import ReplySequence
     from bot.runtime.lifecycle import InFlight
+    from database.swipes import SwipeRecord
 
 
 class Bot(VoiceBot, Protocol):
@@ -33,7 +35,9 @@ class Bot(VoiceBot, Protocol):
 class Swipes(Protocol):
     """The swipe buttons (bot/discord/swipes.py's desk, which reads this module's places)."""
 
-    async def moved_on(self, msg: Incoming) -> None: ...
+    async def moved_on(self, msg: Incoming) -> list[SwipeRecord]: ...
+
+    def take_off(self, closed: list[SwipeRecord]) -> None: ...
 
     async def offer(self, msg: Incoming, results: list[ReplyResult], message: discord.Message) -> None: ...
 
@@ -72,8 +76,14 @@ class MessageFlow:
                 if heard is None:
                     return
                 msg = heard
-            await self.swipes.moved_on(msg)  # the swipe buttons of the reply before go
-            results = await self.bot.replies.handle(msg, outlet_for)
+            # The swipes of the reply before close beside the reply rather than before it (nothing the
+            # reply reads depends on them: the alternative shown is in the history already), and their
+            # buttons' edits go out once it is handled: a press meanwhile finds them closed.
+            moving_on = asyncio.ensure_future(self.swipes.moved_on(msg))
+            try:
+                results = await self.bot.replies.handle(msg, outlet_for)
+            finally:
+                self.swipes.take_off(await moving_on)
             await self.swipes.offer(msg, results, message)
             spoken = [r for r in results if r.speaker == self.bot.engine.character_key]
             if spoken and self.bot.voice.speaks_after(voice_message=voice_message):

@@ -90,17 +90,21 @@ class SwipeDesk:
 
     # -- the conversation moves on
 
-    async def moved_on(self, msg: Incoming) -> None:
-        """A message arrived in a channel: the buttons there go, each reply keeping the alternative shown
-        (already in the history). Only the database is awaited; the edits go out beside the reply."""
+    async def moved_on(self, msg: Incoming) -> list[SwipeRecord]:
+        """A message arrived in a channel: the swipes there close, each reply keeping the alternative shown
+        (already in the history); the ones closed, whose buttons :meth:`take_off` removes."""
         if msg.author_id in self.swipes.engine.own_author_ids:
-            return
+            return []
         if self.channels is None:
             self.channels = set(await self.swipes.open_channels())
         if msg.channel_id not in self.channels:
-            return
+            return []
         self.channels.discard(msg.channel_id)
-        for record in await self.swipes.close_channel(msg.channel_id):
+        return await self.swipes.close_channel(msg.channel_id)
+
+    def take_off(self, closed: list[SwipeRecord]) -> None:
+        """The buttons of the swipes closed go, in edits beside the reply."""
+        for record in closed:
             self.beside(self.strip(record))
 
     async def offer(self, msg: Incoming, results: list[ReplyResult], message: discord.Message) -> None:
@@ -116,9 +120,9 @@ class SwipeDesk:
             if hook is None:  # said by the bot account as "**Name:** ...": not swapped in place
                 return
             webhook_id = hook.id
-        for record in await self.swipes.close_channel(msg.channel_id):  # an older reply is no longer latest
+        closed, offered = await self.swipes.offer(msg, result, webhook_id)
+        for record in closed:  # an older reply is no longer latest
             self.beside(self.strip(record))
-        offered = await self.swipes.offer(msg, result, webhook_id)
         if offered is None:
             return
         if self.channels is not None:

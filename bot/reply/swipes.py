@@ -12,6 +12,7 @@ next message arrives there, or when ``swipe_timeout_seconds`` ran out (a one-sho
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -92,9 +93,23 @@ class ReplySwipes:
         return None
 
     async def offer(self, msg: Incoming, result: ReplyResult, webhook_id: int | None = None,
-                    now: datetime | None = None) -> SwipeRecord | None:
-        """Open swipes on a reply just posted, when it is one message (a reply split over several cannot be
-        swapped in place). None: not offered."""
+                    now: datetime | None = None) -> tuple[list[SwipeRecord], SwipeRecord | None]:
+        """A reply was just posted: the channel's older swipes close (the ones closed are returned first),
+        and swipes open on this reply when it is one message (a reply split over several cannot be swapped
+        in place; None: not offered)."""
+        record = self._offered(msg, result, webhook_id, now or datetime.now(UTC))
+        closing = self.store.swipes.close_in_channel(msg.channel_id)
+        if record is None:
+            return await closing, None
+        # Issued together, they share one trip and one transaction, in this order (database/trips.py).
+        closed, _, _ = await asyncio.gather(
+            closing, self.store.swipes.open(record),
+            self.timers.at(TIMER, timer_key(record.message_id), record.closes_at,
+                           {"message": record.message_id}))
+        return closed, record
+
+    def _offered(self, msg: Incoming, result: ReplyResult, webhook_id: int | None,
+                 now: datetime) -> SwipeRecord | None:
         if not result.ok or len(result.message_ids) != 1 or result.message_ids[0] is None:
             return None
         if len(result.turn_ids) < 2:  # not kept (the person is not remembered): nothing to answer again from
@@ -102,16 +117,10 @@ class ReplySwipes:
         character = result.speaker or self.engine.character_key
         if self.engine_of(character) is None:
             return None
-        now = now or datetime.now(UTC)
         # The stored answer is the exchange's last turn (after the message, and a greeting if there was one).
-        turn_id = result.turn_ids[-1]
-        record = SwipeRecord(result.message_ids[0], character, msg.author_id, msg.scope, msg.channel_id,
-                             msg.guild_id, webhook_id, turn_id, (result.parts[0],), 0, True,
-                             now + timedelta(seconds=self.discord.swipe_timeout_seconds))
-        await self.store.swipes.open(record)
-        await self.timers.at(TIMER, timer_key(record.message_id), record.closes_at,
-                             {"message": record.message_id})
-        return record
+        return SwipeRecord(result.message_ids[0], character, msg.author_id, msg.scope, msg.channel_id,
+                           msg.guild_id, webhook_id, result.turn_ids[-1], (result.parts[0],), 0, True,
+                           now + timedelta(seconds=self.discord.swipe_timeout_seconds))
 
     async def of_message(self, message_id: int) -> SwipeRecord | None:
         return await self.store.swipes.get(message_id)

@@ -8,10 +8,11 @@
   process takes it on its next try, every ``leader_failover_seconds / 3``. Becoming leader runs the lead
   work handed to :meth:`Cluster.start` (e.g. a consolidation the dead leader missed). Every such job is
   idempotent or resumes from the database, so one cut short by the old leader is finished or safely redone.
-* **Signals.** ``publish(kind, ...)`` sends a JSON NOTIFY every process of the database hears (not the
-  sender); handlers registered with :meth:`on` run on each receiver: ``shutdown`` (the log channel's
-  ``shutdown?``), ``invalidate`` (an admin's edit of a cached server or channel setting), ``posted`` (a
-  character answered: another process waiting for its turn stops waiting), ``status``.
+* **Signals.** ``publish(kind, ...)`` (:class:`ClusterNews`) sends a JSON NOTIFY every process of the
+  database hears (not the sender); the handlers the :class:`Cluster` was built with run on each receiver:
+  ``shutdown`` (the log channel's ``shutdown?``), ``invalidate`` (an admin's edit of a cached server or
+  channel setting), ``posted`` (a character answered: another process waiting for its turn stops waiting),
+  ``status``.
 * **Rows.** Each process keeps its row in ``cluster_nodes`` fresh every ``cluster_heartbeat_seconds``
   (`main.py cluster status`).
 
@@ -67,32 +68,29 @@ def describe_shards(shard_ids: tuple[int, ...] | None, shard_count: int) -> str:
 LeadWork = Callable[[], Awaitable[object]]  # what it returns is not read
 
 
-class Cluster:
-    def __init__(self, store: Store, settings: ClusterSettings, character_key: str, *,
-                 shard_ids: tuple[int, ...] | None, shard_count: int) -> None:
+class ClusterNews:
+    """What this process tells the cluster's other processes, and who it is to them (its node id, its
+    shards). Built before the features that send news (the feelings, the status, a post), which the
+    :class:`Cluster` that hears the others' news is then given, already built, with its handlers."""
+
+    def __init__(self, store: Store, character_key: str, *, shard_ids: tuple[int, ...] | None,
+                 shard_count: int) -> None:
         self.store = store
-        self.settings = settings
         self.character = character_key
         self.shards = describe_shards(shard_ids, shard_count)
         self.shard_count = shard_count
         self.node_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-        self.leading = False
         # Other live processes on the database, as of the last heartbeat: signals that only matter to them
         # (a post, a feeling) are not sent into an empty room on every message.
         self.peers = 0
-        self._lead_work: tuple[LeadWork, ...] = ()
-        self._signals: Mapping[str, Sequence[Handler]] = {}
-        self._link = store.cluster_link()
-        self._key = lock_key(f"leader:{character_key}")
-        self._loop_task: asyncio.Task[None] | None = None
-        self._passing_on: asyncio.Task[None] | None = None  # the store's cache changes, told to the others
-        self._tasks: set[asyncio.Task[object]] = set()
-        self._closed = False
+        self.link = store.cluster_link()
+        self.closed = False
+        self.tasks: set[asyncio.Task[object]] = set()
 
     @property
     def shared(self) -> bool:
         """Whether other processes may share this database (PostgreSQL)."""
-        return self._link is not None
+        return self.link is not None
 
     def posted(self, name: Callable[[], str]) -> TurnListener:
         """A turn observer of one character's replies (``name``: its name, read live): it answered, so a
@@ -118,6 +116,69 @@ class Cluster:
         self.publish_soon("state", key=key)
         return ""
 
+    async def publish(self, kind: str, **data: Json) -> bool:
+        """Tell every other process of the database; False when there is none or the link is down."""
+        if self.link is None or not self.link.alive:
+            return False
+        try:
+            await self.link.notify({"kind": kind, "node": self.node_id, "character": self.character, **data})
+            return True
+        except Exception as exc:
+            log.warning("cluster: could not send a %s signal (%s)", kind, exc)
+            return False
+
+    def publish_soon(self, kind: str, *, peers_only: bool = False, **data: Json) -> None:
+        """publish() from code that cannot wait (a repository's change callback, a reply's aftermath).
+        ``peers_only``: not when no other process was alive at the last heartbeat (news that only matters
+        to a process already running, unlike a shutdown)."""
+        if self.link is None or self.closed or (peers_only and not self.peers):
+            return
+        task = asyncio.get_running_loop().create_task(self.publish(kind, **data))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+def cache_invalidation(store: Store) -> Handler:
+    """The handler of another process's ``invalidate``: it changed a server's settings or a place's
+    activation, so our cached copy goes."""
+    async def invalidate(message: JsonObject) -> None:
+        if message.get("what") == "server":
+            store.servers.forget(int(message.get("id") or 0))
+        else:
+            store.places.forget()
+
+    return invalidate
+
+
+class Cluster:
+    def __init__(self, news: ClusterNews, settings: ClusterSettings, *,
+                 heard: Mapping[str, Sequence[Handler]] | None = None) -> None:
+        """``news``: what this process tells the others; ``heard``: what each kind of signal from the
+        others is handed to (the composition root's list; a kind not in it is ignored)."""
+        self.news = news
+        self.store = news.store
+        self.settings = settings
+        self.character = news.character
+        self.shards = news.shards
+        self.node_id = news.node_id
+        self.leading = False
+        self.publish = news.publish
+        self._lead_work: tuple[LeadWork, ...] = ()
+        self._signals: Mapping[str, Sequence[Handler]] = dict(heard or {})
+        self._link = news.link
+        self._key = lock_key(f"leader:{news.character}")
+        self._loop_task: asyncio.Task[None] | None = None
+        self._passing_on: asyncio.Task[None] | None = None  # the store's cache changes, told to the others
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    @property
+    def shared(self) -> bool:
+        return self.news.shared
+
+    @property
+    def peers(self) -> int:
+        return self.news.peers
+
     async def _pass_on_cache_changes(self) -> None:
         """A server's settings or a place's activation changed in this process (the store notes it,
         database/refreshing.py ``CacheChanges``): the others drop their cached copies (they read the
@@ -129,26 +190,15 @@ class Cluster:
     def _publish_cache_changes(self) -> None:
         servers, places = self.store.changes.take()
         for guild_id in sorted(servers):
-            self.publish_soon("invalidate", what="server", id=guild_id)
+            self.news.publish_soon("invalidate", what="server", id=guild_id)
         if places:
-            self.publish_soon("invalidate", what="places")
+            self.news.publish_soon("invalidate", what="places")
 
-    async def invalidate(self, message: JsonObject) -> None:
-        """Another process changed a server's settings or a place's activation: our cached copy goes."""
-        if message.get("what") == "server":
-            self.store.servers.forget(int(message.get("id") or 0))
-        else:
-            self.store.places.forget()
-
-    async def start(self, lead_work: Sequence[LeadWork] = (),
-                    heard: Mapping[str, Sequence[Handler]] | None = None) -> None:
-        """Join the cluster; ``lead_work`` runs, in order, each time this process becomes its leader;
-        ``heard``: what each kind of signal from the other processes is handed to (the composition root's
-        list; a kind not in it is ignored)."""
+    async def start(self, lead_work: Sequence[LeadWork] = ()) -> None:
+        """Join the cluster; ``lead_work`` runs, in order, each time this process becomes its leader."""
         self._lead_work = tuple(lead_work)
-        self._signals = dict(heard or {})
         await self.store.cluster.register(self.node_id, self.character, socket.gethostname(), os.getpid(),
-                                          self.shards, self.shard_count)
+                                          self.shards, self.news.shard_count)
         if self._link is None:
             await self._become_leader()
         else:
@@ -187,7 +237,7 @@ class Cluster:
     async def _count_peers(self) -> None:
         if self._link is not None:
             silent = timedelta(seconds=3 * self.settings.cluster_heartbeat_seconds)
-            self.peers = await self.store.cluster.others_alive(self.node_id, datetime.now(UTC) - silent)
+            self.news.peers = await self.store.cluster.others_alive(self.node_id, datetime.now(UTC) - silent)
 
     async def _check_link(self) -> None:
         if self._link is None:
@@ -224,11 +274,11 @@ class Cluster:
                 log.exception("cluster: work on becoming leader failed")
 
     def _heard(self, message: JsonObject) -> None:
-        if message.get("node") == self.node_id or self._closed:
+        if message.get("node") == self.node_id or self.news.closed:
             return
         # Another process spoke: it is alive now, whatever the last heartbeat counted (a newcomer's hello
         # reaches us before our next count, and peers-only news sent meanwhile would be lost).
-        self.peers = max(self.peers, 1)
+        self.news.peers = max(self.news.peers, 1)
         for handler in self._signals.get(str(message.get("kind")), ()):
             task = asyncio.get_running_loop().create_task(self._handle(handler, message))
             self._tasks.add(task)
@@ -241,29 +291,8 @@ class Cluster:
         except Exception:
             log.exception("cluster: handling a %s signal failed", message.get("kind"))
 
-    async def publish(self, kind: str, **data: Json) -> bool:
-        """Tell every other process of the database; False when there is none or the link is down."""
-        if self._link is None or not self._link.alive:
-            return False
-        try:
-            await self._link.notify({"kind": kind, "node": self.node_id, "character": self.character, **data})
-            return True
-        except Exception as exc:
-            log.warning("cluster: could not send a %s signal (%s)", kind, exc)
-            return False
-
-    def publish_soon(self, kind: str, *, peers_only: bool = False, **data: Json) -> None:
-        """publish() from code that cannot wait (a repository's change callback, a reply's aftermath).
-        ``peers_only``: not when no other process was alive at the last heartbeat (news that only matters
-        to a process already running, unlike a shutdown)."""
-        if self._link is None or self._closed or (peers_only and not self.peers):
-            return
-        task = asyncio.get_running_loop().create_task(self.publish(kind, **data))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def close(self) -> None:
-        if self._closed:
+        if self.news.closed:
             return
         for task in (self._loop_task, self._passing_on):
             if task is not None:
@@ -271,9 +300,10 @@ class Cluster:
                 await asyncio.gather(task, return_exceptions=True)
         if self._passing_on is not None:
             self._publish_cache_changes()  # a change made since the last pass is told all the same
-        self._closed = True
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=5)
+        self.news.closed = True
+        tasks = self._tasks | self.news.tasks
+        if tasks:
+            await asyncio.wait(list(tasks), timeout=5)
         try:
             if self.leading and self._link is not None:
                 await self._link.unlock(self._key)  # the next leader need not wait for our session to end

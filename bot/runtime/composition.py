@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -69,7 +69,7 @@ from bot.reply.recovery import LateReplies, ReplyRecovery
 from bot.reply.sequence import ReplySequence, Solo
 from bot.reply.swipes import TIMER as SWIPE_TIMER
 from bot.reply.swipes import ReplySwipes, SwipeBoard
-from bot.runtime.cluster import Cluster, Handler, LeadWork
+from bot.runtime.cluster import Cluster, ClusterNews, Handler, LeadWork, cache_invalidation
 from bot.runtime.jobs import MemoryJobs, Scheduler, scheduled_jobs
 from bot.runtime.reloader import ConfigReloader
 from bot.runtime.voice import VoiceService
@@ -159,7 +159,6 @@ class Services:
     memory_jobs: MemoryJobs
     scheduler: Scheduler
     lead_work: tuple[LeadWork, ...]  # run on becoming the cluster's leader (Cluster.start)
-    heard: Mapping[str, tuple[Handler, ...]]  # what each signal of the cluster's others goes to (idem)
     reloader: ConfigReloader
     timers: Dispatcher
     heartbeat: Heartbeat  # the gateway's latency, read every heartbeat_interval_seconds
@@ -170,7 +169,7 @@ class Services:
     asking: Asking  # /ask and the message menus, wherever the app is installed
     faces: Faces  # a face per server (/bot face)
     own_faces: CharacterFaces  # the character's own face in each server, by the stage reached there
-    dashboard: Dashboard | None = None
+    dashboard: Dashboard | None  # served when dashboard_port asks for it
 
     @property
     def engines(self) -> list[ReplyEngine]:
@@ -251,15 +250,16 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
         token_factor=ReplyTokenFactor(holder.follow(ModelSettings), models))
     # Who may be remembered: one consent for every character, handed to each engine as it is built.
     consent = Consent(store.servers, store.people, settings.memory.memory_consent)
-    cluster = Cluster(store, holder.follow(ClusterSettings), key,
-                      shard_ids=settings.shard_id_list, shard_count=settings.discord.shard_count)
+    # What this process tells the cluster's others; the Cluster that hears theirs is built once its
+    # handlers (the engines, alive) are.
+    news = ClusterNews(store, key, shard_ids=settings.shard_id_list, shard_count=settings.discord.shard_count)
     # Our own accounts (the bot user, logged in by now; the cast's webhooks as they are made): our own posts
     # never count as another character's.
     accounts = OwnAccounts(edge.own_user_id)
     counters = ActivityRecorder(store.stats, key)
     keys = [key, *(folder.name for folder in settings.ensemble_dirs)]
     alive_parts = AliveParts(store, holder.follow(AliveSettings), consent, keys, edge.alive_side, accounts,
-                             mirror=mirror.emit, share_feelings=cluster.share_feelings)
+                             mirror=mirror.emit, share_feelings=news.share_feelings)
     late = LateReplies()  # owed since before a restart: their prompt says so (bot/reply/recovery.py)
     policies = ServerPolicies(settings, store.servers)  # each server's /settings over the global ones
     live = compose_live_feed() if settings.dashboard.dashboard_port else None
@@ -280,7 +280,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
                       LanguageHint(policies),  # the server's language, as /settings says
                       late),
         reply_filters=(alive_parts.render,),
-        turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), cluster.posted(names.name),
+        turn_observers=(counters.on_turn, *alive_parts.turn_observers(key), news.posted(names.name),
                         own_faces.on_turn),
         # what the model may use while writing: reminders (in DMs, and where switched on), then the server's
         # tools (member info, events, this channel's log, a reaction), where switched on
@@ -299,7 +299,7 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     await seed_identity(store, settings.character_dir, engine.character_key)
     ensemble = await compose_ensemble(settings, holder.follow(EnsembleSettings), store, claude, character,
                                       engine, accounts, consent, memory, alive_parts, counters,
-                                      (LanguageHint(policies), late), cluster)
+                                      (LanguageHint(policies), late), news)
     members = [m.engine for m in ensemble.members[1:]] if ensemble is not None else []
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine))
@@ -308,19 +308,22 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
     counters.start()
     # In a cluster each process speaks first in its own shards' channels (bot/alive/service.py).
-    shards = cluster.shards if settings.shard_id_list else ""
+    shards = news.shards if settings.shard_id_list else ""
     # The character's own initiative reads the store, the settings, the model client and the character
     # itself, never the engine; its text goes through the same reply filters.
     speaker = Speaker(store, settings, claude, character, key, accounts, main.reply_filters)
     alive = Alive(speaker, alive_parts, edge.alive_side, holder.follow(AliveSettings), consent,
-                  mirror=mirror.emit, shards=shards, share_status=cluster.share_status)
+                  mirror=mirror.emit, shards=shards, share_status=news.share_status)
     await alive.start()
     # An admin's /state edit of a feelings key takes effect at once, here and in the cluster's other
     # processes.
     admin = AdminTools(store, holder.follow(ModelSettings), holder.follow(StorageSettings),
                        engine.character_key, mirror, embed=memory.embed,
-                       state_changed=(alive.state_changed, cluster.share_state_edit))
+                       state_changed=(alive.state_changed, news.share_state_edit))
     await admin.verbose.load()  # verbose mode as the admins last left it
+    engines = [engine, *members]
+    cluster = Cluster(news, holder.follow(ClusterSettings),
+                      heard=cluster_signals(store, engines, alive, edge))
     memory_jobs = MemoryJobs(memory, holder.follow(MemorySettings), holder.follow(StorageSettings), cluster,
                              mirror.emit, report=mirror.report, after_daily=alive.after_consolidation)
     scheduler = Scheduler(scheduled_jobs(holder.follow(MemorySettings), memory_jobs), skip=skip_jobs)
@@ -340,23 +343,21 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     ], handlers={POLL_TIMER: polls.close_due, SWIPE_TIMER: swipes.expire, FACE_TIMER: faces.apply_due,
                  REMINDER_TIMER: ReminderDelivery(
         speaker, edge.alive_side, alive_parts.time, engine.keeper.locks, mirror=mirror.emit).deliver})
-    engines = [engine, *members]
-    heard = cluster_signals(cluster, engines, alive, edge)
     # config.env and the character files, applied live when they change (setup_hook starts it last).
     reloader = ConfigReloader(holder, [e.character for e in engines], IdentitySeeds(store, engines).reseed)
     conversation = ConversationTools(engine, store, holder.follow(MemorySettings))
+    dashboard = compose_dashboard(settings, edge, live, store, engine, memory, admin, claude) \
+        if live is not None else None
     services = Services(store=store, claude=claude, voice=voice, engine=engine, access=access, limits=limits,
                         cluster=cluster, ensemble=ensemble, replies=replies, recovery=recovery, memory=memory,
                         admin=admin, counters=counters, alive=alive, memory_jobs=memory_jobs,
-                        scheduler=scheduler, lead_work=lead_work, heard=heard, reloader=reloader,
+                        scheduler=scheduler, lead_work=lead_work, reloader=reloader,
                         timers=dispatcher,
                         heartbeat=Heartbeat(holder.follow(DiscordSettings), edge.latencies, edge.post_to_log),
                         tools=ServerTools.on(store, polls),
                         conversation=conversation, asking=Asking(engine, conversation),
                         reminders=reminders,
-                        swipes=swipes, faces=faces, own_faces=own_faces)
-    if live is not None:
-        services.dashboard = compose_dashboard(services, settings, edge, live)
+                        swipes=swipes, faces=faces, own_faces=own_faces, dashboard=dashboard)
     return services
 
 
@@ -364,7 +365,7 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
                            character: CharacterSource, engine: ReplyEngine, accounts: OwnAccounts,
                            consent: Consent, memory: MemoryService, alive: AliveParts,
                            counters: ActivityRecorder, instructions: tuple[PromptPart, ...],
-                           cluster: Cluster) -> Ensemble | None:
+                           news: ClusterNews) -> Ensemble | None:
     """The other characters this bot plays (``ensemble_characters``), each with its own engine; ``section``:
     the ensemble settings, following reloads. Every decision is announced on the main engine (its
     observers see the cast's); each character's replies get recall, its own summaries, feelings, the main
@@ -384,7 +385,7 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
                           *instructions),
             reply_filters=(alive.render,),
             turn_observers=(memory.keeper(key, source.current), counters.on_turn, *alive.turn_observers(key),
-                            cluster.posted(names.name)))
+                            news.posted(names.name)))
         member = ReplyEngine(settings, store, claude, source, character_key=key, features=features,
                              accounts=accounts.sharing_webhooks(), addressee=Addressee(names),
                              policies=engine.policies,
@@ -397,12 +398,12 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
     return ensemble
 
 
-def cluster_signals(cluster: Cluster, engines: list[ReplyEngine], alive: Alive,
+def cluster_signals(store: Store, engines: list[ReplyEngine], alive: Alive,
                     edge: Edge) -> dict[str, tuple[Handler, ...]]:
     """What this process does with each signal of the cluster's others (bot/runtime/cluster.py), handed to
-    :meth:`Cluster.start`: a shutdown for all, an admin's edit of a cached setting, a character's answer (a
-    process waiting for its turn in that channel goes on at once), and, as a cluster shares one character,
-    its feelings, an admin's /state edits and its custom status (shown on every shard)."""
+    the :class:`Cluster` as it is built: a shutdown for all, an admin's edit of a cached setting, a
+    character's answer (a process waiting for its turn in that channel goes on at once), and, as a cluster
+    shares one character, its feelings, an admin's /state edits and its custom status (on every shard)."""
     main_key = engines[0].character_key
 
     async def posted(message: JsonObject) -> None:
@@ -424,8 +425,9 @@ def cluster_signals(cluster: Cluster, engines: list[ReplyEngine], alive: Alive,
         if text is not None and message.get("character") == main_key:
             await edge.alive_side.show_status(text)
 
-    return {"shutdown": (edge.cluster_shutdown,), "invalidate": (cluster.invalidate,), "posted": (posted,),
-            "feelings": (feelings_heard,), "state": (state_heard,), "status": (status_heard,)}
+    return {"shutdown": (edge.cluster_shutdown,), "invalidate": (cache_invalidation(store),),
+            "posted": (posted,), "feelings": (feelings_heard,), "state": (state_heard,),
+            "status": (status_heard,)}
 
 
 class IdentitySeeds:
@@ -448,23 +450,22 @@ def compose_live_feed() -> LiveFeed:
     return LiveFeed()
 
 
-def compose_dashboard(services: Services, settings: Settings, edge: Edge, live: LiveFeed) -> Dashboard:
+def compose_dashboard(settings: Settings, edge: Edge, live: LiveFeed, store: Store, engine: ReplyEngine,
+                      memory: MemoryService, admin: AdminTools, claude: ClaudeClient) -> Dashboard:
     """The dashboard of a running bot (only when ``dashboard_port`` asks for it: Jinja2 and the pages):
     /forget_me's effect through the memory service (which also stops summaries in flight and drops cached
     facts), the admin tools with its embedder, the live stream of decisions (a decision observer of the
     main engine)."""
     from bot.operator.dashboard import Dashboard, DashboardContext, RunningBot
 
-    engine, memory = services.engine, services.memory
-
     async def forget(user_id: int) -> dict[str, int]:
         return dict(await memory.forget_user(user_id))
 
     context = DashboardContext(
-        settings=settings, store=services.store, character_key=engine.character_key,
+        settings=settings, store=store, character_key=engine.character_key,
         character_name=lambda: engine.persona.name,
-        tools=services.admin,  # the same edits as the slash commands
+        tools=admin,  # the same edits as the slash commands
         forget=forget,
-        bot=RunningBot(edge.started_at, edge.latencies, edge.guild_count, services.claude, live),
+        bot=RunningBot(edge.started_at, edge.latencies, edge.guild_count, claude, live),
     )
     return Dashboard(context, settings.dashboard.dashboard_host, settings.dashboard.dashboard_port)
