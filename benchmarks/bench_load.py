@@ -42,7 +42,7 @@ Target on this 2-core machine (issue 14): 500 messages/s sustained, p99 overhead
 Run: python -m benchmarks.bench_load [--quick] [--model busy|quiet] [--day] [--rate 500] [--seconds 20]
      [--guilds 40] [--interesting 0.05] [--zipf 1.1]
      [--addressed 0.05] [--processes 1|2] [--database-url URL]   (a SCRATCH database: it is emptied)
-     [--split] [--profile FILE] [--slowest N] [--bot kindred|bare|lean|both|all]
+     [--split] [--profile FILE] [--slowest N] [--bot kindred|bare|floor|lean|both|all]
 
 ``--bot bare`` runs benchmarks/bare_bot.py instead: bare discord.py doing only the wire work (a log row, and
 for an @mention the typing indicator, one Messages call and the reply): the yardstick. ``--bot floor`` is the
