@@ -215,6 +215,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"the bot did not connect; see {folder}/bot*.log")
         await asyncio.sleep(0.2)
     await asyncio.sleep(2.0)  # READY handled, guilds cached
+    for _ in range(60):  # and start-up's work in threads done (the embedding model, when preloaded)
+        before = sum(cpu_seconds(p.pid) for p in procs)
+        await asyncio.sleep(1.0)
+        if sum(cpu_seconds(p.pid) for p in procs) - before < 0.05 * len(procs):
+            break
 
     # The fakes' pauses would show as the bot's latency: their start-up heap out of the cyclic collector's
     # way, and no collection at all while they run (a full one over the thousands of messages they keep
