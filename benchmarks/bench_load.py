@@ -42,14 +42,16 @@ Target on this 2-core machine (issue 14): 500 messages/s sustained, p99 overhead
 Run: python -m benchmarks.bench_load [--quick] [--model busy|quiet] [--day] [--rate 500] [--seconds 20]
      [--guilds 40] [--interesting 0.05] [--zipf 1.1]
      [--addressed 0.05] [--processes 1|2] [--database-url URL]   (a SCRATCH database: it is emptied)
-     [--split] [--profile FILE] [--slowest N] [--bot kindred|bare|lean|both|all]
+     [--split] [--profile FILE] [--slowest N] [--bot kindred|bare|floor|lean|both|all]
 
 ``--bot bare`` runs benchmarks/bare_bot.py instead: bare discord.py doing only the wire work (a log row, and
-for an @mention the typing indicator, one Messages call and the reply). Its CPU per message is the floor
-that Kindred's figure is read against. ``--bot lean`` goes lower: the same bot with its chatter taken from
-the gateway's dict (no discord.py ``Message``) and logged in batches, the least any discord.py bot spends.
-``--bot both`` runs Kindred and then bare, ``--bot all`` Kindred, bare and lean, and each prints them side by
-side (on this VM the CPU figures drift by a third within an hour: read them against each other).
+for an @mention the typing indicator, one Messages call and the reply): the yardstick. ``--bot floor`` is the
+platform's: the same bot doing the least the mandated stack makes any bot do (each message one INSERT through
+SQLAlchemy's async engine and its tokens counted with tiktoken, the anthropic SDK's client for the reply, the
+embedding model as configured). ``--bot lean`` goes lower than bare (chatter taken from the gateway's dict,
+logged in batches). ``--bot both`` runs Kindred, bare and floor, ``--bot all`` lean too, and each prints
+their CPU per message and RSS side by side (on this VM the figures drift by a third within an hour: read
+them against each other).
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ BOT_ID = 800_000_000_000_000_001
 USERS = 20
 VOTE_WINDOW = 2.0  # the shipped vote_window_seconds
 TAG = re.compile(r"\bm(\d{7})\b")
-YARDSTICKS = {"bare": "bare discord.py", "lean": "lean discord.py"}  # --bot's yardsticks, as reported
+# --bot's yardsticks, as reported
+YARDSTICKS = {"bare": "bare discord.py", "floor": "the stack's floor", "lean": "lean discord.py"}
 # The quiet model's messages about Finn's interests (the fake votes yes on these) and its ordinary chatter.
 INTERESTING = ("how long should kelp tea steep?", "is the seafoam chai spicy today?",
                "what time is high tide at the pools tonight?", "the seagulls stole my chips again, any tips?",
@@ -198,9 +201,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ids = f"{p * per}-{p * per + per - 1}"
         out = (folder / f"bot{p}.log").open("wb")
         command = [sys.executable, "main.py", "--character", str(FINN), "--shard-ids", ids]
-        if args.bot in ("bare", "lean"):  # the yardsticks: the same wire work with bare discord.py
+        if args.bot in YARDSTICKS:  # the same wire work with bare discord.py (and the stack's floor)
             command = [sys.executable, "-m", "benchmarks.bare_bot", "--shard-ids", ids,
-                       *(["--lean"] if args.bot == "lean" else [])]
+                       *([f"--{args.bot}"] if args.bot != "bare" else [])]
         if p == 0:
             command = profiled_command(args.profile, command)
         procs.append(await asyncio.create_subprocess_exec(
@@ -212,6 +215,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"the bot did not connect; see {folder}/bot*.log")
         await asyncio.sleep(0.2)
     await asyncio.sleep(2.0)  # READY handled, guilds cached
+    for _ in range(60):  # and start-up's work in threads done (the embedding model, when preloaded)
+        before = sum(cpu_seconds(p.pid) for p in procs)
+        await asyncio.sleep(1.0)
+        if sum(cpu_seconds(p.pid) for p in procs) - before < 0.05 * len(procs):
+            break
 
     # The fakes' pauses would show as the bot's latency: their start-up heap out of the cyclic collector's
     # way, and no collection at all while they run (a full one over the thousands of messages they keep
@@ -407,17 +415,17 @@ def main() -> None:
     parser.add_argument("--slowest", type=int, default=0, metavar="N",
                         help="also print the N slowest @mentions of each phase and when they were sent")
     parser.add_argument("--processes", type=int, choices=[1, 2], default=1)
-    parser.add_argument("--bot", choices=["kindred", "bare", "lean", "both", "all"], default="kindred",
+    parser.add_argument("--bot", choices=["kindred", *YARDSTICKS, "both", "all"], default="kindred",
                         help="bare: benchmarks/bare_bot.py in its place, a bare discord.py bot doing only "
                         "the wire work (log row, typing, one Messages call, the reply): the yardstick; "
-                        "lean: the same, its chatter taken from the gateway's dict and logged in batches; "
-                        "both: Kindred, then bare, and the CPU per message of each phase side by side; "
-                        "all: Kindred, bare and lean")
+                        "floor: the same on the mandated stack (SQLAlchemy async INSERT, tiktoken count, "
+                        "anthropic SDK); lean: chatter from the gateway's dict, logged in batches; "
+                        "both: Kindred, bare and floor side by side; all: lean too")
     parser.add_argument("--database-url", default=None,
                         help="a SCRATCH database (its Kindred tables are dropped); default: a fresh "
                         "SQLite file")
     args = parser.parse_args()
-    if args.bot in ("bare", "lean") and args.profile and py_spy() is None:
+    if args.bot in YARDSTICKS and args.profile and py_spy() is None:
         parser.error(f"--profile with --bot {args.bot} needs py-spy (the cProfile wrapper runs main.py)")
     for name, value in MODELS[args.model].items():
         if getattr(args, name) is None:
@@ -430,11 +438,16 @@ def main() -> None:
     # Kindred, then the yardsticks with the same arguments: this VM's speed drifts by a third within an
     # hour, so a figure is read against the bare bot's measured just after it.
     runs: dict[str, dict[str, Any]] = {}
-    for bot in ("kindred", "bare", *(("lean",) if args.bot == "all" else ())):
+    for bot in ("kindred", "bare", "floor", *(("lean",) if args.bot == "all" else ())):
         one = argparse.Namespace(**{**vars(args), "bot": bot, "profile": args.profile if bot == "kindred"
                                     else None})
         runs[bot] = asyncio.run(run(one))
         report(one, runs[bot])
+    side_by_side(runs)
+
+
+def side_by_side(runs: dict[str, dict[str, Any]]) -> None:
+    """Each phase's CPU per message and the processes' RSS, Kindred against each yardstick."""
     for ours, *theirs in zip(*(r["phases"] for r in runs.values()), strict=True):
         a = ours["cpu_ms_per_message"]
         line = f"{ours['phase']}: Kindred {a:.3f} ms"
@@ -443,7 +456,12 @@ def main() -> None:
             ratio = a / b if b else float("nan")
             line += f", {YARDSTICKS[name]} {b:.3f} ms ({ratio:.1f}x, {a - b:+.3f} ms)"
         print(line + " per message")
-
+        named = dict(zip(list(runs)[1:], theirs, strict=True))
+        floor, bare = (named[k]["cpu_ms_per_message"] if k in named else 0.0 for k in ("floor", "bare"))
+        if floor and bare:
+            print(f"  the floor is {floor / bare:.1f}x bare discord.py")
+    print("RSS: " + ", ".join(f"{YARDSTICKS.get(name, 'Kindred')} {sum(r['rss_mb'])} MB"
+                              for name, r in runs.items()))
 
 
 def report(args: argparse.Namespace, r: dict[str, Any]) -> None:

@@ -25,9 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Executable, Table, create_engine, event, text
+from sqlalchemy import Connection, Executable, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import AdaptedConnection, Dialect, Engine, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -38,6 +36,9 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from database.boundary import DbValue, NamedRow
 from database.errors import SchemaNotReady
+from database.migrating import MIGRATION_LOCK_KEY as MIGRATION_LOCK_KEY
+from database.migrating import MIGRATIONS as MIGRATIONS
+from database.migrating import upgrade, upgrade_locked
 from database.retry import RETRY_SECONDS, Retry
 from database.sqlite_thread import SQLiteThread
 from database.trips import SharedTrips
@@ -45,11 +46,7 @@ from database.trips import SharedTrips
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CHECKPOINT_SECONDS = 1.0  # how often SQLite's write-ahead log is copied back into the database file
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 WARM_CONNECTIONS = 6  # PostgreSQL connections opened at start-up, before any message needs one
-# The advisory lock every Kindred process takes to migrate (PostgreSQL): one 64-bit key, fixed for good
-# ("kindred" in ASCII), so every version of Kindred on one database serialises on the same lock.
-MIGRATION_LOCK_KEY = 0x6B696E64726564
 # How long a process waits for another's migration (or a table a migration needs) before it gives up
 # with one line: long enough for a large data migration, short enough that a stuck one is noticed.
 MIGRATION_WAIT_SECONDS = 300.0
@@ -127,14 +124,6 @@ def _in_transaction(fn: Callable[[Connection], T], conn: Connection) -> T:
         return fn(conn)
 
 
-def upgrade(connection: Connection) -> None:
-    """Bring the schema to the newest migration (Alembic) on an open connection."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["connection"] = connection
-    command.upgrade(cfg, "head")
-
-
 def _sqlstate(exc: BaseException) -> str | None:
     """The SQLSTATE of a driver error, wherever SQLAlchemy and asyncpg put it."""
     current: BaseException | None = exc
@@ -146,18 +135,6 @@ def _sqlstate(exc: BaseException) -> str | None:
             return code
         current = getattr(current, "orig", None) or current.__cause__
     return None
-
-
-def upgrade_locked(connection: Connection, wait_seconds: float) -> None:
-    """:func:`upgrade` inside the caller's transaction, holding the migration advisory lock (PostgreSQL).
-
-    The lock is a transaction lock: it is released by the commit that makes the new schema visible, so a
-    process that waited for it finds the schema current and runs no migration. ``lock_timeout`` bounds the
-    wait for it (and for any table a migration locks) without polling."""
-    millis = max(int(wait_seconds * 1000), 1)
-    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {millis}")
-    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-    upgrade(connection)
 
 
 class Database:
