@@ -3,7 +3,8 @@
 The ``recall`` slot of a reply's prompt (memory/service.py ``RecallPart``, a
 :class:`bot.core.pipeline.PromptPart`). In order, as long as they
 fit in ``recall_token_budget`` tokens (a fact too long for what is left is skipped for a shorter one after
-it):
+it, and offered again if room is given back; one whose day is already headed may come a little before one
+opening a new day: memory/packing.py):
 
 1. pinned facts (an admin pinned them: always relevant, never expire);
 2. the facts most relevant to the message being answered: two rankings fused by reciprocal rank fusion
