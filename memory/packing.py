@@ -89,6 +89,8 @@ class Candidates:
             return None
         least = (1 - SHARED_DAY_SLACK) * self.relevance[pos]
         for q in range(pos + 1, min(len(self.ranked), pos + 1 + LOOKAHEAD)):
-            if q not in pulled and self.opens(self.ranked[q]) is False and self.relevance[q] >= least:
+            if self.relevance[q] < least:  # best first: none after it is nearer
+                return None
+            if q not in pulled and self.opens(self.ranked[q]) is False:
                 return q
         return None

@@ -303,7 +303,7 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
 
     # a fact of a day already headed may come a little before one opening a new day (memory/packing.py)
     offered = Candidates(pinned, relevant, relevance.tolist(),
-                         lambda i: None if i < 0 else fact_day(i) not in days,
+                         lambda i: None if i < 0 else (index.days.get(i) or fact_day(i)) not in days,
                          index.order_list if fill else ())
     # Lazily: the loop stops once the budget is full, long before the end of thousands of facts.
     for i in offered:

@@ -27,7 +27,7 @@ def test_a_fact_sharing_a_heading_comes_before_one_opening_a_day_only_when_nearl
 
     # 13 shares a heading and is nearly as relevant as 10 (0.85 against 1.0): it comes first; 12 is not
     # (0.5): it keeps its place; an excerpt (-1) has no day heading and never moves.
-    offered = list(Candidates([], [10, 11, -1, 12, 13], [1.0, 0.9, 0.88, 0.5, 0.85], opens))
+    offered = list(Candidates([], [10, 11, -1, 13, 12], [1.0, 0.9, 0.88, 0.85, 0.5], opens))
     assert offered == [13, 10, 11, -1, 12]
     # A fact that opens no new day, or one without any such fact close behind it, keeps its place.
     assert list(Candidates([], [12, 10, 11], [1.0, 0.9, 0.8], opens)) == [12, 10, 11]
