@@ -41,9 +41,23 @@ class Candidates:
         self.at = (0, 0)  # the (place, code) last offered
 
     def __iter__(self) -> Iterator[int]:
+        again, seen = self.again, self.seen
+        for place, code in self._order():
+            while again:
+                self.at = heapq.heappop(again)
+                yield self.at[1]
+            if code not in seen:
+                seen.add(code)
+                self.at = (place, code)
+                yield code
+        while again:
+            self.at = heapq.heappop(again)
+            yield self.at[1]
+
+    def _order(self) -> Iterator[tuple[int, int]]:
+        """(place, code) in the order offered, before what is offered again."""
         base = len(self.pinned)
-        for n, i in enumerate(self.pinned):
-            yield from self._offer(n, i)
+        yield from enumerate(self.pinned)
         pulled: set[int] = set()
         pos = 0
         while pos < len(self.ranked):
@@ -53,13 +67,11 @@ class Candidates:
             ahead = self._ahead(pos, pulled)
             if ahead is not None:
                 pulled.add(ahead)
-                yield from self._offer(base + ahead, self.ranked[ahead])
+                yield base + ahead, self.ranked[ahead]
                 continue
-            yield from self._offer(base + pos, self.ranked[pos])
+            yield base + pos, self.ranked[pos]
             pos += 1
-        for n, i in enumerate(self.rest, base + len(self.ranked)):
-            yield from self._offer(n, i)
-        yield from self._again()
+        yield from enumerate(self.rest, base + len(self.ranked))
 
     def skip(self) -> None:
         """The candidate last offered did not fit."""
@@ -70,18 +82,6 @@ class Candidates:
         for item in self.skipped:
             heapq.heappush(self.again, item)
         self.skipped.clear()
-
-    def _offer(self, place: int, code: int) -> Iterator[int]:
-        yield from self._again()
-        if code not in self.seen:
-            self.seen.add(code)
-            self.at = (place, code)
-            yield code
-
-    def _again(self) -> Iterator[int]:
-        while self.again:
-            self.at = heapq.heappop(self.again)
-            yield self.at[1]
 
     def _ahead(self, pos: int, pulled: set[int]) -> int | None:
         """The place of a candidate to offer before the one at ``pos``, which would open a new day."""

@@ -274,9 +274,10 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             # the archive holds (a word of it no fact has).
             weight = UNCOVERED_WEIGHT if uncovered(index, excerpts, text) else EXCERPT_WEIGHT
             codes = np.concatenate([found, -1 - said])
-            order = np.argsort(-np.concatenate([fused, weight * said_scores]), kind="stable")
+            both = np.concatenate([fused, weight * said_scores])
+            order = np.argsort(-both, kind="stable")
             relevant = codes[order].tolist()
-            relevance = np.concatenate([fused, weight * said_scores])[order]
+            relevance = both[order]
     # a message about nothing recalls nothing (the pinned facts stay); one naming a day asks about it, and
     # one naming what a fact names (a word they share: "where do I live?") asks about those facts
     if reach and max(reach) < floors[0] and (not text or window(text, now) is None):
