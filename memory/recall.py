@@ -3,7 +3,8 @@
 The ``recall`` slot of a reply's prompt (memory/service.py ``RecallPart``, a
 :class:`bot.core.pipeline.PromptPart`). In order, as long as they
 fit in ``recall_token_budget`` tokens (a fact too long for what is left is skipped for a shorter one after
-it):
+it, and offered again if room is given back; one whose day is already headed may come a little before one
+opening a new day: memory/packing.py):
 
 1. pinned facts (an admin pinned them: always relevant, never expire);
 2. the facts most relevant to the message being answered: two rankings fused by reciprocal rank fusion
@@ -36,10 +37,9 @@ reply.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -58,6 +58,7 @@ from memory.episodes import ExcerptCache, ExcerptIndex
 from memory.factlines import DAY_TOKENS, YEAR_TOKENS, day, line, render
 from memory.facts import FactCache, FactIndex
 from memory.lexical import STOPWORDS, terms
+from memory.packing import Candidates
 from memory.present import NOTHING, MemoryVectors, Present, present
 from memory.sources import Recalled
 from memory.stamped import Stamp
@@ -266,7 +267,8 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
     reach: list[float] = []  # the best cosine of a fact or excerpt to the message or its topic
     found, fused = scored(index, query, text, fresh, now, about, floors, reach) if index.rows else (
         np.zeros(0, np.int64), np.zeros(0))
-    relevant: Iterable[int] = found.tolist()
+    relevant: list[int] = found.tolist()
+    relevance: np.ndarray = fused
     if excerpts is not None and excerpts.rows:
         place = excerpts.allowed(private=private, channel_id=channel_id) & ~present.held(excerpts)
         said, said_scores = episodes.ranked(excerpts, query, text, place, now, about, floors, reach)
@@ -276,30 +278,40 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
             # the archive holds (a word of it no fact has).
             weight = UNCOVERED_WEIGHT if uncovered(index, excerpts, text) else EXCERPT_WEIGHT
             codes = np.concatenate([found, -1 - said])
-            order = np.argsort(-np.concatenate([fused, weight * said_scores]), kind="stable")
+            both = np.concatenate([fused, weight * said_scores])
+            order = np.argsort(-both, kind="stable")
             relevant = codes[order].tolist()
+            relevance = both[order]
     # a message about nothing recalls nothing (the pinned facts stay); one naming a day asks about it, and
     # one naming what a fact names (a word they share: "where do I live?") asks about those facts
     if reach and max(reach) < floors[0] and (not text or window(text, now) is None):
         named = set(index.lexical.matches(text)[0].tolist()) if index.rows and text else set()
-        relevant = [i for i in relevant if i in named]
+        kept = [k for k, i in enumerate(relevant) if i in named]
+        relevant, relevance = [relevant[k] for k in kept], relevance[kept]
     # a long excerpt is quoted in the sentences sharing the message's telling words
     wanted = episodes.telling(excerpts, text) if excerpts is not None and excerpts.rows else {}
     chosen: list[FactRow] = []
     recalled = Recalled(budget // MIN_LINE_TOKENS, index, excerpts)  # what they say, with excerpts searched
     quoted: dict[int, tuple[ExcerptRow, int]] = {}  # excerpt index -> (its line, the line's tokens)
-    seen: set[int] = set()
     days: set[str] = set()  # dates already heading a group: the facts told that day share the header
     quoted_days: set[str] = set()
     years: set[str] = set()  # a year's first day names it (episodes.headed): its tokens are counted once
     quoted_years: set[str] = set()
     left = budget
     misses = 0
+
+    def fact_day(i: int) -> str:
+        known = index.days.get(i)
+        if known is None:
+            known = index.days[i] = day(index.rows[i].told)
+        return known
+
+    # a fact of a day already headed may come a little before one opening a new day (memory/packing.py)
+    offered = Candidates(pinned, relevant, relevance.tolist(),
+                         lambda i: None if i < 0 else (index.days.get(i) or fact_day(i)) not in days,
+                         index.order_list if fill else ())
     # Lazily: the loop stops once the budget is full, long before the end of thousands of facts.
-    for i in itertools.chain(pinned, relevant, index.order_list if fill else ()):
-        if i in seen:
-            continue
-        seen.add(i)
+    for i in offered:
         if i < 0:  # an excerpt
             assert excerpts is not None
             row, cost = episodes.snippet(excerpts, -1 - i, wanted)
@@ -318,15 +330,14 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 misses = 0
             else:
                 misses += 1
+                offered.skip()
         else:
             if not fresh[i] and i not in pinned_set:  # not allowed, or a memory shown says it
                 continue
-            known_cost, known_day = index.costs.get(i), index.days.get(i)  # counted once, then kept
+            known_cost = index.costs.get(i)  # counted once, then kept
             if known_cost is None:
                 known_cost = index.costs[i] = count_tokens(line(index.rows[i]))
-            if known_day is None:
-                known_day = index.days[i] = day(index.rows[i].told)
-            cost, told = known_cost, known_day
+            cost, told = known_cost, fact_day(i)
             if told not in days:
                 cost += DAY_TOKENS + (YEAR_TOKENS if told[:4] not in years else 0)
             if cost <= left:
@@ -334,12 +345,14 @@ def choose_both(index: FactIndex, query: np.ndarray | None, *, budget: int, priv
                 source = recalled.add(i)
                 if source is not None:  # quoted before the fact drawn from it: the fact says it
                     left += quoted.pop(source)[1]
+                    offered.freed()
                 days.add(told)
                 years.add(told[:4])
                 left -= cost
                 misses = 0
             else:
                 misses += 1
+                offered.skip()
         if left < MIN_LINE_TOKENS or misses >= MAX_MISSES:
             break
     return chosen, [row for row, _ in quoted.values()]
