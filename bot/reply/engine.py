@@ -10,6 +10,7 @@ way, handing it an :class:`Incoming` message and an :class:`Outlet` to speak thr
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import logging
@@ -170,11 +171,17 @@ class ReplyEngine:
                             self.fallback_text(persona), started, label, log,
                             progress=keeper.progress(msg) if msg.message_id in self.owed else None)
         delivered = await delivery.run()
-        await keeper.settle(msg)  # posted: no longer owed (a crash before this is answered at start-up)
-        # the history keeps the words, not the line of sources (the model would copy it without searching)
-        return await keeper.keep(msg, without_footnotes(delivered.text), delivered.parts, delivered.ids,
-                                 delivered.ok, delivered.completion, mark,
-                                 greeting=opening and opening.stored)
+        # Posted: no longer owed (a crash before the clearing is answered at start-up, where the reply is
+        # found posted). The clearing waits for the log's next batch; the exchange is stored meanwhile, so
+        # the person's next message, coming sooner than that batch, reads a history that holds it.
+        settling = asyncio.create_task(keeper.settle(msg))
+        try:
+            # the history keeps the words, not the line of sources (the model would copy it without searching)
+            return await keeper.keep(msg, without_footnotes(delivered.text), delivered.parts, delivered.ids,
+                                     delivered.ok, delivered.completion, mark,
+                                     greeting=opening and opening.stored)
+        finally:
+            await settling
 
     async def generate(self, msg: Incoming, persona: Persona, *, ooc_context: str = "",
                        replace_last_reply: bool = False, see_later: bool = False) -> Completion:

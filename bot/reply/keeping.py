@@ -105,9 +105,13 @@ class ExchangeKeeper:
     async def keep_greeting(self, msg: Incoming, greeting: Greeting, mark: int) -> ReplyResult:
         """The greeting just posted was the whole answer to ``msg`` (a first DM that says hello): settled and
         stored as any answer."""
-        await self.settle(msg)
+        # Stored while the clearing waits for the log's batch, as after a reply (ReplyEngine._respond).
+        settling = asyncio.create_task(self.settle(msg))
         parts, ids = list(greeting.parts), list(greeting.ids)
-        return await self.keep(msg, greeting.text, parts, ids, True, None, mark)
+        try:
+            return await self.keep(msg, greeting.text, parts, ids, True, None, mark)
+        finally:
+            await settling
 
     async def may_remember(self, msg: Incoming) -> bool | StoredConsent:
         """Whether this exchange may be kept in the conversation history (the consent says so), or the rule
