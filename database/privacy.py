@@ -79,6 +79,7 @@ SERVER_RECORDS: dict[str, str] = {
 NOTHING_PERSONAL: dict[str, str] = {
     "character_affinity": "between characters",
     "character_state": "the character's own state",
+    "character_server_state": "the character's interaction count and stage in a server (server ids)",
     "cluster_nodes": "the bot's processes",
     "daily_counts": "per-day totals, no ids (0006)",
     "api_usage_days": "model calls added up per day and model, no ids (0013)",

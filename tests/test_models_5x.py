@@ -19,7 +19,7 @@ from bot.reply.deciding.voting import VOTE_SCHEMA
 from tests.browser import free_port
 from tests.fakes.claude_models import lineup
 from tests.fakes.claude_server import Reply
-from tests.harness import CHANNEL_ID, Harness, dm_reply
+from tests.harness import CHANNEL_ID, Harness, dm_reply, log_posts
 
 ATLAS = PROJECT_ROOT / "characters" / "atlas"
 LINEUP = lineup()
@@ -104,10 +104,10 @@ async def test_a_refusal_and_a_thinking_only_answer_are_answered_in_character(ma
 
     # /status: costs per model (from the table's prices) and the refusal counted
     await h.say("status", user=h.admin_id, channel=h.log_channel_id)
-    await h.discord.wait_for(lambda d: any("Costs per model" in m["content"]
-                                           for m in d.posted(h.log_channel_id)), 10, what="the status")
-    [shown] = [m["content"] for m in h.discord.posted(h.log_channel_id) if "Costs per model" in m["content"]]
-    assert f"`{LINEUP['reply']}`: $" in shown and "Refusals since start: 1 (reply 1)" in shown
+    await h.discord.wait_for(lambda d: any("Costs per model" in text for text in log_posts(h)), 10,
+                             what="the status")
+    [shown] = [text for text in log_posts(h) if "Costs per model" in text]
+    assert f"`{LINEUP['reply']}`: $" in shown and "**Refusals since start**\n1 (reply 1)" in shown
     # the dashboard's overview: the same per model, 30 days, and the refusal
     base = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
