@@ -342,17 +342,15 @@ class ExcerptCache(StampedCache[ExcerptIndex]):
 # --------------------------------------------------------------------------- search
 
 
-def _add_ranking(fused: np.ndarray, idx: np.ndarray, values: np.ndarray, found: list[np.ndarray],
+def _add_ranking(hits: list[tuple[np.ndarray, np.ndarray]], idx: np.ndarray, values: np.ndarray,
                  weight: float = 1.0) -> None:
-    """Add ``weight`` times the reciprocal ranks of the best CANDIDATES of ``idx`` (by ``values``) to
-    ``fused``; they go into ``found``."""
+    """Add the best CANDIDATES of ``idx`` (by ``values``) and ``weight`` times their reciprocal ranks to
+    ``hits``."""
     k = min(CANDIDATES, len(idx))
     if k <= 0:
         return
     best = np.argpartition(-values, k - 1)[:k] if len(idx) > k else np.arange(len(idx))
-    best = idx[best[np.argsort(-values[best], kind="stable")]]
-    fused[best] += weight / (RRF_K + np.arange(1, k + 1))
-    found.append(best)
+    hits.append((idx[best[np.argsort(-values[best], kind="stable")]], weight / (RRF_K + np.arange(1, k + 1))))
 
 
 def _positive(matched: tuple[np.ndarray, np.ndarray], allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -389,11 +387,9 @@ def ranked(index: ExcerptIndex, query: np.ndarray | None, text: str, allowed: np
     relevance floor (FLOORS). Every ranking
     looks only at its candidates (the searched clusters, the excerpts sharing a word with the message), so
     a person with 100,000 archived messages costs a few small arrays, not several of 100,000."""
-    n = len(index.rows)
-    fused = np.zeros(n, dtype=np.float64)
-    if not n or not allowed.any():
-        return np.zeros(0, dtype=np.int64), fused[:0]
-    hits: list[np.ndarray] = []
+    if not len(index.rows) or not allowed.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    hits: list[tuple[np.ndarray, np.ndarray]] = []
     dense: tuple[np.ndarray, np.ndarray] | None = None
     asked = np.stack([query, about]) if query is not None and about is not None else \
         query[None, :] if query is not None else None
@@ -404,27 +400,30 @@ def ranked(index: ExcerptIndex, query: np.ndarray | None, text: str, allowed: np
         if reach is not None and len(idx):
             reach.append(float(values[keep].max(initial=-1.0)))
         near = dense[1] >= floors[1]
-        _add_ranking(fused, dense[0][near], dense[1][near], hits)
+        _add_ranking(hits, dense[0][near], dense[1][near])
         if about is not None:
             near = values[keep, 1] >= floors[1]
-            _add_ranking(fused, idx[keep][near], values[keep, 1][near], hits, TOPIC_WEIGHT)
+            _add_ranking(hits, idx[keep][near], values[keep, 1][near], TOPIC_WEIGHT)
     context: tuple[np.ndarray, np.ndarray] | None = None
     if text.strip():
         words = _positive(index.lexical.matches(text), allowed)
-        _add_ranking(fused, *_near(index, words, asked, floors[2]), hits)
+        _add_ranking(hits, *_near(index, words, asked, floors[2]))
         context = _positive(index.context.matches(text), allowed)
-        _add_ranking(fused, *_near(index, context, asked, floors[2]), hits)
+        _add_ranking(hits, *_near(index, context, asked, floors[2]))
     span = window(text, now) if now is not None and text else None
     then = dense if dense is not None else context
     if span is not None and then is not None:
         told = index.told[then[0]]
         within = (told >= span[0].timestamp()) & (told < span[1].timestamp())
-        _add_ranking(fused, then[0][within], then[1][within], hits)
+        _add_ranking(hits, then[0][within], then[1][within])
     if not hits:
-        return np.zeros(0, dtype=np.int64), fused[:0]
-    found = np.unique(np.concatenate(hits))
-    order = found[np.argsort(-fused[found], kind="stable")]
-    return order, fused[order]
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    # The reciprocal ranks summed per excerpt in the rankings' order (bincount adds in the order given), over
+    # the excerpts found only: no array of every line.
+    found, at = np.unique(np.concatenate([h[0] for h in hits]), return_inverse=True)
+    fused = np.bincount(at, np.concatenate([h[1] for h in hits]), len(found))
+    order = np.argsort(-fused, kind="stable")
+    return found[order], fused[order]
 
 
 # --------------------------------------------------------------------------- the prompt

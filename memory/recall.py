@@ -117,9 +117,11 @@ def expiring_allowed(index: FactIndex, now: datetime, expiry_days: int,
     return np.ones(n, dtype=bool) if last_interaction >= cutoff else kept
 
 
-def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` best allowed positive-or-finite scores, best first."""
-    scores = np.where(allowed, scores, -np.inf)
+def _top(scores: np.ndarray, allowed: np.ndarray | None, k: int) -> np.ndarray:
+    """Indices of the ``k`` best allowed positive-or-finite scores, best first (``allowed`` None: ``scores``
+    are -inf wherever not allowed already)."""
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
     k = min(k, int(np.count_nonzero(np.isfinite(scores))))
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
@@ -170,7 +172,6 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
     and, when the message names a time ("on 3 June", "last week"), by similarity among the facts told or
     happened then, fused by reciprocal rank fusion."""
     fused = np.zeros(len(index.rows), dtype=np.float64)
-    dense: np.ndarray | None = None
     near: np.ndarray | None = None  # the best raw cosine to the message or its topic
     raw: np.ndarray | None = None  # to the message
     if query is not None and len(index.positions):
@@ -179,14 +180,13 @@ def scored(index: FactIndex, query: np.ndarray | None, text: str, allowed: np.nd
         raw = both[:, 0]
         if reach is not None and len(near):
             reach.append(float(near[allowed].max(initial=-1.0)))
-        # the floor: a fact no nearer than it to the message (or its topic) is not about it
-        both = np.where(both >= floors[1], both - TYPICAL_WEIGHT * index.typical[:, None], -np.inf)
-        dense = both[:, 0]
-        top = _top(dense, allowed, CANDIDATES)
-        fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
-        if about is not None:
-            top = _top(both[:, 1], allowed, CANDIDATES)
-            fused[top] += TOPIC_WEIGHT / (RRF_K + np.arange(1, len(top) + 1))
+        # the floor: a fact no nearer than it to the message (or its topic) is not about it. Column by column,
+        # the facts not allowed masked in the same pass (numpy is slow on an inner axis of two).
+        typical = TYPICAL_WEIGHT * index.typical
+        for c, weight in ((0, 1.0), (1, TOPIC_WEIGHT))[:both.shape[1]]:
+            column = both[:, c]
+            top = _top(np.where(allowed & (column >= floors[1]), column - typical, -np.inf), None, CANDIDATES)
+            fused[top] += weight / (RRF_K + np.arange(1, len(top) + 1))
     lexical = index.lexical.scores(text) if text.strip() and index.lexical.size else None
     if lexical is not None:
         shares = lexical > 0  # a fact not embedded yet: its words alone
