@@ -65,13 +65,26 @@ class SwipeButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
         await desk.press(interaction, self.action)
 
 
+class SwipeCounter(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"kindred-swipe:at"):
+    """Where we are (n/m): a disabled button, never pressed. Dynamic like the others, so the view is wholly
+    dynamic and discord.py keeps nothing of it per message (a plain item would be held for each reply)."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(discord.ui.Button(label=label, custom_id="kindred-swipe:at",
+                                           style=discord.ButtonStyle.secondary, disabled=True))
+
+    @classmethod
+    async def from_custom_id(cls, interaction: HookInteraction, item: discord.ui.Item[discord.ui.View],
+                             match: re.Match[str], /) -> SwipeCounter:
+        return cls(getattr(item, "label", None) or "")
+
+
 def swipe_view(record: SwipeRecord) -> discord.ui.View:
     """◀, where we are (n/m), ▶, 🔄: one action row of four buttons."""
     view = discord.ui.View(timeout=None)
     last = len(record.alternatives) - 1
     view.add_item(SwipeButton("prev", disabled=record.shown == 0))
-    view.add_item(discord.ui.Button(label=f"{record.shown + 1}/{last + 1}", disabled=True,
-                                    custom_id="kindred-swipe:at"))
+    view.add_item(SwipeCounter(f"{record.shown + 1}/{last + 1}"))
     view.add_item(SwipeButton("next", disabled=record.shown == last))
     view.add_item(SwipeButton("new"))
     return view
@@ -113,6 +126,7 @@ class SwipeDesk:
         self.busy: set[int] = set()  # messages a new alternative is being written for
         self.tasks: set[asyncio.Task[None]] = set()
         self.armed: dict[int, Armed] = {}  # replies posted with their buttons on, not yet offered swipes
+        self.fresh: discord.ui.View | None = None  # the buttons they go out with (built in the running loop)
 
     # -- the conversation moves on
 
@@ -136,7 +150,9 @@ class SwipeDesk:
     def view(self) -> discord.ui.View:
         """The buttons a reply goes out with when it is known at its post to be one message (the outlets,
         bot/discord/outlets.py): those of swipes just offered, so no edit has to add them."""
-        return swipe_view(FRESH)
+        if self.fresh is None:  # one for every post: wholly dynamic, nothing in it is per message
+            self.fresh = swipe_view(FRESH)
+        return self.fresh
 
     def posted(self, answered: int, message_id: int, text: str, character: str,
                webhook_id: int | None) -> None:
