@@ -126,6 +126,7 @@ class SwipeDesk:
         self.busy: set[int] = set()  # messages a new alternative is being written for
         self.tasks: set[asyncio.Task[None]] = set()
         self.armed: dict[int, Armed] = {}  # replies posted with their buttons on, not yet offered swipes
+        self.opening: dict[int, int] = {}  # channels -> offers whose swipes are being opened there
         self.fresh: discord.ui.View | None = None  # the buttons they go out with (built in the running loop)
 
     # -- the conversation moves on
@@ -139,7 +140,8 @@ class SwipeDesk:
             self.channels = set(await self.swipes.open_channels())
         if msg.channel_id not in self.channels:
             return []
-        self.channels.discard(msg.channel_id)
+        if not self.opening.get(msg.channel_id):  # one opening there may commit after this close's search
+            self.channels.discard(msg.channel_id)
         return await self.swipes.close_channel(msg.channel_id)
 
     def take_off(self, closed: list[SwipeRecord]) -> None:
@@ -186,12 +188,20 @@ class SwipeDesk:
                 return None
             webhook_id = hook.id
         # The message's arrival closed the channel's swipes (moved_on): they are searched again only when a
-        # reply offered meanwhile may have opened some. The channel is noted first, so a reply offered there
-        # while this one's swipes open finds them to close.
-        close = self.channels is None or msg.channel_id in self.channels
+        # reply offered meanwhile may have opened some. The channel is noted first, and stays noted while
+        # they open (a message arriving then may search before they are written), so the next reply's offer
+        # there finds them to close.
+        channel = msg.channel_id
+        close = self.channels is None or channel in self.channels
         if self.channels is not None:
-            self.channels.add(msg.channel_id)
-        closed, offered = await self.swipes.offer(msg, result, webhook_id, close=close)
+            self.channels.add(channel)
+        self.opening[channel] = self.opening.get(channel, 0) + 1
+        try:
+            closed, offered = await self.swipes.offer(msg, result, webhook_id, close=close)
+        finally:
+            self.opening[channel] -= 1
+            if not self.opening[channel]:
+                del self.opening[channel]
         for record in closed:  # an older reply is no longer latest
             self.beside(self.strip(record))
         if offered is not None and offered.message_id not in posted:
