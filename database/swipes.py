@@ -11,8 +11,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Boolean, Connection, Index, Integer, String, delete, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Connection,
+    Index,
+    Integer,
+    Select,
+    String,
+    Table,
+    bindparam,
+    delete,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from database.boundary import DbRow
@@ -81,14 +97,25 @@ class Swipes:
         """``conversations``: told when a stored answer changes (its turn cache and prompt stamps)."""
         self.db = db
         self.conversations = conversations
+        # The statements every reply runs (its swipes opened, the channel's closed), built once on the table
+        # (plain Core: no ORM insert) and run with parameters.
+        table = cast(Table, SwipeSet.__table__)
+        c = table.c
+        self._open = db.insert(table).on_conflict_do_nothing()
+        columns = [c[col.key] for col in COLUMNS]
+        opened = select(*columns).where(c.open.is_(true()))
+        self._open_in_channel = opened.where(c.channel_id == bindparam("key"))
+        self._open_message = opened.where(c.message_id == bindparam("key"))
+        self._delete = delete(table).where(c.message_id.in_(bindparam("ids", expanding=True)))
 
     async def open(self, record: SwipeRecord) -> None:
+        params = {"message_id": record.message_id, "character": record.character, "user_id": record.user_id,
+                  "scope": record.scope, "channel_id": record.channel_id, "guild_id": record.guild_id,
+                  "webhook_id": record.webhook_id, "turn_id": record.turn_id,
+                  "alternatives": list(record.alternatives), "shown": record.shown, "open": True,
+                  "closes_at": record.closes_at}
         # Shared: issued with the channel's close and the expiry's timer, all three go in one transaction.
-        await self.db.write_shared(lambda conn: conn.execute(self.db.insert(SwipeSet).values(
-            message_id=record.message_id, character=record.character, user_id=record.user_id,
-            scope=record.scope, channel_id=record.channel_id, guild_id=record.guild_id,
-            webhook_id=record.webhook_id, turn_id=record.turn_id, alternatives=list(record.alternatives),
-            shown=record.shown, open=True, closes_at=record.closes_at).on_conflict_do_nothing()), single=True)
+        await self.db.write_shared(lambda conn: conn.execute(self._open, params), single=True)
 
     async def get(self, message_id: int) -> SwipeRecord | None:
         row = await self.db.first(select(*COLUMNS).where(SwipeSet.message_id == message_id))
@@ -135,17 +162,16 @@ class Swipes:
 
     async def close_in_channel(self, channel_id: int) -> list[SwipeRecord]:
         """Close the channel's open rows (the conversation moved on there); the ones closed."""
-        return await self._close(SwipeSet.channel_id == channel_id)
+        return await self._close(self._open_in_channel, channel_id)
 
     async def close(self, message_id: int) -> list[SwipeRecord]:
-        return await self._close(SwipeSet.message_id == message_id)
+        return await self._close(self._open_message, message_id)
 
-    async def _close(self, where: object) -> list[SwipeRecord]:
+    async def _close(self, query: Select[Any], key: int) -> list[SwipeRecord]:
         def write(conn: Connection) -> list[SwipeRecord]:
-            rows = [_record(r) for r in conn.execute(
-                select(*COLUMNS).where(where, SwipeSet.open.is_(True))).all()]  # type: ignore[arg-type]
+            rows = [_record(r) for r in conn.execute(query, {"key": key}).all()]
             if rows:  # the shown alternative is in the history already; the others are not kept
-                conn.execute(delete(SwipeSet).where(SwipeSet.message_id.in_([r.message_id for r in rows])))
+                conn.execute(self._delete, {"ids": [r.message_id for r in rows]})
             return rows
 
         return await self.db.write_shared(write)

@@ -9,8 +9,9 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, delete, false, or_, select, update
+from sqlalchemy import ColumnElement, Table, delete, false, or_, select, update
 
 from database.alive_models import ScheduledJob
 from database.boundary import DbRow, JsonObject
@@ -55,6 +56,13 @@ def _mine(rounds: Collection[str], kinds: Collection[str]) -> ColumnElement[bool
 class TimerRows:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # A one-shot timer's upsert, built once (one is armed with every reply offered swipes): its values
+        # are parameters, and a row already under the key takes the new ones.
+        table = cast(Table, ScheduledJob.__table__)
+        ins = db.insert(table)
+        self._put = ins.on_conflict_do_update(index_elements=[table.c.name], set_={
+            "kind": ins.excluded.kind, "payload": ins.excluded.payload, "next_due": ins.excluded.next_due,
+            "updated_at": ins.excluded.updated_at})
 
     async def get(self, key: str) -> TimerRow | None:
         row = await self.db.first(select(*COLUMNS).where(ScheduledJob.name == key))
@@ -71,14 +79,10 @@ class TimerRows:
 
     async def put(self, key: str, kind: str, due: datetime, payload: JsonObject) -> None:
         """A one-shot timer, due at ``due`` (one already under ``key`` is set to it)."""
-        text = json.dumps(payload)
-        ins = self.db.insert(ScheduledJob).values(name=key, kind=kind, payload=text, next_due=due,
-                                                  last_run=None, last_result="", updated_at=utcnow())
-        statement = ins.on_conflict_do_update(
-            index_elements=[ScheduledJob.name],
-            set_={"kind": kind, "payload": text, "next_due": due, "updated_at": utcnow()})
+        params = {"name": key, "kind": kind, "payload": json.dumps(payload), "next_due": due,
+                  "last_run": None, "last_result": "", "updated_at": utcnow()}
         # Shared: a timer armed beside other small writes (a reply's swipes) joins their transaction.
-        await self.db.write_shared(lambda conn: conn.execute(statement), single=True)
+        await self.db.write_shared(lambda conn: conn.execute(self._put, params), single=True)
 
     async def due(self, rounds: Collection[str], kinds: Collection[str], now: datetime,
                   limit: int = 50) -> list[TimerRow]:

@@ -238,3 +238,64 @@ def test_the_fake_enforces_the_interaction_token_rules(monkeypatch: pytest.Monke
     assert refuse_token_use(record) is not None  # the token's 15 minutes are over
     late = {"created": 0.0}
     assert refuse_callback(late) is not None  # past the 3 seconds
+
+
+# -- the buttons go out with the reply
+
+
+def posts_of(h: Harness, text: str) -> list[Any]:
+    """The POSTs that created a message showing ``text`` (a channel's or a webhook's)."""
+    return [r for r in h.discord.requests if r.method == "POST" and isinstance(r.body, dict)
+            and r.body.get("content") == text]
+
+
+def labels(body: dict[str, Any]) -> list[str]:
+    return [c.get("label", "") for row in body.get("components") or [] for c in row.get("components") or []]
+
+
+async def test_a_reply_of_one_message_is_posted_with_its_buttons_and_no_edit_adds_them(
+        harness: Harness) -> None:
+    h = harness
+    reply = await swiped_reply(h)
+    [post] = posts_of(h, "Once.")
+    assert labels(post.body) == ["◀", "1/1", "▶", "🔄"]
+    assert message_edits(h, reply) == []  # nothing edited: the post carried them
+    assert await h.store.swipes.get(int(reply["id"])) is not None
+    # The next reply takes them over: one edit takes them off the first, none adds them to the second.
+    h.claude.script("The end.", model=MODEL)
+    second = await exchange(h, "and then?", 2)
+    await h.discord.wait_for(lambda _: not reply.get("components"), EVENT_WAIT, what="the buttons gone")
+    await shows(h, second, "The end.", "1/1")
+    assert len(message_edits(h, reply)) == 1 and message_edits(h, second) == []
+    assert labels(posts_of(h, "The end.")[0].body) == ["◀", "1/1", "▶", "🔄"]
+
+
+async def test_a_reply_posted_with_buttons_but_not_kept_has_them_taken_off(harness: Harness) -> None:
+    h = harness
+
+    class Never:
+        async def for_exchange(self, msg: Any) -> bool:
+            return False
+
+    h.bot.engine.keeper.consent = Never()  # not remembered: nothing to answer again from, no swipes
+    h.claude.script("Forgotten at once.", model=MODEL)
+    reply = await exchange(h, "hello", 1)
+    assert labels(posts_of(h, "Forgotten at once.")[0].body)
+    await h.discord.wait_for(lambda _: not reply.get("components"), EVENT_WAIT, what="the buttons gone")
+    assert reply["content"] == "Forgotten at once." and await h.store.swipes.get(int(reply["id"])) is None
+    assert [r.body.get("components") for r in message_edits(h, reply)] == [[]]  # the one edit: them off
+
+
+async def test_a_webhook_characters_reply_is_posted_with_its_buttons(
+        make_ensemble: Callable[..., Awaitable[Harness]]) -> None:  # noqa: F811  (the fixture)
+    h = await make_ensemble(ensemble_characters="atlas")
+    await h.say("Atlas, which way is north?")
+    [reply] = await h.replies(CHANNEL_ID, 1)
+    await h.bot.in_flight.drain()
+    assert reply["webhook_id"] and reply.get("components")
+    hook = h.discord.webhooks[int(reply["webhook_id"])]
+    [post] = [r for r in h.discord.requests if r.method == "POST"
+              and r.path.startswith(f"/webhooks/{hook['id']}/{hook['token']}")]
+    assert labels(post.body) == ["◀", "1/1", "▶", "🔄"]
+    assert message_edits(h, reply) == []
+    assert await h.store.swipes.get(int(reply["id"])) is not None

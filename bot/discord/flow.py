@@ -41,6 +41,12 @@ class Swipes(Protocol):
 
     async def offer(self, msg: Incoming, results: list[ReplyResult], message: discord.Message) -> None: ...
 
+    def view(self) -> discord.ui.View: ...
+
+    def posted(self, answered: int, message_id: int, text: str, character: str,
+               webhook_id: int | None) -> None:
+        ...
+
 
 class MessageFlow:
     """One Discord message's way in: what the messages cog hands on, between Discord in and Discord out.
@@ -80,11 +86,13 @@ class MessageFlow:
             # reply reads depends on them: the alternative shown is in the history already), and their
             # buttons' edits go out once it is handled: a press meanwhile finds them closed.
             moving_on = asyncio.ensure_future(self.swipes.moved_on(msg))
+            results: list[ReplyResult] = []
             try:
                 results = await self.bot.replies.handle(msg, outlet_for)
             finally:
                 self.swipes.take_off(await moving_on)
-            await self.swipes.offer(msg, results, message)
+                # Also after a failure: a reply posted with its buttons on is offered or has them taken off.
+                await self.swipes.offer(msg, results, message)
             spoken = [r for r in results if r.speaker == self.bot.engine.character_key]
             if spoken and self.bot.voice.speaks_after(voice_message=voice_message):
                 await speak_reply(self.bot, message.channel.id, message.id, spoken[0])

@@ -11,12 +11,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
 
 import discord
 
 from bot.core.keyed import KeyedLocks
 from bot.core.pipeline import Outlet
-from bot.discord.posting import allowed_mentions_for, reply_nonce
+from bot.discord.posting import SendOptions, allowed_mentions_for, reply_nonce
 from bot.reply.ensemble import Ensemble
 
 log = logging.getLogger(__name__)
@@ -52,14 +53,30 @@ async def typing_in(channel: discord.abc.Messageable) -> AsyncIterator[None]:
         await asyncio.gather(task, return_exceptions=True)
 
 
+class Buttons(Protocol):
+    """The swipe buttons a reply of one message is posted with (bot/discord/swipes.py's desk)."""
+
+    def view(self) -> discord.ui.View:
+        """The buttons of a reply just offered swipes (one alternative, shown)."""
+        ...
+
+    def posted(self, answered: int, message_id: int, text: str, character: str,
+               webhook_id: int | None) -> None:
+        """Message ``message_id`` (showing ``text``), answering message ``answered``, went out with them."""
+        ...
+
+
 class DiscordOutlet:
     """Speaks into the channel the message came from; the first part of the answer replies to it in servers.
-    ``greeting``: it posts the greeting before the answer (:meth:`greeting`)."""
+    ``greeting``: it posts the greeting before the answer (:meth:`greeting`); ``buttons``: the swipe buttons
+    a reply of one message goes out with (None: never)."""
 
-    def __init__(self, message: discord.Message, *, greeting: bool = False) -> None:
+    def __init__(self, message: discord.Message, *, greeting: bool = False,
+                 buttons: Buttons | None = None) -> None:
         self.message = message
         self.parts = 0
         self.greeting_posts = greeting
+        self.buttons = buttons
 
     def greeting(self) -> DiscordOutlet:
         """The outlet of the greeting posted before the answer: its nonces name the greeting, so the
@@ -76,16 +93,25 @@ class DiscordOutlet:
         that part's, so one that reached Discord unbeknown to us is not posted twice."""
         self.parts = part
 
-    async def send(self, text: str, *, first: bool) -> int | None:
+    async def send(self, text: str, *, first: bool, swipeable: bool = False) -> int | None:
+        """``swipeable``: the reply's one message, posted with its swipe buttons on."""
         allowed = allowed_mentions_for(text)
         # a re-sent part is the same post (bot/discord/posting.py)
         nonce = reply_nonce(self.message.id, self.parts, greeting=self.greeting_posts)
         self.parts += 1
+        buttons = self.buttons if swipeable and not self.greeting_posts else None
+        options: SendOptions = {"view": buttons.view()} if buttons is not None else {}
         if first and self.message.guild is not None and not self.greeting_posts:
-            sent = await self.message.reply(text, mention_author=False, allowed_mentions=allowed, nonce=nonce)
+            sent = await self.message.reply(text, mention_author=False, allowed_mentions=allowed, nonce=nonce,
+                                            **options)
         else:
-            sent = await self.message.channel.send(text, allowed_mentions=allowed, nonce=nonce)
+            sent = await self.message.channel.send(text, allowed_mentions=allowed, nonce=nonce, **options)
+        if buttons is not None:
+            buttons.posted(self.message.id, sent.id, text, "", None)
         return sent.id
+
+    async def send_swipeable(self, text: str) -> int | None:
+        return await self.send(text, first=True, swipeable=True)
 
     async def edit(self, message_id: int, text: str) -> None:
         """Edit a message of this reply (streamed delivery)."""
@@ -152,25 +178,36 @@ class WebhookPool:
 class WebhookOutlet:
     """Speaks as one character of the ensemble through its channel webhook (its own name and avatar)."""
 
-    def __init__(self, pool: WebhookPool, message: discord.Message, key: str) -> None:
+    def __init__(self, pool: WebhookPool, message: discord.Message, key: str,
+                 buttons: Buttons | None = None) -> None:
         self.pool = pool
         self.message = message
         self.key = key
+        self.buttons = buttons
 
     def typing(self) -> AbstractAsyncContextManager[None]:
         return typing_in(self.message.channel)
 
-    async def send(self, text: str, *, first: bool) -> int | None:
+    async def send(self, text: str, *, first: bool, swipeable: bool = False) -> int | None:
+        """``swipeable``: the reply's one message, posted with its swipe buttons on (through the webhook
+        only: a message the bot account says for the character is not swapped in place)."""
         allowed = allowed_mentions_for(text)
         persona = self.pool.ensemble.member(self.key).engine.persona  # read now: live edits apply
         hook = await self.pool.get(self.message.channel, self.key)
         if hook is None:  # still say it, marked with who is speaking
             sent = await self.message.channel.send(f"**{persona.name}:** {text}", allowed_mentions=allowed)
-        else:
-            # A picture given as a URL (acore_bot's avatar_url) is fetched by Discord, per message.
-            sent = await hook.send(text, username=persona.name, wait=True, allowed_mentions=allowed,
-                                   avatar_url=persona.avatar_url or discord.utils.MISSING)
+            return sent.id
+        buttons = self.buttons if swipeable else None
+        # A picture given as a URL (acore_bot's avatar_url) is fetched by Discord, per message.
+        sent = await hook.send(text, username=persona.name, wait=True, allowed_mentions=allowed,
+                               avatar_url=persona.avatar_url or discord.utils.MISSING,
+                               view=buttons.view() if buttons is not None else discord.utils.MISSING)
+        if buttons is not None:
+            buttons.posted(self.message.id, sent.id, text, self.key, hook.id)
         return sent.id
+
+    async def send_swipeable(self, text: str) -> int | None:
+        return await self.send(text, first=True, swipeable=True)
 
     async def edit(self, message_id: int, text: str) -> None:
         """Edit a message of this reply (streamed delivery), as it was sent: by webhook, or marked."""
@@ -192,12 +229,14 @@ class WebhookOutlet:
 
 
 
-def outlets_for(message: discord.Message, pool: WebhookPool | None, main_key: str) -> Callable[[str], Outlet]:
+def outlets_for(message: discord.Message, pool: WebhookPool | None, main_key: str,
+                buttons: Buttons | None = None) -> Callable[[str], Outlet]:
     """Each character's outlet for answering ``message``: the main one as the bot account, the others of an
-    ensemble through their webhooks (in DMs, or without a pool, everyone as the bot account)."""
+    ensemble through their webhooks (in DMs, or without a pool, everyone as the bot account); ``buttons``:
+    the swipe buttons a reply of one message goes out with."""
     def outlet_for(key: str) -> Outlet:
         if pool is None or key == main_key or message.guild is None:
-            return DiscordOutlet(message)
-        return WebhookOutlet(pool, message, key)
+            return DiscordOutlet(message, buttons=buttons)
+        return WebhookOutlet(pool, message, key, buttons)
 
     return outlet_for

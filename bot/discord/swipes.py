@@ -11,9 +11,12 @@ only account Discord lets edit it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
@@ -62,16 +65,50 @@ class SwipeButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], te
         await desk.press(interaction, self.action)
 
 
+class SwipeCounter(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"kindred-swipe:at"):
+    """Where we are (n/m): a disabled button, never pressed. Dynamic like the others, so the view is wholly
+    dynamic and discord.py keeps nothing of it per message (a plain item would be held for each reply)."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(discord.ui.Button(label=label, custom_id="kindred-swipe:at",
+                                           style=discord.ButtonStyle.secondary, disabled=True))
+
+    @classmethod
+    async def from_custom_id(cls, interaction: HookInteraction, item: discord.ui.Item[discord.ui.View],
+                             match: re.Match[str], /) -> SwipeCounter:
+        return cls(getattr(item, "label", None) or "")
+
+
 def swipe_view(record: SwipeRecord) -> discord.ui.View:
     """◀, where we are (n/m), ▶, 🔄: one action row of four buttons."""
     view = discord.ui.View(timeout=None)
     last = len(record.alternatives) - 1
     view.add_item(SwipeButton("prev", disabled=record.shown == 0))
-    view.add_item(discord.ui.Button(label=f"{record.shown + 1}/{last + 1}", disabled=True,
-                                    custom_id="kindred-swipe:at"))
+    view.add_item(SwipeCounter(f"{record.shown + 1}/{last + 1}"))
     view.add_item(SwipeButton("next", disabled=record.shown == last))
     view.add_item(SwipeButton("new"))
     return view
+
+
+ARMED_WAIT = 2.0  # seconds a press on a reply just posted waits for its swipes to open (within the token's 3)
+# The swipes of a reply just posted: one alternative, shown (what the buttons it goes out with show).
+FRESH = SwipeRecord(0, "", 0, "", 0, None, None, None, ("",), 0, True, datetime.min.replace(tzinfo=UTC))
+
+
+@dataclass(frozen=True)
+class Armed:
+    """A reply posted with its swipe buttons on, until its swipes are offered (or not: then they go)."""
+
+    answered: int  # the message it answers
+    text: str
+    character: str
+    webhook_id: int | None
+    settled: asyncio.Event  # set once offered or not
+
+    def record(self, msg: Incoming, message_id: int) -> SwipeRecord:
+        """What :meth:`SwipeDesk.strip` needs to take its buttons off."""
+        return SwipeRecord(message_id, self.character, msg.author_id, msg.scope, msg.channel_id, msg.guild_id,
+                           self.webhook_id, None, (self.text,), 0, False, datetime.now(UTC))
 
 
 class SwipeDesk:
@@ -84,9 +121,13 @@ class SwipeDesk:
         self.client = client
         self.swipes = swipes
         self.webhooks = webhooks
-        self.channels: set[int] | None = None  # channels with open swipes (None: not read yet)
+        # channels that may have open swipes (None: not read yet); one is added before its swipes open
+        self.channels: set[int] | None = None
         self.busy: set[int] = set()  # messages a new alternative is being written for
         self.tasks: set[asyncio.Task[None]] = set()
+        self.armed: dict[int, Armed] = {}  # replies posted with their buttons on, not yet offered swipes
+        self.opening: dict[int, int] = {}  # channels -> offers whose swipes are being opened there
+        self.fresh: discord.ui.View | None = None  # the buttons they go out with (built in the running loop)
 
     # -- the conversation moves on
 
@@ -99,7 +140,8 @@ class SwipeDesk:
             self.channels = set(await self.swipes.open_channels())
         if msg.channel_id not in self.channels:
             return []
-        self.channels.discard(msg.channel_id)
+        if not self.opening.get(msg.channel_id):  # one opening there may commit after this close's search
+            self.channels.discard(msg.channel_id)
         return await self.swipes.close_channel(msg.channel_id)
 
     def take_off(self, closed: list[SwipeRecord]) -> None:
@@ -107,27 +149,64 @@ class SwipeDesk:
         for record in closed:
             self.beside(self.strip(record))
 
+    def view(self) -> discord.ui.View:
+        """The buttons a reply goes out with when it is known at its post to be one message (the outlets,
+        bot/discord/outlets.py): those of swipes just offered, so no edit has to add them."""
+        if self.fresh is None:  # one for every post: wholly dynamic, nothing in it is per message
+            self.fresh = swipe_view(FRESH)
+        return self.fresh
+
+    def posted(self, answered: int, message_id: int, text: str, character: str,
+               webhook_id: int | None) -> None:
+        self.armed[message_id] = Armed(answered, text, character, webhook_id, asyncio.Event())
+
     async def offer(self, msg: Incoming, results: list[ReplyResult], message: discord.Message) -> None:
         """Swipes on the last reply just posted to ``message`` (one message long, by a character we can edit
-        as)."""
+        as); its buttons are added, unless it went out with them. A reply of this message posted with them
+        that is not offered swipes after all (an earlier speaker's, one not kept) has them taken off."""
+        posted = {mid: arm for mid, arm in self.armed.items() if arm.answered == msg.message_id}
+        offered: SwipeRecord | None = None
+        try:
+            offered = await self._offer(msg, results, message, posted)
+        finally:
+            for mid, arm in posted.items():
+                del self.armed[mid]
+                arm.settled.set()
+                if offered is None or mid != offered.message_id:
+                    self.beside(self.strip(arm.record(msg, mid)))
+
+    async def _offer(self, msg: Incoming, results: list[ReplyResult], message: discord.Message,
+                     posted: dict[int, Armed]) -> SwipeRecord | None:
         if not results:
-            return
+            return None
         result = results[-1]
         webhook_id = None
         if self.webhooks is not None and message.guild is not None and result.speaker \
                 and result.speaker != self.swipes.engine.character_key:
             hook = await self._hook(message.channel, result.speaker)
             if hook is None:  # said by the bot account as "**Name:** ...": not swapped in place
-                return
+                return None
             webhook_id = hook.id
-        closed, offered = await self.swipes.offer(msg, result, webhook_id)
+        # The message's arrival closed the channel's swipes (moved_on): they are searched again only when a
+        # reply offered meanwhile may have opened some. The channel is noted first, and stays noted while
+        # they open (a message arriving then may search before they are written), so the next reply's offer
+        # there finds them to close.
+        channel = msg.channel_id
+        close = self.channels is None or channel in self.channels
+        if self.channels is not None:
+            self.channels.add(channel)
+        self.opening[channel] = self.opening.get(channel, 0) + 1
+        try:
+            closed, offered = await self.swipes.offer(msg, result, webhook_id, close=close)
+        finally:
+            self.opening[channel] -= 1
+            if not self.opening[channel]:
+                del self.opening[channel]
         for record in closed:  # an older reply is no longer latest
             self.beside(self.strip(record))
-        if offered is None:
-            return
-        if self.channels is not None:
-            self.channels.add(offered.channel_id)
-        await self.edit(offered, message.channel, None, buttons=True)
+        if offered is not None and offered.message_id not in posted:
+            await self.edit(offered, message.channel, None, buttons=True)
+        return offered
 
     # -- the buttons
 
@@ -136,6 +215,11 @@ class SwipeDesk:
         if message is None:
             return
         record = await self.swipes.of_message(message.id)
+        armed = self.armed.get(message.id)
+        if record is None and armed is not None:  # pressed as it went out, its swipes not open yet
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(armed.settled.wait(), ARMED_WAIT)
+            record = await self.swipes.of_message(message.id)
         bot = interaction.client  # the Kindred bot: who its admins are, where it is active, its limits
         admin = await is_admin(bot, interaction.user)
         if not admin and interaction.guild_id is not None:

@@ -91,6 +91,15 @@ class EditableOutlet(Protocol):
     async def delete(self, message_id: int) -> None: ...
 
 
+@runtime_checkable
+class SwipeableOutlet(Protocol):
+    """An outlet that can post a reply's one message with its swipe buttons already on
+    (bot/discord/outlets.py): a reply known at its post to be one message is sent so, sparing the edit that
+    would add them (bot/discord/swipes.py takes them off again if it is not offered swipes after all)."""
+
+    async def send_swipeable(self, text: str) -> int | None: ...
+
+
 @dataclass
 class Delivered:
     text: str  # the whole reply as finally shown
@@ -213,7 +222,10 @@ class Delivery:
             if i and chunked:
                 async with self.outlet.typing():
                     await asyncio.sleep(shares[i])
-            ids.append(await self.outlet.send(part, first=i == 0))
+            if ok and len(parts) == 1 and isinstance(self.outlet, SwipeableOutlet):
+                ids.append(await self.outlet.send_swipeable(part))
+            else:
+                ids.append(await self.outlet.send(part, first=i == 0))
             if i < len(parts) - 1:
                 await self._record(parts, i + 1)
         return Delivered(text, parts, ids, ok, completion)

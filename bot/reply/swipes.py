@@ -93,19 +93,23 @@ class ReplySwipes:
         return None
 
     async def offer(self, msg: Incoming, result: ReplyResult, webhook_id: int | None = None,
-                    now: datetime | None = None) -> tuple[list[SwipeRecord], SwipeRecord | None]:
+                    now: datetime | None = None, *,
+                    close: bool = True) -> tuple[list[SwipeRecord], SwipeRecord | None]:
         """A reply was just posted: the channel's older swipes close (the ones closed are returned first),
         and swipes open on this reply when it is one message (a reply split over several cannot be swapped
-        in place; None: not offered)."""
+        in place; None: not offered). ``close``: False when the caller knows none are open there (the
+        message's own arrival closed them), sparing the search."""
         record = self._offered(msg, result, webhook_id, now or datetime.now(UTC))
-        closing = self.store.swipes.close_in_channel(msg.channel_id)
         if record is None:
-            return await closing, None
+            return (await self.store.swipes.close_in_channel(msg.channel_id) if close else []), None
+        arming = self.timers.at(TIMER, timer_key(record.message_id), record.closes_at,
+                                {"message": record.message_id})
+        if not close:
+            await asyncio.gather(self.store.swipes.open(record), arming)
+            return [], record
         # Issued together, they share one trip and one transaction, in this order (database/trips.py).
-        closed, _, _ = await asyncio.gather(
-            closing, self.store.swipes.open(record),
-            self.timers.at(TIMER, timer_key(record.message_id), record.closes_at,
-                           {"message": record.message_id}))
+        closed, _, _ = await asyncio.gather(self.store.swipes.close_in_channel(msg.channel_id),
+                                            self.store.swipes.open(record), arming)
         return closed, record
 
     def _offered(self, msg: Incoming, result: ReplyResult, webhook_id: int | None,
