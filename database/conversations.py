@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from database.boundary import Statements
+from database.boundary import DbValue, Statements
 from database.engine import Database
 from database.history_cache import TURN_CACHE_CONVERSATIONS, TurnCache, changes_history
 from database.memories import replace_source_memories
@@ -191,15 +191,21 @@ class Conversations:
         key = {"character": character, "user_id": user_id, "scope": scope}
 
         def write(conn: Connection) -> tuple[int, int, int, list[int]] | None:
-            if consent is not None:
-                # premium, memory_consent, ...
-                person = conn.execute(q["user"], {"user_id": user_id}).first()
-                if not consent(person[1] if person is not None else None):
-                    return None
+            row: Sequence[DbValue] | None = None
+            # SQLite: (premium, memory_consent, the conversation's id and revision) in one statement
+            together = q.get("conversation_consent")
+            person = conn.execute(together, key).first() if together is not None else None
+            if together is None and consent is not None:
+                person = conn.execute(q["user"], {"user_id": user_id}).first()  # premium, memory_consent, ...
+            if consent is not None and not consent(person[1] if person is not None else None):
+                return None
             # Locked (on PostgreSQL; SQLite writes one at a time anyway) so that the revision before and
             # after are this append's own: the turn cache is extended only across exactly this change.
             now = utcnow()
-            row = conn.execute(q["conversation_locked"], key).first()
+            if person is not None and together is not None and person[2] is not None:
+                row = person[2:]
+            elif together is None or person is None:  # PostgreSQL (locked), or no person row to read it with
+                row = conn.execute(q["conversation_locked"], key).first()
             if row is None:
                 conn.execute(q["conversation_insert"],
                              {**key, "summary": "", "updated_at": now, "revision": 0})

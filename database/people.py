@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import Connection, String, cast, delete, func, or_, select, update
+from sqlalchemy import Connection, String, bindparam, cast, delete, func, or_, select, update
 
 from database.boundary import NamedRow, Statements
 from database.engine import Database
@@ -24,6 +24,11 @@ from database.models import (
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary, as_utc
 from database.statements import USER_RECORD_COLUMNS, execute_all, user_record
 from database.usage import usage_totals
+
+# The last interaction moved after each reply: built once (building an update costs more than running it).
+_MOVE_ON = update(User).where(User.id == bindparam("user_id")).values(last_interaction=bindparam("now"))
+_MOVE_ON_RECENT = _MOVE_ON.where(or_(User.last_interaction.is_(None),
+                                     User.last_interaction >= bindparam("forget_before")))
 
 
 class People:
@@ -101,11 +106,12 @@ class People:
 
         def write(conn: Connection) -> int:
             # The common case in one statement: someone not silent that long (or no expiry) is moved on.
-            recent = update(User).where(User.id == user_id).values(last_interaction=now)
-            if forget_before is not None:
-                recent = recent.where(or_(User.last_interaction.is_(None),
-                                          User.last_interaction >= forget_before))
-            if conn.execute(recent).rowcount:
+            moved = {"user_id": user_id, "now": now}
+            if forget_before is None:
+                recent = conn.execute(_MOVE_ON, moved)
+            else:
+                recent = conn.execute(_MOVE_ON_RECENT, {**moved, "forget_before": forget_before})
+            if recent.rowcount:
                 return 0
             previous = conn.execute(q["last_interaction"], {"user_id": user_id}).scalar()
             gone = 0

@@ -285,6 +285,12 @@ def build_statements(dialect: Dialect) -> Statements:
     built |= person_statements(built, dialect)  # the person half of a reply's prompt read (person_read.py)
     if dialect.name == "postgresql":
         built["log_batch"] = LOG_BATCH
+    else:  # after a reply, SQLite (no locks to take): what two reads each gave, in one statement
+        built["user_style"] = select(User.memory_consent, select(StyleProfile.profile).where(  # style learnt
+            StyleProfile.user_id == user_id).scalar_subquery()).where(User.id == user_id)
+        built["conversation_consent"] = select(User.premium, User.memory_consent, *(  # the exchange stored
+            select(column).where(conversation_key).scalar_subquery()
+            for column in (Conversation.id, Conversation.revision))).where(User.id == user_id)
     return built
 
 

@@ -89,7 +89,7 @@ class Store:
         # styles, check-ins, feelings toward each person and in each channel.
         self.timers = TimerRows(self.db)
         self.swipes = Swipes(self.db, conversations)  # a reply's alternatives on its message
-        self.switches = PlaceSwitches(self.db)
+        self.switches = PlaceSwitches(self.db, self.changes)
         self.style = StyleProfiles(self.db, q)
         self.checkins = CheckIns(self.db)
         self.reminders = Reminders(self.db)  # what people asked to be reminded of (bot/alive/reminders.py)
@@ -111,6 +111,7 @@ class Store:
     async def close(self) -> None:
         await self.log.flush()
         await self.places.drain()
+        await self.switches.drain()
         await self.servers.drain()
         await self.db.close()
         self.closed = True  # every pooled connection released (what shutdown reports)

@@ -33,11 +33,18 @@ class StyleProfiles:
         q, key = self._q, {"user_id": user_id}
 
         def write(conn: Connection) -> str | None:
-            user = conn.execute(q["user"], key).first()  # (premium, memory consent, last interaction)
-            if user is None:  # never seen, or just forgotten: nothing to attach a profile to
-                return None
-            old = conn.execute(q["style_locked"], key).scalar()
-            new = update(None if old is None else str(old), user[1])
+            together = q.get("user_style")  # SQLite: (memory consent, profile) in one statement
+            if together is not None:
+                user = conn.execute(together, key).first()
+                if user is None:  # never seen, or just forgotten: nothing to attach a profile to
+                    return None
+                consent, old = user
+            else:
+                user = conn.execute(q["user"], key).first()  # (premium, memory consent, ...)
+                if user is None:
+                    return None
+                consent, old = user[1], conn.execute(q["style_locked"], key).scalar()  # locked: PostgreSQL
+            new = update(None if old is None else str(old), consent)
             if new is None:
                 if old is not None:
                     conn.execute(delete(StyleProfile).where(StyleProfile.user_id == user_id))

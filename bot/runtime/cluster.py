@@ -144,8 +144,9 @@ def cache_invalidation(store: Store) -> Handler:
     async def invalidate(message: JsonObject) -> None:
         if message.get("what") == "server":
             store.servers.forget(int(message.get("id") or 0))
-        else:
+        else:  # a place's activation or one of its switches
             store.places.forget()
+            store.switches.forget()
 
     return invalidate
 
