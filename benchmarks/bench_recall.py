@@ -152,10 +152,6 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int, archiv
         async with store.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.exec_driver_sql("VACUUM ANALYZE user_facts")
-    # Loaded first, as in the bot, where the message's vector comes from it: with it torch is loaded, which a
-    # person with thousands of facts is multiplied through (memory/embeddings.py Products).
-    embedder = SentenceEmbedder()
-    embedder.encode(["warm-up"])
     cache = FactCache(store.facts)
     rng = np.random.default_rng(2)
     pick = random.Random(3)
@@ -233,6 +229,8 @@ async def run(url: str, facts: int, users: int, heavy: int, samples: int, archiv
     await store.close()
 
     load = os.getloadavg()
+    embedder = SentenceEmbedder()
+    embedder.encode(["warm-up"])
     encode: list[float] = []
     encode_cpu: list[float] = []  # the process's CPU meanwhile (every torch thread; the loop only waits)
     for i in range(50):

@@ -14,14 +14,12 @@ Vectors are L2-normalised float32, so cosine similarity is a dot product; they a
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
-import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -234,64 +232,3 @@ def similarities(matrix: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     for a in range(0, len(matrix), BLOCK_ROWS):
         np.matmul(matrix[a:a + BLOCK_ROWS], vectors.T, out=out[a:a + BLOCK_ROWS])
     return out
-
-
-# A person with thousands of facts: each recall's product reads their whole matrix from memory (10,000 x 384
-# float32 is 15 MB), and that read is most of the recall's time. In bfloat16 it is half the bytes, and a CPU
-# with bfloat16 instructions (AVX512-BF16, AMX) multiplies them natively, through torch, which the embedding
-# model has loaded already (recall never imports it). Cosines then differ from float32's by about 0.002, far
-# below what separates relevant from not; below this size the exact float32 product is kept, so a person with
-# an ordinary number of facts (and every benchmark conversation) is ranked exactly as before.
-LOW_PRECISION_ROWS = 4_096
-
-
-class Products:
-    """:func:`similarities` of one fixed matrix: in bfloat16 when it has ``LOW_PRECISION_ROWS`` rows or more,
-    torch is loaded, and this CPU multiplies bfloat16 clearly faster than numpy multiplies float32 (timed
-    once per process: a CPU without native bfloat16 emulates it, slower)."""
-
-    def __init__(self, matrix: np.ndarray) -> None:
-        self.matrix = matrix
-        self._low: Any = None  # the matrix as a bfloat16 tensor, made at the first product
-        self._decided = len(matrix) < LOW_PRECISION_ROWS or matrix.ndim != 2
-
-    def __call__(self, vectors: np.ndarray) -> np.ndarray:
-        if not self._decided:
-            torch = sys.modules.get("torch")
-            if torch is not None:  # (until the model has loaded it, asked again at each product)
-                self._decided = True
-                if bfloat16_faster(self.matrix.shape[1]):
-                    exact = np.ascontiguousarray(self.matrix, dtype=DTYPE)
-                    self._low = torch.from_numpy(exact).to(torch.bfloat16)
-        if self._low is None:
-            return similarities(self.matrix, vectors)
-        torch = sys.modules["torch"]
-        asked = torch.from_numpy(np.ascontiguousarray(vectors, dtype=DTYPE)).to(torch.bfloat16)
-        out: np.ndarray = (self._low @ asked.T).float().numpy()
-        return out
-
-
-@functools.cache
-def bfloat16_faster(dim: int) -> bool:
-    """Whether torch's bfloat16 product of a large matrix and two vectors takes at most two thirds of numpy's
-    float32 one here (the best of seven of each, on random data)."""
-    torch = sys.modules["torch"]
-    rng = np.random.default_rng(0)
-    matrix = rng.standard_normal((2 * LOW_PRECISION_ROWS, dim)).astype(DTYPE)
-    vectors = rng.standard_normal((2, dim)).astype(DTYPE)
-    low = torch.from_numpy(matrix).to(torch.bfloat16)
-
-    def best(product: Callable[[], object]) -> float:
-        product()
-        times = []
-        for _ in range(7):
-            start = time.perf_counter()
-            product()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    try:
-        fast = best(lambda: (low @ torch.from_numpy(vectors).to(torch.bfloat16).T).float().numpy())
-    except RuntimeError:  # a build without bfloat16 products
-        return False
-    return fast * 1.5 <= best(lambda: similarities(matrix, vectors))

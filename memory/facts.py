@@ -23,7 +23,7 @@ import numpy as np
 from database.boundary import Json, JsonObject
 from database.facts import Facts
 from database.records import FactRow
-from memory.embeddings import DTYPE, Products, from_bytes, normalise
+from memory.embeddings import DTYPE, from_bytes, normalise, similarities
 from memory.lexical import LexicalIndex
 from memory.relationships import RELATIONSHIP_RANGES
 from memory.stamped import Stamp, StampedCache
@@ -293,7 +293,6 @@ class FactIndex:
             (self.positions == np.arange(len(self.rows))).all())
         self.slot = np.full(len(self.rows), -1, dtype=np.int64)  # each fact's row of ``matrix`` (-1: none)
         self.slot[self.positions] = np.arange(len(self.positions))
-        self.products = Products(self.matrix)
         # How much each fact looks like the person's facts in general (its product with their mean vector):
         # recall discounts it, so a message is matched on what it asks about, not on whom.
         typical = self.scores(self.matrix.mean(axis=0)) if len(self.positions) else np.zeros(len(self.rows))
@@ -318,10 +317,10 @@ class FactIndex:
         matrix for all of them (the message and its topic), which is memory-bound for thousands of facts."""
         k = vectors.shape[0]
         if self._dense_all and len(self.rows) and vectors.shape[1] == self.dim:  # every fact embedded
-            return self.products(vectors.astype(DTYPE, copy=False))
+            return similarities(self.matrix, vectors.astype(DTYPE, copy=False))
         out = np.full((len(self.rows), k), -np.inf, dtype=np.float32)
         if len(self.positions) and vectors.shape[1] == self.dim:
-            out[self.positions] = self.products(vectors.astype(DTYPE, copy=False))
+            out[self.positions] = similarities(self.matrix, vectors.astype(DTYPE, copy=False))
         return out
 
 
