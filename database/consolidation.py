@@ -20,6 +20,7 @@ from sqlalchemy import Connection, case, delete, func, insert, literal, select, 
 from database.boundary import NamedRow
 from database.engine import Database
 from database.excerpts import insert_excerpts
+from database.facts import deleted_facts
 from database.models import ArchivedMessage, LoggedMessage, Relationship, UserFact, utcnow
 from database.records import ConsolidationBatch, RelationshipRecord, SeenMessage
 from database.statements import seen_message
@@ -136,12 +137,15 @@ class ConsolidationLog:
                                      .scalar_one())
                         self._close(conn, batch.user_id, f.replaces, f.said_at or now, changed, f.past,
                                     new_id)
+            deleted = False
             for fact_id, past in batch.retired:
                 if past is None:  # not worth keeping as history (never true, or asked to be forgotten)
-                    conn.execute(delete(UserFact).where(UserFact.id == fact_id,
-                                                        UserFact.user_id == batch.user_id))
+                    deleted |= bool(conn.execute(delete(UserFact).where(
+                        UserFact.id == fact_id, UserFact.user_id == batch.user_id)).rowcount)
                 else:
                     self._close(conn, batch.user_id, fact_id, now, changed, past, None)
+            if deleted:
+                deleted_facts(conn, [batch.user_id])
             for fact_id, public in batch.mentioned:
                 values: dict[str, object] = {
                     "reference_count": UserFact.reference_count + 1,

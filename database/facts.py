@@ -148,9 +148,14 @@ class Facts:
         )
 
     async def delete(self, user_id: int, fact_id: int) -> bool:
-        return bool(
-            await self.db.change(delete(UserFact).where(UserFact.id == fact_id, UserFact.user_id == user_id))
-        )
+        def write(conn: Connection) -> bool:
+            gone = bool(conn.execute(delete(UserFact).where(UserFact.id == fact_id,
+                                                            UserFact.user_id == user_id)).rowcount)
+            if gone:
+                deleted_facts(conn, [user_id])
+            return gone
+
+        return await self.db.write(write)
 
     async def has_embedded(self) -> bool:
         """Whether anyone has a fact with an embedding (recall will need the model)."""
@@ -161,9 +166,8 @@ class Facts:
 
     async def stamp(self, user_id: int) -> FactStamp:
         """A cheap fingerprint of a person's facts that changes when one is added, edited, mentioned or
-        deleted (every insert and update sets ``updated_at``; a deletion changes the count):
-        recall's vector cache
-        compares it instead of re-reading vectors. Answered from ix_user_facts_user_id_updated_at alone."""
+        deleted (every insert and update sets ``updated_at``; every deletion sets ``users.facts_deleted``):
+        recall's vector cache compares it instead of re-reading vectors (database/stamps.py)."""
         row = await self.db.read(lambda conn: conn.execute(self._q["fact_stamp"], {"user_id": user_id}).one())
         return fact_stamp(row)
 
@@ -182,14 +186,32 @@ class Facts:
     async def delete_expired(self, silent_since: datetime) -> int:
         """Forget the facts that expire (neither pinned nor lasting) of everyone whose last interaction with
         a character is older than ``silent_since``; someone never answered counts from each fact's last
-        mention."""
+        mention. Their people get a new fact stamp, in the same transaction."""
         silent = select(User.id).where(User.last_interaction < silent_since)
         never = select(User.id).where(User.last_interaction.is_not(None))
-        expiring = (UserFact.pinned.is_(False), UserFact.lasting.is_(False))
-        return await self.db.change(
-            delete(UserFact).where(
-                *expiring,
-                or_(UserFact.user_id.in_(silent),
-                    and_(UserFact.user_id.not_in(never), UserFact.last_mentioned < silent_since)),
-            )
-        )
+        expiring = (UserFact.pinned.is_(False), UserFact.lasting.is_(False),
+                    or_(UserFact.user_id.in_(silent),
+                        and_(UserFact.user_id.not_in(never), UserFact.last_mentioned < silent_since)))
+
+        def write(conn: Connection) -> int:
+            people = [int(u) for u in
+                      conn.execute(select(UserFact.user_id).where(*expiring).distinct()).scalars()]
+            if not people:
+                return 0
+            gone = int(conn.execute(delete(UserFact).where(*expiring)).rowcount or 0)
+            deleted_facts(conn, people)
+            return gone
+
+        return await self.db.write(write)
+
+
+STAMP_CHUNK = 500  # people per statement when stamping many (under every driver's limit of parameters)
+
+
+def deleted_facts(conn: Connection, people: Sequence[int]) -> None:
+    """Mark that some of these people's facts were just deleted: their fact stamps change
+    (database/stamps.py), so recall's caches read their facts again."""
+    now = utcnow()
+    for start in range(0, len(people), STAMP_CHUNK):
+        conn.execute(update(User).where(User.id.in_(list(people[start:start + STAMP_CHUNK])))
+                     .values(facts_deleted=now))

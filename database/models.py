@@ -63,6 +63,9 @@ class User(Base):
     # When some of their archive excerpts were last deleted (0014): with the newest excerpt's id, the stamp
     # that tells episodic recall's cache to re-read them, without counting 100,000 rows at each reply.
     excerpts_deleted: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
+    # When some of their facts were last deleted (0028): the fact stamp's part that a deletion moves, so the
+    # stamp is three index probes instead of a count of the person's facts.
+    facts_deleted: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
     # When some of their excerpts last got vectors (0017): embedded after consolidation, in the background.
     excerpts_embedded: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
     # /memory servers all: facts learnt in one server's channels are recalled in the others too (0015).

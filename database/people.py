@@ -11,6 +11,7 @@ from sqlalchemy import Connection, String, bindparam, cast, delete, func, or_, s
 
 from database.boundary import NamedRow, Statements
 from database.engine import Database
+from database.facts import deleted_facts
 from database.models import (
     ApiCall,
     Conversation,
@@ -119,6 +120,8 @@ class People:
                 gone = int(conn.execute(delete(UserFact).where(
                     UserFact.user_id == user_id, UserFact.pinned.is_(False),
                     UserFact.lasting.is_(False))).rowcount or 0)
+                if gone:
+                    deleted_facts(conn, [user_id])
             execute_all(conn, q["last_interaction_set"], [{"user_id": user_id, "now": now}])
             return gone
 

@@ -1,8 +1,9 @@
 """The stamps recall's caches compare at every reply (memory/stamped.py): cheap fingerprints of a person's
 facts and of their archived excerpts, compiled once and read in one trip when both are wanted.
 
-- The fact stamp (count, newest id, newest ``updated_at``) changes with any insert, edit, mention or
-  deletion of the person's facts (every insert and update sets ``updated_at``; a deletion moves the count).
+- The fact stamp (newest id, newest ``updated_at``, ``users.facts_deleted``) changes with any insert, edit,
+  mention or deletion of the person's facts (every insert and update sets ``updated_at``; every deletion
+  sets ``facts_deleted``).
 - The excerpt stamp (newest id, ``users.excerpts_deleted``, ``users.excerpts_embedded``) changes with any
   insert, deletion or vector filled in (excerpts are never edited otherwise).
 """
@@ -16,25 +17,25 @@ from sqlalchemy.sql.expression import BindParameter
 from database.boundary import DbRow, DbValue, Query, Statements
 from database.models import ArchiveExcerpt, User, UserFact
 
-FactStamp = tuple[int, int | None, str]  # a person's facts: (how many, the newest id, the latest change)
+FactStamp = tuple[DbValue, str, str]  # a person's facts: (newest id, latest change, latest deletion)
 ExcerptStamp = tuple[DbValue, DbValue, DbValue]  # a person's excerpts: (newest id, deletions, embeddings)
 
 
 def fact_stamp_select(user_id: BindParameter[int], dialect: Dialect) -> Query:
-    """The fact stamp's statement. SQLite: three lookups, where one aggregate would read all three columns
-    of each of the person's entries in the wide index (1.2 ms for 10,000 facts against 0.25): the count
-    steps the narrow user index, each maximum is one index probe. PostgreSQL keeps the one aggregate (one
-    index-only scan; its planner may answer ``max(id)`` alone by walking the primary key backwards)."""
+    """The fact stamp's statement: index probes whatever the number of facts. (A count would step through
+    every one of the person's entries: 0.3 ms for 10,000 facts on SQLite, at every reply.) PostgreSQL takes
+    both maxima in one aggregate (one index-only scan; its planner may answer ``max(id)`` alone by walking
+    the primary key backwards)."""
     of = UserFact.user_id == user_id
+    deleted = select(User.facts_deleted).where(User.id == user_id).scalar_subquery()
     if dialect.name != "sqlite":
-        return select(func.count(), func.max(UserFact.id), func.max(UserFact.updated_at)).where(of)
-    return select(select(func.count()).select_from(UserFact).where(of).scalar_subquery(),
-                  select(func.max(UserFact.id)).where(of).scalar_subquery(),
-                  select(func.max(UserFact.updated_at)).where(of).scalar_subquery())
+        return select(func.max(UserFact.id), func.max(UserFact.updated_at), deleted).where(of)
+    return select(select(func.max(UserFact.id)).where(of).scalar_subquery(),
+                  select(func.max(UserFact.updated_at)).where(of).scalar_subquery(), deleted)
 
 
 def fact_stamp(row: DbRow) -> FactStamp:
-    return (int(row[0]), row[1], str(row[2]))
+    return (row[0], str(row[1]), str(row[2]))
 
 
 def excerpt_stamp(row: DbRow | None) -> ExcerptStamp:

@@ -153,6 +153,49 @@ async def test_the_vector_cache_rereads_a_user_only_after_a_change(store: Store)
     assert [r.fact for r in index.rows] == ["Alice sings"]
 
 
+async def test_every_way_a_fact_is_deleted_moves_the_stamp(store: Store) -> None:
+    """The stamp takes no count of the facts: each way of deleting some (never the newest here, whose id
+    is in the stamp anyway) marks the person instead, and only them."""
+    await store.people.ensure_user(USER_ID, "alice")
+    await store.people.ensure_user(USER2_ID, "bob")
+    cache = FactCache(store.facts)
+    now = datetime.now(UTC)
+    await store.facts.add(USER2_ID, "Bob rows")
+    for fact in ("Alice sings", "Alice hums", "Alice whistles", "Alice keeps bees"):
+        await store.facts.add(USER_ID, fact)
+    ids = {r.fact: r.id for r in (await cache.get(USER_ID)).rows}
+    await cache.get(USER2_ID)
+    loads = cache.loads
+
+    async def seen(change: Callable[[], Awaitable[Any]], left: set[str]) -> None:
+        nonlocal loads
+        await change()
+        index = await cache.get(USER_ID)
+        await cache.get(USER2_ID)  # bob's facts were not touched: his stamp stays
+        loads += 1
+        assert cache.loads == loads and {r.fact for r in index.rows} == left
+
+    # consolidation retiring a fact that is not kept as history
+    await seen(lambda: store.consolidation.commit_consolidation(
+        ConsolidationBatch("finn", USER_ID, (), retired=((ids["Alice sings"], None),))),
+        {"Alice hums", "Alice whistles", "Alice keeps bees"})
+    # coming back after the soft expiry (the facts that expire go in the same transaction)
+    await store.facts.pin(USER_ID, ids["Alice keeps bees"], True)
+    await store.people.touch_interaction(USER_ID, now - timedelta(days=30), None)
+    await cache.get(USER_ID)  # the pin seen
+    loads = cache.loads
+    await seen(lambda: store.people.touch_interaction(USER_ID, now, now - timedelta(days=14)),
+               {"Alice keeps bees"})
+    # the daily prune of a silent person's expiring facts
+    await store.facts.add(USER_ID, "Alice hums")
+    await store.facts.add(USER_ID, "Alice dances", pinned=True)  # (the newest fact is not the one deleted)
+    await store.people.touch_interaction(USER_ID, now - timedelta(days=30), None)
+    await cache.get(USER_ID)  # the new facts seen
+    loads = cache.loads
+    await seen(lambda: store.facts.delete_expired(now - timedelta(days=14)),
+               {"Alice keeps bees", "Alice dances"})
+
+
 # --------------------------------------------------------------------------- over the wire
 
 
