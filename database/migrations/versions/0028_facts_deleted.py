@@ -21,10 +21,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("facts_deleted", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("users", sa.Column("facts_deleted", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("facts_deleted")
+    # A plain DROP COLUMN (SQLite 3.35+), not a batch copy: copying ``users`` drops the old table, and with
+    # foreign keys on that cascades to every row that references a person (their facts, feelings, ...).
+    op.execute("ALTER TABLE users DROP COLUMN facts_deleted")
