@@ -178,6 +178,7 @@ class ExcerptIndex:
         self.slot[self.positions] = np.arange(len(self.positions))
         self._where: dict[int, int] | None = None
         self._by_time: tuple[np.ndarray, np.ndarray] | None = None
+        self._in_channel: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def build(cls, rows: Sequence[ExcerptRow], stamp: Stamp = ()) -> ExcerptIndex:
@@ -260,6 +261,18 @@ class ExcerptIndex:
         order, times = self._by_time
         found: np.ndarray = order[np.searchsorted(times, start):np.searchsorted(times, end)]
         return found
+
+    def said_in(self, channel_id: int, since: float | None = None) -> np.ndarray:
+        """The lines said in channel ``channel_id`` (DM or not), at or after ``since`` (POSIX seconds; None:
+        all of them), by a time order of that channel's lines made once, at its first look: a request's
+        present is a slice of it, not a comparison of every line."""
+        known = self._in_channel.get(channel_id)
+        if known is None:
+            lines = np.flatnonzero(self.channel == channel_id)
+            lines = lines[np.argsort(self.told[lines], kind="stable")]
+            known = self._in_channel[channel_id] = lines, self.told[lines]
+        lines, times = known
+        return lines if since is None else lines[np.searchsorted(times, since):]
 
     def where_said(self) -> dict[int, int]:
         """Each line's index by its message id (made once, at the first look)."""

@@ -60,8 +60,7 @@ class Present:
                 else min(_utc(start), _utc(self.told_from))
         elif start is None:
             return out
-        here = excerpts.channel == self.channel_id
-        out |= here if start is None else here & (excerpts.told >= _utc(start).timestamp())
+        out[excerpts.said_in(self.channel_id, None if start is None else _utc(start).timestamp())] = True
         return out
 
 
