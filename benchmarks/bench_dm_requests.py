@@ -15,7 +15,8 @@ Each reply request is split by the layout's fences (bot/reply/prompting.py, docs
 tokens (bot/core/tokens.py): system, core memories (``<memories>``), notes/pins (``<notes>``, the feelings
 and style notes pinned in the history), summary, facts/recall and excerpts (``<recalled_facts>``, split at
 "[Words from your earlier conversations"), open threads, history (the turns and the message), other
-(where, relationship, headers); any other tag counts under its own name. Redundancy: the share of recalled
+(where, relationship, headers, the variety note closing the message's turn); any other tag counts under
+its own name. Redundancy: the share of recalled
 tokens (facts + excerpts) on lines whose text (normalized) is already in the same request's history,
 summary or core memories.
 
@@ -45,6 +46,7 @@ CONFIG = {"summary_model": "claude-test-sonnet", "conversation_token_threshold":
           "consolidation_batch": "false", "timezone": "UTC", "max_typing_time": "0"}
 TAG = re.compile(r"<(?P<tag>[a-z_]+)(?P<attrs>(?: [a-z_]+=\"[^\"]*\")*)>(?P<body>.*?)</(?P=tag)>", re.S)
 WORDS = "[Words from your earlier conversations"
+NOTE = re.compile(r"\n\n\[[^\n]*\]$")  # a bracketed note closing the message's turn (the variety note)
 CATEGORY = {"memories": "core memories", "notes": "notes/pins", "summary": "summary",
             "open_threads": "open threads", "recalled_facts": "facts/recall"}
 PARTS = ("system", "core memories", "facts/recall", "excerpts", "summary", "open threads", "notes/pins",
@@ -165,8 +167,12 @@ def split_tags(text: str, out: Counter[str], recalled: list[tuple[str, str]], pl
     """Count ``text``'s tagged parts under their category, the rest under ``plain``; each recalled line
     (category, text) goes to ``recalled``."""
     at = 0
+
+    def untagged(chunk: str) -> None:  # the blank lines between parts are layout
+        out[plain if chunk.strip() else "other"] += count_tokens(chunk)
+
     for m in TAG.finditer(text):
-        out[plain] += count_tokens(text[at:m.start()])
+        untagged(text[at:m.start()])
         at = m.end()
         tag, body = m["tag"], m["body"]
         opening, closing = m.group(0)[:m.start("body") - m.start()], f"</{tag}>"
@@ -182,7 +188,7 @@ def split_tags(text: str, out: Counter[str], recalled: list[tuple[str, str]], pl
         for name, chunk in (("facts/recall", facts), ("excerpts", WORDS + said if said else "")):
             out[name] += count_tokens(chunk)
             recalled += [(name, line) for line in chunk.splitlines() if line.startswith("- ")]
-    out[plain] += count_tokens(text[at:])
+    untagged(text[at:])
 
 
 def breakdown(body: dict[str, Any], sent: set[str]) -> dict[str, Any]:
@@ -194,11 +200,12 @@ def breakdown(body: dict[str, Any], sent: set[str]) -> dict[str, Any]:
     for i, message in enumerate(messages):
         for block in blocks(message["content"]):
             if i == len(messages) - 1 and message["role"] == "user":
-                head, sep, said = block.rpartition("\n\nalice: ")
-                if not sep:
-                    head, said = "", block
-                out["history"] += count_tokens(sep + said)
-                split_tags(head, out, recalled, "other")
+                # the message, then the fenced parts of this turn (the time, the state, recall, threads),
+                # before or after it as the layout places them; a bracketed note of its own (the variety
+                # note) is other; the rest untagged is the message
+                notes = NOTE.findall(block)
+                out["other"] += sum(count_tokens(n) for n in notes)
+                split_tags(NOTE.sub("", block), out, recalled, "history")
             elif message["role"] == "user" and not TAG.search(block) and not block.startswith("[Where"):
                 said = max((s for s in sent if block.endswith(s)), key=len, default=block)
                 out["history"] += count_tokens(said)
@@ -224,7 +231,7 @@ def _history_text(body: dict[str, Any]) -> list[str]:
     for i, message in enumerate(messages):
         for block in blocks(message["content"]):
             if i == len(messages) - 1 and message["role"] == "user":
-                texts.append(block.rpartition("\n\nalice: ")[2])
+                texts.append(TAG.sub(" ", block))  # the message, not the recall beside it
                 continue
             for m in TAG.finditer(block):  # the person's block holds the summary and the memories
                 inner = TAG.finditer(m["body"]) if m["tag"] == "person" else iter([m])

@@ -38,3 +38,23 @@ def test_a_request_is_split_by_its_fences_and_redundant_recall_is_counted() -> N
     assert out["total"] == sum(parts.values()) and out["recalled_lines"] == 3
     # alice's quoted line is in the history; the fact and Finn's line are not
     assert out["redundant"] == count_tokens('- alice: "I live in Leeds, near Hyde Park"')
+
+
+def test_the_shipped_layout_puts_the_message_first_and_its_fences_after() -> None:
+    """The message cached first, then the turn's fences, then the variety note: only the message is
+    history, the recall after it is recall, the note is other."""
+    note = "[Your recent replies here opened with \"Glub\": vary your wording.]"
+    final = f"what should I bring?\n\n<now>Tuesday.</now>\n\n{RECALL}\n\n{note}"
+    body = {"system": "You are Finn.",
+            "messages": [{"role": "user", "content": "I live in Leeds, near Hyde Park"},
+                         {"role": "assistant", "content": "Lovely!"},
+                         {"role": "user", "content": final}]}
+    out = breakdown(body, {"I live in Leeds, near Hyde Park", "what should I bring?"})
+    parts = out["parts"]
+    assert parts["history"] == (count_tokens("I live in Leeds, near Hyde Park") + count_tokens("Lovely!")
+                                + count_tokens("what should I bring?\n\n"))
+    assert parts["other"] == count_tokens("\n\n" + note) + count_tokens("\n\n")  # the note, a blank line
+    assert parts["now"] == count_tokens("<now>Tuesday.</now>")
+    assert parts["facts/recall"] > 0 and parts["excerpts"] > 0 and out["total"] == sum(parts.values())
+    assert out["recalled_lines"] == 3  # recalled, not said: the message is history, the recall is not
+    assert out["redundant"] == count_tokens('- alice: "I live in Leeds, near Hyde Park"')
