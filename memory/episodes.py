@@ -46,6 +46,7 @@ from memory.embeddings import (
     to_bytes,
 )
 from memory.factlines import day, headed
+from memory.ivf import clusters
 from memory.lexical import LexicalIndex, terms
 from memory.stamped import Stamp, StampedCache
 from memory.timewords import window
@@ -57,7 +58,6 @@ CACHE_USERS = 64
 # search scores only the clusters nearest the message, about PROBE_VECTORS vectors (an inverted file, as
 # FAISS's IVF-Flat): 100,000 archived messages would otherwise cost a 100,000 x 384 product per reply.
 IVF_MIN = 20_000
-IVF_CLUSTERS = 128
 PROBE_VECTORS = 4_096
 RRF_K = 10  # as for facts (memory/recall.py)
 # The ranking by similarity to the message's topic (memory/recall.py ``topic``) against the message's own:
@@ -301,29 +301,6 @@ class ExcerptIndex:
         if known is None:
             known = self.costs[i] = count_tokens(line(self.rows[i]))
         return known
-
-
-def clusters(matrix: np.ndarray, k: int = IVF_CLUSTERS, rounds: int = 5,
-             sample: int = 8_192) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Spherical k-means on a sample (seeded: the same vectors give the same clusters), then every vector to
-    its nearest centroid. Returns (centroids, vector order by cluster, cluster starts in that order)."""
-    rng = np.random.default_rng(0)
-    n = len(matrix)
-    k = max(1, min(k, n // 8))
-    sub = matrix[rng.choice(n, min(n, sample), replace=False)]
-    centroids = sub[rng.choice(len(sub), k, replace=False)].copy()
-    for _ in range(rounds):
-        label = np.argmax(sub @ centroids.T, axis=1)
-        for c in range(k):
-            members = sub[label == c]
-            if len(members):
-                centroids[c] = members.sum(axis=0)
-        centroids = normalise(centroids)
-    label = np.concatenate([np.argmax(matrix[i:i + 16_384] @ centroids.T, axis=1)
-                            for i in range(0, n, 16_384)])
-    order = np.argsort(label, kind="stable")
-    starts = np.searchsorted(label[order], np.arange(k + 1))
-    return centroids, order, starts.astype(np.int64)
 
 
 class ExcerptCache(StampedCache[ExcerptIndex]):
