@@ -20,9 +20,9 @@ from sqlalchemy import Connection, case, delete, func, insert, literal, select, 
 from database.boundary import NamedRow
 from database.engine import Database
 from database.excerpts import insert_excerpts
-from database.facts import deleted_facts
 from database.models import ArchivedMessage, LoggedMessage, Relationship, UserFact, utcnow
 from database.records import ConsolidationBatch, RelationshipRecord, SeenMessage
+from database.stamps import mark_deleted
 from database.statements import seen_message
 from database.threads import NO_CHANGES, ThreadChanges, apply_thread_changes
 
@@ -145,7 +145,7 @@ class ConsolidationLog:
                 else:
                     self._close(conn, batch.user_id, fact_id, now, changed, past, None)
             if deleted:
-                deleted_facts(conn, [batch.user_id])
+                mark_deleted(conn, [batch.user_id], facts=True)
             for fact_id, public in batch.mentioned:
                 values: dict[str, object] = {
                     "reference_count": UserFact.reference_count + 1,

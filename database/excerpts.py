@@ -16,7 +16,7 @@ from database.boundary import DbRow, Statements
 from database.engine import Database
 from database.models import ArchiveExcerpt, User, utcnow
 from database.records import ExcerptRow, NewExcerpt, as_utc
-from database.stamps import ExcerptStamp, FactStamp, excerpt_stamp, fact_stamp
+from database.stamps import ExcerptStamp, FactStamp, excerpt_stamp, fact_stamp, mark_deleted
 
 _COLUMNS = (
     ArchiveExcerpt.id,
@@ -113,7 +113,7 @@ class Excerpts:
                 ArchiveExcerpt.user_id == user_id, ArchiveExcerpt.id.in_(list(excerpt_ids)),
                 ArchiveExcerpt.own.is_(True))).rowcount or 0)
             if gone:
-                conn.execute(update(User).where(User.id == user_id).values(excerpts_deleted=utcnow()))
+                mark_deleted(conn, [user_id], facts=False)
             return gone
 
         return await self.db.write(write) if excerpt_ids else 0

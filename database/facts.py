@@ -12,7 +12,7 @@ from database.boundary import DbRow, Statements
 from database.engine import Database
 from database.models import User, UserFact, utcnow
 from database.records import FactRow, as_utc
-from database.stamps import FactStamp, fact_stamp
+from database.stamps import FactStamp, fact_stamp, mark_deleted
 
 _COLUMNS = (
     UserFact.id,
@@ -152,7 +152,7 @@ class Facts:
             gone = bool(conn.execute(delete(UserFact).where(UserFact.id == fact_id,
                                                             UserFact.user_id == user_id)).rowcount)
             if gone:
-                deleted_facts(conn, [user_id])
+                mark_deleted(conn, [user_id], facts=True)
             return gone
 
         return await self.db.write(write)
@@ -199,19 +199,8 @@ class Facts:
             if not people:
                 return 0
             gone = int(conn.execute(delete(UserFact).where(*expiring)).rowcount or 0)
-            deleted_facts(conn, people)
+            mark_deleted(conn, people, facts=True)
             return gone
 
         return await self.db.write(write)
 
-
-STAMP_CHUNK = 500  # people per statement when stamping many (under every driver's limit of parameters)
-
-
-def deleted_facts(conn: Connection, people: Sequence[int]) -> None:
-    """Mark that some of these people's facts were just deleted: their fact stamps change
-    (database/stamps.py), so recall's caches read their facts again."""
-    now = utcnow()
-    for start in range(0, len(people), STAMP_CHUNK):
-        conn.execute(update(User).where(User.id.in_(list(people[start:start + STAMP_CHUNK])))
-                     .values(facts_deleted=now))

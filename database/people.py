@@ -11,7 +11,6 @@ from sqlalchemy import Connection, String, bindparam, cast, delete, func, or_, s
 
 from database.boundary import NamedRow, Statements
 from database.engine import Database
-from database.facts import deleted_facts
 from database.models import (
     ApiCall,
     Conversation,
@@ -23,6 +22,7 @@ from database.models import (
     utcnow,
 )
 from database.records import RelationshipRecord, Usage, UserRecord, UserSummary, as_utc
+from database.stamps import mark_deleted
 from database.statements import USER_RECORD_COLUMNS, execute_all, user_record
 from database.usage import usage_totals
 
@@ -121,7 +121,7 @@ class People:
                     UserFact.user_id == user_id, UserFact.pinned.is_(False),
                     UserFact.lasting.is_(False))).rowcount or 0)
                 if gone:
-                    deleted_facts(conn, [user_id])
+                    mark_deleted(conn, [user_id], facts=True)
             execute_all(conn, q["last_interaction_set"], [{"user_id": user_id, "now": now}])
             return gone
 

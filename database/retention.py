@@ -18,13 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, case, delete, func, select, update
+from sqlalchemy import Connection, case, delete, func, select
 
 from database.engine import Database
-from database.models import ApiCall, ArchivedMessage, ArchiveExcerpt, UsageDay, User, utcnow
+from database.models import ApiCall, ArchivedMessage, ArchiveExcerpt, UsageDay
+from database.stamps import mark_deleted
 from database.stats import day_of
-
-STAMP_CHUNK = 500  # people whose excerpt stamp one statement moves (bound parameters stay few)
 
 
 @dataclass(frozen=True)
@@ -71,10 +70,7 @@ class Retention:
         if not people:
             return archived, 0
         excerpts = int(conn.execute(delete(ArchiveExcerpt).where(old)).rowcount or 0)
-        stamped = utcnow()
-        for start in range(0, len(people), STAMP_CHUNK):
-            conn.execute(update(User).where(User.id.in_(people[start:start + STAMP_CHUNK]))
-                         .values(excerpts_deleted=stamped))
+        mark_deleted(conn, people, facts=False)
         return archived, excerpts
 
     def _fold_usage(self, conn: Connection, before: datetime) -> tuple[int, int]:

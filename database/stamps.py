@@ -10,12 +10,14 @@ facts and of their archived excerpts, compiled once and read in one trip when bo
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import BindParameter
 
 from database.boundary import DbRow, DbValue, Query, Statements
-from database.models import ArchiveExcerpt, User, UserFact
+from database.models import ArchiveExcerpt, User, UserFact, utcnow
 
 FactStamp = tuple[DbValue, str, str]  # a person's facts: (newest id, latest change, latest deletion)
 ExcerptStamp = tuple[DbValue, DbValue, DbValue]  # a person's excerpts: (newest id, deletions, embeddings)
@@ -58,3 +60,16 @@ def stamp_statements(dialect: Dialect) -> Statements:
     facts = fact_stamp_select(user_id, dialect).subquery()
     excerpts = excerpt_stamp_select(user_id)
     return {"stamps": select(*facts.c, *excerpts.selected_columns).select_from(facts)}
+
+
+STAMP_CHUNK = 500  # people one statement marks (bound parameters stay under every driver's limit)
+
+
+def mark_deleted(conn: Connection, people: Sequence[int], *, facts: bool) -> None:
+    """Mark, in ``conn``'s transaction, that some of these people's facts (``facts``) or excerpts were just
+    deleted: their stamp moves (``users.facts_deleted`` / ``users.excerpts_deleted``), so recall's caches
+    read them again."""
+    values = {"facts_deleted" if facts else "excerpts_deleted": utcnow()}
+    for start in range(0, len(people), STAMP_CHUNK):
+        chunk = list(people[start:start + STAMP_CHUNK])
+        conn.execute(update(User).where(User.id.in_(chunk)).values(**values))
