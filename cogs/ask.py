@@ -35,7 +35,8 @@ MENU_NAME_LIMIT = 32  # Discord's limit on a command's name
 
 
 def asker_of(interaction: Interaction) -> Asker:
-    return Asker(interaction.user.id, interaction.user.display_name, int(interaction.channel_id or 0))
+    return Asker(interaction.user.id, interaction.user.display_name, int(interaction.channel_id or 0),
+                 interaction.guild_id)
 
 
 def quoted_of(message: discord.Message) -> Quoted:
@@ -43,8 +44,9 @@ def quoted_of(message: discord.Message) -> Quoted:
 
 
 def ephemeral_here(interaction: Interaction) -> bool:
-    """Whether the answer can only be ephemeral: the app may not post in this place."""
-    return not interaction.app_permissions.send_messages
+    """Whether the answer is shown to the asker alone: always in a server, since it is drawn from their
+    private memory (its audience is them: database/visibility.py), and wherever the app may not post."""
+    return interaction.guild_id is not None or not interaction.app_permissions.send_messages
 
 
 async def answer(interaction: Interaction, parts: list[str]) -> None:

@@ -45,7 +45,7 @@ async def test_ask_in_a_server_the_bot_is_not_in_is_answered_and_kept_private(ha
         user_id=USER_ID, channel_id=ELSEWHERE_CHANNEL, guild_id=ELSEWHERE_GUILD)
     assert (await ask.response())["type"] == 5  # deferred: a reply takes longer than three seconds
     shown = await ask.message()
-    assert "Cobalt blue" in shown["content"] and not shown["flags"] & EPHEMERAL
+    assert "Cobalt blue" in shown["content"] and shown["flags"] & EPHEMERAL  # drawn from private memory
     assert asked(h, "which glaze for the zebra mug")
     history = await stored_history(h, "dm", 2)  # the person's private scope, as their DMs
     assert "zebra mug" in history.turns[0].content
@@ -122,7 +122,7 @@ async def test_ask_in_a_channel_the_bot_is_in_stays_out_of_that_channel(harness:
     h.claude.script("Hello!", model="claude-test-default")
     before = len(h.claude.requests)
     await h.say("hi there", user=USER2_ID, mention=True)
-    await h.replies(CHANNEL_ID, 2)  # the /ask answer is the channel's first bot message
+    await h.replies(CHANNEL_ID, 1)  # the /ask answer was shown to its asker alone, never posted
     later = h.claude.requests[before:]
     body = json.dumps(later[-1].body) if later else ""
     i = body.find("secret glaze")

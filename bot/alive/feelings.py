@@ -32,6 +32,7 @@ from bot.core.text import clean_name
 from database.feelings import FeelingRows
 from database.records import PromptData
 from database.state import State
+from database.visibility import Audience
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class Feelings:
         toward, here = data.feelings if self.rows is not None else ("", "")
         if toward and not self.remembers(data.memory_consent):
             self._dropped.add(msg.author_id)  # kept of someone who opted out since: gone at this exchange
-        person = Regard.from_json(toward, now)
+        person = Regard.from_json(toward, now).seen_by(msg.author_id, msg.audience())
         room = None if msg.is_dm else Regard.from_json(here, now)
         return self._line(persona, clean_name(msg.author_name), data.mood, person, room, now, quiet=True)
 
@@ -122,6 +123,8 @@ class Feelings:
         """The state line toward a person (``channel_id``: where, when it is a channel), as of now;
         ``quiet``: only what stands out (a reply's, see :func:`state_line`)."""
         person, room = await self.read(user_id, channel_id)
+        if channel_id is not None:  # a place's line: what they confided elsewhere stays out of it
+            person = person.seen_by(user_id, Audience.place(private=True, guild=None, channel=channel_id))
         return self._line(persona, name, mood, person, room, self.clock(), quiet=quiet)
 
     def _line(self, persona: Persona, name: str, mood: str, person: Regard, room: Regard | None,
@@ -154,7 +157,9 @@ class Feelings:
             def person(old: str, consent: bool | None) -> str | None:
                 if not self.remembers(consent):
                     return None
-                return Regard.from_json(old, now).moved(found, now).to_json()
+                return Regard.from_json(old, now).moved(found, now, person=True, public=public).to_json()
+
+            public = not msg.is_dm and not msg.private
 
             def place(old: str) -> str:
                 return Regard.from_json(old, now).moved(found, now).to_json()

@@ -22,6 +22,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from database.visibility import Origin, may_enter
+
 FEELINGS = ("warmth", "delight", "hurt", "concern")
 HALF_LIFE_HOURS = {"warmth": 12.0, "delight": 3.0, "hurt": 6.0, "concern": 8.0}
 # What each stimulus does: a positive number adds that share of the room left (saturating), a negative
@@ -52,19 +54,26 @@ ROOM = {
 
 @dataclass
 class Regard:
-    """The four feelings as of ``at`` (aware UTC)."""
+    """The four feelings as of ``at`` (aware UTC). A person's regard keeps two tracks: ``levels``, moved by
+    every exchange, and ``public``, moved only by what they said in a server's public channels: a feeling
+    that came from their DMs or a private place is theirs, and a public reply sees only the public track
+    (:meth:`seen_by` asks database/visibility.py). A channel's regard has no second track (None)."""
 
     levels: dict[str, float]
     at: datetime
     label: str = field(default="")
+    public: dict[str, float] | None = None
 
     @classmethod
     def calm(cls, now: datetime) -> Regard:
         return cls(dict.fromkeys(FEELINGS, 0.0), now)
 
     def to_json(self) -> str:
-        levels = {k: round(v, 4) for k, v in self.levels.items()}
-        return json.dumps({"levels": levels, "at": self.at.isoformat()}, separators=(",", ":"))
+        data: dict[str, object] = {"levels": {k: round(v, 4) for k, v in self.levels.items()},
+                                   "at": self.at.isoformat()}
+        if self.public is not None:
+            data["public"] = {k: round(v, 4) for k, v in self.public.items()}
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str, now: datetime) -> Regard:
@@ -73,24 +82,45 @@ class Regard:
             data = json.loads(raw)
             levels = {k: _clamp(float(data["levels"].get(k, 0.0))) for k in FEELINGS}
             at = datetime.fromisoformat(data["at"])
+            shown = data.get("public")
+            public = None if shown is None else {k: _clamp(float(shown.get(k, 0.0))) for k in FEELINGS}
         except (ValueError, KeyError, TypeError, AttributeError):
             return cls.calm(now)
-        return cls(levels, at) if at.tzinfo is not None else cls.calm(now)
+        return cls(levels, at, public=public) if at.tzinfo is not None else cls.calm(now)
+
+    def seen_by(self, person: int, audience: Audience) -> Regard:
+        """The regard toward ``person`` that a reply read by ``audience`` may show: all of it where what
+        they confided may go (their DMs), else only what they showed in public (calm when a regard kept
+        before the tracks were split has none)."""
+        if may_enter(Origin.dm(person), audience):
+            return self
+        return Regard(dict(self.public) if self.public is not None else dict.fromkeys(FEELINGS, 0.0),
+                      self.at)
 
     def advanced(self, now: datetime) -> Regard:
         """This regard as time has left it at ``now`` (a new object)."""
         hours = max(0.0, (now - self.at).total_seconds() / 3600)
-        return Regard({k: v * 0.5 ** (hours / HALF_LIFE_HOURS[k]) for k, v in self.levels.items()},
-                      max(now, self.at))
 
-    def moved(self, stimuli: tuple[str, ...], now: datetime) -> Regard:
-        """The regard after an exchange at ``now`` carrying ``stimuli`` (a new object)."""
+        def faded(levels: dict[str, float]) -> dict[str, float]:
+            return {k: v * 0.5 ** (hours / HALF_LIFE_HOURS[k]) for k, v in levels.items()}
+
+        return Regard(faded(self.levels), max(now, self.at),
+                      public=None if self.public is None else faded(self.public))
+
+    def moved(self, stimuli: tuple[str, ...], now: datetime, *, public: bool = False,
+              person: bool = False) -> Regard:
+        """The regard after an exchange at ``now`` carrying ``stimuli`` (a new object); ``person``: a
+        person's regard (two tracks), ``public``: the exchange was in a server's public channel."""
         out = self.advanced(now)
-        for name in stimuli:
-            for feeling, delta in STIMULI.get(name, {}).items():
-                level = out.levels[feeling]
-                moved = level + delta * (1 - level) if delta > 0 else level * (1 + delta)
-                out.levels[feeling] = _clamp(moved)
+        if person and out.public is None:
+            out.public = dict.fromkeys(FEELINGS, 0.0)
+        tracks = [out.levels] + ([out.public] if public and out.public is not None else [])
+        for levels in tracks:
+            for name in stimuli:
+                for feeling, delta in STIMULI.get(name, {}).items():
+                    level = levels[feeling]
+                    moved = level + delta * (1 - level) if delta > 0 else level * (1 + delta)
+                    levels[feeling] = _clamp(moved)
         return out
 
     def lead(self) -> tuple[str, float] | None:

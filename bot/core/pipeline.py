@@ -20,6 +20,7 @@ from bot.core.persona.model import Persona
 from bot.core.text import clean_name
 from database.boundary import JsonObject
 from database.records import PromptData
+from database.visibility import Audience
 
 if TYPE_CHECKING:
     from bot.core.claude import Completion
@@ -70,6 +71,8 @@ class Incoming:
     # A server place not everyone there can see (a private channel, a private thread such as a ticket's):
     # the log channel names it by id only, never quoting it or its name (a ticket thread is named by topic).
     private: bool = False
+    # The channel a thread is in (None: not a thread): what is kept of a private channel reaches its threads.
+    parent_id: int | None = None
     # Discord's age-restricted (NSFW) channel, or a thread of one: where a mature character speaks in full
     # (bot/core/persona/register.py). Never a DM.
     age_restricted: bool = False
@@ -88,6 +91,14 @@ class Incoming:
     def text(self) -> str:
         """What the conversation records for this message: :attr:`said`, or a placeholder; never blank."""
         return self.said or NO_TEXT
+
+    def audience(self, *, everywhere: bool = False) -> Audience:
+        """Who reads the reply to this message (database/visibility.py); ``everywhere``: its author lets
+        what they said in one server come up in the others."""
+        if self.is_dm:
+            return Audience.dm(self.author_id)
+        return Audience.place(private=self.private, guild=self.guild_id, channel=self.channel_id,
+                              person=self.author_id, parent=self.parent_id, everywhere=everywhere)
 
     @property
     def scope(self) -> str:

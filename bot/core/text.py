@@ -59,7 +59,8 @@ def discord_name(name: str) -> str:
 # The tags of the prompt layout (bot/reply/prompting.py): text a person wrote that would open or close one
 # is defused (its "<" written as "&lt;"), so quoted data cannot end its fence or fake another part.
 PROMPT_TAGS = ("world", "person", "memories", "notes", "relationship", "summary", "now", "lore", "entry",
-               "recalled_facts", "messages", "transcript", "state", "tool_output")
+               "recalled_facts", "messages", "transcript", "state", "tool_output", "reminder", "last_message",
+               "open_threads")
 _PROMPT_TAG = re.compile(r"<(\s*/?\s*(?:" + "|".join(PROMPT_TAGS) + r")\b)", re.IGNORECASE)
 
 

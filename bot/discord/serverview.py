@@ -46,7 +46,8 @@ class DiscordServerView:
             channel = guild.get_channel(event.channel_id) if event.channel_id is not None else None
             where = event.location or (f"#{channel.name}" if channel is not None else "")
             out.append(EventCard(event.name, event.start_time, event.end_time, where, event.description or "",
-                                 private=channel is not None and not everyone_sees(channel)))
+                                 private=channel is not None and not everyone_sees(channel),
+                                 channel_id=event.channel_id))
         return out
 
     async def react(self, channel_id: int, message_id: int, emoji: str) -> str | None:

@@ -5,7 +5,10 @@ as well as where it is installed to a server.
 Plain logic over the :class:`~bot.reply.engine.ReplyEngine`, driven the way the console drives it (one
 character, the same reply sequence), so the cog only turns an interaction into a call and the answer into
 follow-ups. What is said this way belongs to the person's private scope (``dm``, as their DMs): the bot may
-not be in that place at all, so nothing of it is ever shown in a server channel's prompt.
+not be in that place at all, so nothing of it is ever shown in a server channel's prompt; and since the
+answer is drawn from their private memory, its audience is that person alone (database/visibility.py): in a
+server it is shown to them only (ephemeral), never posted. It is spent as that server's, as any of its
+replies there.
 
 What cannot work there, and how it is handled:
 - no webhooks: an ensemble's characters answer as the main one (one engine, :class:`Solo`);
@@ -39,6 +42,9 @@ class Asker:
     user_id: int
     name: str
     channel_id: int
+    # The server the interaction came from (None: a DM or a group DM): what the answer costs is that
+    # server's spend, though what is said stays in the person's private scope.
+    guild_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,7 @@ class Asking:
         # there (where the bot is in it), and what is asked is private (a snowflake no channel has).
         msg = Incoming(message_id=time_snowflake(now), channel_id=asker.user_id, author_id=asker.user_id,
                        author_name=asker.name, content=text, created_at=now, is_dm=True,
-                       replies_to_bot=True)
+                       guild_id=asker.guild_id, replies_to_bot=True)
         outlet = CollectingOutlet()
         await self.replies.handle(msg, lambda key: outlet)
         return [piece for part in outlet.parts for piece in split_message(part, limit) if piece.strip()]

@@ -147,5 +147,7 @@ class Admission:
 
 
 def _seen(msg: Incoming) -> SeenMessage:
-    return SeenMessage(msg.message_id, msg.channel_id, msg.guild_id, msg.author_id, msg.author_name,
+    # A DM's row names no server (an /ask in one is spent there, but what is said stays the person's own).
+    return SeenMessage(msg.message_id, msg.channel_id, None if msg.is_dm else msg.guild_id, msg.author_id,
+                       msg.author_name,
                        msg.author_is_bot, msg.is_dm, msg.said, msg.created_at, msg.reply_to_id, msg.private)

@@ -30,6 +30,7 @@ from database.boundary import JsonObject
 from database.people import People
 from database.records import SeenMessage
 from database.switches import PlaceSwitches
+from database.visibility import Origin, may_enter
 
 SWITCH = "server_tools"  # the per-place switch (/bot server-tools), over the server_tools setting
 MAX_NAME = 100  # a Discord name is at most this long; longer input is no name
@@ -60,6 +61,13 @@ class EventCard:
     where: str  # the location of an external event, or "#channel"
     description: str
     private: bool = False  # held in a place not everyone in the server can see
+    channel_id: int | None = None  # where it is held (a stage or voice channel), None for an external one
+
+    def origin(self, guild_id: int) -> Origin:
+        """Where the event comes from: a private place's own, or the server's."""
+        if self.private:
+            return Origin.private_place(guild_id, self.channel_id)
+        return Origin.public(guild_id, self.channel_id)
 
 
 class ServerView(Protocol):
@@ -160,8 +168,9 @@ class ScheduledEvents:
     async def run(self, arguments: JsonObject) -> ToolOutput:
         if self.msg.guild_id is None:
             return ToolOutput("There is no server here.", error=True)
+        audience = self.msg.audience()
         events = [e for e in await self.view.events(self.msg.guild_id)
-                  if self.msg.private or not e.private]  # a private place's event stays there
+                  if may_enter(e.origin(self.msg.guild_id), audience)]
         if not events:
             return ToolOutput("No scheduled events.")
         return ToolOutput("\n".join(describe_event(e) for e in sorted(events, key=lambda e: e.start)
@@ -178,6 +187,15 @@ def describe_event(event: EventCard) -> str:
     if text:
         parts.append(f"about: {text[:300]}")
     return "; ".join(parts)
+
+
+def line_origin(m: SeenMessage) -> Origin:
+    """Where a logged line was said."""
+    if m.is_dm:
+        return Origin.dm(m.author_id)
+    if m.private:
+        return Origin.private_place(m.guild_id, m.channel_id, m.author_id)
+    return Origin.public(m.guild_id, m.channel_id, m.author_id)
 
 
 class RecentMessages:
@@ -200,8 +218,9 @@ class RecentMessages:
         lines = await self.log.recent_messages(msg.channel_id, limit=wanted, before_id=msg.message_id)
         mode = await self.remembered.mode_for(self.msg.guild_id)
         answers = await self.remembered.consents()
-        kept = [m for m in lines if m.channel_id == self.msg.channel_id and not m.is_dm
-                and (self.msg.private or not m.private)  # a public channel never quotes a private place
+        audience = msg.audience()
+        kept = [m for m in lines if m.channel_id == self.msg.channel_id  # this channel's own lines only
+                and may_enter(line_origin(m), audience)
                 and self.remembered.allows(answers.get(m.author_id), mode)]
         if not kept:
             return ToolOutput("Nothing was said here lately.")
@@ -260,7 +279,7 @@ class ServerTools:
                                                                         True):
             return ()
         lent: list[tuple[JsonObject, ClientTool]] = []
-        if msg.guild_id is not None:
+        if msg.guild_id is not None and not msg.is_dm:  # an /ask in a server answers in private: no place
             member = MemberInfo(msg, self.people, self.remembered, self.view, self.own)
             lent += [(MemberInfo.DECLARED, member),
                      (ScheduledEvents.DECLARED, ScheduledEvents(msg, self.view)),

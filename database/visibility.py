@@ -1,0 +1,158 @@
+"""Where what the character keeps or says may go: the one rule every reader asks.
+
+Everything the character keeps or says carries where it came from (an :class:`Origin`: a person's DMs, a
+private place of a server, a server's public channel; whose words or whom it is about), and every request or
+post is read by an :class:`Audience` (one person in their DMs, the members of a private place, everyone in a
+server's channel). :func:`may_enter` decides whether the one may reach the other, and nothing else does:
+the readers (recall, notes and core memories, open threads, excerpts, feelings, the server tools, /ask,
+reminders, swipes) ask it, or filter with :func:`mask` (numpy, for recall's index) or :func:`clause` (SQL),
+which compute the same rule over many rows at once (tests/test_visibility.py holds all three to one answer
+and generates stores and places to show that nothing private reaches a public request or post).
+
+The rule, most private first:
+
+* said in a person's DMs (or their private scope: /ask, "Remember this", a reminder set there): only that
+  person's DMs;
+* said in a private place of a server (a channel @everyone cannot see, a ticket's thread): that place and its
+  threads; and, when it is a person's own (their words, a fact about them), that person's DMs;
+* said in a server's public channel: that server's places, and the DMs of the person it is about; another
+  server's only when that person shares their memories everywhere (``/memory servers all``);
+* about a person but of no place (an admin's note): wherever that person is;
+* the character's own (its lore, the day's mood): everywhere.
+
+A reader may always be stricter (an excerpt is recalled in its own channel only, for relevance); it is never
+looser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+from sqlalchemy import ColumnElement, and_, false, literal, or_
+
+
+class Kind(IntEnum):
+    """How private a place is, most private first (stored as these small integers where a column holds it)."""
+
+    DM = 0  # one person: their DMs, or what the application answers to them alone (an ephemeral /ask)
+    PRIVATE = 1  # a private place of a server: its members only
+    PUBLIC = 2  # a server's public channel: everyone in the server
+    NOWHERE = 3  # of no place: an admin's note about a person, the character's own lore (never an audience)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where something kept or said came from. ``person``: whose words, or whom it is about (None: nobody's,
+    a place's own such as a scheduled event, or the character's); ``channel``: the place, when known (a
+    private place's own things are tied to it); ``guild``: the server of a private or public place."""
+
+    kind: Kind
+    person: int | None = None
+    guild: int | None = None
+    channel: int | None = None
+
+    @classmethod
+    def dm(cls, person: int) -> Origin:
+        return cls(Kind.DM, person)
+
+    @classmethod
+    def private_place(cls, guild: int | None, channel: int | None, person: int | None = None) -> Origin:
+        return cls(Kind.PRIVATE, person, guild, channel)
+
+    @classmethod
+    def public(cls, guild: int | None, channel: int | None = None, person: int | None = None) -> Origin:
+        return cls(Kind.PUBLIC, person, guild, channel)
+
+    @classmethod
+    def nowhere(cls, person: int | None = None) -> Origin:
+        return cls(Kind.NOWHERE, person)
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who reads a request or a post. ``person``: the one it answers (in DMs, the only reader); ``channel``
+    and ``parent`` (a thread's channel): where it is read; ``everywhere``: that person lets what they said in
+    one server come up in the others."""
+
+    kind: Kind
+    person: int | None = None
+    guild: int | None = None
+    channel: int | None = None
+    parent: int | None = None
+    everywhere: bool = False
+
+    @classmethod
+    def dm(cls, person: int, *, everywhere: bool = True) -> Audience:
+        return cls(Kind.DM, person, everywhere=everywhere)
+
+    @classmethod
+    def place(cls, *, private: bool, guild: int | None, channel: int | None, person: int | None = None,
+              parent: int | None = None, everywhere: bool = False) -> Audience:
+        return cls(Kind.PRIVATE if private else Kind.PUBLIC, person, guild, channel, parent, everywhere)
+
+    @property
+    def public(self) -> bool:
+        return self.kind is Kind.PUBLIC
+
+    def here(self, channel: int | None) -> bool:
+        """Whether ``channel`` is this place or the channel its thread is in."""
+        return channel is not None and channel in (self.channel, self.parent)
+
+
+def may_enter(origin: Origin, audience: Audience) -> bool:
+    """Whether what came from ``origin`` may enter a request or a post that ``audience`` reads."""
+    theirs = origin.person is not None and audience.person == origin.person
+    if origin.kind is Kind.DM:
+        return audience.kind is Kind.DM and theirs
+    if origin.kind is Kind.PRIVATE:
+        if audience.kind is Kind.DM:
+            return theirs
+        return audience.here(origin.channel)
+    if origin.kind is Kind.PUBLIC:
+        if audience.kind is Kind.DM:
+            return theirs
+        return audience.guild == origin.guild or (theirs and audience.everywhere)
+    if origin.person is None:
+        return True  # the character's own
+    return theirs if audience.kind is Kind.DM else True  # an admin's note: wherever its person is
+
+
+def mask(audience: Audience, kind: np.ndarray, person: np.ndarray, guild: np.ndarray,
+         channel: np.ndarray | None = None) -> np.ndarray:
+    """:func:`may_enter` over many origins at once (arrays of one length: ``kind`` as :class:`Kind` values,
+    ``person``, ``guild`` and ``channel`` with 0 for none). Recall filters its index with it."""
+    none = np.zeros(len(kind), dtype=bool)
+    where = np.zeros(len(kind), dtype=np.int64) if channel is None else channel
+    theirs = (person != 0) & (person == (audience.person or -1))
+    if audience.kind is Kind.DM:
+        return theirs & (kind != Kind.NOWHERE) | ((kind == Kind.NOWHERE) & ((person == 0) | theirs))
+    here = none.copy()
+    for c in (audience.channel, audience.parent):
+        if c is not None:
+            here |= (where != 0) & (where == c)
+    same_server = (guild == audience.guild) if audience.guild is not None else none
+    public = same_server | (theirs & audience.everywhere)
+    return ((kind == Kind.PRIVATE) & here) | ((kind == Kind.PUBLIC) & public) | (kind == Kind.NOWHERE)
+
+
+def clause(audience: Audience, *, kind: Any, person: Any, guild: Any = None,
+           channel: Any = None) -> ColumnElement[bool]:
+    """:func:`may_enter` as a SQL condition over a table's origin columns (SQL expressions: ``kind`` as
+    :class:`Kind` values, ``person`` the person's id, ``guild`` and ``channel`` NULL for none; a column a
+    table does not have is None, meaning none)."""
+    guild = literal(None) if guild is None else guild
+    channel = literal(None) if channel is None else channel
+    theirs = person == audience.person if audience.person is not None else false()
+    if audience.kind is Kind.DM:
+        return or_(and_(kind != int(Kind.NOWHERE), theirs),
+                   and_(kind == int(Kind.NOWHERE), or_(person.is_(None), theirs)))
+    places = [c for c in (audience.channel, audience.parent) if c is not None]
+    here = channel.in_(places) if places else false()
+    same_server = guild == audience.guild if audience.guild is not None else false()
+    elsewhere = theirs if audience.everywhere else false()
+    return or_(and_(kind == int(Kind.PRIVATE), here),
+               and_(kind == int(Kind.PUBLIC), or_(same_server, elsewhere)),
+               kind == int(Kind.NOWHERE))
