@@ -44,9 +44,10 @@ def quoted_of(message: discord.Message) -> Quoted:
 
 
 def ephemeral_here(interaction: Interaction) -> bool:
-    """Whether the answer is shown to the asker alone: always in a server, since it is drawn from their
-    private memory (its audience is them: database/visibility.py), and wherever the app may not post."""
-    return interaction.guild_id is not None or not interaction.app_permissions.send_messages
+    """Whether the answer is shown to the asker alone: everywhere but their own DM with the bot (a server, a
+    group DM), since it is drawn from their private memory, whose audience is them alone
+    (database/visibility.py); and wherever the app may not post."""
+    return not interaction.context.dm_channel or not interaction.app_permissions.send_messages
 
 
 async def answer(interaction: Interaction, parts: list[str]) -> None:

@@ -127,15 +127,18 @@ def mask(audience: Audience, kind: np.ndarray, person: np.ndarray, guild: np.nda
     none = np.zeros(len(kind), dtype=bool)
     where = np.zeros(len(kind), dtype=np.int64) if channel is None else channel
     theirs = (person != 0) & (person == (audience.person or -1))
+    out: np.ndarray
     if audience.kind is Kind.DM:
-        return theirs & (kind != Kind.NOWHERE) | ((kind == Kind.NOWHERE) & ((person == 0) | theirs))
+        out = theirs & (kind != Kind.NOWHERE) | ((kind == Kind.NOWHERE) & ((person == 0) | theirs))
+        return out
     here = none.copy()
     for c in (audience.channel, audience.parent):
         if c is not None:
             here |= (where != 0) & (where == c)
     same_server = (guild == audience.guild) if audience.guild is not None else none
     public = same_server | (theirs & audience.everywhere)
-    return ((kind == Kind.PRIVATE) & here) | ((kind == Kind.PUBLIC) & public) | (kind == Kind.NOWHERE)
+    out = ((kind == Kind.PRIVATE) & here) | ((kind == Kind.PUBLIC) & public) | (kind == Kind.NOWHERE)
+    return out
 
 
 def clause(audience: Audience, *, kind: Any, person: Any, guild: Any = None,

@@ -81,7 +81,8 @@ async def test_ask_menu_in_a_group_dm_answers_the_message(harness: Harness) -> N
     h.claude.script("Cone 6 suits that clay.", model="claude-test-default")
     menu = f"Ask {engine(h).persona.name}"[:32]
     ask = await h.discord.interaction_installed(menu, user_id=USER_ID, channel_id=GROUP_DM, target=target)
-    assert "Cone 6 suits" in (await ask.message())["content"]
+    shown = await ask.message()
+    assert "Cone 6 suits" in shown["content"] and shown["flags"] & EPHEMERAL  # the group sees none of it
     assert asked(h, "should I fire the vase at cone 6?")
     await stored_history(h, "dm", 2)
 

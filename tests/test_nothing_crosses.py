@@ -12,7 +12,15 @@ from bot.core.text import PROMPT_TAGS, defuse
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import Reply
 from tests.fakes.claude_tools import UseTool, result_text
-from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER2_ID, USER_ID, MakeHarness, reply_requests
+from tests.harness import (
+    CHANNEL_ID,
+    GUILD_ID,
+    OTHER_CHANNEL_ID,
+    USER2_ID,
+    USER_ID,
+    MakeHarness,
+    reply_requests,
+)
 from tests.test_e2e_server_tools import hide
 from tests.test_feelings_in_context import Clock, afternoon, set_clock, state_line
 

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from database.visibility import Origin, may_enter
+from database.visibility import Audience, Origin, may_enter
 
 FEELINGS = ("warmth", "delight", "hurt", "concern")
 HALF_LIFE_HOURS = {"warmth": 12.0, "delight": 3.0, "hurt": 6.0, "concern": 8.0}

@@ -59,6 +59,7 @@ from bot.reply.room import DmStamps, is_own, people_part, replied_name
 from bot.reply.transcript import dm_message, history_messages, mark_transcript, transcript_messages
 from database.boundary import JsonObject
 from database.records import History, PromptData, RelationshipRecord, SeenMessage
+from database.visibility import Kind
 
 EPHEMERAL = {"type": "ephemeral"}
 # {{user}} in the character block of a channel prompt: that block is shared by everyone there (it opens the
@@ -425,7 +426,14 @@ def build_reply_prompt(
               *(("instructions", i) for i in instructions)]
     return Prompt(system=system, messages=messages, gaps=pace(data.recent, msg, data.history),
                   parts=tuple((label, text) for label, text in parts if text),
-                  people=frozenset(m.author_id for m in (*data.recent, *lines, *since)))
+                  people=frozenset(m.author_id for m in (*data.recent, *lines, *since)),
+                  memories_of=private_memories_of(msg))
+
+
+def private_memories_of(msg: Incoming) -> frozenset[int]:
+    """Whose private memory the reply's request carries: in a DM, the person's (what only their DMs may see,
+    database/visibility.py); elsewhere no one's, as the readers keep it out of any place."""
+    return frozenset({msg.author_id}) if msg.audience().kind is Kind.DM else frozenset()
 
 
 def pace(recent: Sequence[SeenMessage], msg: Incoming, history: History | None = None) -> tuple[float, ...]:

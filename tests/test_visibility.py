@@ -1,0 +1,255 @@
+"""The one visibility rule (database/visibility.py), as properties over generated cases.
+
+* Its three forms agree: :func:`may_enter` for one thing, :func:`mask` over recall's arrays, :func:`clause` in
+  SQL (run on SQLite), for thousands of generated origins and audiences.
+* Nothing private reaches a public audience: no DM's, and no private place's outside that place.
+* Generated stores: people with facts, core memories, notes and open threads from every kind of place, each
+  carrying a marker; for every place, what the real readers hand a reply (the prompt read, recall's filter,
+  the feelings a reply is told, the scheduled events a server tool lists, where an /ask answer is shown)
+  holds no marker whose origin the place's audience may not see."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, create_engine, insert, select
+
+from bot.alive.regard import FEELINGS, Regard
+from bot.core.pipeline import Incoming
+from bot.servertools.knowing import EventCard, ScheduledEvents
+from database.models import UserFact
+from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE
+from database.store import Store
+from database.threads import NewThread, ThreadChanges
+from database.visibility import Audience, Kind, Origin, clause, mask, may_enter
+from memory.facts import FactIndex
+from memory.recall import visible
+
+PEOPLE = (11, 12, 13)
+GUILDS = (1, 2)
+# channel -> (guild, private, parent)
+PLACES: dict[int, tuple[int, bool, int | None]] = {
+    101: (1, False, None), 102: (1, True, None), 103: (1, True, None), 104: (1, False, 101),
+    105: (1, True, 102), 201: (2, False, None), 202: (2, True, None)}
+CHARACTER = "finn"
+
+
+def any_origin(rng: random.Random) -> Origin:
+    kind = rng.choice(list(Kind))
+    person = rng.choice((None, *PEOPLE))
+    channel = rng.choice((None, *PLACES))
+    guild = PLACES[channel][0] if channel is not None else rng.choice((None, *GUILDS))
+    if kind is Kind.DM:
+        return Origin.dm(rng.choice(PEOPLE))
+    return Origin(kind, person, guild, channel)
+
+
+def any_audience(rng: random.Random) -> Audience:
+    person = rng.choice(PEOPLE)
+    if rng.random() < 0.3:
+        return Audience.dm(person)
+    channel = rng.choice(list(PLACES))
+    guild, private, parent = PLACES[channel]
+    return Audience.place(private=private, guild=guild, channel=channel, person=person, parent=parent,
+                          everywhere=rng.random() < 0.5)
+
+
+def test_the_rule_its_mask_and_its_sql_agree() -> None:
+    rng = random.Random(20261126)
+    origins = [any_origin(rng) for _ in range(400)]
+    kind = np.array([int(o.kind) for o in origins])
+    person = np.array([o.person or 0 for o in origins])
+    guild = np.array([o.guild or 0 for o in origins])
+    channel = np.array([o.channel or 0 for o in origins])
+    meta = MetaData()
+    table = Table("things", meta, Column("id", Integer, primary_key=True), Column("kind", Integer),
+                  Column("person", BigInteger), Column("guild", BigInteger), Column("channel", BigInteger))
+    engine = create_engine("sqlite://")
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(table), [{"id": i, "kind": int(o.kind), "person": o.person, "guild": o.guild,
+                                      "channel": o.channel} for i, o in enumerate(origins)])
+        for _ in range(60):
+            audience = any_audience(rng)
+            expected = [may_enter(o, audience) for o in origins]
+            assert mask(audience, kind, person, guild, channel).tolist() == expected, audience
+            where = clause(audience, kind=table.c.kind, person=table.c.person, guild=table.c.guild,
+                           channel=table.c.channel)
+            found = {r[0] for r in conn.execute(select(table.c.id).where(where))}
+            assert found == {i for i, ok in enumerate(expected) if ok}, audience
+
+
+def test_nothing_private_reaches_a_public_audience() -> None:
+    rng = random.Random(7)
+    for _ in range(5000):
+        origin, audience = any_origin(rng), any_audience(rng)
+        if not may_enter(origin, audience):
+            continue
+        if origin.kind is Kind.DM:
+            assert audience.kind is Kind.DM and audience.person == origin.person
+        if origin.kind is Kind.PRIVATE and audience.kind is not Kind.DM:
+            assert audience.here(origin.channel), (origin, audience)
+        if audience.kind is Kind.DM and origin.person is not None:
+            assert audience.person == origin.person  # a DM sees only its own person's things
+
+
+# -- generated stores, read by the real readers
+
+
+@dataclass(frozen=True)
+class Thing:
+    marker: str
+    origin: Origin
+
+
+def fact_origin(rng: random.Random, person: int) -> tuple[Origin, bool, int | None]:
+    """An origin a fact can have, with its columns (private, guild_id)."""
+    roll = rng.random()
+    if roll < 0.35:
+        return Origin.dm(person), True, None
+    if roll < 0.8:
+        guild = rng.choice(GUILDS)
+        return Origin.public(guild, None, person), False, guild
+    return Origin.nowhere(person), False, None
+
+
+async def generate(store: Store, rng: random.Random) -> tuple[list[Thing], dict[int, bool]]:
+    """Things of every kind of origin about each person; and who shares their memories everywhere."""
+    things: list[Thing] = []
+    everywhere: dict[int, bool] = {}
+    now = datetime.now(UTC)
+    for person in PEOPLE:
+        await store.people.ensure_user(person, f"p{person}")
+        everywhere[person] = rng.random() < 0.5
+        await store.people.set_memory_everywhere(person, everywhere[person])
+        rows = []
+        for n in range(rng.randint(1, 6)):
+            origin, private, guild = fact_origin(rng, person)
+            marker = f"fact-{person}-{n}"
+            rows.append({"user_id": person, "fact": marker, "private": private, "guild_id": guild,
+                         "embedding": None})
+            things.append(Thing(marker, origin))
+        await store.db.write(lambda conn, rows=rows: conn.execute(insert(UserFact), rows))
+        for n in range(rng.randint(0, 4)):
+            origin, private, guild = fact_origin(rng, person)
+            source = (rng.choice((PRIVATE_SOURCE, PRIVATE_NOTE_SOURCE)) if private
+                      else rng.choice(("summary", "user", "admin")))
+            marker = f"memory-{person}-{n}"
+            await store.memories.add_core_memory(CHARACTER, person, marker, source, guild_id=guild)
+            things.append(Thing(marker, origin))
+        opened = []
+        for n in range(rng.randint(0, 3)):
+            origin, private, guild = fact_origin(rng, person)
+            marker = f"thread-{person}-{n}"
+            opened.append(NewThread(marker, now + timedelta(days=2), now, private, guild))
+            things.append(Thing(marker, origin))
+        await store.threads.apply(person, ThreadChanges(opened=tuple(opened)))
+    return things, everywhere
+
+
+async def read_for(store: Store, audience: Audience) -> str:
+    """What the prompt read and recall's filter hand a reply read by ``audience`` (as composing does)."""
+    assert audience.person is not None
+    dm = audience.kind is Kind.DM
+    channel = audience.channel or audience.person
+    scope = "dm" if dm else f"channel:{channel}"
+    data = await store.conversations.prompt_data(
+        CHARACTER, audience.person, scope, channel, recent_limit=0, before_id=None, private=dm,
+        guild_id=None if dm else audience.guild)
+    index = FactIndex.build(await store.facts.rows(audience.person))
+    everywhere = data.memory_everywhere
+    allowed = visible(index, private=dm, channel_id=channel,
+                      guild_id=None if everywhere or dm else audience.guild)
+    facts = [r.fact for r, ok in zip(index.rows, allowed, strict=True) if ok]
+    return "\n".join([*data.core_memories, *data.notes, *(t.thread for t in data.threads), *facts])
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_generated_stores_never_show_a_place_what_it_may_not_see(store: Store, seed: int) -> None:
+    rng = random.Random(seed)
+    things, everywhere = await generate(store, rng)
+    checked = 0
+    for channel in (None, *PLACES):
+        for person in PEOPLE:
+            if channel is None:
+                audience = Audience.dm(person)
+            else:
+                guild, private, parent = PLACES[channel]
+                audience = Audience.place(private=private, guild=guild, channel=channel, person=person,
+                                          parent=parent, everywhere=everywhere[person])
+            shown = (await read_for(store, audience)).split("\n")
+            for thing in things:
+                if thing.marker in shown:
+                    checked += 1
+                    assert may_enter(thing.origin, audience), (thing, audience)
+    assert checked  # the readers did show things: the property is not vacuous
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_feeling_shows_only_where_what_moved_it_may_go(seed: int) -> None:
+    """A person's regard moved by generated exchanges in DMs and places: a public audience is told only the
+    feeling the public exchanges alone would have left."""
+    rng = random.Random(seed)
+    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    full, public_only = Regard.calm(now), Regard.calm(now)
+    for step in range(12):
+        at = now + timedelta(minutes=10 * step)
+        stimuli = tuple(rng.sample(("warmth", "praise", "conflict", "distress", "surprise"), rng.randint(0, 2)))
+        public = rng.random() < 0.5
+        full = full.moved(stimuli, at, person=True, public=public)
+        if public:
+            public_only = public_only.moved(stimuli, at, person=True, public=True)
+    at = now + timedelta(hours=3)
+    seen = full.seen_by(11, Audience.place(private=False, guild=1, channel=101, person=11)).advanced(at)
+    alone = public_only.advanced(at)
+    for feeling in FEELINGS:
+        assert seen.levels[feeling] == pytest.approx(alone.levels[feeling]), feeling
+    assert full.seen_by(11, Audience.dm(11)).levels == full.levels
+
+
+@pytest.mark.parametrize("seed", range(5))
+async def test_a_servers_events_are_listed_only_where_they_may_be_seen(seed: int) -> None:
+    rng = random.Random(seed)
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    events = []
+    for n in range(8):
+        channel = rng.choice((None, *(c for c, (g, _, _) in PLACES.items() if g == 1)))
+        private = channel is not None and PLACES[channel][1]
+        events.append(EventCard(f"event-{n}", start, None, "", "", private=private, channel_id=channel))
+
+    class View:
+        async def events(self, guild_id: int) -> list[EventCard]:
+            return events
+
+    for channel, (guild, private, parent) in PLACES.items():
+        if guild != 1:
+            continue
+        msg = Incoming(1, channel, 11, "ann", "events?", start, False, guild_id=guild, private=private,
+                       parent_id=parent)
+        listed = (await ScheduledEvents(msg, View()).run({})).text  # type: ignore[arg-type]
+        for event in events:
+            if event.name + ":" in listed:
+                assert may_enter(event.origin(guild), msg.audience()), (event, channel)
+
+
+def test_an_ask_answer_is_shown_only_to_whom_its_memory_belongs() -> None:
+    """/ask answers from the asker's private scope: wherever it is asked (a server, a group DM, the bot's
+    DM), the answer's audience may see that scope."""
+    from discord.app_commands import AppCommandContext
+
+    from cogs.ask import ephemeral_here
+
+    class Permissions:
+        send_messages = True
+
+    for context, guild in ((0, 1), (1, None), (2, None)):
+        interaction: Any = type("I", (), {"guild_id": guild, "app_permissions": Permissions(),
+                                          "context": AppCommandContext._from_value([context])})()
+        shown_to = Audience.dm(11) if ephemeral_here(interaction) or context == 1 else Audience.place(
+            private=context == 2, guild=guild, channel=101, person=11)
+        assert may_enter(Origin.dm(11), shown_to), context
