@@ -199,7 +199,8 @@ def test_a_feeling_shows_only_where_what_moved_it_may_go(seed: int) -> None:
     full, public_only = Regard.calm(now), Regard.calm(now)
     for step in range(12):
         at = now + timedelta(minutes=10 * step)
-        stimuli = tuple(rng.sample(("warmth", "praise", "conflict", "distress", "surprise"), rng.randint(0, 2)))
+        kinds = ("warmth", "praise", "conflict", "distress", "surprise")
+        stimuli = tuple(rng.sample(kinds, rng.randint(0, 2)))
         public = rng.random() < 0.5
         full = full.moved(stimuli, at, person=True, public=public)
         if public:
