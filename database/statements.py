@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select, text, true, update
+from sqlalchemy import Connection, Select, and_, bindparam, func, insert, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import BindParameter
@@ -38,6 +38,7 @@ from database.person_read import person_statements
 from database.records import SeenMessage, UserRecord, as_utc
 from database.stamps import excerpt_stamp_select, fact_stamp_select
 from database.threads import thread_statements
+from database.visibility import dm_clause, kept_kind, place_clause
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,8 @@ def build_statements(dialect: Dialect) -> Statements:
     memories = select(CoreMemory.content, CoreMemory.source).where(
         CoreMemory.character == character, CoreMemory.user_id == user_id
     )
+    private_sources: list[BindParameter[str]] = [bindparam("private_source"), bindparam("private_note")]
+    memory_kind = kept_kind(private=CoreMemory.source.in_(private_sources), guild=CoreMemory.guild_id)
 
     def recent(table: type[LoggedMessage | ArchivedMessage]) -> Query:
         return (
@@ -163,15 +166,15 @@ def build_statements(dialect: Dialect) -> Statements:
             .order_by(IdentityEntry.id),
             None,
         ),
-        "memories_private": (memories.order_by(CoreMemory.id), None),
-        # A server's prompt: not the private ones, and of the rest only this server's and those of none
-        # (an admin's), unless the person shares them everywhere (issue 49).
+        # What of the person's memories a DM or a server's place may see: database/visibility.py decides.
+        "memories_private": (memories.where(dm_clause(kind=memory_kind, person=CoreMemory.user_id,
+                                                      reader=user_id)).order_by(CoreMemory.id), None),
         "memories": (
-            memories.where(CoreMemory.source != bindparam("private_source"),
-                           CoreMemory.source != bindparam("private_note"),
-                           or_(CoreMemory.guild_id.is_(None), CoreMemory.guild_id == bindparam("guild_id"),
-                               select(User.memory_everywhere).where(User.id == user_id)
-                               .scalar_subquery().is_(true()))).order_by(CoreMemory.id),
+            memories.where(place_clause(
+                kind=memory_kind, person=CoreMemory.user_id, guild=CoreMemory.guild_id, channel=None,
+                reader=user_id, reader_guild=bindparam("guild_id"),
+                everywhere=select(User.memory_everywhere).where(User.id == user_id).scalar_subquery()
+                .is_(true()))).order_by(CoreMemory.id),
             None,
         ),
         "relationship": (  # the record's order

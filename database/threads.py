@@ -12,17 +12,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     Connection,
     ForeignKey,
     Integer,
     Text,
     bindparam,
     delete,
+    false,
     insert,
+    literal,
     or_,
     select,
     true,
@@ -35,6 +39,7 @@ from database.engine import Database
 from database.models import TZ, Base, User, utcnow
 from database.records import ThreadRow as ThreadRow  # where it always was, for its readers
 from database.records import as_utc
+from database.visibility import dm_clause, kept_kind, place_clause
 
 MAX_THREAD_CHARS = 300
 
@@ -95,10 +100,19 @@ def thread_statements() -> Statements:
     user_id: BindParameter[int] = bindparam("user_id")
     everywhere = select(User.memory_everywhere).where(User.id == user_id).scalar_subquery()
     theirs = select(*COLUMNS).where(OpenThread.user_id == user_id).order_by(OpenThread.id)
-    return {"threads_private": theirs,
-            "threads": theirs.where(OpenThread.private.is_(False), or_(
-                OpenThread.guild_id.is_(None), OpenThread.guild_id == bindparam("guild_id"),
-                everywhere.is_(true())))}
+    return {"threads_private": theirs.where(dm_clause(kind=thread_kind(), person=OpenThread.user_id,
+                                                      reader=user_id)),
+            "threads": theirs.where(seen_in_place(user_id, bindparam("guild_id"), everywhere.is_(true())))}
+
+
+def thread_kind() -> Any:
+    return kept_kind(private=OpenThread.private, guild=OpenThread.guild_id)
+
+
+def seen_in_place(reader: Any, guild: Any, everywhere: Any) -> ColumnElement[bool]:
+    """The threads a server's place may show its reader (database/visibility.py)."""
+    return place_clause(kind=thread_kind(), person=OpenThread.user_id, guild=OpenThread.guild_id,
+                        channel=None, reader=reader, reader_guild=guild, everywhere=everywhere)
 
 
 def apply_thread_changes(conn: Connection, user_id: int, changes: ThreadChanges) -> None:
@@ -137,10 +151,9 @@ class Threads:
             OpenThread.user_id == user_id,
             or_(OpenThread.due_at > due_after,
                 OpenThread.due_at.is_(None) & (OpenThread.said_at > said_after)))
-        if not private:
-            query = query.where(OpenThread.private.is_(False))
-            if guild_id is not None:
-                query = query.where(or_(OpenThread.guild_id.is_(None), OpenThread.guild_id == guild_id))
+        if not private:  # (guild_id None: the person shares their memories in every server)
+            query = query.where(seen_in_place(literal(user_id), literal(guild_id),
+                                              true() if guild_id is None else false()))
         rows = [_row(r) for r in await self.db.rows(query.order_by(OpenThread.id))]
         far = datetime.max.replace(tzinfo=rows[0].said_at.tzinfo) if rows else None
         return sorted(rows, key=lambda r: (r.due_at or far, r.id))

@@ -26,12 +26,13 @@ looser.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, false, literal, or_
+from sqlalchemy import ColumnElement, and_, case, false, literal, or_, true
 
 
 class Kind(IntEnum):
@@ -146,16 +147,36 @@ def clause(audience: Audience, *, kind: Any, person: Any, guild: Any = None,
     """:func:`may_enter` as a SQL condition over a table's origin columns (SQL expressions: ``kind`` as
     :class:`Kind` values, ``person`` the person's id, ``guild`` and ``channel`` NULL for none; a column a
     table does not have is None, meaning none)."""
-    guild = literal(None) if guild is None else guild
-    channel = literal(None) if channel is None else channel
-    theirs = person == audience.person if audience.person is not None else false()
     if audience.kind is Kind.DM:
-        return or_(and_(kind != int(Kind.NOWHERE), theirs),
-                   and_(kind == int(Kind.NOWHERE), or_(person.is_(None), theirs)))
+        return dm_clause(kind=kind, person=person, reader=literal(audience.person))
     places = [c for c in (audience.channel, audience.parent) if c is not None]
-    here = channel.in_(places) if places else false()
-    same_server = guild == audience.guild if audience.guild is not None else false()
-    elsewhere = theirs if audience.everywhere else false()
+    return place_clause(kind=kind, person=person, guild=guild, channel=channel,
+                        reader=literal(audience.person), reader_guild=literal(audience.guild), places=places,
+                        everywhere=true() if audience.everywhere else false())
+
+
+def dm_clause(*, kind: Any, person: Any, reader: Any) -> ColumnElement[bool]:
+    """:func:`clause` for a person's DMs, that person (``reader``) as a SQL expression: a bound parameter
+    lets a statement be built once."""
+    return or_(and_(kind != int(Kind.NOWHERE), person == reader),
+               and_(kind == int(Kind.NOWHERE), or_(person.is_(None), person == reader)))
+
+
+def place_clause(*, kind: Any, person: Any, guild: Any, channel: Any, reader: Any, reader_guild: Any,
+                 places: Sequence[int] = (), everywhere: Any) -> ColumnElement[bool]:
+    """:func:`clause` for a server's place, read by ``reader`` (the person answered) in ``reader_guild``;
+    ``places``: the place and the channel its thread is in; ``everywhere``: a SQL truth, the reader shares
+    their memories in every server. SQL expressions, as for :func:`dm_clause`."""
+    here = channel.in_(list(places)) if places and channel is not None else false()
+    same_server = guild == reader_guild if guild is not None else false()
+    theirs = person == reader
     return or_(and_(kind == int(Kind.PRIVATE), here),
-               and_(kind == int(Kind.PUBLIC), or_(same_server, elsewhere)),
+               and_(kind == int(Kind.PUBLIC), or_(same_server, and_(theirs, everywhere))),
                kind == int(Kind.NOWHERE))
+
+
+def kept_kind(*, private: Any, guild: Any) -> Any:
+    """The :class:`Kind` of a person's kept thing (a fact, a core memory or note, an open thread) from its
+    columns, as SQL: what came from their DMs or a private place (``private``) is theirs alone (DM); what
+    was learnt in a server's public channels is that server's (PUBLIC); an admin's, of no place (NOWHERE)."""
+    return case((private, int(Kind.DM)), (guild.is_(None), int(Kind.NOWHERE)), else_=int(Kind.PUBLIC))
