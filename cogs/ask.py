@@ -35,7 +35,8 @@ MENU_NAME_LIMIT = 32  # Discord's limit on a command's name
 
 
 def asker_of(interaction: Interaction) -> Asker:
-    return Asker(interaction.user.id, interaction.user.display_name, int(interaction.channel_id or 0))
+    return Asker(interaction.user.id, interaction.user.display_name, int(interaction.channel_id or 0),
+                 interaction.id)
 
 
 def quoted_of(message: discord.Message) -> Quoted:

@@ -7,8 +7,13 @@ followed up) and what is said stays in the person's private scope."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, tzinfo
+
+import pytest
+from sqlalchemy import select
 
 from bot.reply.engine import ReplyEngine
+from database.models import LoggedMessage
 from database.records import PRIVATE_NOTE_SOURCE
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, stored_history
 
@@ -127,3 +132,31 @@ async def test_ask_in_a_channel_the_bot_is_in_stays_out_of_that_channel(harness:
     body = json.dumps(later[-1].body) if later else ""
     i = body.find("secret glaze")
     assert later and i < 0, body[max(0, i - 600):i + 200]
+
+
+async def test_two_asks_in_one_millisecond_are_both_kept(harness: Harness,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each /ask is its own message, even when two come at the same instant: both are logged and the
+    second's request holds the first."""
+    h = harness
+    instant = datetime.now(UTC)
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Frozen:
+            return cls.fromtimestamp(instant.timestamp(), tz)
+
+    monkeypatch.setattr("bot.operator.asking.datetime", Frozen)
+    h.claude.script("Kelp, of course.", model="claude-test-default")
+    first = await h.slash("ask", [{"name": "message", "type": 3, "value": "what do otters eat for breakfast"}])
+    assert "Kelp" in (await first.message())["content"]
+    h.claude.script("Krill, sometimes.", model="claude-test-default")
+    before = len(h.claude.requests)
+    second = await h.slash("ask", [{"name": "message", "type": 3, "value": "and what about for supper"}])
+    assert "Krill" in (await second.message())["content"]
+    later = json.dumps([r.body for r in h.claude.requests[before:]])
+    assert "and what about for supper" in later and "otters eat for breakfast" in later
+    await h.at_rest()
+    logged = [m.content for m in await h.store.db.rows(
+        select(LoggedMessage.content).where(LoggedMessage.author_id == USER_ID))]
+    assert any("breakfast" in c for c in logged) and any("supper" in c for c in logged), logged

@@ -21,8 +21,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from discord.utils import time_snowflake
-
 from bot.core.pipeline import Incoming
 from bot.operator.conversation_tools import ConversationTools
 from bot.reply.engine import ReplyEngine
@@ -39,6 +37,7 @@ class Asker:
     user_id: int
     name: str
     channel_id: int
+    interaction_id: int  # Discord's snowflake of the interaction: unique, unlike the time it came
 
 
 @dataclass(frozen=True)
@@ -95,8 +94,9 @@ class Asking:
         such as a spending limit, or a person who may not talk to it)."""
         now = datetime.now(UTC)
         # Logged under the person's own id, never the channel's: the place's log feeds the prompts of everyone
-        # there (where the bot is in it), and what is asked is private (a snowflake no channel has).
-        msg = Incoming(message_id=time_snowflake(now), channel_id=asker.user_id, author_id=asker.user_id,
+        # there (where the bot is in it), and what is asked is private (a snowflake no channel has). The
+        # message is the interaction's id: two asks in one millisecond would share a time's snowflake.
+        msg = Incoming(message_id=asker.interaction_id, channel_id=asker.user_id, author_id=asker.user_id,
                        author_name=asker.name, content=text, created_at=now, is_dm=True,
                        replies_to_bot=True)
         outlet = CollectingOutlet()
