@@ -73,8 +73,8 @@ class ReminderDelivery:
                 text = await self.words(reminder, now)
                 here = place_incoming(reminder.channel_id, now, guild_id=reminder.guild_id,
                                       user_id=reminder.user_id)
-                posted = await speak(self.speaker.settings.typing, outlet,
-                                     split(self.speaker.settings.discord, self.speaker.finish_text(here, text)))
+                parts = split(self.speaker.settings.discord, self.speaker.finish_text(here, text))
+                posted = await speak(self.speaker.settings.typing, outlet, parts)
             except BaseException:
                 await reminders.unmark(reminder_id)  # not posted: the timer tries again
                 raise
