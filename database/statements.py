@@ -20,6 +20,7 @@ from sqlalchemy.types import DateTime
 from database.alive_models import StyleProfile
 from database.boundary import DbRow, DbValue, NamedRow, Params, Query, Statement, Statements
 from database.feelings import feeling_statements
+from database.memories import in_use
 from database.models import (
     ApiCall,
     ArchivedMessage,
@@ -99,7 +100,7 @@ def build_statements(dialect: Dialect) -> Statements:
     character: BindParameter[str] = bindparam("character")
     user_id: BindParameter[int] = bindparam("user_id")
     memories = select(CoreMemory.content, CoreMemory.source).where(
-        CoreMemory.character == character, CoreMemory.user_id == user_id
+        CoreMemory.character == character, CoreMemory.user_id == user_id, in_use()
     )
 
     def recent(table: type[LoggedMessage | ArchivedMessage]) -> Query:

@@ -46,6 +46,10 @@ class Quoted:
 
     author_name: str
     content: str
+    author_id: int = 0
+    author_is_bot: bool = False
+    written_at: datetime = datetime.min.replace(tzinfo=UTC)
+    guild_id: int | None = None  # the server it was written in (None: a DM or group DM)
 
 
 class CollectingOutlet:
@@ -107,5 +111,12 @@ class Asking:
         return await self.ask(asker, question_about(quoted))
 
     async def remember(self, asker: Asker, quoted: Quoted) -> int:
-        """Keep the message as the person's own private note (raises InvalidInput as /remember does)."""
-        return await self.tools.remember(asker.user_id, asker.name, note_of(quoted), private=True)
+        """Keep the message as the person's own private note (raises InvalidInput as /remember does, and
+        when its author's words may not be kept: their consent applies to their words)."""
+        quoting = None
+        if quoted.author_id != asker.user_id and not quoted.author_is_bot:  # a bot has no /memory choice
+            await self.tools.may_quote(quoted.author_id, quoted.author_name, quoted.written_at,
+                                       quoted.guild_id)
+            quoting = quoted.author_id
+        return await self.tools.remember(asker.user_id, asker.name, note_of(quoted), private=True,
+                                         quoted_user_id=quoting)
