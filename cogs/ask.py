@@ -36,11 +36,13 @@ MENU_NAME_LIMIT = 32  # Discord's limit on a command's name
 
 def asker_of(interaction: Interaction) -> Asker:
     return Asker(interaction.user.id, interaction.user.display_name, int(interaction.channel_id or 0),
-                 interaction.guild_id)
+                 interaction.id, interaction.guild_id)
 
 
-def quoted_of(message: discord.Message) -> Quoted:
-    return Quoted(message.author.display_name, message.content)
+def quoted_of(interaction: Interaction, message: discord.Message) -> Quoted:
+    """The message a menu was used on (written where the menu was used: a server the bot may not know)."""
+    return Quoted(message.author.display_name, message.content, message.author.id, message.author.bot,
+                  message.created_at, interaction.guild_id)
 
 
 def ephemeral_here(interaction: Interaction) -> bool:
@@ -65,12 +67,13 @@ async def answer(interaction: Interaction, parts: list[str]) -> None:
 async def ask_about(interaction: Interaction, message: discord.Message) -> None:
     await interaction.response.defer(thinking=True, ephemeral=ephemeral_here(interaction))
     asking = interaction.client.services.asking
-    await answer(interaction, await asking.ask_about(asker_of(interaction), quoted_of(message)))
+    await answer(interaction, await asking.ask_about(asker_of(interaction), quoted_of(interaction, message)))
 
 
 async def remember_this(interaction: Interaction, message: discord.Message) -> None:
     try:
-        await interaction.client.services.asking.remember(asker_of(interaction), quoted_of(message))
+        await interaction.client.services.asking.remember(asker_of(interaction),
+                                                          quoted_of(interaction, message))
     except InvalidInput as exc:
         await tell(interaction, str(exc))
         return

@@ -11,20 +11,38 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, false, insert, or_, select, true, update
 from sqlalchemy.sql.expression import Executable
 
 from database.boundary import JsonObject
 from database.engine import Database
-from database.models import CoreMemory, CoreMemoryVersion, utcnow
+from database.models import CoreMemory, CoreMemoryVersion, User, utcnow
 from database.records import PRIVATE_OF, PRIVATE_SOURCES, CoreMemoryRow, as_utc
+
+QUOTED = "quoted_user_id"  # a version's memory quoting someone: the last key of its JSON object
+
+
+def quoted_in_snapshot(user_id: int) -> str:
+    """What a version's snapshot holds when one of its memories quotes ``user_id`` (json.dumps' spacing, and
+    the key last, so one id is never matched as a prefix of another)."""
+    return f'"{QUOTED}": {int(user_id)}}}'
+
+
+def in_use() -> ColumnElement[bool]:
+    """Memories that may reach a prompt: a note quoting someone only while that person has not opted out
+    (their opt-out is a choice about their words, wherever they are kept)."""
+    return or_(CoreMemory.quoted_user_id.is_(None),
+               select(User.memory_consent).where(User.id == CoreMemory.quoted_user_id)
+               .scalar_subquery().is_not(false()))
 
 
 def archive_core_memories(conn: Connection, character: str, user_id: int, reason: str) -> None:
     """Save the person's current core memories as one version (inside the caller's transaction)."""
-    rows = conn.execute(select(CoreMemory.content, CoreMemory.source, CoreMemory.guild_id).where(
+    rows = conn.execute(select(CoreMemory.content, CoreMemory.source, CoreMemory.guild_id,
+                               CoreMemory.quoted_user_id).where(
         CoreMemory.character == character, CoreMemory.user_id == user_id).order_by(CoreMemory.id)).all()
-    snapshot = json.dumps([{"content": r[0], "source": r[1], "guild_id": r[2]} for r in rows])
+    snapshot = json.dumps([{"content": r[0], "source": r[1], "guild_id": r[2],
+                            **({QUOTED: int(r[3])} if r[3] is not None else {})} for r in rows])
     conn.execute(insert(CoreMemoryVersion).values(character=character, user_id=user_id, snapshot=snapshot,
                                                   reason=reason, created_at=utcnow()))
 
@@ -48,12 +66,12 @@ def replace_source_memories(conn: Connection, character: str, user_id: int, cont
 
 
 def _insert(conn: Connection, character: str, user_id: int, content: str, source: str,
-            guild_id: int | None = None) -> int:
+            guild_id: int | None = None, quoted_user_id: int | None = None) -> int:
     now = utcnow()
     return int(conn.execute(insert(CoreMemory).values(
         character=character, user_id=user_id, content=content, source=source,
-        guild_id=None if source in PRIVATE_SOURCES else guild_id, created_at=now,
-        updated_at=now).returning(CoreMemory.id)).scalar_one())
+        guild_id=None if source in PRIVATE_SOURCES else guild_id, quoted_user_id=quoted_user_id,
+        created_at=now, updated_at=now).returning(CoreMemory.id)).scalar_one())
 
 
 def snapshot_place(item: JsonObject) -> tuple[str, int | None]:
@@ -74,26 +92,31 @@ class Memories:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def core_memories(self, character: str, user_id: int) -> list[tuple[int, str, str]]:
-        """(id, content, source), oldest first."""
+    async def core_memories(self, character: str, user_id: int, *,
+                            usable: bool = False) -> list[tuple[int, str, str]]:
+        """(id, content, source), oldest first; ``usable``: only those that may reach a prompt (in_use)."""
         rows = await self.db.rows(select(CoreMemory.id, CoreMemory.content, CoreMemory.source).where(
-            CoreMemory.character == character, CoreMemory.user_id == user_id).order_by(CoreMemory.id))
+            CoreMemory.character == character, CoreMemory.user_id == user_id,
+            in_use() if usable else true()).order_by(CoreMemory.id))
         return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
-    async def placed_memories(self, character: str, user_id: int) -> list[CoreMemoryRow]:
-        """Every core memory of the person with where it belongs, oldest first."""
+    async def placed_memories(self, character: str, user_id: int, *,
+                              usable: bool = False) -> list[CoreMemoryRow]:
+        """Every core memory of the person with where it belongs, oldest first (``usable``: as above)."""
         rows = await self.db.rows(select(CoreMemory.id, CoreMemory.content, CoreMemory.source,
                                          CoreMemory.guild_id).where(
-            CoreMemory.character == character, CoreMemory.user_id == user_id).order_by(CoreMemory.id))
+            CoreMemory.character == character, CoreMemory.user_id == user_id,
+            in_use() if usable else true()).order_by(CoreMemory.id))
         return [CoreMemoryRow(int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else int(r[3]))
                 for r in rows]
 
     async def add_core_memory(self, character: str, user_id: int, content: str, source: str = "user", *,
-                              guild_id: int | None = None) -> int:
-        """``guild_id``: the server it belongs to (None with a private source, or for every place)."""
+                              guild_id: int | None = None, quoted_user_id: int | None = None) -> int:
+        """``guild_id``: the server it belongs to (None with a private source, or for every place);
+        ``quoted_user_id``: whose words it quotes (a note made with "Remember this")."""
         def write(conn: Connection) -> int:
             archive_core_memories(conn, character, user_id, f"before add ({source})")
-            return _insert(conn, character, user_id, content, source, guild_id)
+            return _insert(conn, character, user_id, content, source, guild_id, quoted_user_id)
 
         return await self.db.write(write)
 
@@ -164,7 +187,9 @@ class Memories:
                 )
             )
             for item in json.loads(row.snapshot):
-                _insert(conn, row.character, row.user_id, item["content"], *snapshot_place(item))
+                quoted = item.get(QUOTED)
+                _insert(conn, row.character, row.user_id, item["content"], *snapshot_place(item),
+                        None if quoted is None else int(quoted))
             return True
 
         return await self.db.write(write)

@@ -177,6 +177,9 @@ class CoreMemory(Base):
     # Where it may be used (0016, issue 49): a private source (records.PRIVATE_SOURCES) in DMs only; else the
     # server it was learnt in, recalled there only unless users.memory_everywhere; NULL (an admin's): all.
     guild_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
+    # A note made with "Remember this" (0032): the author of the words it quotes, whose /forget_me deletes it
+    # and whose opt-out keeps it out of prompts. NULL for every other memory.
+    quoted_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None, index=True)
 
 
 class CoreMemoryVersion(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from database.alive_models import CheckIn, PersonFeeling, ScheduledJob, StylePro
 from database.conversations import Conversations
 from database.engine import Database
 from database.log import MessageLog
+from database.memories import QUOTED, quoted_in_snapshot
 from database.models import (
     ApiCall,
     ArchivedMessage,
@@ -49,8 +51,8 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "nicknames": ("user_id",),
     "api_calls": ("user_id",),
     "conversations": ("user_id",),
-    "core_memories": ("user_id",),
-    "core_memory_versions": ("user_id",),
+    "core_memories": ("user_id", "quoted_user_id"),  # and others' notes quoting them ("Remember this")
+    "core_memory_versions": ("user_id",),  # and the quotes of them in others' versions: see Privacy._delete
     "user_facts": ("user_id",),
     "open_threads": ("user_id",),  # what they said they would do or are waiting for
     "archive_excerpts": ("user_id",),  # their words and the character's lines beside them
@@ -116,6 +118,23 @@ def channel_greeting_texts() -> ColumnElement[bool]:
                 GlobalState.value != NO_TEXT)
 
 
+def quoting_versions(user_id: int) -> ColumnElement[bool]:
+    """Versions of someone's core memories holding a note that quotes ``user_id``."""
+    return CoreMemoryVersion.snapshot.contains(quoted_in_snapshot(user_id), autoescape=True)
+
+
+def _strip_quotes(conn: Connection, user_id: int) -> int:
+    """Take the notes quoting ``user_id`` out of others' archived versions (the rest of each version stays:
+    it is its owner's). Returns how many versions changed."""
+    rows = conn.execute(select(CoreMemoryVersion.id, CoreMemoryVersion.snapshot)
+                        .where(quoting_versions(user_id))).all()
+    for version_id, snapshot in rows:
+        kept = [m for m in json.loads(snapshot) if m.get(QUOTED) != user_id]
+        conn.execute(update(CoreMemoryVersion).where(CoreMemoryVersion.id == version_id)
+                     .values(snapshot=json.dumps(kept)))
+    return len(rows)
+
+
 FORGETS_KEPT = 4096  # people forgotten lately whose replies in flight are still told apart (oldest out)
 MARKS_KEPT = 4096  # messages whose mark is kept (far more than are between being seen and answered)
 
@@ -156,6 +175,11 @@ class Privacy:
     def mark_of(self, message_id: int) -> int:
         """The mark noted when the message was seen; now, for one never seen here (a recovered reply)."""
         return self._marks.get(message_id, self._forgets)
+
+    def forgotten_at(self, user_id: int) -> datetime | None:
+        """When ``user_id`` last ran /forget_me in this process (None: not lately, as far as it knows)."""
+        kept = self._forgotten.get(user_id)
+        return kept[1] if kept is not None else None
 
     def forgotten_since(self, user_id: int, mark: int) -> bool:
         """Whether ``user_id`` ran /forget_me after ``mark`` was taken (when unsure, long after: yes)."""
@@ -264,7 +288,8 @@ class Privacy:
         plan: list[tuple[str, UpdateBase]] = [
             ("history_messages", delete(HistoryMessage).where(HistoryMessage.conversation_id.in_(conv_ids))),
             ("conversations", delete(Conversation).where(Conversation.user_id == user_id)),
-            ("core_memories", delete(CoreMemory).where(CoreMemory.user_id == user_id)),
+            ("core_memories", delete(CoreMemory).where(
+                or_(CoreMemory.user_id == user_id, CoreMemory.quoted_user_id == user_id))),
             ("core_memory_versions", delete(CoreMemoryVersion).where(CoreMemoryVersion.user_id == user_id)),
             ("user_facts", delete(UserFact).where(UserFact.user_id == user_id)),
             ("open_threads", delete(OpenThread).where(OpenThread.user_id == user_id)),
@@ -297,6 +322,7 @@ class Privacy:
             ("greeting_texts", update(GlobalState).where(channel_greeting_texts()).values(value=NO_TEXT)),
         ]
         counts = {name: int(conn.execute(stmt).rowcount or 0) for name, stmt in plan}
+        counts["quoted_in_versions"] = _strip_quotes(conn, user_id)
         if consent is False:
             now = utcnow()
             conn.execute(
@@ -334,6 +360,8 @@ class Privacy:
                 conds.append(and_(table.c.is_dm.is_(True), table.c.channel_id.in_(dms)))
             if table.name == GlobalState.__tablename__:
                 conds.extend([dm_greeting_marks(user_id), channel_greeting_texts()])
+            if table.name == CoreMemoryVersion.__tablename__:
+                conds.append(quoting_versions(user_id))
             if "message_id" in table.c and table.name != PostedFor.__tablename__:  # a post made for them
                 conds.append(table.c.message_id.in_(
                     select(PostedFor.message_id).where(PostedFor.user_id == user_id)))

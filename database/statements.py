@@ -20,6 +20,7 @@ from sqlalchemy.types import DateTime
 from database.alive_models import StyleProfile
 from database.boundary import DbRow, DbValue, NamedRow, Params, Query, Statement, Statements
 from database.feelings import feeling_statements
+from database.memories import in_use
 from database.models import (
     ApiCall,
     ArchivedMessage,
@@ -100,7 +101,7 @@ def build_statements(dialect: Dialect) -> Statements:
     character: BindParameter[str] = bindparam("character")
     user_id: BindParameter[int] = bindparam("user_id")
     memories = select(CoreMemory.content, CoreMemory.source).where(
-        CoreMemory.character == character, CoreMemory.user_id == user_id
+        CoreMemory.character == character, CoreMemory.user_id == user_id, in_use()
     )
     private_sources: list[BindParameter[str]] = [bindparam("private_source"), bindparam("private_note")]
     memory_kind = kept_kind(private=CoreMemory.source.in_(private_sources), guild=CoreMemory.guild_id)

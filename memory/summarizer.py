@@ -408,7 +408,7 @@ class Summarizer:
 
     async def _memories_text(self, persona: Persona, summary: str, dropped: Sequence[Turn], user_id: int,
                              user_name: str, source: str, guild_id: int | None) -> str:
-        stored = await self.store.memories.placed_memories(self.character_key, user_id)
+        stored = await self.store.memories.placed_memories(self.character_key, user_id, usable=True)
         own = [m.content for m in stored if self._own(m, source, guild_id)]
         read = [m for m in stored if not self._own(m, source, guild_id) and self._seen(m, source, guild_id)]
         parts = [f"What you remember about {user_name} so far:\n"

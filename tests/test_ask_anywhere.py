@@ -7,10 +7,19 @@ followed up) and what is said stays in the person's private scope."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+import pytest
+from sqlalchemy import select
 
 from bot.reply.engine import ReplyEngine
+from database.models import LoggedMessage
 from database.records import PRIVATE_NOTE_SOURCE
 from tests.harness import CHANNEL_ID, USER2_ID, USER_ID, Harness, stored_history
+from tests.test_consent import memory_command
+from tests.test_forget_in_flight import tables_saying
+from tests.test_memory_commands import forget
 
 ELSEWHERE_GUILD = 900_000_000_000_000_501  # a server the bot was never invited to
 ELSEWHERE_CHANNEL = 900_000_000_000_000_510
@@ -128,3 +137,100 @@ async def test_ask_in_a_channel_the_bot_is_in_stays_out_of_that_channel(harness:
     body = json.dumps(later[-1].body) if later else ""
     i = body.find("secret glaze")
     assert later and i < 0, body[max(0, i - 600):i + 200]
+
+
+async def test_two_asks_in_one_millisecond_are_both_kept(harness: Harness,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each /ask is its own message, even when two come at the same instant: both are logged and the
+    second's request holds the first."""
+    h = harness
+    instant = datetime.now(UTC)
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Frozen:
+            return cls.fromtimestamp(instant.timestamp(), tz)
+
+    monkeypatch.setattr("bot.operator.asking.datetime", Frozen)
+    h.claude.script("Kelp, of course.", model="claude-test-default")
+    question = "what do otters eat for breakfast"
+    first = await h.slash("ask", [{"name": "message", "type": 3, "value": question}])
+    assert "Kelp" in (await first.message())["content"]
+    h.claude.script("Krill, sometimes.", model="claude-test-default")
+    before = len(h.claude.requests)
+    second = await h.slash("ask", [{"name": "message", "type": 3, "value": "and what about for supper"}])
+    assert "Krill" in (await second.message())["content"]
+    later = json.dumps([r.body for r in h.claude.requests[before:]])
+    assert "and what about for supper" in later and "otters eat for breakfast" in later
+    await h.at_rest()
+    logged = [m.content for m in await h.store.db.rows(
+        select(LoggedMessage.content).where(LoggedMessage.author_id == USER_ID))]
+    assert any("breakfast" in c for c in logged) and any("supper" in c for c in logged), logged
+
+
+# -- "Remember this" on someone else's words: their consent applies
+
+
+async def remember_this(h: Harness, target: dict[str, Any]) -> str:
+    """Alice uses "Remember this" on ``target`` (in the outside server); the ephemeral answer."""
+    done = await h.discord.interaction_installed("Remember this", user_id=USER_ID,
+                                                 channel_id=ELSEWHERE_CHANNEL, guild_id=ELSEWHERE_GUILD,
+                                                 target=target)
+    answer = await done.message()
+    assert answer["flags"] & EPHEMERAL
+    return str(answer["content"])
+
+
+async def dm_request(h: Harness, text: str, answer: str) -> str:
+    """Alice DMs the bot; the requests her message made, as sent to the fake Claude."""
+    h.claude.script(answer, model="claude-test-default")
+    before = len(h.claude.requests)
+    sent = await h.dm(text)
+    await h.discord.wait_for(lambda d: [m for m in h.discord.posted(int(sent["channel_id"]))
+                                        if m["content"] == answer], what="the DM answer")
+    return json.dumps([r.body for r in h.claude.requests[before:]])
+
+
+async def test_a_note_quoting_someone_goes_with_their_forget_me(harness: Harness) -> None:
+    h = harness
+    h.discord.add_outside_channel(ELSEWHERE_CHANNEL, guild_id=ELSEWHERE_GUILD)
+    target = h.discord.post_outside(ELSEWHERE_CHANNEL, USER2_ID, "my new address is 7 Anemone Row")
+    assert "I'll remember" in await remember_this(h, target)
+    # Alice keeps a note of her own too: the version it archives holds bob's words.
+    mine = await h.slash("remember", [{"name": "memory", "type": 3, "value": "I like tide pools"}], dm=True)
+    await mine.message()
+    assert "7 Anemone Row" in await dm_request(h, "hello", "Hi!")  # sent with her DMs
+    proof = await h.store.privacy.rows_about_user(USER2_ID)
+    assert proof.keys() >= {"core_memories", "core_memory_versions"}
+
+    await forget(h, user=USER2_ID)
+
+    assert await h.store.privacy.rows_about_user(USER2_ID) == {}
+    assert "7 Anemone Row" not in await dm_request(h, "hello again", "Hey again!")
+    notes = await h.store.memories.core_memories(engine(h).character_key, USER_ID)
+    assert [content for _, content, _ in notes] == ["I like tide pools"]  # hers stays
+    assert await tables_saying(h, "Anemone Row") == {}
+    # Her words written before the forget may not be noted again.
+    refused = await remember_this(h, target)
+    assert "forget" in refused and "I'll remember" not in refused
+    assert len(await h.store.memories.core_memories(engine(h).character_key, USER_ID)) == 1
+
+
+async def test_remember_this_is_refused_for_someone_who_opted_out(harness: Harness) -> None:
+    h = harness
+    h.discord.add_outside_channel(ELSEWHERE_CHANNEL, guild_id=ELSEWHERE_GUILD)
+    assert "no longer keep anything new" in await memory_command(h, "opt-out", user=USER2_ID)
+    target = h.discord.post_outside(ELSEWHERE_CHANNEL, USER2_ID, "my new address is 7 Anemone Row")
+    refused = await remember_this(h, target)
+    assert "not agreed to be remembered" in refused
+    assert await h.store.memories.core_memories(engine(h).character_key, USER_ID) == []
+
+
+async def test_a_later_opt_out_keeps_the_note_out_of_prompts(harness: Harness) -> None:
+    h = harness
+    h.discord.add_outside_channel(ELSEWHERE_CHANNEL, guild_id=ELSEWHERE_GUILD)
+    target = h.discord.post_outside(ELSEWHERE_CHANNEL, USER2_ID, "my new address is 7 Anemone Row")
+    assert "I'll remember" in await remember_this(h, target)
+    assert "7 Anemone Row" in await dm_request(h, "hello", "Hi!")
+    assert "no longer keep anything new" in await memory_command(h, "opt-out", user=USER2_ID)
+    assert "7 Anemone Row" not in await dm_request(h, "hello again", "Hey again!")

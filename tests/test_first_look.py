@@ -81,7 +81,7 @@ FINN = Persona(
 )
 
 
-def message(text: str, channel: int = 1, n: int = 1) -> Incoming:
+def message(text: str, channel: int = 1, n: int = 1, guild: int | None = 3) -> Incoming:
     return Incoming(
         message_id=n,
         channel_id=channel,
@@ -90,7 +90,7 @@ def message(text: str, channel: int = 1, n: int = 1) -> Incoming:
         content=text,
         created_at=datetime.now(UTC),
         is_dm=False,
-        guild_id=3,
+        guild_id=guild,
     )
 
 
@@ -216,3 +216,13 @@ def test_a_card_word_the_chat_says_all_the_time_weighs_less() -> None:
         look.look(message(patch if n % 10 == 0 else "my train was late again", channel=100 + n))
     assert not look.look(message(patch, channel=2)).vote
     assert look.look(message("do you still brew kelp tea?", channel=3)).vote  # the card's other words do not
+
+
+def test_one_servers_talk_about_a_card_word_does_not_mute_it_elsewhere() -> None:
+    look, _ = first_look()
+    kelp = "do you still brew kelp tea?"
+    for n in range(400):  # one server talks of nothing but kelp tea
+        look.look(message(kelp, channel=100 + n % 5))
+    assert not look.look(message(kelp, channel=100)).vote  # there, it is the chat's jargon
+    assert look.look(message(kelp, channel=2, guild=4)).vote  # another server's talk of it still interests
+    assert look.look(message(kelp, channel=5, guild=None)).vote  # as a place of no server's

@@ -71,10 +71,10 @@ async def remember_everything(h: Harness, user: int, name: str, replies: int) ->
     return dm
 
 
-async def forget(h: Harness) -> str:
+async def forget(h: Harness, user: int = USER_ID) -> str:
     """Run /forget_me and confirm; the outcome as the caller sees it."""
-    prompt = await (await h.slash("forget_me")).message()
-    await (await press(h, prompt, "confirm")).response()
+    prompt = await (await h.slash("forget_me", user=user)).message()
+    await (await press(h, prompt, "confirm", user=user)).response()
     await h.discord.wait_for(lambda d: "Done: I deleted" in (prompt.get("content") or ""), 5,
                              what="the outcome")
     return str(prompt["content"])

@@ -33,6 +33,7 @@ from tests.harness import (
     CHANNEL_ID,
     COMPONENTS_V2,
     GUILD_ID,
+    USER2_ID,
     USER_ID,
     Harness,
     MakeHarness,
@@ -337,6 +338,34 @@ async def test_in_a_channel_reminders_wait_for_an_admin_and_are_delivered_there(
         await h.store.timers.get(reminder_key(row.id))) == f"reminder {row.id} delivered"  # type: ignore[arg-type]
     [post] = [m for m in bot_posts(h) if "Stretch time!" in m["content"]]
     assert post["content"] == f"<@{USER_ID}> Stretch time!"
+
+
+async def test_a_channel_reminders_post_goes_with_its_persons_forget_me(make_harness: MakeHarness) -> None:
+    """The post a channel reminder makes quotes what its person asked for: after their /forget_me it is
+    gone from the channel's log, so it never reaches anyone else's request there."""
+    h = await make_harness()
+    await h.slash("bot", [{"name": "reminders", "type": 1, "options": [
+        {"name": "state", "type": 3, "value": "on"}]}], user=h.admin_id)
+    h.claude.script(Reply(tools=set_reminder(text="call the kelp clinic", in_minutes=5)), times=2)
+    await h.say("remind me in 5 minutes to call the kelp clinic", mention=True)
+    await h.replies(CHANNEL_ID)
+    [row] = await h.store.reminders.open_for(USER_ID)
+    h.claude.script("Time to call the kelp clinic about your rash!")
+    assert await h.bot.services.timers.handlers["reminder"](
+        await h.store.timers.get(reminder_key(row.id))) == f"reminder {row.id} delivered"  # type: ignore[arg-type]
+    await h.at_rest()  # the post's echo logged
+    assert "posted_for" in await h.store.privacy.rows_about_user(USER_ID)
+
+    await forget(h)
+
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+    h.claude.script("Hi Bob!")
+    before = len(h.claude.requests)
+    await h.say("hey, what's new here?", user=USER2_ID, mention=True)
+    await h.discord.wait_for(lambda d: [m for m in bot_posts(h) if m["content"] == "Hi Bob!"],
+                             what="the answer to bob")
+    asked = json.dumps([r.body for r in h.claude.requests[before:]])
+    assert "your rash" not in asked
 
 
 async def test_a_reminder_waits_for_a_reply_in_flight_in_its_place(make_harness: MakeHarness) -> None:

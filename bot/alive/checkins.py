@@ -81,7 +81,7 @@ class CheckInRound:
         (memory/threads.py: one whose day has come is what to ask about). A DM: what was learnt in DMs
         belongs here too. Then the conversation's summary and their last message."""
         store = self.speaker.store
-        kept = await store.memories.core_memories(self.speaker.character_key, user_id)
+        kept = await store.memories.core_memories(self.speaker.character_key, user_id, usable=True)
         threads = render(await store.threads.open_for(user_id, *still_open(now), private=True))
         inner = [listed("memories", [m[1] for m in kept if m[2] not in NOTE_SOURCES], name),
                  listed("notes", [m[1] for m in kept if m[2] in NOTE_SOURCES], name),

@@ -73,11 +73,16 @@ class ReminderDelivery:
                 text = await self.words(reminder, now)
                 here = place_incoming(reminder.channel_id, now, guild_id=reminder.guild_id,
                                       user_id=reminder.user_id)
-                await speak(self.speaker.settings.typing, outlet,
-                            split(self.speaker.settings.discord, self.speaker.finish_text(here, text)))
+                parts = split(self.speaker.settings.discord, self.speaker.finish_text(here, text))
+                posted = await speak(self.speaker.settings.typing, outlet, parts)
             except BaseException:
                 await reminders.unmark(reminder_id)  # not posted: the timer tries again
                 raise
+            if not reminder.is_dm:  # a channel's post quotes what they asked for: theirs to forget
+                # (a DM's goes with the whole DM channel)
+                for message_id in posted:
+                    if message_id is not None:
+                        await self.speaker.store.privacy.posted_for(reminder.user_id, message_id)
         where = "their DM" if reminder.is_dm else f"channel {reminder.channel_id}"
         log.info("reminder %s delivered to user %s in %s", reminder_id, reminder.user_id, where)
         self.mirror(f"Reminder {reminder_id} delivered to user {reminder.user_id} in {where}.")

@@ -24,8 +24,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from discord.utils import time_snowflake
-
 from bot.core.pipeline import Incoming
 from bot.operator.conversation_tools import ConversationTools
 from bot.reply.engine import ReplyEngine
@@ -42,6 +40,7 @@ class Asker:
     user_id: int
     name: str
     channel_id: int
+    interaction_id: int  # Discord's snowflake of the interaction: unique, unlike the time it came
     # The server the interaction came from (None: a DM or a group DM): what the answer costs is that
     # server's spend, though what is said stays in the person's private scope.
     guild_id: int | None = None
@@ -53,6 +52,10 @@ class Quoted:
 
     author_name: str
     content: str
+    author_id: int = 0
+    author_is_bot: bool = False
+    written_at: datetime = datetime.min.replace(tzinfo=UTC)
+    guild_id: int | None = None  # the server it was written in (None: a DM or group DM)
 
 
 class CollectingOutlet:
@@ -101,8 +104,9 @@ class Asking:
         such as a spending limit, or a person who may not talk to it)."""
         now = datetime.now(UTC)
         # Logged under the person's own id, never the channel's: the place's log feeds the prompts of everyone
-        # there (where the bot is in it), and what is asked is private (a snowflake no channel has).
-        msg = Incoming(message_id=time_snowflake(now), channel_id=asker.user_id, author_id=asker.user_id,
+        # there (where the bot is in it), and what is asked is private (a snowflake no channel has). The
+        # message is the interaction's id: two asks in one millisecond would share a time's snowflake.
+        msg = Incoming(message_id=asker.interaction_id, channel_id=asker.user_id, author_id=asker.user_id,
                        author_name=asker.name, content=text, created_at=now, is_dm=True,
                        guild_id=asker.guild_id, replies_to_bot=True)
         outlet = CollectingOutlet()
@@ -113,5 +117,12 @@ class Asking:
         return await self.ask(asker, question_about(quoted))
 
     async def remember(self, asker: Asker, quoted: Quoted) -> int:
-        """Keep the message as the person's own private note (raises InvalidInput as /remember does)."""
-        return await self.tools.remember(asker.user_id, asker.name, note_of(quoted), private=True)
+        """Keep the message as the person's own private note (raises InvalidInput as /remember does, and
+        when its author's words may not be kept: their consent applies to their words)."""
+        quoting = None
+        if quoted.author_id != asker.user_id and not quoted.author_is_bot:  # a bot has no /memory choice
+            await self.tools.may_quote(quoted.author_id, quoted.author_name, quoted.written_at,
+                                       quoted.guild_id)
+            quoting = quoted.author_id
+        return await self.tools.remember(asker.user_id, asker.name, note_of(quoted), private=True,
+                                         quoted_user_id=quoting)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.core.config import MemorySettings
 from bot.core.tokens import history_tokens
@@ -142,12 +143,13 @@ class ConversationTools:
     # -- memories and figures
 
     async def remember(self, user_id: int, user_name: str, text: str, *, private: bool = False,
-                       guild_id: int | None = None) -> int:
+                       guild_id: int | None = None, quoted_user_id: int | None = None) -> int:
         """Add a core memory at the user's request. Raises :class:`InvalidInput` for empty or too long text,
         and when ``memory_consent`` says this user is not remembered (an explicit request does not override
         their /memory choice). A memory asked for in a DM or a private place (``private``) is private: it
         never reaches a channel's prompt; one asked for in a server (``guild_id``) belongs to that server
-        (issue 49), and one of no known place is kept private."""
+        (issue 49), and one of no known place is kept private. ``quoted_user_id``: whose words the memory
+        quotes ("Remember this", checked first with :meth:`may_quote`): theirs to forget too."""
         content = text.strip()
         if not content:
             raise InvalidInput("Tell me what to remember: the memory cannot be empty.")
@@ -168,7 +170,25 @@ class ConversationTools:
         private = private or guild_id is None
         source = PRIVATE_NOTE_SOURCE if private else "user"
         return await self.store.memories.add_core_memory(self.character_key, user_id, content, source=source,
-                                                         guild_id=None if private else guild_id)
+                                                         guild_id=None if private else guild_id,
+                                                         quoted_user_id=quoted_user_id)
+
+    async def may_quote(self, author_id: int, author_name: str, written_at: datetime,
+                        guild_id: int | None) -> None:
+        """Raises :class:`InvalidInput` when someone else's words may not be kept as a note: the author ran
+        /forget_me since writing them, or is not remembered under the rule of the server they wrote in (or
+        the global one: the note is kept with DMs, which follow it). A note is the asker's, but the words
+        stay the author's."""
+        forgotten = self.store.privacy.forgotten_at(author_id)
+        if forgotten is not None and written_at <= forgotten:
+            raise InvalidInput(f"{author_name} asked me to forget them after writing this, so I won't keep "
+                               "it.")
+        user = await self.store.people.get_user(author_id)
+        answer = user.memory_consent if user is not None else None
+        consent = Consent(self.store.servers, self.store.people, self.memory.memory_consent)
+        if not (consent.allows(answer) and consent.allows(answer, await consent.mode_for(guild_id))):
+            raise InvalidInput(f"{author_name} has not agreed to be remembered (their `/memory` choice), "
+                               "so I won't keep their words.")
 
     async def status(self, user_id: int, scope: str) -> StatusFigures:
         user = await self.store.people.get_user(user_id)

@@ -11,6 +11,7 @@ has none for an unaddressed message: recall embeds a message only once it is ans
   so a card's boilerplate ("people", "message", "reply") says nothing; and a card word the chat itself
   uses in more than :data:`USUAL_SHARE` of its messages weighs less (:class:`ChatWords`: a server's jargon,
   "patch" in a gaming server, stops making its talk interesting to a character whose awning is patched);
+  counted per server, as jargon is a server's own: one server's talk never mutes another's;
 * **the channel's recent topic**: how interesting its recent messages were, on average, fading with time (a
   conversation about the character's interests keeps its follow-ups interesting though they do not repeat
   the words; one interesting message among many does not);
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -66,6 +67,7 @@ USUAL_SHARE = 0.02  # a card word in more of the chat's messages than this weigh
 WARM_UP = 50  # messages heard, and times a word was seen, before the chat makes a word usual
 USUAL_MIN_COUNT = 5
 CHAT_WORDS_WINDOW = 20_000  # the chat's word counts are halved every this many messages (they follow it)
+CHATS_KEPT = 4096  # servers whose word counts are kept (the one heard least lately goes first)
 TOPIC_HALF_LIFE = 180.0  # seconds: how long a channel's interesting talk keeps its follow-ups interesting
 TOPIC_WEIGHT = 0.3  # of each message in the channel's recent topic (a moving average of their interest)
 TOPIC_SHARE = 0.5  # of the channel's recent topic added to a message's own (at most TOPIC_CAP)
@@ -175,7 +177,7 @@ class FirstLook:
         self.clock = clock
         self._channels: dict[int, _Channel] = {}
         self._profile: tuple[Persona, CardProfile] | None = None
-        self.chat = ChatWords()  # how usual each card word is in what the character hears
+        self._chats: OrderedDict[int, ChatWords] = OrderedDict()  # per server: how usual each card word is
 
     @property
     def on(self) -> bool:
@@ -186,6 +188,19 @@ class FirstLook:
         if self._profile is None or self._profile[0] is not persona:
             self._profile = (persona, CardProfile.of(persona))
         return self._profile[1]
+
+    def chat(self, msg: Incoming) -> ChatWords:
+        """The word counts of the message's server (a channel of no server counts alone): a word usual in
+        one server's talk says nothing about another's."""
+        key = msg.guild_id if msg.guild_id is not None else msg.channel_id
+        chat = self._chats.get(key)
+        if chat is None:
+            chat = self._chats[key] = ChatWords()
+            if len(self._chats) > CHATS_KEPT:
+                self._chats.popitem(last=False)
+        else:
+            self._chats.move_to_end(key)
+        return chat
 
     def _channel(self, channel_id: int) -> _Channel:
         channel = self._channels.get(channel_id)
@@ -226,8 +241,9 @@ class FirstLook:
         channel, now = self._channel(msg.channel_id), self.clock()
         profile = self.profile()
         words = profile.words(msg.said)
-        own = profile.interest(msg.said, self.chat, words)
-        self.chat.hear(words)
+        chat = self.chat(msg)
+        own = profile.interest(msg.said, chat, words)
+        chat.hear(words)
         topic = channel.topic * 0.5 ** ((now - channel.topic_at) / TOPIC_HALF_LIFE)
         channel.topic, channel.topic_at = topic + TOPIC_WEIGHT * (own - topic), now
         spoke = 0.0
