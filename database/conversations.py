@@ -354,4 +354,5 @@ def _prompt_data(person: Person, place: _Place) -> PromptData:
         notes=[str(m[0]) for m in memories if m[1] in NOTE_SOURCES],
         threads=threads,
         feelings=feelings,
+        quoting=frozenset(int(m[2]) for m in memories if len(m) > 2 and m[2] is not None),
     )

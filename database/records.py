@@ -154,6 +154,9 @@ class PromptData:
     person_zone: str = ""  # the IANA time zone the person gave (/memory timezone), "" when none
     notes: list[str] = field(default_factory=list)  # the person's /remember notes, in their own words
     threads: tuple[ThreadRow, ...] = ()  # their open threads this place may show, whatever their time
+    # Whose words the notes shown quote ("Remember this" on someone else's message): their private memory
+    # rides in this request too (bot/reply/prompting.py ``memories_of``).
+    quoting: frozenset[int] = frozenset()
     feelings: tuple[str, str] = ("", "")  # toward them and in the channel ("" in a DM), as stored
 
 

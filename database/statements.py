@@ -100,7 +100,7 @@ def build_statements(dialect: Dialect) -> Statements:
     building a select() costs more than running it on SQLite, and these run for every message."""
     character: BindParameter[str] = bindparam("character")
     user_id: BindParameter[int] = bindparam("user_id")
-    memories = select(CoreMemory.content, CoreMemory.source).where(
+    memories = select(CoreMemory.content, CoreMemory.source, CoreMemory.quoted_user_id).where(
         CoreMemory.character == character, CoreMemory.user_id == user_id, in_use()
     )
     private_sources: list[BindParameter[str]] = [bindparam("private_source"), bindparam("private_note")]

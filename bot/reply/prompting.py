@@ -427,13 +427,16 @@ def build_reply_prompt(
     return Prompt(system=system, messages=messages, gaps=pace(data.recent, msg, data.history),
                   parts=tuple((label, text) for label, text in parts if text),
                   people=frozenset(m.author_id for m in (*data.recent, *lines, *since)),
-                  memories_of=private_memories_of(msg))
+                  memories_of=private_memories_of(msg, data))
 
 
-def private_memories_of(msg: Incoming) -> frozenset[int]:
+def private_memories_of(msg: Incoming, data: PromptData) -> frozenset[int]:
     """Whose private memory the reply's request carries: in a DM, the person's (what only their DMs may see,
-    database/visibility.py); elsewhere no one's, as the readers keep it out of any place."""
-    return frozenset({msg.author_id}) if msg.audience().kind is Kind.DM else frozenset()
+    database/visibility.py) and that of anyone their notes quote; elsewhere no one's, as the readers keep
+    it out of any place."""
+    if msg.audience().kind is not Kind.DM:
+        return frozenset()
+    return frozenset({msg.author_id}) | data.quoting
 
 
 def pace(recent: Sequence[SeenMessage], msg: Incoming, history: History | None = None) -> tuple[float, ...]:
