@@ -22,9 +22,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.alive.service import Alive
+from bot.discord.media import read_capped
 from bot.discord.permissions import admin_only, in_server, server_admin_only
 from bot.discord.ui import tell
-from bot.operator.faces import BIO_LIMIT, image_change
+from bot.operator.faces import BIO_LIMIT, IMAGE_LIMIT, declared_problem
+from bot.reply.media import TooLarge
 from database.boundary import JsonObject
 from database.places import effective_activation
 
@@ -188,8 +190,11 @@ class Activation(commands.Cog):
 
 
     async def _change_face(self, interaction: Interaction, change: JsonObject | None, what: str) -> None:
-        assert interaction.guild_id is not None  # server_admin_only
         await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._deferred_change(interaction, change, what)
+
+    async def _deferred_change(self, interaction: Interaction, change: JsonObject | None, what: str) -> None:
+        assert interaction.guild_id is not None  # server_admin_only
         services = self.bot.services
         left_out: tuple[str, ...] = ()
         try:
@@ -214,10 +219,24 @@ class Activation(commands.Cog):
                         f"{discord.utils.format_dt(due, 'R')}.{note}")
 
     async def _image(self, interaction: Interaction, field: str, image: discord.Attachment) -> None:
-        if not (image.content_type or "").startswith("image/"):
-            await tell(interaction, "That is not an image (PNG, JPEG, GIF or WebP).")
+        # Refused by what it declares, before a byte is downloaded.
+        if problem := declared_problem(image.content_type, image.size):
+            await tell(interaction, f"I could not change my {field}: {image.filename} is {problem}.")
             return
-        await self._change_face(interaction, image_change(field, await image.read()), f"my {field}")
+        await interaction.response.defer(ephemeral=True, thinking=True)  # a download may take a while
+        try:
+            # streamed and cut at the limit: a file larger than it declared is never read whole
+            data = await read_capped(image, IMAGE_LIMIT)
+        except TooLarge:
+            await interaction.edit_original_response(
+                content=f"I could not change my {field}: {image.filename} is larger than it said, over "
+                        f"Discord's limit of {IMAGE_LIMIT // 1024 // 1024} MiB for a profile picture.")
+            return
+        except discord.HTTPException as exc:
+            await interaction.edit_original_response(
+                content=f"I could not change my {field}: {image.filename} could not be downloaded ({exc}).")
+            return
+        await self._deferred_change(interaction, {field: data}, f"my {field}")
 
     @face.command(name="avatar", description="My avatar in this server.")
     @app_commands.describe(image="A PNG, JPEG, GIF or WebP image")

@@ -1,16 +1,19 @@
 """A face per server over the wire: ``/bot face`` sets the character's avatar, banner and bio in one server
-through ``PATCH /guilds/{guild}/members/@me`` (a data URI the fake validates), a second change within the
-route's rate limit is
-deferred to a durable timer (no second request, no 429, until it fires; then exactly one),
-reset sends nulls, and a member who is not a server admin is refused ephemerally."""
+through ``PATCH /guilds/{guild}/members/@me`` (a data URI the fake validates); a picture is refused by its
+declared size and type before any download, and one larger than declared is cut at the limit; a second
+change within the route's rate limit is deferred to a durable timer (no second request, no 429, until it
+fires; then exactly one), reset sends nulls, and a member who is not a server admin is refused ephemerally."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.operator.faces import TIMER
-from tests.fakes.discord_cdn import png_bytes
+import pytest
+
+from bot.operator.faces import IMAGE_LIMIT, TIMER
+from tests.fakes.discord_cdn import padded_png, png_bytes
 from tests.harness import GUILD_ID, OWNER_ID, USER_ID, Harness, eventually
 from tests.server_support import answer
 
@@ -73,3 +76,57 @@ async def test_a_face_is_for_server_admins(harness: Harness) -> None:
     assert refused == "Only this server's admins (the Manage Server permission) can use this command."
     assert h.discord.face_edits(GUILD_ID) == []
 
+
+
+async def test_a_picture_too_large_or_of_the_wrong_kind_is_refused_before_its_download(
+        harness: Harness) -> None:
+    """The attachment's declared size and type are checked first: a 60 MiB file, or a BMP, is refused
+    ephemerally with the reason, and the CDN serves none of it."""
+    h = harness
+    huge = h.discord.attachment("huge.png", content_type="image/png", size=60 * 1024 * 1024,
+                                data=padded_png(4096))
+    said = await answer(await h.slash("bot", face("avatar", image=huge), user=OWNER_ID))
+    assert said == ("I could not change my avatar: huge.png is 60.0 MiB, over Discord's limit of 10 MiB "
+                    "for a profile picture.")
+    bmp = h.discord.attachment("face.bmp", content_type="image/bmp", data=b"BM" + bytes(100))
+    said = await answer(await h.slash("bot", face("banner", image=bmp), user=OWNER_ID))
+    assert said == "I could not change my banner: face.bmp is not a PNG, JPEG, GIF or WebP image."
+    assert h.discord.cdn_requests == [] and h.discord.cdn_sent == {}
+    assert h.discord.face_edits(GUILD_ID) == []
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_a_picture_larger_than_it_declared_is_cut_at_the_limit(harness: Harness, chunked: bool) -> None:
+    """Declared small, really 40 MiB: the download streams and stops at Discord's 10 MiB limit (never read
+    whole, with or without a Content-Length), and the admin is told why."""
+    h = harness
+    h.discord.cdn_chunked = chunked
+    liar = h.discord.attachment("face.png", content_type="image/png", size=2048,
+                                data=padded_png(40 * 1024 * 1024))
+    said = await answer(await h.slash("bot", face("avatar", image=liar), user=OWNER_ID))
+    assert said == ("I could not change my avatar: face.png is larger than it said, over Discord's limit of "
+                    "10 MiB for a profile picture.")
+    assert h.discord.cdn_requests == [int(liar["id"])]
+    assert h.discord.cdn_sent[int(liar["id"])] < IMAGE_LIMIT + 8 * 1024 * 1024  # not the 40 MiB
+    assert h.discord.face_edits(GUILD_ID) == []
+
+
+async def test_a_picture_deferred_to_its_timer_is_kept_as_base64(harness: Harness) -> None:
+    """A change holds the picture's bytes; one that waits for the window is stored as base64 (JSON) and
+    sent as the same picture when its timer fires."""
+    h = harness
+    first = h.discord.attachment("a.png", content_type="image/png", data=png_bytes(2, 2))
+    assert await answer(await h.slash("bot", face("avatar", image=first), user=OWNER_ID)) == \
+        "Done: my avatar changed in this server."
+    banner = png_bytes(8, 3)
+    later = h.discord.attachment("b.png", content_type="image/png", data=banner)
+    said = await answer(await h.slash("bot", face("banner", image=later), user=OWNER_ID))
+    assert said.startswith("Discord limits how often I may change my face: my banner will change <t:")
+    [pending] = await h.store.timers.of_kind(TIMER)
+    assert pending.payload["change"] == {"banner": base64.b64encode(banner).decode()}
+    h.discord.buckets[ROUTE].hits.clear()
+    assert h.bot is not None
+    await h.bot.services.faces.timers.at(TIMER, pending.key, datetime.now(UTC), pending.payload)
+    await h.discord.wait_for(lambda d: len(d.face_edits(GUILD_ID)) == 2, timeout=10, what="the deferred edit")
+    assert h.discord.face_edits(GUILD_ID)[1] == {"banner": "data:image/png;base64,"
+                                                 + base64.b64encode(banner).decode()}

@@ -289,8 +289,8 @@ def test_the_picture_a_refusal_names_is_found_in_the_built_prompt() -> None:
     this message's picture, and any other error (or another turn's block) to none."""
     from bot.reply.media import ImagePart, Media
 
-    a = ImagePart("a.png", "image/png", SAMPLE["image/png"])
-    b = ImagePart("b.gif", "image/gif", SAMPLE["image/gif"])
+    a = ImagePart.of("a.png", "image/png", SAMPLE["image/png"])
+    b = ImagePart.of("b.gif", "image/gif", SAMPLE["image/gif"])
     media = Media(images=(a, b))
     built = media.into(Prompt(system="s", messages=[
         {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},

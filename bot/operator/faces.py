@@ -9,7 +9,11 @@ request. When the last change was made is a state key, so a restart keeps the wi
 Which fields a server admin set by hand is a state key too: the character's own face
 (bot/operator/character_faces.py) never overrides them, until ``/bot face reset`` forgets them. A picture
 Discord would refuse (not PNG, JPEG, GIF or WebP, or over :data:`IMAGE_LIMIT`) is refused here with a
-clear message, never sent.
+clear message, never sent; an attachment is refused by what it declares before a byte of it is read
+(:func:`declared_problem`).
+
+A change holds a picture as its bytes, as downloaded: checked and sent without a copy; only a change
+deferred to its timer is written as base64 (the timer's payload is JSON).
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ TIMER = "face"  # the one-shot timer kind of a deferred change
 WINDOW = timedelta(minutes=10)
 BIO_LIMIT = 190  # characters, as Discord allows for a member's bio
 IMAGE_LIMIT = 10 * 1024 * 1024  # bytes of an avatar or banner Discord takes
-# avatar/banner: base64 of the image bytes (None: back to the global one)
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")  # what Discord takes for one
+# avatar/banner: the image's bytes, or base64 of them as a deferred change stores them (None: back to the
+# global one)
 FIELDS = ("avatar", "banner", "bio")
 
 
@@ -43,15 +49,34 @@ class FaceWriteLimited(Exception):
 
 class FaceWriter(Protocol):
     async def write(self, guild_id: int, change: JsonObject) -> None:
-        """Send one current-member edit with the fields of ``change`` (bytes as base64, None to clear)."""
-
-
-def image_change(field: str, data: bytes) -> JsonObject:
-    return {field: base64.b64encode(data).decode()}
+        """Send one current-member edit with the fields of ``change`` (pictures as bytes or base64, None to
+        clear)."""
 
 
 def decode_image(value: object) -> bytes | None:
-    return None if value is None else base64.b64decode(str(value))
+    """A change's picture as bytes: bytes as they are (no copy), base64 (a deferred change's) decoded."""
+    if value is None or isinstance(value, bytes):
+        return value
+    return base64.b64decode(str(value))
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+def too_large(size: int) -> str:
+    return f"{_mib(size)}, over Discord's limit of {IMAGE_LIMIT // 1024 // 1024} MiB for a profile picture"
+
+
+def declared_problem(content_type: str | None, size: int) -> str:
+    """Why Discord would refuse an attachment as an avatar or banner, by what the attachment declares ("" when
+    it may do): checked before downloading it, so a 60 MiB file costs no memory."""
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    if kind not in IMAGE_TYPES:
+        return "not a PNG, JPEG, GIF or WebP image"
+    if size > IMAGE_LIMIT:
+        return too_large(size)
+    return ""
 
 
 def image_problem(data: bytes) -> str:
@@ -60,8 +85,7 @@ def image_problem(data: bytes) -> str:
     if not (data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")) or webp):
         return "not a PNG, JPEG, GIF or WebP image"
     if len(data) > IMAGE_LIMIT:
-        return (f"{len(data) / 1024 / 1024:.1f} MiB, over Discord's limit of "
-                f"{IMAGE_LIMIT // 1024 // 1024} MiB for a profile picture")
+        return too_large(len(data))
     return ""
 
 
@@ -131,6 +155,7 @@ class Faces:
         return None
 
     async def _defer(self, guild_id: int, change: JsonObject, due: datetime) -> datetime:
+        change = {k: base64.b64encode(v).decode() if isinstance(v, bytes) else v for k, v in change.items()}
         await self.timers.at(TIMER, self._key(guild_id), due, {"guild_id": guild_id, "change": change})
         return due
 

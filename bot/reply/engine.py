@@ -45,7 +45,7 @@ from bot.reply.generation import Generation
 from bot.reply.greetings import Greeter
 from bot.reply.keeping import ExchangeKeeper
 from bot.reply.looking import Lookup, SearchBudget
-from bot.reply.media import MediaLimits, read_media
+from bot.reply.media import ImageBudget, MediaLimits, image_bytes, read_media
 from bot.reply.persona_runtime import PersonaRuntime
 from bot.reply.throttle import BotThrottle
 from database.store import Store
@@ -63,12 +63,14 @@ class ReplyEngine:
                  *, character_key: str | None = None, features: Features = NO_FEATURES,
                  accounts: OwnAccounts | None = None, addressee: Addressee | None = None,
                  intents: IntentRouter | None = None, policies: ServerPolicies | None = None,
-                 ballot: Ballot | None = None, consent: MemoryConsent | None = None) -> None:
+                 ballot: Ballot | None = None, consent: MemoryConsent | None = None,
+                 images: ImageBudget | None = None) -> None:
         """``features``: what the features add at each stage; ``accounts``: the character's own (the
         composition root's, filled at login); ``addressee`` and ``intents``: who the character is asked by,
         and what about, when others ask it too (the spending limits, memory's recall budget); ``consent``
         (memory/consent.py, one for the whole bot): when it says no, the exchange is answered but not
-        stored (None, a bot without memory: every exchange is stored)."""
+        stored (None, a bot without memory: every exchange is stored); ``images``: the process's budget of
+        image bytes in flight (the main character's, shared by the others; None: a new one)."""
         self.settings = settings
         self.store = store
         self.claude = claude
@@ -90,6 +92,7 @@ class ReplyEngine:
                                 self.own_author_ids)
         # Messages marked as owed a reply (database/owed.py) and not yet answered, by this process.
         self.owed: set[int] = set()
+        self.images = images or ImageBudget(settings.media.image_bytes_in_flight)
         # Fewer votes (bot/reply/deciding/triage.py) and the model/recall budget by what a message is about
         # (bot/reply/deciding/intent.py).
         triage = section_of(settings, TriageSettings)  # read at each message: a reload applies
@@ -153,24 +156,33 @@ class ReplyEngine:
             return await keeper.keep_greeting(msg, opening, mark)  # a first DM saying hello: no model call
         prompt, premium = await composer.build_prompt(msg, persona, see_later=see_later, data=data,
                                                       opening=opening)
-        media = await read_media(msg.carried, msg.fetch, MediaLimits.of(self.settings.media))  # images, files
-        lines = (self.settings.media.unreadable_attachment_line, persona.name,
-                 self.settings.media.attachments_left_out_line)
-        label = f"reply to message {msg.message_id}"
-        # The request and what its text goes through, as values: delivery runs the call (typing starts with
-        # the request, not before the prompt is read: it overlaps the generation, what the person waits for)
-        # and calls nothing back here. The call's usage row is stored as soon as the call ends, before the
-        # typing delay and the post: the spending limits see it at once (bot/operator/limits.py).
-        lent = [tool for lender in self.features.tools for tool in await lender(msg)]
-        tools = await self.lookup.toolbox(msg, prompt, persona.name, lent)
-        if tools is not None:
-            prompt = dataclasses.replace(prompt, tools=tools.declared)
-        generation = Generation(self.claude, prompt, media, composer.model_call(msg, persona, premium), lines,
-                                label, log, tools=tools)
-        delivery = Delivery(self.settings, outlet, generation, Finish(msg, self.features.reply_filters),
-                            self.fallback_text(persona), started, label, log,
-                            progress=keeper.progress(msg) if msg.message_id in self.owed else None)
-        delivered = await delivery.run()
+        limits = MediaLimits.of(self.settings.media)
+        # The pictures' bytes are held from their download to the end of the call: while others' replies
+        # hold the process's budget, this one waits its turn here.
+        lease = await self.images.take(image_bytes(msg.carried, limits))
+        try:
+            lines = (self.settings.media.unreadable_attachment_line, persona.name,
+                     self.settings.media.attachments_left_out_line)
+            label = f"reply to message {msg.message_id}"
+            # The request and what its text goes through, as values: delivery runs the call (typing starts
+            # with the request, not before the prompt is read: it overlaps the generation, what the person
+            # waits for) and calls nothing back here. The call's usage row is stored as soon as the call
+            # ends, before the typing delay and the post: the spending limits see it at once
+            # (bot/operator/limits.py).
+            lent = [tool for lender in self.features.tools for tool in await lender(msg)]
+            tools = await self.lookup.toolbox(msg, prompt, persona.name, lent)
+            if tools is not None:
+                prompt = dataclasses.replace(prompt, tools=tools.declared)
+            # the media is the generation's alone (no name here), so it lets the pictures go after its call
+            generation = Generation(self.claude, prompt, await read_media(msg.carried, msg.fetch, limits),
+                                    composer.model_call(msg, persona, premium), lines, label, log,
+                                    tools=tools, lease=lease)
+            delivery = Delivery(self.settings, outlet, generation, Finish(msg, self.features.reply_filters),
+                                self.fallback_text(persona), started, label, log,
+                                progress=keeper.progress(msg) if msg.message_id in self.owed else None)
+            delivered = await delivery.run()
+        finally:
+            lease.release()  # the generation's call gave it back already, unless it never ran
         # Posted: no longer owed (a crash before the clearing is answered at start-up, where the reply is
         # found posted). The clearing waits for the log's next batch; the exchange is stored meanwhile, so
         # the person's next message, coming sooner than that batch, reads a history that holds it.

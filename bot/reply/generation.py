@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion
 from bot.core.models.base import CallUsage, Prompt, SoFar, SoFarRound
 from bot.core.models.tools import ClientTool, ToolOutput, footnotes, tool_uses
-from bot.reply.media import Media
+from bot.reply.media import Lease, Media
 from bot.reply.prompting import fence
 from database.boundary import JsonObject
 
@@ -76,6 +76,7 @@ class Generation:
     label: str = "reply"  # how log lines name this reply
     log: logging.Logger = logging.getLogger("bot.reply.engine")  # whose log lines these are
     tools: Toolbox | None = None  # what the model may use while writing (None: no tools, one call)
+    lease: Lease | None = None  # the media's images' share of the process's budget, given back after write
     notice: str = field(init=False)  # a line said before the reply (e.g. files that could not be opened)
     written: SoFar = field(init=False, default_factory=SoFar)  # streamed: the text written so far
 
@@ -97,18 +98,25 @@ class Generation:
     async def write(self, *, streamed: bool) -> Completion:
         """The completion (raises ClaudeUnavailable); ``streamed``: ``so_far`` follows it as it is written."""
         shown = self.media
-        while True:
-            built = shown.into(self.prompt)
-            try:
-                return await self._rounds(built, streamed)
-            except ClaudeUnavailable as exc:
-                refused = shown.refused_image(built, str(exc))
-                if refused is None:
-                    raise
-                self.log.warning("%s: Claude could not process %s (%s); asking again without it", self.label,
-                                 refused.filename, exc)
-                shown = shown.without(refused, "Claude could not process it")
-                self.notice = shown.notice(*self.notice_lines)
+        try:
+            while True:
+                built = shown.into(self.prompt)
+                try:
+                    return await self._rounds(built, streamed)
+                except ClaudeUnavailable as exc:
+                    refused = shown.refused_image(built, str(exc))
+                    if refused is None:
+                        raise
+                    self.log.warning("%s: Claude could not process %s (%s); asking again without it",
+                                     self.label, refused.filename, exc)
+                    shown = shown.without(refused, "Claude could not process it")
+                    self.notice = shown.notice(*self.notice_lines)
+        finally:
+            # The call is over: the pictures are let go (the typing and the posting still to come need
+            # none of them), and their bytes given back to the budget for others' replies.
+            self.media = self.media.seen()
+            if self.lease is not None:
+                self.lease.release()
 
     async def _rounds(self, built: Prompt, streamed: bool) -> Completion:
         """The reply's calls: one, or with tools as many as the turn needs (at most ``rounds``)."""

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import re
 import struct
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -172,13 +174,20 @@ def is_text_file(attachment: Attachment) -> bool:
 
 @dataclass(frozen=True)
 class ImagePart:
+    """An image as the request carries it: its base64 only, made once (the downloaded bytes are let go as
+    soon as it is made; every prompt built with it shares the one string)."""
+
     filename: str
     media_type: str
-    data: bytes
+    encoded: str  # the base64 of its bytes
+
+    @classmethod
+    def of(cls, filename: str, media_type: str, data: bytes) -> ImagePart:
+        return cls(filename, media_type, base64.b64encode(data).decode("ascii"))
 
     def block(self) -> JsonObject:
         return {"type": "image", "source": {"type": "base64", "media_type": self.media_type,
-                                            "data": base64.b64encode(self.data).decode("ascii")}}
+                                            "data": self.encoded}}
 
 
 @dataclass(frozen=True)
@@ -217,6 +226,11 @@ class Media:
 
     def __bool__(self) -> bool:
         return bool(self.images or self.texts or self.unreadable or self.left_out)
+
+    def seen(self) -> Media:
+        """This media without its images' data, once the request that showed them is answered: what the
+        reply keeps after its call need not hold the pictures."""
+        return Media((), self.texts, self.unreadable, self.left_out)
 
     def without(self, image: ImagePart, reason: str) -> Media:
         """This media with ``image`` moved to the unreadable ones (``reason``)."""
@@ -306,10 +320,77 @@ class MediaLimits:
         return max(self.max_attachment_chars * BYTES_PER_CHAR, TEXT_READ_BYTES)
 
 
-async def read_media(carried: Carried, fetch: Fetch | None, limits: MediaLimits) -> Media:
-    """Download and check what ``carried`` holds (only what is within the limits is downloaded)."""
-    if not carried.attachments:
-        return Media()
+class ImageBudget:
+    """The image bytes this process holds for replies in flight, bounded: pictures are downloaded, encoded
+    and sent a whole request at a time, and a few people sending large ones at once would otherwise hold
+    several copies of each together. A reply whose pictures would pass ``limit`` waits, in order of arrival,
+    for earlier replies' calls to end (never refused); one larger than ``limit`` alone counts as ``limit``,
+    so it goes through when nothing else is held."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self.peak = 0  # the most held at once (for tests and benchmarks)
+        self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    async def take(self, size: int) -> Lease:
+        """A lease of ``size`` bytes (at most ``limit``), once they fit."""
+        size = max(0, min(size, self.limit))
+        if size and (self._waiting or self.held + size > self.limit):
+            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            entry = (size, turn)
+            self._waiting.append(entry)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():  # granted as it was cancelled: give it back
+                    self._give_back(size)
+                else:
+                    with contextlib.suppress(ValueError):  # already passed over by _grant
+                        self._waiting.remove(entry)
+                    self._grant()  # those behind it may fit now
+                raise
+        else:
+            self._hold(size)
+        return Lease(self, size)
+
+    def _hold(self, size: int) -> None:
+        self.held += size
+        self.peak = max(self.peak, self.held)
+
+    def _give_back(self, size: int) -> None:
+        self.held -= size
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._waiting:
+            size, turn = self._waiting[0]
+            if turn.done():  # cancelled while waiting: its taker is leaving
+                self._waiting.popleft()
+                continue
+            if self.held + size > self.limit:
+                return
+            self._waiting.popleft()
+            self._hold(size)
+            turn.set_result(None)
+
+
+class Lease:
+    """Bytes held of an :class:`ImageBudget`, until released (releasing again does nothing)."""
+
+    def __init__(self, budget: ImageBudget, size: int) -> None:
+        self.budget = budget
+        self.size = size
+
+    def release(self) -> None:
+        size, self.size = self.size, 0
+        if size:
+            self.budget._give_back(size)  # noqa: SLF001 (the budget's own lease)
+
+
+def _select(carried: Carried, limits: MediaLimits) -> tuple[list[tuple[Attachment, str]], list[Unreadable]]:
+    """The attachments to download, each as ``"image"`` or ``"text"``, and those refused by what they
+    declare (nothing is read for these)."""
     wanted: list[tuple[Attachment, str]] = []  # (attachment, "image" | "text")
     unreadable: list[Unreadable] = []
     images = 0
@@ -333,6 +414,25 @@ async def read_media(carried: Carried, fetch: Fetch | None, limits: MediaLimits)
         else:
             what = {"audio": "an audio file", "video": "a video", "image": "an image"}.get(a.kind, "a file")
             unreadable.append(Unreadable(a.filename, f"{what} it cannot open"))
+    return wanted, unreadable
+
+
+def image_bytes(carried: Carried, limits: MediaLimits) -> int:
+    """The bytes of the pictures :func:`read_media` would download for ``carried``: the sizes Discord
+    declares (a file larger than declared is still cut at ``max_image_bytes``), an undeclared one counted
+    at that cap. What a reply takes of the :class:`ImageBudget` before reading them."""
+    if not carried.attachments:
+        return 0
+    wanted, _ = _select(carried, limits)
+    return sum(min(a.size, limits.max_image_bytes) if a.size > 0 else limits.max_image_bytes
+               for a, kind in wanted if kind == "image")
+
+
+async def read_media(carried: Carried, fetch: Fetch | None, limits: MediaLimits) -> Media:
+    """Download and check what ``carried`` holds (only what is within the limits is downloaded)."""
+    if not carried.attachments:
+        return Media()
+    wanted, unreadable = _select(carried, limits)
     if fetch is None:
         unreadable.extend(Unreadable(a.filename, "not downloadable here") for a, _ in wanted)
         wanted = []
@@ -340,7 +440,8 @@ async def read_media(carried: Carried, fetch: Fetch | None, limits: MediaLimits)
     downloads = await _download_all([a for a, _ in wanted], caps, fetch, limits.attachment_timeout)
     parts_images: list[ImagePart] = []
     files: list[tuple[Attachment, bytes]] = []
-    for (a, kind), data in zip(wanted, downloads, strict=True):
+    for a, kind in wanted:
+        data = downloads.pop(0)  # each download let go once it is made into its part
         if isinstance(data, str):
             unreadable.append(Unreadable(a.filename, data))
         elif kind == "image":
@@ -409,7 +510,7 @@ def _image(a: Attachment, data: bytes, limits: MediaLimits) -> ImagePart | Unrea
         return Unreadable(a.filename, "the picture's header is broken")
     if max(size) > MAX_IMAGE_SIDE:
         return Unreadable(a.filename, f"too big a picture: {size[0]:,} × {size[1]:,} pixels")
-    return ImagePart(a.filename, media_type, data)
+    return ImagePart.of(a.filename, media_type, data)
 
 
 def _texts(files: list[tuple[Attachment, bytes]],

@@ -390,6 +390,7 @@ async def compose_ensemble(settings: Settings, section: EnsembleSettings, store:
                              accounts=accounts.sharing_webhooks(), addressee=Addressee(names),
                              policies=engine.policies,
                              ballot=engine.voting.ballot,  # vote rounds paced process-wide
+                             images=engine.images,  # image bytes in flight bounded process-wide
                              consent=consent)  # one consent policy for the whole bot
         await seed_identity(store, folder, member.character_key)
         cast.append(CastMember(key, member))

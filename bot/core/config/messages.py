@@ -53,6 +53,10 @@ class MediaSettings:
         3_932_160, "Largest image (bytes) shown to Claude; Claude takes at most 5 MB of base64 per image, "
         "3,932,160 bytes.", above=0, check=checks.image_bytes)
     max_images_per_message: int = key(4, "Images of one message shown to Claude (0: none).", min=0, max=20)
+    image_bytes_in_flight: int = key(
+        32 * 1024 * 1024, "Image bytes the whole process holds for replies at once (downloaded, encoded, "
+        "sent; about four copies each at the peak): a reply whose images would pass it waits for earlier "
+        "replies' calls to end (never refused; one larger alone goes through).", above=0)
     max_attachment_chars: int = key(
         20_000, "Characters of a text file (.txt, .md, source code, .json, .csv) read into the message; a "
         "longer file is cut there, with a note.", min=0)
