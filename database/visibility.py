@@ -29,10 +29,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, and_, case, false, literal, or_, true
+
+if TYPE_CHECKING:
+    from database.records import SeenMessage
 
 
 class Kind(IntEnum):
@@ -180,3 +183,18 @@ def kept_kind(*, private: Any, guild: Any) -> Any:
     columns, as SQL: what came from their DMs or a private place (``private``) is theirs alone (DM); what
     was learnt in a server's public channels is that server's (PUBLIC); an admin's, of no place (NOWHERE)."""
     return case((private, int(Kind.DM)), (guild.is_(None), int(Kind.NOWHERE)), else_=int(Kind.PUBLIC))
+
+
+def line_origin(m: SeenMessage) -> Origin:
+    """Where a logged line was said, and whose words it is."""
+    if m.is_dm:
+        return Origin.dm(m.author_id)
+    if m.private:
+        return Origin.private_place(m.guild_id, m.channel_id, m.author_id)
+    return Origin.public(m.guild_id, m.channel_id, m.author_id)
+
+
+def everywhere_for(person: int) -> Audience:
+    """Everyone, in every server the character is in (its custom status, its profile): only what may be said
+    anywhere, and ``person``'s (the character's own) public words."""
+    return Audience(Kind.PUBLIC, person, everywhere=True)

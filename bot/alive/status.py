@@ -15,6 +15,7 @@ from bot.alive.initiative import initiative_prompt, self_portrait
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
 from bot.core.persona.register import in_place
+from database.visibility import everywhere_for, line_origin, may_enter
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,9 @@ class StatusKeeper:
         speaker = self.speaker
         persona = in_place(speaker.persona, False)  # shown everywhere: a mature one's safe register
         portrait = await self_portrait(speaker.store.identity, speaker.store.state, speaker.character_key)
-        said = [m.content for m in await speaker.store.log.said_by(speaker.own_author_ids, limit=RECENT_SAID)]
+        # shown in every server: only its own words said where anyone may hear them (database/visibility.py)
+        seen = await speaker.store.log.said_by(speaker.own_author_ids, limit=RECENT_SAID)
+        said = [m.content for m in seen if may_enter(line_origin(m), everywhere_for(m.author_id))]
         lately = "\n".join(f"- {' '.join(s.split())[:150]}" for s in said if s.strip())
         context = (f"[What you said lately in the server]\n{lately}\n\n" if lately else "") + ASK
         try:

@@ -30,7 +30,7 @@ from database.boundary import JsonObject
 from database.people import People
 from database.records import SeenMessage
 from database.switches import PlaceSwitches
-from database.visibility import Origin, may_enter
+from database.visibility import Origin, line_origin, may_enter
 
 SWITCH = "server_tools"  # the per-place switch (/bot server-tools), over the server_tools setting
 MAX_NAME = 100  # a Discord name is at most this long; longer input is no name
@@ -187,15 +187,6 @@ def describe_event(event: EventCard) -> str:
     if text:
         parts.append(f"about: {text[:300]}")
     return "; ".join(parts)
-
-
-def line_origin(m: SeenMessage) -> Origin:
-    """Where a logged line was said."""
-    if m.is_dm:
-        return Origin.dm(m.author_id)
-    if m.private:
-        return Origin.private_place(m.guild_id, m.channel_id, m.author_id)
-    return Origin.public(m.guild_id, m.channel_id, m.author_id)
 
 
 class RecentMessages:
