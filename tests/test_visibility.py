@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, create_engi
 from bot.alive.regard import FEELINGS, Regard
 from bot.core.pipeline import Incoming
 from bot.servertools.knowing import EventCard, ScheduledEvents
-from database.models import UserFact
+from database.models import LoggedMessage, UserFact
 from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE
 from database.store import Store
 from database.threads import NewThread, ThreadChanges
@@ -37,6 +38,8 @@ PLACES: dict[int, tuple[int, bool, int | None]] = {
     101: (1, False, None), 102: (1, True, None), 103: (1, True, None), 104: (1, False, 101),
     105: (1, True, 102), 201: (2, False, None), 202: (2, True, None)}
 CHARACTER = "finn"
+BOT = 99
+MESSAGE_IDS = itertools.count(5_000)
 
 
 def any_origin(rng: random.Random) -> Origin:
@@ -105,6 +108,11 @@ def test_nothing_private_reaches_a_public_audience() -> None:
 class Thing:
     marker: str
     origin: Origin
+    quotes: int | None = None  # whose words it holds besides its person's ("Remember this")
+
+    def of(self, person: int) -> bool:
+        """Whether it holds something of ``person`` (about them, or their words)."""
+        return person in (self.origin.person, self.quotes)
 
 
 def fact_origin(rng: random.Random, person: int) -> tuple[Origin, bool, int | None]:
@@ -142,6 +150,12 @@ async def generate(store: Store, rng: random.Random) -> tuple[list[Thing], dict[
             marker = f"memory-{person}-{n}"
             await store.memories.add_core_memory(CHARACTER, person, marker, source, guild_id=guild)
             things.append(Thing(marker, origin))
+        for n in range(rng.randint(0, 2)):  # "Remember this" on someone else's message: their words
+            quoted = rng.choice([p for p in PEOPLE if p != person])
+            marker = f"quote-{person}-{quoted}-{n}"
+            await store.memories.add_core_memory(CHARACTER, person, marker, PRIVATE_NOTE_SOURCE,
+                                                 quoted_user_id=quoted)
+            things.append(Thing(marker, Origin.dm(person), quoted))
         opened = []
         for n in range(rng.randint(0, 3)):
             origin, private, guild = fact_origin(rng, person)
@@ -149,6 +163,22 @@ async def generate(store: Store, rng: random.Random) -> tuple[list[Thing], dict[
             opened.append(NewThread(marker, now + timedelta(days=2), now, private, guild))
             things.append(Thing(marker, origin))
         await store.threads.apply(person, ThreadChanges(opened=tuple(opened)))
+        for n in range(rng.randint(0, 3)):  # lines of the places: theirs, and the bot's posts made for them
+            channel = rng.choice(list(PLACES))
+            guild, private, _ = PLACES[channel]
+            ours = rng.random() < 0.5
+            marker = f"line-{person}-{n}"
+            message_id = next(MESSAGE_IDS)
+            await store.db.write(lambda conn, row={
+                "message_id": message_id, "channel_id": channel, "guild_id": guild,
+                "author_id": BOT if ours else person, "author_name": "Finn" if ours else f"p{person}",
+                "author_is_bot": ours, "is_dm": False, "content": marker, "created_at": now,
+                "private": private}: conn.execute(insert(LoggedMessage), [row]))
+            if ours:
+                await store.privacy.posted_for(person, message_id)
+            origin = (Origin.private_place(guild, channel, BOT if ours else person) if private
+                      else Origin.public(guild, channel, BOT if ours else person))
+            things.append(Thing(marker, origin, person if ours else None))
     return things, everywhere
 
 
@@ -159,14 +189,15 @@ async def read_for(store: Store, audience: Audience) -> str:
     channel = audience.channel or audience.person
     scope = "dm" if dm else f"channel:{channel}"
     data = await store.conversations.prompt_data(
-        CHARACTER, audience.person, scope, channel, recent_limit=0, before_id=None, private=dm,
+        CHARACTER, audience.person, scope, channel, recent_limit=0 if dm else 50, before_id=None, private=dm,
         guild_id=None if dm else audience.guild)
     index = FactIndex.build(await store.facts.rows(audience.person))
     everywhere = data.memory_everywhere
     allowed = visible(index, private=dm, channel_id=channel,
                       guild_id=None if everywhere or dm else audience.guild)
     facts = [r.fact for r, ok in zip(index.rows, allowed, strict=True) if ok]
-    return "\n".join([*data.core_memories, *data.notes, *(t.thread for t in data.threads), *facts])
+    lines = [m.content for m in data.recent]  # the place's lines, as a reply's prompt reads them
+    return "\n".join([*data.core_memories, *data.notes, *(t.thread for t in data.threads), *facts, *lines])
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -254,3 +285,28 @@ def test_an_ask_answer_is_shown_only_to_whom_its_memory_belongs() -> None:
         shown_to = Audience.dm(11) if ephemeral_here(interaction) or context == 1 else Audience.place(
             private=context == 2, guild=guild, channel=101, person=11)
         assert may_enter(Origin.dm(11), shown_to), context
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_forgetting_someone_leaves_nothing_of_them_in_any_place(store: Store, seed: int) -> None:
+    """Whatever holds a person's words or is about them (their facts, memories, threads, notes quoting them
+    in someone else's memory) is found by /forget_me: afterwards no reader shows any of it anywhere, and the
+    proof finds nothing."""
+    rng = random.Random(100 + seed)
+    things, everywhere = await generate(store, rng)
+    forgotten = rng.choice(PEOPLE)
+    assert any(t.of(forgotten) for t in things)
+    await store.privacy.delete_user_data(forgotten)
+    assert await store.privacy.rows_about_user(forgotten) == {}
+    for person in (p for p in PEOPLE if p != forgotten):
+        for channel in (None, *PLACES):
+            if channel is None:
+                audience = Audience.dm(person)
+            else:
+                guild, private, parent = PLACES[channel]
+                audience = Audience.place(private=private, guild=guild, channel=channel, person=person,
+                                          parent=parent, everywhere=everywhere[person])
+            shown = (await read_for(store, audience)).split("\n")
+            for thing in things:
+                if thing.of(forgotten):
+                    assert thing.marker not in shown, (thing, audience)
