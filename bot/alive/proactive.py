@@ -30,6 +30,7 @@ from bot.core.pipeline import Outlet
 from bot.core.text import clean_name
 from bot.reply.prompting import format_recent
 from database.records import SeenMessage
+from database.visibility import Audience, line_origin, may_enter
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,9 @@ class ProactiveRound:
             if not on:
                 continue
             active = await store.places.is_active(place.channel_id, place.guild_id)
-            recent = await store.log.recent_messages(place.channel_id, limit=RECENT)
+            here = Audience.place(private=False, guild=place.guild_id, channel=place.channel_id)
+            recent = [m for m in await store.log.recent_messages(place.channel_id, limit=RECENT)
+                      if may_enter(line_origin(m), here)]  # the place's own lines (database/visibility.py)
             go, reason = judge(now, recent, self.speaker.own_author_ids, active=active,
                                max_silence=timedelta(hours=settings.alive.proactive_max_silence_hours),
                                chance=settings.alive.proactive_chance, roll=self.rng.random)
