@@ -288,7 +288,8 @@ class SwipeDesk:
         if swiped.refusal:
             await interaction.followup.send(swiped.refusal, ephemeral=True)
             return
-        if swiped.record is None:
+        if swiped.record is None:  # closed meanwhile, or its answer is gone: the buttons go too
+            self.beside(self.strip(before))
             await interaction.followup.send("These buttons have expired: the conversation has moved on.",
                                             ephemeral=True)
             return
