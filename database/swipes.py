@@ -151,10 +151,11 @@ class Swipes:
             .order_by(SwipeSet.message_id.desc()).limit(1))
         return None if row is None else _record(row)
 
-    async def show(self, message_id: int, index: int, text: str, tokens: int, *,
+    async def show(self, message_id: int, index: int, text: str, kept: str, tokens: int, *,
                    added: bool = False) -> SwipeRecord | None:
         """Show alternative ``index`` (``added``: a new one, ``text``, appended first): the row and the stored
-        answer change together, so the history never holds another alternative than the one shown. None when
+        answer change together, so the history never holds another alternative than the one shown. ``kept``
+        (``tokens`` long): that alternative as the history keeps it (without a line of sources). None when
         the row is closed or gone, or its answer is (the conversation moved on meanwhile)."""
 
         def write(conn: Connection) -> SwipeRecord | None:
@@ -175,7 +176,7 @@ class Swipes:
                 alternatives=alternatives, shown=index))
             if record.turn_id is not None:
                 conn.execute(update(HistoryMessage).where(*own_turn(record)).values(
-                    content=alternatives[index], tokens=tokens))
+                    content=kept, tokens=tokens))
             return _record(conn.execute(select(*COLUMNS).where(SwipeSet.message_id == message_id)).one())
 
         try:

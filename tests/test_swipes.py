@@ -19,6 +19,8 @@ from database.swipes import SwipeSet
 from database.timers import TimerRow
 from tests.dbtools import migrate_to
 from tests.fakes import EVENT_WAIT, discord_components
+from tests.fakes.claude_server import Reply
+from tests.fakes.claude_tools import Search
 from tests.fakes.discord_components import (
     refuse_callback,
     refuse_components,
@@ -41,6 +43,7 @@ from tests.harness import (
     reply_requests,
     stored_history,
 )
+from tests.test_e2e_lookup import NEWS
 from tests.test_ensemble import make_ensemble  # noqa: F401, F811  (the fixture)
 from tests.test_fact_history import downgrade_to
 from tests.test_forget_in_flight import tables_saying
@@ -411,6 +414,29 @@ async def test_history_ids_are_never_handed_out_again(store: Store) -> None:
 
 
 # -- the rate limit, the sources line, /forget_me
+
+
+async def test_back_to_a_reply_with_sources_keeps_them_out_of_the_history(make_harness: Any) -> None:
+    h = await make_harness(reminders_in_dms="false", web_search="dms")
+    h.claude.script(Reply(tools=Search("news today", NEWS, answer="Big day out there.")))
+    sent = await h.dm("what's in the news today?")
+    [reply] = await h.replies(int(sent["channel_id"]))
+    first = reply["content"]
+    assert first.splitlines()[-1].startswith("-# Sources:")
+    await h.discord.wait_for(lambda _: reply.get("components"), EVENT_WAIT, what="the swipe buttons")
+    await stored_history(h, "dm", 2)
+    h.claude.script("Nothing much.", model=MODEL)
+    await (await press(h, reply, "new")).response()
+    await shows(h, reply, "Nothing much.", "2/2")
+    await (await press(h, reply, "prev")).response()
+    await shows(h, reply, first, "1/2")  # the post shows its sources again
+    turns = (await h.store.conversations.history(h.bot.engine.character_key, USER_ID, "dm")).turns
+    assert "Sources:" not in turns[-1].content and "Big day out there." in turns[-1].content
+    h.claude.script("More news.", model=MODEL)
+    await h.dm("wow, tell me more")
+    await h.replies(int(sent["channel_id"]), 2)
+    said = h.claude.all_text(reply_requests(h)[-1])
+    assert "Big day out there." in said and "Sources:" not in said
 
 
 async def test_forget_me_deletes_their_swipes(harness: Harness) -> None:
