@@ -416,6 +416,24 @@ async def test_history_ids_are_never_handed_out_again(store: Store) -> None:
 # -- the rate limit, the sources line, /forget_me
 
 
+async def test_new_swipes_and_reroll_count_against_the_message_rate_limit(make_harness: Any) -> None:
+    h = await make_harness(user_messages_per_minute=2, limit_reply="{name} needs a breather; back {when}.")
+    reply = await swiped_reply(h)  # the first of alice's two a minute
+    h.claude.script("Twice.", model=MODEL)
+    await (await press(h, reply, "new")).response()  # the second
+    await shows(h, reply, "Twice.", "2/2")
+    assert len(reply_requests(h)) == 2
+    refusal = await ephemeral(await press(h, reply, "new"))
+    assert refusal["content"] == "Finn needs a breather; back in a minute."
+    refusal = await ephemeral(await h.slash("reroll"))
+    assert refusal["content"] == "Finn needs a breather; back in a minute."
+    assert len(reply_requests(h)) == 2 and reply["content"] == "Twice."
+    for n in (1, 2, 3):  # an admin is never limited
+        h.claude.script(f"Admin {n}.", model=MODEL)
+        await (await press(h, reply, "new", user=ADMIN_ID)).response()
+        await shows(h, reply, f"Admin {n}.", f"{n + 2}/{n + 2}")
+
+
 async def test_back_to_a_reply_with_sources_keeps_them_out_of_the_history(make_harness: Any) -> None:
     h = await make_harness(reminders_in_dms="false", web_search="dms")
     h.claude.script(Reply(tools=Search("news today", NEWS, answer="Big day out there.")))
