@@ -214,7 +214,7 @@ class UserCommands(commands.Cog):
                           description="A new alternative for my latest reply to you here (a swipe).")
     @app_commands.describe(context="Optional out-of-character note to steer the new alternative")
     @active_here()
-    @may_talk()
+    @may_talk(counted=True)  # a model call without a message: it counts as one against the rate limit
     async def reroll(self, interaction: Interaction, context: str | None = None) -> None:
         await self.bot.swipe_desk.reroll(interaction, context or "")
 

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, and_, delete, func, select, update
 
 from database.boundary import DbValue, Statements
 from database.engine import Database
@@ -27,6 +27,7 @@ from database.records import (
     as_utc,
 )
 from database.statements import recent_messages
+from database.swipes import forget_turns
 
 APPENDS_KEPT = 10_000  # conversations whose latest append is told apart (far more than replies in flight)
 # A prompt read's two halves as read (_prompt_data makes the record): the person (database/person_read.py)
@@ -242,7 +243,13 @@ class Conversations:
     async def delete_turns(self, turn_ids: Sequence[int]) -> int:
         if not turn_ids:
             return 0
-        return await self.db.change(delete(HistoryMessage).where(HistoryMessage.id.in_(list(turn_ids))))
+        turns = HistoryMessage.id.in_(list(turn_ids))
+
+        def write(conn: Connection) -> int:
+            forget_turns(conn, turns)
+            return int(conn.execute(delete(HistoryMessage).where(turns)).rowcount or 0)
+
+        return await self.db.write(write)
 
     @changes_history
     async def reset_conversation(self, character: str, user_id: int, scope: str) -> int:
@@ -258,6 +265,7 @@ class Conversations:
             ).scalar()
             if cid is None:
                 return 0
+            forget_turns(conn, HistoryMessage.conversation_id == cid)
             result = conn.execute(delete(HistoryMessage).where(HistoryMessage.conversation_id == cid))
             conn.execute(
                 update(Conversation).where(Conversation.id == cid)
@@ -305,11 +313,10 @@ class Conversations:
             ).scalar_one()
             if int(dropped) != expected_dropped:
                 return False
-            conn.execute(
-                delete(HistoryMessage).where(
-                    HistoryMessage.conversation_id == conversation_id, HistoryMessage.id <= drop_through_id
-                )
-            )
+            dropping = and_(HistoryMessage.conversation_id == conversation_id,
+                            HistoryMessage.id <= drop_through_id)
+            forget_turns(conn, dropping)
+            conn.execute(delete(HistoryMessage).where(dropping))
             starts: dict[str, object] = {}
             if not previous_summary:  # the first since a reset: it tells from its first message on
                 starts["summary_since"] = covers_from or conn.execute(

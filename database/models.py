@@ -151,7 +151,10 @@ class Conversation(Base):
 
 class HistoryMessage(Base):
     __tablename__ = "history_messages"
-    __table_args__ = (Index("ix_history_conversation_id_id", "conversation_id", "id"),)
+    # AUTOINCREMENT on SQLite (0029): an id is never handed out again after its row is deleted, so nothing
+    # that names a turn by id (a reply's swipes) can come to name someone else's (PostgreSQL never reuses).
+    __table_args__ = (Index("ix_history_conversation_id_id", "conversation_id", "id"),
+                      {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(Integer, ForeignKey("conversations.id", ondelete="CASCADE"))

@@ -88,7 +88,7 @@ class Store:
         # Durable timers (rounds, a poll's closing); alive between messages: per-place switches, writing
         # styles, check-ins, feelings toward each person and in each channel.
         self.timers = TimerRows(self.db)
-        self.swipes = Swipes(self.db, conversations)  # a reply's alternatives on its message
+        self.swipes = Swipes(self.db, conversations.history_changed)  # a reply's alternatives on its message
         self.switches = PlaceSwitches(self.db, self.changes)
         self.style = StyleProfiles(self.db, q)
         self.checkins = CheckIns(self.db)

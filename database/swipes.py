@@ -4,11 +4,13 @@ One row per reply message while its buttons are up: every alternative written so
 stored assistant turn that must hold the shown one, and when the buttons go. A row outlives a restart, so the
 buttons keep working; closing it (the conversation moved on, or the time ran out) deletes it: the shown
 alternative is in the history already (every change of the shown one wrote it there), and the others are
-not kept.
+not kept. Deleting its stored answer (a reset, /forget_last, a summary, /forget_me) deletes it too, and a
+change of the shown one writes only to that answer in its own conversation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -17,6 +19,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    ColumnElement,
     Connection,
     Index,
     Integer,
@@ -32,9 +35,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from database.boundary import DbRow
-from database.conversations import Conversations
 from database.engine import Database
-from database.models import TZ, Base, HistoryMessage
+from database.models import TZ, Base, Conversation, HistoryMessage
 from database.records import as_utc
 
 
@@ -92,11 +94,27 @@ def _record(row: DbRow) -> SwipeRecord:
                        bool(row[10]), as_utc(row[11]))
 
 
+def own_turn(record: SwipeRecord) -> tuple[ColumnElement[bool], ...]:
+    """The stored answer of ``record``, only in its own conversation (an id alone could name another's)."""
+    conversation = select(Conversation.id).where(
+        Conversation.character == record.character, Conversation.user_id == record.user_id,
+        Conversation.scope == record.scope).scalar_subquery()
+    return (HistoryMessage.id == record.turn_id, HistoryMessage.conversation_id == conversation,
+            HistoryMessage.role == "assistant")
+
+
+def forget_turns(conn: Connection, turns: ColumnElement[bool]) -> None:
+    """Delete the swipes whose stored answer is one of the ``turns`` (a condition on history_messages),
+    before those turns go: a reply whose answer is no longer kept has nothing left to swipe."""
+    conn.execute(delete(SwipeSet).where(SwipeSet.turn_id.in_(select(HistoryMessage.id).where(turns))))
+
+
 class Swipes:
-    def __init__(self, db: Database, conversations: Conversations) -> None:
-        """``conversations``: told when a stored answer changes (its turn cache and prompt stamps)."""
+    def __init__(self, db: Database, history_changed: Callable[[], None]) -> None:
+        """``history_changed``: called when a stored answer changes (the conversations' turn cache and prompt
+        stamps)."""
         self.db = db
-        self.conversations = conversations
+        self.history_changed = history_changed
         # The statements every reply runs (its swipes opened, the channel's closed), built once on the table
         # (plain Core: no ORM insert) and run with parameters.
         table = cast(Table, SwipeSet.__table__)
@@ -133,11 +151,12 @@ class Swipes:
             .order_by(SwipeSet.message_id.desc()).limit(1))
         return None if row is None else _record(row)
 
-    async def show(self, message_id: int, index: int, text: str, tokens: int, *,
+    async def show(self, message_id: int, index: int, text: str, kept: str, tokens: int, *,
                    added: bool = False) -> SwipeRecord | None:
         """Show alternative ``index`` (``added``: a new one, ``text``, appended first): the row and the stored
-        answer change together, so the history never holds another alternative than the one shown. None when
-        the row is closed or gone (the conversation moved on meanwhile)."""
+        answer change together, so the history never holds another alternative than the one shown. ``kept``
+        (``tokens`` long): that alternative as the history keeps it (without a line of sources). None when
+        the row is closed or gone, or its answer is (the conversation moved on meanwhile)."""
 
         def write(conn: Connection) -> SwipeRecord | None:
             row = conn.execute(select(*COLUMNS).where(SwipeSet.message_id == message_id,
@@ -148,17 +167,22 @@ class Swipes:
             alternatives = [*record.alternatives, text] if added else list(record.alternatives)
             if not 0 <= index < len(alternatives):
                 return record
+            if record.turn_id is not None and conn.execute(select(HistoryMessage.id).where(
+                    *own_turn(record))).first() is None:
+                # its answer is gone (forgotten, reset, summarized): nothing of someone else's is changed
+                conn.execute(self._delete, {"ids": [message_id]})
+                return None
             conn.execute(update(SwipeSet).where(SwipeSet.message_id == message_id).values(
                 alternatives=alternatives, shown=index))
             if record.turn_id is not None:
-                conn.execute(update(HistoryMessage).where(HistoryMessage.id == record.turn_id).values(
-                    content=alternatives[index], tokens=tokens))
+                conn.execute(update(HistoryMessage).where(*own_turn(record)).values(
+                    content=kept, tokens=tokens))
             return _record(conn.execute(select(*COLUMNS).where(SwipeSet.message_id == message_id)).one())
 
         try:
             return await self.db.write(write)
         finally:  # also after a failure: the change may have been made
-            self.conversations.history_changed()
+            self.history_changed()
 
     async def close_in_channel(self, channel_id: int) -> list[SwipeRecord]:
         """Close the channel's open rows (the conversation moved on there); the ones closed."""

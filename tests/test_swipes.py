@@ -10,9 +10,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from database.engine import make_engine
+from database.records import Turn
+from database.store import Store
+from database.swipes import SwipeSet
 from database.timers import TimerRow
+from tests.dbtools import migrate_to
 from tests.fakes import EVENT_WAIT, discord_components
+from tests.fakes.claude_server import Reply
+from tests.fakes.claude_tools import Search
 from tests.fakes.discord_components import (
     refuse_callback,
     refuse_components,
@@ -22,6 +30,7 @@ from tests.fakes.discord_components import (
 from tests.harness import (
     ADMIN_ID,
     CHANNEL_ID,
+    EPHEMERAL,
     USER2_ID,
     USER_ID,
     Harness,
@@ -34,7 +43,11 @@ from tests.harness import (
     reply_requests,
     stored_history,
 )
+from tests.test_e2e_lookup import NEWS
 from tests.test_ensemble import make_ensemble  # noqa: F401, F811  (the fixture)
+from tests.test_fact_history import downgrade_to
+from tests.test_forget_in_flight import tables_saying
+from tests.test_memory_commands import forget
 
 MODEL = "claude-test-default"
 
@@ -299,3 +312,192 @@ async def test_a_webhook_characters_reply_is_posted_with_its_buttons(
     assert labels(post.body) == ["◀", "1/1", "▶", "🔄"]
     assert message_edits(h, reply) == []
     assert await h.store.swipes.get(int(reply["id"])) is not None
+
+
+# -- a swipe changes only its own conversation
+
+
+async def dm_swiped(h: Harness) -> dict[str, Any]:
+    """alice DMs "tell me a story", is answered "Once.", presses 🔄 for "Twice."."""
+    h.claude.script("Once.", model=MODEL)
+    sent = await h.dm("tell me a story")
+    [reply] = await h.replies(int(sent["channel_id"]), 1)
+    await shows(h, reply, "Once.", "1/1")
+    await stored_history(h, "dm", 2)
+    h.claude.script("Twice.", model=MODEL)
+    await (await press(h, reply, "new")).response()
+    await shows(h, reply, "Twice.", "2/2")
+    return reply
+
+
+async def forget_last_exchange(h: Harness) -> None:
+    """alice's /forget_last in her DMs, the latest exchange chosen and confirmed."""
+    view = await ephemeral(await h.slash("forget_last", dm=True))
+    pairs = [c for c in buttons(view) if ":pair:" in c["custom_id"]]
+    await (await h.click(view, pairs[-1]["custom_id"])).response()
+    await (await press(h, view, "forget")).response()
+    await (await press(h, view, "confirm")).response()
+    await h.discord.wait_for(lambda _: "Forgotten: 1 exchange" in view["content"], EVENT_WAIT,
+                             what="the exchange forgotten")
+
+
+async def reset_dm(h: Harness) -> None:
+    prompt = await ephemeral(await h.slash("reset_conversation", dm=True))
+    await (await press(h, prompt, "confirm")).response()
+    await h.discord.wait_for(lambda _: "starts afresh" in prompt["content"], EVENT_WAIT, what="the reset")
+
+
+@pytest.mark.parametrize("drop", [reset_dm, forget_last_exchange], ids=["reset", "forget_last"])
+async def test_a_swipe_after_its_answer_is_gone_never_touches_another_persons_answer(
+        harness: Harness, drop: Callable[[Harness], Awaitable[None]]) -> None:
+    h = harness
+    key = h.bot.engine.character_key
+    reply = await dm_swiped(h)
+    await drop(h)
+    assert (await h.store.conversations.history(key, USER_ID, "dm")).turns == []
+    # bob is answered; on SQLite his answer could take the id alice's answer had
+    h.claude.script("Hello Bob.", model=MODEL)
+    sent = await h.dm("hi, I'm bob", user=USER2_ID)
+    bob_dm = int(sent["channel_id"])
+    await h.replies(bob_dm, 1)
+    await stored_history(h, "dm", 2, user=USER2_ID)
+    # alice goes back to her old reply: it is told, and nothing else changes
+    refusal = await ephemeral(await press(h, reply, "prev"))
+    assert "expired" in refusal["content"]
+    assert reply["content"] == "Twice."
+    bobs = await h.store.conversations.history(key, USER2_ID, "dm")
+    assert [(t.role, t.content) for t in bobs.turns] == [("user", "hi, I'm bob"), ("assistant", "Hello Bob.")]
+    # bob's next request holds his own answer, not alice's alternative
+    h.claude.script("Still Bob's.", model=MODEL)
+    await h.dm("and now?", user=USER2_ID)
+    await h.replies(bob_dm, 2)
+    said = h.claude.all_text(reply_requests(h)[-1])
+    assert "Hello Bob." in said and "Once." not in said and "Twice." not in said
+
+
+async def test_a_swipe_writes_only_to_its_own_conversations_answer(harness: Harness) -> None:
+    """Even a row naming another conversation's turn (as one could before ids were never reused) changes
+    nothing of it: ◀ is told the buttons expired, and the row goes."""
+    h = harness
+    key = h.bot.engine.character_key
+    reply = await swiped_reply(h)
+    h.claude.script("Twice.", model=MODEL)
+    await (await press(h, reply, "new")).response()
+    await shows(h, reply, "Twice.", "2/2")
+    h.claude.script("Hello Bob.", model=MODEL)
+    await h.dm("hi, I'm bob", user=USER2_ID)
+    bobs = await stored_history(h, "dm", 2, user=USER2_ID)
+
+    def repoint(conn: Any) -> None:
+        conn.execute(update(SwipeSet).where(SwipeSet.message_id == int(reply["id"]))
+                     .values(turn_id=bobs.turns[-1].id))
+
+    await h.store.db.write(repoint)
+    pressed = await press(h, reply, "prev")
+    refusal = await pressed.followup()  # (its row was open when pressed: the answer's loss is found after)
+    assert refusal["flags"] & EPHEMERAL and "expired" in refusal["content"]
+    await h.discord.wait_for(lambda _: not reply.get("components"), EVENT_WAIT, what="the buttons gone")
+    assert reply["content"] == "Twice."
+    assert await h.store.swipes.get(int(reply["id"])) is None
+    assert [t.content for t in (await h.store.conversations.history(key, USER2_ID, "dm")).turns] == [
+        "hi, I'm bob", "Hello Bob."]
+
+
+async def test_history_ids_are_never_handed_out_again(store: Store) -> None:
+    for user in (USER_ID, USER2_ID):
+        await store.people.ensure_user(user, "someone")
+    first = await store.conversations.append_turns("finn", USER_ID, "dm", [Turn("user", "a", tokens=1),
+                                                                           Turn("assistant", "b", tokens=1)])
+    await store.conversations.delete_turns(first)
+    second = await store.conversations.append_turns("finn", USER2_ID, "dm", [Turn("user", "c", tokens=1)])
+    assert min(second) > max(first)
+
+
+# -- the rate limit, the sources line, /forget_me
+
+
+async def test_new_swipes_and_reroll_count_against_the_message_rate_limit(make_harness: Any) -> None:
+    h = await make_harness(user_messages_per_minute=2, limit_reply="{name} needs a breather; back {when}.")
+    reply = await swiped_reply(h)  # the first of alice's two a minute
+    h.claude.script("Twice.", model=MODEL)
+    await (await press(h, reply, "new")).response()  # the second
+    await shows(h, reply, "Twice.", "2/2")
+    assert len(reply_requests(h)) == 2
+    refusal = await ephemeral(await press(h, reply, "new"))
+    assert refusal["content"] == "Finn needs a breather; back in a minute."
+    refusal = await ephemeral(await h.slash("reroll"))
+    assert refusal["content"] == "Finn needs a breather; back in a minute."
+    assert len(reply_requests(h)) == 2 and reply["content"] == "Twice."
+    for n in (1, 2, 3):  # an admin is never limited
+        h.claude.script(f"Admin {n}.", model=MODEL)
+        await (await press(h, reply, "new", user=ADMIN_ID)).response()
+        await shows(h, reply, f"Admin {n}.", f"{n + 2}/{n + 2}")
+
+
+async def test_back_to_a_reply_with_sources_keeps_them_out_of_the_history(make_harness: Any) -> None:
+    h = await make_harness(reminders_in_dms="false", web_search="dms")
+    h.claude.script(Reply(tools=Search("news today", NEWS, answer="Big day out there.")))
+    sent = await h.dm("what's in the news today?")
+    [reply] = await h.replies(int(sent["channel_id"]))
+    first = reply["content"]
+    assert first.splitlines()[-1].startswith("-# Sources:")
+    await h.discord.wait_for(lambda _: reply.get("components"), EVENT_WAIT, what="the swipe buttons")
+    await stored_history(h, "dm", 2)
+    h.claude.script("Nothing much.", model=MODEL)
+    await (await press(h, reply, "new")).response()
+    await shows(h, reply, "Nothing much.", "2/2")
+    await (await press(h, reply, "prev")).response()
+    await shows(h, reply, first, "1/2")  # the post shows its sources again
+    turns = (await h.store.conversations.history(h.bot.engine.character_key, USER_ID, "dm")).turns
+    assert "Sources:" not in turns[-1].content and "Big day out there." in turns[-1].content
+    h.claude.script("More news.", model=MODEL)
+    await h.dm("wow, tell me more")
+    await h.replies(int(sent["channel_id"]), 2)
+    said = h.claude.all_text(reply_requests(h)[-1])
+    assert "Big day out there." in said and "Sources:" not in said
+
+
+async def test_forget_me_deletes_their_swipes(harness: Harness) -> None:
+    h = harness
+    reply = await swiped_reply(h)
+    h.claude.script("A secret alternative.", model=MODEL)
+    await (await press(h, reply, "new")).response()
+    await shows(h, reply, "A secret alternative.", "2/2")
+    await (await press(h, reply, "prev")).response()
+    await shows(h, reply, "Once.", "1/2")  # the other one is kept only among the swipes
+    assert (await h.store.privacy.rows_about_user(USER_ID))["swipes"] == 1
+    await forget(h)
+    assert await h.store.privacy.rows_about_user(USER_ID) == {}
+    assert await tables_saying(h, "A secret alternative.") == {}
+    refusal = await ephemeral(await press(h, reply, "prev"))
+    assert "expired" in refusal["content"]
+
+
+async def test_the_history_ids_migration_keeps_the_turns_both_ways(db_url: str) -> None:
+    """0029 copies history_messages (SQLite) into a table that never reuses an id: the turns, their ids and
+    the triggers that move a conversation's revision stay, down and up again."""
+    store = await Store(db_url).open()
+    try:
+        await store.people.ensure_user(USER_ID, "alice")
+        turns = [Turn("user", "a", tokens=1), Turn("assistant", "b", tokens=1)]
+        ids = await store.conversations.append_turns("finn", USER_ID, "dm", turns)
+    finally:
+        await store.close()
+    engine = make_engine(db_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(downgrade_to("0028_facts_deleted"))
+    async with engine.begin() as conn:
+        await conn.run_sync(migrate_to("0029_history_ids"))
+        revision = "SELECT revision FROM conversations"
+        before = (await conn.exec_driver_sql(revision)).scalar_one()
+        await conn.exec_driver_sql(f"DELETE FROM history_messages WHERE id = {ids[-1]}")  # the newest goes
+        assert (await conn.exec_driver_sql(revision)).scalar_one() > before  # the triggers are there
+    await engine.dispose()
+    store = await Store(db_url).open()
+    try:
+        history = await store.conversations.history("finn", USER_ID, "dm")
+        assert [(t.id, t.content) for t in history.turns] == [(ids[0], "a")]
+        [again] = await store.conversations.append_turns("finn", USER_ID, "dm", [Turn("user", "c", tokens=1)])
+        assert again > ids[-1]
+    finally:
+        await store.close()

@@ -146,24 +146,26 @@ class NotAllowed(app_commands.CheckFailure):
         super().__init__(message)
 
 
-async def require_may_talk(bot: Kindred, interaction: HookInteraction) -> None:
+async def require_may_talk(bot: Kindred, interaction: HookInteraction, *, counted: bool = False) -> None:
     """Raise :class:`NotAllowed` when the caller may not make the character speak, as for a message: who
     may talk to it (bot/operator/access.py) and the daily spending limits (bot/operator/limits.py; said in
-    character)."""
+    character). ``counted``: the model is asked without a message (a swipe, /reroll), so this counts as
+    one against the person's messages a minute."""
     user = interaction.user
     roles = [r.id for r in user.roles] if isinstance(user, discord.Member) else []
     if await bot.access.refusal(user.id, roles, interaction.guild_id) is not None:
         raise NotAllowed()
-    reached = await bot.limits.refusal(user.id, interaction.guild_id, int(interaction.channel_id or 0))
+    reached = await bot.limits.refusal(user.id, interaction.guild_id, int(interaction.channel_id or 0),
+                                       counted=counted)
     if reached is not None:
         raise NotAllowed(bot.limits.reply_text(reached))
 
 
-def may_talk() -> Callable[[T], T]:
+def may_talk(*, counted: bool = False) -> Callable[[T], T]:
     """App-command check for commands that make the character speak (see :func:`require_may_talk`)."""
 
     async def predicate(interaction: HookInteraction) -> bool:
-        await require_may_talk(interaction.client, interaction)
+        await require_may_talk(interaction.client, interaction, counted=counted)
         return True
 
     return app_commands.check(predicate)

@@ -234,9 +234,9 @@ class SwipeDesk:
             if message.id in self.busy:
                 await tell(interaction, "Just a moment: I'm still writing the last one.")
                 return
-            try:  # a new alternative makes the character speak: the same rules as a message
+            try:  # a new alternative makes the character speak: the same rules (and rate) as a message
                 await require_active(bot, interaction)
-                await require_may_talk(bot, interaction)
+                await require_may_talk(bot, interaction, counted=True)
             except (Inactive, NotAllowed) as exc:
                 await tell(interaction, str(exc))
                 return
@@ -288,7 +288,8 @@ class SwipeDesk:
         if swiped.refusal:
             await interaction.followup.send(swiped.refusal, ephemeral=True)
             return
-        if swiped.record is None:
+        if swiped.record is None:  # closed meanwhile, or its answer is gone: the buttons go too
+            self.beside(self.strip(before))
             await interaction.followup.send("These buttons have expired: the conversation has moved on.",
                                             ephemeral=True)
             return

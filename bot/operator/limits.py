@@ -5,7 +5,9 @@ Checked once per message in the message path (ReplyEngine.gates), after who-may-
 and before any reply work: past a limit nothing is voted, remembered or asked of the model. The character says
 so once, in character (``limit_reply``), when the person next speaks to it, then stays quiet until the
 window resets: the day in the operator's ``timezone`` (from local midnight), or, for the rate limit, the
-minute. Each limit reached is logged and mirrored to the log channel once per window.
+minute. A new answer asked for without a message (a swipe's 🔄, /reroll: bot/discord/permissions.py
+``require_may_talk``) is checked too, and counts as a message against the rate limit. Each limit reached is
+logged and mirrored to the log channel once per window.
 
 What was spent comes from the recorded model calls (store.spending: one query per message, only when a
 daily limit is set), so it survives a restart and holds across processes sharing the database. A server's
@@ -204,11 +206,15 @@ class SpendingLimits:
                            f"({spent.person_tokens:,} tokens today)", "tomorrow")
         return None
 
-    async def refusal(self, user_id: int, guild_id: int | None, place: int) -> Reached | None:
-        """The daily limit ``user_id`` has reached (None: none, or an admin). ``place``: the channel."""
-        if not self.daily or self.is_admin(user_id):
+    async def refusal(self, user_id: int, guild_id: int | None, place: int, *,
+                      counted: bool = False) -> Reached | None:
+        """The daily limit ``user_id`` has reached (None: none, or an admin). ``place``: the channel.
+        ``counted``: the caller asks for a new answer outside the message path (a swipe, /reroll), a model
+        call like a message's: it counts against their messages a minute, and is refused past them."""
+        if not (self.daily or counted) or self.is_admin(user_id):
             return None
-        return await self._daily(user_id, guild_id, place)
+        reached = self._rate(user_id) if counted else None
+        return reached or await self._daily(user_id, guild_id, place)
 
     async def guard(self, purpose: str) -> str | None:
         """ClaudeClient.spending: why a call the character would make unprompted is not made (None: it

@@ -23,6 +23,7 @@ from discord.utils import time_snowflake
 
 from bot.core.claude import ClaudeUnavailable
 from bot.core.config import DiscordSettings
+from bot.core.models.tools import without_footnotes
 from bot.core.pipeline import Incoming, ReplyResult
 from bot.core.timers import Timers
 from bot.core.tokens import count_tokens
@@ -183,9 +184,11 @@ class ReplySwipes:
         return await self._shown(record, len(record.alternatives), text, added=True)
 
     async def _shown(self, record: SwipeRecord, index: int, text: str, *, added: bool) -> Swiped:
-        """Alternative ``index`` becomes the answer: in the history, and in the channel's log, whose lines a
-        server channel's prompt reads."""
-        shown = await self.store.swipes.show(record.message_id, index, text, count_tokens(text), added=added)
+        """Alternative ``index`` becomes the answer: in the history (its words, without a line of sources,
+        as a reply's are kept), and in the channel's log, whose lines a server channel's prompt reads."""
+        kept = without_footnotes(text)
+        shown = await self.store.swipes.show(record.message_id, index, text, kept, count_tokens(kept),
+                                             added=added)
         if shown is not None:
             await self.store.log.set_content(record.message_id, text)
         return Swiped(shown)
