@@ -19,11 +19,13 @@ from tests.fakes import EVENT_WAIT, PROCESS_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import (
     CHANNEL_ID,
+    GUILD_ID,
     OTHER_CHANNEL_ID,
     USER2_ID,
     USER_ID,
     Harness,
     bot_posts,
+    eventually,
     nothing_owed,
     stop_process,
 )
@@ -184,6 +186,53 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
         for proc in procs:
             await stop_process(proc)
         h.discord.release_posts()
+        await h.claude.close()
+        await h.discord.close()
+
+
+async def test_kill_9_after_a_refused_message_was_marked_owed_then_restart_does_not_answer_it(
+        db_url: str, tmp_path: Path) -> None:
+    """A blocked user's @mention (the server's /settings blocked_users) is marked owed in the very write that
+    logs it, before the gate refuses it. The process is killed (kill -9) after that write and before the
+    gate: the prompt read that runs beside the write on PostgreSQL is held by a lock the test takes on the
+    conversations. The restart finds the mark; the late reply goes through the same gates as a live one:
+    no answer, no Claude call, and the mark closed."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the hold between the write and the gate is PostgreSQL's prompt read beside the write")
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    await h.start_fakes()
+    bot_id = int(next(iter(h.discord.bots.values()))["id"])
+    store = await Store(db_url).open()
+    locker = create_async_engine(db_url)
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        await store.servers.update(GUILD_ID, blocked_users=str(USER2_ID))  # /settings set blocked_users
+        procs.append(await _start_main(h))
+        async with locker.connect() as conn:
+            await conn.execute(text("LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE"))
+            sent = await h.discord.user_message(CHANNEL_ID, USER2_ID, f"<@{bot_id}> epsilon-kelp?",
+                                                mentions=[bot_id])
+
+            async def marked() -> bool:
+                return int(sent["id"]) in {o.message_id for o in await store.owed.pending("finn")}
+
+            await eventually(marked, "the owed mark written with the message")
+            await stop_process(procs[0])  # kill -9: the gate has not run, the mark stays
+            await conn.rollback()
+        assert await marked()
+
+        procs.append(await _start_main(h))
+        await nothing_owed(store)  # the restart dealt with the mark
+        assert bot_posts(h, CHANNEL_ID) == []
+        assert not [r for r in h.claude.requests if "epsilon-kelp" in h.claude.all_text(r)]
+    finally:
+        for proc in procs:
+            await stop_process(proc)
+        await locker.dispose()
+        await store.close()
         await h.claude.close()
         await h.discord.close()
 
