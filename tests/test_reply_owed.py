@@ -15,7 +15,7 @@ from database.models import utcnow
 from database.owed import OwedReply
 from database.records import SeenMessage
 from database.store import Store
-from tests.fakes import EVENT_WAIT, PROCESS_WAIT
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import (
     CHANNEL_ID,
@@ -27,6 +27,7 @@ from tests.harness import (
     bot_posts,
     eventually,
     nothing_owed,
+    start_main,
     stop_process,
 )
 
@@ -126,14 +127,6 @@ def saying(word: str) -> Any:
     return lambda body: word in FakeClaude.all_text(body)
 
 
-async def _start_main(h: Harness) -> asyncio.subprocess.Process:
-    identified = sum(1 for op, _ in h.discord.gateway_log if op == "2")
-    proc = await h.spawn_main(stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    await h.discord.wait_for(lambda d: sum(1 for op, _ in d.gateway_log if op == "2") > identified
-                             and any(s.identified for s in d.sessions), timeout=PROCESS_WAIT, what="main.py")
-    return proc
-
-
 async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_once(db_url: str,
                                                                                   tmp_path: Path) -> None:
     """Two replies in flight when the process is killed: one (in a DM) whose post reached Discord but whose
@@ -145,7 +138,7 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
     bot_id = int(next(iter(h.discord.bots.values()))["id"])
     procs: list[asyncio.subprocess.Process] = []
     try:
-        procs.append(await _start_main(h))
+        procs.append(await start_main(h))
         h.discord.stall_posts()  # the first reply is created on Discord, its answer held back
         h.claude.script("First answer.", model="claude-test-default")
         first = await h.discord.dm_message(USER_ID, "alpha-kelp")
@@ -160,7 +153,7 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
 
         h.claude.script("Second answer, late.", model="claude-test-default", match=saying("beta-kelp"))
         h.claude.script("First answer again.", model="claude-test-default", match=saying("alpha-kelp"))
-        procs.append(await _start_main(h))
+        procs.append(await start_main(h))
         await h.discord.wait_for(lambda d: len(bot_posts(h, OTHER_CHANNEL_ID)) == 1, timeout=EVENT_WAIT,
                                  what="the late answer")
         await h.discord.wait_for(lambda d: len(d.duplicate_nonces) == 1, timeout=EVENT_WAIT,
@@ -210,7 +203,7 @@ async def test_kill_9_after_a_refused_message_was_marked_owed_then_restart_does_
     procs: list[asyncio.subprocess.Process] = []
     try:
         await store.servers.update(GUILD_ID, blocked_users=str(USER2_ID))  # /settings set blocked_users
-        procs.append(await _start_main(h))
+        procs.append(await start_main(h))
         async with locker.connect() as conn:
             await conn.execute(text("LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE"))
             sent = await h.discord.user_message(CHANNEL_ID, USER2_ID, f"<@{bot_id}> epsilon-kelp?",
@@ -224,7 +217,7 @@ async def test_kill_9_after_a_refused_message_was_marked_owed_then_restart_does_
             await conn.rollback()
         assert await marked()
 
-        procs.append(await _start_main(h))
+        procs.append(await start_main(h))
         await nothing_owed(store)  # the restart dealt with the mark
         assert bot_posts(h, CHANNEL_ID) == []
         assert not [r for r in h.claude.requests if "epsilon-kelp" in h.claude.all_text(r)]
@@ -259,7 +252,7 @@ async def test_several_characters_kill_9_mid_reply_then_restart_answers_the_one_
                 or (not m.get("webhook_id") and who == "Finn")]
 
     try:
-        procs.append(await _start_main(h))
+        procs.append(await start_main(h))
         h.claude.script("Finn first: kelp tea.", match=speaking_as("Finn", "delta-kelp"))
         h.claude.script("never finished", match=speaking_as("Atlas", "delta-kelp"), delay=60)
         asked = await h.discord.user_message(CHANNEL_ID, USER_ID, "Finn and Atlas, delta-kelp or water?")
@@ -269,7 +262,7 @@ async def test_several_characters_kill_9_mid_reply_then_restart_answers_the_one_
         await stop_process(procs[0])
 
         h.claude.script("Atlas, late: water.", match=speaking_as("Atlas", "delta-kelp"))
-        procs.append(await _start_main(h))
+        procs.append(await start_main(h))
         await h.discord.wait_for(lambda _: answers("Atlas"), timeout=EVENT_WAIT, what="Atlas's late answer")
         [late] = answers("Atlas")
         assert late["content"] == "Atlas, late: water." and late.get("webhook_id")
