@@ -81,6 +81,36 @@ async def test_a_message_that_is_not_answered_owes_nothing(make_harness: Any) ->
     assert await h.store.owed.count() == 0
 
 
+async def test_a_refused_messages_mark_is_cleared_at_once_not_with_the_logs_next_batch(
+        make_harness: Any) -> None:
+    """A blocked user's @mention is marked owed by the write that logs it, then refused by the gate: its mark
+    is cleared by a write of its own before the handling ends, not left to the log's next batch (a crash
+    meanwhile would leave it for the restart to answer)."""
+    h = await make_harness(blocked_users=str(USER2_ID))
+    log = h.bot.store.log  # type: ignore[union-attr]
+    real = log.settle_owed
+    batched: list[int] = []
+
+    async def settle_with_the_batch(character: str, message_id: int) -> None:
+        batched.append(message_id)
+        await real(character, message_id)
+
+    log.settle_owed = settle_with_the_batch  # type: ignore[method-assign]
+    seen: list[int] = []
+    real_gate = h.bot.engine.admission.gate  # type: ignore[union-attr]
+
+    async def gate(msg: Any, outlet: Any) -> Any:
+        seen.extend(o.message_id for o in await h.store.owed.pending("finn"))
+        return await real_gate(msg, outlet)
+
+    h.bot.engine.admission.gate = gate  # type: ignore[union-attr, method-assign]
+    sent = await h.say("are you there?", user=USER2_ID, mention=True)
+    await h.handled(sent)
+    assert seen == [int(sent["id"])]  # marked owed before the gate ran
+    assert batched == [] and await h.store.owed.count() == 0
+    assert bot_posts(h, CHANNEL_ID) == [] and h.claude.requests == []
+
+
 async def test_owed_replies_are_answered_late_at_start_up_or_dropped_when_old(harness: Harness) -> None:
     """What a crash leaves owed (here written straight into the table, as the crashed process left it)."""
     h = harness
