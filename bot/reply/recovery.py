@@ -5,12 +5,10 @@ mark is cleared once the reply is posted; a reply of several parts records them,
 as it goes out, and one cut short is resumed from its first part not posted. At start-up, owed replies
 younger than ``reply_recovery_minutes`` re-enter the reply sequence at admission (bot/reply/sequence.py
 ``recover``): the mark may have been written before a gate refused the message, so a late answer passes the
-same gates and decision as a live one. Those still answered are, the prompt telling the character that time
-passed;
-older ones are closed as dropped (a late answer to a conversation long moved on would be stranger than none)
-and logged. The posts carry the same
-nonce as the first try (bot/discord/posting.py), so a reply that reached Discord just before the crash is not
-posted twice.
+same gates and decision as a live one; those it lets through are answered, the prompt telling the character
+that time passed. Older ones are closed as dropped (a late answer to a conversation long moved on would be
+stranger than none) and logged. The posts carry the same nonce as the first try (bot/discord/posting.py), so
+a reply that reached Discord just before the crash is not posted twice.
 """
 
 from __future__ import annotations
