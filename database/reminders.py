@@ -148,10 +148,11 @@ class Reminders:
             Reminder.id == reminder_id, Reminder.user_id == user_id, Reminder.delivered_at.is_(None))))
 
     async def mark_delivered(self, reminder_id: int, now: datetime) -> bool:
-        """Mark it delivered before it is posted (a compare-and-set: a second run finds it taken)."""
+        """Mark it delivered once posted (or closed undelivered); False when it was not open (cancelled
+        meanwhile, or marked already)."""
         return bool(await self.db.change(update(Reminder).where(
             Reminder.id == reminder_id, Reminder.delivered_at.is_(None)).values(delivered_at=now)))
 
     async def unmark(self, reminder_id: int) -> None:
-        """Its post failed: it is still to be delivered (the timer tries again)."""
+        """Open it again: still to be delivered (the timer tries again)."""
         await self.db.change(update(Reminder).where(Reminder.id == reminder_id).values(delivered_at=None))

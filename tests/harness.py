@@ -495,6 +495,16 @@ def run_main(*args: str, env: dict[str, str] | None = None, cwd: Path = PROJECT_
                           env={**clean, **(env or {})}, timeout=PROCESS_WAIT, cwd=cwd)
 
 
+async def start_main(h: Harness) -> asyncio.subprocess.Process:
+    """main.py started against the fakes, once it has identified on the gateway (a restart's own identify,
+    not the killed process's)."""
+    identified = sum(1 for op, _ in h.discord.gateway_log if op == "2")
+    proc = await h.spawn_main(stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    await h.discord.wait_for(lambda d: sum(1 for op, _ in d.gateway_log if op == "2") > identified
+                             and any(s.identified for s in d.sessions), timeout=PROCESS_WAIT, what="main.py")
+    return proc
+
+
 async def stop_process(proc: asyncio.subprocess.Process) -> None:
     """Kill a child process if it is still running (a test's ``finally``) and reap it."""
     if proc.returncode is None:

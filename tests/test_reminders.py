@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,13 +21,15 @@ import pytest
 from sqlalchemy import update
 
 from bot.alive.reminders import ReminderBook, TimeRefused, clock_minutes, local_to_utc, zone_choices
+from bot.alive.reminding import reminder_nonce
 from bot.core.config.sections import AliveSettings
 from bot.core.pipeline import Incoming
 from bot.core.timers import Dispatcher, Timers
 from database.alive_models import ScheduledJob
-from database.reminders import Reminder, reminder_key
+from database.reminders import TIMER, NewReminder, Reminder, reminder_key
 from database.store import Store
-from tests.fakes.claude_server import Reply
+from tests.fakes import EVENT_WAIT
+from tests.fakes.claude_server import FakeClaude, Reply
 from tests.fakes.claude_tools import Search, UseTool
 from tests.fakes.discord_lead import panel_texts
 from tests.harness import (
@@ -38,8 +41,11 @@ from tests.harness import (
     Harness,
     MakeHarness,
     bot_posts,
+    check,
     ephemeral,
     eventually,
+    start_main,
+    stop_process,
 )
 from tests.test_memory_commands import forget
 
@@ -410,3 +416,66 @@ async def test_a_reminder_whose_posts_keep_failing_is_dropped_after_a_day(make_h
     failed = dataclasses.replace(timer, last_result="failed: 403 Forbidden")
     assert await handler(failed) == f"reminder {row.id} dropped: a day late"
     assert await h.store.reminders.open_for(USER_ID) == []
+
+
+@pytest.mark.parametrize("killed", ["writing", "posted"])
+async def test_kill_9_while_a_reminder_goes_out_then_restart_posts_it_once(db_url: str, tmp_path: Path,
+                                                                         killed: str) -> None:
+    """The real main.py is killed (kill -9) while a channel reminder goes out: while Claude writes it, or
+    once its post is made on Discord but its answer has not come back. Once its timer's lease has run out
+    (moved to now here, as time would), the restarted process delivers it: the reminder is in the channel
+    once (the post sent again carries the same nonce, and Discord returns the one made), and marked
+    delivered."""
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    await h.start_fakes()
+    store = await Store(db_url).open()
+    procs: list[asyncio.subprocess.Process] = []
+    key = ""
+
+    def about_kelp(body: dict[str, Any]) -> bool:
+        return "water the kelp" in FakeClaude.all_text(body)
+
+    def writing() -> bool:
+        return any(about_kelp(r.body) for r in h.claude.requests)
+
+    def posted() -> list[dict[str, Any]]:
+        return [m for m in bot_posts(h, CHANNEL_ID) if "Water the kelp" in m["content"]]
+
+    async def retired() -> bool:
+        return await store.timers.get(key) is None
+
+    try:
+        now = datetime.now(UTC)
+        reminder_id = await store.reminders.add(NewReminder(USER_ID, "alice", CHANNEL_ID, GUILD_ID, False,
+                                                            "water the kelp", now), now)
+        key = reminder_key(reminder_id)
+        await store.timers.put(key, TIMER, now, {"reminder": reminder_id})  # as ReminderBook arms it
+        if killed == "writing":
+            h.claude.script("never finished", delay=60, match=about_kelp)
+        else:
+            h.claude.script(f"<@{USER_ID}> Water the kelp, now!", match=about_kelp)
+            h.discord.stall_posts()  # made on Discord, the answer held back
+        procs.append(await start_main(h))
+        if killed == "writing":
+            await eventually(check(writing), "the reminder being written")
+        else:
+            await h.discord.wait_for(lambda _: posted(), timeout=EVENT_WAIT, what="the reminder made")
+        await stop_process(procs[0])  # kill -9
+        h.discord.release_posts()
+        assert len(posted()) == (killed == "posted")
+
+        await store.timers.put(key, TIMER, datetime.now(UTC), {"reminder": reminder_id})  # the lease ran out
+        h.claude.script(f"<@{USER_ID}> Water the kelp, now!", match=about_kelp)
+        procs.append(await start_main(h))
+        await eventually(retired, "the reminder's timer to retire")
+        [post] = posted()
+        assert post["nonce"] == f"{reminder_nonce(reminder_id)}.0"
+        assert h.discord.duplicate_nonces == ([post["nonce"]] if killed == "posted" else [])
+        assert (await store.reminders.get(reminder_id)).delivered  # type: ignore[union-attr]
+    finally:
+        for proc in procs:
+            await stop_process(proc)
+        h.discord.release_posts()
+        await store.close()
+        await h.claude.close()
+        await h.discord.close()

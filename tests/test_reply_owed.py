@@ -15,16 +15,19 @@ from database.models import utcnow
 from database.owed import OwedReply
 from database.records import SeenMessage
 from database.store import Store
-from tests.fakes import EVENT_WAIT, PROCESS_WAIT
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude
 from tests.harness import (
     CHANNEL_ID,
+    GUILD_ID,
     OTHER_CHANNEL_ID,
     USER2_ID,
     USER_ID,
     Harness,
     bot_posts,
+    eventually,
     nothing_owed,
+    start_main,
     stop_process,
 )
 
@@ -78,6 +81,36 @@ async def test_a_message_that_is_not_answered_owes_nothing(make_harness: Any) ->
     assert await h.store.owed.count() == 0
 
 
+async def test_a_refused_messages_mark_is_cleared_at_once_not_with_the_logs_next_batch(
+        make_harness: Any) -> None:
+    """A blocked user's @mention is marked owed by the write that logs it, then refused by the gate: its mark
+    is cleared by a write of its own before the handling ends, not left to the log's next batch (a crash
+    meanwhile would leave it for the restart to answer)."""
+    h = await make_harness(blocked_users=str(USER2_ID))
+    log = h.bot.store.log  # type: ignore[union-attr]
+    real = log.settle_owed
+    batched: list[int] = []
+
+    async def settle_with_the_batch(character: str, message_id: int) -> None:
+        batched.append(message_id)
+        await real(character, message_id)
+
+    log.settle_owed = settle_with_the_batch  # type: ignore[method-assign]
+    seen: list[int] = []
+    real_gate = h.bot.engine.admission.gate  # type: ignore[union-attr]
+
+    async def gate(msg: Any, outlet: Any) -> Any:
+        seen.extend(o.message_id for o in await h.store.owed.pending("finn"))
+        return await real_gate(msg, outlet)
+
+    h.bot.engine.admission.gate = gate  # type: ignore[union-attr, method-assign]
+    sent = await h.say("are you there?", user=USER2_ID, mention=True)
+    await h.handled(sent)
+    assert seen == [int(sent["id"])]  # marked owed before the gate ran
+    assert batched == [] and await h.store.owed.count() == 0
+    assert bot_posts(h, CHANNEL_ID) == [] and h.claude.requests == []
+
+
 async def test_owed_replies_are_answered_late_at_start_up_or_dropped_when_old(harness: Harness) -> None:
     """What a crash leaves owed (here written straight into the table, as the crashed process left it)."""
     h = harness
@@ -124,14 +157,6 @@ def saying(word: str) -> Any:
     return lambda body: word in FakeClaude.all_text(body)
 
 
-async def _start_main(h: Harness) -> asyncio.subprocess.Process:
-    identified = sum(1 for op, _ in h.discord.gateway_log if op == "2")
-    proc = await h.spawn_main(stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    await h.discord.wait_for(lambda d: sum(1 for op, _ in d.gateway_log if op == "2") > identified
-                             and any(s.identified for s in d.sessions), timeout=PROCESS_WAIT, what="main.py")
-    return proc
-
-
 async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_once(db_url: str,
                                                                                   tmp_path: Path) -> None:
     """Two replies in flight when the process is killed: one (in a DM) whose post reached Discord but whose
@@ -143,7 +168,7 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
     bot_id = int(next(iter(h.discord.bots.values()))["id"])
     procs: list[asyncio.subprocess.Process] = []
     try:
-        procs.append(await _start_main(h))
+        procs.append(await start_main(h))
         h.discord.stall_posts()  # the first reply is created on Discord, its answer held back
         h.claude.script("First answer.", model="claude-test-default")
         first = await h.discord.dm_message(USER_ID, "alpha-kelp")
@@ -158,7 +183,7 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
 
         h.claude.script("Second answer, late.", model="claude-test-default", match=saying("beta-kelp"))
         h.claude.script("First answer again.", model="claude-test-default", match=saying("alpha-kelp"))
-        procs.append(await _start_main(h))
+        procs.append(await start_main(h))
         await h.discord.wait_for(lambda d: len(bot_posts(h, OTHER_CHANNEL_ID)) == 1, timeout=EVENT_WAIT,
                                  what="the late answer")
         await h.discord.wait_for(lambda d: len(d.duplicate_nonces) == 1, timeout=EVENT_WAIT,
@@ -188,6 +213,53 @@ async def test_kill_9_mid_reply_then_restart_answers_each_owed_reply_exactly_onc
         await h.discord.close()
 
 
+async def test_kill_9_after_a_refused_message_was_marked_owed_then_restart_does_not_answer_it(
+        db_url: str, tmp_path: Path) -> None:
+    """A blocked user's @mention (the server's /settings blocked_users) is marked owed in the very write that
+    logs it, before the gate refuses it. The process is killed (kill -9) after that write and before the
+    gate: the prompt read that runs beside the write on PostgreSQL is held by a lock the test takes on the
+    conversations. The restart finds the mark; the late reply goes through the same gates as a live one:
+    no answer, no Claude call, and the mark closed."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the hold between the write and the gate is PostgreSQL's prompt read beside the write")
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    h = Harness(db_url=db_url, tmp_path=tmp_path)
+    await h.start_fakes()
+    bot_id = int(next(iter(h.discord.bots.values()))["id"])
+    store = await Store(db_url).open()
+    locker = create_async_engine(db_url)
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        await store.servers.update(GUILD_ID, blocked_users=str(USER2_ID))  # /settings set blocked_users
+        procs.append(await start_main(h))
+        async with locker.connect() as conn:
+            await conn.execute(text("LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE"))
+            sent = await h.discord.user_message(CHANNEL_ID, USER2_ID, f"<@{bot_id}> epsilon-kelp?",
+                                                mentions=[bot_id])
+
+            async def marked() -> bool:
+                return int(sent["id"]) in {o.message_id for o in await store.owed.pending("finn")}
+
+            await eventually(marked, "the owed mark written with the message")
+            await stop_process(procs[0])  # kill -9: the gate has not run, the mark stays
+            await conn.rollback()
+        assert await marked()
+
+        procs.append(await start_main(h))
+        await nothing_owed(store)  # the restart dealt with the mark
+        assert bot_posts(h, CHANNEL_ID) == []
+        assert not [r for r in h.claude.requests if "epsilon-kelp" in h.claude.all_text(r)]
+    finally:
+        for proc in procs:
+            await stop_process(proc)
+        await locker.dispose()
+        await store.close()
+        await h.claude.close()
+        await h.discord.close()
+
+
 def speaking_as(name: str, word: str) -> Any:
     """A request for ``name``'s reply (several characters: each has its own system prompt) that mentions
     ``word``."""
@@ -210,7 +282,7 @@ async def test_several_characters_kill_9_mid_reply_then_restart_answers_the_one_
                 or (not m.get("webhook_id") and who == "Finn")]
 
     try:
-        procs.append(await _start_main(h))
+        procs.append(await start_main(h))
         h.claude.script("Finn first: kelp tea.", match=speaking_as("Finn", "delta-kelp"))
         h.claude.script("never finished", match=speaking_as("Atlas", "delta-kelp"), delay=60)
         asked = await h.discord.user_message(CHANNEL_ID, USER_ID, "Finn and Atlas, delta-kelp or water?")
@@ -220,7 +292,7 @@ async def test_several_characters_kill_9_mid_reply_then_restart_answers_the_one_
         await stop_process(procs[0])
 
         h.claude.script("Atlas, late: water.", match=speaking_as("Atlas", "delta-kelp"))
-        procs.append(await _start_main(h))
+        procs.append(await start_main(h))
         await h.discord.wait_for(lambda _: answers("Atlas"), timeout=EVENT_WAIT, what="Atlas's late answer")
         [late] = answers("Atlas")
         assert late["content"] == "Atlas, late: water." and late.get("webhook_id")

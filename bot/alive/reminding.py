@@ -1,7 +1,8 @@
 """Delivering a reminder (bot/alive/reminders.py sets them) from its durable timer (kind ``reminder``,
-bot/core/timers.py): once across a cluster's processes (the timer's claim, then the row's own mark), after a
-restart too, in character, in the place it was asked: a DM reminder in the person's DM, never in a channel;
-a channel's in that channel, naming the person.
+bot/core/timers.py): once across a cluster's processes (the timer's claim holds it while it runs), and once
+across a crash (marked delivered only once posted, its posts under nonces named after it), in character, in
+the place it was asked: a DM reminder in the person's DM, never in a channel; a channel's in that channel,
+naming the person.
 
 It waits for a reply to the person in flight in that place (the engine's lock on the conversation), so it
 never cuts in. The character writes it (a model call with the persona, as a check-in); when the model fails,
@@ -37,6 +38,11 @@ GIVE_UP = timedelta(days=1)  # a reminder whose posts kept failing this long aft
 PlaceLock = Callable[[tuple[int, str]], AbstractAsyncContextManager[None]]  # a conversation's reply lock
 
 
+def reminder_nonce(reminder_id: int) -> str:
+    """What a reminder's posts are, as their nonce says (each part adds its index)."""
+    return f"reminder.{reminder_id}"
+
+
 class ReminderDelivery:
     """The ``reminder`` timer's handler."""
 
@@ -50,7 +56,11 @@ class ReminderDelivery:
         self.clock = clock
 
     async def deliver(self, row: TimerRow) -> str:
-        """Deliver the reminder of ``row`` (safe to run again: one delivered or cancelled is left alone)."""
+        """Deliver the reminder of ``row``, once across crashes and processes (safe to run again: one
+        delivered or cancelled is left alone). While this run holds the timer's lease (bot/core/timers.py) no
+        other takes the row, so the reminder is marked delivered only once posted: a crash before that (in
+        the model call, say) leaves it to the run after the lease. Its posts carry nonces named after it: a
+        post that reached Discord just before a crash or a failed answer is not made twice."""
         reminders = self.speaker.store.reminders
         reminder_id = int(str(row.payload.get("reminder", 0)))
         reminder = await reminders.get(reminder_id)
@@ -59,39 +69,38 @@ class ReminderDelivery:
         scope = conversation_scope(reminder.is_dm, False, reminder.channel_id)
         async with self.place_lock((reminder.user_id, scope)):  # a reply in flight there goes first
             now = self.clock()
-            if not await reminders.mark_delivered(reminder_id, now):  # first: a crash after posting
-                return f"reminder {reminder_id} taken by another run"  # must not post it twice
             if row.last_result.startswith("failed") and now - reminder.due_at > GIVE_UP:
                 # its posts keep failing (its place gone, or closed to us): not retried for ever; one merely
                 # late (the bot was down) still goes out
+                await reminders.mark_delivered(reminder_id, now)  # closed
                 log.warning("reminder %s dropped: still not delivered a day after its time", reminder_id)
                 return f"reminder {reminder_id} dropped: a day late"
-            try:
-                outlet = await self._outlet(reminder)
-                if outlet is None:
-                    return f"reminder {reminder_id} undeliverable: no DM channel with its person"
-                text = await self.words(reminder, now)
-                here = place_incoming(reminder.channel_id, now, guild_id=reminder.guild_id,
-                                      user_id=reminder.user_id)
-                parts = split(self.speaker.settings.discord, self.speaker.finish_text(here, text))
-                posted = await speak(self.speaker.settings.typing, outlet, parts)
-            except BaseException:
-                await reminders.unmark(reminder_id)  # not posted: the timer tries again
-                raise
+            outlet = await self._outlet(reminder)
+            if outlet is None:
+                await reminders.mark_delivered(reminder_id, now)  # closed: there is nowhere to post it
+                return f"reminder {reminder_id} undeliverable: no DM channel with its person"
+            text = await self.words(reminder, now)
+            here = place_incoming(reminder.channel_id, now, guild_id=reminder.guild_id,
+                                  user_id=reminder.user_id)
+            parts = split(self.speaker.settings.discord, self.speaker.finish_text(here, text))
+            posted = await speak(self.speaker.settings.typing, outlet, parts)
             if not reminder.is_dm:  # a channel's post quotes what they asked for: theirs to forget
                 # (a DM's goes with the whole DM channel)
                 for message_id in posted:
                     if message_id is not None:
                         await self.speaker.store.privacy.posted_for(reminder.user_id, message_id)
+            if not await reminders.mark_delivered(reminder_id, self.clock()):
+                log.info("reminder %s was cancelled while it was being posted", reminder_id)
         where = "their DM" if reminder.is_dm else f"channel {reminder.channel_id}"
         log.info("reminder %s delivered to user %s in %s", reminder_id, reminder.user_id, where)
         self.mirror(f"Reminder {reminder_id} delivered to user {reminder.user_id} in {where}.")
         return f"reminder {reminder_id} delivered"
 
     async def _outlet(self, reminder: ReminderRow) -> Outlet | None:
+        nonce = reminder_nonce(reminder.id)
         if reminder.is_dm:  # a DM reminder goes to the DM, whatever else the row says
-            return await self.side.open_dm(reminder.user_id)
-        return self.side.outlet_for(Place(reminder.channel_id, reminder.guild_id or 0))
+            return await self.side.open_dm(reminder.user_id, nonce=nonce)
+        return self.side.outlet_for(Place(reminder.channel_id, reminder.guild_id or 0), nonce=nonce)
 
     async def words(self, reminder: ReminderRow, now: datetime) -> str:
         """The reminder in the character's words; the fallback line when the model fails or says nothing."""

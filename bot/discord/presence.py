@@ -19,16 +19,27 @@ log = logging.getLogger(__name__)
 
 
 class ChannelOutlet:
-    """Speaks into a channel or DM on the character's own initiative (no message to reply to)."""
+    """Speaks into a channel or DM on the character's own initiative (no message to reply to). ``nonce``:
+    what the posts are (a reminder's): each part goes out with it and its index as Discord's nonce, so the
+    same post sent again (a retry, a run after a crash) returns the message already made instead of a
+    second one (bot/discord/posting.py)."""
 
-    def __init__(self, channel: discord.abc.Messageable) -> None:
+    def __init__(self, channel: discord.abc.Messageable, nonce: str | None = None) -> None:
         self.channel = channel
+        self.nonce = nonce
+        self.parts = 0  # posted so far
 
     def typing(self) -> AbstractAsyncContextManager[None]:
         return typing_in(self.channel)
 
     async def send(self, text: str, *, first: bool) -> int | None:
-        return (await self.channel.send(text, allowed_mentions=allowed_mentions_for(text))).id
+        allowed = allowed_mentions_for(text)
+        if self.nonce is None:
+            return (await self.channel.send(text, allowed_mentions=allowed)).id
+        nonce = f"{self.nonce}.{self.parts}"[:25]  # Discord's limit
+        sent = await self.channel.send(text, allowed_mentions=allowed, nonce=nonce)
+        self.parts += 1
+        return sent.id
 
 
 class AlivePresence:
@@ -63,16 +74,16 @@ class AlivePresence:
                 out.append(Place(channel.id, guild.id, channel.name, guild.name, channel.is_nsfw()))
         return out
 
-    def outlet_for(self, place: Place) -> ChannelOutlet:
+    def outlet_for(self, place: Place, *, nonce: str | None = None) -> ChannelOutlet:
         found = self.bot.get_channel(place.channel_id)
         channel = (found if isinstance(found, discord.abc.Messageable)
                    else self.bot.get_partial_messageable(place.channel_id, guild_id=place.guild_id))
-        return ChannelOutlet(channel)
+        return ChannelOutlet(channel, nonce)
 
-    async def open_dm(self, user_id: int) -> ChannelOutlet | None:
+    async def open_dm(self, user_id: int, *, nonce: str | None = None) -> ChannelOutlet | None:
         try:
             user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
-            return ChannelOutlet(await user.create_dm())
+            return ChannelOutlet(await user.create_dm(), nonce)
         except discord.HTTPException as exc:
             log.warning("no DM channel with user %s: %s", user_id, exc)
             return None

@@ -124,10 +124,15 @@ class ExchangeKeeper:
             log.exception("memory consent check failed for message %s", msg.message_id)
             return False
 
-    async def settle(self, msg: Incoming) -> None:
-        """Clear the owed mark of ``msg``, if this engine set one."""
+    async def settle(self, msg: Incoming, *, at_once: bool = False) -> None:
+        """Clear the owed mark of ``msg``, if this engine set one; ``at_once``: a reply that will not be
+        given (refused, consumed): cleared in a write of its own, not with the log's next batch, so a crash
+        meanwhile leaves no mark behind for the restart to answer."""
         if msg.message_id in self.owed:
-            await self.store.log.settle_owed(self.character_key, msg.message_id)  # batched with the log
+            if at_once:
+                await self.store.owed.settle(self.character_key, msg.message_id)
+            else:
+                await self.store.log.settle_owed(self.character_key, msg.message_id)  # batched with the log
             self.owed.discard(msg.message_id)
 
 

@@ -3,11 +3,12 @@
 Every message that will be answered is marked owed in the write that logs it (database/owed.py) and the
 mark is cleared once the reply is posted; a reply of several parts records them, and how many were posted,
 as it goes out, and one cut short is resumed from its first part not posted. At start-up, owed replies
-younger than ``reply_recovery_minutes`` are answered, the prompt telling the character that time passed;
-older ones are closed as dropped (a late answer to a conversation long moved on would be stranger than none)
-and logged. The posts carry the same
-nonce as the first try (bot/discord/posting.py), so a reply that reached Discord just before the crash is not
-posted twice.
+younger than ``reply_recovery_minutes`` re-enter the reply sequence at admission (bot/reply/sequence.py
+``recover``): the mark may have been written before a gate refused the message, so a late answer passes the
+same gates and decision as a live one; those it lets through are answered, the prompt telling the character
+that time passed. Older ones are closed as dropped (a late answer to a conversation long moved on would be
+stranger than none) and logged. The posts carry the same nonce as the first try (bot/discord/posting.py), so
+a reply that reached Discord just before the crash is not posted twice.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from datetime import datetime
 
 from bot.core.config.service import RecoverySettings
 from bot.core.persona.model import Persona
-from bot.core.pipeline import Incoming, Outlet
+from bot.core.pipeline import Incoming, Outlet, ReplyResult
 from bot.reply.engine import ReplyEngine
+from bot.reply.sequence import ReplySequence
 from database.models import utcnow
 from database.owed import Owed, OwedReplies
 from database.records import PromptData
@@ -59,11 +61,13 @@ class LateReplies:
 class ReplyRecovery:
     """Answers, or closes, the replies a previous run of this bot's characters still owed."""
 
-    def __init__(self, settings: RecoverySettings, owed: OwedReplies, engines: Sequence[ReplyEngine],
-                 late: LateReplies) -> None:
-        """``late``: the prompt part every engine was built with (the composition root gives both)."""
+    def __init__(self, settings: RecoverySettings, owed: OwedReplies, sequence: ReplySequence,
+                 engines: Sequence[ReplyEngine], late: LateReplies) -> None:
+        """``sequence``: the one every live message goes through; ``late``: the prompt part every engine was
+        built with (the composition root gives both)."""
         self.settings = settings  # the recovery section, read at each use (a live reload applies)
         self.owed = owed
+        self.sequence = sequence
         self.engines = {engine.character_key: engine for engine in engines}
         self.late = late.minutes
 
@@ -107,19 +111,31 @@ class ReplyRecovery:
             msg, outlet_for = found
             engine = self.engines[owed.character]
             self.late[msg.message_id] = minutes
-            engine.owed.add(msg.message_id)  # respond() clears the mark once posted
+            engine.owed.add(msg.message_id)  # claimed: answering clears the mark, or a refusal does
             try:
-                if owed.parts:  # cut short between two parts: the rest, as written then (issue 49)
-                    await engine.keeper.resume(msg, outlet_for(owed.character), owed.parts, owed.delivered)
+                result = await self.sequence.recover(msg, outlet_for, owed.character, _answer(msg, owed))
+                if result is None:
+                    log.info("message %s, owed a reply from before a restart, is no longer answered",
+                             msg.message_id)
+                elif owed.parts:
                     log.info("sent the last %d of %d parts of the reply to message %s (cut short by a "
                              "restart)", len(owed.parts) - owed.delivered, len(owed.parts), msg.message_id)
                 else:
-                    await engine.respond(msg, outlet_for(owed.character))
                     log.info("answered message %s %d minutes late (owed from before a restart)",
                              msg.message_id, minutes)
-                answered += 1
+                answered += result is not None
             except Exception:
                 log.exception("the late reply to message %s failed; still owed", msg.message_id)
             finally:
                 self.late.pop(msg.message_id, None)
         return answered
+
+
+def _answer(msg: Incoming, owed: Owed) -> Callable[[ReplyEngine, Outlet], Awaitable[ReplyResult]]:
+    """How the owed reply is given once the sequence lets it through: whole, or the parts a crash cut
+    short between two of them (the rest, as written then)."""
+    async def answer(engine: ReplyEngine, outlet: Outlet) -> ReplyResult:
+        if owed.parts:
+            return await engine.keeper.resume(msg, outlet, owed.parts, owed.delivered)
+        return await engine.respond(msg, outlet)
+    return answer

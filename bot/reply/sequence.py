@@ -10,6 +10,9 @@
 5. **answer in turn**: each character waits for the ones named before it (deciding/turns.py), then its
    engine builds the prompt, generates, delivers and stores the exchange, and clears its owed mark.
 
+A reply still owed after a restart re-enters at step 1 (:meth:`ReplySequence.recover`): a late answer passes
+the same admission, gates and decision as a live one.
+
 Our own characters' posts are logged for context and may draw an answer from another character of the cast,
 but pass no interceptor or gate.
 """
@@ -76,13 +79,13 @@ class ReplySequence:
             prefetched = None
         else:
             admitted, prefetched = await main.admission.admit_prefetching(msg)
-            if not admitted:
-                await main.keeper.settle(msg)  # consumed (a log-channel command, say): nothing is owed
+            if not admitted:  # consumed (a log-channel command, say): nothing is owed
+                await main.keeper.settle(msg, at_once=True)
                 return []
             stop = await main.admission.gate(msg, outlet_for(main.character_key))
             if stop is not None:
+                await main.keeper.settle(msg, at_once=True)  # refused: no mark left for a restart to answer
                 await main.decider.announce_decision(msg, stop)
-                await main.keeper.settle(msg)
                 return []
         casting = await self.cast.cast(msg)
         if own and not casting.speakers:  # our own post nobody answers: no decision to speak of
@@ -99,6 +102,29 @@ class ReplySequence:
             # Counted when decided, not when sent: a bot's next message may arrive before this reply is out.
             main.throttle.replied_to_bot(msg.channel_id, msg.author_id)
         return await self._in_turn(msg, casting, outlet_for, prefetched)
+
+    async def recover(self, msg: Incoming, outlet_for: Callable[[str], Outlet], key: str,
+                      answer: Callable[[ReplyEngine, Outlet], Awaitable[ReplyResult]]) -> ReplyResult | None:
+        """A reply character ``key`` owed ``msg`` since before a restart (bot/reply/recovery.py), re-entered
+        at admission: logged (found there), intercepted, gated and decided as a live message is now, so
+        what would refuse it live (a blocked user, a spent budget, a place switched off) refuses it late
+        too. Only a vote it won is not taken again: the mark was written because it said yes. Then
+        ``answer`` gives the reply (the whole of it, or the parts a crash cut short). None: not answered,
+        and the mark cleared. The caller has claimed the mark (``engine.owed``)."""
+        main, engine = self.cast.main, self.cast.engine(key)
+        if self.cast.own_words(msg):  # another character's answer to ours: no interceptor, gate or vote
+            active = await main.admission.observe(msg)
+            decision = Decision(active, "owed from before a restart" if active else "this place is inactive")
+        elif not await main.admission.admit(msg):
+            decision = Decision(False, "not admitted (an inactive place, or consumed)")
+        else:
+            decision = await main.admission.gate(msg, outlet_for(main.character_key)) \
+                or await engine.decider.decide(msg, owed=True)
+        await main.decider.announce_decision(msg, decision)
+        if not decision.reply:
+            await engine.keeper.settle(msg, at_once=True)
+            return None
+        return await answer(engine, outlet_for(key))
 
     async def _in_turn(self, msg: Incoming, casting: Casting, outlet_for: Callable[[str], Outlet],
                        prefetched: Prefetched | None) -> list[ReplyResult]:

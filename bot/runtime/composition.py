@@ -304,7 +304,8 @@ async def compose(holder: SettingsHolder, character: CharacterSource, mirror: Lo
     # The one reply sequence every message goes through; the cast chooses who answers.
     replies = ReplySequence(ensemble or Solo(engine))
     # Run once ready (cogs/messages.py).
-    recovery = ReplyRecovery(holder.follow(RecoverySettings), store.owed, [engine, *members], late)
+    recovery = ReplyRecovery(holder.follow(RecoverySettings), store.owed, replies, [engine, *members],
+                             late)
     memory.start_warm_up()  # in the background: start-up never waits for the embedding model
     counters.start()
     # In a cluster each process speaks first in its own shards' channels (bot/alive/service.py).

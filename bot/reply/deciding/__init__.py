@@ -57,15 +57,17 @@ class Decider:
         """Other bots' command prefixes as configured now (parsed once per value)."""
         return parse_prefixes(self.triage.other_bot_prefixes)
 
-    async def decide(self, msg: Incoming) -> Decision:
-        decision = await self._decide(msg)
+    async def decide(self, msg: Incoming, *, owed: bool = False) -> Decision:
+        """``owed``: a reply owed since before a restart, decided again as a live message except for a vote:
+        its mark was written only once it was decided to answer (a vote said yes), so no second round."""
+        decision = await self._decide(msg, owed)
         if decision.reply:  # the intent is logged with the decision
             if not msg.is_dm:
                 self.first_look.spoke(msg.channel_id, msg.author_id)
             decision = dataclasses.replace(decision, intent=self.intents.route(msg).intent.value)
         return decision
 
-    async def _decide(self, msg: Incoming) -> Decision:
+    async def _decide(self, msg: Incoming, owed: bool = False) -> Decision:
         if msg.author_is_bot:
             blocked = self.throttle.blocked(msg.channel_id, msg.author_id)
             if blocked:
@@ -92,6 +94,8 @@ class Decider:
         policy = await self.policies.of(msg.guild_id)
         if policy is not None and not policy.votes:
             return Decision(False, "this server's reply mode is addressed only")
+        if owed:
+            return Decision(True, "owed from before a restart")
         look = self.first_look.look(msg)  # addressed messages never wait for it: they were answered above
         if not look.vote:
             return Decision(False, look.reason)
