@@ -1,7 +1,7 @@
 """quoted notes: whose words a "Remember this" note quotes
 
-Revision ID: 0032_quoted_notes
-Revises: 0028_facts_deleted
+Revision ID: 0030_quoted_notes
+Revises: 0029_history_ids
 Create Date: 2026-11-26 18:40:00
 
 ``core_memories.quoted_user_id``: the author of the message a note made with "Remember this" quotes. The note
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0032_quoted_notes"
-down_revision = "0028_facts_deleted"
+revision = "0030_quoted_notes"
+down_revision = "0029_history_ids"
 branch_labels = None
 depends_on = None
 
