@@ -24,8 +24,9 @@ from bot.alive.regard import FEELINGS, Regard
 from bot.core.pipeline import Incoming
 from bot.servertools.knowing import EventCard, ScheduledEvents
 from database.models import LoggedMessage, UserFact
-from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE
+from database.records import PRIVATE_NOTE_SOURCE, PRIVATE_SOURCE, Turn
 from database.store import Store
+from database.swipes import SwipeRecord
 from database.threads import NewThread, ThreadChanges
 from database.visibility import Audience, Kind, Origin, clause, mask, may_enter
 from memory.facts import FactIndex
@@ -310,3 +311,39 @@ async def test_forgetting_someone_leaves_nothing_of_them_in_any_place(store: Sto
             for thing in things:
                 if thing.of(forgotten):
                     assert thing.marker not in shown, (thing, audience)
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_swipes_change_only_their_own_conversation(store: Store, seed: int) -> None:
+    """Generated exchanges of several people, with swipes opened on their answers, conversations reset or
+    trimmed (/reset_conversation, /forget_last) and new exchanges after: pressing any swipe, however old,
+    never puts one person's words into another's conversation (a person's history holds their own only)."""
+    rng = random.Random(200 + seed)
+    records: list[SwipeRecord] = []
+    message_ids = itertools.count(9_000)
+    for person in PEOPLE:
+        await store.people.ensure_user(person, f"p{person}")
+    for step in range(30):
+        person = rng.choice(PEOPLE)
+        roll = rng.random()
+        if roll < 0.15:
+            await store.conversations.reset_conversation(CHARACTER, person, "dm")
+        elif roll < 0.25:
+            history = await store.conversations.history(CHARACTER, person, "dm")
+            await store.conversations.delete_turns([t.id for t in history.turns[-2:] if t.id])
+        elif roll < 0.7:
+            said = f"said-{person}-{step}"
+            ids = await store.conversations.append_turns(CHARACTER, person, "dm", [
+                Turn("user", said, tokens=3), Turn("assistant", f"answer-{person}-{step}", tokens=3)])
+            record = SwipeRecord(next(message_ids), CHARACTER, person, "dm", person, None, None, ids[-1],
+                                 (f"answer-{person}-{step}",), 0, True, datetime.now(UTC) + timedelta(hours=1))
+            await store.swipes.open(record)
+            records.append(record)
+        elif records:
+            record = rng.choice(records)
+            other = f"alt-{record.user_id}-{step}"
+            await store.swipes.show(record.message_id, 1, other, other, 3, added=True)
+        for who in PEOPLE:
+            for turn in (await store.conversations.history(CHARACTER, who, "dm")).turns:
+                owner = int(turn.content.split("-")[1])
+                assert owner == who, (who, turn.content)
