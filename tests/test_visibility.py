@@ -335,8 +335,9 @@ async def test_swipes_change_only_their_own_conversation(store: Store, seed: int
             said = f"said-{person}-{step}"
             ids = await store.conversations.append_turns(CHARACTER, person, "dm", [
                 Turn("user", said, tokens=3), Turn("assistant", f"answer-{person}-{step}", tokens=3)])
+            closes = datetime.now(UTC) + timedelta(hours=1)
             record = SwipeRecord(next(message_ids), CHARACTER, person, "dm", person, None, None, ids[-1],
-                                 (f"answer-{person}-{step}",), 0, True, datetime.now(UTC) + timedelta(hours=1))
+                                 (f"answer-{person}-{step}",), 0, True, closes)
             await store.swipes.open(record)
             records.append(record)
         elif records:
