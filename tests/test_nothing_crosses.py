@@ -4,11 +4,15 @@ layout's fences. The rule itself, and a generated store, are in tests/test_visib
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from datetime import UTC, datetime, timedelta
 
+from bot.core.pipeline import Incoming
 from bot.core.text import PROMPT_TAGS, defuse
+from bot.servertools.knowing import MemberInfo
+from database.store import Store
 from tests.dbtools import api_calls
 from tests.fakes.claude_server import Reply
 from tests.fakes.claude_tools import WEB_FETCH, WEB_SEARCH, UseTool, result_text
@@ -116,3 +120,28 @@ async def test_a_dm_carrying_someone_elses_quoted_words_declares_no_fetch(make_h
     body = reply_requests(h)[-1].body
     assert "7 Anemone Row" in json.dumps(body)
     assert [t.get("type") for t in body["tools"]] == [WEB_SEARCH]
+
+
+async def test_a_member_lookup_discord_never_answers_is_bounded(store: Store) -> None:
+    """member_info's Discord reads have one bound: a stalled read gives the model a plain answer, and the
+    reply waiting on the tool goes on."""
+    await store.people.ensure_user(USER_ID, "alice")
+    asked = asyncio.Event()
+
+    class Stalled:
+        async def member(self, guild_id: int, user_id: int) -> None:
+            asked.set()
+            await asyncio.Event().wait()  # Discord never answers
+
+    class Everyone:
+        def allows(self, consent: bool | None, mode: str | None = None) -> bool:
+            return True
+
+        async def mode_for(self, guild_id: int | None) -> str:
+            return "all"
+
+    msg = Incoming(1, CHANNEL_ID, USER2_ID, "bob", "who is alice?", datetime.now(UTC), False,
+                   guild_id=GUILD_ID)
+    tool = MemberInfo(msg, store.people, Everyone(), Stalled(), (), bound=0.05)  # type: ignore[arg-type]
+    out = await tool.run({"name": "alice"})
+    assert asked.is_set() and out.error and "did not answer in time" in out.text

@@ -17,6 +17,7 @@ the same bytes for every reply under the same settings: the tools come first in 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from database.visibility import Origin, line_origin, may_enter
 SWITCH = "server_tools"  # the per-place switch (/bot server-tools), over the server_tools setting
 MAX_NAME = 100  # a Discord name is at most this long; longer input is no name
 MAX_EVENTS = 10
+LOOKUP_SECONDS = 8.0  # a member lookup's Discord reads, all of them (up to CANDIDATES)
 MAX_LINE = 500  # characters of one message recent_messages quotes
 CANDIDATES = 5  # known people a name may stand for, asked of Discord in turn
 
@@ -124,8 +126,9 @@ class MemberInfo:
                                                    "username, without the @)."}}, ("name",))
 
     def __init__(self, msg: Incoming, people: People, remembered: Remembered, view: ServerView,
-                 own: Collection[int]) -> None:
+                 own: Collection[int], bound: float = LOOKUP_SECONDS) -> None:
         self.msg, self.people, self.remembered, self.view, self.own = msg, people, remembered, view, own
+        self.bound = bound  # the whole lookup: a reply waits on it
 
     async def run(self, arguments: JsonObject) -> ToolOutput:
         asked = str(arguments.get("name") or "").strip().removeprefix("@").strip()
@@ -138,10 +141,15 @@ class MemberInfo:
                  if u.name and u.id not in self.own and self.remembered.allows(u.memory_consent, mode)]
         # the name as written first, then names it begins, then names it is part of
         known.sort(key=lambda u: (u.name.casefold() != wanted, not u.name.casefold().startswith(wanted)))
-        for user in known[:CANDIDATES]:
-            card = await self.view.member(guild_id, user.id)
-            if card is not None:
-                return ToolOutput(describe_member(card))
+        try:
+            async with asyncio.timeout(self.bound):
+                for user in known[:CANDIDATES]:
+                    card = await self.view.member(guild_id, user.id)
+                    if card is not None:
+                        return ToolOutput(describe_member(card))
+        except TimeoutError:
+            return ToolOutput(f"Discord did not answer in time about {clean_name(asked)}: ask again later.",
+                              error=True)
         return ToolOutput(f"There is no member called {clean_name(asked)} in this server.")
 
 
