@@ -381,3 +381,25 @@ async def test_a_reminder_whose_posts_keep_failing_is_dropped_after_a_day(make_h
     failed = dataclasses.replace(timer, last_result="failed: 403 Forbidden")
     assert await handler(failed) == f"reminder {row.id} dropped: a day late"
     assert await h.store.reminders.open_for(USER_ID) == []
+
+
+async def test_cancelling_does_not_lift_the_daily_cap(make_harness: MakeHarness) -> None:
+    """The cap counts reminders set that day, cancelled ones too: set, cancel, set, cancel, and the third
+    is refused (deleting a cancelled one stopped it counting, so any number could be set)."""
+    h = await make_harness(reminders_per_day="2")
+    results: list[dict[str, Any]] = []
+    for n in range(3):
+        tool = set_reminder(in_minutes=30)
+        h.claude.script(Reply(tools=tool), times=2)
+        sent = await h.dm(f"remind me in half an hour to stretch ({n})")
+        await h.replies(int(sent["channel_id"]), n + 1)
+        results += tool.results
+        for row in await h.store.reminders.open_for(USER_ID):
+            cancel = [{"name": "cancel", "type": 4, "value": row.id}]
+            done = await ephemeral(await h.slash("reminders", cancel, dm=True))
+            assert f"Cancelled reminder #{row.id}" in done["content"]
+    assert [r["is_error"] for r in results] == [False, False, True]
+    assert "2 reminders in the last 24 hours" in results[2]["content"]
+    assert await h.store.reminders.open_for(USER_ID) == []
+    await forget(h)  # /forget_me still removes them all, cancelled ones too
+    assert "reminders" not in await h.store.privacy.rows_about_user(USER_ID)

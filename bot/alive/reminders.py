@@ -238,8 +238,9 @@ class ReminderBook:
         return await self.reminders.open_for(user_id)
 
     async def cancel(self, user_id: int, reminder_id: int) -> bool:
-        """Cancel one of the person's waiting reminders (its timer finds it gone); whether there was one."""
-        return await self.reminders.cancel(user_id, reminder_id)
+        """Cancel one of the person's waiting reminders (its timer finds it cancelled; it still counts
+        towards the day's cap); whether there was one."""
+        return await self.reminders.cancel(user_id, reminder_id, self.clock())
 
 
 @functools.cache

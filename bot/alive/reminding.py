@@ -54,7 +54,7 @@ class ReminderDelivery:
         reminders = self.speaker.store.reminders
         reminder_id = int(str(row.payload.get("reminder", 0)))
         reminder = await reminders.get(reminder_id)
-        if reminder is None or reminder.delivered:
+        if reminder is None or reminder.delivered or reminder.cancelled:
             return f"reminder {reminder_id} gone (cancelled, forgotten or delivered)"
         scope = conversation_scope(reminder.is_dm, False, reminder.channel_id)
         async with self.place_lock((reminder.user_id, scope)):  # a reply in flight there goes first
