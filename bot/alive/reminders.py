@@ -151,7 +151,7 @@ class ReminderBook:
         if msg.author_is_bot or msg.webhook_id is not None:
             return ()
         on = self.settings.reminders_in_dms if msg.is_dm else await self.switches.is_on(
-            SWITCH, msg.channel_id, msg.guild_id, self.settings.reminders)
+            SWITCH, msg.channel_id, msg.guild_id, self.settings.reminders, parent_id=msg.parent_id)
         return ((SET_REMINDER, SetReminder(self, msg)), (SUGGEST_TIMEZONE, SuggestTimezone(self, msg))) \
             if on else ()
 

@@ -140,7 +140,8 @@ class AliveParts:
             return
         store = self.store
         default = self.settings.emote_reactions
-        if not await store.switches.is_on(REACTIONS, msg.channel_id, msg.guild_id, default):
+        if not await store.switches.is_on(REACTIONS, msg.channel_id, msg.guild_id, default,
+                                          parent_id=msg.parent_id):
             return
         previous = await store.log.recent_messages(msg.channel_id, limit=1, before_id=msg.message_id)
         if not aimed_at_me(previous, self.accounts):

@@ -45,7 +45,7 @@ class Incoming:
     """One message as the reply logic sees it, whatever brought it (Discord, the console, a test)."""
 
     message_id: int
-    channel_id: int
+    channel_id: int  # a thread's own id in a thread
     author_id: int
     author_name: str
     content: str
@@ -73,6 +73,8 @@ class Incoming:
     # Discord's age-restricted (NSFW) channel, or a thread of one: where a mature character speaks in full
     # (bot/core/persona/register.py). Never a DM.
     age_restricted: bool = False
+    # A thread's channel: the per-place switches a thread has none of its own for follow it.
+    parent_id: int | None = None
     # Downloads an attachment of ``carried``, up to a size in bytes (the transport's CDN read), for a reply
     # that looks at images and files (bot/reply/media.py); None where nothing can be downloaded.
     fetch: Callable[[Attachment, int], Awaitable[bytes]] | None = field(default=None, compare=False,

@@ -176,6 +176,7 @@ def to_incoming(message: discord.Message, me: discord.abc.User, character: str =
         fetch=attachment_fetcher(message),
         private=private_place(channel),
         age_restricted=age_restricted_place(channel),
+        parent_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
     )
 
 
