@@ -9,12 +9,15 @@ request. When the last change was made is a state key, so a restart keeps the wi
 Which fields a server admin set by hand is a state key too: the character's own face
 (bot/operator/character_faces.py) never overrides them, until ``/bot face reset`` forgets them. A picture
 Discord would refuse (not PNG, JPEG, GIF or WebP, or over :data:`IMAGE_LIMIT`) is refused here with a
-clear message, never sent.
+clear message, never sent. A change Discord refuses for good all the same (a 4xx other than 429: an image
+it will not take, a permission missing) is logged in one line and dropped: sent again only when the face is
+changed again. A 429 or a 5xx is passing: a deferred change is taken again after the timers' lease.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -23,6 +26,8 @@ from bot.core.timers import Timers
 from database.boundary import JsonObject
 from database.state import State
 from database.timers import TimerRow
+
+log = logging.getLogger(__name__)
 
 TIMER = "face"  # the one-shot timer kind of a deferred change
 # At most one change per server in this long (Discord does not publish the route's limit).
@@ -39,6 +44,11 @@ class FaceWriteLimited(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"rate limited for {retry_after:g}s")
         self.retry_after = retry_after
+
+
+class FaceRefused(ValueError):
+    """Discord refused the change for good (a 4xx other than 429); the message is one line, for the log and
+    the admin."""
 
 
 class FaceWriter(Protocol):
@@ -143,5 +153,10 @@ class Faces:
         after the timers' lease, not at once."""
         guild_id = int(str(row.payload["guild_id"]))
         change = row.payload.get("change") or {}
-        await self._send(guild_id, dict(change))
+        try:
+            await self._send(guild_id, dict(change))
+        except FaceRefused as refused:  # for good: retried, it would fail every lease, for ever
+            log.warning("the face change in server %s was refused by Discord (%s): dropped, until the face "
+                        "is changed again", guild_id, refused)
+            return f"face change in server {guild_id} refused: {refused}"
         return f"face changed in server {guild_id}"
