@@ -1,7 +1,8 @@
 """Reminders: what a person asked the character to remind them of, where, and when (an instant in UTC,
 converted from their local wall-clock time by bot/alive/reminders.py). Each open reminder has a durable timer
 (``reminder:<id>``, database/timers.py) that delivers it once; a delivered reminder keeps its row, marked,
-for a day (the per-day cap counts it), then goes."""
+for a day (the per-day cap counts it), then goes; so does a cancelled one, marked cancelled rather than
+deleted, or cancelling would let a person set reminders past the cap."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -54,6 +56,7 @@ class Reminder(Base):
     zone: Mapped[str] = mapped_column(String(64), default="")  # the zone it was set in ("": relative, UTC)
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(TZ, nullable=True, default=None)  # by its person
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class ReminderRow:
     zone: str
     created_at: datetime
     delivered: bool
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,10 @@ class NewReminder:
 
 
 COLUMNS = (Reminder.id, Reminder.user_id, Reminder.channel_id, Reminder.guild_id, Reminder.is_dm,
-           Reminder.text, Reminder.due_at, Reminder.zone, Reminder.created_at, Reminder.delivered_at)
+           Reminder.text, Reminder.due_at, Reminder.zone, Reminder.created_at, Reminder.delivered_at,
+           Reminder.cancelled_at)
+# Still to be delivered: neither delivered nor cancelled.
+WAITING = (Reminder.delivered_at.is_(None), Reminder.cancelled_at.is_(None))
 
 
 def _row(r: Sequence[object]) -> ReminderRow:
@@ -93,7 +100,7 @@ def _row(r: Sequence[object]) -> ReminderRow:
     return ReminderRow(
         int(str(r[0])), int(str(r[1])), int(str(r[2])), None if guild is None else int(str(guild)),
         bool(r[4]), str(r[5]), as_utc(due) if isinstance(due, datetime) else utcnow(), str(r[7] or ""),
-        as_utc(created) if isinstance(created, datetime) else utcnow(), r[9] is not None)
+        as_utc(created) if isinstance(created, datetime) else utcnow(), r[9] is not None, r[10] is not None)
 
 
 class Reminders:
@@ -106,12 +113,13 @@ class Reminders:
 
     async def add(self, new: NewReminder, now: datetime | None = None) -> int:
         """Store a reminder (the person's row made when missing); its id. Delivered reminders older than a
-        day go at the same time."""
+        day go at the same time, and so do cancelled ones."""
         now = now or utcnow()
         person = self.db.insert(User).values(id=new.user_id, name=new.user_name[:100], is_bot=False,
                                              premium=False, first_seen=now, last_seen=now)
         person = person.on_conflict_do_nothing(index_elements=[User.id])
-        stale = delete(Reminder).where(Reminder.delivered_at < now - KEPT_DELIVERED)
+        stale = delete(Reminder).where(or_(Reminder.delivered_at < now - KEPT_DELIVERED,
+                                           Reminder.cancelled_at < now - KEPT_DELIVERED))
         added = insert(Reminder).values(
             user_id=new.user_id, channel_id=new.channel_id, guild_id=new.guild_id, is_dm=new.is_dm,
             text=new.text[:MAX_REMINDER_CHARS], due_at=new.due_at, zone=new.zone, created_at=now
@@ -131,27 +139,29 @@ class Reminders:
     async def open_for(self, user_id: int) -> list[ReminderRow]:
         """The person's reminders still to come, soonest first."""
         return [_row(r) for r in await self.db.rows(
-            select(*COLUMNS).where(Reminder.user_id == user_id, Reminder.delivered_at.is_(None))
+            select(*COLUMNS).where(Reminder.user_id == user_id, *WAITING)
             .order_by(Reminder.due_at, Reminder.id))]
 
     async def counts(self, user_id: int, since: datetime) -> tuple[int, int]:
         """(open reminders, reminders set since ``since``) of the person."""
         open_ = await self.db.scalar(select(func.count()).select_from(Reminder).where(
-            Reminder.user_id == user_id, Reminder.delivered_at.is_(None)))
+            Reminder.user_id == user_id, *WAITING))
         made = await self.db.scalar(select(func.count()).select_from(Reminder).where(
             Reminder.user_id == user_id, Reminder.created_at >= since))
         return int(str(open_ or 0)), int(str(made or 0))
 
-    async def cancel(self, user_id: int, reminder_id: int) -> bool:
-        """Delete one of the person's open reminders; whether there was one."""
-        return bool(await self.db.change(delete(Reminder).where(
-            Reminder.id == reminder_id, Reminder.user_id == user_id, Reminder.delivered_at.is_(None))))
+    async def cancel(self, user_id: int, reminder_id: int, now: datetime | None = None) -> bool:
+        """Mark one of the person's open reminders cancelled (kept a day, for the per-day cap to count it);
+        whether there was one."""
+        return bool(await self.db.change(update(Reminder).where(
+            Reminder.id == reminder_id, Reminder.user_id == user_id, *WAITING).values(
+            cancelled_at=now or utcnow())))
 
     async def mark_delivered(self, reminder_id: int, now: datetime) -> bool:
         """Mark it delivered once posted (or closed undelivered); False when it was not open (cancelled
         meanwhile, or marked already)."""
         return bool(await self.db.change(update(Reminder).where(
-            Reminder.id == reminder_id, Reminder.delivered_at.is_(None)).values(delivered_at=now)))
+            Reminder.id == reminder_id, *WAITING).values(delivered_at=now)))
 
     async def unmark(self, reminder_id: int) -> None:
         """Open it again: still to be delivered (the timer tries again)."""

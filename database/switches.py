@@ -1,6 +1,7 @@
 """Per-place switches of single behaviours (``proactive``, ``reactions``): what an admin set for a channel
 or a whole server. As with activation, a channel's own setting wins over its server's; where neither has
-one, the configured default applies (the caller's).
+one, the configured default applies (the caller's). A thread without a setting of its own follows its
+channel's.
 
 Asked at every reply (the server tools, the reminders), so answered from a copy of the table
 (database/refreshing.py), as the places' activation is: this process's own changes apply at once; another
@@ -60,8 +61,13 @@ class PlaceSwitches:
         channel = await self._table.get((switch, "channel", channel_id))
         return channel, (await self._table.get((switch, "guild", guild_id)) if guild_id is not None else None)
 
-    async def is_on(self, switch: str, channel_id: int, guild_id: int | None, default: bool) -> bool:
+    async def is_on(self, switch: str, channel_id: int, guild_id: int | None, default: bool, *,
+                    parent_id: int | None = None) -> bool:
+        """``parent_id``: a thread's channel, whose setting a thread without its own follows (an admin who
+        switched a channel off meant its threads too)."""
         channel, guild = await self.get(switch, channel_id, guild_id)
+        if channel is None and parent_id is not None:
+            channel = await self._table.get((switch, "channel", parent_id))
         if channel is not None:
             return channel
         return guild if guild is not None else default

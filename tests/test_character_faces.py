@@ -21,7 +21,7 @@ from bot.core.errors import ConfigError
 from bot.core.persona.loader import load_persona
 from bot.core.persona.png import embed_card_png, placeholder_png
 from tests.fakes.discord_cdn import padded_png, png_bytes
-from tests.harness import CHANNEL_ID, GUILD_ID, OWNER_ID, Harness
+from tests.harness import CHANNEL_ID, GUILD_ID, OWNER_ID, Harness, eventually
 from tests.server_support import answer
 from tests.test_faces import ROUTE, face
 
@@ -225,3 +225,33 @@ def test_a_folder_face_that_cannot_be_shown_stops_the_load_naming_it(tmp_path: P
         load_persona(folder, {"bio": "b" * 191})
     persona = load_persona(folder, {"bio": "From the env."})
     assert persona.bio == "From the env." and persona.banner_path == folder / "banner.png"
+
+
+async def test_a_face_discord_refuses_for_good_is_logged_once_and_not_sent_again(
+        db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Discord answers the card's face with a 403: one line in the log (no traceback), and a restart does
+    not send the same face again; a changed face would be."""
+    caplog.set_level(logging.WARNING)
+    h = Harness(db_url=db_url, tmp_path=tmp_path, character_dir=wren(tmp_path))
+    await h.start_world()
+    try:
+        path = f"/guilds/{GUILD_ID}/members/@me"
+        h.discord.fail_next(f"PATCH {path}", 403, 50013, "Missing Permissions")
+        await h.start_bot()
+
+        async def refused() -> list[logging.LogRecord]:
+            return [r for r in caplog.records if "refused by Discord" in r.getMessage()]
+
+        [line] = await eventually(refused, "the refusal logged")
+        assert line.name == "bot.operator.character_faces" and line.exc_info is None
+        assert "403" in line.getMessage() and "\n" not in line.getMessage()
+        assert not [r for r in caplog.records if r.exc_info is not None]
+        tried = [r for r in h.discord.requests if r.method == "PATCH" and r.path == path]
+        assert len(tried) == 1
+        await h.stop_bot()
+        await h.start_bot()
+        await h.settled()
+        assert [r for r in h.discord.requests if r.method == "PATCH" and r.path == path] == tried
+        assert len(await refused()) == 1
+    finally:
+        await h.close()

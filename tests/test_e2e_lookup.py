@@ -100,7 +100,9 @@ async def test_a_paused_search_turn_is_continued(make_harness: MakeHarness) -> N
     assert last["role"] == "assistant"  # the paused turn, sent back as it came
     assert [b["type"] for b in last["content"] if b["type"] != "thinking"] == [
         "text", "server_tool_use", "web_search_tool_result"]
-    assert json.dumps(resumed.body["tools"]) == json.dumps(paused.body["tools"])
+    # the same search, with the searches the reply has left (its max_uses is the whole reply's)
+    [searching] = paused.body["tools"]
+    assert resumed.body["tools"] == [{**searching, "max_uses": searching["max_uses"] - 1}]
     assert "Here it is." in reply["content"]
     assert "<https://news.example.com/storm>" in reply["content"]
 

@@ -258,3 +258,27 @@ async def test_the_fake_discord_keeps_discords_rules_for_members_and_events(
     with pytest.raises(discord.HTTPException) as emoji:
         await h.bot.http.add_reaction(CHANNEL_ID, int(sent["id"]), "notanemoji")
     assert emoji.value.status == 400 and emoji.value.code == 10014
+
+
+async def test_a_thread_follows_its_channels_switches_unless_it_has_its_own(
+        make_harness: MakeHarness) -> None:
+    """``/bot server-tools off`` (and ``/bot reminders on``) in a channel reach its threads: a thread
+    message there gets the channel's tools; a thread's own setting wins over its channel's."""
+    h = await make_harness(server_tools="true")
+
+    async def switch(name: str, state: str, channel: int) -> None:
+        answer = await (await h.slash("bot", [{"type": 1, "name": name, "options": [
+            {"type": 3, "name": "state", "value": state}]}], user=h.admin_id, channel=channel)).message()
+        assert f"is **{state}**" in answer["content"]
+
+    await switch("server-tools", "off", CHANNEL_ID)
+    await switch("reminders", "on", CHANNEL_ID)
+    thread = await h.discord.open_thread(CHANNEL_ID, USER_ID, "planning")
+    await h.say("who's coming on friday?", channel=thread, mention=True)
+    await h.replies(thread, 1)
+    assert tool_names(reply_requests(h)[-1].body) == ["set_reminder", "suggest_timezone"]
+    await switch("server-tools", "on", thread)  # the thread's own setting wins
+    await switch("reminders", "off", thread)
+    await h.say("and on saturday?", channel=thread, mention=True)
+    await h.replies(thread, 2)
+    assert tool_names(reply_requests(h)[-1].body) == SERVER_TOOLS

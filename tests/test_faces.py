@@ -7,17 +7,24 @@ fires; then exactly one), reset sends nulls, and a member who is not a server ad
 from __future__ import annotations
 
 import base64
+import logging
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
+from unittest.mock import AsyncMock
 
+import discord
 import pytest
 
-from bot.operator.faces import IMAGE_LIMIT, TIMER
+from bot.discord.faces import DiscordFaces
+from bot.operator.faces import IMAGE_LIMIT, TIMER, FaceRefused
+from database.timers import TimerRow
 from tests.fakes.discord_cdn import padded_png, png_bytes
 from tests.harness import GUILD_ID, OWNER_ID, USER_ID, Harness, eventually
 from tests.server_support import answer
 
 ROUTE = "PATCH /guilds/:major/members/@me"
+ROUTE_PATH = f"PATCH /guilds/{GUILD_ID}/members/@me"  # as the fake's faults match a request
 
 
 def face(name: str, **options: Any) -> list[dict[str, Any]]:
@@ -130,3 +137,48 @@ async def test_a_picture_deferred_to_its_timer_is_kept_as_base64(harness: Harnes
     await h.discord.wait_for(lambda d: len(d.face_edits(GUILD_ID)) == 2, timeout=10, what="the deferred edit")
     assert h.discord.face_edits(GUILD_ID)[1] == {"banner": "data:image/png;base64,"
                                                  + base64.b64encode(banner).decode()}
+
+async def test_a_change_discord_refuses_for_good_is_dropped_not_retried(
+        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """A deferred change Discord answers with a 403 is logged in one line, without a traceback, and its
+    timer retires: not sent again after every lease, for ever."""
+    h = harness
+    assert h.bot is not None
+    caplog.set_level(logging.WARNING)
+    h.discord.limit_route(ROUTE, 100, 1.0)  # Kindred's own window defers the second change, not Discord
+    said = await answer(await h.slash("bot", face("bio", text="First."), user=OWNER_ID))
+    assert said == "Done: my bio changed in this server."
+    said = await answer(await h.slash("bot", face("bio", text="Second."), user=OWNER_ID))
+    assert said.startswith("Discord limits how often I may change my face")
+    [pending] = await h.store.timers.of_kind(TIMER)
+    edits = len(h.discord.face_edits(GUILD_ID))
+    h.discord.fail_next(ROUTE_PATH, 403, 50013, "Missing Permissions")
+    await h.bot.services.faces.timers.at(TIMER, pending.key, datetime.now(UTC), pending.payload)
+
+    async def over() -> tuple[TimerRow | None] | None:
+        row = await h.store.timers.get(pending.key)
+        return (row,) if row is None or row.last_result.startswith("failed") else None
+
+    assert (await eventually(over, "the face timer's run"))[0] is None  # retired: not taken again
+    refused = [r for r in caplog.records if "face" in r.getMessage()]
+    assert [(r.name, r.levelname) for r in refused] == [("bot.operator.faces", "WARNING")]
+    assert refused[0].exc_info is None and "\n" not in refused[0].getMessage()
+    assert "403" in refused[0].getMessage() and "Missing Permissions" in refused[0].getMessage()
+    assert len(h.discord.face_edits(GUILD_ID)) == edits and h.discord.faces[GUILD_ID]["bio"] == "First."
+
+
+class Refusing:
+    """A guild whose bot member's edit Discord answers with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        response = SimpleNamespace(status=status, reason="refused")
+        error = {"code": 0, "message": f"status {status}"}
+        self.me = SimpleNamespace(edit=AsyncMock(side_effect=discord.HTTPException(response, error)))
+
+
+@pytest.mark.parametrize(("status", "for_good"), [(400, True), (403, True), (429, False), (503, False)])
+async def test_only_a_4xx_other_than_429_is_a_refusal_for_good(status: int, for_good: bool) -> None:
+    client = SimpleNamespace(get_guild=lambda _: Refusing(status))
+    with pytest.raises(discord.HTTPException if not for_good else FaceRefused) as raised:
+        await DiscordFaces(client).write(GUILD_ID, {"bio": "x"})  # type: ignore[arg-type]
+    assert isinstance(raised.value, FaceRefused) == for_good

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ import pytest
 from bot.core.persona.loader import load_persona
 from bot.core.persona.register import DEFAULT_SAFE_REGISTER, MATURE_PLACE, SAFE_HEADING
 from bot.core.persona.transfer import import_character
+from bot.core.pipeline import Incoming
+from database.reminders import reminder_key
 from tests.fakes.claude_server import FakeClaude
-from tests.harness import CHANNEL_ID, OTHER_CHANNEL_ID, USER_ID, Harness, reply_requests
+from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness, reply_requests
 from tests.test_alive_proactive import Rolls, bot_switch, proactive, sent_at, status_request, unaddressed
 
 Make = Callable[..., Awaitable[Harness]]
@@ -154,3 +157,29 @@ async def test_proactive_talk_follows_its_channel_and_the_status_keeps_safe(make
     assert spoke == "spoke in 1 of 1 channel(s)"
     await h.replies(CHANNEL_ID)
     assert full(FakeClaude.all_text(next(r for r in reversed(h.claude.requests) if proactive(r.body))))
+
+
+async def test_a_reminder_speaks_in_its_places_register(make_harness: Make, tmp_path: Path) -> None:
+    """A reminder delivered in a DM or an ordinary channel is written in the safe register; in an
+    age-restricted channel in the full one, as a reply there would be."""
+    h = await make_harness(character_dir=vel_card(tmp_path))
+    await h.discord.mark_age_restricted(OTHER_CHANNEL_ID)
+    assert "**on**" in await bot_switch(h, "reminders", "on", "server")
+    deliver = h.bot.services.timers.handlers["reminder"]
+    asked = Incoming(message_id=1, channel_id=0, author_id=USER_ID, author_name="alice", content="remind me",
+                     created_at=datetime.now(UTC), is_dm=True)
+    written: dict[str, str] = {}
+    for place, msg in (("dm", asked), ("channel", replace(asked, channel_id=CHANNEL_ID, guild_id=GUILD_ID,
+                                                          is_dm=False)),
+                       ("restricted", replace(asked, channel_id=OTHER_CHANNEL_ID, guild_id=GUILD_ID,
+                                              is_dm=False))):
+        done = await h.bot.services.reminders.set(msg, f"the {place} show", None, 5)
+        assert not done.error, done.text
+        [row] = [r for r in await h.store.reminders.open_for(USER_ID) if r.text == f"the {place} show"]
+        h.claude.script(ANSWER)
+        timer = await h.store.timers.get(reminder_key(row.id))
+        assert await deliver(timer) == f"reminder {row.id} delivered"
+        [request] = [r for r in h.claude.requests if f"the {place} show" in json.dumps(r.body["messages"])]
+        written[place] = FakeClaude.all_text(request)
+    assert safe(written["dm"]) and safe(written["channel"])
+    assert full(written["restricted"])

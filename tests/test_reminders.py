@@ -47,6 +47,8 @@ from tests.harness import (
     start_main,
     stop_process,
 )
+from tests.test_activation import bot_command
+from tests.test_alive_proactive import bot_switch
 from tests.test_memory_commands import forget
 
 LONDON = ZoneInfo("Europe/London")
@@ -479,3 +481,60 @@ async def test_kill_9_while_a_reminder_goes_out_then_restart_posts_it_once(db_ur
         await store.close()
         await h.claude.close()
         await h.discord.close()
+async def test_cancelling_does_not_lift_the_daily_cap(make_harness: MakeHarness) -> None:
+    """The cap counts reminders set that day, cancelled ones too: set, cancel, set, cancel, and the third
+    is refused (deleting a cancelled one stopped it counting, so any number could be set)."""
+    h = await make_harness(reminders_per_day="2")
+    results: list[dict[str, Any]] = []
+    for n in range(3):
+        tool = set_reminder(in_minutes=30)
+        h.claude.script(Reply(tools=tool), times=2)
+        sent = await h.dm(f"remind me in half an hour to stretch ({n})")
+        await h.replies(int(sent["channel_id"]), n + 1)
+        results += tool.results
+        for row in await h.store.reminders.open_for(USER_ID):
+            cancel = [{"name": "cancel", "type": 4, "value": row.id}]
+            done = await ephemeral(await h.slash("reminders", cancel, dm=True))
+            assert f"Cancelled reminder #{row.id}" in done["content"]
+    assert [r["is_error"] for r in results] == [False, False, True]
+    assert "2 reminders in the last 24 hours" in results[2]["content"]
+    assert await h.store.reminders.open_for(USER_ID) == []
+    await forget(h)  # /forget_me still removes them all, cancelled ones too
+    assert "reminders" not in await h.store.privacy.rows_about_user(USER_ID)
+
+
+async def channel_reminder(h: Harness, text: str, channel: int = CHANNEL_ID) -> Any:
+    """A reminder alice set in ``channel`` (as set_reminder sets it), and its timer."""
+    done = await h.bot.services.reminders.set(dataclasses.replace(asking(dm=False), channel_id=channel), text,
+                                              None, 5)
+    assert not done.error, done.text
+    row = next(r for r in await h.store.reminders.open_for(USER_ID) if r.text == text)
+    return await h.store.timers.get(reminder_key(row.id))
+
+
+async def test_a_reminder_for_a_channel_closed_since_goes_to_the_persons_dm(
+        make_harness: MakeHarness) -> None:
+    """A channel an admin deactivated, or switched reminders off in, after the reminder was set is not posted
+    in: the reminder reaches its person by DM instead."""
+    h = await make_harness()
+    await bot_switch(h, "reminders", "on")
+    deliver = h.bot.services.timers.handlers["reminder"]
+    closed, switched = await channel_reminder(h, "stretch"), await channel_reminder(h, "water the plants")
+    await bot_command(h, "deactivate")
+    h.claude.script("Time to stretch!")
+    assert await deliver(closed) == f"reminder {closed.payload['reminder']} delivered"
+    dm = await h.dm_channel_id()
+    assert [m["content"] for m in bot_posts(h, dm)] == ["Time to stretch!"]  # no mention in a DM
+    await bot_command(h, "activate")
+    await bot_switch(h, "reminders", "off")
+    h.claude.script("The plants are thirsty!")
+    assert await deliver(switched) == f"reminder {switched.payload['reminder']} delivered"
+    assert [m["content"] for m in bot_posts(h, dm)][-1] == "The plants are thirsty!"
+    assert not [m for m in bot_posts(h) if "stretch" in m["content"] or "plants" in m["content"]]
+    # A thread follows its channel's switch (off), not its server's (on).
+    await bot_switch(h, "reminders", "on", "server")
+    thread = await h.discord.open_thread(CHANNEL_ID, USER_ID, "plans")
+    in_thread = await channel_reminder(h, "call mum", thread)
+    h.claude.script("Call your mum!")
+    await deliver(in_thread)
+    assert bot_posts(h, thread) == [] and bot_posts(h, dm)[-1]["content"] == "Call your mum!"

@@ -197,3 +197,44 @@ async def test_the_day_cap_counts_per_person_and_server_and_resets_the_next_day(
     today[0] = date(2026, 11, 27)
     fresh = await lookup.toolbox(bob, PROMPT, "Finn")
     assert fresh is not None and fresh.declared[0]["type"] == WEB_SEARCH
+
+
+def search_uses(body: dict[str, Any]) -> int | None:
+    """The ``max_uses`` of the request's web search (None: not declared)."""
+    return next((t["max_uses"] for t in body.get("tools") or [] if t.get("type") == WEB_SEARCH), None)
+
+
+async def test_one_replys_tool_loop_shares_one_search_budget(tmp_path: Path, fake_claude: FakeClaude,
+                                                             client: ClaudeClient, store: Store) -> None:
+    """``web_search_max_uses`` is the reply's: each later call declares the searches left (none: no
+    ``web_search``), and the day's cap is read again before each call (another reply's searches count)."""
+    budget = SearchBudget(store.spending)
+    lookup = Lookup(settings(tmp_path, "http://x", WEB_SEARCH="everywhere", WEB_SEARCH_MAX_USES="2",
+                             WEB_SEARCH_DAILY_CAP_PERSON="9"), budget)
+    ann = incoming("news, and what is a quokka?", author=1)  # the person the calls are recorded for
+    box = await lookup.toolbox(ann, PROMPT, "Finn", [(DECLARED, Dictionary())])
+    assert box is not None
+    fake_claude.script(searched(1))
+    fake_claude.script(searched(2))
+    fake_claude.script(asks_for("quokka"))
+    fake_claude.script("A quokka is a small wallaby.")
+    done = await generation(client, box).write(streamed=False)
+    assert done.text.endswith("A quokka is a small wallaby.") and done.usage.web_search_requests == 2
+    assert [search_uses(r.body) for r in fake_claude.requests] == [2, 1, None, None]
+    assert all("define" in [t["name"] for t in r.body["tools"]] for r in fake_claude.requests)
+
+    # The day's cap: 9 a day, 2 made above, 1 more in this reply's first call, and another reply makes 6
+    # while this one runs its tool: none left for its third call, though the reply itself has one.
+    class Busy(Dictionary):
+        async def run(self, arguments: JsonObject) -> ToolOutput:
+            await searched_at(store, 1, None, 6, datetime.now(UTC))
+            return await super().run(arguments)
+
+    box = await lookup.toolbox(ann, PROMPT, "Finn", [(DECLARED, Busy())])
+    assert box is not None and search_uses({"tools": list(box.declared)}) == 2
+    fake_claude.requests.clear()
+    fake_claude.script(searched(3))
+    fake_claude.script(asks_for("quokka"))
+    fake_claude.script("Still a small wallaby.")
+    await generation(client, box).write(streamed=False)
+    assert [search_uses(r.body) for r in fake_claude.requests] == [2, 1, None]

@@ -151,7 +151,7 @@ class ReminderBook:
         if msg.author_is_bot or msg.webhook_id is not None:
             return ()
         on = self.settings.reminders_in_dms if msg.is_dm else await self.switches.is_on(
-            SWITCH, msg.channel_id, msg.guild_id, self.settings.reminders)
+            SWITCH, msg.channel_id, msg.guild_id, self.settings.reminders, parent_id=msg.parent_id)
         return ((SET_REMINDER, SetReminder(self, msg)), (SUGGEST_TIMEZONE, SuggestTimezone(self, msg))) \
             if on else ()
 
@@ -238,8 +238,9 @@ class ReminderBook:
         return await self.reminders.open_for(user_id)
 
     async def cancel(self, user_id: int, reminder_id: int) -> bool:
-        """Cancel one of the person's waiting reminders (its timer finds it gone); whether there was one."""
-        return await self.reminders.cancel(user_id, reminder_id)
+        """Cancel one of the person's waiting reminders (its timer finds it cancelled; it still counts
+        towards the day's cap); whether there was one."""
+        return await self.reminders.cancel(user_id, reminder_id, self.clock())
 
 
 @functools.cache

@@ -2,7 +2,10 @@
 bot/core/timers.py): once across a cluster's processes (the timer's claim holds it while it runs), and once
 across a crash (marked delivered only once posted, its posts under nonces named after it), in character, in
 the place it was asked: a DM reminder in the person's DM, never in a channel; a channel's in that channel,
-naming the person.
+naming the person. A channel an admin has since closed to it (``/bot deactivate``, or ``/bot reminders off``
+there, its thread's channel or its server) is not posted in: the reminder goes to the person's DM instead,
+as they still expect it. A mature character speaks in the place's register (bot/core/persona/register.py):
+its full one only in an age-restricted channel, never in a DM.
 
 It waits for a reply to the person in flight in that place (the engine's lock on the conversation), so it
 never cuts in. The character writes it (a model call with the persona, as a check-in); when the model fails,
@@ -18,12 +21,13 @@ from datetime import datetime, timedelta
 
 from bot.alive.initiative import initiative_prompt, place_incoming, self_portrait, speak, split
 from bot.alive.proactive import Place
-from bot.alive.reminders import humane
+from bot.alive.reminders import SWITCH, humane
 from bot.alive.service import DiscordSide
 from bot.alive.speaker import Speaker
 from bot.core.claude import ClaudeUnavailable
 from bot.core.localtime import Clock, LocalTime, utc_now
 from bot.core.persona.macros import Moment
+from bot.core.persona.register import in_place
 from bot.core.pipeline import Outlet, conversation_scope
 from bot.core.text import clean_name
 from bot.reply.prompting import fence
@@ -64,9 +68,10 @@ class ReminderDelivery:
         reminders = self.speaker.store.reminders
         reminder_id = int(str(row.payload.get("reminder", 0)))
         reminder = await reminders.get(reminder_id)
-        if reminder is None or reminder.delivered:
+        if reminder is None or reminder.delivered or reminder.cancelled:
             return f"reminder {reminder_id} gone (cancelled, forgotten or delivered)"
-        scope = conversation_scope(reminder.is_dm, False, reminder.channel_id)
+        to_dm = reminder.is_dm or not await self._welcome_there(reminder)
+        scope = conversation_scope(to_dm, False, reminder.channel_id)
         async with self.place_lock((reminder.user_id, scope)):  # a reply in flight there goes first
             now = self.clock()
             if row.last_result.startswith("failed") and now - reminder.due_at > GIVE_UP:
@@ -75,40 +80,53 @@ class ReminderDelivery:
                 await reminders.mark_delivered(reminder_id, now)  # closed
                 log.warning("reminder %s dropped: still not delivered a day after its time", reminder_id)
                 return f"reminder {reminder_id} dropped: a day late"
-            outlet = await self._outlet(reminder)
+            outlet = await self._outlet(reminder, to_dm)
             if outlet is None:
                 await reminders.mark_delivered(reminder_id, now)  # closed: there is nowhere to post it
                 return f"reminder {reminder_id} undeliverable: no DM channel with its person"
-            text = await self.words(reminder, now)
-            here = place_incoming(reminder.channel_id, now, guild_id=reminder.guild_id,
+            text = await self.words(reminder, now, to_dm)
+            here = place_incoming(reminder.channel_id, now, guild_id=None if to_dm else reminder.guild_id,
                                   user_id=reminder.user_id)
             parts = split(self.speaker.settings.discord, self.speaker.finish_text(here, text))
             posted = await speak(self.speaker.settings.typing, outlet, parts)
-            if not reminder.is_dm:  # a channel's post quotes what they asked for: theirs to forget
+            if not to_dm:  # a channel's post quotes what they asked for: theirs to forget
                 # (a DM's goes with the whole DM channel)
                 for message_id in posted:
                     if message_id is not None:
                         await self.speaker.store.privacy.posted_for(reminder.user_id, message_id)
             if not await reminders.mark_delivered(reminder_id, self.clock()):
                 log.info("reminder %s was cancelled while it was being posted", reminder_id)
-        where = "their DM" if reminder.is_dm else f"channel {reminder.channel_id}"
+        where = ("their DM" if reminder.is_dm else f"channel {reminder.channel_id}" if not to_dm
+                 else f"their DM (channel {reminder.channel_id} is closed to reminders now)")
         log.info("reminder %s delivered to user %s in %s", reminder_id, reminder.user_id, where)
         self.mirror(f"Reminder {reminder_id} delivered to user {reminder.user_id} in {where}.")
         return f"reminder {reminder_id} delivered"
 
-    async def _outlet(self, reminder: ReminderRow) -> Outlet | None:
+    async def _welcome_there(self, reminder: ReminderRow) -> bool:
+        """Whether the reminder's channel still takes it: the bot active there and reminders on (read now:
+        an admin may have closed it since the reminder was set)."""
+        store = self.speaker.store
+        if not await store.places.is_active(reminder.channel_id, reminder.guild_id):
+            return False
+        return await store.switches.is_on(SWITCH, reminder.channel_id, reminder.guild_id,
+                                          self.speaker.settings.alive.reminders,
+                                          parent_id=self.side.parent_of(reminder.channel_id))
+
+    async def _outlet(self, reminder: ReminderRow, to_dm: bool) -> Outlet | None:
         nonce = reminder_nonce(reminder.id)
-        if reminder.is_dm:  # a DM reminder goes to the DM, whatever else the row says
+        if to_dm:  # a DM reminder goes to the DM, whatever else the row says
             return await self.side.open_dm(reminder.user_id, nonce=nonce)
         return self.side.outlet_for(Place(reminder.channel_id, reminder.guild_id or 0), nonce=nonce)
 
-    async def words(self, reminder: ReminderRow, now: datetime) -> str:
-        """The reminder in the character's words; the fallback line when the model fails or says nothing."""
+    async def words(self, reminder: ReminderRow, now: datetime, to_dm: bool) -> str:
+        """The reminder in the character's words, for the channel or (``to_dm``) the person's DM; the
+        fallback line when the model fails or says nothing."""
         speaker = self.speaker
-        store, persona = speaker.store, speaker.persona
+        restricted = not to_dm and self.side.age_restricted(reminder.channel_id)
+        store, persona = speaker.store, in_place(speaker.persona, restricted)  # the place's register
         user = await store.people.get_user(reminder.user_id)
         name = clean_name(user.name) if user is not None and user.name else "them"
-        mention = "" if reminder.is_dm else f"<@{reminder.user_id}> "
+        mention = "" if to_dm else f"<@{reminder.user_id}> "
         fallback = speaker.settings.alive.reminder_fallback_line.replace("{name}", persona.name) \
             .replace("{user}", name).replace("{reminder}", reminder.text)
         portrait = await self_portrait(store.identity, store.state, speaker.character_key)

@@ -52,6 +52,8 @@ class DiscordSide(Protocol):
     # ``nonce``: posts that must go out once (a reminder's): Discord returns a post sent again with it
     def outlet_for(self, place: Place, *, nonce: str | None = None) -> Outlet: ...
     async def open_dm(self, user_id: int, *, nonce: str | None = None) -> Outlet | None: ...
+    def age_restricted(self, channel_id: int) -> bool: ...  # a channel marked so, or a thread of one
+    def parent_of(self, channel_id: int) -> int | None: ...  # a thread's channel
     def emotes_for(self, guild_id: int | None) -> EmoteSet: ...
     async def react(self, channel_id: int, message_id: int, emote: Emote | str) -> None: ...
     async def show_status(self, text: str) -> None: ...  # on this process's shards
@@ -141,7 +143,8 @@ class AliveParts:
             return
         store = self.store
         default = self.settings.emote_reactions
-        if not await store.switches.is_on(REACTIONS, msg.channel_id, msg.guild_id, default):
+        if not await store.switches.is_on(REACTIONS, msg.channel_id, msg.guild_id, default,
+                                          parent_id=msg.parent_id):
             return
         previous = await store.log.recent_messages(msg.channel_id, limit=1, before_id=msg.message_id)
         if not aimed_at_me(previous, self.accounts):

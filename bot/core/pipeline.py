@@ -46,7 +46,7 @@ class Incoming:
     """One message as the reply logic sees it, whatever brought it (Discord, the console, a test)."""
 
     message_id: int
-    channel_id: int
+    channel_id: int  # a thread's own id in a thread
     author_id: int
     author_name: str
     content: str
@@ -71,11 +71,12 @@ class Incoming:
     # A server place not everyone there can see (a private channel, a private thread such as a ticket's):
     # the log channel names it by id only, never quoting it or its name (a ticket thread is named by topic).
     private: bool = False
-    # The channel a thread is in (None: not a thread): what is kept of a private channel reaches its threads.
-    parent_id: int | None = None
     # Discord's age-restricted (NSFW) channel, or a thread of one: where a mature character speaks in full
     # (bot/core/persona/register.py). Never a DM.
     age_restricted: bool = False
+    # A thread's channel (None: not a thread): the per-place switches a thread has none of its own for follow
+    # it, and what is kept of a private channel reaches its threads.
+    parent_id: int | None = None
     # Downloads an attachment of ``carried``, up to a size in bytes (the transport's CDN read), for a reply
     # that looks at images and files (bot/reply/media.py); None where nothing can be downloaded.
     fetch: Callable[[Attachment, int], Awaitable[bytes]] | None = field(default=None, compare=False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.operator.faces import FaceWriteLimited, decode_image
+from bot.operator.faces import FaceRefused, FaceWriteLimited, decode_image
 from database.boundary import JsonObject
 
 
@@ -27,3 +27,7 @@ class DiscordFaces:
             await guild.me.edit(**kwargs)  # type: ignore[arg-type]
         except discord.RateLimited as limited:
             raise FaceWriteLimited(limited.retry_after) from limited
+        except discord.HTTPException as exc:
+            if 400 <= exc.status < 500 and exc.status != 429:  # for good; a 429 or a 5xx passes
+                raise FaceRefused(" ".join(str(exc).split())) from None
+            raise

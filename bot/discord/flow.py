@@ -175,8 +175,8 @@ def to_incoming(message: discord.Message, me: discord.abc.User, character: str =
         else (),
         fetch=attachment_fetcher(message),
         private=private_place(channel),
-        parent_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
         age_restricted=age_restricted_place(channel),
+        parent_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
     )
 
 

@@ -12,6 +12,7 @@ import discord
 
 from bot.alive.emotes import Emote, EmoteSet
 from bot.alive.proactive import Place
+from bot.discord.flow import age_restricted_place
 from bot.discord.outlets import typing_in
 from bot.discord.posting import allowed_mentions_for
 
@@ -79,6 +80,15 @@ class AlivePresence:
         channel = (found if isinstance(found, discord.abc.Messageable)
                    else self.bot.get_partial_messageable(place.channel_id, guild_id=place.guild_id))
         return ChannelOutlet(channel, nonce)
+
+    def age_restricted(self, channel_id: int) -> bool:
+        """Whether the channel (or the thread's channel) is age-restricted; unknown is not (the safe side)."""
+        return age_restricted_place(self.bot.get_channel(channel_id))
+
+    def parent_of(self, channel_id: int) -> int | None:
+        """A thread's channel; None for a channel, or one not in the cache."""
+        found = self.bot.get_channel(channel_id)
+        return found.parent_id if isinstance(found, discord.Thread) else None
 
     async def open_dm(self, user_id: int, *, nonce: str | None = None) -> ChannelOutlet | None:
         try:

@@ -6,7 +6,8 @@ It is shown when the bot is in a server (at start, on joining one) and when the 
 changes (a turn observer of the main character, counting its interactions per server); never over a field
 a server admin set by hand. What was last applied in a server is kept as a hash, so a start sends nothing
 when the face did not change, and a picture Discord would refuse is reported once (the log, and the admin
-who resets), then left out: never sent, never retried.
+who resets), then left out: never sent, never retried. A face Discord refuses all the same (a 4xx other
+than 429) is logged in one line and kept as applied: not sent again until it changes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from bot.core.persona.blend import current_stage
 from bot.core.persona.model import Persona
-from bot.operator.faces import Faces, image_problem
+from bot.operator.faces import FaceRefused, Faces, image_problem
 from database.boundary import JsonObject
 from database.characters import Characters
 
@@ -120,7 +121,16 @@ class CharacterFaces:
         digest = _digest(change)
         for problem in face.problems:
             log.warning("the character's face in server %s: %s", guild_id, problem)
-        due = await self.faces.change(guild_id, change, by_admin=False)
+        try:
+            due = await self.faces.change(guild_id, change, by_admin=False)
+        except FaceRefused as refused:
+            # Kept as applied: the same face is not sent again (each start, each join) until it changes.
+            await self.faces.state.set(self._applied_key(guild_id), digest)
+            if force:  # an admin's reset: they are told
+                raise
+            log.warning("the character's face in server %s was refused by Discord (%s): not sent again "
+                        "until it changes", guild_id, refused)
+            return None, face
         await self.faces.state.set(self._applied_key(guild_id), digest)
         return due, face
 

@@ -10,7 +10,9 @@ Which fields a server admin set by hand is a state key too: the character's own 
 (bot/operator/character_faces.py) never overrides them, until ``/bot face reset`` forgets them. A picture
 Discord would refuse (not PNG, JPEG, GIF or WebP, or over :data:`IMAGE_LIMIT`) is refused here with a
 clear message, never sent; an attachment is refused by what it declares before a byte of it is read
-(:func:`declared_problem`).
+(:func:`declared_problem`). A change Discord refuses for good all the same (a 4xx other than 429: an image
+it will not take, a permission missing) is logged in one line and dropped: sent again only when the face is
+changed again. A 429 or a 5xx is passing: a deferred change is taken again after the timers' lease.
 
 A change holds a picture as its bytes, as downloaded: checked and sent without a copy; only a change
 deferred to its timer is written as base64 (the timer's payload is JSON).
@@ -19,6 +21,7 @@ deferred to its timer is written as base64 (the timer's payload is JSON).
 from __future__ import annotations
 
 import base64
+import logging
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -27,6 +30,8 @@ from bot.core.timers import Timers
 from database.boundary import JsonObject
 from database.state import State
 from database.timers import TimerRow
+
+log = logging.getLogger(__name__)
 
 TIMER = "face"  # the one-shot timer kind of a deferred change
 # At most one change per server in this long (Discord does not publish the route's limit).
@@ -45,6 +50,11 @@ class FaceWriteLimited(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"rate limited for {retry_after:g}s")
         self.retry_after = retry_after
+
+
+class FaceRefused(ValueError):
+    """Discord refused the change for good (a 4xx other than 429); the message is one line, for the log and
+    the admin."""
 
 
 class FaceWriter(Protocol):
@@ -168,5 +178,10 @@ class Faces:
         after the timers' lease, not at once."""
         guild_id = int(str(row.payload["guild_id"]))
         change = row.payload.get("change") or {}
-        await self._send(guild_id, dict(change))
+        try:
+            await self._send(guild_id, dict(change))
+        except FaceRefused as refused:  # for good: retried, it would fail every lease, for ever
+            log.warning("the face change in server %s was refused by Discord (%s): dropped, until the face "
+                        "is changed again", guild_id, refused)
+            return f"face change in server {guild_id} refused: {refused}"
         return f"face changed in server {guild_id}"

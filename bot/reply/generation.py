@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.core.claude import ClaudeClient, ClaudeUnavailable, Completion
@@ -36,6 +36,9 @@ class Toolbox:
     declared: tuple[JsonObject, ...]
     client: Mapping[str, ClientTool]
     rounds: int
+    # A later round's declarations, given the web searches the reply has made so far (a ``max_uses`` is
+    # the whole reply's, not each call's; bot/reply/looking.py); None: the same in every round.
+    narrowed: Callable[[int], Awaitable[tuple[JsonObject, ...]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ class Generation:
             return await self.call.ask(self.claude, built, self.written.wrote if streamed else None)
         messages = list(built.messages)
         said, usage, sources, paused = "", CallUsage(), dict[str, str](), False
+        declared = built.tools
         for round_ in range(1, tools.rounds + 1):
             wrote = SoFarRound(self.written, said)
             if round_ > 1 and streamed:
@@ -132,7 +136,10 @@ class Generation:
                 # the tool's work goes on
                 self.written.wrote(f"{said}\n\n" if said else "")
                 self.written.tools_running()
-            completion = await self.call.ask(self.claude, dataclasses.replace(built, messages=messages),
+            if round_ > 1 and tools.narrowed is not None:
+                declared = await tools.narrowed(usage.web_search_requests)
+            completion = await self.call.ask(self.claude,
+                                             dataclasses.replace(built, messages=messages, tools=declared),
                                              wrote if streamed else None)
             said, usage = _joined(said, completion.text), _added(usage, completion.usage)
             sources.update((url, title) for url, title in completion.sources if url not in sources)

@@ -4,7 +4,9 @@ day's caps on web searches.
 * ``web_search`` (Anthropic's server tool) where the operator turned it on (``dms`` or ``everywhere``),
   with ``max_uses``, the allowed or blocked domains and the character's location. Its declaration is the
   same from request to request (the cached prefix starts with the tools), except in the last searches
-  before a cap, where ``max_uses`` is what is left.
+  before a cap, where ``max_uses`` is what is left. ``max_uses`` is the whole reply's: a reply whose tool
+  loop takes several calls declares in each later call only the searches it has left, within what the
+  day's caps leave then (read again), and no ``web_search`` when none are left.
 * ``web_fetch`` only for a message that carries links, held to those links' sites, and never in a request
   carrying another person's private memories (what a fetched page says could carry them away).
 * Past a cap (per person, per server, per UTC day), ``web_search`` gives way to a client tool of the same
@@ -76,6 +78,29 @@ class CappedSearch:
         return ToolOutput(self.line, final=True)
 
 
+class SearchRounds:
+    """A reply's later calls (its tool loop's rounds): ``web_search`` declared with the searches the reply
+    has left, within what the day's caps leave now; left out when none are."""
+
+    def __init__(self, declared: tuple[JsonObject, ...], search: JsonObject, budget: SearchBudget,
+                 msg: Incoming, settings: Settings) -> None:
+        self.declared, self.search, self.budget, self.msg = declared, search, budget, msg
+        self.settings = settings
+
+    async def __call__(self, used: int) -> tuple[JsonObject, ...]:
+        allowed = int(str(self.search["max_uses"]))  # the reply's, within the day's caps at its start
+        lookup = self.settings.lookup
+        day = await self.budget.left(self.msg, person=lookup.web_search_daily_cap_person,
+                                     server=lookup.web_search_daily_cap_server)  # its own searches counted
+        left = min(allowed - used, day)
+        if left >= allowed:
+            return self.declared  # nothing used: the same bytes (the cached prefix)
+        if left > 0:
+            fewer: JsonObject = {**self.search, "max_uses": left}
+            return tuple(fewer if d is self.search else d for d in self.declared)
+        return tuple(d for d in self.declared if d is not self.search)
+
+
 class Lookup:
     """The tools of each reply, from the ``lookup`` settings (read at each message: a reload applies)."""
 
@@ -90,8 +115,9 @@ class Lookup:
         lookup = self.settings.lookup
         declared: list[JsonObject] = []
         client: dict[str, ClientTool] = {}
+        search = None
         if lookup.web_search == "everywhere" or (lookup.web_search == "dms" and msg.is_dm):
-            await self._search(msg, name, declared, client)
+            search = await self._search(msg, name, declared, client)
         searching = bool(declared)
         for declaration, tool in lent:
             declared.append(declaration)
@@ -101,24 +127,28 @@ class Lookup:
             declared.append(web_fetch(domains(posted)))
         if not declared:
             return None
-        return Toolbox(tuple(declared), client, lookup.tool_rounds)
+        whole = tuple(declared)
+        rounds = SearchRounds(whole, search, self.budget, msg, self.settings) if search is not None else None
+        return Toolbox(whole, client, lookup.tool_rounds, rounds)
 
     async def _search(self, msg: Incoming, name: str, declared: list[JsonObject],
-                      client: dict[str, ClientTool]) -> None:
+                      client: dict[str, ClientTool]) -> JsonObject | None:
+        """Declares the search, or its capped stand-in past a cap; the search's declaration, if any."""
         lookup = self.settings.lookup
         left = await self.budget.left(msg, person=lookup.web_search_daily_cap_person,
                                       server=lookup.web_search_daily_cap_server)
         if left > 0:
             location = Location.parse(lookup.web_search_location, self.settings.alive.timezone) \
                 if lookup.web_search_location.strip() else None
-            declared.append(web_search(max_uses=min(lookup.web_search_max_uses, left),
-                                       allowed=_listed(lookup.web_search_allowed_domains),
-                                       blocked=_listed(lookup.web_search_blocked_domains),
-                                       location=location))
-        else:
-            capped = CappedSearch(lookup.web_search_capped_line.replace("{name}", name))
-            declared.append(CappedSearch.DECLARED)
-            client[capped.name] = capped
+            search = web_search(max_uses=min(lookup.web_search_max_uses, left),
+                                allowed=_listed(lookup.web_search_allowed_domains),
+                                blocked=_listed(lookup.web_search_blocked_domains), location=location)
+            declared.append(search)
+            return search
+        capped = CappedSearch(lookup.web_search_capped_line.replace("{name}", name))
+        declared.append(CappedSearch.DECLARED)
+        client[capped.name] = capped
+        return None
 
 
 def _listed(text: str) -> list[str]:

@@ -274,8 +274,8 @@ class ServerTools:
         s = self.settings
         if not s.server_tools or msg.author_is_bot:
             return ()
-        if msg.guild_id is not None and not await self.switches.is_on(SWITCH, msg.channel_id, msg.guild_id,
-                                                                        True):
+        if msg.guild_id is not None and not await self.switches.is_on(
+                SWITCH, msg.channel_id, msg.guild_id, True, parent_id=msg.parent_id):
             return ()
         lent: list[tuple[JsonObject, ClientTool]] = []
         if msg.guild_id is not None and not msg.is_dm:  # an /ask in a server answers in private: no place
