@@ -448,6 +448,7 @@ async def test_kill_9_while_a_reminder_goes_out_then_restart_posts_it_once(db_ur
 
     try:
         now = datetime.now(UTC)
+        await store.switches.set("reminders", "channel", CHANNEL_ID, True)  # the channel takes reminders
         reminder_id = await store.reminders.add(NewReminder(USER_ID, "alice", CHANNEL_ID, GUILD_ID, False,
                                                             "water the kelp", now), now)
         key = reminder_key(reminder_id)
