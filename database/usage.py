@@ -71,7 +71,7 @@ class UsageLog:
         but not their number."""
         query = select(ApiCall.model, *usage_totals().selected_columns,
                        func.coalesce(func.sum(ApiCall.web_searches), 0))
-        folded = select(UsageDay.model, func.sum(UsageDay.calls), func.sum(UsageDay.input_tokens),
+        folded: Query = select(UsageDay.model, func.sum(UsageDay.calls), func.sum(UsageDay.input_tokens),
                         func.sum(UsageDay.output_tokens), func.sum(UsageDay.cache_creation_tokens),
                         func.sum(UsageDay.cache_read_tokens), func.sum(UsageDay.cost), literal_column("0"))
         if since is not None:
