@@ -1,10 +1,10 @@
 """Per-place settings (admins, servers only): ``/bot activate``, ``/bot deactivate`` and
 ``/bot status-here``; ``/bot proactive``, ``/bot reactions`` and ``/bot server-tools`` (the switches of
 proactive talk and emote reactions, bot/alive/service.py, and of the server's tools while replying,
-bot/servertools/knowing.py: those only where the operator's server_tools setting is on); ``/bot
-status-refresh`` (a new custom status now); ``/bot face avatar|banner|bio|reset`` (the character's face in
-this server, bot/operator/faces.py: server admins; reset returns to the character's own face,
-bot/operator/character_faces.py).
+bot/servertools/knowing.py: those only where the operator's server_tools setting is on); ``/bot swipes``
+(the swipe buttons, bot/reply/swipes.py); ``/bot status-refresh`` (a new custom status now); ``/bot face
+avatar|banner|bio|reset`` (the character's face in this server, bot/operator/faces.py: server admins; reset
+returns to the character's own face, bot/operator/character_faces.py).
 
 A deactivated channel or server gets no replies and no reply votes; its messages are still written to the
 log only when ``log_inactive_channels`` is true. The engine enforces this (ReplyEngine.observe reads
@@ -43,7 +43,8 @@ SWITCHES = {
     "reactions": ("alive", "emote_reactions", "I react with an emote to warm messages I don't answer"),
     "reminders": ("alive", "reminders", "people can ask me to remind them of something here"),
     "server_tools": ("servertools", "server_tools",
-                     "I may look up members, events and what was said here while replying")}
+                     "I may look up members, events and what was said here while replying"),
+    "swipes": ("discord", "swipes", "my latest reply carries the swipe buttons, to see another answer")}
 # Switches whose setting is the operator's master switch: a place may turn them off, never on past it
 # (their tools cost tokens and reach Discord: bot/servertools/knowing.py).
 MASTERED = {"server_tools"}
@@ -175,6 +176,14 @@ class Activation(commands.Cog):
     @admin_only()
     async def server_tools(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
         await self._set_switch(interaction, "server_tools", state, scope)
+
+    @group.command(name="swipes", description="Put the swipe buttons on my latest reply here (or not).")
+    @app_commands.describe(state="on, off, or default (the swipes setting)",
+                           scope="This channel (default) or the whole server")
+    @in_server()
+    @admin_only()
+    async def swipes(self, interaction: Interaction, state: OnOff, scope: Scope = "channel") -> None:
+        await self._set_switch(interaction, "swipes", state, scope)
 
     @group.command(name="status-refresh", description="Write and show a new custom status now.")
     @in_server()

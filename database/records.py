@@ -93,7 +93,9 @@ class Usage:
     output_tokens: int = 0
     cache_creation_tokens: int = 0
     cache_read_tokens: int = 0
-    cost: float = 0.0
+    cost: float = 0.0  # the web searches' fees included
+    # Searches billed per search on top of the tokens (in cost); 0 where not counted (/status, per person)
+    web_searches: int = 0
 
     @property
     def total_tokens(self) -> int:

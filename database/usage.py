@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, literal_column, select
 
 from database.boundary import Query, Statements
 from database.engine import Database
@@ -66,11 +66,14 @@ class UsageLog:
 
     async def by_model(self, since: datetime | None = None) -> list[tuple[str, Usage]]:
         """Every call's totals per model (``since``: only calls from then on, to the day for those already
-        added up by the retention job), the costliest first (/status, the dashboard's overview)."""
-        query = select(ApiCall.model, *usage_totals().selected_columns)
-        folded = select(UsageDay.model, func.sum(UsageDay.calls), func.sum(UsageDay.input_tokens),
+        added up by the retention job), the costliest first (/status, the dashboard's overview). The web
+        searches are counted from the calls' own rows: a day already added up keeps their fees in its cost
+        but not their number."""
+        query = select(ApiCall.model, *usage_totals().selected_columns,
+                       func.coalesce(func.sum(ApiCall.web_searches), 0))
+        folded: Query = select(UsageDay.model, func.sum(UsageDay.calls), func.sum(UsageDay.input_tokens),
                         func.sum(UsageDay.output_tokens), func.sum(UsageDay.cache_creation_tokens),
-                        func.sum(UsageDay.cache_read_tokens), func.sum(UsageDay.cost))
+                        func.sum(UsageDay.cache_read_tokens), func.sum(UsageDay.cost), literal_column("0"))
         if since is not None:
             query = query.where(ApiCall.created_at >= since)
             folded = folded.where(UsageDay.day >= since.astimezone(UTC).strftime("%Y-%m-%d"))
@@ -80,7 +83,8 @@ class UsageLog:
             was = models.get(str(r[0]), Usage(0, 0, 0, 0, 0, 0.0))
             models[str(r[0])] = Usage(was.calls + int(r[1]), was.input_tokens + int(r[2]),
                                       was.output_tokens + int(r[3]), was.cache_creation_tokens + int(r[4]),
-                                      was.cache_read_tokens + int(r[5]), was.cost + float(r[6]))
+                                      was.cache_read_tokens + int(r[5]), was.cost + float(r[6]),
+                                      was.web_searches + int(r[7]))
         return sorted(models.items(), key=lambda m: -m[1].cost)
 
     async def batched(self, since: datetime | None = None) -> list[tuple[str, Usage]]:

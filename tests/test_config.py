@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,6 +143,46 @@ def test_every_documented_key_is_in_the_example_and_the_reference() -> None:
     for setting in SETTINGS:
         assert f"{setting.key}=" in example.lower() or f"{setting.key.upper()}=" in example, setting.key
         assert f"`{setting.key}`" in readme, setting.key
+
+
+class _Reads(dict[str, str]):
+    """A character folder's merged env that notes every key the persona loaders look up."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: object = None) -> Any:  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(str(key))
+        return super().__contains__(key)
+
+
+def test_every_key_a_character_folder_may_set_is_accepted_and_in_the_example(tmp_path: Path) -> None:
+    """What the persona loaders read from character.env is a known key (not warned about as a typo) and is
+    in character.env.example, commented at its default, where an operator looks for what a folder may set."""
+    from bot.core.config import CHARACTER_KEYS, is_known_key
+    from bot.core.persona import load_persona
+
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    env = _Reads({"core_prompt": "You are Plain.", "modes": "calm", "mode_calm": "Be calm."})
+    load_persona(folder, env)
+    read = {k for k in env.read if not k.startswith("mode_")}
+    assert {k for k in read if not is_known_key(k)} == set()
+    example = (PROJECT_ROOT / "character.env.example").read_text()
+    keys = {m.lower() for m in re.findall(r"^#? ?([A-Za-z_]+)=", example, re.M)}
+    assert sorted((CHARACTER_KEYS | read) - keys) == []
+    assert "mode_" in example
+    for key, default in (("mature", "false"), ("circadian", "true"), ("real_world_time", "true")):
+        assert f"# {key}={default}\n" in example, key
 
 
 def test_the_docs_give_the_persona_prompt_defaults() -> None:

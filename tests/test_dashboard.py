@@ -287,3 +287,21 @@ async def test_the_overview_shows_what_caching_and_batching_saved(alone: tuple[S
     # + 9,000 x $0.30 + 100 x $15 = $0.013575, so caching saved $0.023925
     assert "Prompt caching saved $0.0239 and batching $0.0030" in page
     assert "(the same calls with neither: $0.0375)" in page
+
+
+async def test_the_cost_with_neither_caching_nor_batches_includes_the_web_searches(
+        alone: tuple[Store, str]) -> None:
+    """A search's fee is paid whether or not the prompt was cached: left out of "the same calls with
+    neither", the month's real cost came out above it, as if caching had cost money."""
+    store, base = alone
+    # sonnet 4.6 at $3 a million input tokens: 10,000 plain prompt tokens, and 3 searches at $0.01
+    await store.usage.record_all([
+        {"user_id": None, "model": "claude-sonnet-4-6", "latency_ms": 1.0, "ok": True, "purpose": "reply",
+         "input_tokens": 10_000, "cache_creation_tokens": 0, "cache_read_tokens": 0, "output_tokens": 0,
+         "cost": 0.03 + 3 * 0.01, "web_searches": 3}])
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await http.post(base + "/login", data={"token": TOKEN, "next": "/"})
+        async with http.get(base + "/") as r:
+            page = await r.text()
+    assert "Prompt caching saved $0.0000 and batching $0.0000" in page
+    assert "(the same calls with neither: $0.0600)" in page  # what was paid, nothing saved

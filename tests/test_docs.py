@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from bot.core.config import PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
@@ -114,3 +116,60 @@ def test_prompts_md_is_what_its_script_writes() -> None:
     assert all(f"## {k[0].upper()}{k[1:]}".replace("Dm ", "DM ") in text for k in KINDS)
     assert (PROJECT_ROOT / "docs" / "prompts.md").read_text(encoding="utf-8") == text, \
         "run: .venv/bin/python -m tests.prompt_docs"
+
+
+def test_each_settings_section_title_is_a_paragraph_of_its_own() -> None:
+    """Markdown joins a line to the paragraph above it: a section's bold title right under the intro showed
+    inside it."""
+    lines = (PROJECT_ROOT / "docs" / "configuration.md").read_text().splitlines()
+    titles = [i for i, line in enumerate(lines) if line.startswith("**")]
+    assert titles and [lines[i - 1] for i in titles] == [""] * len(titles)
+
+
+def test_a_table_said_to_be_above_or_below_is_there() -> None:
+    """A page pointing at "the settings table above" it no longer has sends the reader looking for nothing."""
+    missing = []
+    for page in PAGES:
+        text = without_code(page.read_text())
+        for said in re.finditer(r"\btable (above|below)\b", text):
+            before, after = text[:said.start()], text[said.end():]
+            if "| --- |" not in (before if said.group(1) == "above" else after):
+                missing.append(f"{page.name}: ...{text[max(0, said.start() - 40):said.end()]}")
+    assert missing == []
+
+
+def test_the_mature_characters_section_holds_only_what_is_about_them() -> None:
+    """Sections on other things (the daily rhythm, greetings, lore) sat under "Mature characters", where no
+    one looking for them would look."""
+    text = (PROJECT_ROOT / "docs" / "characters.md").read_text()
+    section = text.split("\n## Mature characters\n", 1)[1].split("\n## ", 1)[0]
+    paragraphs = [p for p in section.split("\n\n") if p.strip()]
+    off = [p[:60] for p in paragraphs if not re.search(r"mature|register|age-restricted", p, re.I)]
+    assert off == []
+
+
+def test_the_backup_command_writes_where_git_ignores_it() -> None:
+    """A backup written into the checkout where git sees it is one `git add .` from being committed, the
+    people it remembers with it."""
+    import subprocess
+
+    if not (PROJECT_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    backup = README.read_text().split("## Backing up", 1)[1].split("\n## ", 1)[0]
+    [command] = [line for line in backup.splitlines() if ".backup(" in line]
+    target = re.findall(r"sqlite3\.connect\('([^']+)'\)", command)[-1]
+    assert not target.startswith("/") and ".." not in target  # in the checkout: git must ignore it
+    ignored = subprocess.run(["git", "-C", str(PROJECT_ROOT), "check-ignore", "-q", "--no-index", target])
+    assert ignored.returncode == 0, f"{target} is not git-ignored"
+
+
+def test_the_first_screen_states_the_measured_first_run() -> None:
+    """"One to two minutes" it said, where a newcomer's set-up took 6 min 20 s on a busy machine: the first
+    screen gives the measured range, quiet and busy, and the package count the Makefile installs."""
+    first = "\n".join(README.read_text().splitlines()[:FIRST_SCREEN])
+    prose = " ".join(first.split())
+    lock = (PROJECT_ROOT / "requirements.lock").read_text().splitlines()
+    locked = [line for line in lock if line[:1].isalnum()]
+    assert f"{len(locked) + 1} packages" in prose and "1.6 GB" in prose
+    assert "about 2 minutes on a quiet machine" in prose and "6 to 9 minutes on a busy 2-core one" in prose
+    assert "progress" in prose

@@ -87,16 +87,34 @@ def installs(target: str, venv: Path) -> list[str]:
 def test_make_run_installs_no_test_only_package(tmp_path: Path) -> None:
     venv = tmp_path / ".venv"
     run = installs("run", venv)
-    assert run == [f"{venv}/bin/pip install -q --require-hashes -r requirements.lock",
+    assert run == [f"{venv}/bin/pip install --require-hashes -r requirements.lock",
                    f"{venv}/bin/pip install -q --no-deps --no-build-isolation -e ."]
     test = installs("test", venv)
     locks = "-r requirements.lock -r requirements-test.lock"
-    assert test == [*run, f"{venv}/bin/pip install -q --require-hashes {locks}",
+    assert test == [*run, f"{venv}/bin/pip install --require-hashes {locks}",
                     f'{venv}/bin/pip install -q --no-deps --no-build-isolation -e ".[test]"']
     for target in ("lint", "screenshots"):  # they need ruff, import-linter, pytest, Playwright
         assert installs(target, venv)[-1].endswith('-e ".[test]"'), target
     for target in ("console", "bench"):
         assert not any("[test]" in line for line in installs(target, venv)), target
+
+
+def test_the_first_set_up_says_what_it_installs_how_long_it_takes_and_shows_progress(tmp_path: Path) -> None:
+    """A newcomer's first `make run` sat for six minutes with no word while pip (-q) worked: the banner
+    says how many packages and how long (as measured), each step is named, and pip's own progress shows
+    for the packages (only Kindred's own editable install, a second, stays quiet)."""
+    venv = tmp_path / ".venv"
+    result = make("-n", "run", f"VENV={venv}")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    locked = [line for line in (PROJECT_ROOT / "requirements.lock").read_text().splitlines()
+              if line[:1].isalnum()]
+    banner = out.split("setting up", 1)[1].split("python", 1)[0]
+    assert f"{len(locked) + 1} packages" in banner and "1.6 GB" in banner
+    assert "2 minutes on a quiet machine" in banner and "6 to 9 on a busy 2-core one" in banner
+    assert all(step in out for step in ("[1/3] torch", "[2/3] the other", "[3/3] Kindred"))
+    assert all(" -q " not in line for line in installs("run", venv) if "requirements.lock" in line)
+    assert "$(BIN)/pip install --index-url $(TORCH_INDEX)" in (PROJECT_ROOT / "Makefile").read_text()
 
 
 def test_a_reinstall_for_running_redoes_the_test_extras(tmp_path: Path) -> None:

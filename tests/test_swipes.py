@@ -34,6 +34,7 @@ from tests.harness import (
     USER2_ID,
     USER_ID,
     Harness,
+    MakeHarness,
     button,
     buttons,
     ephemeral,
@@ -501,3 +502,22 @@ async def test_the_history_ids_migration_keeps_the_turns_both_ways(db_url: str) 
         assert again > ids[-1]
     finally:
         await store.close()
+
+
+async def test_with_swipes_off_a_reply_has_no_buttons_until_a_place_turns_them_on(
+        make_harness: MakeHarness) -> None:
+    h = await make_harness(swipes="false")
+    h.claude.script("Once.", model=MODEL)
+    reply = await exchange(h, "tell me a story", 1)
+    await h.at_rest()
+    assert not reply.get("components")
+    # never put on, not even for a moment: no post or edit of the channel's messages carried any
+    carried = [r for r in h.discord.requests if f"/channels/{CHANNEL_ID}/messages" in r.path
+               and isinstance(r.body, dict) and r.body.get("components")]
+    assert carried == []
+    answer = await (await h.slash("bot", [{"type": 1, "name": "swipes", "options": [
+        {"type": 3, "name": "state", "value": "on"}]}], user=h.admin_id)).message()
+    assert "Swipes is **on**" in answer["content"]
+    h.claude.script("Twice.", model=MODEL)
+    second = await exchange(h, "another one", 2)
+    await shows(h, second, "Twice.", "1/1")

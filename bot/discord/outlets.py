@@ -53,11 +53,15 @@ async def typing_in(channel: discord.abc.Messageable) -> AsyncIterator[None]:
         await asyncio.gather(task, return_exceptions=True)
 
 
+def _guild_id(message: discord.Message) -> int | None:
+    return message.guild.id if message.guild is not None else None
+
+
 class Buttons(Protocol):
     """The swipe buttons a reply of one message is posted with (bot/discord/swipes.py's desk)."""
 
-    def view(self) -> discord.ui.View:
-        """The buttons of a reply just offered swipes (one alternative, shown)."""
+    async def view(self, channel_id: int, guild_id: int | None) -> discord.ui.View | None:
+        """The buttons of a reply just offered swipes (one alternative, shown); None where swipes are off."""
         ...
 
     def posted(self, answered: int, message_id: int, text: str, character: str,
@@ -100,7 +104,9 @@ class DiscordOutlet:
         nonce = reply_nonce(self.message.id, self.parts, greeting=self.greeting_posts)
         self.parts += 1
         buttons = self.buttons if swipeable and not self.greeting_posts else None
-        options: SendOptions = {"view": buttons.view()} if buttons is not None else {}
+        view = await buttons.view(self.message.channel.id, _guild_id(self.message)) if buttons else None
+        buttons = buttons if view is not None else None
+        options: SendOptions = {"view": view} if view is not None else {}
         if first and self.message.guild is not None and not self.greeting_posts:
             sent = await self.message.reply(text, mention_author=False, allowed_mentions=allowed, nonce=nonce,
                                             **options)
@@ -198,10 +204,12 @@ class WebhookOutlet:
             sent = await self.message.channel.send(f"**{persona.name}:** {text}", allowed_mentions=allowed)
             return sent.id
         buttons = self.buttons if swipeable else None
+        view = await buttons.view(self.message.channel.id, _guild_id(self.message)) if buttons else None
+        buttons = buttons if view is not None else None
         # A picture given as a URL (acore_bot's avatar_url) is fetched by Discord, per message.
         sent = await hook.send(text, username=persona.name, wait=True, allowed_mentions=allowed,
                                avatar_url=persona.avatar_url or discord.utils.MISSING,
-                               view=buttons.view() if buttons is not None else discord.utils.MISSING)
+                               view=view if view is not None else discord.utils.MISSING)
         if buttons is not None:
             buttons.posted(self.message.id, sent.id, text, self.key, hook.id)
         return sent.id

@@ -36,6 +36,7 @@ from database.timers import TimerRow
 
 log = logging.getLogger(__name__)
 
+SWITCH = "swipes"  # the per-place switch (/bot swipes) over the swipes setting
 TIMER = "swipe-expiry"  # the kind of the durable timer that takes a reply's buttons off when their time is up
 
 
@@ -93,6 +94,12 @@ class ReplySwipes:
                 return None
         return None
 
+    async def allowed(self, channel_id: int, guild_id: int | None) -> bool:
+        """Whether replies there carry the buttons: the place's /bot swipes, else the swipes setting."""
+        if guild_id is None:
+            return self.discord.swipes
+        return await self.store.switches.is_on(SWITCH, channel_id, guild_id, self.discord.swipes)
+
     async def offer(self, msg: Incoming, result: ReplyResult, webhook_id: int | None = None,
                     now: datetime | None = None, *,
                     close: bool = True) -> tuple[list[SwipeRecord], SwipeRecord | None]:
@@ -101,6 +108,8 @@ class ReplySwipes:
         in place; None: not offered). ``close``: False when the caller knows none are open there (the
         message's own arrival closed them), sparing the search."""
         record = self._offered(msg, result, webhook_id, now or datetime.now(UTC))
+        if record is not None and not await self.allowed(msg.channel_id, msg.guild_id):
+            record = None  # switched off there: the older ones still close
         if record is None:
             return (await self.store.swipes.close_in_channel(msg.channel_id) if close else []), None
         arming = self.timers.at(TIMER, timer_key(record.message_id), record.closes_at,

@@ -78,7 +78,8 @@ def render_reference() -> str:
             "`character.env`, its `character.local.env` (secrets) or the environment, in that order of",
             "precedence, lowest first; names are case-insensitive. How to choose them by task is in the",
             "README's [Configuration](../README.md#configuration).", ""]
-    return "\n".join(head) + render_markdown() + "\n"
+    # A blank line before the first section's title: else Markdown shows it inside the intro's paragraph.
+    return "\n".join(head) + "\n" + render_markdown() + "\n"
 
 
 def sync_docs() -> None:

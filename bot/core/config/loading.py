@@ -59,8 +59,8 @@ LEGACY_KEYS = {
 CHARACTER_KEYS = frozenset({
     "default_name", "description", "core_prompt", "first_message", "post_history_instructions",
     "summarization_prompt", "core_memory_prompt", "core_memory_dump", "modes", "default_mode", "avatar",
-    "lorebook", "router_weight", "core_prompt_file", "circadian", "mature", "safe_register",
-    "banner", "bio",
+    "lorebook", "router_weight", "core_prompt_file", "circadian", "real_world_time", "mature",
+    "safe_register", "banner", "bio",
 })
 CHARACTER_KEY_PREFIXES = ("mode_",)
 

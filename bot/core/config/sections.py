@@ -199,6 +199,10 @@ class DiscordSettings:
         2000, "Longest Discord message; longer replies are split.", min=100, max=4000)
     shard_count: int = key(
         1, "Gateway shards; above 1 the bot runs as an AutoShardedBot.", above=0, restart=True)
+    swipes: bool = key(
+        True, "Swipe buttons (◀ ▶ 🔄) on the character's latest reply, to page through other answers to the "
+        "same message (each new one is a model call, asked for by a press). false: replies go out without "
+        "them; /bot swipes turns them on or off for a channel or a server.")
     swipe_timeout_seconds: int = key(
         900, "Seconds the swipe buttons (◀ ▶ 🔄) stay on the character's latest reply, from when it is "
         "posted; they also go when the next message arrives there.", min=1)

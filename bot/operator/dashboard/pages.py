@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from markupsafe import Markup
 
-from bot.core.models.capabilities import ModelTable
+from bot.core.models.capabilities import WEB_SEARCH_USD, ModelTable
 from bot.operator.admin.language import format_latency, shard_name
 from bot.operator.dashboard.charts import Series, bar_chart, plain_number
 from bot.operator.dashboard.render import CONTEXT, LIVE, error_page, render, session_of
@@ -94,7 +94,9 @@ def overview_charts(days: list[str], counts: dict[str, dict[str, int]],
 class Savings:
     """What the same calls would have cost with no prompt caching and no batches, and so what each saved."""
 
-    uncached: float  # USD: every prompt token at the input price, at standard (not batch) prices
+    # USD: every prompt token at the input price, at standard (not batch) prices, and the web searches'
+    # fees, which neither saves: without them caching would look as if it had cost money
+    uncached: float
     caching: float
     batching: float
 
@@ -114,7 +116,7 @@ def savings(models: list[tuple[str, Usage]], batched: list[tuple[str, Usage]], t
         plain = family.price(prompt, used.output_tokens, 0, 0)
         cached = family.price(used.input_tokens, used.output_tokens, used.cache_creation_tokens,
                               used.cache_read_tokens)
-        uncached += plain
+        uncached += plain + used.web_searches * WEB_SEARCH_USD
         caching += plain - cached
         batching += half[model].cost if model in half else 0.0  # billed at half: the other half was saved
     return Savings(uncached, caching, batching)

@@ -1,0 +1,61 @@
+"""What each optional feature adds to every reply's request where it is on, measured on the requests the fake
+Claude receives (the tools each declares, counted as the fake counts a prompt, on the shipped reply model),
+and the README's feature table saying the same figures and defaults."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.core.config import BY_KEY, PROJECT_ROOT
+from bot.core.persona.register import DEFAULT_SAFE_REGISTER
+from tests.fakes.prompt_cache import _block, estimate_tokens
+from tests.harness import CHANNEL_ID, MakeHarness, reply_requests
+
+SHIPPED_MODEL = str(BY_KEY["default_model"].default)  # what a reply is sent to out of the box
+TOOLS = {"reminders": {"set_reminder", "suggest_timezone"}, "web search": {"web_search"},
+         "server tools": {"member_info", "scheduled_events", "recent_messages", "react"}}
+
+
+def declared(body: dict[str, Any], names: set[str]) -> int:
+    """Tokens of the named tools' declarations in the request (each a block of the cached prefix)."""
+    tools = [t for t in body.get("tools") or [] if str(t.get("name")) in names]
+    assert {str(t["name"]) for t in tools} == names, [t.get("name") for t in body.get("tools") or []]
+    return sum(estimate_tokens(_block("tool", t).text, SHIPPED_MODEL) for t in tools)
+
+
+def readme_features() -> dict[str, list[str]]:
+    """The README's feature table: feature -> its cells (default, cost per request, switch)."""
+    text = (PROJECT_ROOT / "README.md").read_text()
+    table = text.split("| feature | default | adds to each request | switch |", 1)[1].split("\n\n", 1)[0]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+    return {re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", row[0]): row[1:] for row in rows}  # the link's text
+
+
+def said_tokens(cell: str) -> int:
+    match = re.search(r"about ([\d,]+) tokens", cell)
+    assert match, cell
+    return int(match.group(1).replace(",", ""))
+
+
+async def test_the_readme_states_what_each_feature_adds_to_a_request(make_harness: MakeHarness) -> None:
+    h = await make_harness(web_search="everywhere", server_tools="true")
+    sent = await h.dm("hello Finn")
+    await h.replies(int(sent["channel_id"]), 1)
+    dm = reply_requests(h)[-1].body
+    await h.say("hello everyone", mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    channel = reply_requests(h)[-1].body
+    measured = {"reminders": declared(dm, TOOLS["reminders"]),
+                "web search": declared(channel, TOOLS["web search"]),
+                "server tools": declared(channel, TOOLS["server tools"]),
+                "mature characters": estimate_tokens(DEFAULT_SAFE_REGISTER, SHIPPED_MODEL)}
+    features = readme_features()
+    for feature, tokens in measured.items():
+        said = said_tokens(features[feature][1])
+        assert abs(said - tokens) <= max(10, tokens // 10), (feature, said, tokens)
+    # Reminders are on in DMs out of the box (in servers a place opts in); swipes have a switch now.
+    assert features["reminders"][0].startswith("on in DMs")
+    assert features["swipes"][0] == "on" and "`swipes`" in features["swipes"][2]
+    for feature in ("swipes", "a face per server"):
+        assert features[feature][1].startswith("nothing"), feature
