@@ -114,7 +114,8 @@ def may_enter(origin: Origin, audience: Audience) -> bool:
     if origin.kind is Kind.PRIVATE:
         if audience.kind is Kind.DM:
             return theirs
-        return audience.here(origin.channel)
+        # its own place while that place is private (a channel made public since is read by everyone)
+        return audience.kind is Kind.PRIVATE and audience.here(origin.channel)
     if origin.kind is Kind.PUBLIC:
         if audience.kind is Kind.DM:
             return theirs
@@ -136,7 +137,7 @@ def mask(audience: Audience, kind: np.ndarray, person: np.ndarray, guild: np.nda
         out = theirs & (kind != Kind.NOWHERE) | ((kind == Kind.NOWHERE) & ((person == 0) | theirs))
         return out
     here = none.copy()
-    for c in (audience.channel, audience.parent):
+    for c in (audience.channel, audience.parent) if audience.kind is Kind.PRIVATE else ():
         if c is not None:
             here |= (where != 0) & (where == c)
     same_server = (guild == audience.guild) if audience.guild is not None else none
@@ -152,7 +153,8 @@ def clause(audience: Audience, *, kind: Any, person: Any, guild: Any = None,
     table does not have is None, meaning none)."""
     if audience.kind is Kind.DM:
         return dm_clause(kind=kind, person=person, reader=literal(audience.person))
-    places = [c for c in (audience.channel, audience.parent) if c is not None]
+    private = audience.kind is Kind.PRIVATE
+    places = [c for c in (audience.channel, audience.parent) if c is not None and private]
     return place_clause(kind=kind, person=person, guild=guild, channel=channel,
                         reader=literal(audience.person), reader_guild=literal(audience.guild), places=places,
                         everywhere=true() if audience.everywhere else false())
@@ -168,7 +170,8 @@ def dm_clause(*, kind: Any, person: Any, reader: Any) -> ColumnElement[bool]:
 def place_clause(*, kind: Any, person: Any, guild: Any, channel: Any, reader: Any, reader_guild: Any,
                  places: Sequence[int] = (), everywhere: Any) -> ColumnElement[bool]:
     """:func:`clause` for a server's place, read by ``reader`` (the person answered) in ``reader_guild``;
-    ``places``: the place and the channel its thread is in; ``everywhere``: a SQL truth, the reader shares
+    ``places``: the place and the channel its thread is in, when it is a private place (none: public);
+    ``everywhere``: a SQL truth, the reader shares
     their memories in every server. SQL expressions, as for :func:`dm_clause`."""
     here = channel.in_(list(places)) if places and channel is not None else false()
     same_server = guild == reader_guild if guild is not None else false()

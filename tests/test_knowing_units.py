@@ -41,7 +41,8 @@ class View:
 
     async def events(self, guild_id: int) -> Sequence[EventCard]:
         return [EventCard("Open mic", NOW + timedelta(days=1), None, "#stage", "Sing!"),
-                EventCard("Mods' meeting", NOW, None, "#mods", "Who to ban", private=True)]
+                EventCard("Mods' meeting", NOW, None, "#mods", "Who to ban", private=True,
+                          channel_id=CHANNEL)]
 
     async def react(self, channel_id: int, message_id: int, emoji: str) -> str | None:
         self.reacted.append(emoji)
@@ -72,7 +73,8 @@ class Switches:
     def __init__(self, on: bool = True) -> None:
         self.on = on
 
-    async def is_on(self, switch: str, channel_id: int, guild_id: int | None, default: bool) -> bool:
+    async def is_on(self, switch: str, channel_id: int, guild_id: int | None, default: bool, *,
+                    parent_id: int | None = None) -> bool:
         return self.on
 
 

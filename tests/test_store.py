@@ -416,8 +416,9 @@ async def test_the_person_read_in_one_statement_matches_the_statements_one_by_on
 
         assert [shape(v) for v in together] == [shape(v) for v in alone]
         assert together[0] == {"trait": ["warm", "loyal"], "lore": ["a tea stall"]}
-        assert together[1] == ([("likes herring", "user"), ("a secret", PRIVATE_SOURCE)] if private
-                               else [("likes herring", "user")])
+        # (content, source, whose words it quotes)
+        assert together[1] == ([("likes herring", "user", None), ("a secret", PRIVATE_SOURCE, None)]
+                               if private else [("likes herring", "user", None)])
 
 
 async def test_postgresql_reads_and_one_statement_writes_need_no_begin(store: Store) -> None:
