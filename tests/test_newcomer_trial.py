@@ -1,0 +1,64 @@
+"""A newcomer's trial, answered: main.py as a subprocess against the fake Discord and the fake Claude.
+
+Start-up's own INFO lines (a mature character, a key no longer needed) reach the operator; a database_url
+that is a folder or not SQLite, a channel where the bot may not post and a dropped gateway connection are
+each one line, not a traceback; a ``key: value`` line in character.env is named by its file, its line and
+itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from bot.core.config import PROJECT_ROOT
+from tests.harness import Harness
+from tests.test_newcomer import read_until
+from tests.test_startup import LINE, exit_of, lines_of, main_env, start_fakes
+
+FINN = PROJECT_ROOT / "characters" / "finn"
+
+
+def finn_copy(tmp_path: Path, extra: str = "", replace: tuple[str, str] = ("", "")) -> Path:
+    folder = tmp_path / "finn"
+    shutil.copytree(FINN, folder)
+    env = folder / "character.env"
+    text = env.read_text()
+    if replace[0]:
+        assert replace[0] in text
+        text = text.replace(*replace)
+    env.write_text(text + extra)
+    return folder
+
+
+async def test_start_ups_own_info_lines_reach_the_operator(tmp_path: Path) -> None:
+    """docs/characters.md's "Vel is marked mature: ..." line and the ClaudeMask keys no longer needed are
+    logged while the character loads, before the settings are known: the configured level applies already."""
+    h: Harness = await start_fakes(tmp_path)
+    h.character_dir = finn_copy(tmp_path, "mature=true\nsave_interval_minutes=5\n")
+    proc = await h.spawn_main(env=main_env(h, LOG_LEVEL="INFO"))
+    try:
+        seen = await read_until(proc, "connected as")
+        text = await h.shut_down(proc)
+    finally:
+        await h.end_process(proc)
+    lines = seen + lines_of(text)
+    messages = [m.group("message") for m in map(LINE.match, lines) if m]
+    [mature] = [m for m in messages if "is marked mature" in m]
+    assert mature.startswith(f"Finn ({h.character_dir}): Finn is marked mature: it speaks in its full "
+                             "register only in age-restricted (NSFW) channels"), mature
+    assert (f"{h.character_dir / 'character.env'}: save_interval_minutes is no longer needed "
+            "(every change is written to the database at once)") in messages, messages
+    assert any(m.startswith("connected as") for m in messages)
+
+
+async def test_start_ups_info_lines_keep_to_a_warning_level(tmp_path: Path) -> None:
+    """LOG_LEVEL=WARNING: the same start-up says nothing at INFO (here it stops at the config error that
+    follows the character's load: a token that cannot be Discord's)."""
+    h = await start_fakes(tmp_path)
+    h.character_dir = finn_copy(tmp_path, "mature=true\nsave_interval_minutes=5\n")
+    code, output = await exit_of(h, drop={"discord_api_base_url", "discord_gateway_url"},
+                                 DISCORD_TOKEN="my discord token", LOG_LEVEL="WARNING")
+    assert code == 2, output
+    [line] = lines_of(output)
+    assert line.startswith("config error: environment variable DISCORD_TOKEN"), output
