@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from bot.core.config import PROJECT_ROOT
-from tests.harness import Harness
+from tests.harness import Harness, run_main
 from tests.test_newcomer import read_until
 from tests.test_startup import LINE, exit_of, lines_of, main_env, start_fakes
 
@@ -62,3 +62,26 @@ async def test_start_ups_info_lines_keep_to_a_warning_level(tmp_path: Path) -> N
     assert code == 2, output
     [line] = lines_of(output)
     assert line.startswith("config error: environment variable DISCORD_TOKEN"), output
+
+
+def test_a_key_colon_value_line_is_named_by_its_file_line_and_text(tmp_path: Path) -> None:
+    """`default_name: "Finn"` (YAML's spelling) below `log_channel=0`: not blamed on log_channel as a value
+    going on without quotes, but named as it is, with the fix."""
+    folder = finn_copy(tmp_path, replace=('default_name="Finn"', 'default_name: "Finn"'))
+    env = folder / "character.env"
+    number = env.read_text().splitlines().index('default_name: "Finn"') + 1
+    result = run_main("--character", str(folder), env={"DISCORD_TOKEN": "x", "ANTHROPIC_API_KEY": "y"})
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = lines_of(result.stderr)
+    assert line == (f"config error: {env}: line {number}: 'default_name: \"Finn\"' is not KEY=VALUE: "
+                    "write it with = instead of :, as default_name=\"Finn\""), line
+
+
+def test_a_secret_written_key_colon_value_is_named_without_its_value(tmp_path: Path) -> None:
+    folder = finn_copy(tmp_path, "discord_token: MTIzNDU2Nzg5MDEyMzQ1Njc4.secret-part\n")
+    result = run_main("--character", str(folder), env={"ANTHROPIC_API_KEY": "y"})
+    assert result.returncode == 2, result.stderr
+    [line] = lines_of(result.stderr)
+    assert "'discord_token: …' is not KEY=VALUE" in line and "discord_token=…" in line, line
+    assert "secret-part" not in result.stderr
