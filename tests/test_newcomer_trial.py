@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from bot.core.config import PROJECT_ROOT
 from tests.harness import Harness, run_main
 from tests.test_newcomer import read_until
@@ -85,3 +87,25 @@ def test_a_secret_written_key_colon_value_is_named_without_its_value(tmp_path: P
     [line] = lines_of(result.stderr)
     assert "'discord_token: …' is not KEY=VALUE" in line and "discord_token=…" in line, line
     assert "secret-part" not in result.stderr
+
+
+@pytest.mark.parametrize("what", ["folder", "text file"])
+async def test_a_database_url_at_a_folder_or_a_file_not_sqlite_is_one_line(tmp_path: Path, what: str) -> None:
+    """DATABASE_URL at the data folder itself, or at README.md: exit 2, the setting and the fix named, before
+    Discord is contacted (not the driver's traceback)."""
+    target = tmp_path / "data"
+    if what == "folder":
+        target.mkdir()
+    else:
+        target.write_text("# not a database\n")
+    h = await start_fakes(tmp_path)
+    code, output = await exit_of(h, DATABASE_URL=f"sqlite:///{target}")
+    assert code == 2, output
+    assert "Traceback" not in output
+    [line] = lines_of(output)
+    kind = "is a folder, not a SQLite file" if what == "folder" else "is not a SQLite database"
+    assert line.startswith(f"config error: environment: database_url: {target} {kind}"), line
+    assert "point DATABASE_URL at a SQLite file" in line, line
+    assert h.discord.requests == [] and h.discord.gateway_log == []
+    if what == "text file":
+        assert target.read_text() == "# not a database\n"  # left as it was
