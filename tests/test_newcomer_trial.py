@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 
 from bot.core.config import PROJECT_ROOT
-from tests.harness import Harness, run_main
+from bot.discord.permissions import INVITE_PERMISSIONS
+from tests.fakes import PROCESS_WAIT
+from tests.fakes.discord_guild import SEND_MESSAGES
+from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness, run_main
 from tests.test_newcomer import read_until
-from tests.test_startup import LINE, exit_of, lines_of, main_env, start_fakes
+from tests.test_startup import LINE, exit_of, lines_of, main_env, start_fakes, stop_fakes
 
 FINN = PROJECT_ROOT / "characters" / "finn"
 
@@ -109,3 +112,61 @@ async def test_a_database_url_at_a_folder_or_a_file_not_sqlite_is_one_line(tmp_p
     assert h.discord.requests == [] and h.discord.gateway_log == []
     if what == "text file":
         assert target.read_text() == "# not a database\n"  # left as it was
+
+
+async def test_a_channel_where_the_bot_may_not_post_is_said_once_and_costs_no_model_call(
+        tmp_path: Path) -> None:
+    """The bot's role is denied Send Messages in #general: two mentions there are not answered, with one
+    log line naming the channel, the permission and where to grant it; no model call, no typing, no post
+    refused with a traceback. #random is answered as ever."""
+    h = await start_fakes(tmp_path)
+    d = h.discord
+    bot_role = d.bot_role_id(GUILD_ID)
+    await d.set_role_permissions(GUILD_ID, bot_role, INVITE_PERMISSIONS.value)  # as the invite gives
+    d.channels[CHANNEL_ID]["permission_overwrites"] = [
+        {"id": str(bot_role), "type": 0, "allow": "0", "deny": str(SEND_MESSAGES)}]
+    bot_id = d.application_id
+    proc = await h.spawn_main(env=main_env(h, LOG_LEVEL="INFO"))
+    try:
+        seen = await read_until(proc, "connected as")
+        for text in ("are you there?", "hello??"):
+            await d.user_message(CHANNEL_ID, USER_ID, f"<@{bot_id}> {text}", mentions=[bot_id])
+        h.claude.script("Right here, by the kettle.", model="claude-test-default")
+        await d.user_message(OTHER_CHANNEL_ID, USER_ID, f"<@{bot_id}> and here?", mentions=[bot_id])
+        await d.wait_for(lambda _: d.posted(OTHER_CHANNEL_ID), timeout=PROCESS_WAIT, what="the answer")
+        text = await h.shut_down(proc)  # a graceful stop: every message in hand handled first
+    finally:
+        await h.end_process(proc)
+    output = "\n".join(seen) + "\n" + text
+    assert "Traceback" not in output and "Forbidden" not in output and "50013" not in output, output
+    said = [line for line in lines_of(output) if "cannot post in" in line]
+    assert len(said) == 1, said  # once for the channel, not once per message
+    assert "WARNING" in said[0] and "#general (Tide Pool" in said[0], said[0]
+    assert "lacks Send Messages" in said[0], said[0]
+    assert "grant the bot's role Send Messages in that channel" in said[0], said[0]
+    assert d.posted(CHANNEL_ID) == [] and d.typing(CHANNEL_ID) == []
+    assert [p["content"] for p in d.posted(OTHER_CHANNEL_ID)] == ["Right here, by the kettle."]
+    assert len(h.claude.requests) == 1  # the answer in #random only
+    posts = [r for r in d.requests
+             if r.method == "POST" and r.path.endswith(f"/channels/{CHANNEL_ID}/messages")]
+    assert posts == []  # not even tried
+
+
+async def test_the_fake_discord_refuses_a_post_without_send_messages(tmp_path: Path) -> None:
+    """As Discord does: 403, code 50013 (what the bot's check spares it)."""
+    import aiohttp
+
+    h = await start_fakes(tmp_path)
+    d = h.discord
+    try:
+        bot_role = d.bot_role_id(GUILD_ID)
+        await d.set_role_permissions(GUILD_ID, bot_role, INVITE_PERMISSIONS.value)
+        d.channels[CHANNEL_ID]["permission_overwrites"] = [
+            {"id": str(bot_role), "type": 0, "allow": "0", "deny": str(SEND_MESSAGES)}]
+        token = h.environ()["DISCORD_TOKEN"]
+        base = h.environ()["DISCORD_API_BASE_URL"].rstrip("/")
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bot {token}"}) as http:
+            async with http.post(f"{base}/channels/{CHANNEL_ID}/messages", json={"content": "hi"}) as denied:
+                assert denied.status == 403 and (await denied.json())["code"] == 50013
+    finally:
+        await stop_fakes(h)

@@ -76,6 +76,9 @@ class Incoming:
     # Discord's age-restricted (NSFW) channel, or a thread of one: where a mature character speaks in full
     # (bot/core/persona/register.py). Never a DM.
     age_restricted: bool = False
+    # The Discord permission the bot lacks to post here ("Send Messages"; "" when it may post): such a
+    # message is logged, never answered (no model call for a reply Discord would refuse).
+    cannot_post: str = ""
     # Downloads an attachment of ``carried``, up to a size in bytes (the transport's CDN read), for a reply
     # that looks at images and files (bot/reply/media.py); None where nothing can be downloaded.
     fetch: Callable[[Attachment, int], Awaitable[bytes]] | None = field(default=None, compare=False,
