@@ -8,6 +8,7 @@ itself.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from bot.core.config import PROJECT_ROOT
 from bot.discord.permissions import INVITE_PERMISSIONS
 from tests.fakes import PROCESS_WAIT
 from tests.fakes.discord_guild import SEND_MESSAGES
-from tests.harness import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, USER_ID, Harness, run_main
+from tests.harness import CHANNEL_ID, GUILD_ID, LOG_CHANNEL_ID, OTHER_CHANNEL_ID, USER_ID, Harness, run_main
 from tests.test_newcomer import read_until
 from tests.test_startup import LINE, exit_of, lines_of, main_env, start_fakes, stop_fakes
 
@@ -170,3 +171,47 @@ async def test_the_fake_discord_refuses_a_post_without_send_messages(tmp_path: P
                 assert denied.status == 403 and (await denied.json())["code"] == 50013
     finally:
         await stop_fakes(h)
+
+
+async def test_a_dropped_gateway_connection_is_one_line_lost_and_one_back(tmp_path: Path) -> None:
+    """An outage of the gateway (connections dropped, new ones refused for a few attempts): one line says the
+    connection is lost, one that it is back; no traceback per retry. The bot answers afterwards."""
+    h = await start_fakes(tmp_path)
+    d = h.discord
+    proc = await h.spawn_main(env=main_env(h, LOG_LEVEL="INFO"))
+    lines: list[str] = []
+
+    async def read() -> None:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            lines.append(raw.decode(errors="replace").rstrip("\n"))
+
+    reader = asyncio.create_task(read())
+    try:
+        await d.wait_for(lambda _: any("connected as" in line for line in lines) or reader.done(),
+                         timeout=PROCESS_WAIT, what="the connected line")
+        await d.gateway_down()
+        await d.wait_for(lambda _: d.refused_connects >= 2 or reader.done(), timeout=PROCESS_WAIT,
+                         what="two attempts to reconnect refused")
+        before = len(d.gateway_log)
+        d.gateway_up()
+        await d.wait_for(lambda _: any(op in ("2", "6") for op, _ in d.gateway_log[before:]) or reader.done(),
+                         timeout=PROCESS_WAIT, what="a resume (or identify) once the gateway is back")
+        bot_id = d.application_id
+        h.claude.script("Still brewing.", model="claude-test-default")
+        await d.user_message(CHANNEL_ID, USER_ID, f"<@{bot_id}> you back?", mentions=[bot_id])
+        await d.wait_for(lambda _: d.posted(CHANNEL_ID), timeout=PROCESS_WAIT, what="the answer")
+        await d.user_message(LOG_CHANNEL_ID, h.admin_id, "shutdown? Finn")
+        await asyncio.wait_for(proc.wait(), timeout=PROCESS_WAIT)
+        await reader
+    finally:
+        await h.end_process(proc)
+    text = "\n".join(lines)
+    assert proc.returncode == 0, text[-3000:]
+    assert "Traceback" not in text and "Attempting a reconnect" not in text, text
+    lost = [line for line in lines if "lost the connection to Discord" in line]
+    back = [line for line in lines if "the connection to Discord is back" in line]
+    assert len(lost) == 1 and len(back) == 1, lost + back
+    assert "WARNING kindred: lost the connection to Discord (" in lost[0] and "reconnecting" in lost[0]
+    assert lines.index(lost[0]) < lines.index(back[0])
+    assert all(LINE.match(line) for line in lines), [line for line in lines if not LINE.match(line)]

@@ -283,7 +283,10 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
 
     # ------------------------------------------------------------------ gateway
 
-    async def _gateway_ws(self, request: web.Request) -> web.WebSocketResponse:
+    async def _gateway_ws(self, request: web.Request) -> web.StreamResponse:
+        refused = self._refuse_connect()
+        if refused is not None:
+            return refused
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms},
