@@ -33,6 +33,7 @@ MISSING_PACKAGES = ("Kindred's packages are not installed for {python} ({module}
                     "`make setup` once (it creates .venv), then run .venv/bin/python main.py ...")
 try:
     from bot.core.config import (
+        BY_KEY,
         PROJECT_ROOT,
         Settings,
         choose_character_dir,
@@ -131,6 +132,17 @@ def setup_logging(level: str | None = None) -> None:
     quiet_libraries(level or "INFO")  # at INFO: what Kindred did, not what its libraries did
 
 
+def early_log_level(config_file: Path, character_dir: Path, *, console: bool = False) -> str:
+    """The configured log_level as read before the settings are validated (INFO when unset or not a level:
+    load_settings then names the problem). The console keeps the terminal for the chat: WARNING at least."""
+    level = (read_sources(config_file, character_dir).values.get("log_level") or "").strip().upper()
+    if level not in BY_KEY["log_level"].choices:
+        level = "INFO"
+    if console and logging.getLevelName(level) < logging.WARNING:
+        level = "WARNING"
+    return level
+
+
 def _config_file(value: str | None, root_layout: Path | None = None) -> Path:
     if value:
         path = Path(value)
@@ -152,6 +164,9 @@ def _load(args: argparse.Namespace, *, discord: bool,
     character_dir = choice.folder
     refuse_template(character_dir)  # characters/_template is what new-character copies, not a character
     config_file = _config_file(args.config, character_dir if choice.root_layout else None)
+    # The level before anything is loaded: loading logs at INFO too (a mature character, a key no longer
+    # needed), and those lines must reach the operator.
+    setup_logging(early_log_level(config_file, character_dir, console=args.console))
     # The dashboard alone needs neither Discord nor Claude, but its own token.
     settings = load_settings(character_dir, config_file, require_discord=discord,
                              require_anthropic=not dashboard, require_dashboard=dashboard)

@@ -77,6 +77,9 @@ class Incoming:
     # A thread's channel (None: not a thread): the per-place switches a thread has none of its own for follow
     # it, and what is kept of a private channel reaches its threads.
     parent_id: int | None = None
+    # The Discord permission the bot lacks to post here ("Send Messages"; "" when it may post): such a
+    # message is logged, never answered (no model call for a reply Discord would refuse).
+    cannot_post: str = ""
     # Downloads an attachment of ``carried``, up to a size in bytes (the transport's CDN read), for a reply
     # that looks at images and files (bot/reply/media.py); None where nothing can be downloaded.
     fetch: Callable[[Attachment, int], Awaitable[bytes]] | None = field(default=None, compare=False,

@@ -40,7 +40,7 @@ from bot.discord.poll_results import DiscordPollBoard
 from bot.discord.posting import NO_MENTIONS
 from bot.discord.presence import AlivePresence
 from bot.discord.serverview import DiscordServerView
-from bot.discord.startup import announce_connected, log_invite
+from bot.discord.startup import announce_connected, log_invite, watch_reconnects
 from bot.discord.swipes import DiscordSwipeBoard, SwipeDesk
 from bot.discord.ui import answer_expired_click, on_app_command_error
 from bot.operator.access import AccessGate
@@ -150,6 +150,7 @@ class KindredMixin:
         self.tree.error(on_app_command_error)  # type: ignore[attr-defined]
         self.add_listener(answer_expired_click, "on_interaction")  # type: ignore[attr-defined]
         self.add_listener(functools.partial(announce_connected, self), "on_ready")  # type: ignore[attr-defined]
+        watch_reconnects(self)  # a lost connection and its return as one line each
         self.add_listener(self._start_timers, "on_ready")  # type: ignore[attr-defined]
         self.add_listener(self._show_faces, "on_ready")  # type: ignore[attr-defined]
         self.add_listener(self._show_face, "on_guild_join")  # type: ignore[attr-defined]

@@ -177,7 +177,23 @@ def to_incoming(message: discord.Message, me: discord.abc.User, character: str =
         private=private_place(channel),
         age_restricted=age_restricted_place(channel),
         parent_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
+        cannot_post=missing_post_permission(channel),
     )
+
+
+def missing_post_permission(channel: Any) -> str:
+    """The permission the bot lacks to post in a server place, as Discord's settings name it ("" when it
+    may post, or in a DM). (Any: as :func:`private_place`.)"""
+    guild = getattr(channel, "guild", None)
+    if guild is None or guild.me is None:
+        return ""
+    try:
+        allowed = channel.permissions_for(guild.me)
+    except (AttributeError, TypeError):
+        return ""  # unknown: the post is tried, as before
+    if isinstance(channel, discord.Thread):
+        return "" if allowed.send_messages_in_threads else "Send Messages in Threads"
+    return "" if allowed.send_messages else "Send Messages"
 
 
 def clean_content(message: discord.Message, me: discord.abc.User | None = None, character: str = "") -> str:

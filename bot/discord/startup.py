@@ -4,13 +4,16 @@ as one line and an exit code instead of a traceback.
 * :func:`log_invite` / :func:`announce_connected`: the invite URL for this application, then
   "connected as NAME in N servers" once;
 * :func:`run_discord`: ``bot.run`` with the privileged-intent refusal (exit 2) and an unreachable Discord
-  (exit 1) as one line each.
+  (exit 1) as one line each;
+* :func:`watch_reconnects`: a connection lost and back as one line each, not discord.py's traceback per
+  retry.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +55,60 @@ async def announce_connected(bot: Any) -> None:
     bot._kindred_announced = True
     servers = len(bot.guilds)
     log.info("connected as %s in %d server%s", bot.user.name, servers, "" if servers == 1 else "s")
+
+
+class ReconnectLines(logging.Filter):
+    """discord.py logs every failed attempt to reconnect with its traceback, again at each retry (a short
+    outage: a hundred lines). The first becomes one line naming the cause, the retries are dropped, and
+    :meth:`back` says when the connection is back. A filter on discord.py's own loggers, installed once per
+    process (:func:`watch_reconnects`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lost_at: float | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Attempting a reconnect"):
+            return True
+        if self.lost_at is not None:
+            return False  # a retry: the line that it is lost was said
+        self.lost_at = time.monotonic()
+        error = record.exc_info[1] if record.exc_info else None
+        cause = (str(error).strip() or type(error).__name__) if error is not None else "no reason given"
+        record.name, record.levelno, record.levelname = log.name, logging.WARNING, "WARNING"
+        record.msg, record.args = "lost the connection to Discord (%s): reconnecting", (cause[:200],)
+        record.exc_info, record.exc_text = None, None
+        return True
+
+    def back(self, how: str) -> None:
+        """The connection is back (``how``: resumed, or a new session); said only after a loss was."""
+        if self.lost_at is None:
+            return
+        away = time.monotonic() - self.lost_at
+        log.warning("the connection to Discord is back after %.0fs (%s)", away, how)
+        self.lost_at = None
+
+
+RECONNECTS = ReconnectLines()
+RECONNECT_LOGGERS = ("discord.client", "discord.shard")  # where discord.py says it will reconnect
+
+
+def watch_reconnects(bot: Any) -> None:
+    """One line when the connection to Discord is lost, one when it is back (instead of a traceback per
+    retry)."""
+    for name in RECONNECT_LOGGERS:
+        logger = logging.getLogger(name)
+        if RECONNECTS not in logger.filters:
+            logger.addFilter(RECONNECTS)
+
+    async def resumed() -> None:
+        RECONNECTS.back("session resumed")
+
+    async def ready() -> None:
+        RECONNECTS.back("new session")
+
+    bot.add_listener(resumed, "on_resumed")
+    bot.add_listener(ready, "on_ready")
 
 
 def _fail(line: str, code: int) -> int:

@@ -39,6 +39,7 @@ class Admission:
         self.interceptors = features.interceptors
         self.gates = features.gates
         self.owed = owed
+        self._cannot_post: set[int] = set()  # the channels said to refuse our posts (said once each)
 
     async def observe(self, msg: Incoming) -> bool:
         """Write the message to the short-term log before anything else. Returns whether the place is
@@ -131,7 +132,18 @@ class Admission:
         return active, prefetched
 
     async def gate(self, msg: Incoming, outlet: Outlet) -> Decision | None:
-        """The first gate that stops ``msg`` says why (None: reply work may follow)."""
+        """The first gate that stops ``msg`` says why (None: reply work may follow). A place where the bot
+        may not post stops it before them all: a gate may speak, and the reply would cost a model call for
+        a post Discord refuses."""
+        if msg.cannot_post:
+            if msg.channel_id not in self._cannot_post:
+                self._cannot_post.add(msg.channel_id)
+                log.warning("cannot post in #%s (%s, channel %s): the bot lacks %s there, so its messages "
+                            "go unanswered: grant the bot's role %s in that channel (Edit Channel > "
+                            "Permissions) or in Server Settings > Roles", msg.channel_name or msg.channel_id,
+                            msg.guild_name or msg.guild_id, msg.channel_id, msg.cannot_post, msg.cannot_post)
+            return Decision(False, f"the bot lacks {msg.cannot_post} here")
+        self._cannot_post.discard(msg.channel_id)  # granted since: a later refusal is said again
         for gate in self.gates:
             stop = await gate(msg, outlet)
             if stop is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import IO
 
 import discord
@@ -90,6 +91,8 @@ def check_sqlite_file(settings: Settings) -> None:
     path = sqlite_file(settings.resolved_database_url())
     if path is None:
         return
+    if problem := not_a_sqlite_file(path):
+        raise ConfigError(_url_origin(settings), "database_url", problem)
     try:
         create_private(path)
         if not os.access(path, os.R_OK | os.W_OK) or not os.access(path.parent, os.W_OK | os.X_OK):
@@ -99,6 +102,26 @@ def check_sqlite_file(settings: Settings) -> None:
                           f"cannot create the SQLite database {path} ({exc.strerror or exc}): point "
                           "DATABASE_URL at a file in a folder this user can write (in Docker: a data volume "
                           "the image's user owns)") from None
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
+def not_a_sqlite_file(path: Path) -> str | None:
+    """What is wrong with a SQLite URL's path that already exists and cannot be the database: a folder, or a
+    file of something else (the store would fail on it with a long traceback from deep in the driver)."""
+    fix = "point DATABASE_URL at a SQLite file (a new one is made), e.g. sqlite:///{}"
+    if path.is_dir():
+        return f"{path} is a folder, not a SQLite file: {fix.format(path / 'kindred.db')}"
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except OSError:
+        return None  # missing or unreadable: check_sqlite_file's own attempt to make it names the problem
+    if head and head != SQLITE_HEADER:  # an empty file is fine: SQLite takes it as a new database
+        return (f"{path} is not a SQLite database (a file of something else): "
+                f"{fix.format(path.with_name('kindred.db'))}, or at Kindred's own database file")
+    return None
 
 
 def _url_origin(settings: Settings) -> str:

@@ -13,7 +13,8 @@ Mixed into :class:`tests.fakes.discord_lead.FakeDiscord`:
 - **Gateway faults.** :meth:`close_gateway` drops every connection with a close code: 1001 and 4000 keep the
   session resumable (events sent meanwhile are replayed on RESUME), 4009 ("session timed out") does not, so
   the RESUME is answered with op 9 and the client identifies again. :meth:`invalidate_sessions` sends op 9
-  (not resumable) on live connections.
+  (not resumable) on live connections. :meth:`gateway_down` is an outage: the connections dropped and new
+  ones refused (503) until :meth:`gateway_up`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class Reliability:
         self._stall: asyncio.Event | None = None
         self._stall_after = 0
         self.duplicate_nonces: list[str] = []  # nonces posted again and answered with the first message
+        self.gateway_is_down = False
+        self.refused_connects = 0  # gateway connections refused while it was down
 
     @staticmethod
     def _public(message: dict[str, Any]) -> dict[str, Any]:
@@ -141,6 +144,21 @@ class Reliability:
             if code not in RESUMABLE_CLOSES:
                 session.resumable = False
             await session.ws.close(code=code, message=b"fault")
+
+    async def gateway_down(self) -> None:
+        """An outage: every gateway connection dropped (1001, resumable) and each new one refused (503 to
+        the WebSocket handshake) until :meth:`gateway_up`."""
+        self.gateway_is_down = True
+        await self.close_gateway(1001)
+
+    def gateway_up(self) -> None:
+        self.gateway_is_down = False
+
+    def _refuse_connect(self) -> web.Response | None:
+        if not self.gateway_is_down:
+            return None
+        self.refused_connects += 1
+        return web.Response(status=503, text="upstream connect error")
 
     async def invalidate_sessions(self) -> None:
         """op 9, d=false: the session is gone; the client must IDENTIFY again."""

@@ -42,6 +42,7 @@ from tests.fakes.discord_guild import (
     NOT_MINE,
     READ_MESSAGE_HISTORY,
     SEND_MESSAGES,
+    SEND_MESSAGES_IN_THREADS,
     VIEW_CHANNEL,
     GuildWorld,
     mention_text,
@@ -282,7 +283,10 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
 
     # ------------------------------------------------------------------ gateway
 
-    async def _gateway_ws(self, request: web.Request) -> web.WebSocketResponse:
+    async def _gateway_ws(self, request: web.Request) -> web.StreamResponse:
+        refused = self._refuse_connect()
+        if refused is not None:
+            return refused
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms},
@@ -904,7 +908,7 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
 
     async def _bot_post(self, channel_id: int, author: dict[str, Any], body: dict[str, Any],
                         files: list[dict[str, Any]]) -> dict[str, Any] | web.Response:
-        refused = too_long(body) or refuse_components(body)
+        refused = too_long(body) or refuse_components(body) or self._refuse_post(channel_id, author)
         if refused is not None:
             return refused
         checked = self._check_post(author, body)  # the nonce: a re-sent post is the same message
@@ -930,6 +934,20 @@ class FakeDiscord(GuildWorld, CdnWorld, Reliability, ProfileWorld):
         await self._echo(message)
         await self._maybe_stall()
         return self._public(message)
+
+    def _refuse_post(self, channel_id: int, author: dict[str, Any]) -> web.Response | None:
+        """Discord's checks of a post in a server: View Channel (403 50001 Missing Access), then Send
+        Messages, or Send Messages in Threads in a thread (403 50013 Missing Permissions)."""
+        channel = self.channels.get(channel_id)
+        if channel is None or not channel.get("guild_id"):
+            return None
+        allowed = self.channel_permissions(channel_id, int(author.get("id") or 0))
+        if not allowed & VIEW_CHANNEL:
+            return _json({"message": "Missing Access", "code": 50001}, 403)
+        needed = SEND_MESSAGES_IN_THREADS if channel.get("type") in (10, 11, 12) else SEND_MESSAGES
+        if not allowed & needed:
+            return _json({"message": "Missing Permissions", "code": 50013}, 403)
+        return None
 
     async def _echo(self, message: dict[str, Any]) -> None:
         channel = self.channels[int(message["channel_id"])]

@@ -3,14 +3,18 @@ checking that every line of it is read.
 
 python-dotenv reads an unquoted value up to the end of its line: a ``core_prompt`` written over several lines
 without quotes silently becomes its first line, and the lines after it only produce a warning that names
-no file. Here every line python-dotenv cannot read as ``KEY=VALUE`` is a :class:`ConfigError` naming the
-file, the key whose value it most likely continues, and how to write the value instead.
+no file; a ``key: value`` line is silently skipped. Here every line python-dotenv cannot read as
+``KEY=VALUE`` is a :class:`ConfigError` naming the file, the line's number and the line itself (a secret's
+value left out), and either the setting written with ``:`` or the key whose value it most likely continues,
+with how to write it instead.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -22,6 +26,9 @@ from bot.core.errors import ConfigError
 # a second, less helpful copy of the same message.
 logging.getLogger("dotenv.main").setLevel(logging.ERROR)
 
+# A setting written as YAML writes it (`default_name: Finn`), perhaps after `export`.
+COLON_KEY = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*:")
+
 QUOTING_HINT = ("put the whole value in double quotes (a quoted value may span lines; \\n also makes a new "
                 "line)")
 
@@ -31,8 +38,30 @@ def _quoted(statement: str) -> bool:
     return value[:1] in {'"', "'"}
 
 
-def check_lines(path: Path, text: str) -> None:
-    """Raise ConfigError for the first line of ``text`` that is not ``KEY=VALUE``, a comment or blank."""
+def _colon_key(line: str, is_key: Callable[[str], bool]) -> str | None:
+    """The key of a ``key: value`` line (YAML's spelling, or a card's) when it names a setting, or is shaped
+    like one (a word with an underscore): prose continuing a value ("Style: terse") is not."""
+    found = COLON_KEY.match(line)
+    if found is None:
+        return None
+    key = found.group(1).lower()
+    return key if is_key(key) or "_" in key else None
+
+
+def _shown(line: str, colon_key: str | None, secret: bool) -> str:
+    """The line as written, for the error; a secret's value left out (these files hold the token)."""
+    if secret:
+        return f"{line.split(':', 1)[0]}: …" if colon_key is not None else "…"
+    if len(line) >= 24 and not any(c.isspace() for c in line):
+        return "…"  # one long word: a token or a key pasted on its own line, perhaps
+    return line if len(line) <= 80 else f"{line[:77]}..."
+
+
+def check_lines(path: Path, text: str, is_key: Callable[[str], bool] = lambda _key: False,
+                is_secret: Callable[[str], bool] = lambda _key: False) -> None:
+    """Raise ConfigError for the first line of ``text`` that is not ``KEY=VALUE``, a comment or blank,
+    naming its number and the line itself. ``is_key`` says which names are settings (a ``key: value`` line
+    is a setting misspelt, not a value going on), ``is_secret`` whose value is never shown."""
     last_key: str | None = None  # the key of the last value written without quotes (lines may continue it)
     for binding in parse_stream(io.StringIO(text)):
         stray = binding.error or (binding.key is not None and binding.value is None)
@@ -42,23 +71,35 @@ def check_lines(path: Path, text: str) -> None:
             continue
         statement = binding.original.string  # may start with the blank lines before it
         line = binding.original.line + statement[:len(statement) - len(statement.lstrip())].count("\n")
+        written = statement.strip().splitlines()[0].strip() if statement.strip() else ""
+        colon_key = _colon_key(written, is_key)
+        owner = colon_key if colon_key is not None else last_key  # whose value the line holds
+        secret = owner is not None and is_secret(owner)
+        shown = repr(_shown(written, colon_key, secret))
+        if colon_key is not None:
+            value = written.split(":", 1)[1].strip()
+            fix = f"{colon_key}=…" if secret else f"{colon_key}={value}"
+            raise ConfigError(str(path), f"line {line}",
+                              f"{shown} is not KEY=VALUE: write it with = instead of :, as {fix}")
         if last_key is not None:
             hint = QUOTING_HINT + (", or move a long prompt to a file (core_prompt_file=prompt.md)"
                                    if last_key == "core_prompt" else "")
             raise ConfigError(str(path), last_key,
-                              f"the value goes on over line {line} without quotes, so only its first line "
-                              f"would be read: {hint}")
-        raise ConfigError(str(path), f"line {line}", "not KEY=VALUE (a comment starts with #; a value over "
-                                                     "several lines must be quoted)")
+                              f"the value goes on over line {line} without quotes ({shown}), so only its "
+                              f"first line would be read: {hint}")
+        raise ConfigError(str(path), f"line {line}", f"{shown} is not KEY=VALUE (a comment starts with #; a "
+                                                     "value over several lines must be quoted)")
 
 
-def read_env_file(path: Path) -> dict[str, str | None]:
-    """The file's keys and values, as python-dotenv reads them, once every line is known to be read."""
+def read_env_file(path: Path, is_key: Callable[[str], bool] = lambda _key: False,
+                  is_secret: Callable[[str], bool] = lambda _key: False) -> dict[str, str | None]:
+    """The file's keys and values, as python-dotenv reads them, once every line is known to be read
+    (``is_key``, ``is_secret``: as :func:`check_lines`)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError(str(path), "file", "not UTF-8 text") from None
-    check_lines(path, text)
+    check_lines(path, text, is_key, is_secret)
     return dict(dotenv_values(path, encoding="utf-8-sig"))
 
 

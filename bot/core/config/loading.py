@@ -94,11 +94,11 @@ def read_sources(config_file: Path | None, character_dir: Path,
             raise ConfigError(str(path), path.name, "is a folder, not a file (Docker makes one where a "
                                                     "file to mount is missing): remove it, write the file")
     if config_file is not None and config_file.is_file():
-        layers.append((str(config_file), read_env_file(config_file)))
+        layers.append((str(config_file), read_env_file(config_file, is_known_key, is_secret_key)))
     for name in ("character.env", LOCAL_ENV):
         path = character_dir / name
         if path.is_file():
-            layers.append((str(path), read_env_file(path)))
+            layers.append((str(path), read_env_file(path, is_known_key, is_secret_key)))
     layers.append((ENVIRONMENT, os.environ if environ is None else environ))
     for origin, layer in layers:
         if origin != ENVIRONMENT:
@@ -279,6 +279,11 @@ def is_known_key(key: str) -> bool:
     """A key some part of Kindred reads (a setting or alias, a character key) or a retired ClaudeMask key."""
     return (key in BY_KEY or key in LEGACY_KEYS or key in CHARACTER_KEYS
             or key.startswith(CHARACTER_KEY_PREFIXES))
+
+
+def is_secret_key(key: str) -> bool:
+    """A key whose value is never shown (a token, an API key, a URL that may hold a password)."""
+    return key in CREDENTIALS or (key in BY_KEY and BY_KEY[key].secret)
 
 
 def closest_key(key: str) -> str | None:
