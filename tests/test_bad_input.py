@@ -95,7 +95,7 @@ async def test_the_bad_input_corpus(harness: Harness) -> None:
         sent.append(message)
         if reply_channel is not None:
             await h.discord.wait_for(lambda d, m=message, c=reply_channel: answered(d.posted(c), m),
-                                     timeout=15, what=f"the answer to {name!r}")
+                                     what=f"the answer to {name!r}")
         assert h.bot is not None and not h.bot.is_closed(), name
         for post in h.discord.posted()[before:]:
             assert 0 < len(post["content"]) <= 2000 or post.get("attachments"), name
@@ -128,7 +128,7 @@ async def test_the_bad_input_corpus(harness: Harness) -> None:
     # Everything the bot saw is in the log (but the log channel, never logged as conversation: issue 49),
     # and the next message is answered.
     in_flight = h.bot.in_flight
-    await h.discord.wait_for(lambda _: not in_flight.busy, timeout=15, what="the messages in hand handled")
+    await h.discord.wait_for(lambda _: not in_flight.busy, what="the messages in hand handled")
     logged = {int(r[0]) for r in await h.store.db.rows(select(LoggedMessage.message_id))}
     missing = [m["content"][:60] for m in sent
                if int(m["id"]) not in logged and int(m["channel_id"]) != LOG_CHANNEL_ID]
@@ -138,6 +138,6 @@ async def test_the_bad_input_corpus(harness: Harness) -> None:
                     match=lambda body: "still with us" in last_user_text(body))
     await h.say("still with us?", mention=True)
     await h.discord.wait_for(lambda d: any(p["content"] == "All calm." for p in bot_posts(h, CHANNEL_ID)),
-                             timeout=10, what="the next answer")
+                             what="the next answer")
     engine = h.bot.engine
     await h.discord.wait_for(lambda _: not engine.owed, what="nothing owed")

@@ -93,7 +93,7 @@ async def test_the_cards_face_is_shown_once_in_each_server_and_on_joining(two_se
     card_face = {"avatar": data_uri((folder / "card.png").read_bytes()),
                  "banner": data_uri((folder / "banner.png").read_bytes()), "bio": BIO}
     for guild in (GUILD_ID, OTHER_GUILD):
-        await d.wait_for(lambda fake, g=guild: fake.face_edits(g), timeout=10, what="the card's face")
+        await d.wait_for(lambda fake, g=guild: fake.face_edits(g), what="the card's face")
     await h.settled()
     assert d.face_edits(GUILD_ID) == [card_face] and d.face_edits(OTHER_GUILD) == [card_face]
     assert d.faces[GUILD_ID]["bio"] == BIO and d.faces[GUILD_ID]["avatar"] is not None
@@ -105,7 +105,7 @@ async def test_the_cards_face_is_shown_once_in_each_server_and_on_joining(two_se
 
     # A server the bot joins gets the face at once.
     await d.bot_joins(NEW_GUILD, "New Harbour", NEW_GUILD_CHANNEL)
-    await d.wait_for(lambda fake: fake.face_edits(NEW_GUILD), timeout=10, what="the face on joining")
+    await d.wait_for(lambda fake: fake.face_edits(NEW_GUILD), what="the face on joining")
     assert d.face_edits(NEW_GUILD) == [card_face] and d.rate_limited == []
 
 
@@ -113,12 +113,12 @@ async def test_a_stage_reached_in_one_server_changes_that_servers_face(two_serve
     h = two_servers
     d = h.discord
     for guild in (GUILD_ID, OTHER_GUILD):
-        await d.wait_for(lambda fake, g=guild: fake.face_edits(g), timeout=10, what="the card's face")
+        await d.wait_for(lambda fake, g=guild: fake.face_edits(g), what="the card's face")
     await window_passed(h, GUILD_ID)
     await talk(h, 1)
     assert len(d.face_edits(GUILD_ID)) == 1  # no stage yet
     await talk(h, 1)  # the second interaction here: the Friend stage, in this server
-    await d.wait_for(lambda fake: len(fake.face_edits(GUILD_ID)) == 2, timeout=10, what="the stage's face")
+    await d.wait_for(lambda fake: len(fake.face_edits(GUILD_ID)) == 2, what="the stage's face")
     friend = d.face_edits(GUILD_ID)[-1]
     assert friend["avatar"] == data_uri((h.character_dir / "friend.png").read_bytes())
     assert friend["bio"] == FRIEND_BIO
@@ -130,14 +130,14 @@ async def test_a_stage_reached_in_one_server_changes_that_servers_face(two_serve
 async def test_an_admins_face_wins_over_the_stage_until_reset(two_servers: Harness) -> None:
     h = two_servers
     d = h.discord
-    await d.wait_for(lambda fake: fake.face_edits(GUILD_ID), timeout=10, what="the card's face")
+    await d.wait_for(lambda fake: fake.face_edits(GUILD_ID), what="the card's face")
     await window_passed(h, GUILD_ID)
     said = await answer(await h.slash("bot", face("bio", text="The harbour's own."), user=OWNER_ID))
     assert said == "Done: my bio changed in this server."
 
     await window_passed(h, GUILD_ID)
     await talk(h, 2)  # the Friend stage: its avatar, not its bio (the admin's stays)
-    await d.wait_for(lambda fake: len(fake.face_edits(GUILD_ID)) == 3, timeout=10, what="the stage's face")
+    await d.wait_for(lambda fake: len(fake.face_edits(GUILD_ID)) == 3, what="the stage's face")
     stage = d.face_edits(GUILD_ID)[-1]
     assert "bio" not in stage and stage["avatar"] == data_uri((h.character_dir / "friend.png").read_bytes())
     assert d.faces[GUILD_ID]["bio"] == "The harbour's own."
@@ -160,7 +160,7 @@ async def test_a_picture_discord_would_refuse_is_left_out_and_said_so(
     try:
         await h.start_bot()
         d = h.discord
-        await d.wait_for(lambda fake: fake.face_edits(GUILD_ID), timeout=10, what="the card's face")
+        await d.wait_for(lambda fake: fake.face_edits(GUILD_ID), what="the card's face")
         [shown] = d.face_edits(GUILD_ID)
         assert shown["banner"] is None and shown["bio"] == BIO and shown["avatar"]  # the rest is shown
         problem = ("the banner (banner.png) is 10.0 MiB, over Discord's limit of 10 MiB for a profile "

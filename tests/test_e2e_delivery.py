@@ -66,7 +66,7 @@ async def test_streamed_posts_the_first_sentence_then_edits_to_the_full_text(mak
     h.claude.script(Reply(LONG, stream_delay=0.01), model=REPLY_MODEL)
     await h.say("tide pools?", mention=True)
     [reply] = await h.replies(CHANNEL_ID)
-    await h.discord.wait_for(lambda d: d.messages[int(reply["id"])]["content"] == LONG, timeout=10,
+    await h.discord.wait_for(lambda d: d.messages[int(reply["id"])]["content"] == LONG,
                              what="the final edit")
     first = next(r for r in h.discord.requests if r.method == "POST" and r.path.endswith("/messages")
                  and r.body and "tide" in str(r.body.get("content", "")).lower())
@@ -96,7 +96,7 @@ async def test_streamed_continues_in_new_messages_past_the_length_limit(make_har
         contents = [m["content"] for m in d.posted(channel)]
         return "".join(contents).replace(" ", "").replace("\n", "") == LONG.replace(" ", "").replace("\n", "")
 
-    await h.discord.wait_for(settled, timeout=10, what="the full text across messages")
+    await h.discord.wait_for(settled, what="the full text across messages")
     assert all(len(m["content"]) <= 300 for m in h.discord.posted(channel))
     assert h.discord.rate_limited == []
 
@@ -111,7 +111,7 @@ async def test_streamed_reply_that_fails_is_replaced_by_the_fallback(make_harnes
     channel = int(sent["channel_id"])
     await h.replies(channel)
     await h.discord.wait_for(lambda d: [m["content"] for m in d.posted(channel)] == [
-        h.settings().replies.fallback_reply.replace("{name}", "Finn")], timeout=10, what="the fallback")
+        h.settings().replies.fallback_reply.replace("{name}", "Finn")], what="the fallback")
     assert edits(h)  # the first sentence was out, and was replaced
 
 
@@ -127,7 +127,7 @@ async def test_streamed_through_a_characters_webhook(make_harness: Any) -> None:
     await h.say("Atlas, tell me about the tide pools")
     [reply] = await h.replies(CHANNEL_ID)
     assert reply["webhook_id"] and reply["author"]["username"] == "Atlas"
-    await h.discord.wait_for(lambda d: d.messages[int(reply["id"])]["content"] == LONG, timeout=10,
+    await h.discord.wait_for(lambda d: d.messages[int(reply["id"])]["content"] == LONG,
                              what="the final webhook edit")
     hook_edits = [r for r in h.discord.requests if r.method == "PATCH" and r.path.startswith("/webhooks/")]
     assert hook_edits and hook_edits[-1].body["content"] == LONG

@@ -29,7 +29,7 @@ async def test_heartbeats_are_sent_at_the_hello_interval_and_acknowledged(db_url
     h.discord.heartbeat_interval_ms = 50  # HELLO tells the client this; Discord says ~41-45 s
     try:
         await h.start()
-        await h.discord.wait_for(lambda d: sum(op == "1" for op, _ in d.gateway_log) >= 3, timeout=10,
+        await h.discord.wait_for(lambda d: sum(op == "1" for op, _ in d.gateway_log) >= 3,
                                  what="three heartbeats")
         beats = [data for op, data in h.discord.gateway_log if op == "1"]
         # Each heartbeat carries the last sequence number the client saw (READY and GUILD_CREATE came first).
@@ -48,7 +48,7 @@ async def test_reconnect_resumes_and_keeps_answering(harness: Harness) -> None:
     await harness.discord.wait_for(lambda d: any(op == "6" for op, _ in d.gateway_log), timeout=EVENT_WAIT,
                                    what="a RESUME")
     await harness.say("still there?", mention=True)
-    [reply] = await harness.replies(CHANNEL_ID, timeout=10)
+    [reply] = await harness.replies(CHANNEL_ID)
     assert reply["content"]
     # Resumed, not started again: one IDENTIFY in all (a new session would also wait out Discord's window).
     assert [op for op, _ in harness.discord.gateway_log].count("2") == 1

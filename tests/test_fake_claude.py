@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +12,7 @@ import aiohttp
 import anthropic
 import pytest
 
+from tests.fakes import EVENT_WAIT
 from tests.fakes.claude_server import FakeClaude, Reply, estimate_tokens
 
 pytestmark = pytest.mark.fake_claude(min_cache_tokens=0)  # prompts of a few words still cache here
@@ -81,12 +81,21 @@ async def test_overloaded_then_success_is_retried_quickly_by_the_sdk(fake_claude
                                                                     client: anthropic.AsyncAnthropic) -> None:
     fake_claude.script(status=529, times=1)
     fake_claude.script("made it")
-    started = time.monotonic()
+    # The wait the SDK chose, read from the SDK itself, not from a clock a loaded machine slows down.
+    waits: list[float] = []
+    chosen = client._calculate_retry_timeout
+
+    def calculate(*args: Any, **kwargs: Any) -> float:
+        waits.append(chosen(*args, **kwargs))
+        return waits[-1]
+
+    client._calculate_retry_timeout = calculate  # type: ignore[method-assign]
     message = await client.messages.create(model=MODEL, max_tokens=10, messages=[user("hi")])
     assert message.content[0].text == "made it"  # type: ignore[union-attr]
     assert [r.status for r in fake_claude.requests] == [529, 200]
     assert [r.retry_count for r in fake_claude.requests] == [0, 1]
-    assert time.monotonic() - started < 0.3  # retry-after-ms beat the SDK's 0.5 s minimum backoff
+    [wait] = waits
+    assert wait < 0.5  # retry-after-ms beat the SDK's 0.5 s minimum backoff
 
 
 async def test_persistent_overload_raises_after_the_sdk_retries(fake_claude: FakeClaude,
@@ -121,11 +130,9 @@ async def test_bad_request_is_not_retried_and_rate_limit_is(fake_claude: FakeCla
 async def test_slow_answer_times_out_in_the_client(fake_claude: FakeClaude,
                                                    client: anthropic.AsyncAnthropic) -> None:
     fake_claude.script("too late", delay=2.0)
-    started = time.monotonic()
-    with pytest.raises(anthropic.APITimeoutError):
+    with pytest.raises(anthropic.APITimeoutError):  # not the answer, 2 s later
         await client.with_options(max_retries=0).messages.create(model=MODEL, max_tokens=10,
                                                                  messages=[user("hi")], timeout=0.2)
-    assert time.monotonic() - started < 1.0
     assert fake_claude.last_request().finished_at is None  # the handler was cancelled, not left sleeping
 
 
@@ -187,7 +194,7 @@ async def test_wait_for_requests_and_count_tokens(fake_claude: FakeClaude,
                                                   client: anthropic.AsyncAnthropic) -> None:
     fake_claude.script("slow", delay=0.2)
     pending = asyncio.create_task(client.messages.create(model=MODEL, max_tokens=10, messages=[user("hi")]))
-    [req] = await fake_claude.wait_for_requests(1, timeout=1.0)
+    [req] = await fake_claude.wait_for_requests(1)
     assert req.finished_at is None  # recorded on arrival, still being answered
     await pending
     with pytest.raises(AssertionError, match="expected 2"):
@@ -201,11 +208,14 @@ async def test_wait_for_requests_and_count_tokens(fake_claude: FakeClaude,
 async def test_zero_latency_ignores_delays_and_streams_in_one_piece() -> None:
     async with FakeClaude(zero_latency=True) as fake_claude:
         client = anthropic.AsyncAnthropic(base_url=fake_claude.base_url, api_key="k", max_retries=0)
-        fake_claude.script("instant " * 20, delay=5.0, stream_delay=1.0)
-        started = time.monotonic()
-        async with client.messages.stream(model=MODEL, max_tokens=100, messages=[user("hi")]) as stream:
-            chunks = [chunk async for chunk in stream.text_stream]
-        assert chunks == ["instant " * 20] and time.monotonic() - started < 1.0
+        # Delays far past any wait of the test: honoured, they would fail it by its timeout, loaded or not.
+        fake_claude.script("instant " * 20, delay=10 * EVENT_WAIT, stream_delay=10 * EVENT_WAIT)
+
+        async def read() -> list[str]:
+            async with client.messages.stream(model=MODEL, max_tokens=100, messages=[user("hi")]) as stream:
+                return [chunk async for chunk in stream.text_stream]
+
+        assert await asyncio.wait_for(read(), EVENT_WAIT) == ["instant " * 20]
         await client.close()
 
 
