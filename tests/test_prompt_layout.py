@@ -266,3 +266,19 @@ async def test_a_dms_first_reply_writes_the_prefix_its_second_reads(make_harness
     assert second.usage["cache_read_input_tokens"] >= sum(estimate_tokens(text) for _, text in upto)
     if not greeted:  # the message is the last breakpoint, as the history shows it next time
         assert upto[-1][1].endswith("] is the stall open today?")
+
+
+async def test_a_channel_reply_sends_no_empty_person_and_no_neutral_feelings(
+        make_harness: MakeHarness) -> None:
+    """Nothing known of Bob and no feelings either way: his name on the message says who is answered; an empty
+    ``<person>`` and "How you feel about Bob: neutral." would only cost tokens at every reply."""
+    h = await make_harness()
+    h.discord.add_user(MALLORY, "Bob")
+    h.discord.add_member(GUILD_ID, MALLORY)
+    await h.say("hey finn", user=MALLORY, mention=True)
+    await h.replies(CHANNEL_ID, 1)
+    await h.say("how is the tide?", user=MALLORY, mention=True)  # now after the channel's transcript
+    await h.replies(CHANNEL_ID, 2)
+    text = h.claude.all_text(reply_requests(h)[-1])
+    assert "Bob: @Finn how is the tide?" in text and "hey finn" in text
+    assert "<person" not in text and "neutral." not in text, text

@@ -70,7 +70,7 @@ IDENTITY_TITLES = {"trait": "Traits", "lore": "Lore", "fact": "Facts about yours
 
 
 def relationship_guidance(rel: RelationshipRecord | None, user: str) -> str:
-    """Metrics expressed as tone guidance rather than raw numbers."""
+    """Metrics expressed as tone guidance rather than raw numbers ("" when neutral: nothing to say)."""
     if rel is None:
         return ""
     notes: list[str] = []
@@ -90,7 +90,7 @@ def relationship_guidance(rel: RelationshipRecord | None, user: str) -> str:
         notes.append("keep a formal register")
     elif rel.formality <= -2:
         notes.append("speak casually")
-    return f"How you feel about {user}: " + ("; ".join(notes) if notes else "neutral") + "."
+    return f"How you feel about {user}: " + "; ".join(notes) + "." if notes else ""
 
 
 @dataclass(frozen=True)
@@ -338,9 +338,9 @@ def build_reply_prompt(
                 messages.append({"role": "assistant", "content": []})
             messages[-1]["content"].append({"type": "text", "text": greeting})
         mark_transcript(messages, 4 - len(system))
-        # who is answered, even when nothing is known of them
-        tail.append(person if person.startswith("<person") else "\n".join(
-            p for p in (group("person", "", name=name), person) if p))
+        # nothing known of them: the message's "name:" says who is answered, an empty block would not
+        if person:
+            tail.append(person)
         replace_last_reply = False  # the transcript ends before the message: no earlier answer to drop
     if not msg.is_dm:  # the room: who is here, whom the message answers, why the character speaks
         whom = replied_name(msg.reply_to_id, {m.message_id: m for m in lines}, own_ids, persona.name)
