@@ -312,6 +312,10 @@ async def test_the_nightly_job_sets_the_day_s_mood_after_the_consolidation(make_
     assert await h.store.state.get("daily_mood") == ""  # nothing set
     await h.bot.services.memory_jobs.daily()
     assert await h.store.state.get("daily_mood") == "Salty and cheerful today."
+    # no one is answered there: the card's {{user}} is no person called "User"
+    (request,) = [r for r in h.claude.requests if "what mood you are in" in FakeClaude.all_text(r.body)]
+    system = FakeClaude.system_text(request)
+    assert "You ask the person you are answering questions" in system and "User" not in system
     asked = len(h.claude.requests)
     await h.bot.services.memory_jobs.daily()  # set today already: not asked again
     assert not [r for r in h.claude.requests[asked:] if "what mood you are in" in FakeClaude.all_text(r.body)]
