@@ -56,7 +56,7 @@ from bot.core.text import clean_name, defuse
 from bot.reply.depth import place_at_depth
 from bot.reply.guard import variety_note
 from bot.reply.room import DmStamps, is_own, people_part, replied_name
-from bot.reply.transcript import dm_message, history_messages, mark_transcript, transcript_messages
+from bot.reply.transcript import NEW_CHAT, dm_message, history_messages, mark_transcript, transcript_messages
 from database.boundary import JsonObject
 from database.records import History, PromptData, RelationshipRecord, SeenMessage
 
@@ -449,10 +449,6 @@ def pace(recent: Sequence[SeenMessage], msg: Incoming, history: History | None =
 def _utc(moment: datetime) -> datetime:
     # a naive time is the log's UTC (SQLite keeps no zone)
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-# SillyTavern's "new chat" marker: the API wants a user turn before the greeting's assistant turn.
-NEW_CHAT = "[Start a new chat]"
 
 
 def _lead(messages: list[JsonObject], block: JsonObject) -> None:
