@@ -36,6 +36,7 @@ class Toolbox:
     declared: tuple[JsonObject, ...]
     client: Mapping[str, ClientTool]
     rounds: int
+    voice: str = ""  # one sentence per tool family: when to use it, how to say what it found in character
 
 
 @dataclass(frozen=True)
