@@ -244,7 +244,8 @@ async def test_a_reminder_tool_and_a_web_search_share_a_request(make_harness: Ma
 INSTRUCTION = re.compile(r"\b(ask|tell|confirm|say|give|choose)\b|your own words|have them", re.IGNORECASE)
 
 
-async def test_tools_are_the_characters_own_and_their_results_are_plain_data(make_harness: MakeHarness) -> None:
+async def test_tools_are_the_characters_own_and_their_results_are_plain_data(
+        make_harness: MakeHarness) -> None:
     h = await make_harness(web_search="dms")
     unknown_zone = set_reminder(local_time="2026-11-27T18:00")
     relative = set_reminder(in_minutes=5)
@@ -252,7 +253,8 @@ async def test_tools_are_the_characters_own_and_their_results_are_plain_data(mak
     h.claude.script(Reply(tools=unknown_zone), times=2)
     h.claude.script(Reply(tools=relative), times=2)
     h.claude.script(Reply(tools=proposed), times=2)
-    for n, text in enumerate(("remind me friday at 6pm to call mum", "then in 5 minutes", "I live in London")):
+    asked = ("remind me friday at 6pm to call mum", "then in 5 minutes", "I live in London")
+    for n, text in enumerate(asked):
         sent = await h.dm(text)
         await h.replies(int(sent["channel_id"]), n + 1)
     results = [r for tool in (unknown_zone, relative, proposed) for r in tool.results]

@@ -6,8 +6,8 @@ first messages, then an exponential average so it follows a person who changes).
 coarse buckets with hysteresis (:func:`settle`: a bucket is left only once the value is well past its edge,
 the buckets shown are kept in the profile), so a person writing near an edge does not make the line flicker
 from one message to the next. Formal or casual is judged from the last few messages that show either: a
-label changes only when several of them agree. Whether someone may have a profile at all is consent's (memory/consent.py;
-database/style.py).
+label changes only when several of them agree. Whether someone may have a profile at all is consent's
+(memory/consent.py; database/style.py).
 """
 
 from __future__ import annotations
