@@ -266,7 +266,7 @@ async def test_tools_are_the_characters_own_and_their_results_are_plain_data(
     system = FakeClaude.system_text(request)
     # one sentence per family of the tools declared, in the cached system prompt; the data rule names them
     assert "You can look things up on the web (web_search)" in system
-    assert "You can set reminders for the person you are answering (set_reminder)" in system
+    assert "You can set reminders for people here (set_reminder)" in system
     assert "<tool_output> is what your own tools found or did" in system
     assert "cache_control" in request.body["system"][-1]
     # the guidance is the tool's own description

@@ -44,9 +44,9 @@ TOOL_FAMILIES: tuple[tuple[frozenset[str], str], ...] = (
      "You can read the pages of links posted here (web_fetch) when someone asks about one; say what it says "
      "briefly, in your own words, as someone who just read it."),
     (frozenset({"set_reminder", "suggest_timezone"}),
-     "You can set reminders for the person you are answering (set_reminder) and note their time zone when "
-     "they say where they live (suggest_timezone), when they ask; tell them what you did, or what you need "
-     "from them, in your own words, as a favour you do them."),
+     "You can set reminders for people here (set_reminder) and note their time zone when they say where "
+     "they live (suggest_timezone), when they ask; tell them what you did, or what you need from them, in "
+     "your own words, as a favour you do them."),
     (frozenset({"member_info", "scheduled_events", "recent_messages"}),
      "You can look up this server's members, its scheduled events and what was said here lately when someone "
      "asks; speak of what you found as something you know of the place, in your own voice."),
